@@ -1,0 +1,3 @@
+from elbo_sym.cli import main
+
+raise SystemExit(main())
