@@ -1,0 +1,398 @@
+"""Derivation files (TOML) -> frozen dataclasses, with file:line kept for every error.
+
+The file format is a contract (DESIGN.md).  Everything read from a file is untrusted:
+expressions go through :mod:`elbo_sym.parse`, unknown keys are refused, and every error
+names the file, the line and the step.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from sympy import Expr
+
+from elbo_sym.model import DiscreteModel, UnfoldError
+from elbo_sym.notation import Density, z
+from elbo_sym.parse import ParseError, parse_expression
+from elbo_sym.rules import RULES
+
+RELATIONS = ("=", "<=", ">=", "<", ">")
+MAX_FILE_BYTES = 256_000
+MAX_K = 2000
+MAX_STEPS = 200
+
+
+@dataclass(frozen=True)
+class DerivationError(Exception):
+    """Bad input: says where (file, line, column, step) and what is wrong."""
+
+    path: str
+    line: int
+    message: str
+    step: int | None = None
+    column: int | None = None
+    source: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}"
+        if self.column is not None:
+            where += f":{self.column + 1}"
+        step = f" step {self.step}:" if self.step is not None else ""
+        return f"{where}:{step} {self.message}"
+
+    def pointer(self) -> str:
+        """The offending source line with a caret under the column (for terminals)."""
+        if self.source is None or self.column is None:
+            return ""
+        return f"    {self.source}\n    {' ' * self.column}^"
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A parsed expression with the text it came from and where it sits in the file."""
+
+    expr: Expr
+    text: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Relation:
+    """`lhs rel rhs`: a claim or an assumption."""
+
+    lhs: Formula
+    rel: str
+    rhs: Formula
+
+
+@dataclass(frozen=True)
+class Step:
+    index: int
+    line: int
+    rel: str
+    formula: Formula
+    rule: str
+    why: str
+
+    @property
+    def expr(self) -> Expr:
+        return self.formula.expr
+
+
+@dataclass(frozen=True)
+class Example:
+    """An exact instance: prior, likelihood (and q unless an assumption fixes it)."""
+
+    index: int
+    line: int
+    prior: tuple[Fraction, ...]
+    likelihood: tuple[Fraction, ...]
+    q: tuple[Fraction, ...] | None
+    expect: tuple[Relation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Derivation:
+    path: str
+    title: str
+    summary: str
+    K: int
+    start: Formula
+    steps: tuple[Step, ...]
+    claim: Relation | None = None
+    assumptions: tuple[Relation, ...] = ()
+    examples: tuple[Example, ...] = ()
+
+    def model(self) -> DiscreteModel:
+        """The model family the steps are checked in (with q fixed by an assumption)."""
+        base = DiscreteModel(self.K)
+        for assumption in self.assumptions:
+            q_values = tuple(base.unfold(assumption.rhs.expr, k) for k in range(self.K))
+            return DiscreteModel(self.K, q_values)
+        return base
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).stem
+
+
+_TOP_KEYS = {"title", "summary", "model", "K", "claim", "start", "assume", "step", "example"}
+_STEP_KEYS = {"rel", "expr", "rule", "why"}
+_EXAMPLE_KEYS = {"prior", "likelihood", "q", "expect"}
+
+
+def load(path: str | Path) -> Derivation:
+    """Read and validate one derivation file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise DerivationError(str(path), 0, f"cannot read file: {error.strerror}") from None
+    return loads(raw, str(path))
+
+
+def loads(raw: bytes | str, path: str = "<string>") -> Derivation:
+    if isinstance(raw, bytes):
+        if len(raw) > MAX_FILE_BYTES:
+            raise DerivationError(path, 1, f"file is {len(raw)} bytes; the limit is {MAX_FILE_BYTES}")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = raw[: error.start].count(b"\n") + 1
+            raise DerivationError(path, line, f"not UTF-8 text (byte 0x{raw[error.start]:02x})") from None
+    else:
+        text = raw
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        match = re.search(r"line (\d+)", str(error))
+        line = int(match.group(1)) if match else 1
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
+        raise DerivationError(path, line, f"malformed TOML: {message}") from None
+    return _Reader(path, text).derivation(data)
+
+
+class _Reader:
+    """Turns the TOML dict into dataclasses, finding lines by scanning the text."""
+
+    def __init__(self, path: str, text: str):
+        self.path = path
+        self.lines = text.splitlines()
+        self.tables = self._table_headers()
+
+    # -- positions ------------------------------------------------------------------
+
+    def _table_headers(self) -> dict[str, list[int]]:
+        headers: dict[str, list[int]] = {}
+        for number, line in enumerate(self.lines, 1):
+            match = re.match(r"\s*\[\[\s*([A-Za-z_]+)\s*\]\]", line)
+            if match:
+                headers.setdefault(match.group(1), []).append(number)
+        return headers
+
+    def _table_span(self, table: str | None, index: int) -> tuple[int, int]:
+        """Lines [first, last] of the index-th [[table]] (or the top level when table is None)."""
+        starts = sorted(n for numbers in self.tables.values() for n in numbers)
+        if table is None:
+            return 1, (starts[0] - 1 if starts else len(self.lines))
+        numbers = self.tables.get(table, [])
+        if index >= len(numbers):
+            return 1, len(self.lines)
+        first = numbers[index]
+        later = [n for n in starts if n > first]
+        return first, (later[0] - 1 if later else len(self.lines))
+
+    def line_of(self, key: str, table: str | None = None, index: int = 0) -> int:
+        first, last = self._table_span(table, index)
+        for number in range(first, last + 1):
+            if re.match(rf"\s*\"?{re.escape(key)}\"?\s*=", self.lines[number - 1]):
+                return number
+        return first
+
+    def error(self, line: int, message: str, step: int | None = None) -> DerivationError:
+        return DerivationError(self.path, line, message, step)
+
+    # -- parsing --------------------------------------------------------------------
+
+    def formula(self, value, line: int, what: str, step: int | None = None) -> Formula:
+        if not isinstance(value, str):
+            raise self.error(line, f"{what} must be a string expression", step)
+        try:
+            expr = parse_expression(value)
+        except ParseError as error:
+            source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
+            column = None
+            if source is not None and value in source:
+                column = source.index(value) + error.column
+            elif source is not None:
+                column = None
+            detail = f" at '{error.token}'" if error.token else ""
+            raise DerivationError(self.path, line, f"{what}: {error.message}{detail}", step, column, source) \
+                from None
+        return Formula(expr, value, line)
+
+    def relation(self, value, line: int, what: str) -> Relation:
+        if not isinstance(value, str):
+            raise self.error(line, f"{what} must be a string like \"a >= b\"")
+        parts = split_relation(value)
+        if parts is None:
+            raise self.error(line, f"{what} needs exactly one relation (=, <=, >=, <, >): {value!r}")
+        left, rel, right = parts
+        return Relation(self.formula(left, line, what), rel, self.formula(right, line, what))
+
+    def derivation(self, data: dict) -> Derivation:
+        unknown = set(data) - _TOP_KEYS
+        if unknown:
+            key = sorted(unknown)[0]
+            raise self.error(self.line_of(key), f"unknown key '{key}' (allowed: {', '.join(sorted(_TOP_KEYS))})")
+        for key in ("title", "start"):
+            if key not in data:
+                raise self.error(1, f"missing required key '{key}'")
+        title = data["title"]
+        summary = data.get("summary", "")
+        if not isinstance(title, str) or not isinstance(summary, str):
+            raise self.error(self.line_of("title"), "title and summary must be strings")
+        family = data.get("model", "discrete")
+        if family != "discrete":
+            raise self.error(self.line_of("model"), f"unknown model '{family}' (available: discrete)")
+        K = data.get("K", 2)
+        if isinstance(K, bool) or not isinstance(K, int) or not 2 <= K <= MAX_K:
+            raise self.error(self.line_of("K"), f"K must be an integer from 2 to {MAX_K}, got {K!r}")
+        start = self.formula(data["start"], self.line_of("start"), "start")
+        claim = self.relation(data["claim"], self.line_of("claim"), "claim") if "claim" in data else None
+        assumptions = self.assumptions(data.get("assume", []))
+        steps = self.steps(data.get("step", []))
+        derivation = Derivation(self.path, title, summary, K, start, steps, claim, assumptions, ())
+        examples = self.examples(data.get("example", []), derivation)
+        return Derivation(self.path, title, summary, K, start, steps, claim, assumptions, examples)
+
+    def assumptions(self, value) -> tuple[Relation, ...]:
+        line = self.line_of("assume")
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or len(items) > 1:
+            raise self.error(line, "assume must be one string like \"q(z) = p(z | x)\"")
+        out = []
+        for item in items:
+            relation = self.relation(item, line, "assume")
+            if relation.rel != "=" or relation.lhs.expr != Density("q", (z,)):
+                raise self.error(line, "the only supported assumption fixes q: \"q(z) = <distribution over z>\"")
+            out.append(relation)
+        return tuple(out)
+
+    def steps(self, value) -> tuple[Step, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.error(1, "a derivation needs at least one [[step]]")
+        if len(value) > MAX_STEPS:
+            raise self.error(1, f"too many steps ({len(value)}; the limit is {MAX_STEPS})")
+        steps = []
+        for i, table in enumerate(value):
+            number = i + 1
+            header = self._table_span("step", i)[0]
+            if not isinstance(table, dict):
+                raise self.error(header, "each step must be a table", number)
+            unknown = set(table) - _STEP_KEYS
+            if unknown:
+                key = sorted(unknown)[0]
+                raise self.error(self.line_of(key, "step", i),
+                                 f"unknown key '{key}' (allowed: {', '.join(sorted(_STEP_KEYS))})", number)
+            for key in ("rel", "expr", "rule"):
+                if key not in table:
+                    raise self.error(header, f"missing '{key}'", number)
+            rel, rule, why = table["rel"], table["rule"], table.get("why", "")
+            if rel not in RELATIONS:
+                raise self.error(self.line_of("rel", "step", i),
+                                 f"unknown relation {rel!r} (use one of {' '.join(RELATIONS)})", number)
+            if rule not in RULES:
+                raise self.error(self.line_of("rule", "step", i),
+                                 f"unknown rule {rule!r} (known: {', '.join(sorted(RULES))})", number)
+            if not isinstance(why, str):
+                raise self.error(self.line_of("why", "step", i), "why must be a string", number)
+            line = self.line_of("expr", "step", i)
+            formula = self.formula(table["expr"], line, "expr", number)
+            steps.append(Step(number, line, rel, formula, rule, why))
+        return tuple(steps)
+
+    def examples(self, value, derivation: Derivation) -> tuple[Example, ...]:
+        if not isinstance(value, list):
+            raise self.error(self.line_of("example"), "example must be an array of tables ([[example]])")
+        out = []
+        for i, table in enumerate(value):
+            line = self._table_span("example", i)[0]
+            if not isinstance(table, dict):
+                raise self.error(line, "each example must be a table")
+            unknown = set(table) - _EXAMPLE_KEYS
+            if unknown:
+                key = sorted(unknown)[0]
+                raise self.error(self.line_of(key, "example", i),
+                                 f"unknown key '{key}' in example (allowed: {', '.join(sorted(_EXAMPLE_KEYS))})")
+            fixed_q = bool(derivation.assumptions)
+            needed = ("prior", "likelihood") if fixed_q else ("prior", "likelihood", "q")
+            for key in needed:
+                if key not in table:
+                    raise self.error(line, f"example {i + 1} is missing '{key}'")
+            vectors = {key: self.fractions(table[key], self.line_of(key, "example", i), key)
+                       for key in ("prior", "likelihood", "q") if key in table}
+            if fixed_q and "q" in table:
+                raise self.error(self.line_of("q", "example", i), "q is fixed by the assumption; leave it out")
+            try:
+                derivation.model().instance(vectors["prior"], vectors["likelihood"], vectors.get("q"))
+            except (ValueError, UnfoldError) as error:
+                raise self.error(line, f"example {i + 1}: {error}") from None
+            expect = self.expectations(table.get("expect", {}), i)
+            out.append(Example(i + 1, line, vectors["prior"], vectors["likelihood"], vectors.get("q"), expect))
+        return tuple(out)
+
+    def fractions(self, value, line: int, key: str) -> tuple[Fraction, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.error(line, f"{key} must be a list of fractions like [\"3/4\", \"1/4\"]")
+        out = []
+        for item in value:
+            if isinstance(item, bool) or not isinstance(item, (str, int)):
+                raise self.error(line, f"{key}: {item!r} is not an exact fraction (write \"3/4\", not 0.75)")
+            text = str(item).strip()
+            if not re.fullmatch(r"[+-]?\d{1,9}(/\d{1,9})?", text):
+                raise self.error(line, f"{key}: {text!r} is not a fraction like 3/4")
+            try:
+                out.append(Fraction(text))
+            except ZeroDivisionError:
+                raise self.error(line, f"{key}: {text!r} divides by zero") from None
+        return tuple(out)
+
+    def expectations(self, value, index: int) -> tuple[Relation, ...]:
+        line = self.line_of("expect", "example", index)
+        if not isinstance(value, dict):
+            raise self.error(line, "expect must be a table of \"expression\" = \"exact value\"")
+        out = []
+        for key, expected in value.items():
+            key_line = self.line_of(key, "example", index) if key else line
+            if key_line == self._table_span("example", index)[0]:
+                key_line = self._expect_line(key, line)
+            out.append(Relation(self.formula(key, key_line, "expect"), "=",
+                                self.formula(expected, key_line, "expect")))
+        return tuple(out)
+
+    def _expect_line(self, key: str, fallback: int) -> int:
+        for number, line in enumerate(self.lines, 1):
+            if line.lstrip().startswith((f'"{key}"', f"'{key}'")):
+                return number
+        return fallback
+
+
+def split_relation(text: str) -> tuple[str, str, str] | None:
+    """Split 'a >= b' at its one top-level relation; None when there is not exactly one."""
+    depth, found = 0, []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c in "([":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif depth == 0 and c in "<>=":
+            two = text[i:i + 2]
+            if two in ("<=", ">=", "=="):
+                found.append((i, two if two != "==" else "="))
+                i += 2
+                continue
+            found.append((i, c))
+        i += 1
+    if len(found) != 1:
+        return None
+    position, rel = found[0]
+    width = 1 if len(rel) == 1 and text[position:position + 2] != "==" else 2
+    return text[:position].strip(), rel, text[position + width:].strip()
+
+
+def discover(paths: list[str | Path]) -> list[Path]:
+    """Derivation files named by the user: files as given, folders searched for *.toml."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found.extend(sorted(p.glob("*.toml")))
+        else:
+            found.append(p)
+    return found
