@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sympy import Add, Expr, Integer, Mul, Pow, Rational, Symbol, exp, expand, factor_list, factorint, log, together
+from sympy import Add, Expr, Integer, Mul, Pow, Rational, exp, expand, factor_list, factorint, log, together
 from sympy.core.function import AppliedUndef
 
 from elbo_sym.model import DiscreteModel
@@ -271,4 +271,4 @@ def _atom_expr(atom) -> Expr:
     return log(value) if kind == "log" else value
 
 
-__all__ = ["Canonical", "canonical", "is_identically_zero", "TooLarge", "Symbol"]
+__all__ = ["Canonical", "canonical", "is_identically_zero", "TooLarge"]

@@ -5,12 +5,13 @@ the ELBO, E_q[log p(x|z)], KL(q || p(z)), KL(q || p(z|x)), the gap -- has the fo
 
     r0 + c_1 log p_1 + ... + c_n log p_n      (r0, c_i rational, p_i distinct primes).
 
-Logarithms of distinct primes are linearly independent over Q together with 1 (Baker),
-so this representation is canonical: two such numbers are equal exactly when their
-rational parts and coefficients agree. `LogNumber` keeps that canonical form, so `==`
-*decides* equalities such as "log p(x) - ELBO == KL(q || p(z|x))" instead of
-approximating them. Signs and decimals are certified with interval arithmetic (mpmath),
-never decided with a plain float.
+The representation is canonical: a nonzero sum c_1 log p_1 + ... is (1/D) log of a
+rational other than 1 (unique factorisation), hence transcendental (Lindemann), hence
+never rational. So two such numbers are equal exactly when their rational parts and
+coefficients agree. `LogNumber` keeps that canonical form, so `==` *decides*
+equalities such as "log p(x) - ELBO == KL(q || p(z|x))" instead of approximating them.
+Signs and decimals are certified with interval arithmetic (mpmath), never decided with
+a plain float.
 """
 
 from __future__ import annotations

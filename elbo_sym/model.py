@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
 
-from sympy import Add, Expr, Integer, Rational, Symbol, log
+from sympy import Add, Expr, Rational, Symbol, log
 
 from elbo_sym.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, x, z
 
@@ -174,4 +174,4 @@ def _check_likelihood(values, K: int) -> None:
         raise ValueError("likelihood values p(x|z=k) must lie in (0, 1]")
 
 
-__all__ = ["DiscreteModel", "UnfoldError", "has_free_latent", "Integer"]
+__all__ = ["DiscreteModel", "UnfoldError", "has_free_latent"]

@@ -120,6 +120,9 @@ def _density_args(d: Density, show) -> str:
 class ElboStrPrinter(StrPrinter):
     """Prints notation back in the derivation-file vocabulary (round-trips through `parse`)."""
 
+    def _distribution(self, d: Density) -> str:
+        return "q" if d == Density("q", (z,)) else self._print(d)
+
     def _print_Density(self, d: Density) -> str:
         return f"{d.name}({_density_args(d, self._print)})"
 
@@ -127,16 +130,16 @@ class ElboStrPrinter(StrPrinter):
         return f"Sum({self._print(s.body)}, {self._print(s.args[1])})"
 
     def _print_Expectation(self, e: Expectation) -> str:
-        return f"E({self._print(e.distribution)}, {self._print(e.body)})"
+        return f"E({self._distribution(e.distribution)}, {self._print(e.body)})"
 
     def _print_KL(self, e: KL) -> str:
         return f"KL({self._print(e.args[0])}, {self._print(e.args[1])})"
 
     def _print_Entropy(self, e: Entropy) -> str:
-        return f"H({self._print(e.args[0])})"
+        return f"H({self._distribution(e.args[0])})"
 
     def _print_ELBO(self, e: ELBO) -> str:
-        return f"ELBO({self._print(e.args[0])})"
+        return f"ELBO({self._distribution(e.args[0])})"
 
 
 class ElboLatexPrinter(LatexPrinter):

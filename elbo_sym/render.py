@@ -240,7 +240,8 @@ def render_with(env: jinja2.Environment, name: str, context: Mapping[str, Any]) 
         where = f"{exc.name or exc.filename or name}:{exc.lineno}"
         raise RenderError(f"{where}: template syntax error: {exc.message}") from exc
     except jinja2.TemplateNotFound as exc:
-        raise RenderError(f"template not found: {exc.name} (searched {env.loader.searchpath})") from exc  # type: ignore[union-attr]
+        searched = getattr(env.loader, "searchpath", [])
+        raise RenderError(f"template not found: {exc.name} (searched {searched})") from exc
     except Exception as exc:  # UndefinedError, TypeError from finalize, filter errors...
         where = _template_position(exc) or name
         raise RenderError(f"{where}: {type(exc).__name__}: {exc}") from exc
@@ -304,7 +305,6 @@ _ERROR_LINE = re.compile(r"^(?:!|\S+?:\d+: )")
 _FILE_LINE = re.compile(r"^(\S+?):(\d+): (.*)")
 # follow-up lines TeX prints after the real error
 _NOISE = re.compile(r"Emergency stop|==> Fatal error occurred")
-_BOX = re.compile(r"^(Overfull|Underfull) \\hbox")
 
 
 def _log_summary(log: str, source: str, max_lines: int = 20) -> tuple[str, str | None]:
@@ -397,8 +397,8 @@ def build_pdf(tex_source: str, out_pdf: Path, *, timeout: float = 120) -> BuildR
                 seconds=time.monotonic() - start,
             )
         log = _read(workdir / "doc.log")
-        overfull = sum(1 for ln in log.splitlines() if _BOX.match(ln) and ln.startswith("O"))
-        underfull = sum(1 for ln in log.splitlines() if _BOX.match(ln) and ln.startswith("U"))
+        overfull = log.count("\nOverfull \\hbox")
+        underfull = log.count("\nUnderfull \\hbox")
         built = workdir / "doc.pdf"
         if proc.returncode != 0 or not built.is_file():
             excerpt, first = _log_summary(log, tex_source)
@@ -409,7 +409,8 @@ def build_pdf(tex_source: str, out_pdf: Path, *, timeout: float = 120) -> BuildR
             )
         _atomic_write(out_pdf.with_suffix(".tex"), tex_source.encode("utf-8"))
         _atomic_write(out_pdf, built.read_bytes())
-        return BuildResult(True, out_pdf, "", f"wrote {out_pdf}", overfull, underfull, time.monotonic() - start)
+        elapsed = time.monotonic() - start
+        return BuildResult(True, out_pdf, "", f"wrote {out_pdf}", overfull, underfull, elapsed)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

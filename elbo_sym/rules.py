@@ -16,7 +16,7 @@ from sympy import Add, Expr, Mul, S, log, preorder_traversal
 
 from elbo_sym.canonical import Canonical, canonical
 from elbo_sym.model import DiscreteModel
-from elbo_sym.notation import KL, Density, Expectation, LatentSum, x, z
+from elbo_sym.notation import KL, Density, Expectation, LatentSum, to_text, x, z
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def jensen(prev: Expr, rel: str, new: Expr, model: DiscreteModel) -> RuleOutcome
                              model)),
             )
             if all(held for _, held in conditions):
-                return RuleOutcome(True, "Jensen's inequality with weights " + str(weights), conditions)
+                return RuleOutcome(True, "Jensen's inequality with weights " + to_text(weights), conditions)
             tried.append(conditions)
     if not tried:
         return RuleOutcome(False, "no log of a sum/expectation on the larger side matched a weighted sum "
@@ -149,12 +149,12 @@ def kl_nonneg(prev: Expr, rel: str, new: Expr, model: DiscreteModel) -> RuleOutc
         if not proves_zero(difference(gap, term), model):
             continue
         conditions = (
-            (f"upper - lower = {term}", True),
-            (f"{a} is a distribution", is_distribution(tuple(model.density(a, k) for k in range(model.K)), model)),
-            (f"{b} is a distribution", is_distribution(tuple(model.density(b, k) for k in range(model.K)), model)),
+            (f"upper - lower = {to_text(term)}", True),
+            (f"{to_text(a)} is a distribution", is_distribution(tuple(model.density(a, k) for k in range(model.K)), model)),
+            (f"{to_text(b)} is a distribution", is_distribution(tuple(model.density(b, k) for k in range(model.K)), model)),
         )
         held = all(h for _, h in conditions)
-        return RuleOutcome(held, f"the difference is {term} >= 0" if held else "KL's arguments are not "
+        return RuleOutcome(held, f"the difference is {to_text(term)} >= 0" if held else "KL's arguments are not "
                            "both distributions", conditions)
     return RuleOutcome(False, "the difference of the two sides is not a KL divergence of the step")
 
