@@ -1,0 +1,56 @@
+# elbo-sym: `make handouts` builds the PDFs, `make test` runs the suite.
+# Both set up .venv and (if possible) TeX Live first.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-pictures \
+                texlive-fonts-recommended lmodern latexmk poppler-utils
+
+# In CI a missing LaTeX is a failure, not a skip.
+ifdef CI
+export ELBO_SYM_REQUIRE_LATEX := 1
+endif
+
+.PHONY: venv latex handouts test bench clean
+
+venv: $(VENV)/.stamp
+
+# Re-install only when pyproject.toml changed since the last install.
+$(VENV)/.stamp: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+# Install TeX Live from apt when it is missing and we may (root or password-less
+# sudo); otherwise explain how, and carry on: LaTeX tests then skip.
+latex:
+	@if command -v latexmk >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 \
+	    && kpsewhich lmodern.sty >/dev/null 2>&1; then \
+	  echo "LaTeX: $$(command -v latexmk)"; \
+	elif command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+	  echo "Installing TeX Live (apt-get): $(TEX_PACKAGES)"; \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES) \
+	  || echo "warning: apt-get failed; LaTeX tests will be skipped and handouts written as .tex only"; \
+	else \
+	  echo "LaTeX (latexmk, pdflatex, lmodern, pdftotext) is not fully installed and cannot be installed automatically."; \
+	  echo "Install it with:"; \
+	  echo "  sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(TEX_PACKAGES)"; \
+	  echo "(or any TeX Live with latexmk). Continuing: LaTeX tests skip, handouts are written as .tex only."; \
+	fi
+
+handouts: venv latex
+	$(BIN)/elbo-sym check derivations/
+	$(BIN)/elbo-sym build derivations/ --out handouts/
+
+test: venv latex
+	$(BIN)/python -m pytest -q
+
+bench: venv
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info handouts .elbo-sym-cache .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

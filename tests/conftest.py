@@ -1,0 +1,22 @@
+"""Shared test helpers: LaTeX-dependent tests skip without TeX, except in CI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+LATEX_TOOLS = ("latexmk", "pdflatex", "pdftotext")
+
+
+@pytest.fixture
+def requires_latex() -> None:
+    """Skip if TeX/poppler is missing; fail instead when ELBO_SYM_REQUIRE_LATEX=1 (CI)."""
+    missing = [tool for tool in LATEX_TOOLS if shutil.which(tool) is None]
+    if not missing:
+        return
+    msg = f"LaTeX tools missing: {', '.join(missing)} (run `make latex`)"
+    if os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1":
+        pytest.fail(msg + "; ELBO_SYM_REQUIRE_LATEX=1 forbids skipping")
+    pytest.skip(msg)
