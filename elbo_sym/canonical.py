@@ -60,7 +60,8 @@ class _LogPoly:
     __slots__ = ("parts",)
 
     def __init__(self, parts: dict | None = None):
-        self.parts: dict[Key, list[Expr]] = parts if parts is not None else defaultdict(list)
+        # always a defaultdict: `add` creates keys (a plain dict here raised KeyError)
+        self.parts: dict[Key, list[Expr]] = defaultdict(list, parts or {})
 
     @classmethod
     def constant(cls, c: Expr) -> "_LogPoly":
@@ -169,6 +170,11 @@ class _Builder:
         """log|f| for one factor: a number, a symbol, or a sum (reduced by the constraints)."""
         if f.is_Rational:
             return _log_rational(f)
+        if f.is_Mul or (f.is_Pow and f.exp.is_Integer):
+            out = _LogPoly()
+            for factor, multiplicity in _factors(f):
+                out.add(_scaled(self.factor_atoms(factor), multiplicity))
+            return out
         if f in self.elimination:
             f = self.elimination[f]
         elif f.is_Symbol:

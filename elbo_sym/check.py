@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import mpmath
 from sympy import Expr, Rational, Symbol
@@ -28,6 +29,9 @@ from elbo_sym.derivation import Derivation, Example, Step
 from elbo_sym.model import DiscreteModel, UnfoldError
 from elbo_sym.notation import to_text
 from elbo_sym.rules import RULES, RuleOutcome, difference, is_distribution
+
+if TYPE_CHECKING:
+    from elbo_sym.repair import Suggestion
 
 STEP_BUDGET_SECONDS = 10.0
 RANDOM_INSTANCES = 12
@@ -76,12 +80,15 @@ class StepResult:
     instances: int = 0
     outcome: RuleOutcome | None = field(default=None, compare=False)
     seconds: float = 0.0
+    suggestion: Suggestion | None = field(default=None, compare=False)
+    """For a refuted step: the smallest common repair that makes it proved (elbo_sym.repair)."""
 
     def as_dict(self) -> dict:
         s = self.step
         return {"index": s.index, "line": s.line, "rel": s.rel, "rule": s.rule, "expr": s.formula.text,
                 "verdict": self.verdict.value, "reason": self.reason, "instances": self.instances,
-                "counterexample": self.counterexample.as_dict() if self.counterexample else None}
+                "counterexample": self.counterexample.as_dict() if self.counterexample else None,
+                "suggestion": self.suggestion.as_dict() if self.suggestion else None}
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,18 @@ class DerivationResult:
     @property
     def fully_proved(self) -> bool:
         return self.ok and all(r.verdict is Verdict.proved for r in self.steps)
+
+    def _repr_latex_(self) -> str:
+        """Jupyter: the chain with each step's rule and verdict (elbo_sym.display)."""
+        from elbo_sym.display import result_latex
+
+        return result_latex(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter: a table of steps with verdict marks, counterexamples, suggestions."""
+        from elbo_sym.display import result_html
+
+        return result_html(self)
 
     def as_dict(self) -> dict:
         d = self.derivation
@@ -187,7 +206,25 @@ def instances(model: DiscreteModel, examples: tuple[Example, ...] = (), seed: in
             out.append(Instance(prior, likelihood, prior, "q = prior"))
         else:
             out.append(Instance(prior, likelihood, _random_distribution(rng, model.K), "random instance"))
-    return out
+    return out + _skewed_instances(model.K)
+
+
+def _skewed_instances(K: int) -> list[Instance]:
+    """Corner cases the random fractions (weights 1..9) never reach: a nearly degenerate q
+    or prior, likelihoods near 0 and 1.  Wrong inequalities that hold "on average" (e.g.
+    sum_z log(p(x, z) / q(z)) <= log p(x)) fail only here."""
+    tiny = Fraction(1, 100 * K)
+
+    def skewed(j: int) -> tuple[Fraction, ...]:
+        return tuple(1 - tiny * (K - 1) if k == j else tiny for k in range(K))
+
+    uniform = tuple(Fraction(1, K) for _ in range(K))
+    high = tuple(Fraction(9, 10) for _ in range(K))
+    spread = tuple(Fraction(1, 100) if k % 2 == 0 else Fraction(1) for k in range(K))
+    return [Instance(uniform, high, skewed(0), "skewed q"),
+            Instance(uniform, spread, skewed(K - 1), "skewed q"),
+            Instance(skewed(0), spread, uniform, "skewed prior"),
+            Instance(skewed(K - 1), high, skewed(0), "skewed prior and q")]
 
 
 # ------------------------------------------------------------------------- certified arithmetic
@@ -359,8 +396,12 @@ def implies(have: str, want: str) -> bool:
     return have == want or (have == "=" and want in ("<=", ">=")) or (have, want) in ((">", ">="), ("<", "<="))
 
 
-def check_derivation(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS) -> DerivationResult:
-    """Check every step, every example, and whether the chain establishes the claim."""
+def check_derivation(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS,
+                     suggest: bool = True) -> DerivationResult:
+    """Check every step, every example, and whether the chain establishes the claim.
+
+    With `suggest`, each refuted step also gets a repair suggestion (elbo_sym.repair).
+    """
     problems: list[str] = []
     model = derivation.model()
     if derivation.assumptions and not _assumption_ok(model):
@@ -373,6 +414,10 @@ def check_derivation(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS
         lhs = step.expr
     if relation is None:
         problems.append("the chain mixes >= and <= steps, so it establishes no relation")
+    if suggest and any(r.verdict is Verdict.refuted for r in results):
+        from elbo_sym.repair import attach_suggestions
+
+        results = attach_suggestions(derivation, model, results)
     established, claim_reason = _claim(derivation, relation, model, results)
     examples = tuple(_check_example(derivation, e, model) for e in derivation.examples)
     return DerivationResult(derivation, tuple(results), relation, established, claim_reason, examples,

@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--budget", type=float, default=10.0, metavar="SECONDS",
                        help="time budget per step (default 10)")
+    check.add_argument("--no-cache", action="store_true",
+                       help="re-check every file: neither read nor write the result cache (.elbo-sym-cache/)")
     check.set_defaults(run=cmd_check)
 
     for register in _EXTENSIONS:
@@ -75,17 +77,19 @@ def load_all(paths: list[str]):
 
 
 def cmd_check(args) -> int:
-    from elbo_sym.check import check_derivation
+    # Reports come from elbo_sym.cache: unchanged files that held are not re-checked
+    # (and SymPy is not imported when every file hits); --no-cache checks everything.
+    from elbo_sym.cache import check_paths
 
-    derivations, errors = load_all(args.paths)
-    results = [check_derivation(d, budget=args.budget) for d in derivations]
+    results, errors = check_paths(args.paths, budget=args.budget, use_cache=not args.no_cache,
+                                  formatter=format_result)
     if args.json:
         payload = [r.as_dict() for r in results] + [
             {"file": e.path, "error": str(e), "line": e.line, "step": e.step} for e in errors]
         print(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         for result in results:
-            print(format_result(result))
+            print(result.text)
         for error in errors:
             print(f"error: {error}", file=sys.stderr)
             if error.pointer():
@@ -115,6 +119,8 @@ def format_result(result) -> str:
         lines.append(f"      {_MARK[verdict]} {verdict:<8} [{s.rule}] {r.reason}")
         if r.counterexample is not None:
             lines.append(f"      counterexample: {r.counterexample.describe()}")
+        if getattr(r, "suggestion", None) is not None:
+            lines.append(f"      suggestion: {r.suggestion.describe()}")
     for e in result.examples:
         status = "holds" if e.holds else "FAILS: " + "; ".join(e.failures)
         lines.append(f"  {d.path}:{e.example.line}  example {e.example.index}: {status}")
@@ -151,9 +157,340 @@ def command(register):
 
 # --- commands: examples and exercises (issue 3) ---
 
+
+def _int_option(text: str, name: str) -> int:
+    """An integer option, validated here so a bad value is one line and exit 2."""
+    text = text.strip()
+    if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 20:
+        raise InputError(f"{name} must be an integer, not {text[:40]!r}")
+    return int(text)
+
+
+def _print_json(payload) -> None:
+    print(json.dumps(payload, indent=2, ensure_ascii=False))
+
+
+@command
+def _register_example(commands) -> None:
+    p = commands.add_parser(
+        "example", help="a worked example: every quantity of the lesson, exact, with the identities",
+        description="Compute p(x), p(z|x), the ELBO term by term, E_q[log p(x|z)], both KL divergences and "
+                    "the gap exactly for one instance, decide the three identities, and cross-check every "
+                    "value against the engine. Probabilities are fractions like 3/4 (or decimals like 0.25), "
+                    "comma-separated, one per state of z.")
+    p.add_argument("--prior", required=True, metavar="P0,P1,...", help="p(z = k), summing to 1")
+    p.add_argument("--likelihood", required=True, metavar="L0,L1,...", help="p(x | z = k), each in (0, 1]")
+    p.add_argument("--q", required=True, metavar="Q0,Q1,...", help="q(z = k), summing to 1")
+    p.add_argument("--json", action="store_true", help="print a JSON object instead of the table")
+    p.set_defaults(run=cmd_example)
+
+
+def cmd_example(args) -> int:
+    from elbo_sym.examples import ExampleInputError, format_example, worked_example
+
+    try:
+        example = worked_example(args.prior, args.likelihood, args.q)
+    except ExampleInputError as error:
+        raise InputError(str(error)) from None
+    if args.json:
+        _print_json(example.as_dict())
+    else:
+        print(format_example(example), end="")
+    return EXIT_OK if example.all_proved else EXIT_FAILED
+
+
+@command
+def _register_exercises(commands) -> None:
+    p = commands.add_parser(
+        "exercises", help="a fresh, seeded exercise sheet with answer keys",
+        description="Draw COUNT distinct cases with nice fractions from SEED (same seed, same sheet, on "
+                    "every machine) and print the sheet followed by the exact answer keys.")
+    p.add_argument("--seed", default="0", help="random seed, an integer from 0 to 2**63-1 (default 0)")
+    p.add_argument("--count", default="5", help="number of cases, 1 to 100 (default 5)")
+    p.add_argument("--K", default="2", help="latent states per case, 2 to 6 (default 2: binary)")
+    p.add_argument("--json", action="store_true", help="print {seed, K, count, cases: [...]} as JSON")
+    p.set_defaults(run=cmd_exercises)
+
+
+def cmd_exercises(args) -> int:
+    from elbo_sym.examples import ExampleInputError
+    from elbo_sym.exercises import format_sheet, generate_exercises
+
+    seed, count, K = (_int_option(args.seed, "--seed"), _int_option(args.count, "--count"),
+                      _int_option(args.K, "--K"))
+    try:
+        sheet = generate_exercises(seed, count, K)
+    except ExampleInputError as error:
+        raise InputError(str(error)) from None
+    if args.json:
+        _print_json(sheet.as_dict())
+    else:
+        print(format_sheet(sheet), end="")
+    return EXIT_OK if all(e.key.all_proved for e in sheet) else EXIT_FAILED
+
+
+@command
+def _register_drill(commands) -> None:
+    p = commands.add_parser(
+        "drill", help="tight-case drill: q = posterior gives gap 0 exactly, plus a near miss",
+        description="COUNT seeded cases with q set to the posterior (the key shows the gap is exactly 0 "
+                    "and ELBO = log p(x)), and one near miss with q close to the posterior (gap > 0, certified).")
+    p.add_argument("--seed", default="0", help="random seed (default 0)")
+    p.add_argument("--count", default="3", help="number of tight cases, 1 to 100 (default 3)")
+    p.add_argument("--json", action="store_true", help="print the drill as JSON")
+    p.set_defaults(run=cmd_drill)
+
+
+def cmd_drill(args) -> int:
+    from elbo_sym.examples import ExampleInputError
+    from elbo_sym.exercises import format_drill, tight_drill
+
+    seed, count = _int_option(args.seed, "--seed"), _int_option(args.count, "--count")
+    try:
+        drill = tight_drill(seed, count)
+    except ExampleInputError as error:
+        raise InputError(str(error)) from None
+    if args.json:
+        _print_json(drill.as_dict())
+    else:
+        print(format_drill(drill), end="")
+    return EXIT_OK if drill.ok else EXIT_FAILED
+
+
+@command
+def _register_cards(commands) -> None:
+    p = commands.add_parser(
+        "cards", help="the self-check and flashcards (lesson/*.toml); --check verifies their formulas",
+        description="Print the lesson's self-check and flashcard deck, or with --check prove or refute "
+                    "every card's formula with the engine (exit 1 if one fails).")
+    p.add_argument("paths", nargs="*", help="deck files (default: lesson/selfcheck.toml lesson/flashcards.toml)")
+    p.add_argument("--check", action="store_true", help="check every formula with the engine")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=cmd_cards)
+
+
+def cmd_cards(args) -> int:
+    from elbo_sym.derivation import DerivationError
+    from elbo_sym.practice import check_deck, format_deck, format_deck_result, load_deck, load_flashcards, \
+        load_selfcheck
+
+    try:
+        decks = [load_deck(p) for p in args.paths] if args.paths else [load_selfcheck(), load_flashcards()]
+    except DerivationError as error:
+        raise InputError(str(error)) from None
+    if not args.check:
+        if args.json:
+            _print_json([{"file": d.path, "kind": d.kind, "title": d.title, "cards": [
+                {"index": c.index, "line": c.line, "front": c.front, "back": c.back, "topic": c.topic,
+                 "formula": c.formula.text if c.formula else None} for c in d.cards]} for d in decks])
+        else:
+            print("\n".join(format_deck(d) for d in decks), end="")
+        return EXIT_OK
+    results = [check_deck(d) for d in decks]
+    if args.json:
+        _print_json([r.as_dict() for r in results])
+    else:
+        print("\n".join(format_deck_result(r) for r in results), end="")
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+
 # --- commands: handouts, build, flashcards (issue 4) ---
 
+
+_HANDOUT_LIST = (
+    ("derivations", "every derivation, one section each: claim, aligned chain with reasons and verdicts, "
+                    "summary, example values"),
+    ("worked-example", "the lesson's binary example: all quantities exact and in nats/bits, and the figure"),
+    ("exercises", "seeded fresh binary exercises (seed printed)"),
+    ("answers", "the answer key of exercises.pdf (same seed, same case numbers)"),
+    ("tight-drill", "q = posterior gives gap exactly 0; a near miss; answers at the end"),
+    ("selfcheck", "six questions; answers with their checked formulas on the last page"),
+    ("flashcards", "2 x 4 cut-out cards per sheet, backs mirrored for duplex printing"),
+)
+
+
+@command
+def _register_handouts(commands) -> None:
+    p = commands.add_parser("handouts", help="list the printable handouts that `build` makes",
+                            description="List the handouts `elbo-sym build` writes (one PDF each).")
+    p.set_defaults(run=cmd_handouts)
+
+
+def cmd_handouts(args) -> int:
+    for name, what in _HANDOUT_LIST:
+        print(f"{name + '.pdf':<20} {what}")
+    return EXIT_OK
+
+
+@command
+def _register_build(commands) -> None:
+    p = commands.add_parser(
+        "build", help="check every derivation, then build the PDF handouts (default: derivations/ -> handouts/)",
+        description="Check every derivation first (a handout is never built from a derivation that is not "
+                    "fully proved/checked), then render the LaTeX handouts and compile them with latexmk "
+                    "(no shell escape, time limit). Output files are replaced atomically: a failed build "
+                    "leaves the previous PDF untouched. Without a LaTeX engine only the .tex files are "
+                    "written (exit 0, unless ELBO_SYM_REQUIRE_LATEX=1).")
+    p.add_argument("paths", nargs="*", default=["derivations"], help="derivation files or folders of *.toml")
+    p.add_argument("--out", default="handouts", metavar="DIR", help="output folder (default handouts/)")
+    p.add_argument("--seed", default="2026", help="seed of the exercise sheet and the drill (default 2026)")
+    p.add_argument("--count", default="6", help="number of exercise cases, 1 to 100 (default 6)")
+    p.add_argument("--only", action="append", metavar="NAME", choices=[n for n, _ in _HANDOUT_LIST],
+                   help="build only this handout (repeatable): " + ", ".join(n for n, _ in _HANDOUT_LIST))
+    p.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+                   help="time limit of one LaTeX build (default 120)")
+    p.add_argument("--budget", type=float, default=10.0, metavar="SECONDS",
+                   help="time budget per derivation step (default 10)")
+    p.set_defaults(run=cmd_build)
+
+
+def cmd_build(args) -> int:
+    import os
+    import time
+
+    from elbo_sym import render
+    from elbo_sym.check import check_derivation
+    from elbo_sym.derivation import DerivationError
+    from elbo_sym.examples import ExampleInputError
+    from elbo_sym.handouts import HandoutError, lesson_handouts, require_checked, write_handouts
+
+    seed, count = _int_option(args.seed, "--seed"), _int_option(args.count, "--count")
+    started = time.monotonic()
+    derivations, errors = load_all(args.paths)
+    for error in errors:
+        print(f"elbo-sym build: error: {error}", file=sys.stderr)
+        if error.pointer():
+            print(error.pointer(), file=sys.stderr)
+    if errors:
+        return EXIT_INPUT
+    results = [check_derivation(d, budget=args.budget) for d in derivations]
+    try:
+        require_checked(results)
+        handouts = lesson_handouts(results, seed=seed, count=count)
+    except HandoutError as error:
+        print(f"elbo-sym build: no handouts built: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except (DerivationError, ExampleInputError) as error:
+        raise InputError(str(error)) from None
+    if args.only:
+        handouts = [h for h in handouts if h.name in set(args.only)]
+    latex = render.latex_available()
+    try:
+        reports = write_handouts(handouts, args.out, latex=latex, timeout=args.timeout)
+    except HandoutError as error:
+        print(f"elbo-sym build: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"checked {len(results)} derivation(s): all steps proved or checked")
+    failed = [r for r in reports if latex and not r.ok]
+    for r in reports:
+        if r.ok:
+            boxes = f", {r.overfull} overfull box(es)" if r.overfull else ""
+            print(f"  wrote {r.pdf}  ({r.seconds:.1f} s{boxes})")
+        elif not latex:
+            print(f"  wrote {r.tex}")
+        else:
+            print(f"  FAILED {r.name}.pdf: {r.message}", file=sys.stderr)
+            for line in r.log_excerpt.splitlines():
+                print(f"    {line}", file=sys.stderr)
+    if not latex:
+        print(f"no LaTeX engine (latexmk + pdflatex) found: wrote the .tex sources only. "
+              f"Install TeX Live with:\n  {render.INSTALL_HINT}", file=sys.stderr)
+        return EXIT_FAILED if os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1" else EXIT_OK
+    if failed:
+        print(f"{len(failed)} of {len(reports)} handout(s) failed; previous PDFs were left untouched",
+              file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{len(reports)} handout(s) in {args.out}/ ({time.monotonic() - started:.1f} s)")
+    return EXIT_OK
+
+
+@command
+def _register_flashcards(commands) -> None:
+    p = commands.add_parser(
+        "flashcards", help="check the flashcards; export them as an Anki deck (--anki deck.apkg)",
+        description="Check every flashcard formula, then print the deck or (with --anki) write it as an "
+                    "Anki package: formulas in MathJax (\\( ... \\)), stable deck/model ids and note guids, "
+                    "so re-importing updates the notes.")
+    p.add_argument("file", nargs="?", default=None, help="flashcard file (default lesson/flashcards.toml)")
+    p.add_argument("--anki", metavar="DECK.apkg", help="write an Anki package here")
+    p.set_defaults(run=cmd_flashcards)
+
+
+def cmd_flashcards(args) -> int:
+    from elbo_sym.derivation import DerivationError
+    from elbo_sym.handouts import HandoutError, checked_deck
+    from elbo_sym.practice import format_deck
+
+    try:
+        deck, _ = checked_deck("flashcards", args.file)
+    except HandoutError as error:
+        print(f"elbo-sym flashcards: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except DerivationError as error:
+        raise InputError(str(error)) from None
+    if not args.anki:
+        print(format_deck(deck), end="")
+        return EXIT_OK
+    from elbo_sym.anki import DECK_NAME, write_apkg
+
+    path = write_apkg(deck.cards, args.anki)
+    print(f"wrote {path} ({len(deck.cards)} notes, Anki deck \"{DECK_NAME}\")")
+    return EXIT_OK
+
 # --- commands: authoring: new, explain (issue 5) ---
+
+
+@command
+def _register_authoring(commands) -> None:
+    new = commands.add_parser(
+        "new", help="write a commented starter derivation NAME.toml",
+        description="Write NAME.toml: a short, commented derivation (the gap identity) that checks "
+                    "green, explaining every key, the vocabulary, the rules and the relations. "
+                    "Never overwrites an existing file (exit 2).")
+    new.add_argument("name", metavar="NAME", help="file to create (.toml is added unless present)")
+    new.set_defaults(run=cmd_new)
+
+    explain = commands.add_parser(
+        "explain", help="show how one step was decided",
+        description="Show how a step was decided: both sides unfolded into the model's parameters, "
+                    "the canonical forms they reach and the residual, the rule's conditions, the "
+                    "verdict, the counterexample and a repair suggestion.")
+    explain.add_argument("file", metavar="FILE", help="a derivation file")
+    explain.add_argument("--step", type=int, default=None, metavar="N",
+                         help="step number, from 1 (default: the first step that is not proved)")
+    explain.add_argument("--budget", type=float, default=10.0, metavar="SECONDS",
+                         help="time budget per step (default 10)")
+    explain.set_defaults(run=cmd_explain)
+
+
+def cmd_new(args) -> int:
+    from elbo_sym.author import NewFileError, new_derivation
+
+    try:
+        path = new_derivation(args.name)
+    except NewFileError as error:
+        raise InputError(str(error)) from None
+    print(f"wrote {path}: a starter derivation that checks green")
+    print(f"  check it:    elbo-sym check {path}")
+    print(f"  explain:     elbo-sym explain {path} --step 2")
+    return EXIT_OK
+
+
+def cmd_explain(args) -> int:
+    from elbo_sym.derivation import DerivationError, load
+    from elbo_sym.explain import explain, format_explanation
+
+    try:
+        derivation = load(args.file)
+    except DerivationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        if error.pointer():
+            print(error.pointer(), file=sys.stderr)
+        return EXIT_INPUT
+    if args.step is not None and not 1 <= args.step <= len(derivation.steps):
+        raise InputError(f"--step {args.step}: {derivation.path} has steps 1 to {len(derivation.steps)}")
+    explanation = explain(derivation, args.step, budget=args.budget)
+    print(format_explanation(explanation), end="")
+    return EXIT_OK if explanation.result.verdict.value in ("proved", "checked") else EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

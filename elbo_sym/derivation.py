@@ -48,7 +48,8 @@ class DerivationError(Exception):
         """The offending source line with a caret under the column (for terminals)."""
         if self.source is None or self.column is None:
             return ""
-        return f"    {self.source}\n    {' ' * self.column}^"
+        pad = "".join(c if c == "\t" else " " for c in self.source[: self.column])
+        return f"    {self.source}\n    {pad}^"
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,18 @@ class Derivation:
     def name(self) -> str:
         return Path(self.path).stem
 
+    def _repr_latex_(self) -> str:
+        """Jupyter: the chain as an aligned LaTeX block (elbo_sym.display)."""
+        from elbo_sym.display import derivation_latex
+
+        return derivation_latex(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the steps as a table with MathJax formulas (elbo_sym.display)."""
+        from elbo_sym.display import derivation_html
+
+        return derivation_html(self)
+
 
 _TOP_KEYS = {"title", "summary", "model", "K", "claim", "start", "assume", "step", "example"}
 _STEP_KEYS = {"rel", "expr", "rule", "why"}
@@ -149,10 +162,15 @@ def loads(raw: bytes | str, path: str = "<string>") -> Derivation:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        match = re.search(r"line (\d+)", str(error))
+        match = re.search(r"line (\d+)(?:, column (\d+))?", str(error))
         line = int(match.group(1)) if match else 1
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
-        raise DerivationError(path, line, f"malformed TOML: {message}") from None
+        lines = text.splitlines()
+        source = lines[line - 1] if 0 < line <= len(lines) else None
+        column = int(match.group(2)) - 1 if match and match.group(2) and source is not None else None
+        raise DerivationError(path, line, f"malformed TOML: {message}", None, column, source) from None
+    except RecursionError:  # tomllib recurses per nested array / inline table: [[[[...]]]]
+        raise DerivationError(path, 1, "malformed TOML: arrays or tables nested too deeply") from None
     return _Reader(path, text).derivation(data)
 
 
@@ -205,11 +223,7 @@ class _Reader:
             expr = parse_expression(value)
         except ParseError as error:
             source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
-            column = None
-            if source is not None and value in source:
-                column = source.index(value) + error.column
-            elif source is not None:
-                column = None
+            column = _source_column(source, value, error.column) if source is not None else None
             detail = f" at '{error.token}'" if error.token else ""
             raise DerivationError(self.path, line, f"{what}: {error.message}{detail}", step, column, source) \
                 from None
@@ -360,6 +374,68 @@ class _Reader:
             if line.lstrip().startswith((f'"{key}"', f"'{key}'")):
                 return number
         return fallback
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "b": "\b", "f": "\f", "r": "\r", "e": "\x1b", '"': '"', "\\": "\\"}
+
+
+def _string_literals(line: str) -> list[tuple[str, list[int]]]:
+    """The one-line TOML strings on a line: (decoded text, source column of each character + end).
+
+    Basic strings ("...", with escapes) and literal strings ('...') are decoded so that a
+    position in the *value* maps back to the column in the *file*; multi-line strings stop
+    the scan (their columns are not reported).
+    """
+    out, i = [], 0
+    while i < len(line):
+        c = line[i]
+        if c == "#":
+            break
+        if c in "\"'" and line.startswith(c * 3, i):
+            break
+        if c == "'":
+            end = line.find("'", i + 1)
+            if end < 0:
+                break
+            out.append((line[i + 1:end], list(range(i + 1, end + 1))))
+            i = end + 1
+        elif c == '"':
+            chars, columns = [], []
+            i += 1
+            while i < len(line) and line[i] != '"':
+                start = i
+                if line[i] == "\\" and i + 1 < len(line):
+                    escape = line[i + 1]
+                    if escape in "uU":
+                        width = 4 if escape == "u" else 8
+                        try:
+                            chars.append(chr(int(line[i + 2:i + 2 + width], 16)))
+                        except ValueError:
+                            chars.append("?")
+                        i += 2 + width
+                    else:
+                        chars.append(_ESCAPES.get(escape, escape))
+                        i += 2
+                else:
+                    chars.append(line[i])
+                    i += 1
+                columns.append(start)
+            out.append(("".join(chars), columns + [i]))
+            i += 1
+        else:
+            i += 1
+    return out
+
+
+def _source_column(source: str, value: str, column: int) -> int | None:
+    """The file column of position `column` of `value`, a (part of a) string on this line."""
+    literals = _string_literals(source)
+    for exact in (True, False):
+        for text, columns in literals:
+            if (text == value) if exact else (value in text):
+                position = text.index(value) + column
+                return columns[min(position, len(columns) - 1)]
+    return None
 
 
 def split_relation(text: str) -> tuple[str, str, str] | None:

@@ -7,7 +7,9 @@ handout print exactly the expression that was checked.
 
 from __future__ import annotations
 
-from sympy import Basic, Expr, Symbol, Tuple
+import re
+
+from sympy import Basic, Expr, Mul, Pow, S, Symbol, Tuple
 from sympy.core.symbol import Str
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
@@ -199,9 +201,44 @@ class ElboLatexPrinter(LatexPrinter):
             return rf"\left({body}\right)^{{{exp}}}"
         return body
 
+    def _print_Mul(self, e: Expr) -> str:
+        # A rational coefficient leads as a fraction: \frac{1}{3} \log 5, not \frac{\log 5}{3}.
+        coeff, rest = e.as_coeff_Mul()
+        if coeff.is_Rational and not coeff.is_Integer and rest is not S.One and not _is_fraction(rest):
+            sign = "- " if coeff < 0 else ""
+            body = self._print(rest)
+            if rest.is_Add:
+                body = rf"\left({body}\right)"
+            return rf"{sign}\frac{{{abs(coeff.p)}}}{{{coeff.q}}} {body}"
+        # A ratio of two numbers stays a ratio: \frac{3}{20} \big/ \frac{3}{10}.
+        args = _factors(e)
+        if (len(args) == 2 and args[0].is_Number and args[1].is_Pow and args[1].exp == -1
+                and args[1].base.is_Number):
+            return rf"{self._print(args[0])} \big/ {self._print(args[1].base)}"
+        # Multiply-and-divide stays visible: q(z) \frac{p(x, z)}{q(z)}, not \frac{q(z) p(x, z)}{q(z)}.
+        args = _factors(e)
+        for a in args:
+            if isinstance(a, Notation) and Pow(a, -1) in args and len(args) > 2:
+                others = list(args)
+                others.remove(a)
+                return rf"{self._print(a)} {self._print(Mul(*others, evaluate=False))}"
+        # A thin space between adjacent densities: q(z)\, p(x, z).
+        return _DENSITY_GAP.sub(r")\\, ", super()._print_Mul(e))
+
     def _print_exp(self, e: Expr, exp: str | None = None) -> str:
         body = rf"\exp\left({self._print(e.args[0])}\right)"
         return rf"{body}^{{{exp}}}" if exp is not None else body
+
+
+_DENSITY_GAP = re.compile(r"\) (?=[pq]\()")
+
+
+def _factors(e: Expr) -> list[Expr]:
+    """The factors of a (possibly nested, unevaluated) product, in order."""
+    out: list[Expr] = []
+    for a in e.args:
+        out.extend(_factors(a) if a.is_Mul else [a])
+    return out
 
 
 def _is_fraction(e: Expr) -> bool:

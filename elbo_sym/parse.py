@@ -25,6 +25,8 @@ MAX_EXPONENT = 12
 """Largest |n| in ``a ** n``."""
 MAX_DEGREE = 48
 """Largest polynomial degree an expression may reach (bounds expansion work)."""
+MAX_NUMBER_BITS = 2048
+"""Largest exact number nested powers may build: ((2**12)**12)**12... passes every per-node bound."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,9 @@ def parse_expression(text: str) -> Expr:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
-        column = max((error.offset or 1) - 1, 0)
+        # offset 0 means "at the end" (e.g. a dangling operator): point after the last character
+        position = error.offset - 1 if error.offset else len(text.strip())
+        column = max(position, 0) + len(text) - len(text.lstrip())
         raise ParseError(f"syntax error: {error.msg}", column) from None
     except (RecursionError, MemoryError, ValueError) as error:
         raise ParseError(f"expression too deeply nested ({type(error).__name__})") from None
@@ -143,7 +147,10 @@ class _Builder:
         base = self.build(node.left, depth)
         if base.is_zero and exponent < 0:
             raise self.fail(node, "division by zero")
-        return Pow(base, exponent, evaluate=False)
+        result = Pow(base, exponent, evaluate=False)
+        if _number_bits(result) > MAX_NUMBER_BITS:
+            raise self.fail(node, f"nested powers build a number of over {MAX_NUMBER_BITS} bits")
+        return result
 
     def visit_Name(self, node: ast.Name, depth: int) -> Expr:
         if node.id in _VARIABLES:
@@ -280,6 +287,18 @@ def _degree(e: Expr) -> int:
     if e.is_Number:
         return 0
     return 1
+
+
+def _number_bits(e: Expr) -> int:
+    """An upper bound on the bits of the exact numbers evaluating `e`'s arithmetic could build
+    (arguments of functions and notation were bounded when they were built)."""
+    if e.is_Rational:
+        return max(abs(int(e.p)).bit_length(), int(e.q).bit_length())
+    if e.is_Add or e.is_Mul:
+        return sum(_number_bits(a) for a in e.args)
+    if e.is_Pow:
+        return _number_bits(e.base) * abs(int(e.exp))
+    return 0
 
 
 def _describe(node: ast.AST) -> str:

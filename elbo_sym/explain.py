@@ -1,0 +1,160 @@
+"""`elbo-sym explain FILE --step N`: how one step was decided, in the order the checker works.
+
+1. the two sides, as written (the previous expression and the step's expression);
+2. both sides *unfolded* into the model's parameters (pi_k = p(z=k), l_k = p(x|z=k),
+   q_k = q(z=k)); one line per value of z when z is free;
+3. the *canonical form* each side reaches (constraints sum pi = 1, sum q = 1 substituted,
+   logs split into log atoms), and the residual left - right when they differ;
+4. the rule, its side conditions and whether each held;
+5. the verdict, the counterexample and the repair suggestion, exactly as `check` reports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from elbo_sym.derivation import Derivation, Formula
+
+
+@dataclass(frozen=True)
+class SidePair:
+    """One value of a free z (or the whole expression): the unfolded and canonical sides."""
+
+    z: int | None
+    left: str
+    right: str
+    left_canonical: str
+    right_canonical: str
+    residual: str
+    residual_zero: bool
+
+
+@dataclass(frozen=True)
+class Explanation:
+    derivation: Derivation
+    index: int
+    lhs: Formula
+    pairs: tuple[SidePair, ...]
+    canonical_note: str
+    result: object  # elbo_sym.check.StepResult
+    rule_help: str
+
+    @property
+    def step(self):
+        return self.derivation.steps[self.index - 1]
+
+
+def first_unproved(result) -> int:
+    """The first step that is not `proved` (1 when every step is)."""
+    for r in result.steps:
+        if r.verdict.value != "proved":
+            return r.step.index
+    return 1
+
+
+def explain(derivation: Derivation, index: int | None = None, budget: float = 10.0,
+            result=None) -> Explanation:
+    """Explain step `index` (1-based; default: the first step that is not proved)."""
+    from elbo_sym.canonical import TooLarge, canonical
+    from elbo_sym.check import check_derivation
+    from elbo_sym.model import UnfoldError
+    from elbo_sym.rules import RULE_HELP
+
+    if result is None:
+        result = check_derivation(derivation, budget=budget)
+    if index is None:
+        index = first_unproved(result)
+    if not 1 <= index <= len(derivation.steps):
+        raise IndexError(f"step {index} does not exist: {derivation.path} has steps 1 to {len(derivation.steps)}")
+    step = derivation.steps[index - 1]
+    lhs = derivation.start if index == 1 else derivation.steps[index - 2].formula
+    model = derivation.model()
+    pairs, note = [], ""
+    try:
+        lefts, rights = model.unfold_pointwise(lhs.expr), model.unfold_pointwise(step.expr)
+        if len(lefts) != len(rights):
+            lefts = lefts * (len(rights) if len(lefts) == 1 else 1)
+            rights = rights * (len(lefts) if len(rights) == 1 else 1)
+        pointwise = len(lefts) > 1
+        for k, (left, right) in enumerate(zip(lefts, rights)):
+            try:
+                a, b = canonical(left, model), canonical(right, model)
+                d = canonical(left - right, model)
+                texts = (_show(a.as_expr()), _show(b.as_expr()), _show(d.as_expr()), d.is_zero)
+            except (TooLarge, ValueError, ZeroDivisionError) as error:
+                texts = ("(too large to reduce)", "(too large to reduce)", f"({error})", False)
+            pairs.append(SidePair(k if pointwise else None, _show(left), _show(right), *texts))
+    except UnfoldError as error:
+        note = f"cannot unfold: {error}"
+    return Explanation(derivation, index, lhs, tuple(pairs), note, result.steps[index - 1],
+                       RULE_HELP.get(step.rule, ""))
+
+
+def _show(e) -> str:
+    from sympy import sstr
+
+    return sstr(e, order="none")
+
+
+_MARK = {True: "✓", False: "✗"}
+
+
+def format_explanation(e: Explanation) -> str:
+    """The explanation as terminal text."""
+    d, step, r = e.derivation, e.step, e.result
+    model = d.model()
+    lines = [f"{d.path}:{step.line}: step {e.index} of {len(d.steps)} — {d.title}",
+             "",
+             "the step, as written:",
+             f"      {e.lhs.text}        (line {e.lhs.line}: {'start' if e.index == 1 else f'step {e.index - 1}'})",
+             f"  {step.rel:>2}  {step.formula.text}        (line {step.line})",
+             f"  rule: {step.rule} — {e.rule_help}"]
+    if step.why:
+        lines.append(f"  why:  {step.why}")
+    lines += ["",
+              f"unfolded into the model (K = {d.K}; pi_k = p(z=k), l_k = p(x|z=k), q_k = q(z=k)"
+              + (", q fixed by the assumption" if model.q_assumed is not None else "") + "):"]
+    if e.canonical_note:
+        lines.append(f"  {e.canonical_note}")
+    for pair in e.pairs:
+        at = f" at z = {pair.z}" if pair.z is not None else ""
+        lines += [f"  left{at}  = {pair.left}", f"  right{at} = {pair.right}"]
+    lines += ["", f"canonical forms (pi_{d.K - 1} = 1 - the other pi"
+              + (f", q_{d.K - 1} = 1 - the other q" if model.q_assumed is None else "")
+              + "; logs split into atoms, log(f) meaning log|f|):"]
+    for pair in e.pairs:
+        at = f" at z = {pair.z}" if pair.z is not None else ""
+        lines += [f"  left{at}  -> {pair.left_canonical}", f"  right{at} -> {pair.right_canonical}"]
+        if pair.residual_zero:
+            lines.append(f"  residual left - right{at} -> 0   (the same canonical form: the sides are equal)")
+        else:
+            lines.append(f"  residual left - right{at} -> {pair.residual}   (not identically 0)")
+    lines += ["", f"rule {step.rule}:"]
+    outcome = r.outcome
+    if outcome is not None:
+        lines.append(f"  {'proves the step' if outcome.proved else 'does not prove the step'}: {outcome.reason}")
+        for condition, held in outcome.conditions:
+            lines.append(f"    {_MARK[held]} {condition}: {'held' if held else 'FAILED'}")
+        if not outcome.conditions:
+            lines.append("    (no side condition was reached)")
+    else:
+        lines.append("  (the rule did not finish)")
+    lines += ["", f"verdict: {r.verdict.value} — {r.reason}"]
+    if r.verdict.value == "checked":
+        lines.append(f"  held on {r.instances} exact instance(s); this is evidence, not a proof")
+    if r.counterexample is not None:
+        c = r.counterexample
+        at = f" at z = {c.z}" if c.z is not None else ""
+        lines += [f"counterexample ({c.source}){at}:",
+                  f"  p(z) = ({', '.join(c.prior)}), p(x|z) = ({', '.join(c.likelihood)}), q(z) = ({', '.join(c.q)})",
+                  f"  left  = {c.lhs} ≈ {c.lhs_value:.6g}",
+                  f"  right = {c.rhs} ≈ {c.rhs_value:.6g}"]
+    suggestion = getattr(r, "suggestion", None)
+    if suggestion is not None:
+        lines.append(f"suggestion: {suggestion.describe()}")
+    elif r.verdict.value == "refuted":
+        lines.append("suggestion: none of the common repairs (sign, q/p swap, prior/posterior, relation) proves it")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["Explanation", "SidePair", "explain", "format_explanation", "first_unproved"]

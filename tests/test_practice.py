@@ -1,0 +1,194 @@
+"""Self-check and flashcards (elbo_sym.practice): loading, engine checks, errors, `elbo-sym cards`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sympy
+
+from elbo_sym.cli import main
+from elbo_sym.derivation import DerivationError
+from elbo_sym.notation import KL, Density, to_latex, x, z
+from elbo_sym.practice import (
+    CHECK_K,
+    check_card,
+    check_deck,
+    check_lesson_cards,
+    format_deck,
+    format_deck_result,
+    load_deck,
+    load_flashcards,
+    load_selfcheck,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str, name: str = "deck.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+CARD = '''
+[[card]]
+front = "f{n}"
+back = "b{n}"
+formula = "{formula}"
+'''
+
+
+def deck_with(tmp_path: Path, *formulas: str) -> Path:
+    body = 'title = "t"\n' + "".join(CARD.format(n=i, formula=f) for i, f in enumerate(formulas))
+    return write(tmp_path, body)
+
+
+# ------------------------------------------------------------------ the lesson's files
+
+
+def test_selfcheck_has_six_checked_questions():
+    deck = load_selfcheck()
+    assert deck.kind == "selfcheck" and len(deck.questions) == 6 and deck.title
+    for card in deck.cards:
+        assert card.question == card.front and card.answer == card.back and card.front and card.back
+    gap = deck.cards[3].formula
+    assert gap.rel == "=" and gap.rhs == KL(Density("q", (z,)), Density("p", (z,), (x,)))
+    assert gap.latex == f"{to_latex(gap.lhs)} = {to_latex(gap.rhs)}"
+    tight = deck.cards[4].formula
+    assert tight.assume is not None and tight.assume_text == "q(z) = p(z | x)"
+
+
+def test_flashcards_cover_the_lesson():
+    deck = load_flashcards()
+    assert deck.kind == "flashcards" and 12 <= len(deck) <= 16
+    topics = {card.topic for card in deck}
+    assert {"model", "jensen", "terms", "gap", "tight", "vae-vs-autoregressive"} <= topics
+    text = " ".join(card.front + " " + card.back for card in deck).lower()
+    for needle in ("intractable", "jensen", "reconstruction", "kl", "gap", "autoregressive", "bound"):
+        assert needle in text
+    for card in deck:
+        if card.formula is not None:
+            assert isinstance(card.formula.lhs, sympy.Expr) and card.formula.line > card.line
+
+
+def test_every_lesson_formula_is_proved():
+    selfcheck, flashcards = check_lesson_cards()
+    for result in (selfcheck, flashcards):
+        assert result.ok
+        for verdict in result.verdicts:
+            assert verdict.verdict in ("proved", "none"), (verdict.card.front, verdict.reason)
+            if verdict.verdict == "proved":
+                assert verdict.K == CHECK_K
+    d = json.loads(json.dumps(selfcheck.as_dict()))
+    assert d["ok"] and len(d["cards"]) == 6 and d["cards"][0]["verdict"] == "proved"
+    assert "6 proved" in format_deck_result(selfcheck)
+
+
+# ------------------------------------------------------------------ a wrong formula fails
+
+
+@pytest.mark.parametrize("formula", [
+    "ELBO(q) = E(q, log(p(x | z))) + KL(q(z), p(z))",     # wrong sign of the KL term
+    "log(p(x)) - ELBO(q) = KL(p(z | x), q(z))",           # KL the wrong way round
+    "log(p(x)) <= ELBO(q)",                               # the bound reversed
+    "ELBO(q) = log(p(x))",                                # tight only when q is the posterior
+    "p(z | x) = p(x, z) / p(z)",                          # Bayes with the wrong normaliser
+    "KL(q(z), p(z)) > 0",                                 # 0 at q = p(z): not strictly positive
+])
+def test_wrong_formula_is_refuted(tmp_path, formula):
+    result = check_deck(load_deck(deck_with(tmp_path, formula)))
+    (verdict,) = result.verdicts
+    assert verdict.verdict == "refuted" and not verdict.ok and not result.ok
+    assert verdict.counterexample is not None
+
+
+def test_right_formula_with_a_weak_rule_is_not_proved_but_not_refuted(tmp_path):
+    path = write(tmp_path, 'title = "t"\n[[card]]\nfront = "f"\nback = "b"\n'
+                           'formula = "log(p(x)) >= ELBO(q)"\nrule = "jensen"\n')
+    (verdict,) = check_deck(load_deck(path)).verdicts
+    assert verdict.verdict == "checked" and verdict.ok
+
+
+def test_expression_and_no_formula(tmp_path):
+    path = write(tmp_path, 'title = "t"\n[[card]]\nfront = "f"\nback = "b"\nformula = "KL(q(z), p(z | x))"\n'
+                           '[[card]]\nfront = "g"\nback = "c"\n')
+    deck = load_deck(path)
+    a, b = check_deck(deck).verdicts
+    assert a.verdict == "well-formed" and a.ok and not deck.cards[0].formula.is_relation
+    assert b.verdict == "none" and b.ok
+    assert check_card(deck.cards[1]).verdict == "none"
+    assert "formula: KL(q(z), p(z | x))" in format_deck(deck)
+
+
+# ------------------------------------------------------------------ errors name file and line
+
+
+@pytest.mark.parametrize("body, line, message", [
+    ('title = "t"\n\n[[card]]\nfront = "f"\nback = "b"\nformula = "ELBO(q) = foo(z)"\n', 6, "unknown function 'foo'"),
+    ('title = "t"\n\n[[card]]\nfront = "f"\nbak = "b"\n', 5, "unknown key 'bak'"),
+    ('title = "t"\n\n[[card]]\nfront = "f"\n', 3, "missing 'back'"),
+    ('title = "t"\n\n[[card]]\nfront = "f"\nback = "b"\nformula = "ELBO(q) = 1"\nrule = "magic"\n', 7,
+     "unknown rule 'magic'"),
+    ('title = "t"\n\n[[card]]\nfront = "f"\nback = "b"\nrule = "jensen"\n', 6, "needs a formula"),
+    ('title = "t"\n\n[[card]]\nfront = "f"\nback = "b"\nformula = "a = b = c"\n', 6, "exactly one relation"),
+    ('title = "t"\n\n[[card]]\nfront = "f"\nback = "b"\nformula = "ELBO(q) = 0"\nassume = "p(z) = q(z)"\n', 7,
+     "only supported assumption"),
+    ('title = "t"\ncolour = "red"\n[[card]]\nfront = "f"\nback = "b"\n', 2, "unknown key 'colour'"),
+    ('title = "t"\n[[card]\nfront = "f"\n', 2, "malformed TOML"),
+    ('title = "t"\n', 1, "expected [[question]] tables"),
+])
+def test_errors_name_file_and_line(tmp_path, body, line, message):
+    path = write(tmp_path, body)
+    with pytest.raises(DerivationError) as info:
+        load_deck(path)
+    error = info.value
+    assert error.path == str(path) and error.line == line
+    assert message in error.message
+    assert str(error).startswith(f"{path}:{line}")
+
+
+def test_selfcheck_needs_exactly_six(tmp_path):
+    body = 'title = "t"\n' + "".join(f'[[question]]\nquestion = "q{i}"\nanswer = "a{i}"\n' for i in range(5))
+    with pytest.raises(DerivationError, match="exactly 6"):
+        load_selfcheck(write(tmp_path, body))
+    with pytest.raises(DerivationError, match=r"expected \[\[card\]\]"):
+        load_flashcards(write(tmp_path, body, "other.toml"))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DerivationError, match="cannot read file"):
+        load_deck(tmp_path / "nope.toml")
+
+
+# ------------------------------------------------------------------ CLI
+
+
+def test_cli_cards_check(capsys):
+    assert main(["cards", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "selfcheck.toml" in out and "flashcards.toml" in out and "all hold" in out
+
+
+def test_cli_cards_list_and_json(capsys):
+    assert main(["cards"]) == 0
+    assert "Q: " in capsys.readouterr().out
+    assert main(["cards", "--json"]) == 0
+    decks = json.loads(capsys.readouterr().out)
+    assert [d["kind"] for d in decks] == ["selfcheck", "flashcards"] and len(decks[0]["cards"]) == 6
+
+
+def test_cli_cards_wrong_formula_exit_1(tmp_path, capsys):
+    path = deck_with(tmp_path, "log(p(x)) <= ELBO(q)")
+    assert main(["cards", "--check", str(path)]) == 1
+    assert "refuted" in capsys.readouterr().out
+    assert main(["cards", "--check", "--json", str(path)]) == 1
+    assert json.loads(capsys.readouterr().out)[0]["cards"][0]["counterexample"] is not None
+
+
+def test_cli_cards_bad_file_exit_2(tmp_path, capsys):
+    path = write(tmp_path, 'title = "t"\n\n[[card]]\nfront = "f"\nbak = "b"\n')
+    assert main(["cards", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{path}:5" in err[0]
