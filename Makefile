@@ -43,6 +43,7 @@ latex:
 
 handouts: venv latex
 	$(BIN)/elbo-sym check derivations/
+	$(BIN)/elbo-sym cards --check
 	$(BIN)/elbo-sym build derivations/ --out handouts/
 
 test: venv latex

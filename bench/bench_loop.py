@@ -1,6 +1,7 @@
 """Benchmark: the author's loop, `elbo-sym check derivations/`, as a whole process.
 
-Measured in the same run, each the best of N runs (default 7), wall clock, same Python:
+Measured in the same run, each the best of N runs (default 7; the commands take turns in
+every round so they share the machine's load), wall clock, same Python:
 
 * baseline: ``python -c "import sympy"`` (the floor for anything that uses SymPy);
 * cold:     ``python -m elbo_sym check --no-cache derivations/`` (every step proved from
@@ -31,17 +32,22 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def best_of(runs: int, command: list[str], env: dict, cwd: Path, before=None) -> float:
-    best = float("inf")
+def timed(command: list[str], env: dict, cwd: Path) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - started
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr.decode()}")
+    return elapsed
+
+
+def interleaved_best(runs: int, cases: dict, env: dict, cwd: Path) -> dict:
+    """Best time per case; the cases take turns in every round, so they share the machine's load."""
+    best = {name: float("inf") for name in cases}
     for _ in range(runs):
-        if before is not None:
+        for name, (command, before) in cases.items():
             before()
-        started = time.perf_counter()
-        done = subprocess.run(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        elapsed = time.perf_counter() - started
-        if done.returncode not in (0, 1):
-            raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr.decode()}")
-        best = min(best, elapsed)
+            best[name] = min(best[name], timed(command, env, cwd))
     return best
 
 
@@ -64,18 +70,27 @@ def main(argv: list[str] | None = None) -> int:
                        stdout=subprocess.DEVNULL)
         subprocess.run(check + ["--no-cache"], env=env, cwd=work, stdout=subprocess.DEVNULL, check=False)
 
-        baseline = best_of(args.runs, [python, "-c", "import sympy"], env, work)
-        cold = best_of(args.runs, check + ["--no-cache"], env, work)
         subprocess.run(check, env=env, cwd=work, stdout=subprocess.DEVNULL, check=False)   # fill the cache
-        warm = best_of(args.runs, check, env, work)
         edited = files[0]
         original = edited.read_text("utf-8")
         counter = iter(range(10**6))
 
-        def touch_one_file() -> None:
+        def nothing() -> None:
+            pass
+
+        def restore() -> None:  # the cache holds the original file: a warm hit
+            edited.write_text(original, "utf-8")
+
+        def touch_one_file() -> None:  # a new edit every time: a miss for this file only
             edited.write_text(original + f"\n# edit {next(counter)}\n", "utf-8")
 
-        one_edit = best_of(args.runs, check, env, work, before=touch_one_file)
+        best = interleaved_best(args.runs, {
+            "baseline": ([python, "-c", "import sympy"], nothing),
+            "cold": (check + ["--no-cache"], nothing),
+            "warm": (check, restore),
+            "one_edit": (check, touch_one_file),
+        }, env, work)
+        baseline, cold, warm, one_edit = best["baseline"], best["cold"], best["warm"], best["one_edit"]
 
     rows = [
         ("`python -c \"import sympy\"` (baseline)", baseline),

@@ -1,0 +1,340 @@
+"""The printable handouts: contexts from checked objects, the build pipeline, the PDFs.
+
+Every real handout is built once per session (into a temp dir) and read back with
+pdftotext; the expected numbers are recomputed here independently (math.log on
+Fractions), not taken from the code under test.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from elbo_sym import handouts, render
+from elbo_sym.check import check_derivation
+from elbo_sym.cli import main
+from elbo_sym.derivation import discover, load, loads
+from elbo_sym.handouts import (
+    DEFAULT_SEED,
+    Handout,
+    HandoutError,
+    LESSON_EXAMPLE,
+    derivations_handout,
+    elbo_curve,
+    exact_form,
+    lesson_handouts,
+    require_checked,
+    write_handouts,
+)
+from elbo_sym.notation import to_latex
+from elbo_sym.render import LatexMarkup
+
+ROOT = Path(__file__).resolve().parent.parent
+DERIVATIONS = ROOT / "derivations"
+HANDOUTS = ("derivations", "worked-example", "exercises", "answers", "tight-drill", "selfcheck", "flashcards")
+SPECIALS = "\\{}$&#^_%~<>|[]"
+
+
+# ----------------------------------------------------------------- helpers
+
+
+def pdf_text(pdf: Path, *args: str) -> str:
+    out = subprocess.run(["pdftotext", *args, str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return out.replace("\u2212", "-").replace("\u2019", "'")  # math minus, curly quote -> ASCII
+
+
+def squash(text: str) -> str:
+    return "".join(text.split())
+
+
+def nats(value: float, digits: int = 6) -> str:
+    return f"{value:.{digits}f}"
+
+
+def lesson_results():
+    return [check_derivation(load(f)) for f in discover([DERIVATIONS])]
+
+
+def latex_tools_missing() -> list[str]:
+    return [tool for tool in ("latexmk", "pdflatex", "pdftotext") if shutil.which(tool) is None]
+
+
+@pytest.fixture(scope="session")
+def results():
+    return lesson_results()
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory, results):
+    """Every lesson handout, built once: {name: BuildReport}."""
+    missing = latex_tools_missing()
+    if missing:
+        msg = f"LaTeX tools missing: {', '.join(missing)}"
+        if os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1":
+            pytest.fail(msg + "; ELBO_SYM_REQUIRE_LATEX=1 forbids skipping")
+        pytest.skip(msg)
+    out = tmp_path_factory.mktemp("handouts")
+    reports = write_handouts(lesson_handouts(results), out)
+    return {r.name: r for r in reports}
+
+
+def text_of(built, name: str, *args: str) -> str:
+    report = built[name]
+    assert report.ok, f"{name}: {report.message}\n{report.log_excerpt}"
+    return pdf_text(report.pdf, *args)
+
+
+# ----------------------------------------------------------------- contexts (no TeX)
+
+
+def test_every_formula_comes_from_the_printer(results) -> None:
+    src = derivations_handout(results).render()
+    for result in results:
+        d = result.derivation
+        assert to_latex(d.start.expr) in src
+        for step in d.steps:
+            assert to_latex(step.expr) in src
+        assert d.title in src
+
+
+def test_contexts_mark_only_printer_output_as_latex(results) -> None:
+    ctx = handouts.derivation_context(results[0])
+    assert all(isinstance(s["expr"], LatexMarkup) and isinstance(s["rel"], LatexMarkup) for s in ctx["steps"])
+    assert all(type(s["why"]) is str for s in ctx["steps"])  # prose stays plain: escaped
+    assert type(ctx["title"]) is str
+
+
+def test_unchecked_derivation_is_refused_naming_file_step_and_verdict() -> None:
+    text = (DERIVATIONS / "jensen.toml").read_text().replace(
+        'expr = "Sum(q(z) * log(p(x, z) / q(z)), z)"', 'expr = "Sum(q(z) * log(p(x, z)), z)"')
+    result = check_derivation(loads(text, "bad/jensen.toml"))
+    with pytest.raises(HandoutError, match=r"bad/jensen\.toml:\d+: step \d is refuted"):
+        require_checked([result])
+    with pytest.raises(HandoutError):
+        derivations_handout([result])
+
+
+def test_exact_form_is_compact_and_exact() -> None:
+    from elbo_sym.exact import from_sympy, log_of
+
+    value = log_of(Fraction(3, 10))
+    assert to_latex(exact_form(value)) == r"\log \frac{3}{10}"
+    third = log_of(Fraction(729, 32000)) * Fraction(1, 3)
+    assert to_latex(exact_form(third)) == r"\frac{1}{3} \log \frac{729}{32000}"
+    assert from_sympy(exact_form(third)) == third
+
+
+def test_figure_samples_are_exact_and_touch_at_the_posterior() -> None:
+    fig = elbo_curve(LESSON_EXAMPLE)
+    points = [tuple(map(float, p.strip("()").split(","))) for p in fig["coordinates"].split()]
+    assert len(points) == fig["points"] >= 101
+    log_px = math.log(0.3)
+    for q1, y in points:  # ELBO(q) = sum_z q log(p(x,z)/q), with 0 log 0 = 0
+        expected = sum(w * math.log(j / w) for w, j in ((1 - q1, 0.15), (q1, 0.15)) if w > 0)
+        assert y == pytest.approx(expected, abs=1e-6)
+        assert y <= log_px + 1e-9
+    assert (0.5, round(log_px, 6)) in points  # touches exactly at the posterior q = (1/2, 1/2)
+    assert float(fig["gap"]) == pytest.approx(math.log(0.3) - (1 / 3 * math.log(9 / 20) + 2 / 3 * math.log(9 / 40)),
+                                              abs=1e-4)
+
+
+def test_build_without_latex_writes_tex_and_explains(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(render, "latex_available", lambda: False)
+    monkeypatch.delenv("ELBO_SYM_REQUIRE_LATEX", raising=False)
+    assert main(["build", str(DERIVATIONS), "--out", str(tmp_path), "--only", "derivations"]) == 0
+    captured = capsys.readouterr()
+    assert (tmp_path / "derivations.tex").is_file() and not (tmp_path / "derivations.pdf").exists()
+    assert "apt-get install" in captured.err and "latexmk" in captured.err
+    monkeypatch.setenv("ELBO_SYM_REQUIRE_LATEX", "1")
+    assert main(["build", str(DERIVATIONS), "--out", str(tmp_path), "--only", "derivations"]) == 1
+
+
+def test_cli_refuses_an_unchecked_derivation(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "in" / "jensen.toml"
+    bad.parent.mkdir()
+    bad.write_text((DERIVATIONS / "jensen.toml").read_text().replace('rel = ">="', 'rel = "<="'))
+    out = tmp_path / "out"
+    assert main(["build", str(bad.parent), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:" in err and "step 3 is refuted" in err
+    assert not out.exists()  # nothing built, nothing written
+
+
+def test_cli_lists_the_handouts(capsys) -> None:
+    assert main(["handouts"]) == 0
+    listed = capsys.readouterr().out
+    assert all(f"{name}.pdf" in listed for name in HANDOUTS)
+
+
+def test_template_error_names_template_and_keeps_previous_pdf(tmp_path: Path) -> None:
+    (tmp_path / "derivations.pdf").write_bytes(b"%PDF previous")
+    broken = Handout("derivations", "derivations.tex.j2", {})  # missing context: a template error
+    with pytest.raises(HandoutError, match=r"derivations\.pdf: derivations\.tex\.j2:\d+: UndefinedError"):
+        write_handouts([broken], tmp_path)
+    assert (tmp_path / "derivations.pdf").read_bytes() == b"%PDF previous"
+
+
+# ----------------------------------------------------------------- the real PDFs
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_every_handout_builds_without_overfull_boxes(built) -> None:
+    assert sorted(built) == sorted(HANDOUTS)
+    for name, report in built.items():
+        assert report.ok, f"{name}: {report.message}\n{report.log_excerpt}"
+        assert report.pdf.is_file() and report.pdf.read_bytes().startswith(b"%PDF")
+        assert report.overfull == 0, f"{name}: {report.overfull} overfull boxes"
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_derivations_pdf(built, results) -> None:
+    text = text_of(built, "derivations")
+    flat = squash(text)
+    for result in results:
+        d = result.derivation
+        assert squash(d.title) in flat and squash(d.summary) in flat
+        for step in d.steps:
+            assert squash(step.why) in flat
+    assert "Claim." in text and "which is the claim" in text
+    assert flat.count("Claim.") == len(results)
+    assert "logp(x)≥L(q)" in flat  # the Jensen claim, typeset
+    assert nats(math.log(0.3)) in text  # example value: log p(x) = log(3/10)
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_worked_example_pdf_numbers(built) -> None:
+    text = text_of(built, "worked-example")
+    q0, q1 = 1 / 3, 2 / 3
+    log_px = math.log(3 / 10)
+    elbo = q0 * math.log((3 / 20) / q0) + q1 * math.log((3 / 20) / q1)
+    recon = q0 * math.log(1 / 5) + q1 * math.log(3 / 5)
+    kl_prior = q0 * math.log(q0 / (3 / 4)) + q1 * math.log(q1 / (1 / 4))
+    kl_post = q0 * math.log(q0 / 0.5) + q1 * math.log(q1 / 0.5)
+    for value in (log_px, elbo, recon, kl_prior, kl_post, log_px - elbo):
+        assert nats(value) in text, nats(value)
+        assert nats(value / math.log(2)) in text, nats(value / math.log(2))
+    assert "0.300000" in text  # p(x)
+    assert "A worked binary example" in text and "The bound as a function of" in text
+    assert "tight" in text  # the posterior point is marked on the figure
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_exercises_and_answers_match_by_seed(built) -> None:
+    from elbo_sym.exercises import generate_exercises
+
+    sheet_text, key_text = text_of(built, "exercises"), text_of(built, "answers")
+    assert f"seed {DEFAULT_SEED}" in sheet_text.lower() and f"seed {DEFAULT_SEED}" in key_text.lower()
+    sheet = generate_exercises(DEFAULT_SEED, handouts.DEFAULT_COUNT)
+    for e in sheet:
+        assert f"Case {e.index}" in sheet_text and f"Case {e.index}" in key_text
+        joint = [a * b for a, b in zip(e.prior, e.likelihood)]
+        evidence = sum(joint)
+        posterior = [j / evidence for j in joint]
+        elbo = sum(float(w) * math.log(j / w) for w, j in zip(e.q, joint))
+        kl = sum(float(w) * math.log(w / p) for w, p in zip(e.q, posterior))
+        for value in (float(evidence), math.log(evidence) - elbo, kl, elbo):
+            assert nats(value) in key_text, (e.index, value)
+        assert e.key.gap.nats in key_text  # and the generator's own key agrees
+        assert nats(kl) not in sheet_text  # the sheet itself has no answers
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_tight_drill_pdf(built) -> None:
+    from elbo_sym.exercises import tight_drill
+
+    text = text_of(built, "tight-drill")
+    assert "Tight-case drill" in text and f"seed {DEFAULT_SEED}" in text
+    drill = tight_drill(DEFAULT_SEED, handouts.DRILL_COUNT)
+    for case in drill.cases:
+        assert f"Case {case.index}" in text
+        joint = [a * b for a, b in zip(case.prior, case.likelihood)]
+        assert nats(math.log(sum(joint))) in text
+    assert "near miss" in text and "Answers" in text
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_selfcheck_answers_are_on_a_separate_page(built) -> None:
+    from elbo_sym.practice import load_selfcheck
+
+    report = built["selfcheck"]
+    first, rest = text_of(built, "selfcheck", "-l", "1"), text_of(built, "selfcheck", "-f", "2")
+    deck = load_selfcheck()
+    assert len(deck.cards) == 6
+    for card in deck.cards:
+        assert squash(card.front) in squash(first)
+        assert squash(card.back) in squash(rest)
+        assert squash(card.back)[:40] not in squash(first)
+    assert report.pdf.is_file()
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_flashcards_fronts_then_mirrored_backs(built) -> None:
+    from elbo_sym.practice import load_flashcards
+
+    deck = load_flashcards()
+    pdf = built["flashcards"].pdf
+    pages = int(next(line.split()[-1] for line in subprocess.run(
+        ["pdfinfo", str(pdf)], capture_output=True, text=True).stdout.splitlines() if line.startswith("Pages")))
+    assert pages == 2 * math.ceil(len(deck.cards) / 8)
+    front = pdf_text(pdf, "-layout", "-f", "1", "-l", "1")
+    back = pdf_text(pdf, "-layout", "-f", "2", "-l", "2")
+    first_front_row = next(line for line in front.splitlines() if "front 1" in line)
+    first_back_row = next(line for line in back.splitlines() if "back 1" in line)
+    assert first_front_row.index("front 1") < first_front_row.index("front 2")  # 1 on the left
+    assert first_back_row.index("back 2") < first_back_row.index("back 1")  # mirrored
+    assert squash(deck.cards[0].front) in squash(front) and squash(deck.cards[0].back) in squash(back)
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_hostile_title_and_why_print_literally(tmp_path: Path) -> None:
+    pwned = tmp_path / "pwned"
+    hostile = (f"\\input{{/etc/passwd}} \\write18{{touch {pwned}}} \\immediate\\write18{{touch {pwned}2}} "
+               f"specials: {' '.join(SPECIALS)}")
+
+    def toml_str(s: str) -> str:
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    text = (DERIVATIONS / "jensen.toml").read_text()
+    text = text.replace('title = "The ELBO in two lines"', f"title = {toml_str('T ' + hostile)}")
+    text = text.replace('why = "this is the evidence lower bound"', f"why = {toml_str('W ' + hostile)}")
+    result = check_derivation(loads(text, "hostile.toml"))
+    assert result.ok and result.derivation.title == "T " + hostile
+    (report,) = write_handouts([derivations_handout([result])], tmp_path / "out")
+    assert report.ok, report.message + "\n" + report.log_excerpt
+    printed = squash(pdf_text(report.pdf))
+    assert squash("T " + hostile) in printed and squash("W " + hostile) in printed
+    assert "root:x:" not in printed
+    assert not pwned.exists() and not Path(f"{pwned}2").exists()
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_latex_error_keeps_previous_pdf_byte_identical(tmp_path: Path, results) -> None:
+    good = derivations_handout(results)
+    (first,) = write_handouts([good], tmp_path)
+    assert first.ok
+    before_pdf, before_tex = first.pdf.read_bytes(), first.tex.read_bytes()
+
+    ctx = handouts.derivation_context(results[0])
+    ctx["steps"][0]["expr"] = LatexMarkup(r"\notaknownmacro{x}")  # as if the printer emitted bad LaTeX
+    broken = Handout("derivations", "derivations.tex.j2", {"derivations": [ctx]})
+    (second,) = write_handouts([broken], tmp_path)
+    assert not second.ok and second.pdf is None
+    assert "Undefined control sequence" in second.message
+    assert "notaknownmacro" in second.log_excerpt
+    assert (tmp_path / "derivations.pdf").read_bytes() == before_pdf
+    assert (tmp_path / "derivations.tex").read_bytes() == before_tex
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["derivations.pdf", "derivations.tex"]
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_cli_build_reports_where_the_pdfs_are(tmp_path: Path, capsys) -> None:
+    assert main(["build", str(DERIVATIONS), "--out", str(tmp_path), "--only", "selfcheck"]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote {tmp_path / 'selfcheck.pdf'}" in out
+    assert (tmp_path / "selfcheck.pdf").read_bytes().startswith(b"%PDF")
