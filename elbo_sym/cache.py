@@ -16,7 +16,8 @@ read; an unreadable or corrupt entry is a miss.  When every file hits, SymPy is 
 imported.
 
 Location: $ELBO_SYM_CACHE_DIR, else $XDG_CACHE_HOME/elbo-sym, else ./.elbo-sym-cache.
-`elbo-sym check --no-cache` neither reads nor writes it.
+`elbo-sym check --no-cache` (or the environment variable ELBO_SYM_NO_CACHE=1, e.g. for a
+test suite that patches the engine in-process) neither reads nor writes it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ FORMAT = 1
 """Bumped when the entry layout changes."""
 MAX_ENTRIES = 512
 """Oldest entries beyond this many are removed when a new one is written."""
+
+
+def disabled_by_environment() -> bool:
+    return os.environ.get("ELBO_SYM_NO_CACHE", "").strip() not in ("", "0")
 
 
 def cache_dir() -> Path:
@@ -180,7 +185,7 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, formatt
         from elbo_sym.cli import InputError
 
         raise InputError(f"no derivation files found in {' '.join(paths)}")
-    cache = Cache() if use_cache else None
+    cache = Cache() if use_cache and not disabled_by_environment() else None
     reports: list[Report | None] = [None] * len(files)
     misses = []
     for i, path in enumerate(files):

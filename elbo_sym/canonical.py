@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, exp, expand, factor_list, factorint, log, together
 from sympy.core.function import AppliedUndef
@@ -83,7 +84,10 @@ class _LogPoly:
         out = _LogPoly()
         for k1, c1 in mine.items():
             for k2, c2 in theirs.items():
-                out.parts[tuple(sorted(k1 + k2, key=_atom_order))].append(c1 * c2)
+                key = k1 + k2
+                if len(key) > 1:  # most monomials have one atom: no sort (and no O(K) compares)
+                    key = tuple(sorted(key, key=_atom_order))
+                out.parts[key].append(c1 * c2)
         return out
 
 
@@ -109,6 +113,20 @@ class _Builder:
         self.model = model
         self.elimination = model.elimination
         self._atoms: dict[Expr, _LogPoly] = {}
+        # memo tables: the unfolded tree shares subtrees (p(x) = sum_k pi_k l_k sits inside K
+        # logs); visiting each shared subtree once keeps the work linear in K
+        self._factor_memo: dict[Expr, _LogPoly] = {}
+        self._transcendental_memo: dict[Expr, bool] = {}
+
+    def transcendental(self, e: Expr) -> bool:
+        """_is_transcendental(e), memoized per subtree."""
+        if e.is_Atom:
+            return False
+        known = self._transcendental_memo.get(e)
+        if known is None:
+            known = isinstance(e, (log, exp, AppliedUndef)) or any(self.transcendental(a) for a in e.args)
+            self._transcendental_memo[e] = known
+        return known
 
     # -- coefficients -------------------------------------------------------------------
 
@@ -126,7 +144,7 @@ class _Builder:
     # -- the expression as a polynomial in log atoms -------------------------------------
 
     def poly(self, e: Expr) -> _LogPoly:
-        if not _is_transcendental(e):
+        if not self.transcendental(e):
             return _LogPoly.constant(e)
         if e.is_Add:
             out = _LogPoly()
@@ -134,10 +152,10 @@ class _Builder:
                 out.add(self.poly(arg))
             return out
         if e.is_Mul:
-            algebraic = [a for a in e.args if not _is_transcendental(a)]
+            algebraic = [a for a in e.args if not self.transcendental(a)]
             result = _LogPoly.constant(Mul(*algebraic))
             for a in e.args:
-                if _is_transcendental(a):
+                if self.transcendental(a):
                     result = result.times(self.poly(a))
             return result
         if e.is_Pow and e.exp.is_Integer and e.exp > 0:
@@ -158,7 +176,7 @@ class _Builder:
         if argument in self._atoms:
             return self._atoms[argument]
         out = _LogPoly()
-        if _is_transcendental(argument):
+        if self.transcendental(argument):
             out.parts[(("opaque", log(argument)),)].append(Integer(1))
         else:
             for factor, multiplicity in _factors(argument):
@@ -168,6 +186,12 @@ class _Builder:
 
     def factor_atoms(self, f: Expr) -> _LogPoly:
         """log|f| for one factor: a number, a symbol, or a sum (reduced by the constraints)."""
+        known = self._factor_memo.get(f)
+        if known is None:
+            known = self._factor_memo[f] = self._factor_atoms(f)
+        return _LogPoly({key: list(items) for key, items in known.parts.items()})  # callers extend it
+
+    def _factor_atoms(self, f: Expr) -> _LogPoly:
         if f.is_Rational:
             return _log_rational(f)
         if f.is_Mul or (f.is_Pow and f.exp.is_Integer):
@@ -267,7 +291,10 @@ def _bounded_expand(e: Expr) -> Expr:
     return expand(e, deep=True, log=False, power_exp=False, power_base=False)
 
 
+@lru_cache(maxsize=1 << 16)
 def _atom_order(atom) -> tuple:
+    # memoized: str() of a big atom such as log(pi_0 l_0 + ... + pi_{K-1} l_{K-1}) costs O(K)
+    # and sorting monomials asks for it O(K) times (quadratic in K without the cache)
     kind, value = atom
     return (kind, str(value))
 

@@ -304,6 +304,28 @@ def _text(values) -> tuple[str, ...]:
     return tuple(str(v) for v in values)
 
 
+def substitute(e: Expr, values: dict, memo: dict | None = None) -> Expr:
+    """`e.xreplace(values)`, visiting each distinct subtree once.
+
+    An unfolded expression repeats p(x) = sum_k pi_k l_k inside K logs; `xreplace` walks
+    every copy (quadratic in K), this walks the shared subtree once (linear)."""
+    memo = {} if memo is None else memo
+
+    def walk(node: Expr) -> Expr:
+        if node in values:
+            return values[node]
+        if not node.args:
+            return node
+        known = memo.get(node)
+        if known is None:
+            args = tuple(walk(a) for a in node.args)
+            known = node.func(*args) if any(n is not o for n, o in zip(args, node.args)) else node
+            memo[node] = known
+        return known
+
+    return walk(e)
+
+
 def find_counterexample(lhs: Expr, rel: str, rhs: Expr, model: DiscreteModel,
                         candidates: list[Instance]) -> tuple[Counterexample | None, int, str | None]:
     """First candidate where `lhs rel rhs` certifiably fails; also how many it held on."""
@@ -315,8 +337,9 @@ def find_counterexample(lhs: Expr, rel: str, rhs: Expr, model: DiscreteModel,
     for candidate in candidates:
         values = candidate.values(model)
         decided = True
+        memo: dict = {}
         for k, (left, right) in enumerate(zip(left_parts, right_parts)):
-            a, b = left.xreplace(values), right.xreplace(values)
+            a, b = substitute(left, values, memo), substitute(right, values, memo)
             try:
                 s = sign(difference(a, b), model)
             except Undefined as error:

@@ -399,7 +399,7 @@ def cmd_build(args) -> int:
         print(f"{len(failed)} of {len(reports)} handout(s) failed; previous PDFs were left untouched",
               file=sys.stderr)
         return EXIT_FAILED
-    print(f"{len(reports)} handout(s) in {args.out}/ ({time.monotonic() - started:.1f} s)")
+    print(f"{len(reports)} handout(s) in {os.path.normpath(args.out)}{os.sep} ({time.monotonic() - started:.1f} s)")
     return EXIT_OK
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
 
-from sympy import Add, Expr, Rational, Symbol, log
+from sympy import Add, Expr, Mul, Rational, Symbol, log
 
 from elbo_sym.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, x, z
 
@@ -57,7 +57,13 @@ class DiscreteModel:
         return Add(*(pi * l for pi, l in zip(self.prior, self.likelihood)))
 
     def posterior(self, k: int) -> Expr:
-        return self.prior[k] * self.likelihood[k] / self.evidence
+        return Mul(self.prior[k], self.likelihood[k], self._inverse_evidence)
+
+    @cached_property
+    def _inverse_evidence(self) -> Expr:
+        # one shared object: SymPy caches assumptions (is_zero, is_positive, ...) per object,
+        # and asking them of a fresh 1/p(x) for each of K posteriors costs O(K) each
+        return 1 / self.evidence
 
     @cached_property
     def elimination(self) -> dict[Symbol, Expr]:
@@ -96,6 +102,31 @@ class DiscreteModel:
 
     def unfold(self, e: Expr, k: int | None = None) -> Expr:
         """Replace notation by its definition in the model's parameters (z bound to k)."""
+        # Memoized: a z-free subexpression such as log(p(x)) inside Sum(q(z) * log(p(x)), z)
+        # unfolds to the same value for every k; building it (and letting SymPy evaluate
+        # log of a K-term sum) K times made unfolding quadratic in K.
+        key = (e, k if k is not None and self._free(e) else None)
+        known = self._unfold_memo.get(key)
+        if known is None:
+            known = self._unfold_memo[key] = self._unfold(e, key[1])
+        return known
+
+    @cached_property
+    def _unfold_memo(self) -> dict:
+        return {}
+
+    @cached_property
+    def _free_memo(self) -> dict:
+        return {}
+
+    def _free(self, e: Expr) -> bool:
+        """has_free_latent(e), memoized per subtree."""
+        known = self._free_memo.get(e)
+        if known is None:
+            known = self._free_memo[e] = has_free_latent(e)
+        return known
+
+    def _unfold(self, e: Expr, k: int | None) -> Expr:
         if isinstance(e, Density):
             return self.density(e, k)
         if isinstance(e, LatentSum):
@@ -104,16 +135,18 @@ class DiscreteModel:
             return Add(*(self.density(e.distribution, j) * self.unfold(e.body, j) for j in range(self.K)))
         if isinstance(e, KL):
             a, b = e.args
-            return Add(*(self.density(a, j) * log(self.density(a, j) / self.density(b, j))
+            return Add(*(self.density(a, j) * _log(self.density(a, j) / self.density(b, j))
                          for j in range(self.K)))
         if isinstance(e, Entropy):
             (a,) = e.args
-            return -Add(*(self.density(a, j) * log(self.density(a, j)) for j in range(self.K)))
+            return -Add(*(self.density(a, j) * _log(self.density(a, j)) for j in range(self.K)))
         if isinstance(e, ELBO):
             (a,) = e.args
             joint = Density("p", (x, z))
-            return Add(*(self.density(a, j) * log(self.density(joint, j) / self.density(a, j))
+            return Add(*(self.density(a, j) * _log(self.density(joint, j) / self.density(a, j))
                          for j in range(self.K)))
+        if isinstance(e, log):
+            return _log(self.unfold(e.args[0], k))
         if e.args:
             return e.func(*(self.unfold(arg, k) for arg in e.args))
         return e
@@ -139,6 +172,12 @@ class DiscreteModel:
             _check_distribution("q", q, self.K)
             values.update({s: _rational(v) for s, v in zip(self.q_symbols, q)})
         return values
+
+
+def _log(argument: Expr) -> Expr:
+    """log, unevaluated: SymPy's automatic evaluation of log(pi_k l_k / p(x)) inspects the
+    K-term sum p(x) each time (quadratic in K), and canonical forms split logs themselves."""
+    return log(argument, evaluate=False)
 
 
 def has_free_latent(e: Expr) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from sympy import Basic, Expr, Mul, Pow, S, Symbol, Tuple
+from sympy import Add, Basic, Expr, Mul, Pow, S, Symbol, Tuple
 from sympy.core.symbol import Str
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
@@ -201,6 +201,13 @@ class ElboLatexPrinter(LatexPrinter):
             return rf"\left({body}\right)^{{{exp}}}"
         return body
 
+    def _print_Add(self, e: Expr, order: str | None = None) -> str:
+        # (a - b) - c prints as a - b - c: an unevaluated sum inside a sum needs no brackets.
+        terms = _terms(e)
+        if len(terms) != len(e.args):
+            e = Add(*terms, evaluate=False)
+        return super()._print_Add(e, order=order)
+
     def _print_Mul(self, e: Expr) -> str:
         # A rational coefficient leads as a fraction: \frac{1}{3} \log 5, not \frac{\log 5}{3}.
         coeff, rest = e.as_coeff_Mul()
@@ -231,6 +238,14 @@ class ElboLatexPrinter(LatexPrinter):
 
 
 _DENSITY_GAP = re.compile(r"\) (?=[pq]\()")
+
+
+def _terms(e: Expr) -> list[Expr]:
+    """The terms of a (possibly nested, unevaluated) sum, in order."""
+    out: list[Expr] = []
+    for a in e.args:
+        out.extend(_terms(a) if a.is_Add else [a])
+    return out
 
 
 def _factors(e: Expr) -> list[Expr]:

@@ -29,6 +29,7 @@ DECOMPOSITION = (REPO / "derivations" / "decomposition.toml").read_text("utf-8")
 def _private_cache(tmp_path, monkeypatch):
     """Every test gets its own result cache (never the repository's .elbo-sym-cache)."""
     monkeypatch.setenv("ELBO_SYM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("ELBO_SYM_NO_CACHE", raising=False)
 
 
 def cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -373,6 +374,25 @@ def test_cache_misses_on_any_change_and_skips_failures(tmp_path, monkeypatch, ca
     assert cli(capsys, "check", "derivations")[1] == out
 
 
+def test_environment_can_switch_the_cache_off(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _copy_derivations(tmp_path)
+    monkeypatch.setenv("ELBO_SYM_NO_CACHE", "1")
+    assert cli(capsys, "check", "derivations")[0] == 0
+    assert not (tmp_path / "cache").exists()
+    monkeypatch.setenv("ELBO_SYM_NO_CACHE", "0")
+    assert cli(capsys, "check", "derivations")[0] == 0
+    assert (tmp_path / "cache").exists()
+
+
+def test_default_cache_location(tmp_path, monkeypatch):
+    monkeypatch.delenv("ELBO_SYM_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    assert result_cache.cache_dir() == Path(".elbo-sym-cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert result_cache.cache_dir() == tmp_path / "elbo-sym"
+
+
 def test_engine_source_change_invalidates(tmp_path):
     package = tmp_path / "elbo_sym"
     shutil.copytree(REPO / "elbo_sym", package, ignore=shutil.ignore_patterns("__pycache__"))
@@ -396,6 +416,7 @@ def test_discover_matches_the_engine(tmp_path):
 def test_warm_check_does_not_import_sympy(tmp_path):
     folder = _copy_derivations(tmp_path)
     env = dict(os.environ, PYTHONPATH=str(REPO), ELBO_SYM_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("ELBO_SYM_NO_CACHE", None)
     probe = ("import sys; from elbo_sym.cli import main; code = main(['check', sys.argv[1]]); "
              "print('SYMPY' if 'sympy' in sys.modules else 'NO-SYMPY'); sys.exit(code)")
     cold = subprocess.run([sys.executable, "-c", probe, str(folder)], env=env, capture_output=True, text=True)

@@ -1,0 +1,85 @@
+"""Anki export: MathJax formulas, stable ids and guids, a valid package."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import zipfile
+from pathlib import Path
+
+import pytest
+
+genanki = pytest.importorskip("genanki")
+
+from elbo_sym import anki  # noqa: E402
+from elbo_sym.cli import main  # noqa: E402
+from elbo_sym.notation import to_latex  # noqa: E402
+from elbo_sym.practice import load_flashcards  # noqa: E402
+
+
+def read_apkg(path: Path, tmp: Path) -> dict:
+    with zipfile.ZipFile(path) as z:
+        z.extract("collection.anki2", tmp)
+    db = sqlite3.connect(tmp / "collection.anki2")
+    try:
+        notes = db.execute("select guid, mid, flds, tags from notes order by guid").fetchall()
+        models, decks = db.execute("select models, decks from col").fetchone()
+    finally:
+        db.close()
+    return {"notes": notes, "models": json.loads(models), "decks": json.loads(decks)}
+
+
+@pytest.fixture(scope="module")
+def deck():
+    return load_flashcards()
+
+
+def test_mathjax_wraps_and_escapes() -> None:
+    assert anki.mathjax(r"\log p(x) \geq \mathcal{L}(q)") == r"\(\log p(x) \geq \mathcal{L}(q)\)"
+    assert anki.mathjax("a < b") == r"\(a &lt; b\)"
+    assert "{{" not in anki.mathjax(r"\frac{{a}}{b}")  # never an Anki field tag
+
+
+def test_fields_use_the_printer_and_escape_prose(deck) -> None:
+    card = next(c for c in deck.cards if c.formula is not None and c.formula.is_relation)
+    front, back, formula, topic = anki.note_fields(card)
+    f = card.formula
+    assert formula.startswith(r"\(" + to_latex(f.lhs)) and formula.endswith(r"\)")
+    assert "<" not in back.replace("&lt;", "")  # prose is HTML-escaped
+    assert front == " ".join(card.front.split())
+    tight = next(c for c in deck.cards if c.formula is not None and c.formula.assume is not None)
+    assert " if \\(" in anki.note_fields(tight)[2]
+
+
+def test_ids_and_guids_are_stable(tmp_path: Path, deck) -> None:
+    a = anki.write_apkg(deck.cards, tmp_path / "a.apkg", timestamp=1_700_000_000)
+    b = anki.write_apkg(deck.cards, tmp_path / "b.apkg")
+    (tmp_path / "x").mkdir()
+    (tmp_path / "y").mkdir()
+    first, second = read_apkg(a, tmp_path / "x"), read_apkg(b, tmp_path / "y")
+    assert first["notes"] == second["notes"]
+    assert len(first["notes"]) == len(deck.cards)
+    assert {n[1] for n in first["notes"]} == {anki.MODEL_ID}
+    assert str(anki.MODEL_ID) in first["models"] and str(anki.DECK_ID) in first["decks"]
+    assert first["decks"][str(anki.DECK_ID)]["name"] == anki.DECK_NAME
+    expected = sorted(genanki.guid_for(anki.GUID_NAMESPACE, " ".join(c.front.split())) for c in deck.cards)
+    assert [n[0] for n in first["notes"]] == expected
+    assert anki.MODEL_ID == anki.ID_BASE + 1 and anki.DECK_ID == anki.ID_BASE + 2  # fixed, not random
+    assert sum(r"\(" in n[2] for n in first["notes"]) == sum(c.formula is not None for c in deck.cards)
+
+
+def test_cli_writes_the_deck(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "deck.apkg"
+    assert main(["flashcards", "--anki", str(out)]) == 0
+    assert zipfile.is_zipfile(out)
+    assert f"wrote {out}" in capsys.readouterr().out
+    assert [p.name for p in tmp_path.iterdir()] == ["deck.apkg"]  # no temp file left
+
+
+def test_cli_refuses_a_card_with_a_wrong_formula(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "cards.toml"
+    bad.write_text('title = "t"\nsummary = "s"\n\n[[card]]\nfront = "f"\nback = "b"\n'
+                   'formula = "log(p(x)) <= ELBO(q)"\nrule = "jensen"\n')
+    assert main(["flashcards", str(bad), "--anki", str(tmp_path / "deck.apkg")]) == 1
+    assert "card 1 is refuted" in capsys.readouterr().err
+    assert not (tmp_path / "deck.apkg").exists()
