@@ -43,23 +43,24 @@ def gap_text(K: int) -> str:
     return text.split("[[example]]")[0] + example
 
 
-def time_elbo_sym(K: int, repeat: int) -> tuple[float, str]:
-    """Best wall time of loading + checking the K-state gap derivation (SymPy cache cleared)."""
+def time_elbo_sym(K: int, repeat: int) -> tuple[float, float, str]:
+    """Best wall and CPU time of loading + checking the K-state gap derivation (SymPy cache cleared)."""
     from sympy.core.cache import clear_cache
 
     from elbo_sym.check import check_derivation
     from elbo_sym.derivation import loads
 
     text = gap_text(K)
-    best, verdict = math.inf, ""
+    best, best_cpu, verdict = math.inf, math.inf, ""
     for _ in range(repeat):
         clear_cache()
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         result = check_derivation(loads(text, f"gap-K{K}.toml"))
         best = min(best, time.perf_counter() - started)
+        best_cpu = min(best_cpu, time.process_time() - started_cpu)
         verdict = "proved" if result.fully_proved else "NOT PROVED: " + "; ".join(
             f"step {r.step.index} {r.verdict.value}" for r in result.steps)
-    return best, verdict
+    return best, best_cpu, verdict
 
 
 def _baseline_child(K: int, queue) -> None:
@@ -75,7 +76,7 @@ def _baseline_child(K: int, queue) -> None:
     expr = (log(evidence) - elbo - kl).subs(q[-1], 1 - Add(*q[:-1]))
     started = time.perf_counter()
     result = sympy.simplify(expr)
-    queue.put((time.perf_counter() - started, result == 0))
+    queue.put((time.perf_counter() - started, result == 0, sympy.count_ops(result)))
 
 
 def time_baseline(K: int, timeout: float) -> tuple[float | None, str]:
@@ -91,8 +92,8 @@ def time_baseline(K: int, timeout: float) -> tuple[float | None, str]:
         return None, f"timeout (> {timeout:g} s)"
     if queue.empty():
         return None, f"failed (exit {child.exitcode})"
-    seconds, zero = queue.get()
-    return seconds, "reaches 0" if zero else "does NOT reach 0"
+    seconds, zero, ops = queue.get()
+    return seconds, "reaches 0" if zero else f"does NOT reach 0 ({ops} operations left)"
 
 
 def fit_slope(points: list[tuple[int, float]]) -> float:
@@ -115,12 +116,14 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"# gap identity, K states: elbo-sym check vs sympy.simplify "
           f"(Python {platform.python_version()}, SymPy {sympy.__version__}, {platform.machine()})")
-    print(f"{'K':>6} {'elbo-sym s':>11}  {'verdict':<8} {'simplify s':>11}  baseline outcome")
+    print(f"{'K':>6} {'elbo-sym s':>11} {'(cpu s)':>8}  {'verdict':<8} {'simplify s':>11}  baseline outcome")
     ours: list[tuple[int, float]] = []
+    ours_cpu: list[tuple[int, float]] = []
     baseline_alive = not args.no_baseline
     for K in args.K:
-        seconds, verdict = time_elbo_sym(K, args.repeat if K <= 100 else 1)
+        seconds, cpu, verdict = time_elbo_sym(K, args.repeat if K <= 100 else 1)
         ours.append((K, seconds))
+        ours_cpu.append((K, cpu))
         if baseline_alive:
             base, outcome = time_baseline(K, args.timeout)
             if base is None:
@@ -128,12 +131,13 @@ def main(argv: list[str] | None = None) -> int:
             base_text = f"{base:11.3f}" if base is not None else f"{'—':>11}"
         else:
             base_text, outcome = f"{'—':>11}", "not run (an earlier K timed out)" if not args.no_baseline else "skipped"
-        print(f"{K:>6} {seconds:11.3f}  {verdict:<8} {base_text}  {outcome}", flush=True)
+        print(f"{K:>6} {seconds:11.3f} {cpu:8.3f}  {verdict:<8} {base_text}  {outcome}", flush=True)
     if len(ours) >= 2:
-        print(f"fitted slope of log(seconds) vs log(K), elbo-sym, all K:  {fit_slope(ours):.2f}")
-        large = [(k, s) for k, s in ours if k >= 20]
-        if len(large) >= 2:
-            print(f"fitted slope of log(seconds) vs log(K), elbo-sym, K >= 20: {fit_slope(large):.2f}")
+        for label, points in (("wall", ours), ("cpu", ours_cpu)):
+            large = [(k, s) for k, s in points if k >= 20]
+            tail = f"; K >= 20: {fit_slope(large):.2f}" if len(large) >= 2 else ""
+            print(f"fitted slope of log(seconds) vs log(K), elbo-sym {label} time, all K: "
+                  f"{fit_slope(points):.2f}{tail}")
     return 0
 
 

@@ -100,8 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     lines = [
         f"Best of {args.runs} runs each, wall clock, same run; Python {platform.python_version()}, "
-        f"{platform.machine()}, {len(files)} derivation files "
-        f"({'`bench/bench_loop.py`'}).",
+        f"{platform.machine()}, {len(files)} derivation files (`bench/bench_loop.py`).",
         "",
         "| command | seconds | × baseline |",
         "|---|---:|---:|",

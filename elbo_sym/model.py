@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
 
-from sympy import Add, Expr, Mul, Rational, Symbol, log
+from sympy import Add, Expr, Mul, Rational, Symbol, exp, log
 
 from elbo_sym.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, x, z
 
@@ -177,6 +177,8 @@ class DiscreteModel:
 def _log(argument: Expr) -> Expr:
     """log, unevaluated: SymPy's automatic evaluation of log(pi_k l_k / p(x)) inspects the
     K-term sum p(x) each time (quadratic in K), and canonical forms split logs themselves."""
+    if isinstance(argument, exp):  # keep SymPy's log(exp(a)) = a for real a (rare, cheap)
+        return log(argument)
     return log(argument, evaluate=False)
 
 

@@ -9,6 +9,18 @@ import pytest
 
 LATEX_TOOLS = ("latexmk", "pdflatex", "pdftotext")
 
+# The suite checks the engine, not the result cache: a cached verdict would hide a change.
+os.environ.setdefault("ELBO_SYM_NO_CACHE", "1")
+
+try:  # Reproducible property tests in CI; a wider random search locally.
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, deadline=None)
+    settings.register_profile("dev", deadline=None)
+    settings.load_profile("ci" if os.environ.get("CI") else "dev")
+except ImportError:  # pragma: no cover - hypothesis is a test extra
+    pass
+
 
 @pytest.fixture
 def requires_latex() -> None:
