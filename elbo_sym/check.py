@@ -21,7 +21,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import mpmath
-from sympy import Expr, Rational, Symbol
+from sympy import Expr, Rational, Symbol, log
 from sympy.core.cache import clear_cache
 
 from elbo_sym.canonical import TooLarge, canonical
@@ -319,7 +319,12 @@ def substitute(e: Expr, values: dict, memo: dict | None = None) -> Expr:
         known = memo.get(node)
         if known is None:
             args = tuple(walk(a) for a in node.args)
-            known = node.func(*args) if any(n is not o for n, o in zip(args, node.args)) else node
+            if not any(n is not o for n, o in zip(args, node.args)):
+                known = node
+            elif isinstance(node, log) and args[0].is_Rational and args[0] > 0:
+                known = log(args[0], evaluate=False)  # SymPy's log(p/q) evaluation is slow; both
+            else:                                     # canonical forms and intervals take it as is
+                known = node.func(*args)
             memo[node] = known
         return known
 

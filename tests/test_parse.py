@@ -13,7 +13,7 @@ from sympy import Expr, Integer, Pow, Rational, exp, log
 
 from elbo_sym import parse as parse_module
 from elbo_sym.model import DiscreteModel
-from elbo_sym.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, p, q, to_text, x, z
+from elbo_sym.notation import ELBO, KL, Entropy, Expectation, LatentSum, p, q, to_text, x, z
 from elbo_sym.parse import MAX_DEGREE, MAX_DEPTH, MAX_EXPONENT, MAX_INTEGER, MAX_LENGTH, ParseError, parse_expression
 
 parse = parse_expression
