@@ -153,7 +153,7 @@ def loads(raw: bytes | str, path: str = "<string>") -> Derivation:
         if len(raw) > MAX_FILE_BYTES:
             raise DerivationError(path, 1, f"file is {len(raw)} bytes; the limit is {MAX_FILE_BYTES}")
         try:
-            text = raw.decode("utf-8")
+            text = raw.decode("utf-8-sig")  # tolerate the BOM some Windows editors write
         except UnicodeDecodeError as error:
             line = raw[: error.start].count(b"\n") + 1
             raise DerivationError(path, line, f"not UTF-8 text (byte 0x{raw[error.start]:02x})") from None

@@ -251,7 +251,11 @@ class _Builder:
 
     def call_exp(self, node: ast.Call, args: list, depth: int) -> Expr:
         self.arity(node, args, 1)
-        return exp(self.build(args[0], depth), evaluate=False)
+        argument = self.build(args[0], depth)
+        if argument.has(exp):
+            # exp(exp(10**6)) has a 434,294-digit exponent: no budget can evaluate it.
+            raise self.fail(node, "exp inside exp is not allowed (the values would be astronomically large)")
+        return exp(argument, evaluate=False)
 
 
 _ALLOWED_DENSITIES = {

@@ -303,3 +303,17 @@ def test_module_uses_no_eval():
     code = "\n".join(line for line in source.splitlines() if not line.strip().startswith(("#", '"')))
     for forbidden in ("eval(", "sympify(", "parse_expr(", "exec(", "compile("):
         assert forbidden not in code.replace("literal_eval", ""), forbidden
+
+
+def test_exp_tower_is_refused_before_any_work():
+    with pytest.raises(ParseError, match="exp inside exp"):
+        parse("exp(exp(exp(1000000)))")
+
+
+def test_utf8_bom_is_tolerated():
+    from elbo_sym.derivation import loads
+
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "derivations" / "gap.toml").read_text(encoding="utf-8")
+    assert loads(("\ufeff" + text).encode("utf-8"), "bom.toml").title == loads(text.encode(), "x.toml").title
