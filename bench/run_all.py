@@ -1,0 +1,11 @@
+"""Run every benchmark in this folder, one after the other (results belong in README.md)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+for script in ("bench_loop.py", "bench_exact.py", "bench_k_scaling.py"):
+    print(f"\n=== {script}", flush=True)
+    subprocess.run([sys.executable, str(HERE / script)], check=True)
