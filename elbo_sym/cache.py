@@ -29,6 +29,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from elbo_sym.files import discover
+
 FORMAT = 1
 """Bumped when the entry layout changes."""
 MAX_ENTRIES = 512
@@ -162,17 +164,6 @@ class Cache:
                 old.unlink()
             except OSError:
                 pass
-
-
-def discover(paths: list[str]) -> list[Path]:
-    """Same as elbo_sym.derivation.discover (kept here so a warm check never imports SymPy)."""
-    found: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found.extend(sorted(p.glob("*.toml")))
-        else:
-            found.append(p)
-    return found
 
 
 def check_paths(paths: list[str], budget: float, use_cache: bool = True, formatter=None):

@@ -63,6 +63,14 @@ class Counterexample:
                 "z": self.z, "lhs": self.lhs, "rhs": self.rhs, "lhs_value": self.lhs_value,
                 "rhs_value": self.rhs_value, "source": self.source}
 
+    def report_lines(self) -> list[str]:
+        """The counterexample as three readable lines (for explain and pytest reports)."""
+        at = f" at z = {self.z}" if self.z is not None else ""
+        return [f"counterexample ({self.source}){at}: p(z) = ({', '.join(self.prior)}), "
+                f"p(x|z) = ({', '.join(self.likelihood)}), q(z) = ({', '.join(self.q)})",
+                f"    left  = {self.lhs} ≈ {self.lhs_value:.6g}",
+                f"    right = {self.rhs} ≈ {self.rhs_value:.6g}"]
+
     def describe(self) -> str:
         at = f" at z = {self.z}" if self.z is not None else ""
         return (f"p(z) = ({', '.join(self.prior)}), p(x|z) = ({', '.join(self.likelihood)}), "

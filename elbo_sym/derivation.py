@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sympy import Expr
 
+from elbo_sym.files import discover  # noqa: F401  (re-exported: part of the loading API)
 from elbo_sym.model import DiscreteModel, UnfoldError
 from elbo_sym.notation import Density, z
 from elbo_sym.parse import ParseError, parse_expression
@@ -461,14 +462,3 @@ def split_relation(text: str) -> tuple[str, str, str] | None:
     position, rel = found[0]
     width = 1 if len(rel) == 1 and text[position:position + 2] != "==" else 2
     return text[:position].strip(), rel, text[position + width:].strip()
-
-
-def discover(paths: list[str | Path]) -> list[Path]:
-    """Derivation files named by the user: files as given, folders searched for *.toml."""
-    found: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found.extend(sorted(p.glob("*.toml")))
-        else:
-            found.append(p)
-    return found

@@ -143,12 +143,7 @@ def format_explanation(e: Explanation) -> str:
     if r.verdict.value == "checked":
         lines.append(f"  held on {r.instances} exact instance(s); this is evidence, not a proof")
     if r.counterexample is not None:
-        c = r.counterexample
-        at = f" at z = {c.z}" if c.z is not None else ""
-        lines += [f"counterexample ({c.source}){at}:",
-                  f"  p(z) = ({', '.join(c.prior)}), p(x|z) = ({', '.join(c.likelihood)}), q(z) = ({', '.join(c.q)})",
-                  f"  left  = {c.lhs} ≈ {c.lhs_value:.6g}",
-                  f"  right = {c.rhs} ≈ {c.rhs_value:.6g}"]
+        lines += r.counterexample.report_lines()
     suggestion = getattr(r, "suggestion", None)
     if suggestion is not None:
         lines.append(f"suggestion: {suggestion.describe()}")

@@ -97,13 +97,8 @@ def _step_report(d, r) -> list[str]:
         for condition, held in r.outcome.conditions:
             if not held:
                 lines.append(f"    failed condition: {condition}")
-    c = r.counterexample
-    if c is not None:
-        at = f" at z = {c.z}" if c.z is not None else ""
-        lines += [f"    counterexample ({c.source}){at}: p(z) = ({', '.join(c.prior)}), "
-                  f"p(x|z) = ({', '.join(c.likelihood)}), q(z) = ({', '.join(c.q)})",
-                  f"        left  = {c.lhs} ≈ {c.lhs_value:.6g}",
-                  f"        right = {c.rhs} ≈ {c.rhs_value:.6g}"]
+    if r.counterexample is not None:
+        lines += ["    " + line for line in r.counterexample.report_lines()]
     suggestion = getattr(r, "suggestion", None)
     if suggestion is not None:
         lines.append(f"    suggestion: {suggestion.describe()}")
