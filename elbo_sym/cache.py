@@ -166,16 +166,15 @@ class Cache:
                 pass
 
 
-def check_paths(paths: list[str], budget: float, use_cache: bool = True, formatter=None):
+def check_paths(paths: list[str], budget: float, formatter, use_cache: bool = True):
     """Check every derivation named by `paths`; return (reports in file order, input errors).
 
     `formatter(result) -> str` renders a fresh DerivationResult (the CLI's format_result).
+    Raises FileNotFoundError when `paths` name no derivation file at all.
     """
     files = discover(paths)
     if not files:
-        from elbo_sym.cli import InputError
-
-        raise InputError(f"no derivation files found in {' '.join(paths)}")
+        raise FileNotFoundError(f"no derivation files found in {' '.join(paths)}")
     cache = Cache() if use_cache and not disabled_by_environment() else None
     reports: list[Report | None] = [None] * len(files)
     misses = []
@@ -193,11 +192,8 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, formatt
             misses.append((i, path, key, content))
     errors = []
     if misses:
-        from elbo_sym.check import check_derivation
         from elbo_sym.derivation import DerivationError, loads
-
-        if formatter is None:
-            from elbo_sym.cli import format_result as formatter
+        from elbo_sym.repair import check_with_suggestions
         for i, path, key, content in misses:
             if isinstance(content, OSError):
                 message = "no such file" if not path.exists() else f"cannot read file: {content.strerror}"
@@ -208,7 +204,7 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, formatt
             except DerivationError as error:
                 errors.append(error)
                 continue
-            result = check_derivation(derivation, budget=budget)
+            result = check_with_suggestions(derivation, budget=budget)
             reports[i] = Report.from_result(result, formatter(result))
             if key is not None:
                 cache.put(key, reports[i])

@@ -432,11 +432,11 @@ def implies(have: str, want: str) -> bool:
     return have == want or (have == "=" and want in ("<=", ">=")) or (have, want) in ((">", ">="), ("<", "<="))
 
 
-def check_derivation(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS,
-                     suggest: bool = True) -> DerivationResult:
+def check_derivation(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS) -> DerivationResult:
     """Check every step, every example, and whether the chain establishes the claim.
 
-    With `suggest`, each refuted step also gets a repair suggestion (elbo_sym.repair).
+    Repair suggestions for refuted steps are added one layer up, by
+    `elbo_sym.repair.check_with_suggestions`.
     """
     problems: list[str] = []
     model = derivation.model()
@@ -450,10 +450,6 @@ def check_derivation(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS
         lhs = step.expr
     if relation is None:
         problems.append("the chain mixes >= and <= steps, so it establishes no relation")
-    if suggest and any(r.verdict is Verdict.refuted for r in results):
-        from elbo_sym.repair import attach_suggestions
-
-        results = attach_suggestions(derivation, model, results)
     established, claim_reason = _claim(derivation, relation, model, results)
     examples = tuple(_check_example(derivation, e, model) for e in derivation.examples)
     return DerivationResult(derivation, tuple(results), relation, established, claim_reason, examples,

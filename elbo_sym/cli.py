@@ -81,8 +81,11 @@ def cmd_check(args) -> int:
     # (and SymPy is not imported when every file hits); --no-cache checks everything.
     from elbo_sym.cache import check_paths
 
-    results, errors = check_paths(args.paths, budget=args.budget, use_cache=not args.no_cache,
-                                  formatter=format_result)
+    try:
+        results, errors = check_paths(args.paths, budget=args.budget, formatter=format_result,
+                                      use_cache=not args.no_cache)
+    except FileNotFoundError as error:
+        raise InputError(str(error)) from None
     if args.json:
         payload = [r.as_dict() for r in results] + [
             {"file": e.path, "error": str(e), "line": e.line, "step": e.step} for e in errors]

@@ -56,12 +56,12 @@ def explain(derivation: Derivation, index: int | None = None, budget: float = 10
             result=None) -> Explanation:
     """Explain step `index` (1-based; default: the first step that is not proved)."""
     from elbo_sym.canonical import TooLarge, canonical
-    from elbo_sym.check import check_derivation
+    from elbo_sym.repair import check_with_suggestions
     from elbo_sym.model import UnfoldError
     from elbo_sym.rules import RULE_HELP
 
     if result is None:
-        result = check_derivation(derivation, budget=budget)
+        result = check_with_suggestions(derivation, budget=budget)
     if index is None:
         index = first_unproved(result)
     if not 1 <= index <= len(derivation.steps):

@@ -24,6 +24,7 @@ import ast
 import time
 from dataclasses import dataclass, replace
 
+from elbo_sym.check import STEP_BUDGET_SECONDS, DerivationResult, Verdict, check_derivation
 from elbo_sym.derivation import Derivation, Example, Formula, Step
 from elbo_sym.model import DiscreteModel
 
@@ -91,6 +92,15 @@ def suggest(lhs, step: Step, model: DiscreteModel, examples: tuple[Example, ...]
     return None
 
 
+def check_with_suggestions(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS) -> DerivationResult:
+    """`check_derivation`, plus a repair suggestion on every refuted step (verdicts unchanged)."""
+    result = check_derivation(derivation, budget)
+    if not any(r.verdict is Verdict.refuted for r in result.steps):
+        return result
+    steps = attach_suggestions(derivation, derivation.model(), list(result.steps))
+    return replace(result, steps=tuple(steps))
+
+
 def attach_suggestions(derivation: Derivation, model: DiscreteModel, results: list) -> list:
     """Results with a `suggestion` on every refuted step (steps are repaired in chain order).
 
@@ -98,8 +108,6 @@ def attach_suggestions(derivation: Derivation, model: DiscreteModel, results: li
     step is judged against the repaired expression: often the later "failure" is only the
     earlier slip carried forward, and then no edit of this step is suggested.
     """
-    from elbo_sym.check import Verdict
-
     out, repaired_previous = [], None
     deadline = time.perf_counter() + DERIVATION_BUDGET_SECONDS
 

@@ -28,11 +28,11 @@ class DerivationFailed(AssertionError):
 
 def check_file(path, budget: float = DEFAULT_BUDGET):
     """Load and check one derivation (a path, or an already loaded Derivation)."""
-    from elbo_sym.check import check_derivation
+    from elbo_sym.repair import check_with_suggestions
     from elbo_sym.derivation import Derivation, load
 
     derivation = path if isinstance(path, Derivation) else load(Path(path))
-    return check_derivation(derivation, budget=budget)
+    return check_with_suggestions(derivation, budget=budget)
 
 
 def assert_derivation(path, budget: float = DEFAULT_BUDGET):

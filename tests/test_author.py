@@ -17,7 +17,7 @@ from elbo_sym.check import Verdict, check_derivation
 from elbo_sym.cli import main
 from elbo_sym.derivation import DerivationError, discover, load, loads
 from elbo_sym.notation import RELATION_LATEX, to_latex
-from elbo_sym.repair import Suggestion, candidates, expression_edits
+from elbo_sym.repair import Suggestion, candidates, check_with_suggestions, expression_edits
 
 REPO = Path(__file__).resolve().parents[1]
 GAP = (REPO / "derivations" / "gap.toml").read_text("utf-8")
@@ -44,7 +44,7 @@ def edited(text: str, old: str, new: str) -> str:
 
 
 def check_text(text: str, name: str = "t.toml"):
-    return check_derivation(loads(text, name))
+    return check_with_suggestions(loads(text, name))
 
 
 # ---------------------------------------------------------------------------- new
@@ -292,7 +292,7 @@ def test_later_step_of_a_carried_slip_needs_no_edit():
 
 
 def test_no_suggestion_for_correct_steps_or_hopeless_ones(capsys, tmp_path):
-    result = check_derivation(load(REPO / "derivations" / "gap.toml"))
+    result = check_with_suggestions(load(REPO / "derivations" / "gap.toml"))
     assert all(r.suggestion is None for r in result.steps)
     hopeless = edited(GAP, 'expr = "KL(q(z), p(z | x))"', 'expr = "KL(q(z), p(z | x)) + 7"')
     step = check_text(hopeless).steps[3]

@@ -16,7 +16,6 @@ example's expectation fails, or loading raises ``DerivationError``.
 from __future__ import annotations
 
 import ast
-import inspect
 import random
 import re
 import tomllib
@@ -30,6 +29,7 @@ import pytest
 
 from elbo_sym.check import Verdict, check_derivation
 from elbo_sym.derivation import DerivationError, loads
+from elbo_sym.repair import check_with_suggestions
 
 DERIVATIONS = sorted((Path(__file__).resolve().parent.parent / "derivations").glob("*.toml"))
 MIN_MUTANTS = 50
@@ -569,13 +569,12 @@ def _operator_family(operator: str) -> str:
 
 # =========================================================================== the tests
 
-_FAST = {"suggest": False} if "suggest" in inspect.signature(check_derivation).parameters else {}
 
 
 def check_text(text: str, source: str):
-    """check_derivation(loads(text)); repair suggestions (which never change a verdict) are
-    skipped for speed -- test_suggestions_do_not_change_verdicts covers them."""
-    return check_derivation(loads(text, source), **_FAST)
+    """check_derivation(loads(text)), without repair suggestions (they never change a verdict:
+    test_suggestions_do_not_change_verdicts)."""
+    return check_derivation(loads(text, source))
 
 
 
@@ -666,12 +665,12 @@ def test_refutations_carry_a_counterexample():
 
 
 def test_suggestions_do_not_change_verdicts():
-    """With repair suggestions on (the default), a sample of mutants gets the same verdicts."""
+    """With repair suggestions on, a sample of mutants gets the same verdicts."""
     sample = [m for m in MUTANTS if m.kind == "step"][::10]
     assert len(sample) >= 5
     for mutant in sample:
         plain = check_text(mutant.text, mutant.source)
-        full = check_derivation(loads(mutant.text, mutant.source))
+        full = check_with_suggestions(loads(mutant.text, mutant.source))
         assert [r.verdict for r in full.steps] == [r.verdict for r in plain.steps], mutant.name
         assert full.ok is plain.ok is False
 
