@@ -11,6 +11,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
 from sympy import Expr
@@ -110,12 +111,11 @@ class Derivation:
     examples: tuple[Example, ...] = ()
 
     def model(self) -> DiscreteModel:
-        """The model family the steps are checked in (with q fixed by an assumption)."""
-        base = DiscreteModel(self.K)
-        for assumption in self.assumptions:
-            q_values = tuple(base.unfold(assumption.rhs.expr, k) for k in range(self.K))
-            return DiscreteModel(self.K, q_values)
-        return base
+        """The model family the steps are checked in (with q fixed by an assumption).
+
+        Shared between loading, checking and repair, so its unfolding cache is reused.
+        """
+        return _model(self.K, self.assumptions)
 
     @property
     def name(self) -> str:
@@ -132,6 +132,15 @@ class Derivation:
         from elbo_sym.display import derivation_html
 
         return derivation_html(self)
+
+
+@lru_cache(maxsize=64)
+def _model(K: int, assumptions: tuple[Relation, ...]) -> DiscreteModel:
+    base = DiscreteModel(K)
+    if not assumptions:
+        return base
+    (assumption,) = assumptions  # the loader accepts at most one
+    return DiscreteModel(K, tuple(base.unfold(assumption.rhs.expr, k) for k in range(K)))
 
 
 _TOP_KEYS = {"title", "summary", "model", "K", "claim", "start", "assume", "step", "example"}
