@@ -123,11 +123,20 @@ def _timestamp() -> float | None:
 
 def write_apkg(cards: Sequence[Any], path: str | os.PathLike[str], name: str = DECK_NAME,
                timestamp: float | None = None) -> Path:
-    """Write the cards as an Anki package at ``path``, atomically (temp file + rename)."""
+    """Write the cards as an Anki package at ``path``, atomically (temp file + rename).
+
+    The folder must exist (it is not created); a folder, FIFO or device at ``path`` is
+    refused (AnkiError), an existing regular file is replaced.
+    """
     import genanki
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise AnkiError(f"{path} is a folder; give a file name such as {path / 'deck.apkg'}")
+    if (path.exists() or path.is_symlink()) and not path.is_file():
+        raise AnkiError(f"{path} exists and is not a regular file")
+    if not path.parent.is_dir():
+        raise AnkiError(f"folder {path.parent} does not exist (it is not created)")
     package = genanki.Package(build_deck(cards, name))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)

@@ -117,24 +117,43 @@ class NewFileError(Exception):
     """`new` refused: the file exists or cannot be written."""
 
 
+def _shown(path: Path) -> str:
+    text = str(path)
+    return text if len(text) <= 100 else f"{text[:50]}...{text[-30:]} ({len(text)} characters)"
+
+
 def new_derivation(name: str) -> Path:
-    """Write NAME.toml (or NAME if it already ends in .toml); never overwrite."""
+    """Write NAME.toml (or NAME if it already ends in .toml); never overwrite, never create folders.
+
+    Every refusal is a NewFileError with a one-line message (exists, missing folder,
+    name too long, not writable, ...).
+    """
     if not name.strip():
         raise NewFileError("give a name, e.g. `elbo-sym new my-variant`")
+    if any(ord(c) < 0x20 or c == "\x7f" for c in name):
+        raise NewFileError(f"the name {name!r} contains control characters; choose a plain file name")
     path = Path(name if name.endswith(".toml") else name + ".toml")
-    if path.exists():
-        raise NewFileError(f"{path} already exists; not overwriting it (choose another name)")
-    if not path.parent.is_dir():
-        raise NewFileError(f"folder {path.parent} does not exist")
+    exists = f"{_shown(path)} already exists; not overwriting it (choose another name)"
+    try:
+        if path.exists() or path.is_symlink():
+            raise NewFileError(exists)
+        if not path.parent.is_dir():
+            raise NewFileError(f"folder {_shown(path.parent)} does not exist (it is not created)")
+    except OSError as error:  # e.g. a name longer than the file system allows
+        raise NewFileError(f"cannot write {_shown(path)}: {(error.strerror or str(error)).lower()}") from None
     data = starter_text(path).encode("utf-8")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
     except FileExistsError:
-        raise NewFileError(f"{path} already exists; not overwriting it (choose another name)") from None
+        raise NewFileError(exists) from None
     except OSError as error:
-        raise NewFileError(f"cannot write {path}: {error.strerror}") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+        raise NewFileError(f"cannot write {_shown(path)}: {(error.strerror or str(error)).lower()}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+    except OSError as error:  # e.g. the disk is full: leave no half-written starter behind
+        path.unlink(missing_ok=True)
+        raise NewFileError(f"cannot write {_shown(path)}: {(error.strerror or str(error)).lower()}") from None
     return path
 
 

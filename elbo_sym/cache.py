@@ -1,6 +1,7 @@
 """A result cache for `elbo-sym check`, so the edit-check loop only re-checks what changed.
 
-A report is stored under a key that hashes everything the report depends on:
+The cache may only save time, never change an outcome.  A report is stored under a key that
+hashes everything the report depends on:
 
 * the file's bytes and the path as given (the report prints the path);
 * elbo-sym's version and the source of *every* module of the package (any engine edit
@@ -8,47 +9,71 @@ A report is stored under a key that hashes everything the report depends on:
 * SymPy's and mpmath's versions, and the Python version;
 * the options that change a report (the per-step time budget).
 
+That key is computed from public inputs, so anyone who can write the cache folder could
+plant an entry under it.  Every entry is therefore authenticated: it carries an
+HMAC-SHA256 of its slot (the key) and its payload under a per-user random secret, the
+file ``key`` in the user's cache folder (32 random bytes, created atomically with mode
+0600; a key file that is not a regular file owned by the current user with mode 0600 and
+one link disables the cache: nothing is read or written).  An entry that is not
+authentic, malformed, of the wrong types or inconsistent (another path, another slot,
+verdicts that do not match its data, a report that did not hold) is a miss, never an
+error.
+
 Only reports that cannot depend on timing are stored: derivations that hold (every step
 proved or checked, examples hold, claim established).  A failing derivation involves time
 budgets (the repair search, a step that ran out of time) and is always re-checked.
-Entries are JSON (never pickle), written atomically, and verified against their key when
-read; an unreadable or corrupt entry is a miss.  When every file hits, SymPy is not even
-imported.
+Entries are JSON (never pickle) and written atomically.  When every file hits, SymPy is
+not even imported.
 
-Location: $ELBO_SYM_CACHE_DIR, else $XDG_CACHE_HOME/elbo-sym, else ./.elbo-sym-cache.
-`elbo-sym check --no-cache` (or the environment variable ELBO_SYM_NO_CACHE=1, e.g. for a
-test suite that patches the engine in-process) neither reads nor writes it.
+Location (never the working tree, which a pull request can write): $ELBO_SYM_CACHE_DIR,
+else $XDG_CACHE_HOME/elbo-sym, else ~/.cache/elbo-sym.  `elbo-sym check --no-cache` (or the
+environment variable ELBO_SYM_NO_CACHE=1, e.g. in CI or for a test suite that patches the
+engine in-process) neither reads nor writes it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from elbo_sym.files import discover
+from elbo_sym.files import FileReadError, discover, read_regular_file
+from elbo_sym.limits import MAX_FILE_BYTES, validate_budget
 
-FORMAT = 1
-"""Bumped when the entry layout changes."""
+FORMAT = 2
+"""Bumped when the entry layout changes (2: authenticated entries)."""
 MAX_ENTRIES = 512
 """Oldest entries beyond this many are removed when a new one is written."""
+MAX_ENTRY_BYTES = 4_000_000
+"""A larger entry is never written, and a larger file is a miss without being read."""
+KEY_FILE = "key"
+KEY_BYTES = 32
+_MAC_CONTEXT = b"elbo-sym result cache, format 2\0"
+_CACHEABLE_VERDICTS = frozenset({"proved", "checked"})
 
 
 def disabled_by_environment() -> bool:
     return os.environ.get("ELBO_SYM_NO_CACHE", "").strip() not in ("", "0")
 
 
-def cache_dir() -> Path:
+def cache_dir() -> Path | None:
+    """The user's cache folder for elbo-sym (None when there is no home to put it in)."""
     explicit = os.environ.get("ELBO_SYM_CACHE_DIR")
     if explicit:
         return Path(explicit)
     xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg:
+    if xdg and os.path.isabs(xdg):  # the XDG spec: a relative value is ignored
         return Path(xdg) / "elbo-sym"
-    return Path(".elbo-sym-cache")
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError, OSError):
+        return None
+    return home / ".cache" / "elbo-sym"
 
 
 _ENGINE: str | None = None
@@ -125,40 +150,165 @@ class Report:
                    tuple(r.verdict.value for r in result.steps), result.established, result.ok)
 
 
+def _usable_key(fd: int) -> bool:
+    """A key file we may trust: a regular file, ours, mode 0600, one link, KEY_BYTES long."""
+    info = os.fstat(fd)
+    return (stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) == 0o600
+            and info.st_nlink == 1 and info.st_size == KEY_BYTES)
+
+
+def _read_key(path: Path) -> bytes | None:
+    """The secret in `path`, None when it is missing; raise _Untrusted when it must not be used."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    except OSError:
+        raise _Untrusted from None  # a symlink (ELOOP), a folder, unreadable ...
+    try:
+        if not _usable_key(fd):
+            raise _Untrusted
+        key = os.read(fd, KEY_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(key) != KEY_BYTES:
+        raise _Untrusted
+    return key
+
+
+class _Untrusted(Exception):
+    """The key file exists but must not be used: the cache is off for this run."""
+
+
+def _create_key(directory: Path) -> bytes | None:
+    """Write a fresh secret atomically (temp file with 0600, then link: never overwrites)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    secret = os.urandom(KEY_BYTES)
+    temporary = directory / f".{KEY_FILE}.{os.getpid()}.{secret[:4].hex()}.tmp"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
+                 0o600)
+    try:
+        try:
+            os.fchmod(fd, 0o600)  # whatever the umask
+            os.write(fd, secret)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(temporary, directory / KEY_FILE)
+        except FileExistsError:  # another process won the race: use its key
+            pass
+    finally:
+        temporary.unlink(missing_ok=True)
+    return _read_key(directory / KEY_FILE)
+
+
+def _mac(secret: bytes, key: str, payload: bytes) -> str:
+    message = _MAC_CONTEXT + key.encode("ascii") + b"\0" + payload
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def _report_from_payload(payload: dict, key: str, path: str) -> Report | None:
+    """The report in an authentic payload, if every field has its type and agrees with the rest."""
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get("key") != key:
+        return None
+    text, data, verdicts = payload.get("text"), payload.get("data"), payload.get("verdicts")
+    established, ok = payload.get("established"), payload.get("ok")
+    if payload.get("path") != path or not isinstance(text, str) or not isinstance(data, dict):
+        return None
+    if established is not True or ok is not True:  # only reports that held are ever stored
+        return None
+    if not isinstance(verdicts, list) or not all(isinstance(v, str) and v in _CACHEABLE_VERDICTS for v in verdicts):
+        return None
+    steps = data.get("steps")
+    if (data.get("file") != path or data.get("ok") is not True or data.get("established") is not True
+            or not isinstance(steps, list) or len(steps) != len(verdicts)
+            or not all(isinstance(s, dict) and s.get("verdict") == v for s, v in zip(steps, verdicts))):
+        return None
+    return Report(path, text, data, tuple(verdicts), True, True, cached=True)
+
+
 class Cache:
+    """Authenticated result cache (see the module docstring); every failure is a miss."""
+
     def __init__(self, directory: Path | None = None):
         self.directory = directory if directory is not None else cache_dir()
+        self._secret: bytes | None = None
+        self._usable = self.directory is not None
 
-    def get(self, key: str) -> Report | None:
-        try:
-            entry = json.loads((self.directory / f"{key}.json").read_text("utf-8"))
-            if entry.get("key") != key or entry.get("format") != FORMAT:
+    def _key(self, create: bool) -> bytes | None:
+        if not self._usable:
+            return None
+        if self._secret is None:
+            try:
+                self._secret = _read_key(self.directory / KEY_FILE)
+                if self._secret is None and create:
+                    self._secret = _create_key(self.directory)
+            except (_Untrusted, OSError):
+                self._usable = False  # not our key, or no way to make one: no cache this run
                 return None
-            return Report(entry["path"], entry["text"], entry["data"], tuple(entry["verdicts"]),
-                          bool(entry["established"]), bool(entry["ok"]), cached=True)
-        except (OSError, ValueError, KeyError, TypeError):
+        return self._secret
+
+    def get(self, key: str, path: str) -> Report | None:
+        try:
+            secret = self._key(create=False)
+            if secret is None:
+                return None
+            entry = json.loads(read_regular_file(self.directory / f"{key}.json", MAX_ENTRY_BYTES))
+            if not isinstance(entry, dict) or entry.get("format") != FORMAT:
+                return None
+            payload, mac = entry.get("payload"), entry.get("mac")
+            if not isinstance(payload, str) or not isinstance(mac, str):
+                return None
+            raw = payload.encode("utf-8", "surrogatepass")
+            if not hmac.compare_digest(mac.encode("ascii", "replace"), _mac(secret, key, raw).encode("ascii")):
+                return None
+            return _report_from_payload(json.loads(payload), key, path)
+        except (FileReadError, OSError, ValueError, TypeError, RecursionError, MemoryError, UnicodeError):
             return None
 
     def put(self, key: str, report: Report) -> None:
-        if not report.ok:
+        if not report.ok or not report.established:
             return
-        entry = {"format": FORMAT, "key": key, "path": report.path, "text": report.text, "data": report.data,
-                 "verdicts": list(report.verdicts), "established": report.established, "ok": report.ok}
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            secret = self._key(create=True)
+            if secret is None:
+                return
+            payload = json.dumps({"format": FORMAT, "key": key, "path": report.path, "text": report.text,
+                                  "data": report.data, "verdicts": list(report.verdicts),
+                                  "established": report.established, "ok": report.ok}, ensure_ascii=False)
+            if _report_from_payload(json.loads(payload), key, report.path) is None:
+                return  # would not be read back as a hit: do not store it
+            entry = json.dumps({"format": FORMAT, "mac": _mac(secret, key, payload.encode("utf-8", "surrogatepass")),
+                                "payload": payload}).encode("ascii")
+            if len(entry) > MAX_ENTRY_BYTES:
+                return
             target = self.directory / f"{key}.json"
-            temporary = self.directory / f".{key}.{os.getpid()}.tmp"
-            temporary.write_text(json.dumps(entry, ensure_ascii=False), "utf-8")
-            os.replace(temporary, target)
+            temporary = self.directory / f".{key[:16]}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | getattr(os, "O_CLOEXEC", 0), 0o600)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(entry)
+                os.replace(temporary, target)
+            finally:
+                temporary.unlink(missing_ok=True)
             self._prune()
-        except OSError:
+        except (OSError, ValueError, TypeError):
             pass  # a cache that cannot be written is only a slower check
 
     def _prune(self) -> None:
         entries = list(self.directory.glob("*.json"))
         if len(entries) <= MAX_ENTRIES:
             return
-        entries.sort(key=lambda p: p.stat().st_mtime)
+
+        def age(p: Path) -> float:
+            try:
+                return p.stat().st_mtime
+            except OSError:
+                return 0.0
+
+        entries.sort(key=age)
         for old in entries[: len(entries) - MAX_ENTRIES]:
             try:
                 old.unlink()
@@ -172,6 +322,7 @@ def check_paths(paths: list[str], budget: float, formatter, use_cache: bool = Tr
     `formatter(result) -> str` renders a fresh DerivationResult (the CLI's format_result).
     Raises FileNotFoundError when `paths` name no derivation file at all.
     """
+    budget = validate_budget(budget)
     files = discover(paths)
     if not files:
         raise FileNotFoundError(f"no derivation files found in {' '.join(paths)}")
@@ -180,12 +331,12 @@ def check_paths(paths: list[str], budget: float, formatter, use_cache: bool = Tr
     misses = []
     for i, path in enumerate(files):
         try:
-            content = path.read_bytes()
-        except OSError as error:
+            content = read_regular_file(path, MAX_FILE_BYTES)
+        except FileReadError as error:
             misses.append((i, path, None, error))
             continue
         key = entry_key(str(path), content, budget) if cache is not None else None
-        hit = cache.get(key) if key is not None else None
+        hit = cache.get(key, str(path)) if key is not None else None
         if hit is not None:
             reports[i] = hit
         else:
@@ -195,9 +346,9 @@ def check_paths(paths: list[str], budget: float, formatter, use_cache: bool = Tr
         from elbo_sym.derivation import DerivationError, loads
         from elbo_sym.repair import check_with_suggestions
         for i, path, key, content in misses:
-            if isinstance(content, OSError):
-                message = "no such file" if not path.exists() else f"cannot read file: {content.strerror}"
-                errors.append(DerivationError(str(path), 0, message))
+            if isinstance(content, FileReadError):
+                line, prefix = (1, "") if content.too_large else (0, "cannot read file: ")
+                errors.append(DerivationError(str(path), line, prefix + content.reason))
                 continue
             try:
                 derivation = loads(content, str(path))

@@ -26,6 +26,7 @@ from functools import lru_cache
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, exp, expand, factor_list, factorint, log, together
 from sympy.core.function import AppliedUndef
 
+from elbo_sym.budget import checkpoint
 from elbo_sym.model import DiscreteModel
 
 MAX_FACTOR_SYMBOLS = 8
@@ -104,10 +105,6 @@ def canonical(e: Expr, model: DiscreteModel) -> Canonical:
     return Canonical(tuple(terms))
 
 
-def is_identically_zero(e: Expr, model: DiscreteModel) -> bool:
-    return canonical(e, model).is_zero
-
-
 class _Builder:
     def __init__(self, model: DiscreteModel):
         self.model = model
@@ -132,6 +129,7 @@ class _Builder:
 
     def reduce(self, c: Expr) -> Expr:
         """A coefficient modulo the constraints: 0 exactly when it vanishes on the domain."""
+        checkpoint()
         c = c.xreplace(self.elimination)
         if c == 0 or c.is_Number:
             return c
@@ -144,6 +142,7 @@ class _Builder:
     # -- the expression as a polynomial in log atoms -------------------------------------
 
     def poly(self, e: Expr) -> _LogPoly:
+        checkpoint()
         if not self.transcendental(e):
             return _LogPoly.constant(e)
         if e.is_Add:
@@ -304,4 +303,4 @@ def _atom_expr(atom) -> Expr:
     return log(value) if kind == "log" else value
 
 
-__all__ = ["Canonical", "canonical", "is_identically_zero", "TooLarge"]
+__all__ = ["Canonical", "canonical", "TooLarge"]

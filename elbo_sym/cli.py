@@ -10,9 +10,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
+
+from elbo_sym.files import FileReadError, describe_os_error
+from elbo_sym.limits import STEP_BUDGET_SECONDS, BudgetError, validate_budget
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+
+LATEX_TIMEOUT_SECONDS = 120.0
+"""Default time limit of one LaTeX build (`build --timeout`)."""
+
+_SECONDS_OPTIONS = {"budget": "--budget", "timeout": "--timeout"}
+"""Options holding a number of seconds: validated for every command that has them."""
 
 
 class InputError(Exception):
@@ -31,10 +42,11 @@ def _parser() -> argparse.ArgumentParser:
                                 description="Prove or refute every step of each derivation file.")
     check.add_argument("paths", nargs="*", default=["derivations"], help="files or folders of *.toml")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
-    check.add_argument("--budget", type=float, default=10.0, metavar="SECONDS",
-                       help="time budget per step (default 10)")
+    check.add_argument("--budget", default=STEP_BUDGET_SECONDS, metavar="SECONDS",
+                       help=f"time budget per step (default {STEP_BUDGET_SECONDS:g})")
     check.add_argument("--no-cache", action="store_true",
-                       help="re-check every file: neither read nor write the result cache (.elbo-sym-cache/)")
+                       help="re-check every file: neither read nor write the result cache "
+                            "(~/.cache/elbo-sym, or $ELBO_SYM_CACHE_DIR)")
     check.set_defaults(run=cmd_check)
 
     for register in _EXTENSIONS:
@@ -43,15 +55,84 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; return its exit status (0 ok, 1 failed, 2 bad input or usage).
+
+    Bad input never ends in a traceback: input errors, unreadable files, bad budgets and
+    any OSError (an unwritable output, a file name too long, ...) are one line on stderr,
+    `elbo-sym: error: ...`, and exit status 2.
+    """
     parser = _parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # usage errors (argparse printed them) and --help
+        return exit_.code if isinstance(exit_.code, int) else (EXIT_OK if exit_.code is None else EXIT_INPUT)
+    try:
+        _validate_seconds(args)
         return args.run(args)
     except InputError as error:
-        print(f"elbo-sym: error: {error}", file=sys.stderr)
-        return EXIT_INPUT
+        return _input_error(str(error))
+    except FileReadError as error:
+        return _input_error(str(error))
+    except BudgetError as error:
+        return _input_error(str(error))
+    except BrokenPipeError:  # `elbo-sym ... | head`: stop quietly
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (no flush error at exit)
+        except OSError:
+            pass
+        return EXIT_FAILED
+    except OSError as error:
+        return _input_error(describe_os_error(error))
     except KeyboardInterrupt:
         return 130
+
+
+def _input_error(message: str) -> int:
+    print(f"elbo-sym: error: {' '.join(message.split())}", file=sys.stderr)
+    return EXIT_INPUT
+
+
+def _validate_seconds(args) -> None:
+    """Every --budget / --timeout: finite, > 0 and at most MAX_BUDGET_SECONDS (else exit 2)."""
+    for dest, option in _SECONDS_OPTIONS.items():
+        if hasattr(args, dest):
+            setattr(args, dest, validate_budget(getattr(args, dest), option))
+
+
+def _output_folder(text: str, option: str) -> Path:
+    """A folder to write into: an existing writable folder, or a new one in an existing folder."""
+    if "\0" in text:
+        raise InputError(f"{option}: the name contains a NUL byte")
+    out = Path(text)
+    if out.exists() or out.is_symlink():
+        if not out.is_dir():
+            raise InputError(f"{option} {text}: not a folder")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise InputError(f"{option} {text}: the folder is not writable")
+        return out
+    parent = out.parent
+    if not parent.is_dir():
+        raise InputError(f"{option} {text}: folder {parent} does not exist (it is not created)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {text}: folder {parent} is not writable")
+    return out
+
+
+def _output_file(text: str, option: str) -> Path:
+    """A file to (re)place: not a folder or a device, in an existing writable folder."""
+    if "\0" in text:
+        raise InputError(f"{option}: the name contains a NUL byte")
+    path = Path(text)
+    if path.is_dir():
+        raise InputError(f"{option} {text}: is a folder; give a file name, e.g. {path / 'deck.apkg'}")
+    if (path.exists() or path.is_symlink()) and not path.is_file():
+        raise InputError(f"{option} {text}: exists and is not a regular file")
+    parent = path.parent
+    if not parent.is_dir():
+        raise InputError(f"{option} {text}: folder {parent} does not exist (it is not created)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {text}: folder {parent} is not writable")
+    return path
 
 
 # --------------------------------------------------------------------------- check
@@ -66,9 +147,6 @@ def load_all(paths: list[str]):
         raise InputError(f"no derivation files found in {' '.join(paths)}")
     loaded, errors = [], []
     for path in files:
-        if not path.exists():
-            errors.append(DerivationError(str(path), 0, "no such file"))
-            continue
         try:
             loaded.append(load(path))
         except DerivationError as error:
@@ -339,10 +417,10 @@ def _register_build(commands) -> None:
     p.add_argument("--count", default="6", help="number of exercise cases, 1 to 100 (default 6)")
     p.add_argument("--only", action="append", metavar="NAME", choices=[n for n, _ in _HANDOUT_LIST],
                    help="build only this handout (repeatable): " + ", ".join(n for n, _ in _HANDOUT_LIST))
-    p.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
-                   help="time limit of one LaTeX build (default 120)")
-    p.add_argument("--budget", type=float, default=10.0, metavar="SECONDS",
-                   help="time budget per derivation step (default 10)")
+    p.add_argument("--timeout", default=LATEX_TIMEOUT_SECONDS, metavar="SECONDS",
+                   help=f"time limit of one LaTeX build (default {LATEX_TIMEOUT_SECONDS:g})")
+    p.add_argument("--budget", default=STEP_BUDGET_SECONDS, metavar="SECONDS",
+                   help=f"time budget per derivation step (default {STEP_BUDGET_SECONDS:g})")
     p.set_defaults(run=cmd_build)
 
 
@@ -357,6 +435,7 @@ def cmd_build(args) -> int:
     from elbo_sym.handouts import HandoutError, lesson_handouts, require_checked, write_handouts
 
     seed, count = _int_option(args.seed, "--seed"), _int_option(args.count, "--count")
+    out = _output_folder(args.out, "--out")  # refused before any work, and nothing is created yet
     started = time.monotonic()
     derivations, errors = load_all(args.paths)
     for error in errors:
@@ -378,7 +457,7 @@ def cmd_build(args) -> int:
         handouts = [h for h in handouts if h.name in set(args.only)]
     latex = render.latex_available()
     try:
-        reports = write_handouts(handouts, args.out, latex=latex, timeout=args.timeout)
+        reports = write_handouts(handouts, out, latex=latex, timeout=args.timeout)
     except HandoutError as error:
         print(f"elbo-sym build: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -423,6 +502,7 @@ def cmd_flashcards(args) -> int:
     from elbo_sym.handouts import HandoutError, checked_deck
     from elbo_sym.practice import format_deck
 
+    target = _output_file(args.anki, "--anki") if args.anki else None  # refused before checking anything
     try:
         deck, _ = checked_deck("flashcards", args.file)
     except HandoutError as error:
@@ -433,9 +513,12 @@ def cmd_flashcards(args) -> int:
     if not args.anki:
         print(format_deck(deck), end="")
         return EXIT_OK
-    from elbo_sym.anki import DECK_NAME, write_apkg
+    from elbo_sym.anki import DECK_NAME, AnkiError, write_apkg
 
-    path = write_apkg(deck.cards, args.anki)
+    try:
+        path = write_apkg(deck.cards, target)
+    except AnkiError as error:
+        raise InputError(str(error)) from None
     print(f"wrote {path} ({len(deck.cards)} notes, Anki deck \"{DECK_NAME}\")")
     return EXIT_OK
 
@@ -460,8 +543,8 @@ def _register_authoring(commands) -> None:
     explain.add_argument("file", metavar="FILE", help="a derivation file")
     explain.add_argument("--step", type=int, default=None, metavar="N",
                          help="step number, from 1 (default: the first step that is not proved)")
-    explain.add_argument("--budget", type=float, default=10.0, metavar="SECONDS",
-                         help="time budget per step (default 10)")
+    explain.add_argument("--budget", default=STEP_BUDGET_SECONDS, metavar="SECONDS",
+                         help=f"time budget per step (default {STEP_BUDGET_SECONDS:g})")
     explain.set_defaults(run=cmd_explain)
 
 

@@ -16,16 +16,16 @@ from pathlib import Path
 
 from sympy import Expr
 
-from elbo_sym.files import discover  # noqa: F401  (re-exported: part of the loading API)
+from elbo_sym.files import FileReadError, discover, read_regular_file  # noqa: F401  (discover: re-exported)
+from elbo_sym.limits import MAX_EXAMPLES, MAX_EXPECT, MAX_FILE_BYTES, MAX_K, MAX_K_TIMES_STEPS, MAX_STEPS
 from elbo_sym.model import DiscreteModel, UnfoldError
 from elbo_sym.notation import Density, z
 from elbo_sym.parse import ParseError, parse_expression
 from elbo_sym.rules import RULES
 
 RELATIONS = ("=", "<=", ">=", "<", ">")
-MAX_FILE_BYTES = 256_000
-MAX_K = 2000
-MAX_STEPS = 200
+# MAX_FILE_BYTES, MAX_K, MAX_STEPS are defined in elbo_sym.limits (imported above, and
+# still importable from here).
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,8 @@ class Step:
     formula: Formula
     rule: str
     why: str
+    accept: str | None = None
+    """``"checked"``: the author accepts that this step is only checked on instances, not proved."""
 
     @property
     def expr(self) -> Expr:
@@ -144,24 +146,31 @@ def _model(K: int, assumptions: tuple[Relation, ...]) -> DiscreteModel:
 
 
 _TOP_KEYS = {"title", "summary", "model", "K", "claim", "start", "assume", "step", "example"}
-_STEP_KEYS = {"rel", "expr", "rule", "why"}
+_STEP_KEYS = {"rel", "expr", "rule", "why", "accept"}
 _EXAMPLE_KEYS = {"prior", "likelihood", "q", "expect"}
 
 
 def load(path: str | Path) -> Derivation:
     """Read and validate one derivation file."""
     path = Path(path)
+    return loads(read_user_file(path), str(path))
+
+
+def read_user_file(path: str | Path) -> bytes:
+    """A derivation or deck file's bytes (regular files only, size limit enforced while
+    reading); DerivationError naming the file otherwise."""
     try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise DerivationError(str(path), 0, f"cannot read file: {error.strerror}") from None
-    return loads(raw, str(path))
+        return read_regular_file(path, MAX_FILE_BYTES)
+    except FileReadError as error:
+        if error.too_large:
+            raise DerivationError(str(path), 1, error.reason) from None
+        raise DerivationError(str(path), 0, f"cannot read file: {error.reason}") from None
 
 
 def loads(raw: bytes | str, path: str = "<string>") -> Derivation:
     if isinstance(raw, bytes):
         if len(raw) > MAX_FILE_BYTES:
-            raise DerivationError(path, 1, f"file is {len(raw)} bytes; the limit is {MAX_FILE_BYTES}")
+            raise DerivationError(path, 1, f"file is {len(raw)} bytes, larger than the limit of {MAX_FILE_BYTES} bytes")
         try:
             text = raw.decode("utf-8-sig")  # tolerate the BOM some Windows editors write
         except UnicodeDecodeError as error:
@@ -266,6 +275,10 @@ class _Reader:
         K = data.get("K", 2)
         if isinstance(K, bool) or not isinstance(K, int) or not 2 <= K <= MAX_K:
             raise self.error(self.line_of("K"), f"K must be an integer from 2 to {MAX_K}, got {K!r}")
+        count = len(data["step"]) if isinstance(data.get("step"), list) else 0
+        if count <= MAX_STEPS and K * (count + 1) > MAX_K_TIMES_STEPS:
+            raise self.error(self.line_of("K"), f"K = {K} with {count} steps is too much work: "
+                                                f"K x (steps + 1) may be at most {MAX_K_TIMES_STEPS}")
         start = self.formula(data["start"], self.line_of("start"), "start")
         claim = self.relation(data["claim"], self.line_of("claim"), "claim") if "claim" in data else None
         assumptions = self.assumptions(data.get("assume", []))
@@ -315,14 +328,21 @@ class _Reader:
                                  f"unknown rule {rule!r} (known: {', '.join(sorted(RULES))})", number)
             if not isinstance(why, str):
                 raise self.error(self.line_of("why", "step", i), "why must be a string", number)
+            accept = table.get("accept")
+            if accept is not None and accept != "checked":
+                raise self.error(self.line_of("accept", "step", i),
+                                 f"accept must be \"checked\" (print a step that is only checked on exact "
+                                 f"instances, labelled as not proved), not {accept!r}", number)
             line = self.line_of("expr", "step", i)
             formula = self.formula(table["expr"], line, "expr", number)
-            steps.append(Step(number, line, rel, formula, rule, why))
+            steps.append(Step(number, line, rel, formula, rule, why, accept))
         return tuple(steps)
 
     def examples(self, value, derivation: Derivation) -> tuple[Example, ...]:
         if not isinstance(value, list):
             raise self.error(self.line_of("example"), "example must be an array of tables ([[example]])")
+        if len(value) > MAX_EXAMPLES:
+            raise self.error(self.line_of("example"), f"too many examples ({len(value)}; the limit is {MAX_EXAMPLES})")
         out = []
         for i, table in enumerate(value):
             line = self._table_span("example", i)[0]
@@ -370,6 +390,8 @@ class _Reader:
         line = self.line_of("expect", "example", index)
         if not isinstance(value, dict):
             raise self.error(line, "expect must be a table of \"expression\" = \"exact value\"")
+        if len(value) > MAX_EXPECT:
+            raise self.error(line, f"too many expected values ({len(value)}; the limit is {MAX_EXPECT})")
         out = []
         for key, expected in value.items():
             key_line = self.line_of(key, "example", index) if key else line

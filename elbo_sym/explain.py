@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from elbo_sym.derivation import Derivation, Formula
+from elbo_sym.limits import STEP_BUDGET_SECONDS, validate_budget
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,13 @@ def first_unproved(result) -> int:
     return 1
 
 
-def explain(derivation: Derivation, index: int | None = None, budget: float = 10.0,
+def explain(derivation: Derivation, index: int | None = None, budget: float = STEP_BUDGET_SECONDS,
             result=None) -> Explanation:
-    """Explain step `index` (1-based; default: the first step that is not proved)."""
+    """Explain step `index` (1-based; default: the first step that is not proved).
+
+    `budget`: seconds per step, finite and > 0 (else BudgetError, a ValueError).
+    """
+    budget = validate_budget(budget)
     from elbo_sym.canonical import TooLarge, canonical
     from elbo_sym.repair import check_with_suggestions
     from elbo_sym.model import UnfoldError

@@ -1,16 +1,137 @@
-"""Finding derivation files: kept free of SymPy so a warm, cached check starts instantly."""
+"""Reading and finding user files: kept free of SymPy so a warm, cached check starts instantly.
+
+Every file a user names is untrusted.  :func:`read_regular_file` is the one way elbo-sym
+reads one: it never blocks on a FIFO (the file is opened non-blocking), refuses anything
+that is not a regular file (a FIFO, a device such as a symlink to /dev/zero, a directory,
+a socket) before reading a byte, and enforces the size limit *while* reading, so a huge or
+endless file is never read into memory.  Problems raise :class:`FileReadError` with a plain
+message ("no such file", "not a regular file (a FIFO)", ...).
+"""
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from pathlib import Path
+
+from elbo_sym.limits import MAX_FILE_BYTES
+
+__all__ = ["FileReadError", "read_regular_file", "discover", "describe_os_error"]
+
+_CHUNK = 65536
+
+
+class FileReadError(Exception):
+    """A user file that cannot be read: `path` and a plain, one-line `reason`."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str, *, too_large: bool = False):
+        super().__init__(f"{os.fspath(path)}: {reason}")
+        self.path = os.fspath(path)
+        self.reason = reason
+        self.too_large = too_large
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _kind(mode: int) -> str:
+    for test, name in _KINDS:
+        if test(mode):
+            return name
+    return "not a file"
+
+
+def _reason(error: OSError) -> str:
+    return {
+        errno.ENOENT: "no such file",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.ENOTDIR: "no such file (a folder on the path is a file)",
+        errno.ENAMETOOLONG: "file name too long",
+        errno.ELOOP: "too many levels of symbolic links",
+        errno.EISDIR: "not a regular file (a directory)",
+        errno.ENXIO: "not a regular file (no device behind it)",
+    }.get(error.errno, f"cannot read file: {(error.strerror or str(error)).lower()}")
+
+
+def describe_os_error(error: OSError) -> str:
+    """An OSError as one line, 'PATH: reason' (the CLI's last line of defence)."""
+    reason = error.strerror or str(error) or type(error).__name__
+    reason = reason[:1].lower() + reason[1:]
+    if error.filename is None:
+        return reason
+    shown = os.fsdecode(error.filename)
+    if len(shown) > 120:
+        shown = shown[:60] + "..." + shown[-40:]
+    return f"{shown}: {reason}"
+
+
+def read_regular_file(path: str | os.PathLike[str], limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of the regular file `path`, at most `limit` of them, or FileReadError.
+
+    Never blocks (O_NONBLOCK: a FIFO opens at once and is then refused), never opens a
+    device (the path is stat'ed first, the open descriptor fstat'ed again), and reads at
+    most limit + 1 bytes, so a file that grows while it is read is refused too.
+    """
+    if "\0" in os.fspath(path):
+        raise FileReadError(os.fspath(path).replace("\0", "\\0"), "file name contains a NUL byte")
+    try:
+        before = os.stat(path)
+    except OSError as error:
+        raise FileReadError(path, _reason(error)) from None
+    if not stat.S_ISREG(before.st_mode):
+        raise FileReadError(path, f"not a regular file ({_kind(before.st_mode)})")
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as error:
+        raise FileReadError(path, _reason(error)) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):  # replaced between stat and open
+            raise FileReadError(path, f"not a regular file ({_kind(info.st_mode)})")
+        if info.st_size > limit:
+            raise FileReadError(path, f"file is larger than the limit of {limit} bytes", too_large=True)
+        chunks: list[bytes] = []
+        total = 0
+        while total <= limit:
+            try:
+                chunk = os.read(fd, min(_CHUNK, limit + 1 - total))
+            except BlockingIOError:
+                raise FileReadError(path, "not a regular file (reading would block)") from None
+            except OSError as error:
+                raise FileReadError(path, _reason(error)) from None
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > limit:
+            raise FileReadError(path, f"file is larger than the limit of {limit} bytes", too_large=True)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def discover(paths: list[str | Path]) -> list[Path]:
-    """Derivation files named by the user: files as given, folders searched for *.toml."""
+    """Derivation files named by the user: files as given, folders searched for *.toml.
+
+    Everything named *.toml in a folder is returned, also a FIFO or a device: reading it
+    (with :func:`read_regular_file`) then gives a one-line error for that file only.
+    """
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found.extend(sorted(p.glob("*.toml")))
+            try:
+                found.extend(sorted(p.glob("*.toml")))
+            except OSError:  # an unreadable folder: report it as the path given
+                found.append(p)
         else:
             found.append(p)
     return found

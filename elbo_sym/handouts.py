@@ -27,6 +27,7 @@ verdict.
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -704,6 +705,8 @@ def write_handouts(handouts: Sequence[Handout], out_dir: str | os.PathLike[str],
     leaves the previous PDF untouched). Without LaTeX only the ``.tex`` files are written.
     """
     out = Path(out_dir)
+    if (out.exists() or out.is_symlink()) and not out.is_dir():  # fail before minutes of LaTeX, not after
+        raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(out))
     sources: list[tuple[Handout, str]] = []
     for h in handouts:
         try:

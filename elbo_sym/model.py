@@ -78,6 +78,21 @@ class DiscreteModel:
         q = self.q_symbols if self.q_assumed is None else ()
         return self.prior + self.likelihood + q
 
+    @cached_property
+    def positive_symbols(self) -> frozenset[Symbol]:
+        """The parameters, each > 0 on the domain."""
+        return frozenset(self.parameters)
+
+    @cached_property
+    def simplices(self) -> tuple[tuple[Symbol, ...], ...]:
+        """Groups of parameters that sum to 1 (the sign certificates homogenise each)."""
+        return (self.prior,) if self.q_assumed is not None else (self.prior, self.q_symbols)
+
+    @cached_property
+    def sign_memo(self) -> dict:
+        """Certified signs per expression (elbo_sym.definedness), shared by every step."""
+        return {}
+
     # -- unfolding ------------------------------------------------------------------
 
     def density(self, d: Density, k: int | None) -> Expr:

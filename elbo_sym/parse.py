@@ -9,6 +9,8 @@ length, the nesting and the polynomial degree an expression can ask for.
 from __future__ import annotations
 
 import ast
+import string
+import unicodedata
 from dataclasses import dataclass
 
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, S, exp, log
@@ -53,6 +55,7 @@ def parse_expression(text: str) -> Expr:
         raise ParseError(f"expression is {len(text)} characters long; the limit is {MAX_LENGTH}")
     if not text.strip():
         raise ParseError("empty expression")
+    _refuse_hazards(text)
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
@@ -63,7 +66,75 @@ def parse_expression(text: str) -> Expr:
     except (RecursionError, MemoryError, ValueError) as error:
         raise ParseError(f"expression too deeply nested ({type(error).__name__})") from None
     offset = len(text) - len(text.lstrip())
-    return _Builder(text.strip(), offset).build(tree.body, depth=0)
+    result = _Builder(text.strip(), offset).build(tree.body, depth=0)
+    _refuse_outside_whitelist(text)  # defence in depth: the tree was whitelisted node by node
+    return result
+
+
+ALLOWED_CHARACTERS = frozenset(string.ascii_letters + string.digits + " \t\n\r" + "_+-*/(),|.")
+"""Every character an expression may contain (relations are split off before parsing)."""
+
+_ASCII_FOR = {
+    "\u2265": ">=", "\u2264": "<=", "\u2260": "a relation in rel", "\u2212": "-", "\u2013": "-", "\u00d7": "*",
+    "\u00b7": "*", "\u22c5": "*", "\u2211": "Sum(f, z)", "\u03a3": "Sum(f, z)", "\u2223": "|",
+    "\u2016": "a comma, as in KL(q(z), p(z | x))", "\u2225": "a comma, as in KL(q(z), p(z | x))",
+    "\u00a0": "a plain space", "\u2009": "a plain space", "\u202f": "a plain space",
+}
+"""Plain-ASCII spellings of characters that NFKC does not map to what the author meant."""
+
+
+def _ascii_hint(text: str, i: int) -> str:
+    """A plain-ASCII spelling of what the author meant at text[i] ('log' for full-width ｌｏｇ)."""
+    ch = text[i]
+    if ch in _ASCII_FOR:
+        return _ASCII_FOR[ch]
+    if ch.isalnum() or ch == "_":
+        start, end = i, i + 1
+        while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+            start -= 1
+        while end < len(text) and (text[end].isalnum() or text[end] == "_"):
+            end += 1
+        word = unicodedata.normalize("NFKC", text[start:end])
+        if word.isascii() and word.strip():
+            return word
+    folded = unicodedata.normalize("NFKC", ch)
+    if folded.isascii() and folded.strip():
+        return folded
+    return ""
+
+
+def _refuse_hazards(text: str) -> None:
+    """Characters Python's tokenizer would quietly reinterpret, refused before parsing.
+
+    `#` starts a comment (the rest of the expression would be dropped), non-ASCII
+    identifiers are NFKC-normalised (full-width ｌｏｇ would be read as log), a backslash
+    joins lines (and is LaTeX), and control characters are invisible.
+    """
+    for i, ch in enumerate(text):
+        if ch in ALLOWED_CHARACTERS:
+            continue
+        if ch == "#":
+            raise ParseError("'#' is not allowed in an expression (Python would read the rest as a comment "
+                             "and drop it)", i, ch)
+        if ch == "\\":
+            raise ParseError("LaTeX is not accepted in expressions: write a / b, not \\frac{a}{b}", i, ch)
+        if not ch.isascii():
+            name = unicodedata.name(ch, "")
+            shown = f"'{ch}' " if ch.isprintable() and not ch.isspace() else ""
+            described = f"{shown}(U+{ord(ch):04X}{' ' + name if name and not shown else ''})"
+            hint = _ascii_hint(text, i)
+            advice = f"write plain ASCII such as {hint}" if hint else "write plain ASCII"
+            raise ParseError(f"non-ASCII character {described} is not allowed in an expression; {advice}", i,
+                             ch if shown else "")
+        if not ch.isprintable():
+            raise ParseError(f"control character U+{ord(ch):04X} is not allowed in an expression", i)
+
+
+def _refuse_outside_whitelist(text: str) -> None:
+    for i, ch in enumerate(text):
+        if ch not in ALLOWED_CHARACTERS:
+            raise ParseError(f"character {ch!r} is not allowed in an expression (allowed: letters, digits, "
+                             f"spaces and _ + - * / ( ) , | .)", i, ch)
 
 
 class _Builder:
@@ -103,6 +174,9 @@ class _Builder:
             raise self.fail(node, f"only integer literals are allowed, not {value!r}{hint}")
         if value > MAX_INTEGER:
             raise self.fail(node, f"integer {value} exceeds the limit {MAX_INTEGER}")
+        source = ast.get_source_segment(self.text, node) or ""
+        if not source.isdigit():  # 0x1F, 0b11, 1_000 are Python integers, not the lesson's numbers
+            raise self.fail(node, f"write integers in plain decimal digits, not {source!r}")
         return Integer(value)
 
     def visit_UnaryOp(self, node: ast.UnaryOp, depth: int) -> Expr:

@@ -23,15 +23,16 @@ from typing import Any
 from sympy import Expr
 
 from elbo_sym.derivation import (
-    MAX_FILE_BYTES,
     Derivation,
     DerivationError,
     Formula,
     Relation,
     Step,
     _Reader,
+    read_user_file,
     split_relation,
 )
+from elbo_sym.limits import STEP_BUDGET_SECONDS, validate_budget
 from elbo_sym.rules import RULES
 
 __all__ = [
@@ -242,12 +243,7 @@ def load_deck(path: str | Path, expect: str | None = None) -> Deck:
     """Load a self-check ([[question]]) or flashcard ([[card]]) file; errors name file:line."""
     path = Path(path)
     name = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise DerivationError(name, 0, f"cannot read file: {error.strerror}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise DerivationError(name, 1, f"file is {len(raw)} bytes; the limit is {MAX_FILE_BYTES}")
+    raw = read_user_file(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -375,8 +371,12 @@ def _text(e: Expr) -> str:
     return to_text(e)
 
 
-def check_card(card: Card, deck_path: str = "<cards>", budget: float = 10.0) -> CardVerdict:
-    """The engine's verdict on a card's formula (see CardVerdict)."""
+def check_card(card: Card, deck_path: str = "<cards>", budget: float = STEP_BUDGET_SECONDS) -> CardVerdict:
+    """The engine's verdict on a card's formula (see CardVerdict).
+
+    `budget`: seconds per check, finite and > 0 (else BudgetError, a ValueError).
+    """
+    budget = validate_budget(budget)
     formula = card.formula
     if formula is None:
         return CardVerdict(card, "none", "no formula on this card")
@@ -426,16 +426,18 @@ def _check_expression(card: Card, formula: CardFormula) -> CardVerdict:
                        None, CHECK_K)
 
 
-def check_deck(deck: Deck, budget: float = 10.0) -> DeckResult:
+def check_deck(deck: Deck, budget: float = STEP_BUDGET_SECONDS) -> DeckResult:
+    budget = validate_budget(budget)
     return DeckResult(deck, tuple(check_card(card, deck.path, budget) for card in deck.cards))
 
 
 def check_lesson_cards(selfcheck: str | Path | None = None, flashcards: str | Path | None = None,
-                       budget: float = 10.0) -> tuple[DeckResult, DeckResult]:
+                       budget: float = STEP_BUDGET_SECONDS) -> tuple[DeckResult, DeckResult]:
     """Load and check the lesson's self-check and flashcards (for `elbo-sym check` / `cards`).
 
     Raises DerivationError (file:line) when a file cannot be loaded.
     """
+    budget = validate_budget(budget)
     return (check_deck(load_selfcheck(selfcheck), budget), check_deck(load_flashcards(flashcards), budget))
 
 

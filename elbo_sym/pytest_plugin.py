@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from elbo_sym.files import FileReadError, read_regular_file
+from elbo_sym.limits import STEP_BUDGET_SECONDS, BudgetError, validate_budget
 from elbo_sym.testing import DerivationFailed, assert_derivation, format_failure
 
 DEFAULT_PATTERNS = ["derivations/*.toml"]
@@ -38,11 +40,13 @@ _EXPLICIT = pytest.StashKey[frozenset]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("elbo_sym_files", "glob patterns (relative to rootdir) of derivation files to collect",
                   type="args", default=list(DEFAULT_PATTERNS))
-    parser.addini("elbo_sym_budget", "time budget in seconds per derivation step (default 10)", default="10")
+    parser.addini("elbo_sym_budget", f"time budget in seconds per derivation step (default {STEP_BUDGET_SECONDS:g})",
+                  default=str(STEP_BUDGET_SECONDS))
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "derivation: a derivation file checked by elbo-sym")
+    _budget(config)  # a bad elbo_sym_budget is a usage error at startup, not a silent default
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
@@ -106,8 +110,8 @@ def _is_explicit_derivation(file_path: Path, config: pytest.Config) -> bool:
     if file_path.name == "pyproject.toml":
         return False
     try:
-        data = tomllib.loads(file_path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data = tomllib.loads(read_regular_file(file_path).decode("utf-8"))
+    except (FileReadError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return True  # asked for by name: report why it does not load
     return "step" in data or "start" in data
 
@@ -123,9 +127,9 @@ def _display_path(path: Path, config: pytest.Config) -> str:
 
 def _budget(config: pytest.Config) -> float:
     try:
-        return float(config.getini("elbo_sym_budget"))
-    except (TypeError, ValueError):
-        return 10.0
+        return validate_budget(config.getini("elbo_sym_budget"), "elbo_sym_budget")
+    except BudgetError as error:
+        raise pytest.UsageError(f"elbo-sym: {error}") from None
 
 
 # ---------------------------------------------------------------------------- nodes
@@ -137,14 +141,14 @@ class DerivationFile(pytest.File):
 
         shown = _display_path(self.path, self.config)
         try:
-            derivation = loads(self.path.read_bytes(), shown)
+            derivation = loads(read_regular_file(self.path), shown)
         except DerivationError as error:
             message = str(error)
             if error.pointer():
                 message += "\n" + error.pointer()
             raise self.CollectError(message) from None
-        except OSError as error:
-            raise self.CollectError(f"{shown}: cannot read file: {error.strerror}") from None
+        except FileReadError as error:
+            raise self.CollectError(f"{shown}: {error.reason}") from None
         name = f"{self.path.stem}: {derivation.title}".replace("::", ": ").replace("\n", " ")
         yield DerivationItem.from_parent(self, name=name, derivation=derivation)
 

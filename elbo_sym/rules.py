@@ -15,6 +15,7 @@ from typing import Callable
 from sympy import Add, Expr, Mul, S, log, preorder_traversal
 
 from elbo_sym.canonical import Canonical, canonical
+from elbo_sym.definedness import is_positive
 from elbo_sym.model import DiscreteModel
 from elbo_sym.notation import KL, Density, Expectation, LatentSum, to_text, x, z
 
@@ -73,7 +74,7 @@ def _bounds(prev: Expr, rel: str, new: Expr) -> tuple[Expr, Expr] | None:
 
 def is_distribution(values: tuple[Expr, ...], model: DiscreteModel) -> bool:
     """Every value provably positive and the values sum to 1 on the domain."""
-    return all(v.is_positive for v in values) and canonical(Add(*values) - 1, model).is_zero
+    return all(is_positive(v, model) for v in values) and canonical(Add(*values) - 1, model).is_zero
 
 
 def _weighted_sums(e: Expr):
@@ -117,7 +118,7 @@ def jensen(prev: Expr, rel: str, new: Expr, model: DiscreteModel) -> RuleOutcome
             g = tuple(ak / wk for ak, wk in zip(a, w))
             conditions = (
                 ("the weights are a distribution over z (positive, sum to 1)", is_distribution(w, model)),
-                ("the averaged quantity is positive", all(v.is_positive for v in g)),
+                ("the averaged quantity is positive", all(is_positive(v, model) for v in g)),
                 ("the lower side is the weighted average of log of the same quantity",
                  all(canonical(model.unfold(Mul(weights, body), k) - w[k] * log(g[k]), model).is_zero
                      for k in range(model.K))),

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-DEFAULT_BUDGET = 10.0
+from elbo_sym.limits import STEP_BUDGET_SECONDS, BudgetError, validate_budget  # noqa: F401
+
+DEFAULT_BUDGET = STEP_BUDGET_SECONDS
 
 
 class DerivationFailed(AssertionError):
@@ -27,7 +29,11 @@ class DerivationFailed(AssertionError):
 
 
 def check_file(path, budget: float = DEFAULT_BUDGET):
-    """Load and check one derivation (a path, or an already loaded Derivation)."""
+    """Load and check one derivation (a path, or an already loaded Derivation).
+
+    `budget`: seconds per step, finite and > 0 (else :class:`BudgetError`, a ValueError).
+    """
+    budget = validate_budget(budget)
     from elbo_sym.repair import check_with_suggestions
     from elbo_sym.derivation import Derivation, load
 
@@ -41,7 +47,7 @@ def assert_derivation(path, budget: float = DEFAULT_BUDGET):
     Returns the DerivationResult when every step is proved or checked, the examples hold
     and the chain establishes its claim.
     """
-    result = check_file(path, budget)
+    result = check_file(path, validate_budget(budget))
     if not result.ok:
         raise DerivationFailed(result)
     return result

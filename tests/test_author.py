@@ -388,9 +388,12 @@ def test_environment_can_switch_the_cache_off(tmp_path, monkeypatch, capsys):
 def test_default_cache_location(tmp_path, monkeypatch):
     monkeypatch.delenv("ELBO_SYM_CACHE_DIR")
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    assert result_cache.cache_dir() == Path(".elbo-sym-cache")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert result_cache.cache_dir() == tmp_path / "home" / ".cache" / "elbo-sym"  # never the working tree
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert result_cache.cache_dir() == tmp_path / "elbo-sym"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # ignored, as the XDG spec says
+    assert result_cache.cache_dir() == tmp_path / "home" / ".cache" / "elbo-sym"
 
 
 def test_engine_source_change_invalidates(tmp_path):

@@ -1,0 +1,95 @@
+"""Time budgets that really bound the work: nested deadlines, an alarm and checkpoints.
+
+A budget is a deadline on the monotonic clock.  Budgets nest (a file's budget contains
+its steps' budgets, a step's contains the repair search's): the innermost deadline that
+is earliest wins, and leaving an inner budget re-arms the outer one.  Two mechanisms
+enforce a deadline:
+
+* in the main thread, ``SIGALRM`` interrupts any pure-Python computation (SymPy's
+  factoring, expansion) when the deadline passes;
+* everywhere (also in other threads, where no signal can be used), loops of the engine
+  call :func:`checkpoint`, which raises once the deadline has passed.
+
+SymPy's caches can be left half-filled by an interruption; callers that catch
+:class:`BudgetExceeded` clear them (``sympy.core.cache.clear_cache``).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+
+class BudgetExceeded(Exception):
+    """The time budget ran out; the message says which budget."""
+
+
+class _Stack(threading.local):
+    def __init__(self) -> None:
+        self.deadlines: list[tuple[float, str]] = []
+
+
+_stack = _Stack()
+
+
+def remaining() -> float:
+    """Seconds left under the innermost budget (inf when none is active)."""
+    if not _stack.deadlines:
+        return float("inf")
+    return _stack.deadlines[-1][0] - time.monotonic()
+
+
+def checkpoint() -> None:
+    """Raise BudgetExceeded when the active deadline has passed (cheap: call it in loops)."""
+    if _stack.deadlines:
+        deadline, what = _stack.deadlines[-1]
+        if time.monotonic() >= deadline:
+            raise BudgetExceeded(what)
+
+
+def _arm() -> None:
+    """Point the alarm at the innermost deadline (main thread only)."""
+    if not _stack.deadlines:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        return
+    left = _stack.deadlines[-1][0] - time.monotonic()
+    signal.setitimer(signal.ITIMER_REAL, max(left, 1e-4))
+
+
+@contextmanager
+def limit(seconds: float, what: str | None = None) -> Iterator[None]:
+    """Run the block under a budget of `seconds` (never beyond an enclosing budget)."""
+    if not seconds > 0:
+        raise ValueError(f"a budget must be > 0 seconds, got {seconds!r}")
+    message = what or f"time budget of {seconds:g} s exceeded"
+    deadline = time.monotonic() + seconds
+    if _stack.deadlines and _stack.deadlines[-1][0] <= deadline:
+        deadline, message = _stack.deadlines[-1]  # the enclosing budget ends first
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = None
+    if in_main:
+        def expire(signum, frame):  # noqa: ARG001 - signal handler signature
+            checkpoint()
+            # the alarm fired a little early (timer granularity): re-arm for the rest
+            _arm()
+
+        previous = signal.signal(signal.SIGALRM, expire)
+    _stack.deadlines.append((deadline, message))
+    try:
+        if in_main:
+            _arm()
+        checkpoint()
+        yield
+    finally:
+        _stack.deadlines.pop()
+        if in_main:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            if _stack.deadlines:
+                _arm()
+
+
+__all__ = ["BudgetExceeded", "limit", "checkpoint", "remaining"]

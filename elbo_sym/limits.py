@@ -1,0 +1,50 @@
+"""Every budget and size limit of elbo-sym, in one place.
+
+Files are untrusted text: each limit here bounds work that a file (or a command-line
+option) can ask for.  Change a limit here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import math
+
+STEP_BUDGET_SECONDS = 10.0
+"""Default time budget of one step: unfolding, definedness, the rule, the counterexample search."""
+FILE_BUDGET_CAP_SECONDS = 120.0
+"""A file's total budget is steps x step budget, but never more than this (unless asked)."""
+MAX_BUDGET_SECONDS = 3600.0
+"""Largest budget a command-line option may ask for."""
+MAX_FILE_BYTES = 256_000
+"""Largest derivation, deck or roster file read (enforced while reading)."""
+MAX_STEPS = 100
+"""Steps in one derivation file."""
+MAX_K = 2000
+"""Latent states of an explicit discrete model."""
+MAX_K_TIMES_STEPS = 40_000
+"""K x (steps + 1): bounds the unfolding work a file asks for before anything runs."""
+MAX_EXAMPLES = 50
+"""[[example]] tables in one derivation file."""
+MAX_EXPECT = 50
+"""Expected values in one example."""
+
+
+class BudgetError(ValueError):
+    """A budget that is not a finite, positive number of seconds (bad input: exit 2)."""
+
+
+def validate_budget(value: object, name: str = "budget") -> float:
+    """A budget as a float, or BudgetError: 0, negative, inf, nan and huge values are refused."""
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise BudgetError(f"{name} must be a number of seconds, not {str(value)[:40]!r}") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise BudgetError(f"{name} must be a finite number of seconds > 0, not {str(value)[:40]!r}")
+    if seconds > MAX_BUDGET_SECONDS:
+        raise BudgetError(f"{name} must be at most {MAX_BUDGET_SECONDS:g} seconds, not {seconds:g}")
+    return seconds
+
+
+def file_budget(steps: int, step_budget: float = STEP_BUDGET_SECONDS) -> float:
+    """The default total budget of a file with `steps` steps."""
+    return min(max(steps, 1) * step_budget, max(FILE_BUDGET_CAP_SECONDS, step_budget))

@@ -1,0 +1,483 @@
+"""An independent judge of derivation steps, for the soundness fuzzer.
+
+It evaluates parsed notation (the objects :mod:`elbo_sym.parse` builds) directly on
+concrete instances of the discrete model and decides a relation there.  It shares *no*
+code with the engine: it never imports ``elbo_sym.model``, ``canonical``, ``rules`` or
+``check``.  Its only inputs from the package are the notation classes themselves.
+
+Arithmetic: a value stays an exact :class:`~fractions.Fraction` as long as it is rational
+(so "log of a value <= 0" and "division by 0" are decided exactly for rational arguments);
+past a ``log``/``exp`` it becomes an mpmath interval at 60 digits (a private interval
+context, not the engine's ``mpmath.iv``).  An interval that contains 0 where a positive
+(log) or non-zero (divisor) value is needed counts as undefined: the value is 0 to 60
+digits.
+
+Relations: exact values are compared exactly.  Otherwise ``=`` holds when the difference
+is within ``TOLERANCE * (1 + max(|lhs|, |rhs|))`` (1e-40: far below any genuinely false
+identity the fuzzer builds, e.g. one off by 1e-9 * q(z)); a strict ``<``/``>`` needs the
+difference to exceed that tolerance, so equality within it is a failure.
+
+The model (DESIGN.md; K states, one observation x): prior p(z=k) = pi_k, likelihood
+p(x | z=k) = l_k in (0, 1], q(z=k) = q_k; p(x, z) = pi_k l_k, p(x) = sum_k pi_k l_k,
+p(z | x) = pi_k l_k / p(x).  An expression with a free z is a claim for every z.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Union
+
+import sympy
+from mpmath.ctx_iv import MPIntervalContext
+from mpmath.libmp import to_str
+
+from elbo_sym.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, x, z
+
+DIGITS = 60
+TOLERANCE = Fraction(1, 10**40)
+
+IV = MPIntervalContext()
+IV.dps = DIGITS
+_TOL = IV.mpf(1) / 10**40
+
+Value = Union[Fraction, object]  # a Fraction, or an interval of the private context IV
+
+
+class Undefined(ArithmeticError):
+    """The expression has no real value at this instance (log of <= 0, division by 0)."""
+
+
+class JudgeError(ValueError):
+    """The judge cannot interpret the expression (outside the vocabulary, free z misuse)."""
+
+
+# ----------------------------------------------------------------------------- instances
+
+
+@dataclass(frozen=True)
+class Instance:
+    """Concrete parameters: prior, likelihood and q (q may hold intervals under an assumption)."""
+
+    name: str
+    prior: tuple[Fraction, ...]
+    likelihood: tuple[Fraction, ...]
+    q: tuple | None
+
+    @property
+    def K(self) -> int:
+        return len(self.prior)
+
+    @property
+    def evidence(self) -> Fraction:
+        return sum((a * b for a, b in zip(self.prior, self.likelihood)), Fraction(0))
+
+    def posterior(self) -> tuple[Fraction, ...]:
+        e = self.evidence
+        return tuple(a * b / e for a, b in zip(self.prior, self.likelihood))
+
+    def describe(self) -> str:
+        q = "" if self.q is None else f", q = ({', '.join(show(v) for v in self.q)})"
+        return (f"[{self.name}] prior = ({', '.join(map(str, self.prior))}), "
+                f"likelihood = ({', '.join(map(str, self.likelihood))}){q}")
+
+    def toml(self) -> str:
+        """The instance as an [[example]] table (q omitted when an assumption fixes it)."""
+        lines = ["[[example]]", f"prior = [{', '.join(repr(str(v)) for v in self.prior)}]",
+                 f"likelihood = [{', '.join(repr(str(v)) for v in self.likelihood)}]"]
+        if self.q is not None and all(isinstance(v, Fraction) for v in self.q):
+            lines.append(f"q = [{', '.join(repr(str(v)) for v in self.q)}]")
+        return "\n".join(lines).replace("'", '"')
+
+
+def _normalise(weights) -> tuple[Fraction, ...]:
+    total = sum(weights, Fraction(0))
+    return tuple(Fraction(w) / total for w in weights)
+
+
+def _with_coordinate(base: tuple[Fraction, ...], j: int, value: Fraction) -> tuple[Fraction, ...]:
+    """`base` with coordinate j set to `value` and the rest rescaled to sum to 1 - value."""
+    rest = sum(v for i, v in enumerate(base) if i != j)
+    return tuple(value if i == j else v * (1 - value) / rest for i, v in enumerate(base))
+
+
+BOUNDARY = (Fraction(1, 10**3), Fraction(1, 10**9), Fraction(1, 10**30))
+
+
+def instances(K: int, seed: int = 0) -> list[Instance]:
+    """The judge's instances for K states: lesson-like, random, tight, q = prior, boundary."""
+    rng = random.Random(f"soundness-judge-{K}-{seed}")
+
+    def dist() -> tuple[Fraction, ...]:
+        return _normalise([rng.randint(1, 97) for _ in range(K)])
+
+    def lik() -> tuple[Fraction, ...]:
+        return tuple(Fraction(rng.randint(1, 100), 100) for _ in range(K))
+
+    if K == 2:
+        lesson = ((Fraction(3, 4), Fraction(1, 4)), (Fraction(1, 5), Fraction(3, 5)), (Fraction(1, 3), Fraction(2, 3)))
+    else:
+        lesson = (_normalise([Fraction(3, 4), Fraction(1, 8)] + [Fraction(1, 8 * (K - 2))] * (K - 2)),
+                  tuple(Fraction(1 + (2 * k) % 9, 10) for k in range(K)), _normalise(range(1, K + 1)))
+    uniform = tuple(Fraction(1, K) for _ in range(K))
+    out: list[Instance] = []
+
+    def add(name, prior, likelihood, q):
+        out.append(Instance(name, tuple(prior), tuple(likelihood), tuple(q)))
+
+    def post(prior, likelihood):
+        return Instance("", tuple(prior), tuple(likelihood), None).posterior()
+
+    prior, likelihood, q = lesson
+    add("lesson", prior, likelihood, q)
+    add("lesson, q = posterior (tight)", prior, likelihood, post(prior, likelihood))
+    add("lesson, q = prior", prior, likelihood, prior)
+    for n in range(4):
+        add(f"random {n}", dist(), lik(), dist())
+    p0, l0 = dist(), lik()
+    add("random, q = posterior (tight)", p0, l0, post(p0, l0))
+    add("random, q = prior", p0, l0, p0)
+    add("uniform", uniform, tuple(Fraction(1, 2) for _ in range(K)), uniform)
+    add("all l = 1", p0, tuple(Fraction(1) for _ in range(K)), dist())
+    add("all l = 1, q = posterior = prior", p0, tuple(Fraction(1) for _ in range(K)), p0)
+    for eps in BOUNDARY:
+        for j in range(K):
+            pb = _with_coordinate(dist(), j, eps)
+            add(f"prior[{j}] = {eps}", pb, lik(), dist())
+            add(f"q[{j}] = {eps}", dist(), lik(), _with_coordinate(dist(), j, eps))
+        pb, lb = _with_coordinate(dist(), 0, eps), lik()
+        add(f"prior[0] = q[0] = {eps}", pb, lb, pb)
+        add(f"prior[0] = {eps}, q = posterior", pb, lb, post(pb, lb))
+        qb = _with_coordinate(dist(), K - 1, eps)
+        add(f"q[{K - 1}] = {eps}, prior[0] = {eps}", _with_coordinate(dist(), 0, eps), lik(), qb)
+    tiny = Fraction(1, 10**9)
+    for j in (0, K - 1):
+        lb = list(lik())
+        lb[j] = tiny
+        add(f"l[{j}] = 1e-9", dist(), lb, dist())
+        lb = list(lik())
+        lb[j] = Fraction(1)
+        add(f"l[{j}] = 1", dist(), lb, dist())
+    ratio = [Fraction(1), tiny] + [Fraction(1, 2)] * (K - 2)
+    p1 = dist()
+    add("likelihood ratio 1e9", p1, ratio, dist())
+    add("likelihood ratio 1e9, q = posterior", p1, ratio, post(p1, ratio))
+    add("likelihood ratio 1e9, q = prior", p1, ratio, p1)
+    add("uniform prior, l = 1", uniform, tuple(Fraction(1) for _ in range(K)), dist())
+    return out
+
+
+def assumed(base: list[Instance], q_expr) -> list[Instance]:
+    """The instances with q fixed by an assumption `q(z) = q_expr` (distinct (prior, likelihood) pairs)."""
+    seen, out = set(), []
+    for inst in base:
+        key = (inst.prior, inst.likelihood)
+        if key in seen:
+            continue
+        seen.add(key)
+        free = Instance(inst.name, inst.prior, inst.likelihood, None)
+        q = tuple(evaluate(q_expr, free, k) for k in range(inst.K))
+        if not all(_positive(v) for v in q) or not _is_one(_sum(q)):
+            raise JudgeError(f"the assumption q(z) = {q_expr} is not a distribution at {free.describe()}")
+        out.append(Instance(inst.name, inst.prior, inst.likelihood, q))
+    return out
+
+
+# ----------------------------------------------------------------------------- arithmetic
+
+
+def _iv(v):
+    if isinstance(v, Fraction):
+        return IV.mpf(v.numerator) / v.denominator
+    return v
+
+
+def _sum(values) -> Value:
+    values = list(values)
+    if all(isinstance(v, Fraction) for v in values):
+        return sum(values, Fraction(0))
+    total = IV.mpf(0)
+    for v in values:
+        total = total + _iv(v)
+    return total
+
+
+def _product(values) -> Value:
+    values = list(values)
+    if any(isinstance(v, Fraction) and v == 0 for v in values):
+        return Fraction(0)  # 0 times a (defined, finite) value is exactly 0
+    if all(isinstance(v, Fraction) for v in values):
+        out = Fraction(1)
+        for v in values:
+            out *= v
+        return out
+    total = IV.mpf(1)
+    for v in values:
+        total = total * _iv(v)
+    return total
+
+
+def _contains_zero(v) -> bool:
+    return bool(v.a <= 0 and v.b >= 0)
+
+
+def _positive(v) -> bool:
+    return v > 0 if isinstance(v, Fraction) else bool(v.a > 0)
+
+
+def _is_one(v) -> bool:
+    if isinstance(v, Fraction):
+        return v == 1
+    return bool((v - 1).a >= -_TOL and (v - 1).b <= _TOL)
+
+
+def show(v) -> str:
+    """A value for humans: the exact fraction (short ones) or 25 significant digits."""
+    if isinstance(v, Fraction):
+        text = str(v)
+        if len(text) <= 40:
+            return text
+        v = _iv(v)
+    return to_str(v.mid._mpi_[0], 25)
+
+
+def _power(base: Value, n: int) -> Value:
+    if isinstance(base, Fraction):
+        if base == 0 and n < 0:
+            raise Undefined("division by zero")
+        return base**n
+    if n < 0 and _contains_zero(base):
+        raise Undefined(f"division by a value that is 0 to {DIGITS} digits ({show(base)})")
+    if n == 0:
+        return Fraction(1)
+    return base**n
+
+
+def _log(v: Value) -> Value:
+    if isinstance(v, Fraction):
+        if v <= 0:
+            raise Undefined(f"log of {v}")
+        if v == 1:
+            return Fraction(0)
+        return IV.log(_iv(v))
+    if v.b <= 0:
+        raise Undefined(f"log of a negative value ({show(v)})")
+    if v.a <= 0:
+        raise Undefined(f"log of a value that is 0 to {DIGITS} digits ({show(v)})")
+    return IV.log(v)
+
+
+def _exp(v: Value) -> Value:
+    if isinstance(v, Fraction) and v == 0:
+        return Fraction(1)
+    return IV.exp(_iv(v))
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+_P_X = ("p", (x,), ())
+_P_Z = ("p", (z,), ())
+_P_XZ = ("p", (x, z), ())
+_P_X_GIVEN_Z = ("p", (x,), (z,))
+_P_Z_GIVEN_X = ("p", (z,), (x,))
+_Q_Z = ("q", (z,), ())
+_Z_DENSITIES = (_P_Z, _P_XZ, _P_X_GIVEN_Z, _P_Z_GIVEN_X, _Q_Z)
+
+
+def _signature(d: Density) -> tuple:
+    variables, given = tuple(d.variables), tuple(d.given)
+    if d.name == "p" and set(variables) == {x, z} and not given:
+        variables = (x, z)  # p(z, x) is p(x, z)
+    return (d.name, variables, given)
+
+
+def has_free_z(e) -> bool:
+    """z occurs outside every binder (Sum, E, KL, H, ELBO bind it): a claim for every z."""
+    if isinstance(e, (LatentSum, Expectation, KL, Entropy, ELBO)):
+        return False
+    if isinstance(e, Density):
+        return _signature(e) in _Z_DENSITIES
+    return any(has_free_z(a) for a in e.args)
+
+
+def _density(d: Density, inst: Instance, k: int | None) -> Value:
+    sig = _signature(d)
+    if sig == _P_X:
+        return inst.evidence
+    if sig not in _Z_DENSITIES:
+        raise JudgeError(f"unknown density {d}")
+    if k is None:
+        raise JudgeError(f"{d} with z unbound")
+    if sig == _P_Z:
+        return inst.prior[k]
+    if sig == _P_XZ:
+        return inst.prior[k] * inst.likelihood[k]
+    if sig == _P_X_GIVEN_Z:
+        return inst.likelihood[k]
+    if sig == _P_Z_GIVEN_X:
+        return inst.prior[k] * inst.likelihood[k] / inst.evidence
+    if inst.q is None:
+        raise JudgeError("q(z) is not given at this instance")
+    return inst.q[k]
+
+
+def _distribution(d, inst: Instance) -> tuple[Value, ...]:
+    if not isinstance(d, Density) or _signature(d) not in (_P_Z, _P_Z_GIVEN_X, _Q_Z):
+        raise JudgeError(f"{d} is not a distribution over z")
+    return tuple(_density(d, inst, j) for j in range(inst.K))
+
+
+def evaluate(e, inst: Instance, k: int | None = None, memo: dict | None = None) -> Value:
+    """The value of `e` at the instance, with z bound to k (None: z unbound).
+
+    Raises Undefined where the expression (or any part of it) has no real value."""
+    memo = {} if memo is None else memo
+    key = (e, k)
+    if key in memo:
+        hit = memo[key]
+        if isinstance(hit, Undefined):
+            raise hit
+        return hit
+    try:
+        value = _evaluate(e, inst, k, memo)
+    except Undefined as error:
+        memo[key] = error
+        raise
+    memo[key] = value
+    return value
+
+
+def _evaluate(e, inst: Instance, k: int | None, memo: dict) -> Value:
+    K = inst.K
+    if isinstance(e, Density):
+        return _density(e, inst, k)
+    if isinstance(e, LatentSum):
+        if e.args[1] != z:
+            raise JudgeError("Sum over something other than z")
+        return _sum(evaluate(e.body, inst, j, memo) for j in range(K))
+    if isinstance(e, Expectation):
+        weights = _distribution(e.distribution, inst)
+        return _sum(_product((w, evaluate(e.body, inst, j, memo))) for j, w in enumerate(weights))
+    if isinstance(e, KL):
+        a, b = (_distribution(d, inst) for d in e.args)
+        return _sum(_product((a[j], _log(_product((a[j], _power(b[j], -1)))))) for j in range(K))
+    if isinstance(e, Entropy):
+        a = _distribution(e.args[0], inst)
+        return _product((Fraction(-1), _sum(_product((a[j], _log(a[j]))) for j in range(K))))
+    if isinstance(e, ELBO):
+        a = _distribution(e.args[0], inst)
+        joint = [inst.prior[j] * inst.likelihood[j] for j in range(K)]
+        return _sum(_product((a[j], _log(_product((joint[j], _power(a[j], -1)))))) for j in range(K))
+    if isinstance(e, sympy.Rational):  # Integer, Rational, Zero, One, Half, NegativeOne
+        return Fraction(int(e.p), int(e.q))
+    if isinstance(e, sympy.Add):
+        return _sum([evaluate(a, inst, k, memo) for a in e.args])
+    if isinstance(e, sympy.Mul):
+        return _product([evaluate(a, inst, k, memo) for a in e.args])
+    if isinstance(e, sympy.Pow):
+        if not isinstance(e.exp, sympy.Integer):
+            raise JudgeError(f"non-integer exponent in {e}")
+        return _power(evaluate(e.base, inst, k, memo), int(e.exp))
+    if isinstance(e, sympy.log):
+        if len(e.args) != 1:
+            raise JudgeError("log with a base")
+        return _log(evaluate(e.args[0], inst, k, memo))
+    if isinstance(e, sympy.exp):
+        return _exp(evaluate(e.args[0], inst, k, memo))
+    raise JudgeError(f"the judge does not know {type(e).__name__}: {e}")
+
+
+# ----------------------------------------------------------------------------- relations
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One instance (and one z when the claim is pointwise): both sides and whether it held."""
+
+    instance: Instance
+    k: int | None
+    lhs: str
+    rhs: str
+    holds: bool
+    reason: str = ""
+
+    def describe(self) -> str:
+        at = f" at z = {self.k}" if self.k is not None else ""
+        verdict = "holds" if self.holds else f"FAILS: {self.reason}"
+        return f"{self.instance.describe()}{at}: lhs = {self.lhs}, rhs = {self.rhs}: {verdict}"
+
+
+def relation_holds(rel: str, a: Value, b: Value) -> tuple[bool, str]:
+    """Decide `a rel b`: exactly for two fractions, within TOLERANCE for intervals."""
+    if isinstance(a, Fraction) and isinstance(b, Fraction):
+        d = a - b
+        ok = {"=": d == 0, ">=": d >= 0, "<=": d <= 0, ">": d > 0, "<": d < 0}[rel]
+        return ok, "" if ok else f"lhs - rhs = {show(d)} (exact)"
+    A, B = _iv(a), _iv(b)
+    d = A - B
+    scale = 1 + max(abs(A).b, abs(B).b)
+    tol = _TOL * scale
+    lo, hi = d.a, d.b
+    ok = {"=": bool(lo <= tol and hi >= -tol), ">=": bool(hi >= -tol), "<=": bool(lo <= tol),
+          ">": bool(lo > tol), "<": bool(hi < -tol)}[rel]
+    return ok, "" if ok else f"lhs - rhs = {show(d)} (tolerance {show(tol)})"
+
+
+@dataclass
+class Judgement:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.holds]
+
+    @property
+    def holds(self) -> bool:
+        return not self.failures
+
+
+def judge(lhs, rel: str, rhs, cases: list[Instance], stop_at_first: bool = True) -> Judgement:
+    """Evaluate `lhs rel rhs` on every instance (every z, when a side has a free z)."""
+    if rel not in ("=", "<=", ">=", "<", ">"):
+        raise JudgeError(f"unknown relation {rel!r}")
+    pointwise = has_free_z(lhs) or has_free_z(rhs)
+    result = Judgement()
+    for inst in cases:
+        memo: dict = {}
+        for k in (range(inst.K) if pointwise else (None,)):
+            values, texts, undefined = [], [], []
+            for side in (lhs, rhs):
+                try:
+                    v = evaluate(side, inst, k, memo)
+                    values.append(v)
+                    texts.append(show(v))
+                except Undefined as error:
+                    values.append(None)
+                    texts.append(f"undefined ({error})")
+                    undefined.append(str(error))
+            if undefined:
+                outcome = Outcome(inst, k, texts[0], texts[1], False, "undefined: " + "; ".join(undefined))
+            else:
+                ok, why = relation_holds(rel, values[0], values[1])
+                outcome = Outcome(inst, k, texts[0], texts[1], ok, why)
+            result.outcomes.append(outcome)
+            if stop_at_first and not outcome.holds:
+                return result
+    return result
+
+
+def value_table(e, cases: list[Instance]) -> list[tuple[Instance, int | None, str]]:
+    """Per instance (and z): the value of `e`, or "undefined (reason)"."""
+    out = []
+    for inst in cases:
+        for k in (range(inst.K) if has_free_z(e) else (None,)):
+            try:
+                out.append((inst, k, show(evaluate(e, inst, k))))
+            except Undefined as error:
+                out.append((inst, k, f"undefined ({error})"))
+    return out
+
+
+__all__ = ["Instance", "Undefined", "JudgeError", "Judgement", "Outcome", "instances", "assumed",
+           "evaluate", "judge", "relation_holds", "value_table", "has_free_z", "show", "TOLERANCE", "DIGITS"]

@@ -1,0 +1,893 @@
+"""Soundness fuzzer: whenever the engine says a step is ``proved``, an independent judge
+(tests/soundness_judge.py: mpmath at 60 digits, exact fractions, no engine code) must find
+no instance where the relation fails or where either side is undefined.
+
+Hypothesis generates derivations from the vocabulary:
+
+* random well-typed expressions, rewritten by identities that hold where defined
+  (commutativity, log rules, unfolding definitions, Bayes, multiply-and-divide, ...);
+* the lesson's true statements (gap identity, decomposition, Jensen, KL >= 0, ...),
+  optionally wrapped on both sides by the same function (log(. - 1/2), 1/(.), ...);
+* perturbations: tiny terms (1/10**9 * q(z)), swapped KL arguments, q -> p(z), changed
+  constants, flipped or strengthened relations, multiply and divide by (X - X'), logs of
+  differences and of negated values, nested logs, exp(log(.)).
+
+Each step is paired with a rule (usually the plausible one, sometimes a random one), the
+derivation is loaded with ``elbo_sym.derivation.loads`` and checked with
+``check_derivation(..., search=False)``; every ``proved`` step goes to the judge.  The test
+collects every disagreement of the (derandomised) run and reports them all at the end, each
+as a one-step TOML file that reproduces it, with the judge's failing instance.
+
+bench/fuzz_soundness.py runs the same generator as a long, seeded campaign.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import mpmath
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import soundness_judge as J  # noqa: E402
+
+from elbo_sym.check import Verdict, check_derivation  # noqa: E402
+from elbo_sym.derivation import DerivationError, loads  # noqa: E402
+from elbo_sym.parse import parse_expression  # noqa: E402
+from elbo_sym.rules import RULES  # noqa: E402
+
+# ============================================================================ expressions
+#
+# A small expression tree of our own (nested tuples), rendered to the file vocabulary:
+#   ("num", Fraction)  ("d", "q(z)")  ("raw", text, has_free_z)
+#   ("add"|"sub"|"mul"|"div", a, b)  ("neg", a)  ("pow", a, n)  ("log", a)  ("exp", a)
+#   ("Sum", body)  ("E", dist, body)  ("KL", d1, d2)  ("H", d)  ("ELBO", d)
+
+Z_DENSITIES = ("q(z)", "p(z)", "p(x, z)", "p(x | z)", "p(z | x)")
+DISTRIBUTIONS = ("q", "q(z)", "p(z)", "p(z | x)")
+EQUALITY_RULES = ("algebra", "definition", "bayes", "logarithm", "linearity", "assumption")
+ALL_RULES = tuple(sorted(RULES))
+RELATIONS = ("=", ">=", "<=", ">", "<")
+
+
+def num(v) -> tuple:
+    return ("num", Fraction(v))
+
+
+def d(name: str) -> tuple:
+    return ("d", name)
+
+
+def add(a, b):
+    return ("add", a, b)
+
+
+def sub(a, b):
+    return ("sub", a, b)
+
+
+def mul(a, b):
+    return ("mul", a, b)
+
+
+def div(a, b):
+    return ("div", a, b)
+
+
+def log(a):
+    return ("log", a)
+
+
+def Sum(body):
+    return ("Sum", body)
+
+
+ONE, ZERO, HALF = num(1), num(0), num(Fraction(1, 2))
+Q, PZ, PXZ, PXGZ, POST, PX = (d(n) for n in ("q(z)", "p(z)", "p(x, z)", "p(x | z)", "p(z | x)", "p(x)"))
+TINY = div(ONE, ("pow", num(10), 9))  # 1/10**9 (literals are limited to 10**6)
+SUM_Q = Sum(Q)
+
+
+def free_z(e) -> bool:
+    kind = e[0]
+    if kind == "d":
+        return e[1] != "p(x)"
+    if kind == "raw":
+        return e[2]
+    if kind in ("num", "Sum", "E", "KL", "H", "ELBO"):
+        return False
+    return any(free_z(c) for c in children(e))
+
+
+def children(e) -> list:
+    kind = e[0]
+    if kind in ("add", "sub", "mul", "div"):
+        return [e[1], e[2]]
+    if kind in ("neg", "log", "exp", "Sum", "pow"):
+        return [e[1]]
+    if kind == "E":
+        return [e[2]]
+    return []
+
+
+def with_children(e, new: list):
+    kind = e[0]
+    if kind in ("add", "sub", "mul", "div"):
+        return (kind, new[0], new[1])
+    if kind in ("neg", "log", "exp", "Sum"):
+        return (kind, new[0])
+    if kind == "pow":
+        return (kind, new[0], e[2])
+    if kind == "E":
+        return (kind, e[1], new[0])
+    return e
+
+
+def has_exp(e) -> bool:
+    return e[0] == "exp" or any(has_exp(c) for c in children(e))
+
+
+def size(e) -> int:
+    return 1 + sum(size(c) for c in children(e))
+
+
+_PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4}
+
+
+def _prec(e) -> int:
+    if e[0] == "num":
+        v = e[1]
+        if v < 0:
+            return 3
+        return 5 if v.denominator == 1 else 2
+    return _PREC.get(e[0], 5)
+
+
+def render(e, need: int = 0) -> str:
+    """The expression in the derivation-file vocabulary, with the brackets it needs."""
+    kind = e[0]
+    if kind == "num":
+        v = e[1]
+        text = str(abs(v.numerator)) + ("" if v.denominator == 1 else f"/{v.denominator}")
+        text = ("-" if v < 0 else "") + text
+    elif kind == "d":
+        text = e[1]
+    elif kind == "raw":
+        text = e[1]
+        return text if need <= 1 else f"({text})"
+    elif kind in ("add", "sub"):
+        text = f"{render(e[1], 1)} {'+' if kind == 'add' else '-'} {render(e[2], 2)}"
+    elif kind in ("mul", "div"):
+        text = f"{render(e[1], 2)} {'*' if kind == 'mul' else '/'} {render(e[2], 3)}"
+    elif kind == "neg":
+        inner = e[1]
+        text = f"-{render(inner, 4 if inner[0] == 'neg' or (inner[0] == 'num' and inner[1] < 0) else 3)}"
+    elif kind == "pow":
+        text = f"{render(e[1], 5)} ** {e[2]}"
+    elif kind in ("log", "exp", "Sum"):
+        text = f"{kind}({render(e[1])}{', z' if kind == 'Sum' else ''})"
+    elif kind == "E":
+        text = f"E({e[1]}, {render(e[2])})"
+    elif kind == "KL":
+        text = f"KL({e[1]}, {e[2]})"
+    elif kind in ("H", "ELBO"):
+        text = f"{kind}({e[1]})"
+    else:  # pragma: no cover - a generator bug
+        raise ValueError(f"unknown node {e!r}")
+    return f"({text})" if _prec(e) < need else text
+
+
+def parse_tree(text: str):
+    """A statement's text (file vocabulary) as our tree, so later steps can rewrite inside it."""
+    return _tree(ast.parse(text, mode="eval").body, text)
+
+
+_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div"}
+
+
+def _tree(node, text: str):
+    if isinstance(node, ast.Constant) and isinstance(node.value, int):
+        return num(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _tree(node.operand, text)
+        return num(-inner[1]) if inner[0] == "num" else ("neg", inner)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        exponent = ast.literal_eval(node.right)
+        return ("pow", _tree(node.left, text), int(exponent))
+    if isinstance(node, ast.BinOp):
+        left, right = _tree(node.left, text), _tree(node.right, text)
+        if isinstance(node.op, ast.Div) and left[0] == right[0] == "num" and right[1] != 0 \
+                and left[1].denominator == right[1].denominator == 1 and left[1] >= 0 and right[1] > 0:
+            return num(left[1] / right[1])
+        return (_BINOPS[type(node.op)], left, right)
+    if isinstance(node, ast.Call):
+        name = node.func.id
+        if name in ("p", "q"):
+            segment = ast.get_source_segment(text, node)
+            return d(" ".join(segment.replace(",", ", ").replace("|", " | ").split()).replace("( ", "(")
+                     .replace(" )", ")").replace(" ,", ","))
+        args = node.args
+        if name in ("log", "exp"):
+            return (name, _tree(args[0], text))
+        if name == "Sum":
+            return Sum(_tree(args[0], text))
+        if name == "E":
+            return ("E", _dist_name(args[0], text), _tree(args[1], text))
+        if name == "KL":
+            return ("KL", _dist_name(args[0], text), _dist_name(args[1], text))
+        if name in ("H", "ELBO"):
+            return (name, _dist_name(args[0], text))
+    raise ValueError(f"cannot read {ast.dump(node)} in {text!r}")
+
+
+def _dist_name(node, text: str) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    return _tree(node, text)[1]
+
+
+# ============================================================================ rewrites
+#
+# Rewrites are identities wherever both sides are defined (some need positivity, like
+# log(a b) = log a + log b: the engine must then show positivity, and the judge catches it
+# when it does not).  Perturbations are usually false, or break definedness.
+
+
+def _dist_density(name: str):
+    return Q if name == "q" else d(name)
+
+
+def rewrites(e) -> list[tuple[str, tuple]]:
+    kind, out = e[0], []
+    z_here = free_z(e)
+    if kind == "add":
+        out += [("commute +", add(e[2], e[1]))]
+        if e[1][0] == "log" and e[2][0] == "log":
+            out.append(("log a + log b = log ab", log(mul(e[1][1], e[2][1]))))
+    if kind == "sub":
+        out += [("a - b = a + (-1) b", add(e[1], mul(num(-1), e[2])))]
+        if e[1][0] == "log" and e[2][0] == "log":
+            out.append(("log a - log b = log(a/b)", log(div(e[1][1], e[2][1]))))
+    if kind == "mul":
+        out += [("commute *", mul(e[2], e[1]))]
+        if e[2][0] in ("add", "sub"):
+            out.append(("distribute", (e[2][0], mul(e[1], e[2][1]), mul(e[1], e[2][2]))))
+    if kind == "div":
+        out += [("a/b = a * b**-1", mul(e[1], ("pow", e[2], -1)))]
+        if e[1] == e[2]:
+            out.append(("a/a = 1", ONE))
+    if kind == "pow" and e[2] == 2:
+        out.append(("a**2 = a*a", mul(e[1], e[1])))
+    if kind == "log":
+        a = e[1]
+        if a[0] == "mul":
+            out.append(("log ab = log a + log b", add(log(a[1]), log(a[2]))))
+        if a[0] == "div":
+            out.append(("log a/b = log a - log b", sub(log(a[1]), log(a[2]))))
+        if a[0] == "pow":
+            out.append(("log a**n = n log a", mul(num(a[2]), log(a[1]))))
+        if a[0] == "exp":
+            out.append(("log exp a = a", a[1]))
+        if a == PX:
+            out += [("log p(x) = E_q log p(x)", ("E", "q", log(PX))),
+                    ("log p(x) = log p(x,z) - log p(z|x)", sub(log(PXZ), log(POST))),
+                    ("log p(x) = E_q log p(x,z) + H + KL", add(add(("E", "q", log(PXZ)), ("H", "q")),
+                                                               ("KL", "q(z)", "p(z | x)")))]
+    if kind == "exp" and e[1][0] == "log":
+        out.append(("exp log a = a", e[1][1]))
+    if kind == "exp" and e[1][0] == "add":
+        out.append(("exp(a+b) = exp a exp b", mul(("exp", e[1][1]), ("exp", e[1][2]))))
+    if kind == "Sum":
+        b = e[1]
+        if b[0] in ("add", "sub"):
+            out.append(("Sum linear", (b[0], Sum(b[1]), Sum(b[2]))))
+        if b[0] == "mul" and not free_z(b[1]):
+            out.append(("Sum c f = c Sum f", mul(b[1], Sum(b[2]))))
+        if b == POST or b == Q or b == PZ:
+            out.append(("Sum of a distribution = 1", ONE))
+    if kind == "E":
+        out.append(("E = Sum", Sum(mul(_dist_density(e[1]), e[2]))))
+    if kind == "KL":
+        a, b = _dist_density(e[1]), _dist_density(e[2])
+        out += [("KL definition", Sum(mul(a, log(div(a, b))))),
+                ("KL = E(log a - log b)", ("E", e[1], sub(log(a), log(b))))]
+        if e[1] == e[2] or {e[1], e[2]} <= {"q", "q(z)"}:
+            out.append(("KL(a, a) = 0", ZERO))
+    if kind == "H":
+        a = _dist_density(e[1])
+        out += [("H definition", ("neg", Sum(mul(a, log(a))))), ("H = -E log", ("neg", ("E", e[1], log(a))))]
+    if kind == "ELBO":
+        a = _dist_density(e[1])
+        out.append(("ELBO definition", Sum(mul(a, log(div(PXZ, a))))))
+        if e[1] in ("q", "q(z)"):
+            out += [("decomposition", sub(("E", "q", log(PXGZ)), ("KL", "q(z)", "p(z)"))),
+                    ("gap identity", sub(log(PX), ("KL", "q(z)", "p(z | x)")))]
+    if kind == "d":
+        name = e[1]
+        if name == "p(z | x)":
+            out.append(("Bayes", div(PXZ, PX)))
+        if name == "p(x, z)":
+            out.append(("product rule", mul(PZ, PXGZ)))
+        if name == "p(x)":
+            out += [("marginal", Sum(PXZ)), ("p(x) = p(x,z)/p(z|x)", div(PXZ, POST))]
+    if kind == "num" and e[1] == 1:
+        out += [("1 = Sum q", SUM_Q), ("1 = Sum posterior", Sum(POST))]
+    if kind == "num" and e[1] == 0:
+        out += [("0 = KL(q, q)", ("KL", "q", "q(z)")), ("0 = log 1", log(ONE))]
+    # any node
+    if not z_here:
+        out.append(("c = Sum q c", Sum(mul(Q, e))))
+    out += [("(a X)/X, X > 0", div(mul(e, PX), PX)),
+            ("a = log exp a", log(("exp", e))) if not has_exp(e) else ("a = a + 0", add(e, ZERO)),
+            ("a = a + (Sum q - 1) c", add(e, mul(sub(SUM_Q, ONE), num(3)))),
+            ("a = a * 1", mul(e, ONE))]
+    if not z_here:
+        out.append(("(a q)/q, q > 0", div(mul(e, Q), Q)))
+    return out
+
+
+ZERO_SOMEWHERE = (sub(SUM_Q, ONE), sub(Q, POST), sub(PX, ONE), sub(Q, HALF), ("KL", "q(z)", "p(z | x)"),
+                  sub(Q, Q), sub(POST, PZ))
+
+
+def perturbations(e) -> list[tuple[str, tuple]]:
+    kind, out = e[0], []
+    out += [("+ 1/10**9 * q(z)", add(e, mul(TINY, Q))), ("+ 1/1000000", add(e, num(Fraction(1, 10**6)))),
+            ("* (1 + 1/10**9)", mul(e, add(ONE, TINY))), ("negate", ("neg", e))]
+    for D in ZERO_SOMEWHERE[:4]:
+        out.append((f"(a D)/D, D = {render(D)}", div(mul(e, D), D)))
+    out.append(("a (D/D)", mul(e, div(ZERO_SOMEWHERE[1], ZERO_SOMEWHERE[1]))))
+    out += [("exp log a", ("exp", log(e))) if not has_exp(e) else ("log log a", log(log(e))),
+            ("log log a", log(log(e))), ("log(-log a)", log(("neg", log(e))))]
+    if kind == "log":
+        a = e[1]
+        out += [("log(-a)", log(("neg", a))), ("log(a - 1/2)", log(sub(a, HALF))),
+                ("log(1/2 - a)", log(sub(HALF, a))), ("log a -> log|a|**... log(a**2)/2", div(log(("pow", a, 2)), num(2)))]
+        if a[0] == "sub":
+            out.append(("log(u - v) -> log(v - u)", log(sub(a[2], a[1]))))
+        if a[0] == "neg":
+            out.append(("log(-a) -> log a", log(a[1])))
+    if kind in ("add", "sub"):
+        out += [("drop a term", e[1]), ("flip sign", (("sub" if kind == "add" else "add"), e[1], e[2]))]
+    if kind == "sub":
+        out.append(("a - b -> b - a", sub(e[2], e[1])))
+    if kind == "KL":
+        out += [("swap KL", ("KL", e[2], e[1])), ("KL posterior -> prior", ("KL", e[1], "p(z)" if e[2] != "p(z)" else "p(z | x)"))]
+    if kind in ("H", "ELBO") and e[1] in ("q", "q(z)"):
+        out.append(("q -> p(z)", (kind, "p(z)")))
+    if kind == "E":
+        out.append(("E weights q <-> p(z)", ("E", "p(z)" if e[1] != "p(z)" else "q", e[2])))
+    if kind == "d":
+        swap = {"q(z)": PZ, "p(z)": Q, "p(z | x)": PZ, "p(x, z)": PXGZ, "p(x | z)": PXZ, "p(x)": ONE}
+        out.append(("density swap", swap[e[1]]))
+        if e[1] in Z_DENSITIES:
+            out += [("1 - density", sub(ONE, e)), ("density - 1/2", sub(e, HALF))]
+    if kind == "num":
+        v = e[1]
+        out += [("constant + 1", num(v + 1)), ("constant * 2", num(v * 2)), ("constant -> -constant", num(-v))]
+    if kind == "pow":
+        out.append(("exponent + 1", ("pow", e[1], e[2] + 1 if e[2] != -1 else 2)))
+    if kind == "exp":
+        out.append(("exp a -> exp(-a)", ("exp", ("neg", e[1]))))
+    return out
+
+
+def positions(e, path=()) -> list[tuple]:
+    out = [path]
+    for i, c in enumerate(children(e)):
+        out += positions(c, path + (i,))
+    return out
+
+
+def at(e, path):
+    for i in path:
+        e = children(e)[i]
+    return e
+
+
+def replace(e, path, new):
+    if not path:
+        return new
+    kids = children(e)
+    kids[path[0]] = replace(kids[path[0]], path[1:], new)
+    return with_children(e, kids)
+
+
+@st.composite
+def mutate(draw, e, kind: str):
+    """Apply one rewrite (kind="rewrite") or one perturbation somewhere inside e."""
+    spots = positions(e)
+    path = spots[draw(st.integers(0, len(spots) - 1))]
+    options = (rewrites if kind == "rewrite" else perturbations)(at(e, path))
+    if not options:
+        return e, None
+    tag, new = options[draw(st.integers(0, len(options) - 1))]
+    return replace(e, path, new), tag
+
+
+# ============================================================================ random expressions
+
+NUMBERS = (Fraction(1), Fraction(2), Fraction(1, 2), Fraction(3), Fraction(1, 3), Fraction(0), Fraction(-1))
+Z_LEAVES = (Q, PZ, PXZ, PXGZ, POST, PX, sub(Q, HALF), sub(ONE, Q), sub(POST, Q), sub(PX, PXZ), sub(PXZ, PX),
+            sub(Q, PZ))
+SCALAR_LEAVES = (PX, ("KL", "q(z)", "p(z)"), ("H", "q"), ("ELBO", "q"), ("KL", "q(z)", "p(z | x)"),
+                 sub(SUM_Q, ONE), sub(PX, ONE), sub(ONE, PX), ("ELBO", "p(z)"), ("H", "p(z | x)"),
+                 ("KL", "p(z | x)", "q"))
+
+
+@st.composite
+def expressions(draw, depth: int = 3, zok: bool = True, in_exp: bool = False):
+    """A well-typed expression; zok: densities of z may appear (bound by an enclosing sum,
+    or free: then the statement is a claim for every z)."""
+    leaf_choice = draw(st.integers(0, 2 if depth <= 0 else 12))
+    if leaf_choice <= 2 or depth <= 0:
+        which = draw(st.integers(0, 2))
+        if which == 0:
+            return num(NUMBERS[draw(st.integers(0, len(NUMBERS) - 1))])
+        pool = Z_LEAVES if (zok and which == 1) else SCALAR_LEAVES
+        return pool[draw(st.integers(0, len(pool) - 1))]
+    op = draw(st.sampled_from(("add", "sub", "mul", "div", "neg", "pow", "log", "log", "exp", "Sum", "E", "Sum")))
+    if op == "exp" and in_exp:
+        op = "log"
+    sub_expr = expressions(depth - 1, zok, in_exp or op == "exp")
+    if op in ("add", "sub", "mul", "div"):
+        return (op, draw(sub_expr), draw(sub_expr))
+    if op == "pow":
+        return ("pow", draw(sub_expr), draw(st.sampled_from((2, 3, -1, -2))))
+    if op in ("neg", "log", "exp"):
+        return (op, draw(sub_expr))
+    body = draw(expressions(depth - 1, True, in_exp))
+    if op == "Sum":
+        return Sum(body)
+    return ("E", draw(st.sampled_from(DISTRIBUTIONS)), body)
+
+
+# ============================================================================ true statements
+
+@dataclass(frozen=True)
+class Statement:
+    name: str
+    lhs: str
+    rel: str
+    rhs: str
+    rule: str
+    assume: str | None = None
+
+
+LIBRARY = (
+    Statement("gap identity", "log(p(x)) - ELBO(q)", "=", "KL(q(z), p(z | x))", "algebra"),
+    Statement("decomposition", "ELBO(q)", "=", "E(q, log(p(x | z))) - KL(q(z), p(z))", "definition"),
+    Statement("Jensen (KL form)", "log(p(x))", ">=", "ELBO(q)", "kl-nonneg"),
+    Statement("Jensen (explicit)", "log(Sum(q(z) * p(x, z) / q(z), z))", ">=",
+              "Sum(q(z) * log(p(x, z) / q(z)), z)", "jensen"),
+    Statement("multiply and divide by q", "log(p(x))", "=", "log(Sum(q(z) * p(x, z) / q(z), z))", "algebra"),
+    Statement("KL >= 0", "KL(q(z), p(z))", ">=", "0", "kl-nonneg"),
+    Statement("H >= 0", "H(q)", ">=", "0", "algebra"),
+    Statement("log p(x) = E log p(x,z) + H + KL", "log(p(x))", "=",
+              "E(q, log(p(x, z))) + H(q) + KL(q(z), p(z | x))", "algebra"),
+    Statement("Bayes pointwise", "p(z | x)", "=", "p(x, z) / p(x)", "bayes"),
+    Statement("product rule", "p(x, z)", "=", "p(z) * p(x | z)", "bayes"),
+    Statement("log Bayes pointwise", "log(p(x))", "=", "log(p(x, z)) - log(p(z | x))", "bayes"),
+    Statement("posterior sums to 1", "Sum(p(z | x), z)", "=", "1", "algebra"),
+    Statement("ELBO = log p(x) - KL", "ELBO(q)", "=", "log(p(x)) - KL(q(z), p(z | x))", "algebra"),
+    Statement("E(q, 1) = 1", "E(q, 1)", "=", "1", "linearity"),
+    Statement("KL(q, q) = 0", "KL(q, q)", "=", "0", "definition"),
+    Statement("H = -E log q", "H(q)", "=", "-E(q, log(q(z)))", "definition"),
+    Statement("H <= log K (Jensen)", "log(Sum(q(z) * (1 / q(z)), z))", ">=", "Sum(q(z) * log(1 / q(z)), z)",
+              "jensen"),
+    Statement("Jensen with the prior", "log(Sum(p(z) * p(x | z), z))", ">=", "Sum(p(z) * log(p(x | z)), z)",
+              "jensen"),
+    Statement("tight ELBO", "ELBO(q)", "=", "log(p(x))", "assumption", "q(z) = p(z | x)"),
+    Statement("tight KL", "KL(q(z), p(z | x))", "=", "0", "assumption", "q(z) = p(z | x)"),
+    Statement("q = prior: KL(q, p(z)) = 0", "KL(q(z), p(z))", "=", "0", "assumption", "q(z) = p(z)"),
+    Statement("K=2 only: Sum log(1 - q)", "Sum(log(1 - q(z)), z)", "=", "Sum(log(q(z)), z)", "algebra"),
+    Statement("K=2 only: Sum (1 - q)**2", "Sum((1 - q(z)) ** 2, z)", "=", "Sum(q(z) ** 2, z)", "algebra"),
+    Statement("Jensen as E", "log(p(x))", ">=", "E(q, log(p(x, z) / q(z)))", "kl-nonneg"),
+    Statement("ELBO(prior)", "ELBO(p(z))", "=", "E(p(z), log(p(x | z)))", "algebra"),
+    Statement("KL to posterior expanded", "KL(q(z), p(z | x))", "=",
+              "KL(q(z), p(z)) - E(q, log(p(x | z))) + log(p(x))", "algebra"),
+    Statement("log ratio pointwise", "log(p(x) / p(x, z))", "=", "-log(p(z | x))", "logarithm"),
+    Statement("KL(posterior, prior)", "E(p(z | x), log(p(z | x) / p(z)))", "=", "KL(p(z | x), p(z))", "definition"),
+    Statement("log p(x) <= 0 (l <= 1)", "log(p(x))", "<=", "0", "algebra"),
+    Statement("exp ELBO <= p(x)", "exp(ELBO(q))", "<=", "p(x)", "jensen"),
+    Statement("q / q = 1", "q(z) / q(z)", "=", "1", "algebra"),
+    Statement("log of a product", "log(q(z) * p(x))", "=", "log(q(z)) + log(p(x))", "logarithm"),
+)
+
+# f(A) rel f(B): the same function applied to both sides (identities stay identities where
+# defined; inequalities only survive monotone f).
+WRAPS = (
+    ("log(.)", lambda a: log(a)), ("log(. - 1/2)", lambda a: log(sub(a, HALF))),
+    ("log(1/2 - .)", lambda a: log(sub(HALF, a))), ("log(-.)", lambda a: log(("neg", a))),
+    ("exp(.)", lambda a: ("exp", a)), ("(.)**2", lambda a: ("pow", a, 2)), ("1/(.)", lambda a: div(ONE, a)),
+    ("./(Sum q - 1)", lambda a: div(a, sub(SUM_Q, ONE))), ("Sum(q(z) * ., z)", lambda a: Sum(mul(Q, a))),
+    ("E(q, .)", lambda a: ("E", "q", a)), ("log(log(.))", lambda a: log(log(a))), ("-(.)", lambda a: ("neg", a)),
+    (". + 1/2", lambda a: add(a, HALF)), ("log(1 - .)", lambda a: log(sub(ONE, a))),
+    ("(. - X)/(. - X)", lambda a: div(sub(a, PX), sub(a, PX))),
+)
+
+PERTURB_REL = {"=": (">=", "<=", ">", "<"), ">=": (">", "<=", "=", "<"), "<=": ("<", ">=", "=", ">"),
+               ">": (">=", "<", "="), "<": ("<=", ">", "=")}
+FLIP = {"=": "=", ">=": "<=", "<=": ">=", ">": "<", "<": ">"}
+
+
+# ============================================================================ derivations
+
+@dataclass(frozen=True)
+class GenStep:
+    rel: str
+    expr: str
+    rule: str
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Case:
+    K: int
+    assume: str | None
+    start: str
+    steps: tuple[GenStep, ...]
+
+    def toml(self) -> str:
+        return case_toml(self.K, self.assume, self.start, self.steps)
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def case_toml(K: int, assume: str | None, start: str, steps) -> str:
+    lines = ['title = "soundness fuzz"', f"K = {K}"]
+    if assume:
+        lines.append(f"assume = {_quote(assume)}")
+    lines.append(f"start = {_quote(start)}")
+    for s in steps:
+        lines += ["", "[[step]]", f"rel = {_quote(s.rel)}", f"expr = {_quote(s.expr)}", f"rule = {_quote(s.rule)}"]
+    return "\n".join(lines) + "\n"
+
+
+def _rule_for(draw, rel: str, plausible: str | None) -> str:
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.sampled_from(ALL_RULES))
+    if rel == "=" or rel in ("<", ">"):
+        return plausible if plausible in EQUALITY_RULES and draw(st.booleans()) else draw(st.sampled_from(EQUALITY_RULES))
+    return plausible if plausible in ("jensen", "kl-nonneg") else draw(st.sampled_from(("jensen", "kl-nonneg")))
+
+
+@st.composite
+def next_expression(draw, e):
+    """A rewrite chain of e (1-3 identities), perturbed one time in three; sometimes a fresh expression."""
+    tags = []
+    roll = draw(st.integers(0, 19))
+    if roll == 0:
+        return draw(expressions(2)), ("unrelated expression",)
+    for _ in range(draw(st.integers(1, 3))):
+        e, tag = draw(mutate(e, "rewrite"))
+        if tag:
+            tags.append(tag)
+    if roll % 3 == 1:
+        e, tag = draw(mutate(e, "perturb"))
+        if tag:
+            tags.append("PERTURB " + tag)
+    return e, tuple(tags)
+
+
+@st.composite
+def cases(draw) -> Case:
+    K = draw(st.sampled_from((2, 3)))
+    assume = None
+    steps: list[GenStep] = []
+    if draw(st.integers(0, 9)) < 6:  # a lesson statement, perhaps wrapped and perturbed
+        s = LIBRARY[draw(st.integers(0, len(LIBRARY) - 1))]
+        assume = s.assume
+        lhs, rhs, rel, tags = parse_tree(s.lhs), parse_tree(s.rhs), s.rel, ["statement: " + s.name]
+        if draw(st.integers(0, 2)) == 0:
+            name, f = WRAPS[draw(st.integers(0, len(WRAPS) - 1))]
+            lhs, rhs = f(lhs), f(rhs)
+            tags.append("WRAP " + name)
+        if draw(st.integers(0, 3)) == 0:
+            rhs, tag = draw(mutate(rhs, "perturb"))
+            tags.append("PERTURB " + str(tag))
+        if draw(st.integers(0, 4)) == 0:
+            rel = draw(st.sampled_from(PERTURB_REL[rel]))
+            tags.append(f"RELATION {s.rel} -> {rel}")
+        if draw(st.integers(0, 5)) == 0:
+            lhs, rhs, rel = rhs, lhs, FLIP[rel]
+            tags.append("sides swapped")
+        start = lhs
+        steps.append(GenStep(rel, render(rhs), _rule_for(draw, rel, s.rule), tuple(tags)))
+        current = rhs
+    else:
+        start = current = draw(expressions(3))
+    for _ in range(draw(st.integers(0 if steps else 1, 3))):
+        new, tags = draw(next_expression(current))
+        rel = "="
+        if draw(st.integers(0, 5)) == 0:
+            rel = draw(st.sampled_from(PERTURB_REL["="]))
+            tags = tags + (f"RELATION = -> {rel}",)
+        steps.append(GenStep(rel, render(new), _rule_for(draw, rel, None), tags))
+        current = new
+    if assume is None and draw(st.integers(0, 9)) == 0:
+        assume = draw(st.sampled_from(("q(z) = p(z | x)", "q(z) = p(z)")))
+    return Case(K, assume, render(start), tuple(steps))
+
+
+# ============================================================================ running
+
+BUDGET = float(os.environ.get("ELBO_SYM_FUZZ_BUDGET", "2.0"))
+"""Per-step budget handed to the engine (seconds)."""
+
+
+@dataclass
+class Disagreement:
+    toml: str
+    verdict_reason: str
+    failure: J.Outcome
+    tags: tuple[str, ...]
+
+    @property
+    def kind(self) -> str:
+        reason = self.failure.reason
+        if reason.startswith("undefined"):
+            what = "division by zero" if "division" in reason else "log of a value <= 0"
+            return f"undefined ({what})"
+        return "relation fails"
+
+    def report(self) -> str:
+        return (f"--- {self.kind}; engine: {self.verdict_reason}\n"
+                f"    generated by: {'; '.join(self.tags) or '-'}\n"
+                f"{self.toml}"
+                f"# judge: {self.failure.describe()}\n")
+
+
+@dataclass
+class Campaign:
+    """Counts and disagreements over many generated derivations."""
+
+    derivations: int = 0
+    refused: int = 0
+    refused_steps: int = 0
+    steps: int = 0
+    proved: int = 0
+    judge_skipped: int = 0
+    verdicts: Counter = field(default_factory=Counter)
+    disagreements: list[Disagreement] = field(default_factory=list)
+    engine_seconds: float = 0.0
+    judge_seconds: float = 0.0
+    _instances: dict = field(default_factory=dict)
+
+    def instances(self, K: int, assumption) -> list[J.Instance]:
+        key = (K, assumption)
+        if key not in self._instances:
+            base = J.instances(K)
+            self._instances[key] = base if assumption is None else J.assumed(base, assumption)
+        return self._instances[key]
+
+    def run(self, case: Case) -> None:
+        self.derivations += 1
+        try:
+            derivation = loads(case.toml(), "fuzz.toml")
+        except DerivationError:
+            self.refused += 1
+            self.refused_steps += len(case.steps)
+            return
+        started = time.perf_counter()
+        result = check_derivation(derivation, budget=BUDGET, search=False)
+        self.engine_seconds += time.perf_counter() - started
+        started = time.perf_counter()
+        try:
+            assumption = derivation.assumptions[0].rhs.expr if derivation.assumptions else None
+            cases_ = self.instances(derivation.K, assumption)
+        except J.JudgeError:
+            cases_ = None
+        lhs, lhs_text = derivation.start.expr, derivation.start.text
+        for step, gen, outcome in zip(derivation.steps, case.steps, result.steps):
+            self.steps += 1
+            self.verdicts[outcome.verdict.value] += 1
+            if outcome.verdict is Verdict.proved:
+                self.proved += 1
+                try:
+                    if cases_ is None:
+                        raise J.JudgeError("assumption")
+                    judgement = J.judge(lhs, step.rel, step.expr, cases_)
+                except J.JudgeError:
+                    self.judge_skipped += 1
+                else:
+                    if not judgement.holds:
+                        toml = case_toml(case.K, case.assume, lhs_text, [gen])
+                        self.disagreements.append(Disagreement(toml, outcome.reason, judgement.failures[0], gen.tags))
+            lhs, lhs_text = step.expr, step.formula.text
+        self.judge_seconds += time.perf_counter() - started
+
+    def summary(self) -> str:
+        fraction = self.proved / self.steps if self.steps else 0.0
+        return (f"{self.derivations} derivations ({self.refused} refused by the loader, {self.refused_steps} steps), "
+                f"{self.steps} steps checked: {dict(self.verdicts)}; proved fraction {fraction:.1%}; "
+                f"judge skipped {self.judge_skipped}; {len(self.disagreements)} disagreements; "
+                f"engine {self.engine_seconds:.1f} s, judge {self.judge_seconds:.1f} s")
+
+    def distinct(self) -> list[Disagreement]:
+        """One disagreement per (kind, generator tags), the shortest TOML of each."""
+        best: dict = {}
+        for dis in self.disagreements:
+            key = (dis.kind, dis.tags)
+            if key not in best or len(dis.toml) < len(best[key].toml):
+                best[key] = dis
+        return sorted(best.values(), key=lambda d_: len(d_.toml))
+
+
+# ============================================================================ the judge's own tests
+
+F = Fraction
+LESSON = J.Instance("lesson", (F(3, 4), F(1, 4)), (F(1, 5), F(3, 5)), (F(1, 3), F(2, 3)))
+
+
+def value(text: str, inst: J.Instance = LESSON, k=None):
+    return J.evaluate(parse_expression(text), inst, k)
+
+
+def close(a, b, digits: int = 55) -> bool:
+    with mpmath.workdps(70):
+        a = J._iv(a).mid if not isinstance(a, Fraction) else mpmath.mpf(a.numerator) / a.denominator
+        a = mpmath.mpf(a._mpi_[0]) if hasattr(a, "_mpi_") else a
+        return abs(a - b) < mpmath.mpf(10) ** -digits
+
+
+def test_judge_agrees_with_hand_computed_values_of_the_lesson_example():
+    assert value("p(x)") == F(3, 10)
+    assert value("p(x, z)", k=0) == F(3, 20)
+    assert [value("p(z | x)", k=k) for k in (0, 1)] == [F(1, 2), F(1, 2)]
+    with mpmath.workdps(70):
+        kl_prior = mpmath.log(mpmath.mpf(4) / 9) / 3 + 2 * mpmath.log(mpmath.mpf(8) / 3) / 3
+        log_evidence = mpmath.log(mpmath.mpf(3) / 10)
+        elbo = (mpmath.log((mpmath.mpf(3) / 20) * 3) + 2 * mpmath.log((mpmath.mpf(3) / 20) * 3 / 2)) / 3
+        kl_post = (mpmath.log(mpmath.mpf(2) / 3) + 2 * mpmath.log(mpmath.mpf(4) / 3)) / 3
+    assert close(value("KL(q(z), p(z))"), kl_prior)
+    assert close(value("log(p(x))"), log_evidence)
+    assert close(value("ELBO(q)"), elbo)
+    assert close(value("KL(q(z), p(z | x))"), kl_post)
+    ok, _ = J.relation_holds("=", value("KL(q(z), p(z))"), value("1/3 * log(4/9) + 2/3 * log(8/3)"))
+    assert ok
+    assert J.judge(parse_expression("log(p(x)) - ELBO(q)"), "=", parse_expression("KL(q(z), p(z | x))"),
+                   [LESSON]).holds
+
+
+TRUE_STEPS = [
+    ("log(p(x)) - ELBO(q)", "=", "KL(q(z), p(z | x))"),
+    ("ELBO(q)", "=", "E(q, log(p(x | z))) - KL(q(z), p(z))"),
+    ("log(p(x))", ">=", "ELBO(q)"),
+    ("KL(q(z), p(z))", ">=", "0"),
+    ("H(q)", ">=", "0"),
+    ("log(p(x))", "=", "E(q, log(p(x, z))) + H(q) + KL(q(z), p(z | x))"),
+    ("p(z | x)", "=", "p(x, z) / p(x)"),
+    ("log(p(x))", "=", "log(p(x, z)) - log(p(z | x))"),
+    ("log(p(x))", "<=", "0"),
+    ("exp(log(q(z)))", "=", "q(z)"),
+    ("Sum(q(z), z) - 1", "=", "0"),
+]
+
+
+@pytest.mark.parametrize("K", [2, 3])
+@pytest.mark.parametrize("lhs, rel, rhs", TRUE_STEPS)
+def test_judge_accepts_true_statements_on_every_instance(K, lhs, rel, rhs):
+    judgement = J.judge(parse_expression(lhs), rel, parse_expression(rhs), J.instances(K), stop_at_first=False)
+    assert judgement.holds, judgement.failures[0].describe()
+
+
+FALSE_STEPS = [  # (lhs, rel, rhs, K, expected failure kind)
+    ("log(-p(x))", "=", "log(p(x))", 2, "undefined"),
+    ("(Sum(q(z), z) - 1) / (Sum(q(z), z) - 1)", "=", "1", 2, "undefined"),
+    ("Sum(q(z) * log(q(z) - 1/2), z)", "=", "Sum(q(z) * log(1/2 - q(z)), z)", 2, "undefined"),
+    ("Sum(q(z) * log(p(x)), z)", "=", "Sum((q(z) + 1/10**9 * q(z)) * log(p(x)), z)", 2, "lhs - rhs"),
+    ("q(z)", "=", "q(z) + 1/10**9 * q(z)", 3, "lhs - rhs"),
+    ("log(p(x))", ">", "ELBO(q)", 2, "lhs - rhs"),           # equal in the tight case
+    ("KL(q(z), p(z))", ">", "0", 3, "lhs - rhs"),            # 0 at q = prior
+    ("ELBO(q)", ">=", "log(p(x))", 2, "lhs - rhs"),
+    ("KL(q(z), p(z))", "=", "KL(p(z), q(z))", 2, "lhs - rhs"),
+    ("log(-log(p(x)))", "=", "log(-log(p(x)))", 2, "undefined"),  # p(x) = 1 when every l = 1
+    ("log(log(p(x)))", "=", "log(log(p(x)))", 3, "undefined"),
+    ("Sum(log(1 - q(z)), z)", "=", "Sum(log(q(z)), z)", 3, "lhs - rhs"),
+    ("(q(z) - p(z | x)) / (q(z) - p(z | x))", "=", "1", 2, "undefined"),  # tight case only
+    ("log(KL(q, p(z)))", "=", "log(KL(q, p(z)))", 3, "undefined"),      # q = prior
+    ("exp(log(q(z) - 1/2))", "=", "q(z) - 1/2", 2, "undefined"),
+]
+
+
+@pytest.mark.parametrize("lhs, rel, rhs, K, kind", FALSE_STEPS)
+def test_judge_rejects_false_or_undefined_statements(lhs, rel, rhs, K, kind):
+    judgement = J.judge(parse_expression(lhs), rel, parse_expression(rhs), J.instances(K))
+    assert not judgement.holds
+    assert judgement.failures[0].reason.startswith(kind), judgement.failures[0].describe()
+
+
+def test_judge_k2_identity_that_fails_at_k3_holds_at_k2():
+    judgement = J.judge(parse_expression("Sum(log(1 - q(z)), z)"), "=", parse_expression("Sum(log(q(z)), z)"),
+                        J.instances(2), stop_at_first=False)
+    assert judgement.holds
+
+
+@pytest.mark.parametrize("K", [2, 3])
+def test_judge_instances_are_valid_and_cover_the_boundary(K):
+    cases_ = J.instances(K)
+    for inst in cases_:
+        assert sum(inst.prior) == 1 and sum(inst.q) == 1
+        assert all(v > 0 for v in inst.prior + inst.q)
+        assert all(0 < v <= 1 for v in inst.likelihood)
+    assert F(1, 10**30) in {v for i in cases_ for v in i.prior + i.q}
+    assert F(1, 10**9) in {v for i in cases_ for v in i.likelihood}
+    assert any(all(v == 1 for v in i.likelihood) for i in cases_)
+    assert any(i.q == i.posterior() for i in cases_)
+    assert any(i.q == i.prior for i in cases_)
+    for eps in J.BOUNDARY:  # every coordinate of prior and q visits every boundary value
+        for j in range(K):
+            assert any(i.prior[j] == eps for i in cases_) and any(i.q[j] == eps for i in cases_)
+
+
+def test_judge_under_the_tight_assumption():
+    cases_ = J.assumed(J.instances(2), parse_expression("p(z | x)"))
+    assert J.judge(parse_expression("ELBO(q)"), "=", parse_expression("log(p(x))"), cases_, stop_at_first=False).holds
+    assert not J.judge(parse_expression("ELBO(q)"), "<", parse_expression("log(p(x))"), cases_).holds
+
+
+def test_judge_reports_values_or_undefined_per_instance():
+    table = J.value_table(parse_expression("log(q(z) - 1/2)"), [LESSON])
+    assert [text for _, _, text in table] == ["undefined (log of -1/6)", J.show(value("log(1/6)"))]
+
+
+def test_generated_expressions_parse_and_render_faithfully():
+    tree = div(mul(("neg", sub(Q, HALF)), ("pow", num(F(1, 2)), -2)), add(PX, num(-1)))
+    text = render(tree)
+    assert text == "-(q(z) - 1/2) * (1/2) ** -2 / (p(x) + -1)"
+    got = J.evaluate(parse_expression(text), LESSON, 0)
+    assert got == -(F(1, 3) - F(1, 2)) * 4 / (F(3, 10) - 1)
+
+
+# ============================================================================ the fuzzer
+
+EXAMPLES = int(os.environ.get("ELBO_SYM_FUZZ_EXAMPLES", "900"))
+"""Generated derivations in the CI slice (about 2.5 steps each)."""
+MIN_STEPS = 2000
+MIN_PROVED_FRACTION = 0.15
+
+
+def explore(campaign: Campaign, examples: int, derandomize: bool = True, seed: int | None = None):
+    """Run the generator over `examples` derivations, feeding every one to `campaign`."""
+    config = settings(max_examples=examples, derandomize=derandomize, deadline=None, database=None,
+                      phases=[Phase.explicit, Phase.generate], print_blob=False,
+                      suppress_health_check=list(HealthCheck))
+
+    @config
+    @given(cases())
+    def run(case: Case) -> None:
+        campaign.run(case)
+
+    if seed is not None:
+        from hypothesis import seed as with_seed
+
+        run = with_seed(seed)(run)
+    run()
+
+
+def test_engine_proves_only_what_the_independent_judge_confirms():
+    campaign = Campaign()
+    started = time.perf_counter()
+    explore(campaign, EXAMPLES)
+    elapsed = time.perf_counter() - started
+    summary = f"{campaign.summary()}; {elapsed:.1f} s"
+    print(summary)
+    assert campaign.steps >= MIN_STEPS, summary
+    assert campaign.proved >= MIN_PROVED_FRACTION * campaign.steps, f"vacuous: too few proved steps. {summary}"
+    distinct = campaign.distinct()
+    report = "\n".join(d_.report() for d_ in distinct[:25])
+    assert not campaign.disagreements, (
+        f"the engine proved {len(campaign.disagreements)} steps the judge refutes "
+        f"({len(distinct)} distinct kinds; the shortest of each below).\n{summary}\n\n{report}")
