@@ -62,9 +62,9 @@ def _arm() -> None:
 @contextmanager
 def limit(seconds: float, what: str | None = None) -> Iterator[None]:
     """Run the block under a budget of `seconds` (never beyond an enclosing budget)."""
-    if not seconds > 0:
-        raise ValueError(f"a budget must be > 0 seconds, got {seconds!r}")
     message = what or f"time budget of {seconds:g} s exceeded"
+    if not seconds > 0:  # no time left (callers validate user-given budgets before this)
+        raise BudgetExceeded(message)
     deadline = time.monotonic() + seconds
     if _stack.deadlines and _stack.deadlines[-1][0] <= deadline:
         deadline, message = _stack.deadlines[-1]  # the enclosing budget ends first

@@ -212,14 +212,6 @@ def domain_text(model: DiscreteModel) -> str:
     return (f"K = {model.K} latent states; p(z = k) > 0 with sum 1; p(x | z = k) in (0, 1]; {q}")
 
 
-# ------------------------------------------------------------------------- compatibility
-
-
-def time_budget(seconds: float):
-    """A time budget for a block (see elbo_sym.budget.limit)."""
-    return budgets.limit(seconds)
-
-
 def holds(rel: str, s: int) -> bool:
     return {"=": s == 0, ">=": s >= 0, "<=": s <= 0, ">": s > 0, "<": s < 0}[rel]
 
@@ -554,11 +546,11 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
             problems.append(problem)
     results, relation, lhs = [], "=", derivation.start.expr
     for step in derivation.steps:
-        if budgets.remaining() <= 0:
+        left = min(budget, budgets.remaining())
+        if left <= 0:
             results.append(StepResult(step, lhs, Verdict.error, message))
         else:
-            results.append(check_step(lhs, step, model, derivation.examples, min(budget, budgets.remaining()),
-                                      search))
+            results.append(check_step(lhs, step, model, derivation.examples, left, search))
         relation = compose(relation, step.rel)
         lhs = step.expr
     if relation is None:
@@ -691,5 +683,5 @@ def _relation_text(relation) -> str | None:
 
 
 __all__ = ["Verdict", "Counterexample", "StepResult", "ExampleResult", "DerivationResult", "check_step",
-           "check_derivation", "compose", "implies", "BudgetExceeded", "time_budget", "domain_text",
+           "check_derivation", "compose", "implies", "BudgetExceeded", "domain_text",
            "STEP_BUDGET_SECONDS"]

@@ -198,6 +198,11 @@ def format_result(result) -> str:
         verdict = r.verdict.value
         lines.append(f"  {d.path}:{s.line}  step {s.index}  {s.rel:>2} {s.formula.text}")
         lines.append(f"      {_MARK[verdict]} {verdict:<8} [{s.rule}] {r.reason}")
+        if verdict == "checked":
+            lines.append("      accepted (accept = \"checked\"): printed as \"held on "
+                         f"{r.instances} exact instances, not proved\"" if r.accepted else
+                         "      not proved: this fails the run; to print the step labelled as unproved, "
+                         "add accept = \"checked\" to it")
         if r.counterexample is not None:
             lines.append(f"      counterexample: {r.counterexample.describe()}")
         if getattr(r, "suggestion", None) is not None:
@@ -212,10 +217,16 @@ def format_result(result) -> str:
 
 
 def format_summary(results, errors=()) -> str:
+    """Totals over every file; lists the steps that are only checked and not accepted (exit 1)."""
     counts = {v: 0 for v in _MARK}
+    unaccepted = []
     for result in results:
-        for r in result.steps:
-            counts[r.verdict.value] += 1
+        data = result.as_dict()
+        for step in data["steps"]:
+            counts[step["verdict"]] += 1
+            if step["verdict"] == "checked" and not step.get("accepted"):
+                unaccepted.append(f"{data['file']}:{step['line']} step {step['index']} "
+                                  f"(held on {step['instances']} exact instances)")
     steps = sum(counts.values())
     established = sum(r.established for r in results)
     text = (f"{len(results)} derivation(s), {steps} step(s): {counts['proved']} proved, "
@@ -223,6 +234,9 @@ def format_summary(results, errors=()) -> str:
             f"{established}/{len(results)} claims established")
     if errors:
         text += f"; {len(errors)} file(s) with input errors"
+    if unaccepted:
+        text += ("\nonly checked, not proved (exit 1 unless the step says accept = \"checked\"): "
+                 + "; ".join(unaccepted))
     return text
 
 
@@ -434,7 +448,13 @@ def cmd_build(args) -> int:
     from elbo_sym.examples import ExampleInputError
     from elbo_sym.handouts import HandoutError, lesson_handouts, require_checked, write_handouts
 
+    from elbo_sym.exercises import _check_arguments
+
     seed, count = _int_option(args.seed, "--seed"), _int_option(args.count, "--count")
+    try:
+        _check_arguments(seed, count, 2)  # before minutes of checking and LaTeX, not after
+    except ExampleInputError as error:
+        raise InputError(str(error)) from None
     out = _output_folder(args.out, "--out")  # refused before any work, and nothing is created yet
     started = time.monotonic()
     derivations, errors = load_all(args.paths)
@@ -576,7 +596,7 @@ def cmd_explain(args) -> int:
         raise InputError(f"--step {args.step}: {derivation.path} has steps 1 to {len(derivation.steps)}")
     explanation = explain(derivation, args.step, budget=args.budget)
     print(format_explanation(explanation), end="")
-    return EXIT_OK if explanation.result.verdict.value in ("proved", "checked") else EXIT_FAILED
+    return EXIT_OK if explanation.result.passes else EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -161,7 +161,8 @@ def exact_form(value: LogNumber) -> Expr:
 
 
 def require_checked(results: Iterable[DerivationResult]) -> None:
-    """Raise :class:`HandoutError` unless every derivation is fully proved/checked.
+    """Raise :class:`HandoutError` unless every derivation passes: each step proved, or
+    checked and explicitly accepted (``accept = "checked"``), claim established.
 
     The message lists every failure as ``file:line: step N: verdict (reason)``.
     """
@@ -169,8 +170,10 @@ def require_checked(results: Iterable[DerivationResult]) -> None:
     for result in results:
         d = result.derivation
         for r in result.steps:
-            if r.verdict not in (Verdict.proved, Verdict.checked):
+            if not r.passes:
                 problem = f"{d.path}:{r.step.line}: step {r.step.index} is {r.verdict.value}: {r.reason}"
+                if r.verdict is Verdict.checked:
+                    problem += " (not proved; add accept = \"checked\" to the step to print it labelled as such)"
                 if r.counterexample is not None:
                     problem += f"\n    counterexample: {r.counterexample.describe()}"
                 problems.append(problem)
@@ -236,7 +239,8 @@ def derivation_context(result: DerivationResult) -> dict[str, Any]:
             "index": r.step.index,
             "rel": relation(r.step.rel),
             "expr": math(r.step.expr),
-            "rule": r.step.rule,
+            "rule": r.step.rule if r.verdict is Verdict.proved else
+            f"{r.step.rule}: held on {r.instances} exact instances, not proved",
             "why": r.step.why,
             "verdict": r.verdict.value,
             "instances": r.instances,
@@ -614,7 +618,7 @@ def drill_handouts(seed: int = DEFAULT_SEED, **_: Any) -> list[Handout]:
 
 # --------------------------------------------------------------------------- self-check and flashcards
 
-_PRINTABLE_CARD_VERDICTS = ("proved", "checked", "well-formed", "none")
+_PRINTABLE_CARD_VERDICTS = ("proved", "well-formed", "none")
 
 
 def checked_deck(kind: str, path: str | os.PathLike[str] | None = None):
@@ -640,13 +644,15 @@ def _card_context(card, verdict) -> dict[str, Any]:
         "back": card.back,
         "formula": LatexMarkup(f.latex) if f is not None else None,
         "assume": LatexMarkup(f.assume_latex) if f is not None and f.assume is not None else None,
-        "verdict": verdict.verdict if verdict.verdict in ("proved", "checked") else None,
+        "verdict": verdict.verdict if verdict.verdict == "proved" else None,
     }
 
 
 def selfcheck_context(path=None) -> dict[str, Any]:
     deck, result = checked_deck("selfcheck", path)
-    return {"title": deck.title, "summary": deck.summary,
+    from elbo_sym.practice import proved_for_text
+
+    return {"title": deck.title, "summary": deck.summary, "proved_for": proved_for_text(),
             "questions": [_card_context(c, result.verdict_for(c)) for c in deck.cards]}
 
 

@@ -52,12 +52,19 @@ __all__ = [
     "format_deck_result",
     "SELFCHECK_QUESTIONS",
     "CHECK_K",
+    "proved_for_text",
 ]
 
 SELFCHECK_QUESTIONS = 6
 """The self-check has exactly this many questions."""
-CHECK_K = (2, 3)
-"""Latent-state counts every card formula is checked in (binary, and one larger model)."""
+CHECK_K = (2, 3, 5)
+"""Latent-state counts every card formula is proved in (each K separately)."""
+
+
+def proved_for_text() -> str:
+    """What a card's proof covers, in words (printed beside the verdict mark)."""
+    *head, last = CHECK_K
+    return f"every model with {', '.join(map(str, head))} or {last} latent states"
 MAX_CARDS = 200
 _KINDS = {"question": "selfcheck", "card": "flashcards"}
 _TEXT_KEYS = {"selfcheck": ("question", "answer"), "flashcards": ("front", "back")}
@@ -173,7 +180,8 @@ class CardVerdict:
 
     @property
     def ok(self) -> bool:
-        return self.verdict not in ("refuted", "error")
+        """Proved (a relation) or well-formed (an expression); `checked` is not enough to print."""
+        return self.verdict not in ("refuted", "error", "checked")
 
     def as_dict(self) -> dict[str, Any]:
         f = self.card.formula

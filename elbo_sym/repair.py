@@ -24,7 +24,12 @@ import ast
 import time
 from dataclasses import dataclass, replace
 
-from elbo_sym.check import STEP_BUDGET_SECONDS, DerivationResult, Verdict, check_derivation
+from sympy.core.cache import clear_cache
+
+from elbo_sym import budget as budgets
+from elbo_sym.budget import BudgetExceeded
+from elbo_sym.check import DerivationResult, Verdict, check_derivation
+from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, validate_budget
 from elbo_sym.derivation import Derivation, Example, Formula, Step
 from elbo_sym.model import DiscreteModel
 
@@ -92,12 +97,25 @@ def suggest(lhs, step: Step, model: DiscreteModel, examples: tuple[Example, ...]
     return None
 
 
-def check_with_suggestions(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS) -> DerivationResult:
-    """`check_derivation`, plus a repair suggestion on every refuted step (verdicts unchanged)."""
-    result = check_derivation(derivation, budget)
+def check_with_suggestions(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS,
+                           total: float | None = None) -> DerivationResult:
+    """`check_derivation`, plus a repair suggestion on every refuted step (verdicts unchanged).
+
+    The suggestions share the file's budget: they only use the time the check left over.
+    """
+    budget = validate_budget(budget)
+    total = validate_budget(total, "file budget") if total is not None else file_budget(
+        len(derivation.steps), budget)
+    started = time.monotonic()
+    result = check_derivation(derivation, budget, total=total)
     if not any(r.verdict is Verdict.refuted for r in result.steps):
         return result
-    steps = attach_suggestions(derivation, derivation.model(), list(result.steps))
+    try:
+        with budgets.limit(total - (time.monotonic() - started), "repair budget exhausted"):
+            steps = attach_suggestions(derivation, derivation.model(), list(result.steps))
+    except BudgetExceeded:
+        clear_cache()
+        return result
     return replace(result, steps=tuple(steps))
 
 
@@ -142,10 +160,8 @@ def attach_suggestions(derivation: Derivation, model: DiscreteModel, results: li
 
 def _proves(lhs, step: Step, candidate: Candidate, model: DiscreteModel, examples) -> bool:
     """Does the edited step get the verdict `proved`? (rule first: cheap; then the checker)."""
-    from sympy.core.cache import clear_cache
-
     from elbo_sym.canonical import TooLarge
-    from elbo_sym.check import BudgetExceeded, Verdict, check_step, time_budget
+    from elbo_sym.check import check_step
     from elbo_sym.model import UnfoldError
     from elbo_sym.parse import ParseError, parse_expression
     from elbo_sym.rules import RULES
@@ -157,7 +173,7 @@ def _proves(lhs, step: Step, candidate: Candidate, model: DiscreteModel, example
     edited = replace(step, rel=candidate.rel, rule=candidate.rule,
                      formula=Formula(expr, candidate.text, step.formula.line))
     try:
-        with time_budget(CANDIDATE_BUDGET_SECONDS):
+        with budgets.limit(CANDIDATE_BUDGET_SECONDS):
             outcome = RULES[candidate.rule](lhs, candidate.rel, expr, model)
     except BudgetExceeded:
         clear_cache()

@@ -26,23 +26,20 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from functools import cached_property
 from fractions import Fraction
 from typing import Union
 
 import sympy
-from mpmath.ctx_iv import MPIntervalContext
-from mpmath.libmp import to_str
+from mpmath.libmp import fone, from_rational, fzero, mpf_ge, mpf_le, mpf_neg, mpf_sign, round_ceiling, round_floor, to_str
+from mpmath.libmp.libmpi import mpi_abs, mpi_add, mpi_div, mpi_exp, mpi_log, mpi_mid, mpi_mul, mpi_pow_int, mpi_sub
 
 from elbo_sym.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, x, z
 
 DIGITS = 60
 TOLERANCE = Fraction(1, 10**40)
 
-IV = MPIntervalContext()
-IV.dps = DIGITS
-_TOL = IV.mpf(1) / 10**40
-
-Value = Union[Fraction, object]  # a Fraction, or an interval of the private context IV
+Value = Union[Fraction, tuple]  # a Fraction, or an interval (lo, hi) of raw mpmath floats
 
 
 class Undefined(ArithmeticError):
@@ -69,13 +66,29 @@ class Instance:
     def K(self) -> int:
         return len(self.prior)
 
-    @property
+    @cached_property
     def evidence(self) -> Fraction:
         return sum((a * b for a, b in zip(self.prior, self.likelihood)), Fraction(0))
 
     def posterior(self) -> tuple[Fraction, ...]:
         e = self.evidence
         return tuple(a * b / e for a, b in zip(self.prior, self.likelihood))
+
+    @cached_property
+    def tables(self) -> dict:
+        """Each density of z at every k (exact fractions; q as given)."""
+        joint = tuple(a * b for a, b in zip(self.prior, self.likelihood))
+        e = self.evidence
+        out = {_P_Z: self.prior, _P_XZ: joint, _P_X_GIVEN_Z: self.likelihood,
+               _P_Z_GIVEN_X: tuple(j / e for j in joint)}
+        if self.q is not None:
+            out[_Q_Z] = self.q
+        return out
+
+    @cached_property
+    def memo(self) -> dict:
+        """Values of subexpressions at this instance, kept across judgements (steps share them)."""
+        return {}
 
     def describe(self) -> str:
         q = "" if self.q is None else f", q = ({', '.join(show(v) for v in self.q)})"
@@ -185,11 +198,20 @@ def assumed(base: list[Instance], q_expr) -> list[Instance]:
 
 
 # ----------------------------------------------------------------------------- arithmetic
+#
+# Intervals are pairs (lo, hi) of raw mpmath floats (mpmath.libmp), outward rounded at
+# PREC bits by mpmath's own interval primitives (libmpi); this is what mpmath.iv does,
+# without its per-operation conversion overhead.
+
+PREC = 210  # bits; 60 decimal digits need 203
+_TOL = (from_rational(1, 10**40, PREC, round_floor), from_rational(1, 10**40, PREC, round_ceiling))
+_ONE = (fone, fone)
 
 
 def _iv(v):
     if isinstance(v, Fraction):
-        return IV.mpf(v.numerator) / v.denominator
+        n, d = v.numerator, v.denominator
+        return (from_rational(n, d, PREC, round_floor), from_rational(n, d, PREC, round_ceiling))
     return v
 
 
@@ -197,9 +219,9 @@ def _sum(values) -> Value:
     values = list(values)
     if all(isinstance(v, Fraction) for v in values):
         return sum(values, Fraction(0))
-    total = IV.mpf(0)
+    total = (fzero, fzero)
     for v in values:
-        total = total + _iv(v)
+        total = mpi_add(total, _iv(v), PREC)
     return total
 
 
@@ -212,24 +234,29 @@ def _product(values) -> Value:
         for v in values:
             out *= v
         return out
-    total = IV.mpf(1)
+    total = _ONE
     for v in values:
-        total = total * _iv(v)
+        total = mpi_mul(total, _iv(v), PREC)
     return total
 
 
 def _contains_zero(v) -> bool:
-    return bool(v.a <= 0 and v.b >= 0)
+    return mpf_sign(v[0]) <= 0 <= mpf_sign(v[1])
 
 
 def _positive(v) -> bool:
-    return v > 0 if isinstance(v, Fraction) else bool(v.a > 0)
+    return v > 0 if isinstance(v, Fraction) else mpf_sign(v[0]) > 0
+
+
+def _within(v, tol) -> bool:
+    """Some point of interval v lies in [-tol, tol]."""
+    return mpf_le(v[0], tol) and mpf_ge(v[1], mpf_neg(tol))
 
 
 def _is_one(v) -> bool:
     if isinstance(v, Fraction):
         return v == 1
-    return bool((v - 1).a >= -_TOL and (v - 1).b <= _TOL)
+    return _within(mpi_sub(v, _ONE, PREC), _TOL[1])
 
 
 def show(v) -> str:
@@ -239,7 +266,7 @@ def show(v) -> str:
         if len(text) <= 40:
             return text
         v = _iv(v)
-    return to_str(v.mid._mpi_[0], 25)
+    return to_str(mpi_mid(v, PREC), 25)
 
 
 def _power(base: Value, n: int) -> Value:
@@ -251,7 +278,9 @@ def _power(base: Value, n: int) -> Value:
         raise Undefined(f"division by a value that is 0 to {DIGITS} digits ({show(base)})")
     if n == 0:
         return Fraction(1)
-    return base**n
+    if n < 0:
+        return mpi_div(_ONE, mpi_pow_int(base, -n, PREC), PREC)
+    return mpi_pow_int(base, n, PREC)
 
 
 def _log(v: Value) -> Value:
@@ -260,18 +289,18 @@ def _log(v: Value) -> Value:
             raise Undefined(f"log of {v}")
         if v == 1:
             return Fraction(0)
-        return IV.log(_iv(v))
-    if v.b <= 0:
+        return mpi_log(_iv(v), PREC)
+    if mpf_sign(v[1]) <= 0:
         raise Undefined(f"log of a negative value ({show(v)})")
-    if v.a <= 0:
+    if mpf_sign(v[0]) <= 0:
         raise Undefined(f"log of a value that is 0 to {DIGITS} digits ({show(v)})")
-    return IV.log(v)
+    return mpi_log(v, PREC)
 
 
 def _exp(v: Value) -> Value:
     if isinstance(v, Fraction) and v == 0:
         return Fraction(1)
-    return IV.exp(_iv(v))
+    return mpi_exp(_iv(v), PREC)
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -285,11 +314,17 @@ _Q_Z = ("q", (z,), ())
 _Z_DENSITIES = (_P_Z, _P_XZ, _P_X_GIVEN_Z, _P_Z_GIVEN_X, _Q_Z)
 
 
+_SIGNATURES: dict = {}
+
+
 def _signature(d: Density) -> tuple:
-    variables, given = tuple(d.variables), tuple(d.given)
-    if d.name == "p" and set(variables) == {x, z} and not given:
-        variables = (x, z)  # p(z, x) is p(x, z)
-    return (d.name, variables, given)
+    known = _SIGNATURES.get(d)
+    if known is None:
+        variables, given = tuple(d.variables), tuple(d.given)
+        if d.name == "p" and set(variables) == {x, z} and not given:
+            variables = (x, z)  # p(z, x) is p(x, z)
+        known = _SIGNATURES[d] = (d.name, variables, given)
+    return known
 
 
 def has_free_z(e) -> bool:
@@ -309,17 +344,10 @@ def _density(d: Density, inst: Instance, k: int | None) -> Value:
         raise JudgeError(f"unknown density {d}")
     if k is None:
         raise JudgeError(f"{d} with z unbound")
-    if sig == _P_Z:
-        return inst.prior[k]
-    if sig == _P_XZ:
-        return inst.prior[k] * inst.likelihood[k]
-    if sig == _P_X_GIVEN_Z:
-        return inst.likelihood[k]
-    if sig == _P_Z_GIVEN_X:
-        return inst.prior[k] * inst.likelihood[k] / inst.evidence
-    if inst.q is None:
+    table = inst.tables.get(sig)
+    if table is None:
         raise JudgeError("q(z) is not given at this instance")
-    return inst.q[k]
+    return table[k]
 
 
 def _distribution(d, inst: Instance) -> tuple[Value, ...]:
@@ -332,7 +360,10 @@ def evaluate(e, inst: Instance, k: int | None = None, memo: dict | None = None) 
     """The value of `e` at the instance, with z bound to k (None: z unbound).
 
     Raises Undefined where the expression (or any part of it) has no real value."""
-    memo = {} if memo is None else memo
+    if memo is None:
+        memo = inst.memo
+        if len(memo) > 200_000:
+            memo.clear()
     key = (e, k)
     if key in memo:
         hit = memo[key]
@@ -415,13 +446,14 @@ def relation_holds(rel: str, a: Value, b: Value) -> tuple[bool, str]:
         ok = {"=": d == 0, ">=": d >= 0, "<=": d <= 0, ">": d > 0, "<": d < 0}[rel]
         return ok, "" if ok else f"lhs - rhs = {show(d)} (exact)"
     A, B = _iv(a), _iv(b)
-    d = A - B
-    scale = 1 + max(abs(A).b, abs(B).b)
-    tol = _TOL * scale
-    lo, hi = d.a, d.b
-    ok = {"=": bool(lo <= tol and hi >= -tol), ">=": bool(hi >= -tol), "<=": bool(lo <= tol),
-          ">": bool(lo > tol), "<": bool(hi < -tol)}[rel]
-    return ok, "" if ok else f"lhs - rhs = {show(d)} (tolerance {show(tol)})"
+    d = mpi_sub(A, B, PREC)
+    big_a, big_b = mpi_abs(A, PREC)[1], mpi_abs(B, PREC)[1]
+    scale = mpi_add(_ONE, (fzero, big_a if mpf_ge(big_a, big_b) else big_b), PREC)
+    tol = mpi_mul(_TOL, scale, PREC)[0]  # the lower end: never looser than 1e-40 * scale
+    lo, hi, minus_tol = d[0], d[1], mpf_neg(tol)
+    ok = {"=": _within(d, tol), ">=": mpf_ge(hi, minus_tol), "<=": mpf_le(lo, tol),
+          ">": not mpf_le(lo, tol), "<": not mpf_ge(hi, minus_tol)}[rel]
+    return ok, "" if ok else f"lhs - rhs = {show(d)} (tolerance {show((tol, tol))})"
 
 
 @dataclass
@@ -444,7 +476,9 @@ def judge(lhs, rel: str, rhs, cases: list[Instance], stop_at_first: bool = True)
     pointwise = has_free_z(lhs) or has_free_z(rhs)
     result = Judgement()
     for inst in cases:
-        memo: dict = {}
+        memo = inst.memo
+        if len(memo) > 200_000:
+            memo.clear()
         for k in (range(inst.K) if pointwise else (None,)):
             values, texts, undefined = [], [], []
             for side in (lhs, rhs):

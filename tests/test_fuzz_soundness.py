@@ -650,6 +650,17 @@ class Disagreement:
 
 
 @dataclass
+class Crash:
+    """check_derivation raised instead of returning a verdict (an `error` verdict was due)."""
+
+    toml: str
+    error: str
+
+    def report(self) -> str:
+        return f"--- engine crashed: {self.error[:300]}\n{self.toml}"
+
+
+@dataclass(repr=False)
 class Campaign:
     """Counts and disagreements over many generated derivations."""
 
@@ -661,8 +672,10 @@ class Campaign:
     judge_skipped: int = 0
     verdicts: Counter = field(default_factory=Counter)
     disagreements: list[Disagreement] = field(default_factory=list)
+    crashes: list[Crash] = field(default_factory=list)
     engine_seconds: float = 0.0
     judge_seconds: float = 0.0
+    elapsed: float = 0.0
     _instances: dict = field(default_factory=dict)
 
     def instances(self, K: int, assumption) -> list[J.Instance]:
@@ -681,7 +694,12 @@ class Campaign:
             self.refused_steps += len(case.steps)
             return
         started = time.perf_counter()
-        result = check_derivation(derivation, budget=BUDGET, search=False)
+        try:
+            result = check_derivation(derivation, budget=BUDGET, search=False)
+        except Exception as error:  # noqa: BLE001 - a crash is a finding, not the end of the run
+            self.engine_seconds += time.perf_counter() - started
+            self.crashes.append(Crash(case.toml(), f"{type(error).__name__}: {error}"))
+            return
         self.engine_seconds += time.perf_counter() - started
         started = time.perf_counter()
         try:
@@ -708,11 +726,15 @@ class Campaign:
             lhs, lhs_text = step.expr, step.formula.text
         self.judge_seconds += time.perf_counter() - started
 
+    def __repr__(self) -> str:
+        return f"Campaign({self.summary()})"
+
     def summary(self) -> str:
         fraction = self.proved / self.steps if self.steps else 0.0
         return (f"{self.derivations} derivations ({self.refused} refused by the loader, {self.refused_steps} steps), "
                 f"{self.steps} steps checked: {dict(self.verdicts)}; proved fraction {fraction:.1%}; "
                 f"judge skipped {self.judge_skipped}; {len(self.disagreements)} disagreements; "
+                f"{len(self.crashes)} engine crashes; "
                 f"engine {self.engine_seconds:.1f} s, judge {self.judge_seconds:.1f} s")
 
     def distinct(self) -> list[Disagreement]:
@@ -877,17 +899,32 @@ def explore(campaign: Campaign, examples: int, derandomize: bool = True, seed: i
     run()
 
 
-def test_engine_proves_only_what_the_independent_judge_confirms():
-    campaign = Campaign()
+@pytest.fixture(scope="module")
+def campaign() -> Campaign:
+    """One derandomised run of the generator, shared by the tests below."""
+    result = Campaign()
     started = time.perf_counter()
-    explore(campaign, EXAMPLES)
-    elapsed = time.perf_counter() - started
-    summary = f"{campaign.summary()}; {elapsed:.1f} s"
-    print(summary)
+    explore(result, EXAMPLES)
+    result.elapsed = time.perf_counter() - started
+    print(f"\nsoundness fuzz: {result.summary()}; {result.elapsed:.1f} s")
+    return result
+
+
+def test_fuzz_run_is_large_enough_and_not_vacuous(campaign):
+    summary = campaign.summary()
     assert campaign.steps >= MIN_STEPS, summary
     assert campaign.proved >= MIN_PROVED_FRACTION * campaign.steps, f"vacuous: too few proved steps. {summary}"
+
+
+def test_engine_proves_only_what_the_independent_judge_confirms(campaign):
     distinct = campaign.distinct()
     report = "\n".join(d_.report() for d_ in distinct[:25])
     assert not campaign.disagreements, (
         f"the engine proved {len(campaign.disagreements)} steps the judge refutes "
-        f"({len(distinct)} distinct kinds; the shortest of each below).\n{summary}\n\n{report}")
+        f"({len(distinct)} distinct generator paths; the shortest of each below).\n"
+        f"{campaign.summary()}\n\n{report}")
+
+
+def test_engine_returns_a_verdict_instead_of_raising(campaign):
+    report = "\n".join(c.report() for c in sorted(campaign.crashes, key=lambda c: len(c.toml))[:10])
+    assert not campaign.crashes, f"check_derivation raised on {len(campaign.crashes)} loadable files:\n{report}"

@@ -1,0 +1,368 @@
+"""The result cache may only save time, never change an outcome.
+
+Entries are authenticated with an HMAC under a per-user secret: a planted entry (computed
+with the public key derivation but without the secret, or with another secret), a corrupt
+entry, or an entry copied from another file is a miss, and the exit status and the output
+are exactly those of a run without cache.  As a positive control, an entry signed with the
+real secret *is* believed (so it is the MAC that keeps the others out).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+import elbo_sym.repair
+from elbo_sym import cache as result_cache
+from elbo_sym.cli import main
+from elbo_sym.limits import STEP_BUDGET_SECONDS
+
+REPO = Path(__file__).resolve().parents[1]
+GAP = (REPO / "derivations" / "gap.toml").read_text("utf-8")
+REFUTED = GAP.replace('expr = "KL(q(z), p(z | x))"', 'expr = "KL(p(z | x), q(z))"')
+assert REFUTED != GAP
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    """A working folder with a good and a refuted derivation; a private cache folder outside it."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "good.toml").write_text(GAP, "utf-8")
+    (folder / "bad.toml").write_text(REFUTED, "utf-8")
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("ELBO_SYM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("ELBO_SYM_NO_CACHE", raising=False)
+    return folder
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def cache_folder() -> Path:
+    return Path(os.environ["ELBO_SYM_CACHE_DIR"])
+
+
+def slot(name: str) -> tuple[str, Path]:
+    """The public key of `name`'s entry and the file it lives in."""
+    key = result_cache.entry_key(name, Path(name).read_bytes(), STEP_BUDGET_SECONDS)
+    return key, cache_folder() / f"{key}.json"
+
+
+def fresh(capsys, name: str) -> tuple[int, str, str]:
+    return cli(capsys, "check", "--no-cache", name)
+
+
+def forged_payload(key: str, name: str, text: str = "FAKE REPORT: all proved\n") -> dict:
+    """What a correct entry for `name` looks like, claiming every step proved."""
+    return {"format": result_cache.FORMAT, "key": key, "path": name, "text": text,
+            "data": {"file": name, "title": "t", "ok": True, "established": True,
+                     "steps": [{"verdict": "proved"}] * 4},
+            "verdicts": ["proved"] * 4, "established": True, "ok": True}
+
+
+def write_entry(path: Path, payload: dict | str, secret: bytes | None, key: str) -> None:
+    text = payload if isinstance(payload, str) else json.dumps(payload)
+    mac = result_cache._mac(secret, key, text.encode("utf-8")) if secret is not None else "0" * 64
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"format": result_cache.FORMAT, "mac": mac, "payload": text}), "utf-8")
+
+
+def secret() -> bytes:
+    return (cache_folder() / result_cache.KEY_FILE).read_bytes()
+
+
+def no_engine(monkeypatch) -> None:
+    """Make any real check fail loudly: the run must be answered from the cache."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the engine ran: this was not a cache hit")
+
+    monkeypatch.setattr(elbo_sym.repair, "check_with_suggestions", refuse)
+
+
+# ---------------------------------------------------------------------------- location and key
+
+
+def test_cache_lives_outside_the_working_tree_with_a_private_key(work, capsys):
+    assert cli(capsys, "check", "good.toml")[0] == 0
+    assert not (work / ".elbo-sym-cache").exists()
+    assert sorted(p.name for p in work.iterdir()) == ["bad.toml", "good.toml"]
+    key_file = cache_folder() / result_cache.KEY_FILE
+    info = key_file.lstat()
+    assert stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o600
+    assert info.st_uid == os.geteuid() and info.st_size == result_cache.KEY_BYTES
+    assert len(list(cache_folder().glob("*.json"))) == 1
+    assert not list(cache_folder().glob("*.tmp"))  # no temporary files left behind
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o277])
+def test_key_is_0600_whatever_the_umask(work, capsys, umask):
+    previous = os.umask(umask)
+    try:
+        assert cli(capsys, "check", "good.toml")[0] == 0
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((cache_folder() / result_cache.KEY_FILE).stat().st_mode) == 0o600
+
+
+def test_authentic_entry_is_a_hit(work, capsys, monkeypatch):
+    first = cli(capsys, "check", "good.toml")
+    no_engine(monkeypatch)
+    assert cli(capsys, "check", "good.toml") == first == (0, first[1], "")
+
+
+def test_a_correctly_signed_entry_is_believed_positive_control(work, capsys, monkeypatch):
+    """Whoever holds the secret can write entries: so the secret, not the layout, is what counts."""
+    assert cli(capsys, "check", "good.toml")[0] == 0  # creates the key
+    key, entry = slot("bad.toml")
+    write_entry(entry, forged_payload(key, "bad.toml"), secret(), key)
+    no_engine(monkeypatch)
+    code, out, _ = cli(capsys, "check", "bad.toml")
+    assert code == 0 and "FAKE REPORT" in out
+
+
+# ---------------------------------------------------------------------------- planted entries
+
+
+def _planted(key: str, name: str) -> dict[str, tuple[dict | str, bytes | None]]:
+    payload = forged_payload(key, name)
+    return {
+        "unauthenticated-format-1": (None, None),  # the old layout: the report in the clear
+        "mac-without-the-secret": (payload, b""),
+        "mac-under-another-secret": (payload, os.urandom(result_cache.KEY_BYTES)),
+        "no-mac": (payload, None),
+    }
+
+
+@pytest.mark.parametrize("kind", list(_planted("k", "n")))
+@pytest.mark.parametrize("key_exists", [True, False])
+def test_planted_entry_never_changes_the_outcome(work, capsys, kind, key_exists):
+    expected = fresh(capsys, "bad.toml")
+    assert expected[0] == 1 and "refuted" in expected[1]
+    if key_exists:
+        assert cli(capsys, "check", "good.toml")[0] == 0
+    key, entry = slot("bad.toml")
+    payload, signing_key = _planted(key, "bad.toml")[kind]
+    if kind == "unauthenticated-format-1":
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        legacy = dict(forged_payload(key, "bad.toml"), format=1)
+        entry.write_text(json.dumps(legacy), "utf-8")
+    else:
+        write_entry(entry, payload, signing_key, key)
+    assert cli(capsys, "check", "bad.toml") == expected
+    assert cli(capsys, "check", "--json", "bad.toml")[0] == 1
+
+
+def test_planted_folder_in_the_working_tree_is_ignored(work, capsys, monkeypatch):
+    """The old default location, force-added in a pull request (key and all), is not read any more."""
+    monkeypatch.delenv("ELBO_SYM_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(work.parent / "home"))
+    expected = fresh(capsys, "bad.toml")
+    planted = work / ".elbo-sym-cache"
+    planted.mkdir()
+    known = b"k" * result_cache.KEY_BYTES
+    (planted / result_cache.KEY_FILE).write_bytes(known)
+    os.chmod(planted / result_cache.KEY_FILE, 0o600)  # as a checkout with umask 077 would leave it
+    key = result_cache.entry_key("bad.toml", Path("bad.toml").read_bytes(), STEP_BUDGET_SECONDS)
+    write_entry(planted / f"{key}.json", forged_payload(key, "bad.toml"), known, key)
+    assert cli(capsys, "check", "bad.toml") == expected
+    assert cli(capsys, "check", "good.toml")[0] == 0
+    assert list((work.parent / "home" / ".cache" / "elbo-sym").glob("*.json"))  # the real cache is used
+
+
+def test_entry_copied_from_another_file_is_a_miss(work, capsys):
+    expected = fresh(capsys, "bad.toml")
+    assert cli(capsys, "check", "good.toml")[0] == 0
+    _, good_entry = slot("good.toml")
+    bad_key, bad_entry = slot("bad.toml")
+    shutil.copyfile(good_entry, bad_entry)  # an authentic entry, in the wrong slot
+    assert cli(capsys, "check", "bad.toml") == expected
+    # and the same bytes under another path name (same content, different report path)
+    shutil.copyfile("good.toml", "copy.toml")
+    _, copy_entry = slot("copy.toml")
+    shutil.copyfile(good_entry, copy_entry)
+    code, out, _ = cli(capsys, "check", "copy.toml")
+    assert code == 0 and "copy.toml — " in out and "good.toml" not in out
+
+
+# ---------------------------------------------------------------------------- corrupt entries
+
+
+def _corruptions(entry_text: str) -> dict[str, bytes]:
+    entry = json.loads(entry_text)
+    payload = json.loads(entry["payload"])
+
+    def with_entry(**changes) -> bytes:
+        return json.dumps({**entry, **changes}).encode()
+
+    return {
+        "truncated": entry_text[: len(entry_text) // 2].encode(),
+        "empty": b"",
+        "not-json": b"{not json",
+        "a-list": b"[1, 2, 3]",
+        "null": b"null",
+        "deep-nesting": b"[" * 100_000 + b"]" * 100_000,
+        "invalid-utf8": b"\xff\xfe" + entry_text.encode(),
+        "mac-is-a-number": with_entry(mac=12345),
+        "mac-non-ascii": with_entry(mac="é" * 64),
+        "payload-is-a-dict": with_entry(payload=payload),
+        "payload-edited": with_entry(payload=entry["payload"].replace("proved", "PROVED")),
+        "missing-mac": json.dumps({"format": entry["format"], "payload": entry["payload"]}).encode(),
+        "missing-payload": json.dumps({"format": entry["format"], "mac": entry["mac"]}).encode(),
+        "wrong-format": with_entry(format="2"),
+    }
+
+
+def _assert_same_as_fresh(capsys, name: str, expected) -> None:
+    assert cli(capsys, "check", name) == expected
+
+
+@pytest.mark.parametrize("corruption", list(_corruptions(json.dumps({"format": 2, "mac": "", "payload": "{}"}))))
+def test_corrupt_entry_is_a_miss(work, capsys, corruption):
+    expected = fresh(capsys, "good.toml")
+    assert cli(capsys, "check", "good.toml") == expected
+    _, entry = slot("good.toml")
+    entry.write_bytes(_corruptions(entry.read_text("utf-8"))[corruption])
+    _assert_same_as_fresh(capsys, "good.toml", expected)
+    # ... and the next run re-stores an authentic entry
+    assert json.loads(entry.read_text("utf-8"))["format"] == result_cache.FORMAT
+
+
+def _signed_variants(key: str, name: str, good: dict) -> dict[str, dict]:
+    """Authentic (signed with the real secret) but inconsistent or mistyped payloads."""
+    def edit(**changes) -> dict:
+        return {**good, **changes}
+
+    data = good["data"]
+    return {
+        "other-path": edit(path="elsewhere.toml"),
+        "other-slot": edit(key="0" * 64),
+        "wrong-format": edit(format=1),
+        "not-ok": edit(ok=False),
+        "ok-as-string": edit(ok="yes"),
+        "not-established": edit(established=False),
+        "unknown-verdict": edit(verdicts=["bogus"] * len(good["verdicts"])),  # crashed the summary before
+        "refuted-verdict": edit(verdicts=["refuted"] * len(good["verdicts"])),
+        "verdicts-a-string": edit(verdicts="proved"),
+        "verdicts-of-numbers": edit(verdicts=[1] * len(good["verdicts"])),
+        "verdicts-disagree-with-data": edit(verdicts=good["verdicts"][:-1]),
+        "text-not-a-string": edit(text=["x"]),
+        "data-not-a-dict": edit(data=[]),
+        "data-other-file": edit(data={**data, "file": "elsewhere.toml"}),
+        "data-not-ok": edit(data={**data, "ok": False}),
+        "data-steps-missing": edit(data={k: v for k, v in data.items() if k != "steps"}),
+        "missing-text": {k: v for k, v in good.items() if k != "text"},
+        "missing-verdicts": {k: v for k, v in good.items() if k != "verdicts"},
+        "payload-a-list": [good],  # type: ignore[dict-item]
+    }
+
+
+def test_signed_but_inconsistent_entries_are_misses(work, capsys):
+    expected = fresh(capsys, "good.toml")
+    assert cli(capsys, "check", "good.toml") == expected
+    key, entry = slot("good.toml")
+    good = json.loads(json.loads(entry.read_text("utf-8"))["payload"])
+    for name, payload in _signed_variants(key, "good.toml", good).items():
+        if isinstance(payload, dict) and isinstance(payload.get("text"), str):
+            payload = {**payload, "text": "FAKE " + str(payload["text"])}
+        write_entry(entry, payload, secret(), key)
+        assert cli(capsys, "check", "good.toml") == expected, name
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "dev-zero", "too-large"])
+def test_entry_that_is_not_a_small_regular_file_is_a_miss(work, capsys, kind):
+    expected = fresh(capsys, "good.toml")
+    assert cli(capsys, "check", "good.toml") == expected
+    _, entry = slot("good.toml")
+    entry.unlink()
+    if kind == "fifo":
+        os.mkfifo(entry)  # opening it must not block
+    elif kind == "directory":
+        entry.mkdir()
+    elif kind == "dev-zero":
+        entry.symlink_to("/dev/zero")
+    else:
+        with open(entry, "wb") as handle:
+            handle.truncate(result_cache.MAX_ENTRY_BYTES + 1)
+    _assert_same_as_fresh(capsys, "good.toml", expected)
+
+
+# ---------------------------------------------------------------------------- an untrusted key file
+
+
+def _key_cases():
+    return ["mode-0644", "mode-0400", "symlink", "directory", "fifo", "wrong-size", "hard-link", "other-owner"]
+
+
+@pytest.mark.parametrize("case", _key_cases())
+def test_untrusted_key_file_turns_the_cache_off(work, capsys, monkeypatch, case):
+    expected_bad = fresh(capsys, "bad.toml")
+    expected_good = fresh(capsys, "good.toml")
+    assert cli(capsys, "check", "good.toml") == expected_good
+    key_file = cache_folder() / result_cache.KEY_FILE
+    real = secret()
+    # an attacker's entry for the refuted file, signed with the key file's *current* bytes
+    bad_key, bad_entry = slot("bad.toml")
+    if case == "mode-0644":
+        os.chmod(key_file, 0o644)
+    elif case == "mode-0400":
+        os.chmod(key_file, 0o400)
+    elif case == "symlink":
+        target = work.parent / "elsewhere"
+        target.write_bytes(real)
+        os.chmod(target, 0o600)
+        key_file.unlink()
+        key_file.symlink_to(target)
+    elif case == "directory":
+        key_file.unlink()
+        key_file.mkdir()
+    elif case == "fifo":
+        key_file.unlink()
+        os.mkfifo(key_file, 0o600)
+    elif case == "wrong-size":
+        key_file.write_bytes(real + b"\n")
+    elif case == "hard-link":
+        os.link(key_file, work.parent / "second-name")
+    elif case == "other-owner":
+        uid = os.geteuid()
+        monkeypatch.setattr(result_cache.os, "geteuid", lambda: uid + 1)
+    write_entry(bad_entry, forged_payload(bad_key, "bad.toml"), real, bad_key)
+    entries = sorted(p.name for p in cache_folder().glob("*.json"))
+    assert cli(capsys, "check", "bad.toml") == expected_bad           # not read ...
+    assert cli(capsys, "check", "good.toml") == expected_good
+    (work / "other.toml").write_text(GAP.replace("The gap", "Another gap"), "utf-8")
+    assert cli(capsys, "check", "other.toml")[0] == 0
+    assert sorted(p.name for p in cache_folder().glob("*.json")) == entries  # ... and not written
+    if case not in ("directory", "fifo", "symlink"):
+        assert key_file.read_bytes()[: result_cache.KEY_BYTES] == real  # never replaced behind the user's back
+
+
+# ---------------------------------------------------------------------------- switching it off
+
+
+def test_no_cache_and_the_environment_neither_read_nor_write(work, capsys, monkeypatch):
+    assert cli(capsys, "check", "good.toml")[0] == 0
+    key, entry = slot("bad.toml")
+    write_entry(entry, forged_payload(key, "bad.toml"), secret(), key)  # would be believed (see above)
+    before = sorted(p.name for p in cache_folder().iterdir())
+    assert cli(capsys, "check", "--no-cache", "bad.toml")[0] == 1
+    monkeypatch.setenv("ELBO_SYM_NO_CACHE", "1")
+    assert cli(capsys, "check", "bad.toml")[0] == 1
+    (work / "other.toml").write_text(GAP.replace("The gap", "Another gap"), "utf-8")
+    assert cli(capsys, "check", "other.toml")[0] == 0
+    assert sorted(p.name for p in cache_folder().iterdir()) == before
+
+
+def test_ci_runs_without_the_cache():
+    lines = (REPO / ".ci" / "run").read_text("utf-8").splitlines()
+    assert "export ELBO_SYM_NO_CACHE=1" in lines
+    assert lines.index("export ELBO_SYM_NO_CACHE=1") < next(i for i, l in enumerate(lines) if "make test" in l)

@@ -1,0 +1,279 @@
+"""Every CLI command over hostile input: no traceback, exit status 1 or 2, no hang.
+
+The commands, their positional arguments and their options are read from the CLI's own
+argument parser, so a new command (or a new option) is covered automatically -- or, if
+this module does not know how to attack one of its arguments, `test_every_argument_is_covered`
+fails and says which table to extend.
+
+Runs in-process (`elbo_sym.cli.main(argv)`), each call under a SIGALRM deadline so a
+blocking read fails the test instead of hanging it; one case runs the real command in a
+subprocess with a timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from elbo_sym import cli
+from elbo_sym.limits import MAX_FILE_BYTES
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD_DERIVATION = (ROOT / "derivations" / "gap.toml").read_text("utf-8")
+GOOD_DECK = ROOT / "lesson" / "flashcards.toml"
+DECK_COMMANDS = {"cards", "flashcards"}
+"""Commands whose file arguments are card decks, not derivations."""
+DEADLINE_SECONDS = 20
+
+
+def _commands() -> dict[str, argparse.ArgumentParser]:
+    parser = cli._parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(sub.choices)
+
+
+COMMANDS = _commands()
+
+
+def _positionals(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return [a for a in parser._actions if not a.option_strings]
+
+
+def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """Options that take a value (flags such as --json are not input)."""
+    return [a for a in parser._actions if a.option_strings and a.nargs != 0]
+
+
+# ------------------------------------------------------------------ hostile files
+
+def derivation(expr: str) -> str:
+    return f'title = "t"\nstart = "log(p(x))"\n\n[[step]]\nrel = "="\nexpr = "{expr}"\nrule = "definition"\n'
+
+
+def deck(formula: str) -> str:
+    return f'title = "t"\n\n[[card]]\nfront = "f"\nback = "b"\nformula = "{formula}"\n'
+
+
+CONTENT = {
+    # name: (derivation bytes, deck bytes)
+    "nul-byte": (derivation("log(Sum(p(x, z), z))").encode().replace(b'title = "t"', b'title = "t\x00"'),
+                 deck("p(x) = Sum(p(x, z), z)").encode().replace(b'front = "f"', b'front = "f\x00"')),
+    "invalid-utf8": (derivation("log(\xff)").encode("latin-1"), deck("p(x) = \xff").encode("latin-1")),
+    "hash-in-expression": (derivation("log(Sum(p(x, z), z)) # + 5").encode(),
+                           deck("p(x) = Sum(p(x, z), z) # + 5").encode()),
+    "full-width-identifier": (derivation("ｌｏｇ(Sum(p(x, z), z))").encode(),
+                              deck("p(x) = Ｓｕｍ(p(x, z), z)").encode()),
+    "math-alphanumerics": (derivation("log(p(x)) + 𝐊𝐋(q(z), p(z))").encode(),
+                           deck("𝐊𝐋(q(z), p(z)) >= 0").encode()),
+    "latex": (derivation("\\\\log p(x)").encode(), deck("\\\\frac{1}{2} = 1/2").encode()),
+    "too-large": ((derivation("log(Sum(p(x, z), z))") + "#" * MAX_FILE_BYTES + "\n").encode(),
+                  (deck("p(x) = Sum(p(x, z), z)") + "#" * MAX_FILE_BYTES + "\n").encode()),
+}
+SPECIAL = ["fifo", "dev-zero-symlink", "directory", "missing", "dangling-symlink"]
+HOSTILE_FILES = SPECIAL + list(CONTENT)
+
+
+def make_hostile(folder: Path, kind: str, deck_format: bool) -> Path:
+    """A hostile file named x.toml in `folder` (a fresh folder per case)."""
+    path = folder / "x.toml"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev-zero-symlink":
+        path.symlink_to("/dev/zero")
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "dangling-symlink":
+        path.symlink_to(folder / "nowhere")
+    elif kind == "missing":
+        pass
+    else:
+        path.write_bytes(CONTENT[kind][1 if deck_format else 0])
+    return path
+
+
+# ------------------------------------------------------------------ hostile option values
+
+BAD_SECONDS = ["0", "-1", "inf", "nan", "1e9", "-0", "1e-400", "abc", ""]
+
+OPTION_VALUES = {
+    # dest: hostile values (strings; "@name" is a path made by `special_path`)
+    "budget": BAD_SECONDS,
+    "timeout": BAD_SECONDS,
+    "seed": ["-1", "nan", "1e9", "ｌ", "9" * 30, ""],
+    "count": ["0", "-1", "nan", "1e9", "100000", "9" * 30],
+    "K": ["1", "-1", "nan", "1e9", "9" * 30],
+    "prior": ["nan,nan", "inf,0", "1e9,1", "ｌ,1", "1/0,1", "#", "", "3/4,1/4,0"],
+    "likelihood": ["nan,nan", "0,1", "2,1", "ｌ,1", "#"],
+    "q": ["nan,nan", "1,1", "ｌ,1", "1/2;1/2"],
+    "out": ["@regular-file", "@fifo", "@dev-zero-symlink", "@missing/deeper/out"],
+    "anki": ["@directory", "@fifo", "@dev-zero-symlink", "@missing/deeper/deck.apkg"],
+    "only": ["nope", ""],
+    "step": ["0", "-1", "nan", "999", "1e9"],
+}
+VALID_OPTION = {"prior": "3/4,1/4", "likelihood": "1/5,3/5", "q": "1/3,2/3"}
+"""Values for *required* options while another argument is the hostile one."""
+
+
+def special_path(folder: Path, spec: str) -> str:
+    name = spec[1:]
+    if name == "missing/deeper/out" or name == "missing/deeper/deck.apkg":
+        return str(folder / name)
+    if name == "regular-file":
+        path = folder / "file"
+        path.write_text("x", "utf-8")
+        return str(path)
+    return str(make_hostile(folder, name, deck_format=False))
+
+
+def valid_positional(command: str, folder: Path) -> list[str]:
+    """A valid value for each positional argument (used while an option is the hostile one)."""
+    values = []
+    for action in _positionals(COMMANDS[command]):
+        if action.dest == "name":
+            values.append(str(folder / "fresh-name"))
+        elif command in DECK_COMMANDS:
+            values.append(str(GOOD_DECK))
+        else:
+            good = folder / "good.toml"
+            good.write_text(GOOD_DERIVATION, "utf-8")
+            values.append(str(good))
+    return values
+
+
+def required_options(command: str, skip: str) -> list[str]:
+    argv = []
+    for action in _options(COMMANDS[command]):
+        if action.required and action.dest != skip:
+            argv += [action.option_strings[0], VALID_OPTION[action.dest]]
+    return argv
+
+
+# ------------------------------------------------------------------ the cases
+
+def cases() -> list:
+    out = []
+    for command, parser in COMMANDS.items():
+        out.append(pytest.param(command, "unknown-option", None, id=f"{command}-unknown-option"))
+        for action in _positionals(parser):
+            for kind in HOSTILE_FILES:
+                if kind == "missing" and action.dest == "name":
+                    continue  # a new name is what `new` wants
+                out.append(pytest.param(command, f"positional:{action.dest}", kind, id=f"{command}-{action.dest}-{kind}"))
+            if action.dest == "name":
+                for kind in ("300-characters", "missing-folder", "nul-in-name", "empty"):
+                    out.append(pytest.param(command, "name", kind, id=f"{command}-name-{kind}"))
+        for action in _options(parser):
+            for value in OPTION_VALUES.get(action.dest, []):
+                out.append(pytest.param(command, f"option:{action.dest}", value,
+                                        id=f"{command}-{action.dest}-{value[:20] or 'empty'}"))
+    return out
+
+
+@contextmanager
+def deadline(seconds: float):
+    """Fail (instead of hanging) when the block takes longer than `seconds` (main thread)."""
+    def expire(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s: a blocking read or a runaway computation")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run(capsys, argv: list[str]) -> tuple[int, str, str, float]:
+    started = time.monotonic()
+    with deadline(DEADLINE_SECONDS):
+        code = cli.main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err, time.monotonic() - started
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    """Run in a scratch folder (`new`, `build` write relative paths), without the result cache."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ELBO_SYM_NO_CACHE", "1")
+    monkeypatch.delenv("ELBO_SYM_REQUIRE_LATEX", raising=False)
+
+
+@pytest.mark.parametrize("command, where, hostile", cases())
+def test_hostile_input_is_refused_cleanly(tmp_path, capsys, command, where, hostile):
+    folder = tmp_path / "case"
+    folder.mkdir()
+    if where == "unknown-option":
+        argv = [command, *required_options(command, ""), "--no-such-option"]
+    elif where == "name":
+        name = {"300-characters": "a" * 300, "missing-folder": str(folder / "missing" / "x"),
+                "nul-in-name": "bad\0name", "empty": " "}[hostile]
+        argv = [command, name]
+    elif where.startswith("positional:"):
+        dest = where.split(":", 1)[1]
+        argv = [command]
+        for action in _positionals(COMMANDS[command]):
+            if action.dest == dest:
+                argv.append(str(make_hostile(folder, hostile, deck_format=command in DECK_COMMANDS)))
+            else:  # pragma: no cover - no command has two positionals today
+                argv += valid_positional(command, folder)[:1]
+        argv += required_options(command, "")
+    else:
+        dest = where.split(":", 1)[1]
+        (action,) = [a for a in _options(COMMANDS[command]) if a.dest == dest]
+        value = special_path(folder, hostile) if hostile.startswith("@") else hostile
+        argv = [command, *valid_positional(command, folder), *required_options(command, dest),
+                f"{action.option_strings[0]}={value}"]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, out, err, elapsed = run(capsys, argv)
+    assert "Traceback" not in out + err, err
+    assert code in (1, 2), (code, out[-500:], err[-500:])
+    assert elapsed < DEADLINE_SECONDS
+    error_lines = [line for line in err.splitlines() if "error:" in line]
+    assert error_lines, (code, err)
+    assert len(error_lines) == 1, err  # one line says what is wrong
+    # hostile input never makes anything appear next to it (no handouts/, no stray files)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_every_argument_is_covered():
+    """A new command or option needs hostile values here (and valid ones if it is required)."""
+    missing = []
+    for command, parser in COMMANDS.items():
+        for action in _options(parser):
+            if action.dest not in OPTION_VALUES:
+                missing.append(f"{command} {action.option_strings[0]}: add hostile values to OPTION_VALUES")
+            if action.required and action.dest not in VALID_OPTION:
+                missing.append(f"{command} {action.option_strings[0]}: add a valid value to VALID_OPTION")
+        if len(_positionals(parser)) > 1:
+            missing.append(f"{command}: several positional arguments; extend test_hostile_input_is_refused_cleanly")
+    assert not missing, "\n".join(missing)
+    assert {"check", "example", "exercises", "drill", "cards", "handouts", "build", "flashcards", "new",
+            "explain"} <= set(COMMANDS)
+
+
+def test_a_fifo_in_a_folder_is_one_error_and_the_other_files_are_checked(tmp_path):
+    """The real command, in a subprocess with a timeout: a FIFO (and a device) named *.toml never hangs it."""
+    folder = tmp_path / "derivations"
+    folder.mkdir()
+    (folder / "good.toml").write_text(GOOD_DERIVATION, "utf-8")
+    os.mkfifo(folder / "a-fifo.toml")
+    (folder / "b-zero.toml").symlink_to("/dev/zero")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), ELBO_SYM_NO_CACHE="1")
+    done = subprocess.run([sys.executable, "-m", "elbo_sym", "check", str(folder)], capture_output=True,
+                          text=True, timeout=60, env=env, cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 2, done.stderr
+    assert "a-fifo.toml:0: cannot read file: not a regular file (a FIFO)" in errors[0]
+    assert "b-zero.toml:0: cannot read file: not a regular file (a character device)" in errors[1]
+    assert "good.toml — " in done.stdout and "4 proved" in done.stdout  # the good file is still checked
