@@ -208,6 +208,17 @@ def _mac(secret: bytes, key: str, payload: bytes) -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _step_consistent(step, index: int, verdict: str) -> bool:
+    """A step of the report's data: numbered in order, with its line, agreeing with `verdicts`."""
+    return (isinstance(step, dict) and step.get("index") == index and _is_int(step.get("index"))
+            and _is_int(step.get("line")) and step.get("verdict") == verdict
+            and _is_int(step.get("instances", 0)))
+
+
 def _report_from_payload(payload: dict, key: str, path: str) -> Report | None:
     """The report in an authentic payload, if every field has its type and agrees with the rest."""
     if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get("key") != key:
@@ -223,7 +234,7 @@ def _report_from_payload(payload: dict, key: str, path: str) -> Report | None:
     steps = data.get("steps")
     if (data.get("file") != path or data.get("ok") is not True or data.get("established") is not True
             or not isinstance(steps, list) or len(steps) != len(verdicts)
-            or not all(isinstance(s, dict) and s.get("verdict") == v for s, v in zip(steps, verdicts))):
+            or not all(_step_consistent(s, i, v) for i, (s, v) in enumerate(zip(steps, verdicts), 1))):
         return None
     return Report(path, text, data, tuple(verdicts), True, True, cached=True)
 

@@ -223,9 +223,12 @@ def polynomial_sign(p: Expr, model: DiscreteModel) -> int | None:
         expanded = expand(p)
         if expanded.is_Add and len(expanded.args) > MAX_CERTIFICATE_TERMS:
             return None
-        gens = tuple(sorted(expanded.free_symbols, key=lambda s: s.name))
-        if not gens:
+        if expanded.is_Rational:
             return 1 if expanded > 0 else -1 if expanded < 0 else None
+        present = expanded.free_symbols
+        # every coordinate of a simplex that occurs: the sum that is 1 is over all of them
+        involved = set(present).union(*(set(g) for g in model.simplices if present & set(g)))
+        gens = tuple(sorted(involved, key=lambda s: s.name))
         poly = Poly(expanded, *gens)
     except PolynomialError:
         return None

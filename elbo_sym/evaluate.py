@@ -25,7 +25,7 @@ from fractions import Fraction
 from typing import Callable, Mapping
 
 import mpmath
-from sympy import Expr, Symbol, exp, log
+from sympy import Expr, S, Symbol, exp, log
 
 from elbo_sym.budget import checkpoint
 from elbo_sym.exact import LogNumber, log_of
@@ -178,6 +178,10 @@ def _enclose(e: Expr, values: Values, memo: dict, ctx):
         result = ctx.log(argument)
     elif isinstance(e, exp):
         result = ctx.exp(_enclose(e.args[0], values, memo, ctx))
+    elif e is S.Exp1:
+        result = ctx.e
+    elif e is S.Pi:
+        result = ctx.pi
     else:
         raise Inexact(f"cannot evaluate {type(e).__name__}")
     memo[e] = result
@@ -278,7 +282,7 @@ def compile_float(e: Expr, parameters: tuple[Symbol, ...]) -> Callable[[tuple[fl
     def build(node: Expr) -> Callable:
         if node in built:
             return built[node]
-        if node.is_Rational:
+        if node.is_Rational or node in (S.Exp1, S.Pi):
             c = float(node)
             fn = lambda x, cache: c  # noqa: E731
         elif node.is_Symbol:

@@ -16,7 +16,7 @@ MAX_BUDGET_SECONDS = 3600.0
 """Largest budget a command-line option may ask for."""
 MAX_FILE_BYTES = 256_000
 """Largest derivation, deck or roster file read (enforced while reading)."""
-MAX_STEPS = 100
+MAX_STEPS = 200
 """Steps in one derivation file."""
 MAX_K = 2000
 """Latent states of an explicit discrete model."""

@@ -85,11 +85,6 @@ class Instance:
             out[_Q_Z] = self.q
         return out
 
-    @cached_property
-    def memo(self) -> dict:
-        """Values of subexpressions at this instance, kept across judgements (steps share them)."""
-        return {}
-
     def describe(self) -> str:
         q = "" if self.q is None else f", q = ({', '.join(show(v) for v in self.q)})"
         return (f"[{self.name}] prior = ({', '.join(map(str, self.prior))}), "
@@ -360,11 +355,8 @@ def evaluate(e, inst: Instance, k: int | None = None, memo: dict | None = None) 
     """The value of `e` at the instance, with z bound to k (None: z unbound).
 
     Raises Undefined where the expression (or any part of it) has no real value."""
-    if memo is None:
-        memo = inst.memo
-        if len(memo) > 200_000:
-            memo.clear()
-    key = (e, k)
+    memo = {} if memo is None else memo
+    key = (id(e), k)  # the caller keeps the trees alive while the memo lives
     if key in memo:
         hit = memo[key]
         if isinstance(hit, Undefined):
@@ -376,6 +368,7 @@ def evaluate(e, inst: Instance, k: int | None = None, memo: dict | None = None) 
         memo[key] = error
         raise
     memo[key] = value
+    memo[("alive", id(e))] = e  # pin e: its id stays unique while the memo lives
     return value
 
 
@@ -469,16 +462,19 @@ class Judgement:
         return not self.failures
 
 
-def judge(lhs, rel: str, rhs, cases: list[Instance], stop_at_first: bool = True) -> Judgement:
-    """Evaluate `lhs rel rhs` on every instance (every z, when a side has a free z)."""
+def judge(lhs, rel: str, rhs, cases: list[Instance], stop_at_first: bool = True,
+          memos: dict | None = None) -> Judgement:
+    """Evaluate `lhs rel rhs` on every instance (every z, when a side has a free z).
+
+    `memos` (instance index -> memo) may be shared between the steps of one chain: the
+    right side of a step is the left side of the next."""
+    memos = {} if memos is None else memos
     if rel not in ("=", "<=", ">=", "<", ">"):
         raise JudgeError(f"unknown relation {rel!r}")
     pointwise = has_free_z(lhs) or has_free_z(rhs)
     result = Judgement()
-    for inst in cases:
-        memo = inst.memo
-        if len(memo) > 200_000:
-            memo.clear()
+    for index, inst in enumerate(cases):
+        memo = memos.setdefault(index, {})
         for k in (range(inst.K) if pointwise else (None,)):
             values, texts, undefined = [], [], []
             for side in (lhs, rhs):

@@ -65,7 +65,8 @@ def forged_payload(key: str, name: str, text: str = "FAKE REPORT: all proved\n")
     """What a correct entry for `name` looks like, claiming every step proved."""
     return {"format": result_cache.FORMAT, "key": key, "path": name, "text": text,
             "data": {"file": name, "title": "t", "ok": True, "established": True,
-                     "steps": [{"verdict": "proved"}] * 4},
+                     "steps": [{"index": i, "line": 9 + 6 * i, "verdict": "proved", "instances": 0}
+                               for i in range(1, 5)]},
             "verdicts": ["proved"] * 4, "established": True, "ok": True}
 
 
@@ -260,6 +261,11 @@ def _signed_variants(key: str, name: str, good: dict) -> dict[str, dict]:
         "data-other-file": edit(data={**data, "file": "elsewhere.toml"}),
         "data-not-ok": edit(data={**data, "ok": False}),
         "data-steps-missing": edit(data={k: v for k, v in data.items() if k != "steps"}),
+        "data-step-without-line": edit(data={**data, "steps": [{k: v for k, v in step.items() if k != "line"}
+                                                                for step in data["steps"]]}),
+        "data-steps-renumbered": edit(data={**data, "steps": [{**step, "index": 7} for step in data["steps"]]}),
+        "data-step-instances-a-string": edit(data={**data, "steps": [{**step, "instances": "many"}
+                                                                      for step in data["steps"]]}),
         "missing-text": {k: v for k, v in good.items() if k != "text"},
         "missing-verdicts": {k: v for k, v in good.items() if k != "verdicts"},
         "payload-a-list": [good],  # type: ignore[dict-item]

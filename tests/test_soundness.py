@@ -1,0 +1,261 @@
+"""The soundness issue's classes, each at K = 2 and K = 3: never `proved`, never exit 0.
+
+Every statement here is false, undefined somewhere, or not provable by its rule; the
+checker must refute it (with an exact counterexample), or report it as `checked`/`error`
+-- and in every case the run fails (exit 1).  The statements quoted in the issue appear
+verbatim.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from elbo_sym.check import Verdict, check_derivation
+from elbo_sym.cli import main
+from elbo_sym.derivation import loads
+from elbo_sym.search import MIN_DECIDED
+
+
+def toml(start: str, rel: str, expr: str, rule: str = "algebra", K: int = 2, extra: str = "",
+         step_extra: str = "") -> str:
+    return (f'title = "t"\nK = {K}\nstart = "{start}"\n{extra}\n'
+            f'[[step]]\nrel = "{rel}"\nexpr = "{expr}"\nrule = "{rule}"\n{step_extra}\n')
+
+
+def verdict_of(text: str):
+    result = check_derivation(loads(text, "t.toml"))
+    return result, result.steps[0]
+
+
+def run_cli(tmp_path, capsys, text: str, *options: str) -> tuple[int, str]:
+    path = tmp_path / "case.toml"
+    path.write_text(text, "utf-8")
+    code = main(["check", "--no-cache", str(path), *options])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+# --------------------------------------------------------------------------- class 1: definedness
+
+UNDEFINED = [
+    ("log(-p(x))", "=", "log(p(x))", "log of a non-positive value"),
+    ("Sum(q(z) * log(q(z) - 1/2), z)", "=", "Sum(q(z) * log(1/2 - q(z)), z)", "log of a non-positive value"),
+    ("(Sum(q(z), z) - 1) / (Sum(q(z), z) - 1)", "=", "1", "division by zero"),
+    ("log(p(x)) * (p(x) - p(x)) / (p(x) - p(x))", "=", "log(p(x))", "division by zero"),
+    ("0 * log(p(z) - q(z)) + log(p(x))", "=", "log(p(x))", "log of a non-positive value"),
+    ("log(log(p(x)))", "=", "log(log(p(x)))", "log of a non-positive value"),
+    ("Sum(q(z) / (q(z) - 1/3), z)", "=", "Sum(q(z) / (q(z) - 1/3), z)", "division by zero"),
+]
+
+
+@pytest.mark.parametrize("K", [2, 3])
+@pytest.mark.parametrize("start, rel, expr, problem", UNDEFINED)
+def test_undefined_expressions_are_refuted_with_the_point_where_they_fail(K, start, rel, expr, problem):
+    _, step = verdict_of(toml(start, rel, expr, K=K))
+    assert step.verdict is Verdict.refuted, step.reason
+    assert problem in step.reason
+    assert step.counterexample is not None and problem in step.counterexample.problem
+
+
+@pytest.mark.parametrize("K", [2, 3])
+def test_issue_statements_exit_1(tmp_path, capsys, K):
+    for start, rel, expr, _ in UNDEFINED[:3]:
+        code, out = run_cli(tmp_path, capsys, toml(start, rel, expr, K=K))
+        assert code == 1 and "refuted" in out and "proved" not in out.split("derivation(s)")[0].split("step 1")[1]
+
+
+def test_a_divisor_with_only_irrational_zeros_is_never_proved():
+    # q0**2 - 1/2 vanishes at q0 = 1/sqrt(2): no rational instance finds it, a sign change shows it
+    _, step = verdict_of(toml("Sum(q(z) / (q(z) ** 2 - 1/2), z)", "=", "Sum(q(z) / (q(z) ** 2 - 1/2), z)"))
+    assert step.verdict in (Verdict.refuted, Verdict.error)
+    assert step.verdict is not Verdict.proved
+
+
+@pytest.mark.parametrize("K", [2, 3])
+def test_defined_by_the_sum_constraint_is_proved(K):
+    # 1 - q(z) > 0 only because the other q's are positive and sum(q) = 1: certified, not assumed
+    _, step = verdict_of(toml("Sum(q(z) * log(1 - q(z)), z)", "=", "Sum(q(z) * log(1 - q(z)), z) + 0",
+                              K=K))
+    assert step.verdict is Verdict.proved
+    assert any("1 - q(z)" in c and held for c, held in step.conditions)
+
+
+def test_expect_on_an_undefined_expression_fails():
+    text = toml("log(p(x))", "=", "log(Sum(p(x, z), z))", "definition") + (
+        '[[example]]\nprior = ["3/4", "1/4"]\nlikelihood = ["1/5", "3/5"]\nq = ["1/3", "2/3"]\n'
+        '[example.expect]\n"log(-p(x))" = "log(3/10)"\n')
+    result, step = verdict_of(text)
+    assert step.verdict is Verdict.proved
+    (example,) = result.examples
+    assert not example.holds and "log of a non-positive value" in example.failures[0]
+    assert not result.ok
+
+
+# --------------------------------------------------------------------------- class 2: checked passes
+
+WRONG_BOUNDS = [
+    (2, "KL(q(z), p(z))", "<=", "6"),
+    (3, "KL(q(z), p(z))", "<=", "6"),
+    (2, "log(p(x))", ">=", "-5"),
+    (3, "log(p(x))", ">=", "-5"),
+    (3, "H(q)", ">=", "1/100"),
+    (3, "Sum(q(z) * p(z), z)", ">=", "1/1000"),
+    (2, "log(p(x)) - ELBO(q)", "<=", "10"),
+    (3, "log(p(x)) - ELBO(q)", "<=", "10"),
+    (2, "log(p(x)) - ELBO(q)", "=", "KL(q(z), p(z | x)) + 1/1000000 * 1/1000 * Sum(q(z) ** 2, z)"),
+    (3, "log(p(x)) - ELBO(q)", "=", "KL(q(z), p(z | x)) + 1/1000000 * 1/1000 * Sum(q(z) ** 2, z)"),
+    # a polynomial correction that vanishes on a grid of 'nice' points
+    (2, "log(p(x)) - ELBO(q)", "=",
+     "KL(q(z), p(z | x)) + Sum(q(z) * (q(z) - 1/3) * (q(z) - 2/3) * (q(z) - 1/2) * (q(z) - 1/4), z)"),
+    (3, "ELBO(q)", ">=", "log(p(x)) - 1"),
+    (2, "E(q, log(p(x | z)))", ">=", "log(p(x))"),
+]
+
+
+@pytest.mark.parametrize("K, start, rel, expr", WRONG_BOUNDS)
+def test_wrong_bounds_are_refuted_not_checked(K, start, rel, expr):
+    _, step = verdict_of(toml(start, rel, expr, K=K))
+    assert step.verdict is Verdict.refuted, step.reason
+    assert step.counterexample is not None
+
+
+def test_a_true_step_no_rule_proves_is_checked_and_fails_the_run(tmp_path, capsys):
+    text = toml("H(q)", "<=", "log(2)", K=2)
+    _, step = verdict_of(text)
+    assert step.verdict is Verdict.checked and step.instances >= MIN_DECIDED
+    code, out = run_cli(tmp_path, capsys, text)
+    assert code == 1
+    assert "only checked, not proved" in out and 'accept = "checked"' in out
+
+
+def test_accept_checked_lets_the_run_pass_and_says_not_proved(tmp_path, capsys):
+    text = toml("H(q)", "<=", "log(2)", K=2, step_extra='accept = "checked"')
+    result, step = verdict_of(text)
+    assert step.verdict is Verdict.checked and step.accepted and result.ok and not result.fully_proved
+    assert "checked, not proved" in result.claim_reason
+    code, out = run_cli(tmp_path, capsys, text)
+    assert code == 0 and "not proved" in out and "✓" not in out
+
+
+def test_accept_never_rescues_a_refuted_step(tmp_path, capsys):
+    code, out = run_cli(tmp_path, capsys, toml("KL(q(z), p(z))", "<=", "6", step_extra='accept = "checked"'))
+    assert code == 1 and "refuted" in out
+
+
+def test_accept_takes_only_the_word_checked(tmp_path, capsys):
+    code, out = run_cli(tmp_path, capsys, toml("H(q)", "<=", "log(2)", step_extra='accept = "proved"'))
+    assert code == 2 and 'accept must be "checked"' in out
+
+
+# --------------------------------------------------------------------------- class 3: undecided
+
+EXPECT_BASE = ('[[example]]\nprior = ["3/4", "1/4"]\nlikelihood = ["1/5", "3/5"]\nq = ["1/3", "2/3"]\n'
+               '[example.expect]\n')
+
+
+@pytest.mark.parametrize("value, word", [
+    ("1/3 * log(4/9) + 2/3 * log(8/3) + (1/1000000) ** 12 * (1/1000000) ** 12 * (1/1000000) ** 12", "is "),
+    ("1/3 * log(4/9) + 2/3 * log(8/3) + exp(-40) * (1/1000000) ** 12 * (1/1000000) ** 12", ""),
+    ("1/3 * log(4/9) + 2/3 * log(8/3) + exp(-40)", ""),
+])
+def test_expect_values_off_by_tiny_amounts_fail(value, word):
+    text = toml("log(p(x))", "=", "log(Sum(p(x, z), z))", "definition") + EXPECT_BASE + (
+        f'"KL(q(z), p(z))" = "{value}"\n')
+    result, _ = verdict_of(text)
+    (example,) = result.examples
+    assert not example.holds and word in example.failures[0]
+    assert not result.ok
+
+
+def test_expect_the_true_value_holds_and_an_undecidable_one_says_undecided():
+    text = toml("log(p(x))", "=", "log(Sum(p(x, z), z))", "definition") + EXPECT_BASE + (
+        '"KL(q(z), p(z))" = "1/3 * log(4/9) + 2/3 * log(8/3)"\n'
+        '"exp(Sum(q(z), z))" = "exp(1)"\n')
+    result, _ = verdict_of(text)
+    (example,) = result.examples
+    failures = example.failures
+    assert len(failures) == 1 and failures[0].startswith("exp(Sum(q(z), z)): undecided")
+
+
+def test_undecided_instances_never_count_toward_checked():
+    # exp(1) leaves the exact class: the two sides agree everywhere but no instance decides it
+    _, step = verdict_of(toml("exp(Sum(q(z), z))", "=", "exp(1)"))
+    assert step.verdict is Verdict.error and "decided" in step.reason
+
+
+# --------------------------------------------------------------------------- class 4: bounded time
+
+def heavy_steps(n: int) -> str:
+    steps = "".join(f'[[step]]\nrel = "<="\nexpr = "log({k + 3})"\nrule = "algebra"\n' for k in range(n))
+    return f'title = "many"\nK = 3\nstart = "H(q)"\n{steps}'
+
+
+def test_a_200_step_file_ends_within_its_file_budget(tmp_path, capsys):
+    started = time.monotonic()
+    code, out = run_cli(tmp_path, capsys, heavy_steps(200), "--budget", "2", "--file-budget", "4")
+    elapsed = time.monotonic() - started
+    assert code == 1 and elapsed < 4 + 5
+    assert "file budget of 4 s exhausted" in out
+
+
+def test_a_heavy_assumption_ends_within_the_budget(tmp_path, capsys):
+    heavy = "p(z) ** 12 * p(x | z) ** 12 / Sum(p(z) ** 12 * p(x | z) ** 12, z)"
+    text = (f'title = "heavy"\nK = 60\nassume = "q(z) = {heavy}"\nstart = "ELBO(q)"\n'
+            '[[step]]\nrel = "<="\nexpr = "log(p(x))"\nrule = "jensen"\n')
+    started = time.monotonic()
+    code, out = run_cli(tmp_path, capsys, text, "--budget", "2", "--file-budget", "3")
+    assert time.monotonic() - started < 3 + 5
+    assert code in (0, 1)  # it may even be proved in time; it must never hang
+
+
+def test_the_claim_check_uses_the_budget_given(tmp_path, capsys):
+    # the claim compares against the chain under the step budget (it used a fixed 10 s before)
+    upper, lower = "log(Sum(q(z) * p(x, z) / q(z), z))", "Sum(q(z) * log(p(x, z) / q(z)), z)"
+    text = toml(upper, ">=", lower, "jensen", extra=f'claim = "{upper} >= {lower}"')
+    result = check_derivation(loads(text, "t.toml"), budget=0.5)
+    assert result.ok
+
+
+# --------------------------------------------------------------------------- class 6: smaller holes
+
+def test_strict_inequalities_from_non_strict_facts_are_refuted_at_the_equality_set():
+    for start, expr, rule, K in (("log(p(x))", "ELBO(q)", "jensen", 2), ("KL(q(z), p(z))", "0", "kl-nonneg", 3)):
+        _, step = verdict_of(toml(start, ">", expr, rule, K=K))
+        assert step.verdict is Verdict.refuted, step.reason
+
+
+def test_search_points_depend_on_the_step():
+    from elbo_sym.model import DiscreteModel
+    from elbo_sym.search import exact_candidates, seed_for
+
+    model = DiscreteModel(2)
+    a = exact_candidates(model, (), seed_for("log(p(x))", ">=", "ELBO(q)"))
+    b = exact_candidates(model, (), seed_for("log(p(x))", ">=", "ELBO(q) "))
+    assert [i.q for i in a] != [i.q for i in b]
+    assert exact_candidates(model, (), 7) == exact_candidates(model, (), 7)  # reproducible
+
+
+def test_json_carries_the_assumption_the_domain_and_the_conditions(tmp_path, capsys):
+    text = toml("ELBO(q)", "=", "log(p(x)) - KL(q(z), p(z | x))", extra='assume = "q(z) = p(z | x)"\n'
+                'claim = "ELBO(q) = log(p(x)) - KL(q(z), p(z | x))"')
+    path = tmp_path / "a.toml"
+    path.write_text(text, "utf-8")
+    assert main(["check", "--no-cache", "--json", str(path)]) == 0
+    (report,) = json.loads(capsys.readouterr().out)
+    assert report["assume"] == ["q(z) = p(z | x)"]
+    assert "K = 2" in report["domain"]
+    conditions = report["steps"][0]["conditions"]
+    assert any("> 0" in c["condition"] and c["shown"] for c in conditions)
+
+
+def test_a_card_that_holds_only_for_small_K_is_not_printed(tmp_path):
+    from elbo_sym.practice import check_deck, load_deck
+
+    path = tmp_path / "deck.toml"
+    path.write_text('title = "t"\n[[card]]\nfront = "f"\nback = "b"\n'
+                    'formula = "(Sum(1, z) - 2) * (Sum(1, z) - 3) = 0"\n', "utf-8")
+    (verdict,) = check_deck(load_deck(path)).verdicts
+    assert verdict.verdict == "refuted" and not verdict.ok and "K = 5" in verdict.reason
