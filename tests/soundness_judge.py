@@ -203,10 +203,19 @@ _TOL = (from_rational(1, 10**40, PREC, round_floor), from_rational(1, 10**40, PR
 _ONE = (fone, fone)
 
 
+_CONVERTED: dict = {}
+
+
 def _iv(v):
     if isinstance(v, Fraction):
         n, d = v.numerator, v.denominator
-        return (from_rational(n, d, PREC, round_floor), from_rational(n, d, PREC, round_ceiling))
+        known = _CONVERTED.get((n, d))
+        if known is None:
+            if len(_CONVERTED) > 100_000:
+                _CONVERTED.clear()
+            known = _CONVERTED[(n, d)] = (from_rational(n, d, PREC, round_floor),
+                                          from_rational(n, d, PREC, round_ceiling))
+        return known
     return v
 
 
@@ -313,13 +322,17 @@ _SIGNATURES: dict = {}
 
 
 def _signature(d: Density) -> tuple:
-    known = _SIGNATURES.get(d)
-    if known is None:
-        variables, given = tuple(d.variables), tuple(d.given)
-        if d.name == "p" and set(variables) == {x, z} and not given:
-            variables = (x, z)  # p(z, x) is p(x, z)
-        known = _SIGNATURES[d] = (d.name, variables, given)
-    return known
+    known = _SIGNATURES.get(id(d))
+    if known is not None and known[0] is d:
+        return known[1]
+    variables, given = tuple(d.variables), tuple(d.given)
+    if d.name == "p" and set(variables) == {x, z} and not given:
+        variables = (x, z)  # p(z, x) is p(x, z)
+    signature = (d.name, variables, given)
+    if len(_SIGNATURES) > 100_000:
+        _SIGNATURES.clear()
+    _SIGNATURES[id(d)] = (d, signature)  # keyed by identity (structural == is slow); d pinned
+    return signature
 
 
 def has_free_z(e) -> bool:
