@@ -7,7 +7,7 @@ hashes everything the report depends on:
 * elbo-sym's version and the source of *every* module of the package (any engine edit
   invalidates every entry);
 * SymPy's and mpmath's versions, and the Python version;
-* the options that change a report (the per-step time budget).
+* the options that change a report (the per-step and per-file time budgets).
 
 That key is computed from public inputs, so anyone who can write the cache folder could
 plant an entry under it.  Every entry is therefore authenticated: it carries an
@@ -106,10 +106,11 @@ def fingerprint(package: Path, version: str) -> str:
     return digest.hexdigest()
 
 
-def entry_key(path: str, content: bytes, budget: float) -> str:
+def entry_key(path: str, content: bytes, budget: float, total: float | None = None) -> str:
+    """The public name of a report's slot: every input the report depends on, hashed."""
     digest = hashlib.sha256()
     for part in (engine_fingerprint().encode(), path.encode("utf-8", "surrogateescape"),
-                 repr(float(budget)).encode(), content):
+                 repr(float(budget)).encode(), repr(None if total is None else float(total)).encode(), content):
         digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()
 
@@ -184,7 +185,7 @@ def _create_key(directory: Path) -> bytes | None:
     """Write a fresh secret atomically (temp file with 0600, then link: never overwrites)."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret = os.urandom(KEY_BYTES)
-    temporary = directory / f".{KEY_FILE}.{os.getpid()}.{secret[:4].hex()}.tmp"
+    temporary = directory / f".{KEY_FILE}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
                  0o600)
     try:
@@ -327,13 +328,17 @@ class Cache:
                 pass
 
 
-def check_paths(paths: list[str], budget: float, formatter, use_cache: bool = True):
+def check_paths(paths: list[str], budget: float, formatter, use_cache: bool = True,
+                total: float | None = None):
     """Check every derivation named by `paths`; return (reports in file order, input errors).
 
+    `budget` bounds each step, `total` each file (None: the default, steps x budget, capped);
+    both must be finite and > 0 (else BudgetError).
     `formatter(result) -> str` renders a fresh DerivationResult (the CLI's format_result).
     Raises FileNotFoundError when `paths` name no derivation file at all.
     """
     budget = validate_budget(budget)
+    total = validate_budget(total, "file budget") if total is not None else None
     files = discover(paths)
     if not files:
         raise FileNotFoundError(f"no derivation files found in {' '.join(paths)}")
@@ -346,7 +351,7 @@ def check_paths(paths: list[str], budget: float, formatter, use_cache: bool = Tr
         except FileReadError as error:
             misses.append((i, path, None, error))
             continue
-        key = entry_key(str(path), content, budget) if cache is not None else None
+        key = entry_key(str(path), content, budget, total) if cache is not None else None
         hit = cache.get(key, str(path)) if key is not None else None
         if hit is not None:
             reports[i] = hit
@@ -366,7 +371,7 @@ def check_paths(paths: list[str], budget: float, formatter, use_cache: bool = Tr
             except DerivationError as error:
                 errors.append(error)
                 continue
-            result = check_with_suggestions(derivation, budget=budget)
+            result = check_with_suggestions(derivation, budget=budget, total=total)
             reports[i] = Report.from_result(result, formatter(result))
             if key is not None:
                 cache.put(key, reports[i])

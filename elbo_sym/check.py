@@ -468,6 +468,11 @@ def check_step(lhs: Expr, step: Step, model: DiscreteModel, examples: tuple[Exam
         clear_cache()
         return StepResult(step, lhs, Verdict.error, f"could not check: {error}", None, 0, outcome,
                           time.perf_counter() - started, conditions=conditions)
+    except Exception as error:  # noqa: BLE001 - a bug must still end as a verdict, never a pass
+        clear_cache()
+        return StepResult(step, lhs, Verdict.error, f"internal error (please report): "
+                          f"{type(error).__name__}: {error}", None, 0, outcome,
+                          time.perf_counter() - started, conditions=conditions)
     seconds = time.perf_counter() - started
     if counterexample is not None:
         reason = counterexample.problem if counterexample.problem else (
@@ -575,7 +580,7 @@ def _assumption_problem(derivation: Derivation, model: DiscreteModel, budget: fl
     except BudgetExceeded as error:
         clear_cache()
         return f"could not check the assumption: {error}"
-    except _ENGINE_ERRORS as error:
+    except Exception as error:  # noqa: BLE001 - never a traceback, never a pass
         clear_cache()
         return f"could not check the assumption: {error}"
     return None
@@ -614,7 +619,7 @@ def _claim(derivation: Derivation, relation: str | None, model: DiscreteModel,
     except BudgetExceeded as error:
         clear_cache()
         return False, f"could not compare the claim with the chain: {error}"
-    except _ENGINE_ERRORS as error:
+    except Exception as error:  # noqa: BLE001 - never a traceback, never a pass
         clear_cache()
         return False, f"could not compare the claim with the chain: {error}"
     have = relation if same else _FLIP[relation] if flipped else None
@@ -640,7 +645,7 @@ def _check_example(derivation: Derivation, example: Example, model: DiscreteMode
         except BudgetExceeded as error:
             clear_cache()
             failure = f"could not decide ({error})"
-        except _ENGINE_ERRORS as error:
+        except Exception as error:  # noqa: BLE001 - never a traceback, never a pass
             clear_cache()
             failure = f"could not evaluate ({error})"
         if failure:

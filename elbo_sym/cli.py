@@ -15,14 +15,14 @@ import sys
 from pathlib import Path
 
 from elbo_sym.files import FileReadError, describe_os_error
-from elbo_sym.limits import STEP_BUDGET_SECONDS, BudgetError, validate_budget
+from elbo_sym.limits import FILE_BUDGET_CAP_SECONDS, STEP_BUDGET_SECONDS, BudgetError, validate_budget
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 
 LATEX_TIMEOUT_SECONDS = 120.0
 """Default time limit of one LaTeX build (`build --timeout`)."""
 
-_SECONDS_OPTIONS = {"budget": "--budget", "timeout": "--timeout"}
+_SECONDS_OPTIONS = {"budget": "--budget", "file_budget": "--file-budget", "timeout": "--timeout"}
 """Options holding a number of seconds: validated for every command that has them."""
 
 
@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--budget", default=STEP_BUDGET_SECONDS, metavar="SECONDS",
                        help=f"time budget per step (default {STEP_BUDGET_SECONDS:g})")
+    check.add_argument("--file-budget", default=None, metavar="SECONDS",
+                       help=f"time budget of a whole file (default: steps x --budget, at most "
+                            f"{FILE_BUDGET_CAP_SECONDS:g}); later steps are errors once it is spent")
     check.add_argument("--no-cache", action="store_true",
                        help="re-check every file: neither read nor write the result cache "
                             "(~/.cache/elbo-sym, or $ELBO_SYM_CACHE_DIR)")
@@ -75,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         return _input_error(str(error))
     except BudgetError as error:
         return _input_error(str(error))
-    except BrokenPipeError:  # `elbo-sym ... | head`: stop quietly
+    except BrokenPipeError:  # `elbo-sym ... | head`: stop quietly (no flush error at exit either)
         try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (no flush error at exit)
-        except OSError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
             pass
         return EXIT_FAILED
     except OSError as error:
@@ -95,7 +98,7 @@ def _input_error(message: str) -> int:
 def _validate_seconds(args) -> None:
     """Every --budget / --timeout: finite, > 0 and at most MAX_BUDGET_SECONDS (else exit 2)."""
     for dest, option in _SECONDS_OPTIONS.items():
-        if hasattr(args, dest):
+        if getattr(args, dest, None) is not None:  # None: the default derived from the others
             setattr(args, dest, validate_budget(getattr(args, dest), option))
 
 
@@ -161,7 +164,7 @@ def cmd_check(args) -> int:
 
     try:
         results, errors = check_paths(args.paths, budget=args.budget, formatter=format_result,
-                                      use_cache=not args.no_cache)
+                                      use_cache=not args.no_cache, total=args.file_budget)
     except FileNotFoundError as error:
         raise InputError(str(error)) from None
     if args.json:

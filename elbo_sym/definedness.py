@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sympy import Add, Expr, Poly, Symbol, exp, expand, log, together
-from sympy.polys.polyerrors import PolynomialError
+from sympy.polys.polyerrors import GeneratorsNeeded, PolynomialError
 
 from elbo_sym.budget import checkpoint
 from elbo_sym.model import DiscreteModel, has_free_latent
@@ -226,11 +226,13 @@ def polynomial_sign(p: Expr, model: DiscreteModel) -> int | None:
         if expanded.is_Rational:
             return 1 if expanded > 0 else -1 if expanded < 0 else None
         present = expanded.free_symbols
+        if not present:  # a constant such as E - 2: no certificate here (the search decides)
+            return None
         # every coordinate of a simplex that occurs: the sum that is 1 is over all of them
         involved = set(present).union(*(set(g) for g in model.simplices if present & set(g)))
         gens = tuple(sorted(involved, key=lambda s: s.name))
         poly = Poly(expanded, *gens)
-    except PolynomialError:
+    except (PolynomialError, GeneratorsNeeded):
         return None
     groups = [tuple(i for i, g in enumerate(gens) if g in simplex) for simplex in model.simplices]
     groups = [g for g in groups if g]

@@ -115,17 +115,16 @@ def _refuse_hazards(text: str) -> None:
             continue
         if ch == "#":
             raise ParseError("'#' is not allowed in an expression (Python would read the rest as a comment "
-                             "and drop it)", i, ch)
+                             "and drop it)", i)
         if ch == "\\":
-            raise ParseError("LaTeX is not accepted in expressions: write a / b, not \\frac{a}{b}", i, ch)
+            raise ParseError("LaTeX is not accepted in expressions: write a / b, not \\frac{a}{b}", i)
         if not ch.isascii():
             name = unicodedata.name(ch, "")
             shown = f"'{ch}' " if ch.isprintable() and not ch.isspace() else ""
             described = f"{shown}(U+{ord(ch):04X}{' ' + name if name and not shown else ''})"
             hint = _ascii_hint(text, i)
             advice = f"write plain ASCII such as {hint}" if hint else "write plain ASCII"
-            raise ParseError(f"non-ASCII character {described} is not allowed in an expression; {advice}", i,
-                             ch if shown else "")
+            raise ParseError(f"non-ASCII character {described} is not allowed in an expression; {advice}", i)
         if not ch.isprintable():
             raise ParseError(f"control character U+{ord(ch):04X} is not allowed in an expression", i)
 

@@ -7,10 +7,11 @@ code with the engine: it never imports ``elbo_sym.model``, ``canonical``, ``rule
 
 Arithmetic: a value stays an exact :class:`~fractions.Fraction` as long as it is rational
 (so "log of a value <= 0" and "division by 0" are decided exactly for rational arguments);
-past a ``log``/``exp`` it becomes an mpmath interval at 60 digits (a private interval
-context, not the engine's ``mpmath.iv``).  An interval that contains 0 where a positive
-(log) or non-zero (divisor) value is needed counts as undefined: the value is 0 to 60
-digits.
+past a ``log``/``exp`` it becomes an interval at 60 digits, computed with mpmath's own
+outward-rounded interval primitives (``mpmath.libmp.libmpi``, the arithmetic behind
+``mpmath.iv``, called directly: faster, and no shared precision setting with the engine).
+An interval that contains 0 where a positive (log) or non-zero (divisor) value is needed
+counts as undefined: the value is 0 to 60 digits.
 
 Relations: exact values are compared exactly.  Otherwise ``=`` holds when the difference
 is within ``TOLERANCE * (1 + max(|lhs|, |rhs|))`` (1e-40: far below any genuinely false
@@ -25,6 +26,7 @@ p(z | x) = pi_k l_k / p(x).  An expression with a free z is a claim for every z.
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from fractions import Fraction
@@ -43,7 +45,14 @@ Value = Union[Fraction, tuple]  # a Fraction, or an interval (lo, hi) of raw mpm
 
 
 class Undefined(ArithmeticError):
-    """The expression has no real value at this instance (log of <= 0, division by 0)."""
+    """The expression has no real value at this instance (log of <= 0, division by 0).
+
+    `near_zero`: decided from an interval that contains 0 (not from an exact value): the
+    judge re-evaluates at higher precision before it believes it."""
+
+    def __init__(self, message: str, near_zero: bool = False):
+        super().__init__(message)
+        self.near_zero = near_zero
 
 
 class JudgeError(ValueError):
@@ -55,7 +64,7 @@ class JudgeError(ValueError):
 
 @dataclass(frozen=True)
 class Instance:
-    """Concrete parameters: prior, likelihood and q (q may hold intervals under an assumption)."""
+    """Concrete parameters: prior, likelihood and q (None until an assumption fixes it)."""
 
     name: str
     prior: tuple[Fraction, ...]
@@ -75,6 +84,11 @@ class Instance:
         return tuple(a * b / e for a, b in zip(self.prior, self.likelihood))
 
     @cached_property
+    def binders(self) -> dict:
+        """KL, H and ELBO of the distributions of z at this instance (a handful, computed once)."""
+        return {}
+
+    @cached_property
     def tables(self) -> dict:
         """Each density of z at every k (exact fractions; q as given)."""
         joint = tuple(a * b for a, b in zip(self.prior, self.likelihood))
@@ -90,13 +104,15 @@ class Instance:
         return (f"[{self.name}] prior = ({', '.join(map(str, self.prior))}), "
                 f"likelihood = ({', '.join(map(str, self.likelihood))}){q}")
 
-    def toml(self) -> str:
-        """The instance as an [[example]] table (q omitted when an assumption fixes it)."""
-        lines = ["[[example]]", f"prior = [{', '.join(repr(str(v)) for v in self.prior)}]",
-                 f"likelihood = [{', '.join(repr(str(v)) for v in self.likelihood)}]"]
-        if self.q is not None and all(isinstance(v, Fraction) for v in self.q):
-            lines.append(f"q = [{', '.join(repr(str(v)) for v in self.q)}]")
-        return "\n".join(lines).replace("'", '"')
+    def toml(self, with_q: bool = True) -> str:
+        """The instance as an [[example]] table (leave q out when an assumption fixes it)."""
+        def vector(values) -> str:
+            return "[" + ", ".join(f'"{v}"' for v in values) + "]"
+
+        lines = ["[[example]]", f"prior = {vector(self.prior)}", f"likelihood = {vector(self.likelihood)}"]
+        if with_q and self.q is not None and all(isinstance(v, Fraction) for v in self.q):
+            lines.append(f"q = {vector(self.q)}")
+        return "\n".join(lines)
 
 
 def _normalise(weights) -> tuple[Fraction, ...]:
@@ -199,6 +215,23 @@ def assumed(base: list[Instance], q_expr) -> list[Instance]:
 # without its per-operation conversion overhead.
 
 PREC = 210  # bits; 60 decimal digits need 203
+RETRY_PRECISIONS = (700, 2300)
+"""Bits for re-deciding "0 to 60 digits": a genuinely tiny positive value (1 - exp(-1e-90))
+separates from 0 there, a genuine 0 does not."""
+
+
+@contextmanager
+def _precision(bits: int):
+    global PREC
+    saved, PREC = PREC, bits
+    try:
+        yield
+    finally:
+        PREC = saved
+
+
+def _digits() -> int:
+    return int(PREC * 0.30103)
 _TOL = (from_rational(1, 10**40, PREC, round_floor), from_rational(1, 10**40, PREC, round_ceiling))
 _ONE = (fone, fone)
 
@@ -209,11 +242,11 @@ _CONVERTED: dict = {}
 def _iv(v):
     if isinstance(v, Fraction):
         n, d = v.numerator, v.denominator
-        known = _CONVERTED.get((n, d))
+        known = _CONVERTED.get((n, d, PREC))
         if known is None:
             if len(_CONVERTED) > 100_000:
                 _CONVERTED.clear()
-            known = _CONVERTED[(n, d)] = (from_rational(n, d, PREC, round_floor),
+            known = _CONVERTED[(n, d, PREC)] = (from_rational(n, d, PREC, round_floor),
                                           from_rational(n, d, PREC, round_ceiling))
         return known
     return v
@@ -279,7 +312,7 @@ def _power(base: Value, n: int) -> Value:
             raise Undefined("division by zero")
         return base**n
     if n < 0 and _contains_zero(base):
-        raise Undefined(f"division by a value that is 0 to {DIGITS} digits ({show(base)})")
+        raise Undefined(f"division by a value that is 0 to {_digits()} digits ({show(base)})", True)
     if n == 0:
         return Fraction(1)
     if n < 0:
@@ -297,7 +330,7 @@ def _log(v: Value) -> Value:
     if mpf_sign(v[1]) <= 0:
         raise Undefined(f"log of a negative value ({show(v)})")
     if mpf_sign(v[0]) <= 0:
-        raise Undefined(f"log of a value that is 0 to {DIGITS} digits ({show(v)})")
+        raise Undefined(f"log of a value that is 0 to {_digits()} digits ({show(v)})", True)
     return mpi_log(v, PREC)
 
 
@@ -364,64 +397,134 @@ def _distribution(d, inst: Instance) -> tuple[Value, ...]:
     return tuple(_density(d, inst, j) for j in range(inst.K))
 
 
+_FREE: dict = {}
+
+
 def evaluate(e, inst: Instance, k: int | None = None, memo: dict | None = None) -> Value:
     """The value of `e` at the instance, with z bound to k (None: z unbound).
 
     Raises Undefined where the expression (or any part of it) has no real value."""
     memo = {} if memo is None else memo
-    key = (id(e), k)  # the caller keeps the trees alive while the memo lives
-    if key in memo:
-        hit = memo[key]
+    ident = id(e)
+    known = _FREE.get(ident)
+    if known is None or known[0] is not e:
+        if len(_FREE) > 200_000:
+            _FREE.clear()
+        known = _FREE[ident] = (e, has_free_z(e))  # keyed by identity, e pinned
+    memo[("alive", ident)] = e  # pin e: its id stays unique while the memo lives
+    key = (ident, k if known[1] else None)
+    hit = memo.get(key)
+    if hit is not None:
         if isinstance(hit, Undefined):
             raise hit
         return hit
     try:
-        value = _evaluate(e, inst, k, memo)
+        handler = _HANDLERS.get(type(e))
+        if handler is None:
+            handler = _handler(e)
+        value = handler(e, inst, k, memo)
     except Undefined as error:
         memo[key] = error
         raise
     memo[key] = value
-    memo[("alive", id(e))] = e  # pin e: its id stays unique while the memo lives
     return value
 
 
-def _evaluate(e, inst: Instance, k: int | None, memo: dict) -> Value:
-    K = inst.K
-    if isinstance(e, Density):
-        return _density(e, inst, k)
-    if isinstance(e, LatentSum):
-        if e.args[1] != z:
-            raise JudgeError("Sum over something other than z")
-        return _sum(evaluate(e.body, inst, j, memo) for j in range(K))
-    if isinstance(e, Expectation):
-        weights = _distribution(e.distribution, inst)
-        return _sum(_product((w, evaluate(e.body, inst, j, memo))) for j, w in enumerate(weights))
-    if isinstance(e, KL):
+def _eval_density(e, inst, k, memo):
+    return _density(e, inst, k)
+
+
+def _eval_sum(e, inst, k, memo):
+    if e.args[1] != z:
+        raise JudgeError("Sum over something other than z")
+    body = e.args[0]
+    return _sum([evaluate(body, inst, j, memo) for j in range(inst.K)])
+
+
+def _eval_expectation(e, inst, k, memo):
+    weights = _distribution(e.args[0], inst)
+    body = e.args[1]
+    return _sum([_product((w, evaluate(body, inst, j, memo))) for j, w in enumerate(weights)])
+
+
+def _cached(inst: Instance, key, compute):
+    key = key + (PREC,)
+    known = inst.binders.get(key)
+    if known is None:
+        try:
+            known = compute()
+        except Undefined as error:
+            known = error
+        inst.binders[key] = known
+    if isinstance(known, Undefined):
+        raise known
+    return known
+
+
+def _eval_kl(e, inst, k, memo):
+    def compute():
         a, b = (_distribution(d, inst) for d in e.args)
-        return _sum(_product((a[j], _log(_product((a[j], _power(b[j], -1)))))) for j in range(K))
-    if isinstance(e, Entropy):
+        return _sum([_product((a[j], _log(_product((a[j], _power(b[j], -1)))))) for j in range(inst.K)])
+    return _cached(inst, ("KL",) + tuple(_signature(d) for d in e.args), compute)
+
+
+def _eval_entropy(e, inst, k, memo):
+    def compute():
         a = _distribution(e.args[0], inst)
-        return _product((Fraction(-1), _sum(_product((a[j], _log(a[j]))) for j in range(K))))
-    if isinstance(e, ELBO):
+        return _product((Fraction(-1), _sum([_product((a[j], _log(a[j]))) for j in range(inst.K)])))
+    return _cached(inst, ("H", _signature(e.args[0])), compute)
+
+
+def _eval_elbo(e, inst, k, memo):
+    def compute():
         a = _distribution(e.args[0], inst)
-        joint = [inst.prior[j] * inst.likelihood[j] for j in range(K)]
-        return _sum(_product((a[j], _log(_product((joint[j], _power(a[j], -1)))))) for j in range(K))
-    if isinstance(e, sympy.Rational):  # Integer, Rational, Zero, One, Half, NegativeOne
-        return Fraction(int(e.p), int(e.q))
-    if isinstance(e, sympy.Add):
-        return _sum([evaluate(a, inst, k, memo) for a in e.args])
-    if isinstance(e, sympy.Mul):
-        return _product([evaluate(a, inst, k, memo) for a in e.args])
-    if isinstance(e, sympy.Pow):
-        if not isinstance(e.exp, sympy.Integer):
-            raise JudgeError(f"non-integer exponent in {e}")
-        return _power(evaluate(e.base, inst, k, memo), int(e.exp))
-    if isinstance(e, sympy.log):
-        if len(e.args) != 1:
-            raise JudgeError("log with a base")
-        return _log(evaluate(e.args[0], inst, k, memo))
-    if isinstance(e, sympy.exp):
-        return _exp(evaluate(e.args[0], inst, k, memo))
+        joint = inst.tables[_P_XZ]
+        return _sum([_product((a[j], _log(_product((joint[j], _power(a[j], -1)))))) for j in range(inst.K)])
+    return _cached(inst, ("ELBO", _signature(e.args[0])), compute)
+
+
+def _eval_rational(e, inst, k, memo):
+    return Fraction(int(e.p), int(e.q))
+
+
+def _eval_add(e, inst, k, memo):
+    return _sum([evaluate(a, inst, k, memo) for a in e.args])
+
+
+def _eval_mul(e, inst, k, memo):
+    return _product([evaluate(a, inst, k, memo) for a in e.args])
+
+
+def _eval_pow(e, inst, k, memo):
+    base, exponent = e.args
+    if not isinstance(exponent, sympy.Integer):
+        raise JudgeError(f"non-integer exponent in {e}")
+    return _power(evaluate(base, inst, k, memo), int(exponent))
+
+
+def _eval_log(e, inst, k, memo):
+    if len(e.args) != 1:
+        raise JudgeError("log with a base")
+    return _log(evaluate(e.args[0], inst, k, memo))
+
+
+def _eval_exp(e, inst, k, memo):
+    return _exp(evaluate(e.args[0], inst, k, memo))
+
+
+_KINDS = ((Density, _eval_density), (LatentSum, _eval_sum), (Expectation, _eval_expectation), (KL, _eval_kl),
+          (Entropy, _eval_entropy), (ELBO, _eval_elbo),
+          (sympy.Rational, _eval_rational),  # Integer, Rational, Zero, One, Half, NegativeOne
+          (sympy.Add, _eval_add), (sympy.Mul, _eval_mul), (sympy.Pow, _eval_pow), (sympy.log, _eval_log),
+          (sympy.exp, _eval_exp))
+_HANDLERS: dict = {}
+
+
+def _handler(e):
+    for kind, handler in _KINDS:
+        if isinstance(e, kind):
+            _HANDLERS[type(e)] = handler
+            return handler
     raise JudgeError(f"the judge does not know {type(e).__name__}: {e}")
 
 
@@ -462,6 +565,25 @@ def relation_holds(rel: str, a: Value, b: Value) -> tuple[bool, str]:
     return ok, "" if ok else f"lhs - rhs = {show(d)} (tolerance {show((tol, tol))})"
 
 
+def _evaluate_carefully(e, inst: Instance, k: int | None, memo: dict) -> Value:
+    """evaluate(), re-deciding an interval "0 to 60 digits" at higher precision."""
+    try:
+        return evaluate(e, inst, k, memo)
+    except Undefined as error:
+        if not error.near_zero:
+            raise
+        last = error
+    for bits in RETRY_PRECISIONS:
+        with _precision(bits):
+            try:
+                return evaluate(e, inst, k, {})
+            except Undefined as error:
+                if not error.near_zero:
+                    raise
+                last = error
+    raise last
+
+
 @dataclass
 class Judgement:
     outcomes: list[Outcome] = field(default_factory=list)
@@ -492,7 +614,7 @@ def judge(lhs, rel: str, rhs, cases: list[Instance], stop_at_first: bool = True,
             values, texts, undefined = [], [], []
             for side in (lhs, rhs):
                 try:
-                    v = evaluate(side, inst, k, memo)
+                    v = _evaluate_carefully(side, inst, k, memo)
                     values.append(v)
                     texts.append(show(v))
                 except Undefined as error:
@@ -516,7 +638,7 @@ def value_table(e, cases: list[Instance]) -> list[tuple[Instance, int | None, st
     for inst in cases:
         for k in (range(inst.K) if has_free_z(e) else (None,)):
             try:
-                out.append((inst, k, show(evaluate(e, inst, k))))
+                out.append((inst, k, show(_evaluate_carefully(e, inst, k, {}))))
             except Undefined as error:
                 out.append((inst, k, f"undefined ({error})"))
     return out

@@ -107,6 +107,7 @@ OPTION_VALUES = {
     # dest: hostile values (strings; "@name" is a path made by `special_path`)
     "budget": BAD_SECONDS,
     "timeout": BAD_SECONDS,
+    "file_budget": BAD_SECONDS,
     "seed": ["-1", "nan", "1e9", "ｌ", "9" * 30, ""],
     "count": ["0", "-1", "nan", "1e9", "100000", "9" * 30],
     "K": ["1", "-1", "nan", "1e9", "9" * 30],

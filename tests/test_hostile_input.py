@@ -409,3 +409,318 @@ def test_command_refuses_without_hanging_or_executing(tmp_path, kind):
     assert len(errors) == 1 and str(path) in errors[0]
     assert not marker.exists()
     assert elapsed < 15
+
+
+# ------------------------------------------------------------------ characters Python would reinterpret
+# Python's tokenizer drops everything after `#` and NFKC-normalises identifiers (full-width
+# ｌｏｇ and mathematical 𝐊𝐋 would be read as log and KL): such files used to check green.
+
+
+@pytest.mark.parametrize("expr, fragments, at", [
+    ("log(Sum(p(x, z), z)) # + 5", ["'#' is not allowed", "comment"], "#"),
+    ("ｌｏｇ(Sum(p(x, z), z))", ["non-ASCII character 'ｌ' (U+FF4C)", "write plain ASCII such as log"], "ｌ"),
+    ("log(p(x)) + 𝐊𝐋(q(z), p(z)) - KL(q(z), p(z))", ["'𝐊' (U+1D40A)", "such as KL"], "𝐊"),
+    ("log(p(x)) − 0", ["U+2212", "such as -"], "−"),
+    ("log(p(x))\u00a0+ 0", ["U+00A0 NO-BREAK SPACE", "a plain space"], "\u00a0"),
+    ("log(p(x)) + 0\u200b", ["U+200B ZERO WIDTH SPACE"], "\u200b"),
+    ("\\\\log p(x)", ["LaTeX is not accepted in expressions", "not \\frac{a}{b}"], "\\\\"),
+    ("log(p(x)) + 0 * 0x1F", ["plain decimal digits", "'0x1F'"], "0x1F"),
+    ("log(p(x)) + 0 * 1_000", ["plain decimal digits"], "1_000"),
+])
+def test_reinterpreted_characters_are_refused_with_their_column(tmp_path, capsys, expr, fragments, at):
+    path = write(tmp_path, derivation_text(expr, start="log(p(x))"))
+    code, out, err = run(capsys, path)
+    message = assert_clean_error(code, out, err, path, EXPR_LINE, step=1)
+    for fragment in fragments:
+        assert fragment in message, message
+    source = path.read_text("utf-8").splitlines()[EXPR_LINE - 1]
+    assert f"{path}:{EXPR_LINE}:{source.index(at) + 1}:" in message, (message, source)
+    pointer = err.splitlines()[-1]
+    assert pointer.index("^") - 4 == source.index(at)  # the caret sits under the character
+
+
+def test_control_characters_by_toml_escape_are_refused(tmp_path, capsys):
+    path = write(tmp_path, derivation_text("log(Sum(p(x, z), z))\\u0000"))
+    code, out, err = run(capsys, path)
+    assert_clean_error(code, out, err, path, EXPR_LINE, step=1, contains="control character U+0000")
+
+
+@pytest.mark.parametrize("text, column", [("p(x) # comment", 5), ("  ｌog(p(x))", 2), ("p(x) + \\frac", 7)])
+def test_parse_expression_names_the_character_and_column(text, column):
+    from elbo_sym.parse import ParseError, parse_expression
+
+    with pytest.raises(ParseError) as info:
+        parse_expression(text)
+    assert info.value.column == column and "\n" not in info.value.message
+
+
+def test_everything_accepted_is_plain_ascii():
+    from elbo_sym.parse import ALLOWED_CHARACTERS
+
+    assert all(c.isascii() for c in ALLOWED_CHARACTERS)
+    assert not set("#\\'\"[]{}:;@%~^&!?$`<>=") & ALLOWED_CHARACTERS
+
+
+# ------------------------------------------------------------------ reading files safely
+
+from elbo_sym import files as user_files  # noqa: E402
+from elbo_sym.files import FileReadError, read_regular_file  # noqa: E402
+from elbo_sym.limits import MAX_FILE_BYTES  # noqa: E402
+
+
+def refused(path, limit: int = MAX_FILE_BYTES) -> FileReadError:
+    started = time.perf_counter()
+    with pytest.raises(FileReadError) as info:
+        read_regular_file(path, limit)
+    assert time.perf_counter() - started < 2
+    assert "\n" not in str(info.value) and str(path) in str(info.value)
+    return info.value
+
+
+def test_regular_files_up_to_the_limit_are_read(tmp_path):
+    path = tmp_path / "a.toml"
+    path.write_bytes(b"x" * 100)
+    assert read_regular_file(path, 100) == b"x" * 100
+    error = refused(path, 99)
+    assert error.reason == "file is larger than the limit of 99 bytes" and error.too_large
+
+
+def test_the_limit_holds_while_reading_not_only_by_size():
+    """/proc files say size 0 and have content: only the read itself can enforce the limit."""
+    maps = Path("/proc/self/maps")
+    assert maps.stat().st_size == 0 and len(maps.read_bytes()) > 10
+    assert refused(maps, 10).too_large
+
+
+def test_a_huge_sparse_file_is_refused_without_reading_it(tmp_path):
+    path = tmp_path / "huge.toml"
+    with open(path, "wb") as handle:
+        handle.truncate(10 * 2**30)
+    assert "larger than the limit" in refused(path).reason
+
+
+@pytest.mark.parametrize("kind, reason", [
+    ("fifo", "not a regular file (a FIFO)"),
+    ("dev-zero", "not a regular file (a character device)"),
+    ("directory", "not a regular file (a directory)"),
+    ("socket", "not a regular file (a socket)"),
+    ("missing", "no such file"),
+    ("under-a-file", "no such file"),
+    ("too-long", "file name too long"),
+    ("loop", "too many levels of symbolic links"),
+])
+def test_what_is_not_a_readable_regular_file_is_refused_at_once(tmp_path, kind, reason):
+    import socket
+
+    path = tmp_path / "x.toml"
+    if kind == "fifo":
+        os.mkfifo(path)  # no writer: a blocking open would wait forever
+    elif kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "socket":
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(path))
+    elif kind == "under-a-file":
+        (tmp_path / "file").write_text("", "utf-8")
+        path = tmp_path / "file" / "x.toml"
+    elif kind == "too-long":
+        path = tmp_path / ("a" * 300 + ".toml")
+    elif kind == "loop":
+        path.symlink_to(path)
+    try:
+        assert refused(path).reason.startswith(reason)
+    finally:
+        if kind == "socket":
+            server.close()
+
+
+def test_a_fifo_swapped_in_after_the_check_is_still_refused_without_blocking(tmp_path, monkeypatch):
+    """Between stat and open the path may change: the open descriptor is checked again, and the
+    open itself never blocks."""
+    regular = tmp_path / "regular"
+    regular.write_text("", "utf-8")
+    fifo = tmp_path / "x.toml"
+    os.mkfifo(fifo)
+    real_stat = os.stat
+    monkeypatch.setattr(user_files.os, "stat", lambda path, *a, **k: real_stat(regular))
+    assert refused(fifo).reason == "not a regular file (a FIFO)"
+
+
+def test_permission_denied_is_named(tmp_path, monkeypatch):
+    import errno
+
+    path = tmp_path / "x.toml"
+    path.write_text("", "utf-8")
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(user_files.os, "open", denied)
+    assert refused(path).reason == "permission denied"
+    with pytest.raises(DerivationError, match="cannot read file: permission denied"):
+        elbo_sym.derivation.load(path)
+
+
+def test_nul_in_a_file_name_is_refused():
+    with pytest.raises(FileReadError) as info:
+        read_regular_file("bad\0name.toml")
+    assert info.value.reason == "file name contains a NUL byte" and "\0" not in str(info.value)
+
+
+def test_every_reader_uses_the_safe_reader(tmp_path, capsys):
+    """derivation.load, practice.load_deck, the cache's check_paths, explain, cards: a FIFO is refused."""
+    from elbo_sym.cache import check_paths
+    from elbo_sym.practice import load_deck
+
+    fifo = tmp_path / "x.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(DerivationError, match="a FIFO"):
+        elbo_sym.derivation.load(fifo)
+    with pytest.raises(DerivationError, match="a FIFO"):
+        load_deck(fifo)
+    reports, errors = check_paths([str(fifo)], budget=10.0, formatter=str, use_cache=False)
+    assert reports == [] and "a FIFO" in str(errors[0])
+    for argv in (["explain", str(fifo)], ["cards", str(fifo)], ["flashcards", str(fifo)]):
+        assert main(argv) == EXIT_INPUT
+        assert "a FIFO" in capsys.readouterr().err
+
+
+def test_no_user_file_is_read_another_way():
+    """Only elbo_sym/files.py opens user files; the others go through read_regular_file."""
+    package = ROOT / "elbo_sym"
+    allowed = {"files.py", "render.py", "cache.py"}  # render: its own temp dir; cache: package sources
+    offenders = []
+    for source in package.glob("*.py"):
+        if source.name in allowed:
+            continue
+        text = source.read_text("utf-8")
+        for needle in (".read_bytes()", ".read_text(", "open("):
+            for line in text.splitlines():
+                if needle in line and "os.open(" not in line and "fdopen(" not in line:
+                    offenders.append(f"{source.name}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
+
+
+# ------------------------------------------------------------------ budgets at every entry point
+
+from elbo_sym.limits import BudgetError  # noqa: E402
+
+BAD_BUDGETS = [0, -1, 0.0, -0.0, float("inf"), float("-inf"), float("nan"), 1e9, "abc", None, "1e-400"]
+
+
+@pytest.mark.parametrize("budget", BAD_BUDGETS, ids=repr)
+def test_library_entry_points_refuse_bad_budgets(budget):
+    from elbo_sym.cache import check_paths
+    from elbo_sym.explain import explain
+    from elbo_sym.practice import check_card, check_deck, check_lesson_cards, load_flashcards
+    from elbo_sym.pytest_plugin import _budget
+    from elbo_sym.testing import assert_derivation, check_file
+
+    gap = ROOT / "derivations" / "gap.toml"
+    deck = load_flashcards()
+    calls = {
+        "assert_derivation": lambda: assert_derivation(gap, budget=budget),
+        "check_file": lambda: check_file(gap, budget=budget),
+        "explain": lambda: explain(elbo_sym.derivation.load(gap), 1, budget=budget),
+        "check_deck": lambda: check_deck(deck, budget=budget),
+        "check_card": lambda: check_card(deck.cards[0], deck.path, budget=budget),
+        "check_lesson_cards": lambda: check_lesson_cards(budget=budget),
+        "check_paths": lambda: check_paths([str(gap)], budget=budget, formatter=str, use_cache=False),
+    }
+    for name, call in calls.items():
+        started = time.perf_counter()
+        with pytest.raises(BudgetError):
+            call()
+        assert time.perf_counter() - started < 1, name  # refused before any work
+
+    class Config:
+        def getini(self, name):
+            assert name == "elbo_sym_budget"
+            return str(budget)
+
+    with pytest.raises(pytest.UsageError, match="elbo_sym_budget"):
+        _budget(Config())
+    assert issubclass(BudgetError, ValueError)
+
+
+@pytest.mark.parametrize("command, option", [
+    (["check"], "--budget"), (["check"], "--file-budget"), (["explain", str(ROOT / "derivations" / "gap.toml")],
+                                                            "--budget"),
+    (["build"], "--budget"), (["build"], "--timeout")])
+@pytest.mark.parametrize("value", ["0", "-1", "inf", "nan", "1e9", "-0", "x"])
+def test_command_line_budgets_are_validated(capsys, command, option, value):
+    started = time.perf_counter()
+    code = main([*command, f"{option}={value}"])
+    out, err = capsys.readouterr()
+    assert code == EXIT_INPUT and time.perf_counter() - started < 2
+    lines = err.strip().splitlines()
+    assert lines == [lines[0]] and lines[0].startswith(f"elbo-sym: error: {option} must be"), err
+    assert "Traceback" not in out + err
+
+
+# ------------------------------------------------------------------ writing: outputs are checked first
+
+
+def test_build_out_onto_a_file_or_under_a_missing_folder(tmp_path, capsys):
+    target = tmp_path / "a-file"
+    target.write_text("keep me", "utf-8")
+    for out, fragment in ((target, "not a folder"), (tmp_path / "missing" / "deeper", "does not exist")):
+        started = time.perf_counter()
+        code = main(["build", str(ROOT / "derivations"), "--out", str(out)])
+        _, err = capsys.readouterr()
+        assert code == EXIT_INPUT and time.perf_counter() - started < 2  # before checking anything
+        assert err.count("\n") == 1 and fragment in err and "Traceback" not in err
+    assert target.read_text("utf-8") == "keep me" and not (tmp_path / "missing").exists()
+
+
+def test_write_handouts_refuses_a_file_as_its_folder(tmp_path):
+    from elbo_sym.handouts import worked_example_handout, write_handouts
+
+    target = tmp_path / "a-file"
+    target.write_text("keep me", "utf-8")
+    with pytest.raises(NotADirectoryError):
+        write_handouts([worked_example_handout()], target, latex=False)
+    assert target.read_text("utf-8") == "keep me"
+
+
+def test_new_refuses_impossible_names_in_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name, fragment in (("a" * 300, "file name too long"), ("missing/x", "folder missing does not exist"),
+                           ("bad\0name", "control characters")):
+        assert main(["new", name]) == EXIT_INPUT
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and fragment in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_anki_export_never_creates_folders_or_writes_into_a_folder(tmp_path):
+    from elbo_sym.anki import AnkiError, write_apkg
+    from elbo_sym.practice import load_flashcards
+
+    cards = load_flashcards().cards
+    with pytest.raises(AnkiError, match="does not exist"):
+        write_apkg(cards, tmp_path / "missing" / "deeper" / "deck.apkg")
+    assert not (tmp_path / "missing").exists()
+    (tmp_path / "folder.apkg").mkdir()
+    with pytest.raises(AnkiError, match="is a folder"):
+        write_apkg(cards, tmp_path / "folder.apkg")
+    os.mkfifo(tmp_path / "fifo.apkg")
+    with pytest.raises(AnkiError, match="not a regular file"):
+        write_apkg(cards, tmp_path / "fifo.apkg")
+    assert write_apkg(cards, tmp_path / "deck.apkg").stat().st_size > 0  # an existing folder is fine
+
+
+def test_any_os_error_from_a_command_is_one_line_and_exit_2(capsys, monkeypatch):
+    import errno
+
+    from elbo_sym import cli
+
+    def full_disk(args):
+        raise OSError(errno.ENOSPC, "No space left on device", "handouts/derivations.pdf")
+
+    monkeypatch.setattr(cli, "cmd_handouts", full_disk)
+    assert main(["handouts"]) == EXIT_INPUT
+    out, err = capsys.readouterr()
+    assert err == "elbo-sym: error: handouts/derivations.pdf: no space left on device\n" and out == ""

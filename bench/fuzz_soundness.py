@@ -1,0 +1,85 @@
+"""Soundness fuzzing campaign: the generator of tests/test_fuzz_soundness.py, for minutes.
+
+Every step the engine proves is judged by tests/soundness_judge.py (mpmath, 60 digits,
+exact fractions, boundary instances; no engine code).  Prints steps per minute, how many
+steps were proved, and every disagreement as a one-step TOML file that reproduces it
+(run ``elbo-sym check`` on it) with the judge's failing instance.  Crashes of
+``check_derivation`` (an exception instead of a verdict) are listed too.
+
+Exit status: 0 when there is no disagreement and no crash, 1 otherwise.
+
+    python bench/fuzz_soundness.py --minutes 10 --seed 1 [--workers 2] [--chunk 200]
+
+The same --seed (and --chunk) generates the same derivations: chunk i runs Hypothesis with
+seed (seed, i); with several workers each generates the chunk and checks its share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.append(str(REPO))  # after PYTHONPATH: another engine can be fuzzed with PYTHONPATH=
+
+os.environ.setdefault("ELBO_SYM_NO_CACHE", "1")
+
+import test_fuzz_soundness as fuzz  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=5.0, help="how long to fuzz (default 5)")
+    parser.add_argument("--seed", type=int, default=0, help="campaign seed (default 0)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: CPUs)")
+    parser.add_argument("--chunk", type=int, default=200, help="derivations per Hypothesis run (default 200)")
+    parser.add_argument("--show", type=int, default=0,
+                        help="print at most this many disagreements (default 0: all of them)")
+    args = parser.parse_args(argv)
+    if args.minutes <= 0 or args.chunk <= 0 or args.workers <= 0:
+        parser.error("--minutes, --chunk and --workers must be positive")
+
+    deadline = time.perf_counter() + 60 * args.minutes
+    started = time.perf_counter()
+    total = fuzz.Campaign()
+    chunk = 0
+    while time.perf_counter() < deadline:
+        part = fuzz.campaign_run(args.chunk, args.workers, derandomize=False, seed=args.seed * 1_000_003 + chunk)
+        total.merge(part)
+        chunk += 1
+        minutes = (time.perf_counter() - started) / 60
+        print(f"chunk {chunk}: {total.steps} steps, {total.steps / minutes:.0f} steps/min, {total.proved} proved, "
+              f"{len(total.disagreements)} disagreements, {len(total.crashes)} crashes", flush=True)
+
+    minutes = (time.perf_counter() - started) / 60
+    print()
+    print(f"seed {args.seed}, {chunk} chunks of {args.chunk}, {args.workers} workers, {minutes:.2f} min")
+    print(f"steps per minute: {total.steps / minutes:.0f}")
+    print(f"steps: {total.steps}, proved: {total.proved} ({total.proved / max(total.steps, 1):.1%})")
+    print(f"summary: {total.summary()}")
+
+    unique: dict[str, fuzz.Disagreement] = {}
+    for dis in total.disagreements:
+        unique.setdefault(dis.toml, dis)
+    kinds: dict[str, int] = {}
+    for dis in unique.values():
+        kinds[dis.kind] = kinds.get(dis.kind, 0) + 1
+    print(f"disagreements: {len(total.disagreements)} ({len(unique)} distinct files) {kinds}")
+    shown = sorted(unique.values(), key=lambda d: len(d.toml))
+    for dis in shown[: args.show or None]:
+        print()
+        print(dis.report(), end="")
+    if total.crashes:
+        print(f"\nengine crashes: {len(total.crashes)}")
+        for crash in sorted(total.crashes, key=lambda c: len(c.toml))[: args.show or None]:
+            print()
+            print(crash.report(), end="")
+    return 1 if total.disagreements or total.crashes else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
