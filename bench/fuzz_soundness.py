@@ -11,7 +11,7 @@ Exit status: 0 when there is no disagreement and no crash, 1 otherwise.
     python bench/fuzz_soundness.py --minutes 10 --seed 1 [--workers 2] [--chunk 200]
 
 The same --seed (and --chunk) generates the same derivations: chunk i runs Hypothesis with
-seed (seed, i); with several workers each generates the chunk and checks its share.
+a seed made of (seed, i); the workers split the checking of each chunk.
 """
 
 from __future__ import annotations

@@ -72,7 +72,11 @@ def limit(seconds: float, what: str | None = None) -> Iterator[None]:
     previous = None
     if in_main:
         def expire(signum, frame):  # noqa: ARG001 - signal handler signature
-            checkpoint()
+            if _stack.deadlines and time.monotonic() >= _stack.deadlines[-1][0]:
+                # Python ignores an exception raised while it runs a finaliser or a GC
+                # callback: fire again soon, so a swallowed alarm is retried
+                signal.setitimer(signal.ITIMER_REAL, 0.05)
+                checkpoint()
             # the alarm fired a little early (timer granularity): re-arm for the rest
             _arm()
 

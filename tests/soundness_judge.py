@@ -33,7 +33,8 @@ from fractions import Fraction
 from typing import Union
 
 import sympy
-from mpmath.libmp import fone, from_rational, fzero, mpf_ge, mpf_le, mpf_neg, mpf_sign, round_ceiling, round_floor, to_str
+from mpmath.libmp import (fone, from_rational, fzero, mpf_ge, mpf_le, mpf_neg, mpf_sign, round_ceiling, round_floor,
+                          to_str)
 from mpmath.libmp.libmpi import mpi_abs, mpi_add, mpi_div, mpi_exp, mpi_log, mpi_mid, mpi_mul, mpi_pow_int, mpi_sub
 
 from elbo_sym.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, x, z

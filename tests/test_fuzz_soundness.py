@@ -342,7 +342,7 @@ def perturbations(e) -> list[tuple[str, tuple]]:
     kind, out = e[0], []
     out += [("+ 1/10**9 * q(z)", add(e, mul(TINY, Q))), ("+ 1/1000000", add(e, num(Fraction(1, 10**6)))),
             ("* (1 + 1/10**9)", mul(e, add(ONE, TINY))), ("negate", ("neg", e))]
-    for D in ZERO_SOMEWHERE[:4]:
+    for D in ZERO_SOMEWHERE:
         out.append((f"(a D)/D, D = {render(D)}", div(mul(e, D), D)))
     out.append(("a (D/D)", mul(e, div(ZERO_SOMEWHERE[1], ZERO_SOMEWHERE[1]))))
     out += [("exp log a", ("exp", log(e))) if not has_exp(e) else ("log log a", log(log(e))),
@@ -350,7 +350,7 @@ def perturbations(e) -> list[tuple[str, tuple]]:
     if kind == "log":
         a = e[1]
         out += [("log(-a)", log(("neg", a))), ("log(a - 1/2)", log(sub(a, HALF))),
-                ("log(1/2 - a)", log(sub(HALF, a))), ("log a -> log|a|**... log(a**2)/2", div(log(("pow", a, 2)), num(2)))]
+                ("log(1/2 - a)", log(sub(HALF, a))), ("log a -> log(a**2)/2", div(log(("pow", a, 2)), num(2)))]
         if a[0] == "sub":
             out.append(("log(u - v) -> log(v - u)", log(sub(a[2], a[1]))))
         if a[0] == "neg":
@@ -360,7 +360,8 @@ def perturbations(e) -> list[tuple[str, tuple]]:
     if kind == "sub":
         out.append(("a - b -> b - a", sub(e[2], e[1])))
     if kind == "KL":
-        out += [("swap KL", ("KL", e[2], e[1])), ("KL posterior -> prior", ("KL", e[1], "p(z)" if e[2] != "p(z)" else "p(z | x)"))]
+        other = "p(z)" if e[2] != "p(z)" else "p(z | x)"
+        out += [("swap KL", ("KL", e[2], e[1])), ("KL second argument -> " + other, ("KL", e[1], other))]
     if kind in ("H", "ELBO") and e[1] in ("q", "q(z)"):
         out.append(("q -> p(z)", (kind, "p(z)")))
     if kind == "E":
@@ -688,13 +689,8 @@ def _smallest_crash(case: Case, derivation, error: Exception) -> Crash:
 
 @dataclass(repr=False)
 class Campaign:
-    """Counts and disagreements over many generated derivations.
+    """Counts and disagreements over many generated derivations."""
 
-    With `shard = (i, n)` only every n-th derivation (from the i-th) is checked: n processes
-    run the same derandomised generator and split the checking."""
-
-    shard: tuple[int, int] = (0, 1)
-    seen: int = 0
     derivations: int = 0
     refused: int = 0
     refused_steps: int = 0
@@ -732,10 +728,6 @@ class Campaign:
         return self._instances[key]
 
     def run(self, case: Case) -> None:
-        self.seen += 1
-        index, count = self.shard
-        if (self.seen - 1) % count != index:
-            return
         self.derivations += 1
         try:
             derivation = loads(case.toml(), "fuzz.toml")
@@ -944,50 +936,56 @@ def test_generated_expressions_parse_and_render_faithfully():
 
 # ============================================================================ the fuzzer
 
-EXAMPLES = int(os.environ.get("ELBO_SYM_FUZZ_EXAMPLES", "1100"))
+EXAMPLES = int(os.environ.get("ELBO_SYM_FUZZ_EXAMPLES", "1200"))
 """Generated derivations in the CI slice (about 2.2 loadable steps each)."""
 WORKERS = int(os.environ.get("ELBO_SYM_FUZZ_WORKERS", str(min(2, os.cpu_count() or 1))))
-"""Processes sharing the checking (each generates the same derandomised sequence)."""
+"""Processes sharing the checking of the generated derivations."""
 MIN_STEPS = 2000
 MIN_PROVED_FRACTION = 0.15
 
 
-def explore(campaign: Campaign, examples: int, derandomize: bool = True, seed: int | None = None) -> None:
-    """Run the generator over `examples` derivations, feeding every one to `campaign`."""
+def generate(examples: int, derandomize: bool = True, seed: int | None = None) -> list[Case]:
+    """`examples` derivations from the Hypothesis generator (derandomised, or from `seed`).
+
+    Generation only: checking runs afterwards, outside Hypothesis's test context (faster,
+    and the cases can be split between processes)."""
+    out: list[Case] = []
     config = settings(max_examples=examples, derandomize=derandomize, deadline=None, database=None,
                       phases=[Phase.explicit, Phase.generate], print_blob=False,
                       suppress_health_check=list(HealthCheck))
 
     @config
     @given(cases())
-    def run(case: Case) -> None:
-        campaign.run(case)
+    def collect(case: Case) -> None:
+        out.append(case)
 
     if seed is not None:
         from hypothesis import seed as with_seed
 
-        run = with_seed(seed)(run)
-    run()
+        collect = with_seed(seed)(collect)
+    collect()
+    return out
 
 
-def _shard(examples: int, index: int, count: int, derandomize: bool, seed: int | None) -> Campaign:
-    campaign = Campaign(shard=(index, count))
-    explore(campaign, examples, derandomize, seed)
+def _check(batch: list[Case]) -> Campaign:
+    campaign = Campaign()
+    for case in batch:
+        campaign.run(case)
     return campaign
 
 
 def campaign_run(examples: int, workers: int = 1, derandomize: bool = True, seed: int | None = None) -> Campaign:
-    """One run of the generator, its checking split over `workers` forked processes."""
+    """Generate `examples` derivations, check them split over `workers` forked processes."""
     started = time.perf_counter()
+    batch = generate(examples, derandomize, seed)
     total = Campaign()
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        total.merge(_shard(examples, 0, 1, derandomize, seed))
+        total.merge(_check(batch))
     else:
         gc.freeze()  # forked children would otherwise copy every page the collector touches
         try:
             with multiprocessing.get_context("fork").Pool(workers) as pool:
-                jobs = [(examples, i, workers, derandomize, seed) for i in range(workers)]
-                for part in pool.starmap(_shard, jobs):
+                for part in pool.map(_check, [batch[i::workers] for i in range(workers)]):
                     total.merge(part)
         finally:
             gc.unfreeze()
@@ -1012,12 +1010,13 @@ def test_fuzz_run_is_large_enough_and_not_vacuous(campaign):
 def test_engine_proves_only_what_the_independent_judge_confirms(campaign):
     distinct = campaign.distinct()
     report = "\n".join(d_.report() for d_ in distinct[:25])
-    assert not campaign.disagreements, (
-        f"the engine proved {len(campaign.disagreements)} steps the judge refutes "
-        f"({len(distinct)} distinct generator paths; the shortest of each below).\n"
-        f"{campaign.summary()}\n\n{report}")
+    if campaign.disagreements:
+        pytest.fail(f"the engine proved {len(campaign.disagreements)} steps the judge refutes "
+                    f"({len(distinct)} distinct generator paths; the shortest of each below).\n"
+                    f"{campaign.summary()}\n\n{report}", pytrace=False)
 
 
 def test_engine_returns_a_verdict_instead_of_raising(campaign):
     report = "\n".join(c.report() for c in sorted(campaign.crashes, key=lambda c: len(c.toml))[:10])
-    assert not campaign.crashes, f"check_derivation raised on {len(campaign.crashes)} loadable files:\n{report}"
+    if campaign.crashes:
+        pytest.fail(f"check_derivation raised on {len(campaign.crashes)} loadable files:\n{report}", pytrace=False)
