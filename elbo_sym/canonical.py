@@ -191,8 +191,10 @@ class _Builder:
         return _LogPoly({key: list(items) for key, items in known.parts.items()})  # callers extend it
 
     def _factor_atoms(self, f: Expr) -> _LogPoly:
+        # log |f| of one factor: the whole argument was shown positive (elbo_sym.definedness),
+        # so a negative factor such as -1 pairs with another negative one
         if f.is_Rational:
-            return _log_rational(f)
+            return _log_rational(abs(f))
         if f.is_Mul or (f.is_Pow and f.exp.is_Integer):
             out = _LogPoly()
             for factor, multiplicity in _factors(f):
@@ -209,7 +211,7 @@ class _Builder:
             return out
         g = _bounded_expand(f.xreplace(self.elimination))
         if g.is_Rational:
-            return _log_rational(g)
+            return _log_rational(abs(g))
         if g.is_Symbol:
             return _atom(("log", g))
         content, primitive = g.as_content_primitive()

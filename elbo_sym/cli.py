@@ -484,7 +484,7 @@ def cmd_build(args) -> int:
     except HandoutError as error:
         print(f"elbo-sym build: {error}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"checked {len(results)} derivation(s): all steps proved or checked")
+    print(f"checked {len(results)} derivation(s): every step proved or accepted")
     failed = [r for r in reports if latex and not r.ok]
     for r in reports:
         if r.ok:
@@ -599,7 +599,7 @@ def cmd_explain(args) -> int:
         raise InputError(f"--step {args.step}: {derivation.path} has steps 1 to {len(derivation.steps)}")
     explanation = explain(derivation, args.step, budget=args.budget)
     print(format_explanation(explanation), end="")
-    return EXIT_OK if explanation.result.passes else EXIT_FAILED
+    return EXIT_OK if explanation.ok else EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

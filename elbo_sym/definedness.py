@@ -164,11 +164,22 @@ def strict_sign(e: Expr, model: DiscreteModel) -> int | None:
     memo = model.sign_memo
     if e in memo:
         return memo[e]
-    s = _structural_sign(e, model, memo)
+    s = _structural_sign(e, model, _structural_memo(model))
     if s is None and not e.has(log, exp):
         s = _rational_function_sign(e, model)
     memo[e] = s
     return s
+
+
+def _structural_memo(model) -> dict:
+    """Structural signs per subtree; kept apart from `sign_memo`, whose answers are stronger."""
+    memo = model.sign_memo.get(_STRUCTURAL)
+    if memo is None:
+        memo = model.sign_memo[_STRUCTURAL] = {}
+    return memo
+
+
+_STRUCTURAL = object()
 
 
 def _structural_sign(e: Expr, model: DiscreteModel, memo: dict) -> int | None:
@@ -208,7 +219,7 @@ def _rational_function_sign(e: Expr, model: DiscreteModel) -> int | None:
     numerator, denominator = together(e).as_numer_denom()
     signs = []
     for part in (numerator, denominator):
-        s = _structural_sign(part, model, model.sign_memo)
+        s = _structural_sign(part, model, _structural_memo(model))
         if s is None:
             s = polynomial_sign(part, model)
         if s is None:

@@ -169,6 +169,13 @@ def _enclose(e: Expr, values: Values, memo: dict, ctx):
         if n < 0 and base.a <= 0 <= base.b:
             raise Inexact("a divisor's enclosure contains 0")
         result = base ** n
+    elif e.is_Pow and e.exp.is_Rational:  # sqrt(q) from SymPy's exp(log(q)/2)
+        base = _enclose(e.base, values, memo, ctx)
+        if base.b < 0:
+            raise Undefined("a fractional power of a negative value")
+        if base.a <= 0:
+            raise Inexact("a fractional power's base encloses 0")
+        result = ctx.exp(ctx.log(base) * (ctx.mpf(int(e.exp.p)) / int(e.exp.q)))
     elif isinstance(e, log):
         argument = _enclose(e.args[0], values, memo, ctx)
         if argument.b <= 0:
@@ -321,6 +328,9 @@ def _float_op(node: Expr) -> Callable[[list[float]], float]:
     if node.is_Pow and node.exp.is_Integer:
         n = int(node.exp)
         return lambda a: a[0] ** n
+    if node.is_Pow and node.exp.is_Rational:
+        r = float(node.exp)
+        return lambda a: a[0] ** r if a[0] >= 0 else float("nan")
     if isinstance(node, log):
         return lambda a: math.log(a[0]) if a[0] > 0 else float("nan")
     if isinstance(node, exp):

@@ -39,6 +39,12 @@ class Explanation:
     canonical_note: str
     result: object  # elbo_sym.check.StepResult
     rule_help: str
+    file_result: object = None  # elbo_sym.check.DerivationResult: the exit status follows it
+
+    @property
+    def ok(self) -> bool:
+        """The whole file passes (the same rule as `check`), not only the step shown."""
+        return bool(self.file_result is not None and self.file_result.ok)
 
     @property
     def step(self):
@@ -92,7 +98,7 @@ def explain(derivation: Derivation, index: int | None = None, budget: float = ST
     except UnfoldError as error:
         note = f"cannot unfold: {error}"
     return Explanation(derivation, index, lhs, tuple(pairs), note, result.steps[index - 1],
-                       RULE_HELP.get(step.rule, ""))
+                       RULE_HELP.get(step.rule, ""), result)
 
 
 def _show(e) -> str:
@@ -154,6 +160,19 @@ def format_explanation(e: Explanation) -> str:
         lines.append(f"suggestion: {suggestion.describe()}")
     elif r.verdict.value == "refuted":
         lines.append("suggestion: none of the common repairs (sign, q/p swap, prior/posterior, relation) proves it")
+    whole = e.file_result
+    if whole is not None:
+        lines.append("")
+        if whole.ok:
+            lines.append(f"the whole file passes: {whole.claim_reason}")
+        else:
+            others = [f"step {x.step.index} is {x.verdict.value}" for x in whole.steps
+                      if not x.passes and x.step.index != e.index]
+            others += [f"example {x.example.index} fails" for x in whole.examples if not x.holds]
+            others += list(whole.problems)
+            if not whole.established:
+                others.append(f"claim: {whole.claim_reason}")
+            lines.append("the whole file does not pass (exit 1): " + "; ".join(dict.fromkeys(others)))
     return "\n".join(lines) + "\n"
 
 

@@ -389,7 +389,7 @@ def check_card(card: Card, deck_path: str = "<cards>", budget: float = STEP_BUDG
     if formula is None:
         return CardVerdict(card, "none", "no formula on this card")
     if not formula.is_relation:
-        return _check_expression(card, formula)
+        return _check_expression(card, formula, deck_path, budget)
     from elbo_sym.check import Verdict, check_derivation
 
     per_k = []
@@ -419,19 +419,24 @@ def _rank(verdict: str) -> int:
     return {"proved": 0, "checked": 1, "refuted": 2, "error": 3}[verdict]
 
 
-def _check_expression(card: Card, formula: CardFormula) -> CardVerdict:
-    from elbo_sym.model import DiscreteModel, UnfoldError
+def _check_expression(card: Card, formula: CardFormula, deck_path: str = "<cards>",
+                      budget: float = STEP_BUDGET_SECONDS) -> CardVerdict:
+    """A bare expression must be defined on the whole domain (and its assumption a distribution):
+    checked as the one-step identity `expr = expr`, whose proof needs exactly that."""
+    from elbo_sym.check import Verdict, check_derivation
 
-    try:
-        for K in CHECK_K:
-            base = DiscreteModel(K)
-            if formula.assume is not None:
-                base = DiscreteModel(K, tuple(base.unfold(formula.assume.rhs.expr, k) for k in range(K)))
-            base.unfold_pointwise(formula.lhs)
-    except (UnfoldError, ValueError) as error:
-        return CardVerdict(card, "error", f"the expression has no meaning in the model: {error}", None, CHECK_K)
-    return CardVerdict(card, "well-formed", "an expression (not a claim): it parses and unfolds in the model",
-                       None, CHECK_K)
+    identity = CardFormula(formula.text, formula.line, formula.lhs, "=", formula.lhs, None, formula.assume)
+    for K in CHECK_K:
+        result = check_derivation(_one_step(deck_path, card, identity, K, "algebra"), budget=budget)
+        step = result.steps[0]
+        if result.problems:
+            return CardVerdict(card, "error", f"K = {K}: {'; '.join(result.problems)}", None, CHECK_K)
+        if step.verdict is not Verdict.proved:
+            verdict = "refuted" if step.verdict is Verdict.refuted else "error"
+            return CardVerdict(card, verdict, f"K = {K}: the expression is not shown to be defined: "
+                               f"{step.reason}", step.counterexample, CHECK_K)
+    return CardVerdict(card, "well-formed", "an expression (not a claim), defined on the whole domain for "
+                       f"K = {', '.join(map(str, CHECK_K))}", None, CHECK_K)
 
 
 def check_deck(deck: Deck, budget: float = STEP_BUDGET_SECONDS) -> DeckResult:

@@ -259,3 +259,57 @@ def test_a_card_that_holds_only_for_small_K_is_not_printed(tmp_path):
                     'formula = "(Sum(1, z) - 2) * (Sum(1, z) - 3) = 0"\n', "utf-8")
     (verdict,) = check_deck(load_deck(path)).verdicts
     assert verdict.verdict == "refuted" and not verdict.ok and "K = 5" in verdict.reason
+
+
+# --------------------------------------------------------------------------- red-team findings
+
+
+def test_explain_exits_like_check_for_the_whole_file(tmp_path, capsys):
+    # the step shown is proved, but the claim and the example value are false
+    text = ('title = "t"\nK = 2\nclaim = "log(p(x)) = ELBO(q)"\nstart = "log(p(x))"\n'
+            '[[step]]\nrel = "="\nexpr = "log(Sum(p(x, z), z))"\nrule = "definition"\n' + EXPECT_BASE
+            + '"log(p(x))" = "log(1/2)"\n')
+    path = tmp_path / "e.toml"
+    path.write_text(text, "utf-8")
+    assert main(["explain", str(path)]) == 1
+    assert "the whole file does not pass" in capsys.readouterr().out
+
+
+def test_cards_with_undefined_expressions_or_bad_assumptions_fail(tmp_path):
+    from elbo_sym.practice import check_deck, load_deck
+
+    path = tmp_path / "deck.toml"
+    path.write_text('title = "deck"\n[[card]]\nfront = "f"\nback = "b"\n'
+                    'formula = "log(q(z) - 1) + 1 / (p(x) - p(x))"\n'
+                    '[[card]]\nfront = "g"\nback = "c"\nformula = "ELBO(q)"\nassume = "q(z) = p(x | z) - 2"\n'
+                    '[[card]]\nfront = "h"\nback = "d"\nformula = "log(1 - q(z))"\n', "utf-8")
+    undefined, bad_assumption, fine = check_deck(load_deck(path)).verdicts
+    assert undefined.verdict == "refuted" and not undefined.ok
+    assert bad_assumption.verdict == "error" and not bad_assumption.ok
+    assert fine.verdict == "well-formed" and fine.ok
+
+
+def test_certificates_do_not_depend_on_what_was_asked_before():
+    from elbo_sym.definedness import strict_sign
+    from elbo_sym.model import DiscreteModel
+
+    model = DiscreteModel(2)
+    pi0 = model.prior[0]
+    assert strict_sign(pi0 - pi0 ** 2, model) == 1  # first a product containing 1 - pi_0 ...
+    assert strict_sign(1 - pi0, model) == 1  # ... then 1 - pi_0 itself: still certified
+
+
+@pytest.mark.parametrize("start, expr", [
+    ("log(p(z) - p(z) * p(z))", "log(p(z)) + log(1 - p(z))"),
+    ("log(p(z)) + log(1 - p(z))", "log(p(z) - p(z) * p(z))"),
+    ("log((q(z) - 1) * (q(z) - 2))", "log(1 - q(z)) + log(2 - q(z))"),
+])
+def test_logs_of_products_with_negative_factors_are_proved(start, expr):
+    _, step = verdict_of(toml(start, "=", expr, "logarithm"))
+    assert step.verdict is Verdict.proved, step.reason
+
+
+def test_fractional_powers_from_sympy_are_evaluated_and_refuted():
+    # SymPy turns exp(log(q)/2) into sqrt(q): false at q = 1/4
+    _, step = verdict_of(toml("exp(log(q(z)) / 2)", "=", "q(z)"))
+    assert step.verdict is Verdict.refuted
