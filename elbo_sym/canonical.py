@@ -19,6 +19,7 @@ Work is linear in the number of terms: no `simplify`, no factoring of big polyno
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,11 +28,14 @@ from sympy import Add, Expr, Integer, Mul, Pow, Rational, exp, expand, factor_li
 from sympy.core.function import AppliedUndef
 
 from elbo_sym.budget import checkpoint
+from elbo_sym.limits import MAX_EXPANSION_TERMS
 from elbo_sym.model import DiscreteModel
 
 MAX_FACTOR_SYMBOLS = 8
 """Log arguments with at most this many symbols are fully factored (cheap there)."""
-MAX_TERMS = 200_000
+MAX_DENOMINATORS = 64
+"""Distinct denominators `together` may combine (work grows with their square)."""
+MAX_TERMS = MAX_EXPANSION_TERMS
 """A budget on the size of intermediate sums; larger means the step is too big to check."""
 
 Key = tuple  # a sorted tuple of atoms (a monomial in log atoms)
@@ -134,7 +138,7 @@ class _Builder:
         if c == 0 or c.is_Number:
             return c
         if any(p.exp.is_negative for p in c.atoms(Pow)):
-            numerator, denominator = together(c).as_numer_denom()
+            numerator, denominator = bounded_together(c).as_numer_denom()
             numerator = _bounded_expand(numerator)
             return Integer(0) if numerator == 0 else numerator / denominator
         return _bounded_expand(c)
@@ -205,7 +209,7 @@ class _Builder:
         elif f.is_Symbol:
             return _atom(("log", f))
         if any(p.exp.is_negative for p in f.atoms(Pow)):
-            numerator, denominator = together(f).as_numer_denom()
+            numerator, denominator = bounded_together(f).as_numer_denom()
             out = self.factor_atoms(numerator)
             out.add(_scaled(self.factor_atoms(denominator), -1))
             return out
@@ -287,9 +291,57 @@ def _degree_above_one(e: Expr) -> bool:
 
 
 def _bounded_expand(e: Expr) -> Expr:
-    if e.is_Add and len(e.args) > MAX_TERMS:
-        raise TooLarge("sum too large")
+    return bounded_expand(e)
+
+
+def bounded_expand(e: Expr) -> Expr:
+    """`expand`, after an estimate shows the result stays within MAX_EXPANSION_TERMS terms.
+
+    Expansion is where a small expression asks for unbounded memory: (a + b + c) ** 12
+    has 91 terms, p(x) ** 12 at K = 2000 has about 10**30.  The estimate is an upper bound
+    computed before any expansion, so the refusal costs nothing.
+    """
+    expansion_terms(e)
     return expand(e, deep=True, log=False, power_exp=False, power_base=False)
+
+
+def bounded_together(e: Expr) -> Expr:
+    """`together`, unless it would multiply more than MAX_DENOMINATORS distinct denominators
+    (the common denominator of K fractions has K factors in each of K numerator terms)."""
+    denominators = {p.base for p in e.atoms(Pow) if p.exp.is_negative}
+    if len(denominators) > MAX_DENOMINATORS:
+        raise TooLarge(f"a common denominator of {len(denominators)} factors is too large")
+    return together(e)
+
+
+def expansion_terms(e: Expr, memo: dict | None = None) -> int:
+    """An upper bound on the terms of `expand(e)`; TooLarge when it exceeds the limit."""
+    memo = {} if memo is None else memo
+    known = memo.get(e)
+    if known is not None:
+        return known
+    checkpoint()
+    if e.is_Atom:
+        n = 1
+    elif e.is_Add:
+        n = sum(expansion_terms(a, memo) for a in e.args)
+    elif e.is_Mul:
+        n = 1
+        for a in e.args:
+            n *= expansion_terms(a, memo)
+            if n > MAX_EXPANSION_TERMS:
+                break
+    elif e.is_Pow and e.exp.is_Integer and e.exp > 0:
+        base, k = expansion_terms(e.base, memo), int(e.exp)
+        n = 1 if base == 1 else math.comb(base + k - 1, k) if base <= MAX_EXPANSION_TERMS else base ** k
+    else:  # functions and negative powers: their arguments are expanded on their own
+        for a in e.args:
+            expansion_terms(a, memo)
+        n = 1
+    if n > MAX_EXPANSION_TERMS:
+        raise TooLarge(f"expanding it would give more than {MAX_EXPANSION_TERMS} terms")
+    memo[e] = n
+    return n
 
 
 @lru_cache(maxsize=1 << 16)
@@ -305,4 +357,4 @@ def _atom_expr(atom) -> Expr:
     return log(value) if kind == "log" else value
 
 
-__all__ = ["Canonical", "canonical", "TooLarge"]
+__all__ = ["Canonical", "canonical", "TooLarge", "bounded_expand", "expansion_terms"]

@@ -27,7 +27,7 @@ from elbo_sym.budget import BudgetExceeded
 from elbo_sym.canonical import TooLarge
 from elbo_sym.definedness import Obligation, certified, obligations
 from elbo_sym.derivation import Derivation, Example, Step
-from elbo_sym.evaluate import Undefined, as_float, compile_float, decide, sign_of, value_text
+from elbo_sym.evaluate import Undefined, approx_text, as_float, compile_float, decide, sign_of, value_text
 from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, validate_budget
 from elbo_sym.model import DiscreteModel, UnfoldError
 from elbo_sym.notation import to_text
@@ -528,28 +528,37 @@ def check_derivation(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS
     total = validate_budget(total, "file budget") if total is not None else file_budget(
         len(derivation.steps), budget)
     message = f"file budget of {total:g} s exhausted"
+    done: dict = {"steps": [], "examples": [], "problems": []}
     try:
         with budgets.limit(total, message):
-            return _check_derivation(derivation, budget, search, message)
-    except BudgetExceeded:  # only between steps, where no step result was pending
+            return _check_derivation(derivation, budget, search, message, done)
+    except BudgetExceeded:  # the file's alarm fired between two budgeted parts: keep what is done
         clear_cache()
-        return _exhausted(derivation, message)
+        return _exhausted(derivation, message, done)
 
 
-def _exhausted(derivation: Derivation, message: str) -> DerivationResult:
-    steps = tuple(StepResult(s, derivation.start.expr, Verdict.error, message) for s in derivation.steps)
-    examples = tuple(ExampleResult(e, (message,)) for e in derivation.examples)
-    return DerivationResult(derivation, steps, None, False, message, examples, (message,))
+def _exhausted(derivation: Derivation, message: str, done: dict) -> DerivationResult:
+    """A result from the parts finished before the file budget ran out; the rest is `error`."""
+    steps = list(done["steps"])
+    lhs = steps[-1].step.expr if steps else derivation.start.expr
+    for s in derivation.steps[len(steps):]:
+        steps.append(StepResult(s, lhs, Verdict.error, message))
+        lhs = s.expr
+    examples = list(done["examples"])
+    examples += [ExampleResult(e, (message,)) for e in derivation.examples[len(examples):]]
+    return DerivationResult(derivation, tuple(steps), None, False, message, tuple(examples),
+                            tuple(done["problems"]) + (message,))
 
 
-def _check_derivation(derivation: Derivation, budget: float, search: bool, message: str) -> DerivationResult:
-    problems: list[str] = []
+def _check_derivation(derivation: Derivation, budget: float, search: bool, message: str,
+                      done: dict) -> DerivationResult:
+    problems: list[str] = done["problems"]
     model = derivation.model()
     if derivation.assumptions:
         problem = _assumption_problem(derivation, model, budget)
         if problem:
             problems.append(problem)
-    results, relation, lhs = [], "=", derivation.start.expr
+    results, relation, lhs = done["steps"], "=", derivation.start.expr
     for step in derivation.steps:
         left = min(budget, budgets.remaining())
         if left <= 0:
@@ -561,9 +570,10 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
     if relation is None:
         problems.append("the chain mixes >= and <= steps, so it establishes no relation")
     established, claim_reason = _claim(derivation, relation, model, results, budget, message)
-    examples = tuple(_check_example(derivation, e, model, message) for e in derivation.examples)
-    return DerivationResult(derivation, tuple(results), relation, established, claim_reason, examples,
-                            tuple(problems))
+    for e in derivation.examples:
+        done["examples"].append(_check_example(derivation, e, model, message))
+    return DerivationResult(derivation, tuple(results), relation, established, claim_reason,
+                            tuple(done["examples"]), tuple(problems))
 
 
 def _assumption_problem(derivation: Derivation, model: DiscreteModel, budget: float) -> str | None:
@@ -677,8 +687,8 @@ def _expect_failure(expectation, instance: Instance, model: DiscreteModel) -> st
     if decision.status == "undefined":
         return decision.problem
     a, b = decision.left, decision.right
-    return (f"is {_exact_text(a, values)} ≈ {as_float(a, values):.6g}, "
-            f"not {expectation.rhs.text} ≈ {as_float(b, values):.6g}")
+    return (f"is {_exact_text(a, values)} {approx_text(a, values)}, "
+            f"not {expectation.rhs.text} {approx_text(b, values)}")
 
 
 def _relation_text(relation) -> str | None:

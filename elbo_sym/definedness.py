@@ -27,10 +27,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sympy import Add, Expr, Poly, Symbol, exp, expand, log, together
+from sympy import Add, Expr, Poly, Symbol, exp, log
 from sympy.polys.polyerrors import GeneratorsNeeded, PolynomialError
 
 from elbo_sym.budget import checkpoint
+from elbo_sym.canonical import TooLarge, bounded_expand, bounded_together
 from elbo_sym.model import DiscreteModel, has_free_latent
 from elbo_sym.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, to_text, x, z
 
@@ -216,7 +217,10 @@ def _rational_function_sign(e: Expr, model: DiscreteModel) -> int | None:
     """Sign of a rational function of the parameters via homogenised polynomials."""
     if not e.free_symbols <= set(model.positive_symbols):
         return None
-    numerator, denominator = together(e).as_numer_denom()
+    try:
+        numerator, denominator = bounded_together(e).as_numer_denom()
+    except TooLarge:
+        return None
     signs = []
     for part in (numerator, denominator):
         s = _structural_sign(part, model, _structural_memo(model))
@@ -231,7 +235,7 @@ def _rational_function_sign(e: Expr, model: DiscreteModel) -> int | None:
 def polynomial_sign(p: Expr, model: DiscreteModel) -> int | None:
     """1 / -1 when the polynomial `p` has that sign on the whole domain (certificate), else None."""
     try:
-        expanded = expand(p)
+        expanded = bounded_expand(p)
         if expanded.is_Add and len(expanded.args) > MAX_CERTIFICATE_TERMS:
             return None
         if expanded.is_Rational:
@@ -243,7 +247,7 @@ def polynomial_sign(p: Expr, model: DiscreteModel) -> int | None:
         involved = set(present).union(*(set(g) for g in model.simplices if present & set(g)))
         gens = tuple(sorted(involved, key=lambda s: s.name))
         poly = Poly(expanded, *gens)
-    except (PolynomialError, GeneratorsNeeded):
+    except (PolynomialError, GeneratorsNeeded, TooLarge):
         return None
     groups = [tuple(i for i, g in enumerate(gens) if g in simplex) for simplex in model.simplices]
     groups = [g for g in groups if g]

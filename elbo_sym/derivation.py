@@ -17,10 +17,22 @@ from pathlib import Path
 from sympy import Expr
 
 from elbo_sym.files import FileReadError, discover, read_regular_file  # noqa: F401  (discover: re-exported)
-from elbo_sym.limits import MAX_EXAMPLES, MAX_EXPECT, MAX_FILE_BYTES, MAX_K, MAX_K_TIMES_STEPS, MAX_STEPS
-from elbo_sym.model import DiscreteModel, UnfoldError
+from elbo_sym.limits import (
+    MAX_EXAMPLES,
+    MAX_EXPECT,
+    MAX_FILE_BYTES,
+    MAX_K,
+    MAX_K_TIMES_STEPS,
+    MAX_STEPS,
+    MAX_SUMMARY_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_WHY_CHARS,
+    POINTER_CONTEXT_CHARS,
+)
+from elbo_sym.model import DiscreteModel, UnfoldError, validate_vectors
 from elbo_sym.notation import Density, z
 from elbo_sym.parse import ParseError, parse_expression
+from elbo_sym.prose import ProseError, check_prose, terminal_safe
 from elbo_sym.rules import RULES
 
 RELATIONS = ("=", "<=", ">=", "<", ">")
@@ -47,11 +59,22 @@ class DerivationError(Exception):
         return f"{where}:{step} {self.message}"
 
     def pointer(self) -> str:
-        """The offending source line with a caret under the column (for terminals)."""
+        """The offending source line with a caret under the column (for terminals).
+
+        At most POINTER_CONTEXT_CHARS characters around the column are shown ("..." marks
+        the cut), control and formatting characters escaped.
+        """
         if self.source is None or self.column is None:
             return ""
-        pad = "".join(c if c == "\t" else " " for c in self.source[: self.column])
-        return f"    {self.source}\n    {pad}^"
+        column = max(0, min(self.column, len(self.source)))
+        start = max(0, min(column - POINTER_CONTEXT_CHARS // 2, len(self.source) - POINTER_CONTEXT_CHARS))
+        end = min(len(self.source), start + POINTER_CONTEXT_CHARS)
+        head = "..." if start > 0 else ""
+        tail = "..." if end < len(self.source) else ""
+        before = terminal_safe(self.source[start:column])
+        shown = head + before + terminal_safe(self.source[column:end]) + tail
+        pad = " " * len(head) + "".join(c if c == "\t" else " " for c in before)
+        return f"    {shown}\n    {pad}^"
 
 
 @dataclass(frozen=True)
@@ -233,6 +256,21 @@ class _Reader:
     def error(self, line: int, message: str, step: int | None = None) -> DerivationError:
         return DerivationError(self.path, line, message, step)
 
+    def prose(self, value, limit: int, what: str, line: int, step: int | None = None) -> str:
+        """A prose field (title, summary, why, card text) as inline text that LaTeX and a
+        terminal can print (elbo_sym.prose); DerivationError at file:line(:column) otherwise."""
+        if not isinstance(value, str):
+            raise self.error(line, f"{what} must be a string", step)
+        try:
+            return check_prose(value, limit, what)
+        except ProseError as error:
+            source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
+            column = None
+            if source is not None and error.position is not None:
+                column = _source_column(source, value, error.position)
+            raise DerivationError(self.path, line, error.message, step, column,
+                                  source if column is not None else None) from None
+
     # -- parsing --------------------------------------------------------------------
 
     def formula(self, value, line: int, what: str, step: int | None = None) -> Formula:
@@ -265,10 +303,8 @@ class _Reader:
         for key in ("title", "start"):
             if key not in data:
                 raise self.error(1, f"missing required key '{key}'")
-        title = data["title"]
-        summary = data.get("summary", "")
-        if not isinstance(title, str) or not isinstance(summary, str):
-            raise self.error(self.line_of("title"), "title and summary must be strings")
+        title = self.prose(data["title"], MAX_TITLE_CHARS, "title", self.line_of("title"))
+        summary = self.prose(data.get("summary", ""), MAX_SUMMARY_CHARS, "summary", self.line_of("summary"))
         family = data.get("model", "discrete")
         if family != "discrete":
             raise self.error(self.line_of("model"), f"unknown model '{family}' (available: discrete)")
@@ -326,8 +362,7 @@ class _Reader:
             if rule not in RULES:
                 raise self.error(self.line_of("rule", "step", i),
                                  f"unknown rule {rule!r} (known: {', '.join(sorted(RULES))})", number)
-            if not isinstance(why, str):
-                raise self.error(self.line_of("why", "step", i), "why must be a string", number)
+            why = self.prose(why, MAX_WHY_CHARS, "why", self.line_of("why", "step", i), number)
             accept = table.get("accept")
             if accept is not None and accept != "checked":
                 raise self.error(self.line_of("accept", "step", i),
@@ -363,7 +398,7 @@ class _Reader:
             if fixed_q and "q" in table:
                 raise self.error(self.line_of("q", "example", i), "q is fixed by the assumption; leave it out")
             try:
-                derivation.model().instance(vectors["prior"], vectors["likelihood"], vectors.get("q"))
+                validate_vectors(derivation.K, vectors["prior"], vectors["likelihood"], vectors.get("q"), fixed_q)
             except (ValueError, UnfoldError) as error:
                 raise self.error(line, f"example {i + 1}: {error}") from None
             expect = self.expectations(table.get("expect", {}), i)
@@ -378,7 +413,7 @@ class _Reader:
             if isinstance(item, bool) or not isinstance(item, (str, int)):
                 raise self.error(line, f"{key}: {item!r} is not an exact fraction (write \"3/4\", not 0.75)")
             text = str(item).strip()
-            if not re.fullmatch(r"[+-]?\d{1,9}(/\d{1,9})?", text):
+            if not re.fullmatch(r"[+-]?[0-9]{1,9}(/[0-9]{1,9})?", text):  # ASCII digits only
                 raise self.error(line, f"{key}: {text!r} is not a fraction like 3/4")
             try:
                 out.append(Fraction(text))

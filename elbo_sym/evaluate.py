@@ -236,6 +236,25 @@ def decide(a: Expr, b: Expr, values: Values, memo: dict | None = None) -> int | 
     return sign_of(Add(a, Mul(S.NegativeOne, b, evaluate=False), evaluate=False), values, memo)
 
 
+def approx_text(e: Expr, values: Values) -> str:
+    """"≈ 1.20397" -- also for values far beyond float range (≈ 3.1e-1234567)."""
+    try:
+        v = value(e, values)
+        if v is not None and v.is_rational:
+            return f"≈ {mpmath.nstr(mpmath.mpf(v.rational.numerator) / v.rational.denominator, 6)}"
+        if v is not None:
+            return f"≈ {v.to_float():.6g}"
+        for digits in INTERVAL_DIGITS:
+            try:
+                box = enclosure(e, values, digits)
+            except Inexact:
+                continue
+            return f"≈ {mpmath.nstr(box.mid, 6)}"
+    except (Undefined, ArithmeticError, OverflowError):
+        return "(undefined)"
+    return "(not decided)"
+
+
 def as_float(e: Expr, values: Values) -> float:
     """A float for display (certified when the value is exact; nan when undefined)."""
     try:
@@ -339,4 +358,4 @@ def _float_op(node: Expr) -> Callable[[list[float]], float]:
 
 
 __all__ = ["Undefined", "Inexact", "exact", "enclosure", "value", "sign_of", "decide", "as_float",
-           "compile_float", "value_text", "INTERVAL_DIGITS"]
+           "compile_float", "value_text", "approx_text", "INTERVAL_DIGITS"]

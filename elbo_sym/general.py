@@ -206,7 +206,9 @@ def _explicit(K: int, assumption: tuple) -> DiscreteModel:
 
 
 def _expand(e: Expr) -> Expr:
-    return expand(e, deep=True, log=False, power_exp=False, power_base=False, mul=True, multinomial=True)
+    from elbo_sym.canonical import bounded_expand
+
+    return bounded_expand(e)
 
 
 def _separate(term: Expr, pointwise: frozenset) -> tuple[Expr, Expr]:

@@ -22,6 +22,10 @@ MAX_K = 2000
 """Latent states of an explicit discrete model."""
 MAX_K_TIMES_STEPS = 40_000
 """K x (steps + 1): bounds the unfolding work a file asks for before anything runs."""
+MAX_EXPONENT = 12
+"""Largest |n| in ``a ** n`` and in ``exp(n * log(a))`` (which is ``a ** n``)."""
+MAX_EXPANSION_TERMS = 200_000
+"""Largest number of terms a polynomial expansion may produce (estimated before expanding)."""
 MAX_EXAMPLES = 50
 """[[example]] tables in one derivation file."""
 MAX_EXPECT = 50
@@ -34,6 +38,8 @@ class BudgetError(ValueError):
 
 def validate_budget(value: object, name: str = "budget") -> float:
     """A budget as a float, or BudgetError: 0, negative, inf, nan and huge values are refused."""
+    if isinstance(value, str) and not value.isascii():  # float() also reads "١٠" (Arabic-Indic ten)
+        raise BudgetError(f"{name} must be a number of seconds in ASCII digits, not {value[:40]!r}")
     try:
         seconds = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -48,3 +54,27 @@ def validate_budget(value: object, name: str = "budget") -> float:
 def file_budget(steps: int, step_budget: float = STEP_BUDGET_SECONDS) -> float:
     """The default total budget of a file with `steps` steps."""
     return min(max(steps, 1) * step_budget, max(FILE_BUDGET_CAP_SECONDS, step_budget))
+
+
+DECK_BUDGET_CAP_SECONDS = 120.0
+"""A deck's total budget is cards x step budget, but never more than this (unless asked)."""
+
+
+def deck_budget(cards: int, step_budget: float = STEP_BUDGET_SECONDS) -> float:
+    """The default total budget of checking a deck of `cards` cards (every K, every rule tried)."""
+    return min(max(cards, 1) * step_budget, max(DECK_BUDGET_CAP_SECONDS, step_budget))
+
+
+# Author prose (titles, summaries, step notes, card texts): printed by pdflatex and on terminals.
+MAX_TITLE_CHARS = 200
+"""A derivation's or deck's title, a card's topic."""
+MAX_SUMMARY_CHARS = 2_000
+"""A derivation's or deck's summary."""
+MAX_WHY_CHARS = 1_000
+"""A step's `why` note (printed beside the step)."""
+MAX_CARD_TEXT_CHARS = 2_000
+"""A card's front or back, a self-check question or answer."""
+MAX_WORD_CHARS = 80
+"""Longest word (run of non-space characters) in prose: TeX cannot break a longer one."""
+POINTER_CONTEXT_CHARS = 100
+"""Characters of a source line shown around the column of an input error."""

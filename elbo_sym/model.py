@@ -189,6 +189,17 @@ class DiscreteModel:
         return values
 
 
+def validate_vectors(K: int, prior, likelihood, q=None, q_fixed: bool = False) -> None:
+    """ValueError unless the vectors are an instance of the K-state family (no unfolding:
+    cheap enough to run while a file loads, outside every budget)."""
+    _check_distribution("prior", prior, K)
+    _check_likelihood(likelihood, K)
+    if not q_fixed:
+        if q is None:
+            raise ValueError("the example needs q (no assumption fixes it)")
+        _check_distribution("q", q, K)
+
+
 def _log(argument: Expr) -> Expr:
     """log, unevaluated: SymPy's automatic evaluation of log(pi_k l_k / p(x)) inspects the
     K-term sum p(x) each time (quadratic in K), and canonical forms split logs themselves."""
@@ -230,4 +241,4 @@ def _check_likelihood(values, K: int) -> None:
         raise ValueError("likelihood values p(x|z=k) must lie in (0, 1]")
 
 
-__all__ = ["DiscreteModel", "UnfoldError", "has_free_latent"]
+__all__ = ["DiscreteModel", "UnfoldError", "has_free_latent", "validate_vectors"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from sympy import Add, Basic, Expr, Mul, Pow, S, Symbol, Tuple
+from sympy import Add, Basic, Expr, Mul, Pow, S, Symbol, Tuple, exp, log
 from sympy.core.symbol import Str
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
@@ -101,6 +101,43 @@ class ELBO(Notation):
         return Basic.__new__(cls, distribution)
 
 
+class Exp(exp):
+    """``exp(a)`` as written: never rewritten into a power it could not afford.
+
+    SymPy's own ``exp`` turns ``exp(c * log(f))`` into ``f ** c`` for any number c, so
+    ``exp(1000000 * 1000000 * log(p(x)))`` would ask for a polynomial of degree 10**12.
+    ``Exp`` only simplifies ``exp(0) = 1``, ``exp(log f) = f`` and ``exp(n log f) = f ** n``
+    for |n| <= MAX_EXPONENT (f > 0 is a definedness obligation of the log), and stays one
+    opaque positive atom otherwise (also under multiplication and powers).
+    """
+
+    @classmethod
+    def eval(cls, arg):
+        from elbo_sym.limits import MAX_EXPONENT
+
+        if arg.is_zero:
+            return S.One
+        coefficient, rest = arg.as_coeff_Mul()
+        if isinstance(rest, log) and coefficient.is_Integer and 0 < abs(coefficient) <= MAX_EXPONENT:
+            return Pow(rest.args[0], coefficient)
+        return None
+
+    def as_base_exp(self):
+        return self, S.One
+
+    def _eval_power(self, other):
+        return None
+
+    def _eval_expand_power_exp(self, **hints):
+        return self
+
+    def _eval_is_positive(self):
+        return True
+
+    def _eval_is_extended_real(self):
+        return True
+
+
 def p(*variables: Symbol, given: tuple[Symbol, ...] = ()) -> Density:
     return Density("p", variables, given)
 
@@ -142,6 +179,9 @@ class ElboStrPrinter(StrPrinter):
 
     def _print_ELBO(self, e: ELBO) -> str:
         return f"ELBO({self._distribution(e.args[0])})"
+
+    def _print_Exp(self, e: Exp) -> str:
+        return f"exp({self._print(e.args[0])})"
 
 
 class ElboLatexPrinter(LatexPrinter):
@@ -232,6 +272,9 @@ class ElboLatexPrinter(LatexPrinter):
         # A thin space between adjacent densities: q(z)\, p(x, z).
         return _DENSITY_GAP.sub(r")\\, ", super()._print_Mul(e))
 
+    def _print_Exp(self, e: Expr, exp: str | None = None) -> str:
+        return self._print_exp(e, exp)
+
     def _print_exp(self, e: Expr, exp: str | None = None) -> str:
         body = rf"\exp\left({self._print(e.args[0])}\right)"
         return rf"{body}^{{{exp}}}" if exp is not None else body
@@ -277,6 +320,6 @@ def to_text(expr: Basic) -> str:
 RELATION_LATEX = {"=": "=", "<=": r"\leq", ">=": r"\geq", "<": "<", ">": ">"}
 
 __all__ = [
-    "x", "z", "Density", "LatentSum", "Expectation", "KL", "Entropy", "ELBO", "Notation",
+    "x", "z", "Exp", "Density", "LatentSum", "Expectation", "KL", "Entropy", "ELBO", "Notation",
     "p", "q", "to_latex", "to_text", "ElboLatexPrinter", "ElboStrPrinter", "RELATION_LATEX",
 ]

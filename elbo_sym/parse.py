@@ -11,11 +11,13 @@ from __future__ import annotations
 import ast
 import string
 import unicodedata
+import warnings
 from dataclasses import dataclass
 
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, S, exp, log
 
-from elbo_sym.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, x, z
+from elbo_sym.limits import MAX_EXPONENT
+from elbo_sym.notation import Exp, ELBO, KL, Density, Entropy, Expectation, LatentSum, x, z
 
 MAX_LENGTH = 2000
 """Characters in one expression; the lesson's longest is under 100."""
@@ -23,8 +25,6 @@ MAX_DEPTH = 40
 """Nesting depth of the expression tree."""
 MAX_INTEGER = 10**6
 """Largest integer literal; probabilities are small fractions."""
-MAX_EXPONENT = 12
-"""Largest |n| in ``a ** n``."""
 MAX_DEGREE = 48
 """Largest polynomial degree an expression may reach (bounds expansion work)."""
 MAX_NUMBER_BITS = 2048
@@ -57,7 +57,9 @@ def parse_expression(text: str) -> Expr:
         raise ParseError("empty expression")
     _refuse_hazards(text)
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():  # "1if 1else 2": no SyntaxWarning on stderr, the error is ours
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
         # offset 0 means "at the end" (e.g. a dangling operator): point after the last character
         position = error.offset - 1 if error.offset else len(text.strip())
@@ -328,7 +330,7 @@ class _Builder:
         if argument.has(exp):
             # exp(exp(10**6)) has a 434,294-digit exponent: no budget can evaluate it.
             raise self.fail(node, "exp inside exp is not allowed (the values would be astronomically large)")
-        return exp(argument, evaluate=False)
+        return Exp(argument, evaluate=False)
 
 
 _ALLOWED_DENSITIES = {

@@ -13,7 +13,7 @@ from sympy import Expr, Integer, Pow, Rational, exp, log
 
 from elbo_sym import parse as parse_module
 from elbo_sym.model import DiscreteModel
-from elbo_sym.notation import ELBO, KL, Entropy, Expectation, LatentSum, p, q, to_text, x, z
+from elbo_sym.notation import ELBO, KL, Entropy, Exp, Expectation, LatentSum, p, q, to_text, x, z
 from elbo_sym.parse import MAX_DEGREE, MAX_DEPTH, MAX_EXPONENT, MAX_INTEGER, MAX_LENGTH, ParseError, parse_expression
 
 parse = parse_expression
@@ -40,7 +40,7 @@ parse = parse_expression
     ("ELBO(p(z | x))", ELBO(p(z, given=(x,)))),
     ("3/4", Rational(3, 4)),
     ("-7", Integer(-7)),
-    ("exp(1)", exp(Integer(1), evaluate=False)),
+    ("exp(1)", Exp(Integer(1), evaluate=False)),
 ])
 def test_vocabulary(text, expected):
     assert parse(text) == expected

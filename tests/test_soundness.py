@@ -313,3 +313,55 @@ def test_fractional_powers_from_sympy_are_evaluated_and_refuted():
     # SymPy turns exp(log(q)/2) into sqrt(q): false at q = 1/4
     _, step = verdict_of(toml("exp(log(q(z)) / 2)", "=", "q(z)"))
     assert step.verdict is Verdict.refuted
+
+
+@pytest.mark.parametrize("start, expr", [
+    ("exp(1000000 * 1000000 * 1000000 * log(p(x))) + log(p(x))", "log(p(x))"),
+    ("p(x) ** 12 * exp(1000 * 1000 * log(7/11))", "0"),
+])
+def test_exp_of_a_huge_multiple_of_a_log_is_never_expanded(tmp_path, capsys, start, expr):
+    # SymPy's exp would rewrite exp(c * log f) as f ** c (degree 10**18); Exp keeps it opaque
+    text = toml(start, "=", expr, K=3)
+    started = time.monotonic()
+    code, _ = run_cli(tmp_path, capsys, text, "--budget", "2", "--file-budget", "3")
+    assert code == 1 and time.monotonic() - started < 3 + 5
+
+
+def test_expansion_size_is_bounded_before_expanding():
+    from elbo_sym.canonical import TooLarge, bounded_expand, expansion_terms
+    from elbo_sym.model import DiscreteModel
+    from elbo_sym.parse import parse_expression
+
+    model = DiscreteModel(2000)
+    (big,) = model.unfold_pointwise(parse_expression("p(x) ** 12"))
+    with pytest.raises(TooLarge):
+        expansion_terms(big)  # C(2011, 12) terms: refused at once, nothing allocated
+    small = DiscreteModel(3).unfold_pointwise(parse_expression("p(x) ** 2"))[0]
+    assert len(bounded_expand(small).args) <= expansion_terms(small)
+
+
+def test_loading_never_unfolds_the_assumption(tmp_path):
+    # examples are validated without building the assumed model (that work is budgeted, later)
+    text = ('title = "t"\nassume = "q(z) = p(z | x) + 0 * exp(1000 * 1000 * log(7/11))"\n'
+            'start = "log(p(x))"\n[[step]]\nrel = "="\nexpr = "log(p(x))"\nrule = "algebra"\n'
+            '[[example]]\nprior = ["3/4", "1/4"]\nlikelihood = ["1/5", "3/5"]\n')
+    started = time.monotonic()
+    derivation = loads(text, "t.toml")
+    assert time.monotonic() - started < 1
+    assert check_derivation(derivation, budget=2).ok
+
+
+def test_a_late_file_budget_keeps_the_steps_already_decided(monkeypatch):
+    from elbo_sym import check as check_module
+
+    text = toml("log(p(x))", "=", "log(Sum(p(x, z), z))", "definition") + EXPECT_BASE + '"p(x)" = "3/10"\n'
+    real = check_module._check_example
+
+    def expire(*args, **kwargs):
+        raise check_module.BudgetExceeded("file budget of 1 s exhausted")
+
+    monkeypatch.setattr(check_module, "_check_example", expire)
+    result = check_derivation(loads(text, "t.toml"), budget=5)
+    assert result.steps[0].verdict is Verdict.proved  # finished before the budget ran out
+    assert not result.ok and "file budget" in result.claim_reason
+    monkeypatch.setattr(check_module, "_check_example", real)
