@@ -15,7 +15,7 @@ Everything reachable from a file runs under the step's and the file's time budge
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Iterable
 
@@ -205,11 +205,13 @@ class DerivationResult:
                 "problems": list(self.problems)}
 
 
-def domain_text(model: DiscreteModel) -> str:
+def domain_text(model) -> str:
     """The domain every `proved` is about, in words."""
     q = ("q(z) = p(z | x) (assumed)" if model.q_assumed is not None
-         else "q(z = k) > 0 with sum 1")
-    return (f"K = {model.K} latent states; p(z = k) > 0 with sum 1; p(x | z = k) in (0, 1]; {q}")
+         else "q(z) > 0 with sum 1")
+    states = "K = any (every latent space: any finite K, or densities)" if model.K == "any" else \
+        f"K = {model.K} latent states"
+    return f"{states}; p(z) > 0 with sum 1; p(x | z) in (0, 1]; {q}"
 
 
 def holds(rel: str, s: int) -> bool:
@@ -395,16 +397,46 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: DiscreteModel, examples, open
     return None, held, undecided
 
 
-def _examples_agree(lhs: Expr, rel: str, rhs: Expr, model: DiscreteModel, examples) -> Counterexample | None:
+def _explicit(model, K: int):
+    """The explicit K-state model of `model`'s family (itself when it is one)."""
+    return model if model.K == K else model.explicit(K)
+
+
+def _examples_for(model, examples) -> tuple:
+    """The file's examples that are instances of the explicit `model` (same K)."""
+    return tuple(e for e in examples if len(e.prior) == model.K)
+
+
+def _examples_agree(lhs: Expr, rel: str, rhs: Expr, model, examples) -> Counterexample | None:
     """For a proved step: re-decide it on the file's examples (a disagreement is a bug)."""
-    if not examples:
-        return None
-    judge = _Instances(lhs, rel, rhs, model, ())
-    for instance in exact_candidates(model, examples, 0)[: len(examples)]:
-        decision = judge.decide(instance)
-        if decision.status in ("fails", "undefined"):
-            return judge.counterexample(instance, decision)
+    for K in dict.fromkeys(len(e.prior) for e in examples):
+        explicit = _explicit(model, K)
+        mine = _examples_for(explicit, examples)
+        judge = _Instances(lhs, rel, rhs, explicit, ())
+        for instance in exact_candidates(explicit, mine, 0)[: len(mine)]:
+            decision = judge.decide(instance)
+            if decision.status in ("fails", "undefined"):
+                return judge.counterexample(instance, decision)
     return None
+
+
+def _search_everywhere(lhs: Expr, step: Step, model, examples, open_) -> tuple[Counterexample | None, int, int]:
+    """The search in each explicit model of the family (a general claim: K = 2, 3, 5)."""
+    held = undecided = 0
+    for explicit in model.search_models():
+        if explicit is model:
+            open_here = open_
+        else:
+            _, open_here = _definedness((lhs, step.expr), explicit)
+        seed = seed_for(to_text(lhs), step.rel, to_text(step.expr), step.rule, explicit.K)
+        found, h, u = _search(lhs, step.rel, step.expr, explicit, _examples_for(explicit, examples), open_here,
+                              seed)
+        held, undecided = held + h, undecided + u
+        if found is not None:
+            if explicit is not model:
+                found = replace(found, source=f"{found.source}, K = {explicit.K}")
+            return found, held, undecided
+    return None, held, undecided
 
 
 # ------------------------------------------------------------------------- steps and chains
@@ -458,8 +490,7 @@ def check_step(lhs: Expr, step: Step, model: DiscreteModel, examples: tuple[Exam
                 why = outcome.reason if not outcome.proved else "definedness not shown"
                 return StepResult(step, lhs, Verdict.error, f"not proved ({why}); search skipped", None, 0,
                                   outcome, time.perf_counter() - started, conditions=conditions)
-            seed = seed_for(to_text(lhs), step.rel, to_text(step.expr), step.rule, model.K)
-            counterexample, held, undecided = _search(lhs, step.rel, step.expr, model, examples, open_, seed)
+            counterexample, held, undecided = _search_everywhere(lhs, step, model, examples, open_)
     except BudgetExceeded as error:
         clear_cache()
         return StepResult(step, lhs, Verdict.error, str(error), None, 0, outcome,
@@ -643,6 +674,7 @@ def _claim(derivation: Derivation, relation: str | None, model: DiscreteModel,
 def _check_example(derivation: Derivation, example: Example, model: DiscreteModel, message: str) -> ExampleResult:
     """The example's expected values, decided exactly; undecided is a failure."""
     failures = []
+    model = _explicit(model, len(example.prior))
     instance = Instance(example.prior, example.likelihood, example.q, f"example {example.index}")
     for expectation in example.expect:
         name = expectation.lhs.text

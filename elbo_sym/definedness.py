@@ -52,14 +52,14 @@ class Obligation:
     z: int | None = None
 
     def describe(self) -> str:
-        at = f" at z = {self.z}" if self.z is not None else ""
+        at = f" at z = {self.z}" if isinstance(self.z, int) else ""
         if self.kind == "positive":
             return f"log argument {to_text(self.source)} > 0{at}"
         return f"divisor {to_text(self.source)} != 0{at}"
 
     def failure(self) -> str:
         """What it means when the obligation fails at an instance."""
-        at = f" at z = {self.z}" if self.z is not None else ""
+        at = f" at z = {self.z}" if isinstance(self.z, int) else ""
         if self.kind == "positive":
             return f"log of a non-positive value: {to_text(self.source)}{at}"
         return f"division by zero: {to_text(self.source)}{at} is 0"
@@ -76,7 +76,7 @@ def obligations(e: Expr, model: DiscreteModel) -> tuple[Obligation, ...]:
     found: dict[tuple[str, Expr], Obligation] = {}
     walker = _Walker(model, found)
     if has_free_latent(e):
-        for k in range(model.K):
+        for k in model.points:
             walker.walk(e, k)
     else:
         walker.walk(e, None)
@@ -96,7 +96,7 @@ class _Walker:
 
     def densities(self, d: Density) -> None:
         """A distribution over z used as weights or inside a log: each value must be > 0."""
-        for j in range(self.model.K):
+        for j in self.model.points:
             self.need("positive", self.model.density(d, j), d, j)
 
     def walk(self, e: Expr, k: int | None) -> None:
@@ -111,25 +111,25 @@ class _Walker:
                 self.need("nonzero", model.evidence, Density("p", (x,)), None)
             return
         if isinstance(e, LatentSum):
-            for j in range(model.K):
+            for j in model.points:
                 self.walk(e.body, j)
             return
         if isinstance(e, Expectation):
-            self.walk(e.distribution, 0)
-            for j in range(model.K):
+            self.walk(e.distribution, model.points[0])
+            for j in model.points:
                 self.walk(e.body, j)
             return
         if isinstance(e, KL):
             for d in e.args:
-                self.walk(d, 0)
+                self.walk(d, model.points[0])
                 self.densities(d)
             return
         if isinstance(e, Entropy):
-            self.walk(e.args[0], 0)
+            self.walk(e.args[0], model.points[0])
             self.densities(e.args[0])
             return
         if isinstance(e, ELBO):
-            self.walk(e.args[0], 0)
+            self.walk(e.args[0], model.points[0])
             self.densities(e.args[0])
             self.densities(Density("p", (x, z)))
             return

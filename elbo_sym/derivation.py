@@ -36,6 +36,8 @@ from elbo_sym.prose import ProseError, check_prose, terminal_safe
 from elbo_sym.rules import RULES
 
 RELATIONS = ("=", "<=", ">=", "<", ">")
+ANY_K = "any"
+"""`K = "any"`: the derivation is proved for every latent space."""
 # MAX_FILE_BYTES, MAX_K, MAX_STEPS are defined in elbo_sym.limits (imported above, and
 # still importable from here).
 
@@ -128,7 +130,8 @@ class Derivation:
     path: str
     title: str
     summary: str
-    K: int
+    K: int | str
+    """Latent states, or "any": one proof for every latent space (elbo_sym.general)."""
     start: Formula
     steps: tuple[Step, ...]
     claim: Relation | None = None
@@ -160,7 +163,14 @@ class Derivation:
 
 
 @lru_cache(maxsize=64)
-def _model(K: int, assumptions: tuple[Relation, ...]) -> DiscreteModel:
+def _model(K: int | str, assumptions: tuple[Relation, ...]):
+    if K == ANY_K:
+        from elbo_sym.general import GENERIC, GeneralModel
+
+        if not assumptions:
+            return GeneralModel()
+        (assumption,) = assumptions
+        return GeneralModel(GeneralModel().unfold(assumption.rhs.expr, GENERIC), assumptions)
     base = DiscreteModel(K)
     if not assumptions:
         return base
@@ -309,10 +319,11 @@ class _Reader:
         if family != "discrete":
             raise self.error(self.line_of("model"), f"unknown model '{family}' (available: discrete)")
         K = data.get("K", 2)
-        if isinstance(K, bool) or not isinstance(K, int) or not 2 <= K <= MAX_K:
-            raise self.error(self.line_of("K"), f"K must be an integer from 2 to {MAX_K}, got {K!r}")
+        if K != ANY_K and (isinstance(K, bool) or not isinstance(K, int) or not 2 <= K <= MAX_K):
+            raise self.error(self.line_of("K"), f"K must be an integer from 2 to {MAX_K}, or \"{ANY_K}\" "
+                                                f"(one proof for every latent space), got {K!r}")
         count = len(data["step"]) if isinstance(data.get("step"), list) else 0
-        if count <= MAX_STEPS and K * (count + 1) > MAX_K_TIMES_STEPS:
+        if K != ANY_K and count <= MAX_STEPS and K * (count + 1) > MAX_K_TIMES_STEPS:
             raise self.error(self.line_of("K"), f"K = {K} with {count} steps is too much work: "
                                                 f"K x (steps + 1) may be at most {MAX_K_TIMES_STEPS}")
         start = self.formula(data["start"], self.line_of("start"), "start")
@@ -398,7 +409,8 @@ class _Reader:
             if fixed_q and "q" in table:
                 raise self.error(self.line_of("q", "example", i), "q is fixed by the assumption; leave it out")
             try:
-                validate_vectors(derivation.K, vectors["prior"], vectors["likelihood"], vectors.get("q"), fixed_q)
+                K = derivation.K if derivation.K != ANY_K else len(vectors["prior"])
+                validate_vectors(K, vectors["prior"], vectors["likelihood"], vectors.get("q"), fixed_q)
             except (ValueError, UnfoldError) as error:
                 raise self.error(line, f"example {i + 1}: {error}") from None
             expect = self.expectations(table.get("expect", {}), i)

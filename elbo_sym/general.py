@@ -21,7 +21,7 @@ Counterexamples are searched on explicit models with K = 2, 3 and 5.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, Symbol, exp, expand, log
 
@@ -68,9 +68,14 @@ class GeneralModel:
     def pointwise_symbols(self) -> frozenset[Symbol]:
         return frozenset({self.prior_z, self.likelihood_z, self.q_z})
 
-    @cached_property
+    @property
     def positive_symbols(self) -> frozenset[Symbol]:
-        return self.pointwise_symbols | {self.evidence}
+        """The generic point's probabilities, p(x), and every sum atom of a positive function."""
+        return self.pointwise_symbols | {self.evidence} | self._positive_integrals
+
+    @cached_property
+    def _positive_integrals(self) -> set:
+        return set()
 
     @property
     def parameters(self) -> tuple[Symbol, ...]:
@@ -87,6 +92,10 @@ class GeneralModel:
     def sign_memo(self) -> dict:
         return {}
 
+    @property
+    def q_symbols(self) -> tuple[Symbol, ...]:
+        return (self.q_z,)
+
     @cached_property
     def q(self) -> tuple[Expr, ...]:
         return (self.q_assumed if self.q_assumed is not None else self.q_z,)
@@ -100,7 +109,11 @@ class GeneralModel:
 
     def search_models(self) -> tuple[DiscreteModel, ...]:
         """Explicit models where a counterexample to a general claim is sought."""
-        return tuple(_explicit(K, self.assumption) for K in SEARCH_K)
+        return tuple(self.explicit(K) for K in SEARCH_K)
+
+    def explicit(self, K: int) -> DiscreteModel:
+        """The K-state model with the same assumption (shared, so its caches are reused)."""
+        return _explicit(K, self.assumption)
 
     # -- unfolding ------------------------------------------------------------------
 
@@ -190,6 +203,8 @@ class GeneralModel:
             positive = strict_sign(body, self) == 1
             known = Symbol(f"Sum[{body}]", positive=True) if positive else Symbol(f"Sum[{body}]", real=True)
             self._integrals[body] = known
+            if positive:  # a sum (or integral) of a positive function is positive
+                self._positive_integrals.add(known)
         return known
 
     @cached_property
@@ -197,6 +212,7 @@ class GeneralModel:
         return {}
 
 
+@lru_cache(maxsize=32)
 def _explicit(K: int, assumption: tuple) -> DiscreteModel:
     base = DiscreteModel(K)
     if not assumption:

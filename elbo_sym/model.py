@@ -78,6 +78,29 @@ class DiscreteModel:
         q = self.q_symbols if self.q_assumed is None else ()
         return self.prior + self.likelihood + q
 
+    @property
+    def points(self) -> range:
+        """The values z takes when the notation is unfolded."""
+        return range(self.K)
+
+    def latent_sum(self, values) -> Expr:
+        """Sum over z of one value per point."""
+        return Add(*values)
+
+    def describe(self) -> str:
+        """What `proved` covers, in words."""
+        return "every binary model" if self.K == 2 else f"every model with {self.K} latent states"
+
+    def explicit(self, K: int) -> "DiscreteModel":
+        """The K-state model of this family (examples of a general derivation choose their K)."""
+        if K != self.K:
+            raise UnfoldError(f"an instance with {K} states in a model with K = {self.K}")
+        return self
+
+    def search_models(self) -> tuple["DiscreteModel", ...]:
+        """Explicit models where counterexamples are sought (this one)."""
+        return (self,)
+
     @cached_property
     def positive_symbols(self) -> frozenset[Symbol]:
         """The parameters, each > 0 on the domain."""

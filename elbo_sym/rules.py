@@ -74,7 +74,7 @@ def _bounds(prev: Expr, rel: str, new: Expr) -> tuple[Expr, Expr] | None:
 
 def is_distribution(values: tuple[Expr, ...], model: DiscreteModel) -> bool:
     """Every value provably positive and the values sum to 1 on the domain."""
-    return all(is_positive(v, model) for v in values) and canonical(Add(*values) - 1, model).is_zero
+    return all(is_positive(v, model) for v in values) and canonical(model.latent_sum(values) - 1, model).is_zero
 
 
 def _weighted_sums(e: Expr):
@@ -112,16 +112,16 @@ def jensen(prev: Expr, rel: str, new: Expr, model: DiscreteModel) -> RuleOutcome
     for outer in _log_of_sums(upper):
         inside = outer.args[0]
         a = tuple(model.unfold(inside.body if isinstance(inside, LatentSum)
-                               else Mul(inside.distribution, inside.body), k) for k in range(model.K))
+                               else Mul(inside.distribution, inside.body), k) for k in model.points)
         for weights, body in _weighted_sums(lower):
-            w = tuple(model.unfold(weights, k) for k in range(model.K))
+            w = tuple(model.unfold(weights, k) for k in model.points)
             g = tuple(ak / wk for ak, wk in zip(a, w))
             conditions = (
                 ("the weights are a distribution over z (positive, sum to 1)", is_distribution(w, model)),
                 ("the averaged quantity is positive", all(is_positive(v, model) for v in g)),
                 ("the lower side is the weighted average of log of the same quantity",
-                 all(canonical(model.unfold(Mul(weights, body), k) - w[k] * log(g[k]), model).is_zero
-                     for k in range(model.K))),
+                 all(canonical(model.unfold(Mul(weights, body), k) - w[i] * log(g[i]), model).is_zero
+                     for i, k in enumerate(model.points))),
                 ("apart from the Jensen pair, both sides agree",
                  proves_zero(difference(difference(upper, lower), difference(outer, LatentSum(Mul(weights, body)))),
                              model)),
@@ -151,8 +151,8 @@ def kl_nonneg(prev: Expr, rel: str, new: Expr, model: DiscreteModel) -> RuleOutc
             continue
         conditions = (
             (f"upper - lower = {to_text(term)}", True),
-            (f"{to_text(a)} is a distribution", is_distribution(tuple(model.density(a, k) for k in range(model.K)), model)),
-            (f"{to_text(b)} is a distribution", is_distribution(tuple(model.density(b, k) for k in range(model.K)), model)),
+            (f"{to_text(a)} is a distribution", is_distribution(tuple(model.density(a, k) for k in model.points), model)),
+            (f"{to_text(b)} is a distribution", is_distribution(tuple(model.density(b, k) for k in model.points), model)),
         )
         held = all(h for _, h in conditions)
         return RuleOutcome(held, f"the difference is {to_text(term)} >= 0" if held else "KL's arguments are not "
