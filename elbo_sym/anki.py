@@ -118,7 +118,7 @@ def build_deck(cards: Sequence[Any], name: str = DECK_NAME):
 
 def _timestamp() -> float | None:
     value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    return float(value) if value.isdigit() else None
+    return float(value) if value.isascii() and value.isdigit() else None  # "١٢" and "²" are digits too
 
 
 def write_apkg(cards: Sequence[Any], path: str | os.PathLike[str], name: str = DECK_NAME,

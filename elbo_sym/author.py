@@ -12,6 +12,9 @@ import os
 import re
 from pathlib import Path
 
+from elbo_sym.limits import MAX_TITLE_CHARS, MAX_WORD_CHARS
+from elbo_sym.prose import make_safe
+
 STARTER = """\
 # @FILE@ -- a derivation for elbo-sym, the ELBO-lesson checker.
 #
@@ -106,8 +109,12 @@ def _toml_basic(text: str) -> str:
 
 def starter_text(path: Path) -> str:
     """The commented starter derivation for `path` (the title mentions the file's stem)."""
-    stem = re.sub(r"[-_]+", " ", path.stem).strip() or "new variant"
-    title = f"The gap is a KL divergence ({stem})"
+    prefix = "The gap is a KL divergence"
+    # the title must load as prose (elbo_sym.prose): no emoji or control characters from the
+    # file name, no word TeX cannot break, within the title's length limit
+    stem = make_safe(re.sub(r"[-_]+", " ", path.stem), MAX_TITLE_CHARS - len(prefix) - 3,
+                     MAX_WORD_CHARS - 2) or "new variant"
+    title = f"{prefix} ({stem})"
     return (STARTER.replace("@FILE@", path.name)
             .replace("@TITLE@", _toml_basic(title))
             .replace("@RULES@", rules_comment()))

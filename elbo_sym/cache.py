@@ -37,6 +37,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass
@@ -55,6 +56,8 @@ KEY_FILE = "key"
 KEY_BYTES = 32
 _MAC_CONTEXT = b"elbo-sym result cache, format 2\0"
 _CACHEABLE_VERDICTS = frozenset({"proved", "checked"})
+ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.json", re.ASCII)
+"""The names of the entries the cache writes (a SHA-256 in hex); nothing else is ever removed."""
 
 
 def disabled_by_environment() -> bool:
@@ -65,7 +68,7 @@ def cache_dir() -> Path | None:
     """The user's cache folder for elbo-sym (None when there is no home to put it in)."""
     explicit = os.environ.get("ELBO_SYM_CACHE_DIR")
     if explicit:
-        return Path(explicit)
+        return Path(os.path.abspath(explicit))  # relative: to the folder it was given in, fixed now
     xdg = os.environ.get("XDG_CACHE_HOME")
     if xdg and os.path.isabs(xdg):  # the XDG spec: a relative value is ignored
         return Path(xdg) / "elbo-sym"
@@ -310,20 +313,25 @@ class Cache:
             pass  # a cache that cannot be written is only a slower check
 
     def _prune(self) -> None:
-        entries = list(self.directory.glob("*.json"))
+        """Remove the oldest entries beyond MAX_ENTRIES: only regular files named like an
+        entry (ENTRY_NAME), never anything else a shared or mistaken cache folder holds."""
+        entries: list[tuple[float, str]] = []
+        with os.scandir(self.directory) as listing:
+            for item in listing:
+                if not ENTRY_NAME.fullmatch(item.name):
+                    continue
+                try:
+                    info = item.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISREG(info.st_mode):
+                    entries.append((info.st_mtime, item.name))
         if len(entries) <= MAX_ENTRIES:
             return
-
-        def age(p: Path) -> float:
+        entries.sort()
+        for _, name in entries[: len(entries) - MAX_ENTRIES]:
             try:
-                return p.stat().st_mtime
-            except OSError:
-                return 0.0
-
-        entries.sort(key=age)
-        for old in entries[: len(entries) - MAX_ENTRIES]:
-            try:
-                old.unlink()
+                os.unlink(self.directory / name)
             except OSError:
                 pass
 

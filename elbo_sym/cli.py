@@ -15,7 +15,14 @@ import sys
 from pathlib import Path
 
 from elbo_sym.files import FileReadError, describe_os_error
-from elbo_sym.limits import FILE_BUDGET_CAP_SECONDS, STEP_BUDGET_SECONDS, BudgetError, validate_budget
+from elbo_sym.limits import (
+    DECK_BUDGET_CAP_SECONDS,
+    FILE_BUDGET_CAP_SECONDS,
+    STEP_BUDGET_SECONDS,
+    BudgetError,
+    validate_budget,
+)
+from elbo_sym.prose import terminal_safe
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 
@@ -28,6 +35,24 @@ _SECONDS_OPTIONS = {"budget": "--budget", "file_budget": "--file-budget", "timeo
 
 class InputError(Exception):
     """A user-facing input problem: printed as one line, exit 2."""
+
+
+class _TerminalSafe:
+    """A text stream that escapes control and formatting characters (elbo_sym.prose.terminal_safe).
+
+    File names, option values and anything quoted from a file reach stdout and stderr only
+    through it: an escape sequence or a bidi override in a file name is shown as ``\\u001b``,
+    never acted on by the terminal.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(terminal_safe(text))
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     any OSError (an unwritable output, a file name too long, ...) are one line on stderr,
     `elbo-sym: error: ...`, and exit status 2.
     """
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _TerminalSafe(stdout), _TerminalSafe(stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: list[str] | None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -364,7 +398,17 @@ def _register_cards(commands) -> None:
     p.add_argument("paths", nargs="*", help="deck files (default: lesson/selfcheck.toml lesson/flashcards.toml)")
     p.add_argument("--check", action="store_true", help="check every formula with the engine")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_deck_budgets(p)
     p.set_defaults(run=cmd_cards)
+
+
+def _add_deck_budgets(p) -> None:
+    """--budget (each check of a card) and --file-budget (a whole deck)."""
+    p.add_argument("--budget", default=STEP_BUDGET_SECONDS, metavar="SECONDS",
+                   help=f"time budget of each check of a card's formula (default {STEP_BUDGET_SECONDS:g})")
+    p.add_argument("--file-budget", default=None, metavar="SECONDS",
+                   help=f"time budget of a whole deck (default: cards x --budget, at most "
+                        f"{DECK_BUDGET_CAP_SECONDS:g}); later cards are errors once it is spent")
 
 
 def cmd_cards(args) -> int:
@@ -384,7 +428,7 @@ def cmd_cards(args) -> int:
         else:
             print("\n".join(format_deck(d) for d in decks), end="")
         return EXIT_OK
-    results = [check_deck(d) for d in decks]
+    results = [check_deck(d, args.budget, args.file_budget) for d in decks]
     if args.json:
         _print_json([r.as_dict() for r in results])
     else:
@@ -470,7 +514,7 @@ def cmd_build(args) -> int:
     results = [check_derivation(d, budget=args.budget) for d in derivations]
     try:
         require_checked(results)
-        handouts = lesson_handouts(results, seed=seed, count=count)
+        handouts = lesson_handouts(results, seed=seed, count=count, budget=args.budget)
     except HandoutError as error:
         print(f"elbo-sym build: no handouts built: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -517,6 +561,7 @@ def _register_flashcards(commands) -> None:
                     "so re-importing updates the notes.")
     p.add_argument("file", nargs="?", default=None, help="flashcard file (default lesson/flashcards.toml)")
     p.add_argument("--anki", metavar="DECK.apkg", help="write an Anki package here")
+    _add_deck_budgets(p)
     p.set_defaults(run=cmd_flashcards)
 
 
@@ -527,7 +572,7 @@ def cmd_flashcards(args) -> int:
 
     target = _output_file(args.anki, "--anki") if args.anki else None  # refused before checking anything
     try:
-        deck, _ = checked_deck("flashcards", args.file)
+        deck, _ = checked_deck("flashcards", args.file, budget=args.budget, total=args.file_budget)
     except HandoutError as error:
         print(f"elbo-sym flashcards: {error}", file=sys.stderr)
         return EXIT_FAILED

@@ -48,7 +48,7 @@ MAX_PRIME = 10**12
 
 _ZERO = Fraction(0)
 _MAX_STR = 200  # longest numeric string accepted by LogNumber.of
-_RATIONAL_STR = re.compile(r"[+-]?(\d+(/\d+)?|\d*\.\d+)")
+_RATIONAL_STR = re.compile(r"[+-]?(\d+(/\d+)?|\d*\.\d+)", re.ASCII)  # ASCII digits only
 _FIRST_DPS = 50  # certified evaluation starts at 50 digits and doubles ...
 _MAX_DPS = 50 * 2**10  # ... up to 51200 digits, then gives up with ArithmeticError
 

@@ -381,7 +381,7 @@ class WorkedExample:
 # --------------------------------------------------------------------------- input
 
 
-_NUMBER = re.compile(r"\d+(/\d+)?|\d*\.\d+")
+_NUMBER = re.compile(r"\d+(/\d+)?|\d*\.\d+", re.ASCII)  # ASCII digits only: Fraction reads "١/٢" too
 
 
 def _parse_number(item: Any, name: str) -> Fraction:

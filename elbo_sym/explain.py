@@ -13,8 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from elbo_sym import budget as budgets
+from elbo_sym.budget import BudgetExceeded
 from elbo_sym.derivation import Derivation, Formula
 from elbo_sym.limits import STEP_BUDGET_SECONDS, validate_budget
+
+
+TOO_LARGE = "(too large to show within the budget)"
+"""The note shown when unfolding or reducing the sides for display does not finish."""
 
 
 @dataclass(frozen=True)
@@ -80,25 +86,38 @@ def explain(derivation: Derivation, index: int | None = None, budget: float = ST
     step = derivation.steps[index - 1]
     lhs = derivation.start if index == 1 else derivation.steps[index - 2].formula
     model = derivation.model()
-    pairs, note = [], ""
+    pairs: list[SidePair] = []
+    note = ""
+    # the display work (unfolding, canonical forms, printing) is bounded like a step, and
+    # whatever goes wrong in it is a note in the explanation, never a traceback
     try:
-        lefts, rights = model.unfold_pointwise(lhs.expr), model.unfold_pointwise(step.expr)
-        if len(lefts) != len(rights):
-            lefts = lefts * (len(rights) if len(lefts) == 1 else 1)
-            rights = rights * (len(lefts) if len(rights) == 1 else 1)
-        pointwise = len(lefts) > 1
-        for k, (left, right) in enumerate(zip(lefts, rights)):
-            try:
-                a, b = canonical(left, model), canonical(right, model)
-                d = canonical(left - right, model)
-                texts = (_show(a.as_expr()), _show(b.as_expr()), _show(d.as_expr()), d.is_zero)
-            except (TooLarge, ValueError, ZeroDivisionError) as error:
-                texts = ("(too large to reduce)", "(too large to reduce)", f"({error})", False)
-            pairs.append(SidePair(k if pointwise else None, _show(left), _show(right), *texts))
+        with budgets.limit(budget, TOO_LARGE):
+            lefts, rights = model.unfold_pointwise(lhs.expr), model.unfold_pointwise(step.expr)
+            if len(lefts) != len(rights):
+                lefts = lefts * (len(rights) if len(lefts) == 1 else 1)
+                rights = rights * (len(lefts) if len(rights) == 1 else 1)
+            pointwise = len(lefts) > 1
+            for k, (left, right) in enumerate(zip(lefts, rights)):
+                try:
+                    a, b = canonical(left, model), canonical(right, model)
+                    d = canonical(left - right, model)
+                    texts = (_show(a.as_expr()), _show(b.as_expr()), _show(d.as_expr()), d.is_zero)
+                except (TooLarge, ValueError, ZeroDivisionError) as error:
+                    texts = ("(too large to reduce)", "(too large to reduce)", f"({error})", False)
+                pairs.append(SidePair(k if pointwise else None, _show(left), _show(right), *texts))
     except UnfoldError as error:
         note = f"cannot unfold: {error}"
+    except (BudgetExceeded, MemoryError, RecursionError, Exception):  # noqa: BLE001 - see above
+        _clear_sympy_cache()
+        note = TOO_LARGE
     return Explanation(derivation, index, lhs, tuple(pairs), note, result.steps[index - 1],
                        RULE_HELP.get(step.rule, ""), result)
+
+
+def _clear_sympy_cache() -> None:
+    from sympy.core.cache import clear_cache  # an interrupted SymPy call can leave it half-filled
+
+    clear_cache()
 
 
 def _show(e) -> str:
@@ -176,4 +195,4 @@ def format_explanation(e: Explanation) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["Explanation", "SidePair", "explain", "format_explanation", "first_unproved"]
+__all__ = ["Explanation", "SidePair", "TOO_LARGE", "explain", "format_explanation", "first_unproved"]

@@ -41,7 +41,9 @@ from sympy import Expr, Integer, Mul, Rational, Symbol, log
 
 from elbo_sym.check import DerivationResult, Verdict
 from elbo_sym.exact import LogNumber, from_sympy, log_of
+from elbo_sym.limits import STEP_BUDGET_SECONDS
 from elbo_sym.notation import ELBO, KL, RELATION_LATEX, p, q, to_latex, x, z
+from elbo_sym.prose import inline
 from elbo_sym.render import (
     INSTALL_HINT,
     BuildResult,
@@ -241,7 +243,7 @@ def derivation_context(result: DerivationResult) -> dict[str, Any]:
             "expr": math(r.step.expr),
             "rule": r.step.rule if r.verdict is Verdict.proved else
             f"{r.step.rule}: held on {r.instances} exact instances, not proved",
-            "why": r.step.why,
+            "why": inline(r.step.why),  # never a paragraph break inside the chain
             "verdict": r.verdict.value,
             "instances": r.instances,
         }
@@ -257,8 +259,8 @@ def derivation_context(result: DerivationResult) -> dict[str, Any]:
     return {
         "name": d.name,
         "file": Path(d.path).name,
-        "title": d.title,
-        "summary": d.summary,
+        "title": inline(d.title),
+        "summary": inline(d.summary),
         "K": d.K,
         "claim": claim,
         "assumptions": assumptions,
@@ -621,12 +623,16 @@ def drill_handouts(seed: int = DEFAULT_SEED, **_: Any) -> list[Handout]:
 _PRINTABLE_CARD_VERDICTS = ("proved", "well-formed", "none")
 
 
-def checked_deck(kind: str, path: str | os.PathLike[str] | None = None):
-    """Load and check the self-check or the flashcards; refuse a deck with a failing formula."""
+def checked_deck(kind: str, path: str | os.PathLike[str] | None = None, *,
+                 budget: float = STEP_BUDGET_SECONDS, total: float | None = None):
+    """Load and check the self-check or the flashcards; refuse a deck with a failing formula.
+
+    `budget` bounds each check of a card, `total` the whole deck (elbo_sym.practice.check_deck).
+    """
     from elbo_sym.practice import check_deck, load_flashcards, load_selfcheck
 
     deck = load_selfcheck(path) if kind == "selfcheck" else load_flashcards(path)
-    result = check_deck(deck)
+    result = check_deck(deck, budget, total)
     bad = [v for v in result.verdicts if v.verdict not in _PRINTABLE_CARD_VERDICTS]
     if bad:
         raise HandoutError("cards are printed only with checked formulas:\n  " + "\n  ".join(
@@ -648,25 +654,25 @@ def _card_context(card, verdict) -> dict[str, Any]:
     }
 
 
-def selfcheck_context(path=None) -> dict[str, Any]:
-    deck, result = checked_deck("selfcheck", path)
+def selfcheck_context(path=None, budget: float = STEP_BUDGET_SECONDS) -> dict[str, Any]:
+    deck, result = checked_deck("selfcheck", path, budget=budget)
     from elbo_sym.practice import proved_for_text
 
     return {"title": deck.title, "summary": deck.summary, "proved_for": proved_for_text(),
             "questions": [_card_context(c, result.verdict_for(c)) for c in deck.cards]}
 
 
-def selfcheck_handouts(**_: Any) -> list[Handout]:
-    return [Handout("selfcheck", "selfcheck.tex.j2", {"deck": selfcheck_context()})]
+def selfcheck_handouts(budget: float = STEP_BUDGET_SECONDS, **_: Any) -> list[Handout]:
+    return [Handout("selfcheck", "selfcheck.tex.j2", {"deck": selfcheck_context(budget=budget)})]
 
 
 CARDS_PER_SHEET = 8  # a 2 x 4 grid
 CARD_COLUMNS = 2
 
 
-def flashcards_context(path=None) -> dict[str, Any]:
+def flashcards_context(path=None, budget: float = STEP_BUDGET_SECONDS) -> dict[str, Any]:
     """Cards in sheets of 2 x 4: fronts, then backs mirrored left-right (duplex, long-edge flip)."""
-    deck, result = checked_deck("flashcards", path)
+    deck, result = checked_deck("flashcards", path, budget=budget)
     cards = [_card_context(c, result.verdict_for(c)) for c in deck.cards]
     rows = CARDS_PER_SHEET // CARD_COLUMNS
     sheets = []
@@ -682,8 +688,8 @@ def flashcards_context(path=None) -> dict[str, Any]:
             "rows": rows, "columns": CARD_COLUMNS}
 
 
-def flashcards_handouts(**_: Any) -> list[Handout]:
-    return [Handout("flashcards", "flashcards.tex.j2", {"deck": flashcards_context()})]
+def flashcards_handouts(budget: float = STEP_BUDGET_SECONDS, **_: Any) -> list[Handout]:
+    return [Handout("flashcards", "flashcards.tex.j2", {"deck": flashcards_context(budget=budget)})]
 
 
 # --------------------------------------------------------------------------- building
@@ -753,12 +759,12 @@ def build_handouts(results: Sequence[DerivationResult], out_dir: str | os.PathLi
 
 
 def lesson_handouts(results: Sequence[DerivationResult], *, seed: int = DEFAULT_SEED,
-                    count: int = DEFAULT_COUNT) -> list[Handout]:
-    """All handouts of the lesson, in build order."""
+                    count: int = DEFAULT_COUNT, budget: float = STEP_BUDGET_SECONDS) -> list[Handout]:
+    """All handouts of the lesson, in build order (`budget`: of each check of a card's formula)."""
     require_checked(results)
     handouts = [derivations_handout(results)]
     for make in _LESSON_HANDOUTS:
-        handouts.extend(make(seed=seed, count=count))
+        handouts.extend(make(seed=seed, count=count, budget=budget))
     return handouts
 
 

@@ -32,7 +32,16 @@ from elbo_sym.derivation import (
     read_user_file,
     split_relation,
 )
-from elbo_sym.limits import STEP_BUDGET_SECONDS, validate_budget
+from elbo_sym import budget as budgets
+from elbo_sym.budget import BudgetExceeded
+from elbo_sym.limits import (
+    MAX_CARD_TEXT_CHARS,
+    MAX_SUMMARY_CHARS,
+    MAX_TITLE_CHARS,
+    STEP_BUDGET_SECONDS,
+    deck_budget,
+    validate_budget,
+)
 from elbo_sym.rules import RULES
 
 __all__ = [
@@ -265,6 +274,8 @@ def load_deck(path: str | Path, expect: str | None = None) -> Deck:
         match = re.search(r"line (\d+)", str(error))
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
         raise DerivationError(name, int(match.group(1)) if match else 1, f"malformed TOML: {message}") from None
+    except RecursionError:  # tomllib recurses per nested array / inline table
+        raise DerivationError(name, 1, "malformed TOML: arrays or tables nested too deeply") from None
     return _DeckReader(name, text).deck(data, expect)
 
 
@@ -284,9 +295,8 @@ class _DeckReader(_Reader):
         for key in data:
             if key not in allowed:
                 raise self.error(self.line_of(key), f"unknown key '{key}' (allowed: {', '.join(sorted(allowed))})")
-        title, summary = data.get("title", ""), data.get("summary", "")
-        if not isinstance(title, str) or not isinstance(summary, str):
-            raise self.error(self.line_of("title"), "title and summary must be strings")
+        title = self.prose(data.get("title", ""), MAX_TITLE_CHARS, "title", self.line_of("title"))
+        summary = self.prose(data.get("summary", ""), MAX_SUMMARY_CHARS, "summary", self.line_of("summary"))
         items = data[table]
         if not isinstance(items, list) or not items:
             raise self.error(1, f"{table} must be an array of tables: [[{table}]]")
@@ -306,20 +316,24 @@ class _DeckReader(_Reader):
             if key not in allowed:
                 raise self.error(self.line_of(key, table, i),
                                  f"{table} {number}: unknown key '{key}' (allowed: {', '.join(allowed)})")
+        texts = {}
         for key in (front_key, back_key):
             if key not in item:
                 raise self.error(header, f"{table} {number} is missing '{key}'")
             if not isinstance(item[key], str) or not item[key].strip():
                 raise self.error(self.line_of(key, table, i), f"{table} {number}: '{key}' must be non-empty text")
+            texts[key] = self.prose(item[key], MAX_CARD_TEXT_CHARS, f"{table} {number}: '{key}'",
+                                    self.line_of(key, table, i))
         for key in ("rule", "assume", "topic"):
             if key in item and not isinstance(item[key], str):
                 raise self.error(self.line_of(key, table, i), f"{table} {number}: '{key}' must be a string")
         if ("rule" in item or "assume" in item) and "formula" not in item:
             key = "rule" if "rule" in item else "assume"
             raise self.error(self.line_of(key, table, i), f"{table} {number}: '{key}' needs a formula")
+        topic = self.prose(item.get("topic", ""), MAX_TITLE_CHARS, f"{table} {number}: 'topic'",
+                           self.line_of("topic", table, i))
         formula = self.card_formula(item, table, i) if "formula" in item else None
-        return Card(number, header, item[front_key].strip(), item[back_key].strip(), formula,
-                    item.get("topic", ""))
+        return Card(number, header, texts[front_key], texts[back_key], formula, topic)
 
     def card_formula(self, item: dict, table: str, i: int) -> CardFormula:
         number = i + 1
@@ -439,19 +453,59 @@ def _check_expression(card: Card, formula: CardFormula, deck_path: str = "<cards
                        f"K = {', '.join(map(str, CHECK_K))}", None, CHECK_K)
 
 
-def check_deck(deck: Deck, budget: float = STEP_BUDGET_SECONDS) -> DeckResult:
+def check_deck(deck: Deck, budget: float = STEP_BUDGET_SECONDS, total: float | None = None) -> DeckResult:
+    """Check every card of `deck`.
+
+    `budget` bounds each check (a card is checked for every K in CHECK_K, with up to two
+    rules); `total` the whole deck (default: cards x budget, capped by
+    elbo_sym.limits.deck_budget).  Cards left when the deck budget is spent are `error`
+    ("deck budget of N s exhausted").  Both must be finite and > 0 (else BudgetError).
+    """
     budget = validate_budget(budget)
-    return DeckResult(deck, tuple(check_card(card, deck.path, budget) for card in deck.cards))
+    total = validate_budget(total, "deck budget") if total is not None else deck_budget(len(deck.cards), budget)
+    message = f"deck budget of {total:g} s exhausted"
+    verdicts: list[CardVerdict] = []
+    try:
+        with budgets.limit(total, message):
+            for card in deck.cards:
+                verdicts.append(_check_in_deck(card, deck.path, budget, message))
+    except BudgetExceeded:  # the alarm fired between two cards
+        _clear_sympy_cache()
+    verdicts += [CardVerdict(card, "error", message) for card in deck.cards[len(verdicts):]]
+    return DeckResult(deck, tuple(verdicts))
+
+
+def _check_in_deck(card: Card, deck_path: str, budget: float, message: str) -> CardVerdict:
+    """One card under the deck's budget: `error` with the deck's message once it is spent."""
+    if budgets.remaining() <= 0:
+        return CardVerdict(card, "error", message)
+    try:
+        verdict = check_card(card, deck_path, budget)
+    except BudgetExceeded:
+        _clear_sympy_cache()
+        return CardVerdict(card, "error", message)
+    if verdict.verdict == "error" and budgets.remaining() <= 0:
+        return CardVerdict(card, "error", message, None, verdict.K)
+    return verdict
+
+
+def _clear_sympy_cache() -> None:
+    from sympy.core.cache import clear_cache  # an interrupted SymPy call can leave it half-filled
+
+    clear_cache()
 
 
 def check_lesson_cards(selfcheck: str | Path | None = None, flashcards: str | Path | None = None,
-                       budget: float = STEP_BUDGET_SECONDS) -> tuple[DeckResult, DeckResult]:
+                       budget: float = STEP_BUDGET_SECONDS,
+                       total: float | None = None) -> tuple[DeckResult, DeckResult]:
     """Load and check the lesson's self-check and flashcards (for `elbo-sym check` / `cards`).
 
-    Raises DerivationError (file:line) when a file cannot be loaded.
+    `total` bounds each deck (see check_deck).  Raises DerivationError (file:line) when a
+    file cannot be loaded.
     """
     budget = validate_budget(budget)
-    return (check_deck(load_selfcheck(selfcheck), budget), check_deck(load_flashcards(flashcards), budget))
+    return (check_deck(load_selfcheck(selfcheck), budget, total),
+            check_deck(load_flashcards(flashcards), budget, total))
 
 
 # --------------------------------------------------------------------------- text

@@ -110,9 +110,9 @@ def _is_explicit_derivation(file_path: Path, config: pytest.Config) -> bool:
     if file_path.name == "pyproject.toml":
         return False
     try:
-        data = tomllib.loads(read_regular_file(file_path).decode("utf-8"))
-    except (FileReadError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return True  # asked for by name: report why it does not load
+        data = tomllib.loads(read_regular_file(file_path).decode("utf-8-sig"))
+    except (FileReadError, ValueError, RecursionError, MemoryError):  # ValueError: bad UTF-8, bad TOML
+        return True  # asked for by name: collect it, and the collector reports why it does not load
     return "step" in data or "start" in data
 
 

@@ -39,6 +39,8 @@ from typing import Any
 
 import jinja2
 
+from elbo_sym.prose import MATH_CHARACTERS, TEXT_CHARACTERS
+
 __all__ = [
     "INSTALL_HINT",
     "BuildResult",
@@ -103,37 +105,30 @@ _SPECIALS: dict[str, str] = {
     "\t": " ",
 }
 
-# pdflatex's utf8 input cannot typeset these without extra packages; authors
-# write them in prose ("KL ≥ 0", "q ≈ p(z|x)"), so map them to math symbols.
-_UNICODE_MATH: dict[str, str] = {
-    "≤": r"\leq", "≥": r"\geq", "≠": r"\neq", "≈": r"\approx", "−": "-",
-    "×": r"\times", "·": r"\cdot", "∞": r"\infty", "→": r"\to", "←": r"\leftarrow",
-    "⇒": r"\Rightarrow", "⇔": r"\Leftrightarrow", "‖": r"\|", "∑": r"\sum",
-    "∏": r"\prod", "∫": r"\int", "∈": r"\in", "∂": r"\partial", "∇": r"\nabla",
-    "√": r"\surd", "±": r"\pm", "∝": r"\propto", "≡": r"\equiv", "∼": r"\sim",
-}
-
-_GREEK = frozenset(
-    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho "
-    "sigma varsigma tau upsilon phi chi psi omega".split()
-)
 _NEWLINES = re.compile(r"\r\n?")
 _BLANK_LINES = re.compile(r"\n[ \t]*\n\s*")
 # control characters are "invalid characters" to TeX (a hard error)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def _unicode_to_latex(ch: str) -> str | None:
-    """Math symbols and lowercase Greek that pdflatex cannot typeset in text."""
-    if ch in _UNICODE_MATH:
-        return rf"\ensuremath{{{_UNICODE_MATH[ch]}}}"
-    name = unicodedata.name(ch, "")
-    if not name.startswith("GREEK SMALL LETTER "):
-        return None
-    letter = {"LAMDA": "lambda", "FINAL SIGMA": "varsigma", "OMICRON": "o"}.get(name[19:], name[19:].lower())
-    if letter == "o":
-        return "o"
-    return rf"\ensuremath{{\{letter}}}" if letter in _GREEK else None
+def _unicode_to_latex(ch: str) -> str:
+    """A non-ASCII character as LaTeX: as is when pdflatex sets it in text, through math
+    when math has it (the tables are in elbo_sym.prose), else dropped when it is invisible
+    (controls, formatting characters) or shown as its code point ``[U+1F600]``.
+
+    Prose from files is refused at load time when it holds anything of the last two kinds;
+    this keeps everything else (file names, text built in Python) from failing a build.
+    """
+    if ch in TEXT_CHARACTERS:
+        return ch
+    if ch in MATH_CHARACTERS:
+        return rf"\ensuremath{{{MATH_CHARACTERS[ch]}}}"
+    category = unicodedata.category(ch)
+    if category in ("Cc", "Cf", "Cs"):
+        return ""
+    if category in ("Zs", "Zl", "Zp"):
+        return " "
+    return f"{{[}}U+{ord(ch):04X}{{]}}"
 
 
 def latex_escape(text: str) -> str:
@@ -141,15 +136,16 @@ def latex_escape(text: str) -> str:
 
     Every TeX special char becomes a literal glyph, so ``\\input{/etc/passwd}`` or
     ``\\write18{ls}`` is printed, not executed. A single newline stays a space, a
-    blank line stays a paragraph break, other control characters are dropped.
+    blank line stays a paragraph break, other control characters are dropped; a
+    character pdflatex cannot set is printed as its code point (``[U+1F600]``).
     """
     text = _CONTROL.sub("", _NEWLINES.sub("\n", str(text)))
     out: list[str] = []
     for ch in text:
         if ch in _SPECIALS:
             out.append(_SPECIALS[ch])
-        elif ord(ch) > 0x7E and (rep := _unicode_to_latex(ch)) is not None:
-            out.append(rep)
+        elif ord(ch) > 0x7E:
+            out.append(_unicode_to_latex(ch))
         else:
             out.append(ch)
     return _BLANK_LINES.sub("\n\n", "".join(out))

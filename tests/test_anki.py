@@ -83,3 +83,10 @@ def test_cli_refuses_a_card_with_a_wrong_formula(tmp_path: Path, capsys) -> None
     assert main(["flashcards", str(bad), "--anki", str(tmp_path / "deck.apkg")]) == 1
     assert "card 1 is refuted" in capsys.readouterr().err
     assert not (tmp_path / "deck.apkg").exists()
+
+
+@pytest.mark.parametrize("value, expected", [("1700000000", 1700000000.0), ("²", None), ("١٢", None), ("", None),
+                                             ("-5", None)])
+def test_source_date_epoch_takes_ascii_digits_only(monkeypatch, value, expected):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
+    assert anki._timestamp() == expected  # "²" is a digit to str.isdigit, but float("²") raises

@@ -69,6 +69,17 @@ def test_new_writes_a_starter_that_checks_green(tmp_path, monkeypatch, capsys):
     assert re.search(r"\d+ proved, 0 checked, 0 refuted, 0 error; 1/1 claims established", out)
 
 
+@pytest.mark.parametrize("name", ["\U0001F600-" + "a" * 240, "b" * 100 + " " + "c" * 100, "x\u202ey-\u00ad"])
+def test_new_starter_title_is_printable_prose_whatever_the_name(tmp_path, monkeypatch, capsys, name):
+    """The title comes from the file name: no emoji, invisible characters or unbreakable words in it."""
+    monkeypatch.chdir(tmp_path)
+    code, _, _ = cli(capsys, "new", name)
+    assert code == 0
+    code, out, err = cli(capsys, "check", name + ".toml")
+    assert code == 0, err
+    assert "The gap is a KL divergence (" in out
+
+
 def test_new_refuses_to_overwrite(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "demo.toml").write_text("keep me", "utf-8")
@@ -144,6 +155,34 @@ def test_explain_bad_input(tmp_path, capsys):
     assert code == 2 and "bad.toml:" in err and "^" in err
 
 
+@pytest.mark.parametrize("failure", ["slow", "memory", "recursion", "bug"])
+def test_explain_display_work_is_budgeted_and_never_a_traceback(monkeypatch, capsys, failure):
+    """Unfolding, reducing and printing the sides for display run under the budget; whatever
+    goes wrong there is one note in the explanation (the red team saw a MemoryError traceback)."""
+    import time
+
+    from elbo_sym import explain as explain_module
+
+    derivation = load(REPO / "derivations" / "gap.toml")
+    result = check_with_suggestions(derivation)
+
+    def show(e):
+        if failure == "slow":
+            time.sleep(30)  # the budget's alarm interrupts it
+        raise {"memory": MemoryError, "recursion": RecursionError, "bug": KeyError}.get(failure, OSError)("x")
+
+    monkeypatch.setattr(explain_module, "_show", show)
+    started = time.monotonic()
+    explanation = explain_module.explain(derivation, 2, budget=0.5, result=result)
+    assert time.monotonic() - started < 5
+    assert explanation.canonical_note == "(too large to show within the budget)"
+    text = explain_module.format_explanation(explanation)
+    assert "(too large to show within the budget)" in text and "verdict: proved" in text
+    code, out, err = cli(capsys, "explain", str(REPO / "derivations" / "gap.toml"), "--step", "2", "--budget", "1")
+    assert code == 0 and "Traceback" not in out + err
+    assert "(too large to show within the budget)" in out
+
+
 # ---------------------------------------------------------------------------- carets
 
 
@@ -193,6 +232,28 @@ def test_check_prints_the_pointer(tmp_path, capsys):
     assert "unknown function 'foo'" in err
     source, caret = err.strip().splitlines()[-2:]
     assert source[caret.index("^"):].startswith("foo")
+
+
+@pytest.mark.parametrize("column", [0, 3, 60_000, 119_990, 119_999])
+def test_pointer_shows_at_most_about_100_characters_around_the_column(column):
+    from elbo_sym.limits import POINTER_CONTEXT_CHARS
+
+    source = "".join("abcdefghij"[i % 10] for i in range(120_000))
+    error = DerivationError("big.toml", 1, "m", None, column, source)
+    shown, caret = error.pointer().split("\n")
+    assert len(shown) <= POINTER_CONTEXT_CHARS + 4 + 6 and len(caret) <= len(shown)
+    assert shown.startswith("    ...") == (column > POINTER_CONTEXT_CHARS // 2)
+    assert shown.endswith("...") == (column < len(source) - POINTER_CONTEXT_CHARS // 2)
+    assert shown[caret.index("^")] == source[column]
+    short = DerivationError("x.toml", 1, "m", None, 2, 'a = "b"').pointer()
+    assert short == '    a = "b"\n      ^'
+
+
+def test_pointer_escapes_control_characters_and_keeps_the_caret_aligned():
+    error = DerivationError("x.toml", 1, "m", None, 10, 'k = "\u202e\x1bab foo"')
+    shown, caret = error.pointer().split("\n")
+    assert "\u202e" not in shown and "\\u202e\\u001b" in shown
+    assert shown[caret.index("^"):].startswith("foo")
 
 
 # ---------------------------------------------------------------------------- repairs

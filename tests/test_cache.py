@@ -372,3 +372,33 @@ def test_ci_runs_without_the_cache():
     lines = (REPO / ".ci" / "run").read_text("utf-8").splitlines()
     assert "export ELBO_SYM_NO_CACHE=1" in lines
     assert lines.index("export ELBO_SYM_NO_CACHE=1") < next(i for i, l in enumerate(lines) if "make test" in l)
+
+
+def test_pruning_removes_only_old_entries_never_other_files(work, capsys, monkeypatch):
+    """ELBO_SYM_CACHE_DIR pointed at a user folder: its own *.json files (and links) survive."""
+    folder = cache_folder()
+    folder.mkdir()
+    user_files = [folder / f"notes-{i}.json" for i in range(5)] + [folder / ("A" * 64 + ".json")]
+    for path in user_files:
+        path.write_text("{}", "utf-8")
+    target = work / "precious.json"
+    target.write_text("{}", "utf-8")
+    link = folder / ("b" * 64 + ".json")
+    link.symlink_to(target)  # named like an entry, but not a regular file
+    old = [folder / f"{i:064x}.json" for i in range(4)]
+    for age, path in enumerate(old):
+        path.write_text("{}", "utf-8")
+        os.utime(path, (1_000 + age, 1_000 + age))
+    monkeypatch.setattr(result_cache, "MAX_ENTRIES", 2)
+    assert cli(capsys, "check", "good.toml")[0] == 0  # writes one entry, then prunes
+    assert all(path.exists() for path in user_files) and link.is_symlink() and target.exists()
+    entries = sorted(p.name for p in folder.iterdir() if result_cache.ENTRY_NAME.fullmatch(p.name)
+                     and not p.is_symlink())
+    assert len(entries) == 2 and old[3].name in entries  # the newest old entry and the new one
+    assert not any(path.exists() for path in old[:3])
+
+
+def test_a_relative_cache_folder_is_made_absolute(work, monkeypatch):
+    monkeypatch.setenv("ELBO_SYM_CACHE_DIR", "relative-cache")
+    assert result_cache.cache_dir() == work / "relative-cache"
+    assert result_cache.cache_dir().is_absolute()

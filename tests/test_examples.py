@@ -368,3 +368,33 @@ def test_cli_example_subprocess_exit_codes():
                           "1/5,3/5", "--q", "1/2,1/2"], capture_output=True, text=True, cwd=ROOT, env=env)
     assert bad.returncode == 2 and bad.stdout == ""
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------ ASCII digits only
+
+NON_ASCII_DIGITS = ["١/٢", "۱/۲", "१/२", "１/２", "1/２", "٠.٥"]  # Arabic-Indic, Persian, Devanagari, full-width
+"""Python's Fraction (and float) read every Unicode decimal digit: "١/٢" is 1/2 to them."""
+
+
+@pytest.mark.parametrize("digits", NON_ASCII_DIGITS)
+def test_fractions_from_text_take_ascii_digits_only(digits, capsys, tmp_path):
+    with pytest.raises(ExampleInputError, match="not a number like 3/4"):
+        parse_probabilities(f"{digits},1/2", "prior")
+    assert main(["example", "--prior", f"{digits},{digits}", "--likelihood", "1/5,3/5", "--q", "1/3,2/3"]) == 2
+    assert "prior:" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="not an exact rational"):
+        LogNumber.of(digits)
+    from elbo_sym.derivation import DerivationError, loads
+
+    gap = (Path(__file__).resolve().parent.parent / "derivations" / "gap.toml").read_text("utf-8")
+    assert 'prior = ["3/4", "1/4"]' in gap
+    with pytest.raises(DerivationError, match="is not a fraction like 3/4"):
+        loads(gap.replace('prior = ["3/4", "1/4"]', f'prior = ["{digits}", "1/2"]'), "digits.toml")
+
+
+def test_budgets_take_ascii_digits_only(capsys):
+    from elbo_sym.limits import BudgetError, validate_budget
+
+    with pytest.raises(BudgetError, match="ASCII digits"):
+        validate_budget("١٠")
+    assert validate_budget("10") == 10.0

@@ -317,3 +317,33 @@ def test_utf8_bom_is_tolerated():
 
     text = (Path(__file__).parent.parent / "derivations" / "gap.toml").read_text(encoding="utf-8")
     assert loads(("\ufeff" + text).encode("utf-8"), "bom.toml").title == loads(text.encode(), "x.toml").title
+
+
+@pytest.mark.parametrize("text", ["1if 1else 2", "2log(p(x))", "0x1for(z)"])
+def test_no_syntax_warning_escapes_the_parser(text):
+    """Python's tokenizer warns about "1if" ("invalid decimal literal"); the error is ours alone."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ParseError):
+            parse_expression(text)
+    assert not [w for w in caught if issubclass(w.category, SyntaxWarning)], [str(w.message) for w in caught]
+
+
+def test_no_syntax_warning_on_stderr_of_the_command(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "warn.toml"
+    path.write_text('title = "t"\nstart = "1if 1else 2"\n[[step]]\nrel = "="\nexpr = "log(p(x))"\n'
+                    'rule = "algebra"\n', "utf-8")
+    done = subprocess.run([sys.executable, "-m", "elbo_sym", "check", "--no-cache", str(path)],
+                          capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 2
+    assert "SyntaxWarning" not in done.stderr and "<unknown>" not in done.stderr
+    (error,) = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert error.startswith(f"error: {path}:2:")
+    assert all(line.startswith(("error:", "    ")) for line in done.stderr.splitlines())  # nothing else

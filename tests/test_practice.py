@@ -194,3 +194,81 @@ def test_cli_cards_bad_file_exit_2(tmp_path, capsys):
     assert main(["cards", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"{path}:5" in err[0]
+
+
+# ------------------------------------------------------------------ the deck's total budget
+
+
+def _slow_check_card(seconds: float):
+    """A stand-in for check_card that takes `seconds` (the alarm interrupts its sleep)."""
+    import time
+
+    from elbo_sym.practice import CardVerdict
+
+    def check(card, deck_path="<cards>", budget=10.0):
+        time.sleep(seconds)
+        return CardVerdict(card, "proved", "stand-in", None, CHECK_K)
+
+    return check
+
+
+def test_deck_budget_bounds_the_whole_deck(tmp_path, monkeypatch):
+    import time
+
+    from elbo_sym import practice
+
+    deck = load_deck(deck_with(tmp_path, *["log(p(x)) >= ELBO(q)"] * 10))
+    monkeypatch.setattr(practice, "check_card", _slow_check_card(0.4))
+    started = time.monotonic()
+    result = check_deck(deck, budget=5, total=1.0)
+    assert time.monotonic() - started < 2.0
+    verdicts = [v.verdict for v in result.verdicts]
+    assert 1 <= verdicts.count("proved") <= 3 and verdicts[-1] == "error" and not result.ok
+    assert verdicts == sorted(verdicts, key=lambda v: v != "proved")  # proved ones first, then errors
+    for v in result.verdicts:
+        if v.verdict == "error":
+            assert v.reason == "deck budget of 1 s exhausted"
+
+
+def test_default_deck_budget_is_cards_times_budget(tmp_path, monkeypatch):
+    import time
+
+    from elbo_sym import practice
+    from elbo_sym.limits import DECK_BUDGET_CAP_SECONDS, deck_budget
+
+    assert deck_budget(3, 0.2) == pytest.approx(0.6)
+    assert deck_budget(200, 10) == DECK_BUDGET_CAP_SECONDS  # 200 cards are not 2000 s
+    deck = load_deck(deck_with(tmp_path, *["log(p(x)) >= ELBO(q)"] * 3))
+    monkeypatch.setattr(practice, "check_card", _slow_check_card(100))  # a card that never ends
+    started = time.monotonic()
+    result = check_deck(deck, budget=0.2)
+    assert time.monotonic() - started < 3.0
+    assert [v.reason for v in result.verdicts] == ["deck budget of 0.6 s exhausted"] * 3
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("inf"), float("nan")])
+def test_deck_budget_must_be_positive_and_finite(tmp_path, bad):
+    from elbo_sym.limits import BudgetError
+
+    deck = load_deck(deck_with(tmp_path, "log(p(x)) >= ELBO(q)"))
+    with pytest.raises(BudgetError):
+        check_deck(deck, total=bad)
+
+
+def test_cli_cards_and_flashcards_take_the_deck_budget(tmp_path, monkeypatch, capsys):
+    from elbo_sym import practice
+
+    path = deck_with(tmp_path, *["log(p(x)) >= ELBO(q)"] * 4)
+    monkeypatch.setattr(practice, "check_card", _slow_check_card(100))
+    assert main(["cards", "--check", "--budget", "5", "--file-budget", "0.5", str(path)]) == 1
+    assert capsys.readouterr().out.count("deck budget of 0.5 s exhausted") == 4
+    assert main(["flashcards", str(path), "--file-budget", "0.5"]) == 1
+    assert "deck budget of 0.5 s exhausted" in capsys.readouterr().err
+    for option in ("--budget", "--file-budget"):
+        assert main(["cards", "--check", option, "0", str(path)]) == 2
+        assert f"{option} must be a finite number of seconds > 0" in capsys.readouterr().err
+
+
+def test_lesson_decks_pass_within_their_default_budget():
+    selfcheck, flashcards = check_lesson_cards(total=60)
+    assert selfcheck.ok and flashcards.ok

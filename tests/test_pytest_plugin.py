@@ -100,6 +100,24 @@ def test_malformed_toml_is_a_collection_error(pytester: pytest.Pytester) -> None
     assert "Traceback" not in out
 
 
+@pytest.mark.parametrize("content", [
+    "x = " + "[" * 50_000 + "]" * 50_000 + "\n",       # tomllib recurses: RecursionError
+    'title = "t"\nstart = "log(p(x))\n',               # malformed TOML
+    "title = \"\xff\"\n",                            # not UTF-8 (written as latin-1 below)
+])
+def test_an_explicit_file_that_does_not_parse_is_a_clean_collection_error(pytester: pytest.Pytester,
+                                                                          content: str) -> None:
+    """Named on the command line, a .toml that tomllib cannot read is collected and reported
+    (file and line), never a traceback or an internal error (exit status 4 or 3)."""
+    (pytester.path / "deep.toml").write_bytes(content.encode("latin-1"))
+    result = run(pytester, "deep.toml")
+    result.assert_outcomes(errors=1)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    out = result.stdout.str() + result.stderr.str()
+    assert "ERROR collecting deep.toml" in out and "deep.toml:" in out
+    assert "Traceback" not in out and "RecursionError" not in out and "INTERNALERROR" not in out
+
+
 def test_k_selects_by_title_words_or_file_name(pytester: pytest.Pytester) -> None:
     write(pytester, "derivations/gap.toml", GAP)
     write(pytester, "derivations/two_lines.toml", JENSEN)

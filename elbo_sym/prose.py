@@ -1,0 +1,167 @@
+"""Author prose -- titles, summaries, step notes, card texts: what may be printed, and how.
+
+Prose from a file reaches two printers: pdflatex (T1 fonts, utf8 input) and the terminal.
+Neither may be handed something it cannot print or that acts on it, so prose is checked
+when the file is loaded (:func:`check_prose`), where the error can name file and line:
+
+* printable ASCII, tab and line breaks pass (TeX specials are escaped later, when printed);
+* what pdflatex sets in text mode passes: Latin-1 letters and punctuation (no-break space
+  included), Latin Extended-A, dashes, curly quotes, the ellipsis ... (:data:`TEXT_CHARACTERS`);
+* Greek letters that LaTeX has (alpha ... Omega), the script l and common symbols
+  (<= >= != ~ infinity -> x ...) are typeset as math (:data:`MATH_CHARACTERS`);
+* everything else is refused with its code point: control characters (C0, DEL, C1),
+  invisible formatting characters (bidi overrides, zero-width characters, the soft hyphen,
+  the byte order mark), line and paragraph separators, emoji and other symbols.
+
+Prose is inline text: a line break (and any run of spaces around it) becomes one space, so
+a blank line can never end a paragraph inside a formula block. Each field has a length
+limit and no word may be longer than ``MAX_WORD_CHARS`` (TeX cannot break it).
+
+:func:`terminal_safe` escapes what must not reach a terminal raw (control and formatting
+characters, lone surrogates from undecodable file names) as ``\\uXXXX``.
+
+A test builds one PDF holding every allowed non-ASCII character (tests/test_prose.py).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from elbo_sym.limits import MAX_WORD_CHARS
+
+__all__ = ["MATH_CHARACTERS", "TEXT_CHARACTERS", "ProseError", "allowed", "check_prose", "inline",
+           "make_safe", "terminal_safe"]
+
+_GREEK = {
+    "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "varepsilon", "ϵ": "epsilon",
+    "ζ": "zeta", "η": "eta", "θ": "theta", "ϑ": "vartheta", "ι": "iota", "κ": "kappa", "λ": "lambda",
+    "μ": "mu", "ν": "nu", "ξ": "xi", "π": "pi", "ϖ": "varpi", "ρ": "rho", "ϱ": "varrho", "σ": "sigma",
+    "ς": "varsigma", "τ": "tau", "υ": "upsilon", "φ": "varphi", "ϕ": "phi", "χ": "chi", "ψ": "psi",
+    "ω": "omega",
+    "Γ": "Gamma", "Δ": "Delta", "Θ": "Theta", "Λ": "Lambda", "Ξ": "Xi", "Π": "Pi", "Σ": "Sigma",
+    "Υ": "Upsilon", "Φ": "Phi", "Ψ": "Psi", "Ω": "Omega",
+}
+
+MATH_CHARACTERS: dict[str, str] = {
+    "≤": r"\leq", "≥": r"\geq", "≠": r"\neq", "≈": r"\approx", "−": "-",
+    "×": r"\times", "·": r"\cdot", "∞": r"\infty", "→": r"\to", "←": r"\leftarrow",
+    "⇒": r"\Rightarrow", "⇔": r"\Leftrightarrow", "‖": r"\|", "∑": r"\sum",
+    "∏": r"\prod", "∫": r"\int", "∈": r"\in", "∂": r"\partial", "∇": r"\nabla",
+    "√": r"\surd", "±": r"\pm", "∝": r"\propto", "≡": r"\equiv", "∼": r"\sim", "ℓ": r"\ell",
+    **{letter: "\\" + name for letter, name in _GREEK.items()},
+}
+"""Characters pdflatex cannot set in text but math can: printed as ``\\ensuremath{...}``."""
+
+_LATIN_EXTENDED_A_MISSING = {0x126, 0x127, 0x138, 0x13F, 0x140, 0x149, 0x166, 0x167, 0x17F}  # not in T1
+TEXT_CHARACTERS: frozenset[str] = frozenset(
+    [chr(c) for c in range(0xA0, 0x100) if c != 0xAD]  # Latin-1, without the soft hyphen
+    + [chr(c) for c in range(0x100, 0x180) if c not in _LATIN_EXTENDED_A_MISSING]
+    + list("–—‘’‚“”„†‡•…‰‹›€™")
+) - MATH_CHARACTERS.keys()
+"""Non-ASCII characters pdflatex sets in text mode (T1/TS1 through utf8 input)."""
+
+_WHITESPACE = " \t\r\n"
+_LINE_BREAKS = re.compile(r"[ \t]*[\r\n][ \t\r\n]*")
+_WORD = re.compile(r"[^ \t\r\n]+")
+_ASCII_PROSE = re.compile(r"[\t\n\r\x20-\x7e]*")
+_CONTROL_NAMES = {0x00: "NUL", 0x07: "BEL", 0x08: "BACKSPACE", 0x0B: "VERTICAL TAB", 0x0C: "FORM FEED",
+                  0x1B: "ESC", 0x7F: "DEL", 0x85: "NEXT LINE", 0x9B: "CONTROL SEQUENCE INTRODUCER"}
+
+
+class ProseError(ValueError):
+    """Prose that cannot be printed; ``position`` is the index of the offending character."""
+
+    def __init__(self, message: str, position: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.position = position
+
+
+def allowed(ch: str) -> bool:
+    """Whether `ch` may appear in prose (printed as is, or through math)."""
+    return ("\x20" <= ch <= "\x7e" or ch in _WHITESPACE or ch in TEXT_CHARACTERS or ch in MATH_CHARACTERS)
+
+
+def describe(ch: str) -> str:
+    """``U+001B (ESC)``: a character's code point and name."""
+    code = ord(ch)
+    name = _CONTROL_NAMES.get(code) or unicodedata.name(ch, "")
+    if not name:
+        category = unicodedata.category(ch)
+        name = {"Cc": "a control character", "Cs": "a lone surrogate", "Co": "a private-use character",
+                "Cn": "an unassigned code point"}.get(category, category)
+    return f"U+{code:04X} ({name})"
+
+
+def _refusal(ch: str) -> str:
+    category = unicodedata.category(ch)
+    if category in ("Cc", "Cs"):
+        return f"control character {describe(ch)} cannot be printed: remove it"
+    if category == "Cf":
+        return (f"invisible formatting character {describe(ch)} (it can reorder or hide text): "
+                f"remove it")
+    if category in ("Zl", "Zp"):
+        return f"{describe(ch)} is not an ordinary line break: use a plain line break or a space"
+    if category == "Zs":
+        return f"space character {describe(ch)} cannot be typeset: use an ordinary space"
+    return (f"character {describe(ch)} cannot be typeset in the handouts: write it in words "
+            f"(Latin letters, Greek letters, and symbols such as ≤ ≥ ≠ ≈ ∞ → × · are fine)")
+
+
+def check_prose(text: str, limit: int, what: str) -> str:
+    """`text` as inline prose, or ProseError naming the problem (and its position in `text`).
+
+    `limit`: most characters allowed; `what`: the field, for the message ("why", "title").
+    Line breaks (with the spaces around them) become one space; ends are stripped.
+    """
+    if len(text) > limit:
+        raise ProseError(f"{what} is {len(text):,} characters long; the limit is {limit:,} (shorten it)", limit)
+    if not _ASCII_PROSE.fullmatch(text):
+        for position, ch in enumerate(text):
+            if not allowed(ch):
+                raise ProseError(f"{what}: {_refusal(ch)}", position)
+    for word in _WORD.finditer(text):
+        if len(word.group()) > MAX_WORD_CHARS:
+            start = word.group()[:20]
+            raise ProseError(f"{what}: the word starting {start!r}... is {len(word.group()):,} characters long; "
+                             f"the limit is {MAX_WORD_CHARS} (TeX cannot break it across lines: add spaces)",
+                             word.start())
+    return inline(text)
+
+
+def inline(text: str) -> str:
+    """Line breaks and the spaces around them as one space, ends stripped (never a paragraph break)."""
+    return _LINE_BREAKS.sub(" ", text).strip()
+
+
+def make_safe(text: str, limit: int, word_chars: int = MAX_WORD_CHARS) -> str:
+    """`text` made acceptable to :func:`check_prose` (for prose made from names, e.g. a title
+    from a file name): refused characters become spaces, words are cut to `word_chars` and
+    the text to `limit` characters."""
+    kept = "".join(ch if allowed(ch) else " " for ch in text)
+    words = [word[:word_chars] for word in inline(kept).split(" ") if word]
+    return " ".join(words)[:limit].strip()
+
+
+_TERMINAL_PLAIN = re.compile(r"[\t\n\x20-\x7e]*")
+_TERMINAL_UNSAFE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # a UTF-16 surrogate pair, as JSON writes it
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with control and formatting characters (and lone surrogates) escaped as ``\\uXXXX``.
+
+    Line breaks and tabs stay.  The escapes are also valid inside a JSON string.
+    """
+    if _TERMINAL_PLAIN.fullmatch(text):
+        return text
+    return "".join(_escape(ch) if ch not in "\n\t" and unicodedata.category(ch) in _TERMINAL_UNSAFE else ch
+                   for ch in text)
