@@ -6,7 +6,7 @@ For random binary instances (prior, likelihood, q with denominators up to 20) th
 
 is decided two ways:
 
-* exact:    elbo_sym.examples.gap_identity_holds -- LogNumber arithmetic (rationals and
+* exact:    elbo_sym.lesson.examples.gap_identity_holds -- LogNumber arithmetic (rationals and
             logs of primes, canonical form, so == decides the equality);
 * simplify: sympy.simplify on the same expression built from SymPy Rationals, then == 0.
 
@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sympy  # noqa: E402
 
-from elbo_sym import exact  # noqa: E402
-from elbo_sym.examples import gap_identity_holds, worked_example  # noqa: E402
+from elbo_sym.numbers import exact  # noqa: E402
+from elbo_sym.lesson.examples import gap_identity_holds, worked_example  # noqa: E402
 
 
 def random_cases(n: int, seed: int) -> list[tuple[tuple[Fraction, ...], ...]]:

@@ -47,8 +47,8 @@ def time_elbo_sym(K: int, repeat: int) -> tuple[float, float, str]:
     """Best wall and CPU time of loading + checking the K-state gap derivation (SymPy cache cleared)."""
     from sympy.core.cache import clear_cache
 
-    from elbo_sym.check import check_derivation
-    from elbo_sym.derivation import loads
+    from elbo_sym.engine.check import check_derivation
+    from elbo_sym.engine.derivation import loads
 
     text = gap_text(K)
     best, best_cpu, verdict = math.inf, math.inf, ""

@@ -177,7 +177,7 @@ def _output_file(text: str, option: str) -> Path:
 
 def load_all(paths: list[str]):
     """Load every derivation named; return (derivations, input errors)."""
-    from elbo_sym.derivation import DerivationError, discover, load
+    from elbo_sym.engine.derivation import DerivationError, discover, load
 
     files = discover(paths)
     if not files:
@@ -192,9 +192,9 @@ def load_all(paths: list[str]):
 
 
 def cmd_check(args) -> int:
-    # Reports come from elbo_sym.cache: unchanged files that held are not re-checked
+    # Reports come from elbo_sym.authoring.cache: unchanged files that held are not re-checked
     # (and SymPy is not imported when every file hits); --no-cache checks everything.
-    from elbo_sym.cache import check_paths
+    from elbo_sym.authoring.cache import check_paths
 
     try:
         results, errors = check_paths(args.paths, budget=args.budget, formatter=format_result,
@@ -318,7 +318,7 @@ def _register_example(commands) -> None:
 
 
 def cmd_example(args) -> int:
-    from elbo_sym.examples import ExampleInputError, format_example, worked_example
+    from elbo_sym.lesson.examples import ExampleInputError, format_example, worked_example
 
     try:
         example = worked_example(args.prior, args.likelihood, args.q)
@@ -345,8 +345,8 @@ def _register_exercises(commands) -> None:
 
 
 def cmd_exercises(args) -> int:
-    from elbo_sym.examples import ExampleInputError
-    from elbo_sym.exercises import format_sheet, generate_exercises
+    from elbo_sym.lesson.examples import ExampleInputError
+    from elbo_sym.lesson.exercises import format_sheet, generate_exercises
 
     seed, count, K = (_int_option(args.seed, "--seed"), _int_option(args.count, "--count"),
                       _int_option(args.K, "--K"))
@@ -374,8 +374,8 @@ def _register_drill(commands) -> None:
 
 
 def cmd_drill(args) -> int:
-    from elbo_sym.examples import ExampleInputError
-    from elbo_sym.exercises import format_drill, tight_drill
+    from elbo_sym.lesson.examples import ExampleInputError
+    from elbo_sym.lesson.exercises import format_drill, tight_drill
 
     seed, count = _int_option(args.seed, "--seed"), _int_option(args.count, "--count")
     try:
@@ -412,8 +412,8 @@ def _add_deck_budgets(p) -> None:
 
 
 def cmd_cards(args) -> int:
-    from elbo_sym.derivation import DerivationError
-    from elbo_sym.practice import check_deck, format_deck, format_deck_result, load_deck, load_flashcards, \
+    from elbo_sym.engine.derivation import DerivationError
+    from elbo_sym.lesson.practice import check_deck, format_deck, format_deck_result, load_deck, load_flashcards, \
         load_selfcheck
 
     try:
@@ -489,13 +489,13 @@ def cmd_build(args) -> int:
     import os
     import time
 
-    from elbo_sym import render
-    from elbo_sym.check import check_derivation
-    from elbo_sym.derivation import DerivationError
-    from elbo_sym.examples import ExampleInputError
-    from elbo_sym.handouts import HandoutError, lesson_handouts, require_checked, write_handouts
+    from elbo_sym.publish import render
+    from elbo_sym.engine.check import check_derivation
+    from elbo_sym.engine.derivation import DerivationError
+    from elbo_sym.lesson.examples import ExampleInputError
+    from elbo_sym.publish.handouts import HandoutError, lesson_handouts, require_checked, write_handouts
 
-    from elbo_sym.exercises import _check_arguments
+    from elbo_sym.lesson.exercises import _check_arguments
 
     seed, count = _int_option(args.seed, "--seed"), _int_option(args.count, "--count")
     try:
@@ -566,9 +566,9 @@ def _register_flashcards(commands) -> None:
 
 
 def cmd_flashcards(args) -> int:
-    from elbo_sym.derivation import DerivationError
-    from elbo_sym.handouts import HandoutError, checked_deck
-    from elbo_sym.practice import format_deck
+    from elbo_sym.engine.derivation import DerivationError
+    from elbo_sym.publish.handouts import HandoutError, checked_deck
+    from elbo_sym.lesson.practice import format_deck
 
     target = _output_file(args.anki, "--anki") if args.anki else None  # refused before checking anything
     try:
@@ -581,7 +581,7 @@ def cmd_flashcards(args) -> int:
     if not args.anki:
         print(format_deck(deck), end="")
         return EXIT_OK
-    from elbo_sym.anki import DECK_NAME, AnkiError, write_apkg
+    from elbo_sym.publish.anki import DECK_NAME, AnkiError, write_apkg
 
     try:
         path = write_apkg(deck.cards, target)
@@ -617,7 +617,7 @@ def _register_authoring(commands) -> None:
 
 
 def cmd_new(args) -> int:
-    from elbo_sym.author import NewFileError, new_derivation
+    from elbo_sym.authoring.new import NewFileError, new_derivation
 
     try:
         path = new_derivation(args.name)
@@ -630,8 +630,8 @@ def cmd_new(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    from elbo_sym.derivation import DerivationError, load
-    from elbo_sym.explain import explain, format_explanation
+    from elbo_sym.engine.derivation import DerivationError, load
+    from elbo_sym.authoring.explain import explain, format_explanation
 
     try:
         derivation = load(args.file)

@@ -1,8 +1,8 @@
 """An independent judge of derivation steps, for the soundness fuzzer.
 
-It evaluates parsed notation (the objects :mod:`elbo_sym.parse` builds) directly on
+It evaluates parsed notation (the objects :mod:`elbo_sym.engine.parse` builds) directly on
 concrete instances of the discrete model and decides a relation there.  It shares *no*
-code with the engine: it never imports ``elbo_sym.model``, ``canonical``, ``rules`` or
+code with the engine: it never imports ``elbo_sym.engine.models.discrete``, ``canonical``, ``rules`` or
 ``check``.  Its only inputs from the package are the notation classes themselves.
 
 Arithmetic: a value stays an exact :class:`~fractions.Fraction` as long as it is rational
@@ -37,7 +37,7 @@ from mpmath.libmp import (fone, from_rational, fzero, mpf_ge, mpf_le, mpf_neg, m
                           to_str)
 from mpmath.libmp.libmpi import mpi_abs, mpi_add, mpi_div, mpi_exp, mpi_log, mpi_mid, mpi_mul, mpi_pow_int, mpi_sub
 
-from elbo_sym.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, x, z
+from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, x, z
 
 DIGITS = 60
 TOLERANCE = Fraction(1, 10**40)

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from elbo_sym import cache as result_cache
-from elbo_sym.check import Verdict, check_derivation
+from elbo_sym.authoring import cache as result_cache
+from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.cli import main
-from elbo_sym.derivation import DerivationError, discover, load, loads
-from elbo_sym.notation import RELATION_LATEX, to_latex
-from elbo_sym.repair import Suggestion, candidates, check_with_suggestions, expression_edits
+from elbo_sym.engine.derivation import DerivationError, discover, load, loads
+from elbo_sym.engine.notation import RELATION_LATEX, to_latex
+from elbo_sym.authoring.repair import Suggestion, candidates, check_with_suggestions, expression_edits
 
 REPO = Path(__file__).resolve().parents[1]
 GAP = (REPO / "derivations" / "gap.toml").read_text("utf-8")
@@ -56,7 +56,7 @@ def test_new_writes_a_starter_that_checks_green(tmp_path, monkeypatch, capsys):
     assert code == 0 and "wrote demo.toml" in out
     text = (tmp_path / "demo.toml").read_text("utf-8")
     # commented: keys, vocabulary, every rule and relation are explained in the file itself
-    from elbo_sym.rules import RULE_HELP
+    from elbo_sym.engine.rules import RULE_HELP
 
     for word in ("title", "start", "[[step]]", "rel", "expr", "rule", "why", "[[example]]", "Sum(f, z)",
                  "E(q, f)", "KL(", "ELBO(q)", "<=", ">="):
@@ -161,7 +161,7 @@ def test_explain_display_work_is_budgeted_and_never_a_traceback(monkeypatch, cap
     goes wrong there is one note in the explanation (the red team saw a MemoryError traceback)."""
     import time
 
-    from elbo_sym import explain as explain_module
+    from elbo_sym.authoring import explain as explain_module
 
     derivation = load(REPO / "derivations" / "gap.toml")
     result = check_with_suggestions(derivation)
@@ -270,7 +270,7 @@ def test_expression_edits_are_textual_and_keep_precedence():
     assert "Sum(q(z) * log(q(z) * p(x) / p(x, z)), z) - KL(q(z), p(z | x))" in edits      # prior -> posterior
     assert "Sum(p(z) * log(q(z) * p(x) / p(x, z)), z) - KL(q(z), p(z))" in edits          # one q -> prior
     assert "Sum(p(z) * log(p(z) * p(x) / p(x, z)), z) - KL(p(z), q(z))" in edits          # exchanged throughout
-    from elbo_sym.parse import parse_expression
+    from elbo_sym.engine.parse import parse_expression
 
     for text in edits:
         parse_expression(text)                                                            # all parse
@@ -368,14 +368,16 @@ def test_no_suggestion_for_correct_steps_or_hopeless_ones(capsys, tmp_path):
 
 
 def test_derivation_renders_for_notebooks():
+    from elbo_sym.report.display import show
+
     derivation = load(REPO / "derivations" / "jensen.toml")
-    latex = derivation._repr_latex_()
+    latex = show(derivation)._repr_latex_()
     assert latex.startswith("$$") and latex.rstrip().endswith("$$")
     assert "\\begin{aligned}" in latex and "\\end{aligned}" in latex
     assert to_latex(derivation.start.expr) in latex
     for step in derivation.steps:
         assert f"&{RELATION_LATEX[step.rel]} {to_latex(step.expr)}" in latex
-    html = derivation._repr_html_()
+    html = show(derivation)._repr_html_()
     assert "<table" in html and "The ELBO in two lines" in html
     import html as html_module
 
@@ -384,11 +386,13 @@ def test_derivation_renders_for_notebooks():
 
 
 def test_result_renders_with_verdicts():
+    from elbo_sym.report.display import show
+
     good = check_derivation(load(REPO / "derivations" / "gap.toml"))
-    assert "proved" in good._repr_latex_() and "refuted" not in good._repr_latex_()
-    assert "✓ proved" in good._repr_html_()
+    assert "proved" in show(good)._repr_latex_() and "refuted" not in show(good)._repr_latex_()
+    assert "✓ proved" in show(good)._repr_html_()
     bad = check_text(edited(GAP, 'expr = "KL(q(z), p(z | x))"', 'expr = "KL(p(z | x), q(z))"'))
-    latex, html = bad._repr_latex_(), bad._repr_html_()
+    latex, html = show(bad)._repr_latex_(), show(bad)._repr_html_()
     assert "definition: refuted" in latex
     assert to_latex(bad.derivation.steps[-1].expr) in latex
     assert "✗ refuted" in html and "counterexample:" in html and "suggestion: swap the two arguments of KL" in html
@@ -462,7 +466,7 @@ def test_engine_source_change_invalidates(tmp_path):
     shutil.copytree(REPO / "elbo_sym", package, ignore=shutil.ignore_patterns("__pycache__"))
     before = result_cache.fingerprint(package, "0.1.0")
     assert before == result_cache.fingerprint(package, "0.1.0")
-    rules = package / "rules.py"
+    rules = package / "engine" / "rules.py"
     rules.write_text(rules.read_text("utf-8") + "\n# a comment is a change\n", "utf-8")
     assert result_cache.fingerprint(package, "0.1.0") != before
     assert result_cache.fingerprint(package, "0.2.0") != result_cache.fingerprint(package, "0.1.0")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-import elbo_sym.repair
-from elbo_sym import cache as result_cache
+import elbo_sym.authoring.repair
+from elbo_sym.authoring import cache as result_cache
 from elbo_sym.cli import main
 from elbo_sym.limits import STEP_BUDGET_SECONDS
 
@@ -86,7 +86,7 @@ def no_engine(monkeypatch) -> None:
     def refuse(*args, **kwargs):
         raise AssertionError("the engine ran: this was not a cache hit")
 
-    monkeypatch.setattr(elbo_sym.repair, "check_with_suggestions", refuse)
+    monkeypatch.setattr(elbo_sym.authoring.repair, "check_with_suggestions", refuse)
 
 
 # ---------------------------------------------------------------------------- location and key

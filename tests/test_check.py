@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from elbo_sym.check import Verdict, check_derivation, compose, implies
-from elbo_sym.derivation import loads
+from elbo_sym.engine.check import Verdict, check_derivation, compose, implies
+from elbo_sym.engine.derivation import loads
 
 mp = mpmath.mp
 DERIVATIONS = Path(__file__).resolve().parent.parent / "derivations"
@@ -332,10 +332,10 @@ def test_log_simplifications_are_still_proved(start, expr):
 
 
 def test_exact_and_interval_evaluation_agree_with_sympy():
-    """elbo_sym.evaluate (exact log-numbers, certified intervals) against SymPy's own evalf."""
-    from elbo_sym.evaluate import Inexact, enclosure, exact
-    from elbo_sym.model import DiscreteModel
-    from elbo_sym.parse import parse_expression
+    """elbo_sym.numbers.evaluate (exact log-numbers, certified intervals) against SymPy's own evalf."""
+    from elbo_sym.numbers.evaluate import Inexact, enclosure, exact
+    from elbo_sym.engine.models.discrete import DiscreteModel
+    from elbo_sym.engine.parse import parse_expression
 
     model = DiscreteModel(3)
     values = dict(zip(model.parameters, [Fraction(1, 2), Fraction(1, 3), Fraction(1, 6), Fraction(1, 5),

@@ -1,4 +1,4 @@
-"""Tests for elbo_sym.exact: canonical equality, certified signs and decimals, and the
+"""Tests for elbo_sym.numbers.exact: canonical equality, certified signs and decimals, and the
 lesson's identities decided exactly on random binary models (checked against mpmath)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from elbo_sym.exact import LogNumber, from_sympy, kl, log_of, log_ratio
+from elbo_sym.numbers.exact import LogNumber, from_sympy, kl, log_of, log_ratio
 
 mp = mpmath.mp
 

@@ -1,4 +1,4 @@
-"""Worked examples (elbo_sym.examples): exact values against an independent mpmath
+"""Worked examples (elbo_sym.lesson.examples): exact values against an independent mpmath
 computation, the identities as properties, the engine cross-check, input validation, and
 the `elbo-sym example` command."""
 
@@ -18,10 +18,10 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from elbo_sym import examples
+from elbo_sym.lesson import examples
 from elbo_sym.cli import main
-from elbo_sym.exact import LogNumber, from_sympy, log_of
-from elbo_sym.examples import (
+from elbo_sym.numbers.exact import LogNumber, from_sympy, log_of
+from elbo_sym.lesson.examples import (
     ConsistencyError,
     ExampleInputError,
     IDENTITY_KEYS,
@@ -30,9 +30,9 @@ from elbo_sym.examples import (
     parse_probabilities,
     worked_example,
 )
-from elbo_sym.model import DiscreteModel
-from elbo_sym.notation import to_latex
-from elbo_sym.parse import parse_expression
+from elbo_sym.engine.models.discrete import DiscreteModel
+from elbo_sym.engine.notation import to_latex
+from elbo_sym.engine.parse import parse_expression
 
 ROOT = Path(__file__).resolve().parent.parent
 mp = mpmath.mp
@@ -384,7 +384,7 @@ def test_fractions_from_text_take_ascii_digits_only(digits, capsys, tmp_path):
     assert "prior:" in capsys.readouterr().err
     with pytest.raises(ValueError, match="not an exact rational"):
         LogNumber.of(digits)
-    from elbo_sym.derivation import DerivationError, loads
+    from elbo_sym.engine.derivation import DerivationError, loads
 
     gap = (Path(__file__).resolve().parent.parent / "derivations" / "gap.toml").read_text("utf-8")
     assert 'prior = ["3/4", "1/4"]' in gap

@@ -1,4 +1,4 @@
-"""Seeded exercise sheets and the tight-case drill (elbo_sym.exercises), and their commands."""
+"""Seeded exercise sheets and the tight-case drill (elbo_sym.lesson.exercises), and their commands."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from elbo_sym.cli import main
-from elbo_sym.examples import ExampleInputError
-from elbo_sym.exercises import (
+from elbo_sym.lesson.examples import ExampleInputError
+from elbo_sym.lesson.exercises import (
     MIN_GAP,
     NICE_DENOMINATORS,
     TASKS,
@@ -136,7 +136,7 @@ def test_tight_drill_text_and_json():
 
 
 def test_near_miss_for_a_posterior_on_the_tenths_grid():
-    from elbo_sym.exercises import _near
+    from elbo_sym.lesson.exercises import _near
 
     assert _near((F(3, 10), F(7, 10))) != (F(3, 10), F(7, 10))
     assert _near((F(1, 2), F(1, 2))) != (F(1, 2), F(1, 2))

@@ -13,7 +13,7 @@ Hypothesis generates derivations from the vocabulary:
   differences and of negated values, nested logs, exp(log(.)).
 
 Each step is paired with a rule (usually the plausible one, sometimes a random one), the
-derivation is loaded with ``elbo_sym.derivation.loads`` and checked with
+derivation is loaded with ``elbo_sym.engine.derivation.loads`` and checked with
 ``check_derivation(..., search=False)``; every ``proved`` step goes to the judge.  The test
 collects every disagreement of the (derandomised) run and reports them all at the end, each
 as a one-step TOML file that reproduces it, with the judge's failing instance.
@@ -43,10 +43,10 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import soundness_judge as J  # noqa: E402
 
-from elbo_sym.check import Verdict, check_derivation  # noqa: E402
-from elbo_sym.derivation import DerivationError, loads  # noqa: E402
-from elbo_sym.parse import parse_expression  # noqa: E402
-from elbo_sym.rules import RULES  # noqa: E402
+from elbo_sym.engine.check import Verdict, check_derivation  # noqa: E402
+from elbo_sym.engine.derivation import DerivationError, loads  # noqa: E402
+from elbo_sym.engine.parse import parse_expression  # noqa: E402
+from elbo_sym.engine.rules import RULES  # noqa: E402
 
 # ============================================================================ expressions
 #

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from elbo_sym import handouts, render
-from elbo_sym.check import check_derivation
+from elbo_sym.publish import handouts
+from elbo_sym.publish import render
+from elbo_sym.engine.check import check_derivation
 from elbo_sym.cli import main
-from elbo_sym.derivation import discover, load, loads
-from elbo_sym.handouts import (
+from elbo_sym.engine.derivation import discover, load, loads
+from elbo_sym.publish.handouts import (
     DEFAULT_SEED,
     Handout,
     HandoutError,
@@ -33,8 +34,8 @@ from elbo_sym.handouts import (
     write_handouts,
 )
 from elbo_sym.limits import MAX_TITLE_CHARS
-from elbo_sym.notation import to_latex
-from elbo_sym.render import LatexMarkup
+from elbo_sym.engine.notation import to_latex
+from elbo_sym.publish.render import LatexMarkup
 
 ROOT = Path(__file__).resolve().parent.parent
 DERIVATIONS = ROOT / "derivations"
@@ -122,7 +123,7 @@ def test_unchecked_derivation_is_refused_naming_file_step_and_verdict() -> None:
 
 
 def test_exact_form_is_compact_and_exact() -> None:
-    from elbo_sym.exact import from_sympy, log_of
+    from elbo_sym.numbers.exact import from_sympy, log_of
 
     value = log_of(Fraction(3, 10))
     assert to_latex(exact_form(value)) == r"\log \frac{3}{10}"
@@ -227,7 +228,7 @@ def test_worked_example_pdf_numbers(built) -> None:
 
 @pytest.mark.usefixtures("requires_latex")
 def test_exercises_and_answers_match_by_seed(built) -> None:
-    from elbo_sym.exercises import generate_exercises
+    from elbo_sym.lesson.exercises import generate_exercises
 
     sheet_text, key_text = text_of(built, "exercises"), text_of(built, "answers")
     assert f"seed {DEFAULT_SEED}" in sheet_text.lower() and f"seed {DEFAULT_SEED}" in key_text.lower()
@@ -247,7 +248,7 @@ def test_exercises_and_answers_match_by_seed(built) -> None:
 
 @pytest.mark.usefixtures("requires_latex")
 def test_tight_drill_pdf(built) -> None:
-    from elbo_sym.exercises import tight_drill
+    from elbo_sym.lesson.exercises import tight_drill
 
     text = text_of(built, "tight-drill")
     assert "Tight-case drill" in text and f"seed {DEFAULT_SEED}" in text
@@ -261,7 +262,7 @@ def test_tight_drill_pdf(built) -> None:
 
 @pytest.mark.usefixtures("requires_latex")
 def test_selfcheck_answers_are_on_a_separate_page(built) -> None:
-    from elbo_sym.practice import load_selfcheck
+    from elbo_sym.lesson.practice import load_selfcheck
 
     report = built["selfcheck"]
     first, rest = text_of(built, "selfcheck", "-l", "1"), text_of(built, "selfcheck", "-f", "2")
@@ -276,7 +277,7 @@ def test_selfcheck_answers_are_on_a_separate_page(built) -> None:
 
 @pytest.mark.usefixtures("requires_latex")
 def test_flashcards_fronts_then_mirrored_backs(built) -> None:
-    from elbo_sym.practice import load_flashcards
+    from elbo_sym.lesson.practice import load_flashcards
 
     deck = load_flashcards()
     pdf = built["flashcards"].pdf
@@ -374,7 +375,7 @@ why = "collect the terms: the KL divergence from q to the posterior"
 
 
 def test_printer_flattens_nested_sums_and_keeps_needed_brackets() -> None:
-    from elbo_sym.parse import parse_expression
+    from elbo_sym.engine.parse import parse_expression
 
     wide = to_latex(parse_expression("Sum(q(z) * log(p(x)), z) - Sum(q(z) * log(p(z)), z) + ELBO(q)"))
     assert r"\left(" not in wide

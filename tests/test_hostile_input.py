@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-import elbo_sym.check  # noqa: F401  (imported up front: the spies below must not see import machinery)
-import elbo_sym.derivation  # noqa: F401
+import elbo_sym.engine.check  # noqa: F401  (imported up front: the spies below must not see import machinery)
+import elbo_sym.engine.derivation  # noqa: F401
 from elbo_sym.cli import main
-from elbo_sym.derivation import DerivationError, loads
+from elbo_sym.engine.derivation import DerivationError, loads
 
 ROOT = Path(__file__).resolve().parent.parent
 EXIT_INPUT = 2
@@ -447,7 +447,7 @@ def test_control_characters_by_toml_escape_are_refused(tmp_path, capsys):
 
 @pytest.mark.parametrize("text, column", [("p(x) # comment", 5), ("  ｌog(p(x))", 2), ("p(x) + \\frac", 7)])
 def test_parse_expression_names_the_character_and_column(text, column):
-    from elbo_sym.parse import ParseError, parse_expression
+    from elbo_sym.engine.parse import ParseError, parse_expression
 
     with pytest.raises(ParseError) as info:
         parse_expression(text)
@@ -455,7 +455,7 @@ def test_parse_expression_names_the_character_and_column(text, column):
 
 
 def test_everything_accepted_is_plain_ascii():
-    from elbo_sym.parse import ALLOWED_CHARACTERS
+    from elbo_sym.engine.parse import ALLOWED_CHARACTERS
 
     assert all(c.isascii() for c in ALLOWED_CHARACTERS)
     assert not set("#\\'\"[]{}:;@%~^&!?$`<>=") & ALLOWED_CHARACTERS
@@ -560,7 +560,7 @@ def test_permission_denied_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(user_files.os, "open", denied)
     assert refused(path).reason == "permission denied"
     with pytest.raises(DerivationError, match="cannot read file: permission denied"):
-        elbo_sym.derivation.load(path)
+        elbo_sym.engine.derivation.load(path)
 
 
 def test_nul_in_a_file_name_is_refused():
@@ -571,13 +571,13 @@ def test_nul_in_a_file_name_is_refused():
 
 def test_every_reader_uses_the_safe_reader(tmp_path, capsys):
     """derivation.load, practice.load_deck, the cache's check_paths, explain, cards: a FIFO is refused."""
-    from elbo_sym.cache import check_paths
-    from elbo_sym.practice import load_deck
+    from elbo_sym.authoring.cache import check_paths
+    from elbo_sym.lesson.practice import load_deck
 
     fifo = tmp_path / "x.toml"
     os.mkfifo(fifo)
     with pytest.raises(DerivationError, match="a FIFO"):
-        elbo_sym.derivation.load(fifo)
+        elbo_sym.engine.derivation.load(fifo)
     with pytest.raises(DerivationError, match="a FIFO"):
         load_deck(fifo)
     reports, errors = check_paths([str(fifo)], budget=10.0, formatter=str, use_cache=False)
@@ -612,18 +612,18 @@ BAD_BUDGETS = [0, -1, 0.0, -0.0, float("inf"), float("-inf"), float("nan"), 1e9,
 
 @pytest.mark.parametrize("budget", BAD_BUDGETS, ids=repr)
 def test_library_entry_points_refuse_bad_budgets(budget):
-    from elbo_sym.cache import check_paths
-    from elbo_sym.explain import explain
-    from elbo_sym.practice import check_card, check_deck, check_lesson_cards, load_flashcards
-    from elbo_sym.pytest_plugin import _budget
-    from elbo_sym.testing import assert_derivation, check_file
+    from elbo_sym.authoring.cache import check_paths
+    from elbo_sym.authoring.explain import explain
+    from elbo_sym.lesson.practice import check_card, check_deck, check_lesson_cards, load_flashcards
+    from elbo_sym.authoring.pytest_plugin import _budget
+    from elbo_sym.authoring.testing import assert_derivation, check_file
 
     gap = ROOT / "derivations" / "gap.toml"
     deck = load_flashcards()
     calls = {
         "assert_derivation": lambda: assert_derivation(gap, budget=budget),
         "check_file": lambda: check_file(gap, budget=budget),
-        "explain": lambda: explain(elbo_sym.derivation.load(gap), 1, budget=budget),
+        "explain": lambda: explain(elbo_sym.engine.derivation.load(gap), 1, budget=budget),
         "check_deck": lambda: check_deck(deck, budget=budget),
         "check_card": lambda: check_card(deck.cards[0], deck.path, budget=budget),
         "check_lesson_cards": lambda: check_lesson_cards(budget=budget),
@@ -676,7 +676,7 @@ def test_build_out_onto_a_file_or_under_a_missing_folder(tmp_path, capsys):
 
 
 def test_write_handouts_refuses_a_file_as_its_folder(tmp_path):
-    from elbo_sym.handouts import worked_example_handout, write_handouts
+    from elbo_sym.publish.handouts import worked_example_handout, write_handouts
 
     target = tmp_path / "a-file"
     target.write_text("keep me", "utf-8")
@@ -696,8 +696,8 @@ def test_new_refuses_impossible_names_in_one_line(tmp_path, capsys, monkeypatch)
 
 
 def test_anki_export_never_creates_folders_or_writes_into_a_folder(tmp_path):
-    from elbo_sym.anki import AnkiError, write_apkg
-    from elbo_sym.practice import load_flashcards
+    from elbo_sym.publish.anki import AnkiError, write_apkg
+    from elbo_sym.lesson.practice import load_flashcards
 
     cards = load_flashcards().cards
     with pytest.raises(AnkiError, match="does not exist"):

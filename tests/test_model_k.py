@@ -12,10 +12,10 @@ import mpmath
 import pytest
 from sympy import Add
 
-from elbo_sym.check import Verdict, check_derivation
-from elbo_sym.derivation import DerivationError, loads
-from elbo_sym.model import DiscreteModel
-from elbo_sym.notation import ELBO, KL, LatentSum, p, q, x, z
+from elbo_sym.engine.check import Verdict, check_derivation
+from elbo_sym.engine.derivation import DerivationError, loads
+from elbo_sym.engine.models.discrete import DiscreteModel
+from elbo_sym.engine.notation import ELBO, KL, LatentSum, p, q, x, z
 
 DERIVATIONS = Path(__file__).resolve().parent.parent / "derivations"
 mp = mpmath.mp

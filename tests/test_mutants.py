@@ -27,9 +27,9 @@ from pathlib import Path
 import mpmath
 import pytest
 
-from elbo_sym.check import Verdict, check_derivation
-from elbo_sym.derivation import DerivationError, loads
-from elbo_sym.repair import check_with_suggestions
+from elbo_sym.engine.check import Verdict, check_derivation
+from elbo_sym.engine.derivation import DerivationError, loads
+from elbo_sym.authoring.repair import check_with_suggestions
 
 DERIVATIONS = sorted((Path(__file__).resolve().parent.parent / "derivations").glob("*.toml"))
 MIN_MUTANTS = 50

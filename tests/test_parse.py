@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sympy import Expr, Integer, Pow, Rational, exp, log
 
-from elbo_sym import parse as parse_module
-from elbo_sym.model import DiscreteModel
-from elbo_sym.notation import ELBO, KL, Entropy, Exp, Expectation, LatentSum, p, q, to_text, x, z
-from elbo_sym.parse import MAX_DEGREE, MAX_DEPTH, MAX_EXPONENT, MAX_INTEGER, MAX_LENGTH, ParseError, parse_expression
+from elbo_sym.engine import parse as parse_module
+from elbo_sym.engine.models.discrete import DiscreteModel
+from elbo_sym.engine.notation import ELBO, KL, Entropy, Exp, Expectation, LatentSum, p, q, to_text, x, z
+from elbo_sym.engine.parse import MAX_DEGREE, MAX_DEPTH, MAX_EXPONENT, MAX_INTEGER, MAX_LENGTH, ParseError, parse_expression
 
 parse = parse_expression
 
@@ -311,7 +311,7 @@ def test_exp_tower_is_refused_before_any_work():
 
 
 def test_utf8_bom_is_tolerated():
-    from elbo_sym.derivation import loads
+    from elbo_sym.engine.derivation import loads
 
     from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""Self-check and flashcards (elbo_sym.practice): loading, engine checks, errors, `elbo-sym cards`."""
+"""Self-check and flashcards (elbo_sym.lesson.practice): loading, engine checks, errors, `elbo-sym cards`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import sympy
 
 from elbo_sym.cli import main
-from elbo_sym.derivation import DerivationError
-from elbo_sym.notation import KL, Density, to_latex, x, z
-from elbo_sym.practice import (
+from elbo_sym.engine.derivation import DerivationError
+from elbo_sym.engine.notation import KL, Density, to_latex, x, z
+from elbo_sym.lesson.practice import (
     CHECK_K,
     check_card,
     check_deck,
@@ -203,7 +203,7 @@ def _slow_check_card(seconds: float):
     """A stand-in for check_card that takes `seconds` (the alarm interrupts its sleep)."""
     import time
 
-    from elbo_sym.practice import CardVerdict
+    from elbo_sym.lesson.practice import CardVerdict
 
     def check(card, deck_path="<cards>", budget=10.0):
         time.sleep(seconds)
@@ -215,7 +215,7 @@ def _slow_check_card(seconds: float):
 def test_deck_budget_bounds_the_whole_deck(tmp_path, monkeypatch):
     import time
 
-    from elbo_sym import practice
+    from elbo_sym.lesson import practice
 
     deck = load_deck(deck_with(tmp_path, *["log(p(x)) >= ELBO(q)"] * 10))
     monkeypatch.setattr(practice, "check_card", _slow_check_card(0.4))
@@ -233,7 +233,7 @@ def test_deck_budget_bounds_the_whole_deck(tmp_path, monkeypatch):
 def test_default_deck_budget_is_cards_times_budget(tmp_path, monkeypatch):
     import time
 
-    from elbo_sym import practice
+    from elbo_sym.lesson import practice
     from elbo_sym.limits import DECK_BUDGET_CAP_SECONDS, deck_budget
 
     assert deck_budget(3, 0.2) == pytest.approx(0.6)
@@ -256,7 +256,7 @@ def test_deck_budget_must_be_positive_and_finite(tmp_path, bad):
 
 
 def test_cli_cards_and_flashcards_take_the_deck_budget(tmp_path, monkeypatch, capsys):
-    from elbo_sym import practice
+    from elbo_sym.lesson import practice
 
     path = deck_with(tmp_path, *["log(p(x)) >= ELBO(q)"] * 4)
     monkeypatch.setattr(practice, "check_card", _slow_check_card(100))

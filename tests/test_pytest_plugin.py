@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import elbo_sym.check  # noqa: F401  (imported here so in-process pytester runs keep SymPy loaded)
-import elbo_sym.explain  # noqa: F401
-import elbo_sym.repair  # noqa: F401
+import elbo_sym.engine.check  # noqa: F401  (imported here so in-process pytester runs keep SymPy loaded)
+import elbo_sym.authoring.explain  # noqa: F401
+import elbo_sym.authoring.repair  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
@@ -23,16 +23,16 @@ assert KL_FLIPPED != GAP
 @pytest.fixture(scope="module", autouse=True)
 def _warm_sympy() -> None:
     """Do SymPy's lazy imports once out here: in-process pytester runs drop modules they import."""
-    from elbo_sym.testing import check_file
+    from elbo_sym.authoring.testing import check_file
 
     check_file(REPO / "derivations" / "jensen.toml")
 
 
 def _plugin_args() -> list[str]:
-    """`-p elbo_sym.pytest_plugin` unless the package is installed (then the pytest11 entry point loads it)."""
+    """`-p elbo_sym.authoring.pytest_plugin` unless the package is installed (then the pytest11 entry point loads it)."""
     if any(ep.name == "elbo_sym" for ep in entry_points(group="pytest11")):
         return []
-    return ["-p", "elbo_sym.pytest_plugin"]
+    return ["-p", "elbo_sym.authoring.pytest_plugin"]
 
 
 # Inner runs skip plugins that are slow to load and irrelevant here (hypothesis's imports
@@ -161,7 +161,7 @@ def test_assert_derivation_and_fixture_from_python_tests(pytester: pytest.Pytest
     write(pytester, "data/wrong.toml", KL_FLIPPED)
     write(pytester, "test_api.py", """
 from elbo_sym import assert_derivation
-from elbo_sym.testing import assert_derivation as same
+from elbo_sym.authoring.testing import assert_derivation as same
 
 
 def test_good():
@@ -192,7 +192,7 @@ def test_repository_derivations_pass(pytester: pytest.Pytester) -> None:
 
 
 def test_matches_pattern() -> None:
-    from elbo_sym.pytest_plugin import matches_pattern
+    from elbo_sym.authoring.pytest_plugin import matches_pattern
 
     assert matches_pattern("derivations/gap.toml", "derivations/*.toml")
     assert not matches_pattern("derivations/sub/gap.toml", "derivations/*.toml")

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from elbo_sym import render
-from elbo_sym.render import (
+from elbo_sym.publish import render
+from elbo_sym.publish.render import (
     LatexMarkup,
     RenderError,
     build_pdf,

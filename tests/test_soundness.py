@@ -13,10 +13,10 @@ import time
 
 import pytest
 
-from elbo_sym.check import Verdict, check_derivation
+from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.cli import main
-from elbo_sym.derivation import loads
-from elbo_sym.search import MIN_DECIDED
+from elbo_sym.engine.derivation import loads
+from elbo_sym.engine.search import MIN_DECIDED
 
 
 def toml(start: str, rel: str, expr: str, rule: str = "algebra", K: int = 2, extra: str = "",
@@ -228,8 +228,8 @@ def test_strict_inequalities_from_non_strict_facts_are_refuted_at_the_equality_s
 
 
 def test_search_points_depend_on_the_step():
-    from elbo_sym.model import DiscreteModel
-    from elbo_sym.search import exact_candidates, seed_for
+    from elbo_sym.engine.models.discrete import DiscreteModel
+    from elbo_sym.engine.search import exact_candidates, seed_for
 
     model = DiscreteModel(2)
     a = exact_candidates(model, (), seed_for("log(p(x))", ">=", "ELBO(q)"))
@@ -252,7 +252,7 @@ def test_json_carries_the_assumption_the_domain_and_the_conditions(tmp_path, cap
 
 
 def test_a_card_that_holds_only_for_small_K_is_not_printed(tmp_path):
-    from elbo_sym.practice import check_deck, load_deck
+    from elbo_sym.lesson.practice import check_deck, load_deck
 
     path = tmp_path / "deck.toml"
     path.write_text('title = "t"\n[[card]]\nfront = "f"\nback = "b"\n'
@@ -276,7 +276,7 @@ def test_explain_exits_like_check_for_the_whole_file(tmp_path, capsys):
 
 
 def test_cards_with_undefined_expressions_or_bad_assumptions_fail(tmp_path):
-    from elbo_sym.practice import check_deck, load_deck
+    from elbo_sym.lesson.practice import check_deck, load_deck
 
     path = tmp_path / "deck.toml"
     path.write_text('title = "deck"\n[[card]]\nfront = "f"\nback = "b"\n'
@@ -290,8 +290,8 @@ def test_cards_with_undefined_expressions_or_bad_assumptions_fail(tmp_path):
 
 
 def test_certificates_do_not_depend_on_what_was_asked_before():
-    from elbo_sym.definedness import strict_sign
-    from elbo_sym.model import DiscreteModel
+    from elbo_sym.engine.definedness import strict_sign
+    from elbo_sym.engine.models.discrete import DiscreteModel
 
     model = DiscreteModel(2)
     pi0 = model.prior[0]
@@ -328,9 +328,9 @@ def test_exp_of_a_huge_multiple_of_a_log_is_never_expanded(tmp_path, capsys, sta
 
 
 def test_expansion_size_is_bounded_before_expanding():
-    from elbo_sym.canonical import TooLarge, bounded_expand, expansion_terms
-    from elbo_sym.model import DiscreteModel
-    from elbo_sym.parse import parse_expression
+    from elbo_sym.engine.canonical import TooLarge, bounded_expand, expansion_terms
+    from elbo_sym.engine.models.discrete import DiscreteModel
+    from elbo_sym.engine.parse import parse_expression
 
     model = DiscreteModel(2000)
     (big,) = model.unfold_pointwise(parse_expression("p(x) ** 12"))
@@ -352,7 +352,7 @@ def test_loading_never_unfolds_the_assumption(tmp_path):
 
 
 def test_a_late_file_budget_keeps_the_steps_already_decided(monkeypatch):
-    from elbo_sym import check as check_module
+    from elbo_sym.engine import check as check_module
 
     text = toml("log(p(x))", "=", "log(Sum(p(x, z), z))", "definition") + EXPECT_BASE + '"p(x)" = "3/10"\n'
     real = check_module._check_example

@@ -1,0 +1,389 @@
+"""A result cache for `elbo-sym check`, so the edit-check loop only re-checks what changed.
+
+The cache may only save time, never change an outcome.  A report is stored under a key that
+hashes everything the report depends on:
+
+* the file's bytes and the path as given (the report prints the path);
+* elbo-sym's version and the source of *every* module of the package (any engine edit
+  invalidates every entry);
+* SymPy's and mpmath's versions, and the Python version;
+* the options that change a report (the per-step and per-file time budgets).
+
+That key is computed from public inputs, so anyone who can write the cache folder could
+plant an entry under it.  Every entry is therefore authenticated: it carries an
+HMAC-SHA256 of its slot (the key) and its payload under a per-user random secret, the
+file ``key`` in the user's cache folder (32 random bytes, created atomically with mode
+0600; a key file that is not a regular file owned by the current user with mode 0600 and
+one link disables the cache: nothing is read or written).  An entry that is not
+authentic, malformed, of the wrong types or inconsistent (another path, another slot,
+verdicts that do not match its data, a report that did not hold) is a miss, never an
+error.
+
+Only reports that cannot depend on timing are stored: derivations that hold (every step
+proved or checked, examples hold, claim established).  A failing derivation involves time
+budgets (the repair search, a step that ran out of time) and is always re-checked.
+Entries are JSON (never pickle) and written atomically.  When every file hits, SymPy is
+not even imported.
+
+Location (never the working tree, which a pull request can write): $ELBO_SYM_CACHE_DIR,
+else $XDG_CACHE_HOME/elbo-sym, else ~/.cache/elbo-sym.  `elbo-sym check --no-cache` (or the
+environment variable ELBO_SYM_NO_CACHE=1, e.g. in CI or for a test suite that patches the
+engine in-process) neither reads nor writes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import stat
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from elbo_sym.files import FileReadError, discover, read_regular_file
+from elbo_sym.limits import MAX_FILE_BYTES, validate_budget
+
+FORMAT = 2
+"""Bumped when the entry layout changes (2: authenticated entries)."""
+MAX_ENTRIES = 512
+"""Oldest entries beyond this many are removed when a new one is written."""
+MAX_ENTRY_BYTES = 4_000_000
+"""A larger entry is never written, and a larger file is a miss without being read."""
+KEY_FILE = "key"
+KEY_BYTES = 32
+_MAC_CONTEXT = b"elbo-sym result cache, format 2\0"
+_CACHEABLE_VERDICTS = frozenset({"proved", "checked"})
+ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.json", re.ASCII)
+"""The names of the entries the cache writes (a SHA-256 in hex); nothing else is ever removed."""
+
+
+def disabled_by_environment() -> bool:
+    return os.environ.get("ELBO_SYM_NO_CACHE", "").strip() not in ("", "0")
+
+
+def cache_dir() -> Path | None:
+    """The user's cache folder for elbo-sym (None when there is no home to put it in)."""
+    explicit = os.environ.get("ELBO_SYM_CACHE_DIR")
+    if explicit:
+        return Path(os.path.abspath(explicit))  # relative: to the folder it was given in, fixed now
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg and os.path.isabs(xdg):  # the XDG spec: a relative value is ignored
+        return Path(xdg) / "elbo-sym"
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError, OSError):
+        return None
+    return home / ".cache" / "elbo-sym"
+
+
+_ENGINE: str | None = None
+
+
+def engine_fingerprint() -> str:
+    """A hash of elbo-sym's version and sources, and of the SymPy, mpmath and Python versions."""
+    global _ENGINE
+    if _ENGINE is None:
+        import elbo_sym
+
+        _ENGINE = fingerprint(Path(elbo_sym.__file__).parent, elbo_sym.__version__)
+    return _ENGINE
+
+
+def fingerprint(package: Path, version: str) -> str:
+    """Hash of every *.py under `package` (names and bytes), `version`, and the dependencies' versions."""
+    import importlib.util
+
+    digest = hashlib.sha256()
+    digest.update(f"format {FORMAT}\nelbo-sym {version}\npython {sys.version}\n".encode())
+    for source in sorted(package.rglob("*.py")):
+        digest.update(b"\0" + source.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(source.read_bytes())
+    for name, version_file in (("sympy", "release.py"), ("mpmath", "__init__.py")):
+        spec = importlib.util.find_spec(name)
+        origin = Path(spec.origin).parent / version_file if spec and spec.origin else None
+        digest.update(f"\0{name}\0".encode())
+        digest.update(origin.read_bytes() if origin and origin.is_file() else b"missing")
+    return digest.hexdigest()
+
+
+def entry_key(path: str, content: bytes, budget: float, total: float | None = None) -> str:
+    """The public name of a report's slot: every input the report depends on, hashed."""
+    digest = hashlib.sha256()
+    for part in (engine_fingerprint().encode(), path.encode("utf-8", "surrogateescape"),
+                 repr(float(budget)).encode(), repr(None if total is None else float(total)).encode(), content):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    value: str
+
+
+@dataclass(frozen=True)
+class _StepVerdict:
+    verdict: _Verdict
+
+
+@dataclass(frozen=True)
+class Report:
+    """One derivation's check as the CLI prints it: fresh, or read back from the cache."""
+
+    path: str
+    text: str
+    data: dict
+    verdicts: tuple[str, ...]
+    established: bool
+    ok: bool
+    cached: bool = False
+
+    @property
+    def steps(self) -> tuple[_StepVerdict, ...]:
+        """Per-step verdicts, shaped like DerivationResult.steps for `format_summary`."""
+        return tuple(_StepVerdict(_Verdict(v)) for v in self.verdicts)
+
+    def as_dict(self) -> dict:
+        return self.data
+
+    @classmethod
+    def from_result(cls, result, text: str) -> "Report":
+        return cls(result.derivation.path, text, result.as_dict(),
+                   tuple(r.verdict.value for r in result.steps), result.established, result.ok)
+
+
+def _usable_key(fd: int) -> bool:
+    """A key file we may trust: a regular file, ours, mode 0600, one link, KEY_BYTES long."""
+    info = os.fstat(fd)
+    return (stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) == 0o600
+            and info.st_nlink == 1 and info.st_size == KEY_BYTES)
+
+
+def _read_key(path: Path) -> bytes | None:
+    """The secret in `path`, None when it is missing; raise _Untrusted when it must not be used."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    except OSError:
+        raise _Untrusted from None  # a symlink (ELOOP), a folder, unreadable ...
+    try:
+        if not _usable_key(fd):
+            raise _Untrusted
+        key = os.read(fd, KEY_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(key) != KEY_BYTES:
+        raise _Untrusted
+    return key
+
+
+class _Untrusted(Exception):
+    """The key file exists but must not be used: the cache is off for this run."""
+
+
+def _create_key(directory: Path) -> bytes | None:
+    """Write a fresh secret atomically (temp file with 0600, then link: never overwrites)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    secret = os.urandom(KEY_BYTES)
+    temporary = directory / f".{KEY_FILE}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
+                 0o600)
+    try:
+        try:
+            os.fchmod(fd, 0o600)  # whatever the umask
+            os.write(fd, secret)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(temporary, directory / KEY_FILE)
+        except FileExistsError:  # another process won the race: use its key
+            pass
+    finally:
+        temporary.unlink(missing_ok=True)
+    return _read_key(directory / KEY_FILE)
+
+
+def _mac(secret: bytes, key: str, payload: bytes) -> str:
+    message = _MAC_CONTEXT + key.encode("ascii") + b"\0" + payload
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _step_consistent(step, index: int, verdict: str) -> bool:
+    """A step of the report's data: numbered in order, with its line, agreeing with `verdicts`."""
+    return (isinstance(step, dict) and step.get("index") == index and _is_int(step.get("index"))
+            and _is_int(step.get("line")) and step.get("verdict") == verdict
+            and _is_int(step.get("instances", 0)))
+
+
+def _report_from_payload(payload: dict, key: str, path: str) -> Report | None:
+    """The report in an authentic payload, if every field has its type and agrees with the rest."""
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get("key") != key:
+        return None
+    text, data, verdicts = payload.get("text"), payload.get("data"), payload.get("verdicts")
+    established, ok = payload.get("established"), payload.get("ok")
+    if payload.get("path") != path or not isinstance(text, str) or not isinstance(data, dict):
+        return None
+    if established is not True or ok is not True:  # only reports that held are ever stored
+        return None
+    if not isinstance(verdicts, list) or not all(isinstance(v, str) and v in _CACHEABLE_VERDICTS for v in verdicts):
+        return None
+    steps = data.get("steps")
+    if (data.get("file") != path or data.get("ok") is not True or data.get("established") is not True
+            or not isinstance(steps, list) or len(steps) != len(verdicts)
+            or not all(_step_consistent(s, i, v) for i, (s, v) in enumerate(zip(steps, verdicts), 1))):
+        return None
+    return Report(path, text, data, tuple(verdicts), True, True, cached=True)
+
+
+class Cache:
+    """Authenticated result cache (see the module docstring); every failure is a miss."""
+
+    def __init__(self, directory: Path | None = None):
+        self.directory = directory if directory is not None else cache_dir()
+        self._secret: bytes | None = None
+        self._usable = self.directory is not None
+
+    def _key(self, create: bool) -> bytes | None:
+        if not self._usable:
+            return None
+        if self._secret is None:
+            try:
+                self._secret = _read_key(self.directory / KEY_FILE)
+                if self._secret is None and create:
+                    self._secret = _create_key(self.directory)
+            except (_Untrusted, OSError):
+                self._usable = False  # not our key, or no way to make one: no cache this run
+                return None
+        return self._secret
+
+    def get(self, key: str, path: str) -> Report | None:
+        try:
+            secret = self._key(create=False)
+            if secret is None:
+                return None
+            entry = json.loads(read_regular_file(self.directory / f"{key}.json", MAX_ENTRY_BYTES))
+            if not isinstance(entry, dict) or entry.get("format") != FORMAT:
+                return None
+            payload, mac = entry.get("payload"), entry.get("mac")
+            if not isinstance(payload, str) or not isinstance(mac, str):
+                return None
+            raw = payload.encode("utf-8", "surrogatepass")
+            if not hmac.compare_digest(mac.encode("ascii", "replace"), _mac(secret, key, raw).encode("ascii")):
+                return None
+            return _report_from_payload(json.loads(payload), key, path)
+        except (FileReadError, OSError, ValueError, TypeError, RecursionError, MemoryError, UnicodeError):
+            return None
+
+    def put(self, key: str, report: Report) -> None:
+        if not report.ok or not report.established:
+            return
+        try:
+            secret = self._key(create=True)
+            if secret is None:
+                return
+            payload = json.dumps({"format": FORMAT, "key": key, "path": report.path, "text": report.text,
+                                  "data": report.data, "verdicts": list(report.verdicts),
+                                  "established": report.established, "ok": report.ok}, ensure_ascii=False)
+            if _report_from_payload(json.loads(payload), key, report.path) is None:
+                return  # would not be read back as a hit: do not store it
+            entry = json.dumps({"format": FORMAT, "mac": _mac(secret, key, payload.encode("utf-8", "surrogatepass")),
+                                "payload": payload}).encode("ascii")
+            if len(entry) > MAX_ENTRY_BYTES:
+                return
+            target = self.directory / f"{key}.json"
+            temporary = self.directory / f".{key[:16]}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | getattr(os, "O_CLOEXEC", 0), 0o600)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(entry)
+                os.replace(temporary, target)
+            finally:
+                temporary.unlink(missing_ok=True)
+            self._prune()
+        except (OSError, ValueError, TypeError):
+            pass  # a cache that cannot be written is only a slower check
+
+    def _prune(self) -> None:
+        """Remove the oldest entries beyond MAX_ENTRIES: only regular files named like an
+        entry (ENTRY_NAME), never anything else a shared or mistaken cache folder holds."""
+        entries: list[tuple[float, str]] = []
+        with os.scandir(self.directory) as listing:
+            for item in listing:
+                if not ENTRY_NAME.fullmatch(item.name):
+                    continue
+                try:
+                    info = item.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISREG(info.st_mode):
+                    entries.append((info.st_mtime, item.name))
+        if len(entries) <= MAX_ENTRIES:
+            return
+        entries.sort()
+        for _, name in entries[: len(entries) - MAX_ENTRIES]:
+            try:
+                os.unlink(self.directory / name)
+            except OSError:
+                pass
+
+
+def check_paths(paths: list[str], budget: float, formatter, use_cache: bool = True,
+                total: float | None = None):
+    """Check every derivation named by `paths`; return (reports in file order, input errors).
+
+    `budget` bounds each step, `total` each file (None: the default, steps x budget, capped);
+    both must be finite and > 0 (else BudgetError).
+    `formatter(result) -> str` renders a fresh DerivationResult (the CLI's format_result).
+    Raises FileNotFoundError when `paths` name no derivation file at all.
+    """
+    budget = validate_budget(budget)
+    total = validate_budget(total, "file budget") if total is not None else None
+    files = discover(paths)
+    if not files:
+        raise FileNotFoundError(f"no derivation files found in {' '.join(paths)}")
+    cache = Cache() if use_cache and not disabled_by_environment() else None
+    reports: list[Report | None] = [None] * len(files)
+    misses = []
+    for i, path in enumerate(files):
+        try:
+            content = read_regular_file(path, MAX_FILE_BYTES)
+        except FileReadError as error:
+            misses.append((i, path, None, error))
+            continue
+        key = entry_key(str(path), content, budget, total) if cache is not None else None
+        hit = cache.get(key, str(path)) if key is not None else None
+        if hit is not None:
+            reports[i] = hit
+        else:
+            misses.append((i, path, key, content))
+    errors = []
+    if misses:
+        from elbo_sym.engine.derivation import DerivationError, loads
+        from elbo_sym.authoring.repair import check_with_suggestions
+        for i, path, key, content in misses:
+            if isinstance(content, FileReadError):
+                line, prefix = (1, "") if content.too_large else (0, "cannot read file: ")
+                errors.append(DerivationError(str(path), line, prefix + content.reason))
+                continue
+            try:
+                derivation = loads(content, str(path))
+            except DerivationError as error:
+                errors.append(error)
+                continue
+            result = check_with_suggestions(derivation, budget=budget, total=total)
+            reports[i] = Report.from_result(result, formatter(result))
+            if key is not None:
+                cache.put(key, reports[i])
+    return [r for r in reports if r is not None], errors
+
+
+__all__ = ["Cache", "Report", "check_paths", "cache_dir", "engine_fingerprint", "fingerprint", "entry_key", "discover"]

@@ -1,0 +1,433 @@
+"""Helpful failures: when a step is refuted, try the common slips and re-check.
+
+The repairs are the mistakes students and authors actually make in this lesson:
+
+* a sign: negate the step's expression or one of its terms, or turn a log's fraction over
+  (``log(p/q)`` for ``log(q/p)``);
+* q and p swapped: the two arguments of ``KL``; ``q(z)`` written for ``p(z)`` or
+  ``p(z | x)`` (one occurrence, or all of them);
+* the posterior and the prior confused: ``p(z | x)`` <-> ``p(z)``;
+* the relation: ``>=`` <-> ``<=`` (and ``>`` <-> ``<``), a strict inequality for a
+  non-strict one, or ``=`` where the step is really an inequality by ``jensen`` or
+  ``kl-nonneg``.
+
+Edits are made on the author's *text* (positions from Python's ``ast``), so the
+suggestion shows exactly what to type.  Every candidate is re-parsed and re-checked by
+the same rules and checker as the original step; only a candidate whose verdict is
+``proved`` is ever suggested, and the smallest such edit wins.  A suggestion is a
+suggestion: it is labelled as one and never changes any verdict.
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from dataclasses import dataclass, replace
+
+from sympy.core.cache import clear_cache
+
+from elbo_sym import budget as budgets
+from elbo_sym.budget import BudgetExceeded
+from elbo_sym.engine.check import DerivationResult, Verdict, check_derivation
+from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, validate_budget
+from elbo_sym.engine.derivation import Derivation, Example, Formula, Step
+from elbo_sym.engine.models.discrete import DiscreteModel
+
+SEARCH_BUDGET_SECONDS = 5.0
+"""Wall-clock limit for the whole repair search of one step."""
+CANDIDATE_BUDGET_SECONDS = 2.0
+"""Time budget for checking one candidate."""
+MAX_CANDIDATES = 120
+"""At most this many candidate edits are tried per step."""
+DERIVATION_BUDGET_SECONDS = 15.0
+"""Wall-clock limit for all the repair searches of one derivation."""
+
+_INEQUALITY_RULES = ("jensen", "kl-nonneg")
+_REVERSE = {">=": "<=", "<=": ">=", ">": "<", "<": ">"}
+_NON_STRICT = {">": ">=", "<": "<="}
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A repair that makes the step ``proved``: what changed and the step as edited."""
+
+    description: str
+    rel: str
+    expr: str
+    rule: str
+    changes: tuple[str, ...]
+    """Which keys of the step the repair edits ("rel", "expr", "rule"); empty if none."""
+
+    def describe(self) -> str:
+        """One line, e.g. ``swap the two arguments of KL: expr = "KL(q(z), p(z | x))"``."""
+        values = {"rel": self.rel, "expr": self.expr, "rule": self.rule}
+        edits = ", ".join(f'{key} = "{values[key]}"' for key in ("rel", "expr", "rule") if key in self.changes)
+        return f"{self.description}: {edits}" if edits else self.description
+
+    def as_dict(self) -> dict:
+        return {"description": self.description, "rel": self.rel, "expr": self.expr, "rule": self.rule,
+                "changes": list(self.changes), "text": self.describe()}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    description: str
+    rel: str
+    text: str
+    rule: str
+    cost: int
+    order: int
+
+
+# ---------------------------------------------------------------------------- search
+
+
+def suggest(lhs, step: Step, model: DiscreteModel, examples: tuple[Example, ...] = (),
+            budget: float = SEARCH_BUDGET_SECONDS) -> Suggestion | None:
+    """The smallest common repair that makes `lhs step.rel step.expr` proved, or None."""
+    deadline = time.perf_counter() + budget
+    for candidate in candidates(step)[:MAX_CANDIDATES]:
+        if time.perf_counter() > deadline:
+            return None
+        if _proves(lhs, step, candidate, model, examples):
+            changes = tuple(key for key, old, new in (("rel", step.rel, candidate.rel),
+                                                      ("expr", step.formula.text.strip(), candidate.text),
+                                                      ("rule", step.rule, candidate.rule)) if old != new)
+            return Suggestion(candidate.description, candidate.rel, candidate.text, candidate.rule, changes)
+    return None
+
+
+def check_with_suggestions(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS,
+                           total: float | None = None) -> DerivationResult:
+    """`check_derivation`, plus a repair suggestion on every refuted step (verdicts unchanged).
+
+    The suggestions share the file's budget: they only use the time the check left over.
+    """
+    budget = validate_budget(budget)
+    total = validate_budget(total, "file budget") if total is not None else file_budget(
+        len(derivation.steps), budget)
+    started = time.monotonic()
+    result = check_derivation(derivation, budget, total=total)
+    if not any(r.verdict is Verdict.refuted for r in result.steps):
+        return result
+    try:
+        with budgets.limit(total - (time.monotonic() - started), "repair budget exhausted"):
+            steps = attach_suggestions(derivation, derivation.model(), list(result.steps))
+    except BudgetExceeded:
+        clear_cache()
+        return result
+    return replace(result, steps=tuple(steps))
+
+
+def attach_suggestions(derivation: Derivation, model: DiscreteModel, results: list) -> list:
+    """Results with a `suggestion` on every refuted step (steps are repaired in chain order).
+
+    When the previous step was refuted too and its suggestion edits its expression, this
+    step is judged against the repaired expression: often the later "failure" is only the
+    earlier slip carried forward, and then no edit of this step is suggested.
+    """
+    out, repaired_previous = [], None
+    deadline = time.perf_counter() + DERIVATION_BUDGET_SECONDS
+
+    def budget() -> float:
+        return max(0.0, min(SEARCH_BUDGET_SECONDS, deadline - time.perf_counter()))
+
+    for result in results:
+        suggestion = None
+        if result.verdict is Verdict.refuted and budget() > 0:
+            if repaired_previous is not None:
+                unchanged = Candidate("", result.step.rel, result.step.formula.text.strip(), result.step.rule, 0, 0)
+                if _proves(repaired_previous, result.step, unchanged, model, derivation.examples):
+                    suggestion = Suggestion(
+                        f"no edit needed here: this step holds once step {result.step.index - 1} is repaired "
+                        "as suggested", result.step.rel, result.step.formula.text.strip(), result.step.rule, ())
+                else:
+                    suggestion = suggest(repaired_previous, result.step, model, derivation.examples, budget())
+            if suggestion is None:
+                suggestion = suggest(result.lhs, result.step, model, derivation.examples, budget())
+            result = replace(result, suggestion=suggestion)
+        repaired_previous = None
+        if suggestion is not None and "expr" in suggestion.changes:
+            try:
+                from elbo_sym.engine.parse import ParseError, parse_expression
+
+                repaired_previous = parse_expression(suggestion.expr)
+            except ParseError:  # pragma: no cover - the suggestion was parsed before
+                repaired_previous = None
+        out.append(result)
+    return out
+
+
+def _proves(lhs, step: Step, candidate: Candidate, model: DiscreteModel, examples) -> bool:
+    """Does the edited step get the verdict `proved`? (rule first: cheap; then the checker)."""
+    from elbo_sym.engine.canonical import TooLarge
+    from elbo_sym.engine.check import check_step
+    from elbo_sym.engine.models.discrete import UnfoldError
+    from elbo_sym.engine.parse import ParseError, parse_expression
+    from elbo_sym.engine.rules import RULES
+
+    try:
+        expr = parse_expression(candidate.text)
+    except ParseError:
+        return False
+    edited = replace(step, rel=candidate.rel, rule=candidate.rule,
+                     formula=Formula(expr, candidate.text, step.formula.line))
+    try:
+        with budgets.limit(CANDIDATE_BUDGET_SECONDS):
+            outcome = RULES[candidate.rule](lhs, candidate.rel, expr, model)
+    except BudgetExceeded:
+        clear_cache()
+        return False
+    except (TooLarge, UnfoldError, RecursionError, ValueError, ZeroDivisionError, TypeError):
+        return False
+    if not outcome.proved:
+        return False
+    return check_step(lhs, edited, model, examples, CANDIDATE_BUDGET_SECONDS).verdict is Verdict.proved
+
+
+# ---------------------------------------------------------------------------- candidates
+
+
+def candidates(step: Step) -> list[Candidate]:
+    """Every repair to try for a step, smallest first (then in a fixed, explainable order)."""
+    text = step.formula.text.strip()
+    rel, rule = step.rel, step.rule
+    out: list[Candidate] = []
+
+    def add(description: str, new_rel: str, new_text: str, new_rule: str, cost: int) -> None:
+        out.append(Candidate(description, new_rel, new_text, new_rule, cost, len(out)))
+
+    # The relation.
+    if rel in _REVERSE:
+        add("reverse the inequality", _REVERSE[rel], text, rule, 1)
+    if rel in _NON_STRICT:
+        add("use the non-strict inequality", _NON_STRICT[rel], text, rule, 1)
+    # '=' that is really an inequality, and inequalities that are really identities.
+    if rel == "=":
+        for new_rel in (">=", "<="):
+            for new_rule in _INEQUALITY_RULES:
+                if new_rule == rule:
+                    add("the step is an inequality, not an identity", new_rel, text, new_rule, 1)
+                else:
+                    add(f"the step is an inequality by {new_rule}", new_rel, text, new_rule, 2)
+    elif rel in ("<", ">"):
+        add("the two sides are equal", "=", text, rule if rule not in _INEQUALITY_RULES else "algebra", 2)
+    # The expression (keeping relation and rule); exchanges "throughout" touch several places.
+    for description, edited in expression_edits(text):
+        add(description, rel, edited, rule, 2 if description.endswith("throughout") else 1)
+
+    seen, unique = set(), []
+    for c in sorted(out, key=lambda c: (c.cost, c.order)):
+        key = (c.rel, c.rule, "".join(c.text.split()))
+        if key in seen or key == (rel, rule, "".join(text.split())):
+            continue
+        seen.add(key)
+        unique.append(c)
+    return unique
+
+
+def expression_edits(text: str) -> list[tuple[str, str]]:
+    """(description, edited text) for every single common slip in an expression."""
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    source = _Source(text)
+    edits: list[tuple[str, str]] = []
+    edits += _kl_swaps(tree, source)
+    edits += _density_swaps(tree, source)
+    edits += _log_fraction_flips(tree, source)
+    edits += _term_sign_flips(tree, source)
+    edits += _negations(tree, source)
+    edits += _global_swaps(tree, source)
+    return [(d, t) for d, t in edits if t.strip() != text.strip()]
+
+
+class _Source:
+    """The expression text with `ast` positions (UTF-8 byte columns per line) as indices."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.starts = [0]
+        for line in text.split("\n")[:-1]:
+            self.starts.append(self.starts[-1] + len(line) + 1)
+        self.lines = text.split("\n")
+
+    def index(self, lineno: int, col: int) -> int:
+        line = self.lines[lineno - 1]
+        return self.starts[lineno - 1] + len(line.encode("utf-8")[:col].decode("utf-8", "replace"))
+
+    def span(self, node: ast.AST) -> tuple[int, int]:
+        return self.index(node.lineno, node.col_offset), self.index(node.end_lineno, node.end_col_offset)
+
+    def of(self, node: ast.AST) -> str:
+        start, end = self.span(node)
+        return self.text[start:end]
+
+    def splice(self, replacements: list[tuple[tuple[int, int], str]]) -> str:
+        out, position = [], 0
+        for (start, end), new in sorted(replacements):
+            out.append(self.text[position:start])
+            out.append(new)
+            position = end
+        out.append(self.text[position:])
+        return "".join(out)
+
+
+def _kl_swaps(tree: ast.AST, source: _Source) -> list[tuple[str, str]]:
+    edits = []
+    for node in ast.walk(tree):
+        if _is_call(node, "KL") and len(node.args) == 2:
+            a, b = node.args
+            edited = source.splice([(source.span(a), source.of(b)), (source.span(b), source.of(a))])
+            edits.append(("swap the two arguments of KL", edited))
+    return edits
+
+
+_DENSITY_TEXT = {"q": "q(z)", "prior": "p(z)", "posterior": "p(z | x)"}
+_DENSITY_NAME = {"q": "q(z)", "prior": "the prior p(z)", "posterior": "the posterior p(z | x)"}
+_SWAPS = (("q", "prior"), ("q", "posterior"), ("posterior", "prior"))
+
+
+def _densities(tree: ast.AST, source: _Source) -> list[tuple[tuple[int, int], str]]:
+    """Occurrences of q(z), p(z), p(z | x) (and a bare `q` used as a distribution), in order."""
+    found = []
+    for node in ast.walk(tree):
+        kind = _density_kind(node)
+        if kind is not None:
+            found.append((source.span(node), kind))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("E", "KL", "H", "ELBO"):
+            for arg in node.args[: 2 if node.func.id == "KL" else 1]:
+                if isinstance(arg, ast.Name) and arg.id == "q":
+                    found.append((source.span(arg), "q"))
+    return sorted(found)
+
+
+def _density_kind(node: ast.AST) -> str | None:
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name) or node.keywords:
+        return None
+    args = node.args
+    if node.func.id == "q" and len(args) == 1 and _is_name(args[0], "z"):
+        return "q"
+    if node.func.id == "p" and len(args) == 1:
+        if _is_name(args[0], "z"):
+            return "prior"
+        arg = args[0]
+        if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.BitOr) and _is_name(arg.left, "z") \
+                and _is_name(arg.right, "x"):
+            return "posterior"
+    return None
+
+
+def _density_swaps(tree: ast.AST, source: _Source) -> list[tuple[str, str]]:
+    """Replace one occurrence of q(z) / p(z) / p(z | x) by one of the others."""
+    occurrences = _densities(tree, source)
+    edits = []
+    for a, b in _SWAPS:
+        for old, new in ((a, b), (b, a)):
+            matching = [span for span, kind in occurrences if kind == old]
+            for n, span in enumerate(matching, 1):
+                where = f" (occurrence {n} of {len(matching)})" if len(matching) > 1 else ""
+                edits.append((f"write {_DENSITY_TEXT[new]} instead of {_DENSITY_TEXT[old]}{where}",
+                              source.splice([(span, _DENSITY_TEXT[new])])))
+    return edits
+
+
+def _global_swaps(tree: ast.AST, source: _Source) -> list[tuple[str, str]]:
+    """Exchange two of q(z), p(z), p(z | x) everywhere (when that touches two or more places)."""
+    occurrences = _densities(tree, source)
+    edits = []
+    for a, b in _SWAPS:
+        touched = [(span, _DENSITY_TEXT[b if kind == a else a]) for span, kind in occurrences if kind in (a, b)]
+        if len(touched) >= 2:
+            edits.append((f"exchange {_DENSITY_NAME[a]} and {_DENSITY_NAME[b]} throughout",
+                          source.splice(touched)))
+    return edits
+
+
+def _log_fraction_flips(tree: ast.AST, source: _Source) -> list[tuple[str, str]]:
+    """log(a / b) -> log(b / a): the sign slip inside a KL or an ELBO."""
+    edits = []
+    for node in ast.walk(tree):
+        if _is_call(node, "log") and len(node.args) == 1:
+            arg = node.args[0]
+            if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Div):
+                flipped = f"{_operand(arg.right, source)} / {_operand(arg.left, source)}"
+                edits.append((f"turn the fraction inside log({source.of(arg)}) upside down",
+                              source.splice([(source.span(arg), flipped)])))
+    return edits
+
+
+def _terms(node: ast.AST) -> list[tuple[int, ast.AST]]:
+    """The top-level terms of a sum as (sign, node)."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        left = _terms(node.left)
+        sign = 1 if isinstance(node.op, ast.Add) else -1
+        return left + [(sign * s, n) for s, n in _terms_of_operand(node.right)]
+    return _terms_of_operand(node)
+
+
+def _terms_of_operand(node: ast.AST) -> list[tuple[int, ast.AST]]:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return [(-s, n) for s, n in _terms_of_operand(node.operand)]
+    return [(1, node)]
+
+
+def _join(terms: list[tuple[int, str]]) -> str:
+    out = ""
+    for i, (sign, text) in enumerate(terms):
+        if i == 0:
+            out = text if sign > 0 else f"-{text}"
+        else:
+            out += (" + " if sign > 0 else " - ") + text
+    return out
+
+
+def _term_sign_flips(tree: ast.AST, source: _Source) -> list[tuple[str, str]]:
+    terms = _terms(tree)
+    if len(terms) < 2:
+        return []
+    texts = [(sign, _term_text(node, source)) for sign, node in terms]
+    edits = []
+    for i, (sign, text) in enumerate(texts):
+        flipped = list(texts)
+        flipped[i] = (-sign, text)
+        edits.append((f"flip the sign of the term {text}", _join(flipped)))
+    return edits
+
+
+def _negations(tree: ast.AST, source: _Source) -> list[tuple[str, str]]:
+    if isinstance(tree, ast.UnaryOp) and isinstance(tree.op, ast.USub):
+        return [("drop the leading minus sign", source.of(tree.operand))]
+    inner = source.of(tree)
+    body = inner if _is_atomic(tree) else f"({inner})"
+    return [("negate the whole expression", f"-{body}")]
+
+
+def _term_text(node: ast.AST, source: _Source) -> str:
+    text = source.of(node)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        return f"({text})"
+    return text
+
+
+def _operand(node: ast.AST, source: _Source) -> str:
+    """Text of an operand of `/`, parenthesised unless it binds tighter than `*` and `/`."""
+    text = source.of(node)
+    return text if _is_atomic(node) else f"({text})"
+
+
+def _is_atomic(node: ast.AST) -> bool:
+    return isinstance(node, (ast.Call, ast.Name, ast.Constant)) or (
+        isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow))
+
+
+def _is_call(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
+
+
+def _is_name(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
+
+
+__all__ = ["Suggestion", "suggest", "attach_suggestions", "candidates", "expression_edits"]

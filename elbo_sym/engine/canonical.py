@@ -1,0 +1,360 @@
+"""Domain-aware canonical forms: deciding `lhs = rhs` on the model's domain.
+
+An unfolded expression is written as a polynomial in *log atoms* with coefficients that
+are rational functions of the parameters::
+
+    sum over monomials m of  c_m(pi, l, q) * prod(log f for f in m)
+
+Each log argument is split into its factors, the linear constraints (sum pi = 1,
+sum q = 1) are substituted, and every factor is reduced to a primitive polynomial with a
+sign fixed (so log|f| is the atom and equal atoms are equal keys).  Coefficients are
+reduced modulo the same constraints.  If every coefficient is 0, the expression is 0 on
+the whole domain: that is a proof.  Logs of distinct irreducible polynomials are
+linearly independent over rational functions, so for the lesson's fragment a nonzero
+coefficient really means "not equal" -- but this module only ever claims the zero case;
+the checker looks for a counterexample otherwise.
+
+Work is linear in the number of terms: no `simplify`, no factoring of big polynomials.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sympy import Add, Expr, Integer, Mul, Pow, Rational, exp, expand, factor_list, factorint, log, together
+from sympy.core.function import AppliedUndef
+
+from elbo_sym.budget import checkpoint
+from elbo_sym.limits import MAX_EXPANSION_TERMS
+from elbo_sym.engine.models.discrete import DiscreteModel
+
+MAX_FACTOR_SYMBOLS = 8
+"""Log arguments with at most this many symbols are fully factored (cheap there)."""
+MAX_DENOMINATORS = 64
+"""Distinct denominators `together` may combine (work grows with their square)."""
+MAX_TERMS = MAX_EXPANSION_TERMS
+"""A budget on the size of intermediate sums; larger means the step is too big to check."""
+
+Key = tuple  # a sorted tuple of atoms (a monomial in log atoms)
+
+
+class TooLarge(ArithmeticError):
+    """The expression would need more work than the budget allows."""
+
+
+@dataclass(frozen=True)
+class Canonical:
+    """Monomials in log atoms -> reduced coefficient; empty means identically zero."""
+
+    terms: tuple[tuple[Key, Expr], ...]
+
+    @property
+    def is_zero(self) -> bool:
+        return not self.terms
+
+    def as_expr(self) -> Expr:
+        """The residual as an expression (for `explain`): sum of coefficient * atoms."""
+        return Add(*(coefficient * Mul(*(_atom_expr(a) for a in key)) for key, coefficient in self.terms))
+
+
+class _LogPoly:
+    """Accumulates coefficient terms per monomial; a tiny polynomial ring over log atoms."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: dict | None = None):
+        # always a defaultdict: `add` creates keys (a plain dict here raised KeyError)
+        self.parts: dict[Key, list[Expr]] = defaultdict(list, parts or {})
+
+    @classmethod
+    def constant(cls, c: Expr) -> "_LogPoly":
+        poly = cls()
+        poly.parts[()].append(c)
+        return poly
+
+    def add(self, other: "_LogPoly") -> None:
+        for key, items in other.parts.items():
+            self.parts[key].extend(items)
+
+    def collapsed(self) -> dict[Key, Expr]:
+        return {key: Add(*items) for key, items in self.parts.items()}
+
+    def times(self, other: "_LogPoly") -> "_LogPoly":
+        mine, theirs = self.collapsed(), other.collapsed()
+        if len(mine) * len(theirs) > MAX_TERMS:
+            raise TooLarge("product of log polynomials too large")
+        out = _LogPoly()
+        for k1, c1 in mine.items():
+            for k2, c2 in theirs.items():
+                key = k1 + k2
+                if len(key) > 1:  # most monomials have one atom: no sort (and no O(K) compares)
+                    key = tuple(sorted(key, key=_atom_order))
+                out.parts[key].append(c1 * c2)
+        return out
+
+
+def canonical(e: Expr, model: DiscreteModel) -> Canonical:
+    """The canonical form of an unfolded expression on the model's domain."""
+    builder = _Builder(model)
+    poly = builder.poly(e)
+    terms = []
+    for key, items in poly.parts.items():
+        coefficient = builder.reduce(Add(*items))
+        if coefficient != 0:
+            terms.append((key, coefficient))
+    terms.sort(key=lambda t: tuple(_atom_order(a) for a in t[0]))
+    return Canonical(tuple(terms))
+
+
+class _Builder:
+    def __init__(self, model: DiscreteModel):
+        self.model = model
+        self.elimination = model.elimination
+        self._atoms: dict[Expr, _LogPoly] = {}
+        # memo tables: the unfolded tree shares subtrees (p(x) = sum_k pi_k l_k sits inside K
+        # logs); visiting each shared subtree once keeps the work linear in K
+        self._factor_memo: dict[Expr, _LogPoly] = {}
+        self._transcendental_memo: dict[Expr, bool] = {}
+
+    def transcendental(self, e: Expr) -> bool:
+        """_is_transcendental(e), memoized per subtree."""
+        if e.is_Atom:
+            return False
+        known = self._transcendental_memo.get(e)
+        if known is None:
+            known = isinstance(e, (log, exp, AppliedUndef)) or any(self.transcendental(a) for a in e.args)
+            self._transcendental_memo[e] = known
+        return known
+
+    # -- coefficients -------------------------------------------------------------------
+
+    def reduce(self, c: Expr) -> Expr:
+        """A coefficient modulo the constraints: 0 exactly when it vanishes on the domain."""
+        checkpoint()
+        c = c.xreplace(self.elimination)
+        if c == 0 or c.is_Number:
+            return c
+        if any(p.exp.is_negative for p in c.atoms(Pow)):
+            numerator, denominator = bounded_together(c).as_numer_denom()
+            numerator = _bounded_expand(numerator)
+            return Integer(0) if numerator == 0 else numerator / denominator
+        return _bounded_expand(c)
+
+    # -- the expression as a polynomial in log atoms -------------------------------------
+
+    def poly(self, e: Expr) -> _LogPoly:
+        checkpoint()
+        if not self.transcendental(e):
+            return _LogPoly.constant(e)
+        if e.is_Add:
+            out = _LogPoly()
+            for arg in e.args:
+                out.add(self.poly(arg))
+            return out
+        if e.is_Mul:
+            algebraic = [a for a in e.args if not self.transcendental(a)]
+            result = _LogPoly.constant(Mul(*algebraic))
+            for a in e.args:
+                if self.transcendental(a):
+                    result = result.times(self.poly(a))
+            return result
+        if e.is_Pow and e.exp.is_Integer and e.exp > 0:
+            result = _LogPoly.constant(Integer(1))
+            base = self.poly(e.base)
+            for _ in range(int(e.exp)):
+                result = result.times(base)
+            return result
+        if isinstance(e, log):
+            return self.log_atoms(e.args[0])
+        # exp(...), a negative power of a log, anything else: an opaque atom (sound, maybe incomplete)
+        poly = _LogPoly()
+        poly.parts[(("opaque", e),)].append(Integer(1))
+        return poly
+
+    def log_atoms(self, argument: Expr) -> _LogPoly:
+        """log(argument) as a sum of log|f| over primitive polynomial factors f (plus log primes)."""
+        if argument in self._atoms:
+            return self._atoms[argument]
+        out = _LogPoly()
+        if self.transcendental(argument):
+            out.parts[(("opaque", log(argument)),)].append(Integer(1))
+        else:
+            for factor, multiplicity in _factors(argument):
+                out.add(_scaled(self.factor_atoms(factor), multiplicity))
+        self._atoms[argument] = out
+        return out
+
+    def factor_atoms(self, f: Expr) -> _LogPoly:
+        """log|f| for one factor: a number, a symbol, or a sum (reduced by the constraints)."""
+        known = self._factor_memo.get(f)
+        if known is None:
+            known = self._factor_memo[f] = self._factor_atoms(f)
+        return _LogPoly({key: list(items) for key, items in known.parts.items()})  # callers extend it
+
+    def _factor_atoms(self, f: Expr) -> _LogPoly:
+        # log |f| of one factor: the whole argument was shown positive (elbo_sym.engine.definedness),
+        # so a negative factor such as -1 pairs with another negative one
+        if f.is_Rational:
+            return _log_rational(abs(f))
+        if f.is_Mul or (f.is_Pow and f.exp.is_Integer):
+            out = _LogPoly()
+            for factor, multiplicity in _factors(f):
+                out.add(_scaled(self.factor_atoms(factor), multiplicity))
+            return out
+        if f in self.elimination:
+            f = self.elimination[f]
+        elif f.is_Symbol:
+            return _atom(("log", f))
+        if any(p.exp.is_negative for p in f.atoms(Pow)):
+            numerator, denominator = bounded_together(f).as_numer_denom()
+            out = self.factor_atoms(numerator)
+            out.add(_scaled(self.factor_atoms(denominator), -1))
+            return out
+        g = _bounded_expand(f.xreplace(self.elimination))
+        if g.is_Rational:
+            return _log_rational(abs(g))
+        if g.is_Symbol:
+            return _atom(("log", g))
+        content, primitive = g.as_content_primitive()
+        if primitive.is_Mul:
+            out = _log_rational(abs(content))
+            for factor, multiplicity in _factors(primitive):
+                out.add(_scaled(self.factor_atoms(factor), multiplicity))
+            return out
+        if primitive.could_extract_minus_sign():
+            primitive = -primitive
+        out = _log_rational(abs(content))
+        if len(primitive.free_symbols) <= MAX_FACTOR_SYMBOLS and _degree_above_one(primitive):
+            c, pieces = factor_list(primitive)
+            if len(pieces) > 1 or (pieces and pieces[0][1] > 1):
+                out.add(_log_rational(abs(Rational(c))))
+                for piece, multiplicity in pieces:
+                    piece = -piece if piece.could_extract_minus_sign() else piece
+                    out.add(_scaled(_atom(("log", piece)), multiplicity))
+                return out
+        out.add(_atom(("log", primitive)))
+        return out
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _factors(e: Expr) -> list[tuple[Expr, Expr]]:
+    """Multiplicative factors with their (integer) multiplicities."""
+    out = []
+    for factor in Mul.make_args(e):
+        if factor.is_Pow and factor.exp.is_Integer:
+            out.append((factor.base, factor.exp))
+        else:
+            out.append((factor, Integer(1)))
+    return out
+
+
+def _is_transcendental(e: Expr) -> bool:
+    return e.has(log, exp, AppliedUndef) if not e.is_Atom else False
+
+
+def _atom(atom) -> _LogPoly:
+    poly = _LogPoly()
+    poly.parts[(atom,)].append(Integer(1))
+    return poly
+
+
+def _scaled(poly: _LogPoly, factor: Expr) -> _LogPoly:
+    if factor == 1:
+        return poly
+    return _LogPoly({key: [factor * Add(*items)] for key, items in poly.parts.items()}) if poly.parts \
+        else _LogPoly()
+
+
+def _log_rational(r: Rational) -> _LogPoly:
+    """log of a positive rational as a combination of log primes (exact, canonical)."""
+    r = Rational(r)
+    out = _LogPoly()
+    if r <= 0:
+        raise ValueError(f"log of a non-positive number {r}")
+    if max(abs(r.p), r.q) > 10**30:
+        raise TooLarge("rational too large to factor")
+    for prime, e in factorint(r.p).items():
+        out.parts[(("log", Integer(prime)),)].append(Integer(e))
+    for prime, e in factorint(r.q).items():
+        out.parts[(("log", Integer(prime)),)].append(Integer(-e))
+    return _LogPoly({k: v for k, v in out.parts.items()}) if out.parts else _LogPoly()
+
+
+def _degree_above_one(e: Expr) -> bool:
+    return any(not (term.is_Symbol or term.is_Number or (term.is_Mul and len(term.args) == 2 and term.args[0].is_Number))
+               for term in Add.make_args(e))
+
+
+def _bounded_expand(e: Expr) -> Expr:
+    return bounded_expand(e)
+
+
+def bounded_expand(e: Expr) -> Expr:
+    """`expand`, after an estimate shows the result stays within MAX_EXPANSION_TERMS terms.
+
+    Expansion is where a small expression asks for unbounded memory: (a + b + c) ** 12
+    has 91 terms, p(x) ** 12 at K = 2000 has about 10**30.  The estimate is an upper bound
+    computed before any expansion, so the refusal costs nothing.
+    """
+    expansion_terms(e)
+    return expand(e, deep=True, log=False, power_exp=False, power_base=False)
+
+
+def bounded_together(e: Expr) -> Expr:
+    """`together`, unless it would multiply more than MAX_DENOMINATORS distinct denominators
+    (the common denominator of K fractions has K factors in each of K numerator terms)."""
+    denominators = {p.base for p in e.atoms(Pow) if p.exp.is_negative}
+    if len(denominators) > MAX_DENOMINATORS:
+        raise TooLarge(f"a common denominator of {len(denominators)} factors is too large")
+    return together(e)
+
+
+def expansion_terms(e: Expr, memo: dict | None = None) -> int:
+    """An upper bound on the terms of `expand(e)`; TooLarge when it exceeds the limit."""
+    memo = {} if memo is None else memo
+    known = memo.get(e)
+    if known is not None:
+        return known
+    checkpoint()
+    if e.is_Atom:
+        n = 1
+    elif e.is_Add:
+        n = sum(expansion_terms(a, memo) for a in e.args)
+    elif e.is_Mul:
+        n = 1
+        for a in e.args:
+            n *= expansion_terms(a, memo)
+            if n > MAX_EXPANSION_TERMS:
+                break
+    elif e.is_Pow and e.exp.is_Integer and e.exp > 0:
+        base, k = expansion_terms(e.base, memo), int(e.exp)
+        n = 1 if base == 1 else math.comb(base + k - 1, k) if base <= MAX_EXPANSION_TERMS else base ** k
+    else:  # functions and negative powers: their arguments are expanded on their own
+        for a in e.args:
+            expansion_terms(a, memo)
+        n = 1
+    if n > MAX_EXPANSION_TERMS:
+        raise TooLarge(f"expanding it would give more than {MAX_EXPANSION_TERMS} terms")
+    memo[e] = n
+    return n
+
+
+@lru_cache(maxsize=1 << 16)
+def _atom_order(atom) -> tuple:
+    # memoized: str() of a big atom such as log(pi_0 l_0 + ... + pi_{K-1} l_{K-1}) costs O(K)
+    # and sorting monomials asks for it O(K) times (quadratic in K without the cache)
+    kind, value = atom
+    return (kind, str(value))
+
+
+def _atom_expr(atom) -> Expr:
+    kind, value = atom
+    return log(value) if kind == "log" else value
+
+
+__all__ = ["Canonical", "canonical", "TooLarge", "bounded_expand", "expansion_terms"]

@@ -1,0 +1,292 @@
+"""Definedness: every log argument > 0 and every divisor != 0 on the whole domain.
+
+A canonical-form proof treats ``log f`` as ``log |f|`` and cancels ``g / g``; both are
+right only where ``f > 0`` and ``g != 0``.  So before a step is proved, each such
+*obligation* is collected from the expression as written (before SymPy can cancel
+anything) and discharged by a certificate:
+
+* **signs by structure**: positive parameters and numbers, closed under ``+``, ``*``,
+  ``/`` and integer powers (``exp`` of anything is positive);
+* **signs under the sum constraints**: for a rational function N / D whose signs are
+  not structural, N and D are made homogeneous in each simplex (multiply a term by
+  ``(sum pi)^a (sum q)^b``, which is 1 on the domain, so the value is unchanged); a
+  homogeneous polynomial whose coefficients all have one sign has that sign at every
+  point with positive coordinates.  When signs are mixed, a few rounds of Polya's
+  multiplication by ``sum pi`` and ``sum q`` are tried, within a size budget.
+
+An obligation without a certificate is not assumed: the checker then searches for an
+exact instance where it fails (refuted) and otherwise reports that it could not show it
+(error).  Nothing here ever answers "yes" without a reason.
+
+The domain (discrete family): every ``pi_k > 0`` with ``sum pi = 1``, every
+``q_k > 0`` with ``sum q = 1`` (unless an assumption fixes q), every ``l_k`` in (0, 1].
+No expression is ever evaluated at a zero probability, so ``0 log 0`` never arises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sympy import Add, Expr, Poly, Symbol, exp, log
+from sympy.polys.polyerrors import GeneratorsNeeded, PolynomialError
+
+from elbo_sym.budget import checkpoint
+from elbo_sym.engine.canonical import TooLarge, bounded_expand, bounded_together
+from elbo_sym.engine.models.discrete import DiscreteModel, has_free_latent
+from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, to_text, x, z
+
+MAX_CERTIFICATE_TERMS = 20_000
+"""Largest polynomial (in terms) the constraint certificate expands."""
+POLYA_ROUNDS = 3
+"""Rounds of multiplication by the simplex sums tried when coefficient signs are mixed."""
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """`expr` (unfolded) must be > 0 ("positive") or != 0 ("nonzero") on the whole domain."""
+
+    kind: str
+    expr: Expr
+    source: Expr
+    """The notation it comes from (what the author wrote), for messages."""
+    z: int | None = None
+
+    def describe(self) -> str:
+        at = f" at z = {self.z}" if isinstance(self.z, int) else ""
+        if self.kind == "positive":
+            return f"log argument {to_text(self.source)} > 0{at}"
+        return f"divisor {to_text(self.source)} != 0{at}"
+
+    def failure(self) -> str:
+        """What it means when the obligation fails at an instance."""
+        at = f" at z = {self.z}" if isinstance(self.z, int) else ""
+        if self.kind == "positive":
+            return f"log of a non-positive value: {to_text(self.source)}{at}"
+        return f"division by zero: {to_text(self.source)}{at} is 0"
+
+    def holds_at(self, sign: int) -> bool:
+        return sign > 0 if self.kind == "positive" else sign != 0
+
+
+# --------------------------------------------------------------------------- collection
+
+
+def obligations(e: Expr, model: DiscreteModel) -> tuple[Obligation, ...]:
+    """Every definedness obligation of `e` (for each value of z when z is free in `e`)."""
+    found: dict[tuple[str, Expr], Obligation] = {}
+    walker = _Walker(model, found)
+    if has_free_latent(e):
+        for k in model.points:
+            walker.walk(e, k)
+    else:
+        walker.walk(e, None)
+    return tuple(found.values())
+
+
+class _Walker:
+    def __init__(self, model: DiscreteModel, found: dict):
+        self.model = model
+        self.found = found
+        self.seen: set = set()
+
+    def need(self, kind: str, value: Expr, source: Expr, k: int | None) -> None:
+        key = (kind, value)
+        if key not in self.found:
+            self.found[key] = Obligation(kind, value, source, k)
+
+    def densities(self, d: Density) -> None:
+        """A distribution over z used as weights or inside a log: each value must be > 0."""
+        for j in self.model.points:
+            self.need("positive", self.model.density(d, j), d, j)
+
+    def walk(self, e: Expr, k: int | None) -> None:
+        key = (e, k if has_free_latent(e) else None)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        checkpoint()
+        model = self.model
+        if isinstance(e, Density):
+            if e == Density("p", (z,), (x,)):  # p(z | x) = p(x, z) / p(x)
+                self.need("nonzero", model.evidence, Density("p", (x,)), None)
+            return
+        if isinstance(e, LatentSum):
+            for j in model.points:
+                self.walk(e.body, j)
+            return
+        if isinstance(e, Expectation):
+            self.walk(e.distribution, model.points[0])
+            for j in model.points:
+                self.walk(e.body, j)
+            return
+        if isinstance(e, KL):
+            for d in e.args:
+                self.walk(d, model.points[0])
+                self.densities(d)
+            return
+        if isinstance(e, Entropy):
+            self.walk(e.args[0], model.points[0])
+            self.densities(e.args[0])
+            return
+        if isinstance(e, ELBO):
+            self.walk(e.args[0], model.points[0])
+            self.densities(e.args[0])
+            self.densities(Density("p", (x, z)))
+            return
+        if isinstance(e, log):
+            self.walk(e.args[0], k)
+            self.need("positive", model.unfold(e.args[0], k), e.args[0], k if has_free_latent(e) else None)
+            return
+        if e.is_Pow:
+            self.walk(e.base, k)
+            if e.exp.is_negative:
+                self.need("nonzero", model.unfold(e.base, k), e.base, k if has_free_latent(e) else None)
+            return
+        for a in e.args:
+            self.walk(a, k)
+
+
+# --------------------------------------------------------------------------- certificates
+
+
+def is_positive(e: Expr, model: DiscreteModel) -> bool:
+    """`e` > 0 on the whole domain, with a certificate."""
+    return strict_sign(e, model) == 1
+
+
+def certified(obligation: Obligation, model: DiscreteModel) -> bool:
+    """The obligation holds on the whole domain, with a certificate."""
+    s = strict_sign(obligation.expr, model)
+    return s == 1 if obligation.kind == "positive" else s in (1, -1)
+
+
+def strict_sign(e: Expr, model: DiscreteModel) -> int | None:
+    """1 or -1 when `e` has that sign everywhere on the domain (certified); None otherwise."""
+    memo = model.sign_memo
+    if e in memo:
+        return memo[e]
+    s = _structural_sign(e, model, _structural_memo(model))
+    if s is None and not e.has(log, exp):
+        s = _rational_function_sign(e, model)
+    memo[e] = s
+    return s
+
+
+def _structural_memo(model) -> dict:
+    """Structural signs per subtree; kept apart from `sign_memo`, whose answers are stronger."""
+    memo = model.sign_memo.get(_STRUCTURAL)
+    if memo is None:
+        memo = model.sign_memo[_STRUCTURAL] = {}
+    return memo
+
+
+_STRUCTURAL = object()
+
+
+def _structural_sign(e: Expr, model: DiscreteModel, memo: dict) -> int | None:
+    """Signs by structure only (cheap, memoized per shared subtree)."""
+    if e in memo:
+        return memo[e]
+    checkpoint()
+    s: int | None = None
+    if e.is_Rational:
+        s = 1 if e > 0 else -1 if e < 0 else None
+    elif e.is_Symbol:
+        s = 1 if e in model.positive_symbols else None
+    elif e.is_Add:
+        signs = {_structural_sign(a, model, memo) for a in e.args}
+        s = signs.pop() if len(signs) == 1 else None
+    elif e.is_Mul:
+        s = 1
+        for a in e.args:
+            factor = _structural_sign(a, model, memo)
+            if factor is None:
+                s = None
+                break
+            s *= factor
+    elif e.is_Pow and e.exp.is_Integer:
+        base = _structural_sign(e.base, model, memo)
+        s = None if base is None else base ** (int(e.exp) % 2) if base < 0 else 1
+    elif isinstance(e, exp):
+        s = 1  # exp of a real value; the argument's own definedness is a separate obligation
+    memo[e] = s
+    return s
+
+
+def _rational_function_sign(e: Expr, model: DiscreteModel) -> int | None:
+    """Sign of a rational function of the parameters via homogenised polynomials."""
+    if not e.free_symbols <= set(model.positive_symbols):
+        return None
+    try:
+        numerator, denominator = bounded_together(e).as_numer_denom()
+    except TooLarge:
+        return None
+    signs = []
+    for part in (numerator, denominator):
+        s = _structural_sign(part, model, _structural_memo(model))
+        if s is None:
+            s = polynomial_sign(part, model)
+        if s is None:
+            return None
+        signs.append(s)
+    return signs[0] * signs[1]
+
+
+def polynomial_sign(p: Expr, model: DiscreteModel) -> int | None:
+    """1 / -1 when the polynomial `p` has that sign on the whole domain (certificate), else None."""
+    try:
+        expanded = bounded_expand(p)
+        if expanded.is_Add and len(expanded.args) > MAX_CERTIFICATE_TERMS:
+            return None
+        if expanded.is_Rational:
+            return 1 if expanded > 0 else -1 if expanded < 0 else None
+        present = expanded.free_symbols
+        if not present:  # a constant such as E - 2: no certificate here (the search decides)
+            return None
+        # every coordinate of a simplex that occurs: the sum that is 1 is over all of them
+        involved = set(present).union(*(set(g) for g in model.simplices if present & set(g)))
+        gens = tuple(sorted(involved, key=lambda s: s.name))
+        poly = Poly(expanded, *gens)
+    except (PolynomialError, GeneratorsNeeded, TooLarge):
+        return None
+    groups = [tuple(i for i, g in enumerate(gens) if g in simplex) for simplex in model.simplices]
+    groups = [g for g in groups if g]
+    sums = [Poly(Add(*(gens[i] for i in group)), *gens) for group in groups]
+    terms = poly.terms()
+    if not terms:
+        return None
+    # homogenise each simplex's variables: a term of degree d gets (sum)^(D - d)
+    tops = [max(sum(m[i] for i in group) for m, _ in terms) for group in groups]
+    homogeneous = Poly(0, *gens)
+    for monomial, coefficient in terms:
+        checkpoint()
+        term = Poly.from_dict({monomial: coefficient}, *gens)
+        for group, top, total in zip(groups, tops, sums):
+            missing = top - sum(monomial[i] for i in group)
+            if missing:
+                term = term * total ** missing
+                if len(term.terms()) > MAX_CERTIFICATE_TERMS:
+                    return None
+        homogeneous = homogeneous + term
+        if len(homogeneous.terms()) > MAX_CERTIFICATE_TERMS:
+            return None
+    for _ in range(POLYA_ROUNDS + 1):
+        coefficients = homogeneous.coeffs()
+        if not coefficients or homogeneous.is_zero:
+            return None
+        if all(c > 0 for c in coefficients):
+            return 1
+        if all(c < 0 for c in coefficients):
+            return -1
+        if not sums:
+            return None
+        for total in sums:  # Polya: multiplying by a sum that is 1 keeps the value
+            checkpoint()
+            homogeneous = homogeneous * total
+            if len(homogeneous.terms()) > MAX_CERTIFICATE_TERMS:
+                return None
+    return None
+
+
+__all__ = ["Obligation", "obligations", "certified", "is_positive", "strict_sign", "polynomial_sign",
+           "MAX_CERTIFICATE_TERMS"]

@@ -1,0 +1,531 @@
+"""Derivation files (TOML) -> frozen dataclasses, with file:line kept for every error.
+
+The file format is a contract (DESIGN.md).  Everything read from a file is untrusted:
+expressions go through :mod:`elbo_sym.engine.parse`, unknown keys are refused, and every error
+names the file, the line and the step.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from pathlib import Path
+
+from sympy import Expr
+
+from elbo_sym.files import FileReadError, discover, read_regular_file  # noqa: F401  (discover: re-exported)
+from elbo_sym.limits import (
+    MAX_EXAMPLES,
+    MAX_EXPECT,
+    MAX_FILE_BYTES,
+    MAX_K,
+    MAX_K_TIMES_STEPS,
+    MAX_STEPS,
+    MAX_SUMMARY_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_WHY_CHARS,
+    POINTER_CONTEXT_CHARS,
+)
+from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, validate_vectors
+from elbo_sym.engine.notation import Density, z
+from elbo_sym.engine.parse import ParseError, parse_expression
+from elbo_sym.prose import ProseError, check_prose, terminal_safe
+from elbo_sym.engine.rules import RULES
+
+RELATIONS = ("=", "<=", ">=", "<", ">")
+ANY_K = "any"
+"""`K = "any"`: the derivation is proved for every latent space."""
+# MAX_FILE_BYTES, MAX_K, MAX_STEPS are defined in elbo_sym.limits (imported above, and
+# still importable from here).
+
+
+@dataclass(frozen=True)
+class DerivationError(Exception):
+    """Bad input: says where (file, line, column, step) and what is wrong."""
+
+    path: str
+    line: int
+    message: str
+    step: int | None = None
+    column: int | None = None
+    source: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}"
+        if self.column is not None:
+            where += f":{self.column + 1}"
+        step = f" step {self.step}:" if self.step is not None else ""
+        return f"{where}:{step} {self.message}"
+
+    def pointer(self) -> str:
+        """The offending source line with a caret under the column (for terminals).
+
+        At most POINTER_CONTEXT_CHARS characters around the column are shown ("..." marks
+        the cut), control and formatting characters escaped.
+        """
+        if self.source is None or self.column is None:
+            return ""
+        column = max(0, min(self.column, len(self.source)))
+        start = max(0, min(column - POINTER_CONTEXT_CHARS // 2, len(self.source) - POINTER_CONTEXT_CHARS))
+        end = min(len(self.source), start + POINTER_CONTEXT_CHARS)
+        head = "..." if start > 0 else ""
+        tail = "..." if end < len(self.source) else ""
+        before = terminal_safe(self.source[start:column])
+        shown = head + before + terminal_safe(self.source[column:end]) + tail
+        pad = " " * len(head) + "".join(c if c == "\t" else " " for c in before)
+        return f"    {shown}\n    {pad}^"
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A parsed expression with the text it came from and where it sits in the file."""
+
+    expr: Expr
+    text: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Relation:
+    """`lhs rel rhs`: a claim or an assumption."""
+
+    lhs: Formula
+    rel: str
+    rhs: Formula
+
+
+@dataclass(frozen=True)
+class Step:
+    index: int
+    line: int
+    rel: str
+    formula: Formula
+    rule: str
+    why: str
+    accept: str | None = None
+    """``"checked"``: the author accepts that this step is only checked on instances, not proved."""
+
+    @property
+    def expr(self) -> Expr:
+        return self.formula.expr
+
+
+@dataclass(frozen=True)
+class Example:
+    """An exact instance: prior, likelihood (and q unless an assumption fixes it)."""
+
+    index: int
+    line: int
+    prior: tuple[Fraction, ...]
+    likelihood: tuple[Fraction, ...]
+    q: tuple[Fraction, ...] | None
+    expect: tuple[Relation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Derivation:
+    path: str
+    title: str
+    summary: str
+    K: int | str
+    """Latent states, or "any": one proof for every latent space (elbo_sym.engine.models.general)."""
+    start: Formula
+    steps: tuple[Step, ...]
+    claim: Relation | None = None
+    assumptions: tuple[Relation, ...] = ()
+    examples: tuple[Example, ...] = ()
+
+    def model(self) -> DiscreteModel:
+        """The model family the steps are checked in (with q fixed by an assumption).
+
+        Shared between loading, checking and repair, so its unfolding cache is reused.
+        """
+        return _model(self.K, self.assumptions)
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).stem
+
+
+
+@lru_cache(maxsize=64)
+def _model(K: int | str, assumptions: tuple[Relation, ...]):
+    if K == ANY_K:
+        from elbo_sym.engine.models.general import GENERIC, GeneralModel
+
+        if not assumptions:
+            return GeneralModel()
+        (assumption,) = assumptions
+        return GeneralModel(GeneralModel().unfold(assumption.rhs.expr, GENERIC), assumptions)
+    base = DiscreteModel(K)
+    if not assumptions:
+        return base
+    (assumption,) = assumptions  # the loader accepts at most one
+    return DiscreteModel(K, tuple(base.unfold(assumption.rhs.expr, k) for k in range(K)))
+
+
+_TOP_KEYS = {"title", "summary", "model", "K", "claim", "start", "assume", "step", "example"}
+_STEP_KEYS = {"rel", "expr", "rule", "why", "accept"}
+_EXAMPLE_KEYS = {"prior", "likelihood", "q", "expect"}
+
+
+def load(path: str | Path) -> Derivation:
+    """Read and validate one derivation file."""
+    path = Path(path)
+    return loads(read_user_file(path), str(path))
+
+
+def read_user_file(path: str | Path) -> bytes:
+    """A derivation or deck file's bytes (regular files only, size limit enforced while
+    reading); DerivationError naming the file otherwise."""
+    try:
+        return read_regular_file(path, MAX_FILE_BYTES)
+    except FileReadError as error:
+        if error.too_large:
+            raise DerivationError(str(path), 1, error.reason) from None
+        raise DerivationError(str(path), 0, f"cannot read file: {error.reason}") from None
+
+
+def loads(raw: bytes | str, path: str = "<string>") -> Derivation:
+    if isinstance(raw, bytes):
+        if len(raw) > MAX_FILE_BYTES:
+            raise DerivationError(path, 1, f"file is {len(raw)} bytes, larger than the limit of {MAX_FILE_BYTES} bytes")
+        try:
+            text = raw.decode("utf-8-sig")  # tolerate the BOM some Windows editors write
+        except UnicodeDecodeError as error:
+            line = raw[: error.start].count(b"\n") + 1
+            raise DerivationError(path, line, f"not UTF-8 text (byte 0x{raw[error.start]:02x})") from None
+    else:
+        text = raw
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        match = re.search(r"line (\d+)(?:, column (\d+))?", str(error))
+        line = int(match.group(1)) if match else 1
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
+        lines = text.splitlines()
+        source = lines[line - 1] if 0 < line <= len(lines) else None
+        column = int(match.group(2)) - 1 if match and match.group(2) and source is not None else None
+        raise DerivationError(path, line, f"malformed TOML: {message}", None, column, source) from None
+    except RecursionError:  # tomllib recurses per nested array / inline table: [[[[...]]]]
+        raise DerivationError(path, 1, "malformed TOML: arrays or tables nested too deeply") from None
+    return _Reader(path, text).derivation(data)
+
+
+class _Reader:
+    """Turns the TOML dict into dataclasses, finding lines by scanning the text."""
+
+    def __init__(self, path: str, text: str):
+        self.path = path
+        self.lines = text.splitlines()
+        self.tables = self._table_headers()
+
+    # -- positions ------------------------------------------------------------------
+
+    def _table_headers(self) -> dict[str, list[int]]:
+        headers: dict[str, list[int]] = {}
+        for number, line in enumerate(self.lines, 1):
+            match = re.match(r"\s*\[\[\s*([A-Za-z_]+)\s*\]\]", line)
+            if match:
+                headers.setdefault(match.group(1), []).append(number)
+        return headers
+
+    def _table_span(self, table: str | None, index: int) -> tuple[int, int]:
+        """Lines [first, last] of the index-th [[table]] (or the top level when table is None)."""
+        starts = sorted(n for numbers in self.tables.values() for n in numbers)
+        if table is None:
+            return 1, (starts[0] - 1 if starts else len(self.lines))
+        numbers = self.tables.get(table, [])
+        if index >= len(numbers):
+            return 1, len(self.lines)
+        first = numbers[index]
+        later = [n for n in starts if n > first]
+        return first, (later[0] - 1 if later else len(self.lines))
+
+    def line_of(self, key: str, table: str | None = None, index: int = 0) -> int:
+        first, last = self._table_span(table, index)
+        for number in range(first, last + 1):
+            if re.match(rf"\s*\"?{re.escape(key)}\"?\s*=", self.lines[number - 1]):
+                return number
+        return first
+
+    def error(self, line: int, message: str, step: int | None = None) -> DerivationError:
+        return DerivationError(self.path, line, message, step)
+
+    def prose(self, value, limit: int, what: str, line: int, step: int | None = None) -> str:
+        """A prose field (title, summary, why, card text) as inline text that LaTeX and a
+        terminal can print (elbo_sym.prose); DerivationError at file:line(:column) otherwise."""
+        if not isinstance(value, str):
+            raise self.error(line, f"{what} must be a string", step)
+        try:
+            return check_prose(value, limit, what)
+        except ProseError as error:
+            source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
+            column = None
+            if source is not None and error.position is not None:
+                column = _source_column(source, value, error.position)
+            raise DerivationError(self.path, line, error.message, step, column,
+                                  source if column is not None else None) from None
+
+    # -- parsing --------------------------------------------------------------------
+
+    def formula(self, value, line: int, what: str, step: int | None = None) -> Formula:
+        if not isinstance(value, str):
+            raise self.error(line, f"{what} must be a string expression", step)
+        try:
+            expr = parse_expression(value)
+        except ParseError as error:
+            source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
+            column = _source_column(source, value, error.column) if source is not None else None
+            detail = f" at '{error.token}'" if error.token else ""
+            raise DerivationError(self.path, line, f"{what}: {error.message}{detail}", step, column, source) \
+                from None
+        return Formula(expr, value, line)
+
+    def relation(self, value, line: int, what: str) -> Relation:
+        if not isinstance(value, str):
+            raise self.error(line, f"{what} must be a string like \"a >= b\"")
+        parts = split_relation(value)
+        if parts is None:
+            raise self.error(line, f"{what} needs exactly one relation (=, <=, >=, <, >): {value!r}")
+        left, rel, right = parts
+        return Relation(self.formula(left, line, what), rel, self.formula(right, line, what))
+
+    def derivation(self, data: dict) -> Derivation:
+        unknown = set(data) - _TOP_KEYS
+        if unknown:
+            key = sorted(unknown)[0]
+            raise self.error(self.line_of(key), f"unknown key '{key}' (allowed: {', '.join(sorted(_TOP_KEYS))})")
+        for key in ("title", "start"):
+            if key not in data:
+                raise self.error(1, f"missing required key '{key}'")
+        title = self.prose(data["title"], MAX_TITLE_CHARS, "title", self.line_of("title"))
+        summary = self.prose(data.get("summary", ""), MAX_SUMMARY_CHARS, "summary", self.line_of("summary"))
+        family = data.get("model", "discrete")
+        if family != "discrete":
+            raise self.error(self.line_of("model"), f"unknown model '{family}' (available: discrete)")
+        K = data.get("K", 2)
+        if K != ANY_K and (isinstance(K, bool) or not isinstance(K, int) or not 2 <= K <= MAX_K):
+            raise self.error(self.line_of("K"), f"K must be an integer from 2 to {MAX_K}, or \"{ANY_K}\" "
+                                                f"(one proof for every latent space), got {K!r}")
+        count = len(data["step"]) if isinstance(data.get("step"), list) else 0
+        if K != ANY_K and count <= MAX_STEPS and K * (count + 1) > MAX_K_TIMES_STEPS:
+            raise self.error(self.line_of("K"), f"K = {K} with {count} steps is too much work: "
+                                                f"K x (steps + 1) may be at most {MAX_K_TIMES_STEPS}")
+        start = self.formula(data["start"], self.line_of("start"), "start")
+        claim = self.relation(data["claim"], self.line_of("claim"), "claim") if "claim" in data else None
+        assumptions = self.assumptions(data.get("assume", []))
+        steps = self.steps(data.get("step", []))
+        derivation = Derivation(self.path, title, summary, K, start, steps, claim, assumptions, ())
+        examples = self.examples(data.get("example", []), derivation)
+        return Derivation(self.path, title, summary, K, start, steps, claim, assumptions, examples)
+
+    def assumptions(self, value) -> tuple[Relation, ...]:
+        line = self.line_of("assume")
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or len(items) > 1:
+            raise self.error(line, "assume must be one string like \"q(z) = p(z | x)\"")
+        out = []
+        for item in items:
+            relation = self.relation(item, line, "assume")
+            if relation.rel != "=" or relation.lhs.expr != Density("q", (z,)):
+                raise self.error(line, "the only supported assumption fixes q: \"q(z) = <distribution over z>\"")
+            out.append(relation)
+        return tuple(out)
+
+    def steps(self, value) -> tuple[Step, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.error(1, "a derivation needs at least one [[step]]")
+        if len(value) > MAX_STEPS:
+            raise self.error(1, f"too many steps ({len(value)}; the limit is {MAX_STEPS})")
+        steps = []
+        for i, table in enumerate(value):
+            number = i + 1
+            header = self._table_span("step", i)[0]
+            if not isinstance(table, dict):
+                raise self.error(header, "each step must be a table", number)
+            unknown = set(table) - _STEP_KEYS
+            if unknown:
+                key = sorted(unknown)[0]
+                raise self.error(self.line_of(key, "step", i),
+                                 f"unknown key '{key}' (allowed: {', '.join(sorted(_STEP_KEYS))})", number)
+            for key in ("rel", "expr", "rule"):
+                if key not in table:
+                    raise self.error(header, f"missing '{key}'", number)
+            rel, rule, why = table["rel"], table["rule"], table.get("why", "")
+            if rel not in RELATIONS:
+                raise self.error(self.line_of("rel", "step", i),
+                                 f"unknown relation {rel!r} (use one of {' '.join(RELATIONS)})", number)
+            if rule not in RULES:
+                raise self.error(self.line_of("rule", "step", i),
+                                 f"unknown rule {rule!r} (known: {', '.join(sorted(RULES))})", number)
+            why = self.prose(why, MAX_WHY_CHARS, "why", self.line_of("why", "step", i), number)
+            accept = table.get("accept")
+            if accept is not None and accept != "checked":
+                raise self.error(self.line_of("accept", "step", i),
+                                 f"accept must be \"checked\" (print a step that is only checked on exact "
+                                 f"instances, labelled as not proved), not {accept!r}", number)
+            line = self.line_of("expr", "step", i)
+            formula = self.formula(table["expr"], line, "expr", number)
+            steps.append(Step(number, line, rel, formula, rule, why, accept))
+        return tuple(steps)
+
+    def examples(self, value, derivation: Derivation) -> tuple[Example, ...]:
+        if not isinstance(value, list):
+            raise self.error(self.line_of("example"), "example must be an array of tables ([[example]])")
+        if len(value) > MAX_EXAMPLES:
+            raise self.error(self.line_of("example"), f"too many examples ({len(value)}; the limit is {MAX_EXAMPLES})")
+        out = []
+        for i, table in enumerate(value):
+            line = self._table_span("example", i)[0]
+            if not isinstance(table, dict):
+                raise self.error(line, "each example must be a table")
+            unknown = set(table) - _EXAMPLE_KEYS
+            if unknown:
+                key = sorted(unknown)[0]
+                raise self.error(self.line_of(key, "example", i),
+                                 f"unknown key '{key}' in example (allowed: {', '.join(sorted(_EXAMPLE_KEYS))})")
+            fixed_q = bool(derivation.assumptions)
+            needed = ("prior", "likelihood") if fixed_q else ("prior", "likelihood", "q")
+            for key in needed:
+                if key not in table:
+                    raise self.error(line, f"example {i + 1} is missing '{key}'")
+            vectors = {key: self.fractions(table[key], self.line_of(key, "example", i), key)
+                       for key in ("prior", "likelihood", "q") if key in table}
+            if fixed_q and "q" in table:
+                raise self.error(self.line_of("q", "example", i), "q is fixed by the assumption; leave it out")
+            try:
+                K = derivation.K if derivation.K != ANY_K else len(vectors["prior"])
+                validate_vectors(K, vectors["prior"], vectors["likelihood"], vectors.get("q"), fixed_q)
+            except (ValueError, UnfoldError) as error:
+                raise self.error(line, f"example {i + 1}: {error}") from None
+            expect = self.expectations(table.get("expect", {}), i)
+            out.append(Example(i + 1, line, vectors["prior"], vectors["likelihood"], vectors.get("q"), expect))
+        return tuple(out)
+
+    def fractions(self, value, line: int, key: str) -> tuple[Fraction, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.error(line, f"{key} must be a list of fractions like [\"3/4\", \"1/4\"]")
+        out = []
+        for item in value:
+            if isinstance(item, bool) or not isinstance(item, (str, int)):
+                raise self.error(line, f"{key}: {item!r} is not an exact fraction (write \"3/4\", not 0.75)")
+            text = str(item).strip()
+            if not re.fullmatch(r"[+-]?[0-9]{1,9}(/[0-9]{1,9})?", text):  # ASCII digits only
+                raise self.error(line, f"{key}: {text!r} is not a fraction like 3/4")
+            try:
+                out.append(Fraction(text))
+            except ZeroDivisionError:
+                raise self.error(line, f"{key}: {text!r} divides by zero") from None
+        return tuple(out)
+
+    def expectations(self, value, index: int) -> tuple[Relation, ...]:
+        line = self.line_of("expect", "example", index)
+        if not isinstance(value, dict):
+            raise self.error(line, "expect must be a table of \"expression\" = \"exact value\"")
+        if len(value) > MAX_EXPECT:
+            raise self.error(line, f"too many expected values ({len(value)}; the limit is {MAX_EXPECT})")
+        out = []
+        for key, expected in value.items():
+            key_line = self.line_of(key, "example", index) if key else line
+            if key_line == self._table_span("example", index)[0]:
+                key_line = self._expect_line(key, line)
+            out.append(Relation(self.formula(key, key_line, "expect"), "=",
+                                self.formula(expected, key_line, "expect")))
+        return tuple(out)
+
+    def _expect_line(self, key: str, fallback: int) -> int:
+        for number, line in enumerate(self.lines, 1):
+            if line.lstrip().startswith((f'"{key}"', f"'{key}'")):
+                return number
+        return fallback
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "b": "\b", "f": "\f", "r": "\r", "e": "\x1b", '"': '"', "\\": "\\"}
+
+
+def _string_literals(line: str) -> list[tuple[str, list[int]]]:
+    """The one-line TOML strings on a line: (decoded text, source column of each character + end).
+
+    Basic strings ("...", with escapes) and literal strings ('...') are decoded so that a
+    position in the *value* maps back to the column in the *file*; multi-line strings stop
+    the scan (their columns are not reported).
+    """
+    out, i = [], 0
+    while i < len(line):
+        c = line[i]
+        if c == "#":
+            break
+        if c in "\"'" and line.startswith(c * 3, i):
+            break
+        if c == "'":
+            end = line.find("'", i + 1)
+            if end < 0:
+                break
+            out.append((line[i + 1:end], list(range(i + 1, end + 1))))
+            i = end + 1
+        elif c == '"':
+            chars, columns = [], []
+            i += 1
+            while i < len(line) and line[i] != '"':
+                start = i
+                if line[i] == "\\" and i + 1 < len(line):
+                    escape = line[i + 1]
+                    if escape in "uU":
+                        width = 4 if escape == "u" else 8
+                        try:
+                            chars.append(chr(int(line[i + 2:i + 2 + width], 16)))
+                        except ValueError:
+                            chars.append("?")
+                        i += 2 + width
+                    else:
+                        chars.append(_ESCAPES.get(escape, escape))
+                        i += 2
+                else:
+                    chars.append(line[i])
+                    i += 1
+                columns.append(start)
+            out.append(("".join(chars), columns + [i]))
+            i += 1
+        else:
+            i += 1
+    return out
+
+
+def _source_column(source: str, value: str, column: int) -> int | None:
+    """The file column of position `column` of `value`, a (part of a) string on this line."""
+    literals = _string_literals(source)
+    for exact in (True, False):
+        for text, columns in literals:
+            if (text == value) if exact else (value in text):
+                position = text.index(value) + column
+                return columns[min(position, len(columns) - 1)]
+    return None
+
+
+def split_relation(text: str) -> tuple[str, str, str] | None:
+    """Split 'a >= b' at its one top-level relation; None when there is not exactly one."""
+    depth, found = 0, []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c in "([":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif depth == 0 and c in "<>=":
+            two = text[i:i + 2]
+            if two in ("<=", ">=", "=="):
+                found.append((i, two if two != "==" else "="))
+                i += 2
+                continue
+            found.append((i, c))
+        i += 1
+    if len(found) != 1:
+        return None
+    position, rel = found[0]
+    width = 1 if len(rel) == 1 and text[position:position + 2] != "==" else 2
+    return text[:position].strip(), rel, text[position + width:].strip()

@@ -1,0 +1,263 @@
+"""`K = "any"`: one proof for every latent space (any finite K, or densities).
+
+Instead of K symbols per distribution, z is one *generic point* with positive symbols
+``pi_z``, ``l_z``, ``q_z`` and the evidence ``p(x)`` is one positive symbol.  A sum (or an
+integral) over z becomes an opaque atom ``Sum[body]`` after the laws that hold for sums
+over any finite support *and* for integrals over densities (wherever they exist):
+
+* linearity: ``Sum(a + b) = Sum(a) + Sum(b)``, ``Sum(c f) = c Sum(f)`` for z-free c;
+* normalisation: ``Sum(q_z) = 1``, ``Sum(pi_z) = 1``, and ``Sum(pi_z l_z) = p(x)``;
+* logs of positive products split: ``log(pi_z l_z / p(x)) = log pi_z + log l_z - log p(x)``
+  (only for arguments whose factors are positive by structure).
+
+Two sides whose forms agree as polynomials in these atoms agree for every latent space:
+each law is a true equation there, and an identity that holds when the atoms are
+independent holds a fortiori for their actual values.  A sum with no density in it
+(``Sum(1, z)``) has no meaning for densities and is refused.  Only structural sign
+certificates apply here (``1 - q(z) > 0`` is true for finite K but not for densities).
+Counterexamples are searched on explicit models with K = 2, 3 and 5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+
+from sympy import Add, Expr, Integer, Mul, Pow, Rational, Symbol, exp, expand, log
+
+from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, has_free_latent
+from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, x, z
+
+GENERIC = "z"
+"""The one point of a general model: z itself."""
+SEARCH_K = (2, 3, 5)
+"""Explicit models a general claim is searched for counterexamples in."""
+MAX_TERMS = 20_000
+
+
+@dataclass(frozen=True)
+class GeneralModel:
+    """Every latent space at once; q optionally fixed by an assumption (an expression at z)."""
+
+    q_assumed: Expr | None = None
+    assumption: tuple = field(default=(), compare=True)
+    """The assumption's notation (for the explicit models of the search)."""
+
+    K = "any"
+
+    # -- symbols ------------------------------------------------------------------
+
+    @cached_property
+    def prior_z(self) -> Symbol:
+        return Symbol("pi_z", positive=True)
+
+    @cached_property
+    def likelihood_z(self) -> Symbol:
+        return Symbol("l_z", positive=True)
+
+    @cached_property
+    def q_z(self) -> Symbol:
+        return Symbol("q_z", positive=True)
+
+    @cached_property
+    def evidence(self) -> Symbol:
+        """p(x): one positive atom (it stands for Sum(pi_z l_z))."""
+        return Symbol("p_x", positive=True)
+
+    @cached_property
+    def pointwise_symbols(self) -> frozenset[Symbol]:
+        return frozenset({self.prior_z, self.likelihood_z, self.q_z})
+
+    @property
+    def positive_symbols(self) -> frozenset[Symbol]:
+        """The generic point's probabilities, p(x), and every sum atom of a positive function."""
+        return self.pointwise_symbols | {self.evidence} | self._positive_integrals
+
+    @cached_property
+    def _positive_integrals(self) -> set:
+        return set()
+
+    @property
+    def parameters(self) -> tuple[Symbol, ...]:
+        return (self.prior_z, self.likelihood_z, self.q_z, self.evidence)
+
+    simplices: tuple = ()
+    """No constraint certificates: only structural signs hold for every latent space."""
+
+    @cached_property
+    def elimination(self) -> dict:
+        return {}
+
+    @cached_property
+    def sign_memo(self) -> dict:
+        return {}
+
+    @property
+    def q_symbols(self) -> tuple[Symbol, ...]:
+        return (self.q_z,)
+
+    @cached_property
+    def q(self) -> tuple[Expr, ...]:
+        return (self.q_assumed if self.q_assumed is not None else self.q_z,)
+
+    @property
+    def points(self) -> tuple[str, ...]:
+        return (GENERIC,)
+
+    def describe(self) -> str:
+        return "every latent space (any finite K, or densities)"
+
+    def search_models(self) -> tuple[DiscreteModel, ...]:
+        """Explicit models where a counterexample to a general claim is sought."""
+        return tuple(self.explicit(K) for K in SEARCH_K)
+
+    def explicit(self, K: int) -> DiscreteModel:
+        """The K-state model with the same assumption (shared, so its caches are reused)."""
+        return _explicit(K, self.assumption)
+
+    # -- unfolding ------------------------------------------------------------------
+
+    def density(self, d: Density, k) -> Expr:
+        if z in d.variables or z in d.given:
+            if k is None:
+                raise UnfoldError(f"{d.name}(...) mentions z outside a Sum, E, KL, H or ELBO")
+        signature = (d.name, d.variables, d.given)
+        if signature == ("p", (x,), ()):
+            return self.evidence
+        if signature == ("p", (z,), ()):
+            return self.prior_z
+        if signature == ("p", (x, z), ()):
+            return self.prior_z * self.likelihood_z
+        if signature == ("p", (x,), (z,)):
+            return self.likelihood_z
+        if signature == ("p", (z,), (x,)):
+            return self.prior_z * self.likelihood_z / self.evidence
+        if signature == ("q", (z,), ()):
+            return self.q[0]
+        raise UnfoldError(f"no value for {d.name}{d.variables}|{d.given} in the general model")
+
+    def unfold(self, e: Expr, k=None) -> Expr:
+        key = (e, k if k is not None and has_free_latent(e) else None)
+        known = self._memo.get(key)
+        if known is None:
+            known = self._memo[key] = self._unfold(e, key[1])
+        return known
+
+    @cached_property
+    def _memo(self) -> dict:
+        return {}
+
+    def _unfold(self, e: Expr, k) -> Expr:
+        if isinstance(e, Density):
+            return self.density(e, k)
+        if isinstance(e, LatentSum):
+            return self.latent_sum((self.unfold(e.body, GENERIC),))
+        if isinstance(e, Expectation):
+            return self.latent_sum((self.density(e.distribution, GENERIC) * self.unfold(e.body, GENERIC),))
+        if isinstance(e, KL):
+            a, b = (self.density(d, GENERIC) for d in e.args)
+            return self.latent_sum((a * log(a / b, evaluate=False),))
+        if isinstance(e, Entropy):
+            a = self.density(e.args[0], GENERIC)
+            return -self.latent_sum((a * log(a, evaluate=False),))
+        if isinstance(e, ELBO):
+            a = self.density(e.args[0], GENERIC)
+            joint = self.density(Density("p", (x, z)), GENERIC)
+            return self.latent_sum((a * log(joint / a, evaluate=False),))
+        if isinstance(e, log):
+            return log(self.unfold(e.args[0], k), evaluate=False)
+        if e.args:
+            return e.func(*(self.unfold(a, k) for a in e.args))
+        return e
+
+    def unfold_pointwise(self, e: Expr) -> tuple[Expr, ...]:
+        """A claim with a free z is a claim at the generic point z (so for every z)."""
+        return (self.unfold(e, GENERIC if has_free_latent(e) else None),)
+
+    # -- sums over z ------------------------------------------------------------------
+
+    def latent_sum(self, values) -> Expr:
+        """Sum over z of the value at the generic point: linearity, normalisation, atoms."""
+        (value,) = values
+        terms = Add.make_args(_expand(_split_logs(value, self)))
+        if len(terms) > MAX_TERMS:
+            raise UnfoldError("the sum has too many terms to check")
+        out = []
+        for term in terms:
+            free, pointwise = _separate(term, self.pointwise_symbols)
+            out.append(free * self._integral(pointwise))
+        return Add(*out)
+
+    def _integral(self, body: Expr) -> Expr:
+        if body == 1:
+            raise UnfoldError("Sum(f, z) of an f without a density of z has no meaning for every latent "
+                              "space (it is K for finite K and infinite for densities)")
+        normal = {self.q_z: Integer(1), self.prior_z: Integer(1),
+                  self.prior_z * self.likelihood_z: self.evidence}
+        if body in normal:
+            return normal[body]
+        known = self._integrals.get(body)
+        if known is None:
+            from elbo_sym.engine.definedness import strict_sign
+
+            positive = strict_sign(body, self) == 1
+            known = Symbol(f"Sum[{body}]", positive=True) if positive else Symbol(f"Sum[{body}]", real=True)
+            self._integrals[body] = known
+            if positive:  # a sum (or integral) of a positive function is positive
+                self._positive_integrals.add(known)
+        return known
+
+    @cached_property
+    def _integrals(self) -> dict:
+        return {}
+
+
+@lru_cache(maxsize=32)
+def _explicit(K: int, assumption: tuple) -> DiscreteModel:
+    base = DiscreteModel(K)
+    if not assumption:
+        return base
+    (relation,) = assumption
+    return DiscreteModel(K, tuple(base.unfold(relation.rhs.expr, k) for k in range(K)))
+
+
+def _expand(e: Expr) -> Expr:
+    from elbo_sym.engine.canonical import bounded_expand
+
+    return bounded_expand(e)
+
+
+def _separate(term: Expr, pointwise: frozenset) -> tuple[Expr, Expr]:
+    """(z-free factor, z-dependent factor) of a product."""
+    free, dependent = [], []
+    for factor in Mul.make_args(term):
+        (dependent if factor.free_symbols & pointwise else free).append(factor)
+    return Mul(*free), Mul(*dependent)
+
+
+def _split_logs(e: Expr, model: GeneralModel) -> Expr:
+    """log of a structurally positive product -> sum of logs of its factors (recursively)."""
+    from elbo_sym.engine.definedness import strict_sign
+
+    if isinstance(e, log):
+        argument = _split_logs(e.args[0], model)
+        if strict_sign(argument, model) != 1:
+            return log(argument, evaluate=False)
+        parts = []
+        for factor in Mul.make_args(argument):
+            base, power = (factor.base, factor.exp) if factor.is_Pow and factor.exp.is_Integer else (factor, 1)
+            if base.is_Rational:
+                parts.append(power * log(Rational(base), evaluate=False))
+            elif isinstance(base, exp):
+                parts.append(power * base.args[0])
+            else:
+                parts.append(power * log(base, evaluate=False))
+        return Add(*parts)
+    if not e.args or e.is_Atom:
+        return e
+    if isinstance(e, Pow):
+        return Pow(_split_logs(e.base, model), e.exp)
+    return e.func(*(_split_logs(a, model) for a in e.args))
+
+
+__all__ = ["GeneralModel", "GENERIC", "SEARCH_K"]

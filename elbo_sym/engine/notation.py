@@ -1,0 +1,325 @@
+"""The lesson's notation as SymPy objects, and the one printer that typesets it.
+
+Every object here keeps its *shape*: an expectation stays an expectation, a KL stays a
+KL, until :mod:`elbo_sym.engine.models.discrete` unfolds it into model parameters.  That is what lets a
+handout print exactly the expression that was checked.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sympy import Add, Basic, Expr, Mul, Pow, S, Symbol, Tuple, exp, log
+from sympy.core.symbol import Str
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
+
+x = Symbol("x")
+"""The observed variable."""
+z = Symbol("z")
+"""The latent variable."""
+
+
+class Notation(Expr):
+    """Base of the lesson's symbols: commutative, unevaluated, compared structurally."""
+
+    is_commutative = True
+    precedence = PRECEDENCE["Atom"]
+
+
+class Density(Notation):
+    """``p(x | z)``, ``p(x, z)``, ``q(z)``: a named density over ``variables`` given ``given``."""
+
+    def __new__(cls, name: str, variables: tuple[Symbol, ...], given: tuple[Symbol, ...] = ()):
+        return Basic.__new__(cls, Str(name), Tuple(*variables), Tuple(*given))
+
+    @property
+    def name(self) -> str:
+        return self.args[0].name
+
+    @property
+    def variables(self) -> tuple[Symbol, ...]:
+        return tuple(self.args[1])
+
+    @property
+    def given(self) -> tuple[Symbol, ...]:
+        return tuple(self.args[2])
+
+    @property
+    def is_over_z(self) -> bool:
+        """A distribution over the latent variable: usable in E, KL, H, ELBO and as Jensen weights."""
+        return self.variables == (z,)
+
+
+class LatentSum(Notation):
+    """``Sum(f, z)``: the sum of ``f`` over the support of z (z is bound inside)."""
+
+    precedence = PRECEDENCE["Mul"]
+
+    def __new__(cls, body: Expr, variable: Symbol = z):
+        return Basic.__new__(cls, body, variable)
+
+    @property
+    def body(self) -> Expr:
+        return self.args[0]
+
+
+class Expectation(Notation):
+    """``E(q, f)``: the expectation of ``f`` (a function of z) under ``q(z)``."""
+
+    def __new__(cls, distribution: Density, body: Expr):
+        return Basic.__new__(cls, distribution, body)
+
+    @property
+    def distribution(self) -> Density:
+        return self.args[0]
+
+    @property
+    def body(self) -> Expr:
+        return self.args[1]
+
+
+class KL(Notation):
+    """``KL(a, b)``: the Kullback–Leibler divergence of two distributions over z."""
+
+    def __new__(cls, first: Density, second: Density):
+        return Basic.__new__(cls, first, second)
+
+
+class Entropy(Notation):
+    """``H(q)``: the entropy of a distribution over z."""
+
+    def __new__(cls, distribution: Density):
+        return Basic.__new__(cls, distribution)
+
+
+class ELBO(Notation):
+    """``ELBO(q)``: the evidence lower bound, sum_z q(z) log(p(x, z) / q(z))."""
+
+    def __new__(cls, distribution: Density):
+        return Basic.__new__(cls, distribution)
+
+
+class Exp(exp):
+    """``exp(a)`` as written: never rewritten into a power it could not afford.
+
+    SymPy's own ``exp`` turns ``exp(c * log(f))`` into ``f ** c`` for any number c, so
+    ``exp(1000000 * 1000000 * log(p(x)))`` would ask for a polynomial of degree 10**12.
+    ``Exp`` only simplifies ``exp(0) = 1``, ``exp(log f) = f`` and ``exp(n log f) = f ** n``
+    for |n| <= MAX_EXPONENT (f > 0 is a definedness obligation of the log), and stays one
+    opaque positive atom otherwise (also under multiplication and powers).
+    """
+
+    @classmethod
+    def eval(cls, arg):
+        from elbo_sym.limits import MAX_EXPONENT
+
+        if arg.is_zero:
+            return S.One
+        coefficient, rest = arg.as_coeff_Mul()
+        if isinstance(rest, log) and coefficient.is_Integer and 0 < abs(coefficient) <= MAX_EXPONENT:
+            return Pow(rest.args[0], coefficient)
+        return None
+
+    def as_base_exp(self):
+        return self, S.One
+
+    def _eval_power(self, other):
+        return None
+
+    def _eval_expand_power_exp(self, **hints):
+        return self
+
+    def _eval_is_positive(self):
+        return True
+
+    def _eval_is_extended_real(self):
+        return True
+
+
+def p(*variables: Symbol, given: tuple[Symbol, ...] = ()) -> Density:
+    return Density("p", variables, given)
+
+
+def q(*variables: Symbol) -> Density:
+    return Density("q", variables or (z,))
+
+
+# --------------------------------------------------------------------------- printing
+
+
+def _density_args(d: Density, show) -> str:
+    head = ", ".join(show(v) for v in d.variables)
+    if d.given:
+        return head + " | " + ", ".join(show(v) for v in d.given)
+    return head
+
+
+class ElboStrPrinter(StrPrinter):
+    """Prints notation back in the derivation-file vocabulary (round-trips through `parse`)."""
+
+    def _distribution(self, d: Density) -> str:
+        return "q" if d == Density("q", (z,)) else self._print(d)
+
+    def _print_Density(self, d: Density) -> str:
+        return f"{d.name}({_density_args(d, self._print)})"
+
+    def _print_LatentSum(self, s: LatentSum) -> str:
+        return f"Sum({self._print(s.body)}, {self._print(s.args[1])})"
+
+    def _print_Expectation(self, e: Expectation) -> str:
+        return f"E({self._distribution(e.distribution)}, {self._print(e.body)})"
+
+    def _print_KL(self, e: KL) -> str:
+        return f"KL({self._print(e.args[0])}, {self._print(e.args[1])})"
+
+    def _print_Entropy(self, e: Entropy) -> str:
+        return f"H({self._distribution(e.args[0])})"
+
+    def _print_ELBO(self, e: ELBO) -> str:
+        return f"ELBO({self._distribution(e.args[0])})"
+
+    def _print_Exp(self, e: Exp) -> str:
+        return f"exp({self._print(e.args[0])})"
+
+
+class ElboLatexPrinter(LatexPrinter):
+    """The one LaTeX printer: the lesson's notation as a textbook writes it."""
+
+    def __init__(self, settings=None):
+        settings = dict(settings or {})
+        settings.setdefault("order", "none")
+        settings.setdefault("mul_symbol", None)
+        super().__init__(settings)
+
+    def _print_Symbol(self, s: Symbol, style: str = "plain") -> str:
+        if s.name.startswith(("pi_", "l_", "q_")) and "_" in s.name:
+            head, index = s.name.split("_", 1)
+            head = {"pi": r"\pi", "l": r"\ell", "q": "q"}[head]
+            return f"{head}_{{{index}}}"
+        return super()._print_Symbol(s, style=style)
+
+    def _print_Str(self, s: Str) -> str:
+        return s.name
+
+    def _print_Density(self, d: Density) -> str:
+        head = ", ".join(self._print(v) for v in d.variables)
+        if d.given:
+            head += r" \mid " + ", ".join(self._print(v) for v in d.given)
+        return f"{d.name}({head})"
+
+    def _print_LatentSum(self, s: LatentSum) -> str:
+        body = s.body
+        inner = self._print(body)
+        if body.is_Add:
+            inner = rf"\left({inner}\right)"
+        return rf"\sum_{{{self._print(s.args[1])}}} {inner}"
+
+    def _print_Expectation(self, e: Expectation) -> str:
+        return rf"\mathbb{{E}}_{{{self._print(e.distribution)}}}\left[{self._print(e.body)}\right]"
+
+    def _print_KL(self, e: KL) -> str:
+        a, b = (self._print(arg) for arg in e.args)
+        return rf"\mathrm{{KL}}\big({a} \,\|\, {b}\big)"
+
+    def _print_Entropy(self, e: Entropy) -> str:
+        return rf"\mathrm{{H}}\big[{self._print(e.args[0])}\big]"
+
+    def _print_ELBO(self, e: ELBO) -> str:
+        return rf"\mathcal{{L}}({e.args[0].name})"
+
+    def _print_log(self, e: Expr, exp: str | None = None) -> str:
+        (arg,) = e.args
+        if isinstance(arg, Notation) or arg.is_Symbol or arg.is_Integer:
+            body = rf"\log {self._print(arg)}"
+        elif _is_fraction(arg):
+            body = rf"\log {self._print(arg)}"
+        else:
+            body = rf"\log\left({self._print(arg)}\right)"
+        if exp is not None:
+            return rf"\left({body}\right)^{{{exp}}}"
+        return body
+
+    def _print_Add(self, e: Expr, order: str | None = None) -> str:
+        # (a - b) - c prints as a - b - c: an unevaluated sum inside a sum needs no brackets.
+        terms = _terms(e)
+        if len(terms) != len(e.args):
+            e = Add(*terms, evaluate=False)
+        return super()._print_Add(e, order=order)
+
+    def _print_Mul(self, e: Expr) -> str:
+        # A rational coefficient leads as a fraction: \frac{1}{3} \log 5, not \frac{\log 5}{3}.
+        coeff, rest = e.as_coeff_Mul()
+        if coeff.is_Rational and not coeff.is_Integer and rest is not S.One and not _is_fraction(rest):
+            sign = "- " if coeff < 0 else ""
+            body = self._print(rest)
+            if rest.is_Add:
+                body = rf"\left({body}\right)"
+            return rf"{sign}\frac{{{abs(coeff.p)}}}{{{coeff.q}}} {body}"
+        # A ratio of two numbers stays a ratio: \frac{3}{20} \big/ \frac{3}{10}.
+        args = _factors(e)
+        if (len(args) == 2 and args[0].is_Number and args[1].is_Pow and args[1].exp == -1
+                and args[1].base.is_Number):
+            return rf"{self._print(args[0])} \big/ {self._print(args[1].base)}"
+        # Multiply-and-divide stays visible: q(z) \frac{p(x, z)}{q(z)}, not \frac{q(z) p(x, z)}{q(z)}.
+        args = _factors(e)
+        for a in args:
+            if isinstance(a, Notation) and Pow(a, -1) in args and len(args) > 2:
+                others = list(args)
+                others.remove(a)
+                return rf"{self._print(a)} {self._print(Mul(*others, evaluate=False))}"
+        # A thin space between adjacent densities: q(z)\, p(x, z).
+        return _DENSITY_GAP.sub(r")\\, ", super()._print_Mul(e))
+
+    def _print_Exp(self, e: Expr, exp: str | None = None) -> str:
+        return self._print_exp(e, exp)
+
+    def _print_exp(self, e: Expr, exp: str | None = None) -> str:
+        body = rf"\exp\left({self._print(e.args[0])}\right)"
+        return rf"{body}^{{{exp}}}" if exp is not None else body
+
+
+_DENSITY_GAP = re.compile(r"\) (?=[pq]\()")
+
+
+def _terms(e: Expr) -> list[Expr]:
+    """The terms of a (possibly nested, unevaluated) sum, in order."""
+    out: list[Expr] = []
+    for a in e.args:
+        out.extend(_terms(a) if a.is_Add else [a])
+    return out
+
+
+def _factors(e: Expr) -> list[Expr]:
+    """The factors of a (possibly nested, unevaluated) product, in order."""
+    out: list[Expr] = []
+    for a in e.args:
+        out.extend(_factors(a) if a.is_Mul else [a])
+    return out
+
+
+def _is_fraction(e: Expr) -> bool:
+    if e.is_Rational and not e.is_Integer:
+        return True
+    if e.is_Mul:
+        return any(f.is_Pow and f.exp.is_negative for f in e.args)
+    return e.is_Pow and e.exp.is_negative
+
+
+def to_latex(expr: Basic) -> str:
+    """LaTeX for an expression of the lesson (the only way math reaches a handout)."""
+    return ElboLatexPrinter().doprint(expr)
+
+
+def to_text(expr: Basic) -> str:
+    """The expression in derivation-file syntax (what an author would type)."""
+    return ElboStrPrinter({"order": "none"}).doprint(expr)
+
+
+RELATION_LATEX = {"=": "=", "<=": r"\leq", ">=": r"\geq", "<": "<", ">": ">"}
+
+__all__ = [
+    "x", "z", "Exp", "Density", "LatentSum", "Expectation", "KL", "Entropy", "ELBO", "Notation",
+    "p", "q", "to_latex", "to_text", "ElboLatexPrinter", "ElboStrPrinter", "RELATION_LATEX",
+]

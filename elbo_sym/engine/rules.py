@@ -1,0 +1,184 @@
+"""Justification rules: each decides whether it *proves* one step of a chain.
+
+A rule only ever says "proved" with a reason, or "not proved" with the condition that
+failed.  Finding counterexamples is the checker's job, not the rules'.  Inequality rules
+work by exhibiting a fact ``big >= small`` (Jensen, KL >= 0) with its side conditions
+proved, and then proving ``upper - lower == big - small`` by canonical forms, so the rule
+also applies inside a larger expression (a common term added on both sides).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from sympy import Add, Expr, Mul, S, log, preorder_traversal
+
+from elbo_sym.engine.canonical import Canonical, canonical
+from elbo_sym.engine.definedness import is_positive
+from elbo_sym.engine.models.discrete import DiscreteModel
+from elbo_sym.engine.notation import KL, Density, Expectation, LatentSum, to_text, x, z
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    """What a rule established; `conditions` lists each side condition and whether it held."""
+
+    proved: bool
+    reason: str
+    conditions: tuple[tuple[str, bool], ...] = ()
+    residual: tuple[Canonical, ...] = field(default=(), compare=False)
+
+
+Rule = Callable[[Expr, str, Expr, DiscreteModel], RuleOutcome]
+
+
+def difference(a: Expr, b: Expr) -> Expr:
+    return Add(a, Mul(S.NegativeOne, b))
+
+
+def residuals(e: Expr, model: DiscreteModel) -> tuple[Canonical, ...]:
+    """Canonical forms of `e`, one per value of a free z."""
+    return tuple(canonical(u, model) for u in model.unfold_pointwise(e))
+
+
+def proves_zero(e: Expr, model: DiscreteModel) -> bool:
+    return all(c.is_zero for c in residuals(e, model))
+
+
+# --------------------------------------------------------------------------- equality
+
+
+def equality(prev: Expr, rel: str, new: Expr, model: DiscreteModel) -> RuleOutcome:
+    """Both sides have the same canonical form on the model's domain."""
+    forms = residuals(difference(prev, new), model)
+    holds = all(c.is_zero for c in forms)
+    condition = ("both sides reduce to the same canonical form", holds)
+    if not holds:
+        return RuleOutcome(False, "the two sides differ after unfolding and reduction", (condition,), forms)
+    if rel in ("<", ">"):
+        return RuleOutcome(False, "the sides are equal, so a strict inequality is false", (condition,), forms)
+    return RuleOutcome(True, "identity on the model's domain (canonical forms agree)", (condition,), forms)
+
+
+# --------------------------------------------------------------------------- inequality facts
+
+
+def _bounds(prev: Expr, rel: str, new: Expr) -> tuple[Expr, Expr] | None:
+    if rel == ">=":
+        return prev, new
+    if rel == "<=":
+        return new, prev
+    return None
+
+
+def is_distribution(values: tuple[Expr, ...], model: DiscreteModel) -> bool:
+    """Every value provably positive and the values sum to 1 on the domain."""
+    return all(is_positive(v, model) for v in values) and canonical(model.latent_sum(values) - 1, model).is_zero
+
+
+def _weighted_sums(e: Expr):
+    """Sum(w * f, z) and E(w, f) subterms, as (weights notation, body f)."""
+    for node in preorder_traversal(e):
+        if isinstance(node, Expectation):
+            yield node.distribution, node.body
+        elif isinstance(node, LatentSum):
+            factors = _flat_factors(node.body)
+            logs = [f for f in factors if isinstance(f, log)]
+            rest = [f for f in factors if not isinstance(f, log)]
+            if len(logs) == 1 and rest:
+                yield Mul(*rest), logs[0]
+
+
+def _flat_factors(e: Expr) -> list[Expr]:
+    if e.is_Mul:
+        return [f for a in e.args for f in _flat_factors(a)]
+    return [e]
+
+
+def _log_of_sums(e: Expr):
+    for node in preorder_traversal(e):
+        if isinstance(node, log) and isinstance(node.args[0], (LatentSum, Expectation)):
+            yield node
+
+
+def jensen(prev: Expr, rel: str, new: Expr, model: DiscreteModel) -> RuleOutcome:
+    """log E_w[g] >= E_w[log g] for a distribution w over z (log is concave)."""
+    bounds = _bounds(prev, rel, new)
+    if bounds is None:
+        return RuleOutcome(False, "Jensen's inequality gives >= (or <=), never =, < or >")
+    upper, lower = bounds
+    tried = []
+    for outer in _log_of_sums(upper):
+        inside = outer.args[0]
+        a = tuple(model.unfold(inside.body if isinstance(inside, LatentSum)
+                               else Mul(inside.distribution, inside.body), k) for k in model.points)
+        for weights, body in _weighted_sums(lower):
+            w = tuple(model.unfold(weights, k) for k in model.points)
+            g = tuple(ak / wk for ak, wk in zip(a, w))
+            conditions = (
+                ("the weights are a distribution over z (positive, sum to 1)", is_distribution(w, model)),
+                ("the averaged quantity is positive", all(is_positive(v, model) for v in g)),
+                ("the lower side is the weighted average of log of the same quantity",
+                 all(canonical(model.unfold(Mul(weights, body), k) - w[i] * log(g[i]), model).is_zero
+                     for i, k in enumerate(model.points))),
+                ("apart from the Jensen pair, both sides agree",
+                 proves_zero(difference(difference(upper, lower), difference(outer, LatentSum(Mul(weights, body)))),
+                             model)),
+            )
+            if all(held for _, held in conditions):
+                return RuleOutcome(True, "Jensen's inequality with weights " + to_text(weights), conditions)
+            tried.append(conditions)
+    if not tried:
+        return RuleOutcome(False, "no log of a sum/expectation on the larger side matched a weighted sum "
+                                  "of logs on the smaller side")
+    return RuleOutcome(False, "Jensen's pattern found but a condition failed", tried[0])
+
+
+def kl_nonneg(prev: Expr, rel: str, new: Expr, model: DiscreteModel) -> RuleOutcome:
+    """upper - lower is a KL divergence between two distributions over z, hence >= 0."""
+    bounds = _bounds(prev, rel, new)
+    if bounds is None:
+        return RuleOutcome(False, "KL >= 0 gives >= (or <=), never =, < or >")
+    upper, lower = bounds
+    q, prior, posterior = Density("q", (z,)), Density("p", (z,)), Density("p", (z,), (x,))
+    candidates = [node for side in (prev, new) for node in preorder_traversal(side) if isinstance(node, KL)]
+    candidates += [KL(q, posterior), KL(q, prior)]
+    gap = difference(upper, lower)
+    for term in dict.fromkeys(candidates):
+        a, b = term.args
+        if not proves_zero(difference(gap, term), model):
+            continue
+        conditions = (
+            (f"upper - lower = {to_text(term)}", True),
+            (f"{to_text(a)} is a distribution", is_distribution(tuple(model.density(a, k) for k in model.points), model)),
+            (f"{to_text(b)} is a distribution", is_distribution(tuple(model.density(b, k) for k in model.points), model)),
+        )
+        held = all(h for _, h in conditions)
+        return RuleOutcome(held, f"the difference is {to_text(term)} >= 0" if held else "KL's arguments are not "
+                           "both distributions", conditions)
+    return RuleOutcome(False, "the difference of the two sides is not a KL divergence of the step")
+
+
+RULES: dict[str, Rule] = {
+    "algebra": equality,
+    "definition": equality,
+    "bayes": equality,
+    "logarithm": equality,
+    "linearity": equality,
+    "assumption": equality,
+    "jensen": jensen,
+    "kl-nonneg": kl_nonneg,
+}
+"""Rule name (as written in a derivation file) -> its check."""
+
+RULE_HELP: dict[str, str] = {
+    "algebra": "an identity: both sides unfold to the same canonical form",
+    "definition": "unfold a definition (E, KL, H, ELBO, p(x), p(z|x)); checked as an identity",
+    "bayes": "Bayes' rule / product rule; checked as an identity",
+    "logarithm": "log rules (log ab = log a + log b); checked as an identity on positive values",
+    "linearity": "linearity of sums and expectations; checked as an identity",
+    "assumption": "use the derivation's assumption (e.g. q(z) = p(z | x)); checked as an identity under it",
+    "jensen": "log E_w[g] >= E_w[log g] for a distribution w (concavity of log)",
+    "kl-nonneg": "drop or add a KL divergence term, KL >= 0",
+}

@@ -1,0 +1,538 @@
+"""The lesson's self-check and flashcards: data files whose formulas the engine checks.
+
+``lesson/selfcheck.toml`` holds exactly six ``[[question]]`` tables (question, answer),
+``lesson/flashcards.toml`` a deck of ``[[card]]`` tables (front, back). Either may carry a
+``formula``: an expression or a relation in the derivation vocabulary. A relation is
+checked exactly like a one-step derivation (start = left side, one step to the right side,
+justified by ``rule``; optional ``assume = "q(z) = p(z | x)"``) with
+:func:`elbo_sym.engine.check.check_derivation`, in the binary model and again with K = 3. So a
+wrong formula on a card is refuted (with a counterexample) or at least not proved, and the
+handout prints the parsed formula that was checked. A bare expression is checked to be
+well-formed (it parses and unfolds in the model).
+
+Errors name the file and the line (:class:`elbo_sym.engine.derivation.DerivationError`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sympy import Expr
+
+from elbo_sym.engine.derivation import (
+    Derivation,
+    DerivationError,
+    Formula,
+    Relation,
+    Step,
+    _Reader,
+    read_user_file,
+    split_relation,
+)
+from elbo_sym import budget as budgets
+from elbo_sym.budget import BudgetExceeded
+from elbo_sym.limits import (
+    MAX_CARD_TEXT_CHARS,
+    MAX_SUMMARY_CHARS,
+    MAX_TITLE_CHARS,
+    STEP_BUDGET_SECONDS,
+    deck_budget,
+    validate_budget,
+)
+from elbo_sym.engine.rules import RULES
+
+__all__ = [
+    "CardFormula",
+    "Card",
+    "Deck",
+    "CardVerdict",
+    "DeckResult",
+    "lesson_dir",
+    "load_deck",
+    "load_selfcheck",
+    "load_flashcards",
+    "check_card",
+    "check_deck",
+    "check_lesson_cards",
+    "format_deck",
+    "format_deck_result",
+    "SELFCHECK_QUESTIONS",
+    "CHECK_K",
+    "proved_for_text",
+]
+
+SELFCHECK_QUESTIONS = 6
+"""The self-check has exactly this many questions."""
+CHECK_K = (2, 3, 5)
+"""Latent-state counts every card formula is proved in (each K separately)."""
+
+
+def proved_for_text() -> str:
+    """What a card's proof covers, in words (printed beside the verdict mark)."""
+    *head, last = CHECK_K
+    return f"every model with {', '.join(map(str, head))} or {last} latent states"
+MAX_CARDS = 200
+_KINDS = {"question": "selfcheck", "card": "flashcards"}
+_TEXT_KEYS = {"selfcheck": ("question", "answer"), "flashcards": ("front", "back")}
+_OPTIONAL = ("formula", "rule", "assume", "topic")
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class CardFormula:
+    """A card's formula, parsed: ``lhs`` alone (``rel`` None) or ``lhs rel rhs``.
+
+    ``lhs``/``rhs`` are notation objects, so ``to_latex`` typesets them; ``latex`` joins
+    them with the relation. ``rule`` is the justification named on the card (None: the
+    default), ``assume`` the optional assumption as a derivation Relation.
+    """
+
+    text: str
+    line: int
+    lhs: Expr
+    rel: str | None = None
+    rhs: Expr | None = None
+    rule: str | None = None
+    assume: Relation | None = None
+
+    @property
+    def is_relation(self) -> bool:
+        return self.rel is not None
+
+    @property
+    def expr(self) -> Expr:
+        """The expression itself when the formula is not a relation (else the left side)."""
+        return self.lhs
+
+    @property
+    def latex(self) -> str:
+        from elbo_sym.engine.notation import RELATION_LATEX, to_latex
+
+        if self.rel is None:
+            return to_latex(self.lhs)
+        return f"{to_latex(self.lhs)} {RELATION_LATEX[self.rel]} {to_latex(self.rhs)}"
+
+    @property
+    def assume_latex(self) -> str | None:
+        if self.assume is None:
+            return None
+        from elbo_sym.engine.notation import RELATION_LATEX, to_latex
+
+        a = self.assume
+        return f"{to_latex(a.lhs.expr)} {RELATION_LATEX[a.rel]} {to_latex(a.rhs.expr)}"
+
+    @property
+    def assume_text(self) -> str | None:
+        return None if self.assume is None else f"{self.assume.lhs.text} {self.assume.rel} {self.assume.rhs.text}"
+
+
+@dataclass(frozen=True)
+class Card:
+    """One flashcard or self-check question. ``front``/``back`` are the question/answer."""
+
+    index: int
+    line: int
+    front: str
+    back: str
+    formula: CardFormula | None = None
+    topic: str = ""
+
+    @property
+    def question(self) -> str:
+        return self.front
+
+    @property
+    def answer(self) -> str:
+        return self.back
+
+
+@dataclass(frozen=True)
+class Deck:
+    """A loaded self-check (``kind`` "selfcheck") or flashcard deck ("flashcards")."""
+
+    path: str
+    kind: str
+    title: str
+    summary: str
+    cards: tuple[Card, ...]
+
+    @property
+    def questions(self) -> tuple[Card, ...]:
+        return self.cards
+
+    def __iter__(self):
+        return iter(self.cards)
+
+    def __len__(self) -> int:
+        return len(self.cards)
+
+
+@dataclass(frozen=True)
+class CardVerdict:
+    """The engine's verdict on one card's formula.
+
+    ``verdict``: "proved" / "checked" / "refuted" / "error" (as for derivation steps),
+    "well-formed" for a bare expression, "none" for a card without formula. ``ok`` is False
+    exactly for "refuted" and "error".
+    """
+
+    card: Card
+    verdict: str
+    reason: str
+    counterexample: Any = None  # elbo_sym.engine.check.Counterexample | None
+    K: tuple[int, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Proved (a relation) or well-formed (an expression); `checked` is not enough to print."""
+        return self.verdict not in ("refuted", "error", "checked")
+
+    def as_dict(self) -> dict[str, Any]:
+        f = self.card.formula
+        return {"index": self.card.index, "line": self.card.line, "front": self.card.front,
+                "formula": f.text if f else None, "verdict": self.verdict, "reason": self.reason,
+                "K": list(self.K),
+                "counterexample": self.counterexample.as_dict() if self.counterexample is not None else None}
+
+
+@dataclass(frozen=True)
+class DeckResult:
+    deck: Deck
+    verdicts: tuple[CardVerdict, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(v.ok for v in self.verdicts)
+
+    def verdict_for(self, card: Card) -> CardVerdict:
+        return self.verdicts[card.index - 1]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.deck.path, "kind": self.deck.kind, "title": self.deck.title, "ok": self.ok,
+                "cards": [v.as_dict() for v in self.verdicts]}
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def lesson_dir() -> Path:
+    """Where the lesson's data files live (package data, next to this module)."""
+    return Path(__file__).resolve().parent / "data"
+
+
+def _default(name: str) -> Path:
+    """A lesson file, shown relative to the working directory when it is below it."""
+    path = lesson_dir() / name
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def load_selfcheck(path: str | Path | None = None) -> Deck:
+    """Load (not check) the self-check; it must have exactly six questions."""
+    deck = load_deck(path if path is not None else _default("selfcheck.toml"), expect="selfcheck")
+    if len(deck.cards) != SELFCHECK_QUESTIONS:
+        raise DerivationError(deck.path, 1, f"the self-check needs exactly {SELFCHECK_QUESTIONS} "
+                                            f"[[question]] tables, found {len(deck.cards)}")
+    return deck
+
+
+def load_flashcards(path: str | Path | None = None) -> Deck:
+    """Load (not check) the flashcard deck."""
+    return load_deck(path if path is not None else _default("flashcards.toml"), expect="flashcards")
+
+
+def load_deck(path: str | Path, expect: str | None = None) -> Deck:
+    """Load a self-check ([[question]]) or flashcard ([[card]]) file; errors name file:line."""
+    path = Path(path)
+    name = str(path)
+    raw = read_user_file(path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise DerivationError(name, line, f"not UTF-8 text (byte 0x{raw[error.start]:02x})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        import re
+
+        match = re.search(r"line (\d+)", str(error))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
+        raise DerivationError(name, int(match.group(1)) if match else 1, f"malformed TOML: {message}") from None
+    except RecursionError:  # tomllib recurses per nested array / inline table
+        raise DerivationError(name, 1, "malformed TOML: arrays or tables nested too deeply") from None
+    return _DeckReader(name, text).deck(data, expect)
+
+
+class _DeckReader(_Reader):
+    """The derivation reader's line finding and formula parsing, for card tables."""
+
+    def deck(self, data: dict, expect: str | None) -> Deck:
+        tables = [key for key in _KINDS if key in data]
+        if len(tables) != 1:
+            raise self.error(1, "expected [[question]] tables (self-check) or [[card]] tables (flashcards)")
+        table = tables[0]
+        kind = _KINDS[table]
+        if expect is not None and kind != expect:
+            wanted = "[[question]]" if expect == "selfcheck" else "[[card]]"
+            raise self.error(1, f"expected {wanted} tables for the {expect}")
+        allowed = {"title", "summary", table}
+        for key in data:
+            if key not in allowed:
+                raise self.error(self.line_of(key), f"unknown key '{key}' (allowed: {', '.join(sorted(allowed))})")
+        title = self.prose(data.get("title", ""), MAX_TITLE_CHARS, "title", self.line_of("title"))
+        summary = self.prose(data.get("summary", ""), MAX_SUMMARY_CHARS, "summary", self.line_of("summary"))
+        items = data[table]
+        if not isinstance(items, list) or not items:
+            raise self.error(1, f"{table} must be an array of tables: [[{table}]]")
+        if len(items) > MAX_CARDS:
+            raise self.error(1, f"too many cards ({len(items)}; the limit is {MAX_CARDS})")
+        cards = tuple(self.card(item, i, table, kind) for i, item in enumerate(items))
+        return Deck(self.path, kind, title, summary, cards)
+
+    def card(self, item: Any, i: int, table: str, kind: str) -> Card:
+        number = i + 1
+        header = self._table_span(table, i)[0]
+        if not isinstance(item, dict):
+            raise self.error(header, f"{table} {number} must be a table")
+        front_key, back_key = _TEXT_KEYS[kind]
+        allowed = (front_key, back_key) + _OPTIONAL
+        for key in item:
+            if key not in allowed:
+                raise self.error(self.line_of(key, table, i),
+                                 f"{table} {number}: unknown key '{key}' (allowed: {', '.join(allowed)})")
+        texts = {}
+        for key in (front_key, back_key):
+            if key not in item:
+                raise self.error(header, f"{table} {number} is missing '{key}'")
+            if not isinstance(item[key], str) or not item[key].strip():
+                raise self.error(self.line_of(key, table, i), f"{table} {number}: '{key}' must be non-empty text")
+            texts[key] = self.prose(item[key], MAX_CARD_TEXT_CHARS, f"{table} {number}: '{key}'",
+                                    self.line_of(key, table, i))
+        for key in ("rule", "assume", "topic"):
+            if key in item and not isinstance(item[key], str):
+                raise self.error(self.line_of(key, table, i), f"{table} {number}: '{key}' must be a string")
+        if ("rule" in item or "assume" in item) and "formula" not in item:
+            key = "rule" if "rule" in item else "assume"
+            raise self.error(self.line_of(key, table, i), f"{table} {number}: '{key}' needs a formula")
+        topic = self.prose(item.get("topic", ""), MAX_TITLE_CHARS, f"{table} {number}: 'topic'",
+                           self.line_of("topic", table, i))
+        formula = self.card_formula(item, table, i) if "formula" in item else None
+        return Card(number, header, texts[front_key], texts[back_key], formula, topic)
+
+    def card_formula(self, item: dict, table: str, i: int) -> CardFormula:
+        number = i + 1
+        line = self.line_of("formula", table, i)
+        value = item["formula"]
+        if not isinstance(value, str):
+            raise self.error(line, f"{table} {number}: formula must be a string")
+        rule = item.get("rule")
+        if rule is not None and rule not in RULES:
+            raise self.error(self.line_of("rule", table, i),
+                             f"{table} {number}: unknown rule {rule!r} (known: {', '.join(sorted(RULES))})")
+        assume = None
+        if "assume" in item:
+            assume = self.relation(item["assume"], self.line_of("assume", table, i), "assume")
+            from elbo_sym.engine.notation import Density, z
+
+            if assume.rel != "=" or assume.lhs.expr != Density("q", (z,)):
+                raise self.error(self.line_of("assume", table, i),
+                                 "the only supported assumption fixes q: \"q(z) = <distribution over z>\"")
+        parts = split_relation(value)
+        if parts is None:
+            if any(c in value for c in "<>="):
+                raise self.error(line, f"{table} {number}: formula needs exactly one relation "
+                                       f"(=, <=, >=, <, >) or none: {value!r}")
+            if rule is not None:
+                raise self.error(self.line_of("rule", table, i), f"{table} {number}: a rule needs a relation")
+            expr = self.formula(value, line, "formula").expr
+            return CardFormula(value, line, expr, None, None, rule, assume)
+        left, rel, right = parts
+        lhs = self.formula(left, line, "formula").expr
+        rhs = self.formula(right, line, "formula").expr
+        return CardFormula(value, line, lhs, rel, rhs, rule, assume)
+
+
+# --------------------------------------------------------------------------- checking
+
+
+def _rules_for(formula: CardFormula) -> tuple[str, ...]:
+    if formula.rule is not None:
+        return (formula.rule,)
+    if formula.rel in (">=", "<="):
+        return ("jensen", "kl-nonneg")
+    return ("algebra",)
+
+
+def _one_step(deck_path: str, card: Card, formula: CardFormula, K: int, rule: str) -> Derivation:
+    start = Formula(formula.lhs, _text(formula.lhs), formula.line)
+    step = Step(1, formula.line, formula.rel, Formula(formula.rhs, _text(formula.rhs), formula.line), rule,
+                card.front)
+    assumptions = (formula.assume,) if formula.assume is not None else ()
+    return Derivation(deck_path, card.front, card.back, K, start, (step,), None, assumptions, ())
+
+
+def _text(e: Expr) -> str:
+    from elbo_sym.engine.notation import to_text
+
+    return to_text(e)
+
+
+def check_card(card: Card, deck_path: str = "<cards>", budget: float = STEP_BUDGET_SECONDS) -> CardVerdict:
+    """The engine's verdict on a card's formula (see CardVerdict).
+
+    `budget`: seconds per check, finite and > 0 (else BudgetError, a ValueError).
+    """
+    budget = validate_budget(budget)
+    formula = card.formula
+    if formula is None:
+        return CardVerdict(card, "none", "no formula on this card")
+    if not formula.is_relation:
+        return _check_expression(card, formula, deck_path, budget)
+    from elbo_sym.engine.check import Verdict, check_derivation
+
+    per_k = []
+    for K in CHECK_K:
+        best = None
+        for rule in _rules_for(formula):
+            result = check_derivation(_one_step(deck_path, card, formula, K, rule), budget=budget)
+            step = result.steps[0]
+            problems = "; ".join(result.problems)
+            candidate = (step.verdict.value if not problems else "error", step, rule, problems)
+            if best is None or _rank(candidate[0]) < _rank(best[0]):
+                best = candidate
+            if step.verdict is Verdict.proved and not problems:
+                break
+        per_k.append((K,) + best)
+    for wanted in ("refuted", "error", "checked"):
+        for K, verdict, step, rule, problems in per_k:
+            if verdict == wanted:
+                reason = problems or step.reason
+                return CardVerdict(card, verdict, f"K = {K}, rule {rule}: {reason}", step.counterexample, CHECK_K)
+    rules = sorted({rule for _, _, _, rule, _ in per_k})
+    return CardVerdict(card, "proved", f"proved for K = {', '.join(map(str, CHECK_K))} by {', '.join(rules)}: "
+                       f"{per_k[0][2].reason}", None, CHECK_K)
+
+
+def _rank(verdict: str) -> int:
+    return {"proved": 0, "checked": 1, "refuted": 2, "error": 3}[verdict]
+
+
+def _check_expression(card: Card, formula: CardFormula, deck_path: str = "<cards>",
+                      budget: float = STEP_BUDGET_SECONDS) -> CardVerdict:
+    """A bare expression must be defined on the whole domain (and its assumption a distribution):
+    checked as the one-step identity `expr = expr`, whose proof needs exactly that."""
+    from elbo_sym.engine.check import Verdict, check_derivation
+
+    identity = CardFormula(formula.text, formula.line, formula.lhs, "=", formula.lhs, None, formula.assume)
+    for K in CHECK_K:
+        result = check_derivation(_one_step(deck_path, card, identity, K, "algebra"), budget=budget)
+        step = result.steps[0]
+        if result.problems:
+            return CardVerdict(card, "error", f"K = {K}: {'; '.join(result.problems)}", None, CHECK_K)
+        if step.verdict is not Verdict.proved:
+            verdict = "refuted" if step.verdict is Verdict.refuted else "error"
+            return CardVerdict(card, verdict, f"K = {K}: the expression is not shown to be defined: "
+                               f"{step.reason}", step.counterexample, CHECK_K)
+    return CardVerdict(card, "well-formed", "an expression (not a claim), defined on the whole domain for "
+                       f"K = {', '.join(map(str, CHECK_K))}", None, CHECK_K)
+
+
+def check_deck(deck: Deck, budget: float = STEP_BUDGET_SECONDS, total: float | None = None) -> DeckResult:
+    """Check every card of `deck`.
+
+    `budget` bounds each check (a card is checked for every K in CHECK_K, with up to two
+    rules); `total` the whole deck (default: cards x budget, capped by
+    elbo_sym.limits.deck_budget).  Cards left when the deck budget is spent are `error`
+    ("deck budget of N s exhausted").  Both must be finite and > 0 (else BudgetError).
+    """
+    budget = validate_budget(budget)
+    total = validate_budget(total, "deck budget") if total is not None else deck_budget(len(deck.cards), budget)
+    message = f"deck budget of {total:g} s exhausted"
+    verdicts: list[CardVerdict] = []
+    try:
+        with budgets.limit(total, message):
+            for card in deck.cards:
+                verdicts.append(_check_in_deck(card, deck.path, budget, message))
+    except BudgetExceeded:  # the alarm fired between two cards
+        _clear_sympy_cache()
+    verdicts += [CardVerdict(card, "error", message) for card in deck.cards[len(verdicts):]]
+    return DeckResult(deck, tuple(verdicts))
+
+
+def _check_in_deck(card: Card, deck_path: str, budget: float, message: str) -> CardVerdict:
+    """One card under the deck's budget: `error` with the deck's message once it is spent."""
+    if budgets.remaining() <= 0:
+        return CardVerdict(card, "error", message)
+    try:
+        verdict = check_card(card, deck_path, budget)
+    except BudgetExceeded:
+        _clear_sympy_cache()
+        return CardVerdict(card, "error", message)
+    if verdict.verdict == "error" and budgets.remaining() <= 0:
+        return CardVerdict(card, "error", message, None, verdict.K)
+    return verdict
+
+
+def _clear_sympy_cache() -> None:
+    from sympy.core.cache import clear_cache  # an interrupted SymPy call can leave it half-filled
+
+    clear_cache()
+
+
+def check_lesson_cards(selfcheck: str | Path | None = None, flashcards: str | Path | None = None,
+                       budget: float = STEP_BUDGET_SECONDS,
+                       total: float | None = None) -> tuple[DeckResult, DeckResult]:
+    """Load and check the lesson's self-check and flashcards (for `elbo-sym check` / `cards`).
+
+    `total` bounds each deck (see check_deck).  Raises DerivationError (file:line) when a
+    file cannot be loaded.
+    """
+    budget = validate_budget(budget)
+    return (check_deck(load_selfcheck(selfcheck), budget, total),
+            check_deck(load_flashcards(flashcards), budget, total))
+
+
+# --------------------------------------------------------------------------- text
+
+_MARK = {"proved": "✓", "checked": "~", "refuted": "✗", "error": "!", "well-formed": "·", "none": " "}
+
+
+def format_deck(deck: Deck) -> str:
+    front, back = ("Q", "A") if deck.kind == "selfcheck" else ("Front", "Back")
+    lines = [f"{deck.path} — {deck.title}"]
+    for card in deck.cards:
+        lines.append(f"  {card.index}. {front}: {card.front}")
+        lines.append(f"     {back}: {card.back}")
+        if card.formula is not None:
+            assume = f"   (assuming {card.formula.assume_text})" if card.formula.assume is not None else ""
+            lines.append(f"     formula: {card.formula.text}{assume}")
+    return "\n".join(lines) + "\n"
+
+
+def format_deck_result(result: DeckResult) -> str:
+    deck = result.deck
+    lines = [f"{deck.path} — {deck.title}"]
+    for v in result.verdicts:
+        card = v.card
+        where = f"{deck.path}:{card.formula.line if card.formula else card.line}"
+        formula = card.formula.text if card.formula else "(no formula)"
+        lines.append(f"  {where}  {card.index:>2}. {formula}")
+        if card.formula is not None:
+            lines.append(f"      {_MARK[v.verdict]} {v.verdict:<11} {v.reason}")
+        if v.counterexample is not None:
+            lines.append(f"      counterexample: {v.counterexample.describe()}")
+    counts: dict[str, int] = {}
+    for v in result.verdicts:
+        counts[v.verdict] = counts.get(v.verdict, 0) + 1
+    summary = ", ".join(f"{counts[k]} {k}" for k in ("proved", "checked", "well-formed", "refuted", "error", "none")
+                        if k in counts)
+    lines.append(f"  {len(result.verdicts)} card(s): {summary}; {'all hold' if result.ok else 'NOT all hold'}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,361 @@
+"""Evaluating unfolded expressions at one instance: exactly, by certified intervals, or fast.
+
+Three evaluators over the same expression trees (SymPy ``Add``, ``Mul``, ``Pow`` with an
+integer exponent, ``log``, ``exp``, rationals and the model's parameter symbols):
+
+* :func:`exact` -- the value as a :class:`~elbo_sym.numbers.exact.LogNumber` (a rational plus a
+  rational combination of logs of primes), whose sign and equality are *decided*;
+  raises :class:`Undefined` for a log of a value <= 0 or a division by 0, and
+  :class:`Inexact` when the value leaves that field (a product of two logs, ``exp`` of a
+  non-zero rational, a log of a logarithm);
+* :func:`enclosure` -- a certified mpmath interval at a given precision (for values that
+  left the field); ``Undefined`` only when the whole enclosure of a log's argument is
+  <= 0, :class:`Inexact` when it cannot tell;
+* :func:`compile_float` -- a plain-float function of the parameters, for screening
+  thousands of instances and for numeric minimisation.  Never a verdict on its own.
+
+:func:`decide` combines the first two: the sign of ``a - b`` or None (undecided).
+Undecided is never success: callers treat None as "could not decide".
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Callable, Mapping
+
+import mpmath
+from sympy import Expr, S, Symbol, exp, log
+
+from elbo_sym.budget import checkpoint
+from elbo_sym.numbers.exact import LogNumber, log_of
+
+
+class Undefined(ArithmeticError):
+    """The expression is not defined at this instance (log of a value <= 0, division by 0)."""
+
+
+class Inexact(ArithmeticError):
+    """The value leaves the exact class (rationals and logs of rationals) or is undecided."""
+
+
+Values = Mapping[Symbol, Fraction]
+
+INTERVAL_DIGITS = (30, 80, 240, 1000)
+"""Precisions tried, in order, before a comparison outside the exact class is undecided."""
+
+
+# --------------------------------------------------------------------------- exact
+
+
+def exact(e: Expr, values: Values, memo: dict | None = None) -> LogNumber:
+    """The exact value of `e` at `values` (see the module docstring for the errors)."""
+    memo = {} if memo is None else memo
+    return _exact(e, values, memo)
+
+
+def _exact(e: Expr, values: Values, memo: dict) -> LogNumber:
+    known = memo.get(e)
+    if known is not None:
+        if isinstance(known, ArithmeticError):
+            raise known
+        return known
+    try:
+        result = _exact_node(e, values, memo)
+    except (Undefined, Inexact) as error:
+        memo[e] = error
+        raise
+    memo[e] = result
+    return result
+
+
+def _exact_node(e: Expr, values: Values, memo: dict) -> LogNumber:
+    checkpoint()
+    if e.is_Rational:
+        return LogNumber.of(Fraction(int(e.p), int(e.q)))
+    if e.is_Symbol:
+        try:
+            return LogNumber.of(values[e])
+        except KeyError:
+            raise Inexact(f"no value for {e}") from None
+    if e.is_Add:
+        total = LogNumber.of(0)
+        for a in e.args:
+            total = total + _exact(a, values, memo)
+        return total
+    if e.is_Mul:
+        product = LogNumber.of(1)
+        for a in e.args:
+            factor = _exact(a, values, memo)
+            try:
+                product = product * factor
+            except TypeError:
+                raise Inexact("a product of logarithms") from None
+        return product
+    if e.is_Pow:
+        if not e.exp.is_Integer:
+            raise Inexact(f"non-integer power {e}")
+        n = int(e.exp)
+        base = _exact(e.base, values, memo)
+        if base.is_rational:
+            if base.rational == 0 and n < 0:
+                raise Undefined("division by zero")
+            return LogNumber.of(base.rational ** n)
+        if n < 0:
+            raise Inexact("division by a logarithm")  # non-zero: a non-rational LogNumber
+        result = LogNumber.of(1)
+        for _ in range(n):
+            try:
+                result = result * base
+            except TypeError:
+                raise Inexact("a power of a logarithm") from None
+        return result
+    if isinstance(e, log):
+        argument = _exact(e.args[0], values, memo)
+        if argument.is_rational:
+            if argument.rational <= 0:
+                raise Undefined(f"log of a non-positive value {argument.rational}")
+            try:
+                return log_of(argument.rational)
+            except ValueError as error:  # numbers too large to factor
+                raise Inexact(str(error)) from None
+        if argument.sign() <= 0:
+            raise Undefined("log of a non-positive value")
+        raise Inexact("a log of a logarithm")
+    if isinstance(e, exp):
+        argument = _exact(e.args[0], values, memo)
+        if argument.is_zero:
+            return LogNumber.of(1)
+        raise Inexact("exp of a non-zero number")
+    raise Inexact(f"cannot evaluate {type(e).__name__} exactly")
+
+
+# --------------------------------------------------------------------------- intervals
+
+
+def enclosure(e: Expr, values: Values, digits: int, memo: dict | None = None):
+    """A certified mpmath interval containing the value of `e` at `values`."""
+    memo = {} if memo is None else memo
+    ctx = mpmath.iv
+    saved = ctx.dps
+    ctx.dps = digits
+    try:
+        return _enclose(e, values, memo, ctx)
+    finally:
+        ctx.dps = saved
+
+
+def _enclose(e: Expr, values: Values, memo: dict, ctx):
+    known = memo.get(e)
+    if known is not None:
+        return known
+    checkpoint()
+    if e.is_Rational:
+        result = ctx.mpf(int(e.p)) / int(e.q)
+    elif e.is_Symbol:
+        v = values[e]
+        result = ctx.mpf(v.numerator) / v.denominator
+    elif e.is_Add:
+        result = ctx.mpf(0)
+        for a in e.args:
+            result = result + _enclose(a, values, memo, ctx)
+    elif e.is_Mul:
+        result = ctx.mpf(1)
+        for a in e.args:
+            result = result * _enclose(a, values, memo, ctx)
+    elif e.is_Pow and e.exp.is_Integer:
+        base = _enclose(e.base, values, memo, ctx)
+        n = int(e.exp)
+        if n < 0 and base.a <= 0 <= base.b:
+            raise Inexact("a divisor's enclosure contains 0")
+        result = base ** n
+    elif e.is_Pow and e.exp.is_Rational:  # sqrt(q) from SymPy's exp(log(q)/2)
+        base = _enclose(e.base, values, memo, ctx)
+        if base.b < 0:
+            raise Undefined("a fractional power of a negative value")
+        if base.a <= 0:
+            raise Inexact("a fractional power's base encloses 0")
+        result = ctx.exp(ctx.log(base) * (ctx.mpf(int(e.exp.p)) / int(e.exp.q)))
+    elif isinstance(e, log):
+        argument = _enclose(e.args[0], values, memo, ctx)
+        if argument.b <= 0:
+            raise Undefined("log of a non-positive value")
+        if argument.a <= 0:
+            raise Inexact("a log argument's enclosure contains 0")
+        result = ctx.log(argument)
+    elif isinstance(e, exp):
+        result = ctx.exp(_enclose(e.args[0], values, memo, ctx))
+    elif e is S.Exp1:
+        result = ctx.e
+    elif e is S.Pi:
+        result = ctx.pi
+    else:
+        raise Inexact(f"cannot evaluate {type(e).__name__}")
+    memo[e] = result
+    return result
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def value(e: Expr, values: Values, memo: dict | None = None) -> LogNumber | None:
+    """The exact value, or None when it leaves the exact class (Undefined propagates)."""
+    try:
+        return exact(e, values, memo)
+    except Inexact:
+        return None
+
+
+def sign_of(e: Expr, values: Values, memo: dict | None = None) -> int | None:
+    """-1, 0 or 1 for the value of `e` at `values`, certified; None when undecided.
+
+    Raises Undefined when `e` is not defined there."""
+    exact_value = value(e, values, memo)
+    if exact_value is not None:
+        return exact_value.sign()
+    for digits in INTERVAL_DIGITS:
+        try:
+            box = enclosure(e, values, digits)
+        except Inexact:
+            continue
+        if box.a > 0:
+            return 1
+        if box.b < 0:
+            return -1
+    return None
+
+
+def decide(a: Expr, b: Expr, values: Values, memo: dict | None = None) -> int | None:
+    """The sign of a - b at `values` (certified), or None when undecided; Undefined if either is."""
+    memo = {} if memo is None else memo
+    left, right = value(a, values, memo), value(b, values, memo)
+    if left is not None and right is not None:
+        return (left - right).sign()
+    from sympy import Add, Mul, S
+
+    return sign_of(Add(a, Mul(S.NegativeOne, b, evaluate=False), evaluate=False), values, memo)
+
+
+def approx_text(e: Expr, values: Values) -> str:
+    """"≈ 1.20397" -- also for values far beyond float range (≈ 3.1e-1234567)."""
+    try:
+        v = value(e, values)
+        if v is not None and v.is_rational:
+            return f"≈ {mpmath.nstr(mpmath.mpf(v.rational.numerator) / v.rational.denominator, 6)}"
+        if v is not None:
+            return f"≈ {v.to_float():.6g}"
+        for digits in INTERVAL_DIGITS:
+            try:
+                box = enclosure(e, values, digits)
+            except Inexact:
+                continue
+            return f"≈ {mpmath.nstr(box.mid, 6)}"
+    except (Undefined, ArithmeticError, OverflowError):
+        return "(undefined)"
+    return "(not decided)"
+
+
+def as_float(e: Expr, values: Values) -> float:
+    """A float for display (certified when the value is exact; nan when undefined)."""
+    try:
+        v = value(e, values)
+        if v is not None:
+            return v.to_float()
+        box = enclosure(e, values, 30)
+        return float(box.mid)
+    except (Undefined, Inexact, ArithmeticError, OverflowError):
+        return float("nan")
+
+
+def value_text(v: LogNumber, limit: int = 10**12) -> str:
+    """A short exact form: log(3/10) rather than -log(2) + log(3) - log(5) when it stays small."""
+    if v.is_rational or len(v.logs) < 2:
+        return str(v)
+    numerators = [c.numerator for _, c in v.logs]
+    denominators = [c.denominator for _, c in v.logs]
+    common = Fraction(math.gcd(*numerators), math.lcm(*denominators))
+    argument = Fraction(1)
+    for prime, c in v.logs:
+        exponent = int(c / common)
+        if abs(exponent) > 200:
+            return str(v)
+        argument *= Fraction(prime) ** exponent
+    if max(argument.numerator, argument.denominator) > limit:
+        return str(v)
+    head = f"log({argument})"
+    if common.numerator != 1:
+        head = f"{common.numerator}*{head}"
+    if common.denominator != 1:
+        head = f"{head}/{common.denominator}"
+    if v.rational:
+        head += f" {'-' if v.rational < 0 else '+'} {abs(v.rational)}"
+    return head
+
+
+# --------------------------------------------------------------------------- fast floats
+
+
+def compile_float(e: Expr, parameters: tuple[Symbol, ...]) -> Callable[[tuple[float, ...]], float]:
+    """A float function of the parameters (in order); nan where undefined.
+
+    Built as nested closures over the expression DAG (no code generation, no eval); each
+    shared subtree is computed once per call.
+    """
+    index = {s: i for i, s in enumerate(parameters)}
+    built: dict[Expr, Callable] = {}
+    slot_of: dict[Expr, int] = {}
+
+    def build(node: Expr) -> Callable:
+        if node in built:
+            return built[node]
+        if node.is_Rational or node in (S.Exp1, S.Pi):
+            c = float(node)
+            fn = lambda x, cache: c  # noqa: E731
+        elif node.is_Symbol:
+            i = index[node]
+            fn = lambda x, cache: x[i]  # noqa: E731
+        else:
+            children = [build(a) for a in node.args]
+            op = _float_op(node)
+            slot = slot_of.setdefault(node, len(slot_of))
+
+            def fn(x, cache, children=children, op=op, slot=slot):
+                v = cache[slot]
+                if v is None:
+                    v = cache[slot] = op([c(x, cache) for c in children])
+                return v
+        built[node] = fn
+        return fn
+
+    root = build(e)
+    size = len(slot_of)
+
+    def evaluate(x) -> float:
+        try:
+            return root(x, [None] * size)
+        except (ValueError, ZeroDivisionError, OverflowError):
+            return float("nan")
+
+    return evaluate
+
+
+def _float_op(node: Expr) -> Callable[[list[float]], float]:
+    if node.is_Add:
+        return math.fsum
+    if node.is_Mul:
+        return math.prod
+    if node.is_Pow and node.exp.is_Integer:
+        n = int(node.exp)
+        return lambda a: a[0] ** n
+    if node.is_Pow and node.exp.is_Rational:
+        r = float(node.exp)
+        return lambda a: a[0] ** r if a[0] >= 0 else float("nan")
+    if isinstance(node, log):
+        return lambda a: math.log(a[0]) if a[0] > 0 else float("nan")
+    if isinstance(node, exp):
+        return lambda a: math.exp(min(a[0], 700.0))
+    raise TypeError(f"cannot evaluate {type(node).__name__} as a float")
+
+
+__all__ = ["Undefined", "Inexact", "exact", "enclosure", "value", "sign_of", "decide", "as_float",
+           "compile_float", "value_text", "approx_text", "INTERVAL_DIGITS"]

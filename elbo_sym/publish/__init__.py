@@ -1,0 +1,2 @@
+"""Publishing: Jinja2 LaTeX handouts (`templates/`), their build, Anki export.
+"""

@@ -1,0 +1,777 @@
+"""The printable handouts: template contexts built only from checked objects, and their build.
+
+Every formula a handout prints is :func:`elbo_sym.engine.notation.to_latex` applied to a SymPy
+object that was checked (a derivation's steps, an exact example value, a generated
+exercise) -- templates only add prose labels and layout. Every other string (titles,
+"why" prose, file names) reaches the template as a plain ``str`` and is LaTeX-escaped by
+the render environment's ``finalize``.
+
+Handouts (one PDF each, written to the output directory):
+
+=====================  ==============================================================
+``derivations.pdf``    every derivation, one section each: claim, aligned chain with the
+                       reason and verdict of each step, summary, example values
+``worked-example.pdf`` the lesson's binary example: all quantities exactly and in
+                       nats/bits, and the figure ELBO(q) vs. log p(x)
+``exercises.pdf``      seeded fresh binary exercises (the seed is printed)
+``answers.pdf``        their answer key (same seed, same case numbers)
+``tight-drill.pdf``    the tight-case drill
+``selfcheck.pdf``      the six-question self-check, answers on the last page
+``flashcards.pdf``     cut-out cards: fronts, then backs mirrored for duplex printing
+=====================  ==============================================================
+
+A handout is never built from a derivation that is not fully checked:
+:func:`require_checked` raises :class:`HandoutError` naming the file, the step and its
+verdict.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from sympy import Expr, Integer, Mul, Rational, Symbol, log
+
+from elbo_sym.engine.check import DerivationResult, Verdict
+from elbo_sym.numbers.exact import LogNumber, from_sympy, log_of
+from elbo_sym.limits import STEP_BUDGET_SECONDS
+from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, p, q, to_latex, x, z
+from elbo_sym.prose import inline
+from elbo_sym.publish.render import (
+    INSTALL_HINT,
+    BuildResult,
+    LatexMarkup,
+    RenderError,
+    build_pdf,
+    latex_available,
+    render_template,
+    write_tex_only,
+)
+
+__all__ = [
+    "DEFAULT_COUNT",
+    "DEFAULT_SEED",
+    "LESSON_EXAMPLE",
+    "BinaryExample",
+    "BuildReport",
+    "Handout",
+    "HandoutError",
+    "LESSON_ORDER",
+    "build_handouts",
+    "checked_deck",
+    "derivation_context",
+    "derivations_handout",
+    "drill_context",
+    "elbo_curve",
+    "exact_form",
+    "exercises_context",
+    "flashcards_context",
+    "lesson_handouts",
+    "lesson_order",
+    "math",
+    "notation",
+    "relation",
+    "require_checked",
+    "selfcheck_context",
+    "worked_example_context",
+    "worked_example_handout",
+    "write_handouts",
+]
+
+DEFAULT_SEED = 2026
+DEFAULT_COUNT = 6
+DECIMALS = 4
+
+
+class HandoutError(Exception):
+    """A handout cannot be made (a derivation is not fully checked, a template failed)."""
+
+
+# --------------------------------------------------------------------------- printing helpers
+
+
+def math(expr: Expr) -> LatexMarkup:
+    """The printer's LaTeX for ``expr``, marked trusted (the only way math enters a template)."""
+    return LatexMarkup(to_latex(expr))
+
+
+def relation(rel: str) -> LatexMarkup:
+    """The LaTeX relation symbol for ``=``, ``<=``, ``>=``, ``<``, ``>``."""
+    return LatexMarkup(RELATION_LATEX[rel])
+
+
+def notation(text: str) -> Expr:
+    """An expression of the derivation vocabulary, parsed (unevaluated, so it prints as written)."""
+    from elbo_sym.engine.parse import parse_expression
+
+    return parse_expression(text)
+
+
+def number(value: Fraction | int) -> LatexMarkup:
+    """An exact rational through the printer (``\\frac{3}{4}``)."""
+    f = Fraction(value)
+    return math(Rational(f.numerator, f.denominator))
+
+
+def vector(values: Sequence[Fraction]) -> LatexMarkup:
+    """``(\\frac{3}{4}, \\frac{1}{4})``: a distribution's values, each through the printer."""
+    return LatexMarkup(r"\bigl(" + ",\\ ".join(number(v) for v in values) + r"\bigr)")
+
+
+def decimal(value: LogNumber, digits: int = DECIMALS, *, bits: bool = False) -> LatexMarkup:
+    """A certified decimal with a typographic minus sign (for math mode)."""
+    return LatexMarkup(value.decimal(digits, bits=bits))
+
+
+_MAX_COMPACT = 10**8
+
+
+def exact_form(value: LogNumber) -> Expr:
+    """A SymPy expression equal to ``value``, as compact as one log allows.
+
+    ``r + (1/D) log(N)`` with a rational N (``log(3/10)``, ``\\frac{1}{3}\\log\\frac{729}{32000}``);
+    the prime-by-prime sum when N would be unwieldy.
+    """
+    if value.is_rational:
+        return Rational(value.rational.numerator, value.rational.denominator)
+    from math import lcm
+
+    D = lcm(*(c.denominator for _, c in value.logs))
+    N = Fraction(1)
+    for prime, c in value.logs:
+        N *= Fraction(prime) ** int(c * D)
+    if max(N.numerator, N.denominator) > _MAX_COMPACT:
+        return value.to_sympy()
+    body: Expr = log(Rational(N.numerator, N.denominator), evaluate=False)
+    if D != 1:
+        body = Mul(Rational(1, D), body, evaluate=False)
+    if value.rational:
+        from sympy import Add
+
+        return Add(body, Rational(value.rational.numerator, value.rational.denominator), evaluate=False)
+    return body
+
+
+# --------------------------------------------------------------------------- checked derivations
+
+
+def require_checked(results: Iterable[DerivationResult]) -> None:
+    """Raise :class:`HandoutError` unless every derivation passes: each step proved, or
+    checked and explicitly accepted (``accept = "checked"``), claim established.
+
+    The message lists every failure as ``file:line: step N: verdict (reason)``.
+    """
+    problems: list[str] = []
+    for result in results:
+        d = result.derivation
+        for r in result.steps:
+            if not r.passes:
+                problem = f"{d.path}:{r.step.line}: step {r.step.index} is {r.verdict.value}: {r.reason}"
+                if r.verdict is Verdict.checked:
+                    problem += " (not proved; add accept = \"checked\" to the step to print it labelled as such)"
+                if r.counterexample is not None:
+                    problem += f"\n    counterexample: {r.counterexample.describe()}"
+                problems.append(problem)
+        for e in result.examples:
+            if not e.holds:
+                problems.append(f"{d.path}:{e.example.line}: example {e.example.index} fails: "
+                                + "; ".join(e.failures))
+        for problem in result.problems:
+            problems.append(f"{d.path}: {problem}")
+        if not result.established:
+            problems.append(f"{d.path}: claim not established: {result.claim_reason}")
+    if problems:
+        raise HandoutError("handouts are built only from fully checked derivations:\n  "
+                           + "\n  ".join(problems))
+
+
+def _evaluate(expr: Expr, model, values) -> LogNumber | None:
+    """The exact value of a z-free expression on one example (None if not exact-class)."""
+    parts = model.unfold_pointwise(expr)
+    if len(parts) != 1:
+        return None
+    try:
+        return from_sympy(parts[0].xreplace(values))
+    except (ValueError, TypeError):
+        return None
+
+
+def _example_context(result: DerivationResult, example) -> dict[str, Any]:
+    d = result.derivation
+    model = d.model()
+    values = model.instance(example.prior, example.likelihood, example.q)
+    q_values = example.q
+    if q_values is None:  # fixed by the assumption: evaluate it on the example
+        q_values = tuple(Fraction(str(v.xreplace(values))) for v in model.q)
+    given = [
+        {"symbol": math(p(z)), "value": vector(example.prior)},
+        {"symbol": math(p(x, given=(z,))), "value": vector(example.likelihood)},
+        {"symbol": math(q(z)), "value": vector(q_values)},
+    ]
+    quantities: list[tuple[Expr, str]] = [(d.start.expr, "start")]
+    if d.steps[-1].expr != d.start.expr:
+        quantities.append((d.steps[-1].expr, "end"))
+    quantities += [(e.lhs.expr, "expected") for e in example.expect]
+    rows, seen = [], set()
+    for expr, role in quantities:
+        if expr in seen:
+            continue
+        seen.add(expr)
+        value = _evaluate(expr, model, values)
+        if value is None:
+            continue
+        rows.append({"symbol": math(expr), "exact": math(exact_form(value)), "nats": decimal(value),
+                     "bits": decimal(value, bits=True), "role": role})
+    return {"index": example.index, "given": given, "rows": rows}
+
+
+def derivation_context(result: DerivationResult) -> dict[str, Any]:
+    """Everything the derivation sheet prints about one checked derivation."""
+    require_checked([result])
+    d = result.derivation
+    steps = [
+        {
+            "index": r.step.index,
+            "rel": relation(r.step.rel),
+            "expr": math(r.step.expr),
+            "rule": r.step.rule if r.verdict is Verdict.proved else
+            f"{r.step.rule}: held on {r.instances} exact instances, not proved",
+            "why": inline(r.step.why),  # never a paragraph break inside the chain
+            "verdict": r.verdict.value,
+            "instances": r.instances,
+        }
+        for r in result.steps
+    ]
+    counts = {v.value: sum(r.verdict is v for r in result.steps) for v in (Verdict.proved, Verdict.checked)}
+    claim = None
+    if d.claim is not None:
+        claim = LatexMarkup(f"{to_latex(d.claim.lhs.expr)} {RELATION_LATEX[d.claim.rel]} {to_latex(d.claim.rhs.expr)}")
+    assumptions = [LatexMarkup(f"{to_latex(a.lhs.expr)} {RELATION_LATEX[a.rel]} {to_latex(a.rhs.expr)}")
+                   for a in d.assumptions]
+    shown = LatexMarkup(f"{to_latex(d.start.expr)} {RELATION_LATEX[result.relation]} {to_latex(d.steps[-1].expr)}")
+    return {
+        "name": d.name,
+        "file": Path(d.path).name,
+        "title": inline(d.title),
+        "summary": inline(d.summary),
+        "K": d.K,
+        "claim": claim,
+        "assumptions": assumptions,
+        "start": math(d.start.expr),
+        "steps": steps,
+        "proved": counts["proved"],
+        "checked": counts["checked"],
+        "fully_proved": result.fully_proved,
+        "shown": shown,
+        "examples": [_example_context(result, e) for e in d.examples],
+    }
+
+
+# --------------------------------------------------------------------------- handouts
+
+
+@dataclass(frozen=True)
+class Handout:
+    """One printable handout: ``name`` (the PDF's stem), its template and context."""
+
+    name: str
+    template: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+    def render(self) -> str:
+        """The LaTeX source (raises :class:`RenderError` naming template and line)."""
+        return render_template(self.template, **self.context)
+
+
+LESSON_ORDER = ("jensen", "decomposition", "gap", "tight")
+"""The lesson's derivations in teaching order; other files follow in the order given."""
+
+
+def lesson_order(results: Sequence[DerivationResult]) -> list[DerivationResult]:
+    """Results sorted into :data:`LESSON_ORDER` (stable for everything else)."""
+    rank = {name: i for i, name in enumerate(LESSON_ORDER)}
+    return sorted(results, key=lambda r: rank.get(r.derivation.name, len(rank)))
+
+
+def derivations_handout(results: Sequence[DerivationResult]) -> Handout:
+    """``derivations.pdf``: every derivation, one section each (lesson order first)."""
+    require_checked(results)
+    return Handout("derivations", "derivations.tex.j2",
+                   {"derivations": [derivation_context(r) for r in lesson_order(results)]})
+
+
+# --------------------------------------------------------------------------- binary example + figure
+
+
+@dataclass(frozen=True)
+class BinaryExample:
+    """A binary model instance with exact rational parameters."""
+
+    prior: tuple[Fraction, Fraction]
+    likelihood: tuple[Fraction, Fraction]
+    q: tuple[Fraction, Fraction]
+
+    @classmethod
+    def of(cls, prior, likelihood, q) -> BinaryExample:
+        return cls(tuple(map(Fraction, prior)), tuple(map(Fraction, likelihood)), tuple(map(Fraction, q)))
+
+    @property
+    def joint(self) -> tuple[Fraction, ...]:
+        return tuple(a * b for a, b in zip(self.prior, self.likelihood))
+
+    @property
+    def evidence(self) -> Fraction:
+        return sum(self.joint, Fraction(0))
+
+    @property
+    def posterior(self) -> tuple[Fraction, ...]:
+        return tuple(j / self.evidence for j in self.joint)
+
+    def elbo(self, q1: Fraction) -> LogNumber:
+        """ELBO at q = (1 - q1, q1) from its definition, sum_z q log(p(x,z)/q); 0 log 0 = 0."""
+        total = LogNumber.of(0)
+        for qk, jk in zip((1 - q1, q1), self.joint):
+            if qk:
+                total = total + log_of(jk / qk) * qk
+        return total
+
+
+LESSON_EXAMPLE = BinaryExample.of(("3/4", "1/4"), ("1/5", "3/5"), ("1/3", "2/3"))
+"""The lesson's worked example (q = (1/2, 1/2) is exactly its posterior: the tight case)."""
+
+
+def elbo_curve(example: BinaryExample, points: int = 101) -> dict[str, Any]:
+    """Exact samples of q1 -> ELBO(1 - q1, q1) for a pgfplots ``coordinates`` list.
+
+    ``points`` equally spaced q1 in [0, 1] (ends by 0 log 0 = 0) plus the posterior's and
+    the example's q1; every y is a certified decimal of an exact :class:`LogNumber`.
+    """
+    grid = {Fraction(i, points - 1) for i in range(points)}
+    post1, q1 = example.posterior[1], example.q[1]
+    grid |= {post1, q1}
+    coords = [(float(t), example.elbo(t).decimal(6)) for t in sorted(grid)]
+    log_px = log_of(example.evidence)
+    elbo_q = example.elbo(q1)
+    gap = log_px - elbo_q
+    ys = [float(y) for _, y in coords]
+    top = float(log_px.decimal(6))
+    span = top - min(ys)
+    return {
+        "coordinates": LatexMarkup(" ".join(f"({t:.6g},{y})" for t, y in coords)),
+        "points": len(coords),
+        "log_px": LatexMarkup(log_px.decimal(6)),
+        "posterior_q1": LatexMarkup(f"{float(post1):.6g}"),
+        "posterior_q1_exact": number(post1),
+        "q1": LatexMarkup(f"{float(q1):.6g}"),
+        "q1_exact": number(q1),
+        "elbo_q": LatexMarkup(elbo_q.decimal(6)),
+        "gap": decimal(gap),
+        "ytick": next(step for step in (0.1, 0.2, 0.5, 1, 2, 5, 10, 1e9) if span / step <= 6),
+        "ymin": LatexMarkup(f"{min(ys) - 0.06 * span:.4f}"),
+        "ymax": LatexMarkup(f"{top + 0.3 * span:.4f}"),
+        # the gap's label sits above log p(x), beside the gap, away from the posterior
+        "label_x": LatexMarkup(f"{float(q1) + (0.05 if q1 >= post1 else -0.05):.4f}"),
+        "label_anchor": "west" if q1 >= post1 else "east",
+        "label_y": LatexMarkup(f"{top + 0.16 * span:.4f}"),
+        "tight": q1 == post1,
+        "labels": {
+            "q1": math(Symbol("q_1")),
+            "log_px": math(log(p(x))),
+            "elbo": math(ELBO(q(z))),
+            "kl": math(KL(q(z), p(z, given=(x,)))),
+            "q": math(q(z)),
+            "posterior": math(p(z, given=(x,))),
+        },
+    }
+
+
+# --------------------------------------------------------------------------- worked example
+
+_QUANTITY_NAMES = {
+    "evidence": "evidence",
+    "log_evidence": "log-evidence",
+    "elbo": "ELBO",
+    "reconstruction": "reconstruction",
+    "kl_prior": "KL to prior",
+    "kl_posterior": "KL to posterior",
+    "gap": "gap",
+}
+
+
+def _quantity_row(quantity) -> dict[str, Any]:
+    """One table row of an :class:`elbo_sym.lesson.examples.Quantity` (all formulas through the printer)."""
+    return {
+        "key": quantity.key,
+        "name": _QUANTITY_NAMES.get(quantity.key, quantity.key.replace("_", " ")),
+        "symbol": math(quantity.symbol),
+        "working": math(quantity.working),
+        "exact": math(exact_form(quantity.value)),
+        "nats": LatexMarkup(quantity.nats),
+        "bits": LatexMarkup(quantity.bits) if quantity.bits is not None else None,
+        "information": quantity.is_information,
+    }
+
+
+def _identity_row(identity) -> dict[str, Any]:
+    return {
+        "name": identity.name,
+        "formula": LatexMarkup(identity.latex),
+        "verdict": identity.verdict,
+        "lhs": decimal(identity.lhs_value, 6),
+        "rhs": decimal(identity.rhs_value, 6),
+        "condition": identity.condition,
+        "holds": identity.holds,
+    }
+
+
+def worked_example_context(prior, likelihood, variational) -> dict[str, Any]:
+    """Context for a worked binary example: inputs, per-state table, quantities, identities, figure.
+
+    Uses :func:`elbo_sym.lesson.examples.worked_example` (every value exact and re-derived by the
+    engine); refuses to print an example whose identities do not all hold.
+    """
+    from elbo_sym.lesson.examples import worked_example
+
+    w = worked_example(prior, likelihood, variational)
+    if not w.all_proved:
+        bad = ", ".join(i.name for i in w.identities if not i.holds)
+        raise HandoutError(f"worked example {w.inputs_text}: identities not proved: {bad}")
+    example = BinaryExample.of(w.prior, w.likelihood, w.q) if w.K == 2 else None
+    states = [
+        {
+            "z": r.z,
+            "z_tex": math(Integer(r.z)),
+            "cells": [{"key": c.key, "exact": math(c.exact),
+                       "value": LatexMarkup(f"{to_latex(c.working)} = {to_latex(c.exact)}")
+                       if c.key in ("joint", "posterior") else math(c.exact)} for c in r.cells[:5]],
+            "term_working": math(r.elbo_term.working),
+            "term_nats": LatexMarkup(r.elbo_term.nats),
+        }
+        for r in w.rows
+    ]
+    heads = [math(c.symbol) for c in w.rows[0].cells]
+    return {
+        "K": w.K,
+        "given": [
+            {"symbol": math(p(z)), "value": vector(w.prior)},
+            {"symbol": math(p(x, given=(z,))), "value": vector(w.likelihood)},
+            {"symbol": math(q(z)), "value": vector(w.q)},
+        ],
+        "posterior": vector(w.posterior_values),
+        "posterior_symbol": math(p(z, given=(x,))),
+        "heads": heads[:5],
+        "term_head": heads[5],
+        "states": states,
+        "quantities": [_quantity_row(quantity) for quantity in w.quantities],
+        "identities": [_identity_row(i) for i in w.identities],
+        "tight": w.tight,
+        "engine_checked": w.engine_checked,
+        "figure": elbo_curve(example) if example is not None else None,
+        "q_symbol": math(q(z)),
+        "x": math(x),
+        "z": math(z),
+    }
+
+
+def worked_example_handout(example: BinaryExample = LESSON_EXAMPLE) -> Handout:
+    """``worked-example.pdf``: the lesson's example, every quantity, and the figure."""
+    return Handout("worked-example", "worked-example.tex.j2",
+                   {"ex": worked_example_context(example.prior, example.likelihood, example.q)})
+
+
+# --------------------------------------------------------------------------- exercises and answers
+
+_TASK_NAMES = {
+    "evidence": "the evidence",
+    "posterior": "the posterior, for each state of the latent variable",
+    "elbo": "the ELBO, one term per state",
+    "reconstruction": "the reconstruction term",
+    "kl_prior": "the KL divergence from q to the prior",
+    "kl_posterior": "the KL divergence from q to the posterior",
+    "gap": "the gap, and check that it equals the KL divergence to the posterior",
+}
+
+
+_PROBABILITY_TASKS = ("evidence", "posterior")
+
+
+def _givens(prior, likelihood, variational=None) -> list[dict[str, Any]]:
+    out = [{"symbol": math(p(z)), "value": vector(prior)},
+           {"symbol": math(p(x, given=(z,))), "value": vector(likelihood)}]
+    if variational is not None:
+        out.append({"symbol": math(q(z)), "value": vector(variational)})
+    return out
+
+
+def _answer_rows(key, tasks) -> list[dict[str, Any]]:
+    """The answer key of one case, one row per task (all through the printer, all exact)."""
+    if not key.all_proved:
+        raise HandoutError(f"answer key {key.inputs_text}: an identity is not proved")
+    rows = []
+    for letter, task in zip("abcdefghij", tasks):
+        if task.key == "posterior":
+            rows.append({"letter": letter, "symbol": math(task.symbol), "working": vector(key.posterior_values),
+                         "nats": LatexMarkup(",\\ ".join(c.nats for c in key.posterior)), "bits": None})
+            continue
+        quantity = key.quantity(task.key)
+        working = math(quantity.working)
+        if not quantity.is_information:  # a probability: show the product-sum and its value
+            working = LatexMarkup(f"{working} = {to_latex(quantity.exact)}")
+        rows.append({"letter": letter, "symbol": math(quantity.symbol), "working": working,
+                     "exact": math(exact_form(quantity.value)), "nats": LatexMarkup(quantity.nats),
+                     "bits": LatexMarkup(quantity.bits) if quantity.bits is not None else None})
+    return rows
+
+
+def exercises_context(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT) -> dict[str, Any]:
+    """Context shared by ``exercises.pdf`` and ``answers.pdf``: the same seed gives the same cases."""
+    from elbo_sym.lesson.exercises import generate_exercises
+
+    sheet = generate_exercises(seed, count)
+    gap_kl = sheet[0].key.identity("gap_is_kl") if sheet.count else None
+    return {
+        "seed": sheet.seed,
+        "count": sheet.count,
+        "tasks": [{"letter": letter, "symbol": math(task.symbol), "name": _TASK_NAMES.get(task.key, task.prompt),
+                   "information": task.key not in _PROBABILITY_TASKS}
+                  for letter, task in zip("abcdefghij", sheet.tasks)],
+        "cases": [
+            {
+                "index": e.index,
+                "given": _givens(e.prior, e.likelihood, e.q),
+                "answers": _answer_rows(e.key, sheet.tasks),
+                "gap_is_kl": LatexMarkup(e.key.identity("gap_is_kl").latex),
+                "verdict": e.key.identity("gap_is_kl").verdict,
+            }
+            for e in sheet
+        ],
+        "gap_is_kl": LatexMarkup(gap_kl.latex) if gap_kl else None,
+    }
+
+
+def exercise_handouts(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, **_: Any) -> list[Handout]:
+    """``exercises.pdf`` and ``answers.pdf`` from one generated sheet (the seed is printed on both)."""
+    context = exercises_context(seed, count)
+    return [Handout("exercises", "exercises.tex.j2", {"sheet": context}),
+            Handout("answers", "answers.tex.j2", {"sheet": context})]
+
+
+# --------------------------------------------------------------------------- tight-case drill
+
+DRILL_COUNT = 4
+
+
+def drill_context(seed: int = DEFAULT_SEED, count: int = DRILL_COUNT) -> dict[str, Any]:
+    """The tight-case drill: q = posterior (gap exactly 0), then a near miss (gap > 0, certified)."""
+    from elbo_sym.lesson.exercises import tight_drill
+
+    drill = tight_drill(seed, count)
+    if not drill.ok:
+        raise HandoutError(f"tight drill (seed {seed}): a tight case does not have gap exactly 0")
+
+    def case(c) -> dict[str, Any]:
+        k = c.key
+        return {
+            "index": c.index,
+            "given": _givens(c.prior, c.likelihood, c.q if c.near_miss else None),
+            "posterior": vector(k.posterior_values),
+            "log_px": math(k.log_evidence.working),
+            "log_px_exact": math(exact_form(k.log_evidence.value)),
+            "log_px_nats": LatexMarkup(k.log_evidence.nats),
+            "elbo": math(k.elbo.working),
+            "elbo_exact": math(exact_form(k.elbo.value)),
+            "elbo_nats": LatexMarkup(k.elbo.nats),
+            "gap_exact": math(exact_form(k.gap.value)),
+            "kl_working": math(k.kl_posterior.working),
+            "gap_nats": LatexMarkup(k.gap.value.decimal(8)),
+            "gap_zero": c.gap_is_zero,
+            "equal": c.elbo_equals_log_evidence,
+            "verdict": "proved" if (c.gap_is_zero if not c.near_miss else c.gap_positive) else "refuted",
+            "positive": LatexMarkup(f"{RELATION_LATEX['>']} {to_latex(Integer(0))}"),
+        }
+
+    near = drill.near_miss
+    return {
+        "seed": drill.seed,
+        "count": len(drill.cases),
+        "cases": [case(c) for c in drill.cases],
+        "near": case(near),
+        "symbols": {
+            "q": math(q(z)),
+            "posterior": math(p(z, given=(x,))),
+            "log_px": math(log(p(x))),
+            "elbo": math(ELBO(q(z))),
+            "gap": math(notation("log(p(x)) - ELBO(q)")),
+            "kl": math(KL(q(z), p(z, given=(x,)))),
+        },
+    }
+
+
+def drill_handouts(seed: int = DEFAULT_SEED, **_: Any) -> list[Handout]:
+    return [Handout("tight-drill", "tight-drill.tex.j2", {"drill": drill_context(seed)})]
+
+
+# --------------------------------------------------------------------------- self-check and flashcards
+
+_PRINTABLE_CARD_VERDICTS = ("proved", "well-formed", "none")
+
+
+def checked_deck(kind: str, path: str | os.PathLike[str] | None = None, *,
+                 budget: float = STEP_BUDGET_SECONDS, total: float | None = None):
+    """Load and check the self-check or the flashcards; refuse a deck with a failing formula.
+
+    `budget` bounds each check of a card, `total` the whole deck (elbo_sym.lesson.practice.check_deck).
+    """
+    from elbo_sym.lesson.practice import check_deck, load_flashcards, load_selfcheck
+
+    deck = load_selfcheck(path) if kind == "selfcheck" else load_flashcards(path)
+    result = check_deck(deck, budget, total)
+    bad = [v for v in result.verdicts if v.verdict not in _PRINTABLE_CARD_VERDICTS]
+    if bad:
+        raise HandoutError("cards are printed only with checked formulas:\n  " + "\n  ".join(
+            f"{deck.path}:{v.card.formula.line if v.card.formula else v.card.line}: card {v.card.index} "
+            f"is {v.verdict}: {v.reason}" for v in bad))
+    return deck, result
+
+
+def _card_context(card, verdict) -> dict[str, Any]:
+    f = card.formula
+    return {
+        "index": card.index,
+        "topic": card.topic.replace("-", " "),
+        "front": card.front,
+        "back": card.back,
+        "formula": LatexMarkup(f.latex) if f is not None else None,
+        "assume": LatexMarkup(f.assume_latex) if f is not None and f.assume is not None else None,
+        "verdict": verdict.verdict if verdict.verdict == "proved" else None,
+    }
+
+
+def selfcheck_context(path=None, budget: float = STEP_BUDGET_SECONDS) -> dict[str, Any]:
+    deck, result = checked_deck("selfcheck", path, budget=budget)
+    from elbo_sym.lesson.practice import proved_for_text
+
+    return {"title": deck.title, "summary": deck.summary, "proved_for": proved_for_text(),
+            "questions": [_card_context(c, result.verdict_for(c)) for c in deck.cards]}
+
+
+def selfcheck_handouts(budget: float = STEP_BUDGET_SECONDS, **_: Any) -> list[Handout]:
+    return [Handout("selfcheck", "selfcheck.tex.j2", {"deck": selfcheck_context(budget=budget)})]
+
+
+CARDS_PER_SHEET = 8  # a 2 x 4 grid
+CARD_COLUMNS = 2
+
+
+def flashcards_context(path=None, budget: float = STEP_BUDGET_SECONDS) -> dict[str, Any]:
+    """Cards in sheets of 2 x 4: fronts, then backs mirrored left-right (duplex, long-edge flip)."""
+    deck, result = checked_deck("flashcards", path, budget=budget)
+    cards = [_card_context(c, result.verdict_for(c)) for c in deck.cards]
+    rows = CARDS_PER_SHEET // CARD_COLUMNS
+    sheets = []
+    for start in range(0, len(cards), CARDS_PER_SHEET):
+        chunk = cards[start:start + CARDS_PER_SHEET]
+        fronts, backs = [], []
+        for i, card in enumerate(chunk):
+            row, col = divmod(i, CARD_COLUMNS)
+            fronts.append({"card": card, "row": row, "col": col})
+            backs.append({"card": card, "row": row, "col": CARD_COLUMNS - 1 - col})
+        sheets.append({"number": len(sheets) + 1, "fronts": fronts, "backs": backs})
+    return {"title": deck.title, "summary": deck.summary, "count": len(cards), "sheets": sheets,
+            "rows": rows, "columns": CARD_COLUMNS}
+
+
+def flashcards_handouts(budget: float = STEP_BUDGET_SECONDS, **_: Any) -> list[Handout]:
+    return [Handout("flashcards", "flashcards.tex.j2", {"deck": flashcards_context(budget=budget)})]
+
+
+# --------------------------------------------------------------------------- building
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What happened to one handout: the PDF (or only the .tex), timings, overfull boxes."""
+
+    name: str
+    tex: Path
+    pdf: Path | None
+    ok: bool
+    message: str
+    log_excerpt: str = ""
+    overfull: int = 0
+    seconds: float = 0.0
+
+
+def write_handouts(handouts: Sequence[Handout], out_dir: str | os.PathLike[str], *,
+                   latex: bool | None = None, timeout: float = 120,
+                   jobs: int | None = None) -> list[BuildReport]:
+    """Render every handout first (any template error aborts before anything is written),
+    then compile them in parallel with :func:`render.build_pdf` (atomic: a failed build
+    leaves the previous PDF untouched). Without LaTeX only the ``.tex`` files are written.
+    """
+    out = Path(out_dir)
+    if (out.exists() or out.is_symlink()) and not out.is_dir():  # fail before minutes of LaTeX, not after
+        raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(out))
+    sources: list[tuple[Handout, str]] = []
+    for h in handouts:
+        try:
+            sources.append((h, h.render()))
+        except RenderError as error:
+            raise HandoutError(f"{h.name}.pdf: {error}") from error
+    if latex is None:
+        latex = latex_available()
+    if not latex:
+        reports = []
+        for h, src in sources:
+            tex = write_tex_only(src, out / f"{h.name}.tex")
+            reports.append(BuildReport(h.name, tex, None, False,
+                                       f"wrote {tex} (no LaTeX engine; install one with: {INSTALL_HINT})"))
+        return reports
+
+    def build(item: tuple[Handout, str]) -> BuildReport:
+        h, src = item
+        started = time.monotonic()
+        result: BuildResult = build_pdf(src, out / f"{h.name}.pdf", timeout=timeout)
+        return BuildReport(h.name, out / f"{h.name}.tex", result.pdf, result.ok, result.message,
+                           result.log_excerpt, result.overfull, time.monotonic() - started)
+
+    workers = jobs or min(len(sources), os.cpu_count() or 1, 8) or 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(build, sources))
+
+
+def build_handouts(results: Sequence[DerivationResult], out_dir: str | os.PathLike[str], *,
+                   seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT,
+                   only: Iterable[str] | None = None, **kwargs: Any) -> list[BuildReport]:
+    """Check-gate, assemble and build the lesson's handouts into ``out_dir``."""
+    handouts = lesson_handouts(results, seed=seed, count=count)
+    if only is not None:
+        wanted = set(only)
+        handouts = [h for h in handouts if h.name in wanted]
+    return write_handouts(handouts, out_dir, **kwargs)
+
+
+def lesson_handouts(results: Sequence[DerivationResult], *, seed: int = DEFAULT_SEED,
+                    count: int = DEFAULT_COUNT, budget: float = STEP_BUDGET_SECONDS) -> list[Handout]:
+    """All handouts of the lesson, in build order (`budget`: of each check of a card's formula)."""
+    require_checked(results)
+    handouts = [derivations_handout(results)]
+    for make in _LESSON_HANDOUTS:
+        handouts.extend(make(seed=seed, count=count, budget=budget))
+    return handouts
+
+
+_LESSON_HANDOUTS: list[Callable[..., list[Handout]]] = [
+    lambda **_: [worked_example_handout()],
+    exercise_handouts,
+    drill_handouts,
+    selfcheck_handouts,
+    flashcards_handouts,
+]

@@ -1,0 +1,423 @@
+"""Jinja2 environment, LaTeX escaping and safe, atomic PDF builds.
+
+Trust model: templates and the math printer are trusted; every other string
+(titles, "why" prose, file names from derivation files) is not. So every value a
+template prints through ``\\VAR{...}`` is LaTeX-escaped by ``finalize`` unless it
+is a :class:`LatexMarkup` -- which only the printer (or the ``|latex`` filter in a
+template) creates. Escaping fails closed: concatenating a ``LatexMarkup`` with
+anything gives a plain ``str`` again, which is escaped.
+
+Jinja returns a macro's or ``caller()``'s output as a plain ``str``; its inner
+``\\VAR{}`` values are already escaped, so print it with ``\\VAR{m()|latex}``.
+
+Template syntax (LaTeX-friendly delimiters)::
+
+    \\BLOCK{if x} ... \\BLOCK{endif}      \\VAR{title}      \\#{comment}
+    %% for s in steps                  (line statement)
+    %# line comment
+
+TeX is run with shell escape off, ``openin_any=p``/``openout_any=p`` (no reading
+``/etc/passwd``, no writing outside the build dir), no rc files, in a fresh temp
+dir, in its own process group so a timeout kills pdflatex too.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from elbo_sym.prose import MATH_CHARACTERS, TEXT_CHARACTERS
+
+__all__ = [
+    "INSTALL_HINT",
+    "BuildResult",
+    "LatexMarkup",
+    "RenderError",
+    "build_pdf",
+    "default_environment",
+    "find_latexmk",
+    "latex_available",
+    "latex_escape",
+    "make_environment",
+    "render_template",
+    "render_with",
+    "template_dirs",
+    "write_tex_only",
+]
+
+INSTALL_HINT = (
+    "sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y "
+    "--no-install-recommends texlive-latex-base texlive-latex-recommended "
+    "texlive-pictures texlive-fonts-recommended lmodern latexmk poppler-utils"
+)
+
+
+class RenderError(Exception):
+    """A template could not be loaded or rendered; the message names template and line."""
+
+
+class LatexMarkup(str):
+    """A string that is already LaTeX and must be printed verbatim (trusted output).
+
+    Any str operation (``+``, ``%``, ``.format``) returns a plain ``str``, which is
+    escaped again when printed -- marking is never inherited by accident.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"LatexMarkup({str.__repr__(self)})"
+
+
+# --------------------------------------------------------------------------- escaping
+
+_SPECIALS: dict[str, str] = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "^": r"\textasciicircum{}",
+    "_": r"\_",
+    "%": r"\%",
+    "~": r"\textasciitilde{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    # brackets are harmless in text but become an optional argument after
+    # \item, \\ or \section; braces keep them literal everywhere
+    "[": "{[}",
+    "]": "{]}",
+    "\t": " ",
+}
+
+_NEWLINES = re.compile(r"\r\n?")
+_BLANK_LINES = re.compile(r"\n[ \t]*\n\s*")
+# control characters are "invalid characters" to TeX (a hard error)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _unicode_to_latex(ch: str) -> str:
+    """A non-ASCII character as LaTeX: as is when pdflatex sets it in text, through math
+    when math has it (the tables are in elbo_sym.prose), else dropped when it is invisible
+    (controls, formatting characters) or shown as its code point ``[U+1F600]``.
+
+    Prose from files is refused at load time when it holds anything of the last two kinds;
+    this keeps everything else (file names, text built in Python) from failing a build.
+    """
+    if ch in TEXT_CHARACTERS:
+        return ch
+    if ch in MATH_CHARACTERS:
+        return rf"\ensuremath{{{MATH_CHARACTERS[ch]}}}"
+    category = unicodedata.category(ch)
+    if category in ("Cc", "Cf", "Cs"):
+        return ""
+    if category in ("Zs", "Zl", "Zp"):
+        return " "
+    return f"{{[}}U+{ord(ch):04X}{{]}}"
+
+
+def latex_escape(text: str) -> str:
+    """Escape untrusted text so LaTeX prints it literally (T1 or OT1 text mode).
+
+    Every TeX special char becomes a literal glyph, so ``\\input{/etc/passwd}`` or
+    ``\\write18{ls}`` is printed, not executed. A single newline stays a space, a
+    blank line stays a paragraph break, other control characters are dropped; a
+    character pdflatex cannot set is printed as its code point (``[U+1F600]``).
+    """
+    text = _CONTROL.sub("", _NEWLINES.sub("\n", str(text)))
+    out: list[str] = []
+    for ch in text:
+        if ch in _SPECIALS:
+            out.append(_SPECIALS[ch])
+        elif ord(ch) > 0x7E:
+            out.append(_unicode_to_latex(ch))
+        else:
+            out.append(ch)
+    return _BLANK_LINES.sub("\n\n", "".join(out))
+
+
+# --------------------------------------------------------------------------- jinja
+
+
+def _finalize(value: Any) -> str:
+    """Escape every printed value unless it is trusted LaTeX."""
+    if isinstance(value, LatexMarkup):
+        return value
+    if value is None:
+        raise TypeError("template printed None (a missing value?)")
+    return latex_escape(str(value))
+
+
+def _mark_latex(value: Any) -> LatexMarkup:
+    """``|latex``: trust a string as LaTeX (printer output, macro output)."""
+    return value if isinstance(value, LatexMarkup) else LatexMarkup(str(value))
+
+
+def _escape_filter(value: Any) -> LatexMarkup:
+    """``|e``: escape now and mark, so ``finalize`` does not escape twice."""
+    return value if isinstance(value, LatexMarkup) else LatexMarkup(latex_escape(str(value)))
+
+
+def template_dirs() -> list[Path]:
+    """Where the shipped ``*.tex.j2`` live (package data, next to this module)."""
+    return [Path(__file__).resolve().parent / "templates"]
+
+
+def make_environment(extra_template_dirs: Iterable[str | os.PathLike[str]] = ()) -> jinja2.Environment:
+    """A Jinja2 environment for LaTeX; ``extra_template_dirs`` are searched first."""
+    search = [Path(d) for d in extra_template_dirs] + template_dirs()
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(p) for p in search]),
+        block_start_string=r"\BLOCK{",
+        block_end_string="}",
+        variable_start_string=r"\VAR{",
+        variable_end_string="}",
+        comment_start_string=r"\#{",
+        comment_end_string="}",
+        line_statement_prefix="%%",
+        line_comment_prefix="%#",
+        trim_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        finalize=_finalize,
+    )
+    env.filters["latex"] = _mark_latex
+    env.filters["e"] = env.filters["escape"] = _escape_filter
+    return env
+
+
+@functools.lru_cache(maxsize=1)
+def default_environment() -> jinja2.Environment:
+    """The shared environment over the shipped templates (built once)."""
+    return make_environment()
+
+
+def _template_position(exc: BaseException) -> str:
+    """``name:line`` of the innermost template frame in a Jinja traceback."""
+    where = ""
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2") or "<template>" in filename:
+            where = f"{Path(filename).name}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
+
+
+def render_with(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
+    """Render template ``name`` in ``env``; any failure becomes a :class:`RenderError`."""
+    try:
+        return env.get_template(name).render(**context)
+    except jinja2.TemplateSyntaxError as exc:
+        where = f"{exc.name or exc.filename or name}:{exc.lineno}"
+        raise RenderError(f"{where}: template syntax error: {exc.message}") from exc
+    except jinja2.TemplateNotFound as exc:
+        searched = getattr(env.loader, "searchpath", [])
+        raise RenderError(f"template not found: {exc.name} (searched {searched})") from exc
+    except Exception as exc:  # UndefinedError, TypeError from finalize, filter errors...
+        where = _template_position(exc) or name
+        raise RenderError(f"{where}: {type(exc).__name__}: {exc}") from exc
+
+
+def render_template(name: str, /, **context: Any) -> str:
+    """Render a shipped template with ``context``; plain strings are escaped."""
+    return render_with(default_environment(), name, context)
+
+
+# --------------------------------------------------------------------------- building
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """Outcome of :func:`build_pdf`. On failure ``pdf`` is None and the old PDF is untouched."""
+
+    ok: bool
+    pdf: Path | None
+    log_excerpt: str
+    message: str
+    overfull: int = 0
+    underfull: int = 0
+    seconds: float = 0.0
+
+
+def find_latexmk() -> str | None:
+    """Path of ``latexmk`` on PATH, or None."""
+    return shutil.which("latexmk")
+
+
+def latex_available() -> bool:
+    """True if ``latexmk`` and ``pdflatex`` are both on PATH."""
+    return find_latexmk() is not None and shutil.which("pdflatex") is not None
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write via a temp file in the same dir + ``os.replace``: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_tex_only(tex_source: str, out_tex: Path) -> Path:
+    """Atomically write the ``.tex`` (used when no TeX engine is installed)."""
+    out_tex = Path(out_tex)
+    _atomic_write(out_tex, tex_source.encode("utf-8"))
+    return out_tex
+
+
+_ERROR_LINE = re.compile(r"^(?:!|\S+?:\d+: )")
+_FILE_LINE = re.compile(r"^(\S+?):(\d+): (.*)")
+# follow-up lines TeX prints after the real error
+_NOISE = re.compile(r"Emergency stop|==> Fatal error occurred")
+
+
+def _log_summary(log: str, source: str, max_lines: int = 20) -> tuple[str, str | None]:
+    """The error lines of a TeX log (+ up to 3 context lines each) and the first error.
+
+    For ``file:line:`` errors in our own document the offending source line is
+    appended, since the temp dir is gone by the time anyone reads the message.
+    """
+    lines = log.splitlines()
+    src_lines = source.splitlines()
+    picked: list[str] = []
+    first: str | None = None
+    shown_src: set[int] = set()
+    for i, line in enumerate(lines):
+        if not _ERROR_LINE.match(line) or _NOISE.search(line):
+            continue
+        m = _FILE_LINE.match(line)
+        ours = m is not None and m.group(1).endswith("doc.tex")
+        if first is None:
+            first = f"line {m.group(2)}: {m.group(3)}" if m and ours else line.lstrip("! ")
+        picked.append(line)
+        for ctx in lines[i + 1 : i + 4]:
+            if _ERROR_LINE.match(ctx) or ctx.startswith("Here is how much"):
+                break
+            if ctx.strip():
+                picked.append(ctx)
+        if m and ours and 0 < (n := int(m.group(2))) <= len(src_lines) and n not in shown_src:
+            shown_src.add(n)
+            picked.append(f"[doc.tex line {n}] {src_lines[n - 1].strip()}")
+    return "\n".join(picked[:max_lines]), first
+
+
+def _latexmk_command(latexmk: str) -> list[str]:
+    return [
+        latexmk,
+        "-norc",  # rc files are Perl: never run them
+        "-pdf",
+        "-interaction=nonstopmode",
+        "-halt-on-error",
+        "-file-line-error",
+        "-no-shell-escape",
+        "-pdflatex=pdflatex -no-shell-escape %O %S",
+        "doc.tex",
+    ]
+
+
+def _tex_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        openin_any="p",  # no \input{/etc/passwd}, no dotfiles
+        openout_any="p",  # no \openout outside the build dir
+        shell_escape="f",  # belt and braces with -no-shell-escape
+        max_print_line="10000",  # no wrapped log lines: excerpts stay readable
+    )
+    env.pop("TEXINPUTS", None)
+    return env
+
+
+def build_pdf(tex_source: str, out_pdf: Path, *, timeout: float = 120) -> BuildResult:
+    """Compile ``tex_source`` with latexmk into ``out_pdf`` (+ the ``.tex`` beside it).
+
+    Runs in a fresh temp dir with shell escape off and paranoid file access. On
+    success both files are replaced atomically; on any failure nothing in the
+    output directory changes and the result carries a short log excerpt.
+    """
+    out_pdf = Path(out_pdf)
+    latexmk = find_latexmk()
+    if latexmk is None:
+        return BuildResult(False, None, "", f"latexmk not found on PATH; install TeX with: {INSTALL_HINT}")
+    start = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="elbo-sym-tex-"))
+    try:
+        (workdir / "doc.tex").write_text(tex_source, encoding="utf-8")
+        proc = subprocess.Popen(
+            _latexmk_command(latexmk),
+            cwd=workdir,
+            env=_tex_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group: the timeout kills pdflatex too
+        )
+        try:
+            output, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            return BuildResult(
+                False, None, _tail(_read(workdir / "doc.log"), 5),
+                f"LaTeX build timed out after {timeout:g} s (killed; an infinite loop in the source?)",
+                seconds=time.monotonic() - start,
+            )
+        log = _read(workdir / "doc.log")
+        overfull = log.count("\nOverfull \\hbox")
+        underfull = log.count("\nUnderfull \\hbox")
+        built = workdir / "doc.pdf"
+        if proc.returncode != 0 or not built.is_file():
+            excerpt, first = _log_summary(log, tex_source)
+            cause = first or f"latexmk exited with status {proc.returncode}"
+            return BuildResult(
+                False, None, excerpt or _tail(log or output.decode("utf-8", "replace")),
+                f"LaTeX build failed: {cause}", overfull, underfull, time.monotonic() - start,
+            )
+        _atomic_write(out_pdf.with_suffix(".tex"), tex_source.encode("utf-8"))
+        _atomic_write(out_pdf, built.read_bytes())
+        elapsed = time.monotonic() - start
+        return BuildResult(True, out_pdf, "", f"wrote {out_pdf}", overfull, underfull, elapsed)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill latexmk and every pdflatex it started, then reap latexmk."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.communicate()
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _tail(text: str, n: int = 10) -> str:
+    return "\n".join(text.splitlines()[-n:])

@@ -1,0 +1,2 @@
+"""One result data model and its renderers (text, JSON, LaTeX, HTML, pytest).
+"""
