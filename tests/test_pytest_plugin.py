@@ -69,7 +69,7 @@ def test_wrong_step_fails_with_counterexample_and_suggestion(pytester: pytest.Py
     assert "Sum(q(z) * log(q(z) / p(z | x)), z)" in out         # the previous side
     assert "rule:     definition" in out
     assert "verdict:  refuted" in out
-    assert "counterexample (example 1): p(z) = (3/4, 1/4), p(x|z) = (1/5, 3/5), q(z) = (1/3, 2/3)" in out
+    assert "counterexample (example 1): p(z) = (3/4, 1/4), p(x | z) = (1/5, 3/5), q(z) = (1/3, 2/3)" in out
     assert "left  = " in out and "right = " in out
     assert 'suggestion: swap the two arguments of KL: expr = "KL(q(z), p(z | x))"' in out
     assert "Traceback" not in out and "elbo_sym/" not in out

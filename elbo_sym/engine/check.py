@@ -38,6 +38,7 @@ from elbo_sym.engine.search import (
     boundary_instances,
     exact_candidates,
     minimise,
+    point,
     seed_for,
 )
 
@@ -60,11 +61,13 @@ class Verdict(str, Enum):
 
 @dataclass(frozen=True)
 class Counterexample:
-    """Exact parameter values where a step fails (or is undefined), with both sides' values."""
+    """Exact parameter values where a step fails (or is undefined), with both sides' values.
 
-    prior: tuple[str, ...]
-    likelihood: tuple[str, ...]
-    q: tuple[str, ...]
+    ``values`` names every block of the instance as the report prints it:
+    (("p(z)", ("1/2", "1/2")), ("p(x | z)", (...)), ("q(z)", (...)), ("beta", ("1/2",))).
+    """
+
+    values: tuple[tuple[str, tuple[str, ...]], ...]
     lhs: str
     rhs: str
     lhs_value: float
@@ -74,14 +77,33 @@ class Counterexample:
     problem: str | None = None
     """Set when the step is undefined there: "log of a non-positive value: ... = -1/6"."""
 
+    def value_of(self, label: str) -> tuple[str, ...] | None:
+        return dict(self.values).get(label)
+
+    # the one-observation names: p(z), p(x | z), q(z)
+    @property
+    def prior(self) -> tuple[str, ...] | None:
+        return self.value_of("p(z)")
+
+    @property
+    def likelihood(self) -> tuple[str, ...] | None:
+        return self.value_of("p(x | z)")
+
+    @property
+    def q(self) -> tuple[str, ...] | None:
+        return self.value_of("q(z)")
+
     def as_dict(self) -> dict:
-        return {"prior": list(self.prior), "likelihood": list(self.likelihood), "q": list(self.q),
-                "z": self.z, "lhs": self.lhs, "rhs": self.rhs, "lhs_value": _json_float(self.lhs_value),
-                "rhs_value": _json_float(self.rhs_value), "source": self.source, "problem": self.problem}
+        named = {label: list(v) for label, v in self.values}
+        legacy = {key: named.get(label) for key, label in (("prior", "p(z)"), ("likelihood", "p(x | z)"),
+                                                          ("q", "q(z)"))}
+        return {**legacy, "values": named, "z": self.z, "lhs": self.lhs, "rhs": self.rhs,
+                "lhs_value": _json_float(self.lhs_value), "rhs_value": _json_float(self.rhs_value),
+                "source": self.source, "problem": self.problem}
 
     def _where(self) -> str:
-        return (f"p(z) = ({', '.join(self.prior)}), p(x|z) = ({', '.join(self.likelihood)}), "
-                f"q(z) = ({', '.join(self.q)})")
+        return ", ".join(f"{label} = ({', '.join(v)})" if len(v) > 1 or not label.isidentifier()
+                         else f"{label} = {v[0]}" for label, v in self.values)
 
     def report_lines(self) -> list[str]:
         """The counterexample as readable lines (for explain and pytest reports)."""
@@ -193,11 +215,19 @@ class DerivationResult:
 
 def domain_text(model) -> str:
     """The domain every `proved` is about, in words."""
-    q = ("q(z) = p(z | x) (assumed)" if model.q_assumed is not None
-         else "q(z) > 0 with sum 1")
+    spec = model.spec
     states = "K = any (every latent space: any finite K, or densities)" if model.K == "any" else \
         f"K = {model.K} latent states"
-    return f"{states}; p(z) > 0 with sum 1; p(x | z) in (0, 1]; {q}"
+    parts = [states, "p(z) > 0 with sum 1"]
+    fixed = {a.lhs.text: a.rhs.text for a in spec.assumptions}
+    for o in spec.data:
+        parts.append(f"p({o} | z) in (0, 1]")
+        q = "q(z)" if len(spec.data) == 1 else f"q(z | {o})"
+        assumed = next((f"{lhs} = {rhs} (assumed)" for lhs, rhs in fixed.items() if lhs.replace(" ", "") ==
+                        q.replace(" ", "")), None)
+        parts.append(assumed or f"{q} > 0 with sum 1")
+    parts += [p.describe() for p in spec.params]
+    return "; ".join(parts)
 
 
 def holds(rel: str, s: int) -> bool:
@@ -233,7 +263,7 @@ class _Instances:
         self.open = tuple(open_obligations)
 
     def decide(self, instance: Instance) -> _Decision:
-        values = instance.values(self.model)
+        values = self.model.values(instance)
         memo: dict = {}
         undecided = False
         for obligation in self.open:
@@ -259,17 +289,17 @@ class _Instances:
         return _Decision("undecided" if undecided else "holds")
 
     def counterexample(self, instance: Instance, decision: _Decision) -> Counterexample:
-        values = instance.values(self.model)
-        q = instance.q_values(self.model)
-        text = lambda vs: tuple(str(v) for v in vs)  # noqa: E731
+        values = self.model.values(instance)
+        shown = tuple((b.label, tuple(str(v) for v in instance[b.name])) for b in self.model.blocks)
+        for o, q in self.model.assumed.items():  # q fixed by an assumption: show its value too
+            label = "q(z)" if len(self.model.observations) == 1 else f"q(z | {o})"
+            shown += ((label, tuple(_exact_text(v, values) for v in q)),)
         if decision.status == "undefined":
-            return Counterexample(text(instance.prior), text(instance.likelihood), text(q), "undefined",
-                                  "undefined", float("nan"), float("nan"), decision.z, instance.source,
-                                  decision.problem)
+            return Counterexample(shown, "undefined", "undefined", float("nan"), float("nan"), decision.z,
+                                  instance.source, decision.problem)
         a, b = decision.left, decision.right
-        return Counterexample(text(instance.prior), text(instance.likelihood), text(q), _exact_text(a, values),
-                              _exact_text(b, values), as_float(a, values), as_float(b, values), decision.z,
-                              instance.source)
+        return Counterexample(shown, _exact_text(a, values), _exact_text(b, values), as_float(a, values),
+                              as_float(b, values), decision.z, instance.source)
 
     # -- float screening --------------------------------------------------------------
 
@@ -363,7 +393,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: DiscreteModel, examples, open
     margin = judge.margin_function()
     scored = []
     for instance in boundary_instances(model):
-        scored.append((margin(instance.point(model)), len(scored), instance))
+        scored.append((margin(point(model, instance)), len(scored), instance))
     scored.sort(key=lambda t: (t[0], t[1]))
     # clear failures in the order generated (larger eps first: simpler numbers), then near misses
     failing = sorted((t for t in scored if t[0] < -1e-9), key=lambda t: t[1])
@@ -661,7 +691,7 @@ def _check_example(derivation: Derivation, example: Example, model: DiscreteMode
     """The example's expected values, decided exactly; undecided is a failure."""
     failures = []
     model = _explicit(model, len(example.prior))
-    instance = Instance(example.prior, example.likelihood, example.q, f"example {example.index}")
+    instance = example.instance
     for expectation in example.expect:
         name = expectation.lhs.text
         if budgets.remaining() <= 0:
@@ -683,7 +713,7 @@ def _check_example(derivation: Derivation, example: Example, model: DiscreteMode
 
 def _expect_failure(expectation, instance: Instance, model: DiscreteModel) -> str | None:
     lhs, rhs = expectation.lhs.expr, expectation.rhs.expr
-    values = instance.values(model)
+    values = model.values(instance)
     memo: dict = {}
     for side in (lhs, rhs):
         for o in obligations(side, model):

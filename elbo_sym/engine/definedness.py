@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sympy import Add, Expr, Poly, Symbol, exp, log
+from sympy import Add, Dummy, Expr, Poly, Symbol, exp, log
 from sympy.polys.polyerrors import GeneratorsNeeded, PolynomialError
 
 from elbo_sym.budget import checkpoint
@@ -107,8 +107,9 @@ class _Walker:
         checkpoint()
         model = self.model
         if isinstance(e, Density):
-            if e == Density("p", (z,), (x,)):  # p(z | x) = p(x, z) / p(x)
-                self.need("nonzero", model.evidence, Density("p", (x,)), None)
+            if e.name == "p" and e.variables == (z,) and e.given:  # p(z | x) = p(x, z) / p(x)
+                evidence = Density("p", e.given)
+                self.need("nonzero", model.unfold(evidence), evidence, None)
             return
         if isinstance(e, LatentSum):
             for j in model.points:
@@ -129,9 +130,9 @@ class _Walker:
             self.densities(e.args[0])
             return
         if isinstance(e, ELBO):
-            self.walk(e.args[0], model.points[0])
-            self.densities(e.args[0])
-            self.densities(Density("p", (x, z)))
+            self.walk(e.distribution, model.points[0])
+            self.densities(e.distribution)
+            self.densities(e.joint)
             return
         if isinstance(e, log):
             self.walk(e.args[0], k)
@@ -160,16 +161,34 @@ def certified(obligation: Obligation, model: DiscreteModel) -> bool:
     return s == 1 if obligation.kind == "positive" else s in (1, -1)
 
 
-def strict_sign(e: Expr, model: DiscreteModel) -> int | None:
+def strict_sign(e: Expr, model) -> int | None:
     """1 or -1 when `e` has that sign everywhere on the domain (certified); None otherwise."""
     memo = model.sign_memo
     if e in memo:
         return memo[e]
     s = _structural_sign(e, model, _structural_memo(model))
     if s is None and not e.has(log, exp):
-        s = _rational_function_sign(e, model)
+        found = _rational_function_sign(e, model)
+        s = 1 if found == POSITIVE else -1 if found == NEGATIVE else None
     memo[e] = s
     return s
+
+
+def nonnegative(e: Expr, model) -> bool:
+    """`e` >= 0 on the whole domain, with a certificate (e.g. beta - 1 where beta >= 1)."""
+    if strict_sign(e, model) == 1 or e == 0:
+        return True
+    if e.has(log, exp):
+        return False
+    return _rational_function_sign(e, model) in (POSITIVE, NONNEGATIVE)
+
+
+POSITIVE, NEGATIVE, NONNEGATIVE, NONPOSITIVE = "> 0", "< 0", ">= 0", "<= 0"
+_PRODUCT = {(POSITIVE, POSITIVE): POSITIVE, (NEGATIVE, NEGATIVE): POSITIVE, (POSITIVE, NEGATIVE): NEGATIVE,
+            (NEGATIVE, POSITIVE): NEGATIVE, (NONNEGATIVE, POSITIVE): NONNEGATIVE,
+            (NONNEGATIVE, NEGATIVE): NONPOSITIVE, (NONPOSITIVE, POSITIVE): NONPOSITIVE,
+            (NONPOSITIVE, NEGATIVE): NONNEGATIVE}
+"""numerator class x denominator class (the denominator must be strict)."""
 
 
 def _structural_memo(model) -> dict:
@@ -183,7 +202,7 @@ def _structural_memo(model) -> dict:
 _STRUCTURAL = object()
 
 
-def _structural_sign(e: Expr, model: DiscreteModel, memo: dict) -> int | None:
+def _structural_sign(e: Expr, model, memo: dict) -> int | None:
     """Signs by structure only (cheap, memoized per shared subtree)."""
     if e in memo:
         return memo[e]
@@ -192,7 +211,8 @@ def _structural_sign(e: Expr, model: DiscreteModel, memo: dict) -> int | None:
     if e.is_Rational:
         s = 1 if e > 0 else -1 if e < 0 else None
     elif e.is_Symbol:
-        s = 1 if e in model.positive_symbols else None
+        bounds = model.parameter_bounds.get(e)
+        s = 1 if e in model.positive_symbols else -1 if bounds is not None and bounds.negative else None
     elif e.is_Add:
         signs = {_structural_sign(a, model, memo) for a in e.args}
         s = signs.pop() if len(signs) == 1 else None
@@ -213,44 +233,86 @@ def _structural_sign(e: Expr, model: DiscreteModel, memo: dict) -> int | None:
     return s
 
 
-def _rational_function_sign(e: Expr, model: DiscreteModel) -> int | None:
-    """Sign of a rational function of the parameters via homogenised polynomials."""
-    if not e.free_symbols <= set(model.positive_symbols):
+def _rational_function_sign(e: Expr, model) -> str | None:
+    """The sign class of a rational function of the parameters, via homogenised polynomials."""
+    known = set(model.positive_symbols) | set(model.parameter_bounds)
+    if not e.free_symbols <= known:
         return None
     try:
         numerator, denominator = bounded_together(e).as_numer_denom()
     except TooLarge:
         return None
-    signs = []
+    classes = []
     for part in (numerator, denominator):
         s = _structural_sign(part, model, _structural_memo(model))
-        if s is None:
-            s = polynomial_sign(part, model)
-        if s is None:
+        found = POSITIVE if s == 1 else NEGATIVE if s == -1 else polynomial_sign(part, model)
+        if found is None:
             return None
-        signs.append(s)
-    return signs[0] * signs[1]
+        classes.append(found)
+    return _PRODUCT.get((classes[0], classes[1]))
 
 
-def polynomial_sign(p: Expr, model: DiscreteModel) -> int | None:
-    """1 / -1 when the polynomial `p` has that sign on the whole domain (certificate), else None."""
+def _bounded_parameters(expression: Expr, model):
+    """Each parameter with bounds written through a variable that is >= 0 (or > 0):
+    beta >= 1 -> 1 + t, beta <= 2 -> 2 - t, beta in [a, b] -> a + (b - a) s with s + s' = 1.
+    Returns (expression, extra simplices, variables that may be 0), or None for a parameter
+    without a bound (no certificate then)."""
+    substitution, simplices, may_vanish = {}, [], set()
+    for symbol in sorted(expression.free_symbols & set(model.parameter_bounds), key=lambda s: s.name):
+        bounds = model.parameter_bounds[symbol]
+        if bounds.lower is not None and bounds.upper is not None:
+            s, rest = Dummy(f"s_{symbol.name}", positive=True), Dummy(f"r_{symbol.name}", positive=True)
+            substitution[symbol] = bounds.lower + (bounds.upper - bounds.lower) * s
+            simplices.append((s, rest))
+            if not bounds.lower_open:
+                may_vanish.add(s)
+            if not bounds.upper_open:
+                may_vanish.add(rest)
+        elif bounds.lower is not None:
+            t = Dummy(f"t_{symbol.name}", positive=True)
+            substitution[symbol] = bounds.lower + t
+            if not bounds.lower_open:
+                may_vanish.add(t)
+        elif bounds.upper is not None:
+            t = Dummy(f"t_{symbol.name}", positive=True)
+            substitution[symbol] = bounds.upper - t
+            if not bounds.upper_open:
+                may_vanish.add(t)
+        else:
+            return None
+    return expression.xreplace(substitution), simplices, may_vanish
+
+
+def polynomial_sign(p: Expr, model) -> str | None:
+    """The sign class of the polynomial `p` on the whole domain (certificate), else None.
+
+    POSITIVE / NEGATIVE when every coefficient of its homogenised form has that sign and
+    some monomial of it cannot vanish; NONNEGATIVE / NONPOSITIVE when the coefficients agree
+    but every monomial may vanish (a variable of a closed bound, such as beta >= 1 at 1).
+    """
     try:
+        rewritten = _bounded_parameters(p, model)
+        if rewritten is None:
+            return None
+        p, extra_simplices, may_vanish = rewritten
         expanded = bounded_expand(p)
         if expanded.is_Add and len(expanded.args) > MAX_CERTIFICATE_TERMS:
             return None
         if expanded.is_Rational:
-            return 1 if expanded > 0 else -1 if expanded < 0 else None
+            return POSITIVE if expanded > 0 else NEGATIVE if expanded < 0 else None
         present = expanded.free_symbols
         if not present:  # a constant such as E - 2: no certificate here (the search decides)
             return None
+        simplices = tuple(model.simplices) + tuple(extra_simplices)
         # every coordinate of a simplex that occurs: the sum that is 1 is over all of them
-        involved = set(present).union(*(set(g) for g in model.simplices if present & set(g)))
+        involved = set(present).union(*(set(g) for g in simplices if present & set(g)))
         gens = tuple(sorted(involved, key=lambda s: s.name))
         poly = Poly(expanded, *gens)
     except (PolynomialError, GeneratorsNeeded, TooLarge):
         return None
-    groups = [tuple(i for i, g in enumerate(gens) if g in simplex) for simplex in model.simplices]
+    groups = [tuple(i for i, g in enumerate(gens) if g in simplex) for simplex in simplices]
     groups = [g for g in groups if g]
+    vanishing = [i for i, g in enumerate(gens) if g in may_vanish]
     sums = [Poly(Add(*(gens[i] for i in group)), *gens) for group in groups]
     terms = poly.terms()
     if not terms:
@@ -271,13 +333,11 @@ def polynomial_sign(p: Expr, model: DiscreteModel) -> int | None:
         if len(homogeneous.terms()) > MAX_CERTIFICATE_TERMS:
             return None
     for _ in range(POLYA_ROUNDS + 1):
-        coefficients = homogeneous.coeffs()
-        if not coefficients or homogeneous.is_zero:
+        if homogeneous.is_zero:
             return None
-        if all(c > 0 for c in coefficients):
-            return 1
-        if all(c < 0 for c in coefficients):
-            return -1
+        found = _coefficient_class(homogeneous, vanishing, groups)
+        if found is not None:
+            return found
         if not sums:
             return None
         for total in sums:  # Polya: multiplying by a sum that is 1 keeps the value
@@ -288,5 +348,32 @@ def polynomial_sign(p: Expr, model: DiscreteModel) -> int | None:
     return None
 
 
-__all__ = ["Obligation", "obligations", "certified", "is_positive", "strict_sign", "polynomial_sign",
+def _coefficient_class(poly: Poly, vanishing: list[int], groups: list) -> str | None:
+    terms = poly.terms()
+    if all(c > 0 for _, c in terms):
+        strict = any(not any(m[i] for i in vanishing) for m, _ in terms) or _never_all_vanish(terms, vanishing,
+                                                                                              groups)
+        return POSITIVE if strict else NONNEGATIVE
+    if all(c < 0 for _, c in terms):
+        strict = any(not any(m[i] for i in vanishing) for m, _ in terms) or _never_all_vanish(terms, vanishing,
+                                                                                              groups)
+        return NEGATIVE if strict else NONPOSITIVE
+    return None
+
+
+def _never_all_vanish(terms, vanishing: list[int], groups: list) -> bool:
+    """For a closed interval's pair s + s' = 1: s and s' are never 0 together, so monomials
+    s^a and s'^b (nothing else that may vanish) cover every point between them."""
+    for group in groups:
+        if len(group) == 2 and all(i in vanishing for i in group):
+            a, b = group
+            others = [i for i in vanishing if i not in group]
+            pure_a = any(m[a] and not m[b] and not any(m[i] for i in others) for m, _ in terms)
+            pure_b = any(m[b] and not m[a] and not any(m[i] for i in others) for m, _ in terms)
+            if pure_a and pure_b:
+                return True
+    return False
+
+
+__all__ = ["Obligation", "obligations", "certified", "is_positive", "strict_sign", "nonnegative", "polynomial_sign",
            "MAX_CERTIFICATE_TERMS"]

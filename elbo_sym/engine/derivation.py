@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -29,9 +29,12 @@ from elbo_sym.limits import (
     MAX_WHY_CHARS,
     POINTER_CONTEXT_CHARS,
 )
-from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, validate_vectors
+from elbo_sym.engine.models import DiscreteModel, Instance, Interval, Model, ModelSpec, Parameter, UnfoldError, \
+    build, families
+from elbo_sym.engine.models.base import likelihood_block, q_block
+from elbo_sym.engine.models.discrete import observation_of
 from elbo_sym.engine.notation import Density, z
-from elbo_sym.engine.parse import ParseError, parse_expression
+from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expression
 from elbo_sym.prose import ProseError, check_prose, terminal_safe
 from elbo_sym.engine.rules import RULES
 
@@ -115,14 +118,30 @@ class Step:
 
 @dataclass(frozen=True)
 class Example:
-    """An exact instance: prior, likelihood (and q unless an assumption fixes it)."""
+    """An exact instance (prior, likelihoods, q unless an assumption fixes it, parameters)
+    with the values the author states for it."""
 
     index: int
     line: int
-    prior: tuple[Fraction, ...]
-    likelihood: tuple[Fraction, ...]
-    q: tuple[Fraction, ...] | None
+    instance: Instance
     expect: tuple[Relation, ...] = ()
+
+    @property
+    def K(self) -> int:
+        return len(self.instance.prior)
+
+    # the one-observation names the lesson's handouts use
+    @property
+    def prior(self) -> tuple[Fraction, ...]:
+        return self.instance.prior
+
+    @property
+    def likelihood(self) -> tuple[Fraction, ...]:
+        return self.instance[self.instance.blocks[1][0]]
+
+    @property
+    def q(self) -> tuple[Fraction, ...] | None:
+        return self.instance.q()
 
 
 @dataclass(frozen=True)
@@ -137,39 +156,41 @@ class Derivation:
     claim: Relation | None = None
     assumptions: tuple[Relation, ...] = ()
     examples: tuple[Example, ...] = ()
+    family: str = "discrete"
+    data: tuple[str, ...] = ("x",)
+    params: tuple[Parameter, ...] = ()
 
-    def model(self) -> DiscreteModel:
-        """The model family the steps are checked in (with q fixed by an assumption).
+    @property
+    def spec(self) -> ModelSpec:
+        return ModelSpec(self.family, self.K, self.data, self.params, self.assumptions)
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return Vocabulary(self.data, tuple(p.name for p in self.params))
+
+    def model(self) -> Model:
+        """The model the steps are checked in (from the registry; q fixed by the assumptions).
 
         Shared between loading, checking and repair, so its unfolding cache is reused.
         """
-        return _model(self.K, self.assumptions)
+        return _model(self.spec)
 
     @property
     def name(self) -> str:
         return Path(self.path).stem
 
 
-
 @lru_cache(maxsize=64)
-def _model(K: int | str, assumptions: tuple[Relation, ...]):
-    if K == ANY_K:
-        from elbo_sym.engine.models.general import GENERIC, GeneralModel
-
-        if not assumptions:
-            return GeneralModel()
-        (assumption,) = assumptions
-        return GeneralModel(GeneralModel().unfold(assumption.rhs.expr, GENERIC), assumptions)
-    base = DiscreteModel(K)
-    if not assumptions:
-        return base
-    (assumption,) = assumptions  # the loader accepts at most one
-    return DiscreteModel(K, tuple(base.unfold(assumption.rhs.expr, k) for k in range(K)))
+def _model(spec: ModelSpec) -> Model:
+    return build(spec)
 
 
-_TOP_KEYS = {"title", "summary", "model", "K", "claim", "start", "assume", "step", "example"}
+_TOP_KEYS = {"title", "summary", "model", "K", "data", "params", "claim", "start", "assume", "step", "example"}
 _STEP_KEYS = {"rel", "expr", "rule", "why", "accept"}
-_EXAMPLE_KEYS = {"prior", "likelihood", "q", "expect"}
+_EXAMPLE_KEYS = {"prior", "likelihood", "q", "params", "expect"}
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,19}")
+MAX_OBSERVATIONS = 8
+_CONDITION = re.compile(r"\s*(>=|<=|>|<)\s*(\S+)\s*|\s*in\s*([\[(])\s*([^,\s]+)\s*,\s*([^\])\s]+)\s*([\])])\s*")
 
 
 def load(path: str | Path) -> Derivation:
@@ -222,6 +243,7 @@ class _Reader:
         self.path = path
         self.lines = text.splitlines()
         self.tables = self._table_headers()
+        self.vocabulary = Vocabulary()
 
     # -- positions ------------------------------------------------------------------
 
@@ -276,7 +298,7 @@ class _Reader:
         if not isinstance(value, str):
             raise self.error(line, f"{what} must be a string expression", step)
         try:
-            expr = parse_expression(value)
+            expr = parse_expression(value, self.vocabulary)
         except ParseError as error:
             source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
             column = _source_column(source, value, error.column) if source is not None else None
@@ -305,8 +327,11 @@ class _Reader:
         title = self.prose(data["title"], MAX_TITLE_CHARS, "title", self.line_of("title"))
         summary = self.prose(data.get("summary", ""), MAX_SUMMARY_CHARS, "summary", self.line_of("summary"))
         family = data.get("model", "discrete")
-        if family != "discrete":
-            raise self.error(self.line_of("model"), f"unknown model '{family}' (available: discrete)")
+        if family not in families():
+            raise self.error(self.line_of("model"), f"unknown model {family!r} (available: {', '.join(families())})")
+        observations = self.observations(data.get("data", ["x"]))
+        params = self.params(data.get("params", {}), observations)
+        self.vocabulary = Vocabulary(observations, tuple(p.name for p in params))
         K = data.get("K", 2)
         if K != ANY_K and (isinstance(K, bool) or not isinstance(K, int) or not 2 <= K <= MAX_K):
             raise self.error(self.line_of("K"), f"K must be an integer from 2 to {MAX_K}, or \"{ANY_K}\" "
@@ -319,20 +344,83 @@ class _Reader:
         claim = self.relation(data["claim"], self.line_of("claim"), "claim") if "claim" in data else None
         assumptions = self.assumptions(data.get("assume", []))
         steps = self.steps(data.get("step", []))
-        derivation = Derivation(self.path, title, summary, K, start, steps, claim, assumptions, ())
+        derivation = Derivation(self.path, title, summary, K, start, steps, claim, assumptions, (), family,
+                                observations, params)
         examples = self.examples(data.get("example", []), derivation)
-        return Derivation(self.path, title, summary, K, start, steps, claim, assumptions, examples)
+        return replace(derivation, examples=examples)
+
+    def observations(self, value) -> tuple[str, ...]:
+        line = self.line_of("data")
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise self.error(line, "data must be a list of observation names, like [\"x1\", \"x2\"]")
+        if len(value) > MAX_OBSERVATIONS:
+            raise self.error(line, f"at most {MAX_OBSERVATIONS} observations, got {len(value)}")
+        for name in value:
+            if not _NAME.fullmatch(name) or name in RESERVED:
+                raise self.error(line, f"{name!r} cannot name an observation (use letters and digits, "
+                                       f"not one of {', '.join(sorted(RESERVED))})")
+        if len(set(value)) != len(value):
+            raise self.error(line, "each observation is named once")
+        return tuple(value)
+
+    def params(self, value, observations: tuple[str, ...]) -> tuple[Parameter, ...]:
+        line = self.line_of("params")
+        if not isinstance(value, dict):
+            raise self.error(line, "params must be a table, like [params] beta = \">= 1\"")
+        out = []
+        for name, condition in value.items():
+            here = self.line_of(name) if self.line_of(name) != 1 else line
+            if not _NAME.fullmatch(name) or name in RESERVED or name in observations:
+                raise self.error(here, f"{name!r} cannot name a parameter (use letters and digits; not an "
+                                       f"observation or one of {', '.join(sorted(RESERVED))})")
+            if not isinstance(condition, str):
+                raise self.error(here, f"{name}: the condition must be a string such as \">= 1\" or \"in (0, 1)\"")
+            out.append(Parameter(name, self.interval(condition, name, here)))
+        return tuple(out)
+
+    def interval(self, text: str, name: str, line: int) -> Interval:
+        """'>= 1', '> 0', '<= 2', '< 0', 'in (a, b)', 'in [a, b]', 'real' (rationals only)."""
+        if text.strip() == "real":
+            return Interval()
+        match = _CONDITION.fullmatch(text)
+        hint = "write \">= 1\", \"> 0\", \"<= 2\", \"< 0\", \"in (0, 1)\", \"in [1/2, 2]\" or \"real\""
+        if not match:
+            raise self.error(line, f"{name}: cannot read the condition {text!r}; {hint}")
+        try:
+            if match.group(1):
+                bound = self.number(match.group(2))
+                op = match.group(1)
+                if op in (">=", ">"):
+                    return Interval(lower=bound, lower_open=op == ">")
+                return Interval(upper=bound, upper_open=op == "<")
+            low, high = self.number(match.group(4)), self.number(match.group(5))
+        except ValueError:
+            raise self.error(line, f"{name}: bounds must be exact numbers like 1/2; {hint}") from None
+        if not low < high:
+            raise self.error(line, f"{name}: the interval is empty ({low} is not below {high})")
+        return Interval(low, high, match.group(3) == "(", match.group(6) == ")")
+
+    @staticmethod
+    def number(text: str) -> Fraction:
+        if not re.fullmatch(r"[+-]?[0-9]{1,9}(/[0-9]{1,9})?", text.strip()):
+            raise ValueError(text)
+        return Fraction(text.strip())
 
     def assumptions(self, value) -> tuple[Relation, ...]:
         line = self.line_of("assume")
         items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list) or len(items) > 1:
-            raise self.error(line, "assume must be one string like \"q(z) = p(z | x)\"")
-        out = []
+        if not isinstance(items, list) or len(items) > len(self.vocabulary.data):
+            raise self.error(line, "assume must be a string like \"q(z) = p(z | x)\" (or one per observation)")
+        out, fixed = [], set()
         for item in items:
             relation = self.relation(item, line, "assume")
-            if relation.rel != "=" or relation.lhs.expr != Density("q", (z,)):
+            lhs = relation.lhs.expr
+            if relation.rel != "=" or not (isinstance(lhs, Density) and lhs.name == "q"):
                 raise self.error(line, "the only supported assumption fixes q: \"q(z) = <distribution over z>\"")
+            observation = observation_of(lhs)
+            if observation in fixed:
+                raise self.error(line, f"q of {observation} is fixed twice")
+            fixed.add(observation)
             out.append(relation)
         return tuple(out)
 
@@ -378,6 +466,7 @@ class _Reader:
             raise self.error(self.line_of("example"), "example must be an array of tables ([[example]])")
         if len(value) > MAX_EXAMPLES:
             raise self.error(self.line_of("example"), f"too many examples ({len(value)}; the limit is {MAX_EXAMPLES})")
+        fixed = {observation_of(r.lhs.expr) for r in derivation.assumptions}
         out = []
         for i, table in enumerate(value):
             line = self._table_span("example", i)[0]
@@ -388,23 +477,60 @@ class _Reader:
                 key = sorted(unknown)[0]
                 raise self.error(self.line_of(key, "example", i),
                                  f"unknown key '{key}' in example (allowed: {', '.join(sorted(_EXAMPLE_KEYS))})")
-            fixed_q = bool(derivation.assumptions)
-            needed = ("prior", "likelihood") if fixed_q else ("prior", "likelihood", "q")
-            for key in needed:
+            needs_q = any(o not in fixed for o in derivation.data)
+            for key in ("prior", "likelihood") + (("q",) if needs_q else ()):
                 if key not in table:
                     raise self.error(line, f"example {i + 1} is missing '{key}'")
-            vectors = {key: self.fractions(table[key], self.line_of(key, "example", i), key)
-                       for key in ("prior", "likelihood", "q") if key in table}
-            if fixed_q and "q" in table:
+            if "q" in table and not needs_q:
                 raise self.error(self.line_of("q", "example", i), "q is fixed by the assumption; leave it out")
+            blocks = {"prior": self.fractions(table["prior"], self.line_of("prior", "example", i), "prior")}
+            for key, block_of in (("likelihood", likelihood_block), ("q", q_block)):
+                if key not in table:
+                    continue
+                per = self.per_observation(table[key], key, i, derivation.data)
+                for observation, values in per.items():
+                    if key == "q" and observation in fixed:
+                        raise self.error(self.line_of(key, "example", i),
+                                         f"q of {observation} is fixed by the assumption; leave it out")
+                    blocks[block_of(observation)] = values
+            blocks.update(self.example_params(table.get("params", {}), i, derivation.params))
+            instance = Instance(tuple(blocks.items()), f"example {i + 1}")
+            K = derivation.K if derivation.K != ANY_K else len(blocks["prior"])
             try:
-                K = derivation.K if derivation.K != ANY_K else len(vectors["prior"])
-                validate_vectors(K, vectors["prior"], vectors["likelihood"], vectors.get("q"), fixed_q)
+                explicit = DiscreteModel(K, ModelSpec(derivation.family, K, derivation.data, derivation.params,
+                                                      derivation.assumptions))
+                explicit.validate(instance)
             except (ValueError, UnfoldError) as error:
                 raise self.error(line, f"example {i + 1}: {error}") from None
             expect = self.expectations(table.get("expect", {}), i)
-            out.append(Example(i + 1, line, vectors["prior"], vectors["likelihood"], vectors.get("q"), expect))
+            out.append(Example(i + 1, line, instance, expect))
         return tuple(out)
+
+    def per_observation(self, value, key: str, index: int, data: tuple[str, ...]) -> dict:
+        """`likelihood = [...]` (one observation) or `likelihood = { x1 = [...], x2 = [...] }`."""
+        line = self.line_of(key, "example", index)
+        if isinstance(value, dict):
+            if set(value) != set(data):
+                raise self.error(line, f"{key} needs one list per observation: {', '.join(data)}")
+            return {o: self.fractions(value[o], line, f"{key}.{o}") for o in data}
+        if len(data) > 1:
+            raise self.error(line, f"{key} needs one list per observation, like {key} = "
+                                   f"{{ {data[0]} = [\"1/2\", \"1/2\"], ... }}")
+        return {data[0]: self.fractions(value, line, key)}
+
+    def example_params(self, value, index: int, params: tuple[Parameter, ...]) -> dict:
+        line = self.line_of("params", "example", index)
+        names = {p.name for p in params}
+        if not isinstance(value, dict) or set(value) != names:
+            if names or value:
+                wanted = ", ".join(f'{n} = "..."' for n in sorted(names))
+                raise self.error(line, f"the example needs params = {{ {wanted} }}" if names
+                                 else "this derivation declares no [params]")
+        out = {}
+        for name, v in value.items():
+            (fraction,) = self.fractions([v], line, f"params.{name}")
+            out[name] = (fraction,)
+        return out
 
     def fractions(self, value, line: int, key: str) -> tuple[Fraction, ...]:
         if not isinstance(value, list) or not value:

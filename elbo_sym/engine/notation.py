@@ -95,10 +95,23 @@ class Entropy(Notation):
 
 
 class ELBO(Notation):
-    """``ELBO(q)``: the evidence lower bound, sum_z q(z) log(p(x, z) / q(z))."""
+    """``ELBO(q)``: the evidence lower bound, sum_z q(z) log(p(x, z) / q(z)); with several
+    observations ``ELBO(q(z | x1), x1)`` uses the joint p(x1, z)."""
 
-    def __new__(cls, distribution: Density):
-        return Basic.__new__(cls, distribution)
+    def __new__(cls, distribution: Density, observation: Symbol = None):
+        return Basic.__new__(cls, distribution, observation if observation is not None else x)
+
+    @property
+    def distribution(self) -> Density:
+        return self.args[0]
+
+    @property
+    def observation(self) -> Symbol:
+        return self.args[1]
+
+    @property
+    def joint(self) -> Density:
+        return Density("p", (self.observation, z))
 
 
 class Exp(exp):
@@ -178,7 +191,9 @@ class ElboStrPrinter(StrPrinter):
         return f"H({self._distribution(e.args[0])})"
 
     def _print_ELBO(self, e: ELBO) -> str:
-        return f"ELBO({self._distribution(e.args[0])})"
+        if e.observation == x:
+            return f"ELBO({self._distribution(e.distribution)})"
+        return f"ELBO({self._print(e.distribution)}, {self._print(e.observation)})"
 
     def _print_Exp(self, e: Exp) -> str:
         return f"exp({self._print(e.args[0])})"
@@ -227,7 +242,9 @@ class ElboLatexPrinter(LatexPrinter):
         return rf"\mathrm{{H}}\big[{self._print(e.args[0])}\big]"
 
     def _print_ELBO(self, e: ELBO) -> str:
-        return rf"\mathcal{{L}}({e.args[0].name})"
+        if e.observation == x:
+            return rf"\mathcal{{L}}({e.distribution.name})"
+        return rf"\mathcal{{L}}\big({self._print(e.distribution)};\, {self._print(e.observation)}\big)"
 
     def _print_log(self, e: Expr, exp: str | None = None) -> str:
         (arg,) = e.args

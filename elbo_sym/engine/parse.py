@@ -14,7 +14,7 @@ import unicodedata
 import warnings
 from dataclasses import dataclass
 
-from sympy import Add, Expr, Integer, Mul, Pow, Rational, S, exp, log
+from sympy import Add, Expr, Integer, Mul, Pow, Rational, S, Symbol, exp, log
 
 from elbo_sym.limits import MAX_EXPONENT
 from elbo_sym.engine.notation import Exp, ELBO, KL, Density, Entropy, Expectation, LatentSum, x, z
@@ -44,10 +44,32 @@ class ParseError(Exception):
 
 
 _DENSITY_NAMES = {"p", "q"}
-_VARIABLES = {"x": x, "z": z}
+RESERVED = frozenset({"p", "q", "z", "Sum", "E", "KL", "H", "ELBO", "log", "exp", "pi", "Normal", "IWAE"})
+"""Names a file may not use for an observation or a parameter."""
 
 
-def parse_expression(text: str) -> Expr:
+@dataclass(frozen=True)
+class Vocabulary:
+    """The names a file declares: observations (``data``, default ``x``) and ``[params]``."""
+
+    data: tuple[str, ...] = ("x",)
+    params: tuple[str, ...] = ()
+
+    @property
+    def variables(self) -> dict[str, Symbol]:
+        out = {name: (x if name == "x" else Symbol(name)) for name in self.data}
+        out["z"] = z
+        return out
+
+    @property
+    def single(self) -> bool:
+        return len(self.data) == 1
+
+
+DEFAULT_VOCABULARY = Vocabulary()
+
+
+def parse_expression(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> Expr:
     """Parse one expression of the derivation vocabulary (see DESIGN.md)."""
     if not isinstance(text, str):
         raise ParseError(f"expected an expression string, got {type(text).__name__}")
@@ -68,7 +90,7 @@ def parse_expression(text: str) -> Expr:
     except (RecursionError, MemoryError, ValueError) as error:
         raise ParseError(f"expression too deeply nested ({type(error).__name__})") from None
     offset = len(text) - len(text.lstrip())
-    result = _Builder(text.strip(), offset).build(tree.body, depth=0)
+    result = _Builder(text.strip(), offset, vocabulary).build(tree.body, depth=0)
     _refuse_outside_whitelist(text)  # defence in depth: the tree was whitelisted node by node
     return result
 
@@ -141,9 +163,11 @@ def _refuse_outside_whitelist(text: str) -> None:
 class _Builder:
     """Walks the whitelisted AST and builds unevaluated SymPy notation."""
 
-    def __init__(self, text: str, offset: int):
+    def __init__(self, text: str, offset: int, vocabulary: Vocabulary = DEFAULT_VOCABULARY):
         self.text = text
         self.offset = offset
+        self.vocabulary = vocabulary
+        self.variables = vocabulary.variables
 
     # -- errors -------------------------------------------------------------------
 
@@ -228,11 +252,14 @@ class _Builder:
         return result
 
     def visit_Name(self, node: ast.Name, depth: int) -> Expr:
-        if node.id in _VARIABLES:
+        if node.id in self.vocabulary.params:
+            return Symbol(node.id, real=True)
+        if node.id in self.variables:
             raise self.fail(node, f"'{node.id}' may only appear inside p(...) or q(...)")
         if node.id in _DENSITY_NAMES:
             raise self.fail(node, f"'{node.id}' must be applied, as in {node.id}(z)")
-        raise self.fail(node, f"unknown name '{node.id}'")
+        hint = " (declare parameters in a [params] table, e.g. beta = \">= 1\")" if node.id.isidentifier() else ""
+        raise self.fail(node, f"unknown name '{node.id}'{hint}")
 
     def visit_Call(self, node: ast.Call, depth: int) -> Expr:
         if not isinstance(node.func, ast.Name):
@@ -272,23 +299,33 @@ class _Builder:
             else:
                 target = given if seen_bar else variables
                 target.append(self.variable(arg))
-        signature = (tuple(v.name for v in variables), tuple(g.name for g in given))
+        observed = [v for v in variables + given if v != z]
+        o = observed[0].name if len(observed) == 1 else "x"
+        signature = (tuple("x" if v != z else "z" for v in variables), tuple("x" if g != z else "z" for g in given))
         allowed = _ALLOWED_DENSITIES[name]
-        if signature not in allowed:
-            raise self.fail(node, f"{name}({_signature_text(signature)}) is not a density of the "
-                                  f"lesson; use one of {', '.join(name + '(' + _signature_text(s) + ')' for s in allowed)}")
+        if len(observed) > 1 or signature not in allowed or (name == "q" and not given and not
+                                                                     self.vocabulary.single):
+            shown = [name + "(" + _signature_text(s).replace("x", o) + ")" for s in allowed]
+            if name == "q" and not self.vocabulary.single:
+                shown = [f"q(z | {d})" for d in self.vocabulary.data]
+            written = _signature_text((tuple(v.name for v in variables), tuple(g.name for g in given)))
+            raise self.fail(node, f"{name}({written}) is not a density of the lesson; use one of {', '.join(shown)}")
         if signature == (("z", "x"), ()):
-            variables = [x, z]
+            variables = [variables[1], z]
         return Density(name, tuple(variables), tuple(given))
 
     def variable(self, node: ast.AST):
-        if isinstance(node, ast.Name) and node.id in _VARIABLES:
-            return _VARIABLES[node.id]
-        raise self.fail(node, "density arguments must be the variables x and z")
+        if isinstance(node, ast.Name) and node.id in self.variables:
+            return self.variables[node.id]
+        names = ", ".join(self.vocabulary.data)
+        raise self.fail(node, f"density arguments must be the latent variable z or an observation ({names})")
 
     def distribution(self, node: ast.AST, depth: int) -> Density:
         """The argument of E, KL, H, ELBO: `q` alone, or a density over z."""
         if isinstance(node, ast.Name) and node.id == "q":
+            if not self.vocabulary.single:
+                raise self.fail(node, f"with several observations say which q: "
+                                      f"{' or '.join(f'q(z | {d})' for d in self.vocabulary.data)}")
             return Density("q", (z,))
         value = self.build(node, depth)
         if isinstance(value, Density) and value.is_over_z:
@@ -314,8 +351,16 @@ class _Builder:
         return Entropy(self.distribution(args[0], depth))
 
     def call_ELBO(self, node: ast.Call, args: list, depth: int) -> Expr:
-        self.arity(node, args, 1)
-        return ELBO(self.distribution(args[0], depth))
+        if self.vocabulary.single and len(args) == 1:
+            return ELBO(self.distribution(args[0], depth))
+        if len(args) != 2:
+            example = f"ELBO(q(z | {self.vocabulary.data[0]}), {self.vocabulary.data[0]})"
+            raise self.fail(node, f"ELBO(...) takes the distribution and the observation, as in {example}"
+                            if not self.vocabulary.single else "ELBO(...) takes 1 argument (or 2: ELBO(q, x))")
+        observation = self.variable(args[1])
+        if observation == z:
+            raise self.fail(args[1], "the second argument of ELBO is an observation, not z")
+        return ELBO(self.distribution(args[0], depth), observation)
 
     def call_log(self, node: ast.Call, args: list, depth: int) -> Expr:
         self.arity(node, args, 1)
@@ -336,7 +381,7 @@ class _Builder:
 _ALLOWED_DENSITIES = {
     "p": [(("x",), ()), (("z",), ()), (("x", "z"), ()), (("z", "x"), ()),
           (("x",), ("z",)), (("z",), ("x",))],
-    "q": [(("z",), ())],
+    "q": [(("z",), ()), (("z",), ("x",))],
 }
 
 

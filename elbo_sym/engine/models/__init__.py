@@ -1,2 +1,30 @@
 """Model families behind one interface (`base.Model`); `model = "..."` picks one from the registry.
+
+A family is a module with a class implementing `base.Model` and one `register` call here.
+The discrete family has two implementations: explicit K states (`discrete`) and every
+latent space at once (`general`, for `K = "any"`).
 """
+
+from elbo_sym.engine.models.base import (
+    Block,
+    Instance,
+    Interval,
+    Model,
+    ModelSpec,
+    Parameter,
+    build,
+    families,
+    register,
+)
+from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, has_free_latent
+from elbo_sym.engine.models.general import GeneralModel
+
+
+def _discrete(spec: ModelSpec) -> Model:
+    return GeneralModel(spec) if spec.K == "any" else DiscreteModel(spec.K, spec)
+
+
+register("discrete", _discrete)
+
+__all__ = ["Block", "Instance", "Interval", "Model", "ModelSpec", "Parameter", "build", "families", "register",
+           "DiscreteModel", "GeneralModel", "UnfoldError", "has_free_latent"]

@@ -1,10 +1,11 @@
-"""The latent-variable model family, and `unfold`: notation -> model parameters.
+"""The discrete family: K latent states, one or several observations, optional parameters.
 
-The discrete family with K latent states has one positive symbol per probability:
-prior ``pi_k``, likelihood ``l_k = p(x | z=k)`` and variational ``q_k``, with the linear
-constraints sum(pi) = 1 and sum(q) = 1.  Keeping every probability its own positive
-symbol (instead of writing 1 - pi_0) is what makes log-expansion sound: SymPy only splits
-log(a*b) when it knows a and b are positive.
+One positive symbol per probability: prior ``pi_k``, likelihood ``l_k = p(x | z=k)`` and
+variational ``q_k`` (for several observations ``l_x1_k``, ``q_x1_k``, ...), with the
+linear constraints sum(pi) = 1 and sum(q) = 1 for each observation.  Keeping every
+probability its own positive symbol (instead of writing 1 - pi_0) is what makes
+log-expansion sound: SymPy only splits log(a*b) when it knows a and b are positive.
+Parameters declared in ``[params]`` are real symbols with their intervals.
 """
 
 from __future__ import annotations
@@ -15,7 +16,20 @@ from functools import cached_property
 
 from sympy import Add, Expr, Mul, Rational, Symbol, exp, log
 
-from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, x, z
+from elbo_sym.engine.models.base import (
+    PARAMETER,
+    SIMPLEX,
+    UNIT,
+    Block,
+    Instance,
+    Interval,
+    ModelSpec,
+    block_values,
+    likelihood_block,
+    q_block,
+    validate_blocks,
+)
+from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, z
 
 
 class UnfoldError(ValueError):
@@ -24,64 +38,144 @@ class UnfoldError(ValueError):
 
 @dataclass(frozen=True)
 class DiscreteModel:
-    """K latent states; optionally q fixed to an expression per state (an assumption)."""
+    """K latent states (``DiscreteModel(3)``, or from a file's ``ModelSpec``)."""
 
     K: int = 2
-    q_assumed: tuple[Expr, ...] | None = field(default=None, compare=True)
+    spec: ModelSpec | None = field(default=None, compare=True)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.K, int) or self.K < 2:
+        if not isinstance(self.K, int) or isinstance(self.K, bool) or self.K < 2:
             raise ValueError(f"K must be an integer >= 2, got {self.K!r}")
+        if self.spec is None:
+            object.__setattr__(self, "spec", ModelSpec("discrete", self.K))
 
-    # -- parameters ---------------------------------------------------------------
+    # -- observations and parameters ---------------------------------------------------
+
+    @property
+    def observations(self) -> tuple[str, ...]:
+        return self.spec.data
+
+    def _names(self, stem: str, observation: str) -> tuple[Symbol, ...]:
+        middle = "" if observation == "x" else f"{observation}_"
+        return tuple(Symbol(f"{stem}_{middle}{k}", positive=True) for k in range(self.K))
 
     @cached_property
     def prior(self) -> tuple[Symbol, ...]:
         return tuple(Symbol(f"pi_{k}", positive=True) for k in range(self.K))
 
     @cached_property
+    def likelihoods(self) -> dict[str, tuple[Symbol, ...]]:
+        return {o: self._names("l", o) for o in self.observations}
+
+    @cached_property
+    def q_symbols_of(self) -> dict[str, tuple[Symbol, ...]]:
+        return {o: self._names("q", o) for o in self.observations}
+
+    @cached_property
+    def assumed(self) -> dict[str, tuple[Expr, ...]]:
+        """q of each observation an assumption fixes, as an expression per state."""
+        if not self.spec.assumptions:
+            return {}
+        free = DiscreteModel(self.K, ModelSpec(self.spec.family, self.K, self.spec.data, self.spec.params))
+        out = {}
+        for relation in self.spec.assumptions:
+            observation = observation_of(relation.lhs.expr)
+            out[observation] = tuple(free.unfold(relation.rhs.expr, k) for k in range(self.K))
+        return out
+
+    def q_of(self, observation: str) -> tuple[Expr, ...]:
+        return self.assumed.get(observation, self.q_symbols_of[observation])
+
+    @cached_property
+    def params(self) -> dict[str, Symbol]:
+        return {p.name: p.symbol for p in self.spec.params}
+
+    @cached_property
+    def parameter_bounds(self) -> dict[Symbol, Interval]:
+        return {p.symbol: p.interval for p in self.spec.params}
+
+    # single-observation names, kept for readability where there is one x
+    @property
     def likelihood(self) -> tuple[Symbol, ...]:
-        return tuple(Symbol(f"l_{k}", positive=True) for k in range(self.K))
+        return self.likelihoods[self.observations[0]]
 
-    @cached_property
+    @property
     def q_symbols(self) -> tuple[Symbol, ...]:
-        return tuple(Symbol(f"q_{k}", positive=True) for k in range(self.K))
+        return self.q_symbols_of[self.observations[0]]
 
-    @cached_property
+    @property
     def q(self) -> tuple[Expr, ...]:
-        return self.q_assumed if self.q_assumed is not None else self.q_symbols
+        return self.q_of(self.observations[0])
 
-    @cached_property
+    @property
+    def q_assumed(self) -> tuple[Expr, ...] | None:
+        return self.assumed.get(self.observations[0])
+
+    @property
     def evidence(self) -> Expr:
-        """p(x) = sum_k pi_k l_k: the marginal the lesson calls intractable in general."""
-        return Add(*(pi * l for pi, l in zip(self.prior, self.likelihood)))
-
-    def posterior(self, k: int) -> Expr:
-        return Mul(self.prior[k], self.likelihood[k], self._inverse_evidence)
+        return self.evidences[self.observations[0]]
 
     @cached_property
-    def _inverse_evidence(self) -> Expr:
-        # one shared object: SymPy caches assumptions (is_zero, is_positive, ...) per object,
-        # and asking them of a fresh 1/p(x) for each of K posteriors costs O(K) each
-        return 1 / self.evidence
+    def evidences(self) -> dict[str, Expr]:
+        """p(x) = sum_k pi_k l_k for each observation: the marginal the lesson calls intractable."""
+        return {o: Add(*(pi * l for pi, l in zip(self.prior, self.likelihoods[o]))) for o in self.observations}
 
     @cached_property
-    def elimination(self) -> dict[Symbol, Expr]:
-        """The linear constraints as substitutions: the last probability = 1 - the others."""
-        rules = {self.prior[-1]: 1 - Add(*self.prior[:-1])}
-        if self.q_assumed is None:
-            rules[self.q_symbols[-1]] = 1 - Add(*self.q_symbols[:-1])
-        return rules
+    def _inverse_evidence(self) -> dict[str, Expr]:
+        # one shared object per observation: SymPy caches assumptions per object, and asking them
+        # of a fresh 1/p(x) for each of K posteriors costs O(K) each
+        return {o: 1 / e for o, e in self.evidences.items()}
 
-    @cached_property
-    def parameters(self) -> tuple[Symbol, ...]:
-        q = self.q_symbols if self.q_assumed is None else ()
-        return self.prior + self.likelihood + q
+    def posterior(self, k: int, observation: str | None = None) -> Expr:
+        o = observation or self.observations[0]
+        return Mul(self.prior[k], self.likelihoods[o][k], self._inverse_evidence[o])
+
+    # -- the Model interface -------------------------------------------------------------
 
     @property
     def points(self) -> range:
         """The values z takes when the notation is unfolded."""
         return range(self.K)
+
+    @cached_property
+    def blocks(self) -> tuple[Block, ...]:
+        several = len(self.observations) > 1
+        out = [Block("prior", "p(z)", SIMPLEX, self.prior)]
+        for o in self.observations:
+            given = f"{o} | z"
+            out.append(Block(likelihood_block(o), f"p({given})", UNIT, self.likelihoods[o]))
+        fixed = {observation_of(r.lhs.expr) for r in self.spec.assumptions}  # no unfolding needed here
+        for o in self.observations:
+            if o not in fixed:
+                out.append(Block(q_block(o), f"q(z | {o})" if several else "q(z)", SIMPLEX, self.q_symbols_of[o]))
+        for p in self.spec.params:
+            out.append(Block(p.name, p.name, PARAMETER, (self.params[p.name],), p.interval))
+        return tuple(out)
+
+    @cached_property
+    def parameters(self) -> tuple[Symbol, ...]:
+        return tuple(s for b in self.blocks for s in b.symbols)
+
+    @cached_property
+    def positive_symbols(self) -> frozenset[Symbol]:
+        """The parameters that are > 0 on the whole domain."""
+        return frozenset(s for b in self.blocks for s in b.symbols
+                         if b.kind != PARAMETER or b.interval.positive)
+
+    @cached_property
+    def simplices(self) -> tuple[tuple[Symbol, ...], ...]:
+        """Groups of parameters that sum to 1 (the sign certificates homogenise each)."""
+        return tuple(b.symbols for b in self.blocks if b.kind == SIMPLEX)
+
+    @cached_property
+    def elimination(self) -> dict[Symbol, Expr]:
+        """The linear constraints as substitutions: the last probability = 1 - the others."""
+        return {group[-1]: 1 - Add(*group[:-1]) for group in self.simplices}
+
+    @cached_property
+    def sign_memo(self) -> dict:
+        """Certified signs per expression (elbo_sym.engine.definedness), shared by every step."""
+        return {}
 
     def latent_sum(self, values) -> Expr:
         """Sum over z of one value per point."""
@@ -101,42 +195,59 @@ class DiscreteModel:
         """Explicit models where counterexamples are sought (this one)."""
         return (self,)
 
-    @cached_property
-    def positive_symbols(self) -> frozenset[Symbol]:
-        """The parameters, each > 0 on the domain."""
-        return frozenset(self.parameters)
+    def values(self, instance: Instance) -> dict[Symbol, Fraction]:
+        return block_values(self.blocks, instance)
 
-    @cached_property
-    def simplices(self) -> tuple[tuple[Symbol, ...], ...]:
-        """Groups of parameters that sum to 1 (the sign certificates homogenise each)."""
-        return (self.prior,) if self.q_assumed is not None else (self.prior, self.q_symbols)
+    def validate(self, instance: Instance) -> None:
+        validate_blocks(self.blocks, instance)
 
-    @cached_property
-    def sign_memo(self) -> dict:
-        """Certified signs per expression (elbo_sym.engine.definedness), shared by every step."""
-        return {}
+    def special_instances(self, base: Instance) -> list[Instance]:
+        """Where the lesson's claims are tight or trivial: q = p(z | x) and q = p(z)."""
+        out = []
+        free = [o for o in self.observations if o not in self.assumed]
+        if free:
+            tight, prior = base, base
+            for o in free:
+                tight = tight.with_block(q_block(o), base.posterior(o))
+                prior = prior.with_block(q_block(o), base.prior)
+            out += [Instance(tight.blocks, "tight case q = p(z | x)"), Instance(prior.blocks, "q = p(z)")]
+        return out
 
-    # -- unfolding ------------------------------------------------------------------
+    # -- unfolding ------------------------------------------------------------------------
 
     def density(self, d: Density, k: int | None) -> Expr:
         """The value of a density at z = k (k is None where z is not bound)."""
         if z in d.variables or z in d.given:
             if k is None:
                 raise UnfoldError(f"{d.name}(...) mentions z outside a Sum, E, KL, H or ELBO")
-        signature = (d.name, d.variables, d.given)
-        if signature == ("p", (x,), ()):
-            return self.evidence
-        if signature == ("p", (z,), ()):
+        name, variables, given = d.name, d.variables, d.given
+        if name == "p" and variables == (z,) and not given:
             return self.prior[k]
-        if signature == ("p", (x, z), ()):
-            return self.prior[k] * self.likelihood[k]
-        if signature == ("p", (x,), (z,)):
-            return self.likelihood[k]
-        if signature == ("p", (z,), (x,)):
-            return self.posterior(k)
-        if signature == ("q", (z,), ()):
-            return self.q[k]
-        raise UnfoldError(f"no value for {d.name}{d.variables}|{d.given} in the discrete model")
+        if name == "q" and variables == (z,):
+            if not given:
+                if len(self.observations) > 1:
+                    raise UnfoldError("with several observations say which q: q(z | x1)")
+                return self.q_of(self.observations[0])[k]
+            return self.q_of(self._observation(given[0]))[k]
+        if name == "p":
+            observed = [v for v in variables + given if v != z]
+            if len(observed) == 1:
+                o = self._observation(observed[0])
+                if variables == (observed[0],) and not given:
+                    return self.evidences[o]
+                if variables in ((observed[0], z), (z, observed[0])) and not given:
+                    return self.prior[k] * self.likelihoods[o][k]
+                if variables == (observed[0],) and given == (z,):
+                    return self.likelihoods[o][k]
+                if variables == (z,) and given == (observed[0],):
+                    return self.posterior(k, o)
+        raise UnfoldError(f"no value for {name}{variables}|{given} in the discrete model")
+
+    def _observation(self, symbol: Symbol) -> str:
+        if symbol.name not in self.observations:
+            raise UnfoldError(f"'{symbol.name}' is not an observation of this model "
+                              f"(data = {list(self.observations)})")
+        return symbol.name
 
     def unfold(self, e: Expr, k: int | None = None) -> Expr:
         """Replace notation by its definition in the model's parameters (z bound to k)."""
@@ -179,12 +290,13 @@ class DiscreteModel:
             (a,) = e.args
             return -Add(*(self.density(a, j) * _log(self.density(a, j)) for j in range(self.K)))
         if isinstance(e, ELBO):
-            (a,) = e.args
-            joint = Density("p", (x, z))
+            a, joint = e.distribution, e.joint
             return Add(*(self.density(a, j) * _log(self.density(joint, j) / self.density(a, j))
                          for j in range(self.K)))
         if isinstance(e, log):
             return _log(self.unfold(e.args[0], k))
+        if e.is_Symbol and e.name in self.params:
+            return self.params[e.name]
         if e.args:
             return e.func(*(self.unfold(arg, k) for arg in e.args))
         return e
@@ -195,32 +307,25 @@ class DiscreteModel:
             return tuple(self.unfold(e, k) for k in range(self.K))
         return (self.unfold(e),)
 
-    # -- instances ------------------------------------------------------------------
+    # -- instances (the lesson's own vocabulary) ---------------------------------------------
 
     def instance(self, prior, likelihood, q=None) -> dict[Symbol, Rational]:
-        """Exact parameter values for an example (validated: probabilities in (0, 1], sums 1)."""
-        values: dict[Symbol, Rational] = {}
-        _check_distribution("prior", prior, self.K)
-        _check_likelihood(likelihood, self.K)
-        values.update({s: _rational(v) for s, v in zip(self.prior, prior)})
-        values.update({s: _rational(v) for s, v in zip(self.likelihood, likelihood)})
+        """SymPy values for an example with one observation (validated: probabilities in (0, 1], sums 1)."""
+        blocks = {"prior": prior, "likelihood": likelihood}
         if self.q_assumed is None:
             if q is None:
                 raise ValueError("the example needs q (no assumption fixes it)")
-            _check_distribution("q", q, self.K)
-            values.update({s: _rational(v) for s, v in zip(self.q_symbols, q)})
-        return values
+            blocks["q"] = q
+        instance = Instance.of("example", **blocks)
+        self.validate(instance)
+        return {s: Rational(v.numerator, v.denominator) for s, v in self.values(instance).items()}
 
 
-def validate_vectors(K: int, prior, likelihood, q=None, q_fixed: bool = False) -> None:
-    """ValueError unless the vectors are an instance of the K-state family (no unfolding:
-    cheap enough to run while a file loads, outside every budget)."""
-    _check_distribution("prior", prior, K)
-    _check_likelihood(likelihood, K)
-    if not q_fixed:
-        if q is None:
-            raise ValueError("the example needs q (no assumption fixes it)")
-        _check_distribution("q", q, K)
+def observation_of(density: Expr) -> str:
+    """The observation a q(z | x1) density is about ("x" for q(z))."""
+    if isinstance(density, Density) and density.given:
+        return density.given[0].name
+    return "x"
 
 
 def _log(argument: Expr) -> Expr:
@@ -240,28 +345,17 @@ def has_free_latent(e: Expr) -> bool:
     return any(has_free_latent(a) for a in e.args)
 
 
-def _rational(v) -> Rational:
-    f = Fraction(v)
-    return Rational(f.numerator, f.denominator)
+def validate_vectors(K: int, prior, likelihood, q=None, q_fixed: bool = False) -> None:
+    """ValueError unless the vectors are an instance of the K-state family (no unfolding:
+    cheap enough to run while a file loads, outside every budget)."""
+    blocks = [Block("prior", "prior", SIMPLEX, (None,) * K), Block("likelihood", "likelihood", UNIT, (None,) * K)]
+    values = {"prior": prior, "likelihood": likelihood}
+    if not q_fixed:
+        if q is None:
+            raise ValueError("the example needs q (no assumption fixes it)")
+        blocks.append(Block("q", "q", SIMPLEX, (None,) * K))
+        values["q"] = q
+    validate_blocks(blocks, Instance.of("example", **values))
 
 
-def _check_distribution(name: str, values, K: int) -> None:
-    if len(values) != K:
-        raise ValueError(f"{name} has {len(values)} values; the model has K = {K} states")
-    fractions = [Fraction(v) for v in values]
-    if any(f <= 0 for f in fractions):
-        raise ValueError(f"{name} has a probability <= 0: {', '.join(map(str, fractions))}")
-    total = sum(fractions)
-    if total != 1:
-        raise ValueError(f"{name} sums to {total}, not 1")
-
-
-def _check_likelihood(values, K: int) -> None:
-    if len(values) != K:
-        raise ValueError(f"likelihood has {len(values)} values; the model has K = {K} states")
-    fractions = [Fraction(v) for v in values]
-    if any(f <= 0 or f > 1 for f in fractions):
-        raise ValueError("likelihood values p(x|z=k) must lie in (0, 1]")
-
-
-__all__ = ["DiscreteModel", "UnfoldError", "has_free_latent", "validate_vectors"]
+__all__ = ["DiscreteModel", "UnfoldError", "has_free_latent", "validate_vectors", "observation_of"]

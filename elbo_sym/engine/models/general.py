@@ -25,7 +25,8 @@ from functools import cached_property, lru_cache
 
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, Symbol, exp, expand, log
 
-from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, has_free_latent
+from elbo_sym.engine.models.base import ModelSpec
+from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, has_free_latent, observation_of
 from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, x, z
 
 GENERIC = "z"
@@ -37,41 +38,58 @@ MAX_TERMS = 20_000
 
 @dataclass(frozen=True)
 class GeneralModel:
-    """Every latent space at once; q optionally fixed by an assumption (an expression at z)."""
+    """Every latent space at once (``K = "any"``), for the observations and parameters of a spec."""
 
-    q_assumed: Expr | None = None
-    assumption: tuple = field(default=(), compare=True)
-    """The assumption's notation (for the explicit models of the search)."""
+    spec: ModelSpec = field(default_factory=lambda: ModelSpec("discrete", "any"))
 
     K = "any"
 
     # -- symbols ------------------------------------------------------------------
+
+    @property
+    def observations(self) -> tuple[str, ...]:
+        return self.spec.data
+
+    def _generic(self, stem: str, observation: str) -> Symbol:
+        middle = "" if observation == "x" else f"{observation}_"
+        return Symbol(f"{stem}_{middle}z", positive=True)
 
     @cached_property
     def prior_z(self) -> Symbol:
         return Symbol("pi_z", positive=True)
 
     @cached_property
-    def likelihood_z(self) -> Symbol:
-        return Symbol("l_z", positive=True)
+    def likelihood_z(self) -> dict[str, Symbol]:
+        return {o: self._generic("l", o) for o in self.observations}
 
     @cached_property
-    def q_z(self) -> Symbol:
-        return Symbol("q_z", positive=True)
+    def q_z(self) -> dict[str, Symbol]:
+        return {o: self._generic("q", o) for o in self.observations}
 
     @cached_property
-    def evidence(self) -> Symbol:
-        """p(x): one positive atom (it stands for Sum(pi_z l_z))."""
-        return Symbol("p_x", positive=True)
+    def evidence(self) -> dict[str, Symbol]:
+        """p(x) for each observation: one positive atom (it stands for Sum(pi_z l_z))."""
+        return {o: Symbol("p_x" if o == "x" else f"p_{o}", positive=True) for o in self.observations}
 
     @cached_property
     def pointwise_symbols(self) -> frozenset[Symbol]:
-        return frozenset({self.prior_z, self.likelihood_z, self.q_z})
+        return frozenset({self.prior_z, *self.likelihood_z.values(), *self.q_z.values()})
+
+    @cached_property
+    def params(self) -> dict[str, Symbol]:
+        return {p.name: p.symbol for p in self.spec.params}
+
+    @cached_property
+    def parameter_bounds(self) -> dict:
+        return {p.symbol: p.interval for p in self.spec.params}
 
     @property
     def positive_symbols(self) -> frozenset[Symbol]:
-        """The generic point's probabilities, p(x), and every sum atom of a positive function."""
-        return self.pointwise_symbols | {self.evidence} | self._positive_integrals
+        """The generic point's probabilities, each p(x), positive parameters, and every sum
+        atom of a positive function."""
+        positive_params = {p.symbol for p in self.spec.params if p.interval.positive}
+        return (self.pointwise_symbols | set(self.evidence.values()) | positive_params
+                | self._positive_integrals)
 
     @cached_property
     def _positive_integrals(self) -> set:
@@ -79,7 +97,8 @@ class GeneralModel:
 
     @property
     def parameters(self) -> tuple[Symbol, ...]:
-        return (self.prior_z, self.likelihood_z, self.q_z, self.evidence)
+        return (self.prior_z, *self.likelihood_z.values(), *self.q_z.values(), *self.evidence.values(),
+                *self.params.values())
 
     simplices: tuple = ()
     """No constraint certificates: only structural signs hold for every latent space."""
@@ -92,13 +111,28 @@ class GeneralModel:
     def sign_memo(self) -> dict:
         return {}
 
+    @cached_property
+    def assumed(self) -> dict[str, Expr]:
+        """q at z of each observation an assumption fixes."""
+        if not self.spec.assumptions:
+            return {}
+        free = GeneralModel(ModelSpec(self.spec.family, "any", self.spec.data, self.spec.params))
+        return {observation_of(r.lhs.expr): free.unfold(r.rhs.expr, GENERIC) for r in self.spec.assumptions}
+
+    def q_of(self, observation: str) -> Expr:
+        return self.assumed.get(observation, self.q_z[observation])
+
     @property
     def q_symbols(self) -> tuple[Symbol, ...]:
-        return (self.q_z,)
+        return (self.q_z[self.observations[0]],)
 
-    @cached_property
+    @property
     def q(self) -> tuple[Expr, ...]:
-        return (self.q_assumed if self.q_assumed is not None else self.q_z,)
+        return (self.q_of(self.observations[0]),)
+
+    @property
+    def q_assumed(self) -> Expr | None:
+        return self.assumed.get(self.observations[0])
 
     @property
     def points(self) -> tuple[str, ...]:
@@ -112,8 +146,8 @@ class GeneralModel:
         return tuple(self.explicit(K) for K in SEARCH_K)
 
     def explicit(self, K: int) -> DiscreteModel:
-        """The K-state model with the same assumption (shared, so its caches are reused)."""
-        return _explicit(K, self.assumption)
+        """The K-state model with the same observations, parameters and assumptions (shared)."""
+        return _explicit(K, self.spec)
 
     # -- unfolding ------------------------------------------------------------------
 
@@ -121,20 +155,34 @@ class GeneralModel:
         if z in d.variables or z in d.given:
             if k is None:
                 raise UnfoldError(f"{d.name}(...) mentions z outside a Sum, E, KL, H or ELBO")
-        signature = (d.name, d.variables, d.given)
-        if signature == ("p", (x,), ()):
-            return self.evidence
-        if signature == ("p", (z,), ()):
+        name, variables, given = d.name, d.variables, d.given
+        if name == "p" and variables == (z,) and not given:
             return self.prior_z
-        if signature == ("p", (x, z), ()):
-            return self.prior_z * self.likelihood_z
-        if signature == ("p", (x,), (z,)):
-            return self.likelihood_z
-        if signature == ("p", (z,), (x,)):
-            return self.prior_z * self.likelihood_z / self.evidence
-        if signature == ("q", (z,), ()):
-            return self.q[0]
-        raise UnfoldError(f"no value for {d.name}{d.variables}|{d.given} in the general model")
+        if name == "q" and variables == (z,):
+            if not given:
+                if len(self.observations) > 1:
+                    raise UnfoldError("with several observations say which q: q(z | x1)")
+                return self.q_of(self.observations[0])
+            return self.q_of(self._observation(given[0]))
+        if name == "p":
+            observed = [v for v in variables + given if v != z]
+            if len(observed) == 1:
+                o = self._observation(observed[0])
+                if variables == (observed[0],) and not given:
+                    return self.evidence[o]
+                if variables in ((observed[0], z), (z, observed[0])) and not given:
+                    return self.prior_z * self.likelihood_z[o]
+                if variables == (observed[0],) and given == (z,):
+                    return self.likelihood_z[o]
+                if variables == (z,) and given == (observed[0],):
+                    return self.prior_z * self.likelihood_z[o] / self.evidence[o]
+        raise UnfoldError(f"no value for {name}{variables}|{given} in the general model")
+
+    def _observation(self, symbol: Symbol) -> str:
+        if symbol.name not in self.observations:
+            raise UnfoldError(f"'{symbol.name}' is not an observation of this model "
+                              f"(data = {list(self.observations)})")
+        return symbol.name
 
     def unfold(self, e: Expr, k=None) -> Expr:
         key = (e, k if k is not None and has_free_latent(e) else None)
@@ -161,11 +209,13 @@ class GeneralModel:
             a = self.density(e.args[0], GENERIC)
             return -self.latent_sum((a * log(a, evaluate=False),))
         if isinstance(e, ELBO):
-            a = self.density(e.args[0], GENERIC)
-            joint = self.density(Density("p", (x, z)), GENERIC)
+            a = self.density(e.distribution, GENERIC)
+            joint = self.density(e.joint, GENERIC)
             return self.latent_sum((a * log(joint / a, evaluate=False),))
         if isinstance(e, log):
             return log(self.unfold(e.args[0], k), evaluate=False)
+        if e.is_Symbol and e.name in self.params:
+            return self.params[e.name]
         if e.args:
             return e.func(*(self.unfold(a, k) for a in e.args))
         return e
@@ -192,8 +242,10 @@ class GeneralModel:
         if body == 1:
             raise UnfoldError("Sum(f, z) of an f without a density of z has no meaning for every latent "
                               "space (it is K for finite K and infinite for densities)")
-        normal = {self.q_z: Integer(1), self.prior_z: Integer(1),
-                  self.prior_z * self.likelihood_z: self.evidence}
+        normal = {self.prior_z: Integer(1)}
+        for o in self.observations:
+            normal[self.q_z[o]] = Integer(1)
+            normal[self.prior_z * self.likelihood_z[o]] = self.evidence[o]
         if body in normal:
             return normal[body]
         known = self._integrals.get(body)
@@ -213,12 +265,8 @@ class GeneralModel:
 
 
 @lru_cache(maxsize=32)
-def _explicit(K: int, assumption: tuple) -> DiscreteModel:
-    base = DiscreteModel(K)
-    if not assumption:
-        return base
-    (relation,) = assumption
-    return DiscreteModel(K, tuple(base.unfold(relation.rhs.expr, k) for k in range(K)))
+def _explicit(K: int, spec: ModelSpec) -> DiscreteModel:
+    return DiscreteModel(K, ModelSpec(spec.family, K, spec.data, spec.params, spec.assumptions))
 
 
 def _expand(e: Expr) -> Expr:

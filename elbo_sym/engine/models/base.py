@@ -1,0 +1,315 @@
+"""What every model family provides, the one `Instance` value type, and the registry.
+
+A family turns the lesson's notation into expressions in its parameters and describes
+those parameters as *blocks* -- a distribution over z (a simplex), a vector of
+likelihoods in (0, 1], a real parameter in an interval.  Everything the engine does
+beyond unfolding is written against blocks, so a new family is one module:
+
+* proofs use ``unfold``, ``points``, ``latent_sum``, ``positive_symbols``, ``simplices``,
+  ``elimination`` (the constraints as substitutions) and ``parameter_bounds``;
+* the counterexample search draws instances block by block (``blocks``), adds the
+  family's own special cases (``special_instances``) and evaluates ``values(instance)``;
+* reports and handouts say what was proved with ``describe()``.
+
+``register(name, factory)`` makes a family available as ``model = "name"`` in files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Callable, Iterable, Protocol, Sequence
+
+from sympy import Expr, Symbol
+
+# --------------------------------------------------------------------------- parameters
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Where a real parameter lives: ``lower``/``upper`` (None: unbounded), open or closed."""
+
+    lower: Fraction | None = None
+    upper: Fraction | None = None
+    lower_open: bool = False
+    upper_open: bool = False
+
+    def contains(self, v: Fraction) -> bool:
+        if self.lower is not None and (v < self.lower or (self.lower_open and v == self.lower)):
+            return False
+        if self.upper is not None and (v > self.upper or (self.upper_open and v == self.upper)):
+            return False
+        return True
+
+    @property
+    def positive(self) -> bool:
+        """Every value is > 0."""
+        return self.lower is not None and (self.lower > 0 or (self.lower == 0 and self.lower_open))
+
+    @property
+    def negative(self) -> bool:
+        return self.upper is not None and (self.upper < 0 or (self.upper == 0 and self.upper_open))
+
+    def describe(self, name: str) -> str:
+        if self.lower is not None and self.upper is not None:
+            left, right = "(" if self.lower_open else "[", ")" if self.upper_open else "]"
+            return f"{name} in {left}{self.lower}, {self.upper}{right}"
+        if self.lower is not None:
+            return f"{name} {'>' if self.lower_open else '>='} {self.lower}"
+        if self.upper is not None:
+            return f"{name} {'<' if self.upper_open else '<='} {self.upper}"
+        return f"{name} real"
+
+    def samples(self) -> tuple[Fraction, ...]:
+        """Values for the counterexample search: the bounds (or just inside), the middle, far out."""
+        out: list[Fraction] = []
+        lo, hi = self.lower, self.upper
+        tiny = Fraction(1, 10**9)
+        if lo is not None and hi is not None:
+            width = hi - lo
+            out += [lo + width * Fraction(k, 8) for k in range(1, 8)]
+            out += [lo + width * tiny, hi - width * tiny]
+            if not self.lower_open:
+                out.append(lo)
+            if not self.upper_open:
+                out.append(hi)
+        elif lo is not None:
+            out += [lo + d for d in (Fraction(1, 2), Fraction(1), Fraction(3), Fraction(10), Fraction(1000),
+                                     tiny, Fraction(10**9))]
+            if not self.lower_open:
+                out.append(lo)
+        elif hi is not None:
+            out += [hi - d for d in (Fraction(1, 2), Fraction(1), Fraction(3), Fraction(10), Fraction(1000),
+                                     tiny, Fraction(10**9))]
+            if not self.upper_open:
+                out.append(hi)
+        else:
+            out += [Fraction(v) for v in (0, 1, -1, Fraction(1, 2), Fraction(-1, 2), 3, -3, 1000, -1000)]
+        return tuple(dict.fromkeys(v for v in out if self.contains(v)))
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A parameter declared in ``[params]`` (e.g. ``beta = ">= 1"``): a real symbol and its interval."""
+
+    name: str
+    interval: Interval
+
+    @property
+    def symbol(self) -> Symbol:
+        if self.interval.positive:
+            return Symbol(self.name, positive=True)
+        if self.interval.negative:
+            return Symbol(self.name, negative=True)
+        return Symbol(self.name, real=True)
+
+    def describe(self) -> str:
+        return self.interval.describe(self.name)
+
+
+# --------------------------------------------------------------------------- blocks and instances
+
+SIMPLEX, UNIT, PARAMETER = "simplex", "unit", "parameter"
+
+
+@dataclass(frozen=True)
+class Block:
+    """A group of parameters an instance gives together.
+
+    ``kind``: SIMPLEX (positive, summing to 1), UNIT (each in (0, 1]) or PARAMETER (one
+    real value in ``interval``).  ``label`` is how reports name it: "p(z)", "p(x1 | z)",
+    "q(z | x1)", "beta".
+    """
+
+    name: str
+    label: str
+    kind: str
+    symbols: tuple[Symbol, ...]
+    interval: Interval | None = None
+
+
+@dataclass(frozen=True)
+class Instance:
+    """Exact values for a model's blocks: ``(("prior", (1/2, 1/2)), ("beta", (2,)), ...)``.
+
+    One value type for examples, counterexamples and the search, in every family.
+    """
+
+    blocks: tuple[tuple[str, tuple[Fraction, ...]], ...]
+    source: str = "instance"
+
+    @classmethod
+    def of(cls, source: str = "instance", **blocks: Sequence) -> "Instance":
+        return cls(tuple((name, tuple(Fraction(v) for v in values)) for name, values in blocks.items()), source)
+
+    def __getitem__(self, name: str) -> tuple[Fraction, ...]:
+        for key, values in self.blocks:
+            if key == name:
+                return values
+        raise KeyError(name)
+
+    def get(self, name: str, default=None):
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def with_block(self, name: str, values: Sequence, source: str | None = None) -> "Instance":
+        values = tuple(Fraction(v) for v in values)
+        blocks = tuple((k, values if k == name else v) for k, v in self.blocks)
+        if name not in dict(self.blocks):
+            blocks += ((name, values),)
+        return Instance(blocks, source if source is not None else self.source)
+
+    def key(self) -> tuple:
+        return self.blocks
+
+    @property
+    def prior(self) -> tuple[Fraction, ...]:
+        return self["prior"]
+
+    def likelihood(self, observation: str = "x") -> tuple[Fraction, ...]:
+        return self[likelihood_block(observation)]
+
+    def q(self, observation: str = "x") -> tuple[Fraction, ...] | None:
+        return self.get(q_block(observation))
+
+    def evidence(self, observation: str = "x") -> Fraction:
+        """p(x) = sum_k p(z = k) p(x | z = k)."""
+        return sum((a * b for a, b in zip(self.prior, self.likelihood(observation))), Fraction(0))
+
+    def posterior(self, observation: str = "x") -> tuple[Fraction, ...]:
+        """p(z | x) by Bayes' rule, exactly (the one place it is computed for instances)."""
+        evidence = self.evidence(observation)
+        return tuple(a * b / evidence for a, b in zip(self.prior, self.likelihood(observation)))
+
+
+def likelihood_block(observation: str = "x") -> str:
+    return "likelihood" if observation == "x" else f"likelihood[{observation}]"
+
+
+def q_block(observation: str = "x") -> str:
+    return "q" if observation == "x" else f"q[{observation}]"
+
+
+# --------------------------------------------------------------------------- the interface
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything a file says about its model: family, K, observations, parameters, assumptions."""
+
+    family: str = "discrete"
+    K: int | str = 2
+    data: tuple[str, ...] = ("x",)
+    params: tuple[Parameter, ...] = ()
+    assumptions: tuple = field(default=())
+    """Relations ``q(z | x) = <expression>`` (elbo_sym.engine.derivation.Relation)."""
+
+
+class Model(Protocol):
+    """The interface every family implements (see the module docstring)."""
+
+    spec: ModelSpec
+    K: int | str
+
+    @property
+    def points(self) -> Sequence: ...
+
+    @property
+    def blocks(self) -> tuple[Block, ...]: ...
+
+    @property
+    def parameters(self) -> tuple[Symbol, ...]: ...
+
+    @property
+    def positive_symbols(self) -> frozenset[Symbol]: ...
+
+    @property
+    def simplices(self) -> tuple[tuple[Symbol, ...], ...]: ...
+
+    @property
+    def elimination(self) -> dict: ...
+
+    @property
+    def parameter_bounds(self) -> dict[Symbol, Interval]: ...
+
+    @property
+    def sign_memo(self) -> dict: ...
+
+    def unfold(self, e: Expr, point=None) -> Expr: ...
+
+    def unfold_pointwise(self, e: Expr) -> tuple[Expr, ...]: ...
+
+    def latent_sum(self, values: Sequence[Expr]) -> Expr: ...
+
+    def describe(self) -> str: ...
+
+    def search_models(self) -> tuple["Model", ...]: ...
+
+    def explicit(self, K: int) -> "Model": ...
+
+    def values(self, instance: Instance) -> dict[Symbol, Fraction]: ...
+
+    def special_instances(self, base: Instance) -> list[Instance]: ...
+
+    def validate(self, instance: Instance) -> None: ...
+
+
+# --------------------------------------------------------------------------- registry
+
+_FAMILIES: dict[str, Callable[[ModelSpec], Model]] = {}
+
+
+def register(name: str, factory: Callable[[ModelSpec], Model]) -> None:
+    """Make a family available as ``model = "name"``."""
+    _FAMILIES[name] = factory
+
+
+def families() -> tuple[str, ...]:
+    return tuple(sorted(_FAMILIES))
+
+
+def build(spec: ModelSpec) -> Model:
+    """The model a file's spec asks for (KeyError for an unknown family)."""
+    return _FAMILIES[spec.family](spec)
+
+
+def block_values(blocks: Iterable[Block], instance: Instance) -> dict[Symbol, Fraction]:
+    """An instance's values per symbol, block by block."""
+    out: dict[Symbol, Fraction] = {}
+    for block in blocks:
+        values = instance[block.name]
+        if len(values) != len(block.symbols):
+            raise ValueError(f"{block.label} has {len(values)} values; the model needs {len(block.symbols)}")
+        out.update(zip(block.symbols, values))
+    return out
+
+
+def validate_blocks(blocks: Iterable[Block], instance: Instance) -> None:
+    """ValueError unless the instance is in the domain: simplices positive with sum 1, likelihoods
+    in (0, 1], parameters in their intervals."""
+    for block in blocks:
+        try:
+            values = instance[block.name]
+        except KeyError:
+            raise ValueError(f"no values for {block.name} ({block.label})") from None
+        if len(values) != len(block.symbols):
+            if block.kind == PARAMETER:
+                raise ValueError(f"{block.name} takes one value")
+            raise ValueError(f"{block.name} has {len(values)} values; the model has K = {len(block.symbols)} states")
+        if block.kind == SIMPLEX:
+            if any(v <= 0 for v in values):
+                raise ValueError(f"{block.name} has a probability <= 0: {', '.join(map(str, values))}")
+            if sum(values) != 1:
+                raise ValueError(f"{block.name} sums to {sum(values)}, not 1")
+        elif block.kind == UNIT:
+            if any(v <= 0 or v > 1 for v in values):
+                raise ValueError(f"{block.name} values p(x | z = k) must lie in (0, 1]")
+        elif block.kind == PARAMETER:
+            if not block.interval.contains(values[0]):
+                raise ValueError(f"{block.label} = {values[0]} is outside {block.interval.describe(block.label)}")
+
+
+__all__ = ["Interval", "Parameter", "Block", "Instance", "ModelSpec", "Model", "register", "build", "families",
+           "block_values", "validate_blocks", "likelihood_block", "q_block", "SIMPLEX", "UNIT", "PARAMETER"]
