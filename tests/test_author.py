@@ -117,7 +117,7 @@ def test_explain_a_proved_step(capsys):
     assert code == 0
     for part in ("step 3 of 4", "Sum(q(z) * log(q(z) * p(x) / p(x, z)), z)",   # previous side
                  "Sum(q(z) * log(q(z) / p(z | x)), z)", "rule: bayes",
-                 "unfolded into the model", "l_0*pi_0", "canonical forms", "left  -> ", "right -> ",
+                 "unfolded at a generic point z, for every latent space", "Sum[q_z*log(pi_z)]", "canonical forms", "left  -> ", "right -> ",
                  "residual left - right -> 0", "✓ both sides reduce to the same canonical form: held",
                  "verdict: proved"):
         assert part in out, part

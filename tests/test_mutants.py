@@ -191,6 +191,9 @@ def _valid_likelihood(values: tuple[Fraction, ...], K: int) -> bool:
 def worlds(data: dict, seed: int = 1, count: int = 8, skewed: bool = True) -> list[World]:
     """The file's examples, then seeded random instances incl. q = posterior (tight) and q = prior."""
     K = data.get("K", 2)
+    if K == "any":  # a claim for every latent space: judge it at K = 2 and K = 3
+        return worlds({**data, "K": 2}, seed, count, skewed) + worlds(
+            {**data, "K": 3, "example": []}, seed + 1, count, skewed)
     assume = data.get("assume")
     rng = random.Random(seed)
     raw = [(_fractions(e["prior"]), _fractions(e["likelihood"]), _fractions(e.get("q", [1] * K)))

@@ -141,17 +141,24 @@ def format_explanation(e: Explanation) -> str:
              f"  rule: {step.rule} — {e.rule_help}"]
     if step.why:
         lines.append(f"  why:  {step.why}")
-    lines += ["",
-              f"unfolded into the model (K = {d.K}; pi_k = p(z=k), l_k = p(x|z=k), q_k = q(z=k)"
-              + (", q fixed by the assumption" if model.q_assumed is not None else "") + "):"]
+    assumed = ", q fixed by the assumption" if model.q_assumed is not None else ""
+    if d.K == "any":
+        unfolded = ("unfolded at a generic point z, for every latent space (pi_z = p(z), l_z = p(x|z), "
+                    f"q_z = q(z), p_x = p(x); a sum over z becomes an atom Sum[...]{assumed}):")
+        reduced = ("canonical forms (sums split by linearity; Sum[q_z] = Sum[pi_z] = 1, Sum[pi_z l_z] = p_x; "
+                   "logs split into atoms, log(f) meaning log|f|):")
+    else:
+        unfolded = f"unfolded into the model (K = {d.K}; pi_k = p(z=k), l_k = p(x|z=k), q_k = q(z=k){assumed}):"
+        reduced = (f"canonical forms (pi_{d.K - 1} = 1 - the other pi"
+                   + (f", q_{d.K - 1} = 1 - the other q" if model.q_assumed is None else "")
+                   + "; logs split into atoms, log(f) meaning log|f|):")
+    lines += ["", unfolded]
     if e.canonical_note:
         lines.append(f"  {e.canonical_note}")
     for pair in e.pairs:
         at = f" at z = {pair.z}" if pair.z is not None else ""
         lines += [f"  left{at}  = {pair.left}", f"  right{at} = {pair.right}"]
-    lines += ["", f"canonical forms (pi_{d.K - 1} = 1 - the other pi"
-              + (f", q_{d.K - 1} = 1 - the other q" if model.q_assumed is None else "")
-              + "; logs split into atoms, log(f) meaning log|f|):"]
+    lines += ["", reduced]
     for pair in e.pairs:
         at = f" at z = {pair.z}" if pair.z is not None else ""
         lines += [f"  left{at}  -> {pair.left_canonical}", f"  right{at} -> {pair.right_canonical}"]

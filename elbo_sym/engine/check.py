@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Iterable
 
-from sympy import Expr
+from sympy import Add, Expr
 from sympy.core.cache import clear_cache
 
 from elbo_sym import budget as budgets
@@ -449,7 +449,7 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_) -> tuple[C
                               seed)
         held, undecided = held + h, undecided + u
         if found is not None:
-            if explicit is not model:
+            if explicit is not model and not found.source.startswith("example"):
                 found = replace(found, source=f"{found.source}, K = {explicit.K}")
             return found, held, undecided
     return None, held, undecided
@@ -462,6 +462,7 @@ def _definedness(exprs: Iterable[Expr], model: DiscreteModel) -> tuple[list[Obli
     """(certified, open) obligations of the expressions."""
     found: dict = {}
     for e in exprs:
+        model.unfold_pointwise(e)  # each side must mean something on its own (UnfoldError otherwise)
         for o in obligations(e, model):
             found.setdefault((o.kind, o.expr), o)
     shown, open_ = [], []
@@ -673,6 +674,10 @@ def _claim(derivation: Derivation, relation: str | None, model: DiscreteModel,
                 proves_zero(difference(claim.rhs.expr, end), model)
             flipped = not same and proves_zero(difference(claim.lhs.expr, end), model) and \
                 proves_zero(difference(claim.rhs.expr, start), model)
+            if not (same or flipped):  # a - b >= 0 establishes b <= a: compare the differences
+                chain_gap, claim_gap = difference(start, end), difference(claim.lhs.expr, claim.rhs.expr)
+                same = proves_zero(difference(chain_gap, claim_gap), model)
+                flipped = not same and proves_zero(Add(chain_gap, claim_gap), model)
     except BudgetExceeded as error:
         clear_cache()
         return False, f"could not compare the claim with the chain: {error}"

@@ -31,7 +31,7 @@ from elbo_sym.limits import (
 )
 from elbo_sym.engine.models import DiscreteModel, Instance, Interval, Model, ModelSpec, Parameter, UnfoldError, \
     build, families
-from elbo_sym.engine.models.base import likelihood_block, q_block
+from elbo_sym.engine.models.base import PARAMETER, likelihood_block, q_block
 from elbo_sym.engine.models.discrete import observation_of
 from elbo_sym.engine.notation import Density, z
 from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expression
@@ -45,16 +45,29 @@ ANY_K = "any"
 # still importable from here).
 
 
-@dataclass(frozen=True)
 class DerivationError(Exception):
-    """Bad input: says where (file, line, column, step) and what is wrong."""
+    """Bad input: says where (file, line, column, step) and what is wrong.
 
-    path: str
-    line: int
-    message: str
-    step: int | None = None
-    column: int | None = None
-    source: str | None = None
+    An ordinary exception class (not a frozen dataclass: Python sets ``__traceback__`` on
+    exceptions it re-raises, e.g. through a context manager)."""
+
+    def __init__(self, path: str, line: int, message: str, step: int | None = None, column: int | None = None,
+                 source: str | None = None):
+        super().__init__(path, line, message)
+        self.path, self.line, self.message = path, line, message
+        self.step, self.column, self.source = step, column, source
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DerivationError) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def _key(self) -> tuple:
+        return (self.path, self.line, self.message, self.step, self.column, self.source)
+
+    def __repr__(self) -> str:
+        return f"DerivationError({str(self)!r})"
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}"
@@ -477,13 +490,22 @@ class _Reader:
                 key = sorted(unknown)[0]
                 raise self.error(self.line_of(key, "example", i),
                                  f"unknown key '{key}' in example (allowed: {', '.join(sorted(_EXAMPLE_KEYS))})")
-            needs_q = any(o not in fixed for o in derivation.data)
-            for key in ("prior", "likelihood") + (("q",) if needs_q else ()):
+            if "prior" not in table:
+                raise self.error(line, f"example {i + 1} is missing 'prior'")
+            blocks = {"prior": self.fractions(table["prior"], self.line_of("prior", "example", i), "prior")}
+            K = derivation.K if derivation.K != ANY_K else len(blocks["prior"])
+            try:  # the family's explicit model says which blocks an example gives (building it is cheap)
+                explicit = build(ModelSpec(derivation.family, K, derivation.data, derivation.params,
+                                           derivation.assumptions))
+            except (ValueError, UnfoldError) as error:
+                raise self.error(line, f"example {i + 1}: {error}") from None
+            names = {b.name for b in explicit.blocks}
+            needs = [key for key in ("likelihood", "q") if any(n == key or n.startswith(key + "[") for n in names)]
+            for key in needs:
                 if key not in table:
                     raise self.error(line, f"example {i + 1} is missing '{key}'")
-            if "q" in table and not needs_q:
+            if "q" in table and "q" not in needs:
                 raise self.error(self.line_of("q", "example", i), "q is fixed by the assumption; leave it out")
-            blocks = {"prior": self.fractions(table["prior"], self.line_of("prior", "example", i), "prior")}
             for key, block_of in (("likelihood", likelihood_block), ("q", q_block)):
                 if key not in table:
                     continue
@@ -493,12 +515,10 @@ class _Reader:
                         raise self.error(self.line_of(key, "example", i),
                                          f"q of {observation} is fixed by the assumption; leave it out")
                     blocks[block_of(observation)] = values
-            blocks.update(self.example_params(table.get("params", {}), i, derivation.params))
+            wanted = tuple(b.name for b in explicit.blocks if b.kind == PARAMETER)
+            blocks.update(self.example_params(table.get("params", {}), i, wanted))
             instance = Instance(tuple(blocks.items()), f"example {i + 1}")
-            K = derivation.K if derivation.K != ANY_K else len(blocks["prior"])
             try:
-                explicit = DiscreteModel(K, ModelSpec(derivation.family, K, derivation.data, derivation.params,
-                                                      derivation.assumptions))
                 explicit.validate(instance)
             except (ValueError, UnfoldError) as error:
                 raise self.error(line, f"example {i + 1}: {error}") from None
@@ -518,14 +538,15 @@ class _Reader:
                                    f"{{ {data[0]} = [\"1/2\", \"1/2\"], ... }}")
         return {data[0]: self.fractions(value, line, key)}
 
-    def example_params(self, value, index: int, params: tuple[Parameter, ...]) -> dict:
+    def example_params(self, value, index: int, wanted: tuple[str, ...]) -> dict:
+        """`params = { beta = "2" }`: a value for each parameter of the model (declared or the family's)."""
         line = self.line_of("params", "example", index)
-        names = {p.name for p in params}
+        names = set(wanted)
         if not isinstance(value, dict) or set(value) != names:
             if names or value:
                 wanted = ", ".join(f'{n} = "..."' for n in sorted(names))
                 raise self.error(line, f"the example needs params = {{ {wanted} }}" if names
-                                 else "this derivation declares no [params]")
+                                 else "this model has no parameters to give (declare them in [params])")
         out = {}
         for name, v in value.items():
             (fraction,) = self.fractions([v], line, f"params.{name}")

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from sympy import Add, Expr, Mul, S, log, preorder_traversal
+from sympy import Add, Dummy, Expr, FiniteSet, Integer, Mul, Poly, S, Symbol, expand, linsolve, log, preorder_traversal, together
 
 from elbo_sym.engine.canonical import Canonical, canonical
-from elbo_sym.engine.definedness import is_positive
+from elbo_sym.engine.definedness import is_positive, nonnegative
 from elbo_sym.engine.models.discrete import DiscreteModel
 from elbo_sym.engine.notation import KL, Density, Expectation, LatentSum, to_text, x, z
 
@@ -135,29 +135,83 @@ def jensen(prev: Expr, rel: str, new: Expr, model: DiscreteModel) -> RuleOutcome
     return RuleOutcome(False, "Jensen's pattern found but a condition failed", tried[0])
 
 
-def kl_nonneg(prev: Expr, rel: str, new: Expr, model: DiscreteModel) -> RuleOutcome:
-    """upper - lower is a KL divergence between two distributions over z, hence >= 0."""
+def _kl_candidates(prev: Expr, new: Expr, model) -> list:
+    """KL terms the difference may be made of: those in the step, and q against the posterior
+    and the prior for each observation."""
+    out = [node for side in (prev, new) for node in preorder_traversal(side) if isinstance(node, KL)]
+    observations = model.spec.data
+    for o in observations:
+        symbol = x if o == "x" else Symbol(o)
+        q = Density("q", (z,)) if len(observations) == 1 else Density("q", (z,), (symbol,))
+        out += [KL(q, Density("p", (z,), (symbol,))), KL(q, Density("p", (z,)))]
+    return list(dict.fromkeys(out))
+
+
+def _distributions(term: KL, model) -> tuple[tuple[str, bool], ...]:
+    a, b = term.args
+    return tuple((f"{to_text(d)} is a distribution",
+                  is_distribution(tuple(model.density(d, k) for k in model.points), model)) for d in (a, b))
+
+
+def kl_nonneg(prev: Expr, rel: str, new: Expr, model) -> RuleOutcome:
+    """upper - lower is a KL divergence between two distributions over z, hence >= 0 -- or a
+    combination c_1 KL_1 + ... + c_n KL_n whose coefficients are shown >= 0 (e.g. beta - 1
+    where beta >= 1)."""
     bounds = _bounds(prev, rel, new)
     if bounds is None:
         return RuleOutcome(False, "KL >= 0 gives >= (or <=), never =, < or >")
     upper, lower = bounds
-    q, prior, posterior = Density("q", (z,)), Density("p", (z,)), Density("p", (z,), (x,))
-    candidates = [node for side in (prev, new) for node in preorder_traversal(side) if isinstance(node, KL)]
-    candidates += [KL(q, posterior), KL(q, prior)]
+    candidates = _kl_candidates(prev, new, model)
     gap = difference(upper, lower)
-    for term in dict.fromkeys(candidates):
-        a, b = term.args
+    for term in candidates:
         if not proves_zero(difference(gap, term), model):
             continue
-        conditions = (
-            (f"upper - lower = {to_text(term)}", True),
-            (f"{to_text(a)} is a distribution", is_distribution(tuple(model.density(a, k) for k in model.points), model)),
-            (f"{to_text(b)} is a distribution", is_distribution(tuple(model.density(b, k) for k in model.points), model)),
-        )
+        conditions = ((f"upper - lower = {to_text(term)}", True),) + _distributions(term, model)
         held = all(h for _, h in conditions)
         return RuleOutcome(held, f"the difference is {to_text(term)} >= 0" if held else "KL's arguments are not "
                            "both distributions", conditions)
-    return RuleOutcome(False, "the difference of the two sides is not a KL divergence of the step")
+    combination = _nonnegative_combination(gap, candidates, model)
+    if combination is None:
+        return RuleOutcome(False, "the difference of the two sides is not a KL divergence (or a combination of "
+                                  "KL divergences with coefficients shown >= 0) of the step")
+    text = " + ".join(to_text(t) if c == 1 else f"({to_text(c)}) * {to_text(t)}" for c, t in combination)
+    conditions = [(f"upper - lower = {text}", True)]
+    for c, term in combination:
+        conditions.append((f"{to_text(c)} >= 0", True))
+        conditions += _distributions(term, model)
+    held = all(h for _, h in conditions)
+    return RuleOutcome(held, f"the difference is {text}, each coefficient >= 0" if held else
+                       "KL's arguments are not all distributions", tuple(conditions))
+
+
+def _nonnegative_combination(gap: Expr, candidates: list, model) -> list | None:
+    """Coefficients c_i (numbers or functions of the parameters) with gap = sum c_i KL_i
+    identically and every c_i shown >= 0 on the parameters' intervals; None if there are none.
+
+    The canonical form of gap - sum c_i KL_i is linear in the unknowns c_i; each of its
+    coefficients, as a polynomial in the model's own symbols, must vanish term by term."""
+    unknowns = [Dummy(f"c{i}") for i in range(len(candidates))]
+    combination = difference(gap, Add(*(c * t for c, t in zip(unknowns, candidates))))
+    params = set(model.parameter_bounds)
+    equations = []
+    for form in residuals(combination, model):
+        for _, coefficient in form.terms:
+            numerator = together(coefficient).as_numer_denom()[0]
+            others = sorted((numerator.free_symbols - params - set(unknowns)), key=lambda s: s.name)
+            if not others:
+                equations.append(numerator)
+                continue
+            equations += Poly(expand(numerator), *others).coeffs()
+    solutions = linsolve(equations, unknowns) if equations else FiniteSet(tuple(Integer(0) for _ in unknowns))
+    if not solutions:
+        return None
+    (solution,) = tuple(solutions)
+    free = set().union(*(value.free_symbols for value in solution)) & set(unknowns)
+    values = [value.xreplace({f: 0 for f in free}) for value in solution]
+    chosen = [(value, term) for value, term in zip(values, candidates) if value != 0]
+    if not chosen or not all(nonnegative(value, model) for value, _ in chosen):
+        return None
+    return chosen
 
 
 RULES: dict[str, Rule] = {

@@ -66,14 +66,13 @@ __all__ = [
 
 SELFCHECK_QUESTIONS = 6
 """The self-check has exactly this many questions."""
-CHECK_K = (2, 3, 5)
-"""Latent-state counts every card formula is proved in (each K separately)."""
+CHECK_K = ("any",)
+"""Every card formula is proved once for every latent space (K = "any")."""
 
 
 def proved_for_text() -> str:
     """What a card's proof covers, in words (printed beside the verdict mark)."""
-    *head, last = CHECK_K
-    return f"every model with {', '.join(map(str, head))} or {last} latent states"
+    return "every latent space (any finite K, or densities)"
 MAX_CARDS = 200
 _KINDS = {"question": "selfcheck", "card": "flashcards"}
 _TEXT_KEYS = {"selfcheck": ("question", "answer"), "flashcards": ("front", "back")}
@@ -417,7 +416,7 @@ def check_card(card: Card, deck_path: str = "<cards>", budget: float = STEP_BUDG
                 reason = problems or step.reason
                 return CardVerdict(card, verdict, f"K = {K}, rule {rule}: {reason}", step.counterexample, CHECK_K)
     rules = sorted({rule for _, _, _, rule, _ in per_k})
-    return CardVerdict(card, "proved", f"proved for K = {', '.join(map(str, CHECK_K))} by {', '.join(rules)}: "
+    return CardVerdict(card, "proved", f"proved for {proved_for_text()} by {', '.join(rules)}: "
                        f"{per_k[0][2].reason}", None, CHECK_K)
 
 
@@ -441,8 +440,8 @@ def _check_expression(card: Card, formula: CardFormula, deck_path: str = "<cards
             verdict = "refuted" if step.verdict is Verdict.refuted else "error"
             return CardVerdict(card, verdict, f"K = {K}: the expression is not shown to be defined: "
                                f"{step.reason}", step.counterexample, CHECK_K)
-    return CardVerdict(card, "well-formed", "an expression (not a claim), defined on the whole domain for "
-                       f"K = {', '.join(map(str, CHECK_K))}", None, CHECK_K)
+    return CardVerdict(card, "well-formed", f"an expression (not a claim), defined for {proved_for_text()}",
+                       None, CHECK_K)
 
 
 def check_deck(deck: Deck, budget: float = STEP_BUDGET_SECONDS, total: float | None = None) -> DeckResult:

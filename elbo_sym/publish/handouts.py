@@ -42,7 +42,8 @@ from sympy import Expr, Integer, Mul, Rational, Symbol, log
 from elbo_sym.engine.check import DerivationResult, Verdict
 from elbo_sym.numbers.exact import LogNumber, from_sympy, log_of
 from elbo_sym.limits import STEP_BUDGET_SECONDS
-from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, p, q, to_latex, x, z
+from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, Density, Entropy, p, q, to_latex, x, z
+from elbo_sym.numbers.evaluate import Undefined, exact as exact_value
 from elbo_sym.prose import inline
 from elbo_sym.publish.render import (
     INSTALL_HINT,
@@ -198,23 +199,37 @@ def _evaluate(expr: Expr, model, values) -> LogNumber | None:
     if len(parts) != 1:
         return None
     try:
-        return from_sympy(parts[0].xreplace(values))
-    except (ValueError, TypeError):
+        return exact_value(parts[0], values)
+    except (Undefined, ArithmeticError, ValueError, TypeError):
         return None
+
+
+def _block_symbol(block) -> Expr:
+    """The notation a block of an instance gives values for: p(z), p(x1 | z), q(z | x1), beta."""
+    if block.name == "prior":
+        return p(z)
+    observation = block.name.partition("[")[2].rstrip("]") or "x"
+    o = x if observation == "x" else Symbol(observation)
+    if block.name.startswith("likelihood"):
+        return p(o, given=(z,))
+    if block.name.startswith("q"):
+        return q(z) if observation == "x" else Density("q", (z,), (o,))
+    return Symbol(block.name)
+
+
+def _is_log_quantity(expr: Expr) -> bool:
+    """Logs, KL, entropy and ELBO are information (nats, bits); p(x) is a probability."""
+    return bool(expr.has(log, KL, Entropy, ELBO))
 
 
 def _example_context(result: DerivationResult, example) -> dict[str, Any]:
     d = result.derivation
-    model = d.model()
-    values = model.instance(example.prior, example.likelihood, example.q)
-    q_values = example.q
-    if q_values is None:  # fixed by the assumption: evaluate it on the example
-        q_values = tuple(Fraction(str(v.xreplace(values))) for v in model.q)
-    given = [
-        {"symbol": math(p(z)), "value": vector(example.prior)},
-        {"symbol": math(p(x, given=(z,))), "value": vector(example.likelihood)},
-        {"symbol": math(q(z)), "value": vector(q_values)},
-    ]
+    model = d.model().explicit(example.K)
+    values = model.values(example.instance)
+    given = [{"symbol": math(_block_symbol(b)), "value": vector(example.instance[b.name])} for b in model.blocks]
+    for o, fixed in model.assumed.items():  # q fixed by the assumption: its value on the example
+        symbol = q(z) if o == "x" else Density("q", (z,), (Symbol(o),))
+        given.append({"symbol": math(symbol), "value": vector(tuple(exact_value(v, values).rational for v in fixed))})
     quantities: list[tuple[Expr, str]] = [(d.start.expr, "start")]
     if d.steps[-1].expr != d.start.expr:
         quantities.append((d.steps[-1].expr, "end"))
@@ -227,8 +242,10 @@ def _example_context(result: DerivationResult, example) -> dict[str, Any]:
         value = _evaluate(expr, model, values)
         if value is None:
             continue
+        information = _is_log_quantity(expr)
         rows.append({"symbol": math(expr), "exact": math(exact_form(value)), "nats": decimal(value),
-                     "bits": decimal(value, bits=True), "role": role})
+                     "bits": decimal(value, bits=True) if information else None, "role": role,
+                     "probability": not information})
     return {"index": example.index, "given": given, "rows": rows}
 
 
@@ -262,6 +279,7 @@ def derivation_context(result: DerivationResult) -> dict[str, Any]:
         "title": inline(d.title),
         "summary": inline(d.summary),
         "K": d.K,
+        "proved_for": d.model().describe(),
         "claim": claim,
         "assumptions": assumptions,
         "start": math(d.start.expr),
