@@ -224,7 +224,7 @@ _MARK = {"proved": "✓", "checked": "~", "refuted": "✗", "error": "!"}
 def format_result(result) -> str:
     """A readable per-step report of one derivation."""
     d = result.derivation
-    lines = [f"{d.path} — {d.title}"]
+    lines = [f"{d.path} — {d.title}", f"  model: {d.model().describe()}"]
     if d.claim is not None:
         lines.append(f"  claim: {d.claim.lhs.text} {d.claim.rel} {d.claim.rhs.text}")
     for a in d.assumptions:

@@ -1,9 +1,11 @@
 """Worked examples of the lesson on a finite latent variable, exact to the last digit.
 
 Given a prior p(z), a likelihood p(x | z) for one observed x, and a variational q(z),
-all rational, :func:`worked_example` computes every quantity of the lesson -- the joint,
-the evidence p(x), the posterior, the ELBO term by term, the reconstruction term, the two
-KL divergences and the gap -- as exact numbers ``r0 + sum_i c_i log(prime_i)``
+all rational -- one :class:`elbo_sym.engine.models.base.Instance`, the engine's value
+type for an instance of the model -- :func:`worked_example` (or :func:`example_of`)
+computes every quantity of the lesson -- the joint, the evidence p(x), the posterior, the
+ELBO term by term, the reconstruction term, the two KL divergences and the gap -- as exact
+numbers ``r0 + sum_i c_i log(prime_i)``
 (:class:`elbo_sym.numbers.exact.LogNumber`), and decides the lesson's three identities exactly:
 
 * ``gap_is_kl``:       log p(x) - ELBO(q) = KL(q(z) || p(z | x))
@@ -16,6 +18,9 @@ vocabulary it is the value of (``symbol``, parsed by :mod:`elbo_sym.engine.parse
 engine -- ``DiscreteModel(K).unfold(symbol)`` at the instance -- and must agree exactly.
 Its textbook working (``working``, e.g. 1/3 log(4/9) + 2/3 log(8/3)) is checked equal to
 the value too, so none of the printed forms is a second, unchecked copy.
+
+The evidence p(x) and the posterior p(z | x) come from ``Instance.evidence()`` and
+``Instance.posterior()``: the one place they are computed for a concrete instance.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any
 
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, S, log
 
+from elbo_sym.engine.models.base import Instance
 from elbo_sym.numbers.exact import LogNumber, from_sympy, kl, log_of
 
 __all__ = [
@@ -39,6 +45,8 @@ __all__ = [
     "Identity",
     "WorkedExample",
     "worked_example",
+    "example_of",
+    "lesson_instance",
     "parse_probabilities",
     "gap_identity_holds",
     "format_example",
@@ -272,18 +280,16 @@ class Identity:
 
 @dataclass(frozen=True)
 class WorkedExample:
-    """A complete worked example: inputs, per-state rows, the quantities, the identities.
+    """A complete worked example: its instance, per-state rows, the quantities, the identities.
 
-    Per-state quantities are in ``rows`` (and, as tuples, in ``joint``, ``posterior``,
-    ``elbo_terms``). ``tight`` is True exactly when q = p(z | x). ``engine_checked`` is the
-    number of quantities re-derived by unfolding their notation in ``DiscreteModel(K)``
-    (0 when built with ``cross_check=False``).
+    ``instance`` holds the inputs (blocks prior, likelihood, q); ``prior``, ``likelihood``
+    and ``q`` read them. Per-state quantities are in ``rows`` (and, as tuples, in ``joint``,
+    ``posterior``, ``elbo_terms``). ``tight`` is True exactly when q = p(z | x).
+    ``engine_checked`` is the number of quantities re-derived by unfolding their notation in
+    ``DiscreteModel(K)`` (0 when built with ``cross_check=False``).
     """
 
-    K: int
-    prior: tuple[Fraction, ...]
-    likelihood: tuple[Fraction, ...]
-    q: tuple[Fraction, ...]
+    instance: Instance
     rows: tuple[StateRow, ...]
     evidence: Quantity
     log_evidence: Quantity
@@ -297,6 +303,22 @@ class WorkedExample:
     engine_checked: int = 0
 
     @property
+    def K(self) -> int:
+        return len(self.prior)
+
+    @property
+    def prior(self) -> tuple[Fraction, ...]:
+        return self.instance.prior
+
+    @property
+    def likelihood(self) -> tuple[Fraction, ...]:
+        return self.instance.likelihood()
+
+    @property
+    def q(self) -> tuple[Fraction, ...]:
+        return self.instance.q()
+
+    @property
     def joint(self) -> tuple[Quantity, ...]:
         return tuple(r.joint for r in self.rows)
 
@@ -306,7 +328,8 @@ class WorkedExample:
 
     @property
     def posterior_values(self) -> tuple[Fraction, ...]:
-        return tuple(r.posterior.value.rational for r in self.rows)
+        """p(z | x) as exact Fractions (``Instance.posterior()``, which the rows print)."""
+        return self.instance.posterior()
 
     @property
     def elbo_terms(self) -> tuple[Quantity, ...]:
@@ -359,7 +382,8 @@ class WorkedExample:
         from elbo_sym.engine.models.discrete import DiscreteModel
 
         model = DiscreteModel(self.K)
-        values = model.instance(self.prior, self.likelihood, self.q)
+        model.validate(self.instance)
+        values = {s: _rational(v) for s, v in model.values(self.instance).items()}
         out = []
         everything = list(self.quantities) + [cell for row in self.rows for cell in row.cells]
         for quantity in everything:
@@ -434,7 +458,19 @@ def parse_probabilities(value: str | Sequence[Any], name: str) -> tuple[Fraction
     return out
 
 
-def _validate(prior, likelihood, q) -> tuple[tuple[Fraction, ...], ...]:
+def lesson_instance(prior: Sequence[Any], likelihood: Sequence[Any], q: Sequence[Any] | None = None) -> Instance:
+    """The lesson's p(z), p(x | z) and q(z) as one Instance (blocks prior, likelihood[, q]).
+
+    Values are made exact (Fraction) but not validated; :func:`example_of` validates.
+    Without ``q`` it is a model only: ``.posterior()`` gives the q of the tight case.
+    """
+    blocks = {"prior": prior, "likelihood": likelihood}
+    if q is not None:
+        blocks["q"] = q
+    return Instance.of("example", **blocks)
+
+
+def _validate(prior, likelihood, q) -> Instance:
     prior = parse_probabilities(prior, "prior")
     likelihood = parse_probabilities(likelihood, "likelihood")
     q = parse_probabilities(q, "q")
@@ -448,7 +484,7 @@ def _validate(prior, likelihood, q) -> tuple[tuple[Fraction, ...], ...]:
         total = sum(values)
         if total != 1:
             raise ExampleInputError(f"{name} sums to {total}, not 1")
-    return prior, likelihood, q
+    return lesson_instance(prior, likelihood, q)
 
 
 # --------------------------------------------------------------------------- building
@@ -498,13 +534,14 @@ def _probability(key: str, f: Fraction, working: Expr | None = None, state: int 
     return _quantity(key, LogNumber.of(f), working if working is not None else _rational(f), state)
 
 
-def _exact_parts(prior, likelihood, q):
-    """The core arithmetic (shared with the benchmark): all exact."""
-    joint = tuple(a * b for a, b in zip(prior, likelihood))
-    evidence = sum(joint)
-    posterior = tuple(j / evidence for j in joint)
+def _exact_parts(instance: Instance):
+    """The core arithmetic (shared with the benchmark): all exact; evidence and posterior
+    are the Instance's own."""
+    joint = tuple(a * b for a, b in zip(instance.prior, instance.likelihood()))
+    evidence = instance.evidence()
+    posterior = instance.posterior()
     log_evidence = log_of(evidence)
-    terms = tuple(log_of(j / w) * w for j, w in zip(joint, q))
+    terms = tuple(log_of(j / w) * w for j, w in zip(joint, instance.q()))
     elbo = sum(terms, LogNumber.of(0))
     return joint, evidence, posterior, log_evidence, terms, elbo
 
@@ -514,8 +551,9 @@ def gap_identity_holds(prior: Sequence[Fraction], likelihood: Sequence[Fraction]
 
     Inputs must already be valid Fractions (no validation here: this is the hot path).
     """
-    _, _, posterior, log_evidence, _, elbo = _exact_parts(prior, likelihood, q)
-    return log_evidence - elbo == kl(q, posterior)
+    instance = Instance((("prior", tuple(prior)), ("likelihood", tuple(likelihood)), ("q", tuple(q))))
+    _, _, posterior, log_evidence, _, elbo = _exact_parts(instance)
+    return log_evidence - elbo == kl(instance.q(), posterior)
 
 
 def worked_example(prior: str | Sequence[Any], likelihood: str | Sequence[Any], q: str | Sequence[Any],
@@ -528,9 +566,20 @@ def worked_example(prior: str | Sequence[Any], likelihood: str | Sequence[Any], 
     Raises ExampleInputError (one-line message) on bad input. With ``cross_check`` every
     quantity is re-derived by the engine (see WorkedExample.engine_check).
     """
-    prior, likelihood, q = _validate(prior, likelihood, q)
+    return _checked_build(_validate(prior, likelihood, q), cross_check)
+
+
+def example_of(instance: Instance, *, cross_check: bool = True) -> WorkedExample:
+    """:func:`worked_example` of an Instance with blocks prior, likelihood and q (validated alike)."""
+    q = instance.q()
+    if q is None:
+        raise ExampleInputError("q: missing (the instance has no q block)")
+    return _checked_build(_validate(instance.prior, instance.likelihood(), q), cross_check)
+
+
+def _checked_build(instance: Instance, cross_check: bool) -> WorkedExample:
     try:
-        return _build(prior, likelihood, q, cross_check)
+        return _build(instance, cross_check)
     except (ValueError, ArithmeticError) as error:
         if isinstance(error, ExampleInputError):
             raise
@@ -541,9 +590,10 @@ def worked_example(prior: str | Sequence[Any], likelihood: str | Sequence[Any], 
             from None
 
 
-def _build(prior, likelihood, q, cross_check: bool) -> WorkedExample:
+def _build(instance: Instance, cross_check: bool) -> WorkedExample:
+    prior, likelihood, q = instance.prior, instance.likelihood(), instance.q()
     K = len(prior)
-    joint, evidence, posterior, log_evidence, terms, elbo = _exact_parts(prior, likelihood, q)
+    joint, evidence, posterior, log_evidence, terms, elbo = _exact_parts(instance)
     reconstruction = sum((log_of(l) * w for l, w in zip(likelihood, q)), LogNumber.of(0))
     kl_prior = kl(q, prior)
     kl_posterior = kl(q, posterior)
@@ -578,8 +628,7 @@ def _build(prior, likelihood, q, cross_check: bool) -> WorkedExample:
     }
     tight = tuple(q) == tuple(posterior)
     identities = _identities(log_evidence, elbo, reconstruction, kl_prior, kl_posterior, gap, tight)
-    example = WorkedExample(K, tuple(prior), tuple(likelihood), tuple(q), rows, identities=identities,
-                            tight=tight, **quantities)
+    example = WorkedExample(instance, rows, identities=identities, tight=tight, **quantities)
     if cross_check:
         example = _replace_engine_checked(example, example.engine_check())
     return example

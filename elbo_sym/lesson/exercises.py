@@ -5,8 +5,9 @@ iteration order, no floats in any decision (the "gap is not tiny" test is a cert
 LogNumber comparison). The same seed gives the same sheet on every machine and Python
 process (``PYTHONHASHSEED`` does not matter).
 
-Each case's answer key is a :class:`elbo_sym.lesson.examples.WorkedExample`, cross-checked
-against the engine.
+Each case is one :class:`elbo_sym.engine.models.base.Instance` (p(z), p(x | z), q(z)); its
+answer key is the :class:`elbo_sym.lesson.examples.WorkedExample` of that instance,
+cross-checked against the engine. The posterior of a drawn model is ``Instance.posterior()``.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from elbo_sym.engine.models.base import Instance
 from elbo_sym.lesson.examples import (
     DIGITS,
     ExampleInputError,
     WorkedExample,
+    example_of,
     fraction_text,
-    worked_example,
+    lesson_instance,
 )
 
 __all__ = [
@@ -83,19 +86,39 @@ TASKS = (
 """The questions of every exercise, in order (keys index WorkedExample; 'posterior' is per state)."""
 
 
-@dataclass(frozen=True)
-class Exercise:
-    """One case of a sheet: the givens and the answer key (``key``, a WorkedExample)."""
+class _Givens:
+    """The givens of a case, read from its answer key's Instance (the one copy of them)."""
 
-    index: int
-    prior: tuple[Fraction, ...]
-    likelihood: tuple[Fraction, ...]
-    q: tuple[Fraction, ...]
     key: WorkedExample
+
+    @property
+    def instance(self) -> Instance:
+        return self.key.instance
+
+    @property
+    def prior(self) -> tuple[Fraction, ...]:
+        return self.instance.prior
+
+    @property
+    def likelihood(self) -> tuple[Fraction, ...]:
+        return self.instance.likelihood()
+
+    @property
+    def q(self) -> tuple[Fraction, ...]:
+        return self.instance.q()
 
     @property
     def K(self) -> int:
         return len(self.prior)
+
+
+@dataclass(frozen=True)
+class Exercise(_Givens):
+    """One case of a sheet: the answer key (``key``, the WorkedExample of the case's
+    ``instance``); ``prior``, ``likelihood`` and ``q`` are the givens."""
+
+    index: int
+    key: WorkedExample
 
     def as_dict(self) -> dict[str, Any]:
         return {"index": self.index, **self.key.as_dict()}
@@ -130,17 +153,15 @@ class ExerciseSheet:
 
 
 @dataclass(frozen=True)
-class DrillCase:
+class DrillCase(_Givens):
     """A drill case: q is the posterior (``near_miss`` False) or close to it (True).
 
+    The case's ``instance`` is its key's; ``prior``, ``likelihood`` and ``q`` read it.
     ``gap_is_zero`` and ``elbo_equals_log_evidence`` are decided exactly (LogNumber ==);
     for the near miss ``gap_positive`` is a certified sign.
     """
 
     index: int
-    prior: tuple[Fraction, ...]
-    likelihood: tuple[Fraction, ...]
-    q: tuple[Fraction, ...]
     key: WorkedExample
     near_miss: bool = False
 
@@ -174,10 +195,6 @@ class Drill:
     K: int
     cases: tuple[DrillCase, ...]
     near_miss: DrillCase
-
-    @property
-    def all_cases(self) -> tuple[DrillCase, ...]:
-        return self.cases + (self.near_miss,)
 
     @property
     def ok(self) -> bool:
@@ -239,12 +256,6 @@ def _case_key(*vectors: tuple[Fraction, ...]) -> tuple:
     return tuple(sorted(zip(*vectors)))
 
 
-def _posterior(prior, likelihood) -> tuple[Fraction, ...]:
-    joint = [a * b for a, b in zip(prior, likelihood)]
-    evidence = sum(joint)
-    return tuple(j / evidence for j in joint)
-
-
 def generate_exercises(seed: int, count: int, K: int = 2) -> ExerciseSheet:
     """``count`` distinct cases with nice fractions, each with its answer key.
 
@@ -265,13 +276,14 @@ def generate_exercises(seed: int, count: int, K: int = 2) -> ExerciseSheet:
             raise ExampleInputError(f"could not find {count} distinct cases (found {len(exercises)})")
         prior, likelihood, q = _distribution(rng, K), _likelihood(rng, K), _distribution(rng, K)
         case = _case_key(prior, likelihood, q)
-        if case in seen or q == _posterior(prior, likelihood):
+        instance = lesson_instance(prior, likelihood, q)
+        if case in seen or q == instance.posterior():
             continue
-        key = worked_example(prior, likelihood, q)
+        key = example_of(instance)
         if not key.gap.value > MIN_GAP:
             continue
         seen[case] = None
-        exercises.append(Exercise(len(exercises) + 1, prior, likelihood, q, key))
+        exercises.append(Exercise(len(exercises) + 1, key))
     return ExerciseSheet(seed, K, tuple(exercises))
 
 
@@ -308,20 +320,19 @@ def tight_drill(seed: int, count: int, K: int = 2) -> Drill:
         if attempts > _ATTEMPTS_PER_CASE * count:
             raise ExampleInputError(f"could not find {count} distinct drill cases (found {len(cases)})")
         prior, likelihood = _distribution(rng, K), _likelihood(rng, K)
-        posterior = _posterior(prior, likelihood)
+        model = lesson_instance(prior, likelihood)
+        posterior = model.posterior()
         case = _case_key(prior, likelihood)
         if case in seen or posterior == prior:
             continue
         seen[case] = None
-        key = worked_example(prior, likelihood, posterior)
-        case = DrillCase(len(cases) + 1, prior, likelihood, posterior, key)
+        key = example_of(model.with_block("q", posterior))
+        case = DrillCase(len(cases) + 1, key)
         if not (case.gap_is_zero and case.elbo_equals_log_evidence and key.tight):
             raise AssertionError(f"tight case {case.index}: the gap is not exactly 0 ({key.gap.value})")
         cases.append(case)
     first = cases[0]
-    q = _near(first.q)
-    near = DrillCase(count + 1, first.prior, first.likelihood, q, worked_example(first.prior, first.likelihood, q),
-                     near_miss=True)
+    near = DrillCase(count + 1, example_of(first.instance.with_block("q", _near(first.q))), near_miss=True)
     if near.gap_is_zero or not near.gap_positive:
         raise AssertionError("the near miss does not have a positive gap")
     return Drill(seed, K, tuple(cases), near)

@@ -40,7 +40,8 @@ from typing import Any
 from sympy import Expr, Integer, Mul, Rational, Symbol, log
 
 from elbo_sym.engine.check import DerivationResult, Verdict
-from elbo_sym.numbers.exact import LogNumber, from_sympy, log_of
+from elbo_sym.engine.models.base import Instance
+from elbo_sym.numbers.exact import LogNumber, log_of
 from elbo_sym.limits import STEP_BUDGET_SECONDS
 from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, Density, Entropy, p, q, to_latex, x, z
 from elbo_sym.numbers.evaluate import Undefined, exact as exact_value
@@ -60,12 +61,10 @@ __all__ = [
     "DEFAULT_COUNT",
     "DEFAULT_SEED",
     "LESSON_EXAMPLE",
-    "BinaryExample",
     "BuildReport",
     "Handout",
     "HandoutError",
     "LESSON_ORDER",
-    "build_handouts",
     "checked_deck",
     "derivation_context",
     "derivations_handout",
@@ -328,55 +327,32 @@ def derivations_handout(results: Sequence[DerivationResult]) -> Handout:
 # --------------------------------------------------------------------------- binary example + figure
 
 
-@dataclass(frozen=True)
-class BinaryExample:
-    """A binary model instance with exact rational parameters."""
-
-    prior: tuple[Fraction, Fraction]
-    likelihood: tuple[Fraction, Fraction]
-    q: tuple[Fraction, Fraction]
-
-    @classmethod
-    def of(cls, prior, likelihood, q) -> BinaryExample:
-        return cls(tuple(map(Fraction, prior)), tuple(map(Fraction, likelihood)), tuple(map(Fraction, q)))
-
-    @property
-    def joint(self) -> tuple[Fraction, ...]:
-        return tuple(a * b for a, b in zip(self.prior, self.likelihood))
-
-    @property
-    def evidence(self) -> Fraction:
-        return sum(self.joint, Fraction(0))
-
-    @property
-    def posterior(self) -> tuple[Fraction, ...]:
-        return tuple(j / self.evidence for j in self.joint)
-
-    def elbo(self, q1: Fraction) -> LogNumber:
-        """ELBO at q = (1 - q1, q1) from its definition, sum_z q log(p(x,z)/q); 0 log 0 = 0."""
-        total = LogNumber.of(0)
-        for qk, jk in zip((1 - q1, q1), self.joint):
-            if qk:
-                total = total + log_of(jk / qk) * qk
-        return total
+LESSON_EXAMPLE = Instance.of("lesson", prior=(Fraction(3, 4), Fraction(1, 4)),
+                             likelihood=(Fraction(1, 5), Fraction(3, 5)), q=(Fraction(1, 3), Fraction(2, 3)))
+"""The lesson's worked example, a binary Instance (q = (1/2, 1/2) is exactly its posterior: the tight case)."""
 
 
-LESSON_EXAMPLE = BinaryExample.of(("3/4", "1/4"), ("1/5", "3/5"), ("1/3", "2/3"))
-"""The lesson's worked example (q = (1/2, 1/2) is exactly its posterior: the tight case)."""
+def _binary_elbo(example: Instance, q1: Fraction) -> LogNumber:
+    """ELBO at q = (1 - q1, q1) from its definition, sum_z q log(p(x,z)/q); 0 log 0 = 0."""
+    total = LogNumber.of(0)
+    for qk, a, b in zip((1 - q1, q1), example.prior, example.likelihood()):
+        if qk:
+            total = total + log_of(a * b / qk) * qk
+    return total
 
 
-def elbo_curve(example: BinaryExample, points: int = 101) -> dict[str, Any]:
-    """Exact samples of q1 -> ELBO(1 - q1, q1) for a pgfplots ``coordinates`` list.
+def elbo_curve(example: Instance, points: int = 101) -> dict[str, Any]:
+    """Exact samples of q1 -> ELBO(1 - q1, q1) of a binary Instance for a pgfplots ``coordinates`` list.
 
     ``points`` equally spaced q1 in [0, 1] (ends by 0 log 0 = 0) plus the posterior's and
     the example's q1; every y is a certified decimal of an exact :class:`LogNumber`.
     """
     grid = {Fraction(i, points - 1) for i in range(points)}
-    post1, q1 = example.posterior[1], example.q[1]
+    post1, q1 = example.posterior()[1], example.q()[1]
     grid |= {post1, q1}
-    coords = [(float(t), example.elbo(t).decimal(6)) for t in sorted(grid)]
-    log_px = log_of(example.evidence)
-    elbo_q = example.elbo(q1)
+    coords = [(float(t), _binary_elbo(example, t).decimal(6)) for t in sorted(grid)]
+    log_px = log_of(example.evidence())
+    elbo_q = _binary_elbo(example, q1)
     gap = log_px - elbo_q
     ys = [float(y) for _, y in coords]
     top = float(log_px.decimal(6))
@@ -449,19 +425,19 @@ def _identity_row(identity) -> dict[str, Any]:
     }
 
 
-def worked_example_context(prior, likelihood, variational) -> dict[str, Any]:
-    """Context for a worked binary example: inputs, per-state table, quantities, identities, figure.
+def worked_example_context(example: Instance) -> dict[str, Any]:
+    """Context for a worked example of an Instance: inputs, per-state table, quantities,
+    identities, and the figure when it is binary.
 
-    Uses :func:`elbo_sym.lesson.examples.worked_example` (every value exact and re-derived by the
+    Uses :func:`elbo_sym.lesson.examples.example_of` (every value exact and re-derived by the
     engine); refuses to print an example whose identities do not all hold.
     """
-    from elbo_sym.lesson.examples import worked_example
+    from elbo_sym.lesson.examples import example_of
 
-    w = worked_example(prior, likelihood, variational)
+    w = example_of(example)
     if not w.all_proved:
         bad = ", ".join(i.name for i in w.identities if not i.holds)
         raise HandoutError(f"worked example {w.inputs_text}: identities not proved: {bad}")
-    example = BinaryExample.of(w.prior, w.likelihood, w.q) if w.K == 2 else None
     states = [
         {
             "z": r.z,
@@ -477,11 +453,7 @@ def worked_example_context(prior, likelihood, variational) -> dict[str, Any]:
     heads = [math(c.symbol) for c in w.rows[0].cells]
     return {
         "K": w.K,
-        "given": [
-            {"symbol": math(p(z)), "value": vector(w.prior)},
-            {"symbol": math(p(x, given=(z,))), "value": vector(w.likelihood)},
-            {"symbol": math(q(z)), "value": vector(w.q)},
-        ],
+        "given": _givens(w.instance),
         "posterior": vector(w.posterior_values),
         "posterior_symbol": math(p(z, given=(x,))),
         "heads": heads[:5],
@@ -491,17 +463,16 @@ def worked_example_context(prior, likelihood, variational) -> dict[str, Any]:
         "identities": [_identity_row(i) for i in w.identities],
         "tight": w.tight,
         "engine_checked": w.engine_checked,
-        "figure": elbo_curve(example) if example is not None else None,
+        "figure": elbo_curve(w.instance) if w.K == 2 else None,
         "q_symbol": math(q(z)),
         "x": math(x),
         "z": math(z),
     }
 
 
-def worked_example_handout(example: BinaryExample = LESSON_EXAMPLE) -> Handout:
+def worked_example_handout(example: Instance = LESSON_EXAMPLE) -> Handout:
     """``worked-example.pdf``: the lesson's example, every quantity, and the figure."""
-    return Handout("worked-example", "worked-example.tex.j2",
-                   {"ex": worked_example_context(example.prior, example.likelihood, example.q)})
+    return Handout("worked-example", "worked-example.tex.j2", {"ex": worked_example_context(example)})
 
 
 # --------------------------------------------------------------------------- exercises and answers
@@ -520,11 +491,12 @@ _TASK_NAMES = {
 _PROBABILITY_TASKS = ("evidence", "posterior")
 
 
-def _givens(prior, likelihood, variational=None) -> list[dict[str, Any]]:
-    out = [{"symbol": math(p(z)), "value": vector(prior)},
-           {"symbol": math(p(x, given=(z,))), "value": vector(likelihood)}]
-    if variational is not None:
-        out.append({"symbol": math(q(z)), "value": vector(variational)})
+def _givens(instance: Instance, with_q: bool = True) -> list[dict[str, Any]]:
+    """The givens p(z), p(x | z) and (``with_q``) q(z) of an instance, through the printer."""
+    out = [{"symbol": math(p(z)), "value": vector(instance.prior)},
+           {"symbol": math(p(x, given=(z,))), "value": vector(instance.likelihood())}]
+    if with_q:
+        out.append({"symbol": math(q(z)), "value": vector(instance.q())})
     return out
 
 
@@ -563,7 +535,7 @@ def exercises_context(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT) -> d
         "cases": [
             {
                 "index": e.index,
-                "given": _givens(e.prior, e.likelihood, e.q),
+                "given": _givens(e.instance),
                 "answers": _answer_rows(e.key, sheet.tasks),
                 "gap_is_kl": LatexMarkup(e.key.identity("gap_is_kl").latex),
                 "verdict": e.key.identity("gap_is_kl").verdict,
@@ -598,7 +570,7 @@ def drill_context(seed: int = DEFAULT_SEED, count: int = DRILL_COUNT) -> dict[st
         k = c.key
         return {
             "index": c.index,
-            "given": _givens(c.prior, c.likelihood, c.q if c.near_miss else None),
+            "given": _givens(c.instance, with_q=c.near_miss),
             "posterior": vector(k.posterior_values),
             "log_px": math(k.log_evidence.working),
             "log_px_exact": math(exact_form(k.log_evidence.value)),
@@ -763,17 +735,6 @@ def write_handouts(handouts: Sequence[Handout], out_dir: str | os.PathLike[str],
     workers = jobs or min(len(sources), os.cpu_count() or 1, 8) or 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(build, sources))
-
-
-def build_handouts(results: Sequence[DerivationResult], out_dir: str | os.PathLike[str], *,
-                   seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT,
-                   only: Iterable[str] | None = None, **kwargs: Any) -> list[BuildReport]:
-    """Check-gate, assemble and build the lesson's handouts into ``out_dir``."""
-    handouts = lesson_handouts(results, seed=seed, count=count)
-    if only is not None:
-        wanted = set(only)
-        handouts = [h for h in handouts if h.name in wanted]
-    return write_handouts(handouts, out_dir, **kwargs)
 
 
 def lesson_handouts(results: Sequence[DerivationResult], *, seed: int = DEFAULT_SEED,
