@@ -1,7 +1,10 @@
 """Soundness fuzzing campaign: the generator of tests/test_fuzz_soundness.py, for minutes.
 
 Every step the engine proves is judged by tests/soundness_judge.py (mpmath, 60 digits,
-exact fractions, boundary instances; no engine code).  Prints steps per minute, how many
+exact fractions, boundary instances; no engine code).  Four kinds of derivation are
+generated: an explicit K, K = "any" (judged at K = 2, 3 and 5), a parameter with an
+interval ([params], sampled inside it, bounds included) and several observations
+(data = ["x1", "x2"]); the proved counts are printed per kind.  Prints steps per minute, how many
 steps were proved, and every disagreement as a one-step TOML file that reproduces it
 (run ``elbo-sym check`` on it) with the judge's failing instance.  Crashes of
 ``check_derivation`` (an exception instead of a verdict) are listed too.
@@ -54,12 +57,18 @@ def main(argv: list[str] | None = None) -> int:
         minutes = (time.perf_counter() - started) / 60
         print(f"chunk {chunk}: {total.steps} steps, {total.steps / minutes:.0f} steps/min, {total.proved} proved, "
               f"{len(total.disagreements)} disagreements, {len(total.crashes)} crashes", flush=True)
+        print(f"    by kind: {total.by_kind()}", flush=True)
 
     minutes = (time.perf_counter() - started) / 60
     print()
     print(f"seed {args.seed}, {chunk} chunks of {args.chunk}, {args.workers} workers, {minutes:.2f} min")
     print(f"steps per minute: {total.steps / minutes:.0f}")
     print(f"steps: {total.steps}, proved: {total.proved} ({total.proved / max(total.steps, 1):.1%})")
+    print("proved by kind:")
+    for kind in fuzz.KINDS:
+        steps, proved = total.steps_by_kind[kind], total.proved_by_kind[kind]
+        print(f"  {kind:11} {proved:6} of {steps:6} steps proved ({proved / max(steps, 1):.1%}); "
+              f"{total.refused_by_kind[kind]} derivations refused by the loader")
     print(f"summary: {total.summary()}")
 
     unique: dict[str, fuzz.Disagreement] = {}
@@ -67,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         unique.setdefault(dis.toml, dis)
     kinds: dict[str, int] = {}
     for dis in unique.values():
-        kinds[dis.kind] = kinds.get(dis.kind, 0) + 1
+        key = f"{dis.kind} ({dis.case_kind})"
+        kinds[key] = kinds.get(key, 0) + 1
     print(f"disagreements: {len(total.disagreements)} ({len(unique)} distinct files) {kinds}")
     shown = sorted(unique.values(), key=lambda d: len(d.toml))
     for dis in shown[: args.show or None]:

@@ -192,89 +192,28 @@ def load_all(paths: list[str]):
 
 
 def cmd_check(args) -> int:
-    # Reports come from elbo_sym.authoring.cache: unchanged files that held are not re-checked
+    # Reports come from elbo_sym.authoring.cache: unchanged files that passed are not re-checked
     # (and SymPy is not imported when every file hits); --no-cache checks everything.
     from elbo_sym.authoring.cache import check_paths
+    from elbo_sym.report.text import derivation_text, error_text, summary_text
 
     try:
-        results, errors = check_paths(args.paths, budget=args.budget, formatter=format_result,
-                                      use_cache=not args.no_cache, total=args.file_budget)
+        reports, errors = check_paths(args.paths, budget=args.budget, use_cache=not args.no_cache,
+                                      total=args.file_budget)
     except FileNotFoundError as error:
         raise InputError(str(error)) from None
     if args.json:
-        payload = [r.as_dict() for r in results] + [
-            {"file": e.path, "error": str(e), "line": e.line, "step": e.step} for e in errors]
+        payload = [r.to_dict() for r in reports] + [e.to_dict() for e in errors]
         print(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
-        for result in results:
-            print(result.text)
+        for report in reports:
+            print(derivation_text(report))
         for error in errors:
-            print(f"error: {error}", file=sys.stderr)
-            if error.pointer():
-                print(error.pointer(), file=sys.stderr)
-        print(format_summary(results, errors))
+            print(error_text(error), file=sys.stderr)
+        print(summary_text(reports, errors))
     if errors:
         return EXIT_INPUT
-    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
-
-
-_MARK = {"proved": "✓", "checked": "~", "refuted": "✗", "error": "!"}
-
-
-def format_result(result) -> str:
-    """A readable per-step report of one derivation."""
-    d = result.derivation
-    lines = [f"{d.path} — {d.title}", f"  model: {d.model().describe()}"]
-    if d.claim is not None:
-        lines.append(f"  claim: {d.claim.lhs.text} {d.claim.rel} {d.claim.rhs.text}")
-    for a in d.assumptions:
-        lines.append(f"  assume: {a.lhs.text} {a.rel} {a.rhs.text}")
-    lines.append(f"  {d.path}:{d.start.line}  start   {d.start.text}")
-    for r in result.steps:
-        s = r.step
-        verdict = r.verdict.value
-        lines.append(f"  {d.path}:{s.line}  step {s.index}  {s.rel:>2} {s.formula.text}")
-        lines.append(f"      {_MARK[verdict]} {verdict:<8} [{s.rule}] {r.reason}")
-        if verdict == "checked":
-            lines.append("      accepted (accept = \"checked\"): printed as \"held on "
-                         f"{r.instances} exact instances, not proved\"" if r.accepted else
-                         "      not proved: this fails the run; to print the step labelled as unproved, "
-                         "add accept = \"checked\" to it")
-        if r.counterexample is not None:
-            lines.append(f"      counterexample: {r.counterexample.describe()}")
-        if getattr(r, "suggestion", None) is not None:
-            lines.append(f"      suggestion: {r.suggestion.describe()}")
-    for e in result.examples:
-        status = "holds" if e.holds else "FAILS: " + "; ".join(e.failures)
-        lines.append(f"  {d.path}:{e.example.line}  example {e.example.index}: {status}")
-    for problem in result.problems:
-        lines.append(f"  problem: {problem}")
-    lines.append(f"  {'established' if result.established else 'NOT established'}: {result.claim_reason}")
-    return "\n".join(lines) + "\n"
-
-
-def format_summary(results, errors=()) -> str:
-    """Totals over every file; lists the steps that are only checked and not accepted (exit 1)."""
-    counts = {v: 0 for v in _MARK}
-    unaccepted = []
-    for result in results:
-        data = result.as_dict()
-        for step in data["steps"]:
-            counts[step["verdict"]] += 1
-            if step["verdict"] == "checked" and not step.get("accepted"):
-                unaccepted.append(f"{data['file']}:{step['line']} step {step['index']} "
-                                  f"(held on {step['instances']} exact instances)")
-    steps = sum(counts.values())
-    established = sum(r.established for r in results)
-    text = (f"{len(results)} derivation(s), {steps} step(s): {counts['proved']} proved, "
-            f"{counts['checked']} checked, {counts['refuted']} refuted, {counts['error']} error; "
-            f"{established}/{len(results)} claims established")
-    if errors:
-        text += f"; {len(errors)} file(s) with input errors"
-    if unaccepted:
-        text += ("\nonly checked, not proved (exit 1 unless the step says accept = \"checked\"): "
-                 + "; ".join(unaccepted))
-    return text
+    return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED
 
 
 _EXTENSIONS: list = []
@@ -489,10 +428,10 @@ def cmd_build(args) -> int:
     import os
     import time
 
-    from elbo_sym.publish import render
-    from elbo_sym.engine.check import check_derivation
     from elbo_sym.engine.derivation import DerivationError
     from elbo_sym.lesson.examples import ExampleInputError
+    from elbo_sym.publish import render
+    from elbo_sym.report.build import check_file
     from elbo_sym.publish.handouts import HandoutError, lesson_handouts, require_checked, write_handouts
 
     from elbo_sym.lesson.exercises import _check_arguments
@@ -511,7 +450,7 @@ def cmd_build(args) -> int:
             print(error.pointer(), file=sys.stderr)
     if errors:
         return EXIT_INPUT
-    results = [check_derivation(d, budget=args.budget) for d in derivations]
+    results = [check_file(d, budget=args.budget) for d in derivations]
     try:
         require_checked(results)
         handouts = lesson_handouts(results, seed=seed, count=count, budget=args.budget)
@@ -651,4 +590,4 @@ if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
 
 
-__all__ = ["main", "command", "InputError", "format_result", "format_summary", "load_all"]
+__all__ = ["main", "command", "InputError", "load_all"]

@@ -21,11 +21,23 @@ difference to exceed that tolerance, so equality within it is a failure.
 The model (DESIGN.md; K states, one observation x): prior p(z=k) = pi_k, likelihood
 p(x | z=k) = l_k in (0, 1], q(z=k) = q_k; p(x, z) = pi_k l_k, p(x) = sum_k pi_k l_k,
 p(z | x) = pi_k l_k / p(x).  An expression with a free z is a claim for every z.
+
+Several observations (``data = ["x1", "x2"]``) share the prior and have their own
+likelihood p(x1 | z) and q(z | x1); ``ELBO(q(z | x1), x1)`` uses the joint p(x1, z).
+Parameters (``[params] beta = ">= 1"``) are exact numbers inside their interval: the judge
+reads the condition text itself and samples its closed bounds, points 1e-30 and 1e-9 inside
+each bound, interior points and (unbounded) huge values; ``landmarks`` adds the values
+where the step's own numbers put a zero (beta = 1/3 for beta - 1/3), and ``sign_change``
+finds a divisor that changes sign between two samples (a zero no rational sample hits,
+like beta**2 - 2).  ``K = "any"`` is judged on the instances for K = 2, 3 and 5
+(``instances_any``).
 """
 
 from __future__ import annotations
 
+import itertools
 import random
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -65,24 +77,53 @@ class JudgeError(ValueError):
 
 @dataclass(frozen=True)
 class Instance:
-    """Concrete parameters: prior, likelihood and q (None until an assumption fixes it)."""
+    """Concrete parameters: prior, likelihood and q of the first observation (q None until an
+    assumption fixes it); `more`: (likelihood, q) of each further observation; `params`:
+    (name, value) of each [params] parameter."""
 
     name: str
     prior: tuple[Fraction, ...]
     likelihood: tuple[Fraction, ...]
     q: tuple | None
+    observations: tuple[str, ...] = ("x",)
+    more: tuple = ()
+    params: tuple[tuple[str, Fraction], ...] = ()
 
     @property
     def K(self) -> int:
         return len(self.prior)
 
+    def likelihood_of(self, o: str) -> tuple[Fraction, ...]:
+        i = self.observations.index(o)
+        return self.likelihood if i == 0 else self.more[i - 1][0]
+
+    def q_of(self, o: str):
+        i = self.observations.index(o)
+        return self.q if i == 0 else self.more[i - 1][1]
+
+    def with_q(self, o: str, q) -> "Instance":
+        i = self.observations.index(o)
+        if i == 0:
+            return Instance(self.name, self.prior, self.likelihood, q, self.observations, self.more, self.params)
+        more = list(self.more)
+        more[i - 1] = (more[i - 1][0], q)
+        return Instance(self.name, self.prior, self.likelihood, self.q, self.observations, tuple(more), self.params)
+
+    def with_params(self, params, name: str | None = None) -> "Instance":
+        return Instance(name or self.name, self.prior, self.likelihood, self.q, self.observations, self.more,
+                        tuple(params))
+
     @cached_property
     def evidence(self) -> Fraction:
-        return sum((a * b for a, b in zip(self.prior, self.likelihood)), Fraction(0))
+        return self.evidence_of(self.observations[0])
 
-    def posterior(self) -> tuple[Fraction, ...]:
-        e = self.evidence
-        return tuple(a * b / e for a, b in zip(self.prior, self.likelihood))
+    def evidence_of(self, o: str) -> Fraction:
+        return sum((a * b for a, b in zip(self.prior, self.likelihood_of(o))), Fraction(0))
+
+    def posterior(self, o: str | None = None) -> tuple[Fraction, ...]:
+        o = o or self.observations[0]
+        e = self.evidence_of(o)
+        return tuple(a * b / e for a, b in zip(self.prior, self.likelihood_of(o)))
 
     @cached_property
     def binders(self) -> dict:
@@ -90,30 +131,66 @@ class Instance:
         return {}
 
     @cached_property
+    def values(self) -> dict:
+        """The parameters' values by name."""
+        return dict(self.params)
+
+    @cached_property
+    def scalars(self) -> dict:
+        """p(o) of each observation, by signature."""
+        return {("p", (_symbol(o),), ()): self.evidence_of(o) for o in self.observations}
+
+    @cached_property
     def tables(self) -> dict:
-        """Each density of z at every k (exact fractions; q as given)."""
-        joint = tuple(a * b for a, b in zip(self.prior, self.likelihood))
-        e = self.evidence
-        out = {_P_Z: self.prior, _P_XZ: joint, _P_X_GIVEN_Z: self.likelihood,
-               _P_Z_GIVEN_X: tuple(j / e for j in joint)}
-        if self.q is not None:
-            out[_Q_Z] = self.q
+        """Each density of z at every k (exact fractions; q as given), by signature."""
+        out = {_P_Z: self.prior}
+        for o in self.observations:
+            s = _symbol(o)
+            likelihood = self.likelihood_of(o)
+            joint = tuple(a * b for a, b in zip(self.prior, likelihood))
+            e = self.evidence_of(o)
+            out[("p", (s, z), ())] = joint
+            out[("p", (s,), (z,))] = likelihood
+            out[("p", (z,), (s,))] = tuple(j / e for j in joint)
+            q = self.q_of(o)
+            if q is not None:
+                out[("q", (z,), (s,))] = q
+                if len(self.observations) == 1:
+                    out[_Q_Z] = q
         return out
 
     def describe(self) -> str:
-        q = "" if self.q is None else f", q = ({', '.join(show(v) for v in self.q)})"
-        return (f"[{self.name}] prior = ({', '.join(map(str, self.prior))}), "
-                f"likelihood = ({', '.join(map(str, self.likelihood))}){q}")
+        parts = [f"prior = ({', '.join(map(str, self.prior))})"]
+        for o in self.observations:
+            given = "" if len(self.observations) == 1 else f"[{o}]"
+            parts.append(f"likelihood{given} = ({', '.join(map(str, self.likelihood_of(o)))})")
+            q = self.q_of(o)
+            if q is not None:
+                parts.append(f"q{given} = ({', '.join(show(v) for v in q)})")
+        parts += [f"{n} = {show(v)}" for n, v in self.params]
+        return f"[{self.name}] " + ", ".join(parts)
 
     def toml(self, with_q: bool = True) -> str:
         """The instance as an [[example]] table (leave q out when an assumption fixes it)."""
         def vector(values) -> str:
             return "[" + ", ".join(f'"{v}"' for v in values) + "]"
 
-        lines = ["[[example]]", f"prior = {vector(self.prior)}", f"likelihood = {vector(self.likelihood)}"]
-        if with_q and self.q is not None and all(isinstance(v, Fraction) for v in self.q):
-            lines.append(f"q = {vector(self.q)}")
+        def per(get) -> str:
+            if len(self.observations) == 1:
+                return vector(get(self.observations[0]))
+            return "{ " + ", ".join(f"{o} = {vector(get(o))}" for o in self.observations) + " }"
+
+        lines = ["[[example]]", f"prior = {vector(self.prior)}", f"likelihood = {per(self.likelihood_of)}"]
+        qs = [self.q_of(o) for o in self.observations]
+        if with_q and all(q is not None and all(isinstance(v, Fraction) for v in q) for q in qs):
+            lines.append(f"q = {per(self.q_of)}")
+        if self.params:
+            lines.append("params = { " + ", ".join(f'{n} = "{v}"' for n, v in self.params) + " }")
         return "\n".join(lines)
+
+
+def _symbol(o: str):
+    return x if o == "x" else sympy.Symbol(o)
 
 
 def _normalise(weights) -> tuple[Fraction, ...]:
@@ -130,8 +207,30 @@ def _with_coordinate(base: tuple[Fraction, ...], j: int, value: Fraction) -> tup
 BOUNDARY = (Fraction(1, 10**3), Fraction(1, 10**9), Fraction(1, 10**30))
 
 
-def instances(K: int, seed: int = 0) -> list[Instance]:
-    """The judge's instances for K states: lesson-like, random, tight, q = prior, boundary."""
+def instances(K: int, seed: int = 0, observations: tuple[str, ...] = ("x",),
+              params: tuple[tuple[str, str], ...] = ()) -> list[Instance]:
+    """The judge's instances for K states: lesson-like, random, tight, q = prior, boundary;
+    with several observations (their own likelihoods and q's, crossed posteriors, ...) and
+    with every parameter sampled in its interval (`params`: (name, condition text))."""
+    out = _one_observation(K, seed)
+    if tuple(observations) != ("x",):
+        out = _several_observations(out, tuple(observations), seed)
+    if params:
+        out = _with_params(out, tuple(params))
+    return out
+
+
+ANY_K = (2, 3, 5)
+"""A `K = "any"` statement is judged on the explicit models with these K."""
+
+
+def instances_any(seed: int = 0, observations: tuple[str, ...] = ("x",),
+                  params: tuple[tuple[str, str], ...] = ()) -> list[Instance]:
+    """The instances for every K in ANY_K (a claim for every latent space)."""
+    return [inst for K in ANY_K for inst in instances(K, seed, observations, params)]
+
+
+def _one_observation(K: int, seed: int) -> list[Instance]:
     rng = random.Random(f"soundness-judge-{K}-{seed}")
 
     def dist() -> tuple[Fraction, ...]:
@@ -193,19 +292,183 @@ def instances(K: int, seed: int = 0) -> list[Instance]:
     return out
 
 
+def _several_observations(base: list[Instance], observations: tuple[str, ...], seed: int) -> list[Instance]:
+    """The one-observation instances, the further observations given their own likelihood and
+    q (tight where the first is tight, the prior where it is the prior); then the cases only
+    several observations have: q(z | x1) = p(z | x2) crossed, equal likelihoods (equal
+    posteriors), one observation tight only, p(x2) = 1, and boundary values in x2's blocks."""
+    K = base[0].K
+    rng = random.Random(f"soundness-judge-data-{K}-{seed}-{len(observations)}")
+
+    def dist() -> tuple[Fraction, ...]:
+        return _normalise([rng.randint(1, 97) for _ in range(K)])
+
+    def lik() -> tuple[Fraction, ...]:
+        return tuple(Fraction(rng.randint(1, 100), 100) for _ in range(K))
+
+    def make(name, prior, likelihoods, qs):
+        return Instance(name, tuple(prior), tuple(likelihoods[0]), tuple(qs[0]), observations,
+                        tuple((tuple(l), tuple(q)) for l, q in zip(likelihoods[1:], qs[1:])))
+
+    def post(prior, likelihood):
+        return Instance("", tuple(prior), tuple(likelihood), None).posterior()
+
+    out = []
+    n = len(observations)
+    for inst in base:
+        likelihoods = [inst.likelihood] + [lik() for _ in range(n - 1)]
+        if inst.q == inst.posterior():
+            qs = [post(inst.prior, l) for l in likelihoods]
+        elif inst.q == inst.prior:
+            qs = [inst.prior] * n
+        else:
+            qs = [inst.q] + [dist() for _ in range(n - 1)]
+        out.append(make(inst.name, inst.prior, likelihoods, qs))
+    for inst in base[:6]:  # lesson-like and random ones
+        likelihoods = [inst.likelihood] + [lik() for _ in range(n - 1)]
+        posts = [post(inst.prior, l) for l in likelihoods]
+        out.append(make(f"{inst.name}; q(z | x_i) = p(z | x_i+1) crossed", inst.prior, likelihoods,
+                        posts[1:] + posts[:1]))
+        out.append(make(f"{inst.name}; equal likelihoods", inst.prior, [inst.likelihood] * n, [inst.q] * n))
+        out.append(make(f"{inst.name}; last observation tight only", inst.prior, likelihoods,
+                        [inst.q] * (n - 1) + [posts[-1]]))
+        out.append(make(f"{inst.name}; p(last observation) = 1", inst.prior,
+                        likelihoods[:-1] + [tuple(Fraction(1) for _ in range(K))], [dist() for _ in range(n)]))
+    for eps in BOUNDARY:
+        for j in range(K):
+            likelihoods = [lik() for _ in range(n)]
+            likelihoods[-1] = tuple(eps if k == j else v for k, v in enumerate(likelihoods[-1]))
+            out.append(make(f"l[last][{j}] = {eps}", dist(), likelihoods, [dist() for _ in range(n)]))
+            qs = [dist() for _ in range(n)]
+            qs[-1] = _with_coordinate(qs[-1], j, eps)
+            out.append(make(f"q[last][{j}] = {eps}", dist(), [lik() for _ in range(n)], qs))
+    return out
+
+
+_ONE_SIDED = re.compile(r"\s*(>=|<=|>|<)\s*([+-]?\d+(?:/\d+)?)\s*")
+_TWO_SIDED = re.compile(r"\s*in\s*([\[(])\s*([+-]?\d+(?:/\d+)?)\s*,\s*([+-]?\d+(?:/\d+)?)\s*([\])])\s*")
+PARAM_OFFSETS = (Fraction(1, 10**30), Fraction(1, 10**9), Fraction(1, 2), Fraction(1), Fraction(3), Fraction(10**6))
+"""How far inside an unbounded interval's bound the samples lie (the bound itself when closed)."""
+
+
+def parameter_samples(condition: str) -> tuple[Fraction, ...]:
+    """Values of a parameter inside its interval, read from the condition text (">= 1",
+    "> 0", "< 0", "in (0, 1)", "in [1/2, 2]", "real"): closed bounds, 1e-30 and 1e-9
+    inside each bound, interior points, huge values when unbounded."""
+    text = condition.strip()
+    if text == "real":
+        return tuple(sorted({sign * v for v in (Fraction(0),) + PARAM_OFFSETS[1:] for sign in (1, -1)}))
+    one = _ONE_SIDED.fullmatch(text)
+    if one:
+        op, b = one.group(1), Fraction(one.group(2))
+        sign = 1 if op in (">=", ">") else -1
+        return tuple(([b] if op in (">=", "<=") else []) + [b + sign * d for d in PARAM_OFFSETS])
+    two = _TWO_SIDED.fullmatch(text)
+    if two:
+        lo, hi = Fraction(two.group(2)), Fraction(two.group(3))
+        if not lo < hi:
+            raise JudgeError(f"empty interval {condition!r}")
+        w = hi - lo
+        inner = [lo + w * t for t in (Fraction(1, 10**30), Fraction(1, 10**9), Fraction(1, 4), Fraction(1, 2),
+                                      Fraction(3, 4))]
+        inner += [hi - w * Fraction(1, 10**9), hi - w * Fraction(1, 10**30)]
+        return tuple(([lo] if two.group(1) == "[" else []) + inner + ([hi] if two.group(4) == "]" else []))
+    raise JudgeError(f"the judge cannot read the condition {condition!r}")
+
+
+def parameter_contains(condition: str, v: Fraction) -> bool:
+    """v lies in the interval the condition text describes."""
+    text = condition.strip()
+    if text == "real":
+        return True
+    one = _ONE_SIDED.fullmatch(text)
+    if one:
+        b = Fraction(one.group(2))
+        return {">=": v >= b, ">": v > b, "<=": v <= b, "<": v < b}[one.group(1)]
+    two = _TWO_SIDED.fullmatch(text)
+    if two:
+        lo, hi = Fraction(two.group(2)), Fraction(two.group(3))
+        return (lo <= v if two.group(1) == "[" else lo < v) and (v <= hi if two.group(4) == "]" else v < hi)
+    raise JudgeError(f"the judge cannot read the condition {condition!r}")
+
+
+CORE = 6
+"""Instances (the first ones: the lesson's, its tight case, q = prior, three random ones)
+judged with every combination of parameter values; the rest take the combinations in turn."""
+
+
+def landmarks(*exprs) -> tuple[Fraction, ...]:
+    """Parameter values where the expressions' own numbers put a zero: +-c and +-c1/c2 for
+    the rational constants c of the expressions (and 0, 1).  beta - 1/3 vanishes at 1/3,
+    2 beta - 3 at 3/2: values a fixed grid of samples misses."""
+    constants = {Fraction(0), Fraction(1)}
+    for e in exprs:
+        for node in sympy.preorder_traversal(e):
+            if isinstance(node, sympy.Rational) and abs(int(node.p)) <= 10**6 and int(node.q) <= 10**6:
+                constants.add(abs(Fraction(int(node.p), int(node.q))))
+    values = {a / b for a in constants for b in constants if b}
+    return tuple(sorted(values | {-v for v in values}))
+
+
+LANDMARK_CORE = 4
+"""Instances (lesson, lesson tight, lesson q = prior, random) that visit the landmarks."""
+
+
+def with_landmarks(base: list[Instance], params: tuple[tuple[str, str], ...], values) -> list[Instance]:
+    """Extra instances: each parameter at each landmark value inside its interval (and not
+    already a sample), the others at their first sample, on the first LANDMARK_CORE instances."""
+    samples = {name: parameter_samples(condition) for name, condition in params}
+    core, seen = [], set()
+    for inst in base:
+        key = (inst.prior, inst.likelihood, inst.q, inst.more)
+        if key not in seen:
+            seen.add(key)
+            core.append(inst)
+        if len(core) == LANDMARK_CORE:
+            break
+    out = []
+    for name, condition in params:
+        for v in values:
+            if v in samples[name] or not parameter_contains(condition, v):
+                continue
+            chosen = [(n, v if n == name else samples[n][0]) for n, _ in params]
+            out += [inst.with_params(chosen, f"{inst.name}; {name} = {v} (a landmark)") for inst in core]
+    return out
+
+
+def _with_params(base: list[Instance], params: tuple[tuple[str, str], ...]) -> list[Instance]:
+    names = [name for name, _ in params]
+    combos = list(itertools.product(*(parameter_samples(condition) for _, condition in params)))
+    core = max(2, CORE // max(1, len(params) ** 2))
+    out = []
+    for i, inst in enumerate(base):
+        chosen = combos if i < core else [combos[i % len(combos)]]
+        for values in chosen:
+            out.append(inst.with_params(zip(names, values)))
+    return out
+
+
 def assumed(base: list[Instance], q_expr) -> list[Instance]:
-    """The instances with q fixed by an assumption `q(z) = q_expr` (distinct (prior, likelihood) pairs)."""
+    """The instances with q fixed by assumptions: `q_expr` fixes q(z) (of the first
+    observation), or is a list of (observation, expression) pairs, q(z | o) = expression.
+    Distinct (prior, likelihoods, parameters) only."""
+    fixes = list(q_expr) if isinstance(q_expr, (list, tuple)) else [(None, q_expr)]
     seen, out = set(), []
     for inst in base:
-        key = (inst.prior, inst.likelihood)
+        key = (inst.prior, inst.likelihood, tuple(l for l, _ in inst.more), inst.params)
         if key in seen:
             continue
         seen.add(key)
-        free = Instance(inst.name, inst.prior, inst.likelihood, None)
-        q = tuple(evaluate(q_expr, free, k) for k in range(inst.K))
-        if not all(_positive(v) for v in q) or not _is_one(_sum(q)):
-            raise JudgeError(f"the assumption q(z) = {q_expr} is not a distribution at {free.describe()}")
-        out.append(Instance(inst.name, inst.prior, inst.likelihood, q))
+        free = inst
+        for o, _ in fixes:
+            free = free.with_q(o or inst.observations[0], None)
+        fixed = free
+        for o, expr in fixes:
+            q = tuple(evaluate(expr, free, k) for k in range(inst.K))
+            if not all(_positive(v) for v in q) or not _is_one(_sum(q)):
+                raise JudgeError(f"the assumption q = {expr} is not a distribution at {free.describe()}")
+            fixed = fixed.with_q(o or inst.observations[0], q)
+        out.append(fixed)
     return out
 
 
@@ -343,13 +606,8 @@ def _exp(v: Value) -> Value:
 
 # ----------------------------------------------------------------------------- evaluation
 
-_P_X = ("p", (x,), ())
 _P_Z = ("p", (z,), ())
-_P_XZ = ("p", (x, z), ())
-_P_X_GIVEN_Z = ("p", (x,), (z,))
-_P_Z_GIVEN_X = ("p", (z,), (x,))
 _Q_Z = ("q", (z,), ())
-_Z_DENSITIES = (_P_Z, _P_XZ, _P_X_GIVEN_Z, _P_Z_GIVEN_X, _Q_Z)
 
 
 _SIGNATURES: dict = {}
@@ -360,8 +618,8 @@ def _signature(d: Density) -> tuple:
     if known is not None and known[0] is d:
         return known[1]
     variables, given = tuple(d.variables), tuple(d.given)
-    if d.name == "p" and set(variables) == {x, z} and not given:
-        variables = (x, z)  # p(z, x) is p(x, z)
+    if d.name == "p" and len(variables) == 2 and z in variables and not given:
+        variables = (variables[0] if variables[1] == z else variables[1], z)  # p(z, x) is p(x, z)
     signature = (d.name, variables, given)
     if len(_SIGNATURES) > 100_000:
         _SIGNATURES.clear()
@@ -374,26 +632,27 @@ def has_free_z(e) -> bool:
     if isinstance(e, (LatentSum, Expectation, KL, Entropy, ELBO)):
         return False
     if isinstance(e, Density):
-        return _signature(e) in _Z_DENSITIES
+        return z in e.variables or z in e.given
     return any(has_free_z(a) for a in e.args)
 
 
 def _density(d: Density, inst: Instance, k: int | None) -> Value:
     sig = _signature(d)
-    if sig == _P_X:
-        return inst.evidence
-    if sig not in _Z_DENSITIES:
+    scalar = inst.scalars.get(sig)
+    if scalar is not None:
+        return scalar
+    if z not in sig[1] + sig[2]:
         raise JudgeError(f"unknown density {d}")
     if k is None:
         raise JudgeError(f"{d} with z unbound")
     table = inst.tables.get(sig)
     if table is None:
-        raise JudgeError("q(z) is not given at this instance")
+        raise JudgeError(f"{d} is not given at this instance (unknown observation, or q not given)")
     return table[k]
 
 
 def _distribution(d, inst: Instance) -> tuple[Value, ...]:
-    if not isinstance(d, Density) or _signature(d) not in (_P_Z, _P_Z_GIVEN_X, _Q_Z):
+    if not isinstance(d, Density) or tuple(d.variables) != (z,):
         raise JudgeError(f"{d} is not a distribution over z")
     return tuple(_density(d, inst, j) for j in range(inst.K))
 
@@ -477,15 +736,26 @@ def _eval_entropy(e, inst, k, memo):
 
 
 def _eval_elbo(e, inst, k, memo):
+    observation = e.args[1]
+
     def compute():
         a = _distribution(e.args[0], inst)
-        joint = inst.tables[_P_XZ]
+        joint = inst.tables.get(("p", (observation, z), ()))
+        if joint is None:
+            raise JudgeError(f"ELBO about an unknown observation {observation}")
         return _sum([_product((a[j], _log(_product((joint[j], _power(a[j], -1)))))) for j in range(inst.K)])
-    return _cached(inst, ("ELBO", _signature(e.args[0])), compute)
+    return _cached(inst, ("ELBO", _signature(e.args[0]), observation), compute)
 
 
 def _eval_rational(e, inst, k, memo):
     return Fraction(int(e.p), int(e.q))
+
+
+def _eval_symbol(e, inst, k, memo):
+    value = inst.values.get(e.name)
+    if value is None:
+        raise JudgeError(f"no value for the name {e.name}")
+    return value
 
 
 def _eval_add(e, inst, k, memo):
@@ -516,6 +786,7 @@ def _eval_exp(e, inst, k, memo):
 _KINDS = ((Density, _eval_density), (LatentSum, _eval_sum), (Expectation, _eval_expectation), (KL, _eval_kl),
           (Entropy, _eval_entropy), (ELBO, _eval_elbo),
           (sympy.Rational, _eval_rational),  # Integer, Rational, Zero, One, Half, NegativeOne
+          (sympy.Symbol, _eval_symbol),  # a parameter
           (sympy.Add, _eval_add), (sympy.Mul, _eval_mul), (sympy.Pow, _eval_pow), (sympy.log, _eval_log),
           (sympy.exp, _eval_exp))
 _HANDLERS: dict = {}
@@ -633,6 +904,68 @@ def judge(lhs, rel: str, rhs, cases: list[Instance], stop_at_first: bool = True,
     return result
 
 
+def _parameter_conditions(e, names: set[str], out: list) -> list:
+    """(what, subterm) for every divisor and log argument of e that mentions a parameter."""
+    if isinstance(e, Density) or not isinstance(e, sympy.Basic):
+        return out
+    term = None
+    if isinstance(e, sympy.Pow) and isinstance(e.exp, sympy.Integer) and e.exp < 0:
+        term = ("divisor", e.base)
+    elif isinstance(e, sympy.log):
+        term = ("log argument", e.args[0])
+    if term and any(isinstance(a, sympy.Symbol) and a.name in names for a in sympy.preorder_traversal(term[1])):
+        out.append(term)
+    for a in e.args:
+        _parameter_conditions(a, names, out)
+    return out
+
+
+def _sign(v) -> int | None:
+    if isinstance(v, Fraction):
+        return (v > 0) - (v < 0)
+    if mpf_sign(v[0]) > 0:
+        return 1
+    if mpf_sign(v[1]) < 0:
+        return -1
+    return None  # contains 0 to the working precision: no claim
+
+
+def sign_change(lhs, rhs, cases: list[Instance], params: tuple[tuple[str, str], ...]) -> Outcome | None:
+    """A divisor (or log argument) with a parameter in it that has opposite signs at two
+    samples of the parameter, the model and the other parameters unchanged: it is 0 (or
+    undefined) somewhere in between, inside the interval -- the step is undefined there.
+    This finds the zeros no rational sample hits (beta**2 - 2 at sqrt(2)); every subterm
+    of the vocabulary is continuous where it is defined."""
+    names = [name for name, _ in params]
+    terms = list(dict.fromkeys(_parameter_conditions(lhs, set(names), []) + _parameter_conditions(rhs, set(names), [])))
+    if not terms:
+        return None
+    for name in names:
+        groups: dict = {}
+        for inst in cases:
+            others = tuple((n, v) for n, v in inst.params if n != name)
+            groups.setdefault((inst.prior, inst.likelihood, inst.q, inst.more, others), []).append(inst)
+        for group in groups.values():
+            if len(group) < 2:
+                continue
+            group = sorted(group, key=lambda i: i.values[name])
+            for what, term in terms:
+                for k in (range(group[0].K) if has_free_z(term) else (None,)):
+                    previous = None
+                    for inst in group:
+                        try:
+                            sign = _sign(evaluate(term, inst, k, {}))
+                        except Undefined:
+                            sign = None
+                        if sign and previous and previous[0] == -sign:
+                            a, b = previous[1].values[name], inst.values[name]
+                            reason = (f"undefined: the {what} {term} changes sign between {name} = {show(a)} "
+                                      f"and {name} = {show(b)}, so it is 0 (or undefined) in between")
+                            return Outcome(inst, k, "-", "-", False, reason)
+                        previous = (sign, inst) if sign else None
+    return None
+
+
 def value_table(e, cases: list[Instance]) -> list[tuple[Instance, int | None, str]]:
     """Per instance (and z): the value of `e`, or "undefined (reason)"."""
     out = []
@@ -645,5 +978,7 @@ def value_table(e, cases: list[Instance]) -> list[tuple[Instance, int | None, st
     return out
 
 
-__all__ = ["Instance", "Undefined", "JudgeError", "Judgement", "Outcome", "instances", "assumed",
+__all__ = ["Instance", "Undefined", "JudgeError", "Judgement", "Outcome", "instances", "instances_any", "assumed",
+           "landmarks", "with_landmarks", "sign_change",
+           "parameter_samples", "parameter_contains", "ANY_K",
            "evaluate", "judge", "relation_holds", "value_table", "has_free_z", "show", "TOLERANCE", "DIGITS"]

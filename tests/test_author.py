@@ -17,7 +17,7 @@ from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import DerivationError, discover, load, loads
 from elbo_sym.engine.notation import RELATION_LATEX, to_latex
-from elbo_sym.authoring.repair import Suggestion, candidates, check_with_suggestions, expression_edits
+from elbo_sym.engine.repair import Suggestion, candidates, check_with_suggestions, expression_edits
 
 REPO = Path(__file__).resolve().parents[1]
 GAP = (REPO / "derivations" / "gap.toml").read_text("utf-8")

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-import elbo_sym.authoring.repair
+import elbo_sym.engine.repair
 from elbo_sym.authoring import cache as result_cache
 from elbo_sym.cli import main
 from elbo_sym.limits import STEP_BUDGET_SECONDS
+from elbo_sym.report.build import check_file
 
 REPO = Path(__file__).resolve().parents[1]
 GAP = (REPO / "derivations" / "gap.toml").read_text("utf-8")
@@ -61,13 +62,17 @@ def fresh(capsys, name: str) -> tuple[int, str, str]:
     return cli(capsys, "check", "--no-cache", name)
 
 
-def forged_payload(key: str, name: str, text: str = "FAKE REPORT: all proved\n") -> dict:
-    """What a correct entry for `name` looks like, claiming every step proved."""
-    return {"format": result_cache.FORMAT, "key": key, "path": name, "text": text,
-            "data": {"file": name, "title": "t", "ok": True, "established": True,
-                     "steps": [{"index": i, "line": 9 + 6 * i, "verdict": "proved", "instances": 0}
-                               for i in range(1, 5)]},
-            "verdicts": ["proved"] * 4, "established": True, "ok": True}
+_GOOD_REPORT: dict = {}
+
+
+def forged_payload(key: str, name: str, title: str = "FAKE REPORT: all proved") -> dict:
+    """What a correct entry for `name` looks like, claiming every step proved (the report of
+    good.toml, renamed)."""
+    if not _GOOD_REPORT:
+        _GOOD_REPORT.update(check_file("good.toml").to_dict())
+    report = {**_GOOD_REPORT, "file": name, "title": title}
+    report.pop("ok", None)
+    return {"format": result_cache.FORMAT, "key": key, "path": name, "report": report}
 
 
 def write_entry(path: Path, payload: dict | str, secret: bytes | None, key: str) -> None:
@@ -86,7 +91,7 @@ def no_engine(monkeypatch) -> None:
     def refuse(*args, **kwargs):
         raise AssertionError("the engine ran: this was not a cache hit")
 
-    monkeypatch.setattr(elbo_sym.authoring.repair, "check_with_suggestions", refuse)
+    monkeypatch.setattr(elbo_sym.engine.repair, "check_with_suggestions", refuse)
 
 
 # ---------------------------------------------------------------------------- location and key
@@ -133,6 +138,9 @@ def test_a_correctly_signed_entry_is_believed_positive_control(work, capsys, mon
 # ---------------------------------------------------------------------------- planted entries
 
 
+PLANTED_KINDS = ["unauthenticated-format-1", "mac-without-the-secret", "mac-under-another-secret", "no-mac"]
+
+
 def _planted(key: str, name: str) -> dict[str, tuple[dict | str, bytes | None]]:
     payload = forged_payload(key, name)
     return {
@@ -143,7 +151,7 @@ def _planted(key: str, name: str) -> dict[str, tuple[dict | str, bytes | None]]:
     }
 
 
-@pytest.mark.parametrize("kind", list(_planted("k", "n")))
+@pytest.mark.parametrize("kind", PLANTED_KINDS)
 @pytest.mark.parametrize("key_exists", [True, False])
 def test_planted_entry_never_changes_the_outcome(work, capsys, kind, key_exists):
     expected = fresh(capsys, "bad.toml")
@@ -238,37 +246,37 @@ def test_corrupt_entry_is_a_miss(work, capsys, corruption):
     assert json.loads(entry.read_text("utf-8"))["format"] == result_cache.FORMAT
 
 
-def _signed_variants(key: str, name: str, good: dict) -> dict[str, dict]:
+def _signed_variants(key: str, name: str, good: dict) -> dict[str, object]:
     """Authentic (signed with the real secret) but inconsistent or mistyped payloads."""
     def edit(**changes) -> dict:
         return {**good, **changes}
 
-    data = good["data"]
+    report = good["report"]
+    steps = report["steps"]
+
+    def step_edit(**changes) -> dict:
+        return edit(report={**report, "steps": [{**step, **changes} for step in steps]})
+
     return {
         "other-path": edit(path="elsewhere.toml"),
         "other-slot": edit(key="0" * 64),
         "wrong-format": edit(format=1),
-        "not-ok": edit(ok=False),
-        "ok-as-string": edit(ok="yes"),
-        "not-established": edit(established=False),
-        "unknown-verdict": edit(verdicts=["bogus"] * len(good["verdicts"])),  # crashed the summary before
-        "refuted-verdict": edit(verdicts=["refuted"] * len(good["verdicts"])),
-        "verdicts-a-string": edit(verdicts="proved"),
-        "verdicts-of-numbers": edit(verdicts=[1] * len(good["verdicts"])),
-        "verdicts-disagree-with-data": edit(verdicts=good["verdicts"][:-1]),
-        "text-not-a-string": edit(text=["x"]),
-        "data-not-a-dict": edit(data=[]),
-        "data-other-file": edit(data={**data, "file": "elsewhere.toml"}),
-        "data-not-ok": edit(data={**data, "ok": False}),
-        "data-steps-missing": edit(data={k: v for k, v in data.items() if k != "steps"}),
-        "data-step-without-line": edit(data={**data, "steps": [{k: v for k, v in step.items() if k != "line"}
-                                                                for step in data["steps"]]}),
-        "data-steps-renumbered": edit(data={**data, "steps": [{**step, "index": 7} for step in data["steps"]]}),
-        "data-step-instances-a-string": edit(data={**data, "steps": [{**step, "instances": "many"}
-                                                                      for step in data["steps"]]}),
-        "missing-text": {k: v for k, v in good.items() if k != "text"},
-        "missing-verdicts": {k: v for k, v in good.items() if k != "verdicts"},
-        "payload-a-list": [good],  # type: ignore[dict-item]
+        "report-not-a-dict": edit(report=[]),
+        "report-missing": {k: v for k, v in good.items() if k != "report"},
+        "report-other-file": edit(report={**report, "file": "elsewhere.toml"}),
+        "report-not-established": edit(report={**report, "established": False}),
+        "established-as-string": edit(report={**report, "established": "yes"}),
+        "unknown-field": edit(report={**report, "bogus": 1}),
+        "steps-missing": edit(report={k: v for k, v in report.items() if k != "steps"}),
+        "steps-a-string": edit(report={**report, "steps": "proved"}),
+        "unknown-verdict": step_edit(verdict="bogus"),  # crashed the summary before
+        "refuted-verdict": step_edit(verdict="refuted"),
+        "verdict-a-number": step_edit(verdict=1),
+        "step-without-line": edit(report={**report, "steps": [{k: v for k, v in step.items() if k != "line"}
+                                                              for step in steps]}),
+        "steps-renumbered": step_edit(index=7),
+        "instances-a-string": step_edit(instances="many"),
+        "payload-a-list": [good],
     }
 
 
@@ -278,8 +286,8 @@ def test_signed_but_inconsistent_entries_are_misses(work, capsys):
     key, entry = slot("good.toml")
     good = json.loads(json.loads(entry.read_text("utf-8"))["payload"])
     for name, payload in _signed_variants(key, "good.toml", good).items():
-        if isinstance(payload, dict) and isinstance(payload.get("text"), str):
-            payload = {**payload, "text": "FAKE " + str(payload["text"])}
+        if isinstance(payload, dict) and isinstance(payload.get("report"), dict):
+            payload = {**payload, "report": {**payload["report"], "title": "FAKE " + str(payload["report"].get("title"))}}
         write_entry(entry, payload, secret(), key)
         assert cli(capsys, "check", "good.toml") == expected, name
 

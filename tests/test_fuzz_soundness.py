@@ -12,6 +12,14 @@ Hypothesis generates derivations from the vocabulary:
   constants, flipped or strengthened relations, multiply and divide by (X - X'), logs of
   differences and of negated values, nested logs, exp(log(.)).
 
+Four kinds of derivation: an explicit K (2 or 3); ``K = "any"`` (one proof for every
+latent space; judged at K = 2, 3 and 5); ``[params]`` (a parameter such as beta with an
+interval, used as beta * KL(...), (beta - 1) * ..., log(beta), 1/(beta - 1), the interval
+itself sometimes moved so that the statement breaks); and ``data = ["x1", "x2"]`` (several
+observations: the dataset ELBO, q(z | x1) against p(z | x2), one term about the other
+observation).  The judge samples each parameter inside its interval (bounds included) and
+gives every observation its own likelihood and q.
+
 Each step is paired with a rule (usually the plausible one, sometimes a random one), the
 derivation is loaded with ``elbo_sym.engine.derivation.loads`` and checked with
 ``check_derivation(..., search=False)``; every ``proved`` step goes to the judge.  The test
@@ -27,6 +35,7 @@ import ast
 import gc
 import multiprocessing
 import os
+import re
 import sys
 import time
 from collections import Counter
@@ -45,7 +54,7 @@ import soundness_judge as J  # noqa: E402
 
 from elbo_sym.engine.check import Verdict, check_derivation  # noqa: E402
 from elbo_sym.engine.derivation import DerivationError, loads  # noqa: E402
-from elbo_sym.engine.parse import parse_expression  # noqa: E402
+from elbo_sym.engine.parse import Vocabulary, parse_expression  # noqa: E402
 from elbo_sym.engine.rules import RULES  # noqa: E402
 
 # ============================================================================ expressions
@@ -103,8 +112,8 @@ SUM_Q = Sum(Q)
 def free_z(e) -> bool:
     kind = e[0]
     if kind == "d":
-        return e[1] != "p(x)"
-    if kind in ("num", "Sum", "E", "KL", "H", "ELBO"):
+        return "z" in e[1]
+    if kind in ("num", "v", "Sum", "E", "KL", "H", "ELBO"):
         return False
     return any(free_z(c) for c in children(e))
 
@@ -160,7 +169,7 @@ def render(e, need: int = 0) -> str:
         v = e[1]
         text = str(abs(v.numerator)) + ("" if v.denominator == 1 else f"/{v.denominator}")
         text = ("-" if v < 0 else "") + text
-    elif kind == "d":
+    elif kind in ("d", "v"):
         text = e[1]
     elif kind in ("add", "sub"):
         text = f"{render(e[1], 1)} {'+' if kind == 'add' else '-'} {render(e[2], 2)}"
@@ -178,7 +187,7 @@ def render(e, need: int = 0) -> str:
     elif kind == "KL":
         text = f"KL({e[1]}, {e[2]})"
     elif kind in ("H", "ELBO"):
-        text = f"{kind}({e[1]})"
+        text = f"{kind}({e[1]}{', ' + e[2] if len(e) > 2 else ''})"
     else:  # pragma: no cover - a generator bug
         raise ValueError(f"unknown node {e!r}")
     return f"({text})" if _prec(e) < need else text
@@ -196,6 +205,8 @@ _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div"}
 def _tree(node, text: str):
     if isinstance(node, ast.Constant) and isinstance(node.value, int):
         return num(node.value)
+    if isinstance(node, ast.Name):  # a parameter
+        return ("v", node.id)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         inner = _tree(node.operand, text)
         return num(-inner[1]) if inner[0] == "num" else ("neg", inner)
@@ -223,6 +234,8 @@ def _tree(node, text: str):
             return ("E", _dist_name(args[0], text), _tree(args[1], text))
         if name == "KL":
             return ("KL", _dist_name(args[0], text), _dist_name(args[1], text))
+        if name == "ELBO" and len(args) == 2:
+            return (name, _dist_name(args[0], text), args[1].id)
         if name in ("H", "ELBO"):
             return (name, _dist_name(args[0], text))
     raise ValueError(f"cannot read {ast.dump(node)} in {text!r}")
@@ -232,6 +245,105 @@ def _dist_name(node, text: str) -> str:
     if isinstance(node, ast.Name):
         return node.id
     return _tree(node, text)[1]
+
+
+# ============================================================================ observations and parameters
+#
+# Trees are written for one observation x ("templates"); with several observations a
+# template is *localised* to one of them (p(z | x) -> p(z | x1), q(z) -> q(z | x1),
+# ELBO(q) -> ELBO(q(z | x1), x1)).  A rewrite of a subtree that mentions one observation
+# runs on its template and is localised back, so the identities stay identities.
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What a generated derivation declares: its observations and parameters (names)."""
+
+    observations: tuple[str, ...] = ("x",)
+    params: tuple[str, ...] = ()
+
+    @property
+    def several(self) -> bool:
+        return len(self.observations) > 1
+
+
+ONE_X = Ctx()
+_X = re.compile(r"\bx\b")
+_OBS = re.compile(r"\bx\d+\b")
+
+
+def _localise_name(name: str, o: str) -> str:
+    if o == "x":
+        return name
+    if name in ("q", "q(z)"):
+        return f"q(z | {o})"
+    return _X.sub(o, name)
+
+
+def localise(e, o: str):
+    """The template parts of e (observation x, plain q) about observation o."""
+    if o == "x":
+        return e
+    kind = e[0]
+    if kind == "d":
+        return d(_localise_name(e[1], o))
+    if kind == "E":
+        return ("E", _localise_name(e[1], o), localise(e[2], o))
+    if kind == "KL":
+        return ("KL", _localise_name(e[1], o), _localise_name(e[2], o))
+    if kind == "H":
+        return ("H", _localise_name(e[1], o))
+    if kind == "ELBO":
+        return e if len(e) > 2 else ("ELBO", _localise_name(e[1], o), o)
+    kids = children(e)
+    return with_children(e, [localise(c, o) for c in kids]) if kids else e
+
+
+def _template_name(name: str, o: str) -> str:
+    name = re.sub(rf"\b{re.escape(o)}\b", "x", name)
+    return "q(z)" if name == "q(z | x)" else name
+
+
+def template(e, o: str):
+    """localise undone: e (about observation o only) written for x."""
+    kind = e[0]
+    if kind == "d":
+        return d(_template_name(e[1], o))
+    if kind == "E":
+        return ("E", _template_name(e[1], o), template(e[2], o))
+    if kind == "KL":
+        return ("KL", _template_name(e[1], o), _template_name(e[2], o))
+    if kind == "H":
+        return ("H", _template_name(e[1], o))
+    if kind == "ELBO":
+        return ("ELBO", _template_name(e[1], o))
+    kids = children(e)
+    return with_children(e, [template(c, o) for c in kids]) if kids else e
+
+
+def observations_in(e) -> set[str]:
+    kind = e[0]
+    if kind in ("d", "E", "KL", "H", "ELBO"):
+        names = [e[1]] + ([e[2]] if kind in ("KL", "ELBO") and len(e) > 2 else [])
+        found = {m for n in names for m in _OBS.findall(n)}
+        return found | (observations_in(e[2]) if kind == "E" else set())
+    return set().union(*(observations_in(c) for c in children(e))) if children(e) else set()
+
+
+def rename_observation(e, old: str, new: str):
+    """Every mention of observation `old` in e about `new` instead (a perturbation)."""
+    swap = lambda n: re.sub(rf"\b{re.escape(old)}\b", new, n)  # noqa: E731
+    kind = e[0]
+    if kind == "d":
+        return d(swap(e[1]))
+    if kind == "E":
+        return ("E", swap(e[1]), rename_observation(e[2], old, new))
+    if kind in ("KL", "ELBO") and len(e) > 2:
+        return (kind, swap(e[1]), swap(e[2]))
+    if kind in ("H", "ELBO"):
+        return (kind, swap(e[1]))
+    kids = children(e)
+    return with_children(e, [rename_observation(c, old, new) for c in kids]) if kids else e
 
 
 # ============================================================================ rewrites
@@ -245,9 +357,16 @@ def _dist_density(name: str):
     return Q if name == "q" else d(name)
 
 
-def rewrites(e) -> list[tuple[str, tuple]]:
+def rewrites(e, ctx: Ctx = ONE_X) -> list[tuple[str, tuple]]:
     kind, out = e[0], []
     z_here = free_z(e)
+    if kind == "v":
+        v = e
+        out += [("b = (b - 1) + 1", add(sub(v, ONE), ONE)), ("b = exp(log b)", ("exp", log(v))),
+                ("b = 2 b - b", sub(mul(num(2), v), v))]
+    for name in ctx.params:
+        v = ("v", name)
+        out += [("a = b a + (1 - b) a", add(mul(v, e), mul(sub(ONE, v), e))), ("a = (b a)/b", div(mul(v, e), v))]
     if kind == "add":
         out += [("commute +", add(e[2], e[1]))]
         if e[1][0] == "log" and e[2][0] == "log":
@@ -338,8 +457,23 @@ ZERO_SOMEWHERE = (sub(SUM_Q, ONE), sub(Q, POST), sub(PX, ONE), sub(Q, HALF), ("K
                   sub(Q, Q), sub(POST, PZ))
 
 
-def perturbations(e) -> list[tuple[str, tuple]]:
+def perturbations(e, ctx: Ctx = ONE_X) -> list[tuple[str, tuple]]:
     kind, out = e[0], []
+    if kind == "v":
+        v = e
+        out += [("b -> b - 1", sub(v, ONE)), ("b -> 1/b", div(ONE, v)), ("b -> -b", ("neg", v)),
+                ("b -> 1 - b", sub(ONE, v)), ("b -> b/2", div(v, num(2))), ("b -> log b", log(v))]
+    if kind == "sub" and e[1][0] == "v" and e[2] == ONE:
+        out.append(("(b - 1) -> (1 - b)", sub(e[2], e[1])))
+    for name in ctx.params:
+        v = ("v", name)
+        out += [("a -> b a", mul(v, e)),
+                ("a -> a + (b - 1) KL(q, p(z))", add(e, mul(sub(v, ONE), ("KL", "q(z)", "p(z)")))),
+                ("a -> a / (b - 1)", div(e, sub(v, ONE))), ("a -> log(b) a", mul(log(v), e)),
+                ("a -> a + log(b - 1)", add(e, log(sub(v, ONE)))),
+                ("a -> a (b - 1/2)/(b - 1/2)", div(mul(e, sub(v, HALF)), sub(v, HALF))),
+                ("a -> a / (2 b - 3)", div(e, sub(mul(num(2), v), num(3)))),
+                ("a -> a (b**2 - 2)/(b**2 - 2)", div(mul(e, sub(("pow", v, 2), num(2))), sub(("pow", v, 2), num(2))))]
     out += [("+ 1/10**9 * q(z)", add(e, mul(TINY, Q))), ("+ 1/1000000", add(e, num(Fraction(1, 10**6)))),
             ("* (1 + 1/10**9)", mul(e, add(ONE, TINY))), ("negate", ("neg", e))]
     for D in ZERO_SOMEWHERE:
@@ -414,14 +548,28 @@ def pick(draw, options):
     return options[draw(_ints(0, len(options) - 1))]
 
 
-def mutate(draw, e, kind: str):
-    """Apply one rewrite (kind="rewrite") or one perturbation somewhere inside e."""
+def mutate(draw, e, kind: str, ctx: Ctx = ONE_X):
+    """Apply one rewrite (kind="rewrite") or one perturbation somewhere inside e.
+
+    With several observations the subtree is rewritten as a template and localised back
+    (to the one observation it is about, else to one drawn); a perturbation may also move
+    the subtree to another observation."""
     path = pick(draw, positions(e))
-    options = (rewrites if kind == "rewrite" else perturbations)(at(e, path))
+    node, o = at(e, path), "x"
+    if ctx.several:
+        about = sorted(observations_in(node))
+        o = about[0] if len(about) == 1 else pick(draw, ctx.observations)
+        if kind == "perturb" and about and draw(_ints(0, 3)) == 0:
+            old = pick(draw, about)
+            new = pick(draw, [n for n in ctx.observations if n != old])
+            return replace(e, path, rename_observation(node, old, new)), f"observation {old} -> {new}"
+        if len(about) == 1:
+            node = template(node, o)
+    options = (rewrites if kind == "rewrite" else perturbations)(node, ctx)
     if not options:
         return e, None
     tag, new = pick(draw, options)
-    return replace(e, path, new), tag
+    return replace(e, path, localise(new, o)), tag
 
 
 # ============================================================================ random expressions
@@ -437,28 +585,42 @@ SCALAR_LEAVES = (PX, ("KL", "q(z)", "p(z)"), ("H", "q"), ("ELBO", "q"), ("KL", "
 OPERATIONS = ("add", "sub", "mul", "div", "neg", "pow", "log", "log", "exp", "Sum", "E", "Sum")
 
 
-def expression(draw, depth: int = 3, zok: bool = True, in_exp: bool = False):
+def param_leaves(name: str) -> tuple:
+    v = ("v", name)
+    return (v, sub(v, ONE), mul(v, ("KL", "q(z)", "p(z)")), mul(sub(v, ONE), ("KL", "q(z)", "p(z)")), log(v),
+            div(ONE, sub(v, ONE)))
+
+
+def expression(draw, depth: int = 3, zok: bool = True, in_exp: bool = False, ctx: Ctx = ONE_X):
     """A well-typed expression; zok: densities of z may appear (bound by an enclosing sum,
-    or free: then the statement is a claim for every z)."""
+    or free: then the statement is a claim for every z).  Leaves about one observation
+    drawn from ctx's, parameters among the leaves."""
     if depth <= 0 or draw(_ints(0, 12)) <= 2:
-        which = draw(_ints(0, 2))
+        which = draw(_ints(0, 3 if ctx.params else 2))
         if which == 0:
             return num(pick(draw, NUMBERS))
-        return pick(draw, Z_LEAVES if (zok and which == 1) else SCALAR_LEAVES)
+        if which == 3:
+            leaf = pick(draw, param_leaves(pick(draw, ctx.params)))
+        else:
+            leaf = pick(draw, Z_LEAVES if (zok and which == 1) else SCALAR_LEAVES)
+        return localise(leaf, pick(draw, ctx.observations)) if ctx.several else leaf
     op = pick(draw, OPERATIONS)
     if op == "exp" and in_exp:
         op = "log"
     inner_exp = in_exp or op == "exp"
     if op in ("add", "sub", "mul", "div"):
-        return (op, expression(draw, depth - 1, zok, inner_exp), expression(draw, depth - 1, zok, inner_exp))
+        return (op, expression(draw, depth - 1, zok, inner_exp, ctx), expression(draw, depth - 1, zok, inner_exp, ctx))
     if op == "pow":
-        return ("pow", expression(draw, depth - 1, zok, inner_exp), pick(draw, (2, 3, -1, -2)))
+        return ("pow", expression(draw, depth - 1, zok, inner_exp, ctx), pick(draw, (2, 3, -1, -2)))
     if op in ("neg", "log", "exp"):
-        return (op, expression(draw, depth - 1, zok, inner_exp))
-    body = expression(draw, depth - 1, True, in_exp)
+        return (op, expression(draw, depth - 1, zok, inner_exp, ctx))
+    body = expression(draw, depth - 1, True, in_exp, ctx)
     if op == "Sum":
         return Sum(body)
-    return ("E", pick(draw, DISTRIBUTIONS), body)
+    distribution = pick(draw, DISTRIBUTIONS)
+    if ctx.several:
+        distribution = _localise_name(distribution, pick(draw, ctx.observations))
+    return ("E", distribution, body)
 
 
 # ============================================================================ true statements
@@ -471,6 +633,8 @@ class Statement:
     rhs: str
     rule: str
     assume: str | None = None
+    params: tuple[tuple[str, str], ...] = ()  # (name, condition): [params] name = "condition"
+    data: tuple[str, ...] = ("x",)
 
 
 LIBRARY = (
@@ -513,6 +677,81 @@ LIBRARY = (
     Statement("log of a product", "log(q(z) * p(x))", "=", "log(q(z)) + log(p(x))", "logarithm"),
 )
 
+BETA_AT_LEAST_1 = (("beta", ">= 1"),)
+PARAM_LIBRARY = (
+    Statement("beta-ELBO bound", "E(q, log(p(x | z))) - beta * KL(q(z), p(z))", "<=", "log(p(x))", "kl-nonneg",
+              params=BETA_AT_LEAST_1),
+    Statement("beta-ELBO below the ELBO", "E(q, log(p(x | z))) - beta * KL(q(z), p(z))", "<=", "ELBO(q)",
+              "kl-nonneg", params=BETA_AT_LEAST_1),
+    Statement("beta-ELBO = ELBO - (beta - 1) KL", "E(q, log(p(x | z))) - beta * KL(q(z), p(z))", "=",
+              "ELBO(q) - (beta - 1) * KL(q(z), p(z))", "algebra", params=(("beta", "real"),)),
+    Statement("beta-ELBO gap", "log(p(x)) - (E(q, log(p(x | z))) - beta * KL(q(z), p(z)))", "=",
+              "KL(q(z), p(z | x)) + (beta - 1) * KL(q(z), p(z))", "algebra", params=(("beta", "real"),)),
+    Statement("(beta - 1) KL >= 0", "(beta - 1) * KL(q(z), p(z))", ">=", "0", "kl-nonneg", params=BETA_AT_LEAST_1),
+    Statement("(beta - 1) KL <= 0", "(beta - 1) * KL(q(z), p(z))", "<=", "0", "kl-nonneg",
+              params=(("beta", "<= 1"),)),
+    Statement("beta KL >= 0", "beta * KL(q(z), p(z | x))", ">=", "0", "kl-nonneg", params=(("beta", "> 0"),)),
+    Statement("log(beta p(x))", "log(beta * p(x))", "=", "log(beta) + log(p(x))", "logarithm",
+              params=(("beta", "> 0"),)),
+    Statement("log(beta ** 2)", "log(beta ** 2)", "=", "2 * log(beta)", "logarithm", params=(("beta", "> 0"),)),
+    Statement("log beta >= 0", "log(beta)", ">=", "0", "algebra", params=BETA_AT_LEAST_1),
+    Statement("(beta - 1)/(beta - 1)", "(beta - 1) / (beta - 1)", "=", "1", "algebra", params=(("beta", "> 1"),)),
+    Statement("1/(beta - 1) cancels", "1 / (beta - 1) * (beta - 1) * ELBO(q)", "=", "ELBO(q)", "algebra",
+              params=(("beta", "in (1, 3]"),)),
+    Statement("log(beta - 1) - log(beta - 1)", "log(beta - 1) - log(beta - 1)", "=", "0", "algebra",
+              params=(("beta", "> 1"),)),
+    Statement("beta ELBO + (1 - beta) ELBO", "beta * ELBO(q) + (1 - beta) * ELBO(q)", "=", "ELBO(q)", "algebra",
+              params=(("beta", "real"),)),
+    Statement("beta times the gap", "beta * log(p(x)) - beta * ELBO(q)", "=", "beta * KL(q(z), p(z | x))",
+              "algebra", params=(("beta", "real"),)),
+    Statement("1/beta", "1 / beta", "=", "beta / beta ** 2", "algebra", params=(("beta", "> 0"),)),
+    Statement("(beta**2 - 2)/(beta**2 - 2)", "(beta ** 2 - 2) / (beta ** 2 - 2) * KL(q(z), p(z))", "=",
+              "KL(q(z), p(z))", "algebra", params=(("beta", "in [3/2, 2]"),)),
+    Statement("beta log p(x) <= 0", "beta * log(p(x))", "<=", "0", "algebra", params=(("beta", ">= 0"),)),
+    Statement("tempered posterior weight", "beta * log(p(x)) + (1 - beta) * log(p(x))", "=", "log(p(x))",
+              "algebra", params=(("beta", "in [0, 1]"),)),
+    Statement("two parameters", "alpha * KL(q(z), p(z)) + beta * KL(q(z), p(z | x))", ">=", "0", "kl-nonneg",
+              params=(("alpha", ">= 0"), ("beta", "> 1/2"))),
+    Statement("beta-ELBO of a dataset", "ELBO(q(z | x1), x1) - (beta - 1) * KL(q(z | x1), p(z))", "<=",
+              "log(p(x1))", "kl-nonneg", params=BETA_AT_LEAST_1, data=("x1", "x2")),
+)
+CONDITIONS = (">= 1", "> 1", "> 0", ">= 0", "in (0, 1)", "in [1/2, 2]", "real", "<= 1", "< 0", "> 1/2",
+              "in (1, 3]", "in [0, 1]")
+"""Intervals a parameter's condition is moved to (the statement may then break)."""
+
+X12 = ("x1", "x2")
+DATA_LIBRARY = (
+    Statement("dataset gap", "log(p(x1)) + log(p(x2)) - ELBO(q(z | x1), x1) - ELBO(q(z | x2), x2)", "=",
+              "KL(q(z | x1), p(z | x1)) + KL(q(z | x2), p(z | x2))", "algebra", data=X12),
+    Statement("dataset KLs >= 0", "KL(q(z | x1), p(z | x1)) + KL(q(z | x2), p(z | x2))", ">=", "0", "kl-nonneg",
+              data=X12),
+    Statement("dataset bound", "log(p(x1)) + log(p(x2))", ">=", "ELBO(q(z | x1), x1) + ELBO(q(z | x2), x2)",
+              "kl-nonneg", data=X12),
+    Statement("any q bounds p(x1)", "log(p(x1))", ">=", "ELBO(q(z | x2), x1)", "kl-nonneg", data=X12),
+    Statement("gap with another q", "log(p(x2)) - ELBO(q(z | x1), x2)", "=", "KL(q(z | x1), p(z | x2))",
+              "algebra", data=X12),
+    Statement("dataset decomposition", "ELBO(q(z | x1), x1)", "=",
+              "E(q(z | x1), log(p(x1 | z))) - KL(q(z | x1), p(z))", "definition", data=X12),
+    Statement("Bayes for x1", "p(z | x1)", "=", "p(x1, z) / p(x1)", "bayes", data=X12),
+    Statement("product rule for x2", "log(p(x2, z))", "=", "log(p(z)) + log(p(x2 | z))", "logarithm", data=X12),
+    Statement("posteriors sum to 1", "Sum(p(z | x1), z)", "=", "Sum(p(z | x2), z)", "algebra", data=X12),
+    Statement("EM form for x2", "E(q(z | x2), log(p(x2, z))) + H(q(z | x2)) + KL(q(z | x2), p(z | x2))", "=",
+              "log(p(x2))", "algebra", data=X12),
+    Statement("p(x1) pointwise", "p(x1, z) / p(z | x1)", "=", "p(x1)", "bayes", data=X12),
+    Statement("log of the dataset evidence", "log(p(x1) * p(x2))", "=", "log(p(x1)) + log(p(x2))", "logarithm",
+              data=X12),
+    Statement("KL across observations >= 0", "KL(q(z | x1), p(z | x2))", ">=", "0", "kl-nonneg", data=X12),
+    Statement("wrong: posterior of the other observation", "KL(q(z | x1), p(z | x1))", "=",
+              "KL(q(z | x1), p(z | x2))", "algebra", data=X12),
+    Statement("wrong: p(x2 | x1) is not p(x2)", "Sum(p(z | x1) * p(x2 | z), z)", "=", "p(x2)", "algebra", data=X12),
+    Statement("tight for x1", "ELBO(q(z | x1), x1)", "=", "log(p(x1))", "assumption", "q(z | x1) = p(z | x1)",
+              data=X12),
+    Statement("tight for x2", "KL(q(z | x2), p(z | x2))", "=", "0", "assumption", "q(z | x2) = p(z | x2)",
+              data=X12),
+    Statement("q(z | x1) = p(z | x2)", "log(p(x2))", "=", "ELBO(q(z | x1), x2)", "assumption",
+              "q(z | x1) = p(z | x2)", data=X12),
+)
+
 # f(A) rel f(B): the same function applied to both sides (identities stay identities where
 # defined; inequalities only survive monotone f).
 WRAPS = (
@@ -542,24 +781,51 @@ class GenStep:
 
 @dataclass(frozen=True)
 class Case:
-    K: int
+    K: int | str  # 2, 3 or "any"
     assume: str | None
     start: str
     steps: tuple[GenStep, ...]
+    data: tuple[str, ...] = ("x",)
+    params: tuple[tuple[str, str], ...] = ()  # (name, condition)
 
     def toml(self) -> str:
-        return case_toml(self.K, self.assume, self.start, self.steps)
+        return self.toml_with(self.start, self.steps)
+
+    def toml_with(self, start: str, steps) -> str:
+        """This case's header (K, data, assume, params) with another chain."""
+        return case_toml(self.K, self.assume, start, steps, self.data, self.params)
+
+    @property
+    def kind(self) -> str:
+        """How the derivation is special (for the per-kind counts)."""
+        return kind_of(self.K, self.data, self.params)
+
+
+KINDS = ("explicit K", "K any", "params", "data")
+
+
+def kind_of(K, data, params) -> str:
+    if tuple(data) != ("x",):
+        return "data"
+    if params:
+        return "params"
+    return "K any" if K == "any" else "explicit K"
 
 
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def case_toml(K: int, assume: str | None, start: str, steps) -> str:
-    lines = ['title = "soundness fuzz"', f"K = {K}"]
+def case_toml(K, assume: str | None, start: str, steps, data: tuple[str, ...] = ("x",),
+              params: tuple[tuple[str, str], ...] = ()) -> str:
+    lines = ['title = "soundness fuzz"', f'K = "{K}"' if K == "any" else f"K = {K}"]
+    if tuple(data) != ("x",):
+        lines.append("data = [" + ", ".join(_quote(o) for o in data) + "]")
     if assume:
         lines.append(f"assume = {_quote(assume)}")
     lines.append(f"start = {_quote(start)}")
+    if params:
+        lines += ["", "[params]"] + [f"{name} = {_quote(condition)}" for name, condition in params]
     for s in steps:
         lines += ["", "[[step]]", f"rel = {_quote(s.rel)}", f"expr = {_quote(s.expr)}", f"rule = {_quote(s.rule)}"]
     return "\n".join(lines) + "\n"
@@ -573,40 +839,72 @@ def _rule_for(draw, rel: str, plausible: str | None) -> str:
     return plausible if plausible in ("jensen", "kl-nonneg") else pick(draw, ("jensen", "kl-nonneg"))
 
 
-def next_expression(draw, e):
+def next_expression(draw, e, ctx: Ctx = ONE_X):
     """A rewrite chain of e (1-3 identities), perturbed one time in three; sometimes a fresh expression."""
     tags = []
     roll = draw(_ints(0, 19))
     if roll == 0:
-        return expression(draw, 2), ("unrelated expression",)
+        return expression(draw, 2, ctx=ctx), ("unrelated expression",)
     for _ in range(draw(_ints(1, 3))):
-        e, tag = mutate(draw, e, "rewrite")
+        e, tag = mutate(draw, e, "rewrite", ctx)
         if tag:
             tags.append(tag)
     if roll % 3 == 1:
-        e, tag = mutate(draw, e, "perturb")
+        e, tag = mutate(draw, e, "perturb", ctx)
         if tag:
             tags.append("PERTURB " + tag)
     return e, tuple(tags)
 
 
+def _context(draw) -> tuple:
+    """(K, data, params, library, tags): explicit K 40%, K = "any" 20%, [params] 20%, data 20%."""
+    roll = draw(_ints(0, 9))
+    if roll <= 3:
+        return (3 if draw(_ints(0, 2)) == 0 else 2), ("x",), (), LIBRARY, []  # K = 3 costs the engine twice
+    K = "any" if draw(_ints(0, 3)) else (3 if draw(_ints(0, 2)) == 0 else 2)
+    if roll <= 5:
+        return "any", ("x",), (), LIBRARY, []
+    if roll <= 7:
+        return K, ("x",), (("beta", pick(draw, CONDITIONS)),), PARAM_LIBRARY, []
+    params = (("beta", pick(draw, CONDITIONS)),) if draw(_ints(0, 4)) == 0 else ()
+    return K, X12, params, DATA_LIBRARY, []
+
+
 @st.composite
 def cases(draw) -> Case:
     """One derivation: a lesson statement (perhaps wrapped and perturbed) or a random
-    expression, continued by up to three rewrite steps."""
-    K = 3 if draw(_ints(0, 2)) == 0 else 2  # K = 3 costs the engine twice as much
+    expression, continued by up to three rewrite steps; about an explicit K, every K,
+    a parameter in an interval, or several observations."""
+    K, data, params, library, tags = _context(draw)
     assume = None
     steps: list[GenStep] = []
     if draw(_ints(0, 9)) < 6:
-        s = pick(draw, LIBRARY)
+        s = pick(draw, library)
+        if s.data != ("x",):
+            data = s.data
+        if s.params:  # the statement's own interval, moved one time in three
+            params = tuple((name, condition if draw(_ints(0, 2)) else pick(draw, CONDITIONS))
+                           for name, condition in s.params)
+        ctx = Ctx(data, tuple(name for name, _ in params))
         assume = s.assume
         lhs, rhs, rel, tags = parse_tree(s.lhs), parse_tree(s.rhs), s.rel, ["statement: " + s.name]
+        if s.params and params != s.params:
+            tags.append("INTERVAL " + "; ".join(f"{n} {c}" for n, c in params))
+        if ctx.several and s.data == ("x",):  # a one-observation statement about one of the observations
+            o = pick(draw, data)
+            lhs, rhs = localise(lhs, o), localise(rhs, o)
+            if assume:
+                assume = assume.replace("q(z)", f"q(z | {o})").replace("| x)", f"| {o})")
+            tags.append(f"about {o}")
         if draw(_ints(0, 2)) == 0:
             name, f = pick(draw, WRAPS)
             lhs, rhs = f(lhs), f(rhs)
+            if ctx.several:
+                o = pick(draw, data)
+                lhs, rhs = localise(lhs, o), localise(rhs, o)
             tags.append("WRAP " + name)
         if draw(_ints(0, 3)) == 0:
-            rhs, tag = mutate(draw, rhs, "perturb")
+            rhs, tag = mutate(draw, rhs, "perturb", ctx)
             tags.append("PERTURB " + str(tag))
         if draw(_ints(0, 4)) == 0:
             rel = pick(draw, PERTURB_REL[rel])
@@ -618,9 +916,10 @@ def cases(draw) -> Case:
         steps.append(GenStep(rel, render(rhs), _rule_for(draw, rel, s.rule), tuple(tags)))
         current = rhs
     else:
-        start = current = expression(draw, 3)
+        ctx = Ctx(data, tuple(name for name, _ in params))
+        start = current = expression(draw, 3, ctx=ctx)
     for _ in range(draw(_ints(0 if steps else 1, 3))):
-        new, tags = next_expression(draw, current)
+        new, tags = next_expression(draw, current, ctx)
         rel = "="
         if draw(_ints(0, 5)) == 0:
             rel = pick(draw, PERTURB_REL["="])
@@ -628,8 +927,11 @@ def cases(draw) -> Case:
         steps.append(GenStep(rel, render(new), _rule_for(draw, rel, None), tags))
         current = new
     if assume is None and draw(_ints(0, 9)) == 0:
-        assume = pick(draw, ("q(z) = p(z | x)", "q(z) = p(z)"))
-    return Case(K, assume, render(start), tuple(steps))
+        o = pick(draw, data)
+        assume = (pick(draw, ("q(z) = p(z | x)", "q(z) = p(z)")) if not ctx.several else
+                  pick(draw, (f"q(z | {o}) = p(z | {o})", f"q(z | {o}) = p(z)",
+                              f"q(z | {o}) = p(z | {pick(draw, data)})")))
+    return Case(K, assume, render(start), tuple(steps), tuple(data), tuple(params))
 
 
 # ============================================================================ running
@@ -648,6 +950,7 @@ class Disagreement:
     judge_reason: str
     judge_instance: str
     tags: tuple[str, ...]
+    case_kind: str = "explicit K"
 
     @property
     def kind(self) -> str:
@@ -658,7 +961,7 @@ class Disagreement:
         return f"'{self.rel}' fails"
 
     def report(self) -> str:
-        return (f"--- {self.kind}; engine said proved: {self.engine_reason}\n"
+        return (f"--- {self.kind} ({self.case_kind}); engine said proved: {self.engine_reason}\n"
                 f"# generated by: {'; '.join(self.tags) or '-'}\n"
                 f"{self.toml}"
                 f"# judge: {self.judge_instance}\n")
@@ -679,12 +982,18 @@ def _smallest_crash(case: Case, derivation, error: Exception) -> Crash:
     """The crash as a one-step file when one step alone reproduces it, else the whole file."""
     texts = [derivation.start.text] + [step.formula.text for step in derivation.steps]
     for i, gen in enumerate(case.steps):
-        toml = case_toml(case.K, case.assume, texts[i], [gen])
+        toml = case.toml_with(texts[i], [gen])
         try:
             check_derivation(loads(toml, "fuzz.toml"), budget=BUDGET, search=False)
         except Exception as single:  # noqa: BLE001
             return Crash(toml, f"{type(single).__name__}: {single}")
     return Crash(case.toml(), f"{type(error).__name__}: {error}")
+
+
+def _observation(density, data: tuple[str, ...]) -> str:
+    """The observation an assumption's q(z) / q(z | x1) is about."""
+    given = getattr(density, "given", ())
+    return given[0].name if given else data[0]
 
 
 @dataclass(repr=False)
@@ -699,6 +1008,9 @@ class Campaign:
     judge_skipped: int = 0
     verdicts: Counter = field(default_factory=Counter)
     proved_by_rule: Counter = field(default_factory=Counter)
+    steps_by_kind: Counter = field(default_factory=Counter)
+    refused_by_kind: Counter = field(default_factory=Counter)
+    proved_by_kind: Counter = field(default_factory=Counter)
     disagreements: list[Disagreement] = field(default_factory=list)
     crashes: list[Crash] = field(default_factory=list)
     engine_seconds: float = 0.0
@@ -712,6 +1024,9 @@ class Campaign:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.verdicts.update(other.verdicts)
         self.proved_by_rule.update(other.proved_by_rule)
+        self.steps_by_kind.update(other.steps_by_kind)
+        self.refused_by_kind.update(other.refused_by_kind)
+        self.proved_by_kind.update(other.proved_by_kind)
         self.disagreements += other.disagreements
         self.crashes += other.crashes
 
@@ -720,10 +1035,17 @@ class Campaign:
         state["_instances"] = {}  # cached judge instances (with their memo tables) stay behind
         return state
 
-    def instances(self, K: int, assumption) -> list[J.Instance]:
-        key = (K, assumption)
+    def instances(self, K, assumption=None, data: tuple[str, ...] = ("x",),
+                  params: tuple[tuple[str, str], ...] = ()) -> list[J.Instance]:
+        """The judge's instances: K = "any" at K = 2, 3 and 5; every observation; the
+        parameters sampled in their intervals; q fixed by the assumptions
+        ((observation, expression) pairs)."""
+        key = (K, assumption, data, params)
         if key not in self._instances:
-            base = J.instances(K)
+            if K == "any":
+                base = J.instances_any(observations=data, params=params)
+            else:
+                base = J.instances(K, observations=data, params=params)
             self._instances[key] = base if assumption is None else J.assumed(base, assumption)
         return self._instances[key]
 
@@ -734,6 +1056,7 @@ class Campaign:
         except DerivationError:
             self.refused += 1
             self.refused_steps += len(case.steps)
+            self.refused_by_kind[case.kind] += 1
             return
         started = time.perf_counter()
         try:
@@ -745,43 +1068,61 @@ class Campaign:
         self.engine_seconds += time.perf_counter() - started
         started = time.perf_counter()
         try:
-            assumption = derivation.assumptions[0].rhs.expr if derivation.assumptions else None
-            cases_ = self.instances(derivation.K, assumption)
+            assumption = tuple((_observation(a.lhs.expr, case.data), a.rhs.expr) for a in derivation.assumptions) \
+                or None
+            cases_ = self.instances(case.K, assumption, case.data, case.params)
         except J.JudgeError:
             cases_ = None
         lhs, lhs_text = derivation.start.expr, derivation.start.text
         memos: dict = {}  # the judge's values, shared by the steps of this chain
+        kind = case.kind
         for step, gen, outcome in zip(derivation.steps, case.steps, result.steps):
             self.steps += 1
+            self.steps_by_kind[kind] += 1
             self.verdicts[outcome.verdict.value] += 1
             if outcome.verdict is Verdict.proved:
                 self.proved += 1
+                self.proved_by_kind[kind] += 1
                 self.proved_by_rule[step.rule] += 1
                 try:
                     if cases_ is None:
                         raise J.JudgeError("assumption")
                     judgement = J.judge(lhs, step.rel, step.expr, cases_, memos=memos)
+                    if judgement.holds and case.params:  # the parameters where this step's numbers put a zero
+                        extra = J.with_landmarks(cases_, case.params, J.landmarks(lhs, step.expr))
+                        if extra:
+                            judgement = J.judge(lhs, step.rel, step.expr, extra)
+                    if judgement.holds and case.params:  # a divisor with a zero between two samples
+                        failure = J.sign_change(lhs, step.expr, cases_, case.params)
+                        if failure is not None:
+                            judgement = J.Judgement([failure])
                 except J.JudgeError:
                     self.judge_skipped += 1
                 else:
                     if not judgement.holds:
                         failure = judgement.failures[0]
                         example = failure.instance.toml(with_q=case.assume is None)
-                        toml = case_toml(case.K, case.assume, lhs_text, [gen]) + "\n# the judge's instance" + (
+                        toml = case.toml_with(lhs_text, [gen]) + "\n# the judge's instance" + (
                             f" (z = {failure.k})" if failure.k is not None else "") + ":\n# " + \
                             example.replace("\n", "\n# ") + "\n"
                         self.disagreements.append(Disagreement(toml, step.rel, outcome.reason, failure.reason,
-                                                               failure.describe(), gen.tags))
+                                                               failure.describe(), gen.tags, kind))
             lhs, lhs_text = step.expr, step.formula.text
         self.judge_seconds += time.perf_counter() - started
 
     def __repr__(self) -> str:
         return f"Campaign({self.summary()})"
 
+    def by_kind(self) -> str:
+        """Proved fraction per kind of derivation: explicit K, K any, params, data."""
+        return ", ".join(f"{kind} {self.proved_by_kind[kind]}/{self.steps_by_kind[kind]}"
+                         f" ({self.proved_by_kind[kind] / max(self.steps_by_kind[kind], 1):.1%})" for kind in KINDS)
+
     def summary(self) -> str:
         fraction = self.proved / self.steps if self.steps else 0.0
         return (f"{self.derivations} derivations ({self.refused} refused by the loader, {self.refused_steps} steps), "
                 f"{self.steps} steps checked: {dict(self.verdicts)}; proved fraction {fraction:.1%} "
+                f"(by kind: {self.by_kind()}) "
                 f"(by rule: {dict(sorted(self.proved_by_rule.items()))}); "
                 f"judge skipped {self.judge_skipped}; {len(self.disagreements)} disagreements; "
                 f"{len(self.crashes)} engine crashes; "
@@ -791,7 +1132,7 @@ class Campaign:
         """One disagreement per (kind, generator tags), the shortest TOML of each."""
         best: dict = {}
         for dis in self.disagreements:
-            key = (dis.kind, dis.tags)
+            key = (dis.kind, dis.case_kind, dis.tags)
             if key not in best or len(dis.toml) < len(best[key].toml):
                 best[key] = dis
         return sorted(best.values(), key=lambda d_: len(d_.toml))
@@ -934,14 +1275,179 @@ def test_generated_expressions_parse_and_render_faithfully():
     assert got == -(F(1, 3) - F(1, 2)) * 4 / (F(3, 10) - 1)
 
 
+X12_PARSE = Vocabulary(("x1", "x2"))
+
+
+def dataset_value(text: str, inst: J.Instance, k=None):
+    return J.evaluate(parse_expression(text, X12_PARSE), inst, k)
+
+
+DATASET = J.Instance("dataset", (F(3, 4), F(1, 4)), (F(1, 5), F(3, 5)), (F(1, 3), F(2, 3)), ("x1", "x2"),
+                     (((F(1, 2), F(1, 10)), (F(1, 2), F(1, 2))),))
+
+
+def test_judge_on_several_observations_by_hand():
+    assert dataset_value("p(x1)", DATASET) == F(3, 10)
+    assert dataset_value("p(x2)", DATASET) == F(2, 5)
+    assert [dataset_value("p(z | x2)", DATASET, k) for k in (0, 1)] == [F(15, 16), F(1, 16)]
+    assert dataset_value("q(z | x2)", DATASET, 1) == F(1, 2)
+    assert dataset_value("p(x2, z)", DATASET, 0) == F(3, 8) == dataset_value("p(z, x2)", DATASET, 0)
+    with mpmath.workdps(70):
+        # q(z | x2) = (1/2, 1/2), joint p(x2, z) = (3/8, 1/40)
+        elbo2 = (mpmath.log(mpmath.mpf(3) / 4) + mpmath.log(mpmath.mpf(1) / 20)) / 2
+        kl2 = (mpmath.log(mpmath.mpf(8) / 15) + mpmath.log(8)) / 2
+    assert close(dataset_value("ELBO(q(z | x2), x2)", DATASET), elbo2)
+    assert close(dataset_value("KL(q(z | x2), p(z | x2))", DATASET), kl2)
+    assert "likelihood = { x1 = " in DATASET.toml() and "q = { x1 = " in DATASET.toml()
+
+
+DATASET_TRUE = [
+    ("log(p(x1)) + log(p(x2)) - ELBO(q(z | x1), x1) - ELBO(q(z | x2), x2)", "=",
+     "KL(q(z | x1), p(z | x1)) + KL(q(z | x2), p(z | x2))"),
+    ("log(p(x1))", ">=", "ELBO(q(z | x2), x1)"),
+    ("log(p(x2)) - ELBO(q(z | x1), x2)", "=", "KL(q(z | x1), p(z | x2))"),
+    ("p(x1, z) / p(z | x1)", "=", "p(x1)"),
+]
+DATASET_FALSE = [
+    ("KL(q(z | x1), p(z | x1))", "=", "KL(q(z | x1), p(z | x2))", "lhs - rhs"),
+    ("Sum(p(z | x1) * p(x2 | z), z)", "=", "p(x2)", "lhs - rhs"),
+    ("KL(q(z | x1), p(z | x2))", ">", "0", "lhs - rhs"),  # 0 where q(z | x1) = p(z | x2)
+    ("p(x1)", "=", "p(x2)", "lhs - rhs"),
+    ("log(-log(p(x2)))", "=", "log(-log(p(x2)))", "undefined"),  # p(x2) = 1 when every l(x2) = 1
+]
+
+
+@pytest.mark.parametrize("lhs, rel, rhs", DATASET_TRUE)
+def test_judge_accepts_dataset_statements(lhs, rel, rhs):
+    cases_ = J.instances_any(observations=("x1", "x2"))
+    judgement = J.judge(parse_expression(lhs, X12_PARSE), rel, parse_expression(rhs, X12_PARSE), cases_,
+                        stop_at_first=False)
+    assert judgement.holds, judgement.failures[0].describe()
+
+
+@pytest.mark.parametrize("lhs, rel, rhs, kind", DATASET_FALSE)
+def test_judge_rejects_wrong_dataset_statements(lhs, rel, rhs, kind):
+    judgement = J.judge(parse_expression(lhs, X12_PARSE), rel, parse_expression(rhs, X12_PARSE),
+                        J.instances(2, observations=("x1", "x2")))
+    assert not judgement.holds and judgement.failures[0].reason.startswith(kind), judgement.outcomes[-1].describe()
+
+
+def test_judge_assumption_per_observation():
+    cases_ = J.assumed(J.instances(3, observations=("x1", "x2")),
+                       [("x1", parse_expression("p(z | x1)", X12_PARSE))])
+    tight = J.judge(parse_expression("ELBO(q(z | x1), x1)", X12_PARSE), "=", parse_expression("log(p(x1))", X12_PARSE),
+                    cases_, stop_at_first=False)
+    assert tight.holds
+    other = J.judge(parse_expression("ELBO(q(z | x2), x2)", X12_PARSE), "=", parse_expression("log(p(x2))", X12_PARSE),
+                    cases_)
+    assert not other.holds
+
+
+@pytest.mark.parametrize("condition, inside, outside", [
+    (">= 1", [F(1), 1 + F(1, 10**30), F(10**6 + 1)], [F(999, 1000)]),
+    ("> 1", [1 + F(1, 10**30)], [F(1)]),
+    ("< 0", [-F(1, 10**30)], [F(0)]),
+    ("in (0, 1)", [F(1, 10**30), 1 - F(1, 10**30)], [F(0), F(1)]),
+    ("in [1/2, 2]", [F(1, 2), F(2)], [F(1, 2) - F(1, 10**30)]),
+    ("real", [F(0), F(-10**6), F(10**6)], []),
+])
+def test_judge_samples_parameters_inside_their_interval_with_the_bounds(condition, inside, outside):
+    samples = J.parameter_samples(condition)
+    assert all(J.parameter_contains(condition, v) for v in samples)
+    assert set(inside) <= set(samples)
+    assert not set(outside) & set(samples) and not any(J.parameter_contains(condition, v) for v in outside)
+
+
+BETA_PARSE = Vocabulary(("x",), ("beta",))
+
+
+@pytest.mark.parametrize("lhs, rel, rhs, condition, holds", [
+    ("E(q, log(p(x | z))) - beta * KL(q(z), p(z))", "<=", "log(p(x))", ">= 1", True),
+    ("E(q, log(p(x | z))) - beta * KL(q(z), p(z))", "<=", "log(p(x))", "> 1/2", False),
+    ("E(q, log(p(x | z))) - beta * KL(q(z), p(z))", "<=", "log(p(x))", "in (0, 1)", False),
+    ("1 / (beta - 1) * (beta - 1)", "=", "1", "> 1", True),
+    ("1 / (beta - 1) * (beta - 1)", "=", "1", ">= 1", False),  # undefined at beta = 1
+    ("log(beta - 1) - log(beta - 1)", "=", "0", "in (1, 3]", True),
+    ("log(beta)", "=", "log(beta)", ">= 0", False),  # undefined at beta = 0
+    ("(beta - 1) * KL(q(z), p(z))", ">=", "0", ">= 1", True),
+    ("(beta - 1) * KL(q(z), p(z))", ">=", "0", "> 1/2", False),
+    ("beta * log(p(x))", "<=", "0", ">= 0", True),
+    ("beta * log(p(x))", "<=", "0", "real", False),
+])
+def test_judge_decides_statements_with_a_parameter(lhs, rel, rhs, condition, holds):
+    cases_ = J.instances_any(params=(("beta", condition),))
+    assert all(J.parameter_contains(condition, inst.values["beta"]) for inst in cases_)
+    judgement = J.judge(parse_expression(lhs, BETA_PARSE), rel, parse_expression(rhs, BETA_PARSE), cases_,
+                        stop_at_first=not holds)
+    assert judgement.holds is holds, (judgement.failures or judgement.outcomes)[0].describe()
+
+
+def test_judge_finds_a_zero_between_its_samples_through_landmarks():
+    lhs, rhs = parse_expression("(beta - 1/3) / (beta - 1/3)", BETA_PARSE), parse_expression("1", BETA_PARSE)
+    params = (("beta", "> 0"),)
+    cases_ = J.instances(2, params=params)
+    assert J.judge(lhs, "=", rhs, cases_, stop_at_first=False).holds  # 1/3 is not a sample
+    extra = J.with_landmarks(cases_, params, J.landmarks(lhs, rhs))
+    assert F(1, 3) in {inst.values["beta"] for inst in extra}
+    assert all(J.parameter_contains("> 0", inst.values["beta"]) for inst in extra)
+    judgement = J.judge(lhs, "=", rhs, extra)
+    assert not judgement.holds and judgement.failures[0].reason.startswith("undefined")
+    two = parse_expression("1 / (2 * beta - 3)", BETA_PARSE)  # zero at 3/2
+    assert F(3, 2) in J.landmarks(two)
+
+
+def test_judge_finds_an_irrational_zero_by_a_sign_change():
+    lhs, rhs = parse_expression("(beta ** 2 - 2) / (beta ** 2 - 2)", BETA_PARSE), parse_expression("1", BETA_PARSE)
+    params = (("beta", "> 0"),)
+    cases_ = J.instances(2, params=params)
+    assert J.judge(lhs, "=", rhs, cases_, stop_at_first=False).holds  # no rational sample is sqrt(2)
+    failure = J.sign_change(lhs, rhs, cases_, params)
+    assert failure is not None and "changes sign" in failure.reason and failure.reason.startswith("undefined")
+    inside = (("beta", "in [3/2, 2]"),)
+    assert J.sign_change(lhs, rhs, J.instances(2, params=inside), inside) is None
+    pointwise = parse_expression("Sum(q(z) / (q(z) - beta), z)", BETA_PARSE)  # q(z) - beta = 0 for some beta
+    assert J.sign_change(pointwise, rhs, J.instances(3, params=(("beta", "in (0, 1)"),)), (("beta", "in (0, 1)"),))
+
+
+def test_judge_any_K_covers_K_2_3_5_and_refutes_a_K2_identity():
+    cases_ = J.instances_any()
+    assert {inst.K for inst in cases_} == set(J.ANY_K)
+    for K in J.ANY_K:  # boundary values in every coordinate at every K
+        assert any(inst.K == K and F(1, 10**30) in inst.prior + inst.q for inst in cases_)
+    judgement = J.judge(parse_expression("Sum(log(1 - q(z)), z)"), "=", parse_expression("Sum(log(q(z)), z)"), cases_)
+    assert not judgement.holds and judgement.failures[0].instance.K == 3
+
+
+def test_generator_covers_every_kind_with_loadable_files():
+    """The derandomised generator makes derivations of every kind, most of them loadable,
+    with K = "any", [params] and data = ["x1", "x2"] written the way the loader reads them."""
+    batch = generate(200)
+    kinds = Counter(case.kind for case in batch)
+    assert set(kinds) == set(KINDS), kinds
+    loaded = Counter()
+    for case in batch:
+        try:
+            derivation = loads(case.toml(), "fuzz.toml")
+        except DerivationError:
+            continue
+        loaded[case.kind] += 1
+        assert derivation.K == case.K and derivation.data == case.data
+        assert tuple(p.name for p in derivation.params) == tuple(name for name, _ in case.params)
+    for kind in KINDS:
+        assert loaded[kind] >= 0.6 * kinds[kind], (kind, loaded, kinds)
+
+
 # ============================================================================ the fuzzer
 
-EXAMPLES = int(os.environ.get("ELBO_SYM_FUZZ_EXAMPLES", "1200"))
+EXAMPLES = int(os.environ.get("ELBO_SYM_FUZZ_EXAMPLES", "1300"))
 """Generated derivations in the CI slice (about 2.2 loadable steps each)."""
 WORKERS = int(os.environ.get("ELBO_SYM_FUZZ_WORKERS", str(min(2, os.cpu_count() or 1))))
 """Processes sharing the checking of the generated derivations."""
 MIN_STEPS = 2000
 MIN_PROVED_FRACTION = 0.15
+MIN_KIND_STEPS = 250
+MIN_KIND_PROVED_FRACTION = 0.10
+"""Each kind (explicit K, K any, params, data) gets enough steps, and enough of them proved."""
 
 
 def generate(examples: int, derandomize: bool = True, seed: int | None = None) -> list[Case]:
@@ -1005,6 +1511,10 @@ def test_fuzz_run_is_large_enough_and_not_vacuous(campaign):
     summary = campaign.summary()
     assert campaign.steps >= MIN_STEPS, summary
     assert campaign.proved >= MIN_PROVED_FRACTION * campaign.steps, f"vacuous: too few proved steps. {summary}"
+    for kind in KINDS:
+        steps, proved = campaign.steps_by_kind[kind], campaign.proved_by_kind[kind]
+        assert steps >= MIN_KIND_STEPS, f"too few {kind} steps. {summary}"
+        assert proved >= MIN_KIND_PROVED_FRACTION * steps, f"vacuous for {kind}: too few proved steps. {summary}"
 
 
 def test_engine_proves_only_what_the_independent_judge_confirms(campaign):

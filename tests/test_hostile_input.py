@@ -580,7 +580,7 @@ def test_every_reader_uses_the_safe_reader(tmp_path, capsys):
         elbo_sym.engine.derivation.load(fifo)
     with pytest.raises(DerivationError, match="a FIFO"):
         load_deck(fifo)
-    reports, errors = check_paths([str(fifo)], budget=10.0, formatter=str, use_cache=False)
+    reports, errors = check_paths([str(fifo)], budget=10.0, use_cache=False)
     assert reports == [] and "a FIFO" in str(errors[0])
     for argv in (["explain", str(fifo)], ["cards", str(fifo)], ["flashcards", str(fifo)]):
         assert main(argv) == EXIT_INPUT
@@ -627,7 +627,7 @@ def test_library_entry_points_refuse_bad_budgets(budget):
         "check_deck": lambda: check_deck(deck, budget=budget),
         "check_card": lambda: check_card(deck.cards[0], deck.path, budget=budget),
         "check_lesson_cards": lambda: check_lesson_cards(budget=budget),
-        "check_paths": lambda: check_paths([str(gap)], budget=budget, formatter=str, use_cache=False),
+        "check_paths": lambda: check_paths([str(gap)], budget=budget, use_cache=False),
     }
     for name, call in calls.items():
         started = time.perf_counter()

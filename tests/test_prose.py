@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from elbo_sym.engine.check import check_derivation
+from elbo_sym.report.build import check_file as check_derivation
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import DerivationError, loads
 from elbo_sym.publish.handouts import derivations_handout, write_handouts

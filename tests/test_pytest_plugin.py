@@ -9,7 +9,7 @@ import pytest
 
 import elbo_sym.engine.check  # noqa: F401  (imported here so in-process pytester runs keep SymPy loaded)
 import elbo_sym.authoring.explain  # noqa: F401
-import elbo_sym.authoring.repair  # noqa: F401
+import elbo_sym.engine.repair  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
@@ -66,7 +66,7 @@ def test_wrong_step_fails_with_counterexample_and_suggestion(pytester: pytest.Py
     line = KL_FLIPPED.splitlines().index('expr = "KL(p(z | x), q(z))"') + 1
     assert f"derivations/gap.toml:{line}: step 4 is refuted" in out
     assert "=  KL(p(z | x), q(z))" in out                       # the relation and the new side
-    assert "Sum(q(z) * log(q(z) / p(z | x)), z)" in out         # the previous side
+    assert "Sum(q(z)*log(q(z)/p(z | x)), z)" in out             # the previous side, as printed
     assert "rule:     definition" in out
     assert "verdict:  refuted" in out
     assert "counterexample (example 1): p(z) = (3/4, 1/4), p(x | z) = (1/5, 3/5), q(z) = (1/3, 2/3)" in out

@@ -245,10 +245,10 @@ def test_json_carries_the_assumption_the_domain_and_the_conditions(tmp_path, cap
     path.write_text(text, "utf-8")
     assert main(["check", "--no-cache", "--json", str(path)]) == 0
     (report,) = json.loads(capsys.readouterr().out)
-    assert report["assume"] == ["q(z) = p(z | x)"]
+    assert [(a["lhs"]["text"], a["rel"], a["rhs"]["text"]) for a in report["assume"]] == [("q(z)", "=", "p(z | x)")]
     assert "K = 2" in report["domain"]
     conditions = report["steps"][0]["conditions"]
-    assert any("> 0" in c["condition"] and c["shown"] for c in conditions)
+    assert any("> 0" in c["text"] and c["shown"] for c in conditions)
 
 
 def test_a_card_that_holds_only_for_small_K_is_not_printed(tmp_path):

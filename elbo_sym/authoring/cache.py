@@ -15,12 +15,13 @@ HMAC-SHA256 of its slot (the key) and its payload under a per-user random secret
 file ``key`` in the user's cache folder (32 random bytes, created atomically with mode
 0600; a key file that is not a regular file owned by the current user with mode 0600 and
 one link disables the cache: nothing is read or written).  An entry that is not
-authentic, malformed, of the wrong types or inconsistent (another path, another slot,
-verdicts that do not match its data, a report that did not hold) is a miss, never an
-error.
+authentic, malformed, of the wrong types or inconsistent (another path, another slot, a
+report that does not read back whole, a report that did not pass) is a miss, never an
+error.  What is stored is the report data itself (elbo_sym.report.model: JSON round trip),
+so a hit renders exactly as a fresh check would.
 
-Only reports that cannot depend on timing are stored: derivations that hold (every step
-proved or checked, examples hold, claim established).  A failing derivation involves time
+Only reports that cannot depend on timing are stored: derivations that pass (every step
+proved or accepted, examples hold, claim established).  A failing derivation involves time
 budgets (the repair search, a step that ran out of time) and is always re-checked.
 Entries are JSON (never pickle) and written atomically.  When every file hits, SymPy is
 not even imported.
@@ -40,13 +41,13 @@ import os
 import re
 import stat
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from elbo_sym.files import FileReadError, discover, read_regular_file
 from elbo_sym.limits import MAX_FILE_BYTES, validate_budget
+from elbo_sym.report.model import DerivationReport, InputErrorReport
 
-FORMAT = 2
+FORMAT = 3
 """Bumped when the entry layout changes (2: authenticated entries)."""
 MAX_ENTRIES = 512
 """Oldest entries beyond this many are removed when a new one is written."""
@@ -55,7 +56,6 @@ MAX_ENTRY_BYTES = 4_000_000
 KEY_FILE = "key"
 KEY_BYTES = 32
 _MAC_CONTEXT = b"elbo-sym result cache, format 2\0"
-_CACHEABLE_VERDICTS = frozenset({"proved", "checked"})
 ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.json", re.ASCII)
 """The names of the entries the cache writes (a SHA-256 in hex); nothing else is ever removed."""
 
@@ -118,42 +118,6 @@ def entry_key(path: str, content: bytes, budget: float, total: float | None = No
     return digest.hexdigest()
 
 
-@dataclass(frozen=True)
-class _Verdict:
-    value: str
-
-
-@dataclass(frozen=True)
-class _StepVerdict:
-    verdict: _Verdict
-
-
-@dataclass(frozen=True)
-class Report:
-    """One derivation's check as the CLI prints it: fresh, or read back from the cache."""
-
-    path: str
-    text: str
-    data: dict
-    verdicts: tuple[str, ...]
-    established: bool
-    ok: bool
-    cached: bool = False
-
-    @property
-    def steps(self) -> tuple[_StepVerdict, ...]:
-        """Per-step verdicts, shaped like DerivationResult.steps for `format_summary`."""
-        return tuple(_StepVerdict(_Verdict(v)) for v in self.verdicts)
-
-    def as_dict(self) -> dict:
-        return self.data
-
-    @classmethod
-    def from_result(cls, result, text: str) -> "Report":
-        return cls(result.derivation.path, text, result.as_dict(),
-                   tuple(r.verdict.value for r in result.steps), result.established, result.ok)
-
-
 def _usable_key(fd: int) -> bool:
     """A key file we may trust: a regular file, ours, mode 0600, one link, KEY_BYTES long."""
     info = os.fstat(fd)
@@ -212,35 +176,16 @@ def _mac(secret: bytes, key: str, payload: bytes) -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _step_consistent(step, index: int, verdict: str) -> bool:
-    """A step of the report's data: numbered in order, with its line, agreeing with `verdicts`."""
-    return (isinstance(step, dict) and step.get("index") == index and _is_int(step.get("index"))
-            and _is_int(step.get("line")) and step.get("verdict") == verdict
-            and _is_int(step.get("instances", 0)))
-
-
-def _report_from_payload(payload: dict, key: str, path: str) -> Report | None:
-    """The report in an authentic payload, if every field has its type and agrees with the rest."""
+def _report_from_payload(payload: dict, key: str, path: str) -> DerivationReport | None:
+    """The report in an authentic payload, if it reads back whole and agrees with its key."""
     if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get("key") != key:
         return None
-    text, data, verdicts = payload.get("text"), payload.get("data"), payload.get("verdicts")
-    established, ok = payload.get("established"), payload.get("ok")
-    if payload.get("path") != path or not isinstance(text, str) or not isinstance(data, dict):
+    if payload.get("path") != path or not isinstance(payload.get("report"), dict):
         return None
-    if established is not True or ok is not True:  # only reports that held are ever stored
+    report = DerivationReport.from_dict(payload["report"])
+    if report.file != path or not report.ok:  # only reports that passed are ever stored
         return None
-    if not isinstance(verdicts, list) or not all(isinstance(v, str) and v in _CACHEABLE_VERDICTS for v in verdicts):
-        return None
-    steps = data.get("steps")
-    if (data.get("file") != path or data.get("ok") is not True or data.get("established") is not True
-            or not isinstance(steps, list) or len(steps) != len(verdicts)
-            or not all(_step_consistent(s, i, v) for i, (s, v) in enumerate(zip(steps, verdicts), 1))):
-        return None
-    return Report(path, text, data, tuple(verdicts), True, True, cached=True)
+    return report
 
 
 class Cache:
@@ -264,7 +209,7 @@ class Cache:
                 return None
         return self._secret
 
-    def get(self, key: str, path: str) -> Report | None:
+    def get(self, key: str, path: str) -> DerivationReport | None:
         try:
             secret = self._key(create=False)
             if secret is None:
@@ -279,21 +224,21 @@ class Cache:
             if not hmac.compare_digest(mac.encode("ascii", "replace"), _mac(secret, key, raw).encode("ascii")):
                 return None
             return _report_from_payload(json.loads(payload), key, path)
-        except (FileReadError, OSError, ValueError, TypeError, RecursionError, MemoryError, UnicodeError):
+        except (FileReadError, OSError, ValueError, TypeError, KeyError, RecursionError, MemoryError,
+                UnicodeError):
             return None
 
-    def put(self, key: str, report: Report) -> None:
-        if not report.ok or not report.established:
+    def put(self, key: str, report: DerivationReport) -> None:
+        if not report.ok:
             return
         try:
             secret = self._key(create=True)
             if secret is None:
                 return
-            payload = json.dumps({"format": FORMAT, "key": key, "path": report.path, "text": report.text,
-                                  "data": report.data, "verdicts": list(report.verdicts),
-                                  "established": report.established, "ok": report.ok}, ensure_ascii=False)
-            if _report_from_payload(json.loads(payload), key, report.path) is None:
-                return  # would not be read back as a hit: do not store it
+            payload = json.dumps({"format": FORMAT, "key": key, "path": report.file, "report": report.to_dict()},
+                                 ensure_ascii=False)
+            if _report_from_payload(json.loads(payload), key, report.file) != report:
+                return  # would not be read back as the same report: do not store it
             entry = json.dumps({"format": FORMAT, "mac": _mac(secret, key, payload.encode("utf-8", "surrogatepass")),
                                 "payload": payload}).encode("ascii")
             if len(entry) > MAX_ENTRY_BYTES:
@@ -336,14 +281,14 @@ class Cache:
                 pass
 
 
-def check_paths(paths: list[str], budget: float, formatter, use_cache: bool = True,
-                total: float | None = None):
-    """Check every derivation named by `paths`; return (reports in file order, input errors).
+def check_paths(paths: list[str], budget: float, use_cache: bool = True,
+                total: float | None = None) -> tuple[list[DerivationReport], list[InputErrorReport]]:
+    """Check every derivation named by `paths`: (reports in file order, input errors).
 
     `budget` bounds each step, `total` each file (None: the default, steps x budget, capped);
-    both must be finite and > 0 (else BudgetError).
-    `formatter(result) -> str` renders a fresh DerivationResult (the CLI's format_result).
-    Raises FileNotFoundError when `paths` name no derivation file at all.
+    both must be finite and > 0 (else BudgetError).  A cached report is the same data a
+    fresh check would give (the report's JSON round trip); SymPy is not imported when
+    every file hits.  Raises FileNotFoundError when `paths` name no derivation file at all.
     """
     budget = validate_budget(budget)
     total = validate_budget(total, "file budget") if total is not None else None
@@ -351,7 +296,7 @@ def check_paths(paths: list[str], budget: float, formatter, use_cache: bool = Tr
     if not files:
         raise FileNotFoundError(f"no derivation files found in {' '.join(paths)}")
     cache = Cache() if use_cache and not disabled_by_environment() else None
-    reports: list[Report | None] = [None] * len(files)
+    reports: list[DerivationReport | None] = [None] * len(files)
     misses = []
     for i, path in enumerate(files):
         try:
@@ -365,25 +310,25 @@ def check_paths(paths: list[str], budget: float, formatter, use_cache: bool = Tr
             reports[i] = hit
         else:
             misses.append((i, path, key, content))
-    errors = []
+    errors: list[InputErrorReport] = []
     if misses:
         from elbo_sym.engine.derivation import DerivationError, loads
-        from elbo_sym.authoring.repair import check_with_suggestions
+        from elbo_sym.report.build import check_file
+
         for i, path, key, content in misses:
             if isinstance(content, FileReadError):
                 line, prefix = (1, "") if content.too_large else (0, "cannot read file: ")
-                errors.append(DerivationError(str(path), line, prefix + content.reason))
+                errors.append(InputErrorReport(str(path), line, prefix + content.reason))
                 continue
             try:
                 derivation = loads(content, str(path))
             except DerivationError as error:
-                errors.append(error)
+                errors.append(InputErrorReport.from_error(error))
                 continue
-            result = check_with_suggestions(derivation, budget=budget, total=total)
-            reports[i] = Report.from_result(result, formatter(result))
+            reports[i] = check_file(derivation, budget, total)
             if key is not None:
                 cache.put(key, reports[i])
     return [r for r in reports if r is not None], errors
 
 
-__all__ = ["Cache", "Report", "check_paths", "cache_dir", "engine_fingerprint", "fingerprint", "entry_key", "discover"]
+__all__ = ["Cache", "check_paths", "cache_dir", "engine_fingerprint", "fingerprint", "entry_key", "discover"]

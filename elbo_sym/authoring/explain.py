@@ -73,7 +73,7 @@ def explain(derivation: Derivation, index: int | None = None, budget: float = ST
     """
     budget = validate_budget(budget)
     from elbo_sym.engine.canonical import TooLarge, canonical
-    from elbo_sym.authoring.repair import check_with_suggestions
+    from elbo_sym.engine.repair import check_with_suggestions
     from elbo_sym.engine.models.discrete import UnfoldError
     from elbo_sym.engine.rules import RULE_HELP
 

@@ -165,7 +165,7 @@ class DerivationItem(pytest.Item):
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, DerivationFailed):
-            return format_failure(excinfo.value.result)
+            return format_failure(excinfo.value.report)
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):

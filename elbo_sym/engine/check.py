@@ -60,6 +60,28 @@ class Verdict(str, Enum):
 
 
 @dataclass(frozen=True)
+class Suggestion:
+    """A repair that makes the step ``proved``: what changed and the step as edited."""
+
+    description: str
+    rel: str
+    expr: str
+    rule: str
+    changes: tuple[str, ...]
+    """Which keys of the step the repair edits ("rel", "expr", "rule"); empty if none."""
+
+    def describe(self) -> str:
+        """One line, e.g. ``swap the two arguments of KL: expr = "KL(q(z), p(z | x))"``."""
+        values = {"rel": self.rel, "expr": self.expr, "rule": self.rule}
+        edits = ", ".join(f'{key} = "{values[key]}"' for key in ("rel", "expr", "rule") if key in self.changes)
+        return f"{self.description}: {edits}" if edits else self.description
+
+    def as_dict(self) -> dict:
+        return {"description": self.description, "rel": self.rel, "expr": self.expr, "rule": self.rule,
+                "changes": list(self.changes), "text": self.describe()}
+
+
+@dataclass(frozen=True)
 class Counterexample:
     """Exact parameter values where a step fails (or is undefined), with both sides' values.
 
@@ -137,7 +159,7 @@ class StepResult:
     outcome: RuleOutcome | None = field(default=None, compare=False)
     seconds: float = 0.0
     suggestion: Suggestion | None = field(default=None, compare=False)
-    """For a refuted step: the smallest common repair that makes it proved (elbo_sym.authoring.repair)."""
+    """For a refuted step: the smallest common repair that makes it proved (elbo_sym.engine.repair)."""
     conditions: tuple[tuple[str, bool], ...] = ()
     """Definedness conditions of the step and whether each was shown on the whole domain."""
 
@@ -570,7 +592,7 @@ def check_derivation(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS
 
     `budget` bounds each step; `total` the whole file (default: steps x budget, capped by
     elbo_sym.limits).  Steps after the file budget ran out are `error`.  Repair
-    suggestions for refuted steps are added one layer up (elbo_sym.authoring.repair).
+    suggestions for refuted steps are added one layer up (elbo_sym.engine.repair).
     """
     budget = validate_budget(budget)
     total = validate_budget(total, "file budget") if total is not None else file_budget(

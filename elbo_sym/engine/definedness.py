@@ -27,13 +27,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sympy import Add, Dummy, Expr, Poly, Symbol, exp, log
+from sympy import Add, Dummy, Expr, Poly, exp, log
 from sympy.polys.polyerrors import GeneratorsNeeded, PolynomialError
 
 from elbo_sym.budget import checkpoint
 from elbo_sym.engine.canonical import TooLarge, bounded_expand, bounded_together
 from elbo_sym.engine.models.discrete import DiscreteModel, has_free_latent
-from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, to_text, x, z
+from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, to_text, z
 
 MAX_CERTIFICATE_TERMS = 20_000
 """Largest polynomial (in terms) the constraint certificate expands."""

@@ -29,11 +29,11 @@ from elbo_sym.limits import (
     MAX_WHY_CHARS,
     POINTER_CONTEXT_CHARS,
 )
-from elbo_sym.engine.models import DiscreteModel, Instance, Interval, Model, ModelSpec, Parameter, UnfoldError, \
+from elbo_sym.engine.models import Instance, Interval, Model, ModelSpec, Parameter, UnfoldError, \
     build, families
 from elbo_sym.engine.models.base import PARAMETER, likelihood_block, q_block
 from elbo_sym.engine.models.discrete import observation_of
-from elbo_sym.engine.notation import Density, z
+from elbo_sym.engine.notation import Density
 from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expression
 from elbo_sym.prose import ProseError, check_prose, terminal_safe
 from elbo_sym.engine.rules import RULES

@@ -37,14 +37,14 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from sympy import Expr, Integer, Mul, Rational, Symbol, log
+from sympy import Expr, Integer, Rational, Symbol, log
 
-from elbo_sym.engine.check import DerivationResult, Verdict
+from elbo_sym.report.build import exact_form  # noqa: F401  (re-exported: the handouts' exact forms)
+from elbo_sym.report.model import DerivationReport
 from elbo_sym.engine.models.base import Instance
 from elbo_sym.numbers.exact import LogNumber, log_of
 from elbo_sym.limits import STEP_BUDGET_SECONDS
-from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, Density, Entropy, p, q, to_latex, x, z
-from elbo_sym.numbers.evaluate import Undefined, exact as exact_value
+from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, p, q, to_latex, x, z
 from elbo_sym.prose import inline
 from elbo_sym.publish.render import (
     INSTALL_HINT,
@@ -130,164 +130,77 @@ def decimal(value: LogNumber, digits: int = DECIMALS, *, bits: bool = False) -> 
     return LatexMarkup(value.decimal(digits, bits=bits))
 
 
-_MAX_COMPACT = 10**8
-
-
-def exact_form(value: LogNumber) -> Expr:
-    """A SymPy expression equal to ``value``, as compact as one log allows.
-
-    ``r + (1/D) log(N)`` with a rational N (``log(3/10)``, ``\\frac{1}{3}\\log\\frac{729}{32000}``);
-    the prime-by-prime sum when N would be unwieldy.
-    """
-    if value.is_rational:
-        return Rational(value.rational.numerator, value.rational.denominator)
-    from math import lcm
-
-    D = lcm(*(c.denominator for _, c in value.logs))
-    N = Fraction(1)
-    for prime, c in value.logs:
-        N *= Fraction(prime) ** int(c * D)
-    if max(N.numerator, N.denominator) > _MAX_COMPACT:
-        return value.to_sympy()
-    body: Expr = log(Rational(N.numerator, N.denominator), evaluate=False)
-    if D != 1:
-        body = Mul(Rational(1, D), body, evaluate=False)
-    if value.rational:
-        from sympy import Add
-
-        return Add(body, Rational(value.rational.numerator, value.rational.denominator), evaluate=False)
-    return body
-
-
 # --------------------------------------------------------------------------- checked derivations
 
 
-def require_checked(results: Iterable[DerivationResult]) -> None:
+def require_checked(reports: Iterable[DerivationReport]) -> None:
     """Raise :class:`HandoutError` unless every derivation passes: each step proved, or
     checked and explicitly accepted (``accept = "checked"``), claim established.
 
     The message lists every failure as ``file:line: step N: verdict (reason)``.
     """
     problems: list[str] = []
-    for result in results:
-        d = result.derivation
-        for r in result.steps:
-            if not r.passes:
-                problem = f"{d.path}:{r.step.line}: step {r.step.index} is {r.verdict.value}: {r.reason}"
-                if r.verdict is Verdict.checked:
+    for r in reports:
+        for s in r.steps:
+            if not s.passes:
+                problem = f"{r.file}:{s.line}: step {s.index} is {s.verdict}: {s.reason}"
+                if s.verdict == "checked":
                     problem += " (not proved; add accept = \"checked\" to the step to print it labelled as such)"
-                if r.counterexample is not None:
-                    problem += f"\n    counterexample: {r.counterexample.describe()}"
+                if s.counterexample is not None:
+                    problem += f"\n    counterexample: {s.counterexample.describe()}"
                 problems.append(problem)
-        for e in result.examples:
+        for e in r.examples:
             if not e.holds:
-                problems.append(f"{d.path}:{e.example.line}: example {e.example.index} fails: "
-                                + "; ".join(e.failures))
-        for problem in result.problems:
-            problems.append(f"{d.path}: {problem}")
-        if not result.established:
-            problems.append(f"{d.path}: claim not established: {result.claim_reason}")
+                problems.append(f"{r.file}:{e.line}: example {e.index} fails: " + "; ".join(e.failures))
+        for problem in r.problems:
+            problems.append(f"{r.file}: {problem}")
+        if not r.established and r.expect != "refuted":
+            problems.append(f"{r.file}: claim not established: {r.claim_reason}")
     if problems:
         raise HandoutError("handouts are built only from fully checked derivations:\n  "
                            + "\n  ".join(problems))
 
 
-def _evaluate(expr: Expr, model, values) -> LogNumber | None:
-    """The exact value of a z-free expression on one example (None if not exact-class)."""
-    parts = model.unfold_pointwise(expr)
-    if len(parts) != 1:
-        return None
-    try:
-        return exact_value(parts[0], values)
-    except (Undefined, ArithmeticError, ValueError, TypeError):
-        return None
-
-
-def _block_symbol(block) -> Expr:
-    """The notation a block of an instance gives values for: p(z), p(x1 | z), q(z | x1), beta."""
-    if block.name == "prior":
-        return p(z)
-    observation = block.name.partition("[")[2].rstrip("]") or "x"
-    o = x if observation == "x" else Symbol(observation)
-    if block.name.startswith("likelihood"):
-        return p(o, given=(z,))
-    if block.name.startswith("q"):
-        return q(z) if observation == "x" else Density("q", (z,), (o,))
-    return Symbol(block.name)
-
-
-def _is_log_quantity(expr: Expr) -> bool:
-    """Logs, KL, entropy and ELBO are information (nats, bits); p(x) is a probability."""
-    return bool(expr.has(log, KL, Entropy, ELBO))
-
-
-def _example_context(result: DerivationResult, example) -> dict[str, Any]:
-    d = result.derivation
-    model = d.model().explicit(example.K)
-    values = model.values(example.instance)
-    given = [{"symbol": math(_block_symbol(b)), "value": vector(example.instance[b.name])} for b in model.blocks]
-    for o, fixed in model.assumed.items():  # q fixed by the assumption: its value on the example
-        symbol = q(z) if o == "x" else Density("q", (z,), (Symbol(o),))
-        given.append({"symbol": math(symbol), "value": vector(tuple(exact_value(v, values).rational for v in fixed))})
-    quantities: list[tuple[Expr, str]] = [(d.start.expr, "start")]
-    if d.steps[-1].expr != d.start.expr:
-        quantities.append((d.steps[-1].expr, "end"))
-    quantities += [(e.lhs.expr, "expected") for e in example.expect]
-    rows, seen = [], set()
-    for expr, role in quantities:
-        if expr in seen:
-            continue
-        seen.add(expr)
-        value = _evaluate(expr, model, values)
-        if value is None:
-            continue
-        information = _is_log_quantity(expr)
-        rows.append({"symbol": math(expr), "exact": math(exact_form(value)), "nats": decimal(value),
-                     "bits": decimal(value, bits=True) if information else None, "role": role,
-                     "probability": not information})
+def _example_context(example) -> dict[str, Any]:
+    """An example of a report: its instance's values and the quantities computed exactly."""
+    given = [{"symbol": LatexMarkup(g.symbol.latex), "value": LatexMarkup(g.latex)} for g in example.given]
+    rows = [{"symbol": LatexMarkup(v.symbol.latex), "exact": LatexMarkup(v.exact.latex),
+             "nats": LatexMarkup(v.nats), "bits": LatexMarkup(v.bits) if v.bits is not None else None,
+             "role": v.role, "probability": v.bits is None} for v in example.rows]
     return {"index": example.index, "given": given, "rows": rows}
 
 
-def derivation_context(result: DerivationResult) -> dict[str, Any]:
-    """Everything the derivation sheet prints about one checked derivation."""
-    require_checked([result])
-    d = result.derivation
+def derivation_context(report: DerivationReport) -> dict[str, Any]:
+    """Everything the derivation sheet prints about one checked derivation (from its report)."""
+    require_checked([report])
     steps = [
         {
-            "index": r.step.index,
-            "rel": relation(r.step.rel),
-            "expr": math(r.step.expr),
-            "rule": r.step.rule if r.verdict is Verdict.proved else
-            f"{r.step.rule}: held on {r.instances} exact instances, not proved",
-            "why": inline(r.step.why),  # never a paragraph break inside the chain
-            "verdict": r.verdict.value,
-            "instances": r.instances,
+            "index": s.index,
+            "rel": relation(s.rel),
+            "expr": LatexMarkup(s.expr.latex),
+            "rule": s.rule if s.verdict == "proved" else f"{s.rule}: held on {s.instances} exact instances, not proved",
+            "why": inline(s.why),  # never a paragraph break inside the chain
+            "verdict": s.verdict,
+            "instances": s.instances,
         }
-        for r in result.steps
+        for s in report.steps
     ]
-    counts = {v.value: sum(r.verdict is v for r in result.steps) for v in (Verdict.proved, Verdict.checked)}
-    claim = None
-    if d.claim is not None:
-        claim = LatexMarkup(f"{to_latex(d.claim.lhs.expr)} {RELATION_LATEX[d.claim.rel]} {to_latex(d.claim.rhs.expr)}")
-    assumptions = [LatexMarkup(f"{to_latex(a.lhs.expr)} {RELATION_LATEX[a.rel]} {to_latex(a.rhs.expr)}")
-                   for a in d.assumptions]
-    shown = LatexMarkup(f"{to_latex(d.start.expr)} {RELATION_LATEX[result.relation]} {to_latex(d.steps[-1].expr)}")
     return {
-        "name": d.name,
-        "file": Path(d.path).name,
-        "title": inline(d.title),
-        "summary": inline(d.summary),
-        "K": d.K,
-        "proved_for": d.model().describe(),
-        "claim": claim,
-        "assumptions": assumptions,
-        "start": math(d.start.expr),
+        "name": report.name,
+        "file": Path(report.file).name,
+        "title": inline(report.title),
+        "summary": inline(report.summary),
+        "K": report.K,
+        "proved_for": report.model,
+        "claim": LatexMarkup(report.claim.latex) if report.claim is not None else None,
+        "assumptions": [LatexMarkup(a.latex) for a in report.assume],
+        "start": LatexMarkup(report.start.latex),
         "steps": steps,
-        "proved": counts["proved"],
-        "checked": counts["checked"],
-        "fully_proved": result.fully_proved,
-        "shown": shown,
-        "examples": [_example_context(result, e) for e in d.examples],
+        "proved": sum(s.verdict == "proved" for s in report.steps),
+        "checked": sum(s.verdict == "checked" for s in report.steps),
+        "fully_proved": report.fully_proved,
+        "shown": LatexMarkup(report.chain.latex),
+        "examples": [_example_context(e) for e in report.examples],
     }
 
 
@@ -311,13 +224,13 @@ LESSON_ORDER = ("jensen", "decomposition", "gap", "tight")
 """The lesson's derivations in teaching order; other files follow in the order given."""
 
 
-def lesson_order(results: Sequence[DerivationResult]) -> list[DerivationResult]:
-    """Results sorted into :data:`LESSON_ORDER` (stable for everything else)."""
+def lesson_order(reports: Sequence[DerivationReport]) -> list[DerivationReport]:
+    """Reports sorted into :data:`LESSON_ORDER` (stable for everything else)."""
     rank = {name: i for i, name in enumerate(LESSON_ORDER)}
-    return sorted(results, key=lambda r: rank.get(r.derivation.name, len(rank)))
+    return sorted(reports, key=lambda r: rank.get(r.name, len(rank)))
 
 
-def derivations_handout(results: Sequence[DerivationResult]) -> Handout:
+def derivations_handout(results: Sequence[DerivationReport]) -> Handout:
     """``derivations.pdf``: every derivation, one section each (lesson order first)."""
     require_checked(results)
     return Handout("derivations", "derivations.tex.j2",
@@ -737,7 +650,7 @@ def write_handouts(handouts: Sequence[Handout], out_dir: str | os.PathLike[str],
         return list(pool.map(build, sources))
 
 
-def lesson_handouts(results: Sequence[DerivationResult], *, seed: int = DEFAULT_SEED,
+def lesson_handouts(results: Sequence[DerivationReport], *, seed: int = DEFAULT_SEED,
                     count: int = DEFAULT_COUNT, budget: float = STEP_BUDGET_SECONDS) -> list[Handout]:
     """All handouts of the lesson, in build order (`budget`: of each check of a card's formula)."""
     require_checked(results)

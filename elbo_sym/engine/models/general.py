@@ -23,11 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
-from sympy import Add, Expr, Integer, Mul, Pow, Rational, Symbol, exp, expand, log
+from sympy import Add, Expr, Integer, Mul, Pow, Rational, Symbol, exp, log
 
 from elbo_sym.engine.models.base import ModelSpec
 from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, has_free_latent, observation_of
-from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, x, z
+from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, z
 
 GENERIC = "z"
 """The one point of a general model: z itself."""

@@ -28,7 +28,7 @@ from sympy.core.cache import clear_cache
 
 from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
-from elbo_sym.engine.check import DerivationResult, Verdict, check_derivation
+from elbo_sym.engine.check import DerivationResult, Suggestion, Verdict, check_derivation  # noqa: F401  (Suggestion: re-exported)
 from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, validate_budget
 from elbo_sym.engine.derivation import Derivation, Example, Formula, Step
 from elbo_sym.engine.models.discrete import DiscreteModel
@@ -45,28 +45,6 @@ DERIVATION_BUDGET_SECONDS = 15.0
 _INEQUALITY_RULES = ("jensen", "kl-nonneg")
 _REVERSE = {">=": "<=", "<=": ">=", ">": "<", "<": ">"}
 _NON_STRICT = {">": ">=", "<": "<="}
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """A repair that makes the step ``proved``: what changed and the step as edited."""
-
-    description: str
-    rel: str
-    expr: str
-    rule: str
-    changes: tuple[str, ...]
-    """Which keys of the step the repair edits ("rel", "expr", "rule"); empty if none."""
-
-    def describe(self) -> str:
-        """One line, e.g. ``swap the two arguments of KL: expr = "KL(q(z), p(z | x))"``."""
-        values = {"rel": self.rel, "expr": self.expr, "rule": self.rule}
-        edits = ", ".join(f'{key} = "{values[key]}"' for key in ("rel", "expr", "rule") if key in self.changes)
-        return f"{self.description}: {edits}" if edits else self.description
-
-    def as_dict(self) -> dict:
-        return {"description": self.description, "rel": self.rel, "expr": self.expr, "rule": self.rule,
-                "changes": list(self.changes), "text": self.describe()}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,207 @@
+"""The one check facade: a file (or a loaded derivation) in, a `DerivationReport` out.
+
+`check`, `build`, `explain`, `cards`, the pytest plugin and `assert_derivation` all check
+through :func:`check_file`: load (bad input raises ``DerivationError``), check every step
+under the step and file budgets, attach repair suggestions to refuted steps, and turn the
+engine's result into report data -- formulas printed once by the one printer, example
+values computed exactly.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from math import lcm
+from pathlib import Path
+
+from sympy import Add, Expr, Mul, Rational, Symbol, log
+
+from elbo_sym.engine.check import Counterexample, DerivationResult, StepResult, Verdict
+from elbo_sym.engine.derivation import Derivation, DerivationError, Relation, load
+from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, p, q, to_latex, to_text, x, z
+from elbo_sym.engine.repair import check_with_suggestions
+from elbo_sym.limits import STEP_BUDGET_SECONDS, validate_budget
+from elbo_sym.numbers.evaluate import Undefined, exact as exact_value
+from elbo_sym.numbers.exact import LogNumber
+from elbo_sym.report.model import (
+    ConditionReport,
+    CounterexampleReport,
+    DerivationReport,
+    ExampleReport,
+    GivenRow,
+    Math,
+    RelationReport,
+    StepReport,
+    SuggestionReport,
+    ValueRow,
+)
+
+DECIMALS = 4
+"""Decimals of nats and bits printed for example values."""
+MAX_COMPACT = 10**8
+"""Largest numerator/denominator written as one log(N/D); larger values stay a sum of log primes."""
+
+
+def check_file(source: str | Path | Derivation, budget: float = STEP_BUDGET_SECONDS,
+               total: float | None = None) -> DerivationReport:
+    """Load (unless given a Derivation) and check one derivation; the report of what was found.
+
+    Raises ``DerivationError`` (file, line, column) for input that cannot be read or parsed,
+    and ``BudgetError`` for a budget that is not finite and positive."""
+    budget = validate_budget(budget)
+    derivation = source if isinstance(source, Derivation) else load(Path(source))
+    return report_of(check_with_suggestions(derivation, budget=budget, total=total))
+
+
+def math(expr: Expr) -> Math:
+    """An expression through the one printer."""
+    return Math(to_text(expr), to_latex(expr))
+
+
+def relation(r: Relation) -> RelationReport:
+    return RelationReport(math(r.lhs.expr), r.rel, math(r.rhs.expr))
+
+
+def report_of(result: DerivationResult) -> DerivationReport:
+    """The engine's result as report data."""
+    d = result.derivation
+    model = d.model()
+    steps = []
+    lhs = d.start.expr
+    for r in result.steps:
+        steps.append(_step_report(r, lhs, d))
+        lhs = r.step.expr
+    chain = None
+    if result.relation is not None:
+        chain = RelationReport(math(d.start.expr), result.relation, math(d.steps[-1].expr))
+    from elbo_sym.engine.check import domain_text
+
+    return DerivationReport(
+        file=d.path, name=d.name, title=d.title, summary=d.summary, model=model.describe(), domain=domain_text(model),
+        K=str(d.K), start=math(d.start.expr), start_line=d.start.line, steps=tuple(steps),
+        claim=relation(d.claim) if d.claim is not None else None,
+        assume=tuple(relation(a) for a in d.assumptions), chain=chain, established=result.established,
+        claim_reason=result.claim_reason,
+        examples=tuple(_example_report(result, e) for e in result.examples),
+        problems=tuple(result.problems), expect=getattr(d, "expect", "proved"))
+
+
+def _step_report(r: StepResult, lhs: Expr, d: Derivation) -> StepReport:
+    s = r.step
+    conditions = [ConditionReport(c, held) for c, held in r.conditions]
+    if r.outcome is not None:
+        conditions += [ConditionReport(c, held) for c, held in r.outcome.conditions]
+    suggestion = None
+    if r.suggestion is not None:
+        g = r.suggestion
+        suggestion = SuggestionReport(g.description, g.rel, g.expr, g.rule, tuple(g.changes))
+    expected = s.index in getattr(d, "expect_refuted", ())
+    return StepReport(index=s.index, line=s.line, lhs=math(lhs), rel=s.rel, expr=math(s.expr), rule=s.rule,
+                      why=s.why, verdict=r.verdict.value, reason=r.reason, instances=r.instances, accept=s.accept,
+                      conditions=tuple(dict.fromkeys(conditions)),
+                      counterexample=_counterexample(r.counterexample), suggestion=suggestion,
+                      expected_refuted=expected)
+
+
+def _counterexample(c: Counterexample | None) -> CounterexampleReport | None:
+    if c is None:
+        return None
+    return CounterexampleReport(c.values, c.lhs, c.rhs, _approx(c.lhs_value), _approx(c.rhs_value), c.z, c.source,
+                                c.problem)
+
+
+def _approx(value: float) -> str:
+    return f"{value:.6g}"
+
+
+# --------------------------------------------------------------------------- example values
+
+
+def exact_form(value: LogNumber) -> Expr:
+    """A SymPy expression equal to ``value``, as compact as one log allows.
+
+    ``r + (1/D) log(N)`` with a rational N (``log(3/10)``, ``\\frac{1}{3}\\log\\frac{729}{32000}``);
+    the prime-by-prime sum when N would be unwieldy.
+    """
+    if value.is_rational:
+        return Rational(value.rational.numerator, value.rational.denominator)
+    D = lcm(*(c.denominator for _, c in value.logs))
+    N = Fraction(1)
+    for prime, c in value.logs:
+        N *= Fraction(prime) ** int(c * D)
+    if max(N.numerator, N.denominator) > MAX_COMPACT:
+        return value.to_sympy()
+    body: Expr = log(Rational(N.numerator, N.denominator), evaluate=False)
+    if D != 1:
+        body = Mul(Rational(1, D), body, evaluate=False)
+    if value.rational:
+        return Add(body, Rational(value.rational.numerator, value.rational.denominator), evaluate=False)
+    return body
+
+
+def block_symbol(name: str) -> Expr:
+    """The notation a block of an instance gives values for: p(z), p(x1 | z), q(z | x1), beta."""
+    if name == "prior":
+        return p(z)
+    observation = name.partition("[")[2].rstrip("]") or "x"
+    o = x if observation == "x" else Symbol(observation)
+    if name.startswith("likelihood"):
+        return p(o, given=(z,))
+    if name.startswith("q"):
+        return q(z) if observation == "x" else Density("q", (z,), (o,))
+    return Symbol(name)
+
+
+def vector_latex(values) -> str:
+    r"""``\bigl(\frac{3}{4},\ \frac{1}{4}\bigr)``: values through the printer."""
+    return r"\bigl(" + ",\\ ".join(to_latex(Rational(v.numerator, v.denominator)) for v in values) + r"\bigr)"
+
+
+def is_log_quantity(expr: Expr) -> bool:
+    """Logs, KL, entropy and ELBO are information (nats, bits); p(x) is a probability."""
+    return bool(expr.has(log, KL, Entropy, ELBO))
+
+
+def _example_report(result: DerivationResult, example_result) -> ExampleReport:
+    d = result.derivation
+    example = example_result.example
+    model = d.model().explicit(example.K)
+    values = model.values(example.instance)
+    given = [GivenRow(math(block_symbol(b.name)), tuple(str(v) for v in example.instance[b.name]),
+                      vector_latex(example.instance[b.name])) for b in model.blocks]
+    for o, fixed in model.assumed.items():  # q fixed by the assumption: its value on the example
+        q_values = tuple(exact_value(v, values).rational for v in fixed)
+        given.append(GivenRow(math(block_symbol("q" if o == "x" else f"q[{o}]")), tuple(map(str, q_values)),
+                              vector_latex(q_values)))
+    quantities: list[tuple[Expr, str]] = [(d.start.expr, "start")]
+    if d.steps[-1].expr != d.start.expr:
+        quantities.append((d.steps[-1].expr, "end"))
+    quantities += [(e.lhs.expr, "expected") for e in example.expect]
+    rows, seen = [], set()
+    for expr, role in quantities:
+        if expr in seen:
+            continue
+        seen.add(expr)
+        parts = model.unfold_pointwise(expr)
+        if len(parts) != 1:
+            continue
+        try:
+            value = exact_value(parts[0], values)
+        except (Undefined, ArithmeticError, ValueError, TypeError):
+            continue
+        information = is_log_quantity(expr)
+        rows.append(ValueRow(math(expr), math(exact_form(value)), value.decimal(DECIMALS),
+                             value.decimal(DECIMALS, bits=True) if information else None, role))
+    return ExampleReport(example.index, example.line, example_result.holds, tuple(example_result.failures),
+                         tuple(given), tuple(rows))
+
+
+def input_error(error: DerivationError):
+    from elbo_sym.report.model import InputErrorReport
+
+    return InputErrorReport.from_error(error)
+
+
+__all__ = ["check_file", "report_of", "math", "relation", "exact_form", "block_symbol", "vector_latex",
+           "is_log_quantity", "input_error", "DECIMALS"]
+
+_ = Verdict  # re-exported for renderers that compare verdicts by name

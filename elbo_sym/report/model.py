@@ -1,0 +1,349 @@
+"""One result data model: what a check found, as plain data with a JSON round trip.
+
+Like pytest's ``TestReport``: the engine's results (SymPy objects, rule outcomes) are
+turned into these small frozen dataclasses once, by :mod:`elbo_sym.report.build`, and
+every output -- terminal text, JSON, the cache, LaTeX handouts, notebook HTML, pytest
+failures -- is a renderer over them.  Every formula is stored as printed by the one
+printer (``Math``: derivation-file text and LaTeX), so what is shown is what was checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, fields
+from typing import Any
+
+VERDICT_MARK = {"proved": "✓", "checked": "~", "refuted": "✗", "error": "!"}
+"""The one table of verdict marks (text renderers)."""
+
+RELATION_SYMBOL = {"=": "=", "<=": "≤", ">=": "≥", "<": "<", ">": ">"}
+
+
+@dataclass(frozen=True)
+class Math:
+    """An expression as the printer writes it: file syntax and LaTeX."""
+
+    text: str
+    latex: str
+
+
+@dataclass(frozen=True)
+class RelationReport:
+    """``lhs rel rhs``: a claim, an assumption, what a chain shows -- a printer node, not a string."""
+
+    lhs: Math
+    rel: str
+    rhs: Math
+
+    @property
+    def text(self) -> str:
+        return f"{self.lhs.text} {self.rel} {self.rhs.text}"
+
+    @property
+    def latex(self) -> str:
+        from elbo_sym.engine.notation import RELATION_LATEX
+
+        return f"{self.lhs.latex} {RELATION_LATEX[self.rel]} {self.rhs.latex}"
+
+
+@dataclass(frozen=True)
+class CounterexampleReport:
+    """Exact values where a step fails (or is undefined), both sides' values."""
+
+    values: tuple[tuple[str, tuple[str, ...]], ...]
+    lhs: str
+    rhs: str
+    lhs_value: str
+    rhs_value: str
+    z: int | None = None
+    source: str = ""
+    problem: str | None = None
+
+    def value_of(self, label: str) -> tuple[str, ...] | None:
+        return dict(self.values).get(label)
+
+    def where(self) -> str:
+        return ", ".join(f"{label} = ({', '.join(v)})" if len(v) > 1 or not label.isidentifier()
+                         else f"{label} = {v[0]}" for label, v in self.values)
+
+    def describe(self) -> str:
+        at = f" at z = {self.z}" if self.z is not None else ""
+        if self.problem:
+            return f"{self.where()} [{self.source}]: {self.problem}"
+        return (f"{self.where()}{at} [{self.source}]: "
+                f"left = {self.lhs} ≈ {self.lhs_value}, right = {self.rhs} ≈ {self.rhs_value}")
+
+    def lines(self) -> list[str]:
+        at = f" at z = {self.z}" if self.z is not None else ""
+        head = f"counterexample ({self.source}){at}: {self.where()}"
+        if self.problem:
+            return [head, f"    {self.problem}"]
+        return [head, f"    left  = {self.lhs} ≈ {self.lhs_value}", f"    right = {self.rhs} ≈ {self.rhs_value}"]
+
+
+@dataclass(frozen=True)
+class SuggestionReport:
+    """A repair that makes a refuted step proved (never changes a verdict)."""
+
+    description: str
+    rel: str
+    expr: str
+    rule: str
+    changes: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        values = {"rel": self.rel, "expr": self.expr, "rule": self.rule}
+        edits = ", ".join(f'{key} = "{values[key]}"' for key in ("rel", "expr", "rule") if key in self.changes)
+        return f"{self.description}: {edits}" if edits else self.description
+
+
+@dataclass(frozen=True)
+class ConditionReport:
+    """A definedness or rule condition and whether it was shown on the whole domain."""
+
+    text: str
+    shown: bool
+
+
+@dataclass(frozen=True)
+class StepReport:
+    index: int
+    line: int
+    lhs: Math
+    """The previous expression of the chain (the step is ``lhs rel expr``)."""
+    rel: str
+    expr: Math
+    rule: str
+    why: str
+    verdict: str
+    reason: str
+    instances: int = 0
+    accept: str | None = None
+    conditions: tuple[ConditionReport, ...] = ()
+    counterexample: CounterexampleReport | None = None
+    suggestion: SuggestionReport | None = None
+    expected_refuted: bool = False
+    """A teaching file says this step is wrong on purpose (``expect_refuted``)."""
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICT_MARK:
+            raise ValueError(f"unknown verdict {self.verdict!r}")
+        if self.rel not in RELATION_SYMBOL:
+            raise ValueError(f"unknown relation {self.rel!r}")
+
+    @property
+    def accepted(self) -> bool:
+        return self.verdict == "checked" and self.accept == "checked"
+
+    @property
+    def passes(self) -> bool:
+        """What a run asks of this step: proved (or checked and accepted); refuted when the file
+        expects it to be refuted."""
+        if self.expected_refuted:
+            return self.verdict == "refuted"
+        return self.verdict == "proved" or self.accepted
+
+    @property
+    def mark(self) -> str:
+        return VERDICT_MARK[self.verdict]
+
+
+@dataclass(frozen=True)
+class ValueRow:
+    """One quantity of an example: exact value, and nats/bits (bits None for a probability)."""
+
+    symbol: Math
+    exact: Math
+    nats: str
+    bits: str | None
+    role: str
+
+
+@dataclass(frozen=True)
+class GivenRow:
+    """One block of an example's instance: p(z) = (3/4, 1/4), beta = 2."""
+
+    symbol: Math
+    values: tuple[str, ...]
+    latex: str
+
+
+@dataclass(frozen=True)
+class ExampleReport:
+    index: int
+    line: int
+    holds: bool
+    failures: tuple[str, ...] = ()
+    given: tuple[GivenRow, ...] = ()
+    rows: tuple[ValueRow, ...] = ()
+
+
+@dataclass(frozen=True)
+class DerivationReport:
+    """Everything a check of one derivation file found."""
+
+    file: str
+    name: str
+    title: str
+    summary: str
+    model: str
+    """What `proved` covers: "every latent space (any finite K, or densities)"."""
+    domain: str
+    K: str
+    start: Math
+    start_line: int
+    steps: tuple[StepReport, ...]
+    claim: RelationReport | None
+    assume: tuple[RelationReport, ...]
+    chain: RelationReport | None
+    """What the chain shows (start rel end), or None when it mixes directions."""
+    established: bool
+    claim_reason: str
+    examples: tuple[ExampleReport, ...] = ()
+    problems: tuple[str, ...] = ()
+    expect: str = "proved"
+    """"proved" (the default), or "refuted" for a teaching file with deliberate mistakes."""
+
+    def __post_init__(self) -> None:
+        if [s.index for s in self.steps] != list(range(1, len(self.steps) + 1)):
+            raise ValueError("steps are not numbered 1, 2, ...")
+        if self.expect not in ("proved", "refuted"):
+            raise ValueError(f"unknown expectation {self.expect!r}")
+
+    @property
+    def ok(self) -> bool:
+        """Exit 0: every step passes, the claim is established (unless the file teaches a
+        mistake), examples hold, no problems."""
+        if self.expect == "refuted":
+            return (all(s.passes for s in self.steps) and any(s.expected_refuted for s in self.steps)
+                    and not self.problems)
+        return (self.established and not self.problems and all(s.passes for s in self.steps)
+                and all(e.holds for e in self.examples))
+
+    @property
+    def fully_proved(self) -> bool:
+        return self.ok and all(s.verdict == "proved" for s in self.steps)
+
+    @property
+    def unaccepted_checked(self) -> tuple[StepReport, ...]:
+        return tuple(s for s in self.steps if s.verdict == "checked" and not s.accepted and not s.expected_refuted)
+
+    @property
+    def failing_steps(self) -> tuple[StepReport, ...]:
+        return tuple(s for s in self.steps if not s.passes)
+
+    # -- JSON ------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        data = _to_data(self)
+        data["ok"] = self.ok
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DerivationReport":
+        """The report back from `to_dict` (ValueError/TypeError/KeyError on malformed data)."""
+        return _from_data(cls, {k: v for k, v in data.items() if k != "ok"})
+
+
+@dataclass(frozen=True)
+class InputErrorReport:
+    """A file that could not be read, parsed or validated (exit 2)."""
+
+    file: str
+    line: int
+    message: str
+    column: int | None = None
+    step: int | None = None
+    pointer: str = ""
+
+    @property
+    def text(self) -> str:
+        where = f"{self.file}:{self.line}" + (f":{self.column + 1}" if self.column is not None else "")
+        step = f" step {self.step}:" if self.step is not None else ""
+        return f"{where}:{step} {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**_to_data(self), "error": self.text}
+
+    @classmethod
+    def from_error(cls, error) -> "InputErrorReport":
+        """From an elbo_sym.engine.derivation.DerivationError."""
+        return cls(error.path, error.line, error.message, error.column, error.step, error.pointer())
+
+
+# --------------------------------------------------------------------------- (de)serialising
+
+_CLASSES: dict[str, type] = {}
+
+
+def _to_data(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: _to_data(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple):
+        return [_to_data(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(f"cannot store {type(value).__name__} in a report")
+
+
+def _from_data(cls: type, data: Any) -> Any:
+    if not isinstance(data, dict):
+        raise TypeError(f"{cls.__name__}: expected an object")
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in fields(cls):
+        if f.name not in data:
+            if f.default is not MISSING or f.default_factory is not MISSING:
+                continue
+            raise KeyError(f"{cls.__name__}: missing {f.name}")
+        kwargs[f.name] = _convert(hints[f.name], data[f.name])
+    unknown = set(data) - {f.name for f in fields(cls)}
+    if unknown:
+        raise KeyError(f"{cls.__name__}: unknown field {sorted(unknown)[0]}")
+    return cls(**kwargs)
+
+
+def _convert(hint: Any, value: Any) -> Any:
+    import types
+    import typing
+
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(inner, value)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise TypeError("expected a list")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v) for v in value)
+        if len(args) != len(value):
+            raise TypeError("wrong length")
+        return tuple(_convert(a, v) for a, v in zip(args, value))
+    if hasattr(hint, "__dataclass_fields__"):
+        return _from_data(hint, value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise TypeError("expected a boolean")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError("expected an integer")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise TypeError("expected a string")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError("expected a number")
+        return float(value)
+    raise TypeError(f"unsupported field type {hint!r}")
+
+
+__all__ = ["Math", "RelationReport", "CounterexampleReport", "SuggestionReport", "ConditionReport", "StepReport",
+           "ValueRow", "GivenRow", "ExampleReport", "DerivationReport", "InputErrorReport", "VERDICT_MARK",
+           "RELATION_SYMBOL"]

@@ -1,0 +1,143 @@
+"""Terminal text renderers over report data (like pytest's TerminalReporter).
+
+`derivation_text` is what `elbo-sym check` prints per file, `summary_text` its last line,
+`failure_text` what `assert_derivation` and the pytest plugin show for a derivation that
+does not pass, `error_text` one input error with its caret.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from elbo_sym.report.model import VERDICT_MARK, DerivationReport, InputErrorReport, StepReport
+
+
+def _step_lines(s: StepReport) -> list[str]:
+    lines = [f"      {s.mark} {s.verdict:<8} [{s.rule}] {s.reason}"]
+    if s.expected_refuted:
+        lines.append("      expected to be refuted (a deliberate mistake of a teaching file)"
+                     if s.verdict == "refuted" else
+                     "      expected to be refuted, but it is not: the teaching file's mistake is not a mistake")
+    elif s.verdict == "checked":
+        lines.append(f"      accepted (accept = \"checked\"): printed as \"held on {s.instances} exact instances, "
+                     "not proved\"" if s.accepted else
+                     "      not proved: this fails the run; to print the step labelled as unproved, add "
+                     "accept = \"checked\" to it")
+    if s.counterexample is not None:
+        lines.append(f"      counterexample: {s.counterexample.describe()}")
+    if s.suggestion is not None:
+        lines.append(f"      suggestion: {s.suggestion.describe()}")
+    return lines
+
+
+def derivation_text(r: DerivationReport) -> str:
+    """A readable per-step report of one derivation."""
+    lines = [f"{r.file} — {r.title}", f"  model: {r.model}"]
+    if r.expect == "refuted":
+        wanted = ", ".join(str(s.index) for s in r.steps if s.expected_refuted)
+        lines.append(f"  teaching file: step {wanted} must be refuted (find the mistake)")
+    if r.claim is not None:
+        lines.append(f"  claim: {r.claim.text}")
+    for a in r.assume:
+        lines.append(f"  assume: {a.text}")
+    lines.append(f"  {r.file}:{r.start_line}  start   {r.start.text}")
+    for s in r.steps:
+        lines.append(f"  {r.file}:{s.line}  step {s.index}  {s.rel:>2} {s.expr.text}")
+        lines += _step_lines(s)
+    for e in r.examples:
+        status = "holds" if e.holds else "FAILS: " + "; ".join(e.failures)
+        lines.append(f"  {r.file}:{e.line}  example {e.index}: {status}")
+    for problem in r.problems:
+        lines.append(f"  problem: {problem}")
+    if r.expect == "refuted":
+        lines.append(f"  {'as expected' if r.ok else 'NOT as expected'}: "
+                     + ("exactly the marked steps are refuted" if r.ok else "see the steps above"))
+    else:
+        lines.append(f"  {'established' if r.established else 'NOT established'}: {r.claim_reason}")
+    return "\n".join(lines) + "\n"
+
+
+def summary_text(reports: Iterable[DerivationReport], errors: Iterable[InputErrorReport] = ()) -> str:
+    """Totals over every file; lists the steps that are only checked and not accepted (exit 1)."""
+    reports, errors = list(reports), list(errors)
+    counts = {v: 0 for v in VERDICT_MARK}
+    unaccepted = []
+    for r in reports:
+        for s in r.steps:
+            counts[s.verdict] += 1
+        unaccepted += [f"{r.file}:{s.line} step {s.index} (held on {s.instances} exact instances)"
+                       for s in r.unaccepted_checked]
+    steps = sum(counts.values())
+    established = sum(r.established or (r.expect == "refuted" and r.ok) for r in reports)
+    text = (f"{len(reports)} derivation(s), {steps} step(s): {counts['proved']} proved, "
+            f"{counts['checked']} checked, {counts['refuted']} refuted, {counts['error']} error; "
+            f"{established}/{len(reports)} claims established")
+    if errors:
+        text += f"; {len(errors)} file(s) with input errors"
+    if unaccepted:
+        text += ("\nonly checked, not proved (exit 1 unless the step says accept = \"checked\"): "
+                 + "; ".join(unaccepted))
+    return text
+
+
+def error_text(error: InputErrorReport) -> str:
+    """`error: file:line:column: message` and the caret line under it."""
+    text = f"error: {error.text}"
+    return text + (f"\n{error.pointer}" if error.pointer else "")
+
+
+def failure_text(r: DerivationReport) -> str:
+    """Why a derivation does not pass, like a good assertion message (plain text, no colours)."""
+    failing = r.failing_steps
+    lines: list[str] = []
+    if failing:
+        first = failing[0]
+        lines.append(f"{r.file}:{first.line}: step {first.index} is {first.verdict} — {r.title}")
+    else:
+        lines.append(f"{r.file}: {r.title}: {r.claim_reason}")
+    for n, s in enumerate(failing):
+        if n:
+            lines += ["", f"{r.file}:{s.line}: step {s.index} is {s.verdict}"]
+        lines += _failure_step(r, s)
+    for e in r.examples:
+        if not e.holds:
+            lines += ["", f"{r.file}:{e.line}: example {e.index} does not hold"]
+            lines += [f"    {failure}" for failure in e.failures]
+    for problem in r.problems:
+        lines += ["", f"problem: {problem}"]
+    if not r.established and r.expect != "refuted":
+        lines += ["", f"claim NOT established: {r.claim_reason}"]
+        if r.claim is not None:
+            lines.append(f"    claim: {r.claim.text}")
+    lines += ["", "chain:", f"      {r.start.text}"]
+    for s in r.steps:
+        lines.append(f"  {s.rel:>2}  {s.expr.text}    {s.mark} {s.verdict} [{s.rule}] (line {s.line})")
+    return "\n".join(lines)
+
+
+def _failure_step(r: DerivationReport, s: StepReport) -> list[str]:
+    from elbo_sym.engine.rules import RULE_HELP  # here, so printing a cached report never imports SymPy
+
+    lines = [f"      {s.lhs.text}", f"  {s.rel:>2}  {s.expr.text}",
+             f"    rule:     {s.rule} — {RULE_HELP.get(s.rule, '')}"]
+    if s.why:
+        lines.append(f"    why:      {s.why}")
+    lines.append(f"    verdict:  {s.verdict} — {s.reason}")
+    if s.expected_refuted:
+        lines.append("    the teaching file expects this step to be refuted")
+    elif s.verdict == "checked":
+        lines.append(f"    held on {s.instances} exact instances, not proved: add accept = \"checked\" to print it "
+                     "labelled as unproved")
+    for c in s.conditions:
+        if not c.shown:
+            lines.append(f"    failed condition: {c.text}")
+    if s.counterexample is not None:
+        lines += ["    " + line for line in s.counterexample.lines()]
+    if s.suggestion is not None:
+        lines.append(f"    suggestion: {s.suggestion.describe()}")
+    if s.verdict == "refuted":
+        lines.append(f"    (more: elbo-sym explain {r.file} --step {s.index})")
+    return lines
+
+
+__all__ = ["derivation_text", "summary_text", "error_text", "failure_text"]
