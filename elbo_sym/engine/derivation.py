@@ -172,6 +172,10 @@ class Derivation:
     family: str = "discrete"
     data: tuple[str, ...] = ("x",)
     params: tuple[Parameter, ...] = ()
+    expect: str = "proved"
+    """"proved", or "refuted": a teaching file ("find the mistake") whose mistakes must be refuted."""
+    expect_refuted: tuple[int, ...] = ()
+    """The steps a teaching file gets wrong on purpose (empty: any refuted step is the mistake)."""
 
     @property
     def spec(self) -> ModelSpec:
@@ -198,7 +202,8 @@ def _model(spec: ModelSpec) -> Model:
     return build(spec)
 
 
-_TOP_KEYS = {"title", "summary", "model", "K", "data", "params", "claim", "start", "assume", "step", "example"}
+_TOP_KEYS = {"title", "summary", "model", "K", "data", "params", "claim", "start", "assume", "step", "example",
+             "expect", "expect_refuted"}
 _STEP_KEYS = {"rel", "expr", "rule", "why", "accept"}
 _EXAMPLE_KEYS = {"prior", "likelihood", "q", "params", "expect"}
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,19}")
@@ -360,7 +365,28 @@ class _Reader:
         derivation = Derivation(self.path, title, summary, K, start, steps, claim, assumptions, (), family,
                                 observations, params)
         examples = self.examples(data.get("example", []), derivation)
-        return replace(derivation, examples=examples)
+        expect, expect_refuted = self.expectation(data, len(steps))
+        return replace(derivation, examples=examples, expect=expect, expect_refuted=expect_refuted)
+
+    def expectation(self, data: dict, steps: int) -> tuple[str, tuple[int, ...]]:
+        """``expect = "refuted"`` and/or ``expect_refuted = [2, ...]``: a teaching file."""
+        expect = data.get("expect", "proved")
+        if expect not in ("proved", "refuted"):
+            raise self.error(self.line_of("expect"), f"expect must be \"proved\" or \"refuted\" (a teaching file "
+                                                     f"with deliberate mistakes), not {expect!r}")
+        chosen = data.get("expect_refuted", [])
+        line = self.line_of("expect_refuted")
+        if (not isinstance(chosen, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in chosen)
+                or len(set(chosen)) != len(chosen)):
+            raise self.error(line, "expect_refuted must be a list of step numbers, like [2] or [2, 4]")
+        for n in chosen:
+            if not 1 <= n <= steps:
+                raise self.error(line, f"expect_refuted: there is no step {n} (steps are numbered 1 to {steps})")
+        if chosen and expect == "proved" and "expect" in data:
+            raise self.error(self.line_of("expect"), "expect = \"proved\" contradicts expect_refuted")
+        if chosen:
+            expect = "refuted"
+        return expect, tuple(sorted(chosen))
 
     def observations(self, value) -> tuple[str, ...]:
         line = self.line_of("data")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import time
 from dataclasses import dataclass, replace
+from typing import Callable
 
 from sympy.core.cache import clear_cache
 
@@ -32,6 +33,7 @@ from elbo_sym.engine.check import DerivationResult, Suggestion, Verdict, check_d
 from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, validate_budget
 from elbo_sym.engine.derivation import Derivation, Example, Formula, Step
 from elbo_sym.engine.models.discrete import DiscreteModel
+from elbo_sym.engine.parse import Vocabulary
 
 SEARCH_BUDGET_SECONDS = 5.0
 """Wall-clock limit for the whole repair search of one step."""
@@ -61,18 +63,29 @@ class Candidate:
 
 
 def suggest(lhs, step: Step, model: DiscreteModel, examples: tuple[Example, ...] = (),
-            budget: float = SEARCH_BUDGET_SECONDS) -> Suggestion | None:
-    """The smallest common repair that makes `lhs step.rel step.expr` proved, or None."""
+            budget: float = SEARCH_BUDGET_SECONDS, keeps_chain: Callable[[Candidate], str | None] | None = None,
+            vocabulary: Vocabulary | None = None) -> Suggestion | None:
+    """The smallest common repair that makes `lhs step.rel step.expr` proved, or None.
+
+    `keeps_chain(candidate)` says what following the repair would break further down the
+    chain (None: nothing); a repair that keeps the chain wins over a smaller one that does
+    not, and a repair that breaks it says so."""
     deadline = time.perf_counter() + budget
+    fallback: Suggestion | None = None
     for candidate in candidates(step)[:MAX_CANDIDATES]:
         if time.perf_counter() > deadline:
-            return None
-        if _proves(lhs, step, candidate, model, examples):
+            break
+        if _proves(lhs, step, candidate, model, examples, vocabulary):
             changes = tuple(key for key, old, new in (("rel", step.rel, candidate.rel),
                                                       ("expr", step.formula.text.strip(), candidate.text),
                                                       ("rule", step.rule, candidate.rule)) if old != new)
-            return Suggestion(candidate.description, candidate.rel, candidate.text, candidate.rule, changes)
-    return None
+            broken = keeps_chain(candidate) if keeps_chain is not None and changes != ("rule",) else None
+            if broken is None:
+                return Suggestion(candidate.description, candidate.rel, candidate.text, candidate.rule, changes)
+            if fallback is None:
+                fallback = Suggestion(f"{candidate.description} (but then {broken})", candidate.rel, candidate.text,
+                                      candidate.rule, changes)
+    return fallback
 
 
 def check_with_suggestions(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS,
@@ -110,33 +123,79 @@ def attach_suggestions(derivation: Derivation, model: DiscreteModel, results: li
     def budget() -> float:
         return max(0.0, min(SEARCH_BUDGET_SECONDS, deadline - time.perf_counter()))
 
-    for result in results:
+    vocabulary = derivation.vocabulary
+    for i, result in enumerate(results):
         suggestion = None
         if result.verdict is Verdict.refuted and budget() > 0:
+            keeps = _chain_check(derivation, model, results, i)
             if repaired_previous is not None:
                 unchanged = Candidate("", result.step.rel, result.step.formula.text.strip(), result.step.rule, 0, 0)
-                if _proves(repaired_previous, result.step, unchanged, model, derivation.examples):
+                if _proves(repaired_previous, result.step, unchanged, model, derivation.examples, vocabulary):
                     suggestion = Suggestion(
                         f"no edit needed here: this step holds once step {result.step.index - 1} is repaired "
                         "as suggested", result.step.rel, result.step.formula.text.strip(), result.step.rule, ())
                 else:
-                    suggestion = suggest(repaired_previous, result.step, model, derivation.examples, budget())
+                    suggestion = suggest(repaired_previous, result.step, model, derivation.examples, budget(), keeps,
+                                         vocabulary)
             if suggestion is None:
-                suggestion = suggest(result.lhs, result.step, model, derivation.examples, budget())
+                suggestion = suggest(result.lhs, result.step, model, derivation.examples, budget(), keeps, vocabulary)
             result = replace(result, suggestion=suggestion)
         repaired_previous = None
         if suggestion is not None and "expr" in suggestion.changes:
             try:
                 from elbo_sym.engine.parse import ParseError, parse_expression
 
-                repaired_previous = parse_expression(suggestion.expr)
+                repaired_previous = parse_expression(suggestion.expr, vocabulary)
             except ParseError:  # pragma: no cover - the suggestion was parsed before
                 repaired_previous = None
         out.append(result)
     return out
 
 
-def _proves(lhs, step: Step, candidate: Candidate, model: DiscreteModel, examples) -> bool:
+def _chain_check(derivation: Derivation, model: DiscreteModel, results: list,
+                 i: int) -> Callable[[Candidate], str | None]:
+    """What following a repair of step i+1 would break: the next step, when it was proved
+    from the old expression; for the last step, the claim (when every other step passes)."""
+    from elbo_sym.engine.check import StepResult, _claim, compose
+    from elbo_sym.engine.parse import ParseError, parse_expression
+
+    def keeps(candidate: Candidate) -> str | None:
+        try:
+            expr = parse_expression(candidate.text, derivation.vocabulary)
+        except ParseError:
+            return "it does not parse"
+        if i + 1 < len(results):
+            following = results[i + 1]
+            if following.verdict is not Verdict.proved:
+                return None
+            nxt = following.step
+            unchanged = Candidate("", nxt.rel, nxt.formula.text.strip(), nxt.rule, 0, 0)
+            if _proves(expr, nxt, unchanged, model, derivation.examples, derivation.vocabulary):
+                return None
+            return f"step {nxt.index} no longer follows"
+        others = [r for j, r in enumerate(results) if j != i]
+        if derivation.claim is None or not all(r.passes for r in others):
+            return None
+        step = replace(results[i].step, rel=candidate.rel, rule=candidate.rule,
+                       formula=Formula(expr, candidate.text, results[i].step.line))
+        edited = replace(derivation, steps=derivation.steps[:i] + (step,))
+        fixed = others + [StepResult(step, results[i].lhs, Verdict.proved, "repaired")]
+        relation: str | None = "="
+        for r in fixed:
+            relation = compose(relation, r.step.rel) if relation is not None else None
+        try:
+            with budgets.limit(CANDIDATE_BUDGET_SECONDS):
+                established, _ = _claim(edited, relation, model, fixed, CANDIDATE_BUDGET_SECONDS, "budget")
+        except BudgetExceeded:
+            clear_cache()
+            return "the claim could not be compared in time"
+        return None if established else "the chain no longer shows the claim"
+
+    return keeps
+
+
+def _proves(lhs, step: Step, candidate: Candidate, model: DiscreteModel, examples,
+            vocabulary: Vocabulary | None = None) -> bool:
     """Does the edited step get the verdict `proved`? (rule first: cheap; then the checker)."""
     from elbo_sym.engine.canonical import TooLarge
     from elbo_sym.engine.check import check_step
@@ -145,7 +204,8 @@ def _proves(lhs, step: Step, candidate: Candidate, model: DiscreteModel, example
     from elbo_sym.engine.rules import RULES
 
     try:
-        expr = parse_expression(candidate.text)
+        expr = parse_expression(candidate.text, vocabulary) if vocabulary is not None else \
+            parse_expression(candidate.text)
     except ParseError:
         return False
     edited = replace(step, rel=candidate.rel, rule=candidate.rule,

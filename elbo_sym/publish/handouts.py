@@ -18,6 +18,8 @@ Handouts (one PDF each, written to the output directory):
 ``tight-drill.pdf``    the tight-case drill
 ``selfcheck.pdf``      the six-question self-check, answers on the last page
 ``flashcards.pdf``     cut-out cards: fronts, then backs mirrored for duplex printing
+``find-the-mistake.pdf`` teaching files (``expect = "refuted"``): the chains without
+                       verdicts, then solutions: the wrong steps, exact counterexamples, repairs
 =====================  ==============================================================
 
 A handout is never built from a derivation that is not fully checked:
@@ -76,6 +78,8 @@ __all__ = [
     "lesson_handouts",
     "lesson_order",
     "math",
+    "mistake_context",
+    "mistakes_handout",
     "notation",
     "relation",
     "require_checked",
@@ -231,10 +235,55 @@ def lesson_order(reports: Sequence[DerivationReport]) -> list[DerivationReport]:
 
 
 def derivations_handout(results: Sequence[DerivationReport]) -> Handout:
-    """``derivations.pdf``: every derivation, one section each (lesson order first)."""
+    """``derivations.pdf``: every derivation, one section each (lesson order first);
+    teaching files go to :func:`mistakes_handout` instead."""
     require_checked(results)
-    return Handout("derivations", "derivations.tex.j2",
-                   {"derivations": [derivation_context(r) for r in lesson_order(results)]})
+    proved = [r for r in lesson_order(results) if r.expect != "refuted"]
+    return Handout("derivations", "derivations.tex.j2", {"derivations": [derivation_context(r) for r in proved]})
+
+
+def mistake_context(report: DerivationReport) -> dict[str, Any]:
+    """A teaching file ("find the mistake"): the chain without verdicts for the students, and
+    per refuted step the exact counterexample and the suggested repair for the solution page."""
+    require_checked([report])
+    if report.expect != "refuted":
+        raise HandoutError(f"{report.file}: not a teaching file (no expect = \"refuted\")")
+    steps = [{"index": s.index, "rel": relation(s.rel), "expr": LatexMarkup(s.expr.latex), "why": inline(s.why)}
+             for s in report.steps]
+    mistakes = []
+    for s in report.steps:
+        if not s.expected_refuted:
+            continue
+        c, g = s.counterexample, s.suggestion
+        mistakes.append({
+            "index": s.index, "lhs": LatexMarkup(s.lhs.latex), "rel": relation(s.rel), "expr": LatexMarkup(s.expr.latex),
+            "reason": s.reason,
+            "source": c.source if c is not None else "",
+            "where": LatexMarkup(c.where_latex) if c is not None and c.where_latex else None,
+            "problem": c.problem if c is not None else None,
+            "left": LatexMarkup(c.lhs_latex) if c is not None and c.lhs_latex else c.lhs if c is not None else "",
+            "right": LatexMarkup(c.rhs_latex) if c is not None and c.rhs_latex else c.rhs if c is not None else "",
+            "left_value": c.lhs_value if c is not None else "", "right_value": c.rhs_value if c is not None else "",
+            "repair": LatexMarkup(g.expr_latex) if g is not None and g.expr_latex and g.changes else None,
+            "repair_rel": relation(g.rel) if g is not None else "",
+            "repair_text": (g.description[:1].upper() + g.description[1:] + f" (rule: {g.rule}).")
+            if g is not None else "",
+        })
+    count = len(mistakes)
+    task = (f"Exactly {'one step is' if count == 1 else f'{count} steps are'} wrong. Which, and why? "
+            "Give a model where it fails, and correct it.")
+    return {"name": report.name, "title": inline(report.title), "summary": inline(report.summary),
+            "claim": LatexMarkup(report.claim.latex) if report.claim is not None else None,
+            "start": LatexMarkup(report.start.latex), "steps": steps, "mistakes": mistakes, "task": task}
+
+
+def mistakes_handout(results: Sequence[DerivationReport]) -> Handout | None:
+    """``find-the-mistake.pdf`` from the teaching files among `results` (None if there are none)."""
+    teaching = [r for r in results if r.expect == "refuted"]
+    if not teaching:
+        return None
+    return Handout("find-the-mistake", "find-the-mistake.tex.j2",
+                   {"derivations": [mistake_context(r) for r in teaching]})
 
 
 # --------------------------------------------------------------------------- binary example + figure
@@ -655,6 +704,9 @@ def lesson_handouts(results: Sequence[DerivationReport], *, seed: int = DEFAULT_
     """All handouts of the lesson, in build order (`budget`: of each check of a card's formula)."""
     require_checked(results)
     handouts = [derivations_handout(results)]
+    mistakes = mistakes_handout(results)
+    if mistakes is not None:
+        handouts.append(mistakes)
     for make in _LESSON_HANDOUTS:
         handouts.extend(make(seed=seed, count=count, budget=budget))
     return handouts

@@ -18,6 +18,7 @@ from sympy import Add, Expr, Mul, Rational, Symbol, log
 from elbo_sym.engine.check import Counterexample, DerivationResult, StepResult, Verdict
 from elbo_sym.engine.derivation import Derivation, DerivationError, Relation, load
 from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, p, q, to_latex, to_text, x, z
+from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.repair import check_with_suggestions
 from elbo_sym.limits import STEP_BUDGET_SECONDS, validate_budget
 from elbo_sym.numbers.evaluate import Undefined, exact as exact_value
@@ -82,7 +83,7 @@ def report_of(result: DerivationResult) -> DerivationReport:
         assume=tuple(relation(a) for a in d.assumptions), chain=chain, established=result.established,
         claim_reason=result.claim_reason,
         examples=tuple(_example_report(result, e) for e in result.examples),
-        problems=tuple(result.problems), expect=getattr(d, "expect", "proved"))
+        problems=tuple(result.problems), expect=d.expect)
 
 
 def _step_report(r: StepResult, lhs: Expr, d: Derivation) -> StepReport:
@@ -93,20 +94,39 @@ def _step_report(r: StepResult, lhs: Expr, d: Derivation) -> StepReport:
     suggestion = None
     if r.suggestion is not None:
         g = r.suggestion
-        suggestion = SuggestionReport(g.description, g.rel, g.expr, g.rule, tuple(g.changes))
-    expected = s.index in getattr(d, "expect_refuted", ())
+        suggestion = SuggestionReport(g.description, g.rel, g.expr, g.rule, tuple(g.changes),
+                                      _latex_of(g.expr, d.vocabulary))
+    if d.expect_refuted:
+        expected = s.index in d.expect_refuted
+    else:  # expect = "refuted" without a list: whichever steps are refuted are the mistakes
+        expected = d.expect == "refuted" and r.verdict.value == "refuted"
     return StepReport(index=s.index, line=s.line, lhs=math(lhs), rel=s.rel, expr=math(s.expr), rule=s.rule,
                       why=s.why, verdict=r.verdict.value, reason=r.reason, instances=r.instances, accept=s.accept,
                       conditions=tuple(dict.fromkeys(conditions)),
-                      counterexample=_counterexample(r.counterexample), suggestion=suggestion,
+                      counterexample=_counterexample(r.counterexample, d.vocabulary), suggestion=suggestion,
                       expected_refuted=expected)
 
 
-def _counterexample(c: Counterexample | None) -> CounterexampleReport | None:
+def _counterexample(c: Counterexample | None, vocabulary: Vocabulary) -> CounterexampleReport | None:
     if c is None:
         return None
+    where = []
+    for label, values in c.values:
+        numbers = [_latex_of(v, vocabulary) or v for v in values]
+        shown = numbers[0] if len(numbers) == 1 else r"\bigl(" + r",\ ".join(numbers) + r"\bigr)"
+        where.append(f"{_latex_of(label, vocabulary) or label} = {shown}")
     return CounterexampleReport(c.values, c.lhs, c.rhs, _approx(c.lhs_value), _approx(c.rhs_value), c.z, c.source,
-                                c.problem)
+                                c.problem, r",\quad ".join(where), _latex_of(c.lhs, vocabulary),
+                                _latex_of(c.rhs, vocabulary))
+
+
+def _latex_of(text: str, vocabulary: Vocabulary) -> str:
+    """An expression the engine wrote as text (a value, a label, a suggestion), through the
+    printer; "" if it does not parse (the renderers then fall back to the text)."""
+    try:
+        return to_latex(parse_expression(text, vocabulary))
+    except ParseError:
+        return ""
 
 
 def _approx(value: float) -> str:

@@ -57,6 +57,10 @@ class CounterexampleReport:
     z: int | None = None
     source: str = ""
     problem: str | None = None
+    where_latex: str = ""
+    """The values through the printer: ``p(z) = \\bigl(\\frac{3}{4},\\ \\frac{1}{4}\\bigr), ...``."""
+    lhs_latex: str = ""
+    rhs_latex: str = ""
 
     def value_of(self, label: str) -> tuple[str, ...] | None:
         return dict(self.values).get(label)
@@ -89,6 +93,8 @@ class SuggestionReport:
     expr: str
     rule: str
     changes: tuple[str, ...] = ()
+    expr_latex: str = ""
+    """The suggested expression through the printer (handouts)."""
 
     def describe(self) -> str:
         values = {"rel": self.rel, "expr": self.expr, "rule": self.rule}
@@ -213,9 +219,9 @@ class DerivationReport:
     def ok(self) -> bool:
         """Exit 0: every step passes, the claim is established (unless the file teaches a
         mistake), examples hold, no problems."""
-        if self.expect == "refuted":
+        if self.expect == "refuted":  # established or not: the chain has a mistake on purpose
             return (all(s.passes for s in self.steps) and any(s.expected_refuted for s in self.steps)
-                    and not self.problems)
+                    and not self.problems and all(e.holds for e in self.examples))
         return (self.established and not self.problems and all(s.passes for s in self.steps)
                 and all(e.holds for e in self.examples))
 

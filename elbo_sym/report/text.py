@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from elbo_sym.report.model import VERDICT_MARK, DerivationReport, InputErrorReport, StepReport
+from elbo_sym.report.model import VERDICT_MARK, DerivationReport, ExampleReport, InputErrorReport, StepReport
 
 
 def _step_lines(s: StepReport) -> list[str]:
@@ -45,8 +45,7 @@ def derivation_text(r: DerivationReport) -> str:
         lines.append(f"  {r.file}:{s.line}  step {s.index}  {s.rel:>2} {s.expr.text}")
         lines += _step_lines(s)
     for e in r.examples:
-        status = "holds" if e.holds else "FAILS: " + "; ".join(e.failures)
-        lines.append(f"  {r.file}:{e.line}  example {e.index}: {status}")
+        lines.append(f"  {r.file}:{e.line}  example {e.index}: {_example_status(e)}")
     for problem in r.problems:
         lines.append(f"  problem: {problem}")
     if r.expect == "refuted":
@@ -55,6 +54,17 @@ def derivation_text(r: DerivationReport) -> str:
     else:
         lines.append(f"  {'established' if r.established else 'NOT established'}: {r.claim_reason}")
     return "\n".join(lines) + "\n"
+
+
+def _example_status(e: ExampleReport) -> str:
+    """An example's own outcome -- its [example.expect] values -- not the steps' (a step can be
+    refuted on the example's instance while the example's expected values hold)."""
+    if not e.holds:
+        return "expected values FAIL: " + "; ".join(e.failures)
+    expected = sum(row.role == "expected" for row in e.rows)
+    if expected:
+        return f"its {expected} expected value(s) hold exactly"
+    return "exact values computed (no [example.expect] to compare)"
 
 
 def summary_text(reports: Iterable[DerivationReport], errors: Iterable[InputErrorReport] = ()) -> str:
@@ -68,10 +78,11 @@ def summary_text(reports: Iterable[DerivationReport], errors: Iterable[InputErro
         unaccepted += [f"{r.file}:{s.line} step {s.index} (held on {s.instances} exact instances)"
                        for s in r.unaccepted_checked]
     steps = sum(counts.values())
-    established = sum(r.established or (r.expect == "refuted" and r.ok) for r in reports)
+    established = sum(r.established for r in reports)
     text = (f"{len(reports)} derivation(s), {steps} step(s): {counts['proved']} proved, "
             f"{counts['checked']} checked, {counts['refuted']} refuted, {counts['error']} error; "
-            f"{established}/{len(reports)} claims established")
+            f"{established}/{len(reports)} claims established; "
+            f"{sum(r.ok for r in reports)}/{len(reports)} file(s) pass")
     if errors:
         text += f"; {len(errors)} file(s) with input errors"
     if unaccepted:
