@@ -42,9 +42,9 @@ latex:
 	fi
 
 handouts: venv latex
-	$(BIN)/elbo-sym check derivations/
+	$(BIN)/elbo-sym check derivations/ derivations/variants/ derivations/teaching/
 	$(BIN)/elbo-sym cards --check
-	$(BIN)/elbo-sym build derivations/ --out handouts/
+	$(BIN)/elbo-sym build derivations/ derivations/teaching/ --out handouts/
 
 test: venv latex
 	$(BIN)/python -m pytest -q

@@ -13,8 +13,15 @@ when the file is loaded (:func:`check_prose`), where the error can name file and
   invisible formatting characters (bidi overrides, zero-width characters, the soft hyphen,
   the byte order mark), line and paragraph separators, emoji and other symbols.
 
-Prose is inline text: a line break (and any run of spaces around it) becomes one space, so
-a blank line can never end a paragraph inside a formula block. Each field has a length
+Prose is inline text: a line break (and any run of spaces around it) becomes one space. A
+blank line is a paragraph break where a field may have paragraphs (a summary, a card's
+back); inline fields (a title, a step's note) print it as a space, so a blank line can
+never end a paragraph inside a formula block.
+
+Math in prose: ``$...$`` spans hold expressions of the derivation vocabulary
+(``$KL(q(z), p(z | x))$``); :func:`split_math` finds them, the loader parses each with the
+same safe parser and the handouts print them with the one printer. ``\$`` is a dollar
+sign. Outside the spans everything is text, escaped when printed: raw LaTeX is impossible. Each field has a length
 limit and no word may be longer than ``MAX_WORD_CHARS`` (TeX cannot break it).
 
 :func:`terminal_safe` escapes what must not reach a terminal raw (control and formatting
@@ -27,11 +34,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 from elbo_sym.limits import MAX_WORD_CHARS
 
-__all__ = ["MATH_CHARACTERS", "TEXT_CHARACTERS", "ProseError", "allowed", "check_prose", "inline",
-           "make_safe", "terminal_safe"]
+__all__ = ["MATH_CHARACTERS", "TEXT_CHARACTERS", "PARAGRAPH", "ProseError", "ProseSpan", "allowed", "check_prose",
+           "inline", "make_safe", "split_math", "terminal_safe"]
 
 _GREEK = {
     "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "varepsilon", "ϵ": "epsilon",
@@ -127,12 +135,79 @@ def check_prose(text: str, limit: int, what: str) -> str:
             raise ProseError(f"{what}: the word starting {start!r}... is {len(word.group()):,} characters long; "
                              f"the limit is {MAX_WORD_CHARS} (TeX cannot break it across lines: add spaces)",
                              word.start())
-    return inline(text)
+    split_math(text)  # an unclosed $ is an error here, where the file and line are known
+    return _PARAGRAPHS.sub(PARAGRAPH, _LINE_BREAKS.sub(_line_break, text).strip())
+
+
+PARAGRAPH = "\n\n"
+"""How a checked prose field keeps a paragraph break (a blank line in the file)."""
+_PARAGRAPHS = re.compile(r"(?:\n\n)+")
+
+
+def _line_break(match: re.Match) -> str:
+    """A run of spaces and line breaks: a paragraph break if it holds a blank line, else a space."""
+    return PARAGRAPH if len(re.split(r"\r\n|\r|\n", match.group())) >= 3 else " "
 
 
 def inline(text: str) -> str:
     """Line breaks and the spaces around them as one space, ends stripped (never a paragraph break)."""
     return _LINE_BREAKS.sub(" ", text).strip()
+
+
+@dataclass(frozen=True)
+class ProseSpan:
+    """A piece of prose: ``kind`` "text", "math" (an expression's source, without the $) or
+    "paragraph"; ``position`` its index in the field (for error carets)."""
+
+    kind: str
+    text: str
+    position: int
+
+
+_MATH_SPAN = re.compile(r"\\\$|\$|\n\n")
+
+
+def split_math(text: str) -> list[ProseSpan]:
+    """`text` cut into text, ``$math$`` and paragraph spans; ProseError on an unclosed ``$``
+    or an empty ``$$``. ``\\$`` is a literal dollar sign."""
+    spans: list[ProseSpan] = []
+    buffer, start, math_at = [], 0, None
+    position = 0
+    for match in _MATH_SPAN.finditer(text):
+        piece = text[position:match.start()]
+        position = match.end()
+        token = match.group()
+        if math_at is None:
+            buffer.append(piece)
+            if token == "\\$":
+                buffer.append("$")
+                continue
+            if "".join(buffer):
+                spans.append(ProseSpan("text", "".join(buffer), start))
+            buffer = []
+            if token == "\n\n":
+                spans.append(ProseSpan("paragraph", "", match.start()))
+                start = match.end()
+            else:
+                math_at = match.start()
+        else:
+            buffer.append(piece)
+            if token != "$":
+                raise ProseError("a $...$ formula must end on the same paragraph, with a $; write \\$ for a "
+                                 "dollar sign", math_at)
+            raw = "".join(buffer)
+            source = raw.strip()
+            if not source:
+                raise ProseError("empty formula $$: put an expression between the dollar signs, or write \\$ "
+                                 "for a dollar sign", math_at)
+            spans.append(ProseSpan("math", source, math_at + 1 + len(raw) - len(raw.lstrip())))
+            buffer, math_at, start = [], None, match.end()
+    if math_at is not None:
+        raise ProseError("unclosed $: a formula is written $KL(q(z), p(z))$; write \\$ for a dollar sign", math_at)
+    buffer.append(text[position:])
+    if "".join(buffer):
+        spans.append(ProseSpan("text", "".join(buffer), start))
+    return spans
 
 
 def make_safe(text: str, limit: int, word_chars: int = MAX_WORD_CHARS) -> str:

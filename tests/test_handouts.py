@@ -36,7 +36,7 @@ from elbo_sym.publish.handouts import (
 )
 from elbo_sym.limits import MAX_TITLE_CHARS
 from elbo_sym.engine.notation import to_latex
-from elbo_sym.publish.render import LatexMarkup
+from elbo_sym.publish.render import LatexMarkup, latex_escape
 
 ROOT = Path(__file__).resolve().parent.parent
 DERIVATIONS = ROOT / "derivations"
@@ -109,8 +109,9 @@ def test_every_formula_comes_from_the_printer(results) -> None:
 def test_contexts_mark_only_printer_output_as_latex(results) -> None:
     ctx = handouts.derivation_context(results[0])
     assert all(isinstance(s["expr"], LatexMarkup) and isinstance(s["rel"], LatexMarkup) for s in ctx["steps"])
-    assert all(type(s["why"]) is str for s in ctx["steps"])  # prose stays plain: escaped
-    assert type(ctx["title"]) is str
+    # prose is escaped text (formulas only from $...$ spans through the printer; none here)
+    assert [s["why"] for s in ctx["steps"]] == [latex_escape(s.why) for s in results[0].steps]
+    assert ctx["title"] == latex_escape(results[0].title)
 
 
 def test_unchecked_derivation_is_refused_naming_file_step_and_verdict() -> None:
@@ -302,8 +303,8 @@ def test_hostile_title_and_why_print_literally(tmp_path: Path) -> None:
     hostile = (f"\\input{{/etc/passwd}} \\write18{{touch {pwned}}} \\immediate\\write18{{touch {pwned}2}} "
                f"specials: {' '.join(SPECIALS)}")
 
-    def toml_str(s: str) -> str:
-        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    def toml_str(s: str) -> str:  # a dollar sign is written \$ in prose ($...$ is a formula)
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\\\$") + '"'
 
     # a title may hold 200 characters (elbo_sym.limits): the second \write18 goes in `why` only
     title = "T " + hostile.replace(f" \\immediate\\write18{{touch {pwned}2}}", "")
@@ -312,7 +313,7 @@ def test_hostile_title_and_why_print_literally(tmp_path: Path) -> None:
     text = text.replace('title = "The ELBO in two lines"', f"title = {toml_str(title)}")
     text = text.replace('why = "this is the evidence lower bound"', f"why = {toml_str('W ' + hostile)}")
     result = check_file(loads(text, "hostile.toml"))
-    assert result.ok and result.title == title
+    assert result.ok and result.title == title.replace("$", "\\$")  # the source, as written
     (report,) = write_handouts([derivations_handout([result])], tmp_path / "out")
     assert report.ok, report.message + "\n" + report.log_excerpt
     printed = squash(pdf_text(report.pdf)).replace("-", "")  # pdftotext drops hyphens at line breaks

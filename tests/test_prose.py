@@ -18,7 +18,7 @@ from elbo_sym.engine.derivation import DerivationError, loads
 from elbo_sym.publish.handouts import derivations_handout, write_handouts
 from elbo_sym.limits import MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, MAX_WHY_CHARS, MAX_WORD_CHARS
 from elbo_sym.lesson.practice import load_deck
-from elbo_sym.prose import MATH_CHARACTERS, TEXT_CHARACTERS, ProseError, check_prose, terminal_safe
+from elbo_sym.prose import MATH_CHARACTERS, TEXT_CHARACTERS, ProseError, check_prose, inline, terminal_safe
 from elbo_sym.publish.render import latex_escape
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,8 +74,10 @@ def test_friendly_characters_pass_and_are_typeset_through_math():
     assert latex_escape("é ß –") == "é ß –"
 
 
-def test_line_breaks_become_one_space_never_a_paragraph():
-    assert check_prose("line1\n\nline2\r\n \n\n\\par\n", 100, "why") == "line1 line2 \\par"
+def test_line_breaks_become_one_space_blank_lines_one_paragraph_break():
+    checked = check_prose("line1\nstill 1\n\nline2\r\n \n\n\\par\n", 100, "why")
+    assert checked == "line1 still 1\n\nline2\n\n\\par"
+    assert inline(checked) == "line1 still 1 line2 \\par"  # inline fields: never a paragraph
 
 
 def test_lengths_and_long_words():

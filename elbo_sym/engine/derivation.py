@@ -35,7 +35,7 @@ from elbo_sym.engine.models.base import PARAMETER, likelihood_block, q_block
 from elbo_sym.engine.models.discrete import observation_of
 from elbo_sym.engine.notation import Density
 from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expression
-from elbo_sym.prose import ProseError, check_prose, terminal_safe
+from elbo_sym.prose import ProseError, check_prose, inline, split_math, terminal_safe
 from elbo_sym.engine.rules import RULES
 
 RELATIONS = ("=", "<=", ">=", "<", ">")
@@ -295,20 +295,31 @@ class _Reader:
     def error(self, line: int, message: str, step: int | None = None) -> DerivationError:
         return DerivationError(self.path, line, message, step)
 
-    def prose(self, value, limit: int, what: str, line: int, step: int | None = None) -> str:
-        """A prose field (title, summary, why, card text) as inline text that LaTeX and a
-        terminal can print (elbo_sym.prose); DerivationError at file:line(:column) otherwise."""
+    def prose(self, value, limit: int, what: str, line: int, step: int | None = None,
+              paragraphs: bool = False) -> str:
+        """A prose field (title, summary, why) as text that LaTeX and a terminal can print
+        (elbo_sym.prose), its ``$...$`` formulas parsed with the file's vocabulary; blank
+        lines kept as paragraph breaks only where `paragraphs`; DerivationError at
+        file:line(:column) otherwise."""
         if not isinstance(value, str):
             raise self.error(line, f"{what} must be a string", step)
+        source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
         try:
-            return check_prose(value, limit, what)
+            text = check_prose(value, limit, what)
+            for span in split_math(value):
+                if span.kind == "math":
+                    try:
+                        prose_formula(span.text, self.vocabulary)
+                    except ParseError as error:
+                        raise ProseError(f"{what}: formula ${span.text}$: {error.message}",
+                                         span.position + (error.column or 0)) from None
         except ProseError as error:
-            source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
             column = None
             if source is not None and error.position is not None:
                 column = _source_column(source, value, error.position)
             raise DerivationError(self.path, line, error.message, step, column,
                                   source if column is not None else None) from None
+        return text if paragraphs else inline(text)
 
     # -- parsing --------------------------------------------------------------------
 
@@ -342,14 +353,15 @@ class _Reader:
         for key in ("title", "start"):
             if key not in data:
                 raise self.error(1, f"missing required key '{key}'")
-        title = self.prose(data["title"], MAX_TITLE_CHARS, "title", self.line_of("title"))
-        summary = self.prose(data.get("summary", ""), MAX_SUMMARY_CHARS, "summary", self.line_of("summary"))
         family = data.get("model", "discrete")
         if family not in families():
             raise self.error(self.line_of("model"), f"unknown model {family!r} (available: {', '.join(families())})")
         observations = self.observations(data.get("data", ["x"]))
         params = self.params(data.get("params", {}), observations)
         self.vocabulary = Vocabulary(observations, tuple(p.name for p in params))
+        title = self.prose(data["title"], MAX_TITLE_CHARS, "title", self.line_of("title"))
+        summary = self.prose(data.get("summary", ""), MAX_SUMMARY_CHARS, "summary", self.line_of("summary"),
+                             paragraphs=True)
         K = data.get("K", 2)
         if K != ANY_K and (isinstance(K, bool) or not isinstance(K, int) or not 2 <= K <= MAX_K):
             raise self.error(self.line_of("K"), f"K must be an integer from 2 to {MAX_K}, or \"{ANY_K}\" "
@@ -677,6 +689,22 @@ def _source_column(source: str, value: str, column: int) -> int | None:
                 position = text.index(value) + column
                 return columns[min(position, len(columns) - 1)]
     return None
+
+
+def prose_formula(text: str, vocabulary: Vocabulary) -> tuple[Expr, str | None, Expr | None]:
+    """A ``$...$`` formula of prose: an expression, or one relation between two
+    (``$q(z) > 0$``); ParseError (column in `text`) when it does not parse."""
+    parts = split_relation(text)
+    if parts is None:
+        return parse_expression(text, vocabulary), None, None
+    left, rel, right = parts
+    lhs = parse_expression(left, vocabulary)
+    start = text.index(right, len(left)) if right else len(text)
+    try:
+        rhs = parse_expression(right, vocabulary)
+    except ParseError as error:
+        raise ParseError(error.message, start + (error.column or 0), error.token) from None
+    return lhs, rel, rhs
 
 
 def split_relation(text: str) -> tuple[str, str, str] | None:

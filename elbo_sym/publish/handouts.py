@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,7 +43,7 @@ from typing import Any
 from sympy import Expr, Integer, Rational, Symbol, log
 
 from elbo_sym.report.build import exact_form  # noqa: F401  (re-exported: the handouts' exact forms)
-from elbo_sym.report.model import DerivationReport
+from elbo_sym.report.model import DerivationReport, Prose
 from elbo_sym.engine.models.base import Instance
 from elbo_sym.numbers.exact import LogNumber, log_of
 from elbo_sym.limits import STEP_BUDGET_SECONDS
@@ -55,6 +56,7 @@ from elbo_sym.publish.render import (
     RenderError,
     build_pdf,
     latex_available,
+    latex_escape,
     render_template,
     write_tex_only,
 )
@@ -104,6 +106,22 @@ class HandoutError(Exception):
 def math(expr: Expr) -> LatexMarkup:
     """The printer's LaTeX for ``expr``, marked trusted (the only way math enters a template)."""
     return LatexMarkup(to_latex(expr))
+
+
+def prose(parts: Prose, fallback: str = "", *, paragraphs: bool = False) -> LatexMarkup:
+    """An author's prose for LaTeX: text escaped, ``$...$`` formulas as the printer's math,
+    blank lines as paragraph breaks where the field may have them (else a space)."""
+    if not parts:
+        return LatexMarkup(latex_escape(inline(fallback)))
+    out = []
+    for part in parts:
+        if part.kind == "math":
+            out.append(rf"\({part.latex}\)")
+        elif part.kind == "paragraph":
+            out.append("\\par " if paragraphs else " ")
+        else:
+            out.append(latex_escape(re.sub(r"[ \t\r\n]+", " ", part.text)))  # spaces next to formulas kept
+    return LatexMarkup("".join(out).strip())
 
 
 def relation(rel: str) -> LatexMarkup:
@@ -183,7 +201,7 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
             "rel": relation(s.rel),
             "expr": LatexMarkup(s.expr.latex),
             "rule": s.rule if s.verdict == "proved" else f"{s.rule}: held on {s.instances} exact instances, not proved",
-            "why": inline(s.why),  # never a paragraph break inside the chain
+            "why": prose(s.why_parts, s.why),  # never a paragraph break inside the chain
             "verdict": s.verdict,
             "instances": s.instances,
         }
@@ -192,8 +210,8 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
     return {
         "name": report.name,
         "file": Path(report.file).name,
-        "title": inline(report.title),
-        "summary": inline(report.summary),
+        "title": prose(report.title_parts, report.title),
+        "summary": prose(report.summary_parts, report.summary, paragraphs=True),
         "K": report.K,
         "proved_for": report.model,
         "claim": LatexMarkup(report.claim.latex) if report.claim is not None else None,
@@ -248,7 +266,8 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
     require_checked([report])
     if report.expect != "refuted":
         raise HandoutError(f"{report.file}: not a teaching file (no expect = \"refuted\")")
-    steps = [{"index": s.index, "rel": relation(s.rel), "expr": LatexMarkup(s.expr.latex), "why": inline(s.why)}
+    steps = [{"index": s.index, "rel": relation(s.rel), "expr": LatexMarkup(s.expr.latex),
+              "why": prose(s.why_parts, s.why)}
              for s in report.steps]
     mistakes = []
     for s in report.steps:
@@ -272,7 +291,8 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
     count = len(mistakes)
     task = (f"Exactly {'one step is' if count == 1 else f'{count} steps are'} wrong. Which, and why? "
             "Give a model where it fails, and correct it.")
-    return {"name": report.name, "title": inline(report.title), "summary": inline(report.summary),
+    return {"name": report.name, "title": prose(report.title_parts, report.title),
+            "summary": prose(report.summary_parts, report.summary, paragraphs=True),
             "claim": LatexMarkup(report.claim.latex) if report.claim is not None else None,
             "start": LatexMarkup(report.start.latex), "steps": steps, "mistakes": mistakes, "task": task}
 

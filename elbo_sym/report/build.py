@@ -16,13 +16,14 @@ from pathlib import Path
 from sympy import Add, Expr, Mul, Rational, Symbol, log
 
 from elbo_sym.engine.check import Counterexample, DerivationResult, StepResult, Verdict
-from elbo_sym.engine.derivation import Derivation, DerivationError, Relation, load
-from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, p, q, to_latex, to_text, x, z
+from elbo_sym.engine.derivation import Derivation, DerivationError, Relation, load, prose_formula
+from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, Density, Entropy, p, q, to_latex, to_text, x, z
 from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.repair import check_with_suggestions
 from elbo_sym.limits import STEP_BUDGET_SECONDS, validate_budget
 from elbo_sym.numbers.evaluate import Undefined, exact as exact_value
 from elbo_sym.numbers.exact import LogNumber
+from elbo_sym.prose import PARAGRAPH, split_math
 from elbo_sym.report.model import (
     ConditionReport,
     CounterexampleReport,
@@ -30,6 +31,8 @@ from elbo_sym.report.model import (
     ExampleReport,
     GivenRow,
     Math,
+    Prose,
+    ProsePart,
     RelationReport,
     StepReport,
     SuggestionReport,
@@ -83,7 +86,26 @@ def report_of(result: DerivationResult) -> DerivationReport:
         assume=tuple(relation(a) for a in d.assumptions), chain=chain, established=result.established,
         claim_reason=result.claim_reason,
         examples=tuple(_example_report(result, e) for e in result.examples),
-        problems=tuple(result.problems), expect=d.expect)
+        problems=tuple(result.problems), expect=d.expect,
+        title_parts=prose_parts(d.title, d.vocabulary), summary_parts=prose_parts(d.summary, d.vocabulary))
+
+
+def prose_parts(text: str, vocabulary: Vocabulary) -> Prose:
+    """An author's prose with its ``$...$`` formulas parsed (as the loader did) and printed."""
+    if "$" not in text and PARAGRAPH not in text:
+        return (ProsePart("text", text),) if text else ()
+    parts = []
+    for span in split_math(text):
+        if span.kind == "math":
+            lhs, rel, rhs = prose_formula(span.text, vocabulary)
+            if rel is None:
+                parts.append(ProsePart("math", to_text(lhs), to_latex(lhs)))
+            else:
+                parts.append(ProsePart("math", f"{to_text(lhs)} {rel} {to_text(rhs)}",
+                                       f"{to_latex(lhs)} {RELATION_LATEX[rel]} {to_latex(rhs)}"))
+        else:
+            parts.append(ProsePart(span.kind, span.text))
+    return tuple(parts)
 
 
 def _step_report(r: StepResult, lhs: Expr, d: Derivation) -> StepReport:
@@ -104,7 +126,7 @@ def _step_report(r: StepResult, lhs: Expr, d: Derivation) -> StepReport:
                       why=s.why, verdict=r.verdict.value, reason=r.reason, instances=r.instances, accept=s.accept,
                       conditions=tuple(dict.fromkeys(conditions)),
                       counterexample=_counterexample(r.counterexample, d.vocabulary), suggestion=suggestion,
-                      expected_refuted=expected)
+                      expected_refuted=expected, why_parts=prose_parts(s.why, d.vocabulary))
 
 
 def _counterexample(c: Counterexample | None, vocabulary: Vocabulary) -> CounterexampleReport | None:

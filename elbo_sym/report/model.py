@@ -27,6 +27,26 @@ class Math:
 
 
 @dataclass(frozen=True)
+class ProsePart:
+    """A piece of an author's prose: "text" (printed escaped), "math" (a ``$...$`` formula
+    through the printer) or "paragraph" (a blank line)."""
+
+    kind: str
+    text: str
+    latex: str = ""
+
+
+Prose = tuple[ProsePart, ...]
+
+
+def prose_text(parts: Prose, fallback: str) -> str:
+    """Prose as plain text (formulas as the printer writes them in file syntax)."""
+    if not parts:
+        return fallback
+    return "".join(p.text if p.kind == "text" else f"${p.text}$" if p.kind == "math" else "\n\n" for p in parts)
+
+
+@dataclass(frozen=True)
 class RelationReport:
     """``lhs rel rhs``: a claim, an assumption, what a chain shows -- a printer node, not a string."""
 
@@ -129,6 +149,7 @@ class StepReport:
     suggestion: SuggestionReport | None = None
     expected_refuted: bool = False
     """A teaching file says this step is wrong on purpose (``expect_refuted``)."""
+    why_parts: Prose = ()
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICT_MARK:
@@ -208,6 +229,8 @@ class DerivationReport:
     problems: tuple[str, ...] = ()
     expect: str = "proved"
     """"proved" (the default), or "refuted" for a teaching file with deliberate mistakes."""
+    title_parts: Prose = ()
+    summary_parts: Prose = ()
 
     def __post_init__(self) -> None:
         if [s.index for s in self.steps] != list(range(1, len(self.steps) + 1)):
@@ -350,6 +373,6 @@ def _convert(hint: Any, value: Any) -> Any:
     raise TypeError(f"unsupported field type {hint!r}")
 
 
-__all__ = ["Math", "RelationReport", "CounterexampleReport", "SuggestionReport", "ConditionReport", "StepReport",
+__all__ = ["Math", "ProsePart", "Prose", "prose_text", "RelationReport", "CounterexampleReport", "SuggestionReport", "ConditionReport", "StepReport",
            "ValueRow", "GivenRow", "ExampleReport", "DerivationReport", "InputErrorReport", "VERDICT_MARK",
            "RELATION_SYMBOL"]

@@ -1,0 +1,124 @@
+"""Math in prose: ``$...$`` formulas in titles, summaries and step notes are parsed by the
+safe parser at load time and typeset by the one printer; everything else stays escaped text.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from elbo_sym.engine.derivation import DerivationError, loads
+from elbo_sym.prose import ProseError, split_math
+from elbo_sym.publish.handouts import derivation_context, derivations_handout, write_handouts
+from elbo_sym.report.build import check_file
+
+GAP = (Path(__file__).resolve().parent.parent / "derivations" / "gap.toml").read_text("utf-8")
+
+
+def gap_with(title: str | None = None, summary: str | None = None, why: str | None = None) -> str:
+    text = GAP
+    if title is not None:
+        text = text.replace('title = "The gap is a KL divergence"', f"title = {title}")
+    if summary is not None:
+        start = text.index("summary = ")
+        end = text.index("\n", start)
+        text = text[:start] + f"summary = {summary}" + text[end:]
+    if why is not None:
+        text = text.replace('why = "the KL divergence from q to the posterior"', f"why = {why}")
+    return text
+
+
+# ---------------------------------------------------------------------------- splitting
+
+
+def test_split_math_finds_formulas_text_dollars_and_paragraphs():
+    spans = split_math("gap $KL(q(z), p(z | x))$ costs \\$5\n\nnext")
+    assert [(s.kind, s.text) for s in spans] == [
+        ("text", "gap "), ("math", "KL(q(z), p(z | x))"), ("text", " costs $5"), ("paragraph", ""),
+        ("text", "next")]
+    assert spans[1].position == 5  # where the formula's source starts, for carets
+
+
+@pytest.mark.parametrize("text, fragment, position", [
+    ("a $b", "unclosed $", 2),
+    ("a $$ b", "empty formula", 2),
+    ("a $  $ b", "empty formula", 2),
+    ("a $b\n\nc$", "same paragraph", 2),
+])
+def test_split_math_refuses_unclosed_and_empty_formulas(text, fragment, position):
+    with pytest.raises(ProseError) as info:
+        split_math(text)
+    assert fragment in info.value.message and info.value.position == position
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def test_formulas_in_prose_are_parsed_and_printed():
+    d = loads(gap_with(title='"The gap is $KL(q(z), p(z | x))$"',
+                       why='"the KL divergence from $q(z)$ to the posterior; it is nonnegative, as $KL(q(z), '
+                           'p(z | x)) >= 0$"'), "gap.toml")
+    report = check_file(d)
+    math = [p for p in report.title_parts if p.kind == "math"]
+    assert len(math) == 1 and math[0].latex.startswith(r"\mathrm{KL}") and r"\mid x" in math[0].latex
+    why = report.steps[-1].why_parts
+    relations = [p for p in why if p.kind == "math" and ">=" in p.text]
+    assert relations and r"\geq" in relations[0].latex
+    context = derivation_context(report)
+    assert "$" not in context["title"] and r"\(" in context["title"]
+
+
+@pytest.mark.parametrize("field, value, fragment, token", [
+    ("title", '"The gap is $KL(q(z), r(z))$"', "formula $KL(q(z), r(z))$", "r(z)"),
+    ("why", '"from $q(z) ** $ on"', "formula $q(z) **$", None),
+    ("summary", '"unclosed $KL(q(z), p(z))"', "unclosed $", "$KL"),
+    ("why", '"costs $5 and $6"', "formula $5 and$", None),
+])
+def test_bad_formula_in_prose_names_file_line_and_column(field, value, fragment, token):
+    text = gap_with(**{field: value})
+    with pytest.raises(DerivationError) as info:
+        loads(text, "gap.toml")
+    error = info.value
+    assert fragment in error.message
+    line = text.splitlines()[error.line - 1]
+    assert line.lstrip().startswith(field)
+    assert error.column is not None
+    if token is not None:
+        assert line[error.column:].startswith(token), (line, error.column)
+
+
+def test_dollar_sign_escaped_and_raw_latex_stays_text():
+    d = loads(gap_with(summary='"costs \\\\$5; \\\\input{/etc/passwd} is printed, not run"'), "gap.toml")
+    context = derivation_context(check_file(d))
+    assert r"\$5" in context["summary"]
+    assert r"\input" not in context["summary"] and r"\textbackslash{}input" in context["summary"]
+
+
+def test_blank_line_is_a_paragraph_in_a_summary_and_a_space_in_a_note():
+    d = loads(gap_with(summary='"First paragraph.\\n\\nSecond paragraph."', why='"one\\n\\ntwo"'), "gap.toml")
+    assert d.summary == "First paragraph.\n\nSecond paragraph." and d.steps[-1].why == "one two"
+    context = derivation_context(check_file(d))
+    assert r"\par" in context["summary"] and r"\par" not in str(context["steps"][-1]["why"])
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_formulas_in_prose_are_typeset_in_the_pdf(tmp_path):
+    d = loads(gap_with(title='"The gap is $KL(q(z), p(z | x))$"',
+                       summary='"Why $ELBO(q) <= log(p(x))$: see below.\\n\\nA second paragraph with \\\\$3."',
+                       why='"by definition of $KL(q(z), p(z | x))$"'), "gap.toml")
+    handout = derivations_handout([check_file(d)])
+    (built,) = write_handouts([handout], tmp_path)
+    assert built.ok, built.message + built.log_excerpt
+    text = subprocess.run(["pdftotext", str(built.pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "The gap is KL" in text and "$KL" not in text and "$ELBO" not in text
+    assert "∥" in text  # the printer's KL(q ∥ p), not the ASCII source
+    assert "$3" in text  # the escaped dollar is a dollar
+
+
+@pytest.mark.parametrize("formula", ["\\\\input{/etc/passwd}", "\\\\write18{ls}", "x}\\\\def\\\\a{b", "q(z) # hidden"])
+def test_raw_latex_inside_a_formula_is_refused_at_load(formula):
+    with pytest.raises(DerivationError) as info:
+        loads(gap_with(why=f'"see ${formula}$"'), "gap.toml")
+    assert "formula $" in info.value.message and info.value.column is not None
