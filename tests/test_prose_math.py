@@ -58,14 +58,13 @@ def test_split_math_refuses_unclosed_and_empty_formulas(text, fragment, position
 
 def test_formulas_in_prose_are_parsed_and_printed():
     d = loads(gap_with(title='"The gap is $KL(q(z), p(z | x))$"',
-                       why='"the KL divergence from $q(z)$ to the posterior; it is nonnegative, as $KL(q(z), '
-                           'p(z | x)) >= 0$"'), "gap.toml")
+                       why='"the KL divergence from $q(z)$ to the posterior $p(z | x)$"'), "gap.toml")
     report = check_file(d)
     math = [p for p in report.title_parts if p.kind == "math"]
     assert len(math) == 1 and math[0].latex.startswith(r"\mathrm{KL}") and r"\mid x" in math[0].latex
     why = report.steps[-1].why_parts
-    relations = [p for p in why if p.kind == "math" and ">=" in p.text]
-    assert relations and r"\geq" in relations[0].latex
+    assert [p.kind for p in why] == ["text", "math", "text", "math"]
+    assert why[3].latex == r"p(z \mid x)"
     context = derivation_context(report)
     assert "$" not in context["title"] and r"\(" in context["title"]
 
@@ -106,7 +105,7 @@ def test_blank_line_is_a_paragraph_in_a_summary_and_a_space_in_a_note():
 @pytest.mark.usefixtures("requires_latex")
 def test_formulas_in_prose_are_typeset_in_the_pdf(tmp_path):
     d = loads(gap_with(title='"The gap is $KL(q(z), p(z | x))$"',
-                       summary='"Why $ELBO(q) <= log(p(x))$: see below.\\n\\nA second paragraph with \\\\$3."',
+                       summary='"Why $ELBO(q)$ is a bound: see below.\\n\\nA second paragraph with \\\\$3."',
                        why='"by definition of $KL(q(z), p(z | x))$"'), "gap.toml")
     handout = derivations_handout([check_file(d)])
     (built,) = write_handouts([handout], tmp_path)
@@ -122,3 +121,29 @@ def test_raw_latex_inside_a_formula_is_refused_at_load(formula):
     with pytest.raises(DerivationError) as info:
         loads(gap_with(why=f'"see ${formula}$"'), "gap.toml")
     assert "formula $" in info.value.message and info.value.column is not None
+
+
+def test_a_relation_in_prose_is_refused_it_would_print_unchecked():
+    with pytest.raises(DerivationError) as info:
+        loads(gap_with(why='"since $KL(q(z), p(z | x)) >= 0$ always"'), "gap.toml")
+    assert "would be printed unchecked" in info.value.message
+
+
+def test_formulas_on_cards_are_printed_by_the_printer(tmp_path):
+    from elbo_sym.lesson.practice import load_deck
+    from elbo_sym.publish.anki import note_fields
+    from elbo_sym.publish.handouts import _card_context
+
+    deck_file = tmp_path / "cards.toml"
+    deck_file.write_text('title = "t"\n[[card]]\nfront = "What is $KL(q(z), p(z))$?"\n'
+                         'back = "The average of $log(q(z) / p(z))$ under q."\n', "utf-8")
+    (card,) = load_deck(deck_file).cards
+    front, back = note_fields(card)[:2]
+    assert front.startswith("What is \\(") and "KL" in front and "$" not in front
+    context = _card_context(card, type("V", (), {"verdict": "none"})())
+    assert r"\(" in context["front"] and r"\frac{q(z)}{p(z)}" in context["back"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text('title = "t"\n[[card]]\nfront = "What is $KL(q || p)$?"\nback = "b"\n', "utf-8")
+    with pytest.raises(DerivationError) as info:
+        load_deck(bad)
+    assert info.value.line == 3 and info.value.column is not None

@@ -691,20 +691,16 @@ def _source_column(source: str, value: str, column: int) -> int | None:
     return None
 
 
-def prose_formula(text: str, vocabulary: Vocabulary) -> tuple[Expr, str | None, Expr | None]:
-    """A ``$...$`` formula of prose: an expression, or one relation between two
-    (``$q(z) > 0$``); ParseError (column in `text`) when it does not parse."""
+def prose_formula(text: str, vocabulary: Vocabulary) -> Expr:
+    """A ``$...$`` formula of prose: an expression of the vocabulary (ParseError, with the
+    column in `text`, otherwise). A relation is refused: printed in prose it would be a
+    statement nobody checked -- it belongs in the claim or a step."""
     parts = split_relation(text)
-    if parts is None:
-        return parse_expression(text, vocabulary), None, None
-    left, rel, right = parts
-    lhs = parse_expression(left, vocabulary)
-    start = text.index(right, len(left)) if right else len(text)
-    try:
-        rhs = parse_expression(right, vocabulary)
-    except ParseError as error:
-        raise ParseError(error.message, start + (error.column or 0), error.token) from None
-    return lhs, rel, rhs
+    if parts is not None:
+        column = len(parts[0]) + (len(text) - len(text.lstrip()))
+        raise ParseError(f"a relation ({parts[1]}) in prose would be printed unchecked: state it as the claim "
+                         "or a step, or write it in words", column, parts[1])
+    return parse_expression(text, vocabulary)
 
 
 def split_relation(text: str) -> tuple[str, str, str] | None:

@@ -17,6 +17,7 @@ builds), else from the clock (so Anki sees edited notes as newer).
 from __future__ import annotations
 
 import html
+import re
 import os
 import tempfile
 from collections.abc import Sequence
@@ -71,7 +72,20 @@ def mathjax(latex: str) -> str:
 
 
 def _prose(text: str) -> str:
-    return html.escape(" ".join(text.split()), quote=False)
+    """Card prose as HTML: text escaped, ``$...$`` formulas through the printer as MathJax,
+    blank lines as line breaks."""
+    from elbo_sym.engine.parse import Vocabulary
+    from elbo_sym.report.build import prose_parts
+
+    out = []
+    for part in prose_parts(text, Vocabulary()):
+        if part.kind == "math":
+            out.append(mathjax(part.latex))
+        elif part.kind == "paragraph":
+            out.append("<br><br>")
+        else:
+            out.append(html.escape(re.sub(r"\s+", " ", part.text), quote=False))
+    return "".join(out).strip()
 
 
 def note_fields(card: Any) -> list[str]:

@@ -42,7 +42,8 @@ from typing import Any
 
 from sympy import Expr, Integer, Rational, Symbol, log
 
-from elbo_sym.report.build import exact_form  # noqa: F401  (re-exported: the handouts' exact forms)
+from elbo_sym.engine.parse import Vocabulary
+from elbo_sym.report.build import exact_form, prose_parts  # exact_form re-exported: the handouts' exact forms
 from elbo_sym.report.model import DerivationReport, Prose
 from elbo_sym.engine.models.base import Instance
 from elbo_sym.numbers.exact import LogNumber, log_of
@@ -618,8 +619,8 @@ def _card_context(card, verdict) -> dict[str, Any]:
     return {
         "index": card.index,
         "topic": card.topic.replace("-", " "),
-        "front": card.front,
-        "back": card.back,
+        "front": prose(prose_parts(card.front, Vocabulary()), card.front, paragraphs=True),
+        "back": prose(prose_parts(card.back, Vocabulary()), card.back, paragraphs=True),
         "formula": LatexMarkup(f.latex) if f is not None else None,
         "assume": LatexMarkup(f.assume_latex) if f is not None and f.assume is not None else None,
         "verdict": verdict.verdict if verdict.verdict == "proved" else None,

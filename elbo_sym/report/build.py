@@ -17,7 +17,7 @@ from sympy import Add, Expr, Mul, Rational, Symbol, log
 
 from elbo_sym.engine.check import Counterexample, DerivationResult, StepResult, Verdict
 from elbo_sym.engine.derivation import Derivation, DerivationError, Relation, load, prose_formula
-from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, Density, Entropy, p, q, to_latex, to_text, x, z
+from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, p, q, to_latex, to_text, x, z
 from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.repair import check_with_suggestions
 from elbo_sym.limits import STEP_BUDGET_SECONDS, validate_budget
@@ -97,12 +97,8 @@ def prose_parts(text: str, vocabulary: Vocabulary) -> Prose:
     parts = []
     for span in split_math(text):
         if span.kind == "math":
-            lhs, rel, rhs = prose_formula(span.text, vocabulary)
-            if rel is None:
-                parts.append(ProsePart("math", to_text(lhs), to_latex(lhs)))
-            else:
-                parts.append(ProsePart("math", f"{to_text(lhs)} {rel} {to_text(rhs)}",
-                                       f"{to_latex(lhs)} {RELATION_LATEX[rel]} {to_latex(rhs)}"))
+            expr = prose_formula(span.text, vocabulary)
+            parts.append(ProsePart("math", to_text(expr), to_latex(expr)))
         else:
             parts.append(ProsePart(span.kind, span.text))
     return tuple(parts)
