@@ -388,7 +388,7 @@ def test_fractions_from_text_take_ascii_digits_only(digits, capsys, tmp_path):
 
     gap = (Path(__file__).resolve().parent.parent / "derivations" / "gap.toml").read_text("utf-8")
     assert 'prior = ["3/4", "1/4"]' in gap
-    with pytest.raises(DerivationError, match="is not a fraction like 3/4"):
+    with pytest.raises(DerivationError, match="is not a number like 3/4 or 0.25"):
         loads(gap.replace('prior = ["3/4", "1/4"]', f'prior = ["{digits}", "1/2"]'), "digits.toml")
 
 
@@ -398,3 +398,24 @@ def test_budgets_take_ascii_digits_only(capsys):
     with pytest.raises(BudgetError, match="ASCII digits"):
         validate_budget("١٠")
     assert validate_budget("10") == 10.0
+
+
+def test_toml_examples_take_decimals_like_the_example_command(capsys):
+    """`elbo-sym example --prior 0.75,0.25` worked while a file's prior = ["0.75", "0.25"]
+    was refused: one syntax for exact numbers everywhere."""
+    from fractions import Fraction
+
+    from elbo_sym.engine.derivation import DerivationError, loads
+    from elbo_sym.report.build import check_file
+
+    gap = (Path(__file__).resolve().parent.parent / "derivations" / "gap.toml").read_text("utf-8")
+    decimal = gap.replace('prior = ["3/4", "1/4"]', 'prior = ["0.75", ".25"]')
+    d = loads(decimal, "decimal.toml")
+    assert d.examples[0].prior == (Fraction(3, 4), Fraction(1, 4))
+    assert check_file(d).ok
+    assert main(["example", "--prior", "0.75,.25", "--likelihood", "1/5,3/5", "--q", "1/3,2/3"]) == 0
+    capsys.readouterr()
+    with pytest.raises(DerivationError, match='not the TOML number 0.75'):
+        loads(gap.replace('prior = ["3/4", "1/4"]', 'prior = [0.75, 0.25]'), "float.toml")
+    with pytest.raises(DerivationError, match="is not a number like 3/4 or 0.25"):
+        loads(gap.replace('prior = ["3/4", "1/4"]', 'prior = ["0.75.1", "1/4"]'), "bad.toml")

@@ -34,6 +34,7 @@ from elbo_sym.engine.models import Instance, Interval, Model, ModelSpec, Paramet
 from elbo_sym.engine.models.base import PARAMETER, likelihood_block, q_block
 from elbo_sym.engine.models.discrete import observation_of
 from elbo_sym.engine.notation import Density
+from elbo_sym.numbers.exact import EXACT_NUMBER
 from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expression
 from elbo_sym.prose import ProseError, check_prose, inline, split_math, terminal_safe
 from elbo_sym.engine.rules import RULES
@@ -208,6 +209,8 @@ _STEP_KEYS = {"rel", "expr", "rule", "why", "accept"}
 _EXAMPLE_KEYS = {"prior", "likelihood", "q", "params", "expect"}
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,19}")
 MAX_OBSERVATIONS = 8
+MAX_NUMBER_CHARS = 19
+"""Longest exact number in an example (3/4, 0.25): numerators and denominators stay small."""
 _CONDITION = re.compile(r"\s*(>=|<=|>|<)\s*(\S+)\s*|\s*in\s*([\[(])\s*([^,\s]+)\s*,\s*([^\])\s]+)\s*([\])])\s*")
 
 
@@ -597,10 +600,11 @@ class _Reader:
         out = []
         for item in value:
             if isinstance(item, bool) or not isinstance(item, (str, int)):
-                raise self.error(line, f"{key}: {item!r} is not an exact fraction (write \"3/4\", not 0.75)")
+                raise self.error(line, f"{key}: {item!r} is not exact (write \"3/4\" or \"0.75\" in quotes, "
+                                       f"not the TOML number 0.75)")
             text = str(item).strip()
-            if not re.fullmatch(r"[+-]?[0-9]{1,9}(/[0-9]{1,9})?", text):  # ASCII digits only
-                raise self.error(line, f"{key}: {text!r} is not a fraction like 3/4")
+            if len(text) > MAX_NUMBER_CHARS or not EXACT_NUMBER.fullmatch(text):
+                raise self.error(line, f"{key}: {text[:MAX_NUMBER_CHARS]!r} is not a number like 3/4 or 0.25")
             try:
                 out.append(Fraction(text))
             except ZeroDivisionError:

@@ -25,7 +25,6 @@ The evidence p(x) and the posterior p(z | x) come from ``Instance.evidence()`` a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -35,7 +34,7 @@ from typing import Any
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, S, log
 
 from elbo_sym.engine.models.base import Instance
-from elbo_sym.numbers.exact import LogNumber, from_sympy, kl, log_of
+from elbo_sym.numbers.exact import EXACT_NUMBER, LogNumber, from_sympy, kl, log_of
 
 __all__ = [
     "ExampleInputError",
@@ -405,7 +404,7 @@ class WorkedExample:
 # --------------------------------------------------------------------------- input
 
 
-_NUMBER = re.compile(r"\d+(/\d+)?|\d*\.\d+", re.ASCII)  # ASCII digits only: Fraction reads "١/٢" too
+_NUMBER = EXACT_NUMBER  # one syntax for exact numbers everywhere (signs are refused before)
 
 
 def _parse_number(item: Any, name: str) -> Fraction:

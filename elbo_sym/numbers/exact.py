@@ -36,6 +36,7 @@ __all__ = [
     "kl",
     "from_sympy",
     "MAX_INTEGER",
+    "EXACT_NUMBER",
     "MAX_PRIME",
 ]
 
@@ -48,7 +49,10 @@ MAX_PRIME = 10**12
 
 _ZERO = Fraction(0)
 _MAX_STR = 200  # longest numeric string accepted by LogNumber.of
-_RATIONAL_STR = re.compile(r"[+-]?(\d+(/\d+)?|\d*\.\d+)", re.ASCII)  # ASCII digits only
+EXACT_NUMBER = re.compile(r"[+-]?(\d+(/\d+)?|\d*\.\d+)", re.ASCII)
+"""How every file writes an exact number: 3, 3/4, 0.25, .25 (ASCII digits only: Fraction
+would also read other scripts' digits)."""
+_RATIONAL_STR = EXACT_NUMBER
 _FIRST_DPS = 50  # certified evaluation starts at 50 digits and doubles ...
 _MAX_DPS = 50 * 2**10  # ... up to 51200 digits, then gives up with ArithmeticError
 
