@@ -7,7 +7,7 @@ The package is layered; each layer imports only the ones below it (tests/test_ar
     engine                          notation, parsing, model families, proofs, search, verdicts
     lesson                          worked examples, exercises, drill, self-check, flashcards
     report                          one result model and its renderers
-    publish, authoring              handouts and Anki; new, explain, repair, cache, pytest
+    publish, authoring              handouts and Anki; new, explain, cache, testing, pytest plugin
     cli                             the `elbo-sym` command, thin over the library
 
 The names below are imported lazily, so `import elbo_sym` does not import SymPy.
@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "assert_derivation": ("elbo_sym.authoring.testing", "assert_derivation"),
+    "assert_refuted": ("elbo_sym.authoring.testing", "assert_refuted"),
     "check_file": ("elbo_sym.authoring.testing", "check_file"),
     "show": ("elbo_sym.report.display", "show"),
 }

@@ -1,18 +1,33 @@
-"""`elbo-sym`: a thin shell over the library.
+"""`elbo-sym`: a thin shell over the library, on click.
 
 Exit codes: 0 everything holds; 1 something is refuted, unproved or unestablished;
-2 usage or input errors (a file that cannot be read, parsed or validated).
+2 usage or input errors (a bad option, a file that cannot be read, parsed or validated).
+
+One error path for every command (:meth:`_Cli.main` and :func:`_run`): a usage error
+(click's: an unknown option, a value out of range, a missing argument) and an input
+error (:class:`InputError`, an unreadable file, a bad budget, any OSError) are each one
+line on stderr, ``elbo-sym: error: ...``, and exit status 2 -- never a traceback.  A
+derivation file that does not load is ``error: FILE:LINE:COLUMN: ...`` with a caret line
+under the offending token, as `check` prints it.  JSON goes through :func:`_print_json`.
+
+Options are typed (:class:`Integer`, an ASCII-digits ``IntRange``; :class:`Seconds`, a
+validated time budget), so a bad value is refused before any work.  The seed and the
+number of cases have one default each, the same for the text sheets (`exercises`,
+`drill`) and the PDF handouts (`build`): :data:`DEFAULT_SEED`, :data:`DEFAULT_COUNT`,
+:data:`DRILL_COUNT`.
 
 Heavy modules (SymPy) are imported inside the commands, so `--help` is instant.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+
+import click
 
 from elbo_sym.files import FileReadError, describe_os_error
 from elbo_sym.limits import (
@@ -25,12 +40,26 @@ from elbo_sym.limits import (
 from elbo_sym.prose import terminal_safe
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+EXIT_INTERRUPTED = 130
+
+DEFAULT_SEED = 2026
+"""Seed of every generated sheet, text or PDF: `exercises`, `drill` and `build`."""
+DEFAULT_COUNT = 6
+"""Exercise cases of `exercises` and of `build`'s exercises.pdf / answers.pdf."""
+DRILL_COUNT = 4
+"""Tight cases of `drill`: as many as `build`'s tight-drill.pdf (elbo_sym.publish.handouts.DRILL_COUNT)."""
+
+MAX_SEED = 2**63 - 1
+MAX_COUNT = 100
+MAX_EXERCISE_K = 6
+"""The limits of elbo_sym.lesson.exercises (which checks them again), here so that parsing
+the options does not import SymPy."""
+
+DEFAULT_FOLDER = "derivations"
+"""What `check` and `build` read when no path is given."""
 
 LATEX_TIMEOUT_SECONDS = 120.0
 """Default time limit of one LaTeX build (`build --timeout`)."""
-
-_SECONDS_OPTIONS = {"budget": "--budget", "file_budget": "--file-budget", "timeout": "--timeout"}
-"""Options holding a number of seconds: validated for every command that has them."""
 
 
 class InputError(Exception):
@@ -55,62 +84,128 @@ class _TerminalSafe:
         return getattr(self._stream, name)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="elbo-sym",
-        description="Machine-check the ELBO lesson's derivations and print them as handouts.",
-        epilog="Exit status: 0 all good, 1 something refuted/unestablished, 2 bad input or usage.",
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    check = commands.add_parser("check", help="check derivation files (default: derivations/)",
-                                description="Prove or refute every step of each derivation file.")
-    check.add_argument("paths", nargs="*", default=["derivations"], help="files or folders of *.toml")
-    check.add_argument("--json", action="store_true", help="print the report as JSON")
-    check.add_argument("--budget", default=STEP_BUDGET_SECONDS, metavar="SECONDS",
-                       help=f"time budget per step (default {STEP_BUDGET_SECONDS:g})")
-    check.add_argument("--file-budget", default=None, metavar="SECONDS",
-                       help=f"time budget of a whole file (default: steps x --budget, at most "
-                            f"{FILE_BUDGET_CAP_SECONDS:g}); later steps are errors once it is spent")
-    check.add_argument("--no-cache", action="store_true",
-                       help="re-check every file: neither read nor write the result cache "
-                            "(~/.cache/elbo-sym, or $ELBO_SYM_CACHE_DIR)")
-    check.set_defaults(run=cmd_check)
-
-    for register in _EXTENSIONS:
-        register(commands)
-    return parser
+# --------------------------------------------------------------------------- option types
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run one command; return its exit status (0 ok, 1 failed, 2 bad input or usage).
+class _Refused(click.BadParameter):
+    """A bad option value whose message already names the option: printed as it is."""
 
-    Bad input never ends in a traceback: input errors, unreadable files, bad budgets and
-    any OSError (an unwritable output, a file name too long, ...) are one line on stderr,
-    `elbo-sym: error: ...`, and exit status 2.
+    def format_message(self) -> str:
+        return self.message
+
+
+class Integer(click.IntRange):
+    """An integer written in ASCII digits, within [min, max] (max None: no upper bound).
+
+    Python's int() also reads "١٢" (Arabic-Indic digits), "1_000" and 4,000-digit numbers;
+    an option takes none of these.
     """
-    stdout, stderr = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _TerminalSafe(stdout), _TerminalSafe(stderr)
-    try:
-        return _main(argv)
-    finally:
-        sys.stdout, sys.stderr = stdout, stderr
+
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str):
+            text = value.strip()
+            digits = text[1:] if text.startswith("-") else text
+            if not (text.isascii() and digits.isdigit()):
+                self.fail(f"{value[:40]!r} is not an integer", param, ctx)
+            if len(digits) > 20:
+                self.fail(f"{text[:12]}... ({len(digits)} digits) is not in the range {self._describe_range()}",
+                          param, ctx)
+        return super().convert(value, param, ctx)
+
+    def _describe_range(self) -> str:  # click's help and error text: "1 to 100", not "1<=x<=100"
+        high = "2**63-1" if self.max == MAX_SEED else self.max
+        return f"{self.min} to {high}" if self.max is not None else f"at least {self.min}"
 
 
-def _main(argv: list[str] | None) -> int:
-    parser = _parser()
+class Seconds(click.ParamType):
+    """A number of seconds: finite, > 0, at most MAX_BUDGET_SECONDS (elbo_sym.limits.validate_budget)."""
+
+    name = "seconds"
+
+    def convert(self, value, param, ctx):
+        option = param.opts[0] if param is not None and param.opts else "budget"
+        try:
+            return validate_budget(value, option)
+        except BudgetError as error:
+            raise _Refused(str(error), ctx, param) from None
+
+
+SECONDS = Seconds()
+
+
+def _budget_options(what: str, total: str, cap: float):
+    """--budget (each check) and --file-budget (the whole file or deck)."""
+    def decorate(f):
+        f = click.option("--file-budget", type=SECONDS, default=None, metavar="SECONDS",
+                         help=f"time budget of {total} (default: {what}s x --budget, at most {cap:g}); "
+                              f"later {what}s are errors once it is spent")(f)
+        return click.option("--budget", type=SECONDS, default=STEP_BUDGET_SECONDS, show_default=True,
+                            metavar="SECONDS", help=f"time budget of each {what}'s check")(f)
+    return decorate
+
+
+def _json_option(help: str = "print the result as JSON"):
+    return click.option("--json", is_flag=True, help=help)
+
+
+# --------------------------------------------------------------------------- the one error path
+
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class _Cli(click.Group):
+    """The `elbo-sym` group: every run, in-process or from the shell, ends in one exit status.
+
+    `main(args, standalone_mode=False)` returns the status instead of exiting (what
+    :func:`main` and the tests use); usage errors become one line here, input errors in
+    :func:`_run`.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        stdout, stderr = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _TerminalSafe(stdout), _TerminalSafe(stderr)
+        try:
+            code = self._status(args, prog_name or "elbo-sym", complete_var, extra)
+        finally:
+            sys.stdout, sys.stderr = stdout, stderr
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _status(self, args, prog_name, complete_var, extra) -> int:
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as error:
+            return _usage_error(error)
+        except click.ClickException as error:
+            return _input_error(error.format_message())
+        except click.Abort:  # ^C or end of input while click was parsing
+            return EXIT_INTERRUPTED
+        except SystemExit as exit_:  # click's exit on a broken pipe while printing help
+            return exit_.code if isinstance(exit_.code, int) else EXIT_FAILED
+        return code if isinstance(code, int) else EXIT_OK
+
+
+def _usage_error(error: click.UsageError) -> int:
+    message = error.format_message().rstrip(".")
+    where = error.ctx.command_path if error.ctx is not None else "elbo-sym"
+    return _input_error(f"{message}; see `{where} --help`")
+
+
+def _input_error(message: str) -> int:
+    print(f"elbo-sym: error: {' '.join(message.split())}", file=sys.stderr)
+    return EXIT_INPUT
+
+
+def _run(command: str, params: dict) -> int:
+    """Run `cmd_<command>(args)`; every input problem is one line and exit 2."""
+    run = globals()[f"cmd_{command}"]  # looked up on each call (a test may replace one)
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # usage errors (argparse printed them) and --help
-        return exit_.code if isinstance(exit_.code, int) else (EXIT_OK if exit_.code is None else EXIT_INPUT)
-    try:
-        _validate_seconds(args)
-        return args.run(args)
-    except InputError as error:
-        return _input_error(str(error))
-    except FileReadError as error:
-        return _input_error(str(error))
-    except BudgetError as error:
+        return run(SimpleNamespace(**params))
+    except (InputError, FileReadError, BudgetError) as error:
         return _input_error(str(error))
     except BrokenPipeError:  # `elbo-sym ... | head`: stop quietly (no flush error at exit either)
         try:
@@ -121,19 +216,57 @@ def _main(argv: list[str] | None) -> int:
     except OSError as error:
         return _input_error(describe_os_error(error))
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
-def _input_error(message: str) -> int:
-    print(f"elbo-sym: error: {' '.join(message.split())}", file=sys.stderr)
-    return EXIT_INPUT
+def _status(ok: bool) -> int:
+    return EXIT_OK if ok else EXIT_FAILED
 
 
-def _validate_seconds(args) -> None:
-    """Every --budget / --timeout: finite, > 0 and at most MAX_BUDGET_SECONDS (else exit 2)."""
-    for dest, option in _SECONDS_OPTIONS.items():
-        if getattr(args, dest, None) is not None:  # None: the default derived from the others
-            setattr(args, dest, validate_budget(getattr(args, dest), option))
+def _print_json(payload) -> None:
+    print(json.dumps(payload, indent=2, ensure_ascii=False))
+
+
+def _print_derivation_error(error) -> None:
+    """`error: FILE:LINE:COLUMN: message` and the caret line under it (as `check` prints them)."""
+    print(f"error: {error}", file=sys.stderr)
+    if error.pointer():
+        print(error.pointer(), file=sys.stderr)
+
+
+@click.group("elbo-sym", cls=_Cli, context_settings=CONTEXT, invoke_without_command=False, no_args_is_help=False,
+             epilog="""\b
+Examples:
+  elbo-sym check                          prove or refute every file in derivations/
+  elbo-sym explain derivations/gap.toml   how the first unproved step was decided
+  elbo-sym build --out handouts           check everything, then print the handouts
+
+Run `elbo-sym COMMAND --help` for a command's options and examples.""")
+def cli() -> None:
+    """Machine-check the ELBO lesson's derivations and print them as handouts.
+
+    Exit status: 0 all good, 1 something refuted or unestablished, 2 bad input or usage.
+    """
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return its exit status (0 ok, 1 failed, 2 bad input or usage).
+
+    Bad input never ends in a traceback: usage errors, input errors, unreadable files, bad
+    budgets and any OSError (an unwritable output, a file name too long, ...) are one line
+    on stderr, `elbo-sym: error: ...`, and exit status 2.
+    """
+    return cli.main(argv, prog_name="elbo-sym", standalone_mode=False)
+
+
+def _paths(paths, command: str) -> list[str]:
+    """The paths given, or derivations/ -- which must then exist here."""
+    if paths:
+        return list(paths)
+    if not os.path.isdir(DEFAULT_FOLDER):
+        raise InputError(f"no {DEFAULT_FOLDER}/ folder here; run `elbo-sym {command} FILE.toml ...` on your "
+                         f"files, or run it from your project folder")
+    return [DEFAULT_FOLDER]
 
 
 def _output_folder(text: str, option: str) -> Path:
@@ -175,6 +308,29 @@ def _output_file(text: str, option: str) -> Path:
 # --------------------------------------------------------------------------- check
 
 
+@cli.command("check", short_help="check derivation files (default: derivations/)", epilog="""\b
+Examples:
+  elbo-sym check
+  elbo-sym check derivations/gap.toml --json
+  elbo-sym check my-variant.toml --budget 30 --no-cache""")
+@click.argument("paths", nargs=-1, metavar="[PATHS]...")
+@_json_option("print the report as JSON")
+@click.option("--budget", type=SECONDS, default=STEP_BUDGET_SECONDS, show_default=True, metavar="SECONDS",
+              help="time budget per step")
+@click.option("--file-budget", type=SECONDS, default=None, metavar="SECONDS",
+              help=f"time budget of a whole file (default: steps x --budget, at most "
+                   f"{FILE_BUDGET_CAP_SECONDS:g}); later steps are errors once it is spent")
+@click.option("--no-cache", is_flag=True,
+              help="re-check every file: neither read nor write the result cache "
+                   "(~/.cache/elbo-sym, or $ELBO_SYM_CACHE_DIR)")
+def _check(**params) -> int:
+    """Prove or refute every step of each derivation file.
+
+    PATHS are *.toml files or folders of them (default: derivations/ in the current folder).
+    """
+    return _run("check", params)
+
+
 def load_all(paths: list[str]):
     """Load every derivation named; return (derivations, input errors)."""
     from elbo_sym.engine.derivation import DerivationError, discover, load
@@ -197,14 +353,14 @@ def cmd_check(args) -> int:
     from elbo_sym.authoring.cache import check_paths
     from elbo_sym.report.text import derivation_text, error_text, summary_text
 
+    paths = _paths(args.paths, "check")
     try:
-        reports, errors = check_paths(args.paths, budget=args.budget, use_cache=not args.no_cache,
+        reports, errors = check_paths(paths, budget=args.budget, use_cache=not args.no_cache,
                                       total=args.file_budget)
     except FileNotFoundError as error:
         raise InputError(str(error)) from None
     if args.json:
-        payload = [r.to_dict() for r in reports] + [e.to_dict() for e in errors]
-        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        _print_json([r.to_dict() for r in reports] + [e.to_dict() for e in errors])
     else:
         for report in reports:
             print(derivation_text(report))
@@ -213,47 +369,29 @@ def cmd_check(args) -> int:
         print(summary_text(reports, errors))
     if errors:
         return EXIT_INPUT
-    return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED
+    return _status(all(r.ok for r in reports))
 
 
-_EXTENSIONS: list = []
-"""Functions `register(subparsers)` adding further commands (filled below, one per feature)."""
+# --------------------------------------------------------------------------- example, exercises, drill, cards
 
 
-def command(register):
-    """Decorator: add a `register(subparsers)` function to the CLI."""
-    _EXTENSIONS.append(register)
-    return register
+@cli.command("example", short_help="a worked example: every quantity of the lesson, exact", epilog="""\b
+Examples:
+  elbo-sym example --prior 3/4,1/4 --likelihood 1/5,3/5 --q 1/3,2/3
+  elbo-sym example --prior 3/4,1/4 --likelihood 1/5,3/5 --q 1/2,1/2 --json""")
+@click.option("--prior", required=True, metavar="P0,P1,...", help="p(z = k), summing to 1")
+@click.option("--likelihood", required=True, metavar="L0,L1,...", help="p(x | z = k), each in (0, 1]")
+@click.option("--q", required=True, metavar="Q0,Q1,...", help="q(z = k), summing to 1")
+@_json_option("print a JSON object instead of the table")
+def _example(**params) -> int:
+    """Compute p(x), p(z|x), the ELBO term by term, E_q[log p(x|z)], both KL divergences and
+    the gap exactly for one instance, decide the three identities, and cross-check every
+    value against the engine.
 
-
-# --- commands: examples and exercises (issue 3) ---
-
-
-def _int_option(text: str, name: str) -> int:
-    """An integer option, validated here so a bad value is one line and exit 2."""
-    text = text.strip()
-    if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 20:
-        raise InputError(f"{name} must be an integer, not {text[:40]!r}")
-    return int(text)
-
-
-def _print_json(payload) -> None:
-    print(json.dumps(payload, indent=2, ensure_ascii=False))
-
-
-@command
-def _register_example(commands) -> None:
-    p = commands.add_parser(
-        "example", help="a worked example: every quantity of the lesson, exact, with the identities",
-        description="Compute p(x), p(z|x), the ELBO term by term, E_q[log p(x|z)], both KL divergences and "
-                    "the gap exactly for one instance, decide the three identities, and cross-check every "
-                    "value against the engine. Probabilities are fractions like 3/4 (or decimals like 0.25), "
-                    "comma-separated, one per state of z.")
-    p.add_argument("--prior", required=True, metavar="P0,P1,...", help="p(z = k), summing to 1")
-    p.add_argument("--likelihood", required=True, metavar="L0,L1,...", help="p(x | z = k), each in (0, 1]")
-    p.add_argument("--q", required=True, metavar="Q0,Q1,...", help="q(z = k), summing to 1")
-    p.add_argument("--json", action="store_true", help="print a JSON object instead of the table")
-    p.set_defaults(run=cmd_example)
+    Probabilities are fractions like 3/4 (or decimals like 0.25), comma-separated, one per
+    state of z.
+    """
+    return _run("example", params)
 
 
 def cmd_example(args) -> int:
@@ -267,87 +405,96 @@ def cmd_example(args) -> int:
         _print_json(example.as_dict())
     else:
         print(format_example(example), end="")
-    return EXIT_OK if example.all_proved else EXIT_FAILED
+    return _status(example.all_proved)
 
 
-@command
-def _register_exercises(commands) -> None:
-    p = commands.add_parser(
-        "exercises", help="a fresh, seeded exercise sheet with answer keys",
-        description="Draw COUNT distinct cases with nice fractions from SEED (same seed, same sheet, on "
-                    "every machine) and print the sheet followed by the exact answer keys.")
-    p.add_argument("--seed", default="0", help="random seed, an integer from 0 to 2**63-1 (default 0)")
-    p.add_argument("--count", default="5", help="number of cases, 1 to 100 (default 5)")
-    p.add_argument("--K", default="2", help="latent states per case, 2 to 6 (default 2: binary)")
-    p.add_argument("--json", action="store_true", help="print {seed, K, count, cases: [...]} as JSON")
-    p.set_defaults(run=cmd_exercises)
+def _seed_option(what: str):
+    return click.option("--seed", type=Integer(0, MAX_SEED), default=DEFAULT_SEED, show_default=True,
+                        metavar="SEED", help=f"random seed of {what}: same seed, same cases, on every machine")
+
+
+@cli.command("exercises", short_help="a fresh, seeded exercise sheet with answer keys", epilog=f"""\b
+Examples:
+  elbo-sym exercises                      the sheet of exercises.pdf (seed {DEFAULT_SEED}, {DEFAULT_COUNT} cases)
+  elbo-sym exercises --seed 7 --count 3
+  elbo-sym exercises --K 3 --json""")
+@_seed_option("the sheet")
+@click.option("--count", type=Integer(1, MAX_COUNT), default=DEFAULT_COUNT, show_default=True, metavar="N",
+              help="number of cases")
+@click.option("--K", "K", type=Integer(2, MAX_EXERCISE_K), default=2, show_default=True, metavar="K",
+              help="latent states per case (2: binary)")
+@_json_option("print {seed, K, count, cases: [...]} as JSON")
+def _exercises(**params) -> int:
+    """Draw COUNT distinct cases with nice fractions from SEED and print the sheet followed by
+    the exact answer keys.  The defaults are those of `build` (exercises.pdf, answers.pdf).
+    """
+    return _run("exercises", params)
 
 
 def cmd_exercises(args) -> int:
     from elbo_sym.lesson.examples import ExampleInputError
     from elbo_sym.lesson.exercises import format_sheet, generate_exercises
 
-    seed, count, K = (_int_option(args.seed, "--seed"), _int_option(args.count, "--count"),
-                      _int_option(args.K, "--K"))
     try:
-        sheet = generate_exercises(seed, count, K)
+        sheet = generate_exercises(args.seed, args.count, args.K)
     except ExampleInputError as error:
         raise InputError(str(error)) from None
     if args.json:
         _print_json(sheet.as_dict())
     else:
         print(format_sheet(sheet), end="")
-    return EXIT_OK if all(e.key.all_proved for e in sheet) else EXIT_FAILED
+    return _status(all(e.key.all_proved for e in sheet))
 
 
-@command
-def _register_drill(commands) -> None:
-    p = commands.add_parser(
-        "drill", help="tight-case drill: q = posterior gives gap 0 exactly, plus a near miss",
-        description="COUNT seeded cases with q set to the posterior (the key shows the gap is exactly 0 "
-                    "and ELBO = log p(x)), and one near miss with q close to the posterior (gap > 0, certified).")
-    p.add_argument("--seed", default="0", help="random seed (default 0)")
-    p.add_argument("--count", default="3", help="number of tight cases, 1 to 100 (default 3)")
-    p.add_argument("--json", action="store_true", help="print the drill as JSON")
-    p.set_defaults(run=cmd_drill)
+@cli.command("drill", short_help="tight-case drill: q = posterior gives gap 0 exactly, plus a near miss",
+             epilog=f"""\b
+Examples:
+  elbo-sym drill                          the drill of tight-drill.pdf (seed {DEFAULT_SEED}, {DRILL_COUNT} cases)
+  elbo-sym drill --seed 1 --count 2
+  elbo-sym drill --json""")
+@_seed_option("the drill")
+@click.option("--count", type=Integer(1, MAX_COUNT), default=DRILL_COUNT, show_default=True, metavar="N",
+              help="number of tight cases")
+@_json_option("print the drill as JSON")
+def _drill(**params) -> int:
+    """COUNT seeded cases with q set to the posterior (the key shows the gap is exactly 0 and
+    ELBO = log p(x)), and one near miss with q close to the posterior (gap > 0, certified).
+    The defaults are those of `build` (tight-drill.pdf).
+    """
+    return _run("drill", params)
 
 
 def cmd_drill(args) -> int:
     from elbo_sym.lesson.examples import ExampleInputError
     from elbo_sym.lesson.exercises import format_drill, tight_drill
 
-    seed, count = _int_option(args.seed, "--seed"), _int_option(args.count, "--count")
     try:
-        drill = tight_drill(seed, count)
+        drill = tight_drill(args.seed, args.count)
     except ExampleInputError as error:
         raise InputError(str(error)) from None
     if args.json:
         _print_json(drill.as_dict())
     else:
         print(format_drill(drill), end="")
-    return EXIT_OK if drill.ok else EXIT_FAILED
+    return _status(drill.ok)
 
 
-@command
-def _register_cards(commands) -> None:
-    p = commands.add_parser(
-        "cards", help="the self-check and flashcards (lesson/*.toml); --check verifies their formulas",
-        description="Print the lesson's self-check and flashcard deck, or with --check prove or refute "
-                    "every card's formula with the engine (exit 1 if one fails).")
-    p.add_argument("paths", nargs="*", help="deck files (default: lesson/selfcheck.toml lesson/flashcards.toml)")
-    p.add_argument("--check", action="store_true", help="check every formula with the engine")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    _add_deck_budgets(p)
-    p.set_defaults(run=cmd_cards)
+@cli.command("cards", short_help="the self-check and flashcards; --check verifies their formulas", epilog="""\b
+Examples:
+  elbo-sym cards
+  elbo-sym cards --check
+  elbo-sym cards --check --json lesson/flashcards.toml""")
+@click.argument("paths", nargs=-1, metavar="[DECKS]...")
+@click.option("--check", is_flag=True, help="check every formula with the engine")
+@_json_option()
+@_budget_options("card", "a whole deck", DECK_BUDGET_CAP_SECONDS)
+def _cards(**params) -> int:
+    """Print the lesson's self-check and flashcard deck, or with --check prove or refute every
+    card's formula with the engine (exit 1 if one fails).
 
-
-def _add_deck_budgets(p) -> None:
-    """--budget (each check of a card) and --file-budget (a whole deck)."""
-    p.add_argument("--budget", default=STEP_BUDGET_SECONDS, metavar="SECONDS",
-                   help=f"time budget of each check of a card's formula (default {STEP_BUDGET_SECONDS:g})")
-    p.add_argument("--file-budget", default=None, metavar="SECONDS",
-                   help=f"time budget of a whole deck (default: cards x --budget, at most "
-                        f"{DECK_BUDGET_CAP_SECONDS:g}); later cards are errors once it is spent")
+    DECKS default to lesson/selfcheck.toml and lesson/flashcards.toml.
+    """
+    return _run("cards", params)
 
 
 def cmd_cards(args) -> int:
@@ -372,14 +519,17 @@ def cmd_cards(args) -> int:
         _print_json([r.as_dict() for r in results])
     else:
         print("\n".join(format_deck_result(r) for r in results), end="")
-    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+    return _status(all(r.ok for r in results))
 
-# --- commands: handouts, build, flashcards (issue 4) ---
+
+# --------------------------------------------------------------------------- handouts, build, flashcards
 
 
 _HANDOUT_LIST = (
     ("derivations", "every derivation, one section each: claim, aligned chain with reasons and verdicts, "
                     "summary, example values"),
+    ("find-the-mistake", "teaching files (expect = \"refuted\"), if any: the chains to correct, then the "
+                         "solutions with counterexamples"),
     ("worked-example", "the lesson's binary example: all quantities exact and in nats/bits, and the figure"),
     ("exercises", "seeded fresh binary exercises (seed printed)"),
     ("answers", "the answer key of exercises.pdf (same seed, same case numbers)"),
@@ -389,71 +539,69 @@ _HANDOUT_LIST = (
 )
 
 
-@command
-def _register_handouts(commands) -> None:
-    p = commands.add_parser("handouts", help="list the printable handouts that `build` makes",
-                            description="List the handouts `elbo-sym build` writes (one PDF each).")
-    p.set_defaults(run=cmd_handouts)
+@cli.command("handouts", short_help="list the printable handouts that `build` makes", epilog="""\b
+Example:
+  elbo-sym handouts""")
+def _handouts(**params) -> int:
+    """List the handouts `elbo-sym build` writes (one PDF each)."""
+    return _run("handouts", params)
 
 
 def cmd_handouts(args) -> int:
     for name, what in _HANDOUT_LIST:
-        print(f"{name + '.pdf':<20} {what}")
+        print(f"{name + '.pdf':<22} {what}")
     return EXIT_OK
 
 
-@command
-def _register_build(commands) -> None:
-    p = commands.add_parser(
-        "build", help="check every derivation, then build the PDF handouts (default: derivations/ -> handouts/)",
-        description="Check every derivation first (a handout is never built from a derivation that is not "
-                    "fully proved/checked), then render the LaTeX handouts and compile them with latexmk "
-                    "(no shell escape, time limit). Output files are replaced atomically: a failed build "
-                    "leaves the previous PDF untouched. Without a LaTeX engine only the .tex files are "
-                    "written (exit 0, unless ELBO_SYM_REQUIRE_LATEX=1).")
-    p.add_argument("paths", nargs="*", default=["derivations"], help="derivation files or folders of *.toml")
-    p.add_argument("--out", default="handouts", metavar="DIR", help="output folder (default handouts/)")
-    p.add_argument("--seed", default="2026", help="seed of the exercise sheet and the drill (default 2026)")
-    p.add_argument("--count", default="6", help="number of exercise cases, 1 to 100 (default 6)")
-    p.add_argument("--only", action="append", metavar="NAME", choices=[n for n, _ in _HANDOUT_LIST],
-                   help="build only this handout (repeatable): " + ", ".join(n for n, _ in _HANDOUT_LIST))
-    p.add_argument("--timeout", default=LATEX_TIMEOUT_SECONDS, metavar="SECONDS",
-                   help=f"time limit of one LaTeX build (default {LATEX_TIMEOUT_SECONDS:g})")
-    p.add_argument("--budget", default=STEP_BUDGET_SECONDS, metavar="SECONDS",
-                   help=f"time budget per derivation step (default {STEP_BUDGET_SECONDS:g})")
-    p.set_defaults(run=cmd_build)
+@cli.command("build", short_help="check every derivation, then build the PDF handouts", epilog=f"""\b
+Examples:
+  elbo-sym build                          derivations/ -> handouts/ (seed {DEFAULT_SEED}, {DEFAULT_COUNT} exercises)
+  elbo-sym build derivations/ derivations/teaching/ --out handouts
+  elbo-sym build --only exercises --only answers --seed 7""")
+@click.argument("paths", nargs=-1, metavar="[PATHS]...")
+@click.option("--out", default="handouts", show_default=True, metavar="DIR", help="output folder")
+@_seed_option("the exercise sheet and the drill")
+@click.option("--count", type=Integer(1, MAX_COUNT), default=DEFAULT_COUNT, show_default=True, metavar="N",
+              help="number of exercise cases")
+@click.option("--only", multiple=True, metavar="NAME", type=click.Choice([n for n, _ in _HANDOUT_LIST]),
+              help="build only this handout (repeatable): " + ", ".join(n for n, _ in _HANDOUT_LIST))
+@click.option("--timeout", type=SECONDS, default=LATEX_TIMEOUT_SECONDS, show_default=True, metavar="SECONDS",
+              help="time limit of one LaTeX build")
+@click.option("--budget", type=SECONDS, default=STEP_BUDGET_SECONDS, show_default=True, metavar="SECONDS",
+              help="time budget per derivation step")
+def _build(**params) -> int:
+    """Check every derivation first (a handout is never built from a derivation that is not
+    fully proved/checked), then render the LaTeX handouts and compile them with latexmk (no
+    shell escape, time limit).
+
+    Output files are replaced atomically: a failed build leaves the previous PDF untouched.
+    Without a LaTeX engine only the .tex files are written (exit 0, unless
+    ELBO_SYM_REQUIRE_LATEX=1).  PATHS default to derivations/ in the current folder.
+    """
+    return _run("build", params)
 
 
 def cmd_build(args) -> int:
-    import os
     import time
 
     from elbo_sym.engine.derivation import DerivationError
     from elbo_sym.lesson.examples import ExampleInputError
     from elbo_sym.publish import render
-    from elbo_sym.report.build import check_file
     from elbo_sym.publish.handouts import HandoutError, lesson_handouts, require_checked, write_handouts
+    from elbo_sym.report.build import check_file
 
-    from elbo_sym.lesson.exercises import _check_arguments
-
-    seed, count = _int_option(args.seed, "--seed"), _int_option(args.count, "--count")
-    try:
-        _check_arguments(seed, count, 2)  # before minutes of checking and LaTeX, not after
-    except ExampleInputError as error:
-        raise InputError(str(error)) from None
     out = _output_folder(args.out, "--out")  # refused before any work, and nothing is created yet
+    paths = _paths(args.paths, "build")
     started = time.monotonic()
-    derivations, errors = load_all(args.paths)
+    derivations, errors = load_all(paths)
     for error in errors:
-        print(f"elbo-sym build: error: {error}", file=sys.stderr)
-        if error.pointer():
-            print(error.pointer(), file=sys.stderr)
+        _print_derivation_error(error)
     if errors:
         return EXIT_INPUT
     results = [check_file(d, budget=args.budget) for d in derivations]
     try:
         require_checked(results)
-        handouts = lesson_handouts(results, seed=seed, count=count, budget=args.budget)
+        handouts = lesson_handouts(results, seed=args.seed, count=args.count, budget=args.budget)
     except HandoutError as error:
         print(f"elbo-sym build: no handouts built: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -491,25 +639,30 @@ def cmd_build(args) -> int:
     return EXIT_OK
 
 
-@command
-def _register_flashcards(commands) -> None:
-    p = commands.add_parser(
-        "flashcards", help="check the flashcards; export them as an Anki deck (--anki deck.apkg)",
-        description="Check every flashcard formula, then print the deck or (with --anki) write it as an "
-                    "Anki package: formulas in MathJax (\\( ... \\)), stable deck/model ids and note guids, "
-                    "so re-importing updates the notes.")
-    p.add_argument("file", nargs="?", default=None, help="flashcard file (default lesson/flashcards.toml)")
-    p.add_argument("--anki", metavar="DECK.apkg", help="write an Anki package here")
-    _add_deck_budgets(p)
-    p.set_defaults(run=cmd_flashcards)
+@cli.command("flashcards", short_help="check the flashcards; export them as an Anki deck (--anki deck.apkg)",
+             epilog="""\b
+Examples:
+  elbo-sym flashcards
+  elbo-sym flashcards --anki elbo.apkg""")
+@click.argument("file", required=False, default=None, metavar="[FILE]")
+@click.option("--anki", default=None, metavar="DECK.apkg", help="write an Anki package here")
+@_budget_options("card", "the whole deck", DECK_BUDGET_CAP_SECONDS)
+def _flashcards(**params) -> int:
+    """Check every flashcard formula, then print the deck or (with --anki) write it as an Anki
+    package: formulas in MathJax, stable deck/model ids and note guids, so re-importing
+    updates the notes.
+
+    FILE defaults to lesson/flashcards.toml.
+    """
+    return _run("flashcards", params)
 
 
 def cmd_flashcards(args) -> int:
     from elbo_sym.engine.derivation import DerivationError
-    from elbo_sym.publish.handouts import HandoutError, checked_deck
     from elbo_sym.lesson.practice import format_deck
+    from elbo_sym.publish.handouts import HandoutError, checked_deck
 
-    target = _output_file(args.anki, "--anki") if args.anki else None  # refused before checking anything
+    target = _output_file(args.anki, "--anki") if args.anki is not None else None  # before checking anything
     try:
         deck, _ = checked_deck("flashcards", args.file, budget=args.budget, total=args.file_budget)
     except HandoutError as error:
@@ -517,7 +670,7 @@ def cmd_flashcards(args) -> int:
         return EXIT_FAILED
     except DerivationError as error:
         raise InputError(str(error)) from None
-    if not args.anki:
+    if target is None:
         print(format_deck(deck), end="")
         return EXIT_OK
     from elbo_sym.publish.anki import DECK_NAME, AnkiError, write_apkg
@@ -529,65 +682,73 @@ def cmd_flashcards(args) -> int:
     print(f"wrote {path} ({len(deck.cards)} notes, Anki deck \"{DECK_NAME}\")")
     return EXIT_OK
 
-# --- commands: authoring: new, explain (issue 5) ---
+
+# --------------------------------------------------------------------------- authoring: new, explain
 
 
-@command
-def _register_authoring(commands) -> None:
-    new = commands.add_parser(
-        "new", help="write a commented starter derivation NAME.toml",
-        description="Write NAME.toml: a short, commented derivation (the gap identity) that checks "
-                    "green, explaining every key, the vocabulary, the rules and the relations. "
-                    "Never overwrites an existing file (exit 2).")
-    new.add_argument("name", metavar="NAME", help="file to create (.toml is added unless present)")
-    new.set_defaults(run=cmd_new)
-
-    explain = commands.add_parser(
-        "explain", help="show how one step was decided",
-        description="Show how a step was decided: both sides unfolded into the model's parameters, "
-                    "the canonical forms they reach and the residual, the rule's conditions, the "
-                    "verdict, the counterexample and a repair suggestion.")
-    explain.add_argument("file", metavar="FILE", help="a derivation file")
-    explain.add_argument("--step", type=int, default=None, metavar="N",
-                         help="step number, from 1 (default: the first step that is not proved)")
-    explain.add_argument("--budget", default=STEP_BUDGET_SECONDS, metavar="SECONDS",
-                         help=f"time budget per step (default {STEP_BUDGET_SECONDS:g})")
-    explain.set_defaults(run=cmd_explain)
+@cli.command("new", short_help="write a commented starter derivation NAME.toml", epilog="""\b
+Examples:
+  elbo-sym new my-variant                 writes my-variant.toml
+  elbo-sym new 'beta elbo'                writes 'beta elbo.toml'""")
+@click.argument("name", metavar="NAME")
+def _new(**params) -> int:
+    """Write NAME.toml (.toml is added unless present): a short, commented derivation (the gap
+    identity) that checks green, explaining every key, the vocabulary, the rules and the
+    relations.  Never overwrites an existing file (exit 2).
+    """
+    return _run("new", params)
 
 
 def cmd_new(args) -> int:
-    from elbo_sym.authoring.new import NewFileError, new_derivation
+    from elbo_sym.authoring.new import NewFileError, new_derivation, shell_word
 
     try:
         path = new_derivation(args.name)
     except NewFileError as error:
         raise InputError(str(error)) from None
+    word = shell_word(str(path))  # the commands printed are safe to paste: 'my variant.toml'
     print(f"wrote {path}: a starter derivation that checks green")
-    print(f"  check it:    elbo-sym check {path}")
-    print(f"  explain:     elbo-sym explain {path} --step 2")
+    print(f"  check it:    elbo-sym check {word}")
+    print(f"  explain:     elbo-sym explain {word} --step 2")
     return EXIT_OK
 
 
+@cli.command("explain", short_help="show how one step was decided", epilog="""\b
+Examples:
+  elbo-sym explain derivations/jensen.toml              the first step that is not proved
+  elbo-sym explain derivations/jensen.toml --step 3""")
+@click.argument("file", metavar="FILE")
+@click.option("--step", type=Integer(1, None), default=None, metavar="N",
+              help="step number, from 1 (default: the first step that is not proved)")
+@click.option("--budget", type=SECONDS, default=STEP_BUDGET_SECONDS, show_default=True, metavar="SECONDS",
+              help="time budget per step")
+def _explain(**params) -> int:
+    """Show how a step of FILE was decided: both sides unfolded into the model's parameters,
+    the canonical forms they reach and the residual, the rule's conditions, the verdict, the
+    counterexample and a repair suggestion.  Exit status as `check` gives for the whole file.
+    """
+    return _run("explain", params)
+
+
 def cmd_explain(args) -> int:
-    from elbo_sym.engine.derivation import DerivationError, load
     from elbo_sym.authoring.explain import explain, format_explanation
+    from elbo_sym.engine.derivation import DerivationError, load
 
     try:
         derivation = load(args.file)
     except DerivationError as error:
-        print(f"error: {error}", file=sys.stderr)
-        if error.pointer():
-            print(error.pointer(), file=sys.stderr)
+        _print_derivation_error(error)
         return EXIT_INPUT
     if args.step is not None and not 1 <= args.step <= len(derivation.steps):
         raise InputError(f"--step {args.step}: {derivation.path} has steps 1 to {len(derivation.steps)}")
     explanation = explain(derivation, args.step, budget=args.budget)
     print(format_explanation(explanation), end="")
-    return EXIT_OK if explanation.ok else EXIT_FAILED
+    return _status(explanation.ok)
 
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
 
 
-__all__ = ["main", "command", "InputError", "load_all"]
+__all__ = ["main", "cli", "InputError", "load_all", "Integer", "Seconds", "DEFAULT_SEED",
+           "DEFAULT_COUNT", "DRILL_COUNT"]

@@ -20,7 +20,7 @@ never end a paragraph inside a formula block.
 
 Math in prose: ``$...$`` spans hold expressions of the derivation vocabulary
 (``$KL(q(z), p(z | x))$``); :func:`split_math` finds them, the loader parses each with the
-same safe parser and the handouts print them with the one printer. ``\$`` is a dollar
+same safe parser and the handouts print them with the one printer. ``\\$`` is a dollar
 sign. Outside the spans everything is text, escaped when printed: raw LaTeX is impossible. Each field has a length
 limit and no word may be longer than ``MAX_WORD_CHARS`` (TeX cannot break it).
 

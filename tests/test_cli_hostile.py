@@ -1,7 +1,7 @@
 """Every CLI command over hostile input: no traceback, exit status 1 or 2, no hang.
 
 The commands, their positional arguments and their options are read from the CLI's own
-argument parser, so a new command (or a new option) is covered automatically -- or, if
+click group, so a new command (or a new option) is covered automatically -- or, if
 this module does not know how to attack one of its arguments, `test_every_argument_is_covered`
 fails and says which table to extend.
 
@@ -12,7 +12,6 @@ subprocess with a timeout.
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import subprocess
@@ -21,6 +20,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import click
 import pytest
 
 from elbo_sym import cli
@@ -34,22 +34,16 @@ DECK_COMMANDS = {"cards", "flashcards"}
 DEADLINE_SECONDS = 20
 
 
-def _commands() -> dict[str, argparse.ArgumentParser]:
-    parser = cli._parser()
-    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    return dict(sub.choices)
+COMMANDS: dict[str, click.Command] = dict(cli.cli.commands)
 
 
-COMMANDS = _commands()
+def _positionals(command: click.Command) -> list[click.Argument]:
+    return [p for p in command.params if isinstance(p, click.Argument)]
 
 
-def _positionals(parser: argparse.ArgumentParser) -> list[argparse.Action]:
-    return [a for a in parser._actions if not a.option_strings]
-
-
-def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+def _options(command: click.Command) -> list[click.Option]:
     """Options that take a value (flags such as --json are not input)."""
-    return [a for a in parser._actions if a.option_strings and a.nargs != 0]
+    return [p for p in command.params if isinstance(p, click.Option) and not p.is_flag]
 
 
 # ------------------------------------------------------------------ hostile files
@@ -104,7 +98,7 @@ def make_hostile(folder: Path, kind: str, deck_format: bool) -> Path:
 BAD_SECONDS = ["0", "-1", "inf", "nan", "1e9", "-0", "1e-400", "abc", ""]
 
 OPTION_VALUES = {
-    # dest: hostile values (strings; "@name" is a path made by `special_path`)
+    # parameter name: hostile values (strings; "@name" is a path made by `special_path`)
     "budget": BAD_SECONDS,
     "timeout": BAD_SECONDS,
     "file_budget": BAD_SECONDS,
@@ -138,7 +132,7 @@ def valid_positional(command: str, folder: Path) -> list[str]:
     """A valid value for each positional argument (used while an option is the hostile one)."""
     values = []
     for action in _positionals(COMMANDS[command]):
-        if action.dest == "name":
+        if action.name == "name":
             values.append(str(folder / "fresh-name"))
         elif command in DECK_COMMANDS:
             values.append(str(GOOD_DECK))
@@ -152,8 +146,8 @@ def valid_positional(command: str, folder: Path) -> list[str]:
 def required_options(command: str, skip: str) -> list[str]:
     argv = []
     for action in _options(COMMANDS[command]):
-        if action.required and action.dest != skip:
-            argv += [action.option_strings[0], VALID_OPTION[action.dest]]
+        if action.required and action.name != skip:
+            argv += [action.opts[0], VALID_OPTION[action.name]]
     return argv
 
 
@@ -161,20 +155,20 @@ def required_options(command: str, skip: str) -> list[str]:
 
 def cases() -> list:
     out = []
-    for command, parser in COMMANDS.items():
+    for command, group_command in COMMANDS.items():
         out.append(pytest.param(command, "unknown-option", None, id=f"{command}-unknown-option"))
-        for action in _positionals(parser):
+        for action in _positionals(group_command):
             for kind in HOSTILE_FILES:
-                if kind == "missing" and action.dest == "name":
+                if kind == "missing" and action.name == "name":
                     continue  # a new name is what `new` wants
-                out.append(pytest.param(command, f"positional:{action.dest}", kind, id=f"{command}-{action.dest}-{kind}"))
-            if action.dest == "name":
+                out.append(pytest.param(command, f"positional:{action.name}", kind, id=f"{command}-{action.name}-{kind}"))
+            if action.name == "name":
                 for kind in ("300-characters", "missing-folder", "nul-in-name", "empty"):
                     out.append(pytest.param(command, "name", kind, id=f"{command}-name-{kind}"))
-        for action in _options(parser):
-            for value in OPTION_VALUES.get(action.dest, []):
-                out.append(pytest.param(command, f"option:{action.dest}", value,
-                                        id=f"{command}-{action.dest}-{value[:20] or 'empty'}"))
+        for action in _options(group_command):
+            for value in OPTION_VALUES.get(action.name, []):
+                out.append(pytest.param(command, f"option:{action.name}", value,
+                                        id=f"{command}-{action.name}-{value[:20] or 'empty'}"))
     return out
 
 
@@ -223,17 +217,17 @@ def test_hostile_input_is_refused_cleanly(tmp_path, capsys, command, where, host
         dest = where.split(":", 1)[1]
         argv = [command]
         for action in _positionals(COMMANDS[command]):
-            if action.dest == dest:
+            if action.name == dest:
                 argv.append(str(make_hostile(folder, hostile, deck_format=command in DECK_COMMANDS)))
             else:  # pragma: no cover - no command has two positionals today
                 argv += valid_positional(command, folder)[:1]
         argv += required_options(command, "")
     else:
         dest = where.split(":", 1)[1]
-        (action,) = [a for a in _options(COMMANDS[command]) if a.dest == dest]
+        (action,) = [a for a in _options(COMMANDS[command]) if a.name == dest]
         value = special_path(folder, hostile) if hostile.startswith("@") else hostile
         argv = [command, *valid_positional(command, folder), *required_options(command, dest),
-                f"{action.option_strings[0]}={value}"]
+                f"{action.opts[0]}={value}"]
     before = sorted(p.name for p in tmp_path.iterdir())
     code, out, err, elapsed = run(capsys, argv)
     assert "Traceback" not in out + err, err
@@ -249,13 +243,13 @@ def test_hostile_input_is_refused_cleanly(tmp_path, capsys, command, where, host
 def test_every_argument_is_covered():
     """A new command or option needs hostile values here (and valid ones if it is required)."""
     missing = []
-    for command, parser in COMMANDS.items():
-        for action in _options(parser):
-            if action.dest not in OPTION_VALUES:
-                missing.append(f"{command} {action.option_strings[0]}: add hostile values to OPTION_VALUES")
-            if action.required and action.dest not in VALID_OPTION:
-                missing.append(f"{command} {action.option_strings[0]}: add a valid value to VALID_OPTION")
-        if len(_positionals(parser)) > 1:
+    for command, group_command in COMMANDS.items():
+        for action in _options(group_command):
+            if action.name not in OPTION_VALUES:
+                missing.append(f"{command} {action.opts[0]}: add hostile values to OPTION_VALUES")
+            if action.required and action.name not in VALID_OPTION:
+                missing.append(f"{command} {action.opts[0]}: add a valid value to VALID_OPTION")
+        if len(_positionals(group_command)) > 1:
             missing.append(f"{command}: several positional arguments; extend test_hostile_input_is_refused_cleanly")
     assert not missing, "\n".join(missing)
     assert {"check", "example", "exercises", "drill", "cards", "handouts", "build", "flashcards", "new",

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-import elbo_sym.engine.check  # noqa: F401  (imported here so in-process pytester runs keep SymPy loaded)
-import elbo_sym.authoring.explain  # noqa: F401
-import elbo_sym.engine.repair  # noqa: F401
+import elbo_sym.engine.check
+import elbo_sym.authoring.explain
+import elbo_sym.engine.repair
+
+# Imported here so in-process pytester runs keep SymPy loaded (they drop modules they import).
+_KEEP_LOADED = (elbo_sym.engine.check, elbo_sym.authoring.explain, elbo_sym.engine.repair)
 
 pytest_plugins = ["pytester"]
 
@@ -75,15 +78,16 @@ def test_wrong_step_fails_with_counterexample_and_suggestion(pytester: pytest.Py
     assert "Traceback" not in out and "elbo_sym/" not in out
 
 
-def test_malformed_file_is_a_collection_error_with_file_line_and_caret(pytester: pytest.Pytester) -> None:
+def test_malformed_file_is_one_failing_item_with_file_line_and_caret(pytester: pytest.Pytester) -> None:
+    """Not a collection error (that would stop the run before the good file is checked)."""
     write(pytester, "derivations/gap.toml", GAP)
     bad = GAP.replace('expr = "KL(q(z), p(z | x))"', 'expr = "KL(q(z), p(z | x)) + foo(z)"')
     write(pytester, "derivations/bad.toml", bad)
     result = run(pytester)
-    result.assert_outcomes(errors=1)
+    result.assert_outcomes(passed=1, failed=1)
     out = result.stdout.str()
     line = bad.splitlines().index('expr = "KL(q(z), p(z | x)) + foo(z)"') + 1
-    assert "ERROR collecting derivations/bad.toml" in out
+    assert f"FAILED derivations/bad.toml::bad - derivations/bad.toml:{line}:" in out
     assert f"derivations/bad.toml:{line}:" in out and "unknown function 'foo'" in out
     source = 'expr = "KL(q(z), p(z | x)) + foo(z)"'
     caret_line = next(text for text in out.splitlines() if text.strip() == "^")
@@ -91,10 +95,10 @@ def test_malformed_file_is_a_collection_error_with_file_line_and_caret(pytester:
     assert "Traceback" not in out and "elbo_sym/" not in out and "DerivationError" not in out
 
 
-def test_malformed_toml_is_a_collection_error(pytester: pytest.Pytester) -> None:
+def test_malformed_toml_is_a_failing_item(pytester: pytest.Pytester) -> None:
     write(pytester, "derivations/broken.toml", 'title = "t"\nstart = log(p(x))\n')
     result = run(pytester)
-    result.assert_outcomes(errors=1)
+    result.assert_outcomes(failed=1)
     out = result.stdout.str()
     assert "derivations/broken.toml:2:" in out and "malformed TOML" in out
     assert "Traceback" not in out
@@ -105,16 +109,16 @@ def test_malformed_toml_is_a_collection_error(pytester: pytest.Pytester) -> None
     'title = "t"\nstart = "log(p(x))\n',               # malformed TOML
     "title = \"\xff\"\n",                            # not UTF-8 (written as latin-1 below)
 ])
-def test_an_explicit_file_that_does_not_parse_is_a_clean_collection_error(pytester: pytest.Pytester,
-                                                                          content: str) -> None:
+def test_an_explicit_file_that_does_not_parse_is_a_clean_failure(pytester: pytest.Pytester,
+                                                                  content: str) -> None:
     """Named on the command line, a .toml that tomllib cannot read is collected and reported
-    (file and line), never a traceback or an internal error (exit status 4 or 3)."""
+    (file and line), never a traceback or an internal error (exit status 1, not 3)."""
     (pytester.path / "deep.toml").write_bytes(content.encode("latin-1"))
     result = run(pytester, "deep.toml")
-    result.assert_outcomes(errors=1)
-    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.assert_outcomes(failed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
     out = result.stdout.str() + result.stderr.str()
-    assert "ERROR collecting deep.toml" in out and "deep.toml:" in out
+    assert "FAILED deep.toml::deep - deep.toml:" in out
     assert "Traceback" not in out and "RecursionError" not in out and "INTERNALERROR" not in out
 
 
@@ -134,9 +138,15 @@ def test_project_test_run_does_not_collect_derivations(pytester: pytest.Pytester
     write(pytester, "tests/data/sample.toml", GAP)           # not under the patterns
     write(pytester, "tests/test_one.py", "def test_one():\n    assert True\n")
     write(pytester, "pyproject.toml", '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n')
-    run(pytester).assert_outcomes(passed=1)
-    run(pytester, "tests/").assert_outcomes(passed=1)
+    run(pytester).assert_outcomes(passed=1)                   # testpaths: no derivation collected
     run(pytester, "derivations/").assert_outcomes(failed=1)   # asked for: collected
+    # A folder named on the command line collects the derivations below it, also under tests/ ...
+    run(pytester, "tests/").assert_outcomes(passed=2)
+    # ... unless elbo_sym_folder_files narrows what a named folder collects.
+    write(pytester, "pyproject.toml", '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n'
+                                      'elbo_sym_folder_files = ["derivations/**/*.toml"]\n')
+    run(pytester, "tests/").assert_outcomes(passed=1)
+    run(pytester).assert_outcomes(passed=1)
 
 
 def test_ini_patterns_and_explicit_files(pytester: pytest.Pytester) -> None:
@@ -179,15 +189,199 @@ def test_fixture(elbo_check):
     result = run(pytester, "test_api.py")
     result.assert_outcomes(passed=2, failed=1)
     out = result.stdout.str()
-    assert "DerivationFailed: data/wrong.toml:" in out or "AssertionError" in out
-    assert "counterexample (example 1)" in out
-    assert "suggestion: swap the two arguments of KL" in out
+    line = KL_FLIPPED.splitlines().index('expr = "KL(p(z | x), q(z))"') + 1
+    section = out[out.index("_ test_wrong _"):]
+    # The report comes first, right under the test's header; then where it was called.
+    assert section.splitlines()[1].startswith(f"data/wrong.toml:{line}: step 4 is refuted")
+    assert "counterexample (example 1)" in section
+    assert "suggestion: swap the two arguments of KL" in section
+    assert "(assert_derivation called at test_api.py:12)" in section
+    assert "Traceback" not in out and "elbo_sym/" not in out
+    assert f"FAILED test_api.py::test_wrong - data/wrong.toml:{line}: step 4" in out
+
+
+TYPO = GAP.replace('expr = "KL(q(z), p(z | x))"', 'expr = "KL(q(z) p(z | x))"')
+TYPO_SOURCE = 'expr = "KL(q(z) p(z | x))"'
+
+
+def _typo_error(shown: str) -> tuple[str, int]:
+    """The loader's own one-line error for TYPO read as `shown` (its wording is the loader's
+    business), and the 1-based column it points at."""
+    from elbo_sym.engine.derivation import DerivationError, loads
+    from elbo_sym.report.model import InputErrorReport
+
+    with pytest.raises(DerivationError) as caught:
+        loads(TYPO, shown)
+    assert caught.value.column is not None and caught.value.line == TYPO.splitlines().index(TYPO_SOURCE) + 1
+    text = InputErrorReport.from_error(caught.value).text
+    assert text.startswith(f"{shown}:{caught.value.line}:{caught.value.column + 1}: step 4: expr: ")
+    return text, caught.value.column + 1
+
+
+def _assert_caret_under(out: str, column: int) -> None:
+    lines = out.splitlines()
+    source = next(i for i, text in enumerate(lines) if text.strip() == TYPO_SOURCE)
+    caret = lines[source + 1]
+    assert caret.strip() == "^"
+    assert caret.index("^") - lines[source].index("expr") == column - 1
+
+
+def test_malformed_file_through_assert_derivation_and_fixture_shows_the_error_first(pytester: pytest.Pytester) -> None:
+    """Used to end in `FrozenInstanceError: cannot assign to field '__traceback__'`, the real
+    message 40 lines up: now the one-line file:line:column error and its caret come first."""
+    write(pytester, "bad/typo.toml", TYPO)
+    write(pytester, "test_typo.py", """
+from elbo_sym import assert_derivation
+
+
+def test_api():
+    assert_derivation("bad/typo.toml")
+
+
+def test_fixture(elbo_check):
+    elbo_check("bad/typo.toml")
+""")
+    result = run(pytester, "test_typo.py")
+    result.assert_outcomes(failed=2)
+    out = result.stdout.str()
+    one_line, column = _typo_error("bad/typo.toml")
+    for test, function, at in (("test_api", "assert_derivation", 6), ("test_fixture", "elbo_check", 10)):
+        section = out[out.index(f"_ {test} _"):]
+        assert section.splitlines()[1] == one_line, section[:300]
+        _assert_caret_under(section, column)
+        assert f"({function} called at test_typo.py:{at})" in section
+        assert f"FAILED test_typo.py::{test} - {one_line[:30]}" in out
+    for internal in ("Traceback", "FrozenInstanceError", "elbo_sym/", "derivation.py", "__traceback__"):
+        assert internal not in out, internal
+
+
+def test_full_trace_still_shows_the_traceback(pytester: pytest.Pytester) -> None:
+    write(pytester, "bad/typo.toml", TYPO)
+    write(pytester, "test_typo.py", "from elbo_sym import assert_derivation\n\n\n"
+                                    "def test_api():\n    assert_derivation('bad/typo.toml')\n")
+    out = run(pytester, "test_typo.py", "--full-trace").stdout.str()
+    assert "DerivationInputFailed" in out and "elbo_sym/authoring/testing.py" in out
+
+
+def test_relative_paths_are_read_next_to_the_test_file_wherever_pytest_runs(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(pytester, "project/tests/data/gap.toml", GAP)
+    write(pytester, "project/tests/data/jensen.toml", JENSEN)
+    write(pytester, "project/data/jensen.toml", KL_FLIPPED)   # the same name from the cwd: not used
+    write(pytester, "project/tests/test_rel.py", """
+from elbo_sym import assert_derivation
+
+
+def test_api():
+    assert assert_derivation("data/gap.toml").ok
+
+
+def test_test_folder_wins_over_cwd():
+    assert assert_derivation("data/jensen.toml").ok
+
+
+def test_fixture(elbo_check):
+    assert elbo_check("data/gap.toml").ok
+
+
+def test_missing():
+    assert_derivation("data/missing.toml")
+""")
+    elsewhere = pytester.path / "elsewhere"
+    elsewhere.mkdir()
+    for cwd in (elsewhere, pytester.path / "project"):
+        monkeypatch.chdir(cwd)
+        result = run(pytester, str(pytester.path / "project" / "tests" / "test_rel.py"))
+        result.assert_outcomes(passed=3, failed=1)
+        out = result.stdout.str()
+        tests_folder = pytester.path / "project" / "tests"
+        assert f"no such file (a relative path is looked up in {tests_folder}, then {cwd})" in out
+        assert "Traceback" not in out
+
+
+def test_a_folder_on_the_command_line_collects_its_derivations(pytester: pytest.Pytester) -> None:
+    """`pytest variants/` used to collect 0 items (exit 5) without an ini option.  Ten files,
+    one with a typo: one clean failure line for the typo, results for the other nine."""
+    write(pytester, "pyproject.toml", "[tool.pytest.ini_options]\n")
+    for n in range(1, 10):
+        write(pytester, f"variants/{'deep/' if n > 6 else ''}v{n}.toml", GAP if n % 2 else JENSEN)
+    write(pytester, "variants/typo.toml", TYPO)
+    write(pytester, "variants/settings.toml", 'name = "not a derivation"\n')          # no start, no step
+    write(pytester, "variants/notes.toml", "this is not [ toml\n")                   # nor a derivation
+    write(pytester, "variants/pyproject.toml", GAP)                                  # never, by its name
+    result = run(pytester, "variants/", "-rf")
+    result.assert_outcomes(passed=9, failed=1)
+    out = result.stdout.str()
+    one_line, column = _typo_error("variants/typo.toml")
+    failures = [text for text in out.splitlines() if text.startswith("FAILED ")]
+    assert len(failures) == 1 and failures[0].startswith(f"FAILED variants/typo.toml::typo - {one_line[:30]}")
+    section = out[out.index("_ typo _"):]
+    assert section.splitlines()[1] == one_line
+    _assert_caret_under(section, column)
+    assert "settings.toml" not in out and "notes.toml" not in out and "variants/pyproject.toml" not in out
+    assert "Traceback" not in out and "error" not in out.lower().split("short test summary")[-1]
+
+
+def test_a_typo_that_breaks_the_toml_is_still_collected_from_a_folder(pytester: pytest.Pytester) -> None:
+    write(pytester, "pyproject.toml", "[tool.pytest.ini_options]\n")
+    write(pytester, "variants/gap.toml", GAP)
+    write(pytester, "variants/unclosed.toml", GAP.replace('expr = "KL(q(z), p(z | x))"', 'expr = "KL(q(z), p(z | x))'))
+    result = run(pytester, "variants")
+    result.assert_outcomes(passed=1, failed=1)
+    assert "variants/unclosed.toml:" in result.stdout.str() and "malformed TOML" in result.stdout.str()
+
+
+def test_folder_collection_can_be_narrowed_or_switched_off(pytester: pytest.Pytester) -> None:
+    write(pytester, "variants/keep/gap.toml", GAP)
+    write(pytester, "variants/drafts/wrong.toml", KL_FLIPPED)
+    write(pytester, "derivations/jensen.toml", JENSEN)
+    write(pytester, "pyproject.toml", '[tool.pytest.ini_options]\nelbo_sym_folder_files = ["variants/keep/*.toml"]\n')
+    narrowed = run(pytester, "variants/", "-v")
+    narrowed.assert_outcomes(passed=1)
+    assert "keep/gap.toml::gap" in narrowed.stdout.str()
+    write(pytester, "pyproject.toml", "[tool.pytest.ini_options]\nelbo_sym_collect_folders = false\n")
+    off = run(pytester, "variants/")
+    assert off.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    run(pytester, "derivations/").assert_outcomes(passed=1)              # elbo_sym_files still apply
+    run(pytester, "variants/drafts/wrong.toml").assert_outcomes(failed=1)  # and files named explicitly
+    write(pytester, "pyproject.toml", "[tool.pytest.ini_options]\n")
+    run(pytester, "variants/").assert_outcomes(passed=1, failed=1)       # the default: all of them
+
+
+def test_assert_refuted_from_python_tests(pytester: pytest.Pytester) -> None:
+    write(pytester, "data/good.toml", GAP)
+    write(pytester, "data/wrong.toml", KL_FLIPPED)
+    write(pytester, "test_refuted.py", """
+from elbo_sym.authoring.testing import assert_refuted
+
+
+def test_step_refuted():
+    step = assert_refuted("data/wrong.toml", step=4)
+    assert step.counterexample is not None
+
+
+def test_somewhere():
+    assert assert_refuted("data/wrong.toml").steps[3].verdict == "refuted"
+
+
+def test_not_refuted():
+    assert_refuted("data/good.toml", step=2)
+""")
+    result = run(pytester, "test_refuted.py")
+    result.assert_outcomes(passed=2, failed=1)
+    out = result.stdout.str()
+    section = out[out.index("_ test_not_refuted _"):]
+    assert section.splitlines()[1].startswith("data/good.toml:")
+    assert "step 2 is proved, not refuted" in section.splitlines()[1]
+    assert "(assert_refuted called at test_refuted.py:15)" in section
+    assert "Traceback" not in out
 
 
 def test_repository_derivations_pass(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest(*_plugin_args(), *QUIET, "--rootdir", str(REPO),
                                 "-c", str(REPO / "pyproject.toml"), str(REPO / "derivations"), "-q")
-    files = sorted((REPO / "derivations").glob("*.toml"))
+    files = sorted((REPO / "derivations").rglob("*.toml"))   # a named folder: every derivation below it
+    assert len(files) > len(list((REPO / "derivations").glob("*.toml")))
     result.assert_outcomes(passed=len(files))
 
 

@@ -46,6 +46,7 @@ class Explanation:
     result: object  # elbo_sym.engine.check.StepResult
     rule_help: str
     file_result: object = None  # elbo_sym.engine.check.DerivationResult: the exit status follows it
+    notice: str = ""  # shown first, e.g. why this step was chosen when none was asked for
 
     @property
     def ok(self) -> bool:
@@ -67,7 +68,8 @@ def first_unproved(result) -> int:
 
 def explain(derivation: Derivation, index: int | None = None, budget: float = STEP_BUDGET_SECONDS,
             result=None) -> Explanation:
-    """Explain step `index` (1-based; default: the first step that is not proved).
+    """Explain step `index` (1-based; default: the first step that is not proved, or step 1
+    with a `notice` saying so when every step is proved).
 
     `budget`: seconds per step, finite and > 0 (else BudgetError, a ValueError).
     """
@@ -79,8 +81,12 @@ def explain(derivation: Derivation, index: int | None = None, budget: float = ST
 
     if result is None:
         result = check_with_suggestions(derivation, budget=budget)
+    notice = ""
     if index is None:
         index = first_unproved(result)
+        if all(r.verdict.value == "proved" for r in result.steps):
+            notice = (f"every step is proved; showing step {index} of {len(derivation.steps)} "
+                      f"(use --step N for another)")
     if not 1 <= index <= len(derivation.steps):
         raise IndexError(f"step {index} does not exist: {derivation.path} has steps 1 to {len(derivation.steps)}")
     step = derivation.steps[index - 1]
@@ -111,7 +117,7 @@ def explain(derivation: Derivation, index: int | None = None, budget: float = ST
         _clear_sympy_cache()
         note = TOO_LARGE
     return Explanation(derivation, index, lhs, tuple(pairs), note, result.steps[index - 1],
-                       RULE_HELP.get(step.rule, ""), result)
+                       RULE_HELP.get(step.rule, ""), result, notice)
 
 
 def _clear_sympy_cache() -> None:
@@ -133,12 +139,13 @@ def format_explanation(e: Explanation) -> str:
     """The explanation as terminal text."""
     d, step, r = e.derivation, e.step, e.result
     model = d.model()
-    lines = [f"{d.path}:{step.line}: step {e.index} of {len(d.steps)} — {d.title}",
-             "",
-             "the step, as written:",
-             f"      {e.lhs.text}        (line {e.lhs.line}: {'start' if e.index == 1 else f'step {e.index - 1}'})",
-             f"  {step.rel:>2}  {step.formula.text}        (line {step.line})",
-             f"  rule: {step.rule} — {e.rule_help}"]
+    lines = [f"note: {e.notice}", ""] if e.notice else []
+    lines += [f"{d.path}:{step.line}: step {e.index} of {len(d.steps)} — {d.title}",
+              "",
+              "the step, as written:",
+              f"      {e.lhs.text}        (line {e.lhs.line}: {'start' if e.index == 1 else f'step {e.index - 1}'})",
+              f"  {step.rel:>2}  {step.formula.text}        (line {step.line})",
+              f"  rule: {step.rule} — {e.rule_help}"]
     if step.why:
         lines.append(f"  why:  {step.why}")
     assumed = ", q fixed by the assumption" if model.q_assumed is not None else ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from pathlib import Path
 
 from elbo_sym.limits import MAX_TITLE_CHARS, MAX_WORD_CHARS
@@ -18,9 +19,9 @@ from elbo_sym.prose import make_safe
 STARTER = """\
 # @FILE@ -- a derivation for elbo-sym, the ELBO-lesson checker.
 #
-#   elbo-sym check @FILE@                  prove or refute every step
-#   elbo-sym explain @FILE@ --step 2       how step 2 was decided
-#   pytest @FILE@                          the same, as a pytest test
+#   elbo-sym check @WORD@                  prove or refute every step
+#   elbo-sym explain @WORD@ --step 2       how step 2 was decided
+#   pytest @WORD@                          the same, as a pytest test
 #
 # The file is TOML: `key = "value"` lines, `#` starts a comment, and each [[step]]
 # header opens one more step of the chain.  Every formula is a string written in a
@@ -107,6 +108,11 @@ def _toml_basic(text: str) -> str:
     return "".join(out)
 
 
+def shell_word(name: str) -> str:
+    """`name` as one shell word in a printed command: quoted when needed, never read as an option."""
+    return shlex.quote(os.path.join(".", name) if name.startswith("-") else name)
+
+
 def starter_text(path: Path) -> str:
     """The commented starter derivation for `path` (the title mentions the file's stem)."""
     prefix = "The gap is a KL divergence"
@@ -115,7 +121,7 @@ def starter_text(path: Path) -> str:
     stem = make_safe(re.sub(r"[-_]+", " ", path.stem), MAX_TITLE_CHARS - len(prefix) - 3,
                      MAX_WORD_CHARS - 2) or "new variant"
     title = f"{prefix} ({stem})"
-    return (STARTER.replace("@FILE@", path.name)
+    return (STARTER.replace("@WORD@", shell_word(path.name)).replace("@FILE@", path.name)
             .replace("@TITLE@", _toml_basic(title))
             .replace("@RULES@", rules_comment()))
 
@@ -164,4 +170,4 @@ def new_derivation(name: str) -> Path:
     return path
 
 
-__all__ = ["STARTER", "starter_text", "new_derivation", "NewFileError", "rules_comment"]
+__all__ = ["STARTER", "starter_text", "new_derivation", "NewFileError", "rules_comment", "shell_word"]

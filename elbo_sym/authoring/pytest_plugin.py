@@ -1,22 +1,40 @@
 """pytest plugin: derivation files are tests (registered via the `pytest11` entry point).
 
-* Files matching the ini option ``elbo_sym_files`` (glob patterns relative to the rootdir
-  or to the directory pytest was started in; default ``derivations/*.toml``; ``**``
-  matches any number of folders) are collected, and so is a ``.toml`` derivation named
-  explicitly on the command line (``pytest my-variant.toml``).
-* One test item per derivation, named ``<file stem>: <title>``, so ``-k gap`` or
-  ``-k divergence`` select by file name or title words.
-* A failing derivation is reported like a good assertion: file:line, the step's relation
-  with both sides, the rule, the verdict, the counterexample and the repair suggestion.
-* A malformed file is a collection error naming file and line, with a caret under the
-  offending token -- no traceback from inside elbo-sym.
-* ``assert_derivation(path)`` (from :mod:`elbo_sym.authoring.testing`) and the ``elbo_check``
-  fixture check a derivation from ordinary Python tests.
+What is collected (a ``.toml`` file is never collected when it is ``pyproject.toml``):
+
+* a ``.toml`` derivation named on the command line (``pytest my-variant.toml``);
+* in a **folder named on the command line** (``pytest variants/``), every derivation file
+  below it: a ``*.toml`` that has a ``start`` or a ``[[step]]`` (a file that is not valid
+  TOML counts when such a line is in it, so a typo is reported, not skipped).  Only
+  folders given as arguments count: a plain ``pytest`` run (``testpaths`` or the current
+  folder) does not collect these.  The ini option ``elbo_sym_folder_files`` narrows this
+  (glob patterns relative to the rootdir, the folder pytest was started in, or the folder
+  named; default ``**/*.toml``), and ``elbo_sym_collect_folders = false`` switches it off;
+* wherever pytest looks (also a plain ``pytest`` run), files matching the ini option
+  ``elbo_sym_files`` (glob patterns relative to the rootdir or to the folder pytest was
+  started in; default ``derivations/*.toml``; ``**`` matches any number of folders).
+
+One test item per derivation, named ``<file stem>: <title>``, so ``-k gap`` or
+``-k divergence`` select by file name or title words.  A failing derivation is reported
+like a good assertion: file:line, the step's relation with both sides, the rule, the
+verdict, the counterexample and the repair suggestion.
+
+A malformed or unreadable file is one **failing** item named by its stem, whose report is
+the one-line ``file:line:column: message`` and a caret under the offending token -- no
+traceback from inside elbo-sym.  (Not a collection error: that would stop pytest before
+the other derivations ran.)
+
+``assert_derivation(path)`` / ``assert_refuted(path, step=N)`` (from
+:mod:`elbo_sym.authoring.testing`) and the ``elbo_check`` fixture check a derivation from
+ordinary Python tests; their failures, too, are shown message first, without a traceback
+(``--full-trace`` or ``--tb=native`` show it).
 
 Configure in pyproject.toml::
 
     [tool.pytest.ini_options]
     elbo_sym_files = ["derivations/*.toml", "variants/**/*.toml"]
+    elbo_sym_folder_files = ["derivations/**/*.toml"]   # named folders: only these
+    elbo_sym_collect_folders = true                     # false: named folders collect only elbo_sym_files
     elbo_sym_budget = "10"
 """
 
@@ -24,6 +42,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import tomllib
 from pathlib import Path
 
@@ -31,15 +50,24 @@ import pytest
 
 from elbo_sym.files import FileReadError, read_regular_file
 from elbo_sym.limits import STEP_BUDGET_SECONDS, BudgetError, validate_budget
-from elbo_sym.authoring.testing import DerivationFailed, assert_derivation, format_failure
+from elbo_sym.authoring.testing import (DerivationFailed, ElboSymFailure, _assert_derivation, _input_failed_class,
+                                        assert_derivation, assert_refuted, format_failure)
 
 DEFAULT_PATTERNS = ["derivations/*.toml"]
-_EXPLICIT = pytest.StashKey[frozenset]()
+DEFAULT_FOLDER_PATTERNS = ["**/*.toml"]
+_NAMED = pytest.StashKey["_Named"]()
+_DERIVATION_LINE = re.compile(r"^[ \t]*(?:start[ \t]*=|\[\[[ \t]*step[ \t]*\]\])", re.MULTILINE)
+"""A `start = ...` or `[[step]]` line: how a file that is not valid TOML still shows it is a derivation."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("elbo_sym_files", "glob patterns (relative to rootdir) of derivation files to collect",
                   type="args", default=list(DEFAULT_PATTERNS))
+    parser.addini("elbo_sym_collect_folders", "a folder named on the command line collects the derivation "
+                  "files below it (default true)", type="bool", default=True)
+    parser.addini("elbo_sym_folder_files", "glob patterns narrowing which derivation files a folder named on "
+                  "the command line collects (default **/*.toml)", type="args",
+                  default=list(DEFAULT_FOLDER_PATTERNS))
     parser.addini("elbo_sym_budget", f"time budget in seconds per derivation step (default {STEP_BUDGET_SECONDS:g})",
                   default=str(STEP_BUDGET_SECONDS))
 
@@ -50,12 +78,31 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
-    if file_path.suffix != ".toml":
+    if file_path.suffix != ".toml" or file_path.name == "pyproject.toml":
         return None
     config = parent.config
-    if _matches(file_path, config) or _is_explicit_derivation(file_path, config):
+    if (_matches(file_path, config.getini("elbo_sym_files") or [], _bases(config))
+            or _is_explicit_derivation(file_path, config) or _in_named_folder(file_path, config)):
         return DerivationFile.from_parent(parent, path=file_path)
     return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """An assert_derivation / assert_refuted / elbo_check failure in a Python test: its message
+    first (file:line:column and caret, or the step report), no traceback into elbo-sym."""
+    report = yield
+    excinfo = call.excinfo
+    if (report.failed and excinfo is not None and isinstance(excinfo.value, ElboSymFailure)
+            and not isinstance(item, (DerivationItem, MalformedDerivation))
+            and not item.config.getoption("fulltrace", False)
+            and item.config.getoption("tbstyle", "auto") in ("auto", "long", "short")):
+        error = excinfo.value
+        text = str(error)
+        if error.called_from:
+            text += f"\n\n({error.function or 'elbo-sym'} called at {error.called_from})"
+        report.longrepr = text
+    return report
 
 
 # ---------------------------------------------------------------------------- selection
@@ -77,9 +124,12 @@ def matches_pattern(relative: str, pattern: str) -> bool:
     return _match_parts(parts, wanted)
 
 
-def _matches(file_path: Path, config: pytest.Config) -> bool:
-    patterns = config.getini("elbo_sym_files") or []
-    bases = {config.rootpath, config.invocation_params.dir}
+def _bases(config: pytest.Config) -> tuple[Path, ...]:
+    return tuple(dict.fromkeys((config.rootpath, config.invocation_params.dir)))
+
+
+def _matches(file_path: Path, patterns: list[str], bases: tuple[Path, ...]) -> bool:
+    """Does `file_path`, relative to one of `bases`, match a pattern (an absolute pattern: the path)?"""
     for base in bases:
         try:
             relative = file_path.relative_to(base).as_posix()
@@ -90,30 +140,66 @@ def _matches(file_path: Path, config: pytest.Config) -> bool:
     return any(matches_pattern(file_path.as_posix(), pattern) for pattern in patterns if os.path.isabs(pattern))
 
 
-def _explicit_files(config: pytest.Config) -> frozenset:
-    if _EXPLICIT not in config.stash:
-        found = set()
+class _Named:
+    """The files and folders named on the command line (absolute; also resolved)."""
+
+    def __init__(self, config: pytest.Config):
+        files, folders = set(), set()
+        from_args = config.args_source == pytest.Config.ArgsSource.ARGS
         for arg in config.args:
             path = Path(str(arg).split("::")[0])
             if not path.is_absolute():
                 path = config.invocation_params.dir / path
             if path.suffix == ".toml" and path.is_file():
-                found.add(path.resolve())
-        config.stash[_EXPLICIT] = frozenset(found)
-    return config.stash[_EXPLICIT]
+                files.add(path.resolve())
+            elif from_args and path.is_dir():  # testpaths and the bare invocation folder do not count
+                folders.add(Path(os.path.abspath(path)))
+                folders.add(path.resolve())
+        self.files = frozenset(files)
+        self.folders = tuple(sorted(folders))
+
+
+def _named(config: pytest.Config) -> _Named:
+    if _NAMED not in config.stash:
+        config.stash[_NAMED] = _Named(config)
+    return config.stash[_NAMED]
+
+
+def _looks_like_derivation(file_path: Path, *, explicit: bool) -> bool:
+    """A cheap test: parses as TOML with a `start` or a `step` table.  A file that cannot be
+    read or parsed counts when it was named explicitly (the collector then says why it does
+    not load), or when a `start =` / `[[step]]` line shows it is a derivation with a typo."""
+    try:
+        raw = read_regular_file(file_path)
+    except FileReadError:
+        return explicit  # not a regular file, too large: report it only when asked for by name
+    text = raw.decode("utf-8-sig", errors="replace")
+    try:
+        data = tomllib.loads(raw.decode("utf-8-sig"))
+    except (ValueError, RecursionError, MemoryError):  # ValueError: bad UTF-8, bad TOML
+        return explicit or bool(_DERIVATION_LINE.search(text))
+    return "step" in data or "start" in data
 
 
 def _is_explicit_derivation(file_path: Path, config: pytest.Config) -> bool:
     """A .toml named on the command line is collected unless it is clearly not a derivation."""
-    if file_path.resolve() not in _explicit_files(config):
+    if file_path.resolve() not in _named(config).files:
         return False
-    if file_path.name == "pyproject.toml":
+    return _looks_like_derivation(file_path, explicit=True)
+
+
+def _in_named_folder(file_path: Path, config: pytest.Config) -> bool:
+    """Below a folder named on the command line, matching elbo_sym_folder_files, and a derivation."""
+    if not config.getini("elbo_sym_collect_folders"):
         return False
-    try:
-        data = tomllib.loads(read_regular_file(file_path).decode("utf-8-sig"))
-    except (FileReadError, ValueError, RecursionError, MemoryError):  # ValueError: bad UTF-8, bad TOML
-        return True  # asked for by name: collect it, and the collector reports why it does not load
-    return "step" in data or "start" in data
+    absolute, resolved = Path(os.path.abspath(file_path)), file_path.resolve()
+    folders = [f for f in _named(config).folders if absolute.is_relative_to(f) or resolved.is_relative_to(f)]
+    if not folders:
+        return False
+    patterns = config.getini("elbo_sym_folder_files") or []
+    if not any(_matches(path, patterns, (*_bases(config), *folders)) for path in {absolute, resolved}):
+        return False
+    return _looks_like_derivation(file_path, explicit=False)
 
 
 def _display_path(path: Path, config: pytest.Config) -> str:
@@ -143,12 +229,14 @@ class DerivationFile(pytest.File):
         try:
             derivation = loads(read_regular_file(self.path), shown)
         except DerivationError as error:
-            message = str(error)
-            if error.pointer():
-                message += "\n" + error.pointer()
-            raise self.CollectError(message) from None
+            yield MalformedDerivation.from_parent(self, name=self.path.stem,
+                                                  error=_input_failed_class().from_error(error))
+            return
         except FileReadError as error:
-            raise self.CollectError(f"{shown}: {error.reason}") from None
+            line = 1 if error.too_large else 0
+            yield MalformedDerivation.from_parent(self, name=self.path.stem,
+                                                  error=_input_failed_class()(shown, line, error.reason))
+            return
         name = f"{self.path.stem}: {derivation.title}".replace("::", ": ").replace("\n", " ")
         yield DerivationItem.from_parent(self, name=name, derivation=derivation)
 
@@ -172,24 +260,46 @@ class DerivationItem(pytest.Item):
         return self.path, self.derivation.start.line - 1, self.name
 
 
+class MalformedDerivation(pytest.Item):
+    """A derivation file that cannot be read or parsed: one failing item (file:line:column, caret)."""
+
+    def __init__(self, *, error, **kwargs):
+        super().__init__(**kwargs)
+        self.error = error
+        self.add_marker(pytest.mark.derivation)
+
+    def runtest(self) -> None:
+        raise self.error
+
+    def repr_failure(self, excinfo, style=None):
+        if excinfo.value is self.error:
+            return str(self.error)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, max(self.error.line - 1, 0), self.name
+
+
 # ---------------------------------------------------------------------------- fixture
 
 
 @pytest.fixture
 def elbo_check(request: pytest.FixtureRequest):
-    """`elbo_check(path)`: check a derivation (relative paths also from the rootdir); fail readably.
+    """`elbo_check(path)`: check a derivation; fail readably.  A relative path is looked up in
+    the test file's folder, then the current directory, then the rootdir.
 
-    Returns the DerivationResult when it holds; raises AssertionError with the report otherwise.
+    Returns the DerivationReport when it holds; fails with the report otherwise.
     """
+    folder = Path(request.path).parent
     root = request.config.rootpath
 
     def check(path, budget: float | None = None):
-        candidate = Path(path) if not hasattr(path, "steps") else path
-        if isinstance(candidate, Path) and not candidate.is_absolute() and not candidate.exists():
-            candidate = root / candidate
-        return assert_derivation(candidate, budget=_budget(request.config) if budget is None else budget)
+        __tracebackhide__ = True
+        return _assert_derivation(path, _budget(request.config) if budget is None else budget, folder, (root,),
+                                  "elbo_check")
 
     return check
 
 
-__all__ = ["assert_derivation", "elbo_check", "DerivationFile", "DerivationItem", "matches_pattern"]
+__all__ = ["assert_derivation", "assert_refuted", "elbo_check", "DerivationFile", "DerivationItem",
+           "MalformedDerivation", "matches_pattern"]

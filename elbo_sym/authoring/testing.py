@@ -1,25 +1,54 @@
-"""Derivations in tests: `assert_derivation(path)` and the readable failure report.
+"""Derivations in tests: `assert_derivation(path)`, `assert_refuted(path, step=N)` and readable failures.
 
-    from elbo_sym.authoring.testing import assert_derivation
+    from elbo_sym.authoring.testing import assert_derivation, assert_refuted
 
     def test_gap_identity():
         assert_derivation("derivations/gap.toml")
 
-A derivation that does not hold raises :class:`DerivationFailed` (an ``AssertionError``)
+    def test_the_slip_is_caught():
+        step = assert_refuted("derivations/teaching/gap-slip.toml", step=3)
+        assert step.counterexample is not None
+
+**Relative paths** are looked up first in the folder of the file whose code calls the
+function (your test file, so a test finds its data wherever pytest is started), then in
+the current working directory (scripts, and tests written for the old behaviour).  An
+absolute path is used as it is.  If neither place has the file, the failure names both.
+Messages show the path relative to the current directory when it lies below it.
+
+A derivation that does not pass raises :class:`DerivationFailed` (an ``AssertionError``)
 whose message is the same report the pytest plugin prints: file:line, the failing step's
 relation with both sides, the rule, the verdict, the counterexample and the suggested
-repair.  A malformed file raises :class:`elbo_sym.engine.derivation.DerivationError`.
+repair.  A malformed or unreadable file raises :class:`DerivationInputFailed`: both an
+``AssertionError`` and an :class:`elbo_sym.engine.derivation.DerivationError` (so existing
+``except DerivationError`` code keeps working), whose message is the one-line
+``file:line:column: message`` and the caret under the offending token.  Under pytest (with
+the elbo-sym plugin, installed with the package) these failures are shown without an
+internal traceback, message first.
+
+This module imports no SymPy until a derivation is checked: the pytest plugin imports it
+in every pytest run.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
 
 from elbo_sym.limits import STEP_BUDGET_SECONDS, BudgetError, validate_budget  # noqa: F401
 
 DEFAULT_BUDGET = STEP_BUDGET_SECONDS
 
 
-class DerivationFailed(AssertionError):
+class ElboSymFailure(AssertionError):
+    """An elbo-sym assertion that failed.  Its message says everything; the pytest plugin
+    shows it without a traceback.  `called_from` is "file:line" of the calling code (or None)."""
+
+    called_from: str | None = None
+    function: str = ""
+
+
+class DerivationFailed(ElboSymFailure):
     """A derivation that does not pass; `report` is its full DerivationReport."""
 
     def __init__(self, report):
@@ -29,27 +58,236 @@ class DerivationFailed(AssertionError):
         self.report = report
 
 
+class DerivationNotRefuted(ElboSymFailure):
+    """`assert_refuted` found no refutation where one was asserted; `report` is the DerivationReport."""
+
+    def __init__(self, message: str, report):
+        super().__init__(message)
+        self.report = report
+
+
+_INPUT_FAILED: type | None = None
+
+
+def _input_failed_class() -> type:
+    """`DerivationInputFailed`, built on first use: its base DerivationError lives in the engine,
+    which imports SymPy, and this module must stay light (the pytest plugin imports it)."""
+    global _INPUT_FAILED
+    if _INPUT_FAILED is None:
+        from elbo_sym.engine.derivation import DerivationError
+        from elbo_sym.report.model import InputErrorReport
+
+        class DerivationInputFailed(DerivationError, ElboSymFailure):
+            """A derivation file that cannot be read or parsed, as a test failure.
+
+            A DerivationError (path, line, column, message, step, pointer()) and an
+            AssertionError; str() is ``file:line:column: message`` and the caret line(s)."""
+
+            @classmethod
+            def from_error(cls, error: DerivationError) -> "DerivationInputFailed":
+                return cls(error.path, error.line, error.message, error.step, error.column, error.source)
+
+            def __str__(self) -> str:
+                if self.line < 1:  # "cannot read file": there is no line to point at
+                    step = f" step {self.step}:" if self.step is not None else ""
+                    return f"{self.path}:{step} {self.message}"
+                report = InputErrorReport.from_error(self)
+                return report.text + (f"\n{report.pointer}" if report.pointer else "")
+
+            def __repr__(self) -> str:
+                return f"DerivationInputFailed({DerivationError.__str__(self)!r})"
+
+        DerivationInputFailed.__module__ = __name__
+        DerivationInputFailed.__qualname__ = "DerivationInputFailed"
+        _INPUT_FAILED = DerivationInputFailed
+    return _INPUT_FAILED
+
+
+def __getattr__(name: str):
+    if name == "DerivationInputFailed":
+        return _input_failed_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# ---------------------------------------------------------------------------- paths
+
+
+_OURS = (__name__, "elbo_sym.authoring.pytest_plugin")
+
+
+def _caller():
+    """The first frame on the stack outside elbo-sym's testing code (the calling test)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") in _OURS:
+        frame = frame.f_back
+    return frame
+
+
+def _caller_folder() -> Path | None:
+    """The folder of the calling file; None when that code has no file (a notebook cell,
+    `python -c`)."""
+    frame = _caller()
+    filename = frame.f_code.co_filename if frame is not None else ""
+    if not filename or filename.startswith("<") or not os.path.isfile(filename):
+        return None
+    return Path(os.path.abspath(filename)).parent
+
+
+def _caller_line() -> str | None:
+    frame = _caller()
+    filename = frame.f_code.co_filename if frame is not None else ""
+    if not filename or filename.startswith("<"):
+        return None
+    return f"{_shown(Path(os.path.abspath(filename)))}:{frame.f_lineno}"
+
+
+def _cwd() -> Path | None:
+    try:
+        return Path.cwd()
+    except OSError:  # the current directory was deleted
+        return None
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the current directory when it lies below it, else absolute."""
+    cwd = _cwd()
+    try:
+        return path.relative_to(cwd).as_posix() if cwd is not None else str(path)
+    except ValueError:
+        return str(path)
+
+
+def resolve_path(path, folder: Path | None, also: tuple[Path, ...] = ()) -> Path:
+    """Where a derivation file named by a test is: an absolute path as it is; a relative one
+    in `folder` (the calling test file's), else the current directory, else each of `also`,
+    the first that has it -- shown relative to the current directory when below it.
+    Raises DerivationInputFailed, naming the places, when none has it."""
+    given = Path(os.fspath(path))
+    if given.is_absolute():
+        return given
+    places = list(dict.fromkeys(Path(os.path.abspath(f)) for f in (folder, _cwd(), *also) if f is not None))
+    candidates = [Path(os.path.normpath(place / given)) for place in places]
+    for candidate in candidates:
+        if os.path.lexists(candidate):
+            return Path(_shown(candidate))
+    looked = ", then ".join(str(p) for p in places)
+    raise _input_failed_class()(_shown(candidates[0]), 0,
+                                f"no such file (a relative path is looked up in {looked})")
+
+
+def _source(path, folder: Path | None, also: tuple[Path, ...] = ()):
+    """A Derivation as it is; a path resolved as documented above."""
+    if isinstance(path, (str, os.PathLike)):
+        return resolve_path(path, folder, also)
+    return path
+
+
+# ---------------------------------------------------------------------------- checking
+
+
 def check_file(path, budget: float = DEFAULT_BUDGET):
     """Check one derivation (a path, or an already loaded Derivation): its DerivationReport.
 
     `budget`: seconds per step, finite and > 0 (else :class:`BudgetError`, a ValueError).
-    A malformed file raises DerivationError (file, line, column, message).
+    A malformed file raises DerivationError (file, line, column, message).  A relative path
+    is read from the current directory (this is the general API; the assertions below look
+    next to the calling test file first).
     """
     from elbo_sym.report.build import check_file as check
 
     return check(path, validate_budget(budget))
 
 
+def _report(path, budget: float, folder: Path | None, also: tuple[Path, ...] = ()):
+    """The report of `path` (resolved from `folder`), a malformed file as DerivationInputFailed."""
+    __tracebackhide__ = True
+    budget = validate_budget(budget)
+    source = _source(path, folder, also)
+    from elbo_sym.engine.derivation import DerivationError
+
+    try:
+        return check_file(source, budget)
+    except DerivationError as error:
+        raise _input_failed_class().from_error(error) from None
+
+
+def _called_from(error: ElboSymFailure, function: str) -> ElboSymFailure:
+    error.called_from = _caller_line()
+    error.function = function
+    return error
+
+
 def assert_derivation(path, budget: float = DEFAULT_BUDGET):
     """Check a derivation file; raise DerivationFailed with a readable report unless it passes.
 
     Returns the DerivationReport when every step is proved (or checked and accepted), the
-    examples hold and the chain establishes its claim.
+    examples hold and the chain establishes its claim -- or, for a teaching file
+    (``expect = "refuted"`` / ``expect_refuted = [...]``), when exactly its marked mistakes
+    are refuted and the rest passes.  A relative path is looked up next to the calling file
+    first (see the module docstring).  A malformed file raises DerivationInputFailed.
     """
-    report = check_file(path, validate_budget(budget))
+    __tracebackhide__ = True
+    return _assert_derivation(path, budget, _caller_folder())
+
+
+def _assert_derivation(path, budget: float, folder: Path | None, also: tuple[Path, ...] = (),
+                       function: str = "assert_derivation"):
+    __tracebackhide__ = True
+    try:
+        report = _report(path, budget, folder, also)
+    except ElboSymFailure as error:
+        raise _called_from(error, function) from None
     if not report.ok:
-        raise DerivationFailed(report)
+        raise _called_from(DerivationFailed(report), function)
     return report
+
+
+def assert_refuted(path, step: int | None = None, budget: float = DEFAULT_BUDGET):
+    """Assert that a derivation is wrong, and return the evidence.
+
+    With ``step=N``: step N's verdict is ``refuted`` with an exact counterexample; returns
+    that StepReport (``.counterexample``, ``.suggestion``).  Without: some step is refuted,
+    or every step holds but the chain does not establish the claim; returns the
+    DerivationReport.  A step that could not be decided (``error``) or is only ``checked``
+    is not a refutation.  Raises DerivationNotRefuted (an AssertionError) otherwise,
+    DerivationInputFailed for a malformed file, and ValueError for a step number the file
+    does not have.
+    """
+    __tracebackhide__ = True
+    if step is not None and (not isinstance(step, int) or isinstance(step, bool)):
+        raise TypeError(f"step must be a step number (an int), not {step!r}")
+    try:
+        report = _report(path, budget, _caller_folder())
+    except ElboSymFailure as error:
+        raise _called_from(error, "assert_refuted") from None
+    if step is not None:
+        if not 1 <= step <= len(report.steps):
+            raise ValueError(f"{report.file}: there is no step {step} (steps are numbered 1 to {len(report.steps)})")
+        s = report.steps[step - 1]
+        if s.verdict == "refuted" and s.counterexample is not None:
+            return s
+        why = ("refuted, but without an exact counterexample" if s.verdict == "refuted" else
+               f"{s.verdict}, not refuted ({s.reason})")
+        raise _called_from(DerivationNotRefuted(_not_refuted(report, f"{report.file}:{s.line}: step {step} is {why}"),
+                                                report), "assert_refuted")
+    if any(s.verdict == "refuted" for s in report.steps):
+        return report
+    undecided = [s for s in report.steps if not (s.verdict == "proved" or s.accepted)]
+    if not report.established and not undecided:
+        return report  # every step holds, yet the chain does not show the claim
+    if undecided:
+        s = undecided[0]
+        head = (f"{report.file}:{s.line}: nothing is refuted; step {s.index} is {s.verdict} "
+                f"(not decided either way: {s.reason})")
+    else:
+        head = f"{report.file}: nothing is refuted: every step holds and the claim is established"
+    raise _called_from(DerivationNotRefuted(_not_refuted(report, head), report), "assert_refuted")
+
+
+def _not_refuted(report, head: str) -> str:
+    from elbo_sym.report.text import derivation_text
+
+    return f"{head} — {report.title}\n\n{derivation_text(report).rstrip()}"
 
 
 def format_failure(report) -> str:
@@ -59,4 +297,6 @@ def format_failure(report) -> str:
     return failure_text(report)
 
 
-__all__ = ["assert_derivation", "check_file", "format_failure", "DerivationFailed"]
+__all__ = ["assert_derivation", "assert_refuted", "check_file", "format_failure", "resolve_path",
+           "DerivationFailed", "DerivationNotRefuted", "ElboSymFailure", "BudgetError"]
+# DerivationInputFailed is importable too (built on first use by the module's __getattr__).

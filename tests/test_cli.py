@@ -1,0 +1,276 @@
+"""The click CLI: one error path, typed options, one set of defaults, `--help` with examples.
+
+Every command runs through click's CliRunner (the same `_Cli.main` the console script
+uses), and a few through `elbo_sym.cli.main(argv)`, which must agree with it.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from elbo_sym import cli
+from elbo_sym.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+GAP = ROOT / "derivations" / "gap.toml"
+GENERATING = ("exercises", "drill", "build")
+"""The commands that draw seeded cases: the text sheets and the PDF handouts."""
+
+
+def runner() -> CliRunner:
+    try:  # click 8.1 mixes stderr into stdout unless told not to; 8.2+ keeps both apart
+        return CliRunner(mix_stderr=False)
+    except TypeError:
+        return CliRunner()
+
+
+def invoke(*args: str):
+    return runner().invoke(cli.cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    """A scratch working folder (no derivations/ in it) and no result cache."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ELBO_SYM_NO_CACHE", "1")
+    monkeypatch.delenv("ELBO_SYM_REQUIRE_LATEX", raising=False)
+
+
+def one_error_line(result) -> str:
+    """Exit 2, nothing on stdout, one line on stderr: `elbo-sym: error: ...`, no traceback."""
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("elbo-sym: error: "), lines[0]
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def param(command: str, name: str) -> click.Parameter:
+    (found,) = [p for p in cli.cli.commands[command].params if p.name == name]
+    return found
+
+
+# ------------------------------------------------------------------ check outside a project
+
+
+@pytest.mark.parametrize("command", ["check", "build"])
+def test_check_and_build_outside_a_project_say_what_to_do(tmp_path, command):
+    """It said `error: derivations:0: no such file`; now it names the missing folder and the fix."""
+    line = one_error_line(invoke(command))
+    assert "no derivations/ folder here" in line
+    assert f"elbo-sym {command} FILE.toml" in line and "from your project folder" in line
+    assert "derivations:0" not in line
+    assert list(tmp_path.iterdir()) == []  # build created no handouts/ folder
+
+
+def test_check_without_paths_still_reads_derivations_here(tmp_path):
+    (tmp_path / "derivations").mkdir()
+    shutil.copy(GAP, tmp_path / "derivations" / "gap.toml")
+    result = invoke("check")
+    assert result.exit_code == 0, result.stderr
+    assert "derivations/gap.toml — " in result.stdout and "1/1 claims established" in result.stdout
+
+
+def test_an_empty_derivations_folder_is_still_its_own_error(tmp_path):
+    (tmp_path / "derivations").mkdir()
+    line = one_error_line(invoke("check"))
+    assert "no derivation files found in derivations" in line
+
+
+# ------------------------------------------------------------------ new: commands safe to paste
+
+
+@pytest.mark.parametrize("argv, filename, word", [
+    (["new", "my variant"], "my variant.toml", "'my variant.toml'"),
+    (["new", "it's"], "it's.toml", "'it'\"'\"'s.toml'"),
+    (["new", "--", "-x"], "-x.toml", "./-x.toml"),     # never read as an option
+    (["new", "plain"], "plain.toml", "plain.toml"),
+])
+def test_new_prints_quoted_commands(tmp_path, argv, filename, word):
+    """`elbo-sym new 'my variant'` printed `elbo-sym check my variant.toml` (two arguments)."""
+    result = invoke(*argv)
+    assert result.exit_code == 0, result.stderr
+    commands = [line.split(":", 1)[1].strip() for line in result.stdout.splitlines() if "elbo-sym " in line]
+    assert commands == [f"elbo-sym check {word}", f"elbo-sym explain {word} --step 2"]
+    for command in commands:
+        assert Path(shlex.split(command)[2]).resolve() == (tmp_path / filename).resolve()
+    # the starter's own comments quote it the same way
+    text = (tmp_path / filename).read_text("utf-8")
+    assert f"#   elbo-sym check {word} " in text and f"#   pytest {word} " in text
+
+
+def test_the_printed_check_command_runs_and_passes(tmp_path):
+    result = invoke("new", "my variant")
+    (command,) = [line.split(":", 1)[1].strip() for line in result.stdout.splitlines() if "elbo-sym check" in line]
+    checked = invoke(*shlex.split(command)[1:])
+    assert checked.exit_code == 0, checked.stdout + checked.stderr
+    assert "my variant.toml — " in checked.stdout
+
+
+# ------------------------------------------------------------------ explain on a proved file
+
+
+def test_explain_a_fully_proved_file_says_which_step_it_shows():
+    result = invoke("explain", str(GAP))
+    assert result.exit_code == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("note: every step is proved; showing step 1 of 4") and "--step N" in first
+    assert f"{GAP}:" in result.stdout and "step 1 of 4" in result.stdout and "verdict: proved" in result.stdout
+    asked = invoke("explain", str(GAP), "--step", "2")
+    assert asked.exit_code == 0 and "note:" not in asked.stdout and "step 2 of 4" in asked.stdout
+
+
+def test_explain_a_file_with_an_unproved_step_shows_it_without_the_notice(tmp_path):
+    jensen = (ROOT / "derivations" / "jensen.toml").read_text("utf-8")
+    assert jensen.count('rel = ">="') == 1
+    path = tmp_path / "jensen.toml"
+    path.write_text(jensen.replace('rel = ">="', 'rel = "<="'), "utf-8")
+    result = invoke("explain", str(path))
+    assert result.exit_code == 1
+    assert "note:" not in result.stdout and "verdict: refuted" in result.stdout
+
+
+# ------------------------------------------------------------------ one seed and count default
+
+
+def test_text_and_pdf_share_one_seed_and_count_default():
+    from elbo_sym.publish import handouts
+
+    for command in GENERATING:
+        assert param(command, "seed").default == cli.DEFAULT_SEED, command
+    assert param("exercises", "count").default == param("build", "count").default == cli.DEFAULT_COUNT
+    assert param("drill", "count").default == cli.DRILL_COUNT
+    # the PDFs are built from the library's defaults: the same numbers
+    assert (cli.DEFAULT_SEED, cli.DEFAULT_COUNT, cli.DRILL_COUNT) == \
+        (handouts.DEFAULT_SEED, handouts.DEFAULT_COUNT, handouts.DRILL_COUNT)
+
+
+@pytest.mark.parametrize("command", GENERATING)
+def test_help_shows_the_shared_defaults(command):
+    result = invoke(command, "--help")
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    assert "--seed SEED random seed of" in text and f"[default: {cli.DEFAULT_SEED};" in text
+    count = cli.DRILL_COUNT if command == "drill" else cli.DEFAULT_COUNT
+    assert re.search(rf"--count N .*?\[default: {count}; 1 to 100\]", text)
+
+
+def test_exercises_and_drill_without_options_print_what_the_pdfs_show():
+    sheet = invoke("exercises")
+    assert sheet.exit_code == 0
+    assert sheet.stdout.startswith(f"Exercise sheet: seed {cli.DEFAULT_SEED}, {cli.DEFAULT_COUNT} case(s), K = 2")
+    drill = invoke("drill")
+    assert drill.exit_code == 0
+    assert drill.stdout.startswith(f"Tight-case drill: seed {cli.DEFAULT_SEED}, {cli.DRILL_COUNT} case(s)")
+
+
+def test_the_option_limits_are_the_library_limits():
+    from elbo_sym.lesson import exercises
+
+    assert (cli.MAX_SEED, cli.MAX_COUNT, cli.MAX_EXERCISE_K) == \
+        (exercises.MAX_SEED, exercises.MAX_COUNT, exercises.MAX_EXERCISE_K)
+    assert (param("exercises", "seed").type.min, param("exercises", "seed").type.max) == (0, exercises.MAX_SEED)
+    assert (param("exercises", "K").type.min, param("exercises", "K").type.max) == (2, exercises.MAX_EXERCISE_K)
+    for command in GENERATING:
+        assert (param(command, "count").type.min, param(command, "count").type.max) == (1, exercises.MAX_COUNT)
+
+
+# ------------------------------------------------------------------ typed options, one error path
+
+INTEGER_OPTIONS = {"seed", "count", "K", "step"}
+SECONDS_OPTIONS = {"budget", "file_budget", "timeout"}
+
+
+def test_every_number_option_is_typed():
+    seen = set()
+    for name, command in cli.cli.commands.items():
+        for p in command.params:
+            if p.name in INTEGER_OPTIONS:
+                assert isinstance(p.type, cli.Integer), (name, p.name)
+            elif p.name in SECONDS_OPTIONS:
+                assert isinstance(p.type, cli.Seconds), (name, p.name)
+            else:
+                continue
+            seen.add(p.name)
+    assert seen == INTEGER_OPTIONS | SECONDS_OPTIONS
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["exercises", "--count", "1000"], "'--count': 1000 is not in the range 1 to 100"),
+    (["exercises", "--count", "1.5"], "'1.5' is not an integer"),
+    (["exercises", "--seed", "١٢"], "'١٢' is not an integer"),          # int() reads Arabic-Indic digits
+    (["exercises", "--seed", "1_000"], "'1_000' is not an integer"),    # ... and underscores
+    (["drill", "--seed", "-1"], "-1 is not in the range 0 to 2**63-1"),
+    (["build", "--count", "9" * 4000], "(4000 digits) is not in the range 1 to 100"),
+    (["explain", str(GAP), "--step", "0"], "0 is not in the range at least 1"),
+    (["check", "--budget", "nan"], "elbo-sym: error: --budget must be a finite number of seconds > 0"),
+    (["build", "--timeout", "0"], "elbo-sym: error: --timeout must be a finite number of seconds > 0"),
+    (["cards", "--file-budget", "1e9"], "elbo-sym: error: --file-budget must be at most"),
+    (["example", "--prior", "3/4,1/4"], "Missing option '--likelihood'"),
+    (["build", "--only", "nope"], "'nope' is not one of 'derivations'"),
+    (["drill", "--no-such-option"], "No such option"),
+    (["no-such-command"], "No such command"),
+    ([], "Missing command"),
+])
+def test_usage_errors_are_one_line_naming_the_help(argv, fragment):
+    line = one_error_line(invoke(*argv))
+    assert fragment in line
+    where = " ".join(["elbo-sym", *argv[:1]]) if argv and argv[0] in cli.cli.commands else "elbo-sym"
+    assert line.endswith(f"see `{where} --help`")
+
+
+def test_input_errors_take_the_same_path():
+    line = one_error_line(invoke("example", "--prior", "1,0", "--likelihood", "1/5,3/5", "--q", "1/2,1/2"))
+    assert "prior" in line and "--help" not in line  # a bad value, not a bad command line
+
+
+def test_main_and_the_runner_agree(capsys):
+    for argv in (["handouts"], ["exercises", "--count", "0"], ["drill", "--seed", "3", "--count", "1"]):
+        result = invoke(*argv)
+        code = main(argv)
+        out, err = capsys.readouterr()
+        assert (code, out, err) == (result.exit_code, result.stdout, result.stderr), argv
+    assert main(["handouts"]) == 0 and "find-the-mistake.pdf" in capsys.readouterr().out
+
+
+def test_help_exits_0_everywhere_and_user_text_is_escaped_on_the_terminal(tmp_path):
+    assert invoke("--help").exit_code == 0 and invoke("-h").exit_code == 0
+    result = invoke("check", str(tmp_path / "\x1b[31mred.toml"))
+    assert result.exit_code == 2 and "\x1b" not in result.stderr and "\\u001b" in result.stderr
+
+
+# ------------------------------------------------------------------ --help with examples
+
+
+@pytest.mark.parametrize("name", sorted(cli.cli.commands))
+def test_every_help_shows_one_to_three_examples_that_parse(name):
+    command = cli.cli.commands[name]
+    result = invoke(name, "--help")
+    assert result.exit_code == 0 and result.stderr == ""
+    shown = [line.strip() for line in result.stdout.splitlines()]
+    examples = [line.strip() for line in (command.epilog or "").splitlines() if line.strip().startswith("elbo-sym ")]
+    assert 1 <= len(examples) <= 3, examples
+    for example in examples:
+        assert example in shown, example  # printed as written, one per line (\b: not re-wrapped)
+        words = shlex.split(re.split(r"\s{2,}", example)[0])
+        assert words[:2] == ["elbo-sym", name]
+        command.make_context(name, words[2:])  # every example is a valid command line
+    assert shown[0].startswith(f"Usage: elbo-sym {name} ")
+
+
+def test_the_group_help_lists_every_command_and_examples():
+    result = invoke("--help")
+    for name, command in cli.cli.commands.items():
+        assert re.search(rf"^  {name}\s+\S", result.stdout, re.M), name
+    assert "Examples:" in result.stdout and "elbo-sym COMMAND --help" in result.stdout
+    assert "Exit status: 0 all good, 1 something refuted or unestablished, 2 bad input or usage" in \
+        " ".join(result.stdout.split())
