@@ -499,8 +499,9 @@ def _cards(**params) -> int:
 
 def cmd_cards(args) -> int:
     from elbo_sym.engine.derivation import DerivationError
-    from elbo_sym.lesson.practice import check_deck, format_deck, format_deck_result, load_deck, load_flashcards, \
-        load_selfcheck
+    from elbo_sym.lesson.practice import check_deck, format_deck, load_deck, load_flashcards, load_selfcheck
+    from elbo_sym.report.build import deck_report_of
+    from elbo_sym.report.text import deck_text
 
     try:
         decks = [load_deck(p) for p in args.paths] if args.paths else [load_selfcheck(), load_flashcards()]
@@ -514,11 +515,11 @@ def cmd_cards(args) -> int:
         else:
             print("\n".join(format_deck(d) for d in decks), end="")
         return EXIT_OK
-    results = [check_deck(d, args.budget, args.file_budget) for d in decks]
+    results = [deck_report_of(check_deck(d, args.budget, args.file_budget)) for d in decks]
     if args.json:
-        _print_json([r.as_dict() for r in results])
+        _print_json([r.to_dict() for r in results])
     else:
-        print("\n".join(format_deck_result(r) for r in results), end="")
+        print("\n".join(deck_text(r) for r in results), end="")
     return _status(all(r.ok for r in results))
 
 

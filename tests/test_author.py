@@ -200,7 +200,7 @@ def caret_target(pointer: str) -> str:
     ("expr = 'log(p(x)) + baz(z)'", "baz"),                                # literal string
     ('expr = "  p(w)"', "w"),                                             # leading spaces in the value
     ('\texpr = "p(w)"', "w"),                                             # a tab before the key
-    ('expr = "log(p(x)) +"', '"'),                                        # dangling operator: at the end
+    ('expr = "log(p(x)) +"', "+"),                                        # dangling operator: the operator
     ('expr = "p"  # expr = "p(w)"', "p"),                                 # not fooled by the key or comments
 ])
 def test_parse_error_caret_points_at_the_token(line, token):

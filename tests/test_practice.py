@@ -17,7 +17,6 @@ from elbo_sym.lesson.practice import (
     check_deck,
     check_lesson_cards,
     format_deck,
-    format_deck_result,
     load_deck,
     load_flashcards,
     load_selfcheck,
@@ -81,9 +80,15 @@ def test_every_lesson_formula_is_proved():
             assert verdict.verdict in ("proved", "none"), (verdict.card.front, verdict.reason)
             if verdict.verdict == "proved":
                 assert verdict.K == CHECK_K
-    d = json.loads(json.dumps(selfcheck.as_dict()))
+    from elbo_sym.report.build import deck_report_of
+    from elbo_sym.report.model import DeckReport
+    from elbo_sym.report.text import deck_text
+
+    report = deck_report_of(selfcheck)
+    d = json.loads(json.dumps(report.to_dict()))
     assert d["ok"] and len(d["cards"]) == 6 and d["cards"][0]["verdict"] == "proved"
-    assert "6 proved" in format_deck_result(selfcheck)
+    assert DeckReport.from_dict(d) == report
+    assert "6 proved" in deck_text(report)
 
 
 # ------------------------------------------------------------------ a wrong formula fails

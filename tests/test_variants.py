@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from elbo_sym.report.build import counterexample_report
+
 from elbo_sym.cli import main
 from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.engine.derivation import DerivationError, load, loads
@@ -44,7 +46,7 @@ def test_the_beta_bound_below_1_is_refuted_naming_beta(condition):
     assert step.verdict is Verdict.refuted
     beta = Fraction(step.counterexample.value_of("beta")[0])
     assert beta < 1  # the bound fails exactly where beta < 1
-    assert f"beta = {beta}" in step.counterexample.describe()
+    assert f"beta = {beta}" in counterexample_report(step.counterexample).describe()
 
 
 def test_the_beta_bound_is_proved_through_a_combination_of_kl_terms():

@@ -17,6 +17,7 @@ from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.derivation import Derivation, Formula
 from elbo_sym.limits import STEP_BUDGET_SECONDS, validate_budget
+from elbo_sym.report.build import counterexample_report
 
 
 TOO_LARGE = "(too large to show within the budget)"
@@ -187,7 +188,7 @@ def format_explanation(e: Explanation) -> str:
     if r.verdict.value == "checked":
         lines.append(f"  held on {r.instances} exact instance(s); this is evidence, not a proof")
     if r.counterexample is not None:
-        lines += r.counterexample.report_lines()
+        lines += counterexample_report(r.counterexample, e.derivation.vocabulary).lines()
     suggestion = getattr(r, "suggestion", None)
     if suggestion is not None:
         lines.append(f"suggestion: {suggestion.describe()}")

@@ -76,9 +76,6 @@ class Suggestion:
         edits = ", ".join(f'{key} = "{values[key]}"' for key in ("rel", "expr", "rule") if key in self.changes)
         return f"{self.description}: {edits}" if edits else self.description
 
-    def as_dict(self) -> dict:
-        return {"description": self.description, "rel": self.rel, "expr": self.expr, "rule": self.rule,
-                "changes": list(self.changes), "text": self.describe()}
 
 
 @dataclass(frozen=True)
@@ -115,38 +112,6 @@ class Counterexample:
     def q(self) -> tuple[str, ...] | None:
         return self.value_of("q(z)")
 
-    def as_dict(self) -> dict:
-        named = {label: list(v) for label, v in self.values}
-        legacy = {key: named.get(label) for key, label in (("prior", "p(z)"), ("likelihood", "p(x | z)"),
-                                                          ("q", "q(z)"))}
-        return {**legacy, "values": named, "z": self.z, "lhs": self.lhs, "rhs": self.rhs,
-                "lhs_value": _json_float(self.lhs_value), "rhs_value": _json_float(self.rhs_value),
-                "source": self.source, "problem": self.problem}
-
-    def _where(self) -> str:
-        return ", ".join(f"{label} = ({', '.join(v)})" if len(v) > 1 or not label.isidentifier()
-                         else f"{label} = {v[0]}" for label, v in self.values)
-
-    def report_lines(self) -> list[str]:
-        """The counterexample as readable lines (for explain and pytest reports)."""
-        at = f" at z = {self.z}" if self.z is not None else ""
-        head = f"counterexample ({self.source}){at}: {self._where()}"
-        if self.problem:
-            return [head, f"    {self.problem}"]
-        return [head, f"    left  = {self.lhs} ≈ {self.lhs_value:.6g}",
-                f"    right = {self.rhs} ≈ {self.rhs_value:.6g}"]
-
-    def describe(self) -> str:
-        at = f" at z = {self.z}" if self.z is not None else ""
-        if self.problem:
-            return f"{self._where()} [{self.source}]: {self.problem}"
-        return (f"{self._where()}{at} [{self.source}]: "
-                f"left = {self.lhs} ≈ {self.lhs_value:.6g}, right = {self.rhs} ≈ {self.rhs_value:.6g}")
-
-
-def _json_float(value: float) -> float | str:
-    return value if value == value and abs(value) != float("inf") else str(value)
-
 
 @dataclass(frozen=True)
 class StepResult:
@@ -173,16 +138,6 @@ class StepResult:
         """Proved, or checked and accepted: what lets a run succeed."""
         return self.verdict is Verdict.proved or self.accepted
 
-    def as_dict(self) -> dict:
-        s = self.step
-        return {"index": s.index, "line": s.line, "rel": s.rel, "rule": s.rule, "expr": s.formula.text,
-                "verdict": self.verdict.value, "reason": self.reason, "instances": self.instances,
-                "accept": s.accept, "accepted": self.accepted,
-                "conditions": [{"condition": c, "shown": held} for c, held in self.conditions]
-                + [{"condition": c, "shown": held} for c, held in (self.outcome.conditions if self.outcome else ())],
-                "counterexample": self.counterexample.as_dict() if self.counterexample else None,
-                "suggestion": self.suggestion.as_dict() if self.suggestion else None}
-
 
 @dataclass(frozen=True)
 class ExampleResult:
@@ -192,10 +147,6 @@ class ExampleResult:
     @property
     def holds(self) -> bool:
         return not self.failures
-
-    def as_dict(self) -> dict:
-        return {"index": self.example.index, "line": self.example.line, "holds": self.holds,
-                "failures": list(self.failures)}
 
 
 @dataclass(frozen=True)
@@ -223,16 +174,6 @@ class DerivationResult:
     def unaccepted_checked(self) -> tuple[StepResult, ...]:
         """Steps that are only `checked` and not accepted: each fails the run."""
         return tuple(r for r in self.steps if r.verdict is Verdict.checked and not r.accepted)
-
-
-    def as_dict(self) -> dict:
-        d = self.derivation
-        return {"file": d.path, "title": d.title, "claim": _relation_text(d.claim),
-                "assume": [_relation_text(a) for a in d.assumptions],
-                "domain": domain_text(d.model()), "relation": self.relation,
-                "established": self.established, "claim_reason": self.claim_reason, "ok": self.ok,
-                "steps": [s.as_dict() for s in self.steps], "examples": [e.as_dict() for e in self.examples],
-                "problems": list(self.problems)}
 
 
 def domain_text(model) -> str:
@@ -764,12 +705,6 @@ def _expect_failure(expectation, instance: Instance, model: DiscreteModel) -> st
     a, b = decision.left, decision.right
     return (f"is {_exact_text(a, values)} {approx_text(a, values)}, "
             f"not {expectation.rhs.text} {approx_text(b, values)}")
-
-
-def _relation_text(relation) -> str | None:
-    if relation is None:
-        return None
-    return f"{relation.lhs.text} {relation.rel} {relation.rhs.text}"
 
 
 __all__ = ["Verdict", "Counterexample", "StepResult", "ExampleResult", "DerivationResult", "check_step",

@@ -334,7 +334,8 @@ class _Reader:
         except ParseError as error:
             source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
             column = _source_column(source, value, error.column) if source is not None else None
-            detail = f" at '{error.token}'" if error.token else ""
+            detail = f" at '{error.token}'" if error.token and f"'{error.token}'" not in error.message \
+                and f"`{error.token}`" not in error.message else ""
             raise DerivationError(self.path, line, f"{what}: {error.message}{detail}", step, column, source) \
                 from None
         return Formula(expr, value, line)

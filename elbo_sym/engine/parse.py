@@ -4,11 +4,19 @@ Derivation files are untrusted.  The text is parsed by Python's :mod:`ast` (whic
 a tree and runs nothing), every node is checked against a whitelist, and the SymPy
 objects are built unevaluated, so ``10**10**10`` is never computed.  Budgets bound the
 length, the nesting and the polynomial degree an expression can ask for.
+
+Errors speak the author's notation, never Python's: when Python's parser refuses the text,
+:class:`_Scan` reads it again with a small scanner of its own and names the construct
+(``missing `*` between `2` and `q(z)`?``); each :class:`ParseError` carries the column of
+the offending character, under which the derivation reader puts its caret.
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
+import keyword
+import re
 import string
 import unicodedata
 import warnings
@@ -33,7 +41,9 @@ MAX_NUMBER_BITS = 2048
 
 @dataclass(frozen=True)
 class ParseError(Exception):
-    """A refused expression: what is wrong, and where (0-based column in the text)."""
+    """A refused expression: what is wrong, and where (0-based column in the text).
+
+    `token` is the offending source text when the message does not already show it."""
 
     message: str
     column: int = 0
@@ -46,6 +56,10 @@ class ParseError(Exception):
 _DENSITY_NAMES = {"p", "q"}
 RESERVED = frozenset({"p", "q", "z", "Sum", "E", "KL", "H", "ELBO", "log", "exp", "pi", "Normal", "IWAE"})
 """Names a file may not use for an observation or a parameter."""
+
+_CALL_EXAMPLES = {"p": "p(x)", "q": "q(z)", "Sum": "Sum(f, z)", "E": "E(q, f)", "KL": "KL(q(z), p(z))",
+                  "H": "H(q)", "ELBO": "ELBO(q)", "log": "log(...)", "exp": "exp(...)"}
+"""The functions of the notation, each with how it is written."""
 
 
 @dataclass(frozen=True)
@@ -76,21 +90,29 @@ def parse_expression(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> 
     if len(text) > MAX_LENGTH:
         raise ParseError(f"expression is {len(text)} characters long; the limit is {MAX_LENGTH}")
     if not text.strip():
-        raise ParseError("empty expression")
+        raise ParseError("empty expression: write a formula such as `log(p(x))`")
     _refuse_hazards(text)
+    stripped = text.strip()
+    offset = len(text) - len(text.lstrip())
     try:
         with warnings.catch_warnings():  # "1if 1else 2": no SyntaxWarning on stderr, the error is ours
             warnings.simplefilter("ignore")
-            tree = ast.parse(text.strip(), mode="eval")
+            tree = ast.parse(stripped, mode="eval")
     except SyntaxError as error:
-        # offset 0 means "at the end" (e.g. a dangling operator): point after the last character
-        position = error.offset - 1 if error.offset else len(text.strip())
-        column = max(position, 0) + len(text) - len(text.lstrip())
-        raise ParseError(f"syntax error: {error.msg}", column) from None
-    except (RecursionError, MemoryError, ValueError) as error:
-        raise ParseError(f"expression too deeply nested ({type(error).__name__})") from None
-    offset = len(text) - len(text.lstrip())
-    result = _Builder(text.strip(), offset, vocabulary).build(tree.body, depth=0)
+        # Python's wording ("invalid syntax", "unexpected EOF") never reaches the author: the
+        # scanner names the construct; failing that, a plain message at Python's position.
+        scan = _Scan(stripped, offset)
+        diagnosis = scan.diagnose()
+        if diagnosis is not None:
+            raise diagnosis from None
+        if error.offset and error.lineno:
+            position = _index(stripped, error.lineno, error.offset - 1)
+        else:  # no position: "at the end" (e.g. a dangling operator)
+            position = len(stripped)
+        raise scan.unreadable(position) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise ParseError(f"expression too deeply nested (at most {MAX_DEPTH} levels)") from None
+    result = _Builder(stripped, offset, vocabulary).build(tree.body, depth=0)
     _refuse_outside_whitelist(text)  # defence in depth: the tree was whitelisted node by node
     return result
 
@@ -98,9 +120,12 @@ def parse_expression(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> 
 ALLOWED_CHARACTERS = frozenset(string.ascii_letters + string.digits + " \t\n\r" + "_+-*/(),|.")
 """Every character an expression may contain (relations are split off before parsing)."""
 
+_RELATION_HINT = " (a relation goes in `rel`, not in `expr`)"
 _ASCII_FOR = {
-    "\u2265": ">=", "\u2264": "<=", "\u2260": "a relation in rel", "\u2212": "-", "\u2013": "-", "\u00d7": "*",
-    "\u00b7": "*", "\u22c5": "*", "\u2211": "Sum(f, z)", "\u03a3": "Sum(f, z)", "\u2223": "|",
+    "\u2265": ">=" + _RELATION_HINT, "\u2264": "<=" + _RELATION_HINT, "\u2260": "a relation in `rel`",
+    "\u2212": "-", "\u2013": "-", "\u2010": "-", "\u2011": "-", "\u00d7": "*", "\u00b7": "*", "\u22c5": "*",
+    "\u2217": "*", "\u2219": "*", "\u00f7": "/", "\u2044": "/", "\u2215": "/",
+    "\u2211": "Sum(f, z)", "\u03a3": "Sum(f, z)", "\u2223": "|",
     "\u2016": "a comma, as in KL(q(z), p(z | x))", "\u2225": "a comma, as in KL(q(z), p(z | x))",
     "\u00a0": "a plain space", "\u2009": "a plain space", "\u202f": "a plain space",
 }
@@ -127,6 +152,50 @@ def _ascii_hint(text: str, i: int) -> str:
     return ""
 
 
+_LATEX_FOR = {
+    "log": "`log(...)`", "ln": "`log(...)`", "exp": "`exp(...)`", "sum": "`Sum(f, z)`", "Sigma": "`Sum(f, z)`",
+    "mathbb": "`E(q, f)`", "E": "`E(q, f)`", "KL": "`KL(q(z), p(z))`", "D": "`KL(q(z), p(z))`", "H": "`H(q)`",
+    "mathbf": "plain letters", "mathrm": "plain letters", "operatorname": "plain letters", "text": "plain letters",
+    "mathcal": "plain letters", "cdot": "`*`", "times": "`*`", "ast": "`*`", "div": "`/`", "mid": "`|`",
+    "vert": "`|`", "Vert": "a comma, as in `KL(q(z), p(z))`", "|": "a comma, as in `KL(q(z), p(z))`",
+    "parallel": "a comma, as in `KL(q(z), p(z))`", "left": "plain parentheses", "right": "plain parentheses",
+    "big": "plain parentheses", "Big": "plain parentheses", "bigl": "plain parentheses",
+    "bigr": "plain parentheses", "{": "plain parentheses", "}": "plain parentheses",
+    "le": "`<=` in `rel`", "leq": "`<=` in `rel`", "ge": "`>=` in `rel`", "geq": "`>=` in `rel`",
+    "neq": "a relation in `rel`", "approx": "a relation in `rel`", ",": "a plain space", ";": "a plain space",
+    "quad": "a plain space", "qquad": "a plain space",
+}
+"""What to write instead of a LaTeX command (keyed by its name, without the backslash)."""
+_LATEX_ARGUMENT = r"\s*(?:\{[^{}\\]{0,20}\}|[A-Za-z](?![A-Za-z]))"
+"""The argument shown with a font command: the E of \\mathbb E or \\mathbb{E}."""
+
+
+def _latex_error(text: str, i: int) -> ParseError:
+    """The author typed LaTeX: name the command and its plain spelling (text[i] is a backslash)."""
+    end = i
+    while end < len(text) and text[end] == "\\":
+        end += 1
+    name_end = end
+    while name_end < len(text) and text[name_end].isascii() and text[name_end].isalpha():
+        name_end += 1
+    if name_end == end and end < len(text) and text[end].isascii() and text[end].isprintable():
+        name_end = end + 1  # a one-symbol command: \, \{ \|
+    name = text[end:name_end]
+    command = "\\" + name
+    if name in ("frac", "dfrac", "tfrac"):
+        return ParseError("LaTeX is not accepted in expressions: write `a / b`, not \\frac{a}{b}", i)
+    plain = _LATEX_FOR.get(name)
+    if name in ("mathbb", "mathrm", "mathbf", "mathcal", "operatorname", "text"):
+        argument = re.match(_LATEX_ARGUMENT, text[name_end:])
+        command += argument.group() if argument else ""
+        if name == "mathbb" and "E" not in command[len(name) + 1:]:
+            plain = "plain letters"  # \mathbb{R}: not an expectation
+    advice = f"write {plain}, not {command}" if plain else f"remove {command}"
+    # The general rule too, so that every LaTeX message shows how the notation is spelled.
+    return ParseError(f"LaTeX is not accepted in expressions: {advice} (plain text throughout, as in "
+                      f"`a / b`, not \\frac{{a}}{{b}})", i)
+
+
 def _refuse_hazards(text: str) -> None:
     """Characters Python's tokenizer would quietly reinterpret, refused before parsing.
 
@@ -141,7 +210,7 @@ def _refuse_hazards(text: str) -> None:
             raise ParseError("'#' is not allowed in an expression (Python would read the rest as a comment "
                              "and drop it)", i)
         if ch == "\\":
-            raise ParseError("LaTeX is not accepted in expressions: write a / b, not \\frac{a}{b}", i)
+            raise _latex_error(text, i)
         if not ch.isascii():
             name = unicodedata.name(ch, "")
             shown = f"'{ch}' " if ch.isprintable() and not ch.isspace() else ""
@@ -160,6 +229,391 @@ def _refuse_outside_whitelist(text: str) -> None:
                              f"spaces and _ + - * / ( ) , | .)", i, ch)
 
 
+# ---------------------------------------------------------------- the author's-eye scanner
+
+_NUMBER = (r"0[xX][0-9a-fA-F_]*|0[bB][01_]*|0[oO][0-7_]*"
+           r"|(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9][0-9_]*)?[jJ]?")
+"""A number as Python reads it (so that `2q` is `2` then `q`, and `1e3` stays one number)."""
+_PAIRS = ("**", "||", "==", "<=", ">=", "!=", "//", "&&", "->", ":=")
+_RELATIONS = ("=", "==", "<=", ">=", "<", ">", "!=")
+_OPERATORS = ("+", "-", "*", "/", "**", "|")
+_BINARY_ONLY = ("*", "/", "**", "|", "||", "//")
+_SHOWN_LIMIT = 32
+"""Operands longer than this are abbreviated in messages: `Sum(...)`."""
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # "number", "name" or "op" (any other character, or one of _PAIRS)
+    text: str
+    start: int
+    end: int
+
+
+def _tokens(text: str) -> list[_Token]:
+    out, i, n = [], 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+            continue
+        if ch.isdigit() or (ch == "." and text[i + 1:i + 2].isdigit()):
+            end = i + re.match(_NUMBER, text[i:]).end()
+            out.append(_Token("number", text[i:end], i, end))
+        elif ch.isalpha() or ch == "_":
+            end = i + 1
+            while end < n and (text[end].isalnum() or text[end] == "_"):
+                end += 1
+            out.append(_Token("name", text[i:end], i, end))
+        else:
+            end = i + 2 if text[i:i + 2] in _PAIRS else i + 1
+            out.append(_Token("op", text[i:end], i, end))
+        i = end
+    return out
+
+
+def _index(text: str, lineno: int, col: int) -> int:
+    """The position in `text` of (1-based line, 0-based column), lines split as Python splits them."""
+    start = 0
+    if lineno > 1:
+        breaks = [m.end() for m in re.finditer(r"\r\n|\r|\n", text)]
+        start = breaks[min(lineno - 2, len(breaks) - 1)] if breaks else 0
+    return max(0, min(start + col, len(text)))
+
+
+def _is_keyword(t: _Token) -> bool:
+    return t.kind == "name" and keyword.iskeyword(t.text)
+
+
+def _ends_operand(t: _Token) -> bool:
+    return t.kind == "number" or (t.kind == "name" and not keyword.iskeyword(t.text)) or t.text == ")"
+
+
+def _starts_operand(t: _Token) -> bool:
+    return t.kind == "number" or (t.kind == "name" and not keyword.iskeyword(t.text)) or t.text == "("
+
+
+class _Scan:
+    """The expression as the author sees it: numbers, names, operators and parentheses.
+
+    `diagnose` finds the first mistake Python's parser stumbled on and says it in the
+    notation's terms; the builder uses the same messages for mistakes Python accepts
+    (``p(x)^2``, ``KL(q | p)``, ``q(z)(p(x))``).  Columns are in the caller's text (`offset`).
+    """
+
+    def __init__(self, text: str, offset: int = 0):
+        self.text, self.offset = text, offset
+        self.tokens = _tokens(text)
+        self.partner: dict[int, int] = {}  # "(" <-> ")" (matched pairs only)
+        stack = []
+        for i, t in enumerate(self.tokens):
+            if t.text == "(":
+                stack.append(i)
+            elif t.text == ")" and stack:
+                j = stack.pop()
+                self.partner[i], self.partner[j] = j, i
+
+    # -- positions ----------------------------------------------------------------
+
+    def error(self, i: int, message: str) -> ParseError:
+        position = self.tokens[i].start if i < len(self.tokens) else len(self.text)
+        return ParseError(message, self.offset + position)
+
+    def find(self, text: str, start: int, end: int | None = None) -> int | None:
+        """The first token spelled `text` between text positions start and end."""
+        for i, t in enumerate(self.tokens):
+            if t.start >= start and (end is None or t.end <= end) and t.text == text:
+                return i
+        return None
+
+    def enclosing(self, i: int) -> int | None:
+        """The innermost "(" that token i sits in."""
+        depth = 0
+        for j in range(i - 1, -1, -1):
+            if self.tokens[j].text == ")":
+                depth += 1
+            elif self.tokens[j].text == "(":
+                if depth == 0:
+                    return j
+                depth -= 1
+        return None
+
+    def function(self, opener: int | None) -> str | None:
+        """The name called by the "(" at `opener` (None for a plain grouping parenthesis)."""
+        if opener is None or opener == 0 or self.tokens[opener - 1].kind != "name":
+            return None
+        return self.tokens[opener - 1].text
+
+    def called(self, i: int) -> int | None:
+        """The innermost function call (its "(") that token i sits in, past grouping parentheses."""
+        opener = self.enclosing(i)
+        while opener is not None and self.function(opener) is None:
+            opener = self.enclosing(opener)
+        return opener
+
+    def close(self, opener: int) -> int:
+        """The ")" of the "(" at `opener` (the last token when it is never closed)."""
+        return self.partner.get(opener, len(self.tokens) - 1)
+
+    def commas(self, opener: int) -> int:
+        """Commas directly inside the parentheses opened at `opener`."""
+        depth, count = 0, 0
+        for t in self.tokens[opener + 1:self.close(opener) + 1]:
+            if t.text == "(":
+                depth += 1
+            elif t.text == ")":
+                if depth == 0:
+                    break
+                depth -= 1
+            elif t.text == "," and depth == 0:
+                count += 1
+        return count
+
+    def operand_before(self, i: int) -> tuple[int, int]:
+        """The atom ending at token i: `2`, `z`, `q(z)`, `(a + b)`."""
+        if self.tokens[i].text == ")" and i in self.partner:
+            first = self.partner[i]
+            if first > 0 and self.tokens[first - 1].kind == "name":
+                first -= 1
+            return first, i
+        return i, i
+
+    def operand_after(self, i: int) -> tuple[int, int]:
+        """The atom starting at token i."""
+        if self.tokens[i].kind == "name" and self.tokens[i + 1:i + 2] and self.tokens[i + 1].text == "(":
+            return i, self.close(i + 1)
+        if self.tokens[i].text == "(":
+            return i, self.close(i)
+        return i, i
+
+    def source(self, first: int, last: int) -> str:
+        return " ".join(self.text[self.tokens[first].start:self.tokens[last].end].split())
+
+    def show(self, first: int, last: int) -> str:
+        """The author's text of tokens first..last, abbreviated when long."""
+        shown = self.source(first, last)
+        if len(shown) <= _SHOWN_LIMIT:
+            return shown
+        if self.tokens[first].kind == "name" and first < last and self.tokens[first + 1].text == "(":
+            return self.tokens[first].text + "(...)"
+        return "(...)" if self.tokens[first].text == "(" else shown[:_SHOWN_LIMIT - 3] + "..."
+
+    # -- what Python would not read ---------------------------------------------------
+
+    def diagnose(self) -> ParseError | None:
+        """The first mistake, in the notation's terms (None: nothing the scanner recognises)."""
+        tokens, stack, too_deep = self.tokens, [], None
+        for i, t in enumerate(tokens):
+            prev = tokens[i - 1] if i else None
+            after = tokens[i + 1] if i + 1 < len(tokens) else None
+            if prev is not None and not stack and re.search(r"[\r\n]", self.text[prev.end:t.start]):
+                return self.error(i, "a line break is only allowed inside parentheses: keep the expression "
+                                     "on one line")
+            if t.kind == "op":
+                problem = self.operator(i, prev, after, stack)
+                if problem is not None:
+                    return problem
+                if t.text == "(":
+                    stack.append(i)
+                    if len(stack) > MAX_DEPTH and too_deep is None:
+                        too_deep = i
+                elif t.text == ")":
+                    stack.pop()
+            elif _is_keyword(t):
+                return self.error(i, f"`{t.text}` is not part of the notation")
+            elif t.kind == "number" and re.fullmatch(r"0+[0-9]+", t.text):
+                return self.error(i, f"write `{t.text.lstrip('0') or '0'}`, not `{t.text}`: a number cannot start "
+                                     f"with 0")
+            elif t.kind == "number" and not t.text.isdigit():  # 0x, 1__0, 1e (1e3, 0.5: refused later)
+                return self.error(i, f"write numbers in plain decimal digits, or fractions like `3/4`, "
+                                     f"not `{t.text}`")
+            if prev is not None and _ends_operand(prev) and _starts_operand(t) and not (
+                    prev.kind == "name" and t.text == "("):
+                return self.juxtaposition(i)
+        if stack:
+            opener = stack[-1]
+            name = self.function(opener)
+            what = f"`{name}(`" if name else "this `(`"
+            return self.error(opener, f"missing `)`: {what} is never closed")
+        if too_deep is not None:
+            return self.error(too_deep, f"too many nested parentheses (an expression nests at most {MAX_DEPTH} "
+                                        f"levels deep)")
+        return None
+
+    def operator(self, i: int, prev: _Token | None, after: _Token | None, stack: list) -> ParseError | None:
+        """A mistake at the operator or punctuation token i."""
+        t = self.tokens[i]
+        op = t.text
+        if op == ")" and not stack:
+            return self.error(i, "unmatched `)`: there is no `(` for it to close")
+        if op == "^":
+            return self.power(i)
+        if op in ("|", "||") and (op == "||" or self.function(self.called(i)) not in _DENSITY_NAMES):
+            return self.bar(i)
+        if op in _RELATIONS:
+            return self.relation(i)
+        if op in ("[", "]", "{", "}"):
+            return self.bracket(i)
+        if op == "," and not stack:
+            return self.error(i, "a comma only separates the arguments of a function, as in "
+                                 "`KL(q(z), p(z))`")
+        if op in _BINARY_ONLY or op == ",":
+            if prev is None:
+                return self.error(i, f"the expression starts with `{op}`: a term is missing before it")
+            if prev.text in ("(", ","):
+                return self.error(i, f"{'an argument' if op == ',' else 'a term'} is missing before `{op}`")
+            if prev.kind == "op" and prev.text != ")":
+                return self.error(i, f"a term is missing between `{prev.text}` and `{op}`")
+        if op in _OPERATORS:
+            if after is None:
+                return self.error(i, f"the expression ends with `{op}`: a term is missing after it")
+            if after.text in (")", ","):
+                return self.error(i, f"a term is missing after `{op}`")
+        if op in ("(", ")", ",") or op in _OPERATORS:
+            return None
+        if op == "//":
+            return self.error(i, "`//` is not part of the notation: write `/` for division")
+        if op in ("'", '"'):
+            return self.error(i, "quotes are not allowed in an expression")
+        if op == ".":
+            return self.error(i, "`.` is not allowed here: numbers are whole, or fractions like `3/4`")
+        if op == "`":
+            return self.error(i, "the backquote character is not allowed in an expression")
+        return self.error(i, f"`{op}` is not part of the notation (write with letters, digits and "
+                             f"+ - * / ** ( ) , |)")
+
+    # -- messages shared with the builder ----------------------------------------------
+
+    def juxtaposition(self, i: int) -> ParseError:
+        """Two terms side by side (token i starts the second): a missing `*`, or `,`."""
+        prev = self.tokens[i - 1]
+        a0, a1 = self.operand_before(i - 1)
+        b0, b1 = self.operand_after(i)
+        left, right = self.show(a0, a1), self.show(b0, b1)
+        opener = self.enclosing(a0)
+        name = self.function(opener)
+        if name in ("KL", "E", "Sum") and self.commas(opener) == 0:  # KL(q(z) p(z)), E(q log(p(x)))
+            return self.error(i, f"missing `,` between `{left}` and `{right}`? "
+                                 f"`{name}` takes two arguments, as in `{_CALL_EXAMPLES[name]}`")
+        if name in _DENSITY_NAMES and a0 == a1 and b0 == b1:  # p(x z)
+            return self.error(i, f"missing `,` or `|` between `{left}` and `{right}`?")
+        if prev.kind == "name" and prev.text in _CALL_EXAMPLES:  # log p(x)
+            return self.error(i, f"`{prev.text}` needs parentheses: write `{prev.text}({right})`")
+        return self.error(i, f"missing `*` between `{left}` and `{right}`?")
+
+    def power(self, i: int) -> ParseError:
+        """`^` (token i) for a power."""
+        a = self.operand_before(i - 1) if i and _ends_operand(self.tokens[i - 1]) else None
+        j = i + 1
+        while j < len(self.tokens) and self.tokens[j].text in ("-", "+"):
+            j += 1
+        b = self.operand_after(j) if j < len(self.tokens) and _starts_operand(self.tokens[j]) else None
+        if a and b:
+            written = self.source(a[0], b[1])
+            if len(written) <= _SHOWN_LIMIT:
+                cut = self.tokens[i].start - self.tokens[a[0]].start
+                fixed = self.text[self.tokens[a[0]].start:self.tokens[b[1]].end]
+                fixed = " ".join((fixed[:cut] + "**" + fixed[cut + 1:]).split())
+                return self.error(i, f"write `{fixed}` for a power, not `{written}`")
+        return self.error(i, "write `a ** b` for a power, not `a ^ b`")
+
+    def bar(self, i: int) -> ParseError:
+        """`|` or `||` (token i) outside p(...) and q(...): KL(q || p) or a stray bar."""
+        op = self.tokens[i].text
+        opener = self.called(i)
+        name = self.function(opener)
+        if name == "KL" and self.commas(opener) == 0:
+            shut = self.close(opener)
+            a = self.source(opener + 1, i - 1) if i - 1 > opener else ""
+            b = self.source(i + 1, shut - 1) if shut - 1 > i and self.tokens[shut].text == ")" else ""
+            if a and b and len(a) + len(b) <= 2 * _SHOWN_LIMIT:
+                plain = {"q": "q(z)", "p": "p(z)"}
+                return self.error(i, f"write `KL({plain.get(a, a)}, {plain.get(b, b)})`, not "
+                                     f"`KL({a} {op} {b})`: a comma separates the two distributions")
+            return self.error(i, f"write `KL(q(z), p(z))`, not `KL(q {op} p)`: a comma separates the two "
+                                 f"distributions")
+        if op == "||" and name in _DENSITY_NAMES:
+            return self.error(i, "write a single `|`, as in `p(x | z)`")
+        if op == "||":
+            return self.error(i, "`||` is not part of the notation: a divergence is written `KL(q(z), p(z))`")
+        return self.error(i, "`|` is only allowed inside p(...) or q(...), as in `p(x | z)`")
+
+    def relation(self, i: int) -> ParseError:
+        """A relation (token i) inside an expression."""
+        op = self.tokens[i].text
+        before = self.tokens[i - 1] if i else None
+        if op == "=" and before is not None and before.kind == "name" and i > 1 and \
+                self.tokens[i - 2].text in ("(", ","):
+            return self.error(i, "keyword arguments are not allowed: write the argument alone, as in `p(x)`")
+        spelled = {"==": " (written `=`)", "!=": " (and `!=` is not one of the lesson's relations: "
+                                                   "use =, <=, >=, <, >)"}.get(op, "")
+        return self.error(i, f"`{op}` is a relation: a relation goes in `rel`, not in `expr`{spelled}")
+
+    def bracket(self, i: int) -> ParseError:
+        """Square brackets or braces (token i): E[f], E_q[f], \\frac-style {a}."""
+        op = self.tokens[i].text
+        before = self.tokens[i - 1] if i else None
+        if op == "[" and before is not None and before.kind == "name" and before.text[:1] == "E":
+            depth = 0
+            for j in range(i, len(self.tokens)):
+                depth += {"[": 1, "]": -1}.get(self.tokens[j].text, 0)
+                if depth == 0:
+                    inner = self.source(i + 1, j - 1) if j > i + 1 else ""
+                    if inner and len(inner) <= _SHOWN_LIMIT:
+                        return self.error(i, f"write `E(q, {inner})`, not `{before.text}[{inner}]`: the "
+                                             f"distribution is the first argument")
+                    break
+            return self.error(i, f"write an expectation as `E(q, f)`, not `{before.text}[f]`: the "
+                                 f"distribution is the first argument")
+        what = "square brackets" if op in "[]" else "braces"
+        return self.error(i, f"{what} are not allowed in an expression: group with parentheses `( )`")
+
+    def unreadable(self, position: int) -> ParseError:
+        """Python's parser stopped at `position` for a reason the scanner has no name for."""
+        for i, t in enumerate(self.tokens):
+            if t.end > position:
+                return self.error(i, f"cannot read the expression at `{t.text}`")
+        return ParseError("the expression stops too early: is something missing at the end?",
+                          self.offset + len(self.text))
+
+
+# ---------------------------------------------------------------- near misses
+
+_SYNONYMS = {"ln": "log", "log2": "log", "log10": "log", "lg": "log", "summation": "Sum", "sigma": "Sum",
+             "entropy": "H", "expectation": "E", "expect": "E", "expected": "E", "mean": "E", "avg": "E",
+             "kl": "KL", "dkl": "KL", "kld": "KL", "elbo": "ELBO", "e": "E"}
+"""Other spellings of the notation's functions (keys in lower case)."""
+_NOTES = {"log2": "`log` is the natural logarithm; for base 2 write `log(a) / log(2)`",
+          "log10": "`log` is the natural logarithm; for base 10 write `log(a) / log(10)`",
+          "ln": "`log` is the natural logarithm"}
+
+
+def _near(name: str, candidates: tuple[str, ...] | list[str]) -> str | None:
+    """The candidate the author probably meant by `name`: same letters in another case, another
+    spelling of the same function, a subscripted form (E_q, p_theta), or a typo."""
+    lower = {c.lower(): c for c in candidates}
+    if name.lower() in lower:
+        return lower[name.lower()]
+    synonym = _SYNONYMS.get(name.lower())
+    if synonym in candidates:
+        return synonym
+    head = name.split("_")[0]
+    if "_" in name.strip("_") and head and head.lower() in lower:
+        return lower[head.lower()]
+    if len(name) >= 3:
+        close = difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.6)
+        if close:
+            return lower[close[0]]
+    return None
+
+
+def _did_you_mean(name: str, suggestion: str) -> str:
+    note = _NOTES.get(name.lower(), "")
+    if suggestion == "E" and name != "E" and name[:1] in "Ee" and "_" in name:
+        note = "the distribution is the first argument: `E(q, f)`"
+    return f"did you mean `{suggestion}`?" + (f" ({note})" if note else "")
+
+
 class _Builder:
     """Walks the whitelisted AST and builds unevaluated SymPy notation."""
 
@@ -168,16 +622,35 @@ class _Builder:
         self.offset = offset
         self.vocabulary = vocabulary
         self.variables = vocabulary.variables
+        self._scan: _Scan | None = None
 
     # -- errors -------------------------------------------------------------------
 
+    @property
+    def scan(self) -> _Scan:
+        if self._scan is None:
+            self._scan = _Scan(self.text, self.offset)
+        return self._scan
+
+    def span(self, node: ast.AST) -> tuple[int, int]:
+        """Where `node` is in the text (the text is ASCII: ast's byte columns are characters)."""
+        start = _index(self.text, getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
+        end = _index(self.text, getattr(node, "end_lineno", None) or getattr(node, "lineno", 1),
+                     getattr(node, "end_col_offset", None) or getattr(node, "col_offset", 0))
+        return start, max(start, end)
+
     def fail(self, node: ast.AST, message: str) -> ParseError:
-        start = getattr(node, "col_offset", 0)
-        end = getattr(node, "end_col_offset", start) or start
-        raw = self.text.encode("utf-8")
-        column = len(raw[:start].decode("utf-8", "replace"))
-        token = raw[start:end].decode("utf-8", "replace")
-        return ParseError(message, column + self.offset, token)
+        start, end = self.span(node)
+        return ParseError(message, start + self.offset, self.text[start:end])
+
+    def token_between(self, spelled: tuple[str, ...], left: ast.AST, right: ast.AST) -> int | None:
+        """The first scanner token spelled one of `spelled` between two nodes (an operator's
+        position); with left == right, the first one inside that node."""
+        start, end = (self.span(left)[1], self.span(right)[0]) if left is not right else self.span(left)
+        for i, t in enumerate(self.scan.tokens):
+            if t.start >= start and t.end <= end and t.text in spelled:
+                return i
+        return None
 
     # -- dispatch -----------------------------------------------------------------
 
@@ -218,8 +691,14 @@ class _Builder:
         op = node.op
         if isinstance(op, ast.Pow):
             return self.power(node, depth)
-        if isinstance(op, ast.BitOr):
-            raise self.fail(node, "'|' is only allowed inside p(...), as in p(x | z)")
+        if isinstance(op, ast.BitXor):  # p(x)^2: the first ^ (none is allowed anywhere)
+            i = self.token_between(("^",), node, node)
+            if i is not None:
+                raise self.scan.power(i)
+        if isinstance(op, ast.BitOr):  # KL(q | p), log(p(x) | z)
+            i = self.token_between(("|",), node.left, node.right)
+            if i is not None:
+                raise self.scan.bar(i)
         left = self.build(node.left, depth)
         right = self.build(node.right, depth)
         if isinstance(op, ast.Add):
@@ -258,10 +737,26 @@ class _Builder:
             raise self.fail(node, f"'{node.id}' may only appear inside p(...) or q(...)")
         if node.id in _DENSITY_NAMES:
             raise self.fail(node, f"'{node.id}' must be applied, as in {node.id}(z)")
+        if node.id in _CALL_EXAMPLES:
+            raise ParseError(f"`{node.id}` is a function: write `{_CALL_EXAMPLES[node.id]}`",
+                             self.span(node)[0] + self.offset)
+        if node.id == "e":
+            raise ParseError("unknown name 'e': did you mean `exp(1)`?", self.span(node)[0] + self.offset)
+        known = [*self.vocabulary.params, *self.variables, *_CALL_EXAMPLES]
+        suggestion = _near(node.id, known)
+        if suggestion is not None:  # Beta -> beta; sum -> Sum(f, z)
+            shown = _CALL_EXAMPLES.get(suggestion, suggestion) if suggestion not in self.variables else suggestion
+            raise ParseError(f"unknown name '{node.id}': {_did_you_mean(node.id, shown)}",
+                             self.span(node)[0] + self.offset)
         hint = " (declare parameters in a [params] table, e.g. beta = \">= 1\")" if node.id.isidentifier() else ""
         raise self.fail(node, f"unknown name '{node.id}'{hint}")
 
     def visit_Call(self, node: ast.Call, depth: int) -> Expr:
+        if isinstance(node.func, (ast.Call, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Subscript)):
+            # q(z)(p(x)), 2(q(z)), (a + b)(c): two terms side by side
+            i = self.scan.find("(", self.span(node.func)[1])
+            if i is not None and i > 0 and _ends_operand(self.scan.tokens[i - 1]):
+                raise self.scan.juxtaposition(i)
         if not isinstance(node.func, ast.Name):
             raise self.fail(node.func, f"'{_describe(node.func)}' is not a function of the vocabulary")
         if node.keywords:
@@ -269,10 +764,40 @@ class _Builder:
         if any(isinstance(a, ast.Starred) for a in node.args):
             raise self.fail(node, "starred arguments are not allowed")
         name = node.func.id
-        handler = getattr(self, "call_" + name, None)
+        handler = getattr(self, "call_" + name, None) if name in _CALL_EXAMPLES else None
         if handler is None:
+            suggestion = _near(name, tuple(_CALL_EXAMPLES))
+            if suggestion is not None:
+                raise ParseError(f"unknown function '{name}': {_did_you_mean(name, suggestion)}",
+                                 self.span(node.func)[0] + self.offset)
             raise self.fail(node.func, f"unknown function '{name}'")
         return handler(node, node.args, depth)
+
+    def visit_Compare(self, node: ast.Compare, depth: int) -> Expr:
+        i = self.token_between(_RELATIONS, node.left, node.comparators[0])
+        if i is None:
+            raise self.fail(node, f"'{_describe(node)}' is not allowed in an expression")
+        raise self.scan.relation(i)
+
+    def visit_Tuple(self, node: ast.Tuple, depth: int) -> Expr:
+        i = self.scan.find(",", self.span(node.elts[0])[1]) if node.elts else None
+        if i is None:
+            raise self.fail(node, f"'{_describe(node)}' is not allowed in an expression")
+        raise self.scan.error(i, "a comma only separates the arguments of a function, as in `KL(q(z), p(z))`")
+
+    def visit_Subscript(self, node: ast.Subscript, depth: int) -> Expr:
+        i = self.scan.find("[", self.span(node.value)[1])
+        if i is None:
+            raise self.fail(node, f"'{_describe(node)}' is not allowed in an expression")
+        raise self.scan.bracket(i)
+
+    def visit_List(self, node: ast.AST, depth: int) -> Expr:  # [1, 2], {1}, {1: 2}
+        i = self.scan.find("[" if isinstance(node, ast.List) else "{", self.span(node)[0])
+        if i is None:
+            raise self.fail(node, f"'{_describe(node)}' is not allowed in an expression")
+        raise self.scan.bracket(i)
+
+    visit_Set = visit_Dict = visit_List
 
     # -- vocabulary -----------------------------------------------------------------
 
@@ -343,6 +868,10 @@ class _Builder:
         return Expectation(self.distribution(args[0], depth), self.build(args[1], depth))
 
     def call_KL(self, node: ast.Call, args: list, depth: int) -> Expr:
+        if len(args) == 1 and isinstance(args[0], ast.BinOp) and isinstance(args[0].op, ast.BitOr):
+            i = self.token_between(("|",), args[0].left, args[0].right)  # KL(q | p)
+            if i is not None:
+                raise self.scan.bar(i)
         self.arity(node, args, 2)
         return KL(self.distribution(args[0], depth), self.distribution(args[1], depth))
 

@@ -58,7 +58,6 @@ __all__ = [
     "check_deck",
     "check_lesson_cards",
     "format_deck",
-    "format_deck_result",
     "SELFCHECK_QUESTIONS",
     "CHECK_K",
     "proved_for_text",
@@ -191,13 +190,6 @@ class CardVerdict:
         """Proved (a relation) or well-formed (an expression); `checked` is not enough to print."""
         return self.verdict not in ("refuted", "error", "checked")
 
-    def as_dict(self) -> dict[str, Any]:
-        f = self.card.formula
-        return {"index": self.card.index, "line": self.card.line, "front": self.card.front,
-                "formula": f.text if f else None, "verdict": self.verdict, "reason": self.reason,
-                "K": list(self.K),
-                "counterexample": self.counterexample.as_dict() if self.counterexample is not None else None}
-
 
 @dataclass(frozen=True)
 class DeckResult:
@@ -210,10 +202,6 @@ class DeckResult:
 
     def verdict_for(self, card: Card) -> CardVerdict:
         return self.verdicts[card.index - 1]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"file": self.deck.path, "kind": self.deck.kind, "title": self.deck.title, "ok": self.ok,
-                "cards": [v.as_dict() for v in self.verdicts]}
 
 
 # --------------------------------------------------------------------------- loading
@@ -516,22 +504,3 @@ def format_deck(deck: Deck) -> str:
     return "\n".join(lines) + "\n"
 
 
-def format_deck_result(result: DeckResult) -> str:
-    deck = result.deck
-    lines = [f"{deck.path} — {deck.title}"]
-    for v in result.verdicts:
-        card = v.card
-        where = f"{deck.path}:{card.formula.line if card.formula else card.line}"
-        formula = card.formula.text if card.formula else "(no formula)"
-        lines.append(f"  {where}  {card.index:>2}. {formula}")
-        if card.formula is not None:
-            lines.append(f"      {_MARK[v.verdict]} {v.verdict:<11} {v.reason}")
-        if v.counterexample is not None:
-            lines.append(f"      counterexample: {v.counterexample.describe()}")
-    counts: dict[str, int] = {}
-    for v in result.verdicts:
-        counts[v.verdict] = counts.get(v.verdict, 0) + 1
-    summary = ", ".join(f"{counts[k]} {k}" for k in ("proved", "checked", "well-formed", "refuted", "error", "none")
-                        if k in counts)
-    lines.append(f"  {len(result.verdicts)} card(s): {summary}; {'all hold' if result.ok else 'NOT all hold'}")
-    return "\n".join(lines) + "\n"

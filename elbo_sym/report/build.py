@@ -24,9 +24,12 @@ from elbo_sym.limits import STEP_BUDGET_SECONDS, validate_budget
 from elbo_sym.numbers.evaluate import Undefined, exact as exact_value
 from elbo_sym.numbers.exact import LogNumber
 from elbo_sym.prose import PARAGRAPH, split_math
+from elbo_sym.lesson.practice import DeckResult
 from elbo_sym.report.model import (
+    CardReport,
     ConditionReport,
     CounterexampleReport,
+    DeckReport,
     DerivationReport,
     ExampleReport,
     GivenRow,
@@ -113,7 +116,7 @@ def _step_report(r: StepResult, lhs: Expr, d: Derivation) -> StepReport:
     if r.suggestion is not None:
         g = r.suggestion
         suggestion = SuggestionReport(g.description, g.rel, g.expr, g.rule, tuple(g.changes),
-                                      _latex_of(g.expr, d.vocabulary))
+                                      _latex_of(g.expr, d.vocabulary), g.describe())
     if d.expect_refuted:
         expected = s.index in d.expect_refuted
     else:  # expect = "refuted" without a list: whichever steps are refuted are the mistakes
@@ -123,6 +126,22 @@ def _step_report(r: StepResult, lhs: Expr, d: Derivation) -> StepReport:
                       conditions=tuple(dict.fromkeys(conditions)),
                       counterexample=_counterexample(r.counterexample, d.vocabulary), suggestion=suggestion,
                       expected_refuted=expected, why_parts=prose_parts(s.why, d.vocabulary))
+
+
+def deck_report_of(result: DeckResult) -> DeckReport:
+    """A checked deck as report data."""
+    deck = result.deck
+    cards = tuple(CardReport(v.card.index, v.card.formula.line if v.card.formula else v.card.line, v.card.front,
+                             v.card.formula.text if v.card.formula else None, v.verdict, v.reason, tuple(map(str, v.K)),
+                             counterexample_report(v.counterexample))
+                  for v in result.verdicts)
+    return DeckReport(deck.path, deck.kind, deck.title, cards)
+
+
+def counterexample_report(c: Counterexample | None,
+                          vocabulary: Vocabulary = Vocabulary()) -> CounterexampleReport | None:
+    """An engine counterexample as report data (values and both sides also through the printer)."""
+    return _counterexample(c, vocabulary)
 
 
 def _counterexample(c: Counterexample | None, vocabulary: Vocabulary) -> CounterexampleReport | None:

@@ -115,11 +115,11 @@ class SuggestionReport:
     changes: tuple[str, ...] = ()
     expr_latex: str = ""
     """The suggested expression through the printer (handouts)."""
+    text: str = ""
+    """The one-line repair (engine.check.Suggestion.describe)."""
 
     def describe(self) -> str:
-        values = {"rel": self.rel, "expr": self.expr, "rule": self.rule}
-        edits = ", ".join(f'{key} = "{values[key]}"' for key in ("rel", "expr", "rule") if key in self.changes)
-        return f"{self.description}: {edits}" if edits else self.description
+        return self.text or self.description
 
 
 @dataclass(frozen=True)
@@ -273,6 +273,55 @@ class DerivationReport:
         return _from_data(cls, {k: v for k, v in data.items() if k != "ok"})
 
 
+CARD_MARK = {**VERDICT_MARK, "well-formed": "·", "none": " "}
+"""Card verdicts: a step's, or "well-formed" (an expression, nothing to prove), "none" (no formula)."""
+
+
+@dataclass(frozen=True)
+class CardReport:
+    """One card's formula and what the checker found (``K``: the latent spaces tried)."""
+
+    index: int
+    line: int
+    front: str
+    formula: str | None
+    verdict: str
+    reason: str
+    K: tuple[str, ...] = ()
+    """The latent spaces it was checked on: "any", or numbers of states ("2", "3")."""
+    counterexample: CounterexampleReport | None = None
+
+    def __post_init__(self) -> None:
+        if self.verdict not in CARD_MARK:
+            raise ValueError(f"unknown card verdict {self.verdict!r}")
+
+    @property
+    def ok(self) -> bool:
+        """Proved (a relation) or well-formed (an expression); `checked` is not enough to print."""
+        return self.verdict not in ("refuted", "error", "checked")
+
+
+@dataclass(frozen=True)
+class DeckReport:
+    """A checked deck (self-check or flashcards)."""
+
+    file: str
+    kind: str
+    title: str
+    cards: tuple[CardReport, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.cards)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**_to_data(self), "ok": self.ok}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DeckReport":
+        return _from_data(cls, {k: v for k, v in data.items() if k != "ok"})
+
+
 @dataclass(frozen=True)
 class InputErrorReport:
     """A file that could not be read, parsed or validated (exit 2)."""
@@ -373,6 +422,6 @@ def _convert(hint: Any, value: Any) -> Any:
     raise TypeError(f"unsupported field type {hint!r}")
 
 
-__all__ = ["Math", "ProsePart", "Prose", "prose_text", "RelationReport", "CounterexampleReport", "SuggestionReport", "ConditionReport", "StepReport",
+__all__ = ["CARD_MARK", "CardReport", "DeckReport", "Math", "ProsePart", "Prose", "prose_text", "RelationReport", "CounterexampleReport", "SuggestionReport", "ConditionReport", "StepReport",
            "ValueRow", "GivenRow", "ExampleReport", "DerivationReport", "InputErrorReport", "VERDICT_MARK",
            "RELATION_SYMBOL"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from elbo_sym.report.model import VERDICT_MARK, DerivationReport, ExampleReport, InputErrorReport, StepReport
+from elbo_sym.report.model import CARD_MARK, VERDICT_MARK, DeckReport, DerivationReport, ExampleReport, InputErrorReport, StepReport
 
 
 def _step_lines(s: StepReport) -> list[str]:
@@ -151,4 +151,22 @@ def _failure_step(r: DerivationReport, s: StepReport) -> list[str]:
     return lines
 
 
-__all__ = ["derivation_text", "summary_text", "error_text", "failure_text"]
+def deck_text(r: DeckReport) -> str:
+    """`elbo-sym cards --check`: each card's formula and verdict, then the deck's totals."""
+    lines = [f"{r.file} — {r.title}"]
+    for c in r.cards:
+        lines.append(f"  {r.file}:{c.line}  {c.index:>2}. {c.formula if c.formula is not None else '(no formula)'}")
+        if c.formula is not None:
+            lines.append(f"      {CARD_MARK[c.verdict]} {c.verdict:<11} {c.reason}")
+        if c.counterexample is not None:
+            lines.append(f"      counterexample: {c.counterexample.describe()}")
+    counts: dict[str, int] = {}
+    for c in r.cards:
+        counts[c.verdict] = counts.get(c.verdict, 0) + 1
+    summary = ", ".join(f"{counts[k]} {k}" for k in ("proved", "checked", "well-formed", "refuted", "error", "none")
+                        if k in counts)
+    lines.append(f"  {len(r.cards)} card(s): {summary}; {'all hold' if r.ok else 'NOT all hold'}")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["derivation_text", "deck_text", "summary_text", "error_text", "failure_text"]
