@@ -22,12 +22,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import sympy  # noqa: E402
+from sympy.core.cache import clear_cache  # noqa: E402
 
 from elbo_sym.engine import derivation as derivation_module  # noqa: E402
 from elbo_sym.engine.check import check_derivation  # noqa: E402
 from elbo_sym.engine.derivation import loads  # noqa: E402
 from elbo_sym.engine.models import general  # noqa: E402
-from sympy.core.cache import clear_cache  # noqa: E402
 
 GOAL_SECONDS = 0.2
 

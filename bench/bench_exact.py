@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sympy  # noqa: E402
 
-from elbo_sym.numbers import exact  # noqa: E402
 from elbo_sym.lesson.examples import gap_identity_holds, worked_example  # noqa: E402
+from elbo_sym.numbers import exact  # noqa: E402
 
 
 def random_cases(n: int, seed: int) -> list[tuple[tuple[Fraction, ...], ...]]:

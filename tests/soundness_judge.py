@@ -40,13 +40,22 @@ import random
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
 from fractions import Fraction
-from typing import Union
+from functools import cached_property
 
 import sympy
-from mpmath.libmp import (fone, from_rational, fzero, mpf_ge, mpf_le, mpf_neg, mpf_sign, round_ceiling, round_floor,
-                          to_str)
+from mpmath.libmp import (
+    fone,
+    from_rational,
+    fzero,
+    mpf_ge,
+    mpf_le,
+    mpf_neg,
+    mpf_sign,
+    round_ceiling,
+    round_floor,
+    to_str,
+)
 from mpmath.libmp.libmpi import mpi_abs, mpi_add, mpi_div, mpi_exp, mpi_log, mpi_mid, mpi_mul, mpi_pow_int, mpi_sub
 
 from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, x, z
@@ -54,7 +63,7 @@ from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, Expectation, La
 DIGITS = 60
 TOLERANCE = Fraction(1, 10**40)
 
-Value = Union[Fraction, tuple]  # a Fraction, or an interval (lo, hi) of raw mpmath floats
+Value = Fraction | tuple  # a Fraction, or an interval (lo, hi) of raw mpmath floats
 
 
 class Undefined(ArithmeticError):
@@ -101,7 +110,7 @@ class Instance:
         i = self.observations.index(o)
         return self.q if i == 0 else self.more[i - 1][1]
 
-    def with_q(self, o: str, q) -> "Instance":
+    def with_q(self, o: str, q) -> Instance:
         i = self.observations.index(o)
         if i == 0:
             return Instance(self.name, self.prior, self.likelihood, q, self.observations, self.more, self.params)
@@ -109,7 +118,7 @@ class Instance:
         more[i - 1] = (more[i - 1][0], q)
         return Instance(self.name, self.prior, self.likelihood, self.q, self.observations, tuple(more), self.params)
 
-    def with_params(self, params, name: str | None = None) -> "Instance":
+    def with_params(self, params, name: str | None = None) -> Instance:
         return Instance(name or self.name, self.prior, self.likelihood, self.q, self.observations, self.more,
                         tuple(params))
 

@@ -11,10 +11,10 @@ import pytest
 
 genanki = pytest.importorskip("genanki")
 
-from elbo_sym.publish import anki  # noqa: E402
 from elbo_sym.cli import main  # noqa: E402
 from elbo_sym.engine.notation import to_latex  # noqa: E402
 from elbo_sym.lesson.practice import load_flashcards  # noqa: E402
+from elbo_sym.publish import anki  # noqa: E402
 
 
 def read_apkg(path: Path, tmp: Path) -> dict:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from elbo_sym.authoring import cache as result_cache
-from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.cli import main
+from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.engine.derivation import DerivationError, discover, load, loads
 from elbo_sym.engine.notation import RELATION_LATEX, to_latex
 from elbo_sym.engine.repair import Suggestion, candidates, check_with_suggestions, expression_edits
@@ -117,7 +117,8 @@ def test_explain_a_proved_step(capsys):
     assert code == 0
     for part in ("step 3 of 4", "Sum(q(z) * log(q(z) * p(x) / p(x, z)), z)",   # previous side
                  "Sum(q(z) * log(q(z) / p(z | x)), z)", "rule: bayes",
-                 "unfolded at a generic point z, for every latent space", "Sum[q_z*log(pi_z)]", "canonical forms", "left  -> ", "right -> ",
+                 "unfolded at a generic point z, for every latent space", "Sum[q_z*log(pi_z)]", "canonical forms",
+                 "left  -> ", "right -> ",
                  "residual left - right -> 0", "✓ both sides reduce to the same canonical form: held",
                  "verdict: proved"):
         assert part in out, part

@@ -287,7 +287,8 @@ def test_signed_but_inconsistent_entries_are_misses(work, capsys):
     good = json.loads(json.loads(entry.read_text("utf-8"))["payload"])
     for name, payload in _signed_variants(key, "good.toml", good).items():
         if isinstance(payload, dict) and isinstance(payload.get("report"), dict):
-            payload = {**payload, "report": {**payload["report"], "title": "FAKE " + str(payload["report"].get("title"))}}
+            report = payload["report"]
+            payload = {**payload, "report": {**report, "title": "FAKE " + str(report.get("title"))}}
         write_entry(entry, payload, secret(), key)
         assert cli(capsys, "check", "good.toml") == expected, name
 

@@ -31,7 +31,7 @@ def check(text: str, name: str = "hand.toml"):
 def derivation(start: str, *steps: tuple[str, str, str], claim: str | None = None, assume: str | None = None,
                K: int = 2, example: str = "") -> str:
     """Derivation text: start, steps as (rel, expr, rule)."""
-    head = [f'title = "hand-written"', f"K = {K}", f'start = "{start}"']
+    head = ['title = "hand-written"', f"K = {K}", f'start = "{start}"']
     if claim:
         head.append(f'claim = "{claim}"')
     if assume:
@@ -333,9 +333,9 @@ def test_log_simplifications_are_still_proved(start, expr):
 
 def test_exact_and_interval_evaluation_agree_with_sympy():
     """elbo_sym.numbers.evaluate (exact log-numbers, certified intervals) against SymPy's own evalf."""
-    from elbo_sym.numbers.evaluate import Inexact, enclosure, exact
     from elbo_sym.engine.models.discrete import DiscreteModel
     from elbo_sym.engine.parse import parse_expression
+    from elbo_sym.numbers.evaluate import Inexact, enclosure, exact
 
     model = DiscreteModel(3)
     values = dict(zip(model.parameters, [Fraction(1, 2), Fraction(1, 3), Fraction(1, 6), Fraction(1, 5),

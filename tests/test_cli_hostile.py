@@ -161,7 +161,8 @@ def cases() -> list:
             for kind in HOSTILE_FILES:
                 if kind == "missing" and action.name == "name":
                     continue  # a new name is what `new` wants
-                out.append(pytest.param(command, f"positional:{action.name}", kind, id=f"{command}-{action.name}-{kind}"))
+                out.append(pytest.param(command, f"positional:{action.name}", kind,
+                                        id=f"{command}-{action.name}-{kind}"))
             if action.name == "name":
                 for kind in ("300-characters", "missing-folder", "nul-in-name", "empty"):
                     out.append(pytest.param(command, "name", kind, id=f"{command}-name-{kind}"))

@@ -18,21 +18,21 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from elbo_sym.lesson import examples
 from elbo_sym.cli import main
-from elbo_sym.numbers.exact import LogNumber, from_sympy, log_of
+from elbo_sym.engine.models.discrete import DiscreteModel
+from elbo_sym.engine.notation import to_latex
+from elbo_sym.engine.parse import parse_expression
+from elbo_sym.lesson import examples
 from elbo_sym.lesson.examples import (
-    ConsistencyError,
-    ExampleInputError,
     IDENTITY_KEYS,
     QUANTITY_KEYS,
+    ConsistencyError,
+    ExampleInputError,
     format_example,
     parse_probabilities,
     worked_example,
 )
-from elbo_sym.engine.models.discrete import DiscreteModel
-from elbo_sym.engine.notation import to_latex
-from elbo_sym.engine.parse import parse_expression
+from elbo_sym.numbers.exact import LogNumber, from_sympy, log_of
 
 ROOT = Path(__file__).resolve().parent.parent
 mp = mpmath.mp

@@ -198,7 +198,8 @@ def test_same_output_under_different_hash_seeds(extra):
 
 
 def test_drill_same_output_under_different_hash_seeds():
-    first, second = _run(["drill", "--seed", "3", "--count", "3"], "0"), _run(["drill", "--seed", "3", "--count", "3"], "99")
+    command = ["drill", "--seed", "3", "--count", "3"]
+    first, second = _run(command, "0"), _run(command, "99")
     assert first.returncode == 0 and first.stdout == second.stdout
 
 

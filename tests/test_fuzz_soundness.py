@@ -41,7 +41,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import mpmath
@@ -193,7 +193,7 @@ def render(e, need: int = 0) -> str:
     return f"({text})" if _prec(e) < need else text
 
 
-@lru_cache(maxsize=None)
+@cache
 def parse_tree(text: str):
     """A statement's text (file vocabulary) as our tree, so later steps can rewrite inside it."""
     return _tree(ast.parse(text, mode="eval").body, text)
@@ -538,7 +538,7 @@ def replace(e, path, new):
     return with_children(e, kids)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _ints(low: int, high: int):
     return st.integers(low, high)
 

@@ -16,17 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from elbo_sym.publish import handouts
-from elbo_sym.publish import render
-from elbo_sym.engine.check import check_derivation  # noqa: F401
-from elbo_sym.report.build import check_file
 from elbo_sym.cli import main
+from elbo_sym.engine.check import check_derivation  # noqa: F401
 from elbo_sym.engine.derivation import discover, load, loads
+from elbo_sym.engine.notation import to_latex
+from elbo_sym.limits import MAX_TITLE_CHARS
+from elbo_sym.publish import handouts, render
 from elbo_sym.publish.handouts import (
     DEFAULT_SEED,
+    LESSON_EXAMPLE,
     Handout,
     HandoutError,
-    LESSON_EXAMPLE,
     derivations_handout,
     elbo_curve,
     exact_form,
@@ -34,9 +34,8 @@ from elbo_sym.publish.handouts import (
     require_checked,
     write_handouts,
 )
-from elbo_sym.limits import MAX_TITLE_CHARS
-from elbo_sym.engine.notation import to_latex
 from elbo_sym.publish.render import LatexMarkup, latex_escape
+from elbo_sym.report.build import check_file
 
 ROOT = Path(__file__).resolve().parent.parent
 DERIVATIONS = ROOT / "derivations"

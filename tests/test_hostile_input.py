@@ -114,7 +114,7 @@ def payloads(marker: Path) -> list[str]:
         f"__import__('subprocess').call(['touch', '{marker}'])",
         f"open('{marker}', 'w')",
         f"eval('open(\\'{marker}\\', \\'w\\')')",
-        f"exec('import os')",
+        "exec('import os')",
         "q.__class__.__mro__[1].__subclasses__()",
         "p(x).__globals__",
         "(lambda: __import__('os'))()",
@@ -324,14 +324,16 @@ def test_error_in_a_later_step_names_that_step(tmp_path, capsys):
 @pytest.mark.parametrize("text, line, fragment", [
     ('title = "t"\nstart = "log(p(x))"\ncolour = "red"\n[[step]]\nrel = "="\nexpr = "log(p(x))"\nrule = "algebra"\n',
      3, "unknown key 'colour'"),
-    ('start = "log(p(x))"\n[[step]]\nrel = "="\nexpr = "log(p(x))"\nrule = "algebra"\n', 1, "missing required key 'title'"),
+    ('start = "log(p(x))"\n[[step]]\nrel = "="\nexpr = "log(p(x))"\nrule = "algebra"\n', 1,
+     "missing required key 'title'"),
     ('title = "t"\n[[step]]\nrel = "="\nexpr = "log(p(x))"\nrule = "algebra"\n', 1, "missing required key 'start'"),
     ('title = "t"\nstart = "log(p(x))"\n', 1, "at least one [[step]]"),
     ('title = "t"\nstart = "log(p(x))"\nstep = "x"\n', 1, "at least one [[step]]"),
     ('title = "t"\nmodel = "gaussian"\nstart = "log(p(x))"\n', 2, "unknown model"),
     ('title = 3\nstart = "log(p(x))"\n', 1, "title must be a string"),
     ('title = "t"\nK = "many"\nstart = "log(p(x))"\n', 2, "K must be"),
-    ('title = "t"\nstart = "log(p(x))"\nclaim = "log(p(x))"\n[[step]]\nrel = "="\nexpr = "log(p(x))"\nrule = "algebra"\n',
+    ('title = "t"\nstart = "log(p(x))"\nclaim = "log(p(x))"\n'
+     '[[step]]\nrel = "="\nexpr = "log(p(x))"\nrule = "algebra"\n',
      3, "exactly one relation"),
     ('title = "t"\nstart = "log(p(x))"\nassume = "p(z) = q(z)"\n[[step]]\nrel = "="\nexpr = "log(p(x))"\n'
      'rule = "algebra"\n', 3, "fixes q"),
@@ -614,9 +616,9 @@ BAD_BUDGETS = [0, -1, 0.0, -0.0, float("inf"), float("-inf"), float("nan"), 1e9,
 def test_library_entry_points_refuse_bad_budgets(budget):
     from elbo_sym.authoring.cache import check_paths
     from elbo_sym.authoring.explain import explain
-    from elbo_sym.lesson.practice import check_card, check_deck, check_lesson_cards, load_flashcards
     from elbo_sym.authoring.pytest_plugin import _budget
     from elbo_sym.authoring.testing import assert_derivation, check_file
+    from elbo_sym.lesson.practice import check_card, check_deck, check_lesson_cards, load_flashcards
 
     gap = ROOT / "derivations" / "gap.toml"
     deck = load_flashcards()
@@ -696,8 +698,8 @@ def test_new_refuses_impossible_names_in_one_line(tmp_path, capsys, monkeypatch)
 
 
 def test_anki_export_never_creates_folders_or_writes_into_a_folder(tmp_path):
-    from elbo_sym.publish.anki import AnkiError, write_apkg
     from elbo_sym.lesson.practice import load_flashcards
+    from elbo_sym.publish.anki import AnkiError, write_apkg
 
     cards = load_flashcards().cards
     with pytest.raises(AnkiError, match="does not exist"):

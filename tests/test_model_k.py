@@ -99,7 +99,8 @@ def test_jensen_strict_or_reversed_is_refuted(K):
 
 def test_wrong_decomposition_sign_is_refuted_for_K_3():
     text = with_K("decomposition.toml", 3)
-    wrong = text.replace('expr = "E(q, log(p(x | z))) - KL(q(z), p(z))"', 'expr = "E(q, log(p(x | z))) + KL(q(z), p(z))"')
+    wrong = text.replace('expr = "E(q, log(p(x | z))) - KL(q(z), p(z))"',
+                         'expr = "E(q, log(p(x | z))) + KL(q(z), p(z))"')
     assert wrong != text
     result = check(wrong, "decomposition.toml")
     assert result.steps[-1].verdict is Verdict.refuted

@@ -50,7 +50,7 @@ class ConstantLikelihood(DiscreteModel):
     def validate(self, instance: Instance) -> None:
         validate_blocks(self.blocks, instance)
 
-    def explicit(self, K: int) -> "ConstantLikelihood":
+    def explicit(self, K: int) -> ConstantLikelihood:
         return self if K == self.K else ConstantLikelihood(K, ModelSpec("constant-likelihood", K))
 
 

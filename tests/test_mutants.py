@@ -377,7 +377,7 @@ def _random_worlds(data: dict, seed: int, count: int, skewed: bool) -> list[Worl
     observations = observations_of(data)
     out = []
     grid = _param_grid(data)
-    for K in (ORACLE_K if K == "any" else (K,)):
+    for K in (ORACLE_K if K == "any" else (K,)):  # noqa: B020 - K: the file's, then each explicit one
         rng = random.Random(f"{seed}-{K}")
         raw = []
         for n in range(count):
@@ -494,7 +494,7 @@ class Context:
     params: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, data: dict) -> "Context":
+    def of(cls, data: dict) -> Context:
         return cls(observations_of(data), tuple(data.get("params", {})))
 
 
@@ -903,7 +903,7 @@ def generate_mutants() -> tuple[list[Mutant], Counter]:
     for source, original in SOURCES.items():
         ctx = Context.of(tomllib.loads(original))
 
-        def keep(text, operator, where, target, next_step=False):
+        def keep(text, operator, where, target, next_step=False, original=original, source=source):
             tried[operator] += 1
             if text in seen:
                 return

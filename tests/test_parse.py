@@ -14,7 +14,15 @@ from sympy import Expr, Integer, Pow, Rational, log
 from elbo_sym.engine import parse as parse_module
 from elbo_sym.engine.models.discrete import DiscreteModel
 from elbo_sym.engine.notation import ELBO, KL, Entropy, Exp, Expectation, LatentSum, p, q, to_text, x, z
-from elbo_sym.engine.parse import MAX_DEGREE, MAX_DEPTH, MAX_EXPONENT, MAX_INTEGER, MAX_LENGTH, ParseError, parse_expression
+from elbo_sym.engine.parse import (
+    MAX_DEGREE,
+    MAX_DEPTH,
+    MAX_EXPONENT,
+    MAX_INTEGER,
+    MAX_LENGTH,
+    ParseError,
+    parse_expression,
+)
 
 parse = parse_expression
 
@@ -311,9 +319,9 @@ def test_exp_tower_is_refused_before_any_work():
 
 
 def test_utf8_bom_is_tolerated():
-    from elbo_sym.engine.derivation import loads
-
     from pathlib import Path
+
+    from elbo_sym.engine.derivation import loads
 
     text = (Path(__file__).parent.parent / "derivations" / "gap.toml").read_text(encoding="utf-8")
     assert loads(("\ufeff" + text).encode("utf-8"), "bom.toml").title == loads(text.encode(), "x.toml").title

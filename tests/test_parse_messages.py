@@ -107,7 +107,8 @@ MESSAGES = [
     ("p(x) != 1", "`!=` is not one of the lesson's relations", 5),
     # ---- Unicode look-alikes: the ASCII spelling
     ("log(p(x)) \u2212 1", "write plain ASCII such as -", 10),
-    ("2 \u00d7 p(x)", "non-ASCII character '\u00d7' (U+00D7) is not allowed in an expression; write plain ASCII such as *", 2),
+    ("2 \u00d7 p(x)",
+     "non-ASCII character '\u00d7' (U+00D7) is not allowed in an expression; write plain ASCII such as *", 2),
     ("2 \u00b7 p(x)", "write plain ASCII such as *", 2),
     ("2 \u22c5 p(x)", "write plain ASCII such as *", 2),
     ("p(x) \u00f7 2", "write plain ASCII such as /", 5),

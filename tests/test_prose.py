@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from elbo_sym.report.build import check_file as check_derivation
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import DerivationError, loads
-from elbo_sym.publish.handouts import derivations_handout, write_handouts
-from elbo_sym.limits import MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, MAX_WHY_CHARS, MAX_WORD_CHARS
 from elbo_sym.lesson.practice import load_deck
+from elbo_sym.limits import MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, MAX_WHY_CHARS, MAX_WORD_CHARS
 from elbo_sym.prose import MATH_CHARACTERS, TEXT_CHARACTERS, ProseError, check_prose, inline, terminal_safe
+from elbo_sym.publish.handouts import derivations_handout, write_handouts
 from elbo_sym.publish.render import latex_escape
+from elbo_sym.report.build import check_file as check_derivation
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import elbo_sym.engine.check
 import elbo_sym.authoring.explain
+import elbo_sym.engine.check
 import elbo_sym.engine.repair
 
 # Imported here so in-process pytester runs keep SymPy loaded (they drop modules they import).
@@ -32,7 +32,8 @@ def _warm_sympy() -> None:
 
 
 def _plugin_args() -> list[str]:
-    """`-p elbo_sym.authoring.pytest_plugin` unless the package is installed (then the pytest11 entry point loads it)."""
+    """`-p elbo_sym.authoring.pytest_plugin` unless the package is installed (then the pytest11
+    entry point loads it)."""
     if any(ep.name == "elbo_sym" for ep in entry_points(group="pytest11")):
         return []
     return ["-p", "elbo_sym.authoring.pytest_plugin"]

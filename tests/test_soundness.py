@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.cli import main
+from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.engine.derivation import loads
 from elbo_sym.engine.search import MIN_DECIDED
 

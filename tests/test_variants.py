@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from elbo_sym.report.build import counterexample_report
-
 from elbo_sym.cli import main
 from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.engine.derivation import DerivationError, load, loads
+from elbo_sym.report.build import counterexample_report
 
 VARIANTS = Path(__file__).resolve().parent.parent / "derivations" / "variants"
 LESSON = VARIANTS.parent
@@ -117,7 +116,8 @@ def test_authoring_mistakes_in_the_new_keys_are_input_errors(text, message):
 
 def test_examples_with_params_and_several_observations():
     text = BETA + '\n[[example]]\nprior = ["3/4", "1/4"]\nlikelihood = ["1/5", "3/5"]\nq = ["1/3", "2/3"]\n' \
-                  'params = { beta = "2" }\n[example.expect]\n"beta * KL(q(z), p(z))" = "2/3 * log(4/9) + 4/3 * log(8/3)"\n'
+                  'params = { beta = "2" }\n[example.expect]\n' \
+                  '"beta * KL(q(z), p(z))" = "2/3 * log(4/9) + 4/3 * log(8/3)"\n'
     result = check_derivation(loads(text, "beta.toml"))
     assert result.ok and result.examples[0].holds
     outside = text.replace('params = { beta = "2" }', 'params = { beta = "1/2" }')

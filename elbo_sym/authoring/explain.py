@@ -19,7 +19,6 @@ from elbo_sym.engine.derivation import Derivation, Formula
 from elbo_sym.limits import STEP_BUDGET_SECONDS, validate_budget
 from elbo_sym.report.build import counterexample_report
 
-
 TOO_LARGE = "(too large to show within the budget)"
 """The note shown when unfolding or reducing the sides for display does not finish."""
 
@@ -76,8 +75,8 @@ def explain(derivation: Derivation, index: int | None = None, budget: float = ST
     """
     budget = validate_budget(budget)
     from elbo_sym.engine.canonical import TooLarge, canonical
-    from elbo_sym.engine.repair import check_with_suggestions
     from elbo_sym.engine.models.discrete import UnfoldError
+    from elbo_sym.engine.repair import check_with_suggestions
     from elbo_sym.engine.rules import RULE_HELP
 
     if result is None:

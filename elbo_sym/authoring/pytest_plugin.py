@@ -48,10 +48,17 @@ from pathlib import Path
 
 import pytest
 
+from elbo_sym.authoring.testing import (
+    DerivationFailed,
+    ElboSymFailure,
+    _assert_derivation,
+    _input_failed_class,
+    assert_derivation,
+    assert_refuted,
+    format_failure,
+)
 from elbo_sym.files import FileReadError, read_regular_file
 from elbo_sym.limits import STEP_BUDGET_SECONDS, BudgetError, validate_budget
-from elbo_sym.authoring.testing import (DerivationFailed, ElboSymFailure, _assert_derivation, _input_failed_class,
-                                        assert_derivation, assert_refuted, format_failure)
 
 DEFAULT_PATTERNS = ["derivations/*.toml"]
 DEFAULT_FOLDER_PATTERNS = ["**/*.toml"]

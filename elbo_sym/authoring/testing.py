@@ -84,7 +84,7 @@ def _input_failed_class() -> type:
             AssertionError; str() is ``file:line:column: message`` and the caret line(s)."""
 
             @classmethod
-            def from_error(cls, error: DerivationError) -> "DerivationInputFailed":
+            def from_error(cls, error: DerivationError) -> DerivationInputFailed:
                 return cls(error.path, error.line, error.message, error.step, error.column, error.source)
 
             def __str__(self) -> str:

@@ -28,8 +28,8 @@ from sympy import Add, Expr, Integer, Mul, Pow, Rational, exp, expand, factor_li
 from sympy.core.function import AppliedUndef
 
 from elbo_sym.budget import checkpoint
-from elbo_sym.limits import MAX_EXPANSION_TERMS
 from elbo_sym.engine.models.discrete import DiscreteModel
+from elbo_sym.limits import MAX_EXPANSION_TERMS
 
 MAX_FACTOR_SYMBOLS = 8
 """Log arguments with at most this many symbols are fully factored (cheap there)."""
@@ -70,19 +70,19 @@ class _LogPoly:
         self.parts: dict[Key, list[Expr]] = defaultdict(list, parts or {})
 
     @classmethod
-    def constant(cls, c: Expr) -> "_LogPoly":
+    def constant(cls, c: Expr) -> _LogPoly:
         poly = cls()
         poly.parts[()].append(c)
         return poly
 
-    def add(self, other: "_LogPoly") -> None:
+    def add(self, other: _LogPoly) -> None:
         for key, items in other.parts.items():
             self.parts[key].extend(items)
 
     def collapsed(self) -> dict[Key, Expr]:
         return {key: Add(*items) for key, items in self.parts.items()}
 
-    def times(self, other: "_LogPoly") -> "_LogPoly":
+    def times(self, other: _LogPoly) -> _LogPoly:
         mine, theirs = self.collapsed(), other.collapsed()
         if len(mine) * len(theirs) > MAX_TERMS:
             raise TooLarge("product of log polynomials too large")
@@ -286,8 +286,10 @@ def _log_rational(r: Rational) -> _LogPoly:
 
 
 def _degree_above_one(e: Expr) -> bool:
-    return any(not (term.is_Symbol or term.is_Number or (term.is_Mul and len(term.args) == 2 and term.args[0].is_Number))
-               for term in Add.make_args(e))
+    def linear(term: Expr) -> bool:
+        return term.is_Symbol or term.is_Number or (term.is_Mul and len(term.args) == 2 and term.args[0].is_Number)
+
+    return any(not linear(term) for term in Add.make_args(e))
 
 
 def _bounded_expand(e: Expr) -> Expr:

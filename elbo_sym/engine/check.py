@@ -15,9 +15,9 @@ Everything reachable from a file runs under the step's and the file's time budge
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Iterable
 
 from sympy import Add, Expr
 from sympy.core.cache import clear_cache
@@ -27,8 +27,6 @@ from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.canonical import TooLarge
 from elbo_sym.engine.definedness import Obligation, certified, obligations
 from elbo_sym.engine.derivation import Derivation, Example, Step
-from elbo_sym.numbers.evaluate import Undefined, approx_text, as_float, compile_float, decide, sign_of, value_text
-from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, validate_budget
 from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError
 from elbo_sym.engine.notation import to_text
 from elbo_sym.engine.rules import RULES, RuleOutcome, difference, is_distribution, proves_zero
@@ -41,6 +39,8 @@ from elbo_sym.engine.search import (
     point,
     seed_for,
 )
+from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, validate_budget
+from elbo_sym.numbers.evaluate import Undefined, approx_text, as_float, compile_float, decide, sign_of, value_text
 
 SCREEN_KEEP = 8
 """Boundary instances with the smallest float margin that are always decided exactly."""

@@ -16,6 +16,12 @@ from pathlib import Path
 
 from sympy import Expr
 
+from elbo_sym.engine.models import Instance, Interval, Model, ModelSpec, Parameter, UnfoldError, build, families
+from elbo_sym.engine.models.base import PARAMETER, likelihood_block, q_block
+from elbo_sym.engine.models.discrete import observation_of
+from elbo_sym.engine.notation import Density
+from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expression
+from elbo_sym.engine.rules import RULES
 from elbo_sym.files import FileReadError, discover, read_regular_file  # noqa: F401  (discover: re-exported)
 from elbo_sym.limits import (
     MAX_EXAMPLES,
@@ -29,15 +35,8 @@ from elbo_sym.limits import (
     MAX_WHY_CHARS,
     POINTER_CONTEXT_CHARS,
 )
-from elbo_sym.engine.models import Instance, Interval, Model, ModelSpec, Parameter, UnfoldError, \
-    build, families
-from elbo_sym.engine.models.base import PARAMETER, likelihood_block, q_block
-from elbo_sym.engine.models.discrete import observation_of
-from elbo_sym.engine.notation import Density
 from elbo_sym.numbers.exact import EXACT_NUMBER
-from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expression
 from elbo_sym.prose import ProseError, check_prose, inline, split_math, terminal_safe
-from elbo_sym.engine.rules import RULES
 
 RELATIONS = ("=", "<=", ">=", "<", ">")
 ANY_K = "any"

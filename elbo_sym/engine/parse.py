@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, S, Symbol, exp, log
 
+from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, Exp, Expectation, LatentSum, x, z
 from elbo_sym.limits import MAX_EXPONENT
-from elbo_sym.engine.notation import Exp, ELBO, KL, Density, Entropy, Expectation, LatentSum, x, z
 
 MAX_LENGTH = 2000
 """Characters in one expression; the lesson's longest is under 100."""

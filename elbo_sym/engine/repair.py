@@ -22,18 +22,18 @@ from __future__ import annotations
 
 import ast
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 from sympy.core.cache import clear_cache
 
 from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.check import DerivationResult, Suggestion, Verdict, check_derivation  # noqa: F401  (Suggestion: re-exported)
-from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, validate_budget
 from elbo_sym.engine.derivation import Derivation, Example, Formula, Step
 from elbo_sym.engine.models.discrete import DiscreteModel
 from elbo_sym.engine.parse import Vocabulary
+from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, validate_budget
 
 SEARCH_BUDGET_SECONDS = 5.0
 """Wall-clock limit for the whole repair search of one step."""

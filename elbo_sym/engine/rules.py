@@ -9,10 +9,25 @@ also applies inside a larger expression (a common term added on both sides).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from sympy import Add, Dummy, Expr, FiniteSet, Integer, Mul, Poly, S, Symbol, expand, linsolve, log, preorder_traversal, together
+from sympy import (
+    Add,
+    Dummy,
+    Expr,
+    FiniteSet,
+    Integer,
+    Mul,
+    Poly,
+    S,
+    Symbol,
+    expand,
+    linsolve,
+    log,
+    preorder_traversal,
+    together,
+)
 
 from elbo_sym.engine.canonical import Canonical, canonical
 from elbo_sym.engine.definedness import is_positive, nonnegative

@@ -27,8 +27,8 @@ import hashlib
 import itertools
 import math
 import random
+from collections.abc import Callable, Iterator
 from fractions import Fraction
-from typing import Callable, Iterator
 
 from elbo_sym.budget import checkpoint
 from elbo_sym.engine.models.base import PARAMETER, SIMPLEX, UNIT, Block, Instance

@@ -261,7 +261,8 @@ def generate_exercises(seed: int, count: int, K: int = 2) -> ExerciseSheet:
 
     Every case has: probabilities with small denominators (2, 3, 4, 5, 10 for K = 2: p(z = 0),
     each p(x | z) and q(z = 0) uniform over the 13 such fractions in (0, 1)), none equal to
-    0 or 1; cases distinct even up to relabelling the states; a likelihood that is not constant (x carries information about z);
+    0 or 1; cases distinct even up to relabelling the states; a likelihood that is not
+    constant (x carries information about z);
     q different from the posterior with a gap > MIN_GAP nats (certified). Reproducible:
     only ``random.Random(seed)`` is used.
     """

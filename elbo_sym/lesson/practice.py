@@ -22,6 +22,8 @@ from typing import Any
 
 from sympy import Expr
 
+from elbo_sym import budget as budgets
+from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.derivation import (
     Derivation,
     DerivationError,
@@ -32,8 +34,7 @@ from elbo_sym.engine.derivation import (
     read_user_file,
     split_relation,
 )
-from elbo_sym import budget as budgets
-from elbo_sym.budget import BudgetExceeded
+from elbo_sym.engine.rules import RULES
 from elbo_sym.limits import (
     MAX_CARD_TEXT_CHARS,
     MAX_SUMMARY_CHARS,
@@ -42,7 +43,6 @@ from elbo_sym.limits import (
     deck_budget,
     validate_budget,
 )
-from elbo_sym.engine.rules import RULES
 
 __all__ = [
     "CardFormula",

@@ -21,8 +21,8 @@ Undecided is never success: callers treat None as "could not decide".
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from fractions import Fraction
-from typing import Callable, Mapping
 
 import mpmath
 from sympy import Expr, S, Symbol, exp, log

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any, Union
+from typing import Any
 
 from mpmath.ctx_iv import MPIntervalContext
 from mpmath.libmp import to_rational
@@ -40,7 +40,7 @@ __all__ = [
     "MAX_PRIME",
 ]
 
-RationalLike = Union[int, Fraction, str]
+RationalLike = int | Fraction | str
 
 MAX_INTEGER = 10**30
 """Largest numerator/denominator `log_of` accepts (keeps factorisation bounded)."""

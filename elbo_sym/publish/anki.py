@@ -17,8 +17,8 @@ builds), else from the clock (so Anki sees edited notes as newer).
 from __future__ import annotations
 
 import html
-import re
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path

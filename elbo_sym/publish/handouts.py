@@ -42,13 +42,11 @@ from typing import Any
 
 from sympy import Expr, Integer, Rational, Symbol, log
 
-from elbo_sym.engine.parse import Vocabulary
-from elbo_sym.report.build import exact_form, prose_parts  # exact_form re-exported: the handouts' exact forms
-from elbo_sym.report.model import DerivationReport, Prose
 from elbo_sym.engine.models.base import Instance
-from elbo_sym.numbers.exact import LogNumber, log_of
-from elbo_sym.limits import STEP_BUDGET_SECONDS
 from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, p, q, to_latex, x, z
+from elbo_sym.engine.parse import Vocabulary
+from elbo_sym.limits import STEP_BUDGET_SECONDS
+from elbo_sym.numbers.exact import LogNumber, log_of
 from elbo_sym.prose import inline
 from elbo_sym.publish.render import (
     INSTALL_HINT,
@@ -61,6 +59,8 @@ from elbo_sym.publish.render import (
     render_template,
     write_tex_only,
 )
+from elbo_sym.report.build import exact_form, prose_parts  # exact_form re-exported: the handouts' exact forms
+from elbo_sym.report.model import DerivationReport, Prose
 
 __all__ = [
     "DEFAULT_COUNT",
@@ -276,7 +276,8 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             continue
         c, g = s.counterexample, s.suggestion
         mistakes.append({
-            "index": s.index, "lhs": LatexMarkup(s.lhs.latex), "rel": relation(s.rel), "expr": LatexMarkup(s.expr.latex),
+            "index": s.index, "lhs": LatexMarkup(s.lhs.latex), "rel": relation(s.rel),
+            "expr": LatexMarkup(s.expr.latex),
             "reason": s.reason,
             "source": c.source if c is not None else "",
             "where": LatexMarkup(c.where_latex) if c is not None and c.where_latex else None,

@@ -20,11 +20,12 @@ from elbo_sym.engine.derivation import Derivation, DerivationError, Relation, lo
 from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, p, q, to_latex, to_text, x, z
 from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.repair import check_with_suggestions
+from elbo_sym.lesson.practice import DeckResult
 from elbo_sym.limits import STEP_BUDGET_SECONDS, validate_budget
-from elbo_sym.numbers.evaluate import Undefined, exact as exact_value
+from elbo_sym.numbers.evaluate import Undefined
+from elbo_sym.numbers.evaluate import exact as exact_value
 from elbo_sym.numbers.exact import LogNumber
 from elbo_sym.prose import PARAGRAPH, split_math
-from elbo_sym.lesson.practice import DeckResult
 from elbo_sym.report.model import (
     CardReport,
     ConditionReport,
@@ -139,9 +140,9 @@ def deck_report_of(result: DeckResult) -> DeckReport:
 
 
 def counterexample_report(c: Counterexample | None,
-                          vocabulary: Vocabulary = Vocabulary()) -> CounterexampleReport | None:
+                          vocabulary: Vocabulary | None = None) -> CounterexampleReport | None:
     """An engine counterexample as report data (values and both sides also through the printer)."""
-    return _counterexample(c, vocabulary)
+    return _counterexample(c, vocabulary if vocabulary is not None else Vocabulary())
 
 
 def _counterexample(c: Counterexample | None, vocabulary: Vocabulary) -> CounterexampleReport | None:

@@ -268,7 +268,7 @@ class DerivationReport:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DerivationReport":
+    def from_dict(cls, data: dict[str, Any]) -> DerivationReport:
         """The report back from `to_dict` (ValueError/TypeError/KeyError on malformed data)."""
         return _from_data(cls, {k: v for k, v in data.items() if k != "ok"})
 
@@ -318,7 +318,7 @@ class DeckReport:
         return {**_to_data(self), "ok": self.ok}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DeckReport":
+    def from_dict(cls, data: dict[str, Any]) -> DeckReport:
         return _from_data(cls, {k: v for k, v in data.items() if k != "ok"})
 
 
@@ -343,7 +343,7 @@ class InputErrorReport:
         return {**_to_data(self), "error": self.text}
 
     @classmethod
-    def from_error(cls, error) -> "InputErrorReport":
+    def from_error(cls, error) -> InputErrorReport:
         """From an elbo_sym.engine.derivation.DerivationError."""
         return cls(error.path, error.line, error.message, error.column, error.step, error.pointer())
 
@@ -422,6 +422,7 @@ def _convert(hint: Any, value: Any) -> Any:
     raise TypeError(f"unsupported field type {hint!r}")
 
 
-__all__ = ["CARD_MARK", "CardReport", "DeckReport", "Math", "ProsePart", "Prose", "prose_text", "RelationReport", "CounterexampleReport", "SuggestionReport", "ConditionReport", "StepReport",
+__all__ = ["CARD_MARK", "CardReport", "DeckReport", "Math", "ProsePart", "Prose", "prose_text", "RelationReport",
+           "CounterexampleReport", "SuggestionReport", "ConditionReport", "StepReport",
            "ValueRow", "GivenRow", "ExampleReport", "DerivationReport", "InputErrorReport", "VERDICT_MARK",
            "RELATION_SYMBOL"]

@@ -7,9 +7,17 @@ does not pass, `error_text` one input error with its caret.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
-from elbo_sym.report.model import CARD_MARK, VERDICT_MARK, DeckReport, DerivationReport, ExampleReport, InputErrorReport, StepReport
+from elbo_sym.report.model import (
+    CARD_MARK,
+    VERDICT_MARK,
+    DeckReport,
+    DerivationReport,
+    ExampleReport,
+    InputErrorReport,
+    StepReport,
+)
 
 
 def _step_lines(s: StepReport) -> list[str]:

@@ -16,9 +16,10 @@ beyond unfolding is written against blocks, so a new family is one module:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Protocol
 
 from sympy import Expr, Symbol
 
@@ -139,7 +140,7 @@ class Instance:
     source: str = "instance"
 
     @classmethod
-    def of(cls, source: str = "instance", **blocks: Sequence) -> "Instance":
+    def of(cls, source: str = "instance", **blocks: Sequence) -> Instance:
         return cls(tuple((name, tuple(Fraction(v) for v in values)) for name, values in blocks.items()), source)
 
     def __getitem__(self, name: str) -> tuple[Fraction, ...]:
@@ -154,7 +155,7 @@ class Instance:
         except KeyError:
             return default
 
-    def with_block(self, name: str, values: Sequence, source: str | None = None) -> "Instance":
+    def with_block(self, name: str, values: Sequence, source: str | None = None) -> Instance:
         values = tuple(Fraction(v) for v in values)
         blocks = tuple((k, values if k == name else v) for k, v in self.blocks)
         if name not in dict(self.blocks):
@@ -245,9 +246,9 @@ class Model(Protocol):
 
     def describe(self) -> str: ...
 
-    def search_models(self) -> tuple["Model", ...]: ...
+    def search_models(self) -> tuple[Model, ...]: ...
 
-    def explicit(self, K: int) -> "Model": ...
+    def explicit(self, K: int) -> Model: ...
 
     def values(self, instance: Instance) -> dict[Symbol, Fraction]: ...
 

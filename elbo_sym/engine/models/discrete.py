@@ -185,13 +185,13 @@ class DiscreteModel:
         """What `proved` covers, in words."""
         return "every binary model" if self.K == 2 else f"every model with {self.K} latent states"
 
-    def explicit(self, K: int) -> "DiscreteModel":
+    def explicit(self, K: int) -> DiscreteModel:
         """The K-state model of this family (examples of a general derivation choose their K)."""
         if K != self.K:
             raise UnfoldError(f"an instance with {K} states in a model with K = {self.K}")
         return self
 
-    def search_models(self) -> tuple["DiscreteModel", ...]:
+    def search_models(self) -> tuple[DiscreteModel, ...]:
         """Explicit models where counterexamples are sought (this one)."""
         return (self,)
 
