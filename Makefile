@@ -12,7 +12,7 @@ ifdef CI
 export ELBO_SYM_REQUIRE_LATEX := 1
 endif
 
-.PHONY: venv latex handouts test bench clean
+.PHONY: venv latex handouts test lint bench clean
 
 venv: $(VENV)/.stamp
 
@@ -46,8 +46,13 @@ handouts: venv latex
 	$(BIN)/elbo-sym cards --check
 	$(BIN)/elbo-sym build derivations/ derivations/teaching/ --out handouts/
 
-test: venv latex
+test: venv latex lint
 	$(BIN)/python -m pytest -q
+
+# Static checks, run by `make test` (and so by CI): ruff (style, imports, bugs) and mypy (types).
+lint: venv
+	$(BIN)/ruff check elbo_sym tests bench
+	$(BIN)/mypy
 
 bench: venv
 	$(BIN)/python bench/run_all.py

@@ -364,8 +364,8 @@ def cmd_check(args) -> int:
     else:
         for report in reports:
             print(derivation_text(report))
-        for error in errors:
-            print(error_text(error), file=sys.stderr)
+        for problem in errors:
+            print(error_text(problem), file=sys.stderr)
         print(summary_text(reports, errors))
     if errors:
         return EXIT_INPUT

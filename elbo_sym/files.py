@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 from elbo_sym.limits import MAX_FILE_BYTES
@@ -49,6 +50,9 @@ def _kind(mode: int) -> str:
 
 
 def _reason(error: OSError) -> str:
+    fallback = f"cannot read file: {(error.strerror or str(error)).lower()}"
+    if error.errno is None:
+        return fallback
     return {
         errno.ENOENT: "no such file",
         errno.EACCES: "permission denied",
@@ -58,7 +62,7 @@ def _reason(error: OSError) -> str:
         errno.ELOOP: "too many levels of symbolic links",
         errno.EISDIR: "not a regular file (a directory)",
         errno.ENXIO: "not a regular file (no device behind it)",
-    }.get(error.errno, f"cannot read file: {(error.strerror or str(error)).lower()}")
+    }.get(error.errno, fallback)
 
 
 def describe_os_error(error: OSError) -> str:
@@ -119,7 +123,7 @@ def read_regular_file(path: str | os.PathLike[str], limit: int = MAX_FILE_BYTES)
         os.close(fd)
 
 
-def discover(paths: list[str | Path]) -> list[Path]:
+def discover(paths: Sequence[str | Path]) -> list[Path]:
     """Derivation files named by the user: files as given, folders searched for *.toml.
 
     Everything named *.toml in a folder is returned, also a FIFO or a device: reading it

@@ -22,6 +22,7 @@ from elbo_sym.engine.rules import RULE_HELP, RULES, RuleOutcome, difference, is_
 KS = (2, "any")
 PLAIN = {K: build(ModelSpec(K=K)) for K in KS}
 EQUALITY_RULES = ("algebra", "definition", "bayes", "logarithm", "linearity", "assumption")
+ONE = Vocabulary()
 BETA = Vocabulary(("x",), ("beta",))
 
 JENSEN_UPPER = "log(Sum(q(z) * p(x, z) / q(z), z))"
@@ -39,7 +40,7 @@ def with_beta(K, interval: Interval):
     return build(ModelSpec(K=K, params=(Parameter("beta", interval),)))
 
 
-def decide(rule: str, lhs: str, rel: str, rhs: str, model, vocabulary: Vocabulary = Vocabulary()) -> RuleOutcome:
+def decide(rule: str, lhs: str, rel: str, rhs: str, model, vocabulary: Vocabulary = ONE) -> RuleOutcome:
     outcome = RULES[rule](parse_expression(lhs, vocabulary), rel, parse_expression(rhs, vocabulary), model)
     assert isinstance(outcome, RuleOutcome) and isinstance(outcome.proved, bool) and outcome.reason
     return outcome

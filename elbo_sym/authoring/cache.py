@@ -197,13 +197,14 @@ class Cache:
         self._usable = self.directory is not None
 
     def _key(self, create: bool) -> bytes | None:
-        if not self._usable:
+        directory = self.directory
+        if not self._usable or directory is None:
             return None
         if self._secret is None:
             try:
-                self._secret = _read_key(self.directory / KEY_FILE)
+                self._secret = _read_key(directory / KEY_FILE)
                 if self._secret is None and create:
-                    self._secret = _create_key(self.directory)
+                    self._secret = _create_key(directory)
             except (_Untrusted, OSError):
                 self._usable = False  # not our key, or no way to make one: no cache this run
                 return None
@@ -211,10 +212,10 @@ class Cache:
 
     def get(self, key: str, path: str) -> DerivationReport | None:
         try:
-            secret = self._key(create=False)
-            if secret is None:
+            secret, directory = self._key(create=False), self.directory
+            if secret is None or directory is None:  # a secret implies a folder
                 return None
-            entry = json.loads(read_regular_file(self.directory / f"{key}.json", MAX_ENTRY_BYTES))
+            entry = json.loads(read_regular_file(directory / f"{key}.json", MAX_ENTRY_BYTES))
             if not isinstance(entry, dict) or entry.get("format") != FORMAT:
                 return None
             payload, mac = entry.get("payload"), entry.get("mac")
@@ -232,8 +233,8 @@ class Cache:
         if not report.ok:
             return
         try:
-            secret = self._key(create=True)
-            if secret is None:
+            secret, directory = self._key(create=True), self.directory
+            if secret is None or directory is None:  # a secret implies a folder
                 return
             payload = json.dumps({"format": FORMAT, "key": key, "path": report.file, "report": report.to_dict()},
                                  ensure_ascii=False)
@@ -243,8 +244,8 @@ class Cache:
                                 "payload": payload}).encode("ascii")
             if len(entry) > MAX_ENTRY_BYTES:
                 return
-            target = self.directory / f"{key}.json"
-            temporary = self.directory / f".{key[:16]}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
+            target = directory / f"{key}.json"
+            temporary = directory / f".{key[:16]}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                          | getattr(os, "O_CLOEXEC", 0), 0o600)
             try:
@@ -253,15 +254,16 @@ class Cache:
                 os.replace(temporary, target)
             finally:
                 temporary.unlink(missing_ok=True)
-            self._prune()
+            self._prune(directory)
         except (OSError, ValueError, TypeError):
             pass  # a cache that cannot be written is only a slower check
 
-    def _prune(self) -> None:
-        """Remove the oldest entries beyond MAX_ENTRIES: only regular files named like an
-        entry (ENTRY_NAME), never anything else a shared or mistaken cache folder holds."""
+    def _prune(self, directory: Path) -> None:
+        """Remove the oldest entries beyond MAX_ENTRIES from `directory` (the cache's): only
+        regular files named like an entry (ENTRY_NAME), never anything else a shared or
+        mistaken cache folder holds."""
         entries: list[tuple[float, str]] = []
-        with os.scandir(self.directory) as listing:
+        with os.scandir(directory) as listing:
             for item in listing:
                 if not ENTRY_NAME.fullmatch(item.name):
                     continue
@@ -276,7 +278,7 @@ class Cache:
         entries.sort()
         for _, name in entries[: len(entries) - MAX_ENTRIES]:
             try:
-                os.unlink(self.directory / name)
+                os.unlink(directory / name)
             except OSError:
                 pass
 
@@ -297,7 +299,7 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True,
         raise FileNotFoundError(f"no derivation files found in {' '.join(paths)}")
     cache = Cache() if use_cache and not disabled_by_environment() else None
     reports: list[DerivationReport | None] = [None] * len(files)
-    misses = []
+    misses: list[tuple[int, Path, str | None, bytes | FileReadError]] = []
     for i, path in enumerate(files):
         try:
             content = read_regular_file(path, MAX_FILE_BYTES)
@@ -305,7 +307,7 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True,
             misses.append((i, path, None, error))
             continue
         key = entry_key(str(path), content, budget, total) if cache is not None else None
-        hit = cache.get(key, str(path)) if key is not None else None
+        hit = cache.get(key, str(path)) if cache is not None and key is not None else None
         if hit is not None:
             reports[i] = hit
         else:
@@ -315,19 +317,19 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True,
         from elbo_sym.engine.derivation import DerivationError, loads
         from elbo_sym.report.build import check_file
 
-        for i, path, key, content in misses:
-            if isinstance(content, FileReadError):
-                line, prefix = (1, "") if content.too_large else (0, "cannot read file: ")
-                errors.append(InputErrorReport(str(path), line, prefix + content.reason))
+        for i, path, key, data in misses:
+            if isinstance(data, FileReadError):
+                line, prefix = (1, "") if data.too_large else (0, "cannot read file: ")
+                errors.append(InputErrorReport(str(path), line, prefix + data.reason))
                 continue
             try:
-                derivation = loads(content, str(path))
+                derivation = loads(data, str(path))
             except DerivationError as error:
                 errors.append(InputErrorReport.from_error(error))
                 continue
-            reports[i] = check_file(derivation, budget, total)
-            if key is not None:
-                cache.put(key, reports[i])
+            report = reports[i] = check_file(derivation, budget, total)
+            if cache is not None and key is not None:
+                cache.put(key, report)
     return [r for r in reports if r is not None], errors
 
 

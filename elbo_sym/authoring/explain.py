@@ -12,12 +12,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.derivation import Derivation, Formula
 from elbo_sym.limits import STEP_BUDGET_SECONDS, validate_budget
 from elbo_sym.report.build import counterexample_report
+
+if TYPE_CHECKING:
+    from elbo_sym.engine.check import DerivationResult, StepResult
 
 TOO_LARGE = "(too large to show within the budget)"
 """The note shown when unfolding or reducing the sides for display does not finish."""
@@ -43,9 +47,9 @@ class Explanation:
     lhs: Formula
     pairs: tuple[SidePair, ...]
     canonical_note: str
-    result: object  # elbo_sym.engine.check.StepResult
+    result: StepResult
     rule_help: str
-    file_result: object = None  # elbo_sym.engine.check.DerivationResult: the exit status follows it
+    file_result: DerivationResult | None = None  # the exit status follows it
     notice: str = ""  # shown first, e.g. why this step was chosen when none was asked for
 
     @property
@@ -149,7 +153,7 @@ def format_explanation(e: Explanation) -> str:
     if step.why:
         lines.append(f"  why:  {step.why}")
     assumed = ", q fixed by the assumption" if model.q_assumed is not None else ""
-    if d.K == "any":
+    if isinstance(d.K, str):  # "any", the only text K a derivation can have
         unfolded = ("unfolded at a generic point z, for every latent space (pi_z = p(z), l_z = p(x|z), "
                     f"q_z = q(z), p_x = p(x); a sum over z becomes an atom Sum[...]{assumed}):")
         reduced = ("canonical forms (sums split by linearity; Sum[q_z] = Sum[pi_z] = 1, Sum[pi_z l_z] = p_x; "
@@ -186,8 +190,9 @@ def format_explanation(e: Explanation) -> str:
     lines += ["", f"verdict: {r.verdict.value} — {r.reason}"]
     if r.verdict.value == "checked":
         lines.append(f"  held on {r.instances} exact instance(s); this is evidence, not a proof")
-    if r.counterexample is not None:
-        lines += counterexample_report(r.counterexample, e.derivation.vocabulary).lines()
+    shown = counterexample_report(r.counterexample, e.derivation.vocabulary)  # None without a counterexample
+    if shown is not None:
+        lines += shown.lines()
     suggestion = getattr(r, "suggestion", None)
     if suggestion is not None:
         lines.append(f"suggestion: {suggestion.describe()}")

@@ -34,8 +34,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from elbo_sym.limits import STEP_BUDGET_SECONDS, BudgetError, validate_budget  # noqa: F401
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from elbo_sym.engine.derivation import DerivationError
 
 DEFAULT_BUDGET = STEP_BUDGET_SECONDS
 
@@ -66,10 +72,20 @@ class DerivationNotRefuted(ElboSymFailure):
         self.report = report
 
 
-_INPUT_FAILED: type | None = None
+class _InputFailedClass(Protocol):
+    """The class DerivationInputFailed, as :func:`_input_failed_class` returns it (its
+    instances are DerivationErrors and ElboSymFailures)."""
+
+    def __call__(self, path: str, line: int, message: str, step: int | None = None, column: int | None = None,
+                 source: str | None = None) -> DerivationError: ...
+
+    def from_error(self, error: DerivationError) -> DerivationError: ...
 
 
-def _input_failed_class() -> type:
+_INPUT_FAILED: _InputFailedClass | None = None
+
+
+def _input_failed_class() -> _InputFailedClass:
     """`DerivationInputFailed`, built on first use: its base DerivationError lives in the engine,
     which imports SymPy, and this module must stay light (the pytest plugin imports it)."""
     global _INPUT_FAILED
@@ -115,9 +131,9 @@ def __getattr__(name: str):
 _OURS = (__name__, "elbo_sym.authoring.pytest_plugin")
 
 
-def _caller():
+def _caller() -> FrameType | None:
     """The first frame on the stack outside elbo-sym's testing code (the calling test)."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_globals.get("__name__") in _OURS:
         frame = frame.f_back
     return frame
@@ -135,7 +151,9 @@ def _caller_folder() -> Path | None:
 
 def _caller_line() -> str | None:
     frame = _caller()
-    filename = frame.f_code.co_filename if frame is not None else ""
+    if frame is None:
+        return None
+    filename = frame.f_code.co_filename
     if not filename or filename.startswith("<"):
         return None
     return f"{_shown(Path(os.path.abspath(filename)))}:{frame.f_lineno}"

@@ -28,7 +28,7 @@ from sympy import Add, Expr, Integer, Mul, Pow, Rational, exp, expand, factor_li
 from sympy.core.function import AppliedUndef
 
 from elbo_sym.budget import checkpoint
-from elbo_sym.engine.models.discrete import DiscreteModel
+from elbo_sym.engine.models.base import Model
 from elbo_sym.limits import MAX_EXPANSION_TERMS
 
 MAX_FACTOR_SYMBOLS = 8
@@ -96,7 +96,7 @@ class _LogPoly:
         return out
 
 
-def canonical(e: Expr, model: DiscreteModel) -> Canonical:
+def canonical(e: Expr, model: Model) -> Canonical:
     """The canonical form of an unfolded expression on the model's domain."""
     builder = _Builder(model)
     poly = builder.poly(e)
@@ -110,7 +110,7 @@ def canonical(e: Expr, model: DiscreteModel) -> Canonical:
 
 
 class _Builder:
-    def __init__(self, model: DiscreteModel):
+    def __init__(self, model: Model):
         self.model = model
         self.elimination = model.elimination
         self._atoms: dict[Expr, _LogPoly] = {}

@@ -27,7 +27,8 @@ from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.canonical import TooLarge
 from elbo_sym.engine.definedness import Obligation, certified, obligations
 from elbo_sym.engine.derivation import Derivation, Example, Step
-from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError
+from elbo_sym.engine.models.base import ExplicitModel, Model
+from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.notation import to_text
 from elbo_sym.engine.rules import RULES, RuleOutcome, difference, is_distribution, proves_zero
 from elbo_sym.engine.search import (
@@ -214,7 +215,7 @@ class _Decision:
 class _Instances:
     """Decides a relation (and the open definedness obligations) at exact instances."""
 
-    def __init__(self, lhs: Expr, rel: str, rhs: Expr, model: DiscreteModel,
+    def __init__(self, lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel,
                  open_obligations: Iterable[Obligation]):
         self.model = model
         self.rel = rel
@@ -326,7 +327,7 @@ def _value_text(e: Expr, values) -> str:
     return f" (= {text})" if v.is_rational else f" (= {text} ≈ {v.to_float():.6g})"
 
 
-def _search(lhs: Expr, rel: str, rhs: Expr, model: DiscreteModel, examples, open_obligations,
+def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open_obligations,
             seed: int) -> tuple[Counterexample | None, int, int]:
     """(counterexample or None, instances held, instances undecided)."""
     judge = _Instances(lhs, rel, rhs, model, open_obligations)
@@ -354,7 +355,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: DiscreteModel, examples, open
             return found, held, undecided
     # boundary families, screened in floats; the closest calls are decided exactly
     margin = judge.margin_function()
-    scored = []
+    scored: list[tuple[float, int, Instance]] = []
     for instance in boundary_instances(model):
         scored.append((margin(point(model, instance)), len(scored), instance))
     scored.sort(key=lambda t: (t[0], t[1]))
@@ -376,9 +377,10 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: DiscreteModel, examples, open
     return None, held, undecided
 
 
-def _explicit(model, K: int):
-    """The explicit K-state model of `model`'s family (itself when it is one)."""
-    return model if model.K == K else model.explicit(K)
+def _explicit(model: Model, K: int) -> ExplicitModel:
+    """The explicit K-state model of `model`'s family (itself when it is one: a K-state model's
+    ``explicit(K)`` is the model)."""
+    return model.explicit(K)
 
 
 def _examples_for(model, examples) -> tuple:
@@ -421,14 +423,15 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_) -> tuple[C
 # ------------------------------------------------------------------------- steps and chains
 
 
-def _definedness(exprs: Iterable[Expr], model: DiscreteModel) -> tuple[list[Obligation], list[Obligation]]:
+def _definedness(exprs: Iterable[Expr], model: Model) -> tuple[list[Obligation], list[Obligation]]:
     """(certified, open) obligations of the expressions."""
     found: dict = {}
     for e in exprs:
         model.unfold_pointwise(e)  # each side must mean something on its own (UnfoldError otherwise)
         for o in obligations(e, model):
             found.setdefault((o.kind, o.expr), o)
-    shown, open_ = [], []
+    shown: list[Obligation] = []
+    open_: list[Obligation] = []
     for o in found.values():
         (shown if certified(o, model) else open_).append(o)
     return shown, open_
@@ -441,7 +444,7 @@ def _conditions(shown: list[Obligation], open_: list[Obligation]) -> tuple[tuple
     return tuple(dict.fromkeys(out))
 
 
-def check_step(lhs: Expr, step: Step, model: DiscreteModel, examples: tuple[Example, ...] = (),
+def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...] = (),
                budget: float = STEP_BUDGET_SECONDS, search: bool = True) -> StepResult:
     """The verdict of one step `lhs rel step.expr`, justified by `step.rule`.
 
@@ -569,7 +572,8 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
         problem = _assumption_problem(derivation, model, budget)
         if problem:
             problems.append(problem)
-    results, relation, lhs = done["steps"], "=", derivation.start.expr
+    results, lhs = done["steps"], derivation.start.expr
+    relation: str | None = "="
     for step in derivation.steps:
         left = min(budget, budgets.remaining())
         if left <= 0:
@@ -587,7 +591,7 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
                             tuple(done["examples"]), tuple(problems))
 
 
-def _assumption_problem(derivation: Derivation, model: DiscreteModel, budget: float) -> str | None:
+def _assumption_problem(derivation: Derivation, model: Model, budget: float) -> str | None:
     """None when the assumption defines a distribution over z (shown), else what is wrong."""
     try:
         with budgets.limit(min(budget, budgets.remaining()), "the assumption's budget ran out"):
@@ -607,7 +611,7 @@ def _assumption_problem(derivation: Derivation, model: DiscreteModel, budget: fl
     return None
 
 
-def _claim(derivation: Derivation, relation: str | None, model: DiscreteModel,
+def _claim(derivation: Derivation, relation: str | None, model: Model,
            results: list[StepResult], budget: float, message: str) -> tuple[bool, str]:
     if relation is None:
         return False, "the chain establishes no relation"
@@ -655,10 +659,10 @@ def _claim(derivation: Derivation, relation: str | None, model: DiscreteModel,
     return True, f"claim {kind}: the chain shows {chain_text}"
 
 
-def _check_example(derivation: Derivation, example: Example, model: DiscreteModel, message: str) -> ExampleResult:
+def _check_example(derivation: Derivation, example: Example, model: Model, message: str) -> ExampleResult:
     """The example's expected values, decided exactly; undecided is a failure."""
     failures = []
-    model = _explicit(model, len(example.prior))
+    explicit = _explicit(model, len(example.prior))
     instance = example.instance
     for expectation in example.expect:
         name = expectation.lhs.text
@@ -667,7 +671,7 @@ def _check_example(derivation: Derivation, example: Example, model: DiscreteMode
             continue
         try:
             with budgets.limit(min(STEP_BUDGET_SECONDS, budgets.remaining()), "the example's budget ran out"):
-                failure = _expect_failure(expectation, instance, model)
+                failure = _expect_failure(expectation, instance, explicit)
         except BudgetExceeded as error:
             clear_cache()
             failure = f"could not decide ({error})"
@@ -679,7 +683,7 @@ def _check_example(derivation: Derivation, example: Example, model: DiscreteMode
     return ExampleResult(example, tuple(failures))
 
 
-def _expect_failure(expectation, instance: Instance, model: DiscreteModel) -> str | None:
+def _expect_failure(expectation, instance: Instance, model: ExplicitModel) -> str | None:
     lhs, rhs = expectation.lhs.expr, expectation.rhs.expr
     values = model.values(instance)
     memo: dict = {}

@@ -32,7 +32,8 @@ from sympy.polys.polyerrors import GeneratorsNeeded, PolynomialError
 
 from elbo_sym.budget import checkpoint
 from elbo_sym.engine.canonical import TooLarge, bounded_expand, bounded_together
-from elbo_sym.engine.models.discrete import DiscreteModel, has_free_latent
+from elbo_sym.engine.models.base import Model
+from elbo_sym.engine.models.discrete import has_free_latent
 from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, to_text, z
 
 MAX_CERTIFICATE_TERMS = 20_000
@@ -71,7 +72,7 @@ class Obligation:
 # --------------------------------------------------------------------------- collection
 
 
-def obligations(e: Expr, model: DiscreteModel) -> tuple[Obligation, ...]:
+def obligations(e: Expr, model: Model) -> tuple[Obligation, ...]:
     """Every definedness obligation of `e` (for each value of z when z is free in `e`)."""
     found: dict[tuple[str, Expr], Obligation] = {}
     walker = _Walker(model, found)
@@ -84,7 +85,7 @@ def obligations(e: Expr, model: DiscreteModel) -> tuple[Obligation, ...]:
 
 
 class _Walker:
-    def __init__(self, model: DiscreteModel, found: dict):
+    def __init__(self, model: Model, found: dict):
         self.model = model
         self.found = found
         self.seen: set = set()
@@ -150,12 +151,12 @@ class _Walker:
 # --------------------------------------------------------------------------- certificates
 
 
-def is_positive(e: Expr, model: DiscreteModel) -> bool:
+def is_positive(e: Expr, model: Model) -> bool:
     """`e` > 0 on the whole domain, with a certificate."""
     return strict_sign(e, model) == 1
 
 
-def certified(obligation: Obligation, model: DiscreteModel) -> bool:
+def certified(obligation: Obligation, model: Model) -> bool:
     """The obligation holds on the whole domain, with a certificate."""
     s = strict_sign(obligation.expr, model)
     return s == 1 if obligation.kind == "positive" else s in (1, -1)

@@ -534,10 +534,10 @@ class _Reader:
             if "prior" not in table:
                 raise self.error(line, f"example {i + 1} is missing 'prior'")
             blocks = {"prior": self.fractions(table["prior"], self.line_of("prior", "example", i), "prior")}
-            K = derivation.K if derivation.K != ANY_K else len(blocks["prior"])
+            K = derivation.K if isinstance(derivation.K, int) else len(blocks["prior"])  # an int or ANY_K
             try:  # the family's explicit model says which blocks an example gives (building it is cheap)
                 explicit = build(ModelSpec(derivation.family, K, derivation.data, derivation.params,
-                                           derivation.assumptions))
+                                           derivation.assumptions)).explicit(K)
             except (ValueError, UnfoldError) as error:
                 raise self.error(line, f"example {i + 1}: {error}") from None
             names = {b.name for b in explicit.blocks}
@@ -585,8 +585,8 @@ class _Reader:
         names = set(wanted)
         if not isinstance(value, dict) or set(value) != names:
             if names or value:
-                wanted = ", ".join(f'{n} = "..."' for n in sorted(names))
-                raise self.error(line, f"the example needs params = {{ {wanted} }}" if names
+                shown = ", ".join(f'{n} = "..."' for n in sorted(names))
+                raise self.error(line, f"the example needs params = {{ {shown} }}" if names
                                  else "this model has no parameters to give (declare them in [params])")
         out = {}
         for name, v in value.items():

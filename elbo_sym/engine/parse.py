@@ -258,7 +258,9 @@ def _tokens(text: str) -> list[_Token]:
             i += 1
             continue
         if ch.isdigit() or (ch == "." and text[i + 1:i + 2].isdigit()):
-            end = i + re.match(_NUMBER, text[i:]).end()
+            number = re.match(_NUMBER, text[i:])
+            assert number is not None  # _NUMBER matches whatever starts with a digit or `.digit`
+            end = i + number.end()
             out.append(_Token("number", text[i:end], i, end))
         elif ch.isalpha() or ch == "_":
             end = i + 1
@@ -402,7 +404,8 @@ class _Scan:
 
     def diagnose(self) -> ParseError | None:
         """The first mistake, in the notation's terms (None: nothing the scanner recognises)."""
-        tokens, stack, too_deep = self.tokens, [], None
+        tokens, too_deep = self.tokens, None
+        stack: list[int] = []
         for i, t in enumerate(tokens):
             prev = tokens[i - 1] if i else None
             after = tokens[i + 1] if i + 1 < len(tokens) else None
@@ -492,7 +495,8 @@ class _Scan:
         left, right = self.show(a0, a1), self.show(b0, b1)
         opener = self.enclosing(a0)
         name = self.function(opener)
-        if name in ("KL", "E", "Sum") and self.commas(opener) == 0:  # KL(q(z) p(z)), E(q log(p(x)))
+        # KL(q(z) p(z)), E(q log(p(x))) (a function's name implies its opener)
+        if name in ("KL", "E", "Sum") and opener is not None and self.commas(opener) == 0:
             return self.error(i, f"missing `,` between `{left}` and `{right}`? "
                                  f"`{name}` takes two arguments, as in `{_CALL_EXAMPLES[name]}`")
         if name in _DENSITY_NAMES and a0 == a1 and b0 == b1:  # p(x z)
@@ -522,7 +526,7 @@ class _Scan:
         op = self.tokens[i].text
         opener = self.called(i)
         name = self.function(opener)
-        if name == "KL" and self.commas(opener) == 0:
+        if name == "KL" and opener is not None and self.commas(opener) == 0:
             shut = self.close(opener)
             a = self.source(opener + 1, i - 1) if i - 1 > opener else ""
             b = self.source(i + 1, shut - 1) if shut - 1 > i and self.tokens[shut].text == ")" else ""
@@ -634,9 +638,10 @@ class _Builder:
 
     def span(self, node: ast.AST) -> tuple[int, int]:
         """Where `node` is in the text (the text is ASCII: ast's byte columns are characters)."""
-        start = _index(self.text, getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
-        end = _index(self.text, getattr(node, "end_lineno", None) or getattr(node, "lineno", 1),
-                     getattr(node, "end_col_offset", None) or getattr(node, "col_offset", 0))
+        line: int = getattr(node, "lineno", 1)  # not every ast.AST has a position
+        col: int = getattr(node, "col_offset", 0)
+        start = _index(self.text, line, col)
+        end = _index(self.text, getattr(node, "end_lineno", None) or line, getattr(node, "end_col_offset", None) or col)
         return start, max(start, end)
 
     def fail(self, node: ast.AST, message: str) -> ParseError:
@@ -803,6 +808,7 @@ class _Builder:
 
     def arity(self, node: ast.Call, args: list, n: int) -> None:
         if len(args) != n:
+            assert isinstance(node.func, ast.Name)  # handlers are only called for a Name (visit_Call)
             name = node.func.id
             raise self.fail(node, f"{name}(...) takes {n} argument{'s' * (n != 1)}, got {len(args)}")
 
@@ -907,14 +913,17 @@ class _Builder:
         return Exp(argument, evaluate=False)
 
 
-_ALLOWED_DENSITIES = {
+_Signature = tuple[tuple[str, ...], tuple[str, ...]]
+"""A density's shape: (variables, given), each spelled "x" or "z"."""
+
+_ALLOWED_DENSITIES: dict[str, list[_Signature]] = {
     "p": [(("x",), ()), (("z",), ()), (("x", "z"), ()), (("z", "x"), ()),
           (("x",), ("z",)), (("z",), ("x",))],
     "q": [(("z",), ()), (("z",), ("x",))],
 }
 
 
-def _signature_text(signature: tuple[tuple[str, ...], tuple[str, ...]]) -> str:
+def _signature_text(signature: _Signature) -> str:
     variables, given = signature
     text = ", ".join(variables)
     return text + (" | " + ", ".join(given) if given else "")

@@ -24,6 +24,7 @@ import ast
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TypeGuard
 
 from sympy.core.cache import clear_cache
 
@@ -31,7 +32,7 @@ from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.check import DerivationResult, Suggestion, Verdict, check_derivation  # noqa: F401  (Suggestion: re-exported)
 from elbo_sym.engine.derivation import Derivation, Example, Formula, Step
-from elbo_sym.engine.models.discrete import DiscreteModel
+from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.parse import Vocabulary
 from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, validate_budget
 
@@ -62,7 +63,7 @@ class Candidate:
 # ---------------------------------------------------------------------------- search
 
 
-def suggest(lhs, step: Step, model: DiscreteModel, examples: tuple[Example, ...] = (),
+def suggest(lhs, step: Step, model: Model, examples: tuple[Example, ...] = (),
             budget: float = SEARCH_BUDGET_SECONDS, keeps_chain: Callable[[Candidate], str | None] | None = None,
             vocabulary: Vocabulary | None = None) -> Suggestion | None:
     """The smallest common repair that makes `lhs step.rel step.expr` proved, or None.
@@ -110,7 +111,7 @@ def check_with_suggestions(derivation: Derivation, budget: float = STEP_BUDGET_S
     return replace(result, steps=tuple(steps))
 
 
-def attach_suggestions(derivation: Derivation, model: DiscreteModel, results: list) -> list:
+def attach_suggestions(derivation: Derivation, model: Model, results: list) -> list:
     """Results with a `suggestion` on every refuted step (steps are repaired in chain order).
 
     When the previous step was refuted too and its suggestion edits its expression, this
@@ -152,7 +153,7 @@ def attach_suggestions(derivation: Derivation, model: DiscreteModel, results: li
     return out
 
 
-def _chain_check(derivation: Derivation, model: DiscreteModel, results: list,
+def _chain_check(derivation: Derivation, model: Model, results: list,
                  i: int) -> Callable[[Candidate], str | None]:
     """What following a repair of step i+1 would break: the next step, when it was proved
     from the old expression; for the last step, the claim (when every other step passes)."""
@@ -194,7 +195,7 @@ def _chain_check(derivation: Derivation, model: DiscreteModel, results: list,
     return keeps
 
 
-def _proves(lhs, step: Step, candidate: Candidate, model: DiscreteModel, examples,
+def _proves(lhs, step: Step, candidate: Candidate, model: Model, examples,
             vocabulary: Vocabulary | None = None) -> bool:
     """Does the edited step get the verdict `proved`? (rule first: cheap; then the checker)."""
     from elbo_sym.engine.canonical import TooLarge
@@ -295,10 +296,12 @@ class _Source:
         line = self.lines[lineno - 1]
         return self.starts[lineno - 1] + len(line.encode("utf-8")[:col].decode("utf-8", "replace"))
 
-    def span(self, node: ast.AST) -> tuple[int, int]:
-        return self.index(node.lineno, node.col_offset), self.index(node.end_lineno, node.end_col_offset)
+    def span(self, node: ast.expr) -> tuple[int, int]:
+        end_lineno, end_col_offset = node.end_lineno, node.end_col_offset
+        assert end_lineno is not None and end_col_offset is not None  # ast.parse sets them on every node
+        return self.index(node.lineno, node.col_offset), self.index(end_lineno, end_col_offset)
 
-    def of(self, node: ast.AST) -> str:
+    def of(self, node: ast.expr) -> str:
         start, end = self.span(node)
         return self.text[start:end]
 
@@ -312,7 +315,7 @@ class _Source:
         return "".join(out)
 
 
-def _kl_swaps(tree: ast.AST, source: _Source) -> list[tuple[str, str]]:
+def _kl_swaps(tree: ast.expr, source: _Source) -> list[tuple[str, str]]:
     edits = []
     for node in ast.walk(tree):
         if _is_call(node, "KL") and len(node.args) == 2:
@@ -327,14 +330,16 @@ _DENSITY_NAME = {"q": "q(z)", "prior": "the prior p(z)", "posterior": "the poste
 _SWAPS = (("q", "prior"), ("q", "posterior"), ("posterior", "prior"))
 
 
-def _densities(tree: ast.AST, source: _Source) -> list[tuple[tuple[int, int], str]]:
+def _densities(tree: ast.expr, source: _Source) -> list[tuple[tuple[int, int], str]]:
     """Occurrences of q(z), p(z), p(z | x) (and a bare `q` used as a distribution), in order."""
     found = []
     for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):  # both kinds of occurrence are (inside) calls
+            continue
         kind = _density_kind(node)
         if kind is not None:
             found.append((source.span(node), kind))
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("E", "KL", "H", "ELBO"):
+        if isinstance(node.func, ast.Name) and node.func.id in ("E", "KL", "H", "ELBO"):
             for arg in node.args[: 2 if node.func.id == "KL" else 1]:
                 if isinstance(arg, ast.Name) and arg.id == "q":
                     found.append((source.span(arg), "q"))
@@ -357,7 +362,7 @@ def _density_kind(node: ast.AST) -> str | None:
     return None
 
 
-def _density_swaps(tree: ast.AST, source: _Source) -> list[tuple[str, str]]:
+def _density_swaps(tree: ast.expr, source: _Source) -> list[tuple[str, str]]:
     """Replace one occurrence of q(z) / p(z) / p(z | x) by one of the others."""
     occurrences = _densities(tree, source)
     edits = []
@@ -371,7 +376,7 @@ def _density_swaps(tree: ast.AST, source: _Source) -> list[tuple[str, str]]:
     return edits
 
 
-def _global_swaps(tree: ast.AST, source: _Source) -> list[tuple[str, str]]:
+def _global_swaps(tree: ast.expr, source: _Source) -> list[tuple[str, str]]:
     """Exchange two of q(z), p(z), p(z | x) everywhere (when that touches two or more places)."""
     occurrences = _densities(tree, source)
     edits = []
@@ -383,7 +388,7 @@ def _global_swaps(tree: ast.AST, source: _Source) -> list[tuple[str, str]]:
     return edits
 
 
-def _log_fraction_flips(tree: ast.AST, source: _Source) -> list[tuple[str, str]]:
+def _log_fraction_flips(tree: ast.expr, source: _Source) -> list[tuple[str, str]]:
     """log(a / b) -> log(b / a): the sign slip inside a KL or an ELBO."""
     edits = []
     for node in ast.walk(tree):
@@ -396,7 +401,7 @@ def _log_fraction_flips(tree: ast.AST, source: _Source) -> list[tuple[str, str]]
     return edits
 
 
-def _terms(node: ast.AST) -> list[tuple[int, ast.AST]]:
+def _terms(node: ast.expr) -> list[tuple[int, ast.expr]]:
     """The top-level terms of a sum as (sign, node)."""
     if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
         left = _terms(node.left)
@@ -405,7 +410,7 @@ def _terms(node: ast.AST) -> list[tuple[int, ast.AST]]:
     return _terms_of_operand(node)
 
 
-def _terms_of_operand(node: ast.AST) -> list[tuple[int, ast.AST]]:
+def _terms_of_operand(node: ast.expr) -> list[tuple[int, ast.expr]]:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         return [(-s, n) for s, n in _terms_of_operand(node.operand)]
     return [(1, node)]
@@ -421,7 +426,7 @@ def _join(terms: list[tuple[int, str]]) -> str:
     return out
 
 
-def _term_sign_flips(tree: ast.AST, source: _Source) -> list[tuple[str, str]]:
+def _term_sign_flips(tree: ast.expr, source: _Source) -> list[tuple[str, str]]:
     terms = _terms(tree)
     if len(terms) < 2:
         return []
@@ -434,7 +439,7 @@ def _term_sign_flips(tree: ast.AST, source: _Source) -> list[tuple[str, str]]:
     return edits
 
 
-def _negations(tree: ast.AST, source: _Source) -> list[tuple[str, str]]:
+def _negations(tree: ast.expr, source: _Source) -> list[tuple[str, str]]:
     if isinstance(tree, ast.UnaryOp) and isinstance(tree.op, ast.USub):
         return [("drop the leading minus sign", source.of(tree.operand))]
     inner = source.of(tree)
@@ -442,14 +447,14 @@ def _negations(tree: ast.AST, source: _Source) -> list[tuple[str, str]]:
     return [("negate the whole expression", f"-{body}")]
 
 
-def _term_text(node: ast.AST, source: _Source) -> str:
+def _term_text(node: ast.expr, source: _Source) -> str:
     text = source.of(node)
     if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
         return f"({text})"
     return text
 
 
-def _operand(node: ast.AST, source: _Source) -> str:
+def _operand(node: ast.expr, source: _Source) -> str:
     """Text of an operand of `/`, parenthesised unless it binds tighter than `*` and `/`."""
     text = source.of(node)
     return text if _is_atomic(node) else f"({text})"
@@ -460,11 +465,11 @@ def _is_atomic(node: ast.AST) -> bool:
         isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow))
 
 
-def _is_call(node: ast.AST, name: str) -> bool:
+def _is_call(node: ast.AST, name: str) -> TypeGuard[ast.Call]:
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
 
 
-def _is_name(node: ast.AST, name: str) -> bool:
+def _is_name(node: ast.AST, name: str) -> TypeGuard[ast.Name]:
     return isinstance(node, ast.Name) and node.id == name
 
 

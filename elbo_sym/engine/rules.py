@@ -31,7 +31,7 @@ from sympy import (
 
 from elbo_sym.engine.canonical import Canonical, canonical
 from elbo_sym.engine.definedness import is_positive, nonnegative
-from elbo_sym.engine.models.discrete import DiscreteModel
+from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.notation import KL, Density, Expectation, LatentSum, to_text, x, z
 
 
@@ -45,26 +45,26 @@ class RuleOutcome:
     residual: tuple[Canonical, ...] = field(default=(), compare=False)
 
 
-Rule = Callable[[Expr, str, Expr, DiscreteModel], RuleOutcome]
+Rule = Callable[[Expr, str, Expr, Model], RuleOutcome]
 
 
 def difference(a: Expr, b: Expr) -> Expr:
     return Add(a, Mul(S.NegativeOne, b))
 
 
-def residuals(e: Expr, model: DiscreteModel) -> tuple[Canonical, ...]:
+def residuals(e: Expr, model: Model) -> tuple[Canonical, ...]:
     """Canonical forms of `e`, one per value of a free z."""
     return tuple(canonical(u, model) for u in model.unfold_pointwise(e))
 
 
-def proves_zero(e: Expr, model: DiscreteModel) -> bool:
+def proves_zero(e: Expr, model: Model) -> bool:
     return all(c.is_zero for c in residuals(e, model))
 
 
 # --------------------------------------------------------------------------- equality
 
 
-def equality(prev: Expr, rel: str, new: Expr, model: DiscreteModel) -> RuleOutcome:
+def equality(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
     """Both sides have the same canonical form on the model's domain."""
     forms = residuals(difference(prev, new), model)
     holds = all(c.is_zero for c in forms)
@@ -87,7 +87,7 @@ def _bounds(prev: Expr, rel: str, new: Expr) -> tuple[Expr, Expr] | None:
     return None
 
 
-def is_distribution(values: tuple[Expr, ...], model: DiscreteModel) -> bool:
+def is_distribution(values: tuple[Expr, ...], model: Model) -> bool:
     """Every value provably positive and the values sum to 1 on the domain."""
     return all(is_positive(v, model) for v in values) and canonical(model.latent_sum(values) - 1, model).is_zero
 
@@ -117,7 +117,7 @@ def _log_of_sums(e: Expr):
             yield node
 
 
-def jensen(prev: Expr, rel: str, new: Expr, model: DiscreteModel) -> RuleOutcome:
+def jensen(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
     """log E_w[g] >= E_w[log g] for a distribution w over z (log is concave)."""
     bounds = _bounds(prev, rel, new)
     if bounds is None:
@@ -190,13 +190,13 @@ def kl_nonneg(prev: Expr, rel: str, new: Expr, model) -> RuleOutcome:
         return RuleOutcome(False, "the difference of the two sides is not a KL divergence (or a combination of "
                                   "KL divergences with coefficients shown >= 0) of the step")
     text = " + ".join(to_text(t) if c == 1 else f"({to_text(c)}) * {to_text(t)}" for c, t in combination)
-    conditions = [(f"upper - lower = {text}", True)]
+    shown = [(f"upper - lower = {text}", True)]
     for c, term in combination:
-        conditions.append((f"{to_text(c)} >= 0", True))
-        conditions += _distributions(term, model)
-    held = all(h for _, h in conditions)
+        shown.append((f"{to_text(c)} >= 0", True))
+        shown += _distributions(term, model)
+    held = all(h for _, h in shown)
     return RuleOutcome(held, f"the difference is {text}, each coefficient >= 0" if held else
-                       "KL's arguments are not all distributions", tuple(conditions))
+                       "KL's arguments are not all distributions", tuple(shown))
 
 
 def _nonnegative_combination(gap: Expr, candidates: list, model) -> list | None:

@@ -75,7 +75,7 @@ def _random_block(rng: random.Random, block: Block, top: int) -> tuple[Fraction,
     if block.kind == UNIT:
         scale = max(top, 10)
         return tuple(Fraction(rng.randint(1, scale), scale) for _ in range(n))
-    samples = block.interval.samples()
+    samples = block.bounds.samples()
     return (rng.choice(samples),)
 
 
@@ -131,7 +131,7 @@ def _block_corners(block: Block, eps: Fraction) -> list[tuple[Fraction, ...]]:
         return _simplex_corners(n, eps)
     if block.kind == UNIT:
         return _unit_corners(n, eps)
-    return [(v,) for v in block.interval.samples()]
+    return [(v,) for v in block.bounds.samples()]
 
 
 def boundary_instances(model) -> Iterator[Instance]:
@@ -216,7 +216,7 @@ def _to_unconstrained(block: Block, values: tuple[float, ...]) -> list[float]:
         return [math.log(max(v, 1e-300)) for v in values]
     if block.kind == UNIT:
         return [math.log(max(v, 1e-300)) - math.log(max(1 - v, 1e-300)) if v < 1 else 40.0 for v in values]
-    lo, hi = block.interval.lower, block.interval.upper
+    lo, hi = block.bounds.lower, block.bounds.upper
     (v,) = values
     if lo is not None and hi is not None:
         t = (v - float(lo)) / float(hi - lo)
@@ -236,7 +236,7 @@ def _from_unconstrained(block: Block, u: list[float]) -> tuple[float, ...]:
         return tuple(w / total for w in weights)
     if block.kind == UNIT:
         return tuple(1.0 / (1.0 + math.exp(-max(min(t, 700.0), -700.0))) for t in u)
-    lo, hi = block.interval.lower, block.interval.upper
+    lo, hi = block.bounds.lower, block.bounds.upper
     (t,) = u
     t = max(min(t, 700.0), -700.0)
     if lo is not None and hi is not None:
@@ -258,7 +258,7 @@ def _rational(block: Block, values: tuple[float, ...], denominator: int) -> tupl
         return tuple(min(Fraction(1), max(Fraction(v).limit_denominator(denominator), Fraction(1, denominator * 10)))
                      for v in values)
     v = Fraction(values[0]).limit_denominator(denominator)
-    if not block.interval.contains(v):
+    if not block.bounds.contains(v):
         raise ValueError("rounded outside the parameter's interval")
     return (v,)
 

@@ -25,7 +25,7 @@ The evidence p(x) and the posterior p(z | x) come from ``Instance.evidence()`` a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property, lru_cache
@@ -315,7 +315,7 @@ class WorkedExample:
 
     @property
     def q(self) -> tuple[Fraction, ...]:
-        return self.instance.q()
+        return _q_of(self.instance)
 
     @property
     def joint(self) -> tuple[Quantity, ...]:
@@ -533,6 +533,14 @@ def _probability(key: str, f: Fraction, working: Expr | None = None, state: int 
     return _quantity(key, LogNumber.of(f), working if working is not None else _rational(f), state)
 
 
+def _q_of(instance: Instance) -> tuple[Fraction, ...]:
+    """q(z) of an instance that has one (every instance :func:`_validate` builds does)."""
+    q = instance.q()
+    if q is None:
+        raise ConsistencyError("the instance has no q block")
+    return q
+
+
 def _exact_parts(instance: Instance):
     """The core arithmetic (shared with the benchmark): all exact; evidence and posterior
     are the Instance's own."""
@@ -540,7 +548,7 @@ def _exact_parts(instance: Instance):
     evidence = instance.evidence()
     posterior = instance.posterior()
     log_evidence = log_of(evidence)
-    terms = tuple(log_of(j / w) * w for j, w in zip(joint, instance.q()))
+    terms = tuple(log_of(j / w) * w for j, w in zip(joint, _q_of(instance)))
     elbo = sum(terms, LogNumber.of(0))
     return joint, evidence, posterior, log_evidence, terms, elbo
 
@@ -552,7 +560,7 @@ def gap_identity_holds(prior: Sequence[Fraction], likelihood: Sequence[Fraction]
     """
     instance = Instance((("prior", tuple(prior)), ("likelihood", tuple(likelihood)), ("q", tuple(q))))
     _, _, posterior, log_evidence, _, elbo = _exact_parts(instance)
-    return log_evidence - elbo == kl(instance.q(), posterior)
+    return log_evidence - elbo == kl(_q_of(instance), posterior)
 
 
 def worked_example(prior: str | Sequence[Any], likelihood: str | Sequence[Any], q: str | Sequence[Any],
@@ -590,7 +598,7 @@ def _checked_build(instance: Instance, cross_check: bool) -> WorkedExample:
 
 
 def _build(instance: Instance, cross_check: bool) -> WorkedExample:
-    prior, likelihood, q = instance.prior, instance.likelihood(), instance.q()
+    prior, likelihood, q = instance.prior, instance.likelihood(), _q_of(instance)
     K = len(prior)
     joint, evidence, posterior, log_evidence, terms, elbo = _exact_parts(instance)
     reconstruction = sum((log_of(l) * w for l, w in zip(likelihood, q)), LogNumber.of(0))
@@ -616,18 +624,18 @@ def _build(instance: Instance, cross_check: bool) -> WorkedExample:
     )
     elbo_work = _q_log_sum(q, ratios)
     log_evidence_work = _ulog(evidence)
-    quantities = {
-        "evidence": _probability("evidence", evidence, evidence_work),
-        "log_evidence": _quantity("log_evidence", log_evidence, log_evidence_work),
-        "elbo": _quantity("elbo", elbo, elbo_work),
-        "reconstruction": _quantity("reconstruction", reconstruction, _q_log_sum(q, likelihood)),
-        "kl_prior": _quantity("kl_prior", kl_prior, _q_log_sum(q, [w / a for w, a in zip(q, prior)])),
-        "kl_posterior": _quantity("kl_posterior", kl_posterior, _q_log_sum(q, [w / b for w, b in zip(q, posterior)])),
-        "gap": _quantity("gap", gap, _uadd(log_evidence_work, _umul(S.NegativeOne, elbo_work))),
-    }
+    quantities = (
+        _probability("evidence", evidence, evidence_work),
+        _quantity("log_evidence", log_evidence, log_evidence_work),
+        _quantity("elbo", elbo, elbo_work),
+        _quantity("reconstruction", reconstruction, _q_log_sum(q, likelihood)),
+        _quantity("kl_prior", kl_prior, _q_log_sum(q, [w / a for w, a in zip(q, prior)])),
+        _quantity("kl_posterior", kl_posterior, _q_log_sum(q, [w / b for w, b in zip(q, posterior)])),
+        _quantity("gap", gap, _uadd(log_evidence_work, _umul(S.NegativeOne, elbo_work))),
+    )  # in QUANTITY_KEYS order, as WorkedExample's fields after ``rows``
     tight = tuple(q) == tuple(posterior)
     identities = _identities(log_evidence, elbo, reconstruction, kl_prior, kl_posterior, gap, tight)
-    example = WorkedExample(instance, rows, identities=identities, tight=tight, **quantities)
+    example = WorkedExample(instance, rows, *quantities, identities=identities, tight=tight)
     if cross_check:
         example = _replace_engine_checked(example, example.engine_check())
     return example
@@ -675,7 +683,7 @@ def _vector(values: Sequence[Fraction]) -> str:
     return "(" + ", ".join(fraction_text(v) for v in values) + ")"
 
 
-def _table(rows: list[list[str]], right: set[int] = frozenset()) -> list[str]:
+def _table(rows: list[list[str]], right: Container[int] = frozenset()) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = []
     for n, r in enumerate(rows):

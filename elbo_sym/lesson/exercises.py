@@ -105,7 +105,7 @@ class _Givens:
 
     @property
     def q(self) -> tuple[Fraction, ...]:
-        return self.instance.q()
+        return self.key.q
 
     @property
     def K(self) -> int:
@@ -293,7 +293,7 @@ def _near(posterior: tuple[Fraction, ...]) -> tuple[Fraction, ...]:
     K = len(posterior)
     tenth = Fraction(1, 10)
     head = [min(max(Fraction(round(p * 10), 10), tenth), 1 - tenth) for p in posterior[:-1]]
-    last = 1 - sum(head)
+    last = 1 - sum(head, Fraction(0))
     q = tuple(head) + (last,)
     if last <= 0 or q == posterior:
         # fall back to a 9:1 mix of the posterior with the uniform distribution
@@ -323,10 +323,10 @@ def tight_drill(seed: int, count: int, K: int = 2) -> Drill:
         prior, likelihood = _distribution(rng, K), _likelihood(rng, K)
         model = lesson_instance(prior, likelihood)
         posterior = model.posterior()
-        case = _case_key(prior, likelihood)
-        if case in seen or posterior == prior:
+        case_key = _case_key(prior, likelihood)
+        if case_key in seen or posterior == prior:
             continue
-        seen[case] = None
+        seen[case_key] = None
         key = example_of(model.with_block("q", posterior))
         case = DrillCase(len(cases) + 1, key)
         if not (case.gap_is_zero and case.elbo_equals_log_evidence and key.tight):

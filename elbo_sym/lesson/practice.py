@@ -65,7 +65,7 @@ __all__ = [
 
 SELFCHECK_QUESTIONS = 6
 """The self-check has exactly this many questions."""
-CHECK_K = ("any",)
+CHECK_K: tuple[int | str, ...] = ("any",)
 """Every card formula is proved once for every latent space (K = "any")."""
 
 
@@ -183,7 +183,7 @@ class CardVerdict:
     verdict: str
     reason: str
     counterexample: Any = None  # elbo_sym.engine.check.Counterexample | None
-    K: tuple[int, ...] = ()
+    K: tuple[int | str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -358,7 +358,9 @@ def _rules_for(formula: CardFormula) -> tuple[str, ...]:
     return ("algebra",)
 
 
-def _one_step(deck_path: str, card: Card, formula: CardFormula, K: int, rule: str) -> Derivation:
+def _one_step(deck_path: str, card: Card, formula: CardFormula, K: int | str, rule: str) -> Derivation:
+    if formula.rel is None:
+        raise ValueError("a one-step derivation needs a relation")
     start = Formula(formula.lhs, _text(formula.lhs), formula.line)
     step = Step(1, formula.line, formula.rel, Formula(formula.rhs, _text(formula.rhs), formula.line), rule,
                 card.front)
@@ -383,11 +385,11 @@ def check_card(card: Card, deck_path: str = "<cards>", budget: float = STEP_BUDG
         return CardVerdict(card, "none", "no formula on this card")
     if not formula.is_relation:
         return _check_expression(card, formula, deck_path, budget)
-    from elbo_sym.engine.check import Verdict, check_derivation
+    from elbo_sym.engine.check import StepResult, Verdict, check_derivation
 
-    per_k = []
+    per_k: list[tuple[int | str, str, StepResult, str, str]] = []
     for K in CHECK_K:
-        best = None
+        best: tuple[str, StepResult, str, str] | None = None
         for rule in _rules_for(formula):
             result = check_derivation(_one_step(deck_path, card, formula, K, rule), budget=budget)
             step = result.steps[0]
@@ -397,6 +399,7 @@ def check_card(card: Card, deck_path: str = "<cards>", budget: float = STEP_BUDG
                 best = candidate
             if step.verdict is Verdict.proved and not problems:
                 break
+        assert best is not None  # _rules_for always gives at least one rule
         per_k.append((K,) + best)
     for wanted in ("refuted", "error", "checked"):
         for K, verdict, step, rule, problems in per_k:

@@ -196,6 +196,8 @@ def _example_context(example) -> dict[str, Any]:
 def derivation_context(report: DerivationReport) -> dict[str, Any]:
     """Everything the derivation sheet prints about one checked derivation (from its report)."""
     require_checked([report])
+    if report.chain is None:  # a teaching file may mix >= and <= (derivations_handout leaves those out)
+        raise HandoutError(f"{report.file}: the chain mixes >= and <= steps, so it shows no relation to print")
     steps = [
         {
             "index": s.index,
@@ -332,7 +334,7 @@ def elbo_curve(example: Instance, points: int = 101) -> dict[str, Any]:
     the example's q1; every y is a certified decimal of an exact :class:`LogNumber`.
     """
     grid = {Fraction(i, points - 1) for i in range(points)}
-    post1, q1 = example.posterior()[1], example.q()[1]
+    post1, q1 = example.posterior()[1], example["q"][1]
     grid |= {post1, q1}
     coords = [(float(t), _binary_elbo(example, t).decimal(6)) for t in sorted(grid)]
     log_px = log_of(example.evidence())
@@ -480,7 +482,7 @@ def _givens(instance: Instance, with_q: bool = True) -> list[dict[str, Any]]:
     out = [{"symbol": math(p(z)), "value": vector(instance.prior)},
            {"symbol": math(p(x, given=(z,))), "value": vector(instance.likelihood())}]
     if with_q:
-        out.append({"symbol": math(q(z)), "value": vector(instance.q())})
+        out.append({"symbol": math(q(z)), "value": vector(instance["q"])})
     return out
 
 
@@ -597,7 +599,7 @@ def drill_handouts(seed: int = DEFAULT_SEED, **_: Any) -> list[Handout]:
 _PRINTABLE_CARD_VERDICTS = ("proved", "well-formed", "none")
 
 
-def checked_deck(kind: str, path: str | os.PathLike[str] | None = None, *,
+def checked_deck(kind: str, path: str | Path | None = None, *,
                  budget: float = STEP_BUDGET_SECONDS, total: float | None = None):
     """Load and check the self-check or the flashcards; refuse a deck with a failing formula.
 
@@ -649,7 +651,7 @@ def flashcards_context(path=None, budget: float = STEP_BUDGET_SECONDS) -> dict[s
     deck, result = checked_deck("flashcards", path, budget=budget)
     cards = [_card_context(c, result.verdict_for(c)) for c in deck.cards]
     rows = CARDS_PER_SHEET // CARD_COLUMNS
-    sheets = []
+    sheets: list[dict[str, Any]] = []
     for start in range(0, len(cards), CARDS_PER_SHEET):
         chunk = cards[start:start + CARDS_PER_SHEET]
         fronts, backs = [], []

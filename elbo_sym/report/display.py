@@ -64,8 +64,8 @@ def _view(shown) -> _View:
     from elbo_sym.report.build import math, relation  # a loaded Derivation: print it now
 
     d = shown
-    rows = tuple(_Row(s.index, s.rel, math(s.expr), s.rule, s.why) for s in d.steps)
-    return _View(d.title, d.summary, d.path, relation(d.claim).latex if d.claim else None, math(d.start.expr), rows)
+    chain = tuple(_Row(s.index, s.rel, math(s.expr), s.rule, s.why) for s in d.steps)
+    return _View(d.title, d.summary, d.path, relation(d.claim).latex if d.claim else None, math(d.start.expr), chain)
 
 
 def _rule_text(rule: str) -> str:
@@ -97,7 +97,7 @@ def _table(view: _View) -> str:
     for row in view.rows:
         cells = (f"<tr><td>{row.index}</td><td>{_math(RELATION_LATEX[row.rel])}</td><td>{_math(row.expr.latex)}</td>"
                  f"<td><code>{html.escape(row.rule)}</code></td><td>{html.escape(row.why)}</td>")
-        if checked:
+        if checked and row.verdict is not None:  # a checked view has a verdict in every row
             cells += (f"<td style=\"color:{_VERDICT_COLOR[row.verdict]}\" title=\"{html.escape(row.reason)}\">"
                       f"{VERDICT_MARK[row.verdict]} {row.verdict}</td>")
         out.append(cells + "</tr>")

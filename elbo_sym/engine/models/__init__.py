@@ -21,7 +21,11 @@ from elbo_sym.engine.models.general import GeneralModel
 
 
 def _discrete(spec: ModelSpec) -> Model:
-    return GeneralModel(spec) if spec.K == "any" else DiscreteModel(spec.K, spec)
+    if spec.K == "any":
+        return GeneralModel(spec)
+    if isinstance(spec.K, str):
+        raise ValueError(f"K must be an integer >= 2, got {spec.K!r}")
+    return DiscreteModel(spec.K, spec)
 
 
 register("discrete", _discrete)

@@ -8,7 +8,8 @@ beyond unfolding is written against blocks, so a new family is one module:
 * proofs use ``unfold``, ``points``, ``latent_sum``, ``positive_symbols``, ``simplices``,
   ``elimination`` (the constraints as substitutions) and ``parameter_bounds``;
 * the counterexample search draws instances block by block (``blocks``), adds the
-  family's own special cases (``special_instances``) and evaluates ``values(instance)``;
+  family's own special cases (``special_instances``) and evaluates ``values(instance)``
+  -- on explicit models (`ExplicitModel`; ``search_models()``, ``explicit(K)``);
 * reports and handouts say what was proved with ``describe()``.
 
 ``register(name, factory)`` makes a family available as ``model = "name"`` in files.
@@ -19,9 +20,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sympy import Expr, Symbol
+
+if TYPE_CHECKING:
+    from elbo_sym.engine.notation import Density
 
 # --------------------------------------------------------------------------- parameters
 
@@ -128,6 +132,13 @@ class Block:
     symbols: tuple[Symbol, ...]
     interval: Interval | None = None
 
+    @property
+    def bounds(self) -> Interval:
+        """The interval of a PARAMETER block (the other kinds have none)."""
+        if self.interval is None:
+            raise TypeError(f"block {self.name!r} ({self.kind}) has no interval")
+        return self.interval
+
 
 @dataclass(frozen=True)
 class Instance:
@@ -209,16 +220,23 @@ class ModelSpec:
 
 
 class Model(Protocol):
-    """The interface every family implements (see the module docstring)."""
+    """The interface every family implements (see the module docstring).
 
-    spec: ModelSpec
-    K: int | str
+    A family whose model is not itself explicit (``K = "any"``) is searched through
+    ``search_models()`` / ``explicit(K)``, which give `ExplicitModel`s.
+    """
+
+    @property
+    def spec(self) -> ModelSpec: ...
+
+    @property
+    def K(self) -> int | str: ...
+
+    @property
+    def observations(self) -> tuple[str, ...]: ...
 
     @property
     def points(self) -> Sequence: ...
-
-    @property
-    def blocks(self) -> tuple[Block, ...]: ...
 
     @property
     def parameters(self) -> tuple[Symbol, ...]: ...
@@ -238,6 +256,19 @@ class Model(Protocol):
     @property
     def sign_memo(self) -> dict: ...
 
+    @property
+    def q(self) -> tuple[Expr, ...]: ...
+
+    @property
+    def q_symbols(self) -> tuple[Symbol, ...]: ...
+
+    @property
+    def q_assumed(self) -> object:
+        """q as an assumption fixes it (in the family's own shape), None when q is free."""
+        ...
+
+    def density(self, d: Density, k) -> Expr: ...
+
     def unfold(self, e: Expr, point=None) -> Expr: ...
 
     def unfold_pointwise(self, e: Expr) -> tuple[Expr, ...]: ...
@@ -246,9 +277,23 @@ class Model(Protocol):
 
     def describe(self) -> str: ...
 
-    def search_models(self) -> tuple[Model, ...]: ...
+    def search_models(self) -> tuple[ExplicitModel, ...]: ...
 
-    def explicit(self, K: int) -> Model: ...
+    def explicit(self, K: int) -> ExplicitModel: ...
+
+
+class ExplicitModel(Model, Protocol):
+    """A model with finitely many states given by blocks: what the counterexample search and
+    examples work on."""
+
+    @property
+    def K(self) -> int: ...
+
+    @property
+    def blocks(self) -> tuple[Block, ...]: ...
+
+    @property
+    def assumed(self) -> dict[str, tuple[Expr, ...]]: ...
 
     def values(self, instance: Instance) -> dict[Symbol, Fraction]: ...
 
@@ -308,9 +353,9 @@ def validate_blocks(blocks: Iterable[Block], instance: Instance) -> None:
             if any(v <= 0 or v > 1 for v in values):
                 raise ValueError(f"{block.name} values p(x | z = k) must lie in (0, 1]")
         elif block.kind == PARAMETER:
-            if not block.interval.contains(values[0]):
-                raise ValueError(f"{block.label} = {values[0]} is outside {block.interval.describe(block.label)}")
+            if not block.bounds.contains(values[0]):
+                raise ValueError(f"{block.label} = {values[0]} is outside {block.bounds.describe(block.label)}")
 
 
-__all__ = ["Interval", "Parameter", "Block", "Instance", "ModelSpec", "Model", "register", "build", "families",
-           "block_values", "validate_blocks", "likelihood_block", "q_block", "SIMPLEX", "UNIT", "PARAMETER"]
+__all__ = ["Interval", "Parameter", "Block", "Instance", "ModelSpec", "Model", "ExplicitModel", "register", "build",
+           "families", "block_values", "validate_blocks", "likelihood_block", "q_block", "SIMPLEX", "UNIT", "PARAMETER"]

@@ -10,7 +10,7 @@ Parameters declared in ``[params]`` are real symbols with their intervals.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
 
@@ -36,18 +36,19 @@ class UnfoldError(ValueError):
     """An expression that has no meaning in the model (e.g. a free z outside a sum)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class DiscreteModel:
     """K latent states (``DiscreteModel(3)``, or from a file's ``ModelSpec``)."""
 
-    K: int = 2
-    spec: ModelSpec | None = field(default=None, compare=True)
+    K: int
+    spec: ModelSpec
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.K, int) or isinstance(self.K, bool) or self.K < 2:
-            raise ValueError(f"K must be an integer >= 2, got {self.K!r}")
-        if self.spec is None:
-            object.__setattr__(self, "spec", ModelSpec("discrete", self.K))
+    def __init__(self, K: int = 2, spec: ModelSpec | None = None) -> None:
+        # written out (init=False) so that `spec` is a ModelSpec once built, never None
+        if not isinstance(K, int) or isinstance(K, bool) or K < 2:
+            raise ValueError(f"K must be an integer >= 2, got {K!r}")
+        object.__setattr__(self, "K", K)
+        object.__setattr__(self, "spec", spec if spec is not None else ModelSpec("discrete", K))
 
     # -- observations and parameters ---------------------------------------------------
 
@@ -160,7 +161,7 @@ class DiscreteModel:
     def positive_symbols(self) -> frozenset[Symbol]:
         """The parameters that are > 0 on the whole domain."""
         return frozenset(s for b in self.blocks for s in b.symbols
-                         if b.kind != PARAMETER or b.interval.positive)
+                         if b.kind != PARAMETER or b.bounds.positive)
 
     @cached_property
     def simplices(self) -> tuple[tuple[Symbol, ...], ...]:
@@ -217,10 +218,16 @@ class DiscreteModel:
 
     def density(self, d: Density, k: int | None) -> Expr:
         """The value of a density at z = k (k is None where z is not bound)."""
-        if z in d.variables or z in d.given:
-            if k is None:
-                raise UnfoldError(f"{d.name}(...) mentions z outside a Sum, E, KL, H or ELBO")
         name, variables, given = d.name, d.variables, d.given
+        if z not in variables and z not in given:  # only p(x) has a value without z
+            bare = variables + given
+            if name == "p" and len(bare) == 1:
+                o = self._observation(bare[0])
+                if variables == bare:
+                    return self.evidences[o]
+            raise UnfoldError(f"no value for {name}{variables}|{given} in the discrete model")
+        if k is None:
+            raise UnfoldError(f"{d.name}(...) mentions z outside a Sum, E, KL, H or ELBO")
         if name == "p" and variables == (z,) and not given:
             return self.prior[k]
         if name == "q" and variables == (z,):
@@ -233,8 +240,6 @@ class DiscreteModel:
             observed = [v for v in variables + given if v != z]
             if len(observed) == 1:
                 o = self._observation(observed[0])
-                if variables == (observed[0],) and not given:
-                    return self.evidences[o]
                 if variables in ((observed[0], z), (z, observed[0])) and not given:
                     return self.prior[k] * self.likelihoods[o][k]
                 if variables == (observed[0],) and given == (z,):

@@ -277,7 +277,8 @@ def _expand(e: Expr) -> Expr:
 
 def _separate(term: Expr, pointwise: frozenset) -> tuple[Expr, Expr]:
     """(z-free factor, z-dependent factor) of a product."""
-    free, dependent = [], []
+    free: list[Expr] = []
+    dependent: list[Expr] = []
     for factor in Mul.make_args(term):
         (dependent if factor.free_symbols & pointwise else free).append(factor)
     return Mul(*free), Mul(*dependent)
