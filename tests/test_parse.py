@@ -355,3 +355,22 @@ def test_no_syntax_warning_on_stderr_of_the_command(tmp_path):
     (error,) = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert error.startswith(f"error: {path}:2:")
     assert all(line.startswith(("error:", "    ")) for line in done.stderr.splitlines())  # nothing else
+
+
+def test_elbo_in_a_file_whose_one_observation_is_not_x():
+    """data = ["y"]: ELBO(q) is the ELBO of y (it used to mean x, and the check ended in error)."""
+    from elbo_sym.engine.notation import ELBO, Density
+    from elbo_sym.engine.parse import Vocabulary
+
+    y = parse_expression("ELBO(q)", Vocabulary(("y",)))
+    assert isinstance(y, ELBO) and y.observation.name == "y" and y.distribution == Density("q", (z,))
+
+
+def test_parse_error_passes_through_a_budget_and_a_context_manager():
+    """ParseError is an ordinary exception: Python can set its __traceback__ anywhere."""
+    from elbo_sym import budget
+
+    with pytest.raises(ParseError) as info:
+        with budget.limit(5):
+            parse_expression("log(p(x)) +")
+    assert "term is missing" in info.value.message and info.value.__traceback__ is not None

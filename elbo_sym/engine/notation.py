@@ -31,8 +31,9 @@ class Notation(Expr):
 class Density(Notation):
     """``p(x | z)``, ``p(x, z)``, ``q(z)``: a named density over ``variables`` given ``given``."""
 
-    def __new__(cls, name: str, variables: tuple[Symbol, ...], given: tuple[Symbol, ...] = ()):
-        return Basic.__new__(cls, Str(name), Tuple(*variables), Tuple(*given))
+    def __new__(cls, name: str | Str, variables: tuple[Symbol, ...] | Tuple, given: tuple[Symbol, ...] | Tuple = ()):
+        # `func(*args)` rebuilds a density from its own args (Str, Tuple): xreplace and subs need it
+        return Basic.__new__(cls, name if isinstance(name, Str) else Str(name), Tuple(*variables), Tuple(*given))
 
     @property
     def name(self) -> str:
@@ -178,6 +179,12 @@ class ElboStrPrinter(StrPrinter):
     def _print_Density(self, d: Density) -> str:
         return f"{d.name}({_density_args(d, self._print)})"
 
+    def parenthesize(self, item, level, strict=False):
+        # A fraction inside a product is bracketed: -1/(3/4), not -1/3/4 (= -1/12).
+        if getattr(item, "is_Rational", False) and not item.is_Integer and level >= PRECEDENCE["Add"]:
+            return f"({self._print(item)})"
+        return super().parenthesize(item, level, strict)
+
     def _print_LatentSum(self, s: LatentSum) -> str:
         return f"Sum({self._print(s.body)}, {self._print(s.args[1])})"
 
@@ -243,7 +250,9 @@ class ElboLatexPrinter(LatexPrinter):
 
     def _print_ELBO(self, e: ELBO) -> str:
         if e.observation == x:
-            return rf"\mathcal{{L}}({e.distribution.name})"
+            if e.distribution == Density("q", (z,)):
+                return r"\mathcal{L}(q)"
+            return rf"\mathcal{{L}}\big({self._print(e.distribution)}\big)"
         return rf"\mathcal{{L}}\big({self._print(e.distribution)};\, {self._print(e.observation)}\big)"
 
     def _print_log(self, e: Expr, exp: str | None = None) -> str:
@@ -265,7 +274,21 @@ class ElboLatexPrinter(LatexPrinter):
             e = Add(*terms, evaluate=False)
         return super()._print_Add(e, order=order)
 
+    def _print_Pow(self, e: Expr) -> str:
+        # SymPy hands a negative power to _print_Mul, which reads (base, exp) as two factors;
+        # 1 over the positive power is what it means (and no recursion on (b**0)**-n).
+        base, exponent = e.args
+        if exponent.is_Rational and exponent.is_negative and base.is_commutative:
+            denominator = base if exponent == -1 else Pow(base, -exponent, evaluate=False)
+            return rf"\frac{{1}}{{{self._print(denominator)}}}"
+        return super()._print_Pow(e)
+
     def _print_Mul(self, e: Expr) -> str:
+        if not e.is_Mul:  # pragma: no cover - SymPy only passes products here now
+            return super()._print_Mul(e)
+        ones = [f for f in _factors(e) if f is not S.One]
+        if len(ones) < len(_factors(e)) and ones:  # 1 * (1/p(x)) as written: the 1 adds nothing
+            return self._print(ones[0] if len(ones) == 1 else Mul(*ones, evaluate=False))
         # A rational coefficient leads as a fraction: \frac{1}{3} \log 5, not \frac{\log 5}{3}.
         coeff, rest = e.as_coeff_Mul()
         if coeff.is_Rational and not coeff.is_Integer and rest is not S.One and not _is_fraction(rest):

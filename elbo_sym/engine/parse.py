@@ -39,18 +39,27 @@ MAX_NUMBER_BITS = 2048
 """Largest exact number nested powers may build: ((2**12)**12)**12... passes every per-node bound."""
 
 
-@dataclass(frozen=True)
 class ParseError(Exception):
     """A refused expression: what is wrong, and where (0-based column in the text).
 
-    `token` is the offending source text when the message does not already show it."""
+    `token` is the offending source text when the message does not already show it. An
+    ordinary exception class (not a frozen dataclass): Python sets ``__traceback__`` on it."""
 
-    message: str
-    column: int = 0
-    token: str = ""
+    def __init__(self, message: str, column: int = 0, token: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.column = column
+        self.token = token
 
     def __str__(self) -> str:
         return self.message
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ParseError) and (self.message, self.column, self.token) == \
+            (other.message, other.column, other.token)
+
+    def __hash__(self) -> int:
+        return hash((self.message, self.column, self.token))
 
 
 _DENSITY_NAMES = {"p", "q"}
@@ -886,8 +895,8 @@ class _Builder:
         return Entropy(self.distribution(args[0], depth))
 
     def call_ELBO(self, node: ast.Call, args: list, depth: int) -> Expr:
-        if self.vocabulary.single and len(args) == 1:
-            return ELBO(self.distribution(args[0], depth))
+        if self.vocabulary.single and len(args) == 1:  # the one observation, whatever its name
+            return ELBO(self.distribution(args[0], depth), self.vocabulary.variables[self.vocabulary.data[0]])
         if len(args) != 2:
             example = f"ELBO(q(z | {self.vocabulary.data[0]}), {self.vocabulary.data[0]})"
             raise self.fail(node, f"ELBO(...) takes the distribution and the observation, as in {example}"
