@@ -22,6 +22,10 @@ MAX_K = 2000
 """Latent states of an explicit discrete model."""
 MAX_K_TIMES_STEPS = 40_000
 """K x (steps + 1): bounds the unfolding work a file asks for before anything runs."""
+MAX_IWAE_SAMPLES = 8
+"""Most samples k of IWAE(q, k)."""
+MAX_IWAE_TERMS = 4096
+"""Most terms K**k an IWAE(q, k) unfolds into (one per k-tuple of latent states)."""
 MAX_EXPONENT = 12
 """Largest |n| in ``a ** n`` and in ``exp(n * log(a))`` (which is ``a ** n``)."""
 MAX_EXPANSION_TERMS = 200_000

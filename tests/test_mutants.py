@@ -198,12 +198,20 @@ def evaluate(node: ast.AST, w: World, k: int | None = None):
             if o not in w.observations:
                 raise KeyError(o)
             return mpmath.fsum(a[j] * _log(w.prior[j] * w.likelihood[o][j] / a[j]) for j in range(w.K))
+        if name == "IWAE":  # E over k independent draws from a of log((1/k) sum_i p(x, z_i) / a(z_i))
+            a, k = _weights(args[0], w), args[1].value
+            o = args[2].id if len(args) == 3 else w.observations[0]
+            if o not in w.observations:
+                raise KeyError(o)
+            r = [w.prior[j] * w.likelihood[o][j] / a[j] for j in range(w.K)]
+            return mpmath.fsum(mpmath.fprod(a[j] for j in t) * _log(mpmath.fsum(r[j] for j in t) / k)
+                               for t in itertools.product(range(w.K), repeat=k))
     raise ValueError(f"the oracle cannot evaluate {ast.dump(node)[:80]}")
 
 
 def _free_z(node: ast.AST) -> bool:
     """z occurs outside Sum/E/KL/H/ELBO (a claim for every value of z)."""
-    if isinstance(node, ast.Call) and node.func.id in ("Sum", "E", "KL", "H", "ELBO"):
+    if isinstance(node, ast.Call) and node.func.id in ("Sum", "E", "KL", "H", "ELBO", "IWAE"):
         return False
     if isinstance(node, ast.Name) and node.id == "z":
         return True

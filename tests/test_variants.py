@@ -24,9 +24,12 @@ LESSON = VARIANTS.parent
                          ids=lambda p: p.name)
 def test_every_variant_and_lesson_file_is_proved_for_every_latent_space(path):
     derivation = load(path)
-    assert derivation.K == "any"
     result = check_derivation(derivation)
     assert result.fully_proved, [(r.step.index, r.verdict, r.reason) for r in result.steps]
+    if path.name.startswith("iwae-"):  # k draws of z: unfolded over the K**k tuples of an explicit K
+        assert isinstance(derivation.K, int)
+        return
+    assert derivation.K == "any"
     assert derivation.model().describe() == "every latent space (any finite K, or densities)"
 
 

@@ -34,7 +34,7 @@ from elbo_sym.budget import checkpoint
 from elbo_sym.engine.canonical import TooLarge, bounded_expand, bounded_together
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.models.discrete import has_free_latent
-from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, to_text, z
+from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, to_text, z
 
 MAX_CERTIFICATE_TERMS = 20_000
 """Largest polynomial (in terms) the constraint certificate expands."""
@@ -130,7 +130,7 @@ class _Walker:
             self.walk(e.args[0], model.points[0])
             self.densities(e.args[0])
             return
-        if isinstance(e, ELBO):
+        if isinstance(e, (ELBO, IWAE)):  # IWAE: logs of averages of the same ratios p(x, z) / q(z)
             self.walk(e.distribution, model.points[0])
             self.densities(e.distribution)
             self.densities(e.joint)

@@ -115,6 +115,31 @@ class ELBO(Notation):
         return Density("p", (self.observation, z))
 
 
+class IWAE(Notation):
+    """``IWAE(q, k)``: the importance-weighted bound with k samples,
+    E over z_1..z_k drawn independently from q of log((1/k) sum_i p(x, z_i) / q(z_i));
+    ``IWAE(q(z | x1), k, x1)`` with several observations. IWAE(q, 1) is the ELBO."""
+
+    def __new__(cls, distribution: Density, samples: Expr | int, observation: Symbol | None = None):
+        return Basic.__new__(cls, distribution, S(samples), observation if observation is not None else x)
+
+    @property
+    def distribution(self) -> Density:
+        return self.args[0]
+
+    @property
+    def samples(self) -> int:
+        return int(self.args[1])
+
+    @property
+    def observation(self) -> Symbol:
+        return self.args[2]
+
+    @property
+    def joint(self) -> Density:
+        return Density("p", (self.observation, z))
+
+
 class Exp(exp):
     """``exp(a)`` as written: never rewritten into a power it could not afford.
 
@@ -205,6 +230,11 @@ class ElboStrPrinter(StrPrinter):
     def _print_Exp(self, e: Exp) -> str:
         return f"exp({self._print(e.args[0])})"
 
+    def _print_IWAE(self, e: IWAE) -> str:
+        if e.observation == x:
+            return f"IWAE({self._distribution(e.distribution)}, {e.samples})"
+        return f"IWAE({self._print(e.distribution)}, {e.samples}, {self._print(e.observation)})"
+
 
 class ElboLatexPrinter(LatexPrinter):
     """The one LaTeX printer: the lesson's notation as a textbook writes it."""
@@ -254,6 +284,12 @@ class ElboLatexPrinter(LatexPrinter):
                 return r"\mathcal{L}(q)"
             return rf"\mathcal{{L}}\big({self._print(e.distribution)}\big)"
         return rf"\mathcal{{L}}\big({self._print(e.distribution)};\, {self._print(e.observation)}\big)"
+
+    def _print_IWAE(self, e: IWAE) -> str:
+        name = "q" if e.distribution == Density("q", (z,)) else self._print(e.distribution)
+        if e.observation != x:
+            name += rf";\, {self._print(e.observation)}"
+        return rf"\mathcal{{L}}^{{\mathrm{{IWAE}}}}_{{{e.samples}}}({name})"
 
     def _print_log(self, e: Expr, exp: str | None = None) -> str:
         (arg,) = e.args
@@ -360,6 +396,6 @@ def to_text(expr: Basic) -> str:
 RELATION_LATEX = {"=": "=", "<=": r"\leq", ">=": r"\geq", "<": "<", ">": ">"}
 
 __all__ = [
-    "x", "z", "Exp", "Density", "LatentSum", "Expectation", "KL", "Entropy", "ELBO", "Notation",
+    "x", "z", "Exp", "IWAE", "Density", "LatentSum", "Expectation", "KL", "Entropy", "ELBO", "Notation",
     "p", "q", "to_latex", "to_text", "ElboLatexPrinter", "ElboStrPrinter", "RELATION_LATEX",
 ]

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, S, Symbol, exp, log
 
-from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, Exp, Expectation, LatentSum, x, z
-from elbo_sym.limits import MAX_EXPONENT
+from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Exp, Expectation, LatentSum, x, z
+from elbo_sym.limits import MAX_EXPONENT, MAX_IWAE_SAMPLES
 
 MAX_LENGTH = 2000
 """Characters in one expression; the lesson's longest is under 100."""
@@ -67,7 +67,7 @@ RESERVED = frozenset({"p", "q", "z", "Sum", "E", "KL", "H", "ELBO", "log", "exp"
 """Names a file may not use for an observation or a parameter."""
 
 _CALL_EXAMPLES = {"p": "p(x)", "q": "q(z)", "Sum": "Sum(f, z)", "E": "E(q, f)", "KL": "KL(q(z), p(z))",
-                  "H": "H(q)", "ELBO": "ELBO(q)", "log": "log(...)", "exp": "exp(...)"}
+                  "H": "H(q)", "ELBO": "ELBO(q)", "IWAE": "IWAE(q, 2)", "log": "log(...)", "exp": "exp(...)"}
 """The functions of the notation, each with how it is written."""
 
 
@@ -905,6 +905,24 @@ class _Builder:
         if observation == z:
             raise self.fail(args[1], "the second argument of ELBO is an observation, not z")
         return ELBO(self.distribution(args[0], depth), observation)
+
+    def call_IWAE(self, node: ast.Call, args: list, depth: int) -> Expr:
+        several = not self.vocabulary.single
+        if len(args) not in ((3,) if several else (2, 3)):
+            example = (f"IWAE(q(z | {self.vocabulary.data[0]}), 2, {self.vocabulary.data[0]})" if several
+                       else "IWAE(q, 2)")
+            raise self.fail(node, f"IWAE(...) takes the distribution, the number of samples k"
+                                  f"{' and the observation' if several else ''}, as in {example}")
+        samples = args[1]
+        if not (isinstance(samples, ast.Constant) and type(samples.value) is int
+                and 1 <= samples.value <= MAX_IWAE_SAMPLES):
+            raise self.fail(samples, f"the number of samples of IWAE is a whole number from 1 to {MAX_IWAE_SAMPLES}")
+        observation = self.vocabulary.variables[self.vocabulary.data[0]]
+        if len(args) == 3:
+            observation = self.variable(args[2])
+            if observation == z:
+                raise self.fail(args[2], "the third argument of IWAE is an observation, not z")
+        return IWAE(self.distribution(args[0], depth), samples.value, observation)
 
     def call_log(self, node: ast.Call, args: list, depth: int) -> Expr:
         self.arity(node, args, 1)

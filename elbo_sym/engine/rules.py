@@ -32,7 +32,7 @@ from sympy import (
 from elbo_sym.engine.canonical import Canonical, canonical
 from elbo_sym.engine.definedness import is_positive, nonnegative
 from elbo_sym.engine.models.base import Model
-from elbo_sym.engine.notation import KL, Density, Expectation, LatentSum, to_text, x, z
+from elbo_sym.engine.notation import IWAE, KL, Density, Expectation, LatentSum, to_text, x, z
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,10 @@ def jensen(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
     if bounds is None:
         return RuleOutcome(False, "Jensen's inequality gives >= (or <=), never =, < or >")
     upper, lower = bounds
+    if any(isinstance(node, IWAE) for side in (upper, lower) for node in preorder_traversal(side)):
+        outcome = _iwae_jensen(upper, lower, model)
+        if outcome is not None:
+            return outcome
     tried = []
     for outer in _log_of_sums(upper):
         inside = outer.args[0]
@@ -148,6 +152,59 @@ def jensen(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
         return RuleOutcome(False, "no log of a sum/expectation on the larger side matched a weighted sum "
                                   "of logs on the smaller side")
     return RuleOutcome(False, "Jensen's pattern found but a condition failed", tried[0])
+
+
+def _iwae_jensen(upper: Expr, lower: Expr, model: Model) -> RuleOutcome | None:
+    """Jensen for the importance-weighted bound, over the k-tuples (z_1..z_k) drawn from q:
+
+    * ``log p(x) >= IWAE(q, k)``: the tuple weights W_t = q(z_1)...q(z_k) are a distribution
+      and the W-average of the averaged ratio (1/k) sum_i p(x, z_i)/q(z_i) is the argument
+      of a log on the larger side;
+    * ``IWAE(q, k) >= ...``: for every tuple, log of the average ratio >= the average of the
+      logs (uniform weights 1/k); weighted by W_t >= 0 this bounds IWAE below by
+      sum_t W_t (1/k) sum_i log r_i, which must equal the smaller side (the ELBO).
+    The rest of both sides must agree, as for every inequality rule."""
+    terms_of = getattr(model, "iwae_terms", None)
+    if terms_of is None:
+        return None
+    for node in preorder_traversal(lower):  # log p(x) >= IWAE
+        if not isinstance(node, IWAE):
+            continue
+        terms = terms_of(node)
+        weights = tuple(w for w, _ in terms)
+        averages = tuple(Add(*ratios) / node.samples for _, ratios in terms)
+        mean = Add(*(w * a for w, a in zip(weights, averages)))
+        for outer in preorder_traversal(upper):
+            if not isinstance(outer, log):
+                continue
+            conditions = (
+                ("the tuple weights q(z_1)...q(z_k) are a distribution (positive, sum to 1)",
+                 all(is_positive(w, model) for w in weights)
+                 and canonical(Add(*weights) - 1, model).is_zero),
+                ("the averaged ratios are positive", all(is_positive(a, model) for a in averages)),
+                ("the log on the larger side is of the average over the draws",
+                 canonical(model.unfold(outer.args[0]) - mean, model).is_zero),
+                ("apart from the Jensen pair, both sides agree",
+                 proves_zero(difference(difference(upper, lower), difference(outer, node)), model)),
+            )
+            if all(held for _, held in conditions):
+                return RuleOutcome(True, f"Jensen's inequality over the {node.samples} draws from q", conditions)
+    for node in preorder_traversal(upper):  # IWAE >= sum_t W_t (1/k) sum_i log r_i
+        if not isinstance(node, IWAE):
+            continue
+        terms = terms_of(node)
+        below = Add(*(w * Add(*(log(r, evaluate=False) for r in ratios)) / node.samples for w, ratios in terms))
+        conditions = (
+            ("the tuple weights are positive", all(is_positive(w, model) for w, _ in terms)),
+            ("the ratios p(x, z)/q(z) are positive", all(is_positive(r, model) for _, ratios in terms for r in ratios)),
+            ("the smaller side is the tuple-average of the mean log ratio (each draw is distributed as q)",
+             proves_zero(difference(difference(upper, lower), difference(node, below)), model)),
+        )
+        if all(held for _, held in conditions):
+            return RuleOutcome(True, "Jensen's inequality inside the average of the k weights, for every draw",
+                               conditions)
+        return RuleOutcome(False, "Jensen's pattern for IWAE found but a condition failed", conditions)
+    return None
 
 
 def _kl_candidates(prev: Expr, new: Expr, model) -> list:

@@ -10,6 +10,7 @@ Parameters declared in ``[params]`` are real symbols with their intervals.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
@@ -29,7 +30,8 @@ from elbo_sym.engine.models.base import (
     q_block,
     validate_blocks,
 )
-from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, z
+from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, z
+from elbo_sym.limits import MAX_IWAE_TERMS
 
 
 class UnfoldError(ValueError):
@@ -298,6 +300,8 @@ class DiscreteModel:
             a, joint = e.distribution, e.joint
             return Add(*(self.density(a, j) * _log(self.density(joint, j) / self.density(a, j))
                          for j in range(self.K)))
+        if isinstance(e, IWAE):
+            return Add(*(w * _log(Add(*ratios) / e.samples) for w, ratios in self.iwae_terms(e)))
         if isinstance(e, log):
             return _log(self.unfold(e.args[0], k))
         if e.is_Symbol and e.name in self.params:
@@ -305,6 +309,19 @@ class DiscreteModel:
         if e.args:
             return e.func(*(self.unfold(arg, k) for arg in e.args))
         return e
+
+    def iwae_terms(self, e: IWAE) -> list[tuple[Expr, tuple[Expr, ...]]]:
+        """IWAE(q, k) as a weighted sum over the K**k tuples (z_1, ..., z_k) of latent states:
+        per tuple its probability q(z_1)...q(z_k) and the k weights p(x, z_i) / q(z_i)."""
+        K, k = self.K, e.samples
+        if K ** k > MAX_IWAE_TERMS:
+            raise UnfoldError(f"IWAE with k = {k} samples and K = {K} states has {K}**{k} terms; "
+                              f"at most {MAX_IWAE_TERMS}")
+        a, joint = e.distribution, e.joint
+        q_values = [self.density(a, j) for j in range(K)]
+        ratios = [self.density(joint, j) / q_values[j] for j in range(K)]
+        return [(Mul(*(q_values[j] for j in t)), tuple(ratios[j] for j in t))
+                for t in itertools.product(range(K), repeat=k)]
 
     def unfold_pointwise(self, e: Expr) -> tuple[Expr, ...]:
         """One unfolded expression per value of z when z is free (a claim 'for all z'), else one."""
@@ -343,7 +360,7 @@ def _log(argument: Expr) -> Expr:
 
 def has_free_latent(e: Expr) -> bool:
     """True when z occurs outside every binder (Sum, E, KL, H, ELBO bind it)."""
-    if isinstance(e, (LatentSum, Expectation, KL, Entropy, ELBO)):
+    if isinstance(e, (LatentSum, Expectation, KL, Entropy, ELBO, IWAE)):
         return False
     if isinstance(e, Density):
         return z in e.variables or z in e.given

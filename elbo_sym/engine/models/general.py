@@ -27,7 +27,7 @@ from sympy import Add, Expr, Integer, Mul, Pow, Rational, Symbol, exp, log
 
 from elbo_sym.engine.models.base import ModelSpec
 from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, has_free_latent, observation_of
-from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, Expectation, LatentSum, z
+from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, z
 
 GENERIC = "z"
 """The one point of a general model: z itself."""
@@ -212,6 +212,9 @@ class GeneralModel:
             a = self.density(e.distribution, GENERIC)
             joint = self.density(e.joint, GENERIC)
             return self.latent_sum((a * log(joint / a, evaluate=False),))
+        if isinstance(e, IWAE):
+            raise UnfoldError("IWAE(q, k) needs an explicit number of latent states: write K = 2 (or 3, ...), "
+                              "not K = \"any\"")
         if isinstance(e, log):
             return log(self.unfold(e.args[0], k), evaluate=False)
         if e.is_Symbol and e.name in self.params:
