@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from elbo_sym.limits import MAX_WORD_CHARS
 
 __all__ = ["MATH_CHARACTERS", "TEXT_CHARACTERS", "PARAGRAPH", "ProseError", "ProseSpan", "allowed", "check_prose",
-           "inline", "make_safe", "split_math", "terminal_safe"]
+           "html_text", "inline", "make_safe", "split_math", "terminal_safe"]
 
 _GREEK = {
     "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "varepsilon", "ϵ": "epsilon",
@@ -149,6 +149,14 @@ def _line_break(match: re.Match) -> str:
     return PARAGRAPH if len(re.split(r"\r\n|\r|\n", match.group())) >= 3 else " "
 
 
+def html_text(text: str) -> str:
+    """Prose for an HTML page that MathJax typesets (Anki, notebooks): escaped, and marked so
+    that MathJax leaves it alone -- a \\( ... \\) an author typed stays text, never math."""
+    import html
+
+    return f'<span class="tex2jax_ignore">{html.escape(text, quote=False)}</span>' if text else ""
+
+
 def inline(text: str) -> str:
     """Line breaks and the spaces around them as one space, ends stripped (never a paragraph break)."""
     return _LINE_BREAKS.sub(" ", text).strip()
@@ -164,7 +172,11 @@ class ProseSpan:
     position: int
 
 
-_MATH_SPAN = re.compile(r"\\\$|\$|\n\n")
+_MATH_SPAN = re.compile(r"\\\$|\$|(?:\r\n|\r|\n)[ \t]*(?:\r\n|\r|\n)")
+"""A literal dollar, a formula's dollar, or a blank line (also with spaces on it: what
+:func:`check_prose` turns into a paragraph break)."""
+_RELATION_AFTER = re.compile(r"\s*(<=|>=|==|!=|=|<|>|≤|≥|≠)")
+_RELATION_BEFORE = re.compile(r".*(<=|>=|==|!=|=|<|>|≤|≥|≠)\s*", re.S)
 
 
 def split_math(text: str) -> list[ProseSpan]:
@@ -185,7 +197,7 @@ def split_math(text: str) -> list[ProseSpan]:
             if "".join(buffer):
                 spans.append(ProseSpan("text", "".join(buffer), start))
             buffer = []
-            if token == "\n\n":
+            if token not in ("$", "\\$"):
                 spans.append(ProseSpan("paragraph", "", match.start()))
                 start = match.end()
             else:
@@ -207,6 +219,11 @@ def split_math(text: str) -> list[ProseSpan]:
     buffer.append(text[position:])
     if "".join(buffer):
         spans.append(ProseSpan("text", "".join(buffer), start))
+    for left, right in zip(spans, spans[1:]):  # $a$ >= b, a < $b$: a relation typeset half in math
+        if (left.kind == "math" and right.kind == "text" and _RELATION_AFTER.match(right.text)) or \
+                (left.kind == "text" and right.kind == "math" and _RELATION_BEFORE.fullmatch(left.text)):
+            raise ProseError("a relation next to a formula would be printed unchecked: state it as the claim or "
+                             "a step, or write it in words", right.position if left.kind == "math" else left.position)
     return spans
 
 

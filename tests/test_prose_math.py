@@ -139,7 +139,8 @@ def test_formulas_on_cards_are_printed_by_the_printer(tmp_path):
                          'back = "The average of $log(q(z) / p(z))$ under q."\n', "utf-8")
     (card,) = load_deck(deck_file).cards
     front, back = note_fields(card)[:2]
-    assert front.startswith("What is \\(") and "KL" in front and "$" not in front
+    assert front.startswith('<span class="tex2jax_ignore">What is </span>\\(') and "KL" in front
+    assert "$" not in front
     context = _card_context(card, type("V", (), {"verdict": "none"})())
     assert r"\(" in context["front"] and r"\frac{q(z)}{p(z)}" in context["back"]
     bad = tmp_path / "bad.toml"
@@ -147,3 +148,57 @@ def test_formulas_on_cards_are_printed_by_the_printer(tmp_path):
     with pytest.raises(DerivationError) as info:
         load_deck(bad)
     assert info.value.line == 3 and info.value.column is not None
+
+
+def test_typed_mathjax_delimiters_stay_text_in_anki_and_notebooks(tmp_path):
+    r"""A \( ... \) typed in prose would be typeset by MathJax as an unchecked formula: it is
+    marked as text MathJax ignores; $...$ formulas still come from the printer."""
+    from elbo_sym.lesson.practice import load_deck
+    from elbo_sym.publish.anki import note_fields
+    from elbo_sym.report.display import to_html
+
+    deck_file = tmp_path / "cards.toml"
+    deck_file.write_text('title = "t"\n[[card]]\nfront = "Is \\\\(\\\\log p(x) \\\\geq 0\\\\)?"\n'
+                         'back = "No: $KL(q(z), p(z))$ is."\n', "utf-8")
+    (card,) = load_deck(deck_file).cards
+    front, back = note_fields(card)[:2]
+    assert front == r'<span class="tex2jax_ignore">Is \(\log p(x) \geq 0\)?</span>'
+    assert back.startswith('<span class="tex2jax_ignore">No: </span>\\(') and "KL" in back
+    d = loads(gap_with(title='"Unchecked \\\\(a < b\\\\) and $KL(q(z), p(z | x))$"'), "gap.toml")
+    page = to_html(check_file(d))
+    assert '<span class="tex2jax_ignore">Unchecked \\(a &lt; b\\) and </span>\\(\\mathrm{KL}' in page
+
+
+def test_anki_export_refuses_to_replace_a_symbolic_link(tmp_path):
+    from elbo_sym.lesson.practice import load_flashcards
+    from elbo_sym.publish.anki import AnkiError, write_apkg
+
+    target = tmp_path / "elsewhere.apkg"
+    target.write_bytes(b"keep me")
+    link = tmp_path / "deck.apkg"
+    link.symlink_to(target)
+    with pytest.raises(AnkiError, match="symbolic link"):
+        write_apkg(load_flashcards().cards, link)
+    assert link.is_symlink() and target.read_bytes() == b"keep me"
+
+
+def test_a_relation_next_to_a_formula_is_refused():
+    for why in ('"so $ELBO(q)$ >= $log(p(x))$"', '"and $KL(q(z), p(z))$ < 0"', '"since 0 <= $H(q)$"'):
+        with pytest.raises(DerivationError, match="relation next to a formula"):
+            loads(gap_with(why=why), "gap.toml")
+
+
+def test_a_paragraph_break_with_spaces_inside_a_formula_is_an_error_at_load():
+    """It crashed the report (traceback, exit 1): blank lines with spaces on them were not
+    seen as a paragraph break when the file was read."""
+    with pytest.raises(DerivationError, match="same paragraph"):
+        loads(gap_with(summary="'''A $(p(x)\n  \n+ 1)$ B'''"), "gap.toml")
+
+
+def test_new_names_with_a_dollar_check_green(tmp_path, monkeypatch, capsys):
+    from elbo_sym.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["new", "--", "d$b"]) == 0 and main(["new", "--", "e$$"]) == 0
+    capsys.readouterr()
+    assert main(["check", "--no-cache", "d$b.toml", "e$$.toml"]) == 0

@@ -182,3 +182,27 @@ def test_find_the_mistake_sheet_with_its_solution_page(slip, tmp_path):
     assert "p(z | x)" in solutions.replace("\n", " ") or "p(z |" in solutions  # the repair
     pages = subprocess.run(["pdfinfo", str(built.pdf)], capture_output=True, text=True).stdout
     assert "Pages:" in pages and int(pages.split("Pages:")[1].split()[0]) >= 2  # solutions on their own page
+
+
+def test_expect_refuted_without_a_list_means_exactly_one_mistake():
+    """A file whose every step is wrong is not a "find the mistake" sheet."""
+    text = SLIP.read_text("utf-8").replace("expect_refuted = [3]", 'expect = "refuted"')
+    text = text.replace('expr = "KL(q(z), p(z))"', 'expr = "KL(p(z), q(z))"')
+    report = report_of(text)
+    assert [s.verdict for s in report.steps].count("refuted") == 2
+    assert not report.ok and not any(s.expected_refuted for s in report.steps)
+    assert "exactly one step must be refuted" in derivation_text(report)
+
+
+def test_a_teaching_files_claim_must_be_defined():
+    text = SLIP.read_text("utf-8").replace('claim = "log(p(x)) - ELBO(q) = KL(q(z), p(z))"',
+                                           'claim = "log(p(x)) - ELBO(q) = log(p(z) - p(z))"')
+    report = report_of(text)
+    assert not report.ok and any("not shown to be defined" in p for p in report.problems)
+
+
+def test_explain_exits_like_check_on_a_teaching_file(capsys):
+    from elbo_sym.cli import main
+
+    assert main(["explain", str(SLIP)]) == 0
+    assert "teaching file" in capsys.readouterr().out

@@ -18,7 +18,8 @@ from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.derivation import Derivation, Formula
 from elbo_sym.limits import STEP_BUDGET_SECONDS, validate_budget
-from elbo_sym.report.build import counterexample_report
+from elbo_sym.report.build import counterexample_report, report_of
+from elbo_sym.report.model import DerivationReport
 
 if TYPE_CHECKING:
     from elbo_sym.engine.check import DerivationResult, StepResult
@@ -53,9 +54,15 @@ class Explanation:
     notice: str = ""  # shown first, e.g. why this step was chosen when none was asked for
 
     @property
+    def file_report(self) -> DerivationReport | None:
+        return report_of(self.file_result) if self.file_result is not None else None
+
+    @property
     def ok(self) -> bool:
-        """The whole file passes (the same rule as `check`), not only the step shown."""
-        return bool(self.file_result is not None and self.file_result.ok)
+        """The whole file passes (the same rule as `check`, teaching files included), not only
+        the step shown."""
+        report = self.file_report
+        return bool(report is not None and report.ok)
 
     @property
     def step(self):
@@ -198,17 +205,18 @@ def format_explanation(e: Explanation) -> str:
         lines.append(f"suggestion: {suggestion.describe()}")
     elif r.verdict.value == "refuted":
         lines.append("suggestion: none of the common repairs (sign, q/p swap, prior/posterior, relation) proves it")
-    whole = e.file_result
+    whole = e.file_report
     if whole is not None:
         lines.append("")
-        if whole.ok:
+        if whole.ok and whole.expect == "refuted":
+            lines.append("the whole file passes: a teaching file, exactly its marked steps are refuted")
+        elif whole.ok:
             lines.append(f"the whole file passes: {whole.claim_reason}")
         else:
-            others = [f"step {x.step.index} is {x.verdict.value}" for x in whole.steps
-                      if not x.passes and x.step.index != e.index]
-            others += [f"example {x.example.index} fails" for x in whole.examples if not x.holds]
+            others = [f"step {s.index} is {s.verdict}" for s in whole.failing_steps if s.index != e.index]
+            others += [f"example {x.index} fails" for x in whole.examples if not x.holds]
             others += list(whole.problems)
-            if not whole.established:
+            if not whole.established and whole.expect != "refuted":
                 others.append(f"claim: {whole.claim_reason}")
             lines.append("the whole file does not pass (exit 1): " + "; ".join(dict.fromkeys(others)))
     return "\n".join(lines) + "\n"

@@ -120,6 +120,7 @@ def starter_text(path: Path) -> str:
     # file name, no word TeX cannot break, within the title's length limit
     stem = make_safe(re.sub(r"[-_]+", " ", path.stem), MAX_TITLE_CHARS - len(prefix) - 3,
                      MAX_WORD_CHARS - 2) or "new variant"
+    stem = stem.replace("\\", "/").replace("$", "\\$")  # prose: a $ in a file name is a dollar, not math
     title = f"{prefix} ({stem})"
     return (STARTER.replace("@WORD@", shell_word(path.name)).replace("@FILE@", path.name)
             .replace("@TITLE@", _toml_basic(title))

@@ -585,6 +585,10 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
     if relation is None and derivation.expect != "refuted":  # a teaching file may flip a step on purpose
         problems.append("the chain mixes >= and <= steps, so it establishes no relation")
     established, claim_reason = _claim(derivation, relation, model, results, budget, message)
+    if derivation.expect == "refuted" and derivation.claim is not None:  # printed on the student sheet
+        problem = _teaching_claim_problem(derivation, model, budget)
+        if problem:
+            problems.append(problem)
     for e in derivation.examples:
         done["examples"].append(_check_example(derivation, e, model, message))
     return DerivationResult(derivation, tuple(results), relation, established, claim_reason,
@@ -609,6 +613,23 @@ def _assumption_problem(derivation: Derivation, model: Model, budget: float) -> 
         clear_cache()
         return f"could not check the assumption: {error}"
     return None
+
+
+def _teaching_claim_problem(derivation: Derivation, model: Model, budget: float) -> str | None:
+    """A teaching file's claim is the wrong conclusion its chain reaches, but it must still
+    mean something: every log argument positive, every divisor non-zero."""
+    claim = derivation.claim
+    assert claim is not None
+    try:
+        with budgets.limit(min(budget, budgets.remaining()), "the claim's budget ran out"):
+            _, open_ = _definedness((claim.lhs.expr, claim.rhs.expr), model)
+    except BudgetExceeded as error:
+        clear_cache()
+        return f"could not check that the claim is defined: {error}"
+    except Exception as error:  # noqa: BLE001 - never a traceback, never a pass
+        clear_cache()
+        return f"could not check that the claim is defined: {error}"
+    return f"the claim is not shown to be defined: {open_[0].describe()}" if open_ else None
 
 
 def _claim(derivation: Derivation, relation: str | None, model: Model,

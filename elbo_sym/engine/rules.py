@@ -194,16 +194,16 @@ def _iwae_jensen(upper: Expr, lower: Expr, model: Model) -> RuleOutcome | None:
             continue
         terms = terms_of(node)
         below = Add(*(w * Add(*(log(r, evaluate=False) for r in ratios)) / node.samples for w, ratios in terms))
-        conditions = (
+        inside = (
             ("the tuple weights are positive", all(is_positive(w, model) for w, _ in terms)),
             ("the ratios p(x, z)/q(z) are positive", all(is_positive(r, model) for _, ratios in terms for r in ratios)),
             ("the smaller side is the tuple-average of the mean log ratio (each draw is distributed as q)",
              proves_zero(difference(difference(upper, lower), difference(node, below)), model)),
         )
-        if all(held for _, held in conditions):
+        if all(held for _, held in inside):
             return RuleOutcome(True, "Jensen's inequality inside the average of the k weights, for every draw",
-                               conditions)
-        return RuleOutcome(False, "Jensen's pattern for IWAE found but a condition failed", conditions)
+                               inside)
+        return RuleOutcome(False, "Jensen's pattern for IWAE found but a condition failed", inside)
     return None
 
 

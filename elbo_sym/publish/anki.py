@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from elbo_sym.prose import html_text
+
 __all__ = [
     "DECK_ID",
     "DECK_NAME",
@@ -84,7 +86,7 @@ def _prose(text: str) -> str:
         elif part.kind == "paragraph":
             out.append("<br><br>")
         else:
-            out.append(html.escape(re.sub(r"\s+", " ", part.text), quote=False))
+            out.append(html_text(re.sub(r"\s+", " ", part.text)))
     return "".join(out).strip()
 
 
@@ -145,6 +147,8 @@ def write_apkg(cards: Sequence[Any], path: str | os.PathLike[str], name: str = D
     import genanki
 
     path = Path(path)
+    if path.is_symlink():  # replacing the link would write where it points from now on (/dev/stdout...)
+        raise AnkiError(f"{path} is a symbolic link; give the path of a regular file")
     if path.is_dir():
         raise AnkiError(f"{path} is a folder; give a file name such as {path / 'deck.apkg'}")
     if (path.exists() or path.is_symlink()) and not path.is_file():

@@ -289,7 +289,7 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "left_value": c.lhs_value if c is not None else "", "right_value": c.rhs_value if c is not None else "",
             "repair": LatexMarkup(g.expr_latex) if g is not None and g.expr_latex and g.changes else None,
             "repair_rel": relation(g.rel) if g is not None else "",
-            "repair_text": (g.description[:1].upper() + g.description[1:] + f" (rule: {g.rule}).")
+            "repair_text": (g.description[:1].upper() + g.description[1:] + f"; rule: {g.rule}.")
             if g is not None else "",
         })
     count = len(mistakes)

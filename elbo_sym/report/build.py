@@ -75,8 +75,9 @@ def report_of(result: DerivationResult) -> DerivationReport:
     model = d.model()
     steps = []
     lhs = d.start.expr
+    refuted = sum(r.verdict is Verdict.refuted for r in result.steps)
     for r in result.steps:
-        steps.append(_step_report(r, lhs, d))
+        steps.append(_step_report(r, lhs, d, refuted))
         lhs = r.step.expr
     chain = None
     if result.relation is not None:
@@ -108,7 +109,7 @@ def prose_parts(text: str, vocabulary: Vocabulary) -> Prose:
     return tuple(parts)
 
 
-def _step_report(r: StepResult, lhs: Expr, d: Derivation) -> StepReport:
+def _step_report(r: StepResult, lhs: Expr, d: Derivation, refuted: int) -> StepReport:
     s = r.step
     conditions = [ConditionReport(c, held) for c, held in r.conditions]
     if r.outcome is not None:
@@ -120,8 +121,8 @@ def _step_report(r: StepResult, lhs: Expr, d: Derivation) -> StepReport:
                                       _latex_of(g.expr, d.vocabulary), g.describe())
     if d.expect_refuted:
         expected = s.index in d.expect_refuted
-    else:  # expect = "refuted" without a list: whichever steps are refuted are the mistakes
-        expected = d.expect == "refuted" and r.verdict.value == "refuted"
+    else:  # expect = "refuted" without a list: the one refuted step is the mistake (two: none is)
+        expected = d.expect == "refuted" and r.verdict.value == "refuted" and refuted == 1
     return StepReport(index=s.index, line=s.line, lhs=math(lhs), rel=s.rel, expr=math(s.expr), rule=s.rule,
                       why=s.why, verdict=r.verdict.value, reason=r.reason, instances=r.instances, accept=s.accept,
                       conditions=tuple(dict.fromkeys(conditions)),

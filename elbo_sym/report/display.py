@@ -12,7 +12,8 @@ import html
 from dataclasses import dataclass
 
 from elbo_sym.engine.notation import RELATION_LATEX
-from elbo_sym.report.model import VERDICT_MARK, DerivationReport, Math
+from elbo_sym.prose import html_text
+from elbo_sym.report.model import VERDICT_MARK, DerivationReport, Math, Prose
 
 _VERDICT_COLOR = {"proved": "#1a7f37", "checked": "#9a6700", "refuted": "#cf222e", "error": "#cf222e"}
 
@@ -24,6 +25,7 @@ class _Row:
     expr: Math
     rule: str
     why: str
+    """HTML (text that MathJax leaves alone, formulas from the printer)."""
     verdict: str | None = None
     reason: str = ""
     notes: tuple[str, ...] = ()
@@ -32,6 +34,7 @@ class _Row:
 @dataclass(frozen=True)
 class _View:
     title: str
+    """HTML, like `summary`."""
     summary: str
     file: str
     claim: str | None
@@ -54,18 +57,30 @@ def _view(shown) -> _View:
                 notes.append("counterexample: " + s.counterexample.describe())
             if s.suggestion is not None:
                 notes.append("suggestion: " + s.suggestion.describe())
-            rows.append(_Row(s.index, s.rel, s.expr, s.rule, s.why, s.verdict, s.reason, tuple(notes)))
+            rows.append(_Row(s.index, s.rel, s.expr, s.rule, _prose(s.why_parts, s.why), s.verdict, s.reason,
+                             tuple(notes)))
         status = f"{'✓' if shown.ok else '✗'} {'established' if shown.established else 'NOT established'}: " \
                  f"{shown.claim_reason}"
         problems = tuple(f"✗ example {e.index}: {'; '.join(e.failures)}" for e in shown.examples if not e.holds)
         problems += tuple(f"problem: {p}" for p in shown.problems)
-        return _View(shown.title, shown.summary, shown.file, shown.claim.latex if shown.claim else None,
-                     shown.start, tuple(rows), status, problems)
-    from elbo_sym.report.build import math, relation  # a loaded Derivation: print it now
+        return _View(_prose(shown.title_parts, shown.title), _prose(shown.summary_parts, shown.summary), shown.file,
+                     shown.claim.latex if shown.claim else None, shown.start, tuple(rows), status, problems)
+    from elbo_sym.report.build import math, prose_parts, relation  # a loaded Derivation: print it now
 
     d = shown
-    chain = tuple(_Row(s.index, s.rel, math(s.expr), s.rule, s.why) for s in d.steps)
-    return _View(d.title, d.summary, d.path, relation(d.claim).latex if d.claim else None, math(d.start.expr), chain)
+    chain = tuple(_Row(s.index, s.rel, math(s.expr), s.rule, _prose(prose_parts(s.why, d.vocabulary), s.why))
+                  for s in d.steps)
+    return _View(_prose(prose_parts(d.title, d.vocabulary), d.title),
+                 _prose(prose_parts(d.summary, d.vocabulary), d.summary), d.path,
+                 relation(d.claim).latex if d.claim else None, math(d.start.expr), chain)
+
+
+def _prose(parts: Prose, fallback: str) -> str:
+    """An author's prose as HTML: text MathJax leaves alone, $...$ formulas from the printer."""
+    if not parts:
+        return html_text(fallback)
+    return "".join(_math(p.latex) if p.kind == "math" else "<br>" if p.kind == "paragraph" else html_text(p.text)
+                   for p in parts)
 
 
 def _rule_text(rule: str) -> str:
@@ -96,14 +111,14 @@ def _table(view: _View) -> str:
                + ("<td></td>" if checked else "") + "</tr>")
     for row in view.rows:
         cells = (f"<tr><td>{row.index}</td><td>{_math(RELATION_LATEX[row.rel])}</td><td>{_math(row.expr.latex)}</td>"
-                 f"<td><code>{html.escape(row.rule)}</code></td><td>{html.escape(row.why)}</td>")
+                 f"<td><code>{html.escape(row.rule)}</code></td><td>{row.why}</td>")
         if checked and row.verdict is not None:  # a checked view has a verdict in every row
             cells += (f"<td style=\"color:{_VERDICT_COLOR[row.verdict]}\" title=\"{html.escape(row.reason)}\">"
                       f"{VERDICT_MARK[row.verdict]} {row.verdict}</td>")
         out.append(cells + "</tr>")
         if row.notes:
             out.append(f"<tr><td></td><td colspan=\"{len(head) - 1}\"><small>"
-                       + "<br>".join(html.escape(n) for n in row.notes) + "</small></td></tr>")
+                       + "<br>".join(html_text(n) for n in row.notes) + "</small></td></tr>")
     out += ["</tbody>", "</table>"]
     return "\n".join(out)
 
@@ -111,16 +126,16 @@ def _table(view: _View) -> str:
 def to_html(shown) -> str:
     """Title, summary, claim, the steps as a table (with verdicts for a report)."""
     view = _view(shown)
-    parts = [f"<div class=\"elbo-sym\"><strong>{html.escape(view.title)}</strong> "
+    parts = [f"<div class=\"elbo-sym\"><strong>{view.title}</strong> "
              f"<code>{html.escape(view.file)}</code>"]
     if view.summary:
-        parts.append(f"<p>{html.escape(view.summary)}</p>")
+        parts.append(f"<p>{view.summary}</p>")
     if view.claim is not None:
         parts.append(f"<p>claim: {_math(view.claim)}</p>")
     if view.status is not None:
-        parts.append(f"<p>{html.escape(view.status)}</p>")
+        parts.append(f"<p>{html_text(view.status)}</p>")
     parts.append(_table(view))
-    parts += [f"<p>{html.escape(p)}</p>" for p in view.problems]
+    parts += [f"<p>{html_text(p)}</p>" for p in view.problems]
     return "\n".join(parts) + "\n</div>"
 
 

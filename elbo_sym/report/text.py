@@ -25,6 +25,8 @@ def _step_lines(s: StepReport) -> list[str]:
     if s.expected_refuted:
         lines.append("      expected to be refuted (a deliberate mistake of a teaching file)"
                      if s.verdict == "refuted" else
+                     "      expected to be refuted, but the check did not finish: undecided is not refuted"
+                     if s.verdict == "error" else
                      "      expected to be refuted, but it is not: the teaching file's mistake is not a mistake")
     elif s.verdict == "checked":
         lines.append(f"      accepted (accept = \"checked\"): printed as \"held on {s.instances} exact instances, "
@@ -43,7 +45,9 @@ def derivation_text(r: DerivationReport) -> str:
     lines = [f"{r.file} — {r.title}", f"  model: {r.model}"]
     if r.expect == "refuted":
         wanted = ", ".join(str(s.index) for s in r.steps if s.expected_refuted)
-        lines.append(f"  teaching file: step {wanted} must be refuted (find the mistake)")
+        lines.append(f"  teaching file: step {wanted} must be refuted (find the mistake)" if wanted else
+                     "  teaching file (expect = \"refuted\"): exactly one step must be refuted, the others proved "
+                     "(or name them: expect_refuted = [2, 4])")
     if r.claim is not None:
         lines.append(f"  claim: {r.claim.text}")
     for a in r.assume:
