@@ -41,12 +41,36 @@ latex:
 	  echo "(or any TeX Live with latexmk). Continuing: LaTeX tests skip, handouts are written as .tex only."; \
 	fi
 
+# The website checks (tests/test_web.py): node + npm and Debian's chromium from apt when missing
+# and we may (as for TeX), then web/node_modules (katex, remark/rehype) from the committed
+# web/package-lock.json with `npm ci`. Without them the web tests skip (fail if ELBO_SYM_REQUIRE_WEB=1).
+WEB_APT := nodejs:node npm:npm chromium:chromium
+.PHONY: web-deps
+web-deps:
+	@missing=; for pair in $(WEB_APT); do command -v $${pair#*:} >/dev/null 2>&1 || missing="$$missing $${pair%%:*}"; done; \
+	if [ -z "$$missing" ]; then \
+	  echo "web: $$(command -v node) $$(node --version), $$(command -v chromium)"; \
+	elif command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+	  case "$$missing" in *chromium*) missing="$$missing fonts-liberation";; esac; \
+	  echo "Installing (apt-get):$$missing"; \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing \
+	  || echo "warning: apt-get failed; web tests will be skipped"; \
+	else \
+	  echo "Missing:$$missing. Install with: sudo apt-get update && sudo apt-get install -y --no-install-recommends$$missing"; \
+	fi
+	@if ! command -v npm >/dev/null 2>&1; then echo "no npm: web tests will be skipped"; \
+	elif [ -f web/node_modules/katex/package.json ] && [ web/node_modules/.package-lock.json -nt web/package-lock.json ]; then \
+	  echo "web/node_modules: up to date with web/package-lock.json"; \
+	else npm ci --prefix web --no-audit --no-fund || echo "warning: npm ci failed; web tests will be skipped"; fi
+
 handouts: venv latex
 	$(BIN)/elbo-sym check derivations/ derivations/variants/ derivations/teaching/
 	$(BIN)/elbo-sym cards --check
 	$(BIN)/elbo-sym build derivations/ derivations/teaching/ --out handouts/
 
-test: venv latex lint
+test: venv latex web-deps lint
 	$(BIN)/python -m pytest -q
 
 # Static checks, run by `make test` (and so by CI): ruff (style, imports, bugs) and mypy (types).

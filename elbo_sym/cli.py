@@ -417,24 +417,77 @@ def _seed_option(what: str):
 Examples:
   elbo-sym exercises                      the sheet of exercises.pdf (seed {DEFAULT_SEED}, {DEFAULT_COUNT} cases)
   elbo-sym exercises --seed 7 --count 3
-  elbo-sym exercises --K 3 --json""")
+  elbo-sym exercises --K 3 --json
+  elbo-sym exercises --moodle quiz.xml    the same sheet as a Moodle quiz, one cloze question per case
+  elbo-sym exercises --roster students.csv --out sheets
+                                          a PDF per student (CSV columns id,name) + teacher-key.pdf""")
 @_seed_option("the sheet")
 @click.option("--count", type=Integer(1, MAX_COUNT), default=DEFAULT_COUNT, show_default=True, metavar="N",
               help="number of cases")
 @click.option("--K", "K", type=Integer(2, MAX_EXERCISE_K), default=2, show_default=True, metavar="K",
               help="latent states per case (2: binary)")
 @_json_option("print {seed, K, count, cases: [...]} as JSON")
+@click.option("--moodle", default=None, metavar="QUIZ.xml",
+              help="write the sheet as a Moodle XML quiz: a cloze question per case, numerical answers")
+@click.option("--roster", default=None, metavar="STUDENTS.csv",
+              help="one PDF sheet per student (UTF-8 CSV, columns id,name; each seed from SEED and the id) "
+                   "and teacher-key.pdf, into --out")
+@click.option("--out", default=None, metavar="DIR", help="folder of the --roster PDFs")
 def _exercises(**params) -> int:
     """Draw COUNT distinct cases with nice fractions from SEED and print the sheet followed by
     the exact answer keys.  The defaults are those of `build` (exercises.pdf, answers.pdf).
+    With --moodle or --roster, write those files instead (binary cases, as exercises.pdf).
     """
     return _run("exercises", params)
+
+
+def _exercise_files(args) -> int:
+    """`exercises --moodle FILE` and `exercises --roster CSV --out DIR` (elbo_sym.publish.moodle, .roster)."""
+    if args.roster is None and args.out is not None:
+        raise InputError("--out goes with --roster (the folder of the students' PDFs)")
+    if args.roster is not None and args.out is None:
+        raise InputError("--roster needs --out DIR (the folder of the students' PDFs)")
+    if args.json:
+        raise InputError("--json prints the sheet; it does not go with --moodle or --roster")
+    if args.K != 2:
+        raise InputError("--moodle and --roster make binary sheets (K = 2), as exercises.pdf")
+    quiz = _output_file(args.moodle, "--moodle") if args.moodle is not None else None
+    out = _output_folder(args.out, "--out") if args.roster is not None else None
+    from elbo_sym.publish.roster import RosterError, read_roster, source_date_epoch
+
+    try:
+        students = read_roster(args.roster) if args.roster is not None else None
+        source_date_epoch()
+    except RosterError as error:
+        raise InputError(str(error)) from None
+    if quiz is not None:
+        from elbo_sym.publish.moodle import MoodleError, write_moodle_quiz
+
+        try:
+            path = write_moodle_quiz(quiz, args.seed, args.count)
+        except MoodleError as error:
+            raise InputError(str(error)) from None
+        print(f"wrote {path} ({args.count} cloze question(s), seed {args.seed}; import it in Moodle as "
+              f"\"Moodle XML format\")")
+    if students is not None and out is not None:
+        from elbo_sym.publish.roster import build_roster
+
+        try:
+            result = build_roster(students, out, seed=args.seed, count=args.count)
+        except RosterError as error:
+            print(f"elbo-sym exercises: no sheets written: {error}", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"wrote {len(result.sheets)} student sheet(s) and {result.key.name} to "
+              f"{os.path.normpath(args.out)}{os.sep} ({result.seconds:.1f} s)")
+    return EXIT_OK
 
 
 def cmd_exercises(args) -> int:
     from elbo_sym.lesson.examples import ExampleInputError
     from elbo_sym.lesson.exercises import format_sheet, generate_exercises
 
+    if args.moodle is not None or args.roster is not None or args.out is not None:
+        return _exercise_files(args)
     try:
         sheet = generate_exercises(args.seed, args.count, args.K)
     except ExampleInputError as error:
@@ -745,6 +798,64 @@ def cmd_explain(args) -> int:
     explanation = explain(derivation, args.step, budget=args.budget)
     print(format_explanation(explanation), end="")
     return _status(explanation.ok)
+
+
+# --------------------------------------------------------------------------- web
+
+
+@cli.command("web", short_help="check everything, then write the course-website pages (Markdown, KaTeX math)",
+             epilog="""\b
+Examples:
+  elbo-sym web                            derivations/ -> pages/
+  elbo-sym web --out site/src/content/docs/elbo
+  elbo-sym web derivations/ derivations/teaching/ --seed 7""")
+@click.argument("paths", nargs=-1, metavar="[PATHS]...")
+@click.option("--out", default="pages", show_default=True, metavar="DIR",
+              help="output folder, e.g. a Starlight content folder")
+@_seed_option("the exercise page and the drill")
+@click.option("--count", type=Integer(1, MAX_COUNT), default=DEFAULT_COUNT, show_default=True, metavar="N",
+              help="number of exercise cases")
+@click.option("--budget", type=SECONDS, default=STEP_BUDGET_SECONDS, show_default=True, metavar="SECONDS",
+              help="time budget per derivation step")
+def _web(**params) -> int:
+    """Check every derivation first, then write the lesson as Markdown pages for an Astro
+    Starlight site (remark-math + rehype-katex): derivations, the worked example with its
+    figure (SVG), exercises, the tight drill, the self-check and the flashcards, each answer
+    collapsible. Every formula is typeset by the printer of the PDF handouts.
+
+    The same input gives byte-identical pages.  PATHS default to derivations/ in the current folder.
+    """
+    return _run("web", params)
+
+
+def cmd_web(args) -> int:
+    from elbo_sym.engine.derivation import DerivationError
+    from elbo_sym.lesson.examples import ExampleInputError
+    from elbo_sym.publish.handouts import HandoutError, require_checked
+    from elbo_sym.publish.web import Page, WebError, lesson_pages, write_pages
+    from elbo_sym.report.build import check_file
+
+    out = _output_folder(args.out, "--out")  # refused before any work, and nothing is created yet
+    paths = _paths(args.paths, "web")
+    derivations, errors = load_all(paths)
+    for error in errors:
+        _print_derivation_error(error)
+    if errors:
+        return EXIT_INPUT
+    results = [check_file(d, budget=args.budget) for d in derivations]
+    try:
+        require_checked(results)
+        items = lesson_pages(results, seed=args.seed, count=args.count, budget=args.budget)
+    except (HandoutError, WebError) as error:
+        print(f"elbo-sym web: no pages written: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except (DerivationError, ExampleInputError) as error:
+        raise InputError(str(error)) from None
+    written = write_pages(items, out)
+    print(f"checked {len(results)} derivation(s): every step proved or accepted")
+    for path, item in zip(written, items):
+        print(f"  wrote {path}" + (f"  ({len(item.formulas)} formulas)" if isinstance(item, Page) else ""))
+    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,203 @@
+"""Export an exercise sheet as a Moodle quiz: Moodle XML, one cloze question per case.
+
+``elbo-sym exercises --moodle quiz.xml [--seed S --count N]`` writes the cases of the
+sheet that ``exercises.pdf`` prints for the same seed, in Moodle's XML question format
+(Question bank > Import > Moodle XML format):
+
+* first a ``<question type="category">`` (:func:`default_category`), so the questions
+  land in a category of their own;
+* then per case one ``<question type="cloze">`` (Moodle's "Embedded answers"). Its
+  ``<name>`` holds the seed and the case number; its ``<questiontext format="html">`` the
+  case's givens and tasks, every formula the printer's LaTeX (taken from
+  :func:`elbo_sym.publish.handouts.exercises_context`, the PDFs' context) between
+  ``\\(`` and ``\\)`` for Moodle's MathJax filter, and one sub-question per number to
+  enter: ``{1:NUMERICAL:=0.613333:0.0005}`` -- the exact key's value correctly rounded
+  to 6 decimals (``LogNumber.decimal``), accepted within ``tolerance`` (absolute);
+  the posterior has one sub-question per state. ``<generalfeedback>`` shows the exact
+  key (the answer key's workings).
+
+HTML text goes into CDATA sections. Every character of text or LaTeX that reaches the
+HTML is escaped (``& < >``), so the CDATA terminator ``]]>`` cannot occur inside one;
+:func:`cdata` still splits any ``]]>`` (``]]]]><![CDATA[>``), so a section can never end
+early whatever it is given. Names and the category are XML-escaped text. The output is
+deterministic: the same seed and count give the same bytes.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape as xml_escape
+
+from sympy import Eq, Integer
+
+from elbo_sym.engine.notation import z
+from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, exercises_context, math
+
+__all__ = [
+    "ANSWER_DIGITS",
+    "TOLERANCE",
+    "MoodleError",
+    "cdata",
+    "cloze_numerical",
+    "default_category",
+    "moodle_quiz",
+    "write_moodle_quiz",
+]
+
+TOLERANCE = "0.0005"
+"""Absolute tolerance of every numerical sub-question: answers to 4 decimals are accepted."""
+ANSWER_DIGITS = 6
+"""Decimals of the stored answers (the answer key's)."""
+PENALTY = "0.3333333"
+
+_NUMBER = re.compile(r"-?[0-9]+\.[0-9]+")
+
+
+class MoodleError(Exception):
+    """The quiz cannot be written (a value that is not a plain decimal, an unwritable file)."""
+
+
+def cdata(text: str) -> str:
+    """``text`` as CDATA section(s): ``]]>`` inside is split so no section ends early."""
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def cloze_numerical(value: str, tolerance: str = TOLERANCE) -> str:
+    """A cloze NUMERICAL sub-question with one correct answer: ``{1:NUMERICAL:=value:tolerance}``."""
+    for number in (value, tolerance):
+        if not _NUMBER.fullmatch(number):
+            raise MoodleError(f"not a plain decimal number: {number!r}")
+    return f"{{1:NUMERICAL:={value}:{tolerance}}}"
+
+
+def default_category(seed: int, count: int) -> str:
+    return f"$course$/top/ELBO exercises, seed {seed}"
+
+
+def _math(latex: str) -> str:
+    """Printer LaTeX as inline MathJax in HTML (escaped: ``<``, ``>`` and ``&`` never reach HTML raw)."""
+    return r"\(" + html.escape(latex, quote=False) + r"\)"
+
+
+def _text(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def _key_values(seed: int, count: int) -> list[dict[str, list[str]]]:
+    """Per case, per task key, the exact key's decimals (one per state for the posterior)."""
+    from elbo_sym.lesson.exercises import generate_exercises
+
+    sheet = generate_exercises(seed, count)
+    cases = []
+    for exercise in sheet:
+        values: dict[str, list[str]] = {}
+        for task in sheet.tasks:
+            if task.key == "posterior":
+                values[task.key] = [p.value.decimal(ANSWER_DIGITS) for p in exercise.key.posterior]
+            else:
+                values[task.key] = [exercise.key.quantity(task.key).value.decimal(ANSWER_DIGITS)]
+        cases.append(values)
+    return cases
+
+
+def _task_keys() -> list[str]:
+    from elbo_sym.lesson.exercises import TASKS
+
+    return [t.key for t in TASKS]
+
+
+def _question(case: Mapping[str, Any], sheet: Mapping[str, Any], values: Mapping[str, Sequence[str]],
+              keys: Sequence[str], tolerance: str) -> tuple[str, str, str]:
+    """(name, question text HTML, general feedback HTML) of one case."""
+    seed, count, index = sheet["seed"], sheet["count"], case["index"]
+    name = f"ELBO exercise, seed {seed}, case {index} of {count}"
+    givens = ",&nbsp;&nbsp; ".join(_math(f"{g['symbol']} = {g['value']}") for g in case["given"])
+    rows = []
+    for task, answer, key in zip(sheet["tasks"], case["answers"], keys):
+        expected = ",\\ ".join(values[key])
+        if str(answer["nats"]) != expected:  # the text and the answers come from one key
+            raise MoodleError(f"case {index} ({key}): the handout shows {answer['nats']}, the key has {expected}")
+        numbers = values[key]
+        if len(numbers) == 1:
+            field = cloze_numerical(numbers[0], tolerance)
+        else:
+            field = "&nbsp;&nbsp; ".join(f"{_math(math(Eq(z, Integer(k), evaluate=False)))}: "
+                                         f"{cloze_numerical(v, tolerance)}" for k, v in enumerate(numbers))
+        unit = " nats" if task["information"] else ""
+        rows.append(f"<tr><td>({_text(task['letter'])})</td><td>{_math(task['symbol'])}</td>"
+                    f"<td>{_text(task['name'])}</td><td>{field}{unit}</td></tr>")
+    text = (f"<p>Exercise sheet with seed {seed}, case {index} of {count}. The latent variable has two states, "
+            f"{_math(math(Integer(0)))} and {_math(math(Integer(1)))}.</p>\n"
+            f"<p>{givens}</p>\n"
+            f"<p>Compute each quantity and give it to 4 decimal places (information quantities in nats; "
+            f"answers within &plusmn;{tolerance} are accepted).</p>\n"
+            f"<table>\n" + "\n".join(rows) + "\n</table>")
+    feedback_rows = []
+    for answer, key in zip(case["answers"], keys):
+        exact = answer.get("exact")
+        working = f"{answer['symbol']} = {answer['working']}"
+        if exact is not None and exact != answer["working"] and not str(answer["working"]).endswith(f"= {exact}"):
+            working += f" = {exact}"
+        feedback_rows.append(f"<li>({_text(answer['letter'])}) {_math(working)} &asymp; "
+                             f"{_text(', '.join(values[key]))}</li>")
+    feedback = ("<p>Answer key (exact; decimals correctly rounded, information quantities in nats):</p>\n<ul>\n"
+                + "\n".join(feedback_rows) + f"\n</ul>\n<p>Check: {_math(case['gap_is_kl'])} ({_text(case['verdict'])} "
+                f"exactly for this case).</p>")
+    return name, text, feedback
+
+
+def moodle_quiz(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, *, tolerance: str = TOLERANCE,
+                category: str | None = None, context: Mapping[str, Any] | None = None) -> str:
+    """The Moodle XML of the exercise sheet ``seed``/``count`` (see the module docstring).
+
+    ``context`` replaces ``exercises_context(seed=seed, count=count)`` (tests use it).
+    """
+    sheet = context if context is not None else exercises_context(seed=seed, count=count)
+    values = _key_values(sheet["seed"], sheet["count"])
+    keys = _task_keys()
+    if len(values) != len(sheet["cases"]):
+        raise MoodleError("the sheet and its key have different numbers of cases")
+    category = category if category is not None else default_category(sheet["seed"], sheet["count"])
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           f"<!-- elbo-sym exercises, seed {sheet['seed']}, {sheet['count']} cases: Moodle XML, "
+           f"one cloze question per case -->",
+           "<quiz>",
+           '  <question type="category">',
+           f"    <category><text>{xml_escape(category)}</text></category>",
+           '    <info format="html"><text></text></info>',
+           "  </question>"]
+    for case, case_values in zip(sheet["cases"], values):
+        name, text, feedback = _question(case, sheet, case_values, keys, tolerance)
+        out += ['  <question type="cloze">',
+                f"    <name><text>{xml_escape(name)}</text></name>",
+                f'    <questiontext format="html"><text>{cdata(text)}</text></questiontext>',
+                f'    <generalfeedback format="html"><text>{cdata(feedback)}</text></generalfeedback>',
+                f"    <penalty>{PENALTY}</penalty>",
+                "    <hidden>0</hidden>",
+                f"    <idnumber>elbo-sym-{int(sheet['seed'])}-{int(case['index'])}</idnumber>",
+                "  </question>"]
+    out.append("</quiz>")
+    return "\n".join(out) + "\n"
+
+
+def write_moodle_quiz(path: str | os.PathLike[str], seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, *,
+                      tolerance: str = TOLERANCE) -> Path:
+    """Write :func:`moodle_quiz` to ``path`` atomically (temp file in the same folder + rename)."""
+    target = Path(path)
+    data = moodle_quiz(seed, count, tolerance=tolerance).encode("utf-8")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target

@@ -1,0 +1,389 @@
+"""Per-student exercise sheets from a class roster, and the teacher's key.
+
+``elbo-sym exercises --roster students.csv --out DIR`` writes ``DIR/<id>.pdf`` for every
+student -- the exercise sheet (``exercises.tex.j2``, the same template as
+``exercises.pdf``) with the student's name and id in its header -- and
+``DIR/teacher-key.pdf``: every student's seed and answers.
+
+The roster (:func:`read_roster`)
+    A UTF-8 CSV file (a BOM is allowed) whose header row names the columns ``id`` and
+    ``name`` (any order, any case; other columns are ignored). Each id is 1 to
+    :data:`MAX_ID_CHARS` characters from ``A-Z a-z 0-9 . _ -`` starting with a letter or
+    digit (it becomes a file name), unique ignoring case, and neither ``teacher-key`` nor a
+    Windows device name (``CON``, ``NUL``, ``COM1``, ...). A name is 1 to
+    :data:`MAX_NAME_CHARS` characters that the handouts can typeset; it is printed
+    literally (``\\``, ``$``, ``&``, ``%``, ... are escaped by :func:`render.latex_escape`).
+    At most :data:`MAX_STUDENTS` students and :data:`MAX_ROSTER_BYTES` bytes. Every problem
+    is a :class:`RosterError` naming ``file:line``.
+
+The seed of a student (:func:`student_seed`)
+    The first 8 bytes of ``SHA-256("elbo-sym roster seed v1" NUL course-seed NUL id)`` (the
+    course seed in decimal, the id in UTF-8) as a big-endian integer, top bit cleared: a
+    seed in 0 .. 2**63 - 1 that depends only on the course seed and the id, so a student
+    keeps the same sheet when the roster is reordered or grows. Anyone can recompute a
+    sheet with ``elbo-sym exercises --seed SEED`` (the seed is printed on the sheet and in
+    the key).
+
+Reproducible bytes
+    Same roster, seed and count give byte-identical PDFs: the sheets are typeset in
+    batches of :data:`BATCH_STUDENTS` consecutive students (a fixed number, whatever the
+    number of cores), one pdfTeX run per batch, and cut into one PDF per student by
+    :mod:`elbo_sym.publish.pdfpages`, which writes a fixed ``/ID`` and dates from
+    ``SOURCE_DATE_EPOCH`` (or :data:`DEFAULT_EPOCH` when it is not set). A student's PDF
+    carries the fonts of its batch (glyph subsets, no text of other sheets).
+
+Speed
+    The exact keys are computed in worker processes (one per core), and each batch is
+    typeset as soon as its keys are ready, while the next batches are computed: 300
+    students take well under a minute on 2 cores (``bench/bench_roster.py``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import re
+import shutil
+import tempfile
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from elbo_sym.files import FileReadError, read_regular_file
+from elbo_sym.prose import allowed, describe
+from elbo_sym.publish.handouts import HandoutError, exercises_context
+from elbo_sym.publish.pdfpages import GROUP_KEY, PdfPagesError, parse_pdf, split_by_group, write_pages
+from elbo_sym.publish.render import INSTALL_HINT, RenderError, build_pdf, latex_available, render_template
+
+__all__ = [
+    "BATCH_STUDENTS",
+    "DEFAULT_EPOCH",
+    "KEY_NAME",
+    "MAX_ID_CHARS",
+    "MAX_NAME_CHARS",
+    "MAX_ROSTER_BYTES",
+    "MAX_STUDENTS",
+    "RosterError",
+    "RosterResult",
+    "Student",
+    "build_roster",
+    "parse_roster",
+    "read_roster",
+    "source_date_epoch",
+    "student_seed",
+]
+
+MAX_ROSTER_BYTES = 1_000_000
+MAX_STUDENTS = 1000
+MAX_ID_CHARS = 64
+MAX_NAME_CHARS = 100
+KEY_NAME = "teacher-key"
+"""The key's file stem (``teacher-key.pdf``); no student may have this id."""
+BATCH_STUDENTS = 25
+"""Sheets per pdfTeX run. Fixed (not the number of cores), so the PDFs' bytes never depend on the machine."""
+DEFAULT_EPOCH = 1_767_225_600
+"""2026-01-01T00:00:00Z: the PDFs' date when ``SOURCE_DATE_EPOCH`` is not set."""
+SEED_DOMAIN = b"elbo-sym roster seed v1"
+MAX_SEED = 2**63 - 1
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_WINDOWS_DEVICES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+_TEX_PREFIX = "\\pdfobjcompresslevel=0\n\\nofiles\n"
+"""Before ``\\documentclass``: a classic xref table (pdfpages reads it), no .aux (one pdfTeX run)."""
+
+
+class RosterError(Exception):
+    """A bad roster (the message names file:line) or a failed build of the sheets."""
+
+
+@dataclass(frozen=True)
+class Student:
+    """One row of the roster: ``id`` (a safe file stem), ``name`` (printed literally), its ``line``."""
+
+    id: str
+    name: str
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class RosterResult:
+    """What :func:`build_roster` wrote: one PDF per student (roster order) and the key."""
+
+    sheets: tuple[Path, ...]
+    key: Path
+    seeds: dict[str, int] = field(default_factory=dict)
+    pages: int = 0
+    seconds: float = 0.0
+
+
+# --------------------------------------------------------------------------- the roster
+
+
+def student_seed(course_seed: int, student_id: str) -> int:
+    """The exercise seed of one student: see the module's docstring (SHA-256, 63 bits)."""
+    message = SEED_DOMAIN + b"\0" + str(int(course_seed)).encode("ascii") + b"\0" + student_id.encode("utf-8")
+    return int.from_bytes(hashlib.sha256(message).digest()[:8], "big") & MAX_SEED
+
+
+def _check_id(value: str, where: str, seen: dict[str, int], line: int) -> str:
+    text = value.strip()
+    if not text:
+        raise RosterError(f"{where}: the id is empty")
+    if len(text) > MAX_ID_CHARS:
+        raise RosterError(f"{where}: the id is {len(text)} characters long; the limit is {MAX_ID_CHARS}")
+    if not _ID.fullmatch(text):
+        bad = next((ch for ch in text if not (ch.isascii() and (ch.isalnum() or ch in "._-"))), text[0])
+        shown = repr(bad) if bad.isprintable() else describe(bad)
+        raise RosterError(f"{where}: id {text!r} is not safe as a file name ({shown}): use letters, digits, "
+                          f"'.', '_' and '-', starting with a letter or digit")
+    folded = text.lower()
+    if folded == KEY_NAME or folded.split(".")[0] in _WINDOWS_DEVICES:
+        what = "the key" if folded == KEY_NAME else "a device"
+        raise RosterError(f"{where}: id {text!r} is reserved (it would name {what})")
+    if folded in seen:
+        raise RosterError(f"{where}: duplicate id {text!r} (first on line {seen[folded]}; "
+                          f"ids are compared ignoring case)")
+    seen[folded] = line
+    return text
+
+
+def _check_name(value: str, where: str) -> str:
+    text = " ".join(value.split())
+    if not text:
+        raise RosterError(f"{where}: the name is empty")
+    if len(text) > MAX_NAME_CHARS:
+        raise RosterError(f"{where}: the name is {len(text)} characters long; the limit is {MAX_NAME_CHARS}")
+    for ch in text:
+        if not allowed(ch) or unicodedata.category(ch) in ("Cc", "Cf", "Cs"):
+            raise RosterError(f"{where}: the name has {describe(ch)}, which the sheets cannot print "
+                              f"(Latin letters with accents are fine; write other scripts in Latin letters)")
+    return text
+
+
+def parse_roster(text: str, source: str = "roster") -> list[Student]:
+    """The students of a roster's text (see the module docstring); errors name ``source:line``."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    students: list[Student] = []
+    seen: dict[str, int] = {}
+    columns = (0, 0)
+    line = 1
+    try:
+        while True:
+            line = reader.line_num + 1  # where the record starts (a quoted name may span lines)
+            row = next(reader, None)
+            if row is None:
+                break
+            where = f"{source}:{line}"
+            if not row or all(not cell.strip() for cell in row):
+                continue  # blank lines are fine
+            if header is None:
+                header = [cell.strip().lower() for cell in row]
+                missing = [c for c in ("id", "name") if c not in header]
+                if missing:
+                    raise RosterError(f"{where}: the first row must be a header naming the columns id and name "
+                                      f"(found {', '.join(repr(c) for c in row[:4])}); missing: {', '.join(missing)}")
+                for c in ("id", "name"):
+                    if header.count(c) > 1:
+                        raise RosterError(f"{where}: the header names the column {c!r} twice")
+                columns = (header.index("id"), header.index("name"))
+                continue
+            if len(row) != len(header):
+                raise RosterError(f"{where}: {len(row)} field(s), but the header has {len(header)} "
+                                  f"(quote a name that holds a comma: \"Lovelace, Ada\")")
+            if len(students) >= MAX_STUDENTS:
+                raise RosterError(f"{where}: more than {MAX_STUDENTS} students (split the roster)")
+            student_id = _check_id(row[columns[0]], where, seen, line)
+            students.append(Student(student_id, _check_name(row[columns[1]], where), line))
+    except csv.Error as error:
+        hint = " (a quote opened here is never closed)" if "end of data" in str(error) else ""
+        raise RosterError(f"{source}:{line}: not valid CSV: {error}{hint}") from None
+    if header is None:
+        raise RosterError(f"{source}: the roster is empty (expected a header row id,name and one row per student)")
+    if not students:
+        raise RosterError(f"{source}: no students (only the header row)")
+    return students
+
+
+def read_roster(path: str | os.PathLike[str]) -> list[Student]:
+    """Read and validate a roster file (regular file, at most MAX_ROSTER_BYTES, UTF-8)."""
+    try:
+        data = read_regular_file(path, MAX_ROSTER_BYTES)
+    except FileReadError as error:
+        raise RosterError(str(error)) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise RosterError(f"{os.fspath(path)}:{line}: not UTF-8 (byte 0x{data[error.start]:02x}); "
+                          f"save the roster as UTF-8 CSV") from None
+    if "\0" in text:
+        line = text[:text.index("\0")].count("\n") + 1
+        raise RosterError(f"{os.fspath(path)}:{line}: a NUL byte (is this a spreadsheet, not a CSV file?)")
+    return parse_roster(text, os.fspath(path))
+
+
+def source_date_epoch() -> int:
+    """``SOURCE_DATE_EPOCH`` (whole seconds since 1970) if set, else :data:`DEFAULT_EPOCH`."""
+    value = os.environ.get("SOURCE_DATE_EPOCH")
+    if value is None or not value.strip():
+        return DEFAULT_EPOCH
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
+        raise RosterError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not {value[:20]!r}")
+    return int(text)
+
+
+# --------------------------------------------------------------------------- typesetting
+
+
+def _split_document(tex: str) -> tuple[str, str]:
+    """(preamble, body) of a rendered handout."""
+    preamble, marker, rest = tex.partition("\\begin{document}")
+    body, end, _ = rest.rpartition("\\end{document}")
+    if not marker or not end:
+        raise RosterError("the exercises template did not render a whole LaTeX document")
+    return preamble, body
+
+
+def _batch_sources(batch: Sequence[tuple[int, Student, int]], count: int) -> tuple[str, list[dict[str, Any]], Any]:
+    """Worker: the LaTeX of one batch of sheets, each student's key entry, and the tasks.
+
+    ``batch`` holds (position in the batch, student, seed). Runs in a worker process.
+    """
+    preamble: str | None = None
+    parts: list[str] = []
+    entries: list[dict[str, Any]] = []
+    tasks: Any = None
+    for group, student, seed in batch:
+        sheet = exercises_context(seed=seed, count=count)
+        tasks = sheet["tasks"]
+        tex = render_template("exercises.tex.j2", sheet=sheet, student={"id": student.id, "name": student.name})
+        head, body = _split_document(tex)
+        if preamble is None:
+            preamble = head
+        elif head != preamble:
+            raise RosterError("the exercises template's preamble differs between students "
+                              "(student data must go into the document body)")
+        # a new page, page 1, and this sheet's group on every page it ships (pdfpages cuts there)
+        parts.append(f"\\clearpage\\setcounter{{page}}{{1}}%\n\\global\\pdfpageattr=\\expandafter"
+                     f"{{\\the\\elbosymattr {GROUP_KEY.decode()} {group}}}%\n{body}")
+        entries.append({"id": student.id, "name": student.name, "seed": seed,
+                        "cases": [{"index": c["index"], "answers": [{"letter": a["letter"], "nats": a["nats"]}
+                                                                    for a in c["answers"]]}
+                                  for c in sheet["cases"]]})
+    assert preamble is not None
+    source = (_TEX_PREFIX + preamble + "\\begin{document}\n\\newtoks\\elbosymattr "
+              "\\elbosymattr=\\expandafter{\\the\\pdfpageattr}%\n" + "".join(parts) + "\\clearpage\n\\end{document}\n")
+    return source, entries, tasks
+
+
+def _compile(source: str, workdir: Path, name: str, timeout: float) -> bytes:
+    result = build_pdf(source, workdir / f"{name}.pdf", timeout=timeout)
+    if not result.ok or result.pdf is None:
+        excerpt = f"\n{result.log_excerpt}" if result.log_excerpt else ""
+        raise RosterError(f"{name}: {result.message}{excerpt}")
+    return result.pdf.read_bytes()
+
+
+def _write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+    os.chmod(path, 0o644)
+
+
+def build_roster(students: Sequence[Student], out_dir: str | os.PathLike[str], *, seed: int, count: int,
+                 jobs: int | None = None, timeout: float = 300,
+                 progress: Callable[[str], None] | None = None) -> RosterResult:
+    """Write ``<id>.pdf`` per student and ``teacher-key.pdf`` into ``out_dir`` (created if missing).
+
+    Nothing in ``out_dir`` changes unless everything was built: the PDFs are written to a
+    staging folder inside it first and then moved into place. ``jobs``: worker processes
+    for the exact keys (default: the number of cores); it never changes the output.
+    """
+    if not students:
+        raise RosterError("no students")
+    ids = [s.id.lower() for s in students]
+    if len(set(ids)) != len(ids):
+        raise RosterError("student ids must be unique (ignoring case)")
+    if not latex_available():
+        raise RosterError(f"the sheets need LaTeX (latexmk and pdflatex); install it with: {INSTALL_HINT}")
+    epoch = source_date_epoch()
+    started = time.monotonic()
+    seeds = {s.id: student_seed(seed, s.id) for s in students}
+    if len(set(seeds.values())) != len(seeds):  # 2**-63 per pair: never seen, but never silently shared
+        raise RosterError("two students got the same seed; change the course seed")
+    batches = [[(i, s, seeds[s.id]) for i, s in enumerate(students[start:start + BATCH_STUDENTS])]
+               for start in range(0, len(students), BATCH_STUDENTS)]
+    out = Path(out_dir)
+    out.mkdir(exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".elbo-sym-roster-", dir=out))
+    workdir = Path(tempfile.mkdtemp(prefix="elbo-sym-roster-tex-"))
+    note = progress or (lambda _message: None)
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(batches)))
+    try:
+        def typeset(index: int, source: str, batch) -> int:
+            pdf = parse_pdf(_compile(source, workdir, f"batch-{index + 1}", timeout))
+            titles = {group: f"Exercises, {student.id}, seed {s_seed}" for group, student, s_seed in batch}
+            try:
+                parts = split_by_group(pdf, titles=titles, epoch=epoch)
+            except PdfPagesError as error:
+                raise RosterError(f"batch {index + 1}: cannot cut the sheets apart: {error}") from None
+            for group, student, _ in batch:
+                _write(staging / f"{student.id}.pdf", parts[group])
+            note(f"typeset batch {index + 1} of {len(batches)} ({len(batch)} sheets)")
+            return len(pdf.pages)
+
+        entries: list[list[dict[str, Any]]] = [[] for _ in batches]
+        tasks: Any = None
+        pages = 0
+        with ThreadPoolExecutor(max_workers=workers + 1) as tex_pool:
+            compiles: list[Future[int]] = []
+            if workers == 1:
+                for index, batch in enumerate(batches):
+                    source, entries[index], tasks = _batch_sources(batch, count)
+                    compiles.append(tex_pool.submit(typeset, index, source, batch))
+            else:
+                # fork the workers before any thread of ours exists (ProcessPoolExecutor forks at the first submit)
+                with ProcessPoolExecutor(max_workers=workers) as key_pool:
+                    pending = {key_pool.submit(_batch_sources, batch, count): index
+                               for index, batch in enumerate(batches)}
+                    try:
+                        for future in as_completed(pending):
+                            index = pending[future]
+                            source, entries[index], tasks = future.result()
+                            compiles.append(tex_pool.submit(typeset, index, source, batches[index]))
+                    except BaseException:
+                        key_pool.shutdown(wait=False, cancel_futures=True)
+                        raise
+            key_source = _TEX_PREFIX + render_template(
+                "roster-key.tex.j2", key={"seed": seed, "count": count, "tasks": tasks,
+                                          "students": [e for chunk in entries for e in chunk]})
+            key_future = tex_pool.submit(_compile, key_source, workdir, KEY_NAME, timeout)
+            for compiled in compiles:
+                pages += compiled.result()
+            key_pdf = parse_pdf(key_future.result())
+        key_bytes = write_pages(key_pdf, key_pdf.pages, title=f"Teacher key, course seed {seed}", epoch=epoch)
+        _write(staging / f"{KEY_NAME}.pdf", key_bytes)
+        sheets = []
+        for student in students:
+            target = out / f"{student.id}.pdf"
+            os.replace(staging / f"{student.id}.pdf", target)
+            sheets.append(target)
+        key_path = out / f"{KEY_NAME}.pdf"
+        os.replace(staging / f"{KEY_NAME}.pdf", key_path)
+        return RosterResult(tuple(sheets), key_path, seeds, pages + len(key_pdf.pages), time.monotonic() - started)
+    except PdfPagesError as error:
+        raise RosterError(f"{KEY_NAME}: {error}") from None
+    except (HandoutError, RenderError) as error:
+        raise RosterError(str(error)) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+

@@ -1,0 +1,798 @@
+"""Course-website pages: the handouts as Markdown for an Astro Starlight site.
+
+``elbo-sym web --out DIR`` writes one Markdown page per handout kind, ready for a Starlight
+content folder (``src/content/docs/...``) with ``remark-math`` and ``rehype-katex`` in the
+site's Markdown pipeline:
+
+===========================  =================================================================
+``derivations.md``           every checked derivation, one section each (chain, notes, result,
+                             example values), as ``derivations.pdf``
+``worked-example.md``        the worked binary example, every quantity exact, and the figure
+``worked-example-elbo.svg``  the figure: ELBO(q) against log p(x) over q_1 (self-written SVG)
+``exercises.md``             the seeded exercise sheet; each case's answer key collapsible
+``tight-drill.md``           the tight-case drill and the near miss, answers collapsible
+``selfcheck.md``             the six questions, answers collapsible
+``flashcards.md``            the cards: front shown, back collapsible
+``find-the-mistake.md``      teaching files (``expect = "refuted"``) when any are given
+===========================  =================================================================
+
+**One page for all derivations** (not one per derivation), like ``derivations.pdf``: each
+derivation is a second-level heading, so Starlight's "On this page" list and its heading
+anchors give every derivation its own link, while the set of files ``web`` writes is fixed.
+Re-running it over the same folder therefore replaces every page and can never leave a stale
+page behind for a derivation that was renamed or removed, and no page links to another
+(relative links between Starlight pages depend on the site's trailing-slash setting).
+
+**One printer.** Every formula is the LaTeX the PDF handouts print: the pages are built from
+the same contexts (:func:`elbo_sym.publish.handouts.derivation_context`,
+:func:`~elbo_sym.publish.handouts.worked_example_context`, ...), i.e. from the checked
+reports of :func:`elbo_sym.report.build.check_file`, and only pass through
+:func:`katex_tex`, the one place where LaTeX that KaTeX lacks is mapped. Prose (titles,
+summaries, step notes, card texts) comes from the same reports as parts: text is escaped
+for Markdown and MDX by :func:`md_text` (a ``<``, ``{``, ``*``, ``_``, ``$`` ... prints
+literally, never as markup), and its ``$...$`` formulas are the printer's LaTeX.
+
+**KaTeX.** The handouts' preamble (``templates/base.tex.j2``) defines notation the printer
+may rely on (``\\KL``, ``\\ELBO``, ``\\E``, ``\\given``). :data:`KATEX_MACROS` reads those
+definitions from that file, and :func:`katex_tex` expands them in every formula, so the pages
+need no macro configuration in the site (``rehype-katex`` with its defaults renders them).
+
+Math is ``$...$`` inline and a ``$$`` fence on its own lines for display. Tables are GFM
+tables (``remark-gfm``, on in Astro by default); a ``|`` in a formula inside a table is
+written ``\\vert`` so it can never split a cell. Answers are ``<details>`` blocks with blank
+lines around their Markdown content (CommonMark HTML blocks; JSX in MDX). Front matter is
+YAML with ``title``, ``description`` (double-quoted, escaped by :func:`yaml_string`) and
+``sidebar.order``.
+
+Pages are deterministic: the same reports, seed and decks give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from elbo_sym.engine.models.base import Instance
+from elbo_sym.limits import STEP_BUDGET_SECONDS
+from elbo_sym.publish.render import LatexMarkup
+from elbo_sym.report.model import VERDICT_MARK, DerivationReport, Prose
+
+__all__ = [
+    "FIGURE_FILE",
+    "KATEX_MACROS",
+    "Asset",
+    "Formula",
+    "Page",
+    "WebError",
+    "derivations_page",
+    "elbo_svg",
+    "exercises_page",
+    "flashcards_page",
+    "katex_tex",
+    "lesson_pages",
+    "md_text",
+    "mistakes_page",
+    "selfcheck_page",
+    "tight_drill_page",
+    "worked_example_page",
+    "write_pages",
+    "yaml_string",
+]
+
+FIGURE_FILE = "worked-example-elbo.svg"
+
+
+class WebError(Exception):
+    """A page cannot be made (a formula that cannot be written as Markdown math)."""
+
+
+# --------------------------------------------------------------------------- KaTeX: the one mapping
+
+_BASE_TEMPLATE = Path(__file__).parent / "templates" / "base.tex.j2"
+_PROVIDE = re.compile(r"^\\providecommand\{\\([A-Za-z]+)\}\{(.*)\}\s*$")
+
+# LaTeX the printer or the handouts' preamble may use that KaTeX does not know, as KaTeX
+# macros (added to the zero-argument definitions read from base.tex.j2). Empty today: every
+# command the printer emits (\frac, \mathrm, \mathcal, \mathbb, \big/, \bigl(, \left[, \mid,
+# \|, \, ...) is KaTeX's own; tests/test_web.py compiles every formula of every page.
+_KATEX_EXTRA: dict[str, str] = {}
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in "{}" and i and text[i - 1] == "\\":
+            continue
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+@functools.cache
+def _macros() -> dict[str, str]:
+    macros: dict[str, str] = {}
+    for line in _BASE_TEMPLATE.read_text(encoding="utf-8").splitlines():
+        match = _PROVIDE.match(line.strip())
+        if match and _balanced(match.group(2)):  # zero-argument definitions only
+            macros["\\" + match.group(1)] = match.group(2)
+    return {**macros, **_KATEX_EXTRA}
+
+
+KATEX_MACROS: Mapping[str, str] = _macros()
+"""The notation macros of the handouts' preamble, ``{"\\\\KL": "\\\\operatorname{KL}", ...}``
+(read from ``templates/base.tex.j2``, the PDFs' definitions), in KaTeX's ``macros`` format."""
+
+_CONTROL_SEQUENCE = re.compile(r"\\(?:[A-Za-z]+|.)", re.DOTALL)
+
+
+def katex_tex(latex: str) -> str:
+    """The printer's LaTeX as KaTeX compiles it without any site configuration: the preamble's
+    macros (:data:`KATEX_MACROS`) expanded, a whole control word at a time (``\\E`` in
+    ``\\Each`` is not touched), until none is left."""
+    tex = str(latex)
+    for _ in range(8):  # a definition may use another one
+        expanded = _CONTROL_SEQUENCE.sub(lambda m: KATEX_MACROS.get(m.group(0), m.group(0)), tex)
+        if expanded == tex:
+            return tex
+        tex = expanded
+    raise WebError(f"macros do not expand to KaTeX's LaTeX (a loop?): {latex!r}")
+
+
+# --------------------------------------------------------------------------- escaping
+
+# CommonMark lets any ASCII punctuation be backslash-escaped (MDX too). These can start or
+# close markup: emphasis, code, links and images, HTML and JSX tags, MDX expressions, math,
+# tables, headings, lists, block quotes, entities, strikethrough, setext underlines ('='),
+# and directives (':', remark-directive, which Starlight uses for asides). Not markup: a bare
+# URL or e-mail address, which remark-gfm links in any text after escapes are resolved.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#+\-!|$&~^=:])")
+_SPACE = re.compile(r"\s+")
+
+
+def md_text(text: str) -> str:
+    """Plain text as Markdown/MDX inline content that prints exactly this text: markup
+    characters backslash-escaped, whitespace runs (line breaks too) as one space, and a
+    leading ``1. `` or ``1) `` kept from starting a list."""
+    text = _SPACE.sub(" ", str(text))
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return re.sub(r"^(\d{1,9})([.)])(?=\s|$)", r"\1\\\2", text)
+
+
+def yaml_string(text: str) -> str:
+    """``text`` as a YAML double-quoted scalar (YAML 1.1 and 1.2): ``"`` and ``\\`` escaped,
+    every control, format, line- or paragraph-separator character (and NEL, BOM) as an
+    escape, so the value is one line and parses back to exactly ``text``; a lone surrogate
+    (an undecodable file name) becomes U+FFFD."""
+    out = ['"']
+    for ch in str(text):
+        code = ord(ch)
+        category = unicodedata.category(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif category == "Cs":
+            out.append("\ufffd")
+        elif category in ("Cc", "Cf", "Co", "Cn", "Zl", "Zp") or code == 0xFEFF:
+            out.append(f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _plain(parts: Prose, fallback: str) -> str:
+    """Prose as one line of plain text (front matter): formulas in the file syntax, without $."""
+    if not parts:
+        return _SPACE.sub(" ", fallback).strip()
+    return _SPACE.sub(" ", "".join(p.text if p.kind in ("text", "math") else " " for p in parts)).strip()
+
+
+# --------------------------------------------------------------------------- pages
+
+
+@dataclass(frozen=True)
+class Formula:
+    """One formula of a page, exactly as written between its ``$`` or ``$$`` delimiters."""
+
+    tex: str
+    display: bool
+
+
+@dataclass(frozen=True)
+class Page:
+    """A Markdown page: ``path`` relative to the output folder (POSIX), its front matter and body."""
+
+    path: str
+    title: str
+    description: str
+    body: str
+    order: int
+    formulas: tuple[Formula, ...] = ()
+
+    @property
+    def front_matter(self) -> str:
+        return (f"---\ntitle: {yaml_string(self.title)}\ndescription: {yaml_string(self.description)}\n"
+                f"sidebar:\n  order: {self.order}\n---\n")
+
+    @property
+    def text(self) -> str:
+        return self.front_matter + "\n" + self.body
+
+    @property
+    def data(self) -> bytes:
+        return self.text.encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A file a page refers to (the figure): ``path`` relative to the output folder."""
+
+    path: str
+    data: bytes
+
+
+class _Markdown:
+    """A page body under construction; records every formula it writes."""
+
+    def __init__(self) -> None:
+        self.blocks: list[str] = []
+        self.formulas: list[Formula] = []
+
+    # -- math
+    def m(self, latex: str, *, table: bool = False) -> str:
+        """Inline math ``$...$`` of the printer's LaTeX."""
+        tex = _SPACE.sub(" ", katex_tex(latex)).strip()
+        if table:  # a bare | would end the table cell
+            tex = re.sub(r"(?<!\\)\|", r"\\vert ", tex)
+        if not tex or "$" in tex:
+            raise WebError(f"cannot write {latex!r} as inline math")
+        self.formulas.append(Formula(tex, False))
+        return f"${tex}$"
+
+    def display(self, latex: str) -> None:
+        tex = katex_tex(latex).strip()
+        if not tex or any(line.lstrip().startswith("$$") for line in tex.splitlines()):
+            raise WebError(f"cannot write {latex!r} as display math")
+        self.formulas.append(Formula(tex, True))
+        self.blocks.append(f"$$\n{tex}\n$$")
+
+    def prose(self, parts: Prose, fallback: str = "", *, paragraphs: bool = False) -> str:
+        """An author's prose: text escaped, ``$...$`` formulas through the printer; blank lines
+        as paragraph breaks where allowed (``paragraphs``), else a space."""
+        if not parts:
+            return md_text(fallback).strip()
+        out: list[str] = []
+        last = ""
+        for part in parts:
+            if part.kind == "math":
+                if last == "math":  # "$a$$b$" would read as one formula "a$$b"
+                    out.append(" ")
+                out.append(self.m(part.latex))
+            elif part.kind == "paragraph":
+                out.append("\n\n" if paragraphs else " ")
+            else:
+                out.append(md_text(part.text))
+            last = part.kind
+        text = "".join(out)
+        return "\n\n".join(p.strip() for p in text.split("\n\n") if p.strip())
+
+    def value(self, value: Any, *, table: bool = False) -> str:
+        """A context value: printer LaTeX (a LatexMarkup) as math, anything else as text."""
+        if isinstance(value, LatexMarkup):
+            return self.m(value, table=table)
+        return md_text(str(value))
+
+    # -- blocks
+    def add(self, *lines: str) -> None:
+        self.blocks.append("\n".join(lines))
+
+    def heading(self, level: int, text: str) -> None:
+        self.blocks.append("#" * level + " " + text)
+
+    def table(self, head: Sequence[str], rows: Iterable[Sequence[str]], align: str | None = None) -> None:
+        align = align or "l" * len(head)
+        rule = {"l": ":--", "r": "--:", "c": ":-:"}
+        lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(rule[a] for a in align) + " |"]
+        lines += ["| " + " | ".join(cell or " " for cell in row) + " |" for row in rows]
+        self.blocks.append("\n".join(lines))
+
+    def details(self, summary: str = "Answer") -> _Details:
+        return _Details(self, summary)
+
+    def text(self) -> str:
+        return "\n\n".join(self.blocks) + "\n"
+
+    def page(self, path: str, title: str, description: str, order: int) -> Page:
+        return Page(path, title, description, self.text(), order, tuple(self.formulas))
+
+
+class _Details:
+    """``<details><summary>Answer</summary> ... </details>`` around the blocks added inside."""
+
+    def __init__(self, doc: _Markdown, summary: str) -> None:
+        self.doc, self.summary = doc, summary
+
+    def __enter__(self) -> _Markdown:
+        self.doc.blocks.append(f"<details>\n<summary>{self.summary}</summary>")
+        return self.doc
+
+    def __exit__(self, *exc: object) -> None:
+        self.doc.blocks.append("</details>")
+
+
+def _mark(verdict: str) -> str:
+    return VERDICT_MARK.get(verdict, "")
+
+
+def _givens(doc: _Markdown, given: Sequence[Mapping[str, Any]], *, display: bool = False) -> None:
+    """``p(z) = (...), p(x | z) = (...), q(z) = (...)``: one line of inline formulas, as the
+    handouts' ``givens`` macro prints them, or (``display``) one display, as the worked example."""
+    if display:
+        doc.display(r",\qquad ".join(f"{g['symbol']} = {g['value']}" for g in given))
+    else:
+        doc.add(", ".join(doc.m(f"{g['symbol']} = {g['value']}") for g in given))
+
+
+# --------------------------------------------------------------------------- derivations
+
+
+def _chain(doc: _Markdown, start: str, steps: Sequence[Mapping[str, Any]]) -> None:
+    """The chain as one aligned display, each row numbered ``(n)`` for its note."""
+    rows = [f"{start if i == 0 else ''} &{{}}{s['rel']} {s['expr']} && ({s['index']})" for i, s in enumerate(steps)]
+    doc.display("\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}")
+
+
+def _rule(rule: str) -> str:
+    return f"`{rule}`" if re.fullmatch(r"[A-Za-z0-9 :,.()-]+", rule) else md_text(rule)
+
+
+def derivations_page(reports: Sequence[DerivationReport]) -> Page:
+    """``derivations.md``: every derivation that is not a teaching file, lesson order first;
+    from :func:`handouts.derivation_context` (which refuses a derivation not fully checked)."""
+    from elbo_sym.publish.handouts import derivation_context, lesson_order, require_checked
+
+    require_checked(reports)
+    proved = [r for r in lesson_order(reports) if r.expect != "refuted"]
+    doc = _Markdown()
+    doc.add("Every step below was machine-checked by elbo-sym. ✓ marks a step proved for the models "
+            "its section names; ∼ a step that only held on exact instances (checked, not proved).")
+    for number, report in enumerate(proved, 1):
+        d = derivation_context(report)
+        doc.heading(2, f"{number}\\. {doc.prose(report.title_parts, report.title)}")
+        summary = doc.prose(report.summary_parts, report.summary, paragraphs=True)
+        if summary:
+            doc.add(summary)
+        doc.add(f"Proved for {md_text(d['proved_for'])}. Source: `{_code(d['file'])}`.")
+        facts = []
+        if d["claim"] is not None:
+            facts.append(f"**Claim.** {doc.m(d['claim'])}")
+        facts += [f"**Assume.** {doc.m(a)}" for a in d["assumptions"]]
+        if facts:
+            doc.add("  \n".join(facts))
+        _chain(doc, d["start"], d["steps"])
+        doc.add("\n".join(
+            f"{s['index']}. {_mark(s['verdict'])} {doc.prose(step.why_parts, step.why) or ''} \\[{_rule(s['rule'])}\\]"
+            for s, step in zip(d["steps"], report.steps)))
+        n = len(d["steps"])
+        if d["fully_proved"]:
+            result = f"All {n} steps are proved, so the chain establishes {doc.m(d['shown'])}"
+        else:
+            result = (f"{d['proved']} of {n} steps are proved and {d['checked']} only checked on exact "
+                      f"instances; the chain gives {doc.m(d['shown'])}")
+        doc.add(f"**Result.** {result}{', which is the claim.' if d['claim'] is not None else '.'}")
+        for ex in d["examples"]:
+            givens = ", ".join(doc.m(f"{g['symbol']} = {g['value']}") for g in ex["given"])
+            doc.add(f"**Example {ex['index']}.** {givens}")
+            doc.table(["quantity", "exact value", "nats", "bits"], [
+                [doc.m(r["symbol"], table=True), doc.m(r["exact"], table=True),
+                 doc.m(r["nats"], table=True) + (" (a probability)" if r["probability"] else ""),
+                 doc.m(r["bits"], table=True) if r["bits"] is not None else "—"]
+                for r in ex["rows"]], "llrr")
+    names = "; ".join(_plain(r.title_parts, r.title) for r in proved)
+    return doc.page("derivations.md", "Derivations",
+                    f"The lesson's derivations, every step machine-checked: {names}", 1)
+
+
+def _code(text: str) -> str:
+    """Text for a one-backtick code span (a file name): backticks and line breaks dropped."""
+    return _SPACE.sub(" ", text.replace("`", "'")).strip() or " "
+
+
+def mistakes_page(reports: Sequence[DerivationReport]) -> Page | None:
+    """``find-the-mistake.md`` from the teaching files among `reports` (None if there are none):
+    the chains without verdicts, each solution collapsible (:func:`handouts.mistake_context`)."""
+    from elbo_sym.publish.handouts import mistake_context
+
+    teaching = [r for r in reports if r.expect == "refuted"]
+    if not teaching:
+        return None
+    doc = _Markdown()
+    doc.add("Each derivation below contains deliberate mistakes: steps that do not hold for every model. "
+            "Find them, and for each give a model (a prior, a likelihood and a " + doc.m(_q_symbol())
+            + ") where the step fails.")
+    for number, report in enumerate(teaching, 1):
+        d = mistake_context(report)
+        doc.heading(2, f"{number}\\. {doc.prose(report.title_parts, report.title)}")
+        summary = doc.prose(report.summary_parts, report.summary, paragraphs=True)
+        if summary:
+            doc.add(summary)
+        if d["claim"] is not None:
+            doc.add(f"**Claim.** {doc.m(d['claim'])}")
+        _chain(doc, d["start"], d["steps"])
+        notes = [f"{s['index']}. {doc.prose(step.why_parts, step.why)}"
+                 for s, step in zip(d["steps"], report.steps) if step.why]
+        if notes:
+            doc.add("\n".join(notes))
+        doc.add(f"**Task.** {md_text(d['task'])}")
+        with doc.details("Solution"):
+            for mistake in d["mistakes"]:
+                doc.add(f"**Step {mistake['index']} is wrong:**")
+                doc.display(f"{mistake['lhs']} {mistake['rel']} {mistake['expr']}")
+                doc.add(f"does not hold for every model ({md_text(mistake['reason'])}).")
+                if mistake["where"]:
+                    doc.add(f"A counterexample ({md_text(mistake['source'])}), exact:")
+                    doc.display(mistake["where"])
+                    if mistake["problem"]:
+                        doc.add(md_text(mistake["problem"]))
+                    else:
+                        doc.add(f"where the left side is {doc.value(mistake['left'])} ≈ "
+                                f"{md_text(mistake['left_value'])} and the right side is "
+                                f"{doc.value(mistake['right'])} ≈ {md_text(mistake['right_value'])}.")
+                if mistake["repair"]:
+                    doc.add(f"**Repair.** {md_text(mistake['repair_text'])}")
+                    doc.display(f"{mistake['lhs']} {mistake['repair_rel']} {mistake['repair']}")
+    names = "; ".join(_plain(r.title_parts, r.title) for r in teaching)
+    return doc.page("find-the-mistake.md", "Find the mistake",
+                    f"Derivations with deliberate mistakes, solutions with exact counterexamples: {names}", 7)
+
+
+def _q_symbol() -> LatexMarkup:
+    from elbo_sym.engine.notation import q, z
+    from elbo_sym.publish.handouts import math
+
+    return math(q(z))
+
+
+# --------------------------------------------------------------------------- worked example + figure
+
+
+def _figure_points(figure: Mapping[str, Any]) -> list[tuple[float, float]]:
+    """The curve's exact samples from :func:`handouts.elbo_curve` (its ``(q1,y)`` list)."""
+    points = [(float(a), float(b.replace("\u2212", "-")))
+              for a, b in re.findall(r"\(([^,()]+),([^,()]+)\)", str(figure["coordinates"]))]
+    if len(points) < 2:
+        raise WebError("the ELBO curve has fewer than two points")
+    return points
+
+
+def _svg_number(value: float, decimals: int) -> str:
+    text = f"{value:.{decimals}f}"
+    if float(text) == 0:
+        text = text.lstrip("-")
+    return text.replace("-", "\u2212")
+
+
+def elbo_svg(figure: Mapping[str, Any]) -> str:
+    """The worked example's figure as a small self-written SVG, from :func:`handouts.elbo_curve`:
+    the ELBO over q_1 (solid), log p(x) (dashed), the posterior where they touch (dot) and the
+    gap at the example's q (segment). Labels are numbers only; the page's caption names the
+    lines with the printer's math."""
+    width, height = 640, 400
+    left, right, top, bottom = 64, 20, 16, 44
+    x0, x1 = 0.0, 1.0
+    y0, y1 = float(figure["ymin"]), float(figure["ymax"])
+    log_px = float(str(figure["log_px"]).replace("\u2212", "-"))
+    post = float(figure["posterior_q1"])
+    q1 = float(figure["q1"])
+    elbo_q = float(str(figure["elbo_q"]).replace("\u2212", "-"))
+    step = float(figure["ytick"])
+
+    def sx(v: float) -> str:
+        return f"{left + (v - x0) / (x1 - x0) * (width - left - right):.2f}"
+
+    def sy(v: float) -> str:
+        return f"{height - bottom - (v - y0) / (y1 - y0) * (height - top - bottom):.2f}"
+
+    decimals = max(0, -int(f"{step:e}".split("e")[1]))
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="elbo-title">',
+        '<title id="elbo-title">The ELBO as a function of q1 stays below log p(x) and touches it at the '
+        'posterior</title>',
+        '<rect width="100%" height="100%" fill="#ffffff"/>',
+        '<g font-family="sans-serif" font-size="12" fill="#333333">',
+    ]
+    ticks = [i / 4 for i in range(5)]
+    k = int(-(-y0 // step))
+    yticks = []
+    while k * step <= y1 + 1e-12:
+        yticks.append(k * step)
+        k += 1
+    for t in ticks:
+        out.append(f'<line x1="{sx(t)}" y1="{sy(y0)}" x2="{sx(t)}" y2="{sy(y1)}" stroke="#ebebeb"/>')
+        out.append(f'<text x="{sx(t)}" y="{height - bottom + 18}" text-anchor="middle">'
+                   f'{_svg_number(t, 2)}</text>')
+    for t in yticks:
+        out.append(f'<line x1="{sx(x0)}" y1="{sy(t)}" x2="{sx(x1)}" y2="{sy(t)}" stroke="#ebebeb"/>')
+        out.append(f'<text x="{left - 8}" y="{float(sy(t)) + 4:.2f}" text-anchor="end">'
+                   f'{_svg_number(t, decimals)}</text>')
+    out += [
+        f'<line x1="{sx(x0)}" y1="{sy(y0)}" x2="{sx(x1)}" y2="{sy(y0)}" stroke="#333333"/>',
+        f'<line x1="{sx(x0)}" y1="{sy(y0)}" x2="{sx(x0)}" y2="{sy(y1)}" stroke="#333333"/>',
+        f'<text x="{(left + width - right) / 2:.2f}" y="{height - 8}" text-anchor="middle" '
+        f'font-style="italic">q1</text>',
+        f'<text x="14" y="{(top + height - bottom) / 2:.2f}" text-anchor="middle" '
+        f'transform="rotate(-90 14 {(top + height - bottom) / 2:.2f})">nats</text>',
+        f'<line x1="{sx(x0)}" y1="{sy(log_px)}" x2="{sx(x1)}" y2="{sy(log_px)}" stroke="#555555" '
+        f'stroke-width="2" stroke-dasharray="7 5"/>',
+        '<polyline fill="none" stroke="#1f5fa8" stroke-width="2.5" stroke-linejoin="round" points="'
+        + " ".join(f"{sx(a)},{sy(b)}" for a, b in _figure_points(figure)) + '"/>',
+    ]
+    if not figure["tight"]:
+        out.append(f'<line x1="{sx(q1)}" y1="{sy(elbo_q)}" x2="{sx(q1)}" y2="{sy(log_px)}" stroke="#b00020" '
+                   f'stroke-width="2.5"/>')
+        out.append(f'<circle cx="{sx(q1)}" cy="{sy(elbo_q)}" r="4.5" fill="#b00020"/>')
+    out.append(f'<circle cx="{sx(post)}" cy="{sy(log_px)}" r="5.5" fill="#1b7f3b"/>')
+    out += ["</g>", "</svg>", ""]
+    return "\n".join(out)
+
+
+def worked_example_page(example: Instance | None = None) -> tuple[Page, Asset | None]:
+    """``worked-example.md`` (and its figure) from :func:`handouts.worked_example_context`."""
+    from elbo_sym.publish.handouts import LESSON_EXAMPLE, worked_example_context
+
+    ex = worked_example_context(example if example is not None else LESSON_EXAMPLE)
+    doc = _Markdown()
+    states = "two states (0 and 1)" if ex["K"] == 2 else f"{ex['K']} states"
+    doc.add(f"One observation {doc.m(ex['x'])}, a latent variable {doc.m(ex['z'])} with {states}, and a "
+            f"variational distribution {doc.m(ex['q_symbol'])}:")
+    _givens(doc, ex["given"], display=True)
+    doc.heading(2, "State by state")
+    doc.table([doc.m(ex["z"], table=True)] + [doc.m(h, table=True) for h in ex["heads"]],
+              [[doc.m(s["z_tex"], table=True)] + [doc.m(c["value"], table=True) for c in s["cells"]]
+               for s in ex["states"]], "c" * (len(ex["heads"]) + 1))
+    doc.add(f"The evidence sums the joint over {doc.m(ex['z'])}; the posterior divides the joint by it. "
+            f"The ELBO is the {doc.m(ex['q_symbol'])}-weighted sum of one term per state:")
+    doc.table([doc.m(ex["z"], table=True), doc.m(ex["term_head"], table=True), "nats"],
+              [[doc.m(s["z_tex"], table=True), doc.m(s["term_working"], table=True),
+                doc.m(s["term_nats"], table=True)] for s in ex["states"]], "clr")
+    doc.heading(2, "All quantities")
+    doc.table(["quantity", "", "working", "exact value", "nats", "bits"], [
+        [md_text(r["name"]), doc.m(r["symbol"], table=True), doc.m(r["working"], table=True),
+         doc.m(r["exact"], table=True),
+         doc.m(r["nats"], table=True) + ("" if r["information"] else " (a probability)"),
+         doc.m(r["bits"], table=True) if r["bits"] is not None else "—"]
+        for r in ex["quantities"]], "llllrr")
+    doc.heading(2, "The lesson's identities on this example")
+    doc.add("Decided exactly, not by rounding: every value above is a rational plus rational multiples of "
+            "logarithms of primes, and two such numbers are equal only when all their coefficients agree.")
+    doc.table(["", "identity", "left", "right"], [
+        [_mark(i["verdict"]), doc.m(i["formula"], table=True), doc.m(i["lhs"], table=True),
+         doc.m(i["rhs"], table=True)] for i in ex["identities"]], "clrr")
+    if ex["engine_checked"]:
+        doc.add(f"All {ex['engine_checked']} values above were recomputed independently by unfolding their "
+                "notation in the binary model; they agree exactly.")
+    asset = None
+    f = ex["figure"]
+    if f is not None:
+        labels = f["labels"]
+        doc.heading(2, f"The bound as a function of {doc.m(ex['q_symbol'])}")
+        if f["tight"]:
+            doc.add(f"This {doc.m(ex['q_symbol'])} is the posterior "
+                    f"{doc.m(ex['posterior_symbol'] + ' = ' + ex['posterior'])}, so the ELBO touches "
+                    f"{doc.m(labels['log_px'])}: the gap is zero.")
+        else:
+            doc.add(f"Fix the model and vary {doc.m(labels['q1'])}, the probability that {doc.m(ex['q_symbol'])} "
+                    f"gives to the state 1. The ELBO stays below {doc.m(labels['log_px'])} everywhere and touches "
+                    f"it at exactly one point, the posterior "
+                    f"{doc.m(ex['posterior_symbol'] + ' = ' + ex['posterior'])}. At this example's "
+                    f"{doc.m(ex['q_symbol'])} the vertical gap is the KL divergence from "
+                    f"{doc.m(ex['q_symbol'])} to the posterior.")
+        doc.add(f"![The ELBO as a function of q1: a concave curve below the dashed line log p(x), touching it "
+                f"at the posterior](./{FIGURE_FILE})")
+        caption = [f"Horizontal axis: {doc.m(labels['q1'])}; vertical: nats. Dashed: "
+                   f"{doc.m(labels['log_px'] + ' = ' + f['log_px'])}. Blue curve: {doc.m(labels['elbo'])}. "
+                   f"Green dot: the posterior, {doc.m(labels['q1'] + ' = ' + f['posterior_q1_exact'])}."]
+        if not f["tight"]:
+            gap = labels["kl"] + r" \approx " + f["gap"]
+            caption.append(f"Red: the example's {doc.m(labels['q1'] + ' = ' + f['q1_exact'])} with "
+                           f"{doc.m(labels['elbo'] + ' = ' + f['elbo_q'])}, and the gap "
+                           f"{doc.m(gap)}.")
+        caption.append(f"The curve joins {f['points']} exact values of the ELBO (certified to six decimals), at "
+                       f"equally spaced values of {doc.m(labels['q1'])} plus the posterior and the example's "
+                       f"{doc.m(ex['q_symbol'])}; at the two ends the state without mass contributes nothing.")
+        doc.add(" ".join(caption))
+        asset = Asset(FIGURE_FILE, elbo_svg(f).encode("utf-8"))
+    page = doc.page("worked-example.md", "A worked binary example" if ex["K"] == 2 else "A worked example",
+                    "Every quantity of the lesson on one example, exact and in nats and bits, with the "
+                    "identities decided exactly and the ELBO curve.", 2)
+    return page, asset
+
+
+# --------------------------------------------------------------------------- exercises, drill
+
+
+def exercises_page(seed: int | None = None, count: int | None = None) -> Page:
+    """``exercises.md``: the sheet of :func:`handouts.exercises_context`, each case's key collapsible."""
+    from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, exercises_context
+
+    sheet = exercises_context(DEFAULT_SEED if seed is None else seed, DEFAULT_COUNT if count is None else count)
+    doc = _Markdown()
+    doc.add(f"Seed {sheet['seed']}, {sheet['count']} cases (the same as `elbo-sym exercises --seed "
+            f"{sheet['seed']}` and the printed sheet with that seed). In every case the latent variable has two "
+            "states, 0 and 1. Compute exactly (fractions, and logarithms of fractions), and give the "
+            "information quantities in nats:")
+    doc.add("\n".join(f"- ({t['letter']}) {doc.m(t['symbol'])}: {md_text(t['name'])}" for t in sheet["tasks"]))
+    for c in sheet["cases"]:
+        doc.heading(2, f"Case {c['index']}")
+        _givens(doc, c["given"])
+        with doc.details():
+            doc.table(["", "", "exact", "decimal", "bits"], [
+                [f"({a['letter']})", doc.m(a["symbol"], table=True), doc.m(a["working"], table=True),
+                 doc.m(a["nats"], table=True), doc.m(a["bits"], table=True) if a["bits"] is not None else "—"]
+                for a in c["answers"]], "lllrr")
+            doc.add(f"{_mark(c['verdict'])} {doc.m(c['gap_is_kl'])}, decided exactly on this case.")
+    return doc.page("exercises.md", "Exercises",
+                    f"Fresh binary exercises with exact answers (seed {sheet['seed']}, {sheet['count']} cases).", 3)
+
+
+def tight_drill_page(seed: int | None = None) -> Page:
+    """``tight-drill.md`` from :func:`handouts.drill_context`: q = posterior, then a near miss."""
+    from elbo_sym.publish.handouts import DEFAULT_SEED, drill_context
+
+    drill = drill_context(DEFAULT_SEED if seed is None else seed)
+    s = drill["symbols"]
+    doc = _Markdown()
+    doc.add(f"The ELBO is a lower bound on {doc.m(s['log_px'])}, and the gap is {doc.m(s['kl'])}. It closes "
+            f"exactly when {doc.m(s['q'])} is the posterior {doc.m(s['posterior'])}. In each case below, set "
+            f"{doc.m(s['q'])} to the posterior, then compute {doc.m(s['log_px'])} and {doc.m(s['elbo'])} exactly "
+            f"and show that the gap {doc.m(s['gap'])} is zero, not merely small.")
+    doc.add(f"Seed {drill['seed']}, {drill['count']} tight cases and one near miss.")
+    for c in drill["cases"]:
+        doc.heading(2, f"Case {c['index']}")
+        _givens(doc, c["given"])
+        with doc.details():
+            doc.display("\\begin{aligned}\n" + " \\\\\n".join([
+                f"{s['q']} = {s['posterior']} &= {c['posterior']}",
+                f"{s['log_px']} &= {c['log_px']} \\approx {c['log_px_nats']}",
+                f"{s['elbo']} &= {c['elbo']} = {c['elbo_exact']}",
+                f"{s['gap']} &= {c['gap_exact']}",
+            ]) + "\n\\end{aligned}")
+            doc.add(f"{_mark(c['verdict'])} The gap is exactly zero, decided exactly." if c["gap_zero"]
+                    else f"{_mark(c['verdict'])} The gap is not zero.")
+    n = drill["near"]
+    doc.heading(2, f"Case {n['index']}: a near miss")
+    doc.add(f"The model of case 1 again, but with {doc.m(s['q'])} rounded off the posterior. Is the gap still "
+            "zero? How large is it?")
+    _givens(doc, n["given"])
+    with doc.details():
+        doc.display("\\begin{aligned}\n" + " \\\\\n".join([
+            f"{s['posterior']} &= {n['posterior']}",
+            f"{s['log_px']} &= {n['log_px']} \\approx {n['log_px_nats']}",
+            f"{s['elbo']} &= {n['elbo']} \\approx {n['elbo_nats']}",
+            f"{s['gap']} &= {s['kl']}",
+            f"&= {n['kl_working']} \\approx {n['gap_nats']} {n['positive']}",
+        ]) + "\n\\end{aligned}")
+        doc.add(f"{_mark(n['verdict'])} A small change of {doc.m(s['q'])} opens a small gap: near its maximum "
+                "the ELBO is flat, so the gap grows only quadratically in the distance from the posterior.")
+    return doc.page("tight-drill.md", "Tight-case drill",
+                    f"When the bound is an equality: q set to the posterior gives a gap of exactly zero "
+                    f"(seed {drill['seed']}).", 4)
+
+
+# --------------------------------------------------------------------------- self-check and flashcards
+
+
+def _cards_prose(kind: str, path: str | Path | None) -> dict[int, tuple[Prose, Prose, str, str]]:
+    """Each card's front and back as prose parts (the same parts the handouts' cards print)."""
+    from elbo_sym.engine.parse import Vocabulary
+    from elbo_sym.lesson.practice import load_flashcards, load_selfcheck
+    from elbo_sym.report.build import prose_parts
+
+    deck = load_selfcheck(path) if kind == "selfcheck" else load_flashcards(path)
+    return {c.index: (prose_parts(c.front, Vocabulary()), prose_parts(c.back, Vocabulary()), c.front, c.back)
+            for c in deck.cards}
+
+
+def _card(doc: _Markdown, card: Mapping[str, Any], texts: tuple[Prose, Prose, str, str],
+          heading: str, proved_for: str) -> None:
+    front, back, front_text, back_text = texts
+    doc.heading(2, f"{heading} {card['index']}: {md_text(card['topic'])}")
+    doc.add(doc.prose(front, front_text, paragraphs=True))
+    with doc.details():
+        doc.add(doc.prose(back, back_text, paragraphs=True))
+        if card["formula"] is not None:
+            condition = f"\\qquad\\text{{if }} {card['assume']}" if card["assume"] is not None else ""
+            doc.display(f"{card['formula']}{condition}")
+            if card["verdict"] is not None:
+                doc.add(f"{_mark(card['verdict'])} Proved by the checker for {md_text(proved_for)}.")
+
+
+def selfcheck_page(path: str | Path | None = None, budget: float = STEP_BUDGET_SECONDS) -> Page:
+    """``selfcheck.md`` from :func:`handouts.selfcheck_context`: the questions, answers collapsible."""
+    from elbo_sym.publish.handouts import selfcheck_context
+
+    deck = selfcheck_context(path, budget=budget)
+    texts = _cards_prose("selfcheck", path)
+    doc = _Markdown()
+    doc.add(md_text(deck["summary"]))
+    for card in deck["questions"]:
+        _card(doc, card, texts[card["index"]], "Question", deck["proved_for"])
+    return doc.page("selfcheck.md", "Self-check", _SPACE.sub(" ", f"{deck['title']}. {deck['summary']}"), 5)
+
+
+def flashcards_page(path: str | Path | None = None, budget: float = STEP_BUDGET_SECONDS) -> Page:
+    """``flashcards.md`` from :func:`handouts.flashcards_context`: fronts shown, backs collapsible."""
+    from elbo_sym.lesson.practice import proved_for_text
+    from elbo_sym.publish.handouts import flashcards_context
+
+    deck = flashcards_context(path, budget=budget)
+    texts = _cards_prose("flashcards", path)
+    doc = _Markdown()
+    if deck["summary"]:
+        doc.add(md_text(deck["summary"]))
+    for sheet in deck["sheets"]:
+        for cell in sheet["fronts"]:
+            card = cell["card"]
+            _card(doc, card, texts[card["index"]], "Card", proved_for_text())
+    return doc.page("flashcards.md", "Flashcards",
+                    _SPACE.sub(" ", f"{deck['title']}: {deck['count']} cards, the back of each one collapsible."), 6)
+
+
+# --------------------------------------------------------------------------- all pages, writing
+
+
+def lesson_pages(reports: Sequence[DerivationReport], *, seed: int | None = None, count: int | None = None,
+                 budget: float = STEP_BUDGET_SECONDS, example: Instance | None = None,
+                 selfcheck: str | Path | None = None,
+                 flashcards: str | Path | None = None) -> list[Page | Asset]:
+    """Every page of the lesson (and the figure), in sidebar order. Raises
+    :class:`handouts.HandoutError` when a derivation, the example or a deck is not fully checked."""
+    from elbo_sym.publish.handouts import require_checked
+
+    require_checked(reports)
+    out: list[Page | Asset] = [derivations_page(reports)]
+    page, asset = worked_example_page(example)
+    out.append(page)
+    if asset is not None:
+        out.append(asset)
+    out += [exercises_page(seed, count), tight_drill_page(seed), selfcheck_page(selfcheck, budget),
+            flashcards_page(flashcards, budget)]
+    mistakes = mistakes_page(reports)
+    if mistakes is not None:
+        out.append(mistakes)
+    return out
+
+
+def write_pages(items: Iterable[Page | Asset], out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Write every page and asset under `out_dir` (created if missing; its parent must exist),
+    each file replaced atomically; returns the paths written."""
+    out = Path(out_dir)
+    out.mkdir(exist_ok=True)
+    written = []
+    for item in items:
+        relative = PurePosixPath(item.path)
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+            raise WebError(f"{item.path}: not a path inside the output folder")
+        target = out.joinpath(*relative.parts)  # a symlink there is replaced, never followed
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(item.data)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        written.append(target)
+    return written
