@@ -257,7 +257,7 @@ def printer_commands() -> set[str]:
     source = inspect.getsource(notation.ElboLatexPrinter) + inspect.getsource(notation.to_latex)
     source += repr(RELATION_LATEX)
     found = {c.replace("\\\\", "\\") for c in re.findall(r"\\\\?(?:[A-Za-z]+|[,|])", source)}
-    return {c for c in found if c not in (r"\n",)} | {r"\cdot", r"\beta"}
+    return {c for c in found if c not in (r"\n",)} | {r"\cdot", r"\beta", r"\mu", r"\sigma"}  # Greek parameters
 
 
 ALLOWED = printer_commands()

@@ -29,6 +29,12 @@ def test_every_variant_and_lesson_file_is_proved_for_every_latent_space(path):
     if path.name.startswith("iwae-"):  # k draws of z: unfolded over the K**k tuples of an explicit K
         assert isinstance(derivation.K, int)
         return
+    if derivation.family != "discrete":  # other families say what `proved` covers themselves
+        assert "every" in derivation.model().describe()
+        return
+    if path.name.startswith("hierarchical-"):  # two latent layers: an explicit K states per layer
+        assert isinstance(derivation.K, int) and derivation.family == "chain"
+        return
     assert derivation.K == "any"
     assert derivation.model().describe() == "every latent space (any finite K, or densities)"
 

@@ -179,6 +179,9 @@ class DerivationResult:
 
 def domain_text(model) -> str:
     """The domain every `proved` is about, in words."""
+    own = getattr(model, "domain_text", None)  # a family with other blocks says it itself
+    if own is not None:
+        return own()
     spec = model.spec
     states = "K = any (every latent space: any finite K, or densities)" if model.K == "any" else \
         f"K = {model.K} latent states"
@@ -336,7 +339,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
 
     def try_one(instance: Instance) -> Counterexample | None:
         nonlocal held, undecided
-        key = (instance.prior, instance.likelihood, instance.q)
+        key = instance.key()  # every block (a family may have more than prior, likelihood and q)
         if key in tried:
             return None
         tried.add(key)
@@ -385,12 +388,12 @@ def _explicit(model: Model, K: int) -> ExplicitModel:
 
 def _examples_for(model, examples) -> tuple:
     """The file's examples that are instances of the explicit `model` (same K)."""
-    return tuple(e for e in examples if len(e.prior) == model.K)
+    return tuple(e for e in examples if e.K == model.K)
 
 
 def _examples_agree(lhs: Expr, rel: str, rhs: Expr, model, examples) -> Counterexample | None:
     """For a proved step: re-decide it on the file's examples (a disagreement is a bug)."""
-    for K in dict.fromkeys(len(e.prior) for e in examples):
+    for K in dict.fromkeys(e.K for e in examples):
         explicit = _explicit(model, K)
         mine = _examples_for(explicit, examples)
         judge = _Instances(lhs, rel, rhs, explicit, ())
@@ -599,6 +602,10 @@ def _assumption_problem(derivation: Derivation, model: Model, budget: float) -> 
     """None when the assumption defines a distribution over z (shown), else what is wrong."""
     try:
         with budgets.limit(min(budget, budgets.remaining()), "the assumption's budget ran out"):
+            own = getattr(model, "assumption_problem", None)  # a family whose q is not a vector says it itself
+            if own is not None:
+                _, open_ = _definedness([a.rhs.expr for a in derivation.assumptions], model)
+                return f"the assumption is not shown to be defined: {open_[0].describe()}" if open_ else own()
             if any(s in model.q_symbols for v in model.q for s in v.free_symbols):
                 return "the assumption defines q in terms of q itself"
             _, open_ = _definedness([a.rhs.expr for a in derivation.assumptions], model)
@@ -683,7 +690,7 @@ def _claim(derivation: Derivation, relation: str | None, model: Model,
 def _check_example(derivation: Derivation, example: Example, model: Model, message: str) -> ExampleResult:
     """The example's expected values, decided exactly; undecided is a failure."""
     failures = []
-    explicit = _explicit(model, len(example.prior))
+    explicit = _explicit(model, example.K)
     instance = example.instance
     for expectation in example.expect:
         name = expectation.lhs.text

@@ -34,7 +34,7 @@ from elbo_sym.budget import checkpoint
 from elbo_sym.engine.canonical import TooLarge, bounded_expand, bounded_together
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.models.discrete import has_free_latent
-from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, to_text, z
+from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, Normal, to_text, z
 
 MAX_CERTIFICATE_TERMS = 20_000
 """Largest polynomial (in terms) the constraint certificate expands."""
@@ -97,8 +97,17 @@ class _Walker:
 
     def densities(self, d: Density) -> None:
         """A distribution over z used as weights or inside a log: each value must be > 0."""
+        if isinstance(d, Normal):  # N(m, v) is a distribution exactly when v > 0
+            self.walk(d, None)
+            return
         for j in self.model.points:
             self.need("positive", self.model.density(d, j), d, j)
+
+    def everywhere(self, d: Expr) -> None:
+        """Walk a binder's distribution at every point: with two latent layers its divisors
+        (q(z2 | x) in q(z1 | z2, x)) depend on the variables it does not bind."""
+        for j in self.model.points:
+            self.walk(d, j)
 
     def walk(self, e: Expr, k: int | None) -> None:
         key = (e, k if has_free_latent(e) else None)
@@ -107,7 +116,17 @@ class _Walker:
         self.seen.add(key)
         checkpoint()
         model = self.model
+        if isinstance(e, Normal):  # log N(z; m, v) holds log(2 pi v) and divides by v
+            self.walk(e.mean, None)
+            self.walk(e.variance, None)
+            self.need("positive", model.unfold(e.variance), e.variance, None)
+            return
         if isinstance(e, Density):
+            divisors = getattr(model, "divisors", None)  # a family whose densities are ratios says so
+            if divisors is not None:
+                for value in divisors(e, k):
+                    self.need("nonzero", value, e, None)
+                return
             if e.name == "p" and e.variables == (z,) and e.given:  # p(z | x) = p(x, z) / p(x)
                 evidence = Density("p", e.given)
                 self.need("nonzero", model.unfold(evidence), evidence, None)
@@ -117,21 +136,21 @@ class _Walker:
                 self.walk(e.body, j)
             return
         if isinstance(e, Expectation):
-            self.walk(e.distribution, model.points[0])
+            self.everywhere(e.distribution)
             for j in model.points:
                 self.walk(e.body, j)
             return
         if isinstance(e, KL):
             for d in e.args:
-                self.walk(d, model.points[0])
+                self.everywhere(d)
                 self.densities(d)
             return
         if isinstance(e, Entropy):
-            self.walk(e.args[0], model.points[0])
+            self.everywhere(e.args[0])
             self.densities(e.args[0])
             return
         if isinstance(e, (ELBO, IWAE)):  # IWAE: logs of averages of the same ratios p(x, z) / q(z)
-            self.walk(e.distribution, model.points[0])
+            self.everywhere(e.distribution)
             self.densities(e.distribution)
             self.densities(e.joint)
             return
@@ -217,6 +236,9 @@ def _structural_sign(e: Expr, model, memo: dict) -> int | None:
     elif e.is_Add:
         signs = {_structural_sign(a, model, memo) for a in e.args}
         s = signs.pop() if len(signs) == 1 else None
+        if s is None and 1 in signs and all(_structural_sign(a, model, memo) == 1 or _nonnegative_square(a, model)
+                                             for a in e.args):
+            s = 1  # s**2 + w**2: a positive term plus squares of real values
     elif e.is_Mul:
         s = 1
         for a in e.args:
@@ -232,6 +254,16 @@ def _structural_sign(e: Expr, model, memo: dict) -> int | None:
         s = 1  # exp of a real value; the argument's own definedness is a separate obligation
     memo[e] = s
     return s
+
+
+def _nonnegative_square(e: Expr, model) -> bool:
+    """An even power of a real value (every symbol a real parameter), times a positive number."""
+    coefficient, rest = e.as_coeff_Mul()
+    if not (coefficient.is_Rational and coefficient > 0):
+        return False
+    return (rest.is_Pow and rest.exp.is_Integer and int(rest.exp) % 2 == 0
+            and all(s in model.parameter_bounds or s.is_extended_real for s in rest.base.free_symbols)
+            and not rest.base.has(log, exp))
 
 
 def _rational_function_sign(e: Expr, model) -> str | None:

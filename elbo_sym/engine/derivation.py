@@ -141,7 +141,9 @@ class Example:
 
     @property
     def K(self) -> int:
-        return len(self.instance.prior)
+        """Latent states of the example (1 in a family without a prior vector: real z)."""
+        prior = self.instance.get("prior")
+        return len(prior) if prior is not None else 1
 
     # the one-observation names the lesson's handouts use
     @property
@@ -176,6 +178,8 @@ class Derivation:
     """"proved", or "refuted": a teaching file ("find the mistake") whose mistakes must be refuted."""
     expect_refuted: tuple[int, ...] = ()
     """The steps a teaching file gets wrong on purpose (empty: any refuted step is the mistake)."""
+    latents: tuple[str, ...] = ("z",)
+    """The latent variables: ("z",), or ("z1", "z2") for two layers (``latents = ["z1", "z2"]``)."""
 
     @property
     def spec(self) -> ModelSpec:
@@ -183,7 +187,7 @@ class Derivation:
 
     @property
     def vocabulary(self) -> Vocabulary:
-        return Vocabulary(self.data, tuple(p.name for p in self.params))
+        return Vocabulary(self.data, tuple(p.name for p in self.params), self.latents)
 
     def model(self) -> Model:
         """The model the steps are checked in (from the registry; q fixed by the assumptions).
@@ -203,7 +207,11 @@ def _model(spec: ModelSpec) -> Model:
 
 
 _TOP_KEYS = {"title", "summary", "model", "K", "data", "params", "claim", "start", "assume", "step", "example",
-             "expect", "expect_refuted"}
+             "expect", "expect_refuted", "latents"}
+LAYERED = ("z1", "z2")
+"""`latents = ["z1", "z2"]`: the two-layer chain (elbo_sym.engine.models.chain)."""
+MAX_CHAIN_K = 10
+"""States per layer of the two-layer chain (its sums run over K**2 assignments)."""
 _STEP_KEYS = {"rel", "expr", "rule", "why", "accept"}
 _EXAMPLE_KEYS = {"prior", "likelihood", "q", "params", "expect"}
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,19}")
@@ -359,9 +367,12 @@ class _Reader:
         family = data.get("model", "discrete")
         if family not in families():
             raise self.error(self.line_of("model"), f"unknown model {family!r} (available: {', '.join(families())})")
+        family, latents = self.layers(data, family)
         observations = self.observations(data.get("data", ["x"]))
         params = self.params(data.get("params", {}), observations)
-        self.vocabulary = Vocabulary(observations, tuple(p.name for p in params))
+        self.vocabulary = Vocabulary(observations, tuple(p.name for p in params), latents)
+        if family == "gaussian":
+            self.vocabulary = self.gaussian_vocabulary(data, observations, params)
         title = self.prose(data["title"], MAX_TITLE_CHARS, "title", self.line_of("title"))
         summary = self.prose(data.get("summary", ""), MAX_SUMMARY_CHARS, "summary", self.line_of("summary"),
                              paragraphs=True)
@@ -378,10 +389,59 @@ class _Reader:
         assumptions = self.assumptions(data.get("assume", []))
         steps = self.steps(data.get("step", []))
         derivation = Derivation(self.path, title, summary, K, start, steps, claim, assumptions, (), family,
-                                observations, params)
+                                observations, params, latents=latents)
         examples = self.examples(data.get("example", []), derivation)
         expect, expect_refuted = self.expectation(data, len(steps))
         return replace(derivation, examples=examples, expect=expect, expect_refuted=expect_refuted)
+
+    def gaussian_vocabulary(self, data: dict, observations: tuple[str, ...], params) -> Vocabulary:
+        """The Gaussian family: one real observation x, real z, the family's parameters
+        (mu, sigma, w, b, s) besides any declared in [params]."""
+        from elbo_sym.engine.models.gaussian import BUILTIN_NAMES
+
+        if observations != ("x",):
+            raise self.error(self.line_of("data"), "the Gaussian family has one observation, x (leave data out)")
+        if "K" in data:
+            raise self.error(self.line_of("K"), "K is the number of latent states of the discrete family; in the "
+                                                "Gaussian family z is real (leave K out)")
+        for p in params:
+            if p.name in BUILTIN_NAMES or p.name == "z":
+                raise self.error(self.line_of(p.name), f"'{p.name}' is a parameter of the Gaussian family already "
+                                                       f"(mu, sigma > 0, w, b, s > 0; x is the observation)")
+        return Vocabulary(observations, BUILTIN_NAMES + tuple(p.name for p in params), ("z",), real=True)
+
+    def layers(self, data: dict, family: str) -> tuple[str, tuple[str, ...]]:
+        """(family, latents) from ``latents`` and ``model``: ``latents = ["z1", "z2"]`` is the two-layer
+        chain (``model = "chain"``, which it implies); ``["z"]`` or nothing is one latent variable."""
+        line = self.line_of("latents")
+        value = data.get("latents", list(LAYERED) if family == "chain" else ["z"])
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise self.error(line, "latents must be a list of latent variable names: [\"z1\", \"z2\"] for two "
+                                   "layers (or [\"z\"], one latent variable)")
+        if value == ["z"]:
+            if family == "chain":
+                raise self.error(line, "model = \"chain\" has two latent layers: latents = [\"z1\", \"z2\"]")
+            return family, ("z",)
+        if len(value) > len(LAYERED):
+            raise self.error(line, f"at most two latent layers are supported (latents = [\"z1\", \"z2\"]), "
+                                   f"got {len(value)}")
+        if tuple(value) != LAYERED:
+            raise self.error(line, f"latents = {_toml_list(value)} is not supported: the two layers are named "
+                                   f"\"z1\" (next to x) and \"z2\" (the top), latents = [\"z1\", \"z2\"]")
+        if "model" in data and family != "chain":
+            raise self.error(self.line_of("model"), f"latents = [\"z1\", \"z2\"] is the two-layer family: write "
+                                                    f"model = \"chain\" (or leave model out), not {family!r}")
+        K = data.get("K", 2)
+        if K == ANY_K or (isinstance(K, int) and not isinstance(K, bool) and K > MAX_CHAIN_K):
+            raise self.error(self.line_of("K"), f"the two-layer chain needs K, the states per layer, from 2 to "
+                                                f"{MAX_CHAIN_K} (K = \"{ANY_K}\" is not supported for it), got {K!r}")
+        for key, why in (("assume", "q is the free chain q(z1 | x) q(z2 | z1)"),
+                         ("example", "its examples would need p(z1 | z2) and q(z2 | z1) tables"),
+                         ("data", "it has one observation, x")):
+            if key in data and not (key == "data" and data["data"] == ["x"]):
+                where = self._table_span("example", 0)[0] if key == "example" else self.line_of(key)
+                raise self.error(where, f"'{key}' is not supported with two latent layers ({why})")
+        return "chain", LAYERED
 
     def expectation(self, data: dict, steps: int) -> tuple[str, tuple[int, ...]]:
         """``expect = "refuted"`` and/or ``expect_refuted = [2, ...]``: a teaching file."""
@@ -531,6 +591,9 @@ class _Reader:
                 key = sorted(unknown)[0]
                 raise self.error(self.line_of(key, "example", i),
                                  f"unknown key '{key}' in example (allowed: {', '.join(sorted(_EXAMPLE_KEYS))})")
+            if derivation.family == "gaussian":
+                out.append(self.gaussian_example(table, i, line, derivation))
+                continue
             if "prior" not in table:
                 raise self.error(line, f"example {i + 1} is missing 'prior'")
             blocks = {"prior": self.fractions(table["prior"], self.line_of("prior", "example", i), "prior")}
@@ -566,6 +629,28 @@ class _Reader:
             expect = self.expectations(table.get("expect", {}), i)
             out.append(Example(i + 1, line, instance, expect))
         return tuple(out)
+
+    def gaussian_example(self, table: dict, i: int, line: int, derivation: Derivation) -> Example:
+        """An example of the Gaussian family: params = { mu = "1/2", sigma = "1", w = "2", b = "0",
+        x = "1", s = "1" } (rationals; z only for claims about every z, 0 if left out)."""
+        for key in ("prior", "likelihood", "q"):
+            if key in table:
+                raise self.error(self.line_of(key, "example", i), f"'{key}' is for the discrete family; a Gaussian "
+                                                                 f"example gives params = {{ mu = \"...\", ... }}")
+        model = build(ModelSpec(derivation.family, derivation.K, derivation.data, derivation.params,
+                                derivation.assumptions))
+        explicit = model.explicit(1)
+        given = dict(table.get("params", {})) if isinstance(table.get("params", {}), dict) else table.get("params")
+        z_value = given.pop("z", "0") if isinstance(given, dict) else "0"
+        wanted = tuple(b.name for b in explicit.blocks if b.kind == PARAMETER and b.name != "z")
+        blocks = self.example_params(given, i, wanted)
+        blocks["z"] = self.fractions([z_value], self.line_of("params", "example", i), "params.z")
+        instance = Instance(tuple(blocks.items()), f"example {i + 1}")
+        try:
+            explicit.validate(instance)
+        except (ValueError, UnfoldError) as error:
+            raise self.error(line, f"example {i + 1}: {error}") from None
+        return Example(i + 1, line, instance, self.expectations(table.get("expect", {}), i))
 
     def per_observation(self, value, key: str, index: int, data: tuple[str, ...]) -> dict:
         """`likelihood = [...]` (one observation) or `likelihood = { x1 = [...], x2 = [...] }`."""
@@ -631,6 +716,10 @@ class _Reader:
             if line.lstrip().startswith((f'"{key}"', f"'{key}'")):
                 return number
         return fallback
+
+
+def _toml_list(values: list) -> str:
+    return "[" + ", ".join(f'"{v}"' for v in values) + "]"
 
 
 _ESCAPES = {"n": "\n", "t": "\t", "b": "\b", "f": "\f", "r": "\r", "e": "\x1b", '"': '"', "\\": "\\"}

@@ -19,6 +19,12 @@ x = Symbol("x")
 """The observed variable."""
 z = Symbol("z")
 """The latent variable."""
+z1 = Symbol("z1")
+"""The latent layer next to x in a two-layer chain (``latents = ["z1", "z2"]``); prints as z_1."""
+z2 = Symbol("z2")
+"""The top latent layer of a two-layer chain; prints as z_2."""
+LATENTS = frozenset({z, z1, z2})
+"""Every latent variable symbol of the vocabulary (bound by Sum, E, KL, H, ELBO)."""
 
 
 class Notation(Expr):
@@ -112,7 +118,24 @@ class ELBO(Notation):
 
     @property
     def joint(self) -> Density:
-        return Density("p", (self.observation, z))
+        """p(x, z) -- or p(x, z1, z2) for a distribution over two latent layers."""
+        return Density("p", (self.observation, *self.distribution.variables))
+
+
+class Normal(Notation):
+    """``Normal(m, v)``: the Gaussian distribution over z with mean m and variance v (the
+    Gaussian family; usable where a distribution over z is: E, KL, H)."""
+
+    def __new__(cls, mean: Expr, variance: Expr):
+        return Basic.__new__(cls, S(mean), S(variance))
+
+    @property
+    def mean(self) -> Expr:
+        return self.args[0]
+
+    @property
+    def variance(self) -> Expr:
+        return self.args[1]
 
 
 class IWAE(Notation):
@@ -230,6 +253,9 @@ class ElboStrPrinter(StrPrinter):
     def _print_Exp(self, e: Exp) -> str:
         return f"exp({self._print(e.args[0])})"
 
+    def _print_Normal(self, e: Normal) -> str:
+        return f"Normal({self._print(e.mean)}, {self._print(e.variance)})"
+
     def _print_IWAE(self, e: IWAE) -> str:
         if e.observation == x:
             return f"IWAE({self._distribution(e.distribution)}, {e.samples})"
@@ -284,6 +310,9 @@ class ElboLatexPrinter(LatexPrinter):
                 return r"\mathcal{L}(q)"
             return rf"\mathcal{{L}}\big({self._print(e.distribution)}\big)"
         return rf"\mathcal{{L}}\big({self._print(e.distribution)};\, {self._print(e.observation)}\big)"
+
+    def _print_Normal(self, e: Normal) -> str:
+        return rf"\mathcal{{N}}\left({self._print(e.mean)},\, {self._print(e.variance)}\right)"
 
     def _print_IWAE(self, e: IWAE) -> str:
         name = "q" if e.distribution == Density("q", (z,)) else self._print(e.distribution)
@@ -396,6 +425,7 @@ def to_text(expr: Basic) -> str:
 RELATION_LATEX = {"=": "=", "<=": r"\leq", ">=": r"\geq", "<": "<", ">": ">"}
 
 __all__ = [
-    "x", "z", "Exp", "IWAE", "Density", "LatentSum", "Expectation", "KL", "Entropy", "ELBO", "Notation",
+    "x", "z", "z1", "z2", "LATENTS", "Exp", "IWAE", "Normal", "Density", "LatentSum", "Expectation", "KL",
+    "Entropy", "ELBO", "Notation",
     "p", "q", "to_latex", "to_text", "ElboLatexPrinter", "ElboStrPrinter", "RELATION_LATEX",
 ]

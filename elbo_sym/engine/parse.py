@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, S, Symbol, exp, log
 
-from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Exp, Expectation, LatentSum, x, z
+from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Exp, Expectation, LatentSum, Normal, x, z, z1, z2
 from elbo_sym.limits import MAX_EXPONENT, MAX_IWAE_SAMPLES
 
 MAX_LENGTH = 2000
@@ -63,11 +63,12 @@ class ParseError(Exception):
 
 
 _DENSITY_NAMES = {"p", "q"}
-RESERVED = frozenset({"p", "q", "z", "Sum", "E", "KL", "H", "ELBO", "log", "exp", "pi", "Normal", "IWAE"})
+RESERVED = frozenset({"p", "q", "z", "z1", "z2", "Sum", "E", "KL", "H", "ELBO", "log", "exp", "pi", "Normal", "IWAE"})
 """Names a file may not use for an observation or a parameter."""
 
 _CALL_EXAMPLES = {"p": "p(x)", "q": "q(z)", "Sum": "Sum(f, z)", "E": "E(q, f)", "KL": "KL(q(z), p(z))",
-                  "H": "H(q)", "ELBO": "ELBO(q)", "IWAE": "IWAE(q, 2)", "log": "log(...)", "exp": "exp(...)"}
+                  "H": "H(q)", "ELBO": "ELBO(q)", "IWAE": "IWAE(q, 2)", "Normal": "Normal(m, v)", "log": "log(...)",
+                  "exp": "exp(...)"}
 """The functions of the notation, each with how it is written."""
 
 
@@ -77,12 +78,22 @@ class Vocabulary:
 
     data: tuple[str, ...] = ("x",)
     params: tuple[str, ...] = ()
+    latents: tuple[str, ...] = ("z",)
+    """The latent variables: ("z",), or ("z1", "z2") for two layers (elbo_sym.engine.models.chain)."""
+    real: bool = False
+    """The Gaussian family: x and z are real numbers, usable bare ((x - b)**2, E(q, z**2)), and
+    Normal(m, v) is a distribution over z."""
 
     @property
     def variables(self) -> dict[str, Symbol]:
         out = {name: (x if name == "x" else Symbol(name)) for name in self.data}
-        out["z"] = z
+        out.update({name: _LATENT_SYMBOLS[name] for name in self.latents})
         return out
+
+    @property
+    def layered(self) -> bool:
+        """Several latent layers (z1, z2): densities over any of them, sums over each."""
+        return self.latents != ("z",)
 
     @property
     def single(self) -> bool:
@@ -90,6 +101,7 @@ class Vocabulary:
 
 
 DEFAULT_VOCABULARY = Vocabulary()
+_LATENT_SYMBOLS = {"z": z, "z1": z1, "z2": z2}
 
 
 def parse_expression(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> Expr:
@@ -747,6 +759,10 @@ class _Builder:
     def visit_Name(self, node: ast.Name, depth: int) -> Expr:
         if node.id in self.vocabulary.params:
             return Symbol(node.id, real=True)
+        if node.id == "pi" and self.vocabulary.real:  # the Gaussian family's constant
+            return S.Pi
+        if self.vocabulary.real and node.id in self.variables:
+            return self.variables[node.id]
         if node.id in self.variables:
             raise self.fail(node, f"'{node.id}' may only appear inside p(...) or q(...)")
         if node.id in _DENSITY_NAMES:
@@ -828,6 +844,8 @@ class _Builder:
         return self.density("q", node, args)
 
     def density(self, name: str, node: ast.Call, args: list) -> Density:
+        if self.vocabulary.layered:
+            return self.layered_density(name, node, args)
         variables, given, seen_bar = [], [], False
         for i, arg in enumerate(args):
             if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.BitOr):
@@ -858,10 +876,39 @@ class _Builder:
         if isinstance(node, ast.Name) and node.id in self.variables:
             return self.variables[node.id]
         names = ", ".join(self.vocabulary.data)
+        if self.vocabulary.layered:
+            raise self.fail(node, f"density arguments must be a latent variable ({', '.join(self.vocabulary.latents)})"
+                                  f" or an observation ({names})")
         raise self.fail(node, f"density arguments must be the latent variable z or an observation ({names})")
+
+    def layered_density(self, name: str, node: ast.Call, args: list) -> Density:
+        """p(...) or q(...) over latent layers: any variables given any others, each named once;
+        q is over latent variables (it is always conditioned on x, written or not)."""
+        variables: list = []
+        given: list = []
+        for arg in args:
+            if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.BitOr):
+                if given or (isinstance(arg.left, ast.BinOp) and isinstance(arg.left.op, ast.BitOr)):
+                    raise self.fail(arg, "only one '|' is allowed, as in p(z1 | z2)")
+                variables.append(self.variable(arg.left))
+                given.append(self.variable(arg.right))
+            else:
+                (given if given else variables).append(self.variable(arg))
+        named = variables + given
+        if len(set(named)) != len(named):
+            raise self.fail(node, f"each variable appears once in {name}(...), as in p(z1 | z2)")
+        observations = [v for v in named if v.name not in self.vocabulary.latents]
+        if len(observations) > 1:
+            raise self.fail(node, f"{name}(...) mentions one observation at most")
+        if name == "q" and any(v.name not in self.vocabulary.latents for v in variables):
+            raise self.fail(node, "q is a distribution over the latent variables, as in q(z1 | x), q(z2 | z1) "
+                                  "or q(z1, z2 | x)")
+        return Density(name, tuple(variables), tuple(given))
 
     def distribution(self, node: ast.AST, depth: int) -> Density:
         """The argument of E, KL, H, ELBO: `q` alone, or a density over z."""
+        if self.vocabulary.layered:
+            return self.layered_distribution(node, depth)
         if isinstance(node, ast.Name) and node.id == "q":
             if not self.vocabulary.single:
                 raise self.fail(node, f"with several observations say which q: "
@@ -870,13 +917,40 @@ class _Builder:
         value = self.build(node, depth)
         if isinstance(value, Density) and value.is_over_z:
             return value
+        if isinstance(value, Normal):
+            return value  # a distribution over z of the Gaussian family
         raise self.fail(node, "expected a distribution over z, such as q, q(z), p(z) or p(z | x)")
+
+    def call_Normal(self, node: ast.Call, args: list, depth: int) -> Expr:
+        if not self.vocabulary.real:
+            raise self.fail(node, "Normal(m, v) belongs to the Gaussian family: write model = \"gaussian\"")
+        self.arity(node, args, 2)
+        mean, variance = self.build(args[0], depth), self.build(args[1], depth)
+        for arg, value in zip(args, (mean, variance)):
+            if value.has(z):
+                raise self.fail(arg, "the mean and variance of Normal(m, v) cannot depend on z")
+        return Normal(mean, variance)
+
+    def layered_distribution(self, node: ast.AST, depth: int) -> Density:
+        """With latent layers: `q` alone is the whole chain q(z1, z2 | x); otherwise a density over
+        latent variables, such as q(z2 | x) or q(z1 | z2, x)."""
+        latents = tuple(self.variables[n] for n in self.vocabulary.latents)
+        if isinstance(node, ast.Name) and node.id == "q":
+            return Density("q", latents, (self.variables[self.vocabulary.data[0]],))
+        value = self.build(node, depth)
+        if isinstance(value, Density) and value.variables and all(v in latents for v in value.variables):
+            return value
+        raise self.fail(node, "expected a distribution over latent variables, such as q, q(z1 | x), "
+                              "q(z1, z2 | x) or p(z2)")
 
     def call_Sum(self, node: ast.Call, args: list, depth: int) -> Expr:
         self.arity(node, args, 2)
-        if not (isinstance(args[1], ast.Name) and args[1].id == "z"):
-            raise self.fail(args[1], "Sum(f, z) sums over the latent variable z only")
-        return LatentSum(self.build(args[0], depth), z)
+        latents = self.vocabulary.latents
+        if not (isinstance(args[1], ast.Name) and args[1].id in latents):
+            if latents == ("z",):
+                raise self.fail(args[1], "Sum(f, z) sums over the latent variable z only")
+            raise self.fail(args[1], f"Sum(f, v) sums over a latent variable: {' or '.join(latents)}")
+        return LatentSum(self.build(args[0], depth), self.variables[args[1].id])
 
     def call_E(self, node: ast.Call, args: list, depth: int) -> Expr:
         self.arity(node, args, 2)

@@ -221,6 +221,9 @@ def _kl_candidates(prev: Expr, new: Expr, model) -> list:
 
 def _distributions(term: KL, model) -> tuple[tuple[str, bool], ...]:
     a, b = term.args
+    own = getattr(model, "distribution_shown", None)  # a family with densities (not sums) says it itself
+    if own is not None:
+        return tuple((f"{to_text(d)} is a distribution", own(d)) for d in (a, b))
     return tuple((f"{to_text(d)} is a distribution",
                   is_distribution(tuple(model.density(d, k) for k in model.points), model)) for d in (a, b))
 

@@ -16,7 +16,9 @@ from elbo_sym.engine.models.base import (
     families,
     register,
 )
+from elbo_sym.engine.models.chain import ChainModel
 from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, has_free_latent
+from elbo_sym.engine.models.gaussian import GaussianModel
 from elbo_sym.engine.models.general import GeneralModel
 
 
@@ -29,6 +31,8 @@ def _discrete(spec: ModelSpec) -> Model:
 
 
 register("discrete", _discrete)
+register("gaussian", GaussianModel)
+register("chain", lambda spec: ChainModel(spec.K, spec))  # type: ignore[arg-type]  # K checked by ChainModel
 
 __all__ = ["Block", "Instance", "Interval", "Model", "ModelSpec", "Parameter", "build", "families", "register",
-           "DiscreteModel", "GeneralModel", "UnfoldError", "has_free_latent"]
+           "ChainModel", "DiscreteModel", "GaussianModel", "GeneralModel", "UnfoldError", "has_free_latent"]

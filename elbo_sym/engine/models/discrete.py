@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from sympy import Add, Expr, Mul, Rational, Symbol, exp, log
 
@@ -30,7 +30,7 @@ from elbo_sym.engine.models.base import (
     q_block,
     validate_blocks,
 )
-from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, z
+from elbo_sym.engine.notation import ELBO, IWAE, KL, LATENTS, Density, Entropy, Expectation, LatentSum, z
 from elbo_sym.limits import MAX_IWAE_TERMS
 
 
@@ -359,12 +359,31 @@ def _log(argument: Expr) -> Expr:
 
 
 def has_free_latent(e: Expr) -> bool:
-    """True when z occurs outside every binder (Sum, E, KL, H, ELBO bind it)."""
-    if isinstance(e, (LatentSum, Expectation, KL, Entropy, ELBO, IWAE)):
-        return False
+    """True when a latent variable occurs outside every binder that binds it (Sum, E, KL, H,
+    ELBO bind z; with two layers, E(q(z2 | x), KL(q(z1 | z2, x), p(z1 | z2))) binds z1 in
+    the KL and z2 in the E)."""
+    return bool(free_latents(e))
+
+
+@lru_cache(maxsize=1 << 14)
+def free_latents(e: Expr) -> frozenset:
+    """The latent variables (z, z1, z2) free in `e` (memoized: the definedness walk asks
+    it of every subtree)."""
+    if isinstance(e, (ELBO, IWAE)):
+        return frozenset()
     if isinstance(e, Density):
-        return z in e.variables or z in e.given
-    return any(has_free_latent(a) for a in e.args)
+        return frozenset(v for v in e.variables + e.given if v in LATENTS)
+    if isinstance(e, LatentSum):
+        return free_latents(e.body) - {e.args[1]}
+    if isinstance(e, Expectation):
+        return (free_latents(e.distribution) | free_latents(e.body)) - set(e.distribution.variables)
+    if isinstance(e, (KL, Entropy)):
+        first = e.args[0]
+        inner = frozenset().union(*(free_latents(a) for a in e.args))
+        return inner - set(first.variables) if isinstance(first, Density) else inner
+    if not e.args:
+        return frozenset()
+    return frozenset().union(*(free_latents(a) for a in e.args))
 
 
 def validate_vectors(K: int, prior, likelihood, q=None, q_fixed: bool = False) -> None:
@@ -380,4 +399,4 @@ def validate_vectors(K: int, prior, likelihood, q=None, q_fixed: bool = False) -
     validate_blocks(blocks, Instance.of("example", **values))
 
 
-__all__ = ["DiscreteModel", "UnfoldError", "has_free_latent", "validate_vectors", "observation_of"]
+__all__ = ["DiscreteModel", "UnfoldError", "has_free_latent", "free_latents", "validate_vectors", "observation_of"]

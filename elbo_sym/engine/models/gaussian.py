@@ -1,0 +1,376 @@
+"""The Gaussian family: the VAE's one-dimensional building block, exactly.
+
+Real z. Prior p(z) = N(0, 1); variational q(z) = N(mu, sigma**2); likelihood
+p(x | z) = N(x; w*z + b, s**2). Built-in parameters: mu, w, b and the observation x
+(real), sigma and s (> 0). Then p(x) = N(x; b, w**2 + s**2) and the posterior is
+p(z | x) = N(w*(x - b) / (w**2 + s**2), s**2 / (w**2 + s**2)).
+
+Unfolding is exact and symbolic, with no numeric integration:
+
+* a log of Gaussian densities is a quadratic in z (``log N(v; m, var) =
+  -log(2*pi*var)/2 - (v - m)**2 / (2*var)``);
+* an expectation of a polynomial in z under N(m, v) is a polynomial in m and v (the
+  moments E[z] = m, E[z**2] = m**2 + v, ...);
+* KL(N(m1, v1), N(m2, v2)) and H(N(m, v)) have their closed forms.
+
+So every identity reduces to rational functions of the parameters plus logs (of sigma,
+s, w**2 + s**2, pi, 2) -- the discrete family's canonical forms. What has no exact form
+here (an expectation of a density itself, of exp(z), a sum over z) is refused with an
+UnfoldError, never approximated. A claim with a free z ("for every z") is checked with z
+as one more real parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import cached_property
+from math import comb
+
+from sympy import Add, Expr, Integer, Poly, S, Symbol, log, pi
+from sympy.polys.polyerrors import PolynomialError
+
+from elbo_sym.engine.models.base import (
+    PARAMETER,
+    Block,
+    Instance,
+    Interval,
+    ModelSpec,
+    block_values,
+    validate_blocks,
+)
+from elbo_sym.engine.models.discrete import UnfoldError
+from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Exp, Expectation, LatentSum, Normal, x, z
+
+BUILTIN: tuple[tuple[str, Interval], ...] = (
+    ("mu", Interval()),
+    ("sigma", Interval(lower=Fraction(0), lower_open=True)),
+    ("w", Interval()),
+    ("b", Interval()),
+    ("s", Interval(lower=Fraction(0), lower_open=True)),
+)
+"""The family's own parameters (besides the observation x): what a file may name."""
+BUILTIN_NAMES = tuple(name for name, _ in BUILTIN)
+MAX_MOMENT = 12
+"""Highest power of z whose expectation is taken (bounds the work)."""
+
+
+def _symbol(name: str, interval: Interval) -> Symbol:
+    return Symbol(name, positive=True) if interval.positive else Symbol(name, real=True)
+
+
+def log_normal(value: Expr, mean: Expr, variance: Expr) -> Expr:
+    """log N(value; mean, variance), written out."""
+    return -log(2 * pi * variance, evaluate=False) / 2 - (value - mean) ** 2 / (2 * variance)
+
+
+def moment(n: int, mean: Expr, variance: Expr) -> Expr:
+    """E[z**n] for z ~ N(mean, variance): sum over even k of C(n, k) mean**(n-k) variance**(k/2) (k-1)!!."""
+    total: Expr = Integer(0)
+    for k in range(0, n + 1, 2):
+        double_factorial = 1
+        for j in range(k - 1, 0, -2):
+            double_factorial *= j
+        total += comb(n, k) * double_factorial * mean ** (n - k) * variance ** (k // 2)
+    return total
+
+
+@dataclass(frozen=True)
+class GaussianModel:
+    """The linear-Gaussian model of one real latent z and one real observation x."""
+
+    spec: ModelSpec = field(default_factory=lambda: ModelSpec("gaussian"))
+
+    def __post_init__(self) -> None:
+        if tuple(self.spec.data) != ("x",):
+            raise ValueError("the Gaussian family has one observation, x")
+        clash = [p.name for p in self.spec.params if p.name in BUILTIN_NAMES or p.name == "z"]
+        if clash:
+            raise ValueError(f"'{clash[0]}' is a parameter of the Gaussian family already")
+
+    # -- parameters --------------------------------------------------------------------------
+
+    @property
+    def K(self) -> int:
+        return 1  # not a number of states: z is real (reports use describe())
+
+    @property
+    def observations(self) -> tuple[str, ...]:
+        return ("x",)
+
+    @cached_property
+    def builtin(self) -> dict[str, Symbol]:
+        return {name: _symbol(name, interval) for name, interval in BUILTIN}
+
+    @cached_property
+    def params(self) -> dict[str, Symbol]:
+        """Every named parameter: the family's own and the file's [params]."""
+        return {**self.builtin, **{p.name: p.symbol for p in self.spec.params}}
+
+    @cached_property
+    def assumed_q(self) -> tuple[Expr, Expr] | None:
+        """q's (mean, variance) when an assumption fixes it (q(z) = p(z | x), = Normal(m, v))."""
+        if not self.spec.assumptions:
+            return None
+        free = GaussianModel(ModelSpec("gaussian", self.spec.K, self.spec.data, self.spec.params))
+        (relation,) = self.spec.assumptions
+        return free.normal_of(relation.rhs.expr)
+
+    @property
+    def q_assumed(self) -> tuple[Expr, Expr] | None:
+        return self.assumed_q
+
+    @property
+    def assumed(self) -> dict[str, tuple[Expr, ...]]:
+        """q as the assumption fixes it: its mean and variance (shown with counterexamples)."""
+        return {"x": self.assumed_q} if self.assumed_q is not None else {}
+
+    @property
+    def q(self) -> tuple[Expr, ...]:
+        return self.assumed_q or (self.builtin["mu"], self.builtin["sigma"] ** 2)
+
+    @property
+    def q_symbols(self) -> tuple[Symbol, ...]:
+        return (self.builtin["mu"], self.builtin["sigma"])
+
+    @cached_property
+    def blocks(self) -> tuple[Block, ...]:
+        out = []
+        for name, interval in BUILTIN:
+            if name in ("mu", "sigma") and self.assumed_q is not None:
+                continue  # q is fixed: mu and sigma play no part
+            out.append(Block(name, name, PARAMETER, (self.builtin[name],), interval))
+        out.append(Block("x", "x", PARAMETER, (x,), Interval()))
+        for p in self.spec.params:
+            out.append(Block(p.name, p.name, PARAMETER, (p.symbol,), p.interval))
+        out.append(Block("z", "z", PARAMETER, (z,), Interval()))  # only claims "for every z" use it
+        return tuple(out)
+
+    @cached_property
+    def parameters(self) -> tuple[Symbol, ...]:
+        return tuple(s for b in self.blocks for s in b.symbols)
+
+    @cached_property
+    def positive_symbols(self) -> frozenset[Symbol]:
+        return frozenset(s for b in self.blocks for s in b.symbols if b.interval is not None and b.interval.positive)
+
+    @property
+    def simplices(self) -> tuple[tuple[Symbol, ...], ...]:
+        return ()
+
+    @property
+    def elimination(self) -> dict:
+        return {}
+
+    @cached_property
+    def parameter_bounds(self) -> dict[Symbol, Interval]:
+        return {b.symbols[0]: b.interval for b in self.blocks if b.interval is not None}
+
+    @cached_property
+    def sign_memo(self) -> dict:
+        return {}
+
+    @property
+    def points(self) -> tuple[Symbol, ...]:
+        """One point: z itself (a real symbol); sums over z do not exist here."""
+        return (z,)
+
+    def latent_sum(self, values) -> Expr:
+        raise UnfoldError("z is real in the Gaussian family: there is no sum over z (use E(q, f))")
+
+    def describe(self) -> str:
+        return "every linear-Gaussian model (real z, any mu, w, b, x and sigma, s > 0)"
+
+    def domain_text(self) -> str:
+        q = "q(z) = N(mu, sigma**2), sigma > 0" if self.assumed_q is None else \
+            f"{self.spec.assumptions[0].lhs.text} = {self.spec.assumptions[0].rhs.text} (assumed)"
+        parts = ["z real", "p(z) = N(0, 1)", "p(x | z) = N(w*z + b, s**2), s > 0", q]
+        parts += [p.describe() for p in self.spec.params]
+        return "; ".join(parts)
+
+    def explicit(self, K: int) -> GaussianModel:
+        return self
+
+    def search_models(self) -> tuple[GaussianModel, ...]:
+        return (self,)
+
+    def values(self, instance: Instance) -> dict[Symbol, Fraction]:
+        return block_values(self.blocks, instance)
+
+    def validate(self, instance: Instance) -> None:
+        validate_blocks(self.blocks, instance)
+
+    def special_instances(self, base: Instance) -> list[Instance]:
+        """The tight case q = p(z | x) where it is rational: w = 3/4, s = 1 give the posterior
+        variance 16/25 (sigma = 4/5) and mean 12 (x - b) / 25."""
+        if self.assumed_q is not None:
+            return []
+        xv, bv = base["x"][0], base["b"][0]
+        tight = base.with_block("w", (Fraction(3, 4),)).with_block("s", (Fraction(1),))
+        tight = tight.with_block("sigma", (Fraction(4, 5),)).with_block("mu", (Fraction(12, 25) * (xv - bv),))
+        prior = base.with_block("mu", (Fraction(0),)).with_block("sigma", (Fraction(1),))
+        return [Instance(tight.blocks, "tight case q = p(z | x)"), Instance(prior.blocks, "q = p(z)")]
+
+    def assumption_problem(self) -> str | None:
+        """None when the assumed q is a Gaussian with a variance shown > 0."""
+        from elbo_sym.engine.definedness import is_positive
+
+        if self.assumed_q is None:
+            return None
+        mean, variance = self.assumed_q
+        if any(s in self.q_symbols for s in (mean.free_symbols | variance.free_symbols)):
+            return "the assumption defines q in terms of q itself"
+        if not is_positive(variance, self):
+            return "the assumption does not give q a variance shown > 0"
+        return None
+
+    def distribution_shown(self, d: Expr) -> bool:
+        """d is a distribution over z: a Gaussian whose variance is shown > 0."""
+        from elbo_sym.engine.definedness import is_positive
+
+        try:
+            _, variance = self.normal_of(d)
+        except UnfoldError:
+            return False
+        return is_positive(variance, self)
+
+    # -- the densities ------------------------------------------------------------------------
+
+    def posterior(self) -> tuple[Expr, Expr]:
+        w, b, s = self.builtin["w"], self.builtin["b"], self.builtin["s"]
+        return w * (x - b) / (w ** 2 + s ** 2), s ** 2 / (w ** 2 + s ** 2)
+
+    def normal_of(self, d: Expr) -> tuple[Expr, Expr]:
+        """(mean, variance) of a distribution over z."""
+        if isinstance(d, Normal):
+            return self.unfold(d.mean), self.unfold(d.variance)
+        if isinstance(d, Density) and d.variables == (z,):
+            if d.name == "q":
+                if d.given and d.given != (x,):
+                    raise UnfoldError("q is a distribution over z given x: q(z) or q(z | x)")
+                return self.q[0], self.q[1]
+            if d.name == "p" and not d.given:
+                return Integer(0), Integer(1)
+            if d.name == "p" and d.given == (x,):
+                return self.posterior()
+        raise UnfoldError(f"{d} is not a distribution over z in the Gaussian family")
+
+    def log_density(self, d: Density) -> Expr:
+        """log of a density at the symbol z (a quadratic in z)."""
+        w, b, s = self.builtin["w"], self.builtin["b"], self.builtin["s"]
+        if d.variables == (z,) and (d.name == "q" or not d.given or d.given == (x,)):
+            mean, variance = self.normal_of(d)
+            return log_normal(z, mean, variance)
+        if d.name == "p" and d.variables == (x,) and d.given == (z,):
+            return log_normal(x, w * z + b, s ** 2)
+        if d.name == "p" and set(d.variables) == {x, z} and not d.given:
+            return log_normal(z, 0, 1) + log_normal(x, w * z + b, s ** 2)
+        if d.name == "p" and d.variables == (x,) and not d.given:
+            return log_normal(x, b, w ** 2 + s ** 2)
+        raise UnfoldError(f"no density {d} in the Gaussian family")
+
+    def density(self, d: Expr, k=None) -> Expr:
+        """A density's value at z: exp of its log-density (one positive atom)."""
+        if isinstance(d, Normal):
+            mean, variance = self.normal_of(d)
+            return Exp(log_normal(z, mean, variance))
+        if not isinstance(d, Density):
+            raise UnfoldError(f"{d} is not a density")
+        return Exp(self.log_density(d))
+
+    # -- unfolding ----------------------------------------------------------------------------
+
+    def unfold(self, e: Expr, point=None) -> Expr:
+        known = self._memo.get(e)
+        if known is None:
+            known = self._memo[e] = self._unfold(e)
+        return known
+
+    @cached_property
+    def _memo(self) -> dict:
+        return {}
+
+    def unfold_pointwise(self, e: Expr) -> tuple[Expr, ...]:
+        return (self.unfold(e),)
+
+    def expectation(self, d: Expr, body: Expr) -> Expr:
+        """E_d[body] exactly: body must unfold to a polynomial in z."""
+        mean, variance = self.normal_of(d)
+        f = self.unfold(body)
+        if not f.has(z):
+            return f
+        try:
+            poly = Poly(f, z)
+        except PolynomialError:
+            raise UnfoldError("E(q, f) is exact here for polynomials in z and logs of Gaussian densities "
+                              f"only, not {f}") from None
+        if poly.degree() > MAX_MOMENT:
+            raise UnfoldError(f"E(q, f) of a polynomial of degree {poly.degree()} in z (at most {MAX_MOMENT})")
+        return Add(*(c * moment(n, mean, variance) for (n,), c in poly.terms()))
+
+    def _unfold(self, e: Expr) -> Expr:
+        if isinstance(e, (Density, Normal)):
+            return self.density(e)
+        if isinstance(e, LatentSum):
+            return self.latent_sum(())
+        if isinstance(e, IWAE):
+            raise UnfoldError("IWAE(q, k) is defined for the discrete family (explicit K) only")
+        if isinstance(e, Expectation):
+            return self.expectation(e.distribution, e.body)
+        if isinstance(e, KL):
+            (m1, v1), (m2, v2) = (self.normal_of(a) for a in e.args)
+            return (log(v2 / v1, evaluate=False) + (v1 + (m1 - m2) ** 2) / v2 - 1) / 2
+        if isinstance(e, Entropy):
+            _, v = self.normal_of(e.args[0])
+            return (log(2 * pi * v, evaluate=False) + 1) / 2
+        if isinstance(e, ELBO):
+            if e.observation != x:
+                raise UnfoldError("the Gaussian family has one observation, x")
+            d = e.distribution
+            return self.expectation(d, log(e.joint) - log(d))
+        if isinstance(e, log):
+            return self._log(e.args[0])
+        if e.is_Symbol and e.name in self.params:
+            return self.params[e.name]
+        if e.args:
+            return e.func(*(self.unfold(a) for a in e.args))
+        return e
+
+    def _log(self, argument: Expr) -> Expr:
+        """log of a product, quotient or integer power of densities and positive numbers as a
+        sum of log-densities (each factor is > 0); anything else stays one log."""
+        if self._splits(argument):
+            return self._split_log(argument)
+        inner = self.unfold(argument)
+        if isinstance(inner, Exp):
+            return inner.args[0]
+        return log(inner, evaluate=False)
+
+    def _splits(self, e: Expr) -> bool:
+        if isinstance(e, (Density, Normal)):
+            return True
+        if e.is_Rational:
+            return e > 0
+        if e is S.Pi:
+            return True
+        if e.is_Mul:
+            return all(self._splits(a) for a in e.args)
+        if e.is_Pow and e.exp.is_Integer:
+            return self._splits(e.base)
+        return False
+
+    def _split_log(self, e: Expr) -> Expr:
+        if isinstance(e, Normal):
+            mean, variance = self.normal_of(e)
+            return log_normal(z, mean, variance)
+        if isinstance(e, Density):
+            return self.log_density(e)
+        if e.is_Rational or e is S.Pi:
+            return log(e)
+        if e.is_Mul:
+            return Add(*(self._split_log(a) for a in e.args))
+        assert e.is_Pow
+        return e.exp * self._split_log(e.base)
+
+
+__all__ = ["GaussianModel", "BUILTIN", "BUILTIN_NAMES", "log_normal", "moment"]
