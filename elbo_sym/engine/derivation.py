@@ -180,13 +180,21 @@ class Derivation:
     """The steps a teaching file gets wrong on purpose (empty: any refuted step is the mistake)."""
     latents: tuple[str, ...] = ("z",)
     """The latent variables: ("z",), or ("z1", "z2") for two layers (``latents = ["z1", "z2"]``)."""
+    D: int = 1
+    """Dimensions of the Gaussian family's real latent z (``D = 3``: a diagonal Gaussian)."""
 
     @property
     def spec(self) -> ModelSpec:
-        return ModelSpec(self.family, self.K, self.data, self.params, self.assumptions)
+        return ModelSpec(self.family, self.K, self.data, self.params, self.assumptions, self.D)
 
     @property
     def vocabulary(self) -> Vocabulary:
+        """The names the file's expressions use (as its loader read them)."""
+        if self.family == "gaussian":
+            from elbo_sym.engine.models.gaussian import builtin_names
+
+            return Vocabulary(self.data, builtin_names(self.D) + tuple(p.name for p in self.params), ("z",),
+                              real=True)
         return Vocabulary(self.data, tuple(p.name for p in self.params), self.latents)
 
     def model(self) -> Model:
@@ -207,7 +215,7 @@ def _model(spec: ModelSpec) -> Model:
 
 
 _TOP_KEYS = {"title", "summary", "model", "K", "data", "params", "claim", "start", "assume", "step", "example",
-             "expect", "expect_refuted", "latents"}
+             "expect", "expect_refuted", "latents", "D"}
 LAYERED = ("z1", "z2")
 """`latents = ["z1", "z2"]`: the two-layer chain (elbo_sym.engine.models.chain)."""
 MAX_CHAIN_K = 10
@@ -389,15 +397,33 @@ class _Reader:
         assumptions = self.assumptions(data.get("assume", []))
         steps = self.steps(data.get("step", []))
         derivation = Derivation(self.path, title, summary, K, start, steps, claim, assumptions, (), family,
-                                observations, params, latents=latents)
+                                observations, params, latents=latents, D=self.dimensions(data, family))
         examples = self.examples(data.get("example", []), derivation)
         expect, expect_refuted = self.expectation(data, len(steps))
         return replace(derivation, examples=examples, expect=expect, expect_refuted=expect_refuted)
 
+    def dimensions(self, data: dict, family: str) -> int:
+        """``D = 3``: the Gaussian family's diagonal version over 3 real dimensions."""
+        from elbo_sym.engine.models.gaussian import MAX_D
+
+        if "D" not in data:
+            return 1
+        D = data["D"]
+        if family != "gaussian":
+            raise self.error(self.line_of("D"), "D is the dimension of the Gaussian family's z (model = \"gaussian\")")
+        if isinstance(D, bool) or not isinstance(D, int) or not 1 <= D <= MAX_D:
+            raise self.error(self.line_of("D"), f"D must be an integer from 1 to {MAX_D}, got {D!r}")
+        if D > 1 and "assume" in data:
+            raise self.error(self.line_of("assume"), "with D > 1 q is the free diagonal Gaussian (no assume)")
+        return D
+
     def gaussian_vocabulary(self, data: dict, observations: tuple[str, ...], params) -> Vocabulary:
         """The Gaussian family: one real observation x, real z, the family's parameters
-        (mu, sigma, w, b, s) besides any declared in [params]."""
-        from elbo_sym.engine.models.gaussian import BUILTIN_NAMES
+        (mu, sigma, w, b, s; with D > 1 mu1, sigma1, ..., muD, sigmaD) besides any in [params]."""
+        from elbo_sym.engine.models.gaussian import builtin_names
+
+        D = self.dimensions(data, "gaussian")
+        BUILTIN_NAMES = builtin_names(D)
 
         if observations != ("x",):
             raise self.error(self.line_of("data"), "the Gaussian family has one observation, x (leave data out)")
@@ -409,6 +435,7 @@ class _Reader:
                 raise self.error(self.line_of(p.name), f"'{p.name}' is a parameter of the Gaussian family already "
                                                        f"(mu, sigma > 0, w, b, s > 0; x is the observation)")
         return Vocabulary(observations, BUILTIN_NAMES + tuple(p.name for p in params), ("z",), real=True)
+
 
     def layers(self, data: dict, family: str) -> tuple[str, tuple[str, ...]]:
         """(family, latents) from ``latents`` and ``model``: ``latents = ["z1", "z2"]`` is the two-layer
@@ -637,14 +664,16 @@ class _Reader:
             if key in table:
                 raise self.error(self.line_of(key, "example", i), f"'{key}' is for the discrete family; a Gaussian "
                                                                  f"example gives params = {{ mu = \"...\", ... }}")
-        model = build(ModelSpec(derivation.family, derivation.K, derivation.data, derivation.params,
-                                derivation.assumptions))
-        explicit = model.explicit(1)
+        try:
+            explicit = derivation.model().explicit(1)
+        except (ValueError, UnfoldError) as error:
+            raise self.error(line, f"example {i + 1}: {error}") from None
         given = dict(table.get("params", {})) if isinstance(table.get("params", {}), dict) else table.get("params")
         z_value = given.pop("z", "0") if isinstance(given, dict) else "0"
         wanted = tuple(b.name for b in explicit.blocks if b.kind == PARAMETER and b.name != "z")
         blocks = self.example_params(given, i, wanted)
-        blocks["z"] = self.fractions([z_value], self.line_of("params", "example", i), "params.z")
+        if any(b.name == "z" for b in explicit.blocks):
+            blocks["z"] = self.fractions([z_value], self.line_of("params", "example", i), "params.z")
         instance = Instance(tuple(blocks.items()), f"example {i + 1}")
         try:
             explicit.validate(instance)

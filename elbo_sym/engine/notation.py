@@ -227,6 +227,13 @@ class ElboStrPrinter(StrPrinter):
     def _print_Density(self, d: Density) -> str:
         return f"{d.name}({_density_args(d, self._print)})"
 
+    def _print_Add(self, e, order=None) -> str:
+        # (a - b) - c prints as a - b - c: an unevaluated sum inside a sum needs no brackets.
+        terms = _terms(e)
+        if len(terms) != len(e.args):
+            e = Add(*terms, evaluate=False)
+        return super()._print_Add(e, order=order)
+
     def parenthesize(self, item, level, strict=False):
         # A fraction inside a product is bracketed: -1/(3/4), not -1/3/4 (= -1/12).
         if getattr(item, "is_Rational", False) and not item.is_Integer and level >= PRECEDENCE["Add"]:

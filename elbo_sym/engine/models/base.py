@@ -217,6 +217,8 @@ class ModelSpec:
     params: tuple[Parameter, ...] = ()
     assumptions: tuple = field(default=())
     """Relations ``q(z | x) = <expression>`` (elbo_sym.engine.derivation.Relation)."""
+    D: int = 1
+    """Dimensions of a real latent z (the Gaussian family's diagonal version; 1 elsewhere)."""
 
 
 class Model(Protocol):

@@ -52,6 +52,21 @@ BUILTIN: tuple[tuple[str, Interval], ...] = (
 """The family's own parameters (besides the observation x): what a file may name."""
 BUILTIN_NAMES = tuple(name for name, _ in BUILTIN)
 MAX_MOMENT = 12
+MAX_D = 8
+"""Most dimensions of the diagonal version (``D = 3``)."""
+
+
+def builtin(D: int = 1) -> tuple[tuple[str, Interval], ...]:
+    """The family's parameters: mu, sigma, w, b, s for D = 1; mu1, sigma1, ..., muD, sigmaD for
+    the diagonal Gaussian q over D dimensions against the prior N(0, I)."""
+    if D == 1:
+        return BUILTIN
+    positive = Interval(lower=Fraction(0), lower_open=True)
+    return tuple(item for j in range(1, D + 1) for item in ((f"mu{j}", Interval()), (f"sigma{j}", positive)))
+
+
+def builtin_names(D: int = 1) -> tuple[str, ...]:
+    return tuple(name for name, _ in builtin(D))
 """Highest power of z whose expectation is taken (bounds the work)."""
 
 
@@ -84,7 +99,9 @@ class GaussianModel:
     def __post_init__(self) -> None:
         if tuple(self.spec.data) != ("x",):
             raise ValueError("the Gaussian family has one observation, x")
-        clash = [p.name for p in self.spec.params if p.name in BUILTIN_NAMES or p.name == "z"]
+        if not 1 <= self.spec.D <= MAX_D:
+            raise ValueError(f"D must be from 1 to {MAX_D}")
+        clash = [p.name for p in self.spec.params if p.name in builtin_names(self.spec.D) or p.name == "z"]
         if clash:
             raise ValueError(f"'{clash[0]}' is a parameter of the Gaussian family already")
 
@@ -98,9 +115,13 @@ class GaussianModel:
     def observations(self) -> tuple[str, ...]:
         return ("x",)
 
+    @property
+    def D(self) -> int:
+        return self.spec.D
+
     @cached_property
     def builtin(self) -> dict[str, Symbol]:
-        return {name: _symbol(name, interval) for name, interval in BUILTIN}
+        return {name: _symbol(name, interval) for name, interval in builtin(self.D)}
 
     @cached_property
     def params(self) -> dict[str, Symbol]:
@@ -127,14 +148,20 @@ class GaussianModel:
 
     @property
     def q(self) -> tuple[Expr, ...]:
+        if self.D > 1:
+            return tuple(self.builtin[f"sigma{j}"] ** 2 for j in range(1, self.D + 1))
         return self.assumed_q or (self.builtin["mu"], self.builtin["sigma"] ** 2)
 
     @property
     def q_symbols(self) -> tuple[Symbol, ...]:
-        return (self.builtin["mu"], self.builtin["sigma"])
+        return tuple(self.builtin.values()) if self.D > 1 else (self.builtin["mu"], self.builtin["sigma"])
 
     @cached_property
     def blocks(self) -> tuple[Block, ...]:
+        if self.D > 1:  # the diagonal version: q's means and scales, the file's own parameters
+            return tuple(Block(name, name, PARAMETER, (self.builtin[name],), interval)
+                         for name, interval in builtin(self.D)) + \
+                tuple(Block(p.name, p.name, PARAMETER, (p.symbol,), p.interval) for p in self.spec.params)
         out = []
         for name, interval in BUILTIN:
             if name in ("mu", "sigma") and self.assumed_q is not None:
@@ -179,9 +206,14 @@ class GaussianModel:
         raise UnfoldError("z is real in the Gaussian family: there is no sum over z (use E(q, f))")
 
     def describe(self) -> str:
+        if self.D > 1:
+            return f"every diagonal Gaussian q over {self.D} dimensions (any means, scales > 0) and the prior N(0, I)"
         return "every linear-Gaussian model (real z, any mu, w, b, x and sigma, s > 0)"
 
     def domain_text(self) -> str:
+        if self.D > 1:
+            return (f"z in R^{self.D}; p(z) = N(0, I); q(z) = N(mu, diag(sigma**2)) with "
+                    f"mu1, ..., mu{self.D} real and sigma1, ..., sigma{self.D} > 0")
         q = "q(z) = N(mu, sigma**2), sigma > 0" if self.assumed_q is None else \
             f"{self.spec.assumptions[0].lhs.text} = {self.spec.assumptions[0].rhs.text} (assumed)"
         parts = ["z real", "p(z) = N(0, 1)", "p(x | z) = N(w*z + b, s**2), s > 0", q]
@@ -203,6 +235,11 @@ class GaussianModel:
     def special_instances(self, base: Instance) -> list[Instance]:
         """The tight case q = p(z | x) where it is rational: w = 3/4, s = 1 give the posterior
         variance 16/25 (sigma = 4/5) and mean 12 (x - b) / 25."""
+        if self.D > 1:  # q = the prior: every KL term vanishes
+            prior = base
+            for j in range(1, self.D + 1):
+                prior = prior.with_block(f"mu{j}", (Fraction(0),)).with_block(f"sigma{j}", (Fraction(1),))
+            return [Instance(prior.blocks, "q = p(z)")]
         if self.assumed_q is not None:
             return []
         xv, bv = base["x"][0], base["b"][0]
@@ -228,6 +265,8 @@ class GaussianModel:
         """d is a distribution over z: a Gaussian whose variance is shown > 0."""
         from elbo_sym.engine.definedness import is_positive
 
+        if self.D > 1:  # q(z) (scales > 0) or p(z) = N(0, I)
+            return isinstance(d, Density) and d.variables == (z,) and not d.given and d.name in ("p", "q")
         try:
             _, variance = self.normal_of(d)
         except UnfoldError:
@@ -271,6 +310,10 @@ class GaussianModel:
 
     def density(self, d: Expr, k=None) -> Expr:
         """A density's value at z: exp of its log-density (one positive atom)."""
+        if self.D > 1:  # only its sign is ever asked (definedness): a density is > 0
+            if not (isinstance(d, Density) and d.variables == (z,) and not d.given and d.name in ("p", "q")):
+                raise UnfoldError(f"with D = {self.D} the distributions are q(z) and p(z) = N(0, I), not {d}")
+            return Exp(Symbol(f"log_{d.name}_density", real=True))
         if isinstance(d, Normal):
             mean, variance = self.normal_of(d)
             return Exp(log_normal(z, mean, variance))
@@ -308,7 +351,36 @@ class GaussianModel:
             raise UnfoldError(f"E(q, f) of a polynomial of degree {poly.degree()} in z (at most {MAX_MOMENT})")
         return Add(*(c * moment(n, mean, variance) for (n,), c in poly.terms()))
 
+    def _unfold_diagonal(self, e: Expr) -> Expr:
+        """The diagonal version: the closed forms that need no integral over R^D."""
+        if isinstance(e, KL) and all(isinstance(a, Density) and a.variables == (z,) and a.name in ("p", "q")
+                                     and not a.given for a in e.args):
+            (m1, v1), (m2, v2) = (self.coordinates(a) for a in e.args)
+            return Add(*((log(b / a, evaluate=False) + (a + (m - n) ** 2) / b - 1) / 2
+                         for m, a, n, b in zip(m1, v1, m2, v2)))
+        if isinstance(e, Entropy) and isinstance(e.args[0], Density):
+            _, variances = self.coordinates(e.args[0])
+            return Add(*((log(2 * pi * v, evaluate=False) + 1) / 2 for v in variances))
+        if isinstance(e, (Density, Normal, Expectation, ELBO, LatentSum, IWAE)) or \
+                (isinstance(e, log) and e.args[0].has(Density)):
+            raise UnfoldError(f"with D = {self.D} the Gaussian family has the closed forms KL(q(z), p(z)), "
+                              f"KL(p(z), q(z)) and H(q) (a diagonal q against N(0, I)), not {e}")
+        if e.is_Symbol and e.name in self.params:
+            return self.params[e.name]
+        if e.args:
+            return e.func(*(self.unfold(a) for a in e.args))
+        return e
+
+    def coordinates(self, d: Density) -> tuple[tuple[Expr, ...], tuple[Expr, ...]]:
+        """Means and variances of q(z) (diagonal) or p(z) = N(0, I), one per dimension."""
+        D = range(1, self.D + 1)
+        if d.name == "q":
+            return (tuple(self.builtin[f"mu{j}"] for j in D), tuple(self.builtin[f"sigma{j}"] ** 2 for j in D))
+        return tuple(Integer(0) for _ in D), tuple(Integer(1) for _ in D)
+
     def _unfold(self, e: Expr) -> Expr:
+        if self.D > 1:
+            return self._unfold_diagonal(e)
         if isinstance(e, (Density, Normal)):
             return self.density(e)
         if isinstance(e, LatentSum):
@@ -373,4 +445,4 @@ class GaussianModel:
         return e.exp * self._split_log(e.base)
 
 
-__all__ = ["GaussianModel", "BUILTIN", "BUILTIN_NAMES", "log_normal", "moment"]
+__all__ = ["GaussianModel", "BUILTIN", "BUILTIN_NAMES", "MAX_D", "builtin", "builtin_names", "log_normal", "moment"]
