@@ -304,6 +304,25 @@ class ExplicitModel(Model, Protocol):
     def validate(self, instance: Instance) -> None: ...
 
 
+class _HasBlocks(Protocol):
+    @property
+    def blocks(self) -> tuple[Block, ...]: ...
+
+
+class BlockInstances:
+    """What every explicit family does the same way with its blocks (a mixin): it is its own
+    search model, reads an instance's values block by block, and checks its domain."""
+
+    def search_models(self) -> tuple:
+        return (self,)
+
+    def values(self: _HasBlocks, instance: Instance) -> dict[Symbol, Fraction]:
+        return block_values(self.blocks, instance)
+
+    def validate(self: _HasBlocks, instance: Instance) -> None:
+        validate_blocks(self.blocks, instance)
+
+
 # --------------------------------------------------------------------------- registry
 
 _FAMILIES: dict[str, Callable[[ModelSpec], Model]] = {}
@@ -359,5 +378,6 @@ def validate_blocks(blocks: Iterable[Block], instance: Instance) -> None:
                 raise ValueError(f"{block.label} = {values[0]} is outside {block.bounds.describe(block.label)}")
 
 
-__all__ = ["Interval", "Parameter", "Block", "Instance", "ModelSpec", "Model", "ExplicitModel", "register", "build",
-           "families", "block_values", "validate_blocks", "likelihood_block", "q_block", "SIMPLEX", "UNIT", "PARAMETER"]
+__all__ = ["BlockInstances", "Interval", "Parameter", "Block", "Instance", "ModelSpec", "Model", "ExplicitModel",
+           "register", "build", "families", "block_values", "validate_blocks", "likelihood_block", "q_block",
+           "SIMPLEX", "UNIT", "PARAMETER"]

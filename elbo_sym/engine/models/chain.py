@@ -43,11 +43,10 @@ from elbo_sym.engine.models.base import (
     SIMPLEX,
     UNIT,
     Block,
+    BlockInstances,
     Instance,
     Interval,
     ModelSpec,
-    block_values,
-    validate_blocks,
 )
 from elbo_sym.engine.models.discrete import UnfoldError, _log, free_latents
 from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, z, z1, z2
@@ -59,7 +58,7 @@ _UNBOUND: Point = (None, None)
 
 
 @dataclass(frozen=True, init=False)
-class ChainModel:
+class ChainModel(BlockInstances):
     """The two-layer chain with K states per layer (``ChainModel(2)``, or from a file's spec)."""
 
     K: int
@@ -188,14 +187,8 @@ class ChainModel:
             raise UnfoldError(f"an instance with {K} states in a chain with K = {self.K}")
         return self
 
-    def search_models(self) -> tuple[ChainModel, ...]:
-        return (self,)
 
-    def values(self, instance: Instance) -> dict[Symbol, Fraction]:
-        return block_values(self.blocks, instance)
 
-    def validate(self, instance: Instance) -> None:
-        validate_blocks(self.blocks, instance)
 
     def special_instances(self, base: Instance) -> list[Instance]:
         """The tight case (q is the exact posterior: q(z1 | x) = p(z1 | x), q(z2 | z1) = p(z2 | z1),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from fractions import Fraction
 from functools import cached_property, lru_cache
 
 from sympy import Add, Expr, Mul, Rational, Symbol, exp, log
@@ -22,10 +21,10 @@ from elbo_sym.engine.models.base import (
     SIMPLEX,
     UNIT,
     Block,
+    BlockInstances,
     Instance,
     Interval,
     ModelSpec,
-    block_values,
     likelihood_block,
     q_block,
     validate_blocks,
@@ -39,7 +38,7 @@ class UnfoldError(ValueError):
 
 
 @dataclass(frozen=True, init=False)
-class DiscreteModel:
+class DiscreteModel(BlockInstances):
     """K latent states (``DiscreteModel(3)``, or from a file's ``ModelSpec``)."""
 
     K: int
@@ -194,15 +193,8 @@ class DiscreteModel:
             raise UnfoldError(f"an instance with {K} states in a model with K = {self.K}")
         return self
 
-    def search_models(self) -> tuple[DiscreteModel, ...]:
-        """Explicit models where counterexamples are sought (this one)."""
-        return (self,)
 
-    def values(self, instance: Instance) -> dict[Symbol, Fraction]:
-        return block_values(self.blocks, instance)
 
-    def validate(self, instance: Instance) -> None:
-        validate_blocks(self.blocks, instance)
 
     def special_instances(self, base: Instance) -> list[Instance]:
         """Where the lesson's claims are tight or trivial: q = p(z | x) and q = p(z)."""

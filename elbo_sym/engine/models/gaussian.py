@@ -33,11 +33,10 @@ from sympy.polys.polyerrors import PolynomialError
 from elbo_sym.engine.models.base import (
     PARAMETER,
     Block,
+    BlockInstances,
     Instance,
     Interval,
     ModelSpec,
-    block_values,
-    validate_blocks,
 )
 from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Exp, Expectation, LatentSum, Normal, x, z
@@ -91,7 +90,7 @@ def moment(n: int, mean: Expr, variance: Expr) -> Expr:
 
 
 @dataclass(frozen=True)
-class GaussianModel:
+class GaussianModel(BlockInstances):
     """The linear-Gaussian model of one real latent z and one real observation x."""
 
     spec: ModelSpec = field(default_factory=lambda: ModelSpec("gaussian"))
@@ -223,14 +222,8 @@ class GaussianModel:
     def explicit(self, K: int) -> GaussianModel:
         return self
 
-    def search_models(self) -> tuple[GaussianModel, ...]:
-        return (self,)
 
-    def values(self, instance: Instance) -> dict[Symbol, Fraction]:
-        return block_values(self.blocks, instance)
 
-    def validate(self, instance: Instance) -> None:
-        validate_blocks(self.blocks, instance)
 
     def special_instances(self, base: Instance) -> list[Instance]:
         """The tight case q = p(z | x) where it is rational: w = 3/4, s = 1 give the posterior
