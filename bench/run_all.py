@@ -6,6 +6,9 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 
-for script in ("bench_loop.py", "bench_exact.py", "bench_any.py", "bench_k_scaling.py", "bench_roster.py"):
+SCRIPTS = ("bench_loop.py", "bench_exact.py", "bench_any.py", "bench_variants.py", "bench_k_scaling.py",
+           "bench_roster.py")
+
+for script in SCRIPTS:
     print(f"\n=== {script}", flush=True)
     subprocess.run([sys.executable, str(HERE / script)], check=True)
