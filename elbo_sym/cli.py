@@ -54,6 +54,12 @@ MAX_COUNT = 100
 MAX_EXERCISE_K = 6
 """The limits of elbo_sym.lesson.exercises (which checks them again), here so that parsing
 the options does not import SymPy."""
+PARTS = ("evidence", "posterior", "elbo", "reconstruction", "kl_prior", "kl_posterior", "gap")
+"""The quantities a sheet may ask for (elbo_sym.lesson.exercises.PARTS, here for the same reason)."""
+SOLUTIONS = ("none", "separate", "inline")
+"""Where the answers go (elbo_sym.publish.handouts.SOLUTIONS)."""
+PROJECT_FILE = "elbo-sym.toml"
+"""A project's handout configuration (elbo_sym.publish.project.PROJECT_FILE)."""
 
 DEFAULT_FOLDER = "derivations"
 """What `check` and `build` read when no path is given."""
@@ -133,6 +139,60 @@ class Seconds(click.ParamType):
 
 
 SECONDS = Seconds()
+
+
+class Parts(click.ParamType):
+    """A comma-separated list of sheet parts (:data:`PARTS`), e.g. ``evidence,posterior,elbo``."""
+
+    name = "parts"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        names = tuple(part.strip() for part in str(value).split(",") if part.strip())
+        unknown = [name for name in names if name not in PARTS]
+        if unknown or not names:
+            shown = f"unknown part {unknown[0][:40]!r}" if unknown else "no parts given"
+            self.fail(f"{shown} (parts: {','.join(PARTS)})", param, ctx)
+        return names
+
+
+def _sheet_options(*, K: bool = True, count: str | None = None, parts: bool = True):
+    """--project, --seed, --count, --K, --parts and --solutions of `build`, `web` and the sheet
+    commands; a value not given is the project's (elbo-sym.toml), else the default shown."""
+    def decorate(f):
+        f = click.option("--solutions", type=click.Choice(SOLUTIONS), default=None,
+                         help="none: no answers (students); separate: answers after all the questions, on a "
+                              "fresh sheet or in answers.pdf (default); inline: each answer after its question, "
+                              "with verdict marks, rule names and file names (the teacher's copy)")(f)
+        if parts:
+            f = click.option("--parts", type=Parts(), default=None, metavar="A,B,...",
+                             help="the quantities to ask for, in the lesson's order (default: all): "
+                                  + ",".join(PARTS))(f)
+        if K:
+            f = click.option("--K", "K", type=Integer(2, MAX_EXERCISE_K), default=None, metavar="K",
+                             help="latent states per generated case (default 2: binary)")(f)
+        if count is not None:
+            f = click.option("--count", type=Integer(1, MAX_COUNT), default=None, metavar="N",
+                             help=f"number of {count}")(f)
+        return click.option("--project", default=None, metavar="PATH",
+                            help=f"the project's {PROJECT_FILE}, or its folder (default: ./{PROJECT_FILE} "
+                                 "if there is one): which derivations, examples, decks and settings to use")(f)
+    return decorate
+
+
+def _project(args, **options):
+    """The project (elbo_sym.publish.project) with the command line's options over its settings."""
+    from elbo_sym.engine.derivation import DerivationError
+    from elbo_sym.lesson.examples import ExampleInputError
+    from elbo_sym.publish.project import find_project
+
+    try:
+        return find_project(args.project).with_options(**options)
+    except DerivationError as error:
+        raise InputError(str(error)) from None
+    except ExampleInputError as error:
+        raise InputError(str(error)) from None
 
 
 def _budget_options(what: str, total: str, cap: float):
@@ -269,6 +329,16 @@ def _paths(paths, command: str) -> list[str]:
     return [DEFAULT_FOLDER]
 
 
+def _project_paths(project, paths, command: str) -> list[str]:
+    """The derivations of `build` and `web`: PATHS, else the project's, else derivations/ here."""
+    if paths or project.file is None:
+        return _paths(paths, command)
+    found = project.derivation_paths()
+    if not found:
+        raise InputError(f"{project.file}: no derivations = [...] and no derivations/ folder beside it")
+    return found
+
+
 def _output_folder(text: str, option: str) -> Path:
     """A folder to write into: an existing writable folder, or a new one in an existing folder."""
     if "\0" in text:
@@ -379,53 +449,67 @@ def cmd_check(args) -> int:
 Examples:
   elbo-sym example --prior 3/4,1/4 --likelihood 1/5,3/5 --q 1/3,2/3
   elbo-sym example --prior 3/4,1/4 --likelihood 1/5,3/5 --q 1/2,1/2 --json""")
-@click.option("--prior", required=True, metavar="P0,P1,...", help="p(z = k), summing to 1")
-@click.option("--likelihood", required=True, metavar="L0,L1,...", help="p(x | z = k), each in (0, 1]")
-@click.option("--q", required=True, metavar="Q0,Q1,...", help="q(z = k), summing to 1")
-@_json_option("print a JSON object instead of the table")
+@click.option("--prior", default=None, metavar="P0,P1,...", help="p(z = k), summing to 1")
+@click.option("--likelihood", default=None, metavar="L0,L1,...", help="p(x | z = k), each in (0, 1]")
+@click.option("--q", default=None, metavar="Q0,Q1,...", help="q(z = k), summing to 1")
+@click.option("--project", default=None, metavar="PATH",
+              help=f"without --prior/--likelihood/--q: the worked examples of this project's {PROJECT_FILE} "
+                   f"(or its folder; default: ./{PROJECT_FILE} if there is one, else the lesson's example)")
+@_json_option("print a JSON object instead of the table (a list of them for several examples)")
 def _example(**params) -> int:
     """Compute p(x), p(z|x), the ELBO term by term, E_q[log p(x|z)], both KL divergences and
     the gap exactly for one instance, decide the three identities, and cross-check every
     value against the engine.
 
     Probabilities are fractions like 3/4 (or decimals like 0.25), comma-separated, one per
-    state of z.
+    state of z.  Without them: the worked example(s) of worked-example.pdf -- the project's
+    [[example]] tables, else the lesson's.
     """
     return _run("example", params)
 
 
 def cmd_example(args) -> int:
-    from elbo_sym.lesson.examples import ExampleInputError, format_example, worked_example
+    from elbo_sym.lesson.examples import ExampleInputError, example_of, format_example, worked_example
 
+    given = [args.prior, args.likelihood, args.q]
+    if any(v is not None for v in given) and not all(v is not None for v in given):
+        raise click.UsageError("give all of --prior, --likelihood and --q (or none: the project's examples)",
+                               click.get_current_context(silent=True))
+    if args.prior is not None and args.project is not None:
+        raise InputError("--project goes without --prior, --likelihood and --q")
     try:
-        example = worked_example(args.prior, args.likelihood, args.q)
+        if args.prior is not None:
+            examples = [worked_example(args.prior, args.likelihood, args.q)]
+        else:
+            from elbo_sym.publish.handouts import LESSON_EXAMPLE
+
+            project = _project(args)
+            examples = [example_of(e) for e in project.examples or (LESSON_EXAMPLE,)]
     except ExampleInputError as error:
         raise InputError(str(error)) from None
     if args.json:
-        _print_json(example.as_dict())
+        _print_json(examples[0].as_dict() if len(examples) == 1 else [e.as_dict() for e in examples])
     else:
-        print(format_example(example), end="")
-    return _status(example.all_proved)
+        print("\n".join(format_example(e, None if len(examples) == 1 else f"Worked example {i} (K = {e.K})")
+                        for i, e in enumerate(examples, 1)), end="")
+    return _status(all(e.all_proved for e in examples))
 
 
 def _seed_option(what: str):
-    return click.option("--seed", type=Integer(0, MAX_SEED), default=DEFAULT_SEED, show_default=True,
-                        metavar="SEED", help=f"random seed of {what}: same seed, same cases, on every machine")
+    return click.option("--seed", type=Integer(0, MAX_SEED), default=None, metavar="SEED",
+                        help=f"random seed of {what}: same seed, same cases, on every machine "
+                             f"(default: {DEFAULT_SEED}, or the project's)")
 
 
 @cli.command("exercises", short_help="a fresh, seeded exercise sheet with answer keys", epilog=f"""\b
 Examples:
   elbo-sym exercises                      the sheet of exercises.pdf (seed {DEFAULT_SEED}, {DEFAULT_COUNT} cases)
-  elbo-sym exercises --seed 7 --count 3
-  elbo-sym exercises --K 3 --json
-  elbo-sym exercises --moodle quiz.xml    the same sheet as a Moodle quiz, one cloze question per case
+  elbo-sym exercises --K 3 --parts evidence,posterior,gap --solutions inline
   elbo-sym exercises --roster students.csv --out sheets
-                                          a PDF per student (CSV columns id,name) + teacher-key.pdf""")
+                                          a PDF per student (CSV columns id,name) + teacher-key.pdf
+                                          (--moodle quiz.xml: the sheet as a Moodle quiz)""")
 @_seed_option("the sheet")
-@click.option("--count", type=Integer(1, MAX_COUNT), default=DEFAULT_COUNT, show_default=True, metavar="N",
-              help="number of cases")
-@click.option("--K", "K", type=Integer(2, MAX_EXERCISE_K), default=2, show_default=True, metavar="K",
-              help="latent states per case (2: binary)")
+@_sheet_options(count=f"cases (default: {DEFAULT_COUNT}, or the project's)")
 @_json_option("print {seed, K, count, cases: [...]} as JSON")
 @click.option("--moodle", default=None, metavar="QUIZ.xml",
               help="write the sheet as a Moodle XML quiz: a cloze question per case, numerical answers")
@@ -449,8 +533,14 @@ def _exercise_files(args) -> int:
         raise InputError("--roster needs --out DIR (the folder of the students' PDFs)")
     if args.json:
         raise InputError("--json prints the sheet; it does not go with --moodle or --roster")
-    if args.K != 2:
+    for option, value in (("--parts", args.parts), ("--solutions", args.solutions)):
+        if value is not None:
+            raise InputError(f"{option} does not go with --moodle or --roster (they ask every part; the roster's "
+                             f"key is teacher-key.pdf)")
+    if args.K is not None and args.K != 2:
         raise InputError("--moodle and --roster make binary sheets (K = 2), as exercises.pdf")
+    project = _project(args, seed=args.seed, count=args.count)
+    args.seed, args.count = project.settings.seed, project.settings.count
     quiz = _output_file(args.moodle, "--moodle") if args.moodle is not None else None
     out = _output_folder(args.out, "--out") if args.roster is not None else None
     from elbo_sym.publish.roster import RosterError, read_roster, source_date_epoch
@@ -488,14 +578,16 @@ def cmd_exercises(args) -> int:
 
     if args.moodle is not None or args.roster is not None or args.out is not None:
         return _exercise_files(args)
+    s = _project(args, seed=args.seed, count=args.count, K=args.K, parts=args.parts,
+                 solutions=args.solutions).settings
     try:
-        sheet = generate_exercises(args.seed, args.count, args.K)
+        sheet = generate_exercises(s.seed, s.count, s.K, s.parts)
     except ExampleInputError as error:
         raise InputError(str(error)) from None
     if args.json:
         _print_json(sheet.as_dict())
     else:
-        print(format_sheet(sheet), end="")
+        print(format_sheet(sheet, s.solutions), end="")
     return _status(all(e.key.all_proved for e in sheet))
 
 
@@ -506,8 +598,7 @@ Examples:
   elbo-sym drill --seed 1 --count 2
   elbo-sym drill --json""")
 @_seed_option("the drill")
-@click.option("--count", type=Integer(1, MAX_COUNT), default=DRILL_COUNT, show_default=True, metavar="N",
-              help="number of tight cases")
+@_sheet_options(count=f"tight cases (default: {DRILL_COUNT}, or the project's)", parts=False)
 @_json_option("print the drill as JSON")
 def _drill(**params) -> int:
     """COUNT seeded cases with q set to the posterior (the key shows the gap is exactly 0 and
@@ -521,14 +612,15 @@ def cmd_drill(args) -> int:
     from elbo_sym.lesson.examples import ExampleInputError
     from elbo_sym.lesson.exercises import format_drill, tight_drill
 
+    s = _project(args, seed=args.seed, drill_count=args.count, drill_K=args.K, solutions=args.solutions).settings
     try:
-        drill = tight_drill(args.seed, args.count)
+        drill = tight_drill(s.seed, s.drill_count, s.drill_states)
     except ExampleInputError as error:
         raise InputError(str(error)) from None
     if args.json:
         _print_json(drill.as_dict())
     else:
-        print(format_drill(drill), end="")
+        print(format_drill(drill, s.solutions), end="")
     return _status(drill.ok)
 
 
@@ -541,11 +633,13 @@ Examples:
 @click.option("--check", is_flag=True, help="check every formula with the engine")
 @_json_option()
 @_budget_options("card", "a whole deck", DECK_BUDGET_CAP_SECONDS)
+@_sheet_options(K=False, parts=False)
 def _cards(**params) -> int:
     """Print the lesson's self-check and flashcard deck, or with --check prove or refute every
     card's formula with the engine (exit 1 if one fails).
 
-    DECKS default to lesson/selfcheck.toml and lesson/flashcards.toml.
+    DECKS default to the project's decks, else lesson/selfcheck.toml and lesson/flashcards.toml.
+    --solutions: the answers (backs) after all the questions (separate), after each (inline), or none.
     """
     return _run("cards", params)
 
@@ -556,8 +650,12 @@ def cmd_cards(args) -> int:
     from elbo_sym.report.build import deck_report_of
     from elbo_sym.report.text import deck_text
 
+    if args.paths and args.project is not None:
+        raise InputError("--project goes without DECKS (it names the decks)")
+    project = _project(args, solutions=args.solutions)
     try:
-        decks = [load_deck(p) for p in args.paths] if args.paths else [load_selfcheck(), load_flashcards()]
+        decks = [load_deck(p) for p in args.paths] if args.paths else [load_selfcheck(project.selfcheck),
+                                                                        load_flashcards(project.flashcards)]
     except DerivationError as error:
         raise InputError(str(error)) from None
     if not args.check:
@@ -566,7 +664,7 @@ def cmd_cards(args) -> int:
                 {"index": c.index, "line": c.line, "front": c.front, "back": c.back, "topic": c.topic,
                  "formula": c.formula.text if c.formula else None} for c in d.cards]} for d in decks])
         else:
-            print("\n".join(format_deck(d) for d in decks), end="")
+            print("\n".join(format_deck(d, project.settings.solutions) for d in decks), end="")
         return EXIT_OK
     results = [deck_report_of(check_deck(d, args.budget, args.file_budget)) for d in decks]
     if args.json:
@@ -584,11 +682,12 @@ _HANDOUT_LIST = (
                     "summary, example values"),
     ("find-the-mistake", "teaching files (expect = \"refuted\"), if any: the chains to correct, then the "
                          "solutions with counterexamples"),
-    ("worked-example", "the lesson's binary example: all quantities exact and in nats/bits, and the figure"),
-    ("exercises", "seeded fresh binary exercises (seed printed)"),
+    ("worked-example", "the project's worked example(s), else the lesson's binary one: all quantities exact "
+                       "and in nats/bits, and the figure of a binary one"),
+    ("exercises", "seeded fresh exercises (seed printed; --K, --parts; --solutions inline: keys under the cases)"),
     ("answers", "the answer key of exercises.pdf (same seed, same case numbers)"),
-    ("tight-drill", "q = posterior gives gap exactly 0; a near miss; answers at the end"),
-    ("selfcheck", "six questions; answers with their checked formulas on the last page"),
+    ("tight-drill", "q = posterior gives gap exactly 0; a near miss; answers on a fresh sheet at the end"),
+    ("selfcheck", "six questions; answers with their checked formulas on a fresh sheet (not on the back)"),
     ("flashcards", "2 x 4 cut-out cards per sheet, backs mirrored for duplex printing"),
 )
 
@@ -615,8 +714,7 @@ Examples:
 @click.argument("paths", nargs=-1, metavar="[PATHS]...")
 @click.option("--out", default="handouts", show_default=True, metavar="DIR", help="output folder")
 @_seed_option("the exercise sheet and the drill")
-@click.option("--count", type=Integer(1, MAX_COUNT), default=DEFAULT_COUNT, show_default=True, metavar="N",
-              help="number of exercise cases")
+@_sheet_options(count=f"exercise cases (default: {DEFAULT_COUNT}, or the project's)")
 @click.option("--only", multiple=True, metavar="NAME", type=click.Choice([n for n, _ in _HANDOUT_LIST]),
               help="build only this handout (repeatable): " + ", ".join(n for n, _ in _HANDOUT_LIST))
 @click.option("--timeout", type=SECONDS, default=LATEX_TIMEOUT_SECONDS, show_default=True, metavar="SECONDS",
@@ -630,7 +728,9 @@ def _build(**params) -> int:
 
     Output files are replaced atomically: a failed build leaves the previous PDF untouched.
     Without a LaTeX engine only the .tex files are written (exit 0, unless
-    ELBO_SYM_REQUIRE_LATEX=1).  PATHS default to derivations/ in the current folder.
+    ELBO_SYM_REQUIRE_LATEX=1).  PATHS default to the project's derivations (elbo-sym.toml),
+    else derivations/ in the current folder; the worked examples, decks and sheet settings are
+    the project's too (options override them).
     """
     return _run("build", params)
 
@@ -641,11 +741,16 @@ def cmd_build(args) -> int:
     from elbo_sym.engine.derivation import DerivationError
     from elbo_sym.lesson.examples import ExampleInputError
     from elbo_sym.publish import render
-    from elbo_sym.publish.handouts import HandoutError, lesson_handouts, require_checked, write_handouts
+    from elbo_sym.publish.handouts import HandoutError, require_checked, write_handouts
+    from elbo_sym.publish.project import project_handouts
     from elbo_sym.report.build import check_file
 
     out = _output_folder(args.out, "--out")  # refused before any work, and nothing is created yet
-    paths = _paths(args.paths, "build")
+    project = _project(args, seed=args.seed, count=args.count, K=args.K, parts=args.parts, solutions=args.solutions)
+    if args.only and "answers" in args.only and project.settings.solutions != "separate":
+        raise InputError(f"--only answers: answers.pdf is built with --solutions separate only "
+                         f"(here: {project.settings.solutions})")
+    paths = _project_paths(project, args.paths, "build")
     started = time.monotonic()
     derivations, errors = load_all(paths)
     for error in errors:
@@ -655,7 +760,7 @@ def cmd_build(args) -> int:
     results = [check_file(d, budget=args.budget) for d in derivations]
     try:
         require_checked(results)
-        handouts = lesson_handouts(results, seed=args.seed, count=args.count, budget=args.budget)
+        handouts = project_handouts(results, project, budget=args.budget)
     except HandoutError as error:
         print(f"elbo-sym build: no handouts built: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -813,8 +918,7 @@ Examples:
 @click.option("--out", default="pages", show_default=True, metavar="DIR",
               help="output folder, e.g. a Starlight content folder")
 @_seed_option("the exercise page and the drill")
-@click.option("--count", type=Integer(1, MAX_COUNT), default=DEFAULT_COUNT, show_default=True, metavar="N",
-              help="number of exercise cases")
+@_sheet_options(count=f"exercise cases (default: {DEFAULT_COUNT}, or the project's)")
 @click.option("--budget", type=SECONDS, default=STEP_BUDGET_SECONDS, show_default=True, metavar="SECONDS",
               help="time budget per derivation step")
 def _web(**params) -> int:
@@ -823,7 +927,10 @@ def _web(**params) -> int:
     figure (SVG), exercises, the tight drill, the self-check and the flashcards, each answer
     collapsible. Every formula is typeset by the printer of the PDF handouts.
 
-    The same input gives byte-identical pages.  PATHS default to derivations/ in the current folder.
+    The same input gives byte-identical pages.  PATHS, the examples, decks and settings as for
+    `build` (the project's elbo-sym.toml, else derivations/ and the lesson's files).  On a page,
+    --solutions separate collapses each answer under its question, inline shows it open with the
+    teacher's marks, none leaves the answers out.
     """
     return _run("web", params)
 
@@ -832,11 +939,13 @@ def cmd_web(args) -> int:
     from elbo_sym.engine.derivation import DerivationError
     from elbo_sym.lesson.examples import ExampleInputError
     from elbo_sym.publish.handouts import HandoutError, require_checked
-    from elbo_sym.publish.web import Page, WebError, lesson_pages, write_pages
+    from elbo_sym.publish.project import project_pages
+    from elbo_sym.publish.web import Page, WebError, write_pages
     from elbo_sym.report.build import check_file
 
     out = _output_folder(args.out, "--out")  # refused before any work, and nothing is created yet
-    paths = _paths(args.paths, "web")
+    project = _project(args, seed=args.seed, count=args.count, K=args.K, parts=args.parts, solutions=args.solutions)
+    paths = _project_paths(project, args.paths, "web")
     derivations, errors = load_all(paths)
     for error in errors:
         _print_derivation_error(error)
@@ -845,7 +954,7 @@ def cmd_web(args) -> int:
     results = [check_file(d, budget=args.budget) for d in derivations]
     try:
         require_checked(results)
-        items = lesson_pages(results, seed=args.seed, count=args.count, budget=args.budget)
+        items = project_pages(results, project, budget=args.budget)
     except (HandoutError, WebError) as error:
         print(f"elbo-sym web: no pages written: {error}", file=sys.stderr)
         return EXIT_FAILED

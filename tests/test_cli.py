@@ -144,11 +144,13 @@ def test_explain_a_file_with_an_unproved_step_shows_it_without_the_notice(tmp_pa
 
 def test_text_and_pdf_share_one_seed_and_count_default():
     from elbo_sym.publish import handouts
+    from elbo_sym.publish.project import Settings
 
-    for command in GENERATING:
-        assert param(command, "seed").default == cli.DEFAULT_SEED, command
-    assert param("exercises", "count").default == param("build", "count").default == cli.DEFAULT_COUNT
-    assert param("drill", "count").default == cli.DRILL_COUNT
+    for command in GENERATING:  # not given: the project's setting (elbo-sym.toml), else the one default
+        assert param(command, "seed").default is None and param(command, "count").default is None, command
+    defaults = Settings()
+    assert (defaults.seed, defaults.count, defaults.drill_count) == (cli.DEFAULT_SEED, cli.DEFAULT_COUNT,
+                                                                     cli.DRILL_COUNT)
     # the PDFs are built from the library's defaults: the same numbers
     assert (cli.DEFAULT_SEED, cli.DEFAULT_COUNT, cli.DRILL_COUNT) == \
         (handouts.DEFAULT_SEED, handouts.DEFAULT_COUNT, handouts.DRILL_COUNT)
@@ -159,9 +161,9 @@ def test_help_shows_the_shared_defaults(command):
     result = invoke(command, "--help")
     assert result.exit_code == 0
     text = " ".join(result.stdout.split())
-    assert "--seed SEED random seed of" in text and f"[default: {cli.DEFAULT_SEED};" in text
+    assert "--seed SEED random seed of" in text and f"(default: {cli.DEFAULT_SEED}, or the project's)" in text
     count = cli.DRILL_COUNT if command == "drill" else cli.DEFAULT_COUNT
-    assert re.search(rf"--count N .*?\[default: {count}; 1 to 100\]", text)
+    assert re.search(rf"--count N .*?\(default: {count}, or the project's\) \[1 to 100\]", text)
 
 
 def test_exercises_and_drill_without_options_print_what_the_pdfs_show():
@@ -215,7 +217,7 @@ def test_every_number_option_is_typed():
     (["check", "--budget", "nan"], "elbo-sym: error: --budget must be a finite number of seconds > 0"),
     (["build", "--timeout", "0"], "elbo-sym: error: --timeout must be a finite number of seconds > 0"),
     (["cards", "--file-budget", "1e9"], "elbo-sym: error: --file-budget must be at most"),
-    (["example", "--prior", "3/4,1/4"], "Missing option '--likelihood'"),
+    (["example", "--prior", "3/4,1/4"], "give all of --prior, --likelihood and --q"),
     (["build", "--only", "nope"], "'nope' is not one of 'derivations'"),
     (["drill", "--no-such-option"], "No such option"),
     (["no-such-command"], "No such command"),

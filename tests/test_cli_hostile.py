@@ -112,6 +112,12 @@ OPTION_VALUES = {
     "anki": ["@directory", "@fifo", "@dev-zero-symlink", "@missing/deeper/deck.apkg"],
     "only": ["nope", ""],
     "step": ["0", "-1", "nan", "999", "1e9"],
+    "project": ["@fifo", "@dev-zero-symlink", "@missing/deeper/out", "@invalid-utf8", "@too-large",
+                "@hash-in-expression", "@nul-byte"],
+    "parts": ["nope", "", "evidence,nope", "ｌ", ","],
+    "solutions": ["all", "", "NONE"],
+    "moodle": ["@directory", "@fifo", "@dev-zero-symlink", "@missing/deeper/out"],
+    "roster": ["@fifo", "@dev-zero-symlink", "@directory", "@missing/deeper/out", "@invalid-utf8"],
 }
 VALID_OPTION = {"prior": "3/4,1/4", "likelihood": "1/5,3/5", "q": "1/3,2/3"}
 """Values for *required* options while another argument is the hostile one."""

@@ -38,10 +38,12 @@ def test_sheet_constraints():
     sheet = generate_exercises(7, 30)
     assert sheet.count == len(sheet) == 30 and sheet.K == 2 and sheet.seed == 7
     seen = set()
+    assert len({e.prior for e in sheet}) == 30  # no two cases share a prior
     for e in sheet:
         for f in e.prior + e.likelihood + e.q:
             assert 0 < f < 1
-            assert any(d % f.denominator == 0 for d in NICE_DENOMINATORS), f
+            # nice denominators; more than 13 binary priors need some up to 20
+            assert any(d % f.denominator == 0 for d in NICE_DENOMINATORS) or (f in e.prior and f.denominator <= 20), f
         assert sum(e.prior) == 1 and sum(e.q) == 1
         assert e.likelihood[0] != e.likelihood[1]
         assert e.q != _posterior(e.prior, e.likelihood)

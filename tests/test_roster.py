@@ -266,14 +266,14 @@ def test_latex_specials_in_a_name_print_literally(pdfs):
 
 def test_the_sheet_shows_the_cases_of_the_students_seed(pdfs):
     for student in pdfs["students"]:
-        text = pdf_text(pdfs["root"] / "a" / f"{student.id}.pdf", "-layout")
+        text = pdf_text(pdfs["root"] / "a" / f"{student.id}.pdf", "-raw")
         assert text.count("Case ") == COUNT
         for e in generate_exercises(documented_seed(COURSE_SEED, student.id), COUNT):
-            # the givens' stacked fractions, as -layout prints them: the 6 numerators, then the 6 denominators
+            # the givens' fractions in the order they are typeset (-raw): numerator, denominator, ...
             segment = text[text.index(f"Case {e.index}\n") + len(f"Case {e.index}\n"):]
             segment = segment[:segment.index("(a)")]
             fractions = [*e.prior, *e.likelihood, *e.q]
-            expected = [f.numerator for f in fractions] + [f.denominator for f in fractions]
+            expected = [n for f in fractions for n in (f.numerator, f.denominator)]
             assert [int(n) for n in re.findall(r"\d+", segment)] == expected, (student.id, e.index)
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "worked_example",
     "example_of",
     "lesson_instance",
+    "example_instance",
     "parse_probabilities",
     "gap_identity_holds",
     "format_example",
@@ -467,6 +468,13 @@ def lesson_instance(prior: Sequence[Any], likelihood: Sequence[Any], q: Sequence
     if q is not None:
         blocks["q"] = q
     return Instance.of("example", **blocks)
+
+
+def example_instance(prior: str | Sequence[Any], likelihood: str | Sequence[Any],
+                     q: str | Sequence[Any]) -> Instance:
+    """The validated Instance of a worked example (as :func:`worked_example` checks its input),
+    without computing anything; ExampleInputError on bad input."""
+    return _validate(prior, likelihood, q)
 
 
 def _validate(prior, likelihood, q) -> Instance:

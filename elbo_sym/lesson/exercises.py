@@ -35,6 +35,10 @@ __all__ = [
     "Drill",
     "Task",
     "TASKS",
+    "PARTS",
+    "SOLUTIONS",
+    "parse_parts",
+    "select_tasks",
     "generate_exercises",
     "tight_drill",
     "format_sheet",
@@ -54,6 +58,8 @@ MAX_COUNT = 100
 MAX_SEED = 2**63 - 1
 MAX_EXERCISE_K = 6
 _ATTEMPTS_PER_CASE = 500
+SOLUTIONS = ("none", "separate", "inline")
+"""Where a sheet's answers go: nowhere (a student sheet), after all the questions, or after each one."""
 DRILL_STREAM = 2**64
 """The drill draws from random.Random(seed + 2**64): a stream no exercise seed (< 2**63) uses, so
 a drill never gives away the posterior of the same seed's exercise sheet."""
@@ -84,6 +90,29 @@ TASKS = (
     Task("gap", "log(p(x)) - ELBO(q)", "the gap log p(x) - ELBO, and check it equals KL(q || p(z | x))"),
 )
 """The questions of every exercise, in order (keys index WorkedExample; 'posterior' is per state)."""
+
+PARTS = tuple(t.key for t in TASKS)
+"""The names of the parts a sheet may ask for (``--parts evidence,posterior,elbo``)."""
+
+
+def select_tasks(parts) -> tuple[Task, ...]:
+    """The tasks named by ``parts`` (an iterable of PARTS names, or None: all), in the lesson's
+    order, each once; ExampleInputError naming an unknown part or an empty selection."""
+    if parts is None:
+        return TASKS
+    names = [str(name).strip() for name in parts]
+    unknown = [name for name in names if name not in PARTS]
+    if unknown:
+        shown = ", ".join(repr(name[:40]) for name in unknown[:3])
+        raise ExampleInputError(f"unknown part {shown} (parts: {', '.join(PARTS)})")
+    if not names:
+        raise ExampleInputError(f"no parts chosen (parts: {', '.join(PARTS)})")
+    return tuple(t for t in TASKS if t.key in names)
+
+
+def parse_parts(text: str) -> tuple[Task, ...]:
+    """``"evidence,posterior,elbo"`` -> the tasks (:func:`select_tasks`)."""
+    return select_tasks([part for part in text.split(",") if part.strip()] if text.strip() else [])
 
 
 class _Givens:
@@ -232,10 +261,15 @@ _NICE_VALUES = tuple(sorted({Fraction(a, d) for d in NICE_DENOMINATORS for a in 
 """The 13 distinct fractions strictly between 0 and 1 with a nice denominator, in increasing order."""
 
 
-def _distribution(rng: random.Random, K: int) -> tuple[Fraction, ...]:
-    """K positive fractions with a nice common denominator, summing to 1 (no 0, no 1)."""
+_WIDE_VALUES = tuple(sorted({Fraction(a, d) for d in range(2, 21) for a in range(1, d)}))
+"""The 127 fractions in (0, 1) with a denominator up to 20: binary priors once the nice ones are used up."""
+
+
+def _distribution(rng: random.Random, K: int, wide: bool = False) -> tuple[Fraction, ...]:
+    """K positive fractions with a nice common denominator, summing to 1 (no 0, no 1);
+    ``wide``: a binary one from :data:`_WIDE_VALUES` (a long sheet, every nice prior used)."""
     if K == 2:
-        first = rng.choice(_NICE_VALUES)  # uniform over the values, not skewed towards 1/2
+        first = rng.choice(_WIDE_VALUES if wide else _NICE_VALUES)  # uniform over the values, not skewed to 1/2
         return (first, 1 - first)
     d = rng.choice(_denominators(K))
     cuts = sorted(rng.sample(range(1, d), K - 1))
@@ -256,36 +290,47 @@ def _case_key(*vectors: tuple[Fraction, ...]) -> tuple:
     return tuple(sorted(zip(*vectors)))
 
 
-def generate_exercises(seed: int, count: int, K: int = 2) -> ExerciseSheet:
+def _priors_used_up(used: dict[tuple[Fraction, ...], None], K: int) -> bool:
+    """Every nice binary prior is on the sheet already (then priors come from _WIDE_VALUES)."""
+    return K == 2 and len(used) >= len(_NICE_VALUES) and all((v, 1 - v) in used for v in _NICE_VALUES)
+
+
+def generate_exercises(seed: int, count: int, K: int = 2, parts=None) -> ExerciseSheet:
     """``count`` distinct cases with nice fractions, each with its answer key.
 
     Every case has: probabilities with small denominators (2, 3, 4, 5, 10 for K = 2: p(z = 0),
     each p(x | z) and q(z = 0) uniform over the 13 such fractions in (0, 1)), none equal to
-    0 or 1; cases distinct even up to relabelling the states; a likelihood that is not
-    constant (x carries information about z);
-    q different from the posterior with a gap > MIN_GAP nats (certified). Reproducible:
-    only ``random.Random(seed)`` is used.
+    0 or 1; a prior no other case of the sheet has (a binary sheet of more than 13 cases
+    then draws p(z = 0) among the fractions with denominators up to 20); cases distinct even
+    up to relabelling the states; a likelihood that is not constant (x carries information
+    about z); q different from the posterior with a gap > MIN_GAP nats (certified).
+    Reproducible: only ``random.Random(seed)`` is used. ``parts`` names the quantities to
+    ask for (:data:`PARTS`; None: all of them); the keys always hold every quantity.
     """
     _check_arguments(seed, count, K)
+    tasks = select_tasks(parts)
     rng = random.Random(seed)
     seen: dict[tuple, None] = {}
+    priors: dict[tuple[Fraction, ...], None] = {}
     exercises: list[Exercise] = []
     attempts = 0
     while len(exercises) < count:
         attempts += 1
         if attempts > _ATTEMPTS_PER_CASE * count:
             raise ExampleInputError(f"could not find {count} distinct cases (found {len(exercises)})")
-        prior, likelihood, q = _distribution(rng, K), _likelihood(rng, K), _distribution(rng, K)
+        prior = _distribution(rng, K, wide=_priors_used_up(priors, K))
+        likelihood, q = _likelihood(rng, K), _distribution(rng, K)
         case = _case_key(prior, likelihood, q)
         instance = lesson_instance(prior, likelihood, q)
-        if case in seen or q == instance.posterior():
+        if prior in priors or case in seen or q == instance.posterior():
             continue
         key = example_of(instance)
         if not key.gap.value > MIN_GAP:
             continue
         seen[case] = None
+        priors[prior] = None
         exercises.append(Exercise(len(exercises) + 1, key))
-    return ExerciseSheet(seed, K, tuple(exercises))
+    return ExerciseSheet(seed, K, tuple(exercises), tasks)
 
 
 def _near(posterior: tuple[Fraction, ...]) -> tuple[Fraction, ...]:
@@ -306,27 +351,30 @@ def _near(posterior: tuple[Fraction, ...]) -> tuple[Fraction, ...]:
 def tight_drill(seed: int, count: int, K: int = 2) -> Drill:
     """``count`` tight cases (q = posterior) and a near miss on the first case's model.
 
-    In each tight case the key shows the gap is exactly 0 and ELBO = log p(x) (LogNumber
-    equality). The near miss keeps that model and moves q slightly off the posterior
+    No two tight cases share a prior.  In each the key shows the gap is exactly 0 and
+    ELBO = log p(x) (LogNumber equality). The near miss keeps that model and moves q slightly off the posterior
     (rounded to tenths); its gap is certified > 0 and shown. Cases are drawn from
     ``random.Random(seed + DRILL_STREAM)``, not the exercise sheet's stream.
     """
     _check_arguments(seed, count, K)
     rng = random.Random(seed + DRILL_STREAM)
     seen: dict[tuple, None] = {}
+    priors: dict[tuple[Fraction, ...], None] = {}
     cases: list[DrillCase] = []
     attempts = 0
     while len(cases) < count:
         attempts += 1
         if attempts > _ATTEMPTS_PER_CASE * count:
             raise ExampleInputError(f"could not find {count} distinct drill cases (found {len(cases)})")
-        prior, likelihood = _distribution(rng, K), _likelihood(rng, K)
+        prior = _distribution(rng, K, wide=_priors_used_up(priors, K))
+        likelihood = _likelihood(rng, K)
         model = lesson_instance(prior, likelihood)
         posterior = model.posterior()
         case_key = _case_key(prior, likelihood)
-        if case_key in seen or posterior == prior:
+        if prior in priors or case_key in seen or posterior == prior:
             continue
         seen[case_key] = None
+        priors[prior] = None
         key = example_of(model.with_block("q", posterior))
         case = DrillCase(len(cases) + 1, key)
         if not (case.gap_is_zero and case.elbo_equals_log_evidence and key.tight):
@@ -350,10 +398,10 @@ def _givens(prior, likelihood, q) -> str:
     return f"p(z) = {_vector(prior)}, p(x | z) = {_vector(likelihood)}, q(z) = {_vector(q)}"
 
 
-def _key_lines(key: WorkedExample, indent: str = "    ") -> list[str]:
-    width = max(len(t.formula) for t in TASKS)
+def _key_lines(key: WorkedExample, indent: str = "    ", tasks: tuple[Task, ...] = TASKS) -> list[str]:
+    width = max(len(t.formula) for t in tasks)
     lines = []
-    for task in TASKS:
+    for task in tasks:
         if task.key == "posterior":
             value = ", ".join(f"{p.exact_text}" for p in key.posterior)
             lines.append(f"{indent}{task.formula.ljust(width)} = ({value})")
@@ -367,37 +415,66 @@ def _key_lines(key: WorkedExample, indent: str = "    ") -> list[str]:
     return lines
 
 
-def format_sheet(sheet: ExerciseSheet) -> str:
-    """The exercise sheet (givens and tasks) followed by the answer key."""
+def _check_solutions(solutions: str) -> None:
+    if solutions not in SOLUTIONS:
+        raise ExampleInputError(f"solutions must be one of {', '.join(SOLUTIONS)}, not {solutions!r}")
+
+
+def format_sheet(sheet: ExerciseSheet, solutions: str = "separate") -> str:
+    """The exercise sheet (givens and tasks) and its answer key: after all the cases
+    (``separate``), after each case (``inline``) or not at all (``none``)."""
+    _check_solutions(solutions)
     lines = [f"Exercise sheet: seed {sheet.seed}, {sheet.count} case(s), K = {sheet.K}",
              "For each case compute:"]
     lines += [f"  {chr(ord('a') + i)}) {task.prompt}" for i, task in enumerate(sheet.tasks)]
     lines.append("")
     for e in sheet:
         lines.append(f"Case {e.index}: {_givens(e.prior, e.likelihood, e.q)}")
-    lines.append("")
-    lines.append("Answer key (exact; decimals in nats, correctly rounded to "
-                 f"{DIGITS} places; every identity decided exactly)")
-    for e in sheet:
-        lines.append(f"Case {e.index}: {_givens(e.prior, e.likelihood, e.q)}")
-        lines += _key_lines(e.key)
+        if solutions == "inline":
+            lines += _key_lines(e.key, tasks=sheet.tasks)
+    if solutions == "separate":
+        lines.append("")
+        lines.append("Answer key (exact; decimals in nats, correctly rounded to "
+                     f"{DIGITS} places; every identity decided exactly)")
+        for e in sheet:
+            lines.append(f"Case {e.index}: {_givens(e.prior, e.likelihood, e.q)}")
+            lines += _key_lines(e.key, tasks=sheet.tasks)
     return "\n".join(lines) + "\n"
 
 
-def format_drill(drill: Drill) -> str:
+def _drill_answer(c: DrillCase) -> list[str]:
+    return [f"    q(z) = p(z | x) = {_vector(c.q)}",
+            f"    log p(x) = ELBO(q) = {c.key.elbo.exact_text} ≈ {c.key.elbo.nats} nats "
+            f"(equal exactly: {'yes' if c.elbo_equals_log_evidence else 'NO'}); gap = {c.key.gap.exact_text}"]
+
+
+def _near_answer(n: DrillCase) -> list[str]:
+    return [f"    p(z | x) = {_vector(n.key.posterior_values)}",
+            f"    gap = KL(q || p(z | x)) = {n.key.gap.exact_text} ≈ {n.gap_scientific} nats > 0 (certified)",
+            f"    ELBO(q) ≈ {n.key.elbo.value.decimal(10)} < log p(x) ≈ {n.key.log_evidence.value.decimal(10)}"]
+
+
+def format_drill(drill: Drill, solutions: str = "inline") -> str:
+    """The drill; its answers after each case (``inline``), after all of them (``separate``)
+    or not at all (``none``)."""
+    _check_solutions(solutions)
     lines = [f"Tight-case drill: seed {drill.seed}, {len(drill.cases)} case(s), K = {drill.K}",
              "Set q(z) = p(z | x). Show that the gap is 0, i.e. ELBO(q) = log p(x).", ""]
     for c in drill.cases:
         lines.append(f"Case {c.index}: p(z) = {_vector(c.prior)}, p(x | z) = {_vector(c.likelihood)}")
-        lines.append(f"    q(z) = p(z | x) = {_vector(c.q)}")
-        lines.append(f"    log p(x) = ELBO(q) = {c.key.elbo.exact_text} ≈ {c.key.elbo.nats} nats "
-                     f"(equal exactly: {'yes' if c.elbo_equals_log_evidence else 'NO'}); "
-                     f"gap = {c.key.gap.exact_text}")
+        if solutions == "inline":
+            lines += _drill_answer(c)
     n = drill.near_miss
     lines.append("")
     lines.append(f"Near miss (case {n.index}): the model of case 1 with q rounded off the posterior")
-    lines.append(f"    p(z) = {_vector(n.prior)}, p(x | z) = {_vector(n.likelihood)}, q(z) = {_vector(n.q)}, "
-                 f"p(z | x) = {_vector(n.key.posterior_values)}")
-    lines.append(f"    gap = KL(q || p(z | x)) = {n.key.gap.exact_text} ≈ {n.gap_scientific} nats > 0 (certified)")
-    lines.append(f"    ELBO(q) ≈ {n.key.elbo.value.decimal(10)} < log p(x) ≈ {n.key.log_evidence.value.decimal(10)}")
+    lines.append(f"    p(z) = {_vector(n.prior)}, p(x | z) = {_vector(n.likelihood)}, q(z) = {_vector(n.q)}")
+    if solutions == "inline":
+        lines += _near_answer(n)
+    if solutions == "separate":
+        lines += ["", "Answers"]
+        for c in drill.cases:
+            lines.append(f"Case {c.index}:")
+            lines += _drill_answer(c)
+        lines.append(f"Near miss (case {n.index}):")
+        lines += _near_answer(n)
     return "\n".join(lines) + "\n"

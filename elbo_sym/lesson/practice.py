@@ -495,15 +495,30 @@ def check_lesson_cards(selfcheck: str | Path | None = None, flashcards: str | Pa
 _MARK = {"proved": "✓", "checked": "~", "refuted": "✗", "error": "!", "well-formed": "·", "none": " "}
 
 
-def format_deck(deck: Deck) -> str:
+def format_deck(deck: Deck, solutions: str = "inline") -> str:
+    """The deck as text: each answer (back) after its question (``inline``), all of them after
+    the questions (``separate``), or none (``none``)."""
+    if solutions not in ("none", "separate", "inline"):
+        raise ValueError(f"solutions must be none, separate or inline, not {solutions!r}")
     front, back = ("Q", "A") if deck.kind == "selfcheck" else ("Front", "Back")
     lines = [f"{deck.path} — {deck.title}"]
-    for card in deck.cards:
-        lines.append(f"  {card.index}. {front}: {card.front}")
-        lines.append(f"     {back}: {card.back}")
+
+    def answer(card: Card) -> list[str]:
+        out = [f"     {back}: {card.back}"]
         if card.formula is not None:
             assume = f"   (assuming {card.formula.assume_text})" if card.formula.assume is not None else ""
-            lines.append(f"     formula: {card.formula.text}{assume}")
+            out.append(f"     formula: {card.formula.text}{assume}")
+        return out
+
+    for card in deck.cards:
+        lines.append(f"  {card.index}. {front}: {card.front}")
+        if solutions == "inline":
+            lines += answer(card)
+    if solutions == "separate":
+        lines.append("  Answers")
+        for card in deck.cards:
+            lines.append(f"  {card.index}.")
+            lines += answer(card)
     return "\n".join(lines) + "\n"
 
 

@@ -55,8 +55,8 @@ from elbo_sym.publish.render import (
     RenderError,
     build_pdf,
     latex_available,
-    latex_escape,
     render_template,
+    typeset_prose,
     write_tex_only,
 )
 from elbo_sym.report.build import exact_form, prose_parts  # exact_form re-exported: the handouts' exact forms
@@ -110,18 +110,25 @@ def math(expr: Expr) -> LatexMarkup:
 
 
 def prose(parts: Prose, fallback: str = "", *, paragraphs: bool = False) -> LatexMarkup:
-    """An author's prose for LaTeX: text escaped, ``$...$`` formulas as the printer's math,
-    blank lines as paragraph breaks where the field may have them (else a space)."""
+    """An author's prose for LaTeX: text escaped and set like a textbook (curly quotes, minus
+    signs, x, z, q and ``p(z | x)``-like calls as math: :func:`render.typeset_prose`), ``$...$``
+    formulas as the printer's math, blank lines as paragraph breaks where the field may have
+    them (else a space)."""
     if not parts:
-        return LatexMarkup(latex_escape(inline(fallback)))
+        return LatexMarkup(typeset_prose(inline(fallback)))
     out = []
+    before = ""  # what precedes a text run: "" (start), " " (a paragraph break) or "x" (a formula)
     for part in parts:
         if part.kind == "math":
             out.append(rf"\({part.latex}\)")
+            before = "x"
         elif part.kind == "paragraph":
             out.append("\\par " if paragraphs else " ")
+            before = " "
         else:
-            out.append(latex_escape(re.sub(r"[ \t\r\n]+", " ", part.text)))  # spaces next to formulas kept
+            text = re.sub(r"[ \t\r\n]+", " ", part.text)  # spaces next to formulas kept
+            out.append(typeset_prose(text, before))
+            before = text[-1:] or before
     return LatexMarkup("".join(out).strip())
 
 
@@ -144,8 +151,9 @@ def number(value: Fraction | int) -> LatexMarkup:
 
 
 def vector(values: Sequence[Fraction]) -> LatexMarkup:
-    """``(\\frac{3}{4}, \\frac{1}{4})``: a distribution's values, each through the printer."""
-    return LatexMarkup(r"\bigl(" + ",\\ ".join(number(v) for v in values) + r"\bigr)")
+    """``\\left(\\frac{3}{4}, \\frac{1}{4}\\right)``: a distribution's values, each through the
+    printer; the brackets grow with the fractions (display or text style)."""
+    return LatexMarkup(r"\left(" + ",\\ ".join(number(v) for v in values) + r"\right)")
 
 
 def decimal(value: LogNumber, digits: int = DECIMALS, *, bits: bool = False) -> LatexMarkup:
@@ -189,8 +197,28 @@ def _example_context(example) -> dict[str, Any]:
     given = [{"symbol": LatexMarkup(g.symbol.latex), "value": LatexMarkup(g.latex)} for g in example.given]
     rows = [{"symbol": LatexMarkup(v.symbol.latex), "exact": LatexMarkup(v.exact.latex),
              "nats": LatexMarkup(v.nats), "bits": LatexMarkup(v.bits) if v.bits is not None else None,
-             "role": v.role, "probability": v.bits is None} for v in example.rows]
+             "role": v.role, "probability": v.bits is None,
+             "decimal": decimal_relation(_rational_or_none(v.exact.text), v.nats)} for v in example.rows]
     return {"index": example.index, "given": given, "rows": rows}
+
+
+def _rational_or_none(text: str) -> Fraction | None:
+    try:
+        return Fraction(text.replace(" ", ""))
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def decimal_relation(exact: Fraction | None, decimal: str) -> LatexMarkup:
+    """``= 0.3`` when the decimal is the exact value, else ``\\approx 0.613333``: how a
+    probability's decimal is printed (beside its exact value, never under "nats")."""
+    try:
+        equal = exact is not None and Fraction(decimal) == exact
+    except (ValueError, ZeroDivisionError):
+        equal = False
+    if equal and "." in decimal:  # 3/10 = 0.3, not 0.300000
+        decimal = decimal.rstrip("0").rstrip(".")
+    return LatexMarkup(("= " if equal else "\\approx ") + decimal)
 
 
 def derivation_context(report: DerivationReport) -> dict[str, Any]:
@@ -255,12 +283,27 @@ def lesson_order(reports: Sequence[DerivationReport]) -> list[DerivationReport]:
     return sorted(reports, key=lambda r: rank.get(r.name, len(rank)))
 
 
-def derivations_handout(results: Sequence[DerivationReport]) -> Handout:
+SOLUTIONS = ("none", "separate", "inline")
+"""Where the answers go: nowhere and ``separate`` (after all the questions, on a fresh sheet, or
+in answers.pdf) make student handouts -- no verdict marks, rule tags or file names; ``inline``
+(each answer after its question) makes the teacher's, which keep them."""
+
+
+def _solutions(solutions: str) -> dict[str, Any]:
+    """The template variables of a solutions mode: ``solutions`` and ``teacher``."""
+    if solutions not in SOLUTIONS:
+        raise HandoutError(f"solutions must be one of {', '.join(SOLUTIONS)}, not {solutions!r}")
+    return {"solutions": solutions, "teacher": solutions == "inline"}
+
+
+def derivations_handout(results: Sequence[DerivationReport], solutions: str = "separate") -> Handout:
     """``derivations.pdf``: every derivation, one section each (lesson order first);
-    teaching files go to :func:`mistakes_handout` instead."""
+    teaching files go to :func:`mistakes_handout` instead.  The teacher's version
+    (``solutions="inline"``) carries verdict marks, rule tags and file names."""
     require_checked(results)
     proved = [r for r in lesson_order(results) if r.expect != "refuted"]
-    return Handout("derivations", "derivations.tex.j2", {"derivations": [derivation_context(r) for r in proved]})
+    return Handout("derivations", "derivations.tex.j2",
+                   {"derivations": [derivation_context(r) for r in proved], **_solutions(solutions)})
 
 
 def mistake_context(report: DerivationReport) -> dict[str, Any]:
@@ -301,13 +344,14 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "start": LatexMarkup(report.start.latex), "steps": steps, "mistakes": mistakes, "task": task}
 
 
-def mistakes_handout(results: Sequence[DerivationReport]) -> Handout | None:
-    """``find-the-mistake.pdf`` from the teaching files among `results` (None if there are none)."""
+def mistakes_handout(results: Sequence[DerivationReport], solutions: str = "separate") -> Handout | None:
+    """``find-the-mistake.pdf`` from the teaching files among `results` (None if there are none);
+    the solutions after all the derivations, after each, or (``none``) left out."""
     teaching = [r for r in results if r.expect == "refuted"]
     if not teaching:
         return None
     return Handout("find-the-mistake", "find-the-mistake.tex.j2",
-                   {"derivations": [mistake_context(r) for r in teaching]})
+                   {"derivations": [mistake_context(r) for r in teaching], **_solutions(solutions)})
 
 
 # --------------------------------------------------------------------------- binary example + figure
@@ -396,6 +440,7 @@ def _quantity_row(quantity) -> dict[str, Any]:
         "nats": LatexMarkup(quantity.nats),
         "bits": LatexMarkup(quantity.bits) if quantity.bits is not None else None,
         "information": quantity.is_information,
+        "decimal": decimal_relation(None if quantity.value.logs else quantity.value.rational, quantity.nats),
     }
 
 
@@ -456,9 +501,16 @@ def worked_example_context(example: Instance) -> dict[str, Any]:
     }
 
 
-def worked_example_handout(example: Instance = LESSON_EXAMPLE) -> Handout:
-    """``worked-example.pdf``: the lesson's example, every quantity, and the figure."""
-    return Handout("worked-example", "worked-example.tex.j2", {"ex": worked_example_context(example)})
+def worked_example_handout(example: Instance | Sequence[Instance] = LESSON_EXAMPLE,
+                           solutions: str = "separate") -> Handout:
+    """``worked-example.pdf``: the example (or each of several, one after the other), every
+    quantity, and the figure of a binary one."""
+    examples = [example] if isinstance(example, Instance) else list(example)
+    if not examples:
+        raise HandoutError("no worked example given")
+    contexts = [worked_example_context(e) for e in examples]
+    return Handout("worked-example", "worked-example.tex.j2",
+                   {"ex": contexts[0], "examples": contexts, **_solutions(solutions)})
 
 
 # --------------------------------------------------------------------------- exercises and answers
@@ -506,15 +558,18 @@ def _answer_rows(key, tasks) -> list[dict[str, Any]]:
     return rows
 
 
-def exercises_context(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT) -> dict[str, Any]:
-    """Context shared by ``exercises.pdf`` and ``answers.pdf``: the same seed gives the same cases."""
+def exercises_context(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, K: int = 2,
+                      parts: Sequence[str] | None = None) -> dict[str, Any]:
+    """Context shared by ``exercises.pdf`` and ``answers.pdf``: the same seed gives the same cases;
+    ``parts`` (names of elbo_sym.lesson.exercises.PARTS, None: all) are the quantities asked."""
     from elbo_sym.lesson.exercises import generate_exercises
 
-    sheet = generate_exercises(seed, count)
+    sheet = generate_exercises(seed, count, K, parts)
     gap_kl = sheet[0].key.identity("gap_is_kl") if sheet.count else None
     return {
         "seed": sheet.seed,
         "count": sheet.count,
+        "K": sheet.K,
         "tasks": [{"letter": letter, "symbol": math(task.symbol), "name": _TASK_NAMES.get(task.key, task.prompt),
                    "information": task.key not in _PROBABILITY_TASKS}
                   for letter, task in zip("abcdefghij", sheet.tasks)],
@@ -532,11 +587,17 @@ def exercises_context(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT) -> d
     }
 
 
-def exercise_handouts(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, **_: Any) -> list[Handout]:
-    """``exercises.pdf`` and ``answers.pdf`` from one generated sheet (the seed is printed on both)."""
-    context = exercises_context(seed, count)
-    return [Handout("exercises", "exercises.tex.j2", {"sheet": context}),
-            Handout("answers", "answers.tex.j2", {"sheet": context})]
+def exercise_handouts(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, K: int = 2,
+                      parts: Sequence[str] | None = None, solutions: str = "separate", **_: Any) -> list[Handout]:
+    """``exercises.pdf`` and ``answers.pdf`` from one generated sheet (the seed is printed on both);
+    ``solutions``: ``none`` the sheet alone, ``separate`` the sheet and answers.pdf, ``inline``
+    one sheet with each case's key after it."""
+    context = exercises_context(seed, count, K, parts)
+    mode = _solutions(solutions)
+    sheet = Handout("exercises", "exercises.tex.j2", {"sheet": context, **mode})
+    if solutions != "separate":
+        return [sheet]
+    return [sheet, Handout("answers", "answers.tex.j2", {"sheet": context, **mode})]
 
 
 # --------------------------------------------------------------------------- tight-case drill
@@ -544,11 +605,11 @@ def exercise_handouts(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, **_:
 DRILL_COUNT = 4
 
 
-def drill_context(seed: int = DEFAULT_SEED, count: int = DRILL_COUNT) -> dict[str, Any]:
+def drill_context(seed: int = DEFAULT_SEED, count: int = DRILL_COUNT, K: int = 2) -> dict[str, Any]:
     """The tight-case drill: q = posterior (gap exactly 0), then a near miss (gap > 0, certified)."""
     from elbo_sym.lesson.exercises import tight_drill
 
-    drill = tight_drill(seed, count)
+    drill = tight_drill(seed, count, K)
     if not drill.ok:
         raise HandoutError(f"tight drill (seed {seed}): a tight case does not have gap exactly 0")
 
@@ -576,6 +637,7 @@ def drill_context(seed: int = DEFAULT_SEED, count: int = DRILL_COUNT) -> dict[st
     near = drill.near_miss
     return {
         "seed": drill.seed,
+        "K": drill.K,
         "count": len(drill.cases),
         "cases": [case(c) for c in drill.cases],
         "near": case(near),
@@ -590,8 +652,10 @@ def drill_context(seed: int = DEFAULT_SEED, count: int = DRILL_COUNT) -> dict[st
     }
 
 
-def drill_handouts(seed: int = DEFAULT_SEED, **_: Any) -> list[Handout]:
-    return [Handout("tight-drill", "tight-drill.tex.j2", {"drill": drill_context(seed)})]
+def drill_handouts(seed: int = DEFAULT_SEED, drill_count: int = DRILL_COUNT, drill_K: int = 2,
+                   solutions: str = "separate", **_: Any) -> list[Handout]:
+    return [Handout("tight-drill", "tight-drill.tex.j2",
+                    {"drill": drill_context(seed, drill_count, drill_K), **_solutions(solutions)})]
 
 
 # --------------------------------------------------------------------------- self-check and flashcards
@@ -638,8 +702,10 @@ def selfcheck_context(path=None, budget: float = STEP_BUDGET_SECONDS) -> dict[st
             "questions": [_card_context(c, result.verdict_for(c)) for c in deck.cards]}
 
 
-def selfcheck_handouts(budget: float = STEP_BUDGET_SECONDS, **_: Any) -> list[Handout]:
-    return [Handout("selfcheck", "selfcheck.tex.j2", {"deck": selfcheck_context(budget=budget)})]
+def selfcheck_handouts(budget: float = STEP_BUDGET_SECONDS, selfcheck: str | Path | None = None,
+                       solutions: str = "separate", **_: Any) -> list[Handout]:
+    return [Handout("selfcheck", "selfcheck.tex.j2",
+                    {"deck": selfcheck_context(selfcheck, budget=budget), **_solutions(solutions)})]
 
 
 CARDS_PER_SHEET = 8  # a 2 x 4 grid
@@ -664,8 +730,11 @@ def flashcards_context(path=None, budget: float = STEP_BUDGET_SECONDS) -> dict[s
             "rows": rows, "columns": CARD_COLUMNS}
 
 
-def flashcards_handouts(budget: float = STEP_BUDGET_SECONDS, **_: Any) -> list[Handout]:
-    return [Handout("flashcards", "flashcards.tex.j2", {"deck": flashcards_context(budget=budget)})]
+def flashcards_handouts(budget: float = STEP_BUDGET_SECONDS, flashcards: str | Path | None = None,
+                        solutions: str = "separate", **_: Any) -> list[Handout]:
+    """``flashcards.pdf``: fronts, then the mirrored backs (``none``: the fronts only)."""
+    return [Handout("flashcards", "flashcards.tex.j2",
+                    {"deck": flashcards_context(flashcards, budget=budget), **_solutions(solutions)})]
 
 
 # --------------------------------------------------------------------------- building
@@ -724,20 +793,29 @@ def write_handouts(handouts: Sequence[Handout], out_dir: str | os.PathLike[str],
 
 
 def lesson_handouts(results: Sequence[DerivationReport], *, seed: int = DEFAULT_SEED,
-                    count: int = DEFAULT_COUNT, budget: float = STEP_BUDGET_SECONDS) -> list[Handout]:
-    """All handouts of the lesson, in build order (`budget`: of each check of a card's formula)."""
+                    count: int = DEFAULT_COUNT, budget: float = STEP_BUDGET_SECONDS, K: int = 2,
+                    drill_count: int = DRILL_COUNT, drill_K: int | None = None,
+                    parts: Sequence[str] | None = None, solutions: str = "separate",
+                    examples: Sequence[Instance] = (), selfcheck: str | Path | None = None,
+                    flashcards: str | Path | None = None) -> list[Handout]:
+    """All handouts, in build order (`budget`: of each check of a card's formula): from the
+    given examples and decks (the lesson's when not given), with these sheet settings."""
     require_checked(results)
-    handouts = [derivations_handout(results)]
-    mistakes = mistakes_handout(results)
+    _solutions(solutions)
+    handouts = [derivations_handout(results, solutions)]
+    mistakes = mistakes_handout(results, solutions)
     if mistakes is not None:
         handouts.append(mistakes)
+    settings = {"seed": seed, "count": count, "budget": budget, "K": K, "drill_count": drill_count,
+                "drill_K": K if drill_K is None else drill_K, "parts": parts, "solutions": solutions,
+                "examples": tuple(examples) or (LESSON_EXAMPLE,), "selfcheck": selfcheck, "flashcards": flashcards}
     for make in _LESSON_HANDOUTS:
-        handouts.extend(make(seed=seed, count=count, budget=budget))
+        handouts.extend(make(**settings))
     return handouts
 
 
 _LESSON_HANDOUTS: list[Callable[..., list[Handout]]] = [
-    lambda **_: [worked_example_handout()],
+    lambda examples=(LESSON_EXAMPLE,), solutions="separate", **_: [worked_example_handout(examples, solutions)],
     exercise_handouts,
     drill_handouts,
     selfcheck_handouts,

@@ -54,7 +54,9 @@ __all__ = [
     "make_environment",
     "render_template",
     "render_with",
+    "smart_punctuation",
     "template_dirs",
+    "typeset_prose",
     "write_tex_only",
 ]
 
@@ -151,6 +153,176 @@ def latex_escape(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", "".join(out))
 
 
+# --------------------------------------------------------------------------- prose typography
+#
+# An author's prose as a textbook sets it (the one place: typeset_prose, called by
+# handouts.prose). Conservative: only the patterns below change; every other character is
+# escaped exactly as latex_escape does. tests/test_typography.py pins each rule.
+
+_OPENERS = frozenset(" \t\n([{\u2013\u2014/\u201c\u2018")
+_MINUS = "\u2212"
+_EN_DASH = "\u2013"
+# what may follow a " - " that is a minus sign: a number, a bracket, a call, log, a lone x/z/q
+_FORMULA_START = re.compile(r"(?:\d|\(|[A-Za-z]+\(|log\b|[xzq]\b)")
+_LONE_VAR_END = re.compile(r"(?<![A-Za-z0-9_])[xzq]$")
+
+
+def smart_punctuation(text: str, before: str = "") -> str:
+    """Straight quotes as curly ones and a hyphen-minus as a minus sign or an en dash where it
+    is one; every other character unchanged. ``before`` is the character printed just before
+    ``text`` ("" at the start of a field; a formula counts as a letter).
+
+    * ``"`` opens (“) at the start or after a space, a bracket or a dash, else closes (”);
+      ``'`` opens (‘) there when a letter follows, else it is an apostrophe (’);
+    * ``-`` before a digit at the start or after a space or bracket is a minus sign (−85);
+    * ``-`` between digits is an en dash (1–3);
+    * `` - `` between spaces is a minus sign after a formula-like end (a digit, ``)``, a lone
+      x, z or q) when a formula-like start follows (a digit, ``(``, a call, ``log``, a lone
+      x, z or q); else an en dash (a pause – like this). Hyphens inside words stay.
+    """
+    out: list[str] = []
+    n = len(text)
+    for i, ch in enumerate(text):
+        prev = text[i - 1] if i else before
+        nxt = text[i + 1] if i + 1 < n else ""
+        if ch == '"':
+            out.append("\u201c" if prev == "" or prev in _OPENERS else "\u201d")
+        elif ch == "'":
+            opening = (prev == "" or prev in _OPENERS) and nxt.isalpha()
+            out.append("\u2018" if opening else "\u2019")
+        elif ch == "-":
+            out.append(_hyphen(text, i, prev, nxt))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _hyphen(text: str, i: int, prev: str, nxt: str) -> str:
+    if nxt.isdigit() and (prev == "" or prev in " \t\n([{="):
+        return _MINUS  # -85, (-1)
+    if prev.isdigit() and nxt.isdigit():
+        return _EN_DASH  # 1-3
+    if prev in " \t\n" and nxt in " \t\n":
+        left = text[:i].rstrip()
+        right = text[i + 1:].lstrip()
+        formula_end = bool(left) and (left[-1] in ")]" or left[-1].isdigit() or bool(_LONE_VAR_END.search(left)))
+        if formula_end and _FORMULA_START.match(right):
+            return _MINUS
+        return _EN_DASH
+    return "-"
+
+
+# p(...), q(...) and KL(...) written as text, with single-letter arguments: typeset as math
+_CALL_START = re.compile(r"(?<![A-Za-z0-9_\\])(?:(log) )?(p|q|KL)\(")
+_LONE_VAR = re.compile(r"(?<![A-Za-z0-9_\-\u2019'.\\])([xzq])(?![A-Za-z0-9_(\u2019'])(?!\.[A-Za-z0-9])")
+_TIMES = re.compile(r"\d\s*$")
+_DIGIT_AFTER = re.compile(r"\s*\d")
+_NESTED_CALL = re.compile(r"(p|q|KL)\(")
+# one argument: a single letter (optionally "= 1" or "= k"), or a number
+_ARGUMENT = re.compile(r"([A-Za-z])(?![A-Za-z0-9_])(?:\s*=\s*(\d+|[A-Za-z](?![A-Za-z0-9_])))?|(\d+)(?![A-Za-z_])")
+_SEPARATORS = (("||", r" \,\|\, "), ("|", r" \mid "), (",", ", "))
+
+
+def _parse_call(text: str, start: int, name: str) -> tuple[str, int] | None:
+    """The LaTeX of a call whose ``(`` ends at ``start``, and where it ends; None unless every
+    argument is a single letter (``z = 1`` allowed), a number or such a call."""
+    i, n = start, len(text)
+    parts: list[str] = []
+    nested = False
+    while True:
+        while i < n and text[i] == " ":
+            i += 1
+        m = _NESTED_CALL.match(text, i)
+        if m:
+            inner = _parse_call(text, m.end(), m.group(1))
+            if inner is None:
+                return None
+            parts.append(inner[0])
+            i, nested = inner[1], True
+        else:
+            m = _ARGUMENT.match(text, i)
+            if not m:
+                return None
+            if m.group(3) is not None:
+                parts.append(m.group(3))
+            else:
+                parts.append(m.group(1) + (f" = {m.group(2)}" if m.group(2) else ""))
+            i = m.end()
+        while i < n and text[i] == " ":
+            i += 1
+        if i < n and text[i] == ")":
+            break
+        for sep, tex in _SEPARATORS:
+            if text.startswith(sep, i):
+                parts.append(tex)
+                i += len(sep)
+                break
+        else:
+            return None
+    body = "".join(parts)
+    if name == "KL":
+        open_, close = (r"\big(", r"\big)") if nested else ("(", ")")
+        return rf"\mathrm{{KL}}{open_}{body}{close}", i + 1
+    return f"{name}({body})", i + 1
+
+
+def _math_pieces(text: str) -> list[tuple[bool, str]]:
+    """``text`` split into (is_math, piece): calls, lone x/z/q, ``||`` and ``|`` as LaTeX math."""
+    pieces: list[tuple[bool, str]] = []
+    plain: list[str] = []
+    i, n = 0, len(text)
+
+    def emit(tex: str) -> None:
+        if plain:
+            pieces.append((False, "".join(plain)))
+            plain.clear()
+        pieces.append((True, tex))
+
+    while i < n:
+        m = _CALL_START.match(text, i) if (i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_\\")) else None
+        if m:
+            call = _parse_call(text, m.end(), m.group(2))
+            if call is not None:
+                emit((r"\log " if m.group(1) else "") + call[0])
+                i = call[1]
+                continue
+        if text.startswith("||", i):
+            emit(r"\|")
+            i += 2
+            continue
+        if text[i] == "|":
+            emit(r"\mid")
+            i += 1
+            continue
+        m = _LONE_VAR.match(text, i)
+        if m:
+            before_ok = i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_-\u2019'.\\")
+            times = m.group(1) == "x" and _TIMES.search(text[:i]) and _DIGIT_AFTER.match(text, i + 1)
+            if before_ok and not times:
+                emit(m.group(1))
+                i += 1
+                continue
+        plain.append(text[i])
+        i += 1
+    if plain:
+        pieces.append((False, "".join(plain)))
+    return pieces
+
+
+def typeset_prose(text: str, before: str = "") -> str:
+    """Author prose (one text run, no ``$...$`` formulas) as LaTeX set like a textbook:
+    escaped like :func:`latex_escape`, with curly quotes, minus signs and en dashes
+    (:func:`smart_punctuation`), and as math: the lone variables x, z and q, calls such as
+    ``p(z | x)``, ``q(z)``, ``KL(q || p)`` (optionally after ``log``), and ``||`` / ``|``
+    (so they never look like ``//`` in italics). Words such as "a" or "I" are untouched.
+    ``before``: the character printed just before (see :func:`smart_punctuation`).
+    """
+    out = []
+    for is_math, piece in _math_pieces(smart_punctuation(str(text), before)):
+        out.append(rf"\({piece}\)" if is_math else latex_escape(piece))
+    return "".join(out)
+
+
 # --------------------------------------------------------------------------- jinja
 
 
@@ -171,6 +343,11 @@ def _mark_latex(value: Any) -> LatexMarkup:
 def _escape_filter(value: Any) -> LatexMarkup:
     """``|e``: escape now and mark, so ``finalize`` does not escape twice."""
     return value if isinstance(value, LatexMarkup) else LatexMarkup(latex_escape(str(value)))
+
+
+def _prose_filter(value: Any) -> LatexMarkup:
+    """``|prose``: plain text set like a textbook (:func:`typeset_prose`), marked."""
+    return value if isinstance(value, LatexMarkup) else LatexMarkup(typeset_prose(str(value)))
 
 
 def template_dirs() -> list[Path]:
@@ -199,6 +376,7 @@ def make_environment(extra_template_dirs: Iterable[str | os.PathLike[str]] = ())
     )
     env.filters["latex"] = _mark_latex
     env.filters["e"] = env.filters["escape"] = _escape_filter
+    env.filters["prose"] = _prose_filter
     return env
 
 

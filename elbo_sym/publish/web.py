@@ -305,8 +305,10 @@ class _Markdown:
         lines += ["| " + " | ".join(cell or " " for cell in row) + " |" for row in rows]
         self.blocks.append("\n".join(lines))
 
-    def details(self, summary: str = "Answer") -> _Details:
-        return _Details(self, summary)
+    def details(self, summary: str = "Answer", mode: str = "separate") -> _Details:
+        """An answer: collapsed (``separate``), open (``inline``, the teacher's page) or left
+        out (``none``: whatever is added inside is dropped)."""
+        return _Details(self, summary, mode)
 
     def text(self) -> str:
         return "\n\n".join(self.blocks) + "\n"
@@ -318,15 +320,31 @@ class _Markdown:
 class _Details:
     """``<details><summary>Answer</summary> ... </details>`` around the blocks added inside."""
 
-    def __init__(self, doc: _Markdown, summary: str) -> None:
-        self.doc, self.summary = doc, summary
+    def __init__(self, doc: _Markdown, summary: str, mode: str = "separate") -> None:
+        if mode not in _SOLUTIONS:
+            raise WebError(f"solutions must be one of {', '.join(_SOLUTIONS)}, not {mode!r}")
+        self.doc, self.summary, self.mode = doc, summary, mode
+        self.start, self.formulas = len(doc.blocks), len(doc.formulas)
 
     def __enter__(self) -> _Markdown:
-        self.doc.blocks.append(f"<details>\n<summary>{self.summary}</summary>")
+        self.start, self.formulas = len(self.doc.blocks), len(self.doc.formulas)
+        if self.mode != "none":
+            opened = " open" if self.mode == "inline" else ""
+            self.doc.blocks.append(f"<details{opened}>\n<summary>{self.summary}</summary>")
         return self.doc
 
     def __exit__(self, *exc: object) -> None:
-        self.doc.blocks.append("</details>")
+        if self.mode == "none":
+            del self.doc.blocks[self.start:]
+            del self.doc.formulas[self.formulas:]
+        else:
+            self.doc.blocks.append("</details>")
+
+
+_SOLUTIONS = ("none", "separate", "inline")
+"""As the handouts' (elbo_sym.publish.handouts.SOLUTIONS): on a page, ``separate`` answers are
+collapsed under their question, ``inline`` ones open and with the teacher's verdict marks,
+rule names and file names, ``none`` leaves them out."""
 
 
 def _mark(verdict: str) -> str:
@@ -355,23 +373,26 @@ def _rule(rule: str) -> str:
     return f"`{rule}`" if re.fullmatch(r"[A-Za-z0-9 :,.()-]+", rule) else md_text(rule)
 
 
-def derivations_page(reports: Sequence[DerivationReport]) -> Page:
+def derivations_page(reports: Sequence[DerivationReport], solutions: str = "separate") -> Page:
     """``derivations.md``: every derivation that is not a teaching file, lesson order first;
-    from :func:`handouts.derivation_context` (which refuses a derivation not fully checked)."""
+    from :func:`handouts.derivation_context` (which refuses a derivation not fully checked).
+    The teacher's page (``solutions="inline"``) has verdict marks, rule names and file names."""
     from elbo_sym.publish.handouts import derivation_context, lesson_order, require_checked
 
     require_checked(reports)
+    teacher = solutions == "inline"
     proved = [r for r in lesson_order(reports) if r.expect != "refuted"]
     doc = _Markdown()
     doc.add("Every step below was machine-checked by elbo-sym. ✓ marks a step proved for the models "
-            "its section names; ∼ a step that only held on exact instances (checked, not proved).")
+            "its section names; ∼ a step that only held on exact instances (checked, not proved)." if teacher
+            else "Every step below was machine-checked by elbo-sym.")
     for number, report in enumerate(proved, 1):
         d = derivation_context(report)
         doc.heading(2, f"{number}\\. {doc.prose(report.title_parts, report.title)}")
         summary = doc.prose(report.summary_parts, report.summary, paragraphs=True)
         if summary:
             doc.add(summary)
-        doc.add(f"Proved for {md_text(d['proved_for'])}. Source: `{_code(d['file'])}`.")
+        doc.add(f"Proved for {md_text(d['proved_for'])}." + (f" Source: `{_code(d['file'])}`." if teacher else ""))
         facts = []
         if d["claim"] is not None:
             facts.append(f"**Claim.** {doc.m(d['claim'])}")
@@ -381,6 +402,7 @@ def derivations_page(reports: Sequence[DerivationReport]) -> Page:
         _chain(doc, d["start"], d["steps"])
         doc.add("\n".join(
             f"{s['index']}. {_mark(s['verdict'])} {doc.prose(step.why_parts, step.why) or ''} \\[{_rule(s['rule'])}\\]"
+            if teacher else f"{s['index']}. {doc.prose(step.why_parts, step.why) or ''}"
             for s, step in zip(d["steps"], report.steps)))
         n = len(d["steps"])
         if d["fully_proved"]:
@@ -407,7 +429,7 @@ def _code(text: str) -> str:
     return _SPACE.sub(" ", text.replace("`", "'")).strip() or " "
 
 
-def mistakes_page(reports: Sequence[DerivationReport]) -> Page | None:
+def mistakes_page(reports: Sequence[DerivationReport], solutions: str = "separate") -> Page | None:
     """``find-the-mistake.md`` from the teaching files among `reports` (None if there are none):
     the chains without verdicts, each solution collapsible (:func:`handouts.mistake_context`)."""
     from elbo_sym.publish.handouts import mistake_context
@@ -433,7 +455,7 @@ def mistakes_page(reports: Sequence[DerivationReport]) -> Page | None:
         if notes:
             doc.add("\n".join(notes))
         doc.add(f"**Task.** {md_text(d['task'])}")
-        with doc.details("Solution"):
+        with doc.details("Solution", solutions):
             for mistake in d["mistakes"]:
                 doc.add(f"**Step {mistake['index']} is wrong:**")
                 doc.display(f"{mistake['lhs']} {mistake['rel']} {mistake['expr']}")
@@ -546,11 +568,16 @@ def elbo_svg(figure: Mapping[str, Any]) -> str:
     return "\n".join(out)
 
 
-def worked_example_page(example: Instance | None = None) -> tuple[Page, Asset | None]:
-    """``worked-example.md`` (and its figure) from :func:`handouts.worked_example_context`."""
+def worked_example_page(example: Instance | None = None, solutions: str = "separate",
+                        number: int = 1) -> tuple[Page, Asset | None]:
+    """``worked-example.md`` (and its figure) from :func:`handouts.worked_example_context`;
+    the project's ``number``-th example (from 2 on) is ``worked-example-N.md``."""
     from elbo_sym.publish.handouts import LESSON_EXAMPLE, worked_example_context
 
     ex = worked_example_context(example if example is not None else LESSON_EXAMPLE)
+    teacher = solutions == "inline"
+    stem = "worked-example" if number == 1 else f"worked-example-{number}"
+    figure_file = FIGURE_FILE if number == 1 else f"{stem}-elbo.svg"
     doc = _Markdown()
     states = "two states (0 and 1)" if ex["K"] == 2 else f"{ex['K']} states"
     doc.add(f"One observation {doc.m(ex['x'])}, a latent variable {doc.m(ex['z'])} with {states}, and a "
@@ -576,11 +603,12 @@ def worked_example_page(example: Instance | None = None) -> tuple[Page, Asset | 
     doc.add("Decided exactly, not by rounding: every value above is a rational plus rational multiples of "
             "logarithms of primes, and two such numbers are equal only when all their coefficients agree.")
     doc.table(["", "identity", "left", "right"], [
-        [_mark(i["verdict"]), doc.m(i["formula"], table=True), doc.m(i["lhs"], table=True),
+        [_mark(i["verdict"]) if teacher else "", doc.m(i["formula"], table=True), doc.m(i["lhs"], table=True),
          doc.m(i["rhs"], table=True)] for i in ex["identities"]], "clrr")
     if ex["engine_checked"]:
+        model = "binary" if ex["K"] == 2 else f"{ex['K']}-state"
         doc.add(f"All {ex['engine_checked']} values above were recomputed independently by unfolding their "
-                "notation in the binary model; they agree exactly.")
+                f"notation in the {model} model; they agree exactly.")
     asset = None
     f = ex["figure"]
     if f is not None:
@@ -598,7 +626,7 @@ def worked_example_page(example: Instance | None = None) -> tuple[Page, Asset | 
                     f"{doc.m(ex['q_symbol'])} the vertical gap is the KL divergence from "
                     f"{doc.m(ex['q_symbol'])} to the posterior.")
         doc.add(f"![The ELBO as a function of q1: a concave curve below the dashed line log p(x), touching it "
-                f"at the posterior](./{FIGURE_FILE})")
+                f"at the posterior](./{figure_file})")
         caption = [f"Horizontal axis: {doc.m(labels['q1'])}; vertical: nats. Dashed: "
                    f"{doc.m(labels['log_px'] + ' = ' + f['log_px'])}. Blue curve: {doc.m(labels['elbo'])}. "
                    f"Green dot: the posterior, {doc.m(labels['q1'] + ' = ' + f['posterior_q1_exact'])}."]
@@ -611,45 +639,55 @@ def worked_example_page(example: Instance | None = None) -> tuple[Page, Asset | 
                        f"equally spaced values of {doc.m(labels['q1'])} plus the posterior and the example's "
                        f"{doc.m(ex['q_symbol'])}; at the two ends the state without mass contributes nothing.")
         doc.add(" ".join(caption))
-        asset = Asset(FIGURE_FILE, elbo_svg(f).encode("utf-8"))
-    page = doc.page("worked-example.md", "A worked binary example" if ex["K"] == 2 else "A worked example",
+        asset = Asset(figure_file, elbo_svg(f).encode("utf-8"))
+    title = "A worked binary example" if ex["K"] == 2 else "A worked example"
+    page = doc.page(f"{stem}.md", title if number == 1 else f"{title} ({number})",
                     "Every quantity of the lesson on one example, exact and in nats and bits, with the "
-                    "identities decided exactly and the ELBO curve.", 2)
+                    "identities decided exactly" + (" and the ELBO curve." if f is not None else "."), 2)
     return page, asset
 
 
 # --------------------------------------------------------------------------- exercises, drill
 
 
-def exercises_page(seed: int | None = None, count: int | None = None) -> Page:
+def exercises_page(seed: int | None = None, count: int | None = None, K: int = 2,
+                   parts: Sequence[str] | None = None, solutions: str = "separate") -> Page:
     """``exercises.md``: the sheet of :func:`handouts.exercises_context`, each case's key collapsible."""
     from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, exercises_context
 
-    sheet = exercises_context(DEFAULT_SEED if seed is None else seed, DEFAULT_COUNT if count is None else count)
+    sheet = exercises_context(DEFAULT_SEED if seed is None else seed, DEFAULT_COUNT if count is None else count,
+                              K, parts)
+    teacher = solutions == "inline"
+    states = "two states, 0 and 1" if sheet["K"] == 2 else f"{sheet['K']} states, 0 to {sheet['K'] - 1}"
     doc = _Markdown()
     doc.add(f"Seed {sheet['seed']}, {sheet['count']} cases (the same as `elbo-sym exercises --seed "
-            f"{sheet['seed']}` and the printed sheet with that seed). In every case the latent variable has two "
-            "states, 0 and 1. Compute exactly (fractions, and logarithms of fractions), and give the "
-            "information quantities in nats:")
+            f"{sheet['seed']}{'' if sheet['K'] == 2 else ' --K ' + str(sheet['K'])}` and the printed sheet with "
+            f"that seed). In every case the latent variable has {states}. Compute exactly (fractions, and "
+            "logarithms of fractions), and give the information quantities in nats:")
     doc.add("\n".join(f"- ({t['letter']}) {doc.m(t['symbol'])}: {md_text(t['name'])}" for t in sheet["tasks"]))
     for c in sheet["cases"]:
         doc.heading(2, f"Case {c['index']}")
         _givens(doc, c["given"])
-        with doc.details():
+        with doc.details(mode=solutions):
             doc.table(["", "", "exact", "decimal", "bits"], [
                 [f"({a['letter']})", doc.m(a["symbol"], table=True), doc.m(a["working"], table=True),
                  doc.m(a["nats"], table=True), doc.m(a["bits"], table=True) if a["bits"] is not None else "—"]
                 for a in c["answers"]], "lllrr")
-            doc.add(f"{_mark(c['verdict'])} {doc.m(c['gap_is_kl'])}, decided exactly on this case.")
+            doc.add(f"{_mark(c['verdict']) + ' ' if teacher else ''}{doc.m(c['gap_is_kl'])}, decided exactly "
+                    "on this case.")
+    kind = "binary exercises" if sheet["K"] == 2 else f"exercises with {sheet['K']} latent states"
+    answers = "" if solutions == "none" else " with exact answers"
     return doc.page("exercises.md", "Exercises",
-                    f"Fresh binary exercises with exact answers (seed {sheet['seed']}, {sheet['count']} cases).", 3)
+                    f"Fresh {kind}{answers} (seed {sheet['seed']}, {sheet['count']} cases).", 3)
 
 
-def tight_drill_page(seed: int | None = None) -> Page:
+def tight_drill_page(seed: int | None = None, count: int | None = None, K: int = 2,
+                     solutions: str = "separate") -> Page:
     """``tight-drill.md`` from :func:`handouts.drill_context`: q = posterior, then a near miss."""
-    from elbo_sym.publish.handouts import DEFAULT_SEED, drill_context
+    from elbo_sym.publish.handouts import DEFAULT_SEED, DRILL_COUNT, drill_context
 
-    drill = drill_context(DEFAULT_SEED if seed is None else seed)
+    drill = drill_context(DEFAULT_SEED if seed is None else seed, DRILL_COUNT if count is None else count, K)
+    teacher = solutions == "inline"
     s = drill["symbols"]
     doc = _Markdown()
     doc.add(f"The ELBO is a lower bound on {doc.m(s['log_px'])}, and the gap is {doc.m(s['kl'])}. It closes "
@@ -660,21 +698,22 @@ def tight_drill_page(seed: int | None = None) -> Page:
     for c in drill["cases"]:
         doc.heading(2, f"Case {c['index']}")
         _givens(doc, c["given"])
-        with doc.details():
+        with doc.details(mode=solutions):
             doc.display("\\begin{aligned}\n" + " \\\\\n".join([
                 f"{s['q']} = {s['posterior']} &= {c['posterior']}",
                 f"{s['log_px']} &= {c['log_px']} \\approx {c['log_px_nats']}",
                 f"{s['elbo']} &= {c['elbo']} = {c['elbo_exact']}",
                 f"{s['gap']} &= {c['gap_exact']}",
             ]) + "\n\\end{aligned}")
-            doc.add(f"{_mark(c['verdict'])} The gap is exactly zero, decided exactly." if c["gap_zero"]
-                    else f"{_mark(c['verdict'])} The gap is not zero.")
+            mark = _mark(c["verdict"]) + " " if teacher else ""
+            doc.add(f"{mark}The gap is exactly zero, decided exactly." if c["gap_zero"]
+                    else f"{mark}The gap is not zero.")
     n = drill["near"]
     doc.heading(2, f"Case {n['index']}: a near miss")
     doc.add(f"The model of case 1 again, but with {doc.m(s['q'])} rounded off the posterior. Is the gap still "
             "zero? How large is it?")
     _givens(doc, n["given"])
-    with doc.details():
+    with doc.details(mode=solutions):
         doc.display("\\begin{aligned}\n" + " \\\\\n".join([
             f"{s['posterior']} &= {n['posterior']}",
             f"{s['log_px']} &= {n['log_px']} \\approx {n['log_px_nats']}",
@@ -682,7 +721,8 @@ def tight_drill_page(seed: int | None = None) -> Page:
             f"{s['gap']} &= {s['kl']}",
             f"&= {n['kl_working']} \\approx {n['gap_nats']} {n['positive']}",
         ]) + "\n\\end{aligned}")
-        doc.add(f"{_mark(n['verdict'])} A small change of {doc.m(s['q'])} opens a small gap: near its maximum "
+        doc.add(f"{_mark(n['verdict']) + ' ' if teacher else ''}A small change of {doc.m(s['q'])} opens a small "
+                "gap: near its maximum "
                 "the ELBO is flat, so the gap grows only quadratically in the distance from the posterior.")
     return doc.page("tight-drill.md", "Tight-case drill",
                     f"When the bound is an equality: q set to the posterior gives a gap of exactly zero "
@@ -704,20 +744,21 @@ def _cards_prose(kind: str, path: str | Path | None) -> dict[int, tuple[Prose, P
 
 
 def _card(doc: _Markdown, card: Mapping[str, Any], texts: tuple[Prose, Prose, str, str],
-          heading: str, proved_for: str) -> None:
+          heading: str, proved_for: str, solutions: str = "separate") -> None:
     front, back, front_text, back_text = texts
     doc.heading(2, f"{heading} {card['index']}: {md_text(card['topic'])}")
     doc.add(doc.prose(front, front_text, paragraphs=True))
-    with doc.details():
+    with doc.details(mode=solutions):
         doc.add(doc.prose(back, back_text, paragraphs=True))
         if card["formula"] is not None:
             condition = f"\\qquad\\text{{if }} {card['assume']}" if card["assume"] is not None else ""
             doc.display(f"{card['formula']}{condition}")
-            if card["verdict"] is not None:
+            if card["verdict"] is not None and solutions == "inline":
                 doc.add(f"{_mark(card['verdict'])} Proved by the checker for {md_text(proved_for)}.")
 
 
-def selfcheck_page(path: str | Path | None = None, budget: float = STEP_BUDGET_SECONDS) -> Page:
+def selfcheck_page(path: str | Path | None = None, budget: float = STEP_BUDGET_SECONDS,
+                   solutions: str = "separate") -> Page:
     """``selfcheck.md`` from :func:`handouts.selfcheck_context`: the questions, answers collapsible."""
     from elbo_sym.publish.handouts import selfcheck_context
 
@@ -726,11 +767,12 @@ def selfcheck_page(path: str | Path | None = None, budget: float = STEP_BUDGET_S
     doc = _Markdown()
     doc.add(md_text(deck["summary"]))
     for card in deck["questions"]:
-        _card(doc, card, texts[card["index"]], "Question", deck["proved_for"])
+        _card(doc, card, texts[card["index"]], "Question", deck["proved_for"], solutions)
     return doc.page("selfcheck.md", "Self-check", _SPACE.sub(" ", f"{deck['title']}. {deck['summary']}"), 5)
 
 
-def flashcards_page(path: str | Path | None = None, budget: float = STEP_BUDGET_SECONDS) -> Page:
+def flashcards_page(path: str | Path | None = None, budget: float = STEP_BUDGET_SECONDS,
+                    solutions: str = "separate") -> Page:
     """``flashcards.md`` from :func:`handouts.flashcards_context`: fronts shown, backs collapsible."""
     from elbo_sym.lesson.practice import proved_for_text
     from elbo_sym.publish.handouts import flashcards_context
@@ -743,7 +785,7 @@ def flashcards_page(path: str | Path | None = None, budget: float = STEP_BUDGET_
     for sheet in deck["sheets"]:
         for cell in sheet["fronts"]:
             card = cell["card"]
-            _card(doc, card, texts[card["index"]], "Card", proved_for_text())
+            _card(doc, card, texts[card["index"]], "Card", proved_for_text(), solutions)
     return doc.page("flashcards.md", "Flashcards",
                     _SPACE.sub(" ", f"{deck['title']}: {deck['count']} cards, the back of each one collapsible."), 6)
 
@@ -754,20 +796,28 @@ def flashcards_page(path: str | Path | None = None, budget: float = STEP_BUDGET_
 def lesson_pages(reports: Sequence[DerivationReport], *, seed: int | None = None, count: int | None = None,
                  budget: float = STEP_BUDGET_SECONDS, example: Instance | None = None,
                  selfcheck: str | Path | None = None,
-                 flashcards: str | Path | None = None) -> list[Page | Asset]:
-    """Every page of the lesson (and the figure), in sidebar order. Raises
-    :class:`handouts.HandoutError` when a derivation, the example or a deck is not fully checked."""
+                 flashcards: str | Path | None = None, K: int = 2, drill_count: int | None = None,
+                 drill_K: int | None = None, parts: Sequence[str] | None = None, solutions: str = "separate",
+                 examples: Sequence[Instance] = ()) -> list[Page | Asset]:
+    """Every page of the lesson (and the figure), in sidebar order, with the handouts' settings
+    (:func:`handouts.lesson_handouts`): `examples` (or the one `example`; default the lesson's)
+    each on its page. Raises :class:`handouts.HandoutError` when a derivation, an example or a
+    deck is not fully checked."""
     from elbo_sym.publish.handouts import require_checked
 
     require_checked(reports)
-    out: list[Page | Asset] = [derivations_page(reports)]
-    page, asset = worked_example_page(example)
-    out.append(page)
-    if asset is not None:
-        out.append(asset)
-    out += [exercises_page(seed, count), tight_drill_page(seed), selfcheck_page(selfcheck, budget),
-            flashcards_page(flashcards, budget)]
-    mistakes = mistakes_page(reports)
+    if solutions not in _SOLUTIONS:
+        raise WebError(f"solutions must be one of {', '.join(_SOLUTIONS)}, not {solutions!r}")
+    out: list[Page | Asset] = [derivations_page(reports, solutions)]
+    for number, instance in enumerate(tuple(examples) or (example,), 1):
+        page, asset = worked_example_page(instance, solutions, number)
+        out.append(page)
+        if asset is not None:
+            out.append(asset)
+    out += [exercises_page(seed, count, K, parts, solutions),
+            tight_drill_page(seed, drill_count, K if drill_K is None else drill_K, solutions),
+            selfcheck_page(selfcheck, budget, solutions), flashcards_page(flashcards, budget, solutions)]
+    mistakes = mistakes_page(reports, solutions)
     if mistakes is not None:
         out.append(mistakes)
     return out

@@ -152,7 +152,7 @@ def _counterexample(c: Counterexample | None, vocabulary: Vocabulary) -> Counter
     where = []
     for label, values in c.values:
         numbers = [_latex_of(v, vocabulary) or v for v in values]
-        shown = numbers[0] if len(numbers) == 1 else r"\bigl(" + r",\ ".join(numbers) + r"\bigr)"
+        shown = numbers[0] if len(numbers) == 1 else r"\left(" + r",\ ".join(numbers) + r"\right)"
         where.append(f"{_latex_of(label, vocabulary) or label} = {shown}")
     return CounterexampleReport(c.values, c.lhs, c.rhs, _approx(c.lhs_value), _approx(c.rhs_value), c.z, c.source,
                                 c.problem, r",\quad ".join(where), _latex_of(c.lhs, vocabulary),
@@ -211,8 +211,8 @@ def block_symbol(name: str) -> Expr:
 
 
 def vector_latex(values) -> str:
-    r"""``\bigl(\frac{3}{4},\ \frac{1}{4}\bigr)``: values through the printer."""
-    return r"\bigl(" + ",\\ ".join(to_latex(Rational(v.numerator, v.denominator)) for v in values) + r"\bigr)"
+    r"""``\left(\frac{3}{4},\ \frac{1}{4}\right)``: values through the printer (brackets sized to fit)."""
+    return r"\left(" + ",\\ ".join(to_latex(Rational(v.numerator, v.denominator)) for v in values) + r"\right)"
 
 
 def is_log_quantity(expr: Expr) -> bool:

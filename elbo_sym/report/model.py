@@ -78,7 +78,7 @@ class CounterexampleReport:
     source: str = ""
     problem: str | None = None
     where_latex: str = ""
-    """The values through the printer: ``p(z) = \\bigl(\\frac{3}{4},\\ \\frac{1}{4}\\bigr), ...``."""
+    """The values through the printer: ``p(z) = \\left(\\frac{3}{4},\\ \\frac{1}{4}\\right), ...``."""
     lhs_latex: str = ""
     rhs_latex: str = ""
 

@@ -1,0 +1,341 @@
+"""A course project: which files and settings make its handouts (``elbo-sym.toml``).
+
+A project folder may hold a small ``elbo-sym.toml``; every key is optional, and without
+the file (or without a key) the lesson's own files and the commands' defaults are used::
+
+    derivations = ["derivations", "extra/bound.toml"]   # files or folders (default: derivations/)
+    selfcheck = "cards/selfcheck.toml"                 # default: the lesson's self-check
+    flashcards = "cards/flashcards.toml"               # default: the lesson's flashcards
+    solutions = "separate"                             # none | separate | inline
+
+    [exercises]                  # exercises.pdf, answers.pdf (and the drill's seed)
+    seed = 7
+    count = 4
+    K = 3
+    parts = ["evidence", "posterior", "elbo", "gap"]
+
+    [drill]                      # tight-drill.pdf
+    count = 3
+    K = 3                        # default: the exercises' K
+
+    [[example]]                  # the worked example(s), in order (default: the lesson's)
+    prior = ["1/2", "1/3", "1/6"]
+    likelihood = ["1/5", "3/5", "1/2"]
+    q = ["1/3", "1/3", "1/3"]
+
+Paths are relative to the folder of ``elbo-sym.toml``.  The file is read like every user
+file (:func:`elbo_sym.files.read_regular_file`, at most :data:`MAX_PROJECT_BYTES`), parsed
+with :mod:`tomllib`, and validated: an unknown key, a value of the wrong type or out of
+range, a missing file, a bad probability is a
+:class:`~elbo_sym.engine.derivation.DerivationError` naming ``file:line``.  Options on the
+command line override the file's settings (:meth:`Project.with_options`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from elbo_sym.engine.derivation import DerivationError
+from elbo_sym.engine.models.base import Instance
+from elbo_sym.files import FileReadError, read_regular_file
+from elbo_sym.lesson.examples import ExampleInputError, example_instance
+from elbo_sym.lesson.exercises import MAX_COUNT, MAX_EXERCISE_K, MAX_SEED, PARTS, SOLUTIONS, select_tasks
+from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, DRILL_COUNT
+
+__all__ = ["PROJECT_FILE", "MAX_PROJECT_BYTES", "MAX_PROJECT_EXAMPLES", "Settings", "Project",
+           "load_project", "find_project", "project_handouts", "project_pages"]
+
+PROJECT_FILE = "elbo-sym.toml"
+"""The name of a project's handout configuration, in the project folder."""
+MAX_PROJECT_BYTES = 64_000
+MAX_PROJECT_EXAMPLES = 10
+MAX_PROJECT_PATHS = 50
+
+DEFAULT_SOLUTIONS = "separate"
+
+_TOP = ("derivations", "selfcheck", "flashcards", "solutions", "exercises", "drill", "example")
+_EXERCISES = ("seed", "count", "K", "parts")
+_DRILL = ("count", "K")
+_EXAMPLE = ("prior", "likelihood", "q")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The sheets' settings: seed, cases, states, parts asked and where the solutions go."""
+
+    seed: int = DEFAULT_SEED
+    count: int = DEFAULT_COUNT
+    K: int = 2
+    drill_count: int = DRILL_COUNT
+    drill_K: int | None = None
+    parts: tuple[str, ...] | None = None
+    solutions: str = DEFAULT_SOLUTIONS
+
+    @property
+    def drill_states(self) -> int:
+        """The drill's K: its own, else the exercises'."""
+        return self.drill_K if self.drill_K is not None else self.K
+
+
+@dataclass(frozen=True)
+class Project:
+    """What makes the handouts: ``file`` is the elbo-sym.toml read (None: the lesson's defaults)."""
+
+    file: Path | None = None
+    root: Path = Path(".")
+    derivations: tuple[str, ...] = ()
+    examples: tuple[Instance, ...] = ()
+    selfcheck: Path | None = None
+    flashcards: Path | None = None
+    settings: Settings = field(default_factory=Settings)
+
+    def with_options(self, **options: Any) -> Project:
+        """The project with the command line's options (those not None) over its settings.
+
+        ``K`` sets the exercises' and the drill's states (``drill_K`` only the drill's).
+        """
+        given = {k: v for k, v in options.items() if v is not None}
+        if "K" in given and "drill_K" not in given:
+            given["drill_K"] = given["K"]
+        if "parts" in given:
+            given["parts"] = tuple(t.key for t in select_tasks(given["parts"]))
+        return replace(self, settings=replace(self.settings, **given))
+
+    def derivation_paths(self, paths: tuple[str, ...] | list[str] = ()) -> list[str]:
+        """The derivations to read: `paths` from the command line, else the project's, else
+        ``derivations/`` in the project folder (empty when there is none)."""
+        if paths:
+            return list(paths)
+        if self.derivations:
+            return list(self.derivations)
+        default = self.root / "derivations"
+        return [str(default)] if default.is_dir() else []
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def find_project(where: str | None = None) -> Project:
+    """The project named by ``--project`` (an elbo-sym.toml, or a folder holding one), else
+    ./elbo-sym.toml when present, else the lesson's defaults."""
+    if where is None:
+        here = Path(PROJECT_FILE)
+        return load_project(here) if here.exists() or here.is_symlink() else Project()
+    if "\0" in where:
+        raise DerivationError(where.replace("\0", "\\0"), 0, "the name contains a NUL byte")
+    path = Path(where)
+    if path.is_dir():
+        path = path / PROJECT_FILE
+        if not (path.exists() or path.is_symlink()):
+            raise DerivationError(str(path), 0, f"no {PROJECT_FILE} in the folder {where}")
+    return load_project(path)
+
+
+def load_project(path: str | os.PathLike[str]) -> Project:
+    """Read and validate one elbo-sym.toml (see the module's docstring)."""
+    path = Path(path)
+    name = str(path)
+    try:
+        raw = read_regular_file(path, MAX_PROJECT_BYTES)
+    except FileReadError as error:
+        raise DerivationError(name, 1 if error.too_large else 0, error.reason if error.too_large
+                              else f"cannot read file: {error.reason}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise DerivationError(name, line, f"not UTF-8 text (byte 0x{raw[error.start]:02x})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        match = re.search(r"line (\d+)", str(error))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
+        raise DerivationError(name, int(match.group(1)) if match else 1, f"malformed TOML: {message}") from None
+    except RecursionError:
+        raise DerivationError(name, 1, "malformed TOML: arrays or tables nested too deeply") from None
+    return _ProjectReader(name, text, path.parent).project(data, path)
+
+
+class _ProjectReader:
+    """Validates the TOML dict; finds the line of a key by scanning the text."""
+
+    def __init__(self, path: str, text: str, root: Path):
+        self.path, self.root = path, root
+        self.lines = text.splitlines()
+
+    # -- positions
+    def _span(self, table: str | None, index: int = 0) -> tuple[int, int]:
+        """Lines [first, last] of the top level, of [table] or of the index-th [[table]]."""
+        headers = [(n, m.group(1) or m.group(2)) for n, line in enumerate(self.lines, 1)
+                   if (m := re.match(r"\s*(?:\[\[\s*([A-Za-z_]+)\s*\]\]|\[\s*([A-Za-z_]+)\s*\])", line))]
+        if table is None:
+            return 1, headers[0][0] - 1 if headers else len(self.lines)
+        mine = [n for n, t in headers if t == table]
+        if index >= len(mine):
+            return 1, len(self.lines)
+        first = mine[index]
+        later = [n for n, _ in headers if n > first]
+        return first, later[0] - 1 if later else len(self.lines)
+
+    def line(self, key: str | None, table: str | None = None, index: int = 0) -> int:
+        first, last = self._span(table, index)
+        if key is not None:
+            for number in range(first, last + 1):
+                if re.match(rf"\s*\"?{re.escape(key)}\"?\s*=", self.lines[number - 1]):
+                    return number
+        if table is not None:  # a key of an inline table or a dotted key: the table's line
+            for number, text in enumerate(self.lines, 1):
+                if re.match(rf"\s*\"?{re.escape(table)}\"?\s*[=.]", text):
+                    return number
+        return first
+
+    def error(self, line: int, message: str) -> DerivationError:
+        return DerivationError(self.path, line, message)
+
+    # -- values
+    def keys(self, data: dict, allowed: tuple[str, ...], table: str | None, index: int = 0) -> None:
+        where = f"[{table}] " if table else ""
+        for key in data:
+            if key not in allowed:
+                raise self.error(self.line(key, table, index),
+                                 f"{where}unknown key {key[:40]!r} (allowed: {', '.join(allowed)})")
+
+    def integer(self, data: dict, key: str, low: int, high: int, table: str) -> int | None:
+        if key not in data:
+            return None
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(self.line(key, table), f"[{table}] {key} must be an integer")
+        if not low <= value <= high:
+            raise self.error(self.line(key, table), f"[{table}] {key} = {value} is not in the range {low} to {high}")
+        return value
+
+    def file(self, value: Any, key: str, line: int, *, folder_ok: bool) -> Path:
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(line, f"{key} must be a file name (a non-empty string)")
+        if "\0" in value:
+            raise self.error(line, f"{key}: the name contains a NUL byte")
+        path = self.root / value
+        if not path.exists():
+            raise self.error(line, f"{key}: {value[:120]} does not exist (paths are relative to {self.path})")
+        if path.is_dir() and not folder_ok:
+            raise self.error(line, f"{key}: {value[:120]} is a folder, not a file")
+        return path
+
+    # -- the file
+    def project(self, data: dict, file: Path) -> Project:
+        self.keys(data, _TOP, None)
+        derivations: tuple[str, ...] = ()
+        if "derivations" in data:
+            value, line = data["derivations"], self.line("derivations")
+            items = [value] if isinstance(value, str) else value
+            if not isinstance(items, list) or not items or len(items) > MAX_PROJECT_PATHS:
+                raise self.error(line, f"derivations must be a file or folder name, or a list of 1 to "
+                                       f"{MAX_PROJECT_PATHS} of them")
+            derivations = tuple(str(self.file(item, "derivations", line, folder_ok=True)) for item in items)
+        decks = {}
+        for key in ("selfcheck", "flashcards"):
+            decks[key] = self.file(data[key], key, self.line(key), folder_ok=False) if key in data else None
+        settings: dict[str, Any] = {}
+        if "solutions" in data:
+            if data["solutions"] not in SOLUTIONS:
+                raise self.error(self.line("solutions"), f"solutions must be one of {', '.join(SOLUTIONS)}")
+            settings["solutions"] = data["solutions"]
+        settings.update(self.exercises(data.get("exercises")))
+        settings.update(self.drill(data.get("drill")))
+        examples = self.examples(data.get("example"))
+        return Project(file, self.root, derivations, examples, decks["selfcheck"], decks["flashcards"],
+                       Settings(**settings))
+
+    def table(self, value: Any, name: str) -> dict:
+        if not isinstance(value, dict):
+            raise self.error(self.line(name), f"{name} must be a table: [{name}]")
+        return value
+
+    def exercises(self, value: Any) -> dict[str, Any]:
+        if value is None:
+            return {}
+        data = self.table(value, "exercises")
+        self.keys(data, _EXERCISES, "exercises")
+        out: dict[str, Any] = {}
+        for key, low, high in (("seed", 0, MAX_SEED), ("count", 1, MAX_COUNT), ("K", 2, MAX_EXERCISE_K)):
+            number = self.integer(data, key, low, high, "exercises")
+            if number is not None:
+                out[key] = number
+        if "parts" in data:
+            parts, line = data["parts"], self.line("parts", "exercises")
+            if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
+                raise self.error(line, f"[exercises] parts must be a list of names ({', '.join(PARTS)})")
+            try:
+                out["parts"] = tuple(t.key for t in select_tasks(parts))
+            except ExampleInputError as error:
+                raise self.error(line, f"[exercises] parts: {error}") from None
+        return out
+
+    def drill(self, value: Any) -> dict[str, Any]:
+        if value is None:
+            return {}
+        data = self.table(value, "drill")
+        self.keys(data, _DRILL, "drill")
+        out: dict[str, Any] = {}
+        count = self.integer(data, "count", 1, MAX_COUNT, "drill")
+        if count is not None:
+            out["drill_count"] = count
+        K = self.integer(data, "K", 2, MAX_EXERCISE_K, "drill")
+        if K is not None:
+            out["drill_K"] = K
+        return out
+
+    def examples(self, value: Any) -> tuple[Instance, ...]:
+        if value is None:
+            return ()
+        items = [value] if isinstance(value, dict) else value
+        if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+            raise self.error(self.line("example"), "example must be tables: [[example]] with prior, likelihood, q")
+        if len(items) > MAX_PROJECT_EXAMPLES:
+            raise self.error(self.line(None, "example", MAX_PROJECT_EXAMPLES),
+                             f"too many examples ({len(items)}; at most {MAX_PROJECT_EXAMPLES})")
+        out = []
+        for index, item in enumerate(items):
+            where = f"example {index + 1}"
+            self.keys(item, _EXAMPLE, "example", index)
+            for key in _EXAMPLE:
+                if key not in item:
+                    raise self.error(self.line(None, "example", index), f"{where} is missing {key!r}")
+                if not isinstance(item[key], (list, str)):
+                    raise self.error(self.line(key, "example", index),
+                                     f"{where}: {key} must be a list of fractions, e.g. [\"3/4\", \"1/4\"]")
+            try:
+                out.append(example_instance(item["prior"], item["likelihood"], item["q"]))
+            except ExampleInputError as error:
+                culprit = next((k for k in _EXAMPLE if str(error).startswith(k)), None)
+                raise self.error(self.line(culprit, "example", index), f"{where}: {error}") from None
+        return tuple(out)
+
+
+# --------------------------------------------------------------------------- what it makes
+
+
+def project_handouts(results, project: Project, *, budget: float) -> list:
+    """Every handout of the project (elbo_sym.publish.handouts.lesson_handouts with its files and settings)."""
+    from elbo_sym.publish.handouts import lesson_handouts
+
+    s = project.settings
+    return lesson_handouts(results, seed=s.seed, count=s.count, budget=budget, K=s.K, drill_count=s.drill_count,
+                           drill_K=s.drill_states, parts=s.parts, solutions=s.solutions, examples=project.examples,
+                           selfcheck=project.selfcheck, flashcards=project.flashcards)
+
+
+def project_pages(results, project: Project, *, budget: float) -> list:
+    """Every website page of the project (elbo_sym.publish.web.lesson_pages with its files and settings)."""
+    from elbo_sym.publish.web import lesson_pages
+
+    s = project.settings
+    return lesson_pages(results, seed=s.seed, count=s.count, budget=budget, K=s.K, drill_count=s.drill_count,
+                        drill_K=s.drill_states, parts=s.parts, solutions=s.solutions, examples=project.examples,
+                        selfcheck=project.selfcheck, flashcards=project.flashcards)

@@ -1,0 +1,355 @@
+"""Handouts from the author's files: a project's elbo-sym.toml (elbo_sym.publish.project),
+the sheets' --K, --seed, --count and --parts, and cases that differ from each other.
+
+The custom project's PDFs are read back with pdftotext; the expected numbers are recomputed
+here with math.log on Fractions, not taken from the code under test.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+from fractions import Fraction as F
+from pathlib import Path
+
+import pytest
+
+from elbo_sym.cli import PARTS as CLI_PARTS
+from elbo_sym.cli import main
+from elbo_sym.engine.derivation import DerivationError
+from elbo_sym.lesson.examples import ExampleInputError
+from elbo_sym.lesson.exercises import PARTS, generate_exercises, select_tasks, tight_drill
+from elbo_sym.publish.project import PROJECT_FILE, Project, find_project, load_project
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GAP3 = '''title = "The gap with three states"
+summary = "For a three-state latent variable the gap is the KL divergence to the posterior."
+K = 3
+claim = "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))"
+start = "log(p(x)) - ELBO(q)"
+
+[[step]]
+rel = "="
+expr = "Sum(q(z) * log(q(z) * p(x) / p(x, z)), z)"
+rule = "linearity"
+why = "q sums to one; unfold the ELBO and collect the logarithms"
+
+[[step]]
+rel = "="
+expr = "KL(q(z), p(z | x))"
+rule = "bayes"
+why = "Bayes' rule turns the ratio into the posterior"
+
+[[example]]
+prior = ["1/2", "1/3", "1/6"]
+likelihood = ["1/4", "1/2", "3/4"]
+q = ["1/5", "2/5", "2/5"]
+'''
+
+DECK = '''title = "Our deck"
+summary = "Two cards of our own."
+
+[[card]]
+topic = "bound"
+front = "Zebra question: what bounds the log-evidence from below?"
+back = "Walrus answer: the ELBO, for every q."
+formula = "log(p(x)) >= ELBO(q)"
+
+[[card]]
+topic = "gap"
+front = "Yak question: what is the gap?"
+back = "Quokka answer: the KL divergence from q to the posterior."
+formula = "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))"
+'''
+
+CONFIG = '''# a course's handouts
+derivations = ["derivs"]
+selfcheck = "cards/selfcheck.toml"
+flashcards = "cards/flashcards.toml"
+
+[exercises]
+seed = 11
+count = 3
+K = 3
+parts = ["evidence", "posterior", "gap"]
+
+[drill]
+count = 2
+
+[[example]]
+prior = ["1/2", "1/4", "1/4"]
+likelihood = ["1/5", "3/5", "1/2"]
+q = ["1/3", "1/3", "1/3"]
+'''
+
+EXAMPLE = ((F(1, 2), F(1, 4), F(1, 4)), (F(1, 5), F(3, 5), F(1, 2)), (F(1, 3), F(1, 3), F(1, 3)))
+
+
+def make_project(folder: Path, config: str = CONFIG) -> Path:
+    (folder / "derivs").mkdir(parents=True, exist_ok=True)
+    (folder / "cards").mkdir(exist_ok=True)
+    (folder / "derivs" / "gap3.toml").write_text(GAP3)
+    selfcheck = (ROOT / "elbo_sym" / "lesson" / "data" / "selfcheck.toml").read_text()
+    assert "What \\\nis the marginal likelihood" in selfcheck
+    (folder / "cards" / "selfcheck.toml").write_text(
+        selfcheck.replace("What \\\nis the marginal likelihood", "What \\\nis the Narwhal marginal likelihood"))
+    (folder / "cards" / "flashcards.toml").write_text(DECK)
+    (folder / PROJECT_FILE).write_text(config)
+    return folder / PROJECT_FILE
+
+
+def pdf_text(pdf: Path, *args: str) -> str:
+    out = subprocess.run(["pdftotext", *args, str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return out.replace("\u2212", "-")
+
+
+def squash(text: str) -> str:
+    return "".join(text.split())
+
+
+def quantities(prior, likelihood, q) -> dict[str, float]:
+    joint = [a * b for a, b in zip(prior, likelihood)]
+    evidence = sum(joint)
+    posterior = [j / evidence for j in joint]
+    elbo = sum(float(w) * math.log(j / w) for w, j in zip(q, joint))
+    kl = sum(float(w) * math.log(w / p) for w, p in zip(q, posterior))
+    return {"evidence": float(evidence), "log_evidence": math.log(evidence), "elbo": elbo, "kl": kl}
+
+
+# --------------------------------------------------------------------------- the config file
+
+
+def test_a_project_file_is_read_and_validated(tmp_path):
+    path = make_project(tmp_path)
+    project = load_project(path)
+    s = project.settings
+    assert (s.seed, s.count, s.K, s.parts, s.drill_count, s.drill_states, s.solutions) == \
+        (11, 3, 3, ("evidence", "posterior", "gap"), 2, 3, "separate")
+    assert project.derivation_paths() == [str(tmp_path / "derivs")]
+    assert project.selfcheck == tmp_path / "cards" / "selfcheck.toml"
+    assert [e.prior for e in project.examples] == [EXAMPLE[0]]
+    # options on the command line win; K sets the drill's too
+    over = project.with_options(seed=5, K=2, parts=("gap", "evidence"), solutions="none")
+    assert (over.settings.seed, over.settings.K, over.settings.drill_states) == (5, 2, 2)
+    assert over.settings.parts == ("evidence", "gap") and over.settings.solutions == "none"
+    assert over.settings.count == 3  # not given: the project's
+
+
+def test_no_project_file_means_the_lesson_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    project = find_project()
+    assert project == Project() and project.file is None and not project.examples
+    assert project.settings.seed == 2026 and project.settings.count == 6 and project.settings.solutions == "separate"
+    make_project(tmp_path)
+    assert find_project().file == Path(PROJECT_FILE)  # ./elbo-sym.toml when present
+    assert find_project(str(tmp_path)).settings.seed == 11  # a folder holding one
+
+
+@pytest.mark.parametrize("config, line, message", [
+    ('colour = "red"\n', 1, "unknown key 'colour'"),
+    ('[exercises]\nseed = 1\nsed = 2\n', 3, "[exercises] unknown key 'sed'"),
+    ('[exercises]\ncount = 0\n', 2, "count = 0 is not in the range 1 to 100"),
+    ('[exercises]\nK = "3"\n', 2, "K must be an integer"),
+    ('[exercises]\nseed = true\n', 2, "seed must be an integer"),
+    ('[exercises]\nparts = ["evidence", "elbow"]\n', 2, "unknown part 'elbow'"),
+    ('[drill]\nK = 9\n', 2, "K = 9 is not in the range 2 to 6"),
+    ('solutions = "all"\n', 1, "solutions must be one of none, separate, inline"),
+    ('selfcheck = "missing.toml"\n', 1, "missing.toml does not exist"),
+    ('derivations = []\n', 1, "derivations must be"),
+    ('flashcards = "cards"\n', 1, "is a folder, not a file"),
+    ('\n[[example]]\nprior = ["1/2", "1/2"]\nlikelihood = ["1/5", "3/5"]\nq = ["1/3", "3/4"]\n', 5,
+     "example 1: q sums to 13/12, not 1"),
+    ('[[example]]\nprior = ["1/2", "1/2"]\nlikelihood = ["1/5", "3/5"]\n', 1, "example 1 is missing 'q'"),
+    ('[[example]]\nprior = ["1/2", "1/2"]\nlikelihood = ["1/5", "3/5"]\nq = ["1/2", "1/2"]\nz = 1\n', 5,
+     "unknown key 'z'"),
+    ('[exercises\n', 1, "malformed TOML"),
+])
+def test_a_bad_project_file_is_an_error_at_its_line(tmp_path, config, line, message):
+    make_project(tmp_path, config)
+    with pytest.raises(DerivationError) as caught:
+        load_project(tmp_path / PROJECT_FILE)
+    assert caught.value.line == line and message in caught.value.message, str(caught.value)
+    assert str(caught.value).startswith(f"{tmp_path / PROJECT_FILE}:{line}:")
+
+
+def test_the_project_file_is_read_safely(tmp_path):
+    big = tmp_path / "big" / PROJECT_FILE
+    big.parent.mkdir()
+    big.write_text("# padding\n" * 10_000)
+    with pytest.raises(DerivationError, match="larger than the limit"):
+        load_project(big)
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(DerivationError, match="not a regular file"):
+        load_project(fifo)  # refused at once, never blocks
+
+
+def test_cli_refuses_a_bad_project_in_one_line(tmp_path, capsys):
+    make_project(tmp_path, 'colour = "red"\n')
+    for args in (["exercises"], ["drill"], ["cards"], ["example"], ["build", "--out", str(tmp_path / "o")],
+                 ["web", "--out", str(tmp_path / "w")]):
+        assert main(args + ["--project", str(tmp_path)]) == 2, args
+        captured = capsys.readouterr()
+        err = captured.err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("elbo-sym: error: ") and ":1: unknown key 'colour'" in err[0]
+    assert main(["exercises", "--project", str(tmp_path / "nowhere")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- cases differ; K; parts
+
+
+@pytest.mark.parametrize("seed", [2026, 0, 7, 11, 12345])
+@pytest.mark.parametrize("K", [2, 3])
+def test_no_two_cases_share_a_prior(seed, K):
+    sheet = generate_exercises(seed, 6, K)
+    priors = [e.prior for e in sheet]
+    assert len(set(priors)) == len(priors), priors
+    drill = tight_drill(seed, 4, K)
+    drill_priors = [c.prior for c in drill.cases]
+    assert len(set(drill_priors)) == len(drill_priors), drill_priors
+
+
+def test_the_default_sheet_no_longer_repeats_a_prior():
+    """Cases 2 to 5 of the default sheet all had p(z) = (7/10, 3/10)."""
+    priors = [e.prior for e in generate_exercises(2026, 6)]
+    assert priors.count((F(7, 10), F(3, 10))) <= 1 and len(set(priors)) == 6
+
+
+def test_a_long_binary_sheet_still_has_distinct_priors():
+    sheet = generate_exercises(3, 40)
+    priors = [e.prior for e in sheet]
+    assert len(set(priors)) == 40
+    assert all(p.denominator <= 20 for e in sheet for p in e.prior)
+    assert generate_exercises(3, 13).exercises == sheet.exercises[:13]  # a prefix, as always
+
+
+def test_K3_sheets_have_exact_keys():
+    sheet = generate_exercises(11, 3, 3)
+    for e in sheet:
+        assert e.K == 3 and len(e.q) == 3 and e.key.all_proved
+        expected = quantities(e.prior, e.likelihood, e.q)
+        assert e.key.evidence.nats == f"{expected['evidence']:.6f}"
+        assert e.key.gap.nats == f"{expected['log_evidence'] - expected['elbo']:.6f}"
+    drill = tight_drill(11, 2, 3)
+    assert drill.ok and all(len(c.prior) == 3 and c.gap_is_zero for c in drill.cases)
+
+
+def test_parts_choose_the_questions():
+    assert CLI_PARTS == PARTS  # the CLI's copy (kept to parse options without SymPy)
+    assert [t.key for t in select_tasks(["gap", "evidence"])] == ["evidence", "gap"]  # the lesson's order
+    with pytest.raises(ExampleInputError, match="unknown part 'elbow'"):
+        select_tasks(["elbow"])
+    sheet = generate_exercises(7, 2, parts=["evidence", "kl_prior"])
+    assert [t.key for t in sheet.tasks] == ["evidence", "kl_prior"]
+
+
+def test_cli_sheets_take_K_seed_count_parts(capsys):
+    assert main(["exercises", "--K", "3", "--seed", "11", "--count", "2", "--parts", "evidence,gap"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Exercise sheet: seed 11, 2 case(s), K = 3")
+    assert "a) the evidence p(x)" in out and "b) the gap" in out and "posterior p(z | x) for each z" not in out
+    case1 = next(line for line in out.splitlines() if line.startswith("Case 1:"))
+    assert case1.count(",") >= 6  # three values per vector
+    assert main(["drill", "--K", "3", "--count", "2", "--seed", "11"]) == 0
+    out = capsys.readouterr().out
+    assert "K = 3" in out and out.count("equal exactly: yes") == 2
+    assert main(["exercises", "--parts", "evidence,elbow"]) == 2
+    assert "unknown part 'elbow'" in capsys.readouterr().err
+    assert main(["drill", "--K", "7"]) == 2
+    capsys.readouterr()
+
+
+def test_cli_sheets_read_the_project(tmp_path, capsys, monkeypatch):
+    make_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main(["exercises"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Exercise sheet: seed 11, 3 case(s), K = 3")
+    assert main(["exercises", "--seed", "12", "--K", "2"]) == 0  # options win
+    assert capsys.readouterr().out.startswith("Exercise sheet: seed 12, 3 case(s), K = 2")
+    assert main(["drill"]) == 0
+    assert capsys.readouterr().out.startswith("Tight-case drill: seed 11, 2 case(s), K = 3")
+    assert main(["example", "--json"]) == 0
+    assert '"prior": [\n    "1/2",\n    "1/4",\n    "1/4"\n  ]' in capsys.readouterr().out
+    assert main(["cards"]) == 0
+    out = capsys.readouterr().out
+    assert "Zebra question" in out and "Narwhal" in out
+
+
+# --------------------------------------------------------------------------- the custom project's handouts
+
+
+@pytest.fixture(scope="module")
+def project_build(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("project")
+    make_project(folder)
+    return folder
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_build_makes_every_handout_from_the_projects_files(project_build, capsys):
+    folder = project_build
+    out = folder / "handouts"
+    assert main(["build", "--project", str(folder), "--out", str(out)]) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "checked 1 derivation(s)" in printed
+    names = sorted(p.stem for p in out.glob("*.pdf"))
+    assert names == sorted(["derivations", "worked-example", "exercises", "answers", "tight-drill",
+                            "selfcheck", "flashcards"])
+
+    # derivations: the project's K = 3 file only, with its example's numbers
+    text = pdf_text(out / "derivations.pdf")
+    assert "The gap with three states" in text and "The ELBO in two lines" not in text
+    assert "3 latent states" in text
+    example = quantities(*((F(1, 2), F(1, 3), F(1, 6)), (F(1, 4), F(1, 2), F(3, 4)), (F(1, 5), F(2, 5), F(2, 5))))
+    assert f"{example['kl']:.4f}" in text and f"{example['kl'] / math.log(2):.4f}" in text  # the claim's sides
+
+    # the worked example: the project's, K = 3, every number; no "binary", no figure
+    text = pdf_text(out / "worked-example.pdf")
+    ex = quantities(*EXAMPLE)
+    assert "0.375" in text  # p(x) = 3/8
+    for key in ("log_evidence", "elbo", "kl"):
+        assert f"{ex[key]:.6f}" in text, key
+    assert "binary" not in text.lower() and "two states" not in text and "3 states" in text
+    assert "The bound as a function of" not in text
+
+    # the exercises: seed 11, K = 3, the three parts; the key has the numbers, the sheet none
+    sheet, key = pdf_text(out / "exercises.pdf"), pdf_text(out / "answers.pdf")
+    assert "seed 11" in sheet and "3 latent states" in sheet and "binary" not in sheet.lower()
+    assert "two states" not in sheet and "the reconstruction term" not in sheet
+    for e in generate_exercises(11, 3, 3):
+        assert f"Case {e.index}" in sheet and f"Case {e.index}" in key
+        values = quantities(e.prior, e.likelihood, e.q)
+        for value in (values["evidence"], values["log_evidence"] - values["elbo"]):
+            assert f"{value:.6f}" in key and f"{value:.6f}" not in sheet
+    assert "Case 4" not in sheet
+
+    # the drill: seed 11, two tight K = 3 cases
+    text = pdf_text(out / "tight-drill.pdf")
+    assert "seed 11" in text and "3 latent states" in text and "Case 3: a near miss" in text
+    for c in tight_drill(11, 2, 3).cases:
+        assert f"{quantities(c.prior, c.likelihood, c.q)['log_evidence']:.6f}" in text
+
+    # the decks: the project's
+    assert "Narwhal" in pdf_text(out / "selfcheck.pdf")
+    cards = squash(pdf_text(out / "flashcards.pdf"))
+    assert "Zebraquestion" in cards and "Walrusanswer" in cards and "marginallikelihood" not in cards
+
+
+def test_web_pages_honour_the_project(project_build, capsys):
+    folder = project_build
+    out = folder / "pages"
+    assert main(["web", "--project", str(folder), "--out", str(out), "--K", "3"]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    names = sorted(p.name for p in out.iterdir())
+    assert "worked-example-elbo.svg" not in names  # a K = 3 example has no figure
+    worked = (out / "worked-example.md").read_text()
+    assert "3 states" in worked and "binary" not in worked
+    exercises = (out / "exercises.md").read_text()
+    assert "Seed 11, 3 cases" in exercises and "3 states, 0 to 2" in exercises and "--K 3" in exercises
+    assert "reconstruction" not in exercises  # the project's parts
+    assert "Zebra question" in (out / "flashcards.md").read_text()
+    assert "The gap with three states" in (out / "derivations.md").read_text()
