@@ -261,3 +261,35 @@ def test_the_diagonal_kl_agrees_with_a_sum_of_numeric_integrals():
                                  m - 40 * sd, m + 40 * sd, epsabs=1e-13, epsrel=1e-12, limit=200)
         numeric += part
     assert math.isclose(exact, numeric, rel_tol=1e-9, abs_tol=1e-9)
+
+
+# ---------------------------------------------------------------------------- red-team regressions
+
+
+@pytest.mark.parametrize("claim", [
+    "E(Normal(0, 1), z**2) = 1",                                                      # crashed (no .variables)
+    "ELBO(Normal(w * (x - b) / (w**2 + s**2), s**2 / (w**2 + s**2))) = log(p(x))",   # the tight case, as a Normal
+    "log(2 * pi) = log(2) + log(pi)",                                                # pi is positive
+])
+def test_true_statements_about_normals_and_pi_are_proved(claim):
+    result, step = step_of(claim, rule="definition")
+    assert step.verdict is Verdict.proved and result.ok, step.reason
+
+
+def test_a_step_may_name_sigma_when_an_assumption_fixes_q():
+    text = one_step("log(sigma**2) = 2 * log(sigma)", extra='assume = "q(z) = Normal(0, 1)"\n')
+    result = check_derivation(loads(text, "g.toml"))
+    assert result.steps[0].verdict is Verdict.proved and result.ok
+
+
+def test_an_assumption_in_terms_of_q_itself_is_a_problem():
+    text = one_step("KL(q(z), p(z)) >= 0", ">=", "kl-nonneg", extra='assume = "q(z) = Normal(0, sigma**2)"\n')
+    result = check_derivation(loads(text, "g.toml"))
+    assert not result.ok and any("q itself" in p for p in result.problems)
+
+
+def test_the_diagonal_version_refuses_a_bare_z_and_refutes_wrong_kl_multiples():
+    result, step = diagonal("z**2 >= 0", rel=">=", rule="algebra")
+    assert step.verdict is Verdict.error and "vector" in step.reason and not result.ok
+    result, step = diagonal("KL(q(z), p(z)) >= 2 * KL(q(z), p(z))", rel=">=", rule="kl-nonneg")
+    assert step.verdict is Verdict.refuted

@@ -322,3 +322,21 @@ def test_layer_names_cannot_name_observations_or_parameters():
     with pytest.raises(DerivationError) as info:
         loads(BASE + '\n[params]\nz2 = "> 0"\n', "bad.toml")
     assert "cannot name a parameter" in info.value.message
+
+
+REDTEAM = Path(__file__).resolve().parent / "data" / "redteam"
+
+
+@pytest.mark.parametrize("name", ["c01_jensen_partial_sum.toml", "c02_jensen_partial_E.toml",
+                                  "c07_jensen_partial_z2.toml"])
+def test_jensen_over_one_layer_against_weights_over_both_is_never_proved(name):
+    """Red team: log(Sum(p(x, z1), z1)) >= E(q(z1, z2 | x), log(p(x, z1) / q(z1, z2 | x))) is false
+    (the right side carries the entropy of q(z2 | z1)); the Jensen rule once proved it because it
+    never checked that the log's argument was the weighted sum over the same points."""
+    from elbo_sym.engine.check import Verdict, check_derivation
+    from elbo_sym.engine.derivation import load
+
+    result = check_derivation(load(REDTEAM / name))
+    assert not result.ok
+    jensen = [r for r in result.steps if r.step.rule == "jensen"]
+    assert jensen and all(r.verdict is not Verdict.proved for r in jensen)

@@ -230,6 +230,8 @@ def _structural_sign(e: Expr, model, memo: dict) -> int | None:
     s: int | None = None
     if e.is_Rational:
         s = 1 if e > 0 else -1 if e < 0 else None
+    elif e.is_NumberSymbol:  # pi, E
+        s = 1 if e.is_positive else -1 if e.is_negative else None
     elif e.is_Symbol:
         bounds = model.parameter_bounds.get(e)
         s = 1 if e in model.positive_symbols else -1 if bounds is not None and bounds.negative else None

@@ -670,8 +670,11 @@ class _Reader:
             raise self.error(line, f"example {i + 1}: {error}") from None
         given = dict(table.get("params", {})) if isinstance(table.get("params", {}), dict) else table.get("params")
         z_value = given.pop("z", "0") if isinstance(given, dict) else "0"
-        wanted = tuple(b.name for b in explicit.blocks if b.kind == PARAMETER and b.name != "z")
+        fixed = ("mu", "sigma") if derivation.assumptions else ()  # q is fixed: its own parameters are unused
+        wanted = tuple(b.name for b in explicit.blocks if b.kind == PARAMETER and b.name not in ("z",) + fixed)
         blocks = self.example_params(given, i, wanted)
+        if fixed:
+            blocks.update({"mu": (Fraction(0),), "sigma": (Fraction(1),)})
         if any(b.name == "z" for b in explicit.blocks):
             blocks["z"] = self.fractions([z_value], self.line_of("params", "example", i), "params.z")
         instance = Instance(tuple(blocks.items()), f"example {i + 1}")

@@ -119,7 +119,8 @@ class ELBO(Notation):
     @property
     def joint(self) -> Density:
         """p(x, z) -- or p(x, z1, z2) for a distribution over two latent layers."""
-        return Density("p", (self.observation, *self.distribution.variables))
+        variables = getattr(self.distribution, "variables", (z,))  # Normal(m, v) is over z
+        return Density("p", (self.observation, *variables))
 
 
 class Normal(Notation):

@@ -32,6 +32,7 @@ from sympy import (
 from elbo_sym.engine.canonical import Canonical, canonical
 from elbo_sym.engine.definedness import is_positive, nonnegative
 from elbo_sym.engine.models.base import Model
+from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.notation import IWAE, KL, Density, Expectation, LatentSum, to_text, x, z
 
 
@@ -136,6 +137,8 @@ def jensen(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
             w = tuple(model.unfold(weights, k) for k in model.points)
             g = tuple(ak / wk for ak, wk in zip(a, w))
             conditions = (
+                ("the log's argument is the weighted sum over the same points",  # one layer of two is not
+                 canonical(model.unfold(inside) - model.latent_sum(a), model).is_zero),
                 ("the weights are a distribution over z (positive, sum to 1)", is_distribution(w, model)),
                 ("the averaged quantity is positive", all(is_positive(v, model) for v in g)),
                 ("the lower side is the weighted average of log of the same quantity",
@@ -216,7 +219,16 @@ def _kl_candidates(prev: Expr, new: Expr, model) -> list:
         symbol = x if o == "x" else Symbol(o)
         q = Density("q", (z,)) if len(observations) == 1 else Density("q", (z,), (symbol,))
         out += [KL(q, Density("p", (z,), (symbol,))), KL(q, Density("p", (z,)))]
-    return list(dict.fromkeys(out))
+    return [term for term in dict.fromkeys(out) if _has_meaning(term, model)]
+
+
+def _has_meaning(term: Expr, model) -> bool:
+    """The model can unfold the term (a family without a posterior has no KL(q, p(z | x)))."""
+    try:
+        model.unfold(term)
+    except (UnfoldError, KeyError):
+        return False
+    return True
 
 
 def _distributions(term: KL, model) -> tuple[tuple[str, bool], ...]:

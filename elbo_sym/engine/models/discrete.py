@@ -29,7 +29,7 @@ from elbo_sym.engine.models.base import (
     q_block,
     validate_blocks,
 )
-from elbo_sym.engine.notation import ELBO, IWAE, KL, LATENTS, Density, Entropy, Expectation, LatentSum, z
+from elbo_sym.engine.notation import ELBO, IWAE, KL, LATENTS, Density, Entropy, Expectation, LatentSum, Normal, z
 from elbo_sym.limits import MAX_IWAE_TERMS
 
 
@@ -365,10 +365,13 @@ def free_latents(e: Expr) -> frozenset:
         return frozenset()
     if isinstance(e, Density):
         return frozenset(v for v in e.variables + e.given if v in LATENTS)
+    if isinstance(e, Normal):  # N(m, v) is a distribution over z; m and v never contain z
+        return frozenset()
     if isinstance(e, LatentSum):
         return free_latents(e.body) - {e.args[1]}
     if isinstance(e, Expectation):
-        return (free_latents(e.distribution) | free_latents(e.body)) - set(e.distribution.variables)
+        bound = {z} if isinstance(e.distribution, Normal) else set(e.distribution.variables)
+        return (free_latents(e.distribution) | free_latents(e.body)) - bound
     if isinstance(e, (KL, Entropy)):
         first = e.args[0]
         inner = frozenset().union(*(free_latents(a) for a in e.args))

@@ -162,9 +162,7 @@ class GaussianModel(BlockInstances):
                          for name, interval in builtin(self.D)) + \
                 tuple(Block(p.name, p.name, PARAMETER, (p.symbol,), p.interval) for p in self.spec.params)
         out = []
-        for name, interval in BUILTIN:
-            if name in ("mu", "sigma") and self.assumed_q is not None:
-                continue  # q is fixed: mu and sigma play no part
+        for name, interval in BUILTIN:  # mu, sigma stay even when q is fixed: a step may still name them
             out.append(Block(name, name, PARAMETER, (self.builtin[name],), interval))
         out.append(Block("x", "x", PARAMETER, (x,), Interval()))
         for p in self.spec.params:
@@ -354,6 +352,8 @@ class GaussianModel(BlockInstances):
         if isinstance(e, Entropy) and isinstance(e.args[0], Density):
             _, variances = self.coordinates(e.args[0])
             return Add(*((log(2 * pi * v, evaluate=False) + 1) / 2 for v in variances))
+        if e == z:
+            raise UnfoldError(f"with D = {self.D} z is a vector: the closed forms KL(q(z), p(z)) and H(q) are about it")
         if isinstance(e, (Density, Normal, Expectation, ELBO, LatentSum, IWAE)) or \
                 (isinstance(e, log) and e.args[0].has(Density)):
             raise UnfoldError(f"with D = {self.D} the Gaussian family has the closed forms KL(q(z), p(z)), "
