@@ -680,6 +680,8 @@ def cmd_cards(args) -> int:
 _HANDOUT_LIST = (
     ("derivations", "every derivation, one section each: claim, aligned chain with reasons and verdicts, "
                     "summary, example values"),
+    ("beyond-the-lesson", "the variants gallery given with --gallery (IWAE, Gaussian VAE, two latent layers...), "
+                          "in the derivation sheet's layout"),
     ("find-the-mistake", "teaching files (expect = \"refuted\"), if any: the chains to correct, then the "
                          "solutions with counterexamples"),
     ("worked-example", "the project's worked example(s), else the lesson's binary one: all quantities exact "
@@ -713,6 +715,8 @@ Examples:
   elbo-sym build --only exercises --only answers --seed 7""")
 @click.argument("paths", nargs=-1, metavar="[PATHS]...")
 @click.option("--out", default="handouts", show_default=True, metavar="DIR", help="output folder")
+@click.option("--gallery", multiple=True, metavar="PATH",
+              help="derivation files or folders for beyond-the-lesson.pdf, the variants gallery (repeatable)")
 @_seed_option("the exercise sheet and the drill")
 @_sheet_options(count=f"exercise cases (default: {DEFAULT_COUNT}, or the project's)")
 @click.option("--only", multiple=True, metavar="NAME", type=click.Choice([n for n, _ in _HANDOUT_LIST]),
@@ -741,7 +745,7 @@ def cmd_build(args) -> int:
     from elbo_sym.engine.derivation import DerivationError
     from elbo_sym.lesson.examples import ExampleInputError
     from elbo_sym.publish import render
-    from elbo_sym.publish.handouts import HandoutError, require_checked, write_handouts
+    from elbo_sym.publish.handouts import HandoutError, gallery_handout, require_checked, write_handouts
     from elbo_sym.publish.project import project_handouts
     from elbo_sym.report.build import check_file
 
@@ -758,9 +762,20 @@ def cmd_build(args) -> int:
     if errors:
         return EXIT_INPUT
     results = [check_file(d, budget=args.budget) for d in derivations]
+    gallery_results = []
+    if args.gallery:
+        gallery, errors = load_all(list(args.gallery))
+        for error in errors:
+            _print_derivation_error(error)
+        if errors:
+            return EXIT_INPUT
+        gallery_results = [check_file(d, budget=args.budget) for d in gallery]
     try:
-        require_checked(results)
+        require_checked(results + gallery_results)
         handouts = project_handouts(results, project, budget=args.budget)
+        extra = gallery_handout(gallery_results, project.settings.solutions) if gallery_results else None
+        if extra is not None:
+            handouts.insert(1, extra)
     except HandoutError as error:
         print(f"elbo-sym build: no handouts built: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -774,7 +789,7 @@ def cmd_build(args) -> int:
     except HandoutError as error:
         print(f"elbo-sym build: {error}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"checked {len(results)} derivation(s): every step proved or accepted")
+    print(f"checked {len(results) + len(gallery_results)} derivation(s): every step proved or accepted")
     failed = [r for r in reports if latex and not r.ok]
     for r in reports:
         if r.ok:

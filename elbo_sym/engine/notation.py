@@ -362,6 +362,17 @@ class ElboLatexPrinter(LatexPrinter):
         ones = [f for f in _factors(e) if f is not S.One]
         if len(ones) < len(_factors(e)) and ones:  # 1 * (1/p(x)) as written: the 1 adds nothing
             return self._print(ones[0] if len(ones) == 1 else Mul(*ones, evaluate=False))
+        factors = _factors(e)
+        if factors[0] is S.NegativeOne and len(factors) > 1:  # -(x - b)**2 / (2 s**2): a minus, not (-1)
+            rest = factors[1] if len(factors) == 2 else Mul(*factors[1:], evaluate=False)
+            body = self._print(rest)
+            return f"- {body}" if not rest.is_Add else rf"- \left({body}\right)"
+        numbers = [f for f in factors if _is_numeric(f)]
+        others = [f for f in factors if not _is_numeric(f)]
+        if others and (len(numbers) > 1 or (numbers and numbers[0] is not factors[0])):
+            # -log(a) / 2 as written is (-1 * log a) * 1/2: one leading coefficient, -\frac{1}{2} \log a
+            rest = others[0] if len(others) == 1 else Mul(*others, evaluate=False)
+            return self._print(Mul(Mul(*numbers), rest, evaluate=False))  # Mul(...) evaluates the numbers
         # A rational coefficient leads as a fraction: \frac{1}{3} \log 5, not \frac{\log 5}{3}.
         coeff, rest = e.as_coeff_Mul()
         if coeff.is_Rational and not coeff.is_Integer and rest is not S.One and not _is_fraction(rest):
@@ -410,6 +421,11 @@ def _factors(e: Expr) -> list[Expr]:
     for a in e.args:
         out.extend(_factors(a) if a.is_Mul else [a])
     return out
+
+
+def _is_numeric(e: Expr) -> bool:
+    """A number, or a number to an integer power as written (the 1/2 of `... / 2`)."""
+    return bool(e.is_Number or (e.is_Pow and e.base.is_Number and e.exp.is_Integer))
 
 
 def _is_fraction(e: Expr) -> bool:

@@ -73,6 +73,7 @@ __all__ = [
     "checked_deck",
     "derivation_context",
     "derivations_handout",
+    "gallery_handout",
     "drill_context",
     "elbo_curve",
     "exact_form",
@@ -303,6 +304,17 @@ def derivations_handout(results: Sequence[DerivationReport], solutions: str = "s
     require_checked(results)
     proved = [r for r in lesson_order(results) if r.expect != "refuted"]
     return Handout("derivations", "derivations.tex.j2",
+                   {"derivations": [derivation_context(r) for r in proved], **_solutions(solutions)})
+
+
+def gallery_handout(results: Sequence[DerivationReport], solutions: str = "separate") -> Handout | None:
+    """``beyond-the-lesson.pdf``: the variants gallery (IWAE, the Gaussian VAE, two latent
+    layers, ...) in the derivation sheet's layout; None when there are no variants."""
+    require_checked(results)
+    proved = [r for r in results if r.expect != "refuted"]
+    if not proved:
+        return None
+    return Handout("beyond-the-lesson", "beyond-the-lesson.tex.j2",
                    {"derivations": [derivation_context(r) for r in proved], **_solutions(solutions)})
 
 
