@@ -276,3 +276,22 @@ def test_the_group_help_lists_every_command_and_examples():
     assert "Examples:" in result.stdout and "elbo-sym COMMAND --help" in result.stdout
     assert "Exit status: 0 all good, 1 something refuted or unestablished, 2 bad input or usage" in \
         " ".join(result.stdout.split())
+
+
+def test_a_folder_of_ten_with_one_typo_gives_one_clean_error_and_nine_reports(tmp_path, capsys):
+    """The issue's acceptance case, through the CLI (the pytest plugin has its own)."""
+    from elbo_sym.cli import main
+
+    gap = (Path(__file__).resolve().parent.parent / "derivations" / "gap.toml").read_text("utf-8")
+    for i in range(9):
+        (tmp_path / f"d{i}.toml").write_text(gap, "utf-8")
+    (tmp_path / "typo.toml").write_text(gap.replace('expr = "KL(q(z), p(z | x))"', 'expr = "KL(q(z) p(z | x))"'),
+                                        "utf-8")
+    code = main(["check", "--no-cache", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert code == 2  # an input error wins over the nine that pass
+    errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "typo.toml:" in errors[0] and "missing `,`" in errors[0]
+    assert "Traceback" not in captured.err + captured.out
+    assert captured.out.count("established: claim proved") == 9
+    assert "9 derivation(s)" in captured.out and "1 file(s) with input errors" in captured.out
