@@ -247,6 +247,13 @@ def read_user_file(path: str | Path) -> bytes:
 
 
 def loads(raw: bytes | str, path: str = "<string>") -> Derivation:
+    text, data = read_toml(raw, path)
+    return _Reader(path, text).derivation(data)
+
+
+def read_toml(raw: bytes | str, path: str = "<string>") -> tuple[str, dict]:
+    """The text and the TOML table of a file the user wrote (derivation, deck, project):
+    UTF-8 (a BOM tolerated), size-limited; DerivationError naming file:line(:column) else."""
     if isinstance(raw, bytes):
         if len(raw) > MAX_FILE_BYTES:
             raise DerivationError(path, 1, f"file is {len(raw)} bytes, larger than the limit of {MAX_FILE_BYTES} bytes")
@@ -269,7 +276,7 @@ def loads(raw: bytes | str, path: str = "<string>") -> Derivation:
         raise DerivationError(path, line, f"malformed TOML: {message}", None, column, source) from None
     except RecursionError:  # tomllib recurses per nested array / inline table: [[[[...]]]]
         raise DerivationError(path, 1, "malformed TOML: arrays or tables nested too deeply") from None
-    return _Reader(path, text).derivation(data)
+    return text, data
 
 
 class _Reader:

@@ -15,7 +15,6 @@ Errors name the file and the line (:class:`elbo_sym.engine.derivation.Derivation
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from elbo_sym.engine.derivation import (
     Relation,
     Step,
     _Reader,
+    read_toml,
     read_user_file,
     split_relation,
 )
@@ -239,22 +239,7 @@ def load_deck(path: str | Path, expect: str | None = None) -> Deck:
     """Load a self-check ([[question]]) or flashcard ([[card]]) file; errors name file:line."""
     path = Path(path)
     name = str(path)
-    raw = read_user_file(path)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise DerivationError(name, line, f"not UTF-8 text (byte 0x{raw[error.start]:02x})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        import re
-
-        match = re.search(r"line (\d+)", str(error))
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
-        raise DerivationError(name, int(match.group(1)) if match else 1, f"malformed TOML: {message}") from None
-    except RecursionError:  # tomllib recurses per nested array / inline table
-        raise DerivationError(name, 1, "malformed TOML: arrays or tables nested too deeply") from None
+    text, data = read_toml(read_user_file(path), name)
     return _DeckReader(name, text).deck(data, expect)
 
 

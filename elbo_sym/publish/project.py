@@ -35,12 +35,11 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from elbo_sym.engine.derivation import DerivationError
+from elbo_sym.engine.derivation import DerivationError, read_toml
 from elbo_sym.engine.models.base import Instance
 from elbo_sym.files import FileReadError, read_regular_file
 from elbo_sym.lesson.examples import ExampleInputError, example_instance
@@ -145,19 +144,7 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     except FileReadError as error:
         raise DerivationError(name, 1 if error.too_large else 0, error.reason if error.too_large
                               else f"cannot read file: {error.reason}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise DerivationError(name, line, f"not UTF-8 text (byte 0x{raw[error.start]:02x})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        match = re.search(r"line (\d+)", str(error))
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
-        raise DerivationError(name, int(match.group(1)) if match else 1, f"malformed TOML: {message}") from None
-    except RecursionError:
-        raise DerivationError(name, 1, "malformed TOML: arrays or tables nested too deeply") from None
+    text, data = read_toml(raw, name)
     return _ProjectReader(name, text, path.parent).project(data, path)
 
 
