@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 from sympy import Expr, Symbol
@@ -308,6 +309,9 @@ class _HasBlocks(Protocol):
     @property
     def blocks(self) -> tuple[Block, ...]: ...
 
+    @property
+    def spec(self) -> ModelSpec: ...
+
 
 class BlockInstances:
     """What every explicit family does the same way with its blocks (a mixin): it is its own
@@ -315,6 +319,15 @@ class BlockInstances:
 
     def search_models(self) -> tuple:
         return (self,)
+
+    @cached_property
+    def params(self: _HasBlocks) -> dict[str, Symbol]:
+        """The file's [params] by name (a family with its own parameters adds them)."""
+        return {p.name: p.symbol for p in self.spec.params}
+
+    @cached_property
+    def parameter_bounds(self: _HasBlocks) -> dict[Symbol, Interval]:
+        return {p.symbol: p.interval for p in self.spec.params}
 
     def values(self: _HasBlocks, instance: Instance) -> dict[Symbol, Fraction]:
         return block_values(self.blocks, instance)

@@ -45,7 +45,6 @@ from elbo_sym.engine.models.base import (
     Block,
     BlockInstances,
     Instance,
-    Interval,
     ModelSpec,
 )
 from elbo_sym.engine.models.discrete import UnfoldError, _log, free_latents
@@ -121,13 +120,6 @@ class ChainModel(BlockInstances):
     def assumed(self) -> dict[str, tuple[Expr, ...]]:
         return {}
 
-    @cached_property
-    def params(self) -> dict[str, Symbol]:
-        return {p.name: p.symbol for p in self.spec.params}
-
-    @cached_property
-    def parameter_bounds(self) -> dict[Symbol, Interval]:
-        return {p.symbol: p.interval for p in self.spec.params}
 
     # -- the Model interface ----------------------------------------------------------
 

@@ -23,7 +23,6 @@ from elbo_sym.engine.models.base import (
     Block,
     BlockInstances,
     Instance,
-    Interval,
     ModelSpec,
     likelihood_block,
     q_block,
@@ -88,13 +87,6 @@ class DiscreteModel(BlockInstances):
     def q_of(self, observation: str) -> tuple[Expr, ...]:
         return self.assumed.get(observation, self.q_symbols_of[observation])
 
-    @cached_property
-    def params(self) -> dict[str, Symbol]:
-        return {p.name: p.symbol for p in self.spec.params}
-
-    @cached_property
-    def parameter_bounds(self) -> dict[Symbol, Interval]:
-        return {p.symbol: p.interval for p in self.spec.params}
 
     # single-observation names, kept for readability where there is one x
     @property
