@@ -117,6 +117,8 @@ OPTION_VALUES = {
     "parts": ["nope", "", "evidence,nope", "ｌ", ","],
     "solutions": ["all", "", "NONE"],
     "moodle": ["@directory", "@fifo", "@dev-zero-symlink", "@missing/deeper/out"],
+    "gallery": ["@fifo", "@dev-zero-symlink", "@missing/deeper/out", "@invalid-utf8", "@hash-in-expression",
+                "@nul-byte", "@latex"],
     "roster": ["@fifo", "@dev-zero-symlink", "@directory", "@missing/deeper/out", "@invalid-utf8"],
 }
 VALID_OPTION = {"prior": "3/4,1/4", "likelihood": "1/5,3/5", "q": "1/3,2/3"}
