@@ -598,28 +598,33 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
                             tuple(done["examples"]), tuple(problems))
 
 
+def _problem_within_budget(check, budget: float, what: str) -> str | None:
+    """`check()` (a problem or None) under its own budget; running out, or failing in any
+    way, is a problem too -- never a traceback, never a pass."""
+    try:
+        with budgets.limit(min(budget, budgets.remaining()), f"the budget for {what} ran out"):
+            return check()
+    except Exception as error:  # noqa: BLE001 - BudgetExceeded included
+        clear_cache()
+        return f"could not check {what}: {error}"
+
+
 def _assumption_problem(derivation: Derivation, model: Model, budget: float) -> str | None:
     """None when the assumption defines a distribution over z (shown), else what is wrong."""
-    try:
-        with budgets.limit(min(budget, budgets.remaining()), "the assumption's budget ran out"):
-            own = getattr(model, "assumption_problem", None)  # a family whose q is not a vector says it itself
-            if own is not None:
-                _, open_ = _definedness([a.rhs.expr for a in derivation.assumptions], model)
-                return f"the assumption is not shown to be defined: {open_[0].describe()}" if open_ else own()
-            if any(s in model.q_symbols for v in model.q for s in v.free_symbols):
-                return "the assumption defines q in terms of q itself"
-            _, open_ = _definedness([a.rhs.expr for a in derivation.assumptions], model)
-            if open_:
-                return f"the assumption is not shown to be defined: {open_[0].describe()}"
-            if not is_distribution(model.q, model):
-                return "the assumption does not define a distribution over z (not shown positive with sum 1)"
-    except BudgetExceeded as error:
-        clear_cache()
-        return f"could not check the assumption: {error}"
-    except Exception as error:  # noqa: BLE001 - never a traceback, never a pass
-        clear_cache()
-        return f"could not check the assumption: {error}"
-    return None
+    def check() -> str | None:
+        own = getattr(model, "assumption_problem", None)  # a family whose q is not a vector says it itself
+        if own is None and any(s in model.q_symbols for v in model.q for s in v.free_symbols):
+            return "the assumption defines q in terms of q itself"
+        _, open_ = _definedness([a.rhs.expr for a in derivation.assumptions], model)
+        if open_:
+            return f"the assumption is not shown to be defined: {open_[0].describe()}"
+        if own is not None:
+            return own()
+        if not is_distribution(model.q, model):
+            return "the assumption does not define a distribution over z (not shown positive with sum 1)"
+        return None
+
+    return _problem_within_budget(check, budget, "the assumption")
 
 
 def _teaching_claim_problem(derivation: Derivation, model: Model, budget: float) -> str | None:
@@ -627,16 +632,12 @@ def _teaching_claim_problem(derivation: Derivation, model: Model, budget: float)
     mean something: every log argument positive, every divisor non-zero."""
     claim = derivation.claim
     assert claim is not None
-    try:
-        with budgets.limit(min(budget, budgets.remaining()), "the claim's budget ran out"):
-            _, open_ = _definedness((claim.lhs.expr, claim.rhs.expr), model)
-    except BudgetExceeded as error:
-        clear_cache()
-        return f"could not check that the claim is defined: {error}"
-    except Exception as error:  # noqa: BLE001 - never a traceback, never a pass
-        clear_cache()
-        return f"could not check that the claim is defined: {error}"
-    return f"the claim is not shown to be defined: {open_[0].describe()}" if open_ else None
+
+    def check() -> str | None:
+        _, open_ = _definedness((claim.lhs.expr, claim.rhs.expr), model)
+        return f"the claim is not shown to be defined: {open_[0].describe()}" if open_ else None
+
+    return _problem_within_budget(check, budget, "that the claim is defined")
 
 
 def _claim(derivation: Derivation, relation: str | None, model: Model,
