@@ -23,7 +23,7 @@ from fractions import Fraction
 from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
-from sympy import Expr, Symbol
+from sympy import Add, Expr, Symbol
 
 if TYPE_CHECKING:
     from elbo_sym.engine.notation import Density
@@ -319,6 +319,32 @@ class BlockInstances:
 
     def search_models(self) -> tuple:
         return (self,)
+
+    @cached_property
+    def parameters(self: _HasBlocks) -> tuple[Symbol, ...]:
+        return tuple(s for b in self.blocks for s in b.symbols)
+
+    @cached_property
+    def positive_symbols(self: _HasBlocks) -> frozenset[Symbol]:
+        """The parameters that are > 0 on the whole domain (every probability; a real
+        parameter whose interval says so)."""
+        return frozenset(s for b in self.blocks for s in b.symbols if b.kind != PARAMETER or b.bounds.positive)
+
+    @cached_property
+    def simplices(self: _HasBlocks) -> tuple[tuple[Symbol, ...], ...]:
+        """Groups of parameters that sum to 1 (the sign certificates homogenise each)."""
+        return tuple(b.symbols for b in self.blocks if b.kind == SIMPLEX)
+
+    @cached_property
+    def elimination(self: _HasBlocks) -> dict[Symbol, Expr]:
+        """The linear constraints as substitutions: the last probability = 1 - the others."""
+        simplices = (b.symbols for b in self.blocks if b.kind == SIMPLEX)
+        return {group[-1]: 1 - Add(*group[:-1]) for group in simplices}
+
+    @cached_property
+    def sign_memo(self) -> dict:
+        """Certified signs per expression (elbo_sym.engine.definedness), shared by every step."""
+        return {}
 
     @cached_property
     def params(self: _HasBlocks) -> dict[str, Symbol]:

@@ -135,25 +135,10 @@ class ChainModel(BlockInstances):
             out.append(Block(p.name, p.name, PARAMETER, (self.params[p.name],), p.interval))
         return tuple(out)
 
-    @cached_property
-    def parameters(self) -> tuple[Symbol, ...]:
-        return tuple(s for b in self.blocks for s in b.symbols)
 
-    @cached_property
-    def positive_symbols(self) -> frozenset[Symbol]:
-        return frozenset(s for b in self.blocks for s in b.symbols if b.kind != PARAMETER or b.bounds.positive)
 
-    @cached_property
-    def simplices(self) -> tuple[tuple[Symbol, ...], ...]:
-        return tuple(b.symbols for b in self.blocks if b.kind == SIMPLEX)
 
-    @cached_property
-    def elimination(self) -> dict[Symbol, Expr]:
-        return {group[-1]: 1 - Add(*group[:-1]) for group in self.simplices}
 
-    @cached_property
-    def sign_memo(self) -> dict:
-        return {}
 
     @cached_property
     def points(self) -> tuple[Point, ...]:

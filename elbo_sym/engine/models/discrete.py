@@ -146,30 +146,10 @@ class DiscreteModel(BlockInstances):
             out.append(Block(p.name, p.name, PARAMETER, (self.params[p.name],), p.interval))
         return tuple(out)
 
-    @cached_property
-    def parameters(self) -> tuple[Symbol, ...]:
-        return tuple(s for b in self.blocks for s in b.symbols)
 
-    @cached_property
-    def positive_symbols(self) -> frozenset[Symbol]:
-        """The parameters that are > 0 on the whole domain."""
-        return frozenset(s for b in self.blocks for s in b.symbols
-                         if b.kind != PARAMETER or b.bounds.positive)
 
-    @cached_property
-    def simplices(self) -> tuple[tuple[Symbol, ...], ...]:
-        """Groups of parameters that sum to 1 (the sign certificates homogenise each)."""
-        return tuple(b.symbols for b in self.blocks if b.kind == SIMPLEX)
 
-    @cached_property
-    def elimination(self) -> dict[Symbol, Expr]:
-        """The linear constraints as substitutions: the last probability = 1 - the others."""
-        return {group[-1]: 1 - Add(*group[:-1]) for group in self.simplices}
 
-    @cached_property
-    def sign_memo(self) -> dict:
-        """Certified signs per expression (elbo_sym.engine.definedness), shared by every step."""
-        return {}
 
     def latent_sum(self, values) -> Expr:
         """Sum over z of one value per point."""

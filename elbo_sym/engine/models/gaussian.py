@@ -170,29 +170,14 @@ class GaussianModel(BlockInstances):
         out.append(Block("z", "z", PARAMETER, (z,), Interval()))  # only claims "for every z" use it
         return tuple(out)
 
-    @cached_property
-    def parameters(self) -> tuple[Symbol, ...]:
-        return tuple(s for b in self.blocks for s in b.symbols)
 
-    @cached_property
-    def positive_symbols(self) -> frozenset[Symbol]:
-        return frozenset(s for b in self.blocks for s in b.symbols if b.interval is not None and b.interval.positive)
 
-    @property
-    def simplices(self) -> tuple[tuple[Symbol, ...], ...]:
-        return ()
 
-    @property
-    def elimination(self) -> dict:
-        return {}
 
     @cached_property
     def parameter_bounds(self) -> dict[Symbol, Interval]:
         return {b.symbols[0]: b.interval for b in self.blocks if b.interval is not None}
 
-    @cached_property
-    def sign_memo(self) -> dict:
-        return {}
 
     @property
     def points(self) -> tuple[Symbol, ...]:
