@@ -125,12 +125,12 @@ class _Givens:
         return self.key.instance
 
     @property
-    def prior(self) -> tuple[Fraction, ...]:
-        return self.instance.prior
+    def prior(self) -> tuple[Fraction, ...]:  # the key's givens, not a second copy of them
+        return self.key.prior
 
     @property
     def likelihood(self) -> tuple[Fraction, ...]:
-        return self.instance.likelihood()
+        return self.key.likelihood
 
     @property
     def q(self) -> tuple[Fraction, ...]:
@@ -138,7 +138,7 @@ class _Givens:
 
     @property
     def K(self) -> int:
-        return len(self.prior)
+        return self.key.K
 
 
 @dataclass(frozen=True)
