@@ -485,3 +485,15 @@ def test_write_pages_stays_inside_the_output_folder(tmp_path):
     web.write_pages([web.Asset("page.md", b"new")], tmp_path / "out")
     assert (tmp_path / "elsewhere.md").read_text(encoding="utf-8") == "keep"
     assert (tmp_path / "out" / "page.md").read_bytes() == b"new" and not (tmp_path / "out" / "page.md").is_symlink()
+
+
+def test_a_probability_is_never_given_in_nats_on_the_pages(pages):
+    """p(x) = 3/10 is a probability: its row carries the decimal next to the exact value and
+    leaves the nats and bits columns empty (as on the PDFs)."""
+    body = pages["worked-example.md"].body
+    rows = [line for line in body.splitlines() if line.startswith("|") and "p(x)" in line and "log" not in line]
+    assert rows, "no p(x) row"
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[-1] == "" and cells[-2] == "", row
+    assert "(a probability)" not in body

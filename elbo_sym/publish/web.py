@@ -414,10 +414,11 @@ def derivations_page(reports: Sequence[DerivationReport], solutions: str = "sepa
         for ex in d["examples"]:
             givens = ", ".join(doc.m(f"{g['symbol']} = {g['value']}") for g in ex["given"])
             doc.add(f"**Example {ex['index']}.** {givens}")
-            doc.table(["quantity", "exact value", "nats", "bits"], [
-                [doc.m(r["symbol"], table=True), doc.m(r["exact"], table=True),
-                 doc.m(r["nats"], table=True) + (" (a probability)" if r["probability"] else ""),
-                 doc.m(r["bits"], table=True) if r["bits"] is not None else "—"]
+            doc.table(["quantity", "exact value", "nats", "bits"], [  # a probability is no information
+                [doc.m(r["symbol"], table=True),
+                 doc.m(f"{r['exact']} {r['decimal']}" if r["probability"] else r["exact"], table=True),
+                 "" if r["probability"] else doc.m(r["nats"], table=True),
+                 "" if r["probability"] or r["bits"] is None else doc.m(r["bits"], table=True)]
                 for r in ex["rows"]], "llrr")
     names = "; ".join(_plain(r.title_parts, r.title) for r in proved)
     return doc.page("derivations.md", "Derivations",
@@ -595,9 +596,9 @@ def worked_example_page(example: Instance | None = None, solutions: str = "separ
     doc.heading(2, "All quantities")
     doc.table(["quantity", "", "working", "exact value", "nats", "bits"], [
         [md_text(r["name"]), doc.m(r["symbol"], table=True), doc.m(r["working"], table=True),
-         doc.m(r["exact"], table=True),
-         doc.m(r["nats"], table=True) + ("" if r["information"] else " (a probability)"),
-         doc.m(r["bits"], table=True) if r["bits"] is not None else "—"]
+         doc.m(r["exact"] if r["information"] else f"{r['exact']} {r['decimal']}", table=True),
+         doc.m(r["nats"], table=True) if r["information"] else "",
+         doc.m(r["bits"], table=True) if r["information"] and r["bits"] is not None else ""]
         for r in ex["quantities"]], "llllrr")
     doc.heading(2, "The lesson's identities on this example")
     doc.add("Decided exactly, not by rounding: every value above is a rational plus rational multiples of "
