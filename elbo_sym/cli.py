@@ -401,6 +401,17 @@ def _check(**params) -> int:
     return _run("check", params)
 
 
+def _checked(paths: list[str], budget: float) -> list | None:
+    """Reports of every derivation named (checked through the facade); None, after one clean
+    line per bad file, when any does not load."""
+    from elbo_sym.report.build import check_file
+
+    derivations, errors = load_all(paths)
+    for error in errors:
+        _print_derivation_error(error)
+    return None if errors else [check_file(d, budget=budget) for d in derivations]
+
+
 def load_all(paths: list[str]):
     """Load every derivation named; return (derivations, input errors)."""
     from elbo_sym.engine.derivation import DerivationError, discover, load
@@ -747,7 +758,6 @@ def cmd_build(args) -> int:
     from elbo_sym.publish import render
     from elbo_sym.publish.handouts import HandoutError, gallery_handout, require_checked, write_handouts
     from elbo_sym.publish.project import project_handouts
-    from elbo_sym.report.build import check_file
 
     out = _output_folder(args.out, "--out")  # refused before any work, and nothing is created yet
     project = _project(args, seed=args.seed, count=args.count, K=args.K, parts=args.parts, solutions=args.solutions)
@@ -756,20 +766,10 @@ def cmd_build(args) -> int:
                          f"(here: {project.settings.solutions})")
     paths = _project_paths(project, args.paths, "build")
     started = time.monotonic()
-    derivations, errors = load_all(paths)
-    for error in errors:
-        _print_derivation_error(error)
-    if errors:
+    results = _checked(paths, args.budget)
+    gallery_results = _checked(list(args.gallery), args.budget) if args.gallery else []
+    if results is None or gallery_results is None:
         return EXIT_INPUT
-    results = [check_file(d, budget=args.budget) for d in derivations]
-    gallery_results = []
-    if args.gallery:
-        gallery, errors = load_all(list(args.gallery))
-        for error in errors:
-            _print_derivation_error(error)
-        if errors:
-            return EXIT_INPUT
-        gallery_results = [check_file(d, budget=args.budget) for d in gallery]
     try:
         require_checked(results + gallery_results)
         handouts = project_handouts(results, project, budget=args.budget)
@@ -956,17 +956,12 @@ def cmd_web(args) -> int:
     from elbo_sym.publish.handouts import HandoutError, require_checked
     from elbo_sym.publish.project import project_pages
     from elbo_sym.publish.web import Page, WebError, write_pages
-    from elbo_sym.report.build import check_file
 
     out = _output_folder(args.out, "--out")  # refused before any work, and nothing is created yet
     project = _project(args, seed=args.seed, count=args.count, K=args.K, parts=args.parts, solutions=args.solutions)
-    paths = _project_paths(project, args.paths, "web")
-    derivations, errors = load_all(paths)
-    for error in errors:
-        _print_derivation_error(error)
-    if errors:
+    results = _checked(_project_paths(project, args.paths, "web"), args.budget)
+    if results is None:
         return EXIT_INPUT
-    results = [check_file(d, budget=args.budget) for d in derivations]
     try:
         require_checked(results)
         items = project_pages(results, project, budget=args.budget)
