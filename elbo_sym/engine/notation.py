@@ -229,8 +229,9 @@ class ElboStrPrinter(StrPrinter):
         return f"{d.name}({_density_args(d, self._print)})"
 
     def _print_Add(self, e, order=None) -> str:
-        # (a - b) - c prints as a - b - c: an unevaluated sum inside a sum needs no brackets.
-        terms = _terms(e)
+        # (a - b) - c prints as a - b - c, which parses back to the same left-nested sum; a
+        # sum on the right keeps its brackets (a + (b + c) is another tree).
+        terms = _left_terms(e)
         if len(terms) != len(e.args):
             e = Add(*terms, evaluate=False)
         return super()._print_Add(e, order=order)
@@ -413,6 +414,13 @@ def _terms(e: Expr) -> list[Expr]:
     for a in e.args:
         out.extend(_terms(a) if a.is_Add else [a])
     return out
+
+
+def _left_terms(e: Expr) -> list[Expr]:
+    """The terms of a sum whose first term is a sum, and so on down the left (how the parser
+    nests a - b - c)."""
+    first, *rest = e.args
+    return (_left_terms(first) if first.is_Add else [first]) + rest
 
 
 def _factors(e: Expr) -> list[Expr]:
