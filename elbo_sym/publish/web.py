@@ -265,6 +265,10 @@ class _Markdown:
         self.formulas.append(Formula(tex, True))
         self.blocks.append(f"$$\n{tex}\n$$")
 
+    def aligned(self, rows: list[str]) -> None:
+        """Display math: rows of an ``aligned`` environment (each with its ``&``)."""
+        self.display("\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}")
+
     def prose(self, parts: Prose, fallback: str = "", *, paragraphs: bool = False) -> str:
         """An author's prose: text escaped, ``$...$`` formulas through the printer; blank lines
         as paragraph breaks where allowed (``paragraphs``), else a space."""
@@ -366,7 +370,7 @@ def _givens(doc: _Markdown, given: Sequence[Mapping[str, Any]], *, display: bool
 def _chain(doc: _Markdown, start: str, steps: Sequence[Mapping[str, Any]]) -> None:
     """The chain as one aligned display, each row numbered ``(n)`` for its note."""
     rows = [f"{start if i == 0 else ''} &{{}}{s['rel']} {s['expr']} && ({s['index']})" for i, s in enumerate(steps)]
-    doc.display("\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}")
+    doc.aligned(rows)
 
 
 def _rule(rule: str) -> str:
@@ -700,12 +704,12 @@ def tight_drill_page(seed: int | None = None, count: int | None = None, K: int =
         doc.heading(2, f"Case {c['index']}")
         _givens(doc, c["given"])
         with doc.details(mode=solutions):
-            doc.display("\\begin{aligned}\n" + " \\\\\n".join([
+            doc.aligned([
                 f"{s['q']} = {s['posterior']} &= {c['posterior']}",
                 f"{s['log_px']} &= {c['log_px']} \\approx {c['log_px_nats']}",
                 f"{s['elbo']} &= {c['elbo']} = {c['elbo_exact']}",
                 f"{s['gap']} &= {c['gap_exact']}",
-            ]) + "\n\\end{aligned}")
+            ])
             mark = _mark(c["verdict"]) + " " if teacher else ""
             doc.add(f"{mark}The gap is exactly zero, decided exactly." if c["gap_zero"]
                     else f"{mark}The gap is not zero.")
@@ -715,13 +719,13 @@ def tight_drill_page(seed: int | None = None, count: int | None = None, K: int =
             "zero? How large is it?")
     _givens(doc, n["given"])
     with doc.details(mode=solutions):
-        doc.display("\\begin{aligned}\n" + " \\\\\n".join([
+        doc.aligned([
             f"{s['posterior']} &= {n['posterior']}",
             f"{s['log_px']} &= {n['log_px']} \\approx {n['log_px_nats']}",
             f"{s['elbo']} &= {n['elbo']} \\approx {n['elbo_nats']}",
             f"{s['gap']} &= {s['kl']}",
             f"&= {n['kl_working']} \\approx {n['gap_nats']} {n['positive']}",
-        ]) + "\n\\end{aligned}")
+        ])
         doc.add(f"{_mark(n['verdict']) + ' ' if teacher else ''}A small change of {doc.m(s['q'])} opens a small "
                 "gap: near its maximum "
                 "the ELBO is flat, so the gap grows only quadratically in the distance from the posterior.")
