@@ -190,12 +190,7 @@ class Derivation:
     @property
     def vocabulary(self) -> Vocabulary:
         """The names the file's expressions use (as its loader read them)."""
-        if self.family == "gaussian":
-            from elbo_sym.engine.models.gaussian import builtin_names
-
-            return Vocabulary(self.data, builtin_names(self.D) + tuple(p.name for p in self.params), ("z",),
-                              real=True)
-        return Vocabulary(self.data, tuple(p.name for p in self.params), self.latents)
+        return vocabulary_of(self.family, self.data, self.params, self.latents, self.D)
 
     def model(self) -> Model:
         """The model the steps are checked in (from the registry; q fixed by the assumptions).
@@ -207,6 +202,18 @@ class Derivation:
     @property
     def name(self) -> str:
         return Path(self.path).stem
+
+
+def vocabulary_of(family: str, data: tuple[str, ...], params: tuple[Parameter, ...], latents: tuple[str, ...],
+                  D: int = 1) -> Vocabulary:
+    """The names a file's expressions may use: its observations, latents and [params] -- and
+    in the Gaussian family its built-in parameters, with x and z real numbers."""
+    names = tuple(p.name for p in params)
+    if family == "gaussian":
+        from elbo_sym.engine.models.gaussian import builtin_names
+
+        return Vocabulary(data, builtin_names(D) + names, ("z",), real=True)
+    return Vocabulary(data, names, latents)
 
 
 @lru_cache(maxsize=64)
@@ -385,9 +392,10 @@ class _Reader:
         family, latents = self.layers(data, family)
         observations = self.observations(data.get("data", ["x"]))
         params = self.params(data.get("params", {}), observations)
-        self.vocabulary = Vocabulary(observations, tuple(p.name for p in params), latents)
+        D = self.dimensions(data, family)
         if family == "gaussian":
-            self.vocabulary = self.gaussian_vocabulary(data, observations, params)
+            self.check_gaussian(data, observations, params, D)
+        self.vocabulary = vocabulary_of(family, observations, params, latents, D)
         title = self.prose(data["title"], MAX_TITLE_CHARS, "title", self.line_of("title"))
         summary = self.prose(data.get("summary", ""), MAX_SUMMARY_CHARS, "summary", self.line_of("summary"),
                              paragraphs=True)
@@ -404,7 +412,7 @@ class _Reader:
         assumptions = self.assumptions(data.get("assume", []))
         steps = self.steps(data.get("step", []))
         derivation = Derivation(self.path, title, summary, K, start, steps, claim, assumptions, (), family,
-                                observations, params, latents=latents, D=self.dimensions(data, family))
+                                observations, params, latents=latents, D=D)
         examples = self.examples(data.get("example", []), derivation)
         expect, expect_refuted = self.expectation(data, len(steps))
         return replace(derivation, examples=examples, expect=expect, expect_refuted=expect_refuted)
@@ -424,12 +432,11 @@ class _Reader:
             raise self.error(self.line_of("assume"), "with D > 1 q is the free diagonal Gaussian (no assume)")
         return D
 
-    def gaussian_vocabulary(self, data: dict, observations: tuple[str, ...], params) -> Vocabulary:
+    def check_gaussian(self, data: dict, observations: tuple[str, ...], params, D: int) -> None:
         """The Gaussian family: one real observation x, real z, the family's parameters
         (mu, sigma, w, b, s; with D > 1 mu1, sigma1, ..., muD, sigmaD) besides any in [params]."""
         from elbo_sym.engine.models.gaussian import builtin_names
 
-        D = self.dimensions(data, "gaussian")
         BUILTIN_NAMES = builtin_names(D)
 
         if observations != ("x",):
@@ -441,7 +448,6 @@ class _Reader:
             if p.name in BUILTIN_NAMES or p.name == "z":
                 raise self.error(self.line_of(p.name), f"'{p.name}' is a parameter of the Gaussian family already "
                                                        f"(mu, sigma > 0, w, b, s > 0; x is the observation)")
-        return Vocabulary(observations, BUILTIN_NAMES + tuple(p.name for p in params), ("z",), real=True)
 
 
     def layers(self, data: dict, family: str) -> tuple[str, tuple[str, ...]]:

@@ -343,11 +343,7 @@ class GaussianModel(BlockInstances):
                 (isinstance(e, log) and e.args[0].has(Density)):
             raise UnfoldError(f"with D = {self.D} the Gaussian family has the closed forms KL(q(z), p(z)), "
                               f"KL(p(z), q(z)) and H(q) (a diagonal q against N(0, I)), not {e}")
-        if e.is_Symbol and e.name in self.params:
-            return self.params[e.name]
-        if e.args:
-            return e.func(*(self.unfold(a) for a in e.args))
-        return e
+        return self._unfold_parts(e)
 
     def coordinates(self, d: Density) -> tuple[tuple[Expr, ...], tuple[Expr, ...]]:
         """Means and variances of q(z) (diagonal) or p(z) = N(0, I), one per dimension."""
@@ -380,11 +376,13 @@ class GaussianModel(BlockInstances):
             return self.expectation(d, log(e.joint) - log(d))
         if isinstance(e, log):
             return self._log(e.args[0])
+        return self._unfold_parts(e)
+
+    def _unfold_parts(self, e: Expr) -> Expr:
+        """Anything else: a named parameter is the model's symbol; an operation unfolds its parts."""
         if e.is_Symbol and e.name in self.params:
             return self.params[e.name]
-        if e.args:
-            return e.func(*(self.unfold(a) for a in e.args))
-        return e
+        return e.func(*(self.unfold(a) for a in e.args)) if e.args else e
 
     def _log(self, argument: Expr) -> Expr:
         """log of a product, quotient or integer power of densities and positive numbers as a
