@@ -12,6 +12,7 @@ from __future__ import annotations
 from fractions import Fraction
 from math import lcm
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sympy import Add, Expr, Mul, Rational, Symbol, log
 
@@ -20,7 +21,6 @@ from elbo_sym.engine.derivation import Derivation, DerivationError, Relation, lo
 from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, p, q, to_latex, to_text, x, z
 from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.repair import check_with_suggestions
-from elbo_sym.lesson.practice import DeckResult
 from elbo_sym.limits import STEP_BUDGET_SECONDS, validate_budget
 from elbo_sym.numbers.evaluate import Undefined
 from elbo_sym.numbers.evaluate import exact as exact_value
@@ -42,6 +42,9 @@ from elbo_sym.report.model import (
     SuggestionReport,
     ValueRow,
 )
+
+if TYPE_CHECKING:  # decks are checked by lesson.practice; `check` need not import it
+    from elbo_sym.lesson.practice import DeckResult
 
 DECIMALS = 4
 """Decimals of nats and bits printed for example values."""
