@@ -9,6 +9,7 @@ in the find-the-mistake solution instead of the generated suggestion.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 
@@ -25,6 +26,7 @@ from elbo_sym.engine.repair import (
 )
 from elbo_sym.report.build import check_file
 from elbo_sym.report.display import show, status_line
+from elbo_sym.report.model import DerivationReport
 from elbo_sym.report.text import derivation_text
 
 EXAMPLE_PRIOR = ("1/2", "1/4", "1/4")
@@ -179,6 +181,8 @@ def test_a_right_repair_passes_and_is_the_steps_repair(tmp_path, capsys):
     assert step.verdict == "refuted" and step.suggestion.authored and step.suggestion.expr == RIGHT_4
     assert step.suggestion.description == "flip the sign of the term KL(q(z), p(z))"  # named like a generated one
     assert "repair (the file's, checked): flip the sign" in derivation_text(report)
+    back = DerivationReport.from_dict(json.loads(json.dumps(report.to_dict())))  # --json and the cache
+    assert back == report and back.steps[3].suggestion.authored
     path = tmp_path / "fixed.toml"
     path.write_text(with_repair(RIGHT_4), "utf-8")
     assert main(["check", "--no-cache", str(path)]) == 0
