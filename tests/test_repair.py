@@ -174,6 +174,16 @@ def with_repair(repair: str, **kwargs) -> str:
     return teaching(step4=SIGN_SLIP, extra=f'repair = "{repair}"\n', **kwargs)
 
 
+def test_a_repair_is_named_like_the_generated_ones_or_as_the_intended_correction():
+    dropped = check_file(loads(teaching(step4="E(q, log(p(x | z)))", extra=f'repair = "{RIGHT_4}"\n'), "d.toml"))
+    assert dropped.ok and dropped.steps[3].suggestion.description == "add the missing term -KL(q(z), p(z))"
+    # the same identity written another way: no generated edit, but proved and the claim shown
+    other = "Sum(q(z) * log(p(x | z)), z) - KL(q(z), p(z))"
+    report = check_file(loads(with_repair(other), "o.toml"))
+    assert report.ok and report.steps[3].suggestion.authored
+    assert report.steps[3].suggestion.description == "the intended correction"
+
+
 def test_a_right_repair_passes_and_is_the_steps_repair(tmp_path, capsys):
     report = check_file(loads(with_repair(RIGHT_4), "fixed.toml"))
     assert report.ok

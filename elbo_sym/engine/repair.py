@@ -313,8 +313,9 @@ def check_authored_repairs(derivation: Derivation, model: Model, results: list[S
     for i, step in enumerate(steps):
         if step.repair is not None and i in fixed:
             text = step.repair.text.strip()
-            out[i] = replace(results[i], suggestion=Suggestion(_authored_description(step, text), step.rel, text,
-                                                               step.rule, ("expr",), authored=True))
+            description = _authored_description(step, text, _context(derivation, i))
+            out[i] = replace(results[i], suggestion=Suggestion(description, step.rel, text, step.rule, ("expr",),
+                                                               authored=True))
     return out, []
 
 
@@ -361,12 +362,12 @@ def _quoted(text: str) -> str:
     return f'repair = "{text.strip()}"'
 
 
-def _authored_description(step: Step, text: str) -> str:
+def _authored_description(step: Step, text: str, context: tuple[str, ...] = ()) -> str:
     """What the file's repair does, in the words of the generated repairs when it is one of them."""
     squeezed = "".join(text.split())
-    for description, edited in expression_edits(step.formula.text.strip()):
-        if "".join(edited.split()) == squeezed:
-            return description
+    for candidate in candidates(step, context):
+        if candidate.rel == step.rel and candidate.rule == step.rule and "".join(candidate.text.split()) == squeezed:
+            return candidate.description
     return "the intended correction"
 
 
