@@ -150,9 +150,10 @@ def check_with_suggestions(derivation: Derivation, budget: float = STEP_BUDGET_S
         result = _with_authored_repairs(result, model, budget, total - (time.monotonic() - started))
     if not any(r.verdict is Verdict.refuted for r in result.steps):
         return result
-    result = replace(result, steps=tuple(prefer_example(r, model, derivation.examples) for r in result.steps))
     try:
         with budgets.limit(total - (time.monotonic() - started), "repair budget exhausted"):
+            result = replace(result, steps=tuple(prefer_example(r, model, derivation.examples)
+                                                 for r in result.steps))
             steps = attach_suggestions(derivation, model, list(result.steps), budget)
     except BudgetExceeded:
         clear_cache()
