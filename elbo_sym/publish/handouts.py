@@ -60,7 +60,7 @@ from elbo_sym.publish.render import (
     write_tex_only,
 )
 from elbo_sym.report.build import exact_form, prose_parts  # exact_form re-exported: the handouts' exact forms
-from elbo_sym.report.model import DerivationReport, Prose
+from elbo_sym.report.model import DerivationReport, Prose, SuggestionReport
 
 __all__ = [
     "DEFAULT_COUNT",
@@ -355,7 +355,7 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "start": LatexMarkup(report.start.latex), "steps": steps, "mistakes": mistakes, "task": task}
 
 
-def _repair_text(g) -> str:
+def _repair_text(g: SuggestionReport) -> str:
     """The solution's repair sentence: the file's own (checked) repair, or the generated one."""
     if g.authored and g.description == "the intended correction":
         return f"The intended correction (checked: the step and the chain hold with it); rule: {g.rule}."
