@@ -337,7 +337,15 @@ rule = "kl-nonneg"
     (step,) = result.steps
     assert step.verdict is Verdict.refuted
     assert step.suggestion.rel == ">=" and step.suggestion.changes == ("rel",)
+    # With an identity rule, a repair that keeps '=' ranks first: the missing term is the gap.
     text = text.replace('rule = "kl-nonneg"', 'rule = "algebra"')
+    (step,) = check_text(text).steps
+    assert step.suggestion.rel == "=" and step.suggestion.changes == ("expr",)
+    assert step.suggestion.expr.endswith("+ KL(q(z), p(z | x))")
+    assert step.suggestion.description == "add the missing term KL(q(z), p(z | x))"
+    # ... and when no '='-keeping repair holds, the step is weakened to an inequality by a rule.
+    text = text.replace('expr = "E(q, log(p(x | z))) - KL(q(z), p(z))"',
+                        'expr = "E(q, log(p(x | z))) - 7 * KL(q(z), p(z))"')
     (step,) = check_text(text).steps
     assert step.suggestion.rel == ">=" and step.suggestion.rule == "kl-nonneg"
     assert step.suggestion.changes == ("rel", "rule")
@@ -356,7 +364,7 @@ def test_later_step_of_a_carried_slip_needs_no_edit():
 def test_no_suggestion_for_correct_steps_or_hopeless_ones(capsys, tmp_path):
     result = check_with_suggestions(load(REPO / "derivations" / "gap.toml"))
     assert all(r.suggestion is None for r in result.steps)
-    hopeless = edited(GAP, 'expr = "KL(q(z), p(z | x))"', 'expr = "KL(q(z), p(z | x)) + 7"')
+    hopeless = edited(GAP, 'expr = "KL(q(z), p(z | x))"', 'expr = "2 * KL(q(z), p(z))"')
     step = check_text(hopeless).steps[3]
     assert step.verdict is Verdict.refuted and step.suggestion is None
     path = tmp_path / "hopeless.toml"

@@ -202,9 +202,11 @@ def format_explanation(e: Explanation) -> str:
         lines += shown.lines()
     suggestion = getattr(r, "suggestion", None)
     if suggestion is not None:
-        lines.append(f"suggestion: {suggestion.describe()}")
+        label = "repair (the file's, checked)" if suggestion.authored else "suggestion"
+        lines.append(f"{label}: {suggestion.describe()}")
     elif r.verdict.value == "refuted":
-        lines.append("suggestion: none of the common repairs (sign, q/p swap, prior/posterior, relation) proves it")
+        lines.append("suggestion: none of the common repairs (sign, q/p or KL swap, prior/posterior, "
+                     "p(x | z)/p(z | x), a term too many or too few, relation) proves it")
     whole = e.file_report
     if whole is not None:
         lines.append("")

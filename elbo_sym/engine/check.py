@@ -70,6 +70,8 @@ class Suggestion:
     rule: str
     changes: tuple[str, ...]
     """Which keys of the step the repair edits ("rel", "expr", "rule"); empty if none."""
+    authored: bool = False
+    """The file's own ``repair = "..."`` (checked like a generated one), not a generated suggestion."""
 
     def describe(self) -> str:
         """One line, e.g. ``swap the two arguments of KL: expr = "KL(q(z), p(z | x))"``."""

@@ -123,6 +123,9 @@ class Step:
     why: str
     accept: str | None = None
     """``"checked"``: the author accepts that this step is only checked on instances, not proved."""
+    repair: Formula | None = None
+    """A teaching file's intended correction of this (deliberately wrong) step: the expression
+    the step should have; checked by elbo_sym.engine.repair and printed in the solution."""
 
     @property
     def expr(self) -> Expr:
@@ -227,7 +230,7 @@ LAYERED = ("z1", "z2")
 """`latents = ["z1", "z2"]`: the two-layer chain (elbo_sym.engine.models.chain)."""
 MAX_CHAIN_K = 10
 """States per layer of the two-layer chain (its sums run over K**2 assignments)."""
-_STEP_KEYS = {"rel", "expr", "rule", "why", "accept"}
+_STEP_KEYS = {"rel", "expr", "rule", "why", "accept", "repair"}
 _EXAMPLE_KEYS = {"prior", "likelihood", "q", "params", "expect"}
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,19}")
 MAX_OBSERVATIONS = 8
@@ -415,7 +418,18 @@ class _Reader:
                                 observations, params, latents=latents, D=D)
         examples = self.examples(data.get("example", []), derivation)
         expect, expect_refuted = self.expectation(data, len(steps))
+        self.check_repairs(steps, expect, expect_refuted)
         return replace(derivation, examples=examples, expect=expect, expect_refuted=expect_refuted)
+
+    def check_repairs(self, steps: tuple[Step, ...], expect: str, expect_refuted: tuple[int, ...]) -> None:
+        """``repair = "..."`` belongs on the deliberate mistake of a teaching file only."""
+        for i, step in enumerate(steps):
+            if step.repair is None:
+                continue
+            if expect != "refuted" or (expect_refuted and step.index not in expect_refuted):
+                raise self.error(self.line_of("repair", "step", i),
+                                 "repair is the intended correction of a teaching file's deliberate mistake: "
+                                 "only a step listed in expect_refuted may have one", step.index)
 
     def dimensions(self, data: dict, family: str) -> int:
         """``D = 3``: the Gaussian family's diagonal version over 3 real dimensions."""
@@ -612,7 +626,10 @@ class _Reader:
                                  f"instances, labelled as not proved), not {accept!r}", number)
             line = self.line_of("expr", "step", i)
             formula = self.formula(table["expr"], line, "expr", number)
-            steps.append(Step(number, line, rel, formula, rule, why, accept))
+            repair = None
+            if "repair" in table:  # a teaching file's intended correction (checked at check time)
+                repair = self.formula(table["repair"], self.line_of("repair", "step", i), "repair", number)
+            steps.append(Step(number, line, rel, formula, rule, why, accept, repair))
         return tuple(steps)
 
     def examples(self, value, derivation: Derivation) -> tuple[Example, ...]:

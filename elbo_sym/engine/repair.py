@@ -7,15 +7,29 @@ The repairs are the mistakes students and authors actually make in this lesson:
 * q and p swapped: the two arguments of ``KL``; ``q(z)`` written for ``p(z)`` or
   ``p(z | x)`` (one occurrence, or all of them);
 * the posterior and the prior confused: ``p(z | x)`` <-> ``p(z)``;
+* a conditional turned round: ``p(x | z)`` <-> ``p(z | x)``;
+* a term too many or too few: drop a top-level term, or add one that the neighbouring
+  expressions (the previous and next step, the claim) or the lesson's standard quantities
+  have;
 * the relation: ``>=`` <-> ``<=`` (and ``>`` <-> ``<``), a strict inequality for a
   non-strict one, or ``=`` where the step is really an inequality by ``jensen`` or
   ``kl-nonneg``.
+
+For an ``=`` step every repair that keeps ``=`` ranks before weakening the step to an
+inequality: "the step is an inequality by kl-nonneg" is true of a sign slip in
+``E(q, log(p(x | z))) + KL(q(z), p(z))``, but it is not the mistake.
 
 Edits are made on the author's *text* (positions from Python's ``ast``), so the
 suggestion shows exactly what to type.  Every candidate is re-parsed and re-checked by
 the same rules and checker as the original step; only a candidate whose verdict is
 ``proved`` is ever suggested, and the smallest such edit wins.  A suggestion is a
 suggestion: it is labelled as one and never changes any verdict.
+
+A teaching file may state its intended correction, ``repair = "..."`` on the wrong step
+(:func:`check_authored_repairs`): it is checked like any candidate -- the repaired step
+must be proved, and the chain with it must establish the claim -- and a repair that does
+not is a problem that fails the file.  A refuted step's counterexample is, where one of
+the file's own ``[[example]]`` tables refutes the step, that example (any K).
 """
 
 from __future__ import annotations
@@ -30,7 +44,14 @@ from sympy.core.cache import clear_cache
 
 from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
-from elbo_sym.engine.check import DerivationResult, Suggestion, Verdict, check_derivation  # noqa: F401  (Suggestion: re-exported)
+from elbo_sym.engine.check import (  # noqa: F401  (Suggestion: re-exported)
+    Counterexample,
+    DerivationResult,
+    StepResult,
+    Suggestion,
+    Verdict,
+    check_derivation,
+)
 from elbo_sym.engine.derivation import Derivation, Example, Formula, Step
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.parse import Vocabulary
@@ -44,6 +65,10 @@ MAX_CANDIDATES = 120
 """At most this many candidate edits are tried per step."""
 DERIVATION_BUDGET_SECONDS = 15.0
 """Wall-clock limit for all the repair searches of one derivation."""
+MAX_ADDED_TERMS = 12
+"""At most this many terms are tried as the missing term of a step (each with + and -)."""
+STANDARD_TERMS = ("KL(q(z), p(z))", "KL(q(z), p(z | x))", "E(q, log(p(x | z)))", "log(p(x))", "H(q)")
+"""The lesson's quantities, tried as a missing term (when the file's vocabulary has them)."""
 
 _INEQUALITY_RULES = ("jensen", "kl-nonneg")
 _REVERSE = {">=": "<=", "<=": ">=", ">": "<", "<": ">"}
@@ -65,17 +90,22 @@ class Candidate:
 
 def suggest(lhs, step: Step, model: Model, examples: tuple[Example, ...] = (),
             budget: float = SEARCH_BUDGET_SECONDS, keeps_chain: Callable[[Candidate], str | None] | None = None,
-            vocabulary: Vocabulary | None = None) -> Suggestion | None:
+            vocabulary: Vocabulary | None = None, context: tuple[str, ...] = ()) -> Suggestion | None:
     """The smallest common repair that makes `lhs step.rel step.expr` proved, or None.
 
     `keeps_chain(candidate)` says what following the repair would break further down the
     chain (None: nothing); a repair that keeps the chain wins over a smaller one that does
-    not, and a repair that breaks it says so."""
+    not, and a repair that breaks it says so.  For an ``=`` step a repair that keeps ``=``
+    wins over any that weakens it to an inequality, chain or not.  `context`: texts of the
+    neighbouring expressions, where a missing term may come from."""
     deadline = time.perf_counter() + budget
     fallback: Suggestion | None = None
-    for candidate in candidates(step)[:MAX_CANDIDATES]:
+    fallback_tier = 0
+    for candidate in candidates(step, context)[:MAX_CANDIDATES]:
         if time.perf_counter() > deadline:
             break
+        if fallback is not None and _tier(step, candidate) > fallback_tier:
+            return fallback  # e.g. a repair that keeps '=' (breaking the chain) beats every weakening
         if _proves(lhs, step, candidate, model, examples, vocabulary):
             changes = tuple(key for key, old, new in (("rel", step.rel, candidate.rel),
                                                       ("expr", step.formula.text.strip(), candidate.text),
@@ -86,13 +116,28 @@ def suggest(lhs, step: Step, model: Model, examples: tuple[Example, ...] = (),
             if fallback is None:
                 fallback = Suggestion(f"{candidate.description} (but then {broken})", candidate.rel, candidate.text,
                                       candidate.rule, changes)
+                fallback_tier = _tier(step, candidate)
     return fallback
+
+
+def _tier(step: Step, candidate: Candidate) -> int:
+    """Rank class of a repair: for an ``=`` step, local edits that keep ``=`` (0) come before
+    weakening it to an inequality (1), and exchanging densities throughout (2) last; for
+    other steps one class (the cost decides)."""
+    if step.rel != "=":
+        return 0
+    if candidate.rel != "=":
+        return 1
+    return 2 if candidate.description.endswith("throughout") else 0
 
 
 def check_with_suggestions(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS,
                            total: float | None = None) -> DerivationResult:
     """`check_derivation`, plus a repair suggestion on every refuted step (verdicts unchanged).
 
+    The file's own repairs (``repair = "..."``) are checked first: one that does not hold
+    is a problem of the file (it fails), one that does is the step's suggestion.  Refuted
+    steps show the file's own example as their counterexample when one refutes them.
     The suggestions share the file's budget: they only use the time the check left over.
     """
     budget = validate_budget(budget)
@@ -100,35 +145,73 @@ def check_with_suggestions(derivation: Derivation, budget: float = STEP_BUDGET_S
         len(derivation.steps), budget)
     started = time.monotonic()
     result = check_derivation(derivation, budget, total=total)
+    model = derivation.model()
+    if any(s.repair is not None for s in derivation.steps):
+        result = _with_authored_repairs(result, model, budget, total - (time.monotonic() - started))
     if not any(r.verdict is Verdict.refuted for r in result.steps):
         return result
     try:
         with budgets.limit(total - (time.monotonic() - started), "repair budget exhausted"):
-            steps = attach_suggestions(derivation, derivation.model(), list(result.steps))
+            result = replace(result, steps=tuple(prefer_example(r, model, derivation.examples)
+                                                 for r in result.steps))
+            steps = attach_suggestions(derivation, model, list(result.steps), budget)
     except BudgetExceeded:
         clear_cache()
         return result
     return replace(result, steps=tuple(steps))
 
 
-def attach_suggestions(derivation: Derivation, model: Model, results: list) -> list:
+def prefer_example(result: StepResult, model: Model, examples: tuple[Example, ...]) -> StepResult:
+    """A refuted step whose counterexample was generated, with one of the file's own
+    examples (any K) instead when that refutes it too -- decided exactly, as the checker
+    decides; the verdict is unchanged (it was refuted already)."""
+    from elbo_sym.engine.check import _ENGINE_ERRORS, _examples_agree
+
+    shown = result.counterexample
+    if result.verdict is not Verdict.refuted or not examples or (
+            shown is not None and shown.source.startswith("example")):
+        return result
+    try:
+        with budgets.limit(CANDIDATE_BUDGET_SECONDS):
+            found = _examples_agree(result.lhs, result.step.rel, result.step.expr, model, examples)
+    except BudgetExceeded:
+        clear_cache()
+        return result
+    except _ENGINE_ERRORS:
+        clear_cache()
+        return result
+    if found is None:
+        return result
+    reason = result.reason
+    if found.problem:
+        reason = found.problem
+    elif shown is not None and shown.problem:  # the generated one was about definedness
+        reason = "the relation fails at an exact instance"
+    return replace(result, counterexample=found, reason=reason)
+
+
+def attach_suggestions(derivation: Derivation, model: Model, results: list,
+                       step_budget: float = STEP_BUDGET_SECONDS) -> list:
     """Results with a `suggestion` on every refuted step (steps are repaired in chain order).
 
     When the previous step was refuted too and its suggestion edits its expression, this
     step is judged against the repaired expression: often the later "failure" is only the
-    earlier slip carried forward, and then no edit of this step is suggested.
+    earlier slip carried forward, and then no edit of this step is suggested.  A step that
+    already has a suggestion (the file's own, checked repair) keeps it.  Each step's search
+    stays within the step's budget.
     """
     out, repaired_previous = [], None
     deadline = time.perf_counter() + DERIVATION_BUDGET_SECONDS
 
     def budget() -> float:
-        return max(0.0, min(SEARCH_BUDGET_SECONDS, deadline - time.perf_counter()))
+        return max(0.0, min(SEARCH_BUDGET_SECONDS, step_budget, deadline - time.perf_counter()))
 
     vocabulary = derivation.vocabulary
     for i, result in enumerate(results):
-        suggestion = None
-        if result.verdict is Verdict.refuted and budget() > 0:
+        suggestion = result.suggestion
+        if result.verdict is Verdict.refuted and suggestion is None and budget() > 0:
             keeps = _chain_check(derivation, model, results, i)
+            context = _context(derivation, i)
             if repaired_previous is not None:
                 unchanged = Candidate("", result.step.rel, result.step.formula.text.strip(), result.step.rule, 0, 0)
                 if _proves(repaired_previous, result.step, unchanged, model, derivation.examples, vocabulary):
@@ -137,9 +220,10 @@ def attach_suggestions(derivation: Derivation, model: Model, results: list) -> l
                         "as suggested", result.step.rel, result.step.formula.text.strip(), result.step.rule, ())
                 else:
                     suggestion = suggest(repaired_previous, result.step, model, derivation.examples, budget(), keeps,
-                                         vocabulary)
+                                         vocabulary, context)
             if suggestion is None:
-                suggestion = suggest(result.lhs, result.step, model, derivation.examples, budget(), keeps, vocabulary)
+                suggestion = suggest(result.lhs, result.step, model, derivation.examples, budget(), keeps, vocabulary,
+                                     context)
             result = replace(result, suggestion=suggestion)
         repaired_previous = None
         if suggestion is not None and "expr" in suggestion.changes:
@@ -151,6 +235,141 @@ def attach_suggestions(derivation: Derivation, model: Model, results: list) -> l
                 repaired_previous = None
         out.append(result)
     return out
+
+
+def _context(derivation: Derivation, i: int) -> tuple[str, ...]:
+    """Texts of the expressions around step i+1, where the chain is going first: the claim's
+    sides, the next step, the previous one."""
+    steps = derivation.steps
+    texts = [derivation.claim.rhs.text, derivation.claim.lhs.text] if derivation.claim is not None else []
+    if i + 1 < len(steps):
+        texts.append(steps[i + 1].formula.text)
+    texts.append(derivation.start.text if i == 0 else steps[i - 1].formula.text)
+    return tuple(texts)
+
+
+# ---------------------------------------------------------------------------- the file's own repairs
+
+
+def _with_authored_repairs(result: DerivationResult, model: Model, step_budget: float,
+                           left: float) -> DerivationResult:
+    """`result` with each proved ``repair = "..."`` as its step's suggestion, and a problem
+    (failing the file) for each repair that does not hold or does not fix the chain.
+    Running out of time is a problem too: an unchecked repair is never printed."""
+    try:
+        with budgets.limit(max(left, 0.0), "the budget for the file's repairs ran out"):
+            steps, problems = check_authored_repairs(result.derivation, model, list(result.steps), step_budget)
+    except BudgetExceeded as error:
+        clear_cache()
+        return replace(result, problems=result.problems + (f"could not check the file's repairs: {error}",))
+    return replace(result, steps=tuple(steps), problems=result.problems + tuple(problems))
+
+
+def check_authored_repairs(derivation: Derivation, model: Model, results: list[StepResult],
+                           step_budget: float = STEP_BUDGET_SECONDS) -> tuple[list[StepResult], list[str]]:
+    """Check a teaching file's ``repair = "..."`` keys: (results, problems).
+
+    Each repaired step ``previous rel repair`` (with the step's rule) must be ``proved``; the
+    step after it must still follow from the repair; and once every refuted step has a
+    repair, the chain with the repairs must establish the claim.  A repair that passes
+    becomes its step's suggestion (``authored``); every failure is a problem of the file.
+    """
+    from elbo_sym.engine.check import check_step
+
+    steps = derivation.steps
+    repaired = [s.repair.expr if s.repair is not None else s.expr for s in steps]
+    problems: list[str] = []
+    fixed: dict[int, StepResult] = {}
+    for i, (step, result) in enumerate(zip(steps, results)):
+        if step.repair is None:
+            continue
+        if result.verdict is not Verdict.refuted:
+            problems.append(f"step {step.index} has a repair, but the step is {result.verdict.value}, not refuted: "
+                            "a repair corrects a deliberate mistake")
+            continue
+        lhs = derivation.start.expr if i == 0 else repaired[i - 1]
+        edited = replace(step, formula=step.repair)
+        checked = check_step(lhs, edited, model, derivation.examples, _left(step_budget))
+        if checked.verdict is not Verdict.proved:
+            problems.append(f"step {step.index}: {_quoted(step.repair.text)} is {checked.verdict.value}, not proved "
+                            f"({_why(checked)}); the file's repair must hold")
+            continue
+        fixed[i] = checked
+        if i + 1 < len(steps) and steps[i + 1].repair is None and results[i + 1].verdict is Verdict.proved:
+            following = check_step(repaired[i], steps[i + 1], model, derivation.examples, _left(step_budget))
+            if following.verdict is not Verdict.proved:
+                problems.append(f"step {step.index}: with the repair {_quoted(step.repair.text)}, step "
+                                f"{steps[i + 1].index} no longer follows ({_why(following)}); a repair must fix the "
+                                "chain, not only its own step")
+                continue
+            fixed[i + 1] = following
+    if not problems and fixed and all(s.repair is not None for s, r in zip(steps, results)
+                                      if r.verdict is Verdict.refuted):
+        problem = _chain_problem(derivation, model, results, fixed, repaired, step_budget)
+        if problem:
+            problems.append(problem)
+    if problems:
+        return results, problems
+    out = list(results)
+    for i, step in enumerate(steps):
+        if step.repair is not None and i in fixed:
+            text = step.repair.text.strip()
+            description = _authored_description(step, text, _context(derivation, i))
+            out[i] = replace(results[i], suggestion=Suggestion(description, step.rel, text, step.rule, ("expr",),
+                                                               authored=True))
+    return out, []
+
+
+def _chain_problem(derivation: Derivation, model: Model, results: list[StepResult], fixed: dict[int, StepResult],
+                   repaired: list, step_budget: float) -> str | None:
+    """None when the chain with the repairs (every step proved) establishes the claim."""
+    from elbo_sym.engine.check import _claim, compose
+
+    steps = derivation.steps
+    chain = [fixed.get(i, r) for i, r in enumerate(results)]
+    for r in chain:
+        if r.verdict is not Verdict.proved:
+            return (f"with the repairs, step {r.step.index} is {r.verdict.value}, not proved: a repair must fix "
+                    "the chain")
+    if derivation.claim is None:
+        return None
+    edited = replace(derivation, steps=tuple(replace(s, formula=s.repair) if s.repair is not None else s
+                                             for s in steps))
+    chain = [replace(r, step=edited.steps[i]) for i, r in enumerate(chain)]
+    relation: str | None = "="
+    for s in edited.steps:
+        relation = compose(relation, s.rel)
+    established, reason = _claim(edited, relation, model, chain, _left(step_budget), "the budget ran out")
+    if established:
+        return None
+    return (f"with the repairs the chain does not establish the claim ({reason}); a teaching file with a repair "
+            "states the claim its repaired chain shows")
+
+
+def _left(step_budget: float) -> float:
+    """The step's budget, or what is left of the file's when that is less (at least a moment)."""
+    return max(min(step_budget, budgets.remaining()), 1e-3)
+
+
+def _why(result: StepResult) -> str:
+    c: Counterexample | None = result.counterexample
+    if c is None:
+        return result.reason
+    where = ", ".join(f"{label} = ({', '.join(v)})" if len(v) > 1 else f"{label} = {v[0]}" for label, v in c.values)
+    return f"{result.reason}; it fails at {where} [{c.source}]"
+
+
+def _quoted(text: str) -> str:
+    return f'repair = "{text.strip()}"'
+
+
+def _authored_description(step: Step, text: str, context: tuple[str, ...] = ()) -> str:
+    """What the file's repair does, in the words of the generated repairs when it is one of them."""
+    squeezed = "".join(text.split())
+    for candidate in candidates(step, context):
+        if candidate.rel == step.rel and candidate.rule == step.rule and "".join(candidate.text.split()) == squeezed:
+            return candidate.description
+    return "the intended correction"
 
 
 def _chain_check(derivation: Derivation, model: Model, results: list,
@@ -227,8 +446,10 @@ def _proves(lhs, step: Step, candidate: Candidate, model: Model, examples,
 # ---------------------------------------------------------------------------- candidates
 
 
-def candidates(step: Step) -> list[Candidate]:
-    """Every repair to try for a step, smallest first (then in a fixed, explainable order)."""
+def candidates(step: Step, context: tuple[str, ...] = ()) -> list[Candidate]:
+    """Every repair to try for a step, smallest first (then in a fixed, explainable order);
+    for an ``=`` step every repair that keeps ``=`` comes before those that weaken it.
+    `context`: texts of the neighbouring expressions (a missing term is taken from them)."""
     text = step.formula.text.strip()
     rel, rule = step.rel, step.rule
     out: list[Candidate] = []
@@ -254,9 +475,11 @@ def candidates(step: Step) -> list[Candidate]:
     # The expression (keeping relation and rule); exchanges "throughout" touch several places.
     for description, edited in expression_edits(text):
         add(description, rel, edited, rule, 2 if description.endswith("throughout") else 1)
+    for description, edited in term_additions(text, context):
+        add(description, rel, edited, rule, 2)
 
     seen, unique = set(), []
-    for c in sorted(out, key=lambda c: (c.cost, c.order)):
+    for c in sorted(out, key=lambda c: (_tier(step, c), c.cost, c.order)):
         key = (c.rel, c.rule, "".join(c.text.split()))
         if key in seen or key == (rel, rule, "".join(text.split())):
             continue
@@ -275,11 +498,72 @@ def expression_edits(text: str) -> list[tuple[str, str]]:
     edits: list[tuple[str, str]] = []
     edits += _kl_swaps(tree, source)
     edits += _density_swaps(tree, source)
-    edits += _log_fraction_flips(tree, source)
+    edits += _conditional_swaps(tree, source)
     edits += _term_sign_flips(tree, source)
+    edits += _log_fraction_flips(tree, source)
+    edits += _term_drops(tree, source)
     edits += _negations(tree, source)
     edits += _global_swaps(tree, source)
     return [(d, t) for d, t in edits if t.strip() != text.strip()]
+
+
+def term_additions(text: str, context: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(description, edited text) for a missing term: ``text + T`` and ``text - T`` for each
+    top-level term T of the context expressions, then the lesson's standard quantities,
+    that the expression does not have already (at most MAX_ADDED_TERMS terms)."""
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    source = _Source(text)
+    have = {"".join(_term_text(node, source).split()) for _, node in _terms(tree)}
+    found: list[str] = []
+    for other in context + STANDARD_TERMS:
+        try:
+            other_tree = ast.parse(other, mode="eval").body
+        except (SyntaxError, ValueError, RecursionError):
+            continue
+        other_source = _Source(other)
+        for _, node in _terms(other_tree):
+            term = _term_text(node, other_source)
+            key = "".join(term.split())
+            if key not in have and key not in {"".join(t.split()) for t in found} and not _is_number(node):
+                found.append(term)
+    edits = []
+    for term in found[:MAX_ADDED_TERMS]:
+        edits.append((f"add the missing term {term}", f"{text.strip()} + {term}"))
+        edits.append((f"add the missing term -{term}", f"{text.strip()} - {term}"))
+    return edits
+
+
+def _is_number(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) or (isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant))
+
+
+def _conditional_swaps(tree: ast.expr, source: _Source) -> list[tuple[str, str]]:
+    """p(a | b) -> p(b | a), one occurrence at a time: the likelihood and the posterior confused."""
+    edits = []
+    for node in ast.walk(tree):
+        if _is_call(node, "p") and len(node.args) == 1 and not node.keywords:
+            arg = node.args[0]
+            if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.BitOr) and isinstance(arg.left, ast.Name) \
+                    and isinstance(arg.right, ast.Name):
+                old, new = source.of(node), f"p({arg.right.id} | {arg.left.id})"
+                edits.append((f"write {new} instead of {old}", source.splice([(source.span(node), new)])))
+    return edits
+
+
+def _term_drops(tree: ast.expr, source: _Source) -> list[tuple[str, str]]:
+    """Leave out one top-level term: a term too many."""
+    terms = _terms(tree)
+    if len(terms) < 2:
+        return []
+    texts = [(sign, _term_text(node, source)) for sign, node in terms]
+    edits = []
+    for i, (sign, text) in enumerate(texts):
+        shown = text if sign > 0 else f"-{text}"
+        edits.append((f"drop the term {shown}", _join(texts[:i] + texts[i + 1:])))
+    return edits
 
 
 class _Source:
@@ -473,4 +757,5 @@ def _is_name(node: ast.AST, name: str) -> TypeGuard[ast.Name]:
     return isinstance(node, ast.Name) and node.id == name
 
 
-__all__ = ["Suggestion", "suggest", "attach_suggestions", "candidates", "expression_edits"]
+__all__ = ["Suggestion", "suggest", "attach_suggestions", "candidates", "expression_edits", "term_additions",
+           "check_authored_repairs", "check_with_suggestions", "prefer_example"]

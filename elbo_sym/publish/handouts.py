@@ -60,7 +60,7 @@ from elbo_sym.publish.render import (
     write_tex_only,
 )
 from elbo_sym.report.build import exact_form, prose_parts  # exact_form re-exported: the handouts' exact forms
-from elbo_sym.report.model import DerivationReport, Prose
+from elbo_sym.report.model import DerivationReport, Prose, SuggestionReport
 
 __all__ = [
     "DEFAULT_COUNT",
@@ -344,8 +344,7 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "left_value": c.lhs_value if c is not None else "", "right_value": c.rhs_value if c is not None else "",
             "repair": LatexMarkup(g.expr_latex) if g is not None and g.expr_latex and g.changes else None,
             "repair_rel": relation(g.rel) if g is not None else "",
-            "repair_text": (g.description[:1].upper() + g.description[1:] + f"; rule: {g.rule}.")
-            if g is not None else "",
+            "repair_text": _repair_text(g) if g is not None else "",
         })
     count = len(mistakes)
     task = (f"Exactly {'one step is' if count == 1 else f'{count} steps are'} wrong. Which, and why? "
@@ -354,6 +353,14 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "summary": prose(report.summary_parts, report.summary, paragraphs=True),
             "claim": LatexMarkup(report.claim.latex) if report.claim is not None else None,
             "start": LatexMarkup(report.start.latex), "steps": steps, "mistakes": mistakes, "task": task}
+
+
+def _repair_text(g: SuggestionReport) -> str:
+    """The solution's repair sentence: the file's own (checked) repair, or the generated one."""
+    if g.authored and g.description == "the intended correction":
+        return f"The intended correction (checked: the step and the chain hold with it); rule: {g.rule}."
+    text = g.description[:1].upper() + g.description[1:]
+    return f"{text} (the intended correction, checked); rule: {g.rule}." if g.authored else f"{text}; rule: {g.rule}."
 
 
 def mistakes_handout(results: Sequence[DerivationReport], solutions: str = "separate") -> Handout | None:

@@ -56,11 +56,10 @@ def _view(shown) -> _View:
             if s.counterexample is not None:
                 notes.append("counterexample: " + s.counterexample.describe())
             if s.suggestion is not None:
-                notes.append("suggestion: " + s.suggestion.describe())
+                notes.append(f"{s.suggestion.label}: {s.suggestion.describe()}")
             rows.append(_Row(s.index, s.rel, s.expr, s.rule, _prose(s.why_parts, s.why), s.verdict, s.reason,
                              tuple(notes)))
-        status = f"{'✓' if shown.ok else '✗'} {'established' if shown.established else 'NOT established'}: " \
-                 f"{shown.claim_reason}"
+        status = status_line(shown)
         problems = tuple(f"✗ example {e.index}: {'; '.join(e.failures)}" for e in shown.examples if not e.holds)
         problems += tuple(f"problem: {p}" for p in shown.problems)
         return _View(_prose(shown.title_parts, shown.title), _prose(shown.summary_parts, shown.summary), shown.file,
@@ -73,6 +72,25 @@ def _view(shown) -> _View:
     return _View(_prose(prose_parts(d.title, d.vocabulary), d.title),
                  _prose(prose_parts(d.summary, d.vocabulary), d.summary), d.path,
                  relation(d.claim).latex if d.claim else None, math(d.start.expr), chain)
+
+
+def status_line(report: DerivationReport) -> str:
+    """The one-line outcome: the claim for an ordinary file; for a teaching file whether
+    exactly its deliberate mistakes were refuted (its claim is not meant to be established)."""
+    mark = "✓" if report.ok else "✗"
+    if report.expect != "refuted":
+        return f"{mark} {'established' if report.established else 'NOT established'}: {report.claim_reason}"
+    marked = [s for s in report.steps if s.expected_refuted]
+    numbers = ", ".join(str(s.index) for s in marked)
+    plural = "s" if len(marked) > 1 else ""
+    if report.ok:
+        return f"{mark} teaching file: step{plural} {numbers} refuted as expected"
+    if not marked:
+        return f"{mark} teaching file: exactly one step must be refuted, the others proved"
+    wrong = [f"step {s.index} is {s.verdict}" + (" (expected refuted)" if s.expected_refuted else "")
+             for s in report.steps if not s.passes]
+    return f"{mark} teaching file, NOT as expected: " + "; ".join(
+        wrong or [f"step{plural} {numbers} refuted, but see the problems below"])
 
 
 def _prose(parts: Prose, fallback: str) -> str:
@@ -162,4 +180,4 @@ def show(shown) -> Shown:
     return Shown(shown)
 
 
-__all__ = ["show", "Shown", "to_html", "to_latex", "aligned"]
+__all__ = ["show", "Shown", "to_html", "to_latex", "aligned", "status_line"]

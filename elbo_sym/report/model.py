@@ -117,9 +117,16 @@ class SuggestionReport:
     """The suggested expression through the printer (handouts)."""
     text: str = ""
     """The one-line repair (engine.check.Suggestion.describe)."""
+    authored: bool = False
+    """The file's own ``repair = "..."`` (checked: the step and the chain hold with it)."""
 
     def describe(self) -> str:
         return self.text or self.description
+
+    @property
+    def label(self) -> str:
+        """What the renderers call it: the file's checked repair, or a generated suggestion."""
+        return "repair (the file's, checked)" if self.authored else "suggestion"
 
 
 @dataclass(frozen=True)

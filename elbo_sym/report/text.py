@@ -36,7 +36,7 @@ def _step_lines(s: StepReport) -> list[str]:
     if s.counterexample is not None:
         lines.append(f"      counterexample: {s.counterexample.describe()}")
     if s.suggestion is not None:
-        lines.append(f"      suggestion: {s.suggestion.describe()}")
+        lines.append(f"      {s.suggestion.label}: {s.suggestion.describe()}")
     return lines
 
 
@@ -62,7 +62,8 @@ def derivation_text(r: DerivationReport) -> str:
         lines.append(f"  problem: {problem}")
     if r.expect == "refuted":
         lines.append(f"  {'as expected' if r.ok else 'NOT as expected'}: "
-                     + ("exactly the marked steps are refuted" if r.ok else "see the steps above"))
+                     + ("exactly the marked steps are refuted" if r.ok else
+                        "see the problems above" if r.problems else "see the steps above"))
     else:
         lines.append(f"  {'established' if r.established else 'NOT established'}: {r.claim_reason}")
     return "\n".join(lines) + "\n"
@@ -157,7 +158,7 @@ def _failure_step(r: DerivationReport, s: StepReport) -> list[str]:
     if s.counterexample is not None:
         lines += ["    " + line for line in s.counterexample.lines()]
     if s.suggestion is not None:
-        lines.append(f"    suggestion: {s.suggestion.describe()}")
+        lines.append(f"    {s.suggestion.label}: {s.suggestion.describe()}")
     if s.verdict == "refuted":
         lines.append(f"    (more: elbo-sym explain {r.file} --step {s.index})")
     return lines
