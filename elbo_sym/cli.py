@@ -531,7 +531,8 @@ Examples:
 def _exercises(**params) -> int:
     """Draw COUNT distinct cases with nice fractions from SEED and print the sheet followed by
     the exact answer keys.  The defaults are those of `build` (exercises.pdf, answers.pdf).
-    With --moodle or --roster, write those files instead (binary cases, as exercises.pdf).
+    With --moodle or --roster, write those files instead: the same seed, count, K and parts
+    as exercises.pdf (the project's, or the options').
     """
     return _run("exercises", params)
 
@@ -544,14 +545,11 @@ def _exercise_files(args) -> int:
         raise InputError("--roster needs --out DIR (the folder of the students' PDFs)")
     if args.json:
         raise InputError("--json prints the sheet; it does not go with --moodle or --roster")
-    for option, value in (("--parts", args.parts), ("--solutions", args.solutions)):
-        if value is not None:
-            raise InputError(f"{option} does not go with --moodle or --roster (they ask every part; the roster's "
-                             f"key is teacher-key.pdf)")
-    if args.K is not None and args.K != 2:
-        raise InputError("--moodle and --roster make binary sheets (K = 2), as exercises.pdf")
-    project = _project(args, seed=args.seed, count=args.count)
-    args.seed, args.count = project.settings.seed, project.settings.count
+    if args.solutions is not None:
+        raise InputError("--solutions does not go with --moodle or --roster (the quiz has its feedback, the "
+                         "roster's key is teacher-key.pdf)")
+    settings = _project(args, seed=args.seed, count=args.count, K=args.K, parts=args.parts).settings
+    seed, count, K, parts = settings.seed, settings.count, settings.K, settings.parts
     quiz = _output_file(args.moodle, "--moodle") if args.moodle is not None else None
     out = _output_folder(args.out, "--out") if args.roster is not None else None
     from elbo_sym.publish.roster import RosterError, read_roster, source_date_epoch
@@ -565,20 +563,20 @@ def _exercise_files(args) -> int:
         from elbo_sym.publish.moodle import MoodleError, write_moodle_quiz
 
         try:
-            path = write_moodle_quiz(quiz, args.seed, args.count)
+            path = write_moodle_quiz(quiz, seed, count, K, parts)
         except MoodleError as error:
             raise InputError(str(error)) from None
-        print(f"wrote {path} ({args.count} cloze question(s), seed {args.seed}; import it in Moodle as "
+        print(f"wrote {path} ({count} cloze question(s), seed {seed}, K = {K}; import it in Moodle as "
               f"\"Moodle XML format\")")
     if students is not None and out is not None:
         from elbo_sym.publish.roster import build_roster
 
         try:
-            result = build_roster(students, out, seed=args.seed, count=args.count)
+            result = build_roster(students, out, seed=seed, count=count, K=K, parts=parts)
         except RosterError as error:
             print(f"elbo-sym exercises: no sheets written: {error}", file=sys.stderr)
             return EXIT_FAILED
-        print(f"wrote {len(result.sheets)} student sheet(s) and {result.key.name} to "
+        print(f"wrote {len(result.sheets)} student sheet(s) (K = {K}) and {result.key.name} to "
               f"{os.path.normpath(args.out)}{os.sep} ({result.seconds:.1f} s)")
     return EXIT_OK
 
