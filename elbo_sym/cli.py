@@ -818,13 +818,18 @@ Examples:
   elbo-sym flashcards --anki elbo.apkg""")
 @click.argument("file", required=False, default=None, metavar="[FILE]")
 @click.option("--anki", default=None, metavar="DECK.apkg", help="write an Anki package here")
+@click.option("--project", default=None, metavar="PATH",
+              help=f"the project's {PROJECT_FILE}, or its folder (default: ./{PROJECT_FILE} if there is one): "
+                   "its flashcards, and its title as the Anki deck's name")
 @_budget_options("card", "the whole deck", DECK_BUDGET_CAP_SECONDS)
 def _flashcards(**params) -> int:
     """Check every flashcard formula, then print the deck or (with --anki) write it as an Anki
     package: formulas in MathJax, stable deck/model ids and note guids, so re-importing
     updates the notes.
 
-    FILE defaults to lesson/flashcards.toml.
+    FILE defaults to the project's flashcards (elbo-sym.toml), else lesson/flashcards.toml.
+    The Anki deck is named after the course: the project's title, else the deck file's
+    title; its ids come from that name, so two courses' decks never merge.
     """
     return _run("flashcards", params)
 
@@ -835,8 +840,12 @@ def cmd_flashcards(args) -> int:
     from elbo_sym.publish.handouts import HandoutError, checked_deck
 
     target = _output_file(args.anki, "--anki") if args.anki is not None else None  # before checking anything
+    if args.file is not None and args.project is not None:
+        raise InputError("--project goes without FILE (it names the flashcards)")
+    project = _project(args)
+    path = args.file if args.file is not None else project.flashcards
     try:
-        deck, _ = checked_deck("flashcards", args.file, budget=args.budget, total=args.file_budget)
+        deck, _ = checked_deck("flashcards", path, budget=args.budget, total=args.file_budget)
     except HandoutError as error:
         print(f"elbo-sym flashcards: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -845,13 +854,23 @@ def cmd_flashcards(args) -> int:
     if target is None:
         print(format_deck(deck), end="")
         return EXIT_OK
-    from elbo_sym.publish.anki import DECK_NAME, AnkiError, write_apkg
+    from elbo_sym.publish.anki import DECK_NAME, AnkiError, anki_identity, write_apkg
 
+    if project.title:
+        name = project.title
+    elif path is None:
+        name = DECK_NAME  # the lesson's own deck keeps its ids
+    elif deck.title:
+        name = deck.title
+    else:
+        raise InputError(f"{deck.path}: give the deck a title (title = \"...\"), or the course one in "
+                         f"{PROJECT_FILE}: the Anki deck is named and identified by it")
     try:
-        path = write_apkg(deck.cards, target)
+        identity = anki_identity(name)
+        written = write_apkg(deck.cards, target, identity.name, vocabulary=deck.vocabulary)
     except AnkiError as error:
         raise InputError(str(error)) from None
-    print(f"wrote {path} ({len(deck.cards)} notes, Anki deck \"{DECK_NAME}\")")
+    print(f"wrote {written} ({len(deck.cards)} notes, Anki deck \"{identity.name}\", id {identity.deck_id})")
     return EXIT_OK
 
 

@@ -156,12 +156,24 @@ def test_errors_name_file_and_line(tmp_path, body, line, message):
     assert str(error).startswith(f"{path}:{line}")
 
 
-def test_selfcheck_needs_exactly_six(tmp_path):
-    body = 'title = "t"\n' + "".join(f'[[question]]\nquestion = "q{i}"\nanswer = "a{i}"\n' for i in range(5))
-    with pytest.raises(DerivationError, match="exactly 6"):
-        load_selfcheck(write(tmp_path, body))
+def _questions(n: int) -> str:
+    return 'title = "t"\n' + "".join(f'[[question]]\nquestion = "q{i}"\nanswer = "a{i}"\n' for i in range(n))
+
+
+@pytest.mark.parametrize("n", [1, 3, 5, 20])
+def test_a_selfcheck_has_any_number_of_questions_from_1_to_20(tmp_path, n):
+    deck = load_selfcheck(write(tmp_path, _questions(n)))
+    assert [c.question for c in deck] == [f"q{i}" for i in range(n)]
     with pytest.raises(DerivationError, match=r"expected \[\[card\]\]"):
-        load_flashcards(write(tmp_path, body, "other.toml"))
+        load_flashcards(write(tmp_path, _questions(n), "other.toml"))
+
+
+def test_a_selfcheck_of_21_questions_is_refused_at_the_21st(tmp_path):
+    with pytest.raises(DerivationError, match="1 to 20") as info:
+        load_selfcheck(write(tmp_path, _questions(21)))
+    assert info.value.line == 1 + 3 * 20 + 1  # the header of question 21
+    with pytest.raises(DerivationError, match=r"\[\[question\]\]"):
+        load_selfcheck(write(tmp_path, 'title = "t"\n', "empty.toml"))
 
 
 def test_missing_file(tmp_path):
@@ -210,7 +222,7 @@ def _slow_check_card(seconds: float):
 
     from elbo_sym.lesson.practice import CardVerdict
 
-    def check(card, deck_path="<cards>", budget=10.0):
+    def check(card, deck_path="<cards>", budget=10.0, deck=None):
         time.sleep(seconds)
         return CardVerdict(card, "proved", "stand-in", None, CHECK_K)
 
