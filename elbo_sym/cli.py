@@ -698,7 +698,7 @@ _HANDOUT_LIST = (
     ("exercises", "seeded fresh exercises (seed printed; --K, --parts; --solutions inline: keys under the cases)"),
     ("answers", "the answer key of exercises.pdf (same seed, same case numbers)"),
     ("tight-drill", "q = posterior gives gap exactly 0; a near miss; answers on a fresh sheet at the end"),
-    ("selfcheck", "six questions; answers with their checked formulas on a fresh sheet (not on the back)"),
+    ("selfcheck", "the questions (the lesson: six); answers with their checked formulas on a fresh sheet"),
     ("flashcards", "2 x 4 cut-out cards per sheet, backs mirrored for duplex printing"),
 )
 
