@@ -877,15 +877,42 @@ def cmd_flashcards(args) -> int:
 # --------------------------------------------------------------------------- authoring: new, explain
 
 
+class LatentSize(Integer):
+    """``any`` or an :class:`Integer` K from 2 to ``high``."""
+
+    name = "any|integer"
+
+    def __init__(self, high: int):
+        super().__init__(2, high)
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and value.strip() == "any":
+            return "any"
+        return super().convert(value, param, ctx)
+
+
+NEW_MAX_K = 20
+"""The largest integer K of `new` (elbo_sym.authoring.new.MAX_NEW_K, here so that --help imports nothing)."""
+
+
 @cli.command("new", short_help="write a commented starter derivation NAME.toml", epilog="""\b
 Examples:
-  elbo-sym new my-variant                 writes my-variant.toml
-  elbo-sym new 'beta elbo'                writes 'beta elbo.toml'""")
+  elbo-sym new my-variant                 writes my-variant.toml (the gap identity, K = 2)
+  elbo-sym new 'beta elbo' --params --K any   the beta-ELBO bound ([params]), one proof for every K
+  elbo-sym new slip --teaching --K 3      a find-the-mistake file with a 3-state example""")
 @click.argument("name", metavar="NAME")
+@click.option("--K", "K", type=LatentSize(NEW_MAX_K), default=2, show_default=True, metavar="any|N",
+              help=f"latent states: an integer from 2 to {NEW_MAX_K} (the example has that many), or \"any\" "
+                   "(one proof for every K)")
+@click.option("--params", is_flag=True, help="the beta-ELBO bound: a [params] table (beta >= 1)")
+@click.option("--data", is_flag=True, help="a dataset: two observations x1, x2 (data = [...])")
+@click.option("--teaching", is_flag=True,
+              help="a teaching file (find the mistake): one step wrong on purpose, expect_refuted = [2]")
 def _new(**params) -> int:
-    """Write NAME.toml (.toml is added unless present): a short, commented derivation (the gap
-    identity) that checks green, explaining every key, the vocabulary, the rules and the
-    relations.  Never overwrites an existing file (exit 2).
+    """Write NAME.toml (.toml is added unless present): a short, commented derivation that
+    checks green (`elbo-sym check` exit 0), explaining every key, the vocabulary, the rules and
+    the relations: the gap identity, or with --params, --data or --teaching (one of them) the
+    beta-ELBO bound, a dataset, or a teaching file.  Never overwrites an existing file (exit 2).
     """
     return _run("new", params)
 
@@ -893,12 +920,18 @@ def _new(**params) -> int:
 def cmd_new(args) -> int:
     from elbo_sym.authoring.new import NewFileError, new_derivation, shell_word
 
+    kinds = [kind for kind in ("params", "data", "teaching") if getattr(args, kind)]
+    if len(kinds) > 1:
+        raise InputError(f"--{kinds[0]} and --{kinds[1]}: choose one kind of starter (--params, --data or "
+                         f"--teaching)")
+    kind = kinds[0] if kinds else "gap"
     try:
-        path = new_derivation(args.name)
+        path = new_derivation(args.name, kind, args.K)
     except NewFileError as error:
         raise InputError(str(error)) from None
     word = shell_word(str(path))  # the commands printed are safe to paste: 'my variant.toml'
-    print(f"wrote {path}: a starter derivation that checks green")
+    what = "a teaching file whose step 2 is refuted as intended" if kind == "teaching" else "a starter derivation"
+    print(f"wrote {path}: {what}; it checks green")
     print(f"  check it:    elbo-sym check {word}")
     print(f"  explain:     elbo-sym explain {word} --step 2")
     return EXIT_OK
