@@ -396,7 +396,8 @@ Examples:
 def _check(**params) -> int:
     """Prove or refute every step of each derivation file.
 
-    PATHS are *.toml files or folders of them (default: derivations/ in the current folder).
+    PATHS are *.toml files or folders of them (default: the derivations of ./elbo-sym.toml, with
+    their subfolders, when there is one; else derivations/ in the current folder).
     """
     return _run("check", params)
 
@@ -434,7 +435,10 @@ def cmd_check(args) -> int:
     from elbo_sym.authoring.cache import check_paths
     from elbo_sym.report.text import derivation_text, error_text, summary_text
 
-    paths = _paths(args.paths, "check")
+    if not args.paths and (os.path.exists(PROJECT_FILE) or os.path.islink(PROJECT_FILE)):
+        paths = _project_paths(_project(SimpleNamespace(project=None)), (), "check")  # a course folder
+    else:
+        paths = _paths(args.paths, "check")
     try:
         reports, errors = check_paths(paths, budget=args.budget, use_cache=not args.no_cache,
                                       total=args.file_budget)

@@ -212,6 +212,13 @@ def test_the_project_folder_includes_its_teaching_subfolder(course):
     assert paths == [course / "derivations", course / "derivations" / "teaching"]
 
 
+def test_check_in_the_course_folder_reads_the_projects_derivations_with_subfolders(course, capsys):
+    capsys.readouterr()
+    assert run(course, "check", "--no-cache") == 0
+    out = capsys.readouterr().out
+    assert "gap3.toml" in out and "slip.toml" in out and "2/2 file(s) pass" in out
+
+
 # ----------------------------------------------------------------- build
 
 
