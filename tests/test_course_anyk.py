@@ -242,6 +242,18 @@ def test_build_follows_the_course(pdfs):
     assert "1/6" in pdf_text(handouts / "worked-example.pdf", "-raw").replace("\n", "/")  # the course's example
 
 
+def test_web_pages_get_the_courses_decks_and_sheets(course, capsys):
+    assert run(course, "web", "--out", "pages") == 0
+    pages = course / "pages"
+    selfcheck = (pages / "selfcheck.md").read_text("utf-8")
+    assert re.findall(r"^## Question (\d+)", selfcheck, re.M) == ["1", "2", "3"]
+    assert "Is the $\\beta$" in selfcheck  # the deck's [params]: beta is a name, typeset
+    assert "What does $\\beta$ weigh" in (pages / "flashcards.md").read_text("utf-8")
+    exercises = (pages / "exercises.md").read_text("utf-8")
+    assert f"Seed {SEED}, {COUNT} cases" in exercises and f"{K} states" in exercises
+    assert (pages / "find-the-mistake.md").is_file()  # derivations/teaching/
+
+
 # ----------------------------------------------------------------- roster and teacher key
 
 
