@@ -22,7 +22,7 @@ import pytest
 from elbo_sym.cli import main
 from elbo_sym.lesson.exercises import generate_exercises
 from elbo_sym.numbers.exact import LogNumber, log_of
-from elbo_sym.publish.anki import DECK_ID, DECK_NAME, GUID_NAMESPACE, MODEL_ID
+from elbo_sym.publish.anki import DECK_ID, DECK_NAME, MODEL_ID
 from elbo_sym.publish.project import find_project
 from elbo_sym.publish.roster import student_seed
 
@@ -363,7 +363,6 @@ def test_two_courses_decks_have_their_own_names_and_ids(course, tmp_path, capsys
     assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
     assert not set(seen["mine"][1]) & set(seen["theirs"][1])
     assert not seen["mine"][2] & seen["theirs"][2]  # the same fronts, yet other notes
-    assert GUID_NAMESPACE  # the lesson's namespace stays the lesson's (checked in test_anki)
 
 
 def test_anki_imports_the_two_courses_as_two_decks(course, tmp_path):
