@@ -396,7 +396,8 @@ Examples:
 def _check(**params) -> int:
     """Prove or refute every step of each derivation file.
 
-    PATHS are *.toml files or folders of them (default: derivations/ in the current folder).
+    PATHS are *.toml files or folders of them (default: the derivations of ./elbo-sym.toml, with
+    their subfolders, when there is one; else derivations/ in the current folder).
     """
     return _run("check", params)
 
@@ -434,7 +435,10 @@ def cmd_check(args) -> int:
     from elbo_sym.authoring.cache import check_paths
     from elbo_sym.report.text import derivation_text, error_text, summary_text
 
-    paths = _paths(args.paths, "check")
+    if not args.paths and (os.path.exists(PROJECT_FILE) or os.path.islink(PROJECT_FILE)):
+        paths = _project_paths(_project(SimpleNamespace(project=None)), (), "check")  # a course folder
+    else:
+        paths = _paths(args.paths, "check")
     try:
         reports, errors = check_paths(paths, budget=args.budget, use_cache=not args.no_cache,
                                       total=args.file_budget)
@@ -531,7 +535,8 @@ Examples:
 def _exercises(**params) -> int:
     """Draw COUNT distinct cases with nice fractions from SEED and print the sheet followed by
     the exact answer keys.  The defaults are those of `build` (exercises.pdf, answers.pdf).
-    With --moodle or --roster, write those files instead (binary cases, as exercises.pdf).
+    With --moodle or --roster, write those files instead: the same seed, count, K and parts
+    as exercises.pdf (the project's, or the options').
     """
     return _run("exercises", params)
 
@@ -544,14 +549,11 @@ def _exercise_files(args) -> int:
         raise InputError("--roster needs --out DIR (the folder of the students' PDFs)")
     if args.json:
         raise InputError("--json prints the sheet; it does not go with --moodle or --roster")
-    for option, value in (("--parts", args.parts), ("--solutions", args.solutions)):
-        if value is not None:
-            raise InputError(f"{option} does not go with --moodle or --roster (they ask every part; the roster's "
-                             f"key is teacher-key.pdf)")
-    if args.K is not None and args.K != 2:
-        raise InputError("--moodle and --roster make binary sheets (K = 2), as exercises.pdf")
-    project = _project(args, seed=args.seed, count=args.count)
-    args.seed, args.count = project.settings.seed, project.settings.count
+    if args.solutions is not None:
+        raise InputError("--solutions does not go with --moodle or --roster (the quiz has its feedback, the "
+                         "roster's key is teacher-key.pdf)")
+    settings = _project(args, seed=args.seed, count=args.count, K=args.K, parts=args.parts).settings
+    seed, count, K, parts = settings.seed, settings.count, settings.K, settings.parts
     quiz = _output_file(args.moodle, "--moodle") if args.moodle is not None else None
     out = _output_folder(args.out, "--out") if args.roster is not None else None
     from elbo_sym.publish.roster import RosterError, read_roster, source_date_epoch
@@ -565,20 +567,20 @@ def _exercise_files(args) -> int:
         from elbo_sym.publish.moodle import MoodleError, write_moodle_quiz
 
         try:
-            path = write_moodle_quiz(quiz, args.seed, args.count)
+            path = write_moodle_quiz(quiz, seed, count, K, parts)
         except MoodleError as error:
             raise InputError(str(error)) from None
-        print(f"wrote {path} ({args.count} cloze question(s), seed {args.seed}; import it in Moodle as "
+        print(f"wrote {path} ({count} cloze question(s), seed {seed}, K = {K}; import it in Moodle as "
               f"\"Moodle XML format\")")
     if students is not None and out is not None:
         from elbo_sym.publish.roster import build_roster
 
         try:
-            result = build_roster(students, out, seed=args.seed, count=args.count)
+            result = build_roster(students, out, seed=seed, count=count, K=K, parts=parts)
         except RosterError as error:
             print(f"elbo-sym exercises: no sheets written: {error}", file=sys.stderr)
             return EXIT_FAILED
-        print(f"wrote {len(result.sheets)} student sheet(s) and {result.key.name} to "
+        print(f"wrote {len(result.sheets)} student sheet(s) (K = {K}) and {result.key.name} to "
               f"{os.path.normpath(args.out)}{os.sep} ({result.seconds:.1f} s)")
     return EXIT_OK
 
@@ -700,7 +702,7 @@ _HANDOUT_LIST = (
     ("exercises", "seeded fresh exercises (seed printed; --K, --parts; --solutions inline: keys under the cases)"),
     ("answers", "the answer key of exercises.pdf (same seed, same case numbers)"),
     ("tight-drill", "q = posterior gives gap exactly 0; a near miss; answers on a fresh sheet at the end"),
-    ("selfcheck", "six questions; answers with their checked formulas on a fresh sheet (not on the back)"),
+    ("selfcheck", "the questions (the lesson: six); answers with their checked formulas on a fresh sheet"),
     ("flashcards", "2 x 4 cut-out cards per sheet, backs mirrored for duplex printing"),
 )
 
@@ -820,13 +822,18 @@ Examples:
   elbo-sym flashcards --anki elbo.apkg""")
 @click.argument("file", required=False, default=None, metavar="[FILE]")
 @click.option("--anki", default=None, metavar="DECK.apkg", help="write an Anki package here")
+@click.option("--project", default=None, metavar="PATH",
+              help=f"the project's {PROJECT_FILE}, or its folder (default: ./{PROJECT_FILE} if there is one): "
+                   "its flashcards, and its title as the Anki deck's name")
 @_budget_options("card", "the whole deck", DECK_BUDGET_CAP_SECONDS)
 def _flashcards(**params) -> int:
     """Check every flashcard formula, then print the deck or (with --anki) write it as an Anki
     package: formulas in MathJax, stable deck/model ids and note guids, so re-importing
     updates the notes.
 
-    FILE defaults to lesson/flashcards.toml.
+    FILE defaults to the project's flashcards (elbo-sym.toml), else lesson/flashcards.toml.
+    The Anki deck is named after the course: the project's title, else the deck file's
+    title; its ids come from that name, so two courses' decks never merge.
     """
     return _run("flashcards", params)
 
@@ -837,8 +844,12 @@ def cmd_flashcards(args) -> int:
     from elbo_sym.publish.handouts import HandoutError, checked_deck
 
     target = _output_file(args.anki, "--anki") if args.anki is not None else None  # before checking anything
+    if args.file is not None and args.project is not None:
+        raise InputError("--project goes without FILE (it names the flashcards)")
+    project = _project(args)
+    path = args.file if args.file is not None else project.flashcards
     try:
-        deck, _ = checked_deck("flashcards", args.file, budget=args.budget, total=args.file_budget)
+        deck, _ = checked_deck("flashcards", path, budget=args.budget, total=args.file_budget)
     except HandoutError as error:
         print(f"elbo-sym flashcards: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -847,28 +858,65 @@ def cmd_flashcards(args) -> int:
     if target is None:
         print(format_deck(deck), end="")
         return EXIT_OK
-    from elbo_sym.publish.anki import DECK_NAME, AnkiError, write_apkg
+    from elbo_sym.publish.anki import DECK_NAME, AnkiError, anki_identity, write_apkg
 
+    if project.title:
+        name = project.title
+    elif path is None:
+        name = DECK_NAME  # the lesson's own deck keeps its ids
+    elif deck.title:
+        name = deck.title
+    else:
+        raise InputError(f"{deck.path}: give the deck a title (title = \"...\"), or the course one in "
+                         f"{PROJECT_FILE}: the Anki deck is named and identified by it")
     try:
-        path = write_apkg(deck.cards, target)
+        identity = anki_identity(name)
+        written = write_apkg(deck.cards, target, identity.name, vocabulary=deck.vocabulary)
     except AnkiError as error:
         raise InputError(str(error)) from None
-    print(f"wrote {path} ({len(deck.cards)} notes, Anki deck \"{DECK_NAME}\")")
+    print(f"wrote {written} ({len(deck.cards)} notes, Anki deck \"{identity.name}\", id {identity.deck_id})")
     return EXIT_OK
 
 
 # --------------------------------------------------------------------------- authoring: new, explain
 
 
+class LatentSize(Integer):
+    """``any`` or an :class:`Integer` K from 2 to ``high``."""
+
+    name = "any|integer"
+
+    def __init__(self, high: int):
+        super().__init__(2, high)
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and value.strip() == "any":
+            return "any"
+        return super().convert(value, param, ctx)
+
+
+NEW_MAX_K = 20
+"""The largest integer K of `new` (elbo_sym.authoring.new.MAX_NEW_K, here so that --help imports nothing)."""
+
+
 @cli.command("new", short_help="write a commented starter derivation NAME.toml", epilog="""\b
 Examples:
-  elbo-sym new my-variant                 writes my-variant.toml
-  elbo-sym new 'beta elbo'                writes 'beta elbo.toml'""")
+  elbo-sym new my-variant                 writes my-variant.toml (the gap identity, K = 2)
+  elbo-sym new 'beta elbo' --params --K any   the beta-ELBO bound ([params]), one proof for every K
+  elbo-sym new slip --teaching --K 3      a find-the-mistake file with a 3-state example""")
 @click.argument("name", metavar="NAME")
+@click.option("--K", "K", type=LatentSize(NEW_MAX_K), default=2, show_default=True, metavar="any|N",
+              help=f"latent states: an integer from 2 to {NEW_MAX_K} (the example has that many), or \"any\" "
+                   "(one proof for every K)")
+@click.option("--params", is_flag=True, help="the beta-ELBO bound: a [params] table (beta >= 1)")
+@click.option("--data", is_flag=True, help="a dataset: two observations x1, x2 (data = [...])")
+@click.option("--teaching", is_flag=True,
+              help="a teaching file (find the mistake): one step wrong on purpose, expect_refuted = [2]")
 def _new(**params) -> int:
-    """Write NAME.toml (.toml is added unless present): a short, commented derivation (the gap
-    identity) that checks green, explaining every key, the vocabulary, the rules and the
-    relations.  Never overwrites an existing file (exit 2).
+    """Write NAME.toml (.toml is added unless present): a short, commented derivation that
+    checks green (`elbo-sym check` exit 0), explaining every key, the vocabulary, the rules and
+    the relations: the gap identity, or with --params, --data or --teaching (one of them) the
+    beta-ELBO bound, a dataset, or a teaching file.  Never overwrites an existing file (exit 2).
     """
     return _run("new", params)
 
@@ -876,12 +924,18 @@ def _new(**params) -> int:
 def cmd_new(args) -> int:
     from elbo_sym.authoring.new import NewFileError, new_derivation, shell_word
 
+    kinds = [kind for kind in ("params", "data", "teaching") if getattr(args, kind)]
+    if len(kinds) > 1:
+        raise InputError(f"--{kinds[0]} and --{kinds[1]}: choose one kind of starter (--params, --data or "
+                         f"--teaching)")
+    kind = kinds[0] if kinds else "gap"
     try:
-        path = new_derivation(args.name)
+        path = new_derivation(args.name, kind, args.K)
     except NewFileError as error:
         raise InputError(str(error)) from None
     word = shell_word(str(path))  # the commands printed are safe to paste: 'my variant.toml'
-    print(f"wrote {path}: a starter derivation that checks green")
+    what = "a teaching file whose step 2 is refuted as intended" if kind == "teaching" else "a starter derivation"
+    print(f"wrote {path}: {what}; it checks green")
     print(f"  check it:    elbo-sym check {word}")
     print(f"  explain:     elbo-sym explain {word} --step 2")
     return EXIT_OK

@@ -91,3 +91,27 @@ def test_cli_refuses_a_card_with_a_wrong_formula(tmp_path: Path, capsys) -> None
 def test_source_date_epoch_takes_ascii_digits_only(monkeypatch, value, expected):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
     assert anki._timestamp() == expected  # "²" is a digit to str.isdigit, but float("²") raises
+
+
+def test_a_courses_ids_come_from_its_name_and_the_lessons_stay_fixed() -> None:
+    lesson = anki.anki_identity()
+    assert (lesson.deck_id, lesson.model_id, lesson.guid_namespace) == (anki.DECK_ID, anki.MODEL_ID,
+                                                                         anki.GUID_NAMESPACE)
+    a, b = anki.anki_identity("Course A"), anki.anki_identity("Course B")
+    assert a == anki.anki_identity("  Course   A ")  # the same name (spaces normalised), the same ids
+    assert len({a.deck_id, a.model_id, b.deck_id, b.model_id, anki.DECK_ID, anki.MODEL_ID}) == 6
+    assert a.guid_namespace != b.guid_namespace != anki.GUID_NAMESPACE
+    for ident in (a, b):
+        assert 2**40 <= ident.deck_id < 2**52 and 2**40 <= ident.model_id < 2**52
+    with pytest.raises(anki.AnkiError):
+        anki.anki_identity("   ")
+
+
+def test_two_courses_with_the_same_card_get_two_notes(tmp_path: Path, deck) -> None:
+    card = deck.cards[:1]
+    one = read_apkg(anki.write_apkg(card, tmp_path / "a.apkg", "Course A"), tmp_path / "a")
+    two = read_apkg(anki.write_apkg(card, tmp_path / "b.apkg", "Course B"), tmp_path / "b")
+    assert one["notes"][0][0] != two["notes"][0][0]  # guids differ: Anki keeps both notes
+    assert one["notes"][0][2] == two["notes"][0][2]  # the same fields
+    assert {d["name"] for d in one["decks"].values()} - {"Default"} == {"Course A"}
+    assert set(one["models"]) != set(two["models"])

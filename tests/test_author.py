@@ -80,6 +80,48 @@ def test_new_starter_title_is_printable_prose_whatever_the_name(tmp_path, monkey
     assert "The gap is a KL divergence (" in out
 
 
+@pytest.mark.parametrize("kind", ["", "--params", "--data", "--teaching"])
+@pytest.mark.parametrize("K", ["2", "any", "3"])
+def test_every_kind_of_starter_checks_green_for_any_K(tmp_path, monkeypatch, capsys, kind, K):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = cli(capsys, "new", "starter", *([kind] if kind else []), "--K", K)
+    assert code == 0 and "wrote starter.toml" in out
+    derivation = load(tmp_path / "starter.toml")
+    assert derivation.K == (K if K == "any" else int(K))
+    if K != "any":  # the example has K states
+        assert all(len(e.instance.prior) == int(K) for e in derivation.examples) and derivation.examples
+    code, out, err = cli(capsys, "check", "--no-cache", "starter.toml")
+    assert code == 0, out + err
+    assert "1/1 file(s) pass" in out or "1 derivation(s)" in out
+    if kind == "--teaching":  # passes as a teaching file: exactly its marked step is refuted
+        assert derivation.expect == "refuted" and derivation.expect_refuted == (2,)
+        assert "as expected: exactly the marked steps are refuted" in out and "0/1 claims established" in out
+        assert re.search(r"step 2 .*\n\s+✗ refuted", out)
+    else:
+        assert " 0 refuted, 0 error; 1/1 claims established" in out
+    if kind == "--params":
+        assert [p.name for p in derivation.params] == ["beta"]
+    if kind == "--data":
+        assert derivation.data == ("x1", "x2")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--params", "--data"], "choose one kind"), (["--teaching", "--params"], "choose one kind"),
+    (["--K", "1"], "2 to 20"), (["--K", "21"], "2 to 20"), (["--K", "anything"], "not an integer")])
+def test_new_refuses_two_kinds_or_a_bad_K(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli(capsys, "new", "starter", *args)
+    assert code == 2 and message in err
+    assert not (tmp_path / "starter.toml").exists()
+
+
+def test_new_limit_is_the_library_limit():
+    from elbo_sym import cli as cli_module
+    from elbo_sym.authoring.new import MAX_NEW_K
+
+    assert cli_module.NEW_MAX_K == MAX_NEW_K
+
+
 def test_new_refuses_to_overwrite(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "demo.toml").write_text("keep me", "utf-8")

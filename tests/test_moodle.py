@@ -240,7 +240,8 @@ def test_cli_writes_the_quiz(tmp_path, capsys):
 @pytest.mark.parametrize("args", [
     ["--moodle", "{tmp}/missing/quiz.xml"],
     ["--moodle", "{tmp}"],
-    ["--moodle", "{tmp}/quiz.xml", "--K", "3"],
+    ["--moodle", "{tmp}/quiz.xml", "--K", "7"],
+    ["--moodle", "{tmp}/quiz.xml", "--solutions", "inline"],
     ["--moodle", "{tmp}/quiz.xml", "--json"],
 ])
 def test_cli_refuses_bad_moodle_targets(tmp_path, capsys, args):
@@ -249,3 +250,39 @@ def test_cli_refuses_bad_moodle_targets(tmp_path, capsys, args):
     err = capsys.readouterr().err
     assert err.startswith("elbo-sym: error: ") and err.count("\n") == 1
     assert not (tmp_path / "quiz.xml").exists()
+
+
+# ----------------------------------------------------------------- any K, any parts
+
+
+@pytest.mark.parametrize(("seed", "count", "K", "parts"), [
+    (2026, 4, 3, None), (11, 3, 4, ("posterior", "gap")), (5, 2, 6, ("evidence", "kl_prior"))])
+def test_a_quiz_for_any_K_and_parts_asks_the_sheets_cases_with_the_exact_key(seed, count, K, parts):
+    quiz = moodle_quiz(seed, count, K, parts)
+    sheet = generate_exercises(seed, count, K, parts)
+    asked = [t.key for t in TASKS if parts is None or t.key in parts]
+    cloze = cloze_questions(quiz)
+    assert len(cloze) == count
+    assert questions(quiz)[0].findtext("category/text").endswith(f"seed {seed}, K = {K}")
+    for q, exercise in zip(cloze, sheet):
+        assert exercise.K == K
+        assert q.findtext("idnumber") == f"elbo-sym-{seed}-K{K}-{exercise.index}"
+        text = question_text(q)
+        assert f"has {K} states, " in html.unescape(text)
+        given = [v for vec in (exercise.prior, exercise.likelihood, exercise.q) for v in vec]
+        shown = re.findall(r"\\frac\{(\d+)\}\{(\d+)\}", text.split("</p>")[1])
+        assert [Fraction(int(a), int(b)) for a, b in shown] == given  # the sheet's givens, in order
+        exact = [(key, v) for key, v in independent_key(exercise.prior, exercise.likelihood, exercise.q)
+                 if key in asked]
+        answers = subanswers(text)
+        assert len(answers) == len(exact) == sum(K if k == "posterior" else 1 for k in asked)
+        for (value, tolerance, text_value), (key, true) in zip(answers, exact):
+            assert text_value == true.decimal(6), (seed, exercise.index, key)
+            assert abs(value - true.to_float()) <= tolerance
+
+
+def test_cli_quiz_follows_the_K_and_parts_options(tmp_path):
+    target = tmp_path / "quiz.xml"
+    assert main(["exercises", "--moodle", str(target), "--seed", "7", "--count", "2", "--K", "3",
+                 "--parts", "evidence,gap"]) == 0
+    assert target.read_text("utf-8") == moodle_quiz(7, 2, 3, ("evidence", "gap"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -156,12 +157,24 @@ def test_errors_name_file_and_line(tmp_path, body, line, message):
     assert str(error).startswith(f"{path}:{line}")
 
 
-def test_selfcheck_needs_exactly_six(tmp_path):
-    body = 'title = "t"\n' + "".join(f'[[question]]\nquestion = "q{i}"\nanswer = "a{i}"\n' for i in range(5))
-    with pytest.raises(DerivationError, match="exactly 6"):
-        load_selfcheck(write(tmp_path, body))
+def _questions(n: int) -> str:
+    return 'title = "t"\n' + "".join(f'[[question]]\nquestion = "q{i}"\nanswer = "a{i}"\n' for i in range(n))
+
+
+@pytest.mark.parametrize("n", [1, 3, 5, 20])
+def test_a_selfcheck_has_any_number_of_questions_from_1_to_20(tmp_path, n):
+    deck = load_selfcheck(write(tmp_path, _questions(n)))
+    assert [c.question for c in deck] == [f"q{i}" for i in range(n)]
     with pytest.raises(DerivationError, match=r"expected \[\[card\]\]"):
-        load_flashcards(write(tmp_path, body, "other.toml"))
+        load_flashcards(write(tmp_path, _questions(n), "other.toml"))
+
+
+def test_a_selfcheck_of_21_questions_is_refused_at_the_21st(tmp_path):
+    with pytest.raises(DerivationError, match="1 to 20") as info:
+        load_selfcheck(write(tmp_path, _questions(21)))
+    assert info.value.line == 1 + 3 * 20 + 1  # the header of question 21
+    with pytest.raises(DerivationError, match=r"\[\[question\]\]"):
+        load_selfcheck(write(tmp_path, 'title = "t"\n', "empty.toml"))
 
 
 def test_missing_file(tmp_path):
@@ -210,7 +223,7 @@ def _slow_check_card(seconds: float):
 
     from elbo_sym.lesson.practice import CardVerdict
 
-    def check(card, deck_path="<cards>", budget=10.0):
+    def check(card, deck_path="<cards>", budget=10.0, deck=None):
         time.sleep(seconds)
         return CardVerdict(card, "proved", "stand-in", None, CHECK_K)
 
@@ -277,3 +290,83 @@ def test_cli_cards_and_flashcards_take_the_deck_budget(tmp_path, monkeypatch, ca
 def test_lesson_decks_pass_within_their_default_budget():
     selfcheck, flashcards = check_lesson_cards(total=60)
     assert selfcheck.ok and flashcards.ok
+
+
+# ------------------------------------------------------------------ the deck's own model ([params], K, model, ...)
+
+BETA_DECK = '''title = "Cards about the beta-ELBO"
+[params]
+beta = "@DOMAIN@"
+
+[[card]]
+front = "Is the $beta$-ELBO a lower bound?"
+back = "Yes, for $beta$ of at least 1."
+formula = "E(q, log(p(x | z))) - beta * KL(q(z), p(z)) <= log(p(x))"
+rule = "kl-nonneg"
+'''
+
+
+def test_a_card_about_beta_is_proved_in_the_decks_parameter_domain(tmp_path):
+    deck = load_deck(write(tmp_path, BETA_DECK.replace("@DOMAIN@", ">= 1")))
+    assert [p.name for p in deck.params] == ["beta"] and deck.check_K == "any"
+    result = check_deck(deck)
+    assert [v.verdict for v in result.verdicts] == ["proved"]
+    assert "beta" in deck.cards[0].formula.text and "\\beta" in deck.cards[0].formula.latex
+
+
+def test_the_same_card_is_refuted_when_the_domain_lets_beta_below_1(tmp_path):
+    deck = load_deck(write(tmp_path, BETA_DECK.replace("@DOMAIN@", ">= 0")))
+    verdict = check_deck(deck).verdicts[0]
+    assert verdict.verdict == "refuted" and verdict.counterexample is not None
+    values = dict(verdict.counterexample.values)
+    assert Fraction(values["beta"][0]) < 1  # the counterexample lies where the deck lets beta below 1
+
+
+def test_without_params_beta_is_not_a_name(tmp_path):
+    text = BETA_DECK.replace('[params]\nbeta = "@DOMAIN@"\n', "")
+    with pytest.raises(DerivationError) as info:
+        load_deck(write(tmp_path, text))
+    assert "beta" in info.value.message
+
+
+def test_deck_keys_set_the_model_its_cards_are_checked_in(tmp_path):
+    text = '''title = "Three states"
+K = 3
+assume = "q(z) = p(z | x)"
+
+[[card]]
+front = "The gap in the tight case?"
+back = "Zero."
+formula = "log(p(x)) - ELBO(q) = 0"
+
+[[card]]
+front = "And with q fixed to the prior instead?"
+back = "The KL divergence to the posterior, which is not zero in general."
+formula = "log(p(x)) - ELBO(q) = 0"
+assume = "q(z) = p(z)"
+'''
+    deck = load_deck(write(tmp_path, text))
+    assert deck.check_K == 3 and len(deck.assumptions) == 1
+    verdicts = check_deck(deck).verdicts
+    assert verdicts[0].verdict == "proved" and "K = 3" in verdicts[0].reason  # the deck's assumption
+    assert verdicts[1].verdict == "refuted"  # the card's own assumption replaces the deck's
+    data = load_deck(write(tmp_path, '''title = "Two observations"
+data = ["x1", "x2"]
+[[card]]
+front = "Is the first observation's gap a KL divergence?"
+back = "Yes."
+formula = "log(p(x1)) - ELBO(q(z | x1), x1) = KL(q(z | x1), p(z | x1))"
+''', "data.toml"))
+    assert data.data == ("x1", "x2") and check_deck(data).verdicts[0].verdict == "proved"
+
+
+@pytest.mark.parametrize(("body", "line", "message"), [
+    ('K = 1\n[[card]]\nfront = "f"\nback = "b"\n', 1, "K must be"),
+    ('model = "nope"\n[[card]]\nfront = "f"\nback = "b"\n', 1, "unknown model"),
+    ('title = "t"\nclaim = "p(x) = p(x)"\n[[card]]\nfront = "f"\nback = "b"\n', 2, "unknown key 'claim'"),
+    ('title = "t"\n[params]\nbeta = "sometimes"\n[[card]]\nfront = "f"\nback = "b"\n', 3, "beta"),
+])
+def test_bad_deck_keys_name_file_and_line(tmp_path, body, line, message):
+    with pytest.raises(DerivationError) as info:
+        load_deck(write(tmp_path, body))
+    assert info.value.line == line and message in info.value.message

@@ -165,6 +165,9 @@ def test_no_project_file_means_the_lesson_defaults(tmp_path, monkeypatch):
     ('[[example]]\nprior = ["1/2", "1/2"]\nlikelihood = ["1/5", "3/5"]\nq = ["1/2", "1/2"]\nz = 1\n', 5,
      "unknown key 'z'"),
     ('[exercises\n', 1, "malformed TOML"),
+    ('title = 7\n', 1, "title must be the course's name"),
+    ('title = "  "\n', 1, "title must be the course's name"),
+    ('title = "Week \\u202e5"\n', 1, "title"),
 ])
 def test_a_bad_project_file_is_an_error_at_its_line(tmp_path, config, line, message):
     make_project(tmp_path, config)
@@ -353,3 +356,42 @@ def test_web_pages_honour_the_project(project_build, capsys):
     assert "reconstruction" not in exercises  # the project's parts
     assert "Zebra question" in (out / "flashcards.md").read_text()
     assert "The gap with three states" in (out / "derivations.md").read_text()
+
+
+def test_the_title_and_the_folders_below_a_derivation_folder(tmp_path):
+    make_project(tmp_path, 'title = "Week 5: bounds"\nderivations = ["course"]\n')
+    for folder in ("course/b", "course/a/deep", "course/.hidden", "course/empty", "course/a"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+    for name in ("course/top.toml", "course/b/x.toml", "course/a/deep/y.toml", "course/.hidden/z.toml"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "course" / "loop").symlink_to(tmp_path / "course", target_is_directory=True)
+    project = load_project(tmp_path / PROJECT_FILE)
+    assert project.title == "Week 5: bounds"
+    found = [Path(p).relative_to(tmp_path).as_posix() for p in project.derivation_paths()]
+    assert found == ["course", "course/a/deep", "course/b"]  # no hidden folder, no empty one, no link loop
+    assert project.derivation_paths(["other.toml"]) == ["other.toml"]  # the command line's paths as given
+
+
+def test_flashcards_anki_uses_the_projects_deck_and_title(tmp_path, capsys):
+    import json
+    import sqlite3
+    import zipfile
+
+    (tmp_path / "cards.toml").write_text('title = "Own cards"\n[[card]]\nfront = "Zebra?"\nback = "A horse."\n')
+    make_project(tmp_path, 'title = "Course A"\nflashcards = "cards.toml"\n')
+    assert main(["flashcards", "--project", str(tmp_path), "--anki", str(tmp_path / "a.apkg")]) == 0
+    assert 'Anki deck "Course A"' in capsys.readouterr().out
+    with zipfile.ZipFile(tmp_path / "a.apkg") as package:
+        package.extract("collection.anki2", tmp_path)
+    db = sqlite3.connect(tmp_path / "collection.anki2")
+    try:
+        decks = json.loads(db.execute("select decks from col").fetchone()[0])
+        fields = [row[0] for row in db.execute("select flds from notes")]
+    finally:
+        db.close()
+    assert "Course A" in [d["name"] for d in decks.values()]
+    assert len(fields) == 1 and "Zebra?" in fields[0].split("\x1f")[0]
+    assert main(["flashcards", str(tmp_path / "cards.toml"), "--project", str(tmp_path)]) == 2  # one or the other
+    (tmp_path / "untitled.toml").write_text('[[card]]\nfront = "f"\nback = "b"\n')
+    assert main(["flashcards", str(tmp_path / "untitled.toml"), "--anki", str(tmp_path / "u.apkg")]) == 2
+    assert "give the deck a title" in capsys.readouterr().err

@@ -1,14 +1,19 @@
 """The lesson's self-check and flashcards: data files whose formulas the engine checks.
 
-``lesson/selfcheck.toml`` holds exactly six ``[[question]]`` tables (question, answer),
-``lesson/flashcards.toml`` a deck of ``[[card]]`` tables (front, back). Either may carry a
-``formula``: an expression or a relation in the derivation vocabulary. A relation is
-checked exactly like a one-step derivation (start = left side, one step to the right side,
-justified by ``rule``; optional ``assume = "q(z) = p(z | x)"``) with
-:func:`elbo_sym.engine.check.check_derivation`, in the binary model and again with K = 3. So a
-wrong formula on a card is refuted (with a counterexample) or at least not proved, and the
-handout prints the parsed formula that was checked. A bare expression is checked to be
-well-formed (it parses and unfolds in the model).
+``lesson/selfcheck.toml`` holds ``[[question]]`` tables (question, answer; a self-check has
+1 to :data:`MAX_SELFCHECK_QUESTIONS` of them, the lesson's six), ``lesson/flashcards.toml`` a
+deck of ``[[card]]`` tables (front, back). Either may carry a ``formula``: an expression or
+a relation in the derivation vocabulary. A relation is checked exactly like a one-step
+derivation (start = left side, one step to the right side, justified by ``rule``; optional
+``assume = "q(z) = p(z | x)"``) with :func:`elbo_sym.engine.check.check_derivation`, with
+K = "any" (every latent space at once). So a wrong formula on a card is refuted (with a
+counterexample) or at least not proved, and the handout prints the parsed formula that was
+checked. A bare expression is checked to be well-formed (defined on the whole domain).
+
+A deck file may also carry the file-level keys of a derivation (:data:`DECK_MODEL_KEYS`):
+``model``, ``K``, ``data``, ``latents``, ``D``, ``[params]`` and ``assume``. They set the
+model every card of the deck is checked in and the names its formulas and prose may use
+(``[params] beta = ">= 1"``: a card about the beta-ELBO), exactly as in a derivation file.
 
 Errors name the file and the line (:class:`elbo_sym.engine.derivation.DerivationError`).
 """
@@ -25,7 +30,6 @@ from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.derivation import (
     Derivation,
-    DerivationError,
     Formula,
     Relation,
     Step,
@@ -58,20 +62,27 @@ __all__ = [
     "check_deck",
     "check_lesson_cards",
     "format_deck",
-    "SELFCHECK_QUESTIONS",
+    "MAX_SELFCHECK_QUESTIONS",
+    "DECK_MODEL_KEYS",
     "CHECK_K",
     "proved_for_text",
 ]
 
-SELFCHECK_QUESTIONS = 6
-"""The self-check has exactly this many questions."""
+MAX_SELFCHECK_QUESTIONS = 20
+"""A self-check has 1 to this many questions (the lesson's has six)."""
 CHECK_K: tuple[int | str, ...] = ("any",)
-"""Every card formula is proved once for every latent space (K = "any")."""
+"""Every card formula is proved once for every latent space (K = "any"), unless its deck sets K or a model."""
+DECK_MODEL_KEYS = ("model", "K", "data", "latents", "D", "params", "assume")
+"""The file-level keys of a derivation that a deck may carry: the model its cards are checked in."""
 
 
-def proved_for_text() -> str:
+def proved_for_text(deck: Deck | None = None) -> str:
     """What a card's proof covers, in words (printed beside the verdict mark)."""
-    return "every latent space (any finite K, or densities)"
+    if deck is None or deck.check_K == "any":
+        return "every latent space (any finite K, or densities)"
+    if deck.family == "gaussian":
+        return "the Gaussian family (every value of its parameters)"
+    return f"K = {deck.check_K} latent states"
 MAX_CARDS = 200
 _KINDS = {"question": "selfcheck", "card": "flashcards"}
 _TEXT_KEYS = {"selfcheck": ("question", "answer"), "flashcards": ("front", "back")}
@@ -151,13 +162,38 @@ class Card:
 
 @dataclass(frozen=True)
 class Deck:
-    """A loaded self-check (``kind`` "selfcheck") or flashcard deck ("flashcards")."""
+    """A loaded self-check (``kind`` "selfcheck") or flashcard deck ("flashcards").
+
+    ``family`` ... ``assumptions`` are the deck's model (:data:`DECK_MODEL_KEYS`; the
+    defaults: the discrete family with K = "any", one observation x, no parameters).
+    """
 
     path: str
     kind: str
     title: str
     summary: str
     cards: tuple[Card, ...]
+    family: str = "discrete"
+    K: int | str | None = None
+    data: tuple[str, ...] = ("x",)
+    params: tuple[Any, ...] = ()  # elbo_sym.engine.models.Parameter
+    latents: tuple[str, ...] = ("z",)
+    D: int = 1
+    assumptions: tuple[Relation, ...] = ()
+
+    @property
+    def vocabulary(self):
+        """The names its prose and formulas use (elbo_sym.engine.parse.Vocabulary), as the loader read them."""
+        from elbo_sym.engine.derivation import vocabulary_of
+
+        return vocabulary_of(self.family, self.data, self.params, self.latents, self.D)
+
+    @property
+    def check_K(self) -> int | str:
+        """The K its cards are checked with: the deck's, else "any" (discrete) or the family's default."""
+        if self.K is not None:
+            return self.K
+        return CHECK_K[0] if self.family == "discrete" else 2
 
     @property
     def questions(self) -> tuple[Card, ...]:
@@ -222,11 +258,8 @@ def _default(name: str) -> Path:
 
 
 def load_selfcheck(path: str | Path | None = None) -> Deck:
-    """Load (not check) the self-check; it must have exactly six questions."""
+    """Load (not check) the self-check; it has 1 to MAX_SELFCHECK_QUESTIONS questions."""
     deck = load_deck(path if path is not None else _default("selfcheck.toml"), expect="selfcheck")
-    if len(deck.cards) != SELFCHECK_QUESTIONS:
-        raise DerivationError(deck.path, 1, f"the self-check needs exactly {SELFCHECK_QUESTIONS} "
-                                            f"[[question]] tables, found {len(deck.cards)}")
     return deck
 
 
@@ -255,10 +288,11 @@ class _DeckReader(_Reader):
         if expect is not None and kind != expect:
             wanted = "[[question]]" if expect == "selfcheck" else "[[card]]"
             raise self.error(1, f"expected {wanted} tables for the {expect}")
-        allowed = {"title", "summary", table}
+        allowed = {"title", "summary", table, *DECK_MODEL_KEYS}
         for key in data:
             if key not in allowed:
                 raise self.error(self.line_of(key), f"unknown key '{key}' (allowed: {', '.join(sorted(allowed))})")
+        model = self.model_keys(data)
         title = self.prose(data.get("title", ""), MAX_TITLE_CHARS, "title", self.line_of("title"))
         summary = self.prose(data.get("summary", ""), MAX_SUMMARY_CHARS, "summary", self.line_of("summary"))
         items = data[table]
@@ -266,8 +300,40 @@ class _DeckReader(_Reader):
             raise self.error(1, f"{table} must be an array of tables: [[{table}]]")
         if len(items) > MAX_CARDS:
             raise self.error(1, f"too many cards ({len(items)}; the limit is {MAX_CARDS})")
+        if kind == "selfcheck" and len(items) > MAX_SELFCHECK_QUESTIONS:
+            raise self.error(self._table_span(table, MAX_SELFCHECK_QUESTIONS)[0],
+                             f"a self-check has 1 to {MAX_SELFCHECK_QUESTIONS} [[question]] tables, "
+                             f"found {len(items)}")
         cards = tuple(self.card(item, i, table, kind) for i, item in enumerate(items))
-        return Deck(self.path, kind, title, summary, cards)
+        return Deck(self.path, kind, title, summary, cards, **model)
+
+    def model_keys(self, data: dict) -> dict[str, Any]:
+        """The deck's model (DECK_MODEL_KEYS), read by the derivation reader's own methods,
+        and the vocabulary its prose and formulas are parsed with."""
+        from elbo_sym.engine.derivation import ANY_K, MAX_CHAIN_K, vocabulary_of
+        from elbo_sym.engine.models import families
+        from elbo_sym.limits import MAX_K
+
+        family = data.get("model", "discrete")
+        if family not in families():
+            raise self.error(self.line_of("model"), f"unknown model {family!r} (available: {', '.join(families())})")
+        family, latents = self.layers(data, family)
+        observations = self.observations(data.get("data", ["x"]))
+        params = self.params(data.get("params", {}), observations)
+        D = self.dimensions(data, family)
+        if family == "gaussian":
+            self.check_gaussian(data, observations, params, D)
+        K = data.get("K")
+        if K is not None:
+            high = MAX_CHAIN_K if family == "chain" else MAX_K
+            if (K != ANY_K or family == "chain") and (isinstance(K, bool) or not isinstance(K, int)
+                                                     or not 2 <= K <= high):
+                shown = "" if family == "chain" else f", or \"{ANY_K}\""
+                raise self.error(self.line_of("K"), f"K must be an integer from 2 to {high}{shown}, got {K!r}")
+        self.vocabulary = vocabulary_of(family, observations, params, latents, D)
+        assumptions = self.assumptions(data["assume"]) if "assume" in data else ()
+        return {"family": family, "K": K, "data": observations, "params": params, "latents": latents, "D": D,
+                "assumptions": assumptions}
 
     def card(self, item: Any, i: int, table: str, kind: str) -> Card:
         number = i + 1
@@ -312,9 +378,9 @@ class _DeckReader(_Reader):
         assume = None
         if "assume" in item:
             assume = self.relation(item["assume"], self.line_of("assume", table, i), "assume")
-            from elbo_sym.engine.notation import Density, z
+            from elbo_sym.engine.notation import Density
 
-            if assume.rel != "=" or assume.lhs.expr != Density("q", (z,)):
+            if assume.rel != "=" or not (isinstance(assume.lhs.expr, Density) and assume.lhs.expr.name == "q"):
                 raise self.error(self.line_of("assume", table, i),
                                  "the only supported assumption fixes q: \"q(z) = <distribution over z>\"")
         parts = split_relation(value)
@@ -343,14 +409,25 @@ def _rules_for(formula: CardFormula) -> tuple[str, ...]:
     return ("algebra",)
 
 
-def _one_step(deck_path: str, card: Card, formula: CardFormula, K: int | str, rule: str) -> Derivation:
+def _one_step(deck_path: str, card: Card, formula: CardFormula, K: int | str, rule: str,
+              deck: Deck | None = None) -> Derivation:
+    """The card's formula as a one-step derivation in the deck's model (its keys, its assumptions)."""
     if formula.rel is None:
         raise ValueError("a one-step derivation needs a relation")
     start = Formula(formula.lhs, _text(formula.lhs), formula.line)
     step = Step(1, formula.line, formula.rel, Formula(formula.rhs, _text(formula.rhs), formula.line), rule,
                 card.front)
-    assumptions = (formula.assume,) if formula.assume is not None else ()
-    return Derivation(deck_path, card.front, card.back, K, start, (step,), None, assumptions, ())
+    assumptions: tuple[Relation, ...] = (formula.assume,) if formula.assume is not None else ()
+    if deck is None:
+        return Derivation(deck_path, card.front, card.back, K, start, (step,), None, assumptions, ())
+    fixed = {a.lhs.expr for a in assumptions}
+    assumptions = tuple(a for a in deck.assumptions if a.lhs.expr not in fixed) + assumptions  # the card's wins
+    return Derivation(deck_path, card.front, card.back, K, start, (step,), None, assumptions, (), deck.family,
+                      deck.data, deck.params, latents=deck.latents, D=deck.D)
+
+
+def _check_ks(deck: Deck | None) -> tuple[int | str, ...]:
+    return CHECK_K if deck is None else (deck.check_K,)
 
 
 def _text(e: Expr) -> str:
@@ -359,8 +436,10 @@ def _text(e: Expr) -> str:
     return to_text(e)
 
 
-def check_card(card: Card, deck_path: str = "<cards>", budget: float = STEP_BUDGET_SECONDS) -> CardVerdict:
-    """The engine's verdict on a card's formula (see CardVerdict).
+def check_card(card: Card, deck_path: str = "<cards>", budget: float = STEP_BUDGET_SECONDS,
+               deck: Deck | None = None) -> CardVerdict:
+    """The engine's verdict on a card's formula (see CardVerdict), in ``deck``'s model (None:
+    the lesson's discrete model with K = "any").
 
     `budget`: seconds per check, finite and > 0 (else BudgetError, a ValueError).
     """
@@ -369,14 +448,15 @@ def check_card(card: Card, deck_path: str = "<cards>", budget: float = STEP_BUDG
     if formula is None:
         return CardVerdict(card, "none", "no formula on this card")
     if not formula.is_relation:
-        return _check_expression(card, formula, deck_path, budget)
+        return _check_expression(card, formula, deck_path, budget, deck)
     from elbo_sym.engine.check import StepResult, Verdict, check_derivation
 
     per_k: list[tuple[int | str, str, StepResult, str, str]] = []
-    for K in CHECK_K:
+    ks = _check_ks(deck)
+    for K in ks:
         best: tuple[str, StepResult, str, str] | None = None
         for rule in _rules_for(formula):
-            result = check_derivation(_one_step(deck_path, card, formula, K, rule), budget=budget)
+            result = check_derivation(_one_step(deck_path, card, formula, K, rule, deck), budget=budget)
             step = result.steps[0]
             problems = "; ".join(result.problems)
             candidate = (step.verdict.value if not problems else "error", step, rule, problems)
@@ -390,10 +470,10 @@ def check_card(card: Card, deck_path: str = "<cards>", budget: float = STEP_BUDG
         for K, verdict, step, rule, problems in per_k:
             if verdict == wanted:
                 reason = problems or step.reason
-                return CardVerdict(card, verdict, f"K = {K}, rule {rule}: {reason}", step.counterexample, CHECK_K)
+                return CardVerdict(card, verdict, f"K = {K}, rule {rule}: {reason}", step.counterexample, ks)
     rules = sorted({rule for _, _, _, rule, _ in per_k})
-    return CardVerdict(card, "proved", f"proved for {proved_for_text()} by {', '.join(rules)}: "
-                       f"{per_k[0][2].reason}", None, CHECK_K)
+    return CardVerdict(card, "proved", f"proved for {proved_for_text(deck)} by {', '.join(rules)}: "
+                       f"{per_k[0][2].reason}", None, ks)
 
 
 def _rank(verdict: str) -> int:
@@ -401,23 +481,24 @@ def _rank(verdict: str) -> int:
 
 
 def _check_expression(card: Card, formula: CardFormula, deck_path: str = "<cards>",
-                      budget: float = STEP_BUDGET_SECONDS) -> CardVerdict:
+                      budget: float = STEP_BUDGET_SECONDS, deck: Deck | None = None) -> CardVerdict:
     """A bare expression must be defined on the whole domain (and its assumption a distribution):
     checked as the one-step identity `expr = expr`, whose proof needs exactly that."""
     from elbo_sym.engine.check import Verdict, check_derivation
 
     identity = CardFormula(formula.text, formula.line, formula.lhs, "=", formula.lhs, None, formula.assume)
-    for K in CHECK_K:
-        result = check_derivation(_one_step(deck_path, card, identity, K, "algebra"), budget=budget)
+    ks = _check_ks(deck)
+    for K in ks:
+        result = check_derivation(_one_step(deck_path, card, identity, K, "algebra", deck), budget=budget)
         step = result.steps[0]
         if result.problems:
-            return CardVerdict(card, "error", f"K = {K}: {'; '.join(result.problems)}", None, CHECK_K)
+            return CardVerdict(card, "error", f"K = {K}: {'; '.join(result.problems)}", None, ks)
         if step.verdict is not Verdict.proved:
             verdict = "refuted" if step.verdict is Verdict.refuted else "error"
             return CardVerdict(card, verdict, f"K = {K}: the expression is not shown to be defined: "
-                               f"{step.reason}", step.counterexample, CHECK_K)
-    return CardVerdict(card, "well-formed", f"an expression (not a claim), defined for {proved_for_text()}",
-                       None, CHECK_K)
+                               f"{step.reason}", step.counterexample, ks)
+    return CardVerdict(card, "well-formed", f"an expression (not a claim), defined for {proved_for_text(deck)}",
+                       None, ks)
 
 
 def check_deck(deck: Deck, budget: float = STEP_BUDGET_SECONDS, total: float | None = None) -> DeckResult:
@@ -435,19 +516,19 @@ def check_deck(deck: Deck, budget: float = STEP_BUDGET_SECONDS, total: float | N
     try:
         with budgets.limit(total, message):
             for card in deck.cards:
-                verdicts.append(_check_in_deck(card, deck.path, budget, message))
+                verdicts.append(_check_in_deck(card, deck, budget, message))
     except BudgetExceeded:  # the alarm fired between two cards
         _clear_sympy_cache()
     verdicts += [CardVerdict(card, "error", message) for card in deck.cards[len(verdicts):]]
     return DeckResult(deck, tuple(verdicts))
 
 
-def _check_in_deck(card: Card, deck_path: str, budget: float, message: str) -> CardVerdict:
+def _check_in_deck(card: Card, deck: Deck, budget: float, message: str) -> CardVerdict:
     """One card under the deck's budget: `error` with the deck's message once it is spent."""
     if budgets.remaining() <= 0:
         return CardVerdict(card, "error", message)
     try:
-        verdict = check_card(card, deck_path, budget)
+        verdict = check_card(card, deck.path, budget, deck)
     except BudgetExceeded:
         _clear_sympy_cache()
         return CardVerdict(card, "error", message)

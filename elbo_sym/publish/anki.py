@@ -1,14 +1,18 @@
-"""Export the lesson's flashcards as an Anki deck (``.apkg``) with genanki.
+"""Export a course's flashcards as an Anki deck (``.apkg``) with genanki.
 
 Formulas are the checked ones (:mod:`elbo_sym.lesson.practice`), typeset by the one printer
 (:func:`elbo_sym.engine.notation.to_latex`) and wrapped in Anki's MathJax delimiters ``\\( ... \\)``.
 Prose is HTML-escaped. Identifiers are stable, so re-importing an updated deck updates the
-notes instead of duplicating them:
+notes instead of duplicating them, and they belong to one course, so two courses' decks
+never merge (:func:`anki_identity`):
 
-* the note type (model) and the deck have fixed ids (:data:`MODEL_ID`, :data:`DECK_ID`,
-  derived from the fixed number :data:`ID_BASE`, not drawn at random);
-* each note's guid is ``genanki.guid_for(GUID_NAMESPACE, front)``: editing a card's back,
-  formula or topic keeps its identity; rewording its front makes it a new note.
+* a deck is named by its course (the project's ``title``, else the deck file's title); the
+  lesson's own deck keeps its fixed ids (:data:`MODEL_ID`, :data:`DECK_ID`, from the fixed
+  number :data:`ID_BASE`), every other name gets ids from SHA-256 of the name (the same
+  name on every machine, whatever the folder; different names, different ids);
+* each note's guid is ``genanki.guid_for(namespace, front)`` with the course's namespace:
+  editing a card's back, formula or topic keeps its identity; rewording its front makes it
+  a new note; the same front in another course is another note.
 
 Timestamps inside the package come from ``SOURCE_DATE_EPOCH`` when set (reproducible
 builds), else from the clock (so Anki sees edited notes as newer).
@@ -16,11 +20,13 @@ builds), else from the clock (so Anki sees edited notes as newer).
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 import re
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +39,8 @@ __all__ = [
     "ID_BASE",
     "MODEL_ID",
     "AnkiError",
+    "AnkiIdentity",
+    "anki_identity",
     "build_deck",
     "mathjax",
     "note_fields",
@@ -48,6 +56,37 @@ DECK_NAME = "Latent variables and the ELBO"
 MODEL_NAME = "elbo-sym flashcard"
 GUID_NAMESPACE = "elbo-sym/flashcards"
 FIELDS = ("Front", "Back", "Formula", "Topic")
+ID_DOMAIN = b"elbo-sym anki ids v1"
+ID_BITS = 52
+"""Hashed ids are below 2**52 (exact in JavaScript and in Anki's JSON), and at least 2**40."""
+
+
+@dataclass(frozen=True)
+class AnkiIdentity:
+    """What ties an exported deck to its course: the deck's name, its and its note type's ids,
+    and the namespace of its notes' guids."""
+
+    name: str
+    deck_id: int
+    model_id: int
+    guid_namespace: str
+
+
+def _hashed_id(name: str, what: bytes) -> int:
+    digest = hashlib.sha256(ID_DOMAIN + b"\0" + what + b"\0" + name.encode("utf-8")).digest()
+    return (int.from_bytes(digest[:8], "big") >> (64 - ID_BITS)) | (1 << 40)
+
+
+def anki_identity(name: str = DECK_NAME) -> AnkiIdentity:
+    """The ids of the deck called `name`: the lesson's fixed ones for :data:`DECK_NAME`, else
+    ids and a guid namespace hashed from the name (see the module docstring)."""
+    name = " ".join(name.split())
+    if not name:
+        raise AnkiError("an Anki deck needs a name (the course's title)")
+    if name == DECK_NAME:
+        return AnkiIdentity(name, DECK_ID, MODEL_ID, GUID_NAMESPACE)
+    return AnkiIdentity(name, _hashed_id(name, b"deck"), _hashed_id(name, b"note type"),
+                        f"{GUID_NAMESPACE}/{name}")
 
 _CSS = """.card { font-family: "Latin Modern Roman", Georgia, serif; font-size: 20px;
   text-align: center; color: #111; background: #fff; }
@@ -73,14 +112,14 @@ def mathjax(latex: str) -> str:
     return r"\(" + html.escape(body, quote=False) + r"\)"
 
 
-def _prose(text: str) -> str:
-    """Card prose as HTML: text escaped, ``$...$`` formulas through the printer as MathJax,
-    blank lines as line breaks."""
+def _prose(text: str, vocabulary: Any = None) -> str:
+    """Card prose as HTML: text escaped, ``$...$`` formulas through the printer as MathJax
+    (names from `vocabulary`, the deck's; None: the lesson's), blank lines as line breaks."""
     from elbo_sym.engine.parse import Vocabulary
     from elbo_sym.report.build import prose_parts
 
     out = []
-    for part in prose_parts(text, Vocabulary()):
+    for part in prose_parts(text, vocabulary if vocabulary is not None else Vocabulary()):
         if part.kind == "math":
             out.append(mathjax(part.latex))
         elif part.kind == "paragraph":
@@ -90,7 +129,7 @@ def _prose(text: str) -> str:
     return "".join(out).strip()
 
 
-def note_fields(card: Any) -> list[str]:
+def note_fields(card: Any, vocabulary: Any = None) -> list[str]:
     """The four fields (Front, Back, Formula, Topic) of one :class:`elbo_sym.lesson.practice.Card`."""
     formula = ""
     f = card.formula
@@ -98,37 +137,42 @@ def note_fields(card: Any) -> list[str]:
         formula = mathjax(f.latex)
         if f.assume is not None:
             formula += " &nbsp; if " + mathjax(f.assume_latex)
-    return [_prose(card.front), _prose(card.back), formula, _prose(card.topic.replace("-", " "))]
+    return [_prose(card.front, vocabulary), _prose(card.back, vocabulary), formula,
+            _prose(card.topic.replace("-", " "), vocabulary)]
 
 
-def note_guid(card: Any) -> str:
-    """Stable guid of a card's note: a hash of the namespace and the card's front."""
+def note_guid(card: Any, namespace: str = GUID_NAMESPACE) -> str:
+    """Stable guid of a card's note: a hash of the course's namespace and the card's front."""
     import genanki
 
-    return genanki.guid_for(GUID_NAMESPACE, " ".join(card.front.split()))
+    return genanki.guid_for(namespace, " ".join(card.front.split()))
 
 
-def _model():
+def _model(identity: AnkiIdentity):
     import genanki
 
+    name = MODEL_NAME if identity.model_id == MODEL_ID else f"{MODEL_NAME} ({identity.name})"
     return genanki.Model(
-        MODEL_ID,
-        MODEL_NAME,
+        identity.model_id,
+        name,
         fields=[{"name": name} for name in FIELDS],
         templates=[{"name": "Card 1", "qfmt": _FRONT, "afmt": _BACK}],
         css=_CSS,
     )
 
 
-def build_deck(cards: Sequence[Any], name: str = DECK_NAME):
-    """A ``genanki.Deck`` of the given cards (their formulas must already be checked)."""
+def build_deck(cards: Sequence[Any], name: str = DECK_NAME, vocabulary: Any = None):
+    """A ``genanki.Deck`` of the given cards (their formulas must already be checked), named
+    `name` with that name's ids (:func:`anki_identity`); `vocabulary`: the deck's names."""
     import genanki
 
-    model = _model()
-    deck = genanki.Deck(DECK_ID, name)
+    identity = anki_identity(name)
+    model = _model(identity)
+    deck = genanki.Deck(identity.deck_id, identity.name)
     for card in cards:
         tags = [card.topic.replace(" ", "-")] if card.topic else []
-        deck.add_note(genanki.Note(model=model, fields=note_fields(card), guid=note_guid(card), tags=tags))
+        deck.add_note(genanki.Note(model=model, fields=note_fields(card, vocabulary),
+                                   guid=note_guid(card, identity.guid_namespace), tags=tags))
     return deck
 
 
@@ -138,7 +182,7 @@ def _timestamp() -> float | None:
 
 
 def write_apkg(cards: Sequence[Any], path: str | os.PathLike[str], name: str = DECK_NAME,
-               timestamp: float | None = None) -> Path:
+               timestamp: float | None = None, vocabulary: Any = None) -> Path:
     """Write the cards as an Anki package at ``path``, atomically (temp file + rename).
 
     The folder must exist (it is not created); a folder, FIFO or device at ``path`` is
@@ -155,7 +199,7 @@ def write_apkg(cards: Sequence[Any], path: str | os.PathLike[str], name: str = D
         raise AnkiError(f"{path} exists and is not a regular file")
     if not path.parent.is_dir():
         raise AnkiError(f"folder {path.parent} does not exist (it is not created)")
-    package = genanki.Package(build_deck(cards, name))
+    package = genanki.Package(build_deck(cards, name, vocabulary))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:

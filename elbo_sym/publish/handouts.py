@@ -700,13 +700,14 @@ def checked_deck(kind: str, path: str | Path | None = None, *,
     return deck, result
 
 
-def _card_context(card, verdict) -> dict[str, Any]:
+def _card_context(card, verdict, vocabulary: Vocabulary | None = None) -> dict[str, Any]:
     f = card.formula
+    names = vocabulary if vocabulary is not None else Vocabulary()  # the deck's ([params] beta, data x1 x2)
     return {
         "index": card.index,
         "topic": card.topic.replace("-", " "),
-        "front": prose(prose_parts(card.front, Vocabulary()), card.front, paragraphs=True),
-        "back": prose(prose_parts(card.back, Vocabulary()), card.back, paragraphs=True),
+        "front": prose(prose_parts(card.front, names), card.front, paragraphs=True),
+        "back": prose(prose_parts(card.back, names), card.back, paragraphs=True),
         "formula": LatexMarkup(f.latex) if f is not None else None,
         "assume": LatexMarkup(f.assume_latex) if f is not None and f.assume is not None else None,
         "verdict": verdict.verdict if verdict.verdict == "proved" else None,
@@ -717,8 +718,8 @@ def selfcheck_context(path=None, budget: float = STEP_BUDGET_SECONDS) -> dict[st
     deck, result = checked_deck("selfcheck", path, budget=budget)
     from elbo_sym.lesson.practice import proved_for_text
 
-    return {"title": deck.title, "summary": deck.summary, "proved_for": proved_for_text(),
-            "questions": [_card_context(c, result.verdict_for(c)) for c in deck.cards]}
+    return {"title": deck.title, "summary": deck.summary, "proved_for": proved_for_text(deck),
+            "questions": [_card_context(c, result.verdict_for(c), deck.vocabulary) for c in deck.cards]}
 
 
 def selfcheck_handouts(budget: float = STEP_BUDGET_SECONDS, selfcheck: str | Path | None = None,
@@ -734,7 +735,7 @@ CARD_COLUMNS = 2
 def flashcards_context(path=None, budget: float = STEP_BUDGET_SECONDS) -> dict[str, Any]:
     """Cards in sheets of 2 x 4: fronts, then backs mirrored left-right (duplex, long-edge flip)."""
     deck, result = checked_deck("flashcards", path, budget=budget)
-    cards = [_card_context(c, result.verdict_for(c)) for c in deck.cards]
+    cards = [_card_context(c, result.verdict_for(c), deck.vocabulary) for c in deck.cards]
     rows = CARDS_PER_SHEET // CARD_COLUMNS
     sheets: list[dict[str, Any]] = []
     for start in range(0, len(cards), CARDS_PER_SHEET):
@@ -745,7 +746,10 @@ def flashcards_context(path=None, budget: float = STEP_BUDGET_SECONDS) -> dict[s
             fronts.append({"card": card, "row": row, "col": col})
             backs.append({"card": card, "row": row, "col": CARD_COLUMNS - 1 - col})
         sheets.append({"number": len(sheets) + 1, "fronts": fronts, "backs": backs})
-    return {"title": deck.title, "summary": deck.summary, "count": len(cards), "sheets": sheets,
+    from elbo_sym.lesson.practice import proved_for_text
+
+    return {"title": deck.title, "summary": deck.summary, "proved_for": proved_for_text(deck),
+            "count": len(cards), "sheets": sheets,
             "rows": rows, "columns": CARD_COLUMNS}
 
 

@@ -1,7 +1,8 @@
 """Export an exercise sheet as a Moodle quiz: Moodle XML, one cloze question per case.
 
-``elbo-sym exercises --moodle quiz.xml [--seed S --count N]`` writes the cases of the
-sheet that ``exercises.pdf`` prints for the same seed, in Moodle's XML question format
+``elbo-sym exercises --moodle quiz.xml [--seed S --count N --K K --parts A,B]`` writes the
+cases of the sheet that ``exercises.pdf`` prints for the same seed, latent size K and parts
+(the project's, in a course folder), in Moodle's XML question format
 (Question bank > Import > Moodle XML format):
 
 * first a ``<question type="category">`` (:func:`default_category`), so the questions
@@ -76,8 +77,21 @@ def cloze_numerical(value: str, tolerance: str = TOLERANCE) -> str:
     return f"{{1:NUMERICAL:={value}:{tolerance}}}"
 
 
-def default_category(seed: int, count: int) -> str:
-    return f"$course$/top/ELBO exercises, seed {seed}"
+def default_category(seed: int, count: int, K: int = 2) -> str:
+    """The quiz's own category: one per seed and latent size (a K = 3 quiz never lands among K = 2 questions)."""
+    return f"$course$/top/ELBO exercises, seed {seed}" + (f", K = {K}" if K != 2 else "")
+
+
+def _idnumber(seed: int, K: int, index: int) -> str:
+    """A question's id number, unique in its category (the binary quiz keeps its old ids)."""
+    return f"elbo-sym-{seed}-{index}" if K == 2 else f"elbo-sym-{seed}-K{K}-{index}"
+
+
+def _states_text(K: int) -> str:
+    """"two states, 0 and 1" / "3 states, 0, 1 and 2" (the states through the printer)."""
+    states = [_math(math(Integer(k))) for k in range(K)]
+    count = "two" if K == 2 else str(K)
+    return f"{count} states, {', '.join(states[:-1])} and {states[-1]}"
 
 
 def _math(latex: str) -> str:
@@ -89,11 +103,13 @@ def _text(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def _key_values(seed: int, count: int) -> list[dict[str, list[str]]]:
-    """Per case, per task key, the exact key's decimals (one per state for the posterior)."""
+def _key_values(seed: int, count: int, K: int = 2,
+                parts: Sequence[str] | None = None) -> tuple[list[str], list[dict[str, list[str]]]]:
+    """The task keys asked, and per case, per task key, the exact key's decimals (one per
+    state for the posterior), recomputed from the generator (not read off the context)."""
     from elbo_sym.lesson.exercises import generate_exercises
 
-    sheet = generate_exercises(seed, count)
+    sheet = generate_exercises(seed, count, K, parts)
     cases = []
     for exercise in sheet:
         values: dict[str, list[str]] = {}
@@ -103,20 +119,14 @@ def _key_values(seed: int, count: int) -> list[dict[str, list[str]]]:
             else:
                 values[task.key] = [exercise.key.quantity(task.key).value.decimal(ANSWER_DIGITS)]
         cases.append(values)
-    return cases
-
-
-def _task_keys() -> list[str]:
-    from elbo_sym.lesson.exercises import TASKS
-
-    return [t.key for t in TASKS]
+    return [t.key for t in sheet.tasks], cases
 
 
 def _question(case: Mapping[str, Any], sheet: Mapping[str, Any], values: Mapping[str, Sequence[str]],
               keys: Sequence[str], tolerance: str) -> tuple[str, str, str]:
     """(name, question text HTML, general feedback HTML) of one case."""
-    seed, count, index = sheet["seed"], sheet["count"], case["index"]
-    name = f"ELBO exercise, seed {seed}, case {index} of {count}"
+    seed, count, index, K = sheet["seed"], sheet["count"], case["index"], sheet.get("K", 2)
+    name = f"ELBO exercise, seed {seed}" + (f", K = {K}" if K != 2 else "") + f", case {index} of {count}"
     givens = ",&nbsp;&nbsp; ".join(_math(f"{g['symbol']} = {g['value']}") for g in case["given"])
     rows = []
     for task, answer, key in zip(sheet["tasks"], case["answers"], keys):
@@ -132,8 +142,8 @@ def _question(case: Mapping[str, Any], sheet: Mapping[str, Any], values: Mapping
         unit = " nats" if task["information"] else ""
         rows.append(f"<tr><td>({_text(task['letter'])})</td><td>{_math(task['symbol'])}</td>"
                     f"<td>{_text(task['name'])}</td><td>{field}{unit}</td></tr>")
-    text = (f"<p>Exercise sheet with seed {seed}, case {index} of {count}. The latent variable has two states, "
-            f"{_math(math(Integer(0)))} and {_math(math(Integer(1)))}.</p>\n"
+    text = (f"<p>Exercise sheet with seed {seed}, case {index} of {count}. The latent variable has "
+            f"{_states_text(K)}.</p>\n"
             f"<p>{givens}</p>\n"
             f"<p>Compute each quantity and give it to 4 decimal places (information quantities in nats; "
             f"answers within &plusmn;{tolerance} are accepted).</p>\n"
@@ -152,20 +162,25 @@ def _question(case: Mapping[str, Any], sheet: Mapping[str, Any], values: Mapping
     return name, text, feedback
 
 
-def moodle_quiz(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, *, tolerance: str = TOLERANCE,
+def moodle_quiz(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, K: int = 2,
+                parts: Sequence[str] | None = None, *, tolerance: str = TOLERANCE,
                 category: str | None = None, context: Mapping[str, Any] | None = None) -> str:
-    """The Moodle XML of the exercise sheet ``seed``/``count`` (see the module docstring).
+    """The Moodle XML of the exercise sheet ``seed``/``count``/``K``/``parts`` (see the module
+    docstring): the same cases and numbers as ``exercises.pdf`` with these settings.
 
-    ``context`` replaces ``exercises_context(seed=seed, count=count)`` (tests use it).
+    ``context`` replaces ``exercises_context(seed, count, K, parts)`` (tests use it).
     """
-    sheet = context if context is not None else exercises_context(seed=seed, count=count)
-    values = _key_values(sheet["seed"], sheet["count"])
-    keys = _task_keys()
+    sheet = context if context is not None else exercises_context(seed, count, K, parts)
+    K = int(sheet.get("K", K))
+    keys, values = _key_values(sheet["seed"], sheet["count"], K, parts)
     if len(values) != len(sheet["cases"]):
         raise MoodleError("the sheet and its key have different numbers of cases")
-    category = category if category is not None else default_category(sheet["seed"], sheet["count"])
+    if len(keys) != len(sheet["tasks"]):
+        raise MoodleError("the sheet and its key ask different parts")
+    category = category if category is not None else default_category(sheet["seed"], sheet["count"], K)
+    shown_k = f", K = {K}" if K != 2 else ""
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           f"<!-- elbo-sym exercises, seed {sheet['seed']}, {sheet['count']} cases: Moodle XML, "
+           f"<!-- elbo-sym exercises, seed {sheet['seed']}{shown_k}, {sheet['count']} cases: Moodle XML, "
            f"one cloze question per case -->",
            "<quiz>",
            '  <question type="category">',
@@ -180,17 +195,17 @@ def moodle_quiz(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, *, toleran
                 f'    <generalfeedback format="html"><text>{cdata(feedback)}</text></generalfeedback>',
                 f"    <penalty>{PENALTY}</penalty>",
                 "    <hidden>0</hidden>",
-                f"    <idnumber>elbo-sym-{int(sheet['seed'])}-{int(case['index'])}</idnumber>",
+                f"    <idnumber>{_idnumber(int(sheet['seed']), K, int(case['index']))}</idnumber>",
                 "  </question>"]
     out.append("</quiz>")
     return "\n".join(out) + "\n"
 
 
-def write_moodle_quiz(path: str | os.PathLike[str], seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, *,
-                      tolerance: str = TOLERANCE) -> Path:
+def write_moodle_quiz(path: str | os.PathLike[str], seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT,
+                      K: int = 2, parts: Sequence[str] | None = None, *, tolerance: str = TOLERANCE) -> Path:
     """Write :func:`moodle_quiz` to ``path`` atomically (temp file in the same folder + rename)."""
     target = Path(path)
-    data = moodle_quiz(seed, count, tolerance=tolerance).encode("utf-8")
+    data = moodle_quiz(seed, count, K, parts, tolerance=tolerance).encode("utf-8")
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -3,7 +3,8 @@
 A project folder may hold a small ``elbo-sym.toml``; every key is optional, and without
 the file (or without a key) the lesson's own files and the commands' defaults are used::
 
-    derivations = ["derivations", "extra/bound.toml"]   # files or folders (default: derivations/)
+    title = "Probabilistic ML, week 5"                 # the course: names its Anki deck (and its ids)
+    derivations = ["derivations", "extra/bound.toml"]   # files or folders, with their subfolders
     selfcheck = "cards/selfcheck.toml"                 # default: the lesson's self-check
     flashcards = "cards/flashcards.toml"               # default: the lesson's flashcards
     solutions = "separate"                             # none | separate | inline
@@ -23,7 +24,9 @@ the file (or without a key) the lesson's own files and the commands' defaults ar
     likelihood = ["1/5", "3/5", "1/2"]
     q = ["1/3", "1/3", "1/3"]
 
-Paths are relative to the folder of ``elbo-sym.toml``.  The file is read like every user
+Paths are relative to the folder of ``elbo-sym.toml``; a folder in ``derivations`` stands for
+every ``*.toml`` below it, in its subfolders too (``derivations/teaching/``), in sorted order
+(:meth:`Project.derivation_paths`).  The file is read like every user
 file (:func:`elbo_sym.files.read_regular_file`, at most :data:`MAX_PROJECT_BYTES`), parsed
 with :mod:`tomllib`, and validated: an unknown key, a value of the wrong type or out of
 range, a missing file, a bad probability is a
@@ -44,6 +47,8 @@ from elbo_sym.engine.models.base import Instance
 from elbo_sym.files import FileReadError, read_regular_file
 from elbo_sym.lesson.examples import ExampleInputError, example_instance
 from elbo_sym.lesson.exercises import MAX_COUNT, MAX_EXERCISE_K, MAX_SEED, PARTS, SOLUTIONS, select_tasks
+from elbo_sym.limits import MAX_TITLE_CHARS
+from elbo_sym.prose import ProseError, check_prose
 from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, DRILL_COUNT
 
 __all__ = ["PROJECT_FILE", "MAX_PROJECT_BYTES", "MAX_PROJECT_EXAMPLES", "Settings", "Project",
@@ -54,10 +59,13 @@ PROJECT_FILE = "elbo-sym.toml"
 MAX_PROJECT_BYTES = 64_000
 MAX_PROJECT_EXAMPLES = 10
 MAX_PROJECT_PATHS = 50
+MAX_PROJECT_FOLDERS = 200
+"""Folders a project's derivation folder may hold below it."""
+MAX_FOLDER_DEPTH = 8
 
 DEFAULT_SOLUTIONS = "separate"
 
-_TOP = ("derivations", "selfcheck", "flashcards", "solutions", "exercises", "drill", "example")
+_TOP = ("title", "derivations", "selfcheck", "flashcards", "solutions", "exercises", "drill", "example")
 _EXERCISES = ("seed", "count", "K", "parts")
 _DRILL = ("count", "K")
 _EXAMPLE = ("prior", "likelihood", "q")
@@ -92,6 +100,8 @@ class Project:
     selfcheck: Path | None = None
     flashcards: Path | None = None
     settings: Settings = field(default_factory=Settings)
+    title: str = ""
+    """The course's name (``title = "..."``; empty: none given): its Anki deck's name and ids."""
 
     def with_options(self, **options: Any) -> Project:
         """The project with the command line's options (those not None) over its settings.
@@ -106,14 +116,40 @@ class Project:
         return replace(self, settings=replace(self.settings, **given))
 
     def derivation_paths(self, paths: tuple[str, ...] | list[str] = ()) -> list[str]:
-        """The derivations to read: `paths` from the command line, else the project's, else
-        ``derivations/`` in the project folder (empty when there is none)."""
+        """The derivations to read: `paths` from the command line (as given), else the
+        project's, else ``derivations/`` in the project folder (empty when there is none);
+        a project's folder with the folders below it (:func:`folders_below`)."""
         if paths:
             return list(paths)
         if self.derivations:
-            return list(self.derivations)
+            return [str(p) for item in self.derivations for p in folders_below(Path(item))]
         default = self.root / "derivations"
-        return [str(default)] if default.is_dir() else []
+        return [str(p) for p in folders_below(default)] if default.is_dir() else []
+
+
+def folders_below(path: Path) -> list[Path]:
+    """`path` and, when it is a folder, every folder below it that holds a ``*.toml`` file
+    (sorted, at most MAX_FOLDER_DEPTH deep; symbolic links to folders are not followed, so a
+    link loop cannot run forever). A file is itself."""
+    if not path.is_dir():
+        return [path]
+    found = [path]
+    level = [path]
+    for _ in range(MAX_FOLDER_DEPTH):
+        below = []
+        for folder in level:
+            try:
+                below += sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()
+                                and not p.name.startswith("."))
+            except OSError:  # an unreadable folder: its files are reported by the loader
+                continue
+        if not below:
+            break
+        found += [p for p in below if any(p.glob("*.toml"))]
+        if len(found) > MAX_PROJECT_FOLDERS:
+            raise DerivationError(str(path), 0, f"more than {MAX_PROJECT_FOLDERS} folders of derivations below it")
+        level = below
+    return sorted(found, key=lambda p: p.parts) if len(found) > 1 else found
 
 
 # --------------------------------------------------------------------------- reading
@@ -217,6 +253,7 @@ class _ProjectReader:
     # -- the file
     def project(self, data: dict, file: Path) -> Project:
         self.keys(data, _TOP, None)
+        title = self.title(data.get("title"))
         derivations: tuple[str, ...] = ()
         if "derivations" in data:
             value, line = data["derivations"], self.line("derivations")
@@ -237,7 +274,18 @@ class _ProjectReader:
         settings.update(self.drill(data.get("drill")))
         examples = self.examples(data.get("example"))
         return Project(file, self.root, derivations, examples, decks["selfcheck"], decks["flashcards"],
-                       Settings(**settings))
+                       Settings(**settings), title)
+
+    def title(self, value: Any) -> str:
+        if value is None:
+            return ""
+        line = self.line("title")
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(line, "title must be the course's name (a non-empty string)")
+        try:
+            return check_prose(value, MAX_TITLE_CHARS, "title")
+        except ProseError as error:
+            raise self.error(line, error.message) from None
 
     def table(self, value: Any, name: str) -> dict:
         if not isinstance(value, dict):

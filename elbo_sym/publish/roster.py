@@ -21,8 +21,15 @@ The seed of a student (:func:`student_seed`)
     course seed in decimal, the id in UTF-8) as a big-endian integer, top bit cleared: a
     seed in 0 .. 2**63 - 1 that depends only on the course seed and the id, so a student
     keeps the same sheet when the roster is reordered or grows. Anyone can recompute a
-    sheet with ``elbo-sym exercises --seed SEED`` (the seed is printed on the sheet and in
-    the key).
+    sheet with the command the key prints (:func:`reproduce_arguments`: ``elbo-sym
+    exercises --seed SEED --count N --K K --parts ... --solutions inline``), which names
+    every setting, so it gives the student's sheet in any folder, also a course folder
+    whose ``elbo-sym.toml`` sets other defaults. The seed is printed on the sheet and in
+    the key.
+
+Latent size and parts
+    The sheets follow ``K`` (2 to 6 states) and ``parts`` (the quantities asked) of the
+    project, like ``exercises.pdf``; the key's columns are the parts asked.
 
 Reproducible bytes
     Same roster, seed and count give byte-identical PDFs: the sheets are typeset in
@@ -59,7 +66,15 @@ from elbo_sym.files import FileReadError, read_regular_file
 from elbo_sym.prose import allowed, describe
 from elbo_sym.publish.handouts import HandoutError, exercises_context
 from elbo_sym.publish.pdfpages import GROUP_KEY, PdfPagesError, parse_pdf, split_by_group, write_pages
-from elbo_sym.publish.render import INSTALL_HINT, RenderError, build_pdf, latex_available, render_template
+from elbo_sym.publish.render import (
+    INSTALL_HINT,
+    LatexMarkup,
+    RenderError,
+    build_pdf,
+    latex_available,
+    latex_escape,
+    render_template,
+)
 
 __all__ = [
     "BATCH_STUDENTS",
@@ -75,6 +90,7 @@ __all__ = [
     "build_roster",
     "parse_roster",
     "read_roster",
+    "reproduce_arguments",
     "source_date_epoch",
     "student_seed",
 ]
@@ -243,6 +259,30 @@ def source_date_epoch() -> int:
 # --------------------------------------------------------------------------- typesetting
 
 
+def _part_names(parts: Sequence[str] | None) -> tuple[str, ...]:
+    """The parts asked, in the lesson's order (None: all of them)."""
+    from elbo_sym.lesson.exercises import select_tasks
+
+    return tuple(t.key for t in select_tasks(parts))
+
+
+def reproduce_arguments(count: int, K: int = 2, parts: Sequence[str] | None = None,
+                        seed: str | int = "SEED") -> list[str]:
+    """The `elbo-sym` arguments that print one student's sheet with its full key.
+
+    Every setting is named (seed, count, K, parts, solutions), so no elbo-sym.toml of the
+    folder it runs in can change the sheet; the key prints them with SEED as a placeholder.
+    """
+    return ["exercises", "--seed", str(seed), "--count", str(count), "--K", str(K),
+            "--parts", ",".join(_part_names(parts)), "--solutions", "inline"]
+
+
+def _command_latex(words: Sequence[str]) -> LatexMarkup:
+    """``elbo-sym WORDS`` for \\texttt: escaped, ``--`` kept as two hyphens, breakable after commas."""
+    escaped = (latex_escape(w).replace("--", "-{}-").replace(",", ",\\allowbreak{}") for w in ("elbo-sym", *words))
+    return LatexMarkup(" ".join(escaped))
+
+
 def _split_document(tex: str) -> tuple[str, str]:
     """(preamble, body) of a rendered handout."""
     preamble, marker, rest = tex.partition("\\begin{document}")
@@ -252,17 +292,18 @@ def _split_document(tex: str) -> tuple[str, str]:
     return preamble, body
 
 
-def _batch_sources(batch: Sequence[tuple[int, Student, int]], count: int) -> tuple[str, list[dict[str, Any]], Any]:
+def _batch_sources(batch: Sequence[tuple[int, Student, int]], count: int, K: int = 2,
+                   parts: Sequence[str] | None = None) -> tuple[str, list[dict[str, Any]], Any]:
     """Worker: the LaTeX of one batch of sheets, each student's key entry, and the tasks.
 
     ``batch`` holds (position in the batch, student, seed). Runs in a worker process.
     """
     preamble: str | None = None
-    parts: list[str] = []
+    bodies: list[str] = []
     entries: list[dict[str, Any]] = []
     tasks: Any = None
     for group, student, seed in batch:
-        sheet = exercises_context(seed=seed, count=count)
+        sheet = exercises_context(seed=seed, count=count, K=K, parts=parts)
         tasks = sheet["tasks"]
         tex = render_template("exercises.tex.j2", sheet=sheet, student={"id": student.id, "name": student.name})
         head, body = _split_document(tex)
@@ -272,7 +313,7 @@ def _batch_sources(batch: Sequence[tuple[int, Student, int]], count: int) -> tup
             raise RosterError("the exercises template's preamble differs between students "
                               "(student data must go into the document body)")
         # a new page, page 1, and this sheet's group on every page it ships (pdfpages cuts there)
-        parts.append(f"\\clearpage\\setcounter{{page}}{{1}}%\n\\global\\pdfpageattr=\\expandafter"
+        bodies.append(f"\\clearpage\\setcounter{{page}}{{1}}%\n\\global\\pdfpageattr=\\expandafter"
                      f"{{\\the\\elbosymattr {GROUP_KEY.decode()} {group}}}%\n{body}")
         entries.append({"id": student.id, "name": student.name, "seed": seed,
                         "cases": [{"index": c["index"], "answers": [{"letter": a["letter"], "nats": a["nats"]}
@@ -280,7 +321,7 @@ def _batch_sources(batch: Sequence[tuple[int, Student, int]], count: int) -> tup
                                   for c in sheet["cases"]]})
     assert preamble is not None
     source = (_TEX_PREFIX + preamble + "\\begin{document}\n\\newtoks\\elbosymattr "
-              "\\elbosymattr=\\expandafter{\\the\\pdfpageattr}%\n" + "".join(parts) + "\\clearpage\n\\end{document}\n")
+              "\\elbosymattr=\\expandafter{\\the\\pdfpageattr}%\n" + "".join(bodies) + "\\clearpage\n\\end{document}\n")
     return source, entries, tasks
 
 
@@ -299,9 +340,11 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def build_roster(students: Sequence[Student], out_dir: str | os.PathLike[str], *, seed: int, count: int,
-                 jobs: int | None = None, timeout: float = 300,
+                 K: int = 2, parts: Sequence[str] | None = None, jobs: int | None = None, timeout: float = 300,
                  progress: Callable[[str], None] | None = None) -> RosterResult:
     """Write ``<id>.pdf`` per student and ``teacher-key.pdf`` into ``out_dir`` (created if missing).
+
+    ``K`` and ``parts`` are the sheets' latent size and quantities asked (as for exercises.pdf).
 
     Nothing in ``out_dir`` changes unless everything was built: the PDFs are written to a
     staging folder inside it first and then moved into place. ``jobs``: worker processes
@@ -312,6 +355,10 @@ def build_roster(students: Sequence[Student], out_dir: str | os.PathLike[str], *
     ids = [s.id.lower() for s in students]
     if len(set(ids)) != len(ids):
         raise RosterError("student ids must be unique (ignoring case)")
+    try:
+        parts = _part_names(parts)
+    except ValueError as error:  # ExampleInputError: an unknown part
+        raise RosterError(str(error)) from None
     if not latex_available():
         raise RosterError(f"the sheets need LaTeX (latexmk and pdflatex); install it with: {INSTALL_HINT}")
     epoch = source_date_epoch()
@@ -332,11 +379,11 @@ def build_roster(students: Sequence[Student], out_dir: str | os.PathLike[str], *
             pdf = parse_pdf(_compile(source, workdir, f"batch-{index + 1}", timeout))
             titles = {group: f"Exercises, {student.id}, seed {s_seed}" for group, student, s_seed in batch}
             try:
-                parts = split_by_group(pdf, titles=titles, epoch=epoch)
+                pieces = split_by_group(pdf, titles=titles, epoch=epoch)
             except PdfPagesError as error:
                 raise RosterError(f"batch {index + 1}: cannot cut the sheets apart: {error}") from None
             for group, student, _ in batch:
-                _write(staging / f"{student.id}.pdf", parts[group])
+                _write(staging / f"{student.id}.pdf", pieces[group])
             note(f"typeset batch {index + 1} of {len(batches)} ({len(batch)} sheets)")
             return len(pdf.pages)
 
@@ -347,12 +394,12 @@ def build_roster(students: Sequence[Student], out_dir: str | os.PathLike[str], *
             compiles: list[Future[int]] = []
             if workers == 1:
                 for index, batch in enumerate(batches):
-                    source, entries[index], tasks = _batch_sources(batch, count)
+                    source, entries[index], tasks = _batch_sources(batch, count, K, parts)
                     compiles.append(tex_pool.submit(typeset, index, source, batch))
             else:
                 # fork the workers before any thread of ours exists (ProcessPoolExecutor forks at the first submit)
                 with ProcessPoolExecutor(max_workers=workers) as key_pool:
-                    pending = {key_pool.submit(_batch_sources, batch, count): index
+                    pending = {key_pool.submit(_batch_sources, batch, count, K, parts): index
                                for index, batch in enumerate(batches)}
                     try:
                         for future in as_completed(pending):
@@ -363,7 +410,8 @@ def build_roster(students: Sequence[Student], out_dir: str | os.PathLike[str], *
                         key_pool.shutdown(wait=False, cancel_futures=True)
                         raise
             key_source = _TEX_PREFIX + render_template(
-                "roster-key.tex.j2", key={"seed": seed, "count": count, "tasks": tasks,
+                "roster-key.tex.j2", key={"seed": seed, "count": count, "K": K, "tasks": tasks,
+                                          "command": _command_latex(reproduce_arguments(count, K, parts)),
                                           "students": [e for chunk in entries for e in chunk]})
             key_future = tex_pool.submit(_compile, key_source, workdir, KEY_NAME, timeout)
             for compiled in compiles:

@@ -739,12 +739,12 @@ def tight_drill_page(seed: int | None = None, count: int | None = None, K: int =
 
 def _cards_prose(kind: str, path: str | Path | None) -> dict[int, tuple[Prose, Prose, str, str]]:
     """Each card's front and back as prose parts (the same parts the handouts' cards print)."""
-    from elbo_sym.engine.parse import Vocabulary
     from elbo_sym.lesson.practice import load_flashcards, load_selfcheck
     from elbo_sym.report.build import prose_parts
 
     deck = load_selfcheck(path) if kind == "selfcheck" else load_flashcards(path)
-    return {c.index: (prose_parts(c.front, Vocabulary()), prose_parts(c.back, Vocabulary()), c.front, c.back)
+    names = deck.vocabulary  # the deck's own names ([params], data)
+    return {c.index: (prose_parts(c.front, names), prose_parts(c.back, names), c.front, c.back)
             for c in deck.cards}
 
 
@@ -779,7 +779,6 @@ def selfcheck_page(path: str | Path | None = None, budget: float = STEP_BUDGET_S
 def flashcards_page(path: str | Path | None = None, budget: float = STEP_BUDGET_SECONDS,
                     solutions: str = "separate") -> Page:
     """``flashcards.md`` from :func:`handouts.flashcards_context`: fronts shown, backs collapsible."""
-    from elbo_sym.lesson.practice import proved_for_text
     from elbo_sym.publish.handouts import flashcards_context
 
     deck = flashcards_context(path, budget=budget)
@@ -790,7 +789,7 @@ def flashcards_page(path: str | Path | None = None, budget: float = STEP_BUDGET_
     for sheet in deck["sheets"]:
         for cell in sheet["fronts"]:
             card = cell["card"]
-            _card(doc, card, texts[card["index"]], "Card", proved_for_text(), solutions)
+            _card(doc, card, texts[card["index"]], "Card", deck["proved_for"], solutions)
     return doc.page("flashcards.md", "Flashcards",
                     _SPACE.sub(" ", f"{deck['title']}: {deck['count']} cards, the back of each one collapsible."), 6)
 
