@@ -80,7 +80,7 @@ def _prose(text: str) -> str:
     from elbo_sym.report.build import prose_parts
 
     out = []
-    for part in prose_parts(text, Vocabulary()):
+    for part in prose_parts(text, Vocabulary(), claims=True):
         if part.kind == "math":
             out.append(mathjax(part.latex))
         elif part.kind == "paragraph":

@@ -744,7 +744,8 @@ def _cards_prose(kind: str, path: str | Path | None) -> dict[int, tuple[Prose, P
     from elbo_sym.report.build import prose_parts
 
     deck = load_selfcheck(path) if kind == "selfcheck" else load_flashcards(path)
-    return {c.index: (prose_parts(c.front, Vocabulary()), prose_parts(c.back, Vocabulary()), c.front, c.back)
+    return {c.index: (prose_parts(c.front, Vocabulary(), claims=True), prose_parts(c.back, Vocabulary(), claims=True),
+                      c.front, c.back)
             for c in deck.cards}
 
 
