@@ -28,9 +28,9 @@ break it).
 
 Only checked math is typeset, so a relation may not sit in or beside a formula: a relation
 sign (:func:`is_relation`: any Unicode relation, ``= < > ~ ≤ ≥ ≠ ≡ ≈ ∝ ∼ ⇔ → ∈ ...``) inside
-``$...$`` or anywhere in the text of a paragraph that holds a formula is refused with its
-position -- ``$log(p(x))$ ≡ $ELBO(q) + 1$`` would look like a checked statement.  A relation
-in a paragraph without formulas is text (``x = 1`` in words, as written).  Flashcard and
+``$...$`` or anywhere in the text of a field (a title, a summary, a note) that holds a
+formula is refused with its position -- ``$log(p(x))$ ≡ $ELBO(q) + 1$`` would look like a
+checked statement.  A relation in a field without formulas is text (``x = 1``, as written).  Flashcard and
 self-check texts (``claims=True``) go further: there a relation is either a formula
 ``$a <= b$`` (ASCII = <= >= < >), which the deck loader parses and checks as a claim of the
 card, or refused -- a card's text never states a relation nobody checked.
@@ -232,7 +232,7 @@ _CLAIM_RELATIONS = frozenset("<=>")
 
 def split_math(text: str, claims: bool = False) -> list[ProseSpan]:
     """`text` cut into text, ``$math$`` and paragraph spans; ProseError on an unclosed ``$``,
-    an empty ``$$``, or a relation sign inside a formula or in the text of a paragraph that
+    an empty ``$$``, or a relation sign inside a formula or in the text of a field that
     holds one (module docstring). ``\\$`` is a literal dollar sign.  `claims` (card texts):
     ``= <= >= < >`` may stand inside a formula, which the caller checks as a claim, and a
     relation sign anywhere else in the text is refused."""
@@ -278,23 +278,18 @@ def split_math(text: str, claims: bool = False) -> list[ProseSpan]:
 
 
 def _refuse_unchecked_relations(text: str, spans: list[ProseSpan], claims: bool) -> None:
-    """ProseError at the first relation sign that would be printed unchecked (see split_math)."""
-    paragraph: list[ProseSpan] = []
-    for span in [*spans, ProseSpan("paragraph", "", len(text))]:
-        if span.kind != "paragraph":
-            paragraph.append(span)
-            continue
-        has_formula = any(s.kind == "math" for s in paragraph)
-        for piece in paragraph:
-            if piece.kind == "math":
-                for i, ch in enumerate(piece.text):
-                    if is_relation(ch) and not (claims and ch in _CLAIM_RELATIONS):
-                        raise ProseError(_inside_message(ch, claims), piece.position + i)
-            elif has_formula or claims:
-                for i, ch in enumerate(piece.text):
-                    if is_relation(ch):
-                        raise ProseError(_beside_message(ch, claims), _text_position(text, piece.position, i))
-        paragraph = []
+    """ProseError at the first relation sign that would be printed unchecked (see split_math).
+    The whole field counts, not one paragraph: a title or a note prints a blank line as a space."""
+    has_formula = any(span.kind == "math" for span in spans)
+    for span in spans:
+        if span.kind == "math":
+            for i, ch in enumerate(span.text):
+                if is_relation(ch) and not (claims and ch in _CLAIM_RELATIONS):
+                    raise ProseError(_inside_message(ch, claims), span.position + i)
+        elif span.kind == "text" and (has_formula or claims):
+            for i, ch in enumerate(span.text):
+                if is_relation(ch):
+                    raise ProseError(_beside_message(ch, claims), _text_position(text, span.position, i))
 
 
 def _inside_message(ch: str, claims: bool) -> str:
@@ -310,7 +305,7 @@ def _beside_message(ch: str, claims: bool) -> str:
         return (f"a relation ({ch}) in a card's text would be printed unchecked: write it as a formula "
                 f"($a <= b$, checked as a claim of the card) or in words")
     return (f"a relation ({ch}) next to a formula would be printed unchecked: state it as the claim or a step, "
-            f"or write it in words (a paragraph with a $...$ formula holds no relation signs outside it)")
+            f"or write it in words (a text with a $...$ formula holds no relation signs outside it)")
 
 
 def _text_position(text: str, start: int, index: int) -> int:

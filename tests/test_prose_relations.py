@@ -1,8 +1,8 @@
 """Only checked math is typeset (issue 15, part 5).
 
 * Every Unicode relation sign (derived from Unicode data: elbo_sym.prose.is_relation) written
-  inside a ``$...$`` formula or in the text of a paragraph that holds one is refused with
-  file:line:col, in titles, summaries and step notes (exit 2).  The red team's statements:
+  inside a ``$...$`` formula or in the text of a field that holds one is refused with
+  file:line:col, in titles, summaries and step notes (exit 2); the whole field counts.  The red team's statements:
   ``$log(p(x))$ ≡ $ELBO(q) + 1$``, ``≈``, ``∝``, ``∼``, ``⇔``.
 * Plain prose that looks like math (``log p(x) = q(z) - 1``) stays text in the .tex and in the
   web page's Markdown: it is never typeset like a checked formula.
@@ -66,13 +66,17 @@ def test_every_relation_sign_inside_or_beside_a_formula_is_refused_at_its_positi
             info.value.position] == ch, (ch, text, info.value.message)
 
 
-def test_a_relation_in_a_paragraph_without_formulas_is_text():
-    text = "log p(x) = q(z) - 1, and x ≤ 2 → fine\n\nthe gap $KL(q(z), p(z))$ in words"
-    spans = split_math(text)
-    assert [s.kind for s in spans] == ["text", "paragraph", "text", "math", "text"]
-    assert spans[0].text == "log p(x) = q(z) - 1, and x ≤ 2 → fine"
-    with pytest.raises(ProseError):  # the positive control: the same sign in the formula's paragraph
-        split_math("the gap $KL(q(z), p(z))$ in words, and x ≤ 2")
+def test_a_relation_in_a_text_without_formulas_is_text():
+    text = "log p(x) = q(z) - 1, and x ≤ 2 → fine\n\nstill no formula: a < b"
+    assert [s.kind for s in split_math(text)] == ["text", "paragraph", "text"]
+    # the positive controls: a formula anywhere in the field, even paragraphs away (a title or a
+    # note prints a blank line as a space)
+    for ch, text in (("≤", "the gap $KL(q(z), p(z))$ in words, and x ≤ 2"),
+                     ("<", "the gap $KL(q(z), p(z))$ in words\n\nand later a < b"),
+                     ("≥", "x ≥\n\n$H(q)$")):
+        with pytest.raises(ProseError) as info:
+            split_math(text)
+        assert text[info.value.position] == ch
 
 
 def _column_of(text: str, ch: str, line: int) -> int:
