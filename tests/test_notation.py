@@ -488,3 +488,9 @@ def test_katex_compiles_the_names_as_written(tmp_path):
     assert run.returncode == 0, run.stderr
     results = json.loads(run.stdout)["formulas"]
     assert len(results) == len(formulas) > 0 and all(r["ok"] for r in results), results
+
+
+def test_an_observation_named_like_a_modifier_prints_as_written():
+    e = parse("log(p(xhat | z)) + ELBO(q(z | xhat), xhat)", Vocabulary(data=("xhat",)))
+    latex = to_latex(e)
+    assert latex.count(r"\mathit{xhat}") == 3 and r"\hat" not in latex
