@@ -30,10 +30,10 @@ Only checked math is typeset, so a relation may not sit in or beside a formula: 
 sign (:func:`is_relation`: any Unicode relation, ``= < > ~ ≤ ≥ ≠ ≡ ≈ ∝ ∼ ⇔ → ∈ ...``) inside
 ``$...$`` or anywhere in the text of a field (a title, a summary, a note) that holds a
 formula is refused with its position -- ``$log(p(x))$ ≡ $ELBO(q) + 1$`` would look like a
-checked statement.  A relation in a field without formulas is text (``x = 1``, as written).  Flashcard and
-self-check texts (``claims=True``) go further: there a relation is either a formula
-``$a <= b$`` (ASCII = <= >= < >), which the deck loader parses and checks as a claim of the
-card, or refused -- a card's text never states a relation nobody checked.
+checked statement.  A relation in a field without formulas is text (``x = 1``, as written).
+Flashcard and self-check texts (``claims=True``) go further: there a relation is either a
+formula ``$a <= b$`` (ASCII = <= >= < >), which the deck loader parses and checks as a claim
+of the card, or refused -- a card's text never states a relation nobody checked.
 
 :func:`terminal_safe` escapes what must not reach a terminal raw (control and formatting
 characters, lone surrogates from undecodable file names) as ``\\uXXXX``.
