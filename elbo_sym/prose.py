@@ -21,8 +21,19 @@ never end a paragraph inside a formula block.
 Math in prose: ``$...$`` spans hold expressions of the derivation vocabulary
 (``$KL(q(z), p(z | x))$``); :func:`split_math` finds them, the loader parses each with the
 same safe parser and the handouts print them with the one printer. ``\\$`` is a dollar
-sign. Outside the spans everything is text, escaped when printed: raw LaTeX is impossible. Each field has a length
-limit and no word may be longer than ``MAX_WORD_CHARS`` (TeX cannot break it).
+sign. Outside the spans everything is text, escaped when printed: raw LaTeX is impossible,
+and plain prose is never turned into math (``log p(x) = q(z) - 1`` prints as those words).
+Each field has a length limit and no word may be longer than ``MAX_WORD_CHARS`` (TeX cannot
+break it).
+
+Only checked math is typeset, so a relation may not sit in or beside a formula: a relation
+sign (:func:`is_relation`: any Unicode relation, ``= < > ~ ≤ ≥ ≠ ≡ ≈ ∝ ∼ ⇔ → ∈ ...``) inside
+``$...$`` or anywhere in the text of a field (a title, a summary, a note) that holds a
+formula is refused with its position -- ``$log(p(x))$ ≡ $ELBO(q) + 1$`` would look like a
+checked statement.  A relation in a field without formulas is text (``x = 1``, as written).
+Flashcard and self-check texts (``claims=True``) go further: there a relation is either a
+formula ``$a <= b$`` (ASCII = <= >= < >), which the deck loader parses and checks as a claim
+of the card, or refused -- a card's text never states a relation nobody checked.
 
 :func:`terminal_safe` escapes what must not reach a terminal raw (control and formatting
 characters, lone surrogates from undecodable file names) as ``\\uXXXX``.
@@ -32,6 +43,7 @@ A test builds one PDF holding every allowed non-ASCII character (tests/test_pros
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -39,7 +51,7 @@ from dataclasses import dataclass
 from elbo_sym.limits import MAX_WORD_CHARS
 
 __all__ = ["MATH_CHARACTERS", "TEXT_CHARACTERS", "PARAGRAPH", "ProseError", "ProseSpan", "allowed", "check_prose",
-           "html_text", "inline", "make_safe", "split_math", "terminal_safe"]
+           "html_text", "inline", "is_relation", "make_safe", "relation_characters", "split_math", "terminal_safe"]
 
 _GREEK = {
     "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "varepsilon", "ϵ": "epsilon",
@@ -75,6 +87,41 @@ _WORD = re.compile(r"[^ \t\r\n]+")
 _ASCII_PROSE = re.compile(r"[\t\n\r\x20-\x7e]*")
 _CONTROL_NAMES = {0x00: "NUL", 0x07: "BEL", 0x08: "BACKSPACE", 0x0B: "VERTICAL TAB", 0x0C: "FORM FEED",
                   0x1B: "ESC", 0x7F: "DEL", 0x85: "NEXT LINE", 0x9B: "CONTROL SEQUENCE INTRODUCER"}
+
+
+_ARROW_BLOCKS = ((0x2190, 0x21FF), (0x27F0, 0x27FF), (0x2900, 0x297F))
+"""Arrows, Supplemental Arrows-A and -B: every character there is a relation (->, =>, <=>)."""
+_RELATION_NAME = re.compile(
+    r"EQUAL|EQUIVALENT|IDENTICAL|LESS|GREATER|TILDE|ALMOST|ASYMPTOTIC|APPROX|PROPORTION|PRECEDE|SUCCEED|"
+    r"SUBSET|SUPERSET|ELEMENT OF|CONTAIN|MEMBER|DIVIDE|PARALLEL|PERPENDICULAR|BETWEEN|SIMILAR|CONGRUENT|"
+    r"EQUIANGULAR|MEASURED BY|CORRESPONDS|ESTIMATES|TACK|TURNSTILE|TRUE|FORCE|PROVE|ASSERTION|MODELS|"
+    r"NORMAL SUBGROUP|ARROW|HARPOON|RATIO|THEREFORE|BECAUSE|EXCESS|HOMOTHETIC|LAZY S|SINE WAVE|BOWTIE|"
+    r"ORIGINAL OF|IMAGE OF|MULTIMAP|APPROACHES")
+"""Words of the Unicode names of relation symbols (Sm) in Mathematical Operators (2200-22FF),
+Supplemental Mathematical Operators (2A00-2AFF), Miscellaneous Mathematical Symbols and ASCII
+(= < > ~): "LESS-THAN OR EQUAL TO", "IDENTICAL TO", "ALMOST EQUAL TO", "PROPORTIONAL TO",
+"TILDE OPERATOR", "MUCH GREATER-THAN", "ELEMENT OF", "DOES NOT DIVIDE", "MODELS", ..."""
+
+
+@functools.lru_cache(maxsize=4096)
+def is_relation(ch: str) -> bool:
+    """Whether `ch` is a relation sign, from Unicode data: a math symbol (category Sm) whose
+    name says relation (:data:`_RELATION_NAME`), or any arrow (the arrow blocks; symbols of
+    other blocks named ARROW or HARPOON)."""
+    code = ord(ch)
+    if any(low <= code <= high for low, high in _ARROW_BLOCKS):
+        return True
+    category = unicodedata.category(ch)
+    name = unicodedata.name(ch, "")
+    if category == "So":
+        return "ARROW" in name or "HARPOON" in name
+    return category == "Sm" and _RELATION_NAME.search(name) is not None
+
+
+@functools.cache
+def relation_characters() -> frozenset[str]:
+    """Every relation sign of Unicode (:func:`is_relation`), for tests and documentation."""
+    return frozenset(chr(c) for c in range(0x20, 0x30000) if is_relation(chr(c)))
 
 
 class ProseError(ValueError):
@@ -117,10 +164,11 @@ def _refusal(ch: str) -> str:
             f"(Latin letters, Greek letters, and symbols such as ≤ ≥ ≠ ≈ ∞ → × · are fine)")
 
 
-def check_prose(text: str, limit: int, what: str) -> str:
+def check_prose(text: str, limit: int, what: str, claims: bool = False) -> str:
     """`text` as inline prose, or ProseError naming the problem (and its position in `text`).
 
-    `limit`: most characters allowed; `what`: the field, for the message ("why", "title").
+    `limit`: most characters allowed; `what`: the field, for the message ("why", "title");
+    `claims`: a card's text (:func:`split_math`).
     Line breaks (with the spaces around them) become one space; ends are stripped.
     """
     if len(text) > limit:
@@ -135,7 +183,10 @@ def check_prose(text: str, limit: int, what: str) -> str:
             raise ProseError(f"{what}: the word starting {start!r}... is {len(word.group()):,} characters long; "
                              f"the limit is {MAX_WORD_CHARS} (TeX cannot break it across lines: add spaces)",
                              word.start())
-    split_math(text)  # an unclosed $ is an error here, where the file and line are known
+    try:
+        split_math(text, claims)  # an unclosed $, a relation: an error here, where the file and line are known
+    except ProseError as error:
+        raise ProseError(f"{what}: {error.message}", error.position) from None
     return _PARAGRAPHS.sub(PARAGRAPH, _LINE_BREAKS.sub(_line_break, text).strip())
 
 
@@ -175,13 +226,16 @@ class ProseSpan:
 _MATH_SPAN = re.compile(r"\\\$|\$|(?:\r\n|\r|\n)[ \t]*(?:\r\n|\r|\n)")
 """A literal dollar, a formula's dollar, or a blank line (also with spaces on it: what
 :func:`check_prose` turns into a paragraph break)."""
-_RELATION_AFTER = re.compile(r"\s*(<=|>=|==|!=|=|<|>|≤|≥|≠)")
-_RELATION_BEFORE = re.compile(r".*(<=|>=|==|!=|=|<|>|≤|≥|≠)\s*", re.S)
+_CLAIM_RELATIONS = frozenset("<=>")
+"""Relations a card's claim may be written with inside ``$...$``: = <= >= < > (and ==)."""
 
 
-def split_math(text: str) -> list[ProseSpan]:
-    """`text` cut into text, ``$math$`` and paragraph spans; ProseError on an unclosed ``$``
-    or an empty ``$$``. ``\\$`` is a literal dollar sign."""
+def split_math(text: str, claims: bool = False) -> list[ProseSpan]:
+    """`text` cut into text, ``$math$`` and paragraph spans; ProseError on an unclosed ``$``,
+    an empty ``$$``, or a relation sign inside a formula or in the text of a field that
+    holds one (module docstring). ``\\$`` is a literal dollar sign.  `claims` (card texts):
+    ``= <= >= < >`` may stand inside a formula, which the caller checks as a claim, and a
+    relation sign anywhere else in the text is refused."""
     spans: list[ProseSpan] = []
     buffer, start, math_at = [], 0, None
     position = 0
@@ -219,12 +273,48 @@ def split_math(text: str) -> list[ProseSpan]:
     buffer.append(text[position:])
     if "".join(buffer):
         spans.append(ProseSpan("text", "".join(buffer), start))
-    for left, right in zip(spans, spans[1:]):  # $a$ >= b, a < $b$: a relation typeset half in math
-        if (left.kind == "math" and right.kind == "text" and _RELATION_AFTER.match(right.text)) or \
-                (left.kind == "text" and right.kind == "math" and _RELATION_BEFORE.fullmatch(left.text)):
-            raise ProseError("a relation next to a formula would be printed unchecked: state it as the claim or "
-                             "a step, or write it in words", right.position if left.kind == "math" else left.position)
+    _refuse_unchecked_relations(text, spans, claims)
     return spans
+
+
+def _refuse_unchecked_relations(text: str, spans: list[ProseSpan], claims: bool) -> None:
+    """ProseError at the first relation sign that would be printed unchecked (see split_math).
+    The whole field counts, not one paragraph: a title or a note prints a blank line as a space."""
+    has_formula = any(span.kind == "math" for span in spans)
+    for span in spans:
+        if span.kind == "math":
+            for i, ch in enumerate(span.text):
+                if is_relation(ch) and not (claims and ch in _CLAIM_RELATIONS):
+                    raise ProseError(_inside_message(ch, claims), span.position + i)
+        elif span.kind == "text" and (has_formula or claims):
+            for i, ch in enumerate(span.text):
+                if is_relation(ch):
+                    raise ProseError(_beside_message(ch, claims), _text_position(text, span.position, i))
+
+
+def _inside_message(ch: str, claims: bool) -> str:
+    if claims:
+        return (f"a relation ({ch}) inside a formula: a card's claim is written with =, <=, >=, < or > "
+                f"($ELBO(q) <= log(p(x))$) and checked; other relations cannot be checked: write them in words")
+    return (f"a relation ({ch}) inside a formula would be printed unchecked: state it as the claim or a step, "
+            f"or write it in words")
+
+
+def _beside_message(ch: str, claims: bool) -> str:
+    if claims:
+        return (f"a relation ({ch}) in a card's text would be printed unchecked: write it as a formula "
+                f"($a <= b$, checked as a claim of the card) or in words")
+    return (f"a relation ({ch}) next to a formula would be printed unchecked: state it as the claim or a step, "
+            f"or write it in words (a text with a $...$ formula holds no relation signs outside it)")
+
+
+def _text_position(text: str, start: int, index: int) -> int:
+    """Where the `index`-th character of a text span that starts at `start` is in `text`
+    (a ``\\$`` is one character of the span, two of the text)."""
+    position = start
+    for _ in range(index):
+        position += 2 if text.startswith("\\$", position) else 1
+    return position
 
 
 def make_safe(text: str, limit: int, word_chars: int = MAX_WORD_CHARS) -> str:

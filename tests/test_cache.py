@@ -411,3 +411,65 @@ def test_a_relative_cache_folder_is_made_absolute(work, monkeypatch):
     monkeypatch.setenv("ELBO_SYM_CACHE_DIR", "relative-cache")
     assert result_cache.cache_dir() == work / "relative-cache"
     assert result_cache.cache_dir().is_absolute()
+
+
+# ---------------------------------------------------------------------------- issue 15: dependencies and checkouts
+
+
+@pytest.mark.parametrize("package", result_cache.DEPENDENCIES)
+def test_the_key_changes_with_each_dependencys_version(package, tmp_path, monkeypatch):
+    """SciPy's search can decide an accepted step: another SciPy (or SymPy, mpmath, NumPy) is another key.
+    A distribution's metadata put first on sys.path is what importlib.metadata reports as installed."""
+    source = REPO / "elbo_sym"
+    before = result_cache.fingerprint(source, "1.0")
+    assert result_cache.installed_version(package) != "0.0.1-planted"
+    dist_info = tmp_path / f"{package}-0.0.1-planted.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 0.0.1-planted\n", "utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert result_cache.installed_version(package) == "0.0.1-planted"
+    assert result_cache.fingerprint(source, "1.0") != before
+
+
+def test_a_missing_dependency_is_part_of_the_key_too():
+    assert result_cache.installed_version("no-such-package-elbo-sym-test") == "missing"
+
+
+@pytest.mark.parametrize("marker", ["folder", "file"])  # a clone's .git folder, a worktree's .git file
+def test_a_cache_folder_inside_a_git_work_tree_is_not_used(work, capsys, monkeypatch, marker):
+    """$ELBO_SYM_CACHE_DIR pointing into a checkout whose commit carries a key and a forged entry
+    (right owner, right mode): the run checks everything, warns, and writes nothing there."""
+    expected = fresh(capsys, "bad.toml")
+    assert expected[0] == 1
+    repository = work.parent / "repository"
+    repository.mkdir()
+    if marker == "folder":
+        (repository / ".git").mkdir()
+    else:
+        (repository / ".git").write_text("gitdir: /elsewhere/.git/worktrees/x\n", "utf-8")
+    planted = repository / "sub" / "cache"
+    planted.mkdir(parents=True)
+    known = b"k" * result_cache.KEY_BYTES
+    (planted / result_cache.KEY_FILE).write_bytes(known)
+    os.chmod(planted / result_cache.KEY_FILE, 0o600)
+    monkeypatch.setenv("ELBO_SYM_CACHE_DIR", str(planted))
+    key = result_cache.entry_key("bad.toml", Path("bad.toml").read_bytes(), STEP_BUDGET_SECONDS)
+    write_entry(planted / f"{key}.json", forged_payload(key, "bad.toml"), known, key)
+    code, out, err = cli(capsys, "check", "bad.toml")
+    assert (code, out) == expected[:2] and "FAKE REPORT" not in out
+    assert "warning" in err and "git work tree" in err and str(repository) in err
+    before = sorted(p.name for p in planted.iterdir())
+    assert cli(capsys, "check", "good.toml")[0] == 0
+    assert sorted(p.name for p in planted.iterdir()) == before  # nothing written there either
+    assert result_cache.inside_work_tree(planted) == repository
+
+
+def test_a_symlink_into_a_work_tree_is_refused_too(tmp_path):
+    repository = tmp_path / "repository"
+    (repository / ".git").mkdir(parents=True)
+    (repository / "cache").mkdir()
+    link = tmp_path / "outside"
+    link.symlink_to(repository / "cache")
+    assert result_cache.inside_work_tree(link) == repository
+    assert result_cache.inside_work_tree(tmp_path / "elsewhere") is None
+    assert result_cache.Cache(link).warning is not None and result_cache.Cache(tmp_path / "c").warning is None

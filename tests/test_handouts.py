@@ -108,15 +108,21 @@ def test_every_formula_comes_from_the_printer(results) -> None:
         assert to_latex(d.start.expr) in src
         for step in d.steps:
             assert to_latex(step.expr) in src
-        assert render.typeset_prose(d.title) in src  # prose set like a textbook (x, z, q as math)
+        assert render.typeset_prose(d.title) in src  # prose set like a textbook, as text (never math)
 
 
 def test_contexts_mark_only_printer_output_as_latex(results) -> None:
     ctx = handouts.derivation_context(results[0])
     assert all(isinstance(s["expr"], LatexMarkup) and isinstance(s["rel"], LatexMarkup) for s in ctx["steps"])
     # prose is escaped text set like a textbook (formulas only from $...$ spans through the
-    # printer; none here): render.typeset_prose, tests/test_typography.py
-    assert [s["why"] for s in ctx["steps"]] == [render.typeset_prose(s.why) for s in results[0].steps]
+    # printer): render.typeset_prose, tests/test_typography.py
+    for shown, step in zip(ctx["steps"], results[0].steps, strict=True):
+        if "$" not in step.why:
+            assert shown["why"] == render.typeset_prose(step.why)
+        else:  # jensen.toml, step 2: "multiply and divide by $q(z)$, which is positive"
+            formulas = [part.latex for part in step.why_parts if part.kind == "math"]
+            assert formulas and shown["why"] == handouts.prose(step.why_parts, step.why)
+            assert all(rf"\({latex}\)" in shown["why"] for latex in formulas)
     assert ctx["title"] == render.typeset_prose(results[0].title)
 
 
@@ -207,10 +213,10 @@ def test_derivations_pdf(built, results) -> None:
     text = text_of(built, "derivations")
     flat = squash(text)
     for result in results:
-        d = load(result.file)
-        assert squash(d.title) in flat and squash(d.summary) in flat
-        for step in d.steps:  # bars are math (|| is a parallel sign); pdftotext drops big brackets
-            assert loose(step.why) in loose(flat)
+        for parts in (result.title_parts, result.summary_parts, *(step.why_parts for step in result.steps)):
+            # the text as written (bars as math, brackets dropped by pdftotext); $...$ formulas typeset
+            texts = [loose(part.text) for part in parts if part.kind == "text" and part.text.strip()]
+            assert texts and all(text in loose(flat) for text in texts), texts
     assert "Claim." in text and "which is the claim" in text
     assert flat.count("Claim.") == len(results)
     assert "logp(x)≥L(q)" in flat  # the Jensen claim, typeset

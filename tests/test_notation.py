@@ -255,6 +255,7 @@ def printer_commands() -> set[str]:
     """The commands written in notation.py's printer, plus what SymPy's base printer adds for
     the expressions the parser builds: \\cdot between two numbers and Greek parameter names."""
     source = inspect.getsource(notation.ElboLatexPrinter) + inspect.getsource(notation.to_latex)
+    source += inspect.getsource(notation.name_latex) + inspect.getsource(notation._word_latex)  # names as written
     source += repr(RELATION_LATEX)
     found = {c.replace("\\\\", "\\") for c in re.findall(r"\\\\?(?:[A-Za-z]+|[,|])", source)}
     return {c for c in found if c not in (r"\n",)} | {r"\cdot", r"\beta", r"\mu", r"\sigma"}  # Greek parameters
@@ -265,9 +266,9 @@ ALLOWED = printer_commands()
 
 def test_the_allow_list_is_what_the_printer_writes():
     for command in (r"\mathrm", r"\mathcal", r"\mathbb", r"\mid", r"\frac", r"\log", r"\sum", r"\big", r"\,",
-                    r"\|", r"\left", r"\right", r"\pi", r"\ell", r"\exp", r"\leq", r"\geq"):
+                    r"\|", r"\left", r"\right", r"\pi", r"\ell", r"\exp", r"\leq", r"\geq", r"\mathit"):
         assert command in ALLOWED, command
-    assert not {r"\operatorname", r"\text", r"\mathit", r"\begin", r"\input", r"\def"} & ALLOWED
+    assert not {r"\operatorname", r"\text", r"\mathscr", r"\hat", r"\dot", r"\begin", r"\input", r"\def"} & ALLOWED
 
 
 def _corpus() -> list:
@@ -386,3 +387,110 @@ else:  # pragma: no cover - hypothesis is a test extra
     @pytest.mark.skip(reason="hypothesis (a test extra) is not installed")
     def test_generated_expressions_print_within_the_allow_list_and_reparse():
         pass
+
+
+# ------------------------------------------------------------------ names as written (issue 15)
+
+# SymPy's printer reads these suffixes as commands (tscr -> \mathscr{t}, xhat -> \hat{x}, ...):
+# a fully proved file with such a parameter could not be built.  Each prints as written.
+WORD_NAMES = ("tscr", "xhat", "xdot", "xddot", "xfrak", "xbar", "xcal", "xbm", "xbf", "xvec", "xtilde", "xprime",
+              "xabs", "xnorm", "alphahat", "betabar", "Alpha", "omicron", "hbar", "aleph", "infty", "nabla")
+
+
+@pytest.mark.parametrize("name", WORD_NAMES)
+def test_a_users_name_never_becomes_a_macro(name):
+    from sympy.printing.latex import latex
+
+    assert latex(Symbol(name)) != rf"\mathit{{{name}}}"  # SymPy alone would alter it (the bug)
+    assert to_latex(Symbol(name)) == rf"\mathit{{{name}}}"
+    product = to_latex(parse(f"2 * {name} * other", Vocabulary(params=(name, "other"))))
+    assert rf"\mathit{{{name}}}" in product and r"\," in product  # a product of names never reads as one name
+    assert _commands(product) <= {r"\mathit", r"\,"}
+
+
+@pytest.mark.parametrize("name, expected", [("beta", r"\beta"), ("beta1", r"\beta_{1}"), ("x12", "x_{12}"),
+                                            ("Gamma", r"\Gamma"), ("lamda", r"\lambda"), ("w", "w"),
+                                            ("mu2", r"\mu_{2}"), ("xhat2", r"\mathit{xhat2}"),
+                                            ("ab1", r"\mathit{ab1}")])
+def test_greek_names_letters_and_indices(name, expected):
+    assert to_latex(Symbol(name)) == expected
+
+
+NAMES_FILE = """title = "Names as written"
+K = 2
+start = "{start}"
+
+[params]
+{params}
+
+[[step]]
+rel = "="
+expr = "{expr}"
+rule = "algebra"
+why = "reorder the terms"
+"""
+
+
+def names_file(tmp_path: Path) -> Path:
+    start = " + ".join(f"{a} * {b}" for a, b in zip(WORD_NAMES[::2], WORD_NAMES[1::2]))
+    expr = " + ".join(f"{b} * {a}" for a, b in reversed(list(zip(WORD_NAMES[::2], WORD_NAMES[1::2]))))
+    params = "\n".join(f'{name} = "real"' for name in WORD_NAMES)
+    path = tmp_path / "names.toml"
+    path.write_text(NAMES_FILE.format(start=start, expr=expr, params=params), "utf-8")
+    return path
+
+
+def test_a_fully_proved_file_with_such_names_builds_and_prints_them_as_written(tmp_path, requires_latex):
+    import subprocess
+
+    from elbo_sym.publish.handouts import derivations_handout, write_handouts
+    from elbo_sym.report.build import check_file
+
+    report = check_file(load(names_file(tmp_path)))
+    assert report.ok and [s.verdict for s in report.steps] == ["proved"]
+    (built,) = write_handouts([derivations_handout([report])], tmp_path / "out")
+    assert built.ok, f"{built.message}\n{built.log_excerpt}"
+    text = subprocess.run(["pdftotext", str(built.pdf), "-"], capture_output=True, text=True, check=True).stdout
+    words = set(re.findall(r"[A-Za-z]+", text))
+    assert set(WORD_NAMES) <= words, set(WORD_NAMES) - words
+
+
+def test_the_web_pages_print_the_same_names(tmp_path):
+    from elbo_sym.publish import web
+    from elbo_sym.report.build import check_file
+
+    page = web.derivations_page([check_file(load(names_file(tmp_path)))])
+    tex = " ".join(f.tex for f in page.formulas)
+    for name in WORD_NAMES:
+        assert rf"\mathit{{{name}}}" in tex, name
+    assert not {r"\mathscr", r"\hat", r"\dot", r"\mathfrak", r"\aleph", r"\hbar"} & _commands(tex)
+
+
+def test_katex_compiles_the_names_as_written(tmp_path):
+    """The web pages' formulas through web/katex_check.mjs (as tests/test_web.py does)."""
+    import json
+    import os
+    import shutil
+    import subprocess
+
+    from elbo_sym.publish import web
+    from elbo_sym.report.build import check_file
+
+    script = ROOT / "web" / "katex_check.mjs"
+    if shutil.which("node") is None or not (ROOT / "web" / "node_modules" / "katex" / "package.json").is_file():
+        if os.environ.get("ELBO_SYM_REQUIRE_WEB") == "1":
+            pytest.fail("node or web/node_modules missing; ELBO_SYM_REQUIRE_WEB=1 forbids skipping")
+        pytest.skip("node or web/node_modules missing (npm ci --prefix web)")
+    formulas = web.derivations_page([check_file(load(names_file(tmp_path)))]).formulas
+    payload = {"macros": {}, "formulas": [{"tex": f.tex, "display": f.display} for f in formulas]}
+    run = subprocess.run(["node", str(script)], input=json.dumps(payload), capture_output=True, text=True,
+                         timeout=300, cwd=script.parent)
+    assert run.returncode == 0, run.stderr
+    results = json.loads(run.stdout)["formulas"]
+    assert len(results) == len(formulas) > 0 and all(r["ok"] for r in results), results
+
+
+def test_an_observation_named_like_a_modifier_prints_as_written():
+    e = parse("log(p(xhat | z)) + ELBO(q(z | xhat), xhat)", Vocabulary(data=("xhat",)))
+    latex = to_latex(e)
+    assert latex.count(r"\mathit{xhat}") == 3 and r"\hat" not in latex

@@ -1,8 +1,8 @@
 """Typography of the handouts, as a reader sees them (issue 11, part 6).
 
-Unit tests of the prose transformation (render.typeset_prose: quotes, minus signs, x, z, q
-and p(z | x)-like calls as math, || and | as math), then the PDFs read back with pdftotext,
-page by page where the page matters.
+Unit tests of the prose transformation (render.typeset_prose: quotes, minus signs; plain
+prose stays text, never math -- issue 15), then the PDFs read back with pdftotext, page by
+page where the page matters.
 """
 
 from __future__ import annotations
@@ -42,18 +42,22 @@ K3_EXAMPLE = Instance.of("k3", prior=(Fraction(1, 2), Fraction(1, 3), Fraction(1
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("a prior over z and a likelihood of x given z",
-     r"a prior over \(z\) and a likelihood of \(x\) given \(z\)"),
-    ("q is a distribution", r"\(q\) is a distribution"),
-    ("the q-average of the VAE's z.", r"the \(q\)-average of the VAE’s \(z\)."),
-    ("product rule: p(x, z) = p(z) p(x | z)", r"product rule: \(p(x, z)\) = \(p(z)\) \(p(x \mid z)\)"),
-    ("p(z = 1 | x)", r"\(p(z = 1 \mid x)\)"),
+    ("a prior over z and a likelihood of x given z", "a prior over z and a likelihood of x given z"),
+    ("q is a distribution", "q is a distribution"),
+    ("the q-average of the VAE's z.", "the q-average of the VAE\u2019s z."),
+    ("product rule: p(x, z) = p(z) p(x | z)", r"product rule: p(x, z) = p(z) p(x \textbar{} z)"),
+    ("p(z = 1 | x)", r"p(z = 1 \textbar{} x)"),
+    ("log p(x) = q(z) - 1", r"log p(x) = q(z) \ensuremath{-} 1"),  # a minus sign, nothing else changes
     ("ELBO = log p(x) - KL(q || p(z | x))",
-     r"ELBO = \(\log p(x)\) \ensuremath{-} \(\mathrm{KL}\big(q \,\|\, p(z \mid x)\big)\)"),
-    ("a || b and c | d", r"a \(\|\) b and c \(\mid\) d"),
+     r"ELBO = log p(x) \ensuremath{-} KL(q \textbar{}\textbar{} p(z \textbar{} x))"),
+    ("a || b and c | d", r"a \textbar{}\textbar{} b and c \textbar{} d"),
 ])
-def test_variables_calls_and_bars_become_math(text: str, expected: str) -> None:
-    assert typeset_prose(text) == expected
+def test_plain_prose_stays_text_never_math(text: str, expected: str) -> None:
+    """Issue 15: only $...$ formulas, parsed and checked, are typeset as math; prose that looks
+    like math (variables, calls, relations) is printed as the words it is."""
+    out = typeset_prose(text)
+    assert out == expected
+    assert r"\(" not in out and r"\[" not in out and "$" not in out
 
 
 @pytest.mark.parametrize("text", [
@@ -61,13 +65,10 @@ def test_variables_calls_and_bars_become_math(text: str, expected: str) -> None:
     "A 2 x 4 grid",  # x as "times" between numbers
     "see x.toml or z.toml",  # file names
     "xz, qq, zx and Q",  # not single letters (nor upper case)
+    "p(x given z)",
 ])
 def test_words_and_non_variables_are_untouched(text: str) -> None:
     assert typeset_prose(text) == text
-
-
-def test_a_call_with_words_inside_stays_text_but_its_variables_are_math() -> None:
-    assert typeset_prose("p(x given z)") == r"p(\(x\) given \(z\))"
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -101,7 +102,7 @@ def test_escaping_still_holds() -> None:
 
 
 def test_prose_fallback_is_typeset_too() -> None:
-    assert prose((), "when q is the posterior") == r"when \(q\) is the posterior"
+    assert prose((), "when q is the 'posterior'") == "when q is the \u2018posterior\u2019"
 
 
 def test_vectors_have_brackets_that_fit_display_fractions() -> None:
@@ -178,8 +179,8 @@ def test_the_evidence_is_a_probability_never_in_nats_or_bits(typeset) -> None:
 
 def test_bars_in_notes_are_math_not_slashes(typeset) -> None:
     text = pdf_text(typeset["derivations"])
-    # tight.toml, step 1: "ELBO = log p(x) - KL(q || p(z | x))"
-    assert "q \u2225 p(z | x)" in text
+    # tight.toml, step 1: "the gap identity: the ELBO is $log(p(x))$ minus $KL(q(z), p(z | x))$"
+    assert "q(z) \u2225 p(z | x)" in text
     assert "||" not in text and "//" not in text
 
 
@@ -191,11 +192,11 @@ def test_typographic_quotes_and_minus_signs(typeset) -> None:
     assert "VAE\u2019s" in selfcheck
 
 
-def test_variables_in_prose_are_math_in_the_source(typeset) -> None:
+def test_prose_is_text_and_formulas_are_math_in_the_source(typeset) -> None:
     tex = typeset["selfcheck"].with_suffix(".tex").read_text("utf-8")
-    assert r"a prior over \(z\) and a likelihood of \(x\) given \(z\)" in tex
+    assert "a prior over z and a likelihood of x given z" in tex  # plain prose: text (issue 15)
     tex = typeset["derivations"].with_suffix(".tex").read_text("utf-8")
-    assert r"by \(q(z)\) \textgreater{} 0" in tex  # jensen.toml, step 2
+    assert r"by \(q(z)\), which is positive" in tex  # jensen.toml, step 2: a $...$ formula
 
 
 def test_display_fractions_have_brackets_that_fit(typeset) -> None:

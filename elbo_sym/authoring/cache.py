@@ -6,7 +6,9 @@ hashes everything the report depends on:
 * the file's bytes and the path as given (the report prints the path);
 * elbo-sym's version and the source of *every* module of the package (any engine edit
   invalidates every entry);
-* SymPy's and mpmath's versions, and the Python version;
+* the installed versions of every package whose result can change a verdict (SymPy, mpmath,
+  SciPy -- the counterexample search minimises with it --, NumPy: :data:`DEPENDENCIES`), and
+  the Python version;
 * the options that change a report (the per-step and per-file time budgets).
 
 That key is computed from public inputs, so anyone who can write the cache folder could
@@ -27,7 +29,10 @@ Entries are JSON (never pickle) and written atomically.  When every file hits, S
 not even imported.
 
 Location (never the working tree, which a pull request can write): $ELBO_SYM_CACHE_DIR,
-else $XDG_CACHE_HOME/elbo-sym, else ~/.cache/elbo-sym.  `elbo-sym check --no-cache` (or the
+else $XDG_CACHE_HOME/elbo-sym, else ~/.cache/elbo-sym.  A folder inside a git work tree (a
+checkout: some folder above it holds ``.git``) is refused whatever the variables say -- key
+files and entries there may have come with a commit --: the run checks everything, with a
+warning (:func:`inside_work_tree`).  `elbo-sym check --no-cache` (or the
 environment variable ELBO_SYM_NO_CACHE=1, e.g. in CI or for a test suite that patches the
 engine in-process) neither reads nor writes it.
 """
@@ -60,6 +65,10 @@ ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.json", re.ASCII)
 """The names of the entries the cache writes (a SHA-256 in hex); nothing else is ever removed."""
 
 
+DEPENDENCIES = ("sympy", "mpmath", "scipy", "numpy")
+"""The packages whose results can change a verdict: their versions are part of every key."""
+
+
 def disabled_by_environment() -> bool:
     return os.environ.get("ELBO_SYM_NO_CACHE", "").strip() not in ("", "0")
 
@@ -79,11 +88,21 @@ def cache_dir() -> Path | None:
     return home / ".cache" / "elbo-sym"
 
 
+def inside_work_tree(directory: Path) -> Path | None:
+    """The git work tree `directory` lies in (the folder holding ``.git``, a folder or a
+    worktree's file), None when it is in none.  Symbolic links are resolved first."""
+    here = Path(os.path.realpath(directory))
+    for folder in (here, *here.parents):
+        if os.path.lexists(folder / ".git"):
+            return folder
+    return None
+
+
 _ENGINE: str | None = None
 
 
 def engine_fingerprint() -> str:
-    """A hash of elbo-sym's version and sources, and of the SymPy, mpmath and Python versions."""
+    """A hash of elbo-sym's version and sources, and of Python's and the DEPENDENCIES' versions."""
     global _ENGINE
     if _ENGINE is None:
         import elbo_sym
@@ -92,20 +111,26 @@ def engine_fingerprint() -> str:
     return _ENGINE
 
 
-def fingerprint(package: Path, version: str) -> str:
-    """Hash of every *.py under `package` (names and bytes), `version`, and the dependencies' versions."""
-    import importlib.util
+def installed_version(name: str) -> str:
+    """The installed distribution's version ("missing" when none), read from its metadata
+    without importing the package (a cache hit must not pay for importing SymPy or SciPy)."""
+    from importlib import metadata
 
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "missing"
+
+
+def fingerprint(package: Path, version: str) -> str:
+    """Hash of every *.py under `package` (names and bytes), `version`, and the DEPENDENCIES' versions."""
     digest = hashlib.sha256()
     digest.update(f"format {FORMAT}\nelbo-sym {version}\npython {sys.version}\n".encode())
     for source in sorted(package.rglob("*.py")):
         digest.update(b"\0" + source.relative_to(package).as_posix().encode() + b"\0")
         digest.update(source.read_bytes())
-    for name, version_file in (("sympy", "release.py"), ("mpmath", "__init__.py")):
-        spec = importlib.util.find_spec(name)
-        origin = Path(spec.origin).parent / version_file if spec and spec.origin else None
-        digest.update(f"\0{name}\0".encode())
-        digest.update(origin.read_bytes() if origin and origin.is_file() else b"missing")
+    for name in DEPENDENCIES:
+        digest.update(f"\0{name}\0{installed_version(name)}".encode())
     return digest.hexdigest()
 
 
@@ -194,7 +219,14 @@ class Cache:
     def __init__(self, directory: Path | None = None):
         self.directory = directory if directory is not None else cache_dir()
         self._secret: bytes | None = None
-        self._usable = self.directory is not None
+        self.warning: str | None = None
+        """Why the cache is off for this run although it was asked for (None: it is not off)."""
+        tree = inside_work_tree(self.directory) if self.directory is not None else None
+        if tree is not None:
+            self.warning = (f"the cache folder {self.directory} is inside the git work tree {tree}: a checkout "
+                            f"can carry a key and entries, so the cache is off for this run (set "
+                            f"ELBO_SYM_CACHE_DIR to a folder outside any repository)")
+        self._usable = self.directory is not None and tree is None
 
     def _key(self, create: bool) -> bytes | None:
         directory = self.directory
@@ -298,6 +330,8 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True,
     if not files:
         raise FileNotFoundError(f"no derivation files found in {' '.join(paths)}")
     cache = Cache() if use_cache and not disabled_by_environment() else None
+    if cache is not None and cache.warning is not None:
+        print(f"elbo-sym: warning: {cache.warning}", file=sys.stderr)
     reports: list[DerivationReport | None] = [None] * len(files)
     misses: list[tuple[int, Path, str | None, bytes | FileReadError]] = []
     for i, path in enumerate(files):
@@ -333,4 +367,5 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True,
     return [r for r in reports if r is not None], errors
 
 
-__all__ = ["Cache", "check_paths", "cache_dir", "engine_fingerprint", "fingerprint", "entry_key", "discover"]
+__all__ = ["Cache", "DEPENDENCIES", "check_paths", "cache_dir", "engine_fingerprint", "fingerprint", "entry_key",
+           "discover", "inside_work_tree", "installed_version"]

@@ -331,20 +331,24 @@ class _Reader:
         return DerivationError(self.path, line, message, step)
 
     def prose(self, value, limit: int, what: str, line: int, step: int | None = None,
-              paragraphs: bool = False) -> str:
+              paragraphs: bool = False, claims: bool = False) -> str:
         """A prose field (title, summary, why) as text that LaTeX and a terminal can print
         (elbo_sym.prose), its ``$...$`` formulas parsed with the file's vocabulary; blank
-        lines kept as paragraph breaks only where `paragraphs`; DerivationError at
-        file:line(:column) otherwise."""
+        lines kept as paragraph breaks only where `paragraphs`; `claims` (a card's text):
+        ``$a <= b$`` is a claim (parsed here, checked by the deck's check); DerivationError
+        at file:line(:column) otherwise."""
         if not isinstance(value, str):
             raise self.error(line, f"{what} must be a string", step)
         source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
         try:
-            text = check_prose(value, limit, what)
-            for span in split_math(value):
+            text = check_prose(value, limit, what, claims)
+            for span in split_math(value, claims):
                 if span.kind == "math":
                     try:
-                        prose_formula(span.text, self.vocabulary)
+                        if claims and split_relation(span.text) is not None:
+                            prose_claim(span.text, self.vocabulary)
+                        else:
+                            prose_formula(span.text, self.vocabulary)
                     except ParseError as error:
                         raise ProseError(f"{what}: formula ${span.text}$: {error.message}",
                                          span.position + (error.column or 0)) from None
@@ -856,6 +860,23 @@ def prose_formula(text: str, vocabulary: Vocabulary) -> Expr:
         raise ParseError(f"a relation ({parts[1]}) in prose would be printed unchecked: state it as the claim "
                          "or a step, or write it in words", column, parts[1])
     return parse_expression(text, vocabulary)
+
+
+def prose_claim(text: str, vocabulary: Vocabulary) -> tuple[Expr, str, Expr]:
+    """A claim ``a <= b`` written as a ``$...$`` formula of a card's text: both sides parsed
+    (ParseError with the column in `text`); the caller checks it (elbo_sym.lesson.practice)."""
+    parts = split_relation(text)
+    if parts is None:
+        raise ParseError("a claim needs exactly one relation (=, <=, >=, <, >)", 0)
+    left, rel, right = parts
+    right_at = len(text.rstrip()) - len(right)
+    sides = []
+    for side, at in ((left, len(text) - len(text.lstrip())), (right, right_at)):
+        try:
+            sides.append(parse_expression(side, vocabulary))
+        except ParseError as error:
+            raise ParseError(error.message, at + (error.column or 0), error.token) from None
+    return sides[0], rel, sides[1]
 
 
 def split_relation(text: str) -> tuple[str, str, str] | None:

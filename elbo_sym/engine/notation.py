@@ -11,7 +11,7 @@ import re
 
 from sympy import Add, Basic, Expr, Mul, Pow, S, Symbol, Tuple, exp, log
 from sympy.core.symbol import Str
-from sympy.printing.latex import LatexPrinter
+from sympy.printing.latex import LatexPrinter, greek_letters_set, tex_greek_dictionary
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
@@ -271,6 +271,43 @@ class ElboStrPrinter(StrPrinter):
         return f"IWAE({self._print(e.distribution)}, {e.samples}, {self._print(e.observation)})"
 
 
+_GREEK_NAMES: dict[str, str] = {
+    **{name: "\\" + name for name in greek_letters_set - {"omicron"}},  # omicron would print as o
+    **{name: tex for name, tex in tex_greek_dictionary.items() if not tex.startswith("\\mathrm") and tex != "o"},
+}
+"""Names printed as their Greek letter (``beta`` -> ``\\beta``, ``Gamma``, ``lamda``): the only names
+the printer does not set as written.  ``Alpha`` stays ``Alpha`` (SymPy would print an A)."""
+_NAME_WITH_INDEX = re.compile(r"([A-Za-z]+)([0-9]+)")
+_NAME_SPECIALS = {"_": r"\_", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%",
+                  "^": r"\^{}", "~": r"\~{}", "\\": r"\backslash{}"}
+
+
+def name_latex(name: str) -> str:
+    """A symbol's name as LaTeX, as the author wrote it: a Greek letter's name as the letter,
+    one letter as itself, a longer word upright-italic as one word (``tscr`` as ``mathit{tscr}``),
+    trailing digits as an index (``beta1``: beta with index 1); ``_`` separates an index
+    (internal names such as ``t_0_1``).  SymPy's own printer reads name suffixes as font and
+    accent commands (``tscr`` as a script t, ``xhat`` as x with a hat, ``x__2`` as x squared):
+    a user's name must never turn into a macro or look like another name or formula."""
+    head, *indices = name.split("_")
+    if not indices:
+        match = _NAME_WITH_INDEX.fullmatch(name)
+        if match and (match.group(1) in _GREEK_NAMES or len(match.group(1)) == 1):
+            head, indices = match.group(1), [match.group(2)]
+    out = _word_latex(head)
+    if indices:
+        out += "_{" + " ".join(name_latex(index) for index in indices) + "}"
+    return out
+
+
+def _word_latex(word: str) -> str:
+    if word in _GREEK_NAMES:
+        return _GREEK_NAMES[word]
+    if len(word) <= 1 or word.isdigit():
+        return _NAME_SPECIALS.get(word, word) or "{}"
+    return r"\mathit{" + "".join(_NAME_SPECIALS.get(ch, ch) for ch in word) + "}"
+
+
 class ElboLatexPrinter(LatexPrinter):
     """The one LaTeX printer: the lesson's notation as a textbook writes it."""
 
@@ -284,8 +321,8 @@ class ElboLatexPrinter(LatexPrinter):
         if s.name.startswith(("pi_", "l_", "q_")) and "_" in s.name:
             head, index = s.name.split("_", 1)
             head = {"pi": r"\pi", "l": r"\ell", "q": "q"}[head]
-            return f"{head}_{{{index}}}"
-        return super()._print_Symbol(s, style=style)
+            return f"{head}_{{{' '.join(name_latex(part) for part in index.split('_'))}}}"
+        return name_latex(s.name)
 
     def _print_Str(self, s: Str) -> str:
         return s.name
@@ -394,7 +431,15 @@ class ElboLatexPrinter(LatexPrinter):
                 others = list(args)
                 others.remove(a)
                 return rf"{self._print(a)} {self._print(Mul(*others, evaluate=False))}"
-        # A thin space between adjacent densities: q(z)\, p(x, z).
+        # A thin space between adjacent densities: q(z)\, p(x, z); between all factors beside a
+        # word-long name (\mathit{tscr} \, \mathit{xhat}: a product of two names never reads as one).
+        if any(f.is_Symbol and name_latex(f.name).startswith(r"\mathit") for f in args):
+            saved = self._settings["mul_symbol_latex"]
+            self._settings["mul_symbol_latex"] = r" \, "
+            try:
+                return super()._print_Mul(e)
+            finally:
+                self._settings["mul_symbol_latex"] = saved
         return _DENSITY_GAP.sub(r")\\, ", super()._print_Mul(e))
 
     def _print_Exp(self, e: Expr, exp: str | None = None) -> str:

@@ -15,6 +15,12 @@ A deck file may also carry the file-level keys of a derivation (:data:`DECK_MODE
 model every card of the deck is checked in and the names its formulas and prose may use
 (``[params] beta = ">= 1"``: a card about the beta-ELBO), exactly as in a derivation file.
 
+A card's texts state no relation nobody checked (elbo_sym.prose.split_math with
+``claims``): a relation in a question, an answer, a front or a back is a formula
+``$a <= b$`` (=, <=, >=, <, >), a *claim* of the card, checked like the formula (under the
+card's assumption) -- a back that contradicts the proved formula is refuted and fails
+``cards --check`` -- or it is refused when the deck is loaded.
+
 Errors name the file and the line (:class:`elbo_sym.engine.derivation.DerivationError`).
 """
 
@@ -34,6 +40,7 @@ from elbo_sym.engine.derivation import (
     Relation,
     Step,
     _Reader,
+    prose_claim,
     read_toml,
     read_user_file,
     split_relation,
@@ -47,6 +54,7 @@ from elbo_sym.limits import (
     deck_budget,
     validate_budget,
 )
+from elbo_sym.prose import split_math
 
 __all__ = [
     "CardFormula",
@@ -150,6 +158,8 @@ class Card:
     back: str
     formula: CardFormula | None = None
     topic: str = ""
+    claims: tuple[CardFormula, ...] = ()
+    """The relations its texts state as ``$a <= b$`` formulas: checked with the card."""
 
     @property
     def question(self) -> str:
@@ -353,7 +363,7 @@ class _DeckReader(_Reader):
             if not isinstance(item[key], str) or not item[key].strip():
                 raise self.error(self.line_of(key, table, i), f"{table} {number}: '{key}' must be non-empty text")
             texts[key] = self.prose(item[key], MAX_CARD_TEXT_CHARS, f"{table} {number}: '{key}'",
-                                    self.line_of(key, table, i))
+                                    self.line_of(key, table, i), claims=True)
         for key in ("rule", "assume", "topic"):
             if key in item and not isinstance(item[key], str):
                 raise self.error(self.line_of(key, table, i), f"{table} {number}: '{key}' must be a string")
@@ -361,9 +371,18 @@ class _DeckReader(_Reader):
             key = "rule" if "rule" in item else "assume"
             raise self.error(self.line_of(key, table, i), f"{table} {number}: '{key}' needs a formula")
         topic = self.prose(item.get("topic", ""), MAX_TITLE_CHARS, f"{table} {number}: 'topic'",
-                           self.line_of("topic", table, i))
+                           self.line_of("topic", table, i), claims=True)
         formula = self.card_formula(item, table, i) if "formula" in item else None
-        return Card(number, header, texts[front_key], texts[back_key], formula, topic)
+        assume = formula.assume if formula is not None else None
+        claims = tuple(self.text_claim(span.text, self.line_of(key, table, i), assume)
+                       for key in (front_key, back_key) for span in split_math(item[key], claims=True)
+                       if span.kind == "math" and split_relation(span.text) is not None)
+        return Card(number, header, texts[front_key], texts[back_key], formula, topic, claims)
+
+    def text_claim(self, text: str, line: int, assume: Relation | None) -> CardFormula:
+        """A ``$a <= b$`` of a card's text (already parsed once by :meth:`prose`) as a formula to check."""
+        lhs, rel, rhs = prose_claim(text, self.vocabulary)
+        return CardFormula(text, line, lhs, rel, rhs, None, assume)
 
     def card_formula(self, item: dict, table: str, i: int) -> CardFormula:
         number = i + 1
@@ -438,24 +457,48 @@ def _text(e: Expr) -> str:
 
 def check_card(card: Card, deck_path: str = "<cards>", budget: float = STEP_BUDGET_SECONDS,
                deck: Deck | None = None) -> CardVerdict:
-    """The engine's verdict on a card's formula (see CardVerdict), in ``deck``'s model (None:
-    the lesson's discrete model with K = "any").
+    """The engine's verdict on a card's formula and on the claims of its texts (see CardVerdict),
+    in ``deck``'s model (None: the lesson's discrete model with K = "any"): the first claim that
+    is not proved decides (refuted, error or only checked).
 
     `budget`: seconds per check, finite and > 0 (else BudgetError, a ValueError).
     """
     budget = validate_budget(budget)
     formula = card.formula
     if formula is None:
-        return CardVerdict(card, "none", "no formula on this card")
-    if not formula.is_relation:
-        return _check_expression(card, formula, deck_path, budget, deck)
+        verdict = CardVerdict(card, "none", "no formula on this card")
+    elif not formula.is_relation:
+        verdict = _check_expression(card, formula, deck_path, budget, deck)
+    else:
+        verdict = _check_relation(card, formula, deck_path, budget, deck)
+    if not verdict.ok:
+        return verdict
+    for claim in card.claims:
+        if formula is not None and (claim.lhs, claim.rel, claim.rhs) == (formula.lhs, formula.rel, formula.rhs):
+            continue  # the card's own formula, proved above
+        said = _check_relation(card, claim, deck_path, budget, deck, formula.rule if formula is not None else None)
+        if said.verdict != "proved":
+            return CardVerdict(card, said.verdict, f"the card's text claims ${claim.text}$ "
+                               f"(line {claim.line}): {said.reason}", said.counterexample, said.K)
+    if card.claims and verdict.verdict == "none":
+        return CardVerdict(card, "proved", f"the claims of its text are proved for {proved_for_text(deck)}", None,
+                           _check_ks(deck))
+    return verdict
+
+
+def _check_relation(card: Card, formula: CardFormula, deck_path: str, budget: float, deck: Deck | None = None,
+                    first_rule: str | None = None) -> CardVerdict:
+    """A relation (the card's formula or a claim of its text) proved as a one-step derivation in
+    ``deck``'s model; `first_rule`: tried before the default rules (a claim: the rule of the
+    card's formula)."""
     from elbo_sym.engine.check import StepResult, Verdict, check_derivation
 
+    tried = tuple(dict.fromkeys(((first_rule,) if first_rule is not None else ()) + _rules_for(formula)))
     per_k: list[tuple[int | str, str, StepResult, str, str]] = []
     ks = _check_ks(deck)
     for K in ks:
         best: tuple[str, StepResult, str, str] | None = None
-        for rule in _rules_for(formula):
+        for rule in tried:
             result = check_derivation(_one_step(deck_path, card, formula, K, rule, deck), budget=budget)
             step = result.steps[0]
             problems = "; ".join(result.problems)
@@ -510,7 +553,8 @@ def check_deck(deck: Deck, budget: float = STEP_BUDGET_SECONDS, total: float | N
     ("deck budget of N s exhausted").  Both must be finite and > 0 (else BudgetError).
     """
     budget = validate_budget(budget)
-    total = validate_budget(total, "deck budget") if total is not None else deck_budget(len(deck.cards), budget)
+    checks = sum(1 + len(card.claims) for card in deck.cards)  # a card's formula and its texts' claims
+    total = validate_budget(total, "deck budget") if total is not None else deck_budget(checks, budget)
     message = f"deck budget of {total:g} s exhausted"
     verdicts: list[CardVerdict] = []
     try:

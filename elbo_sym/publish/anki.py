@@ -119,7 +119,7 @@ def _prose(text: str, vocabulary: Any = None) -> str:
     from elbo_sym.report.build import prose_parts
 
     out = []
-    for part in prose_parts(text, vocabulary if vocabulary is not None else Vocabulary()):
+    for part in prose_parts(text, vocabulary if vocabulary is not None else Vocabulary(), claims=True):
         if part.kind == "math":
             out.append(mathjax(part.latex))
         elif part.kind == "paragraph":

@@ -112,9 +112,8 @@ def math(expr: Expr) -> LatexMarkup:
 
 def prose(parts: Prose, fallback: str = "", *, paragraphs: bool = False) -> LatexMarkup:
     """An author's prose for LaTeX: text escaped and set like a textbook (curly quotes, minus
-    signs, x, z, q and ``p(z | x)``-like calls as math: :func:`render.typeset_prose`), ``$...$``
-    formulas as the printer's math, blank lines as paragraph breaks where the field may have
-    them (else a space)."""
+    signs: :func:`render.typeset_prose`; never math), ``$...$`` formulas as the printer's math,
+    blank lines as paragraph breaks where the field may have them (else a space)."""
     if not parts:
         return LatexMarkup(typeset_prose(inline(fallback)))
     out = []
@@ -706,8 +705,8 @@ def _card_context(card, verdict, vocabulary: Vocabulary | None = None) -> dict[s
     return {
         "index": card.index,
         "topic": card.topic.replace("-", " "),
-        "front": prose(prose_parts(card.front, names), card.front, paragraphs=True),
-        "back": prose(prose_parts(card.back, names), card.back, paragraphs=True),
+        "front": prose(prose_parts(card.front, names, claims=True), card.front, paragraphs=True),
+        "back": prose(prose_parts(card.back, names, claims=True), card.back, paragraphs=True),
         "formula": LatexMarkup(f.latex) if f is not None else None,
         "assume": LatexMarkup(f.assume_latex) if f is not None and f.assume is not None else None,
         "verdict": verdict.verdict if verdict.verdict == "proved" else None,

@@ -744,7 +744,8 @@ def _cards_prose(kind: str, path: str | Path | None) -> dict[int, tuple[Prose, P
 
     deck = load_selfcheck(path) if kind == "selfcheck" else load_flashcards(path)
     names = deck.vocabulary  # the deck's own names ([params], data)
-    return {c.index: (prose_parts(c.front, names), prose_parts(c.back, names), c.front, c.back)
+    return {c.index: (prose_parts(c.front, names, claims=True), prose_parts(c.back, names, claims=True),
+                      c.front, c.back)
             for c in deck.cards}
 
 

@@ -17,8 +17,16 @@ from typing import TYPE_CHECKING
 from sympy import Add, Expr, Mul, Rational, Symbol, log
 
 from elbo_sym.engine.check import Counterexample, DerivationResult, StepResult, Verdict
-from elbo_sym.engine.derivation import Derivation, DerivationError, Relation, load, prose_formula
-from elbo_sym.engine.notation import ELBO, KL, Density, Entropy, p, q, to_latex, to_text, x, z
+from elbo_sym.engine.derivation import (
+    Derivation,
+    DerivationError,
+    Relation,
+    load,
+    prose_claim,
+    prose_formula,
+    split_relation,
+)
+from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, Density, Entropy, p, q, to_latex, to_text, x, z
 from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.repair import check_with_suggestions
 from elbo_sym.limits import STEP_BUDGET_SECONDS, validate_budget
@@ -98,13 +106,19 @@ def report_of(result: DerivationResult) -> DerivationReport:
         title_parts=prose_parts(d.title, d.vocabulary), summary_parts=prose_parts(d.summary, d.vocabulary))
 
 
-def prose_parts(text: str, vocabulary: Vocabulary) -> Prose:
-    """An author's prose with its ``$...$`` formulas parsed (as the loader did) and printed."""
+def prose_parts(text: str, vocabulary: Vocabulary, *, claims: bool = False) -> Prose:
+    """An author's prose with its ``$...$`` formulas parsed (as the loader did) and printed.
+    `claims`: a card's text, whose ``$a <= b$`` claims the deck's check proved
+    (elbo_sym.lesson.practice.check_card); nowhere else is a relation printed in prose."""
     if "$" not in text and PARAGRAPH not in text:
         return (ProsePart("text", text),) if text else ()
     parts = []
-    for span in split_math(text):
-        if span.kind == "math":
+    for span in split_math(text, claims):
+        if span.kind == "math" and claims and split_relation(span.text) is not None:
+            lhs, rel, rhs = prose_claim(span.text, vocabulary)
+            parts.append(ProsePart("math", f"{to_text(lhs)} {rel} {to_text(rhs)}",
+                                   f"{to_latex(lhs)} {RELATION_LATEX[rel]} {to_latex(rhs)}"))
+        elif span.kind == "math":
             expr = prose_formula(span.text, vocabulary)
             parts.append(ProsePart("math", to_text(expr), to_latex(expr)))
         else:
