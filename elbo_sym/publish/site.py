@@ -1,0 +1,103 @@
+"""A complete, buildable Starlight site around the course-website pages (``elbo-sym web --site``).
+
+:func:`site_items` puts the pages of :func:`elbo_sym.publish.web.lesson_pages` into Starlight's
+content folder (``src/content/docs/``), adds a landing page (``index.md``) and the site's own
+files from ``site_template/``:
+
+=============================  ==================================================================
+``package.json``               Astro 5 + Starlight 0.37, remark-math, rehype-katex, katex: exact,
+                               tested versions (Node 20, Debian's, or newer)
+``package-lock.json``          the lock those versions were tested with (``npm ci``); the
+                               Makefile's ``web-deps`` installs the same lock for the tests
+``astro.config.mjs``           remark-math + rehype-katex as Astro 5 runs them
+                               (``markdown.remarkPlugins``/``rehypePlugins``), KaTeX's CSS and
+                               ours in Starlight's ``customCss``, the site's title
+``src/content.config.ts``      Starlight's ``docs`` collection (``docsLoader``, ``docsSchema``)
+``src/styles/elbo-sym.css``    wide tables and display math scroll inside their own box
+``tsconfig.json``, ``.gitignore``  as Astro's starter has them
+=============================  ==================================================================
+
+Why Astro 5 and not today's Astro 7: Astro 7 / Starlight 0.42 need Node >= 22 (Debian ships
+20; the npm package ``node`` could pin one, at the price of a second Node binary per site) and
+run ``markdown.remarkPlugins`` only with ``@astrojs/markdown-remark`` added. Astro 5 +
+Starlight 0.37 build with Debian's Node and npm alone.
+
+More pages and static files are more items: a page's ``path`` is relative to the content
+folder, an :class:`~elbo_sym.publish.web.Asset` under :data:`PUBLIC_DIR` is served as it is
+(``public/check/worker.js`` at ``/check/worker.js``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from elbo_sym.publish.web import Asset, Page, md_text
+
+__all__ = ["CONTENT_DIR", "DEFAULT_SITE_TITLE", "PUBLIC_DIR", "SITE_FILES", "index_page", "site_files",
+           "site_items"]
+
+TEMPLATE = Path(__file__).parent / "site_template"
+CONTENT_DIR = "src/content/docs"
+"""Starlight's content folder, relative to the site: where the pages go."""
+PUBLIC_DIR = "public"
+"""Files served as they are (no Markdown), relative to the site."""
+DEFAULT_SITE_TITLE = "Latent variables and the ELBO"
+
+SITE_FILES: dict[str, str] = {
+    "package.json": "package.json",
+    "package-lock.json": "package-lock.json",
+    "astro.config.mjs": "astro.config.mjs",
+    "tsconfig.json": "tsconfig.json",
+    "src/content.config.ts": "src/content.config.ts",
+    "src/styles/elbo-sym.css": "src/styles/elbo-sym.css",
+    ".gitignore": "gitignore",  # a dot file is not package data
+}
+"""The site's own files: path in the site -> path in ``site_template/``."""
+
+_TITLE_SLOT = "__SITE_TITLE__"
+
+
+def _js_string(text: str) -> str:
+    """``text`` as a JavaScript string literal (JSON, ASCII only: no raw U+2028 or control)."""
+    return json.dumps(str(text), ensure_ascii=True)
+
+
+def site_files(title: str = DEFAULT_SITE_TITLE) -> list[Asset]:
+    """The site's own files (not the pages), the title written into ``astro.config.mjs``."""
+    files = []
+    for target, source in SITE_FILES.items():
+        data = (TEMPLATE / source).read_bytes()
+        if target == "astro.config.mjs":
+            text = data.decode("utf-8")
+            if text.count(_TITLE_SLOT) != 1:
+                raise ValueError(f"{TEMPLATE / source}: expected one {_TITLE_SLOT}")
+            data = text.replace(_TITLE_SLOT, _js_string(title)).encode("utf-8")
+        files.append(Asset(target, data))
+    return files
+
+
+def index_page(pages: Sequence[Page], title: str = DEFAULT_SITE_TITLE) -> Page:
+    """The landing page (``index.md``): one link per page, in sidebar order. The links are
+    relative to the site's root page, so they hold under any ``base``."""
+    lines = [f"- [{md_text(p.title)}](./{p.path.removesuffix('.md')}/): {md_text(p.description)}"
+             for p in sorted(pages, key=lambda p: p.order)]
+    body = ("Every formula on these pages was machine-checked by elbo-sym before it was written.\n\n"
+            + "\n".join(lines) + "\n")
+    return Page("index.md", title, f"{title}: derivations, worked examples, exercises and cards, machine-checked.",
+                body, 0)
+
+
+def site_items(items: Iterable[Page | Asset], title: str = DEFAULT_SITE_TITLE) -> list[Page | Asset]:
+    """The whole site: its own files, the landing page and `items` (pages and the files they
+    refer to) in the content folder; an item already under :data:`PUBLIC_DIR` stays there."""
+    items = list(items)
+    pages = [i for i in items if isinstance(i, Page)]
+    out: list[Page | Asset] = list(site_files(title))
+    out.append(replace(index_page(pages, title), path=f"{CONTENT_DIR}/index.md"))
+    for item in items:
+        inside = item.path.startswith(PUBLIC_DIR + "/")
+        out.append(item if inside else replace(item, path=f"{CONTENT_DIR}/{item.path}"))
+    return out
