@@ -9,9 +9,15 @@
 * Front matter parses (a tiny strict YAML reader here, js-yaml as Astro uses it in node), and
   hostile titles stay text.
 
-Tests that need node + web/node_modules or chromium skip when they are missing, and fail
-instead when ELBO_SYM_REQUIRE_WEB=1 (CI). Install them with `make web-deps`.
-ELBO_SYM_WEB_SCREENSHOT=docs/web-page.png refreshes the README's screenshot.
+* The real site (`elbo-sym web --site`): built once with `astro build` from the lock it ships
+  (installed in web/site/ by `make web-deps`), served on loopback and measured in headless
+  Chromium at 1280 px and 390 px (web/site_check.mjs): every formula rendered, nothing wider
+  than its column outside a scroll box, no sideways scrolling, "On this page" = the headings.
+
+Tests that need node + web/node_modules, web/site/node_modules or chromium skip when they are
+missing, and fail instead when ELBO_SYM_REQUIRE_WEB=1 (CI). Install them with `make web-deps`.
+ELBO_SYM_SITE_SCREENSHOT=docs/images/site-390.png refreshes the README's screenshot
+(ELBO_SYM_WEB_SCREENSHOT=PATH keeps the single page's).
 """
 
 from __future__ import annotations
@@ -588,7 +594,7 @@ def built_site(tmp_path_factory):
             host, port = server.server_address[:2]
             built = BuiltSite(root, pages, f"http://{host}:{port}", tmp)
             urls = [built.url(p) for p in pages.values()]
-            shot = {"path": "/worked-example/", "width": 390, "height": 1100, "anchor": "all-quantities",
+            shot = {"path": "/worked-example/", "width": 390, "height": 1100, "anchor": "state-by-state",
                     "file": str(tmp / "site-390.png")}
             built.measured = built.check(urls, SITE_WIDTHS, screenshot=shot)
             yield built

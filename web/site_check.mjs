@@ -142,7 +142,7 @@ try {
     if (shot.anchor) {
       await page.evaluate((id) => {
         const el = document.getElementById(id);
-        if (el) window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - 80);
+        if (el) window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - 130);
       }, shot.anchor);
     }
     await page.screenshot({ path: shot.file, type: "png" });

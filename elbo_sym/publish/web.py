@@ -37,6 +37,15 @@ may rely on (``\\KL``, ``\\ELBO``, ``\\E``, ``\\given``). :data:`KATEX_MACROS` r
 definitions from that file, and :func:`katex_tex` expands them in every formula, so the pages
 need no macro configuration in the site (``rehype-katex`` with its defaults renders them).
 
+**Headings are plain text.** Astro lists a heading in "On this page" (and makes its anchor)
+from all of its text, and a KaTeX formula holds its text three times (MathML, the TeX
+annotation, HTML): a formula in a heading would read ``q(z)q(z)q(z)`` there. Headings are
+therefore plain text (a formula in a derivation's title in the file syntax), recorded in
+:attr:`Page.headings` for the tests, which compare them with what Starlight lists.
+
+:mod:`elbo_sym.publish.site` puts these pages into a complete, buildable Starlight site
+(``elbo-sym web --site DIR``).
+
 Math is ``$...$`` inline and a ``$$`` fence on its own lines for display. Tables are GFM
 tables (``remark-gfm``, on in Astro by default); a ``|`` in a formula inside a table is
 written ``\\vert`` so it can never split a cell. Answers are ``<details>`` blocks with blank
