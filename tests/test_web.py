@@ -637,6 +637,7 @@ def test_site_never_scrolls_sideways(built_site):
              for name, p in built_site.pages.items() if name != "index.md"}
     assert {"table", "span"} <= boxes["worked-example.md"]  # the tables of values and the givens display
     assert {"table", "span"} <= boxes["derivations.md"]  # the examples' tables and the chains (.katex-display)
+    assert "table" in boxes["exercises.md"] and "span" in boxes["tight-drill.md"]  # inside the opened answers
 
 
 def test_site_check_sees_what_the_stylesheet_prevents(built_site):

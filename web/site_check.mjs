@@ -7,7 +7,8 @@
 //              "width": 390, "height": 1400, "anchor": "all-quantities", "file": "out.png"} (optional)}
 // stdout: JSON {"pages": [{"path": "/derivations/", "width": 390, ...measurements}, ...]}
 //
-// Measurements of each page at each width (viewport `width` x 900, mobile at < 800 px):
+// Measurements of each page at each width (viewport `width` x 900, mobile at < 800 px), with
+// every answer (<details>) in the content opened:
 //   katex, katexErrors       .katex and .katex-error elements in the page's content
 //   mathmlShown              .katex-mathml elements that take up space (KaTeX's CSS missing:
 //                            every formula would show twice)
@@ -105,6 +106,9 @@ function measure() {
 // Wait for the fonts and every image: Astro marks images loading="lazy", which a viewport
 // 900 px high would never load below the fold (at most 10 s, then measure what is there).
 async function settle() {
+  // Open every answer (<details> in the content): a collapsed one is not laid out, and what is
+  // inside must fit the column too once a reader opens it.
+  for (const details of document.querySelectorAll(".sl-markdown-content details")) details.open = true;
   for (const img of document.images) img.loading = "eager";
   const images = [...document.images].map((img) => (img.complete ? null
     : new Promise((done) => { img.addEventListener("load", done); img.addEventListener("error", done); })));
