@@ -17,10 +17,11 @@ files from ``site_template/``:
 ``tsconfig.json``, ``.gitignore``  as Astro's starter has them
 =============================  ==================================================================
 
-Why Astro 5 and not today's Astro 7: Astro 7 / Starlight 0.42 need Node >= 22 (Debian ships
-20; the npm package ``node`` could pin one, at the price of a second Node binary per site) and
-run ``markdown.remarkPlugins`` only with ``@astrojs/markdown-remark`` added. Astro 5 +
-Starlight 0.37 build with Debian's Node and npm alone.
+Why Astro 5 and not today's Astro 7: Astro 7 / Starlight 0.42 need Node >= 22.23.4 (Debian
+ships 20). The npm package ``node`` can pin one (Node 24 built the site here), but its binary
+comes from a preinstall script outside the lock, and is silently missing with
+``--ignore-scripts``. Astro 5 + Starlight 0.37 build with Debian's Node and npm alone, every
+package in the lock (README, "A course website").
 
 More pages and static files are more items: a page's ``path`` is relative to the content
 folder, an :class:`~elbo_sym.publish.web.Asset` under :data:`PUBLIC_DIR` is served as it is
