@@ -521,6 +521,11 @@ SITE_WIDTHS = [1280, 390]
 MATH_TITLE = "The gap $KL(q(z), p(z | x))$ is a divergence"
 NO_SCROLL_BOXES = (".sl-markdown-content .katex-display, .sl-markdown-content table "
                    "{ overflow: visible !important; max-width: none !important; }")
+MATH_HEADING = web.Page("math-heading.md", "A heading with math", "What Starlight lists for a formula in a heading.",
+                        "## The bound as a function of $q(z)$\n\nA page written by hand, not by elbo-sym.\n", 99,
+                        (web.Formula("q(z)", False),), ("The bound as a function of q(z)",))
+"""A page as an author might write it (math in a heading), built into the site to show what
+the plain headings avoid; it is not one of the site's pages."""
 NO_KATEX_CSS = (".katex .katex-mathml { position: static !important; clip: auto !important; "
                 "width: auto !important; height: auto !important; }")
 
@@ -576,7 +581,7 @@ def built_site(tmp_path_factory):
     # build through a symlinked node_modules); the site's own lock is the one installed.
     root = Path(tempfile.mkdtemp(prefix="test-site-", dir=SITE_DEPS))
     try:
-        everything = site.site_items(items)
+        everything = site.site_items([*items, MATH_HEADING])
         web.write_pages(everything, root)
         assert (root / "package-lock.json").read_bytes() == (SITE_DEPS / "package-lock.json").read_bytes()
         env = {**os.environ, "ASTRO_TELEMETRY_DISABLED": "1"}
@@ -593,7 +598,7 @@ def built_site(tmp_path_factory):
         try:
             host, port = server.server_address[:2]
             built = BuiltSite(root, pages, f"http://{host}:{port}", tmp)
-            urls = [built.url(p) for p in pages.values()]
+            urls = [built.url(p) for p in [*pages.values(), MATH_HEADING]]
             shot = {"path": "/worked-example/", "width": 390, "height": 1100, "anchor": "state-by-state",
                     "file": str(tmp / "site-390.png")}
             built.measured = built.check(urls, SITE_WIDTHS, screenshot=shot)
@@ -676,6 +681,17 @@ def test_site_toc_entries_are_the_headings(built_site):
             assert [e["text"] for e in entries] == headings, (name, width)
             assert [e["href"] for e in entries] == ["#" + h["id"] for h in m["headings"]], (name, width)
     assert built_site.measured["/worked-example/", 390]["mobileToc"][-1]["text"] == "The bound as a function of q"
+
+
+def test_site_toc_check_sees_math_in_a_heading(built_site):
+    """The ToC check can fail: a heading with a formula (written by hand) is listed with the
+    formula's text three times, and its anchor has it too -- what plain headings avoid."""
+    m = built_site.measured[built_site.url(MATH_HEADING), 1280]
+    assert m["katex"] == 1 and m["katexErrors"] == 0
+    [heading] = m["headings"]
+    [entry] = [e for e in m["toc"] if e["href"] != "#_top"]
+    assert entry["text"] != MATH_HEADING.headings[0] and "q(z)q(z)" in entry["text"].replace(" ", "")
+    assert entry["href"] == "#" + heading["id"] and "qzqz" in heading["id"]
 
 
 def test_site_screenshot_at_390_px(built_site):
