@@ -961,7 +961,7 @@ def cmd_web(args) -> int:
     from elbo_sym.lesson.examples import ExampleInputError
     from elbo_sym.publish.handouts import HandoutError, require_checked
     from elbo_sym.publish.project import project_pages
-    from elbo_sym.publish.site import DEFAULT_SITE_TITLE, site_items
+    from elbo_sym.publish.site import DEFAULT_SITE_TITLE, site_items, write_site
     from elbo_sym.publish.web import Page, WebError, write_pages
 
     if args.site is not None and args.out is not None:
@@ -983,12 +983,17 @@ def cmd_web(args) -> int:
         return EXIT_FAILED
     except (DerivationError, ExampleInputError) as error:
         raise InputError(str(error)) from None
+    removed: list = []
     if args.site is not None:
         items = site_items(items, DEFAULT_SITE_TITLE if args.title is None else args.title)
-    written = write_pages(items, out)
+        written, removed = write_site(items, out)
+    else:
+        written = write_pages(items, out)
     print(f"checked {len(results)} derivation(s): every step proved or accepted")
     for path, item in zip(written, items):
         print(f"  wrote {path}" + (f"  ({len(item.formulas)} formulas)" if isinstance(item, Page) else ""))
+    for path in removed:
+        print(f"  removed {path} (no longer written)")
     return EXIT_OK
 
 

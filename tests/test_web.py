@@ -718,7 +718,7 @@ def test_web_site_writes_a_complete_site(tmp_path, monkeypatch):
     assert main([*args, "--site", str(second), "--title", 'A "course" </script>']) == 0
     files = sorted(str(p.relative_to(first)) for p in first.rglob("*") if p.is_file())
     assert files == sorted(set(site.SITE_FILES) | {f"{site.CONTENT_DIR}/{n}" for n in PAGES | {web.FIGURE_FILE}}
-                           | {f"{site.CONTENT_DIR}/index.md"})
+                           | {f"{site.CONTENT_DIR}/index.md", site.MANIFEST})
     for name in files:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     package = json.loads((first / "package.json").read_text(encoding="utf-8"))
@@ -764,3 +764,34 @@ def test_site_items_keep_public_files_and_escape_the_title():
     assert 'title: "T\\u2028$",' in config
     index = next(i for i in items if i.path.endswith("index.md"))
     assert "- [Extra \\*page\\*](./extra/): An extra page." in index.body
+
+
+def test_site_rerun_removes_only_the_pages_it_no_longer_writes(tmp_path):
+    """A page the last run wrote and this one does not is removed; the author's own files, and
+    anything a tampered manifest names outside the content folder, stay."""
+    out = tmp_path / "site"
+    old = web.Page("worked-example-2.md", "Old", "An example since removed.", "Text.\n", 3)
+    site.write_site(site.site_items([old, web.Asset("old.svg", b"<svg/>")]), out)
+    content = out / site.CONTENT_DIR
+    assert (content / "worked-example-2.md").is_file() and (content / "old.svg").is_file()
+    (content / "mine.md").write_text("an author's page", encoding="utf-8")
+    (tmp_path / "outside.md").write_text("keep", encoding="utf-8")
+    manifest = json.loads((out / site.MANIFEST).read_text(encoding="utf-8"))
+    manifest["files"] += ["../outside.md", "package.json", f"{site.CONTENT_DIR}/../../../outside.md", 7]
+    (out / site.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    new = web.Page("derivations.md", "New", "The page that stays.", "Text.\n", 1)
+    written, removed = site.write_site(site.site_items([new]), out)
+    assert sorted(p.name for p in removed) == ["old.svg", "worked-example-2.md"]
+    assert not (content / "worked-example-2.md").exists() and (content / "derivations.md").is_file()
+    assert (content / "mine.md").is_file() and (tmp_path / "outside.md").read_text(encoding="utf-8") == "keep"
+    assert (out / "package.json").is_file() and (out / site.MANIFEST) not in written
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "x.md").write_text("keep", encoding="utf-8")
+    (content / "linked").symlink_to(tmp_path / "elsewhere")
+    manifest = json.loads((out / site.MANIFEST).read_text(encoding="utf-8"))
+    (out / site.MANIFEST).write_text(json.dumps({"files": [*manifest["files"], f"{site.CONTENT_DIR}/linked/x.md"]}),
+                                     encoding="utf-8")
+    assert site.write_site(site.site_items([new]), out)[1] == []
+    assert (tmp_path / "elsewhere" / "x.md").is_file()
+    (out / site.MANIFEST).write_bytes(b"\xff not json")  # a broken manifest removes nothing
+    assert site.write_site(site.site_items([new]), out)[1] == []

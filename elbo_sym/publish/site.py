@@ -23,6 +23,10 @@ comes from a preinstall script outside the lock, and is silently missing with
 ``--ignore-scripts``. Astro 5 + Starlight 0.37 build with Debian's Node and npm alone, every
 package in the lock (README, "A course website").
 
+A re-run replaces every file it writes and removes the pages and figures an earlier run wrote
+that this one does not (a renamed example's ``worked-example-2.md``): the site's
+``.elbo-sym-site.json`` lists what was written; nothing else in the folder is touched.
+
 More pages and static files are more items: a page's ``path`` is relative to the content
 folder, an :class:`~elbo_sym.publish.web.Asset` under :data:`PUBLIC_DIR` is served as it is
 (``public/check/worker.js`` at ``/check/worker.js``).
@@ -31,14 +35,16 @@ folder, an :class:`~elbo_sym.publish.web.Asset` under :data:`PUBLIC_DIR` is serv
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from elbo_sym.publish.web import Asset, Page, md_text
+from elbo_sym.files import FileReadError, read_regular_file
+from elbo_sym.publish.web import Asset, Page, md_text, write_pages
 
-__all__ = ["CONTENT_DIR", "DEFAULT_SITE_TITLE", "PUBLIC_DIR", "SITE_FILES", "index_page", "site_files",
-           "site_items"]
+__all__ = ["CONTENT_DIR", "DEFAULT_SITE_TITLE", "MANIFEST", "PUBLIC_DIR", "SITE_FILES", "index_page",
+           "site_files", "site_items", "write_site"]
 
 TEMPLATE = Path(__file__).parent / "site_template"
 CONTENT_DIR = "src/content/docs"
@@ -46,6 +52,9 @@ CONTENT_DIR = "src/content/docs"
 PUBLIC_DIR = "public"
 """Files served as they are (no Markdown), relative to the site."""
 DEFAULT_SITE_TITLE = "Latent variables and the ELBO"
+MANIFEST = ".elbo-sym-site.json"
+"""What the last run wrote (relative POSIX paths), so the next one can remove what it no longer writes."""
+_MANIFEST_BYTES = 1 << 20
 
 SITE_FILES: dict[str, str] = {
     "package.json": "package.json",
@@ -102,3 +111,42 @@ def site_items(items: Iterable[Page | Asset], title: str = DEFAULT_SITE_TITLE) -
         inside = item.path.startswith(PUBLIC_DIR + "/")
         out.append(item if inside else replace(item, path=f"{CONTENT_DIR}/{item.path}"))
     return out
+
+
+def _previous(out: Path) -> list[str]:
+    """The paths the last run listed in the manifest; an unreadable or malformed one lists none."""
+    try:
+        data = json.loads(read_regular_file(out / MANIFEST, _MANIFEST_BYTES).decode("utf-8"))
+    except (FileReadError, OSError, UnicodeDecodeError, ValueError):
+        return []
+    files = data.get("files") if isinstance(data, dict) else None
+    return [f for f in files if isinstance(f, str)] if isinstance(files, list) else []
+
+
+def _removable(path: str) -> bool:
+    """Only a page or file elbo-sym puts in the content or public folder, never a site file."""
+    pure = PurePosixPath(path)
+    return (not pure.is_absolute() and ".." not in pure.parts and "\0" not in path
+            and (path.startswith(CONTENT_DIR + "/") or path.startswith(PUBLIC_DIR + "/")))
+
+
+def write_site(items: Sequence[Page | Asset], out_dir: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]:
+    """Write the site's `items` (:func:`site_items`) under `out_dir`, then remove the pages the
+    previous run wrote and this one does not (listed in :data:`MANIFEST`); the written and the
+    removed paths."""
+    out = Path(out_dir)
+    written = write_pages(items, out)
+    now = {item.path for item in items}
+    removed = []
+    for path in _previous(out):
+        if path in now or not _removable(path):
+            continue
+        target = out.joinpath(*PurePosixPath(path).parts)
+        if not target.parent.resolve().is_relative_to(out.resolve()):  # a folder linked elsewhere
+            continue
+        if target.is_symlink() or target.is_file():
+            target.unlink()
+            removed.append(target)
+    manifest = json.dumps({"files": sorted(now)}, indent=1) + "\n"
+    write_pages([Asset(MANIFEST, manifest.encode("utf-8"))], out)
+    return written, removed
