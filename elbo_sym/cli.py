@@ -961,7 +961,7 @@ def cmd_web(args) -> int:
     from elbo_sym.lesson.examples import ExampleInputError
     from elbo_sym.publish.handouts import HandoutError, require_checked
     from elbo_sym.publish.project import project_pages
-    from elbo_sym.publish.site import DEFAULT_SITE_TITLE, site_items, write_site
+    from elbo_sym.publish.site import DEFAULT_SITE_TITLE, foreign_site, site_items, write_site
     from elbo_sym.publish.web import Page, WebError, write_pages
 
     if args.site is not None and args.out is not None:
@@ -971,6 +971,9 @@ def cmd_web(args) -> int:
     # refused before any work, and nothing is created yet
     out = (_output_folder(args.site, "--site") if args.site is not None
            else _output_folder(args.out or "pages", "--out"))
+    if args.site is not None and (foreign := foreign_site(out)):
+        raise InputError(f"--site {args.site}: {foreign}; to add the pages to your own site use "
+                         f"--out {Path(args.site) / 'src' / 'content' / 'docs'}, or give an empty folder")
     project = _project(args, seed=args.seed, count=args.count, K=args.K, parts=args.parts, solutions=args.solutions)
     results = _checked(_project_paths(project, args.paths, "web"), args.budget)
     if results is None:

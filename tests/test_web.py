@@ -741,6 +741,11 @@ def test_web_site_writes_a_complete_site(tmp_path, monkeypatch):
     assert "](./derivations/)" in index and "](./worked-example/)" in index
     assert main([*args, "--site", str(first), "--out", str(second)]) == 2
     assert main([*args, "--title", "x", "--out", str(second)]) == 2
+    own = tmp_path / "own"  # someone's own Astro site: never overwritten
+    own.mkdir()
+    (own / "astro.config.mjs").write_text("export default {};\n", encoding="utf-8")
+    assert main([*args, "--site", str(own)]) == 2
+    assert [p.name for p in own.iterdir()] == ["astro.config.mjs"]
 
 
 def test_web_out_still_writes_pages_only(tmp_path, monkeypatch):

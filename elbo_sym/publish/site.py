@@ -43,8 +43,8 @@ from pathlib import Path, PurePosixPath
 from elbo_sym.files import FileReadError, read_regular_file
 from elbo_sym.publish.web import Asset, Page, md_text, write_pages
 
-__all__ = ["CONTENT_DIR", "DEFAULT_SITE_TITLE", "MANIFEST", "PUBLIC_DIR", "SITE_FILES", "index_page",
-           "site_files", "site_items", "write_site"]
+__all__ = ["CONTENT_DIR", "DEFAULT_SITE_TITLE", "MANIFEST", "PUBLIC_DIR", "SITE_FILES", "foreign_site",
+           "index_page", "site_files", "site_items", "write_site"]
 
 TEMPLATE = Path(__file__).parent / "site_template"
 CONTENT_DIR = "src/content/docs"
@@ -111,6 +111,18 @@ def site_items(items: Iterable[Page | Asset], title: str = DEFAULT_SITE_TITLE) -
         inside = item.path.startswith(PUBLIC_DIR + "/")
         out.append(item if inside else replace(item, path=f"{CONTENT_DIR}/{item.path}"))
     return out
+
+
+def foreign_site(out_dir: str | os.PathLike[str]) -> str | None:
+    """Why `out_dir` must not be overwritten (None when it may): a site's files (package.json,
+    an Astro config) that no earlier ``--site`` run wrote, i.e. someone's own site."""
+    out = Path(out_dir)
+    if not out.is_dir() or (out / MANIFEST).is_file():
+        return None
+    for name in ("package.json", "astro.config.mjs", "astro.config.ts", "astro.config.js"):
+        if (out / name).exists() or (out / name).is_symlink():
+            return f"{out} holds a {name} that elbo-sym did not write"
+    return None
 
 
 def _previous(out: Path) -> list[str]:
