@@ -952,6 +952,9 @@ def _web(**params) -> int:
     `build` (the project's elbo-sym.toml, else derivations/ and the lesson's files).  On a page,
     --solutions separate collapses each answer under its question, inline shows it open with the
     teacher's marks, none leaves the answers out.
+
+    --site DIR writes a complete site around the pages (Astro 5 + Starlight 0.37 with a lock,
+    for Node 20 or newer): `npm ci && npm run build` in DIR builds it; a re-run rewrites it.
     """
     return _run("web", params)
 
@@ -986,7 +989,7 @@ def cmd_web(args) -> int:
         return EXIT_FAILED
     except (DerivationError, ExampleInputError) as error:
         raise InputError(str(error)) from None
-    removed: list = []
+    removed: list[Path] = []
     if args.site is not None:
         items = site_items(items, DEFAULT_SITE_TITLE if args.title is None else args.title)
         written, removed = write_site(items, out)
