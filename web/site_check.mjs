@@ -104,7 +104,7 @@ function measure() {
 }
 
 // Wait for the fonts and every image: Astro marks images loading="lazy", which a viewport
-// 900 px high would never load below the fold (at most 10 s, then measure what is there).
+// 900 px high would never load below the fold (at most 30 s, then measure what is there).
 async function settle() {
   // Open every answer (<details> in the content): a collapsed one is not laid out, and what is
   // inside must fit the column too once a reader opens it.
@@ -112,7 +112,7 @@ async function settle() {
   for (const img of document.images) img.loading = "eager";
   const images = [...document.images].map((img) => (img.complete ? null
     : new Promise((done) => { img.addEventListener("load", done); img.addEventListener("error", done); })));
-  const timeout = new Promise((done) => setTimeout(done, 10000));
+  const timeout = new Promise((done) => setTimeout(done, 30000));
   await Promise.race([Promise.all([document.fonts.ready, ...images]), timeout]);
 }
 
@@ -126,6 +126,7 @@ try {
     ignoreDefaultArgs: ["--enable-automation"],
   });
   const page = await browser.newPage();
+  page.setDefaultTimeout(120000);  // a busy 2-core CI machine
   const results = [];
   for (const width of request.widths) {
     await page.setViewport({ width, height: 900, deviceScaleFactor: 1, isMobile: width < 800, hasTouch: width < 800 });
