@@ -28,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -541,6 +542,20 @@ def _site_missing() -> list[str]:
     return missing
 
 
+def _run_group(args: list[str], *, timeout: float, input: str | None = None, **options) -> subprocess.CompletedProcess:
+    """Run a command in its own process group, killed as a whole on timeout (Chromium's and
+    Vite's children would outlive a plain subprocess.run timeout)."""
+    with subprocess.Popen(args, start_new_session=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, **options) as proc:
+        try:
+            out, err = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 -- the base class's name
         pass
@@ -561,8 +576,7 @@ class BuiltSite:
         profile = Path(tempfile.mkdtemp(prefix="profile-", dir=self.profiles))  # a fresh --user-data-dir
         request = {"chromium": shutil.which("chromium"), "profile": str(profile), "base": self.base,
                    "paths": paths, "widths": widths, **options}
-        run = subprocess.run(["node", str(WEB / "site_check.mjs")], input=json.dumps(request), capture_output=True,
-                             text=True, timeout=600, cwd=WEB)
+        run = _run_group(["node", str(WEB / "site_check.mjs")], input=json.dumps(request), timeout=600, cwd=WEB)
         assert run.returncode == 0, run.stderr[-3000:]
         return {(m["path"], m["width"]): m for m in json.loads(run.stdout)["pages"]}
 
@@ -585,8 +599,8 @@ def built_site(tmp_path_factory):
         web.write_pages(everything, root)
         assert (root / "package-lock.json").read_bytes() == (SITE_DEPS / "package-lock.json").read_bytes()
         env = {**os.environ, "ASTRO_TELEMETRY_DISABLED": "1"}
-        build = subprocess.run(["node", str(SITE_DEPS / "node_modules" / "astro" / "astro.js"), "build"], cwd=root,
-                               env=env, capture_output=True, text=True, timeout=900)
+        build = _run_group(["node", str(SITE_DEPS / "node_modules" / "astro" / "astro.js"), "build"], cwd=root,
+                           env=env, timeout=900)
         assert build.returncode == 0, (build.stdout + build.stderr)[-4000:]
         dist = root / "dist"
         pages["index.md"] = site.index_page(list(pages.values()))
