@@ -42,9 +42,13 @@ latex:
 	fi
 
 # The website checks (tests/test_web.py): node + npm and Debian's chromium from apt when missing
-# and we may (as for TeX), then web/node_modules (katex, remark/rehype) from the committed
-# web/package-lock.json with `npm ci`. Without them the web tests skip (fail if ELBO_SYM_REQUIRE_WEB=1).
+# and we may (as for TeX), then web/node_modules (katex, remark/rehype, puppeteer-core) from the
+# committed web/package-lock.json with `npm ci`, and the real site's packages (Astro, Starlight)
+# in web/site/ from the lock `elbo-sym web --site` ships (elbo_sym/publish/site_template/).
+# Without them the web tests skip (fail if ELBO_SYM_REQUIRE_WEB=1).
 WEB_APT := nodejs:node npm:npm chromium:chromium
+SITE_TEMPLATE := elbo_sym/publish/site_template
+SITE_DEPS := web/site
 .PHONY: web-deps
 web-deps:
 	@missing=; for pair in $(WEB_APT); do command -v $${pair#*:} >/dev/null 2>&1 || missing="$$missing $${pair%%:*}"; done; \
@@ -64,6 +68,11 @@ web-deps:
 	elif [ -f web/node_modules/katex/package.json ] && [ web/node_modules/.package-lock.json -nt web/package-lock.json ]; then \
 	  echo "web/node_modules: up to date with web/package-lock.json"; \
 	else npm ci --prefix web --no-audit --no-fund || echo "warning: npm ci failed; web tests will be skipped"; fi
+	@if ! command -v npm >/dev/null 2>&1; then :; \
+	elif [ -f $(SITE_DEPS)/node_modules/.package-lock.json ] && cmp -s $(SITE_TEMPLATE)/package-lock.json $(SITE_DEPS)/package-lock.json; then \
+	  echo "$(SITE_DEPS)/node_modules: up to date with $(SITE_TEMPLATE)/package-lock.json"; \
+	else mkdir -p $(SITE_DEPS) && cp $(SITE_TEMPLATE)/package.json $(SITE_TEMPLATE)/package-lock.json $(SITE_DEPS)/ && \
+	  npm ci --prefix $(SITE_DEPS) --no-audit --no-fund || echo "warning: npm ci of the site failed; site tests will be skipped"; fi
 
 handouts: venv latex
 	$(BIN)/elbo-sym check derivations/ derivations/variants/ derivations/teaching/

@@ -982,10 +982,16 @@ def cmd_explain(args) -> int:
 Examples:
   elbo-sym web                            derivations/ -> pages/
   elbo-sym web --out site/src/content/docs/elbo
+  elbo-sym web --site site/ && cd site && npm ci && npm run build
   elbo-sym web derivations/ derivations/teaching/ --seed 7""")
 @click.argument("paths", nargs=-1, metavar="[PATHS]...")
-@click.option("--out", default="pages", show_default=True, metavar="DIR",
-              help="output folder, e.g. a Starlight content folder")
+@click.option("--out", default=None, metavar="DIR",
+              help="output folder for the pages, e.g. a Starlight content folder  [default: pages]")
+@click.option("--site", default=None, metavar="DIR",
+              help="write a complete Starlight site instead (package.json with its lock, astro.config.mjs, "
+                   "src/content.config.ts, styles, the pages in src/content/docs/): build it with "
+                   "`npm ci && npm run build` in DIR")
+@click.option("--title", default=None, metavar="TEXT", help="the site's title (with --site)")
 @_seed_option("the exercise page and the drill")
 @_sheet_options(count=f"exercise cases (default: {DEFAULT_COUNT}, or the project's)")
 @click.option("--budget", type=SECONDS, default=STEP_BUDGET_SECONDS, show_default=True, metavar="SECONDS",
@@ -1000,6 +1006,9 @@ def _web(**params) -> int:
     `build` (the project's elbo-sym.toml, else derivations/ and the lesson's files).  On a page,
     --solutions separate collapses each answer under its question, inline shows it open with the
     teacher's marks, none leaves the answers out.
+
+    --site DIR writes a complete site around the pages (Astro 5 + Starlight 0.37 with a lock,
+    for Node 20 or newer): `npm ci && npm run build` in DIR builds it; a re-run rewrites it.
     """
     return _run("web", params)
 
@@ -1009,9 +1018,19 @@ def cmd_web(args) -> int:
     from elbo_sym.lesson.examples import ExampleInputError
     from elbo_sym.publish.handouts import HandoutError, require_checked
     from elbo_sym.publish.project import project_pages
+    from elbo_sym.publish.site import DEFAULT_SITE_TITLE, foreign_site, site_items, write_site
     from elbo_sym.publish.web import Page, WebError, write_pages
 
-    out = _output_folder(args.out, "--out")  # refused before any work, and nothing is created yet
+    if args.site is not None and args.out is not None:
+        raise InputError("--out and --site: give one (--site DIR writes the pages into DIR/src/content/docs)")
+    if args.title is not None and args.site is None:
+        raise InputError("--title is the site's title: it needs --site")
+    # refused before any work, and nothing is created yet
+    out = (_output_folder(args.site, "--site") if args.site is not None
+           else _output_folder(args.out or "pages", "--out"))
+    if args.site is not None and (foreign := foreign_site(out)):
+        raise InputError(f"--site {args.site}: {foreign}; to add the pages to your own site use "
+                         f"--out {Path(args.site) / 'src' / 'content' / 'docs'}, or give an empty folder")
     project = _project(args, seed=args.seed, count=args.count, K=args.K, parts=args.parts, solutions=args.solutions)
     results = _checked(_project_paths(project, args.paths, "web"), args.budget)
     if results is None:
@@ -1024,10 +1043,17 @@ def cmd_web(args) -> int:
         return EXIT_FAILED
     except (DerivationError, ExampleInputError) as error:
         raise InputError(str(error)) from None
-    written = write_pages(items, out)
+    removed: list[Path] = []
+    if args.site is not None:
+        items = site_items(items, DEFAULT_SITE_TITLE if args.title is None else args.title)
+        written, removed = write_site(items, out)
+    else:
+        written = write_pages(items, out)
     print(f"checked {len(results)} derivation(s): every step proved or accepted")
     for path, item in zip(written, items):
         print(f"  wrote {path}" + (f"  ({len(item.formulas)} formulas)" if isinstance(item, Page) else ""))
+    for path in removed:
+        print(f"  removed {path} (no longer written)")
     return EXIT_OK
 
 

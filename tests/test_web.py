@@ -9,18 +9,29 @@
 * Front matter parses (a tiny strict YAML reader here, js-yaml as Astro uses it in node), and
   hostile titles stay text.
 
-Tests that need node + web/node_modules or chromium skip when they are missing, and fail
-instead when ELBO_SYM_REQUIRE_WEB=1 (CI). Install them with `make web-deps`.
-ELBO_SYM_WEB_SCREENSHOT=docs/web-page.png refreshes the README's screenshot.
+* The real site (`elbo-sym web --site`): built once with `astro build` from the lock it ships
+  (installed in web/site/ by `make web-deps`), served on loopback and measured in headless
+  Chromium at 1280 px and 390 px (web/site_check.mjs): every formula rendered, nothing wider
+  than its column outside a scroll box, no sideways scrolling, "On this page" = the headings.
+
+Tests that need node + web/node_modules, web/site/node_modules or chromium skip when they are
+missing, and fail instead when ELBO_SYM_REQUIRE_WEB=1 (CI). Install them with `make web-deps`.
+ELBO_SYM_SITE_SCREENSHOT=docs/images/site-390.png refreshes the README's screenshot
+(ELBO_SYM_WEB_SCREENSHOT=PATH keeps the single page's).
 """
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import tempfile
+import threading
 import xml.etree.ElementTree as ET
 from collections import Counter
 from fractions import Fraction
@@ -31,7 +42,7 @@ import pytest
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import load
 from elbo_sym.engine.models.base import Instance
-from elbo_sym.publish import web
+from elbo_sym.publish import site, web
 from elbo_sym.publish.handouts import LESSON_EXAMPLE, HandoutError, elbo_curve
 from elbo_sym.report.build import check_file
 
@@ -263,7 +274,8 @@ def test_md_text_escapes_every_markup_character(text):
 
 def test_hostile_prose_in_front_matter_and_page(tmp_path):
     """A title with HTML, JSX/MDX braces, emphasis, a link, a formula and YAML syntax: the front
-    matter gives the title back as text; the page escapes it (the formula is math)."""
+    matter gives the title back as text; the page's heading escapes it, its formula as plain
+    text in the file syntax (a heading carries no math: see test_site_toc_entries_are_the_headings)."""
     report = check_file(load(_write_derivation(tmp_path / "hostile.toml", HOSTILE_TITLE, HOSTILE_SUMMARY,
                                                HOSTILE_WHY)))
     page = web.derivations_page([report])
@@ -271,13 +283,14 @@ def test_hostile_prose_in_front_matter_and_page(tmp_path):
     assert data["title"] == "Derivations"
     assert HOSTILE_TITLE.replace("$", "").replace("\\", "")[:20] in data["description"]
     assert "KL(q(z), p(z | x))" in data["description"]  # the formula as the file syntax, without $
-    heading = next(line for line in body.splitlines() if line.startswith("## "))
-    formula = "$\\mathrm{KL}\\big(q(z) \\,\\|\\, p(z \\mid x)\\big)$"
-    assert heading.count(formula) == 1
-    outside = re.sub(r"\\.", "", heading.replace(formula, ""))  # the text outside escapes and the formula
-    assert not set(outside) & set("<>{}*_$[]`~&\\"), outside
-    assert "\\&lt;script\\&gt;" in heading and "\\{x\\}" in heading
-    assert "\\$5" in heading
+    heading = next(line for line in body.splitlines() if line.startswith("## "))[3:]
+    plain = page.headings[0]
+    assert plain.startswith("1. ") and plain.count("KL(q(z), p(z | x))") == 1 and "$5" in plain
+    assert "&lt;script&gt;" in plain and "\\mathrm" not in plain
+    assert re.sub(r"\\(.)", r"\1", heading) == plain  # CommonMark's escapes give the plain text back
+    outside = re.sub(r"\\.", "", heading)  # what is left outside escapes: no markup, no math
+    assert not set(outside) & set("<>{}*_$[]`~&|\\"), outside
+    assert "\\&lt;script\\&gt;" in heading and "\\{x\\}" in heading and "\\$5" in heading
     assert "\n1\\. not a list" in body and "\n\\- not a list" in body and "\n\\> no quote" in body
 
 
@@ -297,10 +310,8 @@ def test_hostile_prose_parses_as_text(tmp_path, requires_node):
     assert result["types"]["table"] == 1  # the example's values, not "| no table |"
     assert result["types"]["list"] == 1  # the step notes, not "1. not a list" or "- not a list either"
     assert all(link["text"] in link["url"] for link in result["links"]), result["links"]
-    heading = result["headings"][0]
-    expected = HOSTILE_TITLE.replace("\\$", "\0").replace("$KL(q(z), p(z | x))$",
-                                                          "$\\mathrm{KL}\\big(q(z) \\,\\|\\, p(z \\mid x)\\big)$")
-    assert heading == "1. " + expected.replace("\0", "$")
+    assert result["headings"] == list(page.headings)  # plain text: the formula in the file syntax, no math node
+    assert "KL(q(z), p(z | x))" in page.headings[0]
     assert Counter(json.dumps(m, sort_keys=True) for m in result["math"]) == Counter(
         json.dumps({"tex": f.tex, "display": f.display}, sort_keys=True) for f in page.formulas)
 
@@ -501,3 +512,309 @@ def test_a_probability_is_never_given_in_nats_on_the_pages(pages):
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert cells[-1] == "" and cells[-2] == "", row
     assert "(a probability)" not in body
+
+
+# --------------------------------------------------------------------------- the real site (--site)
+#
+# `elbo-sym web --site DIR` writes a complete Astro + Starlight site. One fixture builds the
+# lesson's site with the real toolchain (the packages `make web-deps` installed in web/site/
+# from the lock the site ships), serves it on loopback and opens it in Debian's Chromium at
+# 1280 px and 390 px (web/site_check.mjs, puppeteer-core); the tests judge what the browser saw.
+
+SITE_DEPS = WEB / "site"
+SITE_WIDTHS = [1280, 390]
+MATH_TITLE = "The gap $KL(q(z), p(z | x))$ is a divergence"
+NO_SCROLL_BOXES = (".sl-markdown-content .katex-display, .sl-markdown-content table "
+                   "{ overflow: visible !important; max-width: none !important; }")
+MATH_HEADING = web.Page("math-heading.md", "A heading with math", "What Starlight lists for a formula in a heading.",
+                        "## The bound as a function of $q(z)$\n\nA page written by hand, not by elbo-sym.\n", 99,
+                        (web.Formula("q(z)", False),), ("The bound as a function of q(z)",))
+"""A page as an author might write it (math in a heading), built into the site to show what
+the plain headings avoid; it is not one of the site's pages."""
+NO_KATEX_CSS = (".katex .katex-mathml { position: static !important; clip: auto !important; "
+                "width: auto !important; height: auto !important; }")
+
+
+def _site_missing() -> list[str]:
+    missing = _node_missing() + ([] if shutil.which("chromium") else ["chromium"])
+    if not (WEB / "node_modules" / "puppeteer-core" / "package.json").is_file():
+        missing.append("web/node_modules/puppeteer-core (npm ci --prefix web)")
+    if not (SITE_DEPS / "node_modules" / "astro" / "package.json").is_file():
+        missing.append("web/site/node_modules (make web-deps)")
+    elif (SITE_DEPS / "package-lock.json").read_bytes() != (site.TEMPLATE / "package-lock.json").read_bytes():
+        missing.append("web/site/node_modules from the site's current package-lock.json (make web-deps)")
+    return missing
+
+
+def _run_group(args: list[str], *, timeout: float, input: str | None = None, **options) -> subprocess.CompletedProcess:
+    """Run a command in its own process group, killed as a whole on timeout (Chromium's and
+    Vite's children would outlive a plain subprocess.run timeout)."""
+    with subprocess.Popen(args, start_new_session=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, **options) as proc:
+        try:
+            out, err = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 -- the base class's name
+        pass
+
+
+class BuiltSite:
+    """The lesson's site, built by Astro and served on 127.0.0.1 while the tests run."""
+
+    def __init__(self, root: Path, pages: dict[str, web.Page], base: str, profiles: Path) -> None:
+        self.root, self.pages, self.base, self.profiles = root, pages, base, profiles
+        self.measured: dict[tuple[str, int], dict] = {}
+
+    @staticmethod
+    def url(page: web.Page) -> str:
+        return "/" if page.path == "index.md" else "/" + page.path.removesuffix(".md") + "/"
+
+    def check(self, paths: list[str], widths: list[int], **options) -> dict[tuple[str, int], dict]:
+        profile = Path(tempfile.mkdtemp(prefix="profile-", dir=self.profiles))  # a fresh --user-data-dir
+        request = {"chromium": shutil.which("chromium"), "profile": str(profile), "base": self.base,
+                   "paths": paths, "widths": widths, **options}
+        run = _run_group(["node", str(WEB / "site_check.mjs")], input=json.dumps(request), timeout=600, cwd=WEB)
+        assert run.returncode == 0, run.stderr[-3000:]
+        return {(m["path"], m["width"]): m for m in json.loads(run.stdout)["pages"]}
+
+
+@pytest.fixture(scope="module")
+def built_site(tmp_path_factory):
+    """Write the site (`site.site_items` over the lesson's pages and a derivation with a formula
+    in its title), build it with `astro build`, serve dist/ on loopback, measure every page."""
+    _missing_or_fail(_site_missing())
+    tmp = tmp_path_factory.mktemp("site")
+    paths = LESSON + [_write_derivation(tmp / "math-title.toml", MATH_TITLE, "A title with a formula.",
+                                        "this is the evidence lower bound")]
+    items = web.lesson_pages([check_file(path) for path in paths])
+    pages = {item.path: item for item in items if isinstance(item, web.Page)}
+    # Inside web/site/, so node finds the packages `make web-deps` installed there (Vite does not
+    # build through a symlinked node_modules); the site's own lock is the one installed.
+    root = Path(tempfile.mkdtemp(prefix="test-site-", dir=SITE_DEPS))
+    try:
+        everything = site.site_items([*items, MATH_HEADING])
+        web.write_pages(everything, root)
+        assert (root / "package-lock.json").read_bytes() == (SITE_DEPS / "package-lock.json").read_bytes()
+        env = {**os.environ, "ASTRO_TELEMETRY_DISABLED": "1"}
+        build = _run_group(["node", str(SITE_DEPS / "node_modules" / "astro" / "astro.js"), "build"], cwd=root,
+                           env=env, timeout=900)
+        assert build.returncode == 0, (build.stdout + build.stderr)[-4000:]
+        dist = root / "dist"
+        pages["index.md"] = site.index_page(list(pages.values()))
+        for page in pages.values():
+            assert (dist / BuiltSite.url(page).lstrip("/") / "index.html").is_file(), page.path
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=dist))
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            host, port = server.server_address[:2]
+            built = BuiltSite(root, pages, f"http://{host}:{port}", tmp)
+            urls = [built.url(p) for p in [*pages.values(), MATH_HEADING]]
+            shot = {"path": "/worked-example/", "width": 390, "height": 1100, "anchor": "state-by-state",
+                    "file": str(tmp / "site-390.png")}
+            built.measured = built.check(urls, SITE_WIDTHS, screenshot=shot)
+            yield built
+        finally:
+            server.shutdown()
+            server.server_close()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _measured(built: BuiltSite):
+    for name, page in built.pages.items():
+        for width in SITE_WIDTHS:
+            yield name, page, width, built.measured[built.url(page), width]
+
+
+def test_site_every_formula_is_rendered(built_site):
+    """Each page at 1280 px and 390 px: served, one .katex per formula the page wrote, no
+    .katex-error, KaTeX's CSS applied (MathML copies hidden, KaTeX's fonts), the figure loaded."""
+    assert len(built_site.pages) == len(PAGES) + 1  # and the landing page
+    for name, page, width, m in _measured(built_site):
+        where = (name, width)
+        assert m["status"] in (200, 304) and m["found"], where  # 304: the second width, from the cache
+        assert m["katexErrors"] == 0, where
+        assert m["katex"] == len(page.formulas), (where, m["katex"], len(page.formulas))
+        assert m["mathmlShown"] == 0, where
+        if page.formulas:
+            assert "KaTeX_Main" in m["katexFont"], where
+        assert m["imagesLoaded"] == m["images"] == (1 if name == "worked-example.md" else 0), where
+    assert sum(len(p.formulas) for p in built_site.pages.values()) > 300
+
+
+def test_site_never_scrolls_sideways(built_site):
+    """No element wider than the content column unless it is inside its own scroll box, and the
+    page itself never scrolls sideways; at 390 px the wide tables and chains are such boxes."""
+    for name, _page, width, m in _measured(built_site):
+        assert m["scrollWidth"] <= m["clientWidth"], (name, width, m["scrollWidth"], m["clientWidth"])
+        assert m["overflowing"] == [], (name, width, m["overflowing"][:3])
+    boxes = {name: {b["tag"] for b in built_site.measured[built_site.url(p), 390]["scrollBoxes"]}
+             for name, p in built_site.pages.items() if name != "index.md"}
+    assert {"table", "span"} <= boxes["worked-example.md"]  # the tables of values and the givens display
+    assert {"table", "span"} <= boxes["derivations.md"]  # the examples' tables and the chains (.katex-display)
+    assert "table" in boxes["exercises.md"] and "span" in boxes["tight-drill.md"]  # inside the opened answers
+
+
+def test_site_check_sees_what_the_stylesheet_prevents(built_site):
+    """The browser check can fail: without the site's scroll boxes the 390 px pages scroll
+    sideways and name the overflowing elements; without KaTeX's CSS the MathML copies show."""
+    paths = ["/derivations/", "/worked-example/"]
+    broken = built_site.check(paths, [390], extraCss=NO_SCROLL_BOXES + NO_KATEX_CSS)
+    for path in paths:
+        m = broken[path, 390]
+        assert m["scrollWidth"] > m["clientWidth"], path
+        assert m["overflowing"] and m["mathmlShown"] > 0, path
+
+
+_SMARTYPANTS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "--",
+                              "\u2014": "---", "\u2026": "..."})
+
+
+def _unsmart(text: str) -> str:
+    """Undo Astro's `smartypants` (on by default): curly quotes, dashes and the ellipsis."""
+    return text.translate(_SMARTYPANTS)
+
+
+def test_site_toc_entries_are_the_headings(built_site):
+    """"On this page" (the desktop sidebar and the 390 px drop-down) lists exactly the pages'
+    headings, each as its plain text, linked to the heading's anchor -- also for a title with a
+    formula, whose entry reads the formula once (Astro would otherwise take MathML, annotation
+    and HTML: "q(z)q(z)q(z)")."""
+    titled = built_site.pages["derivations.md"].headings
+    [math_heading] = [h for h in titled if "KL(q(z), p(z | x))" in h]
+    assert math_heading.endswith("The gap KL(q(z), p(z | x)) is a divergence")
+    for name, page, width, m in _measured(built_site):
+        headings = [h["text"] for h in m["headings"]]
+        assert [_unsmart(h) for h in headings] == list(page.headings), (name, width)
+        for toc in (m["toc"], m["mobileToc"]):
+            entries = [e for e in toc if e["href"] != "#_top"]
+            assert [e["text"] for e in entries] == headings, (name, width)
+            assert [e["href"] for e in entries] == ["#" + h["id"] for h in m["headings"]], (name, width)
+    assert built_site.measured["/worked-example/", 390]["mobileToc"][-1]["text"] == "The bound as a function of q"
+
+
+def test_site_toc_check_sees_math_in_a_heading(built_site):
+    """The ToC check can fail: a heading with a formula (written by hand) is listed with the
+    formula's text three times, and its anchor has it too -- what plain headings avoid."""
+    m = built_site.measured[built_site.url(MATH_HEADING), 1280]
+    assert m["katex"] == 1 and m["katexErrors"] == 0
+    [heading] = m["headings"]
+    [entry] = [e for e in m["toc"] if e["href"] != "#_top"]
+    assert entry["text"] != MATH_HEADING.headings[0] and "q(z)q(z)" in entry["text"].replace(" ", "")
+    assert entry["href"] == "#" + heading["id"] and "qzqz" in heading["id"]
+
+
+def test_site_screenshot_at_390_px(built_site):
+    """The worked example on a phone, as the README shows it (ELBO_SYM_SITE_SCREENSHOT=PATH keeps it)."""
+    shot = built_site.profiles / "site-390.png"
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(data[16:20], "big") == 390
+    target = os.environ.get("ELBO_SYM_SITE_SCREENSHOT")
+    if target:
+        shutil.copyfile(shot, ROOT / target)
+
+
+# --------------------------------------------------------------------------- the site's files (no node)
+
+
+def test_web_site_writes_a_complete_site(tmp_path, monkeypatch):
+    """`--site DIR`: the site's own files (pinned package.json with its lock, astro.config.mjs with
+    remark-math/rehype-katex and KaTeX's CSS, the content config, the stylesheet) and the pages in
+    the content folder; byte-identical on a second run; --out with --site, or --title alone: exit 2."""
+    monkeypatch.chdir(ROOT)
+    args = ["web", "derivations/", "derivations/teaching/"]
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert main([*args, "--site", str(first), "--title", 'A "course" </script>']) == 0
+    assert main([*args, "--site", str(second), "--title", 'A "course" </script>']) == 0
+    files = sorted(str(p.relative_to(first)) for p in first.rglob("*") if p.is_file())
+    assert files == sorted(set(site.SITE_FILES) | {f"{site.CONTENT_DIR}/{n}" for n in PAGES | {web.FIGURE_FILE}}
+                           | {f"{site.CONTENT_DIR}/index.md", site.MANIFEST})
+    for name in files:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    package = json.loads((first / "package.json").read_text(encoding="utf-8"))
+    lock = json.loads((first / "package-lock.json").read_text(encoding="utf-8"))
+    assert set(package["dependencies"]) == {"astro", "@astrojs/starlight", "katex", "remark-math", "rehype-katex"}
+    for name, version in package["dependencies"].items():
+        assert re.fullmatch(r"\d+\.\d+\.\d+", version), (name, version)  # pinned, not a range
+        assert lock["packages"][f"node_modules/{name}"]["version"] == version, name
+    assert lock["packages"][""]["dependencies"] == package["dependencies"]
+    assert package["dependencies"]["astro"].startswith("5.") and "20" in package["engines"]["node"]
+    config = (first / "astro.config.mjs").read_text(encoding="utf-8")
+    assert "remarkPlugins: [remarkMath]" in config and "rehypePlugins: [rehypeKatex]" in config
+    assert '"katex/dist/katex.min.css"' in config and '"./src/styles/elbo-sym.css"' in config
+    assert 'title: "A \\"course\\" </script>",' in config and "__SITE_TITLE__" not in config
+    assert "docsLoader()" in (first / "src" / "content.config.ts").read_text(encoding="utf-8")
+    css = (first / "src" / "styles" / "elbo-sym.css").read_text(encoding="utf-8")
+    assert ".katex-display" in css and "overflow-x: auto" in css
+    index = (first / site.CONTENT_DIR / "index.md").read_text(encoding="utf-8")
+    assert front_matter(index)[0]["title"] == 'A "course" </script>'
+    assert "](./derivations/)" in index and "](./worked-example/)" in index
+    assert main([*args, "--site", str(first), "--out", str(second)]) == 2
+    assert main([*args, "--title", "x", "--out", str(second)]) == 2
+    own = tmp_path / "own"  # someone's own Astro site: never overwritten
+    own.mkdir()
+    (own / "astro.config.mjs").write_text("export default {};\n", encoding="utf-8")
+    assert main([*args, "--site", str(own)]) == 2
+    assert [p.name for p in own.iterdir()] == ["astro.config.mjs"]
+
+
+def test_web_out_still_writes_pages_only(tmp_path, monkeypatch):
+    """`--out DIR` keeps writing just the pages (into an existing site's content folder)."""
+    monkeypatch.chdir(ROOT)
+    content = tmp_path / "src" / "content" / "docs"
+    content.mkdir(parents=True)
+    assert main(["web", "derivations/", "--out", str(content)]) == 0
+    assert {p.name for p in content.iterdir()} == PAGES - {"find-the-mistake.md"} | {web.FIGURE_FILE}
+    assert not (tmp_path / "package.json").exists() and not (content / "index.md").exists()
+
+
+def test_site_items_keep_public_files_and_escape_the_title():
+    page = web.Page("extra.md", "Extra *page*", "An extra page.", "Text.\n", 9)
+    items = site.site_items([page, web.Asset("public/check/worker.js", b"//"), web.Asset("fig.svg", b"<svg/>")],
+                            title="T\u2028$")
+    paths = [i.path for i in items]
+    assert "public/check/worker.js" in paths and f"{site.CONTENT_DIR}/fig.svg" in paths
+    assert f"{site.CONTENT_DIR}/extra.md" in paths
+    config = next(i for i in items if i.path == "astro.config.mjs").data.decode()
+    assert 'title: "T\\u2028$",' in config
+    index = next(i for i in items if i.path.endswith("index.md"))
+    assert "- [Extra \\*page\\*](./extra/): An extra page." in index.body
+
+
+def test_site_rerun_removes_only_the_pages_it_no_longer_writes(tmp_path):
+    """A page the last run wrote and this one does not is removed; the author's own files, and
+    anything a tampered manifest names outside the content folder, stay."""
+    out = tmp_path / "site"
+    old = web.Page("worked-example-2.md", "Old", "An example since removed.", "Text.\n", 3)
+    site.write_site(site.site_items([old, web.Asset("old.svg", b"<svg/>")]), out)
+    content = out / site.CONTENT_DIR
+    assert (content / "worked-example-2.md").is_file() and (content / "old.svg").is_file()
+    (content / "mine.md").write_text("an author's page", encoding="utf-8")
+    (tmp_path / "outside.md").write_text("keep", encoding="utf-8")
+    manifest = json.loads((out / site.MANIFEST).read_text(encoding="utf-8"))
+    manifest["files"] += ["../outside.md", "package.json", f"{site.CONTENT_DIR}/../../../outside.md", 7]
+    (out / site.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    new = web.Page("derivations.md", "New", "The page that stays.", "Text.\n", 1)
+    written, removed = site.write_site(site.site_items([new]), out)
+    assert sorted(p.name for p in removed) == ["old.svg", "worked-example-2.md"]
+    assert not (content / "worked-example-2.md").exists() and (content / "derivations.md").is_file()
+    assert (content / "mine.md").is_file() and (tmp_path / "outside.md").read_text(encoding="utf-8") == "keep"
+    assert (out / "package.json").is_file() and (out / site.MANIFEST) not in written
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "x.md").write_text("keep", encoding="utf-8")
+    (content / "linked").symlink_to(tmp_path / "elsewhere")
+    manifest = json.loads((out / site.MANIFEST).read_text(encoding="utf-8"))
+    (out / site.MANIFEST).write_text(json.dumps({"files": [*manifest["files"], f"{site.CONTENT_DIR}/linked/x.md"]}),
+                                     encoding="utf-8")
+    assert site.write_site(site.site_items([new]), out)[1] == []
+    assert (tmp_path / "elsewhere" / "x.md").is_file()
+    (out / site.MANIFEST).write_bytes(b"\xff not json")  # a broken manifest removes nothing
+    assert site.write_site(site.site_items([new]), out)[1] == []

@@ -37,6 +37,15 @@ may rely on (``\\KL``, ``\\ELBO``, ``\\E``, ``\\given``). :data:`KATEX_MACROS` r
 definitions from that file, and :func:`katex_tex` expands them in every formula, so the pages
 need no macro configuration in the site (``rehype-katex`` with its defaults renders them).
 
+**Headings are plain text.** Astro lists a heading in "On this page" (and makes its anchor)
+from all of its text, and a KaTeX formula holds its text three times (MathML, the TeX
+annotation, HTML): a formula in a heading would read ``q(z)q(z)q(z)`` there. Headings are
+therefore plain text (a formula in a derivation's title in the file syntax), recorded in
+:attr:`Page.headings` for the tests, which compare them with what Starlight lists.
+
+:mod:`elbo_sym.publish.site` puts these pages into a complete, buildable Starlight site
+(``elbo-sym web --site DIR``).
+
 Math is ``$...$`` inline and a ``$$`` fence on its own lines for display. Tables are GFM
 tables (``remark-gfm``, on in Astro by default); a ``|`` in a formula inside a table is
 written ``\\vert`` so it can never split a cell. Answers are ``<details>`` blocks with blank
@@ -217,6 +226,8 @@ class Page:
     body: str
     order: int
     formulas: tuple[Formula, ...] = ()
+    headings: tuple[str, ...] = ()
+    """The plain text of each ``##`` heading: what Starlight's "On this page" lists."""
 
     @property
     def front_matter(self) -> str:
@@ -246,6 +257,7 @@ class _Markdown:
     def __init__(self) -> None:
         self.blocks: list[str] = []
         self.formulas: list[Formula] = []
+        self.headings: list[str] = []
 
     # -- math
     def m(self, latex: str, *, table: bool = False) -> str:
@@ -300,7 +312,17 @@ class _Markdown:
         self.blocks.append("\n".join(lines))
 
     def heading(self, level: int, text: str) -> None:
-        self.blocks.append("#" * level + " " + text)
+        """A heading of plain text (escaped here), never math: Astro takes a heading's "On this
+        page" entry and anchor from all its text, and a KaTeX formula holds its text three
+        times (MathML, the TeX annotation, HTML), so ``q(z)`` would read ``q(z)q(z)q(z)``."""
+        plain = _SPACE.sub(" ", text).strip()
+        self.headings.append(plain)
+        self.blocks.append("#" * level + " " + md_text(plain))
+
+    @staticmethod
+    def plain(parts: Prose, fallback: str) -> str:
+        """An author's prose as plain text for a heading: formulas in the file syntax."""
+        return _plain(parts, fallback)
 
     def table(self, head: Sequence[str], rows: Iterable[Sequence[str]], align: str | None = None) -> None:
         align = align or "l" * len(head)
@@ -318,7 +340,7 @@ class _Markdown:
         return "\n\n".join(self.blocks) + "\n"
 
     def page(self, path: str, title: str, description: str, order: int) -> Page:
-        return Page(path, title, description, self.text(), order, tuple(self.formulas))
+        return Page(path, title, description, self.text(), order, tuple(self.formulas), tuple(self.headings))
 
 
 class _Details:
@@ -392,7 +414,7 @@ def derivations_page(reports: Sequence[DerivationReport], solutions: str = "sepa
             else "Every step below was machine-checked by elbo-sym.")
     for number, report in enumerate(proved, 1):
         d = derivation_context(report)
-        doc.heading(2, f"{number}\\. {doc.prose(report.title_parts, report.title)}")
+        doc.heading(2, f"{number}. {doc.plain(report.title_parts, report.title)}")
         summary = doc.prose(report.summary_parts, report.summary, paragraphs=True)
         if summary:
             doc.add(summary)
@@ -448,7 +470,7 @@ def mistakes_page(reports: Sequence[DerivationReport], solutions: str = "separat
             + ") where the step fails.")
     for number, report in enumerate(teaching, 1):
         d = mistake_context(report)
-        doc.heading(2, f"{number}\\. {doc.prose(report.title_parts, report.title)}")
+        doc.heading(2, f"{number}. {doc.plain(report.title_parts, report.title)}")
         summary = doc.prose(report.summary_parts, report.summary, paragraphs=True)
         if summary:
             doc.add(summary)
@@ -618,7 +640,7 @@ def worked_example_page(example: Instance | None = None, solutions: str = "separ
     f = ex["figure"]
     if f is not None:
         labels = f["labels"]
-        doc.heading(2, f"The bound as a function of {doc.m(ex['q_symbol'])}")
+        doc.heading(2, "The bound as a function of q")
         if f["tight"]:
             doc.add(f"This {doc.m(ex['q_symbol'])} is the posterior "
                     f"{doc.m(ex['posterior_symbol'] + ' = ' + ex['posterior'])}, so the ELBO touches "
@@ -752,7 +774,7 @@ def _cards_prose(kind: str, path: str | Path | None) -> dict[int, tuple[Prose, P
 def _card(doc: _Markdown, card: Mapping[str, Any], texts: tuple[Prose, Prose, str, str],
           heading: str, proved_for: str, solutions: str = "separate") -> None:
     front, back, front_text, back_text = texts
-    doc.heading(2, f"{heading} {card['index']}: {md_text(card['topic'])}")
+    doc.heading(2, f"{heading} {card['index']}: {card['topic']}")
     doc.add(doc.prose(front, front_text, paragraphs=True))
     with doc.details(mode=solutions):
         doc.add(doc.prose(back, back_text, paragraphs=True))

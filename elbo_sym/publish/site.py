@@ -1,0 +1,164 @@
+"""A complete, buildable Starlight site around the course-website pages (``elbo-sym web --site``).
+
+:func:`site_items` puts the pages of :func:`elbo_sym.publish.web.lesson_pages` into Starlight's
+content folder (``src/content/docs/``), adds a landing page (``index.md``) and the site's own
+files from ``site_template/``:
+
+=============================  ==================================================================
+``package.json``               Astro 5 + Starlight 0.37, remark-math, rehype-katex, katex: exact,
+                               tested versions (Node 20, Debian's, or newer)
+``package-lock.json``          the lock those versions were tested with (``npm ci``); the
+                               Makefile's ``web-deps`` installs the same lock for the tests
+``astro.config.mjs``           remark-math + rehype-katex as Astro 5 runs them
+                               (``markdown.remarkPlugins``/``rehypePlugins``), KaTeX's CSS and
+                               ours in Starlight's ``customCss``, the site's title
+``src/content.config.ts``      Starlight's ``docs`` collection (``docsLoader``, ``docsSchema``)
+``src/styles/elbo-sym.css``    wide tables and display math scroll inside their own box
+``tsconfig.json``, ``.gitignore``  as Astro's starter has them
+=============================  ==================================================================
+
+Why Astro 5 and not today's Astro 7: Astro 7 / Starlight 0.42 need Node >= 22.23.4 (Debian
+ships 20). The npm package ``node`` can pin one (Node 24 built the site here), but its binary
+comes from a preinstall script outside the lock, and is silently missing with
+``--ignore-scripts``. Astro 5 + Starlight 0.37 build with Debian's Node and npm alone, every
+package in the lock (README, "A course website").
+
+A re-run replaces every file it writes and removes the pages and figures an earlier run wrote
+that this one does not (a renamed example's ``worked-example-2.md``): the site's
+``.elbo-sym-site.json`` lists what was written; nothing else in the folder is touched.
+
+More pages and static files are more items: a page's ``path`` is relative to the content
+folder, an :class:`~elbo_sym.publish.web.Asset` under :data:`PUBLIC_DIR` is served as it is
+(``public/check/worker.js`` at ``/check/worker.js``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
+
+from elbo_sym.files import FileReadError, read_regular_file
+from elbo_sym.publish.web import Asset, Page, md_text, write_pages
+
+__all__ = ["CONTENT_DIR", "DEFAULT_SITE_TITLE", "MANIFEST", "PUBLIC_DIR", "SITE_FILES", "foreign_site",
+           "index_page", "site_files", "site_items", "write_site"]
+
+TEMPLATE = Path(__file__).parent / "site_template"
+CONTENT_DIR = "src/content/docs"
+"""Starlight's content folder, relative to the site: where the pages go."""
+PUBLIC_DIR = "public"
+"""Files served as they are (no Markdown), relative to the site."""
+DEFAULT_SITE_TITLE = "Latent variables and the ELBO"
+MANIFEST = ".elbo-sym-site.json"
+"""What the last run wrote (relative POSIX paths), so the next one can remove what it no longer writes."""
+_MANIFEST_BYTES = 1 << 20
+
+SITE_FILES: dict[str, str] = {
+    "package.json": "package.json",
+    "package-lock.json": "package-lock.json",
+    "astro.config.mjs": "astro.config.mjs",
+    "tsconfig.json": "tsconfig.json",
+    "src/content.config.ts": "src/content.config.ts",
+    "src/styles/elbo-sym.css": "src/styles/elbo-sym.css",
+    ".gitignore": "gitignore",  # a dot file is not package data
+}
+"""The site's own files: path in the site -> path in ``site_template/``."""
+
+_TITLE_SLOT = "__SITE_TITLE__"
+
+
+def _js_string(text: str) -> str:
+    """``text`` as a JavaScript string literal (JSON, ASCII only: no raw U+2028 or control)."""
+    return json.dumps(str(text), ensure_ascii=True)
+
+
+def site_files(title: str = DEFAULT_SITE_TITLE) -> list[Asset]:
+    """The site's own files (not the pages), the title written into ``astro.config.mjs``."""
+    files = []
+    for target, source in SITE_FILES.items():
+        data = (TEMPLATE / source).read_bytes()
+        if target == "astro.config.mjs":
+            text = data.decode("utf-8")
+            if text.count(_TITLE_SLOT) != 1:
+                raise ValueError(f"{TEMPLATE / source}: expected one {_TITLE_SLOT}")
+            data = text.replace(_TITLE_SLOT, _js_string(title)).encode("utf-8")
+        files.append(Asset(target, data))
+    return files
+
+
+def index_page(pages: Sequence[Page], title: str = DEFAULT_SITE_TITLE) -> Page:
+    """The landing page (``index.md``): one link per page, in sidebar order. The links are
+    relative to the site's root page, so they hold under any ``base``."""
+    lines = [f"- [{md_text(p.title)}](./{p.path.removesuffix('.md')}/): {md_text(p.description)}"
+             for p in sorted(pages, key=lambda p: p.order)]
+    body = ("Every formula on these pages was machine-checked by elbo-sym before it was written.\n\n"
+            + "\n".join(lines) + "\n")
+    return Page("index.md", title, f"{title}: derivations, worked examples, exercises and cards, machine-checked.",
+                body, 0)
+
+
+def site_items(items: Iterable[Page | Asset], title: str = DEFAULT_SITE_TITLE) -> list[Page | Asset]:
+    """The whole site: its own files, the landing page and `items` (pages and the files they
+    refer to) in the content folder; an item already under :data:`PUBLIC_DIR` stays there."""
+    items = list(items)
+    pages = [i for i in items if isinstance(i, Page)]
+    out: list[Page | Asset] = list(site_files(title))
+    out.append(replace(index_page(pages, title), path=f"{CONTENT_DIR}/index.md"))
+    for item in items:
+        inside = item.path.startswith(PUBLIC_DIR + "/")
+        out.append(item if inside else replace(item, path=f"{CONTENT_DIR}/{item.path}"))
+    return out
+
+
+def foreign_site(out_dir: str | os.PathLike[str]) -> str | None:
+    """Why `out_dir` must not be overwritten (None when it may): a site's files (package.json,
+    an Astro config) that no earlier ``--site`` run wrote, i.e. someone's own site."""
+    out = Path(out_dir)
+    if not out.is_dir() or (out / MANIFEST).is_file():
+        return None
+    for name in ("package.json", "astro.config.mjs", "astro.config.ts", "astro.config.js"):
+        if (out / name).exists() or (out / name).is_symlink():
+            return f"{out} holds a {name} that elbo-sym did not write"
+    return None
+
+
+def _previous(out: Path) -> list[str]:
+    """The paths the last run listed in the manifest; an unreadable or malformed one lists none."""
+    try:
+        data = json.loads(read_regular_file(out / MANIFEST, _MANIFEST_BYTES).decode("utf-8"))
+    except (FileReadError, OSError, UnicodeDecodeError, ValueError):
+        return []
+    files = data.get("files") if isinstance(data, dict) else None
+    return [f for f in files if isinstance(f, str)] if isinstance(files, list) else []
+
+
+def _removable(path: str) -> bool:
+    """Only a page or file elbo-sym puts in the content or public folder, never a site file."""
+    pure = PurePosixPath(path)
+    return (not pure.is_absolute() and ".." not in pure.parts and "\0" not in path
+            and (path.startswith(CONTENT_DIR + "/") or path.startswith(PUBLIC_DIR + "/")))
+
+
+def write_site(items: Sequence[Page | Asset], out_dir: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]:
+    """Write the site's `items` (:func:`site_items`) under `out_dir`, then remove the pages the
+    previous run wrote and this one does not (listed in :data:`MANIFEST`); the written and the
+    removed paths."""
+    out = Path(out_dir)
+    written = write_pages(items, out)
+    now = {item.path for item in items}
+    removed = []
+    for path in _previous(out):
+        if path in now or not _removable(path):
+            continue
+        target = out.joinpath(*PurePosixPath(path).parts)
+        if not target.parent.resolve().is_relative_to(out.resolve()):  # a folder linked elsewhere
+            continue
+        if target.is_symlink() or target.is_file():
+            target.unlink()
+            removed.append(target)
+    manifest = json.dumps({"files": sorted(now)}, indent=1) + "\n"
+    write_pages([Asset(MANIFEST, manifest.encode("utf-8"))], out)
+    return written, removed

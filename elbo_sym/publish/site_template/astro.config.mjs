@@ -1,0 +1,28 @@
+// @ts-check
+// Written by `elbo-sym web --site` (rewritten by the next run): an Astro 5 + Starlight 0.37
+// site, for Node 20 (Debian's) or newer. Build it with `npm ci && npm run build`.
+//
+// Math: remark-math finds $...$ and $$...$$ in the pages, rehype-katex typesets it, through
+// Astro 5's `markdown.remarkPlugins` / `markdown.rehypePlugins` (Astro 7 replaces these with
+// `markdown.processor`). KaTeX's stylesheet is in `customCss`: without it every formula shows
+// twice (once typeset, once as its MathML text). src/styles/elbo-sym.css makes wide tables
+// and display equations scroll inside their own box, never the page.
+import { defineConfig, passthroughImageService } from "astro/config";
+import starlight from "@astrojs/starlight";
+import remarkMath from "remark-math";
+import rehypeKatex from "rehype-katex";
+
+export default defineConfig({
+  markdown: {
+    remarkPlugins: [remarkMath],
+    rehypePlugins: [rehypeKatex],
+  },
+  // The pages' images are SVG figures: nothing to optimise, so no `sharp` is needed.
+  image: { service: passthroughImageService() },
+  integrations: [
+    starlight({
+      title: __SITE_TITLE__,
+      customCss: ["katex/dist/katex.min.css", "./src/styles/elbo-sym.css"],
+    }),
+  ],
+});
