@@ -26,9 +26,9 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from elbo_sym.engine.derivation import DerivationError, loads
+from elbo_sym.engine.notation import RELATION_LATEX
 from elbo_sym.limits import STEP_BUDGET_SECONDS
 from elbo_sym.report.build import check_file
-from elbo_sym.engine.notation import RELATION_LATEX
 from elbo_sym.report.model import DerivationReport, InputErrorReport, prose_text
 from elbo_sym.report.text import closing_lines, derivation_text, error_text, step_notes, summary_text
 
@@ -141,7 +141,9 @@ with your file and checks it.
 <div id="elbo-checker" class="elbo-checker" data-state="idle">
 <label for="elbo-files">Start from</label> <select id="elbo-files"></select>
 <textarea id="elbo-source" spellcheck="false" autocomplete="off" aria-label="Derivation file (TOML)"></textarea>
-<div class="elbo-buttons"><button id="elbo-check" type="button">Check</button><button id="elbo-stop" type="button" disabled>Stop</button><a id="elbo-share" href="#">Link to this file</a></div>
+<div class="elbo-buttons"><button id="elbo-check" type="button">Check</button>
+<button id="elbo-stop" type="button" disabled>Stop</button>
+<a id="elbo-share" href="#">Link to this file</a></div>
 <div id="elbo-status" role="status" aria-live="polite"></div>
 <div id="elbo-report" class="elbo-report" data-state="idle" aria-live="polite"></div>
 </div>
@@ -229,4 +231,5 @@ def _write(target: Path, data: bytes) -> Path:
     return target
 
 
-__all__ = ["check_source", "view_of", "write_checker", "check_page", "check_link", "own_wheel", "installed_wheel", "Wheel", "ENGINE_DIR"]
+__all__ = ["ENGINE_DIR", "Wheel", "check_link", "check_page", "check_source", "installed_wheel", "own_wheel", "view_of",
+           "write_checker"]
