@@ -172,3 +172,29 @@ def test_the_page_embeds_files_safely_and_links_decode() -> None:
     assert link.startswith("/check/#toml=") and "=" not in link.split("#toml=")[1]
     encoded = link.split("#toml=")[1]
     assert base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode() == text
+
+
+_NO_ALARM_BUDGET = r"""
+import json, sys, time
+import elbo_sym.budget
+elbo_sym.budget.ALARM = False        # as in the browser: checkpoints only
+from elbo_sym.publish.browser import check_source
+text = open(sys.argv[1]).read().split("[[example]]")[0].replace('K = "any"', "K = 600")
+started = time.monotonic()
+result = json.loads(check_source(text, "gap-600.toml", budget=0.3))
+print(json.dumps({"seconds": time.monotonic() - started,
+                  "steps": [[s["verdict"], s["reason"]] for s in result["reports"][0]["steps"]]}))
+"""
+
+
+def test_without_an_alarm_a_step_that_runs_out_of_budget_ends_as_error() -> None:
+    """The browser has no SIGALRM: the engine's checkpoints alone end a step at its budget, as
+    `error`, and the file's check returns (never hangs the page's worker)."""
+    done = subprocess.run([sys.executable, "-c", _NO_ALARM_BUDGET, str(ROOT / "derivations" / "gap.toml")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    verdicts = [v for v, _ in result["steps"]]
+    assert "error" in verdicts and "proved" not in verdicts
+    assert all("budget" in reason for v, reason in result["steps"] if v == "error")
+    assert result["seconds"] < 4 * 0.3 * len(verdicts) + 20

@@ -162,14 +162,15 @@ def check_link(text: str, page: str = "/check/") -> str:
 
 
 def own_wheel() -> Wheel:
-    """elbo-sym's package as a wheel, from the source tree it is imported from (an editable
-    install lists no package files in its metadata)."""
+    """elbo-sym's modules as a wheel, from the source tree they are imported from (an editable
+    install lists no package files in its metadata).  Only the Python modules: the browser
+    checks, it does not build handouts (no templates, no site files)."""
     import elbo_sym
 
     root = Path(elbo_sym.__file__).parent
     version = elbo_sym.__version__
-    files = {f"elbo_sym/{p.relative_to(root).as_posix()}": p.read_bytes() for p in sorted(root.rglob("*"))
-             if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")}
+    files = {f"elbo_sym/{p.relative_to(root).as_posix()}": p.read_bytes() for p in sorted(root.rglob("*.py"))
+             if p.is_file() and "__pycache__" not in p.parts}
     info = f"elbo_sym-{version}.dist-info"
     files[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: elbo-sym\nVersion: {version}\n".encode()
     files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: elbo-sym\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
