@@ -22,6 +22,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+ALARM = hasattr(signal, "setitimer")
+"""Whether this Python can interrupt running code with SIGALRM (not under WebAssembly, where the
+browser's checker runs: there checkpoints bound the work and the page can stop its worker)."""
+
 
 class BudgetExceeded(Exception):
     """The time budget ran out; the message says which budget."""
@@ -68,7 +72,7 @@ def limit(seconds: float, what: str | None = None) -> Iterator[None]:
     deadline = time.monotonic() + seconds
     if _stack.deadlines and _stack.deadlines[-1][0] <= deadline:
         deadline, message = _stack.deadlines[-1]  # the enclosing budget ends first
-    in_main = threading.current_thread() is threading.main_thread()
+    in_main = ALARM and threading.current_thread() is threading.main_thread()
     previous = None
     if in_main:
         def expire(signum, frame):  # noqa: ARG001 - signal handler signature

@@ -13,7 +13,8 @@ where authors do not look, so the search goes there:
    exactly 1 and likelihood ratios -> infinity -- every combination of corners for
    K <= 3, the single-coordinate corners for larger K -- and each parameter at its
    bounds, just inside them and far out;
-4. numeric minimisation (scipy's Nelder-Mead from several starts) of the quantity that
+4. numeric minimisation (Nelder-Mead from several starts: SciPy's algorithm in plain Python,
+   :mod:`elbo_sym.numbers.neldermead`, so the browser nominates the same points) of the quantity that
    must stay positive, whose best points are rounded to nearby rationals.
 
 Families 3 and 4 are *screened* with plain floats; a float only nominates an instance.
@@ -32,6 +33,7 @@ from fractions import Fraction
 
 from elbo_sym.budget import checkpoint
 from elbo_sym.engine.models.base import PARAMETER, SIMPLEX, UNIT, Block, Instance
+from elbo_sym.numbers.neldermead import minimise as nelder_mead
 
 RANDOM_INSTANCES = 16
 """Seeded random instances decided exactly for every step that is not proved."""
@@ -168,11 +170,6 @@ def minimise(objective: Callable[[tuple[float, ...]], float], model, starts: lis
     starts and a few random ones.  Each result is then decided exactly by the caller; a
     float minimum is only a nomination.
     """
-    try:
-        import numpy as np
-        from scipy.optimize import minimize
-    except ImportError:  # pragma: no cover - scipy is a dependency; without it, no minimisation
-        return
     rng = random.Random(seed)
     blocks = model.blocks
     width = sum(len(b.symbols) for b in blocks)
@@ -196,8 +193,7 @@ def minimise(objective: Callable[[tuple[float, ...]], float], model, starts: lis
     while len(initial) < MINIMISER_STARTS:
         initial.append([rng.gauss(0, 3) for _ in range(width)])
     for u0 in initial[:MINIMISER_STARTS]:
-        result = minimize(wrapped, np.array(u0, dtype=float), method="Nelder-Mead",
-                          options={"maxiter": MINIMISER_ITERATIONS, "xatol": 1e-10, "fatol": 1e-14})
+        result = nelder_mead(wrapped, u0, MINIMISER_ITERATIONS, xatol=1e-10, fatol=1e-14)
         best = to_values(result.x)
         for denominator in ROUNDING_DENOMINATORS:
             try:

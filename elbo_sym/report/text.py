@@ -20,19 +20,25 @@ from elbo_sym.report.model import (
 )
 
 
+def step_notes(s: StepReport) -> list[str]:
+    """What a step's verdict means for the run, beyond its reason (teaching files, `checked`)."""
+    if s.expected_refuted:
+        return ["expected to be refuted (a deliberate mistake of a teaching file)"
+                if s.verdict == "refuted" else
+                "expected to be refuted, but the check did not finish: undecided is not refuted"
+                if s.verdict == "error" else
+                "expected to be refuted, but it is not: the teaching file's mistake is not a mistake"]
+    if s.verdict == "checked":
+        return [f"accepted (accept = \"checked\"): printed as \"held on {s.instances} exact instances, "
+                "not proved\"" if s.accepted else
+                "not proved: this fails the run; to print the step labelled as unproved, add "
+                "accept = \"checked\" to it"]
+    return []
+
+
 def _step_lines(s: StepReport) -> list[str]:
     lines = [f"      {s.mark} {s.verdict:<8} [{s.rule}] {s.reason}"]
-    if s.expected_refuted:
-        lines.append("      expected to be refuted (a deliberate mistake of a teaching file)"
-                     if s.verdict == "refuted" else
-                     "      expected to be refuted, but the check did not finish: undecided is not refuted"
-                     if s.verdict == "error" else
-                     "      expected to be refuted, but it is not: the teaching file's mistake is not a mistake")
-    elif s.verdict == "checked":
-        lines.append(f"      accepted (accept = \"checked\"): printed as \"held on {s.instances} exact instances, "
-                     "not proved\"" if s.accepted else
-                     "      not proved: this fails the run; to print the step labelled as unproved, add "
-                     "accept = \"checked\" to it")
+    lines += [f"      {note}" for note in step_notes(s)]
     if s.counterexample is not None:
         lines.append(f"      counterexample: {s.counterexample.describe()}")
     if s.suggestion is not None:
@@ -56,17 +62,22 @@ def derivation_text(r: DerivationReport) -> str:
     for s in r.steps:
         lines.append(f"  {r.file}:{s.line}  step {s.index}  {s.rel:>2} {s.expr.text}")
         lines += _step_lines(s)
-    for e in r.examples:
-        lines.append(f"  {r.file}:{e.line}  example {e.index}: {_example_status(e)}")
-    for problem in r.problems:
-        lines.append(f"  problem: {problem}")
+    lines += [f"  {line}" for line in closing_lines(r)]
+    return "\n".join(lines) + "\n"
+
+
+def closing_lines(r: DerivationReport) -> list[str]:
+    """After the steps: each example's outcome, the file's problems, and whether the claim (or,
+    in a teaching file, the expected mistake) came out as it must."""
+    lines = [f"{r.file}:{e.line}  example {e.index}: {_example_status(e)}" for e in r.examples]
+    lines += [f"problem: {problem}" for problem in r.problems]
     if r.expect == "refuted":
-        lines.append(f"  {'as expected' if r.ok else 'NOT as expected'}: "
+        lines.append(f"{'as expected' if r.ok else 'NOT as expected'}: "
                      + ("exactly the marked steps are refuted" if r.ok else
                         "see the problems above" if r.problems else "see the steps above"))
     else:
-        lines.append(f"  {'established' if r.established else 'NOT established'}: {r.claim_reason}")
-    return "\n".join(lines) + "\n"
+        lines.append(f"{'established' if r.established else 'NOT established'}: {r.claim_reason}")
+    return lines
 
 
 def _example_status(e: ExampleReport) -> str:
@@ -182,4 +193,4 @@ def deck_text(r: DeckReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["derivation_text", "deck_text", "summary_text", "error_text", "failure_text"]
+__all__ = ["derivation_text", "deck_text", "summary_text", "error_text", "failure_text", "step_notes", "closing_lines"]

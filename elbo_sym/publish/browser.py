@@ -1,0 +1,236 @@
+"""The checker in the browser: elbo-sym's own engine under Pyodide, served by the course site.
+
+Two halves, both here so that what the page runs and what the site ships stay together:
+
+* :func:`check_source` is what the page's Web Worker calls inside Pyodide: one derivation
+  file's text in, the same report as ``elbo-sym check --json`` out (plus the lines
+  ``elbo-sym check`` prints, so the page shows the CLI's words), or the CLI's one-line
+  input error with its caret.  Nothing here is browser-specific: the engine's seams do the
+  rest (budgets fall back to checkpoints where there is no ``SIGALRM``; the search's
+  minimiser runs without SciPy).
+* :func:`write_checker` copies what the page needs into a site's static folder: the
+  worker and page scripts (``checker/*.mjs``), Pyodide's runtime from the npm package
+  ``pyodide``, KaTeX's module build, and pure-Python wheels of elbo-sym, SymPy and mpmath
+  made from the installed distributions -- so the page makes no request outside the site.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import zipfile
+from dataclasses import dataclass
+from importlib import metadata, resources
+from pathlib import Path
+
+from elbo_sym.engine.derivation import DerivationError, loads
+from elbo_sym.engine.notation import RELATION_LATEX
+from elbo_sym.limits import STEP_BUDGET_SECONDS
+from elbo_sym.report.build import check_file
+from elbo_sym.report.model import DerivationReport, InputErrorReport, prose_text
+from elbo_sym.report.text import closing_lines, derivation_text, error_text, step_notes, summary_text
+
+ENGINE_DIR = "check-engine"
+"""The site's static folder (under ``public/``) that holds Pyodide, the wheels and the scripts."""
+PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
+"""What Pyodide's core needs at run time (no packages from its CDN: the wheels are ours)."""
+WHEEL_DISTRIBUTIONS = ("sympy", "mpmath")
+"""Pure-Python packages the engine imports in the browser besides elbo-sym itself."""
+_FIXED_TIME = (2026, 1, 1, 0, 0, 0)
+"""Zip entry time, so the same installation gives byte-identical wheels."""
+
+
+# --------------------------------------------------------------------------- inside the browser
+
+
+def check_source(text: str, name: str = "derivation.toml", budget: float = STEP_BUDGET_SECONDS) -> str:
+    """Check one derivation file given as text; a JSON object for the page.
+
+    ``reports`` and ``errors`` are exactly what ``elbo-sym check --json`` prints, ``text`` what
+    ``elbo-sym check`` prints (the report, or ``error: FILE:LINE:COL: ...`` and the caret),
+    ``status`` the CLI's exit status, and ``views`` the same report in the shape the page
+    renders (every sentence written here, by the same renderers as the CLI's).
+    """
+    try:
+        derivation = loads(text, name)
+    except DerivationError as error:
+        problem = InputErrorReport.from_error(error)
+        return json.dumps({"reports": [], "errors": [problem.to_dict()], "views": [], "text": error_text(problem),
+                           "status": 2, "outcome": "bad input (exit 2)"}, ensure_ascii=False)
+    report = check_file(derivation, budget=budget)
+    summary = summary_text([report])
+    return json.dumps({"reports": [report.to_dict()], "errors": [], "views": [view_of(report)],
+                       "text": derivation_text(report) + summary, "status": 0 if report.ok else 1,
+                       "outcome": summary.splitlines()[0]}, ensure_ascii=False)
+
+
+def view_of(r: DerivationReport) -> dict:
+    """A report as the page shows it: formulas as LaTeX, every sentence as the CLI writes it."""
+    steps = [{"index": s.index, "line": s.line, "verdict": s.verdict, "rule": s.rule, "reason": s.reason,
+              "rel_latex": RELATION_LATEX[s.rel], "expr": {"text": s.expr.text, "latex": s.expr.latex},
+              "notes": step_notes(s),
+              "counterexample": s.counterexample.lines() if s.counterexample is not None else [],
+              "suggestion": s.suggestion.describe() if s.suggestion is not None else ""}
+             for s in r.steps]
+    return {"title": prose_text(r.title_parts, r.title), "model": r.model, "start_latex": r.start.latex,
+            "steps": steps, "lines": closing_lines(r)}
+
+
+# --------------------------------------------------------------------------- into the site
+
+
+@dataclass(frozen=True)
+class Wheel:
+    """A wheel the page loads: its file name and bytes."""
+
+    name: str
+    data: bytes
+
+
+CHECK_PAGE = "check.md"
+"""The checker's page, relative to the site's content folder (served at ``/check/``)."""
+RUNTIME_SCRIPT = "copy-check-runtime.mjs"
+"""The site's prebuild script that copies Pyodide and KaTeX from node_modules into public/."""
+NPM_DEPENDENCIES = {"pyodide": "314.0.8"}
+"""What the site's package.json needs for the checker, beside Starlight and KaTeX."""
+
+
+def write_checker(public: Path, site: Path | None = None) -> tuple[Path, ...]:
+    """Write the checker's scripts and wheels into ``public/check-engine/``; the files written.
+
+    Pyodide's runtime and KaTeX's module come from the site's own npm packages, copied by
+    :data:`RUNTIME_SCRIPT` when the site is built (written into ``site`` when given)."""
+    target = public / ENGINE_DIR
+    written = []
+    scripts = resources.files("elbo_sym.publish") / "checker"
+    for entry in sorted(scripts.iterdir(), key=lambda e: e.name):
+        if entry.name == "copy-runtime.mjs":
+            if site is not None:
+                written.append(_write(site / RUNTIME_SCRIPT, entry.read_bytes()))
+        elif entry.name.endswith((".mjs", ".css")):
+            written.append(_write(target / entry.name, entry.read_bytes()))
+    wheels = [own_wheel(), *(installed_wheel(d) for d in WHEEL_DISTRIBUTIONS)]
+    for wheel in wheels:
+        written.append(_write(target / "wheels" / wheel.name, wheel.data))
+    manifest = {"wheels": [w.name for w in wheels],
+                "sha256": {w.name: hashlib.sha256(w.data).hexdigest() for w in wheels}}
+    written.append(_write(target / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode()))
+    return tuple(written)
+
+
+def check_page(files: dict[str, str], engine: str = f"/{ENGINE_DIR}/") -> str:
+    """The checker's Starlight page (Markdown with its HTML): the editor starts with the first
+    of `files` (name -> file text) and offers all of them in a menu."""
+    data = json.dumps(files, ensure_ascii=True).replace("</", "<\\/")  # never ends the script element
+    return f"""---
+title: Check a derivation
+description: Prove or refute every step of a derivation file, in your browser, with elbo-sym's own engine.
+tableOfContents: false
+---
+
+Edit a derivation file (or pick one of the course's) and press **Check**: every step is proved for
+every model of its family, or refuted with an exact counterexample, by elbo-sym's own engine
+running in this page. The first check loads the engine (Python, SymPy: about 15 MB, once);
+nothing you type leaves your browser. **Link to this file** gives a link that opens this page
+with your file and checks it.
+
+<link rel="stylesheet" href="{engine}checker.css" />
+
+<div id="elbo-checker" class="elbo-checker" data-state="idle">
+<label for="elbo-files">Start from</label> <select id="elbo-files"></select>
+<textarea id="elbo-source" spellcheck="false" autocomplete="off" aria-label="Derivation file (TOML)"></textarea>
+<div class="elbo-buttons"><button id="elbo-check" type="button">Check</button>
+<button id="elbo-stop" type="button" disabled>Stop</button>
+<a id="elbo-share" href="#">Link to this file</a></div>
+<div id="elbo-status" role="status" aria-live="polite"></div>
+<div id="elbo-report" class="elbo-report" data-state="idle" aria-live="polite"></div>
+</div>
+
+<script type="application/json" id="elbo-checker-files">{data}</script>
+
+<script type="module" src="{engine}checker.mjs"></script>
+"""
+
+
+def check_link(text: str, page: str = "/check/") -> str:
+    """A link that opens the checker with `text` in its editor and checks it."""
+    import base64
+
+    return page + "#toml=" + base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def own_wheel() -> Wheel:
+    """elbo-sym's modules as a wheel, from the source tree they are imported from (an editable
+    install lists no package files in its metadata).  Only the Python modules: the browser
+    checks, it does not build handouts (no templates, no site files)."""
+    import elbo_sym
+
+    root = Path(elbo_sym.__file__).parent
+    version = elbo_sym.__version__
+    files = {f"elbo_sym/{p.relative_to(root).as_posix()}": p.read_bytes() for p in sorted(root.rglob("*.py"))
+             if p.is_file() and "__pycache__" not in p.parts}
+    info = f"elbo_sym-{version}.dist-info"
+    files[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: elbo-sym\nVersion: {version}\n".encode()
+    files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: elbo-sym\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    return Wheel(f"elbo_sym-{version}-py3-none-any.whl", _zip(files, f"{info}/RECORD"))
+
+
+def installed_wheel(distribution: str) -> Wheel:
+    """A pure-Python distribution as installed here, packed back into a wheel (the same version
+    the command line uses, so both check with the same SymPy)."""
+    dist = metadata.distribution(distribution)
+    files: dict[str, bytes] = {}
+    record = None
+    for f in dist.files or ():
+        posix = f.as_posix()
+        if "__pycache__" in f.parts or posix.endswith((".pyc", ".pyo")) or posix.startswith(".."):
+            continue
+        if posix.endswith(".dist-info/RECORD"):
+            record = posix
+            continue
+        path = Path(str(dist.locate_file(f)))
+        if path.is_file():
+            files[posix] = path.read_bytes()
+    name = dist.metadata["Name"].replace("-", "_")
+    if record is None:
+        record = f"{name}-{dist.version}.dist-info/RECORD"
+    return Wheel(f"{name}-{dist.version}-py3-none-any.whl", _zip(files, record))
+
+
+def _zip(files: dict[str, bytes], record: str) -> bytes:
+    """A deterministic zip of `files` with a RECORD listing each file's hash."""
+    import base64
+
+    lines = []
+    for name, data in sorted(files.items()):
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        lines.append(f"{name},sha256={digest},{len(data)}")
+    lines.append(f"{record},,")
+    files = {**files, record: ("\n".join(lines) + "\n").encode()}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in sorted(files.items()):
+            entry = zipfile.ZipInfo(name, _FIXED_TIME)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o644 << 16
+            archive.writestr(entry, data)
+    return buffer.getvalue()
+
+
+def _copy(source: Path, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    return target
+
+
+def _write(target: Path, data: bytes) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.is_file() or target.read_bytes() != data:
+        target.write_bytes(data)
+    return target
+
+
+__all__ = ["ENGINE_DIR", "Wheel", "check_link", "check_page", "check_source", "installed_wheel", "own_wheel", "view_of",
+           "write_checker"]

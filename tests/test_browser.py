@@ -1,0 +1,200 @@
+"""The checker in the browser, its Python half: what the page's worker calls, what the site ships.
+
+The real page is driven in headless Chromium by tests/test_browser_site.py; here: the worker's
+entry gives exactly what ``elbo-sym check --json`` gives, the engine gives the same verdicts
+in the browser's configuration (no SIGALRM, no SciPy, no NumPy) as on the command line, the
+minimiser both use is SciPy's Nelder-Mead, and the wheels and the page are what the site needs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import subprocess
+import sys
+import zipfile
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+
+from elbo_sym.publish.browser import check_link, check_page, check_source, installed_wheel, own_wheel, write_checker
+
+ROOT = Path(__file__).resolve().parents[1]
+WRONG = sorted((ROOT / "tests" / "data" / "wrong").glob("*.toml"))
+LESSON = sorted((ROOT / "derivations").glob("*.toml"))
+CORPUS = [*LESSON, *sorted((ROOT / "derivations" / "variants").glob("*.toml")),
+          *sorted((ROOT / "derivations" / "teaching").glob("*.toml")), *WRONG]
+
+
+def _cli_json(path: Path) -> list[dict]:
+    done = subprocess.run([sys.executable, "-m", "elbo_sym", "check", "--no-cache", "--json", str(path)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode in (0, 1, 2), done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("path", [LESSON[0], WRONG[0], WRONG[13]], ids=lambda p: p.name)
+def test_worker_entry_gives_what_check_json_prints(path: Path) -> None:
+    name = str(path.relative_to(ROOT))
+    result = json.loads(check_source(path.read_text(), name))
+    assert result["reports"] == _cli_json(Path(name))
+    assert result["status"] == (0 if result["reports"][0]["ok"] else 1)
+    view = result["views"][0]
+    assert [s["verdict"] for s in view["steps"]] == [s["verdict"] for s in result["reports"][0]["steps"]]
+    if path in WRONG:
+        refuted = [s for s in view["steps"] if s["verdict"] == "refuted"]
+        assert refuted and refuted[0]["counterexample"][0].startswith("counterexample (")
+
+
+def test_bad_input_is_the_clis_one_line_error_with_its_caret(tmp_path: Path) -> None:
+    text = 'title = "Bad"\nstart = "log(p(x)"\n'
+    (tmp_path / "bad.toml").write_text(text)
+    done = subprocess.run([sys.executable, "-m", "elbo_sym", "check", "--no-cache", "bad.toml"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    result = json.loads(check_source(text, "bad.toml"))
+    assert done.returncode == result["status"] == 2
+    assert result["text"].splitlines()[0].startswith("error: bad.toml:2:13: ")
+    assert result["text"] in done.stderr
+    assert result["reports"] == [] and result["errors"][0]["line"] == 2
+
+
+_BROWSER_CONFIGURATION = r"""
+import json, sys
+sys.modules["scipy"] = None          # Pyodide's core has neither
+sys.modules["numpy"] = None
+import elbo_sym.budget
+elbo_sym.budget.ALARM = False        # and no SIGALRM: budgets by checkpoints only
+from elbo_sym.publish.browser import check_source
+out = {}
+for path in sys.argv[1:]:
+    result = json.loads(check_source(open(path).read(), path))
+    out[path] = [[s["verdict"] for s in r["steps"]] for r in result["reports"]]
+print(json.dumps(out))
+"""
+
+
+def test_the_browsers_configuration_gives_the_same_verdicts() -> None:
+    """The same corpus -- the lesson, the variants, the teaching file and 20 wrong files -- checked
+    as on the command line and as in the browser (no SciPy, no NumPy, no alarm)."""
+    paths = [str(p.relative_to(ROOT)) for p in CORPUS]
+    done = subprocess.run([sys.executable, "-c", _BROWSER_CONFIGURATION, *paths], capture_output=True, text=True,
+                          cwd=ROOT, timeout=900)
+    assert done.returncode == 0, done.stderr
+    browser = json.loads(done.stdout)
+    command_line = {p: [[s["verdict"] for s in r["steps"]] for r in json.loads(check_source((ROOT / p).read_text(),
+                                                                                            p))["reports"]]
+                    for p in paths}
+    assert browser == command_line
+    wrong = [p for p in paths if "/wrong/" in p]
+    assert len(wrong) == 20 and all("refuted" in browser[p][0] for p in wrong)
+    assert all(set(browser[str(p.relative_to(ROOT))][0]) == {"proved"} for p in LESSON)
+
+
+def test_the_minimiser_is_scipys_nelder_mead() -> None:
+    """The port nominates what SciPy's Nelder-Mead would: the same minimum on random functions
+    (to rounding: the centroid's sum is added in another order)."""
+    np = pytest.importorskip("numpy")
+    from scipy.optimize import minimize
+
+    from elbo_sym.numbers.neldermead import minimise
+
+    rng = random.Random(2026)
+    for _ in range(60):
+        n = rng.randint(1, 6)
+        centre = [rng.gauss(0, 3) for _ in range(n)]
+        weight = [rng.random() + 0.1 for _ in range(n)]
+
+        def f(x, centre=centre, weight=weight):
+            return sum(w * (a - c) ** 2 for w, a, c in zip(weight, x, centre)) + 0.3 * (x[0] - centre[0]) ** 4
+
+        x0 = [rng.gauss(0, 2) if rng.random() < 0.8 else 0.0 for _ in range(n)]
+        ours = minimise(f, x0, 300, xatol=1e-10, fatol=1e-14)
+        theirs = minimize(lambda u, f=f: f(tuple(u)), np.array(x0), method="Nelder-Mead",
+                          options={"maxiter": 300, "xatol": 1e-10, "fatol": 1e-14})
+        assert abs(ours.fun - theirs.fun) <= 1e-12 * max(1.0, abs(theirs.fun))
+        assert max(abs(a - b) for a, b in zip(ours.x, theirs.x)) < 1e-6
+        assert abs(ours.iterations - theirs.nit) <= 0.1 * theirs.nit + 2
+
+
+def test_the_minimiser_stops_after_its_iterations() -> None:
+    from elbo_sym.numbers.neldermead import minimise
+
+    calls = []
+    result = minimise(lambda x: calls.append(x) or -x[0], [1.0], 25)
+    assert result.iterations == 25 and len(calls) < 200 and result.x[0] > 1.0
+
+
+def test_wheels_hold_the_packages_and_are_reproducible() -> None:
+    first, second = own_wheel(), own_wheel()
+    assert first == second
+    names = zipfile.ZipFile(BytesIO(first.data)).namelist()
+    assert "elbo_sym/engine/check.py" in names and "elbo_sym/publish/browser.py" in names
+    assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
+    assert any(n.endswith(".dist-info/RECORD") for n in names)
+    sympy = installed_wheel("sympy")
+    import sympy as installed
+
+    assert sympy.name == f"sympy-{installed.__version__}-py3-none-any.whl"
+    archive = zipfile.ZipFile(BytesIO(sympy.data))
+    assert "sympy/core/add.py" in archive.namelist()
+    record = archive.read(next(n for n in archive.namelist() if n.endswith(".dist-info/RECORD"))).decode()
+    assert "sympy/core/add.py,sha256=" in record
+
+
+def test_write_checker_puts_scripts_wheels_and_the_runtime_copier_into_the_site(tmp_path: Path) -> None:
+    written = write_checker(tmp_path / "public", tmp_path)
+    engine = tmp_path / "public" / "check-engine"
+    assert {p.name for p in written} >= {"worker.mjs", "checker.mjs", "checker.css", "manifest.json",
+                                         "copy-check-runtime.mjs"}
+    manifest = json.loads((engine / "manifest.json").read_text())
+    assert [w.split("-")[0] for w in manifest["wheels"]] == ["elbo_sym", "sympy", "mpmath"]
+    for wheel in manifest["wheels"]:
+        assert (engine / "wheels" / wheel).is_file()
+    worker = (engine / "worker.mjs").read_text()
+    assert 'from "./pyodide/pyodide.mjs"' in worker and "http" not in worker.replace("https://", "")
+    before = {p: p.stat().st_mtime_ns for p in written}
+    write_checker(tmp_path / "public", tmp_path)  # unchanged files are not rewritten
+    assert {p: p.stat().st_mtime_ns for p in written} == before
+
+
+def test_the_page_embeds_files_safely_and_links_decode() -> None:
+    text = 'title = "</script><script>alert(1)</script>"\nstart = "log(p(x))"\n# é\n'
+    page = check_page({"evil.toml": text})
+    data = page.split('id="elbo-checker-files">', 1)[1].split("</script>", 1)[0]
+    assert json.loads(data.replace("<\\/", "</")) == {"evil.toml": text}
+    assert "</script><script>" not in data
+    for needle in ('id="elbo-source"', 'id="elbo-check"', 'id="elbo-stop"', 'id="elbo-report"',
+                   'data-state="idle"', 'type="module" src="/check-engine/checker.mjs"'):
+        assert needle in page
+    link = check_link(text)
+    assert link.startswith("/check/#toml=") and "=" not in link.split("#toml=")[1]
+    encoded = link.split("#toml=")[1]
+    assert base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode() == text
+
+
+_NO_ALARM_BUDGET = r"""
+import json, sys, time
+import elbo_sym.budget
+elbo_sym.budget.ALARM = False        # as in the browser: checkpoints only
+from elbo_sym.publish.browser import check_source
+text = open(sys.argv[1]).read().split("[[example]]")[0].replace('K = "any"', "K = 600")
+started = time.monotonic()
+result = json.loads(check_source(text, "gap-600.toml", budget=0.3))
+print(json.dumps({"seconds": time.monotonic() - started,
+                  "steps": [[s["verdict"], s["reason"]] for s in result["reports"][0]["steps"]]}))
+"""
+
+
+def test_without_an_alarm_a_step_that_runs_out_of_budget_ends_as_error() -> None:
+    """The browser has no SIGALRM: the engine's checkpoints alone end a step at its budget, as
+    `error`, and the file's check returns (never hangs the page's worker)."""
+    done = subprocess.run([sys.executable, "-c", _NO_ALARM_BUDGET, str(ROOT / "derivations" / "gap.toml")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    verdicts = [v for v, _ in result["steps"]]
+    assert "error" in verdicts and "proved" not in verdicts
+    assert all("budget" in reason for v, reason in result["steps"] if v == "error")
+    assert result["seconds"] < 4 * 0.3 * len(verdicts) + 20

@@ -1,0 +1,111 @@
+// Drives the site's checker page (/check/) in headless Chromium, as a student would:
+//   node checker_drive.mjs DIST_DIR OUT.json FILE.toml [FILE.toml ...]
+// Serves DIST_DIR on 127.0.0.1 (a random port), opens /check/ once, then for each file puts its
+// text into the editor, presses Check and waits for data-state="done". Writes, per file, the
+// verdicts (data-verdict of each step), the counterexample and error texts, and the seconds it
+// took; plus the first file's cold time (page open to first verdict), a re-check of the first
+// file (warm), a shared-link (#toml=...) round trip, and every request that left the server.
+import { createServer } from "node:http";
+import { readFile, stat, writeFile } from "node:fs/promises";
+import { extname, join, normalize, resolve } from "node:path";
+import puppeteer from "puppeteer-core";
+
+const [dist, out, ...files] = process.argv.slice(2);
+const TYPES = {
+  ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript",
+  ".css": "text/css", ".json": "application/json", ".wasm": "application/wasm", ".svg": "image/svg+xml",
+  ".woff2": "font/woff2", ".woff": "font/woff", ".ttf": "font/ttf", ".zip": "application/zip",
+  ".whl": "application/octet-stream", ".png": "image/png", ".txt": "text/plain",
+};
+const root = resolve(dist);
+
+const server = createServer(async (request, response) => {
+  try {
+    let path = normalize(decodeURIComponent(new URL(request.url, "http://x").pathname));
+    let file = join(root, path);
+    if (!file.startsWith(root)) throw new Error("outside");
+    if ((await stat(file).catch(() => null))?.isDirectory()) file = join(file, "index.html");
+    const body = await readFile(file);
+    response.writeHead(200, { "content-type": TYPES[extname(file)] || "application/octet-stream" });
+    response.end(body);
+  } catch {
+    response.writeHead(404);
+    response.end("not found");
+  }
+});
+await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+const origin = `http://127.0.0.1:${server.address().port}`;
+
+const browser = await puppeteer.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+});
+const outside = [];
+const result = { origin, files: {}, outside };
+try {
+  const page = await browser.newPage();
+  page.on("request", (r) => { if (!r.url().startsWith(origin) && !r.url().startsWith("data:")) outside.push(r.url()); });
+  // Workers' requests: CDP's Network domain reports them to the page target too, on recent Chromium;
+  // also watch the targets the page creates (the module worker).
+  browser.on("targetcreated", async (target) => {
+    if (target.type() !== "worker") return;
+    const worker = await target.worker();
+    if (!worker) return;
+    const session = worker.client;
+    await session.send("Network.enable").catch(() => {});
+    session.on("Network.requestWillBeSent", (e) => {
+      if (!e.request.url.startsWith(origin) && !e.request.url.startsWith("data:")) outside.push(e.request.url);
+    });
+  });
+  const waitDone = async (timeout) => {
+    await page.waitForFunction(() => document.querySelector("#elbo-report")?.dataset.state === "done",
+                               { timeout, polling: 100 });
+  };
+  const collect = () => page.evaluate(() => ({
+    verdicts: [...document.querySelectorAll("#elbo-report [data-verdict]")].map((e) => e.dataset.verdict),
+    status: document.querySelector("#elbo-report").dataset.status ?? null,
+    counterexamples: [...document.querySelectorAll("#elbo-report .elbo-counterexample")].map((e) => e.textContent),
+    inputError: document.querySelector("#elbo-report .elbo-input-error")?.textContent ?? null,
+    failure: document.querySelector("#elbo-report .elbo-failure")?.textContent ?? null,
+    katexErrors: document.querySelectorAll("#elbo-report .katex-error").length,
+  }));
+  const check = async (text, name) => {
+    await page.evaluate((t) => {
+      const source = document.querySelector("#elbo-source");
+      source.value = t;
+      source.dispatchEvent(new Event("input"));
+    }, text);
+    const started = Date.now();
+    await page.click("#elbo-check");
+    await page.waitForFunction(() => document.querySelector("#elbo-report").dataset.state === "running", { timeout: 5000 })
+      .catch(() => {});
+    await waitDone(300000);
+    return { ...(await collect()), seconds: (Date.now() - started) / 1000, name };
+  };
+
+  const opened = Date.now();
+  await page.goto(`${origin}/check/`, { waitUntil: "load" });
+  const texts = await Promise.all(files.map((f) => readFile(f, "utf8")));
+  for (const [i, file] of files.entries()) {
+    result.files[file] = await check(texts[i], file);
+    if (i === 0) result.coldSeconds = (Date.now() - opened) / 1000;
+  }
+  if (files.length) {
+    const again = await check(texts[0], files[0]);
+    result.warmSeconds = again.seconds;
+    // the shared link: open the page fresh with #toml=<base64url>, it checks on load
+    const link = await page.evaluate(() => document.querySelector("#elbo-share").getAttribute("href"));
+    await page.goto("about:blank");
+    const linked = Date.now();
+    await page.goto(`${origin}/check/${link}`, { waitUntil: "load" });
+    await waitDone(300000);
+    result.link = { ...(await collect()), seconds: (Date.now() - linked) / 1000,
+                    editor: await page.$eval("#elbo-source", (e) => e.value) };
+  }
+} finally {
+  await browser.close();
+  server.close();
+}
+await writeFile(out, JSON.stringify(result, null, 2));
