@@ -1016,6 +1016,7 @@ def _web(**params) -> int:
 def cmd_web(args) -> int:
     from elbo_sym.engine.derivation import DerivationError
     from elbo_sym.lesson.examples import ExampleInputError
+    from elbo_sym.publish.browser import check_link, checker_items
     from elbo_sym.publish.handouts import HandoutError, require_checked
     from elbo_sym.publish.project import project_pages
     from elbo_sym.publish.site import DEFAULT_SITE_TITLE, foreign_site, site_items, write_site
@@ -1035,9 +1036,12 @@ def cmd_web(args) -> int:
     results = _checked(_project_paths(project, args.paths, "web"), args.budget)
     if results is None:
         return EXIT_INPUT
+    # the site's checker page offers the derivations it was built from, each linked from its page
+    sources = {r.file: Path(r.file).read_text(encoding="utf-8") for r in results} if args.site is not None else {}
     try:
         require_checked(results)
-        items = project_pages(results, project, budget=args.budget)
+        items = project_pages(results, project, budget=args.budget,
+                              check_links={file: "../" + check_link(text, "check/") for file, text in sources.items()})
     except (HandoutError, WebError) as error:
         print(f"elbo-sym web: no pages written: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -1045,7 +1049,7 @@ def cmd_web(args) -> int:
         raise InputError(str(error)) from None
     removed: list[Path] = []
     if args.site is not None:
-        items = site_items(items, DEFAULT_SITE_TITLE if args.title is None else args.title)
+        items = site_items([*items, *checker_items(sources)], DEFAULT_SITE_TITLE if args.title is None else args.title)
         written, removed = write_site(items, out)
     else:
         written = write_pages(items, out)

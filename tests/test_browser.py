@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from elbo_sym.publish.browser import check_link, check_page, check_source, installed_wheel, own_wheel, write_checker
+from elbo_sym.publish.browser import check_body, check_link, check_source, checker_items, installed_wheel, own_wheel
 
 ROOT = Path(__file__).resolve().parents[1]
 WRONG = sorted((ROOT / "tests" / "data" / "wrong").glob("*.toml"))
@@ -143,25 +143,27 @@ def test_wheels_hold_the_packages_and_are_reproducible() -> None:
     assert "sympy/core/add.py,sha256=" in record
 
 
-def test_write_checker_puts_scripts_wheels_and_the_runtime_copier_into_the_site(tmp_path: Path) -> None:
-    written = write_checker(tmp_path / "public", tmp_path)
-    engine = tmp_path / "public" / "check-engine"
-    assert {p.name for p in written} >= {"worker.mjs", "checker.mjs", "checker.css", "manifest.json",
-                                         "copy-check-runtime.mjs"}
-    manifest = json.loads((engine / "manifest.json").read_text())
+def test_checker_items_are_the_page_the_scripts_and_the_wheels() -> None:
+    from elbo_sym.publish.web import Asset, Page
+
+    items = checker_items({"jensen.toml": (ROOT / "derivations" / "jensen.toml").read_text()})
+    (page,) = [i for i in items if isinstance(i, Page)]
+    assets = {i.path: i.data for i in items if isinstance(i, Asset)}
+    assert page.path == "check.md" and "elbo-checker-files" in page.body
+    engine = "public/check-engine"
+    assert {f"{engine}/{n}" for n in ("worker.mjs", "checker.mjs", "checker.css", "manifest.json")} <= set(assets)
+    manifest = json.loads(assets[f"{engine}/manifest.json"])
     assert [w.split("-")[0] for w in manifest["wheels"]] == ["elbo_sym", "sympy", "mpmath"]
     for wheel in manifest["wheels"]:
-        assert (engine / "wheels" / wheel).is_file()
-    worker = (engine / "worker.mjs").read_text()
-    assert 'from "./pyodide/pyodide.mjs"' in worker and "http" not in worker.replace("https://", "")
-    before = {p: p.stat().st_mtime_ns for p in written}
-    write_checker(tmp_path / "public", tmp_path)  # unchanged files are not rewritten
-    assert {p: p.stat().st_mtime_ns for p in written} == before
+        assert f"{engine}/wheels/{wheel}" in assets
+    worker = assets[f"{engine}/worker.mjs"].decode()
+    assert 'from "./pyodide/pyodide.mjs"' in worker and "http" not in worker  # only the site's own files
+    assert checker_items({"jensen.toml": "x"})[1:] == items[1:]  # the same bytes again
 
 
 def test_the_page_embeds_files_safely_and_links_decode() -> None:
     text = 'title = "</script><script>alert(1)</script>"\nstart = "log(p(x))"\n# é\n'
-    page = check_page({"evil.toml": text})
+    page = check_body({"evil.toml": text})
     data = page.split('id="elbo-checker-files">', 1)[1].split("</script>", 1)[0]
     assert json.loads(data.replace("<\\/", "</")) == {"evil.toml": text}
     assert "</script><script>" not in data

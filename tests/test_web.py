@@ -22,6 +22,7 @@ ELBO_SYM_SITE_SCREENSHOT=docs/images/site-390.png refreshes the README's screens
 
 from __future__ import annotations
 
+import base64
 import functools
 import http.server
 import json
@@ -30,6 +31,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import xml.etree.ElementTree as ET
@@ -43,8 +45,10 @@ from elbo_sym.cli import main
 from elbo_sym.engine.derivation import load
 from elbo_sym.engine.models.base import Instance
 from elbo_sym.publish import site, web
+from elbo_sym.publish.browser import check_link, checker_items
 from elbo_sym.publish.handouts import LESSON_EXAMPLE, HandoutError, elbo_curve
 from elbo_sym.report.build import check_file
+from elbo_sym.report.model import DerivationReport
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
@@ -593,13 +597,16 @@ def built_site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("site")
     paths = LESSON + [_write_derivation(tmp / "math-title.toml", MATH_TITLE, "A title with a formula.",
                                         "this is the evidence lower bound")]
-    items = web.lesson_pages([check_file(path) for path in paths])
+    links = {str(path): "../" + check_link(path.read_text(encoding="utf-8"), "check/") for path in paths}
+    items = web.lesson_pages([check_file(path) for path in paths], check_links=links)
     pages = {item.path: item for item in items if isinstance(item, web.Page)}
     # Inside web/site/, so node finds the packages `make web-deps` installed there (Vite does not
     # build through a symlinked node_modules); the site's own lock is the one installed.
     root = Path(tempfile.mkdtemp(prefix="test-site-", dir=SITE_DEPS))
     try:
-        everything = site.site_items([*items, MATH_HEADING])
+        # and the checker page (/check/), as `web --site` adds it: tested in Chromium below
+        everything = site.site_items([*items, MATH_HEADING,
+                                      *checker_items({p.name: p.read_text(encoding="utf-8") for p in paths})])
         web.write_pages(everything, root)
         assert (root / "package-lock.json").read_bytes() == (SITE_DEPS / "package-lock.json").read_bytes()
         env = {**os.environ, "ASTRO_TELEMETRY_DISABLED": "1"}
@@ -735,13 +742,17 @@ def test_web_site_writes_a_complete_site(tmp_path, monkeypatch):
     assert main([*args, "--site", str(first), "--title", 'A "course" </script>']) == 0
     assert main([*args, "--site", str(second), "--title", 'A "course" </script>']) == 0
     files = sorted(str(p.relative_to(first)) for p in first.rglob("*") if p.is_file())
+    checker = [i.path for i in checker_items({}) if isinstance(i, web.Asset)]  # the /check/ page's files
     assert files == sorted(set(site.SITE_FILES) | {f"{site.CONTENT_DIR}/{n}" for n in PAGES | {web.FIGURE_FILE}}
-                           | {f"{site.CONTENT_DIR}/index.md", site.MANIFEST})
+                           | {f"{site.CONTENT_DIR}/index.md", f"{site.CONTENT_DIR}/check.md", site.MANIFEST}
+                           | set(checker))
+    assert any(name.startswith("public/check-engine/wheels/sympy-") for name in files)
     for name in files:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     package = json.loads((first / "package.json").read_text(encoding="utf-8"))
     lock = json.loads((first / "package-lock.json").read_text(encoding="utf-8"))
-    assert set(package["dependencies"]) == {"astro", "@astrojs/starlight", "katex", "remark-math", "rehype-katex"}
+    assert set(package["dependencies"]) == {"astro", "@astrojs/starlight", "katex", "remark-math", "rehype-katex",
+                                            "pyodide"}
     for name, version in package["dependencies"].items():
         assert re.fullmatch(r"\d+\.\d+\.\d+", version), (name, version)  # pinned, not a range
         assert lock["packages"][f"node_modules/{name}"]["version"] == version, name
@@ -818,3 +829,81 @@ def test_site_rerun_removes_only_the_pages_it_no_longer_writes(tmp_path):
     assert (tmp_path / "elsewhere" / "x.md").is_file()
     (out / site.MANIFEST).write_bytes(b"\xff not json")  # a broken manifest removes nothing
     assert site.write_site(site.site_items([new]), out)[1] == []
+
+
+# --------------------------------------------------------------------------- the checker in the browser
+# The site's /check/ page runs elbo-sym's own engine under Pyodide in a module Web Worker. One
+# Chromium session (web/checker_drive.mjs, no host but 127.0.0.1 resolvable) checks the lesson,
+# the variants, 20 wrong files and a bad one by typing each into the editor and pressing Check;
+# the verdicts, counterexamples and the input error must be the CLI's.
+
+WRONG = sorted((ROOT / "tests" / "data" / "wrong").glob("*.toml"))
+VARIANTS = sorted((ROOT / "derivations" / "variants").glob("*.toml"))
+BAD = 'title = "Bad"\nstart = "log(p(x)"\n'
+
+
+@pytest.fixture(scope="module")
+def browser_checks(built_site, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("checker")
+    bad = tmp / "bad.toml"
+    bad.write_text(BAD)
+    files = [*LESSON, *VARIANTS, *WRONG, bad]
+    stop_text = (ROOT / "derivations" / "gap.toml").read_text().split("[[example]]")[0].replace('K = "any"', "K = 900")
+    out = tmp / "drive.json"
+    run = _run_group(["node", str(WEB / "checker_drive.mjs"), str(built_site.root / "dist"), str(out),
+                      *map(str, files)], cwd=WEB, timeout=1800, env={**os.environ, "STOP_TEXT": stop_text})
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    cli = subprocess.run([sys.executable, "-m", "elbo_sym", "check", "--no-cache", "--json", *map(str, files)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=900)
+    assert cli.returncode == 2, cli.stderr  # the bad file
+    printed = json.loads(cli.stdout)
+    reports = {r["file"]: DerivationReport.from_dict(r) for r in printed if "steps" in r}
+    (error,) = [r for r in printed if "steps" not in r]
+    return json.loads(out.read_text()), reports, files, error
+
+
+def test_checker_gives_the_clis_verdicts_and_counterexamples(browser_checks):
+    seen, reports, files, _ = browser_checks
+    for path in files[:-1]:
+        page, cli = seen["files"][str(path)], reports[str(path)]
+        assert page["verdicts"] == [s.verdict for s in cli.steps], path.name
+        assert page["status"] == ("0" if cli.ok else "1"), path.name
+        assert page["counterexamples"] == ["\n".join(s.counterexample.lines()) for s in cli.steps
+                                           if s.counterexample is not None], path.name
+        assert page["katexErrors"] == 0 and page["inputError"] is None and page["failure"] is None, path.name
+    for path in [*LESSON, *VARIANTS]:
+        wanted = {"proved", "refuted"} if "teaching" in path.parts else {"proved"}  # a mistake on purpose
+        assert set(seen["files"][str(path)]["verdicts"]) == wanted, path.name
+    for path in WRONG:
+        assert "refuted" in seen["files"][str(path)]["verdicts"], path.name
+
+
+def test_checker_shows_the_clis_one_line_error_with_its_caret(browser_checks):
+    seen, _, files, error = browser_checks
+    page = seen["files"][str(files[-1])]
+    assert page["verdicts"] == [] and page["status"] == "2"
+    first, *rest = page["inputError"].splitlines()
+    assert first == "error: derivation.toml:2:13: start: missing `)`: `log(` is never closed"
+    assert first.replace("derivation.toml", str(files[-1])) == f"error: {error['error']}"
+    assert "\n".join(rest) == error["pointer"] and rest[-1].strip() == "^"
+
+
+def test_checker_stays_on_the_site_links_back_and_stops(browser_checks, built_site):
+    seen, *_ = browser_checks
+    assert seen["outside"] == []  # no request left 127.0.0.1 (and no other host could be resolved)
+    # the shared link #toml=<base64url> opens the page with the file and checks it on load
+    assert seen["link"]["editor"] == LESSON[0].read_text()
+    assert seen["link"]["verdicts"] == seen["files"][str(LESSON[0])]["verdicts"] == ["proved"] * 4
+    # Stop: the running check ends at once, nothing decided, the page usable again
+    stop = seen["stop"]
+    assert stop["stopEnabledWhileRunning"] and stop["checkEnabledAfter"]
+    assert stop["verdicts"] == [] and stop["failure"].startswith("Stopped.")
+    # every derivation on the lesson's page links to the checker with its own text
+    html = (built_site.root / "dist" / "derivations" / "index.html").read_text()
+    links = re.findall(r'href="\.\./check/#toml=([A-Za-z0-9_-]+)"', html)
+    proved = [p for p in LESSON if "teaching" not in p.parts]  # the page shows no teaching file
+    assert len(links) == len(proved) + 1  # and the derivation with a formula in its title
+    texts = {base64.urlsafe_b64decode(link + "=" * (-len(link) % 4)).decode() for link in links}
+    assert {p.read_text() for p in proved} < texts
+    print(f"checker: first verdict {seen['coldSeconds']:.1f} s after opening the page (cold), "
+          f"re-check {seen['warmSeconds']:.2f} s")

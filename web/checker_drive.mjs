@@ -4,7 +4,9 @@
 // text into the editor, presses Check and waits for data-state="done". Writes, per file, the
 // verdicts (data-verdict of each step), the counterexample and error texts, and the seconds it
 // took; plus the first file's cold time (page open to first verdict), a re-check of the first
-// file (warm), a shared-link (#toml=...) round trip, and every request that left the server.
+// file (warm), the Stop button on a long check (STOP_TEXT: a file's text, optional), a
+// shared-link (#toml=...) round trip, and every request that left the server. Chromium resolves
+// no host but 127.0.0.1, so a page that needed the internet would fail, not fetch.
 import { createServer } from "node:http";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { extname, join, normalize, resolve } from "node:path";
@@ -40,7 +42,8 @@ const browser = await puppeteer.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   headless: true,
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"],
 });
 const outside = [];
 const result = { origin, files: {}, outside };
@@ -95,8 +98,21 @@ try {
   if (files.length) {
     const again = await check(texts[0], files[0]);
     result.warmSeconds = again.seconds;
-    // the shared link: open the page fresh with #toml=<base64url>, it checks on load
     const link = await page.evaluate(() => document.querySelector("#elbo-share").getAttribute("href"));
+    if (process.env.STOP_TEXT) {
+      // a long check, stopped: the report says so (data-state done), the buttons are usable again
+      await page.evaluate((t) => { document.querySelector("#elbo-source").value = t; }, process.env.STOP_TEXT);
+      await page.click("#elbo-check");
+      await page.waitForFunction(() => document.querySelector("#elbo-report").dataset.state === "running",
+                                 { timeout: 5000 });
+      const running = await page.$eval("#elbo-stop", (b) => !b.disabled);
+      await new Promise((ok) => setTimeout(ok, 1500));
+      await page.click("#elbo-stop");
+      await waitDone(10000);
+      result.stop = { ...(await collect()), stopEnabledWhileRunning: running,
+                      checkEnabledAfter: await page.$eval("#elbo-check", (b) => !b.disabled) };
+    }
+    // the shared link (of the first file): open the page fresh with #toml=<base64url>, it checks on load
     await page.goto("about:blank");
     const linked = Date.now();
     await page.goto(`${origin}/check/${link}`, { waitUntil: "load" });

@@ -8,10 +8,11 @@ Two halves, both here so that what the page runs and what the site ships stay to
   input error with its caret.  Nothing here is browser-specific: the engine's seams do the
   rest (budgets fall back to checkpoints where there is no ``SIGALRM``; the search's
   minimiser runs without SciPy).
-* :func:`write_checker` copies what the page needs into a site's static folder: the
-  worker and page scripts (``checker/*.mjs``), Pyodide's runtime from the npm package
-  ``pyodide``, KaTeX's module build, and pure-Python wheels of elbo-sym, SymPy and mpmath
-  made from the installed distributions -- so the page makes no request outside the site.
+* :func:`checker_items` is what ``elbo-sym web --site`` adds to the site: the page
+  (``/check/``), the worker and page scripts (``checker/*.mjs``) and pure-Python wheels of
+  elbo-sym, SymPy and mpmath made from the installed distributions (the versions the command
+  line checks with).  Pyodide's runtime and KaTeX's module build come from the site's own
+  npm packages (its ``check-runtime.mjs``), so the page makes no request outside the site.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import shutil
 import zipfile
 from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from elbo_sym.engine.derivation import DerivationError, loads
 from elbo_sym.engine.notation import RELATION_LATEX
@@ -32,10 +33,11 @@ from elbo_sym.report.build import check_file
 from elbo_sym.report.model import DerivationReport, InputErrorReport, prose_text
 from elbo_sym.report.text import closing_lines, derivation_text, error_text, step_notes, summary_text
 
+if TYPE_CHECKING:  # the worker imports this module in the browser: no site or page writers there
+    from elbo_sym.publish.web import Asset, Page
+
 ENGINE_DIR = "check-engine"
 """The site's static folder (under ``public/``) that holds Pyodide, the wheels and the scripts."""
-PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
-"""What Pyodide's core needs at run time (no packages from its CDN: the wheels are ours)."""
 WHEEL_DISTRIBUTIONS = ("sympy", "mpmath")
 """Pure-Python packages the engine imports in the browser besides elbo-sym itself."""
 _FIXED_TIME = (2026, 1, 1, 0, 0, 0)
@@ -91,48 +93,41 @@ class Wheel:
 
 CHECK_PAGE = "check.md"
 """The checker's page, relative to the site's content folder (served at ``/check/``)."""
-RUNTIME_SCRIPT = "copy-check-runtime.mjs"
-"""The site's prebuild script that copies Pyodide and KaTeX from node_modules into public/."""
-NPM_DEPENDENCIES = {"pyodide": "314.0.8"}
-"""What the site's package.json needs for the checker, beside Starlight and KaTeX."""
+CHECK_ORDER = 90
+"""The checker's place in the sidebar: after the lesson's pages."""
 
 
-def write_checker(public: Path, site: Path | None = None) -> tuple[Path, ...]:
-    """Write the checker's scripts and wheels into ``public/check-engine/``; the files written.
+def checker_items(files: dict[str, str]) -> list[Page | Asset]:
+    """The checker's page and static files for a site (`elbo_sym.publish.site.site_items`):
+    ``check.md`` with `files` (name -> text) in its menu, and under ``public/check-engine/`` the
+    worker and page scripts and the wheels of elbo-sym, SymPy and mpmath.  Pyodide's runtime and
+    KaTeX's module come from the site's own npm packages (the site's ``check-runtime.mjs``)."""
+    from elbo_sym.publish.site import PUBLIC_DIR
+    from elbo_sym.publish.web import Asset, Page
 
-    Pyodide's runtime and KaTeX's module come from the site's own npm packages, copied by
-    :data:`RUNTIME_SCRIPT` when the site is built (written into ``site`` when given)."""
-    target = public / ENGINE_DIR
-    written = []
+    target = f"{PUBLIC_DIR}/{ENGINE_DIR}"
+    items: list[Page | Asset] = [Page(CHECK_PAGE, "Check a derivation", "Prove or refute every step of a derivation "
+                                      "file in your browser, with elbo-sym's own engine.", check_body(files),
+                                      CHECK_ORDER)]
     scripts = resources.files("elbo_sym.publish") / "checker"
     for entry in sorted(scripts.iterdir(), key=lambda e: e.name):
-        if entry.name == "copy-runtime.mjs":
-            if site is not None:
-                written.append(_write(site / RUNTIME_SCRIPT, entry.read_bytes()))
-        elif entry.name.endswith((".mjs", ".css")):
-            written.append(_write(target / entry.name, entry.read_bytes()))
+        if entry.name.endswith((".mjs", ".css")):
+            items.append(Asset(f"{target}/{entry.name}", entry.read_bytes()))
     wheels = [own_wheel(), *(installed_wheel(d) for d in WHEEL_DISTRIBUTIONS)]
-    for wheel in wheels:
-        written.append(_write(target / "wheels" / wheel.name, wheel.data))
+    items += [Asset(f"{target}/wheels/{wheel.name}", wheel.data) for wheel in wheels]
     manifest = {"wheels": [w.name for w in wheels],
                 "sha256": {w.name: hashlib.sha256(w.data).hexdigest() for w in wheels}}
-    written.append(_write(target / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode()))
-    return tuple(written)
+    items.append(Asset(f"{target}/manifest.json", (json.dumps(manifest, indent=2) + "\n").encode()))
+    return items
 
 
-def check_page(files: dict[str, str], engine: str = f"/{ENGINE_DIR}/") -> str:
-    """The checker's Starlight page (Markdown with its HTML): the editor starts with the first
-    of `files` (name -> file text) and offers all of them in a menu."""
+def check_body(files: dict[str, str], engine: str = f"/{ENGINE_DIR}/") -> str:
+    """The checker page's Markdown (with its HTML): the editor starts with the first of `files`
+    (name -> file text) and offers all of them in a menu."""
     data = json.dumps(files, ensure_ascii=True).replace("</", "<\\/")  # never ends the script element
-    return f"""---
-title: Check a derivation
-description: Prove or refute every step of a derivation file, in your browser, with elbo-sym's own engine.
-tableOfContents: false
----
-
-Edit a derivation file (or pick one of the course's) and press **Check**: every step is proved for
+    return f"""Edit a derivation file (or pick one of the course's) and press **Check**: every step is proved for
 every model of its family, or refuted with an exact counterexample, by elbo-sym's own engine
-running in this page. The first check loads the engine (Python, SymPy: about 15 MB, once);
+running in this page. The first check loads the engine (Python and SymPy, about 20 MB, once);
 nothing you type leaves your browser. **Link to this file** gives a link that opens this page
 with your file and checks it.
 
@@ -219,18 +214,5 @@ def _zip(files: dict[str, bytes], record: str) -> bytes:
     return buffer.getvalue()
 
 
-def _copy(source: Path, target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
-    return target
-
-
-def _write(target: Path, data: bytes) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.is_file() or target.read_bytes() != data:
-        target.write_bytes(data)
-    return target
-
-
-__all__ = ["ENGINE_DIR", "Wheel", "check_link", "check_page", "check_source", "installed_wheel", "own_wheel", "view_of",
-           "write_checker"]
+__all__ = ["CHECK_PAGE", "ENGINE_DIR", "Wheel", "check_body", "check_link", "check_source", "checker_items",
+           "installed_wheel", "own_wheel", "view_of"]

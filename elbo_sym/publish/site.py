@@ -14,6 +14,8 @@ files from ``site_template/``:
                                ours in Starlight's ``customCss``, the site's title
 ``src/content.config.ts``      Starlight's ``docs`` collection (``docsLoader``, ``docsSchema``)
 ``src/styles/elbo-sym.css``    wide tables and display math scroll inside their own box
+``check-runtime.mjs``          copies Pyodide and KaTeX's module build from node_modules into
+                               ``public/check-engine/`` when a build starts (the checker page)
 ``tsconfig.json``, ``.gitignore``  as Astro's starter has them
 =============================  ==================================================================
 
@@ -60,6 +62,7 @@ SITE_FILES: dict[str, str] = {
     "package.json": "package.json",
     "package-lock.json": "package-lock.json",
     "astro.config.mjs": "astro.config.mjs",
+    "check-runtime.mjs": "check-runtime.mjs",
     "tsconfig.json": "tsconfig.json",
     "src/content.config.ts": "src/content.config.ts",
     "src/styles/elbo-sym.css": "src/styles/elbo-sym.css",

@@ -399,10 +399,13 @@ def _rule(rule: str) -> str:
     return f"`{rule}`" if re.fullmatch(r"[A-Za-z0-9 :,.()-]+", rule) else md_text(rule)
 
 
-def derivations_page(reports: Sequence[DerivationReport], solutions: str = "separate") -> Page:
+def derivations_page(reports: Sequence[DerivationReport], solutions: str = "separate",
+                     check_links: Mapping[str, str] | None = None) -> Page:
     """``derivations.md``: every derivation that is not a teaching file, lesson order first;
     from :func:`handouts.derivation_context` (which refuses a derivation not fully checked).
-    The teacher's page (``solutions="inline"``) has verdict marks, rule names and file names."""
+    The teacher's page (``solutions="inline"``) has verdict marks, rule names and file names.
+    `check_links` (a report's file -> a link to the site's checker with that file) puts a
+    "check it in your browser" link under each derivation that has one."""
     from elbo_sym.publish.handouts import derivation_context, lesson_order, require_checked
 
     require_checked(reports)
@@ -437,6 +440,9 @@ def derivations_page(reports: Sequence[DerivationReport], solutions: str = "sepa
             result = (f"{d['proved']} of {n} steps are proved and {d['checked']} only checked on exact "
                       f"instances; the chain gives {doc.m(d['shown'])}")
         doc.add(f"**Result.** {result}{', which is the claim.' if d['claim'] is not None else '.'}")
+        if check_links and report.file in check_links:
+            doc.add(f"[Check this derivation in your browser]({check_links[report.file]}): edit a step and see "
+                    "whether it is still proved.")
         for ex in d["examples"]:
             givens = ", ".join(doc.m(f"{g['symbol']} = {g['value']}") for g in ex["given"])
             doc.add(f"**Example {ex['index']}.** {givens}")
@@ -825,7 +831,8 @@ def lesson_pages(reports: Sequence[DerivationReport], *, seed: int | None = None
                  selfcheck: str | Path | None = None,
                  flashcards: str | Path | None = None, K: int = 2, drill_count: int | None = None,
                  drill_K: int | None = None, parts: Sequence[str] | None = None, solutions: str = "separate",
-                 examples: Sequence[Instance] = ()) -> list[Page | Asset]:
+                 examples: Sequence[Instance] = (), check_links: Mapping[str, str] | None = None
+                 ) -> list[Page | Asset]:
     """Every page of the lesson (and the figure), in sidebar order, with the handouts' settings
     (:func:`handouts.lesson_handouts`): `examples` (or the one `example`; default the lesson's)
     each on its page. Raises :class:`handouts.HandoutError` when a derivation, an example or a
@@ -835,7 +842,7 @@ def lesson_pages(reports: Sequence[DerivationReport], *, seed: int | None = None
     require_checked(reports)
     if solutions not in _SOLUTIONS:
         raise WebError(f"solutions must be one of {', '.join(_SOLUTIONS)}, not {solutions!r}")
-    out: list[Page | Asset] = [derivations_page(reports, solutions)]
+    out: list[Page | Asset] = [derivations_page(reports, solutions, check_links)]
     for number, instance in enumerate(tuple(examples) or (example,), 1):
         page, asset = worked_example_page(instance, solutions, number)
         out.append(page)

@@ -7,10 +7,14 @@
 // `markdown.processor`). KaTeX's stylesheet is in `customCss`: without it every formula shows
 // twice (once typeset, once as its MathML text). src/styles/elbo-sym.css makes wide tables
 // and display equations scroll inside their own box, never the page.
+//
+// The checker page (/check/): check-runtime.mjs copies Pyodide and KaTeX's module build from
+// node_modules into public/check-engine/ when a build starts, so the site serves them itself.
 import { defineConfig, passthroughImageService } from "astro/config";
 import starlight from "@astrojs/starlight";
 import remarkMath from "remark-math";
 import rehypeKatex from "rehype-katex";
+import { checkRuntime } from "./check-runtime.mjs";
 
 export default defineConfig({
   markdown: {
@@ -20,6 +24,7 @@ export default defineConfig({
   // The pages' images are SVG figures: nothing to optimise, so no `sharp` is needed.
   image: { service: passthroughImageService() },
   integrations: [
+    checkRuntime,
     starlight({
       title: __SITE_TITLE__,
       customCss: ["katex/dist/katex.min.css", "./src/styles/elbo-sym.css"],
