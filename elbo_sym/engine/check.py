@@ -27,10 +27,10 @@ from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.canonical import TooLarge
 from elbo_sym.engine.definedness import Obligation, certified, obligations
 from elbo_sym.engine.derivation import Derivation, Example, Step
-from elbo_sym.engine.models.base import ExplicitModel, Model
+from elbo_sym.engine.models.base import ExplicitModel, Model, q_label
 from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.notation import to_text
-from elbo_sym.engine.rules import RULES, RuleOutcome, difference, is_distribution, proves_zero
+from elbo_sym.engine.rules import RULES, RuleOutcome, difference, proves_zero
 from elbo_sym.engine.search import (
     MIN_DECIDED,
     Instance,
@@ -40,6 +40,7 @@ from elbo_sym.engine.search import (
     point,
     seed_for,
 )
+from elbo_sym.engine.wellformed import well_formedness_problem
 from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, validate_budget
 from elbo_sym.numbers.evaluate import Undefined, approx_text, as_float, compile_float, decide, sign_of, value_text
 
@@ -177,24 +178,9 @@ class DerivationResult:
         return tuple(r for r in self.steps if r.verdict is Verdict.checked and not r.accepted)
 
 
-def domain_text(model) -> str:
-    """The domain every `proved` is about, in words."""
-    own = getattr(model, "domain_text", None)  # a family with other blocks says it itself
-    if own is not None:
-        return own()
-    spec = model.spec
-    states = "K = any (every latent space: any finite K, or densities)" if model.K == "any" else \
-        f"K = {model.K} latent states"
-    parts = [states, "p(z) > 0 with sum 1"]
-    fixed = {a.lhs.text: a.rhs.text for a in spec.assumptions}
-    for o in spec.data:
-        parts.append(f"p({o} | z) in (0, 1]")
-        q = "q(z)" if len(spec.data) == 1 else f"q(z | {o})"
-        assumed = next((f"{lhs} = {rhs} (assumed)" for lhs, rhs in fixed.items() if lhs.replace(" ", "") ==
-                        q.replace(" ", "")), None)
-        parts.append(assumed or f"{q} > 0 with sum 1")
-    parts += [p.describe() for p in spec.params]
-    return "; ".join(parts)
+def domain_text(model: Model) -> str:
+    """The domain every `proved` is about, in words (the family says it: Model.domain_text)."""
+    return model.domain_text()
 
 
 def holds(rel: str, s: int) -> bool:
@@ -259,7 +245,7 @@ class _Instances:
         values = self.model.values(instance)
         shown = tuple((b.label, tuple(str(v) for v in instance[b.name])) for b in self.model.blocks)
         for o, q in self.model.assumed.items():  # q fixed by an assumption: show its value too
-            label = "q(z)" if len(self.model.observations) == 1 else f"q(z | {o})"
+            label = q_label(o, self.model.observations)
             shown += ((label, tuple(_exact_text(v, values) for v in q)),)
         if decision.status == "undefined":
             return Counterexample(shown, "undefined", "undefined", float("nan"), float("nan"), decision.z,
@@ -571,10 +557,11 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
                       done: dict) -> DerivationResult:
     problems: list[str] = done["problems"]
     model = derivation.model()
+    refused = None
     if derivation.assumptions:
-        problem = _assumption_problem(derivation, model, budget)
-        if problem:
-            problems.append(problem)
+        refused = _assumption_problem(derivation, model, budget)
+        if refused:
+            problems.append(refused)
     results, lhs = done["steps"], derivation.start.expr
     relation: str | None = "="
     for step in derivation.steps:
@@ -582,7 +569,11 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
         if left <= 0:
             results.append(StepResult(step, lhs, Verdict.error, message))
         else:
-            results.append(check_step(lhs, step, model, derivation.examples, left, search))
+            result = check_step(lhs, step, model, derivation.examples, left, search)
+            if refused and result.verdict in (Verdict.proved, Verdict.checked):  # nothing stands on a refused model
+                result = replace(result, verdict=Verdict.error, reason=f"not proved: the assumption is refused "
+                                 f"({refused})")
+            results.append(result)
         relation = compose(relation, step.rel)
         lhs = step.expr
     if relation is None and derivation.expect != "refuted":  # a teaching file may flip a step on purpose
@@ -610,18 +601,19 @@ def _problem_within_budget(check, budget: float, what: str) -> str | None:
 
 
 def _assumption_problem(derivation: Derivation, model: Model, budget: float) -> str | None:
-    """None when the assumption defines a distribution over z (shown), else what is wrong."""
+    """None when the assumptions are defined and every distribution block of the model is
+    shown to be a distribution under them (engine.wellformed, the same for every family and
+    every observation); else what is wrong, with an instance where it fails."""
     def check() -> str | None:
-        own = getattr(model, "assumption_problem", None)  # a family whose q is not a vector says it itself
-        if own is None and any(s in model.q_symbols for v in model.q for s in v.free_symbols):
-            return "the assumption defines q in terms of q itself"
+        own = model.assumption_problem()  # a family's own rule (the Gaussian: not through mu, sigma)
+        if own is not None:
+            return own
+        problem = well_formedness_problem(model)
+        if problem is not None:
+            return problem
         _, open_ = _definedness([a.rhs.expr for a in derivation.assumptions], model)
         if open_:
             return f"the assumption is not shown to be defined: {open_[0].describe()}"
-        if own is not None:
-            return own()
-        if not is_distribution(model.q, model):
-            return "the assumption does not define a distribution over z (not shown positive with sum 1)"
         return None
 
     return _problem_within_budget(check, budget, "the assumption")

@@ -167,13 +167,12 @@ def _iwae_jensen(upper: Expr, lower: Expr, model: Model) -> RuleOutcome | None:
       logs (uniform weights 1/k); weighted by W_t >= 0 this bounds IWAE below by
       sum_t W_t (1/k) sum_i log r_i, which must equal the smaller side (the ELBO).
     The rest of both sides must agree, as for every inequality rule."""
-    terms_of = getattr(model, "iwae_terms", None)
-    if terms_of is None:
-        return None
     for node in preorder_traversal(lower):  # log p(x) >= IWAE
         if not isinstance(node, IWAE):
             continue
-        terms = terms_of(node)
+        terms = model.iwae_terms(node)
+        if terms is None:  # a family without IWAE
+            return None
         weights = tuple(w for w, _ in terms)
         averages = tuple(Add(*ratios) / node.samples for _, ratios in terms)
         mean = Add(*(w * a for w, a in zip(weights, averages)))
@@ -195,7 +194,9 @@ def _iwae_jensen(upper: Expr, lower: Expr, model: Model) -> RuleOutcome | None:
     for node in preorder_traversal(upper):  # IWAE >= sum_t W_t (1/k) sum_i log r_i
         if not isinstance(node, IWAE):
             continue
-        terms = terms_of(node)
+        terms = model.iwae_terms(node)
+        if terms is None:
+            return None
         below = Add(*(w * Add(*(log(r, evaluate=False) for r in ratios)) / node.samples for w, ratios in terms))
         inside = (
             ("the tuple weights are positive", all(is_positive(w, model) for w, _ in terms)),
@@ -232,12 +233,16 @@ def _has_meaning(term: Expr, model) -> bool:
 
 
 def _distributions(term: KL, model) -> tuple[tuple[str, bool], ...]:
-    a, b = term.args
-    own = getattr(model, "distribution_shown", None)  # a family with densities (not sums) says it itself
-    if own is not None:
-        return tuple((f"{to_text(d)} is a distribution", own(d)) for d in (a, b))
-    return tuple((f"{to_text(d)} is a distribution",
-                  is_distribution(tuple(model.density(d, k) for k in model.points), model)) for d in (a, b))
+    return tuple((f"{to_text(d)} is a distribution", _is_distribution_notation(d, model)) for d in term.args)
+
+
+def _is_distribution_notation(d: Expr, model: Model) -> bool:
+    """The notation `d` is shown to be a distribution over z: the family says so (densities),
+    or its values at the points are positive with sum 1."""
+    shown = model.distribution_shown(d)  # a family with densities (not sums) says it itself
+    if shown is not None:
+        return shown
+    return is_distribution(tuple(model.density(d, k) for k in model.points), model)
 
 
 def kl_nonneg(prev: Expr, rel: str, new: Expr, model) -> RuleOutcome:
