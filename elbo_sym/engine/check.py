@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from pathlib import Path
 
 from sympy import Add, Expr
 from sympy.core.cache import clear_cache
@@ -52,6 +53,25 @@ MAX_VALUE_TEXT = 100
 """Exact values longer than this are shown as decimals only (boundary instances have huge numbers)."""
 _ENGINE_ERRORS = (TooLarge, UnfoldError, RecursionError, ValueError, ZeroDivisionError, TypeError,
                   ArithmeticError, MemoryError)
+
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def error_text(error: BaseException) -> str:
+    """An exception as a verdict may show it: our own messages (raised in elbo_sym, written
+    in the author's notation) as they are; a library's (SymPy's ``linsolve``, ...) never raw,
+    only what kind of failure it was."""
+    frame, origin = error.__traceback__, None
+    while frame is not None:
+        origin = frame.tb_frame.f_code.co_filename
+        frame = frame.tb_next
+    ours = origin is None or Path(origin).resolve().is_relative_to(_PACKAGE)
+    if ours and str(error):
+        return str(error)
+    if isinstance(error, (RecursionError, MemoryError)):
+        return "the expression is too deeply nested or too large to check"
+    return f"the computer algebra could not handle it ({type(error).__name__})"
 
 
 class Verdict(str, Enum):
@@ -234,7 +254,7 @@ class _Instances:
             try:
                 s = decide(a, b, values, memo)
             except Undefined as error:
-                return _Decision("undefined", k if several else None, f"undefined: {error}")
+                return _Decision("undefined", k if several else None, f"undefined: {error_text(error)}")
             if s is None:
                 undecided = True
             elif not holds(self.rel, s):
@@ -469,12 +489,12 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
                           time.perf_counter() - started, conditions=conditions)
     except _ENGINE_ERRORS as error:
         clear_cache()
-        return StepResult(step, lhs, Verdict.error, f"could not check: {error}", None, 0, outcome,
+        return StepResult(step, lhs, Verdict.error, f"could not check: {error_text(error)}", None, 0, outcome,
                           time.perf_counter() - started, conditions=conditions)
     except Exception as error:  # noqa: BLE001 - a bug must still end as a verdict, never a pass
         clear_cache()
         return StepResult(step, lhs, Verdict.error, f"internal error (please report): "
-                          f"{type(error).__name__}: {error}", None, 0, outcome,
+                          f"{type(error).__name__}: {error_text(error)}", None, 0, outcome,
                           time.perf_counter() - started, conditions=conditions)
     seconds = time.perf_counter() - started
     if counterexample is not None:
@@ -597,7 +617,7 @@ def _problem_within_budget(check, budget: float, what: str) -> str | None:
             return check()
     except Exception as error:  # noqa: BLE001 - BudgetExceeded included
         clear_cache()
-        return f"could not check {what}: {error}"
+        return f"could not check {what}: {error_text(error)}"
 
 
 def _assumption_problem(derivation: Derivation, model: Model, budget: float) -> str | None:
@@ -668,10 +688,10 @@ def _claim(derivation: Derivation, relation: str | None, model: Model,
                 flipped = not same and proves_zero(Add(chain_gap, claim_gap), model)
     except BudgetExceeded as error:
         clear_cache()
-        return False, f"could not compare the claim with the chain: {error}"
+        return False, f"could not compare the claim with the chain: {error_text(error)}"
     except Exception as error:  # noqa: BLE001 - never a traceback, never a pass
         clear_cache()
-        return False, f"could not compare the claim with the chain: {error}"
+        return False, f"could not compare the claim with the chain: {error_text(error)}"
     have = relation if same else _FLIP[relation] if flipped else None
     if have is None:
         return False, f"the chain shows {chain_text}, which is not about the claim's two sides"
@@ -695,10 +715,10 @@ def _check_example(derivation: Derivation, example: Example, model: Model, messa
                 failure = _expect_failure(expectation, instance, explicit)
         except BudgetExceeded as error:
             clear_cache()
-            failure = f"could not decide ({error})"
+            failure = f"could not decide ({error_text(error)})"
         except Exception as error:  # noqa: BLE001 - never a traceback, never a pass
             clear_cache()
-            failure = f"could not evaluate ({error})"
+            failure = f"could not evaluate ({error_text(error)})"
         if failure:
             failures.append(f"{name}: {failure}")
     return ExampleResult(example, tuple(failures))
@@ -734,4 +754,4 @@ def _expect_failure(expectation, instance: Instance, model: ExplicitModel) -> st
 
 __all__ = ["Verdict", "Counterexample", "StepResult", "ExampleResult", "DerivationResult", "check_step",
            "check_derivation", "compose", "implies", "BudgetExceeded", "domain_text",
-           "STEP_BUDGET_SECONDS"]
+           "STEP_BUDGET_SECONDS", "error_text"]

@@ -712,11 +712,16 @@ class _Reader:
             for key, block_of in (("likelihood", likelihood_block), ("q", q_block)):
                 if key not in table:
                     continue
-                per = self.per_observation(table[key], key, i, derivation.data)
+                value = table[key]
+                if key == "q" and isinstance(value, dict):
+                    for observation in value:
+                        if observation in fixed:
+                            raise self.error(self.line_of(key, "example", i),
+                                             f"q of {observation} is fixed by the assumption; leave it out")
+                wanted = derivation.data if key == "likelihood" else \
+                    tuple(o for o in derivation.data if o not in fixed)  # q of the observations no assumption fixes
+                per = self.per_observation(value, key, i, wanted)
                 for observation, values in per.items():
-                    if key == "q" and observation in fixed:
-                        raise self.error(self.line_of(key, "example", i),
-                                         f"q of {observation} is fixed by the assumption; leave it out")
                     blocks[block_of(observation)] = values
             wanted = tuple(b.name for b in explicit.blocks if b.kind == PARAMETER)
             blocks.update(self.example_params(table.get("params", {}), i, wanted))

@@ -33,7 +33,7 @@ from elbo_sym.engine.canonical import Canonical, canonical
 from elbo_sym.engine.definedness import is_positive, nonnegative
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.models.discrete import UnfoldError
-from elbo_sym.engine.notation import IWAE, KL, Density, Expectation, LatentSum, to_text, x, z
+from elbo_sym.engine.notation import IWAE, KL, Density, Expectation, LatentSum, to_text, x
 
 
 @dataclass(frozen=True)
@@ -215,11 +215,10 @@ def _kl_candidates(prev: Expr, new: Expr, model) -> list:
     """KL terms the difference may be made of: those in the step, and q against the posterior
     and the prior for each observation."""
     out = [node for side in (prev, new) for node in preorder_traversal(side) if isinstance(node, KL)]
-    observations = model.spec.data
-    for o in observations:
+    for o in model.observations:
         symbol = x if o == "x" else Symbol(o)
-        q = Density("q", (z,)) if len(observations) == 1 else Density("q", (z,), (symbol,))
-        out += [KL(q, Density("p", (z,), (symbol,))), KL(q, Density("p", (z,)))]
+        q = model.variational(o)
+        out += [KL(q, Density("p", q.variables, (symbol,))), KL(q, Density("p", q.variables))]
     return [term for term in dict.fromkeys(out) if _has_meaning(term, model)]
 
 
@@ -282,6 +281,8 @@ def _nonnegative_combination(gap: Expr, candidates: list, model) -> list | None:
 
     The canonical form of gap - sum c_i KL_i is linear in the unknowns c_i; each of its
     coefficients, as a polynomial in the model's own symbols, must vanish term by term."""
+    if not candidates:
+        return None
     unknowns = [Dummy(f"c{i}") for i in range(len(candidates))]
     combination = difference(gap, Add(*(c * t for c, t in zip(unknowns, candidates))))
     params = set(model.parameter_bounds)
@@ -294,8 +295,11 @@ def _nonnegative_combination(gap: Expr, candidates: list, model) -> list | None:
                 equations.append(numerator)
                 continue
             equations += Poly(expand(numerator), *others).coeffs()
-    solutions = linsolve(equations, unknowns) if equations else FiniteSet(tuple(Integer(0) for _ in unknowns))
-    if not solutions:
+    try:  # SymPy's own messages never reach a verdict: no solution found is "no combination"
+        solutions = linsolve(equations, unknowns) if equations else FiniteSet(tuple(Integer(0) for _ in unknowns))
+    except (ValueError, TypeError, NotImplementedError):
+        return None
+    if not solutions or not isinstance(solutions, FiniteSet) or len(solutions) != 1:
         return None
     (solution,) = tuple(solutions)
     free = set().union(*(value.free_symbols for value in solution)) & set(unknowns)

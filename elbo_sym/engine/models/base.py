@@ -21,12 +21,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from sympy import Add, Expr, Symbol
 
-if TYPE_CHECKING:
-    from elbo_sym.engine.notation import Density
+from elbo_sym.engine.notation import Density, x, z
 
 # --------------------------------------------------------------------------- parameters
 
@@ -330,6 +329,10 @@ class Model(Protocol):
         """The domain every `proved` is about, in words."""
         ...
 
+    def variational(self, observation: str) -> Density:
+        """An observation's q as the author writes it: q(z), q(z | x2), q(z1, z2 | x)."""
+        ...
+
     def density(self, d: Density, k) -> Expr: ...
 
     def unfold(self, e: Expr, point=None) -> Expr: ...
@@ -390,6 +393,11 @@ class ModelDefaults:
 
     def iwae_terms(self, e) -> list[tuple[Expr, tuple[Expr, ...]]] | None:
         return None
+
+    def variational(self, observation: str) -> Density:
+        if len(self.spec.data) == 1:
+            return Density("q", (z,))
+        return Density("q", (z,), (x if observation == "x" else Symbol(observation),))
 
     def domain_text(self) -> str:
         """Latent states, p(z), and per observation its likelihood and q (free, or as assumed)."""

@@ -114,6 +114,10 @@ class ChainModel(BlockInstances):
         """No assumption fixes q here (the loader refuses one)."""
         return {}
 
+    def variational(self, observation: str) -> Density:
+        """q over both layers, given x: q(z1, z2 | x)."""
+        return Density("q", LAYERS, (self.observation,))
+
     def distributions(self) -> tuple[Distribution, ...]:
         """Every layer of both chains and the derived marginals p(z1), q(z2 | x) (over one layer:
         their values at the points with the other layer 0)."""

@@ -31,7 +31,19 @@ from elbo_sym.engine.models.base import (
     q_label,
     validate_blocks,
 )
-from elbo_sym.engine.notation import ELBO, IWAE, KL, LATENTS, Density, Entropy, Expectation, LatentSum, Normal, z
+from elbo_sym.engine.notation import (
+    ELBO,
+    IWAE,
+    KL,
+    LATENTS,
+    Density,
+    Entropy,
+    Expectation,
+    LatentSum,
+    Normal,
+    to_text,
+    z,
+)
 from elbo_sym.limits import MAX_IWAE_TERMS
 
 
@@ -195,7 +207,7 @@ class DiscreteModel(BlockInstances):
                 o = self._observation(bare[0])
                 if variables == bare:
                     return self.evidences[o]
-            raise UnfoldError(f"no value for {name}{variables}|{given} in the discrete model")
+            raise UnfoldError(f"no value for {to_text(d)} in the discrete model")
         if k is None:
             raise UnfoldError(f"{d.name}(...) mentions z outside a Sum, E, KL, H or ELBO")
         if name == "p" and variables == (z,) and not given:
@@ -216,7 +228,7 @@ class DiscreteModel(BlockInstances):
                     return self.likelihoods[o][k]
                 if variables == (z,) and given == (observed[0],):
                     return self.posterior(k, o)
-        raise UnfoldError(f"no value for {name}{variables}|{given} in the discrete model")
+        raise UnfoldError(f"no value for {to_text(d)} in the discrete model")
 
     def _observation(self, symbol: Symbol) -> str:
         if symbol.name not in self.observations:

@@ -308,10 +308,11 @@ class GaussianModel(BlockInstances):
 
     def density(self, d: Expr, k=None) -> Expr:
         """A density's value at z: exp of its log-density (one positive atom)."""
-        if self.D > 1:  # only its sign is ever asked (definedness): a density is > 0
+        if self.D > 1:  # only its sign is ever asked (definedness): its value at its mean, > 0
             if not (isinstance(d, Density) and d.variables == (z,) and not d.given and d.name in ("p", "q")):
                 raise UnfoldError(f"with D = {self.D} the distributions are q(z) and p(z) = N(0, I), not {to_text(d)}")
-            return Exp(Symbol(f"log_{d.name}_density", real=True))
+            _, variances = self.coordinates(d)
+            return Exp(Add(*(log_normal(Integer(0), Integer(0), v) for v in variances)))
         if isinstance(d, Normal):
             mean, variance = self.normal_of(d)
             return Exp(log_normal(z, mean, variance))

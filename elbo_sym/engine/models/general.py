@@ -27,7 +27,7 @@ from sympy import Add, Expr, Integer, Mul, Pow, Rational, Symbol, exp, log
 
 from elbo_sym.engine.models.base import Distribution, ModelDefaults, ModelSpec, assumption_observation, q_label
 from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, has_free_latent
-from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, z
+from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, to_text, z
 
 GENERIC = "z"
 """The one point of a general model: z itself."""
@@ -178,7 +178,7 @@ class GeneralModel(ModelDefaults):
                     return self.likelihood_z[o]
                 if variables == (z,) and given == (observed[0],):
                     return self.prior_z * self.likelihood_z[o] / self.evidence[o]
-        raise UnfoldError(f"no value for {name}{variables}|{given} in the general model")
+        raise UnfoldError(f"no value for {to_text(d)} in the general model")
 
     def _observation(self, symbol: Symbol) -> str:
         if symbol.name not in self.observations:
