@@ -145,18 +145,26 @@ class Example:
         prior = self.instance.get("prior")
         return len(prior) if prior is not None else 1
 
-    # the one-observation names the lesson's handouts use
+    # the one-observation names the lesson's handouts use; with several observations there is
+    # no "the" likelihood or q: read the instance's block of the observation you mean
     @property
     def prior(self) -> tuple[Fraction, ...]:
         return self.instance.prior
 
     @property
     def likelihood(self) -> tuple[Fraction, ...]:
-        return self.instance[self.instance.blocks[1][0]]
+        return self.instance[self._only("likelihood")]
 
     @property
     def q(self) -> tuple[Fraction, ...] | None:
-        return self.instance.q()
+        names = [name for name, _ in self.instance.blocks if name == "q" or name.startswith("q[")]
+        return self.instance[self._only("q")] if names else None
+
+    def _only(self, stem: str) -> str:
+        names = [name for name, _ in self.instance.blocks if name == stem or name.startswith(stem + "[")]
+        if len(names) != 1:
+            raise ValueError(f"the example has {len(names)} {stem} blocks: read the one of an observation")
+        return names[0]
 
 
 @dataclass(frozen=True)
@@ -797,12 +805,14 @@ class _Reader:
                 raise self.error(line, f"{key}: {item!r} is not exact (write \"3/4\" or \"0.75\" in quotes, "
                                        f"not the TOML number 0.75)")
             text = str(item).strip()
+            written = item if isinstance(item, str) else text  # the caret goes under the quoted value
             if len(text) > MAX_NUMBER_CHARS or not EXACT_NUMBER.fullmatch(text):
-                raise self.error(line, f"{key}: {text[:MAX_NUMBER_CHARS]!r} is not a number like 3/4 or 0.25")
+                raise self._at(line, written, 0, f"{key}: {text[:MAX_NUMBER_CHARS]!r} is not a number like 3/4 or "
+                                                 f"0.25 (at most {MAX_NUMBER_CHARS} characters)")
             try:
                 out.append(Fraction(text))
             except ZeroDivisionError:
-                raise self.error(line, f"{key}: {text!r} divides by zero") from None
+                raise self._at(line, written, text.find("/") + 1, f"{key}: {text!r} divides by zero") from None
         return tuple(out)
 
     def expectations(self, value, index: int) -> tuple[Relation, ...]:
