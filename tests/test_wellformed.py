@@ -119,6 +119,7 @@ def test_the_order_of_data_does_not_change_a_verdict():
 @pytest.mark.parametrize("assume, hint", [
     (["q(z | x2) = q(z | x2)"], "q itself"),
     (["q(z | x1) = p(z | x1)", "q(z | x2) = q(z | x1)"], "which another assumption fixes"),
+    (["q(z | x1) = q(z | x2)", "q(z | x2) = p(z | x2)"], "which another assumption fixes"),  # was KeyError: q_x2_0
 ])
 def test_a_q_defined_through_a_fixed_q_is_refused_at_load_with_its_column(assume, hint):
     text = derivation_text(2, ("x1", "x2"), assume, "Sum(q(z | x2), z)", [("=", "1", "algebra")])
@@ -211,6 +212,17 @@ def test_kl_nonneg_in_the_two_layer_family_never_shows_a_sympy_message():
         assert not LEAKS.search(r.reason) and "explicit symbols" not in r.reason, r.reason
 
 
+def test_a_missing_value_never_shows_the_internal_name():
+    from elbo_sym.engine.models.base import Instance
+
+    try:
+        Instance.of(prior=["1/2", "1/2"])["q[x2]"]  # a block looked up by its internal name
+    except KeyError as error:
+        assert "q[x2]" not in error_text(error) and "no value" in error_text(error)
+    else:
+        pytest.fail("an instance without the block must not answer")
+
+
 def test_a_library_exception_is_reported_by_kind_not_by_its_message():
     from sympy import linsolve, symbols
 
@@ -277,7 +289,7 @@ def test_the_red_team_files_never_prove_and_never_exit_0(name, capsys):
 
 
 @pytest.mark.parametrize("name", ["s15_beta_over_zero.toml", "s15_gaussian_not_normal.toml",
-                                  "s15_teaching_two_mistakes.toml"])
+                                  "s15_teaching_two_mistakes.toml", "s15_q_through_fixed_q.toml"])
 def test_the_red_team_input_errors_are_exit_2_with_a_caret(name, capsys):
     assert main(["check", "--no-cache", str(REDTEAM / name)]) == 2
     err = capsys.readouterr().err

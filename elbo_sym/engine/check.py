@@ -67,6 +67,8 @@ def error_text(error: BaseException) -> str:
         origin = frame.tb_frame.f_code.co_filename
         frame = frame.tb_next
     ours = origin is None or Path(origin).resolve().is_relative_to(_PACKAGE)
+    if isinstance(error, KeyError):  # its message is an internal name (a symbol such as q_x2_0)
+        return "a quantity has no value in the model here"
     if ours and str(error):
         return str(error)
     if isinstance(error, (RecursionError, MemoryError)):
