@@ -299,3 +299,17 @@ def test_the_red_team_input_errors_are_exit_2_with_a_caret(name, capsys):
 def test_the_red_team_valid_assumption_on_x2_passes(capsys):
     assert main(["check", "--no-cache", str(REDTEAM / "s15_valid_x2.toml")]) == 0
     assert "2 proved" in capsys.readouterr().out
+
+
+def test_a_tight_assumption_with_many_states_is_validated_within_the_budget():
+    """sum_k p(z = k | x) = 1 at K = 300: the shared 1/p(x) is pulled out before the canonical
+    form (the check ran out of a 60 s budget at K = 200 when it expanded K fractions)."""
+    from elbo_sym.engine.check import _assumption_problem
+
+    text = ('title = "t"\nK = 300\nassume = "q(z) = p(z | x)"\nstart = "Sum(q(z), z)"\n'
+            '[[step]]\nrel = "="\nexpr = "1"\nrule = "algebra"\n')
+    d = loads(text, "t.toml")
+    assert _assumption_problem(d, d.model(), budget=10) is None
+    wrong = loads(text.replace('"q(z) = p(z | x)"', '"q(z) = p(z | x) / 2"'), "t.toml")
+    problem = _assumption_problem(wrong, wrong.model(), budget=10)
+    assert problem is not None and "sums to 1/2, not 1" in problem
