@@ -69,7 +69,7 @@ def distribution_problem(block: Distribution, model: Model) -> str | None:
         return None
     why = ("not shown to be positive with sum 1" if not_positive and not sums else
            "not shown to be positive" if not_positive else "not shown to sum to 1")
-    return _refusal(block, "a distribution over z", why, _failure(model, block, _discrete_failure))
+    return _refusal(block, "a distribution", why, _failure(model, block, _discrete_failure))
 
 
 def _refusal(block: Distribution, kind: str, why: str, where: str | None) -> str:
