@@ -313,3 +313,19 @@ def test_a_tight_assumption_with_many_states_is_validated_within_the_budget():
     wrong = loads(text.replace('"q(z) = p(z | x)"', '"q(z) = p(z | x) / 2"'), "t.toml")
     problem = _assumption_problem(wrong, wrong.model(), budget=10)
     assert problem is not None and "sums to 1/2, not 1" in problem
+
+
+@pytest.mark.parametrize("K", [3, "any"])
+def test_assumptions_on_several_observations_are_each_validated_and_used(K):
+    data = ("x1", "x2", "x3")
+    good = ["q(z | x1) = p(z | x1)", "q(z | x3) = p(z | x3)"]
+    steps = [("=", "log(p(x1)) + log(p(x3))", "assumption")]
+    text = derivation_text(K, data, good, "ELBO(q(z | x1), x1) + ELBO(q(z | x3), x3)", steps)
+    assert check_derivation(loads(text, "t.toml")).fully_proved
+    for broken in (["q(z | x1) = p(z | x1)", "q(z | x3) = p(z | x1) * p(x3)"],
+                   ["q(z | x1) = p(z | x1) * p(x1)", "q(z | x3) = p(z | x3)"]):
+        result = check_derivation(loads(derivation_text(K, data, broken, "ELBO(q(z | x1), x1) + "
+                                                        "ELBO(q(z | x3), x3)", steps), "t.toml"))
+        wrong = next(a for a in broken if "*" in a)
+        assert not result.ok and result.steps[0].verdict is not Verdict.proved
+        assert any(wrong in p and "not 1" in p for p in result.problems), result.problems
