@@ -34,6 +34,7 @@ from elbo_sym.engine.definedness import is_positive, nonnegative
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.notation import IWAE, KL, Density, Expectation, LatentSum, to_text, x
+from elbo_sym.engine.wellformed import factored_sum
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,12 @@ def _bounds(prev: Expr, rel: str, new: Expr) -> tuple[Expr, Expr] | None:
 
 def is_distribution(values: tuple[Expr, ...], model: Model) -> bool:
     """Every value provably positive and the values sum to 1 on the domain."""
-    return all(is_positive(v, model) for v in values) and canonical(model.latent_sum(values) - 1, model).is_zero
+    if not all(is_positive(v, model) for v in values):
+        return False
+    total = model.latent_sum(values)
+    if total == Add(*values):  # a plain sum: the factors every value shares first (p(x) in K posteriors)
+        total = factored_sum(values)
+    return canonical(total - 1, model).is_zero
 
 
 def _weighted_sums(e: Expr):
