@@ -28,7 +28,7 @@ from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.canonical import TooLarge
 from elbo_sym.engine.definedness import Obligation, certified, obligations
 from elbo_sym.engine.derivation import Derivation, Example, Step
-from elbo_sym.engine.models.base import ExplicitModel, Model, q_label
+from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.notation import to_text
 from elbo_sym.engine.rules import RULES, RuleOutcome, difference, proves_zero
@@ -267,7 +267,7 @@ class _Instances:
         values = self.model.values(instance)
         shown = tuple((b.label, tuple(str(v) for v in instance[b.name])) for b in self.model.blocks)
         for o, q in self.model.assumed.items():  # q fixed by an assumption: show its value too
-            label = q_label(o, self.model.observations)
+            label = self.model.assumed_label(o)
             shown += ((label, tuple(_exact_text(v, values) for v in q)),)
         if decision.status == "undefined":
             return Counterexample(shown, "undefined", "undefined", float("nan"), float("nan"), decision.z,

@@ -333,6 +333,10 @@ class Model(Protocol):
         """An observation's q as the author writes it: q(z), q(z | x2), q(z1, z2 | x)."""
         ...
 
+    def assumed_label(self, observation: str) -> str:
+        """How reports name the values of `assumed[observation]`: "q(z | x2)" (one per point)."""
+        ...
+
     def density(self, d: Density, k) -> Expr: ...
 
     def unfold(self, e: Expr, point=None) -> Expr: ...
@@ -393,6 +397,9 @@ class ModelDefaults:
 
     def iwae_terms(self, e) -> list[tuple[Expr, tuple[Expr, ...]]] | None:
         return None
+
+    def assumed_label(self, observation: str) -> str:
+        return q_label(observation, self.spec.data)
 
     def variational(self, observation: str) -> Density:
         if len(self.spec.data) == 1:

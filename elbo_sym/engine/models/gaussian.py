@@ -155,6 +155,9 @@ class GaussianModel(BlockInstances):
         """q as the assumption fixes it: its mean and variance (shown with counterexamples)."""
         return {"x": self.assumed_q} if self.assumed_q is not None else {}
 
+    def assumed_label(self, observation: str) -> str:
+        return "q(z) mean, variance"
+
     @property
     def q(self) -> tuple[Expr, Expr]:
         """q(z)'s (mean, variance) with D = 1 (one observation: this family's q is the only one)."""
