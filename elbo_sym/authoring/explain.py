@@ -159,7 +159,8 @@ def format_explanation(e: Explanation) -> str:
               f"  rule: {step.rule} — {e.rule_help}"]
     if step.why:
         lines.append(f"  why:  {step.why}")
-    assumed = ", q fixed by the assumption" if model.q_assumed is not None else ""
+    fixed = bool(model.assumed)  # some observation's q is fixed by an assumption
+    assumed = ", q fixed by the assumption" if fixed else ""
     if isinstance(d.K, str):  # "any", the only text K a derivation can have
         unfolded = ("unfolded at a generic point z, for every latent space (pi_z = p(z), l_z = p(x|z), "
                     f"q_z = q(z), p_x = p(x); a sum over z becomes an atom Sum[...]{assumed}):")
@@ -168,7 +169,7 @@ def format_explanation(e: Explanation) -> str:
     else:
         unfolded = f"unfolded into the model (K = {d.K}; pi_k = p(z=k), l_k = p(x|z=k), q_k = q(z=k){assumed}):"
         reduced = (f"canonical forms (pi_{d.K - 1} = 1 - the other pi"
-                   + (f", q_{d.K - 1} = 1 - the other q" if model.q_assumed is None else "")
+                   + (f", q_{d.K - 1} = 1 - the other q" if not fixed else "")
                    + "; logs split into atoms, log(f) meaning log|f|):")
     lines += ["", unfolded]
     if e.canonical_note:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from pathlib import Path
 
 from sympy import Add, Expr
 from sympy.core.cache import clear_cache
@@ -30,7 +31,7 @@ from elbo_sym.engine.derivation import Derivation, Example, Step
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.notation import to_text
-from elbo_sym.engine.rules import RULES, RuleOutcome, difference, is_distribution, proves_zero
+from elbo_sym.engine.rules import RULES, RuleOutcome, difference, proves_zero
 from elbo_sym.engine.search import (
     MIN_DECIDED,
     Instance,
@@ -40,6 +41,7 @@ from elbo_sym.engine.search import (
     point,
     seed_for,
 )
+from elbo_sym.engine.wellformed import well_formedness_problem
 from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, validate_budget
 from elbo_sym.numbers.evaluate import Undefined, approx_text, as_float, compile_float, decide, sign_of, value_text
 
@@ -51,6 +53,27 @@ MAX_VALUE_TEXT = 100
 """Exact values longer than this are shown as decimals only (boundary instances have huge numbers)."""
 _ENGINE_ERRORS = (TooLarge, UnfoldError, RecursionError, ValueError, ZeroDivisionError, TypeError,
                   ArithmeticError, MemoryError)
+
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def error_text(error: BaseException) -> str:
+    """An exception as a verdict may show it: our own messages (raised in elbo_sym, written
+    in the author's notation) as they are; a library's (SymPy's ``linsolve``, ...) never raw,
+    only what kind of failure it was."""
+    frame, origin = error.__traceback__, None
+    while frame is not None:
+        origin = frame.tb_frame.f_code.co_filename
+        frame = frame.tb_next
+    ours = origin is None or Path(origin).resolve().is_relative_to(_PACKAGE)
+    if isinstance(error, KeyError):  # its message is an internal name (a symbol such as q_x2_0)
+        return "a quantity has no value in the model here"
+    if ours and str(error):
+        return str(error)
+    if isinstance(error, (RecursionError, MemoryError)):
+        return "the expression is too deeply nested or too large to check"
+    return f"the computer algebra could not handle it ({type(error).__name__})"
 
 
 class Verdict(str, Enum):
@@ -179,24 +202,9 @@ class DerivationResult:
         return tuple(r for r in self.steps if r.verdict is Verdict.checked and not r.accepted)
 
 
-def domain_text(model) -> str:
-    """The domain every `proved` is about, in words."""
-    own = getattr(model, "domain_text", None)  # a family with other blocks says it itself
-    if own is not None:
-        return own()
-    spec = model.spec
-    states = "K = any (every latent space: any finite K, or densities)" if model.K == "any" else \
-        f"K = {model.K} latent states"
-    parts = [states, "p(z) > 0 with sum 1"]
-    fixed = {a.lhs.text: a.rhs.text for a in spec.assumptions}
-    for o in spec.data:
-        parts.append(f"p({o} | z) in (0, 1]")
-        q = "q(z)" if len(spec.data) == 1 else f"q(z | {o})"
-        assumed = next((f"{lhs} = {rhs} (assumed)" for lhs, rhs in fixed.items() if lhs.replace(" ", "") ==
-                        q.replace(" ", "")), None)
-        parts.append(assumed or f"{q} > 0 with sum 1")
-    parts += [p.describe() for p in spec.params]
-    return "; ".join(parts)
+def domain_text(model: Model) -> str:
+    """The domain every `proved` is about, in words (the family says it: Model.domain_text)."""
+    return model.domain_text()
 
 
 def holds(rel: str, s: int) -> bool:
@@ -250,7 +258,7 @@ class _Instances:
             try:
                 s = decide(a, b, values, memo)
             except Undefined as error:
-                return _Decision("undefined", k if several else None, f"undefined: {error}")
+                return _Decision("undefined", k if several else None, f"undefined: {error_text(error)}")
             if s is None:
                 undecided = True
             elif not holds(self.rel, s):
@@ -261,7 +269,7 @@ class _Instances:
         values = self.model.values(instance)
         shown = tuple((b.label, tuple(str(v) for v in instance[b.name])) for b in self.model.blocks)
         for o, q in self.model.assumed.items():  # q fixed by an assumption: show its value too
-            label = "q(z)" if len(self.model.observations) == 1 else f"q(z | {o})"
+            label = self.model.assumed_label(o)
             shown += ((label, tuple(_exact_text(v, values) for v in q)),)
         if decision.status == "undefined":
             return Counterexample(shown, "undefined", "undefined", float("nan"), float("nan"), decision.z,
@@ -485,12 +493,12 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
                           time.perf_counter() - started, conditions=conditions)
     except _ENGINE_ERRORS as error:
         clear_cache()
-        return StepResult(step, lhs, Verdict.error, f"could not check: {error}", None, 0, outcome,
+        return StepResult(step, lhs, Verdict.error, f"could not check: {error_text(error)}", None, 0, outcome,
                           time.perf_counter() - started, conditions=conditions)
     except Exception as error:  # noqa: BLE001 - a bug must still end as a verdict, never a pass
         clear_cache()
         return StepResult(step, lhs, Verdict.error, f"internal error (please report): "
-                          f"{type(error).__name__}: {error}", None, 0, outcome,
+                          f"{type(error).__name__}: {error_text(error)}", None, 0, outcome,
                           time.perf_counter() - started, conditions=conditions)
     seconds = time.perf_counter() - started
     if counterexample is not None:
@@ -573,10 +581,11 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
                       done: dict) -> DerivationResult:
     problems: list[str] = done["problems"]
     model = derivation.model()
+    refused = None
     if derivation.assumptions:
-        problem = _assumption_problem(derivation, model, budget)
-        if problem:
-            problems.append(problem)
+        refused = _assumption_problem(derivation, model, budget)
+        if refused:
+            problems.append(refused)
     results, lhs = done["steps"], derivation.start.expr
     relation: str | None = "="
     for step in derivation.steps:
@@ -584,7 +593,11 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
         if left <= 0:
             results.append(StepResult(step, lhs, Verdict.error, message))
         else:
-            results.append(check_step(lhs, step, model, derivation.examples, left, search))
+            result = check_step(lhs, step, model, derivation.examples, left, search)
+            if refused and result.verdict in (Verdict.proved, Verdict.checked):  # nothing stands on a refused model
+                result = replace(result, verdict=Verdict.error, reason=f"not proved: the assumption is refused "
+                                 f"({refused})")
+            results.append(result)
         relation = compose(relation, step.rel)
         lhs = step.expr
     if relation is None and derivation.expect != "refuted":  # a teaching file may flip a step on purpose
@@ -608,22 +621,23 @@ def _problem_within_budget(check, budget: float, what: str) -> str | None:
             return check()
     except Exception as error:  # noqa: BLE001 - BudgetExceeded included
         clear_cache()
-        return f"could not check {what}: {error}"
+        return f"could not check {what}: {error_text(error)}"
 
 
 def _assumption_problem(derivation: Derivation, model: Model, budget: float) -> str | None:
-    """None when the assumption defines a distribution over z (shown), else what is wrong."""
+    """None when the assumptions are defined and every distribution block of the model is
+    shown to be a distribution under them (engine.wellformed, the same for every family and
+    every observation); else what is wrong, with an instance where it fails."""
     def check() -> str | None:
-        own = getattr(model, "assumption_problem", None)  # a family whose q is not a vector says it itself
-        if own is None and any(s in model.q_symbols for v in model.q for s in v.free_symbols):
-            return "the assumption defines q in terms of q itself"
+        own = model.assumption_problem()  # a family's own rule (the Gaussian: not through mu, sigma)
+        if own is not None:
+            return own
+        problem = well_formedness_problem(model)
+        if problem is not None:
+            return problem
         _, open_ = _definedness([a.rhs.expr for a in derivation.assumptions], model)
         if open_:
             return f"the assumption is not shown to be defined: {open_[0].describe()}"
-        if own is not None:
-            return own()
-        if not is_distribution(model.q, model):
-            return "the assumption does not define a distribution over z (not shown positive with sum 1)"
         return None
 
     return _problem_within_budget(check, budget, "the assumption")
@@ -678,10 +692,10 @@ def _claim(derivation: Derivation, relation: str | None, model: Model,
                 flipped = not same and proves_zero(Add(chain_gap, claim_gap), model)
     except BudgetExceeded as error:
         clear_cache()
-        return False, f"could not compare the claim with the chain: {error}"
+        return False, f"could not compare the claim with the chain: {error_text(error)}"
     except Exception as error:  # noqa: BLE001 - never a traceback, never a pass
         clear_cache()
-        return False, f"could not compare the claim with the chain: {error}"
+        return False, f"could not compare the claim with the chain: {error_text(error)}"
     have = relation if same else _FLIP[relation] if flipped else None
     if have is None:
         return False, f"the chain shows {chain_text}, which is not about the claim's two sides"
@@ -705,10 +719,10 @@ def _check_example(derivation: Derivation, example: Example, model: Model, messa
                 failure = _expect_failure(expectation, instance, explicit)
         except BudgetExceeded as error:
             clear_cache()
-            failure = f"could not decide ({error})"
+            failure = f"could not decide ({error_text(error)})"
         except Exception as error:  # noqa: BLE001 - never a traceback, never a pass
             clear_cache()
-            failure = f"could not evaluate ({error})"
+            failure = f"could not evaluate ({error_text(error)})"
         if failure:
             failures.append(f"{name}: {failure}")
     return ExampleResult(example, tuple(failures))
@@ -744,4 +758,4 @@ def _expect_failure(expectation, instance: Instance, model: ExplicitModel) -> st
 
 __all__ = ["Verdict", "Counterexample", "StepResult", "ExampleResult", "DerivationResult", "check_step",
            "check_derivation", "compose", "implies", "BudgetExceeded", "domain_text",
-           "STEP_BUDGET_SECONDS"]
+           "STEP_BUDGET_SECONDS", "error_text"]

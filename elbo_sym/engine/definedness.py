@@ -122,9 +122,9 @@ class _Walker:
             self.need("positive", model.unfold(e.variance), e.variance, None)
             return
         if isinstance(e, Density):
-            divisors = getattr(model, "divisors", None)  # a family whose densities are ratios says so
+            divisors = model.divisors(e, k)  # a family whose densities are ratios says so (None: the default)
             if divisors is not None:
-                for value in divisors(e, k):
+                for value in divisors:
                     self.need("nonzero", value, e, None)
                 return
             if e.name == "p" and e.variables == (z,) and e.given:  # p(z | x) = p(x, z) / p(x)

@@ -148,18 +148,26 @@ class Example:
         prior = self.instance.get("prior")
         return len(prior) if prior is not None else 1
 
-    # the one-observation names the lesson's handouts use
+    # the one-observation names the lesson's handouts use; with several observations there is
+    # no "the" likelihood or q: read the instance's block of the observation you mean
     @property
     def prior(self) -> tuple[Fraction, ...]:
         return self.instance.prior
 
     @property
     def likelihood(self) -> tuple[Fraction, ...]:
-        return self.instance[self.instance.blocks[1][0]]
+        return self.instance[self._only("likelihood")]
 
     @property
     def q(self) -> tuple[Fraction, ...] | None:
-        return self.instance.q()
+        names = [name for name, _ in self.instance.blocks if name == "q" or name.startswith("q[")]
+        return self.instance[self._only("q")] if names else None
+
+    def _only(self, stem: str) -> str:
+        names = [name for name, _ in self.instance.blocks if name == stem or name.startswith(stem + "[")]
+        if len(names) != 1:
+            raise ValueError(f"the example has {len(names)} {stem} blocks: read the one of an observation")
+        return names[0]
 
 
 @dataclass(frozen=True)
@@ -417,11 +425,15 @@ class _Reader:
         start = self.formula(data["start"], self.line_of("start"), "start")
         claim = self.relation(data["claim"], self.line_of("claim"), "claim") if "claim" in data else None
         assumptions = self.assumptions(data.get("assume", []))
+        if family == "gaussian":
+            self.check_gaussian_assumptions(data.get("assume", []), assumptions, params)
         steps = self.steps(data.get("step", []))
         derivation = Derivation(self.path, title, summary, K, start, steps, claim, assumptions, (), family,
                                 observations, params, latents=latents, D=D)
         examples = self.examples(data.get("example", []), derivation)
         expect, expect_refuted = self.expectation(data, len(steps))
+        if expect == "refuted":
+            self.check_teaching_steps(steps)
         self.check_repairs(steps, expect, expect_refuted)
         return replace(derivation, examples=examples, expect=expect, expect_refuted=expect_refuted)
 
@@ -467,6 +479,33 @@ class _Reader:
                 raise self.error(self.line_of(p.name), f"'{p.name}' is a parameter of the Gaussian family already "
                                                        f"(mu, sigma > 0, w, b, s > 0; x is the observation)")
 
+
+    def check_gaussian_assumptions(self, value, assumptions: tuple[Relation, ...], params) -> None:
+        """The Gaussian family's q is a normal distribution: an assumption fixes it to one
+        (``Normal(m, v)``, ``p(z | x)``, ``p(z)``), never to another expression."""
+        from elbo_sym.engine.models.gaussian import GaussianModel
+
+        free = GaussianModel(ModelSpec("gaussian", 2, ("x",), params))
+        items = [value] if isinstance(value, str) else value
+        for item, relation in zip(items, assumptions):
+            try:
+                free.normal_of(relation.rhs.expr)
+            except (UnfoldError, ValueError, TypeError):
+                raise self._at(self.line_of("assume"), item, item.find("=") + 1,
+                               f"the assumption {relation.lhs.text} = {relation.rhs.text} does not give q a normal "
+                               f"distribution: in the Gaussian family write q(z) = Normal(mean, variance), "
+                               f"q(z) = p(z | x) or q(z) = p(z)") from None
+
+    def check_teaching_steps(self, steps: tuple[Step, ...]) -> None:
+        """A teaching file's steps are proved or deliberately refuted: a step that is only
+        accepted as checked would hide a second mistake among the "correct" ones."""
+        for step in steps:
+            if step.accept is not None:
+                i = step.index - 1
+                raise self._at(self.line_of("accept", "step", i), step.accept, 0,
+                               "accept is not allowed in a teaching file (expect = \"refuted\"): every step other "
+                               "than the deliberate mistakes must be proved, so that a student's \"correct\" "
+                               "steps are correct", step.index)
 
     def layers(self, data: dict, family: str) -> tuple[str, tuple[str, ...]]:
         """(family, latents) from ``latents`` and ``model``: ``latents = ["z1", "z2"]`` is the two-layer
@@ -551,32 +590,43 @@ class _Reader:
         return tuple(out)
 
     def interval(self, text: str, name: str, line: int) -> Interval:
-        """'>= 1', '> 0', '<= 2', '< 0', 'in (a, b)', 'in [a, b]', 'real' (rationals only)."""
+        """'>= 1', '> 0', '<= 2', '< 0', 'in (a, b)', 'in [a, b]', 'real' (rationals only);
+        DerivationError at file:line:col otherwise."""
         if text.strip() == "real":
             return Interval()
         match = _CONDITION.fullmatch(text)
         hint = "write \">= 1\", \"> 0\", \"<= 2\", \"< 0\", \"in (0, 1)\", \"in [1/2, 2]\" or \"real\""
         if not match:
-            raise self.error(line, f"{name}: cannot read the condition {text!r}; {hint}")
-        try:
-            if match.group(1):
-                bound = self.number(match.group(2))
-                op = match.group(1)
-                if op in (">=", ">"):
-                    return Interval(lower=bound, lower_open=op == ">")
-                return Interval(upper=bound, upper_open=op == "<")
-            low, high = self.number(match.group(4)), self.number(match.group(5))
-        except ValueError:
-            raise self.error(line, f"{name}: bounds must be exact numbers like 1/2; {hint}") from None
+            raise self._at(line, text, 0, f"{name}: cannot read the condition {text!r}; {hint}")
+        groups = (2,) if match.group(1) else (4, 5)
+        bounds = []
+        for group in groups:
+            try:
+                bounds.append(self.number(match.group(group)))
+            except ValueError:
+                raise self._at(line, text, match.start(group),
+                               f"{name}: bounds must be exact numbers like 1/2 (at most 9 digits above and below "
+                               f"the bar, never over 0), not {match.group(group).strip()!r}; {hint}") from None
+        if match.group(1):
+            bound, op = bounds[0], match.group(1)
+            if op in (">=", ">"):
+                return Interval(lower=bound, lower_open=op == ">")
+            return Interval(upper=bound, upper_open=op == "<")
+        low, high = bounds
         if not low < high:
-            raise self.error(line, f"{name}: the interval is empty ({low} is not below {high})")
+            raise self._at(line, text, match.start(4), f"{name}: the interval is empty ({low} is not below {high})")
         return Interval(low, high, match.group(3) == "(", match.group(6) == ")")
 
     @staticmethod
     def number(text: str) -> Fraction:
+        """An exact bound: an integer or a fraction of at most 9 digits each, never over 0
+        (ValueError otherwise, which the caller reports at file:line)."""
         if not re.fullmatch(r"[+-]?[0-9]{1,9}(/[0-9]{1,9})?", text.strip()):
             raise ValueError(text)
-        return Fraction(text.strip())
+        try:
+            return Fraction(text.strip())
+        except ZeroDivisionError:
+            raise ValueError(text) from None
 
     def assumptions(self, value) -> tuple[Relation, ...]:
         line = self.line_of("assume")
@@ -594,7 +644,24 @@ class _Reader:
                 raise self.error(line, f"q of {observation} is fixed twice")
             fixed.add(observation)
             out.append(relation)
+        for item, relation in zip(items, out):  # each q is defined by the model's p, never by a q being fixed
+            for density in relation.rhs.expr.atoms(Density):
+                if density.name == "q" and observation_of(density) in fixed:
+                    own = observation_of(density) == observation_of(relation.lhs.expr)
+                    why = ("defines q in terms of q itself" if own else
+                           f"uses {_q_text(density, self.vocabulary.data)}, "
+                           f"which another assumption fixes")
+                    raise self._at(line, item, _q_column(item), f"the assumption {relation.lhs.text} = "
+                                   f"{relation.rhs.text} {why}: write q in terms of p (the model's own "
+                                   f"distributions), e.g. {relation.lhs.text} = p(z | "
+                                   f"{observation_of(relation.lhs.expr)})")
         return tuple(out)
+
+    def _at(self, line: int, value: str, position: int, message: str, step: int | None = None) -> DerivationError:
+        """An error at the column of `position` in the string `value` on `line` (file:line:col)."""
+        source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
+        column = _source_column(source, value, position) if source is not None else None
+        return DerivationError(self.path, line, message, step, column, source if column is not None else None)
 
     def steps(self, value) -> tuple[Step, ...]:
         if not isinstance(value, list) or not value:
@@ -674,11 +741,16 @@ class _Reader:
             for key, block_of in (("likelihood", likelihood_block), ("q", q_block)):
                 if key not in table:
                     continue
-                per = self.per_observation(table[key], key, i, derivation.data)
+                value = table[key]
+                if key == "q" and isinstance(value, dict):
+                    for observation in value:
+                        if observation in fixed:
+                            raise self.error(self.line_of(key, "example", i),
+                                             f"q of {observation} is fixed by the assumption; leave it out")
+                wanted = derivation.data if key == "likelihood" else \
+                    tuple(o for o in derivation.data if o not in fixed)  # q of the observations no assumption fixes
+                per = self.per_observation(value, key, i, wanted)
                 for observation, values in per.items():
-                    if key == "q" and observation in fixed:
-                        raise self.error(self.line_of(key, "example", i),
-                                         f"q of {observation} is fixed by the assumption; leave it out")
                     blocks[block_of(observation)] = values
             wanted = tuple(b.name for b in explicit.blocks if b.kind == PARAMETER)
             blocks.update(self.example_params(table.get("params", {}), i, wanted))
@@ -754,12 +826,14 @@ class _Reader:
                 raise self.error(line, f"{key}: {item!r} is not exact (write \"3/4\" or \"0.75\" in quotes, "
                                        f"not the TOML number 0.75)")
             text = str(item).strip()
+            written = item if isinstance(item, str) else text  # the caret goes under the quoted value
             if len(text) > MAX_NUMBER_CHARS or not EXACT_NUMBER.fullmatch(text):
-                raise self.error(line, f"{key}: {text[:MAX_NUMBER_CHARS]!r} is not a number like 3/4 or 0.25")
+                raise self._at(line, written, 0, f"{key}: {text[:MAX_NUMBER_CHARS]!r} is not a number like 3/4 or "
+                                                 f"0.25 (at most {MAX_NUMBER_CHARS} characters)")
             try:
                 out.append(Fraction(text))
             except ZeroDivisionError:
-                raise self.error(line, f"{key}: {text!r} divides by zero") from None
+                raise self._at(line, written, text.find("/") + 1, f"{key}: {text!r} divides by zero") from None
         return tuple(out)
 
     def expectations(self, value, index: int) -> tuple[Relation, ...]:
@@ -837,6 +911,18 @@ def _string_literals(line: str) -> list[tuple[str, list[int]]]:
         else:
             i += 1
     return out
+
+
+def _q_text(density: Density, data: tuple[str, ...]) -> str:
+    observation = observation_of(density)
+    return "q(z)" if len(data) == 1 else f"q(z | {observation})"
+
+
+def _q_column(text: str) -> int:
+    """Where the right side of an assumption names q (0 when it cannot be found)."""
+    right = text.find("=") + 1
+    match = re.compile(r"\bq\s*\(").search(text, right)
+    return match.start() if match else 0
 
 
 def _source_column(source: str, value: str, column: int) -> int | None:

@@ -33,7 +33,8 @@ from elbo_sym.engine.canonical import Canonical, canonical
 from elbo_sym.engine.definedness import is_positive, nonnegative
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.models.discrete import UnfoldError
-from elbo_sym.engine.notation import IWAE, KL, Density, Expectation, LatentSum, to_text, x, z
+from elbo_sym.engine.notation import IWAE, KL, Density, Expectation, LatentSum, to_text, x
+from elbo_sym.engine.wellformed import factored_sum
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,12 @@ def _bounds(prev: Expr, rel: str, new: Expr) -> tuple[Expr, Expr] | None:
 
 def is_distribution(values: tuple[Expr, ...], model: Model) -> bool:
     """Every value provably positive and the values sum to 1 on the domain."""
-    return all(is_positive(v, model) for v in values) and canonical(model.latent_sum(values) - 1, model).is_zero
+    if not all(is_positive(v, model) for v in values):
+        return False
+    total = model.latent_sum(values)
+    if total == Add(*values):  # a plain sum: the factors every value shares first (p(x) in K posteriors)
+        total = factored_sum(values)
+    return canonical(total - 1, model).is_zero
 
 
 def _weighted_sums(e: Expr):
@@ -167,13 +173,12 @@ def _iwae_jensen(upper: Expr, lower: Expr, model: Model) -> RuleOutcome | None:
       logs (uniform weights 1/k); weighted by W_t >= 0 this bounds IWAE below by
       sum_t W_t (1/k) sum_i log r_i, which must equal the smaller side (the ELBO).
     The rest of both sides must agree, as for every inequality rule."""
-    terms_of = getattr(model, "iwae_terms", None)
-    if terms_of is None:
-        return None
     for node in preorder_traversal(lower):  # log p(x) >= IWAE
         if not isinstance(node, IWAE):
             continue
-        terms = terms_of(node)
+        terms = model.iwae_terms(node)
+        if terms is None:  # a family without IWAE
+            return None
         weights = tuple(w for w, _ in terms)
         averages = tuple(Add(*ratios) / node.samples for _, ratios in terms)
         mean = Add(*(w * a for w, a in zip(weights, averages)))
@@ -195,7 +200,9 @@ def _iwae_jensen(upper: Expr, lower: Expr, model: Model) -> RuleOutcome | None:
     for node in preorder_traversal(upper):  # IWAE >= sum_t W_t (1/k) sum_i log r_i
         if not isinstance(node, IWAE):
             continue
-        terms = terms_of(node)
+        terms = model.iwae_terms(node)
+        if terms is None:
+            return None
         below = Add(*(w * Add(*(log(r, evaluate=False) for r in ratios)) / node.samples for w, ratios in terms))
         inside = (
             ("the tuple weights are positive", all(is_positive(w, model) for w, _ in terms)),
@@ -214,11 +221,10 @@ def _kl_candidates(prev: Expr, new: Expr, model) -> list:
     """KL terms the difference may be made of: those in the step, and q against the posterior
     and the prior for each observation."""
     out = [node for side in (prev, new) for node in preorder_traversal(side) if isinstance(node, KL)]
-    observations = model.spec.data
-    for o in observations:
+    for o in model.observations:
         symbol = x if o == "x" else Symbol(o)
-        q = Density("q", (z,)) if len(observations) == 1 else Density("q", (z,), (symbol,))
-        out += [KL(q, Density("p", (z,), (symbol,))), KL(q, Density("p", (z,)))]
+        q = model.variational(o)
+        out += [KL(q, Density("p", q.variables, (symbol,))), KL(q, Density("p", q.variables))]
     return [term for term in dict.fromkeys(out) if _has_meaning(term, model)]
 
 
@@ -232,12 +238,16 @@ def _has_meaning(term: Expr, model) -> bool:
 
 
 def _distributions(term: KL, model) -> tuple[tuple[str, bool], ...]:
-    a, b = term.args
-    own = getattr(model, "distribution_shown", None)  # a family with densities (not sums) says it itself
-    if own is not None:
-        return tuple((f"{to_text(d)} is a distribution", own(d)) for d in (a, b))
-    return tuple((f"{to_text(d)} is a distribution",
-                  is_distribution(tuple(model.density(d, k) for k in model.points), model)) for d in (a, b))
+    return tuple((f"{to_text(d)} is a distribution", _is_distribution_notation(d, model)) for d in term.args)
+
+
+def _is_distribution_notation(d: Expr, model: Model) -> bool:
+    """The notation `d` is shown to be a distribution over z: the family says so (densities),
+    or its values at the points are positive with sum 1."""
+    shown = model.distribution_shown(d)  # a family with densities (not sums) says it itself
+    if shown is not None:
+        return shown
+    return is_distribution(tuple(model.density(d, k) for k in model.points), model)
 
 
 def kl_nonneg(prev: Expr, rel: str, new: Expr, model) -> RuleOutcome:
@@ -277,6 +287,8 @@ def _nonnegative_combination(gap: Expr, candidates: list, model) -> list | None:
 
     The canonical form of gap - sum c_i KL_i is linear in the unknowns c_i; each of its
     coefficients, as a polynomial in the model's own symbols, must vanish term by term."""
+    if not candidates:
+        return None
     unknowns = [Dummy(f"c{i}") for i in range(len(candidates))]
     combination = difference(gap, Add(*(c * t for c, t in zip(unknowns, candidates))))
     params = set(model.parameter_bounds)
@@ -289,8 +301,11 @@ def _nonnegative_combination(gap: Expr, candidates: list, model) -> list | None:
                 equations.append(numerator)
                 continue
             equations += Poly(expand(numerator), *others).coeffs()
-    solutions = linsolve(equations, unknowns) if equations else FiniteSet(tuple(Integer(0) for _ in unknowns))
-    if not solutions:
+    try:  # SymPy's own messages never reach a verdict: no solution found is "no combination"
+        solutions = linsolve(equations, unknowns) if equations else FiniteSet(tuple(Integer(0) for _ in unknowns))
+    except (ValueError, TypeError, NotImplementedError):
+        return None
+    if not solutions or not isinstance(solutions, FiniteSet) or len(solutions) != 1:
         return None
     (solution,) = tuple(solutions)
     free = set().union(*(value.free_symbols for value in solution)) & set(unknowns)

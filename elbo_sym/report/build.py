@@ -257,12 +257,12 @@ def _example_report(result: DerivationResult, example_result) -> ExampleReport:
         if expr in seen:
             continue
         seen.add(expr)
-        parts = model.unfold_pointwise(expr)
-        if len(parts) != 1:
-            continue
-        try:
+        try:  # a quantity the model cannot unfold or evaluate here has no row (the check says why)
+            parts = model.unfold_pointwise(expr)
+            if len(parts) != 1:
+                continue
             value = exact_value(parts[0], values)
-        except (Undefined, ArithmeticError, ValueError, TypeError):
+        except (Undefined, ArithmeticError, ValueError, TypeError, KeyError):
             continue
         information = is_log_quantity(expr)
         rows.append(ValueRow(math(expr), math(exact_form(value)), value.decimal(DECIMALS),

@@ -21,12 +21,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from sympy import Add, Expr, Symbol
 
-if TYPE_CHECKING:
-    from elbo_sym.engine.notation import Density
+from elbo_sym.engine.notation import Density, x, z
 
 # --------------------------------------------------------------------------- parameters
 
@@ -205,6 +204,43 @@ def q_block(observation: str = "x") -> str:
     return "q" if observation == "x" else f"q[{observation}]"
 
 
+# --------------------------------------------------------------------------- distributions
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One distribution block of a model, in the model's parameters: what well-formedness asks.
+
+    A discrete block gives its value at each point of the model (``values``: each > 0, summing
+    to 1 over the points); a Gaussian block gives its ``variance`` (> 0).  ``label`` is the
+    author's notation ("q(z | x2)", "p(z1 | z2 = 0)").  ``assumption`` is the text of the
+    assumption that fixes (or feeds) the block; None for a block the family builds from its
+    own free parameters, which is a distribution by construction (the tests check every
+    family's construction once; the checker re-checks only what an assumption can break).
+    """
+
+    label: str
+    values: tuple[Expr, ...] = ()
+    variance: Expr | None = None
+    assumption: str | None = None
+    total: Expr | None = None
+    """The sum (or integral) of the values over the support, when it is not their plain sum
+    (``K = "any"``: the one value at the generic point, summed by the family's laws)."""
+
+    @property
+    def gaussian(self) -> bool:
+        return self.variance is not None
+
+    @property
+    def mass(self) -> Expr:
+        return self.total if self.total is not None else Add(*self.values)
+
+
+def q_label(observation: str, observations: Sequence[str]) -> str:
+    """How the author writes an observation's q: "q(z)" with one observation, "q(z | x2)" with several."""
+    return "q(z)" if len(observations) == 1 else f"q(z | {observation})"
+
+
 # --------------------------------------------------------------------------- the interface
 
 
@@ -260,14 +296,45 @@ class Model(Protocol):
     def sign_memo(self) -> dict: ...
 
     @property
-    def q(self) -> tuple[Expr, ...]: ...
+    def assumed(self) -> dict[str, tuple[Expr, ...]]:
+        """Per observation, q as an assumption fixes it (values per point, or a Gaussian's
+        mean and variance); observations whose q is free are not in it.  There is no "the" q:
+        code that needs q asks for one observation's."""
+        ...
 
-    @property
-    def q_symbols(self) -> tuple[Symbol, ...]: ...
+    def distributions(self) -> tuple[Distribution, ...]:
+        """Every distribution block of the model (each observation's q, each layer, each
+        variance, the derived ones), for the well-formedness check (engine.wellformed)."""
+        ...
 
-    @property
-    def q_assumed(self) -> object:
-        """q as an assumption fixes it (in the family's own shape), None when q is free."""
+    def assumption_problem(self) -> str | None:
+        """What is wrong with the assumptions beyond well-formedness (a family's own rule), or None."""
+        ...
+
+    def distribution_shown(self, d: Expr) -> bool | None:
+        """Whether the notation `d` is shown to be a distribution over z; None: decide it from
+        its values at the points (the default)."""
+        ...
+
+    def divisors(self, d: Density, point) -> tuple[Expr, ...] | None:
+        """The divisors a density's value has (definedness obligations: each != 0); None: the
+        engine's default (p(z | x) divides by p(x))."""
+        ...
+
+    def iwae_terms(self, e) -> list[tuple[Expr, tuple[Expr, ...]]] | None:
+        """IWAE(q, k) as weighted tuples of ratios; None when the family has no IWAE."""
+        ...
+
+    def domain_text(self) -> str:
+        """The domain every `proved` is about, in words."""
+        ...
+
+    def variational(self, observation: str) -> Density:
+        """An observation's q as the author writes it: q(z), q(z | x2), q(z1, z2 | x)."""
+        ...
+
+    def assumed_label(self, observation: str) -> str:
+        """How reports name the values of `assumed[observation]`: "q(z | x2)" (one per point)."""
         ...
 
     def density(self, d: Density, k) -> Expr: ...
@@ -295,9 +362,6 @@ class ExplicitModel(Model, Protocol):
     @property
     def blocks(self) -> tuple[Block, ...]: ...
 
-    @property
-    def assumed(self) -> dict[str, tuple[Expr, ...]]: ...
-
     def values(self, instance: Instance) -> dict[Symbol, Fraction]: ...
 
     def special_instances(self, base: Instance) -> list[Instance]: ...
@@ -313,7 +377,57 @@ class _HasBlocks(Protocol):
     def spec(self) -> ModelSpec: ...
 
 
-class BlockInstances:
+class ModelDefaults:
+    """The defaults of the `Model` interface's optional parts (a base class of every family):
+    a family overrides what it has, so the interface says everything a family may provide."""
+
+    spec: ModelSpec
+
+    def distributions(self) -> tuple[Distribution, ...]:
+        return ()
+
+    def assumption_problem(self) -> str | None:
+        return None
+
+    def distribution_shown(self, d: Expr) -> bool | None:
+        return None
+
+    def divisors(self, d: Density, point) -> tuple[Expr, ...] | None:
+        return None
+
+    def iwae_terms(self, e) -> list[tuple[Expr, tuple[Expr, ...]]] | None:
+        return None
+
+    def assumed_label(self, observation: str) -> str:
+        return q_label(observation, self.spec.data)
+
+    def variational(self, observation: str) -> Density:
+        if len(self.spec.data) == 1:
+            return Density("q", (z,))
+        return Density("q", (z,), (x if observation == "x" else Symbol(observation),))
+
+    def domain_text(self) -> str:
+        """Latent states, p(z), and per observation its likelihood and q (free, or as assumed)."""
+        spec = self.spec
+        states = "K = any (every latent space: any finite K, or densities)" if spec.K == "any" else \
+            f"K = {spec.K} latent states"
+        parts = [states, "p(z) > 0 with sum 1"]
+        fixed = {assumption_observation(a): f"{a.lhs.text} = {a.rhs.text} (assumed)" for a in spec.assumptions}
+        for o in spec.data:
+            parts.append(f"p({o} | z) in (0, 1]")
+            parts.append(fixed.get(o) or f"{q_label(o, spec.data)} > 0 with sum 1")
+        parts += [p.describe() for p in spec.params]
+        return "; ".join(parts)
+
+
+def assumption_observation(relation) -> str:
+    """The observation whose q an assumption fixes: "q(z | x2) = ..." -> "x2", "q(z) = ..." -> "x"
+    (the loader admits only assumptions whose left side is a q density)."""
+    given = relation.lhs.expr.given
+    return given[0].name if given else "x"
+
+
+class BlockInstances(ModelDefaults):
     """What every explicit family does the same way with its blocks (a mixin): it is its own
     search model, reads an instance's values block by block, and checks its domain."""
 
@@ -417,6 +531,7 @@ def validate_blocks(blocks: Iterable[Block], instance: Instance) -> None:
                 raise ValueError(f"{block.label} = {values[0]} is outside {block.bounds.describe(block.label)}")
 
 
-__all__ = ["BlockInstances", "Interval", "Parameter", "Block", "Instance", "ModelSpec", "Model", "ExplicitModel",
+__all__ = ["BlockInstances", "ModelDefaults", "Distribution", "q_label", "assumption_observation", "Interval",
+           "Parameter", "Block", "Instance", "ModelSpec", "Model", "ExplicitModel",
            "register", "build", "families", "block_values", "validate_blocks", "likelihood_block", "q_block",
            "SIMPLEX", "UNIT", "PARAMETER"]

@@ -44,6 +44,7 @@ from elbo_sym.engine.models.base import (
     UNIT,
     Block,
     BlockInstances,
+    Distribution,
     Instance,
     ModelSpec,
 )
@@ -109,16 +110,24 @@ class ChainModel(BlockInstances):
         return tuple(tuple(Symbol(f"r_{j}_{k}", positive=True) for k in range(self.K)) for j in range(self.K))
 
     @property
-    def q(self) -> tuple[Expr, ...]:
-        return self.q_symbols
-
-    @property
-    def q_assumed(self) -> None:
-        return None
-
-    @property
     def assumed(self) -> dict[str, tuple[Expr, ...]]:
+        """No assumption fixes q here (the loader refuses one)."""
         return {}
+
+    def variational(self, observation: str) -> Density:
+        """q over both layers, given x: q(z1, z2 | x)."""
+        return Density("q", LAYERS, (self.observation,))
+
+    def distributions(self) -> tuple[Distribution, ...]:
+        """Every layer of both chains and the derived marginals p(z1), q(z2 | x) (over one layer:
+        their values at the points with the other layer 0)."""
+        K, x = range(self.K), self.spec.data[0]
+        out = [Distribution("p(z2)", self.prior)]
+        out += [Distribution(f"p(z1 | z2 = {k})", self.transition[k]) for k in K]
+        out.append(Distribution(f"q(z1 | {x})", self.q_symbols))
+        out += [Distribution(f"q(z2 | z1 = {j})", self.reverse[j]) for j in K]
+        out += [Distribution("p(z1)", self._p_z1), Distribution(f"q(z2 | {x})", self._q_z2)]
+        return tuple(out)
 
 
     # -- the Model interface ----------------------------------------------------------

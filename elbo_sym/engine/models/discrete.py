@@ -22,13 +22,28 @@ from elbo_sym.engine.models.base import (
     UNIT,
     Block,
     BlockInstances,
+    Distribution,
     Instance,
     ModelSpec,
+    assumption_observation,
     likelihood_block,
     q_block,
+    q_label,
     validate_blocks,
 )
-from elbo_sym.engine.notation import ELBO, IWAE, KL, LATENTS, Density, Entropy, Expectation, LatentSum, Normal, z
+from elbo_sym.engine.notation import (
+    ELBO,
+    IWAE,
+    KL,
+    LATENTS,
+    Density,
+    Entropy,
+    Expectation,
+    LatentSum,
+    Normal,
+    to_text,
+    z,
+)
 from elbo_sym.limits import MAX_IWAE_TERMS
 
 
@@ -74,40 +89,33 @@ class DiscreteModel(BlockInstances):
 
     @cached_property
     def assumed(self) -> dict[str, tuple[Expr, ...]]:
-        """q of each observation an assumption fixes, as an expression per state."""
+        """q of each observation an assumption fixes, as an expression per state (unfolded in
+        the model where every q is free; the loader refuses an assumption that names a q
+        another assumption fixes, so nothing is read before it is defined)."""
         if not self.spec.assumptions:
             return {}
         free = DiscreteModel(self.K, ModelSpec(self.spec.family, self.K, self.spec.data, self.spec.params))
-        out = {}
-        for relation in self.spec.assumptions:
-            observation = observation_of(relation.lhs.expr)
-            out[observation] = tuple(free.unfold(relation.rhs.expr, k) for k in range(self.K))
-        return out
+        return {assumption_observation(r): tuple(free.unfold(r.rhs.expr, k) for k in range(self.K))
+                for r in self.spec.assumptions}
 
     def q_of(self, observation: str) -> tuple[Expr, ...]:
+        """q(z = k | observation) for each k: the assumed values, or the free symbols."""
         return self.assumed.get(observation, self.q_symbols_of[observation])
 
-
-    # single-observation names, kept for readability where there is one x
+    # single-observation names, for code (and tests) about a model with one x; with several
+    # observations there is no "the" q or likelihood: ask for one observation's
     @property
     def likelihood(self) -> tuple[Symbol, ...]:
-        return self.likelihoods[self.observations[0]]
+        return self.likelihoods[self._only_observation()]
 
     @property
     def q_symbols(self) -> tuple[Symbol, ...]:
-        return self.q_symbols_of[self.observations[0]]
+        return self.q_symbols_of[self._only_observation()]
 
-    @property
-    def q(self) -> tuple[Expr, ...]:
-        return self.q_of(self.observations[0])
-
-    @property
-    def q_assumed(self) -> tuple[Expr, ...] | None:
-        return self.assumed.get(self.observations[0])
-
-    @property
-    def evidence(self) -> Expr:
-        return self.evidences[self.observations[0]]
+    def _only_observation(self) -> str:
+        if len(self.observations) != 1:
+            raise ValueError(f"the model has {len(self.observations)} observations: say which one")
+        return self.observations[0]
 
     @cached_property
     def evidences(self) -> dict[str, Expr]:
@@ -120,8 +128,8 @@ class DiscreteModel(BlockInstances):
         # of a fresh 1/p(x) for each of K posteriors costs O(K) each
         return {o: 1 / e for o, e in self.evidences.items()}
 
-    def posterior(self, k: int, observation: str | None = None) -> Expr:
-        o = observation or self.observations[0]
+    def posterior(self, k: int, observation: str) -> Expr:
+        o = observation
         return Mul(self.prior[k], self.likelihoods[o][k], self._inverse_evidence[o])
 
     # -- the Model interface -------------------------------------------------------------
@@ -133,17 +141,25 @@ class DiscreteModel(BlockInstances):
 
     @cached_property
     def blocks(self) -> tuple[Block, ...]:
-        several = len(self.observations) > 1
         out = [Block("prior", "p(z)", SIMPLEX, self.prior)]
         for o in self.observations:
             given = f"{o} | z"
             out.append(Block(likelihood_block(o), f"p({given})", UNIT, self.likelihoods[o]))
-        fixed = {observation_of(r.lhs.expr) for r in self.spec.assumptions}  # no unfolding needed here
+        fixed = {assumption_observation(r) for r in self.spec.assumptions}  # no unfolding needed here
         for o in self.observations:
             if o not in fixed:
-                out.append(Block(q_block(o), f"q(z | {o})" if several else "q(z)", SIMPLEX, self.q_symbols_of[o]))
+                out.append(Block(q_block(o), q_label(o, self.observations), SIMPLEX, self.q_symbols_of[o]))
         for p in self.spec.params:
             out.append(Block(p.name, p.name, PARAMETER, (self.params[p.name],), p.interval))
+        return tuple(out)
+
+    def distributions(self) -> tuple[Distribution, ...]:
+        """p(z), each observation's q (free or assumed) and posterior p(z | x)."""
+        texts = {assumption_observation(r): f"{r.lhs.text} = {r.rhs.text}" for r in self.spec.assumptions}
+        out = [Distribution("p(z)", self.prior)]
+        for o in self.observations:
+            out.append(Distribution(q_label(o, self.observations), self.q_of(o), assumption=texts.get(o)))
+            out.append(Distribution(f"p(z | {o})", tuple(self.posterior(k, o) for k in range(self.K))))
         return tuple(out)
 
 
@@ -191,7 +207,7 @@ class DiscreteModel(BlockInstances):
                 o = self._observation(bare[0])
                 if variables == bare:
                     return self.evidences[o]
-            raise UnfoldError(f"no value for {name}{variables}|{given} in the discrete model")
+            raise UnfoldError(f"no value for {to_text(d)} in the discrete model")
         if k is None:
             raise UnfoldError(f"{d.name}(...) mentions z outside a Sum, E, KL, H or ELBO")
         if name == "p" and variables == (z,) and not given:
@@ -212,7 +228,7 @@ class DiscreteModel(BlockInstances):
                     return self.likelihoods[o][k]
                 if variables == (z,) and given == (observed[0],):
                     return self.posterior(k, o)
-        raise UnfoldError(f"no value for {name}{variables}|{given} in the discrete model")
+        raise UnfoldError(f"no value for {to_text(d)} in the discrete model")
 
     def _observation(self, symbol: Symbol) -> str:
         if symbol.name not in self.observations:
@@ -297,8 +313,9 @@ class DiscreteModel(BlockInstances):
 
     def instance(self, prior, likelihood, q=None) -> dict[Symbol, Rational]:
         """SymPy values for an example with one observation (validated: probabilities in (0, 1], sums 1)."""
+        observation = self._only_observation()
         blocks = {"prior": prior, "likelihood": likelihood}
-        if self.q_assumed is None:
+        if observation not in self.assumed:
             if q is None:
                 raise ValueError("the example needs q (no assumption fixes it)")
             blocks["q"] = q

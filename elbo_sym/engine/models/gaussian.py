@@ -34,12 +34,26 @@ from elbo_sym.engine.models.base import (
     PARAMETER,
     Block,
     BlockInstances,
+    Distribution,
     Instance,
     Interval,
     ModelSpec,
 )
 from elbo_sym.engine.models.discrete import UnfoldError
-from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Exp, Expectation, LatentSum, Normal, x, z
+from elbo_sym.engine.notation import (
+    ELBO,
+    IWAE,
+    KL,
+    Density,
+    Entropy,
+    Exp,
+    Expectation,
+    LatentSum,
+    Normal,
+    to_text,
+    x,
+    z,
+)
 
 BUILTIN: tuple[tuple[str, Interval], ...] = (
     ("mu", Interval()),
@@ -137,23 +151,35 @@ class GaussianModel(BlockInstances):
         return free.normal_of(relation.rhs.expr)
 
     @property
-    def q_assumed(self) -> tuple[Expr, Expr] | None:
-        return self.assumed_q
-
-    @property
     def assumed(self) -> dict[str, tuple[Expr, ...]]:
         """q as the assumption fixes it: its mean and variance (shown with counterexamples)."""
         return {"x": self.assumed_q} if self.assumed_q is not None else {}
 
+    def assumed_label(self, observation: str) -> str:
+        return "q(z) mean, variance"
+
     @property
-    def q(self) -> tuple[Expr, ...]:
-        if self.D > 1:
-            return tuple(self.builtin[f"sigma{j}"] ** 2 for j in range(1, self.D + 1))
+    def q(self) -> tuple[Expr, Expr]:
+        """q(z)'s (mean, variance) with D = 1 (one observation: this family's q is the only one)."""
         return self.assumed_q or (self.builtin["mu"], self.builtin["sigma"] ** 2)
 
     @property
     def q_symbols(self) -> tuple[Symbol, ...]:
-        return tuple(self.builtin.values()) if self.D > 1 else (self.builtin["mu"], self.builtin["sigma"])
+        """q's own parameters (an assumption may not define q through them)."""
+        return tuple(self.builtin[name] for name in builtin_names(self.D) if name.startswith(("mu", "sigma")))
+
+    def distributions(self) -> tuple[Distribution, ...]:
+        """Each Gaussian's variance: q(z) (free or assumed), p(z), p(x | z), p(z | x); with D > 1
+        q's variance in each dimension."""
+        if self.D > 1:
+            return tuple(Distribution(f"q(z), dimension {j}", variance=self.builtin[f"sigma{j}"] ** 2)
+                         for j in range(1, self.D + 1))
+        assumption = self.spec.assumptions[0] if self.spec.assumptions else None
+        text = f"{assumption.lhs.text} = {assumption.rhs.text}" if assumption is not None else None
+        return (Distribution("q(z)", variance=self.q[1], assumption=text),
+                Distribution("p(z)", variance=Integer(1)),
+                Distribution("p(x | z)", variance=self.builtin["s"] ** 2),
+                Distribution("p(z | x)", variance=self.posterior()[1]))
 
     @cached_property
     def blocks(self) -> tuple[Block, ...]:
@@ -225,16 +251,15 @@ class GaussianModel(BlockInstances):
         return [Instance(tight.blocks, "tight case q = p(z | x)"), Instance(prior.blocks, "q = p(z)")]
 
     def assumption_problem(self) -> str | None:
-        """None when the assumed q is a Gaussian with a variance shown > 0."""
-        from elbo_sym.engine.definedness import is_positive
-
+        """An assumed q may not be defined through q's own parameters (mu, sigma); whether it is
+        a Gaussian with a variance > 0 is the well-formedness check's (distributions())."""
         if self.assumed_q is None:
             return None
         mean, variance = self.assumed_q
-        if any(s in self.q_symbols for s in (mean.free_symbols | variance.free_symbols)):
-            return "the assumption defines q in terms of q itself"
-        if not is_positive(variance, self):
-            return "the assumption does not give q a variance shown > 0"
+        named = sorted((mean.free_symbols | variance.free_symbols) & set(self.q_symbols), key=str)
+        if named:
+            return (f"the assumption defines q in terms of q itself: it names {', '.join(map(str, named))}, "
+                    f"q's own parameters")
         return None
 
     def distribution_shown(self, d: Expr) -> bool:
@@ -268,7 +293,7 @@ class GaussianModel(BlockInstances):
                 return Integer(0), Integer(1)
             if d.name == "p" and d.given == (x,):
                 return self.posterior()
-        raise UnfoldError(f"{d} is not a distribution over z in the Gaussian family")
+        raise UnfoldError(f"{to_text(d)} is not a distribution over z in the Gaussian family")
 
     def log_density(self, d: Density) -> Expr:
         """log of a density at the symbol z (a quadratic in z)."""
@@ -282,19 +307,20 @@ class GaussianModel(BlockInstances):
             return log_normal(z, 0, 1) + log_normal(x, w * z + b, s ** 2)
         if d.name == "p" and d.variables == (x,) and not d.given:
             return log_normal(x, b, w ** 2 + s ** 2)
-        raise UnfoldError(f"no density {d} in the Gaussian family")
+        raise UnfoldError(f"no density {to_text(d)} in the Gaussian family")
 
     def density(self, d: Expr, k=None) -> Expr:
         """A density's value at z: exp of its log-density (one positive atom)."""
-        if self.D > 1:  # only its sign is ever asked (definedness): a density is > 0
+        if self.D > 1:  # only its sign is ever asked (definedness): its value at its mean, > 0
             if not (isinstance(d, Density) and d.variables == (z,) and not d.given and d.name in ("p", "q")):
-                raise UnfoldError(f"with D = {self.D} the distributions are q(z) and p(z) = N(0, I), not {d}")
-            return Exp(Symbol(f"log_{d.name}_density", real=True))
+                raise UnfoldError(f"with D = {self.D} the distributions are q(z) and p(z) = N(0, I), not {to_text(d)}")
+            _, variances = self.coordinates(d)
+            return Exp(Add(*(log_normal(Integer(0), Integer(0), v) for v in variances)))
         if isinstance(d, Normal):
             mean, variance = self.normal_of(d)
             return Exp(log_normal(z, mean, variance))
         if not isinstance(d, Density):
-            raise UnfoldError(f"{d} is not a density")
+            raise UnfoldError(f"{to_text(d)} is not a density")
         return Exp(self.log_density(d))
 
     # -- unfolding ----------------------------------------------------------------------------
@@ -322,7 +348,7 @@ class GaussianModel(BlockInstances):
             poly = Poly(f, z)
         except PolynomialError:
             raise UnfoldError("E(q, f) is exact here for polynomials in z and logs of Gaussian densities "
-                              f"only, not {f}") from None
+                              f"only, not {to_text(body)}") from None
         if poly.degree() > MAX_MOMENT:
             raise UnfoldError(f"E(q, f) of a polynomial of degree {poly.degree()} in z (at most {MAX_MOMENT})")
         return Add(*(c * moment(n, mean, variance) for (n,), c in poly.terms()))
@@ -342,7 +368,7 @@ class GaussianModel(BlockInstances):
         if isinstance(e, (Density, Normal, Expectation, ELBO, LatentSum, IWAE)) or \
                 (isinstance(e, log) and e.args[0].has(Density)):
             raise UnfoldError(f"with D = {self.D} the Gaussian family has the closed forms KL(q(z), p(z)), "
-                              f"KL(p(z), q(z)) and H(q) (a diagonal q against N(0, I)), not {e}")
+                              f"KL(p(z), q(z)) and H(q) (a diagonal q against N(0, I)), not {to_text(e)}")
         return self._unfold_parts(e)
 
     def coordinates(self, d: Density) -> tuple[tuple[Expr, ...], tuple[Expr, ...]]:

@@ -25,9 +25,9 @@ from functools import cached_property, lru_cache
 
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, Symbol, exp, log
 
-from elbo_sym.engine.models.base import ModelSpec
-from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, has_free_latent, observation_of
-from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, z
+from elbo_sym.engine.models.base import Distribution, ModelDefaults, ModelSpec, assumption_observation, q_label
+from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, has_free_latent
+from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, to_text, z
 
 GENERIC = "z"
 """The one point of a general model: z itself."""
@@ -37,7 +37,7 @@ MAX_TERMS = 20_000
 
 
 @dataclass(frozen=True)
-class GeneralModel:
+class GeneralModel(ModelDefaults):
     """Every latent space at once (``K = "any"``), for the observations and parameters of a spec."""
 
     spec: ModelSpec = field(default_factory=lambda: ModelSpec("discrete", "any"))
@@ -112,27 +112,29 @@ class GeneralModel:
         return {}
 
     @cached_property
-    def assumed(self) -> dict[str, Expr]:
-        """q at z of each observation an assumption fixes."""
+    def assumed(self) -> dict[str, tuple[Expr, ...]]:
+        """q at z of each observation an assumption fixes (one value: at the generic point)."""
         if not self.spec.assumptions:
             return {}
         free = GeneralModel(ModelSpec(self.spec.family, "any", self.spec.data, self.spec.params))
-        return {observation_of(r.lhs.expr): free.unfold(r.rhs.expr, GENERIC) for r in self.spec.assumptions}
+        return {assumption_observation(r): (free.unfold(r.rhs.expr, GENERIC),) for r in self.spec.assumptions}
 
     def q_of(self, observation: str) -> Expr:
-        return self.assumed.get(observation, self.q_z[observation])
+        """q(z | observation) at the generic point: the assumed value, or the free symbol."""
+        fixed = self.assumed.get(observation)
+        return fixed[0] if fixed is not None else self.q_z[observation]
 
-    @property
-    def q_symbols(self) -> tuple[Symbol, ...]:
-        return (self.q_z[self.observations[0]],)
+    def distributions(self) -> tuple[Distribution, ...]:
+        """p(z), each observation's q (free or assumed) and posterior, at the generic point."""
+        texts = {assumption_observation(r): f"{r.lhs.text} = {r.rhs.text}" for r in self.spec.assumptions}
+        def at_z(label: str, value: Expr, assumption: str | None = None) -> Distribution:
+            return Distribution(label, (value,), assumption=assumption, total=self.latent_sum((value,)))
 
-    @property
-    def q(self) -> tuple[Expr, ...]:
-        return (self.q_of(self.observations[0]),)
-
-    @property
-    def q_assumed(self) -> Expr | None:
-        return self.assumed.get(self.observations[0])
+        out = [at_z("p(z)", self.prior_z)]
+        for o in self.observations:
+            out.append(at_z(q_label(o, self.observations), self.q_of(o), texts.get(o)))
+            out.append(at_z(f"p(z | {o})", self.prior_z * self.likelihood_z[o] / self.evidence[o]))
+        return tuple(out)
 
     @property
     def points(self) -> tuple[str, ...]:
@@ -176,7 +178,7 @@ class GeneralModel:
                     return self.likelihood_z[o]
                 if variables == (z,) and given == (observed[0],):
                     return self.prior_z * self.likelihood_z[o] / self.evidence[o]
-        raise UnfoldError(f"no value for {name}{variables}|{given} in the general model")
+        raise UnfoldError(f"no value for {to_text(d)} in the general model")
 
     def _observation(self, symbol: Symbol) -> str:
         if symbol.name not in self.observations:
