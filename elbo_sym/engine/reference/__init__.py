@@ -1,0 +1,154 @@
+"""A second, independent opinion on every ``proved`` step.
+
+One reference evaluator per family, chosen by the model's family name, each written from the
+definitions with plain mpmath (60 digits, outward-rounded intervals past a log or exp) and
+exact fractions -- never with the engine's unfolding, canonical forms, rules or definedness:
+
+* ``discrete`` (:mod:`.discrete`, also the fuzzer's judge): sums over an explicit K, p(x) =
+  sum prior * likelihood, the posterior by Bayes, KL = sum q log(q / p), IWAE by enumerating
+  the K**k draws; several observations; [params]; ``K = "any"`` at several explicit K;
+* ``gaussian`` (:mod:`.gaussian`): textbook densities and Gauss-Hermite quadrature (D = 1), a
+  sum over coordinates of one-dimensional ones (D = 2..8);
+* ``chain`` (:mod:`.chain`): explicit tables over (z1, z2), every density a ratio of marginals.
+
+`second_opinion` evaluates both sides of a step at seeded random and boundary instances that
+are valid models, with every assumption applied (the assumption's right-hand side evaluated by
+the same evaluator; an instance where it is not a distribution is skipped and counted).  A
+relation that fails, or a side that is undefined, at a valid instance is a disagreement; an
+instance the evaluator cannot decide (outside its vocabulary, out of budget) is undecided and
+never counts as agreement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from elbo_sym import budget as budgets
+from elbo_sym.budget import BudgetExceeded
+from elbo_sym.engine.models.base import Interval, ModelSpec
+from elbo_sym.limits import REFERENCE_ANY_K, REFERENCE_GAUSSIAN_INSTANCES, REFERENCE_INSTANCES, REFERENCE_MAX_STATES
+
+
+@dataclass(frozen=True)
+class Opinion:
+    """What the reference evaluator says about a step: ``agrees`` (held at every decided instance,
+    at least one), ``disagrees`` (`detail` names the instance and both values) or ``undecided``."""
+
+    status: str
+    decided: int = 0
+    undecided: int = 0
+    skipped: int = 0
+    detail: str = ""
+
+    @property
+    def disagrees(self) -> bool:
+        return self.status == "disagrees"
+
+    def describe(self) -> str:
+        """One line for reports: what the second opinion did."""
+        extra = f", {self.undecided} undecided" if self.undecided else ""
+        extra += f", {self.skipped} skipped (an assumption is no distribution there)" if self.skipped else ""
+        if self.status == "agrees":
+            return f"the reference evaluator agrees on {self.decided} instance(s){extra}"
+        if self.status == "disagrees":
+            return f"the reference evaluator disagrees: {self.detail}"
+        return f"the reference evaluator could not decide ({self.detail or 'no instance evaluated'}){extra}"
+
+
+def condition_text(interval: Interval) -> str:
+    """A parameter's interval as the judge's condition text (">= 1", "in (0, 1]", "real")."""
+    lo, hi = interval.lower, interval.upper
+    if lo is not None and hi is not None:
+        return f"in {'(' if interval.lower_open else '['}{lo}, {hi}{')' if interval.upper_open else ']'}"
+    if lo is not None:
+        return f"{'>' if interval.lower_open else '>='} {lo}"
+    if hi is not None:
+        return f"{'<' if interval.upper_open else '<='} {hi}"
+    return "real"
+
+
+def _fixes(spec: ModelSpec) -> list[tuple[str, object]]:
+    """(observation, right-hand side) of each assumption q(z | o) = ... of the spec."""
+    out = []
+    for relation in spec.assumptions:
+        lhs = relation.lhs.expr
+        given = tuple(getattr(lhs, "given", ()))
+        out.append((str(given[0]) if given else spec.data[0], relation.rhs.expr))
+    return out
+
+
+@lru_cache(maxsize=64)
+def cases(spec: ModelSpec, K, seed: int = 0) -> tuple[str, list, int]:
+    """(family module name, valid instances with every assumption applied, instances skipped).
+
+    Cached: the steps of a file share their instances (and the values each instance caches)."""
+    params = tuple((p.name, condition_text(p.interval)) for p in spec.params)
+    fixes = _fixes(spec)
+    if spec.family == "gaussian":
+        from elbo_sym.engine.reference import gaussian
+
+        normal = gaussian.instances(spec.D, REFERENCE_GAUSSIAN_INSTANCES, seed, params)
+        fixed, lost = gaussian.with_assumptions(normal, fixes)
+        return "gaussian", fixed, lost
+    if spec.family == "chain":
+        from elbo_sym.engine.reference import chain
+
+        k = int(K)
+        count = max(2, min(REFERENCE_INSTANCES, REFERENCE_MAX_STATES // (k * k)))
+        return "chain", chain.instances(k, count, seed, spec.data[0], params), 0
+    if spec.family == "discrete":
+        from elbo_sym.engine.reference import discrete
+
+        every_k = REFERENCE_ANY_K if K == "any" else (int(K),)
+        found: list = []
+        skipped = 0
+        for k in every_k:
+            count = max(2, min(REFERENCE_INSTANCES // len(every_k) + 1, REFERENCE_MAX_STATES // k))
+            some, lost = discrete.with_assumptions(
+                discrete.product_instances(k, count, seed, tuple(spec.data), params), fixes)
+            found += some
+            skipped += lost
+        return "discrete", found, skipped
+    raise LookupError(f"no reference evaluator for the family {spec.family!r}")
+
+
+def second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int = 0) -> Opinion:
+    """Evaluate `lhs rel rhs` at valid instances of the model `spec` describes (K: the model's K,
+    "any" for every latent space) with the family's reference evaluator."""
+    from importlib import import_module
+
+    from elbo_sym.engine.reference.discrete import JudgeError
+
+    try:
+        family, found, skipped = cases(spec, K, seed)
+    except (JudgeError, LookupError, ValueError, ArithmeticError, TypeError) as error:  # TypeError: unhashable
+        return Opinion("undecided", detail=f"no instances: {error}")
+    module = import_module(f"elbo_sym.engine.reference.{family}")
+    decided = undecided = 0
+    reasons: list[str] = []
+    try:
+        for case in found:
+            budgets.checkpoint()
+            try:
+                judgement = module.judge(lhs, rel, rhs, [case])
+            except (JudgeError, ValueError, TypeError, ArithmeticError, RecursionError, OverflowError) as error:
+                undecided += 1
+                reasons.append(str(error))
+                continue
+            failures = judgement.failures
+            if failures:
+                first = failures[0]
+                at = f" at z = {first.k}" if first.k is not None else ""
+                return Opinion("disagrees", decided, undecided, skipped,
+                               f"{first.reason} at {first.instance.describe()}{at} (lhs = {first.lhs}, "
+                               f"rhs = {first.rhs})")
+            decided += 1
+    except BudgetExceeded as error:
+        reasons.append(str(error))
+    if not decided:
+        return Opinion("undecided", 0, undecided, skipped, reasons[0] if reasons else "")
+    return Opinion("agrees", decided, undecided, skipped)
+
+
+__all__ = ["Opinion", "second_opinion", "cases", "condition_text"]
