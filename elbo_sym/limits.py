@@ -37,7 +37,7 @@ MAX_EXPECT = 50
 REFERENCE_BUDGET_SECONDS = 2.0
 """Most time the second opinion (elbo_sym.engine.reference) spends on one proved step (within the
 step's budget); running out leaves the step's second opinion undecided, never agreeing."""
-REFERENCE_INSTANCES = 10
+REFERENCE_INSTANCES = 8
 """Valid instances the second opinion evaluates a proved step at (random and boundary)."""
 REFERENCE_GAUSSIAN_INSTANCES = 6
 """Instances for a Gaussian step (each expectation is a quadrature: dearer than a sum over K)."""

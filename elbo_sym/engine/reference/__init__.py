@@ -113,6 +113,16 @@ def cases(spec: ModelSpec, K, seed: int = 0) -> tuple[str, list, int]:
     raise LookupError(f"no reference evaluator for the family {spec.family!r}")
 
 
+_MEMOS: dict = {}
+
+
+def _memo(spec: ModelSpec, K, seed: int, index: int) -> dict:
+    """The discrete evaluator's memo of one cached instance (bounded: cleared when it grows)."""
+    if len(_MEMOS) > 256:
+        _MEMOS.clear()
+    return _MEMOS.setdefault((spec, K, seed, index), {})
+
+
 def second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int = 0) -> Opinion:
     """Evaluate `lhs rel rhs` at valid instances of the model `spec` describes (K: the model's K,
     "any" for every latent space) with the family's reference evaluator."""
@@ -128,10 +138,13 @@ def second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int = 0) -> Opi
     decided = undecided = 0
     reasons: list[str] = []
     try:
-        for case in found:
+        for index, case in enumerate(found):
             budgets.checkpoint()
             try:
-                judgement = module.judge(lhs, rel, rhs, [case])
+                if family == "discrete":  # values shared by the steps of a file (a step's rhs is the next lhs)
+                    judgement = module.judge(lhs, rel, rhs, [case], memos={0: _memo(spec, K, seed, index)})
+                else:
+                    judgement = module.judge(lhs, rel, rhs, [case])
             except (JudgeError, ValueError, TypeError, ArithmeticError, RecursionError, OverflowError) as error:
                 undecided += 1
                 reasons.append(str(error))
