@@ -145,9 +145,11 @@ def second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int = 0) -> Opi
                     judgement = module.judge(lhs, rel, rhs, [case], memos={0: _memo(spec, K, seed, index)})
                 else:
                     judgement = module.judge(lhs, rel, rhs, [case])
-            except (JudgeError, ValueError, TypeError, ArithmeticError, RecursionError, OverflowError) as error:
+            except BudgetExceeded:
+                raise
+            except Exception as error:  # noqa: BLE001 - outside the evaluator's reach: undecided, never agreement
                 undecided += 1
-                reasons.append(str(error))
+                reasons.append(str(error) if isinstance(error, JudgeError) else f"{type(error).__name__}: {error}")
                 continue
             failures = judgement.failures
             if failures:
