@@ -239,3 +239,27 @@ def test_chain_tables_give_bayes_over_both_layers():
     assert evidence == by_hand
     post = chain_ref.evaluate(parse_expression("p(z2 | x)", vocabulary), inst, {chain_ref.z2: 1})
     assert post == sum(inst.prior[1] * inst.transition[1][j] * inst.likelihood[j] for j in range(2)) / by_hand
+
+
+def test_validity_checks_reject_instances_that_are_no_model():
+    half = (Fraction(1, 2), Fraction(1, 2))
+    good = discrete_ref.Instance("good", half, half, half)
+    assert discrete_ref.is_valid(good)
+    assert not discrete_ref.is_valid(discrete_ref.Instance("q sums to 2", half, half, (Fraction(1), Fraction(1))))
+    assert not discrete_ref.is_valid(discrete_ref.Instance("l > 1", half, (Fraction(2), Fraction(1, 2)), half))
+    assert not discrete_ref.is_valid(good.with_params([("beta", Fraction(0))]), (("beta", ">= 1"),))
+    (chain_inst,) = chain_ref.instances(2, 1)
+    assert chain_ref.is_valid(chain_inst)
+    broken = chain_ref.ChainInstance("row sums to 3/2", chain_inst.prior, ((Fraction(1), Fraction(1, 2)),
+                                                                           chain_inst.transition[1]),
+                                     chain_inst.likelihood, chain_inst.q, chain_inst.q2)
+    assert not chain_ref.is_valid(broken)
+    assert gaussian_ref.is_valid(_gaussian({"mu": 0, "sigma": 1, "w": 1, "b": 0, "s": 1, "x": 0, "z": 0}))
+    assert not gaussian_ref.is_valid(_gaussian({"mu": 0, "sigma": 0, "w": 1, "b": 0, "s": 1, "x": 0, "z": 0}))
+
+
+@pytest.mark.parametrize("label, header, start, false, true", FAMILIES, ids=IDS)
+def test_every_family_has_valid_instances_for_its_second_opinion(label, header, start, false, true):
+    model = loads(_file(header, start, true)).model()
+    family, found, skipped = cases(model.spec, model.K)
+    assert skipped == 0 and len(found) >= 4, (label, family, skipped)

@@ -80,9 +80,22 @@ def _fixes(spec: ModelSpec) -> list[tuple[str, object]]:
 
 @lru_cache(maxsize=64)
 def cases(spec: ModelSpec, K, seed: int = 0) -> tuple[str, list, int]:
-    """(family module name, valid instances with every assumption applied, instances skipped).
+    """(family module name, valid instances with every assumption applied, instances skipped
+    because an assumption makes them no model of the family).
 
-    Cached: the steps of a file share their instances (and the values each instance caches)."""
+    Each instance is checked to be a model of the family (every block a distribution, every
+    parameter in its interval) after the assumptions are applied.  Cached: the steps of a file
+    share their instances (and the values each instance caches)."""
+    family, found, skipped = _cases(spec, K, seed)
+    from importlib import import_module
+
+    params = tuple((p.name, condition_text(p.interval)) for p in spec.params)
+    valid = import_module(f"elbo_sym.engine.reference.{family}").is_valid
+    kept = [inst for inst in found if valid(inst, params)]
+    return family, kept, skipped + len(found) - len(kept)
+
+
+def _cases(spec: ModelSpec, K, seed: int) -> tuple[str, list, int]:
     params = tuple((p.name, condition_text(p.interval)) for p in spec.params)
     fixes = _fixes(spec)
     if spec.family == "gaussian":

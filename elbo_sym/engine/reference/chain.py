@@ -249,6 +249,17 @@ def instances(K: int, count: int, seed: int = 0, observation: str = "x",
     return out
 
 
+def is_valid(inst: ChainInstance, params: tuple[tuple[str, str], ...] = ()) -> bool:
+    """Every block a distribution (p(z2), each p(z1 | z2 = k), q(z1 | x), each q(z2 | z1 = j)),
+    the likelihood in (0, 1], each parameter inside its interval."""
+    simplices = (inst.prior, inst.q, *inst.transition, *inst.q2)
+    if not all(len(v) == inst.K and arith.is_simplex(v) for v in simplices):
+        return False
+    values = dict(inst.params)
+    return all(0 < v <= 1 for v in inst.likelihood) and all(
+        name in values and arith.parameter_contains(condition, values[name]) for name, condition in params)
+
+
 def judge(lhs, rel: str, rhs, cases: list[ChainInstance], stop_at_first: bool = True) -> Judgement:
     """`lhs rel rhs` at every instance, at every value of the free layers."""
     free = sorted(free_layers(lhs) | free_layers(rhs), key=LAYERS.index)

@@ -543,6 +543,27 @@ def assumed(base: list[Instance], q_expr) -> list[Instance]:
     return out
 
 
+def is_simplex(values) -> bool:
+    """Every entry > 0 and the entries sum to 1 (exactly, or within TOLERANCE for intervals)."""
+    return bool(values) and all(_positive(v) for v in values) and _is_one(_sum(values))
+
+
+def is_valid(inst: Instance, params: tuple[tuple[str, str], ...] = ()) -> bool:
+    """The instance is a model of the family: p(z) and each q(z | o) distributions, each
+    likelihood in (0, 1], each parameter inside its interval."""
+    if not is_simplex(inst.prior):
+        return False
+    for o in inst.observations:
+        q = inst.q_of(o)
+        if q is None or len(q) != inst.K or not is_simplex(q):
+            return False
+        likelihood = inst.likelihood_of(o)
+        if len(likelihood) != inst.K or not all(0 < v <= 1 for v in likelihood):
+            return False
+    values = dict(inst.params)
+    return all(name in values and parameter_contains(condition, values[name]) for name, condition in params)
+
+
 def with_assumptions(cases: list[Instance], fixes) -> tuple[list[Instance], int]:
     """(the instances with each q fixed by its assumption, how many were skipped because an
     assumption is not a distribution there).  `fixes`: (observation, expression) pairs,

@@ -437,6 +437,18 @@ def with_assumptions(cases: list[GaussianInstance], fixes) -> tuple[list[Gaussia
     return out, skipped
 
 
+def is_valid(inst: GaussianInstance, params: tuple[tuple[str, str], ...] = ()) -> bool:
+    """Every scale and variance > 0 (sigma, s or sigma1..sigmaD; an assumed q's variance), each
+    parameter inside its interval."""
+    values = dict(inst.values)
+    scales = ("sigma", "s") if inst.D == 1 else tuple(f"sigma{j}" for j in range(1, inst.D + 1))
+    if not all(name in values and values[name] > 0 for name in scales):
+        return False
+    if inst.q is not None and not arith._positive(inst.q[1]):
+        return False
+    return all(name in values and arith.parameter_contains(condition, values[name]) for name, condition in params)
+
+
 def judge(lhs, rel: str, rhs, cases: list[GaussianInstance], stop_at_first: bool = True) -> Judgement:
     """`lhs rel rhs` at every instance (a free z at the instance's value of z)."""
     result = Judgement()
