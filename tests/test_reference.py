@@ -141,6 +141,8 @@ def test_any_K_is_evaluated_at_several_explicit_K():
     spec = loads(_file('K = "any"', "H(q)", "H(q)")).model().spec
     _, found, _ = cases(spec, "any")
     assert {inst.K for inst in found} == {2, 3, 7}
+    names = {inst.name for inst in found}  # the K together visit the tight case and the boundary
+    assert any("tight" in n for n in names) and any("1/1000000" in n for n in names), names
 
 
 def test_an_assumption_that_is_no_distribution_skips_its_instances():

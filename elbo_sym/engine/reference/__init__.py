@@ -116,10 +116,10 @@ def _cases(spec: ModelSpec, K, seed: int) -> tuple[str, list, int]:
         every_k = REFERENCE_ANY_K if K == "any" else (int(K),)
         found: list = []
         skipped = 0
-        for k in every_k:
+        for i, k in enumerate(every_k):  # K = "any": each K its own part of the list (all of it together)
             count = max(2, min(REFERENCE_INSTANCES // len(every_k) + 1, REFERENCE_MAX_STATES // k))
             some, lost = discrete.with_assumptions(
-                discrete.product_instances(k, count, seed, tuple(spec.data), params), fixes)
+                discrete.product_instances(k, count, seed, tuple(spec.data), params, offset=i * count), fixes)
             found += some
             skipped += lost
         return "discrete", found, skipped

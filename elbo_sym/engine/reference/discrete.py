@@ -300,11 +300,12 @@ def _one_observation(K: int, seed: int) -> list[Instance]:
 
 
 def product_instances(K: int, count: int, seed: int = 0, observations: tuple[str, ...] = ("x",),
-                      params: tuple[tuple[str, str], ...] = ()) -> list[Instance]:
+                      params: tuple[tuple[str, str], ...] = (), offset: int = 0) -> list[Instance]:
     """At most `count` instances for the product path's second opinion (a few ms per step, any K
     up to 2000): the lesson-like one, its tight case, q = prior, random ones, probabilities 1e-6
     and likelihoods 1 and 1e-6 -- each further observation with its own likelihood and q (tight
-    where the first is), each parameter cycling through its samples (bounds included)."""
+    where the first is), each parameter cycling through its samples (bounds included).  `offset`
+    starts further down that list (so that several K together visit all of it)."""
     rng = random.Random(f"reference-{K}-{seed}-{len(observations)}")
     tiny = Fraction(1, 10**6)
 
@@ -332,7 +333,8 @@ def product_instances(K: int, count: int, seed: int = 0, observations: tuple[str
              ("all l = 1", dist(), ones, "q", dist()), ("random, q = posterior (tight)", p0, l0, "tight", None),
              ("random 2", dist(), lik(), "q", dist())]
     out = []
-    for name, pr, li, how, q in plans[:max(1, count)]:
+    chosen = [plans[(offset + i) % len(plans)] for i in range(min(max(1, count), len(plans)))]
+    for name, pr, li, how, q in chosen:
         likelihoods = [li] + [lik() for _ in observations[1:]]
         if how == "tight":
             qs = [post(pr, one) for one in likelihoods]
