@@ -348,8 +348,8 @@ def product_instances(K: int, count: int, seed: int = 0, observations: tuple[str
         samples = [(name, parameter_samples(condition)) for name, condition in params]
         cycled = []
         for i, inst in enumerate(out):
-            chosen = [(name, values[(i * (j + 1)) % len(values)]) for j, (name, values) in enumerate(samples)]
-            cycled.append(inst.with_params(chosen))
+            picked = [(name, values[(i * (j + 1)) % len(values)]) for j, (name, values) in enumerate(samples)]
+            cycled.append(inst.with_params(picked))
         for name, values in samples:  # the lesson at every sample of each parameter
             others = [(n, v[0]) for n, v in samples if n != name]
             cycled += [out[0].with_params(others + [(name, v)], f"lesson; {name} = {v}") for v in values]
