@@ -271,17 +271,18 @@ class FamilyCampaign:
             failure = judgement.failures[0]
             self.disagreements.append((case.toml(), f"{failure.reason} at {failure.instance.describe()}"))
 
-    def report(self, minutes: float | None = None) -> str:
+    def report(self) -> str:
+        """One line per family: steps, steps per minute of its own checking time, findings."""
         lines = []
         for family in FAMILIES:
-            rate = "" if not minutes else f", {self.steps[family] / minutes:.0f} steps/min"
-            per = self.seconds[family] / 60
-            own = f" ({self.steps[family] / per:.0f} steps per minute of its own time)" if per > 0 else ""
-            lines.append(f"  {family:11} {self.steps[family]:5} steps{rate}{own}, {self.proved[family]} proved, "
-                         f"{self.judged[family]} judged ({self.skipped[family]} undecided), "
-                         f"{sum(1 for t, _ in self.disagreements if _family_of(t) == family)} disagreements, "
-                         f"{sum(1 for t, _ in self.caught if _family_of(t) == family)} caught by the second opinion, "
-                         f"{self.refused[family]} refused by the loader")
+            seconds = self.seconds[family]
+            rate = self.steps[family] / (seconds / 60) if seconds else 0.0
+            disagreements = sum(1 for t, _ in self.disagreements if _family_of(t) == family)
+            caught = sum(1 for t, _ in self.caught if _family_of(t) == family)
+            lines.append(f"  {family:11} {self.steps[family]:6} steps, {rate:6.0f} steps/min, {self.proved[family]} "
+                         f"proved, {disagreements} disagreements, {caught} caught by the second opinion "
+                         f"({self.judged[family]} judged, {self.skipped[family]} undecided, "
+                         f"{self.refused[family]} refused by the loader)")
         return "\n".join(lines)
 
 
