@@ -1,6 +1,10 @@
 """Soundness fuzzer: whenever the engine says a step is ``proved``, an independent judge
-(tests/soundness_judge.py: mpmath at 60 digits, exact fractions, no engine code) must find
-no instance where the relation fails or where either side is undefined.
+(the discrete family's reference evaluator, elbo_sym.engine.reference.discrete, imported as
+tests/soundness_judge.py: mpmath at 60 digits, exact fractions, no engine code) must find
+no instance where the relation fails or where either side is undefined.  The same evaluator
+gives the product path's second opinion, so a step it catches there ends as ``error``
+("internal disagreement"); those are counted as findings too.  The other families (IWAE,
+Gaussian, diagonal Gaussian, chain) are fuzzed by tests/fuzz_families.py (a slice below).
 
 Hypothesis generates derivations from the vocabulary:
 
