@@ -146,14 +146,26 @@ def test_any_K_is_evaluated_at_several_explicit_K():
 
 
 def test_an_assumption_that_is_no_distribution_skips_its_instances():
-    """q(z | x2) = 2 p(z) sums to 2: never an instance (counted as skipped, never agreement)."""
+    """q(z | x2) = 2 p(z) sums to 2: never an instance (counted as skipped, never agreement); a
+    step that stands on it alone is no proof (issue 15: a negative KL was proved this way)."""
     spec = loads(_file('K = 2\ndata = ["x1", "x2"]\nassume = "q(z | x2) = 2 * p(z)"', "log(p(x1))",
                        "log(p(x1))")).model().spec
     _, found, skipped = cases(spec, 2)
     assert found == [] and skipped > 0
     lhs = parse_expression("KL(q(z | x2), p(z | x2))", Vocabulary(("x1", "x2")))
     opinion = second_opinion(lhs, ">=", parse_expression("0"), spec, 2)
-    assert opinion.status == "undecided" and not opinion.disagrees
+    assert opinion.disagrees and "no distribution at any of the" in opinion.detail
+    text = _file('K = 2\ndata = ["x1", "x2"]\nassume = "q(z | x2) = 2 * p(z)"', "Sum(q(z | x2), z)", "2")
+    (step,) = check_derivation(loads(text)).steps
+    assert step.verdict is not Verdict.proved
+
+
+def test_an_assumption_valid_on_part_of_the_domain_keeps_the_valid_instances():
+    """q(z) = 2 p(z) - 1/2 is a distribution exactly where p(z) > 1/4 for every z (K = 2)."""
+    spec = loads(_file('K = 2\nassume = "q(z) = 2 * p(z) - 1/2"', "log(p(x))", "log(p(x))")).model().spec
+    _, found, skipped = cases(spec, 2)
+    assert found and skipped
+    assert all(min(inst.prior) > Fraction(1, 4) for inst in found)
 
 
 def test_assumptions_fix_q_by_the_reference_evaluator():

@@ -147,6 +147,10 @@ def second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int = 0) -> Opi
         family, found, skipped = cases(spec, K, seed)
     except (JudgeError, LookupError, ValueError, ArithmeticError, TypeError) as error:  # TypeError: unhashable
         return Opinion("undecided", detail=f"no instances: {error}")
+    if not found and skipped:  # no instance is a model: the step stands on assumptions no model satisfies
+        assumed = "; ".join(f"{relation.lhs.text} = {relation.rhs.text}" for relation in spec.assumptions)
+        return Opinion("disagrees", 0, 0, skipped, f"no instance is a model of the family under the assumption "
+                       f"({assumed or 'none'}): it is no distribution at any of the {skipped} instances tried")
     module = import_module(f"elbo_sym.engine.reference.{family}")
     decided = undecided = 0
     reasons: list[str] = []
