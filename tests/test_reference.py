@@ -277,3 +277,24 @@ def test_every_family_has_valid_instances_for_its_second_opinion(label, header, 
     model = loads(_file(header, start, true)).model()
     family, found, skipped = cases(model.spec, model.K)
     assert skipped == 0 and len(found) >= 4, (label, family, skipped)
+
+
+ISSUE_15 = [  # issue 15: a q(z | x2) that is no distribution, and what the checker then "proved"
+    ("q(z | x2) = p(z | x2) / 2", "KL(q(z | x2), p(z | x2))", "-log(2)/2"),
+    ("q(z | x2) = 2 * p(z)", "KL(q(z | x2), p(z | x2))", "2 * log(2)"),
+    ("q(z | x2) = p(z | x2) / 2", "Sum(q(z | x2), z)", "1/2"),
+    ("q(z | x2) = 2 * p(z)", "Sum(q(z | x2), z)", "2"),
+]
+
+
+@pytest.mark.parametrize("K", ["2", "3", '"any"'])
+@pytest.mark.parametrize("data", ['["x1", "x2"]', '["x1", "x2", "x3"]'])
+@pytest.mark.parametrize("assume, start, expr", ISSUE_15)
+def test_issue_15_false_proofs_under_a_bad_assumption_never_pass(tmp_path, K, data, assume, start, expr):
+    text = _file(f'K = {K}\ndata = {data}\nassume = "{assume}"', start, expr)
+    result = check_derivation(loads(text))
+    assert all(s.verdict is not Verdict.proved for s in result.steps), [s.reason for s in result.steps]
+    assert not result.ok
+    path = tmp_path / "issue15.toml"
+    path.write_text(text)
+    assert main(["check", "--no-cache", str(path)]) == 1
