@@ -133,7 +133,10 @@ def _memo(spec: ModelSpec, K, seed: int, index: int) -> dict:
     """The discrete evaluator's memo of one cached instance (bounded: cleared when it grows)."""
     if len(_MEMOS) > 256:
         _MEMOS.clear()
-    return _MEMOS.setdefault((spec, K, seed, index), {})
+    memo = _MEMOS.setdefault((spec, K, seed, index), {})
+    if len(memo) > 20_000:  # a long session on one model (a notebook, the repair search)
+        memo.clear()
+    return memo
 
 
 def second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int = 0) -> Opinion:
