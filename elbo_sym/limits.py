@@ -34,6 +34,17 @@ MAX_EXAMPLES = 50
 """[[example]] tables in one derivation file."""
 MAX_EXPECT = 50
 """Expected values in one example."""
+REFERENCE_BUDGET_SECONDS = 2.0
+"""Most time the second opinion (elbo_sym.engine.reference) spends on one proved step (within the
+step's budget); running out leaves the step's second opinion undecided, never agreeing."""
+REFERENCE_INSTANCES = 8
+"""Valid instances the second opinion evaluates a proved step at (random and boundary)."""
+REFERENCE_GAUSSIAN_INSTANCES = 6
+"""Instances for a Gaussian step (each expectation is a quadrature: dearer than a sum over K)."""
+REFERENCE_MAX_STATES = 20_000
+"""Latent states x instances the second opinion evaluates at most (fewer instances for a large K)."""
+REFERENCE_ANY_K = (2, 3, 7)
+"""A ``K = "any"`` step's second opinion evaluates it at these explicit K."""
 
 
 class BudgetError(ValueError):

@@ -42,7 +42,7 @@ from elbo_sym.engine.search import (
     seed_for,
 )
 from elbo_sym.engine.wellformed import well_formedness_problem
-from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, validate_budget
+from elbo_sym.limits import REFERENCE_BUDGET_SECONDS, STEP_BUDGET_SECONDS, file_budget, validate_budget
 from elbo_sym.numbers.evaluate import Undefined, approx_text, as_float, compile_float, decide, sign_of, value_text
 
 SCREEN_KEEP = 8
@@ -153,6 +153,8 @@ class StepResult:
     """For a refuted step: the smallest common repair that makes it proved (elbo_sym.engine.repair)."""
     conditions: tuple[tuple[str, bool], ...] = ()
     """Definedness conditions of the step and whether each was shown on the whole domain."""
+    second_opinion: str = field(default="", compare=False)
+    """For a proved step: what the independent reference evaluator found (elbo_sym.engine.reference)."""
 
     @property
     def accepted(self) -> bool:
@@ -457,6 +459,18 @@ def _conditions(shown: list[Obligation], open_: list[Obligation]) -> tuple[tuple
     return tuple(dict.fromkeys(out))
 
 
+def _second_opinion(lhs: Expr, step: Step, model: Model):
+    """The independent reference evaluator's opinion on a proved step (elbo_sym.engine.reference),
+    within its own budget inside the step's; running out is undecided, never agreement."""
+    from elbo_sym.engine.reference import Opinion, second_opinion
+
+    try:
+        with budgets.limit(min(REFERENCE_BUDGET_SECONDS, budgets.remaining()), "the second opinion's budget ran out"):
+            return second_opinion(lhs, step.rel, step.expr, model.spec, model.K)
+    except BudgetExceeded as error:
+        return Opinion("undecided", detail=str(error))
+
+
 def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...] = (),
                budget: float = STEP_BUDGET_SECONDS, search: bool = True) -> StepResult:
     """The verdict of one step `lhs rel step.expr`, justified by `step.rule`.
@@ -480,8 +494,15 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
                 if counterexample is not None:
                     return StepResult(step, lhs, Verdict.refuted, "BUG: proved but an example disagrees",
                                       counterexample, 0, outcome, seconds, conditions=conditions)
+                opinion = _second_opinion(lhs, step, model)
+                seconds = time.perf_counter() - started
+                if opinion.disagrees:
+                    return StepResult(step, lhs, Verdict.error, f"internal disagreement: the proof says "
+                                      f"{to_text(lhs)} {step.rel} {to_text(step.expr)}, "
+                                      f"{opinion.describe()}", None, 0, outcome, seconds,
+                                      conditions=conditions, second_opinion=opinion.describe())
                 return StepResult(step, lhs, Verdict.proved, outcome.reason, None, len(examples), outcome,
-                                  seconds, conditions=conditions)
+                                  seconds, conditions=conditions, second_opinion=opinion.describe())
             if not search:
                 why = outcome.reason if not outcome.proved else "definedness not shown"
                 return StepResult(step, lhs, Verdict.error, f"not proved ({why}); search skipped", None, 0,

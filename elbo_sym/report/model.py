@@ -157,6 +157,8 @@ class StepReport:
     expected_refuted: bool = False
     """A teaching file says this step is wrong on purpose (``expect_refuted``)."""
     why_parts: Prose = ()
+    second_opinion: str = ""
+    """For a proved step: what the independent reference evaluator found (elbo_sym.engine.reference)."""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICT_MARK:

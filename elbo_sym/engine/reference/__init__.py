@@ -1,0 +1,189 @@
+"""A second, independent opinion on every ``proved`` step.
+
+One reference evaluator per family, chosen by the model's family name, each written from the
+definitions with plain mpmath (60 digits, outward-rounded intervals past a log or exp) and
+exact fractions -- never with the engine's unfolding, canonical forms, rules or definedness:
+
+* ``discrete`` (:mod:`.discrete`, also the fuzzer's judge): sums over an explicit K, p(x) =
+  sum prior * likelihood, the posterior by Bayes, KL = sum q log(q / p), IWAE by enumerating
+  the K**k draws; several observations; [params]; ``K = "any"`` at several explicit K;
+* ``gaussian`` (:mod:`.gaussian`): textbook densities and Gauss-Hermite quadrature (D = 1), a
+  sum over coordinates of one-dimensional ones (D = 2..8);
+* ``chain`` (:mod:`.chain`): explicit tables over (z1, z2), every density a ratio of marginals.
+
+`second_opinion` evaluates both sides of a step at seeded random and boundary instances that
+are valid models, with every assumption applied (the assumption's right-hand side evaluated by
+the same evaluator; an instance where it is not a distribution is skipped and counted).  A
+relation that fails, or a side that is undefined, at a valid instance is a disagreement; an
+instance the evaluator cannot decide (outside its vocabulary, out of budget) is undecided and
+never counts as agreement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from elbo_sym import budget as budgets
+from elbo_sym.budget import BudgetExceeded
+from elbo_sym.engine.models.base import Interval, ModelSpec
+from elbo_sym.limits import REFERENCE_ANY_K, REFERENCE_GAUSSIAN_INSTANCES, REFERENCE_INSTANCES, REFERENCE_MAX_STATES
+
+
+@dataclass(frozen=True)
+class Opinion:
+    """What the reference evaluator says about a step: ``agrees`` (held at every decided instance,
+    at least one), ``disagrees`` (`detail` names the instance and both values) or ``undecided``."""
+
+    status: str
+    decided: int = 0
+    undecided: int = 0
+    skipped: int = 0
+    detail: str = ""
+
+    @property
+    def disagrees(self) -> bool:
+        return self.status == "disagrees"
+
+    def describe(self) -> str:
+        """One line for reports: what the second opinion did."""
+        extra = f", {self.undecided} undecided" if self.undecided else ""
+        extra += f", {self.skipped} skipped (an assumption is no distribution there)" if self.skipped else ""
+        if self.status == "agrees":
+            return f"the reference evaluator agrees on {self.decided} instance(s){extra}"
+        if self.status == "disagrees":
+            return f"the reference evaluator disagrees: {self.detail}"
+        return f"the reference evaluator could not decide ({self.detail or 'no instance evaluated'}){extra}"
+
+
+def condition_text(interval: Interval) -> str:
+    """A parameter's interval as the judge's condition text (">= 1", "in (0, 1]", "real")."""
+    lo, hi = interval.lower, interval.upper
+    if lo is not None and hi is not None:
+        return f"in {'(' if interval.lower_open else '['}{lo}, {hi}{')' if interval.upper_open else ']'}"
+    if lo is not None:
+        return f"{'>' if interval.lower_open else '>='} {lo}"
+    if hi is not None:
+        return f"{'<' if interval.upper_open else '<='} {hi}"
+    return "real"
+
+
+def _fixes(spec: ModelSpec) -> list[tuple[str, object]]:
+    """(observation, right-hand side) of each assumption q(z | o) = ... of the spec."""
+    out = []
+    for relation in spec.assumptions:
+        lhs = relation.lhs.expr
+        given = tuple(getattr(lhs, "given", ()))
+        out.append((str(given[0]) if given else spec.data[0], relation.rhs.expr))
+    return out
+
+
+@lru_cache(maxsize=64)
+def cases(spec: ModelSpec, K, seed: int = 0) -> tuple[str, list, int]:
+    """(family module name, valid instances with every assumption applied, instances skipped
+    because an assumption makes them no model of the family).
+
+    Each instance is checked to be a model of the family (every block a distribution, every
+    parameter in its interval) after the assumptions are applied.  Cached: the steps of a file
+    share their instances (and the values each instance caches)."""
+    family, found, skipped = _cases(spec, K, seed)
+    from importlib import import_module
+
+    params = tuple((p.name, condition_text(p.interval)) for p in spec.params)
+    valid = import_module(f"elbo_sym.engine.reference.{family}").is_valid
+    kept = [inst for inst in found if valid(inst, params)]
+    return family, kept, skipped + len(found) - len(kept)
+
+
+def _cases(spec: ModelSpec, K, seed: int) -> tuple[str, list, int]:
+    params = tuple((p.name, condition_text(p.interval)) for p in spec.params)
+    fixes = _fixes(spec)
+    if spec.family == "gaussian":
+        from elbo_sym.engine.reference import gaussian
+
+        normal = gaussian.instances(spec.D, REFERENCE_GAUSSIAN_INSTANCES, seed, params)
+        fixed, lost = gaussian.with_assumptions(normal, fixes)
+        return "gaussian", fixed, lost
+    if spec.family == "chain":
+        from elbo_sym.engine.reference import chain
+
+        k = int(K)
+        count = max(2, min(REFERENCE_INSTANCES, REFERENCE_MAX_STATES // (k * k)))
+        return "chain", chain.instances(k, count, seed, spec.data[0], params), 0
+    if spec.family == "discrete":
+        from elbo_sym.engine.reference import discrete
+
+        every_k = REFERENCE_ANY_K if K == "any" else (int(K),)
+        found: list = []
+        skipped = 0
+        for i, k in enumerate(every_k):  # K = "any": each K its own part of the list (all of it together)
+            count = max(2, min(REFERENCE_INSTANCES // len(every_k) + 1, REFERENCE_MAX_STATES // k))
+            some, lost = discrete.with_assumptions(
+                discrete.product_instances(k, count, seed, tuple(spec.data), params, offset=i * count), fixes)
+            found += some
+            skipped += lost
+        return "discrete", found, skipped
+    raise LookupError(f"no reference evaluator for the family {spec.family!r}")
+
+
+_MEMOS: dict = {}
+
+
+def _memo(spec: ModelSpec, K, seed: int, index: int) -> dict:
+    """The discrete evaluator's memo of one cached instance (bounded: cleared when it grows)."""
+    if len(_MEMOS) > 256:
+        _MEMOS.clear()
+    memo = _MEMOS.setdefault((spec, K, seed, index), {})
+    if len(memo) > 20_000:  # a long session on one model (a notebook, the repair search)
+        memo.clear()
+    return memo
+
+
+def second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int = 0) -> Opinion:
+    """Evaluate `lhs rel rhs` at valid instances of the model `spec` describes (K: the model's K,
+    "any" for every latent space) with the family's reference evaluator."""
+    from importlib import import_module
+
+    from elbo_sym.engine.reference.discrete import JudgeError
+
+    try:
+        family, found, skipped = cases(spec, K, seed)
+    except (JudgeError, LookupError, ValueError, ArithmeticError, TypeError) as error:  # TypeError: unhashable
+        return Opinion("undecided", detail=f"no instances: {error}")
+    if not found and skipped:  # no instance is a model: the step stands on assumptions no model satisfies
+        assumed = "; ".join(f"{relation.lhs.text} = {relation.rhs.text}" for relation in spec.assumptions)
+        return Opinion("disagrees", 0, 0, skipped, f"no instance is a model of the family under the assumption "
+                       f"({assumed or 'none'}): it is no distribution at any of the {skipped} instances tried")
+    module = import_module(f"elbo_sym.engine.reference.{family}")
+    decided = undecided = 0
+    reasons: list[str] = []
+    try:
+        for index, case in enumerate(found):
+            budgets.checkpoint()
+            try:
+                if family == "discrete":  # values shared by the steps of a file (a step's rhs is the next lhs)
+                    judgement = module.judge(lhs, rel, rhs, [case], memos={0: _memo(spec, K, seed, index)})
+                else:
+                    judgement = module.judge(lhs, rel, rhs, [case])
+            except BudgetExceeded:
+                raise
+            except Exception as error:  # noqa: BLE001 - outside the evaluator's reach: undecided, never agreement
+                undecided += 1
+                reasons.append(str(error) if isinstance(error, JudgeError) else f"{type(error).__name__}: {error}")
+                continue
+            failures = judgement.failures
+            if failures:
+                first = failures[0]
+                at = f" at z = {first.k}" if first.k is not None else ""
+                return Opinion("disagrees", decided, undecided, skipped,
+                               f"{first.reason} at {first.instance.describe()}{at} (lhs = {first.lhs}, "
+                               f"rhs = {first.rhs})")
+            decided += 1
+    except BudgetExceeded as error:
+        reasons.append(str(error))
+    if not decided:
+        return Opinion("undecided", 0, undecided, skipped, reasons[0] if reasons else "")
+    return Opinion("agrees", decided, undecided, skipped)
+
+
+__all__ = ["Opinion", "second_opinion", "cases", "condition_text"]

@@ -1,0 +1,291 @@
+"""The two-layer chain's reference evaluator: explicit tables, every density by brute-force
+marginalisation -- no Markov shortcuts, no unfolding.
+
+The model z2 -> z1 -> x: a table J(z1, z2) = p(z2) p(z1 | z2) p(x | z1) (and the same table
+without p(x | z1) when x is summed out); the variational table Q(z1, z2) = q(z1 | x) q(z2 | z1).
+Any density is a ratio of marginals of its table: p(A | B) = P(A u B) / P(B), P(S) = the
+table summed over the latent layers not in S.  Binders: ``Sum(f, z1)`` and ``Sum(f, z2)`` sum
+one layer (``Sum(f, z)`` both); ``E(d, f)``, ``KL(d, e)``, ``H(d)``, ``ELBO(d)`` sum over d's
+layers.  A claim with a free layer is judged at every value of it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import sympy
+
+from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, z, z1, z2
+from elbo_sym.engine.reference import discrete as arith
+from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Outcome, Undefined, relation_holds, show
+
+LAYERS = (z1, z2)
+
+
+@dataclass(frozen=True)
+class ChainInstance:
+    """prior[k] = p(z2 = k), transition[k][j] = p(z1 = j | z2 = k), likelihood[j] = p(x | z1 = j),
+    q[j] = q(z1 = j | x), q2[j][k] = q(z2 = k | z1 = j); the file's parameters."""
+
+    name: str
+    prior: tuple[Fraction, ...]
+    transition: tuple[tuple[Fraction, ...], ...]
+    likelihood: tuple[Fraction, ...]
+    q: tuple[Fraction, ...]
+    q2: tuple[tuple[Fraction, ...], ...]
+    observation: str = "x"
+    params: tuple[tuple[str, Fraction], ...] = ()
+    binders: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def K(self) -> int:
+        return len(self.prior)
+
+    def describe(self) -> str:
+        def v(t) -> str:
+            return "(" + ", ".join(show(a) for a in t) + ")"
+        parts = [f"p(z2) = {v(self.prior)}", "p(z1 | z2) = " + ", ".join(map(v, self.transition)),
+                 f"p({self.observation} | z1) = {v(self.likelihood)}", f"q(z1) = {v(self.q)}",
+                 "q(z2 | z1) = " + ", ".join(map(v, self.q2))]
+        parts += [f"{n} = {show(a)}" for n, a in self.params]
+        return f"[{self.name}] " + "; ".join(parts)
+
+    def table(self, name: str, with_x: bool) -> dict[tuple[int, int], Fraction]:
+        """The full table over (z1, z2) of the model (name "p") or of q."""
+        K = range(self.K)
+        if name == "q":
+            return {(j, k): self.q[j] * self.q2[j][k] for j in K for k in K}
+        return {(j, k): self.prior[k] * self.transition[k][j] * (self.likelihood[j] if with_x else 1)
+                for j in K for k in K}
+
+    def marginal(self, name: str, over: frozenset, with_x: bool, point: dict) -> Fraction:
+        """The table summed over the layers not in `over`, the layers in it at `point`."""
+        at = (point.get(z1) if z1 in over else None, point.get(z2) if z2 in over else None)
+        key = ("marginal", name, with_x, at)
+        known = self.binders.get(key)
+        if known is not None:
+            return known
+        table = self.binders.get((name, with_x))
+        if table is None:
+            table = self.binders[(name, with_x)] = self.table(name, with_x)
+        total = Fraction(0)
+        for (j, k), value in table.items():
+            if (z1 in over and point[z1] != j) or (z2 in over and point[z2] != k):
+                continue
+            total += value
+        self.binders[key] = total
+        return total
+
+
+def _density(d: Density, inst: ChainInstance, point: dict):
+    if d.name not in ("p", "q"):
+        raise JudgeError(f"no density named {d.name} in the two-layer chain")
+    obs = sympy.Symbol(inst.observation) if inst.observation != "x" else sympy.Symbol("x")
+    variables, given = set(d.variables), set(d.given)
+    for v in variables | given:
+        if v not in (z1, z2) and v != obs:
+            raise JudgeError(f"{v} is not a variable of the two-layer chain")
+    for v in (variables | given) - {obs}:
+        if point.get(v) is None:
+            raise JudgeError(f"{d} with {v} unbound")
+    if not variables:
+        raise JudgeError(f"{d} has no variable")
+    if d.name == "q":
+        if obs in variables:
+            raise JudgeError("q is a distribution over the latent layers")
+        given = given - {obs}
+        numerator = inst.marginal("q", frozenset(variables | given), False, point)
+        divisor = inst.marginal("q", frozenset(given), False, point)
+    else:
+        numerator = inst.marginal("p", frozenset((variables | given) - {obs}), obs in variables | given, point)
+        divisor = inst.marginal("p", frozenset(given - {obs}), obs in given, point)
+    if divisor == 0:
+        raise Undefined(f"{d}: division by zero")
+    return numerator / divisor
+
+
+def _bound(d) -> tuple:
+    if not isinstance(d, Density) or not d.variables or any(v not in LAYERS for v in d.variables):
+        raise JudgeError(f"{d} is not a distribution over the latent layers")
+    return tuple(dict.fromkeys(d.variables))
+
+
+def _assignments(layers, point: dict, K: int):
+    for values in itertools.product(range(K), repeat=len(layers)):
+        yield {**point, **dict(zip(layers, values))}
+
+
+def free_layers(e) -> frozenset:
+    if isinstance(e, Density):
+        return frozenset(v for v in (*e.variables, *e.given) if v in LAYERS)
+    if isinstance(e, LatentSum):
+        bound = set(LAYERS) if e.args[1] == z else {e.args[1]}
+        return free_layers(e.args[0]) - bound
+    if isinstance(e, Expectation):
+        return (free_layers(e.args[0]) | free_layers(e.args[1])) - set(_bound(e.args[0]))
+    if isinstance(e, (KL, Entropy, ELBO)):
+        inner = frozenset().union(*(free_layers(a) for a in e.args if isinstance(a, Density)))
+        return inner - set(_bound(e.args[0]))
+    if isinstance(e, sympy.Symbol) and e in LAYERS:
+        raise JudgeError(f"{e} may only appear inside p(...) or q(...)")
+    return frozenset().union(*(free_layers(a) for a in e.args)) if e.args else frozenset()
+
+
+def evaluate(e, inst: ChainInstance, point: dict):
+    if isinstance(e, Density):
+        return _density(e, inst, point)
+    if isinstance(e, LatentSum):
+        layers = LAYERS if e.args[1] == z else (e.args[1],)
+        if any(v not in LAYERS for v in layers):
+            raise JudgeError(f"Sum over {e.args[1]}")
+        return arith._sum([evaluate(e.args[0], inst, p) for p in _assignments(layers, point, inst.K)])
+    if isinstance(e, Expectation):
+        d, body = e.args
+        return arith._sum([arith._product((_density(d, inst, p), evaluate(body, inst, p)))
+                           for p in _assignments(_bound(d), point, inst.K)])
+    if isinstance(e, KL):
+        a, b = e.args
+        return arith._sum([_plogq(_density(a, inst, p), _density(a, inst, p), _density(b, inst, p))
+                           for p in _assignments(_bound(a), point, inst.K)])
+    if isinstance(e, Entropy):
+        (a,) = e.args
+        return arith._product((Fraction(-1), arith._sum([_plogq(_density(a, inst, p), _density(a, inst, p), 1)
+                                                         for p in _assignments(_bound(a), point, inst.K)])))
+    if isinstance(e, ELBO):
+        a = e.args[0]
+        joint = Density("p", (e.args[1], *a.variables))
+        return arith._sum([_plogq(_density(a, inst, p), _density(joint, inst, p), _density(a, inst, p))
+                           for p in _assignments(_bound(a), point, inst.K)])
+    if isinstance(e, IWAE):
+        raise JudgeError("IWAE is not defined for the two-layer chain")
+    if isinstance(e, sympy.Rational):
+        return Fraction(int(e.p), int(e.q))
+    if isinstance(e, sympy.Symbol):
+        value = dict(inst.params).get(e.name)
+        if value is None:
+            raise JudgeError(f"no value for the name {e.name}")
+        return value
+    if isinstance(e, sympy.Add):
+        return arith._sum([evaluate(a, inst, point) for a in e.args])
+    if isinstance(e, sympy.Mul):
+        return arith._product([evaluate(a, inst, point) for a in e.args])
+    if isinstance(e, sympy.Pow):
+        if not isinstance(e.exp, sympy.Integer):
+            raise JudgeError(f"non-integer exponent in {e}")
+        return arith._power(evaluate(e.base, inst, point), int(e.exp))
+    if isinstance(e, sympy.log):
+        return arith._log(evaluate(e.args[0], inst, point))
+    if isinstance(e, sympy.exp):
+        return arith._exp(evaluate(e.args[0], inst, point))
+    raise JudgeError(f"the chain judge does not know {type(e).__name__}: {e}")
+
+
+def _plogq(weight, top, bottom):
+    """weight * log(top / bottom)."""
+    return arith._product((weight, arith._log(arith._product((top, arith._power(bottom, -1))))))
+
+
+def _normalise(weights) -> tuple[Fraction, ...]:
+    total = sum(weights, Fraction(0))
+    return tuple(Fraction(w) / total for w in weights)
+
+
+def instances(K: int, count: int, seed: int = 0, observation: str = "x",
+              params: tuple[tuple[str, str], ...] = ()) -> list[ChainInstance]:
+    """`count` valid instances: random ones, q the exact posterior chain (tight), q = the prior
+    chain, one probability 1e-6 in each block, a likelihood of 1 and of 1e-6."""
+    rng = random.Random(f"reference-chain-{K}-{seed}")
+    tiny = Fraction(1, 10**6)
+
+    def dist() -> tuple[Fraction, ...]:
+        return _normalise([rng.randint(1, 97) for _ in range(K)])
+
+    def rows() -> tuple[tuple[Fraction, ...], ...]:
+        return tuple(dist() for _ in range(K))
+
+    def lik() -> tuple[Fraction, ...]:
+        return tuple(Fraction(rng.randint(1, 100), 100) for _ in range(K))
+
+    def edge(v: tuple[Fraction, ...]) -> tuple[Fraction, ...]:
+        rest = sum(v[1:], Fraction(0))
+        return (tiny,) + tuple(a * (1 - tiny) / rest for a in v[1:])
+
+    def make(name, prior, transition, likelihood, q, q2) -> ChainInstance:
+        return ChainInstance(name, prior, transition, likelihood, q, q2, observation)
+
+    def tight(name, prior, transition, likelihood) -> ChainInstance:
+        """q(z1 | x) = p(z1 | x), q(z2 | z1) = p(z2 | z1, x) = p(z2 | z1), from the table."""
+        table = {(j, k): prior[k] * transition[k][j] * likelihood[j] for j in range(K) for k in range(K)}
+        evidence = sum(table.values(), Fraction(0))
+        q = tuple(sum((table[(j, k)] for k in range(K)), Fraction(0)) / evidence for j in range(K))
+        q2 = tuple(tuple(table[(j, k)] / (q[j] * evidence) for k in range(K)) for j in range(K))
+        return make(name, prior, transition, likelihood, q, q2)
+
+    prior, transition, likelihood = dist(), rows(), lik()
+    out = [make("random 0", prior, transition, likelihood, dist(), rows()),
+           tight("q = posterior (tight)", prior, transition, likelihood),
+           make("q = prior chain", prior, transition, tuple(Fraction(1) for _ in range(K)),
+                tuple(sum((prior[k] * transition[k][j] for k in range(K)), Fraction(0)) for j in range(K)),
+                tuple(tuple(prior[k] * transition[k][j] / sum((prior[m] * transition[m][j] for m in range(K)),
+                                                              Fraction(0)) for k in range(K)) for j in range(K))),
+           make("random 1", dist(), rows(), lik(), dist(), rows()),
+           make(f"p(z2)[0] = q(z1)[0] = {tiny}", edge(dist()), rows(), lik(), edge(dist()), rows()),
+           make(f"p(z1 | z2 = 0)[0] = q(z2 | z1 = 0)[0] = {tiny}", dist(), (edge(dist()),) + rows()[1:],
+                lik(), dist(), (edge(dist()),) + rows()[1:]),
+           tight(f"l[0] = {tiny}, tight", dist(), rows(), (tiny,) + lik()[1:]),
+           make("random 2", dist(), rows(), lik(), dist(), rows())]
+    out = out[:max(1, count)]
+    samples = [(name, arith.parameter_samples(condition)) for name, condition in params]
+    if samples:
+        cycled = []
+        for i, inst in enumerate(out):
+            chosen = tuple((n, v[(i * (j + 1)) % len(v)]) for j, (n, v) in enumerate(samples))
+            cycled.append(ChainInstance(inst.name, inst.prior, inst.transition, inst.likelihood, inst.q, inst.q2,
+                                        observation, chosen))
+        out = cycled
+    return out
+
+
+def is_valid(inst: ChainInstance, params: tuple[tuple[str, str], ...] = ()) -> bool:
+    """Every block a distribution (p(z2), each p(z1 | z2 = k), q(z1 | x), each q(z2 | z1 = j)),
+    the likelihood in (0, 1], each parameter inside its interval."""
+    simplices = (inst.prior, inst.q, *inst.transition, *inst.q2)
+    if not all(len(v) == inst.K and arith.is_simplex(v) for v in simplices):
+        return False
+    values = dict(inst.params)
+    return all(0 < v <= 1 for v in inst.likelihood) and all(
+        name in values and arith.parameter_contains(condition, values[name]) for name, condition in params)
+
+
+def judge(lhs, rel: str, rhs, cases: list[ChainInstance], stop_at_first: bool = True) -> Judgement:
+    """`lhs rel rhs` at every instance, at every value of the free layers."""
+    free = sorted(free_layers(lhs) | free_layers(rhs), key=LAYERS.index)
+    result = Judgement()
+    for inst in cases:
+        for point in _assignments(tuple(free), {}, inst.K):
+            values, texts, undefined = [], [], []
+            for side in (lhs, rhs):
+                try:
+                    v = evaluate(side, inst, point)
+                    values.append(v)
+                    texts.append(show(v))
+                except Undefined as error:
+                    texts.append(f"undefined ({error})")
+                    undefined.append(str(error))
+            at = tuple(point.get(v) for v in LAYERS) if free else None
+            if undefined:
+                outcome = Outcome(inst, at, texts[0], texts[1], False,  # type: ignore[arg-type]
+                                  "undefined: " + "; ".join(undefined))
+            else:
+                ok, why = relation_holds(rel, values[0], values[1])
+                outcome = Outcome(inst, at, texts[0], texts[1], ok, why)  # type: ignore[arg-type]
+            result.outcomes.append(outcome)
+            if stop_at_first and not outcome.holds:
+                return result
+    return result
+
+
+__all__ = ["ChainInstance", "instances", "judge", "evaluate", "free_layers"]

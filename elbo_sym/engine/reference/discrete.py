@@ -1,0 +1,1132 @@
+"""The discrete family's reference evaluator: an independent judge of derivation steps.
+
+The second opinion on every ``proved`` step (:mod:`elbo_sym.engine.reference`, run by
+``check_step``) and the soundness fuzzer's judge (tests/test_fuzz_soundness.py) are this one
+code.  It evaluates parsed notation (the objects :mod:`elbo_sym.engine.parse` builds) directly on
+concrete instances of the discrete model and decides a relation there.  It shares *no*
+code with the engine: it never imports ``elbo_sym.engine.models.discrete``, ``canonical``, ``rules`` or
+``check``.  Its only inputs from the package are the notation classes themselves.
+
+Arithmetic: a value stays an exact :class:`~fractions.Fraction` as long as it is rational
+(so "log of a value <= 0" and "division by 0" are decided exactly for rational arguments);
+past a ``log``/``exp`` it becomes an interval at 60 digits, computed with mpmath's own
+outward-rounded interval primitives (``mpmath.libmp.libmpi``, the arithmetic behind
+``mpmath.iv``, called directly: faster, and no shared precision setting with the engine).
+An interval that contains 0 where a positive (log) or non-zero (divisor) value is needed
+counts as undefined: the value is 0 to 60 digits.
+
+Relations: exact values are compared exactly.  Otherwise ``=`` holds when the difference
+is within ``TOLERANCE * (1 + max(|lhs|, |rhs|))`` (1e-40: far below any genuinely false
+identity the fuzzer builds, e.g. one off by 1e-9 * q(z)); a strict ``<``/``>`` needs the
+difference to exceed that tolerance, so equality within it is a failure.
+
+The model (DESIGN.md; K states, one observation x): prior p(z=k) = pi_k, likelihood
+p(x | z=k) = l_k in (0, 1], q(z=k) = q_k; p(x, z) = pi_k l_k, p(x) = sum_k pi_k l_k,
+p(z | x) = pi_k l_k / p(x).  An expression with a free z is a claim for every z.
+
+Several observations (``data = ["x1", "x2"]``) share the prior and have their own
+likelihood p(x1 | z) and q(z | x1); ``ELBO(q(z | x1), x1)`` uses the joint p(x1, z).
+Parameters (``[params] beta = ">= 1"``) are exact numbers inside their interval: the judge
+reads the condition text itself and samples its closed bounds, points 1e-30 and 1e-9 inside
+each bound, interior points and (unbounded) huge values; ``landmarks`` adds the values
+where the step's own numbers put a zero (beta = 1/3 for beta - 1/3), and ``sign_change``
+finds a divisor that changes sign between two samples (a zero no rational sample hits,
+like beta**2 - 2).  ``K = "any"`` is judged on the instances for K = 2, 3 and 5
+(``instances_any``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import cached_property
+
+import sympy
+from mpmath.libmp import (
+    fone,
+    from_rational,
+    fzero,
+    mpf_ge,
+    mpf_le,
+    mpf_neg,
+    mpf_sign,
+    round_ceiling,
+    round_floor,
+    to_str,
+)
+from mpmath.libmp.libmpi import mpi_abs, mpi_add, mpi_div, mpi_exp, mpi_log, mpi_mid, mpi_mul, mpi_pow_int, mpi_sub
+
+from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, x, z
+
+DIGITS = 60
+TOLERANCE = Fraction(1, 10**40)
+
+Value = Fraction | tuple  # a Fraction, or an interval (lo, hi) of raw mpmath floats
+
+
+class Undefined(ArithmeticError):
+    """The expression has no real value at this instance (log of <= 0, division by 0).
+
+    `near_zero`: decided from an interval that contains 0 (not from an exact value): the
+    judge re-evaluates at higher precision before it believes it."""
+
+    def __init__(self, message: str, near_zero: bool = False):
+        super().__init__(message)
+        self.near_zero = near_zero
+
+
+class JudgeError(ValueError):
+    """The judge cannot interpret the expression (outside the vocabulary, free z misuse)."""
+
+
+# ----------------------------------------------------------------------------- instances
+
+
+@dataclass(frozen=True)
+class Instance:
+    """Concrete parameters: prior, likelihood and q of the first observation (q None until an
+    assumption fixes it); `more`: (likelihood, q) of each further observation; `params`:
+    (name, value) of each [params] parameter."""
+
+    name: str
+    prior: tuple[Fraction, ...]
+    likelihood: tuple[Fraction, ...]
+    q: tuple | None
+    observations: tuple[str, ...] = ("x",)
+    more: tuple = ()
+    params: tuple[tuple[str, Fraction], ...] = ()
+
+    @property
+    def K(self) -> int:
+        return len(self.prior)
+
+    def likelihood_of(self, o: str) -> tuple[Fraction, ...]:
+        i = self.observations.index(o)
+        return self.likelihood if i == 0 else self.more[i - 1][0]
+
+    def q_of(self, o: str):
+        i = self.observations.index(o)
+        return self.q if i == 0 else self.more[i - 1][1]
+
+    def with_q(self, o: str, q) -> Instance:
+        i = self.observations.index(o)
+        if i == 0:
+            return Instance(self.name, self.prior, self.likelihood, q, self.observations, self.more, self.params)
+        more = list(self.more)
+        more[i - 1] = (more[i - 1][0], q)
+        return Instance(self.name, self.prior, self.likelihood, self.q, self.observations, tuple(more), self.params)
+
+    def with_params(self, params, name: str | None = None) -> Instance:
+        return Instance(name or self.name, self.prior, self.likelihood, self.q, self.observations, self.more,
+                        tuple(params))
+
+    @cached_property
+    def evidence(self) -> Fraction:
+        return self.evidence_of(self.observations[0])
+
+    def evidence_of(self, o: str) -> Fraction:
+        return sum((a * b for a, b in zip(self.prior, self.likelihood_of(o))), Fraction(0))
+
+    def posterior(self, o: str | None = None) -> tuple[Fraction, ...]:
+        o = o or self.observations[0]
+        e = self.evidence_of(o)
+        return tuple(a * b / e for a, b in zip(self.prior, self.likelihood_of(o)))
+
+    @cached_property
+    def binders(self) -> dict:
+        """KL, H and ELBO of the distributions of z at this instance (a handful, computed once)."""
+        return {}
+
+    @cached_property
+    def values(self) -> dict:
+        """The parameters' values by name."""
+        return dict(self.params)
+
+    @cached_property
+    def scalars(self) -> dict:
+        """p(o) of each observation, by signature."""
+        return {("p", (_symbol(o),), ()): self.evidence_of(o) for o in self.observations}
+
+    @cached_property
+    def tables(self) -> dict:
+        """Each density of z at every k (exact fractions; q as given), by signature."""
+        out: dict[tuple, tuple] = {_P_Z: self.prior}
+        for o in self.observations:
+            s = _symbol(o)
+            likelihood = self.likelihood_of(o)
+            joint = tuple(a * b for a, b in zip(self.prior, likelihood))
+            e = self.evidence_of(o)
+            out[("p", (s, z), ())] = joint
+            out[("p", (s,), (z,))] = likelihood
+            out[("p", (z,), (s,))] = tuple(j / e for j in joint)
+            q = self.q_of(o)
+            if q is not None:
+                out[("q", (z,), (s,))] = q
+                if len(self.observations) == 1:
+                    out[_Q_Z] = q
+        return out
+
+    def describe(self) -> str:
+        parts = [f"prior = ({', '.join(map(str, self.prior))})"]
+        for o in self.observations:
+            given = "" if len(self.observations) == 1 else f"[{o}]"
+            parts.append(f"likelihood{given} = ({', '.join(map(str, self.likelihood_of(o)))})")
+            q = self.q_of(o)
+            if q is not None:
+                parts.append(f"q{given} = ({', '.join(show(v) for v in q)})")
+        parts += [f"{n} = {show(v)}" for n, v in self.params]
+        return f"[{self.name}] " + ", ".join(parts)
+
+    def toml(self, with_q: bool = True) -> str:
+        """The instance as an [[example]] table (leave q out when an assumption fixes it)."""
+        def vector(values) -> str:
+            return "[" + ", ".join(f'"{v}"' for v in values) + "]"
+
+        def per(get) -> str:
+            if len(self.observations) == 1:
+                return vector(get(self.observations[0]))
+            return "{ " + ", ".join(f"{o} = {vector(get(o))}" for o in self.observations) + " }"
+
+        lines = ["[[example]]", f"prior = {vector(self.prior)}", f"likelihood = {per(self.likelihood_of)}"]
+        qs = [self.q_of(o) for o in self.observations]
+        if with_q and all(q is not None and all(isinstance(v, Fraction) for v in q) for q in qs):
+            lines.append(f"q = {per(self.q_of)}")
+        if self.params:
+            lines.append("params = { " + ", ".join(f'{n} = "{v}"' for n, v in self.params) + " }")
+        return "\n".join(lines)
+
+
+def _symbol(o: str):
+    return x if o == "x" else sympy.Symbol(o)
+
+
+def _normalise(weights) -> tuple[Fraction, ...]:
+    total = sum(weights, Fraction(0))
+    return tuple(Fraction(w) / total for w in weights)
+
+
+def _with_coordinate(base: tuple[Fraction, ...], j: int, value: Fraction) -> tuple[Fraction, ...]:
+    """`base` with coordinate j set to `value` and the rest rescaled to sum to 1 - value."""
+    rest = sum(v for i, v in enumerate(base) if i != j)
+    return tuple(value if i == j else v * (1 - value) / rest for i, v in enumerate(base))
+
+
+BOUNDARY = (Fraction(1, 10**3), Fraction(1, 10**9), Fraction(1, 10**30))
+
+
+def instances(K: int, seed: int = 0, observations: tuple[str, ...] = ("x",),
+              params: tuple[tuple[str, str], ...] = ()) -> list[Instance]:
+    """The judge's instances for K states: lesson-like, random, tight, q = prior, boundary;
+    with several observations (their own likelihoods and q's, crossed posteriors, ...) and
+    with every parameter sampled in its interval (`params`: (name, condition text))."""
+    out = _one_observation(K, seed)
+    if tuple(observations) != ("x",):
+        out = _several_observations(out, tuple(observations), seed)
+    if params:
+        out = _with_params(out, tuple(params))
+    return out
+
+
+ANY_K = (2, 3, 5)
+"""A `K = "any"` statement is judged on the explicit models with these K."""
+
+
+def instances_any(seed: int = 0, observations: tuple[str, ...] = ("x",),
+                  params: tuple[tuple[str, str], ...] = ()) -> list[Instance]:
+    """The instances for every K in ANY_K (a claim for every latent space)."""
+    return [inst for K in ANY_K for inst in instances(K, seed, observations, params)]
+
+
+def _one_observation(K: int, seed: int) -> list[Instance]:
+    rng = random.Random(f"soundness-judge-{K}-{seed}")
+
+    def dist() -> tuple[Fraction, ...]:
+        return _normalise([rng.randint(1, 97) for _ in range(K)])
+
+    def lik() -> tuple[Fraction, ...]:
+        return tuple(Fraction(rng.randint(1, 100), 100) for _ in range(K))
+
+    lesson = _one_observation_lesson(K)
+    uniform = tuple(Fraction(1, K) for _ in range(K))
+    out: list[Instance] = []
+
+    def add(name, prior, likelihood, q):
+        out.append(Instance(name, tuple(prior), tuple(likelihood), tuple(q)))
+
+    def post(prior, likelihood):
+        return Instance("", tuple(prior), tuple(likelihood), None).posterior()
+
+    prior, likelihood, q = lesson
+    add("lesson", prior, likelihood, q)
+    add("lesson, q = posterior (tight)", prior, likelihood, post(prior, likelihood))
+    add("lesson, q = prior", prior, likelihood, prior)
+    for n in range(4):
+        add(f"random {n}", dist(), lik(), dist())
+    p0, l0 = dist(), lik()
+    add("random, q = posterior (tight)", p0, l0, post(p0, l0))
+    add("random, q = prior", p0, l0, p0)
+    add("uniform", uniform, tuple(Fraction(1, 2) for _ in range(K)), uniform)
+    add("all l = 1", p0, tuple(Fraction(1) for _ in range(K)), dist())
+    add("all l = 1, q = posterior = prior", p0, tuple(Fraction(1) for _ in range(K)), p0)
+    for eps in BOUNDARY:
+        for j in range(K):
+            pb = _with_coordinate(dist(), j, eps)
+            add(f"prior[{j}] = {eps}", pb, lik(), dist())
+            add(f"q[{j}] = {eps}", dist(), lik(), _with_coordinate(dist(), j, eps))
+        pb, lb = _with_coordinate(dist(), 0, eps), lik()
+        add(f"prior[0] = q[0] = {eps}", pb, lb, pb)
+        add(f"prior[0] = {eps}, q = posterior", pb, lb, post(pb, lb))
+        qb = _with_coordinate(dist(), K - 1, eps)
+        add(f"q[{K - 1}] = {eps}, prior[0] = {eps}", _with_coordinate(dist(), 0, eps), lik(), qb)
+    tiny = Fraction(1, 10**9)
+    for j in (0, K - 1):
+        edge = list(lik())
+        edge[j] = tiny
+        add(f"l[{j}] = 1e-9", dist(), edge, dist())
+        edge = list(lik())
+        edge[j] = Fraction(1)
+        add(f"l[{j}] = 1", dist(), edge, dist())
+    ratio = [Fraction(1), tiny] + [Fraction(1, 2)] * (K - 2)
+    p1 = dist()
+    add("likelihood ratio 1e9", p1, ratio, dist())
+    add("likelihood ratio 1e9, q = posterior", p1, ratio, post(p1, ratio))
+    add("likelihood ratio 1e9, q = prior", p1, ratio, p1)
+    add("uniform prior, l = 1", uniform, tuple(Fraction(1) for _ in range(K)), dist())
+    return out
+
+
+def product_instances(K: int, count: int, seed: int = 0, observations: tuple[str, ...] = ("x",),
+                      params: tuple[tuple[str, str], ...] = (), offset: int = 0) -> list[Instance]:
+    """At most `count` instances for the product path's second opinion (a few ms per step, any K
+    up to 2000): the lesson-like one, its tight case, q = prior, random ones, probabilities 1e-6
+    and likelihoods 1 and 1e-6 -- each further observation with its own likelihood and q (tight
+    where the first is), each parameter cycling through its samples (bounds included).  `offset`
+    starts further down that list (so that several K together visit all of it)."""
+    rng = random.Random(f"reference-{K}-{seed}-{len(observations)}")
+    tiny = Fraction(1, 10**6)
+
+    def dist() -> tuple[Fraction, ...]:
+        return _normalise([rng.randint(1, 97) for _ in range(K)])
+
+    def lik() -> tuple[Fraction, ...]:
+        return tuple(Fraction(rng.randint(1, 100), 100) for _ in range(K))
+
+    def post(prior, likelihood):
+        return Instance("", tuple(prior), tuple(likelihood), None).posterior()
+
+    lesson = _one_observation_lesson(K)
+    prior, likelihood, _ = lesson
+    edge = list(lik())
+    edge[0], edge[-1] = tiny, Fraction(1)
+    ones = tuple(Fraction(1) for _ in range(K))
+    p0, l0 = dist(), lik()
+    plans = [("lesson", prior, likelihood, "q", lesson[2]), ("lesson, q = posterior (tight)", prior, likelihood,
+                                                            "tight", None),
+             ("random, q = prior", p0, l0, "prior", None), ("random", dist(), lik(), "q", dist()),
+             (f"prior[0] = {tiny}", _with_coordinate(dist(), 0, tiny), lik(), "q", dist()),
+             (f"q[{K - 1}] = {tiny}", dist(), lik(), "q", _with_coordinate(dist(), K - 1, tiny)),
+             (f"l[0] = {tiny}, l[{K - 1}] = 1, q = posterior", p0, tuple(edge), "tight", None),
+             ("all l = 1", dist(), ones, "q", dist()), ("random, q = posterior (tight)", p0, l0, "tight", None),
+             ("random 2", dist(), lik(), "q", dist())]
+    out = []
+    chosen = [plans[(offset + i) % len(plans)] for i in range(min(max(1, count), len(plans)))]
+    for name, pr, li, how, q in chosen:
+        likelihoods = [li] + [lik() for _ in observations[1:]]
+        if how == "tight":
+            qs = [post(pr, one) for one in likelihoods]
+        elif how == "prior":
+            qs = [pr] * len(observations)
+        else:
+            qs = [q] + [dist() for _ in observations[1:]]
+        out.append(Instance(name, tuple(pr), tuple(likelihoods[0]), tuple(qs[0]), tuple(observations),
+                            tuple((tuple(a), tuple(b)) for a, b in zip(likelihoods[1:], qs[1:]))))
+    if params:
+        samples = [(name, parameter_samples(condition)) for name, condition in params]
+        cycled = []
+        for i, inst in enumerate(out):
+            picked = [(name, values[(i * (j + 1)) % len(values)]) for j, (name, values) in enumerate(samples)]
+            cycled.append(inst.with_params(picked))
+        for name, values in samples:  # the lesson at every sample of each parameter
+            others = [(n, v[0]) for n, v in samples if n != name]
+            cycled += [out[0].with_params(others + [(name, v)], f"lesson; {name} = {v}") for v in values]
+        out = cycled
+    return out
+
+
+def _one_observation_lesson(K: int) -> tuple[tuple[Fraction, ...], ...]:
+    """The lesson's prior, likelihood and q (K = 2), or a lesson-like K-state one."""
+    if K == 2:
+        return (Fraction(3, 4), Fraction(1, 4)), (Fraction(1, 5), Fraction(3, 5)), (Fraction(1, 3), Fraction(2, 3))
+    return (_normalise([Fraction(3, 4), Fraction(1, 8)] + [Fraction(1, 8 * (K - 2))] * (K - 2)),
+            tuple(Fraction(1 + (2 * k) % 9, 10) for k in range(K)), _normalise(range(1, K + 1)))
+
+
+def _several_observations(base: list[Instance], observations: tuple[str, ...], seed: int) -> list[Instance]:
+    """The one-observation instances, the further observations given their own likelihood and
+    q (tight where the first is tight, the prior where it is the prior); then the cases only
+    several observations have: q(z | x1) = p(z | x2) crossed, equal likelihoods (equal
+    posteriors), one observation tight only, p(x2) = 1, and boundary values in x2's blocks."""
+    K = base[0].K
+    rng = random.Random(f"soundness-judge-data-{K}-{seed}-{len(observations)}")
+
+    def dist() -> tuple[Fraction, ...]:
+        return _normalise([rng.randint(1, 97) for _ in range(K)])
+
+    def lik() -> tuple[Fraction, ...]:
+        return tuple(Fraction(rng.randint(1, 100), 100) for _ in range(K))
+
+    def make(name, prior, likelihoods, qs):
+        return Instance(name, tuple(prior), tuple(likelihoods[0]), tuple(qs[0]), observations,
+                        tuple((tuple(l), tuple(q)) for l, q in zip(likelihoods[1:], qs[1:])))
+
+    def post(prior, likelihood):
+        return Instance("", tuple(prior), tuple(likelihood), None).posterior()
+
+    out = []
+    n = len(observations)
+    for inst in base:
+        likelihoods = [inst.likelihood] + [lik() for _ in range(n - 1)]
+        if inst.q == inst.posterior():
+            qs = [post(inst.prior, l) for l in likelihoods]
+        elif inst.q == inst.prior:
+            qs = [inst.prior] * n
+        else:
+            qs = [inst.q] + [dist() for _ in range(n - 1)]
+        out.append(make(inst.name, inst.prior, likelihoods, qs))
+    for inst in base[:6]:  # lesson-like and random ones
+        likelihoods = [inst.likelihood] + [lik() for _ in range(n - 1)]
+        posts = [post(inst.prior, l) for l in likelihoods]
+        out.append(make(f"{inst.name}; q(z | x_i) = p(z | x_i+1) crossed", inst.prior, likelihoods,
+                        posts[1:] + posts[:1]))
+        out.append(make(f"{inst.name}; equal likelihoods", inst.prior, [inst.likelihood] * n, [inst.q] * n))
+        out.append(make(f"{inst.name}; last observation tight only", inst.prior, likelihoods,
+                        [inst.q] * (n - 1) + [posts[-1]]))
+        out.append(make(f"{inst.name}; p(last observation) = 1", inst.prior,
+                        likelihoods[:-1] + [tuple(Fraction(1) for _ in range(K))], [dist() for _ in range(n)]))
+    for eps in BOUNDARY:
+        for j in range(K):
+            likelihoods = [lik() for _ in range(n)]
+            likelihoods[-1] = tuple(eps if k == j else v for k, v in enumerate(likelihoods[-1]))
+            out.append(make(f"l[last][{j}] = {eps}", dist(), likelihoods, [dist() for _ in range(n)]))
+            qs = [dist() for _ in range(n)]
+            qs[-1] = _with_coordinate(qs[-1], j, eps)
+            out.append(make(f"q[last][{j}] = {eps}", dist(), [lik() for _ in range(n)], qs))
+    return out
+
+
+_ONE_SIDED = re.compile(r"\s*(>=|<=|>|<)\s*([+-]?\d+(?:/\d+)?)\s*")
+_TWO_SIDED = re.compile(r"\s*in\s*([\[(])\s*([+-]?\d+(?:/\d+)?)\s*,\s*([+-]?\d+(?:/\d+)?)\s*([\])])\s*")
+PARAM_OFFSETS = (Fraction(1, 10**30), Fraction(1, 10**9), Fraction(1, 2), Fraction(1), Fraction(3), Fraction(10**6))
+"""How far inside an unbounded interval's bound the samples lie (the bound itself when closed)."""
+
+
+def parameter_samples(condition: str) -> tuple[Fraction, ...]:
+    """Values of a parameter inside its interval, read from the condition text (">= 1",
+    "> 0", "< 0", "in (0, 1)", "in [1/2, 2]", "real"): closed bounds, 1e-30 and 1e-9
+    inside each bound, interior points, huge values when unbounded."""
+    text = condition.strip()
+    if text == "real":
+        return tuple(sorted({sign * v for v in (Fraction(0),) + PARAM_OFFSETS[1:] for sign in (1, -1)}))
+    one = _ONE_SIDED.fullmatch(text)
+    if one:
+        op, b = one.group(1), Fraction(one.group(2))
+        sign = 1 if op in (">=", ">") else -1
+        return tuple(([b] if op in (">=", "<=") else []) + [b + sign * d for d in PARAM_OFFSETS])
+    two = _TWO_SIDED.fullmatch(text)
+    if two:
+        lo, hi = Fraction(two.group(2)), Fraction(two.group(3))
+        if not lo < hi:
+            raise JudgeError(f"empty interval {condition!r}")
+        w = hi - lo
+        inner = [lo + w * t for t in (Fraction(1, 10**30), Fraction(1, 10**9), Fraction(1, 4), Fraction(1, 2),
+                                      Fraction(3, 4))]
+        inner += [hi - w * Fraction(1, 10**9), hi - w * Fraction(1, 10**30)]
+        return tuple(([lo] if two.group(1) == "[" else []) + inner + ([hi] if two.group(4) == "]" else []))
+    raise JudgeError(f"the judge cannot read the condition {condition!r}")
+
+
+def parameter_contains(condition: str, v: Fraction) -> bool:
+    """v lies in the interval the condition text describes."""
+    text = condition.strip()
+    if text == "real":
+        return True
+    one = _ONE_SIDED.fullmatch(text)
+    if one:
+        b = Fraction(one.group(2))
+        return {">=": v >= b, ">": v > b, "<=": v <= b, "<": v < b}[one.group(1)]
+    two = _TWO_SIDED.fullmatch(text)
+    if two:
+        lo, hi = Fraction(two.group(2)), Fraction(two.group(3))
+        return (lo <= v if two.group(1) == "[" else lo < v) and (v <= hi if two.group(4) == "]" else v < hi)
+    raise JudgeError(f"the judge cannot read the condition {condition!r}")
+
+
+CORE = 6
+"""Instances (the first ones: the lesson's, its tight case, q = prior, three random ones)
+judged with every combination of parameter values; the rest take the combinations in turn."""
+
+
+def landmarks(*exprs) -> tuple[Fraction, ...]:
+    """Parameter values where the expressions' own numbers put a zero: +-c and +-c1/c2 for
+    the rational constants c of the expressions (and 0, 1).  beta - 1/3 vanishes at 1/3,
+    2 beta - 3 at 3/2: values a fixed grid of samples misses."""
+    constants = {Fraction(0), Fraction(1)}
+    for e in exprs:
+        for node in sympy.preorder_traversal(e):
+            if isinstance(node, sympy.Rational) and abs(int(node.p)) <= 10**6 and int(node.q) <= 10**6:
+                constants.add(abs(Fraction(int(node.p), int(node.q))))
+    values = {a / b for a in constants for b in constants if b}
+    return tuple(sorted(values | {-v for v in values}))
+
+
+LANDMARK_CORE = 4
+"""Instances (lesson, lesson tight, lesson q = prior, random) that visit the landmarks."""
+
+
+def with_landmarks(base: list[Instance], params: tuple[tuple[str, str], ...], values) -> list[Instance]:
+    """Extra instances: each parameter at each landmark value inside its interval (and not
+    already a sample), the others at their first sample, on the first LANDMARK_CORE instances."""
+    samples = {name: parameter_samples(condition) for name, condition in params}
+    core, seen = [], set()
+    for inst in base:
+        key = (inst.prior, inst.likelihood, inst.q, inst.more)
+        if key not in seen:
+            seen.add(key)
+            core.append(inst)
+        if len(core) == LANDMARK_CORE:
+            break
+    out = []
+    for name, condition in params:
+        for v in values:
+            if v in samples[name] or not parameter_contains(condition, v):
+                continue
+            chosen = [(n, v if n == name else samples[n][0]) for n, _ in params]
+            out += [inst.with_params(chosen, f"{inst.name}; {name} = {v} (a landmark)") for inst in core]
+    return out
+
+
+def _with_params(base: list[Instance], params: tuple[tuple[str, str], ...]) -> list[Instance]:
+    names = [name for name, _ in params]
+    combos = list(itertools.product(*(parameter_samples(condition) for _, condition in params)))
+    core = max(2, CORE // max(1, len(params) ** 2))
+    out = []
+    for i, inst in enumerate(base):
+        chosen = combos if i < core else [combos[i % len(combos)]]
+        for values in chosen:
+            out.append(inst.with_params(zip(names, values)))
+    return out
+
+
+def assumed(base: list[Instance], q_expr) -> list[Instance]:
+    """The instances with q fixed by assumptions: `q_expr` fixes q(z) (of the first
+    observation), or is a list of (observation, expression) pairs, q(z | o) = expression.
+    Distinct (prior, likelihoods, parameters) only."""
+    fixes = list(q_expr) if isinstance(q_expr, (list, tuple)) else [(None, q_expr)]
+    seen, out = set(), []
+    for inst in base:
+        key = (inst.prior, inst.likelihood, tuple(l for l, _ in inst.more), inst.params)
+        if key in seen:
+            continue
+        seen.add(key)
+        free = inst
+        for o, _ in fixes:
+            free = free.with_q(o or inst.observations[0], None)
+        fixed = free
+        for o, expr in fixes:
+            q = tuple(evaluate(expr, free, k) for k in range(inst.K))
+            if not all(_positive(v) for v in q) or not _is_one(_sum(q)):
+                raise JudgeError(f"the assumption q = {expr} is not a distribution at {free.describe()}")
+            fixed = fixed.with_q(o or inst.observations[0], q)
+        out.append(fixed)
+    return out
+
+
+def is_simplex(values) -> bool:
+    """Every entry > 0 and the entries sum to 1 (exactly, or within TOLERANCE for intervals)."""
+    return bool(values) and all(_positive(v) for v in values) and _is_one(_sum(values))
+
+
+def is_valid(inst: Instance, params: tuple[tuple[str, str], ...] = ()) -> bool:
+    """The instance is a model of the family: p(z) and each q(z | o) distributions, each
+    likelihood in (0, 1], each parameter inside its interval."""
+    if not is_simplex(inst.prior):
+        return False
+    for o in inst.observations:
+        q = inst.q_of(o)
+        if q is None or len(q) != inst.K or not is_simplex(q):
+            return False
+        likelihood = inst.likelihood_of(o)
+        if len(likelihood) != inst.K or not all(0 < v <= 1 for v in likelihood):
+            return False
+    values = dict(inst.params)
+    return all(name in values and parameter_contains(condition, values[name]) for name, condition in params)
+
+
+def with_assumptions(cases: list[Instance], fixes) -> tuple[list[Instance], int]:
+    """(the instances with each q fixed by its assumption, how many were skipped because an
+    assumption is not a distribution there).  `fixes`: (observation, expression) pairs,
+    evaluated by this judge (never by the engine's unfolding)."""
+    out, skipped = [], 0
+    for inst in cases:
+        free = inst
+        for o, _ in fixes:
+            free = free.with_q(o, None)
+        fixed = free
+        try:
+            for o, expr in fixes:
+                q = tuple(evaluate(expr, fixed, k) for k in range(inst.K))
+                if not all(_positive(v) for v in q) or not _is_one(_sum(q)):
+                    raise Undefined(f"q(z | {o}) = {expr} is not a distribution")
+                fixed = fixed.with_q(o, q)
+        except Undefined:
+            skipped += 1
+            continue
+        out.append(fixed)
+    return out, skipped
+
+
+# ----------------------------------------------------------------------------- arithmetic
+#
+# Intervals are pairs (lo, hi) of raw mpmath floats (mpmath.libmp), outward rounded at
+# PREC bits by mpmath's own interval primitives (libmpi); this is what mpmath.iv does,
+# without its per-operation conversion overhead.
+
+PREC = 210  # bits; 60 decimal digits need 203
+RETRY_PRECISIONS = (700, 2300)
+"""Bits for re-deciding "0 to 60 digits": a genuinely tiny positive value (1 - exp(-1e-90))
+separates from 0 there, a genuine 0 does not."""
+
+
+@contextmanager
+def _precision(bits: int):
+    global PREC
+    saved, PREC = PREC, bits
+    try:
+        yield
+    finally:
+        PREC = saved
+
+
+def _digits() -> int:
+    return int(PREC * 0.30103)
+_TOL = (from_rational(1, 10**40, PREC, round_floor), from_rational(1, 10**40, PREC, round_ceiling))
+_ONE = (fone, fone)
+
+
+_CONVERTED: dict = {}
+
+
+def _iv(v):
+    if isinstance(v, Fraction):
+        n, d = v.numerator, v.denominator
+        known = _CONVERTED.get((n, d, PREC))
+        if known is None:
+            if len(_CONVERTED) > 100_000:
+                _CONVERTED.clear()
+            known = _CONVERTED[(n, d, PREC)] = (from_rational(n, d, PREC, round_floor),
+                                          from_rational(n, d, PREC, round_ceiling))
+        return known
+    return v
+
+
+def _sum(values) -> Value:
+    values = list(values)
+    if all(isinstance(v, Fraction) for v in values):
+        return sum(values, Fraction(0))
+    total = (fzero, fzero)
+    for v in values:
+        total = mpi_add(total, _iv(v), PREC)
+    return total
+
+
+def _product(values) -> Value:
+    values = list(values)
+    if any(isinstance(v, Fraction) and v == 0 for v in values):
+        return Fraction(0)  # 0 times a (defined, finite) value is exactly 0
+    if all(isinstance(v, Fraction) for v in values):
+        out = Fraction(1)
+        for v in values:
+            out *= v
+        return out
+    total = _ONE
+    for v in values:
+        total = mpi_mul(total, _iv(v), PREC)
+    return total
+
+
+def _contains_zero(v) -> bool:
+    return mpf_sign(v[0]) <= 0 <= mpf_sign(v[1])
+
+
+def _positive(v) -> bool:
+    return v > 0 if isinstance(v, Fraction) else mpf_sign(v[0]) > 0
+
+
+def _within(v, tol) -> bool:
+    """Some point of interval v lies in [-tol, tol]."""
+    return mpf_le(v[0], tol) and mpf_ge(v[1], mpf_neg(tol))
+
+
+def _is_one(v) -> bool:
+    if isinstance(v, Fraction):
+        return v == 1
+    return _within(mpi_sub(v, _ONE, PREC), _TOL[1])
+
+
+def show(v) -> str:
+    """A value for humans: the exact fraction (short ones) or 25 significant digits."""
+    if isinstance(v, Fraction):
+        text = str(v)
+        if len(text) <= 40:
+            return text
+        v = _iv(v)
+    return to_str(mpi_mid(v, PREC), 25)
+
+
+def _power(base: Value, n: int) -> Value:
+    if isinstance(base, Fraction):
+        if base == 0 and n < 0:
+            raise Undefined("division by zero")
+        return base**n
+    if n < 0 and _contains_zero(base):
+        raise Undefined(f"division by a value that is 0 to {_digits()} digits ({show(base)})", True)
+    if n == 0:
+        return Fraction(1)
+    if n < 0:
+        return mpi_div(_ONE, mpi_pow_int(base, -n, PREC), PREC)
+    return mpi_pow_int(base, n, PREC)
+
+
+def _log(v: Value) -> Value:
+    if isinstance(v, Fraction):
+        if v <= 0:
+            raise Undefined(f"log of {v}")
+        if v == 1:
+            return Fraction(0)
+        return mpi_log(_iv(v), PREC)
+    if mpf_sign(v[1]) <= 0:
+        raise Undefined(f"log of a negative value ({show(v)})")
+    if mpf_sign(v[0]) <= 0:
+        raise Undefined(f"log of a value that is 0 to {_digits()} digits ({show(v)})", True)
+    return mpi_log(v, PREC)
+
+
+def _exp(v: Value) -> Value:
+    if isinstance(v, Fraction) and v == 0:
+        return Fraction(1)
+    return mpi_exp(_iv(v), PREC)
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+_P_Z = ("p", (z,), ())
+_Q_Z = ("q", (z,), ())
+
+
+_SIGNATURES: dict = {}
+
+
+def _signature(d: Density) -> tuple:
+    known = _SIGNATURES.get(id(d))
+    if known is not None and known[0] is d:
+        return known[1]
+    variables, given = tuple(d.variables), tuple(d.given)
+    if d.name == "p" and len(variables) == 2 and z in variables and not given:
+        variables = (variables[0] if variables[1] == z else variables[1], z)  # p(z, x) is p(x, z)
+    signature = (d.name, variables, given)
+    if len(_SIGNATURES) > 100_000:
+        _SIGNATURES.clear()
+    _SIGNATURES[id(d)] = (d, signature)  # keyed by identity (structural == is slow); d pinned
+    return signature
+
+
+def has_free_z(e) -> bool:
+    """z occurs outside every binder (Sum, E, KL, H, ELBO bind it): a claim for every z."""
+    if isinstance(e, (LatentSum, Expectation, KL, Entropy, ELBO, IWAE)):
+        return False
+    if isinstance(e, Density):
+        return z in e.variables or z in e.given
+    return any(has_free_z(a) for a in e.args)
+
+
+def _density(d: Density, inst: Instance, k: int | None) -> Value:
+    sig = _signature(d)
+    scalar = inst.scalars.get(sig)
+    if scalar is not None:
+        return scalar
+    if z not in sig[1] + sig[2]:
+        raise JudgeError(f"unknown density {d}")
+    if k is None:
+        raise JudgeError(f"{d} with z unbound")
+    table = inst.tables.get(sig)
+    if table is None:
+        raise JudgeError(f"{d} is not given at this instance (unknown observation, or q not given)")
+    return table[k]
+
+
+def _distribution(d, inst: Instance) -> tuple[Value, ...]:
+    if not isinstance(d, Density) or tuple(d.variables) != (z,):
+        raise JudgeError(f"{d} is not a distribution over z")
+    return tuple(_density(d, inst, j) for j in range(inst.K))
+
+
+_FREE: dict = {}
+
+
+def evaluate(e, inst: Instance, k: int | None = None, memo: dict | None = None) -> Value:
+    """The value of `e` at the instance, with z bound to k (None: z unbound).
+
+    Raises Undefined where the expression (or any part of it) has no real value."""
+    memo = {} if memo is None else memo
+    ident = id(e)
+    known = _FREE.get(ident)
+    if known is None or known[0] is not e:
+        if len(_FREE) > 200_000:
+            _FREE.clear()
+        known = _FREE[ident] = (e, has_free_z(e))  # keyed by identity, e pinned
+    memo[("alive", ident)] = e  # pin e: its id stays unique while the memo lives
+    key = (ident, k if known[1] else None)
+    hit = memo.get(key)
+    if hit is not None:
+        if isinstance(hit, Undefined):
+            raise hit
+        return hit
+    try:
+        handler = _HANDLERS.get(type(e))
+        if handler is None:
+            handler = _handler(e)
+        value = handler(e, inst, k, memo)
+    except Undefined as error:
+        memo[key] = error
+        raise
+    memo[key] = value
+    return value
+
+
+def _eval_density(e, inst, k, memo):
+    return _density(e, inst, k)
+
+
+def _eval_sum(e, inst, k, memo):
+    if e.args[1] != z:
+        raise JudgeError("Sum over something other than z")
+    body = e.args[0]
+    return _sum([evaluate(body, inst, j, memo) for j in range(inst.K)])
+
+
+def _eval_expectation(e, inst, k, memo):
+    weights = _distribution(e.args[0], inst)
+    body = e.args[1]
+    return _sum([_product((w, evaluate(body, inst, j, memo))) for j, w in enumerate(weights)])
+
+
+def _cached(inst: Instance, key, compute):
+    key = key + (PREC,)
+    known = inst.binders.get(key)
+    if known is None:
+        try:
+            known = compute()
+        except Undefined as error:
+            known = error
+        inst.binders[key] = known
+    if isinstance(known, Undefined):
+        raise known
+    return known
+
+
+def _eval_kl(e, inst, k, memo):
+    def compute():
+        a, b = (_distribution(d, inst) for d in e.args)
+        return _sum([_product((a[j], _log(_product((a[j], _power(b[j], -1)))))) for j in range(inst.K)])
+    return _cached(inst, ("KL",) + tuple(_signature(d) for d in e.args), compute)
+
+
+def _eval_entropy(e, inst, k, memo):
+    def compute():
+        a = _distribution(e.args[0], inst)
+        return _product((Fraction(-1), _sum([_product((a[j], _log(a[j]))) for j in range(inst.K)])))
+    return _cached(inst, ("H", _signature(e.args[0])), compute)
+
+
+def _eval_elbo(e, inst, k, memo):
+    observation = e.args[1]
+
+    def compute():
+        a = _distribution(e.args[0], inst)
+        joint = inst.tables.get(("p", (observation, z), ()))
+        if joint is None:
+            raise JudgeError(f"ELBO about an unknown observation {observation}")
+        return _sum([_product((a[j], _log(_product((joint[j], _power(a[j], -1)))))) for j in range(inst.K)])
+    return _cached(inst, ("ELBO", _signature(e.args[0]), observation), compute)
+
+
+MAX_IWAE_DRAWS = 20_000
+"""IWAE(q, k) is enumerated over its K**k draws up to this many; beyond, the judge cannot say."""
+
+
+def _eval_iwae(e, inst, k, memo):
+    """E over z_1..z_k drawn independently from q of log((1/k) sum_i p(x, z_i) / q(z_i)), by
+    enumerating every one of the K**k draws."""
+    samples, observation = e.args[1], e.args[2]
+    if not isinstance(samples, sympy.Integer) or int(samples) < 1:
+        raise JudgeError(f"IWAE needs a whole number of samples >= 1, not {samples}")
+    draws = int(samples)
+    if inst.K ** draws > MAX_IWAE_DRAWS:
+        raise JudgeError(f"IWAE with K**k = {inst.K}**{draws} draws (at most {MAX_IWAE_DRAWS})")
+
+    def compute():
+        a = _distribution(e.args[0], inst)
+        joint = inst.tables.get(("p", (observation, z), ()))
+        if joint is None:
+            raise JudgeError(f"IWAE about an unknown observation {observation}")
+        ratios = [_product((joint[j], _power(a[j], -1))) for j in range(inst.K)]
+        terms = []
+        for draw in itertools.product(range(inst.K), repeat=draws):
+            weight = _product([a[j] for j in draw])
+            mean = _product((_sum([ratios[j] for j in draw]), Fraction(1, draws)))
+            terms.append(_product((weight, _log(mean))))
+        return _sum(terms)
+    return _cached(inst, ("IWAE", _signature(e.args[0]), draws, observation), compute)
+
+
+def _eval_rational(e, inst, k, memo):
+    return Fraction(int(e.p), int(e.q))
+
+
+def _eval_symbol(e, inst, k, memo):
+    value = inst.values.get(e.name)
+    if value is None:
+        raise JudgeError(f"no value for the name {e.name}")
+    return value
+
+
+def _eval_add(e, inst, k, memo):
+    return _sum([evaluate(a, inst, k, memo) for a in e.args])
+
+
+def _eval_mul(e, inst, k, memo):
+    return _product([evaluate(a, inst, k, memo) for a in e.args])
+
+
+def _eval_pow(e, inst, k, memo):
+    base, exponent = e.args
+    if not isinstance(exponent, sympy.Integer):
+        raise JudgeError(f"non-integer exponent in {e}")
+    return _power(evaluate(base, inst, k, memo), int(exponent))
+
+
+def _eval_log(e, inst, k, memo):
+    if len(e.args) != 1:
+        raise JudgeError("log with a base")
+    return _log(evaluate(e.args[0], inst, k, memo))
+
+
+def _eval_exp(e, inst, k, memo):
+    return _exp(evaluate(e.args[0], inst, k, memo))
+
+
+_KINDS = ((Density, _eval_density), (LatentSum, _eval_sum), (Expectation, _eval_expectation), (KL, _eval_kl),
+          (Entropy, _eval_entropy), (ELBO, _eval_elbo), (IWAE, _eval_iwae),
+          (sympy.Rational, _eval_rational),  # Integer, Rational, Zero, One, Half, NegativeOne
+          (sympy.Symbol, _eval_symbol),  # a parameter
+          (sympy.Add, _eval_add), (sympy.Mul, _eval_mul), (sympy.Pow, _eval_pow), (sympy.log, _eval_log),
+          (sympy.exp, _eval_exp))
+_HANDLERS: dict = {}
+
+
+def _handler(e):
+    for kind, handler in _KINDS:
+        if isinstance(e, kind):
+            _HANDLERS[type(e)] = handler
+            return handler
+    raise JudgeError(f"the judge does not know {type(e).__name__}: {e}")
+
+
+# ----------------------------------------------------------------------------- relations
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One instance (and one z when the claim is pointwise): both sides and whether it held."""
+
+    instance: Instance
+    k: int | None
+    lhs: str
+    rhs: str
+    holds: bool
+    reason: str = ""
+
+    def describe(self) -> str:
+        at = f" at z = {self.k}" if self.k is not None else ""
+        verdict = "holds" if self.holds else f"FAILS: {self.reason}"
+        return f"{self.instance.describe()}{at}: lhs = {self.lhs}, rhs = {self.rhs}: {verdict}"
+
+
+def relation_holds(rel: str, a: Value, b: Value) -> tuple[bool, str]:
+    """Decide `a rel b`: exactly for two fractions, within TOLERANCE for intervals."""
+    if isinstance(a, Fraction) and isinstance(b, Fraction):
+        d = a - b
+        ok = {"=": d == 0, ">=": d >= 0, "<=": d <= 0, ">": d > 0, "<": d < 0}[rel]
+        return ok, "" if ok else f"lhs - rhs = {show(d)} (exact)"
+    A, B = _iv(a), _iv(b)
+    d = mpi_sub(A, B, PREC)
+    big_a, big_b = mpi_abs(A, PREC)[1], mpi_abs(B, PREC)[1]
+    scale = mpi_add(_ONE, (fzero, big_a if mpf_ge(big_a, big_b) else big_b), PREC)
+    tol = mpi_mul(_TOL, scale, PREC)[0]  # the lower end: never looser than 1e-40 * scale
+    lo, hi, minus_tol = d[0], d[1], mpf_neg(tol)
+    ok = {"=": _within(d, tol), ">=": mpf_ge(hi, minus_tol), "<=": mpf_le(lo, tol),
+          ">": not mpf_le(lo, tol), "<": not mpf_ge(hi, minus_tol)}[rel]
+    return ok, "" if ok else f"lhs - rhs = {show(d)} (tolerance {show((tol, tol))})"
+
+
+def _evaluate_carefully(e, inst: Instance, k: int | None, memo: dict) -> Value:
+    """evaluate(), re-deciding an interval "0 to 60 digits" at higher precision."""
+    try:
+        return evaluate(e, inst, k, memo)
+    except Undefined as error:
+        if not error.near_zero:
+            raise
+        last = error
+    for bits in RETRY_PRECISIONS:
+        with _precision(bits):
+            try:
+                return evaluate(e, inst, k, {})
+            except Undefined as error:
+                if not error.near_zero:
+                    raise
+                last = error
+    raise last
+
+
+@dataclass
+class Judgement:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.holds]
+
+    @property
+    def holds(self) -> bool:
+        return not self.failures
+
+
+def judge(lhs, rel: str, rhs, cases: list[Instance], stop_at_first: bool = True,
+          memos: dict | None = None) -> Judgement:
+    """Evaluate `lhs rel rhs` on every instance (every z, when a side has a free z).
+
+    `memos` (instance index -> memo) may be shared between the steps of one chain: the
+    right side of a step is the left side of the next."""
+    memos = {} if memos is None else memos
+    if rel not in ("=", "<=", ">=", "<", ">"):
+        raise JudgeError(f"unknown relation {rel!r}")
+    pointwise = has_free_z(lhs) or has_free_z(rhs)
+    result = Judgement()
+    for index, inst in enumerate(cases):
+        memo = memos.setdefault(index, {})
+        for k in (range(inst.K) if pointwise else (None,)):
+            values: list = []
+            texts, undefined = [], []
+            for side in (lhs, rhs):
+                try:
+                    v = _evaluate_carefully(side, inst, k, memo)
+                    values.append(v)
+                    texts.append(show(v))
+                except Undefined as error:
+                    values.append(None)
+                    texts.append(f"undefined ({error})")
+                    undefined.append(str(error))
+            if undefined:
+                outcome = Outcome(inst, k, texts[0], texts[1], False, "undefined: " + "; ".join(undefined))
+            else:
+                ok, why = relation_holds(rel, values[0], values[1])
+                outcome = Outcome(inst, k, texts[0], texts[1], ok, why)
+            result.outcomes.append(outcome)
+            if stop_at_first and not outcome.holds:
+                return result
+    return result
+
+
+def _parameter_conditions(e, names: set[str], out: list) -> list:
+    """(what, subterm) for every divisor and log argument of e that mentions a parameter."""
+    if isinstance(e, Density) or not isinstance(e, sympy.Basic):
+        return out
+    term = None
+    if isinstance(e, sympy.Pow) and isinstance(e.exp, sympy.Integer) and e.exp < 0:
+        term = ("divisor", e.base)
+    elif isinstance(e, sympy.log):
+        term = ("log argument", e.args[0])
+    if term and any(isinstance(a, sympy.Symbol) and a.name in names for a in sympy.preorder_traversal(term[1])):
+        out.append(term)
+    for a in e.args:
+        _parameter_conditions(a, names, out)
+    return out
+
+
+def _sign(v) -> int | None:
+    if isinstance(v, Fraction):
+        return (v > 0) - (v < 0)
+    if mpf_sign(v[0]) > 0:
+        return 1
+    if mpf_sign(v[1]) < 0:
+        return -1
+    return None  # contains 0 to the working precision: no claim
+
+
+def sign_change(lhs, rhs, cases: list[Instance], params: tuple[tuple[str, str], ...]) -> Outcome | None:
+    """A divisor (or log argument) with a parameter in it that has opposite signs at two
+    samples of the parameter, the model and the other parameters unchanged: it is 0 (or
+    undefined) somewhere in between, inside the interval -- the step is undefined there.
+    This finds the zeros no rational sample hits (beta**2 - 2 at sqrt(2)); every subterm
+    of the vocabulary is continuous where it is defined."""
+    names = [name for name, _ in params]
+    terms = list(dict.fromkeys(_parameter_conditions(lhs, set(names), []) + _parameter_conditions(rhs, set(names), [])))
+    if not terms:
+        return None
+    for name in names:
+        groups: dict = {}
+        for inst in cases:
+            others = tuple((n, v) for n, v in inst.params if n != name)
+            groups.setdefault((inst.prior, inst.likelihood, inst.q, inst.more, others), []).append(inst)
+        for group in groups.values():
+            if len(group) < 2:
+                continue
+            group = sorted(group, key=lambda i: i.values[name])
+            for what, term in terms:
+                for k in (range(group[0].K) if has_free_z(term) else (None,)):
+                    previous = None
+                    for inst in group:
+                        try:
+                            sign = _sign(evaluate(term, inst, k, {}))
+                        except Undefined:
+                            sign = None
+                        if sign and previous and previous[0] == -sign:
+                            a, b = previous[1].values[name], inst.values[name]
+                            reason = (f"undefined: the {what} {term} changes sign between {name} = {show(a)} "
+                                      f"and {name} = {show(b)}, so it is 0 (or undefined) in between")
+                            return Outcome(inst, k, "-", "-", False, reason)
+                        previous = (sign, inst) if sign else None
+    return None
+
+
+def value_table(e, cases: list[Instance]) -> list[tuple[Instance, int | None, str]]:
+    """Per instance (and z): the value of `e`, or "undefined (reason)"."""
+    out = []
+    for inst in cases:
+        for k in (range(inst.K) if has_free_z(e) else (None,)):
+            try:
+                out.append((inst, k, show(_evaluate_carefully(e, inst, k, {}))))
+            except Undefined as error:
+                out.append((inst, k, f"undefined ({error})"))
+    return out
+
+
+__all__ = ["product_instances", "with_assumptions", "MAX_IWAE_DRAWS",
+           "Instance", "Undefined", "JudgeError", "Judgement", "Outcome", "instances", "instances_any", "assumed",
+           "landmarks", "with_landmarks", "sign_change",
+           "parameter_samples", "parameter_contains", "ANY_K",
+           "evaluate", "judge", "relation_holds", "value_table", "has_free_z", "show", "TOLERANCE", "DIGITS"]

@@ -1,0 +1,307 @@
+"""The soundness fuzzer for the families test_fuzz_soundness.py's expression generator does not
+reach: IWAE (discrete, explicit K, k draws), the Gaussian family (D = 1, with [params] and the
+tight assumption) and its diagonal version (D = 2..8), and the two-layer chain.
+
+Each case is a one-step derivation: a true statement of the family (from the lesson's variants
+and the textbook identities), often perturbed (a tiny term, a factor 2, a changed constant,
+swapped KL arguments, another density, a flipped or strict relation), with its plausible rule or
+a random one.  The engine checks it (``check_derivation``, search off, the product path with
+its second opinion); every ``proved`` step is then judged by the family's reference evaluator
+(elbo_sym.engine.reference) at *more* instances than the product path uses (other seeds, the
+discrete judge's full boundary set), and every step the product path turned into ``error``
+with "internal disagreement" is counted too: the engine and the reference disagree there.
+Both counts must stay 0.  Used by tests/test_fuzz_soundness.py (a derandomised slice per
+family) and bench/fuzz_soundness.py (a long campaign).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from elbo_sym.engine.check import Verdict, check_derivation
+from elbo_sym.engine.derivation import DerivationError, loads
+from elbo_sym.engine.reference import chain as chain_ref
+from elbo_sym.engine.reference import condition_text
+from elbo_sym.engine.reference import discrete as discrete_ref
+from elbo_sym.engine.reference import gaussian as gaussian_ref
+from elbo_sym.engine.reference.discrete import JudgeError
+from elbo_sym.engine.rules import RULES
+
+FAMILIES = ("IWAE", "gaussian", "gaussian D", "chain")
+ALL_RULES = tuple(sorted(RULES))
+BUDGET = 2.0
+
+# (lhs, rel, rhs, rule) -- true statements; "{k}" is a number of IWAE samples
+IWAE_LIBRARY = (
+    ("IWAE(q, 1)", "=", "ELBO(q)", "definition"),
+    ("log(p(x))", ">=", "IWAE(q, {k})", "jensen"),
+    ("IWAE(q, {k})", ">=", "ELBO(q)", "jensen"),
+    ("IWAE(q, {k})", "=", "IWAE(q, {k})", "algebra"),
+    ("IWAE(q, 1)", "=", "Sum(q(z) * log(p(x, z) / q(z)), z)", "definition"),
+    ("IWAE(q, 1)", "=", "E(q, log(p(x | z))) - KL(q(z), p(z))", "definition"),
+)
+IWAE_TIGHT = (("IWAE(q, {k})", "=", "log(p(x))", "assumption"), ("IWAE(q, {k})", "=", "ELBO(q)", "assumption"))
+GAUSSIAN_LIBRARY = (
+    ("KL(q(z), p(z))", "=", "(mu**2 + sigma**2 - 1 - log(sigma**2)) / 2", "definition"),
+    ("KL(q(z), Normal(0, 1))", "=", "E(q, log(q(z)) - log(p(z)))", "definition"),
+    ("H(q)", "=", "(log(2 * pi * sigma**2) + 1) / 2", "definition"),
+    ("ELBO(q)", "=", "E(q, log(p(x | z))) - KL(q(z), p(z))", "definition"),
+    ("log(p(x)) - ELBO(q)", "=", "KL(q(z), p(z | x))", "bayes"),
+    ("log(p(x)) - ELBO(q)", "=", "E(q, log(q(z)) - log(p(z | x)))", "bayes"),
+    ("log(p(x))", ">=", "ELBO(q)", "jensen"),
+    ("KL(q(z), p(z | x))", ">=", "0", "kl-nonneg"),
+    ("E(q, z**2)", "=", "mu**2 + sigma**2", "definition"),
+    ("E(q, (z - mu)**2)", "=", "sigma**2", "algebra"),
+    ("log(p(x, z))", "=", "log(p(z)) + log(p(x | z))", "logarithm"),
+    ("log(p(z | x))", "=", "log(p(x, z)) - log(p(x))", "bayes"),
+    ("log(p(z | x))", "=", "log(Normal(w * (x - b) / (w**2 + s**2), s**2 / (w**2 + s**2)))", "definition"),
+    ("H(Normal(0, 1))", "=", "(log(2 * pi) + 1) / 2", "definition"),
+    ("ELBO(q)", "=", "-log(2 * pi * s**2) / 2 - ((x - w * mu - b)**2 + w**2 * sigma**2) / (2 * s**2) - "
+     "(mu**2 + sigma**2 - 1 - log(sigma**2)) / 2", "algebra"),
+    ("KL(Normal(0, t), p(z))", "=", "(t - 1 - log(t)) / 2", "definition"),
+    ("t * KL(q(z), p(z))", "=", "t * (mu**2 + sigma**2 - 1 - log(sigma**2)) / 2", "algebra"),
+    ("E(q, t * z)", "=", "t * mu", "linearity"),
+)
+GAUSSIAN_TIGHT = (("ELBO(q)", "=", "log(p(x))", "assumption"), ("KL(q(z), p(z | x))", "=", "0", "assumption"),
+                  ("ELBO(q)", "=", "log(p(x)) - KL(q(z), p(z | x))", "definition"))
+CHAIN_LIBRARY = (
+    ("log(p(x)) - ELBO(q)", "=", "KL(q(z1, z2 | x), p(z1, z2 | x))", "bayes"),
+    ("ELBO(q)", "=", "E(q(z1, z2 | x), log(p(x, z1, z2) / q(z1, z2 | x)))", "definition"),
+    ("ELBO(q)", "=", "E(q(z1, z2 | x), log(p(z2) * p(z1 | z2) * p(x | z1) / (q(z1 | x) * q(z2 | z1))))",
+     "definition"),
+    ("log(p(x))", ">=", "ELBO(q)", "jensen"),
+    ("KL(q(z1, z2 | x), p(z1, z2 | x))", ">=", "0", "kl-nonneg"),
+    ("log(p(x))", "=", "log(Sum(Sum(p(x, z1, z2), z1), z2))", "definition"),
+    ("log(p(z1 | x))", "=", "log(p(x, z1)) - log(p(x))", "bayes"),
+    ("log(p(x, z1, z2))", "=", "log(p(z2)) + log(p(z1 | z2)) + log(p(x | z1))", "definition"),
+    ("E(q(z1, z2 | x), log(q(z1, z2 | x) / p(z1, z2 | x)))", "=", "KL(q(z1, z2 | x), p(z1, z2 | x))", "definition"),
+    ("ELBO(q)", "=", "E(q(z1 | x), log(p(x | z1))) + E(q(z2 | x), E(q(z1 | z2, x), log(p(z1 | z2) / "
+     "q(z1 | z2, x)))) + E(q(z2 | x), log(p(z2) / q(z2 | x)))", "bayes"),
+    ("Sum(q(z2 | z1), z2)", "=", "1", "algebra"),
+)
+SWAPS = (("p(z | x)", "p(z)"), ("q(z)", "p(z)"), ("p(x | z)", "p(x, z)"), ("z1", "z2"), ("q(z1 | x)", "p(z1 | x)"),
+         ("mu", "sigma"), ("sigma**2", "sigma"), ("w", "s"), ("x - b", "x + b"), ("IWAE(q, 2)", "IWAE(q, 3)"))
+PERTURB_REL = {"=": (">=", "<=", ">", "<"), ">=": (">", "<=", "=", "<"), "<=": ("<", ">=", "=", ">")}
+_INTEGER = re.compile(r"(?<![\w.*])(\d+)(?![\w*])")
+_KL = re.compile(r"KL\(((?:[^(),]|\([^()]*\))+), ((?:[^(),]|\([^()]*\))+)\)")
+
+
+def perturb(rng: random.Random, text: str) -> tuple[str, str]:
+    """(tag, text changed so that it is usually false)."""
+    kinds = ["tiny", "double", "constant", "swap", "kl", "sign", "power"]
+    kind = rng.choice(kinds)
+    if kind == "tiny":
+        return kind, f"{text} + 1/10**9"
+    if kind == "double":
+        return kind, f"2 * ({text})"
+    if kind == "constant" and _INTEGER.search(text):
+        matches = list(_INTEGER.finditer(text))
+        m = rng.choice(matches)
+        return kind, text[:m.start()] + str(int(m.group(1)) + 1) + text[m.end():]
+    if kind == "kl" and _KL.search(text):
+        return kind, _KL.sub(lambda m: f"KL({m.group(2)}, {m.group(1)})", text, count=1)
+    if kind == "sign" and " - " in text:
+        return kind, text.replace(" - ", " + ", 1)
+    if kind == "power":
+        return kind, f"({text})**2"
+    present = [pair for pair in SWAPS if pair[0] in text or pair[1] in text]
+    if present:
+        a, b = rng.choice(present)
+        return "swap", text.replace(a, "\0").replace(b, a).replace("\0", b) if a in text else text.replace(b, a)
+    return "tiny", f"{text} - 1/10**9"
+
+
+@dataclass(frozen=True)
+class FamilyCase:
+    family: str
+    header: str
+    start: str
+    rel: str
+    expr: str
+    rule: str
+    tags: tuple[str, ...]
+
+    def toml(self) -> str:
+        head, _, params = self.header.partition("[params]")
+        text = f'title = "fuzz"\n{head.strip()}\nstart = "{self.start}"\n'
+        text += f'[[step]]\nrel = "{self.rel}"\nexpr = "{self.expr}"\nrule = "{self.rule}"\nwhy = "fuzz"\n'
+        if params:
+            text += "[params]" + params + "\n"
+        return text
+
+
+def generate(family: str, rng: random.Random) -> FamilyCase:
+    """One case of the family: a true statement, perturbed about two times in three."""
+    tags: list[str] = []
+    if family == "IWAE":
+        K = rng.choice((2, 3))
+        k = str(rng.choice((1, 2, 3) if K == 2 else (1, 2)))
+        tight = rng.random() < 0.25
+        header = f"K = {K}" + ('\nassume = "q(z) = p(z | x)"' if tight else "")
+        lhs, rel, rhs, rule = rng.choice(IWAE_LIBRARY + (IWAE_TIGHT if tight else ()))
+        lhs, rhs = lhs.replace("{k}", k), rhs.replace("{k}", k)
+    elif family == "gaussian":
+        tight = rng.random() < 0.2
+        header = 'model = "gaussian"' + ('\nassume = "q(z) = p(z | x)"' if tight else "")
+        lhs, rel, rhs, rule = rng.choice(GAUSSIAN_LIBRARY + (GAUSSIAN_TIGHT if tight else ()))
+        if "t" in re.findall(r"\bt\b", lhs + " " + rhs):
+            header += '\n[params]\nt = "' + rng.choice(("> 0", ">= 1", "in (0, 1]", "> 1/2")) + '"'
+    elif family == "gaussian D":
+        D = rng.randint(2, 8)
+        header = f'model = "gaussian"\nD = {D}'
+        kl = " + ".join(f"(mu{j}**2 + sigma{j}**2 - 1 - log(sigma{j}**2)) / 2" for j in range(1, D + 1))
+        back = " + ".join(f"(log(sigma{j}**2) + (1 + mu{j}**2) / sigma{j}**2 - 1) / 2" for j in range(1, D + 1))
+        entropy = " + ".join(f"(log(2 * pi * sigma{j}**2) + 1) / 2" for j in range(1, D + 1))
+        lhs, rel, rhs, rule = rng.choice((("KL(q(z), p(z))", "=", kl, "definition"),
+                                          ("KL(p(z), q(z))", "=", back, "definition"),
+                                          ("H(q)", "=", entropy, "definition"),
+                                          ("KL(q(z), p(z))", ">=", "0", "kl-nonneg"),
+                                          ("KL(q(z), p(z)) + H(q)", "=", f"{kl} + {entropy}", "algebra")))
+    elif family == "chain":
+        K = rng.choice((2, 3))
+        header = f'latents = ["z1", "z2"]\nK = {K}'
+        lhs, rel, rhs, rule = rng.choice(CHAIN_LIBRARY)
+    else:
+        raise ValueError(family)
+    draw = rng.random()
+    if draw < 0.6:
+        tag, rhs = perturb(rng, rhs)
+        tags.append(tag)
+    elif draw < 0.7:
+        tag, lhs = perturb(rng, lhs)
+        tags.append(f"lhs {tag}")
+    if rng.random() < 0.2 and rel in PERTURB_REL:
+        rel = rng.choice(PERTURB_REL[rel])
+        tags.append("relation")
+    if rng.random() < 0.15:
+        rule = rng.choice(ALL_RULES)
+        tags.append("rule")
+    return FamilyCase(family, header, lhs, rel, rhs, rule, tuple(tags))
+
+
+# ----------------------------------------------------------------------------- judging
+
+
+FUZZ_SEEDS = (101, 102, 103)
+"""The fuzzer's instances come from other seeds than the product path's (seed 0)."""
+
+
+def fuzz_instances(spec, K) -> tuple[str, list]:
+    """More instances than the product path: other seeds, the discrete judge's boundary set."""
+    params = tuple((p.name, condition_text(p.interval)) for p in spec.params)
+    fixes = [(str(r.lhs.expr.given[0]) if r.lhs.expr.given else spec.data[0], r.rhs.expr) for r in spec.assumptions]
+    if spec.family == "gaussian":
+        found = [i for seed in FUZZ_SEEDS for i in gaussian_ref.instances(spec.D, 10, seed, params)]
+        return "gaussian", gaussian_ref.with_assumptions(found, fixes)[0]
+    if spec.family == "chain":
+        return "chain", [i for seed in FUZZ_SEEDS for i in chain_ref.instances(int(K), 8, seed, spec.data[0], params)]
+    found = discrete_ref.instances(int(K), 1, tuple(spec.data), params)
+    return "discrete", discrete_ref.with_assumptions(found, fixes)[0]
+
+
+JUDGES = {"gaussian": gaussian_ref.judge, "chain": chain_ref.judge, "discrete": discrete_ref.judge}
+
+
+@dataclass
+class FamilyCampaign:
+    """Per family: cases, steps, proved, disagreements (proved but the judge finds it false),
+    caught (the product path's second opinion turned a proof into error), crashes, seconds."""
+
+    cases: Counter = field(default_factory=Counter)
+    refused: Counter = field(default_factory=Counter)
+    steps: Counter = field(default_factory=Counter)
+    proved: Counter = field(default_factory=Counter)
+    judged: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)
+    caught: list = field(default_factory=list)
+    disagreements: list = field(default_factory=list)
+    crashes: list = field(default_factory=list)
+    seconds: Counter = field(default_factory=Counter)
+
+    def merge(self, other: FamilyCampaign) -> None:
+        for name in ("cases", "refused", "steps", "proved", "judged", "skipped", "seconds"):
+            getattr(self, name).update(getattr(other, name))
+        self.caught += other.caught
+        self.disagreements += other.disagreements
+        self.crashes += other.crashes
+
+    def run(self, case: FamilyCase) -> None:
+        started = time.perf_counter()
+        try:
+            self._run(case)
+        finally:
+            self.seconds[case.family] += time.perf_counter() - started
+
+    def _run(self, case: FamilyCase) -> None:
+        family = case.family
+        self.cases[family] += 1
+        try:
+            derivation = loads(case.toml(), "fuzz.toml")
+        except DerivationError:
+            self.refused[family] += 1
+            return
+        try:
+            result = check_derivation(derivation, budget=BUDGET, search=False)
+        except Exception as error:  # noqa: BLE001 - a crash is a finding
+            self.crashes.append((case.toml(), f"{type(error).__name__}: {error}"))
+            return
+        (step,) = result.steps
+        self.steps[family] += 1
+        if step.verdict is Verdict.error and step.reason.startswith("internal disagreement"):
+            self.caught.append((case.toml(), step.reason))
+            return
+        if step.verdict is not Verdict.proved:
+            return
+        self.proved[family] += 1
+        model = derivation.model()
+        try:
+            kind, instances = fuzz_instances(model.spec, model.K)
+            if not instances:
+                raise JudgeError("no valid instance")
+            judgement = JUDGES[kind](derivation.start.expr, step.step.rel, step.step.expr, instances)
+        except JudgeError:
+            self.skipped[family] += 1
+            return
+        self.judged[family] += 1
+        if not judgement.holds:
+            failure = judgement.failures[0]
+            self.disagreements.append((case.toml(), f"{failure.reason} at {failure.instance.describe()}"))
+
+    def report(self) -> str:
+        """One line per family: steps, steps per minute of its own checking time, findings."""
+        lines = []
+        for family in FAMILIES:
+            seconds = self.seconds[family]
+            rate = self.steps[family] / (seconds / 60) if seconds else 0.0
+            disagreements = sum(1 for t, _ in self.disagreements if _family_of(t) == family)
+            caught = sum(1 for t, _ in self.caught if _family_of(t) == family)
+            lines.append(f"  {family:11} {self.steps[family]:6} steps, {rate:6.0f} steps/min, {self.proved[family]} "
+                         f"proved, {disagreements} disagreements, {caught} caught by the second opinion "
+                         f"({self.judged[family]} judged, {self.skipped[family]} undecided, "
+                         f"{self.refused[family]} refused by the loader)")
+        return "\n".join(lines)
+
+
+def _family_of(toml: str) -> str:
+    if "latents" in toml:
+        return "chain"
+    if "gaussian" in toml:
+        return "gaussian D" if "\nD = " in toml else "gaussian"
+    return "IWAE"
+
+
+def run_families(per_family: int, seed: int = 0) -> FamilyCampaign:
+    """`per_family` generated cases of each family, reproducible from `seed`."""
+    campaign = FamilyCampaign()
+    for family in FAMILIES:
+        rng = random.Random(f"fuzz-families-{family}-{seed}")
+        for _ in range(per_family):
+            campaign.run(generate(family, rng))
+    return campaign
+
+
+__all__ = ["FAMILIES", "FamilyCase", "FamilyCampaign", "generate", "perturb", "run_families", "fuzz_instances"]
