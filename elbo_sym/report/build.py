@@ -130,7 +130,8 @@ def _step_report(r: StepResult, lhs: Expr, d: Derivation, refuted: int) -> StepR
                       why=s.why, verdict=r.verdict.value, reason=r.reason, instances=r.instances, accept=s.accept,
                       conditions=tuple(dict.fromkeys(conditions)),
                       counterexample=_counterexample(r.counterexample, d.vocabulary), suggestion=suggestion,
-                      expected_refuted=expected, why_parts=prose_parts(s.why, d.vocabulary))
+                      expected_refuted=expected, why_parts=prose_parts(s.why, d.vocabulary),
+                      searched=r.searched.describe() if r.searched is not None else "")
 
 
 def deck_report_of(result: DeckResult) -> DeckReport:

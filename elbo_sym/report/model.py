@@ -150,6 +150,8 @@ class StepReport:
     expected_refuted: bool = False
     """A teaching file says this step is wrong on purpose (``expect_refuted``)."""
     why_parts: Prose = ()
+    searched: str = ""
+    """Where a step no rule proves was searched: "K = 2, 3, 5, 8, 13, 34; 40 Gaussian densities"."""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICT_MARK:
@@ -172,6 +174,11 @@ class StepReport:
     @property
     def mark(self) -> str:
         return VERDICT_MARK[self.verdict]
+
+    @property
+    def held_text(self) -> str:
+        """"held on 212 exact instances (K = 2, 3, 5, 8, 13, 34; 40 Gaussian densities)"."""
+        return f"held on {self.instances} exact instances" + (f" ({self.searched})" if self.searched else "")
 
 
 @dataclass(frozen=True)
