@@ -200,6 +200,17 @@ def test_at_K2_the_point_is_one_half_plus_or_minus_sqrt5_over_10():
     assert {sympy.simplify(v - half) for v in q} == {root, -root}
 
 
+@pytest.mark.parametrize("K", [2, "any"])
+def test_a_divisor_that_is_zero_only_at_an_irrational_point_is_refuted_there(K):
+    expr = "1 / (Sum(q(z)**2, z) - 3/5)"
+    _, step = step_of(toml(expr, "=", expr, K=K, accept=False))
+    assert step.verdict is Verdict.refuted, step.reason  # before: "could not show that every expression is defined"
+    c = step.counterexample
+    assert "algebraic point" in c.source and "division by zero" in c.problem
+    q = _algebraic_q(c)
+    assert sympy.simplify(sum(v ** 2 for v in q) - sympy.Rational(3, 5)) == 0 and sympy.simplify(sum(q) - 1) == 0
+
+
 def test_the_non_strict_version_is_not_refuted():
     _, step = step_of(toml("(Sum(q(z)**2, z) - 3/5)**2", ">=", "0", K=2))
     assert step.verdict is Verdict.checked, step.reason  # true: a square is >= 0

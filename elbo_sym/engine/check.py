@@ -56,6 +56,8 @@ from elbo_sym.numbers.exact import quick_factoring
 FULL_SEARCH_K = 2
 """A general claim gets the full search (every boundary combination, six minimiser starts) up
 to this K; larger K and the densities get the light one, so that more of them fit."""
+MAX_OBLIGATION_SEARCHES = 4
+"""Open definedness obligations minimised one by one (|divisor| -> 0) for an algebraic zero."""
 SCREEN_KEEP = 8
 """Boundary instances with the smallest float margin that are always decided exactly."""
 SCREEN_CERTIFY = 40
@@ -318,14 +320,27 @@ class _Instances:
 
         a, b = self.parts[k]
         left, right = (radsimp(expand(e.xreplace(point_.values))) for e in (a, b))
-        shown = point_.shown
-        for o, q in self.model.assumed.items():
-            label = "q(z)" if len(self.model.observations) == 1 else f"q(z | {o})"
-            shown += ((label, tuple(str(radsimp(expand(v.xreplace(point_.values)))) for v in q)),)
+        shown = point_.shown + self._assumed_at(point_)
         return Counterexample(shown, str(left), str(right), float(left.evalf(30)), float(right.evalf(30)),
                               k if len(self.parts) > 1 else None,
                               f"algebraic point: {point_.coordinate} is the root t of {point_.polynomial} = 0 "
                               f"near a numeric minimum, both sides are exactly equal there")
+
+    def undefined_at(self, point_: AlgebraicPoint, obligation: Obligation) -> Counterexample:
+        """The obligation's expression is exactly 0 at the algebraic point: undefined there."""
+        shown = point_.shown + self._assumed_at(point_)
+        return Counterexample(shown, "undefined", "undefined", float("nan"), float("nan"), obligation.z,
+                              f"algebraic point: {point_.coordinate} is the root t of {point_.polynomial} = 0 "
+                              f"near a numeric minimum", f"{obligation.failure()} (exactly 0 there)")
+
+    def _assumed_at(self, point_: AlgebraicPoint) -> tuple:
+        from sympy import expand, radsimp
+
+        out: tuple = ()
+        for o, q in self.model.assumed.items():  # q fixed by an assumption: show its value too
+            label = "q(z)" if len(self.model.observations) == 1 else f"q(z | {o})"
+            out += ((label, tuple(str(radsimp(expand(v.xreplace(point_.values)))) for v in q)),)
+        return out
 
     # -- float screening --------------------------------------------------------------
 
@@ -453,6 +468,20 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         for k, (a, b) in enumerate(judge.parts):
             for point_ in algebraic_points(model, Add(a, -b), minima):
                 return judge.algebraic_counterexample(point_, k), held, undecided, ()
+    # an expression undefined only at irrational points: a divisor (or log argument) that is 0 only there
+    for obligation in judge.open[:MAX_OBLIGATION_SEARCHES]:
+        size = compile_float(obligation.expr, model.parameters)
+
+        def distance_to_zero(p: tuple[float, ...], size=size) -> float:
+            return abs(size(p))
+
+        near_zero: list = []
+        for instance in minimise(distance_to_zero, model, starts, seed, LIGHT_MINIMISER_STARTS, near_zero):
+            found = try_one(instance)
+            if found:
+                return found, held, undecided, ()
+        for point_ in algebraic_points(model, obligation.expr, near_zero):
+            return judge.undefined_at(point_, obligation), held, undecided, ()
     return None, held, undecided, tuple(dict.fromkeys(skipped))
 
 
@@ -522,7 +551,9 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, budget: fl
         except UnfoldError as error:
             if not _is_density_model(explicit):
                 raise
-            notes.append(f"no densities ({error})")
+            clear_cache()
+            notes.append("no densities (the step has no closed form for Gaussian densities: "
+                         f"{str(error).split(' (')[0].split(': ')[0]})")
             continue
         held, undecided = held + h, undecided + u
         where = "a Gaussian density" if _is_density_model(explicit) else f"K = {explicit.K}"
