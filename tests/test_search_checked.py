@@ -379,3 +379,17 @@ def test_the_searched_domain_survives_the_report_and_its_json():
 def test_proved_steps_never_search():
     _, step = step_of(toml("log(p(x)) - ELBO(q)", "=", "KL(q(z), p(z | x))", K="any", accept=False))
     assert step.verdict is Verdict.proved and step.searched is None
+
+
+def test_the_lesson_and_its_variants_are_still_proved_without_a_search():
+    from pathlib import Path
+
+    from elbo_sym.engine.derivation import load
+
+    root = Path(__file__).resolve().parent.parent / "derivations"
+    files = sorted(root.glob("*.toml")) + sorted((root / "variants").glob("*.toml"))
+    assert len(files) >= 8
+    for path in files:
+        result = check_derivation(load(path))
+        assert result.fully_proved, (path, [s.reason for s in result.steps])
+        assert all(s.searched is None for s in result.steps), path  # proved steps never search
