@@ -517,10 +517,11 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, budget: fl
                        started: float) -> tuple[Counterexample | None, int, int, Searched]:
     """The search in each explicit model of the family.
 
-    For a general claim (K = "any"): K = 2, 3, 5, then densities (the Gaussian family),
-    then K = 8, 13, 34, ... until half the step's budget is used; each larger K runs under
-    what is left of that half, so one slow K never costs the verdict.  Returns the
-    counterexample (or None), instances held and undecided, and what was searched."""
+    For a general claim (K = "any"): K = 2, 3, 5, 8, then densities (the Gaussian family,
+    when the step has a Gaussian form), then K = 13, 34, ... until half the step's budget is
+    used; each larger K runs under what is left of that half, so one slow K never costs the
+    verdict.  Returns the counterexample (or None), instances held and undecided, and what
+    was searched."""
     held = undecided = 0
     skipped: list[str] = []
     reached: list[int] = []
@@ -813,8 +814,9 @@ def _claim(derivation: Derivation, relation: str | None, model: Model,
     if failing:
         first = failing[0]
         if first.verdict is Verdict.checked:
-            return False, (f"step {first.step.index} is only checked (held on {first.instances} exact instances, "
-                           f"not proved); mark it accept = \"checked\" to print it as such")
+            where = f" ({first.searched.describe()})" if first.searched and first.searched.describe() else ""
+            return False, (f"step {first.step.index} is only checked (held on {first.instances} exact instances"
+                           f"{where}, not proved); mark it accept = \"checked\" to print it as such")
         return False, "not every step holds"
     claim, start, end = derivation.claim, derivation.start.expr, derivation.steps[-1].expr
     chain_text = f"{to_text(start)} {relation} {to_text(end)}"
