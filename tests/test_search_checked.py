@@ -393,3 +393,17 @@ def test_the_lesson_and_its_variants_are_still_proved_without_a_search():
         result = check_derivation(load(path))
         assert result.fully_proved, (path, [s.reason for s in result.steps])
         assert all(s.searched is None for s in result.steps), path  # proved steps never search
+
+
+@pytest.mark.parametrize("polynomial, low, high, expected", [
+    ("t**3 - 2", Fraction(5, 4), Fraction(13, 10), sympy.cbrt(2)),
+    ("5*t**2 - 5*t + 1", Fraction(7, 10), Fraction(3, 4), sympy.Rational(1, 2) + sympy.sqrt(5) / 10),
+    ("5*t**2 - 5*t + 1", Fraction(1, 4), Fraction(3, 10), sympy.Rational(1, 2) - sympy.sqrt(5) / 10),
+    ("-5*t**2 + 5*t - 1", Fraction(7, 10), Fraction(3, 4), sympy.Rational(1, 2) + sympy.sqrt(5) / 10),
+])
+def test_the_root_in_an_isolating_interval_is_chosen_exactly(polynomial, low, high, expected):
+    from elbo_sym.engine.search import _root_expression
+
+    t = sympy.Symbol("t")
+    root = _root_expression(sympy.Poly(sympy.sympify(polynomial), t), low, high)
+    assert sympy.simplify(root - expected) == 0

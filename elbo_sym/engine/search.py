@@ -483,19 +483,20 @@ def _in_domain(block: Block, subs: dict, j: int, t, low: Fraction, high: Fractio
 
 
 def _root_expression(g, low: Fraction, high: Fraction):
-    """The root of the irreducible `g` in [low, high]: radicals for degree <= 2, else CRootOf."""
-    from sympy import CRootOf, Rational, roots
+    """The root of the irreducible `g` in [low, high] -- radicals for degree <= 2, else
+    CRootOf -- chosen by its exact index among the real roots (Sturm counts, no float)."""
+    from sympy import CRootOf, Rational, sqrt
 
     lo, hi = Rational(low.numerator, low.denominator), Rational(high.numerator, high.denominator)
-    if g.degree() <= 2:
-        for r in roots(g, multiple=True):
-            if r.is_real and lo <= r <= hi:
-                return r
+    if g.count_roots(lo, hi) != 1:
         return None
-    for index in range(g.degree()):
-        r = CRootOf(g.as_expr(), index)
-        if not r.is_real:
-            break
-        if lo <= r <= hi:
-            return r
-    return None
+    if g.degree() == 1:
+        a, b = g.all_coeffs()
+        return -b / a
+    index = g.count_roots(None, lo)  # real roots up to lo (lo is no root: g is irreducible of degree >= 2)
+    if g.degree() == 2:
+        a, b, c = g.all_coeffs()
+        root = sqrt(b * b - 4 * a * c)
+        ordered = [(-b - root) / (2 * a), (-b + root) / (2 * a)]
+        return (ordered if a > 0 else ordered[::-1])[index]
+    return CRootOf(g.as_expr(), index)
