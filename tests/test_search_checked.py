@@ -194,10 +194,12 @@ def test_a_strict_inequality_failing_at_an_irrational_point_is_refuted_there(tmp
 
 
 def test_at_K2_the_point_is_one_half_plus_or_minus_sqrt5_over_10():
-    _, step = step_of(toml(*IRRATIONAL, K=2))
+    result, step = step_of(toml(*IRRATIONAL, K=2))
     q = _algebraic_q(step.counterexample)
     half, root = sympy.Rational(1, 2), sympy.sqrt(5) / 10
     assert {sympy.simplify(v - half) for v in q} == {root, -root}
+    where = report_of(result).steps[0].counterexample.where_latex  # typeset, not "sqrt(5)/10" as text
+    assert r"\sqrt{5}" in where and "sqrt(" not in where
 
 
 @pytest.mark.parametrize("K", [2, "any"])

@@ -111,6 +111,8 @@ class Counterexample:
     source: str = "random instance"
     problem: str | None = None
     """Set when the step is undefined there: "log of a non-positive value: ... = -1/6"."""
+    values_latex: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """LaTeX of values the file syntax cannot write (an algebraic point's sqrt(5)), by label."""
 
     def value_of(self, label: str) -> tuple[str, ...] | None:
         return dict(self.values).get(label)
@@ -324,14 +326,16 @@ class _Instances:
         return Counterexample(shown, str(left), str(right), float(left.evalf(30)), float(right.evalf(30)),
                               k if len(self.parts) > 1 else None,
                               f"algebraic point: {point_.coordinate} is the root t of {point_.polynomial} = 0 "
-                              f"near a numeric minimum, both sides are exactly equal there")
+                              f"near a numeric minimum, both sides are exactly equal there",
+                              values_latex=point_.latex)
 
     def undefined_at(self, point_: AlgebraicPoint, obligation: Obligation) -> Counterexample:
         """The obligation's expression is exactly 0 at the algebraic point: undefined there."""
         shown = point_.shown + self._assumed_at(point_)
         return Counterexample(shown, "undefined", "undefined", float("nan"), float("nan"), obligation.z,
                               f"algebraic point: {point_.coordinate} is the root t of {point_.polynomial} = 0 "
-                              f"near a numeric minimum", f"{obligation.failure()} (exactly 0 there)")
+                              f"near a numeric minimum", f"{obligation.failure()} (exactly 0 there)",
+                              values_latex=point_.latex)
 
     def _assumed_at(self, point_: AlgebraicPoint) -> tuple:
         from sympy import expand, radsimp

@@ -339,6 +339,8 @@ class AlgebraicPoint:
     shown: tuple[tuple[str, tuple[str, ...]], ...]
     polynomial: str
     coordinate: str
+    latex: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """The shown values as LaTeX (``\\frac{1}{2} + \\frac{\\sqrt{5}}{10}``): the file syntax has no sqrt."""
 
 
 def algebraic_points(model, difference: Expr, minima: list,
@@ -378,6 +380,7 @@ def algebraic_points(model, difference: Expr, minima: list,
 def _solve_one(model, difference: Expr, point_values, bi: int, j: int, t) -> AlgebraicPoint | None:
     """The coordinate `j` of block `bi` solved exactly, the others rounded (see algebraic_points)."""
     from sympy import Poly, Rational, Symbol, cancel, expand, factor_list, fraction, gcd, radsimp, together
+    from sympy import latex as sympy_latex
     from sympy.polys.polyerrors import PolynomialError
 
     blocks = model.blocks
@@ -446,8 +449,9 @@ def _solve_one(model, difference: Expr, point_values, bi: int, j: int, t) -> Alg
                 continue
             values = {s: radsimp(expand(v.xreplace({t: root}))) for s, v in subs.items()}
             shown = tuple((c.label, tuple(str(values[s]) for s in c.symbols)) for c in blocks)
+            latex = tuple((c.label, tuple(sympy_latex(values[s]) for s in c.symbols)) for c in blocks)
             name = f"{block.label} at z = {j}" if len(block.symbols) > 1 else block.label
-            return AlgebraicPoint(values, shown, f"{g.as_expr().xreplace({t: Symbol('t')})}", name)
+            return AlgebraicPoint(values, shown, f"{g.as_expr().xreplace({t: Symbol('t')})}", name, latex)
     return None
 
 
