@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -30,11 +31,19 @@ from elbo_sym.engine.definedness import Obligation, certified, obligations
 from elbo_sym.engine.derivation import Derivation, Example, Step
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import UnfoldError
+from elbo_sym.engine.models.general import SEARCH_K
 from elbo_sym.engine.notation import to_text
 from elbo_sym.engine.rules import RULES, RuleOutcome, difference, proves_zero
 from elbo_sym.engine.search import (
+    LIGHT_BOUNDARY_INSTANCES,
+    LIGHT_MINIMISER_STARTS,
+    MAX_BOUNDARY_INSTANCES,
     MIN_DECIDED,
+    MINIMISER_STARTS,
+    RANDOM_SOURCE,
+    AlgebraicPoint,
     Instance,
+    algebraic_points,
     boundary_instances,
     exact_candidates,
     minimise,
@@ -44,7 +53,13 @@ from elbo_sym.engine.search import (
 from elbo_sym.engine.wellformed import well_formedness_problem
 from elbo_sym.limits import REFERENCE_BUDGET_SECONDS, STEP_BUDGET_SECONDS, file_budget, validate_budget
 from elbo_sym.numbers.evaluate import Undefined, approx_text, as_float, compile_float, decide, sign_of, value_text
+from elbo_sym.numbers.exact import quick_factoring
 
+FULL_SEARCH_K = 2
+"""A general claim gets the full search (every boundary combination, six minimiser starts) up
+to this K; larger K and the densities get the light one, so that more of them fit."""
+MAX_OBLIGATION_SEARCHES = 4
+"""Open definedness obligations minimised one by one (|divisor| -> 0) for an algebraic zero."""
 SCREEN_KEEP = 8
 """Boundary instances with the smallest float margin that are always decided exactly."""
 SCREEN_CERTIFY = 40
@@ -121,6 +136,8 @@ class Counterexample:
     source: str = "random instance"
     problem: str | None = None
     """Set when the step is undefined there: "log of a non-positive value: ... = -1/6"."""
+    values_latex: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """LaTeX of values the file syntax cannot write (an algebraic point's sqrt(5)), by label."""
 
     def value_of(self, label: str) -> tuple[str, ...] | None:
         return dict(self.values).get(label)
@@ -140,6 +157,35 @@ class Counterexample:
 
 
 @dataclass(frozen=True)
+class Searched:
+    """Where the counterexample search of a step that no rule proves looked: which K, how
+    many densities (Gaussian models, for K = "any"), how many instances were decided."""
+
+    K: tuple[int, ...] = ()
+    densities: int = 0
+    """Decided instances that were densities (Gaussian models)."""
+    instances: int = 0
+    undecided: int = 0
+    notes: tuple[str, ...] = ()
+    """What was not searched and why ("stopped before K = 89: half the step budget used")."""
+    skipped: tuple[str, ...] = ()
+    """Instances the search builds on purpose (the file's examples, the family's special cases
+    such as the tight case) that could not be decided: the step is then `error`, never `checked`."""
+
+    def describe(self) -> str:
+        """e.g. "K = 2, 3, 5, 8, 13, 34; 40 Gaussian densities"."""
+        parts = []
+        if self.K:
+            parts.append(f"K = {', '.join(map(str, self.K))}")
+        if self.densities:
+            parts.append(f"{self.densities} Gaussian densit{'y' if self.densities == 1 else 'ies'}")
+        if self.undecided:
+            parts.append(f"{self.undecided} undecided, not counted")
+        parts += self.notes
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
 class StepResult:
     step: Step
     lhs: Expr
@@ -155,6 +201,8 @@ class StepResult:
     """Definedness conditions of the step and whether each was shown on the whole domain."""
     second_opinion: str = field(default="", compare=False)
     """For a proved step: what the independent reference evaluator found (elbo_sym.engine.reference)."""
+    searched: Searched | None = None
+    """For a step that was searched (not proved): the K, densities and instances tried."""
 
     @property
     def accepted(self) -> bool:
@@ -280,6 +328,36 @@ class _Instances:
         return Counterexample(shown, _exact_text(a, values), _exact_text(b, values), as_float(a, values),
                               as_float(b, values), decision.z, instance.source)
 
+    def algebraic_counterexample(self, point_: AlgebraicPoint, k: int) -> Counterexample:
+        """Both sides are exactly equal at the algebraic point, so the strict relation fails."""
+        from sympy import expand, radsimp
+
+        a, b = self.parts[k]
+        left, right = (radsimp(expand(e.xreplace(point_.values))) for e in (a, b))
+        shown = point_.shown + self._assumed_at(point_)
+        return Counterexample(shown, str(left), str(right), float(left.evalf(30)), float(right.evalf(30)),
+                              k if len(self.parts) > 1 else None,
+                              f"algebraic point: {point_.coordinate} is the root t of {point_.polynomial} = 0 "
+                              f"near a numeric minimum, both sides are exactly equal there",
+                              values_latex=point_.latex)
+
+    def undefined_at(self, point_: AlgebraicPoint, obligation: Obligation) -> Counterexample:
+        """The obligation's expression is exactly 0 at the algebraic point: undefined there."""
+        shown = point_.shown + self._assumed_at(point_)
+        return Counterexample(shown, "undefined", "undefined", float("nan"), float("nan"), obligation.z,
+                              f"algebraic point: {point_.coordinate} is the root t of {point_.polynomial} = 0 "
+                              f"near a numeric minimum", f"{obligation.failure()} (exactly 0 there)",
+                              values_latex=point_.latex)
+
+    def _assumed_at(self, point_: AlgebraicPoint) -> tuple:
+        from sympy import expand, radsimp
+
+        out: tuple = ()
+        for o, q in self.model.assumed.items():  # q fixed by an assumption: show its value too
+            label = "q(z)" if len(self.model.observations) == 1 else f"q(z | {o})"
+            out += ((label, tuple(str(radsimp(expand(v.xreplace(point_.values)))) for v in q)),)
+        return out
+
     # -- float screening --------------------------------------------------------------
 
     def margin_function(self):
@@ -318,7 +396,7 @@ def _exact_text(e: Expr, values) -> str:
     from elbo_sym.numbers.evaluate import value
 
     try:
-        v = value(e, values)
+        v = value(e, values, pi=True)
     except Undefined:
         return "undefined"
     if v is None:
@@ -343,11 +421,14 @@ def _value_text(e: Expr, values) -> str:
 
 
 def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open_obligations,
-            seed: int) -> tuple[Counterexample | None, int, int]:
-    """(counterexample or None, instances held, instances undecided)."""
+            seed: int, light: bool = False) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
+    """(counterexample or None, instances held, instances undecided, undecided instances that
+    the search builds on purpose: examples and the family's special cases)."""
     judge = _Instances(lhs, rel, rhs, model, open_obligations)
     held = undecided = 0
     tried: set = set()
+    skipped: list[str] = []
+    on_purpose = False
 
     def try_one(instance: Instance) -> Counterexample | None:
         nonlocal held, undecided
@@ -355,6 +436,10 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         if key in tried:
             return None
         tried.add(key)
+        try:
+            model.validate(instance)  # only an instance of the domain may refute
+        except ValueError:
+            return None
         decision = judge.decide(instance)
         if decision.status in ("fails", "undefined"):
             return judge.counterexample(instance, decision)
@@ -362,16 +447,20 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
             held += 1
         else:
             undecided += 1
+            if on_purpose:
+                skipped.append(instance.source)
         return None
 
     for instance in exact_candidates(model, examples, seed):
+        on_purpose = instance.source != RANDOM_SOURCE
         found = try_one(instance)
         if found:
-            return found, held, undecided
+            return found, held, undecided, ()
+    on_purpose = False
     # boundary families, screened in floats; the closest calls are decided exactly
     margin = judge.margin_function()
     scored: list[tuple[float, int, Instance]] = []
-    for instance in boundary_instances(model):
+    for instance in boundary_instances(model, LIGHT_BOUNDARY_INSTANCES if light else MAX_BOUNDARY_INSTANCES, seed):
         scored.append((margin(point(model, instance)), len(scored), instance))
     scored.sort(key=lambda t: (t[0], t[1]))
     # clear failures in the order generated (larger eps first: simpler numbers), then near misses
@@ -382,14 +471,34 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     for _, _, instance in nominated:
         found = try_one(instance)
         if found:
-            return found, held, undecided
+            return found, held, undecided, ()
     # numeric minimisation from the closest calls and a few random starts
     starts = [instance for _, _, instance in scored[:3]]
-    for instance in minimise(margin, model, starts, seed):
+    minima: list = []
+    for instance in minimise(margin, model, starts, seed, LIGHT_MINIMISER_STARTS if light else MINIMISER_STARTS,
+                             minima):
         found = try_one(instance)
         if found:
-            return found, held, undecided
-    return None, held, undecided
+            return found, held, undecided, ()
+    if rel in (">", "<"):  # a strict relation may fail only where both sides are equal: an algebraic point
+        for k, (a, b) in enumerate(judge.parts):
+            for point_ in algebraic_points(model, Add(a, -b), minima):
+                return judge.algebraic_counterexample(point_, k), held, undecided, ()
+    # an expression undefined only at irrational points: a divisor (or log argument) that is 0 only there
+    for obligation in judge.open[:MAX_OBLIGATION_SEARCHES]:
+        size = compile_float(obligation.expr, model.parameters)
+
+        def distance_to_zero(p: tuple[float, ...], size=size) -> float:
+            return abs(size(p))
+
+        near_zero: list = []
+        for instance in minimise(distance_to_zero, model, starts, seed, LIGHT_MINIMISER_STARTS, near_zero):
+            found = try_one(instance)
+            if found:
+                return found, held, undecided, ()
+        for point_ in algebraic_points(model, obligation.expr, near_zero):
+            return judge.undefined_at(point_, obligation), held, undecided, ()
+    return None, held, undecided, tuple(dict.fromkeys(skipped))
 
 
 def _explicit(model: Model, K: int) -> ExplicitModel:
@@ -416,23 +525,78 @@ def _examples_agree(lhs: Expr, rel: str, rhs: Expr, model, examples) -> Countere
     return None
 
 
-def _search_everywhere(lhs: Expr, step: Step, model, examples, open_) -> tuple[Counterexample | None, int, int]:
-    """The search in each explicit model of the family (a general claim: K = 2, 3, 5)."""
+def _is_density_model(explicit) -> bool:
+    return explicit.spec.family == "gaussian"
+
+
+def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, budget: float,
+                       started: float) -> tuple[Counterexample | None, int, int, Searched]:
+    """The search in each explicit model of the family.
+
+    For a general claim (K = "any"): K = 2, 3, 5, 8, then densities (the Gaussian family,
+    when the step has a Gaussian form), then K = 13, 34, ... until half the step's budget is
+    used; each larger K runs under what is left of that half, so one slow K never costs the
+    verdict.  Returns the counterexample (or None), instances held and undecided, and what
+    was searched."""
     held = undecided = 0
-    for explicit in model.search_models():
-        if explicit is model:
-            open_here = open_
-        else:
-            _, open_here = _definedness((lhs, step.expr), explicit)
-        seed = seed_for(to_text(lhs), step.rel, to_text(step.expr), step.rule, explicit.K)
-        found, h, u = _search(lhs, step.rel, step.expr, explicit, _examples_for(explicit, examples), open_here,
-                              seed)
+    skipped: list[str] = []
+    reached: list[int] = []
+    densities = 0
+    notes: list[str] = []
+    general = model.K == "any"
+    models = model.search_models()
+    found = None
+    if general and not any(_is_density_model(m) for m in models):
+        notes.append("no densities (this model has no Gaussian counterpart)")
+    for explicit in models:
+        optional = general and not _is_density_model(explicit) and explicit.K not in SEARCH_K
+        if optional:
+            left = budget / 2 - (time.perf_counter() - started)
+            if left <= 0:
+                notes.append(f"stopped before K = {explicit.K}: half the step budget used")
+                break
+        try:
+            with budgets.limit(left, "the larger K's share of the budget") if optional else nullcontext():
+                light = general and (_is_density_model(explicit) or explicit.K > FULL_SEARCH_K)
+                found, h, u, skips = _search_one(lhs, step, model, explicit, examples, open_, light)
+        except BudgetExceeded:
+            if budgets.remaining() <= 0 or not optional:
+                raise
+            clear_cache()
+            notes.append(f"K = {explicit.K} not finished within half the step budget")
+            break
+        except UnfoldError as error:
+            if not _is_density_model(explicit):
+                raise
+            clear_cache()
+            notes.append("no densities (the step has no closed form for Gaussian densities: "
+                         f"{str(error).split(' (')[0].split(': ')[0]})")
+            continue
         held, undecided = held + h, undecided + u
+        where = "a Gaussian density" if _is_density_model(explicit) else f"K = {explicit.K}"
+        skipped += [f"the {source} ({where})" for source in skips]
+        if _is_density_model(explicit):
+            densities += h
+        else:
+            reached.append(explicit.K)
         if found is not None:
             if explicit is not model and not found.source.startswith("example"):
-                found = replace(found, source=f"{found.source}, K = {explicit.K}")
-            return found, held, undecided
-    return None, held, undecided
+                found = replace(found, source=f"{found.source}, {where}")
+            break
+    searched = Searched(tuple(reached), densities, held, undecided, tuple(notes), tuple(skipped))
+    return found, held, undecided, searched
+
+
+def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_,
+                light: bool = False) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
+    if explicit is model:
+        open_here = open_
+    else:
+        _, open_here = _definedness((lhs, step.expr), explicit)
+    seed = seed_for(to_text(lhs), step.rel, to_text(step.expr), step.rule, explicit.K)
+    with quick_factoring():
+        return _search(lhs, step.rel, step.expr, explicit, _examples_for(explicit, examples), open_here, seed,
+                       light)
 
 
 # ------------------------------------------------------------------------- steps and chains
@@ -507,7 +671,8 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
                 why = outcome.reason if not outcome.proved else "definedness not shown"
                 return StepResult(step, lhs, Verdict.error, f"not proved ({why}); search skipped", None, 0,
                                   outcome, time.perf_counter() - started, conditions=conditions)
-            counterexample, held, undecided = _search_everywhere(lhs, step, model, examples, open_)
+            counterexample, held, undecided, searched = _search_everywhere(lhs, step, model, examples, open_,
+                                                                           budget, started)
     except BudgetExceeded as error:
         clear_cache()
         return StepResult(step, lhs, Verdict.error, str(error), None, 0, outcome,
@@ -526,20 +691,25 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
         reason = counterexample.problem if counterexample.problem else (
             outcome.reason if not outcome.proved else "the relation fails at an exact instance")
         return StepResult(step, lhs, Verdict.refuted, reason, counterexample, held, outcome, seconds,
-                          conditions=conditions)
+                          conditions=conditions, searched=searched)
+    where = f" ({searched.describe()})" if searched.describe() else ""
     if open_:
         missing = "; ".join(dict.fromkeys(o.describe() for o in open_[:3]))
         more = f" (and {len(open_) - 3} more)" if len(open_) > 3 else ""
         why = "" if outcome.proved else f"; and not proved ({outcome.reason})"
         return StepResult(step, lhs, Verdict.error, f"could not show that every expression is defined: "
-                          f"{missing}{more}{why}; held on {held} exact instances", None, held, outcome, seconds,
-                          conditions=conditions)
+                          f"{missing}{more}{why}; held on {held} exact instances{where}", None, held, outcome,
+                          seconds, conditions=conditions, searched=searched)
     if held < MIN_DECIDED:
         return StepResult(step, lhs, Verdict.error, f"not proved ({outcome.reason}) and only {held} instance(s) "
                           f"decided ({undecided} undecided; at least {MIN_DECIDED} needed)",
-                          None, held, outcome, seconds, conditions=conditions)
+                          None, held, outcome, seconds, conditions=conditions, searched=searched)
+    if searched.skipped:
+        return StepResult(step, lhs, Verdict.error, f"not proved ({outcome.reason}) and the search could not "
+                          f"decide {searched.skipped[0]}: undecided is not 'held'", None, held, outcome, seconds,
+                          conditions=conditions, searched=searched)
     return StepResult(step, lhs, Verdict.checked, f"not proved ({outcome.reason}); held on {held} exact "
-                      f"instances", None, held, outcome, seconds, conditions=conditions)
+                      f"instances{where}", None, held, outcome, seconds, conditions=conditions, searched=searched)
 
 
 def compose(first: str | None, second: str | None) -> str | None:
@@ -685,8 +855,9 @@ def _claim(derivation: Derivation, relation: str | None, model: Model,
     if failing:
         first = failing[0]
         if first.verdict is Verdict.checked:
-            return False, (f"step {first.step.index} is only checked (held on {first.instances} exact instances, "
-                           f"not proved); mark it accept = \"checked\" to print it as such")
+            where = f" ({first.searched.describe()})" if first.searched and first.searched.describe() else ""
+            return False, (f"step {first.step.index} is only checked (held on {first.instances} exact instances"
+                           f"{where}, not proved); mark it accept = \"checked\" to print it as such")
         return False, "not every step holds"
     claim, start, end = derivation.claim, derivation.start.expr, derivation.steps[-1].expr
     chain_text = f"{to_text(start)} {relation} {to_text(end)}"
@@ -777,6 +948,6 @@ def _expect_failure(expectation, instance: Instance, model: ExplicitModel) -> st
             f"not {expectation.rhs.text} {approx_text(b, values)}")
 
 
-__all__ = ["Verdict", "Counterexample", "StepResult", "ExampleResult", "DerivationResult", "check_step",
+__all__ = ["Verdict", "Searched", "Counterexample", "StepResult", "ExampleResult", "DerivationResult", "check_step",
            "check_derivation", "compose", "implies", "BudgetExceeded", "domain_text",
            "STEP_BUDGET_SECONDS", "error_text"]

@@ -15,7 +15,10 @@ where authors do not look, so the search goes there:
    bounds, just inside them and far out;
 4. numeric minimisation (Nelder-Mead from several starts: SciPy's algorithm in plain Python,
    :mod:`elbo_sym.numbers.neldermead`, so the browser nominates the same points) of the quantity that
-   must stay positive, whose best points are rounded to nearby rationals.
+   must stay positive, whose best points are rounded to nearby rationals;
+5. for a strict relation whose two sides meet only at irrational points, exact algebraic
+   points near the minima (`algebraic_points`): all coordinates but one rounded, the last
+   one the exact root of a polynomial.
 
 Families 3 and 4 are *screened* with plain floats; a float only nominates an instance.
 Every verdict is decided exactly afterwards (:mod:`elbo_sym.numbers.evaluate`).  The
@@ -29,7 +32,10 @@ import itertools
 import math
 import random
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from fractions import Fraction
+
+from sympy import Expr
 
 from elbo_sym.budget import checkpoint
 from elbo_sym.engine.models.base import PARAMETER, SIMPLEX, UNIT, Block, Instance
@@ -37,6 +43,8 @@ from elbo_sym.numbers.neldermead import minimise as nelder_mead
 
 RANDOM_INSTANCES = 16
 """Seeded random instances decided exactly for every step that is not proved."""
+RANDOM_SOURCE = "random instance"
+"""The source of the seeded random instances (the others are built on purpose)."""
 MIN_DECIDED = 8
 """A step that no rule proves is `checked` only after holding on at least this many decided instances."""
 EPSILONS = (Fraction(1, 10), Fraction(1, 10**3), Fraction(1, 10**9), Fraction(1, 10**30))
@@ -47,10 +55,15 @@ MAX_BOUNDARY_INSTANCES = 20_000
 """Boundary combinations screened per step (in floats) at most."""
 MINIMISER_STARTS = 6
 MINIMISER_ITERATIONS = 400
+LIGHT_BOUNDARY_INSTANCES = 2_000
+LIGHT_MINIMISER_STARTS = 3
+"""For the larger K of a general claim (K = 8, 13, 34, ...): fewer boundary combinations and
+minimiser starts per K, so that more K fit in the step's budget."""
 ROUNDING_DENOMINATORS = (10, 1000, 10**6, 10**12)
 
 __all__ = ["Instance", "exact_candidates", "boundary_instances", "minimise", "seed_for", "MIN_DECIDED",
-           "RANDOM_INSTANCES"]
+           "RANDOM_INSTANCES", "RANDOM_SOURCE", "LIGHT_BOUNDARY_INSTANCES", "LIGHT_MINIMISER_STARTS",
+           "AlgebraicPoint", "algebraic_points"]
 
 
 def seed_for(*parts: object) -> int:
@@ -90,7 +103,7 @@ def exact_candidates(model, examples=(), seed: int = 0) -> list[Instance]:
     rng = random.Random(seed)
     out = [e.instance for e in examples]
     for n in range(RANDOM_INSTANCES):
-        base = _random_instance(rng, model, 9 if n % 2 == 0 else 10**4, "random instance")
+        base = _random_instance(rng, model, 9 if n % 2 == 0 else 10**4, RANDOM_SOURCE)
         if n == 0:
             out += model.special_instances(base)
         out.append(base)
@@ -110,6 +123,8 @@ def _simplex_corners(K: int, eps: Fraction) -> list[tuple[Fraction, ...]]:
         dominant = [tuple(j for j in range(K) if j != k) for k in (0, K - 1)]
         subsets = list(dict.fromkeys(singles + dominant))
     for tiny in subsets:
+        if eps * len(tiny) >= 1:  # K > 1/eps: not a distribution (12 coordinates at 1/10)
+            continue
         rest = (1 - eps * len(tiny)) / (K - len(tiny))
         out.append(tuple(eps if k in tiny else rest for k in range(K)))
     return out
@@ -136,18 +151,24 @@ def _block_corners(block: Block, eps: Fraction) -> list[tuple[Fraction, ...]]:
     return [(v,) for v in block.bounds.samples()]
 
 
-def boundary_instances(model) -> Iterator[Instance]:
+def boundary_instances(model, limit: int = MAX_BOUNDARY_INSTANCES, seed: int = 0) -> Iterator[Instance]:
     """The boundary families (see the module docstring), nearest-to-typical first.
 
-    Every combination of the blocks' corners (up to an equal share of
-    MAX_BOUNDARY_INSTANCES per eps); each combination also gets the family's special
-    cases (q = p(z | x), q = p(z))."""
+    Every combination of the blocks' corners (up to an equal share of `limit` per eps);
+    each combination also gets the family's special cases (q = p(z | x), q = p(z)).  When
+    there are more combinations than the share (many real parameters: the Gaussian
+    family), every block's corners are visited one block at a time, then two at a time,
+    then at seeded random combinations -- so each parameter reaches each of its extremes
+    (sigma -> 1e-9 beside typical values of the others).  Real parameters' corners do not
+    depend on eps, so with no probability block one round is enough."""
     blocks = model.blocks
-    share = MAX_BOUNDARY_INSTANCES // len(EPSILONS)
-    for eps in EPSILONS:
+    rounds = EPSILONS if any(b.kind != PARAMETER for b in blocks) else EPSILONS[:1]
+    share = limit // len(EPSILONS)
+    rng = random.Random(seed)
+    for eps in rounds:
         corners = [_block_corners(b, eps) for b in blocks]
         count = 0
-        for combination in itertools.product(*corners):
+        for combination in _combinations(corners, share, rng):
             checkpoint()
             instance = Instance(tuple((b.name, values) for b, values in zip(blocks, combination)),
                                 f"boundary eps = {eps}")
@@ -158,11 +179,34 @@ def boundary_instances(model) -> Iterator[Instance]:
                 break
 
 
+def _combinations(corners: list[list], share: int, rng: random.Random) -> Iterator[tuple]:
+    """Every combination of corners when there are at most `share`; else one block away from
+    a typical point, then two, then random combinations."""
+    total = math.prod(len(c) for c in corners)
+    if total <= share:
+        yield from itertools.product(*corners)
+        return
+    typical = [c[len(c) // 2] if len(c) > 2 else c[0] for c in corners]
+    n = len(corners)
+    for i in range(n):
+        for v in corners[i]:
+            yield tuple(v if j == i else typical[j] for j in range(n))
+    for i, j in itertools.combinations(range(n), 2):
+        for a in corners[i]:
+            for b in corners[j]:
+                point_ = list(typical)
+                point_[i], point_[j] = a, b
+                yield tuple(point_)
+    while True:
+        yield tuple(rng.choice(c) for c in corners)
+
+
 # --------------------------------------------------------------------------- minimisation
 
 
 def minimise(objective: Callable[[tuple[float, ...]], float], model, starts: list[Instance],
-             seed: int) -> Iterator[Instance]:
+             seed: int, count: int = MINIMISER_STARTS,
+             minima: list | None = None) -> Iterator[Instance]:
     """Rational instances near local minima of `objective` (a float function of the parameters).
 
     Nelder-Mead in unconstrained coordinates (softmax for each simplex, a logistic map for
@@ -190,11 +234,13 @@ def minimise(objective: Callable[[tuple[float, ...]], float], model, starts: lis
 
     initial = [[t for b, values in zip(blocks, _start_values(model, s)) for t in _to_unconstrained(b, values)]
                for s in starts]
-    while len(initial) < MINIMISER_STARTS:
+    while len(initial) < count:
         initial.append([rng.gauss(0, 3) for _ in range(width)])
-    for u0 in initial[:MINIMISER_STARTS]:
+    for u0 in initial[:count]:
         result = nelder_mead(wrapped, u0, MINIMISER_ITERATIONS, xatol=1e-10, fatol=1e-14)
         best = to_values(result.x)
+        if minima is not None:
+            minima.append((float(result.fun), best))
         for denominator in ROUNDING_DENOMINATORS:
             try:
                 yield Instance(tuple((b.name, _rational(b, values, denominator)) for b, values in zip(blocks, best)),
@@ -254,6 +300,8 @@ def _rational(block: Block, values: tuple[float, ...], denominator: int) -> tupl
         return tuple(min(Fraction(1), max(Fraction(v).limit_denominator(denominator), Fraction(1, denominator * 10)))
                      for v in values)
     v = Fraction(values[0]).limit_denominator(denominator)
+    if not block.bounds.contains(v):  # a minimum at a bound (sigma -> 0): three significant digits
+        v = Fraction(f"{values[0]:.3g}")
     if not block.bounds.contains(v):
         raise ValueError("rounded outside the parameter's interval")
     return (v,)
@@ -264,3 +312,191 @@ def blocks_of_kind(model, kind: str) -> tuple[Block, ...]:
 
 
 _ = PARAMETER  # the third kind of block: handled by its interval
+
+
+# --------------------------------------------------------------------------- algebraic points
+
+ALGEBRAIC_TOLERANCE = 1e-6
+"""A numeric minimum of the margin below this is a candidate for an exact algebraic zero."""
+MAX_ALGEBRAIC_DEGREE = 8
+"""Highest degree of the polynomial whose root is certified (bounds the exact work)."""
+MAX_ALGEBRAIC_TRIES = 8
+"""Coordinates tried per minimum (each one: the others rounded, this one solved exactly)."""
+
+
+@dataclass(frozen=True)
+class AlgebraicPoint:
+    """An exact point of the domain where ``difference`` is exactly 0: every coordinate
+    rational except ``symbol`` (and the probability that absorbs it: 1 - the others), which
+    is the root of ``polynomial`` in its isolating interval ``[low, high]``."""
+
+    values: dict = field(compare=False, hash=False)
+    """Every parameter symbol -> an exact SymPy number (a rational or an algebraic number)."""
+    shown: tuple[tuple[str, tuple[str, ...]], ...]
+    polynomial: str
+    coordinate: str
+    latex: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """The shown values as LaTeX (``\\frac{1}{2} + \\frac{\\sqrt{5}}{10}``): the file syntax has no sqrt."""
+
+
+def algebraic_points(model, difference: Expr, minima: list,
+                     limit: int = MAX_ALGEBRAIC_TRIES) -> Iterator[AlgebraicPoint]:
+    """Exact points near the numeric minima where `difference` (a rational function of the
+    parameters there) is exactly 0.
+
+    A strict inequality that fails only on a thin set -- ``(Sum(q(z)**2, z) - 3/5)**2 > 0``
+    fails only where q = 1/2 +- sqrt(5)/10 -- has no rational counterexample.  At a numeric
+    minimum with a margin ~ 0, all coordinates but one are rounded to rationals and the
+    last one is solved for exactly: the numerator of `difference` is a polynomial in it;
+    its real root near the minimum is isolated by an interval with rational ends (exact),
+    and the point is kept only when every block stays in the domain on the whole interval
+    and no divisor of `difference` vanishes there (the root's minimal polynomial does not
+    divide it).  Nothing here is a float decision."""
+    from sympy import Dummy, exp, log, pi
+
+    if difference.has(log, exp, pi):
+        return
+    blocks = model.blocks
+    t = Dummy("t", real=True)
+    tries = 0
+    for fun, point_values in sorted(minima, key=lambda m: m[0]):
+        if not fun < ALGEBRAIC_TOLERANCE:
+            break
+        for bi, block in enumerate(blocks):
+            for j in range(len(block.symbols)):
+                if tries >= limit:
+                    return
+                checkpoint()
+                tries += 1
+                found = _solve_one(model, difference, point_values, bi, j, t)
+                if found is not None:
+                    yield found
+
+
+def _solve_one(model, difference: Expr, point_values, bi: int, j: int, t) -> AlgebraicPoint | None:
+    """The coordinate `j` of block `bi` solved exactly, the others rounded (see algebraic_points)."""
+    from sympy import Poly, Rational, Symbol, cancel, expand, factor_list, fraction, gcd, radsimp, together
+    from sympy import latex as sympy_latex
+    from sympy.polys.polyerrors import PolynomialError
+
+    blocks = model.blocks
+    block = blocks[bi]
+    subs: dict = {}
+    for ci, c in enumerate(blocks):
+        values = point_values[ci]
+        if ci != bi:
+            try:
+                rounded = _rational(c, values, 1000)
+            except (ValueError, OverflowError, ZeroDivisionError):
+                return None
+            for s, v in zip(c.symbols, rounded):
+                subs[s] = Rational(v.numerator, v.denominator)
+            continue
+        if block.kind == SIMPLEX:
+            if len(values) < 2:
+                return None
+            absorber = max((k for k in range(len(values)) if k != j), key=lambda k: values[k])
+            rest = Fraction(0)
+            for k, s in enumerate(block.symbols):
+                if k not in (j, absorber):
+                    v = Fraction(values[k]).limit_denominator(1000)
+                    if v <= 0:
+                        return None
+                    subs[s] = Rational(v.numerator, v.denominator)
+                    rest += v
+            subs[block.symbols[j]] = t
+            subs[block.symbols[absorber]] = 1 - Rational(rest.numerator, rest.denominator) - t
+        elif block.kind == UNIT:
+            for k, s in enumerate(block.symbols):
+                if k != j:
+                    v = min(Fraction(1), max(Fraction(values[k]).limit_denominator(1000), Fraction(1, 1000)))
+                    subs[s] = Rational(v.numerator, v.denominator)
+            subs[block.symbols[j]] = t
+        else:
+            subs[block.symbols[0]] = t
+    d = difference.xreplace(subs)
+    if d.free_symbols != {t}:
+        return None
+    try:
+        numerator, denominator = fraction(cancel(together(d)))
+        poly = Poly(numerator, t)
+        divisors = _divisors(d, t)
+    except (PolynomialError, ValueError, TypeError):
+        return None
+    if not poly.domain.is_QQ and not poly.domain.is_ZZ or not 1 <= poly.degree() <= MAX_ALGEBRAIC_DEGREE:
+        return None
+    near = point_values[bi][j]
+    for factor_, _ in factor_list(poly)[1]:
+        g = Poly(factor_, t)
+        if g.degree() < 1:
+            continue
+        for (low, high), _ in g.intervals():
+            if low != high:
+                low, high = g.refine_root(low, high, eps=Rational(1, 10**12))
+            low, high = Fraction(str(low)), Fraction(str(high))
+            if not abs(float(low + high) / 2 - near) < 1e-4:
+                continue
+            if not _in_domain(block, subs, j, t, low, high):
+                continue
+            if any(gcd(g, div).degree() > 0 for div in divisors):
+                continue  # a divisor vanishes at the root: undefined there, not a failure of the relation
+            root = _root_expression(g, low, high)
+            if root is None:
+                continue
+            values = {s: radsimp(expand(v.xreplace({t: root}))) for s, v in subs.items()}
+            shown = tuple((c.label, tuple(str(values[s]) for s in c.symbols)) for c in blocks)
+            latex = tuple((c.label, tuple(sympy_latex(values[s]) for s in c.symbols)) for c in blocks)
+            name = f"{block.label} at z = {j}" if len(block.symbols) > 1 else block.label
+            return AlgebraicPoint(values, shown, f"{g.as_expr().xreplace({t: Symbol('t')})}", name, latex)
+    return None
+
+
+def _divisors(d: Expr, t) -> list:
+    """The numerators (polynomials in t) of every divisor in `d`, before any cancelling."""
+    from sympy import Poly, Pow, cancel, fraction, together
+
+    out = []
+    for p in d.atoms(Pow):
+        if p.exp.is_negative:
+            out.append(Poly(fraction(cancel(together(p.base)))[0], t))
+    return out
+
+
+def _in_domain(block: Block, subs: dict, j: int, t, low: Fraction, high: Fraction) -> bool:
+    """Every coordinate of the solved block stays in its domain for t anywhere in [low, high]
+    (each is linear in t, so the ends decide)."""
+    from sympy import Rational
+
+    ends = (Rational(low.numerator, low.denominator), Rational(high.numerator, high.denominator))
+    for s in block.symbols:
+        expr = subs[s]
+        for end in ends:
+            v = expr.xreplace({t: end})
+            v = Fraction(int(v.p), int(v.q))
+            if block.kind == SIMPLEX and not v > 0:
+                return False
+            if block.kind == UNIT and not 0 < v <= 1:
+                return False
+            if block.kind == PARAMETER and not block.bounds.contains(v):
+                return False
+    return True
+
+
+def _root_expression(g, low: Fraction, high: Fraction):
+    """The root of the irreducible `g` in [low, high] -- radicals for degree <= 2, else
+    CRootOf -- chosen by its exact index among the real roots (Sturm counts, no float)."""
+    from sympy import CRootOf, Rational, sqrt
+
+    lo, hi = Rational(low.numerator, low.denominator), Rational(high.numerator, high.denominator)
+    if g.count_roots(lo, hi) != 1:
+        return None
+    if g.degree() == 1:
+        a, b = g.all_coeffs()
+        return -b / a
+    index = g.count_roots(None, lo)  # real roots up to lo (lo is no root: g is irreducible of degree >= 2)
+    if g.degree() == 2:
+        a, b, c = g.all_coeffs()
+        root = sqrt(b * b - 4 * a * c)
+        ordered = [(-b - root) / (2 * a), (-b + root) / (2 * a)]
+        return (ordered if a > 0 else ordered[::-1])[index]
+    return CRootOf(g.as_expr(), index)

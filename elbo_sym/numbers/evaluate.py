@@ -4,7 +4,9 @@ Three evaluators over the same expression trees (SymPy ``Add``, ``Mul``, ``Pow``
 integer exponent, ``log``, ``exp``, rationals and the model's parameter symbols):
 
 * :func:`exact` -- the value as a :class:`~elbo_sym.numbers.exact.LogNumber` (a rational plus a
-  rational combination of logs of primes), whose sign and equality are *decided*;
+  rational combination of logs of primes -- and, with ``pi=True``, of log(pi), the
+  Gaussian family's constant), whose sign and equality are *decided* (equal exactly when
+  every coefficient agrees; a sign with log(pi) beside a rational part by intervals);
   raises :class:`Undefined` for a log of a value <= 0 or a division by 0, and
   :class:`Inexact` when the value leaves that field (a product of two logs, ``exp`` of a
   non-zero rational, a log of a logarithm);
@@ -25,10 +27,10 @@ from collections.abc import Callable, Mapping
 from fractions import Fraction
 
 import mpmath
-from sympy import Expr, S, Symbol, exp, log
+from sympy import Expr, Mul, S, Symbol, exp, log
 
 from elbo_sym.budget import checkpoint
-from elbo_sym.numbers.exact import LogNumber, log_of
+from elbo_sym.numbers.exact import PI_KEY, LogNumber, log_of
 
 
 class Undefined(ArithmeticError):
@@ -48,10 +50,14 @@ INTERVAL_DIGITS = (30, 80, 240, 1000)
 # --------------------------------------------------------------------------- exact
 
 
-def exact(e: Expr, values: Values, memo: dict | None = None) -> LogNumber:
-    """The exact value of `e` at `values` (see the module docstring for the errors)."""
+def exact(e: Expr, values: Values, memo: dict | None = None, pi: bool = False) -> LogNumber:
+    """The exact value of `e` at `values` (see the module docstring for the errors).
+
+    With ``pi=True`` the value may have a log(pi) term (`elbo_sym.numbers.exact.PI_KEY`):
+    the Q-span of 1, logs of primes and log(pi), where the Gaussian family's values live."""
     memo = {} if memo is None else memo
-    return _exact(e, values, memo)
+    result = _exact(e, values, memo)
+    return result if pi else _without_pi(result)
 
 
 def _exact(e: Expr, values: Values, memo: dict) -> LogNumber:
@@ -111,7 +117,15 @@ def _exact_node(e: Expr, values: Values, memo: dict) -> LogNumber:
                 raise Inexact("a power of a logarithm") from None
         return result
     if isinstance(e, log):
-        argument = _exact(e.args[0], values, memo)
+        argument = _pi_free_argument(e.args[0], values, memo)
+        if isinstance(argument, tuple):  # log(r * pi**n) = log(r) + n log(pi)
+            rest, n = argument
+            if rest.rational <= 0:
+                raise Undefined(f"log of a non-positive value {rest.rational} * pi**{n}")
+            try:
+                return log_of(rest.rational) + LogNumber._raw(Fraction(0), ((PI_KEY, Fraction(n)),))
+            except ValueError as error:
+                raise Inexact(str(error)) from None
         if argument.is_rational:
             if argument.rational <= 0:
                 raise Undefined(f"log of a non-positive value {argument.rational}")
@@ -128,6 +142,35 @@ def _exact_node(e: Expr, values: Values, memo: dict) -> LogNumber:
             return LogNumber.of(1)
         raise Inexact("exp of a non-zero number")
     raise Inexact(f"cannot evaluate {type(e).__name__} exactly")
+
+
+def _pi_free_argument(argument: Expr, values: Values, memo: dict) -> LogNumber | tuple[LogNumber, int]:
+    """A log's argument: its value, or (rational r, n) when it is r * pi**n with n != 0 (the
+    Gaussian family's log(2*pi*variance)); pi anywhere else is not in the exact class."""
+    if not argument.has(S.Pi):
+        return _exact(argument, values, memo)
+    n, rest = 0, LogNumber.of(1)
+    for factor in Mul.make_args(argument):
+        if factor is S.Pi:
+            n += 1
+        elif factor.is_Pow and factor.base is S.Pi and factor.exp.is_Integer:
+            n += int(factor.exp)
+        else:
+            value = _exact(factor, values, memo)  # Inexact for pi inside a sum or a power
+            if not value.is_rational:
+                raise Inexact("a log of a logarithm")
+            rest = rest * value
+    if not rest.is_rational:
+        raise Inexact("a log of a logarithm")
+    return (rest, n) if n else rest
+
+
+def _without_pi(v: LogNumber) -> LogNumber:
+    """`v`, or Inexact when it has a log(pi) term (for callers that only know rationals and logs
+    of primes; `pi=True` callers get it)."""
+    if v.has_pi:
+        raise Inexact("a value with a log(pi) term")
+    return v
 
 
 # --------------------------------------------------------------------------- intervals
@@ -198,11 +241,22 @@ def _enclose(e: Expr, values: Values, memo: dict, ctx):
 # --------------------------------------------------------------------------- decisions
 
 
-def value(e: Expr, values: Values, memo: dict | None = None) -> LogNumber | None:
+def value(e: Expr, values: Values, memo: dict | None = None, pi: bool = False) -> LogNumber | None:
     """The exact value, or None when it leaves the exact class (Undefined propagates)."""
     try:
-        return exact(e, values, memo)
+        return exact(e, values, memo, pi)
     except Inexact:
+        return None
+
+
+def exact_sign(v: LogNumber) -> int | None:
+    """The certified sign of an exact value; None when a value with a log(pi) term and a
+    rational part could not be separated from 0 (see PI_KEY): undecided, never 0."""
+    try:
+        return v.sign()
+    except Undefined:
+        raise
+    except ArithmeticError:
         return None
 
 
@@ -210,9 +264,11 @@ def sign_of(e: Expr, values: Values, memo: dict | None = None) -> int | None:
     """-1, 0 or 1 for the value of `e` at `values`, certified; None when undecided.
 
     Raises Undefined when `e` is not defined there."""
-    exact_value = value(e, values, memo)
+    exact_value = value(e, values, memo, pi=True)
     if exact_value is not None:
-        return exact_value.sign()
+        s = exact_sign(exact_value)
+        if s is not None:
+            return s
     for digits in INTERVAL_DIGITS:
         try:
             box = enclosure(e, values, digits)
@@ -226,14 +282,32 @@ def sign_of(e: Expr, values: Values, memo: dict | None = None) -> int | None:
 
 
 def decide(a: Expr, b: Expr, values: Values, memo: dict | None = None) -> int | None:
-    """The sign of a - b at `values` (certified), or None when undecided; Undefined if either is."""
-    memo = {} if memo is None else memo
-    left, right = value(a, values, memo), value(b, values, memo)
-    if left is not None and right is not None:
-        return (left - right).sign()
-    from sympy import Add, Mul, S
+    """The sign of a - b at `values` (certified), or None when undecided; Undefined if either is.
 
-    return sign_of(Add(a, Mul(S.NegativeOne, b, evaluate=False), evaluate=False), values, memo)
+    The terms of a - b that are in the exact class are summed exactly first, so a gap of
+    exp(-3316) beside terms that cancel exactly (the tight case) is decided by the
+    interval of the remaining terms alone, at a precision relative to their size."""
+    memo = {} if memo is None else memo
+    left, right = value(a, values, memo, pi=True), value(b, values, memo, pi=True)
+    if left is not None and right is not None:
+        s = exact_sign(left - right)  # equal exactly when every coefficient agrees
+        if s is not None:
+            return s
+    from sympy import Add
+
+    known, rest = LogNumber.of(0), []
+    for sign, side in ((1, a), (-1, b)):
+        for term in Add.make_args(side):
+            v = value(term, values, memo, pi=True)
+            if v is None:
+                rest.append(term if sign == 1 else Mul(S.NegativeOne, term, evaluate=False))
+            else:
+                known = known + v if sign == 1 else known - v
+    if not rest:
+        return exact_sign(known)
+    if not known.is_zero:
+        rest.append(known.to_sympy())
+    return sign_of(Add(*rest, evaluate=False), values, memo)
 
 
 def approx_text(e: Expr, values: Values) -> str:
@@ -269,7 +343,7 @@ def as_float(e: Expr, values: Values) -> float:
 
 def value_text(v: LogNumber, limit: int = 10**12) -> str:
     """A short exact form: log(3/10) rather than -log(2) + log(3) - log(5) when it stays small."""
-    if v.is_rational or len(v.logs) < 2:
+    if v.is_rational or len(v.logs) < 2 or v.has_pi:
         return str(v)
     numerators = [c.numerator for _, c in v.logs]
     denominators = [c.denominator for _, c in v.logs]
@@ -357,5 +431,5 @@ def _float_op(node: Expr) -> Callable[[list[float]], float]:
     raise TypeError(f"cannot evaluate {type(node).__name__} as a float")
 
 
-__all__ = ["Undefined", "Inexact", "exact", "enclosure", "value", "sign_of", "decide", "as_float",
+__all__ = ["Undefined", "Inexact", "exact", "exact_sign", "enclosure", "value", "sign_of", "decide", "as_float",
            "compile_float", "value_text", "approx_text", "INTERVAL_DIGITS"]

@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -38,6 +39,8 @@ __all__ = [
     "MAX_INTEGER",
     "EXACT_NUMBER",
     "MAX_PRIME",
+    "PI_KEY",
+    "quick_factoring",
 ]
 
 RationalLike = int | Fraction | str
@@ -46,6 +49,16 @@ MAX_INTEGER = 10**30
 """Largest numerator/denominator `log_of` accepts (keeps factorisation bounded)."""
 MAX_PRIME = 10**12
 """Largest prime factor `log_of` accepts."""
+PI_KEY = 0
+"""The key of the log(pi) term (no prime is 0).  The Gaussian family's values live in the
+Q-span of 1, logs of primes and log(pi): equal when every coefficient agrees.  Whether
+log(pi) is independent of 1 and the logs of primes is open (it would follow from e and pi
+being algebraically independent), so a value with a log(pi) term and a non-zero rational
+part is never declared non-zero by its form: its sign comes from certified intervals only
+(`LogNumber.sign`).  Only `LogNumber._raw` and arithmetic build such terms (the constructor
+refuses the base 0), i.e. only :mod:`elbo_sym.numbers.evaluate` when it evaluates a log of pi."""
+PI_SIGN_DPS = 1600
+"""Most digits the sign of a value with a log(pi) term and a rational part is refined to."""
 
 _ZERO = Fraction(0)
 _MAX_STR = 200  # longest numeric string accepted by LogNumber.of
@@ -89,6 +102,23 @@ def _primes_below(n: int) -> tuple[int, ...]:
 _SMALL_PRIMES = _primes_below(1000)
 _MR_BASES = _SMALL_PRIMES[:13]  # 2..41: deterministic Miller-Rabin below 3.3e24
 _RHO_BUDGET = 1 << 22  # Pollard-Brent iterations before giving up (about a second)
+SEARCH_RHO_BUDGET = 1 << 14
+"""Pollard-Brent iterations while the counterexample search decides its own instances: a
+boundary instance (1 - 2e-30 ...) can have a hard 30-digit numerator, and a second per
+log would eat the step's budget.  Failing to factor there only means Inexact: the sign is
+then decided by certified intervals, or the instance is undecided (never counted)."""
+_rho_budget = [_RHO_BUDGET]
+
+
+@contextmanager
+def quick_factoring() -> Iterator[None]:
+    """Factor with SEARCH_RHO_BUDGET iterations inside the block (then as before)."""
+    saved = _rho_budget[0]
+    _rho_budget[0] = min(saved, SEARCH_RHO_BUDGET)
+    try:
+        yield
+    finally:
+        _rho_budget[0] = saved
 
 
 def _is_probable_prime(n: int) -> bool:
@@ -132,7 +162,7 @@ def _pollard_brent(n: int) -> int | None:
                 g = math.gcd(q, n)
                 k += 128
             steps += 2 * r
-            if g == 1 and steps > _RHO_BUDGET:
+            if g == 1 and steps > _rho_budget[0]:
                 return None
             r *= 2
         if g == n:  # the batch overshot: redo it one step at a time
@@ -192,7 +222,7 @@ _IV = MPIntervalContext()  # private context: other users of mpmath.iv keep thei
 @lru_cache(maxsize=1024)
 def _iv_log(p: int, prec: int) -> Any:
     _IV.prec = prec
-    return _IV.log(_IV.mpf(p))
+    return _IV.log(_IV.pi) if p == PI_KEY else _IV.log(_IV.mpf(p))
 
 
 def _iv_rational(r: Fraction) -> Any:
@@ -364,15 +394,21 @@ class LogNumber:
         lo, hi = total._mpi_
         return Fraction(*to_rational(lo)), Fraction(*to_rational(hi))
 
-    def _refine(self, decided: Any, per_bit: bool = False, start: int = _FIRST_DPS) -> Any:
+    @property
+    def has_pi(self) -> bool:
+        """Has a log(pi) term (see PI_KEY)."""
+        return bool(self.logs) and self.logs[0][0] == PI_KEY
+
+    def _refine(self, decided: Any, per_bit: bool = False, start: int = _FIRST_DPS,
+                most: int = _MAX_DPS) -> Any:
         """Evaluate at 50, 100, 200, ... digits until `decided(lo, hi)` returns non-None."""
         dps = start
-        while dps <= _MAX_DPS:
+        while dps <= most:
             answer = decided(*self._enclosure(dps, per_bit))
             if answer is not None:
                 return answer
             dps *= 2
-        raise ArithmeticError(f"could not certify {self} within {_MAX_DPS} digits")
+        raise ArithmeticError(f"could not certify {self} within {most} digits")
 
     def sign(self) -> int:
         """-1, 0 or 1, certified: 0 exactly when the number is zero, else by intervals excluding 0."""
@@ -382,6 +418,9 @@ class LogNumber:
         def decided(lo: Fraction, hi: Fraction) -> int | None:
             return 1 if lo > 0 else -1 if hi < 0 else None
 
+        if self.has_pi and self.rational:
+            # non-zero is not known from the form (see PI_KEY): intervals, bounded
+            return self._refine(decided, most=PI_SIGN_DPS)
         return self._refine(decided)  # nonzero (canonical form), so this terminates
 
     def __lt__(self, other: Any) -> bool:
@@ -449,7 +488,8 @@ class LogNumber:
         """A SymPy expression Rational(r0) + sum Rational(c_i)*log(p_i)."""
         import sympy
 
-        terms = [sympy.Rational(c.numerator, c.denominator) * sympy.log(sympy.Integer(p)) for p, c in self.logs]
+        terms = [sympy.Rational(c.numerator, c.denominator) * sympy.log(sympy.pi if p == PI_KEY else sympy.Integer(p))
+                 for p, c in self.logs]
         terms.append(sympy.Rational(self.rational.numerator, self.rational.denominator))
         return sympy.Add(*terms)
 
@@ -458,7 +498,8 @@ class LogNumber:
         parts: list[tuple[bool, str]] = []
         for p, c in self.logs:
             num, den = abs(c.numerator), c.denominator
-            body = f"log({p})" if num == 1 else f"{num}*log({p})"
+            atom = "log(pi)" if p == PI_KEY else f"log({p})"
+            body = atom if num == 1 else f"{num}*{atom}"
             parts.append((c < 0, body if den == 1 else f"{body}/{den}"))
         if self.rational or not parts:
             parts.append((self.rational < 0, str(abs(self.rational))))

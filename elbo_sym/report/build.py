@@ -145,7 +145,8 @@ def _step_report(r: StepResult, lhs: Expr, d: Derivation, refuted: int) -> StepR
                       conditions=tuple(dict.fromkeys(conditions)),
                       counterexample=_counterexample(r.counterexample, d.vocabulary), suggestion=suggestion,
                       expected_refuted=expected, why_parts=prose_parts(s.why, d.vocabulary),
-                      second_opinion=r.second_opinion)
+                      second_opinion=r.second_opinion,
+                      searched=r.searched.describe() if r.searched is not None else "")
 
 
 def deck_report_of(result: DeckResult) -> DeckReport:
@@ -168,8 +169,10 @@ def _counterexample(c: Counterexample | None, vocabulary: Vocabulary) -> Counter
     if c is None:
         return None
     where = []
+    engine_latex = dict(c.values_latex)  # an algebraic point's values (sqrt(5)): the file syntax has no sqrt
     for label, values in c.values:
-        numbers = [_latex_of(v, vocabulary) or v for v in values]
+        latex = engine_latex.get(label, ("",) * len(values))
+        numbers = [_latex_of(v, vocabulary) or fallback or v for v, fallback in zip(values, latex)]
         shown = numbers[0] if len(numbers) == 1 else r"\left(" + r",\ ".join(numbers) + r"\right)"
         where.append(f"{_latex_of(label, vocabulary) or label} = {shown}")
     return CounterexampleReport(c.values, c.lhs, c.rhs, _approx(c.lhs_value), _approx(c.rhs_value), c.z, c.source,

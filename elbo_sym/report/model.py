@@ -159,6 +159,8 @@ class StepReport:
     why_parts: Prose = ()
     second_opinion: str = ""
     """For a proved step: what the independent reference evaluator found (elbo_sym.engine.reference)."""
+    searched: str = ""
+    """Where a step no rule proves was searched: "K = 2, 3, 5, 8, 13, 34; 40 Gaussian densities"."""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICT_MARK:
@@ -181,6 +183,11 @@ class StepReport:
     @property
     def mark(self) -> str:
         return VERDICT_MARK[self.verdict]
+
+    @property
+    def held_text(self) -> str:
+        """"held on 212 exact instances (K = 2, 3, 5, 8, 13, 34; 40 Gaussian densities)"."""
+        return f"held on {self.instances} exact instances" + (f" ({self.searched})" if self.searched else "")
 
 
 @dataclass(frozen=True)

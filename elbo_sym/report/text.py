@@ -29,8 +29,7 @@ def step_notes(s: StepReport) -> list[str]:
                 if s.verdict == "error" else
                 "expected to be refuted, but it is not: the teaching file's mistake is not a mistake"]
     if s.verdict == "checked":
-        return [f"accepted (accept = \"checked\"): printed as \"held on {s.instances} exact instances, "
-                "not proved\"" if s.accepted else
+        return [f"accepted (accept = \"checked\"): printed as \"{s.held_text}, not proved\"" if s.accepted else
                 "not proved: this fails the run; to print the step labelled as unproved, add "
                 "accept = \"checked\" to it"]
     return []
@@ -161,7 +160,7 @@ def _failure_step(r: DerivationReport, s: StepReport) -> list[str]:
     if s.expected_refuted:
         lines.append("    the teaching file expects this step to be refuted")
     elif s.verdict == "checked":
-        lines.append(f"    held on {s.instances} exact instances, not proved: add accept = \"checked\" to print it "
+        lines.append(f"    {s.held_text}, not proved: add accept = \"checked\" to print it "
                      "labelled as unproved")
     for c in s.conditions:
         if not c.shown:

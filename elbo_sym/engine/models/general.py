@@ -15,7 +15,9 @@ each law is a true equation there, and an identity that holds when the atoms are
 independent holds a fortiori for their actual values.  A sum with no density in it
 (``Sum(1, z)``) has no meaning for densities and is refused.  Only structural sign
 certificates apply here (``1 - q(z) > 0`` is true for finite K but not for densities).
-Counterexamples are searched on explicit models with K = 2, 3 and 5.
+Counterexamples are searched where the claim is about: explicit models with K = 2, 3, 5,
+8, densities (the Gaussian family's models, when the statement has a Gaussian meaning),
+then K = 13, 34, 89, 233 while the step's budget lasts (see `search_models`).
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectati
 
 GENERIC = "z"
 """The one point of a general model: z itself."""
-SEARCH_K = (2, 3, 5)
-"""Explicit models a general claim is searched for counterexamples in."""
+SEARCH_K = (2, 3, 5, 8)
+"""Explicit models a general claim is always searched for counterexamples in (8: a claim
+such as H(q) <= log(5) first fails at K = 6)."""
+LARGER_K = (13, 34, 89, 233)
+"""Then these, in order, while less than half the step's budget is used (the checker decides)."""
 MAX_TERMS = 20_000
 
 
@@ -143,9 +148,30 @@ class GeneralModel(ModelDefaults):
     def describe(self) -> str:
         return "every latent space (any finite K, or densities)"
 
-    def search_models(self) -> tuple[DiscreteModel, ...]:
-        """Explicit models where a counterexample to a general claim is sought."""
-        return tuple(self.explicit(K) for K in SEARCH_K)
+    def search_models(self) -> tuple:
+        """Explicit models where a counterexample to a general claim is sought, in order: K = 2,
+        3, 5, 8, the densities (a Gaussian model, when this model has one), K = 13, 34, ...
+
+        ``K = "any"`` is a claim about densities too, so a statement false for a density
+        (H(q) >= 0, p(z | x) <= 1) must meet one.  The models after SEARCH_K are tried only
+        while the step's budget allows (`elbo_sym.engine.check`)."""
+        densities = self.density_model()
+        return (tuple(self.explicit(K) for K in SEARCH_K) + ((densities,) if densities is not None else ())
+                + tuple(self.explicit(K) for K in LARGER_K))
+
+    def density_model(self):
+        """The Gaussian family's model with the same observation, parameters and assumption:
+        every linear-Gaussian model is a latent space with densities.  None when there is
+        none (several observations, a parameter named like the Gaussian family's own, an
+        assumption that is not a Gaussian)."""
+        from elbo_sym.engine.models.gaussian import GaussianModel
+
+        try:
+            model = GaussianModel(ModelSpec("gaussian", 2, self.spec.data, self.spec.params, self.spec.assumptions))
+            _ = model.assumed_q  # an assumption must give a Gaussian q (UnfoldError otherwise)
+        except (ValueError, UnfoldError, TypeError):
+            return None
+        return model
 
     def explicit(self, K: int) -> DiscreteModel:
         """The K-state model with the same observations, parameters and assumptions (shared)."""
@@ -314,4 +340,4 @@ def _split_logs(e: Expr, model: GeneralModel) -> Expr:
     return e.func(*(_split_logs(a, model) for a in e.args))
 
 
-__all__ = ["GeneralModel", "GENERIC", "SEARCH_K"]
+__all__ = ["GeneralModel", "GENERIC", "SEARCH_K", "LARGER_K"]

@@ -1,0 +1,411 @@
+"""A search worth the word "checked" (issue 15, item 3).
+
+`accept = "checked"` lets a step pass on the evidence of a counterexample search, so the
+search must look where the step's domain says it holds:
+
+* ``K = "any"`` means every finite K *and* densities: statements false for densities
+  (H(q) >= 0, log p(x) <= 0, p(z | x) <= 1) meet a Gaussian model; statements false from
+  K = 6 on (Sum(q(z)**2, z) >= 1/5, H(q) <= log(5)) meet K = 8;
+* a strict inequality that fails only at an irrational point is refuted at an exact
+  algebraic point (q = 1/2 + sqrt(5)/10), printed;
+* the Gaussian tight case, with its log(pi) terms, is decided exactly, never skipped;
+* true steps stay `checked`, and the report says which K and how many densities.
+
+Each counterexample shown is re-checked here with the test's own arithmetic (Fractions,
+mpmath, SymPy on the printed exact values), never with the engine's evaluators.
+"""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import mpmath
+import pytest
+import sympy
+
+from elbo_sym.cli import main
+from elbo_sym.engine.check import Verdict, check_derivation
+from elbo_sym.engine.derivation import loads
+from elbo_sym.engine.models.general import LARGER_K, SEARCH_K
+from elbo_sym.numbers import evaluate
+from elbo_sym.numbers.evaluate import decide, sign_of
+from elbo_sym.numbers.exact import PI_KEY, LogNumber, log_of
+from elbo_sym.report.build import report_of
+from elbo_sym.report.model import DerivationReport
+from elbo_sym.report.text import derivation_text
+
+BUDGET = 120.0
+"""Generous: the machine running the suite may be shared; the search stops itself at half."""
+
+
+def toml(start: str, rel: str, expr: str, K: int | str = 2, model: str = "discrete", accept: bool = True) -> str:
+    k_line = "" if model == "gaussian" else (f'K = "{K}"' if K == "any" else f"K = {K}")
+    return (f'title = "t"\nmodel = "{model}"\n{k_line}\nstart = "{start}"\n\n'
+            f'[[step]]\nrel = "{rel}"\nexpr = "{expr}"\nrule = "algebra"\n'
+            + ('accept = "checked"\n' if accept else ""))
+
+
+def step_of(text: str):
+    result = check_derivation(loads(text, "t.toml"), budget=BUDGET)
+    return result, result.steps[0]
+
+
+def run_cli(tmp_path, capsys, text: str) -> tuple[int, str]:
+    path = tmp_path / "case.toml"
+    path.write_text(text, "utf-8")
+    code = main(["check", "--no-cache", "--budget", str(BUDGET), str(path)])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def values(counterexample) -> dict[str, tuple[str, ...]]:
+    return dict(counterexample.values)
+
+
+def scalar(counterexample, name: str) -> mpmath.mpf:
+    (text,) = values(counterexample)[name]
+    f = Fraction(text)  # every coordinate of a Gaussian counterexample is an exact rational
+    return mpmath.mpf(f.numerator) / f.denominator
+
+
+def fractions(counterexample, label: str) -> tuple[Fraction, ...]:
+    return tuple(Fraction(v) for v in values(counterexample)[label])
+
+
+def normal_logpdf(v, mean, variance):
+    return -mpmath.log(2 * mpmath.pi * variance) / 2 - (v - mean) ** 2 / (2 * variance)
+
+
+# --------------------------------------------------------------------------- densities
+
+def _entropy_negative(c) -> bool:
+    sigma = scalar(c, "sigma")
+    return (mpmath.log(2 * mpmath.pi * sigma ** 2) + 1) / 2 < 0
+
+
+def _evidence_above_one(c) -> bool:
+    w, b, s, x = (scalar(c, n) for n in ("w", "b", "s", "x"))
+    return normal_logpdf(x, b, w ** 2 + s ** 2) > 0
+
+
+def _posterior_density_above_one(c) -> bool:
+    w, b, s, x, z = (scalar(c, n) for n in ("w", "b", "s", "x", "z"))
+    mean, variance = w * (x - b) / (w ** 2 + s ** 2), s ** 2 / (w ** 2 + s ** 2)
+    return normal_logpdf(z, mean, variance) > 0
+
+
+FALSE_FOR_DENSITIES = [
+    ("H(q)", ">=", "0", _entropy_negative),
+    ("log(p(x))", "<=", "0", _evidence_above_one),
+    ("p(z | x)", "<=", "1", _posterior_density_above_one),
+]
+
+
+@pytest.mark.parametrize("start, rel, expr, fails", FALSE_FOR_DENSITIES)
+def test_false_for_densities_is_refuted_by_a_gaussian_density(tmp_path, capsys, start, rel, expr, fails):
+    code, out = run_cli(tmp_path, capsys, toml(start, rel, expr, K="any"))
+    assert code == 1, out
+    _, step = step_of(toml(start, rel, expr, K="any"))
+    assert step.verdict is Verdict.refuted, step.reason
+    c = step.counterexample
+    assert "Gaussian density" in c.source
+    assert fails(c), c  # the test's own mpmath: the shown density really breaks the statement
+    assert "refuted" in out and "Gaussian density" in out
+
+
+@pytest.mark.parametrize("K", [2, 3])
+@pytest.mark.parametrize("start, rel, expr, fails", FALSE_FOR_DENSITIES[:2])
+def test_the_same_statements_hold_for_finite_K_and_stay_checked(K, start, rel, expr, fails):
+    _, step = step_of(toml(start, rel, expr, K=K))
+    assert step.verdict is Verdict.checked, step.reason  # true for every finite K: evidence, not proof
+    assert step.searched is not None and step.searched.K == (K,) and step.searched.densities == 0
+    assert f"(K = {K})" in step.reason
+
+
+# --------------------------------------------------------------------------- K = 6 and beyond
+
+def _sum_of_squares_small(c) -> bool:
+    q = fractions(c, "q(z)")
+    return sum(q) == 1 and all(v > 0 for v in q) and sum(v * v for v in q) < Fraction(1, 5)
+
+
+def _entropy_above_log5(c) -> bool:
+    q = fractions(c, "q(z)")
+    assert sum(q) == 1 and all(v > 0 for v in q)
+    return -sum(mpmath.mpf(v.numerator) / v.denominator * mpmath.log(mpmath.mpf(v.numerator) / v.denominator)
+                for v in q) > mpmath.log(5)
+
+
+FALSE_FROM_K6 = [
+    ("Sum(q(z)**2, z)", ">=", "1/5", _sum_of_squares_small),
+    ("H(q)", "<=", "log(5)", _entropy_above_log5),
+]
+
+
+@pytest.mark.parametrize("start, rel, expr, fails", FALSE_FROM_K6)
+def test_false_from_K6_is_refuted_at_a_larger_K(tmp_path, capsys, start, rel, expr, fails):
+    code, out = run_cli(tmp_path, capsys, toml(start, rel, expr, K="any"))
+    assert code == 1, out
+    _, step = step_of(toml(start, rel, expr, K="any"))
+    assert step.verdict is Verdict.refuted, step.reason
+    c = step.counterexample
+    assert len(values(c)["q(z)"]) > 5 and "K = " in c.source
+    assert fails(c), c
+
+
+@pytest.mark.parametrize("K", [2, 3])
+@pytest.mark.parametrize("start, rel, expr, fails", FALSE_FROM_K6)
+def test_false_from_K6_holds_at_small_K(K, start, rel, expr, fails):
+    _, step = step_of(toml(start, rel, expr, K=K))
+    assert step.verdict is Verdict.checked, step.reason
+
+
+@pytest.mark.parametrize("start, rel, expr, fails", FALSE_FROM_K6)
+def test_false_from_K6_is_refuted_at_an_explicit_K8(start, rel, expr, fails):
+    _, step = step_of(toml(start, rel, expr, K=8))
+    assert step.verdict is Verdict.refuted, step.reason
+    assert fails(step.counterexample)
+
+
+# --------------------------------------------------------------------------- irrational failures
+
+IRRATIONAL = ("(Sum(q(z)**2, z) - 3/5)**2", ">", "0")
+
+
+def _algebraic_q(c) -> list[sympy.Expr]:
+    return [sympy.parse_expr(v) for v in values(c)["q(z)"]]  # the test's own reading of the printed point
+
+
+@pytest.mark.parametrize("K", [2, 3, "any"])
+def test_a_strict_inequality_failing_at_an_irrational_point_is_refuted_there(tmp_path, capsys, K):
+    code, out = run_cli(tmp_path, capsys, toml(*IRRATIONAL, K=K))
+    assert code == 1, out
+    assert "algebraic point" in out and "sqrt" in out  # the exact point is printed
+    _, step = step_of(toml(*IRRATIONAL, K=K))
+    assert step.verdict is Verdict.refuted, step.reason
+    c = step.counterexample
+    assert "algebraic point" in c.source
+    q = _algebraic_q(c)
+    assert any(not v.is_rational for v in q)  # no rational point fails: the point is irrational
+    assert sympy.simplify(sum(q) - 1) == 0 and all(v.is_positive for v in q)
+    assert sympy.simplify(sum(v ** 2 for v in q) - sympy.Rational(3, 5)) == 0  # so (... - 3/5)**2 = 0, not > 0
+    assert c.lhs == "0" and c.rhs == "0"
+
+
+def test_at_K2_the_point_is_one_half_plus_or_minus_sqrt5_over_10():
+    result, step = step_of(toml(*IRRATIONAL, K=2))
+    q = _algebraic_q(step.counterexample)
+    half, root = sympy.Rational(1, 2), sympy.sqrt(5) / 10
+    assert {sympy.simplify(v - half) for v in q} == {root, -root}
+    where = report_of(result).steps[0].counterexample.where_latex  # typeset, not "sqrt(5)/10" as text
+    assert r"\sqrt{5}" in where and "sqrt(" not in where
+
+
+@pytest.mark.parametrize("K", [2, "any"])
+def test_a_divisor_that_is_zero_only_at_an_irrational_point_is_refuted_there(K):
+    expr = "1 / (Sum(q(z)**2, z) - 3/5)"
+    _, step = step_of(toml(expr, "=", expr, K=K, accept=False))
+    assert step.verdict is Verdict.refuted, step.reason  # before: "could not show that every expression is defined"
+    c = step.counterexample
+    assert "algebraic point" in c.source and "division by zero" in c.problem
+    q = _algebraic_q(c)
+    assert sympy.simplify(sum(v ** 2 for v in q) - sympy.Rational(3, 5)) == 0 and sympy.simplify(sum(q) - 1) == 0
+
+
+def test_the_non_strict_version_is_not_refuted():
+    _, step = step_of(toml("(Sum(q(z)**2, z) - 3/5)**2", ">=", "0", K=2))
+    assert step.verdict is Verdict.checked, step.reason  # true: a square is >= 0
+
+
+# --------------------------------------------------------------------------- the Gaussian tight case and pi
+
+def test_the_gaussian_tight_case_is_decided_and_refutes_a_strict_bound(tmp_path, capsys):
+    text = toml("log(p(x))", ">", "ELBO(q)", model="gaussian")
+    code, out = run_cli(tmp_path, capsys, text)
+    assert code == 1, out
+    _, step = step_of(text)
+    assert step.verdict is Verdict.refuted, step.reason
+    c = step.counterexample
+    assert "tight case" in c.source
+    assert c.lhs == c.rhs and "log(pi)" in c.lhs  # decided exactly in the Q-span of 1, log primes, log(pi)
+    w, s, sigma = (Fraction(values(c)[n][0]) for n in ("w", "s", "sigma"))
+    assert sigma ** 2 == s ** 2 / (w ** 2 + s ** 2)  # the test's own check: q is the posterior there
+
+
+def test_a_gap_of_exp_minus_3316_is_refuted_at_the_tight_case():
+    _, step = step_of(toml("log(p(x))", ">=", "ELBO(q) + exp(-3316)", model="gaussian"))
+    assert step.verdict is Verdict.refuted, step.reason
+    assert "tight case" in step.counterexample.source
+
+
+def test_the_true_gaussian_bound_is_checked_with_its_densities_counted():
+    _, step = step_of(toml("log(p(x))", ">=", "ELBO(q)", model="gaussian"))
+    assert step.verdict is Verdict.checked, step.reason
+    assert step.searched.densities >= 8 and "Gaussian densities" in step.reason
+
+
+def _log_pi(c: int | Fraction) -> LogNumber:
+    return LogNumber._raw(Fraction(0), ((PI_KEY, Fraction(c)),))
+
+
+def test_log_pi_values_are_equal_only_when_every_coefficient_agrees():
+    a = log_of(2) + _log_pi(Fraction(1, 2)) + Fraction(1, 3)
+    assert (a - (log_of(2) + _log_pi(Fraction(1, 2)) + Fraction(1, 3))).is_zero
+    assert (a - log_of(2) - Fraction(1, 3)).sign() == 1  # log(pi)/2 > 0
+    assert str(_log_pi(-1) + log_of(3)) == "-log(pi) + log(3)"
+    assert sympy.simplify(a.to_sympy() - (sympy.log(2) + sympy.log(sympy.pi) / 2 + sympy.Rational(1, 3))) == 0
+    assert float(_log_pi(1)) == pytest.approx(float(mpmath.log(mpmath.pi)), rel=1e-15)
+
+
+def test_decide_with_pi_exactly_and_by_intervals():
+    x = sympy.Symbol("x", positive=True)
+    left = -sympy.log(2 * sympy.pi * x, evaluate=False) / 2 + x
+    right = -sympy.log(sympy.pi, evaluate=False) / 2 - sympy.log(2 * x, evaluate=False) / 2 + x
+    values_ = {x: Fraction(3, 7)}
+    assert decide(left, right, values_) == 0  # the coefficients agree: equal
+    assert decide(left, right + sympy.exp(-3316), values_) == -1  # the exact parts cancel; the rest decides
+    assert decide(sympy.log(sympy.pi), sympy.log(3), values_) == 1
+    assert sign_of(sympy.log(sympy.pi) - sympy.Rational(114472, 100000), values_) == 1  # log(pi) = 1.1447298...
+    assert sign_of(sympy.log(sympy.pi) - sympy.Rational(114473, 100000), values_) == -1
+    with pytest.raises(evaluate.Inexact):  # callers that know only logs of primes never see log(pi)
+        evaluate.exact(sympy.log(sympy.pi), values_)
+
+
+def test_an_undecided_tight_case_makes_the_step_an_error_not_checked(monkeypatch):
+    import elbo_sym.engine.check as check
+
+    real = check.decide
+
+    def undecided_at_the_tight_case(a, b, values_, memo=None):  # a planted blind spot
+        sigma = [v for s, v in values_.items() if s.name == "sigma"]
+        return None if sigma == [Fraction(4, 5)] else real(a, b, values_, memo)
+
+    monkeypatch.setattr(check, "decide", undecided_at_the_tight_case)
+    _, step = step_of(toml("log(p(x))", ">=", "ELBO(q)", model="gaussian"))
+    assert step.verdict is Verdict.error, step.reason
+    assert "tight case" in step.reason and "undecided" in step.reason
+
+
+# --------------------------------------------------------------------------- true steps, and the report
+
+def test_a_true_general_step_is_checked_on_many_K_and_densities(tmp_path, capsys):
+    text = toml("log(p(x))", ">=", "ELBO(q)", K="any")
+    _, step = step_of(text)
+    assert step.verdict is Verdict.checked, step.reason
+    searched = step.searched
+    assert searched.K[: len(SEARCH_K)] == SEARCH_K  # always: K = 2, 3, 5, 8
+    assert set(searched.K) <= set(SEARCH_K + LARGER_K) and searched.densities >= 8
+    assert searched.instances == step.instances >= 8 * len(SEARCH_K)
+    reached = [k for k in LARGER_K if k in searched.K]
+    assert reached == list(LARGER_K[: len(reached)])  # the ladder in order, as far as the budget allowed
+    if len(reached) < len(LARGER_K):
+        assert any("half the step budget" in n for n in searched.notes)
+    described = searched.describe()
+    assert described.startswith("K = 2, 3, 5, 8") and "Gaussian densities" in described
+    code, out = run_cli(tmp_path, capsys, text)
+    assert code == 0, out  # accepted: the run passes, and says what "held" stands on
+    assert "held on" in out and "K = 2, 3, 5, 8" in out and "Gaussian densities" in out
+
+
+def test_a_step_with_no_gaussian_meaning_says_densities_were_not_searched():
+    _, step = step_of(toml("Sum(q(z)**2, z)", "<=", "1", K="any"))
+    assert step.verdict is Verdict.checked, step.reason
+    assert step.searched.densities == 0 and any("no densities" in n for n in step.searched.notes)
+    assert "no densities" in step.reason
+
+
+class _Clock:
+    """A stand-in for the checker's clock that a wrapped search can move forward."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.real, self.offset = time.perf_counter, 0.0
+
+    def perf_counter(self) -> float:
+        return self.real() + self.offset
+
+
+def test_the_search_stops_adding_K_when_half_the_budget_is_used(monkeypatch):
+    import elbo_sym.engine.check as check
+
+    clock, real = _Clock(), check._search_one
+
+    def slow_at_K8(lhs, step, model, explicit, *args):
+        found = real(lhs, step, model, explicit, *args)
+        if explicit.K == 8:  # as if K = 8 had used up half the step's budget
+            clock.offset += BUDGET / 2
+        return found
+
+    monkeypatch.setattr(check, "time", clock)
+    monkeypatch.setattr(check, "_search_one", slow_at_K8)
+    _, step = step_of(toml("log(p(x))", ">=", "ELBO(q)", K="any"))
+    assert step.verdict is Verdict.checked, step.reason
+    assert step.searched.K == SEARCH_K and step.searched.densities > 0
+    assert step.searched.notes == (f"stopped before K = {LARGER_K[0]}: half the step budget used",)
+    assert f"(K = 2, 3, 5, 8; {step.searched.densities} Gaussian densities;" in step.reason
+    assert "stopped before K = 13: half the step budget used)" in step.reason
+
+
+def test_a_larger_K_that_runs_out_of_its_share_is_named_and_the_verdict_stands(monkeypatch):
+    import elbo_sym.engine.check as check
+    from elbo_sym.budget import BudgetExceeded
+
+    real = check._search_one
+
+    def out_of_time_at_K34(lhs, step, model, explicit, *args):
+        if explicit.K == 34:
+            raise BudgetExceeded("the larger K's share of the budget")
+        return real(lhs, step, model, explicit, *args)
+
+    monkeypatch.setattr(check, "_search_one", out_of_time_at_K34)
+    _, step = step_of(toml("log(p(x))", ">=", "ELBO(q)", K="any"))
+    assert step.verdict is Verdict.checked, step.reason
+    if 13 in step.searched.K:  # (a loaded machine may stop the ladder before K = 34: then at half the budget)
+        assert step.searched.K == SEARCH_K + (13,)
+        assert step.searched.notes == ("K = 34 not finished within half the step budget",)
+
+
+def test_the_searched_domain_survives_the_report_and_its_json():
+    result = check_derivation(loads(toml("log(p(x))", ">=", "ELBO(q)", K="any"), "t.toml"), budget=BUDGET)
+    report = report_of(result)
+    step = report.steps[0]
+    assert step.searched == result.steps[0].searched.describe() and step.searched.startswith("K = 2, 3, 5, 8")
+    again = DerivationReport.from_dict(json.loads(json.dumps(report.to_dict())))
+    assert again.steps[0].searched == step.searched
+    text = derivation_text(again)
+    assert f'printed as "held on {step.instances} exact instances ({step.searched}), not proved"' in text
+
+
+def test_proved_steps_never_search():
+    _, step = step_of(toml("log(p(x)) - ELBO(q)", "=", "KL(q(z), p(z | x))", K="any", accept=False))
+    assert step.verdict is Verdict.proved and step.searched is None
+
+
+def test_the_lesson_and_its_variants_are_still_proved_without_a_search():
+    from pathlib import Path
+
+    from elbo_sym.engine.derivation import load
+
+    root = Path(__file__).resolve().parent.parent / "derivations"
+    files = sorted(root.glob("*.toml")) + sorted((root / "variants").glob("*.toml"))
+    assert len(files) >= 8
+    for path in files:
+        result = check_derivation(load(path))
+        assert result.fully_proved, (path, [s.reason for s in result.steps])
+        assert all(s.searched is None for s in result.steps), path  # proved steps never search
+
+
+@pytest.mark.parametrize("polynomial, low, high, expected", [
+    ("t**3 - 2", Fraction(5, 4), Fraction(13, 10), sympy.cbrt(2)),
+    ("5*t**2 - 5*t + 1", Fraction(7, 10), Fraction(3, 4), sympy.Rational(1, 2) + sympy.sqrt(5) / 10),
+    ("5*t**2 - 5*t + 1", Fraction(1, 4), Fraction(3, 10), sympy.Rational(1, 2) - sympy.sqrt(5) / 10),
+    ("-5*t**2 + 5*t - 1", Fraction(7, 10), Fraction(3, 4), sympy.Rational(1, 2) + sympy.sqrt(5) / 10),
+])
+def test_the_root_in_an_isolating_interval_is_chosen_exactly(polynomial, low, high, expected):
+    from elbo_sym.engine.search import _root_expression
+
+    t = sympy.Symbol("t")
+    root = _root_expression(sympy.Poly(sympy.sympify(polynomial), t), low, high)
+    assert sympy.simplify(root - expected) == 0
