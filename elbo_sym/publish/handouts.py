@@ -43,7 +43,7 @@ from typing import Any
 from sympy import Expr, Integer, Rational, Symbol, log
 
 from elbo_sym.engine.models.base import Instance
-from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, p, q, to_latex, x, z
+from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, latex_terms, p, q, to_latex, x, z
 from elbo_sym.engine.parse import Vocabulary
 from elbo_sym.limits import STEP_BUDGET_SECONDS
 from elbo_sym.numbers.exact import LogNumber, log_of
@@ -157,6 +157,17 @@ def vector(values: Sequence[Fraction]) -> LatexMarkup:
     return LatexMarkup(r"\left(" + ",\\ ".join(number(v) for v in values) + r"\right)")
 
 
+def breakable(latex: str) -> LatexMarkup:
+    """The printer's LaTeX of a sum as ``\\chainterm{op}{term}`` calls, so that the template's
+    ``\\chainbreak`` can break a long line before a top-level ``+`` or ``-`` (where TeX measures
+    that the next term would pass the line)."""
+    calls = []
+    for i, piece in enumerate(latex_terms(latex)):
+        op, body = (piece[0], piece[2:]) if i and piece[:2] in ("+ ", "- ") else ("", piece)
+        calls.append(rf"\chainterm{{{op}}}{{{body}}}")
+    return LatexMarkup("".join(calls))
+
+
 def decimal(value: LogNumber, digits: int = DECIMALS, *, bits: bool = False) -> LatexMarkup:
     """A certified decimal with a typographic minus sign (for math mode)."""
     return LatexMarkup(value.decimal(digits, bits=bits))
@@ -232,6 +243,7 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
             "index": s.index,
             "rel": relation(s.rel),
             "expr": LatexMarkup(s.expr.latex),
+            "terms": breakable(s.expr.latex),
             "rule": s.rule if s.verdict == "proved" else f"{s.rule}: held on {s.instances} exact instances, not proved",
             "why": prose(s.why_parts, s.why),  # never a paragraph break inside the chain
             "verdict": s.verdict,
