@@ -52,6 +52,7 @@ from elbo_sym.publish.render import (
     INSTALL_HINT,
     BuildResult,
     LatexMarkup,
+    OverfullBox,
     RenderError,
     build_pdf,
     latex_available,
@@ -776,6 +777,7 @@ class BuildReport:
     log_excerpt: str = ""
     overfull: int = 0
     seconds: float = 0.0
+    overfull_boxes: tuple[OverfullBox, ...] = ()
 
 
 def write_handouts(handouts: Sequence[Handout], out_dir: str | os.PathLike[str], *,
@@ -809,7 +811,8 @@ def write_handouts(handouts: Sequence[Handout], out_dir: str | os.PathLike[str],
         started = time.monotonic()
         result: BuildResult = build_pdf(src, out / f"{h.name}.pdf", timeout=timeout)
         return BuildReport(h.name, out / f"{h.name}.tex", result.pdf, result.ok, result.message,
-                           result.log_excerpt, result.overfull, time.monotonic() - started)
+                           result.log_excerpt, result.overfull, time.monotonic() - started,
+                           result.overfull_boxes)
 
     workers = jobs or min(len(sources), os.cpu_count() or 1, 8) or 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
