@@ -394,8 +394,9 @@ class ElboLatexPrinter(LatexPrinter):
                 others = list(args)
                 others.remove(a)
                 return rf"{self._print(a)} {self._print(Mul(*others, evaluate=False))}"
-        # A thin space between adjacent densities: q(z)\, p(x, z).
-        return _DENSITY_GAP.sub(r")\\, ", super()._print_Mul(e))
+        # A thin space between adjacent densities, q(z)\, p(x, z), and before an operator such as
+        # KL or E after a factor: \beta\, \mathrm{KL}(...), never "βKL".
+        return _OPERATOR_GAP.sub(r"\\, ", _DENSITY_GAP.sub(r")\\, ", super()._print_Mul(e)))
 
     def _print_Exp(self, e: Expr, exp: str | None = None) -> str:
         return self._print_exp(e, exp)
@@ -406,6 +407,7 @@ class ElboLatexPrinter(LatexPrinter):
 
 
 _DENSITY_GAP = re.compile(r"\) (?=[pq]\()")
+_OPERATOR_GAP = re.compile(r"(?<=[^\s+\-=(\[{,]) (?=\\(?:mathrm\{KL\}|mathrm\{H\}|mathbb\{E\}|mathcal\{L\}))")
 
 
 def _terms(e: Expr) -> list[Expr]:

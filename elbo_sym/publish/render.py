@@ -166,7 +166,7 @@ _MINUS = "\u2212"
 _EN_DASH = "\u2013"
 # what may follow a " - " that is a minus sign: a number, a bracket, a call, log, a lone x/z/q
 _FORMULA_START = re.compile(r"(?:\d|\(|[A-Za-z]+\(|log\b|[xzq]\b)")
-_LONE_VAR_END = re.compile(r"(?<![A-Za-z0-9_])[xzq]$")
+_LONE_VAR_END = re.compile(r"(?<![A-Za-z0-9_])(?:[xzq]\d?|beta|mu|sigma|pi)$")
 
 
 def smart_punctuation(text: str, before: str = "") -> str:
@@ -215,13 +215,17 @@ def _hyphen(text: str, i: int, prev: str, nxt: str) -> str:
 
 
 # p(...), q(...) and KL(...) written as text, with single-letter arguments: typeset as math
-_CALL_START = re.compile(r"(?<![A-Za-z0-9_\\])(?:(log) )?(p|q|KL)\(")
-_LONE_VAR = re.compile(r"(?<![A-Za-z0-9_\-\u2019'.\\])([xzq])(?![A-Za-z0-9_(\u2019'])(?!\.[A-Za-z0-9])")
+_CALL_START = re.compile(r"(?<![A-Za-z0-9_\\])(?:(log) )?(p|q|KL|N)\(")
+_LONE_VAR = re.compile(r"(?<![A-Za-z0-9_\-\u2019'.\\])([xzq])(\d?)(?![A-Za-z0-9_(\u2019'])(?!\.[A-Za-z0-9])")
+# Greek letters written out (beta, mu, sigma) and ASCII relations (>=) as their symbols
+_GREEK_WORD = re.compile(r"(?<![A-Za-z0-9_\\])(alpha|beta|gamma|epsilon|theta|lambda|mu|sigma|pi|tau|phi)"
+                         r"(?![A-Za-z0-9_])")
+_ASCII_RELATIONS = ((">=", r"\geq"), ("<=", r"\leq"), ("!=", r"\neq"))
 _TIMES = re.compile(r"\d\s*$")
 _DIGIT_AFTER = re.compile(r"\s*\d")
 _NESTED_CALL = re.compile(r"(p|q|KL)\(")
-# one argument: a single letter (optionally "= 1" or "= k"), or a number
-_ARGUMENT = re.compile(r"([A-Za-z])(?![A-Za-z0-9_])(?:\s*=\s*(\d+|[A-Za-z](?![A-Za-z0-9_])))?|(\d+)(?![A-Za-z_])")
+# one argument: a single letter, maybe with a digit (z1), optionally "= 1" or "= k"; or a number
+_ARGUMENT = re.compile(r"([A-Za-z])(\d?)(?![A-Za-z0-9_])(?:\s*=\s*(\d+|[A-Za-z](?![A-Za-z0-9_])))?|(\d+)(?![A-Za-z_])")
 _SEPARATORS = (("||", r" \,\|\, "), ("|", r" \mid "), (",", ", "))
 
 
@@ -245,10 +249,11 @@ def _parse_call(text: str, start: int, name: str) -> tuple[str, int] | None:
             m = _ARGUMENT.match(text, i)
             if not m:
                 return None
-            if m.group(3) is not None:
-                parts.append(m.group(3))
+            if m.group(4) is not None:
+                parts.append(m.group(4))
             else:
-                parts.append(m.group(1) + (f" = {m.group(2)}" if m.group(2) else ""))
+                index = f"_{{{m.group(2)}}}" if m.group(2) else ""
+                parts.append(m.group(1) + index + (f" = {m.group(3)}" if m.group(3) else ""))
             i = m.end()
         while i < n and text[i] == " ":
             i += 1
@@ -265,6 +270,8 @@ def _parse_call(text: str, start: int, name: str) -> tuple[str, int] | None:
     if name == "KL":
         open_, close = (r"\big(", r"\big)") if nested else ("(", ")")
         return rf"\mathrm{{KL}}{open_}{body}{close}", i + 1
+    if name == "N":
+        return rf"\mathcal{{N}}({body})", i + 1
     return f"{name}({body})", i + 1
 
 
@@ -292,6 +299,16 @@ def _math_pieces(text: str) -> list[tuple[bool, str]]:
             emit(r"\|")
             i += 2
             continue
+        relation = next((tex for ascii_, tex in _ASCII_RELATIONS if text.startswith(ascii_, i)), None)
+        if relation is not None:
+            emit(relation)
+            i += 2
+            continue
+        m = _GREEK_WORD.match(text, i) if i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_\\") else None
+        if m:
+            emit("\\" + m.group(1))
+            i = m.end()
+            continue
         if text[i] == "|":
             emit(r"\mid")
             i += 1
@@ -299,10 +316,10 @@ def _math_pieces(text: str) -> list[tuple[bool, str]]:
         m = _LONE_VAR.match(text, i)
         if m:
             before_ok = i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_-\u2019'.\\")
-            times = m.group(1) == "x" and _TIMES.search(text[:i]) and _DIGIT_AFTER.match(text, i + 1)
+            times = m.group(1) == "x" and not m.group(2) and _TIMES.search(text[:i]) and _DIGIT_AFTER.match(text, i + 1)
             if before_ok and not times:
-                emit(m.group(1))
-                i += 1
+                emit(m.group(1) + (f"_{{{m.group(2)}}}" if m.group(2) else ""))
+                i = m.end()
                 continue
         plain.append(text[i])
         i += 1
