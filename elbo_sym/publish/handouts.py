@@ -570,8 +570,12 @@ def _answer_rows(key, tasks) -> list[dict[str, Any]]:
     rows = []
     for letter, task in zip("abcdefghij", tasks):
         if task.key == "posterior":
+            decimals = LatexMarkup(",\\ ".join(c.nats for c in key.posterior))
             rows.append({"letter": letter, "symbol": math(task.symbol), "working": vector(key.posterior_values),
-                         "nats": LatexMarkup(",\\ ".join(c.nats for c in key.posterior)), "bits": None})
+                         "nats": decimals, "bits": None,
+                         # more than two decimals do not fit the decimal column: under the fractions
+                         "decimals_below": LatexMarkup(rf"\approx \left({decimals}\right)")
+                         if len(key.posterior) > 2 else None})
             continue
         quantity = key.quantity(task.key)
         working = math(quantity.working)
@@ -596,7 +600,8 @@ def exercises_context(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, K: i
         "count": sheet.count,
         "K": sheet.K,
         "tasks": [{"letter": letter, "symbol": math(task.symbol), "name": _TASK_NAMES.get(task.key, task.prompt),
-                   "information": task.key not in _PROBABILITY_TASKS}
+                   "information": task.key not in _PROBABILITY_TASKS,
+                   "states": sheet.K if task.key == "posterior" else 0}  # a blank per state
                   for letter, task in zip("abcdefghij", sheet.tasks)],
         "cases": [
             {
