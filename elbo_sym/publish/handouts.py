@@ -61,7 +61,7 @@ from elbo_sym.publish.render import (
     write_tex_only,
 )
 from elbo_sym.report.build import exact_form, prose_parts  # exact_form re-exported: the handouts' exact forms
-from elbo_sym.report.model import DerivationReport, Prose
+from elbo_sym.report.model import DerivationReport, Prose, RelationReport
 
 __all__ = [
     "DEFAULT_COUNT",
@@ -169,6 +169,17 @@ def breakable(latex: str) -> LatexMarkup:
     return LatexMarkup("".join(calls))
 
 
+def breakable_relation(r: RelationReport | None) -> LatexMarkup | None:
+    """A claim or a chain's result for the template's ``\\fitclaim``: in the running text when
+    it fits the line, else displayed with both sides broken like a chain's lines (``\\showclaim``:
+    always displayed, for fractions, which would shrink to text size in the line)."""
+    if r is None:
+        return None
+    macro = "showclaim" if r"\frac" in r.latex else "fitclaim"
+    return LatexMarkup(rf"\{macro}{{{r.latex}}}{{{breakable(r.lhs.latex)}}}{{{relation(r.rel)}}}"
+                       rf"{{{breakable(r.rhs.latex)}}}")
+
+
 def decimal(value: LogNumber, digits: int = DECIMALS, *, bits: bool = False) -> LatexMarkup:
     """A certified decimal with a typographic minus sign (for math mode)."""
     return LatexMarkup(value.decimal(digits, bits=bits))
@@ -262,6 +273,9 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
         "claim": LatexMarkup(report.claim.latex) if report.claim is not None else None,
         "assumptions": [LatexMarkup(a.latex) for a in report.assume],
         "start": LatexMarkup(report.start.latex),
+        "start_terms": breakable(report.start.latex),
+        "claim_display": breakable_relation(report.claim),
+        "shown_display": breakable_relation(report.chain),
         "steps": steps,
         "proved": sum(s.verdict == "proved" for s in report.steps),
         "checked": sum(s.verdict == "checked" for s in report.steps),
