@@ -548,9 +548,11 @@ _TEX_COMMAND = re.compile(r"\\[A-Za-z]+\*?|[{}$]|\\.")
 
 
 def _plain(tex: str) -> str:
-    """A heading's LaTeX as rough plain text for a message (commands and braces dropped)."""
+    """A heading's LaTeX as rough plain text for a message (commands and braces dropped, but
+    the names of log, exp and KL kept)."""
     tex = tex.split(r"\hfill", 1)[0]
-    return re.sub(r"\s+", " ", _TEX_COMMAND.sub(" ", tex)).strip(" .")
+    kept = _TEX_COMMAND.sub(lambda m: m.group(0)[1:] + " " if m.group(0) in (r"\log", r"\exp", r"\KL") else " ", tex)
+    return re.sub(r"\s+", " ", kept).strip(" .").replace("( ", "(").replace(" )", ")")
 
 
 def overfull_boxes(log: str, source: str) -> tuple[OverfullBox, ...]:
