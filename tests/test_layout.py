@@ -26,6 +26,7 @@ from elbo_sym.publish.handouts import (
     breakable,
     breakable_relation,
     derivations_handout,
+    drill_handouts,
     exercise_handouts,
     write_handouts,
 )
@@ -237,13 +238,18 @@ def built(tmp_path_factory) -> dict[str, object]:
         for r in write_handouts(exercise_handouts(K=3, count=2, solutions=mode), out):
             assert r.ok, r.message
             sheets[f"{r.name}-{mode}"] = r
+    out = tmp_path_factory.mktemp("k6")  # the most states a course may ask for: the longest lines
+    for r in write_handouts([*exercise_handouts(K=6, count=2), *drill_handouts(drill_count=2, drill_K=6)], out):
+        assert r.ok, r.message
+        sheets[f"{r.name}-k6"] = r
     return {"tex": tex, "pdf": pdf, "log": log, "sheets": sheets}
 
 
 def test_long_two_layer_chains_build_without_overfull_boxes(built) -> None:
     log = built["log"]
     assert "Overfull \\hbox" not in log, [b.describe() for b in overfull_boxes(log, built["tex"])]
-    for name, report in built["sheets"].items():
+    assert {"answers-k6", "tight-drill-k6"} <= set(built["sheets"])
+    for name, report in built["sheets"].items():  # K = 3 and K = 6 sheets, keys and drill
         assert report.overfull == 0, (name, [b.describe() for b in report.overfull_boxes])
 
 

@@ -585,10 +585,11 @@ def _answer_rows(key, tasks) -> list[dict[str, Any]]:
     for letter, task in zip("abcdefghij", tasks):
         if task.key == "posterior":
             decimals = LatexMarkup(",\\ ".join(c.nats for c in key.posterior))
+            breakable_decimals = ",\\ \\allowbreak ".join(c.nats for c in key.posterior)  # many states: may wrap
             rows.append({"letter": letter, "symbol": math(task.symbol), "working": vector(key.posterior_values),
                          "nats": decimals, "bits": None,
-                         # more than two decimals do not fit the decimal column: under the fractions
-                         "decimals_below": LatexMarkup(rf"\approx \left({decimals}\right)")
+                         # more than two decimals do not fit the decimal column: after the fractions
+                         "decimals_below": LatexMarkup(rf"\approx ({breakable_decimals})")
                          if len(key.posterior) > 2 else None})
             continue
         quantity = key.quantity(task.key)
@@ -657,8 +658,14 @@ def drill_context(seed: int = DEFAULT_SEED, count: int = DRILL_COUNT, K: int = 2
     if not drill.ok:
         raise HandoutError(f"tight drill (seed {seed}): a tight case does not have gap exactly 0")
 
+    def then(*pairs: tuple[str, str]) -> LatexMarkup:
+        """More terms for a breakable line: ``= exact``, ``\\approx nats`` (may start a new line)."""
+        return LatexMarkup("".join(rf"\chainterm{{{op}}}{{{body}}}" for op, body in pairs))
+
     def case(c) -> dict[str, Any]:
         k = c.key
+        elbo_working = to_latex(k.elbo.working)
+        kl_working = to_latex(k.kl_posterior.working)
         return {
             "index": c.index,
             "given": _givens(c.instance, with_q=c.near_miss),
@@ -676,6 +683,11 @@ def drill_context(seed: int = DEFAULT_SEED, count: int = DRILL_COUNT, K: int = 2
             "equal": c.elbo_equals_log_evidence,
             "verdict": "proved" if (c.gap_is_zero if not c.near_miss else c.gap_positive) else "refuted",
             "positive": LatexMarkup(f"{RELATION_LATEX['>']} {to_latex(Integer(0))}"),
+            # the same lines as \chainterm calls, so that many states break them (K = 6)
+            "elbo_line": LatexMarkup(breakable(elbo_working) + then(("=", to_latex(exact_form(k.elbo.value))))),
+            "elbo_near_line": LatexMarkup(breakable(elbo_working) + then((r"\approx", k.elbo.nats))),
+            "kl_line": LatexMarkup(breakable(kl_working) + then((r"\approx", k.gap.value.decimal(8)),
+                                                               (RELATION_LATEX[">"], to_latex(Integer(0))))),
         }
 
     near = drill.near_miss
