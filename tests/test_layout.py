@@ -14,12 +14,14 @@ import os
 import re
 import shutil
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import load
+from elbo_sym.engine.models.base import Instance
 from elbo_sym.engine.notation import latex_terms, to_latex
 from elbo_sym.publish import render
 from elbo_sym.publish.handouts import (
@@ -28,6 +30,7 @@ from elbo_sym.publish.handouts import (
     derivations_handout,
     drill_handouts,
     exercise_handouts,
+    worked_example_handout,
     write_handouts,
 )
 from elbo_sym.publish.render import overfull_boxes, typeset_prose
@@ -239,7 +242,10 @@ def built(tmp_path_factory) -> dict[str, object]:
             assert r.ok, r.message
             sheets[f"{r.name}-{mode}"] = r
     out = tmp_path_factory.mktemp("k6")  # the most states a course may ask for: the longest lines
-    for r in write_handouts([*exercise_handouts(K=6, count=2), *drill_handouts(drill_count=2, drill_K=6)], out):
+    six = Instance.of("six", prior=(Fraction(1, 6),) * 6, likelihood=tuple(Fraction(i, 7) for i in range(1, 7)),
+                      q=(Fraction(1, 6),) * 6)
+    for r in write_handouts([*exercise_handouts(K=6, count=2), *drill_handouts(drill_count=2, drill_K=6),
+                             worked_example_handout(six)], out):
         assert r.ok, r.message
         sheets[f"{r.name}-k6"] = r
     return {"tex": tex, "pdf": pdf, "log": log, "sheets": sheets}
@@ -248,7 +254,7 @@ def built(tmp_path_factory) -> dict[str, object]:
 def test_long_two_layer_chains_build_without_overfull_boxes(built) -> None:
     log = built["log"]
     assert "Overfull \\hbox" not in log, [b.describe() for b in overfull_boxes(log, built["tex"])]
-    assert {"answers-k6", "tight-drill-k6"} <= set(built["sheets"])
+    assert {"answers-k6", "tight-drill-k6", "worked-example-k6"} <= set(built["sheets"])
     for name, report in built["sheets"].items():  # K = 3 and K = 6 sheets, keys and drill
         assert report.overfull == 0, (name, [b.describe() for b in report.overfull_boxes])
 

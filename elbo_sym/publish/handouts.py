@@ -475,6 +475,7 @@ def _quantity_row(quantity) -> dict[str, Any]:
         "name": _QUANTITY_NAMES.get(quantity.key, quantity.key.replace("_", " ")),
         "symbol": math(quantity.symbol),
         "working": math(quantity.working),
+        "working_terms": breakable(to_latex(quantity.working)),
         "exact": math(exact_form(quantity.value)),
         "nats": LatexMarkup(quantity.nats),
         "bits": LatexMarkup(quantity.bits) if quantity.bits is not None else None,
