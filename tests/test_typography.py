@@ -253,3 +253,18 @@ def test_exercises_have_room_to_work(typeset) -> None:
 def test_drill_answers_have_room_between_lines(typeset) -> None:
     tex = typeset["tight-drill"].with_suffix(".tex").read_text("utf-8")
     assert re.search(r"\\setlength\{\\jot\}\{[5-9]pt\}", tex)
+
+
+def test_no_page_of_the_derivation_sheet_is_left_mostly_empty(typeset) -> None:
+    """Issue 16: a needless page break left page 2 of derivations.pdf 70 % empty (the page
+    builder had not caught up when a section measured the room left)."""
+    pdf = typeset["derivations"]
+    reached = []
+    for n in range(1, len(pages(pdf)) + 1):
+        box = pdf_text(pdf, "-bbox", "-f", str(n), "-l", str(n))
+        height = float(re.search(r'<page width="[\d.]+" height="([\d.]+)"', box).group(1))
+        bottoms = [float(y) for y, word in re.findall(r'yMax="([\d.]+)">([^<]*)<', box)
+                   if float(y) < 0.9 * height]  # (the footer line sits below)
+        reached.append(max(bottoms) / height)
+    assert len(reached) >= 2
+    assert all(r > 0.6 for r in reached[:-1]), reached
