@@ -352,7 +352,7 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
     if report.expect != "refuted":
         raise HandoutError(f"{report.file}: not a teaching file (no expect = \"refuted\")")
     steps = [{"index": s.index, "rel": relation(s.rel), "expr": LatexMarkup(s.expr.latex),
-              "why": prose(s.why_parts, s.why)}
+              "terms": breakable(s.expr.latex), "why": prose(s.why_parts, s.why)}
              for s in report.steps]
     mistakes = []
     for s in report.steps:
@@ -380,7 +380,8 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
     return {"name": report.name, "title": prose(report.title_parts, report.title),
             "summary": prose(report.summary_parts, report.summary, paragraphs=True),
             "claim": LatexMarkup(report.claim.latex) if report.claim is not None else None,
-            "start": LatexMarkup(report.start.latex), "steps": steps, "mistakes": mistakes, "task": task}
+            "start": LatexMarkup(report.start.latex), "steps": steps, "mistakes": mistakes, "task": task,
+            "start_terms": breakable(report.start.latex), "claim_display": breakable_relation(report.claim)}
 
 
 def mistakes_handout(results: Sequence[DerivationReport], solutions: str = "separate") -> Handout | None:
