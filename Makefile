@@ -77,7 +77,7 @@ web-deps:
 handouts: venv latex
 	$(BIN)/elbo-sym check derivations/ derivations/variants/ derivations/teaching/
 	$(BIN)/elbo-sym cards --check
-	$(BIN)/elbo-sym build derivations/ derivations/teaching/ --gallery derivations/variants/ --out handouts/
+	ELBO_SYM_STRICT_LAYOUT=1 $(BIN)/elbo-sym build derivations/ derivations/teaching/ --gallery derivations/variants/ --out handouts/
 
 test: venv latex web-deps lint
 	$(BIN)/python -m pytest -q

@@ -340,7 +340,8 @@ def _project_paths(project, paths, command: str) -> list[str]:
 
 
 def _output_folder(text: str, option: str) -> Path:
-    """A folder to write into: an existing writable folder, or a new one in an existing folder."""
+    """A folder to write into: an existing writable folder, or a new one (missing parent folders
+    are created, like ``mkdir -p``, once the nearest existing one is a writable folder)."""
     if "\0" in text:
         raise InputError(f"{option}: the name contains a NUL byte")
     out = Path(text)
@@ -351,10 +352,15 @@ def _output_folder(text: str, option: str) -> Path:
             raise InputError(f"{option} {text}: the folder is not writable")
         return out
     parent = out.parent
-    if not parent.is_dir():
-        raise InputError(f"{option} {text}: folder {parent} does not exist (it is not created)")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"{option} {text}: folder {parent} is not writable")
+    existing = next(p for p in (parent, *parent.parents) if p.exists() or p.is_symlink() or p == Path(p.anchor))
+    if not existing.is_dir():
+        raise InputError(f"{option} {text}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {text}: folder {existing} is not writable")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"{option} {text}: cannot create folder {parent}: {error.strerror}") from None
     return out
 
 
@@ -761,7 +767,7 @@ def cmd_build(args) -> int:
     from elbo_sym.publish.handouts import HandoutError, gallery_handout, require_checked, write_handouts
     from elbo_sym.publish.project import project_handouts
 
-    out = _output_folder(args.out, "--out")  # refused before any work, and nothing is created yet
+    out = _output_folder(args.out, "--out")  # refused before any work; only missing parents are created
     project = _project(args, seed=args.seed, count=args.count, K=args.K, parts=args.parts, solutions=args.solutions)
     if args.only and "answers" in args.only and project.settings.solutions != "separate":
         raise InputError(f"--only answers: answers.pdf is built with --solutions separate only "
@@ -797,6 +803,8 @@ def cmd_build(args) -> int:
         if r.ok:
             boxes = f", {r.overfull} overfull box(es)" if r.overfull else ""
             print(f"  wrote {r.pdf}  ({r.seconds:.1f} s{boxes})")
+            for box in r.overfull_boxes:  # loud: a line cut at the paper's edge is a defect
+                print(f"warning: {r.name}.pdf: a line is {box.describe()}", file=sys.stderr)
         elif not latex:
             print(f"  wrote {r.tex}")
         else:
@@ -810,6 +818,11 @@ def cmd_build(args) -> int:
     if failed:
         print(f"{len(failed)} of {len(reports)} handout(s) failed; previous PDFs were left untouched",
               file=sys.stderr)
+        return EXIT_FAILED
+    overfull = sum(r.overfull for r in reports)
+    if overfull and os.environ.get("ELBO_SYM_STRICT_LAYOUT") == "1":
+        print(f"{overfull} overfull box(es) and ELBO_SYM_STRICT_LAYOUT=1: the layout fails "
+              f"(the PDFs were written; see the warnings above)", file=sys.stderr)
         return EXIT_FAILED
     print(f"{len(reports)} handout(s) in {os.path.normpath(args.out)}{os.sep} ({time.monotonic() - started:.1f} s)")
     return EXIT_OK

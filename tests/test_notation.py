@@ -83,13 +83,13 @@ TABLE = [
     ("log(p(x)) - KL(q(z), p(z | x))", ONE, [r"\log p(x) - \mathrm{KL}"], ["+ -", "+ \\left(-"]),
     ("log(p(x)) - (ELBO(q) + KL(q(z), p(z)))", ONE, [r"- \left(\mathcal{L}(q) + \mathrm{KL}"], []),
     ("log(p(x)) + -3", ONE, [r"\log p(x) - 3"], ["+ -"]),
-    ("beta * KL(q(z), p(z))", BETA, [r"\beta \mathrm{KL}"], [" beta", "{beta"]),
-    ("(beta - 1) * KL(q(z), p(z))", BETA, [r"\left(\beta - 1\right) \mathrm{KL}"], []),
+    ("beta * KL(q(z), p(z))", BETA, [r"\beta\, \mathrm{KL}"], [" beta", "{beta"]),
+    ("(beta - 1) * KL(q(z), p(z))", BETA, [r"\left(\beta - 1\right)\, \mathrm{KL}"], []),
     ("q(z) * p(x, z)", ONE, [r"q(z)\, p(x, z)"], []),
     ("exp(log(p(x)))", ONE, [r"\exp\left(\log p(x)\right)"], []),
     ("p(z, x)", ONE, ["p(x, z)"], ["p(z, x)"]),  # the joint is one density, whatever the order
     ("E(q(z | x1), log(p(x1 | z)))", DATA, [r"\mathbb{E}_{q(z \mid x_{1})}", r"\log p(x_{1} \mid z)"], []),
-    ("ELBO(q(z | x1), x1) - beta * KL(q(z | x1), p(z))", DATA, [r"x_{1}\big) - \beta \mathrm{KL}"], []),
+    ("ELBO(q(z | x1), x1) - beta * KL(q(z | x1), p(z))", DATA, [r"x_{1}\big) - \beta\, \mathrm{KL}"], []),
 ]
 TABLE_IDS = [t[0] for t in TABLE]
 REWRITTEN = {"p(x) ** -2", "1/3 * log(1/5)"}

@@ -431,16 +431,19 @@ class ElboLatexPrinter(LatexPrinter):
                 others = list(args)
                 others.remove(a)
                 return rf"{self._print(a)} {self._print(Mul(*others, evaluate=False))}"
-        # A thin space between adjacent densities: q(z)\, p(x, z); between all factors beside a
+        # A thin space between adjacent densities, q(z)\, p(x, z), and before an operator such as
+        # KL or E after a factor: \beta\, \mathrm{KL}(...), never "βKL"; between all factors beside a
         # word-long name (\mathit{tscr} \, \mathit{xhat}: a product of two names never reads as one).
         if any(f.is_Symbol and name_latex(f.name).startswith(r"\mathit") for f in args):
             saved = self._settings["mul_symbol_latex"]
             self._settings["mul_symbol_latex"] = r" \, "
             try:
-                return super()._print_Mul(e)
+                printed = super()._print_Mul(e)
             finally:
                 self._settings["mul_symbol_latex"] = saved
-        return _DENSITY_GAP.sub(r")\\, ", super()._print_Mul(e))
+        else:
+            printed = super()._print_Mul(e)
+        return _OPERATOR_GAP.sub(r"\\, ", _DENSITY_GAP.sub(r")\\, ", printed))
 
     def _print_Exp(self, e: Expr, exp: str | None = None) -> str:
         return self._print_exp(e, exp)
@@ -451,6 +454,7 @@ class ElboLatexPrinter(LatexPrinter):
 
 
 _DENSITY_GAP = re.compile(r"\) (?=[pq]\()")
+_OPERATOR_GAP = re.compile(r"(?<=[^\s+\-=(\[{,]) (?=\\(?:mathrm\{KL\}|mathrm\{H\}|mathbb\{E\}|mathcal\{L\}))")
 
 
 def _terms(e: Expr) -> list[Expr]:
@@ -501,8 +505,40 @@ def to_text(expr: Basic) -> str:
 
 RELATION_LATEX = {"=": "=", "<=": r"\leq", ">=": r"\geq", "<": "<", ">": ">"}
 
+
+_OPENERS_TEX = "([{"
+_CLOSERS_TEX = ")]}"
+
+
+def latex_terms(latex: str) -> list[str]:
+    """The top-level terms of the printer's LaTeX for a sum, where a long line may break:
+    ``a + b - c`` gives ``["a", "+ b", "- c"]`` (a leading minus stays with the first term).
+
+    Only a `` + `` or `` - `` outside every bracket and brace splits (the printer writes a
+    sum's signs with one space each side, and every bracket it opens it closes: ``\\left(``
+    counts as ``(``); joining the pieces with spaces gives ``latex`` back.
+    """
+    pieces: list[str] = []
+    depth, start, i, n = 0, 0, 0, len(latex)
+    while i < n:
+        ch = latex[i]
+        if ch == "\\" and i + 1 < n and latex[i + 1] in _OPENERS_TEX + _CLOSERS_TEX + "|,;!":
+            i += 2  # an escaped brace \{ or a spacing command: not a bracket of the formula
+            continue
+        if ch in _OPENERS_TEX:
+            depth += 1
+        elif ch in _CLOSERS_TEX:
+            depth -= 1
+        elif depth == 0 and ch in "+-" and i > start and latex[i - 1] == " " and latex[i + 1:i + 2] == " ":
+            pieces.append(latex[start:i - 1])
+            start = i
+        i += 1
+    pieces.append(latex[start:])
+    return pieces if depth == 0 else [latex]
+
+
 __all__ = [
     "x", "z", "z1", "z2", "LATENTS", "Exp", "IWAE", "Normal", "Density", "LatentSum", "Expectation", "KL",
     "Entropy", "ELBO", "Notation",
-    "p", "q", "to_latex", "to_text", "ElboLatexPrinter", "ElboStrPrinter", "RELATION_LATEX",
+    "p", "q", "to_latex", "to_text", "latex_terms", "ElboLatexPrinter", "ElboStrPrinter", "RELATION_LATEX",
 ]

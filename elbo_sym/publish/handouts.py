@@ -43,7 +43,7 @@ from typing import Any
 from sympy import Expr, Integer, Rational, Symbol, log
 
 from elbo_sym.engine.models.base import Instance
-from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, p, q, to_latex, x, z
+from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, latex_terms, p, q, to_latex, x, z
 from elbo_sym.engine.parse import Vocabulary
 from elbo_sym.limits import STEP_BUDGET_SECONDS
 from elbo_sym.numbers.exact import LogNumber, log_of
@@ -52,6 +52,7 @@ from elbo_sym.publish.render import (
     INSTALL_HINT,
     BuildResult,
     LatexMarkup,
+    OverfullBox,
     RenderError,
     build_pdf,
     latex_available,
@@ -60,7 +61,7 @@ from elbo_sym.publish.render import (
     write_tex_only,
 )
 from elbo_sym.report.build import exact_form, prose_parts  # exact_form re-exported: the handouts' exact forms
-from elbo_sym.report.model import DerivationReport, Prose, SuggestionReport
+from elbo_sym.report.model import DerivationReport, Prose, RelationReport, SuggestionReport
 
 __all__ = [
     "DEFAULT_COUNT",
@@ -156,6 +157,28 @@ def vector(values: Sequence[Fraction]) -> LatexMarkup:
     return LatexMarkup(r"\left(" + ",\\ ".join(number(v) for v in values) + r"\right)")
 
 
+def breakable(latex: str) -> LatexMarkup:
+    """The printer's LaTeX of a sum as ``\\chainterm{op}{term}`` calls, so that the template's
+    ``\\chainbreak`` can break a long line before a top-level ``+`` or ``-`` (where TeX measures
+    that the next term would pass the line)."""
+    calls = []
+    for i, piece in enumerate(latex_terms(latex)):
+        op, body = (piece[0], piece[2:]) if i and piece[:2] in ("+ ", "- ") else ("", piece)
+        calls.append(rf"\chainterm{{{op}}}{{{body}}}")
+    return LatexMarkup("".join(calls))
+
+
+def breakable_relation(r: RelationReport | None) -> LatexMarkup | None:
+    """A claim or a chain's result for the template's ``\\fitclaim``: in the running text when
+    it fits the line, else displayed with both sides broken like a chain's lines (``\\showclaim``:
+    always displayed, for fractions, which would shrink to text size in the line)."""
+    if r is None:
+        return None
+    macro = "showclaim" if r"\frac" in r.latex else "fitclaim"
+    return LatexMarkup(rf"\{macro}{{{r.latex}}}{{{breakable(r.lhs.latex)}}}{{{relation(r.rel)}}}"
+                       rf"{{{breakable(r.rhs.latex)}}}")
+
+
 def decimal(value: LogNumber, digits: int = DECIMALS, *, bits: bool = False) -> LatexMarkup:
     """A certified decimal with a typographic minus sign (for math mode)."""
     return LatexMarkup(value.decimal(digits, bits=bits))
@@ -231,6 +254,7 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
             "index": s.index,
             "rel": relation(s.rel),
             "expr": LatexMarkup(s.expr.latex),
+            "terms": breakable(s.expr.latex),
             "rule": s.rule if s.verdict == "proved" else f"{s.rule}: held on {s.instances} exact instances, not proved",
             "why": prose(s.why_parts, s.why),  # never a paragraph break inside the chain
             "verdict": s.verdict,
@@ -248,6 +272,9 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
         "claim": LatexMarkup(report.claim.latex) if report.claim is not None else None,
         "assumptions": [LatexMarkup(a.latex) for a in report.assume],
         "start": LatexMarkup(report.start.latex),
+        "start_terms": breakable(report.start.latex),
+        "claim_display": breakable_relation(report.claim),
+        "shown_display": breakable_relation(report.chain),
         "steps": steps,
         "proved": sum(s.verdict == "proved" for s in report.steps),
         "checked": sum(s.verdict == "checked" for s in report.steps),
@@ -324,7 +351,7 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
     if report.expect != "refuted":
         raise HandoutError(f"{report.file}: not a teaching file (no expect = \"refuted\")")
     steps = [{"index": s.index, "rel": relation(s.rel), "expr": LatexMarkup(s.expr.latex),
-              "why": prose(s.why_parts, s.why)}
+              "terms": breakable(s.expr.latex), "why": prose(s.why_parts, s.why)}
              for s in report.steps]
     mistakes = []
     for s in report.steps:
@@ -351,7 +378,8 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
     return {"name": report.name, "title": prose(report.title_parts, report.title),
             "summary": prose(report.summary_parts, report.summary, paragraphs=True),
             "claim": LatexMarkup(report.claim.latex) if report.claim is not None else None,
-            "start": LatexMarkup(report.start.latex), "steps": steps, "mistakes": mistakes, "task": task}
+            "start": LatexMarkup(report.start.latex), "steps": steps, "mistakes": mistakes, "task": task,
+            "start_terms": breakable(report.start.latex), "claim_display": breakable_relation(report.claim)}
 
 
 def _repair_text(g: SuggestionReport) -> str:
@@ -454,6 +482,7 @@ def _quantity_row(quantity) -> dict[str, Any]:
         "name": _QUANTITY_NAMES.get(quantity.key, quantity.key.replace("_", " ")),
         "symbol": math(quantity.symbol),
         "working": math(quantity.working),
+        "working_terms": breakable(to_latex(quantity.working)),
         "exact": math(exact_form(quantity.value)),
         "nats": LatexMarkup(quantity.nats),
         "bits": LatexMarkup(quantity.bits) if quantity.bits is not None else None,
@@ -563,8 +592,13 @@ def _answer_rows(key, tasks) -> list[dict[str, Any]]:
     rows = []
     for letter, task in zip("abcdefghij", tasks):
         if task.key == "posterior":
+            decimals = LatexMarkup(",\\ ".join(c.nats for c in key.posterior))
+            breakable_decimals = ",\\ \\allowbreak ".join(c.nats for c in key.posterior)  # many states: may wrap
             rows.append({"letter": letter, "symbol": math(task.symbol), "working": vector(key.posterior_values),
-                         "nats": LatexMarkup(",\\ ".join(c.nats for c in key.posterior)), "bits": None})
+                         "nats": decimals, "bits": None,
+                         # more than two decimals do not fit the decimal column: after the fractions
+                         "decimals_below": LatexMarkup(rf"\approx ({breakable_decimals})")
+                         if len(key.posterior) > 2 else None})
             continue
         quantity = key.quantity(task.key)
         working = math(quantity.working)
@@ -589,7 +623,8 @@ def exercises_context(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, K: i
         "count": sheet.count,
         "K": sheet.K,
         "tasks": [{"letter": letter, "symbol": math(task.symbol), "name": _TASK_NAMES.get(task.key, task.prompt),
-                   "information": task.key not in _PROBABILITY_TASKS}
+                   "information": task.key not in _PROBABILITY_TASKS,
+                   "states": sheet.K if task.key == "posterior" else 0}  # a blank per state
                   for letter, task in zip("abcdefghij", sheet.tasks)],
         "cases": [
             {
@@ -631,8 +666,14 @@ def drill_context(seed: int = DEFAULT_SEED, count: int = DRILL_COUNT, K: int = 2
     if not drill.ok:
         raise HandoutError(f"tight drill (seed {seed}): a tight case does not have gap exactly 0")
 
+    def then(*pairs: tuple[str, str]) -> LatexMarkup:
+        """More terms for a breakable line: ``= exact``, ``\\approx nats`` (may start a new line)."""
+        return LatexMarkup("".join(rf"\chainterm{{{op}}}{{{body}}}" for op, body in pairs))
+
     def case(c) -> dict[str, Any]:
         k = c.key
+        elbo_working = to_latex(k.elbo.working)
+        kl_working = to_latex(k.kl_posterior.working)
         return {
             "index": c.index,
             "given": _givens(c.instance, with_q=c.near_miss),
@@ -650,6 +691,11 @@ def drill_context(seed: int = DEFAULT_SEED, count: int = DRILL_COUNT, K: int = 2
             "equal": c.elbo_equals_log_evidence,
             "verdict": "proved" if (c.gap_is_zero if not c.near_miss else c.gap_positive) else "refuted",
             "positive": LatexMarkup(f"{RELATION_LATEX['>']} {to_latex(Integer(0))}"),
+            # the same lines as \chainterm calls, so that many states break them (K = 6)
+            "elbo_line": LatexMarkup(breakable(elbo_working) + then(("=", to_latex(exact_form(k.elbo.value))))),
+            "elbo_near_line": LatexMarkup(breakable(elbo_working) + then((r"\approx", k.elbo.nats))),
+            "kl_line": LatexMarkup(breakable(kl_working) + then((r"\approx", k.gap.value.decimal(8)),
+                                                               (RELATION_LATEX[">"], to_latex(Integer(0))))),
         }
 
     near = drill.near_miss
@@ -774,6 +820,7 @@ class BuildReport:
     log_excerpt: str = ""
     overfull: int = 0
     seconds: float = 0.0
+    overfull_boxes: tuple[OverfullBox, ...] = ()
 
 
 def write_handouts(handouts: Sequence[Handout], out_dir: str | os.PathLike[str], *,
@@ -807,7 +854,8 @@ def write_handouts(handouts: Sequence[Handout], out_dir: str | os.PathLike[str],
         started = time.monotonic()
         result: BuildResult = build_pdf(src, out / f"{h.name}.pdf", timeout=timeout)
         return BuildReport(h.name, out / f"{h.name}.tex", result.pdf, result.ok, result.message,
-                           result.log_excerpt, result.overfull, time.monotonic() - started)
+                           result.log_excerpt, result.overfull, time.monotonic() - started,
+                           result.overfull_boxes)
 
     workers = jobs or min(len(sources), os.cpu_count() or 1, 8) or 1
     with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -45,6 +45,7 @@ __all__ = [
     "INSTALL_HINT",
     "BuildResult",
     "LatexMarkup",
+    "OverfullBox",
     "RenderError",
     "build_pdf",
     "default_environment",
@@ -52,6 +53,7 @@ __all__ = [
     "latex_available",
     "latex_escape",
     "make_environment",
+    "overfull_boxes",
     "render_template",
     "render_with",
     "smart_punctuation",
@@ -164,7 +166,7 @@ _MINUS = "\u2212"
 _EN_DASH = "\u2013"
 # what may follow a " - " that is a minus sign: a number, a bracket, a call, log, a lone x/z/q
 _FORMULA_START = re.compile(r"(?:\d|\(|[A-Za-z]+\(|log\b|[xzq]\b)")
-_LONE_VAR_END = re.compile(r"(?<![A-Za-z0-9_])[xzq]$")
+_LONE_VAR_END = re.compile(r"(?<![A-Za-z0-9_])(?:[xzq]\d?|beta|mu|sigma|pi)$")
 
 
 def smart_punctuation(text: str, before: str = "") -> str:
@@ -322,6 +324,22 @@ def render_template(name: str, /, **context: Any) -> str:
 
 
 @dataclass(frozen=True)
+class OverfullBox:
+    """A line TeX could not fit: how far it sticks out, the source line and where that is
+    in the handout (the section heading above it and the ``%@`` marker the templates put
+    before each chain and table)."""
+
+    points: float
+    line: int
+    section: str
+    part: str
+
+    def describe(self) -> str:
+        where = ", ".join(w for w in (f"section {self.section!r}" if self.section else "", self.part) if w)
+        return f"{self.points:.1f}pt too wide at line {self.line} ({where or 'before the first section'})"
+
+
+@dataclass(frozen=True)
 class BuildResult:
     """Outcome of :func:`build_pdf`. On failure ``pdf`` is None and the old PDF is untouched."""
 
@@ -332,6 +350,7 @@ class BuildResult:
     overfull: int = 0
     underfull: int = 0
     seconds: float = 0.0
+    overfull_boxes: tuple[OverfullBox, ...] = ()
 
 
 def find_latexmk() -> str | None:
@@ -403,6 +422,43 @@ def _log_summary(log: str, source: str, max_lines: int = 20) -> tuple[str, str |
     return "\n".join(picked[:max_lines]), first
 
 
+_OVERFULL = re.compile(r"^Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide\) "
+                       r"(?:in paragraph at lines (\d+)--\d+|detected at line (\d+)|in alignment at lines (\d+)--\d+)",
+                       re.M)
+_SECTION = re.compile(r"\\(?:sub)*section\*?\{(.*)")
+_MARKER = re.compile(r"^%@ (.*)")
+_TEX_COMMAND = re.compile(r"\\[A-Za-z]+\*?|[{}$]|\\.")
+
+
+def _plain(tex: str) -> str:
+    """A heading's LaTeX as rough plain text for a message (commands and braces dropped, but
+    the names of log, exp and KL kept)."""
+    tex = tex.split(r"\hfill", 1)[0]
+    kept = _TEX_COMMAND.sub(lambda m: m.group(0)[1:] + " " if m.group(0) in (r"\log", r"\exp", r"\KL") else " ", tex)
+    return re.sub(r"\s+", " ", kept).strip(" .").replace("( ", "(").replace(" )", ")")
+
+
+def overfull_boxes(log: str, source: str) -> tuple[OverfullBox, ...]:
+    """Every ``Overfull \\hbox`` of a TeX log, mapped back to its section and chain or table.
+
+    TeX reports a paragraph's first line and a display's last line (``detected at line N``);
+    the nearest heading and ``%@`` marker above that line say what it belongs to.
+    """
+    lines = source.splitlines()
+    boxes = []
+    for m in _OVERFULL.finditer(log):
+        line = int(next(g for g in m.groups()[1:] if g))
+        section = part = ""
+        for text in reversed(lines[:line]):
+            if not part and (marker := _MARKER.match(text)):
+                part = marker.group(1).strip()
+            if heading := _SECTION.search(text):
+                section = _plain(heading.group(1))
+                break
+        boxes.append(OverfullBox(float(m.group(1)), line, section, part))
+    return tuple(boxes)
+
+
 def _latexmk_command(latexmk: str) -> list[str]:
     return [
         latexmk,
@@ -463,6 +519,7 @@ def build_pdf(tex_source: str, out_pdf: Path, *, timeout: float = 120) -> BuildR
                 seconds=time.monotonic() - start,
             )
         log = _read(workdir / "doc.log")
+        boxes = overfull_boxes(log, tex_source)
         overfull = log.count("\nOverfull \\hbox")
         underfull = log.count("\nUnderfull \\hbox")
         built = workdir / "doc.pdf"
@@ -476,7 +533,7 @@ def build_pdf(tex_source: str, out_pdf: Path, *, timeout: float = 120) -> BuildR
         _atomic_write(out_pdf.with_suffix(".tex"), tex_source.encode("utf-8"))
         _atomic_write(out_pdf, built.read_bytes())
         elapsed = time.monotonic() - start
-        return BuildResult(True, out_pdf, "", f"wrote {out_pdf}", overfull, underfull, elapsed)
+        return BuildResult(True, out_pdf, "", f"wrote {out_pdf}", overfull, underfull, elapsed, boxes)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -26,7 +26,21 @@ from elbo_sym.engine.derivation import (
     prose_formula,
     split_relation,
 )
-from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, Density, Entropy, p, q, to_latex, to_text, x, z
+from elbo_sym.engine.notation import (
+    ELBO,
+    IWAE,
+    KL,
+    RELATION_LATEX,
+    Density,
+    Entropy,
+    Normal,
+    p,
+    q,
+    to_latex,
+    to_text,
+    x,
+    z,
+)
 from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.repair import check_with_suggestions
 from elbo_sym.limits import STEP_BUDGET_SECONDS, validate_budget
@@ -232,13 +246,17 @@ def block_symbol(name: str) -> Expr:
 
 
 def vector_latex(values) -> str:
-    r"""``\left(\frac{3}{4},\ \frac{1}{4}\right)``: values through the printer (brackets sized to fit)."""
-    return r"\left(" + ",\\ ".join(to_latex(Rational(v.numerator, v.denominator)) for v in values) + r"\right)"
+    r"""``\left(\frac{3}{4},\ \frac{1}{4}\right)``: values through the printer (brackets sized to fit);
+    a single value (a scalar parameter such as mu or beta) is just the number."""
+    numbers = [to_latex(Rational(v.numerator, v.denominator)) for v in values]
+    if len(numbers) == 1:
+        return numbers[0]
+    return r"\left(" + ",\\ ".join(numbers) + r"\right)"
 
 
 def is_log_quantity(expr: Expr) -> bool:
-    """Logs, KL, entropy and ELBO are information (nats, bits); p(x) is a probability."""
-    return bool(expr.has(log, KL, Entropy, ELBO))
+    """Logs, KL, entropy, ELBO and IWAE are information (nats, bits); p(x) is a probability."""
+    return bool(expr.has(log, KL, Entropy, ELBO, IWAE))
 
 
 def _example_report(result: DerivationResult, example_result) -> ExampleReport:
@@ -250,15 +268,18 @@ def _example_report(result: DerivationResult, example_result) -> ExampleReport:
                       vector_latex(example.instance[b.name])) for b in model.blocks]
     for o, fixed in model.assumed.items():  # q fixed by the assumption: its value on the example
         q_values = tuple(exact_value(v, values).rational for v in fixed)
+        value_latex = vector_latex(q_values)
+        if d.family == "gaussian":  # q is a density: its mean and variance, as N(m, v)
+            value_latex = to_latex(Normal(*(Rational(v.numerator, v.denominator) for v in q_values)))
         given.append(GivenRow(math(block_symbol("q" if o == "x" else f"q[{o}]")), tuple(map(str, q_values)),
-                              vector_latex(q_values)))
+                              value_latex))
     quantities: list[tuple[Expr, str]] = [(d.start.expr, "start")]
     if d.steps[-1].expr != d.start.expr:
         quantities.append((d.steps[-1].expr, "end"))
     quantities += [(e.lhs.expr, "expected") for e in example.expect]
     rows, seen = [], set()
     for expr, role in quantities:
-        if expr in seen:
+        if expr in seen or expr.is_Number:  # a constant (the 0 of "gap >= 0") has nothing to compute
             continue
         seen.add(expr)
         try:  # a quantity the model cannot unfold or evaluate here has no row (the check says why)
