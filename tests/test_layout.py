@@ -33,7 +33,7 @@ from elbo_sym.publish.handouts import (
     worked_example_handout,
     write_handouts,
 )
-from elbo_sym.publish.render import overfull_boxes, typeset_prose
+from elbo_sym.publish.render import overfull_boxes, typeset_domain, typeset_prose
 from elbo_sym.report.build import check_file, is_log_quantity, vector_latex
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,13 +146,16 @@ def test_build_warns_about_each_overfull_box_and_strict_layout_fails(tmp_path: P
     ("q(z1 | x) and z2", r"\(q(z_{1} \mid x)\) and \(z_{2}\)"),
     ("the log(2 pi) terms", r"the log(2 \(\pi\)) terms"),
 ])
-def test_ascii_in_prose_is_set_as_math(text: str, expected: str) -> None:
-    assert typeset_prose(text) == expected
+def test_the_engines_domain_text_is_set_as_math_and_author_prose_stays_text(text: str, expected: str) -> None:
+    """"Proved for ..." is the engine's own description: its names and relations print as math.
+    An author's prose never does (issue 15: only checked math is typeset)."""
+    assert typeset_domain(text) == expected
+    assert r"\(" not in typeset_prose(text)
 
 
 @pytest.mark.parametrize("text", ["a muon", "the alphabet", "multiply", "Sigma-algebra words", "z10 cases"])
 def test_words_that_only_contain_a_greek_name_stay_text(text: str) -> None:
-    assert r"\(" not in typeset_prose(text)
+    assert r"\(" not in typeset_domain(text)
 
 
 def test_scalars_are_numbers_and_iwae_is_information() -> None:

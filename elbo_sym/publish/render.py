@@ -214,6 +214,135 @@ def _hyphen(text: str, i: int, prev: str, nxt: str) -> str:
     return "-"
 
 
+# --------------------------------------------------------------------------- the engine's own words
+# "Proved for ..." is written by the engine (elbo_sym.engine.models: a family's describe() and the
+# file's [params] intervals), never by an author, so its names and relations are typeset as math:
+# "any mu and sigma > 0", "beta >= 1", "the prior N(0, I)" print as μ, σ > 0, β ≥ 1, 𝒩(0, I).
+# Author prose never goes through this (typeset_prose): there only $...$ formulas are math.
+
+# p(...), q(...) and KL(...) written as text, with single-letter arguments: typeset as math
+_CALL_START = re.compile(r"(?<![A-Za-z0-9_\\])(?:(log) )?(p|q|KL|N)\(")
+_LONE_VAR = re.compile(r"(?<![A-Za-z0-9_\-\u2019'.\\])([xzq])(\d?)(?![A-Za-z0-9_(\u2019'])(?!\.[A-Za-z0-9])")
+# Greek letters written out (beta, mu, sigma) and ASCII relations (>=) as their symbols
+_GREEK_WORD = re.compile(r"(?<![A-Za-z0-9_\\])(alpha|beta|gamma|epsilon|theta|lambda|mu|sigma|pi|tau|phi)"
+                         r"(?![A-Za-z0-9_])")
+_ASCII_RELATIONS = ((">=", r"\geq"), ("<=", r"\leq"), ("!=", r"\neq"))
+_TIMES = re.compile(r"\d\s*$")
+_DIGIT_AFTER = re.compile(r"\s*\d")
+_NESTED_CALL = re.compile(r"(p|q|KL)\(")
+# one argument: a single letter, maybe with a digit (z1), optionally "= 1" or "= k"; or a number
+_ARGUMENT = re.compile(r"([A-Za-z])(\d?)(?![A-Za-z0-9_])(?:\s*=\s*(\d+|[A-Za-z](?![A-Za-z0-9_])))?|(\d+)(?![A-Za-z_])")
+_SEPARATORS = (("||", r" \,\|\, "), ("|", r" \mid "), (",", ", "))
+
+
+def _parse_call(text: str, start: int, name: str) -> tuple[str, int] | None:
+    """The LaTeX of a call whose ``(`` ends at ``start``, and where it ends; None unless every
+    argument is a single letter (``z = 1`` allowed), a number or such a call."""
+    i, n = start, len(text)
+    parts: list[str] = []
+    nested = False
+    while True:
+        while i < n and text[i] == " ":
+            i += 1
+        m = _NESTED_CALL.match(text, i)
+        if m:
+            inner = _parse_call(text, m.end(), m.group(1))
+            if inner is None:
+                return None
+            parts.append(inner[0])
+            i, nested = inner[1], True
+        else:
+            m = _ARGUMENT.match(text, i)
+            if not m:
+                return None
+            if m.group(4) is not None:
+                parts.append(m.group(4))
+            else:
+                index = f"_{{{m.group(2)}}}" if m.group(2) else ""
+                parts.append(m.group(1) + index + (f" = {m.group(3)}" if m.group(3) else ""))
+            i = m.end()
+        while i < n and text[i] == " ":
+            i += 1
+        if i < n and text[i] == ")":
+            break
+        for sep, tex in _SEPARATORS:
+            if text.startswith(sep, i):
+                parts.append(tex)
+                i += len(sep)
+                break
+        else:
+            return None
+    body = "".join(parts)
+    if name == "KL":
+        open_, close = (r"\big(", r"\big)") if nested else ("(", ")")
+        return rf"\mathrm{{KL}}{open_}{body}{close}", i + 1
+    if name == "N":
+        return rf"\mathcal{{N}}({body})", i + 1
+    return f"{name}({body})", i + 1
+
+
+def _math_pieces(text: str) -> list[tuple[bool, str]]:
+    """``text`` split into (is_math, piece): calls, lone x/z/q, ``||`` and ``|`` as LaTeX math."""
+    pieces: list[tuple[bool, str]] = []
+    plain: list[str] = []
+    i, n = 0, len(text)
+
+    def emit(tex: str) -> None:
+        if plain:
+            pieces.append((False, "".join(plain)))
+            plain.clear()
+        pieces.append((True, tex))
+
+    while i < n:
+        m = _CALL_START.match(text, i) if (i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_\\")) else None
+        if m:
+            call = _parse_call(text, m.end(), m.group(2))
+            if call is not None:
+                emit((r"\log " if m.group(1) else "") + call[0])
+                i = call[1]
+                continue
+        if text.startswith("||", i):
+            emit(r"\|")
+            i += 2
+            continue
+        relation = next((tex for ascii_, tex in _ASCII_RELATIONS if text.startswith(ascii_, i)), None)
+        if relation is not None:
+            emit(relation)
+            i += 2
+            continue
+        m = _GREEK_WORD.match(text, i) if i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_\\") else None
+        if m:
+            emit("\\" + m.group(1))
+            i = m.end()
+            continue
+        if text[i] == "|":
+            emit(r"\mid")
+            i += 1
+            continue
+        m = _LONE_VAR.match(text, i)
+        if m:
+            before_ok = i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_-\u2019'.\\")
+            times = m.group(1) == "x" and not m.group(2) and _TIMES.search(text[:i]) and _DIGIT_AFTER.match(text, i + 1)
+            if before_ok and not times:
+                emit(m.group(1) + (f"_{{{m.group(2)}}}" if m.group(2) else ""))
+                i = m.end()
+                continue
+        plain.append(text[i])
+        i += 1
+    if plain:
+        pieces.append((False, "".join(plain)))
+    return pieces
+
+
+def typeset_domain(text: str) -> str:
+    """An engine-written domain description ("every linear-Gaussian model (real z, any mu, ...)")
+    as LaTeX: Greek names, ``>=``, ``N(0, I)``, calls such as ``p(z | x)`` and lone x, z, q as math."""
+    out = []
+    for is_math, piece in _math_pieces(smart_punctuation(str(text))):
+        out.append(rf"\({piece}\)" if is_math else latex_escape(piece))
+    return "".join(out)
+
+
 def typeset_prose(text: str, before: str = "") -> str:
     """Author prose (one text run, no ``$...$`` formulas) as LaTeX set like a textbook:
     escaped like :func:`latex_escape`, with curly quotes, minus signs and en dashes
@@ -279,6 +408,7 @@ def make_environment(extra_template_dirs: Iterable[str | os.PathLike[str]] = ())
     env.filters["latex"] = _mark_latex
     env.filters["e"] = env.filters["escape"] = _escape_filter
     env.filters["prose"] = _prose_filter
+    env.filters["domain"] = lambda value: LatexMarkup(typeset_domain(value))
     return env
 
 
