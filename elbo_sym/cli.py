@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import unicodedata
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -33,6 +34,7 @@ from elbo_sym.files import FileReadError, describe_os_error
 from elbo_sym.limits import (
     DECK_BUDGET_CAP_SECONDS,
     FILE_BUDGET_CAP_SECONDS,
+    MAX_TITLE_CHARS,
     STEP_BUDGET_SECONDS,
     BudgetError,
     validate_budget,
@@ -994,7 +996,6 @@ def cmd_explain(args) -> int:
              epilog="""\b
 Examples:
   elbo-sym web                            derivations/ -> pages/
-  elbo-sym web --out site/src/content/docs/elbo
   elbo-sym web --site site/ && cd site && npm ci && npm run build
   elbo-sym web derivations/ derivations/teaching/ --seed 7""")
 @click.argument("paths", nargs=-1, metavar="[PATHS]...")
@@ -1027,7 +1028,7 @@ def _web(**params) -> int:
 
 
 def cmd_web(args) -> int:
-    from elbo_sym.engine.derivation import DerivationError
+    from elbo_sym.engine.derivation import DerivationError, read_user_file
     from elbo_sym.lesson.examples import ExampleInputError
     from elbo_sym.publish.browser import check_link, checker_items
     from elbo_sym.publish.handouts import HandoutError, require_checked
@@ -1039,6 +1040,9 @@ def cmd_web(args) -> int:
         raise InputError("--out and --site: give one (--site DIR writes the pages into DIR/src/content/docs)")
     if args.title is not None and args.site is None:
         raise InputError("--title is the site's title: it needs --site")
+    if args.title is not None and (not args.title.strip() or len(args.title) > MAX_TITLE_CHARS
+                                   or any(unicodedata.category(c).startswith("C") for c in args.title)):
+        raise InputError(f"--title: give a one-line title of 1 to {MAX_TITLE_CHARS} printable characters")
     # refused before any work, and nothing is created yet
     out = (_output_folder(args.site, "--site") if args.site is not None
            else _output_folder(args.out or "pages", "--out"))
@@ -1050,7 +1054,7 @@ def cmd_web(args) -> int:
     if results is None:
         return EXIT_INPUT
     # the site's checker page offers the derivations it was built from, each linked from its page
-    sources = {r.file: Path(r.file).read_text(encoding="utf-8") for r in results} if args.site is not None else {}
+    sources = {r.file: read_user_file(r.file).decode("utf-8") for r in results} if args.site is not None else {}
     try:
         require_checked(results)
         items = project_pages(results, project, budget=args.budget,

@@ -103,6 +103,12 @@ Supplemental Mathematical Operators (2A00-2AFF), Miscellaneous Mathematical Symb
 "TILDE OPERATOR", "MUCH GREATER-THAN", "ELEMENT OF", "DOES NOT DIVIDE", "MODELS", ..."""
 
 
+RELATION_LOOKALIKES = frozenset("‹›«»|‖¬")
+"""Signs Unicode files as punctuation or symbols, not relations, that read as one between two
+formulas: the angle quotes as < > << >>, the bars as "divides" and "parallel", ¬ as "not".
+Refused beside a formula (outside it); inside one the parser decides (``p(z | x)``)."""
+
+
 @functools.lru_cache(maxsize=4096)
 def is_relation(ch: str) -> bool:
     """Whether `ch` is a relation sign, from Unicode data: a math symbol (category Sm) whose
@@ -288,7 +294,7 @@ def _refuse_unchecked_relations(text: str, spans: list[ProseSpan], claims: bool)
                     raise ProseError(_inside_message(ch, claims), span.position + i)
         elif span.kind == "text" and (has_formula or claims):
             for i, ch in enumerate(span.text):
-                if is_relation(ch):
+                if is_relation(ch) or (has_formula and ch in RELATION_LOOKALIKES):
                     raise ProseError(_beside_message(ch, claims), _text_position(text, span.position, i))
 
 

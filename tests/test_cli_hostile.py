@@ -108,7 +108,10 @@ OPTION_VALUES = {
     "prior": ["nan,nan", "inf,0", "1e9,1", "ｌ,1", "1/0,1", "#", "", "3/4,1/4,0"],
     "likelihood": ["nan,nan", "0,1", "2,1", "ｌ,1", "#"],
     "q": ["nan,nan", "1,1", "ｌ,1", "1/2;1/2"],
-    "out": ["@regular-file", "@fifo", "@dev-zero-symlink", "@missing/deeper/out"],
+    # (a missing folder is created, like mkdir -p: not hostile; a folder under a file is)
+    "out": ["@regular-file", "@fifo", "@dev-zero-symlink", "@under-file/out"],
+    "site": ["@regular-file", "@fifo", "@dev-zero-symlink", "@under-file/out"],
+    "title": ["", "a\x00b", "a\nb", "x" * 1000],
     "anki": ["@directory", "@fifo", "@dev-zero-symlink", "@missing/deeper/deck.apkg"],
     "only": ["nope", ""],
     "step": ["0", "-1", "nan", "999", "1e9"],
@@ -129,10 +132,10 @@ def special_path(folder: Path, spec: str) -> str:
     name = spec[1:]
     if name == "missing/deeper/out" or name == "missing/deeper/deck.apkg":
         return str(folder / name)
-    if name == "regular-file":
+    if name in ("regular-file", "under-file/out"):
         path = folder / "file"
         path.write_text("x", "utf-8")
-        return str(path)
+        return str(path if name == "regular-file" else path / "out")
     return str(make_hostile(folder, name, deck_format=False))
 
 

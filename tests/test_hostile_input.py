@@ -665,16 +665,23 @@ def test_command_line_budgets_are_validated(capsys, command, option, value):
 # ------------------------------------------------------------------ writing: outputs are checked first
 
 
-def test_build_out_onto_a_file_or_under_a_missing_folder(tmp_path, capsys):
+def test_build_out_onto_a_file_or_under_a_file(tmp_path, capsys):
     target = tmp_path / "a-file"
     target.write_text("keep me", "utf-8")
-    for out, fragment in ((target, "not a folder"), (tmp_path / "missing" / "deeper", "does not exist")):
+    for out, fragment in ((target, "not a folder"), (target / "deeper", "is not a folder")):
         started = time.perf_counter()
         code = main(["build", str(ROOT / "derivations"), "--out", str(out)])
         _, err = capsys.readouterr()
         assert code == EXIT_INPUT and time.perf_counter() - started < 2  # before checking anything
         assert err.count("\n") == 1 and fragment in err and "Traceback" not in err
-    assert target.read_text("utf-8") == "keep me" and not (tmp_path / "missing").exists()
+    assert target.read_text("utf-8") == "keep me"
+
+
+def test_an_output_folder_under_missing_folders_is_created(tmp_path):
+    from elbo_sym.cli import _output_folder
+
+    out = _output_folder(str(tmp_path / "missing" / "deeper" / "out"), "--out")
+    assert out.parent.is_dir() and not out.exists()  # the parents, like mkdir -p; the folder when written
 
 
 def test_write_handouts_refuses_a_file_as_its_folder(tmp_path):

@@ -21,7 +21,15 @@ import pytest
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import DerivationError, loads
 from elbo_sym.lesson.practice import check_deck, load_deck
-from elbo_sym.prose import ProseError, allowed, check_prose, is_relation, relation_characters, split_math
+from elbo_sym.prose import (
+    RELATION_LOOKALIKES,
+    ProseError,
+    allowed,
+    check_prose,
+    is_relation,
+    relation_characters,
+    split_math,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 GAP = (ROOT / "derivations" / "gap.toml").read_text("utf-8")
@@ -240,3 +248,15 @@ def test_the_lesson_decks_state_only_checked_relations():
             for text in (card.front, card.back):
                 assert not any(is_relation(ch) for span in split_math(text, claims=True) if span.kind == "text"
                                for ch in span.text)
+
+
+@pytest.mark.parametrize("sign", sorted(RELATION_LOOKALIKES))
+def test_a_sign_that_reads_as_a_relation_beside_a_formula_is_refused(sign):
+    """The red team's third round: ‹ « | ‖ ¬ are punctuation or symbols to Unicode, but between
+    two typeset formulas they read as <, <<, "divides", "parallel", "not"."""
+    text = f"we show $log(p(x))$ {sign} $ELBO(q)$"
+    with pytest.raises(ProseError) as refused:
+        split_math(text)
+    assert refused.value.position == text.index(sign, text.index("$", 5) + 1)
+    assert split_math(f"the posterior $p(z | x)$ and {'a' if sign != '|' else 'b'} word")  # inside: the parser's
+    assert split_math(f"plain words {sign} without formulas")  # no formula: the sign is text

@@ -421,9 +421,12 @@ def _value_text(e: Expr, values) -> str:
 
 
 def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open_obligations,
-            seed: int, light: bool = False) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
+            seed: int, light: bool = False, phase: str = "all") -> tuple[Counterexample | None, int, int,
+                                                                          tuple[str, ...]]:
     """(counterexample or None, instances held, instances undecided, undecided instances that
-    the search builds on purpose: examples and the family's special cases)."""
+    the search builds on purpose: examples and the family's special cases).  `phase`: "all";
+    "quick", only the exact candidates (examples, special cases, random instances); "rest",
+    everything but them (the model had its quick pass)."""
     judge = _Instances(lhs, rel, rhs, model, open_obligations)
     held = undecided = 0
     tried: set = set()
@@ -451,11 +454,13 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
                 skipped.append(instance.source)
         return None
 
-    for instance in exact_candidates(model, examples, seed):
+    for instance in exact_candidates(model, examples, seed) if phase != "rest" else ():
         on_purpose = instance.source != RANDOM_SOURCE
         found = try_one(instance)
         if found:
             return found, held, undecided, ()
+    if phase == "quick":
+        return None, held, undecided, tuple(skipped)
     on_purpose = False
     # boundary families, screened in floats; the closest calls are decided exactly
     margin = judge.margin_function()
@@ -548,8 +553,17 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, budget: fl
     found = None
     if general and not any(_is_density_model(m) for m in models):
         notes.append("no densities (this model has no Gaussian counterpart)")
-    for explicit in models:
-        optional = general and not _is_density_model(explicit) and explicit.K not in SEARCH_K
+    def is_optional(m) -> bool:
+        return general and not _is_density_model(m) and m.K not in SEARCH_K
+
+    larger = [m for m in models if is_optional(m)]
+    # the larger K first get a quick pass (the examples, the family's special cases and random
+    # instances: a uniform q at K = 233 is cheap), then the full one while the budget lasts
+    plan = [(m, "all") for m in models if not is_optional(m)] + [(m, "quick") for m in larger] + \
+        [(m, "rest") for m in larger]
+    quick_reached: list[int] = []
+    for explicit, phase in plan:
+        optional = is_optional(explicit)
         if optional:
             left = budget / 2 - (time.perf_counter() - started)
             if left <= 0:
@@ -558,7 +572,7 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, budget: fl
         try:
             with budgets.limit(left, "the larger K's share of the budget") if optional else nullcontext():
                 light = general and (_is_density_model(explicit) or explicit.K > FULL_SEARCH_K)
-                found, h, u, skips = _search_one(lhs, step, model, explicit, examples, open_, light)
+                found, h, u, skips = _search_one(lhs, step, model, explicit, examples, open_, light, phase)
         except BudgetExceeded:
             if budgets.remaining() <= 0 or not optional:
                 raise
@@ -577,18 +591,23 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, budget: fl
         skipped += [f"the {source} ({where})" for source in skips]
         if _is_density_model(explicit):
             densities += h
+        elif phase == "quick":
+            quick_reached.append(explicit.K)
         else:
             reached.append(explicit.K)
         if found is not None:
             if explicit is not model and not found.source.startswith("example"):
                 found = replace(found, source=f"{found.source}, {where}")
             break
+    only_quick = [k for k in quick_reached if k not in reached]
+    if only_quick:
+        notes.append(f"K = {', '.join(map(str, only_quick))}: examples, special cases and random instances only")
     searched = Searched(tuple(reached), densities, held, undecided, tuple(notes), tuple(skipped))
     return found, held, undecided, searched
 
 
-def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_,
-                light: bool = False) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
+def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_, light: bool = False,
+                phase: str = "all") -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
     if explicit is model:
         open_here = open_
     else:
@@ -596,7 +615,7 @@ def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_,
     seed = seed_for(to_text(lhs), step.rel, to_text(step.expr), step.rule, explicit.K)
     with quick_factoring():
         return _search(lhs, step.rel, step.expr, explicit, _examples_for(explicit, examples), open_here, seed,
-                       light)
+                       light, phase)
 
 
 # ------------------------------------------------------------------------- steps and chains

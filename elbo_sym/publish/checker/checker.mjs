@@ -157,13 +157,18 @@ function showResult(result, seconds) {
   setState("done");
 }
 
-menu.innerHTML = Object.keys(files).map((name) => `<option value="${escapeHtml(name)}">${escapeHtml(name)}</option>`).join("");
+menu.innerHTML = '<option value="">(your own file)</option>' +
+  Object.keys(files).map((name) => `<option value="${escapeHtml(name)}">${escapeHtml(name)}</option>`).join("");
+menu.value = Object.keys(files)[0] ?? "";
 source.value = files[menu.value] ?? "";
 menu.addEventListener("change", () => {
-  source.value = files[menu.value];
+  if (menu.value in files) source.value = files[menu.value];
   updateShareLink();
 });
-source.addEventListener("input", updateShareLink);
+source.addEventListener("input", () => {
+  if (menu.value && files[menu.value] !== source.value) menu.value = "";
+  updateShareLink();
+});
 checkButton.addEventListener("click", check);
 stopButton.addEventListener("click", stop);
 setState("idle");
