@@ -24,7 +24,24 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sympy import Add, Expr, Integer, Mul, Pow, Rational, exp, expand, factor_list, factorint, log, together
+from sympy import (
+    Add,
+    Expr,
+    Integer,
+    Mul,
+    Pow,
+    Rational,
+    Symbol,
+    exp,
+    expand,
+    factor_list,
+    factorint,
+    isprime,
+    log,
+    primerange,
+    srepr,
+    together,
+)
 from sympy.core.function import AppliedUndef
 
 from elbo_sym.budget import checkpoint
@@ -99,7 +116,7 @@ class _LogPoly:
 def canonical(e: Expr, model: Model) -> Canonical:
     """The canonical form of an unfolded expression on the model's domain."""
     builder = _Builder(model)
-    poly = builder.poly(e)
+    poly = builder.poly(exp_as_symbols(e))
     terms = []
     for key, items in poly.parts.items():
         coefficient = builder.reduce(Add(*items))
@@ -239,6 +256,39 @@ class _Builder:
         return out
 
 
+# ---------------------------------------------------------------------------- exp
+
+
+def exp_as_symbols(e: Expr) -> Expr:
+    """`e` with log(exp(a)) = a and every exp(c_1 t_1 + ... ) = E_1**c_1 * ..., where E_i is a
+    positive symbol standing for exp(t_i) (integer c_i; the whole argument otherwise).
+
+    The model's values are real, so exp(t) > 0 and log(exp(a)) = a.  Equal arguments give
+    equal symbols (the name is the argument's `srepr`), so a softmax's normaliser cancels
+    and its values sum to 1 as a rational function; an identity in free positive symbols
+    holds at their values, so this only ever helps to show zero (exp(a) exp(b) = exp(a + b)
+    holds by construction: both become E_a E_b)."""
+    if not e.has(exp):
+        return e
+    e = e.replace(lambda n: isinstance(n, log) and isinstance(n.args[0], exp), lambda n: n.args[0].args[0])
+    return e.replace(lambda n: isinstance(n, exp), lambda n: _exp_product(n.args[0]))
+
+
+def _exp_product(argument: Expr) -> Expr:
+    factors = []
+    for term in Add.make_args(bounded_expand(argument)):
+        coefficient, rest = term.as_coeff_Mul()
+        if coefficient.is_Integer and rest != 1:
+            factors.append(Pow(_exp_symbol(rest), coefficient))
+        else:
+            factors.append(_exp_symbol(term))
+    return Mul(*factors)
+
+
+def _exp_symbol(argument: Expr) -> Symbol:
+    return Symbol(f"exp({srepr(argument)})", positive=True)
+
+
 # ---------------------------------------------------------------------------- helpers
 
 
@@ -276,13 +326,48 @@ def _log_rational(r: Rational) -> _LogPoly:
     out = _LogPoly()
     if r <= 0:
         raise ValueError(f"log of a non-positive number {r}")
-    if max(abs(r.p), r.q) > 10**30:
-        raise TooLarge("rational too large to factor")
-    for prime, e in factorint(r.p).items():
+    for prime, e in _prime_powers(int(r.p)):
         out.parts[(("log", Integer(prime)),)].append(Integer(e))
-    for prime, e in factorint(r.q).items():
+    for prime, e in _prime_powers(int(r.q)):
         out.parts[(("log", Integer(prime)),)].append(Integer(-e))
     return _LogPoly({k: v for k, v in out.parts.items()}) if out.parts else _LogPoly()
+
+
+MAX_HARD_COFACTOR = 10**30
+"""Largest part of a number without small prime factors that is handed to a full factoriser.
+
+Size is not difficulty: 10**36 = 2**36 * 5**36 splits by trial division at once.  Only a
+composite rest without factors below _TRIAL_BOUND is hard, and only that is bounded."""
+_TRIAL_BOUND = 10_000
+
+
+@lru_cache(maxsize=1)
+def _trial_primes() -> tuple[int, ...]:
+    return tuple(primerange(2, _TRIAL_BOUND))
+
+
+@lru_cache(maxsize=4096)
+def _prime_powers(n: int) -> tuple[tuple[int, int], ...]:
+    """The prime factorisation of n >= 1: trial division by the small primes first, then the
+    rest is 1, a prime, or (when at most MAX_HARD_COFACTOR) factored in full; TooLarge else."""
+    powers: dict[int, int] = {}
+    rest = n
+    for p in _trial_primes():
+        if p * p > rest:
+            break
+        while rest % p == 0:
+            rest //= p
+            powers[p] = powers.get(p, 0) + 1
+    if rest > 1:
+        if rest < _TRIAL_BOUND * _TRIAL_BOUND or isprime(rest):
+            powers[rest] = powers.get(rest, 0) + 1
+        elif rest <= MAX_HARD_COFACTOR:
+            for p, e in factorint(rest).items():
+                powers[p] = powers.get(p, 0) + e
+        else:
+            raise TooLarge(f"a number with a {len(str(rest))}-digit part that has no prime factor below "
+                           f"{_TRIAL_BOUND} and is not prime: too hard to factor")
+    return tuple(sorted(powers.items()))
 
 
 def _degree_above_one(e: Expr) -> bool:

@@ -93,17 +93,33 @@ def is_distribution(values: tuple[Expr, ...], model: Model) -> bool:
     return all(is_positive(v, model) for v in values) and canonical(model.latent_sum(values) - 1, model).is_zero
 
 
-def _weighted_sums(e: Expr):
-    """Sum(w * f, z) and E(w, f) subterms, as (weights notation, body f)."""
+def _weighted_sums(e: Expr, model: Model):
+    """Sum(w * log g, z) and E(w, log g) subterms, as (weights w, log g).
+
+    A factor free of z -- a number such as -1 or 1/2, a parameter -- is not part of the
+    weights: it scales the Jensen pair (``Sum(q * -log(p / q))`` is -1 times the pair)."""
+    params = set(model.parameter_bounds)
     for node in preorder_traversal(e):
         if isinstance(node, Expectation):
-            yield node.distribution, node.body
+            logs = [f for f in _flat_factors(node.body) if isinstance(f, log)]
+            rest = [f for f in _flat_factors(node.body) if not isinstance(f, log)]
+            if len(logs) == 1 and all(_is_scale(f, params) for f in rest):
+                yield node.distribution, logs[0]
         elif isinstance(node, LatentSum):
             factors = _flat_factors(node.body)
             logs = [f for f in factors if isinstance(f, log)]
             rest = [f for f in factors if not isinstance(f, log)]
-            if len(logs) == 1 and rest:
-                yield Mul(*rest), logs[0]
+            if len(logs) != 1 or not rest:
+                continue
+            yield Mul(*rest), logs[0]  # the factors as written first: 2 * q(z) is not a distribution
+            weights = [f for f in rest if not _is_scale(f, params)]
+            if weights and len(weights) < len(rest):
+                yield Mul(*weights), logs[0]
+
+
+def _is_scale(factor: Expr, params: set) -> bool:
+    """A number or a parameter: a factor that does not depend on z."""
+    return factor.is_Number or factor in params
 
 
 def _flat_factors(e: Expr) -> list[Expr]:
@@ -118,8 +134,34 @@ def _log_of_sums(e: Expr):
             yield node
 
 
+MAX_JENSEN_PAIRS = 16
+"""Candidate pairs (a log of a sum, a weighted sum of logs) the rule examines in one step."""
+
+
+def _jensen_pair(outer: Expr, weights: Expr, body: Expr, model: Model) -> tuple[Expr, tuple[tuple[str, bool], ...]]:
+    """The fact ``outer - Sum(weights * body) >= 0`` and the conditions under which it holds."""
+    inside = outer.args[0]
+    a = tuple(model.unfold(inside.body if isinstance(inside, LatentSum)
+                           else Mul(inside.distribution, inside.body), k) for k in model.points)
+    w = tuple(model.unfold(weights, k) for k in model.points)
+    g = tuple(ak / wk for ak, wk in zip(a, w))
+    conditions = (
+        ("the log's argument is the weighted sum over the same points",  # one layer of two is not
+         canonical(model.unfold(inside) - model.latent_sum(a), model).is_zero),
+        ("the weights are a distribution over z (positive, sum to 1)", is_distribution(w, model)),
+        ("the averaged quantity is positive", all(is_positive(v, model) for v in g)),
+        ("the smaller side is the weighted average of log of the same quantity",
+         all(canonical(model.unfold(Mul(weights, body), k) - w[i] * log(g[i]), model).is_zero
+             for i, k in enumerate(model.points))),
+    )
+    return difference(outer, LatentSum(Mul(weights, body))), conditions
+
+
 def jensen(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
-    """log E_w[g] >= E_w[log g] for a distribution w over z (log is concave)."""
+    """log E_w[g] >= E_w[log g] for a distribution w over z (log is concave) -- also negated,
+    scaled by a constant shown >= 0, and several such pairs at once (an average over data):
+    upper - lower must be c_1 F_1 + ... + c_n F_n with every F_i a Jensen pair whose
+    conditions hold and every c_i shown >= 0."""
     bounds = _bounds(prev, rel, new)
     if bounds is None:
         return RuleOutcome(False, "Jensen's inequality gives >= (or <=), never =, < or >")
@@ -128,33 +170,40 @@ def jensen(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
         outcome = _iwae_jensen(upper, lower, model)
         if outcome is not None:
             return outcome
-    tried = []
-    for outer in _log_of_sums(upper):
-        inside = outer.args[0]
-        a = tuple(model.unfold(inside.body if isinstance(inside, LatentSum)
-                               else Mul(inside.distribution, inside.body), k) for k in model.points)
-        for weights, body in _weighted_sums(lower):
-            w = tuple(model.unfold(weights, k) for k in model.points)
-            g = tuple(ak / wk for ak, wk in zip(a, w))
-            conditions = (
-                ("the log's argument is the weighted sum over the same points",  # one layer of two is not
-                 canonical(model.unfold(inside) - model.latent_sum(a), model).is_zero),
-                ("the weights are a distribution over z (positive, sum to 1)", is_distribution(w, model)),
-                ("the averaged quantity is positive", all(is_positive(v, model) for v in g)),
-                ("the lower side is the weighted average of log of the same quantity",
-                 all(canonical(model.unfold(Mul(weights, body), k) - w[i] * log(g[i]), model).is_zero
-                     for i, k in enumerate(model.points))),
-                ("apart from the Jensen pair, both sides agree",
-                 proves_zero(difference(difference(upper, lower), difference(outer, LatentSum(Mul(weights, body)))),
-                             model)),
-            )
-            if all(held for _, held in conditions):
-                return RuleOutcome(True, "Jensen's inequality with weights " + to_text(weights), conditions)
+    outers = list(dict.fromkeys(node for side in (upper, lower) for node in _log_of_sums(side)))
+    sums = list(dict.fromkeys(pair for side in (upper, lower) for pair in _weighted_sums(side, model)))
+    gap = difference(upper, lower)
+    tried: list[tuple[tuple[str, bool], ...]] = []
+    pairs: list[tuple[Expr, Expr, tuple[tuple[str, bool], ...]]] = []
+    for outer in outers:
+        for weights, body in sums:
+            if len(tried) >= MAX_JENSEN_PAIRS:
+                break
+            fact, conditions = _jensen_pair(outer, weights, body, model)
             tried.append(conditions)
+            if not all(held for _, held in conditions):
+                continue
+            pairs.append((fact, weights, conditions))
+            if proves_zero(difference(gap, fact), model):  # the textbook pair, coefficient 1
+                return RuleOutcome(True, "Jensen's inequality with weights " + to_text(weights),
+                                   conditions + (("apart from the Jensen pair, both sides agree", True),))
     if not tried:
-        return RuleOutcome(False, "no log of a sum/expectation on the larger side matched a weighted sum "
-                                  "of logs on the smaller side")
-    return RuleOutcome(False, "Jensen's pattern found but a condition failed", tried[0])
+        return RuleOutcome(False, "no log of a sum/expectation matched a weighted sum of logs of the step")
+    combination = _nonnegative_combination(gap, [fact for fact, _, _ in pairs], model) if pairs else None
+    if combination is not None and proves_zero(difference(gap, Add(*(c * f for c, f in combination))), model):
+        shown: list[tuple[str, bool]] = []
+        for c, f in combination:
+            _, weights, conditions = next(pair for pair in pairs if pair[0] == f)
+            shown += [(f"{to_text(c)} >= 0 (the Jensen pair with weights {to_text(weights)} is scaled by it)", True)]
+            shown += conditions
+        shown.append(("apart from the scaled Jensen pairs, both sides agree", True))
+        weights_text = ", ".join(to_text(next(p[1] for p in pairs if p[0] == f)) for _, f in combination)
+        return RuleOutcome(True, f"Jensen's inequality with weights {weights_text}, scaled by "
+                                 f"{', '.join(to_text(c) for c, _ in combination)} >= 0", tuple(shown))
+    if not pairs:
+        return RuleOutcome(False, "Jensen's pattern found but a condition failed", tried[0])
+    return RuleOutcome(False, "Jensen's pattern found but a condition failed",
+                       pairs[0][2] + (("apart from Jensen pairs scaled by constants >= 0, both sides agree", False),))
 
 
 def _iwae_jensen(upper: Expr, lower: Expr, model: Model) -> RuleOutcome | None:
@@ -236,8 +285,27 @@ def _distributions(term: KL, model) -> tuple[tuple[str, bool], ...]:
     own = getattr(model, "distribution_shown", None)  # a family with densities (not sums) says it itself
     if own is not None:
         return tuple((f"{to_text(d)} is a distribution", own(d)) for d in (a, b))
-    return tuple((f"{to_text(d)} is a distribution",
-                  is_distribution(tuple(model.density(d, k) for k in model.points), model)) for d in (a, b))
+    return tuple((f"{to_text(d)} is a distribution", _is_distribution_of(d, a, model)) for d in (a, b))
+
+
+def _is_distribution_of(d: Expr, first: Expr, model) -> bool:
+    """Positive at every point, and summing to 1 over the joint latent space -- or over its own
+    variables when they are exactly those the KL sums over (its first argument's): a marginal
+    such as q(z1 | x) of the two-layer chain sums to 1 over z1 alone.  (p(z1) against
+    q(z1, z2 | x) is not a distribution over the pairs: KL of it can be negative.)"""
+    values = tuple(model.density(d, k) for k in model.points)
+    if not all(is_positive(v, model) for v in values):
+        return False
+    if canonical(model.latent_sum(values) - 1, model).is_zero:
+        return True
+    if not (isinstance(d, Density) and isinstance(first, Density)
+            and set(d.variables) == set(first.variables)):
+        return False
+    try:
+        own = model.unfold_pointwise(Expectation(d, Integer(1)))
+    except (UnfoldError, KeyError):
+        return False
+    return all(canonical(total - 1, model).is_zero for total in own)
 
 
 def kl_nonneg(prev: Expr, rel: str, new: Expr, model) -> RuleOutcome:
