@@ -39,7 +39,7 @@ from sympy import (
     isprime,
     log,
     primerange,
-    srepr,
+    sstr,
     together,
 )
 from sympy.core.function import AppliedUndef
@@ -264,7 +264,7 @@ def exp_as_symbols(e: Expr) -> Expr:
     positive symbol standing for exp(t_i) (integer c_i; the whole argument otherwise).
 
     The model's values are real, so exp(t) > 0 and log(exp(a)) = a.  Equal arguments give
-    equal symbols (the name is the argument's `srepr`), so a softmax's normaliser cancels
+    equal symbols (the name is the printed argument), so a softmax's normaliser cancels
     and its values sum to 1 as a rational function; an identity in free positive symbols
     holds at their values, so this only ever helps to show zero (exp(a) exp(b) = exp(a + b)
     holds by construction: both become E_a E_b)."""
@@ -285,8 +285,21 @@ def _exp_product(argument: Expr) -> Expr:
     return Mul(*factors)
 
 
+_EXP_SYMBOLS: dict[Expr, Symbol] = {}
+_EXP_NAMES: set[str] = set()
+
+
 def _exp_symbol(argument: Expr) -> Symbol:
-    return Symbol(f"exp({srepr(argument)})", positive=True)
+    """One positive symbol per argument, printed like exp(argument); distinct arguments that
+    print alike (a symbol with other assumptions) get distinct names, so never one symbol."""
+    known = _EXP_SYMBOLS.get(argument)
+    if known is None:
+        name = f"exp({sstr(argument, order='lex')})"
+        while name in _EXP_NAMES:
+            name += "'"
+        _EXP_NAMES.add(name)
+        known = _EXP_SYMBOLS[argument] = Symbol(name, positive=True)
+    return known
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -345,6 +345,8 @@ def _nonnegative_combination(gap: Expr, candidates: list, model) -> list | None:
 
     The canonical form of gap - sum c_i KL_i is linear in the unknowns c_i; each of its
     coefficients, as a polynomial in the model's own symbols, must vanish term by term."""
+    if not candidates:  # nothing to combine (linsolve needs at least one unknown)
+        return None
     unknowns = [Dummy(f"c{i}") for i in range(len(candidates))]
     combination = difference(gap, Add(*(c * t for c, t in zip(unknowns, candidates))))
     params = set(model.parameter_bounds)
