@@ -37,10 +37,11 @@ def check_text(text: str, name: str = "variant.toml"):
 
 
 def vectors(counterexample, observation: str = "x"):
-    """prior, likelihood and q of a one-observation counterexample, as floats."""
+    """prior, likelihood and q of a counterexample (q(z | x1) when there are several), as floats."""
     def floats(label):
         return [float(Fraction(v)) for v in counterexample.value_of(label)]
-    return floats("p(z)"), floats(f"p({observation} | z)"), floats("q(z)")
+    q = "q(z)" if observation == "x" else f"q(z | {observation})"
+    return floats("p(z)"), floats(f"p({observation} | z)"), floats(q)
 
 
 def kl(a, b):
@@ -50,10 +51,10 @@ def kl(a, b):
 # ------------------------------------------------------------------ the published identities
 
 
-def test_the_literature_folder_has_the_four_identities_of_this_slice():
+def test_the_literature_folder_has_the_identities_of_this_slice():
     names = {p.name for p in FILES}
-    assert {"gibbs-inequality.toml", "ddpm-eq3.toml", "chi-square-upper-bound.toml",
-            "dataset-average.toml"} <= names
+    assert {"gibbs-inequality.toml", "ddpm-eq3.toml", "chi-square-upper-bound.toml", "dataset-average.toml",
+            "data-mixture.toml", "aggregate-posterior-weights.toml"} <= names
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -158,6 +159,47 @@ def test_the_dataset_average_with_one_weight_dropped_is_refuted():
 def test_the_dataset_average_with_the_wrong_direction_is_refuted():
     text = text_of("dataset-average.toml").replace('rel = ">="', 'rel = "<="')
     refuted_step(text, 2)
+
+
+def test_the_data_mixture_with_the_wrong_direction_is_refuted():
+    text = text_of("data-mixture.toml").replace('rel = ">="', 'rel = "<="', 1)
+    c = refuted_step(text, 1)
+    like1, like2 = ([float(Fraction(v)) for v in c.value_of(label)] for label in ("p(x1 | z)", "p(x2 | z)"))
+    prior = [float(Fraction(v)) for v in c.value_of("p(z)")]
+    e1, e2 = (sum(p * l for p, l in zip(prior, like)) for like in (like1, like2))
+    assert math.isclose(c.lhs_value, math.log(e1 / 2 + e2 / 2), rel_tol=1e-9)
+    assert math.isclose(c.rhs_value, (math.log(e1) + math.log(e2)) / 2, rel_tol=1e-9) and c.lhs_value > c.rhs_value
+
+
+def test_a_data_mixture_whose_weights_differ_from_the_average_is_refuted():
+    text = text_of("data-mixture.toml").replace('"log(p(x1) / 2 + p(x2) / 2)"', '"log(p(x1) / 3 + 2 * p(x2) / 3)"')
+    c = refuted_step(text, 1)
+    assert c.lhs_value < c.rhs_value
+
+
+@pytest.mark.parametrize("start", ["log(p(x1) / 2 + p(x2))", "log(p(x1) / 2 + p(x2) / 4)"])
+def test_weights_that_do_not_sum_to_1_are_not_a_jensen_mixture(start):
+    text = ('title = "t"\nK = "any"\ndata = ["x1", "x2"]\nstart = "{}"\n[[step]]\nrel = ">="\n'
+            'expr = "log(p(x1)) / 2 + log(p(x2)) / 2"\nrule = "jensen"\n').format(start)
+    assert check_text(text).steps[0].verdict is not Verdict.proved
+
+
+def test_the_aggregate_posterior_bound_with_a_constant_added_is_refuted():
+    text = text_of("aggregate-posterior-weights.toml").replace(
+        'expr = "Sum((q(z | x1) + q(z | x2)) / 2 * log(p(x1, z) / ((q(z | x1) + q(z | x2)) / 2)), z)"',
+        'expr = "Sum((q(z | x1) + q(z | x2)) / 2 * log(p(x1, z) / ((q(z | x1) + q(z | x2)) / 2)), z) + 1/10"')
+    c = refuted_step(text, 2)
+    prior, like, q1 = vectors(c, "x1")
+    q2 = [float(Fraction(v)) for v in c.value_of("q(z | x2)")]
+    aggregate = [(a + b) / 2 for a, b in zip(q1, q2)]
+    bound = sum(w * math.log(p * l / w) for w, p, l in zip(aggregate, prior, like)) + 0.1
+    assert math.isclose(c.rhs_value, bound, rel_tol=1e-9) and c.lhs_value < c.rhs_value
+
+
+def test_aggregate_weights_without_the_half_are_not_a_distribution():
+    text = text_of("aggregate-posterior-weights.toml").replace("(q(z | x1) + q(z | x2)) / 2", "(q(z | x1) + q(z | x2))")
+    result = check_text(text)
+    assert result.steps[1].verdict is not Verdict.proved and not result.ok
 
 
 # ------------------------------------------------------------------ Jensen's scaled forms, one step at a time

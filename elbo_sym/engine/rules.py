@@ -22,6 +22,7 @@ from sympy import (
     Poly,
     S,
     Symbol,
+    exp,
     expand,
     linsolve,
     log,
@@ -157,6 +158,50 @@ def _jensen_pair(outer: Expr, weights: Expr, body: Expr, model: Model) -> tuple[
     return difference(outer, LatentSum(Mul(weights, body))), conditions
 
 
+MAX_MIXTURE_TERMS = 8
+"""Most terms of a finite mixture log(w_1 g_1 + ... + w_n g_n) the Jensen rule splits."""
+
+
+def _logs_of_mixtures(*sides: Expr):
+    """log(w_1 g_1 + ... + w_n g_n) with rational weights w_i > 0 summing to 1 (an average over
+    data, written out): Jensen over the n terms, weights w_i."""
+    seen = set()
+    for side in sides:
+        for node in preorder_traversal(side):
+            if not isinstance(node, log) or not node.args[0].is_Add or node in seen:
+                continue
+            terms = Add.make_args(node.args[0])
+            weights = [_weight_of(term)[0] for term in terms]
+            if 2 <= len(terms) <= MAX_MIXTURE_TERMS and all(w.is_Rational and w > 0 for w in weights) \
+                    and Add(*weights) == 1:
+                seen.add(node)
+                yield node
+
+
+def _weight_of(term: Expr) -> tuple[Expr, Expr]:
+    """(number, rest) of one term: p(x1) / 2 is (1/2, p(x1)), also as the parser writes it."""
+    factors = _flat_factors(term)
+    numbers = [f for f in factors if f.is_number and not f.has(log, exp)]
+    rest = [f for f in factors if f not in numbers]
+    return Mul(*(Mul(f, 1) for f in numbers)).doit() if numbers else Integer(1), Mul(*rest)
+
+
+def _mixture_pair(outer: Expr, model: Model) -> tuple[Expr, str, tuple[tuple[str, bool], ...]]:
+    """The fact ``log(sum w_i g_i) - sum w_i log(g_i) >= 0`` for rational weights summing to 1."""
+    split = [_weight_of(term) for term in Add.make_args(outer.args[0])]
+    weights = tuple(w for w, _ in split)
+    try:
+        positive = all(is_positive(v, model) for _, g in split for v in model.unfold_pointwise(g))
+    except (UnfoldError, KeyError):
+        positive = False
+    conditions = (
+        (f"the weights {', '.join(map(str, weights))} are positive and sum to 1", True),  # so they were chosen
+        ("the averaged quantities are positive", positive),
+    )
+    fact = difference(outer, Add(*(w * log(g, evaluate=False) for w, g in split)))
+    return fact, " and ".join(map(str, weights)), conditions
+
+
 def jensen(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
     """log E_w[g] >= E_w[log g] for a distribution w over z (log is concave) -- also negated,
     scaled by a constant shown >= 0, and several such pairs at once (an average over data):
@@ -174,7 +219,7 @@ def jensen(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
     sums = list(dict.fromkeys(pair for side in (upper, lower) for pair in _weighted_sums(side, model)))
     gap = difference(upper, lower)
     tried: list[tuple[tuple[str, bool], ...]] = []
-    pairs: list[tuple[Expr, Expr, tuple[tuple[str, bool], ...]]] = []
+    pairs: list[tuple[Expr, str, tuple[tuple[str, bool], ...]]] = []  # (fact, its weights, conditions)
     for outer in outers:
         for weights, body in sums:
             if len(tried) >= MAX_JENSEN_PAIRS:
@@ -183,9 +228,19 @@ def jensen(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
             tried.append(conditions)
             if not all(held for _, held in conditions):
                 continue
-            pairs.append((fact, weights, conditions))
+            pairs.append((fact, to_text(weights), conditions))
             if proves_zero(difference(gap, fact), model):  # the textbook pair, coefficient 1
                 return RuleOutcome(True, "Jensen's inequality with weights " + to_text(weights),
+                                   conditions + (("apart from the Jensen pair, both sides agree", True),))
+    for outer in _logs_of_mixtures(upper, lower):
+        if len(tried) >= MAX_JENSEN_PAIRS:
+            break
+        fact, weights, conditions = _mixture_pair(outer, model)
+        tried.append(conditions)
+        if all(held for _, held in conditions):
+            pairs.append((fact, weights, conditions))
+            if proves_zero(difference(gap, fact), model):
+                return RuleOutcome(True, "Jensen's inequality with weights " + weights,
                                    conditions + (("apart from the Jensen pair, both sides agree", True),))
     if not tried:
         return RuleOutcome(False, "no log of a sum/expectation matched a weighted sum of logs of the step")
@@ -194,10 +249,10 @@ def jensen(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
         shown: list[tuple[str, bool]] = []
         for c, f in combination:
             _, weights, conditions = next(pair for pair in pairs if pair[0] == f)
-            shown += [(f"{to_text(c)} >= 0 (the Jensen pair with weights {to_text(weights)} is scaled by it)", True)]
+            shown += [(f"{to_text(c)} >= 0 (the Jensen pair with weights {weights} is scaled by it)", True)]
             shown += conditions
         shown.append(("apart from the scaled Jensen pairs, both sides agree", True))
-        weights_text = ", ".join(to_text(next(p[1] for p in pairs if p[0] == f)) for _, f in combination)
+        weights_text = ", ".join(next(p[1] for p in pairs if p[0] == f) for _, f in combination)
         return RuleOutcome(True, f"Jensen's inequality with weights {weights_text}, scaled by "
                                  f"{', '.join(to_text(c) for c, _ in combination)} >= 0", tuple(shown))
     if not pairs:
