@@ -179,8 +179,8 @@ def test_a_data_mixture_whose_weights_differ_from_the_average_is_refuted():
 
 @pytest.mark.parametrize("start", ["log(p(x1) / 2 + p(x2))", "log(p(x1) / 2 + p(x2) / 4)"])
 def test_weights_that_do_not_sum_to_1_are_not_a_jensen_mixture(start):
-    text = ('title = "t"\nK = "any"\ndata = ["x1", "x2"]\nstart = "{}"\n[[step]]\nrel = ">="\n'
-            'expr = "log(p(x1)) / 2 + log(p(x2)) / 2"\nrule = "jensen"\n').format(start)
+    text = (f'title = "t"\nK = "any"\ndata = ["x1", "x2"]\nstart = "{start}"\n[[step]]\nrel = ">="\n'
+            'expr = "log(p(x1)) / 2 + log(p(x2)) / 2"\nrule = "jensen"\n')
     assert check_text(text).steps[0].verdict is not Verdict.proved
 
 
