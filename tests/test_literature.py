@@ -53,8 +53,8 @@ def kl(a, b):
 
 def test_the_literature_folder_has_the_identities_of_this_slice():
     names = {p.name for p in FILES}
-    assert {"gibbs-inequality.toml", "ddpm-eq3.toml", "chi-square-upper-bound.toml", "dataset-average.toml",
-            "data-mixture.toml", "aggregate-posterior-weights.toml"} <= names
+    assert {"gibbs-inequality.toml", "ddpm-eq3.toml", "chi-square-upper-bound.toml", "chi-square-power.toml",
+            "dataset-average.toml", "data-mixture.toml", "aggregate-posterior-weights.toml"} <= names
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -200,6 +200,36 @@ def test_aggregate_weights_without_the_half_are_not_a_distribution():
     text = text_of("aggregate-posterior-weights.toml").replace("(q(z | x1) + q(z | x2)) / 2", "(q(z | x1) + q(z | x2))")
     result = check_text(text)
     assert result.steps[1].verdict is not Verdict.proved and not result.ok
+
+
+def test_the_chi_square_power_bound_with_the_wrong_scale_is_refuted():
+    text = text_of("chi-square-power.toml").replace("1/2 * log(E(q", "2 * log(E(q")
+    c = refuted_step(text, 1)
+    prior, like, q = vectors(c)
+    square = sum(qk * (p * l / qk) ** 2 for qk, p, l in zip(q, prior, like))
+    assert math.isclose(c.lhs_value, 2 * math.log(square), rel_tol=1e-9) and c.lhs_value < c.rhs_value
+
+
+def test_the_chi_square_power_bound_with_the_wrong_direction_is_refuted():
+    text = text_of("chi-square-power.toml").replace('rel = ">="', 'rel = "<="')
+    c = refuted_step(text, 1)
+    assert c.lhs_value > c.rhs_value
+
+
+@pytest.mark.parametrize("K", (2, "any"))
+def test_the_power_form_needs_the_same_quantity_and_weights(K):
+    model = build(ModelSpec(K=K))
+    power = "1/2 * log(E(q, (p(x, z) / q(z))**2))"
+    assert jensen(power, ">=", "log(E(q, p(x, z) / q(z)))", model).proved
+    for other in ["log(E(q, p(z) / q(z)))", "log(E(p(z | x), p(x, z) / q(z)))", "log(E(q, (p(x, z) / q(z))**2))"]:
+        assert not jensen(power, ">=", other, model).proved, other
+
+
+def test_a_gaussian_expectation_it_cannot_take_is_named_in_the_authors_notation():
+    text = ('title = "t"\nmodel = "gaussian"\nstart = "log(p(x))"\n[[step]]\nrel = "="\n'
+            'expr = "log(E(q, p(x, z) / q(z)))"\nrule = "algebra"\n')
+    step = check_text(text).steps[0]
+    assert step.verdict is Verdict.error and step.reason.endswith("not p(x, z)/q(z)"), step.reason
 
 
 # ------------------------------------------------------------------ Jensen's scaled forms, one step at a time

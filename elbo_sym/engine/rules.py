@@ -202,6 +202,34 @@ def _mixture_pair(outer: Expr, model: Model) -> tuple[Expr, str, tuple[tuple[str
     return fact, " and ".join(map(str, weights)), conditions
 
 
+def _power_candidates(*sides: Expr):
+    """(log E(w, g**n), log E(w, g)) with the same weights w and an integer n >= 2."""
+    logs = [node for side in sides for node in _log_of_sums(side) if isinstance(node.args[0], Expectation)]
+    for power in dict.fromkeys(logs):
+        body = power.args[0].body
+        if not (body.is_Pow and body.exp.is_Integer and body.exp >= 2):
+            continue
+        for mean in dict.fromkeys(logs):
+            if mean is not power and mean.args[0].distribution == power.args[0].distribution:
+                yield power, mean
+
+
+def _power_pair(power: Expr, mean: Expr, model: Model) -> tuple[Expr, str, tuple[tuple[str, bool], ...]]:
+    """The fact ``log E_w[g**n] - n log E_w[g] >= 0``: t**n is convex for t > 0 and n >= 1, so
+    E_w[g**n] >= E_w[g]**n (Jensen), and log is increasing."""
+    weights = power.args[0].distribution
+    base, n = power.args[0].body.base, power.args[0].body.exp
+    w = tuple(model.unfold(weights, k) for k in model.points)
+    g = tuple(model.unfold(base, k) for k in model.points)
+    conditions = (
+        ("the weights are a distribution over z (positive, sum to 1)", is_distribution(w, model)),
+        ("the averaged quantity is positive", all(is_positive(v, model) for v in g)),
+        (f"the power's base is the other average's quantity, and {n} >= 1",
+         all(canonical(gk - model.unfold(mean.args[0].body, k), model).is_zero for gk, k in zip(g, model.points))),
+    )
+    return difference(power, n * mean), f"{to_text(weights)} (for the power {n})", conditions
+
+
 def jensen(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
     """log E_w[g] >= E_w[log g] for a distribution w over z (log is concave) -- also negated,
     scaled by a constant shown >= 0, and several such pairs at once (an average over data):
@@ -236,6 +264,16 @@ def jensen(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
         if len(tried) >= MAX_JENSEN_PAIRS:
             break
         fact, weights, conditions = _mixture_pair(outer, model)
+        tried.append(conditions)
+        if all(held for _, held in conditions):
+            pairs.append((fact, weights, conditions))
+            if proves_zero(difference(gap, fact), model):
+                return RuleOutcome(True, "Jensen's inequality with weights " + weights,
+                                   conditions + (("apart from the Jensen pair, both sides agree", True),))
+    for power, mean in _power_candidates(upper, lower):
+        if len(tried) >= MAX_JENSEN_PAIRS:
+            break
+        fact, weights, conditions = _power_pair(power, mean, model)
         tried.append(conditions)
         if all(held for _, held in conditions):
             pairs.append((fact, weights, conditions))

@@ -39,7 +39,7 @@ from elbo_sym.engine.models.base import (
     ModelSpec,
 )
 from elbo_sym.engine.models.discrete import UnfoldError
-from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Exp, Expectation, LatentSum, Normal, x, z
+from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Exp, Expectation, LatentSum, Normal, to_text, x, z
 
 BUILTIN: tuple[tuple[str, Interval], ...] = (
     ("mu", Interval()),
@@ -322,7 +322,7 @@ class GaussianModel(BlockInstances):
             poly = Poly(f, z)
         except PolynomialError:
             raise UnfoldError("E(q, f) is exact here for polynomials in z and logs of Gaussian densities "
-                              f"only, not {f}") from None
+                              f"only, not {to_text(body)}") from None
         if poly.degree() > MAX_MOMENT:
             raise UnfoldError(f"E(q, f) of a polynomial of degree {poly.degree()} in z (at most {MAX_MOMENT})")
         return Add(*(c * moment(n, mean, variance) for (n,), c in poly.terms()))
