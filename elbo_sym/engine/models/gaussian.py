@@ -39,7 +39,7 @@ from elbo_sym.engine.models.base import (
     ModelSpec,
 )
 from elbo_sym.engine.models.discrete import UnfoldError
-from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Exp, Expectation, LatentSum, Normal, to_text, x, z
+from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Exp, Expectation, LatentSum, Normal, x, z
 
 BUILTIN: tuple[tuple[str, Interval], ...] = (
     ("mu", Interval()),
@@ -321,6 +321,8 @@ class GaussianModel(BlockInstances):
         try:
             poly = Poly(f, z)
         except PolynomialError:
+            from elbo_sym.engine.notation import to_text  # the author's body, never the unfolded form
+
             raise UnfoldError("E(q, f) is exact here for polynomials in z and logs of Gaussian densities "
                               f"only, not {to_text(body)}") from None
         if poly.degree() > MAX_MOMENT:
