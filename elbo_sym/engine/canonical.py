@@ -221,6 +221,8 @@ class _Builder:
             for factor, multiplicity in _factors(f):
                 out.add(_scaled(self.factor_atoms(factor), multiplicity))
             return out
+        if f in _EXP_ARGUMENTS:  # log(exp(t)) = t: t is real on the domain
+            return self.poly(_EXP_ARGUMENTS[f])
         if f in self.elimination:
             f = self.elimination[f]
         elif f.is_Symbol:
@@ -250,7 +252,8 @@ class _Builder:
                 out.add(_log_rational(abs(Rational(c))))
                 for piece, multiplicity in pieces:
                     piece = -piece if piece.could_extract_minus_sign() else piece
-                    out.add(_scaled(_atom(("log", piece)), multiplicity))
+                    log_piece = self.poly(_EXP_ARGUMENTS[piece]) if piece in _EXP_ARGUMENTS else _atom(("log", piece))
+                    out.add(_scaled(log_piece, multiplicity))
                 return out
         out.add(_atom(("log", primitive)))
         return out
@@ -286,6 +289,8 @@ def _exp_product(argument: Expr) -> Expr:
 
 
 _EXP_SYMBOLS: dict[Expr, Symbol] = {}
+_EXP_ARGUMENTS: dict[Symbol, Expr] = {}
+"""The symbol standing for exp(t) -> t (log of it is t)."""
 _EXP_NAMES: set[str] = set()
 
 
@@ -299,6 +304,7 @@ def _exp_symbol(argument: Expr) -> Symbol:
             name += "'"
         _EXP_NAMES.add(name)
         known = _EXP_SYMBOLS[argument] = Symbol(name, positive=True)
+        _EXP_ARGUMENTS[known] = argument
     return known
 
 

@@ -19,12 +19,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from sympy import Add, Expr
+from sympy import Add, Expr, Rational, exp
 from sympy.core.cache import clear_cache
 
 from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
-from elbo_sym.engine.canonical import TooLarge
+from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations
 from elbo_sym.engine.derivation import Derivation, Example, Step
 from elbo_sym.engine.models.base import ExplicitModel, Model
@@ -251,6 +251,8 @@ class _Instances:
                 s = decide(a, b, values, memo)
             except Undefined as error:
                 return _Decision("undefined", k if several else None, f"undefined: {error}")
+            if s is None and _equal_by_structure(a, b, values, self.model):
+                s = 0
             if s is None:
                 undecided = True
             elif not holds(self.rel, s):
@@ -702,6 +704,19 @@ def _congruent_arguments(a: Expr, b: Expr) -> Iterator[tuple[Expr, Expr]]:
             return
         a, b = differing[0]
         yield a, b
+
+
+def _equal_by_structure(a: Expr, b: Expr, values, model) -> bool:
+    """a = b at an instance whose values put exp of rationals into both sides: intervals never
+    separate equal values, but exp(r) exp(s) = exp(r + s) and log(exp(r)) = r decide them --
+    the difference at the instance has a zero canonical form, each exp a positive symbol."""
+    if not (a.has(exp) or b.has(exp)):
+        return False
+    exact = {symbol: Rational(v.numerator, v.denominator) for symbol, v in values.items()}
+    try:
+        return canonical(difference(a, b).xreplace(exact), model).is_zero
+    except (TooLarge, ValueError, ArithmeticError):
+        return False
 
 
 def _same_pair(a: Expr, b: Expr, start: Expr, end: Expr, model: Model) -> bool:
