@@ -104,8 +104,10 @@ def _weighted_sums(e: Expr, model: Model):
         if isinstance(node, Expectation):
             logs = [f for f in _flat_factors(node.body) if isinstance(f, log)]
             rest = [f for f in _flat_factors(node.body) if not isinstance(f, log)]
-            if len(logs) == 1 and all(_is_scale(f, params) for f in rest):
-                yield node.distribution, logs[0]
+            if len(logs) == 1 and rest and all(_is_scale(f, params) for f in rest):
+                yield node.distribution, logs[0]  # E(q, -log(g)): -1 scales the pair
+            else:
+                yield node.distribution, node.body  # the condition on the smaller side decides
         elif isinstance(node, LatentSum):
             factors = _flat_factors(node.body)
             logs = [f for f in factors if isinstance(f, log)]
