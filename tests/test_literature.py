@@ -321,6 +321,17 @@ def test_a_large_smooth_number_with_the_wrong_power_is_refuted():
     assert math.isclose(step.counterexample.lhs_value - step.counterexample.rhs_value, math.log(10**6), rel_tol=1e-9)
 
 
+@pytest.mark.parametrize("power, holds", [(36, True), (35, False)])
+def test_an_expected_value_with_a_large_smooth_number_is_decided(power, holds):
+    text = BIG.format(n=6) + ('[[example]]\nprior = ["3/4", "1/4"]\nlikelihood = ["1/5", "3/5"]\nq = ["1/3", "2/3"]\n'
+                              f'[example.expect]\n"log(p(x) * 1000000**6)" = "log(3/10) + {power} * log(10)"\n')
+    result = check_text(text)
+    (example,) = result.examples
+    assert example.holds is holds and result.ok is holds, example.failures
+    if not holds:
+        assert "undecided" not in " ".join(example.failures)
+
+
 def test_only_a_genuinely_hard_number_is_too_large():
     model = build(ModelSpec(K=2))
     smooth = Integer(2) ** 90 * Integer(3) ** 70 * Integer(7919) ** 5  # about 10**80, factors at once
