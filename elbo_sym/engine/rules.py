@@ -223,7 +223,12 @@ def _power_pair(power: Expr, mean: Expr, model: Model) -> tuple[Expr, str, tuple
     base, n = power.args[0].body.base, power.args[0].body.exp
     w = tuple(model.unfold(weights, k) for k in model.points)
     g = tuple(model.unfold(base, k) for k in model.points)
+    averages_here = all(  # as for every Jensen pair: the averages run over the model's own points
+        canonical(model.unfold(average.args[0]) - model.latent_sum(tuple(wk * v for wk, v in zip(w, values))),
+                  model).is_zero
+        for average, values in ((power, tuple(gk ** n for gk in g)), (mean, g)))
     conditions = (
+        ("both logs' arguments are weighted sums over the same points", averages_here),
         ("the weights are a distribution over z (positive, sum to 1)", is_distribution(w, model)),
         ("the averaged quantity is positive", all(is_positive(v, model) for v in g)),
         (f"the power's base is the other average's quantity, and {n} >= 1",
