@@ -388,6 +388,17 @@ def test_instances_with_exp_of_rationals_are_decided_by_structure():
     assert step.verdict is Verdict.checked and step.instances >= 8, (step.verdict, step.reason)
 
 
+@pytest.mark.parametrize("K", [2, '"any"'])  # the example has two states
+def test_exp_of_a_sum_that_is_1_is_exp_1_by_structure(K):
+    text = (f'title = "t"\nK = {K}\nstart = "exp(Sum(q(z), z))"\n[[step]]\nrel = "="\nexpr = "exp(1)"\n'
+            'rule = "algebra"\n[[example]]\nprior = ["3/4", "1/4"]\nlikelihood = ["1/5", "3/5"]\n'
+            'q = ["1/3", "2/3"]\n[example.expect]\n"exp(Sum(q(z), z)) * exp(1)" = "exp(2)"\n')
+    result = check_text(text)
+    assert result.steps[0].verdict is Verdict.proved and result.examples[0].holds and result.ok
+    wrong = check_text(text.replace('expr = "exp(1)"', 'expr = "exp(1) + 1/1000"'))
+    assert wrong.steps[0].verdict is Verdict.refuted  # signs with exp: certified intervals
+
+
 def test_a_softmax_step_with_a_dropped_term_is_refuted():
     step = check_text(SOFTMAX_ENTROPY.format(K=2, expr="Sum(q(z) * p(x | z), z)", rule="algebra")).steps[0]
     assert step.verdict is Verdict.refuted

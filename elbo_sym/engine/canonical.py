@@ -46,7 +46,7 @@ from sympy.core.function import AppliedUndef
 
 from elbo_sym.budget import checkpoint
 from elbo_sym.engine.models.base import Model
-from elbo_sym.limits import MAX_EXPANSION_TERMS
+from elbo_sym.limits import MAX_EXPANSION_TERMS, MAX_EXPONENT
 
 MAX_FACTOR_SYMBOLS = 8
 """Log arguments with at most this many symbols are fully factored (cheap there)."""
@@ -116,7 +116,7 @@ class _LogPoly:
 def canonical(e: Expr, model: Model) -> Canonical:
     """The canonical form of an unfolded expression on the model's domain."""
     builder = _Builder(model)
-    poly = builder.poly(exp_as_symbols(e))
+    poly = builder.poly(exp_as_symbols(e, model.elimination))
     terms = []
     for key, items in poly.parts.items():
         coefficient = builder.reduce(Add(*items))
@@ -262,7 +262,7 @@ class _Builder:
 # ---------------------------------------------------------------------------- exp
 
 
-def exp_as_symbols(e: Expr) -> Expr:
+def exp_as_symbols(e: Expr, elimination: dict | None = None) -> Expr:
     """`e` with log(exp(a)) = a and every exp(c_1 t_1 + ... ) = E_1**c_1 * ..., where E_i is a
     positive symbol standing for exp(t_i) (integer c_i; the whole argument otherwise).
 
@@ -270,19 +270,20 @@ def exp_as_symbols(e: Expr) -> Expr:
     equal symbols (the name is the printed argument), so a softmax's normaliser cancels
     and its values sum to 1 as a rational function; an identity in free positive symbols
     holds at their values, so this only ever helps to show zero (exp(a) exp(b) = exp(a + b)
-    holds by construction: both become E_a E_b)."""
+    holds by construction: both become E_a E_b).  The arguments are first reduced by the
+    model's `elimination` (sum q = 1), so exp(q_0 + q_1) is exp(1)."""
     if not e.has(exp):
         return e
     e = e.replace(lambda n: isinstance(n, log) and isinstance(n.args[0], exp), lambda n: n.args[0].args[0])
-    return e.replace(lambda n: isinstance(n, exp), lambda n: _exp_product(n.args[0]))
+    return e.replace(lambda n: isinstance(n, exp), lambda n: _exp_product(n.args[0], elimination or {}))
 
 
-def _exp_product(argument: Expr) -> Expr:
+def _exp_product(argument: Expr, elimination: dict) -> Expr:
     factors = []
-    for term in Add.make_args(bounded_expand(argument)):
+    for term in Add.make_args(bounded_expand(argument.xreplace(elimination))):
         coefficient, rest = term.as_coeff_Mul()
-        if coefficient.is_Integer and rest != 1:
-            factors.append(Pow(_exp_symbol(rest), coefficient))
+        if coefficient.is_Rational and abs(coefficient.p) <= MAX_EXPONENT:  # exp(p/q t) = exp(t/q) ** p
+            factors.append(Pow(_exp_symbol(rest / coefficient.q), coefficient.p))
         else:
             factors.append(_exp_symbol(term))
     return Mul(*factors)
