@@ -153,11 +153,13 @@ def test_hostile_sizes_are_refused_quickly() -> None:
         log_of(10**12 + 39)  # a prime above the bound
     with pytest.raises(ValueError, match="10\\*\\*12"):
         log_of(F(1, 2 * (10**15 + 37)))
-    with pytest.raises(ValueError, match="10\\*\\*30"):
-        log_of(10**30 + 1)
+    with pytest.raises(ValueError, match="10\\*\\*30"):  # a composite above 10**30 without small factors
+        log_of((10**15 + 37) * (10**16 + 61))
     # large but admissible numbers still factor exactly
     assert log_of(1000003 * 1000033) == log_of(1000003) + log_of(1000033)
     assert log_of(10**30) == 30 * log_of(10)
+    assert log_of(10**36) == 36 * log_of(10)  # size is not difficulty: trial division splits it
+    assert log_of(F(3 * 10**35, 7**40)) == log_of(3) + 35 * log_of(10) - 40 * log_of(7)
 
 
 # ------------------------------------------------------------------ certified sign

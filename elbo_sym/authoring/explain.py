@@ -166,6 +166,14 @@ def format_explanation(e: Explanation) -> str:
                     f"q_z = q(z), p_x = p(x); a sum over z becomes an atom Sum[...]{assumed}):")
         reduced = ("canonical forms (sums split by linearity; Sum[q_z] = Sum[pi_z] = 1, Sum[pi_z l_z] = p_x; "
                    "logs split into atoms, log(f) meaning log|f|):")
+    elif d.family == "chain":  # the two layers' own blocks, in the file's notation
+        x, last = d.data[0], d.K - 1
+        unfolded = (f"unfolded into the model (K = {d.K} per layer; pi_k = p(z2=k), t_k_j = p(z1=j | z2=k), "
+                    f"l_j = p({x} | z1=j), q_j = q(z1=j | {x}), r_j_k = q(z2=k | z1=j){assumed}):")
+        reduced = (f"canonical forms (pi_{last} = 1 - the other pi, t_k_{last} = 1 - the other t_k_j"
+                   + (f", q_{last} = 1 - the other q, r_j_{last} = 1 - the other r_j_k"
+                      if not fixed else "")
+                   + "; logs split into atoms, log(f) meaning log|f|):")
     else:
         unfolded = f"unfolded into the model (K = {d.K}; pi_k = p(z=k), l_k = p(x|z=k), q_k = q(z=k){assumed}):"
         reduced = (f"canonical forms (pi_{d.K - 1} = 1 - the other pi"

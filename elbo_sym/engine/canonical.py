@@ -24,12 +24,29 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sympy import Add, Expr, Integer, Mul, Pow, Rational, exp, expand, factor_list, factorint, log, together
+from sympy import (
+    Add,
+    Expr,
+    Integer,
+    Mul,
+    Pow,
+    Rational,
+    Symbol,
+    exp,
+    expand,
+    factor_list,
+    factorint,
+    isprime,
+    log,
+    primerange,
+    sstr,
+    together,
+)
 from sympy.core.function import AppliedUndef
 
 from elbo_sym.budget import checkpoint
 from elbo_sym.engine.models.base import Model
-from elbo_sym.limits import MAX_EXPANSION_TERMS
+from elbo_sym.limits import MAX_EXPANSION_TERMS, MAX_EXPONENT
 
 MAX_FACTOR_SYMBOLS = 8
 """Log arguments with at most this many symbols are fully factored (cheap there)."""
@@ -99,7 +116,7 @@ class _LogPoly:
 def canonical(e: Expr, model: Model) -> Canonical:
     """The canonical form of an unfolded expression on the model's domain."""
     builder = _Builder(model)
-    poly = builder.poly(e)
+    poly = builder.poly(exp_as_symbols(e, model.elimination))
     terms = []
     for key, items in poly.parts.items():
         coefficient = builder.reduce(Add(*items))
@@ -204,6 +221,8 @@ class _Builder:
             for factor, multiplicity in _factors(f):
                 out.add(_scaled(self.factor_atoms(factor), multiplicity))
             return out
+        if f in _EXP_ARGUMENTS:  # log(exp(t)) = t: t is real on the domain
+            return self.poly(_EXP_ARGUMENTS[f])
         if f in self.elimination:
             f = self.elimination[f]
         elif f.is_Symbol:
@@ -233,10 +252,61 @@ class _Builder:
                 out.add(_log_rational(abs(Rational(c))))
                 for piece, multiplicity in pieces:
                     piece = -piece if piece.could_extract_minus_sign() else piece
-                    out.add(_scaled(_atom(("log", piece)), multiplicity))
+                    log_piece = self.poly(_EXP_ARGUMENTS[piece]) if piece in _EXP_ARGUMENTS else _atom(("log", piece))
+                    out.add(_scaled(log_piece, multiplicity))
                 return out
         out.add(_atom(("log", primitive)))
         return out
+
+
+# ---------------------------------------------------------------------------- exp
+
+
+def exp_as_symbols(e: Expr, elimination: dict | None = None) -> Expr:
+    """`e` with log(exp(a)) = a and every exp(c_1 t_1 + ... ) = E_1**c_1 * ..., where E_i is a
+    positive symbol standing for exp(t_i) (integer c_i; the whole argument otherwise).
+
+    The model's values are real, so exp(t) > 0 and log(exp(a)) = a.  Equal arguments give
+    equal symbols (the name is the printed argument), so a softmax's normaliser cancels
+    and its values sum to 1 as a rational function; an identity in free positive symbols
+    holds at their values, so this only ever helps to show zero (exp(a) exp(b) = exp(a + b)
+    holds by construction: both become E_a E_b).  The arguments are first reduced by the
+    model's `elimination` (sum q = 1), so exp(q_0 + q_1) is exp(1)."""
+    if not e.has(exp):
+        return e
+    e = e.replace(lambda n: isinstance(n, log) and isinstance(n.args[0], exp), lambda n: n.args[0].args[0])
+    return e.replace(lambda n: isinstance(n, exp), lambda n: _exp_product(n.args[0], elimination or {}))
+
+
+def _exp_product(argument: Expr, elimination: dict) -> Expr:
+    factors = []
+    for term in Add.make_args(bounded_expand(argument.xreplace(elimination))):
+        coefficient, rest = term.as_coeff_Mul()
+        if coefficient.is_Rational and abs(coefficient.p) <= MAX_EXPONENT:  # exp(p/q t) = exp(t/q) ** p
+            factors.append(Pow(_exp_symbol(rest / coefficient.q), coefficient.p))
+        else:
+            factors.append(_exp_symbol(term))
+    return Mul(*factors)
+
+
+_EXP_SYMBOLS: dict[Expr, Symbol] = {}
+_EXP_ARGUMENTS: dict[Symbol, Expr] = {}
+"""The symbol standing for exp(t) -> t (log of it is t)."""
+_EXP_NAMES: set[str] = set()
+
+
+def _exp_symbol(argument: Expr) -> Symbol:
+    """One positive symbol per argument, printed like exp(argument); distinct arguments that
+    print alike (a symbol with other assumptions) get distinct names, so never one symbol."""
+    known = _EXP_SYMBOLS.get(argument)
+    if known is None:
+        name = f"exp({sstr(argument, order='lex')})"
+        while name in _EXP_NAMES:
+            name += "'"
+        _EXP_NAMES.add(name)
+        known = _EXP_SYMBOLS[argument] = Symbol(name, positive=True)
+        _EXP_ARGUMENTS[known] = argument
+    return known
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -276,13 +346,48 @@ def _log_rational(r: Rational) -> _LogPoly:
     out = _LogPoly()
     if r <= 0:
         raise ValueError(f"log of a non-positive number {r}")
-    if max(abs(r.p), r.q) > 10**30:
-        raise TooLarge("rational too large to factor")
-    for prime, e in factorint(r.p).items():
+    for prime, e in _prime_powers(int(r.p)):
         out.parts[(("log", Integer(prime)),)].append(Integer(e))
-    for prime, e in factorint(r.q).items():
+    for prime, e in _prime_powers(int(r.q)):
         out.parts[(("log", Integer(prime)),)].append(Integer(-e))
     return _LogPoly({k: v for k, v in out.parts.items()}) if out.parts else _LogPoly()
+
+
+MAX_HARD_COFACTOR = 10**30
+"""Largest part of a number without small prime factors that is handed to a full factoriser.
+
+Size is not difficulty: 10**36 = 2**36 * 5**36 splits by trial division at once.  Only a
+composite rest without factors below _TRIAL_BOUND is hard, and only that is bounded."""
+_TRIAL_BOUND = 10_000
+
+
+@lru_cache(maxsize=1)
+def _trial_primes() -> tuple[int, ...]:
+    return tuple(primerange(2, _TRIAL_BOUND))
+
+
+@lru_cache(maxsize=4096)
+def _prime_powers(n: int) -> tuple[tuple[int, int], ...]:
+    """The prime factorisation of n >= 1: trial division by the small primes first, then the
+    rest is 1, a prime, or (when at most MAX_HARD_COFACTOR) factored in full; TooLarge else."""
+    powers: dict[int, int] = {}
+    rest = n
+    for p in _trial_primes():
+        if p * p > rest:
+            break
+        while rest % p == 0:
+            rest //= p
+            powers[p] = powers.get(p, 0) + 1
+    if rest > 1:
+        if rest < _TRIAL_BOUND * _TRIAL_BOUND or isprime(rest):
+            powers[rest] = powers.get(rest, 0) + 1
+        elif rest <= MAX_HARD_COFACTOR:
+            for p, e in factorint(rest).items():
+                powers[p] = powers.get(p, 0) + e
+        else:
+            raise TooLarge(f"a number with a {len(str(rest))}-digit part that has no prime factor below "
+                           f"{_TRIAL_BOUND} and is not prime: too hard to factor")
+    return tuple(sorted(powers.items()))
 
 
 def _degree_above_one(e: Expr) -> bool:

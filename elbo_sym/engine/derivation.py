@@ -393,7 +393,40 @@ class _Reader:
         left, rel, right = parts
         return Relation(self.formula(left, line, what), rel, self.formula(right, line, what))
 
+    def misplaced(self, data: dict) -> None:
+        """A top-level key written after a table header belongs to that table in TOML (`start`
+        after [params] is a parameter named start): say so, before anything reports it missing."""
+        params_header = next((n for n, line in enumerate(self.lines, 1) if re.match(r"\s*\[\s*params\s*\]", line)), 1)
+        tables: list[tuple[str, object, set[str], int]] = [("[params]", data.get("params"), set(), params_header)]
+        for name, allowed in (("step", _STEP_KEYS), ("example", _EXAMPLE_KEYS)):
+            entries = data.get(name)
+            for i, table in enumerate(entries if isinstance(entries, list) else ()):
+                header = self._table_span(name, i)[0]
+                tables.append((f"[[{name}]] number {i + 1}", table, allowed, header))
+                expect = table.get("expect") if isinstance(table, dict) and name == "example" else None
+                tables.append((f"[example.expect] of example {i + 1}", expect, set(), header))
+        for where, table, allowed, header in tables:
+            if not isinstance(table, dict):
+                continue
+            for key, value in table.items():
+                if key not in _TOP_KEYS or key in allowed:
+                    continue
+                if where == "[params]" and isinstance(value, str) and (value.strip() == "real"
+                                                                       or _CONDITION.fullmatch(value)):
+                    continue  # a parameter that happens to share a top-level key's name
+                raise self.error(self._line_after(header, key), f"`{key}` is inside {where} (in TOML every key after "
+                                                           f"a table header belongs to that table); move it above "
+                                                           f"the first table")
+
+    def _line_after(self, header: int, key: str) -> int:
+        """The first line at or after `header` that sets `key` (the header's own line if none)."""
+        for number in range(header, len(self.lines) + 1):
+            if re.match(rf"\s*\"?{re.escape(key)}\"?\s*=", self.lines[number - 1]):
+                return number
+        return header
+
     def derivation(self, data: dict) -> Derivation:
+        self.misplaced(data)
         unknown = set(data) - _TOP_KEYS
         if unknown:
             key = sorted(unknown)[0]

@@ -22,6 +22,7 @@ from sympy import (
     Poly,
     S,
     Symbol,
+    exp,
     expand,
     linsolve,
     log,
@@ -99,17 +100,35 @@ def is_distribution(values: tuple[Expr, ...], model: Model) -> bool:
     return canonical(total - 1, model).is_zero
 
 
-def _weighted_sums(e: Expr):
-    """Sum(w * f, z) and E(w, f) subterms, as (weights notation, body f)."""
+def _weighted_sums(e: Expr, model: Model):
+    """Sum(w * log g, z) and E(w, log g) subterms, as (weights w, log g).
+
+    A factor free of z -- a number such as -1 or 1/2, a parameter -- is not part of the
+    weights: it scales the Jensen pair (``Sum(q * -log(p / q))`` is -1 times the pair)."""
+    params = set(model.parameter_bounds)
     for node in preorder_traversal(e):
         if isinstance(node, Expectation):
-            yield node.distribution, node.body
+            logs = [f for f in _flat_factors(node.body) if isinstance(f, log)]
+            rest = [f for f in _flat_factors(node.body) if not isinstance(f, log)]
+            if len(logs) == 1 and rest and all(_is_scale(f, params) for f in rest):
+                yield node.distribution, logs[0]  # E(q, -log(g)): -1 scales the pair
+            else:
+                yield node.distribution, node.body  # the condition on the smaller side decides
         elif isinstance(node, LatentSum):
             factors = _flat_factors(node.body)
             logs = [f for f in factors if isinstance(f, log)]
             rest = [f for f in factors if not isinstance(f, log)]
-            if len(logs) == 1 and rest:
-                yield Mul(*rest), logs[0]
+            if len(logs) != 1 or not rest:
+                continue
+            yield Mul(*rest), logs[0]  # the factors as written first: 2 * q(z) is not a distribution
+            weights = [f for f in rest if not _is_scale(f, params)]
+            if weights and len(weights) < len(rest):
+                yield Mul(*weights), logs[0]
+
+
+def _is_scale(factor: Expr, params: set) -> bool:
+    """A number or a parameter: a factor that does not depend on z."""
+    return factor.is_Number or factor in params
 
 
 def _flat_factors(e: Expr) -> list[Expr]:
@@ -124,8 +143,111 @@ def _log_of_sums(e: Expr):
             yield node
 
 
+MAX_JENSEN_PAIRS = 16
+"""Candidate pairs (a log of a sum, a weighted sum of logs) the rule examines in one step."""
+
+
+def _jensen_pair(outer: Expr, weights: Expr, body: Expr, model: Model) -> tuple[Expr, tuple[tuple[str, bool], ...]]:
+    """The fact ``outer - Sum(weights * body) >= 0`` and the conditions under which it holds."""
+    inside = outer.args[0]
+    a = tuple(model.unfold(inside.body if isinstance(inside, LatentSum)
+                           else Mul(inside.distribution, inside.body), k) for k in model.points)
+    w = tuple(model.unfold(weights, k) for k in model.points)
+    g = tuple(ak / wk for ak, wk in zip(a, w))
+    conditions = (
+        ("the log's argument is the weighted sum over the same points",  # one layer of two is not
+         canonical(model.unfold(inside) - model.latent_sum(a), model).is_zero),
+        ("the weights are a distribution over z (positive, sum to 1)", is_distribution(w, model)),
+        ("the averaged quantity is positive", all(is_positive(v, model) for v in g)),
+        ("the smaller side is the weighted average of log of the same quantity",
+         all(canonical(model.unfold(Mul(weights, body), k) - w[i] * log(g[i]), model).is_zero
+             for i, k in enumerate(model.points))),
+    )
+    return difference(outer, LatentSum(Mul(weights, body))), conditions
+
+
+MAX_MIXTURE_TERMS = 8
+"""Most terms of a finite mixture log(w_1 g_1 + ... + w_n g_n) the Jensen rule splits."""
+
+
+def _logs_of_mixtures(*sides: Expr):
+    """log(w_1 g_1 + ... + w_n g_n) with rational weights w_i > 0 summing to 1 (an average over
+    data, written out): Jensen over the n terms, weights w_i."""
+    seen = set()
+    for side in sides:
+        for node in preorder_traversal(side):
+            if not isinstance(node, log) or not node.args[0].is_Add or node in seen:
+                continue
+            terms = Add.make_args(node.args[0])
+            weights = [_weight_of(term)[0] for term in terms]
+            if 2 <= len(terms) <= MAX_MIXTURE_TERMS and all(w.is_Rational and w > 0 for w in weights) \
+                    and Add(*weights) == 1:
+                seen.add(node)
+                yield node
+
+
+def _weight_of(term: Expr) -> tuple[Expr, Expr]:
+    """(number, rest) of one term: p(x1) / 2 is (1/2, p(x1)), also as the parser writes it."""
+    factors = _flat_factors(term)
+    numbers = [f for f in factors if f.is_number and not f.has(log, exp)]
+    rest = [f for f in factors if f not in numbers]
+    return Mul(*(Mul(f, 1) for f in numbers)).doit() if numbers else Integer(1), Mul(*rest)
+
+
+def _mixture_pair(outer: Expr, model: Model) -> tuple[Expr, str, tuple[tuple[str, bool], ...]]:
+    """The fact ``log(sum w_i g_i) - sum w_i log(g_i) >= 0`` for rational weights summing to 1."""
+    split = [_weight_of(term) for term in Add.make_args(outer.args[0])]
+    weights = tuple(w for w, _ in split)
+    try:
+        positive = all(is_positive(v, model) for _, g in split for v in model.unfold_pointwise(g))
+    except (UnfoldError, KeyError):
+        positive = False
+    conditions = (
+        (f"the weights {', '.join(map(str, weights))} are positive and sum to 1", True),  # so they were chosen
+        ("the averaged quantities are positive", positive),
+    )
+    fact = difference(outer, Add(*(w * log(g, evaluate=False) for w, g in split)))
+    return fact, " and ".join(map(str, weights)), conditions
+
+
+def _power_candidates(*sides: Expr):
+    """(log E(w, g**n), log E(w, g)) with the same weights w and an integer n >= 2."""
+    logs = [node for side in sides for node in _log_of_sums(side) if isinstance(node.args[0], Expectation)]
+    for power in dict.fromkeys(logs):
+        body = power.args[0].body
+        if not (body.is_Pow and body.exp.is_Integer and body.exp >= 2):
+            continue
+        for mean in dict.fromkeys(logs):
+            if mean is not power and mean.args[0].distribution == power.args[0].distribution:
+                yield power, mean
+
+
+def _power_pair(power: Expr, mean: Expr, model: Model) -> tuple[Expr, str, tuple[tuple[str, bool], ...]]:
+    """The fact ``log E_w[g**n] - n log E_w[g] >= 0``: t**n is convex for t > 0 and n >= 1, so
+    E_w[g**n] >= E_w[g]**n (Jensen), and log is increasing."""
+    weights = power.args[0].distribution
+    base, n = power.args[0].body.base, power.args[0].body.exp
+    w = tuple(model.unfold(weights, k) for k in model.points)
+    g = tuple(model.unfold(base, k) for k in model.points)
+    averages_here = all(  # as for every Jensen pair: the averages run over the model's own points
+        canonical(model.unfold(average.args[0]) - model.latent_sum(tuple(wk * v for wk, v in zip(w, values))),
+                  model).is_zero
+        for average, values in ((power, tuple(gk ** n for gk in g)), (mean, g)))
+    conditions = (
+        ("both logs' arguments are weighted sums over the same points", averages_here),
+        ("the weights are a distribution over z (positive, sum to 1)", is_distribution(w, model)),
+        ("the averaged quantity is positive", all(is_positive(v, model) for v in g)),
+        (f"the power's base is the other average's quantity, and {n} >= 1",
+         all(canonical(gk - model.unfold(mean.args[0].body, k), model).is_zero for gk, k in zip(g, model.points))),
+    )
+    return difference(power, n * mean), f"{to_text(weights)} (for the power {n})", conditions
+
+
 def jensen(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
-    """log E_w[g] >= E_w[log g] for a distribution w over z (log is concave)."""
+    """log E_w[g] >= E_w[log g] for a distribution w over z (log is concave) -- also negated,
+    scaled by a constant shown >= 0, and several such pairs at once (an average over data):
+    upper - lower must be c_1 F_1 + ... + c_n F_n with every F_i a Jensen pair whose
+    conditions hold and every c_i shown >= 0."""
     bounds = _bounds(prev, rel, new)
     if bounds is None:
         return RuleOutcome(False, "Jensen's inequality gives >= (or <=), never =, < or >")
@@ -134,33 +256,60 @@ def jensen(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
         outcome = _iwae_jensen(upper, lower, model)
         if outcome is not None:
             return outcome
-    tried = []
-    for outer in _log_of_sums(upper):
-        inside = outer.args[0]
-        a = tuple(model.unfold(inside.body if isinstance(inside, LatentSum)
-                               else Mul(inside.distribution, inside.body), k) for k in model.points)
-        for weights, body in _weighted_sums(lower):
-            w = tuple(model.unfold(weights, k) for k in model.points)
-            g = tuple(ak / wk for ak, wk in zip(a, w))
-            conditions = (
-                ("the log's argument is the weighted sum over the same points",  # one layer of two is not
-                 canonical(model.unfold(inside) - model.latent_sum(a), model).is_zero),
-                ("the weights are a distribution over z (positive, sum to 1)", is_distribution(w, model)),
-                ("the averaged quantity is positive", all(is_positive(v, model) for v in g)),
-                ("the lower side is the weighted average of log of the same quantity",
-                 all(canonical(model.unfold(Mul(weights, body), k) - w[i] * log(g[i]), model).is_zero
-                     for i, k in enumerate(model.points))),
-                ("apart from the Jensen pair, both sides agree",
-                 proves_zero(difference(difference(upper, lower), difference(outer, LatentSum(Mul(weights, body)))),
-                             model)),
-            )
-            if all(held for _, held in conditions):
-                return RuleOutcome(True, "Jensen's inequality with weights " + to_text(weights), conditions)
+    outers = list(dict.fromkeys(node for side in (upper, lower) for node in _log_of_sums(side)))
+    sums = list(dict.fromkeys(pair for side in (upper, lower) for pair in _weighted_sums(side, model)))
+    gap = difference(upper, lower)
+    tried: list[tuple[tuple[str, bool], ...]] = []
+    pairs: list[tuple[Expr, str, tuple[tuple[str, bool], ...]]] = []  # (fact, its weights, conditions)
+    for outer in outers:
+        for weights, body in sums:
+            if len(tried) >= MAX_JENSEN_PAIRS:
+                break
+            fact, conditions = _jensen_pair(outer, weights, body, model)
             tried.append(conditions)
+            if not all(held for _, held in conditions):
+                continue
+            pairs.append((fact, to_text(weights), conditions))
+            if proves_zero(difference(gap, fact), model):  # the textbook pair, coefficient 1
+                return RuleOutcome(True, "Jensen's inequality with weights " + to_text(weights),
+                                   conditions + (("apart from the Jensen pair, both sides agree", True),))
+    for outer in _logs_of_mixtures(upper, lower):
+        if len(tried) >= MAX_JENSEN_PAIRS:
+            break
+        fact, weights, conditions = _mixture_pair(outer, model)
+        tried.append(conditions)
+        if all(held for _, held in conditions):
+            pairs.append((fact, weights, conditions))
+            if proves_zero(difference(gap, fact), model):
+                return RuleOutcome(True, "Jensen's inequality with weights " + weights,
+                                   conditions + (("apart from the Jensen pair, both sides agree", True),))
+    for power, mean in _power_candidates(upper, lower):
+        if len(tried) >= MAX_JENSEN_PAIRS:
+            break
+        fact, weights, conditions = _power_pair(power, mean, model)
+        tried.append(conditions)
+        if all(held for _, held in conditions):
+            pairs.append((fact, weights, conditions))
+            if proves_zero(difference(gap, fact), model):
+                return RuleOutcome(True, "Jensen's inequality with weights " + weights,
+                                   conditions + (("apart from the Jensen pair, both sides agree", True),))
     if not tried:
-        return RuleOutcome(False, "no log of a sum/expectation on the larger side matched a weighted sum "
-                                  "of logs on the smaller side")
-    return RuleOutcome(False, "Jensen's pattern found but a condition failed", tried[0])
+        return RuleOutcome(False, "no log of a sum/expectation matched a weighted sum of logs of the step")
+    combination = _nonnegative_combination(gap, [fact for fact, _, _ in pairs], model) if pairs else None
+    if combination is not None and proves_zero(difference(gap, Add(*(c * f for c, f in combination))), model):
+        shown: list[tuple[str, bool]] = []
+        for c, f in combination:
+            _, weights, conditions = next(pair for pair in pairs if pair[0] == f)
+            shown += [(f"{to_text(c)} >= 0 (the Jensen pair with weights {weights} is scaled by it)", True)]
+            shown += conditions
+        shown.append(("apart from the scaled Jensen pairs, both sides agree", True))
+        weights_text = ", ".join(next(p[1] for p in pairs if p[0] == f) for _, f in combination)
+        return RuleOutcome(True, f"Jensen's inequality with weights {weights_text}, scaled by "
+                                 f"{', '.join(to_text(c) for c, _ in combination)} >= 0", tuple(shown))
+    if not pairs:
+        return RuleOutcome(False, "Jensen's pattern found but a condition failed", tried[0])
+    return RuleOutcome(False, "Jensen's pattern found but a condition failed",
+                       pairs[0][2] + (("apart from Jensen pairs scaled by constants >= 0, both sides agree", False),))
 
 
 def _iwae_jensen(upper: Expr, lower: Expr, model: Model) -> RuleOutcome | None:
@@ -238,16 +387,32 @@ def _has_meaning(term: Expr, model) -> bool:
 
 
 def _distributions(term: KL, model) -> tuple[tuple[str, bool], ...]:
-    return tuple((f"{to_text(d)} is a distribution", _is_distribution_notation(d, model)) for d in term.args)
+    a, b = term.args
+    return tuple((f"{to_text(d)} is a distribution", _is_distribution_notation(d, a, model)) for d in (a, b))
 
 
-def _is_distribution_notation(d: Expr, model: Model) -> bool:
-    """The notation `d` is shown to be a distribution over z: the family says so (densities),
-    or its values at the points are positive with sum 1."""
+def _is_distribution_notation(d: Expr, first: Expr, model: Model) -> bool:
+    """The notation `d` is shown to be a distribution: the family says so (densities), or it is
+    positive at every point and sums to 1 over the joint latent space -- or over its own
+    variables when they are exactly those the KL sums over (its first argument's): a marginal
+    such as q(z1 | x) of the two-layer chain sums to 1 over z1 alone.  (p(z1) against
+    q(z1, z2 | x) is not a distribution over the pairs: KL of it can be negative.)"""
     shown = model.distribution_shown(d)  # a family with densities (not sums) says it itself
     if shown is not None:
         return shown
-    return is_distribution(tuple(model.density(d, k) for k in model.points), model)
+    values = tuple(model.density(d, k) for k in model.points)
+    if not all(is_positive(v, model) for v in values):
+        return False
+    if canonical(model.latent_sum(values) - 1, model).is_zero:
+        return True
+    if not (isinstance(d, Density) and isinstance(first, Density)
+            and set(d.variables) == set(first.variables)):
+        return False
+    try:
+        own = model.unfold_pointwise(Expectation(d, Integer(1)))
+    except (UnfoldError, KeyError):
+        return False
+    return all(canonical(total - 1, model).is_zero for total in own)
 
 
 def kl_nonneg(prev: Expr, rel: str, new: Expr, model) -> RuleOutcome:
@@ -287,7 +452,7 @@ def _nonnegative_combination(gap: Expr, candidates: list, model) -> list | None:
 
     The canonical form of gap - sum c_i KL_i is linear in the unknowns c_i; each of its
     coefficients, as a polynomial in the model's own symbols, must vanish term by term."""
-    if not candidates:
+    if not candidates:  # nothing to combine (linsolve needs at least one unknown)
         return None
     unknowns = [Dummy(f"c{i}") for i in range(len(candidates))]
     combination = difference(gap, Add(*(c * t for c, t in zip(unknowns, candidates))))

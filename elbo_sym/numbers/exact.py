@@ -46,7 +46,11 @@ __all__ = [
 RationalLike = int | Fraction | str
 
 MAX_INTEGER = 10**30
-"""Largest numerator/denominator `log_of` accepts (keeps factorisation bounded)."""
+"""Largest part of a numerator/denominator *without prime factors below 1000* that `log_of`
+factors further (keeps factorisation bounded; size alone is not difficulty: 10**36 =
+2**36 * 5**36 splits by trial division at once)."""
+MAX_SIZE = 10**1000
+"""Largest numerator/denominator `log_of` looks at (trial division stays cheap up to here)."""
 MAX_PRIME = 10**12
 """Largest prime factor `log_of` accepts."""
 PI_KEY = 0
@@ -191,12 +195,13 @@ def _split(n: int, original: int) -> list[int]:
 
 @lru_cache(maxsize=8192)
 def _factor(n: int) -> tuple[tuple[int, int], ...]:
-    """Prime factorisation of 1 <= n <= MAX_INTEGER as ((prime, exponent), ...), sorted.
+    """Prime factorisation of 1 <= n <= MAX_SIZE as ((prime, exponent), ...), sorted: trial
+    division by the primes below 1000 first, then the rest (a prime, or at most MAX_INTEGER).
 
     Cached: the same small numerators and denominators recur across a whole example set.
     """
-    if not 1 <= n <= MAX_INTEGER:
-        raise ValueError(f"{n} is outside 1..10**30; too large for exact logs")
+    if not 1 <= n <= MAX_SIZE:
+        raise ValueError(f"a {len(str(n))}-digit number is outside 1..10**1000; too large for exact logs")
     powers: dict[int, int] = {}
     rest = n
     for p in _SMALL_PRIMES:
@@ -208,6 +213,9 @@ def _factor(n: int) -> tuple[tuple[int, int], ...]:
     if rest > 1:
         if rest < 1009 * 1009:  # no factor below 1000 left, so rest is prime
             powers[rest] = powers.get(rest, 0) + 1
+        elif rest > MAX_INTEGER and not _is_probable_prime(rest):
+            raise ValueError(f"a {len(str(rest))}-digit part without prime factors below 1000 is above 10**30; "
+                             f"too large for exact logs")
         else:
             for p in _split(rest, n):
                 powers[p] = powers.get(p, 0) + 1
@@ -520,8 +528,8 @@ def log_of(value: RationalLike) -> LogNumber:
     if r <= 0:
         raise ValueError(f"log of a non-positive number: log({r})")
     num, den = r.numerator, r.denominator
-    if num > MAX_INTEGER or den > MAX_INTEGER:
-        raise ValueError(f"log({r}): numerator/denominator above 10**30; too large for exact logs")
+    if num > MAX_SIZE or den > MAX_SIZE:
+        raise ValueError("log of a number whose numerator or denominator is above 10**1000; too large for exact logs")
     if den == 1:
         logs = _log_terms(num, 1)
     elif num == 1:

@@ -347,6 +347,8 @@ class GaussianModel(BlockInstances):
         try:
             poly = Poly(f, z)
         except PolynomialError:
+            from elbo_sym.engine.notation import to_text  # the author's body, never the unfolded form
+
             raise UnfoldError("E(q, f) is exact here for polynomials in z and logs of Gaussian densities "
                               f"only, not {to_text(body)}") from None
         if poly.degree() > MAX_MOMENT:

@@ -1,0 +1,67 @@
+"""Checking time of each derivation from the literature (derivations/literature/).
+
+Each file is checked with `check_derivation` after import, on a fresh model (no unfolding
+cache reused), best of --repeat runs.  Goal (issue 17): every file under 1 s on the 2-core
+test machine.
+
+    python bench/bench_literature.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import sympy  # noqa: E402
+from sympy.core.cache import clear_cache  # noqa: E402
+
+from elbo_sym.engine import derivation as derivation_module  # noqa: E402
+from elbo_sym.engine.check import check_derivation  # noqa: E402
+from elbo_sym.engine.derivation import loads  # noqa: E402
+from elbo_sym.engine.models import general  # noqa: E402
+
+GOAL_SECONDS = 1.0
+LITERATURE = ROOT / "derivations" / "literature"
+
+
+def timed(path: Path, repeat: int) -> tuple[float, bool]:
+    """Best wall time of checking the file, and whether every run proved it."""
+    text = path.read_text("utf-8")
+    best, ok = float("inf"), True
+    for _ in range(repeat):
+        derivation_module._model.cache_clear()  # a fresh model: no unfolding cache carried over
+        general._explicit.cache_clear()
+        clear_cache()
+        derivation = loads(text, path.name)
+        started = time.perf_counter()
+        result = check_derivation(derivation)
+        best = min(best, time.perf_counter() - started)
+        ok = ok and result.fully_proved and result.ok
+    return best, ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    print(f"# check_derivation, best of {args.repeat} (Python {platform.python_version()}, "
+          f"SymPy {sympy.__version__}, {platform.machine()})")
+    print(f"# {'file':<36} {'seconds':>9}   proved")
+    worst = 0.0
+    for path in sorted(LITERATURE.glob("*.toml")):
+        seconds, ok = timed(path, args.repeat)
+        worst = max(worst, seconds)
+        print(f"  {path.name:<36} {seconds:>8.3f}s   {ok}")
+    verdict = "meets" if worst < GOAL_SECONDS else "MISSES"
+    print(f"# slowest: {worst:.3f} s ({verdict} the {GOAL_SECONDS} s goal)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
