@@ -49,7 +49,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", type=Path, help="build the site in this folder and keep it")
     args = parser.parse_args()
-    folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-browser-", dir=WEB / "site"))
+    folder = (args.keep or Path(tempfile.mkdtemp(prefix="bench-browser-", dir=WEB / "site"))).resolve()
     if args.keep and folder.exists():
         shutil.rmtree(folder)
     try:
