@@ -344,7 +344,7 @@ def test_the_search_stops_adding_K_when_half_the_budget_is_used(monkeypatch):
     assert step.verdict is Verdict.checked, step.reason
     assert step.searched.K == SEARCH_K and step.searched.densities > 0
     assert step.searched.notes == (f"stopped before K = {LARGER_K[0]}: half the step budget used",)
-    assert f"(K = 2, 3, 5, 8; {step.searched.densities} Gaussian densities;" in step.reason
+    assert f"(K = 2, 3, 5, 8; {step.searched.densities} Gaussian densities (prior N(0, 1));" in step.reason
     assert "stopped before K = 13: half the step budget used)" in step.reason
 
 

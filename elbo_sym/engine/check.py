@@ -173,12 +173,14 @@ class Searched:
     such as the tight case) that could not be decided: the step is then `error`, never `checked`."""
 
     def describe(self) -> str:
-        """e.g. "K = 2, 3, 5, 8, 13, 34; 40 Gaussian densities"."""
+        """e.g. "K = 2, 3, 5, 8, 13, 34; 40 Gaussian densities (prior N(0, 1))": the densities are
+        the Gaussian family's, whose prior is the standard normal -- said, so that nobody reads
+        "checked" as covering every density."""
         parts = []
         if self.K:
             parts.append(f"K = {', '.join(map(str, self.K))}")
         if self.densities:
-            parts.append(f"{self.densities} Gaussian densit{'y' if self.densities == 1 else 'ies'}")
+            parts.append(f"{self.densities} Gaussian densit{'y' if self.densities == 1 else 'ies'} (prior N(0, 1))")
         if self.undecided:
             parts.append(f"{self.undecided} undecided, not counted")
         parts += self.notes
