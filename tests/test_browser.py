@@ -200,3 +200,12 @@ def test_without_an_alarm_a_step_that_runs_out_of_budget_ends_as_error() -> None
     assert "error" in verdicts and "proved" not in verdicts
     assert all("budget" in reason for v, reason in result["steps"] if v == "error")
     assert result["seconds"] < 4 * 0.3 * len(verdicts) + 20
+
+
+def test_the_editor_starts_with_the_jensen_derivation() -> None:
+    files = {str(p.relative_to(ROOT)): p.read_text() for p in LESSON}
+    data = check_body(files).split('id="elbo-checker-files">', 1)[1].split("</script>", 1)[0]
+    embedded = json.loads(data.replace("<\\/", "</"))
+    assert next(iter(embedded)) == "derivations/jensen.toml" and embedded == files
+    assert next(iter(json.loads(check_body({"b.toml": "x", "a.toml": "y"}).split(
+        'id="elbo-checker-files">', 1)[1].split("</script>", 1)[0]))) == "b.toml"  # else the first

@@ -91,6 +91,8 @@ class Wheel:
     data: bytes
 
 
+LESSON_START = "jensen.toml"
+"""The file the checker's editor starts with when the site has it: the ELBO in two lines."""
 CHECK_PAGE = "check.md"
 """The checker's page, relative to the site's content folder (served at ``/check/``)."""
 CHECK_ORDER = 90
@@ -122,9 +124,12 @@ def checker_items(files: dict[str, str]) -> list[Page | Asset]:
 
 
 def check_body(files: dict[str, str], engine: str = f"/{ENGINE_DIR}/") -> str:
-    """The checker page's Markdown (with its HTML): the editor starts with the first of `files`
-    (name -> file text) and offers all of them in a menu."""
-    data = json.dumps(files, ensure_ascii=True).replace("</", "<\\/")  # never ends the script element
+    """The checker page's Markdown (with its HTML): the editor starts with the lesson's Jensen
+    derivation when it is among `files` (name -> file text), else with the first, and offers all
+    of them in a menu."""
+    first = sorted(files, key=lambda name: not name.endswith(LESSON_START))[:1]
+    ordered = {**{name: files[name] for name in first}, **files}
+    data = json.dumps(ordered, ensure_ascii=True).replace("</", "<\\/")  # never ends the script element
     return f"""Edit a derivation file (or pick one of the course's) and press **Check**: every step is proved for
 every model of its family, or refuted with an exact counterexample, by elbo-sym's own engine
 running in this page. The first check loads the engine (Python and SymPy, about 20 MB, once);
