@@ -434,15 +434,7 @@ class _Reader:
         for key in ("title", "start"):
             if key not in data:
                 raise self.error(1, f"missing required key '{key}'")
-        family = data.get("model", "discrete")
-        if family not in families():
-            raise self.error(self.line_of("model"), f"unknown model {family!r} (available: {', '.join(families())})")
-        family, latents = self.layers(data, family)
-        observations = self.observations(data.get("data", ["x"]))
-        params = self.params(data.get("params", {}), observations)
-        D = self.dimensions(data, family)
-        if family == "gaussian":
-            self.check_gaussian(data, observations, params, D)
+        family, latents, observations, params, D = self.model_keys_of(data)
         self.vocabulary = vocabulary_of(family, observations, params, latents, D)
         title = self.prose(data["title"], MAX_TITLE_CHARS, "title", self.line_of("title"))
         summary = self.prose(data.get("summary", ""), MAX_SUMMARY_CHARS, "summary", self.line_of("summary"),
@@ -469,6 +461,20 @@ class _Reader:
             self.check_teaching_steps(steps)
         self.check_repairs(steps, expect, expect_refuted)
         return replace(derivation, examples=examples, expect=expect, expect_refuted=expect_refuted)
+
+    def model_keys_of(self, data: dict) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple, int]:
+        """The model a file (or a deck) names: family, latents, observations, parameters and D,
+        each validated at its line."""
+        family = data.get("model", "discrete")
+        if family not in families():
+            raise self.error(self.line_of("model"), f"unknown model {family!r} (available: {', '.join(families())})")
+        family, latents = self.layers(data, family)
+        observations = self.observations(data.get("data", ["x"]))
+        params = self.params(data.get("params", {}), observations)
+        D = self.dimensions(data, family)
+        if family == "gaussian":
+            self.check_gaussian(data, observations, params, D)
+        return family, latents, observations, params, D
 
     def check_repairs(self, steps: tuple[Step, ...], expect: str, expect_refuted: tuple[int, ...]) -> None:
         """``repair = "..."`` belongs on the deliberate mistake of a teaching file only."""

@@ -321,18 +321,9 @@ class _DeckReader(_Reader):
         """The deck's model (DECK_MODEL_KEYS), read by the derivation reader's own methods,
         and the vocabulary its prose and formulas are parsed with."""
         from elbo_sym.engine.derivation import ANY_K, MAX_CHAIN_K, vocabulary_of
-        from elbo_sym.engine.models import families
         from elbo_sym.limits import MAX_K
 
-        family = data.get("model", "discrete")
-        if family not in families():
-            raise self.error(self.line_of("model"), f"unknown model {family!r} (available: {', '.join(families())})")
-        family, latents = self.layers(data, family)
-        observations = self.observations(data.get("data", ["x"]))
-        params = self.params(data.get("params", {}), observations)
-        D = self.dimensions(data, family)
-        if family == "gaussian":
-            self.check_gaussian(data, observations, params, D)
+        family, latents, observations, params, D = self.model_keys_of(data)
         K = data.get("K")
         if K is not None:
             high = MAX_CHAIN_K if family == "chain" else MAX_K
