@@ -20,7 +20,7 @@ import sympy
 
 from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, z, z1, z2
 from elbo_sym.engine.reference import discrete as arith
-from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Outcome, Undefined, relation_holds, show
+from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Undefined, outcome_of, show
 
 LAYERS = (z1, z2)
 
@@ -266,22 +266,8 @@ def judge(lhs, rel: str, rhs, cases: list[ChainInstance], stop_at_first: bool = 
     result = Judgement()
     for inst in cases:
         for point in _assignments(tuple(free), {}, inst.K):
-            values, texts, undefined = [], [], []
-            for side in (lhs, rhs):
-                try:
-                    v = evaluate(side, inst, point)
-                    values.append(v)
-                    texts.append(show(v))
-                except Undefined as error:
-                    texts.append(f"undefined ({error})")
-                    undefined.append(str(error))
             at = tuple(point.get(v) for v in LAYERS) if free else None
-            if undefined:
-                outcome = Outcome(inst, at, texts[0], texts[1], False,  # type: ignore[arg-type]
-                                  "undefined: " + "; ".join(undefined))
-            else:
-                ok, why = relation_holds(rel, values[0], values[1])
-                outcome = Outcome(inst, at, texts[0], texts[1], ok, why)  # type: ignore[arg-type]
+            outcome = outcome_of(inst, at, lhs, rel, rhs, evaluate, inst, point)
             result.outcomes.append(outcome)
             if stop_at_first and not outcome.holds:
                 return result

@@ -40,10 +40,12 @@ from __future__ import annotations
 import itertools
 import random
 import re
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
+from typing import Any
 
 import sympy
 from mpmath.libmp import (
@@ -966,6 +968,25 @@ class Outcome:
         return f"{self.instance.describe()}{at}: lhs = {self.lhs}, rhs = {self.rhs}: {verdict}"
 
 
+def outcome_of(inst: Any, at: Any, lhs: sympy.Expr, rel: str, rhs: sympy.Expr,
+               evaluate: Callable[..., Value], *args: Any) -> Outcome:
+    """Both sides evaluated by the family's ``evaluate(side, *args)`` at one instance and point,
+    and compared: one Outcome for every family's judge (undefined on either side fails it)."""
+    values, texts, undefined = [], [], []
+    for side in (lhs, rhs):
+        try:
+            v = evaluate(side, *args)
+            values.append(v)
+            texts.append(show(v))
+        except Undefined as error:
+            texts.append(f"undefined ({error})")
+            undefined.append(str(error))
+    if undefined:
+        return Outcome(inst, at, texts[0], texts[1], False, "undefined: " + "; ".join(undefined))
+    ok, why = relation_holds(rel, values[0], values[1])
+    return Outcome(inst, at, texts[0], texts[1], ok, why)
+
+
 def relation_holds(rel: str, a: Value, b: Value) -> tuple[bool, str]:
     """Decide `a rel b`: exactly for two fractions, within TOLERANCE for intervals."""
     if isinstance(a, Fraction) and isinstance(b, Fraction):
@@ -1029,22 +1050,7 @@ def judge(lhs, rel: str, rhs, cases: list[Instance], stop_at_first: bool = True,
     for index, inst in enumerate(cases):
         memo = memos.setdefault(index, {})
         for k in (range(inst.K) if pointwise else (None,)):
-            values: list = []
-            texts, undefined = [], []
-            for side in (lhs, rhs):
-                try:
-                    v = _evaluate_carefully(side, inst, k, memo)
-                    values.append(v)
-                    texts.append(show(v))
-                except Undefined as error:
-                    values.append(None)
-                    texts.append(f"undefined ({error})")
-                    undefined.append(str(error))
-            if undefined:
-                outcome = Outcome(inst, k, texts[0], texts[1], False, "undefined: " + "; ".join(undefined))
-            else:
-                ok, why = relation_holds(rel, values[0], values[1])
-                outcome = Outcome(inst, k, texts[0], texts[1], ok, why)
+            outcome = outcome_of(inst, k, lhs, rel, rhs, _evaluate_carefully, inst, k, memo)
             result.outcomes.append(outcome)
             if stop_at_first and not outcome.holds:
                 return result

@@ -27,7 +27,7 @@ from mpmath.libmp.libmpi import mpi_pi, mpi_sqrt
 
 from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, Normal, x, z
 from elbo_sym.engine.reference import discrete as arith
-from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Outcome, Undefined, relation_holds, show
+from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Undefined, outcome_of, show
 
 NODES = 10
 """Gauss-Hermite points: exact for integrands of degree < 20 (the engine's moments stop at 12)."""
@@ -458,20 +458,7 @@ def judge(lhs, rel: str, rhs, cases: list[GaussianInstance], stop_at_first: bool
             if inst.D > 1:
                 raise JudgeError("with D > 1 z is a vector: no claim for every z")
             at = inst.value("z")
-        values, texts, undefined = [], [], []
-        for side in (lhs, rhs):
-            try:
-                v = evaluate(side, inst, at)
-                values.append(v)
-                texts.append(show(v))
-            except Undefined as error:
-                texts.append(f"undefined ({error})")
-                undefined.append(str(error))
-        if undefined:
-            outcome = Outcome(inst, None, texts[0], texts[1], False, "undefined: " + "; ".join(undefined))  # type: ignore[arg-type]
-        else:
-            ok, why = relation_holds(rel, values[0], values[1])
-            outcome = Outcome(inst, None, texts[0], texts[1], ok, why)  # type: ignore[arg-type]
+        outcome = outcome_of(inst, None, lhs, rel, rhs, evaluate, inst, at)
         result.outcomes.append(outcome)
         if stop_at_first and not outcome.holds:
             break
