@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
@@ -150,3 +151,164 @@ def test_an_undefined_premise_fails_the_file():
     text = HEAD + 'assume = ["log(p(x) - 1/2) <= 0"]\n' + STEP
     result = check_text(text)
     assert not result.ok and any("not shown to be defined" in p for p in result.problems)
+
+
+# ------------------------------------------------------------------ the literature files and their wrong variants
+
+LITERATURE = Path(__file__).resolve().parent.parent / "derivations" / "literature"
+MINE = ("tight-only-if.toml", "free-energy-lemma.toml", "em-monotone-premise.toml", "cremer-gap-split.toml")
+
+
+def literature(name: str) -> str:
+    return (LITERATURE / name).read_text("utf-8")
+
+
+@pytest.mark.parametrize("name", MINE)
+def test_the_premise_files_are_proved_for_every_latent_space(name):
+    derivation = loads(literature(name), name)
+    assert derivation.K == "any" and derivation.premises
+    result = check_derivation(derivation)
+    assert result.fully_proved and result.ok, [(r.step.index, r.verdict, r.reason) for r in result.steps]
+    for step in result.steps:  # the reference evaluator judged each step inside the premises
+        assert "reference evaluator agrees" in step.second_opinion, step.second_opinion
+
+
+def fractions_of(counterexample, label: str) -> list[Fraction]:
+    return [Fraction(v) for v in counterexample.value_of(label)]
+
+
+def exact_posterior(prior, likelihood) -> list[Fraction]:
+    joint = [p * lik for p, lik in zip(prior, likelihood)]
+    return [j / sum(joint) for j in joint]
+
+
+def test_tight_only_if_without_its_premise_is_refuted_at_the_posterior():
+    text = literature("tight-only-if.toml").replace('assume = "q(z) != p(z | x)"\n', "")
+    text = text[:text.index("[[example]]")]
+    step = check_text(text).steps[1]
+    assert step.verdict is Verdict.refuted
+    c = step.counterexample
+    prior, likelihood, q = fractions_of(c, "p(z)"), fractions_of(c, "p(x | z)"), fractions_of(c, "q(z)")
+    assert q == exact_posterior(prior, likelihood)  # q is the posterior: the gap is exactly 0
+    evidence = sum(p * lik for p, lik in zip(prior, likelihood))
+    assert math.isclose(elbo([float(v) for v in prior], [float(v) for v in likelihood], [float(v) for v in q]),
+                        math.log(evidence), rel_tol=0, abs_tol=1e-12)
+
+
+def test_tight_only_if_with_the_wrong_premise_is_refuted_inside_that_premise():
+    """q != p(z) says nothing about the posterior: the counterexample has q = posterior != prior."""
+    text = literature("tight-only-if.toml").replace('"q(z) != p(z | x)"', '"q(z) != p(z)"')
+    text = text[:text.index("[[example]]")]
+    step = check_text(text).steps[1]
+    assert step.verdict is Verdict.refuted
+    c = step.counterexample
+    prior, likelihood, q = fractions_of(c, "p(z)"), fractions_of(c, "p(x | z)"), fractions_of(c, "q(z)")
+    assert q != prior  # the (wrong) premise holds there
+    assert q == exact_posterior(prior, likelihood)  # and the strict step fails
+
+
+def test_tight_only_if_holds_for_the_premise_written_the_other_way_round_and_not_in_the_wrong_direction():
+    swapped = literature("tight-only-if.toml").replace('"q(z) != p(z | x)"', '"p(z | x) != q(z)"')
+    assert check_text(swapped).fully_proved
+    wrong = literature("tight-only-if.toml").replace('rel = ">"', 'rel = "<"')
+    assert check_text(wrong).steps[1].verdict is Verdict.refuted
+
+
+def test_a_strict_bound_needs_the_premise_about_the_kls_own_arguments():
+    """The premise q != p(z | x) does not make KL(q, p(z)) strictly positive (q may be the prior)."""
+    text = (HEAD + 'assume = "q(z) != p(z | x)"\nstart = "E(q, log(p(x | z))) - KL(q(z), p(z))"\n\n'
+            '[[step]]\nrel = "<"\nexpr = "E(q, log(p(x | z)))"\nrule = "kl-nonneg"\n')
+    step = check_text(text).steps[0]
+    assert step.verdict is Verdict.refuted and "needs the premise" in step.outcome.reason
+    c = step.counterexample
+    prior, likelihood, q = fractions_of(c, "p(z)"), fractions_of(c, "p(x | z)"), fractions_of(c, "q(z)")
+    assert q == prior and q != exact_posterior(prior, likelihood)
+
+
+def test_free_energy_strict_without_the_premise_is_refuted():
+    text = literature("free-energy-lemma.toml").replace('assume = "q(z) != p(z | x)"\n', "")
+    step = check_text(text).steps[2]
+    assert step.verdict is Verdict.refuted
+    c = step.counterexample
+    assert fractions_of(c, "q(z)") == exact_posterior(fractions_of(c, "p(z)"), fractions_of(c, "p(x | z)"))
+
+
+def _em_values(c):
+    prior = fractions_of(c, "p(z)")
+    l1, l2 = fractions_of(c, "p(x1 | z)"), fractions_of(c, "p(x2 | z)")
+    q1 = fractions_of(c, "q(z | x1)")
+    assert q1 == exact_posterior(prior, l1)  # the E-step's definition holds at every instance
+    fl = [float(v) for v in prior]
+    return elbo(fl, [float(v) for v in l2], [float(v) for v in q1]), elbo(fl, [float(v) for v in l1],
+                                                                           [float(v) for v in q1])
+
+
+def test_em_without_the_m_step_premise_is_refuted_and_the_evidence_can_fall():
+    text = literature("em-monotone-premise.toml").replace('  "ELBO(q(z | x1), x2) >= ELBO(q(z | x1), x1)",\n', "")
+    result = check_text(text)
+    step = result.steps[2]
+    assert step.verdict is Verdict.refuted and not result.ok
+    new_bound, old_bound = _em_values(step.counterexample)
+    assert new_bound < old_bound
+
+
+def test_em_with_the_premise_in_the_wrong_direction_is_refuted_inside_it():
+    text = literature("em-monotone-premise.toml").replace(
+        '"ELBO(q(z | x1), x2) >= ELBO(q(z | x1), x1)"', '"ELBO(q(z | x1), x2) <= ELBO(q(z | x1), x1)"')
+    step = check_text(text).steps[2]
+    assert step.verdict is Verdict.refuted
+    new_bound, old_bound = _em_values(step.counterexample)
+    assert new_bound <= old_bound and not new_bound >= old_bound  # premise holds, step fails
+
+
+def test_cremer_without_the_premise_is_refuted_where_the_encoder_beats_q_star():
+    text = literature("cremer-gap-split.toml").replace(
+        'assume = "ELBO(q(z | x2), x1) >= ELBO(q(z | x1), x1)"\n', "")
+    step = check_text(text).steps[1]
+    assert step.verdict is Verdict.refuted
+    c = step.counterexample
+    prior, l1 = [float(v) for v in fractions_of(c, "p(z)")], [float(v) for v in fractions_of(c, "p(x1 | z)")]
+    q1, q2 = ([float(v) for v in fractions_of(c, label)] for label in ("q(z | x1)", "q(z | x2)"))
+    assert elbo(prior, l1, q2) < elbo(prior, l1, q1)  # a negative amortization gap
+
+
+def test_cremer_with_a_dropped_term_is_refuted():
+    text = literature("cremer-gap-split.toml").replace(
+        'expr = "log(p(x1)) - ELBO(q(z | x2), x1)"', 'expr = "log(p(x1)) - ELBO(q(z | x1), x2)"')
+    assert check_text(text).steps[1].verdict is not Verdict.proved
+
+
+# ------------------------------------------------------------------ the assumption rule is a theorem on an exact form
+
+PREMISED = TWO.replace('"any"', "3") + EM_PREMISE
+
+
+@pytest.mark.parametrize("start, rel, expr", [
+    ("ELBO(q(z | x1), x2) + 1", ">", "ELBO(q(z | x1), x1) + 1"),  # >= does not give >
+    ("2 * ELBO(q(z | x1), x2)", ">=", "2 * ELBO(q(z | x1), x1)"),  # scaling is another theorem
+    ("ELBO(q(z | x1), x2) + log(p(x1))", ">=", "ELBO(q(z | x1), x1) + log(p(x2))"),  # different terms added
+    ("ELBO(q(z | x1), x2)", "=", "ELBO(q(z | x1), x1)"),  # an inequality gives no equation
+])
+def test_the_assumption_rule_refuses_what_the_premise_does_not_say(start, rel, expr):
+    step = check_text(PREMISED + f'start = "{start}"\n\n[[step]]\nrel = "{rel}"\nexpr = "{expr}"\n'
+                                 f'rule = "assumption"\n').steps[0]
+    assert step.verdict is not Verdict.proved and not step.outcome.proved
+
+
+@pytest.mark.parametrize("start, rel, expr", [
+    ("ELBO(q(z | x1), x2) + log(p(x1))", ">=", "ELBO(q(z | x1), x1) + log(p(x1))"),  # same term added
+    ("ELBO(q(z | x1), x1) - 3", "<=", "ELBO(q(z | x1), x2) - 3"),  # written the other way round
+    ("log(p(x2)) - KL(q(z | x1), p(z | x2))", ">=", "ELBO(q(z | x1), x1)"),  # a side rewritten by an identity
+])
+def test_the_assumption_rule_proves_the_premise_up_to_identities(start, rel, expr):
+    result = check_text(PREMISED + f'start = "{start}"\n\n[[step]]\nrel = "{rel}"\nexpr = "{expr}"\n'
+                                   f'rule = "assumption"\n')
+    assert result.steps[0].verdict is Verdict.proved, result.steps[0].reason
+
+
+def test_an_example_outside_the_premises_fails_the_file():
+    text = literature("tight-only-if.toml").replace('q = ["1/2", "1/2"]', 'q = ["1/4", "3/4"]')
+    text = text[:text.index("[example.expect]")]
+    result = check_text(text)
+    assert not result.ok and not result.examples[0].holds
+    assert "not shown to satisfy every premise" in result.examples[0].failures[0]

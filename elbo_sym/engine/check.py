@@ -1029,6 +1029,16 @@ def _check_example(derivation: Derivation, example: Example, model: Model, messa
     failures = []
     explicit = _explicit(model, example.K)
     instance = example.instance
+    if derivation.premises:  # an example illustrates the premised domain: it must lie inside it
+        try:
+            status = PremiseJudge(derivation.premises, explicit).status(instance)
+        except Exception as error:  # noqa: BLE001 - never a traceback, never a pass
+            clear_cache()
+            status = f"could not be decided ({error_text(error)})"
+        if status != HOLDS:
+            failures.append(f"the example is not shown to satisfy every premise "
+                            f"({'; '.join(premise_text(p) for p in derivation.premises)}): "
+                            f"{'it violates one' if status == 'violated' else status}")
     for expectation in example.expect:
         name = expectation.lhs.text
         if budgets.remaining() <= 0:
