@@ -312,3 +312,55 @@ def test_an_example_outside_the_premises_fails_the_file():
     result = check_text(text)
     assert not result.ok and not result.examples[0].holds
     assert "not shown to satisfy every premise" in result.examples[0].failures[0]
+
+
+# ------------------------------------------------------------------ the reference evaluator decides premises itself
+
+
+def _reference_instance(prior, likelihood, q):
+    from elbo_sym.engine.reference.discrete import Instance
+
+    return Instance("test", tuple(map(Fraction, prior)), tuple(map(Fraction, likelihood)), tuple(map(Fraction, q)))
+
+
+def _parsed(text: str):
+    from elbo_sym.engine.parse import Vocabulary, parse_expression
+
+    return parse_expression(text, Vocabulary(("x",), (), ("z",)))
+
+
+@pytest.mark.parametrize("q, rel, expected", [
+    (("1/4", "3/4"), "!=", False),  # q is the posterior (1/4, 3/4): equal at every z
+    (("1/3", "2/3"), "!=", True),  # differ at both z
+    (("1/4", "3/4"), ">=", None),  # both sides are log(1/2): intervals cannot certify >=, so not used
+    (("1/4", "3/4"), ">", None),  # ... nor > (undecided: such an instance is never used)
+    (("1/3", "2/3"), ">", True),
+    (("1/3", "2/3"), "<", False),
+])
+def test_premise_holds_in_the_reference_evaluator(q, rel, expected):
+    from elbo_sym.engine.reference.discrete import premise_holds
+
+    inst = _reference_instance(("1/2", "1/2"), ("1/4", "3/4"), q)
+    lhs, rhs = ("q(z)", "p(z | x)") if rel == "!=" else ("log(p(x))", "ELBO(q)")
+    assert premise_holds(_parsed(lhs), rel, _parsed(rhs), inst) is expected
+
+
+def test_the_second_opinion_judges_a_step_only_inside_the_premises():
+    from elbo_sym.engine.reference import second_opinion
+
+    premised = loads(_em_step(">="), "em.toml")
+    plain = loads(_em_step(">=", premise=""), "em.toml")
+    lhs, step = premised.start.expr, premised.steps[0]
+    inside = second_opinion(lhs, step.rel, step.expr, premised.spec, premised.K)
+    assert inside.status == "agrees" and inside.outside > 0 and "outside the premises" in inside.describe()
+    outside = second_opinion(lhs, step.rel, step.expr, plain.spec, plain.K)
+    assert outside.status == "disagrees"
+
+
+def test_the_second_opinion_is_undecided_when_no_instance_satisfies_the_premises():
+    from elbo_sym.engine.reference import second_opinion
+
+    d = loads(HEAD.replace('"any"', "2") + 'assume = "ELBO(q) > log(p(x))"\nstart = "log(p(x))"\n\n[[step]]\n'
+                                         'rel = "<"\nexpr = "ELBO(q)"\nrule = "assumption"\n', "no.toml")
+    opinion = second_opinion(d.start.expr, "<", d.steps[0].expr, d.spec, d.K)
+    assert opinion.status == "undecided" and "no instance was shown to satisfy every premise" in opinion.detail

@@ -13,7 +13,10 @@ exact fractions -- never with the engine's unfolding, canonical forms, rules or 
 
 `second_opinion` evaluates both sides of a step at seeded random and boundary instances that
 are valid models, with every assumption applied (the assumption's right-hand side evaluated by
-the same evaluator; an instance where it is not a distribution is skipped and counted).  A
+the same evaluator; an instance where it is not a distribution is skipped and counted) and, when
+the file has premises (``ELBO(q(z | x1), x2) >= ELBO(q(z | x1), x1)``, ``q(z) != p(z | x)``), only
+at the instances where the evaluator itself shows every premise to hold (the others, and those
+it cannot decide against a premise, are counted as outside; none inside is undecided).  A
 relation that fails, or a side that is undefined, at a valid instance is a disagreement; an
 instance the evaluator cannot decide (outside its vocabulary, out of budget) is undecided and
 never counts as agreement.
