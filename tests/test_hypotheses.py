@@ -203,7 +203,7 @@ def test_tight_only_if_with_the_wrong_premise_is_refuted_inside_that_premise():
     assert step.verdict is Verdict.refuted
     c = step.counterexample
     prior, likelihood, q = fractions_of(c, "p(z)"), fractions_of(c, "p(x | z)"), fractions_of(c, "q(z)")
-    assert q != prior  # the (wrong) premise holds there
+    assert q != prior and "every premise holds there" in c.source  # the (wrong) premise holds there
     assert q == exact_posterior(prior, likelihood)  # and the strict step fails
 
 
@@ -231,6 +231,16 @@ def test_free_energy_strict_without_the_premise_is_refuted():
     assert step.verdict is Verdict.refuted
     c = step.counterexample
     assert fractions_of(c, "q(z)") == exact_posterior(fractions_of(c, "p(z)"), fractions_of(c, "p(x | z)"))
+
+
+def test_free_energy_in_the_wrong_direction_is_refuted_inside_the_premise():
+    text = literature("free-energy-lemma.toml").replace('rel = "<"', 'rel = ">"')
+    step = check_text(text).steps[2]
+    assert step.verdict is Verdict.refuted
+    c = step.counterexample
+    prior, likelihood, q = floats(c, "p(z)"), floats(c, "p(x | z)"), floats(c, "q(z)")
+    assert max(abs(a - b) for a, b in zip(q, posterior(prior, likelihood))) > 0  # q differs from the posterior
+    assert elbo(prior, likelihood, q) < math.log(sum(p * lik for p, lik in zip(prior, likelihood)))
 
 
 def _em_values(c):
@@ -364,3 +374,30 @@ def test_the_second_opinion_is_undecided_when_no_instance_satisfies_the_premises
                                          'rel = "<"\nexpr = "ELBO(q)"\nrule = "assumption"\n', "no.toml")
     opinion = second_opinion(d.start.expr, "<", d.steps[0].expr, d.spec, d.K)
     assert opinion.status == "undecided" and "no instance was shown to satisfy every premise" in opinion.detail
+
+
+# ------------------------------------------------------------------ premises for every z, on numbers; the domain
+
+
+def test_a_premise_with_a_free_z_holds_for_every_z():
+    """KL(q, p(z)) <= log 2 follows from q(z) <= 2 p(z) at every z; without it it is refuted."""
+    body = 'start = "KL(q(z), p(z))"\n\n[[step]]\nrel = "<="\nexpr = "log(2)"\nrule = "algebra"\n'
+    premised = check_text(HEAD.replace('"any"', "2") + 'assume = ["q(z) <= 2 * p(z)", "p(x) != 1/2"]\n' + body,
+                          budget=30.0)
+    step = premised.steps[0]
+    assert step.verdict is Verdict.checked, step.reason
+    plain = check_text(HEAD.replace('"any"', "2") + body, budget=30.0).steps[0]
+    assert plain.verdict is Verdict.refuted
+    prior, q = floats(plain.counterexample, "p(z)"), floats(plain.counterexample, "q(z)")
+    assert sum(qk * math.log(qk / pk) for qk, pk in zip(q, prior)) > math.log(2)
+    assert any(qk > 2 * pk for qk, pk in zip(q, prior))  # it violates the premise
+
+
+def test_the_report_names_the_premises_in_the_domain():
+    from elbo_sym.report.build import report_of
+
+    report = report_of(check_derivation(loads(literature("em-monotone-premise.toml"), "em.toml")))
+    assert report.domain.endswith("; where ELBO(q(z | x1), x2) >= ELBO(q(z | x1), x1)")
+    assert [a.text for a in report.assume] == ["q(z | x1) = p(z | x1)", "ELBO(q(z | x1), x2) >= ELBO(q(z | x1), x1)"]
+    tight = report_of(check_derivation(loads(literature("tight-only-if.toml"), "t.toml")))
+    assert tight.assume[0].latex == r"q(z) \neq p(z \mid x)"

@@ -256,8 +256,11 @@ class DerivationResult:
 
 
 def domain_text(model: Model) -> str:
-    """The domain every `proved` is about, in words (the family says it: Model.domain_text)."""
-    return model.domain_text()
+    """The domain every `proved` is about, in words (the family says it: Model.domain_text),
+    restricted by the file's premises."""
+    premises = premises_of(model)
+    restricted = f"; where {' and '.join(premise_text(p) for p in premises)}" if premises else ""
+    return model.domain_text() + restricted
 
 
 def holds(rel: str, s: int) -> bool:
@@ -460,7 +463,8 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
                 return None
         decision = judge.decide(instance)
         if decision.status in ("fails", "undefined"):
-            return judge.counterexample(instance, decision)
+            found = judge.counterexample(instance, decision)
+            return found if premises is None else replace(found, source=f"{found.source}; every premise holds there")
         if decision.status == "holds":
             held += 1
         else:
@@ -641,7 +645,9 @@ def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_, light: 
     seed = seed_for(to_text(lhs), step.rel, to_text(step.expr), step.rule, explicit.K)
     premises = PremiseJudge(premises_of(model), explicit) if premises_of(model) else None
     if premises is not None and _is_density_model(explicit) and _pointwise_premise(model):
-        return None, 0, 0, ()  # a density is decided at one z: a premise "for every z" is not decided there
+        if tally is not None:  # a density is decided at one z: a premise "for every z" is not decided there
+            tally.densities_left_out = True
+        return None, 0, 0, ()
     with quick_factoring():
         return _search(lhs, step.rel, step.expr, explicit, _examples_for(explicit, examples), open_here, seed,
                        light, phase, premises, tally)

@@ -146,9 +146,12 @@ class PremiseTally:
 
     outside: int = 0
     undecided: int = 0
+    densities_left_out: bool = False
+    """A premise holds for every z, and a density is decided at one z: no densities searched."""
 
     def notes(self) -> tuple[str, ...]:
-        out = []
+        out = ["no densities (a premise holds for every z, and a density is decided at one z)"] \
+            if self.densities_left_out else []
         if self.outside:
             out.append(f"{self.outside} instance(s) outside the premises left out")
         if self.undecided:
