@@ -718,7 +718,7 @@ class _Reader:
             raise self.error(line, "assume must be a string like \"q(z) = p(z | x)\" (or one per observation)")
         out, fixed = [], set()
         for item in items:
-            relation = self.relation(item, line, "assume")
+            relation = self.relation(item, self._item_line(line, item) if isinstance(item, str) else line, "assume")
             lhs = relation.lhs.expr
             if relation.rel != "=" or not (isinstance(lhs, Density) and lhs.name == "q"):
                 raise self.error(line, "the only supported assumption with = fixes q: \"q(z) = <distribution "
@@ -735,7 +735,8 @@ class _Reader:
                     why = ("defines q in terms of q itself" if own else
                            f"uses {_q_text(density, self.vocabulary.data)}, "
                            f"which another assumption fixes")
-                    raise self._at(line, item, _q_column(item), f"the assumption {relation.lhs.text} = "
+                    at = self._item_line(line, item)
+                    raise self._at(at, item, _q_column(item), f"the assumption {relation.lhs.text} = "
                                    f"{relation.rhs.text} {why}: write q in terms of p (the model's own "
                                    f"distributions), e.g. {relation.lhs.text} = p(z | "
                                    f"{observation_of(relation.lhs.expr)})")
