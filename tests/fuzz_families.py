@@ -31,7 +31,7 @@ from elbo_sym.engine.reference import gaussian as gaussian_ref
 from elbo_sym.engine.reference.discrete import JudgeError
 from elbo_sym.engine.rules import RULES
 
-FAMILIES = ("IWAE", "gaussian", "gaussian D", "chain")
+FAMILIES = ("IWAE", "gaussian", "gaussian D", "chain", "premises")
 ALL_RULES = tuple(sorted(RULES))
 BUDGET = 2.0
 
@@ -83,6 +83,31 @@ CHAIN_LIBRARY = (
      "q(z1 | z2, x)))) + E(q(z2 | x), log(p(z2) / q(z2 | x)))", "bayes"),
     ("Sum(q(z2 | z1), z2)", "=", "1", "algebra"),
 )
+# premises (assume entries that restrict the domain): (header lines, true statements under them)
+PREMISE_LIBRARY = (
+    ('assume = "q(z) != p(z | x)"', (
+        ("log(p(x))", ">", "ELBO(q)", "kl-nonneg"),
+        ("KL(q(z), p(z | x))", ">", "0", "kl-nonneg"),
+        ("ELBO(q)", "<", "log(p(x))", "kl-nonneg"),
+        ("log(p(x)) - ELBO(q)", ">", "0", "kl-nonneg"),
+        ("E(q, log(p(x, z))) + H(q)", "<", "log(p(x))", "kl-nonneg"),
+        ("KL(p(z | x), q(z))", ">", "0", "kl-nonneg"),
+        ("log(p(x))", ">=", "ELBO(q)", "jensen"))),
+    ('data = ["x1", "x2"]\nassume = ["ELBO(q(z | x1), x2) >= ELBO(q(z | x1), x1)"]', (
+        ("ELBO(q(z | x1), x2)", ">=", "ELBO(q(z | x1), x1)", "assumption"),
+        ("ELBO(q(z | x1), x2) + log(p(x1))", ">=", "ELBO(q(z | x1), x1) + log(p(x1))", "assumption"),
+        ("log(p(x2)) - KL(q(z | x1), p(z | x2))", ">=", "ELBO(q(z | x1), x1)", "assumption"),
+        ("ELBO(q(z | x1), x1) - 1", "<=", "ELBO(q(z | x1), x2) - 1", "assumption"),
+        ("log(p(x2))", ">=", "ELBO(q(z | x1), x1)", "assumption"))),
+    ('data = ["x1", "x2"]\nassume = ["q(z | x1) = p(z | x1)", "ELBO(q(z | x1), x2) > ELBO(q(z | x1), x1)", '
+     '"q(z | x2) != p(z | x2)"]', (
+        ("ELBO(q(z | x1), x2)", ">", "log(p(x1))", "assumption"),
+        ("ELBO(q(z | x1), x2)", ">", "ELBO(q(z | x1), x1)", "assumption"),
+        ("log(p(x2))", ">", "ELBO(q(z | x2), x2)", "kl-nonneg"),
+        ("ELBO(q(z | x1), x1)", "=", "log(p(x1))", "assumption"))),
+)
+PREMISE_SWAPS = (("!=", ">="), (">=", "<="), (" > ", " < "), ("p(z | x)", "p(z)"), ("x2) >=", "x1) >="),
+                 ("q(z | x2) != p(z | x2)", "q(z | x2) != p(z | x1)"))
 SWAPS = (("p(z | x)", "p(z)"), ("q(z)", "p(z)"), ("p(x | z)", "p(x, z)"), ("z1", "z2"), ("q(z1 | x)", "p(z1 | x)"),
          ("mu", "sigma"), ("sigma**2", "sigma"), ("w", "s"), ("x - b", "x + b"), ("IWAE(q, 2)", "IWAE(q, 3)"))
 PERTURB_REL = {"=": (">=", "<=", ">", "<"), ">=": (">", "<=", "=", "<"), "<=": ("<", ">=", "=", ">")}
@@ -165,6 +190,15 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
         K = rng.choice((2, 3))
         header = f'latents = ["z1", "z2"]\nK = {K}'
         lhs, rel, rhs, rule = rng.choice(CHAIN_LIBRARY)
+    elif family == "premises":
+        premises, library = rng.choice(PREMISE_LIBRARY)
+        if rng.random() < 0.25:  # a wrong or dropped premise: the statement must then not be proved
+            a, b = rng.choice(PREMISE_SWAPS)
+            premises = premises.replace(a, b, 1) if a in premises else "\n".join(
+                line for line in premises.splitlines() if not line.startswith("assume"))
+            tags.append("premise")
+        header = f"# premises\nK = {rng.choice((2, 3))}\n{premises}"
+        lhs, rel, rhs, rule = rng.choice(library)
     else:
         raise ValueError(family)
     draw = rng.random()
@@ -199,8 +233,11 @@ def fuzz_instances(spec, K) -> tuple[str, list]:
         return "gaussian", gaussian_ref.with_assumptions(found, fixes)[0]
     if spec.family == "chain":
         return "chain", [i for seed in FUZZ_SEEDS for i in chain_ref.instances(int(K), 8, seed, spec.data[0], params)]
-    found = discrete_ref.instances(int(K), 1, tuple(spec.data), params)
-    return "discrete", discrete_ref.with_assumptions(found, fixes)[0]
+    found = discrete_ref.with_assumptions(discrete_ref.instances(int(K), 1, tuple(spec.data), params), fixes)[0]
+    if spec.premises:  # a step is claimed only where every premise holds: judge it only there
+        found = [i for i in found if all(discrete_ref.premise_holds(p.lhs.expr, p.rel, p.rhs.expr, i) is True
+                                         for p in spec.premises)]
+    return "discrete", found
 
 
 JUDGES = {"gaussian": gaussian_ref.judge, "chain": chain_ref.judge, "discrete": discrete_ref.judge}
@@ -287,6 +324,8 @@ class FamilyCampaign:
 
 
 def _family_of(toml: str) -> str:
+    if "# premises" in toml:
+        return "premises"
     if "latents" in toml:
         return "chain"
     if "gaussian" in toml:
