@@ -615,7 +615,7 @@ class GaussianAnyD(ModelDefaults):
 
     spec: ModelSpec = field(default_factory=lambda: ModelSpec("gaussian", D=ANY_D))
 
-    K = 1  # not a number of states: z is real
+    K = "any"  # not a number of states (z is real): one proof for every D, searched lightly at each
 
     def __post_init__(self) -> None:
         if tuple(self.spec.data) != ("x",):
