@@ -34,7 +34,19 @@ from elbo_sym.budget import checkpoint
 from elbo_sym.engine.canonical import TooLarge, bounded_expand, bounded_together
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.models.discrete import has_free_latent
-from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, Normal, to_text, z
+from elbo_sym.engine.notation import (
+    ELBO,
+    IWAE,
+    KL,
+    Density,
+    DimensionSum,
+    Entropy,
+    Expectation,
+    LatentSum,
+    Normal,
+    to_text,
+    z,
+)
 
 MAX_CERTIFICATE_TERMS = 20_000
 """Largest polynomial (in terms) the constraint certificate expands."""
@@ -134,6 +146,10 @@ class _Walker:
         if isinstance(e, LatentSum):
             for j in model.points:
                 self.walk(e.body, j)
+            return
+        if isinstance(e, DimensionSum):  # Sum(f, (d, 1, D)): each dimension's f (one generic f for D = "any")
+            for body in model.dimension_bodies(e):
+                self.walk(body, k)
             return
         if isinstance(e, Expectation):
             self.everywhere(e.distribution)

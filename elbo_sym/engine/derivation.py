@@ -192,8 +192,9 @@ class Derivation:
     """The steps a teaching file gets wrong on purpose (empty: any refuted step is the mistake)."""
     latents: tuple[str, ...] = ("z",)
     """The latent variables: ("z",), or ("z1", "z2") for two layers (``latents = ["z1", "z2"]``)."""
-    D: int = 1
-    """Dimensions of the Gaussian family's real latent z (``D = 3``: a diagonal Gaussian)."""
+    D: int | str = 1
+    """Dimensions of the Gaussian family's real latent z (``D = 3``: a diagonal Gaussian; ``D = "any"``:
+    one proof for every number of dimensions, sums written ``Sum(f, (d, 1, D))``)."""
     premises: tuple[Relation, ...] = ()
     """The `assume` entries that are no q definition: relations (<=, >=, <, >, !=) that restrict
     the domain; every step is proved on the models satisfying all of them."""
@@ -220,14 +221,14 @@ class Derivation:
 
 
 def vocabulary_of(family: str, data: tuple[str, ...], params: tuple[Parameter, ...], latents: tuple[str, ...],
-                  D: int = 1) -> Vocabulary:
+                  D: int | str = 1) -> Vocabulary:
     """The names a file's expressions may use: its observations, latents and [params] -- and
     in the Gaussian family its built-in parameters, with x and z real numbers."""
     names = tuple(p.name for p in params)
     if family == "gaussian":
         from elbo_sym.engine.models.gaussian import builtin_names
 
-        return Vocabulary(data, builtin_names(D) + names, ("z",), real=True)
+        return Vocabulary(data, builtin_names(D) + names, ("z",), real=True, dimensions=D == ANY_K)
     return Vocabulary(data, names, latents)
 
 
@@ -467,7 +468,7 @@ class _Reader:
         self.check_repairs(steps, expect, expect_refuted)
         return replace(derivation, examples=examples, expect=expect, expect_refuted=expect_refuted)
 
-    def model_keys_of(self, data: dict) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple, int]:
+    def model_keys_of(self, data: dict) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple, int | str]:
         """The model a file (or a deck) names: family, latents, observations, parameters and D,
         each validated at its line."""
         family = data.get("model", "discrete")
@@ -491,8 +492,9 @@ class _Reader:
                                  "repair is the intended correction of a teaching file's deliberate mistake: "
                                  "only a step listed in expect_refuted may have one", step.index)
 
-    def dimensions(self, data: dict, family: str) -> int:
-        """``D = 3``: the Gaussian family's diagonal version over 3 real dimensions."""
+    def dimensions(self, data: dict, family: str) -> int | str:
+        """``D = 3``: the Gaussian family's diagonal version over 3 real dimensions; ``D = "any"``:
+        every number of dimensions at once."""
         from elbo_sym.engine.models.gaussian import MAX_D
 
         if "D" not in data:
@@ -500,13 +502,18 @@ class _Reader:
         D = data["D"]
         if family != "gaussian":
             raise self.error(self.line_of("D"), "D is the dimension of the Gaussian family's z (model = \"gaussian\")")
+        if D == ANY_K:
+            if "assume" in data:
+                raise self.error(self.line_of("assume"), "with D = \"any\" q is the free diagonal Gaussian (no assume)")
+            return D
         if isinstance(D, bool) or not isinstance(D, int) or not 1 <= D <= MAX_D:
-            raise self.error(self.line_of("D"), f"D must be an integer from 1 to {MAX_D}, got {D!r}")
+            raise self.error(self.line_of("D"), f"D must be an integer from 1 to {MAX_D}, or \"{ANY_K}\" (every "
+                                                f"number of dimensions), got {D!r}")
         if D > 1 and "assume" in data:
             raise self.error(self.line_of("assume"), "with D > 1 q is the free diagonal Gaussian (no assume)")
         return D
 
-    def check_gaussian(self, data: dict, observations: tuple[str, ...], params, D: int) -> None:
+    def check_gaussian(self, data: dict, observations: tuple[str, ...], params, D: int | str) -> None:
         """The Gaussian family: one real observation x, real z, the family's parameters
         (mu, sigma, w, b, s; with D > 1 mu1, sigma1, ..., muD, sigmaD) besides any in [params]."""
         from elbo_sym.engine.models.gaussian import builtin_names
@@ -855,12 +862,21 @@ class _Reader:
             if key in table:
                 raise self.error(self.line_of(key, "example", i), f"'{key}' is for the discrete family; a Gaussian "
                                                                  f"example gives params = {{ mu = \"...\", ... }}")
+        if derivation.D == ANY_K:
+            raise self.error(line, f"example {i + 1}: with D = \"any\" an example would need a number of "
+                                   f"dimensions; leave examples out (every step is searched at D = 1, 2, 3, 5)")
         try:
             explicit = derivation.model().explicit(1)
         except (ValueError, UnfoldError) as error:
             raise self.error(line, f"example {i + 1}: {error}") from None
         given = dict(table.get("params", {})) if isinstance(table.get("params", {}), dict) else table.get("params")
         z_value = given.pop("z", "0") if isinstance(given, dict) else "0"
+        if derivation.D != 1 and isinstance(given, dict):  # the diagonal version's decoder may be left out
+            from elbo_sym.engine.models.gaussian import DECODER_DEFAULTS
+
+            decoder = {b.name for b in explicit.blocks if b.name in DECODER_DEFAULTS or b.name.startswith("w")}
+            for name in sorted(decoder - set(given)):
+                given[name] = str(DECODER_DEFAULTS.get(name, 0))
         fixed = ("mu", "sigma") if derivation.assumptions else ()  # q is fixed: its own parameters are unused
         wanted = tuple(b.name for b in explicit.blocks if b.kind == PARAMETER and b.name not in ("z",) + fixed)
         blocks = self.example_params(given, i, wanted)

@@ -72,6 +72,21 @@ class LatentSum(Notation):
         return self.args[0]
 
 
+class DimensionSum(Notation):
+    """``Sum(f, (d, 1, D))``: the sum of ``f`` over the dimensions d = 1, ..., D of the Gaussian
+    family's real vector z (``D = "any"``); d is bound inside, and ``mu_d``, ``sigma_d``, ``w_d``
+    are dimension d's parameters."""
+
+    precedence = PRECEDENCE["Mul"]
+
+    def __new__(cls, body: Expr):
+        return Basic.__new__(cls, body)
+
+    @property
+    def body(self) -> Expr:
+        return self.args[0]
+
+
 class Expectation(Notation):
     """``E(q, f)``: the expectation of ``f`` (a function of z) under ``q(z)``."""
 
@@ -245,6 +260,9 @@ class ElboStrPrinter(StrPrinter):
     def _print_LatentSum(self, s: LatentSum) -> str:
         return f"Sum({self._print(s.body)}, {self._print(s.args[1])})"
 
+    def _print_DimensionSum(self, s: DimensionSum) -> str:
+        return f"Sum({self._print(s.body)}, (d, 1, D))"
+
     def _print_Expectation(self, e: Expectation) -> str:
         return f"E({self._distribution(e.distribution)}, {self._print(e.body)})"
 
@@ -339,6 +357,12 @@ class ElboLatexPrinter(LatexPrinter):
         if body.is_Add:
             inner = rf"\left({inner}\right)"
         return rf"\sum_{{{self._print(s.args[1])}}} {inner}"
+
+    def _print_DimensionSum(self, s: DimensionSum) -> str:
+        inner = self._print(s.body)
+        if s.body.is_Add:
+            inner = rf"\left({inner}\right)"
+        return rf"\sum_{{d=1}}^{{D}} {inner}"
 
     def _print_Expectation(self, e: Expectation) -> str:
         return rf"\mathbb{{E}}_{{{self._print(e.distribution)}}}\left[{self._print(e.body)}\right]"
@@ -539,6 +563,6 @@ def latex_terms(latex: str) -> list[str]:
 
 __all__ = [
     "x", "z", "z1", "z2", "LATENTS", "Exp", "IWAE", "Normal", "Density", "LatentSum", "Expectation", "KL",
-    "Entropy", "ELBO", "Notation",
+    "DimensionSum", "Entropy", "ELBO", "Notation",
     "p", "q", "to_latex", "to_text", "latex_terms", "ElboLatexPrinter", "ElboStrPrinter", "RELATION_LATEX",
 ]

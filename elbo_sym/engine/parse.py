@@ -24,7 +24,22 @@ from dataclasses import dataclass
 
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, S, Symbol, exp, log
 
-from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Exp, Expectation, LatentSum, Normal, x, z, z1, z2
+from elbo_sym.engine.notation import (
+    ELBO,
+    IWAE,
+    KL,
+    Density,
+    DimensionSum,
+    Entropy,
+    Exp,
+    Expectation,
+    LatentSum,
+    Normal,
+    x,
+    z,
+    z1,
+    z2,
+)
 from elbo_sym.limits import MAX_EXPONENT, MAX_IWAE_SAMPLES
 
 MAX_LENGTH = 2000
@@ -83,6 +98,9 @@ class Vocabulary:
     real: bool = False
     """The Gaussian family: x and z are real numbers, usable bare ((x - b)**2, E(q, z**2)), and
     Normal(m, v) is a distribution over z."""
+    dimensions: bool = False
+    """The Gaussian family with ``D = "any"``: ``Sum(f, (d, 1, D))`` sums over the dimensions, and
+    the parameters named ``..._d`` (mu_d, sigma_d, w_d) are dimension d's, usable inside it only."""
 
     @property
     def variables(self) -> dict[str, Symbol]:
@@ -648,6 +666,7 @@ class _Builder:
         self.vocabulary = vocabulary
         self.variables = vocabulary.variables
         self._scan: _Scan | None = None
+        self.in_dimension_sum = False
 
     # -- errors -------------------------------------------------------------------
 
@@ -757,6 +776,12 @@ class _Builder:
         return result
 
     def visit_Name(self, node: ast.Name, depth: int) -> Expr:
+        if self.vocabulary.dimensions and node.id.endswith("_d") and node.id in self.vocabulary.params \
+                and not self.in_dimension_sum:
+            raise self.fail(node, f"'{node.id}' is the value in dimension d: use it inside Sum(..., (d, 1, D))")
+        if self.vocabulary.dimensions and node.id == "d":
+            raise self.fail(node, "d is the index of Sum(f, (d, 1, D)): it has no value outside the sum "
+                                  "(write mu_d, sigma_d, w_d inside it)")
         if node.id in self.vocabulary.params:
             return Symbol(node.id, real=True)
         if node.id == "pi" and self.vocabulary.real:  # the Gaussian family's constant
@@ -945,12 +970,34 @@ class _Builder:
 
     def call_Sum(self, node: ast.Call, args: list, depth: int) -> Expr:
         self.arity(node, args, 2)
+        if self.vocabulary.dimensions:
+            return self.dimension_sum(node, args, depth)
         latents = self.vocabulary.latents
         if not (isinstance(args[1], ast.Name) and args[1].id in latents):
             if latents == ("z",):
                 raise self.fail(args[1], "Sum(f, z) sums over the latent variable z only")
             raise self.fail(args[1], f"Sum(f, v) sums over a latent variable: {' or '.join(latents)}")
         return LatentSum(self.build(args[0], depth), self.variables[args[1].id])
+
+    def dimension_sum(self, node: ast.Call, args: list, depth: int) -> Expr:
+        """``Sum(f, (d, 1, D))``: the one sum of the Gaussian family with D = "any" (not nested)."""
+        bounds = args[1]
+        if not (isinstance(bounds, ast.Tuple) and len(bounds.elts) == 3
+                and isinstance(bounds.elts[0], ast.Name) and bounds.elts[0].id == "d"
+                and _literal_int(bounds.elts[1]) == 1
+                and isinstance(bounds.elts[2], ast.Name) and bounds.elts[2].id == "D"):
+            raise self.fail(bounds, "with D = \"any\" a sum runs over the dimensions: write Sum(f, (d, 1, D))")
+        if self.in_dimension_sum:
+            raise self.fail(node, "a sum over the dimensions inside another one: write one Sum(f, (d, 1, D))")
+        self.in_dimension_sum = True
+        try:
+            body = self.build(args[0], depth)
+        finally:
+            self.in_dimension_sum = False
+        if body.has(Density, Expectation, KL, Entropy, ELBO, Normal):
+            raise self.fail(args[0], "Sum(f, (d, 1, D)) sums numbers of each dimension (mu_d, sigma_d, w_d), "
+                                     "not densities or expectations")
+        return DimensionSum(body)
 
     def call_E(self, node: ast.Call, args: list, depth: int) -> Expr:
         self.arity(node, args, 2)

@@ -18,7 +18,7 @@ from elbo_sym.engine.models.base import (
 )
 from elbo_sym.engine.models.chain import ChainModel
 from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, has_free_latent
-from elbo_sym.engine.models.gaussian import GaussianModel
+from elbo_sym.engine.models.gaussian import GaussianAnyD, GaussianModel
 from elbo_sym.engine.models.general import GeneralModel
 
 
@@ -31,7 +31,7 @@ def _discrete(spec: ModelSpec) -> Model:
 
 
 register("discrete", _discrete)
-register("gaussian", GaussianModel)
+register("gaussian", lambda spec: GaussianAnyD(spec) if spec.D == "any" else GaussianModel(spec))
 register("chain", lambda spec: ChainModel(spec.K, spec))  # type: ignore[arg-type]  # K checked by ChainModel
 
 __all__ = ["Block", "Instance", "Interval", "Model", "ModelSpec", "Parameter", "build", "families", "register",

@@ -254,8 +254,8 @@ class ModelSpec:
     params: tuple[Parameter, ...] = ()
     assumptions: tuple = field(default=())
     """Relations ``q(z | x) = <expression>`` (elbo_sym.engine.derivation.Relation)."""
-    D: int = 1
-    """Dimensions of a real latent z (the Gaussian family's diagonal version; 1 elsewhere)."""
+    D: int | str = 1
+    """Dimensions of a real latent z (the Gaussian family's diagonal version; "any": every D; 1 elsewhere)."""
     premises: tuple = field(default=())
     """Relations that restrict the domain (``ELBO(q(z | x1), x2) >= ELBO(q(z | x1), x1)``,
     ``q(z) != p(z | x)``): a step is proved on the models satisfying every premise
@@ -330,6 +330,11 @@ class Model(Protocol):
         """IWAE(q, k) as weighted tuples of ratios; None when the family has no IWAE."""
         ...
 
+    def dimension_bodies(self, e) -> tuple[Expr, ...]:
+        """The terms of a sum over the dimensions ``Sum(f, (d, 1, D))``, one per dimension (the
+        generic dimension's f alone when D is "any"): what definedness walks."""
+        ...
+
     def domain_text(self) -> str:
         """The domain every `proved` is about, in words."""
         ...
@@ -402,6 +407,9 @@ class ModelDefaults:
 
     def iwae_terms(self, e) -> list[tuple[Expr, tuple[Expr, ...]]] | None:
         return None
+
+    def dimension_bodies(self, e) -> tuple[Expr, ...]:
+        return (e.body,)
 
     def assumed_label(self, observation: str) -> str:
         return q_label(observation, self.spec.data)

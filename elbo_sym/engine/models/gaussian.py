@@ -24,10 +24,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import cached_property
+from functools import cached_property, lru_cache
 from math import comb
 
-from sympy import Add, Expr, Integer, Poly, S, Symbol, log, pi
+from sympy import Add, Expr, Integer, Mul, Poly, S, Symbol, log, pi
 from sympy.polys.polyerrors import PolynomialError
 
 from elbo_sym.engine.models.base import (
@@ -37,6 +37,7 @@ from elbo_sym.engine.models.base import (
     Distribution,
     Instance,
     Interval,
+    ModelDefaults,
     ModelSpec,
 )
 from elbo_sym.engine.models.discrete import UnfoldError
@@ -45,6 +46,7 @@ from elbo_sym.engine.notation import (
     IWAE,
     KL,
     Density,
+    DimensionSum,
     Entropy,
     Exp,
     Expectation,
@@ -65,22 +67,51 @@ BUILTIN: tuple[tuple[str, Interval], ...] = (
 """The family's own parameters (besides the observation x): what a file may name."""
 BUILTIN_NAMES = tuple(name for name, _ in BUILTIN)
 MAX_MOMENT = 12
+"""Highest power of z whose expectation is taken (bounds the work)."""
 MAX_D = 8
 """Most dimensions of the diagonal version (``D = 3``)."""
+ANY_D = "any"
+"""``D = "any"``: one proof for every number of dimensions (sums ``Sum(f, (d, 1, D))``)."""
+SEARCH_D = (1, 2, 3, 5)
+"""The dimensions a ``D = "any"`` claim is searched (and judged by the reference evaluator) at."""
+PER_DIMENSION = ("mu_d", "sigma_d", "w_d")
+"""Dimension d's parameters under ``D = "any"``: q's mean and scale, the decoder's weight."""
+_POSITIVE = Interval(lower=Fraction(0), lower_open=True)
 
 
-def builtin(D: int = 1) -> tuple[tuple[str, Interval], ...]:
-    """The family's parameters: mu, sigma, w, b, s for D = 1; mu1, sigma1, ..., muD, sigmaD for
-    the diagonal Gaussian q over D dimensions against the prior N(0, I)."""
-    if D == 1:
+def builtin(D: int | str = 1, diagonal: bool = False) -> tuple[tuple[str, Interval], ...]:
+    """The family's parameters: mu, sigma, w, b, s for D = 1; for the diagonal Gaussian q over D
+    dimensions against the prior N(0, I) with the linear decoder p(x | z) = N(x; w1 z1 + ... + wD zD
+    + b, s**2): mu1, sigma1, ..., muD, sigmaD, w1, ..., wD, b, s; with D = "any" mu_d, sigma_d, w_d
+    (dimension d's), b, s and D itself."""
+    if D == ANY_D:
+        return (("mu_d", Interval()), ("sigma_d", _POSITIVE), ("w_d", Interval()), ("b", Interval()),
+                ("s", _POSITIVE), ("D", Interval(lower=Fraction(1))))
+    if D == 1 and not diagonal:
         return BUILTIN
-    positive = Interval(lower=Fraction(0), lower_open=True)
-    return tuple(item for j in range(1, D + 1) for item in ((f"mu{j}", Interval()), (f"sigma{j}", positive)))
+    assert isinstance(D, int)
+    q = tuple(item for j in range(1, D + 1) for item in ((f"mu{j}", Interval()), (f"sigma{j}", _POSITIVE)))
+    return q + tuple((f"w{j}", Interval()) for j in range(1, D + 1)) + (("b", Interval()), ("s", _POSITIVE))
 
 
-def builtin_names(D: int = 1) -> tuple[str, ...]:
-    return tuple(name for name, _ in builtin(D))
-"""Highest power of z whose expectation is taken (bounds the work)."""
+def builtin_names(D: int | str = 1, diagonal: bool = False) -> tuple[str, ...]:
+    return tuple(name for name, _ in builtin(D, diagonal))
+
+
+DECODER_DEFAULTS = {"b": Fraction(0), "s": Fraction(1), "x": Fraction(0)}
+"""An example of the diagonal version may leave the decoder out: b = 0, s = 1, x = 0, each w = 0."""
+
+
+GENERIC: dict[str, Expr] = {"mu_d": Symbol("mu_d", real=True), "sigma_d": Symbol("sigma_d", positive=True),
+                            "w_d": Symbol("w_d", real=True)}
+"""Dimension d's parameters as the D = "any" model reads them (one generic dimension)."""
+Z_D = Symbol("z_d", real=True)
+"""Coordinate d of z (internal: a sum's body as a function of z; never shown)."""
+
+
+def at_dimension(body: Expr, j: int) -> Expr:
+    """A sum's body in dimension j: mu_d, sigma_d, w_d (as parsed) become mu{j}, sigma{j}, w{j}."""
+    return body.xreplace({Symbol(name, real=True): Symbol(f"{name[:-2]}{j}", real=True) for name in PER_DIMENSION})
 
 
 def _symbol(name: str, interval: Interval) -> Symbol:
@@ -108,13 +139,15 @@ class GaussianModel(BlockInstances):
     """The linear-Gaussian model of one real latent z and one real observation x."""
 
     spec: ModelSpec = field(default_factory=lambda: ModelSpec("gaussian"))
+    diagonal_one: bool = False
+    """D = 1 in the diagonal version's names (mu1, sigma1, w1): how ``D = "any"`` is searched at D = 1."""
 
     def __post_init__(self) -> None:
         if tuple(self.spec.data) != ("x",):
             raise ValueError("the Gaussian family has one observation, x")
-        if not 1 <= self.spec.D <= MAX_D:
+        if not isinstance(self.spec.D, int) or not 1 <= self.spec.D <= MAX_D:
             raise ValueError(f"D must be from 1 to {MAX_D}")
-        clash = [p.name for p in self.spec.params if p.name in builtin_names(self.spec.D) or p.name == "z"]
+        clash = [p.name for p in self.spec.params if p.name in self.names or p.name == "z"]
         if clash:
             raise ValueError(f"'{clash[0]}' is a parameter of the Gaussian family already")
 
@@ -130,16 +163,37 @@ class GaussianModel(BlockInstances):
 
     @property
     def D(self) -> int:
+        assert isinstance(self.spec.D, int)
         return self.spec.D
+
+    @property
+    def diagonal(self) -> bool:
+        """The diagonal version: z in R^D, q = N(mu, diag(sigma**2)), p(z) = N(0, I), a linear decoder."""
+        return self.D > 1 or self.diagonal_one
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return builtin_names(self.D, self.diagonal_one)
 
     @cached_property
     def builtin(self) -> dict[str, Symbol]:
-        return {name: _symbol(name, interval) for name, interval in builtin(self.D)}
+        return {name: _symbol(name, interval) for name, interval in builtin(self.D, self.diagonal_one)}
 
     @cached_property
-    def params(self) -> dict[str, Symbol]:
-        """Every named parameter: the family's own and the file's [params]."""
-        return {**self.builtin, **{p.name: p.symbol for p in self.spec.params}}
+    def params(self) -> dict[str, Expr]:
+        """Every named parameter: the family's own and the file's [params] (searching D = "any", D
+        is this model's number)."""
+        generic = {"D": Integer(self.D)} if self.diagonal else {}
+        return {**generic, **self.builtin, **{p.name: p.symbol for p in self.spec.params}}
+
+    def dimension_bodies(self, e) -> tuple[Expr, ...]:
+        """Sum(f, (d, 1, D)) at D dimensions: f at d = 1, ..., D."""
+        return tuple(at_dimension(e.body, j) for j in range(1, self.D + 1))
+
+    @cached_property
+    def coordinates_z(self) -> tuple[Symbol, ...]:
+        """z's coordinates (the diagonal version; internal names, never shown)."""
+        return tuple(Symbol(f"z[{j}]", real=True) for j in range(1, self.D + 1))
 
     @cached_property
     def assumed_q(self) -> tuple[Expr, Expr] | None:
@@ -171,9 +225,9 @@ class GaussianModel(BlockInstances):
     def distributions(self) -> tuple[Distribution, ...]:
         """Each Gaussian's variance: q(z) (free or assumed), p(z), p(x | z), p(z | x); with D > 1
         q's variance in each dimension."""
-        if self.D > 1:
+        if self.diagonal:
             return tuple(Distribution(f"q(z), dimension {j}", variance=self.builtin[f"sigma{j}"] ** 2)
-                         for j in range(1, self.D + 1))
+                         for j in range(1, self.D + 1)) + (Distribution("p(x | z)", variance=self.builtin["s"] ** 2),)
         assumption = self.spec.assumptions[0] if self.spec.assumptions else None
         text = f"{assumption.lhs.text} = {assumption.rhs.text}" if assumption is not None else None
         return (Distribution("q(z)", variance=self.q[1], assumption=text),
@@ -183,9 +237,10 @@ class GaussianModel(BlockInstances):
 
     @cached_property
     def blocks(self) -> tuple[Block, ...]:
-        if self.D > 1:  # the diagonal version: q's means and scales, the file's own parameters
+        if self.diagonal:  # q's means and scales, the decoder, x, the file's own parameters
             return tuple(Block(name, name, PARAMETER, (self.builtin[name],), interval)
-                         for name, interval in builtin(self.D)) + \
+                         for name, interval in builtin(self.D, self.diagonal_one)) + \
+                (Block("x", "x", PARAMETER, (x,), Interval()),) + \
                 tuple(Block(p.name, p.name, PARAMETER, (p.symbol,), p.interval) for p in self.spec.params)
         out = []
         for name, interval in BUILTIN:  # mu, sigma stay even when q is fixed: a step may still name them
@@ -214,14 +269,16 @@ class GaussianModel(BlockInstances):
         raise UnfoldError("z is real in the Gaussian family: there is no sum over z (use E(q, f))")
 
     def describe(self) -> str:
-        if self.D > 1:
-            return f"every diagonal Gaussian q over {self.D} dimensions (any means, scales > 0) and the prior N(0, I)"
+        if self.diagonal:
+            return (f"every diagonal Gaussian q over {self.D} dimension{'s' * (self.D > 1)} (any means, scales > 0), "
+                    f"the prior N(0, I) and every linear decoder N(x; w.z + b, s**2)")
         return "every linear-Gaussian model (real z, any mu, w, b, x and sigma, s > 0)"
 
     def domain_text(self) -> str:
-        if self.D > 1:
+        if self.diagonal:
             return (f"z in R^{self.D}; p(z) = N(0, I); q(z) = N(mu, diag(sigma**2)) with "
-                    f"mu1, ..., mu{self.D} real and sigma1, ..., sigma{self.D} > 0")
+                    f"mu1, ..., mu{self.D} real and sigma1, ..., sigma{self.D} > 0; p(x | z) = "
+                    f"N(x; w1*z1 + ... + w{self.D}*z{self.D} + b, s**2), s > 0")
         q = "q(z) = N(mu, sigma**2), sigma > 0" if self.assumed_q is None else \
             f"{self.spec.assumptions[0].lhs.text} = {self.spec.assumptions[0].rhs.text} (assumed)"
         parts = ["z real", "p(z) = N(0, 1)", "p(x | z) = N(w*z + b, s**2), s > 0", q]
@@ -237,7 +294,7 @@ class GaussianModel(BlockInstances):
     def special_instances(self, base: Instance) -> list[Instance]:
         """The tight case q = p(z | x) where it is rational: w = 3/4, s = 1 give the posterior
         variance 16/25 (sigma = 4/5) and mean 12 (x - b) / 25."""
-        if self.D > 1:  # q = the prior: every KL term vanishes
+        if self.diagonal:  # q = the prior: every KL term vanishes
             prior = base
             for j in range(1, self.D + 1):
                 prior = prior.with_block(f"mu{j}", (Fraction(0),)).with_block(f"sigma{j}", (Fraction(1),))
@@ -266,8 +323,8 @@ class GaussianModel(BlockInstances):
         """d is a distribution over z: a Gaussian whose variance is shown > 0."""
         from elbo_sym.engine.definedness import is_positive
 
-        if self.D > 1:  # q(z) (scales > 0) or p(z) = N(0, I)
-            return isinstance(d, Density) and d.variables == (z,) and not d.given and d.name in ("p", "q")
+        if self.diagonal:  # q(z) (scales > 0), p(z) = N(0, I) or the posterior p(z | x)
+            return isinstance(d, Density) and d.variables == (z,) and d.given in ((), (x,))
         try:
             _, variance = self.normal_of(d)
         except UnfoldError:
@@ -311,11 +368,11 @@ class GaussianModel(BlockInstances):
 
     def density(self, d: Expr, k=None) -> Expr:
         """A density's value at z: exp of its log-density (one positive atom)."""
-        if self.D > 1:  # only its sign is ever asked (definedness): its value at its mean, > 0
-            if not (isinstance(d, Density) and d.variables == (z,) and not d.given and d.name in ("p", "q")):
-                raise UnfoldError(f"with D = {self.D} the distributions are q(z) and p(z) = N(0, I), not {to_text(d)}")
-            _, variances = self.coordinates(d)
-            return Exp(Add(*(log_normal(Integer(0), Integer(0), v) for v in variances)))
+        if self.diagonal:  # a function of z's coordinates, exp of its log-density (> 0)
+            if not isinstance(d, Density):
+                raise UnfoldError(f"with D = {self.D} z is a vector: {to_text(d)} is a distribution over a real "
+                                  f"number (write q(z) or p(z))")
+            return Exp(self.vector_log_density(d))
         if isinstance(d, Normal):
             mean, variance = self.normal_of(d)
             return Exp(log_normal(z, mean, variance))
@@ -326,6 +383,16 @@ class GaussianModel(BlockInstances):
     # -- unfolding ----------------------------------------------------------------------------
 
     def unfold(self, e: Expr, point=None) -> Expr:
+        known = self._open(e)
+        if self.diagonal and point is None and e not in self._closed:  # at a point z: a function of z
+            if known.free_symbols & set(self.coordinates_z):
+                raise UnfoldError(f"with D = {self.D} z is a vector: {to_text(e)} is a function of z; write it "
+                                  f"inside E(q, f), KL or H")
+            self._closed.add(e)
+        return known
+
+    def _open(self, e: Expr) -> Expr:
+        """The unfolded form, a function of z's coordinates where e is one (inside an expectation)."""
         known = self._memo.get(e)
         if known is None:
             known = self._memo[e] = self._unfold(e)
@@ -334,6 +401,11 @@ class GaussianModel(BlockInstances):
     @cached_property
     def _memo(self) -> dict:
         return {}
+
+    @cached_property
+    def _closed(self) -> set:
+        """Expressions whose unfolded form is shown free of z's coordinates."""
+        return set()
 
     def unfold_pointwise(self, e: Expr) -> tuple[Expr, ...]:
         return (self.unfold(e),)
@@ -355,33 +427,104 @@ class GaussianModel(BlockInstances):
             raise UnfoldError(f"E(q, f) of a polynomial of degree {poly.degree()} in z (at most {MAX_MOMENT})")
         return Add(*(c * moment(n, mean, variance) for (n,), c in poly.terms()))
 
+    # -- the diagonal version: z in R^D ------------------------------------------------------
+
+    def diagonal_of(self, d: Expr) -> tuple[tuple[Expr, ...], tuple[Expr, ...]]:
+        """Means and variances per coordinate of q(z) (diagonal) or p(z) = N(0, I): the
+        distributions an expectation over the vector z is taken under."""
+        if isinstance(d, Density) and d.variables == (z,) and d.name == "q" and d.given in ((), (x,)):
+            D = range(1, self.D + 1)
+            return tuple(self.builtin[f"mu{j}"] for j in D), tuple(self.builtin[f"sigma{j}"] ** 2 for j in D)
+        if isinstance(d, Density) and d.variables == (z,) and d.name == "p" and not d.given:
+            return tuple(Integer(0) for _ in range(self.D)), tuple(Integer(1) for _ in range(self.D))
+        raise UnfoldError(f"with D = {self.D} expectations, KL divergences and entropies are taken under q(z) or "
+                          f"p(z) = N(0, I) (diagonal Gaussians), not {to_text(d)}")
+
+    def vector_log_density(self, d: Density) -> Expr:
+        """log of a density at the vector z, a quadratic in z's coordinates: q and p(z) are products
+        over the coordinates, p(x | z) = N(x; w.z + b, s**2), p(x) = N(x; b, |w|**2 + s**2) and
+        p(z | x) = p(x, z) / p(x) (a Gaussian with a full covariance)."""
+        c, D = self.coordinates_z, range(self.D)
+        w = tuple(self.builtin[f"w{j}"] for j in range(1, self.D + 1))
+        b, s = self.builtin["b"], self.builtin["s"]
+        prior = Add(*(log_normal(c[j], Integer(0), Integer(1)) for j in D))
+        likelihood = log_normal(x, Add(*(w[j] * c[j] for j in D)) + b, s ** 2)
+        evidence = log_normal(x, b, Add(*(w[j] ** 2 for j in D)) + s ** 2)
+        if d.name == "q" and d.variables == (z,) and d.given in ((), (x,)):
+            means, variances = self.diagonal_of(d)
+            return Add(*(log_normal(c[j], means[j], variances[j]) for j in D))
+        if d.name == "p" and d.variables == (z,) and not d.given:
+            return prior
+        if d.name == "p" and d.variables == (x,) and d.given == (z,):
+            return likelihood
+        if d.name == "p" and set(d.variables) == {x, z} and not d.given:
+            return prior + likelihood
+        if d.name == "p" and d.variables == (x,) and not d.given:
+            return evidence
+        if d.name == "p" and d.variables == (z,) and d.given == (x,):
+            return prior + likelihood - evidence
+        raise UnfoldError(f"no density {to_text(d)} in the Gaussian family")
+
+    def vector_expectation(self, d: Expr, body: Expr) -> Expr:
+        """E_d[body] over z in R^D with independent coordinates: body unfolds to a polynomial in the
+        coordinates, each monomial's expectation the product of one-dimensional moments."""
+        means, variances = self.diagonal_of(d)
+        f = self._open(body)
+        coordinates = [c for c in self.coordinates_z if f.has(c)]
+        if not coordinates:
+            return f
+        try:
+            poly = Poly(f, *coordinates)
+        except PolynomialError:
+            raise UnfoldError("E(q, f) is exact here for polynomials in z and logs of Gaussian densities "
+                              f"only, not {to_text(body)}") from None
+        if poly.total_degree() > MAX_MOMENT:
+            raise UnfoldError(f"E(q, f) of a polynomial of degree {poly.total_degree()} in z (at most {MAX_MOMENT})")
+        index = {c: self.coordinates_z.index(c) for c in coordinates}
+        out = []
+        for powers, coefficient in poly.terms():
+            factors = [moment(n, means[index[c]], variances[index[c]]) for c, n in zip(coordinates, powers) if n]
+            out.append(coefficient * Mul(*factors))
+        return Add(*out)
+
     def _unfold_diagonal(self, e: Expr) -> Expr:
-        """The diagonal version: the closed forms that need no integral over R^D."""
-        if isinstance(e, KL) and all(isinstance(a, Density) and a.variables == (z,) and a.name in ("p", "q")
-                                     and not a.given for a in e.args):
-            (m1, v1), (m2, v2) = (self.coordinates(a) for a in e.args)
-            return Add(*((log(b / a, evaluate=False) + (a + (m - n) ** 2) / b - 1) / 2
-                         for m, a, n, b in zip(m1, v1, m2, v2)))
-        if isinstance(e, Entropy) and isinstance(e.args[0], Density):
-            _, variances = self.coordinates(e.args[0])
-            return Add(*((log(2 * pi * v, evaluate=False) + 1) / 2 for v in variances))
+        """The diagonal version: every KL, entropy and ELBO is an expectation under a diagonal
+        Gaussian of log-densities (quadratics in z's coordinates)."""
+        if isinstance(e, DimensionSum):
+            return Add(*(self._open(at_dimension(e.body, j)) for j in range(1, self.D + 1)))
+        if isinstance(e, Density):
+            return self.density(e)
+        if isinstance(e, Expectation):
+            return self.vector_expectation(e.distribution, e.body)
+        if isinstance(e, KL):
+            a, b = e.args
+            self.diagonal_of(a)
+            if not (isinstance(b, Density) and self.distribution_shown(b)):
+                raise UnfoldError(f"{to_text(b)} is not a distribution over z in the Gaussian family")
+            return self.vector_expectation(a, log(a, evaluate=False) - log(b, evaluate=False))
+        if isinstance(e, Entropy):
+            (a,) = e.args
+            return -self.vector_expectation(a, log(a, evaluate=False))
+        if isinstance(e, ELBO):
+            if e.observation != x:
+                raise UnfoldError("the Gaussian family has one observation, x")
+            return self.vector_expectation(e.distribution, log(e.joint, evaluate=False)
+                                           - log(e.distribution, evaluate=False))
         if e == z:
-            raise UnfoldError(f"with D = {self.D} z is a vector: the closed forms KL(q(z), p(z)) and H(q) are about it")
-        if isinstance(e, (Density, Normal, Expectation, ELBO, LatentSum, IWAE)) or \
-                (isinstance(e, log) and e.args[0].has(Density)):
-            raise UnfoldError(f"with D = {self.D} the Gaussian family has the closed forms KL(q(z), p(z)), "
-                              f"KL(p(z), q(z)) and H(q) (a diagonal q against N(0, I)), not {to_text(e)}")
+            raise UnfoldError(f"with D = {self.D} z is a vector: write its densities (log(q(z)), log(p(z)), "
+                              f"log(p(x | z))) inside E(q, f), KL or H")
+        if isinstance(e, Normal):
+            raise UnfoldError(f"with D = {self.D} z is a vector: Normal(m, v) is a distribution over a real "
+                              f"number (write q(z) or p(z))")
+        if isinstance(e, (LatentSum, IWAE)):
+            what = "IWAE" if isinstance(e, IWAE) else "sum over z"
+            raise UnfoldError(f"with D = {self.D} the Gaussian family has no {what}")
+        if isinstance(e, log):
+            return self._log(e.args[0])
         return self._unfold_parts(e)
 
-    def coordinates(self, d: Density) -> tuple[tuple[Expr, ...], tuple[Expr, ...]]:
-        """Means and variances of q(z) (diagonal) or p(z) = N(0, I), one per dimension."""
-        D = range(1, self.D + 1)
-        if d.name == "q":
-            return (tuple(self.builtin[f"mu{j}"] for j in D), tuple(self.builtin[f"sigma{j}"] ** 2 for j in D))
-        return tuple(Integer(0) for _ in D), tuple(Integer(1) for _ in D)
-
     def _unfold(self, e: Expr) -> Expr:
-        if self.D > 1:
+        if self.diagonal:
             return self._unfold_diagonal(e)
         if isinstance(e, (Density, Normal)):
             return self.density(e)
@@ -410,14 +553,14 @@ class GaussianModel(BlockInstances):
         """Anything else: a named parameter is the model's symbol; an operation unfolds its parts."""
         if e.is_Symbol and e.name in self.params:
             return self.params[e.name]
-        return e.func(*(self.unfold(a) for a in e.args)) if e.args else e
+        return e.func(*(self._open(a) for a in e.args)) if e.args else e
 
     def _log(self, argument: Expr) -> Expr:
         """log of a product, quotient or integer power of densities and positive numbers as a
         sum of log-densities (each factor is > 0); anything else stays one log."""
         if self._splits(argument):
             return self._split_log(argument)
-        inner = self.unfold(argument)
+        inner = self._open(argument)
         if isinstance(inner, Exp):
             return inner.args[0]
         return log(inner, evaluate=False)
@@ -436,6 +579,8 @@ class GaussianModel(BlockInstances):
         return False
 
     def _split_log(self, e: Expr) -> Expr:
+        if self.diagonal and isinstance(e, Density):
+            return self.vector_log_density(e)
         if isinstance(e, Normal):
             mean, variance = self.normal_of(e)
             return log_normal(z, mean, variance)
@@ -449,4 +594,345 @@ class GaussianModel(BlockInstances):
         return e.exp * self._split_log(e.base)
 
 
-__all__ = ["GaussianModel", "BUILTIN", "BUILTIN_NAMES", "MAX_D", "builtin", "builtin_names", "log_normal", "moment"]
+# --------------------------------------------------------------------------- D = "any"
+
+
+@dataclass(frozen=True)
+class GaussianAnyD(ModelDefaults):
+    """The diagonal version for every number of dimensions D >= 1 at once (``D = "any"``).
+
+    z's dimensions are one *generic* dimension d with parameters mu_d, sigma_d > 0, w_d, and a
+    sum over d = 1..D becomes an opaque atom ``Sum[body]`` after the laws that hold for every D:
+    linearity (``Sum(a + b) = Sum(a) + Sum(b)``, ``Sum(c f) = c Sum(f)`` for a c free of d) and
+    ``Sum(c) = D c``; a log of a product of positive factors splits first.  q(z) and p(z) are
+    products over the dimensions, so ``log q(z) = Sum(log N(z_d; mu_d, sigma_d**2))``, and an
+    expectation under them of a polynomial of degree <= 2 in such sums is exact by independence:
+    ``E[Sum(g)] = Sum(E g)`` and ``E[Sum(g) Sum(h)] = Sum(E g) Sum(E h) - Sum(E g E h) + Sum(E[g h])``
+    (the d != e terms factor).  Each law is a theorem for every D, so two sides whose forms agree
+    as polynomials in the atoms agree for every D: the identity of one dimension, proved once,
+    then summed.  Counterexamples are searched at D = 1, 2, 3, 5 (`search_models`).
+    """
+
+    spec: ModelSpec = field(default_factory=lambda: ModelSpec("gaussian", D=ANY_D))
+
+    K = "any"  # not a number of states (z is real): one proof for every D, searched lightly at each
+
+    def __post_init__(self) -> None:
+        if tuple(self.spec.data) != ("x",):
+            raise ValueError("the Gaussian family has one observation, x")
+        if self.spec.assumptions:
+            raise ValueError("with D = \"any\" q is the free diagonal Gaussian (no assume)")
+        clash = [p.name for p in self.spec.params if p.name in builtin_names(ANY_D) or p.name in ("z", "d")]
+        if clash:
+            raise ValueError(f"'{clash[0]}' is a parameter of the Gaussian family already")
+
+    @property
+    def observations(self) -> tuple[str, ...]:
+        return ("x",)
+
+    @cached_property
+    def params(self) -> dict[str, Expr]:
+        own = {name: GENERIC.get(name) or _symbol(name, interval) for name, interval in builtin(ANY_D)}
+        return {**own, **{p.name: p.symbol for p in self.spec.params}}
+
+    @cached_property
+    def parameter_bounds(self) -> dict:
+        bounds = {self.params[name]: interval for name, interval in builtin(ANY_D)}
+        return {**bounds, x: Interval(), **{p.symbol: p.interval for p in self.spec.params}}
+
+    @property
+    def positive_symbols(self) -> frozenset[Symbol]:
+        """sigma_d, s, D, positive [params] and every sum atom of a positive body."""
+        return frozenset(s for s, i in self.parameter_bounds.items() if i.positive) | self._positive_atoms
+
+    @cached_property
+    def _positive_atoms(self) -> set:
+        return set()
+
+    @property
+    def parameters(self) -> tuple[Symbol, ...]:
+        return tuple(self.parameter_bounds)
+
+    simplices: tuple = ()
+
+    @cached_property
+    def elimination(self) -> dict:
+        return {}
+
+    @cached_property
+    def sign_memo(self) -> dict:
+        return {}
+
+    @property
+    def assumed(self) -> dict[str, tuple[Expr, ...]]:
+        return {}
+
+    @property
+    def points(self) -> tuple[Symbol, ...]:
+        return (z,)
+
+    def describe(self) -> str:
+        return ("every number of dimensions D: every diagonal Gaussian q (any means, scales > 0), the prior "
+                "N(0, I) and every linear decoder N(x; w.z + b, s**2)")
+
+    def domain_text(self) -> str:
+        parts = ["D = any (every number of dimensions)", "z in R^D", "p(z) = N(0, I)",
+                 "q(z) = N(mu, diag(sigma**2)) with mu_d real and sigma_d > 0",
+                 "p(x | z) = N(x; w_1*z_1 + ... + w_D*z_D + b, s**2), s > 0"]
+        return "; ".join(parts + [p.describe() for p in self.spec.params])
+
+    def distributions(self) -> tuple[Distribution, ...]:
+        return (Distribution("q(z), dimension d", variance=self.params["sigma_d"] ** 2),
+                Distribution("p(x | z)", variance=self.params["s"] ** 2))
+
+    def distribution_shown(self, d: Expr) -> bool:
+        return isinstance(d, Density) and d.variables == (z,) and d.given in ((), (x,))
+
+    def search_models(self) -> tuple:
+        """The diagonal models with D = 1, 2, 3, 5 (D = 1 in the diagonal names mu1, sigma1, w1)."""
+        return tuple(self.explicit(D) for D in SEARCH_D)
+
+    def explicit(self, K: int) -> GaussianModel:
+        """The diagonal model with D = K dimensions."""
+        return _explicit_d(K, self.spec)
+
+    def latent_sum(self, values) -> Expr:
+        raise UnfoldError("z is real in the Gaussian family: there is no sum over z (use E(q, f))")
+
+    # -- sums over the dimensions ---------------------------------------------------------------
+
+    @cached_property
+    def _atoms(self) -> dict:
+        """body -> its atom Sum[body]; and back (`_bodies`)."""
+        return {}
+
+    @cached_property
+    def _bodies(self) -> dict:
+        return {}
+
+    @cached_property
+    def per_dimension(self) -> frozenset[Symbol]:
+        return frozenset({*(self.params[n] for n in PER_DIMENSION), Z_D})
+
+    def dimension_sum(self, body: Expr) -> Expr:
+        """Sum over d = 1..D of a body in the generic dimension: linearity, Sum(c) = D c, atoms."""
+        from elbo_sym.engine.canonical import bounded_expand
+
+        terms = Add.make_args(bounded_expand(self._split_logs(body)))
+        if len(terms) > MAX_SUM_TERMS:
+            raise UnfoldError("the sum over the dimensions has too many terms to check")
+        out = []
+        for term in terms:
+            free: list[Expr] = []
+            dependent: list[Expr] = []
+            for factor in Mul.make_args(term):
+                (dependent if factor.free_symbols & self.per_dimension else free).append(factor)
+            out.append(Mul(*free) * (self._atom(Mul(*dependent)) if dependent else self.params["D"]))
+        return Add(*out)
+
+    def _atom(self, body: Expr) -> Symbol:
+        known = self._atoms.get(body)
+        if known is None:
+            from elbo_sym.engine.definedness import strict_sign
+
+            positive = not body.has(Z_D) and strict_sign(body, self) == 1
+            known = Symbol(f"Sum[{body}]", positive=True) if positive else Symbol(f"Sum[{body}]", real=True)
+            self._atoms[body] = known
+            self._bodies[known] = body
+            if positive:  # a sum of positive terms (D >= 1 of them) is positive
+                self._positive_atoms.add(known)
+        return known
+
+    def _split_logs(self, e: Expr) -> Expr:
+        """log of a product of positive factors (sigma_d, positive numbers, pi) as a sum of logs."""
+        if isinstance(e, log):
+            argument = self._split_logs(e.args[0])
+            parts = []
+            for factor in Mul.make_args(argument):
+                base, power = (factor.base, factor.exp) if factor.is_Pow and factor.exp.is_Integer else (factor, 1)
+                if not (base in self.positive_symbols or base is S.Pi or (base.is_Rational and base > 0)):
+                    return log(argument, evaluate=False)
+                parts.append((base, power))
+            return Add(*(power * log(base, evaluate=False) for base, power in parts if base != 1))
+        if not e.args or e.is_Atom:
+            return e
+        return e.func(*(self._split_logs(a) for a in e.args))
+
+    # -- densities and expectations ---------------------------------------------------------------
+
+    def per_dimension_of(self, d: Expr) -> tuple[Expr, Expr]:
+        """Dimension d's mean and variance under q(z) or p(z) = N(0, I)."""
+        if isinstance(d, Density) and d.variables == (z,) and d.name == "q" and d.given in ((), (x,)):
+            return self.params["mu_d"], self.params["sigma_d"] ** 2
+        if isinstance(d, Density) and d.variables == (z,) and d.name == "p" and not d.given:
+            return Integer(0), Integer(1)
+        raise UnfoldError("with D = \"any\" expectations, KL divergences and entropies are taken under q(z) or "
+                          f"p(z) = N(0, I) (diagonal Gaussians), not {to_text(d)}")
+
+    def log_density(self, d: Expr) -> Expr:
+        """log of a density at the vector z, in sums over the dimensions."""
+        if not isinstance(d, Density):
+            raise UnfoldError(f"with D = \"any\" z is a vector: {to_text(d)} is a distribution over a real number "
+                              f"(write q(z) or p(z))")
+        w, b, s, D = self.params["w_d"], self.params["b"], self.params["s"], self.params["D"]
+        prior = self.dimension_sum(log_normal(Z_D, Integer(0), Integer(1)))
+        likelihood = log_normal(x, self.dimension_sum(w * Z_D) + b, s ** 2)
+        evidence = log_normal(x, b, self.dimension_sum(w ** 2) + s ** 2)
+        del D
+        if d.name == "q" and d.variables == (z,) and d.given in ((), (x,)):
+            mean, variance = self.per_dimension_of(d)
+            return self.dimension_sum(log_normal(Z_D, mean, variance))
+        if d.name == "p" and d.variables == (z,) and not d.given:
+            return prior
+        if d.name == "p" and d.variables == (x,) and d.given == (z,):
+            return likelihood
+        if d.name == "p" and set(d.variables) == {x, z} and not d.given:
+            return prior + likelihood
+        if d.name == "p" and d.variables == (x,) and not d.given:
+            return evidence
+        if d.name == "p" and d.variables == (z,) and d.given == (x,):
+            return prior + likelihood - evidence
+        raise UnfoldError(f"no density {to_text(d)} in the Gaussian family")
+
+    def density(self, d: Expr, k=None) -> Expr:
+        return Exp(self.log_density(d))
+
+    def expectation(self, d: Expr, body: Expr) -> Expr:
+        """E_d[body] for d = q(z) or p(z): body a polynomial of degree <= 2 in the sums over the
+        dimensions that involve z (each coordinate's moments; independent coordinates)."""
+        from elbo_sym.engine.canonical import bounded_expand
+
+        mean, variance = self.per_dimension_of(d)
+        f = bounded_expand(self._open(body))
+        random_atoms = {a for a in f.free_symbols if a in self._bodies and self._bodies[a].has(Z_D)}
+        if not random_atoms:
+            return f
+
+        def one(g: Expr) -> Expr:  # E over z_d ~ N(mean, variance) of a polynomial in z_d
+            try:
+                poly = Poly(bounded_expand(g), Z_D)
+            except PolynomialError:
+                raise UnfoldError(f"E(q, f) with D = \"any\" is exact for log-densities and polynomials "
+                                  f"only, not {to_text(body)}") from None
+            if poly.degree() > MAX_MOMENT:
+                raise UnfoldError(f"E(q, f) of a polynomial of degree {poly.degree()} in z (at most {MAX_MOMENT})")
+            return Add(*(c * moment(n, mean, variance) for (n,), c in poly.terms()))
+
+        out = []
+        for term in Add.make_args(f):
+            rest, sums = [], []
+            for factor in Mul.make_args(term):
+                base, power = (factor.base, factor.exp) if factor.is_Pow and factor.exp.is_Integer else (factor, 1)
+                if base not in random_atoms and factor.free_symbols & random_atoms:
+                    raise UnfoldError(f"E(q, f) with D = \"any\" is exact for polynomials in log-densities only, "
+                                      f"not {to_text(body)}")
+                if base in random_atoms:
+                    if power < 0:
+                        raise UnfoldError(f"E(q, f) with D = \"any\": f divides by a function of z ({to_text(body)})")
+                    sums += [self._bodies[base]] * int(power)
+                else:
+                    rest.append(factor)
+            if len(sums) > 2:
+                raise UnfoldError(f"E(q, f) with D = \"any\" is exact for products of at most two sums over the "
+                                  f"dimensions (log-densities and their squares' cross terms), not {to_text(body)}")
+            if len(sums) == 1:
+                value = self.dimension_sum(one(sums[0]))
+            elif len(sums) == 2:
+                g, h = sums
+                value = (self.dimension_sum(one(g)) * self.dimension_sum(one(h))
+                         - self.dimension_sum(one(g) * one(h)) + self.dimension_sum(one(g * h)))
+            else:
+                value = Integer(1)
+            out.append(Mul(*rest) * value)
+        return Add(*out)
+
+    # -- unfolding ------------------------------------------------------------------------------
+
+    @cached_property
+    def _memo(self) -> dict:
+        return {}
+
+    def unfold(self, e: Expr, point=None) -> Expr:
+        known = self._open(e)
+        if point is None and e not in self._closed:  # at a point z (definedness): a function of z
+            if Z_D in known.free_symbols or any(self._bodies[a].has(Z_D) for a in known.free_symbols
+                                                if a in self._bodies):
+                raise UnfoldError(f"with D = \"any\" z is a vector: {to_text(e)} is a function of z; write it "
+                                  f"inside E(q, f), KL or H")
+            self._closed.add(e)
+        return known
+
+    def _open(self, e: Expr) -> Expr:
+        """The unfolded form, a function of z where e is one (inside an expectation)."""
+        known = self._memo.get(e)
+        if known is None:
+            known = self._memo[e] = self._unfold(e)
+        return known
+
+    @cached_property
+    def _closed(self) -> set:
+        return set()
+
+    def unfold_pointwise(self, e: Expr) -> tuple[Expr, ...]:
+        return (self.unfold(e),)
+
+    def _unfold(self, e: Expr) -> Expr:
+        if isinstance(e, DimensionSum):
+            return self.dimension_sum(self._open(e.body))
+        if isinstance(e, Density):
+            return self.density(e)
+        if isinstance(e, Expectation):
+            return self.expectation(e.distribution, e.body)
+        if isinstance(e, KL):
+            a, b = e.args
+            self.per_dimension_of(a)
+            return self.expectation(a, log(a, evaluate=False) - log(b, evaluate=False))
+        if isinstance(e, Entropy):
+            (a,) = e.args
+            return -self.expectation(a, log(a, evaluate=False))
+        if isinstance(e, ELBO):
+            if e.observation != x:
+                raise UnfoldError("the Gaussian family has one observation, x")
+            return self.expectation(e.distribution, log(e.joint, evaluate=False) - log(e.distribution, evaluate=False))
+        if e == z:
+            raise UnfoldError("with D = \"any\" z is a vector: write its densities (log(q(z)), log(p(z)), "
+                              "log(p(x | z))) inside E(q, f), KL or H")
+        if isinstance(e, Normal):
+            raise UnfoldError("with D = \"any\" z is a vector: Normal(m, v) is a distribution over a real number "
+                              "(write q(z) or p(z))")
+        if isinstance(e, (LatentSum, IWAE)):
+            raise UnfoldError(f"with D = \"any\" the Gaussian family has no "
+                              f"{'IWAE' if isinstance(e, IWAE) else 'sum over z'}")
+        if isinstance(e, log):
+            return self._log(e.args[0])
+        if e.is_Symbol and e.name in self.params:
+            return self.params[e.name]
+        return e.func(*(self._open(a) for a in e.args)) if e.args else e
+
+    def _log(self, argument: Expr) -> Expr:
+        """log of a product, quotient or integer power of densities and positive numbers: a sum of
+        log-densities; anything else stays one log."""
+        factors = []
+        for factor in Mul.make_args(argument):
+            base, power = (factor.base, factor.exp) if factor.is_Pow and factor.exp.is_Integer else (factor, 1)
+            if isinstance(base, Density):
+                factors.append(power * self.log_density(base))
+            elif base is S.Pi or (base.is_Rational and base > 0):
+                factors.append(power * log(base, evaluate=False))
+            else:
+                inner = self._open(argument)
+                return inner.args[0] if isinstance(inner, Exp) else log(inner, evaluate=False)
+        return Add(*factors)
+
+
+MAX_SUM_TERMS = 2_000
+"""Most terms of one sum over the dimensions (bounds the work)."""
+
+
+@lru_cache(maxsize=16)
+def _explicit_d(D: int, spec: ModelSpec) -> GaussianModel:
+    return GaussianModel(ModelSpec("gaussian", spec.K, spec.data, spec.params, (), D), diagonal_one=D == 1)
+
+
+__all__ = ["GaussianModel", "GaussianAnyD", "ANY_D", "SEARCH_D", "PER_DIMENSION", "at_dimension",
+            "BUILTIN", "BUILTIN_NAMES", "MAX_D", "builtin", "builtin_names", "log_normal", "moment"]

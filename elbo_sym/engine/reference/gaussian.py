@@ -10,9 +10,14 @@ E_d[f] = sum_i a_i f(m + sqrt(v) t_i), exact for a polynomial f of degree < 2n; 
 is a quadratic in z, so the integrands of the vocabulary are polynomials.  An integrand that
 is not one (a density itself, exp(z)) is outside what the quadrature decides: undecided.
 
-D = 2..8 (the diagonal version): q(z) = N(mu, diag(sigma**2)) against p(z) = N(0, I); a KL or
-entropy of a product of independent coordinates is the sum of the coordinates' ones, each a
-one-dimensional quadrature.  A claim with a free z (D = 1) is judged at sampled values of z.
+D = 2..8 (the diagonal version): z in R^D, q(z) = N(mu, diag(sigma**2)), p(z) = N(0, I), the
+linear decoder p(x | z) = N(x; w1 z1 + ... + wD zD + b, s**2), p(x) = N(x; b, |w|**2 + s**2) (the
+textbook marginal) and p(z | x) = p(x, z) / p(x).  Every E, KL, H and ELBO is an integral against
+q or p(z), a product of D one-dimensional Gaussians: the product Hermite rule (n points per
+coordinate, exact for an integrand of degree < 2n in each coordinate; at most PRODUCT_POINTS
+points).  ``D = "any"``: instances at D = 1, 2, 3, 5 (the diagonal names mu1, sigma1, w1 even for
+D = 1), where ``Sum(f, (d, 1, D))`` is the plain sum of f at d = 1..D (mu_d read as mu1, mu2, ...)
+and D is the instance's number.  A claim with a free z (D = 1) is judged at sampled values of z.
 """
 
 from __future__ import annotations
@@ -25,13 +30,29 @@ from functools import cache
 import sympy
 from mpmath.libmp.libmpi import mpi_pi, mpi_sqrt
 
-from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, Normal, x, z
+from elbo_sym.engine.notation import (
+    ELBO,
+    IWAE,
+    KL,
+    Density,
+    DimensionSum,
+    Entropy,
+    Expectation,
+    LatentSum,
+    Normal,
+    x,
+    z,
+)
 from elbo_sym.engine.reference import discrete as arith
 from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Undefined, outcome_of, show
 
 NODES = 10
 """Gauss-Hermite points: exact for integrands of degree < 20 (the engine's moments stop at 12)."""
 _PARAMETERS_1 = ("mu", "sigma", "w", "b", "s")
+PRODUCT_POINTS = 4096
+"""Most points of a product Hermite rule over the coordinates (beyond: undecided)."""
+ANY_DIMENSIONS = (1, 2, 3, 5)
+"""The dimensions a D = "any" statement is judged at."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +65,12 @@ class GaussianInstance:
     D: int = 1
     q: tuple | None = None
     binders: dict = field(default_factory=dict, compare=False, hash=False)
+    diagonal: bool = False
+    """The diagonal names (mu1, sigma1, w1) also for D = 1: an instance of D = "any"."""
+
+    @property
+    def vector(self) -> bool:
+        return self.D > 1 or self.diagonal
 
     def value(self, name: str) -> Fraction:
         for key, v in self.values:
@@ -52,7 +79,7 @@ class GaussianInstance:
         raise JudgeError(f"no value for the name {name}")
 
     def with_q(self, q) -> GaussianInstance:
-        return GaussianInstance(self.name, self.values, self.D, q)
+        return GaussianInstance(self.name, self.values, self.D, q, diagonal=self.diagonal)
 
     def describe(self) -> str:
         parts = [f"{n} = {show(v)}" for n, v in self.values]
@@ -140,8 +167,8 @@ def log_normal(v, mean, variance):
 
 def _distribution(d, inst: GaussianInstance) -> tuple:
     """(mean, variance) of a distribution over z (D = 1)."""
-    if inst.D > 1:
-        raise JudgeError("with D > 1 only the coordinates of q(z) and p(z) are distributions")
+    if inst.vector:
+        raise JudgeError("with a vector z only the coordinates of q(z) and p(z) are distributions")
     if isinstance(d, Normal):
         return evaluate(d.mean, inst, None), evaluate(d.variance, inst, None)
     if isinstance(d, Density) and tuple(d.variables) == (z,):
@@ -185,7 +212,8 @@ def _log_density(d, inst: GaussianInstance, at):
 
 def _coordinates(d, inst: GaussianInstance) -> list[tuple]:
     """(mean, variance) per coordinate of q(z) or p(z) = N(0, I) (the diagonal version)."""
-    if isinstance(d, Density) and tuple(d.variables) == (z,) and not d.given and d.name in ("p", "q"):
+    if isinstance(d, Density) and tuple(d.variables) == (z,) and d.name in ("p", "q") \
+            and (not d.given or (d.name == "q" and tuple(d.given) == (x,))):
         if d.name == "p":
             return [(Fraction(0), Fraction(1))] * inst.D
         out = []
@@ -193,7 +221,70 @@ def _coordinates(d, inst: GaussianInstance) -> list[tuple]:
             sigma = inst.value(f"sigma{j}")
             out.append((inst.value(f"mu{j}"), sigma * sigma))
         return out
-    raise JudgeError(f"with D = {inst.D} the distributions are q(z) and p(z), not {d}")
+    raise JudgeError(f"with D = {inst.D} expectations are under q(z) or p(z), not {d}")
+
+
+def _vector_log_density(d, inst: GaussianInstance, at):
+    """log of a density at the vector z = `at` (a tuple of coordinates; None: z unbound)."""
+    if not isinstance(d, Density):
+        raise JudgeError(f"{d} is not a density of the vector z")
+    variables, given = set(d.variables), tuple(d.given)
+    D = range(1, inst.D + 1)
+    b, s, xv = inst.value("b"), inst.value("s"), inst.value("x")
+    if variables == {x} and not given:  # the textbook marginal of a linear Gaussian
+        return log_normal(xv, b, sum((inst.value(f"w{j}") ** 2 for j in D), Fraction(0)) + s * s)
+    if at is None:
+        raise JudgeError(f"{d} with z unbound")
+
+    def prior():
+        return arith._sum([log_normal(t, Fraction(0), Fraction(1)) for t in at])
+
+    def likelihood():
+        mean = arith._sum([arith._product((inst.value(f"w{j}"), at[j - 1])) for j in D] + [b])
+        return log_normal(xv, mean, s * s)
+
+    if tuple(d.variables) == (z,) and d.name == "q" and given in ((), (x,)):
+        return arith._sum([log_normal(t, m, v) for t, (m, v) in zip(at, _coordinates(d, inst))])
+    if d.name == "p" and tuple(d.variables) == (z,) and not given:
+        return prior()
+    if d.name == "p" and variables == {x} and given == (z,):
+        return likelihood()
+    if d.name == "p" and variables == {x, z} and not given:
+        return arith._sum((prior(), likelihood()))
+    if d.name == "p" and tuple(d.variables) == (z,) and given == (x,):  # Bayes: p(x, z) / p(x)
+        evidence = _vector_log_density(Density("p", (x,)), inst, None)
+        return arith._sum((prior(), likelihood(), arith._product((Fraction(-1), evidence))))
+    raise JudgeError(f"no density {d} in the Gaussian family")
+
+
+def _vector_expect(inst: GaussianInstance, d, degree: int, body) -> object:
+    """E_d[body(t)] for z ~ d = q(z) or p(z), a product of D Gaussians: the product Hermite rule with
+    degree // 2 + 1 points per coordinate (exact for a polynomial of that degree)."""
+    import itertools
+
+    coordinates = _coordinates(d, inst)
+    n = degree // 2 + 1
+    if n ** inst.D > PRODUCT_POINTS:
+        raise JudgeError(f"a product rule of {n}**{inst.D} points (at most {PRODUCT_POINTS})")
+    rule = hermite_rule(n, arith.PREC)
+    scales = []
+    for _, variance in coordinates:
+        if not arith._positive(variance):
+            raise Undefined(f"a Gaussian with variance {show(variance)} <= 0")
+        scales.append(mpi_sqrt(arith._iv(variance), arith.PREC))
+    terms = []
+    for choice in itertools.product(rule, repeat=inst.D):
+        point = tuple(arith._sum((mean, arith._product((scale, node))))
+                      for (mean, _), scale, (node, _) in zip(coordinates, scales, choice))
+        weight = arith._product([w for _, w in choice])
+        terms.append(arith._product((weight, body(point))))
+    return arith._sum(terms)
+
+
+def _at_dimension(body, j: int):
+    """A sum's body at d = j: mu_d, sigma_d, w_d become mu{j}, sigma{j}, w{j}."""
+    return body.xreplace({sympy.Symbol(f"{name}_d", real=True): sympy.Symbol(f"{name}{j}", real=True)
+                          for name in ("mu", "sigma", "w")})
 
 
 def _kl_1(a, b, inst):
@@ -302,9 +393,13 @@ def evaluate(e, inst: GaussianInstance, at=None):
 
 
 def _evaluate(e, inst: GaussianInstance, at=None):
+    if isinstance(e, DimensionSum):
+        if not any(name == "D" for name, _ in inst.values):
+            raise JudgeError("Sum(f, (d, 1, D)) belongs to D = \"any\"")
+        return arith._sum([evaluate(_at_dimension(e.body, j), inst, at) for j in range(1, inst.D + 1)])
+    if inst.vector and isinstance(e, (Density, Normal, Expectation, KL, Entropy, ELBO)):
+        return _evaluate_vector(e, inst, at)
     if isinstance(e, (Density, Normal)):
-        if inst.D > 1:
-            raise JudgeError(f"with D = {inst.D} a density of the vector z has no value in this vocabulary")
         return arith._exp(_log_density(e, inst, at))
     if isinstance(e, LatentSum):
         raise JudgeError("z is real in the Gaussian family: no sum over z")
@@ -315,18 +410,11 @@ def _evaluate(e, inst: GaussianInstance, at=None):
         return _expect(inst, mean, variance, _integrand(e.body, inst))
     if isinstance(e, KL):
         a, b = e.args
-        if inst.D > 1:
-            return _cached(inst, ("KL", a, b), lambda: arith._sum(
-                [_kl_1(ca, cb, inst) for ca, cb in zip(_coordinates(a, inst), _coordinates(b, inst))]))
         return _cached(inst, ("KL", a, b), lambda: _kl_1(_distribution(a, inst), _distribution(b, inst), inst))
     if isinstance(e, Entropy):
         (a,) = e.args
-        if inst.D > 1:
-            return _cached(inst, ("H", a), lambda: arith._sum([_entropy_1(c, inst) for c in _coordinates(a, inst)]))
         return _cached(inst, ("H", a), lambda: _entropy_1(_distribution(a, inst), inst))
     if isinstance(e, ELBO):
-        if inst.D > 1:
-            raise JudgeError("with D > 1 the ELBO has no value in this vocabulary")
         if e.observation != x:
             raise JudgeError("the Gaussian family has one observation, x")
         a = e.distribution
@@ -340,8 +428,8 @@ def _evaluate(e, inst: GaussianInstance, at=None):
         return Fraction(int(e.p), int(e.q))
     if isinstance(e, sympy.Symbol):
         if e == z:
-            if at is None:
-                raise JudgeError("z unbound")
+            if at is None or inst.vector:
+                raise JudgeError("z unbound" if at is None else "z is a vector here")
             return at
         return inst.value(e.name)
     if isinstance(e, sympy.Add):
@@ -356,12 +444,43 @@ def _evaluate(e, inst: GaussianInstance, at=None):
     if isinstance(e, sympy.log):
         if len(e.args) != 1:
             raise JudgeError("log with a base")
-        if isinstance(e.args[0], (Density, Normal)) and inst.D == 1:
+        if isinstance(e.args[0], (Density, Normal)) and inst.vector:
+            return _vector_log_density(e.args[0], inst, at)
+        if isinstance(e.args[0], (Density, Normal)):
             return _log_density(e.args[0], inst, at)  # the same value, without exp then log
         return arith._log(evaluate(e.args[0], inst, at))
     if isinstance(e, sympy.exp):
         return arith._exp(evaluate(e.args[0], inst, at))
     raise JudgeError(f"the Gaussian judge does not know {type(e).__name__}: {e}")
+
+
+def _evaluate_vector(e, inst: GaussianInstance, at):
+    """Densities, E, KL, H and ELBO of the vector z (the diagonal version)."""
+    if isinstance(e, Normal):
+        raise JudgeError("Normal(m, v) is a distribution over a real number, not over the vector z")
+    if isinstance(e, Density):
+        return arith._exp(_vector_log_density(e, inst, at))
+    if isinstance(e, Expectation):
+        degree = _degree(e.body)
+        if degree is None:
+            raise JudgeError(f"E(d, {e.body}): not a polynomial in z (the quadrature is not exact for it)")
+        return _cached(inst, ("E", e), lambda: _vector_expect(inst, e.distribution, degree,
+                                                               lambda t: evaluate(e.body, inst, t)))
+    if isinstance(e, KL):
+        a, b = e.args
+        return _cached(inst, ("KL", a, b), lambda: _vector_expect(inst, a, 2, lambda t: arith._sum(
+            (_vector_log_density(a, inst, t), arith._product((Fraction(-1), _vector_log_density(b, inst, t)))))))
+    if isinstance(e, Entropy):
+        (a,) = e.args
+        return _cached(inst, ("H", a), lambda: arith._product(
+            (Fraction(-1), _vector_expect(inst, a, 2, lambda t: _vector_log_density(a, inst, t)))))
+    assert isinstance(e, ELBO)
+    if e.observation != x:
+        raise JudgeError("the Gaussian family has one observation, x")
+    a = e.distribution
+    joint = Density("p", (x, z))
+    return _cached(inst, ("ELBO", a), lambda: _vector_expect(inst, a, 2, lambda t: arith._sum(
+        (_vector_log_density(joint, inst, t), arith._product((Fraction(-1), _vector_log_density(a, inst, t)))))))
 
 
 # ----------------------------------------------------------------------------- instances
@@ -371,13 +490,23 @@ def _rational(rng: random.Random, low: int, high: int, denominator: int = 8) -> 
     return Fraction(rng.randint(low * denominator, high * denominator), denominator)
 
 
-def instances(D: int, count: int, seed: int = 0, params: tuple[tuple[str, str], ...] = ()) -> list[GaussianInstance]:
+def instances(D: int | str, count: int, seed: int = 0,
+              params: tuple[tuple[str, str], ...] = ()) -> list[GaussianInstance]:
     """`count` valid instances: q = the posterior (tight, rational: w = 3/4, s = 1), q = the
-    prior, random ones, a narrow q (sigma = 1/1000), a far x, w = 0; for D > 1 random means and
-    scales, q = the prior, one coordinate narrow.  Parameters cycle through their samples."""
-    rng = random.Random(f"reference-gaussian-{D}-{seed}")
+    prior, random ones, a narrow q (sigma = 1/1000), a far x, w = 0; for D > 1 random means,
+    scales and decoders, q = the prior, one coordinate narrow, a far mean, a zero decoder; for
+    D = "any" `count` of those at each of D = 1, 2, 3, 5.  Parameters cycle through their samples."""
+    if D == "any":
+        return [inst for n in ANY_DIMENSIONS for inst in _instances(n, count, seed, params, diagonal=True)]
+    assert isinstance(D, int)
+    return _instances(D, count, seed, params, diagonal=False)
+
+
+def _instances(D: int, count: int, seed: int, params: tuple[tuple[str, str], ...],
+               diagonal: bool) -> list[GaussianInstance]:
+    rng = random.Random(f"reference-gaussian-{D}-{seed}{'-any' * diagonal}")
     out: list[tuple[str, dict]] = []
-    if D == 1:
+    if D == 1 and not diagonal:
         def draw() -> dict:
             return {"mu": _rational(rng, -3, 3), "sigma": Fraction(rng.randint(1, 24), 8), "w": _rational(rng, -2, 2),
                     "b": _rational(rng, -2, 2), "s": Fraction(rng.randint(1, 16), 8), "x": _rational(rng, -3, 3),
@@ -399,22 +528,33 @@ def instances(D: int, count: int, seed: int = 0, params: tuple[tuple[str, str], 
             for j in range(1, D + 1):
                 values[f"mu{j}"] = _rational(rng, -3, 3)
                 values[f"sigma{j}"] = Fraction(rng.randint(1, 24), 8)
+            for j in range(1, D + 1):
+                values[f"w{j}"] = _rational(rng, -2, 2)
+            values.update(b=_rational(rng, -2, 2), s=Fraction(rng.randint(1, 16), 8), x=_rational(rng, -3, 3))
+            if diagonal:
+                values["D"] = Fraction(D)
             return values
-        out.append(("q = p(z)", {k: Fraction(int(k.startswith("sigma"))) for k in draw_d()}))
+        prior = {k: (Fraction(0) if k.startswith("mu") else Fraction(1) if k.startswith("sigma") else v)
+                 for k, v in draw_d().items()}
+        out.append(("q = p(z)", prior))
         out += [(f"random {i}", draw_d()) for i in range(3)]
         out.append(("sigma1 = 1/1000", {**draw_d(), "sigma1": Fraction(1, 1000)}))
         out.append((f"mu{D} = 1000", {**draw_d(), f"mu{D}": Fraction(1000)}))
+        out.append(("w = 0, s = 1/100", {**draw_d(), **{f"w{j}": Fraction(0) for j in range(1, D + 1)},
+                                         "s": Fraction(1, 100)}))
         out.append(("random 3", draw_d()))
     out = out[:max(1, count)]
     samples = [(name, arith.parameter_samples(condition)) for name, condition in params]
     result = []
+    where = f"D = {D}: " if diagonal else ""
     for i, (name, values) in enumerate(out):
         chosen = {n: v[(i * (j + 1)) % len(v)] for j, (n, v) in enumerate(samples)}
-        result.append(GaussianInstance(name, tuple({**values, **chosen}.items()), D))
+        result.append(GaussianInstance(where + name, tuple({**values, **chosen}.items()), D, diagonal=diagonal))
     for pname, v in samples:  # the first instance at every sample of each parameter
         for value in v:
             values = {**out[0][1], **{n: vs[0] for n, vs in samples}, pname: value}
-            result.append(GaussianInstance(f"{out[0][0]}; {pname} = {value}", tuple(values.items()), D))
+            result.append(GaussianInstance(f"{where}{out[0][0]}; {pname} = {value}", tuple(values.items()), D,
+                                           diagonal=diagonal))
     return result
 
 
@@ -441,7 +581,7 @@ def is_valid(inst: GaussianInstance, params: tuple[tuple[str, str], ...] = ()) -
     """Every scale and variance > 0 (sigma, s or sigma1..sigmaD; an assumed q's variance), each
     parameter inside its interval."""
     values = dict(inst.values)
-    scales = ("sigma", "s") if inst.D == 1 else tuple(f"sigma{j}" for j in range(1, inst.D + 1))
+    scales = ("sigma", "s") if not inst.vector else tuple(f"sigma{j}" for j in range(1, inst.D + 1)) + ("s",)
     if not all(name in values and values[name] > 0 for name in scales):
         return False
     if inst.q is not None and not arith._positive(inst.q[1]):
@@ -455,7 +595,7 @@ def judge(lhs, rel: str, rhs, cases: list[GaussianInstance], stop_at_first: bool
     for inst in cases:
         at = None
         if has_free_z(lhs) or has_free_z(rhs):
-            if inst.D > 1:
+            if inst.vector:
                 raise JudgeError("with D > 1 z is a vector: no claim for every z")
             at = inst.value("z")
         outcome = outcome_of(inst, None, lhs, rel, rhs, evaluate, inst, at)

@@ -1,0 +1,400 @@
+"""Gaussians in any dimension (issue 17, item 7).
+
+``D = "any"``: sums over the dimensions ``Sum(f, (d, 1, D))`` with dimension d's parameters
+mu_d, sigma_d, w_d, proved for every D (one generic dimension, then the laws of sums), searched
+and judged by the reference evaluator at D = 1, 2, 3, 5; ``E(q, log(p(z)))``, the linear decoder
+p(x | z) and the ELBO for D >= 2; Kingma & Welling's eq. 3 and Appendix B for D = 1, 2 and "any".
+Every wrong variant's counterexample is re-evaluated here by numerical integration (scipy),
+independently of the checker and of the reference evaluator.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from mpmath.libmp import to_float
+from scipy import integrate
+
+from elbo_sym.cli import main
+from elbo_sym.engine.check import Verdict, check_derivation
+from elbo_sym.engine.derivation import DerivationError, load, loads
+from elbo_sym.engine.models import ModelSpec, build
+from elbo_sym.engine.models.gaussian import SEARCH_D, GaussianAnyD
+from elbo_sym.engine.notation import DimensionSum, to_latex, to_text
+from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
+from elbo_sym.engine.reference import cases, second_opinion
+from elbo_sym.engine.reference import gaussian as judge
+
+LITERATURE = Path(__file__).resolve().parent.parent / "derivations" / "literature"
+KINGMA_WELLING = sorted(LITERATURE.glob("kingma-welling-*.toml"))
+INTERNAL = ("z[", "z_d", "Sum[", "Dummy", "Exp(", "Density(", "Expectation(", "internal error", "KeyError")
+
+
+def text_of(name: str) -> str:
+    return (LITERATURE / name).read_text("utf-8")
+
+
+def one_step(claim: str, D: int | str = '"any"', rel: str = "=", rule: str = "algebra"):
+    left, right = claim.split(f" {rel} ", 1)
+    text = (f'title = "t"\nmodel = "gaussian"\nD = {D}\nclaim = "{claim}"\nstart = "{left}"\n\n'
+            f'[[step]]\nrel = "{rel}"\nexpr = "{right}"\nrule = "{rule}"\n')
+    result = check_derivation(loads(text, "t.toml"))
+    return result, result.steps[0]
+
+
+# ------------------------------------------------------------ independent numerics (scipy)
+
+
+def normal_logpdf(v: float, mean: float, variance: float) -> float:
+    return -0.5 * math.log(2 * math.pi * variance) - (v - mean) ** 2 / (2 * variance)
+
+
+def integral(f, mean: float, variance: float) -> float:
+    """The integral of N(v; mean, variance) f(v) dv, numerically."""
+    sd = math.sqrt(variance)
+    value, _ = integrate.quad(lambda v: math.exp(normal_logpdf(v, mean, variance)) * f(v),
+                              mean - 40 * sd, mean + 40 * sd, epsabs=1e-13, epsrel=1e-12, limit=400)
+    return value
+
+
+def coordinates(counterexample) -> list[tuple[float, float]]:
+    """(mu_j, sigma_j) of a counterexample of the diagonal version, j = 1..D (D = how many)."""
+    values = dict(counterexample.values)
+    out = []
+    j = 1
+    while f"mu{j}" in values:
+        out.append((float(Fraction(values[f"mu{j}"][0])), float(Fraction(values[f"sigma{j}"][0]))))
+        j += 1
+    if not out and "mu" in values:  # the one-dimensional family's names
+        out.append((float(Fraction(values["mu"][0])), float(Fraction(values["sigma"][0]))))
+    assert out, values
+    return out
+
+
+def minus_kl_numeric(dims) -> float:
+    """-KL(N(mu, diag sigma^2) || N(0, I)) = sum over the dimensions of the integral of q (log p - log q)."""
+    return sum(integral(lambda v, m=m, s=s: normal_logpdf(v, 0, 1) - normal_logpdf(v, m, s * s), m, s * s)
+               for m, s in dims)
+
+
+def q_log_p_numeric(dims) -> float:
+    return sum(integral(lambda v: normal_logpdf(v, 0, 1), m, s * s) for m, s in dims)
+
+
+def q_log_q_numeric(dims) -> float:
+    return sum(integral(lambda v, m=m, s=s: normal_logpdf(v, m, s * s), m, s * s) for m, s in dims)
+
+
+# ------------------------------------------------------------ the published identities
+
+
+def test_the_kingma_welling_files_are_there_and_cite_their_source():
+    names = {p.name for p in KINGMA_WELLING}
+    assert {"kingma-welling-eq3.toml", "kingma-welling-eq3-any-d.toml", "kingma-welling-appendix-b-1d.toml",
+            "kingma-welling-appendix-b-2d.toml", "kingma-welling-appendix-b-any-d.toml"} <= names
+    for path in KINGMA_WELLING:
+        summary = load(path).summary
+        assert "Kingma and Welling" in summary and "(2014)" in summary, path.name
+        assert "eq. 3" in summary or "Appendix B" in summary, path.name
+
+
+@pytest.mark.parametrize("path", KINGMA_WELLING, ids=lambda p: p.name)
+def test_each_kingma_welling_file_is_proved_and_the_reference_evaluator_agrees(path):
+    derivation = load(path)
+    result = check_derivation(derivation)
+    assert result.fully_proved and result.ok, [(r.step.index, r.verdict, r.reason) for r in result.steps]
+    for step in result.steps:
+        assert step.second_opinion.startswith("the reference evaluator agrees"), step.second_opinion
+    if derivation.D == "any":  # every D: judged at D = 1, 2, 3, 5, six instances each
+        assert "every number of dimensions" in derivation.model().describe()
+        assert all("24 instance(s)" in step.second_opinion for step in result.steps)
+
+
+def test_the_kingma_welling_files_exit_0(capsys):
+    assert main(["check", "--no-cache", *map(str, KINGMA_WELLING)]) == 0
+    assert "0 checked, 0 refuted, 0 error" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------ wrong variants of Appendix B
+
+ANY = "kingma-welling-appendix-b-any-d.toml"
+ONE = "kingma-welling-appendix-b-1d.toml"
+TWO = "kingma-welling-appendix-b-2d.toml"
+
+FINAL = {
+    ANY: "Sum(1 + log(sigma_d**2) - mu_d**2 - sigma_d**2, (d, 1, D)) / 2",
+    ONE: "(1 + log(sigma**2) - mu**2 - sigma**2) / 2",
+    TWO: "(1 + log(sigma1**2) - mu1**2 - sigma1**2) / 2 + (1 + log(sigma2**2) - mu2**2 - sigma2**2) / 2",
+}
+
+
+def _final_variant(name: str, change) -> str:
+    """The file with its last step (and claim) changed; the claim is dropped so that only the step is judged."""
+    text = text_of(name)
+    final = FINAL[name]
+    head, tail = text.rsplit(f'expr = "{final}"', 1)
+    text = head + f'expr = "{change(final)}"' + tail
+    return "\n".join(line for line in text.splitlines() if not line.startswith("claim ="))
+
+
+def _wrong_minus_kl(kind: str, dims) -> float:
+    """The wrong closed form of -KL, evaluated in floats from its formula."""
+    if kind == "missing 1/2":
+        return sum(1 + math.log(s * s) - m * m - s * s for m, s in dims)
+    if kind == "sign of the 1":
+        return sum(-1 + math.log(s * s) - m * m - s * s for m, s in dims) / 2
+    assert kind == "log sigma"
+    return sum(1 + math.log(s) - m * m - s * s for m, s in dims) / 2
+
+
+VARIANTS = {
+    "missing 1/2": lambda f: f.replace(") / 2", ")").replace(", (d, 1, D)) / 2", ", (d, 1, D))"),
+    "sign of the 1": lambda f: f.replace("(1 + log", "(-1 + log").replace("Sum(1 + log", "Sum(-1 + log"),
+    "log sigma": lambda f: f.replace("log(sigma_d**2)", "log(sigma_d)").replace("log(sigma**2)", "log(sigma)")
+                            .replace("log(sigma1**2)", "log(sigma1)").replace("log(sigma2**2)", "log(sigma2)"),
+}
+
+
+@pytest.mark.parametrize("name", [ANY, ONE, TWO])
+@pytest.mark.parametrize("kind", sorted(VARIANTS))
+def test_a_wrong_closed_form_of_the_kl_term_is_refuted_with_an_exact_counterexample(name, kind):
+    text = _final_variant(name, VARIANTS[kind])
+    assert text != text_of(name)
+    result = check_derivation(loads(text, name))
+    step = result.steps[3]
+    assert step.verdict is Verdict.refuted and not result.ok, (step.verdict, step.reason)
+    c = step.counterexample
+    assert c is not None and c.problem is None
+    dims = coordinates(c)
+    # recomputed independently: the left side is -KL (numerical integrals), the right the wrong formula
+    assert math.isclose(c.lhs_value, minus_kl_numeric(dims), rel_tol=1e-7, abs_tol=1e-9)
+    assert math.isclose(c.rhs_value, _wrong_minus_kl(kind, dims), rel_tol=1e-7, abs_tol=1e-9)
+    assert abs(c.lhs_value - c.rhs_value) > 1e-6
+
+
+@pytest.mark.parametrize("name, right, wrong", [
+    (ANY, "-D / 2 * log(2 * pi) - Sum(mu_d**2", "-D * log(2 * pi) - Sum(mu_d**2"),
+    (TWO, "-log(2 * pi) - (mu1**2", "-2 * log(2 * pi) - (mu1**2"),
+    (ONE, "-log(2 * pi) / 2 - (mu**2", "-log(2 * pi) - (mu**2"),
+])
+def test_d_instead_of_d_over_2_in_the_first_integral_is_refuted(name, right, wrong):
+    text = text_of(name)
+    first, rest = text.split("[[step]]", 2)[1:]  # keep step 1; change step 2 only
+    changed = rest.replace(right, wrong, 1)
+    assert changed != rest
+    text = text.split("[[step]]")[0] + "[[step]]" + first + "[[step]]" + changed
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("claim ="))
+    result = check_derivation(loads(text, name))
+    step = result.steps[1]
+    assert step.verdict is Verdict.refuted and not result.ok, (step.verdict, step.reason)
+    c = step.counterexample
+    dims = coordinates(c)
+    lhs = q_log_p_numeric(dims) - q_log_q_numeric(dims)
+    D = len(dims)
+    wrong_rhs = -D * math.log(2 * math.pi) - sum(m * m + s * s for m, s in dims) / 2 - q_log_q_numeric(dims)
+    assert math.isclose(c.lhs_value, lhs, rel_tol=1e-7, abs_tol=1e-9)
+    assert math.isclose(c.rhs_value, wrong_rhs, rel_tol=1e-7, abs_tol=1e-9)
+    assert math.isclose(c.lhs_value - c.rhs_value, D / 2 * math.log(2 * math.pi), rel_tol=1e-7)
+
+
+def test_the_closed_form_elbo_with_the_variance_term_dropped_is_refuted():
+    name = "kingma-welling-eq3-any-d.toml"
+    text = text_of(name).replace(" + Sum(w_d**2 * sigma_d**2, (d, 1, D))", "")
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("claim ="))
+    result = check_derivation(loads(text, name))
+    step = result.steps[3]
+    assert step.verdict is Verdict.refuted and not result.ok
+    c = step.counterexample
+    values = {k: float(Fraction(v[0])) for k, v in c.values}
+    dims = coordinates(c)
+    w = [values[f"w{j}"] for j in range(1, len(dims) + 1)]
+    # dropping the decoder's variance under q raises the bound by sum_d w_d^2 sigma_d^2 / (2 s^2)
+    gap = sum(wj * wj * s * s for wj, (_, s) in zip(w, dims)) / (2 * values["s"] ** 2)
+    assert gap > 0 and math.isclose(c.rhs_value - c.lhs_value, gap, rel_tol=1e-6)
+
+
+def test_the_elbo_with_the_sign_of_the_kl_term_flipped_is_refuted():
+    text = text_of("kingma-welling-eq3-any-d.toml")
+    text = text.replace('expr = "-KL(q(z), p(z)) + E(q, log(p(x | z)))"',
+                        'expr = "KL(q(z), p(z)) + E(q, log(p(x | z)))"')
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("claim ="))
+    result = check_derivation(loads(text, "v.toml"))
+    step = result.steps[1]
+    assert step.verdict is Verdict.refuted
+    dims = coordinates(step.counterexample)
+    assert math.isclose(step.counterexample.rhs_value - step.counterexample.lhs_value,
+                        -2 * minus_kl_numeric(dims), rel_tol=1e-6, abs_tol=1e-9)
+
+
+# ------------------------------------------------------------ every D: the laws of sums, not spot checks
+
+
+def test_sums_over_the_dimensions_follow_their_laws_for_every_d():
+    for claim in ("Sum(mu_d + sigma_d, (d, 1, D)) = Sum(mu_d, (d, 1, D)) + Sum(sigma_d, (d, 1, D))",
+                  "Sum(3, (d, 1, D)) = 3 * D",
+                  "Sum(log(2 * sigma_d**2), (d, 1, D)) = D * log(2) + 2 * Sum(log(sigma_d), (d, 1, D))",
+                  "H(q) = D / 2 * log(2 * pi) + Sum(1 + log(sigma_d**2), (d, 1, D)) / 2"):
+        result, step = one_step(claim)
+        assert step.verdict is Verdict.proved and result.ok, (claim, step.reason)
+
+
+def test_a_claim_true_only_for_one_dimension_is_refuted_at_a_larger_d():
+    _, step = one_step("Sum(mu_d**2, (d, 1, D)) = Sum(mu_d, (d, 1, D))**2")
+    assert step.verdict is Verdict.refuted
+    dims = coordinates(step.counterexample)
+    assert len(dims) >= 2  # at D = 1 both sides agree
+    assert math.isclose(step.counterexample.lhs_value, sum(m * m for m, _ in dims), rel_tol=1e-9, abs_tol=1e-12)
+    assert math.isclose(step.counterexample.rhs_value, sum(m for m, _ in dims) ** 2, rel_tol=1e-9, abs_tol=1e-12)
+    _, step = one_step("Sum(1, (d, 1, D)) = 1")
+    assert step.verdict is Verdict.refuted and len(coordinates(step.counterexample)) >= 2
+
+
+def test_the_reconstruction_term_and_the_gap_identity_hold_for_every_d():
+    result, step = one_step("E(q, log(p(x | z))) = -log(2 * pi * s**2) / 2 - ((x - b - Sum(w_d * mu_d, (d, 1, D)))**2 "
+                            "+ Sum(w_d**2 * sigma_d**2, (d, 1, D))) / (2 * s**2)")
+    assert step.verdict is Verdict.proved and result.ok
+    result, step = one_step("log(p(x)) - ELBO(q) = KL(q(z), p(z | x))")
+    assert step.verdict is Verdict.proved and result.ok, step.reason
+
+
+def test_the_any_d_model_searches_and_is_judged_at_several_dimensions():
+    model = build(ModelSpec("gaussian", D="any"))
+    assert isinstance(model, GaussianAnyD)
+    assert [m.D for m in model.search_models()] == list(SEARCH_D) == [1, 2, 3, 5]
+    assert all(m.diagonal for m in model.search_models())
+    family, found, skipped = cases(ModelSpec("gaussian", D="any"), 1)
+    assert family == "gaussian" and not skipped
+    assert sorted({inst.D for inst in found}) == [1, 2, 3, 5]
+
+
+# ------------------------------------------------------------ D >= 2: E(q, log(p(z))) and the decoder
+
+
+@pytest.mark.parametrize("claim", [
+    "E(q, log(p(z))) = -log(2 * pi) - (mu1**2 + sigma1**2 + mu2**2 + sigma2**2) / 2",
+    "E(q, log(q(z))) = -log(2 * pi) - (2 + log(sigma1**2) + log(sigma2**2)) / 2",
+    "ELBO(q) = E(q, log(p(x | z))) - KL(q(z), p(z))",
+    "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))",
+    "E(q, log(p(x | z))) = -log(2 * pi * s**2) / 2 - ((x - b - w1 * mu1 - w2 * mu2)**2 "
+    "+ w1**2 * sigma1**2 + w2**2 * sigma2**2) / (2 * s**2)",
+])
+def test_two_dimensions_have_the_integrals_and_a_decoder(claim):
+    result, step = one_step(claim, D=2)
+    assert step.verdict is Verdict.proved and result.ok, step.reason
+    assert step.second_opinion.startswith("the reference evaluator agrees")
+
+
+def test_the_reference_evaluator_integrates_the_decoder_like_scipy():
+    """At D = 2 the reference's product Hermite rule against scipy's dblquad."""
+    inst = judge.GaussianInstance("t", tuple({"mu1": Fraction(1, 2), "sigma1": Fraction(3, 4), "mu2": Fraction(-1),
+                                              "sigma2": Fraction(5, 4), "w1": Fraction(2), "w2": Fraction(-1, 3),
+                                              "b": Fraction(1, 5), "s": Fraction(7, 8),
+                                              "x": Fraction(3, 2)}.items()), 2)
+    vocabulary = Vocabulary(("x",), ("mu1", "sigma1", "mu2", "sigma2", "w1", "w2", "b", "s"), real=True)
+    e = parse_expression("E(q, log(p(x | z)))", vocabulary)
+    value = judge.evaluate(e, inst)
+    low, high = (to_float(value[0]), to_float(value[1])) if isinstance(value, tuple) else (float(value),) * 2
+    assert high - low < 1e-30  # an enclosure
+    mid = (low + high) / 2
+
+    def integrand(v2, v1):
+        q = normal_logpdf(v1, 0.5, 0.5625) + normal_logpdf(v2, -1, 1.5625)
+        return math.exp(q) * normal_logpdf(1.5, 2 * v1 - v2 / 3 + 0.2, 0.765625)
+
+    numeric, _ = integrate.dblquad(integrand, -12, 12, -12, 12, epsabs=1e-11, epsrel=1e-11)
+    assert math.isclose(mid, numeric, rel_tol=1e-8)
+
+
+# ------------------------------------------------------------ input and messages
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("mu_d + 1", "inside Sum(..., (d, 1, D))"),
+    ("Sum(mu_d, (k, 1, D))", "Sum(f, (d, 1, D))"),
+    ("Sum(mu_d, (d, 0, D))", "Sum(f, (d, 1, D))"),
+    ("Sum(mu_d, z)", "Sum(f, (d, 1, D))"),
+    ("Sum(Sum(mu_d, (d, 1, D)), (d, 1, D))", "inside another one"),
+    ("Sum(log(q(z)), (d, 1, D))", "not densities"),
+    ("d + 1", "index of Sum"),
+])
+def test_bad_sums_are_parse_errors_with_a_position(text, fragment):
+    vocabulary = Vocabulary(("x",), ("mu_d", "sigma_d", "w_d", "b", "s", "D"), ("z",), real=True, dimensions=True)
+    with pytest.raises(ParseError, match=fragment.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+        parse_expression(text, vocabulary)
+
+
+def test_a_sum_prints_back_and_as_latex():
+    vocabulary = Vocabulary(("x",), ("mu_d", "sigma_d", "w_d", "b", "s", "D"), ("z",), real=True, dimensions=True)
+    e = parse_expression("Sum(mu_d**2 + log(sigma_d**2), (d, 1, D)) / 2", vocabulary)
+    assert e.has(DimensionSum)
+    assert parse_expression(to_text(e), vocabulary) == e
+    assert r"\sum_{d=1}^{D}" in to_latex(e) and r"\mu_{d}" in to_latex(e) and r"\sigma_{d}" in to_latex(e)
+
+
+@pytest.mark.parametrize("head, fragment", [
+    ('D = "all"\n', "or \"any\""),
+    ('D = "any"\nassume = "q(z) = p(z)"\n', "no assume"),
+])
+def test_bad_any_d_files_are_clear_errors(head, fragment):
+    text = ('title = "t"\nmodel = "gaussian"\n' + head +
+            'start = "KL(q(z), p(z))"\n[[step]]\nrel = "="\nexpr = "KL(q(z), p(z))"\nrule = "algebra"\n')
+    with pytest.raises(DerivationError, match=fragment):
+        loads(text, "t.toml")
+
+
+def test_an_example_of_an_any_d_file_is_refused_at_its_line():
+    text = ('title = "t"\nmodel = "gaussian"\nD = "any"\nstart = "KL(q(z), p(z))"\n[[step]]\nrel = "="\n'
+            'expr = "KL(q(z), p(z))"\nrule = "algebra"\n[[example]]\nparams = { mu_d = "1" }\n')
+    with pytest.raises(DerivationError, match="leave examples out") as error:
+        loads(text, "t.toml")
+    assert ":9" in str(error.value)
+
+
+@pytest.mark.parametrize("D", ['"any"', "2"])
+@pytest.mark.parametrize("claim", [
+    "log(q(z)) = 0", "E(q, z) = 0", "E(q, 1 / log(q(z))) = 1", "KL(p(z | x), q(z)) = 0",
+    "E(q, log(p(x | z))**3) = 0", "E(q, p(x | z)) = 1", "KL(q(z), Normal(0, 1)) = 0",
+])
+def test_refusals_name_the_authors_notation_never_an_internal_form(claim, D):
+    result, step = one_step(claim, D=D)
+    assert not result.ok
+    if D == "2" and "**3" in claim:  # exact with D = 2 (a polynomial in the coordinates): a wrong value
+        assert step.verdict is Verdict.refuted
+        return
+    assert step.verdict is Verdict.error
+    assert not any(word in step.reason for word in INTERNAL), step.reason
+    assert to_text(parse_claim_side(claim, D)) in step.reason or "z is a vector" in step.reason, step.reason
+
+
+def parse_claim_side(claim: str, D: str):
+    """The part of a refused claim the message should name: the expression inside E, or KL's argument."""
+    names = ("mu_d", "sigma_d", "w_d", "b", "s", "D") if D != "2" else \
+        ("mu1", "sigma1", "mu2", "sigma2", "w1", "w2", "b", "s")
+    vocabulary = Vocabulary(("x",), names, ("z",), real=True, dimensions=D != "2")
+    left = parse_expression(claim.split(" = ")[0], vocabulary)
+    return left.args[1] if left.args and len(left.args) == 2 and not left.is_Add else left
+
+
+def test_the_cli_shows_no_internal_form(tmp_path, capsys):
+    path = tmp_path / "v.toml"
+    path.write_text('title = "v"\nmodel = "gaussian"\nD = "any"\nstart = "E(q, log(p(z)))"\n[[step]]\nrel = "="\n'
+                    'expr = "-D * log(2 * pi) - Sum(mu_d**2 + sigma_d**2, (d, 1, D)) / 2"\nrule = "algebra"\n',
+                    encoding="utf-8")
+    assert main(["check", "--no-cache", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "refuted" in out and not any(word in out for word in INTERNAL), out
+
+
+def test_a_false_step_never_passes_second_opinion_either():
+    """The reference evaluator on its own refutes the wrong integral at every D it judges."""
+    vocabulary = Vocabulary(("x",), ("mu_d", "sigma_d", "w_d", "b", "s", "D"), ("z",), real=True, dimensions=True)
+    lhs = parse_expression("E(q, log(p(z)))", vocabulary)
+    wrong = parse_expression("-D * log(2 * pi) - Sum(mu_d**2 + sigma_d**2, (d, 1, D)) / 2", vocabulary)
+    right = parse_expression("-D / 2 * log(2 * pi) - Sum(mu_d**2 + sigma_d**2, (d, 1, D)) / 2", vocabulary)
+    spec = ModelSpec("gaussian", D="any")
+    assert second_opinion(lhs, "=", wrong, spec, 1).disagrees
+    opinion = second_opinion(lhs, "=", right, spec, 1)
+    assert opinion.status == "agrees" and opinion.decided == 24
