@@ -162,8 +162,8 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
                                           ("KL(q(z), p(z))", ">=", "0", "kl-nonneg"),
                                           ("KL(q(z), p(z)) + H(q)", "=", f"{kl} + {entropy}", "algebra")))
     elif family == "chain":
-        K = rng.choice((2, 3))
-        header = f'latents = ["z1", "z2"]\nK = {K}'
+        K = rng.choice((2, 3, "any"))  # "any": the general chain (models.chain_general)
+        header = f'latents = ["z1", "z2"]\nK = {K if K != "any" else chr(34) + K + chr(34)}'
         lhs, rel, rhs, rule = rng.choice(CHAIN_LIBRARY)
     else:
         raise ValueError(family)
@@ -198,7 +198,9 @@ def fuzz_instances(spec, K) -> tuple[str, list]:
         found = [i for seed in FUZZ_SEEDS for i in gaussian_ref.instances(spec.D, 10, seed, params)]
         return "gaussian", gaussian_ref.with_assumptions(found, fixes)[0]
     if spec.family == "chain":
-        return "chain", [i for seed in FUZZ_SEEDS for i in chain_ref.instances(int(K), 8, seed, spec.data[0], params)]
+        every_k = (2, 3, 5) if K == "any" else (int(K),)
+        return "chain", [i for seed in FUZZ_SEEDS for k in every_k
+                         for i in chain_ref.instances(k, 8, seed, spec.data[0], params)]
     found = discrete_ref.instances(int(K), 1, tuple(spec.data), params)
     return "discrete", discrete_ref.with_assumptions(found, fixes)[0]
 

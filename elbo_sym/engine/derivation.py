@@ -568,9 +568,9 @@ class _Reader:
             raise self.error(self.line_of("model"), f"latents = [\"z1\", \"z2\"] is the two-layer family: write "
                                                     f"model = \"chain\" (or leave model out), not {family!r}")
         K = data.get("K", 2)
-        if K == ANY_K or (isinstance(K, int) and not isinstance(K, bool) and K > MAX_CHAIN_K):
+        if isinstance(K, int) and not isinstance(K, bool) and K > MAX_CHAIN_K:
             raise self.error(self.line_of("K"), f"the two-layer chain needs K, the states per layer, from 2 to "
-                                                f"{MAX_CHAIN_K} (K = \"{ANY_K}\" is not supported for it), got {K!r}")
+                                                f"{MAX_CHAIN_K} (or \"{ANY_K}\"), got {K!r}")
         for key, why in (("assume", "q is the free chain q(z1 | x) q(z2 | z1)"),
                          ("example", "its examples would need p(z1 | z2) and q(z2 | z1) tables"),
                          ("data", "it has one observation, x")):

@@ -107,9 +107,11 @@ def _cases(spec: ModelSpec, K, seed: int) -> tuple[str, list, int]:
     if spec.family == "chain":
         from elbo_sym.engine.reference import chain
 
-        k = int(K)
-        count = max(2, min(REFERENCE_INSTANCES, REFERENCE_MAX_STATES // (k * k)))
-        return "chain", chain.instances(k, count, seed, spec.data[0], params), 0
+        chains: list = []
+        for k in (REFERENCE_ANY_K if K == "any" else (int(K),)):  # K = "any": several explicit K
+            count = max(2, min(REFERENCE_INSTANCES, REFERENCE_MAX_STATES // (k * k)))
+            chains += chain.instances(k, count, seed, spec.data[0], params)
+        return "chain", chains, 0
     if spec.family == "discrete":
         from elbo_sym.engine.reference import discrete
 
