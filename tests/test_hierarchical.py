@@ -278,8 +278,9 @@ BASE = 'title = "t"\nK = 2\nstart = "log(p(x))"\n\n[[step]]\nrel = "="\nexpr = "
     ('latents = "z1"\n', 1, "latents must be a list of latent variable names"),
     ("latents = []\n", 1, "latents must be a list"),
     ("latents = [1, 2]\n", 1, "latents must be a list"),
-    ('latents = ["z1", "z2", "z3"]\n', 1, "at most two latent layers"),
-    ('latents = ["a", "b"]\n', 1, 'latents = ["a", "b"] is not supported: the two layers are named "z1"'),
+    ('latents = ["z1", "z2", "z3", "z4", "z5", "z6"]\n', 1, "at most 5 latent layers"),  # 3..5: test_chain_deep
+    ('latents = ["z1", "z3"]\n', 1, "is not supported"),
+    ('latents = ["a", "b"]\n', 1, 'latents = ["a", "b"] is not supported: the layers are named "z1"'),
     ('latents = ["z2", "z1"]\n', 1, "is not supported"),
     ('model = "chain"\nlatents = ["z"]\n', 2, "two latent layers"),
     ('model = "discrete"\nlatents = ["z1", "z2"]\n', 1, 'write model = "chain"'),

@@ -256,6 +256,8 @@ class ModelSpec:
     """Relations ``q(z | x) = <expression>`` (elbo_sym.engine.derivation.Relation)."""
     D: int = 1
     """Dimensions of a real latent z (the Gaussian family's diagonal version; 1 elsewhere)."""
+    layers: int = 2
+    """Latent layers of the chain family (``latents = ["z1", "z2", "z3"]``: 3); 2 elsewhere."""
 
 
 class Model(Protocol):
