@@ -488,7 +488,95 @@ def test_the_forward_posterior_with_the_step_s_variance_as_the_marginal_s_is_ref
     v = values_of(step.counterexample)
     c1, c2, x0, x, z = v["c1"], v["c2"], v["x0"], v["x"], v["z"]
     wrong_start = (log_normal(z, c1 * x0, 1 - c1 ** 2) + log_normal(x, c2 * z, 1 - c2 ** 2)
-                   + (x - c1 * c2 * x0) ** 2 / (2 * (1 - c2 ** 2)) + math.log(2 * math.pi * (1 - c1 ** 2 * c2 ** 2)) / 2)
+                   + (x - c1 * c2 * x0) ** 2 / (2 * (1 - c2 ** 2))
+                   + math.log(2 * math.pi * (1 - c1 ** 2 * c2 ** 2)) / 2)
     assert math.isclose(step.counterexample.lhs_value, wrong_start, rel_tol=1e-9)
     mean, variance = posterior(c1, c2, x0, x)
     assert math.isclose(step.counterexample.rhs_value, log_normal(z, mean, variance), rel_tol=1e-9, abs_tol=1e-12)
+
+
+# ------------------------------------------------------------------ DDPM's terms for Gaussian layers
+
+
+GAUSSIAN_TERMS = LITERATURE / "ddpm-appendix-a-gaussian-terms.toml"
+
+
+def expectation(mean: float, variance: float, f, n: int = 4000) -> float:
+    """E f(Z) for Z ~ Normal(mean, variance), by the midpoint rule over +-12 standard deviations."""
+    sd = math.sqrt(variance)
+    width = 24 * sd / n
+    total = 0.0
+    for i in range(n):
+        v = mean - 12 * sd + (i + 0.5) * width
+        total += math.exp(log_normal(v, mean, variance)) * f(v) * width
+    return total
+
+
+def terms_by_quadrature(v: dict) -> tuple[float, float, float]:
+    """L_2, L_1, L_0 of the Gaussian two-step chain, each by quadrature from the densities."""
+    c1, c2, x0, a, d, st, g, h, s0 = (v[n] for n in ("c1", "c2", "x0", "a", "d", "st", "g", "h", "s0"))
+    m2, v2 = c1 * c2 * x0, 1 - c1 ** 2 * c2 ** 2
+    prior_matching = expectation(m2, v2, lambda u: log_normal(u, m2, v2) - log_normal(u, 0, 1))
+    beta = (1 - c1 ** 2) * (1 - c2 ** 2) / v2
+
+    def denoising_kl(x2: float) -> float:  # KL(Normal(mu_tilde, beta) || Normal(a x2 + d, st)) by quadrature
+        mean = (c1 * (1 - c2 ** 2) * x0 + c2 * (1 - c1 ** 2) * x2) / v2
+        return expectation(mean, beta, lambda u: log_normal(u, mean, beta) - log_normal(u, a * x2 + d, st), 300)
+
+    denoising = expectation(m2, v2, denoising_kl, 300)
+    reconstruction = expectation(c1 * x0, 1 - c1 ** 2, lambda u: -log_normal(x0, g * u + h, s0))
+    return prior_matching, denoising, reconstruction
+
+
+def gaussian_terms_variant(old: str, new: str) -> str:
+    text = GAUSSIAN_TERMS.read_text("utf-8")
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("claim =")) + "\n"
+    head, _, last = text.rpartition("[[step]]")
+    assert old in last
+    return head + "[[step]]" + last.replace(old, new)
+
+
+def test_the_gaussian_terms_agree_with_quadrature_of_the_densities():
+    """The closed forms the file proves, against quadrature of the three terms' own definitions."""
+    text = GAUSSIAN_TERMS.read_text("utf-8")
+    closed = next(line for line in text.splitlines() if line.startswith("claim =")).split(" = ", 2)[2].rstrip('"')
+    from sympy import Rational
+
+    values = {"c1": Rational(3, 5), "c2": Rational(4, 5), "x0": Rational(-3, 2), "a": Rational(1, 2),
+              "d": Rational(1, 10), "st": Rational(1, 3), "g": Rational(6, 5), "h": Rational(-1, 4),
+              "s0": Rational(1, 2)}
+    e = parse_expression(closed, Vocabulary(params=tuple(values), real=True))
+    assert {str(v) for v in e.free_symbols} <= set(values)
+    number = float(e.subs({v: values[str(v)] for v in e.free_symbols}).evalf(30))
+    assert math.isclose(number, sum(terms_by_quadrature({n: float(val) for n, val in values.items()})),
+                        rel_tol=1e-6)
+
+
+def test_the_denoising_term_without_its_variance_part_is_refuted():
+    """The common slip: E[(mu_tilde - mu_theta)^2] taken as the square of the mean alone."""
+    variance_part = "(c2 * (1 - c1**2) / (1 - c1**2 * c2**2) - a)**2 * (1 - c1**2 * c2**2) + "
+    step = check_text(gaussian_terms_variant(variance_part, "")).steps[-1]
+    assert step.verdict is Verdict.refuted
+    v = values_of(step.counterexample)
+    k = v["c2"] * (1 - v["c1"] ** 2) / (1 - v["c1"] ** 2 * v["c2"] ** 2) - v["a"]
+    missing = k ** 2 * (1 - v["c1"] ** 2 * v["c2"] ** 2) / (2 * v["st"])
+    assert math.isclose(step.counterexample.lhs_value - step.counterexample.rhs_value, missing, rel_tol=1e-6)
+    assert math.isclose(step.counterexample.lhs_value, sum(terms_by_quadrature(v)), rel_tol=1e-5)
+
+
+def test_the_reconstruction_term_without_the_decoder_s_spread_is_refuted():
+    step = check_text(gaussian_terms_variant(" + g**2 * (1 - c1**2)", "")).steps[-1]
+    assert step.verdict is Verdict.refuted
+    v = values_of(step.counterexample)
+    missing = v["g"] ** 2 * (1 - v["c1"] ** 2) / (2 * v["s0"])
+    assert missing > 0
+    assert math.isclose(step.counterexample.lhs_value - step.counterexample.rhs_value, missing, rel_tol=1e-6)
+
+
+def test_the_prior_matching_term_with_the_log_s_sign_flipped_is_refuted():
+    step = check_text(gaussian_terms_variant("- log(1 - c1**2 * c2**2)) / 2 + ((c2",
+                                             "+ log(1 - c1**2 * c2**2)) / 2 + ((c2")).steps[-1]
+    assert step.verdict is Verdict.refuted
+    v = values_of(step.counterexample)
+    assert math.isclose(step.counterexample.rhs_value - step.counterexample.lhs_value,
+                        math.log(1 - v["c1"] ** 2 * v["c2"] ** 2), rel_tol=1e-6)
