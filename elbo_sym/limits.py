@@ -20,6 +20,8 @@ MAX_STEPS = 200
 """Steps in one derivation file."""
 MAX_K = 2000
 """Latent states of an explicit discrete model."""
+MAX_CHAIN_LAYERS = 5
+"""Latent layers of a chain (``latents = ["z1", ..., "z5"]``)."""
 MAX_K_TIMES_STEPS = 40_000
 """K x (steps + 1): bounds the unfolding work a file asks for before anything runs."""
 MAX_IWAE_SAMPLES = 8
@@ -47,6 +49,10 @@ REFERENCE_MAX_STATES = 20_000
 """Latent states x instances the second opinion evaluates at most (fewer instances for a large K)."""
 REFERENCE_ANY_K = (2, 3, 7)
 """A ``K = "any"`` step's second opinion evaluates it at these explicit K."""
+REFERENCE_CHAIN_ANY_K = (2, 3, 5)
+"""A two-layer chain's ``K = "any"`` step: these K per layer (K**2 points; nested binders cost K**3)."""
+REFERENCE_CHAIN_ANY_INSTANCES = 3
+"""Instances per K for a chain's ``K = "any"`` step (random, the tight case, q = the prior chain)."""
 
 
 class BudgetError(ValueError):

@@ -108,6 +108,19 @@ PREMISE_LIBRARY = (
 )
 PREMISE_SWAPS = (("!=", ">="), (">=", "<="), (" > ", " < "), ("p(z | x)", "p(z)"), ("x2) >=", "x1) >="),
                  ("q(z | x2) != p(z | x2)", "q(z | x2) != p(z | x1)"))
+APPENDIX_A_3 = ("KL(q(z3 | x), p(z3)) + E(q(z3 | x), KL(q(z2 | z3, x), p(z2 | z3))) + E(q(z2 | x), KL(q(z1 | z2, x), "
+                "p(z1 | z2))) - E(q(z1 | x), log(p(x | z1)))")
+CHAIN3_LIBRARY = (  # three layers (latents = ["z1", "z2", "z3"])
+    ("-ELBO(q)", "=", APPENDIX_A_3, "bayes"),
+    ("log(p(x))", ">=", "ELBO(q)", "jensen"),
+    ("log(p(x)) - ELBO(q)", "=", "KL(q(z1, z2, z3 | x), p(z1, z2, z3 | x))", "bayes"),
+    ("KL(q(z1, z2, z3 | x), p(z1, z2, z3 | x))", ">=", "0", "kl-nonneg"),
+    ("E(q(z3 | x), KL(q(z2 | z3, x), p(z2 | z3)))", ">=", "0", "kl-nonneg"),
+    ("q(z3 | z2)", "=", "q(z2 | z3, x) * q(z3 | x) / q(z2 | x)", "bayes"),
+    ("p(z1 | z2, z3)", "=", "p(z1 | z2)", "definition"),
+    ("q(z3 | z2, z1)", "=", "q(z3 | z2)", "definition"),
+    ("log(p(x, z1, z2, z3))", "=", "log(p(z3)) + log(p(z2 | z3)) + log(p(z1 | z2)) + log(p(x | z1))", "definition"),
+)
 SWAPS = (("p(z | x)", "p(z)"), ("q(z)", "p(z)"), ("p(x | z)", "p(x, z)"), ("z1", "z2"), ("q(z1 | x)", "p(z1 | x)"),
          ("mu", "sigma"), ("sigma**2", "sigma"), ("w", "s"), ("x - b", "x + b"), ("IWAE(q, 2)", "IWAE(q, 3)"))
 PERTURB_REL = {"=": (">=", "<=", ">", "<"), ">=": (">", "<=", "=", "<"), "<=": ("<", ">=", "=", ">")}
@@ -187,9 +200,13 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
                                           ("KL(q(z), p(z))", ">=", "0", "kl-nonneg"),
                                           ("KL(q(z), p(z)) + H(q)", "=", f"{kl} + {entropy}", "algebra")))
     elif family == "chain":
-        K = rng.choice((2, 3))
-        header = f'latents = ["z1", "z2"]\nK = {K}'
-        lhs, rel, rhs, rule = rng.choice(CHAIN_LIBRARY)
+        if rng.random() < 0.25:  # three layers, two states each
+            header = 'latents = ["z1", "z2", "z3"]\nK = 2'
+            lhs, rel, rhs, rule = rng.choice(CHAIN3_LIBRARY)
+        else:
+            K = rng.choice((2, 3, "any"))  # "any": the general chain (models.chain_general)
+            header = f'latents = ["z1", "z2"]\nK = {K if K != "any" else chr(34) + K + chr(34)}'
+            lhs, rel, rhs, rule = rng.choice(CHAIN_LIBRARY)
     elif family == "premises":
         premises, library = rng.choice(PREMISE_LIBRARY)
         if rng.random() < 0.25:  # a wrong or dropped premise: the statement must then not be proved
@@ -232,7 +249,9 @@ def fuzz_instances(spec, K) -> tuple[str, list]:
         found = [i for seed in FUZZ_SEEDS for i in gaussian_ref.instances(spec.D, 10, seed, params)]
         return "gaussian", gaussian_ref.with_assumptions(found, fixes)[0]
     if spec.family == "chain":
-        return "chain", [i for seed in FUZZ_SEEDS for i in chain_ref.instances(int(K), 8, seed, spec.data[0], params)]
+        every_k = (2, 3, 5) if K == "any" else (int(K),)
+        return "chain", [i for seed in FUZZ_SEEDS for k in every_k
+                         for i in chain_ref.instances(k, 8, seed, spec.data[0], params, spec.layers)]
     found = discrete_ref.with_assumptions(discrete_ref.instances(int(K), 1, tuple(spec.data), params), fixes)[0]
     if spec.premises:  # a step is claimed only where every premise holds: judge it only there
         found = [i for i in found if all(discrete_ref.premise_holds(p.lhs.expr, p.rel, p.rhs.expr, i) is True

@@ -155,6 +155,7 @@ class _Builder:
         if c == 0 or c.is_Number:
             return c
         if any(p.exp.is_negative for p in c.atoms(Pow)):
+            c = _cancel_negated(c)
             numerator, denominator = bounded_together(c).as_numer_denom()
             numerator = _bounded_expand(numerator)
             return Integer(0) if numerator == 0 else numerator / denominator
@@ -399,6 +400,22 @@ def _degree_above_one(e: Expr) -> bool:
 
 def _bounded_expand(e: Expr) -> Expr:
     return bounded_expand(e)
+
+
+def _cancel_negated(c: Expr) -> Expr:
+    """Each term's factor -B beside 1/B cancels to -1 (SymPy distributes -1 into a sum, so
+    -Q(z4) * (Q(z3, z4) / Q(z4)) keeps both copies; `together` would multiply them out)."""
+    terms = []
+    for term in Add.make_args(c):
+        factors = list(Mul.make_args(term))
+        inverse = {f.base: i for i, f in enumerate(factors) if f.is_Pow and f.exp == -1 and f.base.is_Add}
+        if inverse:
+            for i, f in enumerate(factors):
+                j = inverse.get(-f) if f.is_Add else None
+                if j is not None and factors[j] is not None and factors[i] is not None:
+                    factors[i], factors[j] = Integer(-1), None
+        terms.append(Mul(*(f for f in factors if f is not None)))
+    return Add(*terms)
 
 
 def bounded_expand(e: Expr) -> Expr:

@@ -24,6 +24,7 @@ from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expres
 from elbo_sym.engine.rules import RULES
 from elbo_sym.files import FileReadError, discover, read_regular_file  # noqa: F401  (discover: re-exported)
 from elbo_sym.limits import (
+    MAX_CHAIN_LAYERS,
     MAX_EXAMPLES,
     MAX_EXPECT,
     MAX_FILE_BYTES,
@@ -201,7 +202,9 @@ class Derivation:
 
     @property
     def spec(self) -> ModelSpec:
-        return ModelSpec(self.family, self.K, self.data, self.params, self.assumptions, self.D, self.premises)
+        layers = len(self.latents) if self.family == "chain" else 2
+        return ModelSpec(self.family, self.K, self.data, self.params, self.assumptions, self.D,
+                         premises=self.premises, layers=layers)
 
     @property
     def vocabulary(self) -> Vocabulary:
@@ -570,26 +573,32 @@ class _Reader:
             if family == "chain":
                 raise self.error(line, "model = \"chain\" has two latent layers: latents = [\"z1\", \"z2\"]")
             return family, ("z",)
-        if len(value) > len(LAYERED):
-            raise self.error(line, f"at most two latent layers are supported (latents = [\"z1\", \"z2\"]), "
-                                   f"got {len(value)}")
-        if tuple(value) != LAYERED:
-            raise self.error(line, f"latents = {_toml_list(value)} is not supported: the two layers are named "
-                                   f"\"z1\" (next to x) and \"z2\" (the top), latents = [\"z1\", \"z2\"]")
+        if len(value) > MAX_CHAIN_LAYERS:
+            raise self.error(line, f"at most {MAX_CHAIN_LAYERS} latent layers are supported (latents = [\"z1\", "
+                                   f"\"z2\", ..., \"z{MAX_CHAIN_LAYERS}\"]), got {len(value)}")
+        layered = tuple(f"z{t}" for t in range(1, len(value) + 1))
+        if len(value) < 2 or tuple(value) != layered:
+            raise self.error(line, f"latents = {_toml_list(value)} is not supported: the layers are named "
+                                   f"\"z1\" (next to x), \"z2\", ... up to the top, latents = [\"z1\", \"z2\"] "
+                                   f"or [\"z1\", \"z2\", \"z3\"]")
         if "model" in data and family != "chain":
             raise self.error(self.line_of("model"), f"latents = [\"z1\", \"z2\"] is the two-layer family: write "
                                                     f"model = \"chain\" (or leave model out), not {family!r}")
         K = data.get("K", 2)
-        if K == ANY_K or (isinstance(K, int) and not isinstance(K, bool) and K > MAX_CHAIN_K):
-            raise self.error(self.line_of("K"), f"the two-layer chain needs K, the states per layer, from 2 to "
-                                                f"{MAX_CHAIN_K} (K = \"{ANY_K}\" is not supported for it), got {K!r}")
+        if isinstance(K, int) and not isinstance(K, bool) and K ** len(layered) > MAX_CHAIN_K ** 2:
+            raise self.error(self.line_of("K"), f"the chain needs K, the states per layer, with K**layers at most "
+                                                f"{MAX_CHAIN_K ** 2} (K from 2 to {MAX_CHAIN_K} with two layers; or "
+                                                f"\"{ANY_K}\" with two), got {K!r}")
+        if K == ANY_K and len(layered) > 2:
+            raise self.error(self.line_of("K"), f"K = \"{ANY_K}\" is supported for two latent layers; with "
+                                                f"{len(layered)} write an explicit K (2 or 3)")
         for key, why in (("assume", "q is the free chain q(z1 | x) q(z2 | z1)"),
                          ("example", "its examples would need p(z1 | z2) and q(z2 | z1) tables"),
                          ("data", "it has one observation, x")):
             if key in data and not (key == "data" and data["data"] == ["x"]):
                 where = self._table_span("example", 0)[0] if key == "example" else self.line_of(key)
                 raise self.error(where, f"'{key}' is not supported with two latent layers ({why})")
-        return "chain", LAYERED
+        return "chain", layered
 
     def expectation(self, data: dict, steps: int) -> tuple[str, tuple[int, ...]]:
         """``expect = "refuted"`` and/or ``expect_refuted = [2, ...]``: a teaching file."""

@@ -23,7 +23,11 @@ z1 = Symbol("z1")
 """The latent layer next to x in a two-layer chain (``latents = ["z1", "z2"]``); prints as z_1."""
 z2 = Symbol("z2")
 """The top latent layer of a two-layer chain; prints as z_2."""
-LATENTS = frozenset({z, z1, z2})
+z3, z4, z5 = Symbol("z3"), Symbol("z4"), Symbol("z5")
+"""Deeper layers of a chain (``latents = ["z1", "z2", "z3"]``: z3 is the top); print as z_3, ..."""
+LAYER_SYMBOLS = (z1, z2, z3, z4, z5)
+"""The layers of a chain, from x upwards (a chain of T layers uses the first T)."""
+LATENTS = frozenset({z, *LAYER_SYMBOLS})
 """Every latent variable symbol of the vocabulary (bound by Sum, E, KL, H, ELBO)."""
 
 
@@ -562,7 +566,8 @@ def latex_terms(latex: str) -> list[str]:
 
 
 __all__ = [
-    "x", "z", "z1", "z2", "LATENTS", "Exp", "IWAE", "Normal", "Density", "LatentSum", "Expectation", "KL",
+    "x", "z", "z1", "z2", "z3", "z4", "z5", "LAYER_SYMBOLS",
+    "LATENTS", "Exp", "IWAE", "Normal", "Density", "LatentSum", "Expectation", "KL",
     "DimensionSum", "Entropy", "ELBO", "Notation",
     "p", "q", "to_latex", "to_text", "latex_terms", "ElboLatexPrinter", "ElboStrPrinter", "RELATION_LATEX",
 ]

@@ -28,6 +28,7 @@ from elbo_sym.engine.notation import (
     ELBO,
     IWAE,
     KL,
+    LAYER_SYMBOLS,
     Density,
     DimensionSum,
     Entropy,
@@ -37,8 +38,6 @@ from elbo_sym.engine.notation import (
     Normal,
     x,
     z,
-    z1,
-    z2,
 )
 from elbo_sym.limits import MAX_EXPONENT, MAX_IWAE_SAMPLES
 
@@ -78,7 +77,8 @@ class ParseError(Exception):
 
 
 _DENSITY_NAMES = {"p", "q"}
-RESERVED = frozenset({"p", "q", "z", "z1", "z2", "Sum", "E", "KL", "H", "ELBO", "log", "exp", "pi", "Normal", "IWAE"})
+RESERVED = frozenset({"p", "q", "z", "z1", "z2", "z3", "z4", "z5", "Sum", "E", "KL", "H", "ELBO", "log", "exp", "pi",
+                      "Normal", "IWAE"})
 """Names a file may not use for an observation or a parameter."""
 
 _CALL_EXAMPLES = {"p": "p(x)", "q": "q(z)", "Sum": "Sum(f, z)", "E": "E(q, f)", "KL": "KL(q(z), p(z))",
@@ -119,7 +119,7 @@ class Vocabulary:
 
 
 DEFAULT_VOCABULARY = Vocabulary()
-_LATENT_SYMBOLS = {"z": z, "z1": z1, "z2": z2}
+_LATENT_SYMBOLS = {"z": z, **{str(v): v for v in LAYER_SYMBOLS}}
 
 
 def parse_expression(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> Expr:

@@ -17,6 +17,7 @@ from elbo_sym.engine.models.base import (
     register,
 )
 from elbo_sym.engine.models.chain import ChainModel
+from elbo_sym.engine.models.chain_general import GeneralChainModel
 from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, has_free_latent
 from elbo_sym.engine.models.gaussian import GaussianAnyD, GaussianModel
 from elbo_sym.engine.models.general import GeneralModel
@@ -32,7 +33,16 @@ def _discrete(spec: ModelSpec) -> Model:
 
 register("discrete", _discrete)
 register("gaussian", lambda spec: GaussianAnyD(spec) if spec.D == "any" else GaussianModel(spec))
-register("chain", lambda spec: ChainModel(spec.K, spec))  # type: ignore[arg-type]  # K checked by ChainModel
+
+
+def _chain(spec: ModelSpec) -> Model:
+    if spec.K == "any":
+        return GeneralChainModel(spec)
+    return ChainModel(spec.K, spec)  # type: ignore[arg-type]  # K checked by ChainModel
+
+
+register("chain", _chain)
 
 __all__ = ["Block", "Instance", "Interval", "Model", "ModelSpec", "Parameter", "build", "families", "register",
-           "ChainModel", "DiscreteModel", "GaussianModel", "GeneralModel", "UnfoldError", "has_free_latent"]
+           "ChainModel", "GeneralChainModel", "DiscreteModel", "GaussianModel", "GeneralModel", "UnfoldError",
+           "has_free_latent"]

@@ -261,6 +261,8 @@ class ModelSpec:
     ``q(z) != p(z | x)``): a step is proved on the models satisfying every premise
     (elbo_sym.engine.premises).  The families never read them; the checker, the rules and the
     reference evaluator do."""
+    layers: int = 2
+    """Latent layers of the chain family (``latents = ["z1", "z2", "z3"]``: 3); 2 elsewhere."""
 
 
 class Model(Protocol):

@@ -30,7 +30,14 @@ from functools import lru_cache
 from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.models.base import Interval, ModelSpec
-from elbo_sym.limits import REFERENCE_ANY_K, REFERENCE_GAUSSIAN_INSTANCES, REFERENCE_INSTANCES, REFERENCE_MAX_STATES
+from elbo_sym.limits import (
+    REFERENCE_ANY_K,
+    REFERENCE_CHAIN_ANY_INSTANCES,
+    REFERENCE_CHAIN_ANY_K,
+    REFERENCE_GAUSSIAN_INSTANCES,
+    REFERENCE_INSTANCES,
+    REFERENCE_MAX_STATES,
+)
 
 
 @dataclass(frozen=True)
@@ -113,9 +120,13 @@ def _cases(spec: ModelSpec, K, seed: int) -> tuple[str, list, int]:
     if spec.family == "chain":
         from elbo_sym.engine.reference import chain
 
-        k = int(K)
-        count = max(2, min(REFERENCE_INSTANCES, REFERENCE_MAX_STATES // (k * k)))
-        return "chain", chain.instances(k, count, seed, spec.data[0], params), 0
+        chains: list = []
+        for k in (REFERENCE_CHAIN_ANY_K if K == "any" else (int(K),)):  # K = "any": several explicit K
+            count = REFERENCE_CHAIN_ANY_INSTANCES if K == "any" else REFERENCE_INSTANCES
+            count = max(2, min(count, REFERENCE_MAX_STATES // (k * k)))
+            count = max(2, min(count, REFERENCE_MAX_STATES // k ** spec.layers))
+            chains += chain.instances(k, count, seed, spec.data[0], params, spec.layers)
+        return "chain", chains, 0
     if spec.family == "discrete":
         from elbo_sym.engine.reference import discrete
 

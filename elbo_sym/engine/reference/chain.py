@@ -3,6 +3,8 @@ marginalisation -- no Markov shortcuts, no unfolding.
 
 The model z2 -> z1 -> x: a table J(z1, z2) = p(z2) p(z1 | z2) p(x | z1) (and the same table
 without p(x | z1) when x is summed out); the variational table Q(z1, z2) = q(z1 | x) q(z2 | z1).
+With T layers (``deeper``: one (p(z_{t-1} | z_t), q(z_t | z_{t-1})) pair per step t = 3..T) the
+tables run over every assignment (z1, ..., zT) of the K**T.
 Any density is a ratio of marginals of its table: p(A | B) = P(A u B) / P(B), P(S) = the
 table summed over the latent layers not in S.  Binders: ``Sum(f, z1)`` and ``Sum(f, z2)`` sum
 one layer (``Sum(f, z)`` both); ``E(d, f)``, ``KL(d, e)``, ``H(d)``, ``ELBO(d)`` sum over d's
@@ -18,11 +20,24 @@ from fractions import Fraction
 
 import sympy
 
-from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, z, z1, z2
+from elbo_sym.engine.notation import (
+    ELBO,
+    IWAE,
+    KL,
+    LAYER_SYMBOLS,
+    Density,
+    Entropy,
+    Expectation,
+    LatentSum,
+    z,
+    z1,
+    z2,
+)
 from elbo_sym.engine.reference import discrete as arith
 from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Undefined, outcome_of, show
 
-LAYERS = (z1, z2)
+LAYERS = LAYER_SYMBOLS
+"""Every layer a chain may have (an instance uses the first T)."""
 
 
 @dataclass(frozen=True)
@@ -38,32 +53,54 @@ class ChainInstance:
     q2: tuple[tuple[Fraction, ...], ...]
     observation: str = "x"
     params: tuple[tuple[str, Fraction], ...] = ()
+    deeper: tuple = ()
+    """Per further step t = 3..T: (rows[k][j] = p(z_{t-1} = j | z_t = k), rows[j][k] = q(z_t = k | z_{t-1} = j))."""
     binders: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def K(self) -> int:
         return len(self.prior)
 
+    @property
+    def T(self) -> int:
+        return 2 + len(self.deeper)
+
+    @property
+    def layers(self) -> tuple:
+        return LAYERS[:self.T]
+
+    def steps(self) -> list[tuple[int, tuple, tuple]]:
+        """(t, p(z_{t-1} | z_t) rows, q(z_t | z_{t-1}) rows) for t = 2..T."""
+        return [(2, self.transition, self.q2)] + [(t, p, q) for t, (p, q) in enumerate(self.deeper, start=3)]
+
     def describe(self) -> str:
         def v(t) -> str:
             return "(" + ", ".join(show(a) for a in t) + ")"
-        parts = [f"p(z2) = {v(self.prior)}", "p(z1 | z2) = " + ", ".join(map(v, self.transition)),
-                 f"p({self.observation} | z1) = {v(self.likelihood)}", f"q(z1) = {v(self.q)}",
-                 "q(z2 | z1) = " + ", ".join(map(v, self.q2))]
+        parts = [f"p(z{self.T}) = {v(self.prior)}"]
+        parts += [f"p(z{t - 1} | z{t}) = " + ", ".join(map(v, p)) for t, p, _ in self.steps()]
+        parts += [f"p({self.observation} | z1) = {v(self.likelihood)}", f"q(z1) = {v(self.q)}"]
+        parts += [f"q(z{t} | z{t - 1}) = " + ", ".join(map(v, q)) for t, _, q in self.steps()]
         parts += [f"{n} = {show(a)}" for n, a in self.params]
         return f"[{self.name}] " + "; ".join(parts)
 
-    def table(self, name: str, with_x: bool) -> dict[tuple[int, int], Fraction]:
-        """The full table over (z1, z2) of the model (name "p") or of q."""
-        K = range(self.K)
-        if name == "q":
-            return {(j, k): self.q[j] * self.q2[j][k] for j in K for k in K}
-        return {(j, k): self.prior[k] * self.transition[k][j] * (self.likelihood[j] if with_x else 1)
-                for j in K for k in K}
+    def table(self, name: str, with_x: bool) -> dict[tuple, Fraction]:
+        """The full table over (z1, ..., zT) of the model (name "p") or of q."""
+        out = {}
+        for a in itertools.product(range(self.K), repeat=self.T):
+            if name == "q":
+                value = self.q[a[0]]
+                for t, _, q in self.steps():
+                    value *= q[a[t - 2]][a[t - 1]]
+            else:
+                value = self.prior[a[self.T - 1]] * (self.likelihood[a[0]] if with_x else 1)
+                for t, p, _ in self.steps():
+                    value *= p[a[t - 1]][a[t - 2]]
+            out[a] = value
+        return out
 
     def marginal(self, name: str, over: frozenset, with_x: bool, point: dict) -> Fraction:
         """The table summed over the layers not in `over`, the layers in it at `point`."""
-        at = (point.get(z1) if z1 in over else None, point.get(z2) if z2 in over else None)
+        at = tuple(point.get(v) if v in over else None for v in self.layers)
         key = ("marginal", name, with_x, at)
         known = self.binders.get(key)
         if known is not None:
@@ -72,8 +109,8 @@ class ChainInstance:
         if table is None:
             table = self.binders[(name, with_x)] = self.table(name, with_x)
         total = Fraction(0)
-        for (j, k), value in table.items():
-            if (z1 in over and point[z1] != j) or (z2 in over and point[z2] != k):
+        for a, value in table.items():
+            if any(want is not None and want != got for want, got in zip(at, a)):
                 continue
             total += value
         self.binders[key] = total
@@ -86,8 +123,8 @@ def _density(d: Density, inst: ChainInstance, point: dict):
     obs = sympy.Symbol(inst.observation) if inst.observation != "x" else sympy.Symbol("x")
     variables, given = set(d.variables), set(d.given)
     for v in variables | given:
-        if v not in (z1, z2) and v != obs:
-            raise JudgeError(f"{v} is not a variable of the two-layer chain")
+        if v not in inst.layers and v != obs:
+            raise JudgeError(f"{v} is not a variable of the chain")
     for v in (variables | given) - {obs}:
         if point.get(v) is None:
             raise JudgeError(f"{d} with {v} unbound")
@@ -138,8 +175,8 @@ def evaluate(e, inst: ChainInstance, point: dict):
     if isinstance(e, Density):
         return _density(e, inst, point)
     if isinstance(e, LatentSum):
-        layers = LAYERS if e.args[1] == z else (e.args[1],)
-        if any(v not in LAYERS for v in layers):
+        layers = inst.layers if e.args[1] == z else (e.args[1],)
+        if any(v not in inst.layers for v in layers):
             raise JudgeError(f"Sum over {e.args[1]}")
         return arith._sum([evaluate(e.args[0], inst, p) for p in _assignments(layers, point, inst.K)])
     if isinstance(e, Expectation):
@@ -194,9 +231,10 @@ def _normalise(weights) -> tuple[Fraction, ...]:
 
 
 def instances(K: int, count: int, seed: int = 0, observation: str = "x",
-              params: tuple[tuple[str, str], ...] = ()) -> list[ChainInstance]:
+              params: tuple[tuple[str, str], ...] = (), layers: int = 2) -> list[ChainInstance]:
     """`count` valid instances: random ones, q the exact posterior chain (tight), q = the prior
-    chain, one probability 1e-6 in each block, a likelihood of 1 and of 1e-6."""
+    chain, one probability 1e-6 in each block, a likelihood of 1 and of 1e-6.  With `layers` > 2
+    each gets random further steps (the tight ones the posterior chain of the whole table)."""
     rng = random.Random(f"reference-chain-{K}-{seed}")
     tiny = Fraction(1, 10**6)
 
@@ -237,22 +275,54 @@ def instances(K: int, count: int, seed: int = 0, observation: str = "x",
                 lik(), dist(), (edge(dist()),) + rows()[1:]),
            tight(f"l[0] = {tiny}, tight", dist(), rows(), (tiny,) + lik()[1:]),
            make("random 2", dist(), rows(), lik(), dist(), rows())]
-    out = out[:max(1, count)]
+    out = [_deepen(inst, layers, seed) for inst in out[:max(1, count)]]
     samples = [(name, arith.parameter_samples(condition)) for name, condition in params]
     if samples:
         cycled = []
         for i, inst in enumerate(out):
             chosen = tuple((n, v[(i * (j + 1)) % len(v)]) for j, (n, v) in enumerate(samples))
             cycled.append(ChainInstance(inst.name, inst.prior, inst.transition, inst.likelihood, inst.q, inst.q2,
-                                        observation, chosen))
+                                        observation, chosen, inst.deeper))
         out = cycled
     return out
+
+
+def _deepen(inst: ChainInstance, layers: int, seed: int) -> ChainInstance:
+    """The instance with steps t = 3..layers added (random tables; the tight instances and the
+    prior chain get q = the posterior chain of the whole table, read off it by brute force)."""
+    if layers <= 2:
+        return inst
+    K = inst.K
+    rng = random.Random(f"reference-chain-deeper-{K}-{seed}-{layers}-{inst.name}")
+
+    def rows() -> tuple[tuple[Fraction, ...], ...]:
+        return tuple(_normalise([rng.randint(1, 97) for _ in range(K)]) for _ in range(K))
+
+    deeper = tuple((rows(), rows()) for _ in range(3, layers + 1))
+    out = ChainInstance(inst.name, inst.prior, inst.transition, inst.likelihood, inst.q, inst.q2,
+                        inst.observation, inst.params, deeper)
+    if "tight" not in inst.name and "prior chain" not in inst.name:
+        return out
+    table = out.table("p", True)
+    evidence = sum(table.values(), Fraction(0))
+
+    def marginal(positions: tuple[int, ...], values: tuple[int, ...]) -> Fraction:
+        return sum((v for a, v in table.items() if all(a[i] == w for i, w in zip(positions, values))),
+                   Fraction(0)) / evidence
+
+    q = tuple(marginal((0,), (j,)) for j in range(K))
+    forward = {t: tuple(tuple(marginal((t - 2, t - 1), (j, k)) / marginal((t - 2,), (j,)) for k in range(K))
+                        for j in range(K)) for t in range(2, layers + 1)}
+    return ChainInstance(inst.name, inst.prior, inst.transition, inst.likelihood, q, forward[2], inst.observation,
+                         inst.params, tuple((p, forward[t]) for t, (p, _) in enumerate(deeper, start=3)))
 
 
 def is_valid(inst: ChainInstance, params: tuple[tuple[str, str], ...] = ()) -> bool:
     """Every block a distribution (p(z2), each p(z1 | z2 = k), q(z1 | x), each q(z2 | z1 = j)),
     the likelihood in (0, 1], each parameter inside its interval."""
-    simplices = (inst.prior, inst.q, *inst.transition, *inst.q2)
+    simplices = (inst.prior, inst.q, *(row for _, p, q in inst.steps() for row in (*p, *q)))
+    if not all(len(rows) == inst.K for _, p, q in inst.steps() for rows in (p, q)):
+        return False
     if not all(len(v) == inst.K and arith.is_simplex(v) for v in simplices):
         return False
     values = dict(inst.params)
@@ -274,4 +344,4 @@ def judge(lhs, rel: str, rhs, cases: list[ChainInstance], stop_at_first: bool = 
     return result
 
 
-__all__ = ["ChainInstance", "instances", "judge", "evaluate", "free_layers"]
+__all__ = ["ChainInstance", "instances", "judge", "evaluate", "free_layers", "z1", "z2"]
