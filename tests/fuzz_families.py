@@ -31,7 +31,7 @@ from elbo_sym.engine.reference import gaussian as gaussian_ref
 from elbo_sym.engine.reference.discrete import JudgeError
 from elbo_sym.engine.rules import RULES
 
-FAMILIES = ("IWAE", "gaussian", "gaussian D", "chain")
+FAMILIES = ("IWAE", "IWAE k", "gaussian", "gaussian D", "chain")
 ALL_RULES = tuple(sorted(RULES))
 BUDGET = 2.0
 
@@ -43,6 +43,16 @@ IWAE_LIBRARY = (
     ("IWAE(q, {k})", "=", "IWAE(q, {k})", "algebra"),
     ("IWAE(q, 1)", "=", "Sum(q(z) * log(p(x, z) / q(z)), z)", "definition"),
     ("IWAE(q, 1)", "=", "E(q, log(p(x | z))) - KL(q(z), p(z))", "definition"),
+)
+IWAE_EVERY_K = (  # k a whole-number parameter: Burda et al.'s Theorem 1 for every k
+    ("log(p(x))", ">=", "IWAE(q, k)", "iwae-bound"),
+    ("log(p(x))", ">=", "IWAE(q, k + 1)", "iwae-bound"),
+    ("IWAE(q, k + 1)", ">=", "IWAE(q, k)", "iwae-monotone"),
+    ("IWAE(q, k + 2)", ">=", "IWAE(q, k + 1)", "iwae-monotone"),
+    ("IWAE(q, k)", ">=", "ELBO(q)", "iwae-monotone"),
+    ("ELBO(q)", "<=", "IWAE(q, k + 1)", "iwae-monotone"),
+    ("IWAE(q, 3)", ">=", "IWAE(q, 2)", "iwae-monotone"),
+    ("IWAE(q, k)", "=", "IWAE(q, k)", "algebra"),
 )
 IWAE_TIGHT = (("IWAE(q, {k})", "=", "log(p(x))", "assumption"), ("IWAE(q, {k})", "=", "ELBO(q)", "assumption"))
 GAUSSIAN_LIBRARY = (
@@ -144,6 +154,10 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
         header = f"K = {K}" + ('\nassume = "q(z) = p(z | x)"' if tight else "")
         lhs, rel, rhs, rule = rng.choice(IWAE_LIBRARY + (IWAE_TIGHT if tight else ()))
         lhs, rhs = lhs.replace("{k}", k), rhs.replace("{k}", k)
+    elif family == "IWAE k":
+        K = rng.choice(("2", "3", '"any"'))
+        header = f'K = {K}\n[params]\nk = "integer >= {rng.choice((1, 1, 2))}"'
+        lhs, rel, rhs, rule = rng.choice(IWAE_EVERY_K)
     elif family == "gaussian":
         tight = rng.random() < 0.2
         header = 'model = "gaussian"' + ('\nassume = "q(z) = p(z | x)"' if tight else "")
@@ -199,7 +213,8 @@ def fuzz_instances(spec, K) -> tuple[str, list]:
         return "gaussian", gaussian_ref.with_assumptions(found, fixes)[0]
     if spec.family == "chain":
         return "chain", [i for seed in FUZZ_SEEDS for i in chain_ref.instances(int(K), 8, seed, spec.data[0], params)]
-    found = discrete_ref.instances(int(K), 1, tuple(spec.data), params)
+    found = (discrete_ref.instances_any(1, tuple(spec.data), params) if K == "any"
+             else discrete_ref.instances(int(K), 1, tuple(spec.data), params))
     return "discrete", discrete_ref.with_assumptions(found, fixes)[0]
 
 
@@ -291,7 +306,7 @@ def _family_of(toml: str) -> str:
         return "chain"
     if "gaussian" in toml:
         return "gaussian D" if "\nD = " in toml else "gaussian"
-    return "IWAE"
+    return "IWAE k" if "integer >=" in toml else "IWAE"
 
 
 def run_families(per_family: int, seed: int = 0) -> FamilyCampaign:

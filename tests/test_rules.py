@@ -63,6 +63,8 @@ CASES = {
                    ("ELBO(q)", "=", "log(p(x)) - KL(q(z), p(z))")),
     "jensen": ((JENSEN_UPPER, ">=", JENSEN_LOWER), (JENSEN_UPPER, "<=", JENSEN_LOWER)),
     "kl-nonneg": (("log(p(x))", ">=", "ELBO(q)"), ("log(p(x))", "<=", "ELBO(q)")),
+    "iwae-bound": (("log(p(x))", ">=", "IWAE(q, 3)"), ("log(p(x))", "<=", "IWAE(q, 3)")),
+    "iwae-monotone": (("IWAE(q, 3)", ">=", "IWAE(q, 2)"), ("IWAE(q, 2)", ">=", "IWAE(q, 3)")),
 }
 
 

@@ -153,7 +153,18 @@ class IWAE(Notation):
 
     @property
     def samples(self) -> int:
+        """The number of samples when it is a number (`count` when it may be a parameter k)."""
         return int(self.args[1])
+
+    @property
+    def count(self) -> Expr:
+        """The number of samples as written: 3, or a whole-number parameter k (+ n)."""
+        return self.args[1]
+
+    @property
+    def symbolic(self) -> bool:
+        """The number of samples is a parameter (IWAE(q, k) for every k)."""
+        return not self.args[1].is_Integer
 
     @property
     def observation(self) -> Symbol:
@@ -266,9 +277,15 @@ class ElboStrPrinter(StrPrinter):
         return f"Normal({self._print(e.mean)}, {self._print(e.variance)})"
 
     def _print_IWAE(self, e: IWAE) -> str:
+        if e.symbolic:  # k + 1 as written, not SymPy's 1 + k
+            constant, rest = e.count.as_coeff_Add()
+            shown = self._print(rest) + (f" + {constant}" if constant > 0 else f" - {-constant}" if constant else "")
+            name = self._distribution(e.distribution) if e.observation == x else self._print(e.distribution)
+            inside = f"{name}, {shown}"
+            return f"IWAE({inside})" if e.observation == x else f"IWAE({inside}, {self._print(e.observation)})"
         if e.observation == x:
-            return f"IWAE({self._distribution(e.distribution)}, {e.samples})"
-        return f"IWAE({self._print(e.distribution)}, {e.samples}, {self._print(e.observation)})"
+            return f"IWAE({self._distribution(e.distribution)}, {self._print(e.count)})"
+        return f"IWAE({self._print(e.distribution)}, {self._print(e.count)}, {self._print(e.observation)})"
 
 
 _GREEK_NAMES: dict[str, str] = {
@@ -364,7 +381,7 @@ class ElboLatexPrinter(LatexPrinter):
         name = "q" if e.distribution == Density("q", (z,)) else self._print(e.distribution)
         if e.observation != x:
             name += rf";\, {self._print(e.observation)}"
-        return rf"\mathcal{{L}}^{{\mathrm{{IWAE}}}}_{{{e.samples}}}({name})"
+        return rf"\mathcal{{L}}^{{\mathrm{{IWAE}}}}_{{{self._print(e.count)}}}({name})"
 
     def _print_log(self, e: Expr, exp: str | None = None) -> str:
         (arg,) = e.args

@@ -83,6 +83,9 @@ class Vocabulary:
     real: bool = False
     """The Gaussian family: x and z are real numbers, usable bare ((x - b)**2, E(q, z**2)), and
     Normal(m, v) is a distribution over z."""
+    counts: tuple[tuple[str, int], ...] = ()
+    """Whole-number parameters (``k = "integer >= 1"``) with their least value: usable only as
+    IWAE's number of samples (``IWAE(q, k)``, ``IWAE(q, k + 1)``)."""
 
     @property
     def variables(self) -> dict[str, Symbol]:
@@ -757,6 +760,9 @@ class _Builder:
         return result
 
     def visit_Name(self, node: ast.Name, depth: int) -> Expr:
+        if node.id in dict(self.vocabulary.counts):
+            raise self.fail(node, f"'{node.id}' is a whole number of samples: use it as IWAE's second argument "
+                                  f"only, as in IWAE(q, {node.id}) or IWAE(q, {node.id} + 1)")
         if node.id in self.vocabulary.params:
             return Symbol(node.id, real=True)
         if node.id == "pi" and self.vocabulary.real:  # the Gaussian family's constant
@@ -988,15 +994,47 @@ class _Builder:
             raise self.fail(node, f"IWAE(...) takes the distribution, the number of samples k"
                                   f"{' and the observation' if several else ''}, as in {example}")
         samples = args[1]
-        if not (isinstance(samples, ast.Constant) and type(samples.value) is int
-                and 1 <= samples.value <= MAX_IWAE_SAMPLES):
-            raise self.fail(samples, f"the number of samples of IWAE is a whole number from 1 to {MAX_IWAE_SAMPLES}")
+        count = self.sample_count(samples)
+        if count is None and not (isinstance(samples, ast.Constant) and type(samples.value) is int
+                                  and 1 <= samples.value <= MAX_IWAE_SAMPLES):
+            raise self.fail(samples, f"the number of samples of IWAE is a whole number from 1 to {MAX_IWAE_SAMPLES}"
+                                     f"{self.count_hint()}")
         observation = self.vocabulary.variables[self.vocabulary.data[0]]
         if len(args) == 3:
             observation = self.variable(args[2])
             if observation == z:
                 raise self.fail(args[2], "the third argument of IWAE is an observation, not z")
-        return IWAE(self.distribution(args[0], depth), samples.value, observation)
+        return IWAE(self.distribution(args[0], depth), samples.value if count is None else count, observation)
+
+    def sample_count(self, node: ast.AST) -> Expr | None:
+        """``k``, ``k + n``, ``n + k`` or ``k - n`` for a whole-number parameter k (n a literal) that
+        is >= 1 for every allowed k; None when the node is not of that shape."""
+        counts = dict(self.vocabulary.counts)
+        name, shift = None, 0
+        if isinstance(node, ast.Name) and node.id in counts:
+            name = node.id
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+            left, right = node.left, node.right
+            after, before = _literal_int(right), _literal_int(left)
+            if isinstance(left, ast.Name) and left.id in counts and after is not None:
+                name, shift = left.id, after * (1 if isinstance(node.op, ast.Add) else -1)
+            elif isinstance(node.op, ast.Add) and isinstance(right, ast.Name) and right.id in counts \
+                    and before is not None:
+                name, shift = right.id, before
+        if name is None:
+            return None
+        if abs(shift) > MAX_IWAE_SAMPLES:
+            raise self.fail(node, f"the shift of the number of samples is at most {MAX_IWAE_SAMPLES}")
+        if counts[name] + shift < 1:
+            raise self.fail(node, f"the number of samples must be >= 1 for every {name} >= {counts[name]}: "
+                                  f"{name} = {counts[name]} gives {counts[name] + shift}")
+        return Add(Symbol(name, real=True), Integer(shift))
+
+    def count_hint(self) -> str:
+        if self.vocabulary.counts:
+            names = ", ".join(name for name, _ in self.vocabulary.counts)
+            return f", or {names} (+ or - a whole number)"
+        return " (for every k: declare k = \"integer >= 1\" in [params] and write IWAE(q, k))"
 
     def call_log(self, node: ast.Call, args: list, depth: int) -> Expr:
         self.arity(node, args, 1)

@@ -34,7 +34,7 @@ from elbo_sym.engine.canonical import Canonical, canonical
 from elbo_sym.engine.definedness import is_positive, nonnegative
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.models.discrete import UnfoldError
-from elbo_sym.engine.notation import IWAE, KL, Density, Expectation, LatentSum, to_text, x
+from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Expectation, LatentSum, to_text, x
 from elbo_sym.engine.wellformed import factored_sum
 
 
@@ -366,6 +366,98 @@ def _iwae_jensen(upper: Expr, lower: Expr, model: Model) -> RuleOutcome | None:
     return None
 
 
+# --------------------------------------------------------------------------- IWAE for every k
+
+
+def _at_least(count: Expr, least: int, model: Model) -> bool:
+    """`count` is a whole number >= `least` on the whole domain: a number, or k + n with k a
+    whole-number parameter whose least value plus n is >= `least`."""
+    if count.is_Integer:
+        return bool(count >= least)
+    bounds = {s.name: interval for s, interval in model.parameter_bounds.items()}
+    (symbol,) = count.free_symbols if len(count.free_symbols) == 1 else (None,)
+    interval = bounds.get(getattr(symbol, "name", ""))
+    if symbol is None or interval is None or not interval.integer or interval.lower is None:
+        return False
+    shift = count - symbol
+    return bool(shift.is_Integer and interval.lower + int(shift) >= least)
+
+
+def _iwae_side_conditions(node: IWAE, model: Model) -> tuple[tuple[str, bool], ...]:
+    """What Burda et al.'s Theorem 1 assumes of IWAE(q, k): k a whole number >= 1, q a
+    distribution over z, every importance ratio p(x, z) / q(z) positive."""
+    q, joint = node.distribution, node.joint
+    try:
+        ratios = tuple(model.unfold(joint / q, k) for k in model.points)
+        positive = all(is_positive(r, model) for r in ratios)
+        distribution = _is_distribution_notation(q, q, model)
+    except (UnfoldError, KeyError):
+        positive = distribution = False
+    return (
+        (f"the number of samples {to_text(node.count)} is a whole number >= 1", _at_least(node.count, 1, model)),
+        (f"{to_text(q)} is a distribution over z", distribution),
+        (f"the importance ratios {to_text(joint)} / {to_text(q)} are positive", positive),
+    )
+
+
+def iwae_bound(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
+    """Burda et al. (2016), Theorem 1 (the bound): log p(x) >= IWAE(q, k) for every k >= 1.
+
+    The theorem, applied to the exact form ``log(p(x)) >= IWAE(q, k)``: the average
+    (1/k) sum_i p(x, z_i) / q(z_i) has mean p(x) under z_i ~ q (importance sampling:
+    sum_z q(z) p(x, z) / q(z) = p(x), shown by canonical forms), and log is concave (Jensen)."""
+    bounds = _bounds(prev, rel, new)
+    if bounds is None:
+        return RuleOutcome(False, "the IWAE bound gives >= (or <=), never =, < or >")
+    upper, lower = bounds
+    if not isinstance(lower, IWAE):
+        return RuleOutcome(False, "the smaller side is not IWAE(q, k)")
+    evidence = Density("p", (lower.observation,))
+    if upper != log(evidence):
+        return RuleOutcome(False, f"the larger side is not log({to_text(evidence)}) of IWAE's observation")
+    q, joint = lower.distribution, lower.joint
+    try:
+        mean = model.latent_sum(tuple(model.unfold(Mul(q, joint / q), k) for k in model.points))
+        unbiased = canonical(mean - model.unfold(evidence), model).is_zero
+    except (UnfoldError, KeyError):
+        unbiased = False
+    conditions = _iwae_side_conditions(lower, model) + (
+        (f"the ratios average to {to_text(evidence)} under {to_text(q)} (importance sampling)", unbiased),)
+    if not all(held for _, held in conditions):
+        return RuleOutcome(False, "the IWAE bound's pattern found but a condition failed", conditions)
+    return RuleOutcome(True, f"Burda et al.'s Theorem 1: log p(x) >= {to_text(lower)} for every number of "
+                             f"samples (Jensen over the draws)", conditions)
+
+
+def iwae_monotone(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
+    """Burda et al. (2016), Theorem 1 (monotonicity): IWAE(q, m) >= IWAE(q, k) for m >= k >= 1.
+
+    The theorem, applied to the exact form ``IWAE(q, m) >= IWAE(q, k)`` (or ``>= ELBO(q)``,
+    which is IWAE(q, 1)): the average of m ratios is the average, over the subsets of k of the
+    m draws, of their k-averages; log is concave (Jensen), and every subset's draws are k
+    independent draws from q.  m - k must be a whole number >= 0 on the whole domain."""
+    bounds = _bounds(prev, rel, new)
+    if bounds is None:
+        return RuleOutcome(False, "IWAE's monotonicity gives >= (or <=), never =, < or >")
+    upper, lower = bounds
+    written = lower
+    if isinstance(lower, ELBO):
+        lower = IWAE(lower.distribution, 1, lower.observation)
+    if not (isinstance(upper, IWAE) and isinstance(lower, IWAE)):
+        return RuleOutcome(False, "the two sides are not IWAE(q, m) and IWAE(q, k) (or ELBO(q))")
+    gap = upper.count - lower.count
+    conditions = (
+        ("both sides are about the same q and the same observation",
+         upper.distribution == lower.distribution and upper.observation == lower.observation),
+        (f"the larger side has at least as many samples: {to_text(upper.count)} - {to_text(lower.count)} "
+         f"is a whole number >= 0", _at_least(gap, 0, model)),
+    ) + _iwae_side_conditions(upper, model) + _iwae_side_conditions(lower, model)[:1]
+    if not all(held for _, held in conditions):
+        return RuleOutcome(False, "IWAE's monotonicity pattern found but a condition failed", conditions)
+    return RuleOutcome(True, f"Burda et al.'s Theorem 1: more samples never lower the bound, "
+                             f"{to_text(upper)} >= {to_text(written)}", conditions)
+
+
 def _kl_candidates(prev: Expr, new: Expr, model) -> list:
     """KL terms the difference may be made of: those in the step, and q against the posterior
     and the prior for each observation."""
@@ -490,6 +582,8 @@ RULES: dict[str, Rule] = {
     "assumption": equality,
     "jensen": jensen,
     "kl-nonneg": kl_nonneg,
+    "iwae-bound": iwae_bound,
+    "iwae-monotone": iwae_monotone,
 }
 """Rule name (as written in a derivation file) -> its check."""
 
@@ -502,4 +596,6 @@ RULE_HELP: dict[str, str] = {
     "assumption": "use the derivation's assumption (e.g. q(z) = p(z | x)); checked as an identity under it",
     "jensen": "log E_w[g] >= E_w[log g] for a distribution w (concavity of log)",
     "kl-nonneg": "drop or add a KL divergence term, KL >= 0",
+    "iwae-bound": "log p(x) >= IWAE(q, k) for every k >= 1 (Burda et al. 2016, Theorem 1)",
+    "iwae-monotone": "IWAE(q, m) >= IWAE(q, k) for m >= k >= 1; ELBO(q) is IWAE(q, 1) (Burda et al. 2016, Theorem 1)",
 }
