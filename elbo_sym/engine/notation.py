@@ -175,6 +175,14 @@ class IWAE(Notation):
         return Density("p", (self.observation, z))
 
 
+def _count_text(count: Expr, show) -> str:
+    """A number of samples as written: k + 1, not SymPy's 1 + k."""
+    constant, rest = count.as_coeff_Add()
+    if rest == 0:
+        return show(constant)
+    return show(rest) + (f" + {constant}" if constant > 0 else f" - {-constant}" if constant else "")
+
+
 class Exp(exp):
     """``exp(a)`` as written: never rewritten into a power it could not afford.
 
@@ -277,11 +285,9 @@ class ElboStrPrinter(StrPrinter):
         return f"Normal({self._print(e.mean)}, {self._print(e.variance)})"
 
     def _print_IWAE(self, e: IWAE) -> str:
-        if e.symbolic:  # k + 1 as written, not SymPy's 1 + k
-            constant, rest = e.count.as_coeff_Add()
-            shown = self._print(rest) + (f" + {constant}" if constant > 0 else f" - {-constant}" if constant else "")
+        if e.symbolic:
             name = self._distribution(e.distribution) if e.observation == x else self._print(e.distribution)
-            inside = f"{name}, {shown}"
+            inside = f"{name}, {_count_text(e.count, self._print)}"
             return f"IWAE({inside})" if e.observation == x else f"IWAE({inside}, {self._print(e.observation)})"
         if e.observation == x:
             return f"IWAE({self._distribution(e.distribution)}, {self._print(e.count)})"
@@ -381,7 +387,7 @@ class ElboLatexPrinter(LatexPrinter):
         name = "q" if e.distribution == Density("q", (z,)) else self._print(e.distribution)
         if e.observation != x:
             name += rf";\, {self._print(e.observation)}"
-        return rf"\mathcal{{L}}^{{\mathrm{{IWAE}}}}_{{{self._print(e.count)}}}({name})"
+        return rf"\mathcal{{L}}^{{\mathrm{{IWAE}}}}_{{{_count_text(e.count, self._print)}}}({name})"
 
     def _print_log(self, e: Expr, exp: str | None = None) -> str:
         (arg,) = e.args
