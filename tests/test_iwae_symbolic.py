@@ -363,3 +363,92 @@ def test_wrong_variants_of_the_iwae_files(name, old, new):
         _, _, _, k = sides(c)
         evidence = math.log(sum(a * b for a, b in zip(prior, likelihood)))
         assert iwae_by_enumeration(prior, likelihood, q, k) < evidence  # log p(x) <= IWAE fails there
+
+
+# ------------------------------------------------------------------ Renyi's bound, symbolic alpha
+
+
+def renyi(prior, likelihood, q, alpha: float) -> float:
+    """L_alpha = 1/(1 - alpha) log sum_z q(z) (p(x, z)/q(z))**(1 - alpha), in floats."""
+    s = 1 - alpha
+    return math.log(sum(c * (a * b / c) ** s for a, b, c in zip(prior, likelihood, q))) / s
+
+
+def test_a_power_with_a_parameter_exponent_parses_prints_and_round_trips():
+    vocabulary = Vocabulary(params=("alpha",))
+    e = parse_expression("(p(x, z) / q(z))**(1 - alpha)", vocabulary)
+    assert to_text(e) == "(p(x, z)/q(z))**(1 - alpha)" and parse_expression(to_text(e), vocabulary) == e
+    assert to_latex(e).endswith("^{1 - \\alpha}")
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("(p(x, z) / q(z))**(1 / 2)", "expression in [params]"),  # a number: an algebraic value, not decided
+    ("(-2)**alpha", "positive base"),
+    ("(p(x, z) / q(z))**(k)", "expression in [params]"),  # k counts samples only
+    ("(p(x, z) / q(z))**(alpha * p(x))", "expression in [params]"),
+])
+def test_a_power_outside_the_vocabulary_is_a_clear_parse_error(text, fragment):
+    vocabulary = Vocabulary(params=("alpha", "k"), counts=(("k", 1),))
+    with pytest.raises(ParseError) as info:
+        parse_expression(text, vocabulary)
+    assert fragment in info.value.message
+
+
+def test_the_renyi_literature_file_is_proved_and_agrees_with_the_reference(capsys):
+    result = check_derivation(load(LITERATURE / "renyi-bound.toml"))
+    assert result.ok and all(s.verdict is Verdict.proved for s in result.steps), [s.reason for s in result.steps]
+    assert result.steps[0].outcome.reason.startswith("Li and Turner")
+    assert all(s.second_opinion.startswith("the reference evaluator agrees") for s in result.steps)
+    assert main(["check", "--no-cache", str(LITERATURE / "renyi-bound.toml")]) == 0
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("old, new, why", [
+    ('rel = ">="\nexpr = "1 / (1 - alpha)', 'rel = "<="\nexpr = "1 / (1 - alpha)', "wrong direction"),
+    ('alpha = "in (0, 1)"', 'alpha = "in (-1, 0)"', "wrong premise: for alpha < 0 the bound is above"),
+    ('expr = "1 / (1 - alpha) * log(E(', 'expr = "log(E(', "dropped coefficient"),
+])
+def test_wrong_variants_of_the_renyi_bound_are_refuted(old, new, why):
+    text = (LITERATURE / "renyi-bound.toml").read_text("utf-8").replace('alpha = "1/2"', 'alpha = "-1/2"' if
+                                                                          "(-1, 0)" in new else 'alpha = "1/2"')
+    assert old in text
+    result = check_derivation(loads(text.replace(old, new, 1), "renyi-variant.toml"))
+    step = result.steps[0]
+    assert step.verdict is Verdict.refuted and not result.ok, (why, step.reason)
+    c = step.counterexample
+    prior, likelihood, q = floats(c, "p(z)"), floats(c, "p(x | z)"), floats(c, "q(z)")
+    (alpha,) = (float(Fraction(v)) for v in c.value_of("alpha"))
+    evidence = math.log(sum(a * b for a, b in zip(prior, likelihood)))
+    bound = renyi(prior, likelihood, q, alpha)
+    if why == "dropped coefficient":
+        bound *= 1 - alpha
+    assert math.isclose(c.lhs_value, evidence, rel_tol=1e-9) and math.isclose(c.rhs_value, bound, rel_tol=1e-9)
+    ok = evidence >= bound if step.step.rel == ">=" else evidence <= bound
+    assert not ok, (why, evidence, bound)
+
+
+def test_a_renyi_rule_that_proves_too_much_is_caught_by_the_second_opinion(monkeypatch):
+    def reckless(prev, rel, new, model):
+        return RuleOutcome(True, "reckless")
+
+    from elbo_sym.engine import check as check_module
+    monkeypatch.setitem(check_module.RULES, "renyi-bound", reckless)
+    text = (LITERATURE / "renyi-bound.toml").read_text("utf-8").replace('alpha = "in (0, 1)"', 'alpha = "in (-1, 0)"')
+    text = text.split("[[example]]")[0]  # no example: the second opinion alone must catch it
+    step = check_derivation(loads(text, "reckless.toml")).steps[0]
+    assert step.verdict is Verdict.error and "internal disagreement" in step.reason, step.reason
+
+
+def test_renyi_near_misses_are_not_proved():
+    vocabulary = Vocabulary(params=("alpha",))
+    derivation = loads((LITERATURE / "renyi-bound.toml").read_text("utf-8"), "renyi.toml")
+    model = derivation.model()
+    for lower in ("2 / (1 - alpha) * log(E(q, (p(x, z) / q(z))**(1 - alpha)))",  # the wrong coefficient
+                  "1 / (1 - alpha) * log(E(q, (p(z) / q(z))**(1 - alpha)))",  # not the importance ratio
+                  "1 / alpha * log(E(q, (p(x, z) / q(z))**alpha))"):  # fine for alpha in (0, 1) ...
+        outcome = rules_module.renyi_bound(parse_expression("log(p(x))", vocabulary), ">=",
+                                           parse_expression(lower, vocabulary), model)
+        if lower.startswith("1 / alpha"):  # ... which is the same theorem with s = alpha: proved
+            assert outcome.proved, outcome
+            continue
+        assert not outcome.proved and not all(held for _, held in outcome.conditions), outcome

@@ -238,6 +238,33 @@ def _density_args(d: Density, show) -> str:
     return head
 
 
+class RealPower(Exp):
+    """``b ** a`` with an exponent a written in parameters (Renyi's ``(p(x, z) / q(z))**(1 - alpha)``):
+    by definition exp(a * log(b)) for b > 0 -- so it is an `Exp` to the engine (the log's
+    argument b must be shown positive, as for every log), printed as the power it was written as."""
+
+    def __new__(cls, *args, **kwargs):
+        if len(args) == 2:  # (base, exponent), as the parser builds it
+            base, exponent = args
+            argument = Mul(exponent, log(base, evaluate=False), evaluate=False)
+            return Exp.__new__(cls, argument, evaluate=False)  # type: ignore[call-arg]  # SymPy's Function.__new__
+        return Exp.__new__(cls, *args, **kwargs)  # func(*args) of xreplace and subs: the one argument
+
+    @property
+    def parts(self) -> tuple[Expr, Expr] | None:
+        """(base, exponent) when the argument still is exponent * log(base)."""
+        factors = Mul.make_args(self.args[0])
+        logs = [f for f in factors if isinstance(f, log)]
+        if len(logs) != 1:
+            return None
+        return logs[0].args[0], Mul(*(f for f in factors if f is not logs[0]))
+
+
+def is_real_power(e: Basic) -> bool:
+    """`e` is a RealPower (SymPy's exp metaclass answers isinstance(.., any exp subclass) for every exp)."""
+    return RealPower in type(e).__mro__
+
+
 class ElboStrPrinter(StrPrinter):
     """Prints notation back in the derivation-file vocabulary (round-trips through `parse`)."""
 
@@ -278,7 +305,13 @@ class ElboStrPrinter(StrPrinter):
             return f"ELBO({self._distribution(e.distribution)})"
         return f"ELBO({self._print(e.distribution)}, {self._print(e.observation)})"
 
+    def _print_RealPower(self, e: Exp) -> str:
+        return self._print_Exp(e)
+
     def _print_Exp(self, e: Exp) -> str:
+        if is_real_power(e) and e.parts is not None:
+            base, exponent = e.parts
+            return f"({self._print(base)})**({self._print(exponent)})"
         return f"exp({self._print(e.args[0])})"
 
     def _print_Normal(self, e: Normal) -> str:
@@ -468,7 +501,13 @@ class ElboLatexPrinter(LatexPrinter):
             printed = super()._print_Mul(e)
         return _OPERATOR_GAP.sub(r"\\, ", _DENSITY_GAP.sub(r")\\, ", printed))
 
+    def _print_RealPower(self, e: Expr, exp: str | None = None) -> str:
+        return self._print_Exp(e, exp)
+
     def _print_Exp(self, e: Expr, exp: str | None = None) -> str:
+        if is_real_power(e) and e.parts is not None and exp is None:
+            base, exponent = e.parts
+            return rf"\left({self._print(base)}\right)^{{{self._print(exponent)}}}"
         return self._print_exp(e, exp)
 
     def _print_exp(self, e: Expr, exp: str | None = None) -> str:
@@ -561,7 +600,8 @@ def latex_terms(latex: str) -> list[str]:
 
 
 __all__ = [
-    "x", "z", "z1", "z2", "LATENTS", "Exp", "IWAE", "Normal", "Density", "LatentSum", "Expectation", "KL",
+    "x", "z", "z1", "z2", "LATENTS", "Exp", "RealPower", "is_real_power",
+    "IWAE", "Normal", "Density", "LatentSum", "Expectation", "KL",
     "Entropy", "ELBO", "Notation",
     "p", "q", "to_latex", "to_text", "latex_terms", "ElboLatexPrinter", "ElboStrPrinter", "RELATION_LATEX",
 ]

@@ -24,7 +24,22 @@ from dataclasses import dataclass
 
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, S, Symbol, exp, log
 
-from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Exp, Expectation, LatentSum, Normal, x, z, z1, z2
+from elbo_sym.engine.notation import (
+    ELBO,
+    IWAE,
+    KL,
+    Density,
+    Entropy,
+    Exp,
+    Expectation,
+    LatentSum,
+    Normal,
+    RealPower,
+    x,
+    z,
+    z1,
+    z2,
+)
 from elbo_sym.limits import MAX_EXPONENT, MAX_IWAE_SAMPLES
 
 MAX_LENGTH = 2000
@@ -747,8 +762,11 @@ class _Builder:
 
     def power(self, node: ast.BinOp, depth: int) -> Expr:
         exponent = _literal_int(node.right)
+        if exponent is None and self.in_parameters(node.right):
+            return self.real_power(node, depth)
         if exponent is None:
-            raise self.fail(node.right, "an exponent must be an integer literal, like ** 2")
+            raise self.fail(node.right, "an exponent must be an integer literal, like ** 2, or an expression in "
+                                        "[params], like ** (1 - alpha)")
         if abs(exponent) > MAX_EXPONENT:
             raise self.fail(node.right, f"exponent {exponent} exceeds the limit {MAX_EXPONENT}")
         base = self.build(node.left, depth)
@@ -1005,6 +1023,24 @@ class _Builder:
             if observation == z:
                 raise self.fail(args[2], "the third argument of IWAE is an observation, not z")
         return IWAE(self.distribution(args[0], depth), samples.value if count is None else count, observation)
+
+    def in_parameters(self, node: ast.AST) -> bool:
+        """The node is arithmetic of declared (real) parameters and number literals, with one parameter at least."""
+        names = [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]
+        allowed = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop, ast.expr_context)
+        counts = dict(self.vocabulary.counts)
+        return bool(names) and all(isinstance(n, allowed) for n in ast.walk(node)) and \
+            all(n in self.vocabulary.params and n not in counts for n in names)
+
+    def real_power(self, node: ast.BinOp, depth: int) -> Expr:
+        """``b ** a`` with a written in parameters: exp(a * log(b)), b > 0 (RealPower)."""
+        exponent = self.build(node.right, depth)
+        base = self.build(node.left, depth)
+        if base.is_Number and not base.is_positive:
+            raise self.fail(node.left, "a power with an exponent in parameters needs a positive base")
+        if base.has(exp):
+            raise self.fail(node, "exp inside a power with a parameter exponent is not allowed")
+        return RealPower(base, exponent)
 
     def sample_count(self, node: ast.AST) -> Expr | None:
         """``k``, ``k + n``, ``n + k`` or ``k - n`` for a whole-number parameter k (n a literal) that

@@ -20,6 +20,7 @@ from sympy import (
     Integer,
     Mul,
     Poly,
+    Pow,
     S,
     Symbol,
     exp,
@@ -34,7 +35,7 @@ from elbo_sym.engine.canonical import Canonical, canonical
 from elbo_sym.engine.definedness import is_positive, nonnegative
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.models.discrete import UnfoldError
-from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Expectation, LatentSum, to_text, x
+from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Expectation, LatentSum, is_real_power, to_text, x, z
 from elbo_sym.engine.wellformed import factored_sum
 
 
@@ -458,6 +459,56 @@ def iwae_monotone(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
                              f"{to_text(upper)} >= {to_text(written)}", conditions)
 
 
+def renyi_bound(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
+    """Li and Turner (2016), the Renyi bound: log p(x) >= 1/s * log E_q[(p(x, z) / q(z))**s]
+    for 0 < s <= 1 (s = 1 - alpha, alpha in [0, 1)).
+
+    The theorem, applied to that exact form (the coefficient shown to be 1/s by canonical
+    forms): t**s is concave on t > 0 for 0 < s <= 1, so E_q[w**s] <= (E_q[w])**s = p(x)**s
+    (Jensen; E_q[w] = p(x) by importance sampling); log is increasing and 1/s > 0."""
+    bounds = _bounds(prev, rel, new)
+    if bounds is None:
+        return RuleOutcome(False, "the Renyi bound gives >= (or <=), never =, < or >")
+    upper, lower = bounds
+    if not (isinstance(upper, log) and isinstance(upper.args[0], Density) and upper.args[0].name == "p"
+            and len(upper.args[0].variables) == 1 and not upper.args[0].given):
+        return RuleOutcome(False, "the larger side is not log(p(x))")
+    evidence = upper.args[0]
+    found = [node for node in preorder_traversal(lower) if isinstance(node, log)
+             and isinstance(node.args[0], Expectation) and is_real_power(node.args[0].body)
+             and node.args[0].body.parts is not None]
+    if len(found) != 1:
+        return RuleOutcome(False, "the smaller side has no single log(E(q, (p(x, z) / q(z))**(1 - alpha)))")
+    (outer,) = found
+    q, (base, power) = outer.args[0].distribution, outer.args[0].body.parts
+    joint = Density("p", (*evidence.variables, *getattr(q, "variables", (z,))))
+    try:
+        weights = tuple(model.unfold(base, k) for k in model.points)
+        ratios_here = all(canonical(w - model.unfold(joint / q, k), model).is_zero
+                          for w, k in zip(weights, model.points))
+        positive = all(is_positive(w, model) for w in weights)
+        mean = model.latent_sum(tuple(model.unfold(joint, k) for k in model.points))
+        unbiased = canonical(mean - model.unfold(evidence), model).is_zero
+        distribution = _is_distribution_notation(q, q, model)
+        exponent = model.unfold(power)  # the parameters as the model's symbols (with their intervals)
+        exponent_ok = is_positive(exponent, model) and nonnegative(1 - exponent, model)
+        scaled = proves_zero(difference(lower, Mul(Pow(power, -1), outer)), model)
+    except (UnfoldError, KeyError, TypeError):
+        return RuleOutcome(False, "the Renyi bound's pattern could not be unfolded in this model")
+    conditions = (
+        (f"the base is the importance ratio {to_text(joint)} / {to_text(q)}", ratios_here),
+        ("the importance ratios are positive", positive),
+        (f"{to_text(q)} is a distribution over z", distribution),
+        (f"the ratios average to {to_text(evidence)} under {to_text(q)} (importance sampling)", unbiased),
+        (f"the exponent {to_text(power)} is in (0, 1] on the parameters' intervals", exponent_ok),
+        (f"the smaller side is 1 / ({to_text(power)}) times the log of the average", scaled),
+    )
+    if not all(held for _, held in conditions):
+        return RuleOutcome(False, "the Renyi bound's pattern found but a condition failed", conditions)
+    return RuleOutcome(True, f"Li and Turner's Renyi bound: t**s is concave for s = {to_text(power)} in (0, 1] "
+                             f"(Jensen), so the bound lies below log p(x)", conditions)
+
+
 def _kl_candidates(prev: Expr, new: Expr, model) -> list:
     """KL terms the difference may be made of: those in the step, and q against the posterior
     and the prior for each observation."""
@@ -584,6 +635,7 @@ RULES: dict[str, Rule] = {
     "kl-nonneg": kl_nonneg,
     "iwae-bound": iwae_bound,
     "iwae-monotone": iwae_monotone,
+    "renyi-bound": renyi_bound,
 }
 """Rule name (as written in a derivation file) -> its check."""
 
@@ -598,4 +650,6 @@ RULE_HELP: dict[str, str] = {
     "kl-nonneg": "drop or add a KL divergence term, KL >= 0",
     "iwae-bound": "log p(x) >= IWAE(q, k) for every k >= 1 (Burda et al. 2016, Theorem 1)",
     "iwae-monotone": "IWAE(q, m) >= IWAE(q, k) for m >= k >= 1; ELBO(q) is IWAE(q, 1) (Burda et al. 2016, Theorem 1)",
+    "renyi-bound": "log p(x) >= 1/(1 - alpha) log E_q[(p(x, z)/q(z))**(1 - alpha)], alpha in [0, 1) "
+                   "(Li & Turner 2016)",
 }
