@@ -26,6 +26,11 @@ MAX_K_TIMES_STEPS = 40_000
 """K x (steps + 1): bounds the unfolding work a file asks for before anything runs."""
 MAX_IWAE_SAMPLES = 8
 """Most samples k of IWAE(q, k)."""
+MAX_INTEGER_BOUND = 1000
+"""Largest lower bound of a whole-number parameter (``k = "integer >= 1"``, IWAE's samples)."""
+INTEGER_OFFSETS = (0, 1, 2, 4)
+"""A whole-number parameter is instantiated at its lower bound and 1, 2, 4 above it (k = 1, 2, 3,
+5) by the search and the second opinion: K**k terms stay countable."""
 MAX_IWAE_TERMS = 4096
 """Most terms K**k an IWAE(q, k) unfolds into (one per k-tuple of latent states)."""
 MAX_EXPONENT = 12

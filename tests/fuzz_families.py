@@ -31,7 +31,7 @@ from elbo_sym.engine.reference import gaussian as gaussian_ref
 from elbo_sym.engine.reference.discrete import JudgeError
 from elbo_sym.engine.rules import RULES
 
-FAMILIES = ("IWAE", "gaussian", "gaussian D", "chain", "premises")
+FAMILIES = ("IWAE", "IWAE k", "gaussian", "gaussian D", "chain", "premises")
 ALL_RULES = tuple(sorted(RULES))
 BUDGET = 2.0
 
@@ -43,6 +43,16 @@ IWAE_LIBRARY = (
     ("IWAE(q, {k})", "=", "IWAE(q, {k})", "algebra"),
     ("IWAE(q, 1)", "=", "Sum(q(z) * log(p(x, z) / q(z)), z)", "definition"),
     ("IWAE(q, 1)", "=", "E(q, log(p(x | z))) - KL(q(z), p(z))", "definition"),
+)
+IWAE_EVERY_K = (  # k a whole-number parameter: Burda et al.'s Theorem 1 for every k
+    ("log(p(x))", ">=", "IWAE(q, k)", "iwae-bound"),
+    ("log(p(x))", ">=", "IWAE(q, k + 1)", "iwae-bound"),
+    ("IWAE(q, k + 1)", ">=", "IWAE(q, k)", "iwae-monotone"),
+    ("IWAE(q, k + 2)", ">=", "IWAE(q, k + 1)", "iwae-monotone"),
+    ("IWAE(q, k)", ">=", "ELBO(q)", "iwae-monotone"),
+    ("ELBO(q)", "<=", "IWAE(q, k + 1)", "iwae-monotone"),
+    ("IWAE(q, 3)", ">=", "IWAE(q, 2)", "iwae-monotone"),
+    ("IWAE(q, k)", "=", "IWAE(q, k)", "algebra"),
 )
 IWAE_TIGHT = (("IWAE(q, {k})", "=", "log(p(x))", "assumption"), ("IWAE(q, {k})", "=", "ELBO(q)", "assumption"))
 GAUSSIAN_LIBRARY = (
@@ -182,6 +192,10 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
         header = f"K = {K}" + ('\nassume = "q(z) = p(z | x)"' if tight else "")
         lhs, rel, rhs, rule = rng.choice(IWAE_LIBRARY + (IWAE_TIGHT if tight else ()))
         lhs, rhs = lhs.replace("{k}", k), rhs.replace("{k}", k)
+    elif family == "IWAE k":
+        K = rng.choice(("2", "3", '"any"'))
+        header = f'K = {K}\n[params]\nk = "integer >= {rng.choice((1, 1, 2))}"'
+        lhs, rel, rhs, rule = rng.choice(IWAE_EVERY_K)
     elif family == "gaussian":
         tight = rng.random() < 0.2
         header = 'model = "gaussian"' + ('\nassume = "q(z) = p(z | x)"' if tight else "")
@@ -252,7 +266,9 @@ def fuzz_instances(spec, K) -> tuple[str, list]:
         every_k = (2, 3, 5) if K == "any" else (int(K),)
         return "chain", [i for seed in FUZZ_SEEDS for k in every_k
                          for i in chain_ref.instances(k, 8, seed, spec.data[0], params, spec.layers)]
-    found = discrete_ref.with_assumptions(discrete_ref.instances(int(K), 1, tuple(spec.data), params), fixes)[0]
+    found = (discrete_ref.instances_any(1, tuple(spec.data), params) if K == "any"
+             else discrete_ref.instances(int(K), 1, tuple(spec.data), params))
+    found = discrete_ref.with_assumptions(found, fixes)[0]
     if spec.premises:  # a step is claimed only where every premise holds: judge it only there
         found = [i for i in found if all(discrete_ref.premise_holds(p.lhs.expr, p.rel, p.rhs.expr, i) is True
                                          for p in spec.premises)]
@@ -349,7 +365,7 @@ def _family_of(toml: str) -> str:
         return "chain"
     if "gaussian" in toml:
         return "gaussian D" if "\nD = " in toml else "gaussian"
-    return "IWAE"
+    return "IWAE k" if "integer >=" in toml else "IWAE"
 
 
 def run_families(per_family: int, seed: int = 0) -> FamilyCampaign:

@@ -63,11 +63,24 @@ CASES = {
                    ("ELBO(q)", "=", "log(p(x)) - KL(q(z), p(z))")),
     "jensen": ((JENSEN_UPPER, ">=", JENSEN_LOWER), (JENSEN_UPPER, "<=", JENSEN_LOWER)),
     "kl-nonneg": (("log(p(x))", ">=", "ELBO(q)"), ("log(p(x))", "<=", "ELBO(q)")),
+    "iwae-bound": (("log(p(x))", ">=", "IWAE(q, 3)"), ("log(p(x))", "<=", "IWAE(q, 3)")),
+    "iwae-monotone": (("IWAE(q, 3)", ">=", "IWAE(q, 2)"), ("IWAE(q, 2)", ">=", "IWAE(q, 3)")),
+    "renyi-bound": (("log(p(x))", ">=", "1 / (1 - alpha) * log(E(q, (p(x, z) / q(z))**(1 - alpha)))"),
+                    ("log(p(x))", ">=", "log(E(q, (p(x, z) / q(z))**(1 - alpha)))")),
 }
 
 
+ALPHA = Vocabulary(("x",), ("alpha",))
+
+
 def model_for(rule: str, K):
+    if rule == "renyi-bound":  # an exponent 1 - alpha with alpha in (0, 1)
+        return build(ModelSpec(K=K, params=(Parameter("alpha", Interval(Fraction(0), Fraction(1), True, True)),)))
     return assumed(K) if rule == "assumption" else PLAIN[K]
+
+
+def vocabulary_for(rule: str) -> Vocabulary:
+    return ALPHA if rule == "renyi-bound" else ONE
 
 
 def test_every_rule_has_a_case_and_help():
@@ -77,7 +90,7 @@ def test_every_rule_has_a_case_and_help():
 @pytest.mark.parametrize("K", KS)
 @pytest.mark.parametrize("rule", sorted(RULES))
 def test_rule_proves_its_step(rule, K):
-    outcome = decide(rule, *CASES[rule][0], model_for(rule, K))
+    outcome = decide(rule, *CASES[rule][0], model_for(rule, K), vocabulary_for(rule))
     assert outcome.proved, outcome
     assert all(held for _, held in outcome.conditions), outcome.conditions
 
@@ -85,7 +98,7 @@ def test_rule_proves_its_step(rule, K):
 @pytest.mark.parametrize("K", KS)
 @pytest.mark.parametrize("rule", sorted(RULES))
 def test_rule_does_not_prove_the_near_miss(rule, K):
-    outcome = decide(rule, *CASES[rule][1], model_for(rule, K))
+    outcome = decide(rule, *CASES[rule][1], model_for(rule, K), vocabulary_for(rule))
     assert not outcome.proved, outcome
     if outcome.conditions:  # a rule that says "not proved" names a condition that failed
         assert not all(held for _, held in outcome.conditions), outcome.conditions

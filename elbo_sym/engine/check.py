@@ -35,6 +35,14 @@ from elbo_sym.engine.models.general import SEARCH_K
 from elbo_sym.engine.notation import to_text
 from elbo_sym.engine.premises import HOLDS, UNDECIDED, PremiseJudge, PremiseTally, premise_text, premises_of
 from elbo_sym.engine.rules import RULES, RuleOutcome, difference, proves_zero
+from elbo_sym.engine.samples import (
+    for_definedness,
+    instantiate,
+    instantiations,
+    lowest_values,
+    sample_parameters,
+    values_at,
+)
 from elbo_sym.engine.search import (
     LIGHT_BOUNDARY_INSTANCES,
     LIGHT_MINIMISER_STARTS,
@@ -547,11 +555,16 @@ def _examples_agree(lhs: Expr, rel: str, rhs: Expr, model, examples) -> Countere
     for K in dict.fromkeys(e.K for e in examples):
         explicit = _explicit(model, K)
         mine = _examples_for(explicit, examples)
-        judge = _Instances(lhs, rel, rhs, explicit, ())
+        symbolic = bool(sample_parameters(lhs, rhs))
+        judge = None if symbolic else _Instances(lhs, rel, rhs, explicit, ())
         premises = PremiseJudge(premises_of(model), explicit) if premises_of(model) else None
         for instance in exact_candidates(explicit, mine, 0)[: len(mine)]:
             if premises is not None and premises.status(instance) != HOLDS:
                 continue
+            if symbolic:  # k as the example gives it (IWAE(q, k) for every k)
+                values = values_at((lhs, rhs), instance)
+                judge = _Instances(instantiate(lhs, values), rel, instantiate(rhs, values), explicit, ())
+            assert judge is not None
             decision = judge.decide(instance)
             if decision.status in ("fails", "undefined"):
                 return judge.counterexample(instance, decision)
@@ -648,6 +661,8 @@ def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_, light: 
         if tally is not None:  # a density is decided at one z: a premise "for every z" is not decided there
             tally.densities_left_out = True
         return None, 0, 0, ()
+    if sample_parameters(lhs, step.expr):
+        return _search_counts(lhs, step, explicit, examples, seed, light, phase, premises, tally)
     with quick_factoring():
         return _search(lhs, step.rel, step.expr, explicit, _examples_for(explicit, examples), open_here, seed,
                        light, phase, premises, tally)
@@ -661,13 +676,36 @@ def _pointwise_premise(model: Model) -> bool:
                for p in premises_of(model))
 
 
+def _search_counts(lhs: Expr, step: Step, explicit, examples, seed: int, light: bool, phase: str,
+                   premises: PremiseJudge | None, tally: PremiseTally | None
+                   ) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
+    """The search with a symbolic number of samples k: at each whole number n the step unfolds
+    at (engine.samples), the step with k = n searched like any other; a counterexample names n."""
+    held = undecided = 0
+    skips: tuple[str, ...] = ()
+    for values in instantiations((lhs, step.expr), explicit.K, lowest_values(explicit)):
+        left, right = instantiate(lhs, values), instantiate(step.expr, values)
+        _, open_here = _definedness((left, right), explicit)
+        mine = tuple(e for e in _examples_for(explicit, examples) if values_at((lhs, step.expr), e.instance) == values)
+        with quick_factoring():
+            found, h, u, s = _search(left, step.rel, right, explicit, mine, open_here, seed, light, phase,
+                                     premises, tally)
+        held, undecided, skips = held + h, undecided + u, skips + s
+        if found is not None:
+            named = tuple((label, (str(values[label]),) if label in values else shown)
+                          for label, shown in found.values)
+            where = ", ".join(f"{name} = {n}" for name, n in values.items())
+            return replace(found, values=named, source=f"{found.source}; {where}"), held, undecided, skips
+    return None, held, undecided, skips
+
+
 # ------------------------------------------------------------------------- steps and chains
 
 
 def _definedness(exprs: Iterable[Expr], model: Model) -> tuple[list[Obligation], list[Obligation]]:
     """(certified, open) obligations of the expressions."""
     found: dict = {}
-    for e in exprs:
+    for e in (for_definedness(e, model.K == "any") for e in exprs):  # IWAE(q, k): as ELBO(q) (engine.samples)
         model.unfold_pointwise(e)  # each side must mean something on its own (UnfoldError otherwise)
         for o in obligations(e, model):
             found.setdefault((o.kind, o.expr), o)
@@ -697,6 +735,17 @@ def _second_opinion(lhs: Expr, step: Step, model: Model):
         return Opinion("undecided", detail=str(error))
 
 
+def _outcome(rule, lhs: Expr, step: Step, model: Model) -> RuleOutcome:
+    """The rule's outcome; with a symbolic number of samples k, a rule that cannot unfold
+    IWAE(q, k) does not prove the step (the search decides it at whole numbers k)."""
+    if not sample_parameters(lhs, step.expr):
+        return rule(lhs, step.rel, step.expr, model)
+    try:
+        return rule(lhs, step.rel, step.expr, model)
+    except UnfoldError as error:
+        return RuleOutcome(False, f"{error_text(error)}")
+
+
 def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...] = (),
                budget: float = STEP_BUDGET_SECONDS, search: bool = True) -> StepResult:
     """The verdict of one step `lhs rel step.expr`, justified by `step.rule`.
@@ -713,7 +762,7 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
         with budgets.limit(budget, f"step budget of {budget:g} s exhausted"):
             shown, open_ = _definedness((lhs, step.expr), model)
             conditions = _conditions(shown, open_)
-            outcome = rule(lhs, step.rel, step.expr, model)
+            outcome = _outcome(rule, lhs, step, model)
             if outcome.proved and not open_:
                 counterexample = _examples_agree(lhs, step.rel, step.expr, model, examples)
                 seconds = time.perf_counter() - started
@@ -1066,6 +1115,8 @@ def _check_example(derivation: Derivation, example: Example, model: Model, messa
 
 def _expect_failure(expectation, instance: Instance, model: ExplicitModel) -> str | None:
     lhs, rhs = expectation.lhs.expr, expectation.rhs.expr
+    counts = values_at((lhs, rhs), instance)  # IWAE(q, k): k as the example gives it
+    lhs, rhs = instantiate(lhs, counts), instantiate(rhs, counts)
     values = model.values(instance)
     memo: dict = {}
     for side in (lhs, rhs):

@@ -28,6 +28,7 @@ from elbo_sym.limits import (
     MAX_EXAMPLES,
     MAX_EXPECT,
     MAX_FILE_BYTES,
+    MAX_INTEGER_BOUND,
     MAX_K,
     MAX_K_TIMES_STEPS,
     MAX_PREMISES,
@@ -232,7 +233,9 @@ def vocabulary_of(family: str, data: tuple[str, ...], params: tuple[Parameter, .
         from elbo_sym.engine.models.gaussian import builtin_names
 
         return Vocabulary(data, builtin_names(D) + names, ("z",), real=True, dimensions=D == ANY_K)
-    return Vocabulary(data, names, latents)
+    counts = tuple((p.name, int(p.interval.lower)) for p in params
+                   if p.interval.integer and p.interval.lower is not None)
+    return Vocabulary(data, names, latents, counts=counts)
 
 
 @lru_cache(maxsize=64)
@@ -252,6 +255,7 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,19}")
 MAX_OBSERVATIONS = 8
 MAX_NUMBER_CHARS = 19
 """Longest exact number in an example (3/4, 0.25): numerators and denominators stay small."""
+_INTEGER_CONDITION = re.compile(r"\s*integer\s*>=\s*(\S+)\s*")
 _CONDITION = re.compile(r"\s*(>=|<=|>|<)\s*(\S+)\s*|\s*in\s*([\[(])\s*([^,\s]+)\s*,\s*([^\])\s]+)\s*([\])])\s*")
 
 
@@ -654,6 +658,8 @@ class _Reader:
         DerivationError at file:line:col otherwise."""
         if text.strip() == "real":
             return Interval()
+        if text.strip().startswith("integer"):
+            return self.integer_interval(text, name, line)
         match = _CONDITION.fullmatch(text)
         hint = "write \">= 1\", \"> 0\", \"<= 2\", \"< 0\", \"in (0, 1)\", \"in [1/2, 2]\" or \"real\""
         if not match:
@@ -676,6 +682,14 @@ class _Reader:
         if not low < high:
             raise self._at(line, text, match.start(4), f"{name}: the interval is empty ({low} is not below {high})")
         return Interval(low, high, match.group(3) == "(", match.group(6) == ")")
+
+    def integer_interval(self, text: str, name: str, line: int) -> Interval:
+        """'integer >= n' (n a whole number): a parameter that counts, like IWAE's samples k."""
+        match = _INTEGER_CONDITION.fullmatch(text)
+        if not match or not match.group(1).lstrip("+-").isdigit() or abs(int(match.group(1))) > MAX_INTEGER_BOUND:
+            raise self._at(line, text, 0, f"{name}: a whole-number parameter is written \"integer >= n\" with n a "
+                                          f"whole number of at most {MAX_INTEGER_BOUND}, like \"integer >= 1\"")
+        return Interval(lower=Fraction(int(match.group(1))), integer=True)
 
     @staticmethod
     def number(text: str) -> Fraction:

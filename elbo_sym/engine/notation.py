@@ -172,7 +172,18 @@ class IWAE(Notation):
 
     @property
     def samples(self) -> int:
+        """The number of samples when it is a number (`count` when it may be a parameter k)."""
         return int(self.args[1])
+
+    @property
+    def count(self) -> Expr:
+        """The number of samples as written: 3, or a whole-number parameter k (+ n)."""
+        return self.args[1]
+
+    @property
+    def symbolic(self) -> bool:
+        """The number of samples is a parameter (IWAE(q, k) for every k)."""
+        return not self.args[1].is_Integer
 
     @property
     def observation(self) -> Symbol:
@@ -181,6 +192,14 @@ class IWAE(Notation):
     @property
     def joint(self) -> Density:
         return Density("p", (self.observation, z))
+
+
+def _count_text(count: Expr, show) -> str:
+    """A number of samples as written: k + 1, not SymPy's 1 + k."""
+    constant, rest = count.as_coeff_Add()
+    if rest == 0:
+        return show(constant)
+    return show(rest) + (f" + {constant}" if constant > 0 else f" - {-constant}" if constant else "")
 
 
 class Exp(exp):
@@ -238,6 +257,33 @@ def _density_args(d: Density, show) -> str:
     return head
 
 
+class RealPower(Exp):
+    """``b ** a`` with an exponent a written in parameters (Renyi's ``(p(x, z) / q(z))**(1 - alpha)``):
+    by definition exp(a * log(b)) for b > 0 -- so it is an `Exp` to the engine (the log's
+    argument b must be shown positive, as for every log), printed as the power it was written as."""
+
+    def __new__(cls, *args, **kwargs):
+        if len(args) == 2:  # (base, exponent), as the parser builds it
+            base, exponent = args
+            argument = Mul(exponent, log(base, evaluate=False), evaluate=False)
+            return Exp.__new__(cls, argument, evaluate=False)  # type: ignore[call-arg]  # SymPy's Function.__new__
+        return Exp.__new__(cls, *args, **kwargs)  # func(*args) of xreplace and subs: the one argument
+
+    @property
+    def parts(self) -> tuple[Expr, Expr] | None:
+        """(base, exponent) when the argument still is exponent * log(base)."""
+        factors = Mul.make_args(self.args[0])
+        logs = [f for f in factors if isinstance(f, log)]
+        if len(logs) != 1:
+            return None
+        return logs[0].args[0], Mul(*(f for f in factors if f is not logs[0]))
+
+
+def is_real_power(e: Basic) -> bool:
+    """`e` is a RealPower (SymPy's exp metaclass answers isinstance(.., any exp subclass) for every exp)."""
+    return RealPower in type(e).__mro__
+
+
 class ElboStrPrinter(StrPrinter):
     """Prints notation back in the derivation-file vocabulary (round-trips through `parse`)."""
 
@@ -281,16 +327,26 @@ class ElboStrPrinter(StrPrinter):
             return f"ELBO({self._distribution(e.distribution)})"
         return f"ELBO({self._print(e.distribution)}, {self._print(e.observation)})"
 
+    def _print_RealPower(self, e: Exp) -> str:
+        return self._print_Exp(e)
+
     def _print_Exp(self, e: Exp) -> str:
+        if is_real_power(e) and e.parts is not None:
+            base, exponent = e.parts
+            return f"({self._print(base)})**({self._print(exponent)})"
         return f"exp({self._print(e.args[0])})"
 
     def _print_Normal(self, e: Normal) -> str:
         return f"Normal({self._print(e.mean)}, {self._print(e.variance)})"
 
     def _print_IWAE(self, e: IWAE) -> str:
+        if e.symbolic:
+            name = self._distribution(e.distribution) if e.observation == x else self._print(e.distribution)
+            inside = f"{name}, {_count_text(e.count, self._print)}"
+            return f"IWAE({inside})" if e.observation == x else f"IWAE({inside}, {self._print(e.observation)})"
         if e.observation == x:
-            return f"IWAE({self._distribution(e.distribution)}, {e.samples})"
-        return f"IWAE({self._print(e.distribution)}, {e.samples}, {self._print(e.observation)})"
+            return f"IWAE({self._distribution(e.distribution)}, {self._print(e.count)})"
+        return f"IWAE({self._print(e.distribution)}, {self._print(e.count)}, {self._print(e.observation)})"
 
 
 _GREEK_NAMES: dict[str, str] = {
@@ -392,7 +448,7 @@ class ElboLatexPrinter(LatexPrinter):
         name = "q" if e.distribution == Density("q", (z,)) else self._print(e.distribution)
         if e.observation != x:
             name += rf";\, {self._print(e.observation)}"
-        return rf"\mathcal{{L}}^{{\mathrm{{IWAE}}}}_{{{e.samples}}}({name})"
+        return rf"\mathcal{{L}}^{{\mathrm{{IWAE}}}}_{{{_count_text(e.count, self._print)}}}({name})"
 
     def _print_log(self, e: Expr, exp: str | None = None) -> str:
         (arg,) = e.args
@@ -473,7 +529,13 @@ class ElboLatexPrinter(LatexPrinter):
             printed = super()._print_Mul(e)
         return _OPERATOR_GAP.sub(r"\\, ", _DENSITY_GAP.sub(r")\\, ", printed))
 
+    def _print_RealPower(self, e: Expr, exp: str | None = None) -> str:
+        return self._print_Exp(e, exp)
+
     def _print_Exp(self, e: Expr, exp: str | None = None) -> str:
+        if is_real_power(e) and e.parts is not None and exp is None:
+            base, exponent = e.parts
+            return rf"\left({self._print(base)}\right)^{{{self._print(exponent)}}}"
         return self._print_exp(e, exp)
 
     def _print_exp(self, e: Expr, exp: str | None = None) -> str:
@@ -566,8 +628,8 @@ def latex_terms(latex: str) -> list[str]:
 
 
 __all__ = [
-    "x", "z", "z1", "z2", "z3", "z4", "z5", "LAYER_SYMBOLS",
-    "LATENTS", "Exp", "IWAE", "Normal", "Density", "LatentSum", "Expectation", "KL",
+    "x", "z", "z1", "z2", "z3", "z4", "z5", "LAYER_SYMBOLS", "LATENTS", "Exp", "RealPower", "is_real_power",
+    "IWAE", "Normal", "Density", "LatentSum", "Expectation", "KL",
     "DimensionSum", "Entropy", "ELBO", "Notation",
     "p", "q", "to_latex", "to_text", "latex_terms", "ElboLatexPrinter", "ElboStrPrinter", "RELATION_LATEX",
 ]

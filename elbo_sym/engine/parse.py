@@ -36,6 +36,7 @@ from elbo_sym.engine.notation import (
     Expectation,
     LatentSum,
     Normal,
+    RealPower,
     x,
     z,
 )
@@ -101,6 +102,9 @@ class Vocabulary:
     dimensions: bool = False
     """The Gaussian family with ``D = "any"``: ``Sum(f, (d, 1, D))`` sums over the dimensions, and
     the parameters named ``..._d`` (mu_d, sigma_d, w_d) are dimension d's, usable inside it only."""
+    counts: tuple[tuple[str, int], ...] = ()
+    """Whole-number parameters (``k = "integer >= 1"``) with their least value: usable only as
+    IWAE's number of samples (``IWAE(q, k)``, ``IWAE(q, k + 1)``)."""
 
     @property
     def variables(self) -> dict[str, Symbol]:
@@ -763,8 +767,11 @@ class _Builder:
 
     def power(self, node: ast.BinOp, depth: int) -> Expr:
         exponent = _literal_int(node.right)
+        if exponent is None and self.in_parameters(node.right):
+            return self.real_power(node, depth)
         if exponent is None:
-            raise self.fail(node.right, "an exponent must be an integer literal, like ** 2")
+            raise self.fail(node.right, "an exponent must be an integer literal, like ** 2, or an expression in "
+                                        "[params], like ** (1 - alpha)")
         if abs(exponent) > MAX_EXPONENT:
             raise self.fail(node.right, f"exponent {exponent} exceeds the limit {MAX_EXPONENT}")
         base = self.build(node.left, depth)
@@ -782,6 +789,9 @@ class _Builder:
         if self.vocabulary.dimensions and node.id == "d":
             raise self.fail(node, "d is the index of Sum(f, (d, 1, D)): it has no value outside the sum "
                                   "(write mu_d, sigma_d, w_d inside it)")
+        if node.id in dict(self.vocabulary.counts):
+            raise self.fail(node, f"'{node.id}' is a whole number of samples: use it as IWAE's second argument "
+                                  f"only, as in IWAE(q, {node.id}) or IWAE(q, {node.id} + 1)")
         if node.id in self.vocabulary.params:
             return Symbol(node.id, real=True)
         if node.id == "pi" and self.vocabulary.real:  # the Gaussian family's constant
@@ -1035,15 +1045,65 @@ class _Builder:
             raise self.fail(node, f"IWAE(...) takes the distribution, the number of samples k"
                                   f"{' and the observation' if several else ''}, as in {example}")
         samples = args[1]
-        if not (isinstance(samples, ast.Constant) and type(samples.value) is int
-                and 1 <= samples.value <= MAX_IWAE_SAMPLES):
-            raise self.fail(samples, f"the number of samples of IWAE is a whole number from 1 to {MAX_IWAE_SAMPLES}")
+        count = self.sample_count(samples)
+        if count is None and not (isinstance(samples, ast.Constant) and type(samples.value) is int
+                                  and 1 <= samples.value <= MAX_IWAE_SAMPLES):
+            raise self.fail(samples, f"the number of samples of IWAE is a whole number from 1 to {MAX_IWAE_SAMPLES}"
+                                     f"{self.count_hint()}")
         observation = self.vocabulary.variables[self.vocabulary.data[0]]
         if len(args) == 3:
             observation = self.variable(args[2])
             if observation == z:
                 raise self.fail(args[2], "the third argument of IWAE is an observation, not z")
-        return IWAE(self.distribution(args[0], depth), samples.value, observation)
+        return IWAE(self.distribution(args[0], depth), samples.value if count is None else count, observation)
+
+    def in_parameters(self, node: ast.AST) -> bool:
+        """The node is arithmetic of declared (real) parameters and number literals, with one parameter at least."""
+        names = [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]
+        allowed = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop, ast.expr_context)
+        counts = dict(self.vocabulary.counts)
+        return bool(names) and all(isinstance(n, allowed) for n in ast.walk(node)) and \
+            all(n in self.vocabulary.params and n not in counts for n in names)
+
+    def real_power(self, node: ast.BinOp, depth: int) -> Expr:
+        """``b ** a`` with a written in parameters: exp(a * log(b)), b > 0 (RealPower)."""
+        exponent = self.build(node.right, depth)
+        base = self.build(node.left, depth)
+        if base.is_Number and not base.is_positive:
+            raise self.fail(node.left, "a power with an exponent in parameters needs a positive base")
+        if base.has(exp):
+            raise self.fail(node, "exp inside a power with a parameter exponent is not allowed")
+        return RealPower(base, exponent)
+
+    def sample_count(self, node: ast.AST) -> Expr | None:
+        """``k``, ``k + n``, ``n + k`` or ``k - n`` for a whole-number parameter k (n a literal) that
+        is >= 1 for every allowed k; None when the node is not of that shape."""
+        counts = dict(self.vocabulary.counts)
+        name, shift = None, 0
+        if isinstance(node, ast.Name) and node.id in counts:
+            name = node.id
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+            left, right = node.left, node.right
+            after, before = _literal_int(right), _literal_int(left)
+            if isinstance(left, ast.Name) and left.id in counts and after is not None:
+                name, shift = left.id, after * (1 if isinstance(node.op, ast.Add) else -1)
+            elif isinstance(node.op, ast.Add) and isinstance(right, ast.Name) and right.id in counts \
+                    and before is not None:
+                name, shift = right.id, before
+        if name is None:
+            return None
+        if abs(shift) > MAX_IWAE_SAMPLES:
+            raise self.fail(node, f"the shift of the number of samples is at most {MAX_IWAE_SAMPLES}")
+        if counts[name] + shift < 1:
+            raise self.fail(node, f"the number of samples must be >= 1 for every {name} >= {counts[name]}: "
+                                  f"{name} = {counts[name]} gives {counts[name] + shift}")
+        return Add(Symbol(name, real=True), Integer(shift))
+
+    def count_hint(self) -> str:
+        if self.vocabulary.counts:
+            names = ", ".join(name for name, _ in self.vocabulary.counts)
+            return f", or {names} (+ or - a whole number)"
+        return " (for every k: declare k = \"integer >= 1\" in [params] and write IWAE(q, k))"
 
     def call_log(self, node: ast.Call, args: list, depth: int) -> Expr:
         self.arity(node, args, 1)

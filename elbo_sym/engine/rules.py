@@ -20,6 +20,7 @@ from sympy import (
     Integer,
     Mul,
     Poly,
+    Pow,
     S,
     Symbol,
     exp,
@@ -34,7 +35,7 @@ from elbo_sym.engine.canonical import Canonical, canonical
 from elbo_sym.engine.definedness import certified, is_positive, nonnegative, obligations
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.models.discrete import UnfoldError
-from elbo_sym.engine.notation import IWAE, KL, Density, Expectation, LatentSum, to_text, x
+from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Expectation, LatentSum, is_real_power, to_text, x, z
 from elbo_sym.engine.premises import premise_text, premises_of
 from elbo_sym.engine.wellformed import factored_sum
 
@@ -367,6 +368,148 @@ def _iwae_jensen(upper: Expr, lower: Expr, model: Model) -> RuleOutcome | None:
     return None
 
 
+# --------------------------------------------------------------------------- IWAE for every k
+
+
+def _at_least(count: Expr, least: int, model: Model) -> bool:
+    """`count` is a whole number >= `least` on the whole domain: a number, or k + n with k a
+    whole-number parameter whose least value plus n is >= `least`."""
+    if count.is_Integer:
+        return bool(count >= least)
+    bounds = {s.name: interval for s, interval in model.parameter_bounds.items()}
+    (symbol,) = count.free_symbols if len(count.free_symbols) == 1 else (None,)
+    interval = bounds.get(getattr(symbol, "name", ""))
+    if symbol is None or interval is None or not interval.integer or interval.lower is None:
+        return False
+    shift = count - symbol
+    return bool(shift.is_Integer and interval.lower + int(shift) >= least)
+
+
+def _iwae_side_conditions(node: IWAE, model: Model) -> tuple[tuple[str, bool], ...]:
+    """What Burda et al.'s Theorem 1 assumes of IWAE(q, k): k a whole number >= 1, q a
+    distribution over z, every importance ratio p(x, z) / q(z) positive."""
+    q, joint = node.distribution, node.joint
+    try:
+        ratios = tuple(model.unfold(joint / q, k) for k in model.points)
+        positive = all(is_positive(r, model) for r in ratios)
+        distribution = _is_distribution_notation(q, q, model)
+    except (UnfoldError, KeyError):
+        positive = distribution = False
+    return (
+        (f"the number of samples {to_text(node.count)} is a whole number >= 1", _at_least(node.count, 1, model)),
+        (f"{to_text(q)} is a distribution over z", distribution),
+        (f"the importance ratios {to_text(joint)} / {to_text(q)} are positive", positive),
+    )
+
+
+def iwae_bound(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
+    """Burda et al. (2016), Theorem 1 (the bound): log p(x) >= IWAE(q, k) for every k >= 1.
+
+    The theorem, applied to the exact form ``log(p(x)) >= IWAE(q, k)``: the average
+    (1/k) sum_i p(x, z_i) / q(z_i) has mean p(x) under z_i ~ q (importance sampling:
+    sum_z q(z) p(x, z) / q(z) = p(x), shown by canonical forms), and log is concave (Jensen)."""
+    bounds = _bounds(prev, rel, new)
+    if bounds is None:
+        return RuleOutcome(False, "the IWAE bound gives >= (or <=), never =, < or >")
+    upper, lower = bounds
+    if not isinstance(lower, IWAE):
+        return RuleOutcome(False, "the smaller side is not IWAE(q, k)")
+    evidence = Density("p", (lower.observation,))
+    if upper != log(evidence):
+        return RuleOutcome(False, f"the larger side is not log({to_text(evidence)}) of IWAE's observation")
+    q, joint = lower.distribution, lower.joint
+    try:
+        mean = model.latent_sum(tuple(model.unfold(Mul(q, joint / q), k) for k in model.points))
+        unbiased = canonical(mean - model.unfold(evidence), model).is_zero
+    except (UnfoldError, KeyError):
+        unbiased = False
+    conditions = _iwae_side_conditions(lower, model) + (
+        (f"the ratios average to {to_text(evidence)} under {to_text(q)} (importance sampling)", unbiased),)
+    if not all(held for _, held in conditions):
+        return RuleOutcome(False, "the IWAE bound's pattern found but a condition failed", conditions)
+    return RuleOutcome(True, f"Burda et al.'s Theorem 1: log p(x) >= {to_text(lower)} for every number of "
+                             f"samples (Jensen over the draws)", conditions)
+
+
+def iwae_monotone(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
+    """Burda et al. (2016), Theorem 1 (monotonicity): IWAE(q, m) >= IWAE(q, k) for m >= k >= 1.
+
+    The theorem, applied to the exact form ``IWAE(q, m) >= IWAE(q, k)`` (or ``>= ELBO(q)``,
+    which is IWAE(q, 1)): the average of m ratios is the average, over the subsets of k of the
+    m draws, of their k-averages; log is concave (Jensen), and every subset's draws are k
+    independent draws from q.  m - k must be a whole number >= 0 on the whole domain."""
+    bounds = _bounds(prev, rel, new)
+    if bounds is None:
+        return RuleOutcome(False, "IWAE's monotonicity gives >= (or <=), never =, < or >")
+    upper, lower = bounds
+    written = lower
+    if isinstance(lower, ELBO):
+        lower = IWAE(lower.distribution, 1, lower.observation)
+    if not (isinstance(upper, IWAE) and isinstance(lower, IWAE)):
+        return RuleOutcome(False, "the two sides are not IWAE(q, m) and IWAE(q, k) (or ELBO(q))")
+    gap = upper.count - lower.count
+    conditions = (
+        ("both sides are about the same q and the same observation",
+         upper.distribution == lower.distribution and upper.observation == lower.observation),
+        (f"the larger side has at least as many samples: {to_text(upper.count)} - {to_text(lower.count)} "
+         f"is a whole number >= 0", _at_least(gap, 0, model)),
+    ) + _iwae_side_conditions(upper, model) + _iwae_side_conditions(lower, model)[:1]
+    if not all(held for _, held in conditions):
+        return RuleOutcome(False, "IWAE's monotonicity pattern found but a condition failed", conditions)
+    return RuleOutcome(True, f"Burda et al.'s Theorem 1: more samples never lower the bound, "
+                             f"{to_text(upper)} >= {to_text(written)}", conditions)
+
+
+def renyi_bound(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
+    """Li and Turner (2016), the Renyi bound: log p(x) >= 1/s * log E_q[(p(x, z) / q(z))**s]
+    for 0 < s <= 1 (s = 1 - alpha, alpha in [0, 1)).
+
+    The theorem, applied to that exact form (the coefficient shown to be 1/s by canonical
+    forms): t**s is concave on t > 0 for 0 < s <= 1, so E_q[w**s] <= (E_q[w])**s = p(x)**s
+    (Jensen; E_q[w] = p(x) by importance sampling); log is increasing and 1/s > 0."""
+    bounds = _bounds(prev, rel, new)
+    if bounds is None:
+        return RuleOutcome(False, "the Renyi bound gives >= (or <=), never =, < or >")
+    upper, lower = bounds
+    if not (isinstance(upper, log) and isinstance(upper.args[0], Density) and upper.args[0].name == "p"
+            and len(upper.args[0].variables) == 1 and not upper.args[0].given):
+        return RuleOutcome(False, "the larger side is not log(p(x))")
+    evidence = upper.args[0]
+    found = [node for node in preorder_traversal(lower) if isinstance(node, log)
+             and isinstance(node.args[0], Expectation) and is_real_power(node.args[0].body)
+             and node.args[0].body.parts is not None]
+    if len(found) != 1:
+        return RuleOutcome(False, "the smaller side has no single log(E(q, (p(x, z) / q(z))**(1 - alpha)))")
+    (outer,) = found
+    q, (base, power) = outer.args[0].distribution, outer.args[0].body.parts
+    joint = Density("p", (*evidence.variables, *getattr(q, "variables", (z,))))
+    try:
+        weights = tuple(model.unfold(base, k) for k in model.points)
+        ratios_here = all(canonical(w - model.unfold(joint / q, k), model).is_zero
+                          for w, k in zip(weights, model.points))
+        positive = all(is_positive(w, model) for w in weights)
+        mean = model.latent_sum(tuple(model.unfold(joint, k) for k in model.points))
+        unbiased = canonical(mean - model.unfold(evidence), model).is_zero
+        distribution = _is_distribution_notation(q, q, model)
+        exponent = model.unfold(power)  # the parameters as the model's symbols (with their intervals)
+        exponent_ok = is_positive(exponent, model) and nonnegative(1 - exponent, model)
+        scaled = proves_zero(difference(lower, Mul(Pow(power, -1), outer)), model)
+    except (UnfoldError, KeyError, TypeError):
+        return RuleOutcome(False, "the Renyi bound's pattern could not be unfolded in this model")
+    conditions = (
+        (f"the base is the importance ratio {to_text(joint)} / {to_text(q)}", ratios_here),
+        ("the importance ratios are positive", positive),
+        (f"{to_text(q)} is a distribution over z", distribution),
+        (f"the ratios average to {to_text(evidence)} under {to_text(q)} (importance sampling)", unbiased),
+        (f"the exponent {to_text(power)} is in (0, 1] on the parameters' intervals", exponent_ok),
+        (f"the smaller side is 1 / ({to_text(power)}) times the log of the average", scaled),
+    )
+    if not all(held for _, held in conditions):
+        return RuleOutcome(False, "the Renyi bound's pattern found but a condition failed", conditions)
+    return RuleOutcome(True, f"Li and Turner's Renyi bound: t**s is concave for s = {to_text(power)} in (0, 1] "
+                             f"(Jensen), so the bound lies below log p(x)", conditions)
+
+
 def _kl_candidates(prev: Expr, new: Expr, model) -> list:
     """KL terms the difference may be made of: those in the step, and q against the posterior
     and the prior for each observation."""
@@ -557,6 +700,9 @@ RULES: dict[str, Rule] = {
     "assumption": assumption,
     "jensen": jensen,
     "kl-nonneg": kl_nonneg,
+    "iwae-bound": iwae_bound,
+    "iwae-monotone": iwae_monotone,
+    "renyi-bound": renyi_bound,
 }
 """Rule name (as written in a derivation file) -> its check."""
 
@@ -570,4 +716,8 @@ RULE_HELP: dict[str, str] = {
                   "(ELBO(q(z | x1), x2) >= ELBO(q(z | x1), x1)) with the same term on both sides",
     "jensen": "log E_w[g] >= E_w[log g] for a distribution w (concavity of log)",
     "kl-nonneg": "drop or add a KL divergence term, KL >= 0 (> 0 with the premise that its arguments differ)",
+    "iwae-bound": "log p(x) >= IWAE(q, k) for every k >= 1 (Burda et al. 2016, Theorem 1)",
+    "iwae-monotone": "IWAE(q, m) >= IWAE(q, k) for m >= k >= 1; ELBO(q) is IWAE(q, 1) (Burda et al. 2016, Theorem 1)",
+    "renyi-bound": "log p(x) >= 1/(1 - alpha) log E_q[(p(x, z)/q(z))**(1 - alpha)], alpha in [0, 1) "
+                   "(Li & Turner 2016)",
 }

@@ -26,8 +26,10 @@ from typing import Protocol
 from sympy import Add, Expr, Symbol
 
 from elbo_sym.engine.notation import Density, x, z
+from elbo_sym.limits import INTEGER_OFFSETS
 
 # --------------------------------------------------------------------------- parameters
+
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,12 @@ class Interval:
     upper: Fraction | None = None
     lower_open: bool = False
     upper_open: bool = False
+    integer: bool = False
+    """A whole number (``k = "integer >= 1"``: IWAE's number of samples), bounded below."""
 
     def contains(self, v: Fraction) -> bool:
+        if self.integer and Fraction(v).denominator != 1:
+            return False
         if self.lower is not None and (v < self.lower or (self.lower_open and v == self.lower)):
             return False
         if self.upper is not None and (v > self.upper or (self.upper_open and v == self.upper)):
@@ -56,6 +62,8 @@ class Interval:
         return self.upper is not None and (self.upper < 0 or (self.upper == 0 and self.upper_open))
 
     def describe(self, name: str) -> str:
+        if self.integer:
+            return f"{name} >= {self.lower} (a whole number)"
         if self.lower is not None and self.upper is not None:
             left, right = "(" if self.lower_open else "[", ")" if self.upper_open else "]"
             return f"{name} in {left}{self.lower}, {self.upper}{right}"
@@ -67,6 +75,8 @@ class Interval:
 
     def samples(self) -> tuple[Fraction, ...]:
         """Values for the counterexample search: the bounds (or just inside), the middle, far out."""
+        if self.integer and self.lower is not None:  # small whole numbers: K**k terms stay countable
+            return tuple(self.lower + d for d in INTEGER_OFFSETS)
         out: list[Fraction] = []
         lo, hi = self.lower, self.upper
         tiny = Fraction(1, 10**9)

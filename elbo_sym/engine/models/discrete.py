@@ -293,6 +293,10 @@ class DiscreteModel(BlockInstances):
     def iwae_terms(self, e: IWAE) -> list[tuple[Expr, tuple[Expr, ...]]]:
         """IWAE(q, k) as a weighted sum over the K**k tuples (z_1, ..., z_k) of latent states:
         per tuple its probability q(z_1)...q(z_k) and the k weights p(x, z_i) / q(z_i)."""
+        if e.symbolic:
+            raise UnfoldError(f"IWAE({to_text(e.distribution)}, {to_text(e.count)}) with a symbolic number of "
+                              f"samples has no finite unfolding: only the rules iwae-bound and iwae-monotone "
+                              f"prove it (for every k)")
         K, k = self.K, e.samples
         if K ** k > MAX_IWAE_TERMS:
             raise UnfoldError(f"IWAE with k = {k} samples and K = {K} states has {K}**{k} terms; "

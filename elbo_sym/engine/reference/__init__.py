@@ -72,6 +72,8 @@ class Opinion:
 def condition_text(interval: Interval) -> str:
     """A parameter's interval as the judge's condition text (">= 1", "in (0, 1]", "real")."""
     lo, hi = interval.lower, interval.upper
+    if interval.integer:
+        return f"integer >= {lo}"
     if lo is not None and hi is not None:
         return f"in {'(' if interval.lower_open else '['}{lo}, {hi}{')' if interval.upper_open else ']'}"
     if lo is not None:

@@ -38,6 +38,7 @@ like beta**2 - 2).  ``K = "any"`` is judged on the instances for K = 2, 3 and 5
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import re
 from collections.abc import Callable
@@ -421,6 +422,10 @@ def _several_observations(base: list[Instance], observations: tuple[str, ...], s
 
 
 _ONE_SIDED = re.compile(r"\s*(>=|<=|>|<)\s*([+-]?\d+(?:/\d+)?)\s*")
+_INTEGER = re.compile(r"\s*integer\s*>=\s*([+-]?\d+)\s*")
+"""A whole-number parameter (IWAE's samples k): "integer >= 1"."""
+INTEGER_STEPS = (0, 1, 2, 4)
+"""A whole-number parameter is judged at its least value and 1, 2, 4 above it (K**k draws stay few)."""
 _TWO_SIDED = re.compile(r"\s*in\s*([\[(])\s*([+-]?\d+(?:/\d+)?)\s*,\s*([+-]?\d+(?:/\d+)?)\s*([\])])\s*")
 PARAM_OFFSETS = (Fraction(1, 10**30), Fraction(1, 10**9), Fraction(1, 2), Fraction(1), Fraction(3), Fraction(10**6))
 """How far inside an unbounded interval's bound the samples lie (the bound itself when closed)."""
@@ -431,6 +436,9 @@ def parameter_samples(condition: str) -> tuple[Fraction, ...]:
     "> 0", "< 0", "in (0, 1)", "in [1/2, 2]", "real"): closed bounds, 1e-30 and 1e-9
     inside each bound, interior points, huge values when unbounded."""
     text = condition.strip()
+    whole = _INTEGER.fullmatch(text)
+    if whole:
+        return tuple(int(whole.group(1)) + Fraction(d) for d in INTEGER_STEPS)
     if text == "real":
         return tuple(sorted({sign * v for v in (Fraction(0),) + PARAM_OFFSETS[1:] for sign in (1, -1)}))
     one = _ONE_SIDED.fullmatch(text)
@@ -454,6 +462,9 @@ def parameter_samples(condition: str) -> tuple[Fraction, ...]:
 def parameter_contains(condition: str, v: Fraction) -> bool:
     """v lies in the interval the condition text describes."""
     text = condition.strip()
+    whole = _INTEGER.fullmatch(text)
+    if whole:
+        return Fraction(v).denominator == 1 and v >= int(whole.group(1))
     if text == "real":
         return True
     one = _ONE_SIDED.fullmatch(text)
@@ -867,18 +878,21 @@ def _eval_elbo(e, inst, k, memo):
 
 
 MAX_IWAE_DRAWS = 20_000
-"""IWAE(q, k) is enumerated over its K**k draws up to this many; beyond, the judge cannot say."""
+"""IWAE(q, k) is enumerated over its draws up to this many multisets of k states; beyond, the judge cannot say."""
 
 
 def _eval_iwae(e, inst, k, memo):
     """E over z_1..z_k drawn independently from q of log((1/k) sum_i p(x, z_i) / q(z_i)), by
-    enumerating every one of the K**k draws."""
+    enumerating the draws grouped by how often each state occurs (the average and its log only
+    depend on the counts c_j; such a draw has probability k! / prod c_j! * prod q_j**c_j)."""
     samples, observation = e.args[1], e.args[2]
-    if not isinstance(samples, sympy.Integer) or int(samples) < 1:
-        raise JudgeError(f"IWAE needs a whole number of samples >= 1, not {samples}")
-    draws = int(samples)
-    if inst.K ** draws > MAX_IWAE_DRAWS:
-        raise JudgeError(f"IWAE with K**k = {inst.K}**{draws} draws (at most {MAX_IWAE_DRAWS})")
+    count = evaluate(samples, inst, k, memo)  # k + 1 with the instance's whole number k
+    if not isinstance(count, Fraction) or count.denominator != 1 or count < 1:
+        raise JudgeError(f"IWAE needs a whole number of samples >= 1, not {samples} = {count}")
+    draws = int(count)
+    if math.comb(draws + inst.K - 1, inst.K - 1) > MAX_IWAE_DRAWS:
+        raise JudgeError(f"IWAE with k = {draws} draws from K = {inst.K} states (more than {MAX_IWAE_DRAWS} "
+                         f"multisets)")
 
     def compute():
         a = _distribution(e.args[0], inst)
@@ -887,9 +901,14 @@ def _eval_iwae(e, inst, k, memo):
             raise JudgeError(f"IWAE about an unknown observation {observation}")
         ratios = [_product((joint[j], _power(a[j], -1))) for j in range(inst.K)]
         terms = []
-        for draw in itertools.product(range(inst.K), repeat=draws):
-            weight = _product([a[j] for j in draw])
-            mean = _product((_sum([ratios[j] for j in draw]), Fraction(1, draws)))
+        for draw in itertools.combinations_with_replacement(range(inst.K), draws):
+            counts = [draw.count(j) for j in range(inst.K)]
+            ways = math.factorial(draws)
+            for c in counts:
+                ways //= math.factorial(c)
+            weight = _product([Fraction(ways)] + [_power(a[j], c) for j, c in enumerate(counts) if c])
+            mean = _product((_sum([_product((Fraction(c), ratios[j])) for j, c in enumerate(counts) if c]),
+                             Fraction(1, draws)))
             terms.append(_product((weight, _log(mean))))
         return _sum(terms)
     return _cached(inst, ("IWAE", _signature(e.args[0]), draws, observation), compute)
