@@ -400,7 +400,7 @@ def _is_distribution_notation(d: Expr, first: Expr, model: Model) -> bool:
     shown = model.distribution_shown(d)  # a family with densities (not sums) says it itself
     if shown is not None:
         return shown
-    values = tuple(model.density(d, k) for k in model.points)
+    values = tuple(model.density(d, k) if isinstance(d, Density) else model.unfold(d, k) for k in model.points)
     if not all(is_positive(v, model) for v in values):
         return False
     if canonical(model.latent_sum(values) - 1, model).is_zero:
