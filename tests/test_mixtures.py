@@ -278,3 +278,105 @@ def test_the_mixture_entropy_bound_the_wrong_way_is_refuted():
     m = [(a + b) / 2 for a, b in zip(q1, q2)]
     assert math.isclose(c.lhs_value, entropy(m), rel_tol=1e-9)
     assert math.isclose(c.rhs_value, (entropy(q1) + entropy(q2)) / 2, rel_tol=1e-9) and c.lhs_value > c.rhs_value
+
+
+# ------------------------------------------------------------------ products (a mean-field q) in the chain
+
+
+CHAIN = 'title = "t"\nlatents = ["z1", "z2"]\nK = 2\n'
+PRODUCT = "q(z1 | x) * q(z2 | x)"
+
+
+def chain_step(start: str, rel: str, expr: str, rule: str):
+    text = CHAIN + f'start = "{start}"\n[[step]]\nrel = "{rel}"\nexpr = "{expr}"\nrule = "{rule}"\n'
+    return check_text(text)
+
+
+@pytest.mark.parametrize("start, rel, expr, rule", [
+    (f"H({PRODUCT})", "=", "H(q(z1 | x)) + H(q(z2 | x))", "algebra"),
+    (f"KL({PRODUCT}, p(z1, z2 | x))", ">=", "0", "kl-nonneg"),
+    (f"log(p(x)) - ELBO({PRODUCT})", "=", f"KL({PRODUCT}, p(z1, z2 | x))", "bayes"),
+])
+def test_a_product_of_the_two_marginals_is_a_distribution_over_both_layers(start, rel, expr, rule):
+    result = chain_step(start, rel, expr, rule)
+    assert result.ok and result.steps[0].verdict is Verdict.proved and "agrees" in result.steps[0].second_opinion
+
+
+def test_a_product_that_is_no_distribution_never_proves_a_step():
+    # q(z1 | x) p(z1 | z2) sums over (z1, z2) to sum_j q(z1 = j) sum_k p(z1 = j | z2 = k), not 1
+    product = "q(z1 | x) * p(z1 | z2)"
+    result = chain_step(f"E({product}, log(p(x, z1, z2)))", "=", f"E({product}, log(p(x, z1, z2))) + 0", "algebra")
+    assert result.steps[0].verdict is not Verdict.proved and not result.ok
+    problem = next(p for p in result.problems if "is not a distribution" in p)
+    total = Fraction(re.search(r"it sums to (\d+/\d+), not 1", problem).group(1))
+    prior = [Fraction(v) for v in re.search(r"p\(z2\) = \(([^)]*)\)", problem).group(1).split(", ")]
+    assert total != 1 and len(prior) == 2 and not LEAKS.search(problem)
+
+
+def test_kl_of_a_product_that_is_no_distribution_is_refuted_where_it_is_negative():
+    result = chain_step("KL(q(z1 | x) * p(z1 | z2), p(z1, z2 | x))", ">=", "0", "kl-nonneg")
+    step = result.steps[0]
+    assert step.verdict is Verdict.refuted and step.counterexample is not None
+    assert step.counterexample.lhs_value < step.counterexample.rhs_value == 0
+
+
+def test_the_mean_field_file_without_an_entropy_is_refuted():
+    text = (LITERATURE / "mean-field-product.toml").read_text("utf-8")
+    text = text.replace('expr = "E(q(z1 | x) * q(z2 | x), log(p(x, z1, z2))) + H(q(z1 | x)) + H(q(z2 | x))"',
+                        'expr = "E(q(z1 | x) * q(z2 | x), log(p(x, z1, z2))) + H(q(z1 | x))"')
+    c = refuted(text, 4)
+    q1 = floats(c, "q(z1 | x)")
+    q2 = [sum(q1[j] * float(Fraction(c.value_of(f"q(z2 | z1 = {j})")[k])) for j in range(2)) for k in range(2)]
+    assert math.isclose(c.lhs_value - c.rhs_value, entropy(q2), rel_tol=1e-9) and entropy(q2) > 0
+
+
+def test_the_mean_field_file_is_proved_for_every_two_layer_chain():
+    result = check_derivation(load(LITERATURE / "mean-field-product.toml"))
+    assert result.fully_proved and result.ok and "every two-layer chain" in load(
+        LITERATURE / "mean-field-product.toml").model().describe()
+
+
+# ------------------------------------------------------------------ normalised exp (softmax)
+
+
+SOFTMAX = "exp(log(p(x, z))) / Sum(exp(log(p(x, z))), z)"
+TEMPERED = "exp(t * log(p(x | z))) * p(z) / Sum(exp(t * log(p(x | z))) * p(z), z)"
+
+
+@pytest.mark.parametrize("name", ["softmax-posterior.toml", "tempered-posterior.toml"])
+def test_the_softmax_files_are_proved_for_every_latent_space(name):
+    derivation = load(LITERATURE / name)
+    result = check_derivation(derivation)
+    assert derivation.K == "any" and result.fully_proved and result.ok
+    assert all("agrees" in r.second_opinion for r in result.steps)
+
+
+def test_a_softmax_that_is_not_normalised_is_no_distribution():
+    text = 'title = "t"\nK = "any"\nstart = "KL(exp(log(p(x, z))), p(z | x))"\n[[step]]\nrel = ">="\nexpr = "0"\n' \
+           'rule = "kl-nonneg"\n'
+    result = check_text(text)
+    assert result.steps[0].verdict is not Verdict.proved and not result.ok
+    problem = next(p for p in result.problems if "is not a distribution" in p)
+    # exp(log p(x, z)) = p(x, z) sums to p(x) = sum_z p(z) p(x | z): recompute it from the instance shown
+    prior = [Fraction(v) for v in re.search(r"p\(z\) = \(([^)]*)\)", problem).group(1).split(", ")]
+    like = [Fraction(v) for v in re.search(r"p\(x \| z\) = \(([^)]*)\)", problem).group(1).split(", ")]
+    total = Fraction(re.search(r"it sums to (\d+/\d+), not 1", problem).group(1))
+    assert total == sum(a * b for a, b in zip(prior, like)) != 1
+
+
+def test_the_softmax_file_with_the_prior_instead_of_the_posterior_is_refuted():
+    text = (LITERATURE / "softmax-posterior.toml").read_text("utf-8").replace("z), p(z | x))", "z), p(z))")
+    c = refuted(text, 1)
+    prior, like = floats(c, "p(z)"), floats(c, "p(x | z)")
+    evidence = sum(a * b for a, b in zip(prior, like))
+    posterior = [a * b / evidence for a, b in zip(prior, like)]
+    assert math.isclose(c.rhs_value, math.log(evidence) - kl(posterior, prior), rel_tol=1e-9)
+    assert math.isclose(c.lhs_value, math.log(evidence), rel_tol=1e-9)
+
+
+def test_a_tempered_posterior_with_a_temperature_outside_its_interval_is_still_a_distribution():
+    # exp(t log l) p(z) / normaliser is a distribution for every real t: the obligation holds
+    text = (f'title = "t"\nK = "any"\nstart = "KL({TEMPERED}, p(z))"\n[[step]]\nrel = ">="\nexpr = "0"\n'
+            f'rule = "kl-nonneg"\n[params]\nt = "real"\n')
+    result = check_text(text)
+    assert result.ok and result.steps[0].verdict is Verdict.proved

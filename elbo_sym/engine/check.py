@@ -675,6 +675,8 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
             shown, open_ = _definedness((lhs, step.expr), model)
             conditions = _conditions(shown, open_)
             outcome = rule(lhs, step.rel, step.expr, model)
+            if outcome.proved:
+                outcome = _with_derived_distributions(outcome, (lhs, step.expr), model)
             if outcome.proved and not open_:
                 counterexample = _examples_agree(lhs, step.rel, step.expr, model, examples)
                 seconds = time.perf_counter() - started
@@ -862,6 +864,30 @@ def _assumption_problem(derivation: Derivation, model: Model, budget: float) -> 
     return _problem_within_budget(check, budget, "the assumption")
 
 
+_DERIVED_MEMO: dict = {}
+"""(model spec, derived distribution) -> its problem or None: the steps of a file share them."""
+
+
+def _derived_distribution_problem(d: Expr, model: Model) -> str | None:
+    key = (model.spec, model.K, d)
+    if key not in _DERIVED_MEMO:
+        if len(_DERIVED_MEMO) > 1024:
+            _DERIVED_MEMO.clear()
+        _DERIVED_MEMO[key] = derived_distribution_problem(d, model)
+    return _DERIVED_MEMO[key]
+
+
+def _with_derived_distributions(outcome: RuleOutcome, exprs: tuple[Expr, ...], model: Model) -> RuleOutcome:
+    """A proof stands only when every derived distribution argument of the step (a mixture, a
+    product, a normalised exp) is shown to be a distribution (engine.wellformed)."""
+    for d in derived_arguments(*exprs):
+        problem = _derived_distribution_problem(d, model)
+        if problem is not None:
+            return replace(outcome, proved=False, reason=problem,
+                           conditions=outcome.conditions + ((f"{to_text(d)} is a distribution", False),))
+    return outcome
+
+
 def _derived_problem(derivation: Derivation, model: Model, budget: float) -> str | None:
     """None when every derived distribution argument of the file (a mixture, a product, a
     normalised exp as the first argument of E, KL, H, ELBO) is shown to be a distribution on the
@@ -875,7 +901,7 @@ def _derived_problem(derivation: Derivation, model: Model, budget: float) -> str
 
     def check() -> str | None:
         for d in derived:
-            problem = derived_distribution_problem(d, model)
+            problem = _derived_distribution_problem(d, model)
             if problem is not None:
                 return problem
         return None

@@ -95,20 +95,26 @@ def derived_distribution_problem(d: Expr, model: Model) -> str | None:
     instance of the family where it fails."""
     label = to_text(d)
     try:
-        values = tuple(model.unfold(d, k) for k in model.points)
-        block = Distribution(label, values, total=model.latent_sum(values))
+        block = _derived_block_of(model, d, label)
     except (UnfoldError, KeyError, TypeError) as error:
         return f"{label} is not a distribution of this model: {error}"
     problem = distribution_problem(block, model, lambda explicit: _derived_block(explicit, d, label))
     return None if problem is None else problem.replace(f"{label} is not", f"the argument {label} is not", 1)
 
 
+def _derived_block_of(model: Model, d: Expr, label: str) -> Distribution:
+    """The block of a derived distribution: its value at every point of the model, and its
+    total over its own variables (E(d, 1): a distribution over z1 alone in the two-layer chain
+    sums to 1 over z1, not over the pairs)."""
+    values = tuple(model.unfold(d, k) for k in model.points)
+    return Distribution(label, values, total=model.unfold(Expectation(d, Integer(1))))
+
+
 def _derived_block(explicit: ExplicitModel, d: Expr, label: str) -> Distribution | None:
     try:
-        values = tuple(explicit.unfold(d, k) for k in explicit.points)
+        return _derived_block_of(explicit, d, label)
     except (UnfoldError, KeyError, TypeError):
         return None
-    return Distribution(label, values, total=explicit.latent_sum(values))
 
 
 def _refusal(block: Distribution, kind: str, why: str, where: str | None) -> str:
