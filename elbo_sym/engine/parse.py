@@ -954,9 +954,14 @@ class _Builder:
                 return False
         elif variables != (z,):
             return False
+        if self.vocabulary.real:
+            raise self.fail(node, "a mixture, product or normalised exp(...) as a distribution belongs to the "
+                                  "discrete and chain families; the Gaussian family takes q, p(z), p(z | x) or "
+                                  "Normal(m, v)")
         if value.has(Expectation, KL, Entropy, ELBO, IWAE, Normal):
             raise self.fail(node, "a mixture, product or normalised exp(...) as a distribution is built from "
-                                  "densities, numbers, parameters, exp and Sum(f, z) only (no E, KL, H, ELBO)")
+                                  "densities, numbers, parameters, exp and Sum(f, z) only (no E, KL, H, ELBO or "
+                                  "Normal)")
         weights = _mixture_weights(value, variables)
         if weights is not None:
             for weight in weights:
