@@ -27,7 +27,8 @@ from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.reference import second_opinion
 
 LITERATURE = Path(__file__).resolve().parent.parent / "derivations" / "literature"
-MIXTURE_FILES = ("elbo-surgery.toml", "alemi-rate-aggregate.toml", "beta-vae.toml", "mixture-entropy.toml")
+MIXTURE_FILES = ("elbo-surgery.toml", "elbo-surgery-average-elbo.toml", "alemi-rate-aggregate.toml", "beta-vae.toml",
+                 "mixture-entropy.toml")
 TWO = Vocabulary(data=("x1", "x2"))
 AGGREGATE = "(q(z | x1) + q(z | x2)) / 2"
 LEAKS = re.compile(r"Density\(|Dummy|q_x\d|pi_\d|l_x")
@@ -214,6 +215,20 @@ def test_elbo_surgery_with_the_wrong_sign_of_the_information_term_is_refuted():
     information = (kl(q1, m) + kl(q2, m)) / 2
     assert math.isclose(c.lhs_value, (kl(q1, prior) + kl(q2, prior)) / 2, rel_tol=1e-9)
     assert math.isclose(c.rhs_value, -information + kl(m, prior), rel_tol=1e-9) and information > 0
+
+
+def test_the_average_elbo_with_the_information_term_added_is_refuted():
+    text = text_of("elbo-surgery-average-elbo.toml")
+    wrong = text.replace("/ 2 - (KL(q(z | x1), (q(z | x1)", "/ 2 + (KL(q(z | x1), (q(z | x1)")
+    assert wrong.count("/ 2 + (KL(q(z | x1), (q(z | x1)") == 2  # the claim and step 2
+    c = refuted(wrong, 2)
+    prior, q1, q2 = floats(c, "p(z)"), floats(c, "q(z | x1)"), floats(c, "q(z | x2)")
+    like1, like2 = floats(c, "p(x1 | z)"), floats(c, "p(x2 | z)")
+    m = [(a + b) / 2 for a, b in zip(q1, q2)]
+    information = (kl(q1, m) + kl(q2, m)) / 2
+    reconstruction = sum(sum(w * math.log(v) for w, v in zip(q, like)) for q, like in ((q1, like1), (q2, like2))) / 2
+    assert math.isclose(c.rhs_value, reconstruction + information - kl(m, prior), rel_tol=1e-9, abs_tol=1e-12)
+    assert math.isclose(c.rhs_value - c.lhs_value, 2 * information, rel_tol=1e-9) and information > 0
 
 
 def test_elbo_surgery_with_wrong_mixture_weights_is_refused():
