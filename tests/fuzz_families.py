@@ -92,6 +92,11 @@ CHAIN_LIBRARY = (
     ("KL(q(z1 | x) * q(z2 | x), p(z1, z2 | x))", ">=", "0", "kl-nonneg"),
     ("H(q(z1 | x) * q(z2 | x))", "=", "H(q(z1 | x)) + H(q(z2 | x))", "algebra"),
     ("log(p(x)) - ELBO(q(z1 | x) * q(z2 | x))", "=", "KL(q(z1 | x) * q(z2 | x), p(z1, z2 | x))", "bayes"),
+    # the mean-field update q*(z1) = exp(E_q(z2 | x) log p(x, z1, z2)) / Z (Bishop eq. 10.9)
+    ("ELBO(q(z1 | x) * q(z2 | x))", "=", "log(Sum(exp(E(q(z2 | x), log(p(x, z1, z2)))), z1)) - KL(q(z1 | x), "
+     "exp(E(q(z2 | x), log(p(x, z1, z2)))) / Sum(exp(E(q(z2 | x), log(p(x, z1, z2)))), z1)) + H(q(z2 | x))", "algebra"),
+    ("KL(q(z1 | x), exp(E(q(z2 | x), log(p(x, z1, z2)))) / Sum(exp(E(q(z2 | x), log(p(x, z1, z2)))), z1))", ">=", "0",
+     "kl-nonneg"),
     # not a distribution over (z1, z2): sums to sum_z2 p(z1 = j | z2) q(z1 = j), not 1; never proved >= 0
     ("KL(q(z1 | x) * p(z1 | z2), p(z1, z2 | x))", ">=", "0", "kl-nonneg"),
 )

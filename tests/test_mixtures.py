@@ -395,3 +395,47 @@ def test_a_tempered_posterior_with_a_temperature_outside_its_interval_is_still_a
             f'rule = "kl-nonneg"\n[params]\nt = "real"\n')
     result = check_text(text)
     assert result.ok and result.steps[0].verdict is Verdict.proved
+
+
+# ------------------------------------------------------------------ the mean-field update (Bishop eq. 10.9)
+
+
+UPDATE = "exp(E(q(z2 | x), log(p(x, z1, z2)))) / Sum(exp(E(q(z2 | x), log(p(x, z1, z2)))), z1)"
+
+
+def test_the_mean_field_update_is_proved_and_the_reference_agrees():
+    derivation = load(LITERATURE / "mean-field-update.toml")
+    result = check_derivation(derivation)
+    assert result.fully_proved and result.ok
+    assert all("agrees" in r.second_opinion for r in result.steps)
+
+
+def test_the_mean_field_update_the_wrong_way_is_refuted():
+    text = (LITERATURE / "mean-field-update.toml").read_text("utf-8").replace('rel = "<="', 'rel = ">="')
+    c = refuted(text, 2)
+    assert c.lhs_value < c.rhs_value  # minus a KL divergence > 0 at the instance
+
+
+def test_the_mean_field_update_with_the_entropy_of_q2_dropped_is_refuted():
+    text = (LITERATURE / "mean-field-update.toml").read_text("utf-8")
+    step = '- KL(q(z1 | x), ' + UPDATE + ') + H(q(z2 | x))"'
+    assert step in text
+    c = refuted(text.replace(step, '- KL(q(z1 | x), ' + UPDATE + ')"'), 1)
+    q1 = floats(c, "q(z1 | x)")
+    q2 = [sum(q1[j] * float(Fraction(c.value_of(f"q(z2 | z1 = {j})")[k])) for j in range(2)) for k in range(2)]
+    assert math.isclose(c.lhs_value - c.rhs_value, entropy(q2), rel_tol=1e-9) and entropy(q2) > 0
+
+
+def test_an_update_without_its_normaliser_is_no_distribution():
+    unnormalised = "exp(E(q(z2 | x), log(p(x, z1, z2))))"
+    result = chain_step(f"KL(q(z1 | x), {unnormalised})", ">=", "0", "kl-nonneg")
+    assert result.steps[0].verdict is not Verdict.proved and not result.ok
+    assert any("is not a distribution" in p for p in result.problems)
+
+
+def test_other_binders_inside_a_derived_distribution_are_refused():
+    with pytest.raises(ParseError) as info:
+        parse_expression("KL(q(z1 | x) * exp(KL(q(z2 | x), p(z2))), p(z1))", Vocabulary(latents=("z1", "z2")))
+    assert "no KL, H, ELBO" in info.value.message
+    with pytest.raises(ParseError):  # one latent: E inside a derived distribution has nothing to leave free
+        parse_expression(f"KL({AGGREGATE} * exp(E(q(z | x1), log(p(z)))), p(z))", TWO)

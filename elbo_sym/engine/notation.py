@@ -224,8 +224,11 @@ def _free_latent_symbols(e: Expr) -> frozenset:
         return frozenset(v for v in e.variables + e.given if v in LATENTS)
     if isinstance(e, LatentSum):
         return _free_latent_symbols(e.body) - {e.args[1]}
-    if isinstance(e, (Expectation, KL, Entropy, ELBO, IWAE, Normal)):
-        return frozenset()  # a derived distribution has no binder but Sum (the parser says so)
+    if isinstance(e, Expectation):  # E(q(z2 | x), log(p(x, z1, z2))) leaves z1 free (a mean-field update)
+        return (_free_latent_symbols(e.distribution) | _free_latent_symbols(e.body)) - \
+            set(distribution_variables(e.distribution))
+    if isinstance(e, (KL, Entropy, ELBO, IWAE, Normal)):
+        return frozenset()  # a derived distribution has no other binder (the parser says so)
     return frozenset().union(*(_free_latent_symbols(a) for a in e.args)) if e.args else frozenset()
 
 

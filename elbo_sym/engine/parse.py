@@ -958,10 +958,11 @@ class _Builder:
             raise self.fail(node, "a mixture, product or normalised exp(...) as a distribution belongs to the "
                                   "discrete and chain families; the Gaussian family takes q, p(z), p(z | x) or "
                                   "Normal(m, v)")
-        if value.has(Expectation, KL, Entropy, ELBO, IWAE, Normal):
-            raise self.fail(node, "a mixture, product or normalised exp(...) as a distribution is built from "
-                                  "densities, numbers, parameters, exp and Sum(f, z) only (no E, KL, H, ELBO or "
-                                  "Normal)")
+        if value.has(KL, Entropy, ELBO, IWAE, Normal) or (value.has(Expectation) and not self.vocabulary.layered):
+            inner = "E (over another layer), " if self.vocabulary.layered else ""
+            raise self.fail(node, f"a mixture, product or normalised exp(...) as a distribution is built from "
+                                  f"densities, numbers, parameters, {inner}exp and Sum only (no KL, H, ELBO or "
+                                  f"Normal{'' if inner else ', E'})")
         weights = _mixture_weights(value, variables)
         if weights is not None:
             for weight in weights:

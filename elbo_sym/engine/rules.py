@@ -34,7 +34,17 @@ from elbo_sym.engine.canonical import Canonical, canonical
 from elbo_sym.engine.definedness import is_positive, nonnegative
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.models.discrete import UnfoldError
-from elbo_sym.engine.notation import IWAE, KL, Density, Expectation, LatentSum, to_text, x
+from elbo_sym.engine.notation import (
+    IWAE,
+    KL,
+    Density,
+    Expectation,
+    LatentSum,
+    distribution_variables,
+    is_derived,
+    to_text,
+    x,
+)
 from elbo_sym.engine.wellformed import factored_sum
 
 
@@ -405,8 +415,8 @@ def _is_distribution_notation(d: Expr, first: Expr, model: Model) -> bool:
         return False
     if canonical(model.latent_sum(values) - 1, model).is_zero:
         return True
-    if not (isinstance(d, Density) and isinstance(first, Density)
-            and set(d.variables) == set(first.variables)):
+    if not (isinstance(d, Density) or is_derived(d)) or not (isinstance(first, Density) or is_derived(first)) \
+            or set(distribution_variables(d)) != set(distribution_variables(first)):
         return False
     try:
         own = model.unfold_pointwise(Expectation(d, Integer(1)))

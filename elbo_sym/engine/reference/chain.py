@@ -118,7 +118,7 @@ def _bound(d) -> tuple:
     return tuple(dict.fromkeys(d.variables))
 
 
-_BINDERS = (Expectation, KL, Entropy, ELBO, IWAE)
+_BINDERS = (KL, Entropy, ELBO, IWAE)  # E over another layer may occur (a mean-field update)
 
 
 def _is_derived(d) -> bool:
