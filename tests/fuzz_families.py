@@ -1,6 +1,8 @@
 """The soundness fuzzer for the families test_fuzz_soundness.py's expression generator does not
 reach: IWAE (discrete, explicit K, k draws), the Gaussian family (D = 1, with [params] and the
-tight assumption) and its diagonal version (D = 2..8), and the two-layer chain.
+tight assumption) and its diagonal version (D = 2..8), the two-layer chain, and derived
+distributions as arguments (mixtures such as the aggregate posterior, two observations, K
+explicit or "any", number or parameter weights).
 
 Each case is a one-step derivation: a true statement of the family (from the lesson's variants
 and the textbook identities), often perturbed (a tiny term, a factor 2, a changed constant,
@@ -31,7 +33,7 @@ from elbo_sym.engine.reference import gaussian as gaussian_ref
 from elbo_sym.engine.reference.discrete import JudgeError
 from elbo_sym.engine.rules import RULES
 
-FAMILIES = ("IWAE", "IWAE k", "gaussian", "gaussian D", "chain", "premises")
+FAMILIES = ("IWAE", "IWAE k", "gaussian", "gaussian D", "chain", "premises", "mixture")
 ALL_RULES = tuple(sorted(RULES))
 BUDGET = 2.0
 
@@ -92,6 +94,21 @@ CHAIN_LIBRARY = (
     ("ELBO(q)", "=", "E(q(z1 | x), log(p(x | z1))) + E(q(z2 | x), E(q(z1 | z2, x), log(p(z1 | z2) / "
      "q(z1 | z2, x)))) + E(q(z2 | x), log(p(z2) / q(z2 | x)))", "bayes"),
     ("Sum(q(z2 | z1), z2)", "=", "1", "algebra"),
+    # a mean-field product as the distribution (derived: its obligation to be one is proved)
+    ("ELBO(q(z1 | x) * q(z2 | x))", "=", "E(q(z1 | x) * q(z2 | x), log(p(x, z1, z2))) + H(q(z1 | x)) + H(q(z2 | x))",
+     "algebra"),
+    ("log(E(q(z1 | x) * q(z2 | x), p(x, z1, z2) / (q(z1 | x) * q(z2 | x))))", ">=",
+     "E(q(z1 | x) * q(z2 | x), log(p(x, z1, z2) / (q(z1 | x) * q(z2 | x))))", "jensen"),
+    ("KL(q(z1 | x) * q(z2 | x), p(z1, z2 | x))", ">=", "0", "kl-nonneg"),
+    ("H(q(z1 | x) * q(z2 | x))", "=", "H(q(z1 | x)) + H(q(z2 | x))", "algebra"),
+    ("log(p(x)) - ELBO(q(z1 | x) * q(z2 | x))", "=", "KL(q(z1 | x) * q(z2 | x), p(z1, z2 | x))", "bayes"),
+    # the mean-field update q*(z1) = exp(E_q(z2 | x) log p(x, z1, z2)) / Z (Bishop eq. 10.9)
+    ("ELBO(q(z1 | x) * q(z2 | x))", "=", "log(Sum(exp(E(q(z2 | x), log(p(x, z1, z2)))), z1)) - KL(q(z1 | x), "
+     "exp(E(q(z2 | x), log(p(x, z1, z2)))) / Sum(exp(E(q(z2 | x), log(p(x, z1, z2)))), z1)) + H(q(z2 | x))", "algebra"),
+    ("KL(q(z1 | x), exp(E(q(z2 | x), log(p(x, z1, z2)))) / Sum(exp(E(q(z2 | x), log(p(x, z1, z2)))), z1))", ">=", "0",
+     "kl-nonneg"),
+    # not a distribution over (z1, z2): sums to sum_z2 p(z1 = j | z2) q(z1 = j), not 1; never proved >= 0
+    ("KL(q(z1 | x) * p(z1 | z2), p(z1, z2 | x))", ">=", "0", "kl-nonneg"),
 )
 # premises (assume entries that restrict the domain): (header lines, true statements under them)
 PREMISE_LIBRARY = (
@@ -131,6 +148,23 @@ CHAIN3_LIBRARY = (  # three layers (latents = ["z1", "z2", "z3"])
     ("q(z3 | z2, z1)", "=", "q(z3 | z2)", "definition"),
     ("log(p(x, z1, z2, z3))", "=", "log(p(z3)) + log(p(z2 | z3)) + log(p(z1 | z2)) + log(p(x | z1))", "definition"),
 )
+AGGREGATE = "(q(z | x1) + q(z | x2)) / 2"
+MIXTURE_LIBRARY = (
+    ("(KL(q(z | x1), p(z)) + KL(q(z | x2), p(z))) / 2", "=",
+     "(KL(q(z | x1), {m}) + KL(q(z | x2), {m})) / 2 + KL({m}, p(z))", "algebra"),
+    ("KL({m}, p(z))", ">=", "0", "kl-nonneg"),
+    ("H({m})", "=", "(H(q(z | x1)) + H(q(z | x2))) / 2 + (KL(q(z | x1), {m}) + KL(q(z | x2), {m})) / 2", "algebra"),
+    ("E({m}, log(p(z)))", "=", "(E(q(z | x1), log(p(z))) + E(q(z | x2), log(p(z)))) / 2", "linearity"),
+    ("KL({m}, p(z))", "=", "E({m}, log({m} / p(z)))", "definition"),
+    ("log(p(x1))", ">=", "Sum({m} * log(p(x1, z) / ({m})), z)", "jensen"),
+    ("ELBO({m}, x1)", "=", "E({m}, log(p(x1 | z))) - KL({m}, p(z))", "algebra"),
+    ("log(p(x1)) - ELBO({m}, x1)", "=", "KL({m}, p(z | x1))", "bayes"),
+    ("KL({m}, p(z | x2))", ">=", "0", "kl-nonneg"),
+)
+MIXTURES = (AGGREGATE, "q(z | x1) / 3 + 2 * q(z | x2) / 3", "(q(z | x1) + p(z)) / 2",
+            "w * q(z | x1) + (1 - w) * q(z | x2)", "w * q(z | x1) + w * q(z | x2)", "(p(z | x1) + q(z | x2)) / 2",
+            "exp(log(p(x1, z))) / Sum(exp(log(p(x1, z))), z)", "exp(log(p(x1, z)))",
+            "exp(w * log(p(x2 | z))) * p(z) / Sum(exp(w * log(p(x2 | z))) * p(z), z)")
 SWAPS = (("p(z | x)", "p(z)"), ("q(z)", "p(z)"), ("p(x | z)", "p(x, z)"), ("z1", "z2"), ("q(z1 | x)", "p(z1 | x)"),
          ("mu", "sigma"), ("sigma**2", "sigma"), ("w", "s"), ("x - b", "x + b"), ("IWAE(q, 2)", "IWAE(q, 3)"))
 PERTURB_REL = {"=": (">=", "<=", ">", "<"), ">=": (">", "<=", "=", "<"), "<=": ("<", ">=", "=", ">")}
@@ -230,6 +264,20 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
             tags.append("premise")
         header = f"# premises\nK = {rng.choice((2, 3))}\n{premises}"
         lhs, rel, rhs, rule = rng.choice(library)
+    elif family == "mixture":
+        K = rng.choice((2, 3, '"any"'))
+        header = f'K = {K}\ndata = ["x1", "x2"]'
+        lhs, rel, rhs, rule = rng.choice(MIXTURE_LIBRARY)
+        m = AGGREGATE
+        if rng.random() < 0.5:  # another mixture, often with weights that are no distribution
+            m = rng.choice(MIXTURES)
+            tags.append("mixture")
+        if rng.random() < 0.2:  # the two sides' mixtures differ
+            lhs, rhs = lhs.replace("{m}", m), rhs.replace("{m}", rng.choice(MIXTURES))
+            tags.append("mixtures differ")
+        lhs, rhs = lhs.replace("{m}", m), rhs.replace("{m}", m)
+        if re.search(r"\bw\b", lhs + " " + rhs):
+            header += '\n[params]\nw = "' + rng.choice(("in (0, 1)", "in [1/4, 3/4]", "in (0, 2)", "> 0")) + '"'
     else:
         raise ValueError(family)
     draw = rng.random()
@@ -361,6 +409,8 @@ class FamilyCampaign:
 def _family_of(toml: str) -> str:
     if "# premises" in toml:
         return "premises"
+    if '"x2"' in toml:
+        return "mixture"
     if "latents" in toml:
         return "chain"
     if "gaussian" in toml:

@@ -59,7 +59,7 @@ from elbo_sym.engine.search import (
     point,
     seed_for,
 )
-from elbo_sym.engine.wellformed import well_formedness_problem
+from elbo_sym.engine.wellformed import derived_arguments, derived_distribution_problem, well_formedness_problem
 from elbo_sym.limits import REFERENCE_BUDGET_SECONDS, STEP_BUDGET_SECONDS, file_budget, validate_budget
 from elbo_sym.numbers.evaluate import Undefined, approx_text, as_float, compile_float, decide, sign_of, value_text
 from elbo_sym.numbers.exact import quick_factoring
@@ -763,6 +763,8 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
             shown, open_ = _definedness((lhs, step.expr), model)
             conditions = _conditions(shown, open_)
             outcome = _outcome(rule, lhs, step, model)
+            if outcome.proved:
+                outcome = _with_derived_distributions(outcome, (lhs, step.expr), model)
             if outcome.proved and not open_:
                 counterexample = _examples_agree(lhs, step.rel, step.expr, model, examples)
                 seconds = time.perf_counter() - started
@@ -892,6 +894,10 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
         refused = _premise_problem(derivation, model, budget)
         if refused:
             problems.append(refused)
+    not_distribution = _derived_problem(derivation, model, budget)
+    if not_distribution:
+        problems.append(not_distribution)
+        refused = refused or not_distribution
     results, lhs = done["steps"], derivation.start.expr
     relation: str | None = "="
     for step in derivation.steps:
@@ -901,8 +907,9 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
         else:
             result = check_step(lhs, step, model, derivation.examples, left, search)
             if refused and result.verdict in (Verdict.proved, Verdict.checked):  # nothing stands on a refused model
-                result = replace(result, verdict=Verdict.error, reason=f"not proved: the assumption is refused "
-                                 f"({refused})")
+                what = "an argument is not shown to be a distribution" if refused is not_distribution else \
+                    "the assumption is refused"
+                result = replace(result, verdict=Verdict.error, reason=f"not proved: {what} ({refused})")
             results.append(result)
         relation = compose(relation, step.rel)
         lhs = step.expr
@@ -976,6 +983,49 @@ def _premise_problem(derivation: Derivation, model: Model, budget: float) -> str
                 f"model satisfies would let any step be proved")
 
     return _problem_within_budget(check, budget, "the premises")
+_DERIVED_MEMO: dict = {}
+"""(model spec, derived distribution) -> its problem or None: the steps of a file share them."""
+
+
+def _derived_distribution_problem(d: Expr, model: Model) -> str | None:
+    key = (model.spec, model.K, d)
+    if key not in _DERIVED_MEMO:
+        if len(_DERIVED_MEMO) > 1024:
+            _DERIVED_MEMO.clear()
+        _DERIVED_MEMO[key] = derived_distribution_problem(d, model)
+    return _DERIVED_MEMO[key]
+
+
+def _with_derived_distributions(outcome: RuleOutcome, exprs: tuple[Expr, ...], model: Model) -> RuleOutcome:
+    """A proof stands only when every derived distribution argument of the step (a mixture, a
+    product, a normalised exp) is shown to be a distribution (engine.wellformed)."""
+    for d in derived_arguments(*exprs):
+        problem = _derived_distribution_problem(d, model)
+        if problem is not None:
+            return replace(outcome, proved=False, reason=problem,
+                           conditions=outcome.conditions + ((f"{to_text(d)} is a distribution", False),))
+    return outcome
+
+
+def _derived_problem(derivation: Derivation, model: Model, budget: float) -> str | None:
+    """None when every derived distribution argument of the file (a mixture, a product, a
+    normalised exp as the first argument of E, KL, H, ELBO) is shown to be a distribution on the
+    whole domain (engine.wellformed, like every distribution block); else what fails, and where."""
+    exprs = [derivation.start.expr] + [s.expr for s in derivation.steps]
+    if derivation.claim is not None:
+        exprs += [derivation.claim.lhs.expr, derivation.claim.rhs.expr]
+    derived = derived_arguments(*exprs)
+    if not derived:
+        return None
+
+    def check() -> str | None:
+        for d in derived:
+            problem = _derived_distribution_problem(d, model)
+            if problem is not None:
+                return problem
+        return None
+
+    return _problem_within_budget(check, budget, "that the derived distributions are distributions")
 
 
 def _teaching_claim_problem(derivation: Derivation, model: Model, budget: float) -> str | None:

@@ -112,8 +112,9 @@ class _Walker:
         if isinstance(d, Normal):  # N(m, v) is a distribution exactly when v > 0
             self.walk(d, None)
             return
-        for j in self.model.points:
-            self.need("positive", self.model.density(d, j), d, j)
+        for j in self.model.points:  # a derived one (a mixture) is its expression's value at j
+            value = self.model.density(d, j) if isinstance(d, Density) else self.model.unfold(d, j)
+            self.need("positive", value, d, j)
 
     def everywhere(self, d: Expr) -> None:
         """Walk a binder's distribution at every point: with two latent layers its divisors

@@ -138,8 +138,7 @@ class ELBO(Notation):
     @property
     def joint(self) -> Density:
         """p(x, z) -- or p(x, z1, z2) for a distribution over two latent layers."""
-        variables = getattr(self.distribution, "variables", (z,))  # Normal(m, v) is over z
-        return Density("p", (self.observation, *variables))
+        return Density("p", (self.observation, *distribution_variables(self.distribution)))
 
 
 class Normal(Notation):
@@ -237,6 +236,38 @@ class Exp(exp):
 
     def _eval_is_extended_real(self):
         return True
+
+
+def is_derived(d: Expr) -> bool:
+    """A distribution argument built from densities (a mixture, a product, a softmax), not a
+    density or a Normal: it carries the obligation to be a distribution (engine.wellformed)."""
+    return not isinstance(d, (Density, Normal))
+
+
+def distribution_variables(d: Expr) -> tuple[Symbol, ...]:
+    """The latent variables a distribution argument is over (what E, KL, H and ELBO bind):
+    a density's own variables, z for Normal(m, v), and for a derived distribution the latent
+    variables free in it ((q(z | x1) + q(z | x2)) / 2 is over z, q(z1 | x) * q(z2 | x) over
+    z1 and z2), in the order z, z1, z2."""
+    if isinstance(d, Density):
+        return d.variables
+    if isinstance(d, Normal):
+        return (z,)
+    free = _free_latent_symbols(d)
+    return tuple(v for v in (z, z1, z2) if v in free)
+
+
+def _free_latent_symbols(e: Expr) -> frozenset:
+    if isinstance(e, Density):
+        return frozenset(v for v in e.variables + e.given if v in LATENTS)
+    if isinstance(e, LatentSum):
+        return _free_latent_symbols(e.body) - {e.args[1]}
+    if isinstance(e, Expectation):  # E(q(z2 | x), log(p(x, z1, z2))) leaves z1 free (a mean-field update)
+        return (_free_latent_symbols(e.distribution) | _free_latent_symbols(e.body)) - \
+            set(distribution_variables(e.distribution))
+    if isinstance(e, (KL, Entropy, ELBO, IWAE, Normal)):
+        return frozenset()  # a derived distribution has no other binder (the parser says so)
+    return frozenset().union(*(_free_latent_symbols(a) for a in e.args)) if e.args else frozenset()
 
 
 def p(*variables: Symbol, given: tuple[Symbol, ...] = ()) -> Density:
@@ -631,5 +662,6 @@ __all__ = [
     "x", "z", "z1", "z2", "z3", "z4", "z5", "LAYER_SYMBOLS", "LATENTS", "Exp", "RealPower", "is_real_power",
     "IWAE", "Normal", "Density", "LatentSum", "Expectation", "KL",
     "DimensionSum", "Entropy", "ELBO", "Notation",
+    "is_derived", "distribution_variables",
     "p", "q", "to_latex", "to_text", "latex_terms", "ElboLatexPrinter", "ElboStrPrinter", "RELATION_LATEX",
 ]

@@ -37,6 +37,7 @@ from elbo_sym.engine.notation import (
     LatentSum,
     Normal,
     RealPower,
+    distribution_variables,
     x,
     z,
 )
@@ -954,7 +955,45 @@ class _Builder:
             return value
         if isinstance(value, Normal):
             return value  # a distribution over z of the Gaussian family
-        raise self.fail(node, "expected a distribution over z, such as q, q(z), p(z) or p(z | x)")
+        if not isinstance(value, Density) and self.derived(node, value):
+            return value
+        raise self.fail(node, "expected a distribution over z, such as q, q(z), p(z), p(z | x) or a mixture "
+                              "(q(z | x1) + q(z | x2)) / 2")
+
+    def derived(self, node: ast.AST, value: Expr) -> bool:
+        """Whether `value` is a derived distribution argument: an expression of the latent
+        variables built from densities, numbers, parameters, exp and Sum -- a mixture
+        (q(z | x1) + q(z | x2)) / 2, a product q(z1 | x) * q(z2 | x), a normalised
+        exp(f) / Sum(exp(f), z).  That it *is* a distribution (positive, summing to 1) is an
+        obligation the checker proves (engine.wellformed); a mixture of the model's own
+        distributions with number weights is decided here already (weights > 0, sum 1)."""
+        variables = distribution_variables(value)
+        if not variables:
+            return False
+        if self.vocabulary.layered:
+            if not set(variables) <= {self.variables[n] for n in self.vocabulary.latents}:
+                return False
+        elif variables != (z,):
+            return False
+        if self.vocabulary.real:
+            raise self.fail(node, "a mixture, product or normalised exp(...) as a distribution belongs to the "
+                                  "discrete and chain families; the Gaussian family takes q, p(z), p(z | x) or "
+                                  "Normal(m, v)")
+        if value.has(KL, Entropy, ELBO, IWAE, Normal) or (value.has(Expectation) and not self.vocabulary.layered):
+            inner = "E (over another layer), " if self.vocabulary.layered else ""
+            raise self.fail(node, f"a mixture, product or normalised exp(...) as a distribution is built from "
+                                  f"densities, numbers, parameters, {inner}exp and Sum only (no KL, H, ELBO or "
+                                  f"Normal{'' if inner else ', E'})")
+        weights = _mixture_weights(value, variables)
+        if weights is not None:
+            for weight in weights:
+                if weight <= 0:
+                    raise self.fail(node, f"a mixture's weights must be positive; {weight} is not")
+            total = Add(*weights)
+            if total != 1:
+                raise self.fail(node, f"a mixture's weights must sum to 1; {' + '.join(map(str, weights))} = "
+                                      f"{total}, so this is not a distribution")
+        return True
 
     def call_Normal(self, node: ast.Call, args: list, depth: int) -> Expr:
         if not self.vocabulary.real:
@@ -974,6 +1013,8 @@ class _Builder:
             return Density("q", latents, (self.variables[self.vocabulary.data[0]],))
         value = self.build(node, depth)
         if isinstance(value, Density) and value.variables and all(v in latents for v in value.variables):
+            return value
+        if not isinstance(value, Density) and self.derived(node, value):
             return value
         raise self.fail(node, "expected a distribution over latent variables, such as q, q(z1 | x), "
                               "q(z1, z2 | x) or p(z2)")
@@ -1135,6 +1176,22 @@ def _signature_text(signature: _Signature) -> str:
     variables, given = signature
     text = ", ".join(variables)
     return text + (" | " + ", ".join(given) if given else "")
+
+
+def _mixture_weights(value: Expr, variables: tuple) -> list | None:
+    """The number weights of a mixture of the model's distributions over `variables` (each term
+    a number times q(z | x1), p(z), p(z | x), ...), or None when `value` is not such a mixture
+    (parameter weights, products, softmax: the checker's obligation decides those)."""
+    from sympy import expand
+
+    weights = []
+    for term in Add.make_args(expand(value)):
+        coefficient, rest = term.as_coeff_Mul()
+        if not (isinstance(rest, Density) and rest.variables == variables and rest.name in _DENSITY_NAMES
+                and all(g not in variables for g in rest.given)):
+            return None
+        weights.append(coefficient)
+    return weights if len(weights) > 1 else None
 
 
 def _literal_int(node: ast.AST) -> int | None:

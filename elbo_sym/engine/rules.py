@@ -35,7 +35,20 @@ from elbo_sym.engine.canonical import Canonical, canonical
 from elbo_sym.engine.definedness import certified, is_positive, nonnegative, obligations
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.models.discrete import UnfoldError
-from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Expectation, LatentSum, is_real_power, to_text, x, z
+from elbo_sym.engine.notation import (
+    ELBO,
+    IWAE,
+    KL,
+    Density,
+    Expectation,
+    LatentSum,
+    distribution_variables,
+    is_derived,
+    is_real_power,
+    to_text,
+    x,
+    z,
+)
 from elbo_sym.engine.premises import premise_text, premises_of
 from elbo_sym.engine.wellformed import factored_sum
 
@@ -544,13 +557,13 @@ def _is_distribution_notation(d: Expr, first: Expr, model: Model) -> bool:
     shown = model.distribution_shown(d)  # a family with densities (not sums) says it itself
     if shown is not None:
         return shown
-    values = tuple(model.density(d, k) for k in model.points)
+    values = tuple(model.density(d, k) if isinstance(d, Density) else model.unfold(d, k) for k in model.points)
     if not all(is_positive(v, model) for v in values):
         return False
     if canonical(model.latent_sum(values) - 1, model).is_zero:
         return True
-    if not (isinstance(d, Density) and isinstance(first, Density)
-            and set(d.variables) == set(first.variables)):
+    if not (isinstance(d, Density) or is_derived(d)) or not (isinstance(first, Density) or is_derived(first)) \
+            or set(distribution_variables(d)) != set(distribution_variables(first)):
         return False
     try:
         own = model.unfold_pointwise(Expectation(d, Integer(1)))

@@ -23,16 +23,18 @@ import itertools
 from collections import Counter
 from fractions import Fraction
 
-from sympy import Add, Expr, Integer, Mul
+from sympy import Add, Expr, Integer, Mul, preorder_traversal
 
 from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import is_positive
 from elbo_sym.engine.models.base import PARAMETER, SIMPLEX, UNIT, Block, Distribution, ExplicitModel, Instance, Model
 from elbo_sym.engine.models.discrete import UnfoldError
+from elbo_sym.engine.notation import ELBO, IWAE, KL, Entropy, Expectation, is_derived, to_text
 from elbo_sym.engine.search import exact_candidates, seed_for
 from elbo_sym.numbers.evaluate import Undefined, sign_of, value, value_text
 
-__all__ = ["well_formedness_problem", "distribution_problem", "factored_sum"]
+__all__ = ["well_formedness_problem", "distribution_problem", "factored_sum", "derived_arguments",
+           "derived_distribution_problem"]
 
 
 def well_formedness_problem(model: Model, everything: bool = False) -> str | None:
@@ -51,14 +53,15 @@ def well_formedness_problem(model: Model, everything: bool = False) -> str | Non
     return None
 
 
-def distribution_problem(block: Distribution, model: Model) -> str | None:
-    """None when `block` is shown to be a distribution; else the reason and a failing instance."""
+def distribution_problem(block: Distribution, model: Model, same=None) -> str | None:
+    """None when `block` is shown to be a distribution; else the reason and a failing instance
+    (`same`: the block in an explicit model of the family; default: the one of that label)."""
     if block.gaussian:
         assert block.variance is not None
         if is_positive(block.variance, model):
             return None
         return _refusal(block, "a normal distribution", "its variance is not shown > 0",
-                        _failure(model, block, _variance_failure))
+                        _failure(model, block, _variance_failure, same))
     not_positive = any(not is_positive(v, model) for v in block.values)
     try:
         mass = block.total if block.total is not None else factored_sum(block.values)
@@ -69,7 +72,49 @@ def distribution_problem(block: Distribution, model: Model) -> str | None:
         return None
     why = ("not shown to be positive with sum 1" if not_positive and not sums else
            "not shown to be positive" if not_positive else "not shown to sum to 1")
-    return _refusal(block, "a distribution", why, _failure(model, block, _discrete_failure))
+    return _refusal(block, "a distribution", why, _failure(model, block, _discrete_failure, same))
+
+
+def derived_arguments(*exprs: Expr) -> tuple[Expr, ...]:
+    """The derived distribution arguments of E, KL, H, ELBO in `exprs` (mixtures, products,
+    normalised exp), each once, in order."""
+    found: dict[Expr, None] = {}
+    for e in exprs:
+        for node in preorder_traversal(e):
+            if isinstance(node, (Expectation, KL, Entropy, ELBO, IWAE)):
+                for d in (node.args[:2] if isinstance(node, KL) else node.args[:1]):
+                    if is_derived(d):
+                        found.setdefault(d, None)
+    return tuple(found)
+
+
+def derived_distribution_problem(d: Expr, model: Model) -> str | None:
+    """None when the derived distribution `d` (a mixture, a product, a normalised exp) is shown
+    to be a distribution on the whole domain -- every value > 0 and the values summing to 1,
+    like any other distribution block; else the reason and, where one is found, an exact
+    instance of the family where it fails."""
+    label = to_text(d)
+    try:
+        block = _derived_block_of(model, d, label)
+    except (UnfoldError, KeyError, TypeError) as error:
+        return f"{label} is not a distribution of this model: {error}"
+    problem = distribution_problem(block, model, lambda explicit: _derived_block(explicit, d, label))
+    return None if problem is None else problem.replace(f"{label} is not", f"the argument {label} is not", 1)
+
+
+def _derived_block_of(model: Model, d: Expr, label: str) -> Distribution:
+    """The block of a derived distribution: its value at every point of the model, and its
+    total over its own variables (E(d, 1): a distribution over z1 alone in the two-layer chain
+    sums to 1 over z1, not over the pairs)."""
+    values = tuple(model.unfold(d, k) for k in model.points)
+    return Distribution(label, values, total=model.unfold(Expectation(d, Integer(1))))
+
+
+def _derived_block(explicit: ExplicitModel, d: Expr, label: str) -> Distribution | None:
+    try:
+        return _derived_block_of(explicit, d, label)
+    except (UnfoldError, KeyError, TypeError):
+        return None
 
 
 def _refusal(block: Distribution, kind: str, why: str, where: str | None) -> str:
@@ -129,10 +174,10 @@ def _discrete_failure(found: tuple[Distribution, dict]) -> str | None:
     return None
 
 
-def _failure(model: Model, block: Distribution, judge) -> str | None:
+def _failure(model: Model, block: Distribution, judge, find=None) -> str | None:
     """"<what fails> at <instance>" in an explicit model of the family, or None."""
     for explicit in model.search_models():
-        same = _same_block(explicit, block)
+        same = find(explicit) if find is not None else _same_block(explicit, block)
         if same is None:
             continue
         seed = seed_for(block.label, block.assumption, explicit.K)

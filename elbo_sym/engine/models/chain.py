@@ -66,6 +66,9 @@ from elbo_sym.engine.notation import (
     Entropy,
     Expectation,
     LatentSum,
+    distribution_variables,
+    is_derived,
+    to_text,
     z,
     z1,
     z2,
@@ -389,7 +392,17 @@ class ChainModel(BlockInstances):
                 base[slot] = value
             yield tuple(base)
 
+    def weight(self, d: Expr, point: Point | None) -> Expr:
+        """The value at `point` of a distribution argument of E, KL, H, ELBO: a density, or a
+        derived distribution (a mean-field product q(z1 | x) * q(z2 | x), a mixture) unfolded."""
+        return self.density(d, point) if isinstance(d, Density) else self.unfold(d, point)
+
     def _bound(self, d: Expr) -> tuple[Symbol, ...]:
+        if is_derived(d):
+            bound = tuple(v for v in distribution_variables(d) if v in self.layers)
+            if not bound or len(bound) != len(distribution_variables(d)):
+                raise UnfoldError(f"{to_text(d)} is not a distribution over latent variables (z1, z2)")
+            return bound
         if not isinstance(d, Density):
             raise UnfoldError("expected a distribution over latent variables")
         bound = tuple(v for v in d.variables if v in self.layers)
@@ -426,22 +439,22 @@ class ChainModel(BlockInstances):
             return Add(*(self.unfold(e.body, p) for p in self._assignments(bound, point)))
         if isinstance(e, Expectation):
             bound = self._bound(e.distribution)
-            return Add(*(self.density(e.distribution, p) * self.unfold(e.body, p)
+            return Add(*(self.weight(e.distribution, p) * self.unfold(e.body, p)
                          for p in self._assignments(bound, point)))
         if isinstance(e, KL):
             a, b = e.args
             bound = self._bound(a)
-            return Add(*(self.density(a, p) * _log(self.density(a, p) / self.density(b, p))
+            return Add(*(self.weight(a, p) * _log(self.weight(a, p) / self.weight(b, p))
                          for p in self._assignments(bound, point)))
         if isinstance(e, Entropy):
             (a,) = e.args
             bound = self._bound(a)
-            return -Add(*(self.density(a, p) * _log(self.density(a, p)) for p in self._assignments(bound, point)))
+            return -Add(*(self.weight(a, p) * _log(self.weight(a, p)) for p in self._assignments(bound, point)))
         if isinstance(e, ELBO):
             a = e.distribution
             bound = self._bound(a)
             joint = e.joint
-            return Add(*(self.density(a, p) * _log(self.density(joint, p) / self.density(a, p))
+            return Add(*(self.weight(a, p) * _log(self.density(joint, p) / self.weight(a, p))
                          for p in self._assignments(bound, point)))
         if isinstance(e, IWAE):
             raise UnfoldError("IWAE is not defined for the two-layer chain")

@@ -41,6 +41,8 @@ from elbo_sym.engine.notation import (
     Expectation,
     LatentSum,
     Normal,
+    distribution_variables,
+    is_derived,
     to_text,
     z,
 )
@@ -236,6 +238,15 @@ class DiscreteModel(BlockInstances):
                               f"(data = {list(self.observations)})")
         return symbol.name
 
+    def weight(self, d: Expr, k: int) -> Expr:
+        """The value at z = k of a distribution argument of E, KL, H, ELBO: a density, or a
+        derived distribution over z (a mixture, a softmax) unfolded at k."""
+        if isinstance(d, Density):
+            return self.density(d, k)
+        if not is_derived(d) or distribution_variables(d) != (z,):
+            raise UnfoldError(f"{to_text(d)} is not a distribution over z of the discrete model")
+        return self.unfold(d, k)
+
     def unfold(self, e: Expr, k: int | None = None) -> Expr:
         """Replace notation by its definition in the model's parameters (z bound to k)."""
         # Memoized: a z-free subexpression such as log(p(x)) inside Sum(q(z) * log(p(x)), z)
@@ -268,17 +279,17 @@ class DiscreteModel(BlockInstances):
         if isinstance(e, LatentSum):
             return Add(*(self.unfold(e.body, j) for j in range(self.K)))
         if isinstance(e, Expectation):
-            return Add(*(self.density(e.distribution, j) * self.unfold(e.body, j) for j in range(self.K)))
+            return Add(*(self.weight(e.distribution, j) * self.unfold(e.body, j) for j in range(self.K)))
         if isinstance(e, KL):
             a, b = e.args
-            return Add(*(self.density(a, j) * _log(self.density(a, j) / self.density(b, j))
+            return Add(*(self.weight(a, j) * _log(self.weight(a, j) / self.weight(b, j))
                          for j in range(self.K)))
         if isinstance(e, Entropy):
             (a,) = e.args
-            return -Add(*(self.density(a, j) * _log(self.density(a, j)) for j in range(self.K)))
+            return -Add(*(self.weight(a, j) * _log(self.weight(a, j)) for j in range(self.K)))
         if isinstance(e, ELBO):
             a, joint = e.distribution, e.joint
-            return Add(*(self.density(a, j) * _log(self.density(joint, j) / self.density(a, j))
+            return Add(*(self.weight(a, j) * _log(self.density(joint, j) / self.weight(a, j))
                          for j in range(self.K)))
         if isinstance(e, IWAE):
             return Add(*(w * _log(Add(*ratios) / e.samples) for w, ratios in self.iwae_terms(e)))
@@ -302,7 +313,7 @@ class DiscreteModel(BlockInstances):
             raise UnfoldError(f"IWAE with k = {k} samples and K = {K} states has {K}**{k} terms; "
                               f"at most {MAX_IWAE_TERMS}")
         a, joint = e.distribution, e.joint
-        q_values = [self.density(a, j) for j in range(K)]
+        q_values = [self.weight(a, j) for j in range(K)]
         ratios = [self.density(joint, j) / q_values[j] for j in range(K)]
         return [(Mul(*(q_values[j] for j in t)), tuple(ratios[j] for j in t))
                 for t in itertools.product(range(K), repeat=k)]
@@ -363,12 +374,13 @@ def free_latents(e: Expr) -> frozenset:
     if isinstance(e, LatentSum):
         return free_latents(e.body) - {e.args[1]}
     if isinstance(e, Expectation):
-        bound = {z} if isinstance(e.distribution, Normal) else set(e.distribution.variables)
+        bound = set(distribution_variables(e.distribution))
         return (free_latents(e.distribution) | free_latents(e.body)) - bound
     if isinstance(e, (KL, Entropy)):
         first = e.args[0]
         inner = frozenset().union(*(free_latents(a) for a in e.args))
-        return inner - set(first.variables) if isinstance(first, Density) else inner
+        return inner - set(first.variables) if isinstance(first, Density) else \
+            inner - set(distribution_variables(first)) if is_derived(first) else inner
     if not e.args:
         return frozenset()
     return frozenset().union(*(free_latents(a) for a in e.args))

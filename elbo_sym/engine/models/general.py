@@ -29,7 +29,19 @@ from sympy import Add, Expr, Integer, Mul, Pow, Rational, Symbol, exp, log
 
 from elbo_sym.engine.models.base import Distribution, ModelDefaults, ModelSpec, assumption_observation, q_label
 from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, has_free_latent
-from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, to_text, z
+from elbo_sym.engine.notation import (
+    ELBO,
+    IWAE,
+    KL,
+    Density,
+    Entropy,
+    Expectation,
+    LatentSum,
+    distribution_variables,
+    is_derived,
+    to_text,
+    z,
+)
 
 GENERIC = "z"
 """The one point of a general model: z itself."""
@@ -206,6 +218,15 @@ class GeneralModel(ModelDefaults):
                     return self.prior_z * self.likelihood_z[o] / self.evidence[o]
         raise UnfoldError(f"no value for {to_text(d)} in the general model")
 
+    def weight(self, d: Expr, k) -> Expr:
+        """The value at the generic point of a distribution argument of E, KL, H, ELBO: a
+        density, or a derived distribution over z (a mixture, a softmax) unfolded there."""
+        if isinstance(d, Density):
+            return self.density(d, k)
+        if not is_derived(d) or distribution_variables(d) != (z,):
+            raise UnfoldError(f"{to_text(d)} is not a distribution over z of this model")
+        return self.unfold(d, k)
+
     def _observation(self, symbol: Symbol) -> str:
         if symbol.name not in self.observations:
             raise UnfoldError(f"'{symbol.name}' is not an observation of this model "
@@ -229,15 +250,15 @@ class GeneralModel(ModelDefaults):
         if isinstance(e, LatentSum):
             return self.latent_sum((self.unfold(e.body, GENERIC),))
         if isinstance(e, Expectation):
-            return self.latent_sum((self.density(e.distribution, GENERIC) * self.unfold(e.body, GENERIC),))
+            return self.latent_sum((self.weight(e.distribution, GENERIC) * self.unfold(e.body, GENERIC),))
         if isinstance(e, KL):
-            a, b = (self.density(d, GENERIC) for d in e.args)
+            a, b = (self.weight(d, GENERIC) for d in e.args)
             return self.latent_sum((a * log(a / b, evaluate=False),))
         if isinstance(e, Entropy):
-            a = self.density(e.args[0], GENERIC)
+            a = self.weight(e.args[0], GENERIC)
             return -self.latent_sum((a * log(a, evaluate=False),))
         if isinstance(e, ELBO):
-            a = self.density(e.distribution, GENERIC)
+            a = self.weight(e.distribution, GENERIC)
             joint = self.density(e.joint, GENERIC)
             return self.latent_sum((a * log(joint / a, evaluate=False),))
         if isinstance(e, IWAE):

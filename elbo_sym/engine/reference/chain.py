@@ -29,6 +29,7 @@ from elbo_sym.engine.notation import (
     Entropy,
     Expectation,
     LatentSum,
+    to_text,
     z,
     z1,
     z2,
@@ -145,9 +146,39 @@ def _density(d: Density, inst: ChainInstance, point: dict):
 
 
 def _bound(d) -> tuple:
+    if _is_derived(d):
+        layers = free_layers(d)
+        if not layers:
+            raise JudgeError(f"{to_text(d)} is not a distribution over the latent layers")
+        return tuple(v for v in LAYERS if v in layers)
     if not isinstance(d, Density) or not d.variables or any(v not in LAYERS for v in d.variables):
         raise JudgeError(f"{d} is not a distribution over the latent layers")
     return tuple(dict.fromkeys(d.variables))
+
+
+_BINDERS = (KL, Entropy, ELBO, IWAE)  # E over another layer may occur (a mean-field update)
+
+
+def _is_derived(d) -> bool:
+    """A derived distribution argument: an expression of densities (a product q(z1 | x) * q(z2 | x),
+    a mixture), not one density."""
+    return isinstance(d, sympy.Expr) and not isinstance(d, Density) and not d.has(*_BINDERS)
+
+
+def _weights(d, inst: ChainInstance, point: dict) -> list:
+    """The values of a distribution argument over its layers (the rest fixed by `point`); a derived
+    one must be a distribution there -- every value > 0, summing to 1 -- or it is undefined."""
+    points = list(_assignments(_bound(d), point, inst.K))
+    if not _is_derived(d):
+        return [(p, _density(d, inst, p)) for p in points]
+    values = [(p, evaluate(d, inst, p)) for p in points]
+    for p, v in values:
+        if not arith._positive(v):
+            raise Undefined(f"{to_text(d)} is not a distribution: its value is {show(v)} at {p}")
+    total = arith._sum([v for _, v in values])
+    if not arith._is_one(total):
+        raise Undefined(f"{to_text(d)} is not a distribution: it sums to {show(total)}, not 1")
+    return values
 
 
 def _assignments(layers, point: dict, K: int):
@@ -181,21 +212,23 @@ def evaluate(e, inst: ChainInstance, point: dict):
         return arith._sum([evaluate(e.args[0], inst, p) for p in _assignments(layers, point, inst.K)])
     if isinstance(e, Expectation):
         d, body = e.args
-        return arith._sum([arith._product((_density(d, inst, p), evaluate(body, inst, p)))
-                           for p in _assignments(_bound(d), point, inst.K)])
+        return arith._sum([arith._product((w, evaluate(body, inst, p))) for p, w in _weights(d, inst, point)])
     if isinstance(e, KL):
         a, b = e.args
-        return arith._sum([_plogq(_density(a, inst, p), _density(a, inst, p), _density(b, inst, p))
-                           for p in _assignments(_bound(a), point, inst.K)])
+        if _is_derived(b):
+            _weights(b, inst, point)  # the second argument must be a distribution too
+
+        def at(p: dict):
+            return evaluate(b, inst, p) if _is_derived(b) else _density(b, inst, p)
+        return arith._sum([_plogq(w, w, at(p)) for p, w in _weights(a, inst, point)])
     if isinstance(e, Entropy):
         (a,) = e.args
-        return arith._product((Fraction(-1), arith._sum([_plogq(_density(a, inst, p), _density(a, inst, p), 1)
-                                                         for p in _assignments(_bound(a), point, inst.K)])))
+        terms = [_plogq(w, w, Fraction(1)) for _, w in _weights(a, inst, point)]
+        return arith._product((Fraction(-1), arith._sum(terms)))
     if isinstance(e, ELBO):
         a = e.args[0]
-        joint = Density("p", (e.args[1], *a.variables))
-        return arith._sum([_plogq(_density(a, inst, p), _density(joint, inst, p), _density(a, inst, p))
-                           for p in _assignments(_bound(a), point, inst.K)])
+        joint = Density("p", (e.args[1], *_bound(a)))
+        return arith._sum([_plogq(w, _density(joint, inst, p), w) for p, w in _weights(a, inst, point)])
     if isinstance(e, IWAE):
         raise JudgeError("IWAE is not defined for the two-layer chain")
     if isinstance(e, sympy.Rational):

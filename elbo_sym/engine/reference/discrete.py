@@ -63,7 +63,7 @@ from mpmath.libmp import (
 )
 from mpmath.libmp.libmpi import mpi_abs, mpi_add, mpi_div, mpi_exp, mpi_log, mpi_mid, mpi_mul, mpi_pow_int, mpi_sub
 
-from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, x, z
+from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, to_text, x, z
 
 DIGITS = 60
 TOLERANCE = Fraction(1, 10**40)
@@ -744,6 +744,8 @@ _SIGNATURES: dict = {}
 
 
 def _signature(d: Density) -> tuple:
+    if not isinstance(d, Density):  # a derived distribution (a mixture): the expression is its key
+        return ("derived", d)
     known = _SIGNATURES.get(id(d))
     if known is not None and known[0] is d:
         return known[1]
@@ -782,9 +784,32 @@ def _density(d: Density, inst: Instance, k: int | None) -> Value:
 
 
 def _distribution(d, inst: Instance) -> tuple[Value, ...]:
-    if not isinstance(d, Density) or tuple(d.variables) != (z,):
-        raise JudgeError(f"{d} is not a distribution over z")
-    return tuple(_density(d, inst, j) for j in range(inst.K))
+    if isinstance(d, Density):
+        if tuple(d.variables) != (z,):
+            raise JudgeError(f"{d} is not a distribution over z")
+        return tuple(_density(d, inst, j) for j in range(inst.K))
+    return _derived(d, inst)
+
+
+_BINDERS = (Expectation, KL, Entropy, ELBO, IWAE)
+
+
+def _derived(d, inst: Instance) -> tuple[Value, ...]:
+    """A derived distribution argument (a mixture (q(z | x1) + q(z | x2)) / 2, a normalised
+    exp(f) / Sum(exp(f), z)): its value at each z, which must make a distribution at this
+    instance -- every value > 0 and their sum 1 -- or the expression using it is undefined."""
+    if not isinstance(d, sympy.Expr) or d.has(*_BINDERS) or not has_free_z(d):
+        raise JudgeError(f"{to_text(d)} is not a distribution over z")
+    memo: dict = {}
+    values = tuple(evaluate(d, inst, j, memo) for j in range(inst.K))
+    for j, v in enumerate(values):
+        if not _positive(v):
+            raise Undefined(f"{to_text(d)} is not a distribution: its value at z = {j} is {show(v)}",
+                            not isinstance(v, Fraction))
+    total = _sum(values)
+    if not _is_one(total):
+        raise Undefined(f"{to_text(d)} is not a distribution: it sums to {show(total)}, not 1")
+    return values
 
 
 _FREE: dict = {}
