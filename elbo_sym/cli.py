@@ -1021,6 +1021,9 @@ Examples:
                    "src/content.config.ts, styles, the pages in src/content/docs/): build it with "
                    "`npm ci && npm run build` in DIR")
 @click.option("--title", default=None, metavar="TEXT", help="the site's title (with --site)")
+@click.option("--literature", multiple=True, metavar="PATH",
+              help="derivation files or folders for the page From the literature (repeatable); every step must "
+                   "be proved")
 @_seed_option("the exercise page and the drill")
 @_sheet_options(count=f"exercise cases (default: {DEFAULT_COUNT}, or the project's)")
 @click.option("--budget", type=SECONDS, default=STEP_BUDGET_SECONDS, show_default=True, metavar="SECONDS",
@@ -1066,13 +1069,15 @@ def cmd_web(args) -> int:
                          f"--out {Path(args.site) / 'src' / 'content' / 'docs'}, or give an empty folder")
     project = _project(args, seed=args.seed, count=args.count, K=args.K, parts=args.parts, solutions=args.solutions)
     results = _checked(_project_paths(project, args.paths, "web"), args.budget)
-    if results is None:
+    literature = _checked(list(args.literature), args.budget) if args.literature else []
+    if results is None or literature is None:
         return EXIT_INPUT
     # the site's checker page offers the derivations it was built from, each linked from its page
-    sources = {r.file: read_user_file(r.file).decode("utf-8") for r in results} if args.site is not None else {}
+    sources = ({r.file: read_user_file(r.file).decode("utf-8") for r in [*results, *literature]}
+               if args.site is not None else {})
     try:
         require_checked(results)
-        items = project_pages(results, project, budget=args.budget,
+        items = project_pages(results, project, budget=args.budget, literature=literature,
                               check_links={file: "../" + check_link(text, "check/") for file, text in sources.items()})
     except (HandoutError, WebError) as error:
         print(f"elbo-sym web: no pages written: {error}", file=sys.stderr)
@@ -1085,7 +1090,7 @@ def cmd_web(args) -> int:
         written, removed = write_site(items, out)
     else:
         written = write_pages(items, out)
-    print(f"checked {len(results)} derivation(s): every step proved or accepted")
+    print(f"checked {len(results) + len(literature)} derivation(s): every step proved or accepted")
     for path, item in zip(written, items):
         print(f"  wrote {path}" + (f"  ({len(item.formulas)} formulas)" if isinstance(item, Page) else ""))
     for path in removed:
