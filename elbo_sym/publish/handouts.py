@@ -223,7 +223,8 @@ def require_checked(reports: Iterable[DerivationReport]) -> None:
 def _example_context(example) -> dict[str, Any]:
     """An example of a report: its instance's values and the quantities computed exactly."""
     given = [{"symbol": LatexMarkup(g.symbol.latex), "value": LatexMarkup(g.latex)} for g in example.given]
-    rows = [{"symbol": LatexMarkup(v.symbol.latex), "exact": LatexMarkup(v.exact.latex),
+    rows = [{"symbol": LatexMarkup(v.symbol.latex), "one_term": len(latex_terms(v.symbol.latex)) == 1,
+             "exact": LatexMarkup(v.exact.latex),
              "nats": LatexMarkup(v.nats), "bits": LatexMarkup(v.bits) if v.bits is not None else None,
              "role": v.role, "probability": v.bits is None,
              "decimal": decimal_relation(_rational_or_none(v.exact.text), v.nats)} for v in example.rows]
