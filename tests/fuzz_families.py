@@ -31,7 +31,7 @@ from elbo_sym.engine.reference import gaussian as gaussian_ref
 from elbo_sym.engine.reference.discrete import JudgeError
 from elbo_sym.engine.rules import RULES
 
-FAMILIES = ("IWAE", "gaussian", "gaussian D", "chain")
+FAMILIES = ("IWAE", "gaussian", "gaussian D", "chain", "p_data")
 ALL_RULES = tuple(sorted(RULES))
 BUDGET = 2.0
 
@@ -83,7 +83,22 @@ CHAIN_LIBRARY = (
      "q(z1 | z2, x)))) + E(q(z2 | x), log(p(z2) / q(z2 | x)))", "bayes"),
     ("Sum(q(z2 | z1), z2)", "=", "1", "algebra"),
 )
-SWAPS = (("p(z | x)", "p(z)"), ("q(z)", "p(z)"), ("p(x | z)", "p(x, z)"), ("z1", "z2"), ("q(z1 | x)", "p(z1 | x)"),
+_WEIGHTED_LOG = "p_data(x1) * log(p(x1)) + p_data(x2) * log(p(x2))"
+_WEIGHTED_ELBO = "p_data(x1) * ELBO(q(z | x1), x1) + p_data(x2) * ELBO(q(z | x2), x2)"
+DATA_LIBRARY = (
+    ("p_data(x1) + p_data(x2)", "=", "1", "algebra"),
+    ("p_data(x2)", "=", "1 - p_data(x1)", "algebra"),
+    (_WEIGHTED_LOG, ">=", _WEIGHTED_ELBO, "jensen"),
+    (_WEIGHTED_ELBO, "=", "p_data(x1) * (E(q(z | x1), log(p(x1 | z))) - KL(q(z | x1), p(z))) + p_data(x2) * "
+                          "(E(q(z | x2), log(p(x2 | z))) - KL(q(z | x2), p(z)))", "definition"),
+    ("p_data(x1) * KL(q(z | x1), p(z)) + p_data(x2) * KL(q(z | x2), p(z))", ">=", "0", "kl-nonneg"),
+    (f"{_WEIGHTED_LOG} - ({_WEIGHTED_ELBO})", "=",
+     "p_data(x1) * KL(q(z | x1), p(z | x1)) + p_data(x2) * KL(q(z | x2), p(z | x2))", "bayes"),
+)
+"""The data distribution p_data over two data points (issue 17.8): its constraint, the
+data-averaged bound and its parts (Alemi et al. 2018, section 2)."""
+SWAPS = (("p_data(x1)", "p_data(x2)"),
+         ("p(z | x)", "p(z)"), ("q(z)", "p(z)"), ("p(x | z)", "p(x, z)"), ("z1", "z2"), ("q(z1 | x)", "p(z1 | x)"),
          ("mu", "sigma"), ("sigma**2", "sigma"), ("w", "s"), ("x - b", "x + b"), ("IWAE(q, 2)", "IWAE(q, 3)"))
 PERTURB_REL = {"=": (">=", "<=", ">", "<"), ">=": (">", "<=", "=", "<"), "<=": ("<", ">=", "=", ">")}
 _INTEGER = re.compile(r"(?<![\w.*])(\d+)(?![\w*])")
@@ -165,6 +180,9 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
         K = rng.choice((2, 3))
         header = f'latents = ["z1", "z2"]\nK = {K}'
         lhs, rel, rhs, rule = rng.choice(CHAIN_LIBRARY)
+    elif family == "p_data":
+        header = f'K = {rng.choice((2, 3))}\ndata = ["x1", "x2"]'
+        lhs, rel, rhs, rule = rng.choice(DATA_LIBRARY)
     else:
         raise ValueError(family)
     draw = rng.random()
@@ -200,6 +218,8 @@ def fuzz_instances(spec, K) -> tuple[str, list]:
     if spec.family == "chain":
         return "chain", [i for seed in FUZZ_SEEDS for i in chain_ref.instances(int(K), 8, seed, spec.data[0], params)]
     found = discrete_ref.instances(int(K), 1, tuple(spec.data), params)
+    if spec.data_weights:  # each instance with the data distribution's weights, at other seeds too
+        found = [i for seed in FUZZ_SEEDS for i in discrete_ref.with_data_weights(found, seed)]
     return "discrete", discrete_ref.with_assumptions(found, fixes)[0]
 
 
@@ -287,6 +307,8 @@ class FamilyCampaign:
 
 
 def _family_of(toml: str) -> str:
+    if "p_data" in toml:
+        return "p_data"
     if "latents" in toml:
         return "chain"
     if "gaussian" in toml:

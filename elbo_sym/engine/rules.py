@@ -34,7 +34,7 @@ from elbo_sym.engine.canonical import Canonical, canonical
 from elbo_sym.engine.definedness import is_positive, nonnegative
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.models.discrete import UnfoldError
-from elbo_sym.engine.notation import IWAE, KL, Density, Expectation, LatentSum, to_text, x
+from elbo_sym.engine.notation import DATA_DENSITY, IWAE, KL, Density, Expectation, LatentSum, to_text, x
 from elbo_sym.engine.wellformed import factored_sum
 
 
@@ -127,8 +127,8 @@ def _weighted_sums(e: Expr, model: Model):
 
 
 def _is_scale(factor: Expr, params: set) -> bool:
-    """A number or a parameter: a factor that does not depend on z."""
-    return factor.is_Number or factor in params
+    """A number, a parameter or a data weight p_data(x1): a factor that does not depend on z."""
+    return factor.is_Number or factor in params or (isinstance(factor, Density) and factor.name == DATA_DENSITY)
 
 
 def _flat_factors(e: Expr) -> list[Expr]:
@@ -456,7 +456,7 @@ def _nonnegative_combination(gap: Expr, candidates: list, model) -> list | None:
         return None
     unknowns = [Dummy(f"c{i}") for i in range(len(candidates))]
     combination = difference(gap, Add(*(c * t for c, t in zip(unknowns, candidates))))
-    params = set(model.parameter_bounds)
+    params = set(model.parameter_bounds) | model.data_constants
     equations = []
     for form in residuals(combination, model):
         for _, coefficient in form.terms:

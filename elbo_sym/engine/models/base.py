@@ -25,7 +25,7 @@ from typing import Protocol
 
 from sympy import Add, Expr, Symbol
 
-from elbo_sym.engine.notation import Density, x, z
+from elbo_sym.engine.notation import DATA_DENSITY, Density, x, z
 
 # --------------------------------------------------------------------------- parameters
 
@@ -115,6 +115,8 @@ class Parameter:
 # --------------------------------------------------------------------------- blocks and instances
 
 SIMPLEX, UNIT, PARAMETER = "simplex", "unit", "parameter"
+DATA_BLOCK = "p_data"
+"""The block of the data distribution p_data(x1), ..., p_data(xn) (a simplex over the observations)."""
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,9 @@ class ModelSpec:
     """Relations ``q(z | x) = <expression>`` (elbo_sym.engine.derivation.Relation)."""
     D: int = 1
     """Dimensions of a real latent z (the Gaussian family's diagonal version; 1 elsewhere)."""
+    data_weights: bool = False
+    """The file uses the data distribution ``p_data(x1)``: positive weights of the observations
+    summing to 1 (the block :data:`DATA_BLOCK`, a simplex over the data points)."""
 
 
 class Model(Protocol):
@@ -291,6 +296,11 @@ class Model(Protocol):
 
     @property
     def parameter_bounds(self) -> dict[Symbol, Interval]: ...
+
+    @property
+    def data_constants(self) -> frozenset[Symbol]:
+        """The data distribution's weights (z-free, >= 0; none unless the file uses p_data)."""
+        ...
 
     @property
     def sign_memo(self) -> dict: ...
@@ -401,6 +411,12 @@ class ModelDefaults:
     def assumed_label(self, observation: str) -> str:
         return q_label(observation, self.spec.data)
 
+    @property
+    def data_constants(self) -> frozenset[Symbol]:
+        """Symbols constant in z besides the [params]: the data distribution's weights
+        p_data(x1), ... (a Jensen pair or a KL may be scaled by them: they are >= 0)."""
+        return frozenset()
+
     def variational(self, observation: str) -> Density:
         if len(self.spec.data) == 1:
             return Density("q", (z,))
@@ -416,6 +432,8 @@ class ModelDefaults:
         for o in spec.data:
             parts.append(f"p({o} | z) in (0, 1]")
             parts.append(fixed.get(o) or f"{q_label(o, spec.data)} > 0 with sum 1")
+        if spec.data_weights:
+            parts.append(f"p_data({', '.join(spec.data)}) > 0 with sum 1")
         parts += [p.describe() for p in spec.params]
         return "; ".join(parts)
 
@@ -534,4 +552,4 @@ def validate_blocks(blocks: Iterable[Block], instance: Instance) -> None:
 __all__ = ["BlockInstances", "ModelDefaults", "Distribution", "q_label", "assumption_observation", "Interval",
            "Parameter", "Block", "Instance", "ModelSpec", "Model", "ExplicitModel",
            "register", "build", "families", "block_values", "validate_blocks", "likelihood_block", "q_block",
-           "SIMPLEX", "UNIT", "PARAMETER"]
+           "SIMPLEX", "UNIT", "PARAMETER", "DATA_BLOCK", "DATA_DENSITY"]
