@@ -25,7 +25,7 @@ from typing import Protocol
 
 from sympy import Add, Expr, Symbol
 
-from elbo_sym.engine.notation import DATA_DENSITY, Density, x, z
+from elbo_sym.engine.notation import Density, x, z
 
 # --------------------------------------------------------------------------- parameters
 
@@ -552,4 +552,4 @@ def validate_blocks(blocks: Iterable[Block], instance: Instance) -> None:
 __all__ = ["BlockInstances", "ModelDefaults", "Distribution", "q_label", "assumption_observation", "Interval",
            "Parameter", "Block", "Instance", "ModelSpec", "Model", "ExplicitModel",
            "register", "build", "families", "block_values", "validate_blocks", "likelihood_block", "q_block",
-           "SIMPLEX", "UNIT", "PARAMETER", "DATA_BLOCK", "DATA_DENSITY"]
+           "SIMPLEX", "UNIT", "PARAMETER", "DATA_BLOCK"]
