@@ -75,9 +75,9 @@ web-deps:
 	  npm ci --prefix $(SITE_DEPS) --no-audit --no-fund || echo "warning: npm ci of the site failed; site tests will be skipped"; fi
 
 handouts: venv latex
-	$(BIN)/elbo-sym check derivations/ derivations/variants/ derivations/teaching/
+	$(BIN)/elbo-sym check derivations/ derivations/variants/ derivations/teaching/ derivations/literature/
 	$(BIN)/elbo-sym cards --check
-	ELBO_SYM_STRICT_LAYOUT=1 $(BIN)/elbo-sym build derivations/ derivations/teaching/ --gallery derivations/variants/ --out handouts/
+	ELBO_SYM_STRICT_LAYOUT=1 $(BIN)/elbo-sym build derivations/ derivations/teaching/ --gallery derivations/variants/ --literature derivations/literature/ --out handouts/
 
 test: venv latex web-deps lint
 	$(BIN)/python -m pytest -q

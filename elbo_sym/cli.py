@@ -705,6 +705,8 @@ _HANDOUT_LIST = (
                           "in the derivation sheet's layout"),
     ("find-the-mistake", "teaching files (expect = \"refuted\"), if any: the chains to correct, then the "
                          "solutions with counterexamples"),
+    ("from-the-literature", "the published identities given with --literature (derivations/literature/): "
+                            "title, summary with its citation, every step with its rule; proved only"),
     ("worked-example", "the project's worked example(s), else the lesson's binary one: all quantities exact "
                        "and in nats/bits, and the figure of a binary one"),
     ("exercises", "seeded fresh exercises (seed printed; --K, --parts; --solutions inline: keys under the cases)"),
@@ -738,6 +740,8 @@ Examples:
 @click.option("--out", default="handouts", show_default=True, metavar="DIR", help="output folder")
 @click.option("--gallery", multiple=True, metavar="PATH",
               help="derivation files or folders for beyond-the-lesson.pdf, the variants gallery (repeatable)")
+@click.option("--literature", multiple=True, metavar="PATH",
+              help="derivation files or folders for from-the-literature.pdf (repeatable); every step must be proved")
 @_seed_option("the exercise sheet and the drill")
 @_sheet_options(count=f"exercise cases (default: {DEFAULT_COUNT}, or the project's)")
 @click.option("--only", multiple=True, metavar="NAME", type=click.Choice([n for n, _ in _HANDOUT_LIST]),
@@ -766,7 +770,13 @@ def cmd_build(args) -> int:
     from elbo_sym.engine.derivation import DerivationError
     from elbo_sym.lesson.examples import ExampleInputError
     from elbo_sym.publish import render
-    from elbo_sym.publish.handouts import HandoutError, gallery_handout, require_checked, write_handouts
+    from elbo_sym.publish.handouts import (
+        HandoutError,
+        gallery_handout,
+        literature_handout,
+        require_checked,
+        write_handouts,
+    )
     from elbo_sym.publish.project import project_handouts
 
     out = _output_folder(args.out, "--out")  # refused before any work; only missing parents are created
@@ -778,14 +788,18 @@ def cmd_build(args) -> int:
     started = time.monotonic()
     results = _checked(paths, args.budget)
     gallery_results = _checked(list(args.gallery), args.budget) if args.gallery else []
-    if results is None or gallery_results is None:
+    literature_results = _checked(list(args.literature), args.budget) if args.literature else []
+    if results is None or gallery_results is None or literature_results is None:
         return EXIT_INPUT
     try:
         require_checked(results + gallery_results)
+        literature = literature_handout(literature_results)  # proved only: refused before anything is built
         handouts = project_handouts(results, project, budget=args.budget)
         extra = gallery_handout(gallery_results, project.settings.solutions) if gallery_results else None
         if extra is not None:
             handouts.insert(1, extra)
+        if literature is not None:
+            handouts.insert(1 + (extra is not None), literature)
     except HandoutError as error:
         print(f"elbo-sym build: no handouts built: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -799,7 +813,8 @@ def cmd_build(args) -> int:
     except HandoutError as error:
         print(f"elbo-sym build: {error}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"checked {len(results) + len(gallery_results)} derivation(s): every step proved or accepted")
+    print(f"checked {len(results) + len(gallery_results) + len(literature_results)} derivation(s): "
+          "every step proved or accepted")
     failed = [r for r in reports if latex and not r.ok]
     for r in reports:
         if r.ok:
@@ -1006,6 +1021,9 @@ Examples:
                    "src/content.config.ts, styles, the pages in src/content/docs/): build it with "
                    "`npm ci && npm run build` in DIR")
 @click.option("--title", default=None, metavar="TEXT", help="the site's title (with --site)")
+@click.option("--literature", multiple=True, metavar="PATH",
+              help="derivation files or folders for the page From the literature (repeatable); every step must "
+                   "be proved")
 @_seed_option("the exercise page and the drill")
 @_sheet_options(count=f"exercise cases (default: {DEFAULT_COUNT}, or the project's)")
 @click.option("--budget", type=SECONDS, default=STEP_BUDGET_SECONDS, show_default=True, metavar="SECONDS",
@@ -1051,13 +1069,15 @@ def cmd_web(args) -> int:
                          f"--out {Path(args.site) / 'src' / 'content' / 'docs'}, or give an empty folder")
     project = _project(args, seed=args.seed, count=args.count, K=args.K, parts=args.parts, solutions=args.solutions)
     results = _checked(_project_paths(project, args.paths, "web"), args.budget)
-    if results is None:
+    literature = _checked(list(args.literature), args.budget) if args.literature else []
+    if results is None or literature is None:
         return EXIT_INPUT
     # the site's checker page offers the derivations it was built from, each linked from its page
-    sources = {r.file: read_user_file(r.file).decode("utf-8") for r in results} if args.site is not None else {}
+    sources = ({r.file: read_user_file(r.file).decode("utf-8") for r in [*results, *literature]}
+               if args.site is not None else {})
     try:
         require_checked(results)
-        items = project_pages(results, project, budget=args.budget,
+        items = project_pages(results, project, budget=args.budget, literature=literature,
                               check_links={file: "../" + check_link(text, "check/") for file, text in sources.items()})
     except (HandoutError, WebError) as error:
         print(f"elbo-sym web: no pages written: {error}", file=sys.stderr)
@@ -1070,7 +1090,7 @@ def cmd_web(args) -> int:
         written, removed = write_site(items, out)
     else:
         written = write_pages(items, out)
-    print(f"checked {len(results)} derivation(s): every step proved or accepted")
+    print(f"checked {len(results) + len(literature)} derivation(s): every step proved or accepted")
     for path, item in zip(written, items):
         print(f"  wrote {path}" + (f"  ({len(item.formulas)} formulas)" if isinstance(item, Page) else ""))
     for path in removed:

@@ -33,7 +33,7 @@ from elbo_sym.engine.reference import gaussian as gaussian_ref
 from elbo_sym.engine.reference.discrete import JudgeError
 from elbo_sym.engine.rules import RULES
 
-FAMILIES = ("IWAE", "IWAE k", "gaussian", "gaussian D", "chain", "premises", "mixture")
+FAMILIES = ("IWAE", "IWAE k", "gaussian", "gaussian D", "chain", "premises", "mixture", "p_data")
 ALL_RULES = tuple(sorted(RULES))
 BUDGET = 2.0
 
@@ -165,7 +165,22 @@ MIXTURES = (AGGREGATE, "q(z | x1) / 3 + 2 * q(z | x2) / 3", "(q(z | x1) + p(z)) 
             "w * q(z | x1) + (1 - w) * q(z | x2)", "w * q(z | x1) + w * q(z | x2)", "(p(z | x1) + q(z | x2)) / 2",
             "exp(log(p(x1, z))) / Sum(exp(log(p(x1, z))), z)", "exp(log(p(x1, z)))",
             "exp(w * log(p(x2 | z))) * p(z) / Sum(exp(w * log(p(x2 | z))) * p(z), z)")
-SWAPS = (("p(z | x)", "p(z)"), ("q(z)", "p(z)"), ("p(x | z)", "p(x, z)"), ("z1", "z2"), ("q(z1 | x)", "p(z1 | x)"),
+_WEIGHTED_LOG = "p_data(x1) * log(p(x1)) + p_data(x2) * log(p(x2))"
+_WEIGHTED_ELBO = "p_data(x1) * ELBO(q(z | x1), x1) + p_data(x2) * ELBO(q(z | x2), x2)"
+DATA_LIBRARY = (
+    ("p_data(x1) + p_data(x2)", "=", "1", "algebra"),
+    ("p_data(x2)", "=", "1 - p_data(x1)", "algebra"),
+    (_WEIGHTED_LOG, ">=", _WEIGHTED_ELBO, "jensen"),
+    (_WEIGHTED_ELBO, "=", "p_data(x1) * (E(q(z | x1), log(p(x1 | z))) - KL(q(z | x1), p(z))) + p_data(x2) * "
+                          "(E(q(z | x2), log(p(x2 | z))) - KL(q(z | x2), p(z)))", "definition"),
+    ("p_data(x1) * KL(q(z | x1), p(z)) + p_data(x2) * KL(q(z | x2), p(z))", ">=", "0", "kl-nonneg"),
+    (f"{_WEIGHTED_LOG} - ({_WEIGHTED_ELBO})", "=",
+     "p_data(x1) * KL(q(z | x1), p(z | x1)) + p_data(x2) * KL(q(z | x2), p(z | x2))", "bayes"),
+)
+"""The data distribution p_data over two data points (issue 17.8): its constraint, the
+data-averaged bound and its parts (Alemi et al. 2018, section 2)."""
+SWAPS = (("p_data(x1)", "p_data(x2)"),
+         ("p(z | x)", "p(z)"), ("q(z)", "p(z)"), ("p(x | z)", "p(x, z)"), ("z1", "z2"), ("q(z1 | x)", "p(z1 | x)"),
          ("mu", "sigma"), ("sigma**2", "sigma"), ("w", "s"), ("x - b", "x + b"), ("IWAE(q, 2)", "IWAE(q, 3)"))
 PERTURB_REL = {"=": (">=", "<=", ">", "<"), ">=": (">", "<=", "=", "<"), "<=": ("<", ">=", "=", ">")}
 _INTEGER = re.compile(r"(?<![\w.*])(\d+)(?![\w*])")
@@ -278,6 +293,9 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
         lhs, rhs = lhs.replace("{m}", m), rhs.replace("{m}", m)
         if re.search(r"\bw\b", lhs + " " + rhs):
             header += '\n[params]\nw = "' + rng.choice(("in (0, 1)", "in [1/4, 3/4]", "in (0, 2)", "> 0")) + '"'
+    elif family == "p_data":
+        header = f'K = {rng.choice((2, 3))}\ndata = ["x1", "x2"]'
+        lhs, rel, rhs, rule = rng.choice(DATA_LIBRARY)
     else:
         raise ValueError(family)
     draw = rng.random()
@@ -316,6 +334,8 @@ def fuzz_instances(spec, K) -> tuple[str, list]:
                          for i in chain_ref.instances(k, 8, seed, spec.data[0], params, spec.layers)]
     found = (discrete_ref.instances_any(1, tuple(spec.data), params) if K == "any"
              else discrete_ref.instances(int(K), 1, tuple(spec.data), params))
+    if spec.data_weights:  # each instance with the data distribution's weights, at other seeds too
+        found = [i for seed in FUZZ_SEEDS for i in discrete_ref.with_data_weights(found, seed)]
     found = discrete_ref.with_assumptions(found, fixes)[0]
     if spec.premises:  # a step is claimed only where every premise holds: judge it only there
         found = [i for i in found if all(discrete_ref.premise_holds(p.lhs.expr, p.rel, p.rhs.expr, i) is True
@@ -409,6 +429,8 @@ class FamilyCampaign:
 def _family_of(toml: str) -> str:
     if "# premises" in toml:
         return "premises"
+    if "p_data" in toml:
+        return "p_data"
     if '"x2"' in toml:
         return "mixture"
     if "latents" in toml:

@@ -55,6 +55,8 @@ WEB = ROOT / "web"
 LESSON = sorted((ROOT / "derivations").glob("*.toml")) + sorted((ROOT / "derivations" / "teaching").glob("*.toml"))
 PAGES = {"derivations.md", "worked-example.md", "exercises.md", "tight-drill.md", "selfcheck.md", "flashcards.md",
          "find-the-mistake.md"}
+LITERATURE = sorted((ROOT / "derivations" / "literature").glob("*.toml"))
+"""Every file of derivations/literature/ (found, never listed: more land from other branches)."""
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -220,6 +222,84 @@ def test_web_refuses_a_derivation_that_is_not_checked(tmp_path, capsys):
     assert "bad.toml" in capsys.readouterr().err
     assert not out.exists() or not any(out.iterdir())
     assert main(["web", str(ROOT / "derivations" / "jensen.toml"), "--out", str(bad)]) == 2
+
+
+@pytest.fixture(scope="module")
+def literature_reports():
+    assert len(LITERATURE) >= 8
+    return [check_file(path) for path in LITERATURE]
+
+
+def test_web_literature_page_lists_every_file(tmp_path, monkeypatch, literature_reports):
+    """`web --literature derivations/literature/`: one more page, From the literature, with a
+    plain heading per file (its title), its file name, a verdict mark and rule per step, each
+    step's formula; without --site no checker links; byte-identical on a second run."""
+    monkeypatch.chdir(ROOT)
+    first, second = tmp_path / "a", tmp_path / "b"
+    for out in (first, second):
+        assert main(["web", "derivations/", "--literature", "derivations/literature/", "--out", str(out)]) == 0
+    names = {p.name for p in first.iterdir()}
+    assert "from-the-literature.md" in names
+    text = (first / "from-the-literature.md").read_text(encoding="utf-8")
+    assert text == (second / "from-the-literature.md").read_text(encoding="utf-8")
+    data, body = front_matter(text)
+    assert data["title"] == "From the literature" and data["sidebar"]["order"] == web.LITERATURE_ORDER
+    assert data["description"].startswith(f"{len(LITERATURE)} identities")
+    page = web.literature_page(literature_reports)
+    assert page is not None and page.text == text
+    assert page.headings == tuple(f"{i}. {web._plain(r.title_parts, r.title)}"
+                                  for i, r in enumerate(literature_reports, 1))
+    sections = re.split(r"(?m)^## ", body)[1:]
+    assert len(sections) == len(LITERATURE)
+    for section, report in zip(sections, literature_reports, strict=True):
+        assert f"`{Path(report.file).name}`" in section
+        notes = re.findall(r"(?m)^(\d+)\. (✓) .* \\\[`([a-z-]+)`\\\]$", section)
+        assert [(int(n), r) for n, _, r in notes] == [(s.index, s.rule) for s in report.steps], report.file
+        for step in report.steps:  # each step's formula, as the printer sets it (through katex_tex)
+            assert web.katex_tex(step.expr.latex) in section, (report.file, step.index)
+        assert "check/#toml=" not in section
+
+
+def test_web_literature_page_has_a_checker_link_per_file(literature_reports):
+    links = {r.file: "../" + check_link(Path(r.file).read_text(encoding="utf-8"), "check/")
+             for r in literature_reports}
+    page = web.literature_page(literature_reports, links)
+    assert page is not None
+    for report in literature_reports:
+        assert f"[Check this derivation in your browser]({links[report.file]})" in page.body
+        # the link carries the file itself: decoded, it is the file's text
+        encoded = links[report.file].split("#toml=", 1)[1]
+        decoded = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8")
+        assert decoded == Path(report.file).read_text(encoding="utf-8")
+    assert web.literature_page([]) is None
+
+
+def test_web_refuses_a_literature_file_not_proved(tmp_path, capsys):
+    """An accepted `checked` step passes `web` for the lesson, never for the literature page."""
+    lit = tmp_path / "literature"
+    lit.mkdir()
+    (lit / "entropy.toml").write_text('title = "Entropy of two states"\nK = 2\nstart = "H(q)"\n\n[[step]]\n'
+                                      'rel = "<="\nexpr = "log(2)"\nrule = "algebra"\naccept = "checked"\n',
+                                      encoding="utf-8")
+    out = tmp_path / "pages"
+    assert main(["web", str(ROOT / "derivations"), "--literature", str(lit), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "no pages written" in err and "entropy.toml" in err and "checked (accepted), not proved" in err
+    assert not out.exists() or not any(out.iterdir())
+    assert main(["web", str(lit), "--out", str(out)]) == 0  # as a lesson file it is printed, labelled
+
+
+def test_every_literature_formula_compiles_with_katex(literature_reports, requires_node):
+    page = web.literature_page(literature_reports)
+    assert page is not None and len(page.formulas) > 10 * len(LITERATURE) // 2
+    result = node_check({"macros": {}, "formulas": [{"tex": f.tex, "display": f.display} for f in page.formulas],
+                         "pages": {page.path: page.text}})
+    failed = [(f.tex, r["error"]) for f, r in zip(page.formulas, result["formulas"]) if not r["ok"]]
+    assert not failed, failed[:5]
+    parsed = result["pages"][page.path]
+    assert Counter((m["tex"], m["display"]) for m in parsed["math"]) == Counter((f.tex, f.display)
+                                                                                 for f in page.formulas)
+    assert "html" not in parsed["types"] and parsed["headings"] == list(page.headings)
 
 
 def test_answers_are_collapsible(pages):
@@ -597,8 +677,9 @@ def built_site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("site")
     paths = LESSON + [_write_derivation(tmp / "math-title.toml", MATH_TITLE, "A title with a formula.",
                                         "this is the evidence lower bound")]
-    links = {str(path): "../" + check_link(path.read_text(encoding="utf-8"), "check/") for path in paths}
-    items = web.lesson_pages([check_file(path) for path in paths], check_links=links)
+    links = {str(path): "../" + check_link(path.read_text(encoding="utf-8"), "check/") for path in paths + LITERATURE}
+    items = web.lesson_pages([check_file(path) for path in paths], check_links=links,
+                             literature=[check_file(path) for path in LITERATURE])
     pages = {item.path: item for item in items if isinstance(item, web.Page)}
     # Inside web/site/, so node finds the packages `make web-deps` installed there (Vite does not
     # build through a symlinked node_modules); the site's own lock is the one installed.
@@ -606,7 +687,8 @@ def built_site(tmp_path_factory):
     try:
         # and the checker page (/check/), as `web --site` adds it: tested in Chromium below
         everything = site.site_items([*items, MATH_HEADING,
-                                      *checker_items({p.name: p.read_text(encoding="utf-8") for p in paths})])
+                                      *checker_items({p.name: p.read_text(encoding="utf-8")
+                                                      for p in paths + LITERATURE})])
         web.write_pages(everything, root)
         assert (root / "package-lock.json").read_bytes() == (SITE_DEPS / "package-lock.json").read_bytes()
         env = {**os.environ, "ASTRO_TELEMETRY_DISABLED": "1"}
@@ -644,7 +726,8 @@ def _measured(built: BuiltSite):
 def test_site_every_formula_is_rendered(built_site):
     """Each page at 1280 px and 390 px: served, one .katex per formula the page wrote, no
     .katex-error, KaTeX's CSS applied (MathML copies hidden, KaTeX's fonts), the figure loaded."""
-    assert len(built_site.pages) == len(PAGES) + 1  # and the landing page
+    assert len(built_site.pages) == len(PAGES) + 2  # and the literature page and the landing page
+    assert built_site.pages["from-the-literature.md"].body.count("](../check/#toml=") == len(LITERATURE)
     for name, page, width, m in _measured(built_site):
         where = (name, width)
         assert m["status"] in (200, 304) and m["found"], where  # 304: the second width, from the cache
@@ -668,6 +751,7 @@ def test_site_never_scrolls_sideways(built_site):
     assert {"table", "span"} <= boxes["worked-example.md"]  # the tables of values and the givens display
     assert {"table", "span"} <= boxes["derivations.md"]  # the examples' tables and the chains (.katex-display)
     assert "table" in boxes["exercises.md"] and "span" in boxes["tight-drill.md"]  # inside the opened answers
+    assert {"table", "span"} <= boxes["from-the-literature.md"]  # as the derivations page
 
 
 def test_site_check_sees_what_the_stylesheet_prevents(built_site):

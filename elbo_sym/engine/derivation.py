@@ -17,9 +17,9 @@ from pathlib import Path
 from sympy import Expr
 
 from elbo_sym.engine.models import Instance, Interval, Model, ModelSpec, Parameter, UnfoldError, build, families
-from elbo_sym.engine.models.base import PARAMETER, likelihood_block, q_block
+from elbo_sym.engine.models.base import DATA_BLOCK, PARAMETER, likelihood_block, q_block
 from elbo_sym.engine.models.discrete import observation_of
-from elbo_sym.engine.notation import Density
+from elbo_sym.engine.notation import DATA_DENSITY, Density
 from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.rules import RULES
 from elbo_sym.files import FileReadError, discover, read_regular_file  # noqa: F401  (discover: re-exported)
@@ -200,12 +200,14 @@ class Derivation:
     premises: tuple[Relation, ...] = ()
     """The `assume` entries that are no q definition: relations (<=, >=, <, >, !=) that restrict
     the domain; every step is proved on the models satisfying all of them."""
+    data_weights: bool = False
+    """An expression of the file uses the data distribution ``p_data(x1)`` (see :func:`uses_data_weights`)."""
 
     @property
     def spec(self) -> ModelSpec:
         layers = len(self.latents) if self.family == "chain" else 2
         return ModelSpec(self.family, self.K, self.data, self.params, self.assumptions, self.D,
-                         premises=self.premises, layers=layers)
+                         premises=self.premises, layers=layers, data_weights=self.data_weights)
 
     @property
     def vocabulary(self) -> Vocabulary:
@@ -238,6 +240,12 @@ def vocabulary_of(family: str, data: tuple[str, ...], params: tuple[Parameter, .
     return Vocabulary(data, names, latents, counts=counts)
 
 
+def uses_data_weights(expressions) -> bool:
+    """Whether any expression mentions the data distribution ``p_data(x1)``: then the model has
+    its block (a simplex over the observations) and every example gives ``p_data = [...]``."""
+    return any(d.name == DATA_DENSITY for e in expressions for d in e.atoms(Density))
+
+
 @lru_cache(maxsize=64)
 def _model(spec: ModelSpec) -> Model:
     return build(spec)
@@ -250,7 +258,7 @@ LAYERED = ("z1", "z2")
 MAX_CHAIN_K = 10
 """States per layer of the two-layer chain (its sums run over K**2 assignments)."""
 _STEP_KEYS = {"rel", "expr", "rule", "why", "accept", "repair"}
-_EXAMPLE_KEYS = {"prior", "likelihood", "q", "params", "expect"}
+_EXAMPLE_KEYS = {"prior", "likelihood", "q", "params", "expect", "p_data"}
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,19}")
 MAX_OBSERVATIONS = 8
 MAX_NUMBER_CHARS = 19
@@ -466,8 +474,12 @@ class _Reader:
         if family == "gaussian":
             self.check_gaussian_assumptions(definitions, assumptions, params)
         steps = self.steps(data.get("step", []))
+        weights = uses_data_weights([start.expr, *(s.expr for s in steps), *(a.lhs.expr for a in assumptions),
+                                     *(a.rhs.expr for a in assumptions),
+                                     *((claim.lhs.expr, claim.rhs.expr) if claim is not None else ())])
         derivation = Derivation(self.path, title, summary, K, start, steps, claim, assumptions, (), family,
-                                observations, params, latents=latents, D=D, premises=premises)
+                                observations, params, latents=latents, D=D, premises=premises,
+                                data_weights=weights)
         examples = self.examples(data.get("example", []), derivation)
         expect, expect_refuted = self.expectation(data, len(steps))
         if expect == "refuted":
@@ -843,7 +855,7 @@ class _Reader:
             K = derivation.K if isinstance(derivation.K, int) else len(blocks["prior"])  # an int or ANY_K
             try:  # the family's explicit model says which blocks an example gives (building it is cheap)
                 explicit = build(ModelSpec(derivation.family, K, derivation.data, derivation.params,
-                                           derivation.assumptions)).explicit(K)
+                                           derivation.assumptions, data_weights=derivation.data_weights)).explicit(K)
             except (ValueError, UnfoldError) as error:
                 raise self.error(line, f"example {i + 1}: {error}") from None
             names = {b.name for b in explicit.blocks}
@@ -867,6 +879,16 @@ class _Reader:
                 per = self.per_observation(value, key, i, wanted)
                 for observation, values in per.items():
                     blocks[block_of(observation)] = values
+            if any(b.name == DATA_BLOCK for b in explicit.blocks):
+                if DATA_BLOCK not in table:
+                    raise self.error(line, f"example {i + 1} is missing 'p_data' (the data distribution: one "
+                                           f"weight per observation, {', '.join(derivation.data)}, summing to 1)")
+                # one weight per observation, in the order of data = [...]
+                blocks[DATA_BLOCK] = self.fractions(table[DATA_BLOCK], self.line_of(DATA_BLOCK, "example", i),
+                                                    DATA_BLOCK)
+            elif DATA_BLOCK in table:
+                raise self.error(self.line_of(DATA_BLOCK, "example", i),
+                                 "p_data is for a file whose steps use p_data(x1); leave it out")
             wanted = tuple(b.name for b in explicit.blocks if b.kind == PARAMETER)
             blocks.update(self.example_params(table.get("params", {}), i, wanted))
             instance = Instance(tuple(blocks.items()), f"example {i + 1}")

@@ -38,6 +38,10 @@ class Notation(Expr):
     precedence = PRECEDENCE["Atom"]
 
 
+DATA_DENSITY = "p_data"
+"""The data distribution's name: ``p_data(x1)`` is the weight of the data point x1 (issue 17.8)."""
+
+
 class Density(Notation):
     """``p(x | z)``, ``p(x, z)``, ``q(z)``: a named density over ``variables`` given ``given``."""
 
@@ -440,6 +444,8 @@ class ElboLatexPrinter(LatexPrinter):
         head = ", ".join(self._print(v) for v in d.variables)
         if d.given:
             head += r" \mid " + ", ".join(self._print(v) for v in d.given)
+        if d.name == DATA_DENSITY:  # p_data(x1) as p with an upright "data" index, never p_d ata
+            return rf"p_{{\mathrm{{data}}}}({head})"
         return f"{d.name}({head})"
 
     def _print_LatentSum(self, s: LatentSum) -> str:

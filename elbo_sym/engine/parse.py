@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, S, Symbol, exp, log
 
 from elbo_sym.engine.notation import (
+    DATA_DENSITY,
     ELBO,
     IWAE,
     KL,
@@ -80,12 +81,12 @@ class ParseError(Exception):
 
 _DENSITY_NAMES = {"p", "q"}
 RESERVED = frozenset({"p", "q", "z", "z1", "z2", "z3", "z4", "z5", "Sum", "E", "KL", "H", "ELBO", "log", "exp", "pi",
-                      "Normal", "IWAE"})
+                      "Normal", "IWAE", DATA_DENSITY})
 """Names a file may not use for an observation or a parameter."""
 
 _CALL_EXAMPLES = {"p": "p(x)", "q": "q(z)", "Sum": "Sum(f, z)", "E": "E(q, f)", "KL": "KL(q(z), p(z))",
                   "H": "H(q)", "ELBO": "ELBO(q)", "IWAE": "IWAE(q, 2)", "Normal": "Normal(m, v)", "log": "log(...)",
-                  "exp": "exp(...)"}
+                  "exp": "exp(...)", DATA_DENSITY: "p_data(x1)"}
 """The functions of the notation, each with how it is written."""
 
 
@@ -878,6 +879,18 @@ class _Builder:
 
     def call_q(self, node: ast.Call, args: list, depth: int) -> Density:
         return self.density("q", node, args)
+
+    def call_p_data(self, node: ast.Call, args: list, depth: int) -> Density:
+        """``p_data(x1)``: the data distribution's weight of one data point (issue 17.8), in the
+        discrete family with several observations (``data = ["x1", "x2"]``)."""
+        if self.vocabulary.real or self.vocabulary.layered or self.vocabulary.single:
+            raise self.fail(node, "p_data(x1) is the data distribution over the observations: it needs the "
+                                  "discrete family with several, data = [\"x1\", \"x2\"]")
+        self.arity(node, args, 1)
+        (arg,) = args
+        if not (isinstance(arg, ast.Name) and arg.id in self.vocabulary.data):
+            raise self.fail(arg, f"p_data(...) takes one observation ({', '.join(self.vocabulary.data)})")
+        return Density(DATA_DENSITY, (self.variables[arg.id],))
 
     def density(self, name: str, node: ast.Call, args: list) -> Density:
         if self.vocabulary.layered:

@@ -36,6 +36,7 @@ from elbo_sym.engine.definedness import certified, is_positive, nonnegative, obl
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.notation import (
+    DATA_DENSITY,
     ELBO,
     IWAE,
     KL,
@@ -142,8 +143,8 @@ def _weighted_sums(e: Expr, model: Model):
 
 
 def _is_scale(factor: Expr, params: set) -> bool:
-    """A number or a parameter: a factor that does not depend on z."""
-    return factor.is_Number or factor in params
+    """A number, a parameter or a data weight p_data(x1): a factor that does not depend on z."""
+    return factor.is_Number or factor in params or (isinstance(factor, Density) and factor.name == DATA_DENSITY)
 
 
 def _flat_factors(e: Expr) -> list[Expr]:
@@ -679,7 +680,7 @@ def _nonnegative_combination(gap: Expr, candidates: list, model) -> list | None:
         return None
     unknowns = [Dummy(f"c{i}") for i in range(len(candidates))]
     combination = difference(gap, Add(*(c * t for c, t in zip(unknowns, candidates))))
-    params = set(model.parameter_bounds)
+    params = set(model.parameter_bounds) | model.data_constants
     equations = []
     for form in residuals(combination, model):
         for _, coefficient in form.terms:

@@ -20,6 +20,9 @@ Handouts (one PDF each, written to the output directory):
 ``flashcards.pdf``     cut-out cards: fronts, then backs mirrored for duplex printing
 ``find-the-mistake.pdf`` teaching files (``expect = "refuted"``): the chains without
                        verdicts, then solutions: the wrong steps, exact counterexamples, repairs
+``from-the-literature.pdf`` the published identities (``--literature``, e.g.
+                       ``derivations/literature/``): each file's title, summary with its
+                       citation, and chain with the rule and verdict of every step
 =====================  ==============================================================
 
 A handout is never built from a derivation that is not fully checked:
@@ -82,12 +85,14 @@ __all__ = [
     "flashcards_context",
     "lesson_handouts",
     "lesson_order",
+    "literature_handout",
     "math",
     "mistake_context",
     "mistakes_handout",
     "notation",
     "relation",
     "require_checked",
+    "require_proved",
     "selfcheck_context",
     "worked_example_context",
     "worked_example_handout",
@@ -218,7 +223,8 @@ def require_checked(reports: Iterable[DerivationReport]) -> None:
 def _example_context(example) -> dict[str, Any]:
     """An example of a report: its instance's values and the quantities computed exactly."""
     given = [{"symbol": LatexMarkup(g.symbol.latex), "value": LatexMarkup(g.latex)} for g in example.given]
-    rows = [{"symbol": LatexMarkup(v.symbol.latex), "exact": LatexMarkup(v.exact.latex),
+    rows = [{"symbol": LatexMarkup(v.symbol.latex), "one_term": len(latex_terms(v.symbol.latex)) == 1,
+             "exact": LatexMarkup(v.exact.latex),
              "nats": LatexMarkup(v.nats), "bits": LatexMarkup(v.bits) if v.bits is not None else None,
              "role": v.role, "probability": v.bits is None,
              "decimal": decimal_relation(_rational_or_none(v.exact.text), v.nats)} for v in example.rows]
@@ -342,6 +348,44 @@ def gallery_handout(results: Sequence[DerivationReport], solutions: str = "separ
         return None
     return Handout("beyond-the-lesson", "beyond-the-lesson.tex.j2",
                    {"derivations": [derivation_context(r) for r in proved], **_solutions(solutions)})
+
+
+LITERATURE = "from-the-literature"
+"""The literature handout's name (its PDF's stem) and the web page's."""
+
+
+def require_proved(reports: Iterable[DerivationReport], what: str = "the literature handout") -> None:
+    """Raise :class:`HandoutError` unless every derivation is *proved*: each step, the claim
+    established, the examples holding. A published identity is printed as a theorem, so a step
+    that is only ``checked`` (even with ``accept = "checked"``) or a teaching file (``expect =
+    "refuted"``) stops the build; the message names every such file, line and step."""
+    reports = list(reports)
+    problems: list[str] = []
+    for r in reports:
+        if r.expect == "refuted":
+            problems.append(f"{r.file}: a teaching file (expect = \"refuted\") is not a published identity")
+            continue
+        problems += [f"{r.file}:{s.line}: step {s.index} is {s.verdict} (accepted), not proved"
+                     for s in r.steps if s.passes and s.verdict != "proved"]
+    try:
+        require_checked(reports)
+    except HandoutError as error:
+        problems.append(str(error).split(":\n  ", 1)[-1])
+    if problems:
+        raise HandoutError(f"{what} prints only proved derivations:\n  " + "\n  ".join(problems))
+
+
+def literature_handout(results: Sequence[DerivationReport]) -> Handout | None:
+    """``from-the-literature.pdf``: every published identity given (the files of
+    ``derivations/literature/``, in the order given), in the derivation sheet's layout with
+    each step's rule and verdict; None when there are none. Refuses (:func:`require_proved`)
+    anything not proved."""
+    require_proved(results)
+    if not results:
+        return None
+    return Handout(LITERATURE, "from-the-literature.tex.j2",
+                   {"derivations": [derivation_context(r) for r in results], "teacher": True,
+                    "file_below": True, "solutions": "inline"})
 
 
 def mistake_context(report: DerivationReport) -> dict[str, Any]:

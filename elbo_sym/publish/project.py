@@ -366,11 +366,14 @@ def project_handouts(results, project: Project, *, budget: float) -> list:
                            selfcheck=project.selfcheck, flashcards=project.flashcards)
 
 
-def project_pages(results, project: Project, *, budget: float, check_links: dict[str, str] | None = None) -> list:
-    """Every website page of the project (elbo_sym.publish.web.lesson_pages with its files and settings)."""
+def project_pages(results, project: Project, *, budget: float, check_links: dict[str, str] | None = None,
+                  literature=()) -> list:
+    """Every website page of the project (elbo_sym.publish.web.lesson_pages with its files and settings;
+    `literature`: the reports of the literature page)."""
     from elbo_sym.publish.web import lesson_pages
 
     s = project.settings
     return lesson_pages(results, seed=s.seed, count=s.count, budget=budget, K=s.K, drill_count=s.drill_count,
                         drill_K=s.drill_states, parts=s.parts, solutions=s.solutions, examples=project.examples,
-                        selfcheck=project.selfcheck, flashcards=project.flashcards, check_links=check_links)
+                        selfcheck=project.selfcheck, flashcards=project.flashcards, check_links=check_links,
+                        literature=literature)

@@ -14,6 +14,8 @@ site's Markdown pipeline:
 ``selfcheck.md``             the six questions, answers collapsible
 ``flashcards.md``            the cards: front shown, back collapsible
 ``find-the-mistake.md``      teaching files (``expect = "refuted"``) when any are given
+``from-the-literature.md``   the published identities (``--literature``), as ``derivations.md``
+                             with each step's verdict and rule, when any are given
 ===========================  =================================================================
 
 **One page for all derivations** (not one per derivation), like ``derivations.pdf``: each
@@ -86,6 +88,7 @@ __all__ = [
     "flashcards_page",
     "katex_tex",
     "lesson_pages",
+    "literature_page",
     "md_text",
     "mistakes_page",
     "selfcheck_page",
@@ -406,7 +409,7 @@ def derivations_page(reports: Sequence[DerivationReport], solutions: str = "sepa
     The teacher's page (``solutions="inline"``) has verdict marks, rule names and file names.
     `check_links` (a report's file -> a link to the site's checker with that file) puts a
     "check it in your browser" link under each derivation that has one."""
-    from elbo_sym.publish.handouts import derivation_context, lesson_order, require_checked
+    from elbo_sym.publish.handouts import lesson_order, require_checked
 
     require_checked(reports)
     teacher = solutions == "inline"
@@ -415,7 +418,43 @@ def derivations_page(reports: Sequence[DerivationReport], solutions: str = "sepa
     doc.add("Every step below was machine-checked by elbo-sym. ✓ marks a step proved for the models "
             "its section names; ∼ a step that only held on exact instances (checked, not proved)." if teacher
             else "Every step below was machine-checked by elbo-sym.")
-    for number, report in enumerate(proved, 1):
+    _derivation_sections(doc, proved, teacher, check_links)
+    names = "; ".join(_plain(r.title_parts, r.title) for r in proved)
+    return doc.page("derivations.md", "Derivations",
+                    f"The lesson's derivations, every step machine-checked: {names}", 1)
+
+
+LITERATURE_ORDER = 8
+"""The literature page's place in the sidebar: after the lesson's pages and find-the-mistake."""
+
+
+def literature_page(reports: Sequence[DerivationReport], check_links: Mapping[str, str] | None = None) -> Page | None:
+    """``from-the-literature.md``: the published identities (``web --literature``, e.g.
+    ``derivations/literature/``) in the order given, laid out as the derivations page with each
+    step's verdict mark and rule, and a checker link per derivation (`check_links`, as
+    :func:`derivations_page`); None when there are none. Like ``from-the-literature.pdf`` it
+    prints proved derivations only (:func:`handouts.require_proved` refuses anything else)."""
+    from elbo_sym.publish.handouts import require_proved
+
+    require_proved(reports, "the literature page")
+    if not reports:
+        return None
+    doc = _Markdown()
+    doc.add("Identities from papers and textbooks, each restated as a chain of steps and cited under its "
+            "title. ✓ marks a step proved for every model its section names; a file with any step not "
+            "proved is not listed.")
+    _derivation_sections(doc, reports, True, check_links)
+    return doc.page("from-the-literature.md", "From the literature",
+                    f"{len(reports)} identities from papers and textbooks, every step proved.", LITERATURE_ORDER)
+
+
+def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], teacher: bool,
+                         check_links: Mapping[str, str] | None) -> None:
+    """One section per derivation (a plain heading, summary, claim, chain, notes, result,
+    checker link, examples); `teacher`: with verdict marks, rule names and file names."""
+    from elbo_sym.publish.handouts import derivation_context
+
+    for number, report in enumerate(reports, 1):
         d = derivation_context(report)
         doc.heading(2, f"{number}. {doc.plain(report.title_parts, report.title)}")
         summary = doc.prose(report.summary_parts, report.summary, paragraphs=True)
@@ -452,9 +491,6 @@ def derivations_page(reports: Sequence[DerivationReport], solutions: str = "sepa
                  "" if r["probability"] else doc.m(r["nats"], table=True),
                  "" if r["probability"] or r["bits"] is None else doc.m(r["bits"], table=True)]
                 for r in ex["rows"]], "llrr")
-    names = "; ".join(_plain(r.title_parts, r.title) for r in proved)
-    return doc.page("derivations.md", "Derivations",
-                    f"The lesson's derivations, every step machine-checked: {names}", 1)
 
 
 def _code(text: str) -> str:
@@ -831,15 +867,17 @@ def lesson_pages(reports: Sequence[DerivationReport], *, seed: int | None = None
                  selfcheck: str | Path | None = None,
                  flashcards: str | Path | None = None, K: int = 2, drill_count: int | None = None,
                  drill_K: int | None = None, parts: Sequence[str] | None = None, solutions: str = "separate",
-                 examples: Sequence[Instance] = (), check_links: Mapping[str, str] | None = None
-                 ) -> list[Page | Asset]:
+                 examples: Sequence[Instance] = (), check_links: Mapping[str, str] | None = None,
+                 literature: Sequence[DerivationReport] = ()) -> list[Page | Asset]:
     """Every page of the lesson (and the figure), in sidebar order, with the handouts' settings
     (:func:`handouts.lesson_handouts`): `examples` (or the one `example`; default the lesson's)
-    each on its page. Raises :class:`handouts.HandoutError` when a derivation, an example or a
-    deck is not fully checked."""
-    from elbo_sym.publish.handouts import require_checked
+    each on its page; the `literature` page when any are given (:func:`literature_page`).
+    Raises :class:`handouts.HandoutError` when a derivation, an example or a deck is not fully
+    checked, or a literature file is not proved."""
+    from elbo_sym.publish.handouts import require_checked, require_proved
 
     require_checked(reports)
+    require_proved(literature, "the literature page")  # before minutes of pages, as the lesson's
     if solutions not in _SOLUTIONS:
         raise WebError(f"solutions must be one of {', '.join(_SOLUTIONS)}, not {solutions!r}")
     out: list[Page | Asset] = [derivations_page(reports, solutions, check_links)]
@@ -854,6 +892,9 @@ def lesson_pages(reports: Sequence[DerivationReport], *, seed: int | None = None
     mistakes = mistakes_page(reports, solutions)
     if mistakes is not None:
         out.append(mistakes)
+    published = literature_page(literature, check_links)
+    if published is not None:
+        out.append(published)
     return out
 
 

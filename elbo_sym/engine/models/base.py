@@ -125,6 +125,8 @@ class Parameter:
 # --------------------------------------------------------------------------- blocks and instances
 
 SIMPLEX, UNIT, PARAMETER = "simplex", "unit", "parameter"
+DATA_BLOCK = "p_data"
+"""The block of the data distribution p_data(x1), ..., p_data(xn) (a simplex over the observations)."""
 
 
 @dataclass(frozen=True)
@@ -273,6 +275,9 @@ class ModelSpec:
     reference evaluator do."""
     layers: int = 2
     """Latent layers of the chain family (``latents = ["z1", "z2", "z3"]``: 3); 2 elsewhere."""
+    data_weights: bool = False
+    """The file uses the data distribution ``p_data(x1)``: positive weights of the observations
+    summing to 1 (the block :data:`DATA_BLOCK`, a simplex over the data points)."""
 
 
 class Model(Protocol):
@@ -308,6 +313,11 @@ class Model(Protocol):
 
     @property
     def parameter_bounds(self) -> dict[Symbol, Interval]: ...
+
+    @property
+    def data_constants(self) -> frozenset[Symbol]:
+        """The data distribution's weights (z-free, >= 0; none unless the file uses p_data)."""
+        ...
 
     @property
     def sign_memo(self) -> dict: ...
@@ -426,6 +436,12 @@ class ModelDefaults:
     def assumed_label(self, observation: str) -> str:
         return q_label(observation, self.spec.data)
 
+    @property
+    def data_constants(self) -> frozenset[Symbol]:
+        """Symbols constant in z besides the [params]: the data distribution's weights
+        p_data(x1), ... (a Jensen pair or a KL may be scaled by them: they are >= 0)."""
+        return frozenset()
+
     def variational(self, observation: str) -> Density:
         if len(self.spec.data) == 1:
             return Density("q", (z,))
@@ -441,6 +457,8 @@ class ModelDefaults:
         for o in spec.data:
             parts.append(f"p({o} | z) in (0, 1]")
             parts.append(fixed.get(o) or f"{q_label(o, spec.data)} > 0 with sum 1")
+        if spec.data_weights:
+            parts.append(f"p_data({', '.join(spec.data)}) > 0 with sum 1")
         parts += [p.describe() for p in spec.params]
         return "; ".join(parts)
 
@@ -559,4 +577,4 @@ def validate_blocks(blocks: Iterable[Block], instance: Instance) -> None:
 __all__ = ["BlockInstances", "ModelDefaults", "Distribution", "q_label", "assumption_observation", "Interval",
            "Parameter", "Block", "Instance", "ModelSpec", "Model", "ExplicitModel",
            "register", "build", "families", "block_values", "validate_blocks", "likelihood_block", "q_block",
-           "SIMPLEX", "UNIT", "PARAMETER"]
+           "SIMPLEX", "UNIT", "PARAMETER", "DATA_BLOCK"]

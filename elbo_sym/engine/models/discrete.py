@@ -17,6 +17,7 @@ from functools import cached_property, lru_cache
 from sympy import Add, Expr, Mul, Rational, Symbol, exp, log
 
 from elbo_sym.engine.models.base import (
+    DATA_BLOCK,
     PARAMETER,
     SIMPLEX,
     UNIT,
@@ -32,6 +33,7 @@ from elbo_sym.engine.models.base import (
     validate_blocks,
 )
 from elbo_sym.engine.notation import (
+    DATA_DENSITY,
     ELBO,
     IWAE,
     KL,
@@ -86,6 +88,19 @@ class DiscreteModel(BlockInstances):
         return {o: self._names("l", o) for o in self.observations}
 
     @cached_property
+    def data_weights(self) -> dict[str, Symbol]:
+        """p_data(o) of each observation (when the file uses the data distribution): one positive
+        symbol per data point, summing to 1 (a simplex block, so every constraint mechanism --
+        elimination, sign certificates, the search's corners -- treats it like the prior)."""
+        if not self.spec.data_weights:
+            return {}
+        return {o: Symbol(f"p_data({o})", positive=True) for o in self.observations}
+
+    @property
+    def data_constants(self) -> frozenset[Symbol]:
+        return frozenset(self.data_weights.values())
+
+    @cached_property
     def q_symbols_of(self) -> dict[str, tuple[Symbol, ...]]:
         return {o: self._names("q", o) for o in self.observations}
 
@@ -96,7 +111,8 @@ class DiscreteModel(BlockInstances):
         another assumption fixes, so nothing is read before it is defined)."""
         if not self.spec.assumptions:
             return {}
-        free = DiscreteModel(self.K, ModelSpec(self.spec.family, self.K, self.spec.data, self.spec.params))
+        free = DiscreteModel(self.K, ModelSpec(self.spec.family, self.K, self.spec.data, self.spec.params,
+                                               data_weights=self.spec.data_weights))
         return {assumption_observation(r): tuple(free.unfold(r.rhs.expr, k) for k in range(self.K))
                 for r in self.spec.assumptions}
 
@@ -151,6 +167,8 @@ class DiscreteModel(BlockInstances):
         for o in self.observations:
             if o not in fixed:
                 out.append(Block(q_block(o), q_label(o, self.observations), SIMPLEX, self.q_symbols_of[o]))
+        if self.data_weights:
+            out.append(Block(DATA_BLOCK, "p_data(x)", SIMPLEX, tuple(self.data_weights.values())))
         for p in self.spec.params:
             out.append(Block(p.name, p.name, PARAMETER, (self.params[p.name],), p.interval))
         return tuple(out)
@@ -203,6 +221,8 @@ class DiscreteModel(BlockInstances):
     def density(self, d: Density, k: int | None) -> Expr:
         """The value of a density at z = k (k is None where z is not bound)."""
         name, variables, given = d.name, d.variables, d.given
+        if name == DATA_DENSITY:
+            return self.data_weight(d)
         if z not in variables and z not in given:  # only p(x) has a value without z
             bare = variables + given
             if name == "p" and len(bare) == 1:
@@ -246,6 +266,12 @@ class DiscreteModel(BlockInstances):
         if not is_derived(d) or distribution_variables(d) != (z,):
             raise UnfoldError(f"{to_text(d)} is not a distribution over z of the discrete model")
         return self.unfold(d, k)
+    def data_weight(self, d: Density) -> Symbol:
+        """p_data(o): the data distribution's weight of observation o."""
+        (o,) = d.variables
+        if not self.data_weights:
+            raise UnfoldError("p_data(...) needs a model with the data distribution")
+        return self.data_weights[self._observation(o)]
 
     def unfold(self, e: Expr, k: int | None = None) -> Expr:
         """Replace notation by its definition in the model's parameters (z bound to k)."""

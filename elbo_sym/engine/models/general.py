@@ -30,6 +30,7 @@ from sympy import Add, Expr, Integer, Mul, Pow, Rational, Symbol, exp, log
 from elbo_sym.engine.models.base import Distribution, ModelDefaults, ModelSpec, assumption_observation, q_label
 from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, has_free_latent
 from elbo_sym.engine.notation import (
+    DATA_DENSITY,
     ELBO,
     IWAE,
     KL,
@@ -89,6 +90,18 @@ class GeneralModel(ModelDefaults):
         return {o: Symbol("p_x" if o == "x" else f"p_{o}", positive=True) for o in self.observations}
 
     @cached_property
+    def data_weights(self) -> dict[str, Symbol]:
+        """p_data(o) of each observation when the file uses the data distribution (named as the
+        explicit models name them, so a counterexample reads the same)."""
+        if not self.spec.data_weights:
+            return {}
+        return {o: Symbol(f"p_data({o})", positive=True) for o in self.observations}
+
+    @property
+    def data_constants(self) -> frozenset[Symbol]:
+        return frozenset(self.data_weights.values())
+
+    @cached_property
     def pointwise_symbols(self) -> frozenset[Symbol]:
         return frozenset({self.prior_z, *self.likelihood_z.values(), *self.q_z.values()})
 
@@ -106,7 +119,7 @@ class GeneralModel(ModelDefaults):
         atom of a positive function."""
         positive_params = {p.symbol for p in self.spec.params if p.interval.positive}
         return (self.pointwise_symbols | set(self.evidence.values()) | positive_params
-                | self._positive_integrals)
+                | self._positive_integrals | self.data_constants)
 
     @cached_property
     def _positive_integrals(self) -> set:
@@ -115,14 +128,20 @@ class GeneralModel(ModelDefaults):
     @property
     def parameters(self) -> tuple[Symbol, ...]:
         return (self.prior_z, *self.likelihood_z.values(), *self.q_z.values(), *self.evidence.values(),
-                *self.params.values())
+                *self.data_weights.values(), *self.params.values())
 
-    simplices: tuple = ()
-    """No constraint certificates: only structural signs hold for every latent space."""
+    @cached_property
+    def simplices(self) -> tuple:
+        """No constraint certificates over z (only structural signs hold for every latent space);
+        the data distribution's weights are a simplex over the observations whatever the latent space."""
+        weights = tuple(self.data_weights.values())
+        return (weights,) if weights else ()
 
     @cached_property
     def elimination(self) -> dict:
-        return {}
+        """Only the data distribution's constraint: its last weight is 1 minus the others."""
+        weights = tuple(self.data_weights.values())
+        return {weights[-1]: 1 - Add(*weights[:-1])} if weights else {}
 
     @cached_property
     def sign_memo(self) -> dict:
@@ -133,7 +152,8 @@ class GeneralModel(ModelDefaults):
         """q at z of each observation an assumption fixes (one value: at the generic point)."""
         if not self.spec.assumptions:
             return {}
-        free = GeneralModel(ModelSpec(self.spec.family, "any", self.spec.data, self.spec.params))
+        free = GeneralModel(ModelSpec(self.spec.family, "any", self.spec.data, self.spec.params,
+                                      data_weights=self.spec.data_weights))
         return {assumption_observation(r): (free.unfold(r.rhs.expr, GENERIC),) for r in self.spec.assumptions}
 
     def q_of(self, observation: str) -> Expr:
@@ -192,6 +212,11 @@ class GeneralModel(ModelDefaults):
     # -- unfolding ------------------------------------------------------------------
 
     def density(self, d: Density, k) -> Expr:
+        if d.name == DATA_DENSITY:
+            (o,) = d.variables
+            if not self.data_weights:
+                raise UnfoldError("p_data(...) needs a model with the data distribution")
+            return self.data_weights[self._observation(o)]
         if z in d.variables or z in d.given:
             if k is None:
                 raise UnfoldError(f"{d.name}(...) mentions z outside a Sum, E, KL, H or ELBO")
@@ -318,7 +343,8 @@ class GeneralModel(ModelDefaults):
 
 @lru_cache(maxsize=32)
 def _explicit(K: int, spec: ModelSpec) -> DiscreteModel:
-    return DiscreteModel(K, ModelSpec(spec.family, K, spec.data, spec.params, spec.assumptions))
+    return DiscreteModel(K, ModelSpec(spec.family, K, spec.data, spec.params, spec.assumptions,
+                                      data_weights=spec.data_weights))
 
 
 def _expand(e: Expr) -> Expr:

@@ -141,6 +141,8 @@ def _cases(spec: ModelSpec, K, seed: int) -> tuple[str, list, int]:
                 discrete.product_instances(k, count, seed, tuple(spec.data), params, offset=i * count), fixes)
             found += some
             skipped += lost
+        if spec.data_weights:  # p_data(x1): every instance with weights of its observations
+            found = discrete.with_data_weights(found, seed)
         return "discrete", found, skipped
     raise LookupError(f"no reference evaluator for the family {spec.family!r}")
 

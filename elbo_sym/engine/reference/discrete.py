@@ -102,6 +102,8 @@ class Instance:
     observations: tuple[str, ...] = ("x",)
     more: tuple = ()
     params: tuple[tuple[str, Fraction], ...] = ()
+    data_weights: tuple[Fraction, ...] = ()
+    """p_data(o) of each observation, in order (empty: the file does not use the data distribution)."""
 
     @property
     def K(self) -> int:
@@ -118,14 +120,20 @@ class Instance:
     def with_q(self, o: str, q) -> Instance:
         i = self.observations.index(o)
         if i == 0:
-            return Instance(self.name, self.prior, self.likelihood, q, self.observations, self.more, self.params)
+            return Instance(self.name, self.prior, self.likelihood, q, self.observations, self.more, self.params,
+                            self.data_weights)
         more = list(self.more)
         more[i - 1] = (more[i - 1][0], q)
-        return Instance(self.name, self.prior, self.likelihood, self.q, self.observations, tuple(more), self.params)
+        return Instance(self.name, self.prior, self.likelihood, self.q, self.observations, tuple(more), self.params,
+                        self.data_weights)
 
     def with_params(self, params, name: str | None = None) -> Instance:
         return Instance(name or self.name, self.prior, self.likelihood, self.q, self.observations, self.more,
-                        tuple(params))
+                        tuple(params), self.data_weights)
+
+    def with_data_weights(self, weights, name: str | None = None) -> Instance:
+        return Instance(name or self.name, self.prior, self.likelihood, self.q, self.observations, self.more,
+                        self.params, tuple(weights))
 
     @cached_property
     def evidence(self) -> Fraction:
@@ -151,8 +159,10 @@ class Instance:
 
     @cached_property
     def scalars(self) -> dict:
-        """p(o) of each observation, by signature."""
-        return {("p", (_symbol(o),), ()): self.evidence_of(o) for o in self.observations}
+        """p(o) of each observation, and its weight p_data(o) when given, by signature."""
+        out: dict[tuple, Fraction] = {("p", (_symbol(o),), ()): self.evidence_of(o) for o in self.observations}
+        out.update({("p_data", (_symbol(o),), ()): w for o, w in zip(self.observations, self.data_weights)})
+        return out
 
     @cached_property
     def tables(self) -> dict:
@@ -182,6 +192,8 @@ class Instance:
             if q is not None:
                 parts.append(f"q{given} = ({', '.join(show(v) for v in q)})")
         parts += [f"{n} = {show(v)}" for n, v in self.params]
+        if self.data_weights:
+            parts.append(f"p_data = ({', '.join(map(str, self.data_weights))})")
         return f"[{self.name}] " + ", ".join(parts)
 
     def toml(self, with_q: bool = True) -> str:
@@ -200,6 +212,8 @@ class Instance:
             lines.append(f"q = {per(self.q_of)}")
         if self.params:
             lines.append("params = { " + ", ".join(f'{n} = "{v}"' for n, v in self.params) + " }")
+        if self.data_weights:
+            lines.append(f"p_data = {vector(self.data_weights)}")
         return "\n".join(lines)
 
 
@@ -575,8 +589,31 @@ def is_valid(inst: Instance, params: tuple[tuple[str, str], ...] = ()) -> bool:
         likelihood = inst.likelihood_of(o)
         if len(likelihood) != inst.K or not all(0 < v <= 1 for v in likelihood):
             return False
+    if inst.data_weights and (len(inst.data_weights) != len(inst.observations) or not is_simplex(inst.data_weights)):
+        return False
     values = dict(inst.params)
     return all(name in values and parameter_contains(condition, values[name]) for name, condition in params)
+
+
+def with_data_weights(cases: list[Instance], seed: int = 0) -> list[Instance]:
+    """The instances with the data distribution p_data over their observations: each one with
+    weights in turn uniform, random, lesson-like (1/3, 2/3, ...) and with a weight at 1e-30 at
+    either end; the first instance also at every one of those weights."""
+    if not cases:
+        return []
+    n = len(cases[0].observations)
+    rng = random.Random(f"soundness-judge-weights-{n}-{seed}")
+    plans: list[tuple[str, tuple[Fraction, ...]]] = [
+        ("uniform", tuple(Fraction(1, n) for _ in range(n))),
+        ("random", _normalise([rng.randint(1, 97) for _ in range(n)])),
+        ("lesson-like", _normalise(range(1, n + 1))),
+    ]
+    plans += [(f"p_data[{j}] = {eps}", _with_coordinate(_normalise(range(1, n + 1)), j, eps))
+              for eps in BOUNDARY for j in (0, n - 1)]
+    out = [inst.with_data_weights(plans[i % len(plans)][1], f"{inst.name}; p_data {plans[i % len(plans)][0]}")
+           for i, inst in enumerate(cases)]
+    out += [cases[0].with_data_weights(w, f"{cases[0].name}; p_data {name}") for name, w in plans]
+    return out
 
 
 def with_assumptions(cases: list[Instance], fixes) -> tuple[list[Instance], int]:

@@ -1,0 +1,230 @@
+"""The data distribution p_data (issue 17, item 8): ``p_data(x1)`` is the weight of the data point
+x1, positive weights summing to 1 over the file's observations (a simplex block, like the
+prior's), for dataset averages with any weights -- Alemi et al.'s data-averaged ELBO as minus
+distortion minus rate (derivations/literature/alemi-distortion-rate.toml).
+
+Its wrong variants are refuted, and every counterexample is recomputed here with plain floats
+from its printed values; the reference evaluator judges p_data on its own instances.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from elbo_sym.cli import main
+from elbo_sym.engine.check import Verdict, check_derivation
+from elbo_sym.engine.derivation import DerivationError, load, loads
+from elbo_sym.engine.notation import to_latex, to_text
+from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
+from elbo_sym.engine.reference import discrete as reference
+from elbo_sym.engine.reference import second_opinion
+
+ALEMI = Path(__file__).resolve().parent.parent / "derivations" / "literature" / "alemi-distortion-rate.toml"
+TWO = Vocabulary(("x1", "x2"))
+HEAD = 'title = "t"\nK = {K}\ndata = ["x1", "x2"]\n'
+
+
+def check_text(text: str, budget: float = 10.0):
+    return check_derivation(loads(text, "variant.toml"), budget=budget)
+
+
+def one_step(start: str, rel: str, expr: str, rule: str = "algebra", K="\"any\"") -> str:
+    return HEAD.format(K=K) + f'start = "{start}"\n[[step]]\nrel = "{rel}"\nexpr = "{expr}"\nrule = "{rule}"\n'
+
+
+def floats(counterexample, label: str) -> list[float]:
+    return [float(Fraction(v)) for v in counterexample.value_of(label)]
+
+
+def kl(a, b) -> float:
+    return sum(ai * math.log(ai / bi) for ai, bi in zip(a, b))
+
+
+def refuted(text: str, index: int = 1):
+    result = check_text(text)
+    step = result.steps[index - 1]
+    assert step.verdict is Verdict.refuted and not result.ok, (step.verdict, step.reason)
+    c = step.counterexample
+    assert c is not None and c.problem is None
+    weights = floats(c, "p_data(x)")
+    assert len(weights) == 2 and all(w > 0 for w in weights) and math.isclose(sum(weights), 1.0)
+    return c
+
+
+def parts(c):
+    """prior, (likelihood, q) of x1 and x2, and the weights of a counterexample, as floats."""
+    prior = floats(c, "p(z)")
+    points = [(floats(c, f"p({o} | z)"), floats(c, f"q(z | {o})")) for o in ("x1", "x2")]
+    return prior, points, floats(c, "p_data(x)")
+
+
+def elbo(prior, likelihood, q) -> float:
+    return sum(qk * math.log(pk * lk / qk) for pk, lk, qk in zip(prior, likelihood, q))
+
+
+# ------------------------------------------------------------------ notation
+
+
+def test_p_data_is_notation_that_prints_and_round_trips():
+    e = parse_expression("p_data(x1) * log(p(x1)) + p_data(x2) * log(p(x2))", TWO)
+    assert to_text(e) == "p_data(x1)*log(p(x1)) + p_data(x2)*log(p(x2))"
+    assert parse_expression(to_text(e), TWO) == e
+    latex = to_latex(parse_expression("p_data(x1)", TWO))
+    assert latex == r"p_{\mathrm{data}}(x_{1})"  # never p_d ata, never an internal name
+
+
+@pytest.mark.parametrize("text, vocabulary, message", [
+    ("p_data(x)", Vocabulary(), "several"),                      # one observation: no data distribution
+    ("p_data(z)", TWO, "one observation"),
+    ("p_data(x1, x2)", TWO, "takes 1 argument"),
+    ("p_data(x3)", TWO, r"one observation \(x1, x2\)"),
+    ("p_data", TWO, "is a function"),
+])
+def test_p_data_is_refused_where_it_has_no_meaning(text, vocabulary, message):
+    with pytest.raises(ParseError, match=message):
+        parse_expression(text, vocabulary)
+
+
+def test_p_data_is_a_reserved_name(tmp_path):
+    with pytest.raises(DerivationError, match="p_data"):
+        loads('title = "t"\nstart = "p_data"\n[params]\np_data = "> 0"\n'
+              '[[step]]\nrel = "="\nexpr = "p_data"\nrule = "algebra"\n', "reserved.toml")
+
+
+# ------------------------------------------------------------------ the simplex over the data points
+
+
+@pytest.mark.parametrize("K", ["2", "3", '"any"'])
+def test_the_weights_sum_to_1_and_are_positive(K):
+    assert check_text(one_step("p_data(x1) + p_data(x2)", "=", "1", K=K)).fully_proved
+    assert check_text(one_step("log(p_data(x1))", "<", "0", K=K)).steps[0].verdict is not Verdict.refuted
+
+
+def test_three_data_points():
+    text = ('title = "t"\nK = 2\ndata = ["x1", "x2", "x3"]\nstart = "p_data(x1) + p_data(x2) + p_data(x3)"\n'
+            '[[step]]\nrel = "="\nexpr = "1"\nrule = "algebra"\n')
+    assert check_text(text).fully_proved
+
+
+def test_a_weight_is_not_a_fixed_number():
+    c = refuted(one_step("p_data(x1)", "=", "1/2"))
+    w1, _ = floats(c, "p_data(x)")
+    assert w1 != 0.5 and math.isclose(c.lhs_value, w1) and math.isclose(c.rhs_value, 0.5)
+
+
+def test_the_weights_are_not_equal_in_general():
+    c = refuted(one_step("p_data(x1)", "=", "p_data(x2)", K="2"))
+    w1, w2 = floats(c, "p_data(x)")
+    assert w1 != w2
+
+
+# ------------------------------------------------------------------ Alemi et al.: -ELBO = D + R
+
+
+def test_alemi_is_proved_for_every_latent_space():
+    derivation = load(ALEMI)
+    assert derivation.K == "any" and derivation.data_weights
+    result = check_derivation(derivation)
+    assert result.fully_proved and result.ok, [(s.step.index, s.verdict, s.reason) for s in result.steps]
+    jensen = result.steps[1]
+    assert "scaled by p_data(x1), 1 - p_data(x1) >= 0" in jensen.reason  # the weights, in the author's words
+    assert "Alemi" in derivation.summary and "2018" in derivation.summary
+
+
+def test_alemi_with_the_wrong_direction_is_refuted():
+    c = refuted(ALEMI.read_text("utf-8").replace('rel = ">="', 'rel = "<="'), 2)
+    prior, points, (w1, w2) = parts(c)
+    evidence = [sum(p * l for p, l in zip(prior, like)) for like, _ in points]
+    lhs = w1 * math.log(evidence[0]) + w2 * math.log(evidence[1])
+    rhs = w1 * elbo(prior, *points[0]) + w2 * elbo(prior, *points[1])
+    assert math.isclose(c.lhs_value, lhs, rel_tol=1e-9) and math.isclose(c.rhs_value, rhs, rel_tol=1e-9)
+    assert lhs > rhs  # so <= fails: the gap is the weighted KL to the posteriors
+
+
+def test_alemi_with_the_sign_of_a_kl_flipped_is_refuted():
+    text = ALEMI.read_text("utf-8").replace("- KL(q(z | x1), p(z))) + p_data(x2)",
+                                            "+ KL(q(z | x1), p(z))) + p_data(x2)", 1)
+    c = refuted(text, 3)
+    prior, (first, _), (w1, _) = parts(c)
+    assert math.isclose(c.rhs_value - c.lhs_value, 2 * w1 * kl(first[1], prior), rel_tol=1e-6)
+    assert kl(first[1], prior) > 0
+
+
+def test_alemi_with_the_rate_of_x2_dropped_is_refuted():
+    full = ('expr = "p_data(x1) * E(q(z | x1), log(p(x1 | z))) + p_data(x2) * E(q(z | x2), log(p(x2 | z))) - '
+            'p_data(x1) * KL(q(z | x1), p(z)) - p_data(x2) * KL(q(z | x2), p(z))"')
+    text = ALEMI.read_text("utf-8")
+    assert text.count(full) == 1  # the last step (the claim is written the same way)
+    c = refuted(text.replace(full, full.replace(" - p_data(x2) * KL(q(z | x2), p(z))", "")), 4)
+    prior, (_, second), (_, w2) = parts(c)
+    assert math.isclose(c.rhs_value - c.lhs_value, w2 * kl(second[1], prior), rel_tol=1e-6)
+
+
+def test_alemi_with_weights_that_may_be_negative_is_refuted():
+    """The wrong premise: a Jensen pair scaled by p_data(x1) - 1/2, which is negative for some data."""
+    text = one_step("(p_data(x1) - 1/2) * log(p(x1))", ">=",
+                    "(p_data(x1) - 1/2) * Sum(q(z | x1) * log(p(x1, z) / q(z | x1)), z)", "jensen")
+    c = refuted(text)
+    prior, (first, _), (w1, _) = parts(c)
+    evidence = sum(p * l for p, l in zip(prior, first[0]))
+    posterior = [p * l / evidence for p, l in zip(prior, first[0])]
+    assert w1 < 0.5 and kl(first[1], posterior) > 0
+    assert math.isclose(c.lhs_value - c.rhs_value, (w1 - 0.5) * kl(first[1], posterior), rel_tol=1e-6, abs_tol=1e-15)
+
+
+# ------------------------------------------------------------------ examples
+
+
+EXAMPLE = ('\n[[example]]\nprior = ["3/4", "1/4"]\nlikelihood = { x1 = ["1/5", "3/5"], x2 = ["1/2", "1/10"] }\n'
+           'q = { x1 = ["1/3", "2/3"], x2 = ["1/2", "1/2"] }\n')
+
+
+def test_an_example_gives_the_weights():
+    text = one_step("p_data(x1) + p_data(x2)", "=", "1", K="2") + EXAMPLE + 'p_data = ["1/3", "2/3"]\n'
+    [example] = check_text(text).examples
+    assert example.holds
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("", "missing 'p_data'"),
+    ('p_data = ["1/3", "1/3"]\n', "sums to 2/3"),
+    ('p_data = ["1/3", "1/3", "1/3"]\n', "has 3 values"),
+])
+def test_an_example_without_valid_weights_is_an_input_error(tmp_path, capsys, extra, message):
+    path = tmp_path / "weights.toml"
+    path.write_text(one_step("p_data(x1) + p_data(x2)", "=", "1", K="2") + EXAMPLE + extra, "utf-8")
+    assert main(["check", "--no-cache", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:" in err and message in err
+
+
+def test_weights_in_a_file_that_does_not_use_them_are_refused(tmp_path, capsys):
+    path = tmp_path / "unused.toml"
+    path.write_text(one_step("log(p(x1))", "=", "log(p(x1))", K="2") + EXAMPLE + 'p_data = ["1/3", "2/3"]\n',
+                    "utf-8")
+    assert main(["check", "--no-cache", str(path)]) == 2
+    assert "leave it out" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ the reference evaluator
+
+
+def test_the_reference_evaluator_judges_the_weights_on_its_own_instances():
+    spec = load(ALEMI).spec
+    one, two = (parse_expression(t, TWO) for t in ("p_data(x1) + p_data(x2)", "p_data(x1)"))
+    agrees = second_opinion(one, "=", parse_expression("1", TWO), spec, 2)
+    assert agrees.status == "agrees" and agrees.decided >= 8
+    disagrees = second_opinion(two, "=", parse_expression("p_data(x2)", TWO), spec, 2)
+    assert disagrees.disagrees and "p_data = (" in disagrees.detail
+    # its instances: every weight vector a distribution, the boundary at 1e-30 included
+    cases = reference.with_data_weights(reference.instances(2, 0, ("x1", "x2")))
+    weights = {inst.data_weights for inst in cases}
+    assert all(len(w) == 2 and sum(w) == 1 and min(w) > 0 for w in weights)
+    assert any(min(w) == Fraction(1, 10**30) for w in weights) and (Fraction(1, 2), Fraction(1, 2)) in weights
+    assert all(reference.is_valid(inst) for inst in cases)
+    broken = cases[0].with_data_weights((Fraction(1, 2), Fraction(1, 3)))
+    assert not reference.is_valid(broken)  # weights that do not sum to 1 are no data distribution
