@@ -156,7 +156,8 @@ def test_an_undefined_premise_fails_the_file():
 # ------------------------------------------------------------------ the literature files and their wrong variants
 
 LITERATURE = Path(__file__).resolve().parent.parent / "derivations" / "literature"
-MINE = ("tight-only-if.toml", "free-energy-lemma.toml", "em-monotone-premise.toml", "cremer-gap-split.toml")
+MINE = ("tight-only-if.toml", "free-energy-lemma.toml", "em-monotone-premise.toml", "cremer-gap-split.toml",
+        "elbo-order-is-kl-order.toml")
 
 
 def literature(name: str) -> str:
@@ -412,3 +413,29 @@ def test_a_bad_definition_in_a_list_is_reported_on_its_own_line():
     with pytest.raises(DerivationError) as info:
         loads(text, "d.toml")
     assert info.value.line == 6 and info.value.column is not None, str(info.value)
+
+
+def _kl(a, b) -> float:
+    return sum(ai * math.log(ai / bi) for ai, bi in zip(a, b))
+
+
+@pytest.mark.parametrize("premise", ["", 'assume = "ELBO(q(z | x2), x1) <= ELBO(q(z | x1), x1)"\n'])
+def test_the_kl_order_without_its_premise_or_with_it_reversed_is_refuted(premise):
+    text = literature("elbo-order-is-kl-order.toml").replace(
+        'assume = "ELBO(q(z | x2), x1) >= ELBO(q(z | x1), x1)"\n', premise)
+    step = check_text(text).steps[1]
+    assert step.verdict is Verdict.refuted
+    c = step.counterexample
+    prior, l1 = floats(c, "p(z)"), floats(c, "p(x1 | z)")
+    q1, q2 = floats(c, "q(z | x1)"), floats(c, "q(z | x2)")
+    post = posterior(prior, l1)
+    assert _kl(q2, post) > _kl(q1, post)  # the step fails there
+    if premise:
+        assert elbo(prior, l1, q2) <= elbo(prior, l1, q1)  # inside the reversed premise
+
+
+def test_a_strict_premise_gives_a_strict_kl_order():
+    text = literature("elbo-order-is-kl-order.toml").replace(">= ELBO(q(z | x1), x1)\"", "> ELBO(q(z | x1), x1)\"")
+    text = text.replace('rel = "<="', 'rel = "<"').replace('claim = "KL(q(z | x2), p(z | x1)) <=',
+                                                           'claim = "KL(q(z | x2), p(z | x1)) <')
+    assert check_text(text).fully_proved
