@@ -439,3 +439,19 @@ def test_a_strict_premise_gives_a_strict_kl_order():
     text = text.replace('rel = "<="', 'rel = "<"').replace('claim = "KL(q(z | x2), p(z | x1)) <=',
                                                            'claim = "KL(q(z | x2), p(z | x1)) <')
     assert check_text(text).fully_proved
+
+
+@pytest.mark.parametrize("premise", ['"q(z) >= p(z | x)"', '"KL(q(z), p(z | x)) >= 0"', '"q(z) != p(z)"'])
+def test_the_strict_rule_fires_only_with_a_premise_that_its_kl_arguments_differ(premise):
+    """Only `a != b` about KL(a, b)'s own arguments makes KL(a, b) > 0; other premises satisfied at
+    q = p(z | x) leave the strict step refuted there."""
+    from elbo_sym.engine.rules import RULES
+
+    text = HEAD + f'assume = {premise}\nstart = "log(p(x))"\n\n[[step]]\nrel = ">"\nexpr = "ELBO(q)"\n' \
+                  f'rule = "kl-nonneg"\n'
+    d = loads(text, "s.toml")
+    assert not RULES["kl-nonneg"](d.start.expr, ">", d.steps[0].expr, d.model()).proved
+    step = check_text(text.replace('K = "any"', "K = 2")).steps[0]
+    assert step.verdict is Verdict.refuted
+    c = step.counterexample
+    assert fractions_of(c, "q(z)") == exact_posterior(fractions_of(c, "p(z)"), fractions_of(c, "p(x | z)"))
