@@ -3,17 +3,16 @@ and tests/fuzz_families.py, for minutes.
 
 Every step the engine proves is judged by the family's reference evaluator
 (elbo_sym.engine.reference: mpmath, 60 digits, exact fractions, boundary instances; no engine
-code) at more instances than the product path's second opinion uses. The discrete families: an
-explicit K, K = "any" (judged at K = 2, 3 and 5), a parameter with an interval ([params],
+code) at more instances than the product path's second opinion uses.  The discrete families:
+an explicit K, K = "any" (judged at K = 2, 3 and 5), a parameter with an interval ([params],
 sampled inside it, bounds included) and several observations (data = ["x1", "x2"]); then IWAE,
-the Gaussian family (D = 1, with [params] and the tight assumption), its diagonal version (D =
-2..8), the two-layer chain and premises (assume entries that restrict the domain, judged only at
-instances where the reference evaluator shows every premise to hold). Per family it prints
-generated steps per minute (of that family's own checking time), proved steps, disagreements
-(proved, but the judge finds the step false) and steps the product path's second opinion caught
-(proved by a rule, turned into error by the reference evaluator); both must be 0. Prints steps
-per minute, how many steps were proved, and every disagreement as a one-step TOML file that
-reproduces it (run ``elbo-sym check`` on it) with the judge's failing instance. Crashes of
+the Gaussian family (D = 1, with [params] and the tight assumption), its diagonal version
+(D = 2..8) and the two-layer chain.  Per family it prints generated steps per minute (of that
+family's own checking time), proved steps, disagreements (proved, but the judge finds the step
+false) and steps the product path's second opinion caught (proved by a rule, turned into error
+by the reference evaluator); both must be 0.  Prints steps per minute, how many
+steps were proved, and every disagreement as a one-step TOML file that reproduces it
+(run ``elbo-sym check`` on it) with the judge's failing instance.  Crashes of
 ``check_derivation`` (an exception instead of a verdict) are listed too.
 
 Exit status: 0 when there is no disagreement and no crash, 1 otherwise.
