@@ -455,3 +455,20 @@ def test_the_strict_rule_fires_only_with_a_premise_that_its_kl_arguments_differ(
     assert step.verdict is Verdict.refuted
     c = step.counterexample
     assert fractions_of(c, "q(z)") == exact_posterior(fractions_of(c, "p(z)"), fractions_of(c, "p(x | z)"))
+
+
+def test_a_bad_premise_exits_2_with_file_line_and_column(tmp_path, capsys):
+    from elbo_sym.cli import main
+
+    path = tmp_path / "bad.toml"
+    path.write_text(HEAD + 'assume = [\n  "q(z) != p(z | x)",\n  "ELBO(q) >= foo(z)",\n]\n' + STEP, "utf-8")
+    assert main(["check", "--no-cache", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert f"{path}:5:15" in captured.out + captured.err and "Traceback" not in captured.err
+
+
+def test_the_premise_files_exit_0(capsys):
+    from elbo_sym.cli import main
+
+    assert main(["check", "--no-cache", *(str(LITERATURE / name) for name in MINE)]) == 0
+    assert f"{len(MINE)}/{len(MINE)} file(s) pass" in capsys.readouterr().out
