@@ -1,6 +1,8 @@
 """The soundness fuzzer for the families test_fuzz_soundness.py's expression generator does not
 reach: IWAE (discrete, explicit K, k draws), the Gaussian family (D = 1, with [params] and the
-tight assumption) and its diagonal version (D = 2..8), the two-layer chain, and derived
+tight assumption) and its diagonal version (D = 2..8), the two-layer chain, premises
+(`assume` entries such as ``q(z) != p(z | x)``: the strict KL and the assumption rule, with
+wrong and dropped premises; judged only where every premise holds), and derived
 distributions as arguments (mixtures such as the aggregate posterior, two observations, K
 explicit or "any", number or parameter weights).
 

@@ -156,7 +156,8 @@ def test_an_undefined_premise_fails_the_file():
 # ------------------------------------------------------------------ the literature files and their wrong variants
 
 LITERATURE = Path(__file__).resolve().parent.parent / "derivations" / "literature"
-MINE = ("tight-only-if.toml", "free-energy-lemma.toml", "em-monotone-premise.toml", "cremer-gap-split.toml")
+MINE = ("tight-only-if.toml", "free-energy-lemma.toml", "em-monotone-premise.toml", "cremer-gap-split.toml",
+        "elbo-order-is-kl-order.toml")
 
 
 def literature(name: str) -> str:
@@ -412,3 +413,62 @@ def test_a_bad_definition_in_a_list_is_reported_on_its_own_line():
     with pytest.raises(DerivationError) as info:
         loads(text, "d.toml")
     assert info.value.line == 6 and info.value.column is not None, str(info.value)
+
+
+def _kl(a, b) -> float:
+    return sum(ai * math.log(ai / bi) for ai, bi in zip(a, b))
+
+
+@pytest.mark.parametrize("premise", ["", 'assume = "ELBO(q(z | x2), x1) <= ELBO(q(z | x1), x1)"\n'])
+def test_the_kl_order_without_its_premise_or_with_it_reversed_is_refuted(premise):
+    text = literature("elbo-order-is-kl-order.toml").replace(
+        'assume = "ELBO(q(z | x2), x1) >= ELBO(q(z | x1), x1)"\n', premise)
+    step = check_text(text).steps[1]
+    assert step.verdict is Verdict.refuted
+    c = step.counterexample
+    prior, l1 = floats(c, "p(z)"), floats(c, "p(x1 | z)")
+    q1, q2 = floats(c, "q(z | x1)"), floats(c, "q(z | x2)")
+    post = posterior(prior, l1)
+    assert _kl(q2, post) > _kl(q1, post)  # the step fails there
+    if premise:
+        assert elbo(prior, l1, q2) <= elbo(prior, l1, q1)  # inside the reversed premise
+
+
+def test_a_strict_premise_gives_a_strict_kl_order():
+    text = literature("elbo-order-is-kl-order.toml").replace(">= ELBO(q(z | x1), x1)\"", "> ELBO(q(z | x1), x1)\"")
+    text = text.replace('rel = "<="', 'rel = "<"').replace('claim = "KL(q(z | x2), p(z | x1)) <=',
+                                                           'claim = "KL(q(z | x2), p(z | x1)) <')
+    assert check_text(text).fully_proved
+
+
+@pytest.mark.parametrize("premise", ['"q(z) >= p(z | x)"', '"KL(q(z), p(z | x)) >= 0"', '"q(z) != p(z)"'])
+def test_the_strict_rule_fires_only_with_a_premise_that_its_kl_arguments_differ(premise):
+    """Only `a != b` about KL(a, b)'s own arguments makes KL(a, b) > 0; other premises satisfied at
+    q = p(z | x) leave the strict step refuted there."""
+    from elbo_sym.engine.rules import RULES
+
+    text = HEAD + f'assume = {premise}\nstart = "log(p(x))"\n\n[[step]]\nrel = ">"\nexpr = "ELBO(q)"\n' \
+                  f'rule = "kl-nonneg"\n'
+    d = loads(text, "s.toml")
+    assert not RULES["kl-nonneg"](d.start.expr, ">", d.steps[0].expr, d.model()).proved
+    step = check_text(text.replace('K = "any"', "K = 2")).steps[0]
+    assert step.verdict is Verdict.refuted
+    c = step.counterexample
+    assert fractions_of(c, "q(z)") == exact_posterior(fractions_of(c, "p(z)"), fractions_of(c, "p(x | z)"))
+
+
+def test_a_bad_premise_exits_2_with_file_line_and_column(tmp_path, capsys):
+    from elbo_sym.cli import main
+
+    path = tmp_path / "bad.toml"
+    path.write_text(HEAD + 'assume = [\n  "q(z) != p(z | x)",\n  "ELBO(q) >= foo(z)",\n]\n' + STEP, "utf-8")
+    assert main(["check", "--no-cache", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert f"{path}:5:15" in captured.out + captured.err and "Traceback" not in captured.err
+
+
+def test_the_premise_files_exit_0(capsys):
+    from elbo_sym.cli import main
+
+    assert main(["check", "--no-cache", *(str(LITERATURE / name) for name in MINE)]) == 0
+    assert f"{len(MINE)}/{len(MINE)} file(s) pass" in capsys.readouterr().out
