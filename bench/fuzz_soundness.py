@@ -7,13 +7,14 @@ code) at more instances than the product path's second opinion uses.  The discre
 an explicit K, K = "any" (judged at K = 2, 3 and 5), a parameter with an interval ([params],
 sampled inside it, bounds included) and several observations (data = ["x1", "x2"]); then IWAE,
 the Gaussian family (D = 1, with [params] and the tight assumption), its diagonal version
-(D = 2..8) and the two-layer chain.  Per family it prints generated steps per minute (of that
-family's own checking time), proved steps, disagreements (proved, but the judge finds the step
-false) and steps the product path's second opinion caught (proved by a rule, turned into error
-by the reference evaluator); both must be 0.  Prints steps per minute, how many
-steps were proved, and every disagreement as a one-step TOML file that reproduces it
-(run ``elbo-sym check`` on it) with the judge's failing instance.  Crashes of
-``check_derivation`` (an exception instead of a verdict) are listed too.
+(D = 2..8), the two-layer chain (with mean-field products and updates) and derived
+distributions as arguments (mixtures, softmax; tests/fuzz_families.py's "mixture" family).
+Per family it prints generated steps per minute (of that family's own checking time), proved
+steps, disagreements (proved, but the judge finds the step false) and steps the product path's
+second opinion caught (proved by a rule, turned into error by the reference evaluator); both
+must be 0.  Prints steps per minute, how many steps were proved, and every disagreement as a
+one-step TOML file that reproduces it (run ``elbo-sym check`` on it) with the judge's failing
+instance.  Crashes of ``check_derivation`` (an exception instead of a verdict) are listed too.
 
 Exit status: 0 when there is no disagreement and no crash, 1 otherwise.
 
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: CPUs)")
     parser.add_argument("--chunk", type=int, default=200, help="derivations per Hypothesis run (default 200)")
     parser.add_argument("--family-chunk", type=int, default=40,
-                        help="cases per family (IWAE, Gaussian, Gaussian D, chain) per chunk (default 40)")
+                        help="cases per family (IWAE, Gaussian, Gaussian D, chain, mixture) per chunk (default 40)")
     parser.add_argument("--show", type=int, default=0,
                         help="print at most this many disagreements (default 0: all of them)")
     args = parser.parse_args(argv)

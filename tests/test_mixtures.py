@@ -439,3 +439,22 @@ def test_other_binders_inside_a_derived_distribution_are_refused():
     assert "no KL, H, ELBO" in info.value.message
     with pytest.raises(ParseError):  # one latent: E inside a derived distribution has nothing to leave free
         parse_expression(f"KL({AGGREGATE} * exp(E(q(z | x1), log(p(z)))), p(z))", TWO)
+
+
+# ------------------------------------------------------------------ IWAE with a mixture as its q
+
+
+@pytest.mark.parametrize("start, rel, expr, rule, proved", [
+    ("log(p(x1))", ">=", f"IWAE({AGGREGATE}, 2, x1)", "jensen", True),
+    (f"IWAE({AGGREGATE}, 2, x1)", ">=", f"ELBO({AGGREGATE}, x1)", "jensen", True),
+    (f"IWAE({AGGREGATE}, 2, x1)", "<=", f"ELBO({AGGREGATE}, x1)", "jensen", False),
+])
+def test_iwae_draws_from_a_mixture(start, rel, expr, rule, proved):
+    text = f'title = "t"\nK = 2\ndata = ["x1", "x2"]\nstart = "{start}"\n[[step]]\nrel = "{rel}"\nexpr = "{expr}"\n' \
+           f'rule = "{rule}"\n'
+    step = check_text(text).steps[0]
+    assert (step.verdict is Verdict.proved) is proved
+    if proved:
+        assert "agrees" in step.second_opinion
+    else:  # the ELBO is below the IWAE bound: an instance where it is strictly below
+        assert step.verdict is Verdict.refuted and step.counterexample.lhs_value > step.counterexample.rhs_value
