@@ -35,7 +35,7 @@ from elbo_sym.engine.reference import gaussian as gaussian_ref
 from elbo_sym.engine.reference.discrete import JudgeError
 from elbo_sym.engine.rules import RULES
 
-FAMILIES = ("IWAE", "IWAE k", "gaussian", "gaussian D", "chain", "premises", "mixture", "p_data")
+FAMILIES = ("IWAE", "IWAE k", "gaussian", "gaussian D", "chain", "premises", "mixture", "p_data", "data space")
 ALL_RULES = tuple(sorted(RULES))
 BUDGET = 2.0
 
@@ -181,6 +181,16 @@ DATA_LIBRARY = (
 )
 """The data distribution p_data over two data points (issue 17.8): its constraint, the
 data-averaged bound and its parts (Alemi et al. 2018, section 2)."""
+SPACE_LIBRARY = (
+    ("p(x1 | z) + p(x2 | z)", "=", "1", "algebra"),
+    ("p(x1) + p(x2)", "=", "1", "algebra"),
+    ("p(x1)", "=", "1 - p(x2)", "algebra"),
+    ("Sum(p(z) * p(x1 | z), z) + Sum(p(z) * p(x2 | z), z)", "=", "1", "algebra"),
+    ("p(z | x1) * p(x1) + p(z | x2) * p(x2)", "=", "p(z)", "bayes"),
+    ("log(p(x1)) - ELBO(q(z | x1), x1)", "=", "KL(q(z | x1), p(z | x1))", "bayes"),
+)
+"""A finite data space (``data_space``, issue 17.8): the decoder p(. | z) and the evidence are
+distributions over the data points."""
 SWAPS = (("p_data(x1)", "p_data(x2)"),
          ("p(z | x)", "p(z)"), ("q(z)", "p(z)"), ("p(x | z)", "p(x, z)"), ("z1", "z2"), ("q(z1 | x)", "p(z1 | x)"),
          ("mu", "sigma"), ("sigma**2", "sigma"), ("w", "s"), ("x - b", "x + b"), ("IWAE(q, 2)", "IWAE(q, 3)"))
@@ -295,6 +305,9 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
         lhs, rhs = lhs.replace("{m}", m), rhs.replace("{m}", m)
         if re.search(r"\bw\b", lhs + " " + rhs):
             header += '\n[params]\nw = "' + rng.choice(("in (0, 1)", "in [1/4, 3/4]", "in (0, 2)", "> 0")) + '"'
+    elif family == "data space":
+        header = f'K = {rng.choice((2, 3))}\ndata = ["x1", "x2"]\ndata_space = ["x1", "x2"]'
+        lhs, rel, rhs, rule = rng.choice(SPACE_LIBRARY)
     elif family == "p_data":
         header = f'K = {rng.choice((2, 3))}\ndata = ["x1", "x2"]'
         lhs, rel, rhs, rule = rng.choice(DATA_LIBRARY)
@@ -336,6 +349,8 @@ def fuzz_instances(spec, K) -> tuple[str, list]:
                          for i in chain_ref.instances(k, 8, seed, spec.data[0], params, spec.layers)]
     found = (discrete_ref.instances_any(1, tuple(spec.data), params) if K == "any"
              else discrete_ref.instances(int(K), 1, tuple(spec.data), params))
+    if spec.data_space:  # the observations are every value of x: the likelihood normalised
+        found = discrete_ref.with_data_space(found)
     if spec.data_weights:  # each instance with the data distribution's weights, at other seeds too
         found = [i for seed in FUZZ_SEEDS for i in discrete_ref.with_data_weights(found, seed)]
     found = discrete_ref.with_assumptions(found, fixes)[0]
@@ -431,6 +446,8 @@ class FamilyCampaign:
 def _family_of(toml: str) -> str:
     if "# premises" in toml:
         return "premises"
+    if "data_space" in toml:
+        return "data space"
     if "p_data" in toml:
         return "p_data"
     if '"x2"' in toml:

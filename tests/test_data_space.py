@@ -228,3 +228,103 @@ def test_the_reference_evaluator_judges_the_weights_on_its_own_instances():
     assert all(reference.is_valid(inst) for inst in cases)
     broken = cases[0].with_data_weights((Fraction(1, 2), Fraction(1, 3)))
     assert not reference.is_valid(broken)  # weights that do not sum to 1 are no data distribution
+
+
+# ------------------------------------------------------------------ a finite data space (a normalised likelihood)
+
+DECODER = ALEMI.with_name("alemi-normalised-decoder.toml")
+SPACE = 'title = "t"\nK = {K}\ndata = ["x1", "x2"]\ndata_space = ["x1", "x2"]\n'
+
+
+def space_step(start: str, rel: str, expr: str, K="\"any\"") -> str:
+    return SPACE.format(K=K) + f'start = "{start}"\n[[step]]\nrel = "{rel}"\nexpr = "{expr}"\nrule = "algebra"\n'
+
+
+def rows(c) -> tuple[list[float], list[float], list[float]]:
+    """prior and p(x1 | z), p(x2 | z) of a data-space counterexample (its blocks are p(. | z) per z)."""
+    prior = floats(c, "p(z)")
+    columns = [floats(c, f"p(x | z = {k + 1}) over x = x1, x2") for k in range(len(prior))]
+    return prior, [col[0] for col in columns], [col[1] for col in columns]
+
+
+def test_the_normalised_decoder_file_is_proved_for_every_latent_space():
+    derivation = load(DECODER)
+    assert derivation.K == "any" and derivation.data_space and not derivation.data_weights
+    result = check_derivation(derivation)
+    assert result.fully_proved and result.ok, [(s.step.index, s.verdict, s.reason) for s in result.steps]
+    [example] = result.examples
+    assert example.holds
+
+
+def test_without_the_data_space_the_evidence_need_not_sum_to_1():
+    """The wrong premise: the same chain for a likelihood that is not normalised over x."""
+    text = DECODER.read_text("utf-8").replace('data_space = ["x1", "x2"]\n', "")
+    result = check_text(text)
+    step = next(s for s in result.steps if s.verdict is Verdict.refuted)
+    assert not result.ok and step.step.index == 3
+    c = step.counterexample
+    prior, like1, like2 = floats(c, "p(z)"), floats(c, "p(x1 | z)"), floats(c, "p(x2 | z)")
+    assert any(abs(a + b - 1) > 1e-9 for a, b in zip(like1, like2))
+    assert math.isclose(c.lhs_value, sum(p * (a + b) for p, a, b in zip(prior, like1, like2)), rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("K", ["2", '"any"'])
+def test_the_decoder_sums_to_1_at_every_z(K):
+    assert check_text(space_step("p(x1 | z) + p(x2 | z)", "=", "1", K)).fully_proved
+    assert check_text(space_step("p(x1)", "=", "1 - p(x2)", K)).fully_proved
+
+
+@pytest.mark.parametrize("start, rel, expr", [
+    ("p(x1) + p(x2)", "<", "1"),           # the wrong direction (strict)
+    ("p(x1)", "=", "1"),                   # a dropped term
+    ("p(x1 | z)", "=", "1/2"),             # not every decoder is uniform
+])
+def test_wrong_data_space_statements_are_refuted(start, rel, expr):
+    result = check_text(space_step(start, rel, expr))
+    step = result.steps[0]
+    assert step.verdict is Verdict.refuted and not result.ok
+    c = step.counterexample
+    if c.values:  # the exact values given: each p(. | z) a distribution over x1, x2, the sides recomputed
+        prior, like1, like2 = rows(c)
+        assert all(math.isclose(a + b, 1.0) for a, b in zip(like1, like2))
+        evidence1 = sum(p * a for p, a in zip(prior, like1))
+        if start == "p(x1)":
+            assert math.isclose(c.lhs_value, evidence1, rel_tol=1e-9) and evidence1 < 1
+
+
+def test_a_data_space_example_must_be_normalised(tmp_path, capsys):
+    path = tmp_path / "space.toml"
+    path.write_text(DECODER.read_text("utf-8").replace('x2 = ["4/5", "2/5"]', 'x2 = ["3/5", "2/5"]'), "utf-8")
+    assert main(["check", "--no-cache", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:" in err and "p(x1 | z) + p(x2 | z) is 4/5 at z = 1" in err and "likelihood[" not in err
+
+
+@pytest.mark.parametrize("value, message", [
+    ('["x2", "x1"]', "same order"),
+    ('["x1"]', "same order"),
+    ('"x1"', "same order"),
+])
+def test_data_space_must_list_the_observations(value, message):
+    text = DECODER.read_text("utf-8").replace('data_space = ["x1", "x2"]', f"data_space = {value}")
+    with pytest.raises(DerivationError, match=message):
+        loads(text, "space.toml")
+
+
+def test_data_space_is_for_the_discrete_family():
+    with pytest.raises(DerivationError, match="discrete family"):
+        loads('title = "t"\nmodel = "gaussian"\ndata_space = ["x"]\nstart = "H(q)"\n'
+              '[[step]]\nrel = "="\nexpr = "H(q)"\nrule = "algebra"\n', "g.toml")
+
+
+def test_the_reference_evaluator_normalises_its_instances():
+    spec = load(DECODER).spec
+    e = parse_expression
+    assert second_opinion(e("p(x1 | z) + p(x2 | z)", TWO), "=", e("1", TWO), spec, 2).status == "agrees"
+    assert second_opinion(e("p(x1)", TWO), "=", e("p(x2)", TWO), spec, 2).disagrees
+    cases = reference.with_data_space(reference.instances(2, 0, ("x1", "x2")))
+    assert cases and all(reference.normalised(inst) and reference.is_valid(inst) for inst in cases)
+    plain = reference.instances(2, 0, ("x1", "x2"))
+    assert not all(reference.normalised(inst) for inst in plain)  # the check can fail
+    tight = [inst for inst in cases if inst.q_of("x1") == inst.posterior("x1")]
+    assert tight  # a tight q stays the posterior of the normalised model

@@ -17,7 +17,7 @@ from pathlib import Path
 from sympy import Expr
 
 from elbo_sym.engine.models import Instance, Interval, Model, ModelSpec, Parameter, UnfoldError, build, families
-from elbo_sym.engine.models.base import DATA_BLOCK, PARAMETER, likelihood_block, q_block
+from elbo_sym.engine.models.base import DATA_BLOCK, PARAMETER, likelihood_block, likelihood_column_block, q_block
 from elbo_sym.engine.models.discrete import observation_of
 from elbo_sym.engine.notation import DATA_DENSITY, Density
 from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expression
@@ -202,12 +202,15 @@ class Derivation:
     the domain; every step is proved on the models satisfying all of them."""
     data_weights: bool = False
     """An expression of the file uses the data distribution ``p_data(x1)`` (see :func:`uses_data_weights`)."""
+    data_space: bool = False
+    """``data_space = ["x1", "x2"]``: the observations are all the values of x, so p(x | z) is normalised."""
 
     @property
     def spec(self) -> ModelSpec:
         layers = len(self.latents) if self.family == "chain" else 2
         return ModelSpec(self.family, self.K, self.data, self.params, self.assumptions, self.D,
-                         premises=self.premises, layers=layers, data_weights=self.data_weights)
+                         premises=self.premises, layers=layers, data_weights=self.data_weights,
+                         data_space=self.data_space)
 
     @property
     def vocabulary(self) -> Vocabulary:
@@ -252,7 +255,7 @@ def _model(spec: ModelSpec) -> Model:
 
 
 _TOP_KEYS = {"title", "summary", "model", "K", "data", "params", "claim", "start", "assume", "step", "example",
-             "expect", "expect_refuted", "latents", "D"}
+             "expect", "expect_refuted", "latents", "D", "data_space"}
 LAYERED = ("z1", "z2")
 """`latents = ["z1", "z2"]`: the two-layer chain (elbo_sym.engine.models.chain)."""
 MAX_CHAIN_K = 10
@@ -479,7 +482,7 @@ class _Reader:
                                      *((claim.lhs.expr, claim.rhs.expr) if claim is not None else ())])
         derivation = Derivation(self.path, title, summary, K, start, steps, claim, assumptions, (), family,
                                 observations, params, latents=latents, D=D, premises=premises,
-                                data_weights=weights)
+                                data_weights=weights, data_space=self.data_space(data, family, latents, observations))
         examples = self.examples(data.get("example", []), derivation)
         expect, expect_refuted = self.expectation(data, len(steps))
         if expect == "refuted":
@@ -500,6 +503,20 @@ class _Reader:
         if family == "gaussian":
             self.check_gaussian(data, observations, params, D)
         return family, latents, observations, params, D
+
+    def data_space(self, data: dict, family: str, latents: tuple[str, ...], observations: tuple[str, ...]) -> bool:
+        """``data_space = ["x1", "x2"]``: the observations are every value x takes (a finite data
+        space), so the likelihood is normalised over them; it must list the observations of
+        ``data``, in order (the discrete family, one latent variable, two or more points)."""
+        if "data_space" not in data:
+            return False
+        line, value = self.line_of("data_space"), data["data_space"]
+        if family != "discrete" or latents != ("z",):
+            raise self.error(line, "data_space belongs to the discrete family with one latent variable z")
+        if not isinstance(value, list) or tuple(value) != observations or len(observations) < 2:
+            raise self.error(line, "data_space lists every value x takes: write the observations of data = [...] "
+                                   "again, in the same order (two or more), e.g. data_space = [\"x1\", \"x2\"]")
+        return True
 
     def check_repairs(self, steps: tuple[Step, ...], expect: str, expect_refuted: tuple[int, ...]) -> None:
         """``repair = "..."`` belongs on the deliberate mistake of a teaching file only."""
@@ -855,11 +872,13 @@ class _Reader:
             K = derivation.K if isinstance(derivation.K, int) else len(blocks["prior"])  # an int or ANY_K
             try:  # the family's explicit model says which blocks an example gives (building it is cheap)
                 explicit = build(ModelSpec(derivation.family, K, derivation.data, derivation.params,
-                                           derivation.assumptions, data_weights=derivation.data_weights)).explicit(K)
+                                           derivation.assumptions, data_weights=derivation.data_weights,
+                                           data_space=derivation.data_space)).explicit(K)
             except (ValueError, UnfoldError) as error:
                 raise self.error(line, f"example {i + 1}: {error}") from None
             names = {b.name for b in explicit.blocks}
             needs = [key for key in ("likelihood", "q") if any(n == key or n.startswith(key + "[") for n in names)]
+            rows = derivation.data_space  # the file gives rows p(x1 | z), ...; the model reads columns
             for key in needs:
                 if key not in table:
                     raise self.error(line, f"example {i + 1} is missing '{key}'")
@@ -877,6 +896,19 @@ class _Reader:
                 wanted = derivation.data if key == "likelihood" else \
                     tuple(o for o in derivation.data if o not in fixed)  # q of the observations no assumption fixes
                 per = self.per_observation(value, key, i, wanted)
+                if key == "likelihood" and rows:  # over the data space: for each z, p(. | z) over x
+                    if any(len(v) != K for v in per.values()):
+                        raise self.error(self.line_of(key, "example", i),
+                                         f"example {i + 1}: each likelihood list needs K = {K} values")
+                    for k in range(K):
+                        column = tuple(per[o][k] for o in derivation.data)
+                        if sum(column) != 1:
+                            raise self.error(self.line_of(key, "example", i),
+                                             f"example {i + 1}: over the data space p(x | z) sums to 1 at every "
+                                             f"z: {' + '.join(f'p({o} | z)' for o in derivation.data)} is "
+                                             f"{sum(column)} at z = {k + 1}")
+                        blocks[likelihood_column_block(k)] = column
+                    continue
                 for observation, values in per.items():
                     blocks[block_of(observation)] = values
             if any(b.name == DATA_BLOCK for b in explicit.blocks):

@@ -26,6 +26,7 @@ from elbo_sym.engine.derivation import (
     prose_formula,
     split_relation,
 )
+from elbo_sym.engine.models.base import likelihood_column_block
 from elbo_sym.engine.notation import (
     ELBO,
     IWAE,
@@ -265,7 +266,13 @@ def _example_report(result: DerivationResult, example_result) -> ExampleReport:
     model = d.model().explicit(example.K)
     values = model.values(example.instance)
     given = [GivenRow(math(block_symbol(b.name)), tuple(str(v) for v in example.instance[b.name]),
-                      vector_latex(example.instance[b.name])) for b in model.blocks]
+                      vector_latex(example.instance[b.name])) for b in model.blocks
+             if not b.name.startswith("likelihood[z=")]
+    if d.data_space:  # the model reads p(. | z) per z; the file (and the report) p(x1 | z) per observation
+        for i, o in enumerate(d.data):
+            row = tuple(example.instance[likelihood_column_block(k)][i] for k in range(example.K))
+            given.insert(1 + i, GivenRow(math(block_symbol(f"likelihood[{o}]")), tuple(map(str, row)),
+                                         vector_latex(row)))
     for o, fixed in model.assumed.items():  # q fixed by the assumption: its value on the example
         q_values = tuple(exact_value(v, values).rational for v in fixed)
         value_latex = vector_latex(q_values)

@@ -208,6 +208,11 @@ class Instance:
         return tuple(a * b / evidence for a, b in zip(self.prior, self.likelihood(observation)))
 
 
+def likelihood_column_block(k: int) -> str:
+    """The block of p(x | z = k) over the data space (a normalised likelihood), k from 0."""
+    return f"likelihood[z={k}]"
+
+
 def likelihood_block(observation: str = "x") -> str:
     return "likelihood" if observation == "x" else f"likelihood[{observation}]"
 
@@ -278,6 +283,10 @@ class ModelSpec:
     data_weights: bool = False
     """The file uses the data distribution ``p_data(x1)``: positive weights of the observations
     summing to 1 (the block :data:`DATA_BLOCK`, a simplex over the data points)."""
+    data_space: bool = False
+    """The observations are all the values x takes (``data_space = ["x1", "x2"]``): the likelihood
+    is normalised, p(x1 | z) + ... + p(xn | z) = 1 for every z (one simplex block per latent state,
+    :func:`likelihood_column_block`)."""
 
 
 class Model(Protocol):
@@ -577,4 +586,5 @@ def validate_blocks(blocks: Iterable[Block], instance: Instance) -> None:
 __all__ = ["BlockInstances", "ModelDefaults", "Distribution", "q_label", "assumption_observation", "Interval",
            "Parameter", "Block", "Instance", "ModelSpec", "Model", "ExplicitModel",
            "register", "build", "families", "block_values", "validate_blocks", "likelihood_block", "q_block",
+           "likelihood_column_block",
            "SIMPLEX", "UNIT", "PARAMETER", "DATA_BLOCK"]

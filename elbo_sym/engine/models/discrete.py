@@ -28,6 +28,7 @@ from elbo_sym.engine.models.base import (
     ModelSpec,
     assumption_observation,
     likelihood_block,
+    likelihood_column_block,
     q_block,
     q_label,
     validate_blocks,
@@ -112,7 +113,7 @@ class DiscreteModel(BlockInstances):
         if not self.spec.assumptions:
             return {}
         free = DiscreteModel(self.K, ModelSpec(self.spec.family, self.K, self.spec.data, self.spec.params,
-                                               data_weights=self.spec.data_weights))
+                                               data_weights=self.spec.data_weights, data_space=self.spec.data_space))
         return {assumption_observation(r): tuple(free.unfold(r.rhs.expr, k) for k in range(self.K))
                 for r in self.spec.assumptions}
 
@@ -160,7 +161,11 @@ class DiscreteModel(BlockInstances):
     @cached_property
     def blocks(self) -> tuple[Block, ...]:
         out = [Block("prior", "p(z)", SIMPLEX, self.prior)]
-        for o in self.observations:
+        if self.spec.data_space:  # normalised over the data space: for each z, a distribution over x
+            space = ", ".join(self.observations)
+            out += [Block(likelihood_column_block(k), f"p(x | z = {k + 1}) over x = {space}", SIMPLEX,
+                          tuple(self.likelihoods[o][k] for o in self.observations)) for k in range(self.K)]
+        for o in self.observations if not self.spec.data_space else ():
             given = f"{o} | z"
             out.append(Block(likelihood_block(o), f"p({given})", UNIT, self.likelihoods[o]))
         fixed = {assumption_observation(r) for r in self.spec.assumptions}  # no unfolding needed here
@@ -211,10 +216,20 @@ class DiscreteModel(BlockInstances):
         if free:
             tight, prior = base, base
             for o in free:
-                tight = tight.with_block(q_block(o), base.posterior(o))
+                tight = tight.with_block(q_block(o), self._posterior_at(base, o))
                 prior = prior.with_block(q_block(o), base.prior)
             out += [Instance(tight.blocks, "tight case q = p(z | x)"), Instance(prior.blocks, "q = p(z)")]
         return out
+
+    def _posterior_at(self, instance: Instance, o: str) -> tuple:
+        """p(z | o) at an instance by Bayes' rule, exactly (its likelihood a row, or columns over
+        the data space)."""
+        if not self.spec.data_space:
+            return instance.posterior(o)
+        i = self.observations.index(o)
+        joint = [p * instance[likelihood_column_block(k)][i] for k, p in enumerate(instance.prior)]
+        total = sum(joint)
+        return tuple(j / total for j in joint)
 
     # -- unfolding ------------------------------------------------------------------------
 

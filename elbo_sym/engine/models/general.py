@@ -133,15 +133,22 @@ class GeneralModel(ModelDefaults):
     @cached_property
     def simplices(self) -> tuple:
         """No constraint certificates over z (only structural signs hold for every latent space);
-        the data distribution's weights are a simplex over the observations whatever the latent space."""
+        the data distribution's weights are a simplex over the observations whatever the latent
+        space, and over a data space (a normalised likelihood) so are p(. | z) at the generic z
+        and the evidences p(x1), ..., p(xn)."""
+        return tuple(group for group in self._data_groups if group)
+
+    @cached_property
+    def _data_groups(self) -> tuple[tuple[Symbol, ...], ...]:
         weights = tuple(self.data_weights.values())
-        return (weights,) if weights else ()
+        if not self.spec.data_space:
+            return (weights,)
+        return (weights, tuple(self.likelihood_z.values()), tuple(self.evidence.values()))
 
     @cached_property
     def elimination(self) -> dict:
-        """Only the data distribution's constraint: its last weight is 1 minus the others."""
-        weights = tuple(self.data_weights.values())
-        return {weights[-1]: 1 - Add(*weights[:-1])} if weights else {}
+        """Only the constraints over the data points: the last of each group is 1 minus the others."""
+        return {group[-1]: 1 - Add(*group[:-1]) for group in self._data_groups if group}
 
     @cached_property
     def sign_memo(self) -> dict:
@@ -153,7 +160,7 @@ class GeneralModel(ModelDefaults):
         if not self.spec.assumptions:
             return {}
         free = GeneralModel(ModelSpec(self.spec.family, "any", self.spec.data, self.spec.params,
-                                      data_weights=self.spec.data_weights))
+                                      data_weights=self.spec.data_weights, data_space=self.spec.data_space))
         return {assumption_observation(r): (free.unfold(r.rhs.expr, GENERIC),) for r in self.spec.assumptions}
 
     def q_of(self, observation: str) -> Expr:
@@ -344,7 +351,7 @@ class GeneralModel(ModelDefaults):
 @lru_cache(maxsize=32)
 def _explicit(K: int, spec: ModelSpec) -> DiscreteModel:
     return DiscreteModel(K, ModelSpec(spec.family, K, spec.data, spec.params, spec.assumptions,
-                                      data_weights=spec.data_weights))
+                                      data_weights=spec.data_weights, data_space=spec.data_space))
 
 
 def _expand(e: Expr) -> Expr:

@@ -105,8 +105,9 @@ def cases(spec: ModelSpec, K, seed: int = 0) -> tuple[str, list, int]:
     from importlib import import_module
 
     params = tuple((p.name, condition_text(p.interval)) for p in spec.params)
-    valid = import_module(f"elbo_sym.engine.reference.{family}").is_valid
-    kept = [inst for inst in found if valid(inst, params)]
+    module = import_module(f"elbo_sym.engine.reference.{family}")
+    kept = [inst for inst in found if module.is_valid(inst, params)
+            and (not spec.data_space or module.normalised(inst))]
     return family, kept, skipped + len(found) - len(kept)
 
 
@@ -141,6 +142,8 @@ def _cases(spec: ModelSpec, K, seed: int) -> tuple[str, list, int]:
                 discrete.product_instances(k, count, seed, tuple(spec.data), params, offset=i * count), fixes)
             found += some
             skipped += lost
+        if spec.data_space:  # the observations are every value of x: a normalised likelihood
+            found = discrete.with_data_space(found)
         if spec.data_weights:  # p_data(x1): every instance with weights of its observations
             found = discrete.with_data_weights(found, seed)
         return "discrete", found, skipped

@@ -595,6 +595,31 @@ def is_valid(inst: Instance, params: tuple[tuple[str, str], ...] = ()) -> bool:
     return all(name in values and parameter_contains(condition, values[name]) for name, condition in params)
 
 
+def normalised(inst: Instance) -> bool:
+    """p(x | z) sums to 1 over the instance's observations at every z (a finite data space)."""
+    return all(_is_one(_sum([inst.likelihood_of(o)[k] for o in inst.observations])) for k in range(inst.K))
+
+
+def with_data_space(cases: list[Instance]) -> list[Instance]:
+    """The instances over a finite data space (the observations are every value of x): each
+    likelihood column divided by its sum, so that p(. | z) is a distribution over x at every z;
+    a q that was the posterior (or the prior) stays the posterior (the prior) of the new model."""
+    out = []
+    for inst in cases:
+        totals = [sum((inst.likelihood_of(o)[k] for o in inst.observations), Fraction(0)) for k in range(inst.K)]
+        rows = [tuple(v / t for v, t in zip(inst.likelihood_of(o), totals)) for o in inst.observations]
+        qs = []
+        for o, row in zip(inst.observations, rows):
+            q = inst.q_of(o)
+            if q is not None and q == inst.posterior(o):
+                evidence = sum((p * l for p, l in zip(inst.prior, row)), Fraction(0))
+                q = tuple(p * l / evidence for p, l in zip(inst.prior, row))
+            qs.append(q)
+        out.append(Instance(f"{inst.name}; likelihood normalised over x", inst.prior, rows[0], qs[0],
+                            inst.observations, tuple(zip(rows[1:], qs[1:])), inst.params, inst.data_weights))
+    return out
+
+
 def with_data_weights(cases: list[Instance], seed: int = 0) -> list[Instance]:
     """The instances with the data distribution p_data over their observations: each one with
     weights in turn uniform, random, lesson-like (1/3, 2/3, ...) and with a weight at 1e-30 at
