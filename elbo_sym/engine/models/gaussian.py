@@ -602,7 +602,7 @@ class GaussianAnyD(ModelDefaults):
     """The diagonal version for every number of dimensions D >= 1 at once (``D = "any"``).
 
     z's dimensions are one *generic* dimension d with parameters mu_d, sigma_d > 0, w_d, and a
-    sum over d = 1..D becomes an opaque atom ``Sum[body]`` after the laws that hold for every D:
+    sum over d = 1..D becomes an opaque atom ``Sum(body, (d, 1, D))`` after the laws that hold for every D:
     linearity (``Sum(a + b) = Sum(a) + Sum(b)``, ``Sum(c f) = c Sum(f)`` for a c free of d) and
     ``Sum(c) = D c``; a log of a product of positive factors splits first.  q(z) and p(z) are
     products over the dimensions, so ``log q(z) = Sum(log N(z_d; mu_d, sigma_d**2))``, and an
@@ -703,7 +703,7 @@ class GaussianAnyD(ModelDefaults):
 
     @cached_property
     def _atoms(self) -> dict:
-        """body -> its atom Sum[body]; and back (`_bodies`)."""
+        """body -> its atom Sum(body, (d, 1, D)); and back (`_bodies`)."""
         return {}
 
     @cached_property
@@ -736,7 +736,8 @@ class GaussianAnyD(ModelDefaults):
             from elbo_sym.engine.definedness import strict_sign
 
             positive = not body.has(Z_D) and strict_sign(body, self) == 1
-            known = Symbol(f"Sum[{body}]", positive=True) if positive else Symbol(f"Sum[{body}]", real=True)
+            name = f"Sum({to_text(body)}, (d, 1, D))"  # how the author writes it (explain shows it)
+            known = Symbol(name, positive=True) if positive else Symbol(name, real=True)
             self._atoms[body] = known
             self._bodies[known] = body
             if positive:  # a sum of positive terms (D >= 1 of them) is positive
