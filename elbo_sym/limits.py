@@ -45,6 +45,13 @@ REFERENCE_MAX_STATES = 20_000
 """Latent states x instances the second opinion evaluates at most (fewer instances for a large K)."""
 REFERENCE_ANY_K = (2, 3, 7)
 """A ``K = "any"`` step's second opinion evaluates it at these explicit K."""
+GAUSSIAN_ANY_D = (1, 2, 3, 5)
+"""A Gaussian ``D = "any"`` step is searched for counterexamples, and judged by the second opinion,
+at these numbers of dimensions."""
+MAX_DIMENSION_SUM_TERMS = 2_000
+"""Most terms of one sum over the dimensions ``Sum(f, (d, 1, D))`` after expansion (bounds the work)."""
+REFERENCE_PRODUCT_POINTS = 4096
+"""Most points of the second opinion's product Hermite rule over z's coordinates (beyond: undecided)."""
 
 
 class BudgetError(ValueError):

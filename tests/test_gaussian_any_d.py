@@ -109,9 +109,8 @@ def test_each_kingma_welling_file_is_proved_and_the_reference_evaluator_agrees(p
     assert result.fully_proved and result.ok, [(r.step.index, r.verdict, r.reason) for r in result.steps]
     for step in result.steps:
         assert step.second_opinion.startswith("the reference evaluator agrees"), step.second_opinion
-    if derivation.D == "any":  # every D: judged at D = 1, 2, 3, 5, six instances each
+    if derivation.D == "any":  # every D (the count of judged instances: a test below, without a time budget)
         assert "every number of dimensions" in derivation.model().describe()
-        assert all("24 instance(s)" in step.second_opinion for step in result.steps)
 
 
 def test_the_kingma_welling_files_exit_0(capsys):

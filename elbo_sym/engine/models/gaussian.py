@@ -56,6 +56,7 @@ from elbo_sym.engine.notation import (
     x,
     z,
 )
+from elbo_sym.limits import GAUSSIAN_ANY_D, MAX_DIMENSION_SUM_TERMS
 
 BUILTIN: tuple[tuple[str, Interval], ...] = (
     ("mu", Interval()),
@@ -72,7 +73,7 @@ MAX_D = 8
 """Most dimensions of the diagonal version (``D = 3``)."""
 ANY_D = "any"
 """``D = "any"``: one proof for every number of dimensions (sums ``Sum(f, (d, 1, D))``)."""
-SEARCH_D = (1, 2, 3, 5)
+SEARCH_D = GAUSSIAN_ANY_D
 """The dimensions a ``D = "any"`` claim is searched (and judged by the reference evaluator) at."""
 PER_DIMENSION = ("mu_d", "sigma_d", "w_d")
 """Dimension d's parameters under ``D = "any"``: q's mean and scale, the decoder's weight."""
@@ -271,7 +272,7 @@ class GaussianModel(BlockInstances):
     def describe(self) -> str:
         if self.diagonal:
             return (f"every diagonal Gaussian q over {self.D} dimension{'s' * (self.D > 1)} (any means, scales > 0), "
-                    f"the prior N(0, I) and every linear decoder N(x; w.z + b, s**2)")
+                    f"the prior N(0, I) and every linear Gaussian decoder (any weights, offset, noise scale s > 0)")
         return "every linear-Gaussian model (real z, any mu, w, b, x and sigma, s > 0)"
 
     def domain_text(self) -> str:
@@ -673,7 +674,7 @@ class GaussianAnyD(ModelDefaults):
 
     def describe(self) -> str:
         return ("every number of dimensions D: every diagonal Gaussian q (any means, scales > 0), the prior "
-                "N(0, I) and every linear decoder N(x; w.z + b, s**2)")
+                "N(0, I) and every linear Gaussian decoder (any weights, offset, noise scale s > 0)")
 
     def domain_text(self) -> str:
         parts = ["D = any (every number of dimensions)", "z in R^D", "p(z) = N(0, I)",
@@ -719,7 +720,7 @@ class GaussianAnyD(ModelDefaults):
         from elbo_sym.engine.canonical import bounded_expand
 
         terms = Add.make_args(bounded_expand(self._split_logs(body)))
-        if len(terms) > MAX_SUM_TERMS:
+        if len(terms) > MAX_DIMENSION_SUM_TERMS:
             raise UnfoldError("the sum over the dimensions has too many terms to check")
         out = []
         for term in terms:
@@ -925,9 +926,6 @@ class GaussianAnyD(ModelDefaults):
                 return inner.args[0] if isinstance(inner, Exp) else log(inner, evaluate=False)
         return Add(*factors)
 
-
-MAX_SUM_TERMS = 2_000
-"""Most terms of one sum over the dimensions (bounds the work)."""
 
 
 @lru_cache(maxsize=16)
