@@ -475,3 +475,18 @@ def test_the_two_dimensional_closed_form_with_a_weight_dropped_is_refuted():
     assert math.isclose(step.counterexample.lhs_value, elbo_numeric(values, dims, w), rel_tol=1e-7, abs_tol=1e-9)
     gap = w[1] ** 2 * dims[1][1] ** 2 / (2 * values["s"] ** 2)
     assert math.isclose(step.counterexample.rhs_value - step.counterexample.lhs_value, gap, rel_tol=1e-6)
+
+
+def test_a_two_dimensional_example_may_leave_the_decoder_out_but_not_a_declared_parameter():
+    text = ('title = "t"\nmodel = "gaussian"\nD = 2\nstart = "KL(q(z), p(z))"\n\n[params]\nwidth = "> 0"\n\n'
+            '[[step]]\nrel = "="\nexpr = "KL(q(z), p(z)) + width - width"\nrule = "algebra"\n\n'
+            '[[example]]\nparams = { mu1 = "0", sigma1 = "1", mu2 = "1", sigma2 = "2"WIDTH }\n')
+    with pytest.raises(DerivationError, match="width"):
+        loads(text.replace("WIDTH", ""), "t.toml")
+    derivation = loads(text.replace("WIDTH", ', width = "3"'), "t.toml")
+    (example,) = derivation.examples
+    given = dict(example.instance.blocks)
+    assert given["b"] == (0,) and given["s"] == (1,) and given["x"] == (0,) and given["w1"] == given["w2"] == (0,)
+    assert given["width"] == (3,) and given["sigma2"] == (2,)
+    result = check_derivation(derivation)
+    assert result.ok and result.fully_proved
