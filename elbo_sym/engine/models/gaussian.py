@@ -776,11 +776,10 @@ class GaussianAnyD(ModelDefaults):
         if not isinstance(d, Density):
             raise UnfoldError(f"with D = \"any\" z is a vector: {to_text(d)} is a distribution over a real number "
                               f"(write q(z) or p(z))")
-        w, b, s, D = self.params["w_d"], self.params["b"], self.params["s"], self.params["D"]
+        w, b, s = self.params["w_d"], self.params["b"], self.params["s"]
         prior = self.dimension_sum(log_normal(Z_D, Integer(0), Integer(1)))
         likelihood = log_normal(x, self.dimension_sum(w * Z_D) + b, s ** 2)
         evidence = log_normal(x, b, self.dimension_sum(w ** 2) + s ** 2)
-        del D
         if d.name == "q" and d.variables == (z,) and d.given in ((), (x,)):
             mean, variance = self.per_dimension_of(d)
             return self.dimension_sum(log_normal(Z_D, mean, variance))
