@@ -58,6 +58,13 @@ REFERENCE_CHAIN_ANY_K = (2, 3, 5)
 """A two-layer chain's ``K = "any"`` step: these K per layer (K**2 points; nested binders cost K**3)."""
 REFERENCE_CHAIN_ANY_INSTANCES = 3
 """Instances per K for a chain's ``K = "any"`` step (random, the tight case, q = the prior chain)."""
+GAUSSIAN_ANY_D = (1, 2, 3, 5)
+"""A Gaussian ``D = "any"`` step is searched for counterexamples, and judged by the second opinion,
+at these numbers of dimensions."""
+MAX_DIMENSION_SUM_TERMS = 2_000
+"""Most terms of one sum over the dimensions ``Sum(f, (d, 1, D))`` after expansion (bounds the work)."""
+REFERENCE_PRODUCT_POINTS = 4096
+"""Most points of the second opinion's product Hermite rule over z's coordinates (beyond: undecided)."""
 
 
 class BudgetError(ValueError):

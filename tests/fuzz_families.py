@@ -1,6 +1,7 @@
 """The soundness fuzzer for the families test_fuzz_soundness.py's expression generator does not
 reach: IWAE (discrete, explicit K, k draws), the Gaussian family (D = 1, with [params] and the
-tight assumption) and its diagonal version (D = 2..8), the two-layer chain, premises
+tight assumption), its diagonal version (D = 2..8, with the linear decoder) and D = "any" (sums over
+the dimensions), the two-layer chain, premises
 (`assume` entries such as ``q(z) != p(z | x)``: the strict KL and the assumption rule, with
 wrong and dropped premises; judged only where every premise holds), and derived
 distributions as arguments (mixtures such as the aggregate posterior, two observations, K
@@ -35,7 +36,8 @@ from elbo_sym.engine.reference import gaussian as gaussian_ref
 from elbo_sym.engine.reference.discrete import JudgeError
 from elbo_sym.engine.rules import RULES
 
-FAMILIES = ("IWAE", "IWAE k", "gaussian", "gaussian D", "chain", "premises", "mixture", "p_data", "data space")
+FAMILIES = ("IWAE", "IWAE k", "gaussian", "gaussian D", "gaussian any D", "chain", "premises", "mixture", "p_data",
+            "data space")
 ALL_RULES = tuple(sorted(RULES))
 BUDGET = 2.0
 
@@ -79,6 +81,25 @@ GAUSSIAN_LIBRARY = (
     ("KL(Normal(0, t), p(z))", "=", "(t - 1 - log(t)) / 2", "definition"),
     ("t * KL(q(z), p(z))", "=", "t * (mu**2 + sigma**2 - 1 - log(sigma**2)) / 2", "algebra"),
     ("E(q, t * z)", "=", "t * mu", "linearity"),
+)
+ANY_D_KL = "Sum(mu_d**2 + sigma_d**2 - 1 - log(sigma_d**2), (d, 1, D)) / 2"
+ANY_D_RECONSTRUCTION = ("-log(2 * pi * s**2) / 2 - ((x - b - Sum(w_d * mu_d, (d, 1, D)))**2 + "
+                        "Sum(w_d**2 * sigma_d**2, (d, 1, D))) / (2 * s**2)")
+GAUSSIAN_ANY_D_LIBRARY = (
+    ("KL(q(z), p(z))", "=", ANY_D_KL, "definition"),
+    ("KL(q(z), p(z))", "=", "E(q, log(q(z))) - E(q, log(p(z)))", "definition"),
+    ("E(q, log(p(z)))", "=", "-D / 2 * log(2 * pi) - Sum(mu_d**2 + sigma_d**2, (d, 1, D)) / 2", "algebra"),
+    ("E(q, log(q(z)))", "=", "-D / 2 * log(2 * pi) - Sum(1 + log(sigma_d**2), (d, 1, D)) / 2", "algebra"),
+    ("H(q)", "=", "D / 2 * log(2 * pi) + Sum(1 + log(sigma_d**2), (d, 1, D)) / 2", "definition"),
+    ("E(q, log(p(x | z)))", "=", ANY_D_RECONSTRUCTION, "algebra"),
+    ("ELBO(q)", "=", "E(q, log(p(x | z))) - KL(q(z), p(z))", "definition"),
+    ("ELBO(q)", "=", f"{ANY_D_RECONSTRUCTION} - {ANY_D_KL}", "algebra"),
+    ("log(p(x)) - ELBO(q)", "=", "KL(q(z), p(z | x))", "bayes"),
+    ("KL(q(z), p(z))", ">=", "0", "kl-nonneg"),
+    ("KL(p(z), q(z))", "=", "Sum(log(sigma_d**2) + (1 + mu_d**2) / sigma_d**2 - 1, (d, 1, D)) / 2", "definition"),
+    ("Sum(mu_d + w_d, (d, 1, D))", "=", "Sum(mu_d, (d, 1, D)) + Sum(w_d, (d, 1, D))", "algebra"),
+    ("E(q, log(p(z))**2)", "=", "E(q, log(p(z)))**2 + Sum(sigma_d**2 * mu_d**2 + sigma_d**4 / 2, (d, 1, D))",
+     "algebra"),
 )
 GAUSSIAN_TIGHT = (("ELBO(q)", "=", "log(p(x))", "assumption"), ("KL(q(z), p(z | x))", "=", "0", "assumption"),
                   ("ELBO(q)", "=", "log(p(x)) - KL(q(z), p(z | x))", "definition"))
@@ -269,11 +290,19 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
         kl = " + ".join(f"(mu{j}**2 + sigma{j}**2 - 1 - log(sigma{j}**2)) / 2" for j in range(1, D + 1))
         back = " + ".join(f"(log(sigma{j}**2) + (1 + mu{j}**2) / sigma{j}**2 - 1) / 2" for j in range(1, D + 1))
         entropy = " + ".join(f"(log(2 * pi * sigma{j}**2) + 1) / 2" for j in range(1, D + 1))
+        moments = " + ".join(f"mu{j}**2 + sigma{j}**2" for j in range(1, D + 1))
         lhs, rel, rhs, rule = rng.choice((("KL(q(z), p(z))", "=", kl, "definition"),
                                           ("KL(p(z), q(z))", "=", back, "definition"),
                                           ("H(q)", "=", entropy, "definition"),
                                           ("KL(q(z), p(z))", ">=", "0", "kl-nonneg"),
-                                          ("KL(q(z), p(z)) + H(q)", "=", f"{kl} + {entropy}", "algebra")))
+                                          ("KL(q(z), p(z)) + H(q)", "=", f"{kl} + {entropy}", "algebra"),
+                                          ("E(q, log(p(z)))", "=", f"-{D} * log(2 * pi) / 2 - ({moments}) / 2",
+                                           "algebra"),
+                                          ("ELBO(q)", "=", "E(q, log(p(x | z))) - KL(q(z), p(z))", "definition"),
+                                          ("log(p(x)) - ELBO(q)", "=", "KL(q(z), p(z | x))", "bayes")))
+    elif family == "gaussian any D":
+        header = 'model = "gaussian"\nD = "any"'
+        lhs, rel, rhs, rule = rng.choice(GAUSSIAN_ANY_D_LIBRARY)
     elif family == "chain":
         if rng.random() < 0.25:  # three layers, two states each
             header = 'latents = ["z1", "z2", "z3"]\nK = 2'
@@ -436,7 +465,7 @@ class FamilyCampaign:
             rate = self.steps[family] / (seconds / 60) if seconds else 0.0
             disagreements = sum(1 for t, _ in self.disagreements if _family_of(t) == family)
             caught = sum(1 for t, _ in self.caught if _family_of(t) == family)
-            lines.append(f"  {family:11} {self.steps[family]:6} steps, {rate:6.0f} steps/min, {self.proved[family]} "
+            lines.append(f"  {family:14} {self.steps[family]:6} steps, {rate:6.0f} steps/min, {self.proved[family]} "
                          f"proved, {disagreements} disagreements, {caught} caught by the second opinion "
                          f"({self.judged[family]} judged, {self.skipped[family]} undecided, "
                          f"{self.refused[family]} refused by the loader)")
@@ -455,7 +484,7 @@ def _family_of(toml: str) -> str:
     if "latents" in toml:
         return "chain"
     if "gaussian" in toml:
-        return "gaussian D" if "\nD = " in toml else "gaussian"
+        return "gaussian any D" if '\nD = "any"' in toml else "gaussian D" if "\nD = " in toml else "gaussian"
     return "IWAE k" if "integer >=" in toml else "IWAE"
 
 

@@ -93,12 +93,13 @@ def q_log_q_numeric(dims) -> float:
 
 def test_the_kingma_welling_files_are_there_and_cite_their_source():
     names = {p.name for p in KINGMA_WELLING}
-    assert {"kingma-welling-eq3.toml", "kingma-welling-eq3-any-d.toml", "kingma-welling-appendix-b-1d.toml",
-            "kingma-welling-appendix-b-2d.toml", "kingma-welling-appendix-b-any-d.toml"} <= names
+    assert {"kingma-welling-eq1-any-d.toml", "kingma-welling-eq3.toml", "kingma-welling-eq3-2d.toml",
+            "kingma-welling-eq3-any-d.toml", "kingma-welling-appendix-b-1d.toml", "kingma-welling-appendix-b-2d.toml",
+            "kingma-welling-appendix-b-any-d.toml"} <= names
     for path in KINGMA_WELLING:
         summary = load(path).summary
         assert "Kingma and Welling" in summary and "(2014)" in summary, path.name
-        assert "eq. 3" in summary or "Appendix B" in summary, path.name
+        assert "eq. 1" in summary or "eq. 3" in summary or "Appendix B" in summary, path.name
 
 
 @pytest.mark.parametrize("path", KINGMA_WELLING, ids=lambda p: p.name)
@@ -108,9 +109,8 @@ def test_each_kingma_welling_file_is_proved_and_the_reference_evaluator_agrees(p
     assert result.fully_proved and result.ok, [(r.step.index, r.verdict, r.reason) for r in result.steps]
     for step in result.steps:
         assert step.second_opinion.startswith("the reference evaluator agrees"), step.second_opinion
-    if derivation.D == "any":  # every D: judged at D = 1, 2, 3, 5, six instances each
+    if derivation.D == "any":  # every D (the count of judged instances: a test below, without a time budget)
         assert "every number of dimensions" in derivation.model().describe()
-        assert all("24 instance(s)" in step.second_opinion for step in result.steps)
 
 
 def test_the_kingma_welling_files_exit_0(capsys):
@@ -398,3 +398,95 @@ def test_a_false_step_never_passes_second_opinion_either():
     assert second_opinion(lhs, "=", wrong, spec, 1).disagrees
     opinion = second_opinion(lhs, "=", right, spec, 1)
     assert opinion.status == "agrees" and opinion.decided == 24
+
+
+# ------------------------------------------------------------ eq. 1: the bound, every D
+
+
+def expect_q(f, dims, points: int = 4) -> float:
+    """E_q[f(z)] for the diagonal q by numpy's probabilists' Gauss-Hermite product rule (exact for
+    polynomials of degree < 2 * points in each coordinate); another implementation than the checker's."""
+    import itertools
+
+    import numpy as np
+    from numpy.polynomial.hermite_e import hermegauss
+
+    nodes, weights = hermegauss(points)
+    weights = weights / math.sqrt(2 * math.pi)
+    total = 0.0
+    for choice in itertools.product(range(points), repeat=len(dims)):
+        z = [m + s * nodes[i] for (m, s), i in zip(dims, choice)]
+        total += float(np.prod([weights[i] for i in choice])) * f(z)
+    return total
+
+
+def model_values(counterexample):
+    values = {k: float(Fraction(v[0])) for k, v in counterexample.values}
+    dims = coordinates(counterexample)
+    w = [values[f"w{j}"] for j in range(1, len(dims) + 1)]
+    return values, dims, w
+
+
+def elbo_numeric(values, dims, w) -> float:
+    def log_joint_minus_log_q(z):
+        prior = sum(normal_logpdf(v, 0, 1) for v in z)
+        likelihood = normal_logpdf(values["x"], sum(a * v for a, v in zip(w, z)) + values["b"], values["s"] ** 2)
+        return prior + likelihood - sum(normal_logpdf(v, m, s * s) for v, (m, s) in zip(z, dims))
+    return expect_q(log_joint_minus_log_q, dims)
+
+
+def test_eq1_with_the_wrong_direction_is_refuted_and_the_gap_is_the_kl_divergence():
+    text = text_of("kingma-welling-eq1-any-d.toml").replace('rel = ">="', 'rel = "<="')
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("claim ="))
+    result = check_derivation(loads(text, "v.toml"))
+    step = result.steps[1]
+    assert step.verdict is Verdict.refuted and not result.ok
+    values, dims, w = model_values(step.counterexample)
+    evidence = normal_logpdf(values["x"], values["b"], sum(a * a for a in w) + values["s"] ** 2)
+    elbo = elbo_numeric(values, dims, w)
+    assert math.isclose(step.counterexample.lhs_value, evidence, rel_tol=1e-7, abs_tol=1e-9)
+    assert math.isclose(step.counterexample.rhs_value, elbo, rel_tol=1e-7, abs_tol=1e-9)
+    assert evidence > elbo
+
+
+def test_eq1_with_a_term_added_to_the_bound_is_refuted():
+    text = text_of("kingma-welling-eq1-any-d.toml").replace('expr = "ELBO(q)"', 'expr = "ELBO(q) + KL(q(z), p(z))"')
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("claim ="))
+    result = check_derivation(loads(text, "v.toml"))
+    step = result.steps[1]
+    assert step.verdict is Verdict.refuted and not result.ok
+    values, dims, w = model_values(step.counterexample)
+    evidence = normal_logpdf(values["x"], values["b"], sum(a * a for a in w) + values["s"] ** 2)
+    wrong = elbo_numeric(values, dims, w) - minus_kl_numeric(dims)
+    # (a narrow q, sigma -> 0, costs the float integrals digits: ELBO and KL each near 20, their sum near 1)
+    assert math.isclose(step.counterexample.rhs_value, wrong, rel_tol=1e-6, abs_tol=1e-5)
+    assert evidence < wrong
+
+
+def test_the_two_dimensional_closed_form_with_a_weight_dropped_is_refuted():
+    name = "kingma-welling-eq3-2d.toml"
+    text = text_of(name).replace(" + w2**2 * sigma2**2) / (2 * s**2)", ") / (2 * s**2)")
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("claim ="))
+    result = check_derivation(loads(text, name))
+    step = result.steps[3]
+    assert step.verdict is Verdict.refuted and not result.ok
+    values, dims, w = model_values(step.counterexample)
+    assert len(dims) == 2
+    assert math.isclose(step.counterexample.lhs_value, elbo_numeric(values, dims, w), rel_tol=1e-7, abs_tol=1e-9)
+    gap = w[1] ** 2 * dims[1][1] ** 2 / (2 * values["s"] ** 2)
+    assert math.isclose(step.counterexample.rhs_value - step.counterexample.lhs_value, gap, rel_tol=1e-6)
+
+
+def test_a_two_dimensional_example_may_leave_the_decoder_out_but_not_a_declared_parameter():
+    text = ('title = "t"\nmodel = "gaussian"\nD = 2\nstart = "KL(q(z), p(z))"\n\n[params]\nwidth = "> 0"\n\n'
+            '[[step]]\nrel = "="\nexpr = "KL(q(z), p(z)) + width - width"\nrule = "algebra"\n\n'
+            '[[example]]\nparams = { mu1 = "0", sigma1 = "1", mu2 = "1", sigma2 = "2"WIDTH }\n')
+    with pytest.raises(DerivationError, match="width"):
+        loads(text.replace("WIDTH", ""), "t.toml")
+    derivation = loads(text.replace("WIDTH", ', width = "3"'), "t.toml")
+    (example,) = derivation.examples
+    given = dict(example.instance.blocks)
+    assert given["b"] == (0,) and given["s"] == (1,) and given["x"] == (0,) and given["w1"] == given["w2"] == (0,)
+    assert given["width"] == (3,) and given["sigma2"] == (2,)
+    result = check_derivation(derivation)
+    assert result.ok and result.fully_proved

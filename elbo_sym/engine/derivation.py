@@ -951,7 +951,8 @@ class _Reader:
         if derivation.D != 1 and isinstance(given, dict):  # the diagonal version's decoder may be left out
             from elbo_sym.engine.models.gaussian import DECODER_DEFAULTS
 
-            decoder = {b.name for b in explicit.blocks if b.name in DECODER_DEFAULTS or b.name.startswith("w")}
+            own = set(DECODER_DEFAULTS) | {f"w{j}" for j in range(1, int(derivation.D) + 1)}
+            decoder = {b.name for b in explicit.blocks if b.name in own}  # never a file's own [params] (no clash)
             for name in sorted(decoder - set(given)):
                 given[name] = str(DECODER_DEFAULTS.get(name, 0))
         fixed = ("mu", "sigma") if derivation.assumptions else ()  # q is fixed: its own parameters are unused

@@ -56,6 +56,7 @@ from elbo_sym.engine.notation import (
     x,
     z,
 )
+from elbo_sym.limits import GAUSSIAN_ANY_D, MAX_DIMENSION_SUM_TERMS
 
 BUILTIN: tuple[tuple[str, Interval], ...] = (
     ("mu", Interval()),
@@ -72,7 +73,7 @@ MAX_D = 8
 """Most dimensions of the diagonal version (``D = 3``)."""
 ANY_D = "any"
 """``D = "any"``: one proof for every number of dimensions (sums ``Sum(f, (d, 1, D))``)."""
-SEARCH_D = (1, 2, 3, 5)
+SEARCH_D = GAUSSIAN_ANY_D
 """The dimensions a ``D = "any"`` claim is searched (and judged by the reference evaluator) at."""
 PER_DIMENSION = ("mu_d", "sigma_d", "w_d")
 """Dimension d's parameters under ``D = "any"``: q's mean and scale, the decoder's weight."""
@@ -271,7 +272,7 @@ class GaussianModel(BlockInstances):
     def describe(self) -> str:
         if self.diagonal:
             return (f"every diagonal Gaussian q over {self.D} dimension{'s' * (self.D > 1)} (any means, scales > 0), "
-                    f"the prior N(0, I) and every linear decoder N(x; w.z + b, s**2)")
+                    f"the prior N(0, I) and every linear Gaussian decoder (any weights, offset, noise scale s > 0)")
         return "every linear-Gaussian model (real z, any mu, w, b, x and sigma, s > 0)"
 
     def domain_text(self) -> str:
@@ -602,7 +603,7 @@ class GaussianAnyD(ModelDefaults):
     """The diagonal version for every number of dimensions D >= 1 at once (``D = "any"``).
 
     z's dimensions are one *generic* dimension d with parameters mu_d, sigma_d > 0, w_d, and a
-    sum over d = 1..D becomes an opaque atom ``Sum[body]`` after the laws that hold for every D:
+    sum over d = 1..D becomes an opaque atom ``Sum(body, (d, 1, D))`` after the laws that hold for every D:
     linearity (``Sum(a + b) = Sum(a) + Sum(b)``, ``Sum(c f) = c Sum(f)`` for a c free of d) and
     ``Sum(c) = D c``; a log of a product of positive factors splits first.  q(z) and p(z) are
     products over the dimensions, so ``log q(z) = Sum(log N(z_d; mu_d, sigma_d**2))``, and an
@@ -673,7 +674,7 @@ class GaussianAnyD(ModelDefaults):
 
     def describe(self) -> str:
         return ("every number of dimensions D: every diagonal Gaussian q (any means, scales > 0), the prior "
-                "N(0, I) and every linear decoder N(x; w.z + b, s**2)")
+                "N(0, I) and every linear Gaussian decoder (any weights, offset, noise scale s > 0)")
 
     def domain_text(self) -> str:
         parts = ["D = any (every number of dimensions)", "z in R^D", "p(z) = N(0, I)",
@@ -703,7 +704,7 @@ class GaussianAnyD(ModelDefaults):
 
     @cached_property
     def _atoms(self) -> dict:
-        """body -> its atom Sum[body]; and back (`_bodies`)."""
+        """body -> its atom Sum(body, (d, 1, D)); and back (`_bodies`)."""
         return {}
 
     @cached_property
@@ -719,7 +720,7 @@ class GaussianAnyD(ModelDefaults):
         from elbo_sym.engine.canonical import bounded_expand
 
         terms = Add.make_args(bounded_expand(self._split_logs(body)))
-        if len(terms) > MAX_SUM_TERMS:
+        if len(terms) > MAX_DIMENSION_SUM_TERMS:
             raise UnfoldError("the sum over the dimensions has too many terms to check")
         out = []
         for term in terms:
@@ -736,7 +737,8 @@ class GaussianAnyD(ModelDefaults):
             from elbo_sym.engine.definedness import strict_sign
 
             positive = not body.has(Z_D) and strict_sign(body, self) == 1
-            known = Symbol(f"Sum[{body}]", positive=True) if positive else Symbol(f"Sum[{body}]", real=True)
+            name = f"Sum({to_text(body)}, (d, 1, D))"  # how the author writes it (explain shows it)
+            known = Symbol(name, positive=True) if positive else Symbol(name, real=True)
             self._atoms[body] = known
             self._bodies[known] = body
             if positive:  # a sum of positive terms (D >= 1 of them) is positive
@@ -774,11 +776,10 @@ class GaussianAnyD(ModelDefaults):
         if not isinstance(d, Density):
             raise UnfoldError(f"with D = \"any\" z is a vector: {to_text(d)} is a distribution over a real number "
                               f"(write q(z) or p(z))")
-        w, b, s, D = self.params["w_d"], self.params["b"], self.params["s"], self.params["D"]
+        w, b, s = self.params["w_d"], self.params["b"], self.params["s"]
         prior = self.dimension_sum(log_normal(Z_D, Integer(0), Integer(1)))
         likelihood = log_normal(x, self.dimension_sum(w * Z_D) + b, s ** 2)
         evidence = log_normal(x, b, self.dimension_sum(w ** 2) + s ** 2)
-        del D
         if d.name == "q" and d.variables == (z,) and d.given in ((), (x,)):
             mean, variance = self.per_dimension_of(d)
             return self.dimension_sum(log_normal(Z_D, mean, variance))
@@ -924,9 +925,6 @@ class GaussianAnyD(ModelDefaults):
                 return inner.args[0] if isinstance(inner, Exp) else log(inner, evaluate=False)
         return Add(*factors)
 
-
-MAX_SUM_TERMS = 2_000
-"""Most terms of one sum over the dimensions (bounds the work)."""
 
 
 @lru_cache(maxsize=16)

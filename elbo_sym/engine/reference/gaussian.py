@@ -45,13 +45,13 @@ from elbo_sym.engine.notation import (
 )
 from elbo_sym.engine.reference import discrete as arith
 from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Undefined, outcome_of, show
+from elbo_sym.limits import GAUSSIAN_ANY_D, REFERENCE_PRODUCT_POINTS
 
 NODES = 10
 """Gauss-Hermite points: exact for integrands of degree < 20 (the engine's moments stop at 12)."""
 _PARAMETERS_1 = ("mu", "sigma", "w", "b", "s")
-PRODUCT_POINTS = 4096
-"""Most points of a product Hermite rule over the coordinates (beyond: undecided)."""
-ANY_DIMENSIONS = (1, 2, 3, 5)
+PRODUCT_POINTS = REFERENCE_PRODUCT_POINTS
+ANY_DIMENSIONS = GAUSSIAN_ANY_D
 """The dimensions a D = "any" statement is judged at."""
 
 
