@@ -82,6 +82,10 @@ CHAIN_LIBRARY = (
     ("ELBO(q)", "=", "E(q(z1 | x), log(p(x | z1))) + E(q(z2 | x), E(q(z1 | z2, x), log(p(z1 | z2) / "
      "q(z1 | z2, x)))) + E(q(z2 | x), log(p(z2) / q(z2 | x)))", "bayes"),
     ("Sum(q(z2 | z1), z2)", "=", "1", "algebra"),
+    # nested binders that rebind a layer (a general chain must not capture the outer one)
+    ("E(q(z1 | x), E(q(z2 | z1), KL(q(z1 | z2, x), p(z1 | z2))))", "=", "E(q(z2 | x), KL(q(z1 | z2, x), p(z1 | z2)))",
+     "bayes"),
+    ("E(q(z1 | x), E(q(z2 | z1), log(p(z2))))", "=", "E(q(z2 | x), log(p(z2)))", "bayes"),
 )
 APPENDIX_A_3 = ("KL(q(z3 | x), p(z3)) + E(q(z3 | x), KL(q(z2 | z3, x), p(z2 | z3))) + E(q(z2 | x), KL(q(z1 | z2, x), "
                 "p(z1 | z2))) - E(q(z1 | x), log(p(x | z1)))")

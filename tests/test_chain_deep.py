@@ -13,7 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from sympy import Symbol
+from sympy import Pow, Symbol
 
 from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.engine.derivation import load, loads
@@ -580,3 +580,17 @@ def test_the_prior_matching_term_with_the_log_s_sign_flipped_is_refuted():
     v = values_of(step.counterexample)
     assert math.isclose(step.counterexample.rhs_value - step.counterexample.lhs_value,
                         math.log(1 - v["c1"] ** 2 * v["c2"] ** 2), rel_tol=1e-6)
+
+
+def test_a_nested_sum_never_captures_a_free_layer():
+    """E(q(z1 | x), E(q(z2 | z1), KL(q(z1 | z2, x), p(z1 | z2)))): the KL binds its own z1; merging
+    it into the sum over z2 (whose weight q(z2 | z1) has the outer z1 free) would square q(z2 | z1)."""
+    model = GeneralChainModel(ModelSpec("chain", "any"))
+    nested = model.unfold(parse_expression("E(q(z1 | x), E(q(z2 | z1), KL(q(z1 | z2, x), p(z1 | z2))))", LAYERED))
+    assert not any(a.is_Pow and a.base == Symbol("r_z2_z1", positive=True) for a in nested.atoms(Pow))
+    assert not any("r_z2_z1**2" in str(s) for s in nested.free_symbols)
+    captured = "E(q(z1, z2 | x), q(z2 | z1) / q(z2 | x) * log(q(z1 | z2, x) / p(z1 | z2)))"
+    text = ('title = "t"\nlatents = ["z1", "z2"]\nK = "any"\nstart = "E(q(z1 | x), E(q(z2 | z1), KL(q(z1 | z2, x), '
+            f'p(z1 | z2))))"\n\n[[step]]\nrel = "="\nexpr = "{captured}"\nrule = "algebra"\n')
+    (step,) = check_text(text).steps
+    assert step.verdict is Verdict.refuted

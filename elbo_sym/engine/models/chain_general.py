@@ -264,18 +264,23 @@ class GeneralChainModel(ModelDefaults):
     def _sum_term(self, term: Expr, over: frozenset, meaningful_only: bool) -> Expr:
         free: list[Expr] = []
         dependent: list[Expr] = []
-        layers = set(over)
         for factor in Mul.make_args(term):
-            depends = self.depends(factor)
-            if not depends & over:
-                free.append(factor)
-            elif factor in self._atoms and not self._atoms[factor][1] & layers:  # a nested sum: merge it
-                body, inner = self._atoms[factor]
+            (dependent if self.depends(factor) & over else free).append(factor)
+        # a nested sum (an atom depending on the layers summed here) is merged into this sum when
+        # the layers it binds are bound nowhere else and free in no other factor (no capture:
+        # E(q(z1 | x), E(q(z2 | z1), KL(q(z1 | z2, x), ...))) keeps the outer z1 apart)
+        layers = set(over)
+        merged: list[Expr] = []
+        kept: list[Expr] = []
+        for i, factor in enumerate(dependent):
+            inner = self._atoms[factor][1] if factor in self._atoms else None
+            others = frozenset().union(*(self.depends(f) for j, f in enumerate(dependent) if j != i))
+            if inner is not None and not inner & layers and not inner & others:
                 layers |= inner
-                dependent.extend(Mul.make_args(body))
+                merged.extend(Mul.make_args(self._atoms[factor][0]))
             else:
-                dependent.append(factor)
-        return Mul(*free) * self._reduce(Mul(*dependent), frozenset(layers), meaningful_only)
+                kept.append(factor)
+        return Mul(*free) * self._reduce(Mul(*kept, *merged), frozenset(layers), meaningful_only)
 
     def _reduce(self, body: Expr, over: frozenset, meaningful_only: bool) -> Expr:
         """Sum out each layer the laws can; an atom for what is left."""
