@@ -594,3 +594,13 @@ def test_a_nested_sum_never_captures_a_free_layer():
             f'p(z1 | z2))))"\n\n[[step]]\nrel = "="\nexpr = "{captured}"\nrule = "algebra"\n')
     (step,) = check_text(text).steps
     assert step.verdict is Verdict.refuted
+
+
+def test_explain_names_the_general_chain_s_and_the_deep_chain_s_symbols():
+    from elbo_sym.authoring.explain import explain, format_explanation
+
+    general = format_explanation(explain(load(APPENDIX_A_2), 1))
+    assert "generic points z1, z2" in general and "s_z2 = q(z2 | x)" in general
+    assert "generic point z," not in general and "pi_z = p(z)" not in general
+    deep = format_explanation(explain(load(APPENDIX_A_3), 1))
+    assert "pi_k = p(z3=k)" in deep and "rt_j_k = q(zt=k | z(t-1)=j)" in deep
