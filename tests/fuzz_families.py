@@ -179,8 +179,8 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
                                           ("KL(q(z), p(z))", ">=", "0", "kl-nonneg"),
                                           ("KL(q(z), p(z)) + H(q)", "=", f"{kl} + {entropy}", "algebra")))
     elif family == "chain":
-        if rng.random() < 0.25:  # three layers, two states each
-            header = 'latents = ["z1", "z2", "z3"]\nK = 2'
+        if rng.random() < 0.25:  # three layers: two states each, or every latent space
+            header = 'latents = ["z1", "z2", "z3"]\nK = ' + rng.choice(("2", '"any"'))
             lhs, rel, rhs, rule = rng.choice(CHAIN3_LIBRARY)
         else:
             K = rng.choice((2, 3, "any"))  # "any": the general chain (models.chain_general)

@@ -163,10 +163,12 @@ def format_explanation(e: Explanation) -> str:
     assumed = ", q fixed by the assumption" if fixed else ""
     if isinstance(d.K, str) and d.family == "chain":  # the general chain: one generic point per layer
         x = d.data[0]
-        unfolded = (f"unfolded at generic points z1, z2, for every latent space per layer (pi_z2 = p(z2), "
-                    f"t_z1_z2 = p(z1 | z2), l_z1 = p({x} | z1), q_z1 = q(z1 | {x}), r_z2_z1 = q(z2 | z1); m_z1 = "
-                    f"p(z1), u_z2 = p({x} | z2), s_z2 = q(z2 | {x}), p_x = p({x}); a sum over layers becomes an "
-                    f"atom Sum[layers; ...]):")
+        highest = d.latents[-1]
+        deeper = "" if len(d.latents) == 2 else f", up to {highest} (pi_{highest} = p({highest}) at the top)"
+        unfolded = (f"unfolded at generic points {', '.join(d.latents)}, for every latent space per layer "
+                    f"(pi_z2 = p(z2), t_z1_z2 = p(z1 | z2), l_z1 = p({x} | z1), q_z1 = q(z1 | {x}), r_z2_z1 = "
+                    f"q(z2 | z1); m_z1 = p(z1), u_z2 = p({x} | z2), s_z2 = q(z2 | {x}), p_x = p({x}){deeper}; "
+                    f"a sum over layers becomes an atom Sum[layers; ...]):")
         reduced = ("canonical forms (nested sums merged; a layer summed out by the chain's laws: each "
                    "conditional sums to 1, sum over z2 of pi t = m, over z1 of q r = s, of t l = u, of m l = p_x; "
                    "logs split into atoms, log(f) meaning log|f|):")
