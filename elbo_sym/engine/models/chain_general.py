@@ -1,4 +1,4 @@
-"""The two-layer chain with ``K = "any"``: one proof for every pair of latent spaces.
+"""The chain with ``K = "any"``: one proof for every latent space per layer (T = 2..5 layers).
 
 Like `general.GeneralModel` for one latent variable, each layer is one *generic point*
 and every probability of the chain is one positive symbol at it:
@@ -24,7 +24,16 @@ law (the other factors do not depend on it).  What is left is an opaque atom ``S
 positive when its body is.  Each law is a true equation for every finite K and for
 densities, so two sides whose forms agree as polynomials in the symbols and atoms agree on
 every chain.  A sum over a layer with no density of it (``Sum(1, z2)``) has no meaning for
-densities and is refused.  Counterexamples are sought in the explicit chains K = 2, 3, 5.
+densities and is refused.  A nested sum is merged only when the layers it binds are free in no
+other factor (no capture of an outer layer of the same name); otherwise it stays an atom.
+
+With T layers (``latents = ["z1", "z2", "z3"]``) the table grows by one step per layer:
+``pi_zT`` = p(zT) at the top, ``t_zA_zB`` = p(zA | zB) and ``r_zB_zA`` = q(zB | zA) for each
+step A = B - 1, the marginals ``m_zt`` = p(zt), ``u_zt`` = p(x | zt), ``s_zt`` = q(zt | x), and
+the same laws per step (a conditional sums to 1 over its child; summing out a parent or a child
+gives the next marginal).  Every density that is no chain factor is a ratio of marginals, each
+marginal the chain's product summed over the other layers by these laws.  Counterexamples are
+sought in the explicit chains K = 2, 3, 5 with K**T at most SEARCH_MAX_POINTS.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from sympy import Add, Expr, Integer, Mul, Pow, S, Symbol, log
+from sympy import Add, Expr, Mul, Pow, S, Symbol, log
 
 from elbo_sym.engine.models.base import Distribution, ModelDefaults, ModelSpec
 from elbo_sym.engine.models.chain import ChainModel
@@ -50,7 +59,7 @@ MAX_TERMS = 20_000
 
 @dataclass(frozen=True)
 class GeneralChainModel(ModelDefaults):
-    """The two-layer chain for every latent space per layer (``K = "any"``)."""
+    """The chain for every latent space per layer (``K = "any"``; spec.layers layers)."""
 
     spec: ModelSpec = field(default_factory=lambda: ModelSpec("chain", "any"))
 
@@ -460,4 +469,4 @@ class GeneralChainModel(ModelDefaults):
         return (self.unfold(e, GENERIC),)
 
 
-__all__ = ["GeneralChainModel", "SEARCH_K", "Integer"]
+__all__ = ["GeneralChainModel", "GENERIC", "SEARCH_K", "SEARCH_MAX_POINTS"]
