@@ -56,6 +56,8 @@ REFERENCE_ANY_K = (2, 3, 7)
 """A ``K = "any"`` step's second opinion evaluates it at these explicit K."""
 REFERENCE_CHAIN_ANY_K = (2, 3, 5)
 """A two-layer chain's ``K = "any"`` step: these K per layer (K**2 points; nested binders cost K**3)."""
+REFERENCE_CHAIN_ANY_MAX_POINTS = 32
+"""... of those K, the ones with K**layers at most this (two layers: 2, 3, 5; three: 2, 3; five: 2)."""
 REFERENCE_CHAIN_ANY_INSTANCES = 3
 """Instances per K for a chain's ``K = "any"`` step (random, the tight case, q = the prior chain)."""
 GAUSSIAN_ANY_D = (1, 2, 3, 5)

@@ -132,6 +132,10 @@ CHAIN_LIBRARY = (
      "kl-nonneg"),
     # not a distribution over (z1, z2): sums to sum_z2 p(z1 = j | z2) q(z1 = j), not 1; never proved >= 0
     ("KL(q(z1 | x) * p(z1 | z2), p(z1, z2 | x))", ">=", "0", "kl-nonneg"),
+    # nested binders that rebind a layer (a general chain must not capture the outer one)
+    ("E(q(z1 | x), E(q(z2 | z1), KL(q(z1 | z2, x), p(z1 | z2))))", "=", "E(q(z2 | x), KL(q(z1 | z2, x), p(z1 | z2)))",
+     "bayes"),
+    ("E(q(z1 | x), E(q(z2 | z1), log(p(z2))))", "=", "E(q(z2 | x), log(p(z2)))", "bayes"),
 )
 # premises (assume entries that restrict the domain): (header lines, true statements under them)
 PREMISE_LIBRARY = (
@@ -304,8 +308,8 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
         header = 'model = "gaussian"\nD = "any"'
         lhs, rel, rhs, rule = rng.choice(GAUSSIAN_ANY_D_LIBRARY)
     elif family == "chain":
-        if rng.random() < 0.25:  # three layers, two states each
-            header = 'latents = ["z1", "z2", "z3"]\nK = 2'
+        if rng.random() < 0.25:  # three layers: two states each, or every latent space
+            header = 'latents = ["z1", "z2", "z3"]\nK = ' + rng.choice(("2", '"any"'))
             lhs, rel, rhs, rule = rng.choice(CHAIN3_LIBRARY)
         else:
             K = rng.choice((2, 3, "any"))  # "any": the general chain (models.chain_general)

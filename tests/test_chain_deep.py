@@ -13,7 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from sympy import Symbol
+from sympy import Pow, Symbol
 
 from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.engine.derivation import load, loads
@@ -215,7 +215,7 @@ def test_a_kl_against_a_marginal_of_the_other_layer_is_no_kl_and_is_refuted():
 APPENDIX_A_3 = LITERATURE / "ddpm-appendix-a-three-steps.toml"
 
 
-def appendix_a(T: int, K: int = 2) -> str:
+def appendix_a(T: int, K: int | str = 2) -> str:
     """DDPM's Appendix A for T steps, written out like ddpm-appendix-a-three-steps.toml."""
     zs = ", ".join(f"z{t}" for t in range(1, T + 1))
     down = range(T, 1, -1)
@@ -303,7 +303,7 @@ def test_appendix_a_for_three_steps_is_proved_and_the_reference_agrees():
 
 
 def test_the_generated_appendix_a_for_three_steps_is_the_file_s_derivation():
-    generated = loads(appendix_a(3), "a3.toml")
+    generated = loads(appendix_a(3, '"any"'), "a3.toml")
     written = load(APPENDIX_A_3)
     assert [s.expr for s in generated.steps] == [s.expr for s in written.steps]
     assert generated.claim.rhs.expr == written.claim.rhs.expr
@@ -312,6 +312,22 @@ def test_the_generated_appendix_a_for_three_steps_is_the_file_s_derivation():
 def test_appendix_a_for_four_steps_is_proved():
     result = check_derivation(loads(appendix_a(4), "a4.toml"), budget=120.0)
     assert result.fully_proved and result.ok, [(s.step.index, s.verdict, s.reason) for s in result.steps]
+
+
+@pytest.mark.parametrize("T", [3, 4, 5])
+def test_appendix_a_for_every_latent_space_per_step(T):
+    derivation = loads(appendix_a(T, '"any"'), f"a{T}.toml")
+    assert isinstance(derivation.model(), GeneralChainModel) and derivation.model().T == T
+    result = check_derivation(derivation, budget=60.0)
+    assert result.fully_proved and result.ok, [(s.step.index, s.verdict, s.reason) for s in result.steps]
+    assert all("agrees" in s.second_opinion for s in result.steps), [s.second_opinion for s in result.steps]
+
+
+def test_appendix_a_three_steps_holds_for_an_explicit_k_too():
+    text = APPENDIX_A_3.read_text("utf-8").replace('\nK = "any"\n', "\nK = 2\n")
+    result = check_text(text)
+    assert result.fully_proved and result.ok
+    assert all("agrees on 8 instance" in s.second_opinion for s in result.steps)  # 8 explicit tables
 
 
 def test_five_layers_bound_and_gap():
@@ -392,7 +408,7 @@ def test_the_markov_property_in_the_wrong_direction_is_refuted():
 
 
 @pytest.mark.parametrize("head, fragment", [
-    ('latents = ["z1", "z2", "z3"]\nK = "any"\n', 'K = "any" is supported for two latent layers'),
+    ('latents = ["z1", "z2", "z3", "z4"]\nK = 4\n', "K**layers at most 100"),
     ('latents = ["z1", "z2", "z3"]\nK = 5\n', "K**layers at most 100"),
     ('latents = ["z1", "z2", "z3", "z4", "z5", "z6"]\nK = 2\n', "at most 5 latent layers"),
 ])
@@ -580,3 +596,57 @@ def test_the_prior_matching_term_with_the_log_s_sign_flipped_is_refuted():
     v = values_of(step.counterexample)
     assert math.isclose(step.counterexample.rhs_value - step.counterexample.lhs_value,
                         math.log(1 - v["c1"] ** 2 * v["c2"] ** 2), rel_tol=1e-6)
+
+
+def test_a_nested_sum_never_captures_a_free_layer():
+    """E(q(z1 | x), E(q(z2 | z1), KL(q(z1 | z2, x), p(z1 | z2)))): the KL binds its own z1; merging
+    it into the sum over z2 (whose weight q(z2 | z1) has the outer z1 free) would square q(z2 | z1)."""
+    model = GeneralChainModel(ModelSpec("chain", "any"))
+    nested = model.unfold(parse_expression("E(q(z1 | x), E(q(z2 | z1), KL(q(z1 | z2, x), p(z1 | z2))))", LAYERED))
+    assert not any(a.is_Pow and a.base == Symbol("r_z2_z1", positive=True) for a in nested.atoms(Pow))
+    assert not any("r_z2_z1**2" in str(s) for s in nested.free_symbols)
+    captured = "E(q(z1, z2 | x), q(z2 | z1) / q(z2 | x) * log(q(z1 | z2, x) / p(z1 | z2)))"
+    text = ('title = "t"\nlatents = ["z1", "z2"]\nK = "any"\nstart = "E(q(z1 | x), E(q(z2 | z1), KL(q(z1 | z2, x), '
+            f'p(z1 | z2))))"\n\n[[step]]\nrel = "="\nexpr = "{captured}"\nrule = "algebra"\n')
+    (step,) = check_text(text).steps
+    assert step.verdict is Verdict.refuted
+
+
+def test_explain_names_the_general_chain_s_and_the_deep_chain_s_symbols():
+    from elbo_sym.authoring.explain import explain, format_explanation
+
+    general = format_explanation(explain(load(APPENDIX_A_2), 1))
+    assert "generic points z1, z2" in general and "s_z2 = q(z2 | x)" in general
+    assert "generic point z," not in general and "pi_z = p(z)" not in general
+    deep = format_explanation(explain(loads(appendix_a(3), "a3.toml"), 1))
+    assert "pi_k = p(z3=k)" in deep and "rt_j_k = q(zt=k | z(t-1)=j)" in deep
+    general_deep = format_explanation(explain(load(APPENDIX_A_3), 1))
+    assert "generic points z1, z2, z3" in general_deep and "pi_z3 = p(z3) at the top" in general_deep
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Sum(Sum(Sum(p(x, z1, z2, z3), z1), z2), z3)", "p_x"),
+    ("Sum(Sum(Sum(p(x, z1, z2, z3), z3), z1), z2)", "p_x"),
+    ("E(q(z1, z2, z3 | x), 1)", "1"),
+    ("E(q(z3 | x), E(q(z2 | z3, x), 1))", "1"),
+    ("q(z3 | x)", "s_z3"),
+    ("p(z2)", "m_z2"),
+    ("p(x | z3)", "u_z3"),
+    ("q(z3 | z2, z1)", "r_z3_z2"),
+    ("p(z1 | z2, z3)", "t_z1_z2"),
+])
+def test_the_laws_of_a_three_layer_chain(text, expected):
+    model = GeneralChainModel(ModelSpec("chain", "any", layers=3))
+    e = parse_expression(text, Vocabulary(latents=("z1", "z2", "z3")))
+    value = model.unfold(e, "generic")
+    assert value == (Symbol(expected, positive=True) if expected != "1" else 1)
+
+
+def test_a_three_layer_density_that_is_no_chain_factor_is_a_ratio_of_marginals():
+    """p(z2 | z3, z1) is not p(z2 | z3): z2 keeps its child z1; q(z2 | z3, x) is the forward posterior."""
+    model = GeneralChainModel(ModelSpec("chain", "any", layers=3))
+    vocabulary = Vocabulary(latents=("z1", "z2", "z3"))
+    s = model.symbols
+    assert model.unfold(parse_expression("p(z2 | z3, z1)", vocabulary), "generic") != s["t_z2_z3"]
+    assert model.unfold(parse_expression("q(z2 | z3, x)", vocabulary), "generic") == \
+        s["s_z2"] * s["r_z3_z2"] / s["s_z3"]

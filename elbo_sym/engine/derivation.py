@@ -622,9 +622,6 @@ class _Reader:
             raise self.error(self.line_of("K"), f"the chain needs K, the states per layer, with K**layers at most "
                                                 f"{MAX_CHAIN_K ** 2} (K from 2 to {MAX_CHAIN_K} with two layers; or "
                                                 f"\"{ANY_K}\" with two), got {K!r}")
-        if K == ANY_K and len(layered) > 2:
-            raise self.error(self.line_of("K"), f"K = \"{ANY_K}\" is supported for two latent layers; with "
-                                                f"{len(layered)} write an explicit K (2 or 3)")
         for key, why in (("assume", "q is the free chain q(z1 | x) q(z2 | z1)"),
                          ("example", "its examples would need p(z1 | z2) and q(z2 | z1) tables"),
                          ("data", "it has one observation, x")):

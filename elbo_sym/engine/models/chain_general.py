@@ -1,4 +1,4 @@
-"""The two-layer chain with ``K = "any"``: one proof for every pair of latent spaces.
+"""The chain with ``K = "any"``: one proof for every latent space per layer (T = 2..5 layers).
 
 Like `general.GeneralModel` for one latent variable, each layer is one *generic point*
 and every probability of the chain is one positive symbol at it:
@@ -24,7 +24,16 @@ law (the other factors do not depend on it).  What is left is an opaque atom ``S
 positive when its body is.  Each law is a true equation for every finite K and for
 densities, so two sides whose forms agree as polynomials in the symbols and atoms agree on
 every chain.  A sum over a layer with no density of it (``Sum(1, z2)``) has no meaning for
-densities and is refused.  Counterexamples are sought in the explicit chains K = 2, 3, 5.
+densities and is refused.  A nested sum is merged only when the layers it binds are free in no
+other factor (no capture of an outer layer of the same name); otherwise it stays an atom.
+
+With T layers (``latents = ["z1", "z2", "z3"]``) the table grows by one step per layer:
+``pi_zT`` = p(zT) at the top, ``t_zA_zB`` = p(zA | zB) and ``r_zB_zA`` = q(zB | zA) for each
+step A = B - 1, the marginals ``m_zt`` = p(zt), ``u_zt`` = p(x | zt), ``s_zt`` = q(zt | x), and
+the same laws per step (a conditional sums to 1 over its child; summing out a parent or a child
+gives the next marginal).  Every density that is no chain factor is a ratio of marginals, each
+marginal the chain's product summed over the other layers by these laws.  Counterexamples are
+sought in the explicit chains K = 2, 3, 5 with K**T at most SEARCH_MAX_POINTS.
 """
 
 from __future__ import annotations
@@ -32,24 +41,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from sympy import Add, Expr, Integer, Mul, Pow, S, Symbol, log
+from sympy import Add, Expr, Mul, Pow, S, Symbol, log
 
 from elbo_sym.engine.models.base import Distribution, ModelDefaults, ModelSpec
-from elbo_sym.engine.models.chain import LAYERS, ChainModel
+from elbo_sym.engine.models.chain import ChainModel
 from elbo_sym.engine.models.discrete import UnfoldError, free_latents
-from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, z, z1, z2
+from elbo_sym.engine.notation import ELBO, IWAE, KL, LAYER_SYMBOLS, Density, Entropy, Expectation, LatentSum, z
 
-GENERIC = "z1, z2"
-"""The one point of the general chain: both layers at their generic values."""
+GENERIC = "z1, z2, ..."
+"""The one point of the general chain: every layer at its generic value."""
 SEARCH_K = (2, 3, 5)
-"""Explicit chains a general claim is searched for counterexamples in."""
+"""Explicit chains a general claim is searched for counterexamples in (those with K**T points at most
+SEARCH_MAX_POINTS: K = 2, 3, 5 for two layers, 2 and 3 for three or four, 2 for five)."""
+SEARCH_MAX_POINTS = 100
 MAX_TERMS = 20_000
-_ALL = frozenset(LAYERS)
 
 
 @dataclass(frozen=True)
 class GeneralChainModel(ModelDefaults):
-    """The two-layer chain for every latent space per layer (``K = "any"``)."""
+    """The chain for every latent space per layer (``K = "any"``; spec.layers layers)."""
 
     spec: ModelSpec = field(default_factory=lambda: ModelSpec("chain", "any"))
 
@@ -57,11 +67,22 @@ class GeneralChainModel(ModelDefaults):
 
     def __post_init__(self) -> None:
         if len(self.spec.data) != 1:
-            raise ValueError("the two-layer chain has one observation")
+            raise ValueError("the chain has one observation")
         if self.spec.assumptions:
-            raise ValueError("the two-layer chain takes no assumption (q is the free chain q(z1 | x) q(z2 | z1))")
+            raise ValueError("the chain takes no assumption (q is the free chain q(z1 | x) q(z2 | z1) ...)")
+        if not 2 <= self.spec.layers <= len(LAYER_SYMBOLS):
+            raise ValueError(f"a chain has 2 to {len(LAYER_SYMBOLS)} layers, got {self.spec.layers}")
 
     # -- symbols ---------------------------------------------------------------------
+
+    @property
+    def T(self) -> int:
+        return self.spec.layers
+
+    @cached_property
+    def layers(self) -> tuple[Symbol, ...]:
+        """z1 (next to x), ..., zT (the top)."""
+        return LAYER_SYMBOLS[:self.T]
 
     @property
     def observations(self) -> tuple[str, ...]:
@@ -72,35 +93,64 @@ class GeneralChainModel(ModelDefaults):
         return Symbol(self.spec.data[0])
 
     @cached_property
+    def _table(self) -> dict[str, tuple[Symbol, frozenset]]:
+        """Every generic symbol by name, with the layers it depends on (see the module docstring;
+        with T layers: t_zA_zB = p(zA | zB), r_zB_zA = q(zB | zA), m_zt = p(zt), u_zt = p(x | zt),
+        s_zt = q(zt | x))."""
+        Z, T = self.layers, self.T
+        out: dict[str, frozenset] = {f"pi_{Z[T - 1]}": frozenset({Z[T - 1]}), "l_z1": frozenset({Z[0]}),
+                                     "q_z1": frozenset({Z[0]}), "p_x": frozenset()}
+        for t in range(2, T + 1):
+            child, parent = Z[t - 2], Z[t - 1]
+            out[f"t_{child}_{parent}"] = frozenset({child, parent})
+            out[f"r_{parent}_{child}"] = frozenset({child, parent})
+            out[f"u_{parent}"] = frozenset({parent})
+            out[f"s_{parent}"] = frozenset({parent})
+        for t in range(1, T):
+            out[f"m_{Z[t - 1]}"] = frozenset({Z[t - 1]})
+        return {name: (Symbol(name, positive=True), layers) for name, layers in out.items()}
+
+    @cached_property
     def symbols(self) -> dict[str, Symbol]:
-        names = ("pi_z2", "t_z1_z2", "l_z1", "q_z1", "r_z2_z1", "m_z1", "u_z2", "s_z2", "p_x")
-        return {n: Symbol(n, positive=True) for n in names}
+        return {name: symbol for name, (symbol, _) in self._table.items()}
 
     @cached_property
     def _depends(self) -> dict[Symbol, frozenset]:
-        """The layers each symbol (and each atom made so far) depends on."""
-        s = self.symbols
-        layers = {"pi_z2": {z2}, "t_z1_z2": {z1, z2}, "l_z1": {z1}, "q_z1": {z1}, "r_z2_z1": {z1, z2},
-                  "m_z1": {z1}, "u_z2": {z2}, "s_z2": {z2}, "p_x": set()}
-        return {s[n]: frozenset(v) for n, v in layers.items()}
+        """The layers each symbol depends on (atoms: `_atom_depends`)."""
+        return {symbol: layers for symbol, layers in self._table.values()}
+
+    def _marginal_p(self, t: int) -> Symbol:
+        """p(z_t): the prior at the top, m_zt below it."""
+        return self.symbols[f"pi_z{t}" if t == self.T else f"m_z{t}"]
+
+    def _evidence_given(self, t: int) -> Symbol:
+        """p(x | z_t): the likelihood at z1, u_zt above it."""
+        return self.symbols["l_z1" if t == 1 else f"u_z{t}"]
+
+    def _marginal_q(self, t: int) -> Symbol:
+        """q(z_t | x): q at z1, s_zt above it."""
+        return self.symbols["q_z1" if t == 1 else f"s_z{t}"]
 
     @cached_property
     def _laws(self) -> dict[tuple[Symbol, frozenset], Expr]:
-        """(layer, the factors depending on it) -> their sum over that layer."""
-        s = self.symbols
-        return {
-            (z2, frozenset({s["pi_z2"]})): S.One,
-            (z2, frozenset({s["r_z2_z1"]})): S.One,
-            (z2, frozenset({s["s_z2"]})): S.One,
-            (z2, frozenset({s["pi_z2"], s["t_z1_z2"]})): s["m_z1"],
-            (z2, frozenset({s["pi_z2"], s["u_z2"]})): s["p_x"],
-            (z1, frozenset({s["q_z1"]})): S.One,
-            (z1, frozenset({s["t_z1_z2"]})): S.One,
-            (z1, frozenset({s["m_z1"]})): S.One,
-            (z1, frozenset({s["q_z1"], s["r_z2_z1"]})): s["s_z2"],
-            (z1, frozenset({s["t_z1_z2"], s["l_z1"]})): s["u_z2"],
-            (z1, frozenset({s["m_z1"], s["l_z1"]})): s["p_x"],
-        }
+        """(layer, the factors depending on it) -> their sum over that layer: each conditional and
+        each marginal sums to 1 over its own layer; summing out a parent or a child gives the
+        chain's marginals (p(z_(t-1)), q(z_t | x), p(x | z_t), p(x))."""
+        s, Z, T = self.symbols, self.layers, self.T
+        laws: dict[tuple[Symbol, frozenset], Expr] = {}
+        for t in range(1, T + 1):
+            laws[(Z[t - 1], frozenset({self._marginal_p(t)}))] = S.One
+            laws[(Z[t - 1], frozenset({self._marginal_q(t)}))] = S.One
+            laws[(Z[t - 1], frozenset({self._marginal_p(t), self._evidence_given(t)}))] = s["p_x"]
+        for t in range(2, T + 1):
+            child, parent = Z[t - 2], Z[t - 1]
+            down, up = s[f"t_{child}_{parent}"], s[f"r_{parent}_{child}"]
+            laws[(child, frozenset({down}))] = S.One
+            laws[(parent, frozenset({up}))] = S.One
+            laws[(parent, frozenset({self._marginal_p(t), down}))] = self._marginal_p(t - 1)
+            laws[(child, frozenset({self._marginal_q(t - 1), up}))] = self._marginal_q(t)
+            laws[(child, frozenset({down, self._evidence_given(t - 1)}))] = self._evidence_given(t)
+        return laws
 
     @cached_property
     def _atoms(self) -> dict[Symbol, tuple[Expr, frozenset]]:
@@ -148,75 +198,115 @@ class GeneralChainModel(ModelDefaults):
         return (GENERIC,)
 
     def variational(self, observation: str) -> Density:
-        return Density("q", LAYERS, (self.observation,))
+        return Density("q", self.layers, (self.observation,))
 
     def describe(self) -> str:
-        return "every two-layer chain (any latent space per layer: any finite K, or densities)"
+        count = "two" if self.T == 2 else str(self.T)
+        return f"every {count}-layer chain (any latent space per layer: any finite K, or densities)"
 
     def domain_text(self) -> str:
-        x = self.spec.data[0]
-        parts = ["two latent layers z1, z2, each any latent space (any finite K, or densities)",
-                 "p(z2), p(z1 | z2), q(" + f"z1 | {x}), q(z2 | z1) positive distributions", f"p({x} | z1) > 0"]
+        x, T = self.spec.data[0], self.T
+        names = ", ".join(map(str, self.layers))
+        blocks = [f"p(z{T})"] + [f"p(z{t - 1} | z{t})" for t in range(2, T + 1)] + [f"q(z1 | {x})"] + \
+            [f"q(z{t} | z{t - 1})" for t in range(2, T + 1)]
+        parts = [f"latent layers {names}, each any latent space (any finite K, or densities)",
+                 ", ".join(blocks) + " positive distributions", f"p({x} | z1) > 0"]
         return "; ".join(parts + [p.describe() for p in self.spec.params])
 
     def distributions(self) -> tuple[Distribution, ...]:
         """Every layer of both chains and the derived marginals, each summed over its own layer."""
-        s, x = self.symbols, self.spec.data[0]
-        out = []
-        for label, value, layer in (("p(z2)", s["pi_z2"], z2), ("p(z1 | z2)", s["t_z1_z2"], z1),
-                                    (f"q(z1 | {x})", s["q_z1"], z1), ("q(z2 | z1)", s["r_z2_z1"], z2),
-                                    ("p(z1)", s["m_z1"], z1), (f"q(z2 | {x})", s["s_z2"], z2)):
-            out.append(Distribution(label, (value,), total=self.sum_over(value, frozenset({layer}))))
-        return tuple(out)
+        s, x, Z, T = self.symbols, self.spec.data[0], self.layers, self.T
+        rows = [(f"p(z{T})", self._marginal_p(T), Z[T - 1]), (f"q(z1 | {x})", s["q_z1"], Z[0])]
+        for t in range(2, T + 1):
+            child, parent = Z[t - 2], Z[t - 1]
+            rows += [(f"p({child} | {parent})", s[f"t_{child}_{parent}"], child),
+                     (f"q({parent} | {child})", s[f"r_{parent}_{child}"], parent),
+                     (f"p({child})", self._marginal_p(t - 1), child),
+                     (f"q({parent} | {x})", self._marginal_q(t), parent)]
+        return tuple(Distribution(label, (value,), total=self.sum_over(value, frozenset({layer})))
+                     for label, value, layer in rows)
 
     def search_models(self) -> tuple:
-        return tuple(self.explicit(K) for K in SEARCH_K)
+        return tuple(self.explicit(K) for K in SEARCH_K if K ** self.T <= SEARCH_MAX_POINTS)
 
     def explicit(self, K: int) -> ChainModel:
-        return ChainModel(K, ModelSpec("chain", K, self.spec.data, self.spec.params))
+        return ChainModel(K, ModelSpec("chain", K, self.spec.data, self.spec.params, layers=self.T))
 
     # -- densities ---------------------------------------------------------------------
 
     def _parts(self, d: Density) -> tuple[Expr, Expr]:
-        """(numerator, divisor) of a density at the generic point: P(A, B) and P(B)."""
+        """(numerator, divisor) of a density at the generic point: P(A, B) and P(B); a chain
+        factor is read off its symbol only where the Markov property makes it the density written."""
         if d.name not in ("p", "q"):
-            raise UnfoldError(f"no density named {d.name} in the two-layer chain")
-        known = {*LAYERS, self.observation}
+            raise UnfoldError(f"no density named {d.name} in the chain")
+        Z, x = self.layers, self.observation
         for v in d.variables + d.given:
-            if v not in known:
-                raise UnfoldError(f"'{v}' is not a variable of the two-layer chain (z1, z2, {self.observation})")
+            if v not in Z and v != x:
+                names = ", ".join(map(str, Z))
+                raise UnfoldError(f"'{v}' is not a variable of the chain ({names}, {x})")
         variables, given = frozenset(d.variables), frozenset(d.given)
         if not variables:
             raise UnfoldError(f"{d.name}(...) needs a variable before the bar")
-        s, x = self.symbols, self.observation
+        s = self.symbols
         if d.name == "q":
             if x in variables:
                 raise UnfoldError("q is a distribution over the latent variables")
             given = given - {x}
-            if variables == {z2} and z1 in given:
-                return s["r_z2_z1"], S.One
+            if len(variables) == 1:
+                (child,) = variables
+                i = Z.index(child)
+                if i >= 1 and Z[i - 1] in given and given <= set(Z[:i]):
+                    return s[f"r_{child}_{Z[i - 1]}"], S.One
             return self._joint_q(variables | given), self._joint_q(given)
-        if variables == {x} and z1 in given:
+        if variables == {x} and Z[0] in given:
             return s["l_z1"], S.One
-        if variables == {z1} and given == {z2}:
-            return s["t_z1_z2"], S.One
+        if len(variables) == 1 and x not in variables:
+            (child,) = variables
+            i = Z.index(child)
+            if i + 1 < len(Z) and Z[i + 1] in given and given <= set(Z[i + 1:]):
+                return s[f"t_{child}_{Z[i + 1]}"], S.One
         return self._joint_p(variables | given), self._joint_p(given)
 
     def _joint_p(self, over: frozenset) -> Expr:
-        s = self.symbols
+        """P(S): the model's joint over S, the other layers summed out by the laws."""
+        known = self._joints.get(("p", over))
+        if known is not None:
+            return known
+        Z, T, s = self.layers, self.T, self.symbols
         has_x = self.observation in over
-        if z1 in over:
-            core = s["pi_z2"] * s["t_z1_z2"] if z2 in over else s["m_z1"]
-            return core * s["l_z1"] if has_x else core
-        if z2 in over:
-            return s["pi_z2"] * s["u_z2"] if has_x else s["pi_z2"]
-        return s["p_x"] if has_x else S.One
+        positions = [i for i, v in enumerate(Z) if v in over]
+        if not has_x and not positions:
+            value: Expr = S.One
+        else:
+            low = 0 if has_x else min(positions)
+            factors = [self._marginal_p(T)] + [s[f"t_{Z[t - 2]}_{Z[t - 1]}"] for t in range(low + 2, T + 1)]
+            if has_x:
+                factors.append(s["l_z1"])
+            summed = frozenset(Z[i] for i in range(low, T) if Z[i] not in over)
+            value = Mul(*factors) if not summed else self.sum_over(Mul(*factors), summed)
+        self._joints[("p", over)] = value
+        return value
 
     def _joint_q(self, over: frozenset) -> Expr:
-        s = self.symbols
-        if z2 in over:
-            return s["q_z1"] * s["r_z2_z1"] if z1 in over else s["s_z2"]
-        return s["q_z1"] if z1 in over else S.One
+        """Q(S): the variational chain's joint over the layers in S, the others summed out by the laws."""
+        known = self._joints.get(("q", over))
+        if known is not None:
+            return known
+        Z, s = self.layers, self.symbols
+        positions = [i for i, v in enumerate(Z) if v in over]
+        if not positions:
+            value: Expr = S.One
+        else:
+            high = max(positions)
+            factors = [s["q_z1"]] + [s[f"r_{Z[t - 1]}_{Z[t - 2]}"] for t in range(2, high + 2)]
+            summed = frozenset(Z[i] for i in range(0, high + 1) if Z[i] not in over)
+            value = Mul(*factors) if not summed else self.sum_over(Mul(*factors), summed)
+        self._joints[("q", over)] = value
+        return value
+
+    @cached_property
+    def _joints(self) -> dict:
+        return {}
 
     def density(self, d: Density, point=None) -> Expr:
         numerator, divisor = self._parts(d)
@@ -243,9 +333,9 @@ class GeneralChainModel(ModelDefaults):
         return self.depends(body) - over
 
     def latent_sum(self, values) -> Expr:
-        """The sum over both layers (the joint latent space) of the value at the generic point."""
+        """The sum over every layer (the joint latent space) of the value at the generic point."""
         (value,) = values
-        return self.sum_over(value, _ALL, meaningful_only=False)
+        return self.sum_over(value, frozenset(self.layers), meaningful_only=False)
 
     def sum_over(self, value: Expr, over: frozenset, meaningful_only: bool = True) -> Expr:
         """Sum over the layers `over` of `value`: linearity, nested sums merged, the laws, atoms.
@@ -264,25 +354,30 @@ class GeneralChainModel(ModelDefaults):
     def _sum_term(self, term: Expr, over: frozenset, meaningful_only: bool) -> Expr:
         free: list[Expr] = []
         dependent: list[Expr] = []
-        layers = set(over)
         for factor in Mul.make_args(term):
-            depends = self.depends(factor)
-            if not depends & over:
-                free.append(factor)
-            elif factor in self._atoms and not self._atoms[factor][1] & layers:  # a nested sum: merge it
-                body, inner = self._atoms[factor]
+            (dependent if self.depends(factor) & over else free).append(factor)
+        # a nested sum (an atom depending on the layers summed here) is merged into this sum when
+        # the layers it binds are bound nowhere else and free in no other factor (no capture:
+        # E(q(z1 | x), E(q(z2 | z1), KL(q(z1 | z2, x), ...))) keeps the outer z1 apart)
+        layers = set(over)
+        merged: list[Expr] = []
+        kept: list[Expr] = []
+        for i, factor in enumerate(dependent):
+            inner = self._atoms[factor][1] if factor in self._atoms else None
+            others = frozenset().union(*(self.depends(f) for j, f in enumerate(dependent) if j != i))
+            if inner is not None and not inner & layers and not inner & others:
                 layers |= inner
-                dependent.extend(Mul.make_args(body))
+                merged.extend(Mul.make_args(self._atoms[factor][0]))
             else:
-                dependent.append(factor)
-        return Mul(*free) * self._reduce(Mul(*dependent), frozenset(layers), meaningful_only)
+                kept.append(factor)
+        return Mul(*free) * self._reduce(Mul(*kept, *merged), frozenset(layers), meaningful_only)
 
     def _reduce(self, body: Expr, over: frozenset, meaningful_only: bool) -> Expr:
         """Sum out each layer the laws can; an atom for what is left."""
         changed = True
         while over and changed:
             changed = False
-            for layer in sorted(over, key=LAYERS.index):
+            for layer in sorted(over, key=LAYER_SYMBOLS.index):
                 factors = Mul.make_args(body)
                 mine = [f for f in factors if layer in self.depends(f)]
                 if not mine and not meaningful_only:
@@ -299,7 +394,7 @@ class GeneralChainModel(ModelDefaults):
                     break
         if not over:
             return body
-        name = "Sum[" + ", ".join(str(v) for v in sorted(over, key=LAYERS.index)) + "; " + str(body) + "]"
+        name = "Sum[" + ", ".join(str(v) for v in sorted(over, key=LAYER_SYMBOLS.index)) + "; " + str(body) + "]"
         from elbo_sym.engine.definedness import strict_sign
 
         positive = strict_sign(body, self) == 1
@@ -315,9 +410,10 @@ class GeneralChainModel(ModelDefaults):
     def _bound(self, d: Expr) -> frozenset:
         if not isinstance(d, Density):
             raise UnfoldError("expected a distribution over latent variables")
-        bound = frozenset(v for v in d.variables if v in LAYERS)
+        bound = frozenset(v for v in d.variables if v in self.layers)
         if not bound or len(bound) != len(d.variables):
-            raise UnfoldError(f"{d.name}(...) is not a distribution over latent variables (z1, z2)")
+            names = ", ".join(map(str, self.layers))
+            raise UnfoldError(f"{d.name}(...) is not a distribution over latent variables ({names})")
         return bound
 
     def unfold(self, e: Expr, point=None) -> Expr:
@@ -337,9 +433,10 @@ class GeneralChainModel(ModelDefaults):
             return self.density(e)
         if isinstance(e, LatentSum):
             variable = e.args[1]
-            if variable != z and variable not in LAYERS:
-                raise UnfoldError(f"Sum over {variable}: the chain's latent variables are z1 and z2")
-            over = _ALL if variable == z else frozenset({variable})
+            if variable != z and variable not in self.layers:
+                names = ", ".join(map(str, self.layers))
+                raise UnfoldError(f"Sum over {variable}: the chain's latent variables are {names}")
+            over = frozenset(self.layers) if variable == z else frozenset({variable})
             return self.sum_over(self._unfold(e.body), over)
         if isinstance(e, Expectation):
             return self.sum_over(self.density(e.distribution) * self._unfold(e.body), self._bound(e.distribution))
@@ -361,7 +458,7 @@ class GeneralChainModel(ModelDefaults):
             return log(self._unfold(e.args[0]), evaluate=False)
         if e.is_Symbol and e.name in self.params:
             return self.params[e.name]
-        if e.is_Symbol and e in LAYERS:
+        if e.is_Symbol and e in self.layers:
             raise UnfoldError(f"'{e}' may only appear inside p(...) or q(...)")
         if e.args:
             return e.func(*(self._unfold(arg) for arg in e.args))
@@ -372,4 +469,4 @@ class GeneralChainModel(ModelDefaults):
         return (self.unfold(e, GENERIC),)
 
 
-__all__ = ["GeneralChainModel", "SEARCH_K", "Integer"]
+__all__ = ["GeneralChainModel", "GENERIC", "SEARCH_K", "SEARCH_MAX_POINTS"]

@@ -34,6 +34,7 @@ from elbo_sym.limits import (
     REFERENCE_ANY_K,
     REFERENCE_CHAIN_ANY_INSTANCES,
     REFERENCE_CHAIN_ANY_K,
+    REFERENCE_CHAIN_ANY_MAX_POINTS,
     REFERENCE_GAUSSIAN_INSTANCES,
     REFERENCE_INSTANCES,
     REFERENCE_MAX_STATES,
@@ -124,7 +125,8 @@ def _cases(spec: ModelSpec, K, seed: int) -> tuple[str, list, int]:
         from elbo_sym.engine.reference import chain
 
         chains: list = []
-        for k in (REFERENCE_CHAIN_ANY_K if K == "any" else (int(K),)):  # K = "any": several explicit K
+        small = tuple(k for k in REFERENCE_CHAIN_ANY_K if k ** spec.layers <= REFERENCE_CHAIN_ANY_MAX_POINTS)
+        for k in (small if K == "any" else (int(K),)):  # K = "any": several explicit K
             count = REFERENCE_CHAIN_ANY_INSTANCES if K == "any" else REFERENCE_INSTANCES
             count = max(2, min(count, REFERENCE_MAX_STATES // (k * k)))
             count = max(2, min(count, REFERENCE_MAX_STATES // k ** spec.layers))
