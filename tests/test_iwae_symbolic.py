@@ -468,3 +468,13 @@ def test_a_limit_is_refused_with_the_reason(text):
     with pytest.raises(DerivationError) as error:
         loads(claim.replace("[params]", '[params]\nalpha = "in (0, 1)"'), "limit.toml")
     assert "no certified route" in str(error.value) and str(error.value).startswith("limit.toml:")
+
+
+def test_the_minimiser_rounds_a_whole_number_parameter_to_a_whole_number():
+    from elbo_sym.engine.models.base import PARAMETER, Block
+    from elbo_sym.engine.search import _rational
+
+    block = Block("k", "k", PARAMETER, (Symbol("k", positive=True),), Interval(lower=Fraction(2), integer=True))
+    for value, expected in ((2.4, 2), (3.6, 4), (0.3, 2), (1e12 + 0.4, 10**12)):
+        (rounded,) = _rational(block, (value,), 1000)
+        assert rounded == expected and block.bounds.contains(rounded)
