@@ -395,7 +395,7 @@ def _iwae_side_conditions(node: IWAE, model: Model) -> tuple[tuple[str, bool], .
     except (UnfoldError, KeyError):
         positive = distribution = False
     return (
-        (f"the number of samples {to_text(node.count)} is a whole number >= 1", _at_least(node.count, 1, model)),
+        (f"the number of samples of {to_text(node)} is a whole number >= 1", _at_least(node.count, 1, model)),
         (f"{to_text(q)} is a distribution over z", distribution),
         (f"the importance ratios {to_text(joint)} / {to_text(q)} are positive", positive),
     )
@@ -450,8 +450,8 @@ def iwae_monotone(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
     conditions = (
         ("both sides are about the same q and the same observation",
          upper.distribution == lower.distribution and upper.observation == lower.observation),
-        (f"the larger side has at least as many samples: {to_text(upper.count)} - {to_text(lower.count)} "
-         f"is a whole number >= 0", _at_least(gap, 0, model)),
+        (f"the larger side has at least as many samples as the smaller ({to_text(upper)} against "
+         f"{to_text(lower)})", _at_least(gap, 0, model)),
     ) + _iwae_side_conditions(upper, model) + _iwae_side_conditions(lower, model)[:1]
     if not all(held for _, held in conditions):
         return RuleOutcome(False, "IWAE's monotonicity pattern found but a condition failed", conditions)
