@@ -478,3 +478,23 @@ def test_the_minimiser_rounds_a_whole_number_parameter_to_a_whole_number():
     for value, expected in ((2.4, 2), (3.6, 4), (0.3, 2), (1e12 + 0.4, 10**12)):
         (rounded,) = _rational(block, (value,), 1000)
         assert rounded == expected and block.bounds.contains(rounded)
+
+
+def test_an_example_with_its_own_k_is_searched_too(monkeypatch):
+    """k = 4 is not among the search's 1, 2, 3, 5: the example's k is searched as well."""
+    from elbo_sym.engine import check as check_module
+
+    searched: list[str] = []
+    real = check_module._search
+
+    def recording(lhs, rel, rhs, *args, **kwargs):
+        searched.append(to_text(lhs))
+        return real(lhs, rel, rhs, *args, **kwargs)
+
+    monkeypatch.setattr(check_module, "_search", recording)
+    text = one_step("IWAE(q, k)", ">=", "ELBO(q)", "algebra") + (  # true, but no identity: searched
+        '\n[[example]]\nprior = ["3/4", "1/4"]\nlikelihood = ["1/5", "3/5"]\nq = ["1/3", "2/3"]\n'
+        'params = { k = "4" }\n')
+    _, step = step_of(text, budget=60)
+    assert step.verdict is Verdict.checked, step.reason
+    assert {"IWAE(q, 1)", "IWAE(q, 2)", "IWAE(q, 3)", "IWAE(q, 5)", "IWAE(q, 4)"} <= set(searched)
