@@ -498,3 +498,17 @@ def test_an_example_with_its_own_k_is_searched_too(monkeypatch):
     _, step = step_of(text, budget=60)
     assert step.verdict is Verdict.checked, step.reason
     assert {"IWAE(q, 1)", "IWAE(q, 2)", "IWAE(q, 3)", "IWAE(q, 5)", "IWAE(q, 4)"} <= set(searched)
+
+
+def test_the_renyi_bound_for_alpha_above_one_is_proved_too():
+    """alpha > 1: s = 1 - alpha < 0, t**s is convex and 1/s < 0 -- still a lower bound (Li & Turner,
+    Theorem 1); alpha in (-1, 0) is refused by the rule and refuted (test above)."""
+    text = (LITERATURE / "renyi-bound.toml").read_text("utf-8").split("[[step]]")
+    first = text[0].replace('alpha = "in (0, 1)"', 'alpha = "> 1"') + "[[step]]" + text[1]
+    result = check_derivation(loads(first, "renyi-above-one.toml"))
+    (step,) = result.steps
+    assert step.verdict is Verdict.proved and "convex" in step.reason, step.reason
+    assert step.second_opinion.startswith("the reference evaluator agrees"), step.second_opinion
+    for alpha in (1.5, 3.0, 20.0):  # independently: the bound stays below log p(x)
+        prior, likelihood, q = [0.75, 0.25], [0.2, 0.6], [0.1, 0.9]
+        assert renyi(prior, likelihood, q, alpha) <= math.log(sum(a * b for a, b in zip(prior, likelihood)))
