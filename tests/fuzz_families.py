@@ -59,6 +59,11 @@ IWAE_EVERY_K = (  # k a whole-number parameter: Burda et al.'s Theorem 1 for eve
     ("ELBO(q)", "<=", "IWAE(q, k + 1)", "iwae-monotone"),
     ("IWAE(q, 3)", ">=", "IWAE(q, 2)", "iwae-monotone"),
     ("IWAE(q, k)", "=", "IWAE(q, k)", "algebra"),
+    # Li & Turner's Renyi bound, alpha in (0, 1): a power with a parameter exponent
+    ("log(p(x))", ">=", "1 / (1 - alpha) * log(E(q, (p(x, z) / q(z))**(1 - alpha)))", "renyi-bound"),
+    ("1 / (1 - alpha) * log(E(q, (p(x, z) / q(z))**(1 - alpha)))", ">=",
+     "1 / (1 - alpha) * E(q, log((p(x, z) / q(z))**(1 - alpha)))", "jensen"),
+    ("E(q, log((p(x, z) / q(z))**(1 - alpha)))", "=", "(1 - alpha) * ELBO(q)", "algebra"),
 )
 IWAE_TIGHT = (("IWAE(q, {k})", "=", "log(p(x))", "assumption"), ("IWAE(q, {k})", "=", "ELBO(q)", "assumption"))
 GAUSSIAN_LIBRARY = (
@@ -280,7 +285,7 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
         lhs, rhs = lhs.replace("{k}", k), rhs.replace("{k}", k)
     elif family == "IWAE k":
         K = rng.choice(("2", "3", '"any"'))
-        header = f'K = {K}\n[params]\nk = "integer >= {rng.choice((1, 1, 2))}"'
+        header = f'K = {K}\n[params]\nk = "integer >= {rng.choice((1, 1, 2))}"\nalpha = "in (0, 1)"'
         lhs, rel, rhs, rule = rng.choice(IWAE_EVERY_K)
     elif family == "gaussian":
         tight = rng.random() < 0.2

@@ -452,3 +452,63 @@ def test_renyi_near_misses_are_not_proved():
             assert outcome.proved, outcome
             continue
         assert not outcome.proved and not all(held for _, held in outcome.conditions), outcome
+
+
+# ------------------------------------------------------------------ limits are refused, with the reason
+
+
+@pytest.mark.parametrize("text", ["limit(IWAE(q, k), k, oo)",
+                                  "limit(1 / (1 - alpha) * log(E(q, (p(x, z) / q(z))**(1 - alpha))), alpha, 1)"])
+def test_a_limit_is_refused_with_the_reason(text):
+    with pytest.raises(ParseError) as info:
+        parse_expression(text, Vocabulary(params=("k", "alpha"), counts=(("k", 1),)))
+    assert "no certified route" in info.value.message and info.value.column == 0
+    claim = one_step("log(p(x))", ">=", "IWAE(q, k)", "iwae-bound").replace(
+        'start = "log(p(x))"', f'claim = "{text} = ELBO(q)"\nstart = "log(p(x))"')
+    with pytest.raises(DerivationError) as error:
+        loads(claim.replace("[params]", '[params]\nalpha = "in (0, 1)"'), "limit.toml")
+    assert "no certified route" in str(error.value) and str(error.value).startswith("limit.toml:")
+
+
+def test_the_minimiser_rounds_a_whole_number_parameter_to_a_whole_number():
+    from elbo_sym.engine.models.base import PARAMETER, Block
+    from elbo_sym.engine.search import _rational
+
+    block = Block("k", "k", PARAMETER, (Symbol("k", positive=True),), Interval(lower=Fraction(2), integer=True))
+    for value, expected in ((2.4, 2), (3.6, 4), (0.3, 2), (1e12 + 0.4, 10**12)):
+        (rounded,) = _rational(block, (value,), 1000)
+        assert rounded == expected and block.bounds.contains(rounded)
+
+
+def test_an_example_with_its_own_k_is_searched_too(monkeypatch):
+    """k = 4 is not among the search's 1, 2, 3, 5: the example's k is searched as well."""
+    from elbo_sym.engine import check as check_module
+
+    searched: list[str] = []
+    real = check_module._search
+
+    def recording(lhs, rel, rhs, *args, **kwargs):
+        searched.append(to_text(lhs))
+        return real(lhs, rel, rhs, *args, **kwargs)
+
+    monkeypatch.setattr(check_module, "_search", recording)
+    text = one_step("IWAE(q, k)", ">=", "ELBO(q)", "algebra") + (  # true, but no identity: searched
+        '\n[[example]]\nprior = ["3/4", "1/4"]\nlikelihood = ["1/5", "3/5"]\nq = ["1/3", "2/3"]\n'
+        'params = { k = "4" }\n')
+    _, step = step_of(text, budget=60)
+    assert step.verdict is Verdict.checked, step.reason
+    assert {"IWAE(q, 1)", "IWAE(q, 2)", "IWAE(q, 3)", "IWAE(q, 5)", "IWAE(q, 4)"} <= set(searched)
+
+
+def test_the_renyi_bound_for_alpha_above_one_is_proved_too():
+    """alpha > 1: s = 1 - alpha < 0, t**s is convex and 1/s < 0 -- still a lower bound (Li & Turner,
+    Theorem 1); alpha in (-1, 0) is refused by the rule and refuted (test above)."""
+    text = (LITERATURE / "renyi-bound.toml").read_text("utf-8").split("[[step]]")
+    first = text[0].replace('alpha = "in (0, 1)"', 'alpha = "> 1"') + "[[step]]" + text[1]
+    result = check_derivation(loads(first, "renyi-above-one.toml"))
+    (step,) = result.steps
+    assert step.verdict is Verdict.proved and "convex" in step.reason, step.reason
+    assert step.second_opinion.startswith("the reference evaluator agrees"), step.second_opinion
+    for alpha in (1.5, 3.0, 20.0):  # independently: the bound stays below log p(x)
+        prior, likelihood, q = [0.75, 0.25], [0.2, 0.6], [0.1, 0.9]
+        assert renyi(prior, likelihood, q, alpha) <= math.log(sum(a * b for a, b in zip(prior, likelihood)))

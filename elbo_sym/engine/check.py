@@ -36,6 +36,7 @@ from elbo_sym.engine.notation import to_text
 from elbo_sym.engine.premises import HOLDS, UNDECIDED, PremiseJudge, PremiseTally, premise_text, premises_of
 from elbo_sym.engine.rules import RULES, RuleOutcome, difference, proves_zero
 from elbo_sym.engine.samples import (
+    counts_fit,
     for_definedness,
     instantiate,
     instantiations,
@@ -683,7 +684,9 @@ def _search_counts(lhs: Expr, step: Step, explicit, examples, seed: int, light: 
     at (engine.samples), the step with k = n searched like any other; a counterexample names n."""
     held = undecided = 0
     skips: tuple[str, ...] = ()
-    for values in instantiations((lhs, step.expr), explicit.K, lowest_values(explicit)):
+    given = [values_at((lhs, step.expr), e.instance) for e in _examples_for(explicit, examples)]
+    chosen = instantiations((lhs, step.expr), explicit.K, lowest_values(explicit))
+    for values in chosen + [v for v in given if v not in chosen and v in _fitting(lhs, step.expr, explicit.K, v)]:
         left, right = instantiate(lhs, values), instantiate(step.expr, values)
         _, open_here = _definedness((left, right), explicit)
         mine = tuple(e for e in _examples_for(explicit, examples) if values_at((lhs, step.expr), e.instance) == values)
@@ -697,6 +700,11 @@ def _search_counts(lhs: Expr, step: Step, explicit, examples, seed: int, light: 
             where = ", ".join(f"{name} = {n}" for name, n in values.items())
             return replace(found, values=named, source=f"{found.source}; {where}"), held, undecided, skips
     return None, held, undecided, skips
+
+
+def _fitting(lhs: Expr, rhs: Expr, K: int, values: dict) -> list[dict]:
+    """[values] when the step unfolds within the IWAE budget there (an example's own k), else []."""
+    return [values] if counts_fit((instantiate(lhs, values), instantiate(rhs, values)), K) else []
 
 
 # ------------------------------------------------------------------------- steps and chains

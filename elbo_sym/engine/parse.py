@@ -84,6 +84,10 @@ RESERVED = frozenset({"p", "q", "z", "z1", "z2", "z3", "z4", "z5", "Sum", "E", "
                       "Normal", "IWAE", DATA_DENSITY})
 """Names a file may not use for an observation or a parameter."""
 
+NO_LIMITS = ("limit(...) is not part of the notation: no certified route decides a limit here (IWAE(q, k) -> log p(x) "
+             "as k -> oo needs the ratios bounded, the Renyi bound -> ELBO(q) as alpha -> 1 a derivative); state "
+             "the bounds that hold for every k or alpha instead, e.g. log(p(x)) >= IWAE(q, k) >= ELBO(q)")
+"""Why ``limit`` is refused (issue 17, item 4): trusting SymPy's limit would be an unchecked step."""
 _CALL_EXAMPLES = {"p": "p(x)", "q": "q(z)", "Sum": "Sum(f, z)", "E": "E(q, f)", "KL": "KL(q(z), p(z))",
                   "H": "H(q)", "ELBO": "ELBO(q)", "IWAE": "IWAE(q, 2)", "Normal": "Normal(m, v)", "log": "log(...)",
                   "exp": "exp(...)", DATA_DENSITY: "p_data(x1)"}
@@ -832,6 +836,8 @@ class _Builder:
             raise self.fail(node, "starred arguments are not allowed")
         name = node.func.id
         handler = getattr(self, "call_" + name, None) if name in _CALL_EXAMPLES else None
+        if handler is None and name == "limit":
+            raise self.fail(node.func, NO_LIMITS)
         if handler is None:
             suggestion = _near(name, tuple(_CALL_EXAMPLES))
             if suggestion is not None:

@@ -410,7 +410,7 @@ def _iwae_side_conditions(node: IWAE, model: Model) -> tuple[tuple[str, bool], .
     except (UnfoldError, KeyError):
         positive = distribution = False
     return (
-        (f"the number of samples {to_text(node.count)} is a whole number >= 1", _at_least(node.count, 1, model)),
+        (f"the number of samples of {to_text(node)} is a whole number >= 1", _at_least(node.count, 1, model)),
         (f"{to_text(q)} is a distribution over z", distribution),
         (f"the importance ratios {to_text(joint)} / {to_text(q)} are positive", positive),
     )
@@ -465,8 +465,8 @@ def iwae_monotone(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
     conditions = (
         ("both sides are about the same q and the same observation",
          upper.distribution == lower.distribution and upper.observation == lower.observation),
-        (f"the larger side has at least as many samples: {to_text(upper.count)} - {to_text(lower.count)} "
-         f"is a whole number >= 0", _at_least(gap, 0, model)),
+        (f"the larger side has at least as many samples as the smaller ({to_text(upper)} against "
+         f"{to_text(lower)})", _at_least(gap, 0, model)),
     ) + _iwae_side_conditions(upper, model) + _iwae_side_conditions(lower, model)[:1]
     if not all(held for _, held in conditions):
         return RuleOutcome(False, "IWAE's monotonicity pattern found but a condition failed", conditions)
@@ -476,11 +476,12 @@ def iwae_monotone(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
 
 def renyi_bound(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
     """Li and Turner (2016), the Renyi bound: log p(x) >= 1/s * log E_q[(p(x, z) / q(z))**s]
-    for 0 < s <= 1 (s = 1 - alpha, alpha in [0, 1)).
+    for 0 < s <= 1 or s < 0 (s = 1 - alpha: alpha in [0, 1), or alpha > 1).
 
     The theorem, applied to that exact form (the coefficient shown to be 1/s by canonical
     forms): t**s is concave on t > 0 for 0 < s <= 1, so E_q[w**s] <= (E_q[w])**s = p(x)**s
-    (Jensen; E_q[w] = p(x) by importance sampling); log is increasing and 1/s > 0."""
+    (Jensen; E_q[w] = p(x) by importance sampling); log is increasing and 1/s > 0.  For s < 0
+    t**s is convex, E_q[w**s] >= p(x)**s, and dividing by s < 0 turns the inequality over."""
     bounds = _bounds(prev, rel, new)
     if bounds is None:
         return RuleOutcome(False, "the Renyi bound gives >= (or <=), never =, < or >")
@@ -506,7 +507,8 @@ def renyi_bound(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
         unbiased = canonical(mean - model.unfold(evidence), model).is_zero
         distribution = _is_distribution_notation(q, q, model)
         exponent = model.unfold(power)  # the parameters as the model's symbols (with their intervals)
-        exponent_ok = is_positive(exponent, model) and nonnegative(1 - exponent, model)
+        concave = is_positive(exponent, model) and nonnegative(1 - exponent, model)  # 0 < s <= 1
+        exponent_ok = concave or is_positive(-exponent, model)  # s < 0 (alpha > 1): t**s is convex
         scaled = proves_zero(difference(lower, Mul(Pow(power, -1), outer)), model)
     except (UnfoldError, KeyError, TypeError):
         return RuleOutcome(False, "the Renyi bound's pattern could not be unfolded in this model")
@@ -515,13 +517,14 @@ def renyi_bound(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
         ("the importance ratios are positive", positive),
         (f"{to_text(q)} is a distribution over z", distribution),
         (f"the ratios average to {to_text(evidence)} under {to_text(q)} (importance sampling)", unbiased),
-        (f"the exponent {to_text(power)} is in (0, 1] on the parameters' intervals", exponent_ok),
+        (f"the exponent {to_text(power)} is in (0, 1], or < 0, on the parameters' intervals", exponent_ok),
         (f"the smaller side is 1 / ({to_text(power)}) times the log of the average", scaled),
     )
     if not all(held for _, held in conditions):
         return RuleOutcome(False, "the Renyi bound's pattern found but a condition failed", conditions)
-    return RuleOutcome(True, f"Li and Turner's Renyi bound: t**s is concave for s = {to_text(power)} in (0, 1] "
-                             f"(Jensen), so the bound lies below log p(x)", conditions)
+    shape = "concave for s in (0, 1]" if concave else "convex for s < 0 (and 1/s < 0)"
+    return RuleOutcome(True, f"Li and Turner's Renyi bound: t**s is {shape}, s = {to_text(power)} (Jensen), so "
+                             f"the bound lies below log p(x)", conditions)
 
 
 def _kl_candidates(prev: Expr, new: Expr, model) -> list:
@@ -732,6 +735,6 @@ RULE_HELP: dict[str, str] = {
     "kl-nonneg": "drop or add a KL divergence term, KL >= 0 (> 0 with the premise that its arguments differ)",
     "iwae-bound": "log p(x) >= IWAE(q, k) for every k >= 1 (Burda et al. 2016, Theorem 1)",
     "iwae-monotone": "IWAE(q, m) >= IWAE(q, k) for m >= k >= 1; ELBO(q) is IWAE(q, 1) (Burda et al. 2016, Theorem 1)",
-    "renyi-bound": "log p(x) >= 1/(1 - alpha) log E_q[(p(x, z)/q(z))**(1 - alpha)], alpha in [0, 1) "
-                   "(Li & Turner 2016)",
+    "renyi-bound": "log p(x) >= 1/(1 - alpha) log E_q[(p(x, z)/q(z))**(1 - alpha)], alpha in [0, 1) or "
+                   "alpha > 1 (Li & Turner 2016)",
 }

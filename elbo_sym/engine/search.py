@@ -299,6 +299,8 @@ def _rational(block: Block, values: tuple[float, ...], denominator: int) -> tupl
     if block.kind == UNIT:
         return tuple(min(Fraction(1), max(Fraction(v).limit_denominator(denominator), Fraction(1, denominator * 10)))
                      for v in values)
+    if block.bounds.integer and block.bounds.lower is not None:  # a whole number: the nearest one inside
+        return (max(Fraction(round(values[0])), block.bounds.lower),)
     v = Fraction(values[0]).limit_denominator(denominator)
     if not block.bounds.contains(v):  # a minimum at a bound (sigma -> 0): three significant digits
         v = Fraction(f"{values[0]:.3g}")

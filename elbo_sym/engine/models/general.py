@@ -293,6 +293,9 @@ class GeneralModel(ModelDefaults):
             a = self.weight(e.distribution, GENERIC)
             joint = self.density(e.joint, GENERIC)
             return self.latent_sum((a * log(joint / a, evaluate=False),))
+        if isinstance(e, IWAE) and e.symbolic:
+            raise UnfoldError("IWAE(q, k) for every k has no unfolding: the rules iwae-bound and iwae-monotone prove "
+                              "it (for every k and every latent space)")
         if isinstance(e, IWAE):
             raise UnfoldError("IWAE(q, k) needs an explicit number of latent states: write K = 2 (or 3, ...), "
                               "not K = \"any\"")
