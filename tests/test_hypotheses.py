@@ -1,6 +1,6 @@
 """Hypotheses beyond ``q(...) = ...`` (issue 17, item 1): `assume` as a list, relational and
 ``!=`` premises that restrict the domain, ``rule = "assumption"`` using a premise in a chain,
-and the strict ``kl-nonneg`` (Gibbs: KL > 0 when the two distributions differ).
+and the strict ``kl-nonneg`` (Gibbs: KL > 0 for two different distributions).
 
 Every counterexample is re-evaluated here with plain floats (or fractions) from its printed
 values, independently of the checker: it must violate the step *and satisfy every premise*.
@@ -472,3 +472,19 @@ def test_the_premise_files_exit_0(capsys):
 
     assert main(["check", "--no-cache", *(str(LITERATURE / name) for name in MINE)]) == 0
     assert f"{len(MINE)}/{len(MINE)} file(s) pass" in capsys.readouterr().out
+
+
+def test_different_distributions_is_what_the_strict_rule_states_for_densities():
+    """Red team (round 5): for densities, two densities that differ at one z are the same
+    distribution (KL 0).  The strict rule is sound for K = "any" only because `!=` between
+    distributions means *different distributions* (for densities: on a set of positive
+    probability); the proof's reason and the module's definition must say so, not "differ at
+    some z"."""
+    import elbo_sym.engine.premises as premises_module
+
+    text = HEAD + 'assume = "q(z) != p(z | x)"\nstart = "log(p(x))"\n\n[[step]]\nrel = ">"\nexpr = "ELBO(q)"\n' \
+                  'rule = "kl-nonneg"\n'
+    step = check_text(text).steps[0]
+    assert step.verdict is Verdict.proved
+    assert "different distributions" in step.reason
+    assert "positive probability" in (premises_module.__doc__ or "")

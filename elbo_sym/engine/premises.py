@@ -2,9 +2,10 @@
 
 A premise is a relation ``a rel b`` between expressions of the vocabulary, ``rel`` one of
 ``<=``, ``>=``, ``<``, ``>`` (for every z, when a side has a free z) or ``!=``.  ``a != b``
-means the two sides *differ*: for two distributions over z, ``q(z) != p(z | x)`` holds when
-q(z) and p(z | x) differ at some z (they are different distributions); for numbers, that the
-numbers differ.  A step of a file with premises is proved when it holds on every model of the
+means the two sides *differ*: for two distributions over z, ``q(z) != p(z | x)`` says they are
+different distributions -- for finite K, they differ at some z; for densities, they differ on a
+set of positive probability (densities equal but for a null set are the same distribution, and
+their KL divergence is 0); for numbers, that the numbers differ.  A step of a file with premises is proved when it holds on every model of the
 family that satisfies all of them.  So:
 
 * an instance may refute a step only when it is shown to satisfy every premise (exactly, or by
@@ -106,7 +107,7 @@ class PremiseJudge:
                 signs.append(decide(a, b, values, memo))
             except Undefined:
                 return VIOLATED
-        if premise.rel == "!=":  # differ at some z
+        if premise.rel == "!=":  # differ at some z (an explicit model: finite K)
             if any(s is not None and s != 0 for s in signs):
                 return HOLDS
             return VIOLATED if all(s == 0 for s in signs) else UNDECIDED

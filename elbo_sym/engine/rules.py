@@ -612,7 +612,9 @@ def kl_nonneg(prev: Expr, rel: str, new: Expr, model) -> RuleOutcome:
 
 def strict_kl(prev: Expr, rel: str, new: Expr, model) -> RuleOutcome:
     """Gibbs' inequality with its equality condition: for distributions a, b over z, KL(a, b) >= 0
-    with equality exactly when a = b; so KL(a, b) > 0 when a and b differ at some z.  Proved when
+    with equality exactly when a = b as distributions; so KL(a, b) > 0 when a and b are different
+    distributions -- what the premise ``a != b`` says (engine.premises: for densities, different on a
+    set of positive probability, not merely at one z).  Proved when
     upper - lower = KL(a, b) identically, a and b are shown to be distributions, and a premise
     states ``a != b`` (or ``b != a``) with exactly these two arguments."""
     upper, lower = (prev, new) if rel == ">" else (new, prev)
@@ -630,7 +632,7 @@ def strict_kl(prev: Expr, rel: str, new: Expr, model) -> RuleOutcome:
         if not premise:
             return RuleOutcome(False, f"KL >= 0 gives >=; a strict {rel} needs the premise that the arguments "
                                f"differ: assume = \"{to_text(a)} != {to_text(b)}\"", conditions)
-        return RuleOutcome(True, f"the difference is {to_text(term)} > 0: the two distributions differ "
+        return RuleOutcome(True, f"the difference is {to_text(term)} > 0: the two are different distributions "
                            f"(premise), and KL is 0 only for equal ones (Gibbs)", conditions)
     return RuleOutcome(False, "the difference of the two sides is not one KL divergence of the step")
 
