@@ -5,7 +5,8 @@ A premise is a relation ``a rel b`` between expressions of the vocabulary, ``rel
 means the two sides *differ*: for two distributions over z, ``q(z) != p(z | x)`` says they are
 different distributions -- for finite K, they differ at some z; for densities, they differ on a
 set of positive probability (densities equal but for a null set are the same distribution, and
-their KL divergence is 0); for numbers, that the numbers differ.  A step of a file with premises is proved when it holds on every model of the
+their KL divergence is 0); for numbers, that the numbers differ.  A step of a file with premises
+is proved when it holds on every model of the
 family that satisfies all of them.  So:
 
 * an instance may refute a step only when it is shown to satisfy every premise (exactly, or by
