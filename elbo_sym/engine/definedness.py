@@ -34,7 +34,7 @@ from elbo_sym.budget import checkpoint
 from elbo_sym.engine.canonical import TooLarge, bounded_expand, bounded_together
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.models.discrete import has_free_latent
-from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, Normal, to_text, z
+from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, Index, LatentSum, Normal, to_text, z
 
 MAX_CERTIFICATE_TERMS = 20_000
 """Largest polynomial (in terms) the constraint certificate expands."""
@@ -128,7 +128,10 @@ class _Walker:
                     self.need("nonzero", value, e, None)
                 return
             if e.name == "p" and e.variables == (z,) and e.given:  # p(z | x) = p(x, z) / p(x)
-                evidence = Density("p", e.given)
+                observed = tuple(g for g in e.given if not isinstance(g, Index))  # p(z | x; theta): p(x | theta)
+                if not observed:  # p(z | theta): the prior of a parameterised model, no divisor
+                    return
+                evidence = Density("p", observed, tuple(g for g in e.given if isinstance(g, Index)))
                 self.need("nonzero", model.unfold(evidence), evidence, None)
             return
         if isinstance(e, LatentSum):

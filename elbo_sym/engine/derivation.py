@@ -19,7 +19,7 @@ from sympy import Expr
 from elbo_sym.engine.models import Instance, Interval, Model, ModelSpec, Parameter, UnfoldError, build, families
 from elbo_sym.engine.models.base import PARAMETER, likelihood_block, q_block
 from elbo_sym.engine.models.discrete import observation_of
-from elbo_sym.engine.notation import Density
+from elbo_sym.engine.notation import Density, Index
 from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.rules import RULES
 from elbo_sym.files import FileReadError, discover, read_regular_file  # noqa: F401  (discover: re-exported)
@@ -193,10 +193,16 @@ class Derivation:
     """The latent variables: ("z",), or ("z1", "z2") for two layers (``latents = ["z1", "z2"]``)."""
     D: int = 1
     """Dimensions of the Gaussian family's real latent z (``D = 3``: a diagonal Gaussian)."""
+    variationals: tuple[str, ...] = ()
+    """Variational distributions beside q the file uses: "r", "q_star" (free, like q)."""
+    indices: tuple[str, ...] = ()
+    """[params] that index the model (p(x | z; theta)): no values, a model per parameter."""
 
     @property
     def spec(self) -> ModelSpec:
-        return ModelSpec(self.family, self.K, self.data, self.params, self.assumptions, self.D)
+        params = tuple(p for p in self.params if p.name not in self.indices)  # an index has no value
+        return ModelSpec(self.family, self.K, self.data, params, self.assumptions, self.D, self.variationals,
+                         self.indices)
 
     @property
     def vocabulary(self) -> Vocabulary:
@@ -241,6 +247,9 @@ MAX_CHAIN_K = 10
 _STEP_KEYS = {"rel", "expr", "rule", "why", "accept", "repair"}
 _EXAMPLE_KEYS = {"prior", "likelihood", "q", "params", "expect"}
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,19}")
+_INDEXED_NAME = re.compile(r"(?!pi_|qstar_)[A-Za-z]{2,12}[0-9]{0,3}_[A-Za-z][A-Za-z0-9]{0,9}")
+"""A parameter's name with one `_` (theta_old, theta_new): a word of two or more letters before it
+and a letter after it, so it never looks like an internal table symbol (pi_0, l_x1_0, pi_z)."""
 MAX_OBSERVATIONS = 8
 MAX_NUMBER_CHARS = 19
 """Longest exact number in an example (3/4, 0.25): numerators and denominators stay small."""
@@ -453,14 +462,35 @@ class _Reader:
         if family == "gaussian":
             self.check_gaussian_assumptions(data.get("assume", []), assumptions, params)
         steps = self.steps(data.get("step", []))
+        formulas = [start, *(f for r in (claim, *assumptions) if r is not None for f in (r.lhs, r.rhs)),
+                    *(f for step in steps for f in (step.formula, step.repair) if f is not None)]
+        variationals, indices = self.model_names(formulas, params)
         derivation = Derivation(self.path, title, summary, K, start, steps, claim, assumptions, (), family,
-                                observations, params, latents=latents, D=D)
+                                observations, params, latents=latents, D=D, variationals=variationals,
+                                indices=indices)
         examples = self.examples(data.get("example", []), derivation)
         expect, expect_refuted = self.expectation(data, len(steps))
         if expect == "refuted":
             self.check_teaching_steps(steps)
         self.check_repairs(steps, expect, expect_refuted)
         return replace(derivation, examples=examples, expect=expect, expect_refuted=expect_refuted)
+
+    def model_names(self, formulas: list[Formula], params: tuple[Parameter, ...]) -> tuple[tuple[str, ...],
+                                                                                         tuple[str, ...]]:
+        """(the variational distributions beside q, the parameters indexing the model) the file's
+        formulas use; a parameter that indexes the model has no value, so it never appears bare."""
+        names: set[str] = set()
+        indexed: set[str] = set()
+        for formula in formulas:
+            names.update(d.name for d in formula.expr.atoms(Density) if d.name in ("r", "q_star"))
+            indexed.update(i.name for i in formula.expr.atoms(Index))
+        for formula in formulas:
+            for symbol in formula.expr.free_symbols:
+                if symbol.name in indexed and not isinstance(symbol, Index):
+                    raise self.error(formula.line, f"{symbol.name} indexes the model (as in p(x | z; {symbol.name})): "
+                                                   f"it names which model, and has no value in an expression")
+        return (tuple(n for n in ("r", "q_star") if n in names),
+                tuple(p.name for p in params if p.name in indexed))
 
     def model_keys_of(self, data: dict) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple, int]:
         """The model a file (or a deck) names: family, latents, observations, parameters and D,
@@ -620,8 +650,9 @@ class _Reader:
         out = []
         for name, condition in value.items():
             here = self.line_of(name) if self.line_of(name) != 1 else line
-            if not _NAME.fullmatch(name) or name in RESERVED or name in observations:
-                raise self.error(here, f"{name!r} cannot name a parameter (use letters and digits; not an "
+            if not (_NAME.fullmatch(name) or _INDEXED_NAME.fullmatch(name)) or name in RESERVED or name in observations:
+                raise self.error(here, f"{name!r} cannot name a parameter (use letters and digits, or one `_` as in "
+                                       f"theta_old; not an "
                                        f"observation or one of {', '.join(sorted(RESERVED))})")
             if not isinstance(condition, str):
                 raise self.error(here, f"{name}: the condition must be a string such as \">= 1\" or \"in (0, 1)\"")
@@ -748,6 +779,11 @@ class _Reader:
         if len(value) > MAX_EXAMPLES:
             raise self.error(self.line_of("example"), f"too many examples ({len(value)}; the limit is {MAX_EXAMPLES})")
         fixed = {observation_of(r.lhs.expr) for r in derivation.assumptions}
+        if value and (derivation.variationals or derivation.indices):
+            what = "a parameterised model p(x | z; theta)" if derivation.indices else \
+                " and ".join(f"{n}(z)" for n in derivation.variationals)
+            raise self.error(self._table_span("example", 0)[0], f"[[example]] tables are not supported yet with "
+                                                                 f"{what}: the checker searches exact instances itself")
         out = []
         for i, table in enumerate(value):
             line = self._table_span("example", i)[0]

@@ -25,6 +25,15 @@ z2 = Symbol("z2")
 """The top latent layer of a two-layer chain; prints as z_2."""
 LATENTS = frozenset({z, z1, z2})
 """Every latent variable symbol of the vocabulary (bound by Sum, E, KL, H, ELBO)."""
+VARIATIONAL_NAMES = ("q", "r", "q_star")
+"""Names of variational distributions over z: q, a second one r, and q_star (a third, free
+like the others: "the best member of a family" is a premise the file states, never implied)."""
+
+
+class Index(Symbol):
+    """A parameter from ``[params]`` that names a member of a family of models, as the theta of
+    ``p(x | z; theta)``: the model's tables for each value are arbitrary (drawn independently),
+    so it stands for *which* model, never for a number in an expression."""
 
 
 class Notation(Expr):
@@ -103,10 +112,18 @@ class Entropy(Notation):
 
 class ELBO(Notation):
     """``ELBO(q)``: the evidence lower bound, sum_z q(z) log(p(x, z) / q(z)); with several
-    observations ``ELBO(q(z | x1), x1)`` uses the joint p(x1, z)."""
+    observations ``ELBO(q(z | x1), x1)`` uses the joint p(x1, z); ``ELBO(q, theta)`` the joint
+    p(x, z | theta) of a parameterised model (PRML's L(q, theta))."""
 
-    def __new__(cls, distribution: Density, observation: Symbol = None):
+    def __new__(cls, distribution: Density, observation: Symbol = None, parameter: Index | None = None):
+        if parameter is not None:
+            return Basic.__new__(cls, distribution, observation if observation is not None else x, parameter)
         return Basic.__new__(cls, distribution, observation if observation is not None else x)
+
+    @property
+    def parameter(self) -> Index | None:
+        """The model's parameter (theta), or None."""
+        return self.args[2] if len(self.args) > 2 else None
 
     @property
     def distribution(self) -> Density:
@@ -120,7 +137,8 @@ class ELBO(Notation):
     def joint(self) -> Density:
         """p(x, z) -- or p(x, z1, z2) for a distribution over two latent layers."""
         variables = getattr(self.distribution, "variables", (z,))  # Normal(m, v) is over z
-        return Density("p", (self.observation, *variables))
+        given = (self.parameter,) if self.parameter is not None else ()
+        return Density("p", (self.observation, *variables), given)
 
 
 class Normal(Notation):
@@ -212,18 +230,31 @@ def q(*variables: Symbol) -> Density:
 # --------------------------------------------------------------------------- printing
 
 
-def _density_args(d: Density, show) -> str:
+def _density_args(d: Density, show, separator: str = "; ") -> str:
     head = ", ".join(show(v) for v in d.variables)
-    if d.given:
-        return head + " | " + ", ".join(show(v) for v in d.given)
+    given = [show(v) for v in d.given if not isinstance(v, Index)]
+    indices = [show(v) for v in d.given if isinstance(v, Index)]
+    if given:
+        head += " | " + ", ".join(given)
+        if indices:
+            head += separator + ", ".join(indices)
+    elif indices:
+        head += " | " + ", ".join(indices)
     return head
+
+
+def density_name_latex(name: str) -> str:
+    """q_star prints as q^*; every other density name as written (p, q, r)."""
+    return "q^{*}" if name == "q_star" else name
 
 
 class ElboStrPrinter(StrPrinter):
     """Prints notation back in the derivation-file vocabulary (round-trips through `parse`)."""
 
     def _distribution(self, d: Density) -> str:
-        return "q" if d == Density("q", (z,)) else self._print(d)
+        if isinstance(d, Density) and d.name in VARIATIONAL_NAMES and d.variables == (z,) and not d.given:
+            return d.name  # q, r, q_star alone (one observation)
+        return self._print(d)
 
     def _print_Density(self, d: Density) -> str:
         return f"{d.name}({_density_args(d, self._print)})"
@@ -255,9 +286,10 @@ class ElboStrPrinter(StrPrinter):
         return f"H({self._distribution(e.args[0])})"
 
     def _print_ELBO(self, e: ELBO) -> str:
+        parameter = f", {self._print(e.parameter)}" if e.parameter is not None else ""
         if e.observation == x:
-            return f"ELBO({self._distribution(e.distribution)})"
-        return f"ELBO({self._print(e.distribution)}, {self._print(e.observation)})"
+            return f"ELBO({self._distribution(e.distribution)}{parameter})"
+        return f"ELBO({self._print(e.distribution)}, {self._print(e.observation)}{parameter})"
 
     def _print_Exp(self, e: Exp) -> str:
         return f"exp({self._print(e.args[0])})"
@@ -328,10 +360,8 @@ class ElboLatexPrinter(LatexPrinter):
         return s.name
 
     def _print_Density(self, d: Density) -> str:
-        head = ", ".join(self._print(v) for v in d.variables)
-        if d.given:
-            head += r" \mid " + ", ".join(self._print(v) for v in d.given)
-        return f"{d.name}({head})"
+        head = _density_args(d, self._print, "; ").replace(" | ", r" \mid ")
+        return f"{density_name_latex(d.name)}({head})"
 
     def _print_LatentSum(self, s: LatentSum) -> str:
         body = s.body
@@ -351,6 +381,11 @@ class ElboLatexPrinter(LatexPrinter):
         return rf"\mathrm{{H}}\big[{self._print(e.args[0])}\big]"
 
     def _print_ELBO(self, e: ELBO) -> str:
+        if e.parameter is not None:  # PRML's L(q, theta)
+            first = "q" if e.distribution == Density("q", (z,)) else self._print(e.distribution)
+            if e.observation != x:
+                first += rf";\, {self._print(e.observation)}"
+            return rf"\mathcal{{L}}\big({first},\, {self._print(e.parameter)}\big)"
         if e.observation == x:
             if e.distribution == Density("q", (z,)):
                 return r"\mathcal{L}(q)"
@@ -453,7 +488,7 @@ class ElboLatexPrinter(LatexPrinter):
         return rf"{body}^{{{exp}}}" if exp is not None else body
 
 
-_DENSITY_GAP = re.compile(r"\) (?=[pq]\()")
+_DENSITY_GAP = re.compile(r"\) (?=(?:[pqr]|q\^\{\*\})\()")
 _OPERATOR_GAP = re.compile(r"(?<=[^\s+\-=(\[{,]) (?=\\(?:mathrm\{KL\}|mathrm\{H\}|mathbb\{E\}|mathcal\{L\}))")
 
 
@@ -538,7 +573,8 @@ def latex_terms(latex: str) -> list[str]:
 
 
 __all__ = [
-    "x", "z", "z1", "z2", "LATENTS", "Exp", "IWAE", "Normal", "Density", "LatentSum", "Expectation", "KL",
+    "x", "z", "z1", "z2", "LATENTS", "VARIATIONAL_NAMES", "Index", "density_name_latex",
+    "Exp", "IWAE", "Normal", "Density", "LatentSum", "Expectation", "KL",
     "Entropy", "ELBO", "Notation",
     "p", "q", "to_latex", "to_text", "latex_terms", "ElboLatexPrinter", "ElboStrPrinter", "RELATION_LATEX",
 ]

@@ -34,7 +34,7 @@ from elbo_sym.engine.canonical import Canonical, canonical
 from elbo_sym.engine.definedness import is_positive, nonnegative
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.models.discrete import UnfoldError
-from elbo_sym.engine.notation import IWAE, KL, Density, Expectation, LatentSum, to_text, x
+from elbo_sym.engine.notation import IWAE, KL, Density, Expectation, Index, LatentSum, to_text, x
 from elbo_sym.engine.wellformed import factored_sum
 
 
@@ -370,10 +370,15 @@ def _kl_candidates(prev: Expr, new: Expr, model) -> list:
     """KL terms the difference may be made of: those in the step, and q against the posterior
     and the prior for each observation."""
     out = [node for side in (prev, new) for node in preorder_traversal(side) if isinstance(node, KL)]
+    spec = model.spec
     for o in model.observations:
         symbol = x if o == "x" else Symbol(o)
         q = model.variational(o)
-        out += [KL(q, Density("p", q.variables, (symbol,))), KL(q, Density("p", q.variables))]
+        # r, q_star beside q; each model of a parameterised family (p(z | x; theta))
+        distributions = [q] + [Density(name, q.variables, q.given) for name in spec.variationals]
+        indices: list[tuple] = [(Index(t),) for t in spec.indices] or [()]
+        out += [KL(d, Density("p", d.variables, given)) for d in distributions for index in indices
+                for given in ((symbol,) + index, index)]
     return [term for term in dict.fromkeys(out) if _has_meaning(term, model)]
 
 
