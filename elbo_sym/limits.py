@@ -34,6 +34,8 @@ MAX_EXAMPLES = 50
 """[[example]] tables in one derivation file."""
 MAX_EXPECT = 50
 """Expected values in one example."""
+MAX_PREMISES = 8
+"""Premises (relations that restrict the domain) in one file's `assume` list, besides the q definitions."""
 REFERENCE_BUDGET_SECONDS = 2.0
 """Most time the second opinion (elbo_sym.engine.reference) spends on one proved step (within the
 step's budget); running out leaves the step's second opinion undecided, never agreeing."""

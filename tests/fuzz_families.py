@@ -31,7 +31,7 @@ from elbo_sym.engine.reference import gaussian as gaussian_ref
 from elbo_sym.engine.reference.discrete import JudgeError
 from elbo_sym.engine.rules import RULES
 
-FAMILIES = ("IWAE", "gaussian", "gaussian D", "chain", "r and theta")
+FAMILIES = ("IWAE", "gaussian", "gaussian D", "chain", "premises", "r and theta")
 ALL_RULES = tuple(sorted(RULES))
 BUDGET = 2.0
 
@@ -104,6 +104,31 @@ SECOND_Q_LIBRARY = (
 """r beside q, q_star, and a parameterised model with two parameter values (theta_old, theta_new)."""
 SECOND_Q_TIGHT = (("ELBO(q, theta_old)", "=", "log(p(x | theta_old))", "assumption"),
                   ("KL(q(z), p(z | x; theta_old))", "=", "0", "assumption"))
+# premises (assume entries that restrict the domain): (header lines, true statements under them)
+PREMISE_LIBRARY = (
+    ('assume = "q(z) != p(z | x)"', (
+        ("log(p(x))", ">", "ELBO(q)", "kl-nonneg"),
+        ("KL(q(z), p(z | x))", ">", "0", "kl-nonneg"),
+        ("ELBO(q)", "<", "log(p(x))", "kl-nonneg"),
+        ("log(p(x)) - ELBO(q)", ">", "0", "kl-nonneg"),
+        ("E(q, log(p(x, z))) + H(q)", "<", "log(p(x))", "kl-nonneg"),
+        ("KL(p(z | x), q(z))", ">", "0", "kl-nonneg"),
+        ("log(p(x))", ">=", "ELBO(q)", "jensen"))),
+    ('data = ["x1", "x2"]\nassume = ["ELBO(q(z | x1), x2) >= ELBO(q(z | x1), x1)"]', (
+        ("ELBO(q(z | x1), x2)", ">=", "ELBO(q(z | x1), x1)", "assumption"),
+        ("ELBO(q(z | x1), x2) + log(p(x1))", ">=", "ELBO(q(z | x1), x1) + log(p(x1))", "assumption"),
+        ("log(p(x2)) - KL(q(z | x1), p(z | x2))", ">=", "ELBO(q(z | x1), x1)", "assumption"),
+        ("ELBO(q(z | x1), x1) - 1", "<=", "ELBO(q(z | x1), x2) - 1", "assumption"),
+        ("log(p(x2))", ">=", "ELBO(q(z | x1), x1)", "assumption"))),
+    ('data = ["x1", "x2"]\nassume = ["q(z | x1) = p(z | x1)", "ELBO(q(z | x1), x2) > ELBO(q(z | x1), x1)", '
+     '"q(z | x2) != p(z | x2)"]', (
+        ("ELBO(q(z | x1), x2)", ">", "log(p(x1))", "assumption"),
+        ("ELBO(q(z | x1), x2)", ">", "ELBO(q(z | x1), x1)", "assumption"),
+        ("log(p(x2))", ">", "ELBO(q(z | x2), x2)", "kl-nonneg"),
+        ("ELBO(q(z | x1), x1)", "=", "log(p(x1))", "assumption"))),
+)
+PREMISE_SWAPS = (("!=", ">="), (">=", "<="), (" > ", " < "), ("p(z | x)", "p(z)"), ("x2) >=", "x1) >="),
+                 ("q(z | x2) != p(z | x2)", "q(z | x2) != p(z | x1)"))
 SWAPS = (("p(z | x)", "p(z)"), ("q(z)", "p(z)"), ("p(x | z)", "p(x, z)"), ("z1", "z2"), ("q(z1 | x)", "p(z1 | x)"),
          ("mu", "sigma"), ("sigma**2", "sigma"), ("w", "s"), ("x - b", "x + b"), ("IWAE(q, 2)", "IWAE(q, 3)"),
          ("theta_old", "theta_new"))
@@ -194,6 +219,15 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
         if "theta" in lhs + rhs or tight:
             header += ('\nassume = "q(z) = p(z | x; theta_old)"' if tight else "") + \
                 '\n[params]\ntheta_old = "real"\ntheta_new = "real"'
+    elif family == "premises":
+        premises, library = rng.choice(PREMISE_LIBRARY)
+        if rng.random() < 0.25:  # a wrong or dropped premise: the statement must then not be proved
+            a, b = rng.choice(PREMISE_SWAPS)
+            premises = premises.replace(a, b, 1) if a in premises else "\n".join(
+                line for line in premises.splitlines() if not line.startswith("assume"))
+            tags.append("premise")
+        header = f"# premises\nK = {rng.choice((2, 3))}\n{premises}"
+        lhs, rel, rhs, rule = rng.choice(library)
     else:
         raise ValueError(family)
     draw = rng.random()
@@ -233,7 +267,11 @@ def fuzz_instances(spec, K) -> tuple[str, list]:
     if spec.variationals or spec.indices:  # r, q_star and each parameter's tables, drawn per seed
         found = [i for seed in FUZZ_SEEDS for i in discrete_ref.with_model_names(found, spec.variationals,
                                                                                   spec.indices, seed)]
-    return "discrete", discrete_ref.with_assumptions(found, fixes)[0]
+    found = discrete_ref.with_assumptions(found, fixes)[0]
+    if spec.premises:  # a step is claimed only where every premise holds: judge it only there
+        found = [i for i in found if all(discrete_ref.premise_holds(p.lhs.expr, p.rel, p.rhs.expr, i) is True
+                                         for p in spec.premises)]
+    return "discrete", found
 
 
 JUDGES = {"gaussian": gaussian_ref.judge, "chain": chain_ref.judge, "discrete": discrete_ref.judge}
@@ -322,6 +360,8 @@ class FamilyCampaign:
 def _family_of(toml: str) -> str:
     if "theta" in toml or "r(z)" in toml or "ELBO(r)" in toml or "H(r)" in toml or "E(r," in toml or "q_star" in toml:
         return "r and theta"
+    if "# premises" in toml:
+        return "premises"
     if "latents" in toml:
         return "chain"
     if "gaussian" in toml:

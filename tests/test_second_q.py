@@ -28,7 +28,7 @@ from elbo_sym.engine.reference import discrete as judge
 LITERATURE = Path(__file__).resolve().parent.parent / "derivations" / "literature"
 THETA = Vocabulary(params=("theta", "theta_old", "theta_new"))
 EM_FILES = ("em-bound-decomposition.toml", "em-e-step.toml", "gap-second-distribution.toml",
-            "cremer-gap-split-q-star.toml")
+            "cremer-gap-split-q-star.toml", "em-m-step.toml", "cremer-amortization-gap-q-star.toml")
 HEAD = 'title = "t"\nK = "any"\n'
 TWO_THETAS = '[params]\ntheta_old = "real"\ntheta_new = "real"\n'
 
@@ -385,3 +385,73 @@ def test_the_family_fuzzer_finds_no_disagreement_for_r_and_theta():
     assert campaign.proved[family] >= 4 and campaign.judged[family] >= 4, campaign.report()
     assert campaign.proved[family] < campaign.steps[family], campaign.report()
     assert not (campaign.disagreements or campaign.caught or campaign.crashes), campaign.disagreements[:3]
+
+
+# ------------------------------------------------------------------ the M-step (a premise, issue 17.1)
+
+M_STEP = "em-m-step.toml"
+
+
+def test_the_m_step_is_proved_with_its_premise():
+    result = check_derivation(load(LITERATURE / M_STEP))
+    assert result.fully_proved and result.ok, [(r.step.index, r.verdict, r.reason) for r in result.steps]
+    assert "premise" in result.steps[1].reason and "KL(q(z), p(z | x; theta_new))" in result.steps[0].reason
+
+
+def test_the_m_step_without_its_premise_is_refuted():
+    result = variant(M_STEP, ('  "ELBO(q, theta_new) >= ELBO(q, theta_old)",\n', ""))
+    step = result.steps[1]
+    assert step.verdict is Verdict.refuted and not result.ok
+    ce = step.counterexample
+    old, new = tables(ce, "theta_old"), tables(ce, "theta_new")
+    q = posterior(*old)  # the E-step's q, recomputed from theta_old's tables
+    assert floats(ce.value_of("q(z)")) == pytest.approx(q)
+    assert elbo(q, *new) == pytest.approx(ce.lhs_value, rel=1e-9)
+    assert elbo(q, *old) == pytest.approx(ce.rhs_value, rel=1e-9)
+    assert elbo(q, *new) < elbo(q, *old)  # the bound fell: without the premise the step is false
+
+
+def test_the_m_step_with_the_premise_reversed_is_refuted():
+    result = variant(M_STEP, ('"ELBO(q, theta_new) >= ELBO(q, theta_old)"',
+                              '"ELBO(q, theta_new) <= ELBO(q, theta_old)"'))
+    step = result.steps[1]
+    assert step.verdict is Verdict.refuted and not result.ok
+    ce = step.counterexample
+    old, new = tables(ce, "theta_old"), tables(ce, "theta_new")
+    q = posterior(*old)
+    assert elbo(q, *new) <= elbo(q, *old)  # the counterexample satisfies the (reversed) premise
+    assert elbo(q, *new) < ce.rhs_value == pytest.approx(elbo(q, *old), rel=1e-9)
+
+
+def test_the_m_step_after_the_wrong_e_step_is_refuted():
+    result = variant(M_STEP, ('"q(z) = p(z | x; theta_old)"', '"q(z) = p(z | x; theta_new)"'))
+    step = result.steps[2]
+    assert step.verdict is Verdict.refuted and not result.ok
+    ce = step.counterexample
+    old, new = tables(ce, "theta_old"), tables(ce, "theta_new")
+    q = posterior(*new)
+    assert elbo(q, *old) == pytest.approx(ce.lhs_value, rel=1e-9)
+    assert math.log(evidence(*old)) == pytest.approx(ce.rhs_value, rel=1e-9)
+    assert elbo(q, *old) < math.log(evidence(*old)) - 1e-9
+
+
+def test_the_m_step_claim_in_the_wrong_direction_is_not_established():
+    result = variant(M_STEP, ('claim = "log(p(x | theta_new)) >= log(p(x | theta_old))"',
+                              'claim = "log(p(x | theta_new)) <= log(p(x | theta_old))"'))
+    assert all(s.verdict is Verdict.proved for s in result.steps) and not result.ok
+
+
+def test_cremer_amortization_gap_needs_the_premise_that_q_star_is_best():
+    name = "cremer-amortization-gap-q-star.toml"
+    assert check_derivation(load(LITERATURE / name)).fully_proved
+    for premise in ("", 'assume = "ELBO(q_star) <= ELBO(q)"'):  # dropped, reversed
+        result = variant(name, ('assume = "ELBO(q_star) >= ELBO(q)"', premise))
+        step = result.steps[1]
+        assert step.verdict is Verdict.refuted and not result.ok
+        ce = step.counterexample
+        prior, likelihood = tables(ce)
+        q, best = floats(ce.value_of("q(z)")), floats(ce.value_of("q_star(z)"))
+        e = math.log(evidence(prior, likelihood))
+        assert e - elbo(q, prior, likelihood) == pytest.approx(ce.lhs_value, rel=1e-9, abs=1e-12)
+        assert e - elbo(best, prior, likelihood) == pytest.approx(ce.rhs_value, rel=1e-9, abs=1e-12)
+        assert elbo(best, prior, likelihood) < elbo(q, prior, likelihood)  # q_star is worse there

@@ -33,6 +33,7 @@ from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.models.general import SEARCH_K
 from elbo_sym.engine.notation import to_text
+from elbo_sym.engine.premises import HOLDS, UNDECIDED, PremiseJudge, PremiseTally, premise_text, premises_of
 from elbo_sym.engine.rules import RULES, RuleOutcome, difference, proves_zero
 from elbo_sym.engine.search import (
     LIGHT_BOUNDARY_INSTANCES,
@@ -425,13 +426,15 @@ def _value_text(e: Expr, values) -> str:
 
 
 def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open_obligations,
-            seed: int, light: bool = False, phase: str = "all") -> tuple[Counterexample | None, int, int,
-                                                                          tuple[str, ...]]:
+            seed: int, light: bool = False, phase: str = "all", premises: PremiseJudge | None = None,
+            tally: PremiseTally | None = None) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
     """(counterexample or None, instances held, instances undecided, undecided instances that
     the search builds on purpose: examples and the family's special cases).  `phase`: "all";
     "quick", only the exact candidates (examples, special cases, random instances); "rest",
-    everything but them (the model had its quick pass)."""
+    everything but them (the model had its quick pass).  With `premises`, only an instance
+    shown to satisfy every premise is decided (the others are counted in `tally`)."""
     judge = _Instances(lhs, rel, rhs, model, open_obligations)
+    tally = tally if tally is not None else PremiseTally()
     held = undecided = 0
     tried: set = set()
     skipped: list[str] = []
@@ -447,6 +450,14 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
             model.validate(instance)  # only an instance of the domain may refute
         except ValueError:
             return None
+        if premises is not None:  # ... and only one shown to satisfy every premise
+            status = premises.status(instance)
+            if status != HOLDS:
+                if status == UNDECIDED:
+                    tally.undecided += 1
+                else:
+                    tally.outside += 1
+                return None
         decision = judge.decide(instance)
         if decision.status in ("fails", "undefined"):
             return judge.counterexample(instance, decision)
@@ -468,6 +479,11 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     on_purpose = False
     # boundary families, screened in floats; the closest calls are decided exactly
     margin = judge.margin_function()
+    if premises is not None:  # a point fails only where the step fails *inside* the premises
+        step_margin, inside = margin, premises.margin_function()
+
+        def margin(p) -> float:
+            return max(step_margin(p), -inside(p))
     scored: list[tuple[float, int, Instance]] = []
     for instance in boundary_instances(model, LIGHT_BOUNDARY_INSTANCES if light else MAX_BOUNDARY_INSTANCES, seed):
         scored.append((margin(point(model, instance)), len(scored), instance))
@@ -489,12 +505,12 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         found = try_one(instance)
         if found:
             return found, held, undecided, ()
-    if rel in (">", "<"):  # a strict relation may fail only where both sides are equal: an algebraic point
-        for k, (a, b) in enumerate(judge.parts):
+    if rel in (">", "<") and premises is None:  # a strict relation may fail only where both sides are equal
+        for k, (a, b) in enumerate(judge.parts):  # (an algebraic point; the premises are not decided there)
             for point_ in algebraic_points(model, Add(a, -b), minima):
                 return judge.algebraic_counterexample(point_, k), held, undecided, ()
     # an expression undefined only at irrational points: a divisor (or log argument) that is 0 only there
-    for obligation in judge.open[:MAX_OBLIGATION_SEARCHES]:
+    for obligation in judge.open[:MAX_OBLIGATION_SEARCHES] if premises is None else ():
         size = compile_float(obligation.expr, model.parameters)
 
         def distance_to_zero(p: tuple[float, ...], size=size) -> float:
@@ -522,12 +538,16 @@ def _examples_for(model, examples) -> tuple:
 
 
 def _examples_agree(lhs: Expr, rel: str, rhs: Expr, model, examples) -> Counterexample | None:
-    """For a proved step: re-decide it on the file's examples (a disagreement is a bug)."""
+    """For a proved step: re-decide it on the file's examples (a disagreement is a bug) -- on
+    those shown to satisfy every premise (the step is only claimed there)."""
     for K in dict.fromkeys(e.K for e in examples):
         explicit = _explicit(model, K)
         mine = _examples_for(explicit, examples)
         judge = _Instances(lhs, rel, rhs, explicit, ())
+        premises = PremiseJudge(premises_of(model), explicit) if premises_of(model) else None
         for instance in exact_candidates(explicit, mine, 0)[: len(mine)]:
+            if premises is not None and premises.status(instance) != HOLDS:
+                continue
             decision = judge.decide(instance)
             if decision.status in ("fails", "undefined"):
                 return judge.counterexample(instance, decision)
@@ -566,6 +586,7 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, budget: fl
     plan = [(m, "all") for m in models if not is_optional(m)] + [(m, "quick") for m in larger] + \
         [(m, "rest") for m in larger]
     quick_reached: list[int] = []
+    tally = PremiseTally()
     for explicit, phase in plan:
         optional = is_optional(explicit)
         if optional:
@@ -576,7 +597,7 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, budget: fl
         try:
             with budgets.limit(left, "the larger K's share of the budget") if optional else nullcontext():
                 light = general and (_is_density_model(explicit) or explicit.K > FULL_SEARCH_K)
-                found, h, u, skips = _search_one(lhs, step, model, explicit, examples, open_, light, phase)
+                found, h, u, skips = _search_one(lhs, step, model, explicit, examples, open_, light, phase, tally)
         except BudgetExceeded:
             if budgets.remaining() <= 0 or not optional:
                 raise
@@ -606,20 +627,32 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, budget: fl
     only_quick = [k for k in quick_reached if k not in reached]
     if only_quick:
         notes.append(f"K = {', '.join(map(str, only_quick))}: examples, special cases and random instances only")
-    searched = Searched(tuple(reached), densities, held, undecided, tuple(notes), tuple(skipped))
+    searched = Searched(tuple(reached), densities, held, undecided, tuple(notes) + tally.notes(), tuple(skipped))
     return found, held, undecided, searched
 
 
 def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_, light: bool = False,
-                phase: str = "all") -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
+                phase: str = "all", tally: PremiseTally | None = None) -> tuple[Counterexample | None, int, int,
+                                                                                tuple[str, ...]]:
     if explicit is model:
         open_here = open_
     else:
         _, open_here = _definedness((lhs, step.expr), explicit)
     seed = seed_for(to_text(lhs), step.rel, to_text(step.expr), step.rule, explicit.K)
+    premises = PremiseJudge(premises_of(model), explicit) if premises_of(model) else None
+    if premises is not None and _is_density_model(explicit) and _pointwise_premise(model):
+        return None, 0, 0, ()  # a density is decided at one z: a premise "for every z" is not decided there
     with quick_factoring():
         return _search(lhs, step.rel, step.expr, explicit, _examples_for(explicit, examples), open_here, seed,
-                       light, phase)
+                       light, phase, premises, tally)
+
+
+def _pointwise_premise(model: Model) -> bool:
+    """Some inequality premise has a free z (it holds for every z): a density model, decided at
+    one z, cannot show it."""
+    explicit = model.explicit(2) if model.K == "any" else model
+    return any(p.rel != "!=" and len(explicit.unfold_pointwise(difference(p.lhs.expr, p.rhs.expr))) > 1
+               for p in premises_of(model))
 
 
 # ------------------------------------------------------------------------- steps and chains
@@ -800,6 +833,10 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
         refused = _assumption_problem(derivation, model, budget)
         if refused:
             problems.append(refused)
+    if derivation.premises and not refused:
+        refused = _premise_problem(derivation, model, budget)
+        if refused:
+            problems.append(refused)
     results, lhs = done["steps"], derivation.start.expr
     relation: str | None = "="
     for step in derivation.steps:
@@ -855,6 +892,35 @@ def _assumption_problem(derivation: Derivation, model: Model, budget: float) -> 
         return None
 
     return _problem_within_budget(check, budget, "the assumption")
+
+
+def _premise_problem(derivation: Derivation, model: Model, budget: float) -> str | None:
+    """None when every premise is defined on the domain and some exact instance is shown to
+    satisfy all of them (premises no model satisfies would let anything be proved); else what
+    is wrong."""
+    def check() -> str | None:
+        for premise in derivation.premises:
+            _, open_ = _definedness((premise.lhs.expr, premise.rhs.expr), model)
+            if open_:
+                return f"the premise {premise_text(premise)} is not shown to be defined: {open_[0].describe()}"
+        tried = 0
+        for explicit in model.search_models()[:2]:
+            if _is_density_model(explicit):
+                continue
+            judge = PremiseJudge(derivation.premises, explicit)
+            for instance in exact_candidates(explicit, _examples_for(explicit, derivation.examples), 0):
+                try:
+                    explicit.validate(instance)
+                except ValueError:
+                    continue
+                tried += 1
+                if judge.status(instance) == HOLDS:
+                    return None
+        texts = "; ".join(premise_text(p) for p in derivation.premises)
+        return (f"no instance was shown to satisfy every premise ({texts}; {tried} tried): premises that no "
+                f"model satisfies would let any step be proved")
+
+    return _problem_within_budget(check, budget, "the premises")
 
 
 def _teaching_claim_problem(derivation: Derivation, model: Model, budget: float) -> str | None:
@@ -963,6 +1029,16 @@ def _check_example(derivation: Derivation, example: Example, model: Model, messa
     failures = []
     explicit = _explicit(model, example.K)
     instance = example.instance
+    if derivation.premises:  # an example illustrates the premised domain: it must lie inside it
+        try:
+            status = PremiseJudge(derivation.premises, explicit).status(instance)
+        except Exception as error:  # noqa: BLE001 - never a traceback, never a pass
+            clear_cache()
+            status = f"could not be decided ({error_text(error)})"
+        if status != HOLDS:
+            failures.append(f"the example is not shown to satisfy every premise "
+                            f"({'; '.join(premise_text(p) for p in derivation.premises)}): "
+                            f"{'it violates one' if status == 'violated' else status}")
     for expectation in example.expect:
         name = expectation.lhs.text
         if budgets.remaining() <= 0:

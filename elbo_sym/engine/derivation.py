@@ -29,6 +29,7 @@ from elbo_sym.limits import (
     MAX_FILE_BYTES,
     MAX_K,
     MAX_K_TIMES_STEPS,
+    MAX_PREMISES,
     MAX_STEPS,
     MAX_SUMMARY_CHARS,
     MAX_TITLE_CHARS,
@@ -193,6 +194,9 @@ class Derivation:
     """The latent variables: ("z",), or ("z1", "z2") for two layers (``latents = ["z1", "z2"]``)."""
     D: int = 1
     """Dimensions of the Gaussian family's real latent z (``D = 3``: a diagonal Gaussian)."""
+    premises: tuple[Relation, ...] = ()
+    """The `assume` entries that are no q definition: relations (<=, >=, <, >, !=) that restrict
+    the domain; every step is proved on the models satisfying all of them."""
     variationals: tuple[str, ...] = ()
     """Variational distributions beside q the file uses: "r", "q_star" (free, like q)."""
     indices: tuple[str, ...] = ()
@@ -201,8 +205,8 @@ class Derivation:
     @property
     def spec(self) -> ModelSpec:
         params = tuple(p for p in self.params if p.name not in self.indices)  # an index has no value
-        return ModelSpec(self.family, self.K, self.data, params, self.assumptions, self.D, self.variationals,
-                         self.indices)
+        return ModelSpec(self.family, self.K, self.data, params, self.assumptions, self.D, self.premises,
+                         self.variationals, self.indices)
 
     @property
     def vocabulary(self) -> Vocabulary:
@@ -458,16 +462,17 @@ class _Reader:
                                                 f"K x (steps + 1) may be at most {MAX_K_TIMES_STEPS}")
         start = self.formula(data["start"], self.line_of("start"), "start")
         claim = self.relation(data["claim"], self.line_of("claim"), "claim") if "claim" in data else None
-        assumptions = self.assumptions(data.get("assume", []))
+        definitions, premises = self.premises(data.get("assume", []), family)
+        assumptions = self.assumptions(definitions)
         if family == "gaussian":
-            self.check_gaussian_assumptions(data.get("assume", []), assumptions, params)
+            self.check_gaussian_assumptions(definitions, assumptions, params)
         steps = self.steps(data.get("step", []))
-        formulas = [start, *(f for r in (claim, *assumptions) if r is not None for f in (r.lhs, r.rhs)),
+        formulas = [start, *(f for r in (claim, *assumptions, *premises) if r is not None for f in (r.lhs, r.rhs)),
                     *(f for step in steps for f in (step.formula, step.repair) if f is not None)]
         variationals, indices = self.model_names(formulas, params)
         derivation = Derivation(self.path, title, summary, K, start, steps, claim, assumptions, (), family,
-                                observations, params, latents=latents, D=D, variationals=variationals,
-                                indices=indices)
+                                observations, params, latents=latents, D=D, premises=premises,
+                                variationals=variationals, indices=indices)
         examples = self.examples(data.get("example", []), derivation)
         expect, expect_refuted = self.expectation(data, len(steps))
         if expect == "refuted":
@@ -698,6 +703,45 @@ class _Reader:
         except ZeroDivisionError:
             raise ValueError(text) from None
 
+    def premises(self, value, family: str) -> tuple[object, tuple[Relation, ...]]:
+        """`assume` (one string or a list of strings) split into its q definitions
+        (``q(z) = ...``, each read by `assumptions`: the value to give it) and its premises:
+        relations ``a <= b``, ``a >= b``, ``a < b``, ``a > b`` or ``a != b`` between expressions of
+        the vocabulary, each parsed where it is written (file:line:col)."""
+        line = self.line_of("assume")
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            raise self.error(line, "assume must be a string like \"q(z) = p(z | x)\" or a list of them")
+        definitions: list = []
+        premises: list[Relation] = []
+        for item in items:
+            if not isinstance(item, str):
+                raise self.error(line, f"each assumption must be a string like \"q(z) = p(z | x)\" or "
+                                       f"\"ELBO(q(z | x1), x2) >= ELBO(q(z | x1), x1)\", not {item!r}")
+            parts = split_premise(item)
+            if parts is None:
+                raise self.error(self._item_line(line, item), f"assume needs exactly one relation "
+                                 f"(=, <=, >=, <, >, !=) in each entry: {item!r}")
+            left, rel, right = parts
+            if rel == "=":
+                definitions.append(item)
+                continue
+            at = self._item_line(line, item)
+            if family != "discrete":
+                raise self._at(at, item, len(left), f"a premise ({rel}) is only supported in the discrete "
+                               f"family for now; in the {family} family assume fixes q: \"q(z) = ...\"")
+            premises.append(Relation(self.formula(left, at, "assume"), rel, self.formula(right, at, "assume")))
+            if len(premises) > MAX_PREMISES:
+                raise self.error(at, f"too many premises (the limit is {MAX_PREMISES})")
+        return (definitions[0] if isinstance(value, str) and definitions else definitions), tuple(premises)
+
+    def _item_line(self, line: int, item: str) -> int:
+        """The line of a list entry `item` of the key on `line` (an array may span lines)."""
+        for number in range(line, min(len(self.lines), line + 4 * MAX_PREMISES + 8) + 1):
+            if any(text == item for text, _ in _string_literals(self.lines[number - 1])):
+                return number
+        return line
+
     def assumptions(self, value) -> tuple[Relation, ...]:
         line = self.line_of("assume")
         items = [value] if isinstance(value, str) else value
@@ -708,7 +752,8 @@ class _Reader:
             relation = self.relation(item, line, "assume")
             lhs = relation.lhs.expr
             if relation.rel != "=" or not (isinstance(lhs, Density) and lhs.name == "q"):
-                raise self.error(line, "the only supported assumption fixes q: \"q(z) = <distribution over z>\"")
+                raise self.error(line, "the only supported assumption with = fixes q: \"q(z) = <distribution "
+                                       "over z>\" (other assumptions are premises: <=, >=, <, > or !=)")
             observation = observation_of(lhs)
             if observation in fixed:
                 raise self.error(line, f"q of {observation} is fixed twice")
@@ -1038,6 +1083,21 @@ def prose_claim(text: str, vocabulary: Vocabulary) -> tuple[Expr, str, Expr]:
         except ParseError as error:
             raise ParseError(error.message, at + (error.column or 0), error.token) from None
     return sides[0], rel, sides[1]
+
+
+def split_premise(text: str) -> tuple[str, str, str] | None:
+    """Split an assumption at its one top-level relation, `!=` included (a relation of
+    `split_relation` otherwise); None when there is not exactly one."""
+    depth, found = 0, []
+    for i, c in enumerate(text):
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(c, 0)
+        if depth == 0 and text.startswith("!=", i):
+            found.append(i)
+    if not found:
+        return split_relation(text)
+    if len(found) != 1 or split_relation(text[:found[0]] + text[found[0] + 2:]) is not None:
+        return None
+    return text[:found[0]].strip(), "!=", text[found[0] + 2:].strip()
 
 
 def split_relation(text: str) -> tuple[str, str, str] | None:

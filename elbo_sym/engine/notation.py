@@ -538,7 +538,7 @@ def to_text(expr: Basic) -> str:
     return ElboStrPrinter({"order": "none"}).doprint(expr)
 
 
-RELATION_LATEX = {"=": "=", "<=": r"\leq", ">=": r"\geq", "<": "<", ">": ">"}
+RELATION_LATEX = {"=": "=", "<=": r"\leq", ">=": r"\geq", "<": "<", ">": ">", "!=": r"\neq"}
 
 
 _OPENERS_TEX = "([{"

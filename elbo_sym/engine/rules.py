@@ -31,10 +31,11 @@ from sympy import (
 )
 
 from elbo_sym.engine.canonical import Canonical, canonical
-from elbo_sym.engine.definedness import is_positive, nonnegative
+from elbo_sym.engine.definedness import certified, is_positive, nonnegative, obligations
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.notation import IWAE, KL, Density, Expectation, Index, LatentSum, to_text, x
+from elbo_sym.engine.premises import premise_text, premises_of
 from elbo_sym.engine.wellformed import factored_sum
 
 
@@ -423,7 +424,10 @@ def _is_distribution_notation(d: Expr, first: Expr, model: Model) -> bool:
 def kl_nonneg(prev: Expr, rel: str, new: Expr, model) -> RuleOutcome:
     """upper - lower is a KL divergence between two distributions over z, hence >= 0 -- or a
     combination c_1 KL_1 + ... + c_n KL_n whose coefficients are shown >= 0 (e.g. beta - 1
-    where beta >= 1)."""
+    where beta >= 1).  Strict (> or <): upper - lower is one KL(a, b) whose arguments a premise
+    says differ (``a != b``), hence > 0 (:func:`strict_kl`)."""
+    if rel in (">", "<"):
+        return strict_kl(prev, rel, new, model)
     bounds = _bounds(prev, rel, new)
     if bounds is None:
         return RuleOutcome(False, "KL >= 0 gives >= (or <=), never =, < or >")
@@ -449,6 +453,69 @@ def kl_nonneg(prev: Expr, rel: str, new: Expr, model) -> RuleOutcome:
     held = all(h for _, h in shown)
     return RuleOutcome(held, f"the difference is {text}, each coefficient >= 0" if held else
                        "KL's arguments are not all distributions", tuple(shown))
+
+
+def strict_kl(prev: Expr, rel: str, new: Expr, model) -> RuleOutcome:
+    """Gibbs' inequality with its equality condition: for distributions a, b over z, KL(a, b) >= 0
+    with equality exactly when a = b; so KL(a, b) > 0 when a and b differ at some z.  Proved when
+    upper - lower = KL(a, b) identically, a and b are shown to be distributions, and a premise
+    states ``a != b`` (or ``b != a``) with exactly these two arguments."""
+    upper, lower = (prev, new) if rel == ">" else (new, prev)
+    differ = {(p.lhs.expr, p.rhs.expr) for p in premises_of(model) if p.rel == "!="}
+    gap = difference(upper, lower)
+    for term in _kl_candidates(prev, new, model):
+        if not proves_zero(difference(gap, term), model):
+            continue
+        a, b = term.args
+        premise = (a, b) in differ or (b, a) in differ
+        conditions = ((f"upper - lower = {to_text(term)}", True),) + _distributions(term, model) + (
+            (f"a premise says {to_text(a)} != {to_text(b)}", premise),)
+        if not all(h for _, h in conditions[:-1]):
+            return RuleOutcome(False, "KL's arguments are not both distributions", conditions)
+        if not premise:
+            return RuleOutcome(False, f"KL >= 0 gives >=; a strict {rel} needs the premise that the arguments "
+                               f"differ: assume = \"{to_text(a)} != {to_text(b)}\"", conditions)
+        return RuleOutcome(True, f"the difference is {to_text(term)} > 0: the two distributions differ "
+                           f"(premise), and KL is 0 only for equal ones (Gibbs)", conditions)
+    return RuleOutcome(False, "the difference of the two sides is not one KL divergence of the step")
+
+
+def assumption(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
+    """An identity under the q definitions (as ``algebra``), or a premise ``A rel' B`` used as
+    it stands: the step ``prev rel new`` is proved when prev - new = A - B identically (the
+    premise with the same term added to both sides, each side rewritten by identities) and
+    rel' gives rel -- or prev - new = B - A and the flipped rel' gives it.  The premise's own
+    expressions must be shown defined on the domain."""
+    plain = equality(prev, rel, new, model)
+    if plain.proved or not premises_of(model):
+        return plain
+    gap = difference(prev, new)
+    for premise in premises_of(model):
+        if premise.rel == "!=":
+            continue
+        A, B = premise.lhs.expr, premise.rhs.expr
+        if proves_zero(difference(gap, difference(A, B)), model):
+            have = premise.rel
+        elif proves_zero(difference(gap, difference(B, A)), model):
+            have = _FLIPPED[premise.rel]
+        else:
+            continue
+        matched = (f"{to_text(prev)} - ({to_text(new)}) equals the difference of the sides of the premise "
+                   f"{premise_text(premise)}", True)
+        defined = all(certified(o, model) for side in (A, B) for o in obligations(side, model))
+        gives = have == rel or (have, rel) in ((">", ">="), ("<", "<="))
+        conditions = (matched, ("the premise is defined on the domain", defined),
+                      (f"the premise gives {rel}", gives))
+        if defined and gives:
+            return RuleOutcome(True, f"the premise {premise_text(premise)}, with the same term on both sides",
+                               conditions)
+        return RuleOutcome(False, f"the premise {premise_text(premise)} does not give {rel} here" if defined else
+                           f"the premise {premise_text(premise)} is not shown to be defined", conditions)
+    return RuleOutcome(False, "not an identity, and no premise matches: the difference of the two sides is not "
+                              "the difference of a premise's sides", plain.conditions, plain.residual)
+
+
+_FLIPPED = {">=": "<=", "<=": ">=", ">": "<", "<": ">"}
 
 
 def _nonnegative_combination(gap: Expr, candidates: list, model) -> list | None:
@@ -492,7 +559,7 @@ RULES: dict[str, Rule] = {
     "bayes": equality,
     "logarithm": equality,
     "linearity": equality,
-    "assumption": equality,
+    "assumption": assumption,
     "jensen": jensen,
     "kl-nonneg": kl_nonneg,
 }
@@ -504,7 +571,8 @@ RULE_HELP: dict[str, str] = {
     "bayes": "Bayes' rule / product rule; checked as an identity",
     "logarithm": "log rules (log ab = log a + log b); checked as an identity on positive values",
     "linearity": "linearity of sums and expectations; checked as an identity",
-    "assumption": "use the derivation's assumption (e.g. q(z) = p(z | x)); checked as an identity under it",
+    "assumption": "use the derivation's assumption: an identity under q(z) = p(z | x), or a premise "
+                  "(ELBO(q(z | x1), x2) >= ELBO(q(z | x1), x1)) with the same term on both sides",
     "jensen": "log E_w[g] >= E_w[log g] for a distribution w (concavity of log)",
-    "kl-nonneg": "drop or add a KL divergence term, KL >= 0",
+    "kl-nonneg": "drop or add a KL divergence term, KL >= 0 (> 0 with the premise that its arguments differ)",
 }

@@ -272,6 +272,11 @@ class ModelSpec:
     """Relations ``q(z | x) = <expression>`` (elbo_sym.engine.derivation.Relation)."""
     D: int = 1
     """Dimensions of a real latent z (the Gaussian family's diagonal version; 1 elsewhere)."""
+    premises: tuple = field(default=())
+    """Relations that restrict the domain (``ELBO(q(z | x1), x2) >= ELBO(q(z | x1), x1)``,
+    ``q(z) != p(z | x)``): a step is proved on the models satisfying every premise
+    (elbo_sym.engine.premises).  The families never read them; the checker, the rules and the
+    reference evaluator do."""
     variationals: tuple[str, ...] = ()
     """Variational distributions beside q the file uses ("r", "q_star"): each free, its own
     distribution over z per observation, drawn independently of q."""

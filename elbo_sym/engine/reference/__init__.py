@@ -13,7 +13,10 @@ exact fractions -- never with the engine's unfolding, canonical forms, rules or 
 
 `second_opinion` evaluates both sides of a step at seeded random and boundary instances that
 are valid models, with every assumption applied (the assumption's right-hand side evaluated by
-the same evaluator; an instance where it is not a distribution is skipped and counted).  A
+the same evaluator; an instance where it is not a distribution is skipped and counted) and, when
+the file has premises (``ELBO(q(z | x1), x2) >= ELBO(q(z | x1), x1)``, ``q(z) != p(z | x)``), only
+at the instances where the evaluator itself shows every premise to hold (the others, and those
+it cannot decide against a premise, are counted as outside; none inside is undecided).  A
 relation that fails, or a side that is undefined, at a valid instance is a disagreement; an
 instance the evaluator cannot decide (outside its vocabulary, out of budget) is undecided and
 never counts as agreement.
@@ -40,6 +43,8 @@ class Opinion:
     undecided: int = 0
     skipped: int = 0
     detail: str = ""
+    outside: int = 0
+    """Instances not judged because a premise fails there or could not be decided there."""
 
     @property
     def disagrees(self) -> bool:
@@ -49,6 +54,7 @@ class Opinion:
         """One line for reports: what the second opinion did."""
         extra = f", {self.undecided} undecided" if self.undecided else ""
         extra += f", {self.skipped} skipped (an assumption is no distribution there)" if self.skipped else ""
+        extra += f", {self.outside} outside the premises (or not decided against them)" if self.outside else ""
         if self.status == "agrees":
             return f"the reference evaluator agrees on {self.decided} instance(s){extra}"
         if self.status == "disagrees":
@@ -140,6 +146,16 @@ def _memo(spec: ModelSpec, K, seed: int, index: int) -> dict:
     return memo
 
 
+def _satisfies(module, premises, case, memo: dict) -> bool:
+    """Every premise shown to hold at the case (undecided or outside the evaluator: not shown)."""
+    from elbo_sym.engine.reference.discrete import JudgeError
+
+    try:
+        return all(module.premise_holds(p.lhs.expr, p.rel, p.rhs.expr, case, memo) is True for p in premises)
+    except (JudgeError, ArithmeticError, ValueError, TypeError):
+        return False
+
+
 def second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int = 0) -> Opinion:
     """Evaluate `lhs rel rhs` at valid instances of the model `spec` describes (K: the model's K,
     "any" for every latent space) with the family's reference evaluator."""
@@ -158,8 +174,19 @@ def second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int = 0) -> Opi
     module = import_module(f"elbo_sym.engine.reference.{family}")
     decided = undecided = 0
     reasons: list[str] = []
+    premises = tuple(spec.premises)
+    if premises and family != "discrete":
+        return Opinion("undecided", detail=f"no premise evaluator for the family {family!r}")
+    inside = list(enumerate(found))
+    if premises:  # the step is claimed only where every premise holds: judge it only there
+        inside = [(index, case) for index, case in inside
+                  if _satisfies(module, premises, case, _memo(spec, K, seed, index))]
+        if not inside:
+            return Opinion("undecided", 0, 0, skipped, f"no instance was shown to satisfy every premise "
+                           f"({len(found)} tried)", len(found))
+    outside = len(found) - len(inside)
     try:
-        for index, case in enumerate(found):
+        for index, case in inside:
             budgets.checkpoint()
             try:
                 if family == "discrete":  # values shared by the steps of a file (a step's rhs is the next lhs)
@@ -178,13 +205,13 @@ def second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int = 0) -> Opi
                 at = f" at z = {first.k}" if first.k is not None else ""
                 return Opinion("disagrees", decided, undecided, skipped,
                                f"{first.reason} at {first.instance.describe()}{at} (lhs = {first.lhs}, "
-                               f"rhs = {first.rhs})")
+                               f"rhs = {first.rhs})", outside)
             decided += 1
     except BudgetExceeded as error:
         reasons.append(str(error))
     if not decided:
-        return Opinion("undecided", 0, undecided, skipped, reasons[0] if reasons else "")
-    return Opinion("agrees", decided, undecided, skipped)
+        return Opinion("undecided", 0, undecided, skipped, reasons[0] if reasons else "", outside)
+    return Opinion("agrees", decided, undecided, skipped, outside=outside)
 
 
 __all__ = ["Opinion", "second_opinion", "cases", "condition_text"]

@@ -1110,6 +1110,38 @@ def _evaluate_carefully(e, inst: Instance, k: int | None, memo: dict) -> Value:
     raise last
 
 
+def premise_holds(lhs, rel: str, rhs, inst: Instance, memo: dict | None = None) -> bool | None:
+    """Whether the premise `lhs rel rhs` holds at the instance: True when shown (exactly, or
+    beyond the tolerance), False when shown to fail or undefined, None when not decided.
+    ``a != b``: the sides differ at some z (two distributions are different distributions);
+    an inequality with a free z: at every z."""
+    memo = {} if memo is None else memo
+    pointwise = has_free_z(lhs) or has_free_z(rhs)
+    signs: list[int | None] = []
+    for k in (range(inst.K) if pointwise else (None,)):
+        try:
+            a = _evaluate_carefully(lhs, inst, k, memo)
+            b = _evaluate_carefully(rhs, inst, k, memo)
+        except Undefined:
+            return False
+        if isinstance(a, Fraction) and isinstance(b, Fraction):
+            signs.append((a > b) - (a < b))
+        elif relation_holds(">", a, b)[0]:
+            signs.append(1)
+        elif relation_holds("<", a, b)[0]:
+            signs.append(-1)
+        else:
+            signs.append(None)  # within the tolerance of equal: not decided
+    if rel == "!=":
+        if any(s not in (None, 0) for s in signs):
+            return True
+        return False if all(s == 0 for s in signs) else None
+    ok = {">=": (0, 1), ">": (1,), "<=": (0, -1), "<": (-1,)}[rel]
+    if any(s is not None and s not in ok for s in signs):
+        return False
+    return None if any(s is None for s in signs) else True
+
+
 @dataclass
 class Judgement:
     outcomes: list[Outcome] = field(default_factory=list)

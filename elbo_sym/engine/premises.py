@@ -1,0 +1,161 @@
+"""Premises: `assume` entries that restrict the domain instead of fixing q.
+
+A premise is a relation ``a rel b`` between expressions of the vocabulary, ``rel`` one of
+``<=``, ``>=``, ``<``, ``>`` (for every z, when a side has a free z) or ``!=``.  ``a != b``
+means the two sides *differ*: for two distributions over z, ``q(z) != p(z | x)`` holds when
+q(z) and p(z | x) differ at some z (they are different distributions); for numbers, that the
+numbers differ.  A step of a file with premises is proved when it holds on every model of the
+family that satisfies all of them.  So:
+
+* an instance may refute a step only when it is shown to satisfy every premise (exactly, or by
+  certified intervals); an instance that violates a premise, where a premise is undefined, or
+  where a premise cannot be decided is no counterexample (the last kind is counted and said);
+* the rules that use a premise (``assumption``, the strict ``kl-nonneg``) apply a theorem to a
+  premise matched exactly (:func:`premises_of`).
+
+This module decides premises at exact instances of an explicit model (the checker's search and
+example re-check); the reference evaluator decides them independently with its own evaluator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sympy import Expr
+
+from elbo_sym.engine.definedness import Obligation, obligations
+from elbo_sym.engine.models.base import ExplicitModel, Model
+from elbo_sym.numbers.evaluate import Undefined, compile_float, decide, sign_of
+
+PREMISE_RELATIONS = ("<=", ">=", "<", ">", "!=")
+"""The relations a premise may state (``=`` in `assume` fixes q instead)."""
+
+HOLDS, VIOLATED, UNDECIDED = "holds", "violated", "undecided"
+
+
+def premises_of(model: Model) -> tuple:
+    """The premises (elbo_sym.engine.derivation.Relation) the model's domain is restricted by."""
+    return tuple(model.spec.premises)
+
+
+def premise_text(premise) -> str:
+    return f"{premise.lhs.text} {premise.rel} {premise.rhs.text}"
+
+
+def _holds(rel: str, s: int) -> bool:
+    return {">=": s >= 0, "<=": s <= 0, ">": s > 0, "<": s < 0}[rel]
+
+
+@dataclass(frozen=True)
+class _Premise:
+    rel: str
+    parts: tuple[tuple[Expr, Expr], ...]
+    """(left, right) at each value of a free z (one pair without one)."""
+    open: tuple[Obligation, ...]
+    """Definedness obligations of both sides, decided at each instance."""
+
+
+class PremiseJudge:
+    """Decides every premise of a file at exact instances of one explicit model."""
+
+    def __init__(self, premises, model: ExplicitModel):
+        self.model = model
+        self.premises = tuple(premises)
+        built = []
+        for premise in self.premises:
+            left = model.unfold_pointwise(premise.lhs.expr)
+            right = model.unfold_pointwise(premise.rhs.expr)
+            if len(left) != len(right):  # one side without a free z: the same value at every z
+                left = left * (len(right) if len(left) == 1 else 1)
+                right = right * (len(left) if len(right) == 1 else 1)
+            found: dict = {}
+            for side in (premise.lhs.expr, premise.rhs.expr):
+                for o in obligations(side, model):
+                    found.setdefault((o.kind, o.expr), o)
+            built.append(_Premise(premise.rel, tuple(zip(left, right)), tuple(found.values())))
+        self._built = tuple(built)
+
+    def status(self, instance) -> str:
+        """HOLDS when every premise is shown to hold at the instance; VIOLATED when one is shown
+        to fail or is undefined there; UNDECIDED otherwise (never used as a counterexample)."""
+        values = self.model.values(instance)
+        memo: dict = {}
+        undecided = False
+        for premise in self._built:
+            found = self._one(premise, values, memo)
+            if found == VIOLATED:
+                return VIOLATED
+            undecided = undecided or found == UNDECIDED
+        return UNDECIDED if undecided else HOLDS
+
+    @staticmethod
+    def _one(premise: _Premise, values, memo: dict) -> str:
+        for o in premise.open:
+            try:
+                s = sign_of(o.expr, values, memo)
+            except Undefined:
+                return VIOLATED
+            if s is None:
+                return UNDECIDED
+            if not o.holds_at(s):
+                return VIOLATED
+        signs = []
+        for a, b in premise.parts:
+            try:
+                signs.append(decide(a, b, values, memo))
+            except Undefined:
+                return VIOLATED
+        if premise.rel == "!=":  # differ at some z
+            if any(s is not None and s != 0 for s in signs):
+                return HOLDS
+            return VIOLATED if all(s == 0 for s in signs) else UNDECIDED
+        if any(s is not None and not _holds(premise.rel, s) for s in signs):
+            return VIOLATED
+        return UNDECIDED if any(s is None for s in signs) else HOLDS
+
+    def margin_function(self) -> Callable[[tuple[float, ...]], float]:
+        """A float function: how far inside every premise a point lies (> 0 inside)."""
+        params = self.model.parameters
+        compiled = [(p.rel, [(compile_float(a, params), compile_float(b, params)) for a, b in p.parts])
+                    for p in self._built]
+
+        def margin(point) -> float:
+            worst = float("inf")
+            for rel, sides in compiled:
+                gaps = []
+                for fa, fb in sides:
+                    a, b = fa(point), fb(point)
+                    if a != a or b != b:
+                        return float("-inf")
+                    gaps.append((a - b) / (1.0 + abs(a) + abs(b)))
+                if rel == "!=":
+                    worst = min(worst, max(abs(g) for g in gaps))
+                elif rel in (">=", ">"):
+                    worst = min(worst, min(gaps))
+                else:
+                    worst = min(worst, -max(gaps))
+            return worst
+
+        return margin
+
+
+@dataclass
+class PremiseTally:
+    """Instances a search left out because of the premises (said in the step's report)."""
+
+    outside: int = 0
+    undecided: int = 0
+
+    def notes(self) -> tuple[str, ...]:
+        out = []
+        if self.outside:
+            out.append(f"{self.outside} instance(s) outside the premises left out")
+        if self.undecided:
+            out.append(f"{self.undecided} instance(s) where a premise could not be decided left out "
+                       f"(never counterexamples)")
+        return tuple(out)
+
+
+__all__ = ["PREMISE_RELATIONS", "PremiseJudge", "PremiseTally", "premises_of", "premise_text",
+           "HOLDS", "VIOLATED", "UNDECIDED"]
