@@ -455,3 +455,21 @@ def test_cremer_amortization_gap_needs_the_premise_that_q_star_is_best():
         assert e - elbo(q, prior, likelihood) == pytest.approx(ce.lhs_value, rel=1e-9, abs=1e-12)
         assert e - elbo(best, prior, likelihood) == pytest.approx(ce.rhs_value, rel=1e-9, abs=1e-12)
         assert elbo(best, prior, likelihood) < elbo(q, prior, likelihood)  # q_star is worse there
+
+
+def test_r_with_several_observations_has_a_table_per_observation():
+    text = ('title = "t"\nK = "any"\ndata = ["x1", "x2"]\n'
+            'claim = "log(p(x1)) + log(p(x2)) >= ELBO(r(z | x1), x1) + ELBO(q(z | x2), x2)"\n'
+            'start = "log(p(x1)) + log(p(x2))"\n[[step]]\nrel = ">="\n'
+            'expr = "ELBO(r(z | x1), x1) + ELBO(q(z | x2), x2)"\nrule = "kl-nonneg"\n')
+    result = check_derivation(loads(text, "t.toml"))
+    assert result.fully_proved and result.ok, result.steps[0].reason
+    wrong = text.replace('rel = ">="', 'rel = "="').replace('rule = "kl-nonneg"', 'rule = "algebra"')
+    step = check_derivation(loads(wrong, "t.toml")).steps[0]
+    assert step.verdict is Verdict.refuted
+    ce = step.counterexample
+    prior = floats(ce.value_of("p(z)"))
+    l1, l2 = floats(ce.value_of("p(x1 | z)")), floats(ce.value_of("p(x2 | z)"))
+    r1, q2 = floats(ce.value_of("r(z | x1)")), floats(ce.value_of("q(z | x2)"))
+    assert math.log(evidence(prior, l1)) + math.log(evidence(prior, l2)) == pytest.approx(ce.lhs_value, rel=1e-9)
+    assert elbo(r1, prior, l1) + elbo(q2, prior, l2) == pytest.approx(ce.rhs_value, rel=1e-9)

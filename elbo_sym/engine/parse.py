@@ -237,28 +237,29 @@ def _latex_error(text: str, i: int) -> ParseError:
 
 def _semicolons(text: str) -> str:
     """`p(x | z; theta)`: the `;` before a model's parameter, read as a comma (same column, so
-    every later message points at the author's text); a `;` anywhere else is refused."""
+    every later message points at the author's text); a `;` anywhere else is refused.  One pass:
+    per open parenthesis, whether it is p's and whether a `|` or a nested `(` came in it."""
     if ";" not in text:
         return text
     out = list(text)
+    frames: list[list] = []  # [is p(...), seen a bar, seen a nested parenthesis, seen a `;`]
     for i, ch in enumerate(text):
-        if ch != ";":
-            continue
-        depth, j = 0, i - 1
-        while j >= 0:  # the "(" this `;` sits in, directly
-            if text[j] == ")":
-                depth += 1
-            elif text[j] == "(":
-                if depth == 0:
-                    break
-                depth -= 1
-            j -= 1
-        head = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", text[:j]) if j > 0 else None
-        inside = text[j + 1:i]
-        if head is None or head.group(1) != "p" or "|" not in inside or "(" in inside:
-            raise ParseError("`;` is not part of the notation here: it only separates a model's parameter in a "
-                             "density, as in `p(x | z; theta)`", i)
-        out[i] = ","
+        if ch == "(":
+            if frames:
+                frames[-1][2] = True
+            head = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", text[max(0, i - 40):i])
+            frames.append([head is not None and head.group(1) == "p", False, False, False])
+        elif ch == ")":
+            if frames:
+                frames.pop()
+        elif ch == "|" and frames:
+            frames[-1][1] = True
+        elif ch == ";":
+            if not frames or frames[-1] != [True, True, False, False]:
+                raise ParseError("`;` is not part of the notation here: it only separates a model's parameter in a "
+                                 "density, as in `p(x | z; theta)`", i)
+            frames[-1][3] = True  # one `;` per density: p(x | z;; theta) is refused here
+            out[i] = ","
     return "".join(out)
 
 
