@@ -581,7 +581,8 @@ def with_model_names(cases: list[Instance], variationals: tuple[str, ...] = (), 
     """The instances with a table for each distribution beside q (r, q_star: each observation's own)
     and each parameter of a parameterised model (its prior and likelihoods), drawn independently
     of q.  The first parameter's model is the instance's own (so its tight and q = prior cases
-    carry over); a later one is random, equal to the first's, or at a boundary in turn; r is
+    carry over); a later one is random, equal to the first's, at a boundary, or one that explains
+    the data perfectly (p(x | z) = 1, the prior the first model's posterior) in turn; r is
     random, equal to q, or the posterior of a model in turn."""
     if not variationals and not indices:
         return cases
@@ -595,10 +596,15 @@ def with_model_names(cases: list[Instance], variationals: tuple[str, ...] = (), 
 
         extra: list = []
         models: list[tuple[tuple, dict]] = []  # (prior, likelihood per observation) of each parameter
+        pick = (i + K) % 4  # a few instances per K: every kind of model comes up across K = 2, 3, 7
         for n, t in enumerate(indices):
-            if n == 0 or i % 3 == 1:
+            if n == 0 or pick == 1:
                 prior, likelihoods = inst.prior, {o: inst.likelihood_of(o) for o in inst.observations}
-            elif i % 3 == 2:
+            elif pick == 3:  # a model that explains the data perfectly (an M-step's ideal): p(x | z) = 1,
+                # the prior the first model's posterior -- its bound beats the first model's
+                prior = inst.posterior(inst.observations[0])
+                likelihoods = {o: tuple(Fraction(1) for _ in range(K)) for o in inst.observations}
+            elif pick == 2:
                 prior = _with_coordinate(dist(), 0, Fraction(1, 10**6))
                 likelihoods = {o: tuple(Fraction(1, 10**6) if j == K - 1 else Fraction(rng.randint(1, 100), 100)
                                         for j in range(K)) for o in inst.observations}
@@ -613,7 +619,7 @@ def with_model_names(cases: list[Instance], variationals: tuple[str, ...] = (), 
                 extra.append((f"p({o} | z; {t})", "unit", ("p", (_symbol(o),), (z, theta)), tuple(likelihoods[o])))
         for name in variationals:
             for o in inst.observations:
-                pick = (i + variationals.index(name)) % 4
+                pick = (i + K + variationals.index(name)) % 4
                 if pick == 0 and inst.q_of(o) is not None:
                     table = tuple(inst.q_of(o))
                 elif pick == 1:
