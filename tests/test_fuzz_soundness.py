@@ -1571,7 +1571,7 @@ def family_campaign():
     return result
 
 
-@pytest.mark.parametrize("family", ["IWAE", "gaussian", "gaussian D", "chain", "premises"])
+@pytest.mark.parametrize("family", ["IWAE", "gaussian", "gaussian D", "chain", "premises", "r and theta"])
 def test_family_fuzz_slice_is_not_vacuous(family_campaign, family):
     c = family_campaign
     assert c.steps[family] >= FAMILY_SLICE * 3 // 4, c.report()
