@@ -111,13 +111,13 @@ class DiscreteModel(BlockInstances):
     @cached_property
     def indexed_prior(self) -> dict[str, tuple[Symbol, ...]]:
         """p(z | theta) per parameter: its own positive symbols (an arbitrary table for each value)."""
-        return {t: tuple(Symbol(f"pi_{t}_{k}", positive=True) for k in range(self.K)) for t in self.spec.indices}
+        return {t: tuple(Symbol(f"pi@{t}_{k}", positive=True) for k in range(self.K)) for t in self.spec.indices}
 
     @cached_property
     def indexed_likelihoods(self) -> dict[tuple[str, str], tuple[Symbol, ...]]:
         """p(o | z; theta) per (observation, parameter)."""
-        return {(o, t): self._names("l", o if o == "x" else f"{o}_{t}") if o != "x" else
-                tuple(Symbol(f"l_{t}_{k}", positive=True) for k in range(self.K))
+        # "@" never occurs in a name: l@theta_0 and l_x1@theta_0 can never meet another table's symbol
+        return {(o, t): tuple(Symbol(f"l{'' if o == 'x' else '_' + o}@{t}_{k}", positive=True) for k in range(self.K))
                 for o in self.observations for t in self.spec.indices}
 
     @cached_property

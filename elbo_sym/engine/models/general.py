@@ -85,18 +85,17 @@ class GeneralModel(ModelDefaults):
     @cached_property
     def indexed_prior_z(self) -> dict[str, Symbol]:
         """p(z | theta) at the generic point, one symbol per parameter."""
-        return {t: Symbol(f"pi_{t}_z", positive=True) for t in self.spec.indices}
+        return {t: Symbol(f"pi@{t}_z", positive=True) for t in self.spec.indices}  # "@": in no name
 
     @cached_property
     def indexed_likelihood_z(self) -> dict[tuple[str, str], Symbol]:
-        return {(o, t): self._generic("l", f"{o}_{t}" if o != "x" else t) for o in self.observations
+        return {(o, t): Symbol(f"l{'' if o == 'x' else '_' + o}@{t}_z", positive=True) for o in self.observations
                 for t in self.spec.indices}
 
     @cached_property
     def indexed_evidence(self) -> dict[tuple[str, str], Symbol]:
         """p(o | theta): one positive atom per (observation, parameter), standing for its sum."""
-        return {(o, t): Symbol(f"p_x_{t}" if o == "x" else f"p_{o}_{t}", positive=True) for o in self.observations
-                for t in self.spec.indices}
+        return {(o, t): Symbol(f"p_{o}@{t}", positive=True) for o in self.observations for t in self.spec.indices}
 
     @cached_property
     def pointwise_symbols(self) -> frozenset[Symbol]:
