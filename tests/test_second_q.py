@@ -473,3 +473,19 @@ def test_r_with_several_observations_has_a_table_per_observation():
     r1, q2 = floats(ce.value_of("r(z | x1)")), floats(ce.value_of("q(z | x2)"))
     assert math.log(evidence(prior, l1)) + math.log(evidence(prior, l2)) == pytest.approx(ce.lhs_value, rel=1e-9)
     assert elbo(r1, prior, l1) + elbo(q2, prior, l2) == pytest.approx(ce.rhs_value, rel=1e-9)
+
+
+def test_tables_of_different_observations_and_parameters_never_share_a_symbol():
+    # the likelihood of x under xx1_theta and of xx1 under theta are two tables: never identified
+    text = ('title = "t"\nK = 2\ndata = ["x", "xx1"]\nstart = "Sum(p(z | theta) * log(p(x | z; xx1_theta)), z)"\n'
+            '[[step]]\nrel = "="\nexpr = "Sum(p(z | theta) * log(p(xx1 | z; theta)), z)"\nrule = "algebra"\n'
+            '[params]\ntheta = "real"\nxx1_theta = "real"\n')
+    step = check_derivation(loads(text, "t.toml")).steps[0]
+    assert step.verdict is Verdict.refuted
+    ce = step.counterexample
+    prior = floats(ce.value_of("p(z | theta)"))
+    a, b = floats(ce.value_of("p(x | z; xx1_theta)")), floats(ce.value_of("p(xx1 | z; theta)"))
+    lhs = sum(w * math.log(v) for w, v in zip(prior, a))
+    rhs = sum(w * math.log(v) for w, v in zip(prior, b))
+    assert lhs == pytest.approx(ce.lhs_value, rel=1e-9) and rhs == pytest.approx(ce.rhs_value, rel=1e-9)
+    assert lhs != pytest.approx(rhs)
