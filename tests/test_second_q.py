@@ -140,11 +140,12 @@ def test_a_parameter_that_indexes_the_model_has_no_value_in_an_expression(capsys
     assert "t.toml:3" in capsys.readouterr().err
 
 
-def test_examples_are_refused_with_r_or_theta():
-    text = step_file("ELBO(r)", "=", "ELBO(r)", "algebra", params='[[example]]\nprior = ["1/2", "1/2"]\n')
+def test_examples_are_refused_with_theta():
+    text = step_file("ELBO(q, theta_old)", "=", "ELBO(q, theta_old)", "algebra",
+                     params=TWO_THETAS + '[[example]]\nprior = ["1/2", "1/2"]\n')
     with pytest.raises(DerivationError) as info:
         loads(text, "t.toml")
-    assert "not supported yet with r(z)" in str(info.value)
+    assert "not supported yet with a parameterised model" in str(info.value)
 
 
 def test_a_density_without_its_parameter_is_never_proved_in_a_parameterised_model():
@@ -489,3 +490,48 @@ def test_tables_of_different_observations_and_parameters_never_share_a_symbol():
     rhs = sum(w * math.log(v) for w, v in zip(prior, b))
     assert lhs == pytest.approx(ce.lhs_value, rel=1e-9) and rhs == pytest.approx(ce.rhs_value, rel=1e-9)
     assert lhs != pytest.approx(rhs)
+
+
+EXAMPLE_R = '''title = "t"
+K = "any"
+start = "ELBO(q) - ELBO(r)"
+
+[[step]]
+rel = "="
+expr = "KL(r(z), p(z | x)) - KL(q(z), p(z | x))"
+rule = "bayes"
+
+[[example]]
+prior = ["3/4", "1/4"]
+likelihood = ["1/5", "3/5"]
+q = ["1/3", "2/3"]
+r = ["1/2", "1/2"]
+
+[example.expect]
+"KL(r(z), q(z))" = "VALUE"
+'''
+
+
+def test_an_example_gives_r_and_its_expected_values_are_decided_exactly():
+    # KL(r, q) = 1/2 log((1/2)/(1/3)) + 1/2 log((1/2)/(2/3)), from the definition by hand
+    right = check_derivation(loads(EXAMPLE_R.replace("VALUE", "1/2 * log(3/2) + 1/2 * log(3/4)"), "t.toml"))
+    assert right.ok and right.fully_proved
+    r, q = [0.5, 0.5], [1 / 3, 2 / 3]
+    assert kl(r, q) == pytest.approx(0.5 * math.log(3 / 2) + 0.5 * math.log(3 / 4))
+    wrong = check_derivation(loads(EXAMPLE_R.replace("VALUE", "1/2 * log(3/2) - 1/2 * log(3/4)"), "t.toml"))
+    assert not wrong.ok  # the swapped sign is decided unequal, exactly
+    from elbo_sym.report.build import block_symbol
+
+    assert to_latex(block_symbol("q_star[x2]")) == r"q^{*}(z \mid x_{2})" and to_text(block_symbol("r")) == "r(z)"
+
+
+@pytest.mark.parametrize("change, message", [
+    (('r = ["1/2", "1/2"]\n', ""), "example 1 is missing 'r'"),
+    (('r = ["1/2", "1/2"]\n', 'r = ["1/2", "1/3"]\n'), "sums to 5/6"),
+    (('r = ["1/2", "1/2"]\n', 'r = ["1/2", "1/2"]\nq_star = ["1/2", "1/2"]\n'), "q_star is not used"),
+])
+def test_examples_with_a_wrong_r_are_input_errors(change, message):
+    text = EXAMPLE_R.replace("VALUE", "0").replace(*change)
+    with pytest.raises(DerivationError) as info:
+        loads(text, "t.toml")
+    assert message in str(info.value), str(info.value)

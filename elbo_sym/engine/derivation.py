@@ -17,7 +17,7 @@ from pathlib import Path
 from sympy import Expr
 
 from elbo_sym.engine.models import Instance, Interval, Model, ModelSpec, Parameter, UnfoldError, build, families
-from elbo_sym.engine.models.base import PARAMETER, likelihood_block, q_block
+from elbo_sym.engine.models.base import PARAMETER, likelihood_block, q_block, variational_block
 from elbo_sym.engine.models.discrete import observation_of
 from elbo_sym.engine.notation import Density, Index
 from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expression
@@ -249,7 +249,7 @@ LAYERED = ("z1", "z2")
 MAX_CHAIN_K = 10
 """States per layer of the two-layer chain (its sums run over K**2 assignments)."""
 _STEP_KEYS = {"rel", "expr", "rule", "why", "accept", "repair"}
-_EXAMPLE_KEYS = {"prior", "likelihood", "q", "params", "expect"}
+_EXAMPLE_KEYS = {"prior", "likelihood", "q", "r", "q_star", "params", "expect"}
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,19}")
 _INDEXED_NAME = re.compile(r"(?!pi_|qstar_)[A-Za-z]{2,12}[0-9]{0,3}_[A-Za-z][A-Za-z0-9]{0,9}")
 """A parameter's name with one `_` (theta_old, theta_new): a word of two or more letters before it
@@ -824,11 +824,10 @@ class _Reader:
         if len(value) > MAX_EXAMPLES:
             raise self.error(self.line_of("example"), f"too many examples ({len(value)}; the limit is {MAX_EXAMPLES})")
         fixed = {observation_of(r.lhs.expr) for r in derivation.assumptions}
-        if value and (derivation.variationals or derivation.indices):
-            what = "a parameterised model p(x | z; theta)" if derivation.indices else \
-                " and ".join(f"{n}(z)" for n in derivation.variationals)
-            raise self.error(self._table_span("example", 0)[0], f"[[example]] tables are not supported yet with "
-                                                                 f"{what}: the checker searches exact instances itself")
+        if value and derivation.indices:
+            raise self.error(self._table_span("example", 0)[0], "[[example]] tables are not supported yet with a "
+                                                                 "parameterised model p(x | z; theta): the checker "
+                                                                 "searches exact instances itself")
         out = []
         for i, table in enumerate(value):
             line = self._table_span("example", i)[0]
@@ -848,7 +847,8 @@ class _Reader:
             K = derivation.K if isinstance(derivation.K, int) else len(blocks["prior"])  # an int or ANY_K
             try:  # the family's explicit model says which blocks an example gives (building it is cheap)
                 explicit = build(ModelSpec(derivation.family, K, derivation.data, derivation.params,
-                                           derivation.assumptions)).explicit(K)
+                                           derivation.assumptions,
+                                           variationals=derivation.variationals)).explicit(K)  # r's block too
             except (ValueError, UnfoldError) as error:
                 raise self.error(line, f"example {i + 1}: {error}") from None
             names = {b.name for b in explicit.blocks}
@@ -858,6 +858,16 @@ class _Reader:
                     raise self.error(line, f"example {i + 1} is missing '{key}'")
             if "q" in table and "q" not in needs:
                 raise self.error(self.line_of("q", "example", i), "q is fixed by the assumption; leave it out")
+            for key in ("r", "q_star"):  # a distribution beside q: given in the example exactly when used
+                if key in table and key not in derivation.variationals:
+                    raise self.error(self.line_of(key, "example", i), f"{key} is not used in this derivation; "
+                                                                      f"leave it out")
+                if key in derivation.variationals:
+                    if key not in table:
+                        raise self.error(line, f"example {i + 1} is missing '{key}'")
+                    per = self.per_observation(table[key], key, i, derivation.data)
+                    for observation, values in per.items():
+                        blocks[variational_block(key, observation)] = values
             for key, block_of in (("likelihood", likelihood_block), ("q", q_block)):
                 if key not in table:
                     continue
