@@ -255,8 +255,8 @@ class DiscreteModel(BlockInstances):
 
     def _special_indexed(self, base: Instance) -> list[Instance]:
         """With r or a parameterised model: every q, r, q_star set to each parameter's posterior
-        (the E-step's tight case), to each other, and each parameter's tables made equal to the
-        first's (theta_new = theta_old)."""
+        (the E-step's tight case) or prior, to each other, and each parameter's tables made equal
+        to the first's (theta_new = theta_old)."""
         indices = self.spec.indices or (None,)
         free = [o for o in self.observations if o not in self.assumed]
         names = ["q"] * bool(free) + list(self.spec.variationals)
@@ -272,13 +272,19 @@ class DiscreteModel(BlockInstances):
 
         out: list[Instance] = []
         for t in indices:
-            for chosen in names:  # one distribution tight at a time, and all of them at once
-                for group in ([chosen], names):
-                    inst = base
-                    for name in group:
-                        for o in (free if name == "q" else self.observations):
-                            inst = inst.with_block(block(name, o), posterior(base, o, t))
-                    out.append(Instance(inst.blocks, f"{', '.join(group)} = p(z | x{'; ' + t if t else ''})"))
+            groups = [[chosen] for chosen in names] + ([names] if len(names) > 1 else [])
+            for group in groups:  # one distribution tight at a time, and all of them at once
+                inst = base
+                for name in group:
+                    for o in (free if name == "q" else self.observations):
+                        inst = inst.with_block(block(name, o), posterior(base, o, t))
+                out.append(Instance(inst.blocks, f"{', '.join(group)} = p(z | x{'; ' + t if t else ''})"))
+            if names:  # every distribution the prior (of that model): q = p(z)
+                inst = base
+                for name in names:
+                    for o in (free if name == "q" else self.observations):
+                        inst = inst.with_block(block(name, o), base[prior_block(t)] if t is not None else base["prior"])
+                out.append(Instance(inst.blocks, f"{', '.join(names)} = p(z{' | ' + t if t else ''})"))
         for a in names:  # two distributions equal: r = q
             for b in names:
                 if a < b:
