@@ -37,7 +37,7 @@ from elbo_sym.engine.reference.discrete import JudgeError
 from elbo_sym.engine.rules import RULES
 
 FAMILIES = ("IWAE", "IWAE k", "gaussian", "gaussian D", "gaussian any D", "chain", "premises", "mixture", "p_data",
-            "data space")
+            "data space", "r and theta")
 ALL_RULES = tuple(sorted(RULES))
 BUDGET = 2.0
 
@@ -142,6 +142,27 @@ CHAIN_LIBRARY = (
      "bayes"),
     ("E(q(z1 | x), E(q(z2 | z1), log(p(z2))))", "=", "E(q(z2 | x), log(p(z2)))", "bayes"),
 )
+SECOND_Q_LIBRARY = (
+    ("log(p(x)) - ELBO(r)", "=", "KL(r(z), p(z | x))", "bayes"),
+    ("log(Sum(r(z) * p(x, z) / r(z), z))", ">=", "Sum(r(z) * log(p(x, z) / r(z)), z)", "jensen"),
+    ("log(p(x))", ">=", "ELBO(r)", "kl-nonneg"),
+    ("ELBO(q) - ELBO(r)", "=", "KL(r(z), p(z | x)) - KL(q(z), p(z | x))", "bayes"),
+    ("KL(r(z), q(z))", ">=", "0", "kl-nonneg"),
+    ("E(r, log(r(z) / q(z)))", "=", "KL(r(z), q(z))", "definition"),
+    ("H(r)", "=", "-E(r, log(r(z)))", "definition"),
+    ("log(p(x)) - ELBO(q_star)", "=", "KL(q_star(z), p(z | x))", "bayes"),
+    ("log(p(x | theta_old))", "=", "ELBO(q, theta_old) + KL(q(z), p(z | x; theta_old))", "bayes"),
+    ("log(p(x | theta_new))", ">=", "ELBO(q, theta_new)", "kl-nonneg"),
+    ("log(Sum(r(z) * p(x, z | theta_new) / r(z), z))", ">=", "Sum(r(z) * log(p(x, z | theta_new) / r(z)), z)",
+     "jensen"),
+    ("ELBO(q, theta_new) - ELBO(q, theta_old)", "=", "log(p(x | theta_new)) - KL(q(z), p(z | x; theta_new)) - "
+     "log(p(x | theta_old)) + KL(q(z), p(z | x; theta_old))", "bayes"),
+    ("ELBO(q, theta_old)", "=", "E(q, log(p(x | z; theta_old))) - KL(q(z), p(z | theta_old))", "definition"),
+    ("log(p(x | theta_old))", "=", "log(Sum(p(z | theta_old) * p(x | z; theta_old), z))", "definition"),
+)
+"""r beside q, q_star, and a parameterised model with two parameter values (theta_old, theta_new)."""
+SECOND_Q_TIGHT = (("ELBO(q, theta_old)", "=", "log(p(x | theta_old))", "assumption"),
+                  ("KL(q(z), p(z | x; theta_old))", "=", "0", "assumption"))
 # premises (assume entries that restrict the domain): (header lines, true statements under them)
 PREMISE_LIBRARY = (
     ('assume = "q(z) != p(z | x)"', (
@@ -223,7 +244,8 @@ SPACE_LIBRARY = (
 distributions over the data points."""
 SWAPS = (("p_data(x1)", "p_data(x2)"),
          ("p(z | x)", "p(z)"), ("q(z)", "p(z)"), ("p(x | z)", "p(x, z)"), ("z1", "z2"), ("q(z1 | x)", "p(z1 | x)"),
-         ("mu", "sigma"), ("sigma**2", "sigma"), ("w", "s"), ("x - b", "x + b"), ("IWAE(q, 2)", "IWAE(q, 3)"))
+         ("mu", "sigma"), ("sigma**2", "sigma"), ("w", "s"), ("x - b", "x + b"), ("IWAE(q, 2)", "IWAE(q, 3)"),
+         ("theta_old", "theta_new"))
 PERTURB_REL = {"=": (">=", "<=", ">", "<"), ">=": (">", "<=", "=", "<"), "<=": ("<", ">=", "=", ">")}
 _INTEGER = re.compile(r"(?<![\w.*])(\d+)(?![\w*])")
 _KL = re.compile(r"KL\(((?:[^(),]|\([^()]*\))+), ((?:[^(),]|\([^()]*\))+)\)")
@@ -320,6 +342,13 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
             K = rng.choice((2, 3, "any"))  # "any": the general chain (models.chain_general)
             header = f'latents = ["z1", "z2"]\nK = {K if K != "any" else chr(34) + K + chr(34)}'
             lhs, rel, rhs, rule = rng.choice(CHAIN_LIBRARY)
+    elif family == "r and theta":
+        tight = rng.random() < 0.25
+        lhs, rel, rhs, rule = rng.choice(SECOND_Q_LIBRARY + (SECOND_Q_TIGHT if tight else ()))
+        header = "K = " + rng.choice(('"any"', "2", "3"))
+        if "theta" in lhs + rhs or tight:
+            header += ('\nassume = "q(z) = p(z | x; theta_old)"' if tight else "") + \
+                '\n[params]\ntheta_old = "real"\ntheta_new = "real"'
     elif family == "premises":
         premises, library = rng.choice(PREMISE_LIBRARY)
         if rng.random() < 0.25:  # a wrong or dropped premise: the statement must then not be proved
@@ -385,8 +414,14 @@ def fuzz_instances(spec, K) -> tuple[str, list]:
         every_k = (2, 3, 5) if K == "any" else (int(K),)
         return "chain", [i for seed in FUZZ_SEEDS for k in every_k
                          for i in chain_ref.instances(k, 8, seed, spec.data[0], params, spec.layers)]
-    found = (discrete_ref.instances_any(1, tuple(spec.data), params) if K == "any"
-             else discrete_ref.instances(int(K), 1, tuple(spec.data), params))
+    if spec.variationals or spec.indices:  # r, q_star and each parameter's tables, drawn per seed
+        every_k = discrete_ref.ANY_K if K == "any" else (int(K),)
+        found = [i for k in every_k for i in discrete_ref.instances(k, 1, tuple(spec.data), params)]
+        found = [i for seed in FUZZ_SEEDS for i in discrete_ref.with_model_names(found, spec.variationals,
+                                                                                  spec.indices, seed)]
+    else:
+        found = (discrete_ref.instances_any(1, tuple(spec.data), params) if K == "any"
+                 else discrete_ref.instances(int(K), 1, tuple(spec.data), params))
     if spec.data_space:  # the observations are every value of x: the likelihood normalised
         found = discrete_ref.with_data_space(found)
     if spec.data_weights:  # each instance with the data distribution's weights, at other seeds too
@@ -482,6 +517,8 @@ class FamilyCampaign:
 
 
 def _family_of(toml: str) -> str:
+    if "theta" in toml or "r(z)" in toml or "ELBO(r)" in toml or "H(r)" in toml or "E(r," in toml or "q_star" in toml:
+        return "r and theta"
     if "# premises" in toml:
         return "premises"
     if "data_space" in toml:

@@ -258,7 +258,7 @@ def printer_commands() -> set[str]:
     source += inspect.getsource(notation.name_latex) + inspect.getsource(notation._word_latex)  # names as written
     source += repr(RELATION_LATEX)
     found = {c.replace("\\\\", "\\") for c in re.findall(r"\\\\?(?:[A-Za-z]+|[,|])", source)}
-    greek = {r"\alpha", r"\beta", r"\mu", r"\sigma"}  # Greek parameters
+    greek = {r"\alpha", r"\beta", r"\mu", r"\sigma", r"\theta"}  # Greek parameter names
     return {c for c in found if c not in (r"\n",)} | {r"\cdot"} | greek
 
 

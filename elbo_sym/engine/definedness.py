@@ -42,6 +42,7 @@ from elbo_sym.engine.notation import (
     DimensionSum,
     Entropy,
     Expectation,
+    Index,
     LatentSum,
     Normal,
     to_text,
@@ -141,7 +142,10 @@ class _Walker:
                     self.need("nonzero", value, e, None)
                 return
             if e.name == "p" and e.variables == (z,) and e.given:  # p(z | x) = p(x, z) / p(x)
-                evidence = Density("p", e.given)
+                observed = tuple(g for g in e.given if not isinstance(g, Index))  # p(z | x; theta): p(x | theta)
+                if not observed:  # p(z | theta): the prior of a parameterised model, no divisor
+                    return
+                evidence = Density("p", observed, tuple(g for g in e.given if isinstance(g, Index)))
                 self.need("nonzero", model.unfold(evidence), evidence, None)
             return
         if isinstance(e, LatentSum):

@@ -17,9 +17,16 @@ from pathlib import Path
 from sympy import Expr
 
 from elbo_sym.engine.models import Instance, Interval, Model, ModelSpec, Parameter, UnfoldError, build, families
-from elbo_sym.engine.models.base import DATA_BLOCK, PARAMETER, likelihood_block, likelihood_column_block, q_block
+from elbo_sym.engine.models.base import (
+    DATA_BLOCK,
+    PARAMETER,
+    likelihood_block,
+    likelihood_column_block,
+    q_block,
+    variational_block,
+)
 from elbo_sym.engine.models.discrete import observation_of
-from elbo_sym.engine.notation import DATA_DENSITY, Density
+from elbo_sym.engine.notation import DATA_DENSITY, Density, Index
 from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.rules import RULES
 from elbo_sym.files import FileReadError, discover, read_regular_file  # noqa: F401  (discover: re-exported)
@@ -204,13 +211,18 @@ class Derivation:
     """An expression of the file uses the data distribution ``p_data(x1)`` (see :func:`uses_data_weights`)."""
     data_space: bool = False
     """``data_space = ["x1", "x2"]``: the observations are all the values of x, so p(x | z) is normalised."""
+    variationals: tuple[str, ...] = ()
+    """Variational distributions beside q the file uses: "r", "q_star" (free, like q)."""
+    indices: tuple[str, ...] = ()
+    """[params] that index the model (p(x | z; theta)): no values, a model per parameter."""
 
     @property
     def spec(self) -> ModelSpec:
         layers = len(self.latents) if self.family == "chain" else 2
-        return ModelSpec(self.family, self.K, self.data, self.params, self.assumptions, self.D,
+        params = tuple(p for p in self.params if p.name not in self.indices)  # an index has no value
+        return ModelSpec(self.family, self.K, self.data, params, self.assumptions, self.D,
                          premises=self.premises, layers=layers, data_weights=self.data_weights,
-                         data_space=self.data_space)
+                         data_space=self.data_space, variationals=self.variationals, indices=self.indices)
 
     @property
     def vocabulary(self) -> Vocabulary:
@@ -261,8 +273,11 @@ LAYERED = ("z1", "z2")
 MAX_CHAIN_K = 10
 """States per layer of the two-layer chain (its sums run over K**2 assignments)."""
 _STEP_KEYS = {"rel", "expr", "rule", "why", "accept", "repair"}
-_EXAMPLE_KEYS = {"prior", "likelihood", "q", "params", "expect", "p_data"}
+_EXAMPLE_KEYS = {"prior", "likelihood", "q", "r", "q_star", "params", "expect", "p_data"}
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,19}")
+_INDEXED_NAME = re.compile(r"(?!pi_|qstar_)[A-Za-z]{2,12}[0-9]{0,3}_[A-Za-z][A-Za-z0-9]{0,9}")
+"""A parameter's name with one `_` (theta_old, theta_new): a word of two or more letters before it
+and a letter after it, so it never looks like an internal table symbol (pi_0, l_x1_0, pi_z)."""
 MAX_OBSERVATIONS = 8
 MAX_NUMBER_CHARS = 19
 """Longest exact number in an example (3/4, 0.25): numerators and denominators stay small."""
@@ -480,15 +495,36 @@ class _Reader:
         weights = uses_data_weights([start.expr, *(s.expr for s in steps), *(a.lhs.expr for a in assumptions),
                                      *(a.rhs.expr for a in assumptions),
                                      *((claim.lhs.expr, claim.rhs.expr) if claim is not None else ())])
+        formulas = [start, *(f for r in (claim, *assumptions, *premises) if r is not None for f in (r.lhs, r.rhs)),
+                    *(f for step in steps for f in (step.formula, step.repair) if f is not None)]
+        variationals, indices = self.model_names(formulas, params)
         derivation = Derivation(self.path, title, summary, K, start, steps, claim, assumptions, (), family,
                                 observations, params, latents=latents, D=D, premises=premises,
-                                data_weights=weights, data_space=self.data_space(data, family, latents, observations))
+                                data_weights=weights, data_space=self.data_space(data, family, latents, observations),
+                                variationals=variationals, indices=indices)
         examples = self.examples(data.get("example", []), derivation)
         expect, expect_refuted = self.expectation(data, len(steps))
         if expect == "refuted":
             self.check_teaching_steps(steps)
         self.check_repairs(steps, expect, expect_refuted)
         return replace(derivation, examples=examples, expect=expect, expect_refuted=expect_refuted)
+
+    def model_names(self, formulas: list[Formula], params: tuple[Parameter, ...]) -> tuple[tuple[str, ...],
+                                                                                         tuple[str, ...]]:
+        """(the variational distributions beside q, the parameters indexing the model) the file's
+        formulas use; a parameter that indexes the model has no value, so it never appears bare."""
+        names: set[str] = set()
+        indexed: set[str] = set()
+        for formula in formulas:
+            names.update(d.name for d in formula.expr.atoms(Density) if d.name in ("r", "q_star"))
+            indexed.update(i.name for i in formula.expr.atoms(Index))
+        for formula in formulas:
+            for symbol in formula.expr.free_symbols:
+                if symbol.name in indexed and not isinstance(symbol, Index):
+                    raise self.error(formula.line, f"{symbol.name} indexes the model (as in p(x | z; {symbol.name})): "
+                                                   f"it names which model, and has no value in an expression")
+        return (tuple(n for n in ("r", "q_star") if n in names),
+                tuple(p.name for p in params if p.name in indexed))
 
     def model_keys_of(self, data: dict) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple, int | str]:
         """The model a file (or a deck) names: family, latents, observations, parameters and D,
@@ -671,8 +707,9 @@ class _Reader:
         out = []
         for name, condition in value.items():
             here = self.line_of(name) if self.line_of(name) != 1 else line
-            if not _NAME.fullmatch(name) or name in RESERVED or name in observations:
-                raise self.error(here, f"{name!r} cannot name a parameter (use letters and digits; not an "
+            if not (_NAME.fullmatch(name) or _INDEXED_NAME.fullmatch(name)) or name in RESERVED or name in observations:
+                raise self.error(here, f"{name!r} cannot name a parameter (use letters and digits, or one `_` as in "
+                                       f"theta_old; not an "
                                        f"observation or one of {', '.join(sorted(RESERVED))})")
             if not isinstance(condition, str):
                 raise self.error(here, f"{name}: the condition must be a string such as \">= 1\" or \"in (0, 1)\"")
@@ -850,6 +887,10 @@ class _Reader:
         if len(value) > MAX_EXAMPLES:
             raise self.error(self.line_of("example"), f"too many examples ({len(value)}; the limit is {MAX_EXAMPLES})")
         fixed = {observation_of(r.lhs.expr) for r in derivation.assumptions}
+        if value and derivation.indices:
+            raise self.error(self._table_span("example", 0)[0], "[[example]] tables are not supported yet with a "
+                                                                 "parameterised model p(x | z; theta): the checker "
+                                                                 "searches exact instances itself")
         out = []
         for i, table in enumerate(value):
             line = self._table_span("example", i)[0]
@@ -870,7 +911,8 @@ class _Reader:
             try:  # the family's explicit model says which blocks an example gives (building it is cheap)
                 explicit = build(ModelSpec(derivation.family, K, derivation.data, derivation.params,
                                            derivation.assumptions, data_weights=derivation.data_weights,
-                                           data_space=derivation.data_space)).explicit(K)
+                                           data_space=derivation.data_space,
+                                           variationals=derivation.variationals)).explicit(K)  # r's block too
             except (ValueError, UnfoldError) as error:
                 raise self.error(line, f"example {i + 1}: {error}") from None
             names = {b.name for b in explicit.blocks}
@@ -881,6 +923,16 @@ class _Reader:
                     raise self.error(line, f"example {i + 1} is missing '{key}'")
             if "q" in table and "q" not in needs:
                 raise self.error(self.line_of("q", "example", i), "q is fixed by the assumption; leave it out")
+            for key in ("r", "q_star"):  # a distribution beside q: given in the example exactly when used
+                if key in table and key not in derivation.variationals:
+                    raise self.error(self.line_of(key, "example", i), f"{key} is not used in this derivation; "
+                                                                      f"leave it out")
+                if key in derivation.variationals:
+                    if key not in table:
+                        raise self.error(line, f"example {i + 1} is missing '{key}'")
+                    per = self.per_observation(table[key], key, i, derivation.data)
+                    for observation, values in per.items():
+                        blocks[variational_block(key, observation)] = values
             for key, block_of in (("likelihood", likelihood_block), ("q", q_block)):
                 if key not in table:
                     continue

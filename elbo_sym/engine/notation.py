@@ -29,6 +29,15 @@ LAYER_SYMBOLS = (z1, z2, z3, z4, z5)
 """The layers of a chain, from x upwards (a chain of T layers uses the first T)."""
 LATENTS = frozenset({z, *LAYER_SYMBOLS})
 """Every latent variable symbol of the vocabulary (bound by Sum, E, KL, H, ELBO)."""
+VARIATIONAL_NAMES = ("q", "r", "q_star")
+"""Names of variational distributions over z: q, a second one r, and q_star (a third, free
+like the others: "the best member of a family" is a premise the file states, never implied)."""
+
+
+class Index(Symbol):
+    """A parameter from ``[params]`` that names a member of a family of models, as the theta of
+    ``p(x | z; theta)``: the model's tables for each value are arbitrary (drawn independently),
+    so it stands for *which* model, never for a number in an expression."""
 
 
 class Notation(Expr):
@@ -126,10 +135,18 @@ class Entropy(Notation):
 
 class ELBO(Notation):
     """``ELBO(q)``: the evidence lower bound, sum_z q(z) log(p(x, z) / q(z)); with several
-    observations ``ELBO(q(z | x1), x1)`` uses the joint p(x1, z)."""
+    observations ``ELBO(q(z | x1), x1)`` uses the joint p(x1, z); ``ELBO(q, theta)`` the joint
+    p(x, z | theta) of a parameterised model (PRML's L(q, theta))."""
 
-    def __new__(cls, distribution: Density, observation: Symbol = None):
+    def __new__(cls, distribution: Density, observation: Symbol = None, parameter: Index | None = None):
+        if parameter is not None:
+            return Basic.__new__(cls, distribution, observation if observation is not None else x, parameter)
         return Basic.__new__(cls, distribution, observation if observation is not None else x)
+
+    @property
+    def parameter(self) -> Index | None:
+        """The model's parameter (theta), or None."""
+        return self.args[2] if len(self.args) > 2 else None
 
     @property
     def distribution(self) -> Density:
@@ -142,7 +159,9 @@ class ELBO(Notation):
     @property
     def joint(self) -> Density:
         """p(x, z) -- or p(x, z1, z2) for a distribution over two latent layers."""
-        return Density("p", (self.observation, *distribution_variables(self.distribution)))
+        variables = distribution_variables(self.distribution)
+        given = (self.parameter,) if self.parameter is not None else ()
+        return Density("p", (self.observation, *variables), given)
 
 
 class Normal(Notation):
@@ -285,10 +304,16 @@ def q(*variables: Symbol) -> Density:
 # --------------------------------------------------------------------------- printing
 
 
-def _density_args(d: Density, show) -> str:
+def _density_args(d: Density, show, separator: str = "; ") -> str:
     head = ", ".join(show(v) for v in d.variables)
-    if d.given:
-        return head + " | " + ", ".join(show(v) for v in d.given)
+    given = [show(v) for v in d.given if not isinstance(v, Index)]
+    indices = [show(v) for v in d.given if isinstance(v, Index)]
+    if given:
+        head += " | " + ", ".join(given)
+        if indices:
+            head += separator + ", ".join(indices)
+    elif indices:
+        head += " | " + ", ".join(indices)
     return head
 
 
@@ -317,13 +342,18 @@ class RealPower(Exp):
 def is_real_power(e: Basic) -> bool:
     """`e` is a RealPower (SymPy's exp metaclass answers isinstance(.., any exp subclass) for every exp)."""
     return RealPower in type(e).__mro__
+def density_name_latex(name: str) -> str:
+    """q_star prints as q^*; every other density name as written (p, q, r)."""
+    return "q^{*}" if name == "q_star" else name
 
 
 class ElboStrPrinter(StrPrinter):
     """Prints notation back in the derivation-file vocabulary (round-trips through `parse`)."""
 
     def _distribution(self, d: Density) -> str:
-        return "q" if d == Density("q", (z,)) else self._print(d)
+        if isinstance(d, Density) and d.name in VARIATIONAL_NAMES and d.variables == (z,) and not d.given:
+            return d.name  # q, r, q_star alone (one observation)
+        return self._print(d)
 
     def _print_Density(self, d: Density) -> str:
         return f"{d.name}({_density_args(d, self._print)})"
@@ -358,9 +388,10 @@ class ElboStrPrinter(StrPrinter):
         return f"H({self._distribution(e.args[0])})"
 
     def _print_ELBO(self, e: ELBO) -> str:
+        parameter = f", {self._print(e.parameter)}" if e.parameter is not None else ""
         if e.observation == x:
-            return f"ELBO({self._distribution(e.distribution)})"
-        return f"ELBO({self._print(e.distribution)}, {self._print(e.observation)})"
+            return f"ELBO({self._distribution(e.distribution)}{parameter})"
+        return f"ELBO({self._print(e.distribution)}, {self._print(e.observation)}{parameter})"
 
     def _print_RealPower(self, e: Exp) -> str:
         return self._print_Exp(e)
@@ -441,12 +472,10 @@ class ElboLatexPrinter(LatexPrinter):
         return s.name
 
     def _print_Density(self, d: Density) -> str:
-        head = ", ".join(self._print(v) for v in d.variables)
-        if d.given:
-            head += r" \mid " + ", ".join(self._print(v) for v in d.given)
+        head = _density_args(d, self._print, "; ").replace(" | ", r" \mid ")
         if d.name == DATA_DENSITY:  # p_data(x1) as p with an upright "data" index, never p_d ata
             return rf"p_{{\mathrm{{data}}}}({head})"
-        return f"{d.name}({head})"
+        return f"{density_name_latex(d.name)}({head})"
 
     def _print_LatentSum(self, s: LatentSum) -> str:
         body = s.body
@@ -472,6 +501,11 @@ class ElboLatexPrinter(LatexPrinter):
         return rf"\mathrm{{H}}\big[{self._print(e.args[0])}\big]"
 
     def _print_ELBO(self, e: ELBO) -> str:
+        if e.parameter is not None:  # PRML's L(q, theta)
+            first = "q" if e.distribution == Density("q", (z,)) else self._print(e.distribution)
+            if e.observation != x:
+                first += rf";\, {self._print(e.observation)}"
+            return rf"\mathcal{{L}}\big({first},\, {self._print(e.parameter)}\big)"
         if e.observation == x:
             if e.distribution == Density("q", (z,)):
                 return r"\mathcal{L}(q)"
@@ -580,7 +614,7 @@ class ElboLatexPrinter(LatexPrinter):
         return rf"{body}^{{{exp}}}" if exp is not None else body
 
 
-_DENSITY_GAP = re.compile(r"\) (?=[pq]\()")
+_DENSITY_GAP = re.compile(r"\) (?=(?:[pqr]|q\^\{\*\})\()")
 _OPERATOR_GAP = re.compile(r"(?<=[^\s+\-=(\[{,]) (?=\\(?:mathrm\{KL\}|mathrm\{H\}|mathbb\{E\}|mathcal\{L\}))")
 
 
@@ -665,7 +699,8 @@ def latex_terms(latex: str) -> list[str]:
 
 
 __all__ = [
-    "x", "z", "z1", "z2", "z3", "z4", "z5", "LAYER_SYMBOLS", "LATENTS", "Exp", "RealPower", "is_real_power",
+    "x", "z", "z1", "z2", "z3", "z4", "z5", "LAYER_SYMBOLS", "LATENTS", "VARIATIONAL_NAMES", "Index",
+    "density_name_latex", "Exp", "RealPower", "is_real_power",
     "IWAE", "Normal", "Density", "LatentSum", "Expectation", "KL",
     "DimensionSum", "Entropy", "ELBO", "Notation",
     "is_derived", "distribution_variables",

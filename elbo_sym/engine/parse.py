@@ -35,6 +35,7 @@ from elbo_sym.engine.notation import (
     Entropy,
     Exp,
     Expectation,
+    Index,
     LatentSum,
     Normal,
     RealPower,
@@ -79,16 +80,17 @@ class ParseError(Exception):
         return hash((self.message, self.column, self.token))
 
 
-_DENSITY_NAMES = {"p", "q"}
-RESERVED = frozenset({"p", "q", "z", "z1", "z2", "z3", "z4", "z5", "Sum", "E", "KL", "H", "ELBO", "log", "exp", "pi",
-                      "Normal", "IWAE", DATA_DENSITY})
+_DENSITY_NAMES = {"p", "q", "r", "q_star"}
+RESERVED = frozenset({"p", "q", "r", "q_star", "z", "z1", "z2", "z3", "z4", "z5", "Sum", "E", "KL", "H", "ELBO", "log",
+                      "exp", "pi", "Normal", "IWAE", DATA_DENSITY})
 """Names a file may not use for an observation or a parameter."""
 
 NO_LIMITS = ("limit(...) is not part of the notation: no certified route decides a limit here (IWAE(q, k) -> log p(x) "
              "as k -> oo needs the ratios bounded, the Renyi bound -> ELBO(q) as alpha -> 1 a derivative); state "
              "the bounds that hold for every k or alpha instead, e.g. log(p(x)) >= IWAE(q, k) >= ELBO(q)")
 """Why ``limit`` is refused (issue 17, item 4): trusting SymPy's limit would be an unchecked step."""
-_CALL_EXAMPLES = {"p": "p(x)", "q": "q(z)", "Sum": "Sum(f, z)", "E": "E(q, f)", "KL": "KL(q(z), p(z))",
+_CALL_EXAMPLES = {"p": "p(x)", "q": "q(z)", "r": "r(z)", "q_star": "q_star(z)", "Sum": "Sum(f, z)", "E": "E(q, f)",
+                  "KL": "KL(q(z), p(z))",
                   "H": "H(q)", "ELBO": "ELBO(q)", "IWAE": "IWAE(q, 2)", "Normal": "Normal(m, v)", "log": "log(...)",
                   "exp": "exp(...)", DATA_DENSITY: "p_data(x1)"}
 """The functions of the notation, each with how it is written."""
@@ -140,6 +142,7 @@ def parse_expression(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> 
         raise ParseError(f"expression is {len(text)} characters long; the limit is {MAX_LENGTH}")
     if not text.strip():
         raise ParseError("empty expression: write a formula such as `log(p(x))`")
+    text = _semicolons(text)
     _refuse_hazards(text)
     stripped = text.strip()
     offset = len(text) - len(text.lstrip())
@@ -243,6 +246,34 @@ def _latex_error(text: str, i: int) -> ParseError:
     # The general rule too, so that every LaTeX message shows how the notation is spelled.
     return ParseError(f"LaTeX is not accepted in expressions: {advice} (plain text throughout, as in "
                       f"`a / b`, not \\frac{{a}}{{b}})", i)
+
+
+def _semicolons(text: str) -> str:
+    """`p(x | z; theta)`: the `;` before a model's parameter, read as a comma (same column, so
+    every later message points at the author's text); a `;` anywhere else is refused.  One pass:
+    per open parenthesis, whether it is p's and whether a `|` or a nested `(` came in it."""
+    if ";" not in text:
+        return text
+    out = list(text)
+    frames: list[list] = []  # [is p(...), seen a bar, seen a nested parenthesis, seen a `;`]
+    for i, ch in enumerate(text):
+        if ch == "(":
+            if frames:
+                frames[-1][2] = True
+            head = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", text[max(0, i - 40):i])
+            frames.append([head is not None and head.group(1) == "p", False, False, False])
+        elif ch == ")":
+            if frames:
+                frames.pop()
+        elif ch == "|" and frames:
+            frames[-1][1] = True
+        elif ch == ";":
+            if not frames or frames[-1] != [True, True, False, False]:
+                raise ParseError("`;` is not part of the notation here: it only separates a model's parameter in a "
+                                 "density, as in `p(x | z; theta)`", i)
+            frames[-1][3] = True  # one `;` per density: p(x | z;; theta) is refused here
+            out[i] = ","
+    return "".join(out)
 
 
 def _refuse_hazards(text: str) -> None:
@@ -897,10 +928,50 @@ class _Builder:
         if not (isinstance(arg, ast.Name) and arg.id in self.vocabulary.data):
             raise self.fail(arg, f"p_data(...) takes one observation ({', '.join(self.vocabulary.data)})")
         return Density(DATA_DENSITY, (self.variables[arg.id],))
+    def call_r(self, node: ast.Call, args: list, depth: int) -> Density:
+        return self.density("r", node, args)
+
+    def call_q_star(self, node: ast.Call, args: list, depth: int) -> Density:
+        return self.density("q_star", node, args)
+
+    def refuse_outside_discrete(self, node: ast.AST, what: str) -> None:
+        """r, q_star and parameterised models belong to the one-layer discrete family (for now)."""
+        if self.vocabulary.layered or self.vocabulary.real:
+            family = "two-layer chain" if self.vocabulary.layered else "Gaussian family"
+            raise self.fail(node, f"{what} belongs to the discrete family (model = \"discrete\"), not the {family}")
+
+    def is_parameter(self, node: ast.AST) -> bool:
+        return isinstance(node, ast.Name) and node.id in self.vocabulary.params
+
+    def split_index(self, name: str, node: ast.Call, args: list) -> tuple[list, Index | None]:
+        """A model's parameter at the end of a density: p(x | z; theta), p(z | x; theta) (the `;`
+        read as a comma), p(x | theta), p(x, z | theta), p(z | theta). (args without it, it)"""
+        if len(args) >= 2 and self.is_parameter(args[-1]) and any(
+                isinstance(a, ast.BinOp) and isinstance(a.op, ast.BitOr) for a in args[:-1]):
+            where, args = args[-1], list(args[:-1])
+        elif args and isinstance(args[-1], ast.BinOp) and isinstance(args[-1].op, ast.BitOr) and \
+                self.is_parameter(args[-1].right):
+            where, args = args[-1].right, list(args[:-1]) + [args[-1].left]
+        else:
+            last = args[-1].right if args and isinstance(args[-1], ast.BinOp) and \
+                isinstance(args[-1].op, ast.BitOr) else (args[-1] if len(args) >= 2 else None)
+            if isinstance(last, ast.Name) and last.id not in self.variables and name == "p":
+                raise self.fail(last, f"unknown name '{last.id}': a model's parameter is declared in [params], "
+                                      f"e.g. {last.id} = \"real\"")
+            return args, None
+        self.refuse_outside_discrete(where, "a model's parameter in a density")
+        assert isinstance(where, ast.Name)  # is_parameter
+        if name != "p":
+            raise self.fail(where, f"only the model's densities p(...) depend on a parameter; {name}(z) is a free "
+                                   f"distribution, as in {name}(z) or {name}(z | x)")
+        return args, Index(where.id)
 
     def density(self, name: str, node: ast.Call, args: list) -> Density:
+        if name in ("r", "q_star"):
+            self.refuse_outside_discrete(node, f"a second variational distribution {name}(z)")
         if self.vocabulary.layered:
             return self.layered_density(name, node, args)
+        args, index = self.split_index(name, node, args)
         variables, given, seen_bar = [], [], False
         for i, arg in enumerate(args):
             if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.BitOr):
@@ -916,16 +987,22 @@ class _Builder:
         o = observed[0].name if len(observed) == 1 else "x"
         signature = (tuple("x" if v != z else "z" for v in variables), tuple("x" if g != z else "z" for g in given))
         allowed = _ALLOWED_DENSITIES[name]
-        if len(observed) > 1 or signature not in allowed or (name == "q" and not given and not
+        if index is not None and signature not in _INDEXED_DENSITIES:
+            written = _signature_text((tuple(v.name for v in variables), tuple(g.name for g in given)))
+            forms = ", ".join("p(" + _signature_text(s).replace("x", o) + (" | " if not s[1] else "; ") + index.name
+                              + ")" for s in _INDEXED_DENSITIES)
+            raise self.fail(node, f"p({written}) with the parameter {index.name} is not a density of the lesson; "
+                                  f"use one of {forms}")
+        if len(observed) > 1 or signature not in allowed or (name != "p" and not given and not
                                                                      self.vocabulary.single):
             shown = [name + "(" + _signature_text(s).replace("x", o) + ")" for s in allowed]
-            if name == "q" and not self.vocabulary.single:
-                shown = [f"q(z | {d})" for d in self.vocabulary.data]
+            if name != "p" and not self.vocabulary.single:
+                shown = [f"{name}(z | {d})" for d in self.vocabulary.data]
             written = _signature_text((tuple(v.name for v in variables), tuple(g.name for g in given)))
             raise self.fail(node, f"{name}({written}) is not a density of the lesson; use one of {', '.join(shown)}")
         if signature == (("z", "x"), ()):
             variables = [variables[1], z]
-        return Density(name, tuple(variables), tuple(given))
+        return Density(name, tuple(variables), tuple(given) + ((index,) if index is not None else ()))
 
     def variable(self, node: ast.AST):
         if isinstance(node, ast.Name) and node.id in self.variables:
@@ -964,11 +1041,14 @@ class _Builder:
         """The argument of E, KL, H, ELBO: `q` alone, or a density over z."""
         if self.vocabulary.layered:
             return self.layered_distribution(node, depth)
-        if isinstance(node, ast.Name) and node.id == "q":
+        if isinstance(node, ast.Name) and node.id in ("q", "r", "q_star"):
+            name = node.id
+            if name != "q":
+                self.refuse_outside_discrete(node, f"a second variational distribution {name}(z)")
             if not self.vocabulary.single:
-                raise self.fail(node, f"with several observations say which q: "
-                                      f"{' or '.join(f'q(z | {d})' for d in self.vocabulary.data)}")
-            return Density("q", (z,))
+                raise self.fail(node, f"with several observations say which {name}: "
+                                      f"{' or '.join(f'{name}(z | {d})' for d in self.vocabulary.data)}")
+            return Density(name, (z,))
         value = self.build(node, depth)
         if isinstance(value, Density) and value.is_over_z:
             return value
@@ -1086,6 +1166,19 @@ class _Builder:
         return Entropy(self.distribution(args[0], depth))
 
     def call_ELBO(self, node: ast.Call, args: list, depth: int) -> Expr:
+        if len(args) in (2, 3) and self.is_parameter(args[-1]) and (len(args) == 3 or self.vocabulary.single):
+            where = args[-1]  # L(q, theta): the joint p(x, z | theta) of a parameterised model
+            assert isinstance(where, ast.Name)
+            self.refuse_outside_discrete(where, "a model's parameter in ELBO")
+            observation = self.vocabulary.variables[self.vocabulary.data[0]] if len(args) == 2 else \
+                self.variable(args[1])
+            if observation == z:
+                raise self.fail(args[1], "the second argument of ELBO is an observation, not z")
+            return ELBO(self.distribution(args[0], depth), observation, Index(where.id))
+        last = args[-1] if len(args) >= 2 else None
+        if isinstance(last, ast.Name) and last.id not in self.variables and last.id not in self.vocabulary.params:
+            raise self.fail(last, f"unknown name '{last.id}': ELBO(q, theta) takes a model's parameter declared in "
+                                  f"[params] (e.g. {last.id} = \"real\"), or an observation")
         if self.vocabulary.single and len(args) == 1:  # the one observation, whatever its name
             return ELBO(self.distribution(args[0], depth), self.vocabulary.variables[self.vocabulary.data[0]])
         if len(args) != 2:
@@ -1188,7 +1281,13 @@ _ALLOWED_DENSITIES: dict[str, list[_Signature]] = {
     "p": [(("x",), ()), (("z",), ()), (("x", "z"), ()), (("z", "x"), ()),
           (("x",), ("z",)), (("z",), ("x",))],
     "q": [(("z",), ()), (("z",), ("x",))],
+    "r": [(("z",), ()), (("z",), ("x",))],
+    "q_star": [(("z",), ()), (("z",), ("x",))],
 }
+_INDEXED_DENSITIES: list[_Signature] = [(("x",), ()), (("z",), ()), (("x", "z"), ()), (("z", "x"), ()),
+                                        (("x",), ("z",)), (("z",), ("x",))]
+"""The model's densities that may name a parameter: p(x | theta), p(z | theta), p(x, z | theta),
+p(x | z; theta), p(z | x; theta)."""
 
 
 def _signature_text(signature: _Signature) -> str:

@@ -42,6 +42,7 @@ from elbo_sym.engine.notation import (
     KL,
     Density,
     Expectation,
+    Index,
     LatentSum,
     distribution_variables,
     is_derived,
@@ -531,10 +532,15 @@ def _kl_candidates(prev: Expr, new: Expr, model) -> list:
     """KL terms the difference may be made of: those in the step, and q against the posterior
     and the prior for each observation."""
     out = [node for side in (prev, new) for node in preorder_traversal(side) if isinstance(node, KL)]
+    spec = model.spec
     for o in model.observations:
         symbol = x if o == "x" else Symbol(o)
         q = model.variational(o)
-        out += [KL(q, Density("p", q.variables, (symbol,))), KL(q, Density("p", q.variables))]
+        # r, q_star beside q; each model of a parameterised family (p(z | x; theta))
+        distributions = [q] + [Density(name, q.variables, q.given) for name in spec.variationals]
+        indices: list[tuple] = [(Index(t),) for t in spec.indices] or [()]
+        out += [KL(d, Density("p", d.variables, given)) for d in distributions for index in indices
+                for given in ((symbol,) + index, index)]
     return [term for term in dict.fromkeys(out) if _has_meaning(term, model)]
 
 

@@ -239,6 +239,9 @@ def block_symbol(name: str) -> Expr:
         return p(z)
     observation = name.partition("[")[2].rstrip("]") or "x"
     o = x if observation == "x" else Symbol(observation)
+    head = name.partition("[")[0]
+    if head in ("r", "q_star"):  # a distribution beside q: r(z), q_star(z | x1)
+        return Density(head, (z,), () if observation == "x" else (o,))
     if name.startswith("likelihood"):
         return p(o, given=(z,))
     if name.startswith("q"):

@@ -221,6 +221,22 @@ def q_block(observation: str = "x") -> str:
     return "q" if observation == "x" else f"q[{observation}]"
 
 
+def variational_block(name: str, observation: str = "x") -> str:
+    """The block of a variational distribution beside q: "r", "r[x1]", "q_star"."""
+    return name if observation == "x" else f"{name}[{observation}]"
+
+
+def prior_block(index: str) -> str:
+    """The prior table of the model with parameter `index`: "prior[theta]"."""
+    return f"prior[{index}]"
+
+
+def indexed_likelihood_block(observation: str, index: str) -> str:
+    """The likelihood table of an observation under parameter `index`: "likelihood[theta]",
+    "likelihood[x1; theta]"."""
+    return f"likelihood[{index}]" if observation == "x" else f"likelihood[{observation}; {index}]"
+
+
 # --------------------------------------------------------------------------- distributions
 
 
@@ -287,6 +303,12 @@ class ModelSpec:
     """The observations are all the values x takes (``data_space = ["x1", "x2"]``): the likelihood
     is normalised, p(x1 | z) + ... + p(xn | z) = 1 for every z (one simplex block per latent state,
     :func:`likelihood_column_block`)."""
+    variationals: tuple[str, ...] = ()
+    """Variational distributions beside q the file uses ("r", "q_star"): each free, its own
+    distribution over z per observation, drawn independently of q."""
+    indices: tuple[str, ...] = ()
+    """Parameters that index the model (``p(x | z; theta)``): each names its own prior and
+    likelihood tables, arbitrary and independent (engine.notation.Index)."""
 
 
 class Model(Protocol):
@@ -461,13 +483,20 @@ class ModelDefaults:
         spec = self.spec
         states = "K = any (every latent space: any finite K, or densities)" if spec.K == "any" else \
             f"K = {spec.K} latent states"
-        parts = [states, "p(z) > 0 with sum 1"]
         fixed = {assumption_observation(a): f"{a.lhs.text} = {a.rhs.text} (assumed)" for a in spec.assumptions}
+        if spec.indices:
+            parts = [states] + [f"p(z | {t}) > 0 with sum 1 and " + ", ".join(f"p({o} | z; {t})" for o in spec.data)
+                                + " in (0, 1]" for t in spec.indices]
+            parts.append("the tables of each parameter value arbitrary and independent")
+        else:
+            parts = [states, "p(z) > 0 with sum 1"] + [f"p({o} | z) in (0, 1]" for o in spec.data]
         for o in spec.data:
-            parts.append(f"p({o} | z) in (0, 1]")
             parts.append(fixed.get(o) or f"{q_label(o, spec.data)} > 0 with sum 1")
         if spec.data_weights:
             parts.append(f"p_data({', '.join(spec.data)}) > 0 with sum 1")
+        for name in spec.variationals:
+            parts += [q_label(o, spec.data).replace("q(", f"{name}(", 1) + " > 0 with sum 1 (free, independent of q)"
+                      for o in spec.data]
         parts += [p.describe() for p in spec.params]
         return "; ".join(parts)
 
@@ -586,5 +615,5 @@ def validate_blocks(blocks: Iterable[Block], instance: Instance) -> None:
 __all__ = ["BlockInstances", "ModelDefaults", "Distribution", "q_label", "assumption_observation", "Interval",
            "Parameter", "Block", "Instance", "ModelSpec", "Model", "ExplicitModel",
            "register", "build", "families", "block_values", "validate_blocks", "likelihood_block", "q_block",
-           "likelihood_column_block",
+           "likelihood_column_block", "variational_block", "prior_block", "indexed_likelihood_block",
            "SIMPLEX", "UNIT", "PARAMETER", "DATA_BLOCK"]

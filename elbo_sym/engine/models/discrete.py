@@ -11,7 +11,7 @@ Parameters declared in ``[params]`` are real symbols with their intervals.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 
 from sympy import Add, Expr, Mul, Rational, Symbol, exp, log
@@ -27,11 +27,14 @@ from elbo_sym.engine.models.base import (
     Instance,
     ModelSpec,
     assumption_observation,
+    indexed_likelihood_block,
     likelihood_block,
     likelihood_column_block,
+    prior_block,
     q_block,
     q_label,
     validate_blocks,
+    variational_block,
 )
 from elbo_sym.engine.notation import (
     DATA_DENSITY,
@@ -42,6 +45,7 @@ from elbo_sym.engine.notation import (
     Density,
     Entropy,
     Expectation,
+    Index,
     LatentSum,
     Normal,
     distribution_variables,
@@ -112,10 +116,36 @@ class DiscreteModel(BlockInstances):
         another assumption fixes, so nothing is read before it is defined)."""
         if not self.spec.assumptions:
             return {}
-        free = DiscreteModel(self.K, ModelSpec(self.spec.family, self.K, self.spec.data, self.spec.params,
-                                               data_weights=self.spec.data_weights, data_space=self.spec.data_space))
+        free = DiscreteModel(self.K, replace(self.spec, assumptions=()))
         return {assumption_observation(r): tuple(free.unfold(r.rhs.expr, k) for k in range(self.K))
                 for r in self.spec.assumptions}
+
+    @cached_property
+    def variational_symbols(self) -> dict[tuple[str, str], tuple[Symbol, ...]]:
+        """(name, observation) -> the free values of r(z | o), q_star(z | o) (beside q)."""
+        return {(name, o): self._names(name.replace("_", ""), o) for name in self.spec.variationals
+                for o in self.observations}
+
+    @cached_property
+    def indexed_prior(self) -> dict[str, tuple[Symbol, ...]]:
+        """p(z | theta) per parameter: its own positive symbols (an arbitrary table for each value)."""
+        return {t: tuple(Symbol(f"pi@{t}_{k}", positive=True) for k in range(self.K)) for t in self.spec.indices}
+
+    @cached_property
+    def indexed_likelihoods(self) -> dict[tuple[str, str], tuple[Symbol, ...]]:
+        """p(o | z; theta) per (observation, parameter)."""
+        # "@" never occurs in a name: l@theta_0 and l_x1@theta_0 can never meet another table's symbol
+        return {(o, t): tuple(Symbol(f"l{'' if o == 'x' else '_' + o}@{t}_{k}", positive=True) for k in range(self.K))
+                for o in self.observations for t in self.spec.indices}
+
+    @cached_property
+    def indexed_evidences(self) -> dict[tuple[str, str], Expr]:
+        return {(o, t): Add(*(pi * l for pi, l in zip(self.indexed_prior[t], self.indexed_likelihoods[(o, t)])))
+                for o in self.observations for t in self.spec.indices}
+
+    @cached_property
+    def _inverse_indexed_evidence(self) -> dict[tuple[str, str], Expr]:
+        return {key: 1 / e for key, e in self.indexed_evidences.items()}
 
     def q_of(self, observation: str) -> tuple[Expr, ...]:
         """q(z = k | observation) for each k: the assumed values, or the free symbols."""
@@ -160,20 +190,31 @@ class DiscreteModel(BlockInstances):
 
     @cached_property
     def blocks(self) -> tuple[Block, ...]:
-        out = [Block("prior", "p(z)", SIMPLEX, self.prior)]
-        if self.spec.data_space:  # normalised over the data space: for each z, a distribution over x
-            space = ", ".join(self.observations)
-            out += [Block(likelihood_column_block(k), f"p(x | z = {k + 1}) over x = {space}", SIMPLEX,
-                          tuple(self.likelihoods[o][k] for o in self.observations)) for k in range(self.K)]
-        for o in self.observations if not self.spec.data_space else ():
-            given = f"{o} | z"
-            out.append(Block(likelihood_block(o), f"p({given})", UNIT, self.likelihoods[o]))
+        if self.spec.indices:  # a parameterised model: tables per parameter, none without one
+            out = []
+            for t in self.spec.indices:
+                out.append(Block(prior_block(t), f"p(z | {t})", SIMPLEX, self.indexed_prior[t]))
+                for o in self.observations:
+                    out.append(Block(indexed_likelihood_block(o, t), f"p({o} | z; {t})", UNIT,
+                                     self.indexed_likelihoods[(o, t)]))
+        else:
+            out = [Block("prior", "p(z)", SIMPLEX, self.prior)]
+            if self.spec.data_space:  # normalised over the data space: for each z, a distribution over x
+                space = ", ".join(self.observations)
+                out += [Block(likelihood_column_block(k), f"p(x | z = {k + 1}) over x = {space}", SIMPLEX,
+                              tuple(self.likelihoods[o][k] for o in self.observations)) for k in range(self.K)]
+            for o in self.observations if not self.spec.data_space else ():
+                given = f"{o} | z"
+                out.append(Block(likelihood_block(o), f"p({given})", UNIT, self.likelihoods[o]))
         fixed = {assumption_observation(r) for r in self.spec.assumptions}  # no unfolding needed here
         for o in self.observations:
             if o not in fixed:
                 out.append(Block(q_block(o), q_label(o, self.observations), SIMPLEX, self.q_symbols_of[o]))
         if self.data_weights:
             out.append(Block(DATA_BLOCK, "p_data(x)", SIMPLEX, tuple(self.data_weights.values())))
+        for (name, o), symbols in self.variational_symbols.items():
+            out.append(Block(variational_block(name, o), q_label(o, self.observations).replace("q(", f"{name}(", 1),
+                             SIMPLEX, symbols))
         for p in self.spec.params:
             out.append(Block(p.name, p.name, PARAMETER, (self.params[p.name],), p.interval))
         return tuple(out)
@@ -181,11 +222,24 @@ class DiscreteModel(BlockInstances):
     def distributions(self) -> tuple[Distribution, ...]:
         """p(z), each observation's q (free or assumed) and posterior p(z | x)."""
         texts = {assumption_observation(r): f"{r.lhs.text} = {r.rhs.text}" for r in self.spec.assumptions}
-        out = [Distribution("p(z)", self.prior)]
+        out = [] if self.spec.indices else [Distribution("p(z)", self.prior)]
+        for t in self.spec.indices:
+            out.append(Distribution(f"p(z | {t})", self.indexed_prior[t]))
+            for o in self.observations:
+                out.append(Distribution(f"p(z | {o}; {t})", tuple(self.indexed_posterior(k, o, t)
+                                                                   for k in range(self.K))))
         for o in self.observations:
             out.append(Distribution(q_label(o, self.observations), self.q_of(o), assumption=texts.get(o)))
-            out.append(Distribution(f"p(z | {o})", tuple(self.posterior(k, o) for k in range(self.K))))
+            if not self.spec.indices:
+                out.append(Distribution(f"p(z | {o})", tuple(self.posterior(k, o) for k in range(self.K))))
+        for (name, o), symbols in self.variational_symbols.items():
+            out.append(Distribution(q_label(o, self.observations).replace("q(", f"{name}(", 1), symbols))
         return tuple(out)
+
+    def indexed_posterior(self, k: int, observation: str, index: str) -> Expr:
+        """p(z = k | o; theta) by Bayes' rule in the model of parameter `index`."""
+        key = (observation, index)
+        return Mul(self.indexed_prior[index][k], self.indexed_likelihoods[key][k], self._inverse_indexed_evidence[key])
 
 
 
@@ -211,6 +265,8 @@ class DiscreteModel(BlockInstances):
 
     def special_instances(self, base: Instance) -> list[Instance]:
         """Where the lesson's claims are tight or trivial: q = p(z | x) and q = p(z)."""
+        if self.spec.indices or self.spec.variationals:
+            return self._special_indexed(base)
         out = []
         free = [o for o in self.observations if o not in self.assumed]
         if free:
@@ -230,14 +286,102 @@ class DiscreteModel(BlockInstances):
         joint = [p * instance[likelihood_column_block(k)][i] for k, p in enumerate(instance.prior)]
         total = sum(joint)
         return tuple(j / total for j in joint)
+    def _special_indexed(self, base: Instance) -> list[Instance]:
+        """With r or a parameterised model: every q, r, q_star set to each parameter's posterior
+        (the E-step's tight case) or prior, to each other, and each parameter's tables made equal
+        to the first's (theta_new = theta_old)."""
+        indices = self.spec.indices or (None,)
+        free = [o for o in self.observations if o not in self.assumed]
+        names = ["q"] * bool(free) + list(self.spec.variationals)
+
+        def block(name: str, o: str) -> str:
+            return q_block(o) if name == "q" else variational_block(name, o)
+
+        def posterior(inst: Instance, o: str, t) -> tuple:
+            prior = inst[prior_block(t)] if t is not None else inst["prior"]
+            likelihood = inst[indexed_likelihood_block(o, t)] if t is not None else inst[likelihood_block(o)]
+            joint = [a * b for a, b in zip(prior, likelihood)]
+            return tuple(j / sum(joint) for j in joint)
+
+        out: list[Instance] = []
+        for t in indices:
+            groups = [[chosen] for chosen in names] + ([names] if len(names) > 1 else [])
+            for group in groups:  # one distribution tight at a time, and all of them at once
+                inst = base
+                for name in group:
+                    for o in (free if name == "q" else self.observations):
+                        inst = inst.with_block(block(name, o), posterior(base, o, t))
+                out.append(Instance(inst.blocks, f"{', '.join(group)} = p(z | x{'; ' + t if t else ''})"))
+            if names:  # every distribution the prior (of that model): q = p(z)
+                inst = base
+                for name in names:
+                    for o in (free if name == "q" else self.observations):
+                        inst = inst.with_block(block(name, o), base[prior_block(t)] if t is not None else base["prior"])
+                out.append(Instance(inst.blocks, f"{', '.join(names)} = p(z{' | ' + t if t else ''})"))
+        for a in names:  # two distributions equal: r = q
+            for b in names:
+                if a < b:
+                    inst = base
+                    for o in self.observations:
+                        if (a == "q" and o not in free) or (b == "q" and o not in free):
+                            continue
+                        inst = inst.with_block(block(b, o), base[block(a, o)])
+                    out.append(Instance(inst.blocks, f"{b} = {a}"))
+        for t in self.spec.indices[1:]:  # the parameters' models equal: theta_new = theta_old
+            first = self.spec.indices[0]
+            inst = base.with_block(prior_block(t), base[prior_block(first)])
+            for o in self.observations:
+                inst = inst.with_block(indexed_likelihood_block(o, t), base[indexed_likelihood_block(o, first)])
+            out.append(Instance(inst.blocks, f"the model of {t} = the model of {first}"))
+        return out
 
     # -- unfolding ------------------------------------------------------------------------
+
+    def indexed_density(self, d: Density, k: int | None, index: str) -> Expr:
+        """A density of the model with parameter `index` (p(x | z; theta), ...) at z = k."""
+        if index not in self.spec.indices:
+            raise UnfoldError(f"'{index}' does not index this model")
+        variables, given = d.variables, tuple(g for g in d.given if not isinstance(g, Index))
+        if z not in variables and z not in given:
+            if len(variables) == 1 and not given and variables[0] != z:
+                o = self._observation(variables[0])
+                return self.indexed_evidences[(o, index)]
+            raise UnfoldError(f"no value for {to_text(d)} in the discrete model")
+        if k is None:
+            raise UnfoldError(f"{d.name}(...) mentions z outside a Sum, E, KL, H or ELBO")
+        if variables == (z,) and not given:
+            return self.indexed_prior[index][k]
+        observed = [v for v in variables + given if v != z]
+        if len(observed) == 1:
+            o = self._observation(observed[0])
+            if variables in ((observed[0], z), (z, observed[0])) and not given:
+                return self.indexed_prior[index][k] * self.indexed_likelihoods[(o, index)][k]
+            if variables == (observed[0],) and given == (z,):
+                return self.indexed_likelihoods[(o, index)][k]
+            if variables == (z,) and given == (observed[0],):
+                return self.indexed_posterior(k, o, index)
+        raise UnfoldError(f"no value for {to_text(d)} in the discrete model")
 
     def density(self, d: Density, k: int | None) -> Expr:
         """The value of a density at z = k (k is None where z is not bound)."""
         name, variables, given = d.name, d.variables, d.given
         if name == DATA_DENSITY:
             return self.data_weight(d)
+        indices = [g for g in given if isinstance(g, Index)]
+        if indices:
+            return self.indexed_density(d, k, indices[0].name)
+        if name == "p" and self.spec.indices:
+            raise UnfoldError(f"{to_text(d)}: say which parameter, as in p(x | z; {self.spec.indices[0]}) (the "
+                              f"model depends on {', '.join(self.spec.indices)})")
+        if name in ("r", "q_star"):
+            if name not in self.spec.variationals:
+                raise UnfoldError(f"{name} is not a distribution of this model")
+            if k is None:
+                raise UnfoldError(f"{name}(...) mentions z outside a Sum, E, KL, H or ELBO")
+            if not given and len(self.observations) > 1:
+                raise UnfoldError(f"with several observations say which {name}: {name}(z | x1)")
+            o = self._observation(given[0]) if given else self.observations[0]
+            return self.variational_symbols[(name, o)][k]
         if z not in variables and z not in given:  # only p(x) has a value without z
             bare = variables + given
             if name == "p" and len(bare) == 1:

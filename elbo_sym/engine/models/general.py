@@ -22,7 +22,7 @@ then K = 13, 34, 89, 233 while the step's budget lasts (see `search_models`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, Symbol, exp, log
@@ -37,6 +37,7 @@ from elbo_sym.engine.notation import (
     Density,
     Entropy,
     Expectation,
+    Index,
     LatentSum,
     distribution_variables,
     is_derived,
@@ -102,8 +103,30 @@ class GeneralModel(ModelDefaults):
         return frozenset(self.data_weights.values())
 
     @cached_property
+    def variational_z(self) -> dict[tuple[str, str], Symbol]:
+        """(name, observation) -> r(z | o), q_star(z | o) at the generic point (free, beside q)."""
+        return {(name, o): self._generic(name.replace("_", ""), o) for name in self.spec.variationals
+                for o in self.observations}
+
+    @cached_property
+    def indexed_prior_z(self) -> dict[str, Symbol]:
+        """p(z | theta) at the generic point, one symbol per parameter."""
+        return {t: Symbol(f"pi@{t}_z", positive=True) for t in self.spec.indices}  # "@": in no name
+
+    @cached_property
+    def indexed_likelihood_z(self) -> dict[tuple[str, str], Symbol]:
+        return {(o, t): Symbol(f"l{'' if o == 'x' else '_' + o}@{t}_z", positive=True) for o in self.observations
+                for t in self.spec.indices}
+
+    @cached_property
+    def indexed_evidence(self) -> dict[tuple[str, str], Symbol]:
+        """p(o | theta): one positive atom per (observation, parameter), standing for its sum."""
+        return {(o, t): Symbol(f"p_{o}@{t}", positive=True) for o in self.observations for t in self.spec.indices}
+
+    @cached_property
     def pointwise_symbols(self) -> frozenset[Symbol]:
-        return frozenset({self.prior_z, *self.likelihood_z.values(), *self.q_z.values()})
+        return frozenset({self.prior_z, *self.likelihood_z.values(), *self.q_z.values(), *self.variational_z.values(),
+                          *self.indexed_prior_z.values(), *self.indexed_likelihood_z.values()})
 
     @cached_property
     def params(self) -> dict[str, Symbol]:
@@ -118,8 +141,8 @@ class GeneralModel(ModelDefaults):
         """The generic point's probabilities, each p(x), positive parameters, and every sum
         atom of a positive function."""
         positive_params = {p.symbol for p in self.spec.params if p.interval.positive}
-        return (self.pointwise_symbols | set(self.evidence.values()) | positive_params
-                | self._positive_integrals | self.data_constants)
+        return (self.pointwise_symbols | set(self.evidence.values()) | set(self.indexed_evidence.values())
+                | positive_params | self._positive_integrals | self.data_constants)
 
     @cached_property
     def _positive_integrals(self) -> set:
@@ -128,7 +151,8 @@ class GeneralModel(ModelDefaults):
     @property
     def parameters(self) -> tuple[Symbol, ...]:
         return (self.prior_z, *self.likelihood_z.values(), *self.q_z.values(), *self.evidence.values(),
-                *self.data_weights.values(), *self.params.values())
+                *self.data_weights.values(), *self.variational_z.values(), *self.indexed_prior_z.values(),
+                *self.indexed_likelihood_z.values(), *self.indexed_evidence.values(), *self.params.values())
 
     @cached_property
     def simplices(self) -> tuple:
@@ -159,8 +183,7 @@ class GeneralModel(ModelDefaults):
         """q at z of each observation an assumption fixes (one value: at the generic point)."""
         if not self.spec.assumptions:
             return {}
-        free = GeneralModel(ModelSpec(self.spec.family, "any", self.spec.data, self.spec.params,
-                                      data_weights=self.spec.data_weights, data_space=self.spec.data_space))
+        free = GeneralModel(replace(self.spec, assumptions=()))
         return {assumption_observation(r): (free.unfold(r.rhs.expr, GENERIC),) for r in self.spec.assumptions}
 
     def q_of(self, observation: str) -> Expr:
@@ -174,10 +197,18 @@ class GeneralModel(ModelDefaults):
         def at_z(label: str, value: Expr, assumption: str | None = None) -> Distribution:
             return Distribution(label, (value,), assumption=assumption, total=self.latent_sum((value,)))
 
-        out = [at_z("p(z)", self.prior_z)]
+        out = [] if self.spec.indices else [at_z("p(z)", self.prior_z)]
+        for t in self.spec.indices:
+            out.append(at_z(f"p(z | {t})", self.indexed_prior_z[t]))
+            for o in self.observations:
+                out.append(at_z(f"p(z | {o}; {t})", self.indexed_prior_z[t] * self.indexed_likelihood_z[(o, t)]
+                                / self.indexed_evidence[(o, t)]))
         for o in self.observations:
             out.append(at_z(q_label(o, self.observations), self.q_of(o), texts.get(o)))
-            out.append(at_z(f"p(z | {o})", self.prior_z * self.likelihood_z[o] / self.evidence[o]))
+            if not self.spec.indices:
+                out.append(at_z(f"p(z | {o})", self.prior_z * self.likelihood_z[o] / self.evidence[o]))
+        for (name, o), symbol in self.variational_z.items():
+            out.append(at_z(q_label(o, self.observations).replace("q(", f"{name}(", 1), symbol))
         return tuple(out)
 
     @property
@@ -205,6 +236,8 @@ class GeneralModel(ModelDefaults):
         assumption that is not a Gaussian)."""
         from elbo_sym.engine.models.gaussian import GaussianModel
 
+        if self.spec.variationals or self.spec.indices:  # the Gaussian family has neither r nor theta
+            return None
         try:
             model = GaussianModel(ModelSpec("gaussian", 2, self.spec.data, self.spec.params, self.spec.assumptions))
             _ = model.assumed_q  # an assumption must give a Gaussian q (UnfoldError otherwise)
@@ -228,6 +261,18 @@ class GeneralModel(ModelDefaults):
             if k is None:
                 raise UnfoldError(f"{d.name}(...) mentions z outside a Sum, E, KL, H or ELBO")
         name, variables, given = d.name, d.variables, d.given
+        indices = [g for g in given if isinstance(g, Index)]
+        if indices:
+            return self._indexed_density(d, indices[0].name)
+        if name == "p" and self.spec.indices:
+            raise UnfoldError(f"{to_text(d)}: say which parameter, as in p(x | z; {self.spec.indices[0]}) (the "
+                              f"model depends on {', '.join(self.spec.indices)})")
+        if name in ("r", "q_star"):
+            if name not in self.spec.variationals:
+                raise UnfoldError(f"{name} is not a distribution of this model")
+            if not given and len(self.observations) > 1:
+                raise UnfoldError(f"with several observations say which {name}: {name}(z | x1)")
+            return self.variational_z[(name, self._observation(given[0]) if given else self.observations[0])]
         if name == "p" and variables == (z,) and not given:
             return self.prior_z
         if name == "q" and variables == (z,):
@@ -264,6 +309,27 @@ class GeneralModel(ModelDefaults):
             raise UnfoldError(f"'{symbol.name}' is not an observation of this model "
                               f"(data = {list(self.observations)})")
         return symbol.name
+
+    def _indexed_density(self, d: Density, t: str) -> Expr:
+        """A density of the model with parameter t at the generic point (or p(x | theta))."""
+        if t not in self.spec.indices:
+            raise UnfoldError(f"'{t}' does not index this model")
+        variables, given = d.variables, tuple(g for g in d.given if not isinstance(g, Index))
+        if variables == (z,) and not given:
+            return self.indexed_prior_z[t]
+        observed = [v for v in variables + given if v != z]
+        if len(observed) == 1:
+            o = self._observation(observed[0])
+            prior, likelihood = self.indexed_prior_z[t], self.indexed_likelihood_z[(o, t)]
+            if variables == (observed[0],) and not given:
+                return self.indexed_evidence[(o, t)]
+            if variables in ((observed[0], z), (z, observed[0])) and not given:
+                return prior * likelihood
+            if variables == (observed[0],) and given == (z,):
+                return likelihood
+            if variables == (z,) and given == (observed[0],):
+                return prior * likelihood / self.indexed_evidence[(o, t)]
+        raise UnfoldError(f"no value for {to_text(d)} in the general model")
 
     def unfold(self, e: Expr, k=None) -> Expr:
         key = (e, k if k is not None and has_free_latent(e) else None)
@@ -333,6 +399,10 @@ class GeneralModel(ModelDefaults):
         for o in self.observations:
             normal[self.q_z[o]] = Integer(1)
             normal[self.prior_z * self.likelihood_z[o]] = self.evidence[o]
+            for t in self.spec.indices:
+                normal[self.indexed_prior_z[t] * self.indexed_likelihood_z[(o, t)]] = self.indexed_evidence[(o, t)]
+        for symbol in (*self.variational_z.values(), *self.indexed_prior_z.values()):
+            normal[symbol] = Integer(1)
         if body in normal:
             return normal[body]
         known = self._integrals.get(body)
@@ -353,8 +423,7 @@ class GeneralModel(ModelDefaults):
 
 @lru_cache(maxsize=32)
 def _explicit(K: int, spec: ModelSpec) -> DiscreteModel:
-    return DiscreteModel(K, ModelSpec(spec.family, K, spec.data, spec.params, spec.assumptions,
-                                      data_weights=spec.data_weights, data_space=spec.data_space))
+    return DiscreteModel(K, replace(spec, K=K))
 
 
 def _expand(e: Expr) -> Expr:

@@ -140,8 +140,9 @@ def _cases(spec: ModelSpec, K, seed: int) -> tuple[str, list, int]:
         skipped = 0
         for i, k in enumerate(every_k):  # K = "any": each K its own part of the list (all of it together)
             count = max(2, min(REFERENCE_INSTANCES // len(every_k) + 1, REFERENCE_MAX_STATES // k))
-            some, lost = discrete.with_assumptions(
-                discrete.product_instances(k, count, seed, tuple(spec.data), params, offset=i * count), fixes)
+            drawn = discrete.product_instances(k, count, seed, tuple(spec.data), params, offset=i * count)
+            drawn = discrete.with_model_names(drawn, spec.variationals, spec.indices, seed)  # r, theta's tables
+            some, lost = discrete.with_assumptions(drawn, fixes)
             found += some
             skipped += lost
         if spec.data_space:  # the observations are every value of x: a normalised likelihood

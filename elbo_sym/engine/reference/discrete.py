@@ -43,7 +43,7 @@ import random
 import re
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import cached_property
 from typing import Any
@@ -63,7 +63,7 @@ from mpmath.libmp import (
 )
 from mpmath.libmp.libmpi import mpi_abs, mpi_add, mpi_div, mpi_exp, mpi_log, mpi_mid, mpi_mul, mpi_pow_int, mpi_sub
 
-from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, LatentSum, to_text, x, z
+from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, Index, LatentSum, to_text, x, z
 
 DIGITS = 60
 TOLERANCE = Fraction(1, 10**40)
@@ -104,6 +104,10 @@ class Instance:
     params: tuple[tuple[str, Fraction], ...] = ()
     data_weights: tuple[Fraction, ...] = ()
     """p_data(o) of each observation, in order (empty: the file does not use the data distribution)."""
+    extra: tuple = ()
+    """(label, kind, signature, values) of each further table: a second distribution r(z | o)
+    ("simplex"), the prior p(z | theta) ("simplex") and likelihood p(o | z; theta) ("unit") of a
+    parameterised model; its joint, evidence and posterior follow from them (`tables`)."""
 
     @property
     def K(self) -> int:
@@ -120,20 +124,16 @@ class Instance:
     def with_q(self, o: str, q) -> Instance:
         i = self.observations.index(o)
         if i == 0:
-            return Instance(self.name, self.prior, self.likelihood, q, self.observations, self.more, self.params,
-                            self.data_weights)
+            return replace(self, q=q)
         more = list(self.more)
         more[i - 1] = (more[i - 1][0], q)
-        return Instance(self.name, self.prior, self.likelihood, self.q, self.observations, tuple(more), self.params,
-                        self.data_weights)
+        return replace(self, more=tuple(more))
 
     def with_params(self, params, name: str | None = None) -> Instance:
-        return Instance(name or self.name, self.prior, self.likelihood, self.q, self.observations, self.more,
-                        tuple(params), self.data_weights)
+        return replace(self, name=name or self.name, params=tuple(params))
 
     def with_data_weights(self, weights, name: str | None = None) -> Instance:
-        return Instance(name or self.name, self.prior, self.likelihood, self.q, self.observations, self.more,
-                        self.params, tuple(weights))
+        return replace(self, name=name or self.name, data_weights=tuple(weights))
 
     @cached_property
     def evidence(self) -> Fraction:
@@ -159,9 +159,23 @@ class Instance:
 
     @cached_property
     def scalars(self) -> dict:
-        """p(o) of each observation, and its weight p_data(o) when given, by signature."""
+        """p(o) of each observation (and p(o | theta) of a parameterised model), and its weight
+        p_data(o) when given, by signature."""
         out: dict[tuple, Fraction] = {("p", (_symbol(o),), ()): self.evidence_of(o) for o in self.observations}
         out.update({("p_data", (_symbol(o),), ()): w for o, w in zip(self.observations, self.data_weights)})
+        for (_, variables, given), values in self._indexed_joints.items():
+            out[("p", variables[:1], given)] = sum(values, Fraction(0))
+        return out
+
+    @cached_property
+    def _indexed_joints(self) -> dict:
+        """p(o, z | theta) = p(z | theta) p(o | z; theta), by signature."""
+        given = {sig: values for _, kind, sig, values in self.extra}
+        out = {}
+        for (name, variables, cond), values in given.items():
+            if name == "p" and len(variables) == 1 and variables[0] != z and len(cond) == 2:  # p(o | z; theta)
+                prior = given[("p", (z,), cond[1:])]
+                out[("p", (variables[0], z), cond[1:])] = tuple(a * b for a, b in zip(prior, values))
         return out
 
     @cached_property
@@ -181,16 +195,28 @@ class Instance:
                 out[("q", (z,), (s,))] = q
                 if len(self.observations) == 1:
                     out[_Q_Z] = q
+        for _, _, signature, values in self.extra:
+            out[signature] = values
+            name, variables, given = signature
+            if name != "p" and len(self.observations) == 1:  # r(z) is r(z | x) with one observation
+                out[(name, variables, ())] = values
+        for (_, variables, given), joint in self._indexed_joints.items():
+            evidence = sum(joint, Fraction(0))
+            out[("p", variables, given)] = joint
+            out[("p", (z,), (variables[0],) + given)] = tuple(j / evidence for j in joint)
         return out
 
     def describe(self) -> str:
-        parts = [f"prior = ({', '.join(map(str, self.prior))})"]
+        indexed = any(sig[0] == "p" for _, _, sig, _ in self.extra)  # a parameterised model: its own tables
+        parts = [] if indexed else [f"prior = ({', '.join(map(str, self.prior))})"]
         for o in self.observations:
             given = "" if len(self.observations) == 1 else f"[{o}]"
-            parts.append(f"likelihood{given} = ({', '.join(map(str, self.likelihood_of(o)))})")
+            if not indexed:
+                parts.append(f"likelihood{given} = ({', '.join(map(str, self.likelihood_of(o)))})")
             q = self.q_of(o)
             if q is not None:
                 parts.append(f"q{given} = ({', '.join(show(v) for v in q)})")
+        parts += [f"{label} = ({', '.join(show(v) for v in values)})" for label, _, _, values in self.extra]
         parts += [f"{n} = {show(v)}" for n, v in self.params]
         if self.data_weights:
             parts.append(f"p_data = ({', '.join(map(str, self.data_weights))})")
@@ -572,6 +598,66 @@ def assumed(base: list[Instance], q_expr) -> list[Instance]:
     return out
 
 
+def with_model_names(cases: list[Instance], variationals: tuple[str, ...] = (), indices: tuple[str, ...] = (),
+                     seed: int = 0) -> list[Instance]:
+    """The instances with a table for each distribution beside q (r, q_star: each observation's own)
+    and each parameter of a parameterised model (its prior and likelihoods), drawn independently
+    of q.  The first parameter's model is the instance's own (so its tight and q = prior cases
+    carry over); a later one is random, equal to the first's, at a boundary, or one that explains
+    the data perfectly (p(x | z) = 1, the prior the first model's posterior) in turn; r is
+    random, equal to q, or the posterior of a model in turn."""
+    if not variationals and not indices:
+        return cases
+    rng = random.Random(f"reference-names-{seed}-{variationals}-{indices}")
+    out = []
+    for i, inst in enumerate(cases):
+        K = inst.K
+
+        def dist(K: int = K) -> tuple[Fraction, ...]:
+            return _normalise([rng.randint(1, 97) for _ in range(K)])
+
+        extra: list = []
+        models: list[tuple[tuple, dict]] = []  # (prior, likelihood per observation) of each parameter
+        pick = (i + K) % 4  # a few instances per K: every kind of model comes up across K = 2, 3, 7
+        for n, t in enumerate(indices):
+            if n == 0 or pick == 1:
+                prior, likelihoods = inst.prior, {o: inst.likelihood_of(o) for o in inst.observations}
+            elif pick == 3:  # a model that explains the data perfectly (an M-step's ideal): p(x | z) = 1,
+                # the prior the first model's posterior -- its bound beats the first model's
+                prior = inst.posterior(inst.observations[0])
+                likelihoods = {o: tuple(Fraction(1) for _ in range(K)) for o in inst.observations}
+            elif pick == 2:
+                prior = _with_coordinate(dist(), 0, Fraction(1, 10**6))
+                likelihoods = {o: tuple(Fraction(1, 10**6) if j == K - 1 else Fraction(rng.randint(1, 100), 100)
+                                        for j in range(K)) for o in inst.observations}
+            else:
+                prior = dist()
+                likelihoods = {o: tuple(Fraction(rng.randint(1, 100), 100) for _ in range(K))
+                               for o in inst.observations}
+            models.append((prior, likelihoods))
+            theta = Index(t)
+            extra.append((f"p(z | {t})", "simplex", ("p", (z,), (theta,)), tuple(prior)))
+            for o in inst.observations:
+                extra.append((f"p({o} | z; {t})", "unit", ("p", (_symbol(o),), (z, theta)), tuple(likelihoods[o])))
+        for name in variationals:
+            for o in inst.observations:
+                pick = (i + K + variationals.index(name)) % 4
+                if pick == 0 and inst.q_of(o) is not None:
+                    table = tuple(inst.q_of(o))
+                elif pick == 1:
+                    prior, likelihoods = models[-1] if models else (inst.prior, {o: inst.likelihood_of(o)})
+                    joint = [a * b for a, b in zip(prior, likelihoods[o])]
+                    table = tuple(j / sum(joint) for j in joint)
+                elif pick == 2:
+                    table = _with_coordinate(dist(), K - 1, Fraction(1, 10**6))
+                else:
+                    table = dist()
+                label = f"{name}(z)" if len(inst.observations) == 1 else f"{name}(z | {o})"
+                extra.append((label, "simplex", (name, (z,), (_symbol(o),)), table))
+        out.append(replace(inst, extra=tuple(extra)))
+    return out
+
+
 def is_simplex(values) -> bool:
     """Every entry > 0 and the entries sum to 1 (exactly, or within TOLERANCE for intervals)."""
     return bool(values) and all(_positive(v) for v in values) and _is_one(_sum(values))
@@ -591,6 +677,9 @@ def is_valid(inst: Instance, params: tuple[tuple[str, str], ...] = ()) -> bool:
             return False
     if inst.data_weights and (len(inst.data_weights) != len(inst.observations) or not is_simplex(inst.data_weights)):
         return False
+    for _, kind, _, table in inst.extra:  # r(z | o), p(z | theta): distributions; p(o | z; theta) in (0, 1]
+        if len(table) != inst.K or not (is_simplex(table) if kind == "simplex" else all(0 < v <= 1 for v in table)):
+            return False
     values = dict(inst.params)
     return all(name in values and parameter_contains(condition, values[name]) for name, condition in params)
 
@@ -954,14 +1043,15 @@ def _eval_entropy(e, inst, k, memo):
 
 def _eval_elbo(e, inst, k, memo):
     observation = e.args[1]
+    given = tuple(e.args[2:])  # (theta,): L(q, theta) uses the joint p(x, z | theta)
 
     def compute():
         a = _distribution(e.args[0], inst)
-        joint = inst.tables.get(("p", (observation, z), ()))
+        joint = inst.tables.get(("p", (observation, z), given))
         if joint is None:
-            raise JudgeError(f"ELBO about an unknown observation {observation}")
+            raise JudgeError(f"ELBO about an unknown observation {observation} (or parameter)")
         return _sum([_product((a[j], _log(_product((joint[j], _power(a[j], -1)))))) for j in range(inst.K)])
-    return _cached(inst, ("ELBO", _signature(e.args[0]), observation), compute)
+    return _cached(inst, ("ELBO", _signature(e.args[0]), observation) + given, compute)
 
 
 MAX_IWAE_DRAWS = 20_000
