@@ -154,7 +154,8 @@ def test_model_parameters_print_as_greek_letters_with_subscripts():
 
 
 def test_relations_print_through_relation_latex():
-    assert set(RELATION_LATEX) == set(RELATIONS)
+    assert set(RELATION_LATEX) == set(RELATIONS) | {"!="}  # != only in premises (assume), never as a step
+    assert RELATION_LATEX["!="] == r"\neq"
     assert RELATION_LATEX["="] == "="
     assert RELATION_LATEX["<="] == r"\leq" and RELATION_LATEX[">="] == r"\geq"
     assert RELATION_LATEX["<"] == "<" and RELATION_LATEX[">"] == ">"
