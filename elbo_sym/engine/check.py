@@ -148,6 +148,8 @@ class Counterexample:
     """Set when the step is undefined there: "log of a non-positive value: ... = -1/6"."""
     values_latex: tuple[tuple[str, tuple[str, ...]], ...] = ()
     """LaTeX of values the file syntax cannot write (an algebraic point's sqrt(5)), by label."""
+    at: str = ""
+    """The latent values of point `z` as the model names them ("z = 1", "z1 = 0, z2 = 1")."""
 
     def value_of(self, label: str) -> tuple[str, ...] | None:
         return dict(self.values).get(label)
@@ -340,10 +342,10 @@ class _Instances:
             shown += ((label, tuple(_exact_text(v, values) for v in q)),)
         if decision.status == "undefined":
             return Counterexample(shown, "undefined", "undefined", float("nan"), float("nan"), decision.z,
-                                  instance.source, decision.problem)
+                                  instance.source, decision.problem, at=self._at(decision.z))
         a, b = decision.left, decision.right
         return Counterexample(shown, _exact_text(a, values), _exact_text(b, values), as_float(a, values),
-                              as_float(b, values), decision.z, instance.source)
+                              as_float(b, values), decision.z, instance.source, at=self._at(decision.z))
 
     def algebraic_counterexample(self, point_: AlgebraicPoint, k: int) -> Counterexample:
         """Both sides are exactly equal at the algebraic point, so the strict relation fails."""
@@ -356,7 +358,7 @@ class _Instances:
                               k if len(self.parts) > 1 else None,
                               f"algebraic point: {point_.coordinate} is the root t of {point_.polynomial} = 0 "
                               f"near a numeric minimum, both sides are exactly equal there",
-                              values_latex=point_.latex)
+                              values_latex=point_.latex, at=self._at(k if len(self.parts) > 1 else None))
 
     def undefined_at(self, point_: AlgebraicPoint, obligation: Obligation) -> Counterexample:
         """The obligation's expression is exactly 0 at the algebraic point: undefined there."""
@@ -364,7 +366,10 @@ class _Instances:
         return Counterexample(shown, "undefined", "undefined", float("nan"), float("nan"), obligation.z,
                               f"algebraic point: {point_.coordinate} is the root t of {point_.polynomial} = 0 "
                               f"near a numeric minimum", f"{obligation.failure()} (exactly 0 there)",
-                              values_latex=point_.latex)
+                              values_latex=point_.latex, at=self._at(obligation.z))
+
+    def _at(self, k) -> str:
+        return self.model.point_text(k) if isinstance(k, int) else ""
 
     def _assumed_at(self, point_: AlgebraicPoint) -> tuple:
         from sympy import expand, radsimp
