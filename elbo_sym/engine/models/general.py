@@ -297,8 +297,8 @@ class GeneralModel(ModelDefaults):
             raise UnfoldError("IWAE(q, k) for every k has no unfolding: the rules iwae-bound and iwae-monotone prove "
                               "it (for every k and every latent space)")
         if isinstance(e, IWAE):
-            raise UnfoldError("IWAE(q, k) needs an explicit number of latent states: write K = 2 (or 3, ...), "
-                              "not K = \"any\"")
+            raise UnfoldError(f"{to_text(e)} has no unfolding for every latent space: the rules iwae-bound and "
+                              f"iwae-monotone prove it with K = \"any\"; other rules need K = 2 (or 3, ...)")
         if isinstance(e, log):
             return log(self.unfold(e.args[0], k), evaluate=False)
         if e.is_Symbol and e.name in self.params:
