@@ -535,3 +535,11 @@ def test_iwae_with_k_any_never_says_it_needs_an_explicit_k():
     assert step.verdict is not Verdict.proved
     assert "explicit number of latent states" not in step.reason and 'not K = "any"' not in step.reason
     assert "iwae-bound" in step.reason
+
+
+def test_a_refuted_step_with_k_never_says_that_the_rules_prove_it():
+    """rt17 iw3: IWAE(q, k) = ELBO(q) is refuted (at k = 2); its reason said the rules iwae-bound
+    and iwae-monotone "prove it", which read as the step being proved."""
+    _, step = step_of(one_step("IWAE(q, k)", "=", "ELBO(q)", "algebra", K='"any"'))
+    assert step.verdict is Verdict.refuted
+    assert "prove it" not in step.reason and "reason about it" in step.reason
