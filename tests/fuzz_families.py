@@ -121,7 +121,7 @@ CHAIN_LIBRARY = (
     ("E(q(z1, z2 | x), log(q(z1, z2 | x) / p(z1, z2 | x)))", "=", "KL(q(z1, z2 | x), p(z1, z2 | x))", "definition"),
     ("ELBO(q)", "=", "E(q(z1 | x), log(p(x | z1))) + E(q(z2 | x), E(q(z1 | z2, x), log(p(z1 | z2) / "
      "q(z1 | z2, x)))) + E(q(z2 | x), log(p(z2) / q(z2 | x)))", "bayes"),
-    ("Sum(q(z2 | z1), z2)", "=", "1", "algebra"),
+    ("E(q(z1 | x), Sum(q(z2 | z1), z2))", "=", "1", "algebra"),  # z1 bound: a free z1 beside "1" is refused
     # a mean-field product as the distribution (derived: its obligation to be one is proved)
     ("ELBO(q(z1 | x) * q(z2 | x))", "=", "E(q(z1 | x) * q(z2 | x), log(p(x, z1, z2))) + H(q(z1 | x)) + H(q(z2 | x))",
      "algebra"),

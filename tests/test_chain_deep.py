@@ -650,3 +650,16 @@ def test_a_three_layer_density_that_is_no_chain_factor_is_a_ratio_of_marginals()
     assert model.unfold(parse_expression("p(z2 | z3, z1)", vocabulary), "generic") != s["t_z2_z3"]
     assert model.unfold(parse_expression("q(z2 | z3, x)", vocabulary), "generic") == \
         s["s_z2"] * s["r_z3_z2"] / s["s_z3"]
+
+
+@pytest.mark.parametrize("start, expr, verdict", [
+    ("H(q(z1 | x) * q(z2 | x) * q(z3 | x))", "H(q(z1 | x)) + H(q(z2 | x)) + H(q(z3 | x))", Verdict.proved),
+    ("E(q(z1 | x) * q(z2 | x) * q(z3 | x), 1)", "1", Verdict.proved),
+    ("H(q(z1 | x) * q(z2 | x) * q(z3 | x))", "H(q(z1 | x)) + H(q(z2 | x))", Verdict.refuted),
+])
+def test_a_product_binds_every_layer_it_is_over(start, expr, verdict):
+    """q(z1 | x) * q(z2 | x) * q(z3 | x) is a distribution over z1, z2 and z3: E and H bind z3
+    too (it was left free, and the true identities were refuted at each value of z3)."""
+    text = (f'title = "t"\nlatents = ["z1", "z2", "z3"]\nK = 2\nstart = "{start}"\n\n[[step]]\nrel = "="\n'
+            f'expr = "{expr}"\nrule = "algebra"\n')
+    assert check_text(text).steps[-1].verdict is verdict

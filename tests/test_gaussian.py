@@ -300,3 +300,22 @@ def test_the_diagonal_version_refuses_a_bare_z_and_refutes_wrong_kl_multiples():
     assert step.verdict is Verdict.error and "vector" in step.reason and not result.ok
     result, step = diagonal("KL(q(z), p(z)) >= 2 * KL(q(z), p(z))", rel=">=", rule="kl-nonneg")
     assert step.verdict is Verdict.refuted
+
+
+def test_a_counterexample_lists_z_only_where_it_is_free():
+    """rt17 gn2: E(Normal(0, v), z**2) = v binds z, and the counterexample listed "z = 10/9"."""
+    text = one_step("E(Normal(0, v), z**2) = v") + '\n[params]\nv = ">= 0"\n'
+    (step,) = check_derivation(loads(text, "g.toml")).steps
+    assert step.verdict is Verdict.refuted and step.counterexample.value_of("v") is not None
+    assert step.counterexample.value_of("z") is None
+    _, free = step_of("z**2 >= z", rel=">=")
+    assert free.verdict is Verdict.refuted and free.counterexample.value_of("z") is not None
+
+
+def test_a_step_with_no_q_is_never_labelled_with_a_q():
+    """rt17 gn1: KL(Normal(0, a), Normal(0, 1)) >= 0 has no q; its counterexample (a = 0) was
+    labelled "[tight case q = p(z | x)]"."""
+    text = one_step("KL(Normal(0, a), Normal(0, 1)) >= 0", rel=">=", rule="kl-nonneg") + '\n[params]\na = "real"\n'
+    (step,) = check_derivation(loads(text, "g.toml")).steps
+    assert step.verdict is Verdict.refuted and step.counterexample.value_of("a") == ("0",)
+    assert "q = " not in step.counterexample.source and step.counterexample.value_of("z") is None

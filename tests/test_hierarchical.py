@@ -290,7 +290,7 @@ BASE = 'title = "t"\nK = 2\nstart = "log(p(x))"\n\n[[step]]\nrel = "="\nexpr = "
 def test_malformed_latents_keys_give_file_line_errors(head, line, fragment):
     with pytest.raises(DerivationError) as info:
         loads(head + BASE, "bad.toml")
-    assert info.value.line == line and fragment in info.value.message
+    assert info.value.line == line and fragment in str(info.value)
     assert str(info.value).startswith(f"bad.toml:{line}:")
 
 
@@ -341,3 +341,51 @@ def test_jensen_over_one_layer_against_weights_over_both_is_never_proved(name):
     assert not result.ok
     jensen = [r for r in result.steps if r.step.rule == "jensen"]
     assert jensen and all(r.verdict is not Verdict.proved for r in jensen)
+
+
+@pytest.mark.parametrize("head, start, expr, rel, line, column, fragment", [
+    # red team (rt17 ch6): z2 free in the middle term of the decomposition
+    ('K = "any"\n', "-ELBO(q)", f"{PRIOR_MATCHING} + E(q(z1 | x), KL(q(z1 | z2, x), p(z1 | z2))) - {RECONSTRUCTION}",
+     "=", 8, 32, "step 1: z2 is free (not bound by a Sum, E, KL or H) while start has no free layer: bind z2"),
+    # ch1 and ch2 (they ended in a budget error): the start has z2 free, the step none
+    ('K = "any"\n', "KL(q(z1 | z2, x), p(z1 | z2))", "0", ">=", 4, 10, "z2 is free in start"),
+    ('K = "any"\n', "E(q(z1 | x), KL(q(z1 | z2, x), p(z1 | z2)))", "0", ">=", 4, 10, "z2 is free in start"),
+    # three layers (t3b): z3 free in the second term
+    ('latents = ["z1", "z2", "z3"]\n', "-ELBO(q)",
+     "KL(q(z3 | x), p(z3)) + E(q(z2 | x), KL(q(z2 | z3, x), p(z2 | z3))) - E(q(z1 | x), log(p(x | z1)))",
+     "=", 7, 32, "step 1: z3 is free"),
+])
+def test_a_layer_free_beside_a_closed_expression_is_refused_at_load_time(tmp_path, head, start, expr, rel, line,
+                                                                          column, fragment):
+    """A binder forgotten: the chain would compare a value for each z2 with one number, and the
+    refutation named "z = 0" (a point of the model, not a value of a layer)."""
+    from click.testing import CliRunner
+
+    from elbo_sym import cli
+
+    text = (f'title = "t"\nlatents = ["z1", "z2"]\n{head}start = "{start}"\n\n[[step]]\nrel = "{rel}"\n'
+            f'expr = "{expr}"\nrule = "algebra"\n')
+    if head.startswith("latents"):
+        text = text.replace('latents = ["z1", "z2"]\n', "")
+    path = tmp_path / "free.toml"
+    path.write_text(text)
+    with pytest.raises(DerivationError) as info:
+        loads(text, str(path))
+    assert info.value.line == line and fragment in str(info.value)
+    result = CliRunner().invoke(cli.cli, ["check", "--no-cache", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"free.toml:{line}:{column}: " in result.output and "bind" in result.output
+
+
+def test_pointwise_chains_stay_claims_for_every_value_of_their_free_layers():
+    """Every expression with a free layer: the Markov property holds for each (z1, z2), and a
+    counterexample names the layers' values, never the model's "z = n"."""
+    assert verdict_of("p(z1 | z2, x)", "=", "p(x | z1) * p(z1 | z2) / Sum(p(x | z1) * p(z1 | z2), z1)")[1].verdict \
+        is Verdict.proved
+    _, step = verdict_of("log(p(x, z1, z2))", "=", "log(p(z2)) + 2 * log(p(z1 | z2)) + log(p(x | z1))")
+    assert step.verdict is Verdict.refuted
+    report = check_file(loads(one_step("log(p(x, z1, z2))", "=", "log(p(z2)) + 2 * log(p(z1 | z2)) + log(p(x | z1))"),
+                              "chain.toml"))
+    c = report.steps[0].counterexample
+    assert c is not None and " at z1 = " in c.describe() and ", z2 = " in c.describe()
+    assert " at z = " not in c.describe() and " at z = " not in "\n".join(c.lines())

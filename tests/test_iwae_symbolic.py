@@ -512,3 +512,34 @@ def test_the_renyi_bound_for_alpha_above_one_is_proved_too():
     for alpha in (1.5, 3.0, 20.0):  # independently: the bound stays below log p(x)
         prior, likelihood, q = [0.75, 0.25], [0.2, 0.6], [0.1, 0.9]
         assert renyi(prior, likelihood, q, alpha) <= math.log(sum(a * b for a, b in zip(prior, likelihood)))
+
+
+@pytest.mark.parametrize("expr", ["IWAE(q, k)", "IWAE(q, 2)"])
+def test_iwae_in_the_gaussian_family_says_it_needs_the_discrete_family(tmp_path, capsys, expr):
+    """rt17 ic4: with k = "integer >= 1" declared the message said "declare k = ... in [params]
+    and write IWAE(q, k)" although the file did exactly that."""
+    path = tmp_path / "ic4.toml"
+    path.write_text(f'title = "t"\nmodel = "gaussian"\nstart = "log(p(x))"\n[params]\nk = "integer >= 1"\n\n'
+                    f'[[step]]\nrel = ">="\nexpr = "{expr}"\nrule = "iwae-bound"\n')
+    assert main(["check", "--no-cache", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "ic4.toml:9:9: " in err and "Traceback" not in err
+    assert "IWAE needs the discrete family" in err and "declare k" not in err
+
+
+def test_iwae_with_k_any_never_says_it_needs_an_explicit_k():
+    """The rules prove IWAE(q, 3) with K = "any" (iwae-bound-every-k.toml): a rule that cannot
+    unfold it must not say that IWAE needs an explicit number of latent states."""
+    assert step_of(one_step("log(p(x))", ">=", "IWAE(q, 3)", "iwae-bound", K='"any"'))[1].verdict is Verdict.proved
+    _, step = step_of(one_step("IWAE(q, 3)", "=", "ELBO(q)", "algebra", K='"any"'))
+    assert step.verdict is not Verdict.proved
+    assert "explicit number of latent states" not in step.reason and 'not K = "any"' not in step.reason
+    assert "iwae-bound" in step.reason
+
+
+def test_a_refuted_step_with_k_never_says_that_the_rules_prove_it():
+    """rt17 iw3: IWAE(q, k) = ELBO(q) is refuted (at k = 2); its reason said the rules iwae-bound
+    and iwae-monotone "prove it", which read as the step being proved."""
+    _, step = step_of(one_step("IWAE(q, k)", "=", "ELBO(q)", "algebra", K='"any"'))
+    assert step.verdict is Verdict.refuted
+    assert "prove it" not in step.reason and "reason about it" in step.reason

@@ -329,3 +329,15 @@ def test_assumptions_on_several_observations_are_each_validated_and_used(K):
         wrong = next(a for a in broken if "*" in a)
         assert not result.ok and result.steps[0].verdict is not Verdict.proved
         assert any(wrong in p and "not 1" in p for p in result.problems), result.problems
+
+
+def test_a_sum_with_no_exact_value_is_said_in_words():
+    """rt17 sm1: exp(q(z)) / Sum(exp(p(z)), z) sums to a value with no closed form; the message
+    said "it sums to not in closed form, not 1"."""
+    text = ('title = "t"\nK = "any"\nstart = "KL(exp(q(z)) / Sum(exp(p(z)), z), p(z))"\n\n[[step]]\nrel = ">="\n'
+            'expr = "0"\nrule = "kl-nonneg"\n')
+    (step,) = check_derivation(loads(text, "sm1.toml"), budget=20).steps
+    assert step.verdict is not Verdict.proved
+    assert "sums to not" not in step.reason and "not in closed form, not 1" not in step.reason
+    match = re.search(r"its sum is about (\d+\.\d+), not 1 \(no exact form found\)", step.reason)
+    assert match is not None and float(match.group(1)) != 1, step.reason

@@ -148,6 +148,8 @@ class Counterexample:
     """Set when the step is undefined there: "log of a non-positive value: ... = -1/6"."""
     values_latex: tuple[tuple[str, tuple[str, ...]], ...] = ()
     """LaTeX of values the file syntax cannot write (an algebraic point's sqrt(5)), by label."""
+    at: str = ""
+    """The latent values of point `z` as the model names them ("z = 1", "z1 = 0, z2 = 1")."""
 
     def value_of(self, label: str) -> tuple[str, ...] | None:
         return dict(self.values).get(label)
@@ -334,16 +336,32 @@ class _Instances:
 
     def counterexample(self, instance: Instance, decision: _Decision) -> Counterexample:
         values = self.model.values(instance)
-        shown = tuple((b.label, tuple(str(v) for v in instance[b.name])) for b in self.model.blocks)
+        used = frozenset().union(*(e.free_symbols for pair in self.parts for e in pair),
+                                 *(o.expr.free_symbols for o in self.open))
+        shown = tuple((b.label, tuple(str(v) for v in instance[b.name])) for b in self.model.blocks
+                      if b.name != "z" or used & set(b.symbols))  # a Gaussian z only where it is free
         for o, q in self.model.assumed.items():  # q fixed by an assumption: show its value too
             label = self.model.assumed_label(o)
             shown += ((label, tuple(_exact_text(v, values) for v in q)),)
         if decision.status == "undefined":
             return Counterexample(shown, "undefined", "undefined", float("nan"), float("nan"), decision.z,
-                                  instance.source, decision.problem)
+                                  self._source(instance.source, used), decision.problem, at=self._at(decision.z))
         a, b = decision.left, decision.right
         return Counterexample(shown, _exact_text(a, values), _exact_text(b, values), as_float(a, values),
-                              as_float(b, values), decision.z, instance.source)
+                              as_float(b, values), decision.z, self._source(instance.source, used),
+                              at=self._at(decision.z))
+
+    def _source(self, source: str, used: frozenset) -> str:
+        """A special instance named after q ("tight case q = p(z | x)", "q = p(z)") where the step
+        has no q in it: "special instance" (the label would name a q the step does not have)."""
+        if not source.startswith(("tight case", "q = ")):
+            return source
+        try:
+            q = frozenset().union(*(e.free_symbols for o in self.model.observations
+                                    for e in self.model.unfold_pointwise(self.model.variational(o))))
+        except (UnfoldError, TypeError, ValueError):
+            return source
+        return source if q & used else "special instance"
 
     def algebraic_counterexample(self, point_: AlgebraicPoint, k: int) -> Counterexample:
         """Both sides are exactly equal at the algebraic point, so the strict relation fails."""
@@ -356,7 +374,7 @@ class _Instances:
                               k if len(self.parts) > 1 else None,
                               f"algebraic point: {point_.coordinate} is the root t of {point_.polynomial} = 0 "
                               f"near a numeric minimum, both sides are exactly equal there",
-                              values_latex=point_.latex)
+                              values_latex=point_.latex, at=self._at(k if len(self.parts) > 1 else None))
 
     def undefined_at(self, point_: AlgebraicPoint, obligation: Obligation) -> Counterexample:
         """The obligation's expression is exactly 0 at the algebraic point: undefined there."""
@@ -364,7 +382,10 @@ class _Instances:
         return Counterexample(shown, "undefined", "undefined", float("nan"), float("nan"), obligation.z,
                               f"algebraic point: {point_.coordinate} is the root t of {point_.polynomial} = 0 "
                               f"near a numeric minimum", f"{obligation.failure()} (exactly 0 there)",
-                              values_latex=point_.latex)
+                              values_latex=point_.latex, at=self._at(obligation.z))
+
+    def _at(self, k) -> str:
+        return self.model.point_text(k) if isinstance(k, int) else ""
 
     def _assumed_at(self, point_: AlgebraicPoint) -> tuple:
         from sympy import expand, radsimp

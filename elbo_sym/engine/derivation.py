@@ -25,7 +25,7 @@ from elbo_sym.engine.models.base import (
     q_block,
     variational_block,
 )
-from elbo_sym.engine.models.discrete import observation_of
+from elbo_sym.engine.models.discrete import free_latents, observation_of
 from elbo_sym.engine.notation import DATA_DENSITY, Density, Index
 from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.rules import RULES
@@ -492,6 +492,8 @@ class _Reader:
         if family == "gaussian":
             self.check_gaussian_assumptions(definitions, assumptions, params)
         steps = self.steps(data.get("step", []))
+        if family == "chain":
+            self.check_free_layers(start, steps, claim)
         weights = uses_data_weights([start.expr, *(s.expr for s in steps), *(a.lhs.expr for a in assumptions),
                                      *(a.rhs.expr for a in assumptions),
                                      *((claim.lhs.expr, claim.rhs.expr) if claim is not None else ())])
@@ -665,6 +667,29 @@ class _Reader:
                 where = self._table_span("example", 0)[0] if key == "example" else self.line_of(key)
                 raise self.error(where, f"'{key}' is not supported with two latent layers ({why})")
         return "chain", layered
+
+    def check_free_layers(self, start: Formula, steps: tuple[Step, ...], claim: Relation | None) -> None:
+        """A chain's expressions are all numbers, or all claims for every value of their free
+        layers (``p(z1 | z2, z3) = p(z1 | z2)``): one with a layer free outside every binder
+        beside one without would compare a value per layer value with one number (a binder
+        forgotten: ``E(q(z1 | x), KL(q(z1 | z2, x), p(z1 | z2)))`` leaves z2 free)."""
+        parts = [("start", start, None), *((f"step {s.index}", s.formula, s.index) for s in steps)]
+        if claim is not None:
+            parts += [("claim", claim.lhs, None), ("claim", claim.rhs, None)]
+        free = [(name, formula, index, free_latents(formula.expr)) for name, formula, index in parts]
+        closed = next((name for name, _, _, layers in free if not layers), None)
+        if closed is None:
+            return
+        for name, formula, index, layers in free:
+            if layers:
+                names = sorted(str(v) for v in layers)
+                shown = " and ".join(names)
+                verb = "is" if len(names) == 1 else "are"
+                where = "" if index else f" in {name}"
+                raise self._at(formula.line, formula.text, _free_column(formula.text, layers, self.vocabulary),
+                               f"{shown} {verb} free{where} (not bound by a Sum, E, KL or H) while {closed} "
+                               f"has no free layer: bind {names[0]}, e.g. E(q({names[0]} | x), ...) or "
+                               f"Sum(..., {names[0]}) around the part that mentions it", index)
 
     def expectation(self, data: dict, steps: int) -> tuple[str, tuple[int, ...]]:
         """``expect = "refuted"`` and/or ``expect_refuted = [2, ...]``: a teaching file."""
@@ -1151,6 +1176,27 @@ def _q_column(text: str) -> int:
     right = text.find("=") + 1
     match = re.compile(r"\bq\s*\(").search(text, right)
     return match.start() if match else 0
+
+
+def _free_column(text: str, layers: frozenset, vocabulary: Vocabulary) -> int:
+    """Where in `text` the first top-level term with one of `layers` free starts (0 if none
+    parses on its own)."""
+    depth, start, bounds = 0, 0, []
+    for i, ch in enumerate(text):
+        depth += (ch in "([") - (ch in ")]")
+        if depth == 0 and ch in "+-" and text[:i].strip():
+            bounds.append((start, i))
+            start = i + 1
+    bounds.append((start, len(text)))
+    for a, b in bounds:
+        piece = text[a:b]
+        try:
+            expr = parse_expression(piece.strip(), vocabulary)
+        except ParseError:
+            continue
+        if free_latents(expr) & layers:
+            return a + len(piece) - len(piece.lstrip())
+    return 0
 
 
 def _source_column(source: str, value: str, column: int) -> int | None:

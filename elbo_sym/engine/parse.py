@@ -1191,6 +1191,9 @@ class _Builder:
         return ELBO(self.distribution(args[0], depth), observation)
 
     def call_IWAE(self, node: ast.Call, args: list, depth: int) -> Expr:
+        if self.vocabulary.real:
+            raise self.fail(node, "IWAE needs the discrete family (K = 2, 3, ... or \"any\"): the Gaussian family "
+                                  "has no IWAE(q, k)")
         several = not self.vocabulary.single
         if len(args) not in ((3,) if several else (2, 3)):
             example = (f"IWAE(q(z | {self.vocabulary.data[0]}), 2, {self.vocabulary.data[0]})" if several

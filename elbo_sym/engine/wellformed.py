@@ -31,7 +31,7 @@ from elbo_sym.engine.models.base import PARAMETER, SIMPLEX, UNIT, Block, Distrib
 from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.notation import ELBO, IWAE, KL, Entropy, Expectation, is_derived, to_text
 from elbo_sym.engine.search import exact_candidates, seed_for
-from elbo_sym.numbers.evaluate import Undefined, sign_of, value, value_text
+from elbo_sym.numbers.evaluate import Undefined, as_float, sign_of, value, value_text
 
 __all__ = ["well_formedness_problem", "distribution_problem", "factored_sum", "derived_arguments",
            "derived_distribution_problem"]
@@ -170,7 +170,13 @@ def _discrete_failure(found: tuple[Distribution, dict]) -> str | None:
     except Undefined:
         return "its sum is undefined"
     if s is not None and s != 0:
-        return f"it sums to {_text(block.mass, values)}, not 1"
+        try:
+            exact = value(block.mass, values)
+        except Undefined:
+            exact = None
+        if exact is None:  # exp of a non-integer log, say: no exact value to show
+            return f"its sum is about {as_float(block.mass, values):.6g}, not 1 (no exact form found)"
+        return f"it sums to {value_text(exact)}, not 1"
     return None
 
 

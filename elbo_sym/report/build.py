@@ -192,7 +192,7 @@ def _counterexample(c: Counterexample | None, vocabulary: Vocabulary) -> Counter
         where.append(f"{_latex_of(label, vocabulary) or label} = {shown}")
     return CounterexampleReport(c.values, c.lhs, c.rhs, _approx(c.lhs_value), _approx(c.rhs_value), c.z, c.source,
                                 c.problem, r",\quad ".join(where), _latex_of(c.lhs, vocabulary),
-                                _latex_of(c.rhs, vocabulary))
+                                _latex_of(c.rhs, vocabulary), c.at)
 
 
 def _latex_of(text: str, vocabulary: Vocabulary) -> str:

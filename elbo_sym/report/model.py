@@ -81,6 +81,8 @@ class CounterexampleReport:
     """The values through the printer: ``p(z) = \\left(\\frac{3}{4},\\ \\frac{1}{4}\\right), ...``."""
     lhs_latex: str = ""
     rhs_latex: str = ""
+    at: str = ""
+    """The latent values of point `z` ("z1 = 0, z2 = 1" in a chain); "" for the report of an older run."""
 
     def value_of(self, label: str) -> tuple[str, ...] | None:
         return dict(self.values).get(label)
@@ -90,14 +92,14 @@ class CounterexampleReport:
                          else f"{label} = {v[0]}" for label, v in self.values)
 
     def describe(self) -> str:
-        at = f" at z = {self.z}" if self.z is not None else ""
+        at = f" at {self.at or f'z = {self.z}'}" if self.z is not None else ""
         if self.problem:
             return f"{self.where()} [{self.source}]: {self.problem}"
         return (f"{self.where()}{at} [{self.source}]: "
                 f"left = {self.lhs} ≈ {self.lhs_value}, right = {self.rhs} ≈ {self.rhs_value}")
 
     def lines(self) -> list[str]:
-        at = f" at z = {self.z}" if self.z is not None else ""
+        at = f" at {self.at or f'z = {self.z}'}" if self.z is not None else ""
         head = f"counterexample ({self.source}){at}: {self.where()}"
         if self.problem:
             return [head, f"    {self.problem}"]

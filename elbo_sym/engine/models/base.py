@@ -400,6 +400,11 @@ class Model(Protocol):
         """How reports name the values of `assumed[observation]`: "q(z | x2)" (one per point)."""
         ...
 
+    def point_text(self, k: int) -> str:
+        """The latent values of the k-th of `points`, as a counterexample names them: "z = 1",
+        or each layer's value in a chain ("z1 = 0, z2 = 1")."""
+        ...
+
     def density(self, d: Density, k) -> Expr: ...
 
     def unfold(self, e: Expr, point=None) -> Expr: ...
@@ -463,6 +468,10 @@ class ModelDefaults:
 
     def dimension_bodies(self, e) -> tuple[Expr, ...]:
         return (e.body,)
+
+    def point_text(self, k: int) -> str:
+        """The latent values of the k-th of `points`, as a counterexample names them ("z = 1")."""
+        return f"z = {k}"
 
     def assumed_label(self, observation: str) -> str:
         return q_label(observation, self.spec.data)

@@ -214,6 +214,9 @@ class ChainModel(BlockInstances):
         """Every assignment (z1, ..., zT) of the layers."""
         return tuple(itertools.product(range(self.K), repeat=self.T))
 
+    def point_text(self, k: int) -> str:
+        return ", ".join(f"{layer} = {v}" for layer, v in zip(self.layers, self.points[k]))
+
     def latent_sum(self, values) -> Expr:
         """Sum over the joint latent space of one value per point."""
         return Add(*values)

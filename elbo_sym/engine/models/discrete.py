@@ -492,7 +492,8 @@ class DiscreteModel(BlockInstances):
         if e.symbolic:
             raise UnfoldError(f"IWAE({to_text(e.distribution)}, {to_text(e.count)}) with a symbolic number of "
                               f"samples has no finite unfolding: only the rules iwae-bound and iwae-monotone "
-                              f"prove it (for every k)")
+                              f"reason about it (log(p(x)) >= IWAE(q, k) and IWAE(q, k + 1) >= IWAE(q, k), "
+                              f"for every k)")
         K, k = self.K, e.samples
         if K ** k > MAX_IWAE_TERMS:
             raise UnfoldError(f"IWAE with k = {k} samples and K = {K} states has {K}**{k} terms; "

@@ -532,7 +532,7 @@ class GaussianModel(BlockInstances):
         if isinstance(e, LatentSum):
             return self.latent_sum(())
         if isinstance(e, IWAE):
-            raise UnfoldError("IWAE(q, k) is defined for the discrete family (explicit K) only")
+            raise UnfoldError("IWAE(q, k) is defined for the discrete family only")
         if isinstance(e, Expectation):
             return self.expectation(e.distribution, e.body)
         if isinstance(e, KL):

@@ -360,11 +360,12 @@ class GeneralModel(ModelDefaults):
             joint = self.density(e.joint, GENERIC)
             return self.latent_sum((a * log(joint / a, evaluate=False),))
         if isinstance(e, IWAE) and e.symbolic:
-            raise UnfoldError("IWAE(q, k) for every k has no unfolding: the rules iwae-bound and iwae-monotone prove "
-                              "it (for every k and every latent space)")
+            raise UnfoldError(f"{to_text(e)} for every k has no unfolding: only the rules iwae-bound and "
+                              f"iwae-monotone reason about it (log(p(x)) >= IWAE(q, k) and IWAE(q, k + 1) >= "
+                              f"IWAE(q, k), for every k and every latent space)")
         if isinstance(e, IWAE):
-            raise UnfoldError("IWAE(q, k) needs an explicit number of latent states: write K = 2 (or 3, ...), "
-                              "not K = \"any\"")
+            raise UnfoldError(f"{to_text(e)} has no unfolding for every latent space: with K = \"any\" only the "
+                              f"rules iwae-bound and iwae-monotone reason about it; other rules need K = 2 (or 3, ...)")
         if isinstance(e, log):
             return log(self.unfold(e.args[0], k), evaluate=False)
         if e.is_Symbol and e.name in self.params:
