@@ -258,10 +258,10 @@ def test_parse_error_caret_points_at_the_token(line, token):
 
 def test_claim_and_toml_errors_have_carets():
     text = edited(GAP, 'claim = "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))"',
-                  'claim = "log(p(x)) - ELBO(q) = KL(q(z), r(z))"')
+                  'claim = "log(p(x)) - ELBO(q) = KL(q(z), s(z))"')
     with pytest.raises(DerivationError) as info:
         loads(text, "bad.toml")
-    assert caret_target(info.value.pointer()).startswith("r(z)")
+    assert caret_target(info.value.pointer()).startswith("s(z)")
     with pytest.raises(DerivationError) as info:
         loads(edited(GAP, 'rule = "bayes"', "rule = bayes"), "bad.toml")
     assert "malformed TOML" in str(info.value) and caret_target(info.value.pointer()).startswith("bayes")

@@ -123,6 +123,8 @@ OPTION_VALUES = {
     "gallery": ["@fifo", "@dev-zero-symlink", "@missing/deeper/out", "@invalid-utf8", "@hash-in-expression",
                 "@nul-byte", "@latex"],
     "roster": ["@fifo", "@dev-zero-symlink", "@directory", "@missing/deeper/out", "@invalid-utf8"],
+    "literature": ["@fifo", "@dev-zero-symlink", "@missing/deeper/out", "@invalid-utf8", "@hash-in-expression",
+                   "@nul-byte", "@latex"],
 }
 VALID_OPTION = {"prior": "3/4,1/4", "likelihood": "1/5,3/5", "q": "1/3,2/3"}
 """Values for *required* options while another argument is the hostile one."""

@@ -70,7 +70,7 @@ def test_formulas_in_prose_are_parsed_and_printed():
 
 
 @pytest.mark.parametrize("field, value, fragment, token", [
-    ("title", '"The gap is $KL(q(z), r(z))$"', "formula $KL(q(z), r(z))$", "r(z)"),
+    ("title", '"The gap is $KL(q(z), s(z))$"', "formula $KL(q(z), s(z))$", "s(z)"),
     ("why", '"from $q(z) ** $ on"', "formula $q(z) **$", None),
     ("summary", '"unclosed $KL(q(z), p(z))"', "unclosed $", "$KL"),
     ("why", '"costs $5 and $6"', "formula $5 and$", None),

@@ -173,6 +173,12 @@ def breakable(latex: str) -> LatexMarkup:
     return LatexMarkup("".join(calls))
 
 
+def fitted_terms(latex: str) -> LatexMarkup:
+    """A table cell's formula: its top-level terms as ``\\fitcell`` boxes with a space between, so
+    the line breaks between terms and a single term wider than the column is scaled to it."""
+    return LatexMarkup(" ".join(rf"\fitcell{{{piece}}}" for piece in latex_terms(latex)))
+
+
 def breakable_relation(r: RelationReport | None) -> LatexMarkup | None:
     """A claim or a chain's result for the template's ``\\fitclaim``: in the running text when
     it fits the line, else displayed with both sides broken like a chain's lines (``\\showclaim``:
@@ -223,7 +229,7 @@ def require_checked(reports: Iterable[DerivationReport]) -> None:
 def _example_context(example) -> dict[str, Any]:
     """An example of a report: its instance's values and the quantities computed exactly."""
     given = [{"symbol": LatexMarkup(g.symbol.latex), "value": LatexMarkup(g.latex)} for g in example.given]
-    rows = [{"symbol": LatexMarkup(v.symbol.latex), "one_term": len(latex_terms(v.symbol.latex)) == 1,
+    rows = [{"symbol": LatexMarkup(v.symbol.latex), "cell": fitted_terms(v.symbol.latex),
              "exact": LatexMarkup(v.exact.latex),
              "nats": LatexMarkup(v.nats), "bits": LatexMarkup(v.bits) if v.bits is not None else None,
              "role": v.role, "probability": v.bits is None,

@@ -461,12 +461,11 @@ def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], te
         if summary:
             doc.add(summary)
         doc.add(f"Proved for {md_text(d['proved_for'])}." + (f" Source: `{_code(d['file'])}`." if teacher else ""))
-        facts = []
-        if d["claim"] is not None:
-            facts.append(f"**Claim.** {doc.m(d['claim'])}")
-        facts += [f"**Assume.** {doc.m(a)}" for a in d["assumptions"]]
-        if facts:
-            doc.add("  \n".join(facts))
+        if d["claim"] is not None:  # displayed: a long claim scrolls in its own box, never the page
+            doc.add("**Claim.**")
+            doc.display(d["claim"])
+        if d["assumptions"]:
+            doc.add("  \n".join(f"**Assume.** {doc.m(a)}" for a in d["assumptions"]))
         _chain(doc, d["start"], d["steps"])
         doc.add("\n".join(
             f"{s['index']}. {_mark(s['verdict'])} {doc.prose(step.why_parts, step.why) or ''} \\[{_rule(s['rule'])}\\]"
@@ -474,11 +473,14 @@ def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], te
             for s, step in zip(d["steps"], report.steps)))
         n = len(d["steps"])
         if d["fully_proved"]:
-            result = f"All {n} steps are proved, so the chain establishes {doc.m(d['shown'])}"
+            result = f"All {n} steps are proved, so the chain establishes"
         else:
             result = (f"{d['proved']} of {n} steps are proved and {d['checked']} only checked on exact "
-                      f"instances; the chain gives {doc.m(d['shown'])}")
-        doc.add(f"**Result.** {result}{', which is the claim.' if d['claim'] is not None else '.'}")
+                      "instances; the chain gives")
+        doc.add(f"**Result.** {result}")
+        doc.display(d["shown"])
+        if d["claim"] is not None:
+            doc.add("This is the claim.")
         if check_links and report.file in check_links:
             doc.add(f"[Check this derivation in your browser]({check_links[report.file]}): edit a step and see "
                     "whether it is still proved.")
