@@ -19,7 +19,7 @@ from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.engine.derivation import load, loads
 from elbo_sym.engine.models import GeneralChainModel, ModelSpec, build
 from elbo_sym.engine.models.chain import ChainModel
-from elbo_sym.engine.notation import z1, z2
+from elbo_sym.engine.notation import distribution_variables, z1, z2
 from elbo_sym.engine.parse import Vocabulary, parse_expression
 from elbo_sym.engine.reference import second_opinion
 
@@ -340,6 +340,39 @@ def test_five_layers_bound_and_gap():
     result = check_text(text)
     assert result.fully_proved and result.ok
     assert all("agrees" in s.second_opinion for s in result.steps)
+
+
+def deep_step(layers: int, start: str, rel: str, expr: str, rule: str = "algebra"):
+    names = ", ".join(f'"z{i}"' for i in range(1, layers + 1))
+    return check_text(f'title = "t"\nlatents = [{names}]\nK = 2\nstart = "{start}"\n\n[[step]]\nrel = "{rel}"\n'
+                      f'expr = "{expr}"\nrule = "{rule}"\n').steps[0]
+
+
+def test_a_derived_distribution_binds_every_layer_it_mentions():
+    # z3, z4, z5 are latent variables of a product as much as z1 and z2 (notation.distribution_variables)
+    three = parse_expression("q(z1 | x) * q(z2 | x) * q(z3 | x)", Vocabulary(latents=("z1", "z2", "z3")))
+    assert distribution_variables(three) == (z1, z2, Symbol("z3"))
+    five = parse_expression("q(z1 | x) * q(z5 | x)", Vocabulary(latents=("z1", "z2", "z3", "z4", "z5")))
+    assert distribution_variables(five) == (z1, Symbol("z5"))
+
+
+@pytest.mark.parametrize("layers, start, expr", [
+    (3, "H(q(z1 | x) * q(z2 | x) * q(z3 | x))", "H(q(z1 | x)) + H(q(z2 | x)) + H(q(z3 | x))"),
+    (3, "E(q(z1 | x) * q(z2 | x) * q(z3 | x), 1)", "1"),
+    (5, "E(q(z1 | x) * q(z5 | x), 1)", "1"),
+    (5, "H(q(z2 | x) * q(z4 | x))", "H(q(z2 | x)) + H(q(z4 | x))"),
+])
+def test_a_product_over_three_or_more_layers_is_a_distribution_over_all_of_them(layers, start, expr):
+    step = deep_step(layers, start, "=", expr)
+    assert step.verdict is Verdict.proved and "agrees" in step.second_opinion
+
+
+def test_a_false_product_identity_over_three_layers_is_still_refuted():
+    step = deep_step(3, "H(q(z1 | x) * q(z2 | x) * q(z3 | x))", "=", "H(q(z1 | x)) + H(q(z2 | x))")
+    assert step.verdict is Verdict.refuted
+    assert step.counterexample.lhs_value > step.counterexample.rhs_value  # H(q(z3 | x)) > 0 is missing
+    half = deep_step(3, "E(q(z1 | x) * q(z2 | x) * q(z3 | x) / 2, 1)", "=", "1")
+    assert half.verdict is Verdict.refuted and half.counterexample.lhs_value == Fraction(1, 2)
 
 
 def appendix_3_last_step(expr: str, rel: str = "=") -> str:
