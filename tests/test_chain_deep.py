@@ -375,6 +375,23 @@ def test_a_false_product_identity_over_three_layers_is_still_refuted():
     assert half.verdict is Verdict.refuted and half.counterexample.lhs_value == Fraction(1, 2)
 
 
+@pytest.mark.parametrize("start, rel, expr, rule", [
+    ("log(p(x))", ">=", "ELBO(q(z1 | x) * q(z2 | x))", "kl-nonneg"),
+    ("KL((q(z1 | x) + p(z1)) / 2, p(z1))", ">=", "0", "kl-nonneg"),
+    ("H(q(z1 | x) * q(z2 | x))", "=", "H(q(z1 | x)) + H(q(z2 | x))", "algebra"),
+])
+def test_a_derived_distribution_in_the_general_chain_is_refused_with_a_message(start, rel, expr, rule):
+    text = (f'title = "t"\nlatents = ["z1", "z2"]\nK = "any"\nstart = "{start}"\n\n[[step]]\nrel = "{rel}"\n'
+            f'expr = "{expr}"\nrule = "{rule}"\n')
+    result = check_text(text)
+    step = result.steps[0]
+    assert step.verdict is Verdict.error and not result.ok
+    assert "needs an explicit K in the chain family" in step.reason and "object has no" not in step.reason
+    assert all("object has no" not in p and "Error" not in p for p in result.problems)
+    # true statements: with an explicit K the product or mixture is a distribution, and they hold
+    assert check_text(text.replace('K = "any"', "K = 2")).steps[0].verdict in (Verdict.proved, Verdict.checked)
+
+
 def appendix_3_last_step(expr: str, rel: str = "=") -> str:
     text = APPENDIX_A_3.read_text("utf-8")
     text = "\n".join(line for line in text.splitlines() if not line.startswith("claim ="))

@@ -46,7 +46,18 @@ from sympy import Add, Expr, Mul, Pow, S, Symbol, log
 from elbo_sym.engine.models.base import Distribution, ModelDefaults, ModelSpec
 from elbo_sym.engine.models.chain import ChainModel
 from elbo_sym.engine.models.discrete import UnfoldError, free_latents
-from elbo_sym.engine.notation import ELBO, IWAE, KL, LAYER_SYMBOLS, Density, Entropy, Expectation, LatentSum, z
+from elbo_sym.engine.notation import (
+    ELBO,
+    IWAE,
+    KL,
+    LAYER_SYMBOLS,
+    Density,
+    Entropy,
+    Expectation,
+    LatentSum,
+    to_text,
+    z,
+)
 
 GENERIC = "z1, z2, ..."
 """The one point of the general chain: every layer at its generic value."""
@@ -237,6 +248,7 @@ class GeneralChainModel(ModelDefaults):
     def _parts(self, d: Density) -> tuple[Expr, Expr]:
         """(numerator, divisor) of a density at the generic point: P(A, B) and P(B); a chain
         factor is read off its symbol only where the Markov property makes it the density written."""
+        _only_densities(d)
         if d.name not in ("p", "q"):
             raise UnfoldError(f"no density named {d.name} in the chain")
         Z, x = self.layers, self.observation
@@ -408,8 +420,7 @@ class GeneralChainModel(ModelDefaults):
     # -- unfolding --------------------------------------------------------------------------
 
     def _bound(self, d: Expr) -> frozenset:
-        if not isinstance(d, Density):
-            raise UnfoldError("expected a distribution over latent variables")
+        _only_densities(d)
         bound = frozenset(v for v in d.variables if v in self.layers)
         if not bound or len(bound) != len(d.variables):
             names = ", ".join(map(str, self.layers))
@@ -467,6 +478,14 @@ class GeneralChainModel(ModelDefaults):
     def unfold_pointwise(self, e: Expr) -> tuple[Expr, ...]:
         """A claim with a free layer is a claim at the generic point (so for every value)."""
         return (self.unfold(e, GENERIC),)
+
+
+def _only_densities(d: Expr) -> None:
+    """The general chain unfolds densities only: a derived distribution (a product, a mixture,
+    a softmax) has no value here yet, so it is refused, never guessed."""
+    if not isinstance(d, Density):
+        raise UnfoldError(f"a product or mixture as a distribution ({to_text(d)}) needs an explicit K in the chain "
+                          "family: write K = 2 (or 3, ...)")
 
 
 __all__ = ["GeneralChainModel", "GENERIC", "SEARCH_K", "SEARCH_MAX_POINTS"]
