@@ -121,6 +121,26 @@ def test_a_sum_over_a_layer_without_its_density_is_refused_for_every_latent_spac
     assert step.verdict is Verdict.error and "no meaning for every latent space" in step.reason
 
 
+@pytest.mark.parametrize("start, expr", [
+    ("Sum(q(z1 | x)**t / Sum(q(z1 | x)**t, z1), z1)", "1"),  # Sum(1, z1) / Sum(1, z1) at t = 0
+    ("Sum(exp(q(z2 | x)), z2)", "Sum(exp(q(z2 | x)), z2)"),  # >= Sum(1, z2): infinite for every density
+    ("Sum(p(x | z1), z1)", "Sum(p(x | z1), z1)"),  # p(x | z1) is no density of z1
+])
+def test_a_sum_over_a_layer_of_no_density_times_a_function_is_refused_for_every_latent_space(start, expr):
+    text = (f'title = "t"\nlatents = ["z1", "z2"]\nK = "any"\nstart = "{start}"\n[params]\nt = "real"\n\n'
+            f'[[step]]\nrel = "="\nexpr = "{expr}"\nrule = "algebra"\n')
+    (step,) = check_text(text).steps
+    assert step.verdict is Verdict.error and "no meaning for every latent space" in step.reason
+    assert check_text(text.replace('K = "any"', "K = 2")).steps[0].verdict is not Verdict.error
+
+
+def test_sums_of_degree_1_in_a_layer_s_densities_are_meaningful():
+    model = GeneralChainModel(ModelSpec("chain", "any"))
+    for text in ("E(q(z1, z2 | x), log(p(z2 | z1)))", "Sum(p(z1)**2 / q(z1 | x), z1)",
+                 "E(q(z2 | x), KL(q(z1 | z2, x), p(z1 | z2)))", "Sum(q(z1 | x)**(1 - t) * p(z1)**t, z1)"):
+        assert model.unfold(parse_expression(text, Vocabulary(latents=("z1", "z2"), params=("t",))))
+
+
 @pytest.mark.parametrize("name", HIERARCHICAL)
 def test_the_hierarchical_variants_hold_for_every_latent_space(name):
     result = check_text(any_k((VARIANTS / name).read_text("utf-8")), name)

@@ -405,7 +405,7 @@ def test_a_tempered_posterior_with_a_temperature_outside_its_interval_is_still_a
     ("H(exp(q(z)) / Sum(exp(q(z)), z))", "log(Sum(exp(q(z)), z)) - E(exp(q(z)) / Sum(exp(q(z)), z), q(z))",
      "algebra", "Sum(exp(q(z)), z)"),  # >= Sum(1, z): infinite for every density
     ("Sum(p(x | z), z)", "Sum(p(x | z), z)", "algebra", "Sum(p(x | z), z)"),  # no density of z in it
-    ("E(q(z)**2, 1)", "Sum(q(z)**3, z)", "algebra", "E(q(z)**2, 1)"),
+    ("Sum(log(q(z)), z)", "Sum(log(q(z)), z)", "algebra", "Sum(log(q(z)), z)"),  # -infinite for densities
 ])
 def test_a_sum_with_no_density_of_z_in_a_term_is_never_proved_for_every_latent_space(start, expr, rule, sum_text):
     rel = ">=" if rule == "kl-nonneg" else "="
@@ -421,8 +421,8 @@ def test_a_sum_with_no_density_of_z_in_a_term_is_never_proved_for_every_latent_s
 
 
 @pytest.mark.parametrize("summand", ["q(z)**(1 - t) * p(z)**t", "p(x, z)**2 / q(z)", "exp(t * log(p(x | z))) * p(z)",
-                                     "exp(log(p(x, z)))", "q(z) * log(q(z)) + p(z | x)"])
-def test_a_sum_of_degree_1_in_the_densities_of_z_is_meaningful(summand):
+                                     "exp(log(p(x, z)))", "q(z) * log(q(z)) + p(z | x)", "q(z)**2 * p(x | z)"])
+def test_a_sum_of_degree_at_least_1_in_the_densities_of_z_is_meaningful(summand):
     text = f'title = "t"\nK = "any"\nstart = "Sum({summand}, z)"\n[params]\nt = "real"\n[[step]]\nrel = "="\n' \
            f'expr = "Sum({summand}, z) + 0"\nrule = "algebra"\n'
     assert check_text(text).steps[0].verdict is Verdict.proved

@@ -386,6 +386,12 @@ class GeneralChainModel(ModelDefaults):
 
     def _reduce(self, body: Expr, over: frozenset, meaningful_only: bool) -> Expr:
         """Sum out each layer the laws can; an atom for what is left."""
+        if meaningful_only:
+            for layer in sorted(over, key=LAYER_SYMBOLS.index):
+                if not self._is_density_term(body, layer):
+                    raise UnfoldError(f"a sum over {layer} of something that is not a density of {layer} times a "
+                                      f"function has no meaning for every latent space (like Sum(1, {layer}), "
+                                      f"infinite for densities); give an explicit K")
         changed = True
         while over and changed:
             changed = False
@@ -416,6 +422,33 @@ class GeneralChainModel(ModelDefaults):
             if positive:
                 self._positive_atoms.add(atom)
         return atom
+
+    @cached_property
+    def _density_of(self) -> dict[Symbol, Symbol]:
+        """Each symbol that is a density of a layer, with that layer: p(zT), q(z1 | x), p(zA | zB) and
+        q(zB | zA) of their first layer, the marginals m_zt and s_zt (p(x | .) is no density of a layer)."""
+        out = {}
+        for name, (symbol, _) in self._table.items():
+            stem, *layers = name.split("_")
+            if stem in ("pi", "q", "t", "r", "m", "s"):
+                out[symbol] = Symbol(layers[0])
+        return out
+
+    def _is_density_term(self, body: Expr, layer: Symbol) -> bool:
+        """A summand over `layer` that may have a sum for densities: of a degree >= 1 in the
+        densities of that layer (as `general.GeneralModel._is_density_term`); a nested sum counts
+        as its body."""
+        from elbo_sym.engine.models.general import _density_degree, at_least_one
+
+        for _ in range(len(LAYER_SYMBOLS) + 1):  # nested atoms that depend on the layer: their bodies
+            inner = {a: self._atoms[a][0] for a in body.free_symbols if a in self._atoms and layer in self.depends(a)}
+            if not inner:
+                break
+            body = body.xreplace(inner)
+        densities = frozenset(d for d, of in self._density_of.items() if of == layer)
+        pointwise = frozenset(v for v in body.free_symbols if layer in self.depends(v))
+        degree = _density_degree(body, densities, pointwise)
+        return at_least_one(degree)
 
     # -- unfolding --------------------------------------------------------------------------
 

@@ -331,13 +331,14 @@ class GeneralModel(ModelDefaults):
         return Add(*out)
 
     def _is_density_term(self, body: Expr) -> bool:
-        """A summand over z that may have a sum for densities: homogeneous of degree exactly 1
-        in the densities of z (p(z), each q) -- d(z) * g(z), or (p / q)**a * q for Renyi and
-        chi-square -- where p(x | z), logs and z-free factors count 0.  Degree 0 (Sum(1, z),
-        Sum(p(x | z), z)), degree t (Sum(q(z)**t, z): Sum(1, z) at t = 0) and non-powers of
-        densities (Sum(exp(q(z)), z) >= Sum(1, z)) have no meaning for densities."""
+        """A summand over z that may have a sum for densities: homogeneous of a degree >= 1 in
+        the densities of z (p(z), each q) -- d(z) * g(z) with g of degree >= 0: q(z) log q(z),
+        q(z)**2, (p / q)**a * q for Renyi and chi-square -- where p(x | z), logs and z-free
+        factors count 0.  Degree 0 (Sum(1, z), Sum(p(x | z), z)), a degree not shown >= 1
+        (Sum(q(z)**t, z) for real t: Sum(1, z) at t = 0) and non-powers of densities
+        (Sum(exp(q(z)), z) >= Sum(1, z)) have no meaning for densities."""
         degree = _density_degree(body, frozenset({self.prior_z, *self.q_z.values()}), self.pointwise_symbols)
-        return degree is not None and _expand(degree - 1) == 0
+        return at_least_one(degree)
 
     def _integral(self, body: Expr) -> Expr:
         normal = {self.prior_z: Integer(1)}
@@ -372,6 +373,15 @@ def _expand(e: Expr) -> Expr:
     from elbo_sym.engine.canonical import bounded_expand
 
     return bounded_expand(e)
+
+
+def at_least_one(degree: Expr | None) -> bool:
+    """A degree (of `_density_degree`) that is a number >= 1, or 1 whatever the parameters
+    (1 - a + a): a density of z to the first power times a function of degree >= 0."""
+    if degree is None:
+        return False
+    excess = _expand(degree - 1)
+    return bool(excess.is_Rational and excess >= 0)
 
 
 def _density_degree(e: Expr, densities: frozenset, pointwise: frozenset) -> Expr | None:
