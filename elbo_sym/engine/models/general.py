@@ -387,11 +387,11 @@ def at_least_one(degree: Expr | None) -> bool:
 def _density_degree(e: Expr, densities: frozenset, pointwise: frozenset) -> Expr | None:
     """The degree of `e` in the densities of z (how it scales when every density does), or
     None when `e` is not homogeneous in them (exp(q(z)), 1 + q(z))."""
-    if not e.free_symbols & pointwise:
+    if not e.free_symbols & densities:  # z-free, or a function of p(x | z) alone (exp(p(x | z)))
         return Integer(0)
     if e in densities:
         return Integer(1)
-    if e in pointwise or isinstance(e, log):  # p(x | z); a log counts 0 (as in H(q) for densities)
+    if isinstance(e, log):  # a log counts 0 (as in H(q) for densities)
         return Integer(0)
     if isinstance(e, exp):  # exp(sum of c * log(f)) = prod f**c, z-free c
         total = Integer(0)
