@@ -26,6 +26,7 @@ from elbo_sym.engine.canonical import (
     expansion_terms,
 )
 from elbo_sym.engine.models import ModelSpec, build
+from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.parse import parse_expression as parse
 from elbo_sym.engine.rules import difference
 
@@ -121,11 +122,13 @@ def test_the_residual_of_a_constant_is_that_constant():
 
 def test_the_two_state_identity_that_fails_with_three_states():
     """With K = 2, 1 - q(z) is the other state's q: sum_z q log(1 - q) = q0 log q1 + q1 log q0
-    = sum_z (1 - q) log q.  With K = 3 (and for every latent space) it is not an identity."""
+    = sum_z (1 - q) log q.  With K = 3 it is not an identity; for every latent space the
+    right side has no meaning (Sum(log(q(z)), z), with no density of z as a factor)."""
     lhs, rhs = "Sum(q(z) * log(1 - q(z)), z)", "Sum((1 - q(z)) * log(q(z)), z)"
     assert zero(lhs, rhs, MODELS[2])
     assert not zero(lhs, rhs, MODELS[3])
-    assert not zero(lhs, rhs, MODELS["any"])
+    with pytest.raises(UnfoldError, match="has no meaning for every latent space"):
+        zero(lhs, rhs, MODELS["any"])
 
 
 def test_coefficients_are_reduced_modulo_the_constraints():

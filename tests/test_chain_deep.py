@@ -19,7 +19,7 @@ from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.engine.derivation import load, loads
 from elbo_sym.engine.models import GeneralChainModel, ModelSpec, build
 from elbo_sym.engine.models.chain import ChainModel
-from elbo_sym.engine.notation import z1, z2
+from elbo_sym.engine.notation import distribution_variables, z1, z2
 from elbo_sym.engine.parse import Vocabulary, parse_expression
 from elbo_sym.engine.reference import second_opinion
 
@@ -119,6 +119,26 @@ def test_a_sum_over_a_layer_without_its_density_is_refused_for_every_latent_spac
             'expr = "Sum(q(z1 | x), z2)"\nrule = "algebra"\n')
     (step,) = check_text(text).steps
     assert step.verdict is Verdict.error and "no meaning for every latent space" in step.reason
+
+
+@pytest.mark.parametrize("start, expr", [
+    ("Sum(q(z1 | x)**t / Sum(q(z1 | x)**t, z1), z1)", "1"),  # Sum(1, z1) / Sum(1, z1) at t = 0
+    ("Sum(exp(q(z2 | x)), z2)", "Sum(exp(q(z2 | x)), z2)"),  # >= Sum(1, z2): infinite for every density
+    ("Sum(p(x | z1), z1)", "Sum(p(x | z1), z1)"),  # p(x | z1) is no density of z1
+])
+def test_a_sum_over_a_layer_of_no_density_times_a_function_is_refused_for_every_latent_space(start, expr):
+    text = (f'title = "t"\nlatents = ["z1", "z2"]\nK = "any"\nstart = "{start}"\n[params]\nt = "real"\n\n'
+            f'[[step]]\nrel = "="\nexpr = "{expr}"\nrule = "algebra"\n')
+    (step,) = check_text(text).steps
+    assert step.verdict is Verdict.error and "no meaning for every latent space" in step.reason
+    assert check_text(text.replace('K = "any"', "K = 2")).steps[0].verdict is not Verdict.error
+
+
+def test_sums_of_degree_1_in_a_layer_s_densities_are_meaningful():
+    model = GeneralChainModel(ModelSpec("chain", "any"))
+    for text in ("E(q(z1, z2 | x), log(p(z2 | z1)))", "Sum(p(z1)**2 / q(z1 | x), z1)",
+                 "E(q(z2 | x), KL(q(z1 | z2, x), p(z1 | z2)))", "Sum(q(z1 | x)**(1 - t) * p(z1)**t, z1)"):
+        assert model.unfold(parse_expression(text, Vocabulary(latents=("z1", "z2"), params=("t",))))
 
 
 @pytest.mark.parametrize("name", HIERARCHICAL)
@@ -340,6 +360,56 @@ def test_five_layers_bound_and_gap():
     result = check_text(text)
     assert result.fully_proved and result.ok
     assert all("agrees" in s.second_opinion for s in result.steps)
+
+
+def deep_step(layers: int, start: str, rel: str, expr: str, rule: str = "algebra"):
+    names = ", ".join(f'"z{i}"' for i in range(1, layers + 1))
+    return check_text(f'title = "t"\nlatents = [{names}]\nK = 2\nstart = "{start}"\n\n[[step]]\nrel = "{rel}"\n'
+                      f'expr = "{expr}"\nrule = "{rule}"\n').steps[0]
+
+
+def test_a_derived_distribution_binds_every_layer_it_mentions():
+    # z3, z4, z5 are latent variables of a product as much as z1 and z2 (notation.distribution_variables)
+    three = parse_expression("q(z1 | x) * q(z2 | x) * q(z3 | x)", Vocabulary(latents=("z1", "z2", "z3")))
+    assert distribution_variables(three) == (z1, z2, Symbol("z3"))
+    five = parse_expression("q(z1 | x) * q(z5 | x)", Vocabulary(latents=("z1", "z2", "z3", "z4", "z5")))
+    assert distribution_variables(five) == (z1, Symbol("z5"))
+
+
+@pytest.mark.parametrize("layers, start, expr", [
+    (3, "H(q(z1 | x) * q(z2 | x) * q(z3 | x))", "H(q(z1 | x)) + H(q(z2 | x)) + H(q(z3 | x))"),
+    (3, "E(q(z1 | x) * q(z2 | x) * q(z3 | x), 1)", "1"),
+    (5, "E(q(z1 | x) * q(z5 | x), 1)", "1"),
+    (5, "H(q(z2 | x) * q(z4 | x))", "H(q(z2 | x)) + H(q(z4 | x))"),
+])
+def test_a_product_over_three_or_more_layers_is_a_distribution_over_all_of_them(layers, start, expr):
+    step = deep_step(layers, start, "=", expr)
+    assert step.verdict is Verdict.proved and "agrees" in step.second_opinion
+
+
+def test_a_false_product_identity_over_three_layers_is_still_refuted():
+    step = deep_step(3, "H(q(z1 | x) * q(z2 | x) * q(z3 | x))", "=", "H(q(z1 | x)) + H(q(z2 | x))")
+    assert step.verdict is Verdict.refuted
+    assert step.counterexample.lhs_value > step.counterexample.rhs_value  # H(q(z3 | x)) > 0 is missing
+    half = deep_step(3, "E(q(z1 | x) * q(z2 | x) * q(z3 | x) / 2, 1)", "=", "1")
+    assert half.verdict is Verdict.refuted and half.counterexample.lhs_value == Fraction(1, 2)
+
+
+@pytest.mark.parametrize("start, rel, expr, rule", [
+    ("log(p(x))", ">=", "ELBO(q(z1 | x) * q(z2 | x))", "kl-nonneg"),
+    ("KL((q(z1 | x) + p(z1)) / 2, p(z1))", ">=", "0", "kl-nonneg"),
+    ("H(q(z1 | x) * q(z2 | x))", "=", "H(q(z1 | x)) + H(q(z2 | x))", "algebra"),
+])
+def test_a_derived_distribution_in_the_general_chain_is_refused_with_a_message(start, rel, expr, rule):
+    text = (f'title = "t"\nlatents = ["z1", "z2"]\nK = "any"\nstart = "{start}"\n\n[[step]]\nrel = "{rel}"\n'
+            f'expr = "{expr}"\nrule = "{rule}"\n')
+    result = check_text(text)
+    step = result.steps[0]
+    assert step.verdict is Verdict.error and not result.ok
+    assert "needs an explicit K in the chain family" in step.reason and "object has no" not in step.reason
+    assert all("object has no" not in p and "Error" not in p for p in result.problems)
+    # true statements: with an explicit K the product or mixture is a distribution, and they hold
+    assert check_text(text.replace('K = "any"', "K = 2")).steps[0].verdict in (Verdict.proved, Verdict.checked)
 
 
 def appendix_3_last_step(expr: str, rel: str = "=") -> str:

@@ -397,6 +397,37 @@ def test_a_tempered_posterior_with_a_temperature_outside_its_interval_is_still_a
     assert result.ok and result.steps[0].verdict is Verdict.proved
 
 
+@pytest.mark.parametrize("start, expr, rule, sum_text", [
+    ("E(q(z)**t / Sum(q(z)**t, z), 1)", "1", "algebra", "Sum((q(z))**(t), z)"),  # Sum(1, z) at t = 0
+    ("KL(q(z)**t / Sum(q(z)**t, z), p(z))", "0", "kl-nonneg", "Sum((q(z))**(t), z)"),
+    ("KL(exp(t * q(z)) / Sum(exp(t * q(z)), z), p(z))", "0", "kl-nonneg", "Sum(exp(t*q(z)), z)"),
+    ("KL(exp(t * log(q(z))) / Sum(exp(t * log(q(z))), z), p(z))", "0", "kl-nonneg", "Sum(exp(t*log(q(z))), z)"),
+    ("H(exp(q(z)) / Sum(exp(q(z)), z))", "log(Sum(exp(q(z)), z)) - E(exp(q(z)) / Sum(exp(q(z)), z), q(z))",
+     "algebra", "Sum(exp(q(z)), z)"),  # >= Sum(1, z): infinite for every density
+    ("Sum(p(x | z), z)", "Sum(p(x | z), z)", "algebra", "Sum(p(x | z), z)"),  # no density of z in it
+    ("Sum(log(q(z)), z)", "Sum(log(q(z)), z)", "algebra", "Sum(log(q(z)), z)"),  # -infinite for densities
+])
+def test_a_sum_with_no_density_of_z_in_a_term_is_never_proved_for_every_latent_space(start, expr, rule, sum_text):
+    rel = ">=" if rule == "kl-nonneg" else "="
+    text = f'title = "t"\nK = "any"\nstart = "{start}"\n[params]\nt = "real"\n[[step]]\nrel = "{rel}"\n' \
+           f'expr = "{expr}"\nrule = "{rule}"\n'
+    result = check_text(text)
+    assert result.steps[0].verdict is Verdict.error and not result.ok
+    message = result.steps[0].reason
+    assert f"{sum_text} has no meaning for every latent space" in message and not LEAKS.search(message)
+    assert "_z" not in message
+    explicit = check_text(text.replace('K = "any"', "K = 3"))  # for an explicit K the sum has a meaning
+    assert explicit.steps[0].verdict is not Verdict.error
+
+
+@pytest.mark.parametrize("summand", ["q(z)**(1 - t) * p(z)**t", "p(x, z)**2 / q(z)", "exp(t * log(p(x | z))) * p(z)",
+                                     "exp(log(p(x, z)))", "q(z) * log(q(z)) + p(z | x)", "q(z)**2 * p(x | z)"])
+def test_a_sum_of_degree_at_least_1_in_the_densities_of_z_is_meaningful(summand):
+    text = f'title = "t"\nK = "any"\nstart = "Sum({summand}, z)"\n[params]\nt = "real"\n[[step]]\nrel = "="\n' \
+           f'expr = "Sum({summand}, z) + 0"\nrule = "algebra"\n'
+    assert check_text(text).steps[0].verdict is Verdict.proved
+
+
 # ------------------------------------------------------------------ the mean-field update (Bishop eq. 10.9)
 
 

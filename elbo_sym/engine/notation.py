@@ -271,7 +271,7 @@ def distribution_variables(d: Expr) -> tuple[Symbol, ...]:
     """The latent variables a distribution argument is over (what E, KL, H and ELBO bind):
     a density's own variables, z for Normal(m, v), and for a derived distribution the latent
     variables free in it ((q(z | x1) + q(z | x2)) / 2 is over z, q(z1 | x) * q(z2 | x) over
-    z1 and z2), in the order z, z1, ..., z5."""
+    z1 and z2), in the order z, z1, ..., z5 (every layer)."""
     if isinstance(d, Density):
         return d.variables
     if isinstance(d, Normal):

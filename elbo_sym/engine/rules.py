@@ -111,7 +111,10 @@ def is_distribution(values: tuple[Expr, ...], model: Model) -> bool:
     """Every value provably positive and the values sum to 1 on the domain."""
     if not all(is_positive(v, model) for v in values):
         return False
-    total = model.latent_sum(values)
+    try:
+        total = model.latent_sum(values)
+    except UnfoldError:  # a sum with no meaning for every latent space (Sum(p(x | z), z)) is not shown to be 1
+        return False
     if total == Add(*values):  # a plain sum: the factors every value shares first (p(x) in K posteriors)
         total = factored_sum(values)
     return canonical(total - 1, model).is_zero

@@ -46,7 +46,18 @@ from sympy import Add, Expr, Mul, Pow, S, Symbol, log
 from elbo_sym.engine.models.base import Distribution, ModelDefaults, ModelSpec
 from elbo_sym.engine.models.chain import ChainModel
 from elbo_sym.engine.models.discrete import UnfoldError, free_latents
-from elbo_sym.engine.notation import ELBO, IWAE, KL, LAYER_SYMBOLS, Density, Entropy, Expectation, LatentSum, z
+from elbo_sym.engine.notation import (
+    ELBO,
+    IWAE,
+    KL,
+    LAYER_SYMBOLS,
+    Density,
+    Entropy,
+    Expectation,
+    LatentSum,
+    to_text,
+    z,
+)
 
 GENERIC = "z1, z2, ..."
 """The one point of the general chain: every layer at its generic value."""
@@ -237,6 +248,7 @@ class GeneralChainModel(ModelDefaults):
     def _parts(self, d: Density) -> tuple[Expr, Expr]:
         """(numerator, divisor) of a density at the generic point: P(A, B) and P(B); a chain
         factor is read off its symbol only where the Markov property makes it the density written."""
+        _only_densities(d)
         if d.name not in ("p", "q"):
             raise UnfoldError(f"no density named {d.name} in the chain")
         Z, x = self.layers, self.observation
@@ -374,6 +386,12 @@ class GeneralChainModel(ModelDefaults):
 
     def _reduce(self, body: Expr, over: frozenset, meaningful_only: bool) -> Expr:
         """Sum out each layer the laws can; an atom for what is left."""
+        if meaningful_only:
+            for layer in sorted(over, key=LAYER_SYMBOLS.index):
+                if not self._is_density_term(body, layer):
+                    raise UnfoldError(f"a sum over {layer} of something that is not a density of {layer} times a "
+                                      f"function has no meaning for every latent space (like Sum(1, {layer}), "
+                                      f"infinite for densities); give an explicit K")
         changed = True
         while over and changed:
             changed = False
@@ -405,11 +423,37 @@ class GeneralChainModel(ModelDefaults):
                 self._positive_atoms.add(atom)
         return atom
 
+    @cached_property
+    def _density_of(self) -> dict[Symbol, Symbol]:
+        """Each symbol that is a density of a layer, with that layer: p(zT), q(z1 | x), p(zA | zB) and
+        q(zB | zA) of their first layer, the marginals m_zt and s_zt (p(x | .) is no density of a layer)."""
+        out = {}
+        for name, (symbol, _) in self._table.items():
+            stem, *layers = name.split("_")
+            if stem in ("pi", "q", "t", "r", "m", "s"):
+                out[symbol] = Symbol(layers[0])
+        return out
+
+    def _is_density_term(self, body: Expr, layer: Symbol) -> bool:
+        """A summand over `layer` that may have a sum for densities: of a degree >= 1 in the
+        densities of that layer (as `general.GeneralModel._is_density_term`); a nested sum counts
+        as its body."""
+        from elbo_sym.engine.models.general import _density_degree, at_least_one
+
+        for _ in range(len(LAYER_SYMBOLS) + 1):  # nested atoms that depend on the layer: their bodies
+            inner = {a: self._atoms[a][0] for a in body.free_symbols if a in self._atoms and layer in self.depends(a)}
+            if not inner:
+                break
+            body = body.xreplace(inner)
+        densities = frozenset(d for d, of in self._density_of.items() if of == layer)
+        pointwise = frozenset(v for v in body.free_symbols if layer in self.depends(v))
+        degree = _density_degree(body, densities, pointwise)
+        return at_least_one(degree)
+
     # -- unfolding --------------------------------------------------------------------------
 
     def _bound(self, d: Expr) -> frozenset:
-        if not isinstance(d, Density):
-            raise UnfoldError("expected a distribution over latent variables")
+        _only_densities(d)
         bound = frozenset(v for v in d.variables if v in self.layers)
         if not bound or len(bound) != len(d.variables):
             names = ", ".join(map(str, self.layers))
@@ -467,6 +511,14 @@ class GeneralChainModel(ModelDefaults):
     def unfold_pointwise(self, e: Expr) -> tuple[Expr, ...]:
         """A claim with a free layer is a claim at the generic point (so for every value)."""
         return (self.unfold(e, GENERIC),)
+
+
+def _only_densities(d: Expr) -> None:
+    """The general chain unfolds densities only: a derived distribution (a product, a mixture,
+    a softmax) has no value here yet, so it is refused, never guessed."""
+    if not isinstance(d, Density):
+        raise UnfoldError(f"a product or mixture as a distribution ({to_text(d)}) needs an explicit K in the chain "
+                          "family: write K = 2 (or 3, ...)")
 
 
 __all__ = ["GeneralChainModel", "GENERIC", "SEARCH_K", "SEARCH_MAX_POINTS"]

@@ -346,19 +346,19 @@ class GeneralModel(ModelDefaults):
         if isinstance(e, Density):
             return self.density(e, k)
         if isinstance(e, LatentSum):
-            return self.latent_sum((self.unfold(e.body, GENERIC),))
+            return self.latent_sum((self.unfold(e.body, GENERIC),), e)
         if isinstance(e, Expectation):
-            return self.latent_sum((self.weight(e.distribution, GENERIC) * self.unfold(e.body, GENERIC),))
+            return self.latent_sum((self.weight(e.distribution, GENERIC) * self.unfold(e.body, GENERIC),), e)
         if isinstance(e, KL):
             a, b = (self.weight(d, GENERIC) for d in e.args)
-            return self.latent_sum((a * log(a / b, evaluate=False),))
+            return self.latent_sum((a * log(a / b, evaluate=False),), e)
         if isinstance(e, Entropy):
             a = self.weight(e.args[0], GENERIC)
-            return -self.latent_sum((a * log(a, evaluate=False),))
+            return -self.latent_sum((a * log(a, evaluate=False),), e)
         if isinstance(e, ELBO):
             a = self.weight(e.distribution, GENERIC)
             joint = self.density(e.joint, GENERIC)
-            return self.latent_sum((a * log(joint / a, evaluate=False),))
+            return self.latent_sum((a * log(joint / a, evaluate=False),), e)
         if isinstance(e, IWAE) and e.symbolic:
             raise UnfoldError(f"{to_text(e)} for every k has no unfolding: only the rules iwae-bound and "
                               f"iwae-monotone reason about it (log(p(x)) >= IWAE(q, k) and IWAE(q, k + 1) >= "
@@ -380,8 +380,9 @@ class GeneralModel(ModelDefaults):
 
     # -- sums over z ------------------------------------------------------------------
 
-    def latent_sum(self, values) -> Expr:
-        """Sum over z of the value at the generic point: linearity, normalisation, atoms."""
+    def latent_sum(self, values, source: Expr | None = None) -> Expr:
+        """Sum over z of the value at the generic point: linearity, normalisation, atoms.
+        `source` (the Sum, E, KL, H or ELBO as written) names the sum when it has no meaning."""
         (value,) = values
         terms = Add.make_args(_expand(_split_logs(value, self)))
         if len(terms) > MAX_TERMS:
@@ -389,13 +390,24 @@ class GeneralModel(ModelDefaults):
         out = []
         for term in terms:
             free, pointwise = _separate(term, self.pointwise_symbols)
+            if not self._is_density_term(pointwise):
+                what = to_text(source) if source is not None else "a sum over z"
+                raise UnfoldError(f"{what} has no meaning for every latent space: a term of it is not a density of z "
+                                  "times a function (like Sum(1, z), infinite for densities); give an explicit K")
             out.append(free * self._integral(pointwise))
         return Add(*out)
 
+    def _is_density_term(self, body: Expr) -> bool:
+        """A summand over z that may have a sum for densities: homogeneous of a degree >= 1 in
+        the densities of z (p(z), each q) -- d(z) * g(z) with g of degree >= 0: q(z) log q(z),
+        q(z)**2, (p / q)**a * q for Renyi and chi-square -- where p(x | z), logs and z-free
+        factors count 0.  Degree 0 (Sum(1, z), Sum(p(x | z), z)), a degree not shown >= 1
+        (Sum(q(z)**t, z) for real t: Sum(1, z) at t = 0) and non-powers of densities
+        (Sum(exp(q(z)), z) >= Sum(1, z)) have no meaning for densities."""
+        degree = _density_degree(body, frozenset({self.prior_z, *self.q_z.values()}), self.pointwise_symbols)
+        return at_least_one(degree)
+
     def _integral(self, body: Expr) -> Expr:
-        if body == 1:
-            raise UnfoldError("Sum(f, z) of an f without a density of z has no meaning for every latent "
-                              "space (it is K for finite K and infinite for densities)")
         normal = {self.prior_z: Integer(1)}
         for o in self.observations:
             normal[self.q_z[o]] = Integer(1)
@@ -431,6 +443,54 @@ def _expand(e: Expr) -> Expr:
     from elbo_sym.engine.canonical import bounded_expand
 
     return bounded_expand(e)
+
+
+def at_least_one(degree: Expr | None) -> bool:
+    """A degree (of `_density_degree`) that is a number >= 1, or 1 whatever the parameters
+    (1 - a + a): a density of z to the first power times a function of degree >= 0."""
+    if degree is None:
+        return False
+    excess = _expand(degree - 1)
+    return bool(excess.is_Rational and excess >= 0)
+
+
+def _density_degree(e: Expr, densities: frozenset, pointwise: frozenset) -> Expr | None:
+    """The degree of `e` in the densities of z (how it scales when every density does), or
+    None when `e` is not homogeneous in them (exp(q(z)), 1 + q(z))."""
+    if not e.free_symbols & densities:  # z-free, or a function of p(x | z) alone (exp(p(x | z)))
+        return Integer(0)
+    if e in densities:
+        return Integer(1)
+    if isinstance(e, log):  # a log counts 0 (as in H(q) for densities)
+        return Integer(0)
+    if isinstance(e, exp):  # exp(sum of c * log(f)) = prod f**c, z-free c
+        total = Integer(0)
+        for term in Add.make_args(_expand(e.args[0])):
+            coefficient, dependent = _separate(term, pointwise)
+            if dependent == 1:
+                continue
+            if not isinstance(dependent, log):
+                return None
+            inner = _density_degree(dependent.args[0], densities, pointwise)
+            if inner is None:
+                return None
+            total += coefficient * inner
+        return total
+    if isinstance(e, Pow):
+        base = _density_degree(e.base, densities, pointwise)
+        if base is None or e.exp.free_symbols & pointwise:
+            return None
+        return base * e.exp
+    if isinstance(e, Mul):
+        degrees = [_density_degree(f, densities, pointwise) for f in e.args]
+        return None if any(d is None for d in degrees) else Add(*degrees)
+    if isinstance(e, Add):
+        found = [_density_degree(t, densities, pointwise) for t in e.args]
+        terms = [d for d in found if d is not None]
+        if len(terms) < len(found):
+            return None
+        return terms[0] if all(_expand(d - terms[0]) == 0 for d in terms) else None
+    return None
 
 
 def _separate(term: Expr, pointwise: frozenset) -> tuple[Expr, Expr]:
