@@ -119,6 +119,13 @@ class GeneralModel(ModelDefaults):
                 for t in self.spec.indices}
 
     @cached_property
+    def _densities_of_z(self) -> frozenset[Symbol]:
+        """The symbols of the distributions over z at the generic point: the prior (of each
+        parameter's model), q, r and q_star -- what a sum over z must be of degree 1 in."""
+        return frozenset({self.prior_z, *self.q_z.values(), *self.variational_z.values(),
+                          *self.indexed_prior_z.values()})
+
+    @cached_property
     def indexed_evidence(self) -> dict[tuple[str, str], Symbol]:
         """p(o | theta): one positive atom per (observation, parameter), standing for its sum."""
         return {(o, t): Symbol(f"p_{o}@{t}", positive=True) for o in self.observations for t in self.spec.indices}
@@ -404,7 +411,7 @@ class GeneralModel(ModelDefaults):
         factors count 0.  Degree 0 (Sum(1, z), Sum(p(x | z), z)), a degree not shown >= 1
         (Sum(q(z)**t, z) for real t: Sum(1, z) at t = 0) and non-powers of densities
         (Sum(exp(q(z)), z) >= Sum(1, z)) have no meaning for densities."""
-        degree = _density_degree(body, frozenset({self.prior_z, *self.q_z.values()}), self.pointwise_symbols)
+        degree = _density_degree(body, self._densities_of_z, self.pointwise_symbols)
         return at_least_one(degree)
 
     def _integral(self, body: Expr) -> Expr:
