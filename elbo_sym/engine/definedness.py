@@ -40,6 +40,7 @@ from elbo_sym.engine.notation import (
     KL,
     Density,
     DimensionSum,
+    Draw,
     Entropy,
     Expectation,
     Index,
@@ -147,6 +148,10 @@ class _Walker:
                     return
                 evidence = Density("p", observed, tuple(g for g in e.given if isinstance(g, Index)))
                 self.need("nonzero", model.unfold(evidence), evidence, None)
+            return
+        if isinstance(e, LatentSum) and isinstance(e.args[1], Draw):  # another draw: z keeps its point k
+            for j in model.points:
+                self.walk(model.pin_draw(e.body, e.args[1], j), k)
             return
         if isinstance(e, LatentSum):
             for j in model.points:

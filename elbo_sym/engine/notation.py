@@ -40,6 +40,13 @@ class Index(Symbol):
     so it stands for *which* model, never for a number in an expression."""
 
 
+class Draw(Symbol):
+    """Another draw of the latent variable, bound by ``Sum(f, w)`` (issue 17, item 4): IWAE's k
+    draws written out, ``Sum(Sum(q(z) * q(w) * log((p(x, z) / q(z) + p(x, w) / q(w)) / 2), z), w)``.
+    ``q(w)``, ``p(x, w)`` are the same distributions as ``q(z)``, ``p(x, z)`` at the point w; a
+    sum over w is a sum over the same latent space, independent of the sum over z."""
+
+
 class Notation(Expr):
     """Base of the lesson's symbols: commutative, unevaluated, compared structurally."""
 
@@ -282,7 +289,7 @@ def distribution_variables(d: Expr) -> tuple[Symbol, ...]:
 
 def _free_latent_symbols(e: Expr) -> frozenset:
     if isinstance(e, Density):
-        return frozenset(v for v in e.variables + e.given if v in LATENTS)
+        return frozenset(v for v in e.variables + e.given if v in LATENTS or isinstance(v, Draw))
     if isinstance(e, LatentSum):
         return _free_latent_symbols(e.body) - {e.args[1]}
     if isinstance(e, Expectation):  # E(q(z2 | x), log(p(x, z1, z2))) leaves z1 free (a mean-field update)
@@ -699,7 +706,7 @@ def latex_terms(latex: str) -> list[str]:
 
 
 __all__ = [
-    "x", "z", "z1", "z2", "z3", "z4", "z5", "LAYER_SYMBOLS", "LATENTS", "VARIATIONAL_NAMES", "Index",
+    "x", "z", "z1", "z2", "z3", "z4", "z5", "LAYER_SYMBOLS", "LATENTS", "VARIATIONAL_NAMES", "Index", "Draw",
     "density_name_latex", "Exp", "RealPower", "is_real_power",
     "IWAE", "Normal", "Density", "LatentSum", "Expectation", "KL",
     "DimensionSum", "Entropy", "ELBO", "Notation",

@@ -22,7 +22,7 @@ import unicodedata
 import warnings
 from dataclasses import dataclass
 
-from sympy import Add, Expr, Integer, Mul, Pow, Rational, S, Symbol, exp, log
+from sympy import Add, Expr, Integer, Mul, Pow, Rational, S, Symbol, exp, log, preorder_traversal
 
 from elbo_sym.engine.notation import (
     DATA_DENSITY,
@@ -32,6 +32,7 @@ from elbo_sym.engine.notation import (
     LAYER_SYMBOLS,
     Density,
     DimensionSum,
+    Draw,
     Entropy,
     Exp,
     Expectation,
@@ -81,6 +82,8 @@ class ParseError(Exception):
 
 
 _DENSITY_NAMES = {"p", "q", "r", "q_star"}
+_DRAW_NAME = r"[a-z][0-9]?"
+"""A name a Sum may bind as another draw of z (w, v, w2): short, so it never prints as a macro."""
 RESERVED = frozenset({"p", "q", "r", "q_star", "z", "z1", "z2", "z3", "z4", "z5", "Sum", "E", "KL", "H", "ELBO", "log",
                       "exp", "pi", "Normal", "IWAE", DATA_DENSITY})
 """Names a file may not use for an observation or a parameter."""
@@ -708,6 +711,10 @@ class _Builder:
         self.variables = vocabulary.variables
         self._scan: _Scan | None = None
         self.in_dimension_sum = False
+        self.draws: dict[str, Draw] = {}
+        """The draw names bound by the Sums around the node being built (IWAE's draws written out)."""
+        self.draw_hits: list[str] | None = None
+        """While a density is built inside such a Sum: the draws its arguments named."""
 
     # -- errors -------------------------------------------------------------------
 
@@ -826,6 +833,9 @@ class _Builder:
         if self.vocabulary.dimensions and node.id == "d":
             raise self.fail(node, "d is the index of Sum(f, (d, 1, D)): it has no value outside the sum "
                                   "(write mu_d, sigma_d, w_d inside it)")
+        if node.id in self.draws:
+            raise self.fail(node, f"'{node.id}' is a draw of z bound by its Sum: it may only appear inside p(...) "
+                                  f"or q(...), as in q({node.id})")
         if node.id in dict(self.vocabulary.counts):
             raise self.fail(node, f"'{node.id}' is a whole number of samples: use it as IWAE's second argument "
                                   f"only, as in IWAE(q, {node.id}) or IWAE(q, {node.id} + 1)")
@@ -955,7 +965,8 @@ class _Builder:
         else:
             last = args[-1].right if args and isinstance(args[-1], ast.BinOp) and \
                 isinstance(args[-1].op, ast.BitOr) else (args[-1] if len(args) >= 2 else None)
-            if isinstance(last, ast.Name) and last.id not in self.variables and name == "p":
+            if isinstance(last, ast.Name) and last.id not in self.variables and last.id not in self.draws \
+                    and name == "p":
                 raise self.fail(last, f"unknown name '{last.id}': a model's parameter is declared in [params], "
                                       f"e.g. {last.id} = \"real\"")
             return args, None
@@ -967,6 +978,8 @@ class _Builder:
         return args, Index(where.id)
 
     def density(self, name: str, node: ast.Call, args: list) -> Density:
+        if self.draws and self.draw_hits is None:
+            return self.density_at_draw(name, node, args)
         if name in ("r", "q_star"):
             self.refuse_outside_discrete(node, f"a second variational distribution {name}(z)")
         if self.vocabulary.layered:
@@ -1005,6 +1018,9 @@ class _Builder:
         return Density(name, tuple(variables), tuple(given) + ((index,) if index is not None else ()))
 
     def variable(self, node: ast.AST):
+        if isinstance(node, ast.Name) and node.id in self.draws and self.draw_hits is not None:
+            self.draw_hits.append(node.id)  # another draw of z: built as z, moved by density_at_draw
+            return z
         if isinstance(node, ast.Name) and node.id in self.variables:
             return self.variables[node.id]
         names = ", ".join(self.vocabulary.data)
@@ -1123,11 +1139,59 @@ class _Builder:
         if self.vocabulary.dimensions:
             return self.dimension_sum(node, args, depth)
         latents = self.vocabulary.latents
+        if isinstance(args[1], ast.Name) and args[1].id not in latents and self.is_draw_name(args[1].id):
+            return self.draw_sum(node, args, depth)
         if not (isinstance(args[1], ast.Name) and args[1].id in latents):
             if latents == ("z",):
                 raise self.fail(args[1], "Sum(f, z) sums over the latent variable z only")
             raise self.fail(args[1], f"Sum(f, v) sums over a latent variable: {' or '.join(latents)}")
         return LatentSum(self.build(args[0], depth), self.variables[args[1].id])
+
+    def is_draw_name(self, name: str) -> bool:
+        """A fresh name a Sum may bind as another draw of z: one lowercase letter and at most
+        one digit (w, v, w2), declared nowhere and no name of the notation."""
+        return bool(re.fullmatch(_DRAW_NAME, name)) and name not in RESERVED and name not in _CALL_EXAMPLES \
+            and name not in self.variables and name not in self.vocabulary.params and name not in ("x", "d", "e")
+
+    def draw_sum(self, node: ast.Call, args: list, depth: int) -> Expr:
+        """``Sum(f, w)`` over a fresh name w: the sum over another draw of the latent variable
+        (issue 17, item 4: IWAE's k draws as bound variables).  Inside f, ``q(w)``, ``p(x, w)``,
+        ``p(x | w)``, ``p(w)`` are the model's distributions at the point w."""
+        name = args[1].id
+        if self.vocabulary.layered or self.vocabulary.real or self.vocabulary.dimensions:
+            raise self.fail(args[1], f"Sum(f, {name}) over another draw of z belongs to the one-layer discrete "
+                                     f"family (model = \"discrete\"); here a sum runs over "
+                                     f"{' or '.join(self.vocabulary.latents)}")
+        if name in self.draws:
+            raise self.fail(args[1], f"'{name}' is already bound by an enclosing Sum: name each draw once")
+        if len(self.draws) + 1 >= MAX_IWAE_SAMPLES:
+            raise self.fail(node, f"at most {MAX_IWAE_SAMPLES - 1} draws besides z (IWAE has at most "
+                                  f"{MAX_IWAE_SAMPLES} samples)")
+        draw = self.draws[name] = Draw(name)
+        try:
+            body = self.build(args[0], depth)
+        finally:
+            del self.draws[name]
+        if not any(isinstance(d, Density) and draw in d.variables + d.given for d in preorder_traversal(body)):
+            raise self.fail(args[0], f"Sum(f, {name}) sums over a draw of z: f must mention it, as in q({name}) "
+                                     f"or p(x, {name})")
+        return LatentSum(body, draw)
+
+    def density_at_draw(self, name: str, node: ast.Call, args: list) -> Density:
+        """A density inside a Sum over draws: built as if each draw were z, then moved to its draw."""
+        self.draw_hits = []
+        try:
+            d = self.density(name, node, args)
+            hits = self.draw_hits
+        finally:
+            self.draw_hits = None
+        if not hits:
+            return d
+        named = d.variables + d.given
+        if len(set(hits)) != 1 or named.count(z) != len(hits):
+            raise self.fail(node, f"{name}(...) is at one point of the latent space: z or one draw, as in "
+                                  f"{name}({hits[0]})" if name != "p" else f"p(x, {hits[0]})")
+        return d.xreplace({z: self.draws[hits[0]]})
 
     def dimension_sum(self, node: ast.Call, args: list, depth: int) -> Expr:
         """``Sum(f, (d, 1, D))``: the one sum of the Gaussian family with D = "any" (not nested)."""

@@ -478,6 +478,81 @@ def iwae_monotone(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
                              f"{to_text(upper)} >= {to_text(written)}", conditions)
 
 
+def _factors(e: Expr) -> list[Expr]:
+    """The factors of a product as written (unevaluated products nest)."""
+    return [f for a in Mul.make_args(e) for f in (_factors(a) if a.is_Mul and a != e else (a,))]
+
+
+def _terms(e: Expr) -> list[Expr]:
+    return [t for a in Add.make_args(e) for t in (_terms(a) if a.is_Add and a != e else (a,))]
+
+
+def _draws_match(written: Expr, iwae: IWAE) -> str | None:
+    """None when `written` is exactly IWAE(q, k)'s definition with its k draws as bound
+    variables -- Sum(... Sum(q(v1) * ... * q(vk) * log((p(x, v1) / q(v1) + ... + p(x, vk) / q(vk)) / k),
+    v1) ..., vk), each bound name once, in any order -- else what differs."""
+    bound: list[Expr] = []
+    body = written
+    while isinstance(body, LatentSum):
+        bound.append(body.args[1])
+        body = body.body
+    k = iwae.samples
+    if len(bound) != k or len(set(bound)) != k:
+        return f"the other side is not {k} nested sums over {k} different draws (z, w, ...)"
+    q = iwae.distribution
+    if not isinstance(q, Density) or not q.is_over_z:
+        return "IWAE's distribution is not a density over z"
+    at = {v: (q.xreplace({z: v}), {iwae.joint.xreplace({z: v}), Density("p", (z, iwae.observation)).xreplace({z: v})})
+          for v in bound}
+    weights = [f for f in _factors(body) if isinstance(f, Density)]
+    logs = [f for f in _factors(body) if not isinstance(f, Density)]
+    if sorted(map(str, weights)) != sorted(str(at[v][0]) for v in bound) or \
+            any(weights.count(at[v][0]) != 1 for v in bound):
+        return f"the weights are not {to_text(q)} at each draw once"
+    if len(logs) != 1 or not isinstance(logs[0], log):
+        return "the summand is not the weights times one log"
+    scale, sums = S.One, []
+    for f in _factors(logs[0].args[0]):
+        if f.is_Rational or (f.is_Pow and f.base.is_Integer and f.exp == -1):
+            scale *= f.base ** f.exp if f.is_Pow else f
+        else:
+            sums.append(f)
+    if scale != S.One / k or len(sums) != 1:
+        return f"the log's argument is not the sum of the ratios divided by {k}"
+    seen = []
+    for term in _terms(sums[0]):
+        parts = _factors(term)
+        match = [v for v in bound if len(parts) == 2 and any(p_ in at[v][1] for p_ in parts)
+                 and Pow(at[v][0], -1) in parts]
+        if len(match) != 1:
+            return f"{to_text(term)} is not an importance ratio p(x, v) / q(v) at a draw v"
+        seen.append(match[0])
+    if sorted(map(str, seen)) != sorted(map(str, bound)):
+        return "the ratios are not one at each draw"
+    return None
+
+
+def iwae_draws(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
+    """Burda et al. (2016), eq. 8: IWAE(q, k) *is* E over z_1, ..., z_k drawn independently from
+    q of log((1/k) sum_i p(x, z_i) / q(z_i)) -- the k-fold sum (or integral) over the draws
+    weighted by q(z_1) ... q(z_k).  The definition, applied to that exact form (each draw a bound
+    name: Sum(Sum(q(z) * q(w) * log((p(x, z) / q(z) + p(x, w) / q(w)) / 2), z), w) = IWAE(q, 2))."""
+    if rel != "=":
+        return RuleOutcome(False, "IWAE's draws give an identity (=), not an inequality")
+    pairs = [(a, b) for a, b in ((prev, new), (new, prev)) if isinstance(a, IWAE) and not a.symbolic]
+    if not pairs:
+        return RuleOutcome(False, "neither side is IWAE(q, k) with a number k of samples")
+    iwae, written = pairs[0]
+    problem = _draws_match(written, iwae)
+    if problem is not None:
+        return RuleOutcome(False, f"IWAE's draws written out do not match: {problem}")
+    conditions = _iwae_side_conditions(iwae, model)
+    if not all(held for _, held in conditions):
+        return RuleOutcome(False, "IWAE's draws matched but a condition failed", conditions)
+    return RuleOutcome(True, f"Burda et al.'s eq. 8: {to_text(iwae)} is the expectation over {iwae.samples} "
+                             f"independent draws from {to_text(iwae.distribution)}, each draw a bound name", conditions)
+
+
 def renyi_bound(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
     """Li and Turner (2016), the Renyi bound: log p(x) >= 1/s * log E_q[(p(x, z) / q(z))**s]
     for 0 < s <= 1 or s < 0 (s = 1 - alpha: alpha in [0, 1), or alpha > 1).
@@ -731,6 +806,7 @@ RULES: dict[str, Rule] = {
     "iwae-bound": iwae_bound,
     "iwae-monotone": iwae_monotone,
     "renyi-bound": renyi_bound,
+    "iwae-draws": iwae_draws,
 }
 """Rule name (as written in a derivation file) -> its check."""
 
@@ -748,4 +824,6 @@ RULE_HELP: dict[str, str] = {
     "iwae-monotone": "IWAE(q, m) >= IWAE(q, k) for m >= k >= 1; ELBO(q) is IWAE(q, 1) (Burda et al. 2016, Theorem 1)",
     "renyi-bound": "log p(x) >= 1/(1 - alpha) log E_q[(p(x, z)/q(z))**(1 - alpha)], alpha in [0, 1) or "
                    "alpha > 1 (Li & Turner 2016)",
+    "iwae-draws": "IWAE(q, k) = Sum(... Sum(q(z) * q(w) * ... * log((p(x, z) / q(z) + p(x, w) / q(w) + ...) / k), z), "
+                  "w) ...: its k draws as bound names (Burda et al. 2016, eq. 8)",
 }

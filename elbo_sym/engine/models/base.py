@@ -383,6 +383,11 @@ class Model(Protocol):
         """IWAE(q, k) as weighted tuples of ratios; None when the family has no IWAE."""
         ...
 
+    def pin_draw(self, body: Expr, draw: Symbol, point) -> Expr:
+        """`body` with another draw of z (bound by ``Sum(f, w)``) at the `point`-th point: its
+        densities q(w), p(x, w) replaced by their values there (IWAE's draws written out)."""
+        ...
+
     def dimension_bodies(self, e) -> tuple[Expr, ...]:
         """The terms of a sum over the dimensions ``Sum(f, (d, 1, D))``, one per dimension (the
         generic dimension's f alone when D is "any"): what definedness walks."""
@@ -465,6 +470,9 @@ class ModelDefaults:
 
     def iwae_terms(self, e) -> list[tuple[Expr, tuple[Expr, ...]]] | None:
         return None
+
+    def pin_draw(self, body: Expr, draw: Symbol, point) -> Expr:
+        raise ValueError(f"this family has no sums over another draw of z (Sum(f, {draw}))")
 
     def dimension_bodies(self, e) -> tuple[Expr, ...]:
         return (e.body,)

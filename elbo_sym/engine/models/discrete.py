@@ -14,7 +14,7 @@ import itertools
 from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 
-from sympy import Add, Expr, Mul, Rational, Symbol, exp, log
+from sympy import Add, Expr, Mul, Rational, Symbol, exp, log, preorder_traversal
 
 from elbo_sym.engine.models.base import (
     DATA_BLOCK,
@@ -43,6 +43,7 @@ from elbo_sym.engine.notation import (
     KL,
     LATENTS,
     Density,
+    Draw,
     Entropy,
     Expectation,
     Index,
@@ -461,6 +462,8 @@ class DiscreteModel(BlockInstances):
     def _unfold(self, e: Expr, k: int | None) -> Expr:
         if isinstance(e, Density):
             return self.density(e, k)
+        if isinstance(e, LatentSum) and isinstance(e.args[1], Draw):  # z keeps its own point k
+            return Add(*(self.unfold(self.pin_draw(e.body, e.args[1], j), k) for j in range(self.K)))
         if isinstance(e, LatentSum):
             return Add(*(self.unfold(e.body, j) for j in range(self.K)))
         if isinstance(e, Expectation):
@@ -485,6 +488,11 @@ class DiscreteModel(BlockInstances):
         if e.args:
             return e.func(*(self.unfold(arg, k) for arg in e.args))
         return e
+
+    def pin_draw(self, body: Expr, draw: Draw, point: int) -> Expr:
+        """`body` with the draw at state `point`: each density at the draw (q(w), p(x, w)) is
+        replaced by its value there, the density at z of the same name at z = point."""
+        return pin_densities(body, draw, lambda d: self.density(d, point))
 
     def iwae_terms(self, e: IWAE) -> list[tuple[Expr, tuple[Expr, ...]]]:
         """IWAE(q, k) as a weighted sum over the K**k tuples (z_1, ..., z_k) of latent states:
@@ -525,6 +533,13 @@ class DiscreteModel(BlockInstances):
         return {s: Rational(v.numerator, v.denominator) for s, v in self.values(instance).items()}
 
 
+def pin_densities(body: Expr, draw: Draw, value) -> Expr:
+    """`body` with every density at `draw` replaced by ``value(the same density at z)``: a
+    density mentions one latent point (the parser says so), so renaming the draw to z is exact."""
+    found = {d for d in preorder_traversal(body) if isinstance(d, Density) and draw in d.variables + d.given}
+    return body.xreplace({d: value(d.xreplace({draw: z})) for d in found})
+
+
 def observation_of(density: Expr) -> str:
     """The observation a q(z | x1) density is about ("x" for q(z))."""
     if isinstance(density, Density) and density.given:
@@ -554,7 +569,7 @@ def free_latents(e: Expr) -> frozenset:
     if isinstance(e, (ELBO, IWAE)):
         return frozenset()
     if isinstance(e, Density):
-        return frozenset(v for v in e.variables + e.given if v in LATENTS)
+        return frozenset(v for v in e.variables + e.given if v in LATENTS or isinstance(v, Draw))
     if isinstance(e, Normal):  # N(m, v) is a distribution over z; m and v never contain z
         return frozenset()
     if isinstance(e, LatentSum):

@@ -25,16 +25,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 
-from sympy import Add, Expr, Integer, Mul, Pow, Rational, Symbol, exp, log
+from sympy import Add, Expr, Integer, Mul, Pow, Rational, Symbol, exp, log, preorder_traversal
 
 from elbo_sym.engine.models.base import Distribution, ModelDefaults, ModelSpec, assumption_observation, q_label
-from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, has_free_latent
+from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, has_free_latent, pin_densities
 from elbo_sym.engine.notation import (
     DATA_DENSITY,
     ELBO,
     IWAE,
     KL,
     Density,
+    Draw,
     Entropy,
     Expectation,
     Index,
@@ -149,7 +150,7 @@ class GeneralModel(ModelDefaults):
         atom of a positive function."""
         positive_params = {p.symbol for p in self.spec.params if p.interval.positive}
         return (self.pointwise_symbols | set(self.evidence.values()) | set(self.indexed_evidence.values())
-                | positive_params | self._positive_integrals | self.data_constants)
+                | positive_params | self._positive_integrals | self.data_constants | self._draw_symbols)
 
     @cached_property
     def _positive_integrals(self) -> set:
@@ -352,6 +353,8 @@ class GeneralModel(ModelDefaults):
     def _unfold(self, e: Expr, k) -> Expr:
         if isinstance(e, Density):
             return self.density(e, k)
+        if isinstance(e, LatentSum) and isinstance(e.args[1], Draw):
+            return self.draw_sum(e)
         if isinstance(e, LatentSum):
             return self.latent_sum((self.unfold(e.body, GENERIC),), e)
         if isinstance(e, Expectation):
@@ -384,6 +387,61 @@ class GeneralModel(ModelDefaults):
     def unfold_pointwise(self, e: Expr) -> tuple[Expr, ...]:
         """A claim with a free z is a claim at the generic point z (so for every z)."""
         return (self.unfold(e, GENERIC if has_free_latent(e) else None),)
+
+    # -- sums over other draws of z ---------------------------------------------------
+
+    def pin_draw(self, body: Expr, draw: Draw, point) -> Expr:
+        """`body` with the draw at its own generic point: q(w), p(x, w) become positive symbols
+        of their own (q_w', pi_w', ...), independent of z's -- the draws are independent."""
+        return pin_densities(body, draw, lambda d: self.density(d, GENERIC).xreplace(self._draw_point(draw)))
+
+    def _draw_point(self, draw: Draw) -> dict:
+        """z's pointwise symbols -> the draw's (named with a quote: no file can write one)."""
+        known = self._draw_points.get(draw.name)
+        if known is None:
+            known = {s: Symbol(s.name[:-1] + draw.name + "'", positive=True) for s in self.pointwise_symbols}
+            self._draw_points[draw.name] = known
+            self._draw_symbols.update(known.values())
+        return known
+
+    @cached_property
+    def _draw_points(self) -> dict:
+        return {}
+
+    @cached_property
+    def _draw_symbols(self) -> set:
+        return set()
+
+    def draw_sum(self, e: LatentSum) -> Expr:
+        """A sum over other draws of z, with K = "any": one opaque atom for the whole sum over
+        every draw bound in it (no law of sums is used across draws; an atom stands for the
+        integral of its pinned, unfolded body, so equal atoms are equal integrals).  It must be
+        closed (no free z: write the draws' sums outside the sum over z) and, for densities,
+        of degree >= 1 in each draw's densities (Sum(log(q(w)), w) has no meaning)."""
+        if has_free_latent(e):
+            raise UnfoldError(f"{to_text(e)} depends on z: with K = \"any\" write the sums over the other draws "
+                              f"outside the sum over z, as in Sum(Sum(f, z), w)")
+        draws = sorted({node.args[1] for node in preorder_traversal(e)
+                        if isinstance(node, LatentSum) and isinstance(node.args[1], Draw)}, key=lambda d: d.name)
+        body = e.replace(lambda n: isinstance(n, LatentSum) and isinstance(n.args[1], Draw), lambda n: n.body)
+        for draw in draws:
+            body = self.pin_draw(body, draw, GENERIC)
+        value = _expand(_split_logs(self.unfold(body), self))
+        for draw in draws:
+            point = self._draw_point(draw)
+            densities = frozenset(point[s] for s in self._densities_of_z)
+            for term in Add.make_args(value):
+                if not at_least_one(_density_degree(term, densities, frozenset(point.values()))):
+                    raise UnfoldError(f"{to_text(e)} has no meaning for every latent space: a term of it is not a "
+                                      f"density of {draw.name} times a function; give an explicit K")
+        from elbo_sym.engine.definedness import strict_sign
+
+        name = f"Sum[{', '.join(d.name for d in draws)}: {value}]"
+        positive = strict_sign(value, self) == 1
+        atom = Symbol(name, positive=True) if positive else Symbol(name, real=True)
+        if positive:
+            self._positive_integrals.add(atom)
+        return atom
 
     # -- sums over z ------------------------------------------------------------------
 

@@ -63,7 +63,20 @@ from mpmath.libmp import (
 )
 from mpmath.libmp.libmpi import mpi_abs, mpi_add, mpi_div, mpi_exp, mpi_log, mpi_mid, mpi_mul, mpi_pow_int, mpi_sub
 
-from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, Entropy, Expectation, Index, LatentSum, to_text, x, z
+from elbo_sym.engine.notation import (
+    ELBO,
+    IWAE,
+    KL,
+    Density,
+    Draw,
+    Entropy,
+    Expectation,
+    Index,
+    LatentSum,
+    to_text,
+    x,
+    z,
+)
 
 DIGITS = 60
 TOLERANCE = Fraction(1, 10**40)
@@ -912,6 +925,8 @@ def _signature(d: Density) -> tuple:
 
 def has_free_z(e) -> bool:
     """z occurs outside every binder (Sum, E, KL, H, ELBO bind it): a claim for every z."""
+    if isinstance(e, LatentSum) and isinstance(e.args[1], Draw):  # binds its draw only, never z
+        return has_free_z(e.args[0])
     if isinstance(e, (LatentSum, Expectation, KL, Entropy, ELBO, IWAE)):
         return False
     if isinstance(e, Density):
@@ -997,10 +1012,23 @@ def evaluate(e, inst: Instance, k: int | None = None, memo: dict | None = None) 
 
 
 def _eval_density(e, inst, k, memo):
+    draws = [v for v in (*e.variables, *e.given) if isinstance(v, Draw)]
+    if draws:  # q(w) inside Sum(f, w): the same density at the draw's state
+        at = memo.get(_DRAWS, {})
+        if len(draws) != 1 or draws[0] not in at or z in e.variables or z in e.given:
+            raise JudgeError(f"{to_text(e)} outside the Sum over its draw")
+        return _density(e.xreplace({draws[0]: z}), inst, at[draws[0]])
     return _density(e, inst, k)
 
 
+_DRAWS = ("draws",)
+"""The memo's entry for the states of the draws bound around the expression (Sum(f, w))."""
+
+
 def _eval_sum(e, inst, k, memo):
+    if isinstance(e.args[1], Draw):  # another draw of z: a fresh memo per state (values depend on it)
+        draw, outer = e.args[1], memo.get(_DRAWS, {})
+        return _sum([evaluate(e.args[0], inst, k, {_DRAWS: {**outer, draw: j}}) for j in range(inst.K)])
     if e.args[1] != z:
         raise JudgeError("Sum over something other than z")
     body = e.args[0]
