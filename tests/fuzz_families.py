@@ -37,7 +37,7 @@ from elbo_sym.engine.reference.discrete import JudgeError
 from elbo_sym.engine.rules import RULES
 
 FAMILIES = ("IWAE", "IWAE k", "gaussian", "gaussian D", "gaussian any D", "chain", "premises", "mixture", "p_data",
-            "data space", "r and theta")
+            "data space", "r and theta", "IWAE draws", "limits")
 ALL_RULES = tuple(sorted(RULES))
 BUDGET = 2.0
 
@@ -64,6 +64,27 @@ IWAE_EVERY_K = (  # k a whole-number parameter: Burda et al.'s Theorem 1 for eve
     ("1 / (1 - alpha) * log(E(q, (p(x, z) / q(z))**(1 - alpha)))", ">=",
      "1 / (1 - alpha) * E(q, log((p(x, z) / q(z))**(1 - alpha)))", "jensen"),
     ("E(q, log((p(x, z) / q(z))**(1 - alpha)))", "=", "(1 - alpha) * ELBO(q)", "algebra"),
+)
+_TWO = "Sum(Sum(q(z) * q(w) * log((p(x, z) / q(z) + p(x, w) / q(w)) / 2), z), w)"
+_THREE = "Sum(Sum(Sum(q(z) * q(w) * q(v) * log((p(x, z) / q(z) + p(x, w) / q(w) + p(x, v) / q(v)) / 3), z), w), v)"
+IWAE_DRAWS = (  # IWAE's draws as bound variables (Burda et al. eq. 8), rule iwae-draws
+    (_TWO, "=", "IWAE(q, 2)", "iwae-draws"),
+    ("IWAE(q, 2)", "=", _TWO, "iwae-draws"),
+    (_THREE, "=", "IWAE(q, 3)", "iwae-draws"),
+    ("IWAE(q, 2)", "=", "Sum(Sum(q(u) * q(v) * log(1/2 * (p(x, v) / q(v) + p(x, u) / q(u))), u), v)", "iwae-draws"),
+    (_TWO, "=", "IWAE(q, 2)", "algebra"),
+    ("IWAE(q, 3)", "=", _THREE, "iwae-draws"),
+    ("Sum(q(w) * log(p(x, w) / q(w)), w)", "=", "ELBO(q)", "algebra"),
+    (_TWO, "=", _TWO, "algebra"),
+)
+_RENYI = "1 / (1 - alpha) * log(E(q, (p(x, z) / q(z))**(1 - alpha)))"
+LIMITS = (  # Li & Turner's alpha -> 1 and 0, Burda et al.'s Theorem 1(b): rules renyi-limit and iwae-limit
+    (f"limit({_RENYI}, alpha, 1)", "=", "ELBO(q)", "renyi-limit"),
+    ("ELBO(q)", "=", f"limit({_RENYI}, alpha, 1)", "renyi-limit"),
+    ("log(p(x))", "=", f"limit({_RENYI}, alpha, 0)", "renyi-limit"),
+    (f"limit({_RENYI}, alpha, 1)", "=", "log(p(x)) - KL(q(z), p(z | x))", "renyi-limit"),
+    ("limit(IWAE(q, k), k, oo)", "=", "log(p(x))", "iwae-limit"),
+    ("log(p(x))", "=", "limit(IWAE(q, k), k, oo)", "iwae-limit"),
 )
 IWAE_TIGHT = (("IWAE(q, {k})", "=", "log(p(x))", "assumption"), ("IWAE(q, {k})", "=", "ELBO(q)", "assumption"))
 GAUSSIAN_LIBRARY = (
@@ -242,7 +263,8 @@ SPACE_LIBRARY = (
 )
 """A finite data space (``data_space``, issue 17.8): the decoder p(. | z) and the evidence are
 distributions over the data points."""
-SWAPS = (("p_data(x1)", "p_data(x2)"),
+SWAPS = (("p_data(x1)", "p_data(x2)"), ("alpha, 1)", "alpha, 0)"), ("k, oo)", "alpha, 1)"),
+         ("q(w)", "q(z)"), ("p(x, w)", "p(x, z)"), ("/ 2)", "/ 3)"),
          ("p(z | x)", "p(z)"), ("q(z)", "p(z)"), ("p(x | z)", "p(x, z)"), ("z1", "z2"), ("q(z1 | x)", "p(z1 | x)"),
          ("mu", "sigma"), ("sigma**2", "sigma"), ("w", "s"), ("x - b", "x + b"), ("IWAE(q, 2)", "IWAE(q, 3)"),
          ("theta_old", "theta_new"))
@@ -309,6 +331,13 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
         K = rng.choice(("2", "3", '"any"'))
         header = f'K = {K}\n[params]\nk = "integer >= {rng.choice((1, 1, 2))}"\nalpha = "in (0, 1)"'
         lhs, rel, rhs, rule = rng.choice(IWAE_EVERY_K)
+    elif family == "limits":
+        alpha = rng.choice(("in (0, 1)", "in (0, 1)", "> 1", "in (0, 1/2)", "in [0, 1)"))
+        header = "K = " + rng.choice(("2", "3", '"any"')) + f'\n[params]\nalpha = "{alpha}"\nk = "integer >= 1"'
+        lhs, rel, rhs, rule = rng.choice(LIMITS)
+    elif family == "IWAE draws":
+        header = "K = " + rng.choice(("2", "3", '"any"'))
+        lhs, rel, rhs, rule = rng.choice(IWAE_DRAWS)
     elif family == "gaussian":
         tight = rng.random() < 0.2
         header = 'model = "gaussian"' + ('\nassume = "q(z) = p(z | x)"' if tight else "")
@@ -531,6 +560,10 @@ def _family_of(toml: str) -> str:
         return "chain"
     if "gaussian" in toml:
         return "gaussian any D" if '\nD = "any"' in toml else "gaussian D" if "\nD = " in toml else "gaussian"
+    if "limit(" in toml:
+        return "limits"
+    if re.search(r"\), [uvw]\)", toml):
+        return "IWAE draws"
     return "IWAE k" if "integer >=" in toml else "IWAE"
 
 

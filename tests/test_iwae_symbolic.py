@@ -454,20 +454,21 @@ def test_renyi_near_misses_are_not_proved():
         assert not outcome.proved and not all(held for _, held in outcome.conditions), outcome
 
 
-# ------------------------------------------------------------------ limits are refused, with the reason
+# ------------------------------------------------------------------ limits: decided by rules (test_limits.py)
 
 
 @pytest.mark.parametrize("text", ["limit(IWAE(q, k), k, oo)",
                                   "limit(1 / (1 - alpha) * log(E(q, (p(x, z) / q(z))**(1 - alpha))), alpha, 1)"])
-def test_a_limit_is_refused_with_the_reason(text):
+def test_a_limit_outside_the_discrete_family_is_refused_with_the_reason(text):
     with pytest.raises(ParseError) as info:
-        parse_expression(text, Vocabulary(params=("k", "alpha"), counts=(("k", 1),)))
-    assert "no certified route" in info.value.message and info.value.column == 0
-    claim = one_step("log(p(x))", ">=", "IWAE(q, k)", "iwae-bound").replace(
-        'start = "log(p(x))"', f'claim = "{text} = ELBO(q)"\nstart = "log(p(x))"')
-    with pytest.raises(DerivationError) as error:
-        loads(claim.replace("[params]", '[params]\nalpha = "in (0, 1)"'), "limit.toml")
-    assert "no certified route" in str(error.value) and str(error.value).startswith("limit.toml:")
+        parse_expression(text, Vocabulary(params=("k", "alpha"), counts=(("k", 1),), real=True))
+    assert "one-layer discrete family" in info.value.message and info.value.column == 0
+
+
+def test_a_limit_in_a_claim_is_decided_by_its_rule():
+    claim = one_step("limit(IWAE(q, k), k, oo)", "=", "log(p(x))", "iwae-limit", K="3")
+    result = check_derivation(loads(claim, "limit.toml"))
+    assert result.steps[0].verdict is Verdict.proved, result.steps[0].reason
 
 
 def test_the_minimiser_rounds_a_whole_number_parameter_to_a_whole_number():

@@ -223,6 +223,95 @@ class IWAE(Notation):
         return Density("p", (self.observation, z))
 
 
+class Limit(Notation):
+    """``limit(f, alpha, 1)``, ``limit(IWAE(q, k), k, oo)``: the limit of f as the parameter (bound
+    inside) tends to the point within its declared domain.  No family evaluates a limit in general:
+    `limit_value` names the few whose value a theorem gives (issue 17, item 4)."""
+
+    def __new__(cls, body: Expr, variable: Symbol, point: Expr):
+        return Basic.__new__(cls, body, variable, S(point))
+
+    @property
+    def body(self) -> Expr:
+        return self.args[0]
+
+    @property
+    def variable(self) -> Symbol:
+        return self.args[1]
+
+    @property
+    def point(self) -> Expr:
+        return self.args[2]
+
+    @property
+    def free_symbols(self) -> set:
+        """The parameter is bound inside: a limit does not depend on it."""
+        return self.body.free_symbols - {self.variable}
+
+
+def renyi_parts(body: Expr, variable: Symbol) -> tuple[Expr, Expr, Expr] | None:
+    """(q, p(x, z), s) when `body` is exactly Li and Turner's bound 1/s * log(E(q, (p(x, z) / q(z))**s))
+    with s = 1 - variable, as written (the factor 1/(1 - alpha) and the exponent checked as
+    polynomials in the variable); None otherwise."""
+    from sympy import cancel, expand
+
+    factors = Mul.make_args(body)
+    logs = [f for f in factors if isinstance(f, log)]
+    if len(logs) != 1 or not isinstance(logs[0].args[0], Expectation):
+        return None
+    mean = logs[0].args[0]
+    q = mean.distribution
+    if not (isinstance(q, Density) and q.is_over_z) or not is_real_power(mean.body) or mean.body.parts is None:
+        return None
+    base, power = mean.body.parts
+    joint = [f for f in Mul.make_args(base) if isinstance(f, Density)]
+    rest = [f for f in Mul.make_args(base) if not isinstance(f, Density)]
+    if len(joint) != 1 or rest != [Pow(q, -1)] or joint[0].name != "p" or joint[0].given or \
+            len(joint[0].variables) != 2 or z not in joint[0].variables:
+        return None
+    scale = Mul(*(f for f in factors if f is not logs[0]))
+    if expand(power - (1 - variable)) != 0 or cancel(scale * power) != 1:
+        return None
+    return q, joint[0], power
+
+
+def limit_value(e: Limit, interval=None, explicit: bool = True) -> Expr | None:
+    """The value a theorem gives `e`, as notation, or None (no certified route):
+
+    * Li and Turner (2016): 1/(1 - alpha) log E_q[(p(x, z)/q(z))**(1 - alpha)] -> ELBO(q) as alpha -> 1
+      (the derivative of s -> log E_q[w**s] at s = 0 is E_q[log w], every weight w > 0), and -> log p(x)
+      as alpha -> 0 (continuity: at alpha = 0 it is log E_q[w] = log p(x)).  With densities
+      (`explicit` False) only from below within [0, 1) (`interval`): E_q[w**s] <= p(x)**s there, and the
+      monotone (dominated) convergence of (w**s - 1)/s to log w carries the limit under the integral.
+    * Burda et al. (2016), Theorem 1(b): IWAE(q, k) -> log p(x) as k -> oo when the weights
+      p(x, z)/q(z) are bounded: explicit K only (finite K, q > 0)."""
+    body, v, point = e.body, e.variable, e.point
+    if isinstance(body, IWAE) and body.count == v and point is S.Infinity:
+        return log(Density("p", (body.observation,))) if explicit else None
+    parts = renyi_parts(body, v)
+    if parts is None or point not in (S.Zero, S.One) or not approached(interval, point):
+        return None
+    if not explicit and (interval is None or interval.lower is None or interval.lower < 0
+                         or interval.upper is None or interval.upper > 1 or (interval.upper == 1 and
+                                                                              not interval.upper_open)):
+        return None
+    q, joint, _ = parts
+    observation = next(a for a in joint.variables if a != z)
+    if point is S.One:
+        return ELBO(q, observation)
+    return log(Density("p", (observation,)))
+
+
+def approached(interval, point: Expr) -> bool:
+    """The point is a limit point of a real parameter's declared domain (a limit there means something)."""
+    if interval is None or getattr(interval, "integer", False):
+        return False
+    lower, upper = interval.lower, interval.upper
+    below = (lower is None or lower < point) and (upper is None or upper >= point)
+    above = (lower is None or lower <= point) and (upper is None or upper > point)
+    return bool(below or above)
+
+
 def _count_text(count: Expr, show) -> str:
     """A number of samples as written: k + 1, not SymPy's 1 + k."""
     constant, rest = count.as_coeff_Add()
@@ -382,6 +471,9 @@ class ElboStrPrinter(StrPrinter):
     def _print_LatentSum(self, s: LatentSum) -> str:
         return f"Sum({self._print(s.body)}, {self._print(s.args[1])})"
 
+    def _print_Limit(self, e: Limit) -> str:
+        return f"limit({self._print(e.body)}, {self._print(e.variable)}, {self._print(e.point)})"
+
     def _print_DimensionSum(self, s: DimensionSum) -> str:
         return f"Sum({self._print(s.body)}, (d, 1, D))"
 
@@ -483,6 +575,12 @@ class ElboLatexPrinter(LatexPrinter):
         if d.name == DATA_DENSITY:  # p_data(x1) as p with an upright "data" index, never p_d ata
             return rf"p_{{\mathrm{{data}}}}({head})"
         return f"{density_name_latex(d.name)}({head})"
+
+    def _print_Limit(self, e: Limit) -> str:
+        body = self._print(e.body)
+        if e.body.is_Add:
+            body = rf"\left({body}\right)"
+        return rf"\lim_{{{self._print(e.variable)} \to {self._print(e.point)}}} {body}"
 
     def _print_LatentSum(self, s: LatentSum) -> str:
         body = s.body
@@ -707,6 +805,7 @@ def latex_terms(latex: str) -> list[str]:
 
 __all__ = [
     "x", "z", "z1", "z2", "z3", "z4", "z5", "LAYER_SYMBOLS", "LATENTS", "VARIATIONAL_NAMES", "Index", "Draw",
+    "Limit", "limit_value", "renyi_parts", "approached",
     "density_name_latex", "Exp", "RealPower", "is_real_power",
     "IWAE", "Normal", "Density", "LatentSum", "Expectation", "KL",
     "DimensionSum", "Entropy", "ELBO", "Notation",

@@ -38,6 +38,7 @@ from elbo_sym.engine.notation import (
     Expectation,
     Index,
     LatentSum,
+    Limit,
     Normal,
     RealPower,
     distribution_variables,
@@ -88,14 +89,14 @@ RESERVED = frozenset({"p", "q", "r", "q_star", "z", "z1", "z2", "z3", "z4", "z5"
                       "exp", "pi", "Normal", "IWAE", DATA_DENSITY})
 """Names a file may not use for an observation or a parameter."""
 
-NO_LIMITS = ("limit(...) is not part of the notation: no certified route decides a limit here (IWAE(q, k) -> log p(x) "
-             "as k -> oo needs the ratios bounded, the Renyi bound -> ELBO(q) as alpha -> 1 a derivative); state "
-             "the bounds that hold for every k or alpha instead, e.g. log(p(x)) >= IWAE(q, k) >= ELBO(q)")
+NO_LIMITS = ("limit(...) belongs to the one-layer discrete family (model = \"discrete\"), where a theorem decides "
+             "the Renyi bound as alpha -> 1 or 0 and IWAE(q, k) as k -> oo; state the bounds that hold for every "
+             "value instead, e.g. log(p(x)) >= IWAE(q, k) >= ELBO(q)")
 """Why ``limit`` is refused (issue 17, item 4): trusting SymPy's limit would be an unchecked step."""
 _CALL_EXAMPLES = {"p": "p(x)", "q": "q(z)", "r": "r(z)", "q_star": "q_star(z)", "Sum": "Sum(f, z)", "E": "E(q, f)",
                   "KL": "KL(q(z), p(z))",
                   "H": "H(q)", "ELBO": "ELBO(q)", "IWAE": "IWAE(q, 2)", "Normal": "Normal(m, v)", "log": "log(...)",
-                  "exp": "exp(...)", DATA_DENSITY: "p_data(x1)"}
+                  "exp": "exp(...)", DATA_DENSITY: "p_data(x1)", "limit": "limit(f, alpha, 1)"}
 """The functions of the notation, each with how it is written."""
 
 
@@ -878,7 +879,7 @@ class _Builder:
         name = node.func.id
         handler = getattr(self, "call_" + name, None) if name in _CALL_EXAMPLES else None
         if handler is None and name == "limit":
-            raise self.fail(node.func, NO_LIMITS)
+            return self.limit(node, node.args, depth)
         if handler is None:
             suggestion = _near(name, tuple(_CALL_EXAMPLES))
             if suggestion is not None:
@@ -1146,6 +1147,35 @@ class _Builder:
                 raise self.fail(args[1], "Sum(f, z) sums over the latent variable z only")
             raise self.fail(args[1], f"Sum(f, v) sums over a latent variable: {' or '.join(latents)}")
         return LatentSum(self.build(args[0], depth), self.variables[args[1].id])
+
+    def limit(self, node: ast.Call, args: list, depth: int) -> Expr:
+        """``limit(f, alpha, 1)`` (alpha a real parameter, the point an integer) or ``limit(f, k, oo)``
+        (k a whole-number parameter): the limit within the parameter's domain, bound inside.  Only
+        the discrete family's one-layer model has limits; a theorem decides the few it knows
+        (rules renyi-limit and iwae-limit), every other limit stays undecided."""
+        if self.vocabulary.real or self.vocabulary.layered or self.vocabulary.dimensions:
+            raise self.fail(node.func, NO_LIMITS)
+        if len(args) != 3:
+            raise self.fail(node, f"limit(...) takes the expression, the parameter and the point, as in "
+                                  f"limit(f, alpha, 1) or limit(IWAE(q, k), k, oo); got {len(args)} arguments")
+        body, variable, point = args
+        counts = dict(self.vocabulary.counts)
+        if not (isinstance(variable, ast.Name) and variable.id in self.vocabulary.params):
+            raise self.fail(variable, "the second argument of limit is a parameter declared in [params], as in "
+                                      "alpha = \"in (0, 1)\" or k = \"integer >= 1\"")
+        if variable.id in counts:
+            if not (isinstance(point, ast.Name) and point.id == "oo"):
+                raise self.fail(point, f"'{variable.id}' is a whole number of samples: its limit is at oo, as in "
+                                       f"limit(IWAE(q, {variable.id}), {variable.id}, oo)")
+            return Limit(self.build(body, depth), Symbol(variable.id, real=True), S.Infinity)
+        value = _literal_int(point)
+        if value is None:
+            raise self.fail(point, "the point of a limit is an integer literal, as in limit(f, alpha, 1)")
+        built = self.build(body, depth)
+        symbol = Symbol(variable.id, real=True)
+        if not built.has(symbol):
+            raise self.fail(body, f"the expression does not depend on '{variable.id}': nothing tends to a limit")
+        return Limit(built, symbol, Integer(value))
 
     def is_draw_name(self, name: str) -> bool:
         """A fresh name a Sum may bind as another draw of z: one lowercase letter and at most

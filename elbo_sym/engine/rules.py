@@ -44,9 +44,13 @@ from elbo_sym.engine.notation import (
     Expectation,
     Index,
     LatentSum,
+    Limit,
+    approached,
     distribution_variables,
     is_derived,
     is_real_power,
+    limit_value,
+    renyi_parts,
     to_text,
     x,
     z,
@@ -86,6 +90,8 @@ def proves_zero(e: Expr, model: Model) -> bool:
 
 def equality(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
     """Both sides have the same canonical form on the model's domain."""
+    if prev.has(Limit) or new.has(Limit):
+        return RuleOutcome(False, "a limit is taken by the rule that names its theorem: renyi-limit or iwae-limit")
     forms = residuals(difference(prev, new), model)
     holds = all(c.is_zero for c in forms)
     condition = ("both sides reduce to the same canonical form", holds)
@@ -553,6 +559,98 @@ def iwae_draws(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
                              f"independent draws from {to_text(iwae.distribution)}, each draw a bound name", conditions)
 
 
+def _limit_sides(prev: Expr, new: Expr) -> tuple[Limit, Expr] | None:
+    """(the limit, the other side) when one side is a limit(...) as written."""
+    for a, b in ((prev, new), (new, prev)):
+        if isinstance(a, Limit):
+            return a, b
+    return None
+
+
+def _interval_of(symbol: Symbol, model: Model):
+    return {s.name: iv for s, iv in model.parameter_bounds.items()}.get(symbol.name)
+
+
+def _limit_equals(found: Limit, other: Expr, model: Model) -> tuple[Expr | None, bool]:
+    """The theorem's value of the limit (None: none here) and whether the other side is it."""
+    value = limit_value(found, _interval_of(found.variable, model), explicit=model.K != "any")
+    if value is None:
+        return None, False
+    try:
+        return value, proves_zero(difference(value, other), model)
+    except (UnfoldError, KeyError):
+        return value, False
+
+
+def renyi_limit(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
+    """Li and Turner (2016), the Renyi bound's limits: with s = 1 - alpha and every weight
+    w = p(x, z) / q(z) > 0, 1/s log E_q[w**s] -> E_q[log w] = ELBO(q) as alpha -> 1 (the derivative
+    of s -> log E_q[w**s] at s = 0: d/ds E_q[w**s] = E_q[w**s log w] and E_q[w**0] = 1) and
+    -> log E_q[w] = log p(x) as alpha -> 0 (continuity).  For a finite K each is a finite sum of
+    analytic functions of s; for densities the limits pass under the integral when alpha stays in
+    [0, 1): E_q[w**s] <= p(x)**s (Jensen), (w**s - 1)/s decreases to log w as s -> 0 (monotone
+    convergence) and w**s <= 1 + w (dominated convergence as s -> 1)."""
+    if rel != "=":
+        return RuleOutcome(False, "a limit gives an identity (=), not an inequality")
+    sides = _limit_sides(prev, new)
+    if sides is None:
+        return RuleOutcome(False, "neither side is limit(...)")
+    found, other = sides
+    parts = renyi_parts(found.body, found.variable)
+    if parts is None:
+        return RuleOutcome(False, f"the limit's expression is not 1 / (1 - {found.variable}) * log(E(q, (p(x, z) / "
+                                  f"q(z))**(1 - {found.variable}))) as written")
+    q, joint, _ = parts
+    interval = _interval_of(found.variable, model)
+    try:
+        ratios = tuple(model.unfold(joint / q, k) for k in model.points)
+        positive = all(is_positive(r, model) for r in ratios)
+        distribution = _is_distribution_notation(q, q, model)
+    except (UnfoldError, KeyError):
+        positive = distribution = False
+    value, equal = _limit_equals(found, other, model)
+    conditions = (
+        (f"{found.variable} tends to {to_text(found.point)}, 1 or 0, from inside its domain",
+         found.point in (S.Zero, S.One) and approached(interval, found.point)),
+        ("the importance ratios are positive", positive),
+        (f"{to_text(q)} is a distribution over z", distribution),
+    ) + (((f"{found.variable} stays in [0, 1) (densities: the limit passes under the integral)", value is not None),)
+          if model.K == "any" else ()) + (
+        (f"the other side is the limit, {to_text(value) if value is not None else 'its value'}", equal),)
+    if not all(held for _, held in conditions):
+        return RuleOutcome(False, "the Renyi limit's pattern found but a condition failed", conditions)
+    why = "the derivative of log E_q[w**s] at s = 0 is E_q[log w]" if found.point == 1 else \
+        "at alpha = 0 the bound is log E_q[w] = log p(x), and it is continuous there"
+    return RuleOutcome(True, f"Li and Turner's Renyi bound tends to {to_text(value)} as {found.variable} -> "
+                             f"{to_text(found.point)}: {why}", conditions)
+
+
+def iwae_limit(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
+    """Burda et al. (2016), Theorem 1(b): IWAE(q, k) -> log p(x) as k -> oo when the weights
+    p(x, z) / q(z) are bounded (the average of k weights tends to p(x) almost surely, and the
+    logs of averages bounded between the least and the largest weight converge in mean).  A
+    finite K with every weight positive bounds them; densities need not, so K = "any" is refused."""
+    if rel != "=":
+        return RuleOutcome(False, "a limit gives an identity (=), not an inequality")
+    sides = _limit_sides(prev, new)
+    if sides is None:
+        return RuleOutcome(False, "neither side is limit(...)")
+    found, other = sides
+    body = found.body
+    if not (isinstance(body, IWAE) and body.count == found.variable and found.point is S.Infinity):
+        return RuleOutcome(False, "the limit is not limit(IWAE(q, k), k, oo) as written")
+    value, equal = _limit_equals(found, other, model)
+    conditions = (
+        ("the weights p(x, z) / q(z) are bounded: an explicit, finite K (for densities they need not be)",
+         model.K != "any"),
+    ) + _iwae_side_conditions(body, model)[1:] + (
+        (f"the other side is the limit, {to_text(value) if value is not None else 'log p(x)'}", equal),)
+    if not all(held for _, held in conditions):
+        return RuleOutcome(False, "the IWAE limit's pattern found but a condition failed", conditions)
+    return RuleOutcome(True, f"Burda et al.'s Theorem 1(b): {to_text(body)} -> {to_text(value)} as "
+                             f"{found.variable} -> oo (the weights are bounded)", conditions)
+
+
 def renyi_bound(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
     """Li and Turner (2016), the Renyi bound: log p(x) >= 1/s * log E_q[(p(x, z) / q(z))**s]
     for 0 < s <= 1 or s < 0 (s = 1 - alpha: alpha in [0, 1), or alpha > 1).
@@ -807,6 +905,8 @@ RULES: dict[str, Rule] = {
     "iwae-monotone": iwae_monotone,
     "renyi-bound": renyi_bound,
     "iwae-draws": iwae_draws,
+    "renyi-limit": renyi_limit,
+    "iwae-limit": iwae_limit,
 }
 """Rule name (as written in a derivation file) -> its check."""
 
@@ -826,4 +926,8 @@ RULE_HELP: dict[str, str] = {
                    "alpha > 1 (Li & Turner 2016)",
     "iwae-draws": "IWAE(q, k) = Sum(... Sum(q(z) * q(w) * ... * log((p(x, z) / q(z) + p(x, w) / q(w) + ...) / k), z), "
                   "w) ...: its k draws as bound names (Burda et al. 2016, eq. 8)",
+    "renyi-limit": "limit(1/(1 - alpha) log E_q[(p(x, z)/q(z))**(1 - alpha)], alpha, 1) = ELBO(q), and at alpha -> 0 "
+                   "it is log p(x) (Li & Turner 2016); for densities with alpha in [0, 1)",
+    "iwae-limit": "limit(IWAE(q, k), k, oo) = log p(x) for an explicit K: bounded weights (Burda et al. 2016, "
+                  "Theorem 1(b))",
 }

@@ -20,7 +20,7 @@ from fractions import Fraction
 from sympy import Expr, Integer, Symbol, preorder_traversal
 
 from elbo_sym.engine.models.base import Instance
-from elbo_sym.engine.notation import ELBO, IWAE
+from elbo_sym.engine.notation import ELBO, IWAE, Limit
 from elbo_sym.limits import INTEGER_OFFSETS, MAX_IWAE_TERMS
 
 
@@ -28,10 +28,16 @@ def sample_parameters(*exprs: Expr) -> tuple[Symbol, ...]:
     """The parameters some IWAE's number of samples is written in (k of IWAE(q, k + 1))."""
     found: dict[Symbol, None] = {}
     for e in exprs:
-        for node in preorder_traversal(e):
+        for node in preorder_traversal(_without_limits(e)):
             if isinstance(node, IWAE) and node.symbolic:
                 found.update(dict.fromkeys(sorted(node.count.free_symbols, key=lambda s: s.name)))
     return tuple(found)
+
+
+def _without_limits(e: Expr) -> Expr:
+    """`e` with each limit(f, k, oo) as one opaque symbol: its k is bound, never instantiated."""
+    limits = {node: Symbol(f"limit#{i}") for i, node in enumerate(preorder_traversal(e)) if isinstance(node, Limit)}
+    return e.xreplace(limits) if limits else e
 
 
 def instantiate(e: Expr, values: dict[str, int]) -> Expr:
@@ -44,6 +50,8 @@ def for_definedness(e: Expr, general: bool = False) -> Expr:
     """`e` with every IWAE of a symbolic k -- and, in a family without IWAE's unfolding
     (`general`: K = "any"), every IWAE -- replaced by ELBO(q) of the same q and observation,
     whose definedness obligations are the same (see the module docstring)."""
+    while e.has(Limit):  # a limit's expression must be defined on its parameter's whole domain
+        e = e.replace(lambda n: isinstance(n, Limit), lambda n: n.body)
     swap = {node: ELBO(node.distribution, node.observation) for node in preorder_traversal(e)
             if isinstance(node, IWAE) and (general or node.symbolic)}
     return e.xreplace(swap) if swap else e

@@ -48,9 +48,11 @@ from elbo_sym.engine.notation import (
     Expectation,
     Index,
     LatentSum,
+    Limit,
     Normal,
     distribution_variables,
     is_derived,
+    limit_value,
     to_text,
     z,
 )
@@ -462,7 +464,13 @@ class DiscreteModel(BlockInstances):
     def _unfold(self, e: Expr, k: int | None) -> Expr:
         if isinstance(e, Density):
             return self.density(e, k)
+        if isinstance(e, Limit):
+            return self.unfold(self.limit_of(e), k)
         if isinstance(e, LatentSum) and isinstance(e.args[1], Draw):  # z keeps its own point k
+            nested = sum(1 for node in preorder_traversal(e) if isinstance(node, LatentSum))
+            if self.K ** nested > MAX_IWAE_TERMS:
+                raise UnfoldError(f"{nested} nested sums over K = {self.K} states have up to {self.K}**{nested} "
+                                  f"terms; at most {MAX_IWAE_TERMS}")
             return Add(*(self.unfold(self.pin_draw(e.body, e.args[1], j), k) for j in range(self.K)))
         if isinstance(e, LatentSum):
             return Add(*(self.unfold(e.body, j) for j in range(self.K)))
@@ -488,6 +496,15 @@ class DiscreteModel(BlockInstances):
         if e.args:
             return e.func(*(self.unfold(arg, k) for arg in e.args))
         return e
+
+    def limit_of(self, e: Limit) -> Expr:
+        """The value of a limit a theorem gives here (notation.limit_value); UnfoldError otherwise."""
+        interval = {s.name: iv for s, iv in self.parameter_bounds.items()}.get(e.variable.name)
+        value = limit_value(e, interval, explicit=True)
+        if value is None:
+            raise UnfoldError(f"{to_text(e)} has no certified value: a theorem gives the Renyi bound's limit as "
+                              f"alpha -> 1 or 0 (inside alpha's domain) and IWAE(q, k) -> log p(x) as k -> oo")
+        return value
 
     def pin_draw(self, body: Expr, draw: Draw, point: int) -> Expr:
         """`body` with the draw at state `point`: each density at the draw (q(w), p(x, w)) is

@@ -40,8 +40,10 @@ from elbo_sym.engine.notation import (
     Expectation,
     Index,
     LatentSum,
+    Limit,
     distribution_variables,
     is_derived,
+    limit_value,
     to_text,
     z,
 )
@@ -353,6 +355,8 @@ class GeneralModel(ModelDefaults):
     def _unfold(self, e: Expr, k) -> Expr:
         if isinstance(e, Density):
             return self.density(e, k)
+        if isinstance(e, Limit):
+            return self.unfold(self.limit_of(e), k)
         if isinstance(e, LatentSum) and isinstance(e.args[1], Draw):
             return self.draw_sum(e)
         if isinstance(e, LatentSum):
@@ -389,6 +393,16 @@ class GeneralModel(ModelDefaults):
         return (self.unfold(e, GENERIC if has_free_latent(e) else None),)
 
     # -- sums over other draws of z ---------------------------------------------------
+
+    def limit_of(self, e: Limit) -> Expr:
+        """The value of a limit a theorem gives here (notation.limit_value); UnfoldError otherwise."""
+        interval = {s.name: iv for s, iv in self.parameter_bounds.items()}.get(e.variable.name)
+        value = limit_value(e, interval, explicit=False)
+        if value is None:
+            raise UnfoldError(f"{to_text(e)} has no certified value for every latent space: the Renyi bound's limit "
+                              f"as alpha -> 1 or 0 needs alpha's domain inside [0, 1) for densities, and IWAE(q, k) -> "
+                              f"log p(x) as k -> oo needs bounded weights p(x, z) / q(z): an explicit K")
+        return value
 
     def pin_draw(self, body: Expr, draw: Draw, point) -> Expr:
         """`body` with the draw at its own generic point: q(w), p(x, w) become positive symbols
