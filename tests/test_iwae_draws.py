@@ -73,6 +73,7 @@ def test_a_sum_over_a_fresh_name_binds_a_draw_of_z():
     ("Sum(Sum(q(w), w), w)", "already bound by an enclosing Sum"),
     ("Sum(q(z) * log(p(x, z)), w)", "f must mention it"),
     ("Sum(q(alpha), alpha)", "sums over the latent variable z only"),
+    ("Sum(p(z | w), w)", "at one point of the latent space"),
 ])
 def test_draw_names_are_bound_fresh_and_used_inside_densities(text, message):
     with pytest.raises(ParseError) as info:

@@ -1209,6 +1209,11 @@ class _Builder:
 
     def density_at_draw(self, name: str, node: ast.Call, args: list) -> Density:
         """A density inside a Sum over draws: built as if each draw were z, then moved to its draw."""
+        points = [n.id for a in args for n in ast.walk(a) if isinstance(n, ast.Name)
+                  and (n.id in self.draws or n.id in self.vocabulary.latents)]
+        if len(points) > 1 and set(points) & set(self.draws):
+            raise self.fail(node, f"{name}(...) is at one point of the latent space, z or one draw: "
+                                  f"{', '.join(points)} are {len(points)} points")
         self.draw_hits = []
         try:
             d = self.density(name, node, args)
@@ -1219,8 +1224,8 @@ class _Builder:
             return d
         named = d.variables + d.given
         if len(set(hits)) != 1 or named.count(z) != len(hits):
-            raise self.fail(node, f"{name}(...) is at one point of the latent space: z or one draw, as in "
-                                  f"{name}({hits[0]})" if name != "p" else f"p(x, {hits[0]})")
+            example = f"p(x, {hits[0]})" if name == "p" else f"{name}({hits[0]})"
+            raise self.fail(node, f"{name}(...) is at one point of the latent space: z or one draw, as in {example}")
         return d.xreplace({z: self.draws[hits[0]]})
 
     def dimension_sum(self, node: ast.Call, args: list, depth: int) -> Expr:
