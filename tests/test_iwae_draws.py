@@ -210,3 +210,16 @@ def test_the_second_opinion_agrees_on_draws_and_disagrees_on_a_wrong_variant(K):
 def test_the_literature_file_is_proved():
     result = check_derivation(loads((LITERATURE / "iwae-draws-as-sums.toml").read_text(), "iwae-draws-as-sums.toml"))
     assert all(s.verdict is Verdict.proved for s in result.steps) and result.established
+
+
+def test_draws_of_a_parameterised_model_are_evaluated_and_a_wrong_bound_refuted():
+    """p(x, w | theta): the model of the parameter theta at the draw w; L_2 >= log p(x | theta) is
+    false (Jensen's gap), refuted at a counterexample recomputed here."""
+    start = "Sum(Sum(q(z) * q(w) * log((p(x, z | theta) / q(z) + p(x, w | theta) / q(w)) / 2), z), w)"
+    text = (f'title = "t"\nK = 2\nstart = "{start}"\n\n[params]\ntheta = "real"\n\n'
+            f'[[step]]\nrel = ">="\nexpr = "log(p(x | theta))"\nrule = "jensen"\n')
+    step = step_of(text)
+    assert step.verdict is Verdict.refuted, step.reason
+    c = step.counterexample
+    prior, likelihood, q = floats(c, "p(z | theta)"), floats(c, "p(x | z; theta)"), floats(c, "q(z)")
+    assert iwae(prior, likelihood, q, 2) < math.log(sum(a * b for a, b in zip(prior, likelihood))) - 1e-9
