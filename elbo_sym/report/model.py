@@ -381,12 +381,25 @@ def _to_data(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in a report")
 
 
+_HINTS: dict[type, dict[str, Any]] = {}
+"""Each report class's resolved field types: resolving them compiles every annotation string,
+which made reading a cached report cost more than the rest of a warm check."""
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    """typing.get_type_hints(cls), once per class (a class's annotations never change)."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        import typing
+
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
 def _from_data(cls: type, data: Any) -> Any:
     if not isinstance(data, dict):
         raise TypeError(f"{cls.__name__}: expected an object")
-    import typing
-
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     kwargs = {}
     for f in fields(cls):
         if f.name not in data:

@@ -1,0 +1,122 @@
+"""The check loop's speed-ups may only save time (issue 19 item 3, bench/bench_loop.py).
+
+Each shortcut is compared with the slow way it replaces: the direct *.dist-info reading of
+the cache key with importlib.metadata (and it steps aside whenever it could disagree), the
+per-class memo of report field types with typing.get_type_hints, a warm check's imports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import typing
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from elbo_sym.authoring import cache as result_cache
+from elbo_sym.report import model as report_model
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------------------- the cache key's versions
+
+
+@pytest.mark.parametrize("package", [*result_cache.DEPENDENCIES, "click"])
+def test_dist_info_versions_are_importlib_metadatas(package):
+    """Installed by pip as plain *.dist-info folders: read directly, the same answer."""
+    direct = result_cache._dist_info_version(package)
+    assert direct is not None
+    assert direct == metadata.version(package) == result_cache.installed_version(package)
+
+
+def _dist_info(folder: Path, name: str, version: str, suffix: str = ".dist-info", field: str = "Version") -> None:
+    info = folder / f"{name}-{version}{suffix}"
+    info.mkdir()
+    metadata_file = "METADATA" if suffix == ".dist-info" else "PKG-INFO"
+    (info / metadata_file).write_text(f"Metadata-Version: 2.1\nName: {name}\n{field}: {version}\n", "utf-8")
+
+
+def test_a_planted_dist_info_is_read_like_importlib_metadata(tmp_path, monkeypatch):
+    _dist_info(tmp_path, "SymPy", "0.0.2-planted")  # another spelling of the name: normalised alike
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert result_cache._dist_info_version("sympy") == metadata.version("sympy") == "0.0.2-planted"
+
+
+@pytest.mark.parametrize("layout", ["egg-info", "two dist-infos", "lower-case field"])
+def test_unusual_metadata_is_left_to_importlib_metadata(layout, tmp_path, monkeypatch):
+    """Where the direct reading could disagree it answers None, and installed_version asks
+    importlib.metadata: the key is the same as before the shortcut."""
+    if layout == "egg-info":
+        _dist_info(tmp_path, "mpmath", "0.0.3", suffix=".egg-info")
+    elif layout == "two dist-infos":
+        _dist_info(tmp_path, "mpmath", "0.0.3")
+        _dist_info(tmp_path, "mpmath", "0.0.4")
+    else:
+        _dist_info(tmp_path, "mpmath", "0.0.3", field="version")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert result_cache._dist_info_version("mpmath") is None
+    assert result_cache.installed_version("mpmath") == metadata.version("mpmath")
+    assert metadata.version("mpmath").startswith("0.0.")  # the planted metadata, not the real one
+
+
+def test_a_missing_package_is_still_missing():
+    assert result_cache._dist_info_version("no-such-package-elbo-sym-loop") is None
+    assert result_cache.installed_version("no-such-package-elbo-sym-loop") == "missing"
+
+
+# ---------------------------------------------------------------------------- reading reports back
+
+
+def _report_classes() -> list[type]:
+    return [value for value in vars(report_model).values()
+            if isinstance(value, type) and dataclasses.is_dataclass(value)
+            and value.__module__ == report_model.__name__]
+
+
+def test_the_field_type_memo_is_get_type_hints():
+    classes = _report_classes()
+    assert len(classes) >= 10
+    for cls in classes:
+        assert report_model._hints(cls) == typing.get_type_hints(cls)
+        assert report_model._hints(cls) is report_model._hints(cls)  # computed once
+
+
+def test_a_report_reads_back_the_same_with_the_memo_filled():
+    """The first read fills the memo, the second uses it: both give the report that was checked."""
+    from elbo_sym.engine.derivation import load
+    from elbo_sym.report.build import check_file
+
+    report = check_file(load(REPO / "derivations" / "gap.toml"))
+    report_model._HINTS.clear()
+    first = report_model.DerivationReport.from_dict(report.to_dict())
+    assert report_model._HINTS  # filled
+    second = report_model.DerivationReport.from_dict(report.to_dict())
+    assert first == second == report and second.to_dict() == report.to_dict()
+    with pytest.raises(TypeError):  # the memo does not loosen the type checks
+        report_model.DerivationReport.from_dict({**report.to_dict(), "steps": "not a list"})
+
+
+# ---------------------------------------------------------------------------- a warm check's imports
+
+
+def test_a_warm_check_imports_neither_sympy_nor_importlib_metadata(tmp_path):
+    folder = tmp_path / "derivations"
+    folder.mkdir()
+    for source in sorted((REPO / "derivations").glob("*.toml")):
+        (folder / source.name).write_text(source.read_text("utf-8"), "utf-8")
+    env = dict(os.environ, PYTHONPATH=str(REPO), ELBO_SYM_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("ELBO_SYM_NO_CACHE", None)
+    probe = ("import sys; from elbo_sym.cli import main; code = main(['check', sys.argv[1]]); "
+             "heavy = ['sympy', 'mpmath', 'scipy', 'numpy', 'jinja2', 'importlib.metadata']; "
+             "print(sorted(m for m in heavy if m in sys.modules)); sys.exit(code)")
+    cold = subprocess.run([sys.executable, "-c", probe, str(folder)], env=env, capture_output=True, text=True)
+    warm = subprocess.run([sys.executable, "-c", probe, str(folder)], env=env, capture_output=True, text=True)
+    assert cold.returncode == warm.returncode == 0, cold.stderr + warm.stderr
+    assert "'sympy'" in cold.stdout.splitlines()[-1]  # the probe can see an import
+    assert warm.stdout.splitlines()[-1] == "[]"
+    assert cold.stdout.splitlines()[:-1] == warm.stdout.splitlines()[:-1]
