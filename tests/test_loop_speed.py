@@ -69,6 +69,33 @@ def test_a_missing_package_is_still_missing():
     assert result_cache.installed_version("no-such-package-elbo-sym-loop") == "missing"
 
 
+def _fingerprint_by_rglob(package: Path, version: str) -> str:
+    """The fingerprint as written before the os.walk listing: pathlib's rglob, sorted."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    digest.update(f"format {result_cache.FORMAT}\nelbo-sym {version}\npython {sys.version}\n".encode())
+    for source in sorted(package.rglob("*.py")):
+        digest.update(b"\0" + source.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(source.read_bytes())
+    for name in result_cache.DEPENDENCIES:
+        digest.update(f"\0{name}\0{metadata.version(name)}".encode())
+    return digest.hexdigest()
+
+
+def test_the_fingerprint_is_the_one_rglob_and_importlib_metadata_give(tmp_path):
+    """The same digest as before the shortcuts (so every cache entry stays valid), also for a
+    package whose names sort differently as strings and as paths, in nested folders."""
+    assert result_cache.fingerprint(REPO / "elbo_sym", "9.9") == _fingerprint_by_rglob(REPO / "elbo_sym", "9.9")
+    package = tmp_path / "pkg"
+    for name in ["a/x.py", "a-b.py", "a_b.py", "a.py", "b/c/d.py", "b/c.py", "b/notes.txt", "A.py", ".hidden.py"]:
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
+        (package / name).write_text(f"# {name}\n", "utf-8")
+    assert result_cache.fingerprint(package, "1") == _fingerprint_by_rglob(package, "1")
+    (package / "a" / "x.py").write_text("# changed\n", "utf-8")
+    assert result_cache.fingerprint(package, "1") == _fingerprint_by_rglob(package, "1")
+
+
 # ---------------------------------------------------------------------------- reading reports back
 
 
@@ -84,6 +111,7 @@ def test_the_field_type_memo_is_get_type_hints():
     for cls in classes:
         assert report_model._hints(cls) == typing.get_type_hints(cls)
         assert report_model._hints(cls) is report_model._hints(cls)  # computed once
+        assert report_model._fields(cls) == dataclasses.fields(cls)
 
 
 def test_a_report_reads_back_the_same_with_the_memo_filled():
@@ -93,8 +121,9 @@ def test_a_report_reads_back_the_same_with_the_memo_filled():
 
     report = check_file(load(REPO / "derivations" / "gap.toml"))
     report_model._HINTS.clear()
+    report_model._FIELDS.clear()
     first = report_model.DerivationReport.from_dict(report.to_dict())
-    assert report_model._HINTS  # filled
+    assert report_model._HINTS and report_model._FIELDS  # filled
     second = report_model.DerivationReport.from_dict(report.to_dict())
     assert first == second == report and second.to_dict() == report.to_dict()
     with pytest.raises(TypeError):  # the memo does not loosen the type checks
