@@ -149,3 +149,39 @@ def test_a_warm_check_imports_neither_sympy_nor_importlib_metadata(tmp_path):
     assert "'sympy'" in cold.stdout.splitlines()[-1]  # the probe can see an import
     assert warm.stdout.splitlines()[-1] == "[]"
     assert cold.stdout.splitlines()[:-1] == warm.stdout.splitlines()[:-1]
+
+
+# ---------------------------------------------------------------------------- the process's teardown
+
+
+def test_the_exit_hook_is_registered_once(monkeypatch):
+    registered = []
+    monkeypatch.setattr(result_cache, "_FINAL_COLLECTION_SKIPPED", False)
+    monkeypatch.setattr("atexit.register", registered.append)
+    result_cache.skip_final_collection()
+    result_cache.skip_final_collection()
+    import gc
+
+    assert registered == [gc.freeze]
+
+
+def test_skipping_the_final_collection_changes_no_output(tmp_path):
+    """The same stdout, stderr and exit status with and without the exit hook, for a file that
+    is proved and one that is refuted (exit 1), and the cache written either way."""
+    gap = (REPO / "derivations" / "gap.toml").read_text("utf-8")
+    refuted = gap.replace('expr = "KL(q(z), p(z | x))"', 'expr = "KL(p(z | x), q(z))"')
+    assert refuted != gap
+    (tmp_path / "good.toml").write_text(gap, "utf-8")
+    (tmp_path / "bad.toml").write_text(refuted, "utf-8")
+    runs = {}
+    for hook in ("with", "without"):
+        env = dict(os.environ, PYTHONPATH=str(REPO), ELBO_SYM_CACHE_DIR=str(tmp_path / f"cache-{hook}"))
+        env.pop("ELBO_SYM_NO_CACHE", None)
+        off = "import elbo_sym.authoring.cache as c; c.skip_final_collection = lambda: None; "
+        off = off if hook == "without" else ""
+        probe = off + "import sys; from elbo_sym.cli import main; sys.exit(main(['check', 'good.toml', 'bad.toml']))"
+        done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
+        entries = sorted(p.name for p in (tmp_path / f"cache-{hook}").glob("*.json"))
+        runs[hook] = (done.returncode, done.stdout, done.stderr, entries)
+    assert runs["with"] == runs["without"]
+    assert runs["with"][0] == 1 and "refuted" in runs["with"][1] and len(runs["with"][3]) == 1

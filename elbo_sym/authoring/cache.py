@@ -369,6 +369,28 @@ class Cache:
                 pass
 
 
+_FINAL_COLLECTION_SKIPPED = False
+
+
+def skip_final_collection() -> None:
+    """Leave the objects alive at interpreter exit out of the garbage collector's last passes
+    (an atexit hook calls gc.freeze; registered once per process).
+
+    After SymPy and a check, those passes walk every object the process holds once more:
+    a sixth of a short `elbo-sym check --no-cache`.  Only the process's teardown changes:
+    atexit hooks, the flushing of stdout and stderr and the exit status are as before;
+    objects still alive at exit are left to the operating system (Python never promised
+    to finalise them, see object.__del__), and every file the check writes (the cache's
+    entries) is closed before it returns."""
+    global _FINAL_COLLECTION_SKIPPED
+    if not _FINAL_COLLECTION_SKIPPED:
+        import atexit
+        import gc
+
+        atexit.register(gc.freeze)
+        _FINAL_COLLECTION_SKIPPED = True
+
+
 def check_paths(paths: list[str], budget: float, use_cache: bool = True,
                 total: float | None = None) -> tuple[list[DerivationReport], list[InputErrorReport]]:
     """Check every derivation named by `paths`: (reports in file order, input errors).
@@ -405,6 +427,7 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True,
         from elbo_sym.engine.derivation import DerivationError, loads
         from elbo_sym.report.build import check_file
 
+        skip_final_collection()
         for i, path, key, data in misses:
             if isinstance(data, FileReadError):
                 line, prefix = (1, "") if data.too_large else (0, "cannot read file: ")
