@@ -185,3 +185,37 @@ def test_skipping_the_final_collection_changes_no_output(tmp_path):
         runs[hook] = (done.returncode, done.stdout, done.stderr, entries)
     assert runs["with"] == runs["without"]
     assert runs["with"][0] == 1 and "refuted" in runs["with"][1] and len(runs["with"][3]) == 1
+
+
+# ---------------------------------------------------------------------------- bench/outcome_diff.py
+
+
+def _outcome_diff():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("outcome_diff", REPO / "bench" / "outcome_diff.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_outcome_diff_sees_every_kind_of_change():
+    diff = _outcome_diff()
+    report = {"file": "a.toml", "steps": [{"verdict": "proved", "seconds": 0.5,
+                                           "second_opinion": "the reference evaluator agrees on 9 instance(s)"}]}
+    assert diff.without_timings(report) == {"file": "a.toml", "steps": [
+        {"verdict": "proved", "second_opinion": "the reference evaluator agrees on 9 instance(s)"}]}
+    same = diff.without_timings({**report, "steps": [{**report["steps"][0], "seconds": 9.0}]})
+    assert diff.differences(diff.without_timings(report), same) == []
+    refuted = {**report, "steps": [{**report["steps"][0], "verdict": "refuted"}]}
+    assert diff.differences(report, refuted) == ["/steps[0]/verdict: 'proved' -> 'refuted'"]
+    assert diff.differences(report, {**report, "steps": []}) == ["/steps: 1 items before, 0 after"]
+    assert diff.differences(report, {"file": "a.toml"}) == ["/steps: only in before"]
+    fewer = {**report, "steps": [{**report["steps"][0],
+                                  "second_opinion": "the reference evaluator agrees on 7 instance(s)"}]}
+    (line,) = diff.differences(report, fewer)
+    assert line.endswith("(budgeted: the instance count depends on the load)")
+    undecided = {**report, "steps": [{**report["steps"][0], "second_opinion": "undecided"}]}
+    (line,) = diff.differences(report, undecided)
+    assert "budgeted" not in line
