@@ -113,7 +113,14 @@ def engine_fingerprint() -> str:
 
 def installed_version(name: str) -> str:
     """The installed distribution's version ("missing" when none), read from its metadata
-    without importing the package (a cache hit must not pay for importing SymPy or SciPy)."""
+    without importing the package (a cache hit must not pay for importing SymPy or SciPy).
+
+    The common case (a plain ``*.dist-info`` folder on sys.path) is read directly, which is
+    what importlib.metadata would find; anything else is left to importlib.metadata, whose
+    import alone costs a warm check a fifth of its time."""
+    version = _dist_info_version(name)
+    if version is not None:
+        return version
     from importlib import metadata
 
     try:
@@ -122,13 +129,60 @@ def installed_version(name: str) -> str:
         return "missing"
 
 
+def _dist_info_version(name: str) -> str | None:
+    """`name`'s version as importlib.metadata.version reports it, when that is certain without
+    it: the first sys.path folder holding metadata for `name` holds exactly one
+    ``<name>-<version>.dist-info`` folder (no egg-info) whose METADATA has one Version field.
+    None (ask importlib.metadata) in every other case: a zip on sys.path, egg metadata, two
+    candidates, no metadata found, an unreadable file."""
+    wanted = re.sub(r"[-_.]+", "-", name).lower().replace("-", "_")  # importlib.metadata's normalisation
+    for entry in sys.path:
+        if not isinstance(entry, str):
+            return None
+        root = entry or "."
+        try:
+            children = os.listdir(root)
+        except OSError:
+            if os.path.exists(root):
+                return None  # a zip (or anything else importlib.metadata might read)
+            continue
+        matches = [child for child in children if child.lower().endswith((".dist-info", ".egg-info"))
+                   and re.sub(r"[-_.]+", "-", child.lower().rpartition(".")[0].partition("-")[0]).replace("-", "_")
+                   == wanted]
+        if os.path.basename(root).lower().endswith(".egg"):
+            return None
+        if not matches:
+            continue
+        if len(matches) != 1 or not matches[0].lower().endswith(".dist-info"):
+            return None
+        try:
+            text = read_regular_file(Path(root, matches[0], "METADATA"), MAX_ENTRY_BYTES).decode("utf-8")
+        except (FileReadError, OSError, UnicodeError):
+            return None
+        header = text.replace("\r\n", "\n").split("\n\n", 1)[0]
+        versions = [line[len("Version:"):].strip() for line in header.split("\n") if line.startswith("Version:")]
+        return versions[0] if len(versions) == 1 and versions[0] else None
+    return None
+
+
+def _python_sources(package: Path) -> list[tuple[str, ...]]:
+    """The relative path parts of every *.py under `package`, in the order of
+    ``sorted(package.rglob("*.py"))`` (paths compare part by part), found with os.walk: the
+    same list as rglob's, which costs a warm check several times more on its first call."""
+    found: list[tuple[str, ...]] = []
+    for root, _folders, files in os.walk(package):
+        relative = Path(root).relative_to(package).parts
+        found += [(*relative, name) for name in files if name.endswith(".py")]
+    return sorted(found)
+
+
 def fingerprint(package: Path, version: str) -> str:
     """Hash of every *.py under `package` (names and bytes), `version`, and the DEPENDENCIES' versions."""
     digest = hashlib.sha256()
     digest.update(f"format {FORMAT}\nelbo-sym {version}\npython {sys.version}\n".encode())
-    for source in sorted(package.rglob("*.py")):
-        digest.update(b"\0" + source.relative_to(package).as_posix().encode() + b"\0")
-        digest.update(source.read_bytes())
+    for parts in _python_sources(package):
+        digest.update(b"\0" + "/".join(parts).encode() + b"\0")
+        digest.update(package.joinpath(*parts).read_bytes())
     for name in DEPENDENCIES:
         digest.update(f"\0{name}\0{installed_version(name)}".encode())
     return digest.hexdigest()
@@ -315,6 +369,28 @@ class Cache:
                 pass
 
 
+_FINAL_COLLECTION_SKIPPED = False
+
+
+def skip_final_collection() -> None:
+    """Leave the objects alive at interpreter exit out of the garbage collector's last passes
+    (an atexit hook calls gc.freeze; registered once per process).
+
+    After SymPy and a check, those passes walk every object the process holds once more:
+    a sixth of a short `elbo-sym check --no-cache`.  Only the process's teardown changes:
+    atexit hooks, the flushing of stdout and stderr and the exit status are as before;
+    objects still alive at exit are left to the operating system (Python never promised
+    to finalise them, see object.__del__), and every file the check writes (the cache's
+    entries) is closed before it returns."""
+    global _FINAL_COLLECTION_SKIPPED
+    if not _FINAL_COLLECTION_SKIPPED:
+        import atexit
+        import gc
+
+        atexit.register(gc.freeze)
+        _FINAL_COLLECTION_SKIPPED = True
+
+
 def check_paths(paths: list[str], budget: float, use_cache: bool = True,
                 total: float | None = None) -> tuple[list[DerivationReport], list[InputErrorReport]]:
     """Check every derivation named by `paths`: (reports in file order, input errors).
@@ -351,6 +427,7 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True,
         from elbo_sym.engine.derivation import DerivationError, loads
         from elbo_sym.report.build import check_file
 
+        skip_final_collection()
         for i, path, key, data in misses:
             if isinstance(data, FileReadError):
                 line, prefix = (1, "") if data.too_large else (0, "cannot read file: ")

@@ -381,20 +381,43 @@ def _to_data(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in a report")
 
 
+_HINTS: dict[type, dict[str, Any]] = {}
+"""Each report class's resolved field types: resolving them compiles every annotation string,
+which made reading a cached report cost more than the rest of a warm check."""
+_FIELDS: dict[type, tuple[Any, ...]] = {}
+"""Each report class's dataclass fields (dataclasses.fields rebuilds the tuple on every call)."""
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    """typing.get_type_hints(cls), once per class (a class's annotations never change)."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        import typing
+
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+def _fields(cls: type) -> tuple[Any, ...]:
+    """dataclasses.fields(cls), once per class."""
+    known = _FIELDS.get(cls)
+    if known is None:
+        known = _FIELDS[cls] = fields(cls)
+    return known
+
+
 def _from_data(cls: type, data: Any) -> Any:
     if not isinstance(data, dict):
         raise TypeError(f"{cls.__name__}: expected an object")
-    import typing
-
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     kwargs = {}
-    for f in fields(cls):
+    for f in _fields(cls):
         if f.name not in data:
             if f.default is not MISSING or f.default_factory is not MISSING:
                 continue
             raise KeyError(f"{cls.__name__}: missing {f.name}")
         kwargs[f.name] = _convert(hints[f.name], data[f.name])
-    unknown = set(data) - {f.name for f in fields(cls)}
+    unknown = set(data) - {f.name for f in _fields(cls)}
     if unknown:
         raise KeyError(f"{cls.__name__}: unknown field {sorted(unknown)[0]}")
     return cls(**kwargs)

@@ -1,0 +1,221 @@
+"""The check loop's speed-ups may only save time (issue 19 item 3, bench/bench_loop.py).
+
+Each shortcut is compared with the slow way it replaces: the direct *.dist-info reading of
+the cache key with importlib.metadata (and it steps aside whenever it could disagree), the
+per-class memo of report field types with typing.get_type_hints, a warm check's imports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import typing
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from elbo_sym.authoring import cache as result_cache
+from elbo_sym.report import model as report_model
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------------------- the cache key's versions
+
+
+@pytest.mark.parametrize("package", [*result_cache.DEPENDENCIES, "click"])
+def test_dist_info_versions_are_importlib_metadatas(package):
+    """Installed by pip as plain *.dist-info folders: read directly, the same answer."""
+    direct = result_cache._dist_info_version(package)
+    assert direct is not None
+    assert direct == metadata.version(package) == result_cache.installed_version(package)
+
+
+def _dist_info(folder: Path, name: str, version: str, suffix: str = ".dist-info", field: str = "Version") -> None:
+    info = folder / f"{name}-{version}{suffix}"
+    info.mkdir()
+    metadata_file = "METADATA" if suffix == ".dist-info" else "PKG-INFO"
+    (info / metadata_file).write_text(f"Metadata-Version: 2.1\nName: {name}\n{field}: {version}\n", "utf-8")
+
+
+def test_a_planted_dist_info_is_read_like_importlib_metadata(tmp_path, monkeypatch):
+    _dist_info(tmp_path, "SymPy", "0.0.2-planted")  # another spelling of the name: normalised alike
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert result_cache._dist_info_version("sympy") == metadata.version("sympy") == "0.0.2-planted"
+
+
+@pytest.mark.parametrize("layout", ["egg-info", "two dist-infos", "lower-case field"])
+def test_unusual_metadata_is_left_to_importlib_metadata(layout, tmp_path, monkeypatch):
+    """Where the direct reading could disagree it answers None, and installed_version asks
+    importlib.metadata: the key is the same as before the shortcut."""
+    if layout == "egg-info":
+        _dist_info(tmp_path, "mpmath", "0.0.3", suffix=".egg-info")
+    elif layout == "two dist-infos":
+        _dist_info(tmp_path, "mpmath", "0.0.3")
+        _dist_info(tmp_path, "mpmath", "0.0.4")
+    else:
+        _dist_info(tmp_path, "mpmath", "0.0.3", field="version")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert result_cache._dist_info_version("mpmath") is None
+    assert result_cache.installed_version("mpmath") == metadata.version("mpmath")
+    assert metadata.version("mpmath").startswith("0.0.")  # the planted metadata, not the real one
+
+
+def test_a_missing_package_is_still_missing():
+    assert result_cache._dist_info_version("no-such-package-elbo-sym-loop") is None
+    assert result_cache.installed_version("no-such-package-elbo-sym-loop") == "missing"
+
+
+def _fingerprint_by_rglob(package: Path, version: str) -> str:
+    """The fingerprint as written before the os.walk listing: pathlib's rglob, sorted."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    digest.update(f"format {result_cache.FORMAT}\nelbo-sym {version}\npython {sys.version}\n".encode())
+    for source in sorted(package.rglob("*.py")):
+        digest.update(b"\0" + source.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(source.read_bytes())
+    for name in result_cache.DEPENDENCIES:
+        digest.update(f"\0{name}\0{metadata.version(name)}".encode())
+    return digest.hexdigest()
+
+
+def test_the_fingerprint_is_the_one_rglob_and_importlib_metadata_give(tmp_path):
+    """The same digest as before the shortcuts (so every cache entry stays valid), also for a
+    package whose names sort differently as strings and as paths, in nested folders."""
+    assert result_cache.fingerprint(REPO / "elbo_sym", "9.9") == _fingerprint_by_rglob(REPO / "elbo_sym", "9.9")
+    package = tmp_path / "pkg"
+    for name in ["a/x.py", "a-b.py", "a_b.py", "a.py", "b/c/d.py", "b/c.py", "b/notes.txt", "A.py", ".hidden.py"]:
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
+        (package / name).write_text(f"# {name}\n", "utf-8")
+    assert result_cache.fingerprint(package, "1") == _fingerprint_by_rglob(package, "1")
+    (package / "a" / "x.py").write_text("# changed\n", "utf-8")
+    assert result_cache.fingerprint(package, "1") == _fingerprint_by_rglob(package, "1")
+
+
+# ---------------------------------------------------------------------------- reading reports back
+
+
+def _report_classes() -> list[type]:
+    return [value for value in vars(report_model).values()
+            if isinstance(value, type) and dataclasses.is_dataclass(value)
+            and value.__module__ == report_model.__name__]
+
+
+def test_the_field_type_memo_is_get_type_hints():
+    classes = _report_classes()
+    assert len(classes) >= 10
+    for cls in classes:
+        assert report_model._hints(cls) == typing.get_type_hints(cls)
+        assert report_model._hints(cls) is report_model._hints(cls)  # computed once
+        assert report_model._fields(cls) == dataclasses.fields(cls)
+
+
+def test_a_report_reads_back_the_same_with_the_memo_filled():
+    """The first read fills the memo, the second uses it: both give the report that was checked."""
+    from elbo_sym.engine.derivation import load
+    from elbo_sym.report.build import check_file
+
+    report = check_file(load(REPO / "derivations" / "gap.toml"))
+    report_model._HINTS.clear()
+    report_model._FIELDS.clear()
+    first = report_model.DerivationReport.from_dict(report.to_dict())
+    assert report_model._HINTS and report_model._FIELDS  # filled
+    second = report_model.DerivationReport.from_dict(report.to_dict())
+    assert first == second == report and second.to_dict() == report.to_dict()
+    with pytest.raises(TypeError):  # the memo does not loosen the type checks
+        report_model.DerivationReport.from_dict({**report.to_dict(), "steps": "not a list"})
+
+
+# ---------------------------------------------------------------------------- a warm check's imports
+
+
+def test_a_warm_check_imports_neither_sympy_nor_importlib_metadata(tmp_path):
+    folder = tmp_path / "derivations"
+    folder.mkdir()
+    for source in sorted((REPO / "derivations").glob("*.toml")):
+        (folder / source.name).write_text(source.read_text("utf-8"), "utf-8")
+    env = dict(os.environ, PYTHONPATH=str(REPO), ELBO_SYM_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("ELBO_SYM_NO_CACHE", None)
+    probe = ("import sys; from elbo_sym.cli import main; code = main(['check', sys.argv[1]]); "
+             "heavy = ['sympy', 'mpmath', 'scipy', 'numpy', 'jinja2', 'importlib.metadata']; "
+             "print(sorted(m for m in heavy if m in sys.modules)); sys.exit(code)")
+    cold = subprocess.run([sys.executable, "-c", probe, str(folder)], env=env, capture_output=True, text=True)
+    warm = subprocess.run([sys.executable, "-c", probe, str(folder)], env=env, capture_output=True, text=True)
+    assert cold.returncode == warm.returncode == 0, cold.stderr + warm.stderr
+    assert "'sympy'" in cold.stdout.splitlines()[-1]  # the probe can see an import
+    assert warm.stdout.splitlines()[-1] == "[]"
+    assert cold.stdout.splitlines()[:-1] == warm.stdout.splitlines()[:-1]
+
+
+# ---------------------------------------------------------------------------- the process's teardown
+
+
+def test_the_exit_hook_is_registered_once(monkeypatch):
+    registered = []
+    monkeypatch.setattr(result_cache, "_FINAL_COLLECTION_SKIPPED", False)
+    monkeypatch.setattr("atexit.register", registered.append)
+    result_cache.skip_final_collection()
+    result_cache.skip_final_collection()
+    import gc
+
+    assert registered == [gc.freeze]
+
+
+def test_skipping_the_final_collection_changes_no_output(tmp_path):
+    """The same stdout, stderr and exit status with and without the exit hook, for a file that
+    is proved and one that is refuted (exit 1), and the cache written either way."""
+    gap = (REPO / "derivations" / "gap.toml").read_text("utf-8")
+    refuted = gap.replace('expr = "KL(q(z), p(z | x))"', 'expr = "KL(p(z | x), q(z))"')
+    assert refuted != gap
+    (tmp_path / "good.toml").write_text(gap, "utf-8")
+    (tmp_path / "bad.toml").write_text(refuted, "utf-8")
+    runs = {}
+    for hook in ("with", "without"):
+        env = dict(os.environ, PYTHONPATH=str(REPO), ELBO_SYM_CACHE_DIR=str(tmp_path / f"cache-{hook}"))
+        env.pop("ELBO_SYM_NO_CACHE", None)
+        off = "import elbo_sym.authoring.cache as c; c.skip_final_collection = lambda: None; "
+        off = off if hook == "without" else ""
+        probe = off + "import sys; from elbo_sym.cli import main; sys.exit(main(['check', 'good.toml', 'bad.toml']))"
+        done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
+        entries = sorted(p.name for p in (tmp_path / f"cache-{hook}").glob("*.json"))
+        runs[hook] = (done.returncode, done.stdout, done.stderr, entries)
+    assert runs["with"] == runs["without"]
+    assert runs["with"][0] == 1 and "refuted" in runs["with"][1] and len(runs["with"][3]) == 1
+
+
+# ---------------------------------------------------------------------------- bench/outcome_diff.py
+
+
+def _outcome_diff():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("outcome_diff", REPO / "bench" / "outcome_diff.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_outcome_diff_sees_every_kind_of_change():
+    diff = _outcome_diff()
+    report = {"file": "a.toml", "steps": [{"verdict": "proved", "seconds": 0.5,
+                                           "second_opinion": "the reference evaluator agrees on 9 instance(s)"}]}
+    assert diff.without_timings(report) == {"file": "a.toml", "steps": [
+        {"verdict": "proved", "second_opinion": "the reference evaluator agrees on 9 instance(s)"}]}
+    same = diff.without_timings({**report, "steps": [{**report["steps"][0], "seconds": 9.0}]})
+    assert diff.differences(diff.without_timings(report), same) == []
+    refuted = {**report, "steps": [{**report["steps"][0], "verdict": "refuted"}]}
+    assert diff.differences(report, refuted) == ["/steps[0]/verdict: 'proved' -> 'refuted'"]
+    assert diff.differences(report, {**report, "steps": []}) == ["/steps: 1 items before, 0 after"]
+    assert diff.differences(report, {"file": "a.toml"}) == ["/steps: only in before"]
+    fewer = {**report, "steps": [{**report["steps"][0],
+                                  "second_opinion": "the reference evaluator agrees on 7 instance(s)"}]}
+    (line,) = diff.differences(report, fewer)
+    assert line.endswith("(budgeted: the instance count depends on the load)")
+    undecided = {**report, "steps": [{**report["steps"][0], "second_opinion": "undecided"}]}
+    (line,) = diff.differences(report, undecided)
+    assert "budgeted" not in line
