@@ -29,7 +29,7 @@ from elbo_sym.engine.models.discrete import free_latents, observation_of
 from elbo_sym.engine.notation import DATA_DENSITY, Density, Index
 from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.rules import RULES
-from elbo_sym.files import FileReadError, discover, read_regular_file  # noqa: F401  (discover: re-exported)
+from elbo_sym.files import FileReadError, InputError, discover, read_regular_file  # noqa: F401  (discover: re-exported)
 from elbo_sym.limits import (
     MAX_CHAIN_LAYERS,
     MAX_EXAMPLES,
@@ -55,7 +55,7 @@ ANY_K = "any"
 # still importable from here).
 
 
-class DerivationError(Exception):
+class DerivationError(InputError):
     """Bad input: says where (file, line, column, step) and what is wrong.
 
     An ordinary exception class (not a frozen dataclass: Python sets ``__traceback__`` on

@@ -70,6 +70,7 @@ __all__ = [
     "check_deck",
     "check_lesson_cards",
     "format_deck",
+    "deck_as_dict",
     "MAX_SELFCHECK_QUESTIONS",
     "DECK_MODEL_KEYS",
     "CHECK_K",
@@ -623,3 +624,8 @@ def format_deck(deck: Deck, solutions: str = "inline") -> str:
     return "\n".join(lines) + "\n"
 
 
+def deck_as_dict(deck: Deck) -> dict[str, Any]:
+    """The deck as `cards --json` prints it: its file, kind, title and every card's texts and formula."""
+    return {"file": deck.path, "kind": deck.kind, "title": deck.title, "cards": [
+        {"index": c.index, "line": c.line, "front": c.front, "back": c.back, "topic": c.topic,
+         "formula": c.formula.text if c.formula else None} for c in deck.cards]}

@@ -38,6 +38,7 @@ from xml.sax.saxutils import escape as xml_escape
 from sympy import Eq, Integer
 
 from elbo_sym.engine.notation import z
+from elbo_sym.files import InputError
 from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, exercises_context, math
 
 __all__ = [
@@ -60,7 +61,7 @@ PENALTY = "0.3333333"
 _NUMBER = re.compile(r"-?[0-9]+\.[0-9]+")
 
 
-class MoodleError(Exception):
+class MoodleError(InputError):
     """The quiz cannot be written (a value that is not a plain decimal, an unwritable file)."""
 
 

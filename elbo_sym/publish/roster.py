@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from elbo_sym.files import FileReadError, read_regular_file
+from elbo_sym.limits import MAX_SEED
 from elbo_sym.prose import allowed, describe
 from elbo_sym.publish.handouts import HandoutError, exercises_context
 from elbo_sym.publish.pdfpages import GROUP_KEY, PdfPagesError, parse_pdf, split_by_group, write_pages
@@ -106,7 +107,6 @@ BATCH_STUDENTS = 25
 DEFAULT_EPOCH = 1_767_225_600
 """2026-01-01T00:00:00Z: the PDFs' date when ``SOURCE_DATE_EPOCH`` is not set."""
 SEED_DOMAIN = b"elbo-sym roster seed v1"
-MAX_SEED = 2**63 - 1
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _WINDOWS_DEVICES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}

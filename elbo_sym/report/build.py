@@ -9,6 +9,7 @@ values computed exactly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 from math import lcm
 from pathlib import Path
@@ -44,6 +45,7 @@ from elbo_sym.engine.notation import (
 )
 from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.repair import check_with_suggestions
+from elbo_sym.files import InputError, discover
 from elbo_sym.limits import STEP_BUDGET_SECONDS, validate_budget
 from elbo_sym.numbers.evaluate import Undefined
 from elbo_sym.numbers.evaluate import exact as exact_value
@@ -306,13 +308,34 @@ def _example_report(result: DerivationResult, example_result) -> ExampleReport:
                          tuple(given), tuple(rows))
 
 
+def load_all(paths: Sequence[str]) -> tuple[list[Derivation], list[DerivationError]]:
+    """Load every derivation named (files, or folders of *.toml); return (derivations, input errors)."""
+    files = discover(paths)
+    if not files:
+        raise InputError(f"no derivation files found in {' '.join(paths)}")
+    loaded, errors = [], []
+    for path in files:
+        try:
+            loaded.append(load(path))
+        except DerivationError as error:
+            errors.append(error)
+    return loaded, errors
+
+
+def check_all(paths: Sequence[str], budget: float) -> tuple[list[DerivationReport], list[DerivationError]]:
+    """The reports of every derivation named; none when any does not load (then its errors):
+    `build` and `web` check everything before they print anything."""
+    derivations, errors = load_all(paths)
+    return ([] if errors else [check_file(d, budget=budget) for d in derivations]), errors
+
+
 def input_error(error: DerivationError):
     from elbo_sym.report.model import InputErrorReport
 
     return InputErrorReport.from_error(error)
 
 
-__all__ = ["check_file", "report_of", "math", "relation", "exact_form", "block_symbol", "vector_latex",
-           "is_log_quantity", "input_error", "DECIMALS"]
+__all__ = ["check_file", "load_all", "check_all", "report_of", "math", "relation", "exact_form", "block_symbol",
+           "vector_latex", "is_log_quantity", "input_error", "DECIMALS"]
 
 _ = Verdict  # re-exported for renderers that compare verdicts by name
