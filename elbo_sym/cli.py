@@ -1,22 +1,9 @@
-"""`elbo-sym`: a thin shell over the library, on click.
+"""`elbo-sym`: a thin shell over the library, on click -- option parsing, one error path, printing.
 
-Exit codes: 0 everything holds; 1 something is refuted, unproved or unestablished;
-2 usage or input errors (a bad option, a file that cannot be read, parsed or validated).
-
-One error path for every command (:class:`_Cli`): a usage error (click's: an unknown
-option, a value out of range, a missing argument) and an input error (an
-:class:`~elbo_sym.files.InputError` -- the library's DerivationError, ExampleInputError,
-... derive from it --, an unreadable file, a bad budget, any OSError) are each one line
-on stderr, ``elbo-sym: error: ...``, and exit status 2 -- never a traceback.  A derivation
-file that does not load is ``error: FILE:LINE:COLUMN: ...`` with a caret line under the
-offending token, as `check` prints it.
-
-Options are typed (:class:`Integer`, an ASCII-digits ``IntRange``; :class:`Seconds`, a
-validated time budget) and defined once (the ``_..._option(s)`` decorators), so a bad value
-is refused before any work.  The seed and the number of cases have one default each, the
-same for the text sheets (`exercises`, `drill`) and the PDF handouts (`build`):
-:data:`DEFAULT_SEED`, :data:`DEFAULT_COUNT`, :data:`DRILL_COUNT`.
-
+Exit codes: 0 everything holds; 1 something is refuted, unproved or unestablished; 2 usage or input
+errors, one line on stderr (``elbo-sym: error: ...``; a derivation that does not load: ``error:
+FILE:LINE:COLUMN: ...`` and a caret line), never a traceback (:class:`_Cli`).  Options are typed
+(:class:`Integer`, :class:`Seconds`) and defined once, so a bad value is refused before any work.
 Heavy modules (SymPy) are imported inside the commands, so `--help` is instant.
 """
 

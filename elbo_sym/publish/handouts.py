@@ -792,14 +792,15 @@ def checked_deck(kind: str, path: str | Path | None = None, *,
     return deck, result
 
 
-def _card_context(card, verdict, vocabulary: Vocabulary | None = None) -> dict[str, Any]:
+def _card_context(card, verdict, vocabulary: Vocabulary | None = None,
+                  parsed: Mapping[str, Any] | None = None) -> dict[str, Any]:
     f = card.formula
     names = vocabulary if vocabulary is not None else Vocabulary()  # the deck's ([params] beta, data x1 x2)
     return {
         "index": card.index,
         "topic": card.topic.replace("-", " "),
-        "front": prose(prose_parts(card.front, names, claims=True), card.front, paragraphs=True),
-        "back": prose(prose_parts(card.back, names, claims=True), card.back, paragraphs=True),
+        "front": prose(prose_parts(card.front, names, claims=True, parsed=parsed), card.front, paragraphs=True),
+        "back": prose(prose_parts(card.back, names, claims=True, parsed=parsed), card.back, paragraphs=True),
         "formula": LatexMarkup(f.latex) if f is not None else None,
         "assume": LatexMarkup(f.assume_latex) if f is not None and f.assume is not None else None,
         "verdict": verdict.verdict if verdict.verdict == "proved" else None,
@@ -811,7 +812,8 @@ def selfcheck_context(path=None, budget: float = STEP_BUDGET_SECONDS) -> dict[st
     from elbo_sym.lesson.practice import proved_for_text
 
     return {"title": deck.title, "summary": deck.summary, "proved_for": proved_for_text(deck),
-            "questions": [_card_context(c, result.verdict_for(c), deck.vocabulary) for c in deck.cards]}
+            "questions": [_card_context(c, result.verdict_for(c), deck.vocabulary, dict(deck.prose_math))
+                          for c in deck.cards]}
 
 
 def selfcheck_handouts(budget: float = STEP_BUDGET_SECONDS, selfcheck: str | Path | None = None,
@@ -827,7 +829,7 @@ CARD_COLUMNS = 2
 def flashcards_context(path=None, budget: float = STEP_BUDGET_SECONDS) -> dict[str, Any]:
     """Cards in sheets of 2 x 4: fronts, then backs mirrored left-right (duplex, long-edge flip)."""
     deck, result = checked_deck("flashcards", path, budget=budget)
-    cards = [_card_context(c, result.verdict_for(c), deck.vocabulary) for c in deck.cards]
+    cards = [_card_context(c, result.verdict_for(c), deck.vocabulary, dict(deck.prose_math)) for c in deck.cards]
     rows = CARDS_PER_SHEET // CARD_COLUMNS
     sheets: list[dict[str, Any]] = []
     for start in range(0, len(cards), CARDS_PER_SHEET):

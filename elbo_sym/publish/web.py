@@ -809,8 +809,9 @@ def _cards_prose(kind: str, path: str | Path | None) -> dict[int, tuple[Prose, P
     from elbo_sym.report.build import prose_parts
 
     deck = load_selfcheck(path) if kind == "selfcheck" else load_flashcards(path)
-    names = deck.vocabulary  # the deck's own names ([params], data)
-    return {c.index: (prose_parts(c.front, names, claims=True), prose_parts(c.back, names, claims=True),
+    names, parsed = deck.vocabulary, dict(deck.prose_math)  # the deck's own names ([params], data), its formulas
+    return {c.index: (prose_parts(c.front, names, claims=True, parsed=parsed),
+                      prose_parts(c.back, names, claims=True, parsed=parsed),
                       c.front, c.back)
             for c in deck.cards}
 
