@@ -13,13 +13,14 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from elbo_sym.limits import MAX_FILE_BYTES
 
 __all__ = ["FileReadError", "InputError", "read_regular_file", "discover", "describe_os_error", "DEFAULT_FOLDER",
-           "paths_or_default", "output_folder", "output_file"]
+           "paths_or_default", "output_folder", "output_file", "replace_file"]
 
 _CHUNK = 65536
 
@@ -201,4 +202,26 @@ def output_file(text: str, option: str) -> Path:
         raise InputError(f"{option} {text}: folder {parent} does not exist (it is not created)")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"{option} {text}: folder {parent} is not writable")
+    return path
+
+
+def replace_file(path: Path, data: bytes | Callable[[str], None], *, sync: bool = False) -> Path:
+    """Write `path` through a temporary file in its folder and ``os.replace``: readers never see
+    half a file, and a failed write leaves the old one.  `data` is the bytes, or a function that
+    writes the temporary file (given its name); `sync`: flushed to the disk before the rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if isinstance(data, bytes):
+                handle.write(data)
+                if sync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+        if callable(data):
+            data(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path

@@ -24,13 +24,12 @@ import hashlib
 import html
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from elbo_sym.files import InputError
+from elbo_sym.files import InputError, replace_file
 from elbo_sym.prose import html_text
 
 __all__ = [
@@ -202,16 +201,8 @@ def write_apkg(cards: Sequence[Any], path: str | os.PathLike[str], name: str = D
     if not path.parent.is_dir():
         raise AnkiError(f"folder {path.parent} does not exist (it is not created)")
     package = genanki.Package(build_deck(cards, name, vocabulary))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        package.write_to_file(tmp, timestamp=timestamp if timestamp is not None else _timestamp())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return replace_file(path, lambda tmp: package.write_to_file(
+        tmp, timestamp=timestamp if timestamp is not None else _timestamp()))
 
 
 def course_deck_name(course_title: str | None, deck: Any, lesson_deck: bool) -> str:
