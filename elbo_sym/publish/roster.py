@@ -35,7 +35,7 @@ Reproducible bytes
     Same roster, seed and count give byte-identical PDFs: the sheets are typeset in
     batches of :data:`BATCH_STUDENTS` consecutive students (a fixed number, whatever the
     number of cores), one pdfTeX run per batch, and cut into one PDF per student by
-    :mod:`elbo_sym.publish.pdfpages`, which writes a fixed ``/ID`` and dates from
+    :mod:`elbo_sym.publish.pdfpages` (pikepdf), which writes a content-hash ``/ID`` and dates from
     ``SOURCE_DATE_EPOCH`` (or :data:`DEFAULT_EPOCH` when it is not set). A student's PDF
     carries the fonts of its batch (glyph subsets, no text of other sheets).
 
@@ -111,7 +111,7 @@ SEED_DOMAIN = b"elbo-sym roster seed v1"
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _WINDOWS_DEVICES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
 _TEX_PREFIX = "\\pdfobjcompresslevel=0\n\\nofiles\n"
-"""Before ``\\documentclass``: a classic xref table (pdfpages reads it), no .aux (one pdfTeX run)."""
+"""Before ``\\documentclass``: plain objects (pdfpages re-packs them anyway), no .aux (one pdfTeX run)."""
 
 
 class RosterError(Exception):
