@@ -16,7 +16,15 @@ import unicodedata
 
 import click
 
-from elbo_sym.files import FileReadError, InputError, describe_os_error, output_file, output_folder, paths_or_default
+from elbo_sym.files import (
+    PROJECT_FILE,
+    FileReadError,
+    InputError,
+    describe_os_error,
+    output_file,
+    output_folder,
+    paths_or_default,
+)
 from elbo_sym.limits import (  # noqa: F401  (DEFAULT_SEED, DEFAULT_COUNT, DRILL_COUNT: re-exported)
     DECK_BUDGET_CAP_SECONDS,
     DEFAULT_COUNT,
@@ -43,8 +51,6 @@ EXIT_INTERRUPTED = 130
 PARTS = ("evidence", "posterior", "elbo", "reconstruction", "kl_prior", "kl_posterior", "gap")
 """The quantities a sheet may ask for (elbo_sym.lesson.exercises.PARTS, here so that parsing the options does
 not import SymPy)."""
-PROJECT_FILE = "elbo-sym.toml"
-"""A project's handout configuration (elbo_sym.publish.project.PROJECT_FILE)."""
 
 
 # --------------------------------------------------------------------------- option types

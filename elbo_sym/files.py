@@ -20,7 +20,7 @@ from pathlib import Path
 from elbo_sym.limits import MAX_FILE_BYTES
 
 __all__ = ["FileReadError", "InputError", "read_regular_file", "discover", "describe_os_error", "DEFAULT_FOLDER",
-           "paths_or_default", "output_folder", "output_file", "replace_file"]
+           "PROJECT_FILE", "paths_or_default", "output_folder", "output_file", "replace_file"]
 
 _CHUNK = 65536
 
@@ -151,6 +151,8 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
 
 DEFAULT_FOLDER = "derivations"
 """What `check`, `build` and `web` read when no path is given."""
+PROJECT_FILE = "elbo-sym.toml"
+"""The name of a project's configuration (elbo_sym.publish.project), in the project folder."""
 
 
 def paths_or_default(paths: Sequence[str], command: str) -> list[str]:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from elbo_sym.files import InputError, replace_file
+from elbo_sym.files import PROJECT_FILE, InputError, replace_file
 from elbo_sym.prose import html_text
 
 __all__ = [
@@ -209,8 +209,6 @@ def course_deck_name(course_title: str | None, deck: Any, lesson_deck: bool) -> 
     """The name (and so the ids) of a course's Anki deck: the course's title, else the lesson's
     own name for the lesson's deck (its ids kept), else the deck file's title -- so two
     courses' decks never merge.  A deck with none of them is refused."""
-    from elbo_sym.publish.project import PROJECT_FILE
-
     if course_title:
         return course_title
     if lesson_deck:

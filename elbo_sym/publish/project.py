@@ -45,7 +45,7 @@ from typing import Any
 
 from elbo_sym.engine.derivation import DerivationError, read_toml
 from elbo_sym.engine.models.base import Instance
-from elbo_sym.files import FileReadError, InputError, paths_or_default, read_regular_file
+from elbo_sym.files import PROJECT_FILE, FileReadError, InputError, paths_or_default, read_regular_file
 from elbo_sym.lesson.examples import ExampleInputError, example_instance
 from elbo_sym.lesson.exercises import MAX_COUNT, MAX_EXERCISE_K, MAX_SEED, PARTS, SOLUTIONS, select_tasks
 from elbo_sym.limits import MAX_TITLE_CHARS
@@ -56,8 +56,6 @@ __all__ = ["PROJECT_FILE", "MAX_PROJECT_BYTES", "MAX_PROJECT_EXAMPLES", "Setting
            "load_project", "find_project", "project_handouts", "project_pages", "command_paths",
            "course_handouts", "course_web"]
 
-PROJECT_FILE = "elbo-sym.toml"
-"""The name of a project's handout configuration, in the project folder."""
 MAX_PROJECT_BYTES = 64_000
 MAX_PROJECT_EXAMPLES = 10
 MAX_PROJECT_PATHS = 50
