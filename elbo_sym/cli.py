@@ -1,21 +1,9 @@
-"""`elbo-sym`: a thin shell over the library, on click.
+"""`elbo-sym`: a thin shell over the library, on click -- option parsing, one error path, printing.
 
-Exit codes: 0 everything holds; 1 something is refuted, unproved or unestablished;
-2 usage or input errors (a bad option, a file that cannot be read, parsed or validated).
-
-One error path for every command (:meth:`_Cli.main` and :func:`_run`): a usage error
-(click's: an unknown option, a value out of range, a missing argument) and an input
-error (:class:`InputError`, an unreadable file, a bad budget, any OSError) are each one
-line on stderr, ``elbo-sym: error: ...``, and exit status 2 -- never a traceback.  A
-derivation file that does not load is ``error: FILE:LINE:COLUMN: ...`` with a caret line
-under the offending token, as `check` prints it.  JSON goes through :func:`_print_json`.
-
-Options are typed (:class:`Integer`, an ASCII-digits ``IntRange``; :class:`Seconds`, a
-validated time budget), so a bad value is refused before any work.  The seed and the
-number of cases have one default each, the same for the text sheets (`exercises`,
-`drill`) and the PDF handouts (`build`): :data:`DEFAULT_SEED`, :data:`DEFAULT_COUNT`,
-:data:`DRILL_COUNT`.
-
+Exit codes: 0 everything holds; 1 something is refuted, unproved or unestablished; 2 usage or input
+errors, one line on stderr (``elbo-sym: error: ...``; a derivation that does not load: ``error:
+FILE:LINE:COLUMN: ...`` and a caret line), never a traceback (:class:`_Cli`).  Options are typed
+(:class:`Integer`, :class:`Seconds`) and defined once, so a bad value is refused before any work.
 Heavy modules (SymPy) are imported inside the commands, so `--help` is instant.
 """
 
@@ -25,71 +13,44 @@ import json
 import os
 import sys
 import unicodedata
-from pathlib import Path
-from types import SimpleNamespace
 
 import click
 
-from elbo_sym.files import FileReadError, describe_os_error
-from elbo_sym.limits import (
+from elbo_sym.files import (
+    PROJECT_FILE,
+    FileReadError,
+    InputError,
+    describe_os_error,
+    output_file,
+    output_folder,
+    paths_or_default,
+)
+from elbo_sym.limits import (  # noqa: F401  (DEFAULT_SEED, DEFAULT_COUNT, DRILL_COUNT: re-exported)
     DECK_BUDGET_CAP_SECONDS,
+    DEFAULT_COUNT,
+    DEFAULT_SEED,
+    DRILL_COUNT,
     FILE_BUDGET_CAP_SECONDS,
+    LATEX_TIMEOUT_SECONDS,
+    MAX_COUNT,
+    MAX_EXERCISE_K,
+    MAX_NEW_K,
+    MAX_SEED,
     MAX_TITLE_CHARS,
+    SOLUTIONS,
     STEP_BUDGET_SECONDS,
     BudgetError,
     validate_budget,
 )
-from elbo_sym.prose import terminal_safe
+from elbo_sym.prose import TerminalSafeStream
+from elbo_sym.publish import HANDOUTS
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 EXIT_INTERRUPTED = 130
 
-DEFAULT_SEED = 2026
-"""Seed of every generated sheet, text or PDF: `exercises`, `drill` and `build`."""
-DEFAULT_COUNT = 6
-"""Exercise cases of `exercises` and of `build`'s exercises.pdf / answers.pdf."""
-DRILL_COUNT = 4
-"""Tight cases of `drill`: as many as `build`'s tight-drill.pdf (elbo_sym.publish.handouts.DRILL_COUNT)."""
-
-MAX_SEED = 2**63 - 1
-MAX_COUNT = 100
-MAX_EXERCISE_K = 6
-"""The limits of elbo_sym.lesson.exercises (which checks them again), here so that parsing
-the options does not import SymPy."""
 PARTS = ("evidence", "posterior", "elbo", "reconstruction", "kl_prior", "kl_posterior", "gap")
-"""The quantities a sheet may ask for (elbo_sym.lesson.exercises.PARTS, here for the same reason)."""
-SOLUTIONS = ("none", "separate", "inline")
-"""Where the answers go (elbo_sym.publish.handouts.SOLUTIONS)."""
-PROJECT_FILE = "elbo-sym.toml"
-"""A project's handout configuration (elbo_sym.publish.project.PROJECT_FILE)."""
-
-DEFAULT_FOLDER = "derivations"
-"""What `check` and `build` read when no path is given."""
-
-LATEX_TIMEOUT_SECONDS = 120.0
-"""Default time limit of one LaTeX build (`build --timeout`)."""
-
-
-class InputError(Exception):
-    """A user-facing input problem: printed as one line, exit 2."""
-
-
-class _TerminalSafe:
-    """A text stream that escapes control and formatting characters (elbo_sym.prose.terminal_safe).
-
-    File names, option values and anything quoted from a file reach stdout and stderr only
-    through it: an escape sequence or a bidi override in a file name is shown as ``\\u001b``,
-    never acted on by the terminal.
-    """
-
-    def __init__(self, stream):
-        self._stream = stream
-
-    def write(self, text: str) -> int:
-        return self._stream.write(terminal_safe(text))
-
-    def __getattr__(self, name):
-        return getattr(self._stream, name)
+"""The quantities a sheet may ask for (elbo_sym.lesson.exercises.PARTS, here so that parsing the options does
+not import SymPy)."""
 
 
 # --------------------------------------------------------------------------- option types
@@ -127,6 +88,20 @@ class Integer(click.IntRange):
         return f"{self.min} to {high}" if self.max is not None else f"at least {self.min}"
 
 
+class LatentSize(Integer):
+    """``any`` or an :class:`Integer` K from 2 to ``high``."""
+
+    name = "any|integer"
+
+    def __init__(self, high: int):
+        super().__init__(2, high)
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and value.strip() == "any":
+            return "any"
+        return super().convert(value, param, ctx)
+
+
 class Seconds(click.ParamType):
     """A number of seconds: finite, > 0, at most MAX_BUDGET_SECONDS (elbo_sym.limits.validate_budget)."""
 
@@ -159,6 +134,16 @@ class Parts(click.ParamType):
         return names
 
 
+# --------------------------------------------------------------------------- shared options
+
+
+def _project_option(help: str):
+    return click.option("--project", default=None, metavar="PATH", help=help)
+
+
+_PROJECT_HELP = f"the project's {PROJECT_FILE}, or its folder (default: ./{PROJECT_FILE} if there is one): "
+
+
 def _sheet_options(*, K: bool = True, count: str | None = None, parts: bool = True):
     """--project, --seed, --count, --K, --parts and --solutions of `build`, `web` and the sheet
     commands; a value not given is the project's (elbo-sym.toml), else the default shown."""
@@ -177,24 +162,20 @@ def _sheet_options(*, K: bool = True, count: str | None = None, parts: bool = Tr
         if count is not None:
             f = click.option("--count", type=Integer(1, MAX_COUNT), default=None, metavar="N",
                              help=f"number of {count}")(f)
-        return click.option("--project", default=None, metavar="PATH",
-                            help=f"the project's {PROJECT_FILE}, or its folder (default: ./{PROJECT_FILE} "
-                                 "if there is one): which derivations, examples, decks and settings to use")(f)
+        return _project_option(_PROJECT_HELP + "which derivations, examples, decks and settings to use")(f)
     return decorate
 
 
-def _project(args, **options):
-    """The project (elbo_sym.publish.project) with the command line's options over its settings."""
-    from elbo_sym.engine.derivation import DerivationError
-    from elbo_sym.lesson.examples import ExampleInputError
-    from elbo_sym.publish.project import find_project
+def _seed_option(what: str):
+    return click.option("--seed", type=Integer(0, MAX_SEED), default=None, metavar="SEED",
+                        help=f"random seed of {what}: same seed, same cases, on every machine "
+                             f"(default: {DEFAULT_SEED}, or the project's)")
 
-    try:
-        return find_project(args.project).with_options(**options)
-    except DerivationError as error:
-        raise InputError(str(error)) from None
-    except ExampleInputError as error:
-        raise InputError(str(error)) from None
+
+def _budget_option(help: str):
+    """--budget: the time budget of each step's (or card's) check."""
+    return click.option("--budget", type=SECONDS, default=STEP_BUDGET_SECONDS, show_default=True,
+                        metavar="SECONDS", help=help)
 
 
 def _budget_options(what: str, total: str, cap: float):
@@ -203,13 +184,20 @@ def _budget_options(what: str, total: str, cap: float):
         f = click.option("--file-budget", type=SECONDS, default=None, metavar="SECONDS",
                          help=f"time budget of {total} (default: {what}s x --budget, at most {cap:g}); "
                               f"later {what}s are errors once it is spent")(f)
-        return click.option("--budget", type=SECONDS, default=STEP_BUDGET_SECONDS, show_default=True,
-                            metavar="SECONDS", help=f"time budget of each {what}'s check")(f)
+        return _budget_option(f"time budget of each {what}'s check")(f)
     return decorate
 
 
 def _json_option(help: str = "print the result as JSON"):
     return click.option("--json", is_flag=True, help=help)
+
+
+def _paths_argument(metavar: str = "[PATHS]..."):
+    return click.argument("paths", nargs=-1, metavar=metavar)
+
+
+def _literature_option(help: str):
+    return click.option("--literature", multiple=True, metavar="PATH", help=help)
 
 
 # --------------------------------------------------------------------------- the one error path
@@ -223,12 +211,12 @@ class _Cli(click.Group):
 
     `main(args, standalone_mode=False)` returns the status instead of exiting (what
     :func:`main` and the tests use); usage errors become one line here, input errors in
-    :func:`_run`.
+    :meth:`invoke`, around whichever command runs.
     """
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         stdout, stderr = sys.stdout, sys.stderr
-        sys.stdout, sys.stderr = _TerminalSafe(stdout), _TerminalSafe(stderr)
+        sys.stdout, sys.stderr = TerminalSafeStream(stdout), TerminalSafeStream(stderr)
         try:
             code = self._status(args, prog_name or "elbo-sym", complete_var, extra)
         finally:
@@ -250,6 +238,23 @@ class _Cli(click.Group):
             return exit_.code if isinstance(exit_.code, int) else EXIT_FAILED
         return code if isinstance(code, int) else EXIT_OK
 
+    def invoke(self, ctx):
+        """Run the command; every input problem is one line and exit 2."""
+        try:
+            return super().invoke(ctx)
+        except (InputError, FileReadError, BudgetError) as error:
+            return _input_error(str(error))
+        except BrokenPipeError:  # `elbo-sym ... | head`: stop quietly (no flush error at exit either)
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError, AttributeError):
+                pass
+            return EXIT_FAILED
+        except OSError as error:
+            return _input_error(describe_os_error(error))
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
+
 
 def _usage_error(error: click.UsageError) -> int:
     message = error.format_message().rstrip(".")
@@ -260,25 +265,6 @@ def _usage_error(error: click.UsageError) -> int:
 def _input_error(message: str) -> int:
     print(f"elbo-sym: error: {' '.join(message.split())}", file=sys.stderr)
     return EXIT_INPUT
-
-
-def _run(command: str, params: dict) -> int:
-    """Run `cmd_<command>(args)`; every input problem is one line and exit 2."""
-    run = globals()[f"cmd_{command}"]  # looked up on each call (a test may replace one)
-    try:
-        return run(SimpleNamespace(**params))
-    except (InputError, FileReadError, BudgetError) as error:
-        return _input_error(str(error))
-    except BrokenPipeError:  # `elbo-sym ... | head`: stop quietly (no flush error at exit either)
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError, AttributeError):
-            pass
-        return EXIT_FAILED
-    except OSError as error:
-        return _input_error(describe_os_error(error))
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
 
 
 def _status(ok: bool) -> int:
@@ -294,6 +280,23 @@ def _print_derivation_error(error) -> None:
     print(f"error: {error}", file=sys.stderr)
     if error.pointer():
         print(error.pointer(), file=sys.stderr)
+
+
+def _project(where: str | None, **options):
+    """The project (elbo_sym.publish.project) with the command line's options over its settings."""
+    from elbo_sym.publish.project import find_project
+
+    return find_project(where).with_options(**options)
+
+
+def _checked(paths: list[str], budget: float) -> list | None:
+    """Reports of every derivation named; None, after one clean line per bad file, when any does not load."""
+    from elbo_sym.report.build import check_all
+
+    reports, errors = check_all(paths, budget)
+    for error in errors:
+        _print_derivation_error(error)
+    return None if errors else reports
 
 
 @click.group("elbo-sym", cls=_Cli, context_settings=CONTEXT, invoke_without_command=False, no_args_is_help=False,
@@ -321,68 +324,6 @@ def main(argv: list[str] | None = None) -> int:
     return cli.main(argv, prog_name="elbo-sym", standalone_mode=False)
 
 
-def _paths(paths, command: str) -> list[str]:
-    """The paths given, or derivations/ -- which must then exist here."""
-    if paths:
-        return list(paths)
-    if not os.path.isdir(DEFAULT_FOLDER):
-        raise InputError(f"no {DEFAULT_FOLDER}/ folder here; run `elbo-sym {command} FILE.toml ...` on your "
-                         f"files, or run it from your project folder")
-    return [DEFAULT_FOLDER]
-
-
-def _project_paths(project, paths, command: str) -> list[str]:
-    """The derivations of `build` and `web`: PATHS, else the project's, else derivations/ here."""
-    if paths or project.file is None:
-        return _paths(paths, command)
-    found = project.derivation_paths()
-    if not found:
-        raise InputError(f"{project.file}: no derivations = [...] and no derivations/ folder beside it")
-    return found
-
-
-def _output_folder(text: str, option: str) -> Path:
-    """A folder to write into: an existing writable folder, or a new one (missing parent folders
-    are created, like ``mkdir -p``, once the nearest existing one is a writable folder)."""
-    if "\0" in text:
-        raise InputError(f"{option}: the name contains a NUL byte")
-    out = Path(text)
-    if out.exists() or out.is_symlink():
-        if not out.is_dir():
-            raise InputError(f"{option} {text}: not a folder")
-        if not os.access(out, os.W_OK | os.X_OK):
-            raise InputError(f"{option} {text}: the folder is not writable")
-        return out
-    parent = out.parent
-    existing = next(p for p in (parent, *parent.parents) if p.exists() or p.is_symlink() or p == Path(p.anchor))
-    if not existing.is_dir():
-        raise InputError(f"{option} {text}: {existing} is not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError(f"{option} {text}: folder {existing} is not writable")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"{option} {text}: cannot create folder {parent}: {error.strerror}") from None
-    return out
-
-
-def _output_file(text: str, option: str) -> Path:
-    """A file to (re)place: not a folder or a device, in an existing writable folder."""
-    if "\0" in text:
-        raise InputError(f"{option}: the name contains a NUL byte")
-    path = Path(text)
-    if path.is_dir():
-        raise InputError(f"{option} {text}: is a folder; give a file name, e.g. {path / 'deck.apkg'}")
-    if (path.exists() or path.is_symlink()) and not path.is_file():
-        raise InputError(f"{option} {text}: exists and is not a regular file")
-    parent = path.parent
-    if not parent.is_dir():
-        raise InputError(f"{option} {text}: folder {parent} does not exist (it is not created)")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"{option} {text}: folder {parent} is not writable")
-    return path
-
-
 # --------------------------------------------------------------------------- check
 
 
@@ -391,68 +332,37 @@ Examples:
   elbo-sym check
   elbo-sym check derivations/gap.toml --json
   elbo-sym check my-variant.toml --budget 30 --no-cache""")
-@click.argument("paths", nargs=-1, metavar="[PATHS]...")
+@_paths_argument()
 @_json_option("print the report as JSON")
-@click.option("--budget", type=SECONDS, default=STEP_BUDGET_SECONDS, show_default=True, metavar="SECONDS",
-              help="time budget per step")
+@_budget_option("time budget per step")
 @click.option("--file-budget", type=SECONDS, default=None, metavar="SECONDS",
               help=f"time budget of a whole file (default: steps x --budget, at most "
                    f"{FILE_BUDGET_CAP_SECONDS:g}); later steps are errors once it is spent")
 @click.option("--no-cache", is_flag=True,
               help="re-check every file: neither read nor write the result cache "
                    "(~/.cache/elbo-sym, or $ELBO_SYM_CACHE_DIR)")
-def _check(**params) -> int:
+def _check(paths, json, budget, file_budget, no_cache) -> int:
     """Prove or refute every step of each derivation file.
 
     PATHS are *.toml files or folders of them (default: the derivations of ./elbo-sym.toml, with
     their subfolders, when there is one; else derivations/ in the current folder).
     """
-    return _run("check", params)
-
-
-def _checked(paths: list[str], budget: float) -> list | None:
-    """Reports of every derivation named (checked through the facade); None, after one clean
-    line per bad file, when any does not load."""
-    from elbo_sym.report.build import check_file
-
-    derivations, errors = load_all(paths)
-    for error in errors:
-        _print_derivation_error(error)
-    return None if errors else [check_file(d, budget=budget) for d in derivations]
-
-
-def load_all(paths: list[str]):
-    """Load every derivation named; return (derivations, input errors)."""
-    from elbo_sym.engine.derivation import DerivationError, discover, load
-
-    files = discover(paths)
-    if not files:
-        raise InputError(f"no derivation files found in {' '.join(paths)}")
-    loaded, errors = [], []
-    for path in files:
-        try:
-            loaded.append(load(path))
-        except DerivationError as error:
-            errors.append(error)
-    return loaded, errors
-
-
-def cmd_check(args) -> int:
     # Reports come from elbo_sym.authoring.cache: unchanged files that passed are not re-checked
     # (and SymPy is not imported when every file hits); --no-cache checks everything.
     from elbo_sym.authoring.cache import check_paths
     from elbo_sym.report.text import derivation_text, error_text, summary_text
 
-    if not args.paths and (os.path.exists(PROJECT_FILE) or os.path.islink(PROJECT_FILE)):
-        paths = _project_paths(_project(SimpleNamespace(project=None)), (), "check")  # a course folder
+    if not paths and (os.path.exists(PROJECT_FILE) or os.path.islink(PROJECT_FILE)):
+        from elbo_sym.publish.project import command_paths
+
+        paths = command_paths(_project(None), (), "check")  # a course folder
     else:
-        paths = _paths(args.paths, "check")
+        paths = paths_or_default(paths, "check")
     try:
-        reports, errors = check_paths(paths, budget=args.budget, use_cache=not args.no_cache,
-                                      total=args.file_budget)
+        reports, errors = check_paths(paths, budget=budget, use_cache=not no_cache, total=file_budget)
     except FileNotFoundError as error:
         raise InputError(str(error)) from None
-    if args.json:
+    if json:
         _print_json([r.to_dict() for r in reports] + [e.to_dict() for e in errors])
     else:
         for report in reports:
@@ -460,9 +370,7 @@ def cmd_check(args) -> int:
         for problem in errors:
             print(error_text(problem), file=sys.stderr)
         print(summary_text(reports, errors))
-    if errors:
-        return EXIT_INPUT
-    return _status(all(r.ok for r in reports))
+    return EXIT_INPUT if errors else _status(all(r.ok for r in reports))
 
 
 # --------------------------------------------------------------------------- example, exercises, drill, cards
@@ -475,11 +383,10 @@ Examples:
 @click.option("--prior", default=None, metavar="P0,P1,...", help="p(z = k), summing to 1")
 @click.option("--likelihood", default=None, metavar="L0,L1,...", help="p(x | z = k), each in (0, 1]")
 @click.option("--q", default=None, metavar="Q0,Q1,...", help="q(z = k), summing to 1")
-@click.option("--project", default=None, metavar="PATH",
-              help=f"without --prior/--likelihood/--q: the worked examples of this project's {PROJECT_FILE} "
-                   f"(or its folder; default: ./{PROJECT_FILE} if there is one, else the lesson's example)")
+@_project_option(f"without --prior/--likelihood/--q: the worked examples of this project's {PROJECT_FILE} "
+                 f"(or its folder; default: ./{PROJECT_FILE} if there is one, else the lesson's example)")
 @_json_option("print a JSON object instead of the table (a list of them for several examples)")
-def _example(**params) -> int:
+def _example(prior, likelihood, q, project, json) -> int:
     """Compute p(x), p(z|x), the ELBO term by term, E_q[log p(x|z)], both KL divergences and
     the gap exactly for one instance, decide the three identities, and cross-check every
     value against the engine.
@@ -488,40 +395,26 @@ def _example(**params) -> int:
     state of z.  Without them: the worked example(s) of worked-example.pdf -- the project's
     [[example]] tables, else the lesson's.
     """
-    return _run("example", params)
+    from elbo_sym.lesson.examples import example_of, format_example, worked_example
 
-
-def cmd_example(args) -> int:
-    from elbo_sym.lesson.examples import ExampleInputError, example_of, format_example, worked_example
-
-    given = [args.prior, args.likelihood, args.q]
+    given = [prior, likelihood, q]
     if any(v is not None for v in given) and not all(v is not None for v in given):
         raise click.UsageError("give all of --prior, --likelihood and --q (or none: the project's examples)",
                                click.get_current_context(silent=True))
-    if args.prior is not None and args.project is not None:
+    if prior is not None and project is not None:
         raise InputError("--project goes without --prior, --likelihood and --q")
-    try:
-        if args.prior is not None:
-            examples = [worked_example(args.prior, args.likelihood, args.q)]
-        else:
-            from elbo_sym.publish.handouts import LESSON_EXAMPLE
+    if prior is not None:
+        examples = [worked_example(prior, likelihood, q)]
+    else:
+        from elbo_sym.publish.handouts import LESSON_EXAMPLE
 
-            project = _project(args)
-            examples = [example_of(e) for e in project.examples or (LESSON_EXAMPLE,)]
-    except ExampleInputError as error:
-        raise InputError(str(error)) from None
-    if args.json:
+        examples = [example_of(e) for e in _project(project).examples or (LESSON_EXAMPLE,)]
+    if json:
         _print_json(examples[0].as_dict() if len(examples) == 1 else [e.as_dict() for e in examples])
     else:
         print("\n".join(format_example(e, None if len(examples) == 1 else f"Worked example {i} (K = {e.K})")
                         for i, e in enumerate(examples, 1)), end="")
     return _status(all(e.all_proved for e in examples))
-
-
-def _seed_option(what: str):
-    return click.option("--seed", type=Integer(0, MAX_SEED), default=None, metavar="SEED",
-                        help=f"random seed of {what}: same seed, same cases, on every machine "
-                             f"(default: {DEFAULT_SEED}, or the project's)")
 
 
 @cli.command("exercises", short_help="a fresh, seeded exercise sheet with answer keys", epilog=f"""\b
@@ -540,76 +433,61 @@ Examples:
               help="one PDF sheet per student (UTF-8 CSV, columns id,name; each seed from SEED and the id) "
                    "and teacher-key.pdf, into --out")
 @click.option("--out", default=None, metavar="DIR", help="folder of the --roster PDFs")
-def _exercises(**params) -> int:
+def _exercises(seed, project, count, K, parts, solutions, json, moodle, roster, out) -> int:
     """Draw COUNT distinct cases with nice fractions from SEED and print the sheet followed by
     the exact answer keys.  The defaults are those of `build` (exercises.pdf, answers.pdf).
     With --moodle or --roster, write those files instead: the same seed, count, K and parts
     as exercises.pdf (the project's, or the options').
     """
-    return _run("exercises", params)
-
-
-def _exercise_files(args) -> int:
-    """`exercises --moodle FILE` and `exercises --roster CSV --out DIR` (elbo_sym.publish.moodle, .roster)."""
-    if args.roster is None and args.out is not None:
-        raise InputError("--out goes with --roster (the folder of the students' PDFs)")
-    if args.roster is not None and args.out is None:
-        raise InputError("--roster needs --out DIR (the folder of the students' PDFs)")
-    if args.json:
-        raise InputError("--json prints the sheet; it does not go with --moodle or --roster")
-    if args.solutions is not None:
-        raise InputError("--solutions does not go with --moodle or --roster (the quiz has its feedback, the "
-                         "roster's key is teacher-key.pdf)")
-    settings = _project(args, seed=args.seed, count=args.count, K=args.K, parts=args.parts).settings
-    seed, count, K, parts = settings.seed, settings.count, settings.K, settings.parts
-    quiz = _output_file(args.moodle, "--moodle") if args.moodle is not None else None
-    out = _output_folder(args.out, "--out") if args.roster is not None else None
-    from elbo_sym.publish.roster import RosterError, read_roster, source_date_epoch
-
-    try:
-        students = read_roster(args.roster) if args.roster is not None else None
-        source_date_epoch()
-    except RosterError as error:
-        raise InputError(str(error)) from None
-    if quiz is not None:
-        from elbo_sym.publish.moodle import MoodleError, write_moodle_quiz
-
-        try:
-            path = write_moodle_quiz(quiz, seed, count, K, parts)
-        except MoodleError as error:
-            raise InputError(str(error)) from None
-        print(f"wrote {path} ({count} cloze question(s), seed {seed}, K = {K}; import it in Moodle as "
-              f"\"Moodle XML format\")")
-    if students is not None and out is not None:
-        from elbo_sym.publish.roster import build_roster
-
-        try:
-            result = build_roster(students, out, seed=seed, count=count, K=K, parts=parts)
-        except RosterError as error:
-            print(f"elbo-sym exercises: no sheets written: {error}", file=sys.stderr)
-            return EXIT_FAILED
-        print(f"wrote {len(result.sheets)} student sheet(s) (K = {K}) and {result.key.name} to "
-              f"{os.path.normpath(args.out)}{os.sep} ({result.seconds:.1f} s)")
-    return EXIT_OK
-
-
-def cmd_exercises(args) -> int:
-    from elbo_sym.lesson.examples import ExampleInputError
+    if moodle is not None or roster is not None or out is not None:
+        return _exercise_files(project, seed, count, K, parts, solutions, json, moodle, roster, out)
     from elbo_sym.lesson.exercises import format_sheet, generate_exercises
 
-    if args.moodle is not None or args.roster is not None or args.out is not None:
-        return _exercise_files(args)
-    s = _project(args, seed=args.seed, count=args.count, K=args.K, parts=args.parts,
-                 solutions=args.solutions).settings
-    try:
-        sheet = generate_exercises(s.seed, s.count, s.K, s.parts)
-    except ExampleInputError as error:
-        raise InputError(str(error)) from None
-    if args.json:
+    s = _project(project, seed=seed, count=count, K=K, parts=parts, solutions=solutions).settings
+    sheet = generate_exercises(s.seed, s.count, s.K, s.parts)
+    if json:
         _print_json(sheet.as_dict())
     else:
         print(format_sheet(sheet, s.solutions), end="")
     return _status(all(e.key.all_proved for e in sheet))
+
+
+def _exercise_files(project, seed, count, K, parts, solutions, json, moodle, roster, out) -> int:
+    """`exercises --moodle FILE` and `exercises --roster CSV --out DIR` (elbo_sym.publish.moodle, .roster)."""
+    if roster is None and out is not None:
+        raise InputError("--out goes with --roster (the folder of the students' PDFs)")
+    if roster is not None and out is None:
+        raise InputError("--roster needs --out DIR (the folder of the students' PDFs)")
+    if json:
+        raise InputError("--json prints the sheet; it does not go with --moodle or --roster")
+    if solutions is not None:
+        raise InputError("--solutions does not go with --moodle or --roster (the quiz has its feedback, the "
+                         "roster's key is teacher-key.pdf)")
+    s = _project(project, seed=seed, count=count, K=K, parts=parts).settings
+    quiz = output_file(moodle, "--moodle") if moodle is not None else None
+    folder = output_folder(out, "--out") if roster is not None else None
+    from elbo_sym.publish.roster import RosterError, build_roster, read_roster, source_date_epoch
+
+    try:
+        students = read_roster(roster) if roster is not None else None
+        source_date_epoch()
+    except RosterError as error:
+        raise InputError(str(error)) from None
+    if quiz is not None:
+        from elbo_sym.publish.moodle import write_moodle_quiz
+
+        path = write_moodle_quiz(quiz, s.seed, s.count, s.K, s.parts)
+        print(f"wrote {path} ({s.count} cloze question(s), seed {s.seed}, K = {s.K}; import it in Moodle as "
+              f"\"Moodle XML format\")")
+    if students is not None and folder is not None:
+        try:
+            result = build_roster(students, folder, seed=s.seed, count=s.count, K=s.K, parts=s.parts)
+        except RosterError as error:
+            print(f"elbo-sym exercises: no sheets written: {error}", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"wrote {len(result.sheets)} student sheet(s) (K = {s.K}) and {result.key.name} to "
+              f"{os.path.normpath(out)}{os.sep} ({result.seconds:.1f} s)")
+    return EXIT_OK
 
 
 @cli.command("drill", short_help="tight-case drill: q = posterior gives gap 0 exactly, plus a near miss",
@@ -621,24 +499,16 @@ Examples:
 @_seed_option("the drill")
 @_sheet_options(count=f"tight cases (default: {DRILL_COUNT}, or the project's)", parts=False)
 @_json_option("print the drill as JSON")
-def _drill(**params) -> int:
+def _drill(seed, project, count, K, solutions, json) -> int:
     """COUNT seeded cases with q set to the posterior (the key shows the gap is exactly 0 and
     ELBO = log p(x)), and one near miss with q close to the posterior (gap > 0, certified).
     The defaults are those of `build` (tight-drill.pdf).
     """
-    return _run("drill", params)
-
-
-def cmd_drill(args) -> int:
-    from elbo_sym.lesson.examples import ExampleInputError
     from elbo_sym.lesson.exercises import format_drill, tight_drill
 
-    s = _project(args, seed=args.seed, drill_count=args.count, drill_K=args.K, solutions=args.solutions).settings
-    try:
-        drill = tight_drill(s.seed, s.drill_count, s.drill_states)
-    except ExampleInputError as error:
-        raise InputError(str(error)) from None
-    if args.json:
+    s = _project(project, seed=seed, drill_count=count, drill_K=K, solutions=solutions).settings
+    drill = tight_drill(s.seed, s.drill_count, s.drill_states)
+    if json:
         _print_json(drill.as_dict())
     else:
         print(format_drill(drill, s.solutions), end="")
@@ -650,45 +520,42 @@ Examples:
   elbo-sym cards
   elbo-sym cards --check
   elbo-sym cards --check --json lesson/flashcards.toml""")
-@click.argument("paths", nargs=-1, metavar="[DECKS]...")
+@_paths_argument("[DECKS]...")
 @click.option("--check", is_flag=True, help="check every formula with the engine")
 @_json_option()
 @_budget_options("card", "a whole deck", DECK_BUDGET_CAP_SECONDS)
 @_sheet_options(K=False, parts=False)
-def _cards(**params) -> int:
+def _cards(paths, check, json, budget, file_budget, project, solutions) -> int:
     """Print the lesson's self-check and flashcard deck, or with --check prove or refute every
     card's formula with the engine (exit 1 if one fails).
 
     DECKS default to the project's decks, else lesson/selfcheck.toml and lesson/flashcards.toml.
     --solutions: the answers (backs) after all the questions (separate), after each (inline), or none.
     """
-    return _run("cards", params)
-
-
-def cmd_cards(args) -> int:
-    from elbo_sym.engine.derivation import DerivationError
-    from elbo_sym.lesson.practice import check_deck, format_deck, load_deck, load_flashcards, load_selfcheck
+    from elbo_sym.lesson.practice import (
+        check_deck,
+        deck_as_dict,
+        format_deck,
+        load_deck,
+        load_flashcards,
+        load_selfcheck,
+    )
     from elbo_sym.report.build import deck_report_of
     from elbo_sym.report.text import deck_text
 
-    if args.paths and args.project is not None:
+    if paths and project is not None:
         raise InputError("--project goes without DECKS (it names the decks)")
-    project = _project(args, solutions=args.solutions)
-    try:
-        decks = [load_deck(p) for p in args.paths] if args.paths else [load_selfcheck(project.selfcheck),
-                                                                        load_flashcards(project.flashcards)]
-    except DerivationError as error:
-        raise InputError(str(error)) from None
-    if not args.check:
-        if args.json:
-            _print_json([{"file": d.path, "kind": d.kind, "title": d.title, "cards": [
-                {"index": c.index, "line": c.line, "front": c.front, "back": c.back, "topic": c.topic,
-                 "formula": c.formula.text if c.formula else None} for c in d.cards]} for d in decks])
+    course = _project(project, solutions=solutions)
+    decks = ([load_deck(p) for p in paths] if paths
+             else [load_selfcheck(course.selfcheck), load_flashcards(course.flashcards)])
+    if not check:
+        if json:
+            _print_json([deck_as_dict(d) for d in decks])
         else:
-            print("\n".join(format_deck(d, project.settings.solutions) for d in decks), end="")
+            print("\n".join(format_deck(d, course.settings.solutions) for d in decks), end="")
         return EXIT_OK
-    results = [deck_report_of(check_deck(d, args.budget, args.file_budget)) for d in decks]
-    if args.json:
+    results = [deck_report_of(check_deck(d, budget, file_budget)) for d in decks]
+    if json:
         _print_json([r.to_dict() for r in results])
     else:
         print("\n".join(deck_text(r) for r in results), end="")
@@ -698,35 +565,12 @@ def cmd_cards(args) -> int:
 # --------------------------------------------------------------------------- handouts, build, flashcards
 
 
-_HANDOUT_LIST = (
-    ("derivations", "every derivation, one section each: claim, aligned chain with reasons and verdicts, "
-                    "summary, example values"),
-    ("beyond-the-lesson", "the variants gallery given with --gallery (IWAE, Gaussian VAE, two latent layers...), "
-                          "in the derivation sheet's layout"),
-    ("find-the-mistake", "teaching files (expect = \"refuted\"), if any: the chains to correct, then the "
-                         "solutions with counterexamples"),
-    ("from-the-literature", "the published identities given with --literature (derivations/literature/): "
-                            "title, summary with its citation, every step with its rule; proved only"),
-    ("worked-example", "the project's worked example(s), else the lesson's binary one: all quantities exact "
-                       "and in nats/bits, and the figure of a binary one"),
-    ("exercises", "seeded fresh exercises (seed printed; --K, --parts; --solutions inline: keys under the cases)"),
-    ("answers", "the answer key of exercises.pdf (same seed, same case numbers)"),
-    ("tight-drill", "q = posterior gives gap exactly 0; a near miss; answers on a fresh sheet at the end"),
-    ("selfcheck", "the questions (the lesson: six); answers with their checked formulas on a fresh sheet"),
-    ("flashcards", "2 x 4 cut-out cards per sheet, backs mirrored for duplex printing"),
-)
-
-
 @cli.command("handouts", short_help="list the printable handouts that `build` makes", epilog="""\b
 Example:
   elbo-sym handouts""")
-def _handouts(**params) -> int:
+def _handouts() -> int:
     """List the handouts `elbo-sym build` writes (one PDF each)."""
-    return _run("handouts", params)
-
-
-def cmd_handouts(args) -> int:
-    for name, what in _HANDOUT_LIST:
+    for name, what in HANDOUTS:
         print(f"{name + '.pdf':<22} {what}")
     return EXIT_OK
 
@@ -736,21 +580,21 @@ Examples:
   elbo-sym build                          derivations/ -> handouts/ (seed {DEFAULT_SEED}, {DEFAULT_COUNT} exercises)
   elbo-sym build derivations/ derivations/teaching/ --out handouts
   elbo-sym build --only exercises --only answers --seed 7""")
-@click.argument("paths", nargs=-1, metavar="[PATHS]...")
+@_paths_argument()
 @click.option("--out", default="handouts", show_default=True, metavar="DIR", help="output folder")
 @click.option("--gallery", multiple=True, metavar="PATH",
               help="derivation files or folders for beyond-the-lesson.pdf, the variants gallery (repeatable)")
-@click.option("--literature", multiple=True, metavar="PATH",
-              help="derivation files or folders for from-the-literature.pdf (repeatable); every step must be proved")
+@_literature_option("derivation files or folders for from-the-literature.pdf (repeatable); every step must be "
+                    "proved")
 @_seed_option("the exercise sheet and the drill")
 @_sheet_options(count=f"exercise cases (default: {DEFAULT_COUNT}, or the project's)")
-@click.option("--only", multiple=True, metavar="NAME", type=click.Choice([n for n, _ in _HANDOUT_LIST]),
-              help="build only this handout (repeatable): " + ", ".join(n for n, _ in _HANDOUT_LIST))
+@click.option("--only", multiple=True, metavar="NAME", type=click.Choice([n for n, _ in HANDOUTS]),
+              help="build only this handout (repeatable): " + ", ".join(n for n, _ in HANDOUTS))
 @click.option("--timeout", type=SECONDS, default=LATEX_TIMEOUT_SECONDS, show_default=True, metavar="SECONDS",
               help="time limit of one LaTeX build")
-@click.option("--budget", type=SECONDS, default=STEP_BUDGET_SECONDS, show_default=True, metavar="SECONDS",
-              help="time budget per derivation step")
-def _build(**params) -> int:
+@_budget_option("time budget per derivation step")
+def _build(paths, out, gallery, literature, seed, project, count, K, parts, solutions, only, timeout,
+           budget) -> int:
     """Check every derivation first (a handout is never built from a derivation that is not
     fully proved/checked), then render the LaTeX handouts and compile them with latexmk (no
     shell escape, time limit).
@@ -761,88 +605,46 @@ def _build(**params) -> int:
     else derivations/ in the current folder; the worked examples, decks and sheet settings are
     the project's too (options override them).
     """
-    return _run("build", params)
-
-
-def cmd_build(args) -> int:
     import time
 
-    from elbo_sym.engine.derivation import DerivationError
-    from elbo_sym.lesson.examples import ExampleInputError
     from elbo_sym.publish import render
-    from elbo_sym.publish.handouts import (
-        HandoutError,
-        gallery_handout,
-        literature_handout,
-        require_checked,
-        write_handouts,
-    )
-    from elbo_sym.publish.project import project_handouts
+    from elbo_sym.publish.handouts import HandoutError, build_outcome, write_handouts
+    from elbo_sym.publish.project import command_paths, course_handouts
 
-    out = _output_folder(args.out, "--out")  # refused before any work; only missing parents are created
-    project = _project(args, seed=args.seed, count=args.count, K=args.K, parts=args.parts, solutions=args.solutions)
-    if args.only and "answers" in args.only and project.settings.solutions != "separate":
+    folder = output_folder(out, "--out")  # refused before any work; only missing parents are created
+    course = _project(project, seed=seed, count=count, K=K, parts=parts, solutions=solutions)
+    if only and "answers" in only and course.settings.solutions != "separate":
         raise InputError(f"--only answers: answers.pdf is built with --solutions separate only "
-                         f"(here: {project.settings.solutions})")
-    paths = _project_paths(project, args.paths, "build")
+                         f"(here: {course.settings.solutions})")
+    paths = command_paths(course, paths, "build")
     started = time.monotonic()
-    results = _checked(paths, args.budget)
-    gallery_results = _checked(list(args.gallery), args.budget) if args.gallery else []
-    literature_results = _checked(list(args.literature), args.budget) if args.literature else []
+    results = _checked(paths, budget)
+    gallery_results = _checked(list(gallery), budget) if gallery else []
+    literature_results = _checked(list(literature), budget) if literature else []
     if results is None or gallery_results is None or literature_results is None:
         return EXIT_INPUT
     try:
-        require_checked(results + gallery_results)
-        literature = literature_handout(literature_results)  # proved only: refused before anything is built
-        handouts = project_handouts(results, project, budget=args.budget)
-        extra = gallery_handout(gallery_results, project.settings.solutions) if gallery_results else None
-        if extra is not None:
-            handouts.insert(1, extra)
-        if literature is not None:
-            handouts.insert(1 + (extra is not None), literature)
+        handouts = course_handouts(results, course, budget=budget, gallery=gallery_results,
+                                   literature=literature_results)
     except HandoutError as error:
         print(f"elbo-sym build: no handouts built: {error}", file=sys.stderr)
         return EXIT_FAILED
-    except (DerivationError, ExampleInputError) as error:
-        raise InputError(str(error)) from None
-    if args.only:
-        handouts = [h for h in handouts if h.name in set(args.only)]
+    if only:
+        handouts = [h for h in handouts if h.name in set(only)]
     latex = render.latex_available()
     try:
-        reports = write_handouts(handouts, out, latex=latex, timeout=args.timeout)
+        reports = write_handouts(handouts, folder, latex=latex, timeout=timeout)
     except HandoutError as error:
         print(f"elbo-sym build: {error}", file=sys.stderr)
         return EXIT_FAILED
     print(f"checked {len(results) + len(gallery_results) + len(literature_results)} derivation(s): "
           "every step proved or accepted")
-    failed = [r for r in reports if latex and not r.ok]
-    for r in reports:
-        if r.ok:
-            boxes = f", {r.overfull} overfull box(es)" if r.overfull else ""
-            print(f"  wrote {r.pdf}  ({r.seconds:.1f} s{boxes})")
-            for box in r.overfull_boxes:  # loud: a line cut at the paper's edge is a defect
-                print(f"warning: {r.name}.pdf: a line is {box.describe()}", file=sys.stderr)
-        elif not latex:
-            print(f"  wrote {r.tex}")
-        else:
-            print(f"  FAILED {r.name}.pdf: {r.message}", file=sys.stderr)
-            for line in r.log_excerpt.splitlines():
-                print(f"    {line}", file=sys.stderr)
-    if not latex:
-        print(f"no LaTeX engine (latexmk + pdflatex) found: wrote the .tex sources only. "
-              f"Install TeX Live with:\n  {render.INSTALL_HINT}", file=sys.stderr)
-        return EXIT_FAILED if os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1" else EXIT_OK
-    if failed:
-        print(f"{len(failed)} of {len(reports)} handout(s) failed; previous PDFs were left untouched",
-              file=sys.stderr)
-        return EXIT_FAILED
-    overfull = sum(r.overfull for r in reports)
-    if overfull and os.environ.get("ELBO_SYM_STRICT_LAYOUT") == "1":
-        print(f"{overfull} overfull box(es) and ELBO_SYM_STRICT_LAYOUT=1: the layout fails "
-              f"(the PDFs were written; see the warnings above)", file=sys.stderr)
-        return EXIT_FAILED
-    print(f"{len(reports)} handout(s) in {os.path.normpath(args.out)}{os.sep} ({time.monotonic() - started:.1f} s)")
-    return EXIT_OK
+    lines, ok = build_outcome(reports, latex=latex, out=out, seconds=time.monotonic() - started,
+                              require_latex=os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1",
+                              strict_layout=os.environ.get("ELBO_SYM_STRICT_LAYOUT") == "1")
+    for to_stderr, line in lines:
+        print(line, file=sys.stderr if to_stderr else sys.stdout)
+    return _status(ok)
 
 
 @cli.command("flashcards", short_help="check the flashcards; export them as an Anki deck (--anki deck.apkg)",
@@ -852,11 +654,9 @@ Examples:
   elbo-sym flashcards --anki elbo.apkg""")
 @click.argument("file", required=False, default=None, metavar="[FILE]")
 @click.option("--anki", default=None, metavar="DECK.apkg", help="write an Anki package here")
-@click.option("--project", default=None, metavar="PATH",
-              help=f"the project's {PROJECT_FILE}, or its folder (default: ./{PROJECT_FILE} if there is one): "
-                   "its flashcards, and its title as the Anki deck's name")
+@_project_option(_PROJECT_HELP + "its flashcards, and its title as the Anki deck's name")
 @_budget_options("card", "the whole deck", DECK_BUDGET_CAP_SECONDS)
-def _flashcards(**params) -> int:
+def _flashcards(file, anki, project, budget, file_budget) -> int:
     """Check every flashcard formula, then print the deck or (with --anki) write it as an Anki
     package: formulas in MathJax, stable deck/model ids and note guids, so re-importing
     updates the notes.
@@ -865,68 +665,31 @@ def _flashcards(**params) -> int:
     The Anki deck is named after the course: the project's title, else the deck file's
     title; its ids come from that name, so two courses' decks never merge.
     """
-    return _run("flashcards", params)
-
-
-def cmd_flashcards(args) -> int:
-    from elbo_sym.engine.derivation import DerivationError
     from elbo_sym.lesson.practice import format_deck
     from elbo_sym.publish.handouts import HandoutError, checked_deck
 
-    target = _output_file(args.anki, "--anki") if args.anki is not None else None  # before checking anything
-    if args.file is not None and args.project is not None:
+    target = output_file(anki, "--anki") if anki is not None else None  # before checking anything
+    if file is not None and project is not None:
         raise InputError("--project goes without FILE (it names the flashcards)")
-    project = _project(args)
-    path = args.file if args.file is not None else project.flashcards
+    course = _project(project)
+    path = file if file is not None else course.flashcards
     try:
-        deck, _ = checked_deck("flashcards", path, budget=args.budget, total=args.file_budget)
+        deck, _ = checked_deck("flashcards", path, budget=budget, total=file_budget)
     except HandoutError as error:
         print(f"elbo-sym flashcards: {error}", file=sys.stderr)
         return EXIT_FAILED
-    except DerivationError as error:
-        raise InputError(str(error)) from None
     if target is None:
         print(format_deck(deck), end="")
         return EXIT_OK
-    from elbo_sym.publish.anki import DECK_NAME, AnkiError, anki_identity, write_apkg
+    from elbo_sym.publish.anki import anki_identity, course_deck_name, write_apkg
 
-    if project.title:
-        name = project.title
-    elif path is None:
-        name = DECK_NAME  # the lesson's own deck keeps its ids
-    elif deck.title:
-        name = deck.title
-    else:
-        raise InputError(f"{deck.path}: give the deck a title (title = \"...\"), or the course one in "
-                         f"{PROJECT_FILE}: the Anki deck is named and identified by it")
-    try:
-        identity = anki_identity(name)
-        written = write_apkg(deck.cards, target, identity.name, vocabulary=deck.vocabulary)
-    except AnkiError as error:
-        raise InputError(str(error)) from None
+    identity = anki_identity(course_deck_name(course.title, deck, lesson_deck=path is None))
+    written = write_apkg(deck.cards, target, identity.name, vocabulary=deck.vocabulary)
     print(f"wrote {written} ({len(deck.cards)} notes, Anki deck \"{identity.name}\", id {identity.deck_id})")
     return EXIT_OK
 
 
 # --------------------------------------------------------------------------- authoring: new, explain
-
-
-class LatentSize(Integer):
-    """``any`` or an :class:`Integer` K from 2 to ``high``."""
-
-    name = "any|integer"
-
-    def __init__(self, high: int):
-        super().__init__(2, high)
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, str) and value.strip() == "any":
-            return "any"
-        return super().convert(value, param, ctx)
-
-
-NEW_MAX_K = 20
-"""The largest integer K of `new` (elbo_sym.authoring.new.MAX_NEW_K, here so that --help imports nothing)."""
 
 
 @cli.command("new", short_help="write a commented starter derivation NAME.toml", epilog="""\b
@@ -935,34 +698,27 @@ Examples:
   elbo-sym new 'beta elbo' --params --K any   the beta-ELBO bound ([params]), one proof for every K
   elbo-sym new slip --teaching --K 3      a find-the-mistake file with a 3-state example""")
 @click.argument("name", metavar="NAME")
-@click.option("--K", "K", type=LatentSize(NEW_MAX_K), default=2, show_default=True, metavar="any|N",
-              help=f"latent states: an integer from 2 to {NEW_MAX_K} (the example has that many), or \"any\" "
+@click.option("--K", "K", type=LatentSize(MAX_NEW_K), default=2, show_default=True, metavar="any|N",
+              help=f"latent states: an integer from 2 to {MAX_NEW_K} (the example has that many), or \"any\" "
                    "(one proof for every K)")
 @click.option("--params", is_flag=True, help="the beta-ELBO bound: a [params] table (beta >= 1)")
 @click.option("--data", is_flag=True, help="a dataset: two observations x1, x2 (data = [...])")
 @click.option("--teaching", is_flag=True,
               help="a teaching file (find the mistake): one step wrong on purpose, expect_refuted = [2]")
-def _new(**params) -> int:
+def _new(name, K, **kinds) -> int:
     """Write NAME.toml (.toml is added unless present): a short, commented derivation that
     checks green (`elbo-sym check` exit 0), explaining every key, the vocabulary, the rules and
     the relations: the gap identity, or with --params, --data or --teaching (one of them) the
     beta-ELBO bound, a dataset, or a teaching file.  Never overwrites an existing file (exit 2).
     """
-    return _run("new", params)
+    from elbo_sym.authoring.new import new_derivation, shell_word
 
-
-def cmd_new(args) -> int:
-    from elbo_sym.authoring.new import NewFileError, new_derivation, shell_word
-
-    kinds = [kind for kind in ("params", "data", "teaching") if getattr(args, kind)]
-    if len(kinds) > 1:
-        raise InputError(f"--{kinds[0]} and --{kinds[1]}: choose one kind of starter (--params, --data or "
+    chosen = [kind for kind in ("params", "data", "teaching") if kinds[kind]]
+    if len(chosen) > 1:
+        raise InputError(f"--{chosen[0]} and --{chosen[1]}: choose one kind of starter (--params, --data or "
                          f"--teaching)")
-    kind = kinds[0] if kinds else "gap"
-    try:
-        path = new_derivation(args.name, kind, args.K)
-    except NewFileError as error:
-        raise InputError(str(error)) from None
+    kind = chosen[0] if chosen else "gap"
+    path = new_derivation(name, kind, K)
     word = shell_word(str(path))  # the commands printed are safe to paste: 'my variant.toml'
     what = "a teaching file whose step 2 is refuted as intended" if kind == "teaching" else "a starter derivation"
     print(f"wrote {path}: {what}; it checks green")
@@ -978,28 +734,23 @@ Examples:
 @click.argument("file", metavar="FILE")
 @click.option("--step", type=Integer(1, None), default=None, metavar="N",
               help="step number, from 1 (default: the first step that is not proved)")
-@click.option("--budget", type=SECONDS, default=STEP_BUDGET_SECONDS, show_default=True, metavar="SECONDS",
-              help="time budget per step")
-def _explain(**params) -> int:
+@_budget_option("time budget per step")
+def _explain(file, step, budget) -> int:
     """Show how a step of FILE was decided: both sides unfolded into the model's parameters,
     the canonical forms they reach and the residual, the rule's conditions, the verdict, the
     counterexample and a repair suggestion.  Exit status as `check` gives for the whole file.
     """
-    return _run("explain", params)
-
-
-def cmd_explain(args) -> int:
     from elbo_sym.authoring.explain import explain, format_explanation
     from elbo_sym.engine.derivation import DerivationError, load
 
     try:
-        derivation = load(args.file)
+        derivation = load(file)
     except DerivationError as error:
         _print_derivation_error(error)
         return EXIT_INPUT
-    if args.step is not None and not 1 <= args.step <= len(derivation.steps):
-        raise InputError(f"--step {args.step}: {derivation.path} has steps 1 to {len(derivation.steps)}")
-    explanation = explain(derivation, args.step, budget=args.budget)
+    if step is not None and not 1 <= step <= len(derivation.steps):
+        raise InputError(f"--step {step}: {derivation.path} has steps 1 to {len(derivation.steps)}")
+    explanation = explain(derivation, step, budget=budget)
     print(format_explanation(explanation), end="")
     return _status(explanation.ok)
 
@@ -1013,7 +764,7 @@ Examples:
   elbo-sym web                            derivations/ -> pages/
   elbo-sym web --site site/ && cd site && npm ci && npm run build
   elbo-sym web derivations/ derivations/teaching/ --seed 7""")
-@click.argument("paths", nargs=-1, metavar="[PATHS]...")
+@_paths_argument()
 @click.option("--out", default=None, metavar="DIR",
               help="output folder for the pages, e.g. a Starlight content folder  [default: pages]")
 @click.option("--site", default=None, metavar="DIR",
@@ -1021,14 +772,12 @@ Examples:
                    "src/content.config.ts, styles, the pages in src/content/docs/): build it with "
                    "`npm ci && npm run build` in DIR")
 @click.option("--title", default=None, metavar="TEXT", help="the site's title (with --site)")
-@click.option("--literature", multiple=True, metavar="PATH",
-              help="derivation files or folders for the page From the literature (repeatable); every step must "
-                   "be proved")
+@_literature_option("derivation files or folders for the page From the literature (repeatable); every step must "
+                    "be proved")
 @_seed_option("the exercise page and the drill")
 @_sheet_options(count=f"exercise cases (default: {DEFAULT_COUNT}, or the project's)")
-@click.option("--budget", type=SECONDS, default=STEP_BUDGET_SECONDS, show_default=True, metavar="SECONDS",
-              help="time budget per derivation step")
-def _web(**params) -> int:
+@_budget_option("time budget per derivation step")
+def _web(paths, out, site, title, literature, seed, project, count, K, parts, solutions, budget) -> int:
     """Check every derivation first, then write the lesson as Markdown pages for an Astro
     Starlight site (remark-math + rehype-katex): derivations, the worked example with its
     figure (SVG), exercises, the tight drill, the self-check and the flashcards, each answer
@@ -1042,55 +791,38 @@ def _web(**params) -> int:
     --site DIR writes a complete site around the pages (Astro 5 + Starlight 0.37 with a lock,
     for Node 20 or newer): `npm ci && npm run build` in DIR builds it; a re-run rewrites it.
     """
-    return _run("web", params)
+    from pathlib import Path
 
-
-def cmd_web(args) -> int:
-    from elbo_sym.engine.derivation import DerivationError, read_user_file
-    from elbo_sym.lesson.examples import ExampleInputError
-    from elbo_sym.publish.browser import check_link, checker_items
-    from elbo_sym.publish.handouts import HandoutError, require_checked
-    from elbo_sym.publish.project import project_pages
-    from elbo_sym.publish.site import DEFAULT_SITE_TITLE, foreign_site, site_items, write_site
+    from elbo_sym.publish.handouts import HandoutError
+    from elbo_sym.publish.project import command_paths, course_web
+    from elbo_sym.publish.site import DEFAULT_SITE_TITLE, foreign_site, write_site
     from elbo_sym.publish.web import Page, WebError, write_pages
 
-    if args.site is not None and args.out is not None:
+    if site is not None and out is not None:
         raise InputError("--out and --site: give one (--site DIR writes the pages into DIR/src/content/docs)")
-    if args.title is not None and args.site is None:
+    if title is not None and site is None:
         raise InputError("--title is the site's title: it needs --site")
-    if args.title is not None and (not args.title.strip() or len(args.title) > MAX_TITLE_CHARS
-                                   or any(unicodedata.category(c).startswith("C") for c in args.title)):
+    if title is not None and (not title.strip() or len(title) > MAX_TITLE_CHARS
+                              or any(unicodedata.category(c).startswith("C") for c in title)):
         raise InputError(f"--title: give a one-line title of 1 to {MAX_TITLE_CHARS} printable characters")
     # refused before any work, and nothing is created yet
-    out = (_output_folder(args.site, "--site") if args.site is not None
-           else _output_folder(args.out or "pages", "--out"))
-    if args.site is not None and (foreign := foreign_site(out)):
-        raise InputError(f"--site {args.site}: {foreign}; to add the pages to your own site use "
-                         f"--out {Path(args.site) / 'src' / 'content' / 'docs'}, or give an empty folder")
-    project = _project(args, seed=args.seed, count=args.count, K=args.K, parts=args.parts, solutions=args.solutions)
-    results = _checked(_project_paths(project, args.paths, "web"), args.budget)
-    literature = _checked(list(args.literature), args.budget) if args.literature else []
-    if results is None or literature is None:
+    folder = output_folder(site, "--site") if site is not None else output_folder(out or "pages", "--out")
+    if site is not None and (foreign := foreign_site(folder)):
+        raise InputError(f"--site {site}: {foreign}; to add the pages to your own site use "
+                         f"--out {Path(site) / 'src' / 'content' / 'docs'}, or give an empty folder")
+    course = _project(project, seed=seed, count=count, K=K, parts=parts, solutions=solutions)
+    results = _checked(command_paths(course, paths, "web"), budget)
+    cited = _checked(list(literature), budget) if literature else []
+    if results is None or cited is None:
         return EXIT_INPUT
-    # the site's checker page offers the derivations it was built from, each linked from its page
-    sources = ({r.file: read_user_file(r.file).decode("utf-8") for r in [*results, *literature]}
-               if args.site is not None else {})
     try:
-        require_checked(results)
-        items = project_pages(results, project, budget=args.budget, literature=literature,
-                              check_links={file: "../" + check_link(text, "check/") for file, text in sources.items()})
+        items = course_web(results, course, budget=budget, literature=cited,
+                           site_title=None if site is None else DEFAULT_SITE_TITLE if title is None else title)
     except (HandoutError, WebError) as error:
         print(f"elbo-sym web: no pages written: {error}", file=sys.stderr)
         return EXIT_FAILED
-    except (DerivationError, ExampleInputError) as error:
-        raise InputError(str(error)) from None
-    removed: list[Path] = []
-    if args.site is not None:
-        items = site_items([*items, *checker_items(sources)], DEFAULT_SITE_TITLE if args.title is None else args.title)
-        written, removed = write_site(items, out)
-    else:
-        written = write_pages(items, out)
-    print(f"checked {len(results) + len(literature)} derivation(s): every step proved or accepted")
+    written, removed = write_site(items, folder) if site is not None else (write_pages(items, folder), [])
+    print(f"checked {len(results) + len(cited)} derivation(s): every step proved or accepted")
     for path, item in zip(written, items):
         print(f"  wrote {path}" + (f"  ({len(item.formulas)} formulas)" if isinstance(item, Page) else ""))
     for path in removed:
@@ -1102,5 +834,4 @@ if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
 
 
-__all__ = ["main", "cli", "InputError", "load_all", "Integer", "Seconds", "DEFAULT_SEED",
-           "DEFAULT_COUNT", "DRILL_COUNT"]
+__all__ = ["main", "cli", "InputError", "Integer", "Seconds", "DEFAULT_SEED", "DEFAULT_COUNT", "DRILL_COUNT"]

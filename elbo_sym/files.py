@@ -13,14 +13,22 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from elbo_sym.limits import MAX_FILE_BYTES
 
-__all__ = ["FileReadError", "read_regular_file", "discover", "describe_os_error"]
+__all__ = ["FileReadError", "InputError", "read_regular_file", "discover", "describe_os_error", "DEFAULT_FOLDER",
+           "PROJECT_FILE", "paths_or_default", "output_folder", "output_file", "replace_file"]
 
 _CHUNK = 65536
+
+
+class InputError(Exception):
+    """A user-facing input problem (a bad option value, an unusable path, a file that does not
+    load): the command line prints it as one line and exits 2.  The library's input errors
+    (DerivationError, ExampleInputError, ...) derive from it, so there is one error path."""
 
 
 class FileReadError(Exception):
@@ -139,3 +147,83 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
         else:
             found.append(p)
     return found
+
+
+DEFAULT_FOLDER = "derivations"
+"""What `check`, `build` and `web` read when no path is given."""
+PROJECT_FILE = "elbo-sym.toml"
+"""The name of a project's configuration (elbo_sym.publish.project), in the project folder."""
+
+
+def paths_or_default(paths: Sequence[str], command: str) -> list[str]:
+    """The paths given, or derivations/ -- which must then exist here."""
+    if paths:
+        return list(paths)
+    if not os.path.isdir(DEFAULT_FOLDER):
+        raise InputError(f"no {DEFAULT_FOLDER}/ folder here; run `elbo-sym {command} FILE.toml ...` on your "
+                         f"files, or run it from your project folder")
+    return [DEFAULT_FOLDER]
+
+
+def output_folder(text: str, option: str) -> Path:
+    """A folder to write into: an existing writable folder, or a new one (missing parent folders
+    are created, like ``mkdir -p``, once the nearest existing one is a writable folder)."""
+    if "\0" in text:
+        raise InputError(f"{option}: the name contains a NUL byte")
+    out = Path(text)
+    if out.exists() or out.is_symlink():
+        if not out.is_dir():
+            raise InputError(f"{option} {text}: not a folder")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise InputError(f"{option} {text}: the folder is not writable")
+        return out
+    parent = out.parent
+    existing = next(p for p in (parent, *parent.parents) if p.exists() or p.is_symlink() or p == Path(p.anchor))
+    if not existing.is_dir():
+        raise InputError(f"{option} {text}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {text}: folder {existing} is not writable")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"{option} {text}: cannot create folder {parent}: {error.strerror}") from None
+    return out
+
+
+def output_file(text: str, option: str) -> Path:
+    """A file to (re)place: not a folder or a device, in an existing writable folder."""
+    if "\0" in text:
+        raise InputError(f"{option}: the name contains a NUL byte")
+    path = Path(text)
+    if path.is_dir():
+        raise InputError(f"{option} {text}: is a folder; give a file name, e.g. {path / 'deck.apkg'}")
+    if (path.exists() or path.is_symlink()) and not path.is_file():
+        raise InputError(f"{option} {text}: exists and is not a regular file")
+    parent = path.parent
+    if not parent.is_dir():
+        raise InputError(f"{option} {text}: folder {parent} does not exist (it is not created)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {text}: folder {parent} is not writable")
+    return path
+
+
+def replace_file(path: Path, data: bytes | Callable[[str], None], *, sync: bool = False) -> Path:
+    """Write `path` through a temporary file in its folder and ``os.replace``: readers never see
+    half a file, and a failed write leaves the old one.  `data` is the bytes, or a function that
+    writes the temporary file (given its name); `sync`: flushed to the disk before the rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if isinstance(data, bytes):
+                handle.write(data)
+                if sync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+        if callable(data):
+            data(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -115,3 +115,24 @@ MAX_WORD_CHARS = 80
 """Longest word (run of non-space characters) in prose: TeX cannot break a longer one."""
 POINTER_CONTEXT_CHARS = 100
 """Characters of a source line shown around the column of an input error."""
+
+
+# Generated sheets (exercises, drill, roster, Moodle) and the command line's defaults: one place for
+# the library and for `elbo-sym`, whose option parsing must not import SymPy.
+DEFAULT_SEED = 2026
+"""Seed of every generated sheet, text or PDF: `exercises`, `drill` and `build`."""
+DEFAULT_COUNT = 6
+"""Exercise cases of `exercises` and of `build`'s exercises.pdf / answers.pdf."""
+DRILL_COUNT = 4
+"""Tight cases of `drill` and of `build`'s tight-drill.pdf."""
+MAX_SEED = 2**63 - 1
+MAX_COUNT = 100
+"""Largest sheet or drill."""
+MAX_EXERCISE_K = 6
+"""Largest K of a generated case."""
+SOLUTIONS = ("none", "separate", "inline")
+"""Where a sheet's answers go: nowhere (a student sheet), after all the questions, or after each one."""
+MAX_NEW_K = 20
+"""The largest integer K of a starter `new` writes (its example lists K probabilities per distribution)."""
+LATEX_TIMEOUT_SECONDS = 120.0
+"""Default time limit of one LaTeX build (`build --timeout`)."""

@@ -51,7 +51,8 @@ from dataclasses import dataclass
 from elbo_sym.limits import MAX_WORD_CHARS
 
 __all__ = ["MATH_CHARACTERS", "TEXT_CHARACTERS", "PARAGRAPH", "ProseError", "ProseSpan", "allowed", "check_prose",
-           "html_text", "inline", "is_relation", "make_safe", "relation_characters", "split_math", "terminal_safe"]
+           "html_text", "inline", "is_relation", "make_safe", "relation_characters", "split_math", "terminal_safe",
+           "TerminalSafeStream"]
 
 _GREEK = {
     "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "varepsilon", "ϵ": "epsilon",
@@ -353,3 +354,21 @@ def terminal_safe(text: str) -> str:
         return text
     return "".join(_escape(ch) if ch not in "\n\t" and unicodedata.category(ch) in _TERMINAL_UNSAFE else ch
                    for ch in text)
+
+
+class TerminalSafeStream:
+    """A text stream that escapes control and formatting characters (:func:`terminal_safe`).
+
+    File names, option values and anything quoted from a file reach stdout and stderr only
+    through it: an escape sequence or a bidi override in a file name is shown as ``\\u001b``,
+    never acted on by the terminal.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(terminal_safe(text))
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)

@@ -119,7 +119,7 @@ def test_new_limit_is_the_library_limit():
     from elbo_sym import cli as cli_module
     from elbo_sym.authoring.new import MAX_NEW_K
 
-    assert cli_module.NEW_MAX_K == MAX_NEW_K
+    assert cli_module.MAX_NEW_K == MAX_NEW_K
 
 
 def test_new_refuses_to_overwrite(tmp_path, monkeypatch, capsys):

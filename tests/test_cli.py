@@ -295,3 +295,86 @@ def test_a_folder_of_ten_with_one_typo_gives_one_clean_error_and_nine_reports(tm
     assert "Traceback" not in captured.err + captured.out
     assert captured.out.count("established: claim proved") == 9
     assert "9 derivation(s)" in captured.out and "1 file(s) with input errors" in captured.out
+
+
+# ------------------------------------------------------------------ the library under the thin CLI
+
+
+@pytest.mark.parametrize("error", ["derivation", "example", "new", "anki", "moodle", "plain"])
+def test_every_library_input_error_takes_the_one_error_path(monkeypatch, error):
+    """A command raises; `_Cli.invoke` prints one line and exits 2 for every InputError kind."""
+    from elbo_sym.authoring.new import NewFileError
+    from elbo_sym.engine.derivation import DerivationError
+    from elbo_sym.files import InputError
+    from elbo_sym.lesson.examples import ExampleInputError
+    from elbo_sym.publish.anki import AnkiError
+    from elbo_sym.publish.moodle import MoodleError
+
+    raised = {"derivation": DerivationError("d.toml", 3, "bad \x1b[31mthing"),
+              "example": ExampleInputError("bad prior"), "new": NewFileError("exists"),
+              "anki": AnkiError("no title"), "moodle": MoodleError("no quiz"),
+              "plain": InputError("--out x: not a folder")}[error]
+
+    def fail():
+        raise raised
+
+    monkeypatch.setattr(cli.cli.commands["handouts"], "callback", fail)
+    result = invoke("handouts")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == f"elbo-sym: error: {' '.join(str(raised).split())}\n".replace("\x1b", "\\u001b")
+
+
+def test_an_error_that_is_no_input_error_is_not_hidden(monkeypatch):
+    def fail():
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(cli.cli.commands["handouts"], "callback", fail)
+    with pytest.raises(ZeroDivisionError):
+        invoke("handouts")
+
+
+def test_replace_file_leaves_the_old_file_when_writing_fails(tmp_path):
+    from elbo_sym.files import replace_file
+
+    target = tmp_path / "quiz.xml"
+    target.write_bytes(b"old")
+
+    def broken(name: str) -> None:
+        Path(name).write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        replace_file(target, broken)
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["quiz.xml"]
+    assert replace_file(target, b"new") == target and target.read_bytes() == b"new"
+    assert oct(target.stat().st_mode & 0o777) == oct(0o644)
+
+
+def test_build_outcome_fails_on_a_failed_pdf_a_required_engine_and_a_strict_layout(tmp_path):
+    from elbo_sym.publish.handouts import BuildReport, build_outcome
+
+    good = BuildReport("exercises", tmp_path / "e.tex", tmp_path / "e.pdf", True, "", overfull=1)
+    bad = BuildReport("answers", tmp_path / "a.tex", None, False, "LaTeX error", log_excerpt="! Undefined\nl.3")
+    lines, ok = build_outcome([good, bad], latex=True, out="h", seconds=1.0)
+    assert not ok and (True, "  FAILED answers.pdf: LaTeX error") in lines and (True, "    l.3") in lines
+    assert lines[-1] == (True, "1 of 2 handout(s) failed; previous PDFs were left untouched")
+    lines, ok = build_outcome([good], latex=True, out="h", seconds=1.25)
+    assert ok and lines[-1] == (False, f"1 handout(s) in h{'/'} (1.2 s)")
+    assert not build_outcome([good], latex=True, out="h", seconds=1.0, strict_layout=True)[1]
+    tex_only = BuildReport("exercises", tmp_path / "e.tex", None, False, "")
+    lines, ok = build_outcome([tex_only], latex=False, out="h", seconds=1.0)
+    assert ok and lines[0] == (False, f"  wrote {tmp_path / 'e.tex'}") and "TeX Live" in lines[-1][1]
+    assert not build_outcome([tex_only], latex=False, out="h", seconds=1.0, require_latex=True)[1]
+
+
+def test_an_untitled_deck_outside_a_course_is_refused_an_anki_name(tmp_path):
+    from elbo_sym.lesson.practice import load_deck
+    from elbo_sym.publish.anki import DECK_NAME, AnkiError, course_deck_name
+
+    path = tmp_path / "cards.toml"
+    path.write_text('[[card]]\nfront = "f"\nback = "b"\n', "utf-8")
+    deck = load_deck(path)
+    assert course_deck_name("My course", deck, lesson_deck=False) == "My course"
+    assert course_deck_name(None, deck, lesson_deck=True) == DECK_NAME
+    with pytest.raises(AnkiError, match="give the deck a title"):
+        course_deck_name(None, deck, lesson_deck=False)

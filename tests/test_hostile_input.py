@@ -678,9 +678,9 @@ def test_build_out_onto_a_file_or_under_a_file(tmp_path, capsys):
 
 
 def test_an_output_folder_under_missing_folders_is_created(tmp_path):
-    from elbo_sym.cli import _output_folder
+    from elbo_sym.files import output_folder
 
-    out = _output_folder(str(tmp_path / "missing" / "deeper" / "out"), "--out")
+    out = output_folder(str(tmp_path / "missing" / "deeper" / "out"), "--out")
     assert out.parent.is_dir() and not out.exists()  # the parents, like mkdir -p; the folder when written
 
 
@@ -726,10 +726,10 @@ def test_any_os_error_from_a_command_is_one_line_and_exit_2(capsys, monkeypatch)
 
     from elbo_sym import cli
 
-    def full_disk(args):
+    def full_disk():
         raise OSError(errno.ENOSPC, "No space left on device", "handouts/derivations.pdf")
 
-    monkeypatch.setattr(cli, "cmd_handouts", full_disk)
+    monkeypatch.setattr(cli.cli.commands["handouts"], "callback", full_disk)
     assert main(["handouts"]) == EXIT_INPUT
     out, err = capsys.readouterr()
     assert err == "elbo-sym: error: handouts/derivations.pdf: no space left on device\n" and out == ""

@@ -202,3 +202,62 @@ def test_new_names_with_a_dollar_check_green(tmp_path, monkeypatch, capsys):
     assert main(["new", "--", "d$b"]) == 0 and main(["new", "--", "e$$"]) == 0
     capsys.readouterr()
     assert main(["check", "--no-cache", "d$b.toml", "e$$.toml"]) == 0
+
+
+def test_prose_formulas_are_parsed_once_at_load_and_the_report_reuses_them(monkeypatch):
+    """The loader keeps what it parsed (Derivation.prose_math); the report and the display print
+    those expressions instead of parsing every formula again."""
+    from elbo_sym.engine import derivation as derivation_module
+    from elbo_sym.engine.parse import parse_expression
+    from elbo_sym.report import build as build_module
+    from elbo_sym.report.display import to_html
+
+    d = loads(gap_with(title='"The gap is $KL(q(z), p(z | x))$"', summary='"Twice: $KL(q(z), p(z | x))$ and $H(q)$."',
+                       why='"the KL divergence from $q(z)$ to the posterior $p(z | x)$"'), "gap.toml")
+    parsed = dict(d.prose_math)
+    assert {"KL(q(z), p(z | x))", "H(q)", "q(z)", "p(z | x)"} <= set(parsed)
+    for text, expr in parsed.items():  # what was kept is what a fresh parse gives
+        assert expr == parse_expression(text, d.vocabulary)
+
+    def parse_again(text, vocabulary):
+        raise AssertionError(f"prose formula ${text}$ parsed again")
+
+    monkeypatch.setattr(build_module, "prose_formula", parse_again)
+    report = check_file(d)
+    assert [p.text for p in report.title_parts if p.kind == "math"] == ["KL(q(z), p(z | x))"]
+    assert [p.latex for p in report.steps[-1].why_parts if p.kind == "math"] == ["q(z)", r"p(z \mid x)"]
+    assert r"p(z \mid x)" in to_html(d)  # the display of a loaded derivation reuses them too
+    # a text the loader never saw (no entry) is still parsed: the fallback stays correct
+    monkeypatch.setattr(build_module, "prose_formula", derivation_module.prose_formula)
+    (part,) = build_module.prose_parts("$H(q)$", d.vocabulary, parsed={})
+    assert part.latex == to_latex_of("H(q)", d)
+
+
+def to_latex_of(text: str, d) -> str:
+    from elbo_sym.engine.notation import to_latex
+    from elbo_sym.engine.parse import parse_expression
+
+    return to_latex(parse_expression(text, d.vocabulary))
+
+
+def test_card_claims_and_formulas_are_parsed_once_at_load(tmp_path, monkeypatch):
+    from elbo_sym.lesson.practice import load_deck
+    from elbo_sym.publish.handouts import _card_context
+    from elbo_sym.report import build as build_module
+
+    deck_file = tmp_path / "cards.toml"
+    deck_file.write_text('title = "t"\n[[card]]\nfront = "Why is $KL(q(z), p(z)) >= 0$?"\n'
+                         'back = "The average of $log(q(z) / p(z))$ under q."\n', "utf-8")
+    deck = load_deck(deck_file)
+    parsed = dict(deck.prose_math)
+    assert isinstance(parsed["KL(q(z), p(z)) >= 0"], tuple) and parsed["KL(q(z), p(z)) >= 0"][1] == ">="
+    (card,) = deck.cards
+    assert card.claims[0].lhs == parsed["KL(q(z), p(z)) >= 0"][0]  # the claim checked is the one parsed
+
+    def parse_again(*args):
+        raise AssertionError("card prose parsed again")
+
+    monkeypatch.setattr(build_module, "prose_formula", parse_again)
+    monkeypatch.setattr(build_module, "prose_claim", parse_again)
+    context = _card_context(card, type("V", (), {"verdict": "none"})(), deck.vocabulary, parsed)
+    assert r"\geq" in context["front"] and r"\frac{q(z)}{p(z)}" in context["back"]

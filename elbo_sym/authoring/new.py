@@ -17,7 +17,8 @@ import shlex
 from fractions import Fraction
 from pathlib import Path
 
-from elbo_sym.limits import MAX_TITLE_CHARS, MAX_WORD_CHARS
+from elbo_sym.files import InputError
+from elbo_sym.limits import MAX_NEW_K, MAX_TITLE_CHARS, MAX_WORD_CHARS
 from elbo_sym.prose import make_safe
 
 HEADER = """\
@@ -182,8 +183,6 @@ KINDS = {
 }
 """The starters `new` writes: title prefix, summary and chain of each kind (``--params``,
 ``--data``, ``--teaching``; ``gap`` without a flag)."""
-MAX_NEW_K = 20
-"""The largest integer K of a starter (its example lists K probabilities per distribution)."""
 
 
 def _number(value: Fraction) -> str:
@@ -298,7 +297,7 @@ def starter_text(path: Path, kind: str = "gap", K: int | str = 2) -> str:
             .replace("@RULES@", rules_comment()))
 
 
-class NewFileError(Exception):
+class NewFileError(InputError):
     """`new` refused: the file exists or cannot be written."""
 
 

@@ -29,7 +29,7 @@ from elbo_sym.engine.models.discrete import free_latents, observation_of
 from elbo_sym.engine.notation import DATA_DENSITY, Density, Index
 from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.rules import RULES
-from elbo_sym.files import FileReadError, discover, read_regular_file  # noqa: F401  (discover: re-exported)
+from elbo_sym.files import FileReadError, InputError, discover, read_regular_file  # noqa: F401  (discover: re-exported)
 from elbo_sym.limits import (
     MAX_CHAIN_LAYERS,
     MAX_EXAMPLES,
@@ -55,7 +55,7 @@ ANY_K = "any"
 # still importable from here).
 
 
-class DerivationError(Exception):
+class DerivationError(InputError):
     """Bad input: says where (file, line, column, step) and what is wrong.
 
     An ordinary exception class (not a frozen dataclass: Python sets ``__traceback__`` on
@@ -215,6 +215,9 @@ class Derivation:
     """Variational distributions beside q the file uses: "r", "q_star" (free, like q)."""
     indices: tuple[str, ...] = ()
     """[params] that index the model (p(x | z; theta)): no values, a model per parameter."""
+    prose_math: tuple[tuple[str, Expr | tuple[Expr, str, Expr]], ...] = ()
+    """The ``$...$`` formulas of its prose (title, summary, each step's why), parsed once at load:
+    (formula text, expression) pairs, read by the renderers (elbo_sym.report.build.prose_parts)."""
 
     @property
     def spec(self) -> ModelSpec:
@@ -343,6 +346,8 @@ class _Reader:
         self.lines = text.splitlines()
         self.tables = self._table_headers()
         self.vocabulary = Vocabulary()
+        self.prose_math: dict[str, Expr | tuple[Expr, str, Expr]] = {}
+        """Every prose formula read so far, parsed (:attr:`Derivation.prose_math`)."""
 
     # -- positions ------------------------------------------------------------------
 
@@ -392,9 +397,9 @@ class _Reader:
                 if span.kind == "math":
                     try:
                         if claims and split_relation(span.text) is not None:
-                            prose_claim(span.text, self.vocabulary)
+                            self.prose_math[span.text] = prose_claim(span.text, self.vocabulary)
                         else:
-                            prose_formula(span.text, self.vocabulary)
+                            self.prose_math[span.text] = prose_formula(span.text, self.vocabulary)
                     except ParseError as error:
                         raise ProseError(f"{what}: formula ${span.text}$: {error.message}",
                                          span.position + (error.column or 0)) from None
@@ -503,7 +508,8 @@ class _Reader:
         derivation = Derivation(self.path, title, summary, K, start, steps, claim, assumptions, (), family,
                                 observations, params, latents=latents, D=D, premises=premises,
                                 data_weights=weights, data_space=self.data_space(data, family, latents, observations),
-                                variationals=variationals, indices=indices)
+                                variationals=variationals, indices=indices,
+                                prose_math=tuple(self.prose_math.items()))
         examples = self.examples(data.get("example", []), derivation)
         expect, expect_refuted = self.expectation(data, len(steps))
         if expect == "refuted":

@@ -34,6 +34,7 @@ from typing import Any
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, S, log
 
 from elbo_sym.engine.models.base import Instance
+from elbo_sym.files import InputError
 from elbo_sym.numbers.exact import EXACT_NUMBER, LogNumber, from_sympy, kl, log_of
 
 __all__ = [
@@ -71,7 +72,7 @@ QUANTITY_KEYS = ("evidence", "log_evidence", "elbo", "reconstruction", "kl_prior
 IDENTITY_KEYS = ("gap_is_kl", "decomposition", "gap_nonnegative")
 
 
-class ExampleInputError(ValueError):
+class ExampleInputError(InputError, ValueError):
     """Bad input for a worked example; the message is one line, fit for a terminal."""
 
 

@@ -13,7 +13,7 @@ cross-checked against the engine. The posterior of a drawn model is ``Instance.p
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -27,6 +27,7 @@ from elbo_sym.lesson.examples import (
     fraction_text,
     lesson_instance,
 )
+from elbo_sym.limits import MAX_COUNT, MAX_EXERCISE_K, MAX_SEED, SOLUTIONS
 
 __all__ = [
     "Exercise",
@@ -53,13 +54,7 @@ NICE_DENOMINATORS = (2, 3, 4, 5, 10)
 """Denominators of the binary exercises' probabilities (K > 2 adds 6, 8, 12, 20, ...)."""
 MIN_GAP = Fraction(1, 100)
 """A fresh exercise's gap exceeds this many nats (certified), so q is visibly not the posterior."""
-MAX_COUNT = 100
-"""Largest sheet or drill."""
-MAX_SEED = 2**63 - 1
-MAX_EXERCISE_K = 6
 _ATTEMPTS_PER_CASE = 500
-SOLUTIONS = ("none", "separate", "inline")
-"""Where a sheet's answers go: nowhere (a student sheet), after all the questions, or after each one."""
 DRILL_STREAM = 2**64
 """The drill draws from random.Random(seed + 2**64): a stream no exercise seed (< 2**63) uses, so
 a drill never gives away the posterior of the same seed's exercise sheet."""
@@ -310,27 +305,45 @@ def generate_exercises(seed: int, count: int, K: int = 2, parts=None) -> Exercis
     _check_arguments(seed, count, K)
     tasks = select_tasks(parts)
     rng = random.Random(seed)
+
+    def complete(prior, likelihood):
+        q = _distribution(rng, K)
+        instance = lesson_instance(prior, likelihood, q)
+
+        def exercise(index: int) -> Exercise | None:
+            if q == instance.posterior():
+                return None
+            key = example_of(instance)
+            return Exercise(index, key) if key.gap.value > MIN_GAP else None
+        return _case_key(prior, likelihood, q), exercise
+
+    exercises = _distinct_cases(rng, count, K, "cases", complete)
+    return ExerciseSheet(seed, K, tuple(exercises), tasks)
+
+
+def _distinct_cases(rng: random.Random, count: int, K: int, what: str, complete: Callable) -> list:
+    """The one rejection sampler of the exercise sheet and the drill: `count` cases, each from a
+    prior no other case has (:func:`_distribution`) and a likelihood (:func:`_likelihood`).
+    ``complete(prior, likelihood)`` may draw more (q) and returns the case's identity up to
+    relabelling and a function of the case number that builds the case, or None to reject it;
+    a case already on the sheet is rejected before it is built.  At most _ATTEMPTS_PER_CASE
+    draws per case."""
     seen: dict[tuple, None] = {}
     priors: dict[tuple[Fraction, ...], None] = {}
-    exercises: list[Exercise] = []
+    cases: list = []
     attempts = 0
-    while len(exercises) < count:
+    while len(cases) < count:
         attempts += 1
         if attempts > _ATTEMPTS_PER_CASE * count:
-            raise ExampleInputError(f"could not find {count} distinct cases (found {len(exercises)})")
+            raise ExampleInputError(f"could not find {count} distinct {what} (found {len(cases)})")
         prior = _distribution(rng, K, wide=_priors_used_up(priors, K))
-        likelihood, q = _likelihood(rng, K), _distribution(rng, K)
-        case = _case_key(prior, likelihood, q)
-        instance = lesson_instance(prior, likelihood, q)
-        if prior in priors or case in seen or q == instance.posterior():
+        identity, build = complete(prior, _likelihood(rng, K))
+        if prior in priors or identity in seen or (case := build(len(cases) + 1)) is None:
             continue
-        key = example_of(instance)
-        if not key.gap.value > MIN_GAP:
-            continue
-        seen[case] = None
+        seen[identity] = None
         priors[prior] = None
-        exercises.append(Exercise(len(exercises) + 1, key))
-    return ExerciseSheet(seed, K, tuple(exercises), tasks)
+        cases.append(case)
+    return cases
 
 
 def _near(posterior: tuple[Fraction, ...]) -> tuple[Fraction, ...]:
@@ -358,28 +371,22 @@ def tight_drill(seed: int, count: int, K: int = 2) -> Drill:
     """
     _check_arguments(seed, count, K)
     rng = random.Random(seed + DRILL_STREAM)
-    seen: dict[tuple, None] = {}
-    priors: dict[tuple[Fraction, ...], None] = {}
-    cases: list[DrillCase] = []
-    attempts = 0
-    while len(cases) < count:
-        attempts += 1
-        if attempts > _ATTEMPTS_PER_CASE * count:
-            raise ExampleInputError(f"could not find {count} distinct drill cases (found {len(cases)})")
-        prior = _distribution(rng, K, wide=_priors_used_up(priors, K))
-        likelihood = _likelihood(rng, K)
+
+    def complete(prior, likelihood):
         model = lesson_instance(prior, likelihood)
         posterior = model.posterior()
-        case_key = _case_key(prior, likelihood)
-        if prior in priors or case_key in seen or posterior == prior:
-            continue
-        seen[case_key] = None
-        priors[prior] = None
-        key = example_of(model.with_block("q", posterior))
-        case = DrillCase(len(cases) + 1, key)
-        if not (case.gap_is_zero and case.elbo_equals_log_evidence and key.tight):
-            raise AssertionError(f"tight case {case.index}: the gap is not exactly 0 ({key.gap.value})")
-        cases.append(case)
+
+        def tight(index: int) -> DrillCase | None:
+            if posterior == prior:
+                return None
+            key = example_of(model.with_block("q", posterior))
+            case = DrillCase(index, key)
+            if not (case.gap_is_zero and case.elbo_equals_log_evidence and key.tight):
+                raise AssertionError(f"tight case {case.index}: the gap is not exactly 0 ({key.gap.value})")
+            return case
+        return _case_key(prior, likelihood), tight
+
+    cases = _distinct_cases(rng, count, K, "drill cases", complete)
     first = cases[0]
     near = DrillCase(count + 1, example_of(first.instance.with_block("q", _near(first.q))), near_miss=True)
     if near.gap_is_zero or not near.gap_positive:

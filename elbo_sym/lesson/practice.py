@@ -70,6 +70,7 @@ __all__ = [
     "check_deck",
     "check_lesson_cards",
     "format_deck",
+    "deck_as_dict",
     "MAX_SELFCHECK_QUESTIONS",
     "DECK_MODEL_KEYS",
     "CHECK_K",
@@ -190,6 +191,8 @@ class Deck:
     latents: tuple[str, ...] = ("z",)
     D: int = 1
     assumptions: tuple[Relation, ...] = ()
+    prose_math: tuple[tuple[str, Any], ...] = ()
+    """The ``$...$`` formulas and claims of its texts, parsed once at load (as Derivation.prose_math)."""
 
     @property
     def vocabulary(self):
@@ -315,7 +318,7 @@ class _DeckReader(_Reader):
                              f"a self-check has 1 to {MAX_SELFCHECK_QUESTIONS} [[question]] tables, "
                              f"found {len(items)}")
         cards = tuple(self.card(item, i, table, kind) for i, item in enumerate(items))
-        return Deck(self.path, kind, title, summary, cards, **model)
+        return Deck(self.path, kind, title, summary, cards, **model, prose_math=tuple(self.prose_math.items()))
 
     def model_keys(self, data: dict) -> dict[str, Any]:
         """The deck's model (DECK_MODEL_KEYS), read by the derivation reader's own methods,
@@ -372,7 +375,8 @@ class _DeckReader(_Reader):
 
     def text_claim(self, text: str, line: int, assume: Relation | None) -> CardFormula:
         """A ``$a <= b$`` of a card's text (already parsed once by :meth:`prose`) as a formula to check."""
-        lhs, rel, rhs = prose_claim(text, self.vocabulary)
+        parsed = self.prose_math.get(text)
+        lhs, rel, rhs = parsed if isinstance(parsed, tuple) else prose_claim(text, self.vocabulary)
         return CardFormula(text, line, lhs, rel, rhs, None, assume)
 
     def card_formula(self, item: dict, table: str, i: int) -> CardFormula:
@@ -623,3 +627,8 @@ def format_deck(deck: Deck, solutions: str = "inline") -> str:
     return "\n".join(lines) + "\n"
 
 
+def deck_as_dict(deck: Deck) -> dict[str, Any]:
+    """The deck as `cards --json` prints it: its file, kind, title and every card's texts and formula."""
+    return {"file": deck.path, "kind": deck.kind, "title": deck.title, "cards": [
+        {"index": c.index, "line": c.line, "front": c.front, "back": c.back, "topic": c.topic,
+         "formula": c.formula.text if c.formula else None} for c in deck.cards]}

@@ -24,12 +24,12 @@ import hashlib
 import html
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from elbo_sym.files import PROJECT_FILE, InputError, replace_file
 from elbo_sym.prose import html_text
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "AnkiError",
     "AnkiIdentity",
     "anki_identity",
+    "course_deck_name",
     "build_deck",
     "mathjax",
     "note_fields",
@@ -99,7 +100,7 @@ _BACK = ('{{FrontSide}}\n<hr id="answer">\n<div class="back">{{Back}}</div>\n'
          '{{#Formula}}<div class="formula">{{Formula}}</div>{{/Formula}}')
 
 
-class AnkiError(Exception):
+class AnkiError(InputError):
     """The deck cannot be exported (e.g. a card's formula is not checked)."""
 
 
@@ -200,13 +201,19 @@ def write_apkg(cards: Sequence[Any], path: str | os.PathLike[str], name: str = D
     if not path.parent.is_dir():
         raise AnkiError(f"folder {path.parent} does not exist (it is not created)")
     package = genanki.Package(build_deck(cards, name, vocabulary))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        package.write_to_file(tmp, timestamp=timestamp if timestamp is not None else _timestamp())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return replace_file(path, lambda tmp: package.write_to_file(
+        tmp, timestamp=timestamp if timestamp is not None else _timestamp()))
+
+
+def course_deck_name(course_title: str | None, deck: Any, lesson_deck: bool) -> str:
+    """The name (and so the ids) of a course's Anki deck: the course's title, else the lesson's
+    own name for the lesson's deck (its ids kept), else the deck file's title -- so two
+    courses' decks never merge.  A deck with none of them is refused."""
+    if course_title:
+        return course_title
+    if lesson_deck:
+        return DECK_NAME
+    if deck.title:
+        return str(deck.title)
+    raise AnkiError(f"{deck.path}: give the deck a title (title = \"...\"), or the course one in "
+                    f"{PROJECT_FILE}: the Anki deck is named and identified by it")

@@ -48,7 +48,7 @@ from sympy import Expr, Integer, Rational, Symbol, log
 from elbo_sym.engine.models.base import Instance
 from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, latex_terms, p, q, to_latex, x, z
 from elbo_sym.engine.parse import Vocabulary
-from elbo_sym.limits import STEP_BUDGET_SECONDS
+from elbo_sym.limits import DEFAULT_COUNT, DEFAULT_SEED, DRILL_COUNT, SOLUTIONS, STEP_BUDGET_SECONDS
 from elbo_sym.numbers.exact import LogNumber, log_of
 from elbo_sym.prose import inline
 from elbo_sym.publish.render import (
@@ -71,6 +71,7 @@ __all__ = [
     "DEFAULT_SEED",
     "LESSON_EXAMPLE",
     "BuildReport",
+    "build_outcome",
     "Handout",
     "HandoutError",
     "LESSON_ORDER",
@@ -99,8 +100,6 @@ __all__ = [
     "write_handouts",
 ]
 
-DEFAULT_SEED = 2026
-DEFAULT_COUNT = 6
 DECIMALS = 4
 
 
@@ -322,10 +321,9 @@ def lesson_order(reports: Sequence[DerivationReport]) -> list[DerivationReport]:
     return sorted(reports, key=lambda r: rank.get(r.name, len(rank)))
 
 
-SOLUTIONS = ("none", "separate", "inline")
-"""Where the answers go: nowhere and ``separate`` (after all the questions, on a fresh sheet, or
-in answers.pdf) make student handouts -- no verdict marks, rule tags or file names; ``inline``
-(each answer after its question) makes the teacher's, which keep them."""
+# Where the answers go (SOLUTIONS, elbo_sym.limits): nowhere and ``separate`` (after all the questions,
+# on a fresh sheet, or in answers.pdf) make student handouts -- no verdict marks, rule tags or file
+# names; ``inline`` (each answer after its question) makes the teacher's, which keep them.
 
 
 def _solutions(solutions: str) -> dict[str, Any]:
@@ -705,7 +703,6 @@ def exercise_handouts(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, K: i
 
 # --------------------------------------------------------------------------- tight-case drill
 
-DRILL_COUNT = 4
 
 
 def drill_context(seed: int = DEFAULT_SEED, count: int = DRILL_COUNT, K: int = 2) -> dict[str, Any]:
@@ -795,14 +792,15 @@ def checked_deck(kind: str, path: str | Path | None = None, *,
     return deck, result
 
 
-def _card_context(card, verdict, vocabulary: Vocabulary | None = None) -> dict[str, Any]:
+def _card_context(card, verdict, vocabulary: Vocabulary | None = None,
+                  parsed: Mapping[str, Any] | None = None) -> dict[str, Any]:
     f = card.formula
     names = vocabulary if vocabulary is not None else Vocabulary()  # the deck's ([params] beta, data x1 x2)
     return {
         "index": card.index,
         "topic": card.topic.replace("-", " "),
-        "front": prose(prose_parts(card.front, names, claims=True), card.front, paragraphs=True),
-        "back": prose(prose_parts(card.back, names, claims=True), card.back, paragraphs=True),
+        "front": prose(prose_parts(card.front, names, claims=True, parsed=parsed), card.front, paragraphs=True),
+        "back": prose(prose_parts(card.back, names, claims=True, parsed=parsed), card.back, paragraphs=True),
         "formula": LatexMarkup(f.latex) if f is not None else None,
         "assume": LatexMarkup(f.assume_latex) if f is not None and f.assume is not None else None,
         "verdict": verdict.verdict if verdict.verdict == "proved" else None,
@@ -814,7 +812,8 @@ def selfcheck_context(path=None, budget: float = STEP_BUDGET_SECONDS) -> dict[st
     from elbo_sym.lesson.practice import proved_for_text
 
     return {"title": deck.title, "summary": deck.summary, "proved_for": proved_for_text(deck),
-            "questions": [_card_context(c, result.verdict_for(c), deck.vocabulary) for c in deck.cards]}
+            "questions": [_card_context(c, result.verdict_for(c), deck.vocabulary, dict(deck.prose_math))
+                          for c in deck.cards]}
 
 
 def selfcheck_handouts(budget: float = STEP_BUDGET_SECONDS, selfcheck: str | Path | None = None,
@@ -830,7 +829,7 @@ CARD_COLUMNS = 2
 def flashcards_context(path=None, budget: float = STEP_BUDGET_SECONDS) -> dict[str, Any]:
     """Cards in sheets of 2 x 4: fronts, then backs mirrored left-right (duplex, long-edge flip)."""
     deck, result = checked_deck("flashcards", path, budget=budget)
-    cards = [_card_context(c, result.verdict_for(c), deck.vocabulary) for c in deck.cards]
+    cards = [_card_context(c, result.verdict_for(c), deck.vocabulary, dict(deck.prose_math)) for c in deck.cards]
     rows = CARDS_PER_SHEET // CARD_COLUMNS
     sheets: list[dict[str, Any]] = []
     for start in range(0, len(cards), CARDS_PER_SHEET):
@@ -941,3 +940,39 @@ _LESSON_HANDOUTS: list[Callable[..., list[Handout]]] = [
     selfcheck_handouts,
     flashcards_handouts,
 ]
+
+
+def build_outcome(reports: Sequence[BuildReport], *, latex: bool, out: str, seconds: float,
+                  require_latex: bool = False, strict_layout: bool = False) -> tuple[list[tuple[bool, str]], bool]:
+    """What `build` prints after writing the handouts -- (line, to stderr) pairs in order -- and
+    whether the build succeeded: a failed PDF, or a missing LaTeX engine with `require_latex`, or
+    an overfull box with `strict_layout` (ELBO_SYM_STRICT_LAYOUT=1) fail it."""
+    lines: list[tuple[bool, str]] = []
+    for r in reports:
+        if r.ok:
+            boxes = f", {r.overfull} overfull box(es)" if r.overfull else ""
+            lines.append((False, f"  wrote {r.pdf}  ({r.seconds:.1f} s{boxes})"))
+            # loud: a line cut at the paper's edge is a defect
+            lines += [(True, f"warning: {r.name}.pdf: a line is {box.describe()}") for box in r.overfull_boxes]
+        elif not latex:
+            lines.append((False, f"  wrote {r.tex}"))
+        else:
+            lines.append((True, f"  FAILED {r.name}.pdf: {r.message}"))
+            lines += [(True, f"    {line}") for line in r.log_excerpt.splitlines()]
+    if not latex:
+        from elbo_sym.publish.render import INSTALL_HINT
+
+        lines.append((True, f"no LaTeX engine (latexmk + pdflatex) found: wrote the .tex sources only. "
+                            f"Install TeX Live with:\n  {INSTALL_HINT}"))
+        return lines, not require_latex
+    failed = [r for r in reports if not r.ok]
+    if failed:
+        lines.append((True, f"{len(failed)} of {len(reports)} handout(s) failed; previous PDFs were left untouched"))
+        return lines, False
+    overfull = sum(r.overfull for r in reports)
+    if overfull and strict_layout:
+        lines.append((True, f"{overfull} overfull box(es) and ELBO_SYM_STRICT_LAYOUT=1: the layout fails "
+                            f"(the PDFs were written; see the warnings above)"))
+        return lines, False
+    lines.append((False, f"{len(reports)} handout(s) in {os.path.normpath(out)}{os.sep} ({seconds:.1f} s)"))
+    return lines, True

@@ -29,7 +29,6 @@ from __future__ import annotations
 import html
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from xml.sax.saxutils import escape as xml_escape
 from sympy import Eq, Integer
 
 from elbo_sym.engine.notation import z
+from elbo_sym.files import InputError, replace_file
 from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, exercises_context, math
 
 __all__ = [
@@ -60,7 +60,7 @@ PENALTY = "0.3333333"
 _NUMBER = re.compile(r"-?[0-9]+\.[0-9]+")
 
 
-class MoodleError(Exception):
+class MoodleError(InputError):
     """The quiz cannot be written (a value that is not a plain decimal, an unwritable file)."""
 
 
@@ -206,13 +206,4 @@ def write_moodle_quiz(path: str | os.PathLike[str], seed: int = DEFAULT_SEED, co
     """Write :func:`moodle_quiz` to ``path`` atomically (temp file in the same folder + rename)."""
     target = Path(path)
     data = moodle_quiz(seed, count, K, parts, tolerance=tolerance).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return replace_file(target, data)

@@ -38,13 +38,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from elbo_sym.engine.derivation import DerivationError, read_toml
 from elbo_sym.engine.models.base import Instance
-from elbo_sym.files import FileReadError, read_regular_file
+from elbo_sym.files import PROJECT_FILE, FileReadError, InputError, paths_or_default, read_regular_file
 from elbo_sym.lesson.examples import ExampleInputError, example_instance
 from elbo_sym.lesson.exercises import MAX_COUNT, MAX_EXERCISE_K, MAX_SEED, PARTS, SOLUTIONS, select_tasks
 from elbo_sym.limits import MAX_TITLE_CHARS
@@ -52,10 +53,9 @@ from elbo_sym.prose import ProseError, check_prose
 from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, DRILL_COUNT
 
 __all__ = ["PROJECT_FILE", "MAX_PROJECT_BYTES", "MAX_PROJECT_EXAMPLES", "Settings", "Project",
-           "load_project", "find_project", "project_handouts", "project_pages"]
+           "load_project", "find_project", "project_handouts", "project_pages", "command_paths",
+           "course_handouts", "course_web"]
 
-PROJECT_FILE = "elbo-sym.toml"
-"""The name of a project's handout configuration, in the project folder."""
 MAX_PROJECT_BYTES = 64_000
 MAX_PROJECT_EXAMPLES = 10
 MAX_PROJECT_PATHS = 50
@@ -377,3 +377,44 @@ def project_pages(results, project: Project, *, budget: float, check_links: dict
                         drill_K=s.drill_states, parts=s.parts, solutions=s.solutions, examples=project.examples,
                         selfcheck=project.selfcheck, flashcards=project.flashcards, check_links=check_links,
                         literature=literature)
+
+
+def command_paths(project: Project, paths: Sequence[str], command: str) -> list[str]:
+    """The derivations a command reads: PATHS, else the project's, else derivations/ here."""
+    if paths or project.file is None:
+        return paths_or_default(paths, command)
+    found = project.derivation_paths()
+    if not found:
+        raise InputError(f"{project.file}: no derivations = [...] and no derivations/ folder beside it")
+    return found
+
+
+def course_handouts(results, project: Project, *, budget: float, gallery=(), literature=()) -> list:
+    """Every handout of `build`: the project's, with the variants gallery and the literature after
+    the first.  Raises HandoutError (before anything is built) unless every derivation is checked
+    and every literature step proved."""
+    from elbo_sym.publish.handouts import gallery_handout, literature_handout, require_checked
+
+    require_checked([*results, *gallery])
+    cited = literature_handout(literature)
+    handouts = project_handouts(results, project, budget=budget)
+    extra = gallery_handout(gallery, project.settings.solutions) if gallery else None
+    handouts[1:1] = [h for h in (extra, cited) if h is not None]
+    return handouts
+
+
+def course_web(results, project: Project, *, budget: float, literature=(), site_title: str | None = None) -> list:
+    """The items of `web`: the project's pages, or (with `site_title`) a whole Starlight site
+    whose checker page offers the derivations it was built from, each linked from its page.
+    Raises HandoutError or WebError unless every derivation is checked."""
+    from elbo_sym.engine.derivation import read_user_file
+    from elbo_sym.publish.browser import check_link, checker_items
+    from elbo_sym.publish.handouts import require_checked
+    from elbo_sym.publish.site import site_items
+
+    sources = ({r.file: read_user_file(r.file).decode("utf-8") for r in [*results, *literature]}
+               if site_title is not None else {})
+    require_checked(results)
+    items = project_pages(results, project, budget=budget, literature=literature,
+                          check_links={file: "../" + check_link(text, "check/") for file, text in sources.items()})
+    return items if site_title is None else site_items([*items, *checker_items(sources)], site_title)

@@ -39,6 +39,7 @@ from typing import Any
 
 import jinja2
 
+from elbo_sym.files import replace_file
 from elbo_sym.prose import MATH_CHARACTERS, TEXT_CHARACTERS
 
 __all__ = [
@@ -496,17 +497,7 @@ def latex_available() -> bool:
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write via a temp file in the same dir + ``os.replace``: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_file(path, data, sync=True)
 
 
 def write_tex_only(tex_source: str, out_tex: Path) -> Path:

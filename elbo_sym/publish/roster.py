@@ -35,7 +35,7 @@ Reproducible bytes
     Same roster, seed and count give byte-identical PDFs: the sheets are typeset in
     batches of :data:`BATCH_STUDENTS` consecutive students (a fixed number, whatever the
     number of cores), one pdfTeX run per batch, and cut into one PDF per student by
-    :mod:`elbo_sym.publish.pdfpages`, which writes a fixed ``/ID`` and dates from
+    :mod:`elbo_sym.publish.pdfpages` (pikepdf), which writes a content-hash ``/ID`` and dates from
     ``SOURCE_DATE_EPOCH`` (or :data:`DEFAULT_EPOCH` when it is not set). A student's PDF
     carries the fonts of its batch (glyph subsets, no text of other sheets).
 
@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from elbo_sym.files import FileReadError, read_regular_file
+from elbo_sym.limits import MAX_SEED
 from elbo_sym.prose import allowed, describe
 from elbo_sym.publish.handouts import HandoutError, exercises_context
 from elbo_sym.publish.pdfpages import GROUP_KEY, PdfPagesError, parse_pdf, split_by_group, write_pages
@@ -106,12 +107,11 @@ BATCH_STUDENTS = 25
 DEFAULT_EPOCH = 1_767_225_600
 """2026-01-01T00:00:00Z: the PDFs' date when ``SOURCE_DATE_EPOCH`` is not set."""
 SEED_DOMAIN = b"elbo-sym roster seed v1"
-MAX_SEED = 2**63 - 1
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _WINDOWS_DEVICES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
 _TEX_PREFIX = "\\pdfobjcompresslevel=0\n\\nofiles\n"
-"""Before ``\\documentclass``: a classic xref table (pdfpages reads it), no .aux (one pdfTeX run)."""
+"""Before ``\\documentclass``: plain objects (pdfpages re-packs them anyway), no .aux (one pdfTeX run)."""
 
 
 class RosterError(Exception):

@@ -63,7 +63,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -71,6 +70,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from elbo_sym.engine.models.base import Instance
+from elbo_sym.files import replace_file
 from elbo_sym.limits import STEP_BUDGET_SECONDS
 from elbo_sym.publish.render import LatexMarkup
 from elbo_sym.report.model import VERDICT_MARK, DerivationReport, Prose
@@ -809,8 +809,9 @@ def _cards_prose(kind: str, path: str | Path | None) -> dict[int, tuple[Prose, P
     from elbo_sym.report.build import prose_parts
 
     deck = load_selfcheck(path) if kind == "selfcheck" else load_flashcards(path)
-    names = deck.vocabulary  # the deck's own names ([params], data)
-    return {c.index: (prose_parts(c.front, names, claims=True), prose_parts(c.back, names, claims=True),
+    names, parsed = deck.vocabulary, dict(deck.prose_math)  # the deck's own names ([params], data), its formulas
+    return {c.index: (prose_parts(c.front, names, claims=True, parsed=parsed),
+                      prose_parts(c.back, names, claims=True, parsed=parsed),
                       c.front, c.back)
             for c in deck.cards}
 
@@ -912,14 +913,5 @@ def write_pages(items: Iterable[Page | Asset], out_dir: str | os.PathLike[str]) 
             raise WebError(f"{item.path}: not a path inside the output folder")
         target = out.joinpath(*relative.parts)  # a symlink there is replaced, never followed
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(item.data)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        written.append(target)
+        written.append(replace_file(target, item.data))
     return written

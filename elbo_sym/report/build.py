@@ -9,10 +9,11 @@ values computed exactly.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from math import lcm
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sympy import Add, Expr, Mul, Rational, Symbol, log
 
@@ -44,6 +45,7 @@ from elbo_sym.engine.notation import (
 )
 from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.repair import check_with_suggestions
+from elbo_sym.files import InputError, discover
 from elbo_sym.limits import STEP_BUDGET_SECONDS, validate_budget
 from elbo_sym.numbers.evaluate import Undefined
 from elbo_sym.numbers.evaluate import exact as exact_value
@@ -98,6 +100,7 @@ def relation(r: Relation) -> RelationReport:
 def report_of(result: DerivationResult) -> DerivationReport:
     """The engine's result as report data."""
     d = result.derivation
+    parsed = dict(d.prose_math)  # the prose formulas the loader parsed
     model = d.model()
     steps = []
     lhs = d.start.expr
@@ -118,23 +121,27 @@ def report_of(result: DerivationResult) -> DerivationReport:
         claim_reason=result.claim_reason,
         examples=tuple(_example_report(result, e) for e in result.examples),
         problems=tuple(result.problems), expect=d.expect,
-        title_parts=prose_parts(d.title, d.vocabulary), summary_parts=prose_parts(d.summary, d.vocabulary))
+        title_parts=prose_parts(d.title, d.vocabulary, parsed=parsed),
+        summary_parts=prose_parts(d.summary, d.vocabulary, parsed=parsed))
 
 
-def prose_parts(text: str, vocabulary: Vocabulary, *, claims: bool = False) -> Prose:
-    """An author's prose with its ``$...$`` formulas parsed (as the loader did) and printed.
+def prose_parts(text: str, vocabulary: Vocabulary, *, claims: bool = False,
+                parsed: Mapping[str, Any] | None = None) -> Prose:
+    """An author's prose with its ``$...$`` formulas parsed and printed: taken from `parsed`
+    (what the loader parsed, e.g. :attr:`Derivation.prose_math`), parsed here only when absent.
     `claims`: a card's text, whose ``$a <= b$`` claims the deck's check proved
     (elbo_sym.lesson.practice.check_card); nowhere else is a relation printed in prose."""
     if "$" not in text and PARAGRAPH not in text:
         return (ProsePart("text", text),) if text else ()
     parts = []
     for span in split_math(text, claims):
+        known = parsed.get(span.text) if parsed is not None and span.kind == "math" else None
         if span.kind == "math" and claims and split_relation(span.text) is not None:
-            lhs, rel, rhs = prose_claim(span.text, vocabulary)
+            lhs, rel, rhs = known if isinstance(known, tuple) else prose_claim(span.text, vocabulary)
             parts.append(ProsePart("math", f"{to_text(lhs)} {rel} {to_text(rhs)}",
                                    f"{to_latex(lhs)} {RELATION_LATEX[rel]} {to_latex(rhs)}"))
         elif span.kind == "math":
-            expr = prose_formula(span.text, vocabulary)
+            expr = known if isinstance(known, Expr) else prose_formula(span.text, vocabulary)
             parts.append(ProsePart("math", to_text(expr), to_latex(expr)))
         else:
             parts.append(ProsePart(span.kind, span.text))
@@ -159,7 +166,7 @@ def _step_report(r: StepResult, lhs: Expr, d: Derivation, refuted: int) -> StepR
                       why=s.why, verdict=r.verdict.value, reason=r.reason, instances=r.instances, accept=s.accept,
                       conditions=tuple(dict.fromkeys(conditions)),
                       counterexample=_counterexample(r.counterexample, d.vocabulary), suggestion=suggestion,
-                      expected_refuted=expected, why_parts=prose_parts(s.why, d.vocabulary),
+                      expected_refuted=expected, why_parts=prose_parts(s.why, d.vocabulary, parsed=dict(d.prose_math)),
                       second_opinion=r.second_opinion,
                       searched=r.searched.describe() if r.searched is not None else "")
 
@@ -306,13 +313,34 @@ def _example_report(result: DerivationResult, example_result) -> ExampleReport:
                          tuple(given), tuple(rows))
 
 
+def load_all(paths: Sequence[str]) -> tuple[list[Derivation], list[DerivationError]]:
+    """Load every derivation named (files, or folders of *.toml); return (derivations, input errors)."""
+    files = discover(paths)
+    if not files:
+        raise InputError(f"no derivation files found in {' '.join(paths)}")
+    loaded, errors = [], []
+    for path in files:
+        try:
+            loaded.append(load(path))
+        except DerivationError as error:
+            errors.append(error)
+    return loaded, errors
+
+
+def check_all(paths: Sequence[str], budget: float) -> tuple[list[DerivationReport], list[DerivationError]]:
+    """The reports of every derivation named; none when any does not load (then its errors):
+    `build` and `web` check everything before they print anything."""
+    derivations, errors = load_all(paths)
+    return ([] if errors else [check_file(d, budget=budget) for d in derivations]), errors
+
+
 def input_error(error: DerivationError):
     from elbo_sym.report.model import InputErrorReport
 
     return InputErrorReport.from_error(error)
 
 
-__all__ = ["check_file", "report_of", "math", "relation", "exact_form", "block_symbol", "vector_latex",
-           "is_log_quantity", "input_error", "DECIMALS"]
+__all__ = ["check_file", "load_all", "check_all", "report_of", "math", "relation", "exact_form", "block_symbol",
+           "vector_latex", "is_log_quantity", "input_error", "DECIMALS"]
 
 _ = Verdict  # re-exported for renderers that compare verdicts by name

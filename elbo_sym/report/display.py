@@ -66,11 +66,11 @@ def _view(shown) -> _View:
                      shown.claim.latex if shown.claim else None, shown.start, tuple(rows), status, problems)
     from elbo_sym.report.build import math, prose_parts, relation  # a loaded Derivation: print it now
 
-    d = shown
-    chain = tuple(_Row(s.index, s.rel, math(s.expr), s.rule, _prose(prose_parts(s.why, d.vocabulary), s.why))
-                  for s in d.steps)
-    return _View(_prose(prose_parts(d.title, d.vocabulary), d.title),
-                 _prose(prose_parts(d.summary, d.vocabulary), d.summary), d.path,
+    d, parsed = shown, dict(shown.prose_math)  # the prose formulas the loader parsed
+    chain = tuple(_Row(s.index, s.rel, math(s.expr), s.rule,
+                       _prose(prose_parts(s.why, d.vocabulary, parsed=parsed), s.why)) for s in d.steps)
+    return _View(_prose(prose_parts(d.title, d.vocabulary, parsed=parsed), d.title),
+                 _prose(prose_parts(d.summary, d.vocabulary, parsed=parsed), d.summary), d.path,
                  relation(d.claim).latex if d.claim else None, math(d.start.expr), chain)
 
 
