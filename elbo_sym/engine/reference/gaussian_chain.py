@@ -25,7 +25,7 @@ from mpmath.libmp.libmpi import mpi_sqrt
 
 from elbo_sym.engine.notation import ELBO, IWAE, KL, LAYER_SYMBOLS, Density, Entropy, Expectation, LatentSum, Normal, x
 from elbo_sym.engine.reference import discrete as arith
-from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Undefined, outcome_of, show
+from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Undefined, Value, outcome_of, show
 from elbo_sym.engine.reference.gaussian import _pi, hermite_rule
 
 NODES = 7
@@ -154,11 +154,11 @@ def _names(d: Density, inst: ChainInstance) -> tuple[str, tuple[str, ...], tuple
     raise JudgeError(f"no density {d.name}")
 
 
-def _mean_at(mu, gain_row, mu_given, values) -> object:
+def _mean_at(mu, gain_row, mu_given, values) -> Value:
     return arith._sum([mu] + [arith._product((k, arith._sum((v, -m)))) for k, v, m in zip(gain_row, values, mu_given)])
 
 
-def log_density(d: Density, inst: ChainInstance, at: dict) -> object:
+def log_density(d: Density, inst: ChainInstance, at: dict) -> Value:
     chain, wanted, given = _names(d, inst)
     mu, gain, C, mu_given = conditional(inst, chain, wanted, given)
     det = _det(C)
@@ -178,13 +178,13 @@ def log_density(d: Density, inst: ChainInstance, at: dict) -> object:
     return arith._product((Fraction(-1, 2), arith._sum((constant, quadratic))))
 
 
-def expect(d: Density, inst: ChainInstance, at: dict, body) -> object:
+def expect(d: Density, inst: ChainInstance, at: dict, body) -> Value:
     """E over d's variables, one at a time (each given the earlier ones and d's given variables)."""
     chain, wanted, given = _names(d, inst)
     if chain == "p" and "x" in wanted:
         raise JudgeError("expectations are over the latent layers")
 
-    def level(i: int, point: dict) -> object:
+    def level(i: int, point: dict) -> Value:
         if i == len(wanted):
             return body(point)
         name = wanted[i]
@@ -207,7 +207,11 @@ def expect(d: Density, inst: ChainInstance, at: dict, body) -> object:
 # ----------------------------------------------------------------------------- evaluation
 
 
-def evaluate(e, inst: ChainInstance, at: dict):
+def _difference(a, b) -> Value:
+    return arith._sum((a, arith._product((Fraction(-1), b))))
+
+
+def evaluate(e, inst: ChainInstance, at: dict) -> Value:
     if isinstance(e, Density):
         return arith._exp(log_density(e, inst, at))
     if isinstance(e, (LatentSum, IWAE, Normal)):
@@ -216,8 +220,7 @@ def evaluate(e, inst: ChainInstance, at: dict):
         return expect(e.distribution, inst, at, lambda point: evaluate(e.body, inst, point))
     if isinstance(e, KL):
         a, b = e.args
-        return expect(a, inst, at, lambda point: arith._sum((log_density(a, inst, point),
-                                                             arith._product((Fraction(-1), log_density(b, inst, point))))))
+        return expect(a, inst, at, lambda point: _difference(log_density(a, inst, point), log_density(b, inst, point)))
     if isinstance(e, Entropy):
         (a,) = e.args
         return arith._product((Fraction(-1), expect(a, inst, at, lambda point: log_density(a, inst, point))))
@@ -225,8 +228,8 @@ def evaluate(e, inst: ChainInstance, at: dict):
         if e.observation != x:
             raise JudgeError("one observation, x")
         a, joint = e.distribution, e.joint
-        return expect(a, inst, at, lambda point: arith._sum((log_density(joint, inst, point),
-                                                             arith._product((Fraction(-1), log_density(a, inst, point))))))
+        return expect(a, inst, at, lambda point: _difference(log_density(joint, inst, point),
+                                                             log_density(a, inst, point)))
     if e is sympy.pi:
         return _pi()
     if isinstance(e, sympy.Rational):
