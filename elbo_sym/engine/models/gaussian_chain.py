@@ -264,11 +264,12 @@ class GaussianChainModel(BlockInstances):
             raise UnfoldError(f"{to_text(d)} names a variable on both sides of the bar")
         order = chain[0]
         out, fixed = [], given
-        for v in sorted(set(variables), key=order.index):
+        upwards = d.name == "p" and x in given  # from the given x outwards: each factor given a near neighbour
+        for v in sorted(set(variables), key=order.index, reverse=upwards):
             mean, variance = self.conditional(chain, v, fixed)
             gens = (*self.layers, x)
             mean = Poly(mean, *gens, domain=self.field).as_expr()
-            variance = self.field.to_sympy(self.field.from_sympy(variance)).factor()
+            variance = self.field.to_sympy(self.field.from_sympy(variance))
             out.append((v, mean, variance))
             fixed = fixed | {v}
         return tuple(out)
@@ -364,7 +365,11 @@ class GaussianChainModel(BlockInstances):
         parameters, logs of constants as further generators); d's variables are integrated one at a
         time, the last factor first (its mean depends on the earlier ones), by the Normal moments."""
         factors = self.factors(self._bound(d))
-        f = self.unfold(body)
+        return Add(*(self._expect_term(factors, term, body) for term in Add.make_args(self.unfold(body))))
+
+    def _expect_term(self, factors, f: Expr, body: Expr) -> Expr:
+        """E of one term of the unfolded body (term by term: small polynomials keep the rational
+        coefficients small; the canonical form adds them up)."""
         if not f.has(*(v for v, _, _ in factors)):
             return f
         constants = sorted(f.atoms(log, Exp) | (f.free_symbols - set(self.field.symbols) - {*self.layers, x}), key=str)
