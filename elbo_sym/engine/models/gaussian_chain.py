@@ -292,8 +292,32 @@ class GaussianChainModel(BlockInstances):
         return QQ.frac_field(*sorted(self.parameter_bounds.keys() - {*self.layers, x}, key=str))
 
     def log_density(self, d: Density) -> Expr:
-        """log of a density at its (symbolic) variables: a sum of log-Normals, quadratic in them."""
-        return Add(*(log_normal(v, mean, variance) for v, mean, variance in self.factors(d)))
+        """log of a density at its (symbolic) variables, by Bayes' rule log P(A, B) - log P(B): each
+        marginal P(S) a product of steps down the chain (each variable given the nearest one of S
+        before it), so the quadratics keep the chain's own coefficients."""
+        if not d.variables:
+            raise UnfoldError(f"{d.name}(...) needs a variable before the bar")
+        chain, variables, given = self._chain_of(d)
+        if set(variables) & given:
+            raise UnfoldError(f"{to_text(d)} names a variable on both sides of the bar")
+        return self._log_marginal(chain, given | set(variables)) - self._log_marginal(chain, given)
+
+    def _log_marginal(self, chain, kept: frozenset) -> Expr:
+        """log of the chain's marginal density of the variables in `kept` (the forward chain's root
+        x is always given: q is a density given x)."""
+        order, top, steps = chain
+        forward = order[0] == x and chain is self.forward_chain
+        into, previous, out = (IDENTITY, x, []) if forward else (top, None, [])
+        for i, v in enumerate(order):
+            if i == 0 and forward:
+                continue
+            if i > 0:
+                into = into.then(steps[i - 1])
+            if v in kept:
+                mean = into.B if previous is None else into.A * previous + into.B
+                out.append(log_normal(v, mean, into.V))
+                into, previous = IDENTITY, v
+        return Add(*out)
 
     def density(self, d: Density, k=None) -> Expr:
         if not isinstance(d, Density):
