@@ -21,8 +21,8 @@ from elbo_sym.engine.models import ModelSpec, build
 from elbo_sym.engine.models.gaussian_chain import GaussianChainModel
 from elbo_sym.engine.notation import KL, Density, x, z1, z2
 from elbo_sym.engine.parse import Vocabulary, parse_expression
-from elbo_sym.engine.reference import second_opinion
 from elbo_sym.engine.reference import gaussian_chain as judge
+from elbo_sym.engine.reference import second_opinion
 
 LITERATURE = Path(__file__).resolve().parent.parent / "derivations" / "literature"
 T2 = LITERATURE / "ddpm-appendix-a-gaussian-t2.toml"
