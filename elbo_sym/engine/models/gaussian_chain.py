@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
 
-from sympy import QQ, Add, Dummy, Expr, Integer, Poly, S, Symbol, log
-from sympy.polys.polyerrors import CoercionFailed, GeneratorsNeeded, PolynomialError
+from sympy import QQ, Add, Expr, Integer, Mul, Poly, S, Symbol, log
+from sympy.polys.polyerrors import PolynomialError
 
 from elbo_sym.engine.models.base import PARAMETER, Block, BlockInstances, Distribution, Instance, Interval, ModelSpec
 from elbo_sym.engine.models.discrete import UnfoldError
@@ -389,47 +389,48 @@ class GaussianChainModel(BlockInstances):
         parameters, logs of constants as further generators); d's variables are integrated one at a
         time, the last factor first (its mean depends on the earlier ones), by the Normal moments."""
         factors = self.factors(self._bound(d))
-        return Add(*(self._expect_term(factors, term, body) for term in Add.make_args(self.unfold(body))))
+        out = []
+        for term in Add.make_args(self.unfold(body)):  # the same log-density terms recur from step to step
+            key = (d, term)
+            known = self._term_memo.get(key)
+            if known is None:
+                known = self._term_memo[key] = self._expect_term(factors, term, body)
+            out.append(known)
+        return Add(*out)
+
+    @cached_property
+    def _term_memo(self) -> dict:
+        return {}
 
     def _expect_term(self, factors, f: Expr, body: Expr) -> Expr:
-        """E of one term of the unfolded body (term by term: small polynomials keep the rational
-        coefficients small; the canonical form adds them up)."""
-        if not f.has(*(v for v, _, _ in factors)):
+        """E of one term of the unfolded body (term by term: small polynomials keep the coefficients
+        small; the canonical form adds them up).  The factors the layers do not appear in (logs of
+        variances, numbers) stay outside; the rest is a polynomial in the layers whose powers v**n
+        become the Normal moments of v given the earlier variables, the last variable first."""
+        variables = [v for v, _, _ in factors]
+        if not f.has(*variables):
             return f
-        constants = sorted(f.atoms(log, Exp) | (f.free_symbols - set(self.field.symbols) - {*self.layers, x}), key=str)
-        stand_ins = {c: Dummy() for c in constants}  # Poly would expand the logs otherwise
-        gens = (*self.layers, x, *stand_ins.values())
-        try:
-            poly = Poly(f.xreplace(stand_ins), *gens, domain=self.field)
-        except (PolynomialError, CoercionFailed, GeneratorsNeeded):
-            raise UnfoldError("E(q, f) is exact here for polynomials in the layers and logs of the chain's "
-                              f"densities only, not {to_text(body)}") from None
-        if any(c.has(*self.layers) for c in constants):
-            raise UnfoldError("E(q, f) is exact here for polynomials in the layers and logs of the chain's "
-                              f"densities only, not {to_text(body)}")
+        outside, inside = [], []
+        for factor in Mul.make_args(f):
+            (inside if factor.has(*self.layers) else outside).append(factor)
+        g = Mul(*inside)
         for v, mean, variance in reversed(factors):
-            i = gens.index(v)
-            degree = poly.degree(v)
-            if degree <= 0:
+            if not g.has(v):
                 continue
-            if degree > MAX_MOMENT:
-                raise UnfoldError(f"E(q, f) of a polynomial of degree {degree} in {v} (at most {MAX_MOMENT})")
-            m = Poly(mean, *gens, domain=self.field)
-            s = self.field.from_sympy(variance)
-            moments = [Poly(moment(n, Symbol("m"), Symbol("s")), Symbol("m"), Symbol("s")) for n in range(degree + 1)]
-            powers = [Poly(1, *gens, domain=self.field)]
-            for _ in range(degree):
-                powers.append(powers[-1] * m)
-            out = Poly(0, *gens, domain=self.field)
-            for monom, coeff in poly.terms():
-                n = monom[i]
-                rest = Poly.from_dict({monom[:i] + (0,) + monom[i + 1:]: coeff}, *gens, domain=self.field)
-                value = Poly(0, *gens, domain=self.field)
-                for (j, k), c in moments[n].terms():  # moment n = sum c m**j s**k
-                    value += powers[j].mul_ground(self.field.convert(c) * s ** k)
-                out += rest * value
-            poly = out
-        return poly.as_expr().xreplace({v: c for c, v in stand_ins.items()})
+            try:
+                poly = Poly(g, v)
+            except PolynomialError:
+                raise UnfoldError("E(q, f) is exact here for polynomials in the layers and logs of the chain's "
+                                  f"densities only, not {to_text(body)}") from None
+            if poly.degree() > MAX_MOMENT:
+                raise UnfoldError(f"E(q, f) of a polynomial of degree {poly.degree()} in {v} (at most {MAX_MOMENT})")
+            if any(c.has(v) or c.has(Exp) or (c.has(log) and c.has(*self.layers)) for c in poly.coeffs()):
+                raise UnfoldError("E(q, f) is exact here for polynomials in the layers and logs of the chain's "
+                                  f"densities only, not {to_text(body)}")
+            g = Add(*(c * moment(n, mean, variance) for (n,), c in poly.terms()))
+        if g.has(*variables):
+            raise UnfoldError(f"E(q, f): the layers are not integrated out of {to_text(body)}")
+        return Mul(*outside) * g
 
     def _unfold(self, e: Expr) -> Expr:
         if isinstance(e, Density):
