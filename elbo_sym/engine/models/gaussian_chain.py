@@ -410,7 +410,8 @@ class GaussianChainModel(BlockInstances):
         variables = [v for v, _, _ in factors]
         if not f.has(*variables):
             return f
-        outside, inside = [], []
+        outside: list[Expr] = []
+        inside: list[Expr] = []
         for factor in Mul.make_args(f):
             (inside if factor.has(*self.layers) else outside).append(factor)
         g = Mul(*inside)
