@@ -497,7 +497,7 @@ class _Reader:
         if family == "gaussian":
             self.check_gaussian_assumptions(definitions, assumptions, params)
         steps = self.steps(data.get("step", []))
-        if family == "chain" or latents != ("z",):
+        if family == "chain":  # Gaussian layers are real numbers: a free one is a claim for every value
             self.check_free_layers(start, steps, claim)
         weights = uses_data_weights([start.expr, *(s.expr for s in steps), *(a.lhs.expr for a in assumptions),
                                      *(a.rhs.expr for a in assumptions),
