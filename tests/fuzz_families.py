@@ -162,8 +162,8 @@ GAUSSIAN_CHAIN_LIBRARY = (  # model = "gaussian", latents = ["z1", "z2"] (engine
     ("log(q(z1 | z2, x))", "=", f"-log(2 * pi * {_BETA}) / 2 - (z1 - (c1 * (1 - c2**2) * x + c2 * (1 - c1**2) * z2) / "
      f"(1 - c1**2 * c2**2))**2 / (2 * {_BETA})", "algebra"),
     ("E(q(z2 | x), KL(q(z1 | z2, x), p(z1 | z2)))", "=", f"({_BETA} / v2 - 1 - log({_BETA} / v2)) / 2 + ((c2 * "
-     "(1 - c1**2) / (1 - c1**2 * c2**2) - a2)**2 * (1 - c1**2 * c2**2) + (c1 * x - a2 * c1 * c2 * x - b2)**2) / (2 * v2)",
-     "definition"),
+     "(1 - c1**2) / (1 - c1**2 * c2**2) - a2)**2 * (1 - c1**2 * c2**2) + (c1 * x - a2 * c1 * c2 * x - b2)**2) / "
+     "(2 * v2)", "definition"),
     ("log(p(z1 | z2))", "=", "-log(2 * pi * v2) / 2 - (z1 - a2 * z2 - b2)**2 / (2 * v2)", "definition"),
 )
 GAUSSIAN_CHAIN3_LIBRARY = (  # three Gaussian layers
