@@ -160,6 +160,19 @@ def _mean_at(mu, gain_row, mu_given, values) -> Value:
 
 
 def log_density(d: Density, inst: ChainInstance, at: dict) -> Value:
+    """log d at the values `at` of its variables (cached per instance, density and values)."""
+    try:
+        key = ("log", d, tuple(at[str(v)] for v in d.variables + d.given))
+    except KeyError as error:
+        raise JudgeError(f"{error.args[0]} is free where {d} is evaluated") from None
+    if key not in inst.binders:
+        if len(inst.binders) > 100_000:  # bounded: a long session on one instance
+            inst.binders.clear()
+        inst.binders[key] = _log_density(d, inst, at)
+    return inst.binders[key]
+
+
+def _log_density(d: Density, inst: ChainInstance, at: dict) -> Value:
     chain, wanted, given = _names(d, inst)
     mu, gain, C, mu_given = conditional(inst, chain, wanted, given)
     key = ("precision", chain, wanted, given)
@@ -225,6 +238,16 @@ def _of_densities(e) -> bool:
     if isinstance(e, sympy.Mul):
         return all(_of_densities(a) for a in e.args)
     return isinstance(e, sympy.Pow) and isinstance(e.args[1], sympy.Integer) and _of_densities(e.args[0])
+
+
+def _log_of_densities(e, inst: ChainInstance, at: dict) -> Value:
+    if isinstance(e, Density):
+        return log_density(e, inst, at)
+    if isinstance(e, sympy.Mul):
+        return arith._sum([_log_of_densities(a, inst, at) for a in e.args])
+    if isinstance(e, sympy.Pow):
+        return arith._product((Fraction(int(e.args[1])), _log_of_densities(e.args[0], inst, at)))
+    return arith._log(evaluate(e, inst, at))  # a positive number (or pi): Undefined when it is not positive
 
 
 def degree(e) -> int:
@@ -298,8 +321,8 @@ def evaluate(e, inst: ChainInstance, at: dict) -> Value:
             raise JudgeError(f"non-integer exponent in {e}")
         return arith._power(evaluate(base, inst, at), int(exponent))
     if isinstance(e, sympy.log):
-        if isinstance(e.args[0], Density):
-            return log_density(e.args[0], inst, at)
+        if _of_densities(e.args[0]):  # a sum of log-densities: no exp then log
+            return _log_of_densities(e.args[0], inst, at)
         return arith._log(evaluate(e.args[0], inst, at))
     if isinstance(e, sympy.exp):
         return arith._exp(evaluate(e.args[0], inst, at))
