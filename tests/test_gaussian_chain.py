@@ -262,3 +262,11 @@ def test_the_reference_evaluator_reads_the_textbook_values():
     got = judge.evaluate(expr("ELBO(q)"), inst, at)
     mid = (mpmath.mpf(got[0]) + mpmath.mpf(got[1])) / 2 if isinstance(got, tuple) else mpmath.mpf(got)
     assert close(mid, c.elbo())
+
+
+def test_explain_names_the_gaussian_layers_not_a_table_of_states(capsys):
+    from elbo_sym.cli import main
+
+    assert main(["explain", str(T2)]) == 0
+    out = capsys.readouterr().out
+    assert "x, z1, z2 real" in out and "pi_k = p(z=k)" not in out and "proved" in out
