@@ -270,3 +270,26 @@ def test_explain_names_the_gaussian_layers_not_a_table_of_states(capsys):
     assert main(["explain", str(T2)]) == 0
     out = capsys.readouterr().out
     assert "x, z1, z2 real" in out and "pi_k = p(z=k)" not in out and "proved" in out
+
+
+NARROWED = ('title = "t"\nmodel = "gaussian"\nlatents = ["z1", "z2"]\nstart = "KL(q(z2 | x), p(z2))"\n'
+            '[[step]]\nrel = "="\nexpr = "{expr}"\nrule = "definition"\nwhy = "w"\n'
+            '[params]\nc1 = "{c1}"\nv2 = ">= 1"\n')
+PRIOR_MATCHING = "(c1**2 * c2**2 * (x**2 - 1) - log(1 - c1**2 * c2**2)) / 2"
+
+
+def test_params_may_narrow_a_builtin_range_and_the_search_stays_inside_it():
+    derivation = loads(NARROWED.format(expr=PRIOR_MATCHING, c1="in (0, 1/2]"), "narrow.toml")
+    assert "c1 in (0, 1/2]" in derivation.model().domain_text()
+    assert check_derivation(derivation).steps[0].verdict is Verdict.proved
+    wrong = NARROWED.format(expr=PRIOR_MATCHING.replace("x**2 - 1", "x**2 + 1"), c1="in (0, 1/2]")
+    ce, c = _refuted(wrong)
+    assert 0 < Fraction(values_of(ce)["c1"]) <= Fraction(1, 2) and Fraction(values_of(ce)["v2"]) >= 1
+    assert close(ce.lhs_value, c.prior_matching())  # the true value, recomputed; the wrong side is 2 g^2 x^2 off
+    assert close(ce.rhs_value, c.prior_matching() + (c.c1 * c.c2) ** 2)
+
+
+@pytest.mark.parametrize("c1", ["in (0, 2)", "real", ">= 0"])
+def test_params_may_not_widen_a_builtin_range(c1):
+    with pytest.raises(DerivationError, match="may only narrow its range"):
+        loads(NARROWED.format(expr=PRIOR_MATCHING, c1=c1), "wide.toml")

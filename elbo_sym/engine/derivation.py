@@ -606,6 +606,17 @@ class _Reader:
         if "K" in data:
             raise self.error(self.line_of("K"), "K is the number of latent states of the discrete family; in the "
                                                 "Gaussian family z is real (leave K out)")
+        if latents != ("z",):  # Gaussian layers: [params] may narrow a built-in range (v2 = ">= 1")
+            from elbo_sym.engine.models.gaussian_chain import chain_parameters, narrows
+
+            defaults = dict(chain_parameters(len(latents)))
+            for p in params:
+                if p.name in latents or (p.name in defaults and not narrows(p.interval, defaults[p.name])):
+                    raise self.error(self.line_of(p.name), f"'{p.name}' is a parameter of the Gaussian family "
+                                                           f"already: [params] may only narrow its range (c_t in "
+                                                           f"(0, 1), a_t and b_t real, v_t > 0; x and the layers "
+                                                           f"are the variables)")
+            return
         for p in params:
             if p.name in BUILTIN_NAMES or p.name == "z":
                 raise self.error(self.line_of(p.name), f"'{p.name}' is a parameter of the Gaussian family already "

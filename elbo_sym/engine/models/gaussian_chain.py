@@ -74,6 +74,20 @@ def chain_names(T: int) -> tuple[str, ...]:
     return tuple(name for name, _ in chain_parameters(T))
 
 
+def narrows(inner: Interval, outer: Interval) -> bool:
+    """Every value of `inner` lies in `outer`: a file's [params] entry for a built-in name (``v2 = ">= 1"``,
+    ``c1 = "in (0, 1/2]"``) may restrict its range, never widen it."""
+    if outer.lower is not None:
+        if inner.lower is None or inner.lower < outer.lower or (
+                inner.lower == outer.lower and outer.lower_open and not inner.lower_open):
+            return False
+    if outer.upper is not None:
+        if inner.upper is None or inner.upper > outer.upper or (
+                inner.upper == outer.upper and outer.upper_open and not inner.upper_open):
+            return False
+    return not inner.integer
+
+
 @dataclass(frozen=True)
 class Step:
     """One linear-Gaussian step: child = A * parent + B + noise of variance V (composed steps too)."""
@@ -103,9 +117,12 @@ class GaussianChainModel(BlockInstances):
             raise ValueError(f"the Gaussian chain has 2 to {MAX_GAUSSIAN_LAYERS} layers")
         if self.spec.assumptions or self.spec.premises:
             raise ValueError("the Gaussian chain takes no assumption (its layers are fixed by the family)")
-        clash = [p.name for p in self.spec.params if p.name in chain_names(self.T) or p.name in self.layer_names]
+        defaults = dict(chain_parameters(self.T))
+        clash = [p.name for p in self.spec.params if p.name in self.layer_names or p.name == "x" or (
+            p.name in defaults and not narrows(p.interval, defaults[p.name]))]
         if clash:
-            raise ValueError(f"'{clash[0]}' is a parameter of the Gaussian chain already")
+            raise ValueError(f"'{clash[0]}' is a parameter of the Gaussian chain already (its range may only be "
+                             f"narrowed)")
 
     K = 1  # not a number of states: the layers are real (reports use describe())
 
@@ -129,20 +146,27 @@ class GaussianChainModel(BlockInstances):
         return ("x",)
 
     @cached_property
+    def intervals(self) -> dict[str, Interval]:
+        """Each built-in parameter's range: the family's, or the narrower one a file's [params] gives it."""
+        given = {p.name: p.interval for p in self.spec.params}
+        return {name: given.get(name, interval) for name, interval in chain_parameters(self.T)}
+
+    @cached_property
     def builtin(self) -> dict[str, Symbol]:
         return {name: Symbol(name, positive=True) if interval.positive else Symbol(name, real=True)
-                for name, interval in chain_parameters(self.T)}
+                for name, interval in self.intervals.items()}
 
     @cached_property
     def params(self) -> dict[str, Expr]:
-        return {**self.builtin, **{p.name: p.symbol for p in self.spec.params}}
+        return {**{p.name: p.symbol for p in self.spec.params}, **self.builtin}
 
     @cached_property
     def blocks(self) -> tuple[Block, ...]:
         out = [Block(name, name, PARAMETER, (self.builtin[name],), interval)
-               for name, interval in chain_parameters(self.T)]
+               for name, interval in self.intervals.items()]
         out.append(Block("x", "x", PARAMETER, (x,), Interval()))
-        out += [Block(p.name, p.name, PARAMETER, (p.symbol,), p.interval) for p in self.spec.params]
+        out += [Block(p.name, p.name, PARAMETER, (p.symbol,), p.interval) for p in self.spec.params
+                if p.name not in self.intervals]
         out += [Block(name, name, PARAMETER, (v,), Interval()) for name, v in zip(self.layer_names, self.layers)]
         return tuple(out)  # the layers' blocks: only claims "for every z1" use them
 
@@ -188,7 +212,7 @@ class GaussianChainModel(BlockInstances):
         parts += ["p(x | z1) = N(a1*z1 + b1, v1)", "a_t, b_t real, v_t > 0", "q(z1 | x) = N(c1*x, 1 - c1**2)"]
         parts += [f"q(z{t} | z{t - 1}) = N(c{t}*z{t - 1}, 1 - c{t}**2)" for t in range(2, T + 1)]
         parts.append("c_t in (0, 1)")
-        return "; ".join(parts + [p.describe() for p in self.spec.params])
+        return "; ".join(parts + [p.describe() for p in self.spec.params])  # a narrowed built-in range too
 
     # -- the two chains ---------------------------------------------------------------------
 
@@ -492,4 +516,4 @@ def _splits(e: Expr) -> bool:
     return False
 
 
-__all__ = ["GaussianChainModel", "MAX_GAUSSIAN_LAYERS", "chain_parameters", "chain_names", "Step"]
+__all__ = ["GaussianChainModel", "MAX_GAUSSIAN_LAYERS", "chain_parameters", "chain_names", "narrows", "Step"]
