@@ -293,3 +293,29 @@ def test_params_may_narrow_a_builtin_range_and_the_search_stays_inside_it():
 def test_params_may_not_widen_a_builtin_range(c1):
     with pytest.raises(DerivationError, match="may only narrow its range"):
         loads(NARROWED.format(expr=PRIOR_MATCHING, c1=c1), "wide.toml")
+
+
+def _denoising(c: Chain, g, step, a, b, v):
+    """E over q(z_t | x) of KL(q(z_(t-1) | z_t, x) || p(z_(t-1) | z_t)) with q(z_(t-1) | x) = N(g x, 1 - g^2) and
+    the forward step coefficient `step`: the posterior by completing the square, as in Chain.denoising."""
+    precision = 1 / (1 - g ** 2) + step ** 2 / (1 - step ** 2)
+    beta = 1 / precision
+
+    def inner(z):
+        mu = beta * (g * c.x / (1 - g ** 2) + step * z / (1 - step ** 2))
+        return Chain.kl(mu, beta, a * z + b, v)
+    return Chain._expect(g * step * c.x, 1 - (g * step) ** 2, inner)
+
+
+def test_three_layers_with_the_top_denoising_term_dropped_is_refuted():
+    text = T3.read_text("utf-8")
+    head = text.split("[[step]]")[0]
+    head = "\n".join(line for line in head.splitlines() if not line.startswith("claim")) + "\n"
+    head = head.replace('start = "log(p(x))"', 'start = "ELBO(q)"')
+    split = ("E(q(z1 | x), log(p(x | z1))) - KL(q(z3 | x), p(z3)) - E(q(z2 | x), KL(q(z1 | z2, x), p(z1 | z2)))")
+    ce, c = _refuted(head + f'[[step]]\nrel = "="\nexpr = "{split}"\nrule = "bayes"\nwhy = "wrong"\n')
+    dropped = _denoising(c, c.c1 * c.c2, c.c3, c.a3, c.b3, c.v3)
+    g = c.c1 * c.c2 * c.c3
+    elbo = (c.reconstruction() - Chain.kl(g * c.x, 1 - g ** 2, 0, 1) - dropped
+            - _denoising(c, c.c1, c.c2, c.a2, c.b2, c.v2))
+    assert dropped > 0 and close(ce.lhs_value, elbo) and close(ce.rhs_value, elbo + dropped)
