@@ -33,6 +33,8 @@ def _discrete(spec: ModelSpec) -> Model:
 
 
 register("discrete", _discrete)
+
+
 def _gaussian(spec: ModelSpec) -> Model:
     if spec.layered:  # latents = ["z1", "z2"]: Gaussian layers
         return GaussianChainModel(spec)
