@@ -33,11 +33,12 @@ from elbo_sym.engine.reference import chain as chain_ref
 from elbo_sym.engine.reference import condition_text
 from elbo_sym.engine.reference import discrete as discrete_ref
 from elbo_sym.engine.reference import gaussian as gaussian_ref
+from elbo_sym.engine.reference import gaussian_chain as gaussian_chain_ref
 from elbo_sym.engine.reference.discrete import JudgeError
 from elbo_sym.engine.rules import RULES
 
 FAMILIES = ("IWAE", "IWAE k", "gaussian", "gaussian D", "gaussian any D", "chain", "premises", "mixture", "p_data",
-            "data space", "r and theta", "IWAE draws", "limits")
+            "data space", "r and theta", "IWAE draws", "limits", "gaussian chain")
 ALL_RULES = tuple(sorted(RULES))
 BUDGET = 2.0
 
@@ -162,6 +163,37 @@ CHAIN_LIBRARY = (
     ("E(q(z1 | x), E(q(z2 | z1), KL(q(z1 | z2, x), p(z1 | z2))))", "=", "E(q(z2 | x), KL(q(z1 | z2, x), p(z1 | z2)))",
      "bayes"),
     ("E(q(z1 | x), E(q(z2 | z1), log(p(z2))))", "=", "E(q(z2 | x), log(p(z2)))", "bayes"),
+)
+_MARGINAL = "a1**2 * (a2**2 + v2) + v1"  # the variance of x under two Gaussian layers
+_BETA = "(1 - c1**2) * (1 - c2**2) / (1 - c1**2 * c2**2)"  # DDPM's forward posterior variance (eq. 7)
+GAUSSIAN_CHAIN_LIBRARY = (  # model = "gaussian", latents = ["z1", "z2"] (engine.models.gaussian_chain)
+    ("log(p(x)) - ELBO(q)", "=", "KL(q(z1, z2 | x), p(z1, z2 | x))", "bayes"),
+    ("log(p(x))", ">=", "ELBO(q)", "kl-nonneg"),
+    ("KL(q(z1, z2 | x), p(z1, z2 | x))", ">=", "0", "kl-nonneg"),
+    ("ELBO(q)", "=", "E(q(z1 | x), log(p(x | z1))) - KL(q(z2 | x), p(z2)) - E(q(z2 | x), KL(q(z1 | z2, x), "
+     "p(z1 | z2)))", "bayes"),
+    ("ELBO(q)", "=", "E(q(z1, z2 | x), log(p(z2) * p(z1 | z2) * p(x | z1) / (q(z1 | x) * q(z2 | z1))))", "definition"),
+    ("KL(q(z2 | x), p(z2))", "=", "(c1**2 * c2**2 * (x**2 - 1) - log(1 - c1**2 * c2**2)) / 2", "definition"),
+    ("E(q(z1 | x), log(p(x | z1)))", "=", "-log(2 * pi * v1) / 2 - ((x - a1 * c1 * x - b1)**2 + a1**2 * (1 - c1**2)) / "
+     "(2 * v1)", "definition"),
+    ("log(p(x))", "=", f"-log(2 * pi * ({_MARGINAL})) / 2 - (x - b1 - a1 * b2)**2 / (2 * ({_MARGINAL}))", "definition"),
+    ("H(q(z1 | x))", "=", "(log(2 * pi * (1 - c1**2)) + 1) / 2", "definition"),
+    ("E(q(z1, z2 | x), z1 * z2)", "=", "c2 * (c1**2 * x**2 + 1 - c1**2)", "algebra"),
+    ("log(q(z1 | z2, x))", "=", "log(q(z1 | x)) + log(q(z2 | z1)) - log(q(z2 | x))", "bayes"),
+    ("log(q(z1 | z2, x))", "=", f"-log(2 * pi * {_BETA}) / 2 - (z1 - (c1 * (1 - c2**2) * x + c2 * (1 - c1**2) * z2) / "
+     f"(1 - c1**2 * c2**2))**2 / (2 * {_BETA})", "algebra"),
+    ("E(q(z2 | x), KL(q(z1 | z2, x), p(z1 | z2)))", "=", f"({_BETA} / v2 - 1 - log({_BETA} / v2)) / 2 + ((c2 * "
+     "(1 - c1**2) / (1 - c1**2 * c2**2) - a2)**2 * (1 - c1**2 * c2**2) + (c1 * x - a2 * c1 * c2 * x - b2)**2) / "
+     "(2 * v2)", "definition"),
+    ("log(p(z1 | z2))", "=", "-log(2 * pi * v2) / 2 - (z1 - a2 * z2 - b2)**2 / (2 * v2)", "definition"),
+)
+GAUSSIAN_CHAIN3_LIBRARY = (  # three Gaussian layers
+    ("KL(q(z3 | x), p(z3))", "=", "(c1**2 * c2**2 * c3**2 * (x**2 - 1) - log(1 - c1**2 * c2**2 * c3**2)) / 2",
+     "definition"),
+    ("E(q(z1, z2, z3 | x), z3)", "=", "c1 * c2 * c3 * x", "algebra"),
+    ("log(p(x)) - ELBO(q)", "=", "KL(q(z1, z2, z3 | x), p(z1, z2, z3 | x))", "bayes"),
+    ("log(q(z2 | z3, x))", "=", "log(q(z2 | x)) + log(q(z3 | z2)) - log(q(z3 | x))", "bayes"),
+    ("E(q(z3 | x), KL(q(z2 | z3, x), p(z2 | z3)))", ">=", "0", "kl-nonneg"),
 )
 SECOND_Q_LIBRARY = (
     ("log(p(x)) - ELBO(r)", "=", "KL(r(z), p(z | x))", "bayes"),
@@ -371,6 +403,13 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
             K = rng.choice((2, 3, "any"))  # "any": the general chain (models.chain_general)
             header = f'latents = ["z1", "z2"]\nK = {K if K != "any" else chr(34) + K + chr(34)}'
             lhs, rel, rhs, rule = rng.choice(CHAIN_LIBRARY)
+    elif family == "gaussian chain":
+        if rng.random() < 0.25:
+            header = 'model = "gaussian"\nlatents = ["z1", "z2", "z3"]'
+            lhs, rel, rhs, rule = rng.choice(GAUSSIAN_CHAIN3_LIBRARY)
+        else:
+            header = 'model = "gaussian"\nlatents = ["z1", "z2"]'
+            lhs, rel, rhs, rule = rng.choice(GAUSSIAN_CHAIN_LIBRARY)
     elif family == "r and theta":
         tight = rng.random() < 0.25
         lhs, rel, rhs, rule = rng.choice(SECOND_Q_LIBRARY + (SECOND_Q_TIGHT if tight else ()))
@@ -436,6 +475,9 @@ def fuzz_instances(spec, K) -> tuple[str, list]:
     """More instances than the product path: other seeds, the discrete judge's boundary set."""
     params = tuple((p.name, condition_text(p.interval)) for p in spec.params)
     fixes = [(str(r.lhs.expr.given[0]) if r.lhs.expr.given else spec.data[0], r.rhs.expr) for r in spec.assumptions]
+    if spec.family == "gaussian" and spec.layered:  # Gaussian layers
+        return "gaussian_chain", [i for seed in FUZZ_SEEDS
+                                  for i in gaussian_chain_ref.instances(spec.layers, 8, seed, params)]
     if spec.family == "gaussian":
         found = [i for seed in FUZZ_SEEDS for i in gaussian_ref.instances(spec.D, 10, seed, params)]
         return "gaussian", gaussian_ref.with_assumptions(found, fixes)[0]
@@ -462,7 +504,8 @@ def fuzz_instances(spec, K) -> tuple[str, list]:
     return "discrete", found
 
 
-JUDGES = {"gaussian": gaussian_ref.judge, "chain": chain_ref.judge, "discrete": discrete_ref.judge}
+JUDGES = {"gaussian": gaussian_ref.judge, "chain": chain_ref.judge, "discrete": discrete_ref.judge,
+          "gaussian_chain": gaussian_chain_ref.judge}
 
 
 @dataclass
@@ -556,6 +599,8 @@ def _family_of(toml: str) -> str:
         return "p_data"
     if '"x2"' in toml:
         return "mixture"
+    if "latents" in toml and "gaussian" in toml:
+        return "gaussian chain"
     if "latents" in toml:
         return "chain"
     if "gaussian" in toml:

@@ -1574,7 +1574,7 @@ def family_campaign():
 
 @pytest.mark.parametrize("family", ["IWAE", "IWAE k", "gaussian", "gaussian D", "gaussian any D", "chain", "premises",
                                     "mixture", "p_data", "data space", "r and theta", "IWAE draws",
-                                    "limits"])
+                                    "limits", "gaussian chain"])
 def test_family_fuzz_slice_is_not_vacuous(family_campaign, family):
     c = family_campaign
     assert c.steps[family] >= FAMILY_SLICE * 3 // 4, c.report()

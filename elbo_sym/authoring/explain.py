@@ -172,6 +172,10 @@ def format_explanation(e: Explanation) -> str:
         reduced = ("canonical forms (nested sums merged; a layer summed out by the chain's laws: each "
                    "conditional sums to 1, sum over z2 of pi t = m, over z1 of q r = s, of t l = u, of m l = p_x; "
                    "logs split into atoms, log(f) meaning log|f|):")
+    elif d.family == "gaussian" and len(d.latents) > 1:  # Gaussian layers: real x and layers, closed forms
+        unfolded = (f"unfolded into the model (x, {', '.join(d.latents)} real; c_t the forward coefficients, a_t, b_t, "
+                    f"v_t the reverse steps' weights, offsets and variances; every E, KL, H in closed form):")
+        reduced = "canonical forms (logs split into atoms, log(f) meaning log|f|):"
     elif isinstance(d.K, str):  # "any", the only text K a derivation can have
         unfolded = ("unfolded at a generic point z, for every latent space (pi_z = p(z), l_z = p(x|z), "
                     f"q_z = q(z), p_x = p(x); a sum over z becomes an atom Sum[...]{assumed}):")

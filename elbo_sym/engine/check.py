@@ -339,7 +339,7 @@ class _Instances:
         used = frozenset().union(*(e.free_symbols for pair in self.parts for e in pair),
                                  *(o.expr.free_symbols for o in self.open))
         shown = tuple((b.label, tuple(str(v) for v in instance[b.name])) for b in self.model.blocks
-                      if b.name != "z" or used & set(b.symbols))  # a Gaussian z only where it is free
+                      if b.name not in ("z", "z1", "z2", "z3") or used & set(b.symbols))  # a real z only where free
         for o, q in self.model.assumed.items():  # q fixed by an assumption: show its value too
             label = self.model.assumed_label(o)
             shown += ((label, tuple(_exact_text(v, values) for v in q)),)

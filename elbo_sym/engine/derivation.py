@@ -221,10 +221,11 @@ class Derivation:
 
     @property
     def spec(self) -> ModelSpec:
-        layers = len(self.latents) if self.family == "chain" else 2
+        layered = self.latents != ("z",)
+        layers = len(self.latents) if self.family == "chain" or layered else 2
         params = tuple(p for p in self.params if p.name not in self.indices)  # an index has no value
         return ModelSpec(self.family, self.K, self.data, params, self.assumptions, self.D,
-                         premises=self.premises, layers=layers, data_weights=self.data_weights,
+                         premises=self.premises, layers=layers, layered=layered, data_weights=self.data_weights,
                          data_space=self.data_space, variationals=self.variationals, indices=self.indices)
 
     @property
@@ -249,6 +250,10 @@ def vocabulary_of(family: str, data: tuple[str, ...], params: tuple[Parameter, .
     """The names a file's expressions may use: its observations, latents and [params] -- and
     in the Gaussian family its built-in parameters, with x and z real numbers."""
     names = tuple(p.name for p in params)
+    if family == "gaussian" and latents != ("z",):  # Gaussian layers (elbo_sym.engine.models.gaussian_chain)
+        from elbo_sym.engine.models.gaussian_chain import chain_names
+
+        return Vocabulary(data, chain_names(len(latents)) + names, latents, real=True)
     if family == "gaussian":
         from elbo_sym.engine.models.gaussian import builtin_names
 
@@ -497,7 +502,7 @@ class _Reader:
         if family == "gaussian":
             self.check_gaussian_assumptions(definitions, assumptions, params)
         steps = self.steps(data.get("step", []))
-        if family == "chain":
+        if family == "chain":  # Gaussian layers are real numbers: a free one is a claim for every value
             self.check_free_layers(start, steps, claim)
         weights = uses_data_weights([start.expr, *(s.expr for s in steps), *(a.lhs.expr for a in assumptions),
                                      *(a.rhs.expr for a in assumptions),
@@ -545,7 +550,7 @@ class _Reader:
         params = self.params(data.get("params", {}), observations)
         D = self.dimensions(data, family)
         if family == "gaussian":
-            self.check_gaussian(data, observations, params, D)
+            self.check_gaussian(data, observations, params, D, latents)
         return family, latents, observations, params, D
 
     def data_space(self, data: dict, family: str, latents: tuple[str, ...], observations: tuple[str, ...]) -> bool:
@@ -593,18 +598,31 @@ class _Reader:
             raise self.error(self.line_of("assume"), "with D > 1 q is the free diagonal Gaussian (no assume)")
         return D
 
-    def check_gaussian(self, data: dict, observations: tuple[str, ...], params, D: int | str) -> None:
+    def check_gaussian(self, data: dict, observations: tuple[str, ...], params, D: int | str,
+                       latents: tuple[str, ...] = ("z",)) -> None:
         """The Gaussian family: one real observation x, real z, the family's parameters
         (mu, sigma, w, b, s; with D > 1 mu1, sigma1, ..., muD, sigmaD) besides any in [params]."""
         from elbo_sym.engine.models.gaussian import builtin_names
+        from elbo_sym.engine.models.gaussian_chain import chain_names
 
-        BUILTIN_NAMES = builtin_names(D)
+        BUILTIN_NAMES = builtin_names(D) if latents == ("z",) else chain_names(len(latents))
 
         if observations != ("x",):
             raise self.error(self.line_of("data"), "the Gaussian family has one observation, x (leave data out)")
         if "K" in data:
             raise self.error(self.line_of("K"), "K is the number of latent states of the discrete family; in the "
                                                 "Gaussian family z is real (leave K out)")
+        if latents != ("z",):  # Gaussian layers: [params] may narrow a built-in range (v2 = ">= 1")
+            from elbo_sym.engine.models.gaussian_chain import chain_parameters, narrows
+
+            defaults = dict(chain_parameters(len(latents)))
+            for p in params:
+                if p.name in latents or (p.name in defaults and not narrows(p.interval, defaults[p.name])):
+                    raise self.error(self.line_of(p.name), f"'{p.name}' is a parameter of the Gaussian family "
+                                                           f"already: [params] may only narrow its range (c_t in "
+                                                           f"(0, 1), a_t and b_t real, v_t > 0; x and the layers "
+                                                           f"are the variables)")
+            return
         for p in params:
             if p.name in BUILTIN_NAMES or p.name == "z":
                 raise self.error(self.line_of(p.name), f"'{p.name}' is a parameter of the Gaussian family already "
@@ -658,6 +676,8 @@ class _Reader:
             raise self.error(line, f"latents = {_toml_list(value)} is not supported: the layers are named "
                                    f"\"z1\" (next to x), \"z2\", ... up to the top, latents = [\"z1\", \"z2\"] "
                                    f"or [\"z1\", \"z2\", \"z3\"]")
+        if family == "gaussian":  # Gaussian layers (elbo_sym.engine.models.gaussian_chain)
+            return family, self.gaussian_layers(data, layered)
         if "model" in data and family != "chain":
             raise self.error(self.line_of("model"), f"latents = [\"z1\", \"z2\"] is the two-layer family: write "
                                                     f"model = \"chain\" (or leave model out), not {family!r}")
@@ -673,6 +693,21 @@ class _Reader:
                 where = self._table_span("example", 0)[0] if key == "example" else self.line_of(key)
                 raise self.error(where, f"'{key}' is not supported with two latent layers ({why})")
         return "chain", layered
+
+    def gaussian_layers(self, data: dict, layered: tuple[str, ...]) -> tuple[str, ...]:
+        """``model = "gaussian"`` with ``latents = ["z1", "z2"]``: the chain of Gaussian layers, two
+        or three of them, its layers fixed by the family (no assume, examples, data or D)."""
+        from elbo_sym.engine.models.gaussian_chain import MAX_GAUSSIAN_LAYERS
+
+        if len(layered) > MAX_GAUSSIAN_LAYERS:
+            raise self.error(self.line_of("latents"), f"the Gaussian chain has 2 to {MAX_GAUSSIAN_LAYERS} layers "
+                                                      f"(latents = [\"z1\", \"z2\"] or [\"z1\", \"z2\", \"z3\"])")
+        for key in ("assume", "example", "data", "D", "K"):
+            if key in data and not (key == "data" and data["data"] == ["x"]):
+                where = self._table_span("example", 0)[0] if key == "example" else self.line_of(key)
+                raise self.error(where, f"'{key}' is not supported with Gaussian layers (the family fixes each "
+                                        f"layer: x and z1, z2, ... are real, q and p are linear-Gaussian chains)")
+        return layered
 
     def check_free_layers(self, start: Formula, steps: tuple[Step, ...], claim: Relation | None) -> None:
         """A chain's expressions are all numbers, or all claims for every value of their free

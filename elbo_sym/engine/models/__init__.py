@@ -20,6 +20,7 @@ from elbo_sym.engine.models.chain import ChainModel
 from elbo_sym.engine.models.chain_general import GeneralChainModel
 from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, has_free_latent
 from elbo_sym.engine.models.gaussian import GaussianAnyD, GaussianModel
+from elbo_sym.engine.models.gaussian_chain import GaussianChainModel
 from elbo_sym.engine.models.general import GeneralModel
 
 
@@ -32,7 +33,15 @@ def _discrete(spec: ModelSpec) -> Model:
 
 
 register("discrete", _discrete)
-register("gaussian", lambda spec: GaussianAnyD(spec) if spec.D == "any" else GaussianModel(spec))
+
+
+def _gaussian(spec: ModelSpec) -> Model:
+    if spec.layered:  # latents = ["z1", "z2"]: Gaussian layers
+        return GaussianChainModel(spec)
+    return GaussianAnyD(spec) if spec.D == "any" else GaussianModel(spec)
+
+
+register("gaussian", _gaussian)
 
 
 def _chain(spec: ModelSpec) -> Model:
@@ -44,5 +53,6 @@ def _chain(spec: ModelSpec) -> Model:
 register("chain", _chain)
 
 __all__ = ["Block", "Instance", "Interval", "Model", "ModelSpec", "Parameter", "build", "families", "register",
-           "ChainModel", "GeneralChainModel", "DiscreteModel", "GaussianModel", "GeneralModel", "UnfoldError",
+           "ChainModel", "GeneralChainModel", "GaussianChainModel", "DiscreteModel", "GaussianModel", "GeneralModel",
+           "UnfoldError",
            "has_free_latent"]

@@ -296,6 +296,9 @@ class ModelSpec:
     reference evaluator do."""
     layers: int = 2
     """Latent layers of the chain family (``latents = ["z1", "z2", "z3"]``: 3); 2 elsewhere."""
+    layered: bool = False
+    """The file names its latent layers (``latents = [...]``): the Gaussian family's chain of
+    Gaussian layers (elbo_sym.engine.models.gaussian_chain); the chain family is always layered."""
     data_weights: bool = False
     """The file uses the data distribution ``p_data(x1)``: positive weights of the observations
     summing to 1 (the block :data:`DATA_BLOCK`, a simplex over the data points)."""

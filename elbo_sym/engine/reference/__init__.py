@@ -115,6 +115,10 @@ def cases(spec: ModelSpec, K, seed: int = 0) -> tuple[str, list, int]:
 def _cases(spec: ModelSpec, K, seed: int) -> tuple[str, list, int]:
     params = tuple((p.name, condition_text(p.interval)) for p in spec.params)
     fixes = _fixes(spec)
+    if spec.family == "gaussian" and spec.layered:  # Gaussian layers: exact covariances, nested quadrature
+        from elbo_sym.engine.reference import gaussian_chain
+
+        return "gaussian_chain", gaussian_chain.instances(spec.layers, REFERENCE_GAUSSIAN_INSTANCES, seed, params), 0
     if spec.family == "gaussian":
         from elbo_sym.engine.reference import gaussian
 

@@ -1,0 +1,394 @@
+"""The reference evaluator of Gaussian layers (``model = "gaussian"``, ``latents = ["z1", "z2"]``):
+joint Gaussians from their covariance matrices, conditionals by the Schur complement, every
+expectation by nested Gauss-Hermite quadrature -- none of the engine's neighbour formulas,
+moments, unfolding or canonical forms.
+
+Each chain is written as x_i = A_i parent + B_i + e_i with independent e_i ~ N(0, V_i): the
+reverse chain zT -> ... -> z1 -> x (zT ~ N(0, 1), p(z_{t-1} | z_t) = N(a_t z_t + b_t, v_t),
+p(x | z1) = N(a1 z1 + b1, v1)) and the forward chain x -> z1 -> ... -> zT (q(z_t | z_{t-1}) =
+N(c_t z_{t-1}, 1 - c_t**2), z0 = x, x fixed).  Their means and covariances are exact fractions
+(cov(child, u) = A cov(parent, u), var(child) = A**2 var(parent) + V).  A density d(A | B) is
+the Gaussian of A given B: mean mu_A + S_AB S_BB^-1 (b - mu_B), covariance S_AA - S_AB S_BB^-1 S_BA
+(exact fractions), its log -|A| log(2 pi)/2 - log det C / 2 - (a - m)' C^-1 (a - m) / 2.
+E(d, f) integrates d's variables one at a time with the n-point Hermite rule (exact for the
+polynomial integrands of the vocabulary); KL, H and ELBO are such expectations.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import sympy
+from mpmath.libmp.libmpi import mpi_sqrt
+
+from elbo_sym.engine.notation import ELBO, IWAE, KL, LAYER_SYMBOLS, Density, Entropy, Expectation, LatentSum, Normal, x
+from elbo_sym.engine.reference import discrete as arith
+from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Undefined, Value, outcome_of, show
+from elbo_sym.engine.reference.gaussian import _pi, hermite_rule
+
+NODES = 7
+"""Most Hermite points per variable: exact for integrands of degree < 14 in each (log-densities are
+quadratic: 2 points; a higher degree is refused, undecided)."""
+
+
+@dataclass(frozen=True)
+class ChainInstance:
+    """Values of the chain's parameters (c_t, a_t, b_t, v_t), x, the file's [params] and a value per layer
+    (for claims with a free layer)."""
+
+    name: str
+    values: tuple[tuple[str, Fraction], ...]
+    T: int = 2
+    binders: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def value(self, name: str) -> Fraction:
+        for key, v in self.values:
+            if key == name:
+                return v
+        raise JudgeError(f"no value for the name {name}")
+
+    def describe(self) -> str:
+        return f"[{self.name}] " + ", ".join(f"{n} = {show(v)}" for n, v in self.values)
+
+
+# ----------------------------------------------------------------------------- exact Gaussians
+
+
+def _joint(names: list[str], steps: list[tuple[Fraction, Fraction, Fraction]], start_mean: Fraction,
+           start_var: Fraction) -> tuple[dict, dict]:
+    """Means and covariances of a chain names[0] -> names[1] -> ..., each x_i = A x_{i-1} + B + e (var V)."""
+    mean = {names[0]: start_mean}
+    cov = {(names[0], names[0]): start_var}
+    for i in range(1, len(names)):
+        A, B, V = steps[i - 1]
+        child, parent = names[i], names[i - 1]
+        mean[child] = A * mean[parent] + B
+        for u in names[:i]:
+            cov[(child, u)] = cov[(u, child)] = A * cov[(parent, u)]
+        cov[(child, child)] = A * A * cov[(parent, parent)] + V
+    return mean, cov
+
+
+def _chains(inst: ChainInstance) -> dict:
+    known = inst.binders.get("chains")
+    if known is None:
+        T = inst.T
+        v = inst.value
+        reverse_names = [f"z{t}" for t in range(T, 0, -1)] + ["x"]
+        reverse = [(v(f"a{t}"), v(f"b{t}"), v(f"v{t}")) for t in range(T, 0, -1)]
+        forward_names = [f"z{t}" for t in range(1, T + 1)]
+        forward = [(v(f"c{t}"), Fraction(0), 1 - v(f"c{t}") ** 2) for t in range(2, T + 1)]
+        c1 = v("c1")
+        known = inst.binders["chains"] = {"p": _joint(reverse_names, reverse, Fraction(0), Fraction(1)),
+                                          "q": _joint(forward_names, forward, c1 * v("x"), 1 - c1 ** 2)}
+    return known
+
+
+def _solve(matrix: list[list[Fraction]], columns: list[list[Fraction]]) -> list[list[Fraction]]:
+    """matrix^-1 columns by Gauss-Jordan elimination over the fractions."""
+    n = len(matrix)
+    rows = [list(matrix[i]) + [c[i] for c in columns] for i in range(n)]
+    for i in range(n):
+        pivot = next((r for r in range(i, n) if rows[r][i] != 0), None)
+        if pivot is None:
+            raise Undefined("a singular covariance")
+        rows[i], rows[pivot] = rows[pivot], rows[i]
+        p = rows[i][i]
+        rows[i] = [e / p for e in rows[i]]
+        for r in range(n):
+            if r != i and rows[r][i] != 0:
+                f = rows[r][i]
+                rows[r] = [a - f * b for a, b in zip(rows[r], rows[i])]
+    return [[rows[i][n + j] for i in range(n)] for j in range(len(columns))]
+
+
+def _det(matrix: list[list[Fraction]]) -> Fraction:
+    n, m, det = len(matrix), [list(r) for r in matrix], Fraction(1)
+    for i in range(n):
+        pivot = next((r for r in range(i, n) if m[r][i] != 0), None)
+        if pivot is None:
+            return Fraction(0)
+        if pivot != i:
+            m[i], m[pivot] = m[pivot], m[i]
+            det = -det
+        det *= m[i][i]
+        for r in range(i + 1, n):
+            f = m[r][i] / m[i][i]
+            m[r] = [a - f * b for a, b in zip(m[r], m[i])]
+    return det
+
+
+def conditional(inst: ChainInstance, chain: str, wanted: tuple[str, ...], given: tuple[str, ...]):
+    """(mu_A, gain K with mean = mu_A + K (b - mu_B), covariance C) of `wanted` given `given`, exact."""
+    key = ("conditional", chain, wanted, given)
+    known = inst.binders.get(key)
+    if known is None:
+        mean, cov = _chains(inst)[chain]
+        S_AB = [[cov[(a, b)] for b in given] for a in wanted]
+        if given:
+            S_BB = [[cov[(b, c)] for c in given] for b in given]
+            # K = S_AB S_BB^-1, row by row: K_a = S_BB^-1 S_Ba (S_BB symmetric)
+            gain = _solve(S_BB, [row for row in S_AB])
+            C = [[cov[(a, b)] - sum(gain[i][k] * cov[(given[k], b)] for k in range(len(given)))
+                  for b in wanted] for i, a in enumerate(wanted)]
+        else:
+            gain = [[] for _ in wanted]
+            C = [[cov[(a, b)] for b in wanted] for a in wanted]
+        known = inst.binders[key] = ([mean[a] for a in wanted], gain, C, [mean[b] for b in given])
+    return known
+
+
+def _names(d: Density, inst: ChainInstance) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    layers = {f"z{t}" for t in range(1, inst.T + 1)}
+    variables = tuple(str(v) for v in d.variables)
+    given = tuple(str(v) for v in d.given)
+    if not set(variables) | set(given) <= layers | {"x"} or not variables:
+        raise JudgeError(f"{d} is not a density of the Gaussian chain")
+    if d.name == "q":
+        if "x" in variables:
+            raise JudgeError("q is over the layers")
+        return "q", variables, tuple(g for g in given if g != "x")
+    if d.name == "p":
+        return "p", variables, given
+    raise JudgeError(f"no density {d.name}")
+
+
+def _mean_at(mu, gain_row, mu_given, values) -> Value:
+    return arith._sum([mu] + [arith._product((k, arith._sum((v, -m)))) for k, v, m in zip(gain_row, values, mu_given)])
+
+
+def log_density(d: Density, inst: ChainInstance, at: dict) -> Value:
+    """log d at the values `at` of its variables (cached per instance, density and values)."""
+    try:
+        key = ("log", d, tuple(at[str(v)] for v in d.variables + d.given))
+    except KeyError as error:
+        raise JudgeError(f"{error.args[0]} is free where {d} is evaluated") from None
+    if key not in inst.binders:
+        if len(inst.binders) > 100_000:  # bounded: a long session on one instance
+            inst.binders.clear()
+        inst.binders[key] = _log_density(d, inst, at)
+    return inst.binders[key]
+
+
+def _log_density(d: Density, inst: ChainInstance, at: dict) -> Value:
+    chain, wanted, given = _names(d, inst)
+    mu, gain, C, mu_given = conditional(inst, chain, wanted, given)
+    key = ("precision", chain, wanted, given)
+    if key not in inst.binders:
+        det = _det(C)
+        if det <= 0:
+            raise Undefined("a covariance that is not positive definite")
+        inverse = _solve(C, [[Fraction(int(i == j)) for i in range(len(C))] for j in range(len(C))])
+        constant = arith._log(arith._product((det, arith._power(arith._product((Fraction(2), _pi())), len(C)))))
+        inst.binders[key] = inverse, constant
+    inverse, constant = inst.binders[key]
+    try:
+        values = [at[g] for g in given]
+        point = [at[a] for a in wanted]
+    except KeyError as error:
+        raise JudgeError(f"{error.args[0]} is free where {d} is evaluated") from None
+    diff = [arith._sum((p, arith._product((Fraction(-1), _mean_at(mu[i], gain[i], mu_given, values)))))
+            for i, p in enumerate(point)]
+    quadratic = arith._sum([arith._product((inverse[i][j], diff[i], diff[j]))
+                            for i in range(len(diff)) for j in range(len(diff))])
+    return arith._product((Fraction(-1, 2), arith._sum((constant, quadratic))))
+
+
+def expect(d: Density, inst: ChainInstance, at: dict, body, degree: int = 2) -> Value:
+    """E over d's variables, one at a time (each given the earlier ones and d's given variables), by
+    the Hermite rule of degree // 2 + 1 points (exact for a polynomial of that degree in each)."""
+    nodes = hermite_rule(degree // 2 + 1, arith.PREC)
+    chain, wanted, given = _names(d, inst)
+    if chain == "p" and "x" in wanted:
+        raise JudgeError("expectations are over the latent layers")
+
+    def level(i: int, point: dict) -> Value:
+        if i == len(wanted):
+            return body(point)
+        name = wanted[i]
+        before = tuple(given) + tuple(wanted[:i])
+        mu, gain, C, mu_given = conditional(inst, chain, (name,), before)
+        variance = C[0][0]
+        if variance <= 0:
+            raise Undefined(f"a Gaussian with variance {show(variance)} <= 0")
+        mean = _mean_at(mu[0], gain[0], mu_given, [point[b] for b in before])
+        scale = mpi_sqrt(arith._iv(variance), arith.PREC)
+        terms = []
+        for node, weight in nodes:
+            value = arith._sum((mean, arith._product((scale, node))))
+            terms.append(arith._product((weight, level(i + 1, {**point, name: value}))))
+        return arith._sum(terms)
+
+    return level(0, dict(at))
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def _difference(a, b) -> Value:
+    return arith._sum((a, arith._product((Fraction(-1), b))))
+
+
+def _of_densities(e) -> bool:
+    """A product, quotient or integer power of densities and numbers (its log is a sum of log-densities)."""
+    if isinstance(e, Density) or isinstance(e, sympy.Rational) or e is sympy.pi:
+        return True
+    if isinstance(e, sympy.Mul):
+        return all(_of_densities(a) for a in e.args)
+    return isinstance(e, sympy.Pow) and isinstance(e.args[1], sympy.Integer) and _of_densities(e.args[0])
+
+
+def _log_of_densities(e, inst: ChainInstance, at: dict) -> Value:
+    if isinstance(e, Density):
+        return log_density(e, inst, at)
+    if isinstance(e, sympy.Mul):
+        return arith._sum([_log_of_densities(a, inst, at) for a in e.args])
+    if isinstance(e, sympy.Pow):
+        return arith._product((Fraction(int(e.args[1])), _log_of_densities(e.args[0], inst, at)))
+    return arith._log(evaluate(e, inst, at))  # a positive number (or pi): Undefined when it is not positive
+
+
+def degree(e) -> int:
+    """A bound on the degree of `e` in the layers (a log-density or a KL: 2); JudgeError when `e` is no
+    polynomial in them (the quadrature would not be exact)."""
+    if isinstance(e, (KL, Entropy, ELBO)):
+        return 2
+    if isinstance(e, Expectation):
+        return degree(e.body)
+    if isinstance(e, Density):
+        raise JudgeError("a density itself under E is no polynomial in the layers")
+    if isinstance(e, sympy.Symbol):
+        return 1 if e.name.startswith("z") or e.name == "x" else 0
+    if isinstance(e, sympy.Add):
+        return max(degree(a) for a in e.args)
+    if isinstance(e, sympy.Mul):
+        return sum(degree(a) for a in e.args)
+    if isinstance(e, sympy.Pow):
+        n = e.args[1]
+        d = degree(e.args[0])
+        if d and not (isinstance(n, sympy.Integer) and n >= 0):
+            raise JudgeError("a negative or fractional power of a layer under E")
+        return d * int(n) if d else 0
+    if isinstance(e, (sympy.log, sympy.exp)):
+        if isinstance(e, sympy.log) and _of_densities(e.args[0]):
+            return 2
+        if degree(e.args[0]):
+            raise JudgeError("log or exp of a function of the layers under E")
+        return 0
+    return 0
+
+
+def evaluate(e, inst: ChainInstance, at: dict) -> Value:
+    if isinstance(e, Density):
+        return arith._exp(log_density(e, inst, at))
+    if isinstance(e, (LatentSum, IWAE, Normal)):
+        raise JudgeError("the Gaussian chain has no sum over z, IWAE or Normal(m, v)")
+    if isinstance(e, Expectation):
+        n = degree(e.body)
+        if n >= 2 * NODES:
+            raise JudgeError(f"E(d, f) of a polynomial of degree >= {2 * NODES} in the layers: the quadrature "
+                             f"is not exact for it")
+        return expect(e.distribution, inst, at, lambda point: evaluate(e.body, inst, point), n)
+    if isinstance(e, KL):
+        a, b = e.args
+        return expect(a, inst, at, lambda point: _difference(log_density(a, inst, point), log_density(b, inst, point)))
+    if isinstance(e, Entropy):
+        (a,) = e.args
+        return arith._product((Fraction(-1), expect(a, inst, at, lambda point: log_density(a, inst, point))))
+    if isinstance(e, ELBO):
+        if e.observation != x:
+            raise JudgeError("one observation, x")
+        a, joint = e.distribution, e.joint
+        return expect(a, inst, at, lambda point: _difference(log_density(joint, inst, point),
+                                                             log_density(a, inst, point)))
+    if e is sympy.pi:
+        return _pi()
+    if isinstance(e, sympy.Rational):
+        return Fraction(int(e.p), int(e.q))
+    if isinstance(e, sympy.Symbol):
+        if e.name in at:
+            return at[e.name]
+        return inst.value(e.name)
+    if isinstance(e, sympy.Add):
+        return arith._sum([evaluate(a, inst, at) for a in e.args])
+    if isinstance(e, sympy.Mul):
+        return arith._product([evaluate(a, inst, at) for a in e.args])
+    if isinstance(e, sympy.Pow):
+        base, exponent = e.args
+        if not isinstance(exponent, sympy.Integer):
+            raise JudgeError(f"non-integer exponent in {e}")
+        return arith._power(evaluate(base, inst, at), int(exponent))
+    if isinstance(e, sympy.log):
+        if _of_densities(e.args[0]):  # a sum of log-densities: no exp then log
+            return _log_of_densities(e.args[0], inst, at)
+        return arith._log(evaluate(e.args[0], inst, at))
+    if isinstance(e, sympy.exp):
+        return arith._exp(evaluate(e.args[0], inst, at))
+    raise JudgeError(f"the Gaussian chain's judge does not know {type(e).__name__}: {e}")
+
+
+# ----------------------------------------------------------------------------- instances
+
+
+def _rational(rng: random.Random, low: int, high: int, denominator: int = 8) -> Fraction:
+    return Fraction(rng.randint(low * denominator, high * denominator), denominator)
+
+
+def instances(T: int, count: int, seed: int = 0, params: tuple[tuple[str, str], ...] = ()) -> list[ChainInstance]:
+    """`count` valid instances: random chains, coefficients near 0 and near 1, a far x, tiny and large
+    reverse variances, zero weights; layer values for claims with a free layer."""
+    rng = random.Random(f"reference-gaussian-chain-{T}-{seed}")
+
+    def draw() -> dict:
+        values: dict = {}
+        for t in range(1, T + 1):
+            values[f"c{t}"] = Fraction(rng.randint(1, 15), 16)
+            values[f"a{t}"] = _rational(rng, -2, 2)
+            values[f"b{t}"] = _rational(rng, -2, 2)
+            values[f"v{t}"] = Fraction(rng.randint(1, 24), 8)
+        values["x"] = _rational(rng, -3, 3)
+        for t in range(1, T + 1):
+            values[f"z{t}"] = _rational(rng, -3, 3)
+        return values
+
+    out = [("random 0", draw())]  # the boundary cases early: the product path judges the first few only
+    out.append(("c_t = 1/1000", {**draw(), **{f"c{t}": Fraction(1, 1000) for t in range(1, T + 1)}}))
+    out.append(("c_t = 999/1000", {**draw(), **{f"c{t}": Fraction(999, 1000) for t in range(1, T + 1)}}))
+    out.append(("v_t = 1/100, a_t = 0", {**draw(), **{f"v{t}": Fraction(1, 100) for t in range(1, T + 1)},
+                                         **{f"a{t}": Fraction(0) for t in range(1, T + 1)}}))
+    out.append(("far x = 1000", {**draw(), "x": Fraction(1000)}))
+    out += [(f"random {i}", draw()) for i in range(1, 4)]
+    out = out[:max(1, count)]
+    samples = [(name, arith.parameter_samples(condition)) for name, condition in params]
+    result = []
+    for i, (name, values) in enumerate(out):
+        chosen = {n: v[(i * (j + 1)) % len(v)] for j, (n, v) in enumerate(samples)}
+        result.append(ChainInstance(name, tuple({**values, **chosen}.items()), T))
+    return result
+
+
+def is_valid(inst: ChainInstance, params: tuple[tuple[str, str], ...] = ()) -> bool:
+    """Forward coefficients in (0, 1), reverse variances > 0, each [params] value in its interval."""
+    values = dict(inst.values)
+    for t in range(1, inst.T + 1):
+        if not (0 < values.get(f"c{t}", Fraction(0)) < 1 and values.get(f"v{t}", Fraction(0)) > 0):
+            return False
+    return all(name in values and arith.parameter_contains(condition, values[name]) for name, condition in params)
+
+
+def judge(lhs, rel: str, rhs, cases: list[ChainInstance], stop_at_first: bool = True) -> Judgement:
+    """`lhs rel rhs` at every instance (a free layer at the instance's value of it)."""
+    result = Judgement()
+    for inst in cases:
+        at = {"x": inst.value("x"), **{f"z{t}": inst.value(f"z{t}") for t in range(1, inst.T + 1)}}
+        outcome = outcome_of(inst, None, lhs, rel, rhs, evaluate, inst, at)
+        result.outcomes.append(outcome)
+        if stop_at_first and not outcome.holds:
+            break
+    return result
+
+
+__all__ = ["ChainInstance", "instances", "is_valid", "judge", "evaluate", "log_density", "conditional", "NODES",
+           "LAYER_SYMBOLS"]
