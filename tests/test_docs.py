@@ -226,10 +226,24 @@ def test_every_image_shown_exists_and_make_docs_images_makes_it():
         assert path in made, f"{path} (shown in {pages}) is not made by `make docs-images`"
 
 
-def test_every_relative_link_resolves():
+def _anchors(page: Path) -> set[str]:
+    """GitHub's anchors of the page's headings (outside fenced blocks)."""
+    found, fenced = set(), False
+    for line in page.read_text("utf-8").split("\n"):
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and (heading := re.match(r"#+ (.*)", line)):
+            found.add(re.sub(r"[^\w\- ]", "", heading[1].strip().lower()).replace(" ", "-"))
+    return found
+
+
+def test_every_relative_link_and_anchor_resolves():
     for page in PAGES:
-        for link in re.finditer(r"\]\((?P<path>[^)#\s:]+)(#[^)]*)?\)", page.read_text("utf-8")):
-            assert (page.parent / link["path"]).exists(), f"{page.name}: broken link {link['path']}"
+        for link in re.finditer(r"\]\((?P<path>[^)#\s:]*)(?:#(?P<anchor>[^)\s]*))?\)", page.read_text("utf-8")):
+            target = page.parent / link["path"] if link["path"] else page
+            assert target.exists(), f"{page.name}: broken link {link[0]}"
+            if link["anchor"] and target.suffix == ".md":
+                assert link["anchor"] in _anchors(target), f"{page.name}: no heading for {link[0]}"
 
 
 def test_the_readme_is_short():
