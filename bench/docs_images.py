@@ -172,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             if image in PAGE_IMAGES:
                 page_image(image, out, Path(args.out) / image)
         site = {i: Path(args.out) / i for i in chosen if i in SITE_IMAGES}
+        for target in site.values():
+            target.parent.mkdir(parents=True, exist_ok=True)
         if site:
             site_images(out, site)
     for image in chosen:
