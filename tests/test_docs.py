@@ -180,6 +180,20 @@ def test_the_matcher_is_strict_where_it_should_be():
     assert not matches(("✓ proved",), ["✗ refuted"])
 
 
+def test_a_page_that_drifted_fails(tmp_path, monkeypatch, capsys):
+    """Run on a page whose shown output, or exit status, is not what the command does: it fails."""
+    good = "```console\n$ elbo-sym check derivations/jensen.toml\n...\n      ✓ proved   [jensen] ...\n...\n```\n"
+    page = tmp_path / "page.md"
+    page.write_text(good, "utf-8")
+    assert run_page(page, tmp_path / "good", monkeypatch, capsys) == 1
+    for drifted in (good.replace("✓ proved   [jensen]", "✗ refuted  [jensen]"),
+                    good.replace("jensen.toml\n", "jensen.toml    # exit 1\n"),
+                    good.replace("...\n```", "```")):
+        page.write_text(drifted, "utf-8")
+        with pytest.raises(AssertionError):
+            run_page(page, tmp_path / str(hash(drifted)), monkeypatch, capsys)
+
+
 # --------------------------------------------------------------------------- the vocabulary's examples
 
 
