@@ -206,7 +206,9 @@ def test_every_example_file_is_shown_once_and_checked_by_a_command():
                if c.argv[1:2] == ("check",)]
     for path in EXAMPLES:
         name = str(path.relative_to(ROOT))
-        assert any(name in c.argv and c.status == 0 for c in checked), f"{name} is shown but no command checks it"
+        assert any(name in c.argv and c.status == 0 for c in checked), \
+            f"{name} is shown but no ```console block checks it (`$ elbo-sym check {name}`, then its output; " \
+            "a line `...` skips lines of it)"
         assert "accept" not in path.read_text("utf-8"), name
     assert len(EXAMPLES) >= 14
     text = "".join(p.read_text("utf-8") for p in PAGES)
