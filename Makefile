@@ -12,7 +12,7 @@ ifdef CI
 export ELBO_SYM_REQUIRE_LATEX := 1
 endif
 
-.PHONY: venv latex handouts test lint bench clean
+.PHONY: venv latex handouts test lint bench clean docs-images
 
 venv: $(VENV)/.stamp
 
@@ -89,6 +89,11 @@ lint: venv
 
 bench: venv
 	$(BIN)/python bench/run_all.py
+
+# Every page image README.md and docs/ show (bench/docs_images.py): handout pages via pdftoppm,
+# the site and its checker via headless Chromium (needs `make web-deps`).
+docs-images: venv latex web-deps
+	$(BIN)/python bench/docs_images.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info handouts .elbo-sym-cache .pytest_cache

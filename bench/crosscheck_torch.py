@@ -13,7 +13,7 @@
 Everything in torch runs in float64.  Prints a table and the largest absolute and relative
 difference; exit 0 when every relative difference is below 1e-6, 1 when one is not, 2
 when torch or pyro-ppl is not installed.  torch is not a dependency of elbo-sym; run this
-from a separate venv (see README.md, "Cross-checks against Pyro and torch"):
+from a separate venv (see docs/05-benchmarks.md, "Cross-checks against Pyro and torch"):
 
     python3 -m venv /tmp/torchvenv
     /tmp/torchvenv/bin/pip install torch==2.13.0 pyro-ppl

@@ -1,4 +1,4 @@
-"""Run every benchmark in this folder, one after the other (results belong in README.md)."""
+"""Run every benchmark in this folder, one after the other (results belong in docs/05-benchmarks.md)."""
 
 import subprocess
 import sys
