@@ -229,6 +229,8 @@ DATA_LIBRARY = (
     ("p_data(x1) * KL(q(z | x1), p(z)) + p_data(x2) * KL(q(z | x2), p(z))", ">=", "0", "kl-nonneg"),
     (f"{_WEIGHTED_LOG} - ({_WEIGHTED_ELBO})", "=",
      "p_data(x1) * KL(q(z | x1), p(z | x1)) + p_data(x2) * KL(q(z | x2), p(z | x2))", "bayes"),
+    ("-p_data(x1) * log(p(x1) / p_data(x1)) - p_data(x2) * log(p(x2) / p_data(x2))", ">=", "-log(p(x1) + p(x2))",
+     "jensen"),  # Gibbs over the data points (Alemi et al.'s H - D <= I)
 )
 """The data distribution p_data over two data points (issue 17.8): its constraint, the
 data-averaged bound and its parts (Alemi et al. 2018, section 2)."""
@@ -239,6 +241,9 @@ SPACE_LIBRARY = (
     ("Sum(p(z) * p(x1 | z), z) + Sum(p(z) * p(x2 | z), z)", "=", "1", "algebra"),
     ("p(z | x1) * p(x1) + p(z | x2) * p(x2)", "=", "p(z)", "bayes"),
     ("log(p(x1)) - ELBO(q(z | x1), x1)", "=", "KL(q(z | x1), p(z | x1))", "bayes"),
+    ("Sum(q(z | x1) * (p(x1 | z) + p(x2 | z)), z)", "=", "1", "algebra"),  # the decoder's sum rule inside a sum
+    ("-p_data(x1) * log(Sum(q(z | x2) * p(x1 | z), z) / p_data(x1)) - p_data(x2) * log(Sum(q(z | x2) * p(x2 | z), z)"
+     " / p_data(x2))", ">=", "-log(Sum(q(z | x2) * (p(x1 | z) + p(x2 | z)), z))", "jensen"),
 )
 """A finite data space (``data_space``, issue 17.8): the decoder p(. | z) and the evidence are
 distributions over the data points."""
@@ -373,10 +378,10 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
         if re.search(r"\bw\b", lhs + " " + rhs):
             header += '\n[params]\nw = "' + rng.choice(("in (0, 1)", "in [1/4, 3/4]", "in (0, 2)", "> 0")) + '"'
     elif family == "data space":
-        header = f'K = {rng.choice((2, 3))}\ndata = ["x1", "x2"]\ndata_space = ["x1", "x2"]'
+        header = 'K = ' + rng.choice(("2", "3", '"any"')) + '\ndata = ["x1", "x2"]\ndata_space = ["x1", "x2"]'
         lhs, rel, rhs, rule = rng.choice(SPACE_LIBRARY)
     elif family == "p_data":
-        header = f'K = {rng.choice((2, 3))}\ndata = ["x1", "x2"]'
+        header = 'K = ' + rng.choice(("2", "3", '"any"')) + '\ndata = ["x1", "x2"]'
         lhs, rel, rhs, rule = rng.choice(DATA_LIBRARY)
     else:
         raise ValueError(family)
