@@ -28,6 +28,7 @@ from elbo_sym.engine.models.base import (
 from elbo_sym.engine.models.discrete import free_latents, observation_of
 from elbo_sym.engine.notation import DATA_DENSITY, Density, Index
 from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expression
+from elbo_sym.engine.premises import PREMISE_FAMILIES
 from elbo_sym.engine.rules import RULES
 from elbo_sym.files import FileReadError, discover, read_regular_file  # noqa: F401  (discover: re-exported)
 from elbo_sym.limits import (
@@ -487,7 +488,7 @@ class _Reader:
                                                 f"K x (steps + 1) may be at most {MAX_K_TIMES_STEPS}")
         start = self.formula(data["start"], self.line_of("start"), "start")
         claim = self.relation(data["claim"], self.line_of("claim"), "claim") if "claim" in data else None
-        definitions, premises = self.premises(data.get("assume", []), family)
+        definitions, premises = self.premises(data.get("assume", []), family, D)
         assumptions = self.assumptions(definitions)
         if family == "gaussian":
             self.check_gaussian_assumptions(definitions, assumptions, params)
@@ -790,7 +791,7 @@ class _Reader:
         except ZeroDivisionError:
             raise ValueError(text) from None
 
-    def premises(self, value, family: str) -> tuple[object, tuple[Relation, ...]]:
+    def premises(self, value, family: str, D=1) -> tuple[object, tuple[Relation, ...]]:
         """`assume` (one string or a list of strings) split into its q definitions
         (``q(z) = ...``, each read by `assumptions`: the value to give it) and its premises:
         relations ``a <= b``, ``a >= b``, ``a < b``, ``a > b`` or ``a != b`` between expressions of
@@ -814,9 +815,12 @@ class _Reader:
                 definitions.append(item)
                 continue
             at = self._item_line(line, item)
-            if family != "discrete":
+            if family not in PREMISE_FAMILIES:
                 raise self._at(at, item, len(left), f"a premise ({rel}) is only supported in the discrete "
-                               f"family for now; in the {family} family assume fixes q: \"q(z) = ...\"")
+                               f"and gaussian families for now; in the {family} family assume fixes q: \"q(z) = ...\"")
+            if family == "gaussian" and D not in (1, None):
+                raise self._at(at, item, len(left), f"a premise ({rel}) is only supported for the Gaussian family "
+                               f"with one dimension (D = 1) for now; here assume fixes q: \"q(z) = ...\"")
             premises.append(Relation(self.formula(left, at, "assume"), rel, self.formula(right, at, "assume")))
             if len(premises) > MAX_PREMISES:
                 raise self.error(at, f"too many premises (the limit is {MAX_PREMISES})")
