@@ -135,6 +135,11 @@ CHAIN_LIBRARY = (
      "exp(E(q(z2 | x), log(p(x, z1, z2)))) / Sum(exp(E(q(z2 | x), log(p(x, z1, z2)))), z1)) + H(q(z2 | x))", "algebra"),
     ("KL(q(z1 | x), exp(E(q(z2 | x), log(p(x, z1, z2)))) / Sum(exp(E(q(z2 | x), log(p(x, z1, z2)))), z1))", ">=", "0",
      "kl-nonneg"),
+    # a mixture over one layer (with K = "any" too: the general chain's derived distributions)
+    ("KL((q(z1 | x) + p(z1)) / 2, p(z1))", ">=", "0", "kl-nonneg"),
+    ("E((q(z1 | x) + p(z1)) / 2, log(p(x | z1)))", "=",
+     "(E(q(z1 | x), log(p(x | z1))) + E(p(z1), log(p(x | z1)))) / 2", "linearity"),
+    ("KL(q(z1 | x) * q(z2 | z1), p(z1, z2 | x))", "=", "log(p(x)) - ELBO(q)", "bayes"),
     # not a distribution over (z1, z2): sums to sum_z2 p(z1 = j | z2) q(z1 = j), not 1; never proved >= 0
     ("KL(q(z1 | x) * p(z1 | z2), p(z1, z2 | x))", ">=", "0", "kl-nonneg"),
     # nested binders that rebind a layer (a general chain must not capture the outer one)
@@ -185,6 +190,18 @@ PREMISE_LIBRARY = (
         ("ELBO(q(z | x1), x2)", ">", "ELBO(q(z | x1), x1)", "assumption"),
         ("log(p(x2))", ">", "ELBO(q(z | x2), x2)", "kl-nonneg"),
         ("ELBO(q(z | x1), x1)", "=", "log(p(x1))", "assumption"))),
+)
+GAUSSIAN_PREMISE_LIBRARY = (  # the Gaussian family (D = 1): q(z) = N(mu, sigma^2)
+    ('assume = "q(z) != p(z | x)"', PREMISE_LIBRARY[0][1]),
+    ('assume = ["mu > 1"]', (
+        ("mu", ">", "1", "assumption"),
+        ("mu**2", ">", "1", "algebra"),
+        ("KL(q(z), p(z))", ">", "0", "kl-nonneg"),
+        ("KL(q(z), p(z))", ">=", "0", "kl-nonneg"))),
+    ('assume = ["ELBO(q) >= log(p(x))", "sigma != 1"]', (
+        ("ELBO(q)", ">=", "log(p(x))", "assumption"),
+        ("KL(q(z), p(z | x))", "<=", "0", "assumption"),
+        ("log(p(x)) - ELBO(q)", "<=", "0", "assumption"))),
 )
 PREMISE_SWAPS = (("!=", ">="), (">=", "<="), (" > ", " < "), ("p(z | x)", "p(z)"), ("x2) >=", "x1) >="),
                  ("q(z | x2) != p(z | x2)", "q(z | x2) != p(z | x1)"))
@@ -355,13 +372,15 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
             header += ('\nassume = "q(z) = p(z | x; theta_old)"' if tight else "") + \
                 '\n[params]\ntheta_old = "real"\ntheta_new = "real"'
     elif family == "premises":
-        premises, library = rng.choice(PREMISE_LIBRARY)
+        gaussian = rng.random() < 0.3
+        premises, library = rng.choice(GAUSSIAN_PREMISE_LIBRARY if gaussian else PREMISE_LIBRARY)
         if rng.random() < 0.25:  # a wrong or dropped premise: the statement must then not be proved
             a, b = rng.choice(PREMISE_SWAPS)
             premises = premises.replace(a, b, 1) if a in premises else "\n".join(
                 line for line in premises.splitlines() if not line.startswith("assume"))
             tags.append("premise")
-        header = f"# premises\nK = {rng.choice((2, 3))}\n{premises}"
+        model = 'model = "gaussian"' if gaussian else f"K = {rng.choice((2, 3))}"
+        header = f"# premises\n{model}\n{premises}"
         lhs, rel, rhs, rule = rng.choice(library)
     elif family == "mixture":
         K = rng.choice((2, 3, '"any"'))
@@ -414,7 +433,9 @@ def fuzz_instances(spec, K) -> tuple[str, list]:
     fixes = [(str(r.lhs.expr.given[0]) if r.lhs.expr.given else spec.data[0], r.rhs.expr) for r in spec.assumptions]
     if spec.family == "gaussian":
         found = [i for seed in FUZZ_SEEDS for i in gaussian_ref.instances(spec.D, 10, seed, params)]
-        return "gaussian", gaussian_ref.with_assumptions(found, fixes)[0]
+        found = gaussian_ref.with_assumptions(found, fixes)[0]
+        return "gaussian", [i for i in found if all(gaussian_ref.premise_holds(p.lhs.expr, p.rel, p.rhs.expr, i)
+                                                     is True for p in spec.premises)]
     if spec.family == "chain":
         every_k = (2, 3, 5) if K == "any" else (int(K),)
         return "chain", [i for seed in FUZZ_SEEDS for k in every_k
