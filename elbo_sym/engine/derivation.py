@@ -20,8 +20,10 @@ from elbo_sym.engine.models import Instance, Interval, Model, ModelSpec, Paramet
 from elbo_sym.engine.models.base import (
     DATA_BLOCK,
     PARAMETER,
+    indexed_likelihood_block,
     likelihood_block,
     likelihood_column_block,
+    prior_block,
     q_block,
     variational_block,
 )
@@ -157,6 +159,8 @@ class Example:
     def K(self) -> int:
         """Latent states of the example (1 in a family without a prior vector: real z)."""
         prior = self.instance.get("prior")
+        if prior is None:  # a parameterised model: a prior per parameter, prior[theta]
+            prior = next((values for name, values in self.instance.blocks if name.startswith("prior[")), None)
         return len(prior) if prior is not None else 1
 
     # the one-observation names the lesson's handouts use; with several observations there is
@@ -916,10 +920,9 @@ class _Reader:
         if len(value) > MAX_EXAMPLES:
             raise self.error(self.line_of("example"), f"too many examples ({len(value)}; the limit is {MAX_EXAMPLES})")
         fixed = {observation_of(r.lhs.expr) for r in derivation.assumptions}
-        if value and derivation.indices:
+        if value and derivation.indices and derivation.data_space:
             raise self.error(self._table_span("example", 0)[0], "[[example]] tables are not supported yet with a "
-                                                                 "parameterised model p(x | z; theta): the checker "
-                                                                 "searches exact instances itself")
+                                                                 "parameterised model over a data space")
         out = []
         for i, table in enumerate(value):
             line = self._table_span("example", i)[0]
@@ -935,13 +938,19 @@ class _Reader:
                 continue
             if "prior" not in table:
                 raise self.error(line, f"example {i + 1} is missing 'prior'")
-            blocks = {"prior": self.fractions(table["prior"], self.line_of("prior", "example", i), "prior")}
-            K = derivation.K if isinstance(derivation.K, int) else len(blocks["prior"])  # an int or ANY_K
+            if derivation.indices:  # p(z | theta), p(x | z; theta): one table per parameter
+                blocks = self.indexed_tables(table, i, line, derivation.indices, derivation.data)
+                first = blocks[prior_block(derivation.indices[0])]
+            else:
+                blocks = {"prior": self.fractions(table["prior"], self.line_of("prior", "example", i), "prior")}
+                first = blocks["prior"]
+            K = derivation.K if isinstance(derivation.K, int) else len(first)  # an int or ANY_K
             try:  # the family's explicit model says which blocks an example gives (building it is cheap)
-                explicit = build(ModelSpec(derivation.family, K, derivation.data, derivation.params,
+                params = tuple(p for p in derivation.params if p.name not in derivation.indices)  # no values
+                explicit = build(ModelSpec(derivation.family, K, derivation.data, params,
                                            derivation.assumptions, data_weights=derivation.data_weights,
-                                           data_space=derivation.data_space,
-                                           variationals=derivation.variationals)).explicit(K)  # r's block too
+                                           data_space=derivation.data_space, variationals=derivation.variationals,
+                                           indices=derivation.indices)).explicit(K)  # r's block too
             except (ValueError, UnfoldError) as error:
                 raise self.error(line, f"example {i + 1}: {error}") from None
             names = {b.name for b in explicit.blocks}
@@ -963,7 +972,7 @@ class _Reader:
                     for observation, values in per.items():
                         blocks[variational_block(key, observation)] = values
             for key, block_of in (("likelihood", likelihood_block), ("q", q_block)):
-                if key not in table:
+                if key not in table or (key == "likelihood" and derivation.indices):  # read per parameter
                     continue
                 value = table[key]
                 if key == "q" and isinstance(value, dict):
@@ -1046,6 +1055,29 @@ class _Reader:
         except (ValueError, UnfoldError) as error:
             raise self.error(line, f"example {i + 1}: {error}") from None
         return Example(i + 1, line, instance, self.expectations(table.get("expect", {}), i))
+
+    def indexed_tables(self, table: dict, index: int, line: int, indices: tuple[str, ...],
+                       data: tuple[str, ...]) -> dict:
+        """The prior and the likelihood of a parameterised model, one table per parameter:
+        ``prior = { theta_old = [...], theta_new = [...] }`` and ``likelihood = { theta_old = [...],
+        theta_new = [...] }`` (with several observations each a table per observation)."""
+        out: dict = {}
+        for key in ("prior", "likelihood"):
+            if key not in table:
+                raise self.error(line, f"example {index + 1} is missing '{key}'")
+            at = self.line_of(key, "example", index)
+            value = table[key]
+            if not isinstance(value, dict) or set(value) != set(indices):
+                shown = ", ".join(f"{t} = [...]" for t in indices)
+                raise self.error(at, f"example {index + 1}: with a parameterised model {key} gives one list per "
+                                     f"parameter: {key} = {{ {shown} }}")
+            for t in indices:
+                if key == "prior":
+                    out[prior_block(t)] = self.fractions(value[t], at, f"{key}.{t}")
+                    continue
+                for observation, values in self.per_observation(value[t], key, index, data).items():
+                    out[indexed_likelihood_block(observation, t)] = values
+        return out
 
     def per_observation(self, value, key: str, index: int, data: tuple[str, ...]) -> dict:
         """`likelihood = [...]` (one observation) or `likelihood = { x1 = [...], x2 = [...] }`."""
