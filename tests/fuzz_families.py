@@ -203,6 +203,17 @@ GAUSSIAN_PREMISE_LIBRARY = (  # the Gaussian family (D = 1): q(z) = N(mu, sigma^
         ("KL(q(z), p(z | x))", "<=", "0", "assumption"),
         ("log(p(x)) - ELBO(q)", "<=", "0", "assumption"))),
 )
+CHAIN_PREMISE_LIBRARY = (  # two layers (latents = ["z1", "z2"]): q stays the free chain
+    ('assume = "q(z1, z2 | x) != p(z1, z2 | x)"', (
+        ("log(p(x))", ">", "ELBO(q)", "kl-nonneg"),
+        ("KL(q(z1, z2 | x), p(z1, z2 | x))", ">", "0", "kl-nonneg"),
+        ("ELBO(q)", "<", "log(p(x))", "kl-nonneg"),
+        ("log(p(x)) - ELBO(q)", ">", "0", "kl-nonneg"))),
+    ('assume = ["KL(q(z1 | x), p(z1)) >= 1"]', (
+        ("KL(q(z1 | x), p(z1))", ">=", "1", "assumption"),
+        ("KL(q(z1 | x), p(z1)) + log(p(x))", ">=", "1 + log(p(x))", "assumption"),
+        ("KL(q(z1 | x), p(z1))", ">", "0", "algebra"))),
+)
 PREMISE_SWAPS = (("!=", ">="), (">=", "<="), (" > ", " < "), ("p(z | x)", "p(z)"), ("x2) >=", "x1) >="),
                  ("q(z | x2) != p(z | x2)", "q(z | x2) != p(z | x1)"))
 APPENDIX_A_3 = ("KL(q(z3 | x), p(z3)) + E(q(z3 | x), KL(q(z2 | z3, x), p(z2 | z3))) + E(q(z2 | x), KL(q(z1 | z2, x), "
@@ -372,14 +383,18 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
             header += ('\nassume = "q(z) = p(z | x; theta_old)"' if tight else "") + \
                 '\n[params]\ntheta_old = "real"\ntheta_new = "real"'
     elif family == "premises":
-        gaussian = rng.random() < 0.3
-        premises, library = rng.choice(GAUSSIAN_PREMISE_LIBRARY if gaussian else PREMISE_LIBRARY)
+        draw = rng.random()
+        gaussian, chain = draw < 0.3, 0.3 <= draw < 0.5
+        premises, library = rng.choice(GAUSSIAN_PREMISE_LIBRARY if gaussian else CHAIN_PREMISE_LIBRARY if chain
+                                       else PREMISE_LIBRARY)
         if rng.random() < 0.25:  # a wrong or dropped premise: the statement must then not be proved
             a, b = rng.choice(PREMISE_SWAPS)
             premises = premises.replace(a, b, 1) if a in premises else "\n".join(
                 line for line in premises.splitlines() if not line.startswith("assume"))
             tags.append("premise")
         model = 'model = "gaussian"' if gaussian else f"K = {rng.choice((2, 3))}"
+        if chain:
+            model = 'latents = ["z1", "z2"]\nK = ' + rng.choice(("2", '"any"'))
         header = f"# premises\n{model}\n{premises}"
         lhs, rel, rhs, rule = rng.choice(library)
     elif family == "mixture":
@@ -438,8 +453,10 @@ def fuzz_instances(spec, K) -> tuple[str, list]:
                                                      is True for p in spec.premises)]
     if spec.family == "chain":
         every_k = (2, 3, 5) if K == "any" else (int(K),)
-        return "chain", [i for seed in FUZZ_SEEDS for k in every_k
-                         for i in chain_ref.instances(k, 8, seed, spec.data[0], params, spec.layers)]
+        found = [i for seed in FUZZ_SEEDS for k in every_k
+                 for i in chain_ref.instances(k, 8, seed, spec.data[0], params, spec.layers)]
+        return "chain", [i for i in found if all(chain_ref.premise_holds(p.lhs.expr, p.rel, p.rhs.expr, i) is True
+                                                 for p in spec.premises)]
     if spec.variationals or spec.indices:  # r, q_star and each parameter's tables, drawn per seed
         every_k = discrete_ref.ANY_K if K == "any" else (int(K),)
         found = [i for k in every_k for i in discrete_ref.instances(k, 1, tuple(spec.data), params)]

@@ -95,7 +95,6 @@ def test_bad_assumptions_name_file_line_and_column(assume, line, column, fragmen
 
 @pytest.mark.parametrize("model, fragment", [
     ('model = "gaussian"\nD = 2\n', "with D > 1 q is the free diagonal Gaussian (no assume)"),
-    ('model = "chain"\nlatents = ["z1", "z2"]\n', "'assume' is not supported with two latent layers"),
 ])
 def test_premises_outside_the_premise_families_are_refused_at_their_line(model, fragment):
     text = 'title = "t"\n' + model + 'assume = "ELBO(q) <= log(p(x))"\n' + STEP

@@ -11,6 +11,7 @@ closed forms of the linear-Gaussian model (independently of the checker).
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -177,3 +178,71 @@ def test_the_reference_decides_distribution_premises_by_mean_and_variance():
 def test_the_reference_decides_number_premises(text, mu, holds):
     assert reference.premise_holds(*premise(text), instance(mu=mu)) is holds
 
+
+
+# ------------------------------------------------------------------ the chain family (two layers)
+
+CHAIN = FILE.with_name("chain-tight-only-if.toml")
+
+
+def chain_rows(c) -> dict[str, list[list[float]]]:
+    out: dict[str, list[list[float]]] = {}
+    for label, vals in c.values:
+        name = re.sub(r" = \d+\)", ")", label)  # p(z1 | z2 = 0) -> the rows of p(z1 | z2)
+        out.setdefault(name, []).append([float(Fraction(v)) for v in vals])
+    return out
+
+
+def chain_values(c) -> tuple[float, float, list[list[float]], list[list[float]]]:
+    """log p(x), ELBO(q) and the joints q(z1, z2 | x), p(z1, z2 | x) of a counterexample."""
+    r = chain_rows(c)
+    prior, trans, like = r["p(z2)"][0], r["p(z1 | z2)"], r["p(x | z1)"][0]
+    q1, q2 = r["q(z1 | x)"][0], r["q(z2 | z1)"]
+    K = len(prior)
+    joint = [[prior[k] * trans[k][j] * like[j] for k in range(K)] for j in range(K)]  # p(x, z1 = j, z2 = k)
+    evidence = sum(map(sum, joint))
+    q = [[q1[j] * q2[j][k] for k in range(K)] for j in range(K)]
+    elbo_value = sum(q[j][k] * math.log(joint[j][k] / q[j][k]) for j in range(K) for k in range(K))
+    posterior_joint = [[joint[j][k] / evidence for k in range(K)] for j in range(K)]
+    return math.log(evidence), elbo_value, q, posterior_joint
+
+
+def test_the_chain_only_if_is_proved_for_every_latent_space_inside_its_premise():
+    derivation = load(CHAIN)
+    assert derivation.family == "chain" and derivation.K == "any" and len(derivation.premises) == 1
+    result = check_derivation(derivation)
+    assert result.fully_proved and result.ok, [(s.step.index, s.verdict, s.reason) for s in result.steps]
+    assert all("agrees" in s.second_opinion for s in result.steps)
+
+
+def test_the_chain_only_if_in_the_wrong_direction_is_refuted_inside_the_premise():
+    c = refuted(CHAIN.read_text("utf-8").replace('rel = ">"', 'rel = "<"').replace("claim =", "# claim ="), 2)
+    log_px, elbo_value, q, post = chain_values(c)
+    assert any(abs(a - b) > 1e-9 for qa, pa in zip(q, post) for a, b in zip(qa, pa))  # the premise holds
+    assert math.isclose(c.lhs_value, log_px, rel_tol=1e-9) and math.isclose(c.rhs_value, elbo_value, rel_tol=1e-9)
+    assert log_px > elbo_value
+
+
+def test_the_chain_only_if_without_its_premise_is_refuted_at_the_joint_posterior():
+    text = CHAIN.read_text("utf-8").replace('assume = "q(z1, z2 | x) != p(z1, z2 | x)"\n', "")
+    c = refuted(text.replace("claim =", "# claim ="), 2)
+    log_px, elbo_value, q, post = chain_values(c)
+    assert all(math.isclose(a, b, rel_tol=1e-12) for qa, pa in zip(q, post) for a, b in zip(qa, pa))
+    assert math.isclose(c.lhs_value, c.rhs_value) and math.isclose(elbo_value, log_px, rel_tol=1e-9)
+
+
+def test_chain_premises_are_premises_only():
+    text = CHAIN.read_text("utf-8").replace('assume = "q(z1, z2 | x) != p(z1, z2 | x)"',
+                                            'assume = ["q(z1 | x) = p(z1 | x)"]')
+    with pytest.raises(DerivationError, match="not supported with two latent layers"):
+        loads(text, "c.toml")
+
+
+def test_the_chain_reference_decides_premises_per_layer_value():
+    from elbo_sym.engine.reference import chain as chain_reference
+
+    derivation = load(CHAIN)
+    (p,) = derivation.premises
+    cases = chain_reference.instances(2, 6, 0, "x", (), 2)
+    decided = [chain_reference.premise_holds(p.lhs.expr, p.rel, p.rhs.expr, case) for case in cases]
+    assert True in decided and False in decided  # the tight instances are outside, the others inside

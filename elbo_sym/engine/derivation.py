@@ -668,10 +668,21 @@ class _Reader:
         for key, why in (("assume", "q is the free chain q(z1 | x) q(z2 | z1)"),
                          ("example", "its examples would need p(z1 | z2) and q(z2 | z1) tables"),
                          ("data", "it has one observation, x")):
+            if key == "assume" and key in data and self._only_premises(data[key]):
+                continue  # premises restrict the domain (q stays the free chain)
             if key in data and not (key == "data" and data["data"] == ["x"]):
                 where = self._table_span("example", 0)[0] if key == "example" else self.line_of(key)
                 raise self.error(where, f"'{key}' is not supported with two latent layers ({why})")
         return "chain", layered
+
+    @staticmethod
+    def _only_premises(value) -> bool:
+        """`assume` holds premises only (relations other than =): the chain family's kind."""
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items:
+            return False
+        parts = [split_premise(item) if isinstance(item, str) else None for item in items]
+        return all(p is not None and p[1] != "=" for p in parts)
 
     def check_free_layers(self, start: Formula, steps: tuple[Step, ...], claim: Relation | None) -> None:
         """A chain's expressions are all numbers, or all claims for every value of their free
@@ -820,8 +831,9 @@ class _Reader:
                 continue
             at = self._item_line(line, item)
             if family not in PREMISE_FAMILIES:
-                raise self._at(at, item, len(left), f"a premise ({rel}) is only supported in the discrete "
-                               f"and gaussian families for now; in the {family} family assume fixes q: \"q(z) = ...\"")
+                raise self._at(at, item, len(left), f"a premise ({rel}) is only supported in the discrete, "
+                               f"gaussian and chain families for now; in the {family} family assume fixes q: "
+                               f"\"q(z) = ...\"")
             if family == "gaussian" and D not in (1, None):
                 raise self._at(at, item, len(left), f"a premise ({rel}) is only supported for the Gaussian family "
                                f"with one dimension (D = 1) for now; here assume fixes q: \"q(z) = ...\"")

@@ -31,7 +31,7 @@ from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.numbers.evaluate import Undefined, compile_float, decide, sign_of
 
 PREMISE_RELATIONS = ("<=", ">=", "<", ">", "!=")
-PREMISE_FAMILIES = ("discrete", "gaussian")
+PREMISE_FAMILIES = ("discrete", "gaussian", "chain")
 """The families whose checker, rules and reference evaluator decide premises."""
 """The relations a premise may state (``=`` in `assume` fixes q instead)."""
 
