@@ -79,7 +79,7 @@ def test_h_minus_d_at_most_i_is_proved_for_every_latent_space():
     assert derivation.K == "any" and derivation.data_space and derivation.data_weights
     result = check_derivation(derivation)
     assert result.fully_proved and result.ok, [(s.step.index, s.verdict, s.reason) for s in result.steps]
-    assert "over the data with weights p_data(x1), p_data(x2)" in result.steps[3].reason
+    assert "over the data with weights p_data(x1), p_data(x2)" in result.steps[4].reason
     assert all("agrees" in s.second_opinion for s in result.steps)
     [example] = result.examples
     assert example.holds
@@ -105,8 +105,8 @@ def test_the_example_satisfies_the_inequality_recomputed_with_fractions():
 
 def test_jensen_over_the_data_in_the_wrong_direction_is_refuted():
     text = FILE.read_text("utf-8")
-    first, second, rest = text.split('rel = ">="', 2)
-    c = refuted(first + 'rel = ">="' + second + 'rel = "<="' + rest, 4)
+    first, second, third, rest = text.split('rel = ">="', 3)  # the third >= step is Jensen over the data
+    c = refuted(first + 'rel = ">="' + second + 'rel = ">="' + third + 'rel = "<="' + rest, 5)
     v = quantities(c)
     lhs = v["H"] + v["-D"] - v["w1"] * math.log(v["m1"] / v["w1"]) - v["w2"] * math.log(v["m2"] / v["w2"])
     rhs = v["H"] + v["-D"] - math.log(v["m1"] + v["m2"])
@@ -146,7 +146,7 @@ def test_without_the_data_space_the_sum_rule_step_is_refuted():
     """The wrong premise: a decoder that is not a distribution over the data."""
     text = FILE.read_text("utf-8").replace('data_space = ["x1", "x2"]\n', "")
     text = text[:text.index("[[example]]")]
-    c = refuted(text, 5)
+    c = refuted(text, 6)
     v = quantities(c)
     assert not math.isclose(v["agg"], 1.0)
     assert math.isclose(c.rhs_value - c.lhs_value, math.log(v["agg"]), rel_tol=1e-6)
