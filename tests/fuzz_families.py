@@ -157,6 +157,11 @@ CHAIN_LIBRARY = (
      "exp(E(q(z2 | x), log(p(x, z1, z2)))) / Sum(exp(E(q(z2 | x), log(p(x, z1, z2)))), z1)) + H(q(z2 | x))", "algebra"),
     ("KL(q(z1 | x), exp(E(q(z2 | x), log(p(x, z1, z2)))) / Sum(exp(E(q(z2 | x), log(p(x, z1, z2)))), z1))", ">=", "0",
      "kl-nonneg"),
+    # a mixture over one layer (with K = "any" too: the general chain's derived distributions)
+    ("KL((q(z1 | x) + p(z1)) / 2, p(z1))", ">=", "0", "kl-nonneg"),
+    ("E((q(z1 | x) + p(z1)) / 2, log(p(x | z1)))", "=",
+     "(E(q(z1 | x), log(p(x | z1))) + E(p(z1), log(p(x | z1)))) / 2", "linearity"),
+    ("KL(q(z1 | x) * q(z2 | z1), p(z1, z2 | x))", "=", "log(p(x)) - ELBO(q)", "bayes"),
     # not a distribution over (z1, z2): sums to sum_z2 p(z1 = j | z2) q(z1 = j), not 1; never proved >= 0
     ("KL(q(z1 | x) * p(z1 | z2), p(z1, z2 | x))", ">=", "0", "kl-nonneg"),
     # nested binders that rebind a layer (a general chain must not capture the outer one)
@@ -239,6 +244,29 @@ PREMISE_LIBRARY = (
         ("log(p(x2))", ">", "ELBO(q(z | x2), x2)", "kl-nonneg"),
         ("ELBO(q(z | x1), x1)", "=", "log(p(x1))", "assumption"))),
 )
+GAUSSIAN_PREMISE_LIBRARY = (  # the Gaussian family (D = 1): q(z) = N(mu, sigma^2)
+    ('assume = "q(z) != p(z | x)"', PREMISE_LIBRARY[0][1]),
+    ('assume = ["mu > 1"]', (
+        ("mu", ">", "1", "assumption"),
+        ("mu**2", ">", "1", "algebra"),
+        ("KL(q(z), p(z))", ">", "0", "kl-nonneg"),
+        ("KL(q(z), p(z))", ">=", "0", "kl-nonneg"))),
+    ('assume = ["ELBO(q) >= log(p(x))", "sigma != 1"]', (
+        ("ELBO(q)", ">=", "log(p(x))", "assumption"),
+        ("KL(q(z), p(z | x))", "<=", "0", "assumption"),
+        ("log(p(x)) - ELBO(q)", "<=", "0", "assumption"))),
+)
+CHAIN_PREMISE_LIBRARY = (  # two layers (latents = ["z1", "z2"]): q stays the free chain
+    ('assume = "q(z1, z2 | x) != p(z1, z2 | x)"', (
+        ("log(p(x))", ">", "ELBO(q)", "kl-nonneg"),
+        ("KL(q(z1, z2 | x), p(z1, z2 | x))", ">", "0", "kl-nonneg"),
+        ("ELBO(q)", "<", "log(p(x))", "kl-nonneg"),
+        ("log(p(x)) - ELBO(q)", ">", "0", "kl-nonneg"))),
+    ('assume = ["KL(q(z1 | x), p(z1)) >= 1"]', (
+        ("KL(q(z1 | x), p(z1))", ">=", "1", "assumption"),
+        ("KL(q(z1 | x), p(z1)) + log(p(x))", ">=", "1 + log(p(x))", "assumption"),
+        ("KL(q(z1 | x), p(z1))", ">", "0", "algebra"))),
+)
 PREMISE_SWAPS = (("!=", ">="), (">=", "<="), (" > ", " < "), ("p(z | x)", "p(z)"), ("x2) >=", "x1) >="),
                  ("q(z | x2) != p(z | x2)", "q(z | x2) != p(z | x1)"))
 APPENDIX_A_3 = ("KL(q(z3 | x), p(z3)) + E(q(z3 | x), KL(q(z2 | z3, x), p(z2 | z3))) + E(q(z2 | x), KL(q(z1 | z2, x), "
@@ -282,6 +310,8 @@ DATA_LIBRARY = (
     ("p_data(x1) * KL(q(z | x1), p(z)) + p_data(x2) * KL(q(z | x2), p(z))", ">=", "0", "kl-nonneg"),
     (f"{_WEIGHTED_LOG} - ({_WEIGHTED_ELBO})", "=",
      "p_data(x1) * KL(q(z | x1), p(z | x1)) + p_data(x2) * KL(q(z | x2), p(z | x2))", "bayes"),
+    ("-p_data(x1) * log(p(x1) / p_data(x1)) - p_data(x2) * log(p(x2) / p_data(x2))", ">=", "-log(p(x1) + p(x2))",
+     "jensen"),  # Gibbs over the data points (Alemi et al.'s H - D <= I)
 )
 """The data distribution p_data over two data points (issue 17.8): its constraint, the
 data-averaged bound and its parts (Alemi et al. 2018, section 2)."""
@@ -292,6 +322,9 @@ SPACE_LIBRARY = (
     ("Sum(p(z) * p(x1 | z), z) + Sum(p(z) * p(x2 | z), z)", "=", "1", "algebra"),
     ("p(z | x1) * p(x1) + p(z | x2) * p(x2)", "=", "p(z)", "bayes"),
     ("log(p(x1)) - ELBO(q(z | x1), x1)", "=", "KL(q(z | x1), p(z | x1))", "bayes"),
+    ("Sum(q(z | x1) * (p(x1 | z) + p(x2 | z)), z)", "=", "1", "algebra"),  # the decoder's sum rule inside a sum
+    ("-p_data(x1) * log(Sum(q(z | x2) * p(x1 | z), z) / p_data(x1)) - p_data(x2) * log(Sum(q(z | x2) * p(x2 | z), z)"
+     " / p_data(x2))", ">=", "-log(Sum(q(z | x2) * (p(x1 | z) + p(x2 | z)), z))", "jensen"),
 )
 """A finite data space (``data_space``, issue 17.8): the decoder p(. | z) and the evidence are
 distributions over the data points."""
@@ -418,13 +451,19 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
             header += ('\nassume = "q(z) = p(z | x; theta_old)"' if tight else "") + \
                 '\n[params]\ntheta_old = "real"\ntheta_new = "real"'
     elif family == "premises":
-        premises, library = rng.choice(PREMISE_LIBRARY)
+        draw = rng.random()
+        gaussian, chain = draw < 0.3, 0.3 <= draw < 0.5
+        premises, library = rng.choice(GAUSSIAN_PREMISE_LIBRARY if gaussian else CHAIN_PREMISE_LIBRARY if chain
+                                       else PREMISE_LIBRARY)
         if rng.random() < 0.25:  # a wrong or dropped premise: the statement must then not be proved
             a, b = rng.choice(PREMISE_SWAPS)
             premises = premises.replace(a, b, 1) if a in premises else "\n".join(
                 line for line in premises.splitlines() if not line.startswith("assume"))
             tags.append("premise")
-        header = f"# premises\nK = {rng.choice((2, 3))}\n{premises}"
+        model = 'model = "gaussian"' if gaussian else f"K = {rng.choice((2, 3))}"
+        if chain:
+            model = 'latents = ["z1", "z2"]\nK = ' + rng.choice(("2", '"any"'))
+        header = f"# premises\n{model}\n{premises}"
         lhs, rel, rhs, rule = rng.choice(library)
     elif family == "mixture":
         K = rng.choice((2, 3, '"any"'))
@@ -441,10 +480,10 @@ def generate(family: str, rng: random.Random) -> FamilyCase:
         if re.search(r"\bw\b", lhs + " " + rhs):
             header += '\n[params]\nw = "' + rng.choice(("in (0, 1)", "in [1/4, 3/4]", "in (0, 2)", "> 0")) + '"'
     elif family == "data space":
-        header = f'K = {rng.choice((2, 3))}\ndata = ["x1", "x2"]\ndata_space = ["x1", "x2"]'
+        header = 'K = ' + rng.choice(("2", "3", '"any"')) + '\ndata = ["x1", "x2"]\ndata_space = ["x1", "x2"]'
         lhs, rel, rhs, rule = rng.choice(SPACE_LIBRARY)
     elif family == "p_data":
-        header = f'K = {rng.choice((2, 3))}\ndata = ["x1", "x2"]'
+        header = 'K = ' + rng.choice(("2", "3", '"any"')) + '\ndata = ["x1", "x2"]'
         lhs, rel, rhs, rule = rng.choice(DATA_LIBRARY)
     else:
         raise ValueError(family)
@@ -480,11 +519,15 @@ def fuzz_instances(spec, K) -> tuple[str, list]:
                                   for i in gaussian_chain_ref.instances(spec.layers, 8, seed, params)]
     if spec.family == "gaussian":
         found = [i for seed in FUZZ_SEEDS for i in gaussian_ref.instances(spec.D, 10, seed, params)]
-        return "gaussian", gaussian_ref.with_assumptions(found, fixes)[0]
+        found = gaussian_ref.with_assumptions(found, fixes)[0]
+        return "gaussian", [i for i in found if all(gaussian_ref.premise_holds(p.lhs.expr, p.rel, p.rhs.expr, i)
+                                                     is True for p in spec.premises)]
     if spec.family == "chain":
         every_k = (2, 3, 5) if K == "any" else (int(K),)
-        return "chain", [i for seed in FUZZ_SEEDS for k in every_k
-                         for i in chain_ref.instances(k, 8, seed, spec.data[0], params, spec.layers)]
+        found = [i for seed in FUZZ_SEEDS for k in every_k
+                 for i in chain_ref.instances(k, 8, seed, spec.data[0], params, spec.layers)]
+        return "chain", [i for i in found if all(chain_ref.premise_holds(p.lhs.expr, p.rel, p.rhs.expr, i) is True
+                                                 for p in spec.premises)]
     if spec.variationals or spec.indices:  # r, q_star and each parameter's tables, drawn per seed
         every_k = discrete_ref.ANY_K if K == "any" else (int(K),)
         found = [i for k in every_k for i in discrete_ref.instances(k, 1, tuple(spec.data), params)]

@@ -93,11 +93,14 @@ def test_bad_assumptions_name_file_line_and_column(assume, line, column, fragmen
     assert str(error).startswith(f"bad.toml:{line}")
 
 
-def test_premises_outside_the_discrete_family_are_refused_at_their_column():
-    text = 'title = "t"\nmodel = "gaussian"\nassume = "ELBO(q) <= log(p(x))"\n' + STEP
+@pytest.mark.parametrize("model, fragment", [
+    ('model = "gaussian"\nD = 2\n', "with D > 1 q is the free diagonal Gaussian (no assume)"),
+])
+def test_premises_outside_the_premise_families_are_refused_at_their_line(model, fragment):
+    text = 'title = "t"\n' + model + 'assume = "ELBO(q) <= log(p(x))"\n' + STEP
     with pytest.raises(DerivationError) as info:
         loads(text, "g.toml")
-    assert "only supported in the discrete family" in info.value.message and info.value.line == 3
+    assert fragment in info.value.message and info.value.line == model.count("\n") + 2
 
 
 # ------------------------------------------------------------------ premises restrict the search

@@ -140,12 +140,13 @@ def test_a_parameter_that_indexes_the_model_has_no_value_in_an_expression(capsys
     assert "t.toml:3" in capsys.readouterr().err
 
 
-def test_examples_are_refused_with_theta():
+def test_examples_with_theta_give_a_prior_per_parameter():
+    """One list for every parameter (tests/test_indexed_examples.py has the full format)."""
     text = step_file("ELBO(q, theta_old)", "=", "ELBO(q, theta_old)", "algebra",
                      params=TWO_THETAS + '[[example]]\nprior = ["1/2", "1/2"]\n')
     with pytest.raises(DerivationError) as info:
         loads(text, "t.toml")
-    assert "not supported yet with a parameterised model" in str(info.value)
+    assert "gives one list per parameter" in str(info.value)
 
 
 def test_a_density_without_its_parameter_is_never_proved_in_a_parameterised_model():
@@ -212,7 +213,7 @@ def test_the_em_and_second_distribution_files_are_proved_for_every_latent_space(
     assert derivation.K == "any"
     assert "(2006)" in derivation.summary or "(2018)" in derivation.summary
     for K in (2, 3):  # and in explicit models (the product path)
-        text = (LITERATURE / name).read_text("utf-8").replace('K = "any"', f"K = {K}")
+        text = (LITERATURE / name).read_text("utf-8").replace('K = "any"', f"K = {K}").split("\n[[example]]")[0]
         assert check_derivation(loads(text, name)).fully_proved
 
 

@@ -996,7 +996,7 @@ def _premise_problem(derivation: Derivation, model: Model, budget: float) -> str
                 return f"the premise {premise_text(premise)} is not shown to be defined: {open_[0].describe()}"
         tried = 0
         for explicit in model.search_models()[:2]:
-            if _is_density_model(explicit):
+            if _is_density_model(explicit) and derivation.family != "gaussian":  # K = "any": the sums first
                 continue
             judge = PremiseJudge(derivation.premises, explicit)
             for instance in exact_candidates(explicit, _examples_for(explicit, derivation.examples), 0):

@@ -20,14 +20,17 @@ from elbo_sym.engine.models import Instance, Interval, Model, ModelSpec, Paramet
 from elbo_sym.engine.models.base import (
     DATA_BLOCK,
     PARAMETER,
+    indexed_likelihood_block,
     likelihood_block,
     likelihood_column_block,
+    prior_block,
     q_block,
     variational_block,
 )
 from elbo_sym.engine.models.discrete import free_latents, observation_of
 from elbo_sym.engine.notation import DATA_DENSITY, Density, Index
 from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expression
+from elbo_sym.engine.premises import PREMISE_FAMILIES
 from elbo_sym.engine.rules import RULES
 from elbo_sym.files import FileReadError, InputError, discover, read_regular_file  # noqa: F401  (discover: re-exported)
 from elbo_sym.limits import (
@@ -156,6 +159,8 @@ class Example:
     def K(self) -> int:
         """Latent states of the example (1 in a family without a prior vector: real z)."""
         prior = self.instance.get("prior")
+        if prior is None:  # a parameterised model: a prior per parameter, prior[theta]
+            prior = next((values for name, values in self.instance.blocks if name.startswith("prior[")), None)
         return len(prior) if prior is not None else 1
 
     # the one-observation names the lesson's handouts use; with several observations there is
@@ -497,7 +502,7 @@ class _Reader:
                                                 f"K x (steps + 1) may be at most {MAX_K_TIMES_STEPS}")
         start = self.formula(data["start"], self.line_of("start"), "start")
         claim = self.relation(data["claim"], self.line_of("claim"), "claim") if "claim" in data else None
-        definitions, premises = self.premises(data.get("assume", []), family)
+        definitions, premises = self.premises(data.get("assume", []), family, D)
         assumptions = self.assumptions(definitions)
         if family == "gaussian":
             self.check_gaussian_assumptions(definitions, assumptions, params)
@@ -689,6 +694,8 @@ class _Reader:
         for key, why in (("assume", "q is the free chain q(z1 | x) q(z2 | z1)"),
                          ("example", "its examples would need p(z1 | z2) and q(z2 | z1) tables"),
                          ("data", "it has one observation, x")):
+            if key == "assume" and key in data and self._only_premises(data[key]):
+                continue  # premises restrict the domain (q stays the free chain)
             if key in data and not (key == "data" and data["data"] == ["x"]):
                 where = self._table_span("example", 0)[0] if key == "example" else self.line_of(key)
                 raise self.error(where, f"'{key}' is not supported with two latent layers ({why})")
@@ -708,6 +715,14 @@ class _Reader:
                 raise self.error(where, f"'{key}' is not supported with Gaussian layers (the family fixes each "
                                         f"layer: x and z1, z2, ... are real, q and p are linear-Gaussian chains)")
         return layered
+    @staticmethod
+    def _only_premises(value) -> bool:
+        """`assume` holds premises only (relations other than =): the chain family's kind."""
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items:
+            return False
+        parts = [split_premise(item) if isinstance(item, str) else None for item in items]
+        return all(p is not None and p[1] != "=" for p in parts)
 
     def check_free_layers(self, start: Formula, steps: tuple[Step, ...], claim: Relation | None) -> None:
         """A chain's expressions are all numbers, or all claims for every value of their free
@@ -831,7 +846,7 @@ class _Reader:
         except ZeroDivisionError:
             raise ValueError(text) from None
 
-    def premises(self, value, family: str) -> tuple[object, tuple[Relation, ...]]:
+    def premises(self, value, family: str, D=1) -> tuple[object, tuple[Relation, ...]]:
         """`assume` (one string or a list of strings) split into its q definitions
         (``q(z) = ...``, each read by `assumptions`: the value to give it) and its premises:
         relations ``a <= b``, ``a >= b``, ``a < b``, ``a > b`` or ``a != b`` between expressions of
@@ -855,9 +870,13 @@ class _Reader:
                 definitions.append(item)
                 continue
             at = self._item_line(line, item)
-            if family != "discrete":
-                raise self._at(at, item, len(left), f"a premise ({rel}) is only supported in the discrete "
-                               f"family for now; in the {family} family assume fixes q: \"q(z) = ...\"")
+            if family not in PREMISE_FAMILIES:
+                raise self._at(at, item, len(left), f"a premise ({rel}) is only supported in the discrete, "
+                               f"gaussian and chain families for now; in the {family} family assume fixes q: "
+                               f"\"q(z) = ...\"")
+            if family == "gaussian" and D not in (1, None):
+                raise self._at(at, item, len(left), f"a premise ({rel}) is only supported for the Gaussian family "
+                               f"with one dimension (D = 1) for now; here assume fixes q: \"q(z) = ...\"")
             premises.append(Relation(self.formula(left, at, "assume"), rel, self.formula(right, at, "assume")))
             if len(premises) > MAX_PREMISES:
                 raise self.error(at, f"too many premises (the limit is {MAX_PREMISES})")
@@ -953,10 +972,9 @@ class _Reader:
         if len(value) > MAX_EXAMPLES:
             raise self.error(self.line_of("example"), f"too many examples ({len(value)}; the limit is {MAX_EXAMPLES})")
         fixed = {observation_of(r.lhs.expr) for r in derivation.assumptions}
-        if value and derivation.indices:
+        if value and derivation.indices and derivation.data_space:
             raise self.error(self._table_span("example", 0)[0], "[[example]] tables are not supported yet with a "
-                                                                 "parameterised model p(x | z; theta): the checker "
-                                                                 "searches exact instances itself")
+                                                                 "parameterised model over a data space")
         out = []
         for i, table in enumerate(value):
             line = self._table_span("example", i)[0]
@@ -972,13 +990,19 @@ class _Reader:
                 continue
             if "prior" not in table:
                 raise self.error(line, f"example {i + 1} is missing 'prior'")
-            blocks = {"prior": self.fractions(table["prior"], self.line_of("prior", "example", i), "prior")}
-            K = derivation.K if isinstance(derivation.K, int) else len(blocks["prior"])  # an int or ANY_K
+            if derivation.indices:  # p(z | theta), p(x | z; theta): one table per parameter
+                blocks = self.indexed_tables(table, i, line, derivation.indices, derivation.data)
+                first = blocks[prior_block(derivation.indices[0])]
+            else:
+                blocks = {"prior": self.fractions(table["prior"], self.line_of("prior", "example", i), "prior")}
+                first = blocks["prior"]
+            K = derivation.K if isinstance(derivation.K, int) else len(first)  # an int or ANY_K
             try:  # the family's explicit model says which blocks an example gives (building it is cheap)
-                explicit = build(ModelSpec(derivation.family, K, derivation.data, derivation.params,
+                params = tuple(p for p in derivation.params if p.name not in derivation.indices)  # no values
+                explicit = build(ModelSpec(derivation.family, K, derivation.data, params,
                                            derivation.assumptions, data_weights=derivation.data_weights,
-                                           data_space=derivation.data_space,
-                                           variationals=derivation.variationals)).explicit(K)  # r's block too
+                                           data_space=derivation.data_space, variationals=derivation.variationals,
+                                           indices=derivation.indices)).explicit(K)  # r's block too
             except (ValueError, UnfoldError) as error:
                 raise self.error(line, f"example {i + 1}: {error}") from None
             names = {b.name for b in explicit.blocks}
@@ -1000,7 +1024,7 @@ class _Reader:
                     for observation, values in per.items():
                         blocks[variational_block(key, observation)] = values
             for key, block_of in (("likelihood", likelihood_block), ("q", q_block)):
-                if key not in table:
+                if key not in table or (key == "likelihood" and derivation.indices):  # read per parameter
                     continue
                 value = table[key]
                 if key == "q" and isinstance(value, dict):
@@ -1083,6 +1107,29 @@ class _Reader:
         except (ValueError, UnfoldError) as error:
             raise self.error(line, f"example {i + 1}: {error}") from None
         return Example(i + 1, line, instance, self.expectations(table.get("expect", {}), i))
+
+    def indexed_tables(self, table: dict, index: int, line: int, indices: tuple[str, ...],
+                       data: tuple[str, ...]) -> dict:
+        """The prior and the likelihood of a parameterised model, one table per parameter:
+        ``prior = { theta_old = [...], theta_new = [...] }`` and ``likelihood = { theta_old = [...],
+        theta_new = [...] }`` (with several observations each a table per observation)."""
+        out: dict = {}
+        for key in ("prior", "likelihood"):
+            if key not in table:
+                raise self.error(line, f"example {index + 1} is missing '{key}'")
+            at = self.line_of(key, "example", index)
+            value = table[key]
+            if not isinstance(value, dict) or set(value) != set(indices):
+                shown = ", ".join(f"{t} = [...]" for t in indices)
+                raise self.error(at, f"example {index + 1}: with a parameterised model {key} gives one list per "
+                                     f"parameter: {key} = {{ {shown} }}")
+            for t in indices:
+                if key == "prior":
+                    out[prior_block(t)] = self.fractions(value[t], at, f"{key}.{t}")
+                    continue
+                for observation, values in self.per_observation(value[t], key, index, data).items():
+                    out[indexed_likelihood_block(observation, t)] = values
+        return out
 
     def per_observation(self, value, key: str, index: int, data: tuple[str, ...]) -> dict:
         """`likelihood = [...]` (one observation) or `likelihood = { x1 = [...], x2 = [...] }`."""

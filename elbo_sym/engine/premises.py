@@ -31,6 +31,8 @@ from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.numbers.evaluate import Undefined, compile_float, decide, sign_of
 
 PREMISE_RELATIONS = ("<=", ">=", "<", ">", "!=")
+PREMISE_FAMILIES = ("discrete", "gaussian", "chain")
+"""The families whose checker, rules and reference evaluator decide premises."""
 """The relations a premise may state (``=`` in `assume` fixes q instead)."""
 
 HOLDS, VIOLATED, UNDECIDED = "holds", "violated", "undecided"
@@ -66,8 +68,7 @@ class PremiseJudge:
         self.premises = tuple(premises)
         built = []
         for premise in self.premises:
-            left = model.unfold_pointwise(premise.lhs.expr)
-            right = model.unfold_pointwise(premise.rhs.expr)
+            left, right = self._sides(premise, model)
             if len(left) != len(right):  # one side without a free z: the same value at every z
                 left = left * (len(right) if len(left) == 1 else 1)
                 right = right * (len(left) if len(right) == 1 else 1)
@@ -77,6 +78,19 @@ class PremiseJudge:
                     found.setdefault((o.kind, o.expr), o)
             built.append(_Premise(premise.rel, tuple(zip(left, right)), tuple(found.values())))
         self._built = tuple(built)
+
+    @staticmethod
+    def _sides(premise, model: ExplicitModel) -> tuple[tuple[Expr, ...], tuple[Expr, ...]]:
+        """What the premise compares: for ``a != b`` between two distributions the family
+        determines by parameters (a normal distribution: mean and variance), those parameters
+        (they differ somewhere exactly when the distributions differ); else the sides' values,
+        at each z when a side has a free z."""
+        if premise.rel == "!=":
+            a = model.distribution_parameters(premise.lhs.expr)
+            b = model.distribution_parameters(premise.rhs.expr)
+            if a is not None and b is not None and len(a) == len(b):
+                return a, b
+        return model.unfold_pointwise(premise.lhs.expr), model.unfold_pointwise(premise.rhs.expr)
 
     def status(self, instance) -> str:
         """HOLDS when every premise is shown to hold at the instance; VIOLATED when one is shown
@@ -162,5 +176,5 @@ class PremiseTally:
         return tuple(out)
 
 
-__all__ = ["PREMISE_RELATIONS", "PremiseJudge", "PremiseTally", "premises_of", "premise_text",
+__all__ = ["PREMISE_RELATIONS", "PREMISE_FAMILIES", "PremiseJudge", "PremiseTally", "premises_of", "premise_text",
            "HOLDS", "VIOLATED", "UNDECIDED"]

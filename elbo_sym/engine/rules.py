@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import product
 
 from sympy import (
     Add,
@@ -34,7 +35,7 @@ from sympy import (
 from elbo_sym.engine.canonical import Canonical, canonical
 from elbo_sym.engine.definedness import certified, is_positive, nonnegative, obligations
 from elbo_sym.engine.models.base import Model
-from elbo_sym.engine.models.discrete import UnfoldError
+from elbo_sym.engine.models.discrete import UnfoldError, has_free_latent
 from elbo_sym.engine.notation import (
     DATA_DENSITY,
     ELBO,
@@ -236,6 +237,69 @@ def _mixture_pair(outer: Expr, model: Model) -> tuple[Expr, str, tuple[tuple[str
     return fact, " and ".join(map(str, weights)), conditions
 
 
+def _data_weighted_logs(*sides: Expr) -> dict[Expr, list[Expr]]:
+    """Each data weight p_data(o) with the quantities g of the terms ``c * p_data(o) * log(g)``
+    (c a number) on either side: the candidate terms of Jensen over the data points."""
+    found: dict[Expr, list[Expr]] = {}
+    for side in sides:
+        for node in preorder_traversal(side):
+            if not node.is_Mul:
+                continue
+            factors = _flat_factors(node)
+            weights = [f for f in factors if isinstance(f, Density) and f.name == DATA_DENSITY]
+            logs = [f for f in factors if isinstance(f, log)]
+            if len(weights) == 1 and len(logs) == 1 and len(factors) - 2 == sum(f.is_Number for f in factors) \
+                    and not has_free_latent(logs[0]):  # a quantity of the data point, not of z
+                quantities = found.setdefault(weights[0], [])
+                if logs[0].args[0] not in quantities:
+                    quantities.append(logs[0].args[0])
+    return found
+
+
+def _data_jensen_choices(*sides: Expr):
+    """One quantity per data weight: the pairs log(sum_o p_data(o) g_o) >= sum_o p_data(o) log(g_o)."""
+    found = _data_weighted_logs(*sides)
+    weights = sorted(found, key=to_text)
+    for choice in product(*(found[w] for w in weights)):
+        yield tuple(zip(weights, choice))
+
+
+def _data_pair(choice: tuple[tuple[Expr, Expr], ...], model: Model) -> tuple[Expr, str, tuple[tuple[str, bool], ...]]:
+    """The fact ``log(sum_o p_data(o) g_o) - sum_o p_data(o) log(g_o) >= 0`` (Gibbs' inequality
+    over the data points, Jensen for the concave log): the weights must be the whole data
+    distribution (one positive weight per observation, summing to 1) and every g_o positive."""
+    try:
+        unfolded = [model.unfold(w) for w, _ in choice]
+        positive = all(is_positive(model.unfold(g), model) for _, g in choice)
+    except (UnfoldError, KeyError):
+        unfolded, positive = [], False
+    whole = len(set(unfolded)) == len(unfolded) and set(unfolded) == set(model.data_constants) and bool(unfolded)
+    weights = ", ".join(to_text(w) for w, _ in choice)
+    conditions = (
+        (f"the weights {weights} are the data distribution (positive, sum to 1 over the observations)", whole),
+        ("the averaged quantities are positive", positive),
+    )
+    average = _one_sum(Add(*(w * g for w, g in choice)))
+    fact = difference(log(average), Add(*(w * log(g, evaluate=False) for w, g in choice)))
+    return fact, weights, conditions
+
+
+def _one_sum(e: Expr) -> Expr:
+    """c_1 Sum(f_1, z) + ... + c_n Sum(f_n, z) with z-free c_i as the one sum Sum(c_1 f_1 + ... +
+    c_n f_n, z) (linearity), so that what holds at every z (a normalised decoder) applies to it;
+    `e` itself when it is not of that form."""
+    parts = []
+    for term in Add.make_args(e):
+        sums = [f for f in _flat_factors(term) if isinstance(f, LatentSum)]
+        if len(sums) != 1 or sums[0].args[1] != z:
+            return e
+        scale = term / sums[0]
+        if scale.has(z):
+            return e
+        parts.append(scale * sums[0].body)
+    return LatentSum(Add(*parts)) if len(parts) >= 2 else e
+
+
 def _power_candidates(*sides: Expr):
     """(log E(w, g**n), log E(w, g)) with the same weights w and an integer n >= 2."""
     logs = [node for side in sides for node in _log_of_sums(side) if isinstance(node.args[0], Expectation)]
@@ -318,6 +382,16 @@ def jensen(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
             pairs.append((fact, weights, conditions))
             if proves_zero(difference(gap, fact), model):
                 return RuleOutcome(True, "Jensen's inequality with weights " + weights,
+                                   conditions + (("apart from the Jensen pair, both sides agree", True),))
+    for choice in _data_jensen_choices(upper, lower):
+        if len(tried) >= MAX_JENSEN_PAIRS:
+            break
+        fact, weights, conditions = _data_pair(choice, model)
+        tried.append(conditions)
+        if all(held for _, held in conditions):
+            pairs.append((fact, weights, conditions))
+            if proves_zero(difference(gap, fact), model):
+                return RuleOutcome(True, "Jensen's inequality over the data with weights " + weights,
                                    conditions + (("apart from the Jensen pair, both sides agree", True),))
     if not tried:
         return RuleOutcome(False, "no log of a sum/expectation matched a weighted sum of logs of the step")

@@ -35,6 +35,7 @@ from elbo_sym.engine.notation import (
     RELATION_LATEX,
     Density,
     Entropy,
+    Index,
     Normal,
     p,
     q,
@@ -240,10 +241,18 @@ def exact_form(value: LogNumber) -> Expr:
     return body
 
 
-def block_symbol(name: str) -> Expr:
-    """The notation a block of an instance gives values for: p(z), p(x1 | z), q(z | x1), beta."""
+def block_symbol(name: str, indices: tuple[str, ...] = ()) -> Expr:
+    """The notation a block of an instance gives values for: p(z), p(x1 | z), q(z | x1), beta;
+    with a parameterised model (`indices`: theta_old, ...) p(z | theta) and p(x1 | z; theta)."""
     if name == "prior":
         return p(z)
+    if indices and name.startswith(("prior[", "likelihood[")):
+        inside = name.partition("[")[2].rstrip("]")
+        observation, _, index = inside.rpartition("; ")
+        if index in indices:
+            if name.startswith("prior["):
+                return Density("p", (z,), (Index(index),))
+            return Density("p", (x if not observation else Symbol(observation),), (z, Index(index)))
     observation = name.partition("[")[2].rstrip("]") or "x"
     o = x if observation == "x" else Symbol(observation)
     head = name.partition("[")[0]
@@ -275,7 +284,7 @@ def _example_report(result: DerivationResult, example_result) -> ExampleReport:
     example = example_result.example
     model = d.model().explicit(example.K)
     values = model.values(example.instance)
-    given = [GivenRow(math(block_symbol(b.name)), tuple(str(v) for v in example.instance[b.name]),
+    given = [GivenRow(math(block_symbol(b.name, d.indices)), tuple(str(v) for v in example.instance[b.name]),
                       vector_latex(example.instance[b.name])) for b in model.blocks
              if not b.name.startswith("likelihood[z=")]
     if d.data_space:  # the model reads p(. | z) per z; the file (and the report) p(x1 | z) per observation

@@ -377,6 +377,12 @@ class Model(Protocol):
         its values at the points (the default)."""
         ...
 
+    def distribution_parameters(self, d: Expr) -> tuple[Expr, ...] | None:
+        """Parameters that determine the distribution `d` over z: two distributions of the family
+        are the same distribution exactly when these agree (a premise ``a != b`` compares them);
+        None: compare the values at each point (the default)."""
+        ...
+
     def divisors(self, d: Density, point) -> tuple[Expr, ...] | None:
         """The divisors a density's value has (definedness obligations: each != 0); None: the
         engine's default (p(z | x) divides by p(x))."""
@@ -466,6 +472,9 @@ class ModelDefaults:
         return None
 
     def distribution_shown(self, d: Expr) -> bool | None:
+        return None
+
+    def distribution_parameters(self, d: Expr) -> tuple[Expr, ...] | None:
         return None
 
     def divisors(self, d: Density, point) -> tuple[Expr, ...] | None:

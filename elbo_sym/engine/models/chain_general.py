@@ -55,6 +55,7 @@ from elbo_sym.engine.notation import (
     Entropy,
     Expectation,
     LatentSum,
+    is_derived,
     to_text,
     z,
 )
@@ -452,12 +453,44 @@ class GeneralChainModel(ModelDefaults):
 
     # -- unfolding --------------------------------------------------------------------------
 
+    def _weight(self, d: Expr) -> Expr:
+        """The value at the generic point of a distribution argument of E, KL, H, ELBO: a density,
+        or a derived distribution (a mean-field product, a mixture) unfolded from its densities.
+        A derived one carries the obligation to be a distribution (engine.wellformed)."""
+        if isinstance(d, Density):
+            return self.density(d)
+        self._bound(d)
+        return self._unfold(d)
+
     def _bound(self, d: Expr) -> frozenset:
+        if is_derived(d):
+            return self._derived_bound(d)
         _only_densities(d)
         bound = frozenset(v for v in d.variables if v in self.layers)
         if not bound or len(bound) != len(d.variables):
             names = ", ".join(map(str, self.layers))
             raise UnfoldError(f"{d.name}(...) is not a distribution over latent variables ({names})")
+        return bound
+
+    def _derived_bound(self, d: Expr) -> frozenset:
+        """The layers a derived distribution is over: those of its densities' own variables.  A
+        layer it is only conditioned on (q(z2 | z1) * q(z3 | z2) given z1) would be bound by it
+        as well as by an enclosing E: such a product is refused here (an explicit K reads it)."""
+        densities = d.atoms(Density)
+        if not densities or d.has(KL, Entropy, ELBO, IWAE, Expectation, LatentSum):
+            raise UnfoldError(f"{to_text(d)} is not a distribution built from densities of the chain")
+        _only_densities_inside(densities)
+        own = frozenset(v for dens in densities for v in dens.variables)
+        given = frozenset(v for dens in densities for v in dens.given if v in self.layers)
+        bound = own & frozenset(self.layers)
+        names = ", ".join(map(str, self.layers))
+        if not bound or bound != own:
+            raise UnfoldError(f"{to_text(d)} is not a distribution over latent variables ({names})")
+        if given - own:
+            layer = sorted(given - own, key=str)[0]
+            raise UnfoldError(f"{to_text(d)} is conditioned on {layer} as a distribution with K = \"any\": "
+                              f"write the joint density (q({', '.join(map(str, sorted(own, key=str)))} | {layer}))"
+                              f" or give an explicit K")
         return bound
 
     def unfold(self, e: Expr, point=None) -> Expr:
@@ -483,18 +516,21 @@ class GeneralChainModel(ModelDefaults):
             over = frozenset(self.layers) if variable == z else frozenset({variable})
             return self.sum_over(self._unfold(e.body), over)
         if isinstance(e, Expectation):
-            return self.sum_over(self.density(e.distribution) * self._unfold(e.body), self._bound(e.distribution))
+            return self.sum_over(self._weight(e.distribution) * self._unfold(e.body), self._bound(e.distribution))
         if isinstance(e, KL):
             a, b = e.args
-            va, vb = self.density(a), self.density(b)
+            va, vb = self._weight(a), self._weight(b)
+            if is_derived(a) or is_derived(b):  # both over the same layers, or KL has no meaning
+                if self._bound(a) != self._bound(b):
+                    raise UnfoldError(f"KL's arguments {to_text(a)} and {to_text(b)} are not over the same layers")
             return self.sum_over(va * log(va / vb, evaluate=False), self._bound(a))
         if isinstance(e, Entropy):
             (a,) = e.args
-            va = self.density(a)
+            va = self._weight(a)
             return -self.sum_over(va * log(va, evaluate=False), self._bound(a))
         if isinstance(e, ELBO):
             a = e.distribution
-            va = self.density(a)
+            va = self._weight(a)
             return self.sum_over(va * log(self.density(e.joint) / va, evaluate=False), self._bound(a))
         if isinstance(e, IWAE):
             raise UnfoldError("IWAE is not defined for the two-layer chain")
@@ -511,6 +547,13 @@ class GeneralChainModel(ModelDefaults):
     def unfold_pointwise(self, e: Expr) -> tuple[Expr, ...]:
         """A claim with a free layer is a claim at the generic point (so for every value)."""
         return (self.unfold(e, GENERIC),)
+
+
+def _only_densities_inside(densities) -> None:
+    """Every density of a derived distribution is p or q (no r, no data weights)."""
+    for d in densities:
+        if d.name not in ("p", "q"):
+            raise UnfoldError(f"no density named {d.name} in the chain")
 
 
 def _only_densities(d: Expr) -> None:

@@ -332,6 +332,16 @@ class GaussianModel(BlockInstances):
             return False
         return is_positive(variance, self)
 
+    def distribution_parameters(self, d: Expr) -> tuple[Expr, ...] | None:
+        """(mean, variance) in one dimension: two normal distributions are the same distribution
+        exactly when both agree (as densities they then agree at every z)."""
+        if self.diagonal:
+            return None
+        try:
+            return self.normal_of(d)
+        except UnfoldError:
+            return None
+
     # -- the densities ------------------------------------------------------------------------
 
     def posterior(self) -> tuple[Expr, Expr]:

@@ -466,6 +466,8 @@ class GeneralModel(ModelDefaults):
         terms = Add.make_args(_expand(_split_logs(value, self)))
         if len(terms) > MAX_TERMS:
             raise UnfoldError("the sum has too many terms to check")
+        if self.spec.data_space:
+            terms = self._sum_rule(terms)
         out = []
         for term in terms:
             free, pointwise = _separate(term, self.pointwise_symbols)
@@ -475,6 +477,24 @@ class GeneralModel(ModelDefaults):
                                   "times a function (like Sum(1, z), infinite for densities); give an explicit K")
             out.append(free * self._integral(pointwise))
         return Add(*out)
+
+    def _sum_rule(self, terms: tuple[Expr, ...]) -> tuple[Expr, ...]:
+        """Over a data space the decoder is a distribution at every z: terms c * g(z) * p(x_i | z)
+        with the same c and g for every observation x_i add up to c * g(z)."""
+        likelihoods = tuple(self.likelihood_z.values())
+        found: dict[tuple[Expr, Expr], dict[Symbol, Expr]] = {}
+        for term in terms:
+            free, pointwise = _separate(term, self.pointwise_symbols)
+            for l in likelihoods:
+                if l in Mul.make_args(pointwise):  # p(x_i | z) to the first power
+                    found.setdefault((free, pointwise / l), {})[l] = term
+        whole = [(free, rest, group) for (free, rest), group in found.items() if len(group) == len(likelihoods)]
+        if not whole:
+            return terms
+        dropped = {term for _, _, group in whole for term in group.values()}
+        if len(dropped) != len(likelihoods) * len(whole):  # a term in two groups: leave the sum as written
+            return terms
+        return tuple(t for t in terms if t not in dropped) + tuple(free * rest for free, rest, _ in whole)
 
     def _is_density_term(self, body: Expr) -> bool:
         """A summand over z that may have a sum for densities: homogeneous of a degree >= 1 in

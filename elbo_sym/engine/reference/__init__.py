@@ -199,7 +199,7 @@ def second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int = 0) -> Opi
     decided = undecided = 0
     reasons: list[str] = []
     premises = tuple(spec.premises)
-    if premises and family != "discrete":
+    if premises and family not in ("discrete", "gaussian", "chain"):
         return Opinion("undecided", detail=f"no premise evaluator for the family {family!r}")
     inside = list(enumerate(found))
     if premises:  # the step is claimed only where every premise holds: judge it only there

@@ -377,4 +377,34 @@ def judge(lhs, rel: str, rhs, cases: list[ChainInstance], stop_at_first: bool = 
     return result
 
 
-__all__ = ["ChainInstance", "instances", "judge", "evaluate", "free_layers", "z1", "z2"]
+def premise_holds(lhs, rel: str, rhs, inst: ChainInstance, memo: dict | None = None) -> bool | None:
+    """Whether the premise `lhs rel rhs` holds at the instance: True when shown (exactly, or
+    beyond the tolerance), False when shown to fail or undefined, None when not decided.
+    ``a != b``: the sides differ at some value of the free layers (two distributions over the
+    layers are different distributions); an inequality: at every value of the free layers."""
+    free = sorted(free_layers(lhs) | free_layers(rhs), key=LAYERS.index)
+    signs: list[int | None] = []
+    for point in _assignments(tuple(free), {}, inst.K):
+        try:
+            a, b = evaluate(lhs, inst, point), evaluate(rhs, inst, point)
+        except Undefined:
+            return False
+        if isinstance(a, Fraction) and isinstance(b, Fraction):
+            signs.append((a > b) - (a < b))
+        elif arith.relation_holds(">", a, b)[0]:
+            signs.append(1)
+        elif arith.relation_holds("<", a, b)[0]:
+            signs.append(-1)
+        else:
+            signs.append(None)  # within the tolerance of equal: not decided
+    if rel == "!=":
+        if any(s not in (None, 0) for s in signs):
+            return True
+        return False if all(s == 0 for s in signs) else None
+    ok = {">=": (0, 1), ">": (1,), "<=": (0, -1), "<": (-1,)}[rel]
+    if any(s is not None and s not in ok for s in signs):
+        return False
+    return None if any(s is None for s in signs) else True
+
+
+__all__ = ["ChainInstance", "instances", "judge", "premise_holds", "evaluate", "free_layers", "z1", "z2"]

@@ -589,6 +589,45 @@ def is_valid(inst: GaussianInstance, params: tuple[tuple[str, str], ...] = ()) -
     return all(name in values and arith.parameter_contains(condition, values[name]) for name, condition in params)
 
 
+def _sign(a, b) -> int | None:
+    """1, 0 or -1 for a - b: exact for two fractions, beyond the tolerance otherwise (None: within it)."""
+    if isinstance(a, Fraction) and isinstance(b, Fraction):
+        return (a > b) - (a < b)
+    if arith.relation_holds(">", a, b)[0]:
+        return 1
+    if arith.relation_holds("<", a, b)[0]:
+        return -1
+    return None
+
+
+def premise_holds(lhs, rel: str, rhs, inst: GaussianInstance, memo: dict | None = None) -> bool | None:
+    """Whether the premise `lhs rel rhs` holds at the instance (one dimension): True when shown,
+    False when shown to fail or undefined, None when not decided.  ``a != b`` between two
+    distributions over z: their means or variances differ (normal distributions are the same
+    exactly when both agree); an inequality: between two numbers (a premise with a free z, "for
+    every z", is not decided here)."""
+    if inst.vector:
+        return None
+    try:
+        if rel == "!=":
+            try:
+                a, b = _distribution(lhs, inst), _distribution(rhs, inst)
+            except JudgeError:
+                a, b = (evaluate(lhs, inst),), (evaluate(rhs, inst),)
+            signs = [_sign(u, v) for u, v in zip(a, b)]
+            if any(s not in (None, 0) for s in signs):
+                return True
+            return False if all(s == 0 for s in signs) else None
+        if has_free_z(lhs) or has_free_z(rhs):
+            return None
+        s = _sign(evaluate(lhs, inst), evaluate(rhs, inst))
+    except Undefined:
+        return False
+    if s is None:
+        return None
+    return {">=": s >= 0, "<=": s <= 0, ">": s > 0, "<": s < 0}[rel]
+
+
 def judge(lhs, rel: str, rhs, cases: list[GaussianInstance], stop_at_first: bool = True) -> Judgement:
     """`lhs rel rhs` at every instance (a free z at the instance's value of z)."""
     result = Judgement()
@@ -605,5 +644,5 @@ def judge(lhs, rel: str, rhs, cases: list[GaussianInstance], stop_at_first: bool
     return result
 
 
-__all__ = ["GaussianInstance", "instances", "with_assumptions", "judge", "evaluate", "hermite_rule", "log_normal",
-           "NODES"]
+__all__ = ["GaussianInstance", "instances", "with_assumptions", "judge", "premise_holds", "evaluate", "hermite_rule",
+           "log_normal", "NODES"]
