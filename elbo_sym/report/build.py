@@ -118,7 +118,8 @@ def report_of(result: DerivationResult) -> DerivationReport:
         claim_reason=result.claim_reason,
         examples=tuple(_example_report(result, e) for e in result.examples),
         problems=tuple(result.problems), expect=d.expect,
-        title_parts=prose_parts(d.title, d.vocabulary), summary_parts=prose_parts(d.summary, d.vocabulary))
+        title_parts=prose_parts(d.title, d.vocabulary), summary_parts=prose_parts(d.summary, d.vocabulary),
+        convention=model.convention_text())
 
 
 def prose_parts(text: str, vocabulary: Vocabulary, *, claims: bool = False) -> Prose:

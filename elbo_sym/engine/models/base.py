@@ -383,6 +383,17 @@ class Model(Protocol):
         """IWAE(q, k) as weighted tuples of ratios; None when the family has no IWAE."""
         ...
 
+    def density_witness(self, expr: Expr, kind: str) -> str | None:
+        """Density values at a point under which a definedness obligation fails although it holds
+        for every finite K (K = "any": q(z) = 2 for log(-log(q(z)))), in the author's names; None."""
+        ...
+
+    def convention_text(self) -> str:
+        """The convention a `proved` of this family holds under, beyond its domain ("" for none):
+        K = "any" families state that, for densities, a step holds wherever its integrals are
+        finite (engine.models.general.INTEGRABILITY_CONVENTION)."""
+        ...
+
     def dimension_bodies(self, e) -> tuple[Expr, ...]:
         """The terms of a sum over the dimensions ``Sum(f, (d, 1, D))``, one per dimension (the
         generic dimension's f alone when D is "any"): what definedness walks."""
@@ -464,6 +475,12 @@ class ModelDefaults:
         return None
 
     def iwae_terms(self, e) -> list[tuple[Expr, tuple[Expr, ...]]] | None:
+        return None
+
+    def convention_text(self) -> str:
+        return ""
+
+    def density_witness(self, expr: Expr, kind: str) -> str | None:
         return None
 
     def dimension_bodies(self, e) -> tuple[Expr, ...]:
