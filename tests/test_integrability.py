@@ -335,3 +335,17 @@ def test_a_product_conditioning_on_a_layer_leaves_it_free():
 
     with pytest.raises(DerivationError, match="z2 is free"):
         loads(text, "free.toml")
+
+
+def test_a_conditional_of_another_layer_counts_as_a_likelihood_in_the_general_chain():
+    """Sum over z1 of q(z1 | z2, x) * Sum(q(z1 | x) * p(z2 | z1), z1): p(z2 | z1) is written as
+    p(z1 | z2) p(z2) / p(z1) inside the general chain -- a ratio of z1's densities that is a
+    function of z1 like p(x | z1), not q(z1)**2 / p(z1); while p(z1)**2 / q(z1 | x) stays refused."""
+    latents = 'latents = ["z1", "z2"]\n'
+    inner = "Sum(q(z1 | x) * p(z2 | z1), z1)"
+    text = one_step(f"Sum(q(z1 | z2, x) * {inner}, z1)", inner, latents=latents)  # round 6's h3 (z2 free)
+    result = check_text(text)
+    assert result.fully_proved, [(s.verdict, s.reason) for s in result.steps]
+    refused = one_step("Sum(p(z1)**2 / q(z1 | x), z1)", "Sum(p(z1)**2 / q(z1 | x), z1) + 0", latents=latents)
+    (step,) = check_text(refused).steps
+    assert step.verdict is Verdict.error and REFUSED in step.reason

@@ -455,8 +455,20 @@ class GeneralChainModel(ModelDefaults):
             body, nested = body.xreplace(inner), True
         densities = frozenset(d for d, of in self._density_of.items() if of == layer)
         pointwise = frozenset(v for v in body.free_symbols if layer in self.depends(v))
-        refusal = sum_refusal(body, densities, pointwise, self)
+        refusal = sum_refusal(body, densities, pointwise, self, self._bayes_ratios)
         return None if nested and refusal == NOT_INTEGRABLE else refusal
+
+    @cached_property
+    def _bayes_ratios(self) -> tuple[tuple[Symbol, Symbol], ...]:
+        """(conditional, marginal) of one layer whose ratio is a density of another layer over its
+        marginal: p(zA | zB) / p(zA) = p(zB | zA) / p(zB), q(zB | zA) / q(zB | x) = q(zA | zB, x) /
+        q(zA | x) -- as a function of this layer, a likelihood."""
+        Z, out = self.layers, []
+        for t in range(2, self.T + 1):
+            child, parent = Z[t - 2], Z[t - 1]
+            out.append((self.symbols[f"t_{child}_{parent}"], self.symbols[f"m_{child}"]))
+            out.append((self.symbols[f"r_{parent}_{child}"], self.symbols[f"s_{parent}"]))
+        return tuple(out)
 
     # -- unfolding --------------------------------------------------------------------------
 

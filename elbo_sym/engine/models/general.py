@@ -505,7 +505,8 @@ NOT_A_DENSITY = "not a density"
 NOT_INTEGRABLE = "not integrable"
 
 
-def sum_refusal(body: Expr, densities: frozenset, pointwise: frozenset, model) -> str | None:
+def sum_refusal(body: Expr, densities: frozenset, pointwise: frozenset, model,
+                ratios: tuple[tuple[Symbol, Symbol], ...] = ()) -> str | None:
     """Why a summand over z is refused for every latent space (None: admitted).
 
     K = "any" means densities too, and a proved step holds wherever its integrals are finite
@@ -523,13 +524,21 @@ def sum_refusal(body: Expr, densities: frozenset, pointwise: frozenset, model) -
 
     NOT_A_DENSITY: no density of z to the first power at all (Sum(1, z), exp(q(z))); NOT_INTEGRABLE:
     densities in another shape (q(z)**2, q(z)**2 / p(z), q(z)**t with t != 1), infinite for many
-    densities and needed by no derivation."""
+    densities and needed by no derivation.
+
+    `ratios`: pairs (conditional, marginal) of one variable whose ratio is a function of another
+    variable's density (the chain's p(z1 | z2) / p(z1) = p(z2 | z1) / p(z2)): such a ratio to a
+    power counts as p(x | z) does, not as densities of this layer."""
     exponents = _exponents(body, densities, pointwise)
     if exponents is None:
         return NOT_A_DENSITY
     own = {b: a for b, a in exponents.items() if b in densities or isinstance(b, Add)}
     if not at_least_one(Add(*own.values())):
         return NOT_A_DENSITY
+    for conditional, marginal in ratios:  # (conditional / marginal)**e: a likelihood-like factor
+        e = -_expand(own.get(marginal, Integer(0)))
+        if e.is_Rational and e > 0 and _expand(own.get(conditional, Integer(0)) - e).is_nonnegative:
+            own[conditional], own[marginal] = own[conditional] - e, Integer(0)
     if _geometric_mean(own, model):
         return None
     others = {_expand(a) for b, a in exponents.items() if b not in own}
