@@ -162,8 +162,8 @@ CHAIN_LIBRARY = (
     ("E((q(z1 | x) + p(z1)) / 2, log(p(x | z1)))", "=",
      "(E(q(z1 | x), log(p(x | z1))) + E(p(z1), log(p(x | z1)))) / 2", "linearity"),
     ("KL(q(z1 | x) * q(z2 | z1), p(z1, z2 | x))", "=", "log(p(x)) - ELBO(q)", "bayes"),
-    # not a distribution over (z1, z2): sums to sum_z2 p(z1 = j | z2) q(z1 = j), not 1; never proved >= 0
-    ("KL(q(z1 | x) * p(z1 | z2), p(z1, z2 | x))", ">=", "0", "kl-nonneg"),
+    # not a distribution over (z1, z2): sums to sum_z1 q(z1 = j) p(z1 = j), not 1; never proved >= 0
+    ("KL(q(z1 | x) * p(z1 | z2) * p(z2), p(z1, z2 | x))", ">=", "0", "kl-nonneg"),
     # nested binders that rebind a layer (a general chain must not capture the outer one)
     ("E(q(z1 | x), E(q(z2 | z1), KL(q(z1 | z2, x), p(z1 | z2))))", "=", "E(q(z2 | x), KL(q(z1 | z2, x), p(z1 | z2)))",
      "bayes"),
@@ -280,6 +280,10 @@ CHAIN3_LIBRARY = (  # three layers (latents = ["z1", "z2", "z3"])
     ("q(z3 | z2)", "=", "q(z2 | z3, x) * q(z3 | x) / q(z2 | x)", "bayes"),
     ("p(z1 | z2, z3)", "=", "p(z1 | z2)", "definition"),
     ("q(z3 | z2, z1)", "=", "q(z3 | z2)", "definition"),
+    # a product over z2, z3 conditioned on the outer z1 (it does not re-bind z1): the chain rule of entropy
+    ("E(q(z1 | x), H(q(z2 | z1) * q(z3 | z2)))", "=",
+     "E(q(z1 | x), H(q(z2 | z1))) + E(q(z1 | x), E(q(z2 | z1), H(q(z3 | z2))))", "algebra"),
+    ("E(q(z1 | x), H(q(z2, z3 | z1)))", "=", "E(q(z1 | x), H(q(z2 | z1) * q(z3 | z2)))", "algebra"),
     ("log(p(x, z1, z2, z3))", "=", "log(p(z3)) + log(p(z2 | z3)) + log(p(z1 | z2)) + log(p(x | z1))", "definition"),
 )
 AGGREGATE = "(q(z | x1) + q(z | x2)) / 2"

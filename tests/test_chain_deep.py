@@ -136,8 +136,8 @@ def test_a_sum_over_a_layer_of_no_density_times_a_function_is_refused_for_every_
 
 def test_sums_of_degree_1_in_a_layer_s_densities_are_meaningful():
     model = GeneralChainModel(ModelSpec("chain", "any"))
-    for text in ("E(q(z1, z2 | x), log(p(z2 | z1)))", "Sum(p(z1)**2 / q(z1 | x), z1)",
-                 "E(q(z2 | x), KL(q(z1 | z2, x), p(z1 | z2)))", "Sum(q(z1 | x)**(1 - t) * p(z1)**t, z1)"):
+    # Sum(p(z1)**2 / q(z1 | x), z1) and q(z1 | x)**(1 - t) * p(z1)**t for real t: refused (tests/test_integrability.py)
+    for text in ("E(q(z1, z2 | x), log(p(z2 | z1)))", "E(q(z2 | x), KL(q(z1 | z2, x), p(z1 | z2)))"):
         assert model.unfold(parse_expression(text, Vocabulary(latents=("z1", "z2"), params=("t",))))
 
 
@@ -679,7 +679,9 @@ def test_a_nested_sum_never_captures_a_free_layer():
     captured = "E(q(z1, z2 | x), q(z2 | z1) / q(z2 | x) * log(q(z1 | z2, x) / p(z1 | z2)))"
     text = ('title = "t"\nlatents = ["z1", "z2"]\nK = "any"\nstart = "E(q(z1 | x), E(q(z2 | z1), KL(q(z1 | z2, x), '
             f'p(z1 | z2))))"\n\n[[step]]\nrel = "="\nexpr = "{captured}"\nrule = "algebra"\n')
-    (step,) = check_text(text).steps
+    (step,) = check_text(text).steps  # the captured form's q(z2 | z1)**2 / q(z2 | x) is refused for densities
+    assert step.verdict is Verdict.refuted or step.verdict is Verdict.error and "not admitted" in step.reason
+    (step,) = check_text(text.replace('K = "any"', "K = 2")).steps
     assert step.verdict is Verdict.refuted
 
 

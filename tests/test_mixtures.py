@@ -329,7 +329,8 @@ def test_a_product_that_is_no_distribution_never_proves_a_step():
 
 
 def test_kl_of_a_product_that_is_no_distribution_is_refuted_where_it_is_negative():
-    result = chain_step("KL(q(z1 | x) * p(z1 | z2), p(z1, z2 | x))", ">=", "0", "kl-nonneg")
+    # (q(z1 | x) * p(z1 | z2) alone is over z1 with z2 free: a product is over what its densities are over)
+    result = chain_step("KL(q(z1 | x) * p(z1 | z2) * p(z2), p(z1, z2 | x))", ">=", "0", "kl-nonneg")
     step = result.steps[0]
     assert step.verdict is Verdict.refuted and step.counterexample is not None
     assert step.counterexample.lhs_value < step.counterexample.rhs_value == 0
@@ -420,8 +421,9 @@ def test_a_sum_with_no_density_of_z_in_a_term_is_never_proved_for_every_latent_s
     assert explicit.steps[0].verdict is not Verdict.error
 
 
-@pytest.mark.parametrize("summand", ["q(z)**(1 - t) * p(z)**t", "p(x, z)**2 / q(z)", "exp(t * log(p(x | z))) * p(z)",
-                                     "exp(log(p(x, z)))", "q(z) * log(q(z)) + p(z | x)", "q(z)**2 * p(x | z)"])
+# q(z)**(1 - t) * p(z)**t for real t and q(z)**2 * p(x | z) are refused now (tests/test_integrability.py)
+@pytest.mark.parametrize("summand", ["p(x, z)**2 / q(z)", "exp(t * log(p(x | z))) * p(z)",
+                                     "exp(log(p(x, z)))", "q(z) * log(q(z)) + p(z | x)"])
 def test_a_sum_of_degree_at_least_1_in_the_densities_of_z_is_meaningful(summand):
     text = f'title = "t"\nK = "any"\nstart = "Sum({summand}, z)"\n[params]\nt = "real"\n[[step]]\nrel = "="\n' \
            f'expr = "Sum({summand}, z) + 0"\nrule = "algebra"\n'

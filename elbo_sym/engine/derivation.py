@@ -28,7 +28,7 @@ from elbo_sym.engine.models.base import (
     variational_block,
 )
 from elbo_sym.engine.models.discrete import free_latents, observation_of
-from elbo_sym.engine.notation import DATA_DENSITY, Density, Index
+from elbo_sym.engine.notation import DATA_DENSITY, IWAE, Density, Index
 from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.premises import PREMISE_FAMILIES
 from elbo_sym.engine.rules import RULES
@@ -541,8 +541,25 @@ class _Reader:
                 if symbol.name in indexed and not isinstance(symbol, Index):
                     raise self.error(formula.line, f"{symbol.name} indexes the model (as in p(x | z; {symbol.name})): "
                                                    f"it names which model, and has no value in an expression")
+        if indexed:
+            self.refuse_iwae_of_indexed_model(formulas, sorted(indexed)[0])
         return (tuple(n for n in ("r", "q_star") if n in names),
                 tuple(p.name for p in params if p.name in indexed))
+
+    def refuse_iwae_of_indexed_model(self, formulas: list[Formula], index: str) -> None:
+        """IWAE(q, k) averages p(x, z) / q(z) over k draws; in a model indexed by a parameter
+        (p(x | z; theta)) there is no p(x, z) without saying which parameter, and IWAE takes
+        none: refused at the IWAE's line and column (bad input), not left to fail as a step."""
+        for formula in formulas:
+            if formula.expr.has(IWAE):
+                source = self.lines[formula.line - 1] if 0 < formula.line <= len(self.lines) else None
+                found = source.find("IWAE(") if source is not None else -1
+                raise DerivationError(
+                    self.path, formula.line,
+                    f"IWAE(...) in a model indexed by {index} (p(x | z; {index})) has no meaning here: its joint "
+                    f"p(x, z) would need the parameter, and IWAE takes none (IWAE(q, k, {index}) is not part of the "
+                    f"notation); write the IWAE bound for a model without {index}, or use ELBO(q, {index})",
+                    None, found if found >= 0 else None, source)
 
     def model_keys_of(self, data: dict) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple, int | str]:
         """The model a file (or a deck) names: family, latents, observations, parameters and D,

@@ -367,13 +367,30 @@ def distribution_variables(d: Expr) -> tuple[Symbol, ...]:
     """The latent variables a distribution argument is over (what E, KL, H and ELBO bind):
     a density's own variables, z for Normal(m, v), and for a derived distribution the latent
     variables free in it ((q(z | x1) + q(z | x2)) / 2 is over z, q(z1 | x) * q(z2 | x) over
-    z1 and z2), in the order z, z1, ..., z5 (every layer)."""
+    z1 and z2), in the order z, z1, ..., z5 (every layer).  A layer a derived distribution only
+    conditions on is not one of them: q(z2 | z1) * q(z3 | z2) is over z2 and z3, with z1 free
+    (bound outside, as in E(q(z1 | x), H(q(z2 | z1) * q(z3 | z2)))); a layer counts when a
+    density in it is over it or a sum in it binds it (the normaliser of a softmax)."""
     if isinstance(d, Density):
         return d.variables
     if isinstance(d, Normal):
         return (z,)
     free = _free_latent_symbols(d)
-    return tuple(v for v in (z, *LAYER_SYMBOLS) if v in free)
+    over = free & _layers_over(d)
+    return tuple(v for v in (z, *LAYER_SYMBOLS) if v in (over or free))
+
+
+def free_latent_symbols(e: Expr) -> frozenset:
+    """The latent variables free in `e` (a derived distribution's own and its conditioning ones)."""
+    return _free_latent_symbols(e)
+
+
+def _layers_over(e: Expr) -> frozenset:
+    """The latent variables some density in `e` is over, or some sum in it binds."""
+    if isinstance(e, Density):
+        return frozenset(v for v in e.variables if v in LATENTS)
+    own = frozenset({e.args[1]}) if isinstance(e, LatentSum) else frozenset()
+    return own.union(*(_layers_over(a) for a in e.args)) if e.args else own
 
 
 def _free_latent_symbols(e: Expr) -> frozenset:

@@ -95,26 +95,43 @@ def derived_distribution_problem(d: Expr, model: Model) -> str | None:
     instance of the family where it fails."""
     label = to_text(d)
     try:
-        block = _derived_block_of(model, d, label)
+        blocks = _derived_blocks_of(model, d, label)
     except (UnfoldError, KeyError, TypeError) as error:
         return f"{label} is not a distribution of this model: {error}"
-    problem = distribution_problem(block, model, lambda explicit: _derived_block(explicit, d, label))
-    return None if problem is None else problem.replace(f"{label} is not", f"the argument {label} is not", 1)
+    for i, block in enumerate(blocks):
+        problem = distribution_problem(block, model, lambda explicit, i=i: _derived_block(explicit, d, label, i))
+        if problem is not None:
+            return problem.replace(f"{label} is not", f"the argument {label} is not", 1)
+    return None
 
 
-def _derived_block_of(model: Model, d: Expr, label: str) -> Distribution:
-    """The block of a derived distribution: its value at every point of the model, and its
+def _derived_blocks_of(model: Model, d: Expr, label: str) -> tuple[Distribution, ...]:
+    """The blocks of a derived distribution: its value at every point of the model, and its
     total over its own variables (E(d, 1): a distribution over z1 alone in the two-layer chain
-    sums to 1 over z1, not over the pairs)."""
+    sums to 1 over z1, not over the pairs).  A layer it only conditions on (z1 in
+    q(z2 | z1) * q(z3 | z2)) is free in the total: it must be 1 at every value of that layer,
+    one block per distinct total."""
     values = tuple(model.unfold(d, k) for k in model.points)
-    return Distribution(label, values, total=model.unfold(Expectation(d, Integer(1))))
+    total = Expectation(d, Integer(1))
+    if not _conditioning_layers(d):
+        return (Distribution(label, values, total=model.unfold(total)),)
+    totals = tuple(dict.fromkeys(model.unfold(total, k) for k in model.points))
+    return tuple(Distribution(label, values, total=t) for t in totals)
 
 
-def _derived_block(explicit: ExplicitModel, d: Expr, label: str) -> Distribution | None:
+def _conditioning_layers(d: Expr) -> frozenset:
+    """The latent variables free in a derived distribution that it is not over."""
+    from elbo_sym.engine.notation import distribution_variables, free_latent_symbols
+
+    return free_latent_symbols(d) - set(distribution_variables(d))
+
+
+def _derived_block(explicit: ExplicitModel, d: Expr, label: str, i: int = 0) -> Distribution | None:
     try:
-        return _derived_block_of(explicit, d, label)
+        blocks = _derived_blocks_of(explicit, d, label)
     except (UnfoldError, KeyError, TypeError):
         return None
+    return blocks[min(i, len(blocks) - 1)]
 
 
 def _refusal(block: Distribution, kind: str, why: str, where: str | None) -> str:

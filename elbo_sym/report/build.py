@@ -123,7 +123,8 @@ def report_of(result: DerivationResult) -> DerivationReport:
         examples=tuple(_example_report(result, e) for e in result.examples),
         problems=tuple(result.problems), expect=d.expect,
         title_parts=prose_parts(d.title, d.vocabulary, parsed=parsed),
-        summary_parts=prose_parts(d.summary, d.vocabulary, parsed=parsed))
+        summary_parts=prose_parts(d.summary, d.vocabulary, parsed=parsed),
+        convention=model.convention_text())
 
 
 def prose_parts(text: str, vocabulary: Vocabulary, *, claims: bool = False,

@@ -249,6 +249,8 @@ class DerivationReport:
     """"proved" (the default), or "refuted" for a teaching file with deliberate mistakes."""
     title_parts: Prose = ()
     summary_parts: Prose = ()
+    convention: str = ""
+    """The convention `proved` holds under beyond `domain` (K = "any": integrals finite), or ""."""
 
     def __post_init__(self) -> None:
         if [s.index for s in self.steps] != list(range(1, len(self.steps) + 1)):

@@ -48,6 +48,8 @@ def _step_lines(s: StepReport) -> list[str]:
 def derivation_text(r: DerivationReport) -> str:
     """A readable per-step report of one derivation."""
     lines = [f"{r.file} — {r.title}", f"  model: {r.model}"]
+    if r.convention:
+        lines.append(f"  convention: {r.convention}")
     if r.expect == "refuted":
         wanted = ", ".join(str(s.index) for s in r.steps if s.expected_refuted)
         lines.append(f"  teaching file: step {wanted} must be refuted (find the mistake)" if wanted else

@@ -397,6 +397,17 @@ class Model(Protocol):
         densities q(w), p(x, w) replaced by their values there (IWAE's draws written out)."""
         ...
 
+    def density_witness(self, expr: Expr, kind: str) -> str | None:
+        """Density values at a point under which a definedness obligation fails although it holds
+        for every finite K (K = "any": q(z) = 2 for log(-log(q(z)))), in the author's names; None."""
+        ...
+
+    def convention_text(self) -> str:
+        """The convention a `proved` of this family holds under, beyond its domain ("" for none):
+        K = "any" families state that, for densities, a step holds wherever its integrals are
+        finite (engine.models.general.INTEGRABILITY_CONVENTION)."""
+        ...
+
     def dimension_bodies(self, e) -> tuple[Expr, ...]:
         """The terms of a sum over the dimensions ``Sum(f, (d, 1, D))``, one per dimension (the
         generic dimension's f alone when D is "any"): what definedness walks."""
@@ -485,6 +496,12 @@ class ModelDefaults:
 
     def pin_draw(self, body: Expr, draw: Symbol, point) -> Expr:
         raise ValueError(f"this family has no sums over another draw of z (Sum(f, {draw}))")
+
+    def convention_text(self) -> str:
+        return ""
+
+    def density_witness(self, expr: Expr, kind: str) -> str | None:
+        return None
 
     def dimension_bodies(self, e) -> tuple[Expr, ...]:
         return (e.body,)

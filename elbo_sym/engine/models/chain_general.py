@@ -46,6 +46,7 @@ from sympy import Add, Expr, Mul, Pow, S, Symbol, log
 from elbo_sym.engine.models.base import Distribution, ModelDefaults, ModelSpec
 from elbo_sym.engine.models.chain import ChainModel
 from elbo_sym.engine.models.discrete import UnfoldError, free_latents
+from elbo_sym.engine.models.general import refusal_message
 from elbo_sym.engine.notation import (
     ELBO,
     IWAE,
@@ -215,6 +216,11 @@ class GeneralChainModel(ModelDefaults):
     def describe(self) -> str:
         count = "two" if self.T == 2 else str(self.T)
         return f"every {count}-layer chain (any latent space per layer: any finite K, or densities)"
+
+    def convention_text(self) -> str:
+        from elbo_sym.engine.models.general import INTEGRABILITY_CONVENTION
+
+        return INTEGRABILITY_CONVENTION
 
     def domain_text(self) -> str:
         x, T = self.spec.data[0], self.T
@@ -389,10 +395,9 @@ class GeneralChainModel(ModelDefaults):
         """Sum out each layer the laws can; an atom for what is left."""
         if meaningful_only:
             for layer in sorted(over, key=LAYER_SYMBOLS.index):
-                if not self._is_density_term(body, layer):
-                    raise UnfoldError(f"a sum over {layer} of something that is not a density of {layer} times a "
-                                      f"function has no meaning for every latent space (like Sum(1, {layer}), "
-                                      f"infinite for densities); give an explicit K")
+                refusal = self._sum_refusal(body, layer)
+                if refusal is not None:
+                    raise UnfoldError(refusal_message(f"a sum over {layer}", str(layer), refusal))
         changed = True
         while over and changed:
             changed = False
@@ -435,21 +440,36 @@ class GeneralChainModel(ModelDefaults):
                 out[symbol] = Symbol(layers[0])
         return out
 
-    def _is_density_term(self, body: Expr, layer: Symbol) -> bool:
-        """A summand over `layer` that may have a sum for densities: of a degree >= 1 in the
-        densities of that layer (as `general.GeneralModel._is_density_term`); a nested sum counts
-        as its body."""
-        from elbo_sym.engine.models.general import _density_degree, at_least_one
+    def _sum_refusal(self, body: Expr, layer: Symbol) -> str | None:
+        """Why a summand over `layer` is refused for every latent space, or None (the shapes of
+        `general.sum_refusal` in the densities of that layer); a nested sum counts as its body.
+        With a nested sum only the degree is judged: its body's powers of this layer's densities
+        sit inside an integral over another layer (q(z1 | z2, x) = q(z1 | x) q(z2 | z1) / q(z2 | x)
+        under a sum over z1 is a conditional average, not a square of q(z2 | z1))."""
+        from elbo_sym.engine.models.general import NOT_INTEGRABLE, sum_refusal
 
+        nested = False
         for _ in range(len(LAYER_SYMBOLS) + 1):  # nested atoms that depend on the layer: their bodies
             inner = {a: self._atoms[a][0] for a in body.free_symbols if a in self._atoms and layer in self.depends(a)}
             if not inner:
                 break
-            body = body.xreplace(inner)
+            body, nested = body.xreplace(inner), True
         densities = frozenset(d for d, of in self._density_of.items() if of == layer)
         pointwise = frozenset(v for v in body.free_symbols if layer in self.depends(v))
-        degree = _density_degree(body, densities, pointwise)
-        return at_least_one(degree)
+        refusal = sum_refusal(body, densities, pointwise, self, self._bayes_ratios)
+        return None if nested and refusal == NOT_INTEGRABLE else refusal
+
+    @cached_property
+    def _bayes_ratios(self) -> tuple[tuple[Symbol, Symbol], ...]:
+        """(conditional, marginal) of one layer whose ratio is a density of another layer over its
+        marginal: p(zA | zB) / p(zA) = p(zB | zA) / p(zB), q(zB | zA) / q(zB | x) = q(zA | zB, x) /
+        q(zA | x) -- as a function of this layer, a likelihood."""
+        Z, out = self.layers, []
+        for t in range(2, self.T + 1):
+            child, parent = Z[t - 2], Z[t - 1]
+            out.append((self.symbols[f"t_{child}_{parent}"], self.symbols[f"m_{child}"]))
+            out.append((self.symbols[f"r_{parent}_{child}"], self.symbols[f"s_{parent}"]))
+        return tuple(out)
 
     # -- unfolding --------------------------------------------------------------------------
 

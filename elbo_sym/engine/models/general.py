@@ -56,6 +56,13 @@ such as H(q) <= log(5) first fails at K = 6)."""
 LARGER_K = (13, 34, 89, 233)
 """Then these, in order, while less than half the step's budget is used (the checker decides)."""
 MAX_TERMS = 20_000
+INTEGRABILITY_CONVENTION = ("for densities, a proved step holds in every model where each integral over the latent "
+                            "variables in it (and in each of its terms) is finite, as textbooks state these "
+                            "identities; for finite K every sum is finite")
+"""What `proved` means for densities (docs/vocabulary.md, "Integrability"): an identity such as
+Sum(a - b) = Sum(a) - Sum(b) or KL = cross-entropy - entropy is only meaningful where the sums
+are finite.  `sum_refusal` keeps the convention from reaching shapes that are infinite for
+many densities."""
 
 
 @dataclass(frozen=True)
@@ -227,6 +234,9 @@ class GeneralModel(ModelDefaults):
 
     def describe(self) -> str:
         return "every latent space (any finite K, or densities)"
+
+    def convention_text(self) -> str:
+        return INTEGRABILITY_CONVENTION
 
     def search_models(self) -> tuple:
         """Explicit models where a counterexample to a general claim is sought, in order: K = 2,
@@ -471,10 +481,10 @@ class GeneralModel(ModelDefaults):
         out = []
         for term in terms:
             free, pointwise = _separate(term, self.pointwise_symbols)
-            if not self._is_density_term(pointwise):
+            refusal = sum_refusal(pointwise, self._densities_of_z, self.pointwise_symbols, self)
+            if refusal is not None:
                 what = to_text(source) if source is not None else "a sum over z"
-                raise UnfoldError(f"{what} has no meaning for every latent space: a term of it is not a density of z "
-                                  "times a function (like Sum(1, z), infinite for densities); give an explicit K")
+                raise UnfoldError(refusal_message(what, "z", refusal))
             out.append(free * self._integral(pointwise))
         return Add(*out)
 
@@ -496,15 +506,37 @@ class GeneralModel(ModelDefaults):
             return terms
         return tuple(t for t in terms if t not in dropped) + tuple(free * rest for free, rest, _ in whole)
 
-    def _is_density_term(self, body: Expr) -> bool:
-        """A summand over z that may have a sum for densities: homogeneous of a degree >= 1 in
-        the densities of z (p(z), each q) -- d(z) * g(z) with g of degree >= 0: q(z) log q(z),
-        q(z)**2, (p / q)**a * q for Renyi and chi-square -- where p(x | z), logs and z-free
-        factors count 0.  Degree 0 (Sum(1, z), Sum(p(x | z), z)), a degree not shown >= 1
-        (Sum(q(z)**t, z) for real t: Sum(1, z) at t = 0) and non-powers of densities
-        (Sum(exp(q(z)), z) >= Sum(1, z)) have no meaning for densities."""
-        degree = _density_degree(body, self._densities_of_z, self.pointwise_symbols)
-        return at_least_one(degree)
+
+    def density_witness(self, expr: Expr, kind: str) -> str | None:
+        """Values of the densities at z under which a definedness obligation (`expr` > 0 for
+        "positive", != 0 for "nonzero") fails, in the author's names ("q(z) = 2"), or None.
+
+        Only for an obligation in the densities at the generic point alone (no sum, no
+        parameter): each such value is taken by some density on a set of positive probability
+        (q(z) = 2 on an interval of length 1/4), with p(x | z) = p(x) = c constant (so the
+        evidence is consistent).  log(-log(q(z))) is defined for every finite K and for no
+        density above 1 -- what a search over finite K never shows (and spends its budget on)."""
+        densities = {self.prior_z: "p(z)", **{s: q_label(o, self.observations) for o, s in self.q_z.items()},
+                     **{s: q_label(o, self.observations).replace("q(", f"{n}(", 1)
+                        for (n, o), s in self.variational_z.items()}}
+        constants = [*self.likelihood_z.values(), *self.evidence.values()]
+        if not expr.free_symbols <= set(densities) | set(constants) or not expr.free_symbols & set(densities):
+            return None
+
+        def fails(v: Expr, c: Expr) -> bool:
+            value = expr.xreplace({**{s: v for s in densities}, **{s: c for s in constants}})
+            return bool(value.is_positive is False) if kind == "positive" else bool(value.is_zero is True)
+
+        constant_values = (Integer(1), Rational(1, 2))
+        if any(fails(v, c) for v in (Rational(1, 2), Rational(1, 10), Rational(9, 10)) for c in constant_values):
+            return None  # fails at probabilities below 1 too: the search refutes it with a finite K
+        for c in constant_values:
+            for v in (Integer(2), Integer(1)):
+                if fails(v, c):
+                    shown = [f"{densities[s]} = {v}" for s in densities if s in expr.free_symbols]
+                    shown += [f"p(x | z) = p(x) = {c}"] if expr.free_symbols & set(constants) else []
+                    return ", ".join(shown)
+        return None
 
     def _integral(self, body: Expr) -> Expr:
         normal = {self.prior_z: Integer(1)}
@@ -556,40 +588,154 @@ def at_least_one(degree: Expr | None) -> bool:
 def _density_degree(e: Expr, densities: frozenset, pointwise: frozenset) -> Expr | None:
     """The degree of `e` in the densities of z (how it scales when every density does), or
     None when `e` is not homogeneous in them (exp(q(z)), 1 + q(z))."""
+    exponents = _exponents(e, densities, pointwise)
+    if exponents is None:
+        return None
+    return Add(*(a for base, a in exponents.items() if base in densities or isinstance(base, Add)))
+
+
+NOT_A_DENSITY = "not a density"
+NOT_INTEGRABLE = "not integrable"
+
+
+def sum_refusal(body: Expr, densities: frozenset, pointwise: frozenset, model,
+                ratios: tuple[tuple[Symbol, Symbol], ...] = ()) -> str | None:
+    """Why a summand over z is refused for every latent space (None: admitted).
+
+    K = "any" means densities too, and a proved step holds wherever its integrals are finite
+    (the convention of `INTEGRABILITY_CONVENTION`).  So that the convention is not stretched to
+    integrals that are infinite for ordinary densities, a summand's densities must form one of
+    two shapes (logs, p(x | z) and z-free factors aside):
+
+    * a weighted geometric mean  d1**a1 * ... * dn**an  with every ai in [0, 1] and a1 + ... +
+      an = 1 (q(z), q(z) log q(z), sqrt(q(z) p(z))): finite for *every* densities by Hoelder's
+      inequality (the integral is at most (Sum d1)**a1 ... (Sum dn)**an = 1);
+    * such a mean times a power s != 0 of an importance ratio  (p(z) p(x | z) / m(z))**s  of the
+      joint over one of the densities (Renyi's (p(x, z) / q(z))**(1 - alpha) for alpha in (0, 1)
+      and above 1, the chi-square bound's (p(x, z) / q(z))**2): the literature's bounds, stated
+      where they are finite.
+
+    NOT_A_DENSITY: no density of z to the first power at all (Sum(1, z), exp(q(z))); NOT_INTEGRABLE:
+    densities in another shape (q(z)**2, q(z)**2 / p(z), q(z)**t with t != 1), infinite for many
+    densities and needed by no derivation.
+
+    `ratios`: pairs (conditional, marginal) of one variable whose ratio is a function of another
+    variable's density (the chain's p(z1 | z2) / p(z1) = p(z2 | z1) / p(z2)): such a ratio to a
+    power counts as p(x | z) does, not as densities of this layer."""
+    exponents = _exponents(body, densities, pointwise)
+    if exponents is None:
+        return NOT_A_DENSITY
+    own = {b: a for b, a in exponents.items() if b in densities or isinstance(b, Add)}
+    if not at_least_one(Add(*own.values())):
+        return NOT_A_DENSITY
+    for conditional, marginal in ratios:  # (conditional / marginal)**e: a likelihood-like factor
+        e = -_expand(own.get(marginal, Integer(0)))
+        if e.is_Rational and e > 0 and _expand(own.get(conditional, Integer(0)) - e).is_nonnegative:
+            own[conditional], own[marginal] = own[conditional] - e, Integer(0)
+    if _geometric_mean(own, model):
+        return None
+    others = {_expand(a) for b, a in exponents.items() if b not in own}
+    if len(others) == 1:
+        (s,) = others
+        if _positive(s, model) or _positive(_expand(-s), model):
+            for joint in own:
+                for m in own:
+                    shifted = dict(own)
+                    shifted[joint] = shifted[joint] - s
+                    shifted[m] = shifted[m] + s
+                    if _geometric_mean(shifted, model):
+                        return None
+    return NOT_INTEGRABLE
+
+
+def refusal_message(what: str, layer: str, refusal: str) -> str:
+    """The one-line reason a sum over `layer` is refused with K = "any" (no internal forms)."""
+    if refusal == NOT_A_DENSITY:
+        return (f"{what} has no meaning for every latent space: a term of it is not a density of {layer} times a "
+                f"function (like Sum(1, {layer}), infinite for densities); give an explicit K")
+    return (f"{what} is not admitted for every latent space: a term of it has its densities of {layer} in a shape "
+            f"whose integral is infinite for many densities (like Sum(q({layer})**2 / p({layer}), {layer}) or "
+            f"Sum(q({layer})**2, {layer})); with K = \"any\" a summand must be a density (or a weighted geometric "
+            f"mean of densities) times logs and p(x | {layer}), or a power of the importance ratio p(x, {layer}) / "
+            f"q({layer}) under q; give an explicit K")
+
+
+def _geometric_mean(exponents: dict, model=None) -> bool:
+    """Every exponent in [0, 1] (a number, or with the model: a parameter's expression shown in
+    (0, 1) on its domain, as t and 1 - t for t in (0, 1)), the exponents summing to exactly 1."""
+    values = [_expand(a) for a in exponents.values()]
+    if _expand(Add(*values)) != 1:
+        return False
+    return all(v.is_Rational and 0 <= v <= 1 or model is not None and _positive(v, model)
+               and _positive(_expand(1 - v), model) for v in values)
+
+
+def _positive(s: Expr, model) -> bool:
+    if s.is_Rational:
+        return bool(s > 0)
+    from elbo_sym.engine.definedness import strict_sign
+
+    return strict_sign(s, model) == 1
+
+
+def _exponents(e: Expr, densities: frozenset, pointwise: frozenset) -> dict | None:
+    """`e` as a product of powers: {base: exponent} over the densities of z, the other pointwise
+    symbols (p(x | z)) and mixtures of densities (an Add, one base); logs and z-free factors
+    count nothing.  None when `e` is not such a product (exp(q(z)), 1 + q(z))."""
     if not e.free_symbols & densities:  # z-free, or a function of p(x | z) alone (exp(p(x | z)))
-        return Integer(0)
+        if e in pointwise:
+            return {e: Integer(1)}
+        if isinstance(e, Pow) and e.base in pointwise and not e.exp.free_symbols & pointwise:
+            return {e.base: e.exp}
+        return {}
     if e in densities:
-        return Integer(1)
+        return {e: Integer(1)}
     if isinstance(e, log):  # a log counts 0 (as in H(q) for densities)
-        return Integer(0)
+        return {}
     if isinstance(e, exp):  # exp(sum of c * log(f)) = prod f**c, z-free c
-        total = Integer(0)
+        total: dict = {}
         for term in Add.make_args(_expand(e.args[0])):
             coefficient, dependent = _separate(term, pointwise)
             if dependent == 1:
                 continue
             if not isinstance(dependent, log):
                 return None
-            inner = _density_degree(dependent.args[0], densities, pointwise)
+            inner = _exponents(dependent.args[0], densities, pointwise)
             if inner is None:
                 return None
-            total += coefficient * inner
+            _merge(total, inner, coefficient)
         return total
     if isinstance(e, Pow):
-        base = _density_degree(e.base, densities, pointwise)
+        base = _exponents(e.base, densities, pointwise)
         if base is None or e.exp.free_symbols & pointwise:
             return None
-        return base * e.exp
+        return {b: a * e.exp for b, a in base.items()}
     if isinstance(e, Mul):
-        degrees = [_density_degree(f, densities, pointwise) for f in e.args]
-        return None if any(d is None for d in degrees) else Add(*degrees)
-    if isinstance(e, Add):
-        found = [_density_degree(t, densities, pointwise) for t in e.args]
-        terms = [d for d in found if d is not None]
-        if len(terms) < len(found):
-            return None
-        return terms[0] if all(_expand(d - terms[0]) == 0 for d in terms) else None
+        product: dict = {}
+        for factor in e.args:
+            found = _exponents(factor, densities, pointwise)
+            if found is None:
+                return None
+            _merge(product, found, Integer(1))
+        return product
+    if isinstance(e, Add):  # a mixture of densities (weights z-free) is a density; logs count 0
+        owns = []
+        for term in e.args:
+            inner = _exponents(_separate(term, pointwise)[1], densities, pointwise)
+            if inner is None:
+                return None
+            owns.append({b: a for b, a in inner.items() if b in densities or isinstance(b, Add)})
+        if not any(owns):  # log(q(z)) + log(p(z)): a function of degree 0
+            return {}
+        if all(_geometric_mean(own) for own in owns):
+            return {e: Integer(1)}
+        return None  # 1 + q(z), q(z) + q(z)**2: no mixture
     return None
+
+
+def _merge(total: dict, more: dict, scale: Expr) -> None:
+    for base, a in more.items():
+        total[base] = total.get(base, Integer(0)) + scale * a
 
 
 def _separate(term: Expr, pointwise: frozenset) -> tuple[Expr, Expr]:
@@ -626,4 +772,4 @@ def _split_logs(e: Expr, model: GeneralModel) -> Expr:
     return e.func(*(_split_logs(a, model) for a in e.args))
 
 
-__all__ = ["GeneralModel", "GENERIC", "SEARCH_K", "LARGER_K"]
+__all__ = ["GeneralModel", "GENERIC", "SEARCH_K", "LARGER_K", "INTEGRABILITY_CONVENTION"]

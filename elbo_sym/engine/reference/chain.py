@@ -150,7 +150,8 @@ def _bound(d) -> tuple:
         layers = free_layers(d)
         if not layers:
             raise JudgeError(f"{to_text(d)} is not a distribution over the latent layers")
-        return tuple(v for v in LAYERS if v in layers)
+        over = layers & _layers_of_densities(d)  # q(z2 | z1) * q(z3 | z2): over z2, z3 (z1 from outside)
+        return tuple(v for v in LAYERS if v in (over or layers))
     if not isinstance(d, Density) or not d.variables or any(v not in LAYERS for v in d.variables):
         raise JudgeError(f"{d} is not a distribution over the latent layers")
     return tuple(dict.fromkeys(d.variables))
@@ -186,6 +187,16 @@ def _assignments(layers, point: dict, K: int):
         yield {**point, **dict(zip(layers, values))}
 
 
+def _layers_of_densities(e) -> frozenset:
+    """Layers some density of `e` is a distribution over (left of |), or some sum in `e` binds."""
+    if isinstance(e, Density):
+        return frozenset(v for v in e.variables if v in LAYERS)
+    found = frozenset(LAYERS if e.args[1] == z else {e.args[1]}) if isinstance(e, LatentSum) else frozenset()
+    for a in getattr(e, "args", ()):
+        found |= _layers_of_densities(a)
+    return found
+
+
 def free_layers(e) -> frozenset:
     if isinstance(e, Density):
         return frozenset(v for v in (*e.variables, *e.given) if v in LAYERS)
@@ -195,7 +206,7 @@ def free_layers(e) -> frozenset:
     if isinstance(e, Expectation):
         return (free_layers(e.args[0]) | free_layers(e.args[1])) - set(_bound(e.args[0]))
     if isinstance(e, (KL, Entropy, ELBO)):
-        inner = frozenset().union(*(free_layers(a) for a in e.args if isinstance(a, Density)))
+        inner = frozenset().union(*(free_layers(a) for a in e.args if isinstance(a, Density) or _is_derived(a)))
         return inner - set(_bound(e.args[0]))
     if isinstance(e, sympy.Symbol) and e in LAYERS:
         raise JudgeError(f"{e} may only appear inside p(...) or q(...)")
@@ -370,7 +381,7 @@ def judge(lhs, rel: str, rhs, cases: list[ChainInstance], stop_at_first: bool = 
     for inst in cases:
         for point in _assignments(tuple(free), {}, inst.K):
             at = tuple(point.get(v) for v in LAYERS) if free else None
-            outcome = outcome_of(inst, at, lhs, rel, rhs, evaluate, inst, point)
+            outcome = outcome_of(inst, at, lhs, rel, rhs, evaluate, inst, point, refine=True)
             result.outcomes.append(outcome)
             if stop_at_first and not outcome.holds:
                 return result

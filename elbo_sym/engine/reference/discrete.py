@@ -54,7 +54,9 @@ from mpmath.libmp import (
     from_rational,
     fzero,
     mpf_ge,
+    mpf_gt,
     mpf_le,
+    mpf_lt,
     mpf_neg,
     mpf_sign,
     round_ceiling,
@@ -1269,9 +1271,11 @@ class Outcome:
 
 
 def outcome_of(inst: Any, at: Any, lhs: sympy.Expr, rel: str, rhs: sympy.Expr,
-               evaluate: Callable[..., Value], *args: Any) -> Outcome:
+               evaluate: Callable[..., Value], *args: Any, refine: bool = False) -> Outcome:
     """Both sides evaluated by the family's ``evaluate(side, *args)`` at one instance and point,
-    and compared: one Outcome for every family's judge (undefined on either side fails it)."""
+    and compared: one Outcome for every family's judge (undefined on either side fails it).
+    `refine` (families whose values are outward-rounded intervals): a strict relation the
+    tolerance cannot confirm is re-evaluated at RETRY_PRECISIONS (`strict_refined`)."""
     values, texts, undefined = [], [], []
     for side in (lhs, rhs):
         try:
@@ -1284,7 +1288,34 @@ def outcome_of(inst: Any, at: Any, lhs: sympy.Expr, rel: str, rhs: sympy.Expr,
     if undefined:
         return Outcome(inst, at, texts[0], texts[1], False, "undefined: " + "; ".join(undefined))
     ok, why = relation_holds(rel, values[0], values[1])
+    if not ok and refine and rel in ("<", ">"):
+        ok, why = strict_refined(rel, lhs, rhs, evaluate, args, why)
     return Outcome(inst, at, texts[0], texts[1], ok, why)
+
+
+def strict_refined(rel: str, lhs: sympy.Expr, rhs: sympy.Expr, evaluate: Callable[..., Value], args: tuple,
+                   why: str) -> tuple[bool, str]:
+    """A strict `lhs rel rhs` whose difference is within the tolerance of 0 (a KL of 5.6e-62 at
+    w = 1e-30): decided by the sign of the difference *interval* at higher precision.  The
+    intervals are outward-rounded enclosures, so a lower end > 0 proves the difference positive;
+    sides that are exactly equal give an interval containing 0 at every precision, and a sign
+    not resolved at the last precision stays a failure -- never agreement with a false claim."""
+    for bits in RETRY_PRECISIONS:
+        with _precision(bits):
+            fresh = tuple({} if isinstance(a, dict) else a for a in args)  # memos hold lower precision
+            try:
+                a, b = evaluate(lhs, *fresh), evaluate(rhs, *fresh)
+            except Undefined as error:
+                return False, f"undefined at {bits} bits: {error}"
+            if isinstance(a, Fraction) and isinstance(b, Fraction):
+                d = a - b
+                ok = d > 0 if rel == ">" else d < 0
+                return ok, "" if ok else f"lhs - rhs = {show(d)} (exact)"
+            d = mpi_sub(_iv(a), _iv(b), PREC)
+            if mpf_gt(d[0], fzero) or mpf_lt(d[1], fzero):  # the sign is resolved
+                ok = mpf_gt(d[0], fzero) if rel == ">" else mpf_lt(d[1], fzero)
+                return ok, "" if ok else f"lhs - rhs = {show(d)} (at {int(bits * 0.30103)} digits)"
+    return False, f"{why}; the sign of lhs - rhs is not resolved at {int(RETRY_PRECISIONS[-1] * 0.30103)} digits"
 
 
 def relation_holds(rel: str, a: Value, b: Value) -> tuple[bool, str]:
@@ -1382,7 +1413,7 @@ def judge(lhs, rel: str, rhs, cases: list[Instance], stop_at_first: bool = True,
     for index, inst in enumerate(cases):
         memo = memos.setdefault(index, {})
         for k in (range(inst.K) if pointwise else (None,)):
-            outcome = outcome_of(inst, k, lhs, rel, rhs, _evaluate_carefully, inst, k, memo)
+            outcome = outcome_of(inst, k, lhs, rel, rhs, _evaluate_carefully, inst, k, memo, refine=True)
             result.outcomes.append(outcome)
             if stop_at_first and not outcome.holds:
                 return result
