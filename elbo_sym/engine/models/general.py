@@ -483,7 +483,8 @@ class GeneralModel(ModelDefaults):
             free, pointwise = _separate(term, self.pointwise_symbols)
             refusal = sum_refusal(pointwise, self._densities_of_z, self.pointwise_symbols, self)
             if refusal is not None:
-                what = to_text(source) if source is not None else "a sum over z"
+                written = source is not None and not source.free_symbols & self._draw_symbols  # no pinned draw
+                what = to_text(source) if written else "a sum over z"
                 raise UnfoldError(refusal_message(what, "z", refusal))
             out.append(free * self._integral(pointwise))
         return Add(*out)
