@@ -242,11 +242,11 @@ def _status(ok: bool) -> int:
     return EXIT_OK if ok else EXIT_FAILED
 
 
-def _print_lines(lines, ok: bool) -> int:
-    """Print the library's (to stderr, line) pairs in order; exit 0 if ok, else 1."""
-    for to_stderr, line in lines:
+def _print_outcome(outcome) -> int:
+    """Print what a publishing command (elbo_sym.publish.commands) says, in order; its exit status."""
+    for to_stderr, line in outcome.lines:
         print(line, file=sys.stderr if to_stderr else sys.stdout)
-    return _status(ok)
+    return EXIT_INPUT if outcome.bad_input else _status(outcome.ok)
 
 
 def _print_json(payload) -> None:
@@ -265,16 +265,6 @@ def _project(where: str | None, **options):
     from elbo_sym.publish.project import find_project
 
     return find_project(where).with_options(**options)
-
-
-def _checked(paths: list[str], budget: float) -> list | None:
-    """Reports of every derivation named; None, after one clean line per bad file, when any does not load."""
-    from elbo_sym.report.build import check_all
-
-    reports, errors = check_all(paths, budget)
-    for error in errors:
-        _print_derivation_error(error)
-    return None if errors else reports
 
 
 @click.group("elbo-sym", cls=_Cli, context_settings=CONTEXT, no_args_is_help=False, epilog="""\b
@@ -464,9 +454,9 @@ def _exercises(seed, project, count, K, parts, solutions, json, moodle, roster, 
         settings = _project(project, seed=seed, count=count, K=K, parts=parts).settings
         quiz = output_file(moodle, "--moodle") if moodle is not None else None
         folder = output_folder(out, "--out") if roster is not None else None
-        from elbo_sym.publish.project import exercise_files
+        from elbo_sym.publish.commands import exercise_files
 
-        return _print_lines(*exercise_files(settings, quiz=quiz, roster=roster, folder=folder, out=out))
+        return _print_outcome(exercise_files(settings, quiz=quiz, roster=roster, folder=folder, out=out))
     from elbo_sym.lesson.exercises import format_sheet, generate_exercises
 
     s = _project(project, seed=seed, count=count, K=K, parts=parts, solutions=solutions).settings
@@ -580,43 +570,15 @@ def _build(paths, out, gallery, literature, seed, project, count, K, parts, solu
 
     PATHS, examples, decks and settings: the project's (elbo-sym.toml), else the lesson's.
     """
-    import time
-
-    from elbo_sym.publish import render
-    from elbo_sym.publish.handouts import HandoutError, build_outcome, write_handouts
-    from elbo_sym.publish.project import command_paths, course_handouts
+    from elbo_sym.publish.commands import build_course
 
     folder = output_folder(out, "--out")  # refused before any work; only missing parents are created
     course = _project(project, seed=seed, count=count, K=K, parts=parts, solutions=solutions)
     if only and "answers" in only and course.settings.solutions != "separate":
         raise InputError(f"--only answers: answers.pdf is built with --solutions separate only "
                          f"(here: {course.settings.solutions})")
-    paths = command_paths(course, paths, "build")
-    started = time.monotonic()
-    results = _checked(paths, budget)
-    gallery_results = _checked(list(gallery), budget) if gallery else []
-    literature_results = _checked(list(literature), budget) if literature else []
-    if results is None or gallery_results is None or literature_results is None:
-        return EXIT_INPUT
-    try:
-        handouts = course_handouts(results, course, budget=budget, gallery=gallery_results,
-                                   literature=literature_results)
-    except HandoutError as error:
-        print(f"elbo-sym build: no handouts built: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    if only:
-        handouts = [h for h in handouts if h.name in set(only)]
-    latex = render.latex_available()
-    try:
-        reports = write_handouts(handouts, folder, latex=latex, timeout=timeout)
-    except HandoutError as error:
-        print(f"elbo-sym build: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    print(f"checked {len(results) + len(gallery_results) + len(literature_results)} derivation(s): "
-          "every step proved or accepted")
-    return _print_lines(*build_outcome(reports, latex=latex, out=out, seconds=time.monotonic() - started,
-                                       require_latex=os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1",
-                                       strict_layout=os.environ.get("ELBO_SYM_STRICT_LAYOUT") == "1"))
+    return _print_outcome(build_course(course, paths, folder, out=out, gallery=gallery, literature=literature,
+                                       only=only, timeout=timeout, budget=budget))
 
 
 @cli.command("flashcards", short_help="check the flashcards; export them as an Anki deck (--anki deck.apkg)",
@@ -678,10 +640,8 @@ def _web(paths, out, site, title, literature, seed, project, count, K, parts, so
     """
     from pathlib import Path
 
-    from elbo_sym.publish.handouts import HandoutError
-    from elbo_sym.publish.project import command_paths, course_web
-    from elbo_sym.publish.site import foreign_site, site_title, write_site
-    from elbo_sym.publish.web import Page, WebError, write_pages
+    from elbo_sym.publish.commands import web_course
+    from elbo_sym.publish.site import foreign_site, site_title
 
     if site is not None and out is not None:
         raise InputError("--out and --site: give one (--site DIR writes the pages into DIR/src/content/docs)")
@@ -694,23 +654,8 @@ def _web(paths, out, site, title, literature, seed, project, count, K, parts, so
         raise InputError(f"--site {site}: {foreign}; to add the pages to your own site use "
                          f"--out {Path(site) / 'src' / 'content' / 'docs'}, or give an empty folder")
     course = _project(project, seed=seed, count=count, K=K, parts=parts, solutions=solutions)
-    results = _checked(command_paths(course, paths, "web"), budget)
-    cited = _checked(list(literature), budget) if literature else []
-    if results is None or cited is None:
-        return EXIT_INPUT
-    try:
-        items = course_web(results, course, budget=budget, literature=cited,
-                           site_title=None if site is None else title)
-    except (HandoutError, WebError) as error:
-        print(f"elbo-sym web: no pages written: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    written, removed = write_site(items, folder) if site is not None else (write_pages(items, folder), [])
-    print(f"checked {len(results) + len(cited)} derivation(s): every step proved or accepted")
-    for path, item in zip(written, items):
-        print(f"  wrote {path}" + (f"  ({len(item.formulas)} formulas)" if isinstance(item, Page) else ""))
-    for path in removed:
-        print(f"  removed {path} (no longer written)")
-    return EXIT_OK
+    return _print_outcome(web_course(course, paths, folder, site_title=None if site is None else title,
+                                     literature=literature, budget=budget))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -54,7 +54,7 @@ from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, DRILL_COUNT
 
 __all__ = ["PROJECT_FILE", "MAX_PROJECT_BYTES", "MAX_PROJECT_EXAMPLES", "Settings", "Project",
            "load_project", "find_project", "project_handouts", "project_pages", "command_paths",
-           "course_handouts", "course_web", "exercise_files"]
+           "course_handouts", "course_web"]
 
 MAX_PROJECT_BYTES = 64_000
 MAX_PROJECT_EXAMPLES = 10
@@ -419,34 +419,3 @@ def course_web(results, project: Project, *, budget: float, literature=(), site_
                           check_links={file: "../" + check_link(text, "check/") for file, text in sources.items()})
     return items if site_title is None else site_items([*items, *checker_items(sources)], site_title)
 
-
-def exercise_files(settings: Settings, *, quiz: Path | None, roster: str | None, folder: Path | None,
-                   out: str | None) -> tuple[list[tuple[bool, str]], bool]:
-    """`exercises --moodle` and `--roster --out`: write the quiz and the students' sheets of ``settings``.
-
-    Returns what to print, as (to stderr, line) pairs, and whether everything was written; a roster
-    that does not read (or a bad SOURCE_DATE_EPOCH) is an InputError before anything is written.
-    """
-    from elbo_sym.publish.roster import RosterError, build_roster, read_roster, source_date_epoch
-
-    s = settings
-    try:
-        students = read_roster(roster) if roster is not None else None
-        source_date_epoch()
-    except RosterError as error:
-        raise InputError(str(error)) from None
-    lines: list[tuple[bool, str]] = []
-    if quiz is not None:
-        from elbo_sym.publish.moodle import write_moodle_quiz
-
-        path = write_moodle_quiz(quiz, s.seed, s.count, s.K, s.parts)
-        lines.append((False, f"wrote {path} ({s.count} cloze question(s), seed {s.seed}, K = {s.K}; import it in "
-                             f"Moodle as \"Moodle XML format\")"))
-    if students is not None and folder is not None and out is not None:
-        try:
-            result = build_roster(students, folder, seed=s.seed, count=s.count, K=s.K, parts=s.parts)
-        except RosterError as error:
-            return lines + [(True, f"elbo-sym exercises: no sheets written: {error}")], False
-        lines.append((False, f"wrote {len(result.sheets)} student sheet(s) (K = {s.K}) and {result.key.name} to "
-                             f"{os.path.normpath(out)}{os.sep} ({result.seconds:.1f} s)"))
-    return lines, True
