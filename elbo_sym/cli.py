@@ -119,32 +119,34 @@ SECONDS = Seconds()
 # --------------------------------------------------------------------------- shared options
 
 
-def _project_option(help: str = f"the project's {PROJECT_FILE} or its folder (default: ./{PROJECT_FILE})"):
-    return click.option("--project", default=None, metavar="PATH", help=help)
+_PROJECT = click.option("--project", default=None, metavar="PATH",
+                        help=f"the project's {PROJECT_FILE} or its folder (default: ./{PROJECT_FILE})")
+_JSON = click.option("--json", is_flag=True, help="print the result as JSON")
+_PATHS = click.argument("paths", nargs=-1, metavar="[PATHS]...")
+_LITERATURE = click.option("--literature", multiple=True, metavar="PATH",
+                           help="derivations for the literature handout/page (repeatable; all proved)")
 
 
-def _sheet_options(*, K: bool = True, count: str | None = None, parts: bool = True):
-    """--project, --seed's companions --count, --K, --parts and --solutions of `build`, `web` and the
-    sheet commands; a value not given is the project's (elbo-sym.toml), else the default shown."""
+def _sheet_options(*, seed: bool = True, K: bool = True, count: str | None = None, parts: bool = True):
+    """--project, --seed, --count, --K, --parts and --solutions of `build`, `web` and the sheet commands;
+    a value not given is the project's (elbo-sym.toml), else the default shown."""
     def decorate(f):
         f = click.option("--solutions", type=click.Choice(SOLUTIONS), default=None,
                          help="answers: none (students), separate (default) or inline (teacher)")(f)
         if parts:
             f = click.option("--parts", type=Parts(), default=None, metavar="A,B,...",
-                             help="quantities to ask for (default: all): " + ",".join(PARTS))(f)
+                             help="quantities to ask for (default: all): " + ", ".join(PARTS))(f)
         if K:
             f = click.option("--K", "K", type=Integer(2, MAX_EXERCISE_K), default=None, metavar="K",
                              help="latent states per case (default 2)")(f)
         if count is not None:
             f = click.option("--count", type=Integer(1, MAX_COUNT), default=None, metavar="N",
                              help=f"number of {count}")(f)
-        return _project_option()(f)
+        if seed:
+            f = click.option("--seed", type=Integer(0, MAX_SEED), default=None, metavar="SEED",
+                             help=f"random seed of the cases (default: {DEFAULT_SEED}, or the project's)")(f)
+        return _PROJECT(f)
     return decorate
-
-
-def _seed_option():
-    return click.option("--seed", type=Integer(0, MAX_SEED), default=None, metavar="SEED",
-                        help=f"random seed of the cases (default: {DEFAULT_SEED}, or the project's)")
 
 
 def _budget_options(what: str, cap: float | None):
@@ -156,19 +158,6 @@ def _budget_options(what: str, cap: float | None):
         return click.option("--budget", type=SECONDS, default=STEP_BUDGET_SECONDS, show_default=True,
                             metavar="SECONDS", help=f"time budget per {what}")(f)
     return decorate
-
-
-def _json_option():
-    return click.option("--json", is_flag=True, help="print the result as JSON")
-
-
-def _paths_argument(metavar: str = "[PATHS]..."):
-    return click.argument("paths", nargs=-1, metavar=metavar)
-
-
-def _literature_option():
-    return click.option("--literature", multiple=True, metavar="PATH",
-                        help="derivations for the literature handout/page (repeatable; all proved)")
 
 
 # --------------------------------------------------------------------------- the one error path
@@ -294,8 +283,8 @@ Examples:
   elbo-sym check derivations/gap.toml --json
   elbo-sym check my-variant.toml --budget 30 --no-cache
 Guide: docs/02-what-checked-means.md""")
-@_paths_argument()
-@_json_option()
+@_PATHS
+@_JSON
 @_budget_options("step", FILE_BUDGET_CAP_SECONDS)
 @click.option("--no-cache", is_flag=True, help="re-check every file (no result cache)")
 def _check(paths, json, budget, file_budget, no_cache) -> int:
@@ -395,8 +384,8 @@ Guide: docs/03-publishing.md#a-worked-example""")
 @click.option("--prior", default=None, metavar="P0,P1,...", help="p(z = k), summing to 1")
 @click.option("--likelihood", default=None, metavar="L0,L1,...", help="p(x | z = k), each in (0, 1]")
 @click.option("--q", default=None, metavar="Q0,Q1,...", help="q(z = k), summing to 1")
-@_project_option()
-@_json_option()
+@_PROJECT
+@_JSON
 def _example(prior, likelihood, q, project, json) -> int:
     """p(x), p(z|x), the ELBO, both KLs and the gap of one instance, exactly, cross-checked.
 
@@ -429,9 +418,8 @@ Examples:
   elbo-sym exercises --K 3 --parts evidence,posterior,gap --solutions inline
   elbo-sym exercises --roster students.csv --out sheets
 Guide: docs/03-publishing.md#a-fresh-exercise-sheet-with-answer-keys""")
-@_seed_option()
 @_sheet_options(count=f"cases (default: {DEFAULT_COUNT}, or the project's)")
-@_json_option()
+@_JSON
 @click.option("--moodle", default=None, metavar="QUIZ.xml", help="write the sheet as a Moodle XML quiz")
 @click.option("--roster", default=None, metavar="STUDENTS.csv",
               help="one PDF per student (CSV columns id,name) and teacher-key.pdf, into --out")
@@ -473,9 +461,8 @@ def _exercises(seed, project, count, K, parts, solutions, json, moodle, roster, 
 Examples:
   elbo-sym drill --seed 1 --count 2
 Guide: docs/03-publishing.md#the-tight-case-drill""")
-@_seed_option()
 @_sheet_options(count=f"tight cases (default: {DRILL_COUNT}, or the project's)", parts=False)
-@_json_option()
+@_JSON
 def _drill(seed, project, count, K, solutions, json) -> int:
     """COUNT seeded cases with q = the posterior (gap exactly 0) and a near miss: tight-drill.pdf."""
     from elbo_sym.lesson.exercises import format_drill, tight_drill
@@ -493,11 +480,11 @@ def _drill(seed, project, count, K, solutions, json) -> int:
 Examples:
   elbo-sym cards --check --json lesson/flashcards.toml
 Guide: docs/03-publishing.md#self-check-and-flashcards""")
-@_paths_argument("[DECKS]...")
+@click.argument("paths", nargs=-1, metavar="[DECKS]...")
 @click.option("--check", is_flag=True, help="check every formula with the engine")
-@_json_option()
+@_JSON
 @_budget_options("card", DECK_BUDGET_CAP_SECONDS)
-@_sheet_options(K=False, parts=False)
+@_sheet_options(seed=False, K=False, parts=False)
 def _cards(paths, check, json, budget, file_budget, project, solutions) -> int:
     """Print the self-check and flashcard decks, or prove or refute every card's formula (--check).
 
@@ -552,12 +539,11 @@ Examples:
   elbo-sym build derivations/ derivations/teaching/ --out handouts
   elbo-sym build --only exercises --only answers --seed 7
 Guide: docs/03-publishing.md#printable-handouts""")
-@_paths_argument()
+@_PATHS
 @click.option("--out", default="handouts", show_default=True, metavar="DIR", help="output folder")
 @click.option("--gallery", multiple=True, metavar="PATH",
               help="derivations for beyond-the-lesson.pdf (repeatable)")
-@_literature_option()
-@_seed_option()
+@_LITERATURE
 @_sheet_options(count=f"exercise cases (default: {DEFAULT_COUNT}, or the project's)")
 @click.option("--only", multiple=True, metavar="NAME", type=click.Choice([n for n, _ in HANDOUTS]),
               help="build only this handout (repeatable): " + ", ".join(n for n, _ in HANDOUTS))
@@ -588,35 +574,19 @@ Examples:
 Guide: docs/03-publishing.md#anki""")
 @click.argument("file", required=False, default=None, metavar="[FILE]")
 @click.option("--anki", default=None, metavar="DECK.apkg", help="write an Anki package here")
-@_project_option()
+@_PROJECT
 @_budget_options("card", DECK_BUDGET_CAP_SECONDS)
 def _flashcards(file, anki, project, budget, file_budget) -> int:
     """Check every flashcard's formula, then print the deck or write it as an Anki package.
 
     FILE: default the project's flashcards, else lesson/flashcards.toml.
     """
-    from elbo_sym.lesson.practice import format_deck
-    from elbo_sym.publish.handouts import HandoutError, checked_deck
+    from elbo_sym.publish.commands import flashcards_course
 
     target = output_file(anki, "--anki") if anki is not None else None  # before checking anything
     if file is not None and project is not None:
         raise InputError("--project goes without FILE (it names the flashcards)")
-    course = _project(project)
-    path = file if file is not None else course.flashcards
-    try:
-        deck, _ = checked_deck("flashcards", path, budget=budget, total=file_budget)
-    except HandoutError as error:
-        print(f"elbo-sym flashcards: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    if target is None:
-        print(format_deck(deck), end="")
-        return EXIT_OK
-    from elbo_sym.publish.anki import anki_identity, course_deck_name, write_apkg
-
-    identity = anki_identity(course_deck_name(course.title, deck, lesson_deck=path is None))
-    written = write_apkg(deck.cards, target, identity.name, vocabulary=deck.vocabulary)
-    print(f"wrote {written} ({len(deck.cards)} notes, Anki deck \"{identity.name}\", id {identity.deck_id})")
-    return EXIT_OK
+    return _print_outcome(flashcards_course(_project(project), file, target, budget=budget, file_budget=file_budget))
 
 
 @cli.command("web", short_help="check everything, then write the course-website pages (Markdown, KaTeX math)",
@@ -625,12 +595,11 @@ Examples:
   elbo-sym web --site site/ && cd site && npm ci && npm run build
   elbo-sym web derivations/ derivations/teaching/ --seed 7
 Guide: docs/03-publishing.md#course-website-lms-quizzes-and-per-student-sheets""")
-@_paths_argument()
+@_PATHS
 @click.option("--out", default=None, metavar="DIR", help="folder of the pages  [default: pages]")
 @click.option("--site", default=None, metavar="DIR", help="write a whole Starlight site instead")
 @click.option("--title", default=None, metavar="TEXT", help="the site's title (with --site)")
-@_literature_option()
-@_seed_option()
+@_LITERATURE
 @_sheet_options(count=f"exercise cases (default: {DEFAULT_COUNT}, or the project's)")
 @_budget_options("derivation step", None)
 def _web(paths, out, site, title, literature, seed, project, count, K, parts, solutions, budget) -> int:

@@ -131,3 +131,25 @@ def exercise_files(settings: Settings, *, quiz: Path | None, roster: str | None,
         lines.append((False, f"wrote {len(result.sheets)} student sheet(s) (K = {s.K}) and {result.key.name} to "
                              f"{os.path.normpath(out)}{os.sep} ({result.seconds:.1f} s)"))
     return Outcome(tuple(lines))
+
+
+def flashcards_course(course: Project, file: str | None, target: Path | None, *, budget: float,
+                      file_budget: float | None) -> Outcome:
+    """`flashcards`: check every card's formula (``file``, else the course's deck), then print the deck or
+    write it to ``target`` as an Anki package named after the course (its ids come from that name)."""
+    from elbo_sym.lesson.practice import format_deck
+    from elbo_sym.publish.handouts import HandoutError, checked_deck
+
+    path = file if file is not None else course.flashcards
+    try:
+        deck, _ = checked_deck("flashcards", path, budget=budget, total=file_budget)
+    except HandoutError as error:
+        return Outcome(((True, f"elbo-sym flashcards: {error}"),), ok=False)
+    if target is None:
+        return Outcome(((False, format_deck(deck).removesuffix("\n")),))
+    from elbo_sym.publish.anki import anki_identity, course_deck_name, write_apkg
+
+    identity = anki_identity(course_deck_name(course.title, deck, lesson_deck=path is None))
+    written = write_apkg(deck.cards, target, identity.name, vocabulary=deck.vocabulary)
+    return Outcome(((False, f"wrote {written} ({len(deck.cards)} notes, Anki deck \"{identity.name}\", "
+                            f"id {identity.deck_id})"),))
