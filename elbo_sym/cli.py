@@ -1,10 +1,8 @@
 """`elbo-sym`: a thin shell over the library, on click -- option parsing, one error path, printing.
 
-Exit codes: 0 everything holds; 1 something is refuted, unproved or unestablished; 2 usage or input
-errors, one line on stderr (``elbo-sym: error: ...``; a derivation that does not load: ``error:
-FILE:LINE:COLUMN: ...`` and a caret line), never a traceback (:class:`_Cli`).  Option values are
-parsed by the library (elbo_sym.limits) before any work; SymPy is imported inside the commands, so
-`--help` is instant.  The guide (README.md, docs/) has the details and examples.
+Exit codes: 0 everything holds; 1 something is refuted or unestablished; 2 usage or input errors: one
+line on stderr (``elbo-sym: error: ...``, or ``error: FILE:LINE:COLUMN: ...`` and a caret line for a
+derivation), never a traceback (:class:`_Cli`).  SymPy is imported inside the commands: `--help` is instant.
 """
 
 from __future__ import annotations
@@ -51,7 +49,7 @@ EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 EXIT_INTERRUPTED = 130
 
 
-# --------------------------------------------------------------------------- option types: click glue
+# ------------------------------------------------------------------ option types (click glue), shared options
 
 
 class Integer(click.IntRange):
@@ -114,11 +112,6 @@ class Parts(click.ParamType):
 
 
 SECONDS = Seconds()
-
-
-# --------------------------------------------------------------------------- shared options
-
-
 _PROJECT = click.option("--project", default=None, metavar="PATH",
                         help=f"the project's {PROJECT_FILE} or its folder (default: ./{PROJECT_FILE})")
 _JSON = click.option("--json", is_flag=True, help="print the result as JSON")
@@ -167,12 +160,8 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class _Cli(click.Group):
-    """The `elbo-sym` group: every run, in-process or from the shell, ends in one exit status.
-
-    `main(args, standalone_mode=False)` returns the status instead of exiting (what
-    :func:`main` and the tests use); usage errors become one line here, input errors in
-    :meth:`invoke`, around whichever command runs.
-    """
+    """The `elbo-sym` group: every run ends in one exit status (returned with standalone_mode=False);
+    usage errors become one line in :meth:`main`, input errors in :meth:`invoke`."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         stdout, stderr = sys.stdout, sys.stderr
@@ -275,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     return cli.main(argv, prog_name="elbo-sym", standalone_mode=False)
 
 
-# --------------------------------------------------------------------------- check, explain, new
+# --------------------------------------------------------------------------- the commands
 
 
 @cli.command("check", short_help="check derivation files (default: derivations/)", epilog="""\b
@@ -303,10 +292,7 @@ def _check(paths, json, budget, file_budget, no_cache) -> int:
         paths = command_paths(_project(None), (), "check")  # a course folder
     else:
         paths = paths_or_default(paths, "check")
-    try:
-        reports, errors = check_paths(paths, budget=budget, use_cache=not no_cache, total=file_budget)
-    except FileNotFoundError as error:
-        raise InputError(str(error)) from None
+    reports, errors = check_paths(paths, budget=budget, use_cache=not no_cache, total=file_budget)
     if json:
         _print_json([r.to_dict() for r in reports] + [e.to_dict() for e in errors])
     else:
@@ -358,23 +344,15 @@ Guide: docs/01-writing-derivations.md#start-from-a-file-that-works""")
 @click.option("--teaching", is_flag=True, help="a find-the-mistake file (step 2 wrong on purpose)")
 def _new(name, K, **kinds) -> int:
     """Write NAME.toml, a commented derivation that checks green (never overwrites a file)."""
-    from elbo_sym.authoring.new import new_derivation, shell_word
+    from elbo_sym.authoring.new import new_derivation, written_message
 
     chosen = [kind for kind in ("params", "data", "teaching") if kinds[kind]]
     if len(chosen) > 1:
         raise InputError(f"--{chosen[0]} and --{chosen[1]}: choose one kind of starter (--params, --data or "
                          f"--teaching)")
     kind = chosen[0] if chosen else "gap"
-    path = new_derivation(name, kind, K)
-    word = shell_word(str(path))  # the commands printed are safe to paste: 'my variant.toml'
-    what = "a teaching file whose step 2 is refuted as intended" if kind == "teaching" else "a starter derivation"
-    print(f"wrote {path}: {what}; it checks green")
-    print(f"  check it:    elbo-sym check {word}")
-    print(f"  explain:     elbo-sym explain {word} --step 2")
+    print(written_message(new_derivation(name, kind, K), kind))
     return EXIT_OK
-
-
-# --------------------------------------------------------------------------- example, exercises, drill, cards
 
 
 @cli.command("example", short_help="a worked example: every quantity of the lesson, exact", epilog="""\b
@@ -391,7 +369,8 @@ def _example(prior, likelihood, q, project, json) -> int:
 
     Without the three vectors: the project's worked examples, else the lesson's.
     """
-    from elbo_sym.lesson.examples import example_of, format_example, worked_example
+    from elbo_sym.lesson.examples import format_example, worked_example
+    from elbo_sym.publish.commands import course_examples
 
     given = [prior, likelihood, q]
     if any(v is not None for v in given) and not all(v is not None for v in given):
@@ -399,12 +378,7 @@ def _example(prior, likelihood, q, project, json) -> int:
                                click.get_current_context(silent=True))
     if prior is not None and project is not None:
         raise InputError("--project goes without --prior, --likelihood and --q")
-    if prior is not None:
-        examples = [worked_example(prior, likelihood, q)]
-    else:
-        from elbo_sym.publish.handouts import LESSON_EXAMPLE
-
-        examples = [example_of(e) for e in _project(project).examples or (LESSON_EXAMPLE,)]
+    examples = [worked_example(prior, likelihood, q)] if prior is not None else course_examples(_project(project))
     if json:
         _print_json(examples[0].as_dict() if len(examples) == 1 else [e.as_dict() for e in examples])
     else:
@@ -490,22 +464,15 @@ def _cards(paths, check, json, budget, file_budget, project, solutions) -> int:
 
     DECKS: default the project's decks, else lesson/selfcheck.toml and lesson/flashcards.toml.
     """
-    from elbo_sym.lesson.practice import (
-        check_deck,
-        deck_as_dict,
-        format_deck,
-        load_deck,
-        load_flashcards,
-        load_selfcheck,
-    )
+    from elbo_sym.lesson.practice import check_deck, deck_as_dict, format_deck
+    from elbo_sym.publish.commands import course_decks
     from elbo_sym.report.build import deck_report_of
     from elbo_sym.report.text import deck_text
 
     if paths and project is not None:
         raise InputError("--project goes without DECKS (it names the decks)")
     course = _project(project, solutions=solutions)
-    decks = ([load_deck(p) for p in paths] if paths
-             else [load_selfcheck(course.selfcheck), load_flashcards(course.flashcards)])
+    decks = course_decks(course, paths)
     if not check:
         if json:
             _print_json([deck_as_dict(d) for d in decks])
@@ -518,9 +485,6 @@ def _cards(paths, check, json, budget, file_budget, project, solutions) -> int:
     else:
         print("\n".join(deck_text(r) for r in results), end="")
     return _status(all(r.ok for r in results))
-
-
-# --------------------------------------------------------------------------- handouts, build, flashcards, web
 
 
 @cli.command("handouts", short_help="list the printable handouts that `build` makes", epilog="""\b

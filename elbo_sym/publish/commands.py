@@ -16,7 +16,8 @@ from pathlib import Path
 from elbo_sym.files import InputError
 from elbo_sym.publish.project import Project, Settings, command_paths, course_handouts, course_web
 
-__all__ = ["Outcome", "build_course", "exercise_files", "web_course"]
+__all__ = ["Outcome", "build_course", "course_decks", "course_examples", "exercise_files", "flashcards_course",
+           "web_course"]
 
 
 @dataclass(frozen=True)
@@ -153,3 +154,20 @@ def flashcards_course(course: Project, file: str | None, target: Path | None, *,
     written = write_apkg(deck.cards, target, identity.name, vocabulary=deck.vocabulary)
     return Outcome(((False, f"wrote {written} ({len(deck.cards)} notes, Anki deck \"{identity.name}\", "
                             f"id {identity.deck_id})"),))
+
+
+def course_examples(course: Project) -> list:
+    """The worked examples of `example` without vectors: the project's [[example]] tables, else the lesson's."""
+    from elbo_sym.lesson.examples import example_of
+    from elbo_sym.publish.handouts import LESSON_EXAMPLE
+
+    return [example_of(e) for e in course.examples or (LESSON_EXAMPLE,)]
+
+
+def course_decks(course: Project, paths: Sequence[str]) -> list:
+    """The decks of `cards`: DECKS as given, else the course's self-check and flashcards."""
+    from elbo_sym.lesson.practice import load_deck, load_flashcards, load_selfcheck
+
+    if paths:
+        return [load_deck(p) for p in paths]
+    return [load_selfcheck(course.selfcheck), load_flashcards(course.flashcards)]
