@@ -510,7 +510,7 @@ Guide: docs/03-publishing.md#printable-handouts""")
 @_LITERATURE
 @_sheet_options(count=f"exercise cases (default: {DEFAULT_COUNT}, or the project's)")
 @click.option("--only", multiple=True, metavar="NAME", type=click.Choice([n for n, _ in HANDOUTS]),
-              help="build only this handout (repeatable): " + ", ".join(n for n, _ in HANDOUTS))
+              help="build only this handout (repeatable; `elbo-sym handouts` lists them)")
 @click.option("--timeout", type=SECONDS, default=LATEX_TIMEOUT_SECONDS, show_default=True, metavar="SECONDS",
               help="time limit of one LaTeX build")
 @_budget_options("derivation step", None)
