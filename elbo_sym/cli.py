@@ -1,10 +1,8 @@
 """`elbo-sym`: a thin shell over the library, on click -- option parsing, one error path, printing.
 
-Exit codes: 0 everything holds; 1 something is refuted, unproved or unestablished; 2 usage or input
-errors, one line on stderr (``elbo-sym: error: ...``; a derivation that does not load: ``error:
-FILE:LINE:COLUMN: ...`` and a caret line), never a traceback (:class:`_Cli`).  Options are typed
-(:class:`Integer`, :class:`Seconds`) and defined once, so a bad value is refused before any work.
-Heavy modules (SymPy) are imported inside the commands, so `--help` is instant.
+Exit codes: 0 everything holds; 1 something is refuted or unestablished; 2 usage or input errors: one
+line on stderr (``elbo-sym: error: ...``, or ``error: FILE:LINE:COLUMN: ...`` and a caret line for a
+derivation), never a traceback (:class:`_Cli`).  SymPy is imported inside the commands: `--help` is instant.
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import unicodedata
 
 import click
 
@@ -36,10 +33,13 @@ from elbo_sym.limits import (  # noqa: F401  (DEFAULT_SEED, DEFAULT_COUNT, DRILL
     MAX_EXERCISE_K,
     MAX_NEW_K,
     MAX_SEED,
-    MAX_TITLE_CHARS,
+    PARTS,
     SOLUTIONS,
     STEP_BUDGET_SECONDS,
     BudgetError,
+    integer_range,
+    parse_integer,
+    parse_parts,
     validate_budget,
 )
 from elbo_sym.prose import TerminalSafeStream
@@ -48,12 +48,36 @@ from elbo_sym.publish import HANDOUTS
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 EXIT_INTERRUPTED = 130
 
-PARTS = ("evidence", "posterior", "elbo", "reconstruction", "kl_prior", "kl_posterior", "gap")
-"""The quantities a sheet may ask for (elbo_sym.lesson.exercises.PARTS, here so that parsing the options does
-not import SymPy)."""
+
+# ------------------------------------------------------------------ option types (click glue), shared options
 
 
-# --------------------------------------------------------------------------- option types
+class Integer(click.IntRange):
+    """An integer option within [min, max] (max None: no bound), parsed by elbo_sym.limits.parse_integer."""
+
+    name = "integer"
+
+    def __init__(self, low: int, high: int | None):
+        super().__init__(low, high)
+        self.low, self.high = low, high
+
+    def convert(self, value, param, ctx):
+        try:
+            return parse_integer(value, self.low, self.high) if isinstance(value, str) else value
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+    def _describe_range(self) -> str:  # click's help: "1 to 100", not "1<=x<=100"
+        return integer_range(self.low, self.high)
+
+
+class LatentSize(Integer):
+    """``any`` or an :class:`Integer` K (`new --K`)."""
+
+    name = "any|integer"
+
+    def convert(self, value, param, ctx):
+        return "any" if isinstance(value, str) and value.strip() == "any" else super().convert(value, param, ctx)
 
 
 class _Refused(click.BadParameter):
@@ -63,141 +87,70 @@ class _Refused(click.BadParameter):
         return self.message
 
 
-class Integer(click.IntRange):
-    """An integer written in ASCII digits, within [min, max] (max None: no upper bound).
-
-    Python's int() also reads "١٢" (Arabic-Indic digits), "1_000" and 4,000-digit numbers;
-    an option takes none of these.
-    """
-
-    name = "integer"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, str):
-            text = value.strip()
-            digits = text[1:] if text.startswith("-") else text
-            if not (text.isascii() and digits.isdigit()):
-                self.fail(f"{value[:40]!r} is not an integer", param, ctx)
-            if len(digits) > 20:
-                self.fail(f"{text[:12]}... ({len(digits)} digits) is not in the range {self._describe_range()}",
-                          param, ctx)
-        return super().convert(value, param, ctx)
-
-    def _describe_range(self) -> str:  # click's help and error text: "1 to 100", not "1<=x<=100"
-        high = "2**63-1" if self.max == MAX_SEED else self.max
-        return f"{self.min} to {high}" if self.max is not None else f"at least {self.min}"
-
-
-class LatentSize(Integer):
-    """``any`` or an :class:`Integer` K from 2 to ``high``."""
-
-    name = "any|integer"
-
-    def __init__(self, high: int):
-        super().__init__(2, high)
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, str) and value.strip() == "any":
-            return "any"
-        return super().convert(value, param, ctx)
-
-
 class Seconds(click.ParamType):
-    """A number of seconds: finite, > 0, at most MAX_BUDGET_SECONDS (elbo_sym.limits.validate_budget)."""
+    """A number of seconds, parsed by elbo_sym.limits.validate_budget."""
 
     name = "seconds"
 
     def convert(self, value, param, ctx):
-        option = param.opts[0] if param is not None and param.opts else "budget"
         try:
-            return validate_budget(value, option)
+            return validate_budget(value, param.opts[0] if param is not None and param.opts else "budget")
         except BudgetError as error:
             raise _Refused(str(error), ctx, param) from None
 
 
-SECONDS = Seconds()
-
-
 class Parts(click.ParamType):
-    """A comma-separated list of sheet parts (:data:`PARTS`), e.g. ``evidence,posterior,elbo``."""
+    """Comma-separated sheet parts, parsed by elbo_sym.limits.parse_parts."""
 
     name = "parts"
 
     def convert(self, value, param, ctx):
-        if isinstance(value, tuple):
-            return value
-        names = tuple(part.strip() for part in str(value).split(",") if part.strip())
-        unknown = [name for name in names if name not in PARTS]
-        if unknown or not names:
-            shown = f"unknown part {unknown[0][:40]!r}" if unknown else "no parts given"
-            self.fail(f"{shown} (parts: {','.join(PARTS)})", param, ctx)
-        return names
+        try:
+            return value if isinstance(value, tuple) else parse_parts(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
 
 
-# --------------------------------------------------------------------------- shared options
+SECONDS = Seconds()
+_PROJECT = click.option("--project", default=None, metavar="PATH",
+                        help=f"the project's {PROJECT_FILE} or its folder (default: ./{PROJECT_FILE})")
+_JSON = click.option("--json", is_flag=True, help="print the result as JSON")
+_PATHS = click.argument("paths", nargs=-1, metavar="[PATHS]...")
+_LITERATURE = click.option("--literature", multiple=True, metavar="PATH",
+                           help="derivations for the literature handout/page (repeatable; all proved)")
 
 
-def _project_option(help: str):
-    return click.option("--project", default=None, metavar="PATH", help=help)
-
-
-_PROJECT_HELP = f"the project's {PROJECT_FILE}, or its folder (default: ./{PROJECT_FILE} if there is one): "
-
-
-def _sheet_options(*, K: bool = True, count: str | None = None, parts: bool = True):
-    """--project, --seed, --count, --K, --parts and --solutions of `build`, `web` and the sheet
-    commands; a value not given is the project's (elbo-sym.toml), else the default shown."""
+def _sheet_options(*, seed: bool = True, K: bool = True, count: str | None = None, parts: bool = True):
+    """--project, --seed, --count, --K, --parts and --solutions of `build`, `web` and the sheet commands;
+    a value not given is the project's (elbo-sym.toml), else the default shown."""
     def decorate(f):
         f = click.option("--solutions", type=click.Choice(SOLUTIONS), default=None,
-                         help="none: no answers (students); separate: answers after all the questions, on a "
-                              "fresh sheet or in answers.pdf (default); inline: each answer after its question, "
-                              "with verdict marks, rule names and file names (the teacher's copy)")(f)
+                         help="answers: none (students), separate (default) or inline (teacher)")(f)
         if parts:
             f = click.option("--parts", type=Parts(), default=None, metavar="A,B,...",
-                             help="the quantities to ask for, in the lesson's order (default: all): "
-                                  + ",".join(PARTS))(f)
+                             help="quantities to ask for (default: all): " + ", ".join(PARTS))(f)
         if K:
             f = click.option("--K", "K", type=Integer(2, MAX_EXERCISE_K), default=None, metavar="K",
-                             help="latent states per generated case (default 2: binary)")(f)
+                             help="latent states per case (default 2)")(f)
         if count is not None:
             f = click.option("--count", type=Integer(1, MAX_COUNT), default=None, metavar="N",
                              help=f"number of {count}")(f)
-        return _project_option(_PROJECT_HELP + "which derivations, examples, decks and settings to use")(f)
+        if seed:
+            f = click.option("--seed", type=Integer(0, MAX_SEED), default=None, metavar="SEED",
+                             help=f"random seed of the cases (default: {DEFAULT_SEED}, or the project's)")(f)
+        return _PROJECT(f)
     return decorate
 
 
-def _seed_option(what: str):
-    return click.option("--seed", type=Integer(0, MAX_SEED), default=None, metavar="SEED",
-                        help=f"random seed of {what}: same seed, same cases, on every machine "
-                             f"(default: {DEFAULT_SEED}, or the project's)")
-
-
-def _budget_option(help: str):
-    """--budget: the time budget of each step's (or card's) check."""
-    return click.option("--budget", type=SECONDS, default=STEP_BUDGET_SECONDS, show_default=True,
-                        metavar="SECONDS", help=help)
-
-
-def _budget_options(what: str, total: str, cap: float):
-    """--budget (each check) and --file-budget (the whole file or deck)."""
+def _budget_options(what: str, cap: float | None):
+    """--budget (each step's or card's check) and, unless cap is None, --file-budget (the whole file or deck)."""
     def decorate(f):
-        f = click.option("--file-budget", type=SECONDS, default=None, metavar="SECONDS",
-                         help=f"time budget of {total} (default: {what}s x --budget, at most {cap:g}); "
-                              f"later {what}s are errors once it is spent")(f)
-        return _budget_option(f"time budget of each {what}'s check")(f)
+        if cap is not None:
+            f = click.option("--file-budget", type=SECONDS, default=None, metavar="SECONDS",
+                             help=f"time budget of all {what}s (default: {what}s x --budget, at most {cap:g})")(f)
+        return click.option("--budget", type=SECONDS, default=STEP_BUDGET_SECONDS, show_default=True,
+                            metavar="SECONDS", help=f"time budget per {what}")(f)
     return decorate
-
-
-def _json_option(help: str = "print the result as JSON"):
-    return click.option("--json", is_flag=True, help=help)
-
-
-def _paths_argument(metavar: str = "[PATHS]..."):
-    return click.argument("paths", nargs=-1, metavar=metavar)
-
-
-def _literature_option(help: str):
-    return click.option("--literature", multiple=True, metavar="PATH", help=help)
 
 
 # --------------------------------------------------------------------------- the one error path
@@ -207,12 +160,8 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class _Cli(click.Group):
-    """The `elbo-sym` group: every run, in-process or from the shell, ends in one exit status.
-
-    `main(args, standalone_mode=False)` returns the status instead of exiting (what
-    :func:`main` and the tests use); usage errors become one line here, input errors in
-    :meth:`invoke`, around whichever command runs.
-    """
+    """The `elbo-sym` group: every run ends in one exit status (returned with standalone_mode=False);
+    usage errors become one line in :meth:`main`, input errors in :meth:`invoke`."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         stdout, stderr = sys.stdout, sys.stderr
@@ -271,6 +220,13 @@ def _status(ok: bool) -> int:
     return EXIT_OK if ok else EXIT_FAILED
 
 
+def _print_outcome(outcome) -> int:
+    """Print what a publishing command (elbo_sym.publish.commands) says, in order; its exit status."""
+    for to_stderr, line in outcome.lines:
+        print(line, file=sys.stderr if to_stderr else sys.stdout)
+    return EXIT_INPUT if outcome.bad_input else _status(outcome.ok)
+
+
 def _print_json(payload) -> None:
     print(json.dumps(payload, indent=2, ensure_ascii=False))
 
@@ -289,24 +245,13 @@ def _project(where: str | None, **options):
     return find_project(where).with_options(**options)
 
 
-def _checked(paths: list[str], budget: float) -> list | None:
-    """Reports of every derivation named; None, after one clean line per bad file, when any does not load."""
-    from elbo_sym.report.build import check_all
-
-    reports, errors = check_all(paths, budget)
-    for error in errors:
-        _print_derivation_error(error)
-    return None if errors else reports
-
-
-@click.group("elbo-sym", cls=_Cli, context_settings=CONTEXT, invoke_without_command=False, no_args_is_help=False,
-             epilog="""\b
+@click.group("elbo-sym", cls=_Cli, context_settings=CONTEXT, no_args_is_help=False, epilog="""\b
 Examples:
   elbo-sym check                          prove or refute every file in derivations/
   elbo-sym explain derivations/gap.toml   how the first unproved step was decided
   elbo-sym build --out handouts           check everything, then print the handouts
 
-Run `elbo-sym COMMAND --help` for a command's options and examples.""")
+Run `elbo-sym COMMAND --help` for a command's options. The guide: README.md, then docs/01-06.""")
 def cli() -> None:
     """Machine-check the ELBO lesson's derivations and print them as handouts.
 
@@ -315,37 +260,26 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; return its exit status (0 ok, 1 failed, 2 bad input or usage).
-
-    Bad input never ends in a traceback: usage errors, input errors, unreadable files, bad
-    budgets and any OSError (an unwritable output, a file name too long, ...) are one line
-    on stderr, `elbo-sym: error: ...`, and exit status 2.
-    """
+    """Run one command; return its exit status (0 ok, 1 failed, 2 bad input or usage: one line)."""
     return cli.main(argv, prog_name="elbo-sym", standalone_mode=False)
 
 
-# --------------------------------------------------------------------------- check
+# --------------------------------------------------------------------------- the commands
 
 
 @cli.command("check", short_help="check derivation files (default: derivations/)", epilog="""\b
 Examples:
-  elbo-sym check
   elbo-sym check derivations/gap.toml --json
-  elbo-sym check my-variant.toml --budget 30 --no-cache""")
-@_paths_argument()
-@_json_option("print the report as JSON")
-@_budget_option("time budget per step")
-@click.option("--file-budget", type=SECONDS, default=None, metavar="SECONDS",
-              help=f"time budget of a whole file (default: steps x --budget, at most "
-                   f"{FILE_BUDGET_CAP_SECONDS:g}); later steps are errors once it is spent")
-@click.option("--no-cache", is_flag=True,
-              help="re-check every file: neither read nor write the result cache "
-                   "(~/.cache/elbo-sym, or $ELBO_SYM_CACHE_DIR)")
+  elbo-sym check my-variant.toml --budget 30 --no-cache
+Guide: docs/02-what-checked-means.md""")
+@_PATHS
+@_JSON
+@_budget_options("step", FILE_BUDGET_CAP_SECONDS)
+@click.option("--no-cache", is_flag=True, help="re-check every file (no result cache)")
 def _check(paths, json, budget, file_budget, no_cache) -> int:
     """Prove or refute every step of each derivation file.
 
-    PATHS are *.toml files or folders of them (default: the derivations of ./elbo-sym.toml, with
-    their subfolders, when there is one; else derivations/ in the current folder).
+    PATHS: *.toml files or folders (default: the project's derivations, else derivations/).
     """
     # Reports come from elbo_sym.authoring.cache: unchanged files that passed are not re-checked
     # (and SymPy is not imported when every file hits); --no-cache checks everything.
@@ -358,10 +292,7 @@ def _check(paths, json, budget, file_budget, no_cache) -> int:
         paths = command_paths(_project(None), (), "check")  # a course folder
     else:
         paths = paths_or_default(paths, "check")
-    try:
-        reports, errors = check_paths(paths, budget=budget, use_cache=not no_cache, total=file_budget)
-    except FileNotFoundError as error:
-        raise InputError(str(error)) from None
+    reports, errors = check_paths(paths, budget=budget, use_cache=not no_cache, total=file_budget)
     if json:
         _print_json([r.to_dict() for r in reports] + [e.to_dict() for e in errors])
     else:
@@ -373,372 +304,17 @@ def _check(paths, json, budget, file_budget, no_cache) -> int:
     return EXIT_INPUT if errors else _status(all(r.ok for r in reports))
 
 
-# --------------------------------------------------------------------------- example, exercises, drill, cards
-
-
-@cli.command("example", short_help="a worked example: every quantity of the lesson, exact", epilog="""\b
-Examples:
-  elbo-sym example --prior 3/4,1/4 --likelihood 1/5,3/5 --q 1/3,2/3
-  elbo-sym example --prior 3/4,1/4 --likelihood 1/5,3/5 --q 1/2,1/2 --json""")
-@click.option("--prior", default=None, metavar="P0,P1,...", help="p(z = k), summing to 1")
-@click.option("--likelihood", default=None, metavar="L0,L1,...", help="p(x | z = k), each in (0, 1]")
-@click.option("--q", default=None, metavar="Q0,Q1,...", help="q(z = k), summing to 1")
-@_project_option(f"without --prior/--likelihood/--q: the worked examples of this project's {PROJECT_FILE} "
-                 f"(or its folder; default: ./{PROJECT_FILE} if there is one, else the lesson's example)")
-@_json_option("print a JSON object instead of the table (a list of them for several examples)")
-def _example(prior, likelihood, q, project, json) -> int:
-    """Compute p(x), p(z|x), the ELBO term by term, E_q[log p(x|z)], both KL divergences and
-    the gap exactly for one instance, decide the three identities, and cross-check every
-    value against the engine.
-
-    Probabilities are fractions like 3/4 (or decimals like 0.25), comma-separated, one per
-    state of z.  Without them: the worked example(s) of worked-example.pdf -- the project's
-    [[example]] tables, else the lesson's.
-    """
-    from elbo_sym.lesson.examples import example_of, format_example, worked_example
-
-    given = [prior, likelihood, q]
-    if any(v is not None for v in given) and not all(v is not None for v in given):
-        raise click.UsageError("give all of --prior, --likelihood and --q (or none: the project's examples)",
-                               click.get_current_context(silent=True))
-    if prior is not None and project is not None:
-        raise InputError("--project goes without --prior, --likelihood and --q")
-    if prior is not None:
-        examples = [worked_example(prior, likelihood, q)]
-    else:
-        from elbo_sym.publish.handouts import LESSON_EXAMPLE
-
-        examples = [example_of(e) for e in _project(project).examples or (LESSON_EXAMPLE,)]
-    if json:
-        _print_json(examples[0].as_dict() if len(examples) == 1 else [e.as_dict() for e in examples])
-    else:
-        print("\n".join(format_example(e, None if len(examples) == 1 else f"Worked example {i} (K = {e.K})")
-                        for i, e in enumerate(examples, 1)), end="")
-    return _status(all(e.all_proved for e in examples))
-
-
-@cli.command("exercises", short_help="a fresh, seeded exercise sheet with answer keys", epilog=f"""\b
-Examples:
-  elbo-sym exercises                      the sheet of exercises.pdf (seed {DEFAULT_SEED}, {DEFAULT_COUNT} cases)
-  elbo-sym exercises --K 3 --parts evidence,posterior,gap --solutions inline
-  elbo-sym exercises --roster students.csv --out sheets
-                                          a PDF per student (CSV columns id,name) + teacher-key.pdf
-                                          (--moodle quiz.xml: the sheet as a Moodle quiz)""")
-@_seed_option("the sheet")
-@_sheet_options(count=f"cases (default: {DEFAULT_COUNT}, or the project's)")
-@_json_option("print {seed, K, count, cases: [...]} as JSON")
-@click.option("--moodle", default=None, metavar="QUIZ.xml",
-              help="write the sheet as a Moodle XML quiz: a cloze question per case, numerical answers")
-@click.option("--roster", default=None, metavar="STUDENTS.csv",
-              help="one PDF sheet per student (UTF-8 CSV, columns id,name; each seed from SEED and the id) "
-                   "and teacher-key.pdf, into --out")
-@click.option("--out", default=None, metavar="DIR", help="folder of the --roster PDFs")
-def _exercises(seed, project, count, K, parts, solutions, json, moodle, roster, out) -> int:
-    """Draw COUNT distinct cases with nice fractions from SEED and print the sheet followed by
-    the exact answer keys.  The defaults are those of `build` (exercises.pdf, answers.pdf).
-    With --moodle or --roster, write those files instead: the same seed, count, K and parts
-    as exercises.pdf (the project's, or the options').
-    """
-    if moodle is not None or roster is not None or out is not None:
-        return _exercise_files(project, seed, count, K, parts, solutions, json, moodle, roster, out)
-    from elbo_sym.lesson.exercises import format_sheet, generate_exercises
-
-    s = _project(project, seed=seed, count=count, K=K, parts=parts, solutions=solutions).settings
-    sheet = generate_exercises(s.seed, s.count, s.K, s.parts)
-    if json:
-        _print_json(sheet.as_dict())
-    else:
-        print(format_sheet(sheet, s.solutions), end="")
-    return _status(all(e.key.all_proved for e in sheet))
-
-
-def _exercise_files(project, seed, count, K, parts, solutions, json, moodle, roster, out) -> int:
-    """`exercises --moodle FILE` and `exercises --roster CSV --out DIR` (elbo_sym.publish.moodle, .roster)."""
-    if roster is None and out is not None:
-        raise InputError("--out goes with --roster (the folder of the students' PDFs)")
-    if roster is not None and out is None:
-        raise InputError("--roster needs --out DIR (the folder of the students' PDFs)")
-    if json:
-        raise InputError("--json prints the sheet; it does not go with --moodle or --roster")
-    if solutions is not None:
-        raise InputError("--solutions does not go with --moodle or --roster (the quiz has its feedback, the "
-                         "roster's key is teacher-key.pdf)")
-    s = _project(project, seed=seed, count=count, K=K, parts=parts).settings
-    quiz = output_file(moodle, "--moodle") if moodle is not None else None
-    folder = output_folder(out, "--out") if roster is not None else None
-    from elbo_sym.publish.roster import RosterError, build_roster, read_roster, source_date_epoch
-
-    try:
-        students = read_roster(roster) if roster is not None else None
-        source_date_epoch()
-    except RosterError as error:
-        raise InputError(str(error)) from None
-    if quiz is not None:
-        from elbo_sym.publish.moodle import write_moodle_quiz
-
-        path = write_moodle_quiz(quiz, s.seed, s.count, s.K, s.parts)
-        print(f"wrote {path} ({s.count} cloze question(s), seed {s.seed}, K = {s.K}; import it in Moodle as "
-              f"\"Moodle XML format\")")
-    if students is not None and folder is not None:
-        try:
-            result = build_roster(students, folder, seed=s.seed, count=s.count, K=s.K, parts=s.parts)
-        except RosterError as error:
-            print(f"elbo-sym exercises: no sheets written: {error}", file=sys.stderr)
-            return EXIT_FAILED
-        print(f"wrote {len(result.sheets)} student sheet(s) (K = {s.K}) and {result.key.name} to "
-              f"{os.path.normpath(out)}{os.sep} ({result.seconds:.1f} s)")
-    return EXIT_OK
-
-
-@cli.command("drill", short_help="tight-case drill: q = posterior gives gap 0 exactly, plus a near miss",
-             epilog=f"""\b
-Examples:
-  elbo-sym drill                          the drill of tight-drill.pdf (seed {DEFAULT_SEED}, {DRILL_COUNT} cases)
-  elbo-sym drill --seed 1 --count 2
-  elbo-sym drill --json""")
-@_seed_option("the drill")
-@_sheet_options(count=f"tight cases (default: {DRILL_COUNT}, or the project's)", parts=False)
-@_json_option("print the drill as JSON")
-def _drill(seed, project, count, K, solutions, json) -> int:
-    """COUNT seeded cases with q set to the posterior (the key shows the gap is exactly 0 and
-    ELBO = log p(x)), and one near miss with q close to the posterior (gap > 0, certified).
-    The defaults are those of `build` (tight-drill.pdf).
-    """
-    from elbo_sym.lesson.exercises import format_drill, tight_drill
-
-    s = _project(project, seed=seed, drill_count=count, drill_K=K, solutions=solutions).settings
-    drill = tight_drill(s.seed, s.drill_count, s.drill_states)
-    if json:
-        _print_json(drill.as_dict())
-    else:
-        print(format_drill(drill, s.solutions), end="")
-    return _status(drill.ok)
-
-
-@cli.command("cards", short_help="the self-check and flashcards; --check verifies their formulas", epilog="""\b
-Examples:
-  elbo-sym cards
-  elbo-sym cards --check
-  elbo-sym cards --check --json lesson/flashcards.toml""")
-@_paths_argument("[DECKS]...")
-@click.option("--check", is_flag=True, help="check every formula with the engine")
-@_json_option()
-@_budget_options("card", "a whole deck", DECK_BUDGET_CAP_SECONDS)
-@_sheet_options(K=False, parts=False)
-def _cards(paths, check, json, budget, file_budget, project, solutions) -> int:
-    """Print the lesson's self-check and flashcard deck, or with --check prove or refute every
-    card's formula with the engine (exit 1 if one fails).
-
-    DECKS default to the project's decks, else lesson/selfcheck.toml and lesson/flashcards.toml.
-    --solutions: the answers (backs) after all the questions (separate), after each (inline), or none.
-    """
-    from elbo_sym.lesson.practice import (
-        check_deck,
-        deck_as_dict,
-        format_deck,
-        load_deck,
-        load_flashcards,
-        load_selfcheck,
-    )
-    from elbo_sym.report.build import deck_report_of
-    from elbo_sym.report.text import deck_text
-
-    if paths and project is not None:
-        raise InputError("--project goes without DECKS (it names the decks)")
-    course = _project(project, solutions=solutions)
-    decks = ([load_deck(p) for p in paths] if paths
-             else [load_selfcheck(course.selfcheck), load_flashcards(course.flashcards)])
-    if not check:
-        if json:
-            _print_json([deck_as_dict(d) for d in decks])
-        else:
-            print("\n".join(format_deck(d, course.settings.solutions) for d in decks), end="")
-        return EXIT_OK
-    results = [deck_report_of(check_deck(d, budget, file_budget)) for d in decks]
-    if json:
-        _print_json([r.to_dict() for r in results])
-    else:
-        print("\n".join(deck_text(r) for r in results), end="")
-    return _status(all(r.ok for r in results))
-
-
-# --------------------------------------------------------------------------- handouts, build, flashcards
-
-
-@cli.command("handouts", short_help="list the printable handouts that `build` makes", epilog="""\b
-Example:
-  elbo-sym handouts""")
-def _handouts() -> int:
-    """List the handouts `elbo-sym build` writes (one PDF each)."""
-    for name, what in HANDOUTS:
-        print(f"{name + '.pdf':<22} {what}")
-    return EXIT_OK
-
-
-@cli.command("build", short_help="check every derivation, then build the PDF handouts", epilog=f"""\b
-Examples:
-  elbo-sym build                          derivations/ -> handouts/ (seed {DEFAULT_SEED}, {DEFAULT_COUNT} exercises)
-  elbo-sym build derivations/ derivations/teaching/ --out handouts
-  elbo-sym build --only exercises --only answers --seed 7""")
-@_paths_argument()
-@click.option("--out", default="handouts", show_default=True, metavar="DIR", help="output folder")
-@click.option("--gallery", multiple=True, metavar="PATH",
-              help="derivation files or folders for beyond-the-lesson.pdf, the variants gallery (repeatable)")
-@_literature_option("derivation files or folders for from-the-literature.pdf (repeatable); every step must be "
-                    "proved")
-@_seed_option("the exercise sheet and the drill")
-@_sheet_options(count=f"exercise cases (default: {DEFAULT_COUNT}, or the project's)")
-@click.option("--only", multiple=True, metavar="NAME", type=click.Choice([n for n, _ in HANDOUTS]),
-              help="build only this handout (repeatable): " + ", ".join(n for n, _ in HANDOUTS))
-@click.option("--timeout", type=SECONDS, default=LATEX_TIMEOUT_SECONDS, show_default=True, metavar="SECONDS",
-              help="time limit of one LaTeX build")
-@_budget_option("time budget per derivation step")
-def _build(paths, out, gallery, literature, seed, project, count, K, parts, solutions, only, timeout,
-           budget) -> int:
-    """Check every derivation first (a handout is never built from a derivation that is not
-    fully proved/checked), then render the LaTeX handouts and compile them with latexmk (no
-    shell escape, time limit).
-
-    Output files are replaced atomically: a failed build leaves the previous PDF untouched.
-    Without a LaTeX engine only the .tex files are written (exit 0, unless
-    ELBO_SYM_REQUIRE_LATEX=1).  PATHS default to the project's derivations (elbo-sym.toml),
-    else derivations/ in the current folder; the worked examples, decks and sheet settings are
-    the project's too (options override them).
-    """
-    import time
-
-    from elbo_sym.publish import render
-    from elbo_sym.publish.handouts import HandoutError, build_outcome, write_handouts
-    from elbo_sym.publish.project import command_paths, course_handouts
-
-    folder = output_folder(out, "--out")  # refused before any work; only missing parents are created
-    course = _project(project, seed=seed, count=count, K=K, parts=parts, solutions=solutions)
-    if only and "answers" in only and course.settings.solutions != "separate":
-        raise InputError(f"--only answers: answers.pdf is built with --solutions separate only "
-                         f"(here: {course.settings.solutions})")
-    paths = command_paths(course, paths, "build")
-    started = time.monotonic()
-    results = _checked(paths, budget)
-    gallery_results = _checked(list(gallery), budget) if gallery else []
-    literature_results = _checked(list(literature), budget) if literature else []
-    if results is None or gallery_results is None or literature_results is None:
-        return EXIT_INPUT
-    try:
-        handouts = course_handouts(results, course, budget=budget, gallery=gallery_results,
-                                   literature=literature_results)
-    except HandoutError as error:
-        print(f"elbo-sym build: no handouts built: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    if only:
-        handouts = [h for h in handouts if h.name in set(only)]
-    latex = render.latex_available()
-    try:
-        reports = write_handouts(handouts, folder, latex=latex, timeout=timeout)
-    except HandoutError as error:
-        print(f"elbo-sym build: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    print(f"checked {len(results) + len(gallery_results) + len(literature_results)} derivation(s): "
-          "every step proved or accepted")
-    lines, ok = build_outcome(reports, latex=latex, out=out, seconds=time.monotonic() - started,
-                              require_latex=os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1",
-                              strict_layout=os.environ.get("ELBO_SYM_STRICT_LAYOUT") == "1")
-    for to_stderr, line in lines:
-        print(line, file=sys.stderr if to_stderr else sys.stdout)
-    return _status(ok)
-
-
-@cli.command("flashcards", short_help="check the flashcards; export them as an Anki deck (--anki deck.apkg)",
-             epilog="""\b
-Examples:
-  elbo-sym flashcards
-  elbo-sym flashcards --anki elbo.apkg""")
-@click.argument("file", required=False, default=None, metavar="[FILE]")
-@click.option("--anki", default=None, metavar="DECK.apkg", help="write an Anki package here")
-@_project_option(_PROJECT_HELP + "its flashcards, and its title as the Anki deck's name")
-@_budget_options("card", "the whole deck", DECK_BUDGET_CAP_SECONDS)
-def _flashcards(file, anki, project, budget, file_budget) -> int:
-    """Check every flashcard formula, then print the deck or (with --anki) write it as an Anki
-    package: formulas in MathJax, stable deck/model ids and note guids, so re-importing
-    updates the notes.
-
-    FILE defaults to the project's flashcards (elbo-sym.toml), else lesson/flashcards.toml.
-    The Anki deck is named after the course: the project's title, else the deck file's
-    title; its ids come from that name, so two courses' decks never merge.
-    """
-    from elbo_sym.lesson.practice import format_deck
-    from elbo_sym.publish.handouts import HandoutError, checked_deck
-
-    target = output_file(anki, "--anki") if anki is not None else None  # before checking anything
-    if file is not None and project is not None:
-        raise InputError("--project goes without FILE (it names the flashcards)")
-    course = _project(project)
-    path = file if file is not None else course.flashcards
-    try:
-        deck, _ = checked_deck("flashcards", path, budget=budget, total=file_budget)
-    except HandoutError as error:
-        print(f"elbo-sym flashcards: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    if target is None:
-        print(format_deck(deck), end="")
-        return EXIT_OK
-    from elbo_sym.publish.anki import anki_identity, course_deck_name, write_apkg
-
-    identity = anki_identity(course_deck_name(course.title, deck, lesson_deck=path is None))
-    written = write_apkg(deck.cards, target, identity.name, vocabulary=deck.vocabulary)
-    print(f"wrote {written} ({len(deck.cards)} notes, Anki deck \"{identity.name}\", id {identity.deck_id})")
-    return EXIT_OK
-
-
-# --------------------------------------------------------------------------- authoring: new, explain
-
-
-@cli.command("new", short_help="write a commented starter derivation NAME.toml", epilog="""\b
-Examples:
-  elbo-sym new my-variant                 writes my-variant.toml (the gap identity, K = 2)
-  elbo-sym new 'beta elbo' --params --K any   the beta-ELBO bound ([params]), one proof for every K
-  elbo-sym new slip --teaching --K 3      a find-the-mistake file with a 3-state example""")
-@click.argument("name", metavar="NAME")
-@click.option("--K", "K", type=LatentSize(MAX_NEW_K), default=2, show_default=True, metavar="any|N",
-              help=f"latent states: an integer from 2 to {MAX_NEW_K} (the example has that many), or \"any\" "
-                   "(one proof for every K)")
-@click.option("--params", is_flag=True, help="the beta-ELBO bound: a [params] table (beta >= 1)")
-@click.option("--data", is_flag=True, help="a dataset: two observations x1, x2 (data = [...])")
-@click.option("--teaching", is_flag=True,
-              help="a teaching file (find the mistake): one step wrong on purpose, expect_refuted = [2]")
-def _new(name, K, **kinds) -> int:
-    """Write NAME.toml (.toml is added unless present): a short, commented derivation that
-    checks green (`elbo-sym check` exit 0), explaining every key, the vocabulary, the rules and
-    the relations: the gap identity, or with --params, --data or --teaching (one of them) the
-    beta-ELBO bound, a dataset, or a teaching file.  Never overwrites an existing file (exit 2).
-    """
-    from elbo_sym.authoring.new import new_derivation, shell_word
-
-    chosen = [kind for kind in ("params", "data", "teaching") if kinds[kind]]
-    if len(chosen) > 1:
-        raise InputError(f"--{chosen[0]} and --{chosen[1]}: choose one kind of starter (--params, --data or "
-                         f"--teaching)")
-    kind = chosen[0] if chosen else "gap"
-    path = new_derivation(name, kind, K)
-    word = shell_word(str(path))  # the commands printed are safe to paste: 'my variant.toml'
-    what = "a teaching file whose step 2 is refuted as intended" if kind == "teaching" else "a starter derivation"
-    print(f"wrote {path}: {what}; it checks green")
-    print(f"  check it:    elbo-sym check {word}")
-    print(f"  explain:     elbo-sym explain {word} --step 2")
-    return EXIT_OK
-
-
 @cli.command("explain", short_help="show how one step was decided", epilog="""\b
 Examples:
-  elbo-sym explain derivations/jensen.toml              the first step that is not proved
-  elbo-sym explain derivations/jensen.toml --step 3""")
+  elbo-sym explain derivations/jensen.toml --step 3
+Guide: docs/02-what-checked-means.md#explain-one-step""")
 @click.argument("file", metavar="FILE")
 @click.option("--step", type=Integer(1, None), default=None, metavar="N",
-              help="step number, from 1 (default: the first step that is not proved)")
-@_budget_option("time budget per step")
+              help="step number (default: the first step that is not proved)")
+@_budget_options("step", None)
 def _explain(file, step, budget) -> int:
-    """Show how a step of FILE was decided: both sides unfolded into the model's parameters,
-    the canonical forms they reach and the residual, the rule's conditions, the verdict, the
-    counterexample and a repair suggestion.  Exit status as `check` gives for the whole file.
+    """Show how a step of FILE was decided: unfolded sides, canonical forms, residual, the rule's
+    conditions, the verdict, a counterexample and a repair.  Exit status as `check` gives for FILE.
     """
     from elbo_sym.authoring.explain import explain, format_explanation
     from elbo_sym.engine.derivation import DerivationError, load
@@ -755,79 +331,264 @@ def _explain(file, step, budget) -> int:
     return _status(explanation.ok)
 
 
-# --------------------------------------------------------------------------- web
+@cli.command("new", short_help="write a commented starter derivation NAME.toml", epilog="""\b
+Examples:
+  elbo-sym new my-variant                 writes my-variant.toml (the gap identity, K = 2)
+  elbo-sym new 'beta elbo' --params --K any
+Guide: docs/01-writing-derivations.md#start-from-a-file-that-works""")
+@click.argument("name", metavar="NAME")
+@click.option("--K", "K", type=LatentSize(2, MAX_NEW_K), default=2, show_default=True, metavar="any|N",
+              help=f"latent states: 2 to {MAX_NEW_K}, or \"any\" (one proof for every K)")
+@click.option("--params", is_flag=True, help="the beta-ELBO bound (a [params] table)")
+@click.option("--data", is_flag=True, help="a dataset of two observations")
+@click.option("--teaching", is_flag=True, help="a find-the-mistake file (step 2 wrong on purpose)")
+def _new(name, K, **kinds) -> int:
+    """Write NAME.toml, a commented derivation that checks green (never overwrites a file)."""
+    from elbo_sym.authoring.new import new_derivation, written_message
+
+    chosen = [kind for kind in ("params", "data", "teaching") if kinds[kind]]
+    if len(chosen) > 1:
+        raise InputError(f"--{chosen[0]} and --{chosen[1]}: choose one kind of starter (--params, --data or "
+                         f"--teaching)")
+    kind = chosen[0] if chosen else "gap"
+    print(written_message(new_derivation(name, kind, K), kind))
+    return EXIT_OK
+
+
+@cli.command("example", short_help="a worked example: every quantity of the lesson, exact", epilog="""\b
+Examples:
+  elbo-sym example --prior 3/4,1/4 --likelihood 1/5,3/5 --q 1/3,2/3
+Guide: docs/03-publishing.md#a-worked-example""")
+@click.option("--prior", default=None, metavar="P0,P1,...", help="p(z = k), summing to 1")
+@click.option("--likelihood", default=None, metavar="L0,L1,...", help="p(x | z = k), each in (0, 1]")
+@click.option("--q", default=None, metavar="Q0,Q1,...", help="q(z = k), summing to 1")
+@_PROJECT
+@_JSON
+def _example(prior, likelihood, q, project, json) -> int:
+    """p(x), p(z|x), the ELBO, both KLs and the gap of one instance, exactly, cross-checked.
+
+    Without the three vectors: the project's worked examples, else the lesson's.
+    """
+    from elbo_sym.lesson.examples import format_example, worked_example
+    from elbo_sym.publish.commands import course_examples
+
+    given = [prior, likelihood, q]
+    if any(v is not None for v in given) and not all(v is not None for v in given):
+        raise click.UsageError("give all of --prior, --likelihood and --q (or none: the project's examples)",
+                               click.get_current_context(silent=True))
+    if prior is not None and project is not None:
+        raise InputError("--project goes without --prior, --likelihood and --q")
+    examples = [worked_example(prior, likelihood, q)] if prior is not None else course_examples(_project(project))
+    if json:
+        _print_json(examples[0].as_dict() if len(examples) == 1 else [e.as_dict() for e in examples])
+    else:
+        print("\n".join(format_example(e, None if len(examples) == 1 else f"Worked example {i} (K = {e.K})")
+                        for i, e in enumerate(examples, 1)), end="")
+    return _status(all(e.all_proved for e in examples))
+
+
+@cli.command("exercises", short_help="a fresh, seeded exercise sheet with answer keys", epilog="""\b
+Examples:
+  elbo-sym exercises --K 3 --parts evidence,posterior,gap --solutions inline
+  elbo-sym exercises --roster students.csv --out sheets
+Guide: docs/03-publishing.md#a-fresh-exercise-sheet-with-answer-keys""")
+@_sheet_options(count=f"cases (default: {DEFAULT_COUNT}, or the project's)")
+@_JSON
+@click.option("--moodle", default=None, metavar="QUIZ.xml", help="write the sheet as a Moodle XML quiz")
+@click.option("--roster", default=None, metavar="STUDENTS.csv",
+              help="one PDF per student (CSV columns id,name) and teacher-key.pdf, into --out")
+@click.option("--out", default=None, metavar="DIR", help="folder of the --roster PDFs")
+def _exercises(seed, project, count, K, parts, solutions, json, moodle, roster, out) -> int:
+    """COUNT distinct seeded cases and their exact answer keys: the sheet of exercises.pdf.
+
+    With --moodle or --roster: that sheet as a quiz, or one sheet per student.
+    """
+    if moodle is not None or roster is not None or out is not None:
+        if roster is None and out is not None:
+            raise InputError("--out goes with --roster (the folder of the students' PDFs)")
+        if roster is not None and out is None:
+            raise InputError("--roster needs --out DIR (the folder of the students' PDFs)")
+        if json:
+            raise InputError("--json prints the sheet; it does not go with --moodle or --roster")
+        if solutions is not None:
+            raise InputError("--solutions does not go with --moodle or --roster (the quiz has its feedback, "
+                             "the roster's key is teacher-key.pdf)")
+        settings = _project(project, seed=seed, count=count, K=K, parts=parts).settings
+        quiz = output_file(moodle, "--moodle") if moodle is not None else None
+        folder = output_folder(out, "--out") if roster is not None else None
+        from elbo_sym.publish.commands import exercise_files
+
+        return _print_outcome(exercise_files(settings, quiz=quiz, roster=roster, folder=folder, out=out))
+    from elbo_sym.lesson.exercises import format_sheet, generate_exercises
+
+    s = _project(project, seed=seed, count=count, K=K, parts=parts, solutions=solutions).settings
+    sheet = generate_exercises(s.seed, s.count, s.K, s.parts)
+    if json:
+        _print_json(sheet.as_dict())
+    else:
+        print(format_sheet(sheet, s.solutions), end="")
+    return _status(all(e.key.all_proved for e in sheet))
+
+
+@cli.command("drill", short_help="tight-case drill: q = posterior gives gap 0 exactly, plus a near miss",
+             epilog="""\b
+Examples:
+  elbo-sym drill --seed 1 --count 2
+Guide: docs/03-publishing.md#the-tight-case-drill""")
+@_sheet_options(count=f"tight cases (default: {DRILL_COUNT}, or the project's)", parts=False)
+@_JSON
+def _drill(seed, project, count, K, solutions, json) -> int:
+    """COUNT seeded cases with q = the posterior (gap exactly 0) and a near miss: tight-drill.pdf."""
+    from elbo_sym.lesson.exercises import format_drill, tight_drill
+
+    s = _project(project, seed=seed, drill_count=count, drill_K=K, solutions=solutions).settings
+    drill = tight_drill(s.seed, s.drill_count, s.drill_states)
+    if json:
+        _print_json(drill.as_dict())
+    else:
+        print(format_drill(drill, s.solutions), end="")
+    return _status(drill.ok)
+
+
+@cli.command("cards", short_help="the self-check and flashcards; --check verifies their formulas", epilog="""\b
+Examples:
+  elbo-sym cards --check --json lesson/flashcards.toml
+Guide: docs/03-publishing.md#self-check-and-flashcards""")
+@click.argument("paths", nargs=-1, metavar="[DECKS]...")
+@click.option("--check", is_flag=True, help="check every formula with the engine")
+@_JSON
+@_budget_options("card", DECK_BUDGET_CAP_SECONDS)
+@_sheet_options(seed=False, K=False, parts=False)
+def _cards(paths, check, json, budget, file_budget, project, solutions) -> int:
+    """Print the self-check and flashcard decks, or prove or refute every card's formula (--check).
+
+    DECKS: default the project's decks, else lesson/selfcheck.toml and lesson/flashcards.toml.
+    """
+    from elbo_sym.lesson.practice import check_deck, deck_as_dict, format_deck
+    from elbo_sym.publish.commands import course_decks
+    from elbo_sym.report.build import deck_report_of
+    from elbo_sym.report.text import deck_text
+
+    if paths and project is not None:
+        raise InputError("--project goes without DECKS (it names the decks)")
+    course = _project(project, solutions=solutions)
+    decks = course_decks(course, paths)
+    if not check:
+        if json:
+            _print_json([deck_as_dict(d) for d in decks])
+        else:
+            print("\n".join(format_deck(d, course.settings.solutions) for d in decks), end="")
+        return EXIT_OK
+    results = [deck_report_of(check_deck(d, budget, file_budget)) for d in decks]
+    if json:
+        _print_json([r.to_dict() for r in results])
+    else:
+        print("\n".join(deck_text(r) for r in results), end="")
+    return _status(all(r.ok for r in results))
+
+
+@cli.command("handouts", short_help="list the printable handouts that `build` makes", epilog="""\b
+Example:
+  elbo-sym handouts
+Guide: docs/03-publishing.md#printable-handouts""")
+def _handouts() -> int:
+    """List the handouts `elbo-sym build` writes (one PDF each)."""
+    for name, what in HANDOUTS:
+        print(f"{name + '.pdf':<22} {what}")
+    return EXIT_OK
+
+
+@cli.command("build", short_help="check every derivation, then build the PDF handouts", epilog="""\b
+Examples:
+  elbo-sym build derivations/ derivations/teaching/ --out handouts
+  elbo-sym build --only exercises --only answers --seed 7
+Guide: docs/03-publishing.md#printable-handouts""")
+@_PATHS
+@click.option("--out", default="handouts", show_default=True, metavar="DIR", help="output folder")
+@click.option("--gallery", multiple=True, metavar="PATH",
+              help="derivations for beyond-the-lesson.pdf (repeatable)")
+@_LITERATURE
+@_sheet_options(count=f"exercise cases (default: {DEFAULT_COUNT}, or the project's)")
+@click.option("--only", multiple=True, metavar="NAME", type=click.Choice([n for n, _ in HANDOUTS]),
+              help="build only this handout (repeatable; `elbo-sym handouts` lists them)")
+@click.option("--timeout", type=SECONDS, default=LATEX_TIMEOUT_SECONDS, show_default=True, metavar="SECONDS",
+              help="time limit of one LaTeX build")
+@_budget_options("derivation step", None)
+def _build(paths, out, gallery, literature, seed, project, count, K, parts, solutions, only, timeout,
+           budget) -> int:
+    """Check every derivation, then build the handouts with LaTeX (none from a derivation that fails).
+
+    PATHS, examples, decks and settings: the project's (elbo-sym.toml), else the lesson's.
+    """
+    from elbo_sym.publish.commands import build_course
+
+    folder = output_folder(out, "--out")  # refused before any work; only missing parents are created
+    course = _project(project, seed=seed, count=count, K=K, parts=parts, solutions=solutions)
+    if only and "answers" in only and course.settings.solutions != "separate":
+        raise InputError(f"--only answers: answers.pdf is built with --solutions separate only "
+                         f"(here: {course.settings.solutions})")
+    return _print_outcome(build_course(course, paths, folder, out=out, gallery=gallery, literature=literature,
+                                       only=only, timeout=timeout, budget=budget))
+
+
+@cli.command("flashcards", short_help="check the flashcards; export them as an Anki deck (--anki deck.apkg)",
+             epilog="""\b
+Examples:
+  elbo-sym flashcards --anki elbo.apkg
+Guide: docs/03-publishing.md#anki""")
+@click.argument("file", required=False, default=None, metavar="[FILE]")
+@click.option("--anki", default=None, metavar="DECK.apkg", help="write an Anki package here")
+@_PROJECT
+@_budget_options("card", DECK_BUDGET_CAP_SECONDS)
+def _flashcards(file, anki, project, budget, file_budget) -> int:
+    """Check every flashcard's formula, then print the deck or write it as an Anki package.
+
+    FILE: default the project's flashcards, else lesson/flashcards.toml.
+    """
+    from elbo_sym.publish.commands import flashcards_course
+
+    target = output_file(anki, "--anki") if anki is not None else None  # before checking anything
+    if file is not None and project is not None:
+        raise InputError("--project goes without FILE (it names the flashcards)")
+    return _print_outcome(flashcards_course(_project(project), file, target, budget=budget, file_budget=file_budget))
 
 
 @cli.command("web", short_help="check everything, then write the course-website pages (Markdown, KaTeX math)",
              epilog="""\b
 Examples:
-  elbo-sym web                            derivations/ -> pages/
   elbo-sym web --site site/ && cd site && npm ci && npm run build
-  elbo-sym web derivations/ derivations/teaching/ --seed 7""")
-@_paths_argument()
-@click.option("--out", default=None, metavar="DIR",
-              help="output folder for the pages, e.g. a Starlight content folder  [default: pages]")
-@click.option("--site", default=None, metavar="DIR",
-              help="write a complete Starlight site instead (package.json with its lock, astro.config.mjs, "
-                   "src/content.config.ts, styles, the pages in src/content/docs/): build it with "
-                   "`npm ci && npm run build` in DIR")
+  elbo-sym web derivations/ derivations/teaching/ --seed 7
+Guide: docs/03-publishing.md#course-website-lms-quizzes-and-per-student-sheets""")
+@_PATHS
+@click.option("--out", default=None, metavar="DIR", help="folder of the pages  [default: pages]")
+@click.option("--site", default=None, metavar="DIR", help="write a whole Starlight site instead")
 @click.option("--title", default=None, metavar="TEXT", help="the site's title (with --site)")
-@_literature_option("derivation files or folders for the page From the literature (repeatable); every step must "
-                    "be proved")
-@_seed_option("the exercise page and the drill")
+@_LITERATURE
 @_sheet_options(count=f"exercise cases (default: {DEFAULT_COUNT}, or the project's)")
-@_budget_option("time budget per derivation step")
+@_budget_options("derivation step", None)
 def _web(paths, out, site, title, literature, seed, project, count, K, parts, solutions, budget) -> int:
-    """Check every derivation first, then write the lesson as Markdown pages for an Astro
-    Starlight site (remark-math + rehype-katex): derivations, the worked example with its
-    figure (SVG), exercises, the tight drill, the self-check and the flashcards, each answer
-    collapsible. Every formula is typeset by the printer of the PDF handouts.
+    """Check every derivation, then write the lesson as Markdown pages for a Starlight site.
 
-    The same input gives byte-identical pages.  PATHS, the examples, decks and settings as for
-    `build` (the project's elbo-sym.toml, else derivations/ and the lesson's files).  On a page,
-    --solutions separate collapses each answer under its question, inline shows it open with the
-    teacher's marks, none leaves the answers out.
-
-    --site DIR writes a complete site around the pages (Astro 5 + Starlight 0.37 with a lock,
-    for Node 20 or newer): `npm ci && npm run build` in DIR builds it; a re-run rewrites it.
+    PATHS, examples, decks and settings as for `build`.
     """
     from pathlib import Path
 
-    from elbo_sym.publish.handouts import HandoutError
-    from elbo_sym.publish.project import command_paths, course_web
-    from elbo_sym.publish.site import DEFAULT_SITE_TITLE, foreign_site, write_site
-    from elbo_sym.publish.web import Page, WebError, write_pages
+    from elbo_sym.publish.commands import web_course
+    from elbo_sym.publish.site import foreign_site, site_title
 
     if site is not None and out is not None:
         raise InputError("--out and --site: give one (--site DIR writes the pages into DIR/src/content/docs)")
     if title is not None and site is None:
         raise InputError("--title is the site's title: it needs --site")
-    if title is not None and (not title.strip() or len(title) > MAX_TITLE_CHARS
-                              or any(unicodedata.category(c).startswith("C") for c in title)):
-        raise InputError(f"--title: give a one-line title of 1 to {MAX_TITLE_CHARS} printable characters")
+    title = site_title(title)
     # refused before any work, and nothing is created yet
     folder = output_folder(site, "--site") if site is not None else output_folder(out or "pages", "--out")
     if site is not None and (foreign := foreign_site(folder)):
         raise InputError(f"--site {site}: {foreign}; to add the pages to your own site use "
                          f"--out {Path(site) / 'src' / 'content' / 'docs'}, or give an empty folder")
     course = _project(project, seed=seed, count=count, K=K, parts=parts, solutions=solutions)
-    results = _checked(command_paths(course, paths, "web"), budget)
-    cited = _checked(list(literature), budget) if literature else []
-    if results is None or cited is None:
-        return EXIT_INPUT
-    try:
-        items = course_web(results, course, budget=budget, literature=cited,
-                           site_title=None if site is None else DEFAULT_SITE_TITLE if title is None else title)
-    except (HandoutError, WebError) as error:
-        print(f"elbo-sym web: no pages written: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    written, removed = write_site(items, folder) if site is not None else (write_pages(items, folder), [])
-    print(f"checked {len(results) + len(cited)} derivation(s): every step proved or accepted")
-    for path, item in zip(written, items):
-        print(f"  wrote {path}" + (f"  ({len(item.formulas)} formulas)" if isinstance(item, Page) else ""))
-    for path in removed:
-        print(f"  removed {path} (no longer written)")
-    return EXIT_OK
+    return _print_outcome(web_course(course, paths, folder, site_title=None if site is None else title,
+                                     literature=literature, budget=budget))
 
 
 if __name__ == "__main__":  # pragma: no cover

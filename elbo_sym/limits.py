@@ -136,3 +136,41 @@ MAX_NEW_K = 20
 """The largest integer K of a starter `new` writes (its example lists K probabilities per distribution)."""
 LATEX_TIMEOUT_SECONDS = 120.0
 """Default time limit of one LaTeX build (`build --timeout`)."""
+PARTS = ("evidence", "posterior", "elbo", "reconstruction", "kl_prior", "kl_posterior", "gap")
+"""The quantities a sheet may ask for, in the lesson's order (the keys of elbo_sym.lesson.exercises.TASKS;
+here so that parsing `--parts` does not import SymPy)."""
+
+
+def integer_range(low: int, high: int | None) -> str:
+    """A range as messages and `--help` show it: "1 to 100", "0 to 2**63-1", "at least 1"."""
+    if high is None:
+        return f"at least {low}"
+    return f"{low} to {'2**63-1' if high == MAX_SEED else high}"
+
+
+def parse_integer(text: str, low: int, high: int | None) -> int:
+    """An option's integer in ASCII digits within [low, high] (None: no upper bound), or ValueError.
+
+    Python's int() also reads "١٢" (Arabic-Indic digits), "1_000" and 4,000-digit numbers;
+    a seed, count, K or step number is none of these.
+    """
+    number = text.strip()
+    digits = number[1:] if number.startswith("-") else number
+    if not (number.isascii() and digits.isdigit()):
+        raise ValueError(f"{text[:40]!r} is not an integer")
+    if len(digits) > 20:
+        raise ValueError(f"{number[:12]}... ({len(digits)} digits) is not in the range {integer_range(low, high)}")
+    value = int(number)
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{value} is not in the range {integer_range(low, high)}.")
+    return value
+
+
+def parse_parts(text: str) -> tuple[str, ...]:
+    """`--parts evidence,posterior,gap`: the names, or ValueError naming an unknown part or none given."""
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [name for name in names if name not in PARTS]
+    if unknown or not names:
+        shown = f"unknown part {unknown[0][:40]!r}" if unknown else "no parts given"
+        raise ValueError(f"{shown} (parts: {','.join(PARTS)})")
+    return names

@@ -378,3 +378,55 @@ def test_an_untitled_deck_outside_a_course_is_refused_an_anki_name(tmp_path):
     assert course_deck_name(None, deck, lesson_deck=True) == DECK_NAME
     with pytest.raises(AnkiError, match="give the deck a title"):
         course_deck_name(None, deck, lesson_deck=False)
+
+
+# ------------------------------------------------------------------ a thin CLI: short help, parsers in the library
+
+
+def test_the_option_parsers_are_the_librarys():
+    from elbo_sym.lesson.exercises import PARTS
+    from elbo_sym.limits import MAX_SEED, parse_integer, parse_parts
+
+    assert parse_integer(" 42 ", 1, 100) == 42 and parse_integer("-3", -5, None) == -3
+    for text, message in [("١٢", "is not an integer"), ("1_000", "is not an integer"), ("--1", "is not an integer"),
+                          ("", "is not an integer"), ("101", "101 is not in the range 1 to 100."),
+                          ("9" * 30, "(30 digits) is not in the range 1 to 100")]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            parse_integer(text, 1, 100)
+    with pytest.raises(ValueError, match=re.escape("-1 is not in the range 0 to 2**63-1")):
+        parse_integer("-1", 0, MAX_SEED)
+    assert parse_parts(" gap, evidence ,") == ("gap", "evidence")
+    for text, message in [("elbow", "unknown part 'elbow'"), (" , ", "no parts given")]:
+        with pytest.raises(ValueError, match=message):
+            parse_parts(text)
+    assert cli.PARTS == PARTS  # the import-free copy is the lesson's list
+
+
+def test_the_site_title_is_checked_by_the_library():
+    from elbo_sym.files import InputError
+    from elbo_sym.limits import MAX_TITLE_CHARS
+    from elbo_sym.publish.site import DEFAULT_SITE_TITLE, site_title
+
+    assert site_title(None) == DEFAULT_SITE_TITLE and site_title("ELBO, week 5") == "ELBO, week 5"
+    for bad in ("", "  ", "two\nlines", "x" * (MAX_TITLE_CHARS + 1)):
+        with pytest.raises(InputError, match="one-line title"):
+            site_title(bad)
+
+
+@pytest.mark.parametrize("name", sorted(cli.cli.commands))
+def test_every_help_is_short_and_names_a_page_of_the_guide_that_exists(name):
+    command = cli.cli.commands[name]
+    assert len((command.help or "").strip().splitlines()) <= 4, name
+    for p in command.params:
+        assert len(getattr(p, "help", None) or "") <= 120, (name, p.name)
+    guides = re.findall(r"Guide: (docs/[\w.-]+\.md)(?:#([\w-]+))?", command.epilog or "")
+    assert len(guides) == 1, name
+    page, anchor = guides[0]
+    text = (ROOT / page).read_text("utf-8")
+    headings = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+                for h in re.findall(r"^#+ (.*)$", text, re.M)}
+    assert not anchor or anchor in headings, (name, page, anchor)
+
+
+def test_the_cli_module_stays_thin():
+    assert len((ROOT / "elbo_sym" / "cli.py").read_text("utf-8").splitlines()) <= 600

@@ -48,7 +48,7 @@ import stat
 import sys
 from pathlib import Path
 
-from elbo_sym.files import FileReadError, discover, read_regular_file
+from elbo_sym.files import FileReadError, InputError, discover, read_regular_file
 from elbo_sym.limits import MAX_FILE_BYTES, validate_budget
 from elbo_sym.report.model import DerivationReport, InputErrorReport
 
@@ -398,13 +398,13 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True,
     `budget` bounds each step, `total` each file (None: the default, steps x budget, capped);
     both must be finite and > 0 (else BudgetError).  A cached report is the same data a
     fresh check would give (the report's JSON round trip); SymPy is not imported when
-    every file hits.  Raises FileNotFoundError when `paths` name no derivation file at all.
+    every file hits.  Raises InputError (bad input) when `paths` name no derivation file at all.
     """
     budget = validate_budget(budget)
     total = validate_budget(total, "file budget") if total is not None else None
     files = discover(paths)
     if not files:
-        raise FileNotFoundError(f"no derivation files found in {' '.join(paths)}")
+        raise InputError(f"no derivation files found in {' '.join(paths)}")
     cache = Cache() if use_cache and not disabled_by_environment() else None
     if cache is not None and cache.warning is not None:
         print(f"elbo-sym: warning: {cache.warning}", file=sys.stderr)

@@ -278,6 +278,14 @@ def shell_word(name: str) -> str:
     return shlex.quote(os.path.join(".", name) if name.startswith("-") else name)
 
 
+def written_message(path: Path, kind: str) -> str:
+    """What `new` prints after writing ``path``: what it is, and how to check and explain it."""
+    word = shell_word(str(path))  # the commands printed are safe to paste: 'my variant.toml'
+    what = "a teaching file whose step 2 is refuted as intended" if kind == "teaching" else "a starter derivation"
+    return (f"wrote {path}: {what}; it checks green\n  check it:    elbo-sym check {word}\n"
+            f"  explain:     elbo-sym explain {word} --step 2")
+
+
 def starter_text(path: Path, kind: str = "gap", K: int | str = 2) -> str:
     """The commented starter derivation of `kind` (:data:`KINDS`) with `K` latent states (2 to
     MAX_NEW_K, or "any") for `path` (the title mentions the file's stem)."""
@@ -343,4 +351,4 @@ def new_derivation(name: str, kind: str = "gap", K: int | str = 2) -> Path:
 
 
 __all__ = ["STARTER", "KINDS", "MAX_NEW_K", "starter_text", "new_derivation", "NewFileError", "rules_comment",
-           "shell_word", "example_text", "example_values"]
+           "shell_word", "written_message", "example_text", "example_values"]

@@ -418,3 +418,4 @@ def course_web(results, project: Project, *, budget: float, literature=(), site_
     items = project_pages(results, project, budget=budget, literature=literature,
                           check_links={file: "../" + check_link(text, "check/") for file, text in sources.items()})
     return items if site_title is None else site_items([*items, *checker_items(sources)], site_title)
+

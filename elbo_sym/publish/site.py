@@ -38,15 +38,17 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
-from elbo_sym.files import FileReadError, read_regular_file
+from elbo_sym.files import FileReadError, InputError, read_regular_file
+from elbo_sym.limits import MAX_TITLE_CHARS
 from elbo_sym.publish.web import Asset, Page, md_text, write_pages
 
 __all__ = ["CONTENT_DIR", "DEFAULT_SITE_TITLE", "MANIFEST", "PUBLIC_DIR", "SITE_FILES", "foreign_site",
-           "index_page", "site_files", "site_items", "write_site"]
+           "index_page", "site_files", "site_items", "site_title", "write_site"]
 
 TEMPLATE = Path(__file__).parent / "site_template"
 CONTENT_DIR = "src/content/docs"
@@ -165,3 +167,12 @@ def write_site(items: Sequence[Page | Asset], out_dir: str | os.PathLike[str]) -
     manifest = json.dumps({"files": sorted(now)}, indent=1) + "\n"
     write_pages([Asset(MANIFEST, manifest.encode("utf-8"))], out)
     return written, removed
+
+
+def site_title(title: str | None) -> str:
+    """The site's title (`web --site --title`): the default, or a one-line printable title; InputError otherwise."""
+    if title is None:
+        return DEFAULT_SITE_TITLE
+    if not title.strip() or len(title) > MAX_TITLE_CHARS or any(unicodedata.category(c).startswith("C") for c in title):
+        raise InputError(f"--title: give a one-line title of 1 to {MAX_TITLE_CHARS} printable characters")
+    return title

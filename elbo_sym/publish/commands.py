@@ -1,0 +1,173 @@
+"""What the publishing commands do -- `build`, `web`, `exercises --moodle/--roster` -- once the command
+line is parsed: check, write, and say what was written.
+
+Each returns an :class:`Outcome`: the lines to print, in order, and how the run ended, so that
+elbo_sym.cli only parses options and prints.  Input problems raise elbo_sym.files.InputError.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from elbo_sym.files import InputError
+from elbo_sym.publish.project import Project, Settings, command_paths, course_handouts, course_web
+
+__all__ = ["Outcome", "build_course", "course_decks", "course_examples", "exercise_files", "flashcards_course",
+           "web_course"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command prints -- (to stderr, line) pairs in order -- and whether it succeeded;
+    ``bad_input``: a derivation did not load (exit 2, nothing written)."""
+
+    lines: tuple[tuple[bool, str], ...]
+    ok: bool = True
+    bad_input: bool = False
+
+
+def _checked(paths: Sequence[str], budget: float, lines: list[tuple[bool, str]]) -> list | None:
+    """Reports of every derivation named; None, after `error: FILE:LINE:COLUMN: ...` and its caret
+    line per bad file (as `check` prints them), when any does not load."""
+    from elbo_sym.report.build import check_all
+
+    reports, errors = check_all(list(paths), budget)
+    for error in errors:
+        lines.append((True, f"error: {error}"))
+        if error.pointer():
+            lines.append((True, error.pointer()))
+    return None if errors else reports
+
+
+def build_course(course: Project, paths: Sequence[str], folder: Path, *, out: str, gallery: Sequence[str],
+                 literature: Sequence[str], only: Sequence[str], timeout: float, budget: float) -> Outcome:
+    """`build`: check every derivation (the lesson's, the gallery's, the literature's), then write the
+    handouts into ``folder`` (``out`` as the user wrote it); none is built from a derivation that fails."""
+    from elbo_sym.publish import render
+    from elbo_sym.publish.handouts import HandoutError, build_outcome, write_handouts
+
+    paths = command_paths(course, paths, "build")
+    lines: list[tuple[bool, str]] = []
+    started = time.monotonic()
+    results = _checked(paths, budget, lines)
+    gallery_results = _checked(gallery, budget, lines) if gallery else []
+    literature_results = _checked(literature, budget, lines) if literature else []
+    if results is None or gallery_results is None or literature_results is None:
+        return Outcome(tuple(lines), ok=False, bad_input=True)
+    try:
+        handouts = course_handouts(results, course, budget=budget, gallery=gallery_results,
+                                   literature=literature_results)
+    except HandoutError as error:
+        return Outcome(((True, f"elbo-sym build: no handouts built: {error}"),), ok=False)
+    if only:
+        handouts = [h for h in handouts if h.name in set(only)]
+    latex = render.latex_available()
+    try:
+        reports = write_handouts(handouts, folder, latex=latex, timeout=timeout)
+    except HandoutError as error:
+        return Outcome(((True, f"elbo-sym build: {error}"),), ok=False)
+    lines.append((False, f"checked {len(results) + len(gallery_results) + len(literature_results)} "
+                         "derivation(s): every step proved or accepted"))
+    written, ok = build_outcome(reports, latex=latex, out=out, seconds=time.monotonic() - started,
+                                require_latex=os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1",
+                                strict_layout=os.environ.get("ELBO_SYM_STRICT_LAYOUT") == "1")
+    return Outcome(tuple(lines + written), ok=ok)
+
+
+def web_course(course: Project, paths: Sequence[str], folder: Path, *, site_title: str | None,
+               literature: Sequence[str], budget: float) -> Outcome:
+    """`web`: check every derivation, then write the pages into ``folder``, or with ``site_title``
+    a whole Starlight site (removing the files an earlier run wrote and this one does not)."""
+    from elbo_sym.publish.handouts import HandoutError
+    from elbo_sym.publish.site import write_site
+    from elbo_sym.publish.web import Page, WebError, write_pages
+
+    lines: list[tuple[bool, str]] = []
+    results = _checked(command_paths(course, paths, "web"), budget, lines)
+    cited = _checked(literature, budget, lines) if literature else []
+    if results is None or cited is None:
+        return Outcome(tuple(lines), ok=False, bad_input=True)
+    try:
+        items = course_web(results, course, budget=budget, literature=cited, site_title=site_title)
+    except (HandoutError, WebError) as error:
+        return Outcome(((True, f"elbo-sym web: no pages written: {error}"),), ok=False)
+    written, removed = write_site(items, folder) if site_title is not None else (write_pages(items, folder), [])
+    lines.append((False, f"checked {len(results) + len(cited)} derivation(s): every step proved or accepted"))
+    lines += [(False, f"  wrote {path}" + (f"  ({len(item.formulas)} formulas)" if isinstance(item, Page) else ""))
+              for path, item in zip(written, items)]
+    lines += [(False, f"  removed {path} (no longer written)") for path in removed]
+    return Outcome(tuple(lines))
+
+
+def exercise_files(settings: Settings, *, quiz: Path | None, roster: str | None, folder: Path | None,
+                   out: str | None) -> Outcome:
+    """`exercises --moodle` and `--roster --out`: write the quiz and the students' sheets of ``settings``.
+
+    A roster that does not read (or a bad SOURCE_DATE_EPOCH) is an InputError before anything is written.
+    """
+    from elbo_sym.publish.roster import RosterError, build_roster, read_roster, source_date_epoch
+
+    s = settings
+    try:
+        students = read_roster(roster) if roster is not None else None
+        source_date_epoch()
+    except RosterError as error:
+        raise InputError(str(error)) from None
+    lines: list[tuple[bool, str]] = []
+    if quiz is not None:
+        from elbo_sym.publish.moodle import write_moodle_quiz
+
+        path = write_moodle_quiz(quiz, s.seed, s.count, s.K, s.parts)
+        lines.append((False, f"wrote {path} ({s.count} cloze question(s), seed {s.seed}, K = {s.K}; import it in "
+                             f"Moodle as \"Moodle XML format\")"))
+    if students is not None and folder is not None and out is not None:
+        try:
+            result = build_roster(students, folder, seed=s.seed, count=s.count, K=s.K, parts=s.parts)
+        except RosterError as error:
+            return Outcome(tuple(lines) + ((True, f"elbo-sym exercises: no sheets written: {error}"),), ok=False)
+        lines.append((False, f"wrote {len(result.sheets)} student sheet(s) (K = {s.K}) and {result.key.name} to "
+                             f"{os.path.normpath(out)}{os.sep} ({result.seconds:.1f} s)"))
+    return Outcome(tuple(lines))
+
+
+def flashcards_course(course: Project, file: str | None, target: Path | None, *, budget: float,
+                      file_budget: float | None) -> Outcome:
+    """`flashcards`: check every card's formula (``file``, else the course's deck), then print the deck or
+    write it to ``target`` as an Anki package named after the course (its ids come from that name)."""
+    from elbo_sym.lesson.practice import format_deck
+    from elbo_sym.publish.handouts import HandoutError, checked_deck
+
+    path = file if file is not None else course.flashcards
+    try:
+        deck, _ = checked_deck("flashcards", path, budget=budget, total=file_budget)
+    except HandoutError as error:
+        return Outcome(((True, f"elbo-sym flashcards: {error}"),), ok=False)
+    if target is None:
+        return Outcome(((False, format_deck(deck).removesuffix("\n")),))
+    from elbo_sym.publish.anki import anki_identity, course_deck_name, write_apkg
+
+    identity = anki_identity(course_deck_name(course.title, deck, lesson_deck=path is None))
+    written = write_apkg(deck.cards, target, identity.name, vocabulary=deck.vocabulary)
+    return Outcome(((False, f"wrote {written} ({len(deck.cards)} notes, Anki deck \"{identity.name}\", "
+                            f"id {identity.deck_id})"),))
+
+
+def course_examples(course: Project) -> list:
+    """The worked examples of `example` without vectors: the project's [[example]] tables, else the lesson's."""
+    from elbo_sym.lesson.examples import example_of
+    from elbo_sym.publish.handouts import LESSON_EXAMPLE
+
+    return [example_of(e) for e in course.examples or (LESSON_EXAMPLE,)]
+
+
+def course_decks(course: Project, paths: Sequence[str]) -> list:
+    """The decks of `cards`: DECKS as given, else the course's self-check and flashcards."""
+    from elbo_sym.lesson.practice import load_deck, load_flashcards, load_selfcheck
+
+    if paths:
+        return [load_deck(p) for p in paths]
+    return [load_selfcheck(course.selfcheck), load_flashcards(course.flashcards)]
