@@ -47,7 +47,8 @@ def requires_latex() -> None:
 # of its own file (a handout build, a site build, the mutants' verdicts) runs on the same worker
 # as the file's other users of it, so each such fixture is built once; and a derivation file of the
 # repository that several files check (the lesson, the variants, the literature) is checked once
-# per worker and the frozen report shared (`checked_report`).
+# per worker and the frozen report shared (`checked_report`). The mutants' and the fuzzer's own
+# process pools shrink to the cores a worker has to itself (PYTEST_XDIST_WORKER_COUNT).
 
 SHARED_SCOPES = ("module", "package", "session")
 
@@ -62,6 +63,11 @@ def _own_shared_fixtures(item: pytest.Item) -> frozenset[str]:
     return frozenset(name for name, definitions in info.name2fixturedefs.items()
                      if definitions[-1].scope in SHARED_SCOPES
                      and getattr(definitions[-1].func, "__module__", None) == module.__name__)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """xdist_group is pytest-xdist's mark; registered here too, so a run without xdist knows it."""
+    config.addinivalue_line("markers", "xdist_group(name): run on the worker that runs the group's other tests")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
