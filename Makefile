@@ -79,8 +79,12 @@ handouts: venv latex
 	$(BIN)/elbo-sym cards --check
 	ELBO_SYM_STRICT_LAYOUT=1 $(BIN)/elbo-sym build derivations/ derivations/teaching/ --gallery derivations/variants/ --literature derivations/literature/ --out handouts/
 
+# The suite on every core (pytest-xdist; tests/conftest.py keeps the users of a file's shared
+# fixtures on one worker: --dist loadgroup). Bytecode is cached even where PYTHONDONTWRITEBYTECODE
+# is set: each worker and each `python -m elbo_sym` a test starts would compile (and pytest would
+# assertion-rewrite) every module again.
 test: venv latex web-deps lint
-	$(BIN)/python -m pytest -q
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n auto --dist loadgroup
 
 # Static checks, run by `make test` (and so by CI): ruff (style, imports, bugs) and mypy (types).
 lint: venv

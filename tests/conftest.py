@@ -1,11 +1,18 @@
-"""Shared test helpers: LaTeX-dependent tests skip without TeX, except in CI."""
+"""Shared test helpers: LaTeX-dependent tests skip without TeX, except in CI; the suite's speed-ups
+(xdist grouping of shared fixtures, one check of each repository file per process)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:  # imported where used: the conftest stays light for tests of what is imported
+    from elbo_sym.report.model import DerivationReport
 
 LATEX_TOOLS = ("latexmk", "pdflatex", "pdftotext")
 
@@ -32,3 +39,77 @@ def requires_latex() -> None:
     if os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1":
         pytest.fail(msg + "; ELBO_SYM_REQUIRE_LATEX=1 forbids skipping")
     pytest.skip(msg)
+
+
+# --------------------------------------------------------------------------- speed (issue 19 item 6)
+# `make test` runs the suite on every core with pytest-xdist (`-n auto --dist loadgroup`). Two
+# things keep that as cheap as one process: a test that shares a module- or session-scoped fixture
+# of its own file (a handout build, a site build, the mutants' verdicts) runs on the same worker
+# as the file's other users of it, so each such fixture is built once; and a derivation file of the
+# repository that several files check (the lesson, the variants, the literature) is checked once
+# per worker and the frozen report shared (`checked_report`). The mutants' and the fuzzer's own
+# process pools shrink to the cores a worker has to itself (PYTEST_XDIST_WORKER_COUNT).
+
+SHARED_SCOPES = ("module", "package", "session")
+
+
+def _own_shared_fixtures(item: pytest.Item) -> frozenset[str]:
+    """The shared-scope fixtures defined in the item's own test file that it uses (directly or
+    through other fixtures): each is built once per process, so its users belong on one worker."""
+    info = getattr(item, "_fixtureinfo", None)
+    module = getattr(item, "module", None)
+    if info is None or module is None:
+        return frozenset()
+    return frozenset(name for name, definitions in info.name2fixturedefs.items()
+                     if definitions[-1].scope in SHARED_SCOPES
+                     and getattr(definitions[-1].func, "__module__", None) == module.__name__)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """xdist_group is pytest-xdist's mark; registered here too, so a run without xdist knows it."""
+    config.addinivalue_line("markers", "xdist_group(name): run on the worker that runs the group's other tests")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the users of a file's own shared fixtures with one xdist_group per set of fixtures that
+    tests use together (honoured by --dist loadgroup, a no-op otherwise): a file's independent
+    fixtures (e.g. the two fuzz campaigns) can run on different workers. A test's own xdist_group
+    mark is kept."""
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def root(key: tuple[str, str]) -> tuple[str, str]:
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    users = []
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        file = item.nodeid.split("::")[0]
+        keys = sorted((file, name) for name in _own_shared_fixtures(item))
+        if keys:
+            users.append((item, keys[0]))
+            for key in keys[1:]:
+                parent[root(key)] = root(keys[0])
+    for item, key in users:
+        file, name = root(key)
+        item.add_marker(pytest.mark.xdist_group(f"{file}::{name}"))
+
+
+@pytest.fixture(scope="session")
+def checked_report() -> Callable[[str | Path], DerivationReport]:
+    """`check_file(path)` of a file that several test files check (the lesson, the variants, the
+    literature), computed once per process and shared: the report is a frozen dataclass, and the key
+    is the path as written and the file's bytes (so the report names the file the same way)."""
+    from elbo_sym.report.build import check_file
+
+    memo: dict[tuple[str, bytes], DerivationReport] = {}
+
+    def check(path: str | Path) -> DerivationReport:
+        key = (str(path), Path(path).read_bytes())
+        if key not in memo:
+            memo[key] = check_file(path)
+        return memo[key]
+
+    return check

@@ -1463,8 +1463,10 @@ def test_generator_covers_every_kind_with_loadable_files():
 
 EXAMPLES = int(os.environ.get("ELBO_SYM_FUZZ_EXAMPLES", "1300"))
 """Generated derivations in the CI slice (about 2.2 loadable steps each)."""
-WORKERS = int(os.environ.get("ELBO_SYM_FUZZ_WORKERS", str(min(2, os.cpu_count() or 1))))
-"""Processes sharing the checking of the generated derivations."""
+_CORES = (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+WORKERS = int(os.environ.get("ELBO_SYM_FUZZ_WORKERS", str(max(1, min(2, _CORES)))))
+"""Processes sharing the checking of the generated derivations: at most two, and
+no more than the cores this pytest process has to itself (pytest-xdist's workers already share them)."""
 MIN_STEPS = 2000
 MIN_PROVED_FRACTION = 0.15
 MIN_KIND_STEPS = 250

@@ -13,13 +13,12 @@ import pytest
 
 from elbo_sym.cli import main
 from elbo_sym.publish.handouts import gallery_handout
-from elbo_sym.report.build import check_file
 
 VARIANTS = Path(__file__).resolve().parent.parent / "derivations" / "variants"
 
 
-def test_gallery_context_holds_every_variant_in_order():
-    reports = [check_file(p) for p in sorted(VARIANTS.glob("*.toml"))]
+def test_gallery_context_holds_every_variant_in_order(checked_report):
+    reports = [checked_report(p) for p in sorted(VARIANTS.glob("*.toml"))]
     handout = gallery_handout(reports)
     assert handout is not None and handout.name == "beyond-the-lesson"
     names = [d["name"] for d in handout.context["derivations"]]

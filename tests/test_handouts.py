@@ -74,8 +74,8 @@ def latex_tools_missing() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def results():
-    return lesson_results()
+def results(checked_report):
+    return [checked_report(f) for f in discover([DERIVATIONS])]
 
 
 @pytest.fixture(scope="session")

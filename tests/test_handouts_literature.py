@@ -33,10 +33,10 @@ _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": 
 
 
 @pytest.fixture(scope="module")
-def reports():
+def reports(checked_report):
     files = discover([LITERATURE_DIR])
     assert len(files) >= 8  # the literature of issue 17 (more land from other branches)
-    return [check_file(load(f)) for f in files]
+    return [checked_report(f) for f in files]
 
 
 def _plain(text: str) -> str:

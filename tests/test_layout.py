@@ -229,12 +229,12 @@ def _pages(pdf: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> dict[str, object]:
+def built(tmp_path_factory, checked_report) -> dict[str, object]:
     """The gallery with the long author file (teacher's layout: verdict marks, notes under the
     lines), compiled here so the test reads TeX's own log; and a K = 3 exercise sheet, students'
     (a page per case, answers.pdf) and teacher's (answers inline)."""
     _require_tex()
-    reports = [check_file(p) for p in sorted(VARIANTS.glob("*.toml"))] + [check_file(LONG), check_file(WIDE)]
+    reports = [checked_report(p) for p in sorted(VARIANTS.glob("*.toml"))] + [check_file(LONG), check_file(WIDE)]
     tex = derivations_handout(reports, "inline").render()
     folder = tmp_path_factory.mktemp("gallery")
     pdf, log = _pdflatex(tex, folder)

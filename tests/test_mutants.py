@@ -59,8 +59,10 @@ DERIVATIONS = sorted(ROOT.glob("*.toml")) + sorted(p for p in (ROOT / "variants"
 judges: scipy/mpmath cross-checks and wrong variants in tests/test_hierarchical.py and
 tests/test_gaussian.py."""
 MIN_MUTANTS = 50
-WORKERS = int(os.environ.get("ELBO_SYM_MUTANT_WORKERS", str(min(2, os.cpu_count() or 1))))
-"""Processes sharing the checking of the mutants (the verdicts are computed once, in a pool)."""
+_CORES = (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+WORKERS = int(os.environ.get("ELBO_SYM_MUTANT_WORKERS", str(max(1, min(2, _CORES)))))
+"""Processes sharing the checking of the mutants (the verdicts are computed once, in a pool): at most two, and
+no more than the cores this pytest process has to itself (pytest-xdist's workers already share them)."""
 ORACLE_K = (2, 3, 5)
 """Explicit latent spaces on which the oracle judges a `K = "any"` statement."""
 

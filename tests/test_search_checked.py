@@ -289,9 +289,19 @@ def test_an_undecided_tight_case_makes_the_step_an_error_not_checked(monkeypatch
 
 # --------------------------------------------------------------------------- true steps, and the report
 
-def test_a_true_general_step_is_checked_on_many_K_and_densities(tmp_path, capsys):
-    text = toml("log(p(x))", ">=", "ELBO(q)", K="any")
-    _, step = step_of(text)
+GENERAL_BOUND = toml("log(p(x))", ">=", "ELBO(q)", K="any")
+
+
+@pytest.fixture(scope="module")
+def general_bound():
+    """The check of one true general step (a search of up to half of BUDGET): computed once for
+    the tests below that read it."""
+    return step_of(GENERAL_BOUND)
+
+
+def test_a_true_general_step_is_checked_on_many_K_and_densities(tmp_path, capsys, general_bound):
+    text = GENERAL_BOUND
+    _, step = general_bound
     assert step.verdict is Verdict.checked, step.reason
     searched = step.searched
     assert searched.K[: len(SEARCH_K)] == SEARCH_K  # always: K = 2, 3, 5, 8
@@ -367,8 +377,8 @@ def test_a_larger_K_that_runs_out_of_its_share_is_named_and_the_verdict_stands(m
         assert step.searched.notes == ("K = 34 not finished within half the step budget",)
 
 
-def test_the_searched_domain_survives_the_report_and_its_json():
-    result = check_derivation(loads(toml("log(p(x))", ">=", "ELBO(q)", K="any"), "t.toml"), budget=BUDGET)
+def test_the_searched_domain_survives_the_report_and_its_json(general_bound):
+    result, _ = general_bound
     report = report_of(result)
     step = report.steps[0]
     assert step.searched == result.steps[0].searched.describe() and step.searched.startswith("K = 2, 3, 5, 8")

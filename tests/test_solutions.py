@@ -20,12 +20,11 @@ from pathlib import Path
 import pytest
 
 from elbo_sym.cli import main
-from elbo_sym.engine.derivation import discover, load
+from elbo_sym.engine.derivation import discover
 from elbo_sym.lesson.exercises import format_drill, format_sheet, generate_exercises, tight_drill
 from elbo_sym.lesson.practice import load_flashcards, load_selfcheck
 from elbo_sym.publish import web
 from elbo_sym.publish.handouts import DEFAULT_SEED, DRILL_COUNT, lesson_handouts, write_handouts
-from elbo_sym.report.build import check_file
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = ("derivations", "find-the-mistake", "exercises", "answers", "tight-drill", "selfcheck", "flashcards")
@@ -55,8 +54,8 @@ def values(prior, likelihood, q) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def results():
-    return [check_file(load(f)) for f in discover([ROOT / "derivations", ROOT / "derivations" / "teaching"])]
+def results(checked_report):
+    return [checked_report(f) for f in discover([ROOT / "derivations", ROOT / "derivations" / "teaching"])]
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from elbo_sym.engine.derivation import discover, load
+from elbo_sym.engine.derivation import discover
 from elbo_sym.engine.models.base import Instance
 from elbo_sym.publish.handouts import (
     decimal_relation,
@@ -132,7 +132,7 @@ def pages(pdf: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def typeset(tmp_path_factory):
+def typeset(tmp_path_factory, checked_report):
     """The handouts these tests read, built once: {name: pdf path}, plus the K = 3 worked example.
     Skips without TeX like tests/conftest.py's requires_latex (which is function-scoped): a
     failure instead when ELBO_SYM_REQUIRE_LATEX=1."""
@@ -142,9 +142,7 @@ def typeset(tmp_path_factory):
         if os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1":
             pytest.fail(msg + "; ELBO_SYM_REQUIRE_LATEX=1 forbids skipping")
         pytest.skip(msg)
-    from elbo_sym.report.build import check_file
-
-    results = [check_file(load(f)) for f in discover([ROOT / "derivations"])]
+    results = [checked_report(f) for f in discover([ROOT / "derivations"])]
     out = tmp_path_factory.mktemp("typography")
     handouts = [derivations_handout(results), worked_example_handout(), *exercise_handouts(),
                 *drill_handouts(), *selfcheck_handouts()]

@@ -97,8 +97,8 @@ def requires_chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def reports():
-    return [check_file(path) for path in LESSON]
+def reports(checked_report):
+    return [checked_report(path) for path in LESSON]
 
 
 @pytest.fixture(scope="module")
@@ -225,9 +225,9 @@ def test_web_refuses_a_derivation_that_is_not_checked(tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def literature_reports():
+def literature_reports(checked_report):
     assert len(LITERATURE) >= 8
-    return [check_file(path) for path in LITERATURE]
+    return [checked_report(path) for path in LITERATURE]
 
 
 def test_web_literature_page_lists_every_file(tmp_path, monkeypatch, literature_reports):
@@ -670,7 +670,7 @@ class BuiltSite:
 
 
 @pytest.fixture(scope="module")
-def built_site(tmp_path_factory):
+def built_site(tmp_path_factory, checked_report):
     """Write the site (`site.site_items` over the lesson's pages and a derivation with a formula
     in its title), build it with `astro build`, serve dist/ on loopback, measure every page."""
     _missing_or_fail(_site_missing())
@@ -678,8 +678,8 @@ def built_site(tmp_path_factory):
     paths = LESSON + [_write_derivation(tmp / "math-title.toml", MATH_TITLE, "A title with a formula.",
                                         "this is the evidence lower bound")]
     links = {str(path): "../" + check_link(path.read_text(encoding="utf-8"), "check/") for path in paths + LITERATURE}
-    items = web.lesson_pages([check_file(path) for path in paths], check_links=links,
-                             literature=[check_file(path) for path in LITERATURE])
+    items = web.lesson_pages([checked_report(path) for path in paths], check_links=links,
+                             literature=[checked_report(path) for path in LITERATURE])
     pages = {item.path: item for item in items if isinstance(item, web.Page)}
     # Inside web/site/, so node finds the packages `make web-deps` installed there (Vite does not
     # build through a symlinked node_modules); the site's own lock is the one installed.
