@@ -32,7 +32,7 @@ from elbo_sym.engine.derivation import Derivation, Example, Step
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.models.general import SEARCH_K
-from elbo_sym.engine.notation import to_text
+from elbo_sym.engine.notation import Limit, to_text
 from elbo_sym.engine.premises import HOLDS, UNDECIDED, PremiseJudge, PremiseTally, premise_text, premises_of
 from elbo_sym.engine.rules import RULES, RuleOutcome, difference, proves_zero
 from elbo_sym.engine.samples import (
@@ -757,10 +757,21 @@ def _fitting(lhs: Expr, rhs: Expr, K: int, values: dict) -> list[dict]:
 # ------------------------------------------------------------------------- steps and chains
 
 
+def _limits_as_values(e: Expr, model: Model) -> Expr:
+    """Each limit(...) as the value its theorem certifies here (the model's `limit_of`, an error
+    without one): a limit with no certified value must never cancel against itself into a proof
+    (red team round 7: limit(1/(1 - alpha), alpha, 1) on both sides of a strict step), and a
+    limit's expression need not be defined at the point it tends to, only near it."""
+    while e.has(Limit):
+        e = e.replace(lambda n: isinstance(n, Limit) and not n.body.has(Limit), model.limit_of)
+    return e
+
+
 def _definedness(exprs: Iterable[Expr], model: Model) -> tuple[list[Obligation], list[Obligation]]:
-    """(certified, open) obligations of the expressions."""
+    """(certified, open) obligations of the expressions; each limit taken by its theorem first."""
     found: dict = {}
-    for e in (for_definedness(e, model.K == "any") for e in exprs):  # IWAE(q, k): as ELBO(q) (engine.samples)
+    # IWAE(q, k): as ELBO(q) (engine.samples)
+    for e in (for_definedness(_limits_as_values(e, model), model.K == "any") for e in exprs):
         model.unfold_pointwise(e)  # each side must mean something on its own (UnfoldError otherwise)
         for o in obligations(e, model):
             found.setdefault((o.kind, o.expr), o)

@@ -392,6 +392,11 @@ class Model(Protocol):
         """IWAE(q, k) as weighted tuples of ratios; None when the family has no IWAE."""
         ...
 
+    def limit_of(self, e: Expr) -> Expr:
+        """The value a theorem certifies for the limit `e` here (engine.notation.limit_value); an
+        error when there is none -- an uncertified limit has no value, not an opaque one."""
+        ...
+
     def pin_draw(self, body: Expr, draw: Symbol, point) -> Expr:
         """`body` with another draw of z (bound by ``Sum(f, w)``) at the `point`-th point: its
         densities q(w), p(x, w) replaced by their values there (IWAE's draws written out)."""
@@ -493,6 +498,9 @@ class ModelDefaults:
 
     def iwae_terms(self, e) -> list[tuple[Expr, tuple[Expr, ...]]] | None:
         return None
+
+    def limit_of(self, e: Expr) -> Expr:
+        raise ValueError("a limit(...) is taken only in the one-layer discrete family (explicit K or K = \"any\")")
 
     def pin_draw(self, body: Expr, draw: Symbol, point) -> Expr:
         raise ValueError(f"this family has no sums over another draw of z (Sum(f, {draw}))")
