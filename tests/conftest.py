@@ -70,6 +70,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "xdist_group(name): run on the worker that runs the group's other tests")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the marks into the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark the users of a file's own shared fixtures with one xdist_group per set of fixtures that
     tests use together (honoured by --dist loadgroup, a no-op otherwise): a file's independent
@@ -92,9 +93,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             users.append((item, keys[0]))
             for key in keys[1:]:
                 parent[root(key)] = root(keys[0])
+    loadgroup = getattr(config.option, "loadgroup", False)
     for item, key in users:
         file, name = root(key)
-        item.add_marker(pytest.mark.xdist_group(f"{file}::{name}"))
+        group = f"{file}::{name}"
+        item.add_marker(pytest.mark.xdist_group(group))
+        if loadgroup and hasattr(item, "_id"):
+            # pytest >= 9.1 keeps the node id in `_id`: pytest-xdist 3.8 still writes the group
+            # suffix to `_nodeid`, which no longer changes the id its scheduler reads. Done here.
+            from _pytest.nodeid import coerce_node_id
+
+            item._id = coerce_node_id(f"{item.nodeid}@{group}")
 
 
 @pytest.fixture(scope="session")
