@@ -305,6 +305,9 @@ class _Instances:
             right = right * (len(left) if len(right) == 1 else 1)
         self.parts = tuple(zip(left, right))
         self.open = tuple(open_obligations)
+        self.limit_bound = frozenset(str(e.variable) for side in (lhs, rhs) for e in side.atoms(Limit)) - \
+            {str(s) for s in lhs.free_symbols | rhs.free_symbols}
+        """Parameters the step has only bound inside limit(...): a counterexample gives them no value."""
 
     def decide(self, instance: Instance) -> _Decision:
         values = self.model.values(instance)
@@ -339,7 +342,8 @@ class _Instances:
         used = frozenset().union(*(e.free_symbols for pair in self.parts for e in pair),
                                  *(o.expr.free_symbols for o in self.open))
         shown = tuple((b.label, tuple(str(v) for v in instance[b.name])) for b in self.model.blocks
-                      if b.name not in ("z", "z1", "z2", "z3") or used & set(b.symbols))  # a real z only where free
+                      if b.name not in ("z", "z1", "z2", "z3", *self.limit_bound)
+                      or used & set(b.symbols))  # a real z only where free; no value for a limit's parameter
         for o, q in self.model.assumed.items():  # q fixed by an assumption: show its value too
             label = self.model.assumed_label(o)
             shown += ((label, tuple(_exact_text(v, values) for v in q)),)
