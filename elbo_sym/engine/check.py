@@ -30,7 +30,7 @@ from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations
 from elbo_sym.engine.derivation import Derivation, Example, Step
 from elbo_sym.engine.models.base import ExplicitModel, Model
-from elbo_sym.engine.models.discrete import UnfoldError
+from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError
 from elbo_sym.engine.models.general import SEARCH_K
 from elbo_sym.engine.notation import Limit, to_text
 from elbo_sym.engine.premises import HOLDS, UNDECIDED, PremiseJudge, PremiseTally, premise_text, premises_of
@@ -61,7 +61,13 @@ from elbo_sym.engine.search import (
     seed_for,
 )
 from elbo_sym.engine.wellformed import derived_arguments, derived_distribution_problem, well_formedness_problem
-from elbo_sym.limits import REFERENCE_BUDGET_SECONDS, STEP_BUDGET_SECONDS, file_budget, validate_budget
+from elbo_sym.limits import (
+    MAX_IWAE_TERMS,
+    REFERENCE_BUDGET_SECONDS,
+    STEP_BUDGET_SECONDS,
+    file_budget,
+    validate_budget,
+)
 from elbo_sym.numbers.evaluate import Undefined, approx_text, as_float, compile_float, decide, sign_of, value_text
 from elbo_sym.numbers.exact import quick_factoring
 
@@ -646,6 +652,13 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, budget: fl
                 raise
             clear_cache()
             notes.append(f"K = {explicit.K} not finished within half the step budget")
+            break
+        except TooManyTerms as error:  # a larger K the step's draws cannot unfold: the search ends there
+            if not optional:
+                raise
+            clear_cache()
+            notes.append(f"stopped before K = {explicit.K}: the step would have {error.terms} terms there, more "
+                         f"than {MAX_IWAE_TERMS}")
             break
         except UnfoldError as error:
             if not _is_density_model(explicit):
