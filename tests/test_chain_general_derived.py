@@ -99,3 +99,26 @@ def test_a_product_conditioned_on_an_outer_layer_is_refused_with_k_any():
     result = check_text(text)
     assert result.steps[0].verdict is not Verdict.proved and not result.ok
     assert "conditioned on z1" in " ".join(result.problems + (result.steps[0].reason,))
+
+
+def test_a_mixture_conditioned_on_an_outer_layer_is_told_to_take_an_explicit_k():
+    """The refusal of a mixture given z1 (red team round 7) suggests what the author can do: an
+    explicit K (which reads it per value of z1), never "the joint density q(z2 | z1)", the very
+    density the mixture already has; a product of q's is told its joint density, which then checks."""
+    mixture = ('title = "t"\nlatents = ["z1", "z2"]\nK = "any"\n'
+               'start = "E(q(z1 | x), KL(w * q(z2 | z1) + (1 - w) * p(z2 | z1), p(z2 | z1)))"\n'
+               '[params]\nw = "in (0, 1)"\n[[step]]\nrel = ">="\nexpr = "0"\nrule = "kl-nonneg"\n')
+    result = check_text(mixture)
+    said = " ".join(result.problems + (result.steps[0].reason,))
+    assert result.steps[0].verdict is not Verdict.proved and not result.ok
+    assert "give an explicit K" in said and "joint density" not in said, said
+    explicit = check_text(mixture.replace('K = "any"', "K = 2"))
+    assert "conditioned on z1" not in " ".join(explicit.problems + (explicit.steps[0].reason,))
+    product = ('title = "t"\nlatents = ["z1", "z2", "z3"]\nK = "any"\n'
+               'start = "E(q(z1 | x), KL(q(z2 | z1) * q(z3 | z2), p(z2 | z1) * p(z3 | z2)))"\n[[step]]\n'
+               'rel = ">="\nexpr = "0"\nrule = "kl-nonneg"\n')
+    said = " ".join(check_text(product).problems)
+    assert "write the joint density q(z2, z3 | z1)" in said, said
+    joint = product.replace("q(z2 | z1) * q(z3 | z2), p(z2 | z1) * p(z3 | z2)", "q(z2, z3 | z1), q(z2, z3 | z1)")
+    assert check_text(joint.replace('rel = ">="\nexpr = "0"\nrule = "kl-nonneg"',
+                                    'rel = "="\nexpr = "0"\nrule = "algebra"')).fully_proved

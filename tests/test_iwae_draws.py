@@ -224,3 +224,33 @@ def test_draws_of_a_parameterised_model_are_evaluated_and_a_wrong_bound_refuted(
     c = step.counterexample
     prior, likelihood, q = floats(c, "p(z | theta)"), floats(c, "p(x | z; theta)"), floats(c, "q(z)")
     assert iwae(prior, likelihood, q, 2) < math.log(sum(a * b for a, b in zip(prior, likelihood))) - 1e-9
+
+
+DRAWS_ELBO = ('title = "t"\nK = {K}\nstart = "Sum(Sum(q(z) * q(w) * log(p(x, z) / q(z)), z), w)"\n\n'
+              '[[step]]\nrel = "="\nexpr = "ELBO(q)"\nrule = "algebra"\n')
+
+
+def test_too_many_terms_for_an_explicit_k_says_the_largest_k_that_fits():
+    """Two draws at K = 89 have 89**2 terms, past the unfolding limit: the message gives the count
+    and the largest K that fits (recomputed here), in the author's terms (red team round 7)."""
+    from elbo_sym.limits import MAX_IWAE_TERMS
+
+    step = step_of(DRAWS_ELBO.format(K=89))
+    assert step.verdict is Verdict.error
+    largest = max(n for n in range(1, 90) if n * n <= MAX_IWAE_TERMS)
+    assert f"{89 * 89} terms at K = 89" in step.reason and f"write K = {largest} or smaller" in step.reason, \
+        step.reason
+    assert "89**2 terms;" not in step.reason
+
+
+def test_a_k_any_search_stops_at_a_k_too_large_for_the_draws(monkeypatch):
+    """With K = "any" the search at a larger K that the draws cannot unfold ends there with a note
+    (the step stays checked), never an error that depends on how far the budget reached."""
+    import elbo_sym.engine.check as check_module
+    import elbo_sym.engine.models.discrete as discrete_module
+
+    monkeypatch.setattr(discrete_module, "MAX_IWAE_TERMS", 100)  # 8**2 fits, 13**2 does not
+    monkeypatch.setattr(check_module, "MAX_IWAE_TERMS", 100)
+    step = step_of(DRAWS_ELBO.format(K='"any"'), budget=120.0)
+    assert step.verdict is Verdict.checked, step.reason
+    assert f"stopped before K = 13: the step would have {13 * 13} terms there, more than 100" in step.reason

@@ -343,3 +343,18 @@ def test_the_renyi_limit_at_1_is_proved_when_1_is_in_alphas_domain(domain):
     # "division by zero: 1 - alpha is 0" before); the value is recomputed in the tests above
     step = step_of(one_step(f"limit({RENYI}, alpha, 1)", "=", "ELBO(q)", "renyi-limit", params=f"alpha = {domain}"))
     assert step.verdict is Verdict.proved, step.reason
+
+
+@pytest.mark.parametrize("K", ["2", '"any"'])
+def test_a_counterexample_gives_no_value_to_a_parameter_bound_inside_the_limit(K):
+    """alpha is bound by limit(..., alpha, 1): the refutation holds whatever alpha is, so the
+    counterexample shows no "alpha = 3/8" (red team round 7); alpha also free in the step is shown."""
+    bound = step_of(one_step(f"limit({RENYI}, alpha, 1)", "=", "log(p(x))", "renyi-limit", K=K))
+    assert bound.verdict is Verdict.refuted, bound.reason
+    labels = [label for label, _ in bound.counterexample.values]
+    assert "alpha" not in labels and {"p(z)", "p(x | z)", "q(z)"} <= set(labels), labels
+    prior, likelihood, q = vectors(bound.counterexample)  # the shown values alone refute it
+    assert abs(renyi(prior, likelihood, q, 1 - 1e-7) - math.log(evidence(prior, likelihood))) > 1e-4
+    free = step_of(one_step(f"limit({RENYI}, alpha, 1) + alpha", "=", "log(p(x)) + alpha", "renyi-limit", K=K))
+    assert free.verdict is Verdict.refuted, free.reason
+    assert free.counterexample.value_of("alpha") is not None

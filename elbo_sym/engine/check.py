@@ -30,7 +30,7 @@ from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations
 from elbo_sym.engine.derivation import Derivation, Example, Step
 from elbo_sym.engine.models.base import ExplicitModel, Model
-from elbo_sym.engine.models.discrete import UnfoldError
+from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError
 from elbo_sym.engine.models.general import SEARCH_K
 from elbo_sym.engine.notation import Limit, to_text
 from elbo_sym.engine.premises import HOLDS, UNDECIDED, PremiseJudge, PremiseTally, premise_text, premises_of
@@ -61,7 +61,13 @@ from elbo_sym.engine.search import (
     seed_for,
 )
 from elbo_sym.engine.wellformed import derived_arguments, derived_distribution_problem, well_formedness_problem
-from elbo_sym.limits import REFERENCE_BUDGET_SECONDS, STEP_BUDGET_SECONDS, file_budget, validate_budget
+from elbo_sym.limits import (
+    MAX_IWAE_TERMS,
+    REFERENCE_BUDGET_SECONDS,
+    STEP_BUDGET_SECONDS,
+    file_budget,
+    validate_budget,
+)
 from elbo_sym.numbers.evaluate import Undefined, approx_text, as_float, compile_float, decide, sign_of, value_text
 from elbo_sym.numbers.exact import quick_factoring
 
@@ -305,6 +311,9 @@ class _Instances:
             right = right * (len(left) if len(right) == 1 else 1)
         self.parts = tuple(zip(left, right))
         self.open = tuple(open_obligations)
+        self.limit_bound = frozenset(str(e.variable) for side in (lhs, rhs) for e in side.atoms(Limit)) - \
+            {str(s) for s in lhs.free_symbols | rhs.free_symbols}
+        """Parameters the step has only bound inside limit(...): a counterexample gives them no value."""
 
     def decide(self, instance: Instance) -> _Decision:
         values = self.model.values(instance)
@@ -339,7 +348,8 @@ class _Instances:
         used = frozenset().union(*(e.free_symbols for pair in self.parts for e in pair),
                                  *(o.expr.free_symbols for o in self.open))
         shown = tuple((b.label, tuple(str(v) for v in instance[b.name])) for b in self.model.blocks
-                      if b.name not in ("z", "z1", "z2", "z3") or used & set(b.symbols))  # a real z only where free
+                      if b.name not in ("z", "z1", "z2", "z3", *self.limit_bound)
+                      or used & set(b.symbols))  # a real z only where free; no value for a limit's parameter
         for o, q in self.model.assumed.items():  # q fixed by an assumption: show its value too
             label = self.model.assumed_label(o)
             shown += ((label, tuple(_exact_text(v, values) for v in q)),)
@@ -642,6 +652,13 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, budget: fl
                 raise
             clear_cache()
             notes.append(f"K = {explicit.K} not finished within half the step budget")
+            break
+        except TooManyTerms as error:  # a larger K the step's draws cannot unfold: the search ends there
+            if not optional:
+                raise
+            clear_cache()
+            notes.append(f"stopped before K = {explicit.K}: the step would have {error.terms} terms there, more "
+                         f"than {MAX_IWAE_TERMS}")
             break
         except UnfoldError as error:
             if not _is_density_model(explicit):

@@ -583,10 +583,12 @@ class _Reader:
             return False
         line, value = self.line_of("data_space"), data["data_space"]
         if family != "discrete" or latents != ("z",):
-            raise self.error(line, "data_space belongs to the discrete family with one latent variable z")
+            raise self._key_at(line, "data_space", "data_space belongs to the discrete family with one latent "
+                                                   "variable z")
         if not isinstance(value, list) or tuple(value) != observations or len(observations) < 2:
-            raise self.error(line, "data_space lists every value x takes: write the observations of data = [...] "
-                                   "again, in the same order (two or more), e.g. data_space = [\"x1\", \"x2\"]")
+            raise self._key_at(line, "data_space", "data_space lists every value x takes: write the observations of "
+                               "data = [...] again, in the same order (two or more), e.g. data_space = [\"x1\", "
+                               "\"x2\"]", value=True)
         return True
 
     def check_repairs(self, steps: tuple[Step, ...], expect: str, expect_refuted: tuple[int, ...]) -> None:
@@ -611,13 +613,15 @@ class _Reader:
             raise self.error(self.line_of("D"), "D is the dimension of the Gaussian family's z (model = \"gaussian\")")
         if D == ANY_K:
             if "assume" in data:
-                raise self.error(self.line_of("assume"), "with D = \"any\" q is the free diagonal Gaussian (no assume)")
+                raise self._key_at(self.line_of("assume"), "assume",
+                                   "with D = \"any\" q is the free diagonal Gaussian (no assume)")
             return D
         if isinstance(D, bool) or not isinstance(D, int) or not 1 <= D <= MAX_D:
             raise self.error(self.line_of("D"), f"D must be an integer from 1 to {MAX_D}, or \"{ANY_K}\" (every "
                                                 f"number of dimensions), got {D!r}")
         if D > 1 and "assume" in data:
-            raise self.error(self.line_of("assume"), "with D > 1 q is the free diagonal Gaussian (no assume)")
+            raise self._key_at(self.line_of("assume"), "assume",
+                               "with D > 1 q is the free diagonal Gaussian (no assume)")
         return D
 
     def check_gaussian(self, data: dict, observations: tuple[str, ...], params, D: int | str,
@@ -640,15 +644,15 @@ class _Reader:
             defaults = dict(chain_parameters(len(latents)))
             for p in params:
                 if p.name in latents or (p.name in defaults and not narrows(p.interval, defaults[p.name])):
-                    raise self.error(self.line_of(p.name), f"'{p.name}' is a parameter of the Gaussian family "
-                                                           f"already: [params] may only narrow its range (c_t in "
-                                                           f"(0, 1), a_t and b_t real, v_t > 0; x and the layers "
-                                                           f"are the variables)")
+                    raise self._key_at(self.line_of(p.name), p.name, f"'{p.name}' is a parameter of the "
+                                       f"Gaussian family already: [params] may only narrow its range (c_t in "
+                                       f"(0, 1), a_t and b_t real, v_t > 0; x and the layers are the "
+                                       f"variables)", value=p.name not in latents)
             return
         for p in params:
             if p.name in BUILTIN_NAMES or p.name == "z":
-                raise self.error(self.line_of(p.name), f"'{p.name}' is a parameter of the Gaussian family already "
-                                                       f"(mu, sigma > 0, w, b, s > 0; x is the observation)")
+                raise self._key_at(self.line_of(p.name), p.name, f"'{p.name}' is a parameter of the Gaussian "
+                                   f"family already (mu, sigma > 0, w, b, s > 0; x is the observation)")
 
 
     def check_gaussian_assumptions(self, value, assumptions: tuple[Relation, ...], params) -> None:
@@ -715,7 +719,7 @@ class _Reader:
                 continue  # premises restrict the domain (q stays the free chain)
             if key in data and not (key == "data" and data["data"] == ["x"]):
                 where = self._table_span("example", 0)[0] if key == "example" else self.line_of(key)
-                raise self.error(where, f"'{key}' is not supported with two latent layers ({why})")
+                raise self._key_at(where, key, f"'{key}' is not supported with two latent layers ({why})")
         return "chain", layered
 
     def gaussian_layers(self, data: dict, layered: tuple[str, ...]) -> tuple[str, ...]:
@@ -729,8 +733,8 @@ class _Reader:
         for key in ("assume", "example", "data", "D", "K"):
             if key in data and not (key == "data" and data["data"] == ["x"]):
                 where = self._table_span("example", 0)[0] if key == "example" else self.line_of(key)
-                raise self.error(where, f"'{key}' is not supported with Gaussian layers (the family fixes each "
-                                        f"layer: x and z1, z2, ... are real, q and p are linear-Gaussian chains)")
+                raise self._key_at(where, key, f"'{key}' is not supported with Gaussian layers (the family fixes "
+                                   f"each layer: x and z1, z2, ... are real, q and p are linear-Gaussian chains)")
         return layered
     @staticmethod
     def _only_premises(value) -> bool:
@@ -937,6 +941,37 @@ class _Reader:
                                    f"{observation_of(relation.lhs.expr)})")
         return tuple(out)
 
+    def _key_at(self, line: int, key: str, message: str, step: int | None = None,
+                value: bool = False) -> DerivationError:
+        """An error at the column of `key` on `line` (or of the value after its `=` when
+        `value`), a top-level key or one of an inline table (``prior = { theta_new = [...] }``);
+        the line's first character when `key` is not written there (file:line:col)."""
+        source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
+        if source is None:
+            return self.error(line, message, step)
+        match = re.search(rf"(?<![\w.\"'])[\"']?{re.escape(key)}[\"']?\s*=\s*", source) if key else None
+        if match is None:
+            column = len(source) - len(source.lstrip())
+        else:
+            column = match.end() if value else match.start()
+            if value and source[column:column + 1] in "\"'" and column + 1 < len(source):
+                column += 1  # a string value: the caret under its first character
+        return DerivationError(self.path, line, message, step, min(column, len(source)), source)
+
+    def _block_at(self, index: int, line: int, message: str, names) -> DerivationError:
+        """An example's error about one of its tables (``prior[theta_new] sums to 5/6``): at the
+        table's key (its parameter or observation inside), the [[example]] header otherwise."""
+        for name in sorted(names, key=len, reverse=True):
+            if not message.startswith(f"{name} ") and not message.startswith(f"{name}:"):
+                continue
+            key, _, inner = name.partition("[")
+            at = self.line_of(key, "example", index)
+            sub = inner.rstrip("]").split(";")[-1].strip()
+            if at != line and sub and re.match(r"[A-Za-z_]\w*$", sub):
+                return self._key_at(at, sub, f"example {index + 1}: {message}", value=True)
+            return self._key_at(at, key, f"example {index + 1}: {message}", value=True)
+        return self._key_at(line, "", f"example {index + 1}: {message}")
+
     def _at(self, line: int, value: str, position: int, message: str, step: int | None = None) -> DerivationError:
         """An error at the column of `position` in the string `value` on `line` (file:line:col)."""
         source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
@@ -1029,7 +1064,7 @@ class _Reader:
                 if key not in table:
                     raise self.error(line, f"example {i + 1} is missing '{key}'")
             if "q" in table and "q" not in needs:
-                raise self.error(self.line_of("q", "example", i), "q is fixed by the assumption; leave it out")
+                raise self._key_at(self.line_of("q", "example", i), "q", "q is fixed by the assumption; leave it out")
             for key in ("r", "q_star"):  # a distribution beside q: given in the example exactly when used
                 if key in table and key not in derivation.variationals:
                     raise self.error(self.line_of(key, "example", i), f"{key} is not used in this derivation; "
@@ -1083,7 +1118,7 @@ class _Reader:
             try:
                 explicit.validate(instance)
             except (ValueError, UnfoldError) as error:
-                raise self.error(line, f"example {i + 1}: {error}") from None
+                raise self._block_at(i, line, str(error), [b.name for b in explicit.blocks]) from None
             expect = self.expectations(table.get("expect", {}), i)
             out.append(Example(i + 1, line, instance, expect))
         return tuple(out)
@@ -1138,8 +1173,8 @@ class _Reader:
             value = table[key]
             if not isinstance(value, dict) or set(value) != set(indices):
                 shown = ", ".join(f"{t} = [...]" for t in indices)
-                raise self.error(at, f"example {index + 1}: with a parameterised model {key} gives one list per "
-                                     f"parameter: {key} = {{ {shown} }}")
+                raise self._key_at(at, key, f"example {index + 1}: with a parameterised model {key} gives one "
+                                   f"list per parameter: {key} = {{ {shown} }}", value=True)
             for t in indices:
                 if key == "prior":
                     out[prior_block(t)] = self.fractions(value[t], at, f"{key}.{t}")
@@ -1177,7 +1212,8 @@ class _Reader:
 
     def fractions(self, value, line: int, key: str) -> tuple[Fraction, ...]:
         if not isinstance(value, list) or not value:
-            raise self.error(line, f"{key} must be a list of fractions like [\"3/4\", \"1/4\"]")
+            raise self._key_at(line, key.rsplit(".", 1)[-1], f"{key} must be a list of fractions like [\"3/4\", "
+                               f"\"1/4\"]", value=True)
         out = []
         for item in value:
             if isinstance(item, bool) or not isinstance(item, (str, int)):

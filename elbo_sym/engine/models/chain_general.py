@@ -509,8 +509,7 @@ class GeneralChainModel(ModelDefaults):
         if given - own:
             layer = sorted(given - own, key=str)[0]
             raise UnfoldError(f"{to_text(d)} is conditioned on {layer} as a distribution with K = \"any\": "
-                              f"write the joint density (q({', '.join(map(str, sorted(own, key=str)))} | {layer}))"
-                              f" or give an explicit K")
+                              f"{_conditioned_remedy(d, densities, own, layer)}")
         return bound
 
     def unfold(self, e: Expr, point=None) -> Expr:
@@ -574,6 +573,18 @@ def _only_densities_inside(densities) -> None:
     for d in densities:
         if d.name not in ("p", "q"):
             raise UnfoldError(f"no density named {d.name} in the chain")
+
+
+def _conditioned_remedy(d: Expr, densities, own: frozenset, layer) -> str:
+    """What the author can write instead of a derived distribution conditioned on `layer`: a
+    product of one distribution's densities is its joint density (q(z2 | z1) * q(z3 | z2) is
+    q(z2, z3 | z1)); anything else (a mixture) is read per value of `layer` with an explicit K."""
+    names = {dens.name for dens in densities}
+    if isinstance(d, Mul) and len(names) == 1 and len(own) > 1 and all(
+            isinstance(f, Density) for f in d.args):
+        joint = f"{next(iter(names))}({', '.join(map(str, sorted(own, key=str)))} | {layer})"
+        return f"write the joint density {joint} for the product, or give an explicit K (K = 2, say)"
+    return f"give an explicit K (K = 2, say), where it is read for each value of {layer}"
 
 
 def _only_densities(d: Expr) -> None:

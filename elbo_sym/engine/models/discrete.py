@@ -63,6 +63,19 @@ class UnfoldError(ValueError):
     """An expression that has no meaning in the model (e.g. a free z outside a sum)."""
 
 
+class TooManyTerms(UnfoldError):
+    """An unfolding of more than MAX_IWAE_TERMS terms: the model is too large for the expression
+    (not the expression wrong), so a K = "any" search stops at that K and an explicit K is told
+    the largest it may be."""
+
+    def __init__(self, what: str, K: int, power: int):
+        terms = K ** power
+        largest = next(n for n in range(K, 0, -1) if n ** power <= MAX_IWAE_TERMS)
+        super().__init__(f"{what} has K**{power} = {terms} terms at K = {K}, more than the {MAX_IWAE_TERMS} "
+                         f"that are unfolded: write K = {largest} or smaller")
+        self.K, self.terms = K, terms
+
+
 @dataclass(frozen=True, init=False)
 class DiscreteModel(BlockInstances):
     """K latent states (``DiscreteModel(3)``, or from a file's ``ModelSpec``)."""
@@ -469,8 +482,7 @@ class DiscreteModel(BlockInstances):
         if isinstance(e, LatentSum) and isinstance(e.args[1], Draw):  # z keeps its own point k
             nested = sum(1 for node in preorder_traversal(e) if isinstance(node, LatentSum))
             if self.K ** nested > MAX_IWAE_TERMS:
-                raise UnfoldError(f"{nested} nested sums over K = {self.K} states have up to {self.K}**{nested} "
-                                  f"terms; at most {MAX_IWAE_TERMS}")
+                raise TooManyTerms(f"a sum over {nested} draws of the latent variable", self.K, nested)
             return Add(*(self.unfold(self.pin_draw(e.body, e.args[1], j), k) for j in range(self.K)))
         if isinstance(e, LatentSum):
             return Add(*(self.unfold(e.body, j) for j in range(self.K)))
@@ -521,8 +533,7 @@ class DiscreteModel(BlockInstances):
                               f"for every k)")
         K, k = self.K, e.samples
         if K ** k > MAX_IWAE_TERMS:
-            raise UnfoldError(f"IWAE with k = {k} samples and K = {K} states has {K}**{k} terms; "
-                              f"at most {MAX_IWAE_TERMS}")
+            raise TooManyTerms(f"IWAE with k = {k} samples", K, k)
         a, joint = e.distribution, e.joint
         q_values = [self.weight(a, j) for j in range(K)]
         ratios = [self.density(joint, j) / q_values[j] for j in range(K)]
