@@ -704,7 +704,7 @@ def _definedness_search(lhs: Expr, step: Step, model, examples, open_, budget: f
         with budgets.limit(budgets.remaining() / 2, _HALF_FOR_DEFINEDNESS):
             return _search_everywhere(lhs, step, model, examples, open_, budget, started)
     except BudgetExceeded as error:
-        if str(error) != _HALF_FOR_DEFINEDNESS or budgets.remaining() <= 0:
+        if str(error) != _HALF_FOR_DEFINEDNESS:  # the step's own budget: its verdict as for any step
             raise
         clear_cache()
     missing = "; ".join(dict.fromkeys(o.describe() for o in open_[:3]))

@@ -593,6 +593,9 @@ class ElboLatexPrinter(LatexPrinter):
             return rf"p_{{\mathrm{{data}}}}({head})"
         return f"{density_name_latex(d.name)}({head})"
 
+    def _print_Infinity(self, e) -> str:  # limit(IWAE(q, k), k, oo)
+        return r"\infty"
+
     def _print_Limit(self, e: Limit) -> str:
         body = self._print(e.body)
         if e.body.is_Add:

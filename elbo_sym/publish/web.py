@@ -462,7 +462,7 @@ def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], te
             doc.add(summary)
         doc.add(f"Proved for {md_text(d['proved_for'])}." + (f" Source: `{_code(d['file'])}`." if teacher else ""))
         if d["convention"]:
-            doc.add(f"*Integrability:* {md_text(d['convention'])}.")
+            doc.add(f"**Integrability.** {md_text(d['convention'])}.")
         if d["claim"] is not None:  # displayed: a long claim scrolls in its own box, never the page
             doc.add("**Claim.**")
             doc.display(d["claim"])
