@@ -25,7 +25,7 @@ from typing import Protocol
 
 from sympy import Add, Expr, Symbol
 
-from elbo_sym.engine.notation import Density, x, z
+from elbo_sym.engine.notation import LAYER_SYMBOLS, Density, x, z
 from elbo_sym.limits import INTEGER_OFFSETS
 
 # --------------------------------------------------------------------------- parameters
@@ -560,6 +560,22 @@ def assumption_observation(relation) -> str:
     (the loader admits only assumptions whose left side is a q density)."""
     given = relation.lhs.expr.given
     return given[0].name if given else "x"
+
+
+class ChainLayers:
+    """The layers of a chain family (a mixin of the discrete, general and Gaussian chains): T =
+    spec.layers latent layers z1 (next to x), ..., zT (the top), in the order of an assignment."""
+
+    spec: ModelSpec
+
+    @property
+    def T(self) -> int:
+        return self.spec.layers
+
+    @cached_property
+    def layers(self) -> tuple[Symbol, ...]:
+        """z1 (next to x), ..., zT (the top), in the order of an assignment."""
+        return LAYER_SYMBOLS[:self.T]
 
 
 class BlockInstances(ModelDefaults):

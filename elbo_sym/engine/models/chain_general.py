@@ -43,7 +43,7 @@ from functools import cached_property
 
 from sympy import Add, Expr, Mul, Pow, S, Symbol, log
 
-from elbo_sym.engine.models.base import Distribution, ModelDefaults, ModelSpec
+from elbo_sym.engine.models.base import ChainLayers, Distribution, ModelDefaults, ModelSpec
 from elbo_sym.engine.models.chain import ChainModel
 from elbo_sym.engine.models.discrete import UnfoldError, free_latents
 from elbo_sym.engine.models.general import refusal_message
@@ -71,7 +71,7 @@ MAX_TERMS = 20_000
 
 
 @dataclass(frozen=True)
-class GeneralChainModel(ModelDefaults):
+class GeneralChainModel(ChainLayers, ModelDefaults):
     """The chain for every latent space per layer (``K = "any"``; spec.layers layers)."""
 
     spec: ModelSpec = field(default_factory=lambda: ModelSpec("chain", "any"))
@@ -87,15 +87,6 @@ class GeneralChainModel(ModelDefaults):
             raise ValueError(f"a chain has 2 to {len(LAYER_SYMBOLS)} layers, got {self.spec.layers}")
 
     # -- symbols ---------------------------------------------------------------------
-
-    @property
-    def T(self) -> int:
-        return self.spec.layers
-
-    @cached_property
-    def layers(self) -> tuple[Symbol, ...]:
-        """z1 (next to x), ..., zT (the top)."""
-        return LAYER_SYMBOLS[:self.T]
 
     @property
     def observations(self) -> tuple[str, ...]:

@@ -36,14 +36,22 @@ from functools import cached_property
 from sympy import QQ, Add, Expr, Integer, Mul, Poly, S, Symbol, log
 from sympy.polys.polyerrors import PolynomialError
 
-from elbo_sym.engine.models.base import PARAMETER, Block, BlockInstances, Distribution, Instance, Interval, ModelSpec
+from elbo_sym.engine.models.base import (
+    PARAMETER,
+    Block,
+    BlockInstances,
+    ChainLayers,
+    Distribution,
+    Instance,
+    Interval,
+    ModelSpec,
+)
 from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.models.gaussian import MAX_MOMENT, log_normal, moment
 from elbo_sym.engine.notation import (
     ELBO,
     IWAE,
     KL,
-    LAYER_SYMBOLS,
     Density,
     Entropy,
     Exp,
@@ -105,7 +113,7 @@ IDENTITY = Step(Integer(1), Integer(0), Integer(0))
 
 
 @dataclass(frozen=True)
-class GaussianChainModel(BlockInstances):
+class GaussianChainModel(ChainLayers, BlockInstances):
     """The chain of T = 2 or 3 Gaussian layers (module docstring), every parameter value at once."""
 
     spec: ModelSpec = field(default_factory=lambda: ModelSpec("gaussian", layers=2, layered=True))
@@ -127,15 +135,6 @@ class GaussianChainModel(BlockInstances):
     K = 1  # not a number of states: the layers are real (reports use describe())
 
     # -- parameters ------------------------------------------------------------------------
-
-    @property
-    def T(self) -> int:
-        return self.spec.layers
-
-    @cached_property
-    def layers(self) -> tuple[Symbol, ...]:
-        """z1 (next to x), ..., zT (the top)."""
-        return LAYER_SYMBOLS[:self.T]
 
     @property
     def layer_names(self) -> tuple[str, ...]:
