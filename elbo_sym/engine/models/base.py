@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sympy import Add, Expr, Symbol
 
@@ -560,6 +560,18 @@ def assumption_observation(relation) -> str:
     (the loader admits only assumptions whose left side is a q density)."""
     given = relation.lhs.expr.given
     return given[0].name if given else "x"
+
+
+_Made = TypeVar("_Made")
+
+
+def remembered(memo: dict, key, make: Callable[[], _Made]) -> _Made:
+    """memo[key], made by make() the first time (a family's memo of unfolded forms: the same
+    sub-expressions recur from step to step)."""
+    known = memo.get(key)
+    if known is None:
+        known = memo[key] = make()
+    return known
 
 
 class ChainLayers:

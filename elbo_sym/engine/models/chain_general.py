@@ -43,7 +43,7 @@ from functools import cached_property
 
 from sympy import Add, Expr, Mul, Pow, S, Symbol, log
 
-from elbo_sym.engine.models.base import ChainLayers, Distribution, ModelDefaults, ModelSpec
+from elbo_sym.engine.models.base import ChainLayers, Distribution, ModelDefaults, ModelSpec, remembered
 from elbo_sym.engine.models.chain import ChainModel
 from elbo_sym.engine.models.discrete import UnfoldError, free_latents
 from elbo_sym.engine.models.general import refusal_message
@@ -507,10 +507,7 @@ class GeneralChainModel(ChainLayers, ModelDefaults):
     def unfold(self, e: Expr, point=None) -> Expr:
         if point is None and free_latents(e) - {z}:
             raise UnfoldError("a latent layer is mentioned outside a Sum, E, KL, H or ELBO that binds it")
-        known = self._memo.get(e)
-        if known is None:
-            known = self._memo[e] = self._unfold(e)
-        return known
+        return remembered(self._memo, e, lambda: self._unfold(e))
 
     @cached_property
     def _memo(self) -> dict:
