@@ -589,17 +589,6 @@ def is_valid(inst: GaussianInstance, params: tuple[tuple[str, str], ...] = ()) -
     return all(name in values and arith.parameter_contains(condition, values[name]) for name, condition in params)
 
 
-def _sign(a, b) -> int | None:
-    """1, 0 or -1 for a - b: exact for two fractions, beyond the tolerance otherwise (None: within it)."""
-    if isinstance(a, Fraction) and isinstance(b, Fraction):
-        return (a > b) - (a < b)
-    if arith.relation_holds(">", a, b)[0]:
-        return 1
-    if arith.relation_holds("<", a, b)[0]:
-        return -1
-    return None
-
-
 def premise_holds(lhs, rel: str, rhs, inst: GaussianInstance, memo: dict | None = None) -> bool | None:
     """Whether the premise `lhs rel rhs` holds at the instance (one dimension): True when shown,
     False when shown to fail or undefined, None when not decided.  ``a != b`` between two
@@ -614,13 +603,10 @@ def premise_holds(lhs, rel: str, rhs, inst: GaussianInstance, memo: dict | None 
                 a, b = _distribution(lhs, inst), _distribution(rhs, inst)
             except JudgeError:
                 a, b = (evaluate(lhs, inst),), (evaluate(rhs, inst),)
-            signs = [_sign(u, v) for u, v in zip(a, b)]
-            if any(s not in (None, 0) for s in signs):
-                return True
-            return False if all(s == 0 for s in signs) else None
+            return arith.signs_verdict(rel, [arith.sign_of_difference(u, v) for u, v in zip(a, b)])
         if has_free_z(lhs) or has_free_z(rhs):
             return None
-        s = _sign(evaluate(lhs, inst), evaluate(rhs, inst))
+        s = arith.sign_of_difference(evaluate(lhs, inst), evaluate(rhs, inst))
     except Undefined:
         return False
     if s is None:
