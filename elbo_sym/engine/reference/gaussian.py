@@ -23,9 +23,11 @@ and D is the instance's number.  A claim with a free z (D = 1) is judged at samp
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cache
+from typing import Any
 
 import sympy
 from mpmath.libmp.libmpi import mpi_pi, mpi_sqrt
@@ -44,7 +46,7 @@ from elbo_sym.engine.notation import (
     z,
 )
 from elbo_sym.engine.reference import discrete as arith
-from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Undefined, outcome_of, show
+from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Undefined, Value, outcome_of, show
 from elbo_sym.limits import GAUSSIAN_ANY_D, REFERENCE_PRODUCT_POINTS
 
 NODES = 10
@@ -145,6 +147,25 @@ def _expect(inst: GaussianInstance, mean, variance, body) -> object:
 
 def _pi():
     return mpi_pi(arith.PREC)
+
+
+def arithmetic(e, evaluate_part: Callable[[Any], Value]) -> Value | None:
+    """pi, a rational number, or a sum, product or integer power of parts each valued by
+    `evaluate_part` (the judges' common arithmetic); None for any other expression."""
+    if e is sympy.pi:
+        return _pi()
+    if isinstance(e, sympy.Rational):
+        return Fraction(int(e.p), int(e.q))
+    if isinstance(e, sympy.Add):
+        return arith._sum([evaluate_part(a) for a in e.args])
+    if isinstance(e, sympy.Mul):
+        return arith._product([evaluate_part(a) for a in e.args])
+    if isinstance(e, sympy.Pow):
+        base, exponent = e.args
+        if not isinstance(exponent, sympy.Integer):
+            raise JudgeError(f"non-integer exponent in {e}")
+        return arith._power(evaluate_part(base), int(exponent))
+    return None
 
 
 _LOG_2PI_V: dict = {}
@@ -422,25 +443,15 @@ def _evaluate(e, inst: GaussianInstance, at=None):
         joint = Density("p", (x, z))
         return _cached(inst, ("ELBO", a), lambda: _expect(inst, mean, variance, lambda t: arith._sum(
             (_log_density(joint, inst, t), arith._product((Fraction(-1), _log_density(a, inst, t)))))))
-    if e is sympy.pi:
-        return _pi()
-    if isinstance(e, sympy.Rational):
-        return Fraction(int(e.p), int(e.q))
     if isinstance(e, sympy.Symbol):
         if e == z:
             if at is None or inst.vector:
                 raise JudgeError("z unbound" if at is None else "z is a vector here")
             return at
         return inst.value(e.name)
-    if isinstance(e, sympy.Add):
-        return arith._sum([evaluate(a, inst, at) for a in e.args])
-    if isinstance(e, sympy.Mul):
-        return arith._product([evaluate(a, inst, at) for a in e.args])
-    if isinstance(e, sympy.Pow):
-        base, exponent = e.args
-        if not isinstance(exponent, sympy.Integer):
-            raise JudgeError(f"non-integer exponent in {e}")
-        return arith._power(evaluate(base, inst, at), int(exponent))
+    number = arithmetic(e, lambda part: evaluate(part, inst, at))
+    if number is not None:
+        return number
     if isinstance(e, sympy.log):
         if len(e.args) != 1:
             raise JudgeError("log with a base")
