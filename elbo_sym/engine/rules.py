@@ -363,36 +363,24 @@ def jensen(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
             if proves_zero(difference(gap, fact), model):  # the textbook pair, coefficient 1
                 return RuleOutcome(True, "Jensen's inequality with weights " + to_text(weights),
                                    conditions + (("apart from the Jensen pair, both sides agree", True),))
-    for outer in _logs_of_mixtures(upper, lower):
-        if len(tried) >= MAX_JENSEN_PAIRS:
-            break
-        fact, weights, conditions = _mixture_pair(outer, model)
-        tried.append(conditions)
-        if all(held for _, held in conditions):
-            pairs.append((fact, weights, conditions))
-            if proves_zero(difference(gap, fact), model):
-                return RuleOutcome(True, "Jensen's inequality with weights " + weights,
-                                   conditions + (("apart from the Jensen pair, both sides agree", True),))
-    for power, mean in _power_candidates(upper, lower):
-        if len(tried) >= MAX_JENSEN_PAIRS:
-            break
-        fact, weights, conditions = _power_pair(power, mean, model)
-        tried.append(conditions)
-        if all(held for _, held in conditions):
-            pairs.append((fact, weights, conditions))
-            if proves_zero(difference(gap, fact), model):
-                return RuleOutcome(True, "Jensen's inequality with weights " + weights,
-                                   conditions + (("apart from the Jensen pair, both sides agree", True),))
-    for choice in _data_jensen_choices(upper, lower):
-        if len(tried) >= MAX_JENSEN_PAIRS:
-            break
-        fact, weights, conditions = _data_pair(choice, model)
-        tried.append(conditions)
-        if all(held for _, held in conditions):
-            pairs.append((fact, weights, conditions))
-            if proves_zero(difference(gap, fact), model):
-                return RuleOutcome(True, "Jensen's inequality over the data with weights " + weights,
-                                   conditions + (("apart from the Jensen pair, both sides agree", True),))
+    with_weights = "Jensen's inequality with weights "
+    other_pairs = (  # each a family of candidates and its Jensen pair, tried in this order (lazily)
+        (lambda: _logs_of_mixtures(upper, lower), lambda c: _mixture_pair(c, model), with_weights),
+        (lambda: _power_candidates(upper, lower), lambda c: _power_pair(c[0], c[1], model), with_weights),
+        (lambda: _data_jensen_choices(upper, lower), lambda c: _data_pair(c, model),
+         "Jensen's inequality over the data with weights "),
+    )
+    for candidates, pair_of, named in other_pairs:
+        for candidate in candidates():
+            if len(tried) >= MAX_JENSEN_PAIRS:
+                break
+            fact, weights, conditions = pair_of(candidate)
+            tried.append(conditions)
+            if all(held for _, held in conditions):
+                pairs.append((fact, weights, conditions))
+                if proves_zero(difference(gap, fact), model):
+                    return RuleOutcome(True, named + weights,
+                                       conditions + (("apart from the Jensen pair, both sides agree", True),))
     if not tried:
         return RuleOutcome(False, "no log of a sum/expectation matched a weighted sum of logs of the step")
     combination = _nonnegative_combination(gap, [fact for fact, _, _ in pairs], model) if pairs else None
@@ -483,16 +471,22 @@ def _at_least(count: Expr, least: int, model: Model) -> bool:
     return bool(shift.is_Integer and interval.lower + int(shift) >= least)
 
 
+def _ratios_positive_over_distribution(q: Expr, joint: Expr, model: Model) -> tuple[bool, bool]:
+    """(every importance ratio joint / q is positive at the model's points, q is a distribution
+    over z): what Burda et al.'s and Li and Turner's theorems assume of the weights (both False
+    where either does not unfold)."""
+    try:
+        ratios = tuple(model.unfold(joint / q, k) for k in model.points)
+        return all(is_positive(r, model) for r in ratios), _is_distribution_notation(q, q, model)
+    except (UnfoldError, KeyError):
+        return False, False
+
+
 def _iwae_side_conditions(node: IWAE, model: Model) -> tuple[tuple[str, bool], ...]:
     """What Burda et al.'s Theorem 1 assumes of IWAE(q, k): k a whole number >= 1, q a
     distribution over z, every importance ratio p(x, z) / q(z) positive."""
     q, joint = node.distribution, node.joint
-    try:
-        ratios = tuple(model.unfold(joint / q, k) for k in model.points)
-        positive = all(is_positive(r, model) for r in ratios)
-        distribution = _is_distribution_notation(q, q, model)
-    except (UnfoldError, KeyError):
-        positive = distribution = False
+    positive, distribution = _ratios_positive_over_distribution(q, joint, model)
     return (
         (f"the number of samples of {to_text(node)} is a whole number >= 1", _at_least(node.count, 1, model)),
         (f"{to_text(q)} is a distribution over z", distribution),
@@ -641,6 +635,16 @@ def _limit_sides(prev: Expr, new: Expr) -> tuple[Limit, Expr] | None:
     return None
 
 
+def _limit_step(prev: Expr, rel: str, new: Expr) -> tuple[Limit, Expr] | RuleOutcome:
+    """(the limit, the other side) of a step that takes a limit, or why the step is not one."""
+    if rel != "=":
+        return RuleOutcome(False, "a limit gives an identity (=), not an inequality")
+    sides = _limit_sides(prev, new)
+    if sides is None:
+        return RuleOutcome(False, "neither side is limit(...)")
+    return sides
+
+
 def _interval_of(symbol: Symbol, model: Model):
     return {s.name: iv for s, iv in model.parameter_bounds.items()}.get(symbol.name)
 
@@ -664,11 +668,9 @@ def renyi_limit(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
     analytic functions of s; for densities the limits pass under the integral when alpha stays in
     [0, 1): E_q[w**s] <= p(x)**s (Jensen), (w**s - 1)/s decreases to log w as s -> 0 (monotone
     convergence) and w**s <= 1 + w (dominated convergence as s -> 1)."""
-    if rel != "=":
-        return RuleOutcome(False, "a limit gives an identity (=), not an inequality")
-    sides = _limit_sides(prev, new)
-    if sides is None:
-        return RuleOutcome(False, "neither side is limit(...)")
+    sides = _limit_step(prev, rel, new)
+    if isinstance(sides, RuleOutcome):
+        return sides
     found, other = sides
     parts = renyi_parts(found.body, found.variable)
     if parts is None:
@@ -676,12 +678,7 @@ def renyi_limit(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
                                   f"q(z))**(1 - {found.variable}))) as written")
     q, joint, _ = parts
     interval = _interval_of(found.variable, model)
-    try:
-        ratios = tuple(model.unfold(joint / q, k) for k in model.points)
-        positive = all(is_positive(r, model) for r in ratios)
-        distribution = _is_distribution_notation(q, q, model)
-    except (UnfoldError, KeyError):
-        positive = distribution = False
+    positive, distribution = _ratios_positive_over_distribution(q, joint, model)
     value, equal = _limit_equals(found, other, model)
     conditions = (
         (f"{found.variable} tends to {to_text(found.point)}, 1 or 0, from inside its domain",
@@ -704,11 +701,9 @@ def iwae_limit(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
     p(x, z) / q(z) are bounded (the average of k weights tends to p(x) almost surely, and the
     logs of averages bounded between the least and the largest weight converge in mean).  A
     finite K with every weight positive bounds them; densities need not, so K = "any" is refused."""
-    if rel != "=":
-        return RuleOutcome(False, "a limit gives an identity (=), not an inequality")
-    sides = _limit_sides(prev, new)
-    if sides is None:
-        return RuleOutcome(False, "neither side is limit(...)")
+    sides = _limit_step(prev, rel, new)
+    if isinstance(sides, RuleOutcome):
+        return sides
     found, other = sides
     body = found.body
     if not (isinstance(body, IWAE) and body.count == found.variable and found.point is S.Infinity):

@@ -21,11 +21,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sympy import Add, Expr, Symbol
 
-from elbo_sym.engine.notation import Density, x, z
+from elbo_sym.engine.notation import LAYER_SYMBOLS, Density, x, z
 from elbo_sym.limits import INTEGER_OFFSETS
 
 # --------------------------------------------------------------------------- parameters
@@ -560,6 +560,34 @@ def assumption_observation(relation) -> str:
     (the loader admits only assumptions whose left side is a q density)."""
     given = relation.lhs.expr.given
     return given[0].name if given else "x"
+
+
+_Made = TypeVar("_Made")
+
+
+def remembered(memo: dict, key, make: Callable[[], _Made]) -> _Made:
+    """memo[key], made by make() the first time (a family's memo of unfolded forms: the same
+    sub-expressions recur from step to step)."""
+    known = memo.get(key)
+    if known is None:
+        known = memo[key] = make()
+    return known
+
+
+class ChainLayers:
+    """The layers of a chain family (a mixin of the discrete, general and Gaussian chains): T =
+    spec.layers latent layers z1 (next to x), ..., zT (the top), in the order of an assignment."""
+
+    spec: ModelSpec
+
+    @property
+    def T(self) -> int:
+        return self.spec.layers
+
+    @cached_property
+    def layers(self) -> tuple[Symbol, ...]:
+        """z1 (next to x), ..., zT (the top), in the order of an assignment."""
+        return LAYER_SYMBOLS[:self.T]
 
 
 class BlockInstances(ModelDefaults):

@@ -52,6 +52,7 @@ from elbo_sym.engine.models.base import (
     UNIT,
     Block,
     BlockInstances,
+    ChainLayers,
     Distribution,
     Instance,
     ModelSpec,
@@ -90,7 +91,7 @@ def forward_block(t: int, j: int) -> str:
 
 
 @dataclass(frozen=True, init=False)
-class ChainModel(BlockInstances):
+class ChainModel(ChainLayers, BlockInstances):
     """The chain with K states per layer and T = spec.layers layers (``ChainModel(2)``: two layers)."""
 
     K: int
@@ -110,15 +111,6 @@ class ChainModel(BlockInstances):
         object.__setattr__(self, "spec", spec)
 
     # -- symbols --------------------------------------------------------------------
-
-    @property
-    def T(self) -> int:
-        return self.spec.layers
-
-    @cached_property
-    def layers(self) -> tuple[Symbol, ...]:
-        """z1 (next to x), ..., zT (the top), in the order of an assignment."""
-        return LAYER_SYMBOLS[:self.T]
 
     @property
     def observations(self) -> tuple[str, ...]:

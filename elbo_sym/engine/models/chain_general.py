@@ -43,7 +43,7 @@ from functools import cached_property
 
 from sympy import Add, Expr, Mul, Pow, S, Symbol, log
 
-from elbo_sym.engine.models.base import Distribution, ModelDefaults, ModelSpec
+from elbo_sym.engine.models.base import ChainLayers, Distribution, ModelDefaults, ModelSpec, remembered
 from elbo_sym.engine.models.chain import ChainModel
 from elbo_sym.engine.models.discrete import UnfoldError, free_latents
 from elbo_sym.engine.models.general import refusal_message
@@ -71,7 +71,7 @@ MAX_TERMS = 20_000
 
 
 @dataclass(frozen=True)
-class GeneralChainModel(ModelDefaults):
+class GeneralChainModel(ChainLayers, ModelDefaults):
     """The chain for every latent space per layer (``K = "any"``; spec.layers layers)."""
 
     spec: ModelSpec = field(default_factory=lambda: ModelSpec("chain", "any"))
@@ -87,15 +87,6 @@ class GeneralChainModel(ModelDefaults):
             raise ValueError(f"a chain has 2 to {len(LAYER_SYMBOLS)} layers, got {self.spec.layers}")
 
     # -- symbols ---------------------------------------------------------------------
-
-    @property
-    def T(self) -> int:
-        return self.spec.layers
-
-    @cached_property
-    def layers(self) -> tuple[Symbol, ...]:
-        """z1 (next to x), ..., zT (the top)."""
-        return LAYER_SYMBOLS[:self.T]
 
     @property
     def observations(self) -> tuple[str, ...]:
@@ -515,10 +506,7 @@ class GeneralChainModel(ModelDefaults):
     def unfold(self, e: Expr, point=None) -> Expr:
         if point is None and free_latents(e) - {z}:
             raise UnfoldError("a latent layer is mentioned outside a Sum, E, KL, H or ELBO that binds it")
-        known = self._memo.get(e)
-        if known is None:
-            known = self._memo[e] = self._unfold(e)
-        return known
+        return remembered(self._memo, e, lambda: self._unfold(e))
 
     @cached_property
     def _memo(self) -> dict:

@@ -22,6 +22,7 @@ as one more real parameter.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property, lru_cache
@@ -39,6 +40,7 @@ from elbo_sym.engine.models.base import (
     Interval,
     ModelDefaults,
     ModelSpec,
+    remembered,
 )
 from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.notation import (
@@ -133,6 +135,46 @@ def moment(n: int, mean: Expr, variance: Expr) -> Expr:
             double_factorial *= j
         total += comb(n, k) * double_factorial * mean ** (n - k) * variance ** (k // 2)
     return total
+
+
+GAUSSIAN_BODIES = "polynomials in z and logs of Gaussian densities"
+
+
+def moment_polynomial(f: Expr, generators: tuple[Expr, ...], named: str, what: str, body: Expr) -> Poly:
+    """f as a polynomial in `generators` (`named` in messages) of total degree at most MAX_MOMENT
+    (whose Normal moments are exact), else an UnfoldError naming the author's body (never the
+    unfolded form); `what` says which bodies the family integrates."""
+    try:
+        poly = Poly(f, *generators)
+    except PolynomialError:
+        raise UnfoldError(f"E(q, f) is exact here for {what} only, not {to_text(body)}") from None
+    if poly.total_degree() > MAX_MOMENT:
+        raise UnfoldError(f"E(q, f) of a polynomial of degree {poly.total_degree()} in {named} (at most {MAX_MOMENT})")
+    return poly
+
+
+def by_definition(e: Expr, density: Callable[[Density], Expr], expectation: Callable[[Expr, Expr], Expr],
+                  kl_arguments: Callable[[Expr, Expr], object], family: str) -> Expr | None:
+    """A density, E(d, f), KL(a, b), H(a) and ELBO(q) unfolded by a family's exact `density` and
+    `expectation`, the last three by the expectations that define them (E_a[log a - log b],
+    -E_a[log a], E_q[log p(x, z) - log q]); `kl_arguments` refuses a KL the family cannot
+    integrate (it raises UnfoldError).  None for any other expression."""
+    if isinstance(e, Density):
+        return density(e)
+    if isinstance(e, Expectation):
+        return expectation(e.distribution, e.body)
+    if isinstance(e, KL):
+        a, b = e.args
+        kl_arguments(a, b)
+        return expectation(a, log(a, evaluate=False) - log(b, evaluate=False))
+    if isinstance(e, Entropy):
+        (a,) = e.args
+        return -expectation(a, log(a, evaluate=False))
+    if isinstance(e, ELBO):
+        if e.observation != x:
+            raise UnfoldError(f"the {family} has one observation, x")
+        return expectation(e.distribution, log(e.joint, evaluate=False) - log(e.distribution, evaluate=False))
+    return None
 
 
 @dataclass(frozen=True)
@@ -404,10 +446,7 @@ class GaussianModel(BlockInstances):
 
     def _open(self, e: Expr) -> Expr:
         """The unfolded form, a function of z's coordinates where e is one (inside an expectation)."""
-        known = self._memo.get(e)
-        if known is None:
-            known = self._memo[e] = self._unfold(e)
-        return known
+        return remembered(self._memo, e, lambda: self._unfold(e))
 
     @cached_property
     def _memo(self) -> dict:
@@ -427,15 +466,7 @@ class GaussianModel(BlockInstances):
         f = self.unfold(body)
         if not f.has(z):
             return f
-        try:
-            poly = Poly(f, z)
-        except PolynomialError:
-            from elbo_sym.engine.notation import to_text  # the author's body, never the unfolded form
-
-            raise UnfoldError("E(q, f) is exact here for polynomials in z and logs of Gaussian densities "
-                              f"only, not {to_text(body)}") from None
-        if poly.degree() > MAX_MOMENT:
-            raise UnfoldError(f"E(q, f) of a polynomial of degree {poly.degree()} in z (at most {MAX_MOMENT})")
+        poly = moment_polynomial(f, (z,), "z", GAUSSIAN_BODIES, body)
         return Add(*(c * moment(n, mean, variance) for (n,), c in poly.terms()))
 
     # -- the diagonal version: z in R^D ------------------------------------------------------
@@ -484,13 +515,7 @@ class GaussianModel(BlockInstances):
         coordinates = [c for c in self.coordinates_z if f.has(c)]
         if not coordinates:
             return f
-        try:
-            poly = Poly(f, *coordinates)
-        except PolynomialError:
-            raise UnfoldError("E(q, f) is exact here for polynomials in z and logs of Gaussian densities "
-                              f"only, not {to_text(body)}") from None
-        if poly.total_degree() > MAX_MOMENT:
-            raise UnfoldError(f"E(q, f) of a polynomial of degree {poly.total_degree()} in z (at most {MAX_MOMENT})")
+        poly = moment_polynomial(f, tuple(coordinates), "z", GAUSSIAN_BODIES, body)
         index = {c: self.coordinates_z.index(c) for c in coordinates}
         out = []
         for powers, coefficient in poly.terms():
@@ -503,24 +528,10 @@ class GaussianModel(BlockInstances):
         Gaussian of log-densities (quadratics in z's coordinates)."""
         if isinstance(e, DimensionSum):
             return Add(*(self._open(at_dimension(e.body, j)) for j in range(1, self.D + 1)))
-        if isinstance(e, Density):
-            return self.density(e)
-        if isinstance(e, Expectation):
-            return self.vector_expectation(e.distribution, e.body)
-        if isinstance(e, KL):
-            a, b = e.args
-            self.diagonal_of(a)
-            if not (isinstance(b, Density) and self.distribution_shown(b)):
-                raise UnfoldError(f"{to_text(b)} is not a distribution over z in the Gaussian family")
-            return self.vector_expectation(a, log(a, evaluate=False) - log(b, evaluate=False))
-        if isinstance(e, Entropy):
-            (a,) = e.args
-            return -self.vector_expectation(a, log(a, evaluate=False))
-        if isinstance(e, ELBO):
-            if e.observation != x:
-                raise UnfoldError("the Gaussian family has one observation, x")
-            return self.vector_expectation(e.distribution, log(e.joint, evaluate=False)
-                                           - log(e.distribution, evaluate=False))
+        defined = by_definition(e, self.density, self.vector_expectation, self._diagonal_kl_arguments,
+                                "Gaussian family")
+        if defined is not None:
+            return defined
         if e == z:
             raise UnfoldError(f"with D = {self.D} z is a vector: write its densities (log(q(z)), log(p(z)), "
                               f"log(p(x | z))) inside E(q, f), KL or H")
@@ -533,6 +544,12 @@ class GaussianModel(BlockInstances):
         if isinstance(e, log):
             return self._log(e.args[0])
         return self._unfold_parts(e)
+
+    def _diagonal_kl_arguments(self, a: Expr, b: Expr) -> None:
+        """KL(a, b) under a diagonal Gaussian a, against a distribution over z of the family."""
+        self.diagonal_of(a)
+        if not (isinstance(b, Density) and self.distribution_shown(b)):
+            raise UnfoldError(f"{to_text(b)} is not a distribution over z in the Gaussian family")
 
     def _unfold(self, e: Expr) -> Expr:
         if self.diagonal:
@@ -875,10 +892,7 @@ class GaussianAnyD(ModelDefaults):
 
     def _open(self, e: Expr) -> Expr:
         """The unfolded form, a function of z where e is one (inside an expectation)."""
-        known = self._memo.get(e)
-        if known is None:
-            known = self._memo[e] = self._unfold(e)
-        return known
+        return remembered(self._memo, e, lambda: self._unfold(e))
 
     @cached_property
     def _closed(self) -> set:
@@ -890,21 +904,10 @@ class GaussianAnyD(ModelDefaults):
     def _unfold(self, e: Expr) -> Expr:
         if isinstance(e, DimensionSum):
             return self.dimension_sum(self._open(e.body))
-        if isinstance(e, Density):
-            return self.density(e)
-        if isinstance(e, Expectation):
-            return self.expectation(e.distribution, e.body)
-        if isinstance(e, KL):
-            a, b = e.args
-            self.per_dimension_of(a)
-            return self.expectation(a, log(a, evaluate=False) - log(b, evaluate=False))
-        if isinstance(e, Entropy):
-            (a,) = e.args
-            return -self.expectation(a, log(a, evaluate=False))
-        if isinstance(e, ELBO):
-            if e.observation != x:
-                raise UnfoldError("the Gaussian family has one observation, x")
-            return self.expectation(e.distribution, log(e.joint, evaluate=False) - log(e.distribution, evaluate=False))
+        defined = by_definition(e, self.density, self.expectation, lambda a, b: self.per_dimension_of(a),
+                                "Gaussian family")
+        if defined is not None:
+            return defined
         if e == z:
             raise UnfoldError("with D = \"any\" z is a vector: write its densities (log(q(z)), log(p(z)), "
                               "log(p(x | z))) inside E(q, f), KL or H")

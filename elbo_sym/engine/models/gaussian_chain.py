@@ -34,20 +34,24 @@ from fractions import Fraction
 from functools import cached_property
 
 from sympy import QQ, Add, Expr, Integer, Mul, Poly, S, Symbol, log
-from sympy.polys.polyerrors import PolynomialError
 
-from elbo_sym.engine.models.base import PARAMETER, Block, BlockInstances, Distribution, Instance, Interval, ModelSpec
+from elbo_sym.engine.models.base import (
+    PARAMETER,
+    Block,
+    BlockInstances,
+    ChainLayers,
+    Distribution,
+    Instance,
+    Interval,
+    ModelSpec,
+    remembered,
+)
 from elbo_sym.engine.models.discrete import UnfoldError
-from elbo_sym.engine.models.gaussian import MAX_MOMENT, log_normal, moment
+from elbo_sym.engine.models.gaussian import by_definition, log_normal, moment, moment_polynomial
 from elbo_sym.engine.notation import (
-    ELBO,
     IWAE,
-    KL,
-    LAYER_SYMBOLS,
     Density,
-    Entropy,
     Exp,
-    Expectation,
     LatentSum,
     Normal,
     to_text,
@@ -56,6 +60,7 @@ from elbo_sym.engine.notation import (
 
 MAX_GAUSSIAN_LAYERS = 3
 """Most Gaussian layers (z1, z2, z3): DDPM's Appendix A for T = 2 and 3."""
+CHAIN_BODIES = "polynomials in the layers and logs of the chain's densities"
 _UNIT = Interval(lower=Fraction(0), upper=Fraction(1), lower_open=True, upper_open=True)
 _POSITIVE = Interval(lower=Fraction(0), lower_open=True)
 
@@ -105,7 +110,7 @@ IDENTITY = Step(Integer(1), Integer(0), Integer(0))
 
 
 @dataclass(frozen=True)
-class GaussianChainModel(BlockInstances):
+class GaussianChainModel(ChainLayers, BlockInstances):
     """The chain of T = 2 or 3 Gaussian layers (module docstring), every parameter value at once."""
 
     spec: ModelSpec = field(default_factory=lambda: ModelSpec("gaussian", layers=2, layered=True))
@@ -127,15 +132,6 @@ class GaussianChainModel(BlockInstances):
     K = 1  # not a number of states: the layers are real (reports use describe())
 
     # -- parameters ------------------------------------------------------------------------
-
-    @property
-    def T(self) -> int:
-        return self.spec.layers
-
-    @cached_property
-    def layers(self) -> tuple[Symbol, ...]:
-        """z1 (next to x), ..., zT (the top)."""
-        return LAYER_SYMBOLS[:self.T]
 
     @property
     def layer_names(self) -> tuple[str, ...]:
@@ -301,10 +297,7 @@ class GaussianChainModel(BlockInstances):
     def factors(self, d: Density) -> tuple[tuple[Symbol, Expr, Expr], ...]:
         """d as a product of Normals in one variable each: (variable, mean, variance) in the chain's
         order, each given the earlier ones and d's given variables (means and variances in lowest terms)."""
-        known = self._factors_memo.get(d)
-        if known is None:
-            known = self._factors_memo[d] = self._factors(d)
-        return known
+        return remembered(self._factors_memo, d, lambda: self._factors(d))
 
     @cached_property
     def _factors_memo(self) -> dict:
@@ -393,10 +386,7 @@ class GaussianChainModel(BlockInstances):
         return {}
 
     def unfold(self, e: Expr, point=None) -> Expr:
-        known = self._memo.get(e)
-        if known is None:
-            known = self._memo[e] = self._unfold(e)
-        return known
+        return remembered(self._memo, e, lambda: self._unfold(e))
 
     def unfold_pointwise(self, e: Expr) -> tuple[Expr, ...]:
         return (self.unfold(e),)
@@ -442,40 +432,24 @@ class GaussianChainModel(BlockInstances):
         for v, mean, variance in reversed(factors):
             if not g.has(v):
                 continue
-            try:
-                poly = Poly(g, v)
-            except PolynomialError:
-                raise UnfoldError("E(q, f) is exact here for polynomials in the layers and logs of the chain's "
-                                  f"densities only, not {to_text(body)}") from None
-            if poly.degree() > MAX_MOMENT:
-                raise UnfoldError(f"E(q, f) of a polynomial of degree {poly.degree()} in {v} (at most {MAX_MOMENT})")
+            poly = moment_polynomial(g, (v,), str(v), CHAIN_BODIES, body)
             if any(c.has(v) or c.has(Exp) or (c.has(log) and c.has(*self.layers)) for c in poly.coeffs()):
-                raise UnfoldError("E(q, f) is exact here for polynomials in the layers and logs of the chain's "
-                                  f"densities only, not {to_text(body)}")
+                raise UnfoldError(f"E(q, f) is exact here for {CHAIN_BODIES} only, not {to_text(body)}")
             g = Add(*(c * moment(n, mean, variance) for (n,), c in poly.terms()))
         if g.has(*variables):
             raise UnfoldError(f"E(q, f): the layers are not integrated out of {to_text(body)}")
         return Mul(*outside) * g
 
+    def _kl_arguments(self, a: Expr, b: Expr) -> None:
+        """KL(a, b): both distributions of the chain over the same layers."""
+        self._bound(a)
+        if not isinstance(b, Density) or set(b.variables) != set(a.variables):
+            raise UnfoldError(f"KL({to_text(a)}, {to_text(b)}): both must be distributions over the same layers")
+
     def _unfold(self, e: Expr) -> Expr:
-        if isinstance(e, Density):
-            return self.density(e)
-        if isinstance(e, Expectation):
-            return self.expectation(e.distribution, e.body)
-        if isinstance(e, KL):
-            a, b = e.args
-            self._bound(a)
-            if not isinstance(b, Density) or set(b.variables) != set(a.variables):
-                raise UnfoldError(f"KL({to_text(a)}, {to_text(b)}): both must be distributions over the same layers")
-            return self.expectation(a, log(a, evaluate=False) - log(b, evaluate=False))
-        if isinstance(e, Entropy):
-            (a,) = e.args
-            return -self.expectation(a, log(a, evaluate=False))
-        if isinstance(e, ELBO):
-            if e.observation != x:
-                raise UnfoldError("the Gaussian chain has one observation, x")
-            a = e.distribution
-            return self.expectation(a, log(e.joint, evaluate=False) - log(a, evaluate=False))
+        defined = by_definition(e, self.density, self.expectation, self._kl_arguments, "Gaussian chain")
+        if defined is not None:
+            return defined
         if isinstance(e, (LatentSum, IWAE, Normal)):
             what = "IWAE" if isinstance(e, IWAE) else "Normal(m, v)" if isinstance(e, Normal) else "a sum over z"
             raise UnfoldError(f"the Gaussian chain has no {what}: its layers are real (use its densities)")

@@ -400,22 +400,8 @@ def premise_holds(lhs, rel: str, rhs, inst: ChainInstance, memo: dict | None = N
             a, b = evaluate(lhs, inst, point), evaluate(rhs, inst, point)
         except Undefined:
             return False
-        if isinstance(a, Fraction) and isinstance(b, Fraction):
-            signs.append((a > b) - (a < b))
-        elif arith.relation_holds(">", a, b)[0]:
-            signs.append(1)
-        elif arith.relation_holds("<", a, b)[0]:
-            signs.append(-1)
-        else:
-            signs.append(None)  # within the tolerance of equal: not decided
-    if rel == "!=":
-        if any(s not in (None, 0) for s in signs):
-            return True
-        return False if all(s == 0 for s in signs) else None
-    ok = {">=": (0, 1), ">": (1,), "<=": (0, -1), "<": (-1,)}[rel]
-    if any(s is not None and s not in ok for s in signs):
-        return False
-    return None if any(s is None for s in signs) else True
+        signs.append(arith.sign_of_difference(a, b))
+    return arith.signs_verdict(rel, signs)
 
 
 __all__ = ["ChainInstance", "instances", "judge", "premise_holds", "evaluate", "free_layers", "z1", "z2"]

@@ -1354,6 +1354,32 @@ def _evaluate_carefully(e, inst: Instance, k: int | None, memo: dict) -> Value:
     raise last
 
 
+def sign_of_difference(a: Value, b: Value) -> int | None:
+    """1, 0 or -1 for a - b: exact for two fractions, beyond the tolerance otherwise (None: within
+    the tolerance of equal, not decided)."""
+    if isinstance(a, Fraction) and isinstance(b, Fraction):
+        return (a > b) - (a < b)
+    if relation_holds(">", a, b)[0]:
+        return 1
+    if relation_holds("<", a, b)[0]:
+        return -1
+    return None
+
+
+def signs_verdict(rel: str, signs: list[int | None]) -> bool | None:
+    """A premise `lhs rel rhs` from the signs of lhs - rhs at each of its points: ``!=`` holds when
+    some sign is shown non-zero, an inequality when every sign is one it allows; False when one is
+    shown to break it, None when a sign is not decided."""
+    if rel == "!=":
+        if any(s not in (None, 0) for s in signs):
+            return True
+        return False if all(s == 0 for s in signs) else None
+    ok = {">=": (0, 1), ">": (1,), "<=": (0, -1), "<": (-1,)}[rel]
+    if any(s is not None and s not in ok for s in signs):
+        return False
+    return None if any(s is None for s in signs) else True
+
+
 def premise_holds(lhs, rel: str, rhs, inst: Instance, memo: dict | None = None) -> bool | None:
     """Whether the premise `lhs rel rhs` holds at the instance: True when shown (exactly, or
     beyond the tolerance), False when shown to fail or undefined, None when not decided.
@@ -1368,22 +1394,8 @@ def premise_holds(lhs, rel: str, rhs, inst: Instance, memo: dict | None = None) 
             b = _evaluate_carefully(rhs, inst, k, memo)
         except Undefined:
             return False
-        if isinstance(a, Fraction) and isinstance(b, Fraction):
-            signs.append((a > b) - (a < b))
-        elif relation_holds(">", a, b)[0]:
-            signs.append(1)
-        elif relation_holds("<", a, b)[0]:
-            signs.append(-1)
-        else:
-            signs.append(None)  # within the tolerance of equal: not decided
-    if rel == "!=":
-        if any(s not in (None, 0) for s in signs):
-            return True
-        return False if all(s == 0 for s in signs) else None
-    ok = {">=": (0, 1), ">": (1,), "<=": (0, -1), "<": (-1,)}[rel]
-    if any(s is not None and s not in ok for s in signs):
-        return False
-    return None if any(s is None for s in signs) else True
+        signs.append(sign_of_difference(a, b))
+    return signs_verdict(rel, signs)
 
 
 @dataclass
@@ -1498,4 +1510,5 @@ __all__ = ["product_instances", "with_assumptions", "MAX_IWAE_DRAWS",
            "Instance", "Undefined", "JudgeError", "Judgement", "Outcome", "instances", "instances_any", "assumed",
            "landmarks", "with_landmarks", "sign_change",
            "parameter_samples", "parameter_contains", "ANY_K",
-           "evaluate", "judge", "relation_holds", "value_table", "has_free_z", "show", "TOLERANCE", "DIGITS"]
+           "evaluate", "judge", "relation_holds", "sign_of_difference", "signs_verdict",
+           "value_table", "has_free_z", "show", "TOLERANCE", "DIGITS"]

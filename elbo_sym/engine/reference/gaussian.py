@@ -23,9 +23,11 @@ and D is the instance's number.  A claim with a free z (D = 1) is judged at samp
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cache
+from typing import Any
 
 import sympy
 from mpmath.libmp.libmpi import mpi_pi, mpi_sqrt
@@ -44,7 +46,7 @@ from elbo_sym.engine.notation import (
     z,
 )
 from elbo_sym.engine.reference import discrete as arith
-from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Undefined, outcome_of, show
+from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Undefined, Value, outcome_of, show
 from elbo_sym.limits import GAUSSIAN_ANY_D, REFERENCE_PRODUCT_POINTS
 
 NODES = 10
@@ -145,6 +147,25 @@ def _expect(inst: GaussianInstance, mean, variance, body) -> object:
 
 def _pi():
     return mpi_pi(arith.PREC)
+
+
+def arithmetic(e, evaluate_part: Callable[[Any], Value]) -> Value | None:
+    """pi, a rational number, or a sum, product or integer power of parts each valued by
+    `evaluate_part` (the judges' common arithmetic); None for any other expression."""
+    if e is sympy.pi:
+        return _pi()
+    if isinstance(e, sympy.Rational):
+        return Fraction(int(e.p), int(e.q))
+    if isinstance(e, sympy.Add):
+        return arith._sum([evaluate_part(a) for a in e.args])
+    if isinstance(e, sympy.Mul):
+        return arith._product([evaluate_part(a) for a in e.args])
+    if isinstance(e, sympy.Pow):
+        base, exponent = e.args
+        if not isinstance(exponent, sympy.Integer):
+            raise JudgeError(f"non-integer exponent in {e}")
+        return arith._power(evaluate_part(base), int(exponent))
+    return None
 
 
 _LOG_2PI_V: dict = {}
@@ -422,25 +443,15 @@ def _evaluate(e, inst: GaussianInstance, at=None):
         joint = Density("p", (x, z))
         return _cached(inst, ("ELBO", a), lambda: _expect(inst, mean, variance, lambda t: arith._sum(
             (_log_density(joint, inst, t), arith._product((Fraction(-1), _log_density(a, inst, t)))))))
-    if e is sympy.pi:
-        return _pi()
-    if isinstance(e, sympy.Rational):
-        return Fraction(int(e.p), int(e.q))
     if isinstance(e, sympy.Symbol):
         if e == z:
             if at is None or inst.vector:
                 raise JudgeError("z unbound" if at is None else "z is a vector here")
             return at
         return inst.value(e.name)
-    if isinstance(e, sympy.Add):
-        return arith._sum([evaluate(a, inst, at) for a in e.args])
-    if isinstance(e, sympy.Mul):
-        return arith._product([evaluate(a, inst, at) for a in e.args])
-    if isinstance(e, sympy.Pow):
-        base, exponent = e.args
-        if not isinstance(exponent, sympy.Integer):
-            raise JudgeError(f"non-integer exponent in {e}")
-        return arith._power(evaluate(base, inst, at), int(exponent))
+    number = arithmetic(e, lambda part: evaluate(part, inst, at))
+    if number is not None:
+        return number
     if isinstance(e, sympy.log):
         if len(e.args) != 1:
             raise JudgeError("log with a base")
@@ -589,17 +600,6 @@ def is_valid(inst: GaussianInstance, params: tuple[tuple[str, str], ...] = ()) -
     return all(name in values and arith.parameter_contains(condition, values[name]) for name, condition in params)
 
 
-def _sign(a, b) -> int | None:
-    """1, 0 or -1 for a - b: exact for two fractions, beyond the tolerance otherwise (None: within it)."""
-    if isinstance(a, Fraction) and isinstance(b, Fraction):
-        return (a > b) - (a < b)
-    if arith.relation_holds(">", a, b)[0]:
-        return 1
-    if arith.relation_holds("<", a, b)[0]:
-        return -1
-    return None
-
-
 def premise_holds(lhs, rel: str, rhs, inst: GaussianInstance, memo: dict | None = None) -> bool | None:
     """Whether the premise `lhs rel rhs` holds at the instance (one dimension): True when shown,
     False when shown to fail or undefined, None when not decided.  ``a != b`` between two
@@ -614,13 +614,10 @@ def premise_holds(lhs, rel: str, rhs, inst: GaussianInstance, memo: dict | None 
                 a, b = _distribution(lhs, inst), _distribution(rhs, inst)
             except JudgeError:
                 a, b = (evaluate(lhs, inst),), (evaluate(rhs, inst),)
-            signs = [_sign(u, v) for u, v in zip(a, b)]
-            if any(s not in (None, 0) for s in signs):
-                return True
-            return False if all(s == 0 for s in signs) else None
+            return arith.signs_verdict(rel, [arith.sign_of_difference(u, v) for u, v in zip(a, b)])
         if has_free_z(lhs) or has_free_z(rhs):
             return None
-        s = _sign(evaluate(lhs, inst), evaluate(rhs, inst))
+        s = arith.sign_of_difference(evaluate(lhs, inst), evaluate(rhs, inst))
     except Undefined:
         return False
     if s is None:

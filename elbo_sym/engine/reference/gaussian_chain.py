@@ -26,7 +26,7 @@ from mpmath.libmp.libmpi import mpi_sqrt
 from elbo_sym.engine.notation import ELBO, IWAE, KL, LAYER_SYMBOLS, Density, Entropy, Expectation, LatentSum, Normal, x
 from elbo_sym.engine.reference import discrete as arith
 from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Undefined, Value, outcome_of, show
-from elbo_sym.engine.reference.gaussian import _pi, hermite_rule
+from elbo_sym.engine.reference.gaussian import _pi, arithmetic, hermite_rule
 
 NODES = 7
 """Most Hermite points per variable: exact for integrands of degree < 14 in each (log-densities are
@@ -303,23 +303,13 @@ def evaluate(e, inst: ChainInstance, at: dict) -> Value:
         a, joint = e.distribution, e.joint
         return expect(a, inst, at, lambda point: _difference(log_density(joint, inst, point),
                                                              log_density(a, inst, point)))
-    if e is sympy.pi:
-        return _pi()
-    if isinstance(e, sympy.Rational):
-        return Fraction(int(e.p), int(e.q))
     if isinstance(e, sympy.Symbol):
         if e.name in at:
             return at[e.name]
         return inst.value(e.name)
-    if isinstance(e, sympy.Add):
-        return arith._sum([evaluate(a, inst, at) for a in e.args])
-    if isinstance(e, sympy.Mul):
-        return arith._product([evaluate(a, inst, at) for a in e.args])
-    if isinstance(e, sympy.Pow):
-        base, exponent = e.args
-        if not isinstance(exponent, sympy.Integer):
-            raise JudgeError(f"non-integer exponent in {e}")
-        return arith._power(evaluate(base, inst, at), int(exponent))
+    number = arithmetic(e, lambda part: evaluate(part, inst, at))
+    if number is not None:
+        return number
     if isinstance(e, sympy.log):
         if _of_densities(e.args[0]):  # a sum of log-densities: no exp then log
             return _log_of_densities(e.args[0], inst, at)
