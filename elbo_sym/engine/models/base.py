@@ -481,6 +481,24 @@ class ModelDefaults:
 
     spec: ModelSpec
 
+    @property
+    def simplices(self) -> tuple[tuple[Symbol, ...], ...]:
+        """No constraint blocks (BlockInstances derives them from its blocks): only structural
+        signs hold, as for every latent space or every Gaussian dimension."""
+        return ()
+
+    @cached_property
+    def elimination(self) -> dict:
+        return {}
+
+    @cached_property
+    def sign_memo(self) -> dict:
+        return {}
+
+    @property
+    def assumed(self) -> dict[str, tuple[Expr, ...]]:
+        return {}
+
     def distributions(self) -> tuple[Distribution, ...]:
         return ()
 

@@ -182,21 +182,6 @@ class GeneralChainModel(ChainLayers, ModelDefaults):
     def parameters(self) -> tuple[Symbol, ...]:
         return (*self.symbols.values(), *self.params.values())
 
-    simplices: tuple = ()
-    """No constraint certificates: only structural signs hold for every latent space."""
-
-    @cached_property
-    def elimination(self) -> dict:
-        return {}
-
-    @cached_property
-    def sign_memo(self) -> dict:
-        return {}
-
-    @property
-    def assumed(self) -> dict[str, tuple[Expr, ...]]:
-        return {}
-
     @property
     def points(self) -> tuple[str, ...]:
         return (GENERIC,)

@@ -192,10 +192,6 @@ class GeneralModel(ModelDefaults):
         return {group[-1]: 1 - Add(*group[:-1]) for group in self._data_groups if group}
 
     @cached_property
-    def sign_memo(self) -> dict:
-        return {}
-
-    @cached_property
     def assumed(self) -> dict[str, tuple[Expr, ...]]:
         """q at z of each observation an assumption fixes (one value: at the generic point)."""
         if not self.spec.assumptions:
