@@ -539,11 +539,21 @@ class ModelDefaults:
     def assumed_label(self, observation: str) -> str:
         return q_label(observation, self.spec.data)
 
+    @cached_property
+    def data_weights(self) -> dict[str, Symbol]:
+        """p_data(o) of each observation when the file uses the data distribution (only the
+        one-layer discrete families admit it): one positive symbol per data point, summing to 1
+        (a simplex block of the explicit models, so every constraint mechanism -- elimination,
+        sign certificates, the search's corners -- treats it like the prior)."""
+        if not self.spec.data_weights:
+            return {}
+        return {o: Symbol(f"p_data({o})", positive=True) for o in self.spec.data}
+
     @property
     def data_constants(self) -> frozenset[Symbol]:
         """Symbols constant in z besides the [params]: the data distribution's weights
         p_data(x1), ... (a Jensen pair or a KL may be scaled by them: they are >= 0)."""
-        return frozenset()
+        return frozenset(self.data_weights.values())
 
     def variational(self, observation: str) -> Density:
         if len(self.spec.data) == 1:

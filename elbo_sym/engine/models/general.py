@@ -101,18 +101,6 @@ class GeneralModel(ModelDefaults):
         return {o: Symbol("p_x" if o == "x" else f"p_{o}", positive=True) for o in self.observations}
 
     @cached_property
-    def data_weights(self) -> dict[str, Symbol]:
-        """p_data(o) of each observation when the file uses the data distribution (named as the
-        explicit models name them, so a counterexample reads the same)."""
-        if not self.spec.data_weights:
-            return {}
-        return {o: Symbol(f"p_data({o})", positive=True) for o in self.observations}
-
-    @property
-    def data_constants(self) -> frozenset[Symbol]:
-        return frozenset(self.data_weights.values())
-
-    @cached_property
     def variational_z(self) -> dict[tuple[str, str], Symbol]:
         """(name, observation) -> r(z | o), q_star(z | o) at the generic point (free, beside q)."""
         return {(name, o): self._generic(name.replace("_", ""), o) for name in self.spec.variationals
