@@ -499,6 +499,15 @@ class ModelDefaults:
     def assumed(self) -> dict[str, tuple[Expr, ...]]:
         return {}
 
+    @cached_property
+    def params(self) -> dict[str, Symbol]:
+        """The file's [params] by name (a family with its own parameters adds them)."""
+        return {p.name: p.symbol for p in self.spec.params}
+
+    @cached_property
+    def parameter_bounds(self) -> dict[Symbol, Interval]:
+        return {p.symbol: p.interval for p in self.spec.params}
+
     def distributions(self) -> tuple[Distribution, ...]:
         return ()
 
@@ -650,15 +659,6 @@ class BlockInstances(ModelDefaults):
     def sign_memo(self) -> dict:
         """Certified signs per expression (elbo_sym.engine.definedness), shared by every step."""
         return {}
-
-    @cached_property
-    def params(self: _HasBlocks) -> dict[str, Symbol]:
-        """The file's [params] by name (a family with its own parameters adds them)."""
-        return {p.name: p.symbol for p in self.spec.params}
-
-    @cached_property
-    def parameter_bounds(self: _HasBlocks) -> dict[Symbol, Interval]:
-        return {p.symbol: p.interval for p in self.spec.params}
 
     def values(self: _HasBlocks, instance: Instance) -> dict[Symbol, Fraction]:
         return block_values(self.blocks, instance)

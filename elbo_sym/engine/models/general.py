@@ -133,14 +133,6 @@ class GeneralModel(ModelDefaults):
         return frozenset({self.prior_z, *self.likelihood_z.values(), *self.q_z.values(), *self.variational_z.values(),
                           *self.indexed_prior_z.values(), *self.indexed_likelihood_z.values()})
 
-    @cached_property
-    def params(self) -> dict[str, Symbol]:
-        return {p.name: p.symbol for p in self.spec.params}
-
-    @cached_property
-    def parameter_bounds(self) -> dict:
-        return {p.symbol: p.interval for p in self.spec.params}
-
     @property
     def positive_symbols(self) -> frozenset[Symbol]:
         """The generic point's probabilities, each p(x), positive parameters, and every sum
