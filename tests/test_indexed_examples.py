@@ -93,3 +93,40 @@ def test_the_report_names_the_tables_in_the_models_notation():
     assert not any("prior[" in t or "likelihood[" in t for t in texts)
     assert to_text(block_symbol("likelihood[x1; theta]", ("theta",))) == "p(x1 | z; theta)"
     assert to_text(block_symbol("likelihood[x1]")) == "p(x1 | z)"  # without indices: an observation
+
+
+def test_the_report_counts_every_stated_value_even_without_a_value_row():
+    """The text report counts the file's [example.expect] entries, not the value rows (which skip a
+    quantity shown elsewhere, or one the model cannot evaluate pointwise, as with theta)."""
+    from elbo_sym.report.text import closing_lines
+
+    derivation = load(EM)
+    report = report_of(check_derivation(derivation))
+    stated = len(derivation.examples[0].expect)
+    assert stated == 2
+    assert f"example 1: its {stated} expected value(s) hold exactly" in "\n".join(closing_lines(report))
+
+
+def test_a_stated_value_that_is_also_the_end_of_the_chain_is_counted():
+    from elbo_sym.report.text import closing_lines
+
+    starter = loads("""
+title = "t"
+summary = "s"
+model = "discrete"
+K = 2
+start = "log(p(x)) - ELBO(q)"
+[[step]]
+rel = "="
+expr = "KL(q(z), p(z | x))"
+rule = "algebra"
+[[example]]
+prior = ["3/4", "1/4"]
+likelihood = ["1/5", "3/5"]
+q = ["1/3", "2/3"]
+[example.expect]
+"log(p(x))" = "log(3/10)"
+"KL(q(z), p(z | x))" = "1/3 * log(2/3) + 2/3 * log(4/3)"
+""", "starter.toml")
+    report = report_of(check_derivation(starter))
+    assert "example 1: its 2 expected value(s) hold exactly" in "\n".join(closing_lines(report))

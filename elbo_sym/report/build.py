@@ -320,7 +320,7 @@ def _example_report(result: DerivationResult, example_result) -> ExampleReport:
         rows.append(ValueRow(math(expr), math(exact_form(value)), value.decimal(DECIMALS),
                              value.decimal(DECIMALS, bits=True) if information else None, role))
     return ExampleReport(example.index, example.line, example_result.holds, tuple(example_result.failures),
-                         tuple(given), tuple(rows))
+                         tuple(given), tuple(rows), stated=len(example.expect))
 
 
 def load_all(paths: Sequence[str]) -> tuple[list[Derivation], list[DerivationError]]:

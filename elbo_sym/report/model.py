@@ -220,6 +220,7 @@ class ExampleReport:
     failures: tuple[str, ...] = ()
     given: tuple[GivenRow, ...] = ()
     rows: tuple[ValueRow, ...] = ()
+    stated: int = 0  # how many values the file's [example.expect] states (a row may show several)
 
 
 @dataclass(frozen=True)

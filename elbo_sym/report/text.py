@@ -86,9 +86,8 @@ def _example_status(e: ExampleReport) -> str:
     refuted on the example's instance while the example's expected values hold)."""
     if not e.holds:
         return "expected values FAIL: " + "; ".join(e.failures)
-    expected = sum(row.role == "expected" for row in e.rows)
-    if expected:
-        return f"its {expected} expected value(s) hold exactly"
+    if e.stated:
+        return f"its {e.stated} expected value(s) hold exactly"
     return "exact values computed (no [example.expect] to compare)"
 
 
