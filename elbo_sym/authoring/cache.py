@@ -48,12 +48,17 @@ import stat
 import sys
 from pathlib import Path
 
-from elbo_sym.files import FileReadError, InputError, discover, read_regular_file
-from elbo_sym.limits import MAX_FILE_BYTES, validate_budget
-from elbo_sym.report.model import DerivationReport, InputErrorReport
+from elbo_sym.files import DEFAULT_FOLDER, PROJECT_FILE, FileReadError, InputError, discover, read_regular_file
+from elbo_sym.limits import MAX_FILE_BYTES, STEP_BUDGET_SECONDS, BudgetError, validate_budget
+from elbo_sym.report.summary import VERDICTS, summary_line
 
-FORMAT = 3
-"""Bumped when the entry layout changes (2: authenticated entries)."""
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name alike)
+if TYPE_CHECKING:  # imported where used: a warm check (answer_from_cache) never loads the report model
+    from elbo_sym.report.model import DerivationReport, InputErrorReport
+
+FORMAT = 4
+"""Bumped when the entry layout changes (2: authenticated entries; 4: the rendered text and the
+totals stored beside the report, for answer_from_cache)."""
 MAX_ENTRIES = 512
 """Oldest entries beyond this many are removed when a new one is written."""
 MAX_ENTRY_BYTES = 4_000_000
@@ -255,11 +260,38 @@ def _mac(secret: bytes, key: str, payload: bytes) -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
-def _report_from_payload(payload: dict, key: str, path: str) -> DerivationReport | None:
-    """The report in an authentic payload, if it reads back whole and agrees with its key."""
+def _consistent_payload(payload: object, key: str, path: str) -> dict | None:
+    """An authentic payload that agrees with its key and path and holds a report, the text it
+    prints as and its totals (as :meth:`Cache.put` writes them); None otherwise."""
     if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get("key") != key:
         return None
     if payload.get("path") != path or not isinstance(payload.get("report"), dict):
+        return None
+    if payload["report"].get("file") != path or not isinstance(payload.get("text"), str):
+        return None
+    if type(payload.get("plain")) is not bool:
+        return None
+    tally = payload.get("tally")
+    if not isinstance(tally, dict) or set(tally) != {*VERDICTS, "established"}:
+        return None
+    if not all(type(tally[v]) is int and tally[v] >= 0 for v in VERDICTS) or type(tally["established"]) is not bool:
+        return None
+    return payload
+
+
+def _tally(report: DerivationReport) -> dict:
+    """The report's share of the summary line: steps per verdict, whether its claim is established."""
+    counts = {v: 0 for v in VERDICTS}
+    for step in report.steps:
+        counts[step.verdict] += 1
+    return {**counts, "established": bool(report.established)}
+
+
+def _report_from_payload(payload: dict, key: str, path: str) -> DerivationReport | None:
+    """The report in an authentic payload, if it reads back whole and agrees with its key."""
+    from elbo_sym.report.model import DerivationReport
+
+    if _consistent_payload(payload, key, path) is None:
         return None
     report = DerivationReport.from_dict(payload["report"])
     if report.file != path or not report.ok:  # only reports that passed are ever stored
@@ -296,7 +328,9 @@ class Cache:
                 return None
         return self._secret
 
-    def get(self, key: str, path: str) -> DerivationReport | None:
+    def payload(self, key: str, path: str) -> dict | None:
+        """The authentic, consistent payload stored under `key` for `path` (see
+        _consistent_payload); None on any failure: a miss."""
         try:
             secret, directory = self._key(create=False), self.directory
             if secret is None or directory is None:  # a secret implies a folder
@@ -310,9 +344,18 @@ class Cache:
             raw = payload.encode("utf-8", "surrogatepass")
             if not hmac.compare_digest(mac.encode("ascii", "replace"), _mac(secret, key, raw).encode("ascii")):
                 return None
-            return _report_from_payload(json.loads(payload), key, path)
+            return _consistent_payload(json.loads(payload), key, path)
         except (FileReadError, OSError, ValueError, TypeError, KeyError, RecursionError, MemoryError,
                 UnicodeError):
+            return None
+
+    def get(self, key: str, path: str) -> DerivationReport | None:
+        payload = self.payload(key, path)
+        if payload is None:
+            return None
+        try:
+            return _report_from_payload(payload, key, path)
+        except (ValueError, TypeError, KeyError, RecursionError, MemoryError, UnicodeError):
             return None
 
     def put(self, key: str, report: DerivationReport) -> None:
@@ -322,8 +365,14 @@ class Cache:
             secret, directory = self._key(create=True), self.directory
             if secret is None or directory is None:  # a secret implies a folder
                 return
-            payload = json.dumps({"format": FORMAT, "key": key, "path": report.file, "report": report.to_dict()},
-                                 ensure_ascii=False)
+            from elbo_sym.prose import terminal_safe
+            from elbo_sym.report.text import derivation_text
+
+            data, text = report.to_dict(), derivation_text(report)
+            shown = json.dumps(data, ensure_ascii=False)
+            plain = terminal_safe(text) == text and terminal_safe(shown) == shown  # printed as it is
+            payload = json.dumps({"format": FORMAT, "key": key, "path": report.file, "report": data,
+                                  "text": text, "tally": _tally(report), "plain": plain}, ensure_ascii=False)
             if _report_from_payload(json.loads(payload), key, report.file) != report:
                 return  # would not be read back as the same report: do not store it
             entry = json.dumps({"format": FORMAT, "mac": _mac(secret, key, payload.encode("utf-8", "surrogatepass")),
@@ -426,6 +475,7 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True,
     if misses:
         from elbo_sym.engine.derivation import DerivationError, loads
         from elbo_sym.report.build import check_file
+        from elbo_sym.report.model import InputErrorReport
 
         skip_final_collection()
         for i, path, key, data in misses:
@@ -444,5 +494,88 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True,
     return [r for r in reports if r is not None], errors
 
 
-__all__ = ["Cache", "DEPENDENCIES", "check_paths", "cache_dir", "engine_fingerprint", "fingerprint", "entry_key",
-           "discover", "inside_work_tree", "installed_version"]
+_COMPLETION_VARIABLE = "_ELBO_SYM_COMPLETE"
+"""Set by a shell asking click to complete the command line: never answered here."""
+
+
+def _plain_check(argv: list[str]) -> tuple[list[str], bool, float, float | None] | None:
+    """(paths, --json, budget, file budget) of a `check` command line that uses only plain
+    paths, `--json`, `--budget S` and `--file-budget S` (also `--option=S`), each budget
+    given at most once and valid; None for anything else (left to the full command line)."""
+    if not argv or argv[0] != "check":
+        return None
+    paths: list[str] = []
+    as_json = False
+    budgets: dict[str, str] = {}
+    words = iter(argv[1:])
+    for word in words:
+        if word == "--json":
+            as_json = True
+        elif word.startswith(("--budget", "--file-budget")):
+            name, equals, value = word.partition("=")
+            if name not in ("--budget", "--file-budget") or name in budgets:
+                return None
+            if not equals:
+                following = next(words, None)
+                if following is None or following.startswith("-"):
+                    return None  # click's own message for a missing value
+                value = following
+            budgets[name] = value
+        elif word and not word.startswith("-") and "\0" not in word:
+            paths.append(word)
+        else:
+            return None
+    try:
+        budget = validate_budget(validate_budget(budgets.get("--budget", STEP_BUDGET_SECONDS), "--budget"))
+        given = budgets.get("--file-budget")
+        total = None if given is None else validate_budget(validate_budget(given, "--file-budget"), "file budget")
+    except BudgetError:
+        return None
+    return paths, as_json, budget, total
+
+
+def answer_from_cache(argv: list[str]) -> tuple[str, int] | None:
+    """What `elbo-sym check ARGS` prints on stdout and its exit status, when the cache can answer
+    it whole: a plain command line (_plain_check), every file named hits, nothing to warn about.
+    None in every other case -- the full command line then runs (and re-reads the cache).
+
+    The answer is the text and totals stored with each entry (Cache.put wrote them from the
+    report), so neither click, the report model nor SymPy is imported: the same bytes as the
+    full `check` prints for the same hits (tests/test_cache_fast_path.py).  Only entries whose
+    text and JSON hold no character the terminal filter (elbo_sym.prose.terminal_safe) would
+    escape are used ("plain"), so the answer is printed as it is."""
+    parsed = _plain_check(argv)
+    if parsed is None or disabled_by_environment() or _COMPLETION_VARIABLE in os.environ:
+        return None
+    paths, as_json, budget, total = parsed
+    if not paths:
+        if os.path.lexists(PROJECT_FILE) or not os.path.isdir(DEFAULT_FOLDER):
+            return None  # a course folder (its project file names the files), or an input error
+        paths = [DEFAULT_FOLDER]
+    try:
+        files = discover(paths)
+    except (OSError, ValueError):
+        return None
+    cache = Cache()
+    if not files or cache.warning is not None:
+        return None
+    payloads = []
+    for path in files:
+        try:
+            content = read_regular_file(path, MAX_FILE_BYTES)
+        except (FileReadError, OSError, ValueError):
+            return None
+        payload = cache.payload(entry_key(str(path), content, budget, total), str(path))
+        if payload is None or not payload["plain"]:
+            return None
+        payloads.append(payload)
+    if as_json:
+        return json.dumps([p["report"] for p in payloads], indent=2, ensure_ascii=False) + "\n", 0
+    counts = {v: sum(p["tally"][v] for p in payloads) for v in VERDICTS}
+    established = sum(p["tally"]["established"] for p in payloads)
+    summary = summary_line(len(payloads), counts, established, len(payloads))
+    return "".join(p["text"] + "\n" for p in payloads) + summary + "\n", 0
+
+
+__all__ = ["Cache", "DEPENDENCIES", "answer_from_cache", "check_paths", "cache_dir", "engine_fingerprint",
+           "fingerprint", "entry_key", "discover", "inside_work_tree", "installed_version"]
