@@ -31,6 +31,7 @@ from elbo_sym.limits import (  # noqa: F401  (DEFAULT_SEED, DEFAULT_COUNT, DRILL
     LATEX_TIMEOUT_SECONDS,
     MAX_COUNT,
     MAX_EXERCISE_K,
+    MAX_JOBS,
     MAX_NEW_K,
     MAX_SEED,
     PARTS,
@@ -276,7 +277,8 @@ Guide: docs/02-what-checked-means.md""")
 @_JSON
 @_budget_options("step", FILE_BUDGET_CAP_SECONDS)
 @click.option("--no-cache", is_flag=True, help="re-check every file (no result cache)")
-def _check(paths, json, budget, file_budget, no_cache) -> int:
+@click.option("--jobs", type=Integer(1, MAX_JOBS), metavar="N", help="worker processes (default: one per core)")
+def _check(paths, json, budget, file_budget, no_cache, jobs) -> int:
     """Prove or refute every step of each derivation file.
 
     PATHS: *.toml files or folders (default: the project's derivations, else derivations/).
@@ -292,7 +294,7 @@ def _check(paths, json, budget, file_budget, no_cache) -> int:
         paths = command_paths(_project(None), (), "check")  # a course folder
     else:
         paths = paths_or_default(paths, "check")
-    reports, errors = check_paths(paths, budget=budget, use_cache=not no_cache, total=file_budget)
+    reports, errors = check_paths(paths, budget=budget, use_cache=not no_cache, total=file_budget, jobs=jobs)
     if json:
         _print_json([r.to_dict() for r in reports] + [e.to_dict() for e in errors])
     else:

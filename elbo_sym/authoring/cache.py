@@ -49,7 +49,7 @@ import sys
 from pathlib import Path
 
 from elbo_sym.files import DEFAULT_FOLDER, PROJECT_FILE, FileReadError, InputError, discover, read_regular_file
-from elbo_sym.limits import MAX_FILE_BYTES, STEP_BUDGET_SECONDS, BudgetError, validate_budget
+from elbo_sym.limits import MAX_FILE_BYTES, MAX_JOBS, STEP_BUDGET_SECONDS, BudgetError, parse_integer, validate_budget
 from elbo_sym.report.summary import VERDICTS, summary_line
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name alike)
@@ -440,10 +440,12 @@ def skip_final_collection() -> None:
         _FINAL_COLLECTION_SKIPPED = True
 
 
-def check_paths(paths: list[str], budget: float, use_cache: bool = True,
-                total: float | None = None) -> tuple[list[DerivationReport], list[InputErrorReport]]:
+def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: float | None = None,
+                jobs: int | None = None) -> tuple[list[DerivationReport], list[InputErrorReport]]:
     """Check every derivation named by `paths`: (reports in file order, input errors).
 
+    The files the cache does not answer are checked in `jobs` worker processes (None: one per
+    core; 1: in this process), elbo_sym.report.parallel: the same reports in the same order.
     `budget` bounds each step, `total` each file (None: the default, steps x budget, capped);
     both must be finite and > 0 (else BudgetError).  A cached report is the same data a
     fresh check would give (the report's JSON round trip); SymPy is not imported when
@@ -471,26 +473,34 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True,
             reports[i] = hit
         else:
             misses.append((i, path, key, content))
-    errors: list[InputErrorReport] = []
+    found: list[tuple[int, InputErrorReport]] = []  # (file number, error): reported in file order
     if misses:
         from elbo_sym.engine.derivation import DerivationError, loads
         from elbo_sym.report.build import check_file
         from elbo_sym.report.model import InputErrorReport
+        from elbo_sym.report.parallel import WorkerLost, available_cores, map_in_workers
 
         skip_final_collection()
+        loaded = []
         for i, path, key, data in misses:
             if isinstance(data, FileReadError):
                 line, prefix = (1, "") if data.too_large else (0, "cannot read file: ")
-                errors.append(InputErrorReport(str(path), line, prefix + data.reason))
+                found.append((i, InputErrorReport(str(path), line, prefix + data.reason)))
                 continue
             try:
-                derivation = loads(data, str(path))
+                loaded.append((i, path, key, loads(data, str(path)), len(data)))
             except DerivationError as error:
-                errors.append(InputErrorReport.from_error(error))
+                found.append((i, InputErrorReport.from_error(error)))
+        checked = map_in_workers(lambda n: check_file(loaded[n][3], budget, total), len(loaded),
+                                 available_cores() if jobs is None else jobs, weight=lambda n: loaded[n][4])
+        for (i, path, key, _, _), report in zip(loaded, checked):
+            if isinstance(report, WorkerLost):
+                found.append((i, InputErrorReport(str(path), 0, report.message)))
                 continue
-            report = reports[i] = check_file(derivation, budget, total)
+            reports[i] = report
             if cache is not None and key is not None:
                 cache.put(key, report)
+    errors = [error for _, error in sorted(found, key=lambda pair: pair[0])]
     return [r for r in reports if r is not None], errors
 
 
@@ -500,7 +510,7 @@ _COMPLETION_VARIABLE = "_ELBO_SYM_COMPLETE"
 
 def _plain_check(argv: list[str]) -> tuple[list[str], bool, float, float | None] | None:
     """(paths, --json, budget, file budget) of a `check` command line that uses only plain
-    paths, `--json`, `--budget S` and `--file-budget S` (also `--option=S`), each budget
+    paths, `--json`, `--budget S`, `--file-budget S` and `--jobs N` (also `--option=S`), each
     given at most once and valid; None for anything else (left to the full command line)."""
     if not argv or argv[0] != "check":
         return None
@@ -511,9 +521,9 @@ def _plain_check(argv: list[str]) -> tuple[list[str], bool, float, float | None]
     for word in words:
         if word == "--json":
             as_json = True
-        elif word.startswith(("--budget", "--file-budget")):
+        elif word.startswith(("--budget", "--file-budget", "--jobs")):
             name, equals, value = word.partition("=")
-            if name not in ("--budget", "--file-budget") or name in budgets:
+            if name not in ("--budget", "--file-budget", "--jobs") or name in budgets:
                 return None
             if not equals:
                 following = next(words, None)
@@ -526,10 +536,12 @@ def _plain_check(argv: list[str]) -> tuple[list[str], bool, float, float | None]
         else:
             return None
     try:
+        if "--jobs" in budgets:
+            parse_integer(budgets["--jobs"], 1, MAX_JOBS)  # valid, else click's message; a warm check starts none
         budget = validate_budget(validate_budget(budgets.get("--budget", STEP_BUDGET_SECONDS), "--budget"))
         given = budgets.get("--file-budget")
         total = None if given is None else validate_budget(validate_budget(given, "--file-budget"), "file budget")
-    except BudgetError:
+    except (BudgetError, ValueError):
         return None
     return paths, as_json, budget, total
 
