@@ -114,7 +114,7 @@ def test_a_warm_process_imports_neither_click_nor_the_report_model(work):
         return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
 
     heavy = {"click", "sympy", "elbo_sym.report.model", "elbo_sym.cli", "elbo_sym.prose", "typing", "dataclasses"}
-    assert heavy - {"typing", "dataclasses"} <= imported(cold.stderr)  # the probe sees imports
+    assert {"sympy", "elbo_sym.report.model", "elbo_sym.prose"} <= imported(cold.stderr)  # the probe sees imports
     assert imported(warm.stderr) & heavy == set()
 
 
@@ -257,3 +257,48 @@ def test_a_correctly_signed_entry_is_answered_positive_control(work, capsys):
     _resign(path, key, lambda p: p.update(text="SIGNED TEXT"))
     code, out, _ = fast(capsys, "check", "good.toml")
     assert code == 0 and out.startswith("SIGNED TEXT\n")
+
+
+# ---------------------------------------------------------------------------- a plain `check` without click
+
+
+@pytest.mark.parametrize("argv", [
+    ["check", "--no-cache", "good.toml"], ["check", "--no-cache", "--jobs", "1", "good.toml", "bad.toml"],
+    ["check", "--no-cache", "--json", "."], ["check", "--no-cache", "--jobs=2", "."],
+    ["check", "--no-cache", "--budget", "5", "--file-budget=60", "bad.toml"], ["check", "--no-cache", "missing.toml"],
+    ["check", "--no-cache", "empty"], ["check", "--no-cache"], ["check", "--no-cache", "broken.toml", "good.toml"],
+    ["check", "--no-cache", "--json", "broken.toml"], ["check", "--no-cache", "folder.toml"],
+])
+def test_a_plain_check_without_click_prints_what_click_prints(work, capsys, argv):
+    (work / "broken.toml").write_text(GAP.replace('rule = "', 'rule = "no-such-rule', 1), "utf-8")
+    (work / "empty").mkdir()
+    (work / "folder.toml").mkdir()
+    expected = full(capsys, *argv)
+    assert entry._plain_check(argv) is not None  # this command line runs without click ...
+    capsys.readouterr()
+    assert entry.main(argv) == expected[0]
+    out, err = capsys.readouterr()
+    assert (expected[0], out, err) == expected  # ... and prints the same
+    assert expected[0] in (0, 1, 2) and (out or err)
+
+
+def test_a_plain_check_fills_the_cache_click_and_the_fast_path_read(work, capsys):
+    assert entry.main(["check", "good.toml"]) == 0
+    first = capsys.readouterr()
+    assert fast(capsys, "check", "good.toml") == (0, first.out, first.err)
+    assert full(capsys, "check", "good.toml") == (0, first.out, first.err)
+
+
+def test_a_course_folder_is_left_to_click(work, capsys):
+    (work / "elbo-sym.toml").write_text('title = "A course"\n', "utf-8")
+    assert entry._plain_check(["check"]) is None
+    assert entry._plain_check(["check", "good.toml"]) is not None  # files named: no project needed
+
+
+def test_a_cold_process_without_click(work):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    command = [sys.executable, "-X", "importtime", "-m", "elbo_sym", "check", "--no-cache", "good.toml", "bad.toml"]
+    done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
+    assert done.returncode == 1 and "refuted" in done.stdout
+    modules = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "sympy" in modules and "click" not in modules

@@ -508,19 +508,22 @@ _COMPLETION_VARIABLE = "_ELBO_SYM_COMPLETE"
 """Set by a shell asking click to complete the command line: never answered here."""
 
 
-def _plain_check(argv: list[str]) -> tuple[list[str], bool, float, float | None] | None:
-    """(paths, --json, budget, file budget) of a `check` command line that uses only plain
-    paths, `--json`, `--budget S`, `--file-budget S` and `--jobs N` (also `--option=S`), each
-    given at most once and valid; None for anything else (left to the full command line)."""
-    if not argv or argv[0] != "check":
+def plain_check_line(argv: list[str]) -> tuple[list[str], bool, float, float | None, bool, int | None] | None:
+    """(paths, --json, budget, file budget, --no-cache, jobs) of a `check` command line that uses
+    only plain paths, `--json`, `--no-cache`, `--budget S`, `--file-budget S` and `--jobs N`
+    (also `--option=S`), each value given at most once and valid, as click reads them; None for
+    anything else (left to the full command line, elbo_sym.cli, and its messages)."""
+    if not argv or argv[0] != "check" or _COMPLETION_VARIABLE in os.environ:
         return None
     paths: list[str] = []
-    as_json = False
+    as_json = no_cache = False
     budgets: dict[str, str] = {}
     words = iter(argv[1:])
     for word in words:
         if word == "--json":
             as_json = True
+        elif word == "--no-cache":
+            no_cache = True
         elif word.startswith(("--budget", "--file-budget", "--jobs")):
             name, equals, value = word.partition("=")
             if name not in ("--budget", "--file-budget", "--jobs") or name in budgets:
@@ -536,19 +539,19 @@ def _plain_check(argv: list[str]) -> tuple[list[str], bool, float, float | None]
         else:
             return None
     try:
-        if "--jobs" in budgets:
-            parse_integer(budgets["--jobs"], 1, MAX_JOBS)  # valid, else click's message; a warm check starts none
+        jobs = parse_integer(budgets["--jobs"], 1, MAX_JOBS) if "--jobs" in budgets else None
         budget = validate_budget(validate_budget(budgets.get("--budget", STEP_BUDGET_SECONDS), "--budget"))
         given = budgets.get("--file-budget")
         total = None if given is None else validate_budget(validate_budget(given, "--file-budget"), "file budget")
     except (BudgetError, ValueError):
         return None
-    return paths, as_json, budget, total
+    return paths, as_json, budget, total, no_cache, jobs
 
 
 def answer_from_cache(argv: list[str]) -> tuple[str, int] | None:
     """What `elbo-sym check ARGS` prints on stdout and its exit status, when the cache can answer
-    it whole: a plain command line (_plain_check), every file named hits, nothing to warn about.
+    it whole: a plain command line (plain_check_line) without --no-cache, every file named hits,
+    nothing to warn about.
     None in every other case -- the full command line then runs (and re-reads the cache).
 
     The answer is the text and totals stored with each entry (Cache.put wrote them from the
@@ -556,10 +559,10 @@ def answer_from_cache(argv: list[str]) -> tuple[str, int] | None:
     full `check` prints for the same hits (tests/test_cache_fast_path.py).  Only entries whose
     text and JSON hold no character the terminal filter (elbo_sym.prose.terminal_safe) would
     escape are used ("plain"), so the answer is printed as it is."""
-    parsed = _plain_check(argv)
-    if parsed is None or disabled_by_environment() or _COMPLETION_VARIABLE in os.environ:
+    parsed = plain_check_line(argv)
+    if parsed is None or parsed[4] or disabled_by_environment():
         return None
-    paths, as_json, budget, total = parsed
+    paths, as_json, budget, total = parsed[:4]
     if not paths:
         if os.path.lexists(PROJECT_FILE) or not os.path.isdir(DEFAULT_FOLDER):
             return None  # a course folder (its project file names the files), or an input error
@@ -589,5 +592,5 @@ def answer_from_cache(argv: list[str]) -> tuple[str, int] | None:
     return "".join(p["text"] + "\n" for p in payloads) + summary + "\n", 0
 
 
-__all__ = ["Cache", "DEPENDENCIES", "answer_from_cache", "check_paths", "cache_dir", "engine_fingerprint",
-           "fingerprint", "entry_key", "discover", "inside_work_tree", "installed_version"]
+__all__ = ["Cache", "DEPENDENCIES", "answer_from_cache", "check_paths", "plain_check_line", "cache_dir",
+           "engine_fingerprint", "fingerprint", "entry_key", "discover", "inside_work_tree", "installed_version"]
