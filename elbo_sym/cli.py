@@ -36,6 +36,7 @@ from elbo_sym.limits import (  # noqa: F401  (DEFAULT_SEED, DEFAULT_COUNT, DRILL
     DEFAULT_SEED,
     DRILL_COUNT,
     FILE_BUDGET_CAP_SECONDS,
+    FILES_PER_WORKER,
     LATEX_TIMEOUT_SECONDS,
     MAX_COUNT,
     MAX_EXERCISE_K,
@@ -258,7 +259,8 @@ Guide: docs/02-what-checked-means.md""")
 @_JSON
 @_budget_options("step", FILE_BUDGET_CAP_SECONDS)
 @click.option("--no-cache", is_flag=True, help="re-check every file (no result cache)")
-@click.option("--jobs", type=Integer(1, MAX_JOBS), metavar="N", help="worker processes (default: one per core)")
+@click.option("--jobs", type=Integer(1, MAX_JOBS), metavar="N",
+              help=f"worker processes (default: one per core, at most one per {FILES_PER_WORKER} files)")
 def _check(paths, json, budget, file_budget, no_cache, jobs) -> int:
     """Prove or refute every step of each derivation file.
 

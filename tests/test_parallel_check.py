@@ -175,11 +175,11 @@ def test_ctrl_c_stops_every_worker(tmp_path):
     for name in ("a", "b", "c"):
         (tmp_path / f"{name}.toml").write_text(GAP, "utf-8")
     script = textwrap.dedent("""
-        import sys, time
+        import os, sys, time
         import elbo_sym.report.build as build
         from elbo_sym.cli import main
         def slow(*args, **kwargs):
-            print("working", flush=True)
+            os.write(1, b"working\\n")  # one write: the two workers' lines do not interleave
             time.sleep(60)
         build.check_file = slow
         sys.exit(main(["check", "--no-cache", "--jobs", "2", "a.toml", "b.toml", "c.toml"]))
@@ -196,3 +196,26 @@ def test_ctrl_c_stops_every_worker(tmp_path):
     time.sleep(0.2)
     with pytest.raises(ProcessLookupError):
         os.killpg(process.pid, 0)  # nobody is left in the group
+
+
+@pytest.mark.parametrize("files", [1, 4, 6, 12])
+def test_without_jobs_a_few_files_are_checked_in_this_process(tmp_path, monkeypatch, files):
+    """Each worker pays SymPy's first-use costs once: the four lesson files are quicker in one
+    process, so the default starts a worker per core only for every FILES_PER_WORKER files."""
+    from elbo_sym.authoring.cache import check_paths
+    from elbo_sym.limits import FILES_PER_WORKER
+
+    for n in range(files):
+        (tmp_path / f"f{n:02}.toml").write_text(GAP, "utf-8")
+    pools = []
+    real_run = parallel._Pool.run
+
+    def spy(self, order, count):
+        pools.append(self.jobs)
+        return real_run(self, order, count)
+
+    monkeypatch.setattr(parallel._Pool, "run", spy)
+    reports, errors = check_paths([str(tmp_path)], 10.0, use_cache=False)
+    assert len(reports) == files and not errors and all(r.ok for r in reports)
+    wanted = min(parallel.available_cores(), files // FILES_PER_WORKER)
+    assert pools == ([wanted] if wanted >= 2 else [])

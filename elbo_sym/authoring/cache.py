@@ -445,7 +445,8 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
     """Check every derivation named by `paths`: (reports in file order, input errors).
 
     The files the cache does not answer are checked in `jobs` worker processes (None: one per
-    core; 1: in this process), elbo_sym.report.parallel: the same reports in the same order.
+    core, at most one per limits.FILES_PER_WORKER files; 1: in this process),
+    elbo_sym.report.parallel: the same reports in the same order.
     `budget` bounds each step, `total` each file (None: the default, steps x budget, capped);
     both must be finite and > 0 (else BudgetError).  A cached report is the same data a
     fresh check would give (the report's JSON round trip); SymPy is not imported when
@@ -478,7 +479,7 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
         from elbo_sym.engine.derivation import DerivationError, loads
         from elbo_sym.report.build import check_file
         from elbo_sym.report.model import InputErrorReport
-        from elbo_sym.report.parallel import WorkerLost, available_cores, map_in_workers
+        from elbo_sym.report.parallel import WorkerLost, default_jobs, map_in_workers
 
         skip_final_collection()
         loaded = []
@@ -492,7 +493,7 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
             except DerivationError as error:
                 found.append((i, InputErrorReport.from_error(error)))
         checked = map_in_workers(lambda n: check_file(loaded[n][3], budget, total), len(loaded),
-                                 available_cores() if jobs is None else jobs, weight=lambda n: loaded[n][4])
+                                 default_jobs(len(loaded)) if jobs is None else jobs, weight=lambda n: loaded[n][4])
         for (i, path, key, _, _), report in zip(loaded, checked):
             if isinstance(report, WorkerLost):
                 found.append((i, InputErrorReport(str(path), 0, report.message)))

@@ -342,14 +342,15 @@ def check_all(paths: Sequence[str], budget: float,
               jobs: int | None = None) -> tuple[list[DerivationReport], list[DerivationError]]:
     """The reports of every derivation named; none when any does not load (then its errors):
     `build` and `web` check everything before they print anything.  Checked in `jobs` worker
-    processes (None: one per core), as `check` does (elbo_sym.report.parallel)."""
-    from elbo_sym.report.parallel import WorkerLost, available_cores, map_in_workers
+    processes (None: as `check` chooses, report.parallel.default_jobs), as `check` does."""
+    from elbo_sym.report.parallel import WorkerLost, default_jobs, map_in_workers
 
     derivations, errors = load_all(paths)
     if errors:
         return [], errors
     results = map_in_workers(lambda n: check_file(derivations[n], budget=budget), len(derivations),
-                             available_cores() if jobs is None else jobs, weight=lambda n: _file_size(derivations[n]))
+                             default_jobs(len(derivations)) if jobs is None else jobs,
+                             weight=lambda n: _file_size(derivations[n]))
     for derivation, result in zip(derivations, results):
         if isinstance(result, WorkerLost):
             raise InputError(f"{derivation.path}: {result.message}")

@@ -28,7 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["WorkerLost", "available_cores", "map_in_workers", "schedule"]
+from elbo_sym.limits import FILES_PER_WORKER
+
+__all__ = ["WorkerLost", "available_cores", "default_jobs", "map_in_workers", "schedule"]
 
 _LENGTH = 8
 """Bytes of the length that precedes each pickled result on a worker's pipe."""
@@ -52,6 +54,12 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+def default_jobs(count: int) -> int:
+    """Workers for `count` files when the user did not say (`--jobs`): one per core, but at most
+    one per limits.FILES_PER_WORKER files (1: the files are checked in this process)."""
+    return max(1, min(available_cores(), count // FILES_PER_WORKER))
 
 
 def _can_fork() -> bool:
