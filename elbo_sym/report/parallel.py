@@ -19,8 +19,6 @@ process.
 from __future__ import annotations
 
 import os
-import pickle
-import selectors
 import signal
 import sys
 from collections import deque
@@ -96,9 +94,12 @@ class _Worker:
 
 class _Pool:
     def __init__(self, work: Callable[[int], Any], jobs: int):
+        import selectors  # here, as pickle below: a serial check does without them
+
         self.work, self.jobs = work, jobs
         self.workers: list[_Worker] = []
         self.selector = selectors.DefaultSelector()
+        self.readable = selectors.EVENT_READ
 
     def run(self, order: list[int], count: int) -> list[Any]:
         results: list[Any] = [None] * count
@@ -142,7 +143,7 @@ class _Pool:
         os.close(result_write)
         worker = _Worker(pid, task_write, result_read)
         self.workers.append(worker)
-        self.selector.register(result_read, selectors.EVENT_READ, worker)
+        self.selector.register(result_read, self.readable, worker)
         return worker
 
     def _assign(self, worker: _Worker, pending: deque[int]) -> None:
@@ -176,6 +177,8 @@ class _Pool:
             size = int.from_bytes(worker.buffer[:_LENGTH], "big")
             if len(worker.buffer) < _LENGTH + size:
                 return
+            import pickle
+
             kind, value = pickle.loads(bytes(worker.buffer[_LENGTH:_LENGTH + size]))
             del worker.buffer[:_LENGTH + size]
             if kind == "raise":
@@ -232,6 +235,8 @@ def _how_it_ended(pid: int) -> str:
 
 def _serve(work: Callable[[int], Any], tasks: int, results: int) -> None:
     """The worker's loop: read an item number, send ("value", work(item)) or ("raise", exception)."""
+    import pickle
+
     while True:
         header = _read_exact(tasks, _LENGTH)
         if header is None:
