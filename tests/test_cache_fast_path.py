@@ -214,7 +214,7 @@ def _resign(path: Path, key: str, change) -> None:
 @pytest.mark.parametrize("damage", ["truncated", "not json", "wrong mac", "old format", "no text", "text not a string",
                                     "no tally", "tally negative", "tally bool count", "tally missing verdict",
                                     "established not bool", "plain missing", "another path", "another key",
-                                    "report of another file"])
+                                    "report of another file", "report that failed"])
 def test_an_entry_that_is_not_whole_is_a_miss(work, capsys, damage):
     assert full(capsys, "check", "good.toml")[0] == 0
     key, path = _entry_path("good.toml")
@@ -242,6 +242,7 @@ def test_an_entry_that_is_not_whole_is_a_miss(work, capsys, damage):
             "another path": lambda p: p.update(path="bad.toml"),
             "another key": lambda p: p.update(key="0" * 64),
             "report of another file": lambda p: p["report"].update(file="bad.toml"),
+            "report that failed": lambda p: p["report"].update(ok=False),
         }
         _resign(path, key, changes[damage])
     assert fast(capsys, "check", "good.toml") == (None, "", "")

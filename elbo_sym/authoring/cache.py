@@ -582,8 +582,8 @@ def answer_from_cache(argv: list[str]) -> tuple[str, int] | None:
         except (FileReadError, OSError, ValueError):
             return None
         payload = cache.payload(entry_key(str(path), content, budget, total), str(path))
-        if payload is None or not payload["plain"]:
-            return None
+        if payload is None or not payload["plain"] or payload["report"].get("ok") is not True:
+            return None  # (only passing reports are stored: an entry that says otherwise is not ours)
         payloads.append(payload)
     if as_json:
         return json.dumps([p["report"] for p in payloads], indent=2, ensure_ascii=False) + "\n", 0
