@@ -188,7 +188,7 @@ class _Pool:
             self._assign(worker, pending)
 
     def _retire(self, worker: _Worker) -> None:
-        """Tell `worker` there is no more work (it exits) and stop listening to it once it is gone."""
+        """Tell `worker` there is no more work: its task pipe is closed, so its next read ends it."""
         if worker.tasks >= 0:
             os.close(worker.tasks)
             worker.tasks = -1
