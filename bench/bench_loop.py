@@ -19,7 +19,10 @@ machine's load; a case's ratio is the median over rounds of (case / baseline of 
 Raw medians and bests (seconds, wall clock) are printed beside it.  Output is a Markdown table
 (also written to ``--markdown FILE``).
 
-    python bench/bench_loop.py [--runs 5] [--no-tree] [--markdown /tmp/loop_bench.md]
+`check` shares the files among worker processes, one per core; ``--jobs N`` passes
+``--jobs N`` to every check (``--jobs 1``: one process, to see what the workers save).
+
+    python bench/bench_loop.py [--runs 5] [--no-tree] [--jobs N] [--markdown /tmp/loop_bench.md]
 """
 
 from __future__ import annotations
@@ -81,8 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="rounds of paired runs (default 5)")
     parser.add_argument("--no-tree", action="store_true", help="skip the two tree cases (the slow ones)")
     parser.add_argument("--markdown", type=Path, help="also write the Markdown table here")
+    parser.add_argument("--jobs", type=int, default=None, help="pass --jobs N to every check (default: not given)")
     args = parser.parse_args(argv)
 
+    load_before = os.getloadavg()[0]  # the other jobs' load (the runs add their own)
     python = sys.executable  # the interpreter itself, not a shim script
     with tempfile.TemporaryDirectory(prefix="elbo-sym-bench-") as tmp:
         work = Path(tmp)
@@ -94,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         env = dict(os.environ, PYTHONPATH=str(REPO), ELBO_SYM_CACHE_DIR=str(work / "cache"),
                    PYTHONDONTWRITEBYTECODE="")
         env.pop("ELBO_SYM_NO_CACHE", None)
-        check = [python, "-m", "elbo_sym", "check"]
+        check = [python, "-m", "elbo_sym", "check"] + ([] if args.jobs is None else ["--jobs", str(args.jobs)])
         # Byte-compile once so no measurement pays for it; fill the cache for the warm case.
         subprocess.run([python, "-m", "compileall", "-q", str(REPO / "elbo_sym")], check=False,
                        stdout=subprocess.DEVNULL)
@@ -132,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     base = times["baseline"]
     lines = [
         f"{args.runs} rounds of paired runs, wall clock; Python {platform.python_version()}, {platform.machine()}, "
-        f"{os.cpu_count()} CPUs (`bench/bench_loop.py`). Ratio: the median over rounds of the command's time / "
+        f"{os.cpu_count()} CPUs, load average {load_before:.1f} before the runs, "
+        f"`--jobs {args.jobs if args.jobs is not None else 'default (one per core)'}` "
+        f"(`bench/bench_loop.py`). Ratio: the median over rounds of the command's time / "
         f"`import sympy`'s time in the same round.",
         "",
         "| command | median s | best s | × baseline (paired median) | goal |",

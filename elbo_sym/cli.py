@@ -13,11 +13,19 @@ import sys
 
 import click
 
+from elbo_sym.authoring.command import (
+    EXIT_FAILED,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    check_command,
+    guarded,
+    safe_streams,
+)
+from elbo_sym.authoring.command import input_error as _input_error
 from elbo_sym.files import (
     PROJECT_FILE,
-    FileReadError,
     InputError,
-    describe_os_error,
     output_file,
     output_folder,
     paths_or_default,
@@ -28,9 +36,11 @@ from elbo_sym.limits import (  # noqa: F401  (DEFAULT_SEED, DEFAULT_COUNT, DRILL
     DEFAULT_SEED,
     DRILL_COUNT,
     FILE_BUDGET_CAP_SECONDS,
+    FILES_PER_WORKER,
     LATEX_TIMEOUT_SECONDS,
     MAX_COUNT,
     MAX_EXERCISE_K,
+    MAX_JOBS,
     MAX_NEW_K,
     MAX_SEED,
     PARTS,
@@ -42,12 +52,7 @@ from elbo_sym.limits import (  # noqa: F401  (DEFAULT_SEED, DEFAULT_COUNT, DRILL
     parse_parts,
     validate_budget,
 )
-from elbo_sym.prose import TerminalSafeStream
 from elbo_sym.publish import HANDOUTS
-
-EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
-EXIT_INTERRUPTED = 130
-
 
 # ------------------------------------------------------------------ option types (click glue), shared options
 
@@ -164,12 +169,7 @@ class _Cli(click.Group):
     usage errors become one line in :meth:`main`, input errors in :meth:`invoke`."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        stdout, stderr = sys.stdout, sys.stderr
-        sys.stdout, sys.stderr = TerminalSafeStream(stdout), TerminalSafeStream(stderr)
-        try:
-            code = self._status(args, prog_name or "elbo-sym", complete_var, extra)
-        finally:
-            sys.stdout, sys.stderr = stdout, stderr
+        code = safe_streams(lambda: self._status(args, prog_name or "elbo-sym", complete_var, extra))
         if standalone_mode:
             sys.exit(code)
         return code
@@ -188,32 +188,15 @@ class _Cli(click.Group):
         return code if isinstance(code, int) else EXIT_OK
 
     def invoke(self, ctx):
-        """Run the command; every input problem is one line and exit 2."""
-        try:
-            return super().invoke(ctx)
-        except (InputError, FileReadError, BudgetError) as error:
-            return _input_error(str(error))
-        except BrokenPipeError:  # `elbo-sym ... | head`: stop quietly (no flush error at exit either)
-            try:
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            except (OSError, ValueError, AttributeError):
-                pass
-            return EXIT_FAILED
-        except OSError as error:
-            return _input_error(describe_os_error(error))
-        except KeyboardInterrupt:
-            return EXIT_INTERRUPTED
+        """Run the command; every input problem is one line and exit 2 (authoring.command.guarded)."""
+        invoke = super().invoke
+        return guarded(lambda: invoke(ctx))
 
 
 def _usage_error(error: click.UsageError) -> int:
     message = error.format_message().rstrip(".")
     where = error.ctx.command_path if error.ctx is not None else "elbo-sym"
     return _input_error(f"{message}; see `{where} --help`")
-
-
-def _input_error(message: str) -> int:
-    print(f"elbo-sym: error: {' '.join(message.split())}", file=sys.stderr)
-    return EXIT_INPUT
 
 
 def _status(ok: bool) -> int:
@@ -276,32 +259,20 @@ Guide: docs/02-what-checked-means.md""")
 @_JSON
 @_budget_options("step", FILE_BUDGET_CAP_SECONDS)
 @click.option("--no-cache", is_flag=True, help="re-check every file (no result cache)")
-def _check(paths, json, budget, file_budget, no_cache) -> int:
+@click.option("--jobs", type=Integer(1, MAX_JOBS), metavar="N",
+              help=f"worker processes (default: one per core, at most one per {FILES_PER_WORKER} files)")
+def _check(paths, json, budget, file_budget, no_cache, jobs) -> int:
     """Prove or refute every step of each derivation file.
 
     PATHS: *.toml files or folders (default: the project's derivations, else derivations/).
     """
-    # Reports come from elbo_sym.authoring.cache: unchanged files that passed are not re-checked
-    # (and SymPy is not imported when every file hits); --no-cache checks everything.
-    from elbo_sym.authoring.cache import check_paths
-    from elbo_sym.report.text import derivation_text, error_text, summary_text
-
     if not paths and (os.path.exists(PROJECT_FILE) or os.path.islink(PROJECT_FILE)):
         from elbo_sym.publish.project import command_paths
 
         paths = command_paths(_project(None), (), "check")  # a course folder
     else:
-        paths = paths_or_default(paths, "check")
-    reports, errors = check_paths(paths, budget=budget, use_cache=not no_cache, total=file_budget)
-    if json:
-        _print_json([r.to_dict() for r in reports] + [e.to_dict() for e in errors])
-    else:
-        for report in reports:
-            print(derivation_text(report))
-        for problem in errors:
-            print(error_text(problem), file=sys.stderr)
-        print(summary_text(reports, errors))
-    return EXIT_INPUT if errors else _status(all(r.ok for r in reports))
+        paths = paths_or_default(paths, "check")  # a plain `check` also runs without click: elbo_sym.__main__
+    return check_command(paths, json, budget, file_budget, no_cache, jobs)
 
 
 @cli.command("explain", short_help="show how one step was decided", epilog="""\b

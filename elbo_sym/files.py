@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -211,6 +210,8 @@ def replace_file(path: Path, data: bytes | Callable[[str], None], *, sync: bool 
     """Write `path` through a temporary file in its folder and ``os.replace``: readers never see
     half a file, and a failed write leaves the old one.  `data` is the bytes, or a function that
     writes the temporary file (given its name); `sync`: flushed to the disk before the rename."""
+    import tempfile  # here: a warm `check` (elbo_sym.authoring.cache) never writes a file
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -134,6 +134,12 @@ SOLUTIONS = ("none", "separate", "inline")
 """Where a sheet's answers go: nowhere (a student sheet), after all the questions, or after each one."""
 MAX_NEW_K = 20
 """The largest integer K of a starter `new` writes (its example lists K probabilities per distribution)."""
+MAX_JOBS = 256
+"""Most worker processes `check --jobs` starts (its default: one per core, see FILES_PER_WORKER)."""
+FILES_PER_WORKER = 3
+"""Without --jobs, a check starts at most one worker per this many files: each worker pays SymPy's
+first-use costs (lazy imports, caches) once, which only pays off over several files (the four
+lesson files are quicker in one process)."""
 LATEX_TIMEOUT_SECONDS = 120.0
 """Default time limit of one LaTeX build (`build --timeout`)."""
 PARTS = ("evidence", "posterior", "elbo", "reconstruction", "kl_prior", "kl_posterior", "gap")

@@ -22,6 +22,8 @@ from elbo_sym.authoring import cache as result_cache
 from elbo_sym.cli import main
 from elbo_sym.limits import STEP_BUDGET_SECONDS
 from elbo_sym.report.build import check_file
+from elbo_sym.report.model import DerivationReport
+from elbo_sym.report.text import derivation_text
 
 REPO = Path(__file__).resolve().parents[1]
 GAP = (REPO / "derivations" / "gap.toml").read_text("utf-8")
@@ -72,7 +74,9 @@ def forged_payload(key: str, name: str, title: str = "FAKE REPORT: all proved") 
         _GOOD_REPORT.update(check_file("good.toml").to_dict())
     report = {**_GOOD_REPORT, "file": name, "title": title}
     report.pop("ok", None)
-    return {"format": result_cache.FORMAT, "key": key, "path": name, "report": report}
+    read_back = DerivationReport.from_dict(report)  # the text and totals a warm check prints
+    return {"format": result_cache.FORMAT, "key": key, "path": name, "report": report,
+            "text": derivation_text(read_back), "tally": result_cache._tally(read_back), "plain": True}
 
 
 def write_entry(path: Path, payload: dict | str, secret: bytes | None, key: str) -> None:

@@ -115,6 +115,7 @@ OPTION_VALUES = {
     "anki": ["@directory", "@fifo", "@dev-zero-symlink", "@missing/deeper/deck.apkg"],
     "only": ["nope", ""],
     "step": ["0", "-1", "nan", "999", "1e9"],
+    "jobs": ["0", "-1", "nan", "257", "1e9", "ｌ", "9" * 30, ""],
     "project": ["@fifo", "@dev-zero-symlink", "@missing/deeper/out", "@invalid-utf8", "@too-large",
                 "@hash-in-expression", "@nul-byte"],
     "parts": ["nope", "", "evidence,nope", "ｌ", ","],

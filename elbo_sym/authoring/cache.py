@@ -48,12 +48,17 @@ import stat
 import sys
 from pathlib import Path
 
-from elbo_sym.files import FileReadError, InputError, discover, read_regular_file
-from elbo_sym.limits import MAX_FILE_BYTES, validate_budget
-from elbo_sym.report.model import DerivationReport, InputErrorReport
+from elbo_sym.files import DEFAULT_FOLDER, PROJECT_FILE, FileReadError, InputError, discover, read_regular_file
+from elbo_sym.limits import MAX_FILE_BYTES, MAX_JOBS, STEP_BUDGET_SECONDS, BudgetError, parse_integer, validate_budget
+from elbo_sym.report.summary import VERDICTS, summary_line
 
-FORMAT = 3
-"""Bumped when the entry layout changes (2: authenticated entries)."""
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name alike)
+if TYPE_CHECKING:  # imported where used: a warm check (answer_from_cache) never loads the report model
+    from elbo_sym.report.model import DerivationReport, InputErrorReport
+
+FORMAT = 4
+"""Bumped when the entry layout changes (2: authenticated entries; 4: the rendered text and the
+totals stored beside the report, for answer_from_cache)."""
 MAX_ENTRIES = 512
 """Oldest entries beyond this many are removed when a new one is written."""
 MAX_ENTRY_BYTES = 4_000_000
@@ -255,11 +260,38 @@ def _mac(secret: bytes, key: str, payload: bytes) -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
-def _report_from_payload(payload: dict, key: str, path: str) -> DerivationReport | None:
-    """The report in an authentic payload, if it reads back whole and agrees with its key."""
+def _consistent_payload(payload: object, key: str, path: str) -> dict | None:
+    """An authentic payload that agrees with its key and path and holds a report, the text it
+    prints as and its totals (as :meth:`Cache.put` writes them); None otherwise."""
     if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get("key") != key:
         return None
     if payload.get("path") != path or not isinstance(payload.get("report"), dict):
+        return None
+    if payload["report"].get("file") != path or not isinstance(payload.get("text"), str):
+        return None
+    if type(payload.get("plain")) is not bool:
+        return None
+    tally = payload.get("tally")
+    if not isinstance(tally, dict) or set(tally) != {*VERDICTS, "established"}:
+        return None
+    if not all(type(tally[v]) is int and tally[v] >= 0 for v in VERDICTS) or type(tally["established"]) is not bool:
+        return None
+    return payload
+
+
+def _tally(report: DerivationReport) -> dict:
+    """The report's share of the summary line: steps per verdict, whether its claim is established."""
+    counts = {v: 0 for v in VERDICTS}
+    for step in report.steps:
+        counts[step.verdict] += 1
+    return {**counts, "established": bool(report.established)}
+
+
+def _report_from_payload(payload: dict, key: str, path: str) -> DerivationReport | None:
+    """The report in an authentic payload, if it reads back whole and agrees with its key."""
+    from elbo_sym.report.model import DerivationReport
+
+    if _consistent_payload(payload, key, path) is None:
         return None
     report = DerivationReport.from_dict(payload["report"])
     if report.file != path or not report.ok:  # only reports that passed are ever stored
@@ -296,7 +328,9 @@ class Cache:
                 return None
         return self._secret
 
-    def get(self, key: str, path: str) -> DerivationReport | None:
+    def payload(self, key: str, path: str) -> dict | None:
+        """The authentic, consistent payload stored under `key` for `path` (see
+        _consistent_payload); None on any failure: a miss."""
         try:
             secret, directory = self._key(create=False), self.directory
             if secret is None or directory is None:  # a secret implies a folder
@@ -310,9 +344,18 @@ class Cache:
             raw = payload.encode("utf-8", "surrogatepass")
             if not hmac.compare_digest(mac.encode("ascii", "replace"), _mac(secret, key, raw).encode("ascii")):
                 return None
-            return _report_from_payload(json.loads(payload), key, path)
+            return _consistent_payload(json.loads(payload), key, path)
         except (FileReadError, OSError, ValueError, TypeError, KeyError, RecursionError, MemoryError,
                 UnicodeError):
+            return None
+
+    def get(self, key: str, path: str) -> DerivationReport | None:
+        payload = self.payload(key, path)
+        if payload is None:
+            return None
+        try:
+            return _report_from_payload(payload, key, path)
+        except (ValueError, TypeError, KeyError, RecursionError, MemoryError, UnicodeError):
             return None
 
     def put(self, key: str, report: DerivationReport) -> None:
@@ -322,8 +365,14 @@ class Cache:
             secret, directory = self._key(create=True), self.directory
             if secret is None or directory is None:  # a secret implies a folder
                 return
-            payload = json.dumps({"format": FORMAT, "key": key, "path": report.file, "report": report.to_dict()},
-                                 ensure_ascii=False)
+            from elbo_sym.prose import terminal_safe
+            from elbo_sym.report.text import derivation_text
+
+            data, text = report.to_dict(), derivation_text(report)
+            shown = json.dumps(data, ensure_ascii=False)
+            plain = terminal_safe(text) == text and terminal_safe(shown) == shown  # printed as it is
+            payload = json.dumps({"format": FORMAT, "key": key, "path": report.file, "report": data,
+                                  "text": text, "tally": _tally(report), "plain": plain}, ensure_ascii=False)
             if _report_from_payload(json.loads(payload), key, report.file) != report:
                 return  # would not be read back as the same report: do not store it
             entry = json.dumps({"format": FORMAT, "mac": _mac(secret, key, payload.encode("utf-8", "surrogatepass")),
@@ -391,10 +440,13 @@ def skip_final_collection() -> None:
         _FINAL_COLLECTION_SKIPPED = True
 
 
-def check_paths(paths: list[str], budget: float, use_cache: bool = True,
-                total: float | None = None) -> tuple[list[DerivationReport], list[InputErrorReport]]:
+def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: float | None = None,
+                jobs: int | None = None) -> tuple[list[DerivationReport], list[InputErrorReport]]:
     """Check every derivation named by `paths`: (reports in file order, input errors).
 
+    The files the cache does not answer are checked in `jobs` worker processes (None: one per
+    core, at most one per limits.FILES_PER_WORKER files; 1: in this process),
+    elbo_sym.report.parallel: the same reports in the same order.
     `budget` bounds each step, `total` each file (None: the default, steps x budget, capped);
     both must be finite and > 0 (else BudgetError).  A cached report is the same data a
     fresh check would give (the report's JSON round trip); SymPy is not imported when
@@ -422,27 +474,124 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True,
             reports[i] = hit
         else:
             misses.append((i, path, key, content))
-    errors: list[InputErrorReport] = []
+    found: list[tuple[int, InputErrorReport]] = []  # (file number, error): reported in file order
     if misses:
         from elbo_sym.engine.derivation import DerivationError, loads
         from elbo_sym.report.build import check_file
+        from elbo_sym.report.model import InputErrorReport
+        from elbo_sym.report.parallel import WorkerLost, default_jobs, map_in_workers
 
         skip_final_collection()
+        loaded = []
         for i, path, key, data in misses:
             if isinstance(data, FileReadError):
                 line, prefix = (1, "") if data.too_large else (0, "cannot read file: ")
-                errors.append(InputErrorReport(str(path), line, prefix + data.reason))
+                found.append((i, InputErrorReport(str(path), line, prefix + data.reason)))
                 continue
             try:
-                derivation = loads(data, str(path))
+                loaded.append((i, path, key, loads(data, str(path)), len(data)))
             except DerivationError as error:
-                errors.append(InputErrorReport.from_error(error))
+                found.append((i, InputErrorReport.from_error(error)))
+        checked = map_in_workers(lambda n: check_file(loaded[n][3], budget, total), len(loaded),
+                                 default_jobs(len(loaded)) if jobs is None else jobs, weight=lambda n: loaded[n][4])
+        for (i, path, key, _, _), report in zip(loaded, checked):
+            if isinstance(report, WorkerLost):
+                found.append((i, InputErrorReport(str(path), 0, report.message)))
                 continue
-            report = reports[i] = check_file(derivation, budget, total)
+            reports[i] = report
             if cache is not None and key is not None:
                 cache.put(key, report)
+    errors = [error for _, error in sorted(found, key=lambda pair: pair[0])]
     return [r for r in reports if r is not None], errors
 
 
-__all__ = ["Cache", "DEPENDENCIES", "check_paths", "cache_dir", "engine_fingerprint", "fingerprint", "entry_key",
-           "discover", "inside_work_tree", "installed_version"]
+_COMPLETION_VARIABLE = "_ELBO_SYM_COMPLETE"
+"""Set by a shell asking click to complete the command line: never answered here."""
+
+
+def plain_check_line(argv: list[str]) -> tuple[list[str], bool, float, float | None, bool, int | None] | None:
+    """(paths, --json, budget, file budget, --no-cache, jobs) of a `check` command line that uses
+    only plain paths, `--json`, `--no-cache`, `--budget S`, `--file-budget S` and `--jobs N`
+    (also `--option=S`), each value given at most once and valid, as click reads them; None for
+    anything else (left to the full command line, elbo_sym.cli, and its messages)."""
+    if not argv or argv[0] != "check" or _COMPLETION_VARIABLE in os.environ:
+        return None
+    paths: list[str] = []
+    as_json = no_cache = False
+    budgets: dict[str, str] = {}
+    words = iter(argv[1:])
+    for word in words:
+        if word == "--json":
+            as_json = True
+        elif word == "--no-cache":
+            no_cache = True
+        elif word.startswith(("--budget", "--file-budget", "--jobs")):
+            name, equals, value = word.partition("=")
+            if name not in ("--budget", "--file-budget", "--jobs") or name in budgets:
+                return None
+            if not equals:
+                following = next(words, None)
+                if following is None or following.startswith("-"):
+                    return None  # click's own message for a missing value
+                value = following
+            budgets[name] = value
+        elif word and not word.startswith("-") and "\0" not in word:
+            paths.append(word)
+        else:
+            return None
+    try:
+        jobs = parse_integer(budgets["--jobs"], 1, MAX_JOBS) if "--jobs" in budgets else None
+        budget = validate_budget(validate_budget(budgets.get("--budget", STEP_BUDGET_SECONDS), "--budget"))
+        given = budgets.get("--file-budget")
+        total = None if given is None else validate_budget(validate_budget(given, "--file-budget"), "file budget")
+    except (BudgetError, ValueError):
+        return None
+    return paths, as_json, budget, total, no_cache, jobs
+
+
+def answer_from_cache(argv: list[str]) -> tuple[str, int] | None:
+    """What `elbo-sym check ARGS` prints on stdout and its exit status, when the cache can answer
+    it whole: a plain command line (plain_check_line) without --no-cache, every file named hits,
+    nothing to warn about.
+    None in every other case -- the full command line then runs (and re-reads the cache).
+
+    The answer is the text and totals stored with each entry (Cache.put wrote them from the
+    report), so neither click, the report model nor SymPy is imported: the same bytes as the
+    full `check` prints for the same hits (tests/test_cache_fast_path.py).  Only entries whose
+    text and JSON hold no character the terminal filter (elbo_sym.prose.terminal_safe) would
+    escape are used ("plain"), so the answer is printed as it is."""
+    parsed = plain_check_line(argv)
+    if parsed is None or parsed[4] or disabled_by_environment():
+        return None
+    paths, as_json, budget, total = parsed[:4]
+    if not paths:
+        if os.path.lexists(PROJECT_FILE) or not os.path.isdir(DEFAULT_FOLDER):
+            return None  # a course folder (its project file names the files), or an input error
+        paths = [DEFAULT_FOLDER]
+    try:
+        files = discover(paths)
+    except (OSError, ValueError):
+        return None
+    cache = Cache()
+    if not files or cache.warning is not None:
+        return None
+    payloads = []
+    for path in files:
+        try:
+            content = read_regular_file(path, MAX_FILE_BYTES)
+        except (FileReadError, OSError, ValueError):
+            return None
+        payload = cache.payload(entry_key(str(path), content, budget, total), str(path))
+        if payload is None or not payload["plain"] or payload["report"].get("ok") is not True:
+            return None  # (only passing reports are stored: an entry that says otherwise is not ours)
+        payloads.append(payload)
+    if as_json:
+        return json.dumps([p["report"] for p in payloads], indent=2, ensure_ascii=False) + "\n", 0
+    counts = {v: sum(p["tally"][v] for p in payloads) for v in VERDICTS}
+    established = sum(p["tally"]["established"] for p in payloads)
+    summary = summary_line(len(payloads), counts, established, len(payloads))
+    return "".join(p["text"] + "\n" for p in payloads) + summary + "\n", 0
+
+
+__all__ = ["Cache", "DEPENDENCIES", "answer_from_cache", "check_paths", "plain_check_line", "cache_dir",
+           "engine_fingerprint", "fingerprint", "entry_key", "discover", "inside_work_tree", "installed_version"]

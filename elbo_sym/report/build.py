@@ -9,6 +9,7 @@ values computed exactly.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from math import lcm
@@ -337,11 +338,31 @@ def load_all(paths: Sequence[str]) -> tuple[list[Derivation], list[DerivationErr
     return loaded, errors
 
 
-def check_all(paths: Sequence[str], budget: float) -> tuple[list[DerivationReport], list[DerivationError]]:
+def check_all(paths: Sequence[str], budget: float,
+              jobs: int | None = None) -> tuple[list[DerivationReport], list[DerivationError]]:
     """The reports of every derivation named; none when any does not load (then its errors):
-    `build` and `web` check everything before they print anything."""
+    `build` and `web` check everything before they print anything.  Checked in `jobs` worker
+    processes (None: as `check` chooses, report.parallel.default_jobs), as `check` does."""
+    from elbo_sym.report.parallel import WorkerLost, default_jobs, map_in_workers
+
     derivations, errors = load_all(paths)
-    return ([] if errors else [check_file(d, budget=budget) for d in derivations]), errors
+    if errors:
+        return [], errors
+    results = map_in_workers(lambda n: check_file(derivations[n], budget=budget), len(derivations),
+                             default_jobs(len(derivations)) if jobs is None else jobs,
+                             weight=lambda n: _file_size(derivations[n]))
+    for derivation, result in zip(derivations, results):
+        if isinstance(result, WorkerLost):
+            raise InputError(f"{derivation.path}: {result.message}")
+    return results, errors
+
+
+def _file_size(derivation: Derivation) -> int:
+    """How large the derivation's file is: the order in which files are given to the workers."""
+    try:
+        return os.path.getsize(derivation.path)
+    except (OSError, ValueError):
+        return 0
 
 
 def input_error(error: DerivationError):

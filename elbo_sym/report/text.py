@@ -18,6 +18,7 @@ from elbo_sym.report.model import (
     InputErrorReport,
     StepReport,
 )
+from elbo_sym.report.summary import summary_line
 
 
 def step_notes(s: StepReport) -> list[str]:
@@ -101,18 +102,8 @@ def summary_text(reports: Iterable[DerivationReport], errors: Iterable[InputErro
             counts[s.verdict] += 1
         unaccepted += [f"{r.file}:{s.line} step {s.index} (held on {s.instances} exact instances)"
                        for s in r.unaccepted_checked]
-    steps = sum(counts.values())
-    established = sum(r.established for r in reports)
-    text = (f"{len(reports)} derivation(s), {steps} step(s): {counts['proved']} proved, "
-            f"{counts['checked']} checked, {counts['refuted']} refuted, {counts['error']} error; "
-            f"{established}/{len(reports)} claims established; "
-            f"{sum(r.ok for r in reports)}/{len(reports)} file(s) pass")
-    if errors:
-        text += f"; {len(errors)} file(s) with input errors"
-    if unaccepted:
-        text += ("\nonly checked, not proved (exit 1 unless the step says accept = \"checked\"): "
-                 + "; ".join(unaccepted))
-    return text
+    return summary_line(len(reports), counts, sum(r.established for r in reports), sum(r.ok for r in reports),
+                        len(errors), tuple(unaccepted))
 
 
 def error_text(error: InputErrorReport) -> str:

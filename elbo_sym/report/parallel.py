@@ -1,0 +1,268 @@
+"""Check several files at once: forked worker processes, one per core, results in file order.
+
+`check`, `build` and `web` check every file independently; on a machine with several cores
+the files are shared among worker processes forked from the process that runs the command,
+after it has imported the engine (so no worker imports SymPy again).  A worker takes the
+next file, largest first (the slowest usually, so the last to finish is a short one), checks
+it and sends the report back pickled through a pipe; the caller puts the reports back in
+file order, so what is printed is what a serial run prints.  Each file keeps its own budgets
+(the engine's deadlines run inside the worker).
+
+A worker that dies without sending a report (killed, out of memory, a crash in a library)
+becomes :class:`WorkerLost` for the file it held -- never a pass --, and a fresh worker takes
+the remaining files.  An exception raised by the check is raised again here, as a serial run
+raises it.  Ctrl-C stops the workers (they ignore SIGINT; the caller kills them) and raises
+KeyboardInterrupt here.  One file, one job, or a platform without ``fork``: serial, in this
+process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from elbo_sym.limits import FILES_PER_WORKER
+
+__all__ = ["WorkerLost", "available_cores", "default_jobs", "map_in_workers", "schedule"]
+
+_LENGTH = 8
+"""Bytes of the length that precedes each pickled result on a worker's pipe."""
+
+
+@dataclass(frozen=True)
+class WorkerLost:
+    """The file's worker process ended without a report: `how` says how (signal or exit status)."""
+
+    how: str
+
+    @property
+    def message(self) -> str:
+        return (f"cannot check file: the worker process checking it {self.how} without a report "
+                f"(`elbo-sym check --jobs 1 FILE` checks it in one process)")
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform says, else the count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def default_jobs(count: int) -> int:
+    """Workers for `count` files when the user did not say (`--jobs`): one per core, but at most
+    one per limits.FILES_PER_WORKER files (1: the files are checked in this process)."""
+    return max(1, min(available_cores(), count // FILES_PER_WORKER))
+
+
+def _can_fork() -> bool:
+    """Fork only where it is safe: a platform with fork, and no other thread in this process
+    (a thread holding a lock at the fork would leave the child's copy locked forever)."""
+    import threading
+
+    return hasattr(os, "fork") and sys.platform != "win32" and threading.active_count() == 1
+
+
+def map_in_workers(work: Callable[[int], Any], count: int, jobs: int, weight: Callable[[int], float]) -> list[Any]:
+    """``[work(0), ..., work(count - 1)]``, each computed in a worker process (``jobs`` of them at
+    most, heaviest `weight` first), or serially in this process when ``jobs`` or ``count`` is 1
+    or fork is unavailable.  An item whose worker died is a :class:`WorkerLost`."""
+    if count <= 1 or jobs <= 1 or not _can_fork():
+        return [work(i) for i in range(count)]
+    return _Pool(work, min(jobs, count)).run(schedule(count, weight), count)
+
+
+def schedule(count: int, weight: Callable[[int], float]) -> list[int]:
+    """The order in which items are handed out: heaviest first (ties: in order), so that the
+    last item to finish is a light one."""
+    return sorted(range(count), key=lambda i: (-weight(i), i))
+
+
+@dataclass
+class _Worker:
+    pid: int
+    tasks: int  # write end: the parent sends item numbers
+    results: int  # read end: the worker sends length-prefixed pickles
+    item: int | None = None
+    buffer: bytearray = field(default_factory=bytearray)
+
+
+class _Pool:
+    def __init__(self, work: Callable[[int], Any], jobs: int):
+        import selectors  # here, as pickle below: a serial check does without them
+
+        self.work, self.jobs = work, jobs
+        self.workers: list[_Worker] = []
+        self.selector = selectors.DefaultSelector()
+        self.readable = selectors.EVENT_READ
+
+    def run(self, order: list[int], count: int) -> list[Any]:
+        results: list[Any] = [None] * count
+        pending = deque(order)
+        try:
+            for _ in range(self.jobs):
+                self._start()
+            for worker in list(self.workers):
+                self._assign(worker, pending)
+            while any(worker.item is not None for worker in self.workers):
+                for key, _ in self.selector.select():
+                    self._read(key.data, pending, results)
+        finally:
+            self._stop()
+        return results
+
+    def _start(self) -> _Worker:
+        for stream in (sys.stdout, sys.stderr):  # nothing buffered is written twice
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        task_read, task_write = os.pipe()
+        result_read, result_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker: never returns
+            status = 1
+            try:
+                os.close(task_write)
+                os.close(result_read)
+                for other in self.workers:  # else a worker would never see its siblings' end of work
+                    for fd in (other.tasks, other.results):
+                        if fd >= 0:
+                            os.close(fd)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the workers on Ctrl-C
+                _serve(self.work, task_read, result_write)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(task_read)
+        os.close(result_write)
+        worker = _Worker(pid, task_write, result_read)
+        self.workers.append(worker)
+        self.selector.register(result_read, self.readable, worker)
+        return worker
+
+    def _assign(self, worker: _Worker, pending: deque[int]) -> None:
+        if pending:
+            worker.item = pending.popleft()
+            try:
+                _write_all(worker.tasks, worker.item.to_bytes(_LENGTH, "big"))
+            except OSError:
+                pass  # the worker is gone: its pipe's end says so next, and the item is lost
+        else:
+            worker.item = None
+            self._retire(worker)
+
+    def _read(self, worker: _Worker, pending: deque[int], results: list[Any]) -> None:
+        chunk = os.read(worker.results, 1 << 20)
+        if not chunk:  # the worker is gone
+            lost = worker.item
+            self._retire(worker)
+            self.selector.unregister(worker.results)
+            os.close(worker.results)
+            worker.results = -1
+            how = _how_it_ended(worker.pid)
+            worker.pid, worker.item = 0, None
+            if lost is not None:
+                results[lost] = WorkerLost(how)
+                if pending:
+                    self._assign(self._start(), pending)
+            return
+        worker.buffer += chunk
+        while len(worker.buffer) >= _LENGTH:
+            size = int.from_bytes(worker.buffer[:_LENGTH], "big")
+            if len(worker.buffer) < _LENGTH + size:
+                return
+            import pickle
+
+            kind, value = pickle.loads(bytes(worker.buffer[_LENGTH:_LENGTH + size]))
+            del worker.buffer[:_LENGTH + size]
+            if kind == "raise":
+                raise value
+            assert worker.item is not None
+            results[worker.item] = value
+            self._assign(worker, pending)
+
+    def _retire(self, worker: _Worker) -> None:
+        """Tell `worker` there is no more work: its task pipe is closed, so its next read ends it."""
+        if worker.tasks >= 0:
+            os.close(worker.tasks)
+            worker.tasks = -1
+
+    def _stop(self) -> None:
+        """Every worker gone: those still working are killed (an error or Ctrl-C here), all reaped."""
+        for worker in self.workers:
+            if worker.item is not None and worker.pid:
+                try:
+                    os.kill(worker.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self._retire(worker)
+        for worker in self.workers:
+            if worker.results >= 0:
+                self.selector.unregister(worker.results)
+                os.close(worker.results)
+                worker.results = -1
+            if worker.pid:
+                try:
+                    os.waitpid(worker.pid, 0)
+                except ChildProcessError:
+                    pass
+                worker.pid = 0
+        self.selector.close()
+        self.workers = []
+
+
+def _how_it_ended(pid: int) -> str:
+    """Reap `pid` and say how it ended ("was killed by signal 9 (SIGKILL)", "exited with status 3")."""
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return "ended"
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = f" ({signal.Signals(number).name})"
+        except ValueError:
+            name = ""
+        return f"was killed by signal {number}{name}"
+    return f"exited with status {os.WEXITSTATUS(status)}"
+
+
+def _serve(work: Callable[[int], Any], tasks: int, results: int) -> None:
+    """The worker's loop: read an item number, send ("value", work(item)) or ("raise", exception)."""
+    import pickle
+
+    while True:
+        header = _read_exact(tasks, _LENGTH)
+        if header is None:
+            return
+        try:
+            outcome: tuple[str, Any] = ("value", work(int.from_bytes(header, "big")))
+        except Exception as error:  # raised again by the parent, as a serial run raises it
+            outcome = ("raise", error)
+        try:
+            data = pickle.dumps(outcome, pickle.HIGHEST_PROTOCOL)
+        except Exception as error:  # an exception that does not pickle: its description
+            data = pickle.dumps(("raise", RuntimeError(f"{type(outcome[1]).__name__}: {error}")))
+        _write_all(results, len(data).to_bytes(_LENGTH, "big") + data)
+
+
+def _read_exact(fd: int, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        chunk = os.read(fd, size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]

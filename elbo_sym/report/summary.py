@@ -1,0 +1,27 @@
+"""The last line of `elbo-sym check` from totals alone, free of imports.
+
+:func:`elbo_sym.report.text.summary_text` counts the totals over full reports; a warm check
+(elbo_sym.authoring.cache.answer_from_cache) adds up the totals stored with each cache entry
+and never imports the report model.  One function writes the line for both.
+"""
+
+from __future__ import annotations
+
+VERDICTS = ("proved", "checked", "refuted", "error")
+"""Every verdict a step can have, in the order the summary counts them."""
+
+
+def summary_line(files: int, counts: dict[str, int], established: int, passed: int, errors: int = 0,
+                 unaccepted: tuple[str, ...] = ()) -> str:
+    """Totals over `files` derivation files: steps per verdict (`counts`), claims established,
+    files that pass, files with input errors; the steps only checked and not accepted."""
+    steps = sum(counts.values())
+    text = (f"{files} derivation(s), {steps} step(s): {counts.get('proved', 0)} proved, "
+            f"{counts.get('checked', 0)} checked, {counts.get('refuted', 0)} refuted, {counts.get('error', 0)} error; "
+            f"{established}/{files} claims established; {passed}/{files} file(s) pass")
+    if errors:
+        text += f"; {errors} file(s) with input errors"
+    if unaccepted:
+        text += ("\nonly checked, not proved (exit 1 unless the step says accept = \"checked\"): "
+                 + "; ".join(unaccepted))
+    return text

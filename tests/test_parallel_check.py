@@ -1,0 +1,221 @@
+"""Files checked in worker processes (elbo_sym.report.parallel) print exactly what a serial run
+prints; a worker that dies is that file's error, never a pass; Ctrl-C stops every worker.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import elbo_sym.report.build
+from elbo_sym.cli import main
+from elbo_sym.report import parallel
+from elbo_sym.report.parallel import WorkerLost, map_in_workers, schedule
+
+REPO = Path(__file__).resolve().parents[1]
+GAP = (REPO / "derivations" / "gap.toml").read_text("utf-8")
+REFUTED = GAP.replace('expr = "KL(q(z), p(z | x))"', 'expr = "KL(p(z | x), q(z))"')
+assert REFUTED != GAP
+
+def test_this_process_can_fork():
+    """The tests below exercise the pool only when forking is allowed here (one thread)."""
+    assert parallel._can_fork()
+
+
+# ---------------------------------------------------------------------------- the pool itself
+
+
+def test_items_run_in_workers_and_come_back_in_order():
+    parent = os.getpid()
+    results = map_in_workers(lambda i: (i * i, os.getpid()), 7, 3, weight=lambda i: i % 3)
+    assert [value for value, _ in results] == [i * i for i in range(7)]
+    workers = {pid for _, pid in results}
+    assert parent not in workers and 1 <= len(workers) <= 3
+
+
+@pytest.mark.parametrize("count, jobs", [(1, 4), (5, 1)])
+def test_one_item_or_one_job_runs_here(count, jobs):
+    assert map_in_workers(lambda i: os.getpid(), count, jobs, weight=lambda i: 0) == [os.getpid()] * count
+
+
+def test_heaviest_first_ties_in_order():
+    sizes = [3, 9, 3, 1, 9]
+    assert schedule(len(sizes), lambda i: sizes[i]) == [1, 4, 0, 2, 3]
+
+
+def test_a_worker_that_dies_loses_its_item_only():
+    def work(i: int) -> int:
+        if i == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return i + 100
+
+    results = map_in_workers(work, 6, 2, weight=lambda i: 0)
+    assert isinstance(results[2], WorkerLost) and "signal 9" in results[2].message
+    assert [r for i, r in enumerate(results) if i != 2] == [100, 101, 103, 104, 105]  # a fresh worker went on
+
+
+def test_a_worker_that_exits_is_lost_too():
+    results = map_in_workers(lambda i: os._exit(3) if i == 0 else i, 3, 2, weight=lambda i: -i)
+    assert isinstance(results[0], WorkerLost) and "exited with status 3" in results[0].message
+    assert results[1:] == [1, 2]
+
+
+def test_an_exception_is_raised_here_as_a_serial_run_raises_it():
+    def work(i: int) -> int:
+        if i == 1:
+            raise ValueError(f"no good: {i}")
+        return i
+
+    with pytest.raises(ValueError, match="no good: 1"):
+        map_in_workers(work, 4, 2, weight=lambda i: 0)
+
+
+def test_large_results_pass_through_the_pipe():
+    results = map_in_workers(lambda i: "x" * (300_000 + i), 3, 2, weight=lambda i: 0)
+    assert [len(r) for r in results] == [300_000, 300_001, 300_002]
+
+
+def test_no_worker_outlives_the_call():
+    before = _children()
+    map_in_workers(lambda i: i, 4, 2, weight=lambda i: 0)
+    with pytest.raises(ValueError):
+        map_in_workers(lambda i: int("x") if i == 0 else time.sleep(30), 3, 3, weight=lambda i: 0)
+    assert _children() == before
+
+
+def _children() -> set[int]:
+    """Pids of this process's children (Linux /proc), zombies included."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == os.getpid():
+                found.add(int(entry.name))
+    return found
+
+
+# ---------------------------------------------------------------------------- `check`, `build`, `web`
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    """Files that pass, a refuted one, a teaching file, one that does not parse, one that is not readable."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ELBO_SYM_NO_CACHE", "1")
+    (tmp_path / "a-gap.toml").write_text(GAP, "utf-8")
+    (tmp_path / "b-refuted.toml").write_text(REFUTED, "utf-8")
+    teaching = sorted((REPO / "derivations" / "teaching").glob("*.toml"))[0]
+    for source in (REPO / "derivations" / "jensen.toml", REPO / "derivations" / "decomposition.toml", teaching):
+        (tmp_path / f"c-{source.name}").write_text(source.read_text("utf-8"), "utf-8")
+    (tmp_path / "d-broken.toml").write_text(GAP.replace('rule = "', 'rule = "no-such-rule', 1), "utf-8")
+    (tmp_path / "e-folder.toml").mkdir()
+    return tmp_path
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("json", [False, True])
+def test_check_in_parallel_prints_what_a_serial_run_prints(folder, capsys, json):
+    options = ["--json"] if json else []
+    serial = run(capsys, "check", "--jobs", "1", *options, ".")
+    parallel_run = run(capsys, "check", "--jobs", "3", *options, ".")
+    assert parallel_run == serial
+    assert serial[0] == 2  # the input errors
+    assert "d-broken.toml" in serial[1 if json else 2] and "refuted" in serial[1]
+
+
+def test_a_file_whose_worker_dies_is_an_error_not_a_pass(folder, capsys, monkeypatch):
+    real = elbo_sym.report.build.check_file
+
+    def dying(source, *args, **kwargs):
+        if "refuted" not in str(getattr(source, "path", source)):
+            return real(source, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setattr(elbo_sym.report.build, "check_file", dying)
+    (folder / "d-broken.toml").unlink()
+    (folder / "e-folder.toml").rmdir()
+    code, out, err = run(capsys, "check", "--jobs", "2", ".")
+    assert code != 0
+    assert "b-refuted.toml:0: cannot check file: the worker process checking it was killed by signal 9" in err
+    assert "a-gap.toml — " in out and "b-refuted.toml — " not in out
+    with pytest.raises(elbo_sym.files.InputError, match="b-refuted.toml: cannot check file"):
+        elbo_sym.report.build.check_all([str(folder / "a-gap.toml"), str(folder / "b-refuted.toml")], 5.0, jobs=2)
+
+
+def test_build_and_web_check_in_parallel_alike(folder):
+    files = [str(folder / "a-gap.toml"), str(folder / "b-refuted.toml"), str(folder / "c-jensen.toml")]
+    serial = elbo_sym.report.build.check_all(files, 5.0, jobs=1)
+    assert elbo_sym.report.build.check_all(files, 5.0, jobs=3) == serial
+    assert [r.ok for r in serial[0]] == [True, False, True]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "x", "257"])
+def test_bad_jobs_is_one_line_and_exit_2(folder, capsys, value):
+    code, out, err = run(capsys, "check", "--jobs", value, "a-gap.toml")
+    assert code == 2 and out == "" and len(err.splitlines()) == 1 and "--jobs" in err
+
+
+def test_ctrl_c_stops_every_worker(tmp_path):
+    """A check interrupted while its workers are busy exits 130, with no traceback and no worker left."""
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.toml").write_text(GAP, "utf-8")
+    script = textwrap.dedent("""
+        import os, sys, time
+        import elbo_sym.report.build as build
+        from elbo_sym.cli import main
+        def slow(*args, **kwargs):
+            os.write(1, b"working\\n")  # one write: the two workers' lines do not interleave
+            time.sleep(60)
+        build.check_file = slow
+        sys.exit(main(["check", "--no-cache", "--jobs", "2", "a.toml", "b.toml", "c.toml"]))
+    """)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert process.stdout is not None
+    for _ in range(2):  # both workers are checking
+        assert process.stdout.readline() == "working\n"
+    os.killpg(process.pid, signal.SIGINT)  # as the terminal does: the whole group
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130 and "Traceback" not in err
+    time.sleep(0.2)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)  # nobody is left in the group
+
+
+@pytest.mark.parametrize("files", [1, 4, 6, 12])
+def test_without_jobs_a_few_files_are_checked_in_this_process(tmp_path, monkeypatch, files):
+    """Each worker pays SymPy's first-use costs once: the four lesson files are quicker in one
+    process, so the default starts a worker per core only for every FILES_PER_WORKER files."""
+    from elbo_sym.authoring.cache import check_paths
+    from elbo_sym.limits import FILES_PER_WORKER
+
+    for n in range(files):
+        (tmp_path / f"f{n:02}.toml").write_text(GAP, "utf-8")
+    pools = []
+    real_run = parallel._Pool.run
+
+    def spy(self, order, count):
+        pools.append(self.jobs)
+        return real_run(self, order, count)
+
+    monkeypatch.setattr(parallel._Pool, "run", spy)
+    reports, errors = check_paths([str(tmp_path)], 10.0, use_cache=False)
+    assert len(reports) == files and not errors and all(r.ok for r in reports)
+    wanted = min(parallel.available_cores(), files // FILES_PER_WORKER)
+    assert pools == ([wanted] if wanted >= 2 else [])
