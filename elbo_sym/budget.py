@@ -85,19 +85,34 @@ def limit(seconds: float, what: str | None = None) -> Iterator[None]:
             _arm()
 
         previous = signal.signal(signal.SIGALRM, expire)
-    _stack.deadlines.append((deadline, message))
+    entry = (deadline, message)
+    _stack.deadlines.append(entry)
     try:
         if in_main:
             _arm()
         checkpoint()
         yield
     finally:
-        _stack.deadlines.pop()
-        if in_main:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
-            if _stack.deadlines:
-                _arm()
+        # The stack is restored whatever an alarm raises meanwhile (the handler re-fires every
+        # 50 ms once expired): an entry left behind would make every enclosing budget look
+        # spent, so a search stopped at its share of the budget would end the whole step.
+        try:
+            if in_main:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        finally:
+            _remove(entry)
+            if in_main:
+                signal.signal(signal.SIGALRM, previous)
+                if _stack.deadlines:
+                    _arm()
+
+
+def _remove(entry: tuple[float, str]) -> None:
+    """Take this block's own entry off the stack (by identity: nested blocks may hold equal ones)."""
+    for i in range(len(_stack.deadlines) - 1, -1, -1):
+        if _stack.deadlines[i] is entry:
+            del _stack.deadlines[i]
+            return
 
 
 __all__ = ["BudgetExceeded", "limit", "checkpoint", "remaining"]

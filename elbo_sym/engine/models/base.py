@@ -481,6 +481,33 @@ class ModelDefaults:
 
     spec: ModelSpec
 
+    @property
+    def simplices(self) -> tuple[tuple[Symbol, ...], ...]:
+        """No constraint blocks (BlockInstances derives them from its blocks): only structural
+        signs hold, as for every latent space or every Gaussian dimension."""
+        return ()
+
+    @cached_property
+    def elimination(self) -> dict:
+        return {}
+
+    @cached_property
+    def sign_memo(self) -> dict:
+        return {}
+
+    @property
+    def assumed(self) -> dict[str, tuple[Expr, ...]]:
+        return {}
+
+    @cached_property
+    def params(self) -> dict[str, Symbol]:
+        """The file's [params] by name (a family with its own parameters adds them)."""
+        return {p.name: p.symbol for p in self.spec.params}
+
+    @cached_property
+    def parameter_bounds(self) -> dict[Symbol, Interval]:
+        return {p.symbol: p.interval for p in self.spec.params}
+
     def distributions(self) -> tuple[Distribution, ...]:
         return ()
 
@@ -521,11 +548,21 @@ class ModelDefaults:
     def assumed_label(self, observation: str) -> str:
         return q_label(observation, self.spec.data)
 
+    @cached_property
+    def data_weights(self) -> dict[str, Symbol]:
+        """p_data(o) of each observation when the file uses the data distribution (only the
+        one-layer discrete families admit it): one positive symbol per data point, summing to 1
+        (a simplex block of the explicit models, so every constraint mechanism -- elimination,
+        sign certificates, the search's corners -- treats it like the prior)."""
+        if not self.spec.data_weights:
+            return {}
+        return {o: Symbol(f"p_data({o})", positive=True) for o in self.spec.data}
+
     @property
     def data_constants(self) -> frozenset[Symbol]:
         """Symbols constant in z besides the [params]: the data distribution's weights
         p_data(x1), ... (a Jensen pair or a KL may be scaled by them: they are >= 0)."""
-        return frozenset()
+        return frozenset(self.data_weights.values())
 
     def variational(self, observation: str) -> Density:
         if len(self.spec.data) == 1:
@@ -622,15 +659,6 @@ class BlockInstances(ModelDefaults):
     def sign_memo(self) -> dict:
         """Certified signs per expression (elbo_sym.engine.definedness), shared by every step."""
         return {}
-
-    @cached_property
-    def params(self: _HasBlocks) -> dict[str, Symbol]:
-        """The file's [params] by name (a family with its own parameters adds them)."""
-        return {p.name: p.symbol for p in self.spec.params}
-
-    @cached_property
-    def parameter_bounds(self: _HasBlocks) -> dict[Symbol, Interval]:
-        return {p.symbol: p.interval for p in self.spec.params}
 
     def values(self: _HasBlocks, instance: Instance) -> dict[Symbol, Fraction]:
         return block_values(self.blocks, instance)

@@ -165,14 +165,6 @@ class GeneralChainModel(ChainLayers, ModelDefaults):
     def _positive_atoms(self) -> set:
         return set()
 
-    @cached_property
-    def params(self) -> dict[str, Symbol]:
-        return {p.name: p.symbol for p in self.spec.params}
-
-    @cached_property
-    def parameter_bounds(self) -> dict:
-        return {p.symbol: p.interval for p in self.spec.params}
-
     @property
     def positive_symbols(self) -> frozenset[Symbol]:
         positive_params = {p.symbol for p in self.spec.params if p.interval.positive}
@@ -181,21 +173,6 @@ class GeneralChainModel(ChainLayers, ModelDefaults):
     @property
     def parameters(self) -> tuple[Symbol, ...]:
         return (*self.symbols.values(), *self.params.values())
-
-    simplices: tuple = ()
-    """No constraint certificates: only structural signs hold for every latent space."""
-
-    @cached_property
-    def elimination(self) -> dict:
-        return {}
-
-    @cached_property
-    def sign_memo(self) -> dict:
-        return {}
-
-    @property
-    def assumed(self) -> dict[str, tuple[Expr, ...]]:
-        return {}
 
     @property
     def points(self) -> tuple[str, ...]:

@@ -109,19 +109,6 @@ class DiscreteModel(BlockInstances):
         return {o: self._names("l", o) for o in self.observations}
 
     @cached_property
-    def data_weights(self) -> dict[str, Symbol]:
-        """p_data(o) of each observation (when the file uses the data distribution): one positive
-        symbol per data point, summing to 1 (a simplex block, so every constraint mechanism --
-        elimination, sign certificates, the search's corners -- treats it like the prior)."""
-        if not self.spec.data_weights:
-            return {}
-        return {o: Symbol(f"p_data({o})", positive=True) for o in self.observations}
-
-    @property
-    def data_constants(self) -> frozenset[Symbol]:
-        return frozenset(self.data_weights.values())
-
-    @cached_property
     def q_symbols_of(self) -> dict[str, tuple[Symbol, ...]]:
         return {o: self._names("q", o) for o in self.observations}
 

@@ -681,20 +681,6 @@ class GaussianAnyD(ModelDefaults):
     def parameters(self) -> tuple[Symbol, ...]:
         return tuple(self.parameter_bounds)
 
-    simplices: tuple = ()
-
-    @cached_property
-    def elimination(self) -> dict:
-        return {}
-
-    @cached_property
-    def sign_memo(self) -> dict:
-        return {}
-
-    @property
-    def assumed(self) -> dict[str, tuple[Expr, ...]]:
-        return {}
-
     @property
     def points(self) -> tuple[Symbol, ...]:
         return (z,)

@@ -170,10 +170,6 @@ class GaussianChainModel(ChainLayers, BlockInstances):
     def parameter_bounds(self) -> dict[Symbol, Interval]:
         return {b.symbols[0]: b.bounds for b in self.blocks}
 
-    @property
-    def assumed(self) -> dict[str, tuple[Expr, ...]]:
-        return {}
-
     def variational(self, observation: str) -> Density:
         """q over every layer, given x: q(z1, ..., zT | x)."""
         return Density("q", self.layers, (x,))

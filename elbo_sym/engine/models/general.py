@@ -101,18 +101,6 @@ class GeneralModel(ModelDefaults):
         return {o: Symbol("p_x" if o == "x" else f"p_{o}", positive=True) for o in self.observations}
 
     @cached_property
-    def data_weights(self) -> dict[str, Symbol]:
-        """p_data(o) of each observation when the file uses the data distribution (named as the
-        explicit models name them, so a counterexample reads the same)."""
-        if not self.spec.data_weights:
-            return {}
-        return {o: Symbol(f"p_data({o})", positive=True) for o in self.observations}
-
-    @property
-    def data_constants(self) -> frozenset[Symbol]:
-        return frozenset(self.data_weights.values())
-
-    @cached_property
     def variational_z(self) -> dict[tuple[str, str], Symbol]:
         """(name, observation) -> r(z | o), q_star(z | o) at the generic point (free, beside q)."""
         return {(name, o): self._generic(name.replace("_", ""), o) for name in self.spec.variationals
@@ -144,14 +132,6 @@ class GeneralModel(ModelDefaults):
     def pointwise_symbols(self) -> frozenset[Symbol]:
         return frozenset({self.prior_z, *self.likelihood_z.values(), *self.q_z.values(), *self.variational_z.values(),
                           *self.indexed_prior_z.values(), *self.indexed_likelihood_z.values()})
-
-    @cached_property
-    def params(self) -> dict[str, Symbol]:
-        return {p.name: p.symbol for p in self.spec.params}
-
-    @cached_property
-    def parameter_bounds(self) -> dict:
-        return {p.symbol: p.interval for p in self.spec.params}
 
     @property
     def positive_symbols(self) -> frozenset[Symbol]:
@@ -190,10 +170,6 @@ class GeneralModel(ModelDefaults):
     def elimination(self) -> dict:
         """Only the constraints over the data points: the last of each group is 1 minus the others."""
         return {group[-1]: 1 - Add(*group[:-1]) for group in self._data_groups if group}
-
-    @cached_property
-    def sign_memo(self) -> dict:
-        return {}
 
     @cached_property
     def assumed(self) -> dict[str, tuple[Expr, ...]]:
