@@ -335,7 +335,10 @@ class GaussianChainModel(ChainLayers, BlockInstances):
     def density(self, d: Density, k=None) -> Expr:
         if not isinstance(d, Density):
             raise UnfoldError(f"{to_text(d)} is not a density of the Gaussian chain")
-        return Exp(self.log_density(d))
+        exponent = self.log_density(d)
+        # a sum of log-Normal terms in distinct variables is never 0 nor c * log(f): Exp.eval would only
+        # ask SymPy's assumptions whether it is 0 (costly on the long sums of three layers)
+        return Exp(exponent, evaluate=False) if exponent.is_Add else Exp(exponent)
 
     def divisors(self, d: Density, point) -> tuple[Expr, ...]:
         """A density is exp of a quadratic (> 0); its variances are the family's and shown > 0 by
