@@ -368,12 +368,23 @@ def is_valid(inst: ChainInstance, params: tuple[tuple[str, str], ...] = ()) -> b
     return all(name in values and arith.parameter_contains(condition, values[name]) for name, condition in params)
 
 
+def _side_value(e, inst: ChainInstance, at: dict) -> Value:
+    """evaluate(e, inst, at), once per instance, point and precision: a step's right-hand side is the next
+    step's left-hand side, evaluated at the same instances (an undefined value is not kept: raised again)."""
+    key = ("side", e, tuple(sorted(at.items())), arith.PREC)
+    if key not in inst.binders:
+        if len(inst.binders) > 100_000:  # bounded, like log_density's values
+            inst.binders.clear()
+        inst.binders[key] = evaluate(e, inst, at)
+    return inst.binders[key]
+
+
 def judge(lhs, rel: str, rhs, cases: list[ChainInstance], stop_at_first: bool = True) -> Judgement:
     """`lhs rel rhs` at every instance (a free layer at the instance's value of it)."""
     result = Judgement()
     for inst in cases:
         at = {"x": inst.value("x"), **{f"z{t}": inst.value(f"z{t}") for t in range(1, inst.T + 1)}}
-        outcome = outcome_of(inst, None, lhs, rel, rhs, evaluate, inst, at)
+        outcome = outcome_of(inst, None, lhs, rel, rhs, _side_value, inst, at)
         result.outcomes.append(outcome)
         if stop_at_first and not outcome.holds:
             break
