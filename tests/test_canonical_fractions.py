@@ -6,6 +6,8 @@ It may only ever say "identically 0" when that is true: on random exact rational
 (QQ.frac_field, every sum and product in lowest terms), say 0 for differences of equal
 forms, and never for a sum that is non-zero by 10**-30; each verdict is checked again by
 evaluating at exact rational points with `fractions.Fraction` (an evaluator written here).
+The same sparse arithmetic reads off a polynomial's coefficients in one layer for the Gaussian
+chain's moments (engine.sparse.terms_in): they must be Poly's own, the same expressions.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import random
 from fractions import Fraction
 
 import pytest
-from sympy import QQ, Add, Float, Integer, Mul, Pow, Rational, Symbol, pi, sqrt, together
+from sympy import QQ, Add, Float, Integer, Mul, Poly, Pow, Rational, Symbol, log, pi, sqrt, together
 from sympy.polys.polyerrors import CoercionFailed
 
-from elbo_sym.engine.canonical import TooLarge, _Fractions, _vanishes_as_fraction, expansion_terms
+from elbo_sym.engine.canonical import TooLarge, _vanishes_as_fraction, expansion_terms
+from elbo_sym.engine.sparse import Fractions, terms_in
 
 SYMBOLS = [Symbol(name, real=True) for name in ("a", "b", "c", "d")]
 TINY = Rational(1, 10**30)
@@ -160,5 +163,47 @@ def test_too_large_a_numerator_is_refused_before_it_is_computed():
     many = [Symbol(f"s{i}", real=True) for i in range(30)]
     c = Add(Pow(Add(*many, 1), -12), Pow(many[0] ** 2 + 1, -1), evaluate=False)
     with pytest.raises(TooLarge):
-        _Fractions(sorted(c.free_symbols, key=str)).convert(c)
+        Fractions(sorted(c.free_symbols, key=str)).convert(c)
     assert not _vanishes_as_fraction(c)
+
+
+# ------------------------------------------------------------------ coefficients in one variable
+
+LAYER = Symbol("z2", real=True)
+NAMES = [Symbol(name, real=True) for name in ("x", "a1", "c1", "c2", "z1", "b")]
+"""Names like the chain's: SymPy orders x before the others, and that order fixes a denominator's sign."""
+
+
+def random_coefficient(rng: random.Random, depth: int):
+    """A random rational function of NAMES (a fraction with a denominator that may be negative somewhere)."""
+    if depth == 0 or rng.random() < 0.25:
+        return rng.choice(NAMES) if rng.random() < 0.6 else Rational(rng.randint(-9, 9), rng.randint(1, 5))
+    kind = rng.choice(["add", "mul", "inverse"])
+    if kind == "add":
+        return Add(*(random_coefficient(rng, depth - 1) for _ in range(2)))
+    if kind == "mul":
+        return Mul(*(random_coefficient(rng, depth - 1) for _ in range(2)))
+    denominator = Add(random_coefficient(rng, depth - 1), -rng.choice(NAMES) ** 2, rng.randint(-3, 3))
+    return Pow(denominator, -1) if denominator != 0 else Integer(1)
+
+
+SLOW_FOR_POLY = {5, 10}
+"""Seeds where Poly itself (the reference here) needs seconds to expand the nested fractions."""
+
+
+@pytest.mark.parametrize("seed", [s for s in range(32) if s not in SLOW_FOR_POLY])
+def test_coefficients_in_a_layer_are_polys_own(seed):
+    """terms_in(g, v) gives Poly(g, v).terms()'s coefficients, the same expressions (signs included)."""
+    rng = random.Random(3000 + seed)
+    mean = Add(*(random_coefficient(rng, 2) * LAYER ** n for n in range(2)))
+    power = rng.randint(1, 3)
+    g = Add(Pow(LAYER - mean, power) * random_coefficient(rng, 1), random_coefficient(rng, 2) * LAYER)
+    expected = tuple((n, c) for (n,), c in Poly(g, LAYER).terms())
+    assert terms_in(g, LAYER) == expected
+
+
+@pytest.mark.parametrize("g", [LAYER * log(2), LAYER / (LAYER + 1), Float(0.5) * LAYER, pi * LAYER,
+                               sqrt(NAMES[0]) * LAYER])
+def test_anything_but_a_polynomial_with_rational_function_coefficients_is_left_to_poly(g):
+    with pytest.raises(ValueError):
+        terms_in(g, LAYER)

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from sympy import (
-    ZZ,
     Add,
     Expr,
     Float,
@@ -45,11 +44,10 @@ from sympy import (
     together,
 )
 from sympy.core.function import AppliedUndef
-from sympy.polys.orderings import lex
-from sympy.polys.rings import PolyRing
 
 from elbo_sym.budget import checkpoint
 from elbo_sym.engine.models.base import Model
+from elbo_sym.engine.sparse import Fractions, TooLarge
 from elbo_sym.limits import MAX_EXPANSION_TERMS, MAX_EXPONENT
 
 MAX_FACTOR_SYMBOLS = 8
@@ -60,10 +58,6 @@ MAX_TERMS = MAX_EXPANSION_TERMS
 """A budget on the size of intermediate sums; larger means the step is too big to check."""
 
 Key = tuple  # a sorted tuple of atoms (a monomial in log atoms)
-
-
-class TooLarge(ArithmeticError):
-    """The expression would need more work than the budget allows."""
 
 
 @dataclass(frozen=True)
@@ -410,7 +404,7 @@ def _bounded_expand(e: Expr) -> Expr:
 
 def _vanishes_as_fraction(c: Expr) -> bool:
     """c is a rational function of its symbols that is identically 0 -- decided in sparse integer
-    polynomial arithmetic (`_Fractions`), far cheaper than `together` and expanding the common
+    polynomial arithmetic (`engine.sparse.Fractions`), far cheaper than `together` and expanding the common
     numerator for the long sums of nested fractions a chain of Gaussian layers gives.  Only a 0 is
     trusted; anything else (or anything not a rational function with rational coefficients: floats,
     pi, roots) goes the usual way, so the coefficient the residual shows is unchanged.  Past the
@@ -425,112 +419,9 @@ def _vanishes_as_fraction(c: Expr) -> bool:
         return False
     try:
         expansion_terms(c)
-        return _Fractions(symbols).numerator(c) == 0
+        return Fractions(symbols).numerator(c) == 0
     except (TooLarge, ValueError, ZeroDivisionError):
         return False
-
-
-class _Fractions:
-    """Rational functions with rational coefficients as (N, q, {F: k}) = N / (q * prod F**k): N a sparse
-    polynomial over the integers, q a positive integer, each F a primitive polynomial (positive leading
-    coefficient) that is not the zero polynomial.  Sums take a common multiple of the denominators
-    (the larger power of each F, not the least common multiple: no gcd is ever computed), so the
-    value is exactly N / (q * prod F**k) with a non-zero denominator, and it is identically 0 exactly
-    when N is the zero polynomial."""
-
-    def __init__(self, symbols: list):
-        self.ring = PolyRing(symbols, ZZ, lex)
-        self.generators = dict(zip(symbols, self.ring.gens))
-        self.memo: dict[Expr, tuple] = {}
-
-    def numerator(self, e: Expr):
-        return self.convert(e)[0]
-
-    def convert(self, e: Expr) -> tuple:
-        known = self.memo.get(e)
-        if known is None:
-            known = self.memo[e] = self._convert(e)
-        return known
-
-    def _convert(self, e: Expr) -> tuple:
-        if e.is_Rational:
-            return self.ring(int(e.p)), int(e.q), {}
-        if e.is_Symbol:
-            return self.generators[e], 1, {}
-        checkpoint()
-        if e.is_Add:
-            return self._sum([self.convert(a) for a in e.args])
-        if e.is_Mul:
-            numerator, scale, denominator = self.ring.one, 1, dict[object, int]()
-            for a in e.args:
-                n, q, d = self.convert(a)
-                numerator = _times(numerator, n)
-                scale *= q
-                for f, k in d.items():
-                    denominator[f] = denominator.get(f, 0) + k
-            return numerator, scale, denominator
-        if e.is_Pow and e.exp.is_Integer:
-            k = int(e.exp)
-            n, q, d = self.convert(e.base)
-            if k >= 0:
-                return _power(n, k), q ** k, {f: m * k for f, m in d.items()}
-            if not n:
-                raise ZeroDivisionError("a power of 0 with a negative exponent")
-            content, f = n.primitive()
-            if f.LC < 0:
-                content, f = -content, -f
-            inverse = self.ring(q if content > 0 else -q)  # 1 / (n / (q prod d)) = q prod d / (content f)
-            for g, m in d.items():
-                inverse = _times(inverse, _power(g, m))
-            return _power(inverse, -k), abs(content) ** -k, {f: -k}
-        raise ValueError(f"not a rational function: {type(e).__name__}")
-
-    def _sum(self, parts: list[tuple]) -> tuple:
-        grouped: dict[frozenset, tuple] = {}  # terms over the same denominator are added first
-        for n, q, d in parts:
-            key = frozenset(d.items())
-            if key in grouped:
-                n0, q0, _ = grouped[key]
-                common = q0 * q // math.gcd(q0, q)
-                grouped[key] = (_bounded(n0 * (common // q0) + n * (common // q)), common, d)
-            else:
-                grouped[key] = (n, q, d)
-        scale, denominator = 1, dict[object, int]()
-        for _, q, d in grouped.values():
-            scale = scale * q // math.gcd(scale, q)
-            for f, k in d.items():
-                denominator[f] = max(denominator.get(f, 0), k)
-        numerator = self.ring.zero
-        for n, q, d in grouped.values():
-            if not n:
-                continue
-            n = n * (scale // q)
-            for f, k in denominator.items():
-                if k > d.get(f, 0):
-                    n = _times(n, _power(f, k - d.get(f, 0)))
-            numerator = _bounded(numerator + n)
-        return numerator, scale, denominator
-
-
-def _bounded(p):
-    """A sparse polynomial within MAX_EXPANSION_TERMS terms (TooLarge otherwise)."""
-    if len(p) > MAX_EXPANSION_TERMS:
-        raise TooLarge(f"a numerator of more than {MAX_EXPANSION_TERMS} terms")
-    return p
-
-
-def _times(a, b):
-    """a * b, refused before multiplying when the product could exceed MAX_EXPANSION_TERMS terms."""
-    if len(a) * len(b) > MAX_EXPANSION_TERMS:
-        raise TooLarge(f"a numerator of more than {MAX_EXPANSION_TERMS} terms")
-    return a * b
-
-
-def _power(a, k: int):
-    """a ** k (k >= 0), refused before expanding when it could exceed MAX_EXPANSION_TERMS terms."""
-    if k > 1 and math.comb(len(a) + k - 1, k) > MAX_EXPANSION_TERMS:
-        raise TooLarge(f"a numerator of more than {MAX_EXPANSION_TERMS} terms")
-    return a ** k
 
 
 def _cancel_negated(c: Expr) -> Expr:
