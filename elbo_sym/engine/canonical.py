@@ -27,6 +27,7 @@ from functools import lru_cache
 from sympy import (
     Add,
     Expr,
+    Float,
     Integer,
     Mul,
     Pow,
@@ -46,6 +47,7 @@ from sympy.core.function import AppliedUndef
 
 from elbo_sym.budget import checkpoint
 from elbo_sym.engine.models.base import Model
+from elbo_sym.engine.sparse import Fractions, TooLarge
 from elbo_sym.limits import MAX_EXPANSION_TERMS, MAX_EXPONENT
 
 MAX_FACTOR_SYMBOLS = 8
@@ -56,10 +58,6 @@ MAX_TERMS = MAX_EXPANSION_TERMS
 """A budget on the size of intermediate sums; larger means the step is too big to check."""
 
 Key = tuple  # a sorted tuple of atoms (a monomial in log atoms)
-
-
-class TooLarge(ArithmeticError):
-    """The expression would need more work than the budget allows."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +153,8 @@ class _Builder:
         if c == 0 or c.is_Number:
             return c
         if any(p.exp.is_negative for p in c.atoms(Pow)):
+            if _vanishes_as_fraction(c):
+                return Integer(0)
             c = _cancel_negated(c)
             numerator, denominator = bounded_together(c).as_numer_denom()
             numerator = _bounded_expand(numerator)
@@ -400,6 +400,28 @@ def _degree_above_one(e: Expr) -> bool:
 
 def _bounded_expand(e: Expr) -> Expr:
     return bounded_expand(e)
+
+
+def _vanishes_as_fraction(c: Expr) -> bool:
+    """c is a rational function of its symbols that is identically 0 -- decided in sparse integer
+    polynomial arithmetic (`engine.sparse.Fractions`), far cheaper than `together` and expanding the common
+    numerator for the long sums of nested fractions a chain of Gaussian layers gives.  Only a 0 is
+    trusted; anything else (or anything not a rational function with rational coefficients: floats,
+    pi, roots) goes the usual way, so the coefficient the residual shows is unchanged.  Past the
+    usual way's budgets it leaves the decision (and the refusal) to it."""
+    if c.atoms(Float) or any(not p.exp.is_Integer for p in c.atoms(Pow)):
+        return False
+    denominators = {p.base for p in c.atoms(Pow) if p.exp.is_negative}
+    if len(denominators) > MAX_DENOMINATORS:
+        return False
+    symbols = sorted(c.free_symbols, key=str)
+    if not symbols:
+        return False
+    try:
+        expansion_terms(c)
+        return Fractions(symbols).numerator(c) == 0
+    except (TooLarge, ValueError, ZeroDivisionError):
+        return False
 
 
 def _cancel_negated(c: Expr) -> Expr:

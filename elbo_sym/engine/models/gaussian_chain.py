@@ -47,7 +47,7 @@ from elbo_sym.engine.models.base import (
     remembered,
 )
 from elbo_sym.engine.models.discrete import UnfoldError
-from elbo_sym.engine.models.gaussian import by_definition, log_normal, moment, moment_polynomial
+from elbo_sym.engine.models.gaussian import MAX_MOMENT, by_definition, log_normal, moment, moment_polynomial
 from elbo_sym.engine.notation import (
     IWAE,
     Density,
@@ -57,6 +57,7 @@ from elbo_sym.engine.notation import (
     to_text,
     x,
 )
+from elbo_sym.engine.sparse import TooLarge, terms_in
 
 MAX_GAUSSIAN_LAYERS = 3
 """Most Gaussian layers (z1, z2, z3): DDPM's Appendix A for T = 2 and 3."""
@@ -335,7 +336,10 @@ class GaussianChainModel(ChainLayers, BlockInstances):
     def density(self, d: Density, k=None) -> Expr:
         if not isinstance(d, Density):
             raise UnfoldError(f"{to_text(d)} is not a density of the Gaussian chain")
-        return Exp(self.log_density(d))
+        exponent = self.log_density(d)
+        # a sum of log-Normal terms in distinct variables is never 0 nor c * log(f): Exp.eval would only
+        # ask SymPy's assumptions whether it is 0 (costly on the long sums of three layers)
+        return Exp(exponent, evaluate=False) if exponent.is_Add else Exp(exponent)
 
     def divisors(self, d: Density, point) -> tuple[Expr, ...]:
         """A density is exp of a quadratic (> 0); its variances are the family's and shown > 0 by
@@ -428,10 +432,10 @@ class GaussianChainModel(ChainLayers, BlockInstances):
         for v, mean, variance in reversed(factors):
             if not g.has(v):
                 continue
-            poly = moment_polynomial(g, (v,), str(v), CHAIN_BODIES, body)
-            if any(c.has(v) or c.has(Exp) or (c.has(log) and c.has(*self.layers)) for c in poly.coeffs()):
+            terms = _moment_terms(g, v, body)
+            if any(c.has(v) or c.has(Exp) or (c.has(log) and c.has(*self.layers)) for _, c in terms):
                 raise UnfoldError(f"E(q, f) is exact here for {CHAIN_BODIES} only, not {to_text(body)}")
-            g = Add(*(c * moment(n, mean, variance) for (n,), c in poly.terms()))
+            g = Add(*(c * moment(n, mean, variance) for n, c in terms))
         if g.has(*variables):
             raise UnfoldError(f"E(q, f): the layers are not integrated out of {to_text(body)}")
         return Mul(*outside) * g
@@ -471,6 +475,20 @@ class GaussianChainModel(ChainLayers, BlockInstances):
         if e.is_Mul:
             return Add(*(self._split_log(a) for a in e.args))
         return e.exp * self._split_log(e.base)
+
+
+def _moment_terms(g: Expr, v: Symbol, body: Expr) -> tuple[tuple[int, Expr], ...]:
+    """g's (power of v, coefficient) pairs, as moment_polynomial(g, (v,)) gives them: in sparse arithmetic
+    when g is a polynomial in v of degree <= MAX_MOMENT with rational-function coefficients, by Poly
+    otherwise (which also words the refusals)."""
+    try:
+        terms = terms_in(g, v)
+    except (TooLarge, ValueError, ZeroDivisionError):
+        terms = None
+    if terms is None or terms[0][0] > MAX_MOMENT:
+        poly = moment_polynomial(g, (v,), str(v), CHAIN_BODIES, body)
+        return tuple((n, c) for (n,), c in poly.terms())
+    return terms
 
 
 def _splits(e: Expr) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 
 import sympy
 from mpmath.libmp.libmpi import mpi_sqrt
@@ -141,7 +142,13 @@ def conditional(inst: ChainInstance, chain: str, wanted: tuple[str, ...], given:
 
 
 def _names(d: Density, inst: ChainInstance) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-    layers = {f"z{t}" for t in range(1, inst.T + 1)}
+    return _names_in(d, inst.T)
+
+
+@lru_cache(maxsize=1024)
+def _names_in(d: Density, T: int) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """(chain, variables, given) of a density by name, once per density (asked at every quadrature point)."""
+    layers = {f"z{t}" for t in range(1, T + 1)}
     variables = tuple(str(v) for v in d.variables)
     given = tuple(str(v) for v in d.given)
     if not set(variables) | set(given) <= layers | {"x"} or not variables:
@@ -155,6 +162,12 @@ def _names(d: Density, inst: ChainInstance) -> tuple[str, tuple[str, ...], tuple
     raise JudgeError(f"no density {d.name}")
 
 
+@lru_cache(maxsize=1024)
+def _argument_names(d: Density) -> tuple[str, ...]:
+    """The names of d's variables and given ones, in order (printed once, not at every quadrature point)."""
+    return tuple(str(v) for v in d.variables + d.given)
+
+
 def _mean_at(mu, gain_row, mu_given, values) -> Value:
     return arith._sum([mu] + [arith._product((k, arith._sum((v, -m)))) for k, v, m in zip(gain_row, values, mu_given)])
 
@@ -162,7 +175,7 @@ def _mean_at(mu, gain_row, mu_given, values) -> Value:
 def log_density(d: Density, inst: ChainInstance, at: dict) -> Value:
     """log d at the values `at` of its variables (cached per instance, density and values)."""
     try:
-        key = ("log", d, tuple(at[str(v)] for v in d.variables + d.given))
+        key = ("log", d, tuple(at[name] for name in _argument_names(d)))
     except KeyError as error:
         raise JudgeError(f"{error.args[0]} is free where {d} is evaluated") from None
     if key not in inst.binders:
@@ -368,12 +381,23 @@ def is_valid(inst: ChainInstance, params: tuple[tuple[str, str], ...] = ()) -> b
     return all(name in values and arith.parameter_contains(condition, values[name]) for name, condition in params)
 
 
+def _side_value(e, inst: ChainInstance, at: dict) -> Value:
+    """evaluate(e, inst, at), once per instance, point and precision: a step's right-hand side is the next
+    step's left-hand side, evaluated at the same instances (an undefined value is not kept: raised again)."""
+    key = ("side", e, tuple(sorted(at.items())), arith.PREC)
+    if key not in inst.binders:
+        if len(inst.binders) > 100_000:  # bounded, like log_density's values
+            inst.binders.clear()
+        inst.binders[key] = evaluate(e, inst, at)
+    return inst.binders[key]
+
+
 def judge(lhs, rel: str, rhs, cases: list[ChainInstance], stop_at_first: bool = True) -> Judgement:
     """`lhs rel rhs` at every instance (a free layer at the instance's value of it)."""
     result = Judgement()
     for inst in cases:
         at = {"x": inst.value("x"), **{f"z{t}": inst.value(f"z{t}") for t in range(1, inst.T + 1)}}
-        outcome = outcome_of(inst, None, lhs, rel, rhs, evaluate, inst, at)
+        outcome = outcome_of(inst, None, lhs, rel, rhs, _side_value, inst, at)
         result.outcomes.append(outcome)
         if stop_at_first and not outcome.holds:
             break
