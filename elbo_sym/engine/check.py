@@ -787,16 +787,34 @@ def _limits_as_values(e: Expr, model: Model) -> Expr:
 def _definedness(exprs: Iterable[Expr], model: Model) -> tuple[list[Obligation], list[Obligation]]:
     """(certified, open) obligations of the expressions; each limit taken by its theorem first."""
     found: dict = {}
-    # IWAE(q, k): as ELBO(q) (engine.samples)
-    for e in (for_definedness(_limits_as_values(e, model), model.K == "any") for e in exprs):
-        model.unfold_pointwise(e)  # each side must mean something on its own (UnfoldError otherwise)
-        for o in obligations(e, model):
+    for e in exprs:
+        for o in _obligations_of(e, model):
             found.setdefault((o.kind, o.expr), o)
     shown: list[Obligation] = []
     open_: list[Obligation] = []
     for o in found.values():
         (shown if certified(o, model) else open_).append(o)
     return shown, open_
+
+
+_OBLIGATIONS = ("definedness obligations",)
+"""The key, in a model's sign memo, of its memo of each expression's obligations."""
+
+
+def _obligations_of(e: Expr, model: Model) -> tuple[Obligation, ...]:
+    """The definedness obligations of one side, remembered per model (a pure function of the two:
+    a step's left side is the step before's right side).  An expression that does not unfold
+    raises UnfoldError each time; an interrupted walk leaves nothing behind."""
+    memo = model.sign_memo.setdefault(_OBLIGATIONS, {})
+    known = memo.get(e)
+    if known is None:
+        # IWAE(q, k): as ELBO(q) (engine.samples)
+        side = for_definedness(_limits_as_values(e, model), model.K == "any")
+        model.unfold_pointwise(side)  # each side must mean something on its own (UnfoldError otherwise)
+        known = obligations(side, model)
+        if len(memo) < 10_000:
+            memo[e] = known
+    return known
 
 
 def _conditions(shown: list[Obligation], open_: list[Obligation]) -> tuple[tuple[str, bool], ...]:
