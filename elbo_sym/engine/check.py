@@ -967,6 +967,9 @@ def check_derivation(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS
     total = validate_budget(total, "file budget") if total is not None else file_budget(
         len(derivation.steps), budget)
     message = f"file budget of {total:g} s exhausted"
+    from elbo_sym.engine.reference import forget
+
+    forget()  # the second opinion's counted work must not depend on the files checked before
     done: dict = {"steps": [], "examples": [], "problems": []}
     try:
         with budgets.limit(total, message):

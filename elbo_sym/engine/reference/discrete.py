@@ -41,6 +41,7 @@ import itertools
 import math
 import random
 import re
+import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -65,6 +66,7 @@ from mpmath.libmp import (
 )
 from mpmath.libmp.libmpi import mpi_abs, mpi_add, mpi_div, mpi_exp, mpi_log, mpi_mid, mpi_mul, mpi_pow_int, mpi_sub
 
+from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.notation import (
     ELBO,
     IWAE,
@@ -813,8 +815,47 @@ def _iv(v):
     return v
 
 
+class _Work(threading.local):
+    """Arithmetic operations done under the innermost work budget (per thread)."""
+
+    def __init__(self) -> None:
+        self.spent = 0
+        self.limit: float = math.inf
+        self.what = ""
+
+
+_work = _Work()
+
+
+@contextmanager
+def work_limit(operations: int, what: str):
+    """Run the block under a budget of `operations` arithmetic operations (each operand of a sum
+    or product, each power, log and exp counts one): past it the next operation raises
+    BudgetExceeded(`what`).  Counting work, not seconds, the same evaluation ends at the same
+    point on an idle and on a busy machine.  Budgets nest (the inner one counts from zero)."""
+    saved = (_work.spent, _work.limit, _work.what)
+    _work.spent, _work.limit, _work.what = 0, operations, what
+    try:
+        yield
+    finally:
+        _work.spent, _work.limit, _work.what = saved
+
+
+def work_spent() -> int:
+    """Operations counted so far under the innermost work budget."""
+    return _work.spent
+
+
+def _spend(operations: int) -> None:
+    work = _work
+    work.spent += operations
+    if work.spent > work.limit:
+        raise BudgetExceeded(work.what)
+
+
 def _sum(values) -> Value:
     values = list(values)
+    _spend(len(values))
     if all(isinstance(v, Fraction) for v in values):
         return sum(values, Fraction(0))
     total = (fzero, fzero)
@@ -825,6 +866,7 @@ def _sum(values) -> Value:
 
 def _product(values) -> Value:
     values = list(values)
+    _spend(len(values))
     if any(isinstance(v, Fraction) and v == 0 for v in values):
         return Fraction(0)  # 0 times a (defined, finite) value is exactly 0
     if all(isinstance(v, Fraction) for v in values):
@@ -868,6 +910,7 @@ def show(v) -> str:
 
 
 def _power(base: Value, n: int) -> Value:
+    _spend(1)
     if isinstance(base, Fraction):
         if base == 0 and n < 0:
             raise Undefined("division by zero")
@@ -882,6 +925,7 @@ def _power(base: Value, n: int) -> Value:
 
 
 def _log(v: Value) -> Value:
+    _spend(1)
     if isinstance(v, Fraction):
         if v <= 0:
             raise Undefined(f"log of {v}")
@@ -896,6 +940,7 @@ def _log(v: Value) -> Value:
 
 
 def _exp(v: Value) -> Value:
+    _spend(1)
     if isinstance(v, Fraction) and v == 0:
         return Fraction(1)
     return mpi_exp(_iv(v), PREC)
