@@ -8,6 +8,7 @@ a value nor the counted work of one file depends on the files checked before it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -174,3 +175,19 @@ def test_remembered_chain_values_match_a_fresh_instance():
         assert twice[0] == twice[1] == fresh
     reference.forget()
     assert all(not case.binders for case in found)  # forget drops every remembered value
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_iwae_by_exact_draws_is_the_textbook_expectation(k):
+    """IWAE(q, k) with exact q (the multiset path in integers) encloses the expectation over all
+    K**k ordered draws, recomputed here with mpmath from the definition."""
+    inst = discrete_ref.Instance("t", (Fraction(3, 4), Fraction(1, 4)), (Fraction(1, 5), Fraction(3, 5)),
+                                 (Fraction(1, 3), Fraction(2, 3)))
+    value = discrete_ref.evaluate(parse_expression(f"IWAE(q, {k})"), inst)
+    with mpmath.workdps(80):
+        q, joint = [_mp(v) for v in inst.q], [_mp(p * lk) for p, lk in zip(inst.prior, inst.likelihood)]
+        draws = list(itertools.product(range(2), repeat=k))
+        expected = mpmath.fsum(mpmath.fprod(q[j] for j in d) * mpmath.log(mpmath.fsum(joint[j] / q[j] for j in d) / k)
+                               for d in draws)
+        lo, hi = mpmath.mp.make_mpf(value[0]), mpmath.mp.make_mpf(value[1])
+        assert lo - mpmath.mpf(10) ** -55 <= expected <= hi + mpmath.mpf(10) ** -55
