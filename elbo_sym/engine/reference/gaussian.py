@@ -262,7 +262,15 @@ def _coordinates(d, inst: GaussianInstance) -> list[tuple]:
 
 
 def _vector_log_density(d, inst: GaussianInstance, at):
-    """log of a density at the vector z = `at` (a tuple of coordinates; None: z unbound)."""
+    """log of a density at the vector z = `at` (a tuple of coordinates; None: z unbound), remembered
+    per instance by the density, the point and the precision (the expectations of a step's sides,
+    and of the steps of a file, visit the same quadrature points)."""
+    if not isinstance(d, Density):
+        raise JudgeError(f"{d} is not a density of the vector z")
+    return _cached(inst, ("log density", d, at), lambda: _vector_log_density_at(d, inst, at))
+
+
+def _vector_log_density_at(d, inst: GaussianInstance, at):
     if not isinstance(d, Density):
         raise JudgeError(f"{d} is not a density of the vector z")
     variables, given = set(d.variables), tuple(d.given)
