@@ -16,9 +16,11 @@ on the files checked before it:
     python bench/outcome_diff.py compare /tmp/before.json /tmp/after.json
 
 `compare` exits 0 when the records are identical, 1 (printing the first differences) otherwise.
-The second opinion runs under a time budget (limits.REFERENCE_BUDGET_SECONDS): on a loaded
-machine it may agree on fewer instances than usual.  Such differences ("agrees on N
-instance(s)" on both sides) are marked as budgeted; re-record to see whether they persist.
+The second opinion runs under a work budget (limits.REFERENCE_WORK_OPERATIONS, counted
+operations: the same on a busy machine) with a time backstop (limits.REFERENCE_BUDGET_SECONDS):
+only past the backstop, on a very loaded machine, may it agree on fewer instances than usual.
+Such differences ("agrees on N instance(s)" on both sides) are marked as budgeted; re-record to
+see whether they persist.
 """
 
 from __future__ import annotations

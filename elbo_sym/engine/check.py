@@ -787,16 +787,34 @@ def _limits_as_values(e: Expr, model: Model) -> Expr:
 def _definedness(exprs: Iterable[Expr], model: Model) -> tuple[list[Obligation], list[Obligation]]:
     """(certified, open) obligations of the expressions; each limit taken by its theorem first."""
     found: dict = {}
-    # IWAE(q, k): as ELBO(q) (engine.samples)
-    for e in (for_definedness(_limits_as_values(e, model), model.K == "any") for e in exprs):
-        model.unfold_pointwise(e)  # each side must mean something on its own (UnfoldError otherwise)
-        for o in obligations(e, model):
+    for e in exprs:
+        for o in _obligations_of(e, model):
             found.setdefault((o.kind, o.expr), o)
     shown: list[Obligation] = []
     open_: list[Obligation] = []
     for o in found.values():
         (shown if certified(o, model) else open_).append(o)
     return shown, open_
+
+
+_OBLIGATIONS = ("definedness obligations",)
+"""The key, in a model's sign memo, of its memo of each expression's obligations."""
+
+
+def _obligations_of(e: Expr, model: Model) -> tuple[Obligation, ...]:
+    """The definedness obligations of one side, remembered per model (a pure function of the two:
+    a step's left side is the step before's right side).  An expression that does not unfold
+    raises UnfoldError each time; an interrupted walk leaves nothing behind."""
+    memo = model.sign_memo.setdefault(_OBLIGATIONS, {})
+    known = memo.get(e)
+    if known is None:
+        # IWAE(q, k): as ELBO(q) (engine.samples)
+        side = for_definedness(_limits_as_values(e, model), model.K == "any")
+        model.unfold_pointwise(side)  # each side must mean something on its own (UnfoldError otherwise)
+        known = obligations(side, model)
+        if len(memo) < 10_000:
+            memo[e] = known
+    return known
 
 
 def _conditions(shown: list[Obligation], open_: list[Obligation]) -> tuple[tuple[str, bool], ...]:
@@ -949,6 +967,9 @@ def check_derivation(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS
     total = validate_budget(total, "file budget") if total is not None else file_budget(
         len(derivation.steps), budget)
     message = f"file budget of {total:g} s exhausted"
+    from elbo_sym.engine.reference import forget
+
+    forget()  # the second opinion's counted work must not depend on the files checked before
     done: dict = {"steps": [], "examples": [], "problems": []}
     try:
         with budgets.limit(total, message):

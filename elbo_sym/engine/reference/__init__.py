@@ -25,7 +25,6 @@ never counts as agreement.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
@@ -38,6 +37,7 @@ from elbo_sym.limits import (
     REFERENCE_GAUSSIAN_INSTANCES,
     REFERENCE_INSTANCES,
     REFERENCE_MAX_STATES,
+    REFERENCE_WORK_OPERATIONS,
 )
 
 
@@ -94,14 +94,33 @@ def _fixes(spec: ModelSpec) -> list[tuple[str, object]]:
     return out
 
 
-@lru_cache(maxsize=64)
+_CASES: dict = {}
+"""cases() by (spec, K, seed): the steps of a file, and files of one model, share the instances."""
+
+
 def cases(spec: ModelSpec, K, seed: int = 0) -> tuple[str, list, int]:
     """(family module name, valid instances with every assumption applied, instances skipped
     because an assumption makes them no model of the family).
 
     Each instance is checked to be a model of the family (every block a distribution, every
     parameter in its interval) after the assumptions are applied.  Cached: the steps of a file
-    share their instances (and the values each instance caches)."""
+    share their instances (and the values each instance caches, until `forget`).  Making them
+    counts under a work budget of its own (a pure function of the arguments, so the same count
+    whether made now or found made), never against a step's."""
+    from elbo_sym.engine.reference.discrete import work_limit
+
+    key = (spec, K, seed)
+    known = _CASES.get(key)
+    if known is None:
+        with work_limit(REFERENCE_WORK_OPERATIONS, CASES_BUDGET_TEXT):
+            known = _made_cases(spec, K, seed)
+        if len(_CASES) >= 64:
+            _CASES.clear()
+        _CASES[key] = known
+    return known
+
+
+def _made_cases(spec: ModelSpec, K, seed: int) -> tuple[str, list, int]:
     family, found, skipped = _cases(spec, K, seed)
     from importlib import import_module
 
@@ -180,9 +199,36 @@ def _satisfies(module, premises, case, memo: dict) -> bool:
         return False
 
 
+def forget() -> None:
+    """Drop every memo of values (the instances and what they cache, the evaluators' remembered
+    values): called when a file's check starts, so the work its second opinion counts -- and so
+    where a work budget stops it -- never depends on the files checked before it."""
+    from elbo_sym.engine.reference import gaussian
+
+    for _, found, _ in _CASES.values():  # the instances stay (made by a pure function), their values go
+        for case in found:
+            case.binders.clear()
+    _MEMOS.clear()
+    for memo in (gaussian._LOG_NORMALS, gaussian._PRODUCT_RULES, gaussian._LOG_2PI_V):
+        memo.clear()
+
+
+WORK_BUDGET_TEXT = f"the second opinion's work budget of {REFERENCE_WORK_OPERATIONS:,} operations ran out"
+CASES_BUDGET_TEXT = f"making the second opinion's instances took more than {REFERENCE_WORK_OPERATIONS:,} operations"
+
+
 def second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int = 0) -> Opinion:
     """Evaluate `lhs rel rhs` at valid instances of the model `spec` describes (K: the model's K,
-    "any" for every latent space) with the family's reference evaluator."""
+    "any" for every latent space) with the family's reference evaluator, under a budget of
+    REFERENCE_WORK_OPERATIONS arithmetic operations (counted, so the same step stops at the same
+    instance however busy the machine is; the caller's clock is only a backstop)."""
+    from elbo_sym.engine.reference.discrete import work_limit
+
+    with work_limit(REFERENCE_WORK_OPERATIONS, WORK_BUDGET_TEXT):
+        return _second_opinion(lhs, rel, rhs, spec, K, seed)
+
+
+def _second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int) -> Opinion:
     from importlib import import_module
 
     from elbo_sym.engine.reference.discrete import JudgeError
@@ -238,4 +284,4 @@ def second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int = 0) -> Opi
     return Opinion("agrees", decided, undecided, skipped, outside=outside)
 
 
-__all__ = ["Opinion", "second_opinion", "cases", "condition_text"]
+__all__ = ["Opinion", "second_opinion", "cases", "condition_text", "forget"]

@@ -118,7 +118,29 @@ class ChainInstance:
         return total
 
 
+_SHAPES: dict = {}
+
+
 def _density(d: Density, inst: ChainInstance, point: dict):
+    """The density's value at the point, remembered per instance by the values of the point's
+    layers the density names (it is a pure function of them): the sums and expectations of a
+    step visit the same points many times."""
+    shape = _SHAPES.get(id(d))
+    if shape is None or shape[0] is not d:
+        if len(_SHAPES) > 100_000:
+            _SHAPES.clear()
+        shape = _SHAPES[id(d)] = (d, tuple(dict.fromkeys((*d.variables, *d.given))))  # keyed by identity, d pinned
+    key = ("density", id(d), tuple(point.get(v) for v in shape[1]))
+    known = inst.binders.get(key)
+    if known is not None and known[0] is d:
+        return known[1]
+    value = _density_at(d, inst, point)
+    if len(inst.binders) < 200_000:
+        inst.binders[key] = (d, value)
+    return value
+
+
+def _density_at(d: Density, inst: ChainInstance, point: dict):
     if d.name not in ("p", "q"):
         raise JudgeError(f"no density named {d.name} in the two-layer chain")
     obs = sympy.Symbol(inst.observation) if inst.observation != "x" else sympy.Symbol("x")
@@ -374,6 +396,23 @@ def is_valid(inst: ChainInstance, params: tuple[tuple[str, str], ...] = ()) -> b
         name in values and arith.parameter_contains(condition, values[name]) for name, condition in params)
 
 
+def _side_value(e, inst: ChainInstance, point: dict):
+    """evaluate(), remembered per instance by the side, the point and the precision (a pure function
+    of them): a step's left side is the step before's right side, valued there already."""
+    key = ("side", id(e), arith.PREC, tuple(point.get(v) for v in LAYERS))
+    known = inst.binders.get(key)
+    if known is None or known[0] is not e:
+        try:
+            known = (e, evaluate(e, inst, point))
+        except Undefined as error:
+            known = (e, error)
+        if len(inst.binders) < 200_000:
+            inst.binders[key] = known  # keyed by identity, e pinned
+    if isinstance(known[1], Undefined):
+        raise known[1]
+    return known[1]
+
+
 def judge(lhs, rel: str, rhs, cases: list[ChainInstance], stop_at_first: bool = True) -> Judgement:
     """`lhs rel rhs` at every instance, at every value of the free layers."""
     free = sorted(free_layers(lhs) | free_layers(rhs), key=LAYERS.index)
@@ -381,7 +420,7 @@ def judge(lhs, rel: str, rhs, cases: list[ChainInstance], stop_at_first: bool = 
     for inst in cases:
         for point in _assignments(tuple(free), {}, inst.K):
             at = tuple(point.get(v) for v in LAYERS) if free else None
-            outcome = outcome_of(inst, at, lhs, rel, rhs, evaluate, inst, point, refine=True)
+            outcome = outcome_of(inst, at, lhs, rel, rhs, _side_value, inst, point, refine=True)
             result.outcomes.append(outcome)
             if stop_at_first and not outcome.holds:
                 return result

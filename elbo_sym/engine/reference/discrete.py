@@ -41,6 +41,7 @@ import itertools
 import math
 import random
 import re
+import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -65,6 +66,7 @@ from mpmath.libmp import (
 )
 from mpmath.libmp.libmpi import mpi_abs, mpi_add, mpi_div, mpi_exp, mpi_log, mpi_mid, mpi_mul, mpi_pow_int, mpi_sub
 
+from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.notation import (
     ELBO,
     IWAE,
@@ -801,7 +803,7 @@ _CONVERTED: dict = {}
 
 
 def _iv(v):
-    if isinstance(v, Fraction):
+    if type(v) is Fraction:
         n, d = v.numerator, v.denominator
         known = _CONVERTED.get((n, d, PREC))
         if known is None:
@@ -813,9 +815,48 @@ def _iv(v):
     return v
 
 
+class _Work(threading.local):
+    """Arithmetic operations done under the innermost work budget (per thread)."""
+
+    def __init__(self) -> None:
+        self.spent = 0
+        self.limit: float = math.inf
+        self.what = ""
+
+
+_work = _Work()
+
+
+@contextmanager
+def work_limit(operations: int, what: str):
+    """Run the block under a budget of `operations` arithmetic operations (each operand of a sum
+    or product, each power, log and exp counts one): past it the next operation raises
+    BudgetExceeded(`what`).  Counting work, not seconds, the same evaluation ends at the same
+    point on an idle and on a busy machine.  Budgets nest (the inner one counts from zero)."""
+    saved = (_work.spent, _work.limit, _work.what)
+    _work.spent, _work.limit, _work.what = 0, operations, what
+    try:
+        yield
+    finally:
+        _work.spent, _work.limit, _work.what = saved
+
+
+def work_spent() -> int:
+    """Operations counted so far under the innermost work budget."""
+    return _work.spent
+
+
+def _spend(operations: int) -> None:
+    work = _work
+    work.spent += operations
+    if work.spent > work.limit:
+        raise BudgetExceeded(work.what)
+
+
 def _sum(values) -> Value:
     values = list(values)
-    if all(isinstance(v, Fraction) for v in values):
+    _spend(len(values))
+    if all(type(v) is Fraction for v in values):  # `type is`: Fraction's isinstance goes through ABCMeta
         return sum(values, Fraction(0))
     total = (fzero, fzero)
     for v in values:
@@ -825,9 +866,10 @@ def _sum(values) -> Value:
 
 def _product(values) -> Value:
     values = list(values)
-    if any(isinstance(v, Fraction) and v == 0 for v in values):
+    _spend(len(values))
+    if any(type(v) is Fraction and not v for v in values):
         return Fraction(0)  # 0 times a (defined, finite) value is exactly 0
-    if all(isinstance(v, Fraction) for v in values):
+    if all(type(v) is Fraction for v in values):
         out = Fraction(1)
         for v in values:
             out *= v
@@ -843,7 +885,7 @@ def _contains_zero(v) -> bool:
 
 
 def _positive(v) -> bool:
-    return v > 0 if isinstance(v, Fraction) else mpf_sign(v[0]) > 0
+    return v > 0 if type(v) is Fraction else mpf_sign(v[0]) > 0
 
 
 def _within(v, tol) -> bool:
@@ -868,6 +910,7 @@ def show(v) -> str:
 
 
 def _power(base: Value, n: int) -> Value:
+    _spend(1)
     if isinstance(base, Fraction):
         if base == 0 and n < 0:
             raise Undefined("division by zero")
@@ -882,6 +925,7 @@ def _power(base: Value, n: int) -> Value:
 
 
 def _log(v: Value) -> Value:
+    _spend(1)
     if isinstance(v, Fraction):
         if v <= 0:
             raise Undefined(f"log of {v}")
@@ -896,6 +940,7 @@ def _log(v: Value) -> Value:
 
 
 def _exp(v: Value) -> Value:
+    _spend(1)
     if isinstance(v, Fraction) and v == 0:
         return Fraction(1)
     return mpi_exp(_iv(v), PREC)
@@ -1108,18 +1153,38 @@ def _eval_iwae(e, inst, k, memo):
         if joint is None:
             raise JudgeError(f"IWAE about an unknown observation {observation}")
         ratios = [_product((joint[j], _power(a[j], -1))) for j in range(inst.K)]
+        exact = all(type(v) is Fraction for v in (*a, *ratios))
         terms = []
         for draw in itertools.combinations_with_replacement(range(inst.K), draws):
             counts = [draw.count(j) for j in range(inst.K)]
             ways = math.factorial(draws)
             for c in counts:
                 ways //= math.factorial(c)
-            weight = _product([Fraction(ways)] + [_power(a[j], c) for j, c in enumerate(counts) if c])
-            mean = _product((_sum([_product((Fraction(c), ratios[j])) for j, c in enumerate(counts) if c]),
-                             Fraction(1, draws)))
+            weight: Value
+            mean: Value
+            if exact:  # the same exact fractions, reduced once instead of after every product
+                weight, mean = _exact_draw(ways, counts, a, ratios, draws)
+            else:
+                weight = _product([Fraction(ways)] + [_power(a[j], c) for j, c in enumerate(counts) if c])
+                mean = _product((_sum([_product((Fraction(c), ratios[j])) for j, c in enumerate(counts) if c]),
+                                 Fraction(1, draws)))
             terms.append(_product((weight, _log(mean))))
         return _sum(terms)
     return _cached(inst, ("IWAE", _signature(e.args[0]), draws, observation), compute)
+
+
+def _exact_draw(ways: int, counts: list[int], q: tuple, ratios: list, draws: int) -> tuple[Fraction, Fraction]:
+    """(probability, mean weight) of one multiset of IWAE draws when q and the ratios are exact:
+    ways * prod q_j**c_j and sum_j c_j ratio_j / draws, in integers, with the operations the
+    general path does counted against the work budget."""
+    used = [(j, c) for j, c in enumerate(counts) if c]
+    _spend(5 * len(used) + 3)  # as the general path: a product of 1 + n, n powers, n products of 2, a sum of n, 2
+    numerator, denominator = ways, 1
+    for j, c in used:
+        numerator *= q[j].numerator ** c
+        denominator *= q[j].denominator ** c
+    total = sum((c * ratios[j] for j, c in used), Fraction(0))
+    return Fraction(numerator, denominator), Fraction(total.numerator, total.denominator * draws)
 
 
 LIMIT_STEP = Fraction(1, 10**60)
