@@ -298,3 +298,18 @@ def test_issue_15_false_proofs_under_a_bad_assumption_never_pass(tmp_path, K, da
     path = tmp_path / "issue15.toml"
     path.write_text(text)
     assert main(["check", "--no-cache", str(path)]) == 1
+
+
+def test_chain_strict_relation_near_the_tolerance_is_refined_at_its_point():
+    """A strict relation whose sides differ by less than the tolerance is re-evaluated at higher
+    precision *at the same layer values* (the point is not a memo to drop): log q(z1 | x) + 10**-50
+    > log q(z1 | x) holds at every z1, and the refinement must see z1's value to say so."""
+    vocabulary = Vocabulary(("x",), (), ("z1", "z2"))
+    side = parse_expression("log(q(z1 | x))", vocabulary)
+    bigger = parse_expression("log(q(z1 | x)) + 1/(10**10)**5", vocabulary)
+    cases = chain_ref.instances(2, 2, seed=5)
+    assert chain_ref.judge(bigger, ">", side, cases, stop_at_first=False).holds
+    assert chain_ref.judge(side, "<", bigger, cases, stop_at_first=False).holds
+    wrong = chain_ref.judge(side, ">", bigger, cases, stop_at_first=False)
+    assert len(wrong.failures) == len(wrong.outcomes) == 4
+    assert all("undefined" not in o.reason and "digits" in o.reason for o in wrong.failures)

@@ -1336,11 +1336,13 @@ class Outcome:
 
 
 def outcome_of(inst: Any, at: Any, lhs: sympy.Expr, rel: str, rhs: sympy.Expr,
-               evaluate: Callable[..., Value], *args: Any, refine: bool = False) -> Outcome:
+               evaluate: Callable[..., Value], *args: Any, refine: bool = False,
+               memo_at: int | None = None) -> Outcome:
     """Both sides evaluated by the family's ``evaluate(side, *args)`` at one instance and point,
     and compared: one Outcome for every family's judge (undefined on either side fails it).
     `refine` (families whose values are outward-rounded intervals): a strict relation the
-    tolerance cannot confirm is re-evaluated at RETRY_PRECISIONS (`strict_refined`)."""
+    tolerance cannot confirm is re-evaluated at RETRY_PRECISIONS (`strict_refined`); `memo_at`:
+    the position in `args` of a memo of values at the current precision, emptied for that."""
     values, texts, undefined = [], [], []
     for side in (lhs, rhs):
         try:
@@ -1354,12 +1356,12 @@ def outcome_of(inst: Any, at: Any, lhs: sympy.Expr, rel: str, rhs: sympy.Expr,
         return Outcome(inst, at, texts[0], texts[1], False, "undefined: " + "; ".join(undefined))
     ok, why = relation_holds(rel, values[0], values[1])
     if not ok and refine and rel in ("<", ">"):
-        ok, why = strict_refined(rel, lhs, rhs, evaluate, args, why)
+        ok, why = strict_refined(rel, lhs, rhs, evaluate, args, why, memo_at)
     return Outcome(inst, at, texts[0], texts[1], ok, why)
 
 
 def strict_refined(rel: str, lhs: sympy.Expr, rhs: sympy.Expr, evaluate: Callable[..., Value], args: tuple,
-                   why: str) -> tuple[bool, str]:
+                   why: str, memo_at: int | None = None) -> tuple[bool, str]:
     """A strict `lhs rel rhs` whose difference is within the tolerance of 0 (a KL of 5.6e-62 at
     w = 1e-30): decided by the sign of the difference *interval* at higher precision.  The
     intervals are outward-rounded enclosures, so a lower end > 0 proves the difference positive;
@@ -1367,7 +1369,7 @@ def strict_refined(rel: str, lhs: sympy.Expr, rhs: sympy.Expr, evaluate: Callabl
     not resolved at the last precision stays a failure -- never agreement with a false claim."""
     for bits in RETRY_PRECISIONS:
         with _precision(bits):
-            fresh = tuple({} if isinstance(a, dict) else a for a in args)  # memos hold lower precision
+            fresh = args if memo_at is None else (*args[:memo_at], {}, *args[memo_at + 1:])  # lower precision
             try:
                 a, b = evaluate(lhs, *fresh), evaluate(rhs, *fresh)
             except Undefined as error:
@@ -1490,7 +1492,7 @@ def judge(lhs, rel: str, rhs, cases: list[Instance], stop_at_first: bool = True,
     for index, inst in enumerate(cases):
         memo = memos.setdefault(index, {})
         for k in (range(inst.K) if pointwise else (None,)):
-            outcome = outcome_of(inst, k, lhs, rel, rhs, _evaluate_carefully, inst, k, memo, refine=True)
+            outcome = outcome_of(inst, k, lhs, rel, rhs, _evaluate_carefully, inst, k, memo, refine=True, memo_at=2)
             result.outcomes.append(outcome)
             if stop_at_first and not outcome.holds:
                 return result
