@@ -368,7 +368,18 @@ class TerminalSafeStream:
         self._stream = stream
 
     def write(self, text: str) -> int:
-        return self._stream.write(terminal_safe(text))
+        safe = terminal_safe(text)
+        if self._stream is None:  # the stream was closed before start (`>&-`): Python gives None
+            return len(safe)
+        try:
+            return self._stream.write(safe)
+        except UnicodeEncodeError:  # an ASCII terminal (PYTHONIOENCODING=ascii, LC_ALL=C): é as \xe9
+            encoding = getattr(self._stream, "encoding", None) or "ascii"
+            return self._stream.write(safe.encode(encoding, "backslashreplace").decode(encoding))
+
+    def flush(self) -> None:
+        if self._stream is not None:
+            self._stream.flush()
 
     def __getattr__(self, name):
         return getattr(self._stream, name)

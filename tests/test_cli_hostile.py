@@ -287,3 +287,31 @@ def test_a_fifo_in_a_folder_is_one_error_and_the_other_files_are_checked(tmp_pat
     assert "a-fifo.toml:0: cannot read file: not a regular file (a FIFO)" in errors[0]
     assert "b-zero.toml:0: cannot read file: not a regular file (a character device)" in errors[1]
     assert "good.toml — " in done.stdout and "4 proved" in done.stdout  # the good file is still checked
+
+
+_REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_an_ascii_terminal_gets_escapes_not_a_traceback(tmp_path, warm):
+    """A title with é on a stream that cannot encode it (PYTHONIOENCODING=ascii): the report is
+    printed with \\xe9, exit 0, the same from the engine and from the cache."""
+    text = (_REPO / "derivations" / "gap.toml").read_text("utf-8")
+    (tmp_path / "gap.toml").write_text(text.replace('title = "', 'title = "Caf\u00e9: ', 1), "utf-8")
+    env = dict(os.environ, PYTHONIOENCODING="ascii", ELBO_SYM_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("ELBO_SYM_NO_CACHE", None)
+    command = [sys.executable, "-m", "elbo_sym", "check", "gap.toml"]
+    if warm:
+        subprocess.run(command, cwd=tmp_path, env=dict(env, PYTHONIOENCODING="utf-8"), capture_output=True, check=True)
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert b"Caf\\xe9: " in done.stdout and b"Traceback" not in done.stderr
+
+
+def test_a_closed_stdout_is_no_traceback(tmp_path):
+    """`elbo-sym check FILE >&-`: nothing can be printed, the exit status still says the outcome."""
+    (tmp_path / "gap.toml").write_text((_REPO / "derivations" / "gap.toml").read_text("utf-8"), "utf-8")
+    done = subprocess.run([sys.executable, "-m", "elbo_sym", "check", "--no-cache", "gap.toml"], cwd=tmp_path,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          preexec_fn=lambda: os.close(1))
+    assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr

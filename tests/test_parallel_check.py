@@ -198,6 +198,44 @@ def test_ctrl_c_stops_every_worker(tmp_path):
         os.killpg(process.pid, 0)  # nobody is left in the group
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
+def test_workers_end_when_only_the_parent_is_killed(tmp_path, signal_number):
+    """`kill PID` of the parent alone (no handler runs for SIGKILL): its workers do not check on as
+    orphans -- the kernel ends them with the parent (they are dead, at most not yet reaped)."""
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.toml").write_text(GAP, "utf-8")
+    script = textwrap.dedent("""
+        import os, sys, time
+        import elbo_sym.report.build as build
+        from elbo_sym.cli import main
+        def slow(*args, **kwargs):
+            os.write(1, (str(os.getpid()) + "\\n").encode())
+            time.sleep(60)
+        build.check_file = slow
+        sys.exit(main(["check", "--no-cache", "--jobs", "2", "a.toml", "b.toml", "c.toml"]))
+    """)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert process.stdout is not None
+    workers = [int(process.stdout.readline()) for _ in range(2)]
+    os.kill(process.pid, signal_number)  # the parent only
+    process.communicate(timeout=30)
+
+    def alive(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in workers)
+
+
 @pytest.mark.parametrize("files", [1, 4, 6, 12])
 def test_without_jobs_a_few_files_are_checked_in_this_process(tmp_path, monkeypatch, files):
     """Each worker pays SymPy's first-use costs once: the four lesson files are quicker in one

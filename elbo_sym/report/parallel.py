@@ -124,10 +124,12 @@ class _Pool:
                 pass
         task_read, task_write = os.pipe()
         result_read, result_write = os.pipe()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the worker: never returns
             status = 1
             try:
+                _die_with(parent)
                 os.close(task_write)
                 os.close(result_read)
                 for other in self.workers:  # else a worker would never see its siblings' end of work
@@ -215,6 +217,21 @@ class _Pool:
                 worker.pid = 0
         self.selector.close()
         self.workers = []
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel end this worker when its parent ends, however the parent ends (SIGTERM,
+    SIGHUP, SIGKILL: no handler runs then), where the platform can (Linux's PR_SET_PDEATHSIG);
+    a parent already gone ends the worker at once."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _how_it_ended(pid: int) -> str:
