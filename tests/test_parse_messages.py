@@ -240,3 +240,16 @@ def test_fuzz_no_python_jargon_in_any_refusal(text):
 def test_the_depth_message_keeps_its_limit():
     with pytest.raises(ParseError, match=f"at most {MAX_DEPTH} levels"):
         parse_expression("(" * 250 + "p(x)" + ")" * 250)
+
+
+def test_a_long_flat_sum_is_told_how_to_fit_and_the_grouped_form_fits():
+    """41 terms in a row pass the nesting limit one level per term: the message says to group them,
+    and the grouped sum (two parenthesised halves) parses to the same value."""
+    from sympy import Rational
+
+    terms = [f"{i}/{i + 1}" for i in range(1, MAX_DEPTH + 3)]
+    with pytest.raises(ParseError, match=r"group a long sum in parentheses"):
+        parse_expression(" + ".join(terms), Vocabulary())
+    half = len(terms) // 2
+    grouped = parse_expression(f"({' + '.join(terms[:half])}) + ({' + '.join(terms[half:])})", Vocabulary())
+    assert grouped.doit() == sum(Rational(i, i + 1) for i in range(1, MAX_DEPTH + 3))

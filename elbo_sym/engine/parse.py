@@ -750,7 +750,9 @@ class _Builder:
 
     def build(self, node: ast.AST, depth: int) -> Expr:
         if depth > MAX_DEPTH:
-            raise self.fail(node, f"expression nested deeper than {MAX_DEPTH} levels")
+            raise self.fail(node, f"expression nested deeper than {MAX_DEPTH} levels (each term of a sum or "
+                                  f"factor of a product is one level: group a long sum in parentheses, "
+                                  f"(a + b + ...) + (c + d + ...))")
         method = getattr(self, "visit_" + type(node).__name__, None)
         if method is None:
             raise self.fail(node, f"'{_describe(node)}' is not allowed in an expression")
