@@ -170,8 +170,9 @@ def test_bad_jobs_is_one_line_and_exit_2(folder, capsys, value):
     assert code == 2 and out == "" and len(err.splitlines()) == 1 and "--jobs" in err
 
 
-def test_ctrl_c_stops_every_worker(tmp_path):
-    """A check interrupted while its workers are busy exits 130, with no traceback and no worker left."""
+def busy_check(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
+    """`check --jobs 2` of three files in a process of its own session, once both workers are busy
+    (each checks for a minute); the workers' pids."""
     for name in ("a", "b", "c"):
         (tmp_path / f"{name}.toml").write_text(GAP, "utf-8")
     script = textwrap.dedent("""
@@ -179,7 +180,7 @@ def test_ctrl_c_stops_every_worker(tmp_path):
         import elbo_sym.report.build as build
         from elbo_sym.cli import main
         def slow(*args, **kwargs):
-            os.write(1, b"working\\n")  # one write: the two workers' lines do not interleave
+            os.write(1, (str(os.getpid()) + "\\n").encode())  # one write: lines do not interleave
             time.sleep(60)
         build.check_file = slow
         sys.exit(main(["check", "--no-cache", "--jobs", "2", "a.toml", "b.toml", "c.toml"]))
@@ -188,8 +189,12 @@ def test_ctrl_c_stops_every_worker(tmp_path):
     process = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     assert process.stdout is not None
-    for _ in range(2):  # both workers are checking
-        assert process.stdout.readline() == "working\n"
+    return process, [int(process.stdout.readline()) for _ in range(2)]
+
+
+def test_ctrl_c_stops_every_worker(tmp_path):
+    """A check interrupted while its workers are busy exits 130, with no traceback and no worker left."""
+    process, _ = busy_check(tmp_path)
     os.killpg(process.pid, signal.SIGINT)  # as the terminal does: the whole group
     _, err = process.communicate(timeout=30)
     assert process.returncode == 130 and "Traceback" not in err
@@ -203,23 +208,7 @@ def test_ctrl_c_stops_every_worker(tmp_path):
 def test_workers_end_when_only_the_parent_is_killed(tmp_path, signal_number):
     """`kill PID` of the parent alone (no handler runs for SIGKILL): its workers do not check on as
     orphans -- the kernel ends them with the parent (they are dead, at most not yet reaped)."""
-    for name in ("a", "b", "c"):
-        (tmp_path / f"{name}.toml").write_text(GAP, "utf-8")
-    script = textwrap.dedent("""
-        import os, sys, time
-        import elbo_sym.report.build as build
-        from elbo_sym.cli import main
-        def slow(*args, **kwargs):
-            os.write(1, (str(os.getpid()) + "\\n").encode())
-            time.sleep(60)
-        build.check_file = slow
-        sys.exit(main(["check", "--no-cache", "--jobs", "2", "a.toml", "b.toml", "c.toml"]))
-    """)
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    process = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
-    assert process.stdout is not None
-    workers = [int(process.stdout.readline()) for _ in range(2)]
+    process, workers = busy_check(tmp_path)
     os.kill(process.pid, signal_number)  # the parent only
     process.communicate(timeout=30)
 
