@@ -77,6 +77,10 @@ def test_a_step_stops_at_the_instance_its_counted_work_reaches(monkeypatch):
         opinions.append(reference.second_opinion(lhs, step.rel, step.expr, spec, "any"))
     assert opinions[0] == opinions[1]
     assert opinions[0].status == "agrees" and opinions[0].decided == 3
+    unreached = len(costs) - 3  # said, never counted as agreement
+    assert opinions[0].unreached == unreached
+    assert f"agrees on 3 instance(s), {unreached} not reached (" in opinions[0].describe()
+    assert "work budget" in opinions[0].describe()
     monkeypatch.setattr(reference, "REFERENCE_WORK_OPERATIONS", costs[0] - 1)  # not even one instance
     reference.forget()
     none = reference.second_opinion(lhs, step.rel, step.expr, spec, "any")

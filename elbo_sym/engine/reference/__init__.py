@@ -53,6 +53,8 @@ class Opinion:
     detail: str = ""
     outside: int = 0
     """Instances not judged because a premise fails there or could not be decided there."""
+    unreached: int = 0
+    """Instances not judged because the budget ran out first (`detail` says which budget)."""
 
     @property
     def disagrees(self) -> bool:
@@ -63,6 +65,8 @@ class Opinion:
         extra = f", {self.undecided} undecided" if self.undecided else ""
         extra += f", {self.skipped} skipped (an assumption is no distribution there)" if self.skipped else ""
         extra += f", {self.outside} outside the premises (or not decided against them)" if self.outside else ""
+        if self.status == "agrees" and self.unreached:  # never worded as agreement on the rest
+            extra += f", {self.unreached} not reached ({self.detail})"
         if self.status == "agrees":
             return f"the reference evaluator agrees on {self.decided} instance(s){extra}"
         if self.status == "disagrees":
@@ -279,6 +283,9 @@ def _second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int) -> Opinio
             decided += 1
     except BudgetExceeded as error:
         reasons.append(str(error))
+        unreached = len(inside) - decided - undecided
+        if decided:
+            return Opinion("agrees", decided, undecided, skipped, str(error), outside, unreached)
     if not decided:
         return Opinion("undecided", 0, undecided, skipped, reasons[0] if reasons else "", outside)
     return Opinion("agrees", decided, undecided, skipped, outside=outside)
