@@ -62,6 +62,8 @@ from elbo_sym.engine.sparse import TooLarge, terms_in
 MAX_GAUSSIAN_LAYERS = 3
 """Most Gaussian layers (z1, z2, z3): DDPM's Appendix A for T = 2 and 3."""
 CHAIN_BODIES = "polynomials in the layers and logs of the chain's densities"
+NEAR_TIGHT_COEFFICIENTS = (Fraction(1, 10**3), Fraction(1, 10**6))
+"""Forward coefficients of the search's near-tight instances (gap ~ c**2 / 2: 5e-7 and 5e-13)."""
 _UNIT = Interval(lower=Fraction(0), upper=Fraction(1), lower_open=True, upper_open=True)
 _POSITIVE = Interval(lower=Fraction(0), lower_open=True)
 
@@ -190,9 +192,23 @@ class GaussianChainModel(ChainLayers, BlockInstances):
         return self
 
     def special_instances(self, base: Instance) -> list[Instance]:
-        """The reverse chain equal to the forward chain read backwards is not rational in general;
-        the search's own samples (boundaries, far values) suffice: no special instances."""
-        return []
+        """Near the tight case: the reverse chain equal to the forward chain read backwards is not
+        rational in general, but with every forward coefficient c_t tiny the forward process barely
+        moves x, and the reverse process of a standard normal at every layer (a_t = b_t = 0,
+        v_t = 1) at x = 0 leaves a gap log p(x) - ELBO of about c**2 / 2 -- where a false
+        "gap >= small constant" fails (the samples and corners never put all of them there at once).
+        Only values inside the intervals the file gives the parameters."""
+        out = []
+        for c in NEAR_TIGHT_COEFFICIENTS:
+            values = {**{f"c{t}": c for t in range(1, self.T + 1)}, **{f"a{t}": Fraction(0) for t in range(1, self.T + 1)},
+                      **{f"b{t}": Fraction(0) for t in range(1, self.T + 1)},
+                      **{f"v{t}": Fraction(1) for t in range(1, self.T + 1)}, "x": Fraction(0)}
+            if all(self.intervals[name].contains(v) for name, v in values.items() if name in self.intervals):
+                near = base
+                for name, v in values.items():
+                    near = near.with_block(name, (v,))
+                out.append(Instance(near.blocks, f"near the tight case (c = {c})"))
+        return out
 
     def describe(self) -> str:
         return (f"every chain of {self.T} Gaussian layers: a linear-Gaussian reverse process (any weights and "
