@@ -200,9 +200,9 @@ class GaussianChainModel(ChainLayers, BlockInstances):
         Only values inside the intervals the file gives the parameters."""
         out = []
         for c in NEAR_TIGHT_COEFFICIENTS:
-            values = {**{f"c{t}": c for t in range(1, self.T + 1)}, **{f"a{t}": Fraction(0) for t in range(1, self.T + 1)},
-                      **{f"b{t}": Fraction(0) for t in range(1, self.T + 1)},
-                      **{f"v{t}": Fraction(1) for t in range(1, self.T + 1)}, "x": Fraction(0)}
+            per_layer = {"c": c, "a": Fraction(0), "b": Fraction(0), "v": Fraction(1)}
+            values = {f"{name}{t}": v for t in range(1, self.T + 1) for name, v in per_layer.items()}
+            values["x"] = Fraction(0)
             if all(self.intervals[name].contains(v) for name, v in values.items() if name in self.intervals):
                 near = base
                 for name, v in values.items():
