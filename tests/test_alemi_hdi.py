@@ -9,21 +9,21 @@ floats from the printed values, independently of the checker.
 from __future__ import annotations
 
 import math
+import sys
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from elbo_sym.engine.check import Verdict, check_derivation
-from elbo_sym.engine.derivation import load, loads
+from elbo_sym.engine.derivation import load
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from variant_checks import check_text, refuted  # noqa: E402
 
 FILE = Path(__file__).resolve().parent.parent / "derivations" / "literature" / "alemi-h-minus-d.toml"
 HEAD = 'title = "t"\nK = {K}\ndata = {data}\n{space}'
 H = "-p_data(x1) * log(p_data(x1)) - p_data(x2) * log(p_data(x2)) + "
-
-
-def check_text(text: str):
-    return check_derivation(loads(text, "variant.toml"), budget=10.0)
 
 
 def one_step(start: str, rel: str, expr: str, rule: str, K: str = '"any"', data=("x1", "x2"), space=True) -> str:
@@ -60,15 +60,6 @@ def quantities(c) -> dict[str, float]:
     m = [sum(a * lk for a, lk in zip(aggregate, decoder[o])) for o in range(2)]
     return {"I": info, "H": entropy, "-D": minus_d, "m1": m[0], "m2": m[1], "w1": w[0], "w2": w[1],
             "agg": sum(a * (l1 + l2) for a, l1, l2 in zip(aggregate, *decoder))}
-
-
-def refuted(text: str, index: int):
-    result = check_text(text)
-    step = result.steps[index - 1]
-    assert step.verdict is Verdict.refuted and not result.ok, (step.verdict, step.reason)
-    c = step.counterexample
-    assert c is not None and c.problem is None
-    return c
 
 
 # ------------------------------------------------------------------ the identity

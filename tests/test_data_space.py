@@ -10,6 +10,7 @@ from its printed values; the reference evaluator judges p_data on its own instan
 from __future__ import annotations
 
 import math
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -23,13 +24,13 @@ from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.reference import discrete as reference
 from elbo_sym.engine.reference import second_opinion
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from variant_checks import check_text  # noqa: E402
+from variant_checks import refuted as refuted_variant  # noqa: E402
+
 ALEMI = Path(__file__).resolve().parent.parent / "derivations" / "literature" / "alemi-distortion-rate.toml"
 TWO = Vocabulary(("x1", "x2"))
 HEAD = 'title = "t"\nK = {K}\ndata = ["x1", "x2"]\n'
-
-
-def check_text(text: str, budget: float = 10.0):
-    return check_derivation(loads(text, "variant.toml"), budget=budget)
 
 
 def one_step(start: str, rel: str, expr: str, rule: str = "algebra", K="\"any\"") -> str:
@@ -45,11 +46,8 @@ def kl(a, b) -> float:
 
 
 def refuted(text: str, index: int = 1):
-    result = check_text(text)
-    step = result.steps[index - 1]
-    assert step.verdict is Verdict.refuted and not result.ok, (step.verdict, step.reason)
-    c = step.counterexample
-    assert c is not None and c.problem is None
+    """The step's counterexample (variant_checks.refuted) gives the data distribution's weights."""
+    c = refuted_variant(text, index)
     weights = floats(c, "p_data(x)")
     assert len(weights) == 2 and all(w > 0 for w in weights) and math.isclose(sum(weights), 1.0)
     return c

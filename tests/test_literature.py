@@ -9,6 +9,7 @@ with plain floats from its printed values, independently of the checker.
 from __future__ import annotations
 
 import math
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -24,16 +25,16 @@ from elbo_sym.engine.models import Interval, ModelSpec, Parameter, build
 from elbo_sym.engine.parse import Vocabulary, parse_expression
 from elbo_sym.engine.rules import RULES
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from variant_checks import check_text  # noqa: E402
+from variant_checks import refuted as refuted_step  # noqa: E402
+
 LITERATURE = Path(__file__).resolve().parent.parent / "derivations" / "literature"
 FILES = sorted(LITERATURE.glob("*.toml"))
 
 
 def text_of(name: str) -> str:
     return (LITERATURE / name).read_text("utf-8")
-
-
-def check_text(text: str, name: str = "variant.toml", budget: float = 10.0):
-    return check_derivation(loads(text, name), budget=budget)
 
 
 def vectors(counterexample, observation: str = "x"):
@@ -89,14 +90,6 @@ def test_the_jensen_steps_name_their_scale():
 
 
 # ------------------------------------------------------------------ wrong variants
-
-
-def refuted_step(text: str, index: int):
-    result = check_text(text)
-    step = result.steps[index - 1]
-    assert step.verdict is Verdict.refuted and not result.ok, (step.verdict, step.reason)
-    assert step.counterexample is not None and step.counterexample.problem is None
-    return step.counterexample
 
 
 def test_gibbs_with_the_wrong_direction_is_refuted():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -21,12 +22,11 @@ from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.engine.derivation import DerivationError, load, loads
 from elbo_sym.engine.reference import gaussian as reference
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from variant_checks import check_text, refuted  # noqa: E402
+
 FILE = Path(__file__).resolve().parent.parent / "derivations" / "literature" / "gaussian-tight-only-if.toml"
 HEAD = 'title = "t"\nmodel = "gaussian"\n'
-
-
-def check_text(text: str):
-    return check_derivation(loads(text, "variant.toml"), budget=10.0)
 
 
 def one_step(assume: str, start: str, rel: str, expr: str, rule: str = "algebra") -> str:
@@ -55,15 +55,6 @@ def log_evidence(v) -> float:
 def elbo(v) -> float:
     m, var = posterior(v)
     return log_evidence(v) - kl_normal(float(v["mu"]), float(v["sigma"] ** 2), float(m), float(var))
-
-
-def refuted(text: str, index: int = 1):
-    result = check_text(text)
-    step = result.steps[index - 1]
-    assert step.verdict is Verdict.refuted and not result.ok, (step.verdict, step.reason)
-    c = step.counterexample
-    assert c is not None and c.problem is None
-    return c
 
 
 # ------------------------------------------------------------------ the literature file
