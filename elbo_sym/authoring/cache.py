@@ -541,9 +541,9 @@ def plain_check_line(argv: list[str]) -> tuple[list[str], bool, float, float | N
             return None
     try:
         jobs = parse_integer(budgets["--jobs"], 1, MAX_JOBS) if "--jobs" in budgets else None
-        budget = validate_budget(validate_budget(budgets.get("--budget", STEP_BUDGET_SECONDS), "--budget"))
+        budget = validate_budget(budgets.get("--budget", STEP_BUDGET_SECONDS), "--budget")
         given = budgets.get("--file-budget")
-        total = None if given is None else validate_budget(validate_budget(given, "--file-budget"), "file budget")
+        total = None if given is None else validate_budget(given, "--file-budget")
     except (BudgetError, ValueError):
         return None
     return paths, as_json, budget, total, no_cache, jobs
