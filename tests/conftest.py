@@ -66,8 +66,14 @@ def _own_shared_fixtures(item: pytest.Item) -> frozenset[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """xdist_group is pytest-xdist's mark; registered here too, so a run without xdist knows it."""
+    """xdist_group is pytest-xdist's mark; registered here too, so a run without xdist knows it.
+    Under --dist loadgroup the work units go out in the order pytest_collection_modifyitems gives
+    (longest first), not pytest-xdist's default of the units with the most tests first."""
     config.addinivalue_line("markers", "xdist_group(name): run on the worker that runs the group's other tests")
+    if getattr(config.option, "dist", "no") == "loadgroup":  # the controller, which schedules
+        config.option.loadscopereorder = False
+    if getattr(config.option, "loadgroup", False):  # a worker, which collects
+        config.pluginmanager.register(_LongestFirst(), "elbo-sym-longest-first")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the marks into the node ids
@@ -104,6 +110,58 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             from _pytest.nodeid import coerce_node_id
 
             item._id = coerce_node_id(f"{item.nodeid}@{group}")
+
+
+# --------------------------------------------------------------------------- scheduling
+# With --dist loadgroup, pytest-xdist hands out work units (a group, or a single test) in the
+# order it is given; each worker asks for the next one when it is nearly idle. Handing out the
+# longest first (a site build, a LaTeX build, a search that waits out its budget) keeps the last
+# minute from being one worker alone with one long unit. The order only decides who runs what
+# when: a stale or missing figure costs time, never a result.
+
+DURATIONS = Path(__file__).with_name("durations.json")
+"""Seconds (setup + call + teardown) of each test that takes >= 0.5 s, by node id without its
+group, from a measured run (`bench/suite_durations.py` writes it); any other test counts 0."""
+
+
+def _load_durations() -> dict[str, float]:
+    import json
+
+    try:
+        table = json.loads(DURATIONS.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): float(v) for k, v in table.items()} if isinstance(table, dict) else {}
+
+
+def duration_key(nodeid: str) -> str:
+    """`tests/test_x.py::test_y[param]` of `tests/test_x.py::test_y[param]@group`: DURATIONS' key."""
+    return nodeid[: nodeid.rfind("@")] if nodeid.rfind("@") > nodeid.rfind("]") else nodeid
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit pytest-xdist's loadgroup scheduler hands out: the group after `@`, else the test."""
+    return nodeid.rsplit("@", 1)[-1] if nodeid.rfind("@") > nodeid.rfind("]") else nodeid
+
+
+class _LongestFirst:
+    """Orders a worker's collection last, after pytest's own reordering by scoped parameters."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        items[:] = heaviest_first(items, _load_durations())
+
+
+def heaviest_first(items: list[pytest.Item], seconds: dict[str, float]) -> list[pytest.Item]:
+    """The items with their work units in order of expected time, longest first (stable: a unit's
+    tests keep their order and stay together, units of equal weight keep the collection's order)."""
+    units: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        units.setdefault(work_unit(item.nodeid), []).append(item)
+    weight = {unit: sum(seconds.get(duration_key(i.nodeid), 0.0) for i in members)
+              for unit, members in units.items()}
+    order = sorted(units, key=lambda unit: -weight[unit])  # sorted() is stable
+    return [item for unit in order for item in units[unit]]
 
 
 @pytest.fixture(scope="session")

@@ -44,3 +44,37 @@ def test_the_sizes_follow_the_environment(monkeypatch):
     assert suite_sizes.sized_int(350, 1300) == 1300 and suite_sizes.sized(30.0, 120.0) == 120.0
     monkeypatch.setattr(suite_sizes, "FULL_CAMPAIGNS", False)
     assert suite_sizes.sized_int(350, 1300) == 350 and suite_sizes.sized(30.0, 120.0) == 30.0
+
+
+# --------------------------------------------------------------------------- scheduling (conftest.py)
+
+
+class _Item:
+    """What heaviest_first reads of a pytest item: its node id."""
+
+    def __init__(self, nodeid: str) -> None:
+        self.nodeid = nodeid
+
+
+def test_the_longest_work_units_go_first_and_each_unit_stays_together():
+    import conftest
+
+    ids = ["tests/test_a.py::test_fast", "tests/test_a.py::test_x[1]@tests/test_a.py::built",
+           "tests/test_b.py::test_slow[a@b]", "tests/test_a.py::test_x[2]@tests/test_a.py::built",
+           "tests/test_c.py::test_unknown"]
+    seconds = {"tests/test_a.py::test_fast": 0.6, "tests/test_a.py::test_x[1]": 3.0,
+               "tests/test_a.py::test_x[2]": 0.5, "tests/test_b.py::test_slow[a@b]": 2.0}
+    order = [i.nodeid for i in conftest.heaviest_first([_Item(n) for n in ids], seconds)]
+    assert order == [ids[1], ids[3], ids[2], ids[0], ids[4]]  # the group (3.5 s), 2 s, 0.6 s, unknown
+    assert conftest.work_unit(ids[1]) == "tests/test_a.py::built" and conftest.work_unit(ids[2]) == ids[2]
+    assert conftest.duration_key(ids[3]) == "tests/test_a.py::test_x[2]" and conftest.duration_key(ids[2]) == ids[2]
+
+
+def test_the_durations_table_names_tests_of_this_suite():
+    """A stale figure only costs time; a table naming nothing here would order nothing."""
+    import conftest
+
+    table = conftest._load_durations()
+    assert len(table) >= 50 and all(v >= 0.5 for v in table.values())
+    files = {key.split("::")[0] for key in table}
+    assert all((ROOT / f).is_file() for f in files), sorted(f for f in files if not (ROOT / f).is_file())

@@ -1,0 +1,52 @@
+"""Write tests/durations.json from a `pytest --durations=0` run: the seconds (setup + call +
+teardown) of each test that takes at least MIN_SECONDS, by node id without its xdist group.
+
+tests/conftest.py reads it to hand pytest-xdist the longest work units first (`make test`); the
+figures only order the work, so a stale file costs time, never a result. Refresh it after a run:
+
+    CI=1 .venv/bin/python -m pytest -q -n auto --dist loadgroup --durations=0 > /tmp/durations.txt
+    .venv/bin/python bench/suite_durations.py /tmp/durations.txt
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+MIN_SECONDS = 0.5
+"""Below this a test's place in the order hardly matters; leaving it out keeps the file short."""
+
+OUT = Path(__file__).resolve().parent.parent / "tests" / "durations.json"
+LINE = re.compile(r"^(\d+(?:\.\d+)?)s (?:setup|call|teardown)\s+(tests/\S.*)$")
+
+
+def without_group(nodeid: str) -> str:
+    """The node id without the `@group` suffix pytest-xdist's loadgroup adds."""
+    return nodeid[: nodeid.rfind("@")] if nodeid.rfind("@") > nodeid.rfind("]") else nodeid
+
+
+def durations(lines: list[str]) -> dict[str, float]:
+    """Seconds per test, summed over its phases, of the tests at or above MIN_SECONDS."""
+    total: dict[str, float] = defaultdict(float)
+    for line in lines:
+        match = LINE.match(line.rstrip("\n"))
+        if match:
+            total[without_group(match.group(2))] += float(match.group(1))
+    return {k: round(v, 2) for k, v in sorted(total.items()) if v >= MIN_SECONDS}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: suite_durations.py PYTEST_DURATIONS_OUTPUT", file=sys.stderr)
+        return 2
+    table = durations(Path(argv[0]).read_text("utf-8").splitlines())
+    OUT.write_text(json.dumps(table, indent=0, ensure_ascii=False) + "\n", "utf-8")
+    print(f"{OUT}: {len(table)} tests, {sum(table.values()):.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
