@@ -99,7 +99,16 @@ class World:
         return tuple(self.likelihood)
 
     def evidence(self, o: str):
-        return mpmath.fsum(a * b for a, b in zip(self.prior, self.likelihood[o]))
+        key = (o, mpmath.mp.dps)  # p(o), asked for by every density conditioned on o: summed once
+        known = _EVIDENCE.get((id(self), key))
+        if known is None:
+            value = mpmath.fsum(a * b for a, b in zip(self.prior, self.likelihood[o]))
+            known = _EVIDENCE[id(self), key] = (self, value)
+        return known[1]
+
+
+_EVIDENCE: dict = {}
+"""p(o) per world (by identity; the world kept alive in the entry so its id is never reused)."""
 
 
 def _density(call: ast.Call, w: World, k: int | None):
@@ -221,6 +230,17 @@ def evaluate(node: ast.AST, w: World, k: int | None = None):
     raise ValueError(f"the oracle cannot evaluate {ast.dump(node)[:80]}")
 
 
+_FREE_Z: dict = {}
+
+
+def _has_free_z(text: str, node: ast.AST) -> bool:
+    """_free_z of an expression's text, found once per text."""
+    known = _FREE_Z.get(text)
+    if known is None:
+        known = _FREE_Z[text] = _free_z(node)
+    return known
+
+
 def _free_z(node: ast.AST) -> bool:
     """z occurs outside Sum/E/KL/H/ELBO (a claim for every value of z)."""
     if isinstance(node, ast.Call) and node.func.id in ("Sum", "E", "KL", "H", "ELBO", "IWAE"):
@@ -240,14 +260,35 @@ def _parse(text: str) -> ast.Expression:
     return tree
 
 
+_VALUES: dict = {}
+"""The value (or OracleUndefined) of an expression's text in a world at z = k: a mutant of step i
+leaves the step's other side as it was, and the same worlds judge every mutant of a file, so
+each side is evaluated once (collection judges ~800 mutants in every pytest process). Keyed by
+the world's identity, the world kept alive in the entry so its id is never reused."""
+
+
+def _value(text: str, node: ast.AST, w: World, k: int | None):
+    key = (text, id(w), k, mpmath.mp.dps)
+    known = _VALUES.get(key)
+    if known is None:
+        try:
+            known = (w, evaluate(node, w, k), None)
+        except OracleUndefined as error:
+            known = (w, None, error)
+        _VALUES[key] = known
+    if known[2] is not None:
+        raise known[2]
+    return known[1]
+
+
 def relation_fails(lhs: str, rel: str, rhs: str, w: World) -> bool:
     """True when `lhs rel rhs` is false in world w (for some value of a free z)."""
     left, right = _parse(lhs), _parse(rhs)
-    ks = range(w.K) if (_free_z(left) or _free_z(right)) else [None]
+    ks = range(w.K) if (_has_free_z(lhs, left) or _has_free_z(rhs, right)) else [None]
     with mpmath.workdps(DPS):
         for k in ks:
             try:
-                d = evaluate(left, w, k) - evaluate(right, w, k)
+                d = _value(lhs, left, w, k) - _value(rhs, right, w, k)
             except OracleUndefined:
                 return True  # not even defined here: the step cannot hold as written
             ok = {"=": abs(d) <= TOLERANCE, ">=": d >= -TOLERANCE, "<=": d <= TOLERANCE,
