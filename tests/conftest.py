@@ -76,6 +76,17 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_LongestFirst(), "elbo-sym-longest-first")
 
 
+SHARED_ACROSS_FILES = {
+    "tests/test_handouts_literature.py::reports": ("checked_report", "the literature"),
+    "tests/test_web.py::literature_reports": ("checked_report", "the literature"),
+    "tests/test_literature.py::test_every_literature_file_is_proved_for_every_latent_space_and_cites_its_source":
+        ("checked_report", "the literature"),
+}
+"""Module fixtures (file::fixture) and tests (file::test) of different files that ask
+`checked_report` for the same files (here the 53 literature files, a full check each): one group,
+so the worker that runs them checks each file once and the others read the memo."""
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the marks into the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark the users of a file's own shared fixtures with one xdist_group per set of fixtures that
@@ -94,7 +105,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.get_closest_marker("xdist_group") is not None:
             continue
         file = item.nodeid.split("::")[0]
-        keys = sorted((file, name) for name in _own_shared_fixtures(item))
+        keys = sorted(SHARED_ACROSS_FILES.get(f"{file}::{name}", (file, name)) for name in _own_shared_fixtures(item))
+        shared = SHARED_ACROSS_FILES.get(item.nodeid.split("[", 1)[0])  # a test that asks checked_report itself
+        if shared is not None:
+            keys = sorted({*keys, shared})
         if keys:
             users.append((item, keys[0]))
             for key in keys[1:]:
