@@ -78,3 +78,14 @@ def test_the_durations_table_names_tests_of_this_suite():
     assert len(table) >= 50 and all(v >= 0.5 for v in table.values())
     files = {key.split("::")[0] for key in table}
     assert all((ROOT / f).is_file() for f in files), sorted(f for f in files if not (ROOT / f).is_file())
+
+
+def test_the_groups_shared_across_files_name_fixtures_and_tests_that_exist():
+    """A renamed fixture would leave its file out of the shared group: each pass over the
+    literature would again be checked on whichever worker runs it."""
+    import conftest
+
+    assert conftest.SHARED_ACROSS_FILES
+    for key in conftest.SHARED_ACROSS_FILES:
+        file, name = key.split("::")
+        assert re.search(rf"^def {re.escape(name)}\(", (ROOT / file).read_text("utf-8"), re.MULTILINE), key
