@@ -40,7 +40,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from suite_sizes import FULL_CAMPAIGNS
+from suite_sizes import one_per_family
 
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import load
@@ -68,30 +68,6 @@ LITERATURE = sorted((ROOT / "derivations" / "literature").glob("*.toml"))
 # case and the bad file. `make soundness` (CI, ELBO_SYM_FULL_CAMPAIGNS=1) runs the same tests with
 # every file. The assertions are the same at both sizes; each sample asserts it covers every family
 # of the full set where it is chosen.
-
-
-def family(path: Path) -> str:
-    """The model family a file is checked in, as the registry tells them apart: the discrete model
-    with K = "any" is the general family, a Gaussian model with several latents the Gaussian layers."""
-    derivation = load(path)
-    if derivation.family == "discrete":
-        return "general" if derivation.K == "any" else "discrete"
-    if derivation.family == "gaussian" and len(derivation.latents) > 1:
-        return "gaussian layers"
-    return derivation.family
-
-
-def one_per_family(paths: list[Path]) -> list[Path]:
-    """Every file at full size; else the first file of each family (in the given order), asserted to
-    cover every family of `paths`."""
-    if FULL_CAMPAIGNS:
-        return list(paths)
-    first: dict[str, Path] = {}
-    for path in paths:
-        first.setdefault(family(path), path)
-    sample = list(first.values())
-    assert {family(p) for p in sample} == {family(p) for p in paths} and len(sample) >= 2
-    return sample
 
 
 @functools.cache
