@@ -89,7 +89,7 @@ test: venv latex web-deps lint
 # The long soundness campaigns at full size (tests/suite_sizes.py): the same tests `make test` runs
 # at a smaller size -- the fuzzers' 1,300 generated derivations and 24 cases per family, the true
 # general step's 60 s counterexample searches, every mutant's verdict. CI runs it after `make test`.
-SOUNDNESS_TESTS := tests/test_fuzz_soundness.py tests/test_mutants.py tests/test_search_checked.py tests/test_hypotheses.py
+SOUNDNESS_TESTS := tests/test_fuzz_soundness.py tests/test_mutants.py tests/test_search_checked.py tests/test_hypotheses.py tests/test_web.py tests/test_browser.py
 .PHONY: soundness
 soundness: venv
 	PYTHONDONTWRITEBYTECODE= ELBO_SYM_FULL_CAMPAIGNS=1 $(BIN)/python -m pytest -q -n auto --dist loadgroup $(SOUNDNESS_TESTS)

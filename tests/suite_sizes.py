@@ -9,6 +9,7 @@ tests at their full size. Nothing is skipped in either: only the sizes differ.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 FULL_CAMPAIGNS = os.environ.get("ELBO_SYM_FULL_CAMPAIGNS") == "1"
 """True under `make soundness` (and so in CI after `make test`): the campaigns at full size."""
@@ -23,3 +24,31 @@ def sized(fast: int | float, full: int | float) -> int | float:
 def sized_int(fast: int, full: int) -> int:
     """`sized` for counts (typed as int)."""
     return full if FULL_CAMPAIGNS else fast
+
+
+def family(path: Path) -> str:
+    """The model family a derivation file is checked in, as the registry tells them apart: the
+    discrete model with K = "any" is the general family, a Gaussian model with several latents the
+    Gaussian layers."""
+    from elbo_sym.engine.derivation import load
+
+    derivation = load(path)
+    if derivation.family == "discrete":
+        return "general" if derivation.K == "any" else "discrete"
+    if derivation.family == "gaussian" and len(derivation.latents) > 1:
+        return "gaussian layers"
+    return derivation.family
+
+
+def one_per_family(paths: list[Path]) -> list[Path]:
+    """Every file at full size; else the first file of each family (in the given order), asserted
+    to cover every family of `paths` (the web tests' samples of the lesson's and the literature's
+    files: each family's pages and checks, not each file's)."""
+    if FULL_CAMPAIGNS:
+        return list(paths)
+    first: dict[str, Path] = {}
+    for path in paths:
+        first.setdefault(family(path), path)
+    sample = list(first.values())
+    assert {family(p) for p in sample} == {family(p) for p in paths} and len(sample) >= 2
+    return sample

@@ -40,6 +40,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from suite_sizes import one_per_family
 
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import load
@@ -57,6 +58,24 @@ PAGES = {"derivations.md", "worked-example.md", "exercises.md", "tight-drill.md"
          "find-the-mistake.md"}
 LITERATURE = sorted((ROOT / "derivations" / "literature").glob("*.toml"))
 """Every file of derivations/literature/ (found, never listed: more land from other branches)."""
+
+
+# --------------------------------------------------------------------------- sizes (tests/suite_sizes.py)
+# `make test` is the author's fast loop: there the real site is built with one literature file of
+# each model family (a literature page with formulas, checker links and scroll boxes, built and
+# measured like every page), `web --literature` lists such a folder, and the checker in the browser
+# checks the lesson, one variant and one wrong file of each family, the teaching file, the stop
+# case and the bad file. `make soundness` (CI, ELBO_SYM_FULL_CAMPAIGNS=1) runs the same tests with
+# every file. The assertions are the same at both sizes; each sample asserts it covers every family
+# of the full set where it is chosen.
+
+
+@functools.cache
+def site_literature() -> list[Path]:
+    """The literature files built into the real site and listed by `web --literature` (sized)."""
+    return one_per_family(LITERATURE)
+
+
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -226,31 +245,41 @@ def test_web_refuses_a_derivation_that_is_not_checked(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def literature_reports(checked_report):
+    """The reports of the literature files the page tests list (`site_literature`: every file of
+    derivations/literature/ at full size, one of each family in `make test`)."""
     assert len(LITERATURE) >= 8
-    return [checked_report(path) for path in LITERATURE]
+    return [checked_report(path) for path in site_literature()]
 
 
 def test_web_literature_page_lists_every_file(tmp_path, monkeypatch, literature_reports):
     """`web --literature derivations/literature/`: one more page, From the literature, with a
     plain heading per file (its title), its file name, a verdict mark and rule per step, each
-    step's formula; without --site no checker links; byte-identical on a second run."""
+    step's formula; without --site no checker links; byte-identical on a second run. (In `make
+    test` the folder holds a copy of one file of each family: `site_literature`.)"""
     monkeypatch.chdir(ROOT)
+    listed = site_literature()
+    folder = "derivations/literature/"
+    if listed != LITERATURE:
+        folder = str(tmp_path / "literature")
+        os.mkdir(folder)
+        for path in listed:
+            shutil.copyfile(path, Path(folder) / path.name)
     first, second = tmp_path / "a", tmp_path / "b"
     for out in (first, second):
-        assert main(["web", "derivations/", "--literature", "derivations/literature/", "--out", str(out)]) == 0
+        assert main(["web", "derivations/", "--literature", folder, "--out", str(out)]) == 0
     names = {p.name for p in first.iterdir()}
     assert "from-the-literature.md" in names
     text = (first / "from-the-literature.md").read_text(encoding="utf-8")
     assert text == (second / "from-the-literature.md").read_text(encoding="utf-8")
     data, body = front_matter(text)
     assert data["title"] == "From the literature" and data["sidebar"]["order"] == web.LITERATURE_ORDER
-    assert data["description"].startswith(f"{len(LITERATURE)} identities")
+    assert data["description"].startswith(f"{len(listed)} identities")
     page = web.literature_page(literature_reports)
     assert page is not None and page.text == text
     assert page.headings == tuple(f"{i}. {web._plain(r.title_parts, r.title)}"
                                   for i, r in enumerate(literature_reports, 1))
     sections = re.split(r"(?m)^## ", body)[1:]
-    assert len(sections) == len(LITERATURE)
+    assert len(sections) == len(listed)
     for section, report in zip(sections, literature_reports, strict=True):
         assert f"`{Path(report.file).name}`" in section
         notes = re.findall(r"(?m)^(\d+)\. (✓) .* \\\[`([a-z-]+)`\\\]$", section)
@@ -291,7 +320,7 @@ def test_web_refuses_a_literature_file_not_proved(tmp_path, capsys):
 
 def test_every_literature_formula_compiles_with_katex(literature_reports, requires_node):
     page = web.literature_page(literature_reports)
-    assert page is not None and len(page.formulas) > 10 * len(LITERATURE) // 2
+    assert page is not None and len(page.formulas) > 10 * len(literature_reports) // 2
     result = node_check({"macros": {}, "formulas": [{"tex": f.tex, "display": f.display} for f in page.formulas],
                          "pages": {page.path: page.text}})
     failed = [(f.tex, r["error"]) for f, r in zip(page.formulas, result["formulas"]) if not r["ok"]]
@@ -671,15 +700,17 @@ class BuiltSite:
 
 @pytest.fixture(scope="module")
 def built_site(tmp_path_factory, checked_report):
-    """Write the site (`site.site_items` over the lesson's pages and a derivation with a formula
-    in its title), build it with `astro build`, serve dist/ on loopback, measure every page."""
+    """Write the site (`site.site_items` over the lesson's pages, a derivation with a formula in
+    its title and the literature page of `site_literature`), build it with `astro build`, serve
+    dist/ on loopback, measure every page."""
     _missing_or_fail(_site_missing())
     tmp = tmp_path_factory.mktemp("site")
     paths = LESSON + [_write_derivation(tmp / "math-title.toml", MATH_TITLE, "A title with a formula.",
                                         "this is the evidence lower bound")]
-    links = {str(path): "../" + check_link(path.read_text(encoding="utf-8"), "check/") for path in paths + LITERATURE}
+    literature = site_literature()
+    links = {str(path): "../" + check_link(path.read_text(encoding="utf-8"), "check/") for path in paths + literature}
     items = web.lesson_pages([checked_report(path) for path in paths], check_links=links,
-                             literature=[checked_report(path) for path in LITERATURE])
+                             literature=[checked_report(path) for path in literature])
     pages = {item.path: item for item in items if isinstance(item, web.Page)}
     # Inside web/site/, so node finds the packages `make web-deps` installed there (Vite does not
     # build through a symlinked node_modules); the site's own lock is the one installed.
@@ -688,7 +719,7 @@ def built_site(tmp_path_factory, checked_report):
         # and the checker page (/check/), as `web --site` adds it: tested in Chromium below
         everything = site.site_items([*items, MATH_HEADING,
                                       *checker_items({p.name: p.read_text(encoding="utf-8")
-                                                      for p in paths + LITERATURE})])
+                                                      for p in paths + literature})])
         web.write_pages(everything, root)
         assert (root / "package-lock.json").read_bytes() == (SITE_DEPS / "package-lock.json").read_bytes()
         env = {**os.environ, "ASTRO_TELEMETRY_DISABLED": "1"}
@@ -727,7 +758,8 @@ def test_site_every_formula_is_rendered(built_site):
     """Each page at 1280 px and 390 px: served, one .katex per formula the page wrote, no
     .katex-error, KaTeX's CSS applied (MathML copies hidden, KaTeX's fonts), the figure loaded."""
     assert len(built_site.pages) == len(PAGES) + 2  # and the literature page and the landing page
-    assert built_site.pages["from-the-literature.md"].body.count("](../check/#toml=") == len(LITERATURE)
+    literature = built_site.pages["from-the-literature.md"]
+    assert literature.body.count("](../check/#toml=") == len(site_literature()) >= 2 and literature.formulas
     for name, page, width, m in _measured(built_site):
         where = (name, width)
         assert m["status"] in (200, 304) and m["found"], where  # 304: the second width, from the cache
@@ -917,13 +949,27 @@ def test_site_rerun_removes_only_the_pages_it_no_longer_writes(tmp_path):
 
 # --------------------------------------------------------------------------- the checker in the browser
 # The site's /check/ page runs elbo-sym's own engine under Pyodide in a module Web Worker. One
-# Chromium session (web/checker_drive.mjs, no host but 127.0.0.1 resolvable) checks the lesson,
-# the variants, 20 wrong files and a bad one by typing each into the editor and pressing Check;
-# the verdicts, counterexamples and the input error must be the CLI's.
+# Chromium session (web/checker_drive.mjs, no host but 127.0.0.1 resolvable) opens the page by the
+# first lesson file's shared link, then checks the lesson, the variants, 20 wrong files and a bad
+# one by typing each into the editor and pressing Check (in `make test` one variant and one wrong
+# file of each family: `one_per_family`), and stops a long check; the verdicts, counterexamples
+# and the input error must be the CLI's.
 
 WRONG = sorted((ROOT / "tests" / "data" / "wrong").glob("*.toml"))
 VARIANTS = sorted((ROOT / "derivations" / "variants").glob("*.toml"))
 BAD = 'title = "Bad"\nstart = "log(p(x)"\n'
+
+
+@functools.cache
+def checker_variants() -> list[Path]:
+    """The variants the browser's checker checks (sized: every one, or one of each family)."""
+    return one_per_family(VARIANTS)
+
+
+@functools.cache
+def checker_wrong() -> list[Path]:
+    """The wrong files the browser's checker checks (sized: all 20, or one of each family)."""
+    return one_per_family(WRONG)
 
 
 @pytest.fixture(scope="module")
@@ -931,7 +977,7 @@ def browser_checks(built_site, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("checker")
     bad = tmp / "bad.toml"
     bad.write_text(BAD)
-    files = [*LESSON, *VARIANTS, *WRONG, bad]
+    files = [*LESSON, *checker_variants(), *checker_wrong(), bad]
     stop_text = (ROOT / "derivations" / "gap.toml").read_text().split("[[example]]")[0].replace('K = "any"', "K = 900")
     out = tmp / "drive.json"
     run = _run_group(["node", str(WEB / "checker_drive.mjs"), str(built_site.root / "dist"), str(out),
@@ -955,11 +1001,12 @@ def test_checker_gives_the_clis_verdicts_and_counterexamples(browser_checks):
         assert page["counterexamples"] == ["\n".join(s.counterexample.lines()) for s in cli.steps
                                            if s.counterexample is not None], path.name
         assert page["katexErrors"] == 0 and page["inputError"] is None and page["failure"] is None, path.name
-    for path in [*LESSON, *VARIANTS]:
+    for path in [*LESSON, *checker_variants()]:
         wanted = {"proved", "refuted"} if "teaching" in path.parts else {"proved"}  # a mistake on purpose
         assert set(seen["files"][str(path)]["verdicts"]) == wanted, path.name
-    for path in WRONG:
+    for path in checker_wrong():
         assert "refuted" in seen["files"][str(path)]["verdicts"], path.name
+    assert any(seen["files"][str(path)]["counterexamples"] for path in checker_wrong())  # one shown at least
 
 
 def test_checker_shows_the_clis_one_line_error_with_its_caret(browser_checks):
@@ -975,9 +1022,11 @@ def test_checker_shows_the_clis_one_line_error_with_its_caret(browser_checks):
 def test_checker_stays_on_the_site_links_back_and_stops(browser_checks, built_site):
     seen, *_ = browser_checks
     assert seen["outside"] == []  # no request left 127.0.0.1 (and no other host could be resolved)
-    # the shared link #toml=<base64url> opens the page with the file and checks it on load
+    # the shared link #toml=<base64url> opens the page with the file and checks it on load; it is
+    # the page's own share link for that file, and what `check_link` writes on the lesson's pages
     assert seen["link"]["editor"] == LESSON[0].read_text()
     assert seen["link"]["verdicts"] == seen["files"][str(LESSON[0])]["verdicts"] == ["proved"] * 4
+    assert seen["link"]["share"] == seen["link"]["opened"] == "#" + check_link(LESSON[0].read_text()).split("#", 1)[1]
     # Stop: the running check ends at once, nothing decided, the page usable again
     stop = seen["stop"]
     assert stop["stopEnabledWhileRunning"] and stop["checkEnabledAfter"]
