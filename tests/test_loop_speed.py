@@ -8,6 +8,7 @@ per-class memo of report field types with typing.get_type_hints, a warm check's 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -149,6 +150,53 @@ def test_a_warm_check_imports_neither_sympy_nor_importlib_metadata(tmp_path):
     assert "'sympy'" in cold.stdout.splitlines()[-1]  # the probe can see an import
     assert warm.stdout.splitlines()[-1] == "[]"
     assert cold.stdout.splitlines()[:-1] == warm.stdout.splitlines()[:-1]
+
+
+FAMILY_MODULES = ["elbo_sym.engine.models.gaussian", "elbo_sym.engine.models.gaussian_chain",
+                  "elbo_sym.engine.models.chain", "elbo_sym.engine.models.chain_general",
+                  "elbo_sym.engine.reference.gaussian", "elbo_sym.engine.reference.chain"]
+"""Imported when a file of their family is checked, not for the discrete lesson."""
+NOT_ON_A_COLD_CHECK = ["hashlib", "hmac", "difflib", "jinja2", "click", "numpy", "scipy"]
+"""`check --no-cache` hashes nothing, suggests no spelling, renders no template."""
+
+
+def _cold_check_modules(paths: list[str]) -> tuple[int, list[str], str]:
+    """Exit status, the watched modules imported, and stderr of `check --no-cache --jobs 1 paths`
+    run as `python -m elbo_sym` runs it (the plain path, in one process)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    watched = FAMILY_MODULES + NOT_ON_A_COLD_CHECK + ["sympy", "elbo_sym.engine.models.general"]
+    probe = ("import json, sys; from elbo_sym.__main__ import main; "
+             "code = main(['check', '--no-cache', '--jobs', '1', *sys.argv[1:]]); "
+             f"print(json.dumps(sorted(m for m in {watched!r} if m in sys.modules))); sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", probe, *paths], env=env, cwd=REPO, capture_output=True, text=True)
+    return done.returncode, json.loads(done.stdout.splitlines()[-1]), done.stderr
+
+
+def test_a_cold_lesson_check_imports_no_other_family_and_no_hashing():
+    code, imported, stderr = _cold_check_modules(["derivations"])
+    assert code == 0, stderr
+    assert "sympy" in imported and "elbo_sym.engine.models.general" in imported  # the probe sees imports
+    assert [m for m in imported if m in FAMILY_MODULES + NOT_ON_A_COLD_CHECK] == []
+
+
+def test_a_gaussian_file_imports_its_family_when_checked():
+    code, imported, stderr = _cold_check_modules(["derivations/variants/gaussian-kl.toml"])
+    assert code == 0, stderr
+    assert "elbo_sym.engine.models.gaussian" in imported and "elbo_sym.engine.reference.gaussian" in imported
+    assert "elbo_sym.engine.models.chain" not in imported
+
+
+def test_the_families_classes_stay_importable_from_the_registry():
+    from elbo_sym.engine import models
+    from elbo_sym.engine.models.chain import ChainModel
+    from elbo_sym.engine.models.chain_general import GeneralChainModel
+    from elbo_sym.engine.models.gaussian import GaussianModel
+    from elbo_sym.engine.models.gaussian_chain import GaussianChainModel
+
+    assert (models.ChainModel, models.GeneralChainModel, models.GaussianModel, models.GaussianChainModel) == (
+        ChainModel, GeneralChainModel, GaussianModel, GaussianChainModel)
+    with pytest.raises(AttributeError):
+        models.NoSuchModel  # noqa: B018 - the attribute lookup is the test
 
 
 # ---------------------------------------------------------------------------- the process's teardown
