@@ -199,6 +199,59 @@ def test_the_families_classes_stay_importable_from_the_registry():
         models.NoSuchModel  # noqa: B018 - the attribute lookup is the test
 
 
+# ---------------------------------------------------------------------------- shortcuts in the engine
+
+
+def _fractions(rng, count: int) -> list:
+    from fractions import Fraction
+
+    def one():
+        big = rng.choice([9, 10**6, 10**40])
+        return Fraction(rng.randint(-big, big), rng.choice([1, 2, 3, 12, rng.randint(1, big)]))
+
+    return [one() for _ in range(count)]
+
+
+def test_sums_and_products_in_integers_are_the_fractions_in_turn():
+    """The second opinion's exact sums and products, formed in integers and reduced once, are the
+    fractions that adding and multiplying in turn give (reduced, positive denominator), on both sides
+    of the length where they switch back to the slow way."""
+    import random
+    from fractions import Fraction
+
+    from elbo_sym.engine.reference import discrete
+
+    rng = random.Random(19)
+    lengths = [0, 1, 2, 3, 5, discrete.EXACT_IN_INTEGERS, discrete.EXACT_IN_INTEGERS + 1, 40]
+    for _ in range(300):
+        values = _fractions(rng, rng.choice(lengths))
+        if rng.random() < 0.2 and values:  # repeated denominators: the shortcut's other branch
+            values = [Fraction(v.numerator, values[0].denominator) for v in values]
+        in_turn_sum = Fraction(0)
+        in_turn_product = Fraction(1)
+        for v in values:
+            in_turn_sum += v
+            in_turn_product *= v
+        with discrete.work_limit(10**9, "test"):
+            total, product = discrete._sum(values), discrete._product(values)
+        assert type(total) is Fraction and type(product) is Fraction
+        assert (total.numerator, total.denominator) == (in_turn_sum.numerator, in_turn_sum.denominator)
+        assert (product.numerator, product.denominator) == (in_turn_product.numerator, in_turn_product.denominator)
+
+
+def test_printing_is_remembered_as_printed():
+    """A report's formulas are remembered per expression: the same Math the printer gives."""
+    from sympy import Rational, Symbol, log
+
+    from elbo_sym.engine.notation import to_latex, to_text
+    from elbo_sym.report.build import math
+
+    a, b = Symbol("a", positive=True), Symbol("a")  # equal names, different symbols
+    for e in (log(a) / 2, log(b) / 2, Rational(1, 3) * a, Rational(1, 3) * b):
+        first, again = math(e), math(e)
+        assert first == again and (first.text, first.latex) == (to_text(e), to_latex(e))
+
+
 # ---------------------------------------------------------------------------- the process's teardown
 
 

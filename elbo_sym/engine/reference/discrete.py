@@ -853,11 +853,26 @@ def _spend(operations: int) -> None:
         raise BudgetExceeded(work.what)
 
 
+EXACT_IN_INTEGERS = 32
+"""Sums and products of at most this many fractions are formed in integers and reduced once (the same
+reduced fraction as adding or multiplying in turn, each step of which takes gcds); longer ones in turn,
+so that no intermediate integer grows past what reducing as it goes would keep."""
+
+
 def _sum(values) -> Value:
     values = list(values)
     _spend(len(values))
     if all(type(v) is Fraction for v in values):  # `type is`: Fraction's isinstance goes through ABCMeta
-        return sum(values, Fraction(0))
+        if len(values) > EXACT_IN_INTEGERS:
+            return sum(values, Fraction(0))
+        numerator, denominator = 0, 1
+        for v in values:
+            if v.denominator == denominator:
+                numerator += v.numerator
+            else:
+                numerator, denominator = numerator * v.denominator + v.numerator * denominator, \
+                    denominator * v.denominator
+        return Fraction(numerator, denominator)
     total = (fzero, fzero)
     for v in values:
         total = mpi_add(total, _iv(v), PREC)
@@ -870,10 +885,16 @@ def _product(values) -> Value:
     if any(type(v) is Fraction and not v for v in values):
         return Fraction(0)  # 0 times a (defined, finite) value is exactly 0
     if all(type(v) is Fraction for v in values):
-        out = Fraction(1)
+        if len(values) > EXACT_IN_INTEGERS:
+            out = Fraction(1)
+            for v in values:
+                out *= v
+            return out
+        numerator = denominator = 1
         for v in values:
-            out *= v
-        return out
+            numerator *= v.numerator
+            denominator *= v.denominator
+        return Fraction(numerator, denominator)
     total = _ONE
     for v in values:
         total = mpi_mul(total, _iv(v), PREC)
