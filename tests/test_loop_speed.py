@@ -239,6 +239,26 @@ def test_sums_and_products_in_integers_are_the_fractions_in_turn():
         assert (product.numerator, product.denominator) == (in_turn_product.numerator, in_turn_product.denominator)
 
 
+def test_remembered_logs_are_the_logs_and_every_one_is_counted():
+    """The second opinion's remembered log of a fraction is the interval mpmath gives afresh, at
+    each precision (the retries' too), and the work budget counts every log taken, remembered or not."""
+    import random
+
+    from mpmath.libmp import mpi_log
+
+    from elbo_sym.engine.reference import discrete
+
+    rng = random.Random(3)
+    values = [v for v in _fractions(rng, 60) if v > 0 and v != 1]
+    discrete._LOGS.clear()
+    for bits in (discrete.PREC, *discrete.RETRY_PRECISIONS):
+        with discrete._precision(bits), discrete.work_limit(10**9, "test"):
+            for v in values + values:  # the second time from the memo
+                assert discrete._log(v) == mpi_log(discrete._iv(v), bits)
+            assert discrete.work_spent() == 2 * len(values)
+    assert len(discrete._LOGS) == 3 * len(set(values))
+
+
 def test_printing_is_remembered_as_printed():
     """A report's formulas are remembered per expression: the same Math the printer gives."""
     from sympy import Rational, Symbol, log

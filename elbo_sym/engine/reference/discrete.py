@@ -945,6 +945,12 @@ def _power(base: Value, n: int) -> Value:
     return mpi_pow_int(base, n, PREC)
 
 
+_LOGS: dict = {}
+"""The interval log of an exact fraction at a precision, by (numerator, denominator, bits): the steps
+of a file take the logs of the same probabilities again and again (621 logs of 123 values on the
+lesson).  A pure function of the key; the work budget still counts every log taken."""
+
+
 def _log(v: Value) -> Value:
     _spend(1)
     if isinstance(v, Fraction):
@@ -952,7 +958,13 @@ def _log(v: Value) -> Value:
             raise Undefined(f"log of {v}")
         if v == 1:
             return Fraction(0)
-        return mpi_log(_iv(v), PREC)
+        key = (v.numerator, v.denominator, PREC)
+        known = _LOGS.get(key)
+        if known is None:
+            if len(_LOGS) > 100_000:
+                _LOGS.clear()
+            known = _LOGS[key] = mpi_log(_iv(v), PREC)
+        return known
     if mpf_sign(v[1]) <= 0:
         raise Undefined(f"log of a negative value ({show(v)})")
     if mpf_sign(v[0]) <= 0:
