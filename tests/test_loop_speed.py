@@ -259,6 +259,27 @@ def test_remembered_logs_are_the_logs_and_every_one_is_counted():
     assert len(discrete._LOGS) == 3 * len(set(values))
 
 
+def test_remembered_samples_are_the_samples_of_that_interval():
+    """The search's sample values of a parameter's interval, remembered, are what the interval gives
+    afresh, for every kind of interval; an int bound and an equal Fraction bound keep their own
+    values (the same numbers, not the same types)."""
+    from fractions import Fraction
+
+    from elbo_sym.engine.models import base
+
+    intervals = [base.Interval(), base.Interval(Fraction(0), None, True), base.Interval(0, None, True),
+                 base.Interval(Fraction(1), None), base.Interval(None, Fraction(-2), False, True),
+                 base.Interval(Fraction(0), Fraction(1), True, True), base.Interval(0, 1),
+                 base.Interval(Fraction(1), None, integer=True), base.Interval(1, None, integer=True)]
+    for interval in intervals:
+        fresh = base._samples.__wrapped__(interval)
+        for _ in range(2):  # computed, then remembered
+            got = interval.samples()
+            assert got == fresh and [type(v) for v in got] == [type(v) for v in fresh]
+    assert [type(v) for v in base.Interval(0, 1).samples()] != [type(v) for v in base.Interval(
+        Fraction(0), Fraction(1)).samples()]  # the types differ, so the key must tell them apart
+
+
 def test_printing_is_remembered_as_printed():
     """A report's formulas are remembered per expression: the same Math the printer gives."""
     from sympy import Rational, Symbol, log
