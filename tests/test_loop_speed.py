@@ -186,6 +186,30 @@ def test_a_gaussian_file_imports_its_family_when_checked():
     assert "elbo_sym.engine.models.chain" not in imported
 
 
+def test_workers_load_their_own_files():
+    """With worker processes the files are parsed in the workers (the parsing is shared out too):
+    the parent never loads the Gaussian file, so it never imports its family; the reports and the
+    input error come back as a serial run gives them."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    probe = ("import json, sys; from elbo_sym.authoring.cache import check_paths; "
+             "runs = [check_paths(sys.argv[1:], 10.0, use_cache=False, jobs=j) for j in (2, 1)]; "
+             "parent = 'elbo_sym.engine.models.gaussian' in sys.modules; "
+             "print(json.dumps([[[r.to_dict() for r in reports], [e.message for e in errors]] "
+             "for reports, errors in runs] + [parent]))")
+    files = ["derivations/gap.toml", "derivations/jensen.toml", "derivations/variants/gaussian-kl.toml",
+             "derivations/tight.toml"]
+    parallel_only = subprocess.run([sys.executable, "-c", probe.replace("(2, 1)", "(2,)"), *files], env=env,
+                                   cwd=REPO, capture_output=True, text=True)
+    assert parallel_only.returncode == 0, parallel_only.stderr
+    *_, imported = json.loads(parallel_only.stdout.splitlines()[-1])
+    assert imported is False  # the parent parsed no file: the Gaussian family stayed in the worker
+    both = subprocess.run([sys.executable, "-c", probe, *files], env=env, cwd=REPO, capture_output=True, text=True)
+    assert both.returncode == 0, both.stderr
+    in_workers, serial, imported = json.loads(both.stdout.splitlines()[-1])
+    assert imported is True  # the serial run loaded it here: the probe sees the import
+    assert in_workers == serial and len(serial[0]) == 4 and not serial[1]
+
+
 def test_the_families_classes_stay_importable_from_the_registry():
     from elbo_sym.engine import models
     from elbo_sym.engine.models.chain import ChainModel

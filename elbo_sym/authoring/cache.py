@@ -489,21 +489,32 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
         from elbo_sym.report.parallel import WorkerLost, default_jobs, map_in_workers
 
         skip_final_collection()
-        loaded = []
+        readable = []
         for i, path, key, data in misses:
             if isinstance(data, FileReadError):
                 line, prefix = (1, "") if data.too_large else (0, "cannot read file: ")
                 found.append((i, InputErrorReport(str(path), line, prefix + data.reason)))
                 continue
+            readable.append((i, path, key, data))
+
+        def load_and_check(n: int) -> DerivationReport | InputErrorReport:
+            """One file loaded and checked (in a worker: the workers share the parsing too)."""
+            _, path, _, data = readable[n]
             try:
-                loaded.append((i, path, key, loads(data, str(path)), len(data)))
+                derivation = loads(data, str(path))
             except DerivationError as error:
-                found.append((i, InputErrorReport.from_error(error)))
-        checked = map_in_workers(lambda n: check_file(loaded[n][3], budget, total), len(loaded),
-                                 default_jobs(len(loaded)) if jobs is None else jobs, weight=lambda n: loaded[n][4])
-        for (i, path, key, _, _), report in zip(loaded, checked):
+                return InputErrorReport.from_error(error)
+            return check_file(derivation, budget, total)
+
+        checked = map_in_workers(load_and_check, len(readable),
+                                 default_jobs(len(readable)) if jobs is None else jobs,
+                                 weight=lambda n: len(readable[n][3]))
+        for (i, path, key, _), report in zip(readable, checked):
             if isinstance(report, WorkerLost):
                 found.append((i, InputErrorReport(str(path), 0, report.message)))
+                continue
+            if isinstance(report, InputErrorReport):
+                found.append((i, report))
                 continue
             reports[i] = report
             if cache is not None and key is not None:
