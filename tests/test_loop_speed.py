@@ -8,6 +8,7 @@ per-class memo of report field types with typing.get_type_hints, a warm check's 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -149,6 +150,171 @@ def test_a_warm_check_imports_neither_sympy_nor_importlib_metadata(tmp_path):
     assert "'sympy'" in cold.stdout.splitlines()[-1]  # the probe can see an import
     assert warm.stdout.splitlines()[-1] == "[]"
     assert cold.stdout.splitlines()[:-1] == warm.stdout.splitlines()[:-1]
+
+
+FAMILY_MODULES = ["elbo_sym.engine.models.gaussian", "elbo_sym.engine.models.gaussian_chain",
+                  "elbo_sym.engine.models.chain", "elbo_sym.engine.models.chain_general",
+                  "elbo_sym.engine.reference.gaussian", "elbo_sym.engine.reference.chain"]
+"""Imported when a file of their family is checked, not for the discrete lesson."""
+NOT_ON_A_COLD_CHECK = ["hashlib", "hmac", "difflib", "jinja2", "click", "numpy", "scipy"]
+"""`check --no-cache` hashes nothing, suggests no spelling, renders no template."""
+
+
+def _cold_check_modules(paths: list[str]) -> tuple[int, list[str], str]:
+    """Exit status, the watched modules imported, and stderr of `check --no-cache --jobs 1 paths`
+    run as `python -m elbo_sym` runs it (the plain path, in one process)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    watched = FAMILY_MODULES + NOT_ON_A_COLD_CHECK + ["sympy", "elbo_sym.engine.models.general"]
+    probe = ("import json, sys; from elbo_sym.__main__ import main; "
+             "code = main(['check', '--no-cache', '--jobs', '1', *sys.argv[1:]]); "
+             f"print(json.dumps(sorted(m for m in {watched!r} if m in sys.modules))); sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", probe, *paths], env=env, cwd=REPO, capture_output=True, text=True)
+    return done.returncode, json.loads(done.stdout.splitlines()[-1]), done.stderr
+
+
+def test_a_cold_lesson_check_imports_no_other_family_and_no_hashing():
+    code, imported, stderr = _cold_check_modules(["derivations"])
+    assert code == 0, stderr
+    assert "sympy" in imported and "elbo_sym.engine.models.general" in imported  # the probe sees imports
+    assert [m for m in imported if m in FAMILY_MODULES + NOT_ON_A_COLD_CHECK] == []
+
+
+def test_a_gaussian_file_imports_its_family_when_checked():
+    code, imported, stderr = _cold_check_modules(["derivations/variants/gaussian-kl.toml"])
+    assert code == 0, stderr
+    assert "elbo_sym.engine.models.gaussian" in imported and "elbo_sym.engine.reference.gaussian" in imported
+    assert "elbo_sym.engine.models.chain" not in imported
+
+
+def test_workers_load_their_own_files():
+    """With worker processes the files are parsed in the workers (the parsing is shared out too):
+    the parent never loads the Gaussian file, so it never imports its family; the reports and the
+    input error come back as a serial run gives them."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    probe = ("import json, sys; from elbo_sym.authoring.cache import check_paths; "
+             "runs = [check_paths(sys.argv[1:], 10.0, use_cache=False, jobs=j) for j in (2, 1)]; "
+             "parent = 'elbo_sym.engine.models.gaussian' in sys.modules; "
+             "print(json.dumps([[[r.to_dict() for r in reports], [e.message for e in errors]] "
+             "for reports, errors in runs] + [parent]))")
+    files = ["derivations/gap.toml", "derivations/jensen.toml", "derivations/variants/gaussian-kl.toml",
+             "derivations/tight.toml"]
+    parallel_only = subprocess.run([sys.executable, "-c", probe.replace("(2, 1)", "(2,)"), *files], env=env,
+                                   cwd=REPO, capture_output=True, text=True)
+    assert parallel_only.returncode == 0, parallel_only.stderr
+    *_, imported = json.loads(parallel_only.stdout.splitlines()[-1])
+    assert imported is False  # the parent parsed no file: the Gaussian family stayed in the worker
+    both = subprocess.run([sys.executable, "-c", probe, *files], env=env, cwd=REPO, capture_output=True, text=True)
+    assert both.returncode == 0, both.stderr
+    in_workers, serial, imported = json.loads(both.stdout.splitlines()[-1])
+    assert imported is True  # the serial run loaded it here: the probe sees the import
+    assert in_workers == serial and len(serial[0]) == 4 and not serial[1]
+
+
+def test_the_families_classes_stay_importable_from_the_registry():
+    from elbo_sym.engine import models
+    from elbo_sym.engine.models.chain import ChainModel
+    from elbo_sym.engine.models.chain_general import GeneralChainModel
+    from elbo_sym.engine.models.gaussian import GaussianModel
+    from elbo_sym.engine.models.gaussian_chain import GaussianChainModel
+
+    assert (models.ChainModel, models.GeneralChainModel, models.GaussianModel, models.GaussianChainModel) == (
+        ChainModel, GeneralChainModel, GaussianModel, GaussianChainModel)
+    with pytest.raises(AttributeError):
+        models.NoSuchModel  # noqa: B018 - the attribute lookup is the test
+
+
+# ---------------------------------------------------------------------------- shortcuts in the engine
+
+
+def _fractions(rng, count: int) -> list:
+    from fractions import Fraction
+
+    def one():
+        big = rng.choice([9, 10**6, 10**40])
+        return Fraction(rng.randint(-big, big), rng.choice([1, 2, 3, 12, rng.randint(1, big)]))
+
+    return [one() for _ in range(count)]
+
+
+def test_sums_and_products_in_integers_are_the_fractions_in_turn():
+    """The second opinion's exact sums and products, formed in integers and reduced once, are the
+    fractions that adding and multiplying in turn give (reduced, positive denominator), on both sides
+    of the length where they switch back to the slow way."""
+    import random
+    from fractions import Fraction
+
+    from elbo_sym.engine.reference import discrete
+
+    rng = random.Random(19)
+    lengths = [0, 1, 2, 3, 5, discrete.EXACT_IN_INTEGERS, discrete.EXACT_IN_INTEGERS + 1, 40]
+    for _ in range(300):
+        values = _fractions(rng, rng.choice(lengths))
+        if rng.random() < 0.2 and values:  # repeated denominators: the shortcut's other branch
+            values = [Fraction(v.numerator, values[0].denominator) for v in values]
+        in_turn_sum = Fraction(0)
+        in_turn_product = Fraction(1)
+        for v in values:
+            in_turn_sum += v
+            in_turn_product *= v
+        with discrete.work_limit(10**9, "test"):
+            total, product = discrete._sum(values), discrete._product(values)
+        assert type(total) is Fraction and type(product) is Fraction
+        assert (total.numerator, total.denominator) == (in_turn_sum.numerator, in_turn_sum.denominator)
+        assert (product.numerator, product.denominator) == (in_turn_product.numerator, in_turn_product.denominator)
+
+
+def test_remembered_logs_are_the_logs_and_every_one_is_counted():
+    """The second opinion's remembered log of a fraction is the interval mpmath gives afresh, at
+    each precision (the retries' too), and the work budget counts every log taken, remembered or not."""
+    import random
+
+    from mpmath.libmp import mpi_log
+
+    from elbo_sym.engine.reference import discrete
+
+    rng = random.Random(3)
+    values = [v for v in _fractions(rng, 60) if v > 0 and v != 1]
+    discrete._LOGS.clear()
+    for bits in (discrete.PREC, *discrete.RETRY_PRECISIONS):
+        with discrete._precision(bits), discrete.work_limit(10**9, "test"):
+            for v in values + values:  # the second time from the memo
+                assert discrete._log(v) == mpi_log(discrete._iv(v), bits)
+            assert discrete.work_spent() == 2 * len(values)
+    assert len(discrete._LOGS) == 3 * len(set(values))
+
+
+def test_remembered_samples_are_the_samples_of_that_interval():
+    """The search's sample values of a parameter's interval, remembered, are what the interval gives
+    afresh, for every kind of interval; an int bound and an equal Fraction bound keep their own
+    values (the same numbers, not the same types)."""
+    from fractions import Fraction
+
+    from elbo_sym.engine.models import base
+
+    intervals = [base.Interval(), base.Interval(Fraction(0), None, True), base.Interval(0, None, True),
+                 base.Interval(Fraction(1), None), base.Interval(None, Fraction(-2), False, True),
+                 base.Interval(Fraction(0), Fraction(1), True, True), base.Interval(0, 1),
+                 base.Interval(Fraction(1), None, integer=True), base.Interval(1, None, integer=True)]
+    for interval in intervals:
+        fresh = base._samples.__wrapped__(interval)
+        for _ in range(2):  # computed, then remembered
+            got = interval.samples()
+            assert got == fresh and [type(v) for v in got] == [type(v) for v in fresh]
+    assert [type(v) for v in base.Interval(0, 1).samples()] != [type(v) for v in base.Interval(
+        Fraction(0), Fraction(1)).samples()]  # the types differ, so the key must tell them apart
+
+
+def test_printing_is_remembered_as_printed():
+    """A report's formulas are remembered per expression: the same Math the printer gives."""
+    from sympy import Rational, Symbol, log
+
+    from elbo_sym.engine.notation import to_latex, to_text
+    from elbo_sym.report.build import math
+
+    a, b = Symbol("a", positive=True), Symbol("a")  # equal names, different symbols
+    for e in (log(a) / 2, log(b) / 2, Rational(1, 3) * a, Rational(1, 3) * b):
+        first, again = math(e), math(e)
+        assert first == again and (first.text, first.latex) == (to_text(e), to_latex(e))
 
 
 # ---------------------------------------------------------------------------- the process's teardown

@@ -39,8 +39,6 @@ engine in-process) neither reads nor writes it.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -183,6 +181,8 @@ def _python_sources(package: Path) -> list[tuple[str, ...]]:
 
 def fingerprint(package: Path, version: str) -> str:
     """Hash of every *.py under `package` (names and bytes), `version`, and the DEPENDENCIES' versions."""
+    import hashlib  # here, like hmac: `check --no-cache` hashes nothing (OpenSSL's module costs ~3 ms to load)
+
     digest = hashlib.sha256()
     digest.update(f"format {FORMAT}\nelbo-sym {version}\npython {sys.version}\n".encode())
     for parts in _python_sources(package):
@@ -195,6 +195,8 @@ def fingerprint(package: Path, version: str) -> str:
 
 def entry_key(path: str, content: bytes, budget: float, total: float | None = None) -> str:
     """The public name of a report's slot: every input the report depends on, hashed."""
+    import hashlib
+
     digest = hashlib.sha256()
     for part in (engine_fingerprint().encode(), path.encode("utf-8", "surrogateescape"),
                  repr(float(budget)).encode(), repr(None if total is None else float(total)).encode(), content):
@@ -256,6 +258,9 @@ def _create_key(directory: Path) -> bytes | None:
 
 
 def _mac(secret: bytes, key: str, payload: bytes) -> str:
+    import hashlib
+    import hmac
+
     message = _MAC_CONTEXT + key.encode("ascii") + b"\0" + payload
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
@@ -331,6 +336,8 @@ class Cache:
     def payload(self, key: str, path: str) -> dict | None:
         """The authentic, consistent payload stored under `key` for `path` (see
         _consistent_payload); None on any failure: a miss."""
+        import hmac
+
         try:
             secret, directory = self._key(create=False), self.directory
             if secret is None or directory is None:  # a secret implies a folder
@@ -482,21 +489,32 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
         from elbo_sym.report.parallel import WorkerLost, default_jobs, map_in_workers
 
         skip_final_collection()
-        loaded = []
+        readable = []
         for i, path, key, data in misses:
             if isinstance(data, FileReadError):
                 line, prefix = (1, "") if data.too_large else (0, "cannot read file: ")
                 found.append((i, InputErrorReport(str(path), line, prefix + data.reason)))
                 continue
+            readable.append((i, path, key, data))
+
+        def load_and_check(n: int) -> DerivationReport | InputErrorReport:
+            """One file loaded and checked (in a worker: the workers share the parsing too)."""
+            _, path, _, data = readable[n]
             try:
-                loaded.append((i, path, key, loads(data, str(path)), len(data)))
+                derivation = loads(data, str(path))
             except DerivationError as error:
-                found.append((i, InputErrorReport.from_error(error)))
-        checked = map_in_workers(lambda n: check_file(loaded[n][3], budget, total), len(loaded),
-                                 default_jobs(len(loaded)) if jobs is None else jobs, weight=lambda n: loaded[n][4])
-        for (i, path, key, _, _), report in zip(loaded, checked):
+                return InputErrorReport.from_error(error)
+            return check_file(derivation, budget, total)
+
+        checked = map_in_workers(load_and_check, len(readable),
+                                 default_jobs(len(readable)) if jobs is None else jobs,
+                                 weight=lambda n: len(readable[n][3]))
+        for (i, path, key, _), report in zip(readable, checked):
             if isinstance(report, WorkerLost):
                 found.append((i, InputErrorReport(str(path), 0, report.message)))
+                continue
+            if isinstance(report, InputErrorReport):
+                found.append((i, report))
                 continue
             reports[i] = report
             if cache is not None and key is not None:

@@ -604,10 +604,10 @@ class _Reader:
     def dimensions(self, data: dict, family: str) -> int | str:
         """``D = 3``: the Gaussian family's diagonal version over 3 real dimensions; ``D = "any"``:
         every number of dimensions at once."""
-        from elbo_sym.engine.models.gaussian import MAX_D
-
         if "D" not in data:
             return 1
+        from elbo_sym.engine.models.gaussian import MAX_D  # here: a discrete file need not import the family
+
         D = data["D"]
         if family != "gaussian":
             raise self.error(self.line_of("D"), "D is the dimension of the Gaussian family's z (model = \"gaussian\")")

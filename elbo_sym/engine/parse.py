@@ -14,7 +14,6 @@ the offending character, under which the derivation reader puts its caret.
 from __future__ import annotations
 
 import ast
-import difflib
 import keyword
 import re
 import string
@@ -689,6 +688,8 @@ def _near(name: str, candidates: tuple[str, ...] | list[str]) -> str | None:
     if "_" in name.strip("_") and head and head.lower() in lower:
         return lower[head.lower()]
     if len(name) >= 3:
+        import difflib  # only for a message (a misspelt name): not at import
+
         close = difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.6)
         if close:
             return lower[close[0]]

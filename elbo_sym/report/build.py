@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
+from functools import lru_cache
 from math import lcm
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,8 +91,10 @@ def check_file(source: str | Path | Derivation, budget: float = STEP_BUDGET_SECO
     return report_of(check_with_suggestions(derivation, budget=budget, total=total))
 
 
+@lru_cache(maxsize=4096)
 def math(expr: Expr) -> Math:
-    """An expression through the one printer."""
+    """An expression through the one printer; remembered (a pure function of the expression, and
+    a report prints most expressions several times: a step's side, an example's, the chain's)."""
     return Math(to_text(expr), to_latex(expr))
 
 

@@ -5,6 +5,8 @@ The discrete family has two implementations: explicit K states (`discrete`) and 
 latent space at once (`general`, for `K = "any"`).
 """
 
+from typing import TYPE_CHECKING
+
 from elbo_sym.engine.models.base import (
     Block,
     Instance,
@@ -16,12 +18,31 @@ from elbo_sym.engine.models.base import (
     families,
     register,
 )
-from elbo_sym.engine.models.chain import ChainModel
-from elbo_sym.engine.models.chain_general import GeneralChainModel
 from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, has_free_latent
-from elbo_sym.engine.models.gaussian import GaussianAnyD, GaussianModel
-from elbo_sym.engine.models.gaussian_chain import GaussianChainModel
 from elbo_sym.engine.models.general import GeneralModel
+
+if TYPE_CHECKING:
+    from elbo_sym.engine.models.chain import ChainModel
+    from elbo_sym.engine.models.chain_general import GeneralChainModel
+    from elbo_sym.engine.models.gaussian import GaussianModel
+    from elbo_sym.engine.models.gaussian_chain import GaussianChainModel
+
+_IMPORTED_ON_USE = {
+    "ChainModel": "elbo_sym.engine.models.chain",
+    "GeneralChainModel": "elbo_sym.engine.models.chain_general",
+    "GaussianModel": "elbo_sym.engine.models.gaussian",
+    "GaussianChainModel": "elbo_sym.engine.models.gaussian_chain",
+}
+"""The chain and Gaussian families are imported when a file uses them (a discrete lesson's check
+need not pay for their module-level work); their classes stay importable from here."""
+
+
+def __getattr__(name: str):
+    if name in _IMPORTED_ON_USE:
+        from importlib import import_module
+
+        return getattr(import_module(_IMPORTED_ON_USE[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _discrete(spec: ModelSpec) -> Model:
@@ -37,7 +58,11 @@ register("discrete", _discrete)
 
 def _gaussian(spec: ModelSpec) -> Model:
     if spec.layered:  # latents = ["z1", "z2"]: Gaussian layers
+        from elbo_sym.engine.models.gaussian_chain import GaussianChainModel
+
         return GaussianChainModel(spec)
+    from elbo_sym.engine.models.gaussian import GaussianAnyD, GaussianModel
+
     return GaussianAnyD(spec) if spec.D == "any" else GaussianModel(spec)
 
 
@@ -46,7 +71,11 @@ register("gaussian", _gaussian)
 
 def _chain(spec: ModelSpec) -> Model:
     if spec.K == "any":
+        from elbo_sym.engine.models.chain_general import GeneralChainModel
+
         return GeneralChainModel(spec)
+    from elbo_sym.engine.models.chain import ChainModel
+
     return ChainModel(spec.K, spec)  # type: ignore[arg-type]  # K checked by ChainModel
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Protocol, TypeVar
 
 from sympy import Add, Expr, Symbol
@@ -74,33 +74,41 @@ class Interval:
         return f"{name} real"
 
     def samples(self) -> tuple[Fraction, ...]:
-        """Values for the counterexample search: the bounds (or just inside), the middle, far out."""
-        if self.integer and self.lower is not None:  # small whole numbers: K**k terms stay countable
-            return tuple(self.lower + d for d in INTEGER_OFFSETS)
-        out: list[Fraction] = []
-        lo, hi = self.lower, self.upper
-        tiny = Fraction(1, 10**9)
-        if lo is not None and hi is not None:
-            width = hi - lo
-            out += [lo + width * Fraction(k, 8) for k in range(1, 8)]
-            out += [lo + width * tiny, hi - width * tiny]
-            if not self.lower_open:
-                out.append(lo)
-            if not self.upper_open:
-                out.append(hi)
-        elif lo is not None:
-            out += [lo + d for d in (Fraction(1, 2), Fraction(1), Fraction(3), Fraction(10), Fraction(1000),
-                                     tiny, Fraction(10**9))]
-            if not self.lower_open:
-                out.append(lo)
-        elif hi is not None:
-            out += [hi - d for d in (Fraction(1, 2), Fraction(1), Fraction(3), Fraction(10), Fraction(1000),
-                                     tiny, Fraction(10**9))]
-            if not self.upper_open:
-                out.append(hi)
-        else:
-            out += [Fraction(v) for v in (0, 1, -1, Fraction(1, 2), Fraction(-1, 2), 3, -3, 1000, -1000)]
-        return tuple(dict.fromkeys(v for v in out if self.contains(v)))
+        """Values for the counterexample search: the bounds (or just inside), the middle, far out.
+        Remembered per interval (the search asks at every random instance); the bounds' types are
+        part of the key, so an int bound and an equal Fraction bound never share an answer."""
+        return _samples(self, type(self.lower).__name__, type(self.upper).__name__)
+
+
+@lru_cache(maxsize=256)
+def _samples(interval: Interval, *bound_types: str) -> tuple[Fraction, ...]:
+    """Interval.samples (`bound_types`: only a key)."""
+    if interval.integer and interval.lower is not None:  # small whole numbers: K**k terms stay countable
+        return tuple(interval.lower + d for d in INTEGER_OFFSETS)
+    out: list[Fraction] = []
+    lo, hi = interval.lower, interval.upper
+    tiny = Fraction(1, 10**9)
+    if lo is not None and hi is not None:
+        width = hi - lo
+        out += [lo + width * Fraction(k, 8) for k in range(1, 8)]
+        out += [lo + width * tiny, hi - width * tiny]
+        if not interval.lower_open:
+            out.append(lo)
+        if not interval.upper_open:
+            out.append(hi)
+    elif lo is not None:
+        out += [lo + d for d in (Fraction(1, 2), Fraction(1), Fraction(3), Fraction(10), Fraction(1000),
+                                 tiny, Fraction(10**9))]
+        if not interval.lower_open:
+            out.append(lo)
+    elif hi is not None:
+        out += [hi - d for d in (Fraction(1, 2), Fraction(1), Fraction(3), Fraction(10), Fraction(1000),
+                                 tiny, Fraction(10**9))]
+        if not interval.upper_open:
+            out.append(hi)
+    else:
+        out += [Fraction(v) for v in (0, 1, -1, Fraction(1, 2), Fraction(-1, 2), 3, -3, 1000, -1000)]
+    return tuple(dict.fromkeys(v for v in out if interval.contains(v)))
 
 
 @dataclass(frozen=True)

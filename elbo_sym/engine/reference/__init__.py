@@ -24,6 +24,7 @@ never counts as agreement.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from elbo_sym import budget as budgets
@@ -207,14 +208,14 @@ def forget() -> None:
     """Drop every memo of values (the instances and what they cache, the evaluators' remembered
     values): called when a file's check starts, so the work its second opinion counts -- and so
     where a work budget stops it -- never depends on the files checked before it."""
-    from elbo_sym.engine.reference import gaussian
-
     for _, found, _ in _CASES.values():  # the instances stay (made by a pure function), their values go
         for case in found:
             case.binders.clear()
     _MEMOS.clear()
-    for memo in (gaussian._LOG_NORMALS, gaussian._PRODUCT_RULES, gaussian._LOG_2PI_V):
-        memo.clear()
+    gaussian = sys.modules.get("elbo_sym.engine.reference.gaussian")
+    if gaussian is not None:  # not imported yet: it remembers nothing (a discrete file need not import it)
+        for memo in (gaussian._LOG_NORMALS, gaussian._PRODUCT_RULES, gaussian._LOG_2PI_V):
+            memo.clear()
 
 
 WORK_BUDGET_TEXT = f"the second opinion's work budget of {REFERENCE_WORK_OPERATIONS:,} operations ran out"

@@ -853,11 +853,26 @@ def _spend(operations: int) -> None:
         raise BudgetExceeded(work.what)
 
 
+EXACT_IN_INTEGERS = 32
+"""Sums and products of at most this many fractions are formed in integers and reduced once (the same
+reduced fraction as adding or multiplying in turn, each step of which takes gcds); longer ones in turn,
+so that no intermediate integer grows past what reducing as it goes would keep."""
+
+
 def _sum(values) -> Value:
     values = list(values)
     _spend(len(values))
     if all(type(v) is Fraction for v in values):  # `type is`: Fraction's isinstance goes through ABCMeta
-        return sum(values, Fraction(0))
+        if len(values) > EXACT_IN_INTEGERS:
+            return sum(values, Fraction(0))
+        numerator, denominator = 0, 1
+        for v in values:
+            if v.denominator == denominator:
+                numerator += v.numerator
+            else:
+                numerator, denominator = numerator * v.denominator + v.numerator * denominator, \
+                    denominator * v.denominator
+        return Fraction(numerator, denominator)
     total = (fzero, fzero)
     for v in values:
         total = mpi_add(total, _iv(v), PREC)
@@ -870,10 +885,16 @@ def _product(values) -> Value:
     if any(type(v) is Fraction and not v for v in values):
         return Fraction(0)  # 0 times a (defined, finite) value is exactly 0
     if all(type(v) is Fraction for v in values):
-        out = Fraction(1)
+        if len(values) > EXACT_IN_INTEGERS:
+            out = Fraction(1)
+            for v in values:
+                out *= v
+            return out
+        numerator = denominator = 1
         for v in values:
-            out *= v
-        return out
+            numerator *= v.numerator
+            denominator *= v.denominator
+        return Fraction(numerator, denominator)
     total = _ONE
     for v in values:
         total = mpi_mul(total, _iv(v), PREC)
@@ -924,6 +945,12 @@ def _power(base: Value, n: int) -> Value:
     return mpi_pow_int(base, n, PREC)
 
 
+_LOGS: dict = {}
+"""The interval log of an exact fraction at a precision, by (numerator, denominator, bits): the steps
+of a file take the logs of the same probabilities again and again (621 logs of 123 values on the
+lesson).  A pure function of the key; the work budget still counts every log taken."""
+
+
 def _log(v: Value) -> Value:
     _spend(1)
     if isinstance(v, Fraction):
@@ -931,7 +958,13 @@ def _log(v: Value) -> Value:
             raise Undefined(f"log of {v}")
         if v == 1:
             return Fraction(0)
-        return mpi_log(_iv(v), PREC)
+        key = (v.numerator, v.denominator, PREC)
+        known = _LOGS.get(key)
+        if known is None:
+            if len(_LOGS) > 100_000:
+                _LOGS.clear()
+            known = _LOGS[key] = mpi_log(_iv(v), PREC)
+        return known
     if mpf_sign(v[1]) <= 0:
         raise Undefined(f"log of a negative value ({show(v)})")
     if mpf_sign(v[0]) <= 0:
