@@ -27,16 +27,20 @@ def sized_int(fast: int, full: int) -> int:
 
 
 def family(path: Path) -> str:
-    """The model family a derivation file is checked in, as the registry tells them apart: the
-    discrete model with K = "any" is the general family, a Gaussian model with several latents the
-    Gaussian layers."""
+    """The model a derivation file is checked in, as the registry tells them apart: the discrete
+    model with K = "any" is the general family; a chain with K = "any" the general chain; a Gaussian
+    with D = "any", with D >= 2 and with 2 or 3 latent layers each its own model."""
     from elbo_sym.engine.derivation import load
 
     derivation = load(path)
     if derivation.family == "discrete":
         return "general" if derivation.K == "any" else "discrete"
+    if derivation.family == "chain":
+        return "general chain" if derivation.K == "any" else f"chain ({len(derivation.latents)} layers)"
     if derivation.family == "gaussian" and len(derivation.latents) > 1:
-        return "gaussian layers"
+        return f"gaussian layers ({len(derivation.latents)})"
+    if derivation.family == "gaussian":
+        return {"any": "gaussian, D any", 1: "gaussian"}.get(derivation.D, "gaussian, D >= 2")
     return derivation.family
 
 

@@ -219,6 +219,9 @@ def test_the_families_classes_stay_importable_from_the_registry():
 
     assert (models.ChainModel, models.GeneralChainModel, models.GaussianModel, models.GaussianChainModel) == (
         ChainModel, GeneralChainModel, GaussianModel, GaussianChainModel)
+    # every name the package offers resolves (GaussianAnyD was once dropped by the lazy imports)
+    for name in models.__all__:
+        assert getattr(models, name) is not None, name
     with pytest.raises(AttributeError):
         models.NoSuchModel  # noqa: B018 - the attribute lookup is the test
 

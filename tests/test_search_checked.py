@@ -373,6 +373,16 @@ def test_a_true_general_step_is_checked_on_many_K_and_densities(tmp_path, capsys
     assert searched.instances == step.instances >= 8 * len(SEARCH_K)
     reached = [k for k in LARGER_K if k in searched.K]
     assert reached == list(LARGER_K[: len(reached)])  # the ladder in order, as far as the budget allowed
+    assert list(searched.K[len(SEARCH_K):]) == reached  # and nothing else after K = 8
+    # the larger K first get a quick pass (examples, special cases, random instances) in the ladder's
+    # order: the rungs searched fully or quickly are the ladder's first ones at any size, so a rung
+    # skipped or reordered fails here in `make test` too (a budget too small for K = 13's full pass)
+    quick = [int(k) for note in searched.notes if note.endswith(": examples, special cases and random instances only")
+             for k in note.removeprefix("K = ").split(": ")[0].split(", ")]
+    ladder = reached + quick
+    assert ladder and ladder == list(LARGER_K[: len(ladder)]), (reached, quick)
+    if len(ladder) < len(LARGER_K):
+        assert any("half the step budget" in n for n in searched.notes)
     if len(reached) < len(LARGER_K):
         assert any("half the step budget" in n for n in searched.notes)
     described = searched.describe()

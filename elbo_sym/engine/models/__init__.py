@@ -24,13 +24,14 @@ from elbo_sym.engine.models.general import GeneralModel
 if TYPE_CHECKING:
     from elbo_sym.engine.models.chain import ChainModel
     from elbo_sym.engine.models.chain_general import GeneralChainModel
-    from elbo_sym.engine.models.gaussian import GaussianModel
+    from elbo_sym.engine.models.gaussian import GaussianAnyD, GaussianModel
     from elbo_sym.engine.models.gaussian_chain import GaussianChainModel
 
 _IMPORTED_ON_USE = {
     "ChainModel": "elbo_sym.engine.models.chain",
     "GeneralChainModel": "elbo_sym.engine.models.chain_general",
     "GaussianModel": "elbo_sym.engine.models.gaussian",
+    "GaussianAnyD": "elbo_sym.engine.models.gaussian",
     "GaussianChainModel": "elbo_sym.engine.models.gaussian_chain",
 }
 """The chain and Gaussian families are imported when a file uses them (a discrete lesson's check
@@ -82,6 +83,7 @@ def _chain(spec: ModelSpec) -> Model:
 register("chain", _chain)
 
 __all__ = ["Block", "Instance", "Interval", "Model", "ModelSpec", "Parameter", "build", "families", "register",
-           "ChainModel", "GeneralChainModel", "GaussianChainModel", "DiscreteModel", "GaussianModel", "GeneralModel",
+           "ChainModel", "GeneralChainModel", "GaussianChainModel", "DiscreteModel", "GaussianModel", "GaussianAnyD",
+           "GeneralModel",
            "UnfoldError",
            "has_free_latent"]
