@@ -19,22 +19,21 @@ from pathlib import Path
 MIN_SECONDS = 0.5
 """Below this a test's place in the order hardly matters; leaving it out keeps the file short."""
 
-OUT = Path(__file__).resolve().parent.parent / "tests" / "durations.json"
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+OUT = TESTS / "durations.json"
 LINE = re.compile(r"^(\d+(?:\.\d+)?)s (?:setup|call|teardown)\s+(tests/\S.*)$")
-
-
-def without_group(nodeid: str) -> str:
-    """The node id without the `@group` suffix pytest-xdist's loadgroup adds."""
-    return nodeid[: nodeid.rfind("@")] if nodeid.rfind("@") > nodeid.rfind("]") else nodeid
 
 
 def durations(lines: list[str]) -> dict[str, float]:
     """Seconds per test, summed over its phases, of the tests at or above MIN_SECONDS."""
+    sys.path.insert(0, str(TESTS))
+    from conftest import duration_key  # the key conftest reads the table by: the node id without its `@group`
+
     total: dict[str, float] = defaultdict(float)
     for line in lines:
         match = LINE.match(line.rstrip("\n"))
         if match:
-            total[without_group(match.group(2))] += float(match.group(1))
+            total[duration_key(match.group(2))] += float(match.group(1))
     return {k: round(v, 2) for k, v in sorted(total.items()) if v >= MIN_SECONDS}
 
 

@@ -8,6 +8,7 @@ tests at their full size. Nothing is skipped in either: only the sizes differ.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -26,10 +27,12 @@ def sized_int(fast: int, full: int) -> int:
     return full if FULL_CAMPAIGNS else fast
 
 
+@functools.cache
 def family(path: Path) -> str:
     """The model a derivation file is checked in, as the registry tells them apart: the discrete
     model with K = "any" is the general family; a chain with K = "any" the general chain; a Gaussian
-    with D = "any", with D >= 2 and with 2 or 3 latent layers each its own model."""
+    with D = "any", with D >= 2 and with 2 or 3 latent layers each its own model. Read once per
+    file (the samples ask for every file's family, and for the sample's again in their assertion)."""
     from elbo_sym.engine.derivation import load
 
     derivation = load(path)
