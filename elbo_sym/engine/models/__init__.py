@@ -38,11 +38,16 @@ _IMPORTED_ON_USE = {
 need not pay for their module-level work); their classes stay importable from here."""
 
 
+def _imported(name: str):
+    """One of those classes, its module imported on first use (the one table says where it lives)."""
+    from importlib import import_module
+
+    return getattr(import_module(_IMPORTED_ON_USE[name]), name)
+
+
 def __getattr__(name: str):
     if name in _IMPORTED_ON_USE:
-        from importlib import import_module
-
-        return getattr(import_module(_IMPORTED_ON_USE[name]), name)
+        return _imported(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -59,12 +64,8 @@ register("discrete", _discrete)
 
 def _gaussian(spec: ModelSpec) -> Model:
     if spec.layered:  # latents = ["z1", "z2"]: Gaussian layers
-        from elbo_sym.engine.models.gaussian_chain import GaussianChainModel
-
-        return GaussianChainModel(spec)
-    from elbo_sym.engine.models.gaussian import GaussianAnyD, GaussianModel
-
-    return GaussianAnyD(spec) if spec.D == "any" else GaussianModel(spec)
+        return _imported("GaussianChainModel")(spec)
+    return _imported("GaussianAnyD" if spec.D == "any" else "GaussianModel")(spec)
 
 
 register("gaussian", _gaussian)
@@ -72,12 +73,8 @@ register("gaussian", _gaussian)
 
 def _chain(spec: ModelSpec) -> Model:
     if spec.K == "any":
-        from elbo_sym.engine.models.chain_general import GeneralChainModel
-
-        return GeneralChainModel(spec)
-    from elbo_sym.engine.models.chain import ChainModel
-
-    return ChainModel(spec.K, spec)  # type: ignore[arg-type]  # K checked by ChainModel
+        return _imported("GeneralChainModel")(spec)
+    return _imported("ChainModel")(spec.K, spec)
 
 
 register("chain", _chain)
