@@ -82,9 +82,12 @@ handouts: venv latex
 # The suite on every core (pytest-xdist; tests/conftest.py keeps the users of a file's shared
 # fixtures on one worker: --dist loadgroup). Bytecode is cached even where PYTHONDONTWRITEBYTECODE
 # is set: each worker and each `python -m elbo_sym` a test starts would compile (and pytest would
-# assertion-rewrite) every module again.
+# assertion-rewrite) every module again. A worker that crashes ends the run at once (measured with
+# pytest-xdist 3.8: under --dist loadgroup the crashed worker's replacement never gets its work and
+# the run waits forever).
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n auto --dist loadgroup --max-worker-restart 0
 test: venv latex web-deps lint
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n auto --dist loadgroup
+	$(PYTEST)
 
 # The long soundness campaigns at full size (tests/suite_sizes.py): the same tests `make test` runs
 # at a smaller size -- the fuzzers' 1,300 generated derivations and 24 cases per family, the true
@@ -92,7 +95,7 @@ test: venv latex web-deps lint
 SOUNDNESS_TESTS := tests/test_fuzz_soundness.py tests/test_mutants.py tests/test_search_checked.py tests/test_hypotheses.py tests/test_web.py tests/test_browser.py
 .PHONY: soundness
 soundness: venv
-	PYTHONDONTWRITEBYTECODE= ELBO_SYM_FULL_CAMPAIGNS=1 $(BIN)/python -m pytest -q -n auto --dist loadgroup $(SOUNDNESS_TESTS)
+	ELBO_SYM_FULL_CAMPAIGNS=1 $(PYTEST) $(SOUNDNESS_TESTS)
 
 # Static checks, run by `make test` (and so by CI): ruff (style, imports, bugs) and mypy (types).
 lint: venv

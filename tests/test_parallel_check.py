@@ -24,6 +24,30 @@ GAP = (REPO / "derivations" / "gap.toml").read_text("utf-8")
 REFUTED = GAP.replace('expr = "KL(q(z), p(z | x))"', 'expr = "KL(p(z | x), q(z))"')
 assert REFUTED != GAP
 
+TEST_PROCESS = os.getpid()
+
+
+@pytest.fixture(autouse=True)
+def only_this_thread():
+    """The pool forks only while this process has one thread; a thread an earlier test on this
+    pytest worker left behind (a server winding down) would make the pool run here, in the test
+    process -- and the dying "workers" below would take the test process with them."""
+    import threading
+
+    deadline = time.monotonic() + 30
+    while threading.active_count() > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == 1, [thread.name for thread in threading.enumerate()]
+
+
+def die(how: str) -> None:
+    """End this worker process -- never the test process (that would crash the pytest worker)."""
+    assert os.getpid() != TEST_PROCESS, "the pool ran in the test process"
+    if how == "SIGKILL":
+        os.kill(os.getpid(), signal.SIGKILL)
+    os._exit(3)
+
+
 def test_this_process_can_fork():
     """The tests below exercise the pool only when forking is allowed here (one thread)."""
     assert parallel._can_fork()
@@ -53,7 +77,7 @@ def test_heaviest_first_ties_in_order():
 def test_a_worker_that_dies_loses_its_item_only():
     def work(i: int) -> int:
         if i == 2:
-            os.kill(os.getpid(), signal.SIGKILL)
+            die("SIGKILL")
         return i + 100
 
     results = map_in_workers(work, 6, 2, weight=lambda i: 0)
@@ -62,7 +86,7 @@ def test_a_worker_that_dies_loses_its_item_only():
 
 
 def test_a_worker_that_exits_is_lost_too():
-    results = map_in_workers(lambda i: os._exit(3) if i == 0 else i, 3, 2, weight=lambda i: -i)
+    results = map_in_workers(lambda i: die("exit 3") if i == 0 else i, 3, 2, weight=lambda i: -i)
     assert isinstance(results[0], WorkerLost) and "exited with status 3" in results[0].message
     assert results[1:] == [1, 2]
 
@@ -144,7 +168,7 @@ def test_a_file_whose_worker_dies_is_an_error_not_a_pass(folder, capsys, monkeyp
     def dying(source, *args, **kwargs):
         if "refuted" not in str(getattr(source, "path", source)):
             return real(source, *args, **kwargs)
-        os.kill(os.getpid(), signal.SIGKILL)
+        die("SIGKILL")
 
     monkeypatch.setattr(elbo_sym.report.build, "check_file", dying)
     (folder / "d-broken.toml").unlink()

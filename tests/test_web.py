@@ -744,6 +744,9 @@ def built_site(tmp_path_factory, checked_report):
         finally:
             server.shutdown()
             server.server_close()
+            # gone before the worker's next test: a live thread makes elbo_sym.report.parallel
+            # check serially, and test_parallel_check's dying workers would then be this process
+            thread.join()
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
