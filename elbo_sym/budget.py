@@ -74,8 +74,14 @@ def limit(seconds: float, what: str | None = None) -> Iterator[None]:
         deadline, message = _stack.deadlines[-1]  # the enclosing budget ends first
     in_main = ALARM and threading.current_thread() is threading.main_thread()
     previous = None
+    leaving = False
     if in_main:
         def expire(signum, frame):  # noqa: ARG001 - signal handler signature
+            if leaving:
+                # an alarm due while this block is being left: its `finally` clears the alarm
+                # and re-arms the enclosing budget; raising or re-arming here would leave a
+                # live alarm behind the restored handler -- SIG_DFL ends the process
+                return
             if _stack.deadlines and time.monotonic() >= _stack.deadlines[-1][0]:
                 # Python ignores an exception raised while it runs a finaliser or a GC
                 # callback: fire again soon, so a swallowed alarm is retried
@@ -96,6 +102,7 @@ def limit(seconds: float, what: str | None = None) -> Iterator[None]:
         # The stack is restored whatever an alarm raises meanwhile (the handler re-fires every
         # 50 ms once expired): an entry left behind would make every enclosing budget look
         # spent, so a search stopped at its share of the budget would end the whole step.
+        leaving = True
         try:
             if in_main:
                 signal.setitimer(signal.ITIMER_REAL, 0)
@@ -103,8 +110,9 @@ def limit(seconds: float, what: str | None = None) -> Iterator[None]:
             _remove(entry)
             if in_main:
                 signal.signal(signal.SIGALRM, previous)
-                if _stack.deadlines:
-                    _arm()
+                # the enclosing budget's alarm, or none at all: an alarm still armed behind a
+                # restored SIG_DFL would end the process (a pytest worker died of it)
+                _arm()
 
 
 def _remove(entry: tuple[float, str]) -> None:
