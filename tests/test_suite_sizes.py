@@ -185,3 +185,22 @@ def test_the_groups_shared_across_files_name_fixtures_and_tests_that_exist():
     for key in conftest.SHARED_ACROSS_FILES:
         file, name = key.split("::")
         assert re.search(rf"^def {re.escape(name)}\(", (ROOT / file).read_text("utf-8"), re.MULTILINE), key
+
+
+def test_the_durations_of_both_tiers_keep_each_tests_longer_figure():
+    """bench/suite_durations.py reads a `make test` and a `make test-full` run: a sized test runs in
+    both (two sizes), and the table keeps its longer figure, the phases of one run summed."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("suite_durations", ROOT / "bench" / "suite_durations.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fast = module.durations(["2.00s setup    tests/test_a.py::test_x[1]@tests/test_a.py::built",
+                             "1.50s call     tests/test_a.py::test_x[1]@tests/test_a.py::built",
+                             "0.80s call     tests/test_b.py::test_y", "0.10s call     tests/test_c.py::test_z"])
+    full = module.durations(["3.00s call     tests/test_a.py::test_x[1]", "0.60s call     tests/test_b.py::test_y",
+                             "9.00s call     tests/test_d.py::test_site"])
+    assert fast == {"tests/test_a.py::test_x[1]": 3.5, "tests/test_b.py::test_y": 0.8}
+    assert module.merged([fast, full]) == {"tests/test_a.py::test_x[1]": 3.5, "tests/test_b.py::test_y": 0.8,
+                                           "tests/test_d.py::test_site": 9.0}
