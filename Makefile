@@ -1,4 +1,4 @@
-# elbo-sym: `make handouts` builds the PDFs, `make test` runs the suite.
+# elbo-sym: `make handouts` builds the PDFs, `make test` runs the fast tests, `make check` all (CI).
 # Both set up .venv and (if possible) TeX Live first.
 
 PYTHON ?= python3
@@ -86,16 +86,30 @@ handouts: venv latex
 # pytest-xdist 3.8: under --dist loadgroup the crashed worker's replacement never gets its work and
 # the run waits forever).
 PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n auto --dist loadgroup --max-worker-restart 0
-test: venv latex web-deps lint
-	$(PYTEST)
 
-# The long soundness campaigns at full size (tests/suite_sizes.py): the same tests `make test` runs
-# at a smaller size -- the fuzzers' 1,300 generated derivations and 24 cases per family, the true
-# general step's 60 s counterexample searches, every mutant's verdict. CI runs it after `make test`.
-SOUNDNESS_TESTS := tests/test_fuzz_soundness.py tests/test_mutants.py tests/test_search_checked.py tests/test_hypotheses.py tests/test_web.py tests/test_browser.py
-.PHONY: soundness
-soundness: venv
-	ELBO_SYM_FULL_CAMPAIGNS=1 $(PYTEST) $(SOUNDNESS_TESTS)
+# Two tiers, both run by CI (`make check`, .ci/run); tests/test_suite_sizes.py proves that every
+# collected test is in one of them and that every sized test runs at full size in the second.
+# `make test`: the author's fast loop (about 2 minutes): every test not marked `full`, the sized
+# campaigns (fuzzers, mutants, searches) at their small size (tests/suite_sizes.py).
+# `make test-full`: the tests marked `full` (the Astro site and Chromium, the checker in Pyodide,
+# the literature-wide and heavy LaTeX builds, tests that wait out a step budget) and every sized
+# test at full size. `make soundness` is its old name.
+FAST_TESTS := not full
+FULL_TESTS := full or sized
+.PHONY: test-full soundness check
+test: venv latex web-deps lint
+	$(PYTEST) -m "$(FAST_TESTS)"
+
+test-full: venv latex web-deps
+	ELBO_SYM_FULL_CAMPAIGNS=1 $(PYTEST) -m "$(FULL_TESTS)"
+
+soundness: test-full
+
+# What CI runs (.ci/run): the fast loop, then the full tier (about 12 minutes in all), in that
+# order even under `make -j`.
+check:
+	$(MAKE) test
+	$(MAKE) test-full
 
 # Static checks, run by `make test` (and so by CI): ruff (style, imports, bugs) and mypy (types).
 lint: venv

@@ -4,8 +4,12 @@ teardown) of each test that takes at least MIN_SECONDS, by node id without its x
 tests/conftest.py reads it to hand pytest-xdist the longest work units first (`make test`); the
 figures only order the work, so a stale file costs time, never a result. Refresh it after a run:
 
-    CI=1 .venv/bin/python -m pytest -q -n auto --dist loadgroup --durations=0 > /tmp/durations.txt
-    .venv/bin/python bench/suite_durations.py /tmp/durations.txt
+    CI=1 .venv/bin/python -m pytest -q -n auto --dist loadgroup -m "not full" --durations=0 > /tmp/fast.txt
+    CI=1 ELBO_SYM_FULL_CAMPAIGNS=1 .venv/bin/python -m pytest -q -n auto --dist loadgroup -m "full or sized" \
+        --durations=0 > /tmp/full.txt
+    .venv/bin/python bench/suite_durations.py /tmp/fast.txt /tmp/full.txt
+
+(the two tiers, `make test` and `make test-full`; a test in both keeps its longer figure).
 """
 
 from __future__ import annotations
@@ -37,11 +41,21 @@ def durations(lines: list[str]) -> dict[str, float]:
     return {k: round(v, 2) for k, v in sorted(total.items()) if v >= MIN_SECONDS}
 
 
+def merged(runs: list[dict[str, float]]) -> dict[str, float]:
+    """One table of several runs (the two tiers): each test's longest figure (a sized test runs in
+    both, at two sizes; the order of each tier only needs its long units first)."""
+    table: dict[str, float] = {}
+    for run in runs:
+        for key, seconds in run.items():
+            table[key] = max(seconds, table.get(key, 0.0))
+    return dict(sorted(table.items()))
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: suite_durations.py PYTEST_DURATIONS_OUTPUT", file=sys.stderr)
+    if not argv:
+        print("usage: suite_durations.py PYTEST_DURATIONS_OUTPUT...", file=sys.stderr)
         return 2
-    table = durations(Path(argv[0]).read_text("utf-8").splitlines())
+    table = merged([durations(Path(arg).read_text("utf-8").splitlines()) for arg in argv])
     OUT.write_text(json.dumps(table, indent=0, ensure_ascii=False) + "\n", "utf-8")
     print(f"{OUT}: {len(table)} tests, {sum(table.values()):.0f} s")
     return 0

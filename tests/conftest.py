@@ -93,6 +93,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     tests use together (honoured by --dist loadgroup, a no-op otherwise): a file's independent
     fixtures (e.g. the two fuzz campaigns) can run on different workers. A test's own xdist_group
     mark is kept."""
+    _record_collection(config, items)
     parent: dict[tuple[str, str], tuple[str, str]] = {}
 
     def root(key: tuple[str, str]) -> tuple[str, str]:
@@ -124,6 +125,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             from _pytest.nodeid import coerce_node_id
 
             item._id = coerce_node_id(f"{item.nodeid}@{group}")
+
+
+# --------------------------------------------------------------------------- the two tiers
+# `make test` selects `-m "not full"`, `make test-full` `-m "full or sized"` (Makefile). The
+# collection is recorded before any -m/-k deselection, so tests/test_suite_sizes.py can prove that
+# every collected test is in one of the two tiers (in this process, or in a `--collect-only`
+# subprocess that writes the record to ELBO_SYM_WRITE_COLLECTION when only part was collected).
+
+COLLECTED = pytest.StashKey[list[tuple[str, tuple[pytest.Mark, ...]]]]()
+"""Every collected test's node id (without its xdist group) and marks, before deselection."""
+
+
+def _record_collection(config: pytest.Config, items: list[pytest.Item]) -> None:
+    record = [(duration_key(item.nodeid), tuple(item.iter_markers())) for item in items]
+    config.stash[COLLECTED] = record
+    out = os.environ.get("ELBO_SYM_WRITE_COLLECTION")
+    if out:
+        import json
+
+        def plain(mark: pytest.Mark) -> dict[str, object]:
+            kwargs = {k: v for k, v in mark.kwargs.items() if isinstance(v, str | int | bool) or v is None}
+            return {"name": mark.name, "kwargs": kwargs}
+
+        Path(out).write_text(json.dumps([[nodeid, [plain(m) for m in marks]] for nodeid, marks in record]), "utf-8")
 
 
 # --------------------------------------------------------------------------- scheduling

@@ -22,6 +22,9 @@ from suite_sizes import one_per_family
 
 from elbo_sym.publish.browser import check_body, check_link, check_source, checker_items, installed_wheel, own_wheel
 
+# the checker in Chromium (Pyodide): make test-full only, at full size (tests/suite_sizes.py)
+pytestmark = [pytest.mark.sized, pytest.mark.full]
+
 ROOT = Path(__file__).resolve().parents[1]
 WRONG = sorted((ROOT / "tests" / "data" / "wrong").glob("*.toml"))
 LESSON = sorted((ROOT / "derivations").glob("*.toml"))

@@ -60,6 +60,7 @@ def fast(capsys, *args: str) -> tuple[int | None, str, str]:
 # ---------------------------------------------------------------------------- the same bytes
 
 
+@pytest.mark.full
 def test_the_whole_tree_warm_is_the_cold_run_byte_for_byte(cache_env, capsys, monkeypatch):
     """Every file under derivations/ (all pass, so all are stored), both formats.  The cold
     JSON run fills the cache; the full command's warm text is the cold text (Cache.put stores

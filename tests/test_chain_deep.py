@@ -148,6 +148,7 @@ def test_the_hierarchical_variants_hold_for_every_latent_space(name):
     assert all("agrees" in s.second_opinion for s in result.steps), [s.second_opinion for s in result.steps]
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("path", sorted(LITERATURE.glob("ddpm-*.toml")), ids=lambda p: p.name)
 def test_every_ddpm_file_is_proved_for_every_latent_space(path):
     derivation = load(path)
@@ -329,6 +330,7 @@ def test_the_generated_appendix_a_for_three_steps_is_the_file_s_derivation():
     assert generated.claim.rhs.expr == written.claim.rhs.expr
 
 
+@pytest.mark.full
 def test_appendix_a_for_four_steps_is_proved():
     result = check_derivation(loads(appendix_a(4), "a4.toml"), budget=120.0)
     assert result.fully_proved and result.ok, [(s.step.index, s.verdict, s.reason) for s in result.steps]
@@ -639,6 +641,7 @@ def test_the_gaussian_terms_agree_with_quadrature_of_the_densities():
                         rel_tol=1e-6)
 
 
+@pytest.mark.full
 def test_the_denoising_term_without_its_variance_part_is_refuted():
     """The common slip: E[(mu_tilde - mu_theta)^2] taken as the square of the mean alone."""
     variance_part = "(c2 * (1 - c1**2) / (1 - c1**2 * c2**2) - a)**2 * (1 - c1**2 * c2**2) + "
@@ -651,6 +654,7 @@ def test_the_denoising_term_without_its_variance_part_is_refuted():
     assert math.isclose(step.counterexample.lhs_value, sum(terms_by_quadrature(v)), rel_tol=1e-5)
 
 
+@pytest.mark.full
 def test_the_reconstruction_term_without_the_decoder_s_spread_is_refuted():
     step = check_text(gaussian_terms_variant(" + g**2 * (1 - c1**2)", "")).steps[-1]
     assert step.verdict is Verdict.refuted
@@ -660,6 +664,7 @@ def test_the_reconstruction_term_without_the_decoder_s_spread_is_refuted():
     assert math.isclose(step.counterexample.lhs_value - step.counterexample.rhs_value, missing, rel_tol=1e-6)
 
 
+@pytest.mark.full
 def test_the_prior_matching_term_with_the_log_s_sign_flipped_is_refuted():
     step = check_text(gaussian_terms_variant("- log(1 - c1**2 * c2**2)) / 2 + ((c2",
                                              "+ log(1 - c1**2 * c2**2)) / 2 + ((c2")).steps[-1]

@@ -73,6 +73,7 @@ def test_a_mixture_over_one_layer_is_a_distribution_for_every_latent_space(mixtu
     assert result.fully_proved
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("derived, params", [
     ("w * q(z1 | x) + (1 - w) * p(z1)", '\n[params]\nw = "in (0, 2)"\n'),  # 1 - w < 0 for some w
     ("q(z1 | x) * p(z1)", ""),  # positive, but does not sum to 1 over z1
@@ -101,6 +102,7 @@ def test_a_product_conditioned_on_an_outer_layer_is_refused_with_k_any():
     assert "conditioned on z1" in " ".join(result.problems + (result.steps[0].reason,))
 
 
+@pytest.mark.full
 def test_a_mixture_conditioned_on_an_outer_layer_is_told_to_take_an_explicit_k():
     """The refusal of a mixture given z1 (red team round 7) suggests what the author can do: an
     explicit K (which reads it per value of z1), never "the joint density q(z2 | z1)", the very

@@ -222,6 +222,7 @@ def test_check_in_the_course_folder_reads_the_projects_derivations_with_subfolde
 # ----------------------------------------------------------------- build
 
 
+@pytest.mark.full
 def test_build_follows_the_course(pdfs):
     handouts = pdfs / "handouts"
     assert (handouts / "find-the-mistake.pdf").is_file()  # the teaching/ subfolder was read
@@ -257,6 +258,7 @@ def test_web_pages_get_the_courses_decks_and_sheets(course, capsys):
 # ----------------------------------------------------------------- roster and teacher key
 
 
+@pytest.mark.full
 def test_roster_sheets_are_three_state_sheets_of_the_students_seeds(pdfs):
     folder = pdfs / "sheets"
     assert sorted(p.name for p in folder.iterdir()) == sorted([f"s{i:03d}.pdf" for i in range(STUDENTS)]
@@ -292,6 +294,7 @@ def _reproduced(course: Path, command: list[str], capsys) -> list[list[str]]:
     return rows
 
 
+@pytest.mark.full
 def test_the_keys_reproduce_command_gives_the_students_numbers_in_the_course_folder(pdfs, capsys):
     key = pdf_text(pdfs / "sheets" / "teacher-key.pdf")
     found = re.search(r"elbo-sym (exercises .*?--solutions inline)", " ".join(key.split()))

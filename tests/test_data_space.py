@@ -96,6 +96,7 @@ def test_p_data_is_a_reserved_name(tmp_path):
 # ------------------------------------------------------------------ the simplex over the data points
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("K", ["2", "3", '"any"'])
 def test_the_weights_sum_to_1_and_are_positive(K):
     assert check_text(one_step("p_data(x1) + p_data(x2)", "=", "1", K=K)).fully_proved

@@ -358,6 +358,7 @@ def test_cli_example_bad_input_exit_2(args, capsys):
     assert len(lines) == 1 and lines[0].startswith("elbo-sym: error: ")
 
 
+@pytest.mark.full
 def test_cli_example_subprocess_exit_codes():
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     ok = subprocess.run([sys.executable, "-m", "elbo_sym", "example", "--prior", "3/4,1/4", "--likelihood",

@@ -190,6 +190,7 @@ def _run(args, hashseed: str) -> subprocess.CompletedProcess:
                           timeout=60)
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("extra", [[], ["--json"]])
 def test_same_output_under_different_hash_seeds(extra):
     args = ["exercises", "--seed", "7", "--count", "5"] + extra
@@ -199,6 +200,7 @@ def test_same_output_under_different_hash_seeds(extra):
     assert b"Case 5" in first.stdout or b'"index": 5' in first.stdout
 
 
+@pytest.mark.full
 def test_drill_same_output_under_different_hash_seeds():
     command = ["drill", "--seed", "3", "--count", "3"]
     first, second = _run(command, "0"), _run(command, "99")

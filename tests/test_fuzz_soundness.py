@@ -62,6 +62,9 @@ from elbo_sym.engine.derivation import DerivationError, loads  # noqa: E402
 from elbo_sym.engine.parse import Vocabulary, parse_expression  # noqa: E402
 from elbo_sym.engine.rules import RULES  # noqa: E402
 
+# the campaigns here are sized (tests/suite_sizes.py): small in make test, full size in make test-full
+pytestmark = pytest.mark.sized
+
 # ============================================================================ expressions
 #
 # A small expression tree of our own (nested tuples), rendered to the file vocabulary:

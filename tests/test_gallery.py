@@ -17,6 +17,7 @@ from elbo_sym.publish.handouts import gallery_handout
 VARIANTS = Path(__file__).resolve().parent.parent / "derivations" / "variants"
 
 
+@pytest.mark.full
 def test_gallery_context_holds_every_variant_in_order(checked_report):
     reports = [checked_report(p) for p in sorted(VARIANTS.glob("*.toml"))]
     handout = gallery_handout(reports)
@@ -35,6 +36,7 @@ def test_no_gallery_without_variants():
     assert gallery_handout([]) is None
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_build_writes_the_gallery_pdf(tmp_path, capsys):
     code = main(["build", "--gallery", str(VARIANTS), "--out", str(tmp_path), "--only", "beyond-the-lesson"])

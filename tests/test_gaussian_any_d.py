@@ -113,6 +113,7 @@ def test_each_kingma_welling_file_is_proved_and_the_reference_evaluator_agrees(p
         assert "every number of dimensions" in derivation.model().describe()
 
 
+@pytest.mark.full
 def test_the_kingma_welling_files_exit_0(capsys):
     assert main(["check", "--no-cache", *map(str, KINGMA_WELLING)]) == 0
     assert "0 checked, 0 refuted, 0 error" in capsys.readouterr().out

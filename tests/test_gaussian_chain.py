@@ -184,6 +184,7 @@ def test_a_density_under_e_and_a_sum_are_refused_not_approximated():
 # ------------------------------------------------------------------ DDPM Appendix A, T = 2 and 3
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("path", [T2, T3], ids=["T=2", "T=3"])
 def test_appendix_a_with_gaussian_layers_is_proved_and_the_reference_agrees(path):
     result = check_derivation(load(path), budget=60.0)

@@ -22,6 +22,9 @@ from elbo_sym.publish.handouts import LITERATURE, HandoutError, literature_hando
 from elbo_sym.publish.render import latex_escape, typeset_prose
 from elbo_sym.report.build import check_file
 
+# the literature's handout (all 53 files, LaTeX): make test-full only
+pytestmark = pytest.mark.full
+
 ROOT = Path(__file__).resolve().parent.parent
 LITERATURE_DIR = ROOT / "derivations" / "literature"
 TEACHING = ROOT / "derivations" / "teaching" / "gap-slip.toml"

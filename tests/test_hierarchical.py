@@ -108,6 +108,7 @@ def test_variant_files_are_proved(name):
     assert report.ok and report.fully_proved
 
 
+@pytest.mark.full
 def test_the_hierarchical_bound_is_proved_by_jensen_over_both_layers():
     result, step = verdict_of("log(p(x))", ">=", HIERARCHICAL_ELBO.replace("E(", "log(E(", 1).replace(
         "log(E(", "E(", 1), rule="jensen")

@@ -18,6 +18,9 @@ from suite_sizes import sized
 from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.engine.derivation import DerivationError, loads, split_premise
 
+# the campaigns here are sized (tests/suite_sizes.py): small in make test, full size in make test-full
+pytestmark = pytest.mark.sized
+
 HEAD = 'title = "t"\nK = "any"\n'
 TWO = 'title = "t"\nK = "any"\ndata = ["x1", "x2"]\n'
 
@@ -114,6 +117,7 @@ def _em_step(rel: str, rule: str = "algebra", premise: str = EM_PREMISE, K: str 
             f'expr = "ELBO(q(z | x1), x1)"\nrule = "{rule}"\n')
 
 
+@pytest.mark.full
 def test_an_instance_violating_a_premise_is_no_counterexample():
     """ELBO(q1, x2) >= ELBO(q1, x1) is no identity: without the premise it is refuted, with it
     every instance searched satisfies it (it is the premise), so it is at most checked."""
@@ -142,6 +146,7 @@ are searched whatever the budget (under 2 s on the loaded 2-core machine), so `m
 5 s and `make soundness` the original 15 s."""
 
 
+@pytest.mark.full
 def test_the_search_report_counts_the_premise_undecided_instances():
     """A premise the exact arithmetic cannot decide at a Gaussian density is left out and said."""
     result = check_text(HEAD + 'assume = "q(z) != p(z | x)"\nstart = "log(p(x))"\n\n[[step]]\nrel = ">="\n'

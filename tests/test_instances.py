@@ -207,6 +207,7 @@ def test_the_detector_leaves_other_divisions_alone(snippet: str):
     assert not hand_made_posteriors(snippet)
 
 
+@pytest.mark.full
 def test_only_the_models_compute_a_posterior():
     """Outside elbo_sym/engine/models nothing divides by an evidence (Instance.posterior does) --
     except the reference evaluators (engine/reference), whose whole point is to compute it a

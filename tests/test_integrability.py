@@ -61,6 +61,7 @@ REFUSED_CASES = [
 ]
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("start, expr, rel, rule, params", REFUSED_CASES)
 def test_shapes_infinite_for_many_densities_are_refused_for_every_latent_space(start, expr, rel, rule, params):
     text = one_step(start, expr, rel, rule, params=params)
@@ -292,6 +293,7 @@ def test_a_true_strict_inequality_below_the_tolerance_is_confirmed_at_higher_pre
 # ------------------------------------------------------------------ log(-log(q)): a clear refusal in time (item 5)
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("start, params, witness", [
     ("Sum(q(z) * log(-log(q(z))), z)", "", "q(z) = 2"),
     ("Sum(q(z) / log(q(z)), z)", "", "q(z) = 1"),
@@ -308,6 +310,7 @@ def test_an_obligation_that_fails_for_a_density_is_refused_at_once(start, params
     assert check_text(text.replace('K = "any"', "K = 2")).steps[0].verdict is not Verdict.refuted
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("start", ["log(-E(q, log(q(z))))", "log(H(q))"])
 def test_an_obligation_on_a_sum_ends_in_a_refusal_within_half_the_budget(start):
     (step,) = check_text(one_step(start, start), budget=4.0).steps

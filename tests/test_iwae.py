@@ -63,6 +63,7 @@ def test_malformed_iwae_is_a_clear_parse_error(text, fragment):
     assert fragment in info.value.message
 
 
+@pytest.mark.full
 def test_iwae_for_every_latent_space_is_proved_by_the_theorem_not_by_unfolding():
     """K = "any" has no K**k tuples to unfold: Jensen over the draws does not prove the bound
     (the search only finds it holding at K = 2, 3, 5, 8); Burda et al.'s theorem does."""

@@ -243,6 +243,7 @@ def test_too_many_terms_for_an_explicit_k_says_the_largest_k_that_fits():
     assert "89**2 terms;" not in step.reason
 
 
+@pytest.mark.full
 def test_a_k_any_search_stops_at_a_k_too_large_for_the_draws(monkeypatch):
     """With K = "any" the search at a larger K that the draws cannot unfold ends there with a note
     (the step stays checked), never an error that depends on how far the budget reached."""

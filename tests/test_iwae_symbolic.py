@@ -336,6 +336,7 @@ def test_the_iwae_literature_files_are_proved(name, capsys):
     capsys.readouterr()
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("name, old, new", [
     ("iwae-bound-every-k.toml", 'rel = ">="', 'rel = "<="'),                       # wrong direction
     ("iwae-monotone-every-k.toml", 'expr = "IWAE(q, k + 1)"', 'expr = "IWAE(q, k + 1) + 1/100"'),  # a term added
@@ -403,6 +404,7 @@ def test_the_renyi_literature_file_is_proved_and_agrees_with_the_reference(capsy
     capsys.readouterr()
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("old, new, why", [
     ('rel = ">="\nexpr = "1 / (1 - alpha)', 'rel = "<="\nexpr = "1 / (1 - alpha)', "wrong direction"),
     ('alpha = "in (0, 1)"', 'alpha = "in (-1, 0)"', "wrong premise: for alpha < 0 the bound is above"),
@@ -481,6 +483,7 @@ def test_the_minimiser_rounds_a_whole_number_parameter_to_a_whole_number():
         assert rounded == expected and block.bounds.contains(rounded)
 
 
+@pytest.mark.full
 def test_an_example_with_its_own_k_is_searched_too(monkeypatch):
     """k = 4 is not among the search's 1, 2, 3, 5: the example's k is searched as well."""
     from elbo_sym.engine import check as check_module

@@ -254,6 +254,7 @@ def built(tmp_path_factory, checked_report) -> dict[str, object]:
     return {"tex": tex, "pdf": pdf, "log": log, "sheets": sheets}
 
 
+@pytest.mark.full
 def test_long_two_layer_chains_build_without_overfull_boxes(built) -> None:
     log = built["log"]
     assert "Overfull \\hbox" not in log, [b.describe() for b in overfull_boxes(log, built["tex"])]
@@ -262,6 +263,7 @@ def test_long_two_layer_chains_build_without_overfull_boxes(built) -> None:
         assert report.overfull == 0, (name, [b.describe() for b in report.overfull_boxes])
 
 
+@pytest.mark.full
 def test_long_lines_are_broken_with_a_continuation_indent(built) -> None:
     text = _text(built["pdf"], "-layout")
     lines = text.splitlines()
@@ -275,6 +277,7 @@ def test_long_lines_are_broken_with_a_continuation_indent(built) -> None:
     assert len(lines[continued]) - len(lines[continued].lstrip()) > indent      # a continuation indent
 
 
+@pytest.mark.full
 def test_claims_too_wide_for_a_line_are_displayed(built) -> None:
     tex = built["tex"]
     long_claim = tex[tex.index("Two layers, written out"):]
@@ -286,6 +289,7 @@ def test_claims_too_wide_for_a_line_are_displayed(built) -> None:
     assert "six copies added and taken away" in text       # the one-term line: scaled, not cut
 
 
+@pytest.mark.full
 def test_gallery_typography(built) -> None:
     text = _text(built["pdf"], "-layout")
     flat = re.sub(r"\s+", " ", text)
@@ -303,6 +307,7 @@ def test_gallery_typography(built) -> None:
     assert not any(r"\approx" in line for line in iwae)     # an information quantity: nats and bits
 
 
+@pytest.mark.full
 def test_no_heading_or_intro_at_a_page_foot_of_the_gallery(built) -> None:
     heading = re.compile(r"^\s*(\d+\.\s+\S.*|Proved for .*|Claim\..*)$")
     for n, page in enumerate(_pages(built["pdf"]), 1):
@@ -310,6 +315,7 @@ def test_no_heading_or_intro_at_a_page_foot_of_the_gallery(built) -> None:
         assert body and not heading.match(body[-1]), f"page {n} ends with {body[-1]!r}"
 
 
+@pytest.mark.full
 def test_k3_sheets_share_one_answer_line_per_task(built) -> None:
     def answer_lines(report) -> list[str]:
         tex = report.tex.read_text("utf-8").splitlines()  # a task's line, then its blanks

@@ -26,8 +26,12 @@ from elbo_sym.engine.parse import Vocabulary, parse_expression
 from elbo_sym.engine.rules import RULES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from suite_sizes import one_per_family  # noqa: E402
 from variant_checks import check_text  # noqa: E402
 from variant_checks import refuted as refuted_step  # noqa: E402
+
+# the check of every file is sized (tests/suite_sizes.py): one file per model in make test, all 53 in make test-full
+pytestmark = pytest.mark.sized
 
 LITERATURE = Path(__file__).resolve().parent.parent / "derivations" / "literature"
 FILES = sorted(LITERATURE.glob("*.toml"))
@@ -64,7 +68,7 @@ FINITE_LATENT_SPACE = {"iwae-limit.toml"}
 bounded weights, which densities need not have (the K = "any" form is refused, tests/test_limits.py)."""
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", one_per_family(FILES), ids=lambda p: p.name)  # every file in make test-full
 def test_every_literature_file_is_proved_for_every_latent_space_and_cites_its_source(path, checked_report):
     derivation = load(path)
     result = checked_report(path)  # check_file's report, shared with the literature handout's and page's tests
@@ -76,6 +80,7 @@ def test_every_literature_file_is_proved_for_every_latent_space_and_cites_its_so
     assert any(ch.isdigit() for ch in derivation.summary) and "(" in derivation.summary  # year, equation
 
 
+@pytest.mark.full
 def test_the_literature_folder_exits_0(capsys):
     assert main(["check", "--no-cache", str(LITERATURE)]) == 0
     out = capsys.readouterr().out
@@ -152,6 +157,7 @@ def test_the_chi_square_bound_with_the_wrong_direction_is_refuted():
     assert math.isclose(c.lhs_value, upper, rel_tol=1e-9) and c.lhs_value > c.rhs_value
 
 
+@pytest.mark.full
 def test_the_chi_square_bound_with_the_kl_term_dropped_is_refuted():
     text = text_of("chi-square-upper-bound.toml").replace('expr = "log(p(x)) + 1/2 * KL(p(z | x), q(z))"',
                                                           'expr = "log(p(x))"')
@@ -163,6 +169,7 @@ def test_the_chi_square_bound_with_the_kl_term_dropped_is_refuted():
     assert math.isclose(c.lhs_value - c.rhs_value, 0.5 * kl(posterior, q), rel_tol=1e-6)
 
 
+@pytest.mark.full
 def test_the_dataset_average_with_one_weight_dropped_is_refuted():
     text = text_of("dataset-average.toml").replace(
         'expr = "(Sum(q(z | x1) * log(p(x1, z) / q(z | x1)), z) + Sum(q(z | x2) * log(p(x2, z) / q(z | x2)), z)) / 2"',
@@ -192,6 +199,7 @@ def test_a_data_mixture_whose_weights_differ_from_the_average_is_refuted():
     assert c.lhs_value < c.rhs_value
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("start", ["log(p(x1) / 2 + p(x2))", "log(p(x1) / 2 + p(x2) / 4)"])
 def test_weights_that_do_not_sum_to_1_are_not_a_jensen_mixture(start):
     text = (f'title = "t"\nK = "any"\ndata = ["x1", "x2"]\nstart = "{start}"\n[[step]]\nrel = ">="\n'
@@ -211,6 +219,7 @@ def test_the_aggregate_posterior_bound_with_a_constant_added_is_refuted():
     assert math.isclose(c.rhs_value, bound, rel_tol=1e-9) and c.lhs_value < c.rhs_value
 
 
+@pytest.mark.full
 def test_aggregate_weights_without_the_half_are_not_a_distribution():
     text = text_of("aggregate-posterior-weights.toml").replace("(q(z | x1) + q(z | x2)) / 2", "(q(z | x1) + q(z | x2))")
     result = check_text(text)
@@ -397,6 +406,7 @@ def test_log_of_a_softmax_splits_by_structure(K):
     assert result.steps[0].verdict is Verdict.proved and result.ok, result.steps[0].reason
 
 
+@pytest.mark.full
 def test_instances_with_exp_of_rationals_are_decided_by_structure():
     """A step no rule proves (kl-nonneg never gives '='), true at every instance: each instance
     has exp of rationals on both sides, equal only by structure; they are decided, not skipped."""

@@ -186,6 +186,7 @@ def test_a_gaussian_file_imports_its_family_when_checked():
     assert "elbo_sym.engine.models.chain" not in imported
 
 
+@pytest.mark.full
 def test_workers_load_their_own_files():
     """With worker processes the files are parsed in the workers (the parsing is shared out too):
     the parent never loads the Gaussian file, so it never imports its family; the reports and the
@@ -334,6 +335,7 @@ def test_the_exit_hook_is_registered_once(monkeypatch):
     assert registered == [gc.freeze]
 
 
+@pytest.mark.full
 def test_skipping_the_final_collection_changes_no_output(tmp_path):
     """The same stdout, stderr and exit status with and without the exit hook, for a file that
     is proved and one that is refuted (exit 1), and the cache written either way."""

@@ -144,6 +144,7 @@ def test_parameter_weights_that_can_leave_the_simplex_are_refused_with_an_instan
     assert not LEAKS.search(capsys.readouterr().out)
 
 
+@pytest.mark.full
 def test_a_positive_mixture_that_does_not_sum_to_1_never_proves_a_step():
     text = mixture_file("KL(w * q(z | x1) + w * q(z | x2), p(z))", "=", "KL(w * q(z | x1) + w * q(z | x2), p(z)) + 0",
                         params='[params]\nw = "in (0, 1)"\n')
@@ -317,6 +318,7 @@ def test_a_product_of_the_two_marginals_is_a_distribution_over_both_layers(start
     assert result.ok and result.steps[0].verdict is Verdict.proved and "agrees" in result.steps[0].second_opinion
 
 
+@pytest.mark.full
 def test_a_product_that_is_no_distribution_never_proves_a_step():
     # q(z1 | x) p(z1 | z2) sums over (z1, z2) to sum_j q(z1 = j) sum_k p(z1 = j | z2 = k), not 1
     product = "q(z1 | x) * p(z1 | z2)"
@@ -449,6 +451,7 @@ def test_the_mean_field_update_the_wrong_way_is_refuted():
     assert c.lhs_value < c.rhs_value  # minus a KL divergence > 0 at the instance
 
 
+@pytest.mark.full
 def test_the_mean_field_update_with_the_entropy_of_q2_dropped_is_refuted():
     text = (LITERATURE / "mean-field-update.toml").read_text("utf-8")
     step = '- KL(q(z1 | x), ' + UPDATE + ') + H(q(z2 | x))"'
@@ -459,6 +462,7 @@ def test_the_mean_field_update_with_the_entropy_of_q2_dropped_is_refuted():
     assert math.isclose(c.lhs_value - c.rhs_value, entropy(q2), rel_tol=1e-9) and entropy(q2) > 0
 
 
+@pytest.mark.full
 def test_an_update_without_its_normaliser_is_no_distribution():
     unnormalised = "exp(E(q(z2 | x), log(p(x, z1, z2))))"
     result = chain_step(f"KL(q(z1 | x), {unnormalised})", ">=", "0", "kl-nonneg")

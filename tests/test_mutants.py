@@ -52,6 +52,9 @@ from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.engine.derivation import DerivationError, loads
 from elbo_sym.engine.repair import check_with_suggestions
 
+# the campaigns here are sized (tests/suite_sizes.py): small in make test, full size in make test-full
+pytestmark = pytest.mark.sized
+
 ROOT = Path(__file__).resolve().parent.parent / "derivations"
 DERIVATIONS = sorted(ROOT.glob("*.toml")) + sorted(p for p in (ROOT / "variants").glob("*.toml")
                                                    if not p.name.startswith(("hierarchical-", "gaussian-")))

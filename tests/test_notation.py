@@ -442,6 +442,7 @@ def names_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.full
 def test_a_fully_proved_file_with_such_names_builds_and_prints_them_as_written(tmp_path, requires_latex):
     import subprocess
 

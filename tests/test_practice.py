@@ -110,6 +110,7 @@ def test_wrong_formula_is_refuted(tmp_path, formula):
     assert verdict.counterexample is not None
 
 
+@pytest.mark.full
 def test_right_formula_with_a_weak_rule_is_not_proved_not_refuted_and_not_printable(tmp_path):
     path = write(tmp_path, 'title = "t"\n[[card]]\nfront = "f"\nback = "b"\n'
                            'formula = "log(p(x)) >= ELBO(q)"\nrule = "jensen"\n')

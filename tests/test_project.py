@@ -292,6 +292,7 @@ def project_build(tmp_path_factory):
     return folder
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_build_makes_every_handout_from_the_projects_files(project_build, capsys):
     folder = project_build
@@ -342,6 +343,7 @@ def test_build_makes_every_handout_from_the_projects_files(project_build, capsys
     assert "Zebraquestion" in cards and "Walrusanswer" in cards and "marginallikelihood" not in cards
 
 
+@pytest.mark.full
 def test_web_pages_honour_the_project(project_build, capsys):
     folder = project_build
     out = folder / "pages"

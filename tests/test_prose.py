@@ -227,6 +227,7 @@ def _toml_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_every_allowed_character_is_typeset_by_pdflatex(tmp_path):
     characters = _every_allowed_character()

@@ -102,6 +102,7 @@ def test_blank_line_is_a_paragraph_in_a_summary_and_a_space_in_a_note():
     assert r"\par" in context["summary"] and r"\par" not in str(context["steps"][-1]["why"])
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_formulas_in_prose_are_typeset_in_the_pdf(tmp_path):
     d = loads(gap_with(title='"The gap is $KL(q(z), p(z | x))$"',

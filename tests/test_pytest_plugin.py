@@ -378,6 +378,7 @@ def test_not_refuted():
     assert "Traceback" not in out
 
 
+@pytest.mark.full
 def test_repository_derivations_pass(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest(*_plugin_args(), *QUIET, "--rootdir", str(REPO),
                                 "-c", str(REPO / "pyproject.toml"), str(REPO / "derivations"), "-q")

@@ -121,6 +121,7 @@ def _reports(limit: int, *files: str) -> dict:
     return json.loads(done.stdout)
 
 
+@pytest.mark.full
 def test_a_file_gets_the_same_report_after_other_files_of_its_model():
     """The lesson's jensen, gap and decomposition share their model (K = "any"): checked after the
     other two, decomposition's report -- under a work budget small enough to stop its second

@@ -224,6 +224,7 @@ def _processes_in(directory: str) -> list[int]:
     return pids
 
 
+@pytest.mark.full
 @pytest.mark.skipif(not Path("/proc/self/cwd").exists(), reason="needs /proc")
 @pytest.mark.usefixtures("requires_latex")
 def test_timeout_kills_the_whole_process_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

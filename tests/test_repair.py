@@ -283,6 +283,7 @@ def test_web_solution_prints_the_files_repair(repaired):
     assert "example 1" in solution
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_solution_pdf_prints_the_files_repair_and_example(repaired, tmp_path):
     from elbo_sym.publish.handouts import mistakes_handout, write_handouts

@@ -232,6 +232,7 @@ def pdfs(requires_latex, built):
     return built
 
 
+@pytest.mark.full
 def test_one_pdf_per_student_and_a_teacher_key(pdfs):
     names = sorted(p.name for p in (pdfs["root"] / "a").iterdir())
     assert names == sorted(["s001.pdf", "s-002.pdf", "S.3.pdf", "teacher-key.pdf"])
@@ -241,6 +242,7 @@ def test_one_pdf_per_student_and_a_teacher_key(pdfs):
         assert int(re.search(r"Pages:\s+(\d+)", info.stdout).group(1)) >= 1
 
 
+@pytest.mark.full
 def test_each_sheet_shows_its_student_and_only_its_student(pdfs):
     folder = pdfs["root"] / "a"
     for student in pdfs["students"]:
@@ -259,12 +261,14 @@ def test_each_sheet_shows_its_student_and_only_its_student(pdfs):
             assert f"{student.name} • {student.id}" in pdf_text(folder / f"{student.id}.pdf", "-f", "2", "-l", "2")
 
 
+@pytest.mark.full
 def test_latex_specials_in_a_name_print_literally(pdfs):
     text = pdf_text(pdfs["root"] / "a" / "s-002.pdf")
     assert f"Name: {SPECIAL_NAME}" in text
     assert SPECIAL_NAME in pdf_text(pdfs["root"] / "a" / "teacher-key.pdf")
 
 
+@pytest.mark.full
 def test_the_sheet_shows_the_cases_of_the_students_seed(pdfs):
     for student in pdfs["students"]:
         text = pdf_text(pdfs["root"] / "a" / f"{student.id}.pdf", "-raw")
@@ -278,6 +282,7 @@ def test_the_sheet_shows_the_cases_of_the_students_seed(pdfs):
             assert [int(n) for n in re.findall(r"\d+", segment)] == expected, (student.id, e.index)
 
 
+@pytest.mark.full
 def test_the_key_has_every_students_exact_answers(pdfs):
     text = pdf_text(pdfs["root"] / "a" / "teacher-key.pdf", "-layout")
     assert f"{len(pdfs['students'])} students" in text and f"course seed {COURSE_SEED}" in text
@@ -290,6 +295,7 @@ def test_the_key_has_every_students_exact_answers(pdfs):
             assert line.split()[1:] == [row[0], row[1] + ",", *row[2:]], (student.id, index)
 
 
+@pytest.mark.full
 def test_rebuilds_are_byte_identical_whatever_the_number_of_workers(pdfs):
     b1, b2 = pdfs["b1"], pdfs["b2"]
     for x, y in zip((*b1.sheets, b1.key), (*b2.sheets, b2.key)):
@@ -301,6 +307,7 @@ def test_rebuilds_are_byte_identical_whatever_the_number_of_workers(pdfs):
         assert (again / path.name).read_bytes() == path.read_bytes(), path.name
 
 
+@pytest.mark.full
 def test_source_date_epoch_sets_the_dates_and_nothing_else(pdfs):
     for a, c in zip(pdfs["b1"].sheets, pdfs["c"].sheets):
         assert b"/CreationDate (D:20260101000000Z)" in a.read_bytes()
@@ -308,6 +315,7 @@ def test_source_date_epoch_sets_the_dates_and_nothing_else(pdfs):
         assert pdf_text(a) == pdf_text(c)
 
 
+@pytest.mark.full
 def test_split_pdfs_hold_only_their_pages_and_shared_objects_once(pdfs):
     for sheet in pdfs["b1"].sheets:
         parsed = parse_pdf(sheet.read_bytes())

@@ -37,6 +37,9 @@ from elbo_sym.report.build import report_of
 from elbo_sym.report.model import DerivationReport
 from elbo_sym.report.text import derivation_text
 
+# the campaigns here are sized (tests/suite_sizes.py): small in make test, full size in make test-full
+pytestmark = pytest.mark.sized
+
 BUDGET = 120.0
 """Generous: the machine running the suite may be shared; the search stops itself at half."""
 LADDER_BUDGET = sized(10.0, 30.0)
@@ -113,6 +116,7 @@ FALSE_FOR_DENSITIES = [
 ]
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("start, rel, expr, fails", FALSE_FOR_DENSITIES)
 def test_false_for_densities_is_refuted_by_a_gaussian_density(tmp_path, capsys, start, rel, expr, fails):
     code, out = run_cli(tmp_path, capsys, toml(start, rel, expr, K="any"))
@@ -125,6 +129,7 @@ def test_false_for_densities_is_refuted_by_a_gaussian_density(tmp_path, capsys, 
     assert "refuted" in out and "Gaussian density" in out
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("K", [2, 3])
 @pytest.mark.parametrize("start, rel, expr, fails", FALSE_FOR_DENSITIES[:2])
 def test_the_same_statements_hold_for_finite_K_and_stay_checked(K, start, rel, expr, fails):
@@ -157,6 +162,7 @@ FALSE_FROM_K6 = [("Sum(q(z)**2, z)", ">=", "1/5", _sum_of_squares_small)] + FALS
 """For an explicit K also the sum of squares, which K = "any" refuses (see REFUSED_FOR_EVERY_LATENT_SPACE)."""
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("start, rel, expr, fails", FALSE_FROM_K6_EVERY_LATENT_SPACE)
 def test_false_from_K6_is_refuted_at_a_larger_K(tmp_path, capsys, start, rel, expr, fails):
     code, out = run_cli(tmp_path, capsys, toml(start, rel, expr, K="any"))
@@ -168,6 +174,7 @@ def test_false_from_K6_is_refuted_at_a_larger_K(tmp_path, capsys, start, rel, ex
     assert fails(c), c
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("K", [2, 3])
 @pytest.mark.parametrize("start, rel, expr, fails", FALSE_FROM_K6)
 def test_false_from_K6_holds_at_small_K(K, start, rel, expr, fails):
@@ -236,6 +243,7 @@ IRRATIONAL_CASES = [
 ]
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("step_text, K, zero_there", IRRATIONAL_CASES)
 def test_a_strict_inequality_failing_at_an_irrational_point_is_refuted_there(tmp_path, capsys, step_text, K,
                                                                              zero_there):
@@ -336,6 +344,7 @@ def test_decide_with_pi_exactly_and_by_intervals():
         evaluate.exact(sympy.log(sympy.pi), values_)
 
 
+@pytest.mark.full
 def test_an_undecided_tight_case_makes_the_step_an_error_not_checked(monkeypatch):
     import elbo_sym.engine.check as check
 
@@ -363,6 +372,7 @@ def general_bound():
     return step_of(GENERAL_BOUND, GENERAL_BUDGET)
 
 
+@pytest.mark.full
 def test_a_true_general_step_is_checked_on_many_K_and_densities(tmp_path, capsys, general_bound):
     text = GENERAL_BOUND
     _, step = general_bound
@@ -392,6 +402,7 @@ def test_a_true_general_step_is_checked_on_many_K_and_densities(tmp_path, capsys
     assert "held on" in out and "K = 2, 3, 5, 8" in out and "Gaussian densities" in out
 
 
+@pytest.mark.full
 def test_a_step_with_no_gaussian_meaning_says_densities_were_not_searched():
     # true for every finite K (q <= 1, so log(1 + q) <= log(2)), false for a density above 1 on its
     # support: a sum over z has no Gaussian form, so only the note keeps "checked" honest
@@ -413,6 +424,7 @@ class _Clock:
         return self.real() + self.offset
 
 
+@pytest.mark.full
 def test_the_search_stops_adding_K_when_half_the_budget_is_used(monkeypatch):
     import elbo_sym.engine.check as check
 
@@ -434,6 +446,7 @@ def test_the_search_stops_adding_K_when_half_the_budget_is_used(monkeypatch):
     assert "stopped before K = 13: half the step budget used)" in step.reason
 
 
+@pytest.mark.full
 def test_a_larger_K_that_runs_out_of_its_share_is_named_and_the_verdict_stands(monkeypatch):
     import elbo_sym.engine.check as check
     from elbo_sym.budget import BudgetExceeded
@@ -453,6 +466,7 @@ def test_a_larger_K_that_runs_out_of_its_share_is_named_and_the_verdict_stands(m
         assert step.searched.notes == ("K = 34 not finished within half the step budget",)
 
 
+@pytest.mark.full
 def test_the_searched_domain_survives_the_report_and_its_json(general_bound):
     result, _ = general_bound
     report = report_of(result)

@@ -83,6 +83,7 @@ def drill_numbers() -> list[str]:
 # --------------------------------------------------------------------------- PDFs
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_none_has_no_answers_anywhere(built):
     pdfs = built["none"]
@@ -106,6 +107,7 @@ def test_none_has_no_answers_anywhere(built):
     assert "Solutions" not in mistakes and not re.search(r"Step \d+ is wrong", mistakes)
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_separate_puts_the_answers_after_all_the_questions_on_a_fresh_sheet(built):
     pdfs = built["separate"]
@@ -132,6 +134,7 @@ def test_separate_puts_the_answers_after_all_the_questions_on_a_fresh_sheet(buil
         assert squash(card.back)[:40] not in questions
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_student_sheets_carry_no_marks_rule_names_or_file_names(built):
     for mode in ("none", "separate"):
@@ -143,6 +146,7 @@ def test_student_sheets_carry_no_marks_rule_names_or_file_names(built):
                 (mode, name)
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_inline_is_the_teachers_copy(built):
     pdfs = built["inline"]
@@ -194,6 +198,7 @@ def test_text_sheets_follow_solutions(capsys):
     assert "answers.pdf is built with --solutions separate only" in capsys.readouterr().err
 
 
+@pytest.mark.full
 def test_web_pages_follow_solutions(results):
     def body(mode: str, name: str) -> str:
         items = web.lesson_pages(results, count=2, solutions=mode)

@@ -201,6 +201,7 @@ def heavy_steps(n: int) -> str:
     return f'title = "many"\nK = 3\nstart = "H(q)"\n{steps}'
 
 
+@pytest.mark.full
 def test_a_200_step_file_ends_within_its_file_budget(tmp_path, capsys):
     started = time.monotonic()
     code, out = run_cli(tmp_path, capsys, heavy_steps(200), "--budget", "2", "--file-budget", "4")
@@ -209,6 +210,7 @@ def test_a_200_step_file_ends_within_its_file_budget(tmp_path, capsys):
     assert "file budget of 4 s exhausted" in out
 
 
+@pytest.mark.full
 def test_a_heavy_assumption_ends_within_the_budget(tmp_path, capsys):
     heavy = "p(z) ** 12 * p(x | z) ** 12 / Sum(p(z) ** 12 * p(x | z) ** 12, z)"
     text = (f'title = "heavy"\nK = 60\nassume = "q(z) = {heavy}"\nstart = "ELBO(q)"\n'

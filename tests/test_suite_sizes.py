@@ -1,40 +1,136 @@
-"""`make test` runs the long campaigns at a smaller size; `make soundness` (CI, after `make test`)
-runs the same tests at full size. Nothing may fall between the two: every test file sized by
-tests/suite_sizes.py is one `make soundness` runs, and CI runs both targets."""
+"""The suite's two tiers (issue 19 item 6): `make test` is the author's fast loop -- every test
+not marked `full`, the long campaigns at a smaller size; `make test-full` runs the tests marked
+`full` and every sized test (tests/suite_sizes.py) at full size; `make check` (CI, .ci/run) runs
+both. Nothing may fall between the two: every collected test is selected by one of the Makefile's
+marker expressions, and every sized test by the full tier's, which sets ELBO_SYM_FULL_CAMPAIGNS=1."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import suite_sizes
+from _pytest.mark import MarkMatcher
+from _pytest.mark.expression import Expression
 
 ROOT = Path(__file__).resolve().parent.parent
+TESTS = ROOT / "tests"
+SELECTING = re.compile(r"(^|\s)(-m|-k|--deselect|--ignore\S*|--lf|--last-failed|--sw|tests/\S*)(\s|=|$)")
+"""Options that choose tests: only the tiers' own `-m` may appear in a recipe that runs pytest."""
 
 
-def _soundness_tests() -> set[str]:
-    makefile = (ROOT / "Makefile").read_text("utf-8")
-    match = re.search(r"^SOUNDNESS_TESTS\s*:=\s*(.+)$", makefile, re.MULTILINE)
-    assert match, "Makefile has no SOUNDNESS_TESTS"
-    return set(match.group(1).split())
+def _makefile() -> str:
+    return (ROOT / "Makefile").read_text("utf-8")
 
 
-def test_every_sized_test_file_runs_at_full_size_in_make_soundness():
-    sized = {f"tests/{path.name}" for path in (ROOT / "tests").glob("*.py")
-             if path.name != "test_suite_sizes.py" and "suite_sizes" in path.read_text("utf-8")}
-    assert sized, "no test file is sized: then make soundness has nothing to add"
-    assert sized == _soundness_tests()
-    for name in _soundness_tests():
-        assert (ROOT / name).is_file(), name
+def _variable(name: str) -> str:
+    match = re.search(rf"^{name}\s*:=\s*(.+)$", _makefile(), re.MULTILINE)
+    assert match, f"Makefile has no {name}"
+    return match.group(1).strip()
 
 
-def test_ci_runs_make_soundness_after_make_test():
+def _rule(target: str) -> tuple[str, list[str]]:
+    """A Makefile target's prerequisites and its recipe's lines."""
+    match = re.search(rf"^{re.escape(target)}:([^=\n]*)\n((?:\t.*\n)*)", _makefile(), re.MULTILINE)
+    assert match, f"Makefile has no target {target}"
+    return match.group(1).strip(), [line[1:] for line in match.group(2).splitlines()]
+
+
+def _tiers() -> tuple[str, str]:
+    """The marker expressions `make test` and `make test-full` give pytest."""
+    return _variable("FAST_TESTS"), _variable("FULL_TESTS")
+
+
+def _selected(expression: str, marks) -> bool:
+    """pytest's own `-m` test: its expression language over the item's marks."""
+    return Expression.compile(expression).evaluate(MarkMatcher.from_markers(marks))
+
+
+def _dropped(collected: dict[str, tuple], fast: str, full: str) -> list[str]:
+    return [nodeid for nodeid, marks in collected.items() if not _selected(fast, marks) and not _selected(full, marks)]
+
+
+def _collection(config: pytest.Config, tmp_path: Path) -> dict[str, tuple]:
+    """Every test of tests/ with its marks, as pytest collects it: this session's record (conftest,
+    before any deselection) when it holds every test file, else a `--collect-only` run's."""
+    import conftest
+
+    files = {f"tests/{path.name}" for path in TESTS.glob("test_*.py")}
+    recorded = config.stash.get(conftest.COLLECTED, [])
+    if {nodeid.split("::")[0] for nodeid, _ in recorded} == files:
+        return dict(recorded)
+    out = tmp_path / "collected.json"
+    env = {**os.environ, "ELBO_SYM_WRITE_COLLECTION": str(out)}
+    run = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:xdist"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    marks = {nodeid: tuple(pytest.Mark(m["name"], (), m["kwargs"], _ispytest=True) for m in plain)
+             for nodeid, plain in json.loads(out.read_text("utf-8"))}
+    assert {nodeid.split("::")[0] for nodeid in marks} == files
+    return marks
+
+
+def test_every_collected_test_is_in_make_test_or_make_test_full(request, tmp_path):
+    fast, full = _tiers()
+    collected = _collection(request.config, tmp_path)
+    assert len(collected) >= 3000
+    assert _dropped(collected, fast, full) == []
+    in_fast = [n for n, marks in collected.items() if _selected(fast, marks)]
+    in_full = [n for n, marks in collected.items() if _selected(full, marks)]
+    assert len(in_fast) >= 3000 and len(in_full) >= 100  # neither tier is empty or swallowed the other
+    assert "tests/test_docs.py" in {n.split("::")[0] for n in in_fast}  # the docs test is in make test (issue 19)
+
+
+def test_a_marker_expression_that_drops_tests_is_seen():
+    """The check above can fail: a narrower fast tier loses what neither tier selects."""
+    full_mark, sized_mark, slow_mark = (pytest.Mark(name, (), {}, _ispytest=True) for name in ("full", "sized", "slow"))
+    collected = {"a": (full_mark,), "b": (sized_mark,), "c": (), "d": (slow_mark,), "e": (sized_mark, full_mark)}
+    assert _dropped(collected, "not full", "full or sized") == []
+    assert _dropped(collected, "not full and not slow", "full or sized") == ["d"]
+    assert _dropped(collected, "not full", "full") == []  # b runs in the fast tier, but not at full size:
+    assert not _selected("full", collected["b"])  # which the next test forbids
+
+
+def test_every_sized_test_runs_at_full_size_in_make_test_full(request, tmp_path):
+    """A file that uses tests/suite_sizes.py marks all its tests `sized`; the full tier selects
+    every one of them and runs with ELBO_SYM_FULL_CAMPAIGNS=1."""
+    _, full = _tiers()
+    sized_files = {f"tests/{path.name}" for path in TESTS.glob("*.py")
+                   if path.name not in ("test_suite_sizes.py", "suite_sizes.py", "conftest.py")
+                   and "suite_sizes" in path.read_text("utf-8")}
+    assert sized_files, "no test file is sized: then make test-full has nothing to add"
+    collected = _collection(request.config, tmp_path)
+    marked_files = {n.split("::")[0] for n, marks in collected.items() if any(m.name == "sized" for m in marks)}
+    assert marked_files == sized_files
+    for nodeid, marks in collected.items():
+        if nodeid.split("::")[0] in sized_files:
+            assert any(m.name == "sized" for m in marks), nodeid
+            assert _selected(full, marks), nodeid
+    _, recipe = _rule("test-full")
+    assert recipe == ['ELBO_SYM_FULL_CAMPAIGNS=1 $(PYTEST) -m "$(FULL_TESTS)"']
+
+
+def test_the_makefile_and_ci_run_both_tiers_as_the_docs_say():
+    _, recipe = _rule("test")
+    assert recipe == ['$(PYTEST) -m "$(FAST_TESTS)"']
+    assert not SELECTING.search(_variable("PYTEST").replace("$(BIN)/python -m pytest", ""))
+    assert "--max-worker-restart 0" in _variable("PYTEST")  # a crashed worker ends the run (xdist 3.8 hangs)
+    addopts = re.search(r'^addopts\s*=\s*"(.*)"', (ROOT / "pyproject.toml").read_text("utf-8"), re.MULTILINE)
+    assert addopts and not SELECTING.search(addopts.group(1)) and "--strict-markers" in addopts.group(1)
+    assert _rule("check")[1] == ["$(MAKE) test", "$(MAKE) test-full"]
+    assert _rule("soundness")[0] == "test-full"  # the old name of the full tier
     lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text("utf-8").splitlines()
              if line.strip() and not line.lstrip().startswith("#")]
-    assert "make test" in lines and "make soundness" in lines
-    assert lines.index("make test") < lines.index("make soundness")
-    makefile = (ROOT / "Makefile").read_text("utf-8")
-    assert re.search(r"^soundness:.*\n\t.*ELBO_SYM_FULL_CAMPAIGNS=1 .*\$\(SOUNDNESS_TESTS\)", makefile, re.MULTILINE)
+    assert "make check" in lines
+    readme = (ROOT / "README.md").read_text("utf-8")
+    assert "make check" in readme and "make test" in readme
+    guide = (ROOT / "docs" / "06-architecture.md").read_text("utf-8")
+    assert all(f"make {target}" in guide for target in ("test", "test-full", "check"))
 
 
 def test_the_sizes_follow_the_environment(monkeypatch):
@@ -89,3 +185,22 @@ def test_the_groups_shared_across_files_name_fixtures_and_tests_that_exist():
     for key in conftest.SHARED_ACROSS_FILES:
         file, name = key.split("::")
         assert re.search(rf"^def {re.escape(name)}\(", (ROOT / file).read_text("utf-8"), re.MULTILINE), key
+
+
+def test_the_durations_of_both_tiers_keep_each_tests_longer_figure():
+    """bench/suite_durations.py reads a `make test` and a `make test-full` run: a sized test runs in
+    both (two sizes), and the table keeps its longer figure, the phases of one run summed."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("suite_durations", ROOT / "bench" / "suite_durations.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fast = module.durations(["2.00s setup    tests/test_a.py::test_x[1]@tests/test_a.py::built",
+                             "1.50s call     tests/test_a.py::test_x[1]@tests/test_a.py::built",
+                             "0.80s call     tests/test_b.py::test_y", "0.10s call     tests/test_c.py::test_z"])
+    full = module.durations(["3.00s call     tests/test_a.py::test_x[1]", "0.60s call     tests/test_b.py::test_y",
+                             "9.00s call     tests/test_d.py::test_site"])
+    assert fast == {"tests/test_a.py::test_x[1]": 3.5, "tests/test_b.py::test_y": 0.8}
+    assert module.merged([fast, full]) == {"tests/test_a.py::test_x[1]": 3.5, "tests/test_b.py::test_y": 0.8,
+                                           "tests/test_d.py::test_site": 9.0}

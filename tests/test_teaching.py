@@ -163,6 +163,7 @@ def test_teaching_files_stay_off_the_derivation_sheet(slip):
     assert mistakes_handout([gap]) is None
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_find_the_mistake_sheet_with_its_solution_page(slip, tmp_path):
     handout = mistakes_handout([slip])

@@ -156,6 +156,7 @@ def typeset(tmp_path_factory, checked_report):
     return {name: report.pdf for name, report in built.items()}
 
 
+@pytest.mark.full
 def test_a_k3_example_is_not_called_binary(typeset) -> None:
     text = pdf_text(typeset["k3"])
     assert "binary" not in text.lower()
@@ -163,6 +164,7 @@ def test_a_k3_example_is_not_called_binary(typeset) -> None:
     assert "binary" in pdf_text(typeset["worked-example"])  # the lesson's K = 2 example is
 
 
+@pytest.mark.full
 def test_the_evidence_is_a_probability_never_in_nats_or_bits(typeset) -> None:
     for name in ("worked-example", "k3"):
         text = pdf_text(typeset[name], "-layout")
@@ -175,6 +177,7 @@ def test_the_evidence_is_a_probability_never_in_nats_or_bits(typeset) -> None:
     assert "= 0.3" in pdf_text(typeset["worked-example"])
 
 
+@pytest.mark.full
 def test_bars_in_notes_are_math_not_slashes(typeset) -> None:
     text = pdf_text(typeset["derivations"])
     # tight.toml, step 1: "the gap identity: the ELBO is $log(p(x))$ minus $KL(q(z), p(z | x))$"
@@ -182,6 +185,7 @@ def test_bars_in_notes_are_math_not_slashes(typeset) -> None:
     assert "||" not in text and "//" not in text
 
 
+@pytest.mark.full
 def test_typographic_quotes_and_minus_signs(typeset) -> None:
     derivations = pdf_text(typeset["derivations"])
     assert "Jensen\u2019s inequality" in derivations and "Jensen's" not in derivations
@@ -190,6 +194,7 @@ def test_typographic_quotes_and_minus_signs(typeset) -> None:
     assert "VAE\u2019s" in selfcheck
 
 
+@pytest.mark.full
 def test_prose_is_text_and_formulas_are_math_in_the_source(typeset) -> None:
     tex = typeset["selfcheck"].with_suffix(".tex").read_text("utf-8")
     assert "a prior over z and a likelihood of x given z" in tex  # plain prose: text (issue 15)
@@ -197,6 +202,7 @@ def test_prose_is_text_and_formulas_are_math_in_the_source(typeset) -> None:
     assert r"by \(q(z)\), which is positive" in tex  # jensen.toml, step 2: a $...$ formula
 
 
+@pytest.mark.full
 def test_display_fractions_have_brackets_that_fit(typeset) -> None:
     for name in ("worked-example", "tight-drill", "exercises", "derivations"):
         tex = typeset[name].with_suffix(".tex").read_text("utf-8")
@@ -204,12 +210,14 @@ def test_display_fractions_have_brackets_that_fit(typeset) -> None:
         assert r"\left(\frac" in tex, name
 
 
+@pytest.mark.full
 def test_every_example_table_is_on_the_page_of_its_heading(typeset) -> None:
     for text in pages(typeset["derivations"]):
         examples = len(re.findall(r"Example \d+\.", text))
         assert len(re.findall(r"quantity\s+exact value", text)) == examples, text
 
 
+@pytest.mark.full
 def test_no_heading_at_a_page_foot(typeset) -> None:
     heading = re.compile(r"^\s*(\d+\.\s+\S.*|Case \d+.*|Answers|All quantities|State by state)\s*$")
     for name, pdf in typeset.items():
@@ -220,6 +228,7 @@ def test_no_heading_at_a_page_foot(typeset) -> None:
                 assert not heading.match(body[-1]), f"{name} page {n} ends with a heading: {body[-1]!r}"
 
 
+@pytest.mark.full
 def test_worked_example_tables_follow_their_headings(typeset) -> None:
     for text in pages(typeset["worked-example"]):
         if "All quantities" in text:
@@ -228,6 +237,7 @@ def test_worked_example_tables_follow_their_headings(typeset) -> None:
             assert "p(x, z)" in text
 
 
+@pytest.mark.full
 def test_one_layout_for_the_step_notes(typeset) -> None:
     tex = typeset["derivations"].with_suffix(".tex").read_text("utf-8")
     assert tex.count(r"\chainlayoutfixedtrue") == 1
@@ -236,6 +246,7 @@ def test_one_layout_for_the_step_notes(typeset) -> None:
     assert first_chain is not None and body < tex.index(r"\chainlayoutfixedtrue") < first_chain.start()
 
 
+@pytest.mark.full
 def test_exercises_have_room_to_work(typeset) -> None:
     texts = pages(typeset["exercises"])
     cases = [text for text in texts if re.search(r"^\s*Case \d+\s*$", text, re.M)]
@@ -249,11 +260,13 @@ def test_exercises_have_room_to_work(typeset) -> None:
         assert min(b - a for a, b in zip(at, at[1:])) >= 4  # blank lines to work between tasks
 
 
+@pytest.mark.full
 def test_drill_answers_have_room_between_lines(typeset) -> None:
     tex = typeset["tight-drill"].with_suffix(".tex").read_text("utf-8")
     assert re.search(r"\\setlength\{\\jot\}\{[5-9]pt\}", tex)
 
 
+@pytest.mark.full
 def test_no_page_of_the_derivation_sheet_is_left_mostly_empty(typeset) -> None:
     """Issue 16: a needless page break left page 2 of derivations.pdf 70 % empty (the page
     builder had not caught up when a section measured the room left)."""

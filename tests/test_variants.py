@@ -39,6 +39,7 @@ def test_every_variant_and_lesson_file_is_proved_for_every_latent_space(path):
     assert derivation.model().describe() == "every latent space (any finite K, or densities)"
 
 
+@pytest.mark.full
 def test_the_variants_folder_exits_0(capsys):
     assert main(["check", "--no-cache", str(VARIANTS)]) == 0
     assert "0 refuted" in capsys.readouterr().out

@@ -51,6 +51,9 @@ from elbo_sym.publish.handouts import LESSON_EXAMPLE, HandoutError, elbo_curve
 from elbo_sym.report.build import check_file
 from elbo_sym.report.model import DerivationReport
 
+# the campaigns here are sized (tests/suite_sizes.py): small in make test, full size in make test-full
+pytestmark = pytest.mark.sized
+
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
 LESSON = sorted((ROOT / "derivations").glob("*.toml")) + sorted((ROOT / "derivations" / "teaching").glob("*.toml"))
@@ -251,6 +254,7 @@ def literature_reports(checked_report):
     return [checked_report(path) for path in site_literature()]
 
 
+@pytest.mark.full
 def test_web_literature_page_lists_every_file(tmp_path, monkeypatch, literature_reports):
     """`web --literature derivations/literature/`: one more page, From the literature, with a
     plain heading per file (its title), its file name, a verdict mark and rule per step, each
@@ -289,6 +293,7 @@ def test_web_literature_page_lists_every_file(tmp_path, monkeypatch, literature_
         assert "check/#toml=" not in section
 
 
+@pytest.mark.full
 def test_web_literature_page_has_a_checker_link_per_file(literature_reports):
     links = {r.file: "../" + check_link(Path(r.file).read_text(encoding="utf-8"), "check/")
              for r in literature_reports}
@@ -318,6 +323,7 @@ def test_web_refuses_a_literature_file_not_proved(tmp_path, capsys):
     assert main(["web", str(lit), "--out", str(out)]) == 0  # as a lesson file it is printed, labelled
 
 
+@pytest.mark.full
 def test_every_literature_formula_compiles_with_katex(literature_reports, requires_node):
     page = web.literature_page(literature_reports)
     assert page is not None and len(page.formulas) > 10 * len(literature_reports) // 2
@@ -554,6 +560,7 @@ def _body_data(dom: str) -> dict[str, str]:
     return dict(re.findall(r'data-([a-z-]+)="([^"]*)"', body.group(1)))
 
 
+@pytest.mark.full
 def test_page_renders_in_chromium_without_katex_errors(pages, items, tmp_path, requires_chromium):
     """The worked example (tables, displays, the figure) as a Starlight site renders it, opened in
     headless Chromium: every formula typeset by KaTeX with its fonts, no error element, the
@@ -579,6 +586,7 @@ def test_page_renders_in_chromium_without_katex_errors(pages, items, tmp_path, r
         shutil.copyfile(shot, ROOT / target)
 
 
+@pytest.mark.full
 def test_chromium_check_sees_a_katex_error(tmp_path, requires_chromium):
     """The browser check can fail: a page with a formula KaTeX cannot compile shows its error element."""
     page = web.Page("broken.md", "Broken", "A page with one broken formula.", "Fine $x$, broken $\\frac{1}{$.\n", 1)
@@ -757,6 +765,7 @@ def _measured(built: BuiltSite):
             yield name, page, width, built.measured[built.url(page), width]
 
 
+@pytest.mark.full
 def test_site_every_formula_is_rendered(built_site):
     """Each page at 1280 px and 390 px: served, one .katex per formula the page wrote, no
     .katex-error, KaTeX's CSS applied (MathML copies hidden, KaTeX's fonts), the figure loaded."""
@@ -775,6 +784,7 @@ def test_site_every_formula_is_rendered(built_site):
     assert sum(len(p.formulas) for p in built_site.pages.values()) > 300
 
 
+@pytest.mark.full
 def test_site_never_scrolls_sideways(built_site):
     """No element wider than the content column unless it is inside its own scroll box, and the
     page itself never scrolls sideways; at 390 px the wide tables and chains are such boxes."""
@@ -789,6 +799,7 @@ def test_site_never_scrolls_sideways(built_site):
     assert {"table", "span"} <= boxes["from-the-literature.md"]  # as the derivations page
 
 
+@pytest.mark.full
 def test_site_check_sees_what_the_stylesheet_prevents(built_site):
     """The browser check can fail: without the site's scroll boxes the 390 px pages scroll
     sideways and name the overflowing elements; without KaTeX's CSS the MathML copies show."""
@@ -809,6 +820,7 @@ def _unsmart(text: str) -> str:
     return text.translate(_SMARTYPANTS)
 
 
+@pytest.mark.full
 def test_site_toc_entries_are_the_headings(built_site):
     """"On this page" (the desktop sidebar and the 390 px drop-down) lists exactly the pages'
     headings, each as its plain text, linked to the heading's anchor -- also for a title with a
@@ -827,6 +839,7 @@ def test_site_toc_entries_are_the_headings(built_site):
     assert built_site.measured["/worked-example/", 390]["mobileToc"][-1]["text"] == "The bound as a function of q"
 
 
+@pytest.mark.full
 def test_site_toc_check_sees_math_in_a_heading(built_site):
     """The ToC check can fail: a heading with a formula (written by hand) is listed with the
     formula's text three times, and its anchor has it too -- what plain headings avoid."""
@@ -838,6 +851,7 @@ def test_site_toc_check_sees_math_in_a_heading(built_site):
     assert entry["href"] == "#" + heading["id"] and "qzqz" in heading["id"]
 
 
+@pytest.mark.full
 def test_site_screenshot_at_390_px(built_site):
     """The worked example on a phone, as the README shows it (ELBO_SYM_SITE_SCREENSHOT=PATH keeps it)."""
     shot = built_site.profiles / "site-390.png"
@@ -851,6 +865,7 @@ def test_site_screenshot_at_390_px(built_site):
 # --------------------------------------------------------------------------- the site's files (no node)
 
 
+@pytest.mark.full
 def test_web_site_writes_a_complete_site(tmp_path, monkeypatch):
     """`--site DIR`: the site's own files (pinned package.json with its lock, astro.config.mjs with
     remark-math/rehype-katex and KaTeX's CSS, the content config, the stylesheet) and the pages in
@@ -995,6 +1010,7 @@ def browser_checks(built_site, tmp_path_factory):
     return json.loads(out.read_text()), reports, files, error
 
 
+@pytest.mark.full
 def test_checker_gives_the_clis_verdicts_and_counterexamples(browser_checks):
     seen, reports, files, _ = browser_checks
     for path in files[:-1]:
@@ -1012,6 +1028,7 @@ def test_checker_gives_the_clis_verdicts_and_counterexamples(browser_checks):
     assert any(seen["files"][str(path)]["counterexamples"] for path in checker_wrong())  # one shown at least
 
 
+@pytest.mark.full
 def test_checker_shows_the_clis_one_line_error_with_its_caret(browser_checks):
     seen, _, files, error = browser_checks
     page = seen["files"][str(files[-1])]
@@ -1022,6 +1039,7 @@ def test_checker_shows_the_clis_one_line_error_with_its_caret(browser_checks):
     assert "\n".join(rest) == error["pointer"] and rest[-1].strip() == "^"
 
 
+@pytest.mark.full
 def test_checker_stays_on_the_site_links_back_and_stops(browser_checks, built_site):
     seen, *_ = browser_checks
     assert seen["outside"] == []  # no request left 127.0.0.1 (and no other host could be resolved)

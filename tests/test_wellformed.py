@@ -56,6 +56,7 @@ BROKEN = [
 ]
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("K", [2, 3, "any"])
 @pytest.mark.parametrize("n, reverse", [(2, False), (2, True), (3, False)])
 @pytest.mark.parametrize("assume, start, steps", BROKEN)
@@ -200,6 +201,7 @@ def test_a_gaussian_assumption_that_is_not_a_normal_is_refused_at_load(assume):
 # ------------------------------------------------------------------------- guards and leaks
 
 
+@pytest.mark.full
 def test_kl_nonneg_in_the_two_layer_family_never_shows_a_sympy_message():
     text = ('title = "c"\nlatents = ["z1", "z2"]\nK = 2\nstart = "log(p(x))"\n'
             '[[step]]\nrel = ">="\nexpr = "ELBO(q(z1, z2 | x))"\nrule = "kl-nonneg"\n'
@@ -279,6 +281,7 @@ def test_accept_in_a_teaching_file_is_refused_at_load(expect):
 # ------------------------------------------------------------------------- the red team's files, end to end
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("name", ["s15_negative_kl_x2.toml", "s15_sum_two_x2.toml", "s15_elbo_above_evidence_x2.toml"])
 def test_the_red_team_files_never_prove_and_never_exit_0(name, capsys):
     result = check_derivation(load(REDTEAM / name))
