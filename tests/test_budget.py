@@ -105,6 +105,7 @@ print(armed)
 """
 
 
+@pytest.mark.full  # 2.5 s; the deterministic test above is in make test
 @pytest.mark.skipif(not budgets.ALARM, reason="no SIGALRM on this platform")
 def test_nested_budgets_that_run_out_together_leave_no_alarm_behind():
     """The same race with real alarms: 2,000 nested budgets whose outer one runs out as the inner
