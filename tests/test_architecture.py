@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parent.parent / "elbo_sym"
 
 LEAVES = {"limits", "budget", "files", "prose"}
@@ -62,9 +64,16 @@ def imports() -> dict[str, set[str]]:
     return graph
 
 
-def test_every_import_goes_down_the_layers():
+@pytest.fixture(scope="module")
+def graph() -> dict[str, set[str]]:
+    """The import graph, read once for the tests below (about 1 s of parsing; tests/conftest.py
+    keeps the users of a module fixture on one pytest-xdist worker)."""
+    return imports()
+
+
+def test_every_import_goes_down_the_layers(graph):
     wrong = []
-    for module, targets in imports().items():
+    for module, targets in graph.items():
         here = layer(module)
         if here in ("top", "root"):
             continue
@@ -75,8 +84,7 @@ def test_every_import_goes_down_the_layers():
     assert not wrong, "\n".join(wrong)
 
 
-def test_no_module_imports_itself_through_others():
-    graph = imports()
+def test_no_module_imports_itself_through_others(graph):
     state: dict[str, int] = {}
     cycles = []
 
