@@ -16,11 +16,16 @@ import random
 from fractions import Fraction
 
 import pytest
+from suite_sizes import sized_int
 from sympy import QQ, Add, Float, Integer, Mul, Poly, Pow, Rational, Symbol, log, pi, sqrt, together
 from sympy.polys.polyerrors import CoercionFailed
 
 from elbo_sym.engine.canonical import TooLarge, _vanishes_as_fraction, expansion_terms
 from elbo_sym.engine.sparse import Fractions, terms_in
+
+# the random cases are sized (tests/suite_sizes.py): the first 14 of the 40 seeds in make test (the
+# first 7 of 20, 12 of 30 for the slower properties), every seed in make test-full
+pytestmark = pytest.mark.sized
 
 SYMBOLS = [Symbol(name, real=True) for name in ("a", "b", "c", "d")]
 TINY = Rational(1, 10**30)
@@ -81,7 +86,8 @@ def random_fraction(rng: random.Random, depth: int):
     return Pow(Add(Integer(1), Pow(inner, 2), Pow(rng.choice(SYMBOLS), 2)), -rng.randint(1, 2))
 
 
-CASES = list(range(40))
+CASES = list(range(sized_int(14, 40)))
+"""Seeds of the random cases: the first 14 in make test, all 40 in make test-full."""
 
 
 def within_estimate(c) -> bool:
@@ -122,7 +128,7 @@ def test_nonzero_by_ten_to_minus_thirty_is_never_zero(seed):
     assert not _vanishes_as_fraction(c)
 
 
-@pytest.mark.parametrize("seed", CASES[:20])
+@pytest.mark.parametrize("seed", CASES[:sized_int(7, 20)])
 def test_random_sums_agree_with_the_field(seed):
     """A random sum of fractions (zero or not): both decisions agree, and a 0 is 0 at exact points."""
     rng = random.Random(2000 + seed)
@@ -191,7 +197,7 @@ SLOW_FOR_POLY = {5, 10}
 """Seeds where Poly itself (the reference here) needs seconds to expand the nested fractions."""
 
 
-@pytest.mark.parametrize("seed", [s for s in range(32) if s not in SLOW_FOR_POLY])
+@pytest.mark.parametrize("seed", [s for s in range(sized_int(14, 32)) if s not in SLOW_FOR_POLY])
 def test_coefficients_in_a_layer_are_polys_own(seed):
     """terms_in(g, v) gives Poly(g, v).terms()'s coefficients, the same expressions (signs included)."""
     rng = random.Random(3000 + seed)
