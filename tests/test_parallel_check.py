@@ -200,7 +200,11 @@ def busy_check(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
     for name in ("a", "b", "c"):
         (tmp_path / f"{name}.toml").write_text(GAP, "utf-8")
     script = textwrap.dedent("""
-        import os, sys, time
+        import os, signal, sys, time
+        # as started from a terminal: a shell's background job (`nohup ... &`) ignores SIGINT and
+        # SIGHUP, and an ignored signal stays ignored in the processes it starts
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
         import elbo_sym.report.build as build
         from elbo_sym.cli import main
         def slow(*args, **kwargs):
