@@ -375,6 +375,7 @@ def test_the_second_opinion_on_r_and_theta(lhs, rel, rhs, agrees):
     assert opinion.status == ("agrees" if agrees else "disagrees"), opinion.describe()
 
 
+@pytest.mark.full  # 30 more random cases of one family: make test runs the family fuzzer's slice of it
 def test_the_family_fuzzer_finds_no_disagreement_for_r_and_theta():
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import fuzz_families
