@@ -160,23 +160,88 @@ NOT_ON_A_COLD_CHECK = ["hashlib", "hmac", "difflib", "jinja2", "click", "numpy",
 """`check --no-cache` hashes nothing, suggests no spelling, renders no template."""
 
 
-def _cold_check_modules(paths: list[str]) -> tuple[int, list[str], str]:
+def _cold_check_modules(paths: list[str], collector: list | None = None) -> tuple[int, list[str], str]:
     """Exit status, the watched modules imported, and stderr of `check --no-cache --jobs 1 paths`
-    run as `python -m elbo_sym` runs it (the plain path, in one process)."""
+    run as `python -m elbo_sym` runs it (the plain path, in one process); `collector` gets the
+    garbage collector's state after the check: [enabled, objects frozen]."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     watched = FAMILY_MODULES + NOT_ON_A_COLD_CHECK + ["sympy", "elbo_sym.engine.models.general"]
-    probe = ("import json, sys; from elbo_sym.__main__ import main; "
+    probe = ("import gc, json, sys; from elbo_sym.__main__ import main; "
              "code = main(['check', '--no-cache', '--jobs', '1', *sys.argv[1:]]); "
+             "print(json.dumps([gc.isenabled(), gc.get_freeze_count()])); "
              f"print(json.dumps(sorted(m for m in {watched!r} if m in sys.modules))); sys.exit(code)")
     done = subprocess.run([sys.executable, "-c", probe, *paths], env=env, cwd=REPO, capture_output=True, text=True)
+    if collector is not None:
+        collector.extend(json.loads(done.stdout.splitlines()[-2]))
     return done.returncode, json.loads(done.stdout.splitlines()[-1]), done.stderr
 
 
 def test_a_cold_lesson_check_imports_no_other_family_and_no_hashing():
-    code, imported, stderr = _cold_check_modules(["derivations"])
+    collector: list = []
+    code, imported, stderr = _cold_check_modules(["derivations"], collector)
     assert code == 0, stderr
     assert "sympy" in imported and "elbo_sym.engine.models.general" in imported  # the probe sees imports
     assert [m for m in imported if m in FAMILY_MODULES + NOT_ON_A_COLD_CHECK] == []
+    enabled, frozen = collector
+    assert enabled is True  # the collector is on again for the check
+    assert frozen > 100_000  # the engine's imports (SymPy's objects) were frozen, before the exit hook
+
+
+def test_every_dataclass_has_a_docstring():
+    """A dataclass without a docstring gets one made from inspect.signature at import (Python 3.11),
+    about 0.4 million instructions for a dozen fields, in every process that imports it."""
+    import pkgutil
+    from importlib import import_module
+
+    import elbo_sym
+
+    names = [m.name for m in pkgutil.walk_packages(elbo_sym.__path__, "elbo_sym.")]
+    modules = [import_module(name) for name in names if name != "elbo_sym.__main__"]
+    classes = [value for module in modules for value in vars(module).values()
+               if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == module.__name__]
+    assert len(classes) >= 60  # the engine's, the reports', the lesson's and publishing's dataclasses
+    made = [cls.__qualname__ for cls in classes if (cls.__doc__ or "").startswith(cls.__name__ + "(")]
+    assert made == []
+
+
+def _module_with_cycles(folder: Path, name: str) -> None:
+    """A module whose import builds reference cycles (the kind of garbage SymPy's import leaves)."""
+    (folder / f"{name}.py").write_text("CYCLES = []\nfor _ in range(1000):\n    a = []\n    a.append(a)\n"
+                                       "    CYCLES.append(a)\n", "utf-8")
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_import_quietly_pauses_the_collector_and_freezes_once(tmp_path, monkeypatch, enabled):
+    """The modules are imported, the collector ran no pass meanwhile, what they built is frozen, and
+    the collector's on/off state is as before; modules imported already are left alone (no freeze)."""
+    import gc
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _module_with_cycles(tmp_path, "elbo_sym_quiet_probe")
+    passes: list[str] = []
+
+    def count(phase, info):
+        if phase == "start":
+            passes.append(phase)
+
+    was = gc.isenabled()
+    frozen_before = gc.get_freeze_count()
+    gc.callbacks.append(count)
+    try:
+        (gc.enable if enabled else gc.disable)()
+        result_cache.import_quietly(["json", "elbo_sym_quiet_probe"])
+        assert gc.isenabled() is enabled
+        assert passes == []  # 1,000 new containers, and no collection while importing
+        assert "elbo_sym_quiet_probe" in sys.modules
+        frozen = gc.get_freeze_count()
+        assert frozen >= frozen_before + 1000
+        result_cache.import_quietly(["json", "elbo_sym_quiet_probe"])  # nothing missing: nothing done
+        assert gc.get_freeze_count() == frozen and gc.isenabled() is enabled
+    finally:
+        gc.callbacks.remove(count)
+        sys.modules.pop("elbo_sym_quiet_probe", None)
+        gc.unfreeze()
+        (gc.enable if was else gc.disable)()
 
 
 def test_a_gaussian_file_imports_its_family_when_checked():
@@ -209,6 +274,27 @@ def test_workers_load_their_own_files():
     in_workers, serial, imported = json.loads(both.stdout.splitlines()[-1])
     assert imported is True  # the serial run loaded it here: the probe sees the import
     assert in_workers == serial and len(serial[0]) == 4 and not serial[1]
+
+
+@pytest.mark.full
+def test_what_every_worker_would_import_is_imported_before_the_fork():
+    """With workers the parent checks nothing itself, yet it has imported SymPy's sympy.tensor and
+    the second opinion (once, so that the workers need not), and frozen them; the reports are the
+    serial run's."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    probe = ("import gc, json, sys; from elbo_sym.authoring.cache import BEFORE_THE_FORK, check_paths; "
+             "reports, errors = check_paths(sys.argv[1:], 10.0, use_cache=False, jobs=2); "
+             "print(json.dumps([[r.to_dict() for r in reports], [m in sys.modules for m in BEFORE_THE_FORK], "
+             "gc.get_freeze_count()]))")
+    files = ["derivations/gap.toml", "derivations/jensen.toml"]
+    done = subprocess.run([sys.executable, "-c", probe, *files], env=env, cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    in_workers, imported, frozen = json.loads(done.stdout.splitlines()[-1])
+    assert imported == [True, True, True] and frozen > 100_000
+    serial = subprocess.run([sys.executable, "-c", probe.replace("jobs=2", "jobs=1"), *files], env=env, cwd=REPO,
+                            capture_output=True, text=True)
+    assert serial.returncode == 0, serial.stderr
+    assert json.loads(serial.stdout.splitlines()[-1])[0] == in_workers and len(in_workers) == 2
 
 
 def test_the_families_classes_stay_importable_from_the_registry():

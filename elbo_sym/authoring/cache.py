@@ -52,6 +52,8 @@ from elbo_sym.report.summary import VERDICTS, summary_line
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name alike)
 if TYPE_CHECKING:  # imported where used: a warm check (answer_from_cache) never loads the report model
+    from collections.abc import Sequence
+
     from elbo_sym.report.model import DerivationReport, InputErrorReport
 
 FORMAT = 4
@@ -447,6 +449,41 @@ def skip_final_collection() -> None:
         _FINAL_COLLECTION_SKIPPED = True
 
 
+ENGINE_MODULES = ("elbo_sym.engine.derivation", "elbo_sym.report.build", "elbo_sym.report.model",
+                  "elbo_sym.report.parallel")
+"""What a check that misses the cache imports first (SymPy with them)."""
+BEFORE_THE_FORK = ("sympy.tensor.tensor", "elbo_sym.engine.reference", "elbo_sym.engine.reference.discrete")
+"""What every worker would import on its own: SymPy imports sympy.tensor (and builds the groups of
+sympy.combinatorics) at its first sum, the engine the second opinion at its first proved step."""
+
+
+def import_quietly(modules: Sequence[str]) -> None:
+    """Import `modules` with the cyclic garbage collector paused, then freeze what the imports built
+    (gc.freeze: later collections skip those objects; forked workers share their pages).
+
+    Importing SymPy makes almost no cyclic garbage, yet the collector walked the growing heap
+    again and again while it loaded: about 3 % of a cold lesson check's instructions.  Modules
+    imported already (a test process, a second call) are left alone, and nothing is frozen then:
+    freezing is for a process's one import of the engine.  Only the collector's timing changes
+    (what is alive, and every result, is as before); the collector is on again afterwards if it
+    was on before."""
+    import gc
+    from importlib import import_module
+
+    missing = [name for name in modules if name not in sys.modules]
+    if not missing:
+        return
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for name in missing:
+            import_module(name)
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
 def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: float | None = None,
                 jobs: int | None = None) -> tuple[list[DerivationReport], list[InputErrorReport]]:
     """Check every derivation named by `paths`: (reports in file order, input errors).
@@ -483,6 +520,7 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
             misses.append((i, path, key, content))
     found: list[tuple[int, InputErrorReport]] = []  # (file number, error): reported in file order
     if misses:
+        import_quietly(ENGINE_MODULES)
         from elbo_sym.engine.derivation import DerivationError, loads
         from elbo_sym.report.build import check_file
         from elbo_sym.report.model import InputErrorReport
@@ -506,9 +544,10 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
                 return InputErrorReport.from_error(error)
             return check_file(derivation, budget, total)
 
-        checked = map_in_workers(load_and_check, len(readable),
-                                 default_jobs(len(readable)) if jobs is None else jobs,
-                                 weight=lambda n: len(readable[n][3]))
+        workers = default_jobs(len(readable)) if jobs is None else jobs
+        if workers > 1 and len(readable) > 1:  # imported once here, not once in every worker
+            import_quietly(BEFORE_THE_FORK)
+        checked = map_in_workers(load_and_check, len(readable), workers, weight=lambda n: len(readable[n][3]))
         for (i, path, key, _), report in zip(readable, checked):
             if isinstance(report, WorkerLost):
                 found.append((i, InputErrorReport(str(path), 0, report.message)))

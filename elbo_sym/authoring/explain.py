@@ -43,6 +43,8 @@ class SidePair:
 
 @dataclass(frozen=True)
 class Explanation:
+    """What `elbo-sym explain` shows of one step: both sides unfolded, pair by pair."""
+
     derivation: Derivation
     index: int
     lhs: Formula

@@ -207,6 +207,8 @@ class Searched:
 
 @dataclass(frozen=True)
 class StepResult:
+    """What checking one step found: verdict, reason and the evidence for it."""
+
     step: Step
     lhs: Expr
     verdict: Verdict
@@ -237,6 +239,8 @@ class StepResult:
 
 @dataclass(frozen=True)
 class ExampleResult:
+    """One exact example checked: the failures found (none: it holds)."""
+
     example: Example
     failures: tuple[str, ...]
 
@@ -247,6 +251,8 @@ class ExampleResult:
 
 @dataclass(frozen=True)
 class DerivationResult:
+    """What checking a whole derivation found: each step, the chain's relation, the examples."""
+
     derivation: Derivation
     steps: tuple[StepResult, ...]
     relation: str | None

@@ -128,6 +128,8 @@ class Relation:
 
 @dataclass(frozen=True)
 class Step:
+    """One ``[[step]]`` of a file: relation, expression, rule and prose, with its line."""
+
     index: int
     line: int
     rel: str
@@ -187,6 +189,8 @@ class Example:
 
 @dataclass(frozen=True)
 class Derivation:
+    """A derivation file as loaded: every formula parsed, every name declared, every line known."""
+
     path: str
     title: str
     summary: str

@@ -327,6 +327,8 @@ _SHOWN_LIMIT = 32
 
 @dataclass(frozen=True)
 class _Token:
+    """A number, name or sign of an expression as the author wrote it (:class:`_Scan`, for messages)."""
+
     kind: str  # "number", "name" or "op" (any other character, or one of _PAIRS)
     text: str
     start: int

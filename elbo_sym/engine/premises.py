@@ -53,6 +53,8 @@ def _holds(rel: str, s: int) -> bool:
 
 @dataclass(frozen=True)
 class _Premise:
+    """A premise of the model's domain, ready to be judged at each instance."""
+
     rel: str
     parts: tuple[tuple[Expr, Expr], ...]
     """(left, right) at each value of a free z (one pair without one)."""

@@ -77,6 +77,8 @@ _NON_STRICT = {">": ">=", "<": "<="}
 
 @dataclass(frozen=True)
 class Candidate:
+    """One edit of a refuted step that the repair search tries (cheapest first)."""
+
     description: str
     rel: str
     text: str

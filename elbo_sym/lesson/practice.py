@@ -242,6 +242,8 @@ class CardVerdict:
 
 @dataclass(frozen=True)
 class DeckResult:
+    """A deck checked: the verdict of every card's claims."""
+
     deck: Deck
     verdicts: tuple[CardVerdict, ...]
 

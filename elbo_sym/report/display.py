@@ -20,6 +20,8 @@ _VERDICT_COLOR = {"proved": "#1a7f37", "checked": "#9a6700", "refuted": "#cf222e
 
 @dataclass(frozen=True)
 class _Row:
+    """One step as the notebook display's table shows it."""
+
     index: int
     rel: str
     expr: Math
@@ -33,6 +35,8 @@ class _Row:
 
 @dataclass(frozen=True)
 class _View:
+    """One derivation (or its report) as the notebook display shows it."""
+
     title: str
     """HTML, like `summary`."""
     summary: str

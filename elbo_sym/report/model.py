@@ -141,6 +141,8 @@ class ConditionReport:
 
 @dataclass(frozen=True)
 class StepReport:
+    """One step as a check found it: verdict and reason, the formulas printed, what was searched."""
+
     index: int
     line: int
     lhs: Math
@@ -214,6 +216,8 @@ class GivenRow:
 
 @dataclass(frozen=True)
 class ExampleReport:
+    """One exact example as checked: whether it holds, the instance given and the values found."""
+
     index: int
     line: int
     holds: bool

@@ -85,6 +85,8 @@ def schedule(count: int, weight: Callable[[int], float]) -> list[int]:
 
 @dataclass
 class _Worker:
+    """A worker process, its two pipes and the item it holds (None: idle)."""
+
     pid: int
     tasks: int  # write end: the parent sends item numbers
     results: int  # read end: the worker sends length-prefixed pickles

@@ -1500,6 +1500,8 @@ def premise_holds(lhs, rel: str, rhs, inst: Instance, memo: dict | None = None) 
 
 @dataclass
 class Judgement:
+    """The outcomes of one relation at the instances judged so far."""
+
     outcomes: list[Outcome] = field(default_factory=list)
 
     @property
