@@ -47,7 +47,7 @@ from elbo_sym.engine.models.base import (
     remembered,
 )
 from elbo_sym.engine.models.discrete import UnfoldError
-from elbo_sym.engine.models.gaussian import MAX_MOMENT, by_definition, log_normal, moment, moment_polynomial
+from elbo_sym.engine.models.gaussian import MAX_MOMENT, by_definition, log_normal, moment, moment_terms
 from elbo_sym.engine.notation import (
     IWAE,
     Density,
@@ -494,7 +494,7 @@ class GaussianChainModel(ChainLayers, BlockInstances):
 
 
 def _moment_terms(g: Expr, v: Symbol, body: Expr) -> tuple[tuple[int, Expr], ...]:
-    """g's (power of v, coefficient) pairs, as moment_polynomial(g, (v,)) gives them: in sparse arithmetic
+    """g's (power of v, coefficient) pairs, as moment_terms(g, (v,)) gives them: in sparse arithmetic
     when g is a polynomial in v of degree <= MAX_MOMENT with rational-function coefficients, by Poly
     otherwise (which also words the refusals)."""
     try:
@@ -502,8 +502,7 @@ def _moment_terms(g: Expr, v: Symbol, body: Expr) -> tuple[tuple[int, Expr], ...
     except (TooLarge, ValueError, ZeroDivisionError):
         terms = None
     if terms is None or terms[0][0] > MAX_MOMENT:
-        poly = moment_polynomial(g, (v,), str(v), CHAIN_BODIES, body)
-        return tuple((n, c) for (n,), c in poly.terms())
+        return tuple((n, c) for (n,), c in moment_terms(g, (v,), str(v), CHAIN_BODIES, body))
     return terms
 
 
