@@ -32,8 +32,16 @@ from sympy import (
 import elbo_sym.engine.models.gaussian as gaussian
 from elbo_sym.engine.models.base import ModelSpec
 from elbo_sym.engine.models.discrete import UnfoldError
-from elbo_sym.engine.models.gaussian import MAX_MOMENT, GaussianModel, expanded_terms, moment_terms
-from elbo_sym.engine.notation import z
+from elbo_sym.engine.models.gaussian import (
+    ANY_D,
+    MAX_MOMENT,
+    GaussianAnyD,
+    GaussianModel,
+    density_of,
+    expanded_terms,
+    moment_terms,
+)
+from elbo_sym.engine.notation import Exp, z
 from elbo_sym.engine.parse import Vocabulary, parse_expression
 
 VOCABULARY = Vocabulary(("x",), ("mu", "sigma", "w", "b", "s"), real=True)
@@ -161,3 +169,19 @@ def test_a_zero_polynomial_and_a_constant_read_as_poly_reads_them():
     assert expanded_terms(Integer(0) * z, (z,)) == poly_terms(Integer(0) * z, (z,))
     f = (z + SIGMA) ** 2 - z ** 2 - 2 * z * SIGMA
     assert expanded_terms(f, (z,)) == poly_terms(f, (z,)) == (((0,), SIGMA ** 2),)
+
+
+DENSITIES = ["q(z)", "p(z)", "p(x, z)", "p(z | x)", "p(x | z)", "p(x)", "q(z | x)"]
+
+
+@pytest.mark.parametrize("model", [GaussianModel(), GaussianModel(ModelSpec("gaussian", D=2)),
+                                   GaussianAnyD(ModelSpec("gaussian", D=ANY_D))], ids=["D=1", "D=2", "D=any"])
+def test_a_density_is_the_exp_its_evaluation_gives(model):
+    """density_of builds exp of a log-density without asking whether the sum is 0: the same Exp."""
+    vocabulary = Vocabulary(("x",), (), real=True)
+    for text in DENSITIES:
+        d = parse_expression(text, vocabulary)
+        log_density = model.vector_log_density(d) if getattr(model, "diagonal", False) else model.log_density(d)
+        assert log_density.is_Add
+        assert srepr(model.density(d)) == srepr(Exp(log_density)) == srepr(density_of(log_density))
+    assert density_of(Integer(0)) == 1 and density_of(3 * log(SIGMA)) == SIGMA ** 3

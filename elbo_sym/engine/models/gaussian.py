@@ -137,6 +137,14 @@ def moment(n: int, mean: Expr, variance: Expr) -> Expr:
     return total
 
 
+def density_of(log_density: Expr) -> Expr:
+    """exp of a log-density, the same Exp its evaluation gives.  Exp rewrites only an argument that
+    is 0 or c * log(f); a sum is never c * log(f), and a log-density (-log(2 pi v)/2 - (z - m)**2 /
+    (2 v) and sums of such) is not 0, so a sum is built without asking SymPy's assumptions whether
+    it is 0 (the costly part of Exp on these sums; as the Gaussian chain builds its densities)."""
+    return Exp(log_density, evaluate=False) if log_density.is_Add else Exp(log_density)
+
+
 GAUSSIAN_BODIES = "polynomials in z and logs of Gaussian densities"
 
 
@@ -472,13 +480,13 @@ class GaussianModel(BlockInstances):
             if not isinstance(d, Density):
                 raise UnfoldError(f"with D = {self.D} z is a vector: {to_text(d)} is a distribution over a real "
                                   f"number (write q(z) or p(z))")
-            return Exp(self.vector_log_density(d))
+            return density_of(self.vector_log_density(d))
         if isinstance(d, Normal):
             mean, variance = self.normal_of(d)
-            return Exp(log_normal(z, mean, variance))
+            return density_of(log_normal(z, mean, variance))
         if not isinstance(d, Density):
             raise UnfoldError(f"{to_text(d)} is not a density")
-        return Exp(self.log_density(d))
+        return density_of(self.log_density(d))
 
     # -- unfolding ----------------------------------------------------------------------------
 
@@ -856,7 +864,7 @@ class GaussianAnyD(ModelDefaults):
         raise UnfoldError(f"no density {to_text(d)} in the Gaussian family")
 
     def density(self, d: Expr, k=None) -> Expr:
-        return Exp(self.log_density(d))
+        return density_of(self.log_density(d))
 
     def expectation(self, d: Expr, body: Expr) -> Expr:
         """E_d[body] for d = q(z) or p(z): body a polynomial of degree <= 2 in the sums over the
