@@ -11,6 +11,7 @@ where Poly writes a coefficient over a fraction field in lowest terms.  Where th
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -41,7 +42,8 @@ from elbo_sym.engine.models.gaussian import (
     expanded_terms,
     moment_terms,
 )
-from elbo_sym.engine.notation import Exp, z
+from elbo_sym.engine.models.gaussian_chain import IDENTITY, GaussianChainModel
+from elbo_sym.engine.notation import Density, Exp, x, z
 from elbo_sym.engine.parse import Vocabulary, parse_expression
 
 VOCABULARY = Vocabulary(("x",), ("mu", "sigma", "w", "b", "s"), real=True)
@@ -185,3 +187,71 @@ def test_a_density_is_the_exp_its_evaluation_gives(model):
         assert log_density.is_Add
         assert srepr(model.density(d)) == srepr(Exp(log_density)) == srepr(density_of(log_density))
     assert density_of(Integer(0)) == 1 and density_of(3 * log(SIGMA)) == SIGMA ** 3
+
+
+# ---------------------------------------------------------------------------- the Gaussian chain's factors
+
+
+def _conditional_as_sympy_gave_it(chain, variable, fixed):
+    """The chain's former `conditional`: mean and variance as SymPy expressions (the slow path)."""
+    order, top, steps = chain
+    i = order.index(variable)
+    before = [j for j in range(i) if order[j] in fixed]
+    after = [j for j in range(i + 1, len(order)) if order[j] in fixed]
+    into = IDENTITY if before else top
+    for j in range(before[-1] + 1 if before else 1, i + 1):
+        into = into.then(steps[j - 1])
+    mean = into.A * order[before[-1]] + into.B if before else into.B
+    if not after:
+        return mean, into.V
+    out = IDENTITY
+    for j in range(i + 1, after[0] + 1):
+        out = out.then(steps[j - 1])
+    posterior = 1 / (1 / into.V + out.A ** 2 / out.V)
+    return posterior * (mean / into.V + out.A * (order[after[0]] - out.B) / out.V), posterior
+
+
+def _factors_as_poly_gave_them(model, d):
+    """The former `_factors`: each SymPy mean converted by Poly over the field, the variance by the field."""
+    chain, variables, given = model._chain_of(d)
+    out, fixed = [], given
+    for v in sorted(set(variables), key=chain[0].index, reverse=d.name == "p" and x in given):
+        mean, variance = _conditional_as_sympy_gave_it(chain, v, fixed)
+        mean = Poly(mean, *model.layers, x, domain=model.field).as_expr()
+        out.append((v, mean, model.field.to_sympy(model.field.from_sympy(variance))))
+        fixed = fixed | {v}
+    return tuple(out)
+
+
+def _chain_densities(model):
+    """Every density of the chain over one or two variables, given any others (and the named ones)."""
+    variables = (*model.layers, x)
+    out = list(model._named_densities())
+    for name in ("p", "q"):
+        for wanted in [*((v,) for v in variables), *itertools.combinations(variables, 2)]:
+            rest = [v for v in variables if v not in wanted]
+            for k in range(len(rest) + 1):
+                for given in itertools.combinations(rest, k):
+                    d = Density(name, wanted, tuple(sorted({*given, x} if name == "q" else given, key=str)))
+                    if name == "q" and x in wanted:
+                        continue
+                    out.append(d)
+    return out
+
+
+@pytest.mark.parametrize("T", [2, 3])
+def test_the_chain_s_factors_are_the_ones_sympy_and_poly_gave(T):
+    """Conditioning in the field of rational functions gives the same means and variances, written
+    the same way (srepr), as SymPy's arithmetic converted by Poly did, for every density of the chain."""
+    model = GaussianChainModel(ModelSpec("gaussian", layers=T, layered=True))
+    densities = _chain_densities(model)
+    assert len(densities) > 30
+    compared = 0
+    for d in densities:
+        try:
+            expected = _factors_as_poly_gave_them(model, d)
+        except (UnfoldError, ZeroDivisionError):
+            continue
+        assert srepr(model._factors(d)) == srepr(expected), d
+        compared += 1
+    assert compared == len(densities)
