@@ -140,7 +140,7 @@ def test_a_fraction_field_is_met_and_gives_the_same_values():
 
 
 @pytest.mark.parametrize("f", [1 / z + MU, log(z) * SIGMA, sqrt(z), exp(z), z ** Rational(3, 2), z ** SIGMA,
-                               MU * z / (z + 1)])
+                               MU * z / (z + 1), Symbol("A", commutative=False) * z])
 def test_what_is_not_a_polynomial_in_z_is_left_to_poly_and_refused_by_it(f):
     assert expanded_terms(f, (z,)) is None
     with pytest.raises(UnfoldError, match="exact here for polynomials"):

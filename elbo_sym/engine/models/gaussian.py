@@ -165,6 +165,8 @@ def expanded_terms(f: Expr, generators: tuple[Expr, ...]) -> tuple[tuple[tuple[i
     coefficient in its own way (a fraction in lowest terms): the same value, which is what
     canonical forms compare (tests/test_gaussian_speed.py).  None when a factor holds a generator
     other than as a positive integer power (in a denominator, a log, a root): Poly words that."""
+    if not f.is_commutative:
+        return None
     e = f.expand()
     while any(_expandable_power(t) or t.is_Mul and any(_expandable_power(a) for a in t.args) for t in Add.make_args(e)):
         e = expand_multinomial(e)
