@@ -7,6 +7,11 @@ Gaussian's log-density, ends in the expression domain EX anyway).  Here it is co
 integers or rationals, or a polynomial ring; the same values (cancel of the difference is 0)
 where Poly writes a coefficient over a fraction field in lowest terms.  Where the reader refuses
 (z in a denominator, a log, a root, a degree above MAX_MOMENT) Poly decides and words it.
+
+A density is exp of its log-density built without Exp's evaluation (`density_of`): the same Exp.
+The Gaussian chain's factors (each conditional's mean and variance) are composed in the field of
+rational functions: the same expressions as SymPy's arithmetic converted by Poly gave (that former
+code is kept here as the reference).
 """
 
 from __future__ import annotations
