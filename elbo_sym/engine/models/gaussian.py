@@ -28,7 +28,7 @@ from fractions import Fraction
 from functools import cached_property, lru_cache
 from math import comb
 
-from sympy import Add, Expr, Integer, Mul, Poly, S, Symbol, log, pi
+from sympy import Add, Expr, Integer, Mul, Poly, S, Symbol, expand_mul, expand_multinomial, log, pi
 from sympy.polys.polyerrors import PolynomialError
 
 from elbo_sym.engine.models.base import (
@@ -137,20 +137,77 @@ def moment(n: int, mean: Expr, variance: Expr) -> Expr:
     return total
 
 
+def density_of(log_density: Expr) -> Expr:
+    """exp of a log-density, the same Exp its evaluation gives.  Exp rewrites only an argument that
+    is 0 or c * log(f); a sum is never c * log(f), and a log-density (-log(2 pi v)/2 - (z - m)**2 /
+    (2 v) and sums of such) is not 0, so a sum is built without asking SymPy's assumptions whether
+    it is 0 (the costly part of Exp on these sums; as the Gaussian chain builds its densities)."""
+    return Exp(log_density, evaluate=False) if log_density.is_Add else Exp(log_density)
+
+
 GAUSSIAN_BODIES = "polynomials in z and logs of Gaussian densities"
 
 
-def moment_polynomial(f: Expr, generators: tuple[Expr, ...], named: str, what: str, body: Expr) -> Poly:
-    """f as a polynomial in `generators` (`named` in messages) of total degree at most MAX_MOMENT
-    (whose Normal moments are exact), else an UnfoldError naming the author's body (never the
-    unfolded form); `what` says which bodies the family integrates."""
+def _expandable_power(e: Expr) -> bool:
+    return bool(e.is_Pow and e.exp.is_positive and e.exp.is_Integer and e.base.is_Add)
+
+
+def expanded_terms(f: Expr, generators: tuple[Expr, ...]) -> tuple[tuple[tuple[int, ...], Expr], ...] | None:
+    """``Poly(f, *generators).terms()`` read off f's expansion, without Poly's search for a domain
+    of its coefficients.  f is expanded as Poly expands it; each term's factors free of the
+    generators make its coefficient and the coefficients of one monomial are added, as in Poly's
+    first step.  Poly then looks for a ring or field over the coefficients' symbols, expanding
+    every coefficient's numerator and denominator again, and on a Gaussian's log-density settles
+    on the expression domain (log(sigma) and sigma are related): its terms are then these same
+    coefficients, in the same (lex) order, except that it also leaves out a coefficient SymPy's
+    assumptions show to be 0 where this leaves out a literal 0 only (one kept is 0 all the same).
+    Over another domain Poly writes a
+    coefficient in its own way (a fraction in lowest terms): the same value, which is what
+    canonical forms compare (tests/test_gaussian_speed.py).  None when a factor holds a generator
+    other than as a positive integer power (in a denominator, a log, a root): Poly words that."""
+    if not f.is_commutative:
+        return None
+    e = f.expand()
+    while any(_expandable_power(t) or t.is_Mul and any(_expandable_power(a) for a in t.args) for t in Add.make_args(e)):
+        e = expand_multinomial(e)
+    while any(t.is_Mul and any(a.is_Add for a in t.args) for t in Add.make_args(e)):
+        e = expand_mul(e)
+    place = {g: i for i, g in enumerate(generators)}
+    coefficients: dict[tuple[int, ...], Expr] = {}
+    for term in Add.make_args(e):
+        factors, powers = [], [0] * len(generators)
+        for factor in Mul.make_args(term):
+            if not factor.has_free(*generators):
+                factors.append(factor)
+            elif factor in place:
+                powers[place[factor]] = 1
+            elif factor.is_Pow and factor.base in place and factor.exp.is_Integer and factor.exp > 0:
+                powers[place[factor.base]] = int(factor.exp)
+            else:
+                return None
+        monomial = tuple(powers)
+        coefficients[monomial] = coefficients[monomial] + Mul(*factors) if monomial in coefficients else Mul(*factors)
+    terms = tuple((m, c) for m, c in sorted(coefficients.items(), reverse=True) if c != 0)
+    return terms or (((0,) * len(generators), S.Zero),)
+
+
+def moment_terms(f: Expr, generators: tuple[Expr, ...], named: str, what: str,
+                 body: Expr) -> tuple[tuple[tuple[int, ...], Expr], ...]:
+    """f's terms (powers of `generators`, coefficient) as a polynomial in `generators` (`named` in
+    messages) of total degree at most MAX_MOMENT (whose Normal moments are exact), else an
+    UnfoldError naming the author's body (never the unfolded form); `what` says which bodies the
+    family integrates.  Read by `expanded_terms`; Poly where that refuses or the degree is too high
+    (Poly drops a leading coefficient SymPy shows to be 0, and words the refusals)."""
+    terms = expanded_terms(f, generators)
+    if terms is not None and max(sum(m) for m, _ in terms) <= MAX_MOMENT:
+        return terms
     try:
         poly = Poly(f, *generators)
     except PolynomialError:
         raise UnfoldError(f"E(q, f) is exact here for {what} only, not {to_text(body)}") from None
     if poly.total_degree() > MAX_MOMENT:
         raise UnfoldError(f"E(q, f) of a polynomial of degree {poly.total_degree()} in {named} (at most {MAX_MOMENT})")
-    return poly
+    return tuple(poly.terms())
 
 
 def by_definition(e: Expr, density: Callable[[Density], Expr], expectation: Callable[[Expr, Expr], Expr],
@@ -425,13 +482,13 @@ class GaussianModel(BlockInstances):
             if not isinstance(d, Density):
                 raise UnfoldError(f"with D = {self.D} z is a vector: {to_text(d)} is a distribution over a real "
                                   f"number (write q(z) or p(z))")
-            return Exp(self.vector_log_density(d))
+            return density_of(self.vector_log_density(d))
         if isinstance(d, Normal):
             mean, variance = self.normal_of(d)
-            return Exp(log_normal(z, mean, variance))
+            return density_of(log_normal(z, mean, variance))
         if not isinstance(d, Density):
             raise UnfoldError(f"{to_text(d)} is not a density")
-        return Exp(self.log_density(d))
+        return density_of(self.log_density(d))
 
     # -- unfolding ----------------------------------------------------------------------------
 
@@ -466,8 +523,8 @@ class GaussianModel(BlockInstances):
         f = self.unfold(body)
         if not f.has(z):
             return f
-        poly = moment_polynomial(f, (z,), "z", GAUSSIAN_BODIES, body)
-        return Add(*(c * moment(n, mean, variance) for (n,), c in poly.terms()))
+        terms = moment_terms(f, (z,), "z", GAUSSIAN_BODIES, body)
+        return Add(*(c * moment(n, mean, variance) for (n,), c in terms))
 
     # -- the diagonal version: z in R^D ------------------------------------------------------
 
@@ -515,10 +572,10 @@ class GaussianModel(BlockInstances):
         coordinates = [c for c in self.coordinates_z if f.has(c)]
         if not coordinates:
             return f
-        poly = moment_polynomial(f, tuple(coordinates), "z", GAUSSIAN_BODIES, body)
+        terms = moment_terms(f, tuple(coordinates), "z", GAUSSIAN_BODIES, body)
         index = {c: self.coordinates_z.index(c) for c in coordinates}
         out = []
-        for powers, coefficient in poly.terms():
+        for powers, coefficient in terms:
             factors = [moment(n, means[index[c]], variances[index[c]]) for c, n in zip(coordinates, powers) if n]
             out.append(coefficient * Mul(*factors))
         return Add(*out)
@@ -809,7 +866,7 @@ class GaussianAnyD(ModelDefaults):
         raise UnfoldError(f"no density {to_text(d)} in the Gaussian family")
 
     def density(self, d: Expr, k=None) -> Expr:
-        return Exp(self.log_density(d))
+        return density_of(self.log_density(d))
 
     def expectation(self, d: Expr, body: Expr) -> Expr:
         """E_d[body] for d = q(z) or p(z): body a polynomial of degree <= 2 in the sums over the

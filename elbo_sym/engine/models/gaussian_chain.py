@@ -47,7 +47,7 @@ from elbo_sym.engine.models.base import (
     remembered,
 )
 from elbo_sym.engine.models.discrete import UnfoldError
-from elbo_sym.engine.models.gaussian import MAX_MOMENT, by_definition, log_normal, moment, moment_polynomial
+from elbo_sym.engine.models.gaussian import MAX_MOMENT, by_definition, log_normal, moment, moment_terms
 from elbo_sym.engine.notation import (
     IWAE,
     Density,
@@ -110,6 +110,19 @@ class Step:
 
 
 IDENTITY = Step(Integer(1), Integer(0), Integer(0))
+
+
+def _composed(steps) -> Step:
+    """Steps one after the other (at least one)."""
+    out = steps[0]
+    for step in steps[1:]:
+        out = out.then(step)
+    return out
+
+
+def _in(field, step: Step) -> Step:
+    """A step with its coefficients in a field of rational functions."""
+    return Step(field.from_sympy(step.A), field.from_sympy(step.B), field.from_sympy(step.V))
 
 
 @dataclass(frozen=True)
@@ -247,33 +260,41 @@ class GaussianChainModel(ChainLayers, BlockInstances):
         """(variables x, z1, ..., zT; x fixed: q is always given x; the steps into z1, ..., zT)."""
         return (x, *self.layers), IDENTITY, tuple(self._forward_step(t) for t in range(1, self.T + 1))
 
-    def conditional(self, chain, variable: Symbol, fixed: frozenset) -> tuple[Expr, Expr]:
-        """(mean, variance) of `variable` given the `fixed` variables of a chain (Markov: only its
-        nearest fixed neighbours on either side matter; the others are integrated out)."""
+    def conditional(self, chain, variable: Symbol, fixed: frozenset) -> tuple[dict[Symbol, object], object, object]:
+        """Of `variable` given the `fixed` variables of a chain (Markov: only its nearest fixed
+        neighbours on either side matter; the others are integrated out): its mean as the
+        coefficient of each such neighbour and a constant, and its variance, all in the chain's
+        arithmetic (`in_field`: the rational functions `field`, each value in lowest terms)."""
         order, top, steps = chain
         i = order.index(variable)
         before = [j for j in range(i) if order[j] in fixed]
         after = [j for j in range(i + 1, len(order)) if order[j] in fixed]
-        if before:  # from the nearest fixed variable before it: N(A1 u + B1, V1)
+        if before:  # from the nearest fixed variable u before it: N(A1 u + B1, V1)
             u = before[-1]
-            into = IDENTITY
-            for j in range(u + 1, i + 1):
-                into = into.then(steps[j - 1])
-            mean, variance = into.A * order[u] + into.B, into.V
+            into = _composed(steps[u:i])
+            coefficients, constant, variance = {order[u]: into.A}, into.B, into.V
         else:  # its marginal: the top's distribution carried down
-            into = top
-            for j in range(1, i + 1):
-                into = into.then(steps[j - 1])
-            mean, variance = into.B, into.V
+            into = _composed((top, *steps[:i]))
+            coefficients, constant, variance = {}, into.B, into.V
         if not after:
-            return mean, variance
+            return coefficients, constant, variance
         w = after[0]
-        out = IDENTITY
-        for j in range(i + 1, w + 1):
-            out = out.then(steps[j - 1])
-        precision = 1 / variance + out.A ** 2 / out.V
-        posterior = 1 / precision
-        return posterior * (mean / variance + out.A * (order[w] - out.B) / out.V), posterior
+        out = _composed(steps[i:w])  # it -> w: N(A2 it + B2, V2)
+        posterior = (1 / variance + out.A ** 2 / out.V) ** -1  # the precision's inverse, written as SymPy's
+        # conversion of 1 / precision writes it (its numerator and denominator swapped, signs as they were)
+        coefficients = {v: posterior * c / variance for v, c in coefficients.items()}
+        coefficients[order[w]] = posterior * out.A / out.V
+        return coefficients, posterior * (constant / variance - out.A * out.B / out.V), posterior
+
+    @cached_property
+    def in_field(self) -> dict[str, tuple]:
+        """The two chains with their steps' coefficients in `field` (exact rational functions in lowest
+        terms: composing and conditioning there needs no expansion of nested fractions)."""
+        def converted(chain):
+            order, top, steps = chain
+            return order, _in(self.field, top), tuple(_in(self.field, step) for step in steps)
+
+        return {"p": converted(self.reverse_chain), "q": converted(self.forward_chain)}
 
     def _chain_of(self, d: Density):
         """Which chain a density belongs to, its variables and given ones (q always given x)."""
@@ -298,12 +319,13 @@ class GaussianChainModel(ChainLayers, BlockInstances):
         order = chain[0]
         out, fixed = [], given
         upwards = d.name == "p" and x in given  # from the given x outwards: each factor given a near neighbour
+        gens = (*self.layers, x)
         for v in sorted(set(variables), key=order.index, reverse=upwards):
-            mean, variance = self.conditional(chain, v, fixed)
-            gens = (*self.layers, x)
-            mean = Poly(mean, *gens, domain=self.field).as_expr()
-            variance = self.field.to_sympy(self.field.from_sympy(variance))
-            out.append((v, mean, variance))
+            coefficients, constant, variance = self.conditional(self.in_field[d.name], v, fixed)
+            monomials = {tuple(int(g == u) for g in gens): c for u, c in coefficients.items()}
+            monomials[(0,) * len(gens)] = constant
+            mean = Poly.from_dict(monomials, *gens, domain=self.field).as_expr()
+            out.append((v, mean, self.field.to_sympy(variance)))
             fixed = fixed | {v}
         return tuple(out)
 
@@ -494,7 +516,7 @@ class GaussianChainModel(ChainLayers, BlockInstances):
 
 
 def _moment_terms(g: Expr, v: Symbol, body: Expr) -> tuple[tuple[int, Expr], ...]:
-    """g's (power of v, coefficient) pairs, as moment_polynomial(g, (v,)) gives them: in sparse arithmetic
+    """g's (power of v, coefficient) pairs, as moment_terms(g, (v,)) gives them: in sparse arithmetic
     when g is a polynomial in v of degree <= MAX_MOMENT with rational-function coefficients, by Poly
     otherwise (which also words the refusals)."""
     try:
@@ -502,8 +524,7 @@ def _moment_terms(g: Expr, v: Symbol, body: Expr) -> tuple[tuple[int, Expr], ...
     except (TooLarge, ValueError, ZeroDivisionError):
         terms = None
     if terms is None or terms[0][0] > MAX_MOMENT:
-        poly = moment_polynomial(g, (v,), str(v), CHAIN_BODIES, body)
-        return tuple((n, c) for (n,), c in poly.terms())
+        return tuple((n, c) for (n,), c in moment_terms(g, (v,), str(v), CHAIN_BODIES, body))
     return terms
 
 
