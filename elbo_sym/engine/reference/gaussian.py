@@ -26,7 +26,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 import sympy
@@ -75,10 +75,18 @@ class GaussianInstance:
         return self.D > 1 or self.diagonal
 
     def value(self, name: str) -> Fraction:
+        by_name = self._by_name
+        if name not in by_name:
+            raise JudgeError(f"no value for the name {name}")
+        return by_name[name]
+
+    @cached_property
+    def _by_name(self) -> dict[str, Fraction]:
+        """The values by name (the first of a repeated name, as a search of `values` finds)."""
+        out: dict[str, Fraction] = {}
         for key, v in self.values:
-            if key == name:
-                return v
-        raise JudgeError(f"no value for the name {name}")
+            out.setdefault(key, v)
+        return out
 
     def with_q(self, q) -> GaussianInstance:
         return GaussianInstance(self.name, self.values, self.D, q, diagonal=self.diagonal)
@@ -181,13 +189,19 @@ def log_normal(v, mean, variance):
     kingma-welling-*-any-d files) -- the same value, computed once."""
     if not arith._positive(variance):
         raise Undefined(f"a Gaussian with variance {show(variance)} <= 0")
-    remembered = (v, mean, variance, arith.PREC)
+    remembered = (_key(v), _key(mean), _key(variance), arith.PREC)
     known = _LOG_NORMALS.get(remembered)
     if known is None:
         if len(_LOG_NORMALS) > 100_000:
             _LOG_NORMALS.clear()
         known = _LOG_NORMALS[remembered] = _log_normal(v, mean, variance)
     return known
+
+
+def _key(v) -> tuple:
+    """A value as a memo key: a fraction by its numerator and denominator (lowest terms: equal
+    fractions, equal keys; hashing the pair is cheaper than Fraction's hash), an interval as itself."""
+    return (v.numerator, v.denominator) if type(v) is Fraction else v
 
 
 def _log_normal(v, mean, variance):
@@ -364,12 +378,13 @@ def _entropy_1(a, inst):
 
 def _cached(inst: GaussianInstance, key, compute):
     key = key + (arith.PREC,)
-    if key not in inst.binders:
+    known = inst.binders.get(key)
+    if known is None:  # no value is None: each is a Fraction, an interval or an Undefined
         try:
-            inst.binders[key] = compute()
+            known = compute()
         except Undefined as error:
-            inst.binders[key] = error
-    known = inst.binders[key]
+            known = error
+        inst.binders[key] = known
     if isinstance(known, Undefined):
         raise known
     return known
@@ -454,6 +469,9 @@ def evaluate(e, inst: GaussianInstance, at=None):
 
 
 def _evaluate(e, inst: GaussianInstance, at=None):
+    kind = type(e)
+    if kind is sympy.Add or kind is sympy.Mul or kind is sympy.Pow:  # the common nodes: no other branch takes them
+        return arithmetic(e, lambda part: evaluate(part, inst, at))
     if isinstance(e, DimensionSum):
         if not any(name == "D" for name, _ in inst.values):
             raise JudgeError("Sum(f, (d, 1, D)) belongs to D = \"any\"")
