@@ -136,3 +136,26 @@ def test_log_normals_remembered_under_their_keys_are_the_values_computed_afresh(
             fresh = gaussian._log_normal(v, mean, variance)
             assert gaussian.log_normal(v, mean, variance) == fresh
             assert gaussian.log_normal(v, Fraction(mean.numerator * 3, mean.denominator * 3), variance) == fresh
+
+
+@pytest.mark.parametrize("n", sorted(gaussian.HERMITE_STARTS))
+def test_written_out_hermite_starts_are_polyroots_and_give_the_same_rule(n):
+    """The written-out starting points are exactly what polyroots gives, so the rule made from them
+    is the rule made from polyroots, bit for bit, at every precision the judge uses."""
+    from mpmath import mpf
+
+    written = [float.fromhex(h) for h in gaussian.HERMITE_STARTS[n]]
+    computed = gaussian.hermite_starts(n)
+    assert [mpf(w) for w in written] == computed
+    saved = gaussian.HERMITE_STARTS.pop(n)
+    try:
+        for bits in (discrete.PREC, *discrete.RETRY_PRECISIONS):
+            gaussian.hermite_rule.cache_clear()
+            slow = gaussian.hermite_rule(n, bits)
+            gaussian.HERMITE_STARTS[n] = saved
+            gaussian.hermite_rule.cache_clear()
+            assert gaussian.hermite_rule(n, bits) == slow
+            del gaussian.HERMITE_STARTS[n]
+    finally:
+        gaussian.HERMITE_STARTS[n] = saved
+        gaussian.hermite_rule.cache_clear()
