@@ -159,3 +159,24 @@ def test_written_out_hermite_starts_are_polyroots_and_give_the_same_rule(n):
     finally:
         gaussian.HERMITE_STARTS[n] = saved
         gaussian.hermite_rule.cache_clear()
+
+
+def test_remembered_gaussian_distributions_are_the_ones_computed_afresh():
+    """A distribution's (mean, variance), remembered per instance, is what computing it afresh gives,
+    with the same work counted; an error is raised again, not remembered."""
+    from elbo_sym.engine.notation import Density, Normal, x, z
+
+    mu, sigma = sympy.Symbol("mu", real=True), sympy.Symbol("sigma", positive=True)
+    dists = [Density("q", (z,)), Density("p", (z,)), Density("p", (z,), (x,)), Normal(mu / 2 + 1, sigma**2 + 1)]
+    for inst in gaussian.instances(1, 9, 0):
+        for d in dists:
+            with discrete.work_limit(10**9, "test"):
+                fresh = gaussian._distribution_of(d, gaussian.GaussianInstance(inst.name, inst.values))
+                spent = discrete.work_spent()
+            with discrete.work_limit(10**9, "test"):
+                first = gaussian._distribution(d, inst)
+                assert discrete.work_spent() == spent
+                assert gaussian._distribution(d, inst) == first == fresh
+        for _ in range(2):
+            with pytest.raises(discrete.JudgeError):
+                gaussian._distribution(Density("p", (x,)), inst)

@@ -236,7 +236,18 @@ def _log_normal(v, mean, variance):
 
 
 def _distribution(d, inst: GaussianInstance) -> tuple:
-    """(mean, variance) of a distribution over z (D = 1)."""
+    """(mean, variance) of a distribution over z (D = 1), remembered per instance, distribution and
+    precision: a log-density asks for it at every quadrature point.  Only values are remembered (an
+    error is raised again each time), and the work counted is the same: a Normal's mean and variance
+    are values `evaluate` remembers without counting again anyway."""
+    key = ("distribution", d, arith.PREC)
+    known = inst.binders.get(key)
+    if known is None:
+        known = inst.binders[key] = _distribution_of(d, inst)
+    return known
+
+
+def _distribution_of(d, inst: GaussianInstance) -> tuple:
     if inst.vector:
         raise JudgeError("with a vector z only the coordinates of q(z) and p(z) are distributions")
     if isinstance(d, Normal):
