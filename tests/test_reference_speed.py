@@ -180,3 +180,75 @@ def test_remembered_gaussian_distributions_are_the_ones_computed_afresh():
         for _ in range(2):
             with pytest.raises(discrete.JudgeError):
                 gaussian._distribution(Density("p", (x,)), inst)
+
+
+_CHAIN_FILES = ["variants/hierarchical-bound.toml", "variants/hierarchical-decomposition.toml",
+                "variants/hierarchical-gap.toml", "literature/chain-tight-only-if.toml",
+                "literature/ddpm-appendix-a-three-steps.toml", "literature/mean-field-product.toml"]
+
+
+def _chain_expressions() -> list:
+    from pathlib import Path
+
+    from elbo_sym.engine.derivation import load
+
+    root = Path(__file__).resolve().parent.parent
+    out = []
+    for name in _CHAIN_FILES:
+        derivation = load(root / "derivations" / name)
+        out.append(derivation.start.expr)
+        out += [step.expr for step in derivation.steps]
+    return out
+
+
+def test_remembered_free_layers_are_the_ones_computed_afresh():
+    """free_layers, remembered by identity, is what the plain recursion gives on every expression of
+    the chain files and every part of them; a bare layer is an error each time, never remembered."""
+    from elbo_sym.engine.reference import chain
+
+    expressions = _chain_expressions()
+    assert expressions
+    for e in expressions:
+        for part in sympy.preorder_traversal(e):
+            try:
+                fresh = chain._free_layers(part)
+            except discrete.JudgeError:
+                for _ in range(2):
+                    with pytest.raises(discrete.JudgeError):
+                        chain.free_layers(part)
+                continue
+            assert chain.free_layers(part) == fresh
+            assert chain.free_layers(part) == fresh  # the second time from the memo
+    for _ in range(2):
+        with pytest.raises(discrete.JudgeError):
+            chain.free_layers(chain.z1)
+
+
+def test_chain_marginals_are_the_table_summed_by_hand():
+    """A marginal (the table summed over the layers not fixed) is the plain sum over the matching
+    assignments, for every set of fixed layers and values, two to four layers."""
+    import itertools
+
+    from elbo_sym.engine.reference import chain
+
+    for layers in (2, 3, 4):
+        for inst in chain.instances(2, 3, seed=layers, layers=layers):
+            names = inst.layers
+            for name, with_x in (("p", True), ("p", False), ("q", False)):
+                table = inst.table(name, with_x)
+                for size in range(len(names) + 1):
+                    for over in itertools.combinations(names, size):
+                        for values in itertools.product(range(inst.K), repeat=size):
+                            point = dict(zip(over, values))
+                            at = [point.get(v) for v in names]
+                            by_hand = sum((value for a, value in table.items()
+                                           if all(w is None or w == g for w, g in zip(at, a))), Fraction(0))
+                            assert inst.marginal(name, frozenset(over), with_x, point) == by_hand
+
+
+def test_the_observation_symbol_is_the_symbol_of_its_name():
+    from elbo_sym.engine.reference import chain
+
+    for name in ("x", "x1", "y"):
+        assert chain._observation_symbol(name) == sympy.Symbol(name)
+        assert chain._observation_symbol(name) is chain._observation_symbol(name)
