@@ -17,6 +17,7 @@ import itertools
 import random
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cache
 
 import sympy
 
@@ -109,11 +110,14 @@ class ChainInstance:
         table = self.binders.get((name, with_x))
         if table is None:
             table = self.binders[(name, with_x)] = self.table(name, with_x)
+        fixed = [(i, want) for i, want in enumerate(at) if want is not None]
         total = Fraction(0)
         for a, value in table.items():
-            if any(want is not None and want != got for want, got in zip(at, a)):
-                continue
-            total += value
+            for i, want in fixed:
+                if a[i] != want:
+                    break
+            else:  # every fixed layer at its value
+                total += value
         self.binders[key] = total
         return total
 
@@ -140,10 +144,16 @@ def _density(d: Density, inst: ChainInstance, point: dict):
     return value
 
 
+@cache
+def _observation_symbol(name: str) -> sympy.Symbol:
+    """The observation's symbol (made once: a density asks for it at every point)."""
+    return sympy.Symbol(name)
+
+
 def _density_at(d: Density, inst: ChainInstance, point: dict):
     if d.name not in ("p", "q"):
         raise JudgeError(f"no density named {d.name} in the two-layer chain")
-    obs = sympy.Symbol(inst.observation) if inst.observation != "x" else sympy.Symbol("x")
+    obs = _observation_symbol(inst.observation)
     variables, given = set(d.variables), set(d.given)
     for v in variables | given:
         if v not in inst.layers and v != obs:
@@ -219,7 +229,23 @@ def _layers_of_densities(e) -> frozenset:
     return found
 
 
+_FREE_LAYERS: dict = {}
+
+
 def free_layers(e) -> frozenset:
+    """The layers free in `e`, remembered by identity (a pure function of the expression, asked for
+    at every instance of every step; an error is raised again, not remembered)."""
+    known = _FREE_LAYERS.get(id(e))
+    if known is not None and known[0] is e:
+        return known[1]
+    layers = _free_layers(e)
+    if len(_FREE_LAYERS) > 100_000:
+        _FREE_LAYERS.clear()
+    _FREE_LAYERS[id(e)] = (e, layers)  # keyed by identity (structural == is slow), e pinned
+    return layers
+
+
+def _free_layers(e) -> frozenset:
     if isinstance(e, Density):
         return frozenset(v for v in (*e.variables, *e.given) if v in LAYERS)
     if isinstance(e, LatentSum):

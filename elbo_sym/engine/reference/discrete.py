@@ -862,7 +862,12 @@ so that no intermediate integer grows past what reducing as it goes would keep."
 def _sum(values) -> Value:
     values = list(values)
     _spend(len(values))
-    if all(type(v) is Fraction for v in values):  # `type is`: Fraction's isinstance goes through ABCMeta
+    exact = True
+    for v in values:
+        if type(v) is not Fraction:  # `type is`: Fraction's isinstance goes through ABCMeta
+            exact = False
+            break
+    if exact:
         if len(values) > EXACT_IN_INTEGERS:
             return sum(values, Fraction(0))
         numerator, denominator = 0, 1
@@ -873,8 +878,11 @@ def _sum(values) -> Value:
                 numerator, denominator = numerator * v.denominator + v.numerator * denominator, \
                     denominator * v.denominator
         return Fraction(numerator, denominator)
-    total = (fzero, fzero)
-    for v in values:
+    rest = iter(values)
+    total = _iv(next(rest))
+    if not _at_precision(total):  # else adding it to 0 gives it back: start from it
+        total = mpi_add(_ZERO, total, PREC)
+    for v in rest:
         total = mpi_add(total, _iv(v), PREC)
     return total
 
@@ -882,9 +890,14 @@ def _sum(values) -> Value:
 def _product(values) -> Value:
     values = list(values)
     _spend(len(values))
-    if any(type(v) is Fraction and not v for v in values):
-        return Fraction(0)  # 0 times a (defined, finite) value is exactly 0
-    if all(type(v) is Fraction for v in values):
+    exact = True
+    for v in values:
+        if type(v) is Fraction:
+            if not v:
+                return Fraction(0)  # 0 times a (defined, finite) value is exactly 0
+        else:
+            exact = False
+    if exact:
         if len(values) > EXACT_IN_INTEGERS:
             out = Fraction(1)
             for v in values:
@@ -895,10 +908,24 @@ def _product(values) -> Value:
             numerator *= v.numerator
             denominator *= v.denominator
         return Fraction(numerator, denominator)
-    total = _ONE
-    for v in values:
+    rest = iter(values)
+    total = _iv(next(rest))
+    if not _at_precision(total):  # else multiplying it by 1 gives it back: start from it
+        total = mpi_mul(_ONE, total, PREC)
+    for v in rest:
         total = mpi_mul(total, _iv(v), PREC)
     return total
+
+
+_ZERO = (fzero, fzero)
+
+
+def _at_precision(v: tuple) -> bool:
+    """Both ends of the interval are non-zero finite floats of at most PREC bits: then adding it
+    to 0 or multiplying it by 1 at PREC (how a sum or product starts) gives it back unchanged, and
+    a sum or product may start from it (an mpf is (sign, mantissa, exponent, bit count))."""
+    lo, hi = v
+    return lo[1] != 0 and hi[1] != 0 and lo[3] <= PREC and hi[3] <= PREC
 
 
 def _contains_zero(v) -> bool:
@@ -915,14 +942,14 @@ def _within(v, tol) -> bool:
 
 
 def _is_one(v) -> bool:
-    if isinstance(v, Fraction):
+    if type(v) is Fraction:
         return v == 1
     return _within(mpi_sub(v, _ONE, PREC), _TOL[1])
 
 
 def show(v) -> str:
     """A value for humans: the exact fraction (short ones) or 25 significant digits."""
-    if isinstance(v, Fraction):
+    if type(v) is Fraction:
         text = str(v)
         if len(text) <= 40:
             return text
@@ -932,7 +959,7 @@ def show(v) -> str:
 
 def _power(base: Value, n: int) -> Value:
     _spend(1)
-    if isinstance(base, Fraction):
+    if type(base) is Fraction:
         if base == 0 and n < 0:
             raise Undefined("division by zero")
         return base**n
@@ -974,7 +1001,7 @@ def _log(v: Value) -> Value:
 
 def _exp(v: Value) -> Value:
     _spend(1)
-    if isinstance(v, Fraction) and v == 0:
+    if type(v) is Fraction and v == 0:
         return Fraction(1)
     return mpi_exp(_iv(v), PREC)
 

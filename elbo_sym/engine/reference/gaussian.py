@@ -26,7 +26,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 import sympy
@@ -75,10 +75,18 @@ class GaussianInstance:
         return self.D > 1 or self.diagonal
 
     def value(self, name: str) -> Fraction:
+        by_name = self._by_name
+        if name not in by_name:
+            raise JudgeError(f"no value for the name {name}")
+        return by_name[name]
+
+    @cached_property
+    def _by_name(self) -> dict[str, Fraction]:
+        """The values by name (the first of a repeated name, as a search of `values` finds)."""
+        out: dict[str, Fraction] = {}
         for key, v in self.values:
-            if key == name:
-                return v
-        raise JudgeError(f"no value for the name {name}")
+            out.setdefault(key, v)
+        return out
 
     def with_q(self, q) -> GaussianInstance:
         return GaussianInstance(self.name, self.values, self.D, q, diagonal=self.diagonal)
@@ -102,11 +110,6 @@ def hermite_rule(n: int, prec: int) -> tuple[tuple[tuple, tuple], ...]:
 
     ctx = mpmath.MPContext()
     ctx.prec = prec + 40
-    # He_n by its recurrence He_{k+1} = t He_k - k He_{k-1}, coefficients highest first
-    low, high = [1], [1, 0]
-    for k in range(1, n):
-        low, high = high, [a - k * b for a, b in zip(high + [0], [0, 0] + low)]
-    coefficients = high
 
     def he(k: int, t):
         a, b = ctx.mpf(1), t
@@ -116,11 +119,11 @@ def hermite_rule(n: int, prec: int) -> tuple[tuple[tuple, tuple], ...]:
             a, b = b, t * b - j * a
         return b
 
-    start = mpmath.MPContext()  # double precision is enough to start Newton near each root
-    roots = start.polyroots(coefficients, maxsteps=100, extraprec=60)
+    known = HERMITE_STARTS.get(n)
+    starts = [float.fromhex(h) for h in known] if known else hermite_starts(n)
     rule = []
     factorial = ctx.factorial(n)
-    for root in sorted(start.re(r) for r in roots):
+    for root in starts:
         t = ctx.mpf(root)
         for _ in range(8):  # Newton: He_n' = n He_{n-1}
             t = t - he(n, t) / (n * he(n - 1, t))
@@ -128,6 +131,30 @@ def hermite_rule(n: int, prec: int) -> tuple[tuple[tuple, tuple], ...]:
         tv, wv = t._mpf_, weight._mpf_
         rule.append(((tv, tv), (wv, wv)))
     return tuple(rule)
+
+
+def hermite_starts(n: int) -> list:
+    """Newton's starting points for the roots of He_n, in increasing order: mpmath's polyroots at
+    double precision (enough to start Newton near each root)."""
+    import mpmath
+
+    # He_n by its recurrence He_{k+1} = t He_k - k He_{k-1}, coefficients highest first
+    low, high = [1], [1, 0]
+    for k in range(1, n):
+        low, high = high, [a - k * b for a, b in zip(high + [0], [0, 0] + low)]
+    start = mpmath.MPContext()
+    roots = start.polyroots(high, maxsteps=100, extraprec=60)
+    return sorted(start.re(r) for r in roots)
+
+
+HERMITE_STARTS = {
+    NODES: ("-0x1.37017060f4280p+2", "-0x1.ca793120f33dbp+1", "-0x1.3dfe63a13936dp+1", "-0x1.774b0fb0b3e2fp+0",
+            "-0x1.f092fc71c448cp-2", "0x1.f092fc71c448cp-2", "0x1.774b0fb0b3e2fp+0", "0x1.3dfe63a13936dp+1",
+            "0x1.ca793120f33dbp+1", "0x1.37017060f4280p+2"),
+}
+"""`hermite_starts(n)` written out (as exact hex floats) for the rule every expectation of the Gaussian
+judge uses: polyroots is two thirds of the cost of making that rule (about 0.02 s, once per process),
+and Newton from these very points gives the rule bit for bit (tests/test_reference_speed.py checks both)."""
 
 
 def _expect(inst: GaussianInstance, mean, variance, body) -> object:
@@ -181,13 +208,19 @@ def log_normal(v, mean, variance):
     kingma-welling-*-any-d files) -- the same value, computed once."""
     if not arith._positive(variance):
         raise Undefined(f"a Gaussian with variance {show(variance)} <= 0")
-    remembered = (v, mean, variance, arith.PREC)
+    remembered = (_key(v), _key(mean), _key(variance), arith.PREC)
     known = _LOG_NORMALS.get(remembered)
     if known is None:
         if len(_LOG_NORMALS) > 100_000:
             _LOG_NORMALS.clear()
         known = _LOG_NORMALS[remembered] = _log_normal(v, mean, variance)
     return known
+
+
+def _key(v) -> tuple:
+    """A value as a memo key: a fraction by its numerator and denominator (lowest terms: equal
+    fractions, equal keys; hashing the pair is cheaper than Fraction's hash), an interval as itself."""
+    return (v.numerator, v.denominator) if type(v) is Fraction else v
 
 
 def _log_normal(v, mean, variance):
@@ -203,7 +236,18 @@ def _log_normal(v, mean, variance):
 
 
 def _distribution(d, inst: GaussianInstance) -> tuple:
-    """(mean, variance) of a distribution over z (D = 1)."""
+    """(mean, variance) of a distribution over z (D = 1), remembered per instance, distribution and
+    precision: a log-density asks for it at every quadrature point.  Only values are remembered (an
+    error is raised again each time), and the work counted is the same: a Normal's mean and variance
+    are values `evaluate` remembers without counting again anyway."""
+    key = ("distribution", d, arith.PREC)
+    known = inst.binders.get(key)
+    if known is None:
+        known = inst.binders[key] = _distribution_of(d, inst)
+    return known
+
+
+def _distribution_of(d, inst: GaussianInstance) -> tuple:
     if inst.vector:
         raise JudgeError("with a vector z only the coordinates of q(z) and p(z) are distributions")
     if isinstance(d, Normal):
@@ -364,12 +408,13 @@ def _entropy_1(a, inst):
 
 def _cached(inst: GaussianInstance, key, compute):
     key = key + (arith.PREC,)
-    if key not in inst.binders:
+    known = inst.binders.get(key)
+    if known is None:  # no value is None: each is a Fraction, an interval or an Undefined
         try:
-            inst.binders[key] = compute()
+            known = compute()
         except Undefined as error:
-            inst.binders[key] = error
-    known = inst.binders[key]
+            known = error
+        inst.binders[key] = known
     if isinstance(known, Undefined):
         raise known
     return known
@@ -454,6 +499,9 @@ def evaluate(e, inst: GaussianInstance, at=None):
 
 
 def _evaluate(e, inst: GaussianInstance, at=None):
+    kind = type(e)
+    if kind is sympy.Add or kind is sympy.Mul or kind is sympy.Pow:  # the common nodes: no other branch takes them
+        return arithmetic(e, lambda part: evaluate(part, inst, at))
     if isinstance(e, DimensionSum):
         if not any(name == "D" for name, _ in inst.values):
             raise JudgeError("Sum(f, (d, 1, D)) belongs to D = \"any\"")

@@ -1,0 +1,254 @@
+"""The second opinion's shortcuts give what the plain definitions give (the same intervals, bit for bit,
+and the same count of work), so that a faster second opinion changes no outcome."""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+
+import pytest
+import sympy
+from mpmath.libmp import finf, fninf, from_rational, fzero, round_ceiling, round_floor
+from mpmath.libmp.libmpi import mpi_add, mpi_log, mpi_mul
+
+from elbo_sym.engine.reference import discrete, gaussian
+
+
+def _plain_sum(values):
+    """The sum as it was defined before the shortcut: fractions in turn, intervals from (0, 0)."""
+    if all(type(v) is Fraction for v in values):
+        return sum(values, Fraction(0))
+    total = (fzero, fzero)
+    for v in values:
+        total = mpi_add(total, discrete._iv(v), discrete.PREC)
+    return total
+
+
+def _plain_product(values):
+    """The product as it was defined before the shortcut: 0 if a factor is an exact 0, fractions in
+    turn, intervals from (1, 1)."""
+    if any(type(v) is Fraction and not v for v in values):
+        return Fraction(0)
+    if all(type(v) is Fraction for v in values):
+        out = Fraction(1)
+        for v in values:
+            out *= v
+        return out
+    total = discrete._ONE
+    for v in values:
+        total = mpi_mul(total, discrete._iv(v), discrete.PREC)
+    return total
+
+
+def _value(rng: random.Random, bits: int):
+    """A fraction, or an interval of any kind the second opinion meets: from a fraction or a log at
+    the working precision, a point with more bits than that (a Hermite node), one of mixed sign,
+    one with an end at 0 or at infinity, an exact 0."""
+    kind = rng.randrange(9)
+    q = Fraction(rng.randint(-10**12, 10**12), rng.randint(1, 10**9))
+    if kind <= 1:
+        return q
+    if kind == 2:
+        return Fraction(0)
+    if kind == 3:
+        return discrete._iv(q)
+    if kind == 4:
+        return mpi_log(discrete._iv(abs(q) + 1), bits)
+    if kind == 5:  # more bits than the working precision: a sum or product may not start from it as it is
+        lo = from_rational(q.numerator, q.denominator, bits + 40, round_floor)
+        return (lo, lo)
+    if kind == 6:
+        a = from_rational(-abs(q.numerator) - 1, q.denominator, bits, round_floor)
+        return (a, from_rational(abs(q.numerator) + 1, q.denominator, bits, round_ceiling))
+    if kind == 7:
+        return (fzero, from_rational(abs(q.numerator) + 1, q.denominator, bits, round_ceiling))
+    return rng.choice([(fzero, finf), (fninf, fzero), (fzero, fzero)])
+
+
+@pytest.mark.parametrize("bits", [discrete.PREC, *discrete.RETRY_PRECISIONS])
+def test_sums_and_products_are_the_plain_ones_bit_for_bit(bits):
+    """A sum or product that starts from its first interval (instead of adding it to 0 or multiplying
+    it by 1) is the same interval, at every precision, for every kind of operand; and counts the same."""
+    rng = random.Random(bits)
+    for _ in range(3000):
+        values = [_value(rng, bits) for _ in range(rng.choice([0, 1, 1, 2, 2, 3, 4, 7]))]
+        with discrete._precision(bits):
+            for fast, plain in ((discrete._sum, _plain_sum), (discrete._product, _plain_product)):
+                with discrete.work_limit(10**9, "test"):
+                    got = fast(list(values))
+                    assert discrete.work_spent() == len(values)
+                want = plain(values)
+                assert type(got) is type(want)
+                assert got == want, (fast.__name__, values)
+
+
+def test_a_sum_or_product_starts_from_its_first_interval_only_when_that_changes_nothing():
+    """The shortcut's condition: an interval whose ends are non-zero and have at most PREC bits is
+    what adding it to 0 and multiplying it by 1 give; one with more bits is not (it is rounded)."""
+    rng = random.Random(5)
+    for _ in range(500):
+        q = Fraction(rng.randint(-10**30, 10**30), rng.randint(1, 10**30)) or Fraction(1)
+        fits = discrete._iv(q)
+        assert discrete._at_precision(fits)
+        assert mpi_add((fzero, fzero), fits, discrete.PREC) == fits == mpi_mul(discrete._ONE, fits, discrete.PREC)
+        wide = from_rational(q.numerator, q.denominator, discrete.PREC + 40, round_floor)
+        if wide[3] > discrete.PREC:
+            assert not discrete._at_precision((wide, wide))
+            assert mpi_mul(discrete._ONE, (wide, wide), discrete.PREC) != (wide, wide)
+
+
+def test_the_gaussian_judges_common_nodes_are_taken_by_no_earlier_branch():
+    """The Gaussian evaluator sends Add, Mul and Pow straight to the arithmetic: right only while no
+    class it checks before them is one of theirs."""
+    from elbo_sym.engine.notation import ELBO, IWAE, KL, Density, DimensionSum, Entropy, Expectation, LatentSum, Normal
+
+    earlier = (DimensionSum, Density, Normal, Expectation, KL, Entropy, ELBO, LatentSum, IWAE, sympy.Symbol,
+               sympy.Rational, sympy.log, sympy.exp)
+    for kind in (sympy.Add, sympy.Mul, sympy.Pow):
+        assert not issubclass(kind, earlier)
+        assert not any(issubclass(other, kind) for other in earlier)
+
+
+def test_a_gaussian_instances_values_by_name_are_the_first_of_each_name():
+    """`value` reads a dict made once: the value a search of the pairs in order finds, and the same
+    error for a name it does not have."""
+    cases = [inst for D in (1, 2, "any") for inst in gaussian.instances(D, 6, 0, (("beta", ">= 1"),))]
+    cases.append(gaussian.GaussianInstance("repeated", (("mu", Fraction(1)), ("mu", Fraction(2)))))
+    for inst in cases:
+        for name, _ in inst.values:
+            assert inst.value(name) == next(v for n, v in inst.values if n == name)
+        with pytest.raises(discrete.JudgeError):
+            inst.value("no-such-name")
+
+
+def test_log_normals_remembered_under_their_keys_are_the_values_computed_afresh():
+    """log_normal keys a fraction by its numerator and denominator: equal fractions share an entry,
+    and every remembered value is the one computed afresh (fractions and intervals mixed)."""
+    rng = random.Random(11)
+    gaussian._LOG_NORMALS.clear()
+    for _ in range(300):
+        v = _value(rng, discrete.PREC) if rng.random() < 0.5 else Fraction(rng.randint(-50, 50), rng.randint(1, 9))
+        if type(v) is not Fraction and not discrete._at_precision(v):
+            continue
+        mean = Fraction(rng.randint(-20, 20), rng.randint(1, 7))
+        variance = Fraction(rng.randint(1, 30), rng.randint(1, 7))
+        with discrete.work_limit(10**9, "test"):
+            fresh = gaussian._log_normal(v, mean, variance)
+            assert gaussian.log_normal(v, mean, variance) == fresh
+            assert gaussian.log_normal(v, Fraction(mean.numerator * 3, mean.denominator * 3), variance) == fresh
+
+
+@pytest.mark.parametrize("n", sorted(gaussian.HERMITE_STARTS))
+def test_written_out_hermite_starts_are_polyroots_and_give_the_same_rule(n):
+    """The written-out starting points are exactly what polyroots gives, so the rule made from them
+    is the rule made from polyroots, bit for bit, at every precision the judge uses."""
+    from mpmath import mpf
+
+    written = [float.fromhex(h) for h in gaussian.HERMITE_STARTS[n]]
+    computed = gaussian.hermite_starts(n)
+    assert [mpf(w) for w in written] == computed
+    saved = gaussian.HERMITE_STARTS.pop(n)
+    try:
+        for bits in (discrete.PREC, *discrete.RETRY_PRECISIONS):
+            gaussian.hermite_rule.cache_clear()
+            slow = gaussian.hermite_rule(n, bits)
+            gaussian.HERMITE_STARTS[n] = saved
+            gaussian.hermite_rule.cache_clear()
+            assert gaussian.hermite_rule(n, bits) == slow
+            del gaussian.HERMITE_STARTS[n]
+    finally:
+        gaussian.HERMITE_STARTS[n] = saved
+        gaussian.hermite_rule.cache_clear()
+
+
+def test_remembered_gaussian_distributions_are_the_ones_computed_afresh():
+    """A distribution's (mean, variance), remembered per instance, is what computing it afresh gives,
+    with the same work counted; an error is raised again, not remembered."""
+    from elbo_sym.engine.notation import Density, Normal, x, z
+
+    mu, sigma = sympy.Symbol("mu", real=True), sympy.Symbol("sigma", positive=True)
+    dists = [Density("q", (z,)), Density("p", (z,)), Density("p", (z,), (x,)), Normal(mu / 2 + 1, sigma**2 + 1)]
+    for inst in gaussian.instances(1, 9, 0):
+        for d in dists:
+            with discrete.work_limit(10**9, "test"):
+                fresh = gaussian._distribution_of(d, gaussian.GaussianInstance(inst.name, inst.values))
+                spent = discrete.work_spent()
+            with discrete.work_limit(10**9, "test"):
+                first = gaussian._distribution(d, inst)
+                assert discrete.work_spent() == spent
+                assert gaussian._distribution(d, inst) == first == fresh
+        for _ in range(2):
+            with pytest.raises(discrete.JudgeError):
+                gaussian._distribution(Density("p", (x,)), inst)
+
+
+_CHAIN_FILES = ["variants/hierarchical-bound.toml", "variants/hierarchical-decomposition.toml",
+                "variants/hierarchical-gap.toml", "literature/chain-tight-only-if.toml",
+                "literature/ddpm-appendix-a-three-steps.toml", "literature/mean-field-product.toml"]
+
+
+def _chain_expressions() -> list:
+    from pathlib import Path
+
+    from elbo_sym.engine.derivation import load
+
+    root = Path(__file__).resolve().parent.parent
+    out = []
+    for name in _CHAIN_FILES:
+        derivation = load(root / "derivations" / name)
+        out.append(derivation.start.expr)
+        out += [step.expr for step in derivation.steps]
+    return out
+
+
+def test_remembered_free_layers_are_the_ones_computed_afresh():
+    """free_layers, remembered by identity, is what the plain recursion gives on every expression of
+    the chain files and every part of them; a bare layer is an error each time, never remembered."""
+    from elbo_sym.engine.reference import chain
+
+    expressions = _chain_expressions()
+    assert expressions
+    for e in expressions:
+        for part in sympy.preorder_traversal(e):
+            try:
+                fresh = chain._free_layers(part)
+            except discrete.JudgeError:
+                for _ in range(2):
+                    with pytest.raises(discrete.JudgeError):
+                        chain.free_layers(part)
+                continue
+            assert chain.free_layers(part) == fresh
+            assert chain.free_layers(part) == fresh  # the second time from the memo
+    for _ in range(2):
+        with pytest.raises(discrete.JudgeError):
+            chain.free_layers(chain.z1)
+
+
+def test_chain_marginals_are_the_table_summed_by_hand():
+    """A marginal (the table summed over the layers not fixed) is the plain sum over the matching
+    assignments, for every set of fixed layers and values, two to four layers."""
+    import itertools
+
+    from elbo_sym.engine.reference import chain
+
+    for layers in (2, 3, 4):
+        for inst in chain.instances(2, 3, seed=layers, layers=layers):
+            names = inst.layers
+            for name, with_x in (("p", True), ("p", False), ("q", False)):
+                table = inst.table(name, with_x)
+                for size in range(len(names) + 1):
+                    for over in itertools.combinations(names, size):
+                        for values in itertools.product(range(inst.K), repeat=size):
+                            point = dict(zip(over, values))
+                            at = [point.get(v) for v in names]
+                            by_hand = sum((value for a, value in table.items()
+                                           if all(w is None or w == g for w, g in zip(at, a))), Fraction(0))
+                            assert inst.marginal(name, frozenset(over), with_x, point) == by_hand
+
+
+def test_the_observation_symbol_is_the_symbol_of_its_name():
+    from elbo_sym.engine.reference import chain
+
+    for name in ("x", "x1", "y"):
+        assert chain._observation_symbol(name) == sympy.Symbol(name)
+        assert chain._observation_symbol(name) is chain._observation_symbol(name)
