@@ -98,3 +98,30 @@ def test_remembered_distribution_checks_equal_fresh_ones(name):
             continue
         assert rules._is_distribution_notation(d, first, model) is fresh is \
             rules._is_distribution_notation(d, first, model), (name, str(d))
+
+
+def test_remembered_sample_parameters_equal_a_fresh_walk():
+    """samples.sample_parameters (remembered per expression) gives the parameters of each symbolic
+    IWAE in the order a fresh preorder walk meets them; limit(..., k, oo) binds its k."""
+    from sympy import preorder_traversal
+
+    from elbo_sym.engine.notation import IWAE
+    from elbo_sym.engine.parse import Vocabulary
+    from elbo_sym.engine.samples import _without_limits, sample_parameters
+
+    def walk(*exprs):
+        found: dict = {}
+        for e in exprs:
+            for node in preorder_traversal(_without_limits(e)):
+                if isinstance(node, IWAE) and node.symbolic:
+                    found.update(dict.fromkeys(sorted(node.count.free_symbols, key=lambda s: s.name)))
+        return tuple(found)
+
+    vocabulary = Vocabulary(params=("k", "m"), counts=(("k", 1), ("m", 1)))
+    texts = ["IWAE(q, m) - IWAE(q, k + 1)", "IWAE(q, k + 1)", "ELBO(q)", "IWAE(q, 2)", "IWAE(q, m) + log(p(x))",
+             "limit(IWAE(q, k), k, oo)"]
+    exprs = [parse(t, vocabulary) for t in texts]
+    assert walk(exprs[0]) and not walk(exprs[5])
+    for first in exprs:
+        for second in exprs:
+            assert sample_parameters(first, second) == walk(first, second) == sample_parameters(first, second)
