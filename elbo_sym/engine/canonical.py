@@ -111,8 +111,28 @@ class _LogPoly:
         return out
 
 
+_CANONICAL_FORMS = ("canonical forms",)
+"""The key, in a model's sign memo, of its memo of each unfolded expression's canonical form."""
+MAX_REMEMBERED_FORMS = 10_000
+"""Canonical forms a model remembers (beyond it they are computed again, never refused)."""
+
+
 def canonical(e: Expr, model: Model) -> Canonical:
-    """The canonical form of an unfolded expression on the model's domain."""
+    """The canonical form of an unfolded expression on the model's domain.
+
+    Remembered per model (a pure function of the two): the rules ask again for forms the checker
+    or another rule already built (a step's difference, Jensen's side conditions).  A form that
+    raises (TooLarge, a budget) is not remembered, so it raises again the next time."""
+    memo = model.sign_memo.setdefault(_CANONICAL_FORMS, {})
+    known = memo.get(e)
+    if known is None:
+        known = _canonical(e, model)
+        if len(memo) < MAX_REMEMBERED_FORMS:
+            memo[e] = known
+    return known
+
+
+def _canonical(e: Expr, model: Model) -> Canonical:
     builder = _Builder(model)
     poly = builder.poly(exp_as_symbols(e, model.elimination))
     terms = []
@@ -152,8 +172,9 @@ class _Builder:
         c = c.xreplace(self.elimination)
         if c == 0 or c.is_Number:
             return c
-        if any(p.exp.is_negative for p in c.atoms(Pow)):
-            if _vanishes_as_fraction(c):
+        found = c.atoms(Pow, Float)  # one walk for the powers and floats both tests below read
+        if any(p.is_Pow and p.exp.is_negative for p in found):
+            if _vanishes_as_fraction(c, found):
                 return Integer(0)
             c = _cancel_negated(c)
             numerator, denominator = bounded_together(c).as_numer_denom()
@@ -248,7 +269,7 @@ class _Builder:
             primitive = -primitive
         out = _log_rational(abs(content))
         if len(primitive.free_symbols) <= MAX_FACTOR_SYMBOLS and _degree_above_one(primitive):
-            c, pieces = factor_list(primitive)
+            c, pieces = _factor_list(primitive)
             if len(pieces) > 1 or (pieces and pieces[0][1] > 1):
                 out.add(_log_rational(abs(Rational(c))))
                 for piece, multiplicity in pieces:
@@ -391,6 +412,14 @@ def _prime_powers(n: int) -> tuple[tuple[int, int], ...]:
     return tuple(sorted(powers.items()))
 
 
+@lru_cache(maxsize=1024)
+def _factor_list(primitive: Expr) -> tuple:
+    """`factor_list(primitive)`, remembered: the same log arguments recur from form to form
+    (factoring is the dearest part of a canonical form; the answer depends on nothing else)."""
+    c, pieces = factor_list(primitive)
+    return c, tuple(pieces)  # immutable: every caller shares the answer
+
+
 def _degree_above_one(e: Expr) -> bool:
     def linear(term: Expr) -> bool:
         return term.is_Symbol or term.is_Number or (term.is_Mul and len(term.args) == 2 and term.args[0].is_Number)
@@ -402,16 +431,19 @@ def _bounded_expand(e: Expr) -> Expr:
     return bounded_expand(e)
 
 
-def _vanishes_as_fraction(c: Expr) -> bool:
+def _vanishes_as_fraction(c: Expr, found: set | None = None) -> bool:
     """c is a rational function of its symbols that is identically 0 -- decided in sparse integer
     polynomial arithmetic (`engine.sparse.Fractions`), far cheaper than `together` and expanding the common
     numerator for the long sums of nested fractions a chain of Gaussian layers gives.  Only a 0 is
     trusted; anything else (or anything not a rational function with rational coefficients: floats,
     pi, roots) goes the usual way, so the coefficient the residual shows is unchanged.  Past the
-    usual way's budgets it leaves the decision (and the refusal) to it."""
-    if c.atoms(Float) or any(not p.exp.is_Integer for p in c.atoms(Pow)):
+    usual way's budgets it leaves the decision (and the refusal) to it.  `found`: c.atoms(Pow, Float)
+    when the caller has it already."""
+    found = c.atoms(Pow, Float) if found is None else found
+    powers = [p for p in found if p.is_Pow]
+    if len(powers) < len(found) or any(not p.exp.is_Integer for p in powers):  # a float, or a root
         return False
-    denominators = {p.base for p in c.atoms(Pow) if p.exp.is_negative}
+    denominators = {p.base for p in powers if p.exp.is_negative}
     if len(denominators) > MAX_DENOMINATORS:
         return False
     symbols = sorted(c.free_symbols, key=str)

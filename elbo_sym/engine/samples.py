@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from fractions import Fraction
+from functools import lru_cache
 
 from sympy import Expr, Integer, Symbol, preorder_traversal
 
@@ -28,9 +29,18 @@ def sample_parameters(*exprs: Expr) -> tuple[Symbol, ...]:
     """The parameters some IWAE's number of samples is written in (k of IWAE(q, k + 1))."""
     found: dict[Symbol, None] = {}
     for e in exprs:
-        for node in preorder_traversal(_without_limits(e)):
-            if isinstance(node, IWAE) and node.symbolic:
-                found.update(dict.fromkeys(sorted(node.count.free_symbols, key=lambda s: s.name)))
+        found.update(dict.fromkeys(_sample_parameters_of(e)))
+    return tuple(found)
+
+
+@lru_cache(maxsize=4096)
+def _sample_parameters_of(e: Expr) -> tuple[Symbol, ...]:
+    """sample_parameters of one expression, in the order of a preorder walk; remembered (the
+    checker asks it of each side of each step several times: a walk of the whole tree each)."""
+    found: dict[Symbol, None] = {}
+    for node in preorder_traversal(_without_limits(e)):
+        if isinstance(node, IWAE) and node.symbolic:
+            found.update(dict.fromkeys(sorted(node.count.free_symbols, key=lambda s: s.name)))
     return tuple(found)
 
 

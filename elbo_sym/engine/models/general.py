@@ -447,7 +447,20 @@ class GeneralModel(ModelDefaults):
 
     def latent_sum(self, values, source: Expr | None = None) -> Expr:
         """Sum over z of the value at the generic point: linearity, normalisation, atoms.
-        `source` (the Sum, E, KL, H or ELBO as written) names the sum when it has no meaning."""
+        `source` (the Sum, E, KL, H or ELBO as written) names the sum when it has no meaning.
+        Remembered per value (the rules sum the same values again: 296 calls, 155 distinct on the
+        74 files); a refusal is not remembered, so it is raised again, naming its own source."""
+        key = tuple(values)
+        known = self._latent_sums.get(key)
+        if known is None:
+            known = self._latent_sums[key] = self._latent_sum(values, source)
+        return known
+
+    @cached_property
+    def _latent_sums(self) -> dict:
+        return {}
+
+    def _latent_sum(self, values, source: Expr | None) -> Expr:
         (value,) = values
         terms = Add.make_args(_expand(_split_logs(value, self)))
         if len(terms) > MAX_TERMS:
@@ -547,7 +560,11 @@ def _explicit(K: int, spec: ModelSpec) -> DiscreteModel:
     return DiscreteModel(K, replace(spec, K=K))
 
 
+@lru_cache(maxsize=4096)
 def _expand(e: Expr) -> Expr:
+    """`bounded_expand(e)`, remembered (a pure function of e): the sums' exponents and terms are
+    asked about again and again (5,813 calls, 98 distinct expressions on the 74 files).  A
+    refusal (TooLarge) is not remembered."""
     from elbo_sym.engine.canonical import bounded_expand
 
     return bounded_expand(e)
@@ -575,8 +592,23 @@ NOT_A_DENSITY = "not a density"
 NOT_INTEGRABLE = "not integrable"
 
 
+_SUM_REFUSALS = ("sum refusals",)
+"""The key, in a model's sign memo, of its memo of `sum_refusal`'s answers."""
+
+
 def sum_refusal(body: Expr, densities: frozenset, pointwise: frozenset, model,
                 ratios: tuple[tuple[Symbol, Symbol], ...] = ()) -> str | None:
+    """`_sum_refusal`, remembered per model (a pure function of its arguments: the same
+    summands recur in every step and rule that sums them; 1,182 calls, 135 distinct)."""
+    memo = model.sign_memo.setdefault(_SUM_REFUSALS, {})
+    key = (body, densities, pointwise, ratios)
+    if key not in memo:
+        memo[key] = _sum_refusal(body, densities, pointwise, model, ratios)
+    return memo[key]
+
+
+def _sum_refusal(body: Expr, densities: frozenset, pointwise: frozenset, model,
+                 ratios: tuple[tuple[Symbol, Symbol], ...] = ()) -> str | None:
     """Why a summand over z is refused for every latent space (None: admitted).
 
     K = "any" means densities too, and a proved step holds wherever its integrals are finite
@@ -724,8 +756,24 @@ def _separate(term: Expr, pointwise: frozenset) -> tuple[Expr, Expr]:
     return Mul(*free), Mul(*dependent)
 
 
+_SPLIT_LOGS = ("split logs",)
+"""The key, in a model's sign memo, of its memo of `_split_logs`' answers."""
+
+
 def _split_logs(e: Expr, model: GeneralModel) -> Expr:
-    """log of a structurally positive product -> sum of logs of its factors (recursively)."""
+    """log of a structurally positive product -> sum of logs of its factors (recursively).
+    Remembered per model (a pure function of the two: each sum splits the logs of the same
+    unfolded densities again; 2,982 calls, 656 distinct on the 74 files)."""
+    if not e.args:  # an atom: nothing to split
+        return e
+    memo = model.sign_memo.setdefault(_SPLIT_LOGS, {})
+    known = memo.get(e)
+    if known is None:
+        known = memo[e] = _split_logs_once(e, model)
+    return known
+
+
+def _split_logs_once(e: Expr, model: GeneralModel) -> Expr:
     from elbo_sym.engine.definedness import strict_sign
 
     if isinstance(e, log):
