@@ -34,7 +34,7 @@ from sympy import (
 
 from elbo_sym.engine.canonical import Canonical, canonical
 from elbo_sym.engine.definedness import certified, is_positive, nonnegative, obligations
-from elbo_sym.engine.models.base import Model
+from elbo_sym.engine.models.base import Model, remembered
 from elbo_sym.engine.models.discrete import UnfoldError, has_free_latent
 from elbo_sym.engine.notation import (
     DATA_DENSITY,
@@ -810,10 +810,8 @@ _DISTRIBUTIONS_SHOWN = ("distributions shown",)
 def _is_distribution_notation(d: Expr, first: Expr, model: Model) -> bool:
     """`_shown_distribution`, remembered per model (a pure function: the KL rule asks it of the
     same arguments for each candidate KL of each step; 50 calls, 33 distinct on the literature)."""
-    memo = model.sign_memo.setdefault(_DISTRIBUTIONS_SHOWN, {})
-    if (d, first) not in memo:
-        memo[(d, first)] = _shown_distribution(d, first, model)
-    return memo[(d, first)]
+    return remembered(model.sign_memo.setdefault(_DISTRIBUTIONS_SHOWN, {}), (d, first),
+                      lambda: _shown_distribution(d, first, model))
 
 
 def _shown_distribution(d: Expr, first: Expr, model: Model) -> bool:

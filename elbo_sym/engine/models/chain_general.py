@@ -332,11 +332,8 @@ class GeneralChainModel(ChainLayers, ModelDefaults):
         (the rules ask whether the values of p(z1) sum to 1 over both layers: they do not).
 
         Remembered per model (89 calls, 36 distinct on the literature); a refusal is not."""
-        key = (value, over, meaningful_only)
-        known = self._sums.get(key)
-        if known is None:
-            known = self._sums[key] = self._sum_over(value, over, meaningful_only)
-        return known
+        return remembered(self._sums, (value, over, meaningful_only),
+                          lambda: self._sum_over(value, over, meaningful_only))
 
     @cached_property
     def _sums(self) -> dict:

@@ -27,7 +27,14 @@ from functools import cached_property, lru_cache
 
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, Symbol, exp, log, preorder_traversal
 
-from elbo_sym.engine.models.base import Distribution, ModelDefaults, ModelSpec, assumption_observation, q_label
+from elbo_sym.engine.models.base import (
+    Distribution,
+    ModelDefaults,
+    ModelSpec,
+    assumption_observation,
+    q_label,
+    remembered,
+)
 from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, has_free_latent, pin_densities
 from elbo_sym.engine.notation import (
     DATA_DENSITY,
@@ -451,10 +458,7 @@ class GeneralModel(ModelDefaults):
         Remembered per value (the rules sum the same values again: 296 calls, 155 distinct on the
         74 files); a refusal is not remembered, so it is raised again, naming its own source."""
         key = tuple(values)
-        known = self._latent_sums.get(key)
-        if known is None:
-            known = self._latent_sums[key] = self._latent_sum(values, source)
-        return known
+        return remembered(self._latent_sums, key, lambda: self._latent_sum(key, source))
 
     @cached_property
     def _latent_sums(self) -> dict:
@@ -766,11 +770,7 @@ def _split_logs(e: Expr, model: GeneralModel) -> Expr:
     unfolded densities again; 2,982 calls, 656 distinct on the 74 files)."""
     if not e.args:  # an atom: nothing to split
         return e
-    memo = model.sign_memo.setdefault(_SPLIT_LOGS, {})
-    known = memo.get(e)
-    if known is None:
-        known = memo[e] = _split_logs_once(e, model)
-    return known
+    return remembered(model.sign_memo.setdefault(_SPLIT_LOGS, {}), e, lambda: _split_logs_once(e, model))
 
 
 def _split_logs_once(e: Expr, model: GeneralModel) -> Expr:
