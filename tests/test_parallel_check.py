@@ -1,16 +1,24 @@
 """Files checked in worker processes (elbo_sym.report.parallel) print exactly what a serial run
 prints; a worker that dies is that file's error, never a pass; Ctrl-C stops every worker.
+
+The pool forks only in a process of one thread, and a pytest process has more (the faulthandler
+watchdog of `faulthandler_timeout`, pytest-xdist's reader): the tests that need the pool run it
+in a process forked from the test (`alone`), where only the forking thread lives on.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
+import select
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,43 +33,118 @@ REFUTED = GAP.replace('expr = "KL(q(z), p(z | x))"', 'expr = "KL(p(z | x), q(z))
 assert REFUTED != GAP
 
 TEST_PROCESS = os.getpid()
+POOL_PARENT = [TEST_PROCESS]
+"""The process that runs the pool: the one `alone` forked (a worker's parent, never a worker)."""
+ALONE_SECONDS = 300.0
+"""Most a body run `alone` may take (the longest here checks six small files twice)."""
 
 
-@pytest.fixture(autouse=True)
-def only_this_thread():
-    """The pool forks only while this process has one thread; a thread an earlier test on this
-    pytest worker left behind (a server winding down) would make the pool run here, in the test
-    process -- and the dying "workers" below would take the test process with them."""
-    import threading
-
-    deadline = time.monotonic() + 30
-    while threading.active_count() > 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert threading.active_count() == 1, [thread.name for thread in threading.enumerate()]
+def alone(body: Callable[[], Any]) -> Any:
+    """``body()`` in a process forked from this one, where only the forking thread lives on, so
+    the pool may fork there; its value comes back pickled, an exception is raised again here."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # never returns
+        status = 1
+        try:
+            os.close(read)
+            POOL_PARENT[0] = os.getpid()
+            try:
+                outcome: tuple[str, Any] = ("value", body())
+            except BaseException as error:  # an assertion, pytest.raises' failure: raised in the test
+                outcome = ("raise", error)
+            try:
+                data = pickle.dumps(outcome)
+            except Exception:
+                data = pickle.dumps(("raise", AssertionError(repr(outcome[1])[:4000])))
+            with os.fdopen(write, "wb") as pipe:
+                pipe.write(data)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    data, deadline = b"", time.monotonic() + ALONE_SECONDS
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([read], [], [], left)[0]:
+                os.kill(pid, signal.SIGKILL)
+                raise AssertionError(f"the body did not end within {ALONE_SECONDS:g} s")
+            chunk = os.read(read, 1 << 20)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(read)
+        os.waitpid(pid, 0)
+    assert data, "the process running the body ended without an answer"
+    kind, value = pickle.loads(data)
+    if kind == "raise":
+        raise value
+    return value
 
 
 def die(how: str) -> None:
-    """End this worker process -- never the test process (that would crash the pytest worker)."""
-    assert os.getpid() != TEST_PROCESS, "the pool ran in the test process"
+    """End this worker process -- never the test process nor the pool's (that would lose the answer)."""
+    assert os.getpid() not in (TEST_PROCESS, POOL_PARENT[0]), "the pool ran in the process that called it"
     if how == "SIGKILL":
         os.kill(os.getpid(), signal.SIGKILL)
     os._exit(3)
 
 
-def test_this_process_can_fork():
-    """The tests below exercise the pool only when forking is allowed here (one thread)."""
-    assert parallel._can_fork()
+def os_threads() -> int:
+    """This process's threads as the kernel lists them (Linux), counted here apart from the pool."""
+    return sum(1 for entry in Path(f"/proc/{os.getpid()}/task").iterdir() if entry.name.isdigit())
+
+
+def test_a_process_of_one_thread_can_fork():
+    """The tests below exercise the pool only where forking is allowed (one thread)."""
+    assert alone(parallel._can_fork)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="the kernel lists threads in /proc (Linux)")
+def test_a_thread_threading_does_not_know_stops_the_fork():
+    """A thread started by `_thread` (as a C library starts one) is not in threading's count, but a
+    fork while it holds a lock would leave the child's copy locked: the pool runs in this process
+    then; once the thread has ended, in workers."""
+    import _thread
+    import threading
+
+    def body() -> None:
+        release, ended = _thread.allocate_lock(), _thread.allocate_lock()
+        release.acquire()
+        ended.acquire()
+
+        def hold() -> None:
+            release.acquire()
+            ended.release()
+
+        _thread.start_new_thread(hold, ())
+        try:
+            assert threading.active_count() == 1 and os_threads() == 2  # threading does not see it
+            assert not parallel._can_fork()
+            assert map_in_workers(lambda i: os.getpid(), 3, 2, weight=lambda i: 0) == [os.getpid()] * 3
+        finally:
+            release.release()
+        assert ended.acquire(timeout=30)
+        deadline = time.monotonic() + 30
+        while os_threads() > 1 and time.monotonic() < deadline:  # the OS thread ends just after its last line
+            time.sleep(0.01)
+        assert os_threads() == 1 and parallel._can_fork()
+        assert os.getpid() not in map_in_workers(lambda i: os.getpid(), 3, 2, weight=lambda i: 0)
+
+    alone(body)
 
 
 # ---------------------------------------------------------------------------- the pool itself
 
 
 def test_items_run_in_workers_and_come_back_in_order():
-    parent = os.getpid()
-    results = map_in_workers(lambda i: (i * i, os.getpid()), 7, 3, weight=lambda i: i % 3)
+    parent, results = alone(lambda: (os.getpid(), map_in_workers(lambda i: (i * i, os.getpid()), 7, 3,
+                                                                  weight=lambda i: i % 3)))
     assert [value for value, _ in results] == [i * i for i in range(7)]
     workers = {pid for _, pid in results}
-    assert parent not in workers and 1 <= len(workers) <= 3
+    assert parent not in workers and TEST_PROCESS not in workers and 1 <= len(workers) <= 3
 
 
 @pytest.mark.parametrize("count, jobs", [(1, 4), (5, 1)])
@@ -80,13 +163,13 @@ def test_a_worker_that_dies_loses_its_item_only():
             die("SIGKILL")
         return i + 100
 
-    results = map_in_workers(work, 6, 2, weight=lambda i: 0)
+    results = alone(lambda: map_in_workers(work, 6, 2, weight=lambda i: 0))
     assert isinstance(results[2], WorkerLost) and "signal 9" in results[2].message
     assert [r for i, r in enumerate(results) if i != 2] == [100, 101, 103, 104, 105]  # a fresh worker went on
 
 
 def test_a_worker_that_exits_is_lost_too():
-    results = map_in_workers(lambda i: die("exit 3") if i == 0 else i, 3, 2, weight=lambda i: -i)
+    results = alone(lambda: map_in_workers(lambda i: die("exit 3") if i == 0 else i, 3, 2, weight=lambda i: -i))
     assert isinstance(results[0], WorkerLost) and "exited with status 3" in results[0].message
     assert results[1:] == [1, 2]
 
@@ -98,20 +181,24 @@ def test_an_exception_is_raised_here_as_a_serial_run_raises_it():
         return i
 
     with pytest.raises(ValueError, match="no good: 1"):
-        map_in_workers(work, 4, 2, weight=lambda i: 0)
+        alone(lambda: map_in_workers(work, 4, 2, weight=lambda i: 0))
 
 
 def test_large_results_pass_through_the_pipe():
-    results = map_in_workers(lambda i: "x" * (300_000 + i), 3, 2, weight=lambda i: 0)
+    results = alone(lambda: map_in_workers(lambda i: "x" * (300_000 + i), 3, 2, weight=lambda i: 0))
     assert [len(r) for r in results] == [300_000, 300_001, 300_002]
 
 
 def test_no_worker_outlives_the_call():
-    before = _children()
-    map_in_workers(lambda i: i, 4, 2, weight=lambda i: 0)
-    with pytest.raises(ValueError):
-        map_in_workers(lambda i: int("x") if i == 0 else time.sleep(30), 3, 3, weight=lambda i: 0)
-    assert _children() == before
+    def body() -> None:
+        assert _children() == set()
+        assert map_in_workers(lambda i: os.getpid(), 4, 2, weight=lambda i: 0)[0] != os.getpid()
+        assert _children() == set()
+        with pytest.raises(ValueError):
+            map_in_workers(lambda i: int("x") if i == 0 else time.sleep(30), 3, 3, weight=lambda i: 0)
+        assert _children() == set()
+
+    alone(body)
 
 
 def _children() -> set[int]:
@@ -156,7 +243,7 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 def test_check_in_parallel_prints_what_a_serial_run_prints(folder, capsys, json):
     options = ["--json"] if json else []
     serial = run(capsys, "check", "--jobs", "1", *options, ".")
-    parallel_run = run(capsys, "check", "--jobs", "3", *options, ".")
+    parallel_run = alone(lambda: run(capsys, "check", "--jobs", "3", *options, "."))
     assert parallel_run == serial
     assert serial[0] == 2  # the input errors
     assert "d-broken.toml" in serial[1 if json else 2] and "refuted" in serial[1]
@@ -173,18 +260,19 @@ def test_a_file_whose_worker_dies_is_an_error_not_a_pass(folder, capsys, monkeyp
     monkeypatch.setattr(elbo_sym.report.build, "check_file", dying)
     (folder / "d-broken.toml").unlink()
     (folder / "e-folder.toml").rmdir()
-    code, out, err = run(capsys, "check", "--jobs", "2", ".")
+    code, out, err = alone(lambda: run(capsys, "check", "--jobs", "2", "."))
     assert code != 0
     assert "b-refuted.toml:0: cannot check file: the worker process checking it was killed by signal 9" in err
     assert "a-gap.toml — " in out and "b-refuted.toml — " not in out
     with pytest.raises(elbo_sym.files.InputError, match="b-refuted.toml: cannot check file"):
-        elbo_sym.report.build.check_all([str(folder / "a-gap.toml"), str(folder / "b-refuted.toml")], 5.0, jobs=2)
+        alone(lambda: elbo_sym.report.build.check_all([str(folder / "a-gap.toml"), str(folder / "b-refuted.toml")],
+                                                      5.0, jobs=2))
 
 
 def test_build_and_web_check_in_parallel_alike(folder):
     files = [str(folder / "a-gap.toml"), str(folder / "b-refuted.toml"), str(folder / "c-jensen.toml")]
     serial = elbo_sym.report.build.check_all(files, 5.0, jobs=1)
-    assert elbo_sym.report.build.check_all(files, 5.0, jobs=3) == serial
+    assert alone(lambda: elbo_sym.report.build.check_all(files, 5.0, jobs=3)) == serial
     assert [r.ok for r in serial[0]] == [True, False, True]
 
 
@@ -270,7 +358,7 @@ def test_without_jobs_a_few_files_are_checked_in_this_process(tmp_path, monkeypa
         return real_run(self, order, count)
 
     monkeypatch.setattr(parallel._Pool, "run", spy)
-    reports, errors = check_paths([str(tmp_path)], 10.0, use_cache=False)
+    pools, (reports, errors) = alone(lambda: (pools, check_paths([str(tmp_path)], 10.0, use_cache=False)))
     assert len(reports) == files and not errors and all(r.ok for r in reports)
     wanted = min(parallel.available_cores(), files // FILES_PER_WORKER)
     assert pools == ([wanted] if wanted >= 2 else [])

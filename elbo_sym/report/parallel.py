@@ -12,8 +12,8 @@ A worker that dies without sending a report (killed, out of memory, a crash in a
 becomes :class:`WorkerLost` for the file it held -- never a pass --, and a fresh worker takes
 the remaining files.  An exception raised by the check is raised again here, as a serial run
 raises it.  Ctrl-C stops the workers (they ignore SIGINT; the caller kills them) and raises
-KeyboardInterrupt here.  One file, one job, or a platform without ``fork``: serial, in this
-process.
+KeyboardInterrupt here.  One file, one job, a platform without ``fork``, or a process with
+another thread (any OS thread, also one a C library started): serial, in this process.
 """
 
 from __future__ import annotations
@@ -63,9 +63,19 @@ def default_jobs(count: int) -> int:
 def _can_fork() -> bool:
     """Fork only where it is safe: a platform with fork, and no other thread in this process
     (a thread holding a lock at the fork would leave the child's copy locked forever)."""
-    import threading
+    return hasattr(os, "fork") and sys.platform != "win32" and _threads() == 1
 
-    return hasattr(os, "fork") and sys.platform != "win32" and threading.active_count() == 1
+
+def _threads() -> int:
+    """The threads of this process: every OS thread where the platform lists them (Linux's
+    /proc/self/task also sees threads started by a C library or `_thread`, which `threading`
+    does not know), else the threads `threading` knows."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        import threading
+
+        return threading.active_count()
 
 
 def map_in_workers(work: Callable[[int], Any], count: int, jobs: int, weight: Callable[[int], float]) -> list[Any]:
