@@ -142,6 +142,10 @@ MAX_NEW_K = 20
 """The largest integer K of a starter `new` writes (its example lists K probabilities per distribution)."""
 MAX_JOBS = 256
 """Most worker processes `check --jobs` starts (its default: one per core, see FILES_PER_WORKER)."""
+WORKER_MARGIN_SECONDS = 300.0
+"""How much longer than its file's budget a worker process (report.parallel) may hold a file before
+it counts as hung -- killed, the file's error, never a pass: room for the work no budget counts
+(reading and parsing the file, building and sending its report), also on a busy machine."""
 FILES_PER_WORKER = 3
 """Without --jobs, a check starts at most one worker per this many files: each worker pays SymPy's
 first-use costs (lazy imports, caches) once, which only pays off over several files (the four

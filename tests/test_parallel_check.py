@@ -8,6 +8,7 @@ in a process forked from the test (`alone`), where only the forking thread lives
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import select
@@ -174,6 +175,38 @@ def test_a_worker_that_exits_is_lost_too():
     assert results[1:] == [1, 2]
 
 
+def test_a_worker_that_hangs_is_stopped_and_its_item_lost():
+    """A worker that neither answers nor ends (its pipe stays open) does not hold the caller for
+    ever: after `patience` seconds it is killed, its item is a WorkerLost, a fresh worker goes on."""
+    def work(i: int) -> int:
+        if i == 1:
+            time.sleep(120)  # far beyond the patience below (and below ALONE_SECONDS)
+        return i + 100
+
+    def body() -> tuple[list, float, set[int]]:
+        started = time.monotonic()
+        results = map_in_workers(work, 5, 2, weight=lambda i: -i, patience=1.5)
+        return results, time.monotonic() - started, _children()
+
+    results, seconds, left = alone(body)
+    assert isinstance(results[1], WorkerLost)
+    assert "did not answer within 1.5 s and was stopped" in results[1].message
+    assert [r for i, r in enumerate(results) if i != 1] == [100, 102, 103, 104]
+    assert 1.5 <= seconds < 60 and left == set()  # stopped at the patience, and reaped
+
+
+def test_patience_exceeds_every_budget_that_bounds_a_healthy_check():
+    """The bound is the file's own budget plus limits.WORKER_MARGIN_SECONDS: it cannot fire before
+    the budgets stop a check (a file's default budget grows with its steps, up to MAX_STEPS)."""
+    from elbo_sym.limits import MAX_STEPS, WORKER_MARGIN_SECONDS, file_budget
+
+    for budget in (0.5, 1.0, 10.0, 60.0, 3600.0):
+        for steps in (1, 12, MAX_STEPS):
+            assert parallel.worker_patience(budget) >= file_budget(steps, budget) + WORKER_MARGIN_SECONDS
+        assert parallel.worker_patience(budget, total=7.0) == 7.0 + WORKER_MARGIN_SECONDS
+    assert map_in_workers.__defaults__ == (3600.0 + WORKER_MARGIN_SECONDS,)  # a caller that does not say
+
+
 def test_an_exception_is_raised_here_as_a_serial_run_raises_it():
     def work(i: int) -> int:
         if i == 1:
@@ -269,6 +302,31 @@ def test_a_file_whose_worker_dies_is_an_error_not_a_pass(folder, capsys, monkeyp
                                                       5.0, jobs=2))
 
 
+@pytest.mark.parametrize("through", ["check", "build"])
+def test_a_file_whose_worker_hangs_is_an_error_not_a_pass(folder, capsys, monkeypatch, through):
+    """`check` (and `build`/`web`, through check_all) bound each worker by the file's budget plus
+    the margin: a check stuck beyond it is that file's error, named, and the run goes on."""
+    real = elbo_sym.report.build.check_file
+
+    def stuck(source, *args, **kwargs):
+        if "refuted" in str(getattr(source, "path", source)):
+            time.sleep(120)
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(elbo_sym.report.build, "check_file", stuck)
+    monkeypatch.setattr(parallel, "WORKER_MARGIN_SECONDS", 2.0)
+    (folder / "d-broken.toml").unlink()
+    (folder / "e-folder.toml").rmdir()
+    if through == "check":
+        code, out, err = alone(lambda: run(capsys, "check", "--jobs", "2", "--file-budget", "1", "."))
+        assert code != 0 and "a-gap.toml — " in out and "b-refuted.toml — " not in out
+        assert "b-refuted.toml:0: cannot check file: the worker process checking it did not answer within 3 s" in err
+    else:
+        with pytest.raises(elbo_sym.files.InputError, match="b-refuted.toml: cannot check file: .* within 2.0"):
+            alone(lambda: elbo_sym.report.build.check_all([str(folder / "a-gap.toml"), str(folder / "b-refuted.toml")],
+                                                          0.0001, jobs=2))
+
+
 def test_build_and_web_check_in_parallel_alike(folder):
     files = [str(folder / "a-gap.toml"), str(folder / "b-refuted.toml"), str(folder / "c-jensen.toml")]
     serial = elbo_sym.report.build.check_all(files, 5.0, jobs=1)
@@ -306,6 +364,30 @@ def busy_check(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     assert process.stdout is not None
     return process, [int(process.stdout.readline()) for _ in range(2)]
+
+
+def test_a_real_check_forks_its_workers(tmp_path):
+    """The command's process has one thread when it forks (nothing imported before the fork starts
+    one, as importing NumPy starts OpenBLAS's): `check --jobs 2` really checks in workers."""
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.toml").write_text(GAP, "utf-8")
+    script = textwrap.dedent("""
+        import json, os, sys
+        from elbo_sym.report import parallel
+        from elbo_sym.cli import main
+        pools, real = [], parallel._Pool.run
+        def spy(self, order, count):
+            pools.append(parallel._threads())
+            return real(self, order, count)
+        parallel._Pool.run = spy
+        code = main(["check", "--no-cache", "--jobs", "2", "a.toml", "b.toml"])
+        print(json.dumps([code, pools]))
+    """)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == [0, [1]]
 
 
 def test_ctrl_c_stops_every_worker(tmp_path):

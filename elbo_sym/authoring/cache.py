@@ -524,7 +524,7 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
         from elbo_sym.engine.derivation import DerivationError, loads
         from elbo_sym.report.build import check_file
         from elbo_sym.report.model import InputErrorReport
-        from elbo_sym.report.parallel import WorkerLost, default_jobs, map_in_workers
+        from elbo_sym.report.parallel import WorkerLost, default_jobs, map_in_workers, worker_patience
 
         skip_final_collection()
         readable = []
@@ -547,7 +547,8 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
         workers = default_jobs(len(readable)) if jobs is None else jobs
         if workers > 1 and len(readable) > 1:  # imported once here, not once in every worker
             import_quietly(BEFORE_THE_FORK)
-        checked = map_in_workers(load_and_check, len(readable), workers, weight=lambda n: len(readable[n][3]))
+        checked = map_in_workers(load_and_check, len(readable), workers, weight=lambda n: len(readable[n][3]),
+                                 patience=worker_patience(budget, total))
         for (i, path, key, _), report in zip(readable, checked):
             if isinstance(report, WorkerLost):
                 found.append((i, InputErrorReport(str(path), 0, report.message)))

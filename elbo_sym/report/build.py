@@ -346,14 +346,14 @@ def check_all(paths: Sequence[str], budget: float,
     """The reports of every derivation named; none when any does not load (then its errors):
     `build` and `web` check everything before they print anything.  Checked in `jobs` worker
     processes (None: as `check` chooses, report.parallel.default_jobs), as `check` does."""
-    from elbo_sym.report.parallel import WorkerLost, default_jobs, map_in_workers
+    from elbo_sym.report.parallel import WorkerLost, default_jobs, map_in_workers, worker_patience
 
     derivations, errors = load_all(paths)
     if errors:
         return [], errors
     results = map_in_workers(lambda n: check_file(derivations[n], budget=budget), len(derivations),
                              default_jobs(len(derivations)) if jobs is None else jobs,
-                             weight=lambda n: _file_size(derivations[n]))
+                             weight=lambda n: _file_size(derivations[n]), patience=worker_patience(budget))
     for derivation, result in zip(derivations, results):
         if isinstance(result, WorkerLost):
             raise InputError(f"{derivation.path}: {result.message}")

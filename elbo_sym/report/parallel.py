@@ -8,10 +8,11 @@ it and sends the report back pickled through a pipe; the caller puts the reports
 file order, so what is printed is what a serial run prints.  Each file keeps its own budgets
 (the engine's deadlines run inside the worker).
 
-A worker that dies without sending a report (killed, out of memory, a crash in a library)
-becomes :class:`WorkerLost` for the file it held -- never a pass --, and a fresh worker takes
-the remaining files.  An exception raised by the check is raised again here, as a serial run
-raises it.  Ctrl-C stops the workers (they ignore SIGINT; the caller kills them) and raises
+A worker that dies without sending a report (killed, out of memory, a crash in a library), or
+holds one file longer than the file's budget allows (:func:`worker_patience`: a hang the budgets
+did not stop; it is killed), becomes :class:`WorkerLost` for the file it held -- never a pass --,
+and a fresh worker takes the remaining files.  An exception raised by the check is raised again
+here, as a serial run raises it.  Ctrl-C stops the workers (they ignore SIGINT; the caller kills them) and raises
 KeyboardInterrupt here.  One file, one job, a platform without ``fork``, or a process with
 another thread (any OS thread, also one a C library started): serial, in this process.
 """
@@ -21,14 +22,22 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from elbo_sym.limits import FILES_PER_WORKER
+from elbo_sym.limits import (
+    FILES_PER_WORKER,
+    MAX_BUDGET_SECONDS,
+    MAX_STEPS,
+    STEP_BUDGET_SECONDS,
+    WORKER_MARGIN_SECONDS,
+    file_budget,
+)
 
-__all__ = ["WorkerLost", "available_cores", "default_jobs", "map_in_workers", "schedule"]
+__all__ = ["WorkerLost", "available_cores", "default_jobs", "map_in_workers", "schedule", "worker_patience"]
 
 _LENGTH = 8
 """Bytes of the length that precedes each pickled result on a worker's pipe."""
@@ -36,14 +45,26 @@ _LENGTH = 8
 
 @dataclass(frozen=True)
 class WorkerLost:
-    """The file's worker process ended without a report: `how` says how (signal or exit status)."""
+    """The file's worker process gave no report: `how` says why (a signal, an exit status, no
+    answer in time)."""
 
     how: str
 
     @property
     def message(self) -> str:
-        return (f"cannot check file: the worker process checking it {self.how} without a report "
+        return (f"cannot check file: the worker process checking it {self.how} "
                 f"(`elbo-sym check --jobs 1 FILE` checks it in one process)")
+
+
+def worker_patience(budget: float = STEP_BUDGET_SECONDS, total: float | None = None) -> float:
+    """Seconds a worker may hold one file checked with these budgets: the file's budget (`total`,
+    else the default of the largest file, at most MAX_STEPS steps) plus limits.WORKER_MARGIN_SECONDS.
+    The budgets stop a healthy check before that; a worker still busy then is hung."""
+    return (file_budget(MAX_STEPS, budget) if total is None else total) + WORKER_MARGIN_SECONDS
+
+
+_PATIENCE_FOR_ANY_BUDGET = MAX_BUDGET_SECONDS + WORKER_MARGIN_SECONDS
+"""The patience of a caller that does not say: enough for the largest budget an option may ask."""
 
 
 def available_cores() -> int:
@@ -78,13 +99,15 @@ def _threads() -> int:
         return threading.active_count()
 
 
-def map_in_workers(work: Callable[[int], Any], count: int, jobs: int, weight: Callable[[int], float]) -> list[Any]:
+def map_in_workers(work: Callable[[int], Any], count: int, jobs: int, weight: Callable[[int], float],
+                   patience: float = _PATIENCE_FOR_ANY_BUDGET) -> list[Any]:
     """``[work(0), ..., work(count - 1)]``, each computed in a worker process (``jobs`` of them at
     most, heaviest `weight` first), or serially in this process when ``jobs`` or ``count`` is 1
-    or fork is unavailable.  An item whose worker died is a :class:`WorkerLost`."""
+    or fork is unavailable.  An item whose worker died, or held it more than `patience` seconds
+    (then it is killed), is a :class:`WorkerLost`."""
     if count <= 1 or jobs <= 1 or not _can_fork():
         return [work(i) for i in range(count)]
-    return _Pool(work, min(jobs, count)).run(schedule(count, weight), count)
+    return _Pool(work, min(jobs, count), patience).run(schedule(count, weight), count)
 
 
 def schedule(count: int, weight: Callable[[int], float]) -> list[int]:
@@ -101,14 +124,15 @@ class _Worker:
     tasks: int  # write end: the parent sends item numbers
     results: int  # read end: the worker sends length-prefixed pickles
     item: int | None = None
+    since: float = 0.0  # when it was given its item (time.monotonic)
     buffer: bytearray = field(default_factory=bytearray)
 
 
 class _Pool:
-    def __init__(self, work: Callable[[int], Any], jobs: int):
+    def __init__(self, work: Callable[[int], Any], jobs: int, patience: float = _PATIENCE_FOR_ANY_BUDGET):
         import selectors  # here, as pickle below: a serial check does without them
 
-        self.work, self.jobs = work, jobs
+        self.work, self.jobs, self.patience = work, jobs, patience
         self.workers: list[_Worker] = []
         self.selector = selectors.DefaultSelector()
         self.readable = selectors.EVENT_READ
@@ -122,8 +146,9 @@ class _Pool:
             for worker in list(self.workers):
                 self._assign(worker, pending)
             while any(worker.item is not None for worker in self.workers):
-                for key, _ in self.selector.select():
+                for key, _ in self.selector.select(self._time_left()):
                     self._read(key.data, pending, results)
+                self._stop_the_hung(pending, results)
         finally:
             self._stop()
         return results
@@ -160,9 +185,41 @@ class _Pool:
         self.selector.register(result_read, self.readable, worker)
         return worker
 
+    def _time_left(self) -> float:
+        """Seconds until the first busy worker runs out of patience (0: one has)."""
+        first = min(worker.since for worker in self.workers if worker.item is not None)
+        return max(0.0, first + self.patience - time.monotonic())
+
+    def _stop_the_hung(self, pending: deque[int], results: list[Any]) -> None:
+        """Kill every worker that held its item longer than the patience: the item is lost."""
+        now = time.monotonic()
+        for worker in list(self.workers):
+            if worker.item is not None and worker.pid and now - worker.since >= self.patience:
+                try:
+                    os.kill(worker.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self._lose(worker, f"did not answer within {self.patience:g} s and was stopped", pending, results)
+
+    def _lose(self, worker: _Worker, how: str | None, pending: deque[int], results: list[Any]) -> None:
+        """The worker is gone (or killed): reap it; its item, if any, is a WorkerLost saying `how`
+        (None: how it ended), and a fresh worker takes the remaining items."""
+        lost = worker.item
+        self._retire(worker)
+        self.selector.unregister(worker.results)
+        os.close(worker.results)
+        worker.results = -1
+        ended = _how_it_ended(worker.pid)
+        worker.pid, worker.item = 0, None
+        if lost is not None:
+            results[lost] = WorkerLost(how or f"{ended} without a report")
+            if pending:
+                self._assign(self._start(), pending)
+
     def _assign(self, worker: _Worker, pending: deque[int]) -> None:
         if pending:
             worker.item = pending.popleft()
+            worker.since = time.monotonic()
             try:
                 _write_all(worker.tasks, worker.item.to_bytes(_LENGTH, "big"))
             except OSError:
@@ -174,17 +231,7 @@ class _Pool:
     def _read(self, worker: _Worker, pending: deque[int], results: list[Any]) -> None:
         chunk = os.read(worker.results, 1 << 20)
         if not chunk:  # the worker is gone
-            lost = worker.item
-            self._retire(worker)
-            self.selector.unregister(worker.results)
-            os.close(worker.results)
-            worker.results = -1
-            how = _how_it_ended(worker.pid)
-            worker.pid, worker.item = 0, None
-            if lost is not None:
-                results[lost] = WorkerLost(how)
-                if pending:
-                    self._assign(self._start(), pending)
+            self._lose(worker, None, pending, results)
             return
         worker.buffer += chunk
         while len(worker.buffer) >= _LENGTH:
