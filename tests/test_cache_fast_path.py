@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym import __main__ as entry
 from elbo_sym.authoring import cache as result_cache
@@ -106,8 +107,8 @@ def test_the_console_entry_prints_what_the_full_command_prints(work, capsys):
 def test_a_warm_process_imports_neither_click_nor_the_report_model(work):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     command = [sys.executable, "-X", "importtime", "-m", "elbo_sym", "check", "good.toml"]
-    cold = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
-    warm = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
+    cold = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS)
+    warm = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS)
     assert cold.returncode == warm.returncode == 0
     assert cold.stdout == warm.stdout and "good.toml" in warm.stdout
 
@@ -300,7 +301,7 @@ def test_a_course_folder_is_left_to_click(work, capsys):
 def test_a_cold_process_without_click(work):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     command = [sys.executable, "-X", "importtime", "-m", "elbo_sym", "check", "--no-cache", "good.toml", "bad.toml"]
-    done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS)
     assert done.returncode == 1 and "refuted" in done.stdout
     modules = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert "sympy" in modules and "click" not in modules

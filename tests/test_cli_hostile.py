@@ -22,6 +22,7 @@ from pathlib import Path
 
 import click
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym import cli
 from elbo_sym.limits import MAX_FILE_BYTES
@@ -302,8 +303,9 @@ def test_an_ascii_terminal_gets_escapes_not_a_traceback(tmp_path, warm):
     env.pop("ELBO_SYM_NO_CACHE", None)
     command = [sys.executable, "-m", "elbo_sym", "check", "gap.toml"]
     if warm:
-        subprocess.run(command, cwd=tmp_path, env=dict(env, PYTHONIOENCODING="utf-8"), capture_output=True, check=True)
-    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True)
+        subprocess.run(command, cwd=tmp_path, env=dict(env, PYTHONIOENCODING="utf-8"), capture_output=True, check=True,
+                       timeout=CHILD_TIMEOUT_SECONDS)
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, timeout=CHILD_TIMEOUT_SECONDS)
     assert done.returncode == 0, done.stderr
     assert b"Caf\\xe9: " in done.stdout and b"Traceback" not in done.stderr
 
@@ -313,5 +315,5 @@ def test_a_closed_stdout_is_no_traceback(tmp_path):
     (tmp_path / "gap.toml").write_text((_REPO / "derivations" / "gap.toml").read_text("utf-8"), "utf-8")
     done = subprocess.run([sys.executable, "-m", "elbo_sym", "check", "--no-cache", "gap.toml"], cwd=tmp_path,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          preexec_fn=lambda: os.close(1))
+                          preexec_fn=lambda: os.close(1), timeout=CHILD_TIMEOUT_SECONDS)
     assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr

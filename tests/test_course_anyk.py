@@ -18,6 +18,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.cli import main
 from elbo_sym.lesson.exercises import generate_exercises
@@ -161,7 +162,8 @@ def run(folder: Path, *argv: str) -> int:
 
 
 def pdf_text(pdf: Path, *args: str) -> str:
-    out = subprocess.run(["pdftotext", *args, str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["pdftotext", *args, str(pdf), "-"], capture_output=True, text=True, check=True,
+                         timeout=CHILD_TIMEOUT_SECONDS).stdout
     return out.replace("\u2212", "-")
 
 

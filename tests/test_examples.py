@@ -15,6 +15,7 @@ from pathlib import Path
 import mpmath
 import pytest
 import sympy
+from child_processes import CHILD_TIMEOUT_SECONDS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -362,11 +363,13 @@ def test_cli_example_bad_input_exit_2(args, capsys):
 def test_cli_example_subprocess_exit_codes():
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     ok = subprocess.run([sys.executable, "-m", "elbo_sym", "example", "--prior", "3/4,1/4", "--likelihood",
-                         "1/5,3/5", "--q", "1/3,2/3", "--json"], capture_output=True, text=True, cwd=ROOT, env=env)
+                         "1/5,3/5", "--q", "1/3,2/3", "--json"], capture_output=True, text=True, cwd=ROOT, env=env,
+                        timeout=CHILD_TIMEOUT_SECONDS)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["identities"]["gap_is_kl"] == "proved"
     bad = subprocess.run([sys.executable, "-m", "elbo_sym", "example", "--prior", "1,0", "--likelihood",
-                          "1/5,3/5", "--q", "1/2,1/2"], capture_output=True, text=True, cwd=ROOT, env=env)
+                          "1/5,3/5", "--q", "1/2,1/2"], capture_output=True, text=True, cwd=ROOT, env=env,
+                         timeout=CHILD_TIMEOUT_SECONDS)
     assert bad.returncode == 2 and bad.stdout == ""
     assert len(bad.stderr.strip().splitlines()) == 1
 

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.cli import main
 from elbo_sym.publish.handouts import gallery_handout
@@ -42,7 +43,8 @@ def test_build_writes_the_gallery_pdf(tmp_path, capsys):
     code = main(["build", "--gallery", str(VARIANTS), "--out", str(tmp_path), "--only", "beyond-the-lesson"])
     assert code == 0, capsys.readouterr().err
     pdf = tmp_path / "beyond-the-lesson.pdf"
-    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True,
+                          timeout=CHILD_TIMEOUT_SECONDS).stdout
     assert "Beyond the lesson" in text
     for title in ("The IWAE bound lies below the evidence", "The KL term of a VAE, in closed form",
                   "The hierarchical bound: two latent layers", "The gap of the Gaussian ELBO"):

@@ -16,6 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.cli import main
 from elbo_sym.engine.check import check_derivation  # noqa: F401
@@ -48,7 +49,8 @@ SPECIALS = "\\{}$&#^_%~<>|[]"
 
 
 def pdf_text(pdf: Path, *args: str) -> str:
-    out = subprocess.run(["pdftotext", *args, str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["pdftotext", *args, str(pdf), "-"], capture_output=True, text=True, check=True,
+                         timeout=CHILD_TIMEOUT_SECONDS).stdout
     return out.replace("\u2212", "-").replace("\u2019", "'")  # math minus, curly quote -> ASCII
 
 
@@ -296,7 +298,8 @@ def test_flashcards_fronts_then_mirrored_backs(built) -> None:
     deck = load_flashcards()
     pdf = built["flashcards"].pdf
     pages = int(next(line.split()[-1] for line in subprocess.run(
-        ["pdfinfo", str(pdf)], capture_output=True, text=True).stdout.splitlines() if line.startswith("Pages")))
+        ["pdfinfo", str(pdf)], capture_output=True, text=True,
+        timeout=CHILD_TIMEOUT_SECONDS).stdout.splitlines() if line.startswith("Pages")))
     assert pages == 2 * math.ceil(len(deck.cards) / 8)
     front = pdf_text(pdf, "-layout", "-f", "1", "-l", "1")
     back = pdf_text(pdf, "-layout", "-f", "2", "-l", "2")

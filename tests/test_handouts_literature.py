@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import discover, load, loads
@@ -140,7 +141,8 @@ def test_cli_lists_the_handout(capsys):
 
 
 def _text(pdf: Path, *args: str) -> str:
-    return subprocess.run(["pdftotext", *args, str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(["pdftotext", *args, str(pdf), "-"], capture_output=True, text=True, check=True,
+                          timeout=CHILD_TIMEOUT_SECONDS).stdout
 
 
 @pytest.mark.usefixtures("requires_latex")
@@ -170,7 +172,8 @@ def test_the_pdf_prints_every_file_with_its_steps_and_verdicts(tmp_path, reports
         assert "Thisistheclaim" in body or re.search(r"whichisthe\w?claim", body) or report.claim is None
     assert "refuted" not in text and "held on" not in text  # no verdict but proved
     png = tmp_path / "page"
-    subprocess.run(["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", str(built.pdf), str(png)], check=True)
+    subprocess.run(["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", str(built.pdf), str(png)], check=True,
+                   timeout=CHILD_TIMEOUT_SECONDS)
     image = next(tmp_path.glob("page*.png")).read_bytes()
     assert image[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -18,6 +18,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import load
@@ -219,11 +220,13 @@ def _pdflatex(tex: str, folder: Path) -> tuple[Path, str]:
 
 
 def _text(pdf: Path, *args: str) -> str:
-    return subprocess.run(["pdftotext", *args, str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(["pdftotext", *args, str(pdf), "-"], capture_output=True, text=True, check=True,
+                          timeout=CHILD_TIMEOUT_SECONDS).stdout
 
 
 def _pages(pdf: Path) -> list[str]:
-    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True,
+                          timeout=CHILD_TIMEOUT_SECONDS).stdout
     count = int(re.search(r"Pages:\s+(\d+)", info).group(1))
     return [_text(pdf, "-layout", "-f", str(n), "-l", str(n)) for n in range(1, count + 1)]
 

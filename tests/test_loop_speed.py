@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.authoring import cache as result_cache
 from elbo_sym.report import model as report_model
@@ -144,8 +145,10 @@ def test_a_warm_check_imports_neither_sympy_nor_importlib_metadata(tmp_path):
     probe = ("import sys; from elbo_sym.cli import main; code = main(['check', sys.argv[1]]); "
              "heavy = ['sympy', 'mpmath', 'scipy', 'numpy', 'jinja2', 'importlib.metadata']; "
              "print(sorted(m for m in heavy if m in sys.modules)); sys.exit(code)")
-    cold = subprocess.run([sys.executable, "-c", probe, str(folder)], env=env, capture_output=True, text=True)
-    warm = subprocess.run([sys.executable, "-c", probe, str(folder)], env=env, capture_output=True, text=True)
+    cold = subprocess.run([sys.executable, "-c", probe, str(folder)], env=env, capture_output=True, text=True,
+                          timeout=CHILD_TIMEOUT_SECONDS)
+    warm = subprocess.run([sys.executable, "-c", probe, str(folder)], env=env, capture_output=True, text=True,
+                          timeout=CHILD_TIMEOUT_SECONDS)
     assert cold.returncode == warm.returncode == 0, cold.stderr + warm.stderr
     assert "'sympy'" in cold.stdout.splitlines()[-1]  # the probe can see an import
     assert warm.stdout.splitlines()[-1] == "[]"
@@ -170,7 +173,8 @@ def _cold_check_modules(paths: list[str], collector: list | None = None) -> tupl
              "code = main(['check', '--no-cache', '--jobs', '1', *sys.argv[1:]]); "
              "print(json.dumps([gc.isenabled(), gc.get_freeze_count()])); "
              f"print(json.dumps(sorted(m for m in {watched!r} if m in sys.modules))); sys.exit(code)")
-    done = subprocess.run([sys.executable, "-c", probe, *paths], env=env, cwd=REPO, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", probe, *paths], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=CHILD_TIMEOUT_SECONDS)
     if collector is not None:
         collector.extend(json.loads(done.stdout.splitlines()[-2]))
     return done.returncode, json.loads(done.stdout.splitlines()[-1]), done.stderr
@@ -267,11 +271,12 @@ def test_workers_load_their_own_files():
     files = ["derivations/gap.toml", "derivations/jensen.toml", "derivations/variants/gaussian-kl.toml",
              "derivations/tight.toml"]
     parallel_only = subprocess.run([sys.executable, "-c", probe.replace("(2, 1)", "(2,)"), *files], env=env,
-                                   cwd=REPO, capture_output=True, text=True)
+                                   cwd=REPO, capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS)
     assert parallel_only.returncode == 0, parallel_only.stderr
     *_, imported = json.loads(parallel_only.stdout.splitlines()[-1])
     assert imported is False  # the parent parsed no file: the Gaussian family stayed in the worker
-    both = subprocess.run([sys.executable, "-c", probe, *files], env=env, cwd=REPO, capture_output=True, text=True)
+    both = subprocess.run([sys.executable, "-c", probe, *files], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=CHILD_TIMEOUT_SECONDS)
     assert both.returncode == 0, both.stderr
     in_workers, serial, imported = json.loads(both.stdout.splitlines()[-1])
     assert imported is True  # the serial run loaded it here: the probe sees the import
@@ -289,12 +294,13 @@ def test_what_every_worker_would_import_is_imported_before_the_fork():
              "print(json.dumps([[r.to_dict() for r in reports], [m in sys.modules for m in BEFORE_THE_FORK], "
              "gc.get_freeze_count()]))")
     files = ["derivations/gap.toml", "derivations/jensen.toml"]
-    done = subprocess.run([sys.executable, "-c", probe, *files], env=env, cwd=REPO, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", probe, *files], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=CHILD_TIMEOUT_SECONDS)
     assert done.returncode == 0, done.stderr
     in_workers, imported, frozen = json.loads(done.stdout.splitlines()[-1])
     assert imported == [True, True, True] and frozen > 100_000
     serial = subprocess.run([sys.executable, "-c", probe.replace("jobs=2", "jobs=1"), *files], env=env, cwd=REPO,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS)
     assert serial.returncode == 0, serial.stderr
     assert json.loads(serial.stdout.splitlines()[-1])[0] == in_workers and len(in_workers) == 2
 
@@ -439,7 +445,8 @@ def test_skipping_the_final_collection_changes_no_output(tmp_path):
         off = "import elbo_sym.authoring.cache as c; c.skip_final_collection = lambda: None; "
         off = off if hook == "without" else ""
         probe = off + "import sys; from elbo_sym.cli import main; sys.exit(main(['check', 'good.toml', 'bad.toml']))"
-        done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=CHILD_TIMEOUT_SECONDS)
         entries = sorted(p.name for p in (tmp_path / f"cache-{hook}").glob("*.json"))
         runs[hook] = (done.returncode, done.stdout, done.stderr, entries)
     assert runs["with"] == runs["without"]

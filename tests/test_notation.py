@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 from sympy import Pow, Rational, S, Symbol
 
 from elbo_sym.engine import notation
@@ -453,7 +454,8 @@ def test_a_fully_proved_file_with_such_names_builds_and_prints_them_as_written(t
     assert report.ok and [s.verdict for s in report.steps] == ["proved"]
     (built,) = write_handouts([derivations_handout([report])], tmp_path / "out")
     assert built.ok, f"{built.message}\n{built.log_excerpt}"
-    text = subprocess.run(["pdftotext", str(built.pdf), "-"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(["pdftotext", str(built.pdf), "-"], capture_output=True, text=True, check=True,
+                          timeout=CHILD_TIMEOUT_SECONDS).stdout
     words = set(re.findall(r"[A-Za-z]+", text))
     assert set(WORD_NAMES) <= words, set(WORD_NAMES) - words
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 import elbo_sym.report.build
 from elbo_sym.cli import main
@@ -36,8 +37,6 @@ assert REFUTED != GAP
 TEST_PROCESS = os.getpid()
 POOL_PARENT = [TEST_PROCESS]
 """The process that runs the pool: the one `alone` forked (a worker's parent, never a worker)."""
-ALONE_SECONDS = 300.0
-"""Most a body run `alone` may take (the longest here checks six small files twice)."""
 
 
 def alone(body: Callable[[], Any]) -> Any:
@@ -64,13 +63,13 @@ def alone(body: Callable[[], Any]) -> Any:
         finally:
             os._exit(status)
     os.close(write)
-    data, deadline = b"", time.monotonic() + ALONE_SECONDS
+    data, deadline = b"", time.monotonic() + CHILD_TIMEOUT_SECONDS
     try:
         while True:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([read], [], [], left)[0]:
                 os.kill(pid, signal.SIGKILL)
-                raise AssertionError(f"the body did not end within {ALONE_SECONDS:g} s")
+                raise AssertionError(f"the body did not end within {CHILD_TIMEOUT_SECONDS:g} s")
             chunk = os.read(read, 1 << 20)
             if not chunk:
                 break
@@ -180,7 +179,7 @@ def test_a_worker_that_hangs_is_stopped_and_its_item_lost():
     ever: after `patience` seconds it is killed, its item is a WorkerLost, a fresh worker goes on."""
     def work(i: int) -> int:
         if i == 1:
-            time.sleep(120)  # far beyond the patience below (and below ALONE_SECONDS)
+            time.sleep(120)  # far beyond the patience below
         return i + 100
 
     def body() -> tuple[list, float, set[int]]:
@@ -354,7 +353,9 @@ def busy_check(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
         import elbo_sym.report.build as build
         from elbo_sym.cli import main
         def slow(*args, **kwargs):
-            os.write(1, (str(os.getpid()) + "\\n").encode())  # one write: lines do not interleave
+            busy = os.open("busy", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            os.write(busy, (str(os.getpid()) + "\\n").encode())  # one write: lines do not interleave
+            os.close(busy)
             time.sleep(60)
         build.check_file = slow
         sys.exit(main(["check", "--no-cache", "--jobs", "2", "a.toml", "b.toml", "c.toml"]))
@@ -362,8 +363,13 @@ def busy_check(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     process = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
-    assert process.stdout is not None
-    return process, [int(process.stdout.readline()) for _ in range(2)]
+    busy, deadline = tmp_path / "busy", time.monotonic() + CHILD_TIMEOUT_SECONDS
+    while not (busy.is_file() and len(busy.read_text().splitlines()) == 2):  # a file: waiting on it is bounded
+        if process.poll() is not None or time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise AssertionError(f"the workers never got busy: {process.communicate(timeout=30)}")
+        time.sleep(0.05)
+    return process, [int(line) for line in busy.read_text().splitlines()]
 
 
 def test_a_real_check_forks_its_workers(tmp_path):
@@ -385,7 +391,7 @@ def test_a_real_check_forks_its_workers(tmp_path):
     """)
     env = dict(os.environ, PYTHONPATH=str(REPO))
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=CHILD_TIMEOUT_SECONDS)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == [0, [1]]
 

@@ -14,6 +14,7 @@ from fractions import Fraction as F
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.cli import PARTS as CLI_PARTS
 from elbo_sym.cli import main
@@ -101,7 +102,8 @@ def make_project(folder: Path, config: str = CONFIG) -> Path:
 
 
 def pdf_text(pdf: Path, *args: str) -> str:
-    out = subprocess.run(["pdftotext", *args, str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["pdftotext", *args, str(pdf), "-"], capture_output=True, text=True, check=True,
+                         timeout=CHILD_TIMEOUT_SECONDS).stdout
     return out.replace("\u2212", "-")
 
 

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import DerivationError, loads
@@ -252,6 +253,6 @@ def test_every_allowed_character_is_typeset_by_pdflatex(tmp_path):
     (report,) = write_handouts([derivations_handout(results)], tmp_path)
     assert report.ok, report.message + "\n" + report.log_excerpt
     printed = subprocess.run(["pdftotext", str(report.pdf), "-"], capture_output=True, text=True,
-                             check=True).stdout
+                             check=True, timeout=CHILD_TIMEOUT_SECONDS).stdout
     for sample in ("α", "Σ", "ℓ", "ß", "Œ", "é", "Ł", "€", "–", "“", "≤", "∞"):
         assert sample in printed, sample

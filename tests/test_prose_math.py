@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.engine.derivation import DerivationError, loads
 from elbo_sym.prose import ProseError, split_math
@@ -111,7 +112,8 @@ def test_formulas_in_prose_are_typeset_in_the_pdf(tmp_path):
     handout = derivations_handout([check_file(d)])
     (built,) = write_handouts([handout], tmp_path)
     assert built.ok, built.message + built.log_excerpt
-    text = subprocess.run(["pdftotext", str(built.pdf), "-"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(["pdftotext", str(built.pdf), "-"], capture_output=True, text=True, check=True,
+                          timeout=CHILD_TIMEOUT_SECONDS).stdout
     assert "The gap is KL" in text and "$KL" not in text and "$ELBO" not in text
     assert "∥" in text  # the printer's KL(q ∥ p), not the ASCII source
     assert "$3" in text  # the escaped dollar is a dollar

@@ -17,6 +17,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import DerivationError, loads
@@ -160,7 +161,8 @@ def test_plain_prose_stays_text_in_the_pdf(plain_report, tmp_path, requires_late
 
     (built,) = write_handouts([derivations_handout([plain_report])], tmp_path)
     assert built.ok, built.message
-    text = subprocess.run(["pdftotext", str(built.pdf), "-"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(["pdftotext", str(built.pdf), "-"], capture_output=True, text=True, check=True,
+                          timeout=CHILD_TIMEOUT_SECONDS).stdout
     assert "log p(x) = q(z) \u2212 1" in " ".join(text.split())
 
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -30,7 +31,8 @@ BAD_TEX = "\\documentclass{article}\n\\begin{document}\n\\undefinedcommand\n\\en
 
 
 def pdf_text(pdf: Path) -> str:
-    return subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True,
+                          timeout=CHILD_TIMEOUT_SECONDS).stdout
 
 
 def squash(text: str) -> str:

@@ -14,6 +14,7 @@ import re
 import subprocess
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.cli import main
 from elbo_sym.engine.check import Verdict
@@ -291,7 +292,7 @@ def test_solution_pdf_prints_the_files_repair_and_example(repaired, tmp_path):
     (built,) = write_handouts([mistakes_handout([repaired])], tmp_path)
     assert built.ok, built.message + built.log_excerpt
     text = subprocess.run(["pdftotext", "-layout", str(built.pdf), "-"], capture_output=True, text=True,
-                          check=True).stdout
+                          check=True, timeout=CHILD_TIMEOUT_SECONDS).stdout
     questions, solutions = re.split(r"^Solutions\s*$", text, maxsplit=1, flags=re.M)
     assert "intended correction" not in questions and "Repair" not in questions
     flat = " ".join(solutions.split())

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pikepdf
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.cli import main
 from elbo_sym.lesson.exercises import generate_exercises
@@ -36,7 +37,8 @@ COUNT = 3
 
 
 def pdf_text(pdf: Path, *args: str) -> str:
-    out = subprocess.run(["pdftotext", *args, str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["pdftotext", *args, str(pdf), "-"], capture_output=True, text=True, check=True,
+                         timeout=CHILD_TIMEOUT_SECONDS).stdout
     return out.replace("\u2212", "-").replace("\u2019", "'")
 
 
@@ -237,7 +239,7 @@ def test_one_pdf_per_student_and_a_teacher_key(pdfs):
     names = sorted(p.name for p in (pdfs["root"] / "a").iterdir())
     assert names == sorted(["s001.pdf", "s-002.pdf", "S.3.pdf", "teacher-key.pdf"])
     for path in (pdfs["root"] / "a").iterdir():
-        info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True)
+        info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS)
         assert info.returncode == 0 and info.stderr == "", info.stderr  # poppler reads it without complaint
         assert int(re.search(r"Pages:\s+(\d+)", info.stdout).group(1)) >= 1
 
@@ -255,7 +257,8 @@ def test_each_sheet_shows_its_student_and_only_its_student(pdfs):
             if other is not student:
                 assert other.name not in text and f"ID: {other.id}" not in text
         pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(
-            ["pdfinfo", str(folder / f"{student.id}.pdf")], capture_output=True, text=True).stdout).group(1))
+            ["pdfinfo", str(folder / f"{student.id}.pdf")], capture_output=True, text=True,
+            timeout=CHILD_TIMEOUT_SECONDS).stdout).group(1))
         assert text.count("\f") == pages
         if pages > 1:  # later pages carry the name and id in the running header
             assert f"{student.name} • {student.id}" in pdf_text(folder / f"{student.id}.pdf", "-f", "2", "-l", "2")

@@ -18,6 +18,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import discover
@@ -32,7 +33,8 @@ COUNT = 3
 
 
 def pdf_text(pdf: Path, *args: str) -> str:
-    out = subprocess.run(["pdftotext", *args, str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["pdftotext", *args, str(pdf), "-"], capture_output=True, text=True, check=True,
+                         timeout=CHILD_TIMEOUT_SECONDS).stdout
     return out.replace("\u2212", "-").replace("\u2019", "'")
 
 

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.engine.derivation import DerivationError, loads
 from elbo_sym.publish.handouts import derivations_handout, mistakes_handout, write_handouts
@@ -170,7 +171,7 @@ def test_find_the_mistake_sheet_with_its_solution_page(slip, tmp_path):
     (built,) = write_handouts([handout], tmp_path)
     assert built.ok, built.message + built.log_excerpt
     text = subprocess.run(["pdftotext", "-layout", str(built.pdf), "-"], capture_output=True, text=True,
-                          check=True).stdout
+                          check=True, timeout=CHILD_TIMEOUT_SECONDS).stdout
     parts = re.split(r"^Solutions\s*$", text, maxsplit=1, flags=re.M)  # the heading, not the pointer to it
     assert len(parts) == 2, "no solution page"
     questions, solutions = parts
@@ -181,7 +182,8 @@ def test_find_the_mistake_sheet_with_its_solution_page(slip, tmp_path):
     assert "example 1" in solutions  # where the counterexample comes from
     assert "0.383576" in solutions and "0.056633" in solutions  # both sides at the counterexample
     assert "p(z | x)" in solutions.replace("\n", " ") or "p(z |" in solutions  # the repair
-    pages = subprocess.run(["pdfinfo", str(built.pdf)], capture_output=True, text=True).stdout
+    pages = subprocess.run(["pdfinfo", str(built.pdf)], capture_output=True, text=True,
+                           timeout=CHILD_TIMEOUT_SECONDS).stdout
     assert "Pages:" in pages and int(pages.split("Pages:")[1].split()[0]) >= 2  # solutions on their own page
 
 

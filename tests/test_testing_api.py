@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.authoring.testing import (
     DerivationFailed,
@@ -113,7 +114,7 @@ def test_the_testing_module_and_plugin_import_no_sympy() -> None:
     code = ("import sys, elbo_sym.authoring.pytest_plugin, elbo_sym.authoring.testing;"
             "print(sorted(m for m in sys.modules if m == 'sympy' or m.startswith('sympy.'))[:3])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": str(REPO)}).stdout
+                         env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=CHILD_TIMEOUT_SECONDS).stdout
     assert out.strip() == "[]"
 
 

@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.engine.derivation import discover
 from elbo_sym.engine.models.base import Instance
@@ -121,12 +122,13 @@ def test_a_probability_decimal_is_equal_or_approximate() -> None:
 
 def pdf_text(pdf: Path, *args: str) -> str:
     return subprocess.run(["pdftotext", *args, str(pdf), "-"], capture_output=True, text=True,
-                          check=True).stdout
+                          check=True, timeout=CHILD_TIMEOUT_SECONDS).stdout
 
 
 def pages(pdf: Path) -> list[str]:
     """The text of each page (pdftotext -f N -l N)."""
-    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True,
+                          timeout=CHILD_TIMEOUT_SECONDS).stdout
     count = int(re.search(r"Pages:\s+(\d+)", info).group(1))
     return [pdf_text(pdf, "-layout", "-f", str(n), "-l", str(n)) for n in range(1, count + 1)]
 

@@ -40,6 +40,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 from suite_sizes import one_per_family
 
 from elbo_sym.cli import main
@@ -676,7 +677,7 @@ def _run_group(args: list[str], *, timeout: float, input: str | None = None, **o
             out, err = proc.communicate(input, timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+            proc.communicate(timeout=CHILD_TIMEOUT_SECONDS)
             raise
     return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
