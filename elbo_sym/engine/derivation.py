@@ -396,8 +396,9 @@ class _Reader:
 
     def line_of(self, key: str, table: str | None = None, index: int = 0) -> int:
         first, last = self._table_span(table, index)
+        sets_key = re.compile(rf"\s*\"?{re.escape(key)}\"?\s*=")
         for number in range(first, last + 1):
-            if re.match(rf"\s*\"?{re.escape(key)}\"?\s*=", self.lines[number - 1]):
+            if sets_key.match(self.lines[number - 1]):
                 return number
         return first
 

@@ -830,7 +830,7 @@ class _Builder:
         if abs(exponent) > MAX_EXPONENT:
             raise self.fail(node.right, f"exponent {exponent} exceeds the limit {MAX_EXPONENT}")
         base = self.build(node.left, depth)
-        if base.is_zero and exponent < 0:
+        if exponent < 0 and base.is_zero:  # the sign first: asking SymPy whether a sum is zero is slow
             raise self.fail(node, "division by zero")
         result = Pow(base, exponent, evaluate=False)
         if _number_bits(result) > MAX_NUMBER_BITS:
