@@ -147,3 +147,15 @@ def test_integer_literals_not_in_plain_digits_are_refused_on_any_line(literal):
 def test_digits_read_the_same_on_the_first_line_and_below_it():
     assert parse_expression("(log(p(x)) +\n 12 * q(z))") == parse_expression("(log(p(x)) + 12 * q(z))")
     assert parse_expression("(3 +\r\n 45)") == parse_expression("(3 + 45)")
+
+
+@pytest.mark.parametrize("text", ["0 ** -1", "(1 - 1) ** -2", "log(p(x)) + (2 - 2) ** -3"])
+def test_a_zero_base_to_a_negative_power_is_still_division_by_zero(text):
+    with pytest.raises(ParseError, match="division by zero"):
+        parse_expression(text)
+
+
+@pytest.mark.parametrize("text", ["0 ** 2", "(1 - 1) ** 3", "(p(x) - p(x)) ** 2", "(p(x) + q(z)) ** -1"])
+def test_a_power_the_zero_question_does_not_concern_is_built(text):
+    e = parse_expression(text)
+    assert e.is_Pow and int(e.exp) == int(text.rsplit("**", 1)[1])

@@ -78,3 +78,27 @@ def test_equal_numbers_that_are_different_trees_print_differently():
 def test_what_is_not_an_expression_is_printed_each_time(value):
     assert to_text(value) == fresh_text(value)
     assert to_latex(value) == fresh_latex(value)
+
+
+def _terminal_safe_char_by_char(text: str) -> str:
+    """terminal_safe as it was written first: every character's category looked up."""
+    import unicodedata
+
+    from elbo_sym.prose import _TERMINAL_UNSAFE, _escape
+
+    return "".join(_escape(ch) if ch not in "\n\t" and unicodedata.category(ch) in _TERMINAL_UNSAFE else ch
+                   for ch in text)
+
+
+def test_terminal_safe_escapes_what_the_character_by_character_filter_escapes():
+    from elbo_sym.prose import terminal_safe
+
+    rng = random.Random(3)
+    alphabet = ([chr(c) for c in range(0, 0x250)] + ["\u2028", "\u2029", "\u202e", "\u200b", "\ufeff", "\udcff",
+                "\ud800", "\u2265", "\u2264", "\U000e0041", "\U0001f600", "\x85", "\x7f", "\r", "\t", "\n"])
+    escaped = 0
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        assert terminal_safe(text) == _terminal_safe_char_by_char(text), repr(text)
+        escaped += terminal_safe(text) != text
+    assert escaped > 1000
