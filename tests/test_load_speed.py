@@ -147,6 +147,9 @@ def test_integer_literals_not_in_plain_digits_are_refused_on_any_line(literal):
 def test_digits_read_the_same_on_the_first_line_and_below_it():
     assert parse_expression("(log(p(x)) +\n 12 * q(z))") == parse_expression("(log(p(x)) + 12 * q(z))")
     assert parse_expression("(3 +\r\n 45)") == parse_expression("(3 + 45)")
+    assert parse_expression("(3 +\r 45)") == parse_expression("(3 + 45)")  # a lone CR ends a line for Python too
+    with pytest.raises(ParseError, match="plain decimal digits"):
+        parse_expression("(3 +\r 4_5)")
 
 
 @pytest.mark.parametrize("text", ["0 ** -1", "(1 - 1) ** -2", "log(p(x)) + (2 - 2) ** -3"])
