@@ -10,6 +10,7 @@ file of the tree and on made-up formulas.
 from __future__ import annotations
 
 import random
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,12 @@ from elbo_sym.engine.notation import DATA_DENSITY, Density, Index
 from elbo_sym.engine.parse import MAX_DEGREE, ParseError, _degree, parse_expression
 
 TREE = sorted(Path(__file__).resolve().parent.parent.joinpath("derivations").rglob("*.toml"))
+
+
+@cache
+def _loaded(path: Path):
+    """Each file loaded once for the tests below (loading is what they examine, not what they time)."""
+    return load(path)
 
 
 def _formulas(d):
@@ -41,7 +48,7 @@ def test_the_tree_is_there():
 
 @pytest.mark.parametrize("path", TREE, ids=lambda p: p.stem)
 def test_every_formula_is_what_a_fresh_parse_gives(path):
-    d = load(path)
+    d = _loaded(path)
     vocabulary = d.vocabulary
     pairs = _formulas(d)
     assert len(pairs) >= 2
@@ -51,7 +58,7 @@ def test_every_formula_is_what_a_fresh_parse_gives(path):
 
 @pytest.mark.parametrize("path", TREE, ids=lambda p: p.stem)
 def test_data_weights_and_model_names_as_separate_walks_find_them(path):
-    d = load(path)
+    d = _loaded(path)
     exprs = [e for _, e in _formulas(d)]
     weighted = [d.start.expr, *(s.formula.expr for s in d.steps),
                 *(e for a in d.assumptions for e in (a.lhs.expr, a.rhs.expr)),
@@ -122,7 +129,7 @@ def test_the_remembered_degree_is_the_walked_degree():
         assert _degree(e, {}) == _degree_long_way(e) <= MAX_DEGREE
         checked += 1
     for path in TREE[:20]:
-        for _, e in _formulas(load(path)):
+        for _, e in _formulas(_loaded(path)):
             assert _degree(e, {}) == _degree_long_way(e)
     assert checked > 100 and refused > 0
 
