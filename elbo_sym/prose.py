@@ -352,8 +352,17 @@ def terminal_safe(text: str) -> str:
     """
     if _TERMINAL_PLAIN.fullmatch(text):
         return text
-    return "".join(_escape(ch) if ch not in "\n\t" and unicodedata.category(ch) in _TERMINAL_UNSAFE else ch
-                   for ch in text)
+    return _TERMINAL_OTHER.sub(_escape_if_unsafe, text)
+
+
+_TERMINAL_OTHER = re.compile(r"[^\t\n\x20-\x7e]")
+"""A character outside printable ASCII, tab and newline: only these may need an escape (a report
+is mostly ASCII; looking up every character's category made printing the tree's reports slow)."""
+
+
+def _escape_if_unsafe(match: re.Match) -> str:
+    ch = match.group()
+    return _escape(ch) if unicodedata.category(ch) in _TERMINAL_UNSAFE else ch
 
 
 class TerminalSafeStream:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
@@ -25,6 +26,7 @@ from elbo_sym.engine.models.base import (
     likelihood_column_block,
     prior_block,
     q_block,
+    remembered,
     variational_block,
 )
 from elbo_sym.engine.models.discrete import free_latents, observation_of
@@ -272,10 +274,11 @@ def vocabulary_of(family: str, data: tuple[str, ...], params: tuple[Parameter, .
     return Vocabulary(data, names, latents, counts=counts)
 
 
-def uses_data_weights(expressions) -> bool:
+def uses_data_weights(expressions, atoms_of: Callable[[Expr], set] = lambda e: e.atoms(Density)) -> bool:
     """Whether any expression mentions the data distribution ``p_data(x1)``: then the model has
-    its block (a simplex over the observations) and every example gives ``p_data = [...]``."""
-    return any(d.name == DATA_DENSITY for e in expressions for d in e.atoms(Density))
+    its block (a simplex over the observations) and every example gives ``p_data = [...]``.
+    `atoms_of(e)`: e's densities (and maybe other atoms), e.g. from a walk the caller made already."""
+    return any(isinstance(d, Density) and d.name == DATA_DENSITY for e in expressions for d in atoms_of(e))
 
 
 @lru_cache(maxsize=64)
@@ -362,6 +365,12 @@ class _Reader:
         self.vocabulary = Vocabulary()
         self.prose_math: dict[str, Expr | tuple[Expr, str, Expr]] = {}
         """Every prose formula read so far, parsed (:attr:`Derivation.prose_math`)."""
+        self.parsed: dict[tuple[str, Vocabulary], Expr] = {}
+        """Each formula text of this file parsed once: a claim repeats the start and the last step,
+        a file its `log(p(x))` (parse_expression is a pure function of text and vocabulary; a
+        ParseError is raised, never remembered)."""
+        self.atoms: dict[Expr, set] = {}
+        """names_in's answers."""
 
     # -- positions ------------------------------------------------------------------
 
@@ -387,8 +396,9 @@ class _Reader:
 
     def line_of(self, key: str, table: str | None = None, index: int = 0) -> int:
         first, last = self._table_span(table, index)
+        sets_key = re.compile(rf"\s*\"?{re.escape(key)}\"?\s*=")
         for number in range(first, last + 1):
-            if re.match(rf"\s*\"?{re.escape(key)}\"?\s*=", self.lines[number - 1]):
+            if sets_key.match(self.lines[number - 1]):
                 return number
         return first
 
@@ -431,7 +441,8 @@ class _Reader:
         if not isinstance(value, str):
             raise self.error(line, f"{what} must be a string expression", step)
         try:
-            expr = parse_expression(value, self.vocabulary)
+            vocabulary = self.vocabulary
+            expr = remembered(self.parsed, (value, vocabulary), lambda: parse_expression(value, vocabulary))
         except ParseError as error:
             source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
             column = _source_column(source, value, error.column) if source is not None else None
@@ -515,7 +526,8 @@ class _Reader:
             self.check_free_layers(start, steps, claim)
         weights = uses_data_weights([start.expr, *(s.expr for s in steps), *(a.lhs.expr for a in assumptions),
                                      *(a.rhs.expr for a in assumptions),
-                                     *((claim.lhs.expr, claim.rhs.expr) if claim is not None else ())])
+                                     *((claim.lhs.expr, claim.rhs.expr) if claim is not None else ())],
+                                    self.names_in)
         formulas = [start, *(f for r in (claim, *assumptions, *premises) if r is not None for f in (r.lhs, r.rhs)),
                     *(f for step in steps for f in (step.formula, step.repair) if f is not None)]
         variationals, indices = self.model_names(formulas, params)
@@ -538,9 +550,10 @@ class _Reader:
         names: set[str] = set()
         indexed: set[str] = set()
         for formula in formulas:
-            names.update(d.name for d in formula.expr.atoms(Density) if d.name in ("r", "q_star"))
-            indexed.update(i.name for i in formula.expr.atoms(Index))
-        for formula in formulas:
+            found = self.names_in(formula.expr)
+            names.update(d.name for d in found if isinstance(d, Density) and d.name in ("r", "q_star"))
+            indexed.update(i.name for i in found if isinstance(i, Index))
+        for formula in formulas if indexed else ():  # no index: no symbol can be named like one
             for symbol in formula.expr.free_symbols:
                 if symbol.name in indexed and not isinstance(symbol, Index):
                     raise self.error(formula.line, f"{symbol.name} indexes the model (as in p(x | z; {symbol.name})): "
@@ -549,6 +562,11 @@ class _Reader:
             self.refuse_iwae_of_indexed_model(formulas, sorted(indexed)[0])
         return (tuple(n for n in ("r", "q_star") if n in names),
                 tuple(p.name for p in params if p.name in indexed))
+
+    def names_in(self, expr: Expr) -> set:
+        """The densities and model indices in `expr` (one walk per formula, remembered: the
+        data weights and model_names ask about the same formulas)."""
+        return remembered(self.atoms, expr, lambda: expr.atoms(Density, Index))
 
     def refuse_iwae_of_indexed_model(self, formulas: list[Formula], index: str) -> None:
         """IWAE(q, k) averages p(x, z) / q(z) over k draws; in a model indexed by a parameter

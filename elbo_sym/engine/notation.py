@@ -8,6 +8,7 @@ handout print exactly the expression that was checked.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from sympy import Add, Basic, Expr, Mul, Pow, S, Symbol, Tuple, exp, log
 from sympy.core.symbol import Str
@@ -781,12 +782,25 @@ def _is_fraction(e: Expr) -> bool:
 
 def to_latex(expr: Basic) -> str:
     """LaTeX for an expression of the lesson (the only way math reaches a handout)."""
+    if isinstance(expr, Basic):
+        return _printed(expr, latex=True)
     return ElboLatexPrinter().doprint(expr)
 
 
 def to_text(expr: Basic) -> str:
     """The expression in derivation-file syntax (what an author would type)."""
+    if isinstance(expr, Basic):
+        return _printed(expr, latex=False)
     return ElboStrPrinter({"order": "none"}).doprint(expr)
+
+
+@lru_cache(maxsize=8192, typed=True)
+def _printed(expr: Basic, latex: bool) -> str:
+    """An expression printed once: printing is a pure function of the expression (SymPy's ==
+    is structural and keeps the order of unevaluated sums), and the same expressions are printed
+    again and again (a step's sides, its definedness conditions, the report, the claim).
+    A printer error is raised each time, never remembered."""
+    return ElboLatexPrinter().doprint(expr) if latex else ElboStrPrinter({"order": "none"}).doprint(expr)
 
 
 RELATION_LATEX = {"=": "=", "<=": r"\leq", ">=": r"\geq", "<": "<", ">": ">", "!=": r"\neq"}

@@ -719,6 +719,8 @@ class _Builder:
         """The draw names bound by the Sums around the node being built (IWAE's draws written out)."""
         self.draw_hits: list[str] | None = None
         """While a density is built inside such a Sum: the draws its arguments named."""
+        self.degrees: dict[Expr, int] = {}
+        """_degree's answers for the subexpressions built so far."""
 
     # -- errors -------------------------------------------------------------------
 
@@ -760,7 +762,7 @@ class _Builder:
         if method is None:
             raise self.fail(node, f"'{_describe(node)}' is not allowed in an expression")
         result = method(node, depth + 1)
-        if _degree(result) > MAX_DEGREE:
+        if _degree(result, self.degrees) > MAX_DEGREE:
             raise self.fail(node, f"expression degree exceeds {MAX_DEGREE} (too much expansion work)")
         return result
 
@@ -771,7 +773,10 @@ class _Builder:
             raise self.fail(node, f"only integer literals are allowed, not {value!r}{hint}")
         if value > MAX_INTEGER:
             raise self.fail(node, f"integer {value} exceeds the limit {MAX_INTEGER}")
-        source = ast.get_source_segment(self.text, node) or ""
+        if node.lineno == node.end_lineno == 1:  # ASCII text (_refuse_hazards): columns are characters
+            source = self.text[node.col_offset:node.end_col_offset]
+        else:  # ast's own slicing (it splits the text into lines first: too slow for every literal)
+            source = ast.get_source_segment(self.text, node) or ""
         if not source.isdigit():  # 0x1F, 0b11, 1_000 are Python integers, not the lesson's numbers
             raise self.fail(node, f"write integers in plain decimal digits, not {source!r}")
         return Integer(value)
@@ -825,7 +830,7 @@ class _Builder:
         if abs(exponent) > MAX_EXPONENT:
             raise self.fail(node.right, f"exponent {exponent} exceeds the limit {MAX_EXPONENT}")
         base = self.build(node.left, depth)
-        if base.is_zero and exponent < 0:
+        if exponent < 0 and base.is_zero:  # the sign first: asking SymPy whether a sum is zero is slow
             raise self.fail(node, "division by zero")
         result = Pow(base, exponent, evaluate=False)
         if _number_bits(result) > MAX_NUMBER_BITS:
@@ -1428,17 +1433,25 @@ def _literal_int(node: ast.AST) -> int | None:
     return None
 
 
-def _degree(e: Expr) -> int:
-    """An upper bound on the polynomial degree expansion could produce (logs count as atoms)."""
-    if e.is_Add:
-        return max(_degree(a) for a in e.args)
-    if e.is_Mul:
-        return sum(_degree(a) for a in e.args)
-    if e.is_Pow:
-        return _degree(e.base) * abs(int(e.exp))
-    if e.is_Number:
-        return 0
-    return 1
+def _degree(e: Expr, memo: dict[Expr, int]) -> int:
+    """An upper bound on the polynomial degree expansion could produce (logs count as atoms).
+
+    `memo`: the degrees found so far (the builder asks at every node, bottom up: without it each
+    node's subtree would be walked again at every level above it)."""
+    known = memo.get(e)
+    if known is None:
+        if e.is_Add:
+            known = max(_degree(a, memo) for a in e.args)
+        elif e.is_Mul:
+            known = sum(_degree(a, memo) for a in e.args)
+        elif e.is_Pow:
+            known = _degree(e.base, memo) * abs(int(e.exp))
+        elif e.is_Number:
+            known = 0
+        else:
+            known = 1
+        memo[e] = known
+    return known
 
 
 def _number_bits(e: Expr) -> int:
