@@ -8,6 +8,7 @@ handout print exactly the expression that was checked.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from sympy import Add, Basic, Expr, Mul, Pow, S, Symbol, Tuple, exp, log
 from sympy.core.symbol import Str
@@ -786,6 +787,15 @@ def to_latex(expr: Basic) -> str:
 
 def to_text(expr: Basic) -> str:
     """The expression in derivation-file syntax (what an author would type)."""
+    if isinstance(expr, Basic):
+        return _text_of(expr)
+    return ElboStrPrinter({"order": "none"}).doprint(expr)
+
+
+@lru_cache(maxsize=4096)
+def _text_of(expr: Basic) -> str:
+    """to_text of a SymPy expression, remembered (a pure function of the expression: the same
+    obligations, weights and sides are printed into the conditions and reasons of step after step)."""
     return ElboStrPrinter({"order": "none"}).doprint(expr)
 
 
