@@ -263,3 +263,41 @@ def test_is_distribution(K):
         assert is_distribution(values(d), model), d
     for d in (Density("p", (x, z)), Density("p", (x,), (z,))):  # sum to p(x), resp. not normalised in z
         assert not is_distribution(values(d), model), d
+
+
+def test_combination_numerator_gives_linsolve_the_same_answer_as_together():
+    """The KL and Jensen rules solve for coefficients c_i that make every coefficient of a canonical
+    form vanish; they read each coefficient's numerator with `as_numer_denom` instead of `together`.
+    On random coefficients over one denominator (as canonical's `reduce` leaves them), gap - sum c_i t_i
+    with gap a combination of the t_i (weights rational in a parameter beta) or not, both numerators
+    vanish for the same c_i: equal linsolve answers, and a ratio free of the unknowns."""
+    import random
+
+    from sympy import Integer, Poly, Rational, expand, linsolve, symbols, together
+
+    from elbo_sym.engine.rules import combination_numerator
+
+    rng = random.Random(19)
+    c = symbols("c0:3")
+    s = symbols("a b e", positive=True)
+    beta = symbols("beta", positive=True)
+
+    def polynomial(terms):
+        return sum(Rational(rng.randint(-4, 4), rng.randint(1, 3)) * rng.choice(s) ** rng.randint(0, 2)
+                   * rng.choice(s) for _ in range(terms))
+
+    solved = 0
+    for attempt in range(60):
+        candidates = [polynomial(3) for _ in c]
+        weights = [Rational(rng.randint(0, 3), rng.randint(1, 2)) + rng.randint(0, 1) * beta for _ in c]
+        gap = sum(w * t for w, t in zip(weights, candidates)) + (polynomial(1) if attempt % 4 == 0 else 0)
+        denominator = Integer(rng.randint(1, 6)) if rng.random() < 0.3 else expand(polynomial(2) + rng.choice(s))
+        if denominator == 0:
+            continue
+        coefficient = expand(gap - sum(u * t for u, t in zip(c, candidates))) / denominator
+        fast, slow = combination_numerator(coefficient), together(coefficient).as_numer_denom()[0]
+        assert not (fast / slow).cancel().free_symbols & set(c), coefficient
+        answers = [linsolve(Poly(expand(n), *s).coeffs(), c) for n in (fast, slow)]
+        assert answers[0] == answers[1], coefficient
+        solved += bool(answers[0])
+    assert solved > 30

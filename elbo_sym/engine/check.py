@@ -596,7 +596,7 @@ def _examples_agree(lhs: Expr, rel: str, rhs: Expr, model, examples) -> Countere
         symbolic = bool(sample_parameters(lhs, rhs))
         judge = None if symbolic else _Instances(lhs, rel, rhs, explicit, ())
         premises = PremiseJudge(premises_of(model), explicit) if premises_of(model) else None
-        for instance in exact_candidates(explicit, mine, 0)[: len(mine)]:
+        for instance in (e.instance for e in mine):  # exact_candidates' first len(mine), without its random ones
             if premises is not None and premises.status(instance) != HOLDS:
                 continue
             if symbolic:  # k as the example gives it (IWAE(q, k) for every k)

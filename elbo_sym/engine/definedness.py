@@ -32,7 +32,7 @@ from sympy.polys.polyerrors import GeneratorsNeeded, PolynomialError
 
 from elbo_sym.budget import checkpoint
 from elbo_sym.engine.canonical import TooLarge, bounded_expand, bounded_together
-from elbo_sym.engine.models.base import Model
+from elbo_sym.engine.models.base import Model, remembered
 from elbo_sym.engine.models.discrete import has_free_latent
 from elbo_sym.engine.notation import (
     ELBO,
@@ -305,12 +305,53 @@ def _rational_function_sign(e: Expr, model) -> str | None:
         return None
     classes = []
     for part in (numerator, denominator):
-        s = _structural_sign(part, model, _structural_memo(model))
-        found = POSITIVE if s == 1 else NEGATIVE if s == -1 else polynomial_sign(part, model)
+        found = _part_class(part, model)
         if found is None:
             return None
         classes.append(found)
     return _PRODUCT.get((classes[0], classes[1]))
+
+
+_POLYNOMIAL_CLASSES = ("sign classes of polynomials",)
+"""The key, in a model's sign memo, of its memo of polynomial_sign's answers (a pure function of the
+polynomial and the model; an answer None is made again each time, never remembered)."""
+
+
+def _part_class(part: Expr, model) -> str | None:
+    """The sign class of a numerator or denominator: by structure, else factor by factor when each
+    factor has a strict sign (the factors of a Gaussian chain's variances, 1 - c1**2 and
+    1 - c1**2 c2**2, recur in many products: each is certified once, not once per product it
+    is expanded into), else the certificate of the whole polynomial."""
+    s = _structural_sign(part, model, _structural_memo(model))
+    if s is not None:
+        return POSITIVE if s == 1 else NEGATIVE
+    by_factors = _strict_class_by_factors(part, model)
+    return by_factors if by_factors is not None else _polynomial_class(part, model)
+
+
+def _strict_class_by_factors(product: Expr, model) -> str | None:
+    """POSITIVE or NEGATIVE when `product` is a product of integer powers of factors each with a
+    strict sign on the whole domain (its sign is then the product of theirs); None otherwise (the
+    caller certifies the whole)."""
+    if not product.is_Mul:
+        return None
+    sign = 1
+    for factor in product.args:
+        base, power = factor.as_base_exp()
+        if not (power.is_Integer and power > 0):
+            return None
+        s = _structural_sign(base, model, _structural_memo(model))
+        found = (POSITIVE if s == 1 else NEGATIVE) if s is not None else _polynomial_class(base, model)
+        if found not in (POSITIVE, NEGATIVE):
+            return None
+        if found == NEGATIVE and int(power) % 2:
+            sign = -sign
+    return POSITIVE if sign == 1 else NEGATIVE
+
+
+def _polynomial_class(p: Expr, model) -> str | None:
+    """polynomial_sign(p, model), remembered per model (a step's obligations share factors)."""
+    return remembered(model.sign_memo.setdefault(_POLYNOMIAL_CLASSES, {}), p, lambda: polynomial_sign(p, model))
 
 
 def _bounded_parameters(expression: Expr, model):

@@ -72,11 +72,11 @@ class Density(Notation):
 
     @property
     def variables(self) -> tuple[Symbol, ...]:
-        return tuple(self.args[1])
+        return self.args[1].args  # the Tuple's own tuple (asked very often: no copy through its iterator)
 
     @property
     def given(self) -> tuple[Symbol, ...]:
-        return tuple(self.args[2])
+        return self.args[2].args
 
     @property
     def is_over_z(self) -> bool:

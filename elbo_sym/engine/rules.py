@@ -29,7 +29,6 @@ from sympy import (
     linsolve,
     log,
     preorder_traversal,
-    together,
 )
 
 from elbo_sym.engine.canonical import Canonical, canonical
@@ -937,6 +936,15 @@ def assumption(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
 _FLIPPED = {">=": "<=", "<=": ">=", ">": "<", "<": ">"}
 
 
+def combination_numerator(coefficient: Expr) -> Expr:
+    """A numerator N of a canonical form's coefficient N / D (D != 0): the coefficient vanishes
+    exactly where N does.  The coefficient is already over one denominator (canonical's `reduce`),
+    so `as_numer_denom` reads N off it; `together` would find the same N up to a factor free of the
+    unknowns after a costly search for common terms, and a factor does not change which c_i make
+    N vanish identically (so linsolve's answer is the same: tests/test_rules.py)."""
+    return coefficient.as_numer_denom()[0]
+
+
 def _nonnegative_combination(gap: Expr, candidates: list, model) -> list | None:
     """Coefficients c_i (numbers or functions of the parameters) with gap = sum c_i KL_i
     identically and every c_i shown >= 0 on the parameters' intervals; None if there are none.
@@ -951,7 +959,7 @@ def _nonnegative_combination(gap: Expr, candidates: list, model) -> list | None:
     equations = []
     for form in residuals(combination, model):
         for _, coefficient in form.terms:
-            numerator = together(coefficient).as_numer_denom()[0]
+            numerator = combination_numerator(coefficient)
             others = sorted((numerator.free_symbols - params - set(unknowns)), key=lambda s: s.name)
             if not others:
                 equations.append(numerator)
