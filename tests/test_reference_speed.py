@@ -3,7 +3,9 @@ and the same count of work), so that a faster second opinion changes no outcome.
 
 from __future__ import annotations
 
+import math
 import random
+import re
 from fractions import Fraction
 
 import pytest
@@ -252,3 +254,71 @@ def test_the_observation_symbol_is_the_symbol_of_its_name():
     for name in ("x", "x1", "y"):
         assert chain._observation_symbol(name) == sympy.Symbol(name)
         assert chain._observation_symbol(name) is chain._observation_symbol(name)
+
+
+def _densities_of(expressions) -> list:
+    from elbo_sym.engine.notation import Density
+
+    found = {part for e in expressions for part in sympy.preorder_traversal(e) if isinstance(part, Density)}
+    return sorted(found, key=str)
+
+
+def test_planned_chain_densities_are_the_ratios_of_marginals_computed_afresh():
+    """A density read through its plan (made once per density) is what `_density_at` gives at every
+    point of every chain instance, two to four layers, for every density of the chain files and
+    ones it refuses (an unknown name, a layer the chain has not, q over x, nothing left of |): the
+    same value, or the same error each time (a refused density has no plan)."""
+    import itertools
+
+    from elbo_sym.engine.notation import LAYER_SYMBOLS, Density, x, z1, z2
+    from elbo_sym.engine.reference import chain
+
+    odd = [Density("r", (z1,)), Density("q", (x,), (z1,)), Density("p", (), (z1,)),
+           Density("p", (LAYER_SYMBOLS[-1],), (z1,)), Density("p", (z1, z2), (x,)), Density("q", (z2,), (z1, x))]
+    densities = _densities_of(_chain_expressions()) + odd
+    checked = refused = 0
+    for layers in (2, 3, 4):
+        for inst in chain.instances(2, 4, seed=layers, layers=layers):
+            for d in densities:
+                for size in range(len(inst.layers) + 1):
+                    for bound in itertools.combinations(inst.layers, size):
+                        for values in itertools.product(range(inst.K), repeat=size):
+                            point = dict(zip(bound, values))
+                            try:
+                                fresh = chain._density_at(d, inst, point)
+                            except (discrete.JudgeError, discrete.Undefined) as error:
+                                plan = chain._plan_of(d, inst)
+                                with pytest.raises(type(error), match=re.escape(str(error))):
+                                    (chain._density_at(d, inst, point) if plan is None
+                                     else chain._planned_density(d, plan, inst, point))
+                                refused += 1
+                                continue
+                            plan = chain._plan_of(d, inst)
+                            assert plan is not None and chain._planned_density(d, plan, inst, point) == fresh
+                            checked += 1
+    assert checked > 1000 and refused > 100
+
+
+def test_iwae_draws_in_integers_are_the_fractions_added_in_turn():
+    """A multiset's mean weight from the ratios over their common denominator is the sum of the
+    fractions in turn divided by the number of draws; the weight is ways * prod q_j**c_j; and the
+    same work is counted -- on random q's and ratios (tiny and huge ones among them)."""
+    import itertools
+
+    rng = random.Random(19)
+    for _ in range(300):
+        K = rng.randint(1, 5)
+        q = [Fraction(rng.randint(1, 10**rng.randint(1, 30)), rng.randint(1, 10**rng.randint(1, 30))) for _ in range(K)]
+        ratios = [Fraction(rng.randint(1, 10**rng.randint(1, 30)), rng.randint(1, 10**rng.randint(1, 30)))
+                  for _ in range(K)]
+        scaled = discrete._common_denominator(ratios)
+        draws = rng.randint(1, 4)
+        for draw in itertools.combinations_with_replacement(range(K), draws):
+            counts = [draw.count(j) for j in range(K)]
+            ways = math.factorial(draws) // math.prod(math.factorial(c) for c in counts)
+            with discrete.work_limit(10**9, "test"):
+                weight, mean = discrete._exact_draw(ways, counts, tuple(q), scaled, draws)
+                spent = discrete.work_spent()
+            assert weight == ways * math.prod(q[j] ** c for j, c in enumerate(counts))
+            assert mean == sum((c * ratios[j] for j, c in enumerate(counts) if c), Fraction(0)) / draws
+            assert spent == 5 * sum(1 for c in counts if c) + 3

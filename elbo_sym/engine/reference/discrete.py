@@ -1214,6 +1214,7 @@ def _eval_iwae(e, inst, k, memo):
             raise JudgeError(f"IWAE about an unknown observation {observation}")
         ratios = [_product((joint[j], _power(a[j], -1))) for j in range(inst.K)]
         exact = all(type(v) is Fraction for v in (*a, *ratios))
+        scaled = _common_denominator([v for v in ratios if type(v) is Fraction]) if exact else ([], 1)
         terms = []
         for draw in itertools.combinations_with_replacement(range(inst.K), draws):
             counts = [draw.count(j) for j in range(inst.K)]
@@ -1223,7 +1224,7 @@ def _eval_iwae(e, inst, k, memo):
             weight: Value
             mean: Value
             if exact:  # the same exact fractions, reduced once instead of after every product
-                weight, mean = _exact_draw(ways, counts, a, ratios, draws)
+                weight, mean = _exact_draw(ways, counts, a, scaled, draws)
             else:
                 weight = _product([Fraction(ways)] + [_power(a[j], c) for j, c in enumerate(counts) if c])
                 mean = _product((_sum([_product((Fraction(c), ratios[j])) for j, c in enumerate(counts) if c]),
@@ -1233,9 +1234,18 @@ def _eval_iwae(e, inst, k, memo):
     return _cached(inst, ("IWAE", _signature(e.args[0]), draws, observation), compute)
 
 
-def _exact_draw(ways: int, counts: list[int], q: tuple, ratios: list, draws: int) -> tuple[Fraction, Fraction]:
+def _common_denominator(ratios: list[Fraction]) -> tuple[list[int], int]:
+    """The fractions as integers over one denominator: ([r_j * d for each j], d), d the least
+    common multiple of their denominators (so that a sum of multiples of them is one division)."""
+    d = math.lcm(*(r.denominator for r in ratios))
+    return [r.numerator * (d // r.denominator) for r in ratios], d
+
+
+def _exact_draw(ways: int, counts: list[int], q: tuple, scaled: tuple[list[int], int],
+                draws: int) -> tuple[Fraction, Fraction]:
     """(probability, mean weight) of one multiset of IWAE draws when q and the ratios are exact:
-    ways * prod q_j**c_j and sum_j c_j ratio_j / draws, in integers, with the operations the
+    ways * prod q_j**c_j and sum_j c_j ratio_j / draws, in integers (`scaled`: the ratios over
+    their common denominator, `_common_denominator`), each reduced once, with the operations the
     general path does counted against the work budget."""
     used = [(j, c) for j, c in enumerate(counts) if c]
     _spend(5 * len(used) + 3)  # as the general path: a product of 1 + n, n powers, n products of 2, a sum of n, 2
@@ -1243,8 +1253,8 @@ def _exact_draw(ways: int, counts: list[int], q: tuple, ratios: list, draws: int
     for j, c in used:
         numerator *= q[j].numerator ** c
         denominator *= q[j].denominator ** c
-    total = sum((c * ratios[j] for j, c in used), Fraction(0))
-    return Fraction(numerator, denominator), Fraction(total.numerator, total.denominator * draws)
+    over, common = scaled
+    return Fraction(numerator, denominator), Fraction(sum(c * over[j] for j, c in used), common * draws)
 
 
 LIMIT_STEP = Fraction(1, 10**60)
