@@ -861,7 +861,10 @@ so that no intermediate integer grows past what reducing as it goes would keep."
 
 def _sum(values) -> Value:
     values = list(values)
-    _spend(len(values))
+    work = _work  # _spend(len(values)), written out: the hottest call of the evaluators
+    work.spent += len(values)
+    if work.spent > work.limit:
+        raise BudgetExceeded(work.what)
     exact = True
     for v in values:
         if type(v) is not Fraction:  # `type is`: Fraction's isinstance goes through ABCMeta
@@ -889,15 +892,20 @@ def _sum(values) -> Value:
 
 def _product(values) -> Value:
     values = list(values)
-    _spend(len(values))
+    work = _work  # _spend(len(values)), written out: the hottest call of the evaluators
+    work.spent += len(values)
+    if work.spent > work.limit:
+        raise BudgetExceeded(work.what)
     exact = True
     for v in values:
         if type(v) is Fraction:
             if not v:
-                return Fraction(0)  # 0 times a (defined, finite) value is exactly 0
+                return _EXACT_ZERO  # 0 times a (defined, finite) value is exactly 0
         else:
             exact = False
     if exact:
+        if len(values) == 1:
+            return values[0]
         if len(values) > EXACT_IN_INTEGERS:
             out = Fraction(1)
             for v in values:
@@ -918,6 +926,7 @@ def _product(values) -> Value:
 
 
 _ZERO = (fzero, fzero)
+_EXACT_ZERO = Fraction(0)
 
 
 def _at_precision(v: tuple) -> bool:
@@ -1032,7 +1041,19 @@ def _signature(d: Density) -> tuple:
 
 
 def has_free_z(e) -> bool:
-    """z occurs outside every binder (Sum, E, KL, H, ELBO bind it): a claim for every z."""
+    """z occurs outside every binder (Sum, E, KL, H, ELBO bind it): a claim for every z.
+
+    Remembered by identity (a pure function of the expression, asked at every instance)."""
+    ident = id(e)
+    known = _FREE.get(ident)
+    if known is None or known[0] is not e:
+        if len(_FREE) > 200_000:
+            _FREE.clear()
+        known = _FREE[ident] = (e, _has_free_z(e))  # keyed by identity, e pinned
+    return known[1]
+
+
+def _has_free_z(e) -> bool:
     if isinstance(e, LatentSum) and isinstance(e.args[1], Draw):  # binds its draw only, never z
         return has_free_z(e.args[0])
     if isinstance(e, (LatentSum, Expectation, KL, Entropy, ELBO, IWAE)):
@@ -1087,6 +1108,7 @@ def _derived(d, inst: Instance) -> tuple[Value, ...]:
 
 
 _FREE: dict = {}
+"""has_free_z by identity: id(e) -> (e, answer)."""
 
 
 def evaluate(e, inst: Instance, k: int | None = None, memo: dict | None = None) -> Value:
@@ -1097,16 +1119,14 @@ def evaluate(e, inst: Instance, k: int | None = None, memo: dict | None = None) 
     ident = id(e)
     known = _FREE.get(ident)
     if known is None or known[0] is not e:
-        if len(_FREE) > 200_000:
-            _FREE.clear()
-        known = _FREE[ident] = (e, has_free_z(e))  # keyed by identity, e pinned
-    memo[("alive", ident)] = e  # pin e: its id stays unique while the memo lives
+        known = (e, has_free_z(e))
     key = (ident, k if known[1] else None)
     hit = memo.get(key)
-    if hit is not None:
+    if hit is not None:  # e was pinned when its value was remembered
         if isinstance(hit, Undefined):
             raise hit
         return hit
+    memo[("alive", ident)] = e  # pin e: its id stays unique while the memo lives
     try:
         handler = _HANDLERS.get(type(e))
         if handler is None:
@@ -1120,13 +1140,32 @@ def evaluate(e, inst: Instance, k: int | None = None, memo: dict | None = None) 
 
 
 def _eval_density(e, inst, k, memo):
-    draws = [v for v in (*e.variables, *e.given) if isinstance(v, Draw)]
+    form = _DENSITY_FORMS.get(id(e))
+    if form is None or form[0] is not e:
+        form = _density_form(e)
+    _, draws, at_z = form
     if draws:  # q(w) inside Sum(f, w): the same density at the draw's state
         at = memo.get(_DRAWS, {})
-        if len(draws) != 1 or draws[0] not in at or z in e.variables or z in e.given:
+        if len(draws) != 1 or draws[0] not in at or at_z is None:
             raise JudgeError(f"{to_text(e)} outside the Sum over its draw")
-        return _density(e.xreplace({draws[0]: z}), inst, at[draws[0]])
+        return _density(at_z, inst, at[draws[0]])
     return _density(e, inst, k)
+
+
+_DENSITY_FORMS: dict = {}
+"""id(d) -> (d, the draws d names, d with its one draw replaced by z (None: two draws, or z too))."""
+
+
+def _density_form(d: Density) -> tuple:
+    """What `_eval_density` reads off a density, made once per density (a pure function of it)."""
+    draws = tuple(v for v in (*d.variables, *d.given) if isinstance(v, Draw))
+    at_z = None
+    if len(draws) == 1 and z not in d.variables and z not in d.given:
+        at_z = d.xreplace({draws[0]: z})
+    if len(_DENSITY_FORMS) > 100_000:
+        _DENSITY_FORMS.clear()
+    form = _DENSITY_FORMS[id(d)] = (d, draws, at_z)  # keyed by identity, d pinned
+    return form
 
 
 _DRAWS = ("draws",)
