@@ -376,3 +376,47 @@ def test_remembered_free_z_and_density_forms_are_the_ones_computed_afresh():
                 one = len(draws) == 1 and z not in (*part.variables, *part.given)
                 assert form[2] == (part.xreplace({draws[0]: z}) if one else None)
     assert densities > 1000
+
+
+def test_remembered_chain_values_are_the_ones_computed_afresh_with_the_same_work(monkeypatch):
+    """A chain expression's value, remembered per instance by the layers free in it, is what the
+    evaluation without any memo gives at every point (two and three layers, every part of every
+    step of the chain files), with the same work counted -- the first time and when remembered --
+    and the same Undefined; so the work budget stops where it stopped without the memo."""
+    import itertools
+
+    from elbo_sym.engine.reference import chain
+
+    def plain(e, inst, point):
+        with monkeypatch.context() as m:
+            m.setattr(chain, "evaluate", chain._evaluate)  # every level without the memo
+            return _value_and_work(chain._evaluate, e, inst, point)
+
+    parts = list(dict.fromkeys(part for e in _chain_expressions() for part in sympy.preorder_traversal(e)
+                               if isinstance(part, sympy.Expr) and not isinstance(part, sympy.Atom)))
+    compared = 0
+    for layers in (2, 3):
+        for inst in chain.instances(2, 3, seed=layers, layers=layers):
+            for part in parts:
+                try:
+                    free = sorted(chain.free_layers(part), key=chain.LAYERS.index)
+                except discrete.JudgeError:
+                    continue
+                for values in itertools.product(range(inst.K), repeat=len(free)):
+                    point = dict(zip(free, values))
+                    want = plain(part, inst, point)
+                    for _ in range(2):  # afresh (or remembered from an enclosing part), then remembered
+                        assert _value_and_work(chain.evaluate, part, inst, point) == want, (part, point)
+                    compared += 1
+    assert compared > 500
+
+
+def _value_and_work(evaluate, e, inst, point):
+    with discrete.work_limit(10**9, "test"):
+        try:
+            value = evaluate(e, inst, point)
+        except discrete.Undefined as error:
+            value = ("undefined", str(error))
+        except discrete.JudgeError as error:
+            value = ("judge error", str(error))
+        return value, discrete.work_spent()

@@ -328,6 +328,62 @@ def _free_layers(e) -> frozenset:
 
 
 def evaluate(e, inst: ChainInstance, point: dict):
+    """The value of `e` at the instance with the layers at `point`; Undefined where it has none.
+
+    A compound expression's value (or its Undefined) is remembered per instance by the expression,
+    the precision and the values of the layers free in it (it reads no other: sums and
+    expectations set the layers they bind), with the work its evaluation counted: a repeat charges
+    that count again, so the work budget stops where it stops without the memo (the count of an
+    evaluation is a pure function of the same key).  The terms of a sum over z2 that do not
+    depend on z2, and the parts both sides of a step share, are so evaluated once per instance."""
+    if isinstance(e, (Density, sympy.Atom)):
+        return _evaluate(e, inst, point)  # a leaf: cheap, no work counted (densities have their own memo)
+    keys = _value_keys(e)
+    if keys is None:  # a layer where only a density may name it: evaluated (and refused) afresh
+        return _evaluate(e, inst, point)
+    key = ("value", id(e), arith.PREC, tuple(map(point.get, keys)))
+    known = inst.binders.get(key)
+    if known is not None and known[0] is e:
+        arith._spend(known[2])
+        if isinstance(known[1], Undefined):
+            raise known[1]
+        return known[1]
+    before = arith.work_spent()
+    try:
+        value = _evaluate(e, inst, point)
+    except Undefined as error:
+        _remember(inst, key, (e, error, arith.work_spent() - before))
+        raise
+    _remember(inst, key, (e, value, arith.work_spent() - before))
+    return value
+
+
+_VALUE_KEYS: dict = {}
+
+
+def _value_keys(e) -> tuple | None:
+    """Per layer: the layer when it is free in `e`, else _ABSENT (so that mapping a point's `get` over
+    them gives the values `e` depends on); None when free_layers refuses `e`.  By identity."""
+    known = _VALUE_KEYS.get(id(e))
+    if known is not None and known[0] is e:
+        return known[1]
+    try:
+        free = free_layers(e)
+    except JudgeError:
+        return None
+    keys = tuple(v if v in free else _ABSENT for v in LAYERS)
+    if len(_VALUE_KEYS) > 100_000:
+        _VALUE_KEYS.clear()
+    _VALUE_KEYS[id(e)] = (e, keys)  # keyed by identity, e pinned
+    return keys
+
+
+def _remember(inst: ChainInstance, key: tuple, entry: tuple) -> None:
+    if len(inst.binders) < 200_000:
+        inst.binders[key] = entry  # keyed by identity, e pinned
+
+
+def _evaluate(e, inst: ChainInstance, point: dict):
     if isinstance(e, Density):
         return _density(e, inst, point)
     if isinstance(e, LatentSum):
