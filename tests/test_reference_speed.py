@@ -420,3 +420,27 @@ def _value_and_work(evaluate, e, inst, point):
         except discrete.JudgeError as error:
             value = ("judge error", str(error))
         return value, discrete.work_spent()
+
+
+def test_remembered_shown_values_are_the_ones_shown_afresh():
+    """show(), remembered by type, value and precision, gives what showing afresh gives for every
+    kind of value at every precision (fractions short and long, intervals of every kind), and an
+    unhashable or foreign value is shown (or refused) afresh, never answered from an equal one."""
+    rng = random.Random(23)
+    discrete._SHOWN.clear()
+    for bits in (discrete.PREC, *discrete.RETRY_PRECISIONS):
+        with discrete._precision(bits):
+            for _ in range(400):
+                v = _value(rng, bits)
+                if rng.random() < 0.2:
+                    v = Fraction(rng.randint(1, 10**60), rng.randint(1, 10**60))
+                for _ in range(2):
+                    assert discrete.show(v) == discrete._show(v)
+    assert discrete.show(Fraction(1)) == "1"
+    for foreign in (1, 1.0):  # equal to Fraction(1), which is remembered: still not shown as "1"
+        with pytest.raises((TypeError, AttributeError, IndexError)):
+            discrete._show(foreign)
+        with pytest.raises((TypeError, AttributeError, IndexError)):
+            discrete.show(foreign)
+    interval = discrete._iv(Fraction(1, 3))
+    assert discrete.show(list(interval)) == discrete._show(list(interval))  # unhashable: afresh
