@@ -444,3 +444,41 @@ def test_remembered_shown_values_are_the_ones_shown_afresh():
             discrete.show(foreign)
     interval = discrete._iv(Fraction(1, 3))
     assert discrete.show(list(interval)) == discrete._show(list(interval))  # unhashable: afresh
+
+
+def _plain_relation_holds(rel, a, b):
+    """relation_holds as it was: every comparison made, the one asked for picked."""
+    from mpmath.libmp import mpf_ge, mpf_le, mpf_neg
+    from mpmath.libmp.libmpi import mpi_abs, mpi_sub
+
+    if isinstance(a, Fraction) and isinstance(b, Fraction):
+        d = a - b
+        ok = {"=": d == 0, ">=": d >= 0, "<=": d <= 0, ">": d > 0, "<": d < 0}[rel]
+        return ok, "" if ok else f"lhs - rhs = {discrete.show(d)} (exact)"
+    A, B = discrete._iv(a), discrete._iv(b)
+    d = mpi_sub(A, B, discrete.PREC)
+    big_a, big_b = mpi_abs(A, discrete.PREC)[1], mpi_abs(B, discrete.PREC)[1]
+    scale = mpi_add(discrete._ONE, (fzero, big_a if mpf_ge(big_a, big_b) else big_b), discrete.PREC)
+    tol = mpi_mul(discrete._TOL, scale, discrete.PREC)[0]
+    lo, hi, minus_tol = d[0], d[1], mpf_neg(tol)
+    ok = {"=": discrete._within(d, tol), ">=": mpf_ge(hi, minus_tol), "<=": mpf_le(lo, tol),
+          ">": not mpf_le(lo, tol), "<": not mpf_ge(hi, minus_tol)}[rel]
+    return ok, "" if ok else f"lhs - rhs = {discrete.show(d)} (tolerance {discrete.show((tol, tol))})"
+
+
+def test_relations_tested_one_at_a_time_decide_as_all_at_once():
+    """relation_holds tests only the relation asked for: the same verdict and text as making every
+    comparison and picking one, for fractions and intervals of every kind (near-equal pairs
+    among them) and every relation; an unknown relation is still a KeyError."""
+    rng = random.Random(29)
+    for bits in (discrete.PREC, *discrete.RETRY_PRECISIONS):
+        with discrete._precision(bits):
+            for _ in range(600):
+                a = _value(rng, bits)
+                b = rng.choice([a, _value(rng, bits), discrete._sum([a, Fraction(1, 10**rng.choice([30, 45, 80]))])])
+                for rel in ("=", "<=", ">=", "<", ">"):
+                    assert discrete.relation_holds(rel, a, b) == _plain_relation_holds(rel, a, b), (rel, a, b)
+    with pytest.raises(KeyError):
+        discrete.relation_holds("!=", Fraction(1), Fraction(2))
+    with pytest.raises(KeyError):
+        discrete.relation_holds("!=", discrete._iv(Fraction(1, 3)), Fraction(2))

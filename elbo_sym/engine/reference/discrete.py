@@ -1512,20 +1512,28 @@ def strict_refined(rel: str, lhs: sympy.Expr, rhs: sympy.Expr, evaluate: Callabl
     return False, f"{why}; the sign of lhs - rhs is not resolved at {int(RETRY_PRECISIONS[-1] * 0.30103)} digits"
 
 
+_EXACT_TESTS: dict[str, Callable[[Fraction], bool]] = {
+    "=": lambda d: d == 0, ">=": lambda d: d >= 0, "<=": lambda d: d <= 0, ">": lambda d: d > 0, "<": lambda d: d < 0}
+"""Whether an exact difference lhs - rhs satisfies the relation (only the relation asked is tested)."""
+_INTERVAL_TESTS: dict[str, Callable[[tuple, tuple], bool]] = {
+    "=": lambda d, tol: _within(d, tol), ">=": lambda d, tol: mpf_ge(d[1], mpf_neg(tol)),
+    "<=": lambda d, tol: mpf_le(d[0], tol), ">": lambda d, tol: not mpf_le(d[0], tol),
+    "<": lambda d, tol: not mpf_ge(d[1], mpf_neg(tol))}
+"""Whether a difference interval satisfies the relation within the tolerance `tol`."""
+
+
 def relation_holds(rel: str, a: Value, b: Value) -> tuple[bool, str]:
     """Decide `a rel b`: exactly for two fractions, within TOLERANCE for intervals."""
     if isinstance(a, Fraction) and isinstance(b, Fraction):
         d = a - b
-        ok = {"=": d == 0, ">=": d >= 0, "<=": d <= 0, ">": d > 0, "<": d < 0}[rel]
+        ok = _EXACT_TESTS[rel](d)
         return ok, "" if ok else f"lhs - rhs = {show(d)} (exact)"
     A, B = _iv(a), _iv(b)
     d = mpi_sub(A, B, PREC)
     big_a, big_b = mpi_abs(A, PREC)[1], mpi_abs(B, PREC)[1]
     scale = mpi_add(_ONE, (fzero, big_a if mpf_ge(big_a, big_b) else big_b), PREC)
     tol = mpi_mul(_TOL, scale, PREC)[0]  # the lower end: never looser than 1e-40 * scale
-    lo, hi, minus_tol = d[0], d[1], mpf_neg(tol)
-    ok = {"=": _within(d, tol), ">=": mpf_ge(hi, minus_tol), "<=": mpf_le(lo, tol),
-          ">": not mpf_le(lo, tol), "<": not mpf_ge(hi, minus_tol)}[rel]
+    ok = _INTERVAL_TESTS[rel](d, tol)
     return ok, "" if ok else f"lhs - rhs = {show(d)} (tolerance {show((tol, tol))})"
 
 
