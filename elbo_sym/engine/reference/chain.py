@@ -102,7 +102,10 @@ class ChainInstance:
 
     def marginal(self, name: str, over: frozenset, with_x: bool, point: dict) -> Fraction:
         """The table summed over the layers not in `over`, the layers in it at `point`."""
-        at = tuple(point.get(v) if v in over else None for v in self.layers)
+        return self.marginal_at(name, with_x, tuple(point.get(v) if v in over else None for v in self.layers))
+
+    def marginal_at(self, name: str, with_x: bool, at: tuple) -> Fraction:
+        """The table summed over the layers whose entry in `at` is None, the others at that value."""
         key = ("marginal", name, with_x, at)
         known = self.binders.get(key)
         if known is not None:
@@ -134,11 +137,12 @@ def _density(d: Density, inst: ChainInstance, point: dict):
         if len(_SHAPES) > 100_000:
             _SHAPES.clear()
         shape = _SHAPES[id(d)] = (d, tuple(dict.fromkeys((*d.variables, *d.given))))  # keyed by identity, d pinned
-    key = ("density", id(d), tuple(point.get(v) for v in shape[1]))
+    key = ("density", id(d), tuple(map(point.get, shape[1])))
     known = inst.binders.get(key)
     if known is not None and known[0] is d:
         return known[1]
-    value = _density_at(d, inst, point)
+    plan = _plan_of(d, inst)
+    value = _density_at(d, inst, point) if plan is None else _planned_density(d, plan, inst, point)
     if len(inst.binders) < 200_000:
         inst.binders[key] = (d, value)
     return value
@@ -148,6 +152,68 @@ def _density(d: Density, inst: ChainInstance, point: dict):
 def _observation_symbol(name: str) -> sympy.Symbol:
     """The observation's symbol (made once: a density asks for it at every point)."""
     return sympy.Symbol(name)
+
+
+_ABSENT = object()
+"""A key no point has: ``point.get(_ABSENT)`` is None (a layer a marginal sums over)."""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What `_density_at` reads off a density that passes its checks, made once per density (and
+    chain shape): the layers the point must bind, and the marginals of the ratio -- each a table
+    name, whether x is in it and, per layer, the layer (fixed at the point's value) or _ABSENT."""
+
+    needed: frozenset
+    numerator: tuple
+    divisor: tuple
+
+
+_PLANS: dict = {}
+
+
+def _plan_of(d: Density, inst: ChainInstance) -> _Plan | None:
+    """`_density_at`'s reading of `d` for chains with these layers and this observation, remembered
+    by identity (a pure function of them); None when `d` fails a check that does not depend on
+    the point (then `_density_at` runs and raises its error each time: a refusal is not remembered)."""
+    key = (id(d), inst.layers, inst.observation)
+    known = _PLANS.get(key)
+    if known is not None and known[0] is d:
+        return known[1]
+    obs = _observation_symbol(inst.observation)
+    variables, given = set(d.variables), set(d.given)
+    if d.name not in ("p", "q") or not variables or any(v not in inst.layers and v != obs for v in variables | given):
+        return None
+    if d.name == "q":
+        if obs in variables:
+            return None
+        given = given - {obs}
+        top, bottom = ("q", variables | given, False), ("q", given, False)
+    else:
+        top = ("p", (variables | given) - {obs}, obs in variables | given)
+        bottom = ("p", given - {obs}, obs in given)
+
+    def fixed(name: str, over: set, with_x: bool) -> tuple:
+        return name, with_x, tuple(v if v in over else _ABSENT for v in inst.layers)
+    plan = _Plan(frozenset((set(d.variables) | set(d.given)) - {obs}), fixed(*top), fixed(*bottom))
+    if len(_PLANS) > 100_000:
+        _PLANS.clear()
+    _PLANS[key] = (d, plan)  # keyed by identity, d pinned
+    return plan
+
+
+def _planned_density(d: Density, plan: _Plan, inst: ChainInstance, point: dict):
+    """`_density_at` by its plan: the same checks on the point, the same marginals, the same ratio."""
+    for v in plan.needed:
+        if point.get(v) is None:
+            return _density_at(d, inst, point)  # raises its own error about the unbound layer
+    name, with_x, keys = plan.numerator
+    numerator = inst.marginal_at(name, with_x, tuple(map(point.get, keys)))
+    name, with_x, keys = plan.divisor
+    divisor = inst.marginal_at(name, with_x, tuple(map(point.get, keys)))
+    if divisor == 0:
+        raise Undefined(f"{d}: division by zero")
+    return numerator / divisor
 
 
 def _density_at(d: Density, inst: ChainInstance, point: dict):
@@ -262,6 +328,62 @@ def _free_layers(e) -> frozenset:
 
 
 def evaluate(e, inst: ChainInstance, point: dict):
+    """The value of `e` at the instance with the layers at `point`; Undefined where it has none.
+
+    A compound expression's value (or its Undefined) is remembered per instance by the expression,
+    the precision and the values of the layers free in it (it reads no other: sums and
+    expectations set the layers they bind), with the work its evaluation counted: a repeat charges
+    that count again, so the work budget stops where it stops without the memo (the count of an
+    evaluation is a pure function of the same key).  The terms of a sum over z2 that do not
+    depend on z2, and the parts both sides of a step share, are so evaluated once per instance."""
+    if isinstance(e, (Density, sympy.Atom)):
+        return _evaluate(e, inst, point)  # a leaf: cheap, no work counted (densities have their own memo)
+    keys = _value_keys(e)
+    if keys is None:  # a layer where only a density may name it: evaluated (and refused) afresh
+        return _evaluate(e, inst, point)
+    key = ("value", id(e), arith.PREC, tuple(map(point.get, keys)))
+    known = inst.binders.get(key)
+    if known is not None and known[0] is e:
+        arith._spend(known[2])
+        if isinstance(known[1], Undefined):
+            raise known[1]
+        return known[1]
+    before = arith.work_spent()
+    try:
+        value = _evaluate(e, inst, point)
+    except Undefined as error:
+        _remember(inst, key, (e, error, arith.work_spent() - before))
+        raise
+    _remember(inst, key, (e, value, arith.work_spent() - before))
+    return value
+
+
+_VALUE_KEYS: dict = {}
+
+
+def _value_keys(e) -> tuple | None:
+    """Per layer: the layer when it is free in `e`, else _ABSENT (so that mapping a point's `get` over
+    them gives the values `e` depends on); None when free_layers refuses `e`.  By identity."""
+    known = _VALUE_KEYS.get(id(e))
+    if known is not None and known[0] is e:
+        return known[1]
+    try:
+        free = free_layers(e)
+    except JudgeError:
+        return None
+    keys = tuple(v if v in free else _ABSENT for v in LAYERS)
+    if len(_VALUE_KEYS) > 100_000:
+        _VALUE_KEYS.clear()
+    _VALUE_KEYS[id(e)] = (e, keys)  # keyed by identity, e pinned
+    return keys
+
+
+def _remember(inst: ChainInstance, key: tuple, entry: tuple) -> None:
+    if len(inst.binders) < 200_000:
+        inst.binders[key] = entry  # keyed by identity, e pinned
+
+
+def _evaluate(e, inst: ChainInstance, point: dict):
     if isinstance(e, Density):
         return _density(e, inst, point)
     if isinstance(e, LatentSum):

@@ -861,7 +861,10 @@ so that no intermediate integer grows past what reducing as it goes would keep."
 
 def _sum(values) -> Value:
     values = list(values)
-    _spend(len(values))
+    work = _work  # _spend(len(values)), written out: the hottest call of the evaluators
+    work.spent += len(values)
+    if work.spent > work.limit:
+        raise BudgetExceeded(work.what)
     exact = True
     for v in values:
         if type(v) is not Fraction:  # `type is`: Fraction's isinstance goes through ABCMeta
@@ -889,15 +892,20 @@ def _sum(values) -> Value:
 
 def _product(values) -> Value:
     values = list(values)
-    _spend(len(values))
+    work = _work  # _spend(len(values)), written out: the hottest call of the evaluators
+    work.spent += len(values)
+    if work.spent > work.limit:
+        raise BudgetExceeded(work.what)
     exact = True
     for v in values:
         if type(v) is Fraction:
             if not v:
-                return Fraction(0)  # 0 times a (defined, finite) value is exactly 0
+                return _EXACT_ZERO  # 0 times a (defined, finite) value is exactly 0
         else:
             exact = False
     if exact:
+        if len(values) == 1:
+            return values[0]
         if len(values) > EXACT_IN_INTEGERS:
             out = Fraction(1)
             for v in values:
@@ -918,6 +926,7 @@ def _product(values) -> Value:
 
 
 _ZERO = (fzero, fzero)
+_EXACT_ZERO = Fraction(0)
 
 
 def _at_precision(v: tuple) -> bool:
@@ -947,8 +956,26 @@ def _is_one(v) -> bool:
     return _within(mpi_sub(v, _ONE, PREC), _TOL[1])
 
 
+_SHOWN: dict = {}
+"""show() by (type, value, precision): a step's right side is the next step's left side, at the same
+instances (3,820 values shown, 825 distinct, on the tree's discrete and chain steps)."""
+
+
 def show(v) -> str:
     """A value for humans: the exact fraction (short ones) or 25 significant digits."""
+    key = (type(v), v, PREC)  # the type too: Fraction(1) == 1 == 1.0
+    try:
+        known = _SHOWN.get(key)
+    except TypeError:  # unhashable: shown afresh
+        return _show(v)
+    if known is None:
+        if len(_SHOWN) > 100_000:
+            _SHOWN.clear()
+        known = _SHOWN[key] = _show(v)
+    return known
+
+
+def _show(v) -> str:
     if type(v) is Fraction:
         text = str(v)
         if len(text) <= 40:
@@ -1032,7 +1059,19 @@ def _signature(d: Density) -> tuple:
 
 
 def has_free_z(e) -> bool:
-    """z occurs outside every binder (Sum, E, KL, H, ELBO bind it): a claim for every z."""
+    """z occurs outside every binder (Sum, E, KL, H, ELBO bind it): a claim for every z.
+
+    Remembered by identity (a pure function of the expression, asked at every instance)."""
+    ident = id(e)
+    known = _FREE.get(ident)
+    if known is None or known[0] is not e:
+        if len(_FREE) > 200_000:
+            _FREE.clear()
+        known = _FREE[ident] = (e, _has_free_z(e))  # keyed by identity, e pinned
+    return known[1]
+
+
+def _has_free_z(e) -> bool:
     if isinstance(e, LatentSum) and isinstance(e.args[1], Draw):  # binds its draw only, never z
         return has_free_z(e.args[0])
     if isinstance(e, (LatentSum, Expectation, KL, Entropy, ELBO, IWAE)):
@@ -1087,6 +1126,7 @@ def _derived(d, inst: Instance) -> tuple[Value, ...]:
 
 
 _FREE: dict = {}
+"""has_free_z by identity: id(e) -> (e, answer)."""
 
 
 def evaluate(e, inst: Instance, k: int | None = None, memo: dict | None = None) -> Value:
@@ -1097,16 +1137,14 @@ def evaluate(e, inst: Instance, k: int | None = None, memo: dict | None = None) 
     ident = id(e)
     known = _FREE.get(ident)
     if known is None or known[0] is not e:
-        if len(_FREE) > 200_000:
-            _FREE.clear()
-        known = _FREE[ident] = (e, has_free_z(e))  # keyed by identity, e pinned
-    memo[("alive", ident)] = e  # pin e: its id stays unique while the memo lives
+        known = (e, has_free_z(e))
     key = (ident, k if known[1] else None)
     hit = memo.get(key)
-    if hit is not None:
+    if hit is not None:  # e was pinned when its value was remembered
         if isinstance(hit, Undefined):
             raise hit
         return hit
+    memo[("alive", ident)] = e  # pin e: its id stays unique while the memo lives
     try:
         handler = _HANDLERS.get(type(e))
         if handler is None:
@@ -1120,13 +1158,32 @@ def evaluate(e, inst: Instance, k: int | None = None, memo: dict | None = None) 
 
 
 def _eval_density(e, inst, k, memo):
-    draws = [v for v in (*e.variables, *e.given) if isinstance(v, Draw)]
+    form = _DENSITY_FORMS.get(id(e))
+    if form is None or form[0] is not e:
+        form = _density_form(e)
+    _, draws, at_z = form
     if draws:  # q(w) inside Sum(f, w): the same density at the draw's state
         at = memo.get(_DRAWS, {})
-        if len(draws) != 1 or draws[0] not in at or z in e.variables or z in e.given:
+        if len(draws) != 1 or draws[0] not in at or at_z is None:
             raise JudgeError(f"{to_text(e)} outside the Sum over its draw")
-        return _density(e.xreplace({draws[0]: z}), inst, at[draws[0]])
+        return _density(at_z, inst, at[draws[0]])
     return _density(e, inst, k)
+
+
+_DENSITY_FORMS: dict = {}
+"""id(d) -> (d, the draws d names, d with its one draw replaced by z (None: two draws, or z too))."""
+
+
+def _density_form(d: Density) -> tuple:
+    """What `_eval_density` reads off a density, made once per density (a pure function of it)."""
+    draws = tuple(v for v in (*d.variables, *d.given) if isinstance(v, Draw))
+    at_z = None
+    if len(draws) == 1 and z not in d.variables and z not in d.given:
+        at_z = d.xreplace({draws[0]: z})
+    if len(_DENSITY_FORMS) > 100_000:
+        _DENSITY_FORMS.clear()
+    form = _DENSITY_FORMS[id(d)] = (d, draws, at_z)  # keyed by identity, d pinned
+    return form
 
 
 _DRAWS = ("draws",)
@@ -1214,6 +1271,7 @@ def _eval_iwae(e, inst, k, memo):
             raise JudgeError(f"IWAE about an unknown observation {observation}")
         ratios = [_product((joint[j], _power(a[j], -1))) for j in range(inst.K)]
         exact = all(type(v) is Fraction for v in (*a, *ratios))
+        scaled = _common_denominator([v for v in ratios if type(v) is Fraction]) if exact else ([], 1)
         terms = []
         for draw in itertools.combinations_with_replacement(range(inst.K), draws):
             counts = [draw.count(j) for j in range(inst.K)]
@@ -1223,7 +1281,7 @@ def _eval_iwae(e, inst, k, memo):
             weight: Value
             mean: Value
             if exact:  # the same exact fractions, reduced once instead of after every product
-                weight, mean = _exact_draw(ways, counts, a, ratios, draws)
+                weight, mean = _exact_draw(ways, counts, a, scaled, draws)
             else:
                 weight = _product([Fraction(ways)] + [_power(a[j], c) for j, c in enumerate(counts) if c])
                 mean = _product((_sum([_product((Fraction(c), ratios[j])) for j, c in enumerate(counts) if c]),
@@ -1233,9 +1291,18 @@ def _eval_iwae(e, inst, k, memo):
     return _cached(inst, ("IWAE", _signature(e.args[0]), draws, observation), compute)
 
 
-def _exact_draw(ways: int, counts: list[int], q: tuple, ratios: list, draws: int) -> tuple[Fraction, Fraction]:
+def _common_denominator(ratios: list[Fraction]) -> tuple[list[int], int]:
+    """The fractions as integers over one denominator: ([r_j * d for each j], d), d the least
+    common multiple of their denominators (so that a sum of multiples of them is one division)."""
+    d = math.lcm(*(r.denominator for r in ratios))
+    return [r.numerator * (d // r.denominator) for r in ratios], d
+
+
+def _exact_draw(ways: int, counts: list[int], q: tuple, scaled: tuple[list[int], int],
+                draws: int) -> tuple[Fraction, Fraction]:
     """(probability, mean weight) of one multiset of IWAE draws when q and the ratios are exact:
-    ways * prod q_j**c_j and sum_j c_j ratio_j / draws, in integers, with the operations the
+    ways * prod q_j**c_j and sum_j c_j ratio_j / draws, in integers (`scaled`: the ratios over
+    their common denominator, `_common_denominator`), each reduced once, with the operations the
     general path does counted against the work budget."""
     used = [(j, c) for j, c in enumerate(counts) if c]
     _spend(5 * len(used) + 3)  # as the general path: a product of 1 + n, n powers, n products of 2, a sum of n, 2
@@ -1243,8 +1310,8 @@ def _exact_draw(ways: int, counts: list[int], q: tuple, ratios: list, draws: int
     for j, c in used:
         numerator *= q[j].numerator ** c
         denominator *= q[j].denominator ** c
-    total = sum((c * ratios[j] for j, c in used), Fraction(0))
-    return Fraction(numerator, denominator), Fraction(total.numerator, total.denominator * draws)
+    over, common = scaled
+    return Fraction(numerator, denominator), Fraction(sum(c * over[j] for j, c in used), common * draws)
 
 
 LIMIT_STEP = Fraction(1, 10**60)
@@ -1445,20 +1512,28 @@ def strict_refined(rel: str, lhs: sympy.Expr, rhs: sympy.Expr, evaluate: Callabl
     return False, f"{why}; the sign of lhs - rhs is not resolved at {int(RETRY_PRECISIONS[-1] * 0.30103)} digits"
 
 
+_EXACT_TESTS: dict[str, Callable[[Fraction], bool]] = {
+    "=": lambda d: d == 0, ">=": lambda d: d >= 0, "<=": lambda d: d <= 0, ">": lambda d: d > 0, "<": lambda d: d < 0}
+"""Whether an exact difference lhs - rhs satisfies the relation (only the relation asked is tested)."""
+_INTERVAL_TESTS: dict[str, Callable[[tuple, tuple], bool]] = {
+    "=": lambda d, tol: _within(d, tol), ">=": lambda d, tol: mpf_ge(d[1], mpf_neg(tol)),
+    "<=": lambda d, tol: mpf_le(d[0], tol), ">": lambda d, tol: not mpf_le(d[0], tol),
+    "<": lambda d, tol: not mpf_ge(d[1], mpf_neg(tol))}
+"""Whether a difference interval satisfies the relation within the tolerance `tol`."""
+
+
 def relation_holds(rel: str, a: Value, b: Value) -> tuple[bool, str]:
     """Decide `a rel b`: exactly for two fractions, within TOLERANCE for intervals."""
     if isinstance(a, Fraction) and isinstance(b, Fraction):
         d = a - b
-        ok = {"=": d == 0, ">=": d >= 0, "<=": d <= 0, ">": d > 0, "<": d < 0}[rel]
+        ok = _EXACT_TESTS[rel](d)
         return ok, "" if ok else f"lhs - rhs = {show(d)} (exact)"
     A, B = _iv(a), _iv(b)
     d = mpi_sub(A, B, PREC)
     big_a, big_b = mpi_abs(A, PREC)[1], mpi_abs(B, PREC)[1]
     scale = mpi_add(_ONE, (fzero, big_a if mpf_ge(big_a, big_b) else big_b), PREC)
     tol = mpi_mul(_TOL, scale, PREC)[0]  # the lower end: never looser than 1e-40 * scale
-    lo, hi, minus_tol = d[0], d[1], mpf_neg(tol)
-    ok = {"=": _within(d, tol), ">=": mpf_ge(hi, minus_tol), "<=": mpf_le(lo, tol),
-          ">": not mpf_le(lo, tol), "<": not mpf_ge(hi, minus_tol)}[rel]
+    ok = _INTERVAL_TESTS[rel](d, tol)
     return ok, "" if ok else f"lhs - rhs = {show(d)} (tolerance {show((tol, tol))})"
 
 
