@@ -39,6 +39,7 @@ def _fresh(cases: list) -> list:
     reference.forget()
     gaussian._POINTS.clear()
     gaussian._AT_POINT.clear()
+    gaussian._UNBOUND.clear()
     return [gaussian.GaussianInstance(c.name, c.values, c.D, c.q, diagonal=c.diagonal) for c in cases]
 
 
@@ -94,7 +95,7 @@ def _outcome(evaluate, e, inst, at):
 
 def test_every_part_of_the_gaussian_files_at_a_point_is_its_plain_value(monkeypatch):
     """Each part of every expression of the Gaussian files (sums, powers, logs, densities, z, constants,
-    parts refused) at points of z and at instances of every dimension: the same value or the same
+    parts refused) with z unbound and at points of z, at instances of every dimension: the same value or the same
     error, the same work counted, from a fresh memo and from one the plain evaluation filled."""
     rng = random.Random(7)
     expressions = []
@@ -110,7 +111,7 @@ def test_every_part_of_the_gaussian_files_at_a_point_is_its_plain_value(monkeypa
               gaussian.hermite_rule(gaussian.NODES, discrete.PREC)[3][0]]
     compared = 0
     for inst in cases:
-        for at in points if not inst.vector else [tuple(points[:inst.D])]:
+        for at in [None, *points] if not inst.vector else [None, tuple(points[:inst.D])]:
             for e in rng.sample(parts, min(len(parts), 120)) + extra:
                 fresh = _fresh([inst])[0]
                 fast = _outcome(gaussian.evaluate, e, fresh, at)

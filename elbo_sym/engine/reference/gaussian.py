@@ -519,9 +519,7 @@ def evaluate(e, inst: GaussianInstance, at=None):
     """The value of `e` at the instance, z bound to the value `at` (None: unbound)."""
     if at is not None:
         return _at_point(e)(inst, at)
-    if not isinstance(e, (sympy.Rational, sympy.Symbol)):
-        return _cached(inst, ("value", e), lambda: _evaluate(e, inst, None))
-    return _evaluate(e, inst, None)
+    return _unbound(e)(inst)
 
 
 def _plain_evaluate(e, inst: GaussianInstance, at=None):
@@ -553,6 +551,46 @@ def _at_point(e) -> Pointwise:
     return known
 
 
+Unbound = Callable[[GaussianInstance], Value]
+_UNBOUND: dict = {}
+
+
+def _unbound(e) -> Unbound:
+    """`_plain_evaluate(e, inst)` (z unbound) as a function of the instance, made once per expression:
+    each sum, product and integer power computes its parts by their own functions, and every part but a
+    number or a name is remembered in the instance's memo under the same key as always (the work
+    counted depends on which values are found there); any other expression by `_evaluate`."""
+    known = _UNBOUND.get(e)
+    if known is None:
+        if len(_UNBOUND) > 100_000:
+            _UNBOUND.clear()
+        known = _UNBOUND[e] = _unbound_function(e)
+    return known
+
+
+def _unbound_function(e) -> Unbound:
+    if isinstance(e, sympy.Rational):
+        number = Fraction(int(e.p), int(e.q))
+        return lambda inst: number
+    if isinstance(e, sympy.Symbol):
+        if e == z:
+            def unbound(inst):
+                raise JudgeError("z unbound")
+            return unbound
+        name = e.name
+        return lambda inst: inst.value(name)
+    key = ("value", e)
+    kind = type(e)
+    if kind is sympy.Add or kind is sympy.Mul:
+        parts = tuple(_unbound(a) for a in e.args)
+        combine = arith._sum if kind is sympy.Add else arith._product
+        return lambda inst: _cached(inst, key, lambda: combine([part(inst) for part in parts]))
+    if kind is sympy.Pow and isinstance(e.args[1], sympy.Integer):
+        of_base, n = _unbound(e.args[0]), int(e.args[1])
+        return lambda inst: _cached(inst, key, lambda: arith._power(of_base(inst), n))
+    return lambda inst: _cached(inst, key, lambda: _evaluate(e, inst, None))
+
+
 def _pointwise(e) -> Pointwise:
     if not has_free_z(e):  # the same value at every z, as `evaluate` takes it with z unbound
         if isinstance(e, sympy.Rational):
@@ -561,8 +599,8 @@ def _pointwise(e) -> Pointwise:
         if isinstance(e, sympy.Symbol):
             name = e.name
             return lambda inst, at: inst.value(name)
-        key = ("value", e)
-        return lambda inst, at: _cached(inst, key, lambda: _evaluate(e, inst, None))
+        of_instance = _unbound(e)
+        return lambda inst, at: of_instance(inst)
     kind = type(e)
     if kind is sympy.Add or kind is sympy.Mul:
         parts = tuple(_at_point(a) for a in e.args)
