@@ -14,7 +14,7 @@ from mpmath.libmp.libmpi import mpi_sqrt
 
 from elbo_sym.engine import reference
 from elbo_sym.engine.derivation import load
-from elbo_sym.engine.reference import discrete, gaussian
+from elbo_sym.engine.reference import discrete, gaussian, gaussian_chain
 
 ROOT = Path(__file__).resolve().parent.parent
 GAUSSIAN_FILES = sorted(p for folder in ("derivations/literature", "derivations/variants")
@@ -159,3 +159,68 @@ def test_the_pointwise_functions_nodes_are_taken_by_no_earlier_branch():
     for kind in (sympy.log, sympy.exp):
         assert not issubclass(kind, earlier)
         assert not any(issubclass(other, kind) for other in earlier)
+
+
+GAUSSIAN_LAYER_FILES = sorted(p for p in (ROOT / "derivations" / "literature").glob("*.toml")
+                              if 'model = "gaussian"' in p.read_text() and "latents" in p.read_text())
+
+
+def _chain_run(derivation, cases, limit: int = 4) -> list:
+    """`_run` for the Gaussian layers' judge (fresh instances, the memos of a step kept for the next)."""
+    out = []
+    lhs = derivation.start.expr
+    for step in derivation.steps:
+        with discrete.work_limit(10**12, "test"):
+            try:
+                judgement = gaussian_chain.judge(lhs, step.rel, step.expr, cases[:limit], stop_at_first=False)
+                got = [(o.lhs, o.rhs, o.holds, o.reason) for o in judgement.outcomes]
+            except discrete.JudgeError as error:
+                got = [f"JudgeError: {error}"]
+            out.append((got, discrete.work_spent()))
+        lhs = step.expr
+    return out
+
+
+def _fresh_chain(cases: list) -> list:
+    reference.forget()
+    gaussian_chain._EVALUATIONS.clear()
+    return [gaussian_chain.ChainInstance(c.name, c.values, c.T) for c in cases]
+
+
+@pytest.mark.parametrize("path", GAUSSIAN_LAYER_FILES, ids=lambda p: p.stem)
+def test_every_gaussian_layers_file_is_judged_as_the_plain_evaluation_judges_it(path, monkeypatch):
+    derivation = load(path)
+    model = derivation.model()
+    family, found, _ = reference.cases(model.spec, model.K)
+    assert family == "gaussian_chain" and found
+    fast = _chain_run(derivation, _fresh_chain(found))
+    with monkeypatch.context() as plain:
+        plain.setattr(gaussian_chain, "evaluate", gaussian_chain._plain_evaluate)
+        slow = _chain_run(derivation, _fresh_chain(found))
+    assert fast == slow
+    assert any(work for _, work in fast)
+
+
+def test_every_part_of_the_gaussian_layers_files_is_its_plain_value(monkeypatch):
+    """Each part of every expression of the Gaussian layers' files, and a few it refuses, with the layers
+    at values: the same value or error and the same work as the plain evaluation."""
+    expressions = []
+    for path in GAUSSIAN_LAYER_FILES:
+        derivation = load(path)
+        expressions += [derivation.start.expr, *(step.expr for step in derivation.steps)]
+    z1, z2 = sympy.Symbol("z1"), sympy.Symbol("z2")
+    extra = [z1**2 + 3 * z2, sympy.exp(z1 / 2) * z2, sympy.log(z1**2 + 1), z1 ** sympy.Rational(1, 2), sympy.pi * z1,
+             sympy.log(-z1**2 - 1), 1 / (z1 - z1), sympy.Symbol("nonesuch") * z1, sympy.Dummy("d") + 1]
+    parts = _parts(expressions) + extra
+    compared = 0
+    for T in (2, 3):
+        for inst in gaussian_chain.instances(T, 3, 0):
+            at = {"x": inst.value("x"), **{f"z{t}": inst.value(f"z{t}") for t in range(1, T + 1)}}
+            for e in parts:
+                fresh = _fresh_chain([inst])[0]
+                fast = _outcome(gaussian_chain.evaluate, e, fresh, at)
+                with monkeypatch.context() as plain:
+                    plain.setattr(gaussian_chain, "evaluate", gaussian_chain._plain_evaluate)
+                    assert _outcome(gaussian_chain.evaluate, e, _fresh_chain([inst])[0], at) == fast, (e, inst.name)
+                compared += 1
+    assert compared > 300
