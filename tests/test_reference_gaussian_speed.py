@@ -224,3 +224,21 @@ def test_every_part_of_the_gaussian_layers_files_is_its_plain_value(monkeypatch)
                     assert _outcome(gaussian_chain.evaluate, e, _fresh_chain([inst])[0], at) == fast, (e, inst.name)
                 compared += 1
     assert compared > 300
+
+
+def test_remembered_coordinates_are_the_ones_computed_afresh():
+    """A diagonal Gaussian's (mean, variance) per coordinate, remembered per instance, is what computing it
+    afresh gives, counting no work; a distribution that has none is an error each time."""
+    from elbo_sym.engine.notation import Density, Normal, x, z
+
+    for inst in [c for D in (2, 3, "any") for c in gaussian.instances(D, 5, 1)]:
+        for d in (Density("q", (z,)), Density("p", (z,)), Density("q", (z,), (x,))):
+            fresh = gaussian._coordinates_of(d, gaussian.GaussianInstance(inst.name, inst.values, inst.D))
+            with discrete.work_limit(10**9, "test"):
+                assert gaussian._coordinates(d, inst) == tuple(fresh)
+                assert gaussian._coordinates(d, inst) == tuple(fresh)
+                assert discrete.work_spent() == 0
+        for d in (Density("p", (z,), (x,)), Normal(0, 1)):
+            for _ in range(2):
+                with pytest.raises(discrete.JudgeError):
+                    gaussian._coordinates(d, inst)

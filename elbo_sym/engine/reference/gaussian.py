@@ -317,8 +317,18 @@ def _log_density(d, inst: GaussianInstance, at):
     raise JudgeError(f"no density {d} in the Gaussian family")
 
 
-def _coordinates(d, inst: GaussianInstance) -> list[tuple]:
-    """(mean, variance) per coordinate of q(z) or p(z) = N(0, I) (the diagonal version)."""
+def _coordinates(d, inst: GaussianInstance) -> tuple:
+    """(mean, variance) per coordinate of q(z) or p(z) = N(0, I) (the diagonal version), remembered per
+    instance and distribution (asked at every point of a product rule; no operation is counted in making
+    them, and an error is raised again each time, never remembered)."""
+    key = ("coordinates", d)
+    known = inst.binders.get(key)
+    if known is None:
+        known = inst.binders[key] = tuple(_coordinates_of(d, inst))
+    return known
+
+
+def _coordinates_of(d, inst: GaussianInstance) -> list[tuple]:
     if isinstance(d, Density) and tuple(d.variables) == (z,) and d.name in ("p", "q") \
             and (not d.given or (d.name == "q" and tuple(d.given) == (x,))):
         if d.name == "p":
