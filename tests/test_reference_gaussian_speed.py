@@ -138,9 +138,13 @@ def test_remembered_points_are_made_by_the_plain_operations_and_counted_the_same
                     mean = discrete._iv(mean)
                 variance = Fraction(rng.randint(1, 5000), rng.randint(1, 1000))
                 scale = mpi_sqrt(discrete._iv(variance), bits)
-                plain = [(discrete._sum((mean, discrete._product((scale, node)))), weight)
-                         for node, weight in gaussian.hermite_rule(gaussian.NODES, bits)]
-                assert list(gaussian._points(mean, variance)) == plain
+                plain = [discrete._sum((mean, discrete._product((scale, node))))
+                         for node, _ in gaussian.hermite_rule(gaussian.NODES, bits)]
+                assert [point for point, _ in gaussian._points(mean, variance)] == plain
+                for (_, rounded), (_, weight) in zip(gaussian._points(mean, variance),
+                                                     gaussian.hermite_rule(gaussian.NODES, bits)):
+                    for value in (mean, discrete._iv(variance), Fraction(-7, 3), Fraction(0), plain[0]):
+                        assert discrete._product((rounded, value)) == discrete._product((weight, value))
                 counts = []
                 for expect in (_plain_expect, gaussian._expect, gaussian._expect):  # made, then found
                     with discrete.work_limit(10**9, "test"):

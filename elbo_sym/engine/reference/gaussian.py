@@ -181,13 +181,16 @@ def _points(mean, variance) -> tuple:
     mean + sqrt(variance) t_i made by the same operations as always, remembered by the two values
     and the precision -- every expectation under the same Gaussian, at every instance with the same
     mean and variance, has these points.  Made outside the work budget: `_expect` counts
-    POINT_WORK for each point, made or found, so the count is the same either way."""
+    POINT_WORK for each point, made or found, so the count is the same either way.  Each weight (a
+    node's weight has more bits than the working precision) comes as the product of it alone, rounded
+    to the working precision: what a product weight * value does first, so that product starts from
+    it (the same interval; tests/test_reference_gaussian_speed.py)."""
     key = (_key(mean), _key(variance), arith.PREC)
     known = _POINTS.get(key)
     if known is None:
         with arith.work_limit(UNCOUNTED, "the quadrature points"):  # counted by the caller
             scale = mpi_sqrt(arith._iv(variance), arith.PREC)
-            known = tuple((arith._sum((mean, arith._product((scale, node)))), weight)
+            known = tuple((arith._sum((mean, arith._product((scale, node)))), arith._product((weight,)))
                           for node, weight in hermite_rule(NODES, arith.PREC))
         if len(_POINTS) > 10_000:
             _POINTS.clear()
