@@ -112,7 +112,7 @@ def test_every_part_of_the_gaussian_files_at_a_point_is_its_plain_value(monkeypa
     compared = 0
     for inst in cases:
         for at in [None, *points] if not inst.vector else [None, tuple(points[:inst.D])]:
-            for e in rng.sample(parts, min(len(parts), 120)) + extra:
+            for e in rng.sample(parts, min(len(parts), 50)) + extra:
                 fresh = _fresh([inst])[0]
                 fast = _outcome(gaussian.evaluate, e, fresh, at)
                 again = _outcome(gaussian.evaluate, e, fresh, at)  # from the memo the first call filled
@@ -218,7 +218,7 @@ def test_every_part_of_the_gaussian_layers_files_is_its_plain_value(monkeypatch)
     parts = _parts(expressions) + extra
     compared = 0
     for T in (2, 3):
-        for inst in gaussian_chain.instances(T, 3, 0):
+        for inst in gaussian_chain.instances(T, 2, 0):
             at = {"x": inst.value("x"), **{f"z{t}": inst.value(f"z{t}") for t in range(1, T + 1)}}
             for e in parts:
                 fresh = _fresh_chain([inst])[0]
@@ -227,7 +227,7 @@ def test_every_part_of_the_gaussian_layers_files_is_its_plain_value(monkeypatch)
                     plain.setattr(gaussian_chain, "evaluate", gaussian_chain._plain_evaluate)
                     assert _outcome(gaussian_chain.evaluate, e, _fresh_chain([inst])[0], at) == fast, (e, inst.name)
                 compared += 1
-    assert compared > 300
+    assert compared > 200
 
 
 def test_remembered_coordinates_are_the_ones_computed_afresh():
