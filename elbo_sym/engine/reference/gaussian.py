@@ -551,8 +551,8 @@ _AT_POINT: dict = {}
 def _at_point(e) -> Pointwise:
     """`_plain_evaluate(e, inst, at)` for a point `at` (not None) as a function of (inst, at), made once per
     expression: a quadrature evaluates a body at every node of every instance, and walking the
-    expression each time (the type tests, the free-z and memo look-ups of every part) cost as much as
-    the interval arithmetic.  The function does the same operations in the same order (the same
+    expression each time (the type tests, the free-z and memo look-ups of every part) was about a
+    sixth of the judge's time.  The function does the same operations in the same order (the same
     values bit for bit, the same work counted, the same errors): a sum, product, integer power, log
     or exp of parts; z itself; a part without z from the instance's memo, as `evaluate` takes it; any
     other expression by `_evaluate` itself."""

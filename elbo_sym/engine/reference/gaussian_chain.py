@@ -306,7 +306,7 @@ _EVALUATIONS: dict = {}
 def _evaluation(e) -> Evaluation:
     """`_plain_evaluate(e, inst, at)` as a function of (inst, at), made once per expression: an expectation
     evaluates its body at every point of every instance, and walking the expression each time (the type
-    tests of every part) cost about as much as the arithmetic.  The function does the same operations in
+    tests of every part) was about a tenth of the judge's time.  The function does the same operations in
     the same order (the same values bit for bit, the same work counted, the same errors): a sum, product
     or integer power of its parts' functions, a number, a name, log and exp; any other expression by
     `_plain_evaluate` itself."""
