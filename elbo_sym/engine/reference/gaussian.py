@@ -161,12 +161,41 @@ def _expect(inst: GaussianInstance, mean, variance, body) -> object:
     """E[body(z)], z ~ N(mean, variance), by the Hermite rule (body: a function of z's value)."""
     if not arith._positive(variance):
         raise Undefined(f"a Gaussian with variance {show(variance)} <= 0")
-    scale = mpi_sqrt(arith._iv(variance), arith.PREC)
     terms = []
-    for node, weight in hermite_rule(NODES, arith.PREC):
-        point = arith._sum((mean, arith._product((scale, node))))
+    for point, weight in _points(mean, variance):
+        arith._spend(POINT_WORK)  # what making the point counts (found remembered or made uncounted)
         terms.append(arith._product((weight, body(point))))
     return arith._sum(terms)
+
+
+POINT_WORK = 4
+"""The operations that make one quadrature point, mean + sqrt(variance) t_i: a product of two values
+and a sum of two."""
+UNCOUNTED = 10**18
+"""A work budget nothing reaches: for work its caller counts itself."""
+_POINTS: dict = {}
+
+
+def _points(mean, variance) -> tuple:
+    """(point, weight) of the Hermite rule for N(mean, variance), variance > 0: the points
+    mean + sqrt(variance) t_i made by the same operations as always, remembered by the two values
+    and the precision -- every expectation under the same Gaussian, at every instance with the same
+    mean and variance, has these points.  Made outside the work budget: `_expect` counts
+    POINT_WORK for each point, made or found, so the count is the same either way.  Each weight (a
+    node's weight has more bits than the working precision) comes as the product of it alone, rounded
+    to the working precision: what a product weight * value does first, so that product starts from
+    it (the same interval; tests/test_reference_gaussian_speed.py)."""
+    key = (_key(mean), _key(variance), arith.PREC)
+    known = _POINTS.get(key)
+    if known is None:
+        with arith.work_limit(UNCOUNTED, "the quadrature points"):  # counted by the caller
+            scale = mpi_sqrt(arith._iv(variance), arith.PREC)
+            known = tuple((arith._sum((mean, arith._product((scale, node)))), arith._product((weight,)))
+                          for node, weight in hermite_rule(NODES, arith.PREC))
+        if len(_POINTS) > 10_000:
+            _POINTS.clear()
+        _POINTS[key] = known
+    return known
 
 
 # ----------------------------------------------------------------------------- densities
@@ -291,8 +320,18 @@ def _log_density(d, inst: GaussianInstance, at):
     raise JudgeError(f"no density {d} in the Gaussian family")
 
 
-def _coordinates(d, inst: GaussianInstance) -> list[tuple]:
-    """(mean, variance) per coordinate of q(z) or p(z) = N(0, I) (the diagonal version)."""
+def _coordinates(d, inst: GaussianInstance) -> tuple:
+    """(mean, variance) per coordinate of q(z) or p(z) = N(0, I) (the diagonal version), remembered per
+    instance and distribution (asked at every point of a product rule; no operation is counted in making
+    them, and an error is raised again each time, never remembered)."""
+    key = ("coordinates", d)
+    known = inst.binders.get(key)
+    if known is None:
+        known = inst.binders[key] = tuple(_coordinates_of(d, inst))
+    return known
+
+
+def _coordinates_of(d, inst: GaussianInstance) -> list[tuple]:
     if isinstance(d, Density) and tuple(d.variables) == (z,) and d.name in ("p", "q") \
             and (not d.given or (d.name == "q" and tuple(d.given) == (x,))):
         if d.name == "p":
@@ -491,11 +530,116 @@ def _integrand(body, inst: GaussianInstance):
 
 def evaluate(e, inst: GaussianInstance, at=None):
     """The value of `e` at the instance, z bound to the value `at` (None: unbound)."""
+    if at is not None:
+        return _at_point(e)(inst, at)
+    return _unbound(e)(inst)
+
+
+def _plain_evaluate(e, inst: GaussianInstance, at=None):
+    """`evaluate` as it is defined, without `_at_point`'s functions (the tests compare the two)."""
     if at is not None and not has_free_z(e):
         at = None  # the same value at every z: computed once per instance
     if at is None and not isinstance(e, (sympy.Rational, sympy.Symbol)):
         return _cached(inst, ("value", e), lambda: _evaluate(e, inst, None))
     return _evaluate(e, inst, at)
+
+
+Pointwise = Callable[[GaussianInstance, Any], Value]
+_AT_POINT: dict = {}
+
+
+def _at_point(e) -> Pointwise:
+    """`_plain_evaluate(e, inst, at)` for a point `at` (not None) as a function of (inst, at), made once per
+    expression: a quadrature evaluates a body at every node of every instance, and walking the
+    expression each time (the type tests, the free-z and memo look-ups of every part) was about a
+    sixth of the judge's time.  The function does the same operations in the same order (the same
+    values bit for bit, the same work counted, the same errors): a sum, product, integer power, log
+    or exp of parts; z itself; a part without z from the instance's memo, as `evaluate` takes it; any
+    other expression by `_evaluate` itself."""
+    known = _AT_POINT.get(e)
+    if known is None:
+        if len(_AT_POINT) > 100_000:
+            _AT_POINT.clear()
+        known = _AT_POINT[e] = _pointwise(e)
+    return known
+
+
+Unbound = Callable[[GaussianInstance], Value]
+_UNBOUND: dict = {}
+
+
+def _unbound(e) -> Unbound:
+    """`_plain_evaluate(e, inst)` (z unbound) as a function of the instance, made once per expression:
+    each sum, product and integer power computes its parts by their own functions, and every part but a
+    number or a name is remembered in the instance's memo under the same key as always (the work
+    counted depends on which values are found there); any other expression by `_evaluate`."""
+    known = _UNBOUND.get(e)
+    if known is None:
+        if len(_UNBOUND) > 100_000:
+            _UNBOUND.clear()
+        known = _UNBOUND[e] = _unbound_function(e)
+    return known
+
+
+def _unbound_function(e) -> Unbound:
+    if isinstance(e, sympy.Rational):
+        number = Fraction(int(e.p), int(e.q))
+        return lambda inst: number
+    if isinstance(e, sympy.Symbol):
+        if e == z:
+            def unbound(inst):
+                raise JudgeError("z unbound")
+            return unbound
+        name = e.name
+        return lambda inst: inst.value(name)
+    key = ("value", e)
+    kind = type(e)
+    if kind is sympy.Add or kind is sympy.Mul:
+        parts = tuple(_unbound(a) for a in e.args)
+        combine = arith._sum if kind is sympy.Add else arith._product
+        return lambda inst: _cached(inst, key, lambda: combine([part(inst) for part in parts]))
+    if kind is sympy.Pow and isinstance(e.args[1], sympy.Integer):
+        of_base, n = _unbound(e.args[0]), int(e.args[1])
+        return lambda inst: _cached(inst, key, lambda: arith._power(of_base(inst), n))
+    return lambda inst: _cached(inst, key, lambda: _evaluate(e, inst, None))
+
+
+def _pointwise(e) -> Pointwise:
+    if not has_free_z(e):  # the same value at every z, as `evaluate` takes it with z unbound
+        if isinstance(e, sympy.Rational):
+            number = Fraction(int(e.p), int(e.q))
+            return lambda inst, at: number
+        if isinstance(e, sympy.Symbol):
+            name = e.name
+            return lambda inst, at: inst.value(name)
+        of_instance = _unbound(e)
+        return lambda inst, at: of_instance(inst)
+    kind = type(e)
+    if kind is sympy.Add or kind is sympy.Mul:
+        parts = tuple(_at_point(a) for a in e.args)
+        combine = arith._sum if kind is sympy.Add else arith._product
+        return lambda inst, at: combine([part(inst, at) for part in parts])
+    if kind is sympy.Pow:
+        base, exponent = e.args
+        if not isinstance(exponent, sympy.Integer):
+            def refused(inst, at):
+                raise JudgeError(f"non-integer exponent in {e}")
+            return refused
+        of_base, n = _at_point(base), int(exponent)
+        return lambda inst, at: arith._power(of_base(inst, at), n)
+    if e == z:
+        def bound(inst, at):
+            if at is None or inst.vector:
+                raise JudgeError("z unbound" if at is None else "z is a vector here")
+            return at
+        return bound
+    if kind is sympy.exp:
+        of_argument = _at_point(e.args[0])
+        return lambda inst, at: arith._exp(of_argument(inst, at))
+    if kind is sympy.log and len(e.args) == 1 and not isinstance(e.args[0], (Density, Normal)):
+        of_argument = _at_point(e.args[0])
+        return lambda inst, at: arith._log(of_argument(inst, at))
+    return lambda inst, at: _evaluate(e, inst, at)
 
 
 def _evaluate(e, inst: GaussianInstance, at=None):
