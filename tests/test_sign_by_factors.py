@@ -83,3 +83,38 @@ def test_obligations_with_shared_factors_are_certified_in_any_order():
     for order in ([0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2]):
         fresh = build(ModelSpec(K=2, params=tuple(Parameter(n, UNIT) for n in ("c1", "c2", "c3"))))
         assert [strict_sign(shapes[i], fresh) for i in order] == [expected[i] for i in order]
+
+
+# End to end (a red team's files, session 8): a product whose factors each have a strict sign is
+# certified even where the expanded product has no certificate (a real parameter; an expansion too
+# large), and a factor that can vanish still stops the step.
+_DISCRETE = ('title = "t"\nsummary = "t"\nK = 2\nstart = "log(p(x))"\n\n'
+             '[params]\npa = "in (0, 1)"\npd = "real"\npe = "> 0"\n')
+_CHAIN = 'title = "t"\nsummary = "t"\nmodel = "gaussian"\nlatents = ["z1", "z2"]\nstart = "log(p(x))"\n'
+
+
+def _one_step(tmp_path, head: str, expr: str) -> str:
+    from elbo_sym.report.build import check_file
+
+    path = tmp_path / "f.toml"
+    path.write_text(head + f'\n[[step]]\nrel = "="\nexpr = "{expr}"\nrule = "algebra"\nwhy = "w"\n')
+    (step,) = check_file(path).steps
+    return step.verdict
+
+
+def test_strict_factors_certify_what_the_expanded_product_could_not(tmp_path):
+    assert _one_step(tmp_path, _DISCRETE,
+                     "log(p(x)) + 1/((pe + pd**2)*(1 - pa)) - 1/((pe + pd**2)*(1 - pa))") == "proved"
+    assert _one_step(tmp_path, _DISCRETE,
+                     "log(p(x)) + log(((pe + pd**2)*(1 - pa))**2) - 2*log((pe + pd**2)*(1 - pa))") == "proved"
+    assert _one_step(tmp_path, _CHAIN, "log(p(x)) + log((a1**2 + v1)**4*(1 - c1**2*c2**2)**4)"
+                                       " - log((a1**2 + v1)**4*(1 - c1**2*c2**2)**4)") == "proved"
+
+
+def test_a_factor_that_can_vanish_still_stops_the_step(tmp_path):
+    # pd is real: pd**2 is 0 at pd = 0, so neither the divisor nor the log argument is shown.
+    assert _one_step(tmp_path, _DISCRETE, "log(p(x)) + 1/(pd**2*(1 - pa)) - 1/(pd**2*(1 - pa))") != "proved"
+    assert _one_step(tmp_path, _DISCRETE,
+                     "log(p(x)) + log((pd**2*(1 - pa))**2) - 2*log(pd**2*(1 - pa))") != "proved"
+    assert _one_step(tmp_path, _DISCRETE,
+                     "log(p(x)) + 1/((pe - pd**2)*(1 - pa)) - 1/((pe - pd**2)*(1 - pa))") != "proved"
