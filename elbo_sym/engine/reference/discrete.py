@@ -956,6 +956,41 @@ def _is_one(v) -> bool:
     return _within(mpi_sub(v, _ONE, PREC), _TOL[1])
 
 
+MEMO_ENTRIES = 100_000
+"""A value-keyed memo of the reference past this many entries starts afresh (bounded memory)."""
+
+
+def remembered(memo: dict, key, make):
+    """memo[key], made by make() the first time; a pure function of the key, so a memo shared by the
+    files of one process saves time only (the reference's own helper: it imports none of the engine's)."""
+    known = memo.get(key)
+    if known is None:
+        if len(memo) > MEMO_ENTRIES:
+            memo.clear()
+        known = memo[key] = make()
+    return known
+
+
+def arithmetic_function(e, of_part):
+    """For a sum, product or power of `e`: a function of (instance, point) that computes it from its parts'
+    functions (``of_part(a)``, made now) in the same order as the judges' evaluation; None for any other
+    expression.  Shared by the Gaussian judges, which turn an expression into a function once."""
+    kind = type(e)
+    if kind is sympy.Add or kind is sympy.Mul:
+        parts = tuple(of_part(a) for a in e.args)
+        combine = _sum if kind is sympy.Add else _product
+        return lambda inst, at: combine([part(inst, at) for part in parts])
+    if kind is sympy.Pow:
+        base, exponent = e.args
+        if not isinstance(exponent, sympy.Integer):
+            def refused(inst, at):
+                raise JudgeError(f"non-integer exponent in {e}")
+            return refused
+        of_base, n = of_part(base), int(exponent)
+        return lambda inst, at: _power(of_base(inst, at), n)
+    return None
+
+
 _SHOWN: dict = {}
 """show() by (type, value, precision): a step's right side is the next step's left side, at the same
 instances (3,820 values shown, 825 distinct, on the tree's discrete and chain steps)."""
@@ -968,11 +1003,7 @@ def show(v) -> str:
         known = _SHOWN.get(key)
     except TypeError:  # unhashable: shown afresh
         return _show(v)
-    if known is None:
-        if len(_SHOWN) > 100_000:
-            _SHOWN.clear()
-        known = _SHOWN[key] = _show(v)
-    return known
+    return known if known is not None else remembered(_SHOWN, key, lambda: _show(v))
 
 
 def _show(v) -> str:

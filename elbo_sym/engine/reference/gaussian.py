@@ -500,12 +500,7 @@ _FREE: dict = {}
 
 def has_free_z(e) -> bool:
     """z occurs outside every binder (E, KL, H, ELBO bind it): a function of z."""
-    known = _FREE.get(e)
-    if known is None:
-        if len(_FREE) > 100_000:
-            _FREE.clear()
-        known = _FREE[e] = _has_free_z(e)
-    return known
+    return arith.remembered(_FREE, e, lambda: _has_free_z(e))
 
 
 def _has_free_z(e) -> bool:
@@ -556,12 +551,7 @@ def _at_point(e) -> Pointwise:
     values bit for bit, the same work counted, the same errors): a sum, product, integer power, log
     or exp of parts; z itself; a part without z from the instance's memo, as `evaluate` takes it; any
     other expression by `_evaluate` itself."""
-    known = _AT_POINT.get(e)
-    if known is None:
-        if len(_AT_POINT) > 100_000:
-            _AT_POINT.clear()
-        known = _AT_POINT[e] = _pointwise(e)
-    return known
+    return arith.remembered(_AT_POINT, e, lambda: _pointwise(e))
 
 
 Unbound = Callable[[GaussianInstance], Value]
@@ -573,12 +563,7 @@ def _unbound(e) -> Unbound:
     each sum, product and integer power computes its parts by their own functions, and every part but a
     number or a name is remembered in the instance's memo under the same key as always (the work
     counted depends on which values are found there); any other expression by `_evaluate`."""
-    known = _UNBOUND.get(e)
-    if known is None:
-        if len(_UNBOUND) > 100_000:
-            _UNBOUND.clear()
-        known = _UNBOUND[e] = _unbound_function(e)
-    return known
+    return arith.remembered(_UNBOUND, e, lambda: _unbound_function(e))
 
 
 def _unbound_function(e) -> Unbound:
@@ -614,19 +599,10 @@ def _pointwise(e) -> Pointwise:
             return lambda inst, at: inst.value(name)
         of_instance = _unbound(e)
         return lambda inst, at: of_instance(inst)
+    arithmetic = arith.arithmetic_function(e, _at_point)
+    if arithmetic is not None:
+        return arithmetic
     kind = type(e)
-    if kind is sympy.Add or kind is sympy.Mul:
-        parts = tuple(_at_point(a) for a in e.args)
-        combine = arith._sum if kind is sympy.Add else arith._product
-        return lambda inst, at: combine([part(inst, at) for part in parts])
-    if kind is sympy.Pow:
-        base, exponent = e.args
-        if not isinstance(exponent, sympy.Integer):
-            def refused(inst, at):
-                raise JudgeError(f"non-integer exponent in {e}")
-            return refused
-        of_base, n = _at_point(base), int(exponent)
-        return lambda inst, at: arith._power(of_base(inst, at), n)
     if e == z:
         def bound(inst, at):
             if at is None or inst.vector:

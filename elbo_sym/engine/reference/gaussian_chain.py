@@ -310,28 +310,14 @@ def _evaluation(e) -> Evaluation:
     the same order (the same values bit for bit, the same work counted, the same errors): a sum, product
     or integer power of its parts' functions, a number, a name, log and exp; any other expression by
     `_plain_evaluate` itself."""
-    known = _EVALUATIONS.get(e)
-    if known is None:
-        if len(_EVALUATIONS) > 100_000:
-            _EVALUATIONS.clear()
-        known = _EVALUATIONS[e] = _evaluation_of(e)
-    return known
+    return arith.remembered(_EVALUATIONS, e, lambda: _evaluation_of(e))
 
 
 def _evaluation_of(e) -> Evaluation:
+    arithmetic = arith.arithmetic_function(e, _evaluation)
+    if arithmetic is not None:
+        return arithmetic
     kind = type(e)
-    if kind is sympy.Add or kind is sympy.Mul:
-        parts = tuple(_evaluation(a) for a in e.args)
-        combine = arith._sum if kind is sympy.Add else arith._product
-        return lambda inst, at: combine([part(inst, at) for part in parts])
-    if kind is sympy.Pow:
-        base, exponent = e.args
-        if not isinstance(exponent, sympy.Integer):
-            def refused(inst, at):
-                raise JudgeError(f"non-integer exponent in {e}")
-            return refused
-        of_base, n = _evaluation(base), int(exponent)
-        return lambda inst, at: arith._power(of_base(inst, at), n)
     if isinstance(e, sympy.Rational):
         number = Fraction(int(e.p), int(e.q))
         return lambda inst, at: number
