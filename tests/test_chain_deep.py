@@ -690,6 +690,7 @@ def test_a_nested_sum_never_captures_a_free_layer():
     assert step.verdict is Verdict.refuted
 
 
+@pytest.mark.full  # explain on every layer count (5 s)
 def test_explain_names_the_general_chain_s_and_the_deep_chain_s_symbols():
     from elbo_sym.authoring.explain import explain, format_explanation
 

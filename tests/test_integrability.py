@@ -86,6 +86,7 @@ def _gaussian(mean: float, variance: float):
     return lambda t: mpmath.exp(-(t - mean) ** 2 / (2 * variance)) / mpmath.sqrt(2 * mpmath.pi * variance)
 
 
+@pytest.mark.full  # mpmath quadrature to infinity (3.8 s)
 def test_the_refused_normaliser_is_infinite_for_a_gaussian_pair():
     """Why d2 is refused: Sum(q(z)**2 / p(z), z) at q = N(0, 4), p = N(0, 1) diverges (the
     integrand grows like exp(z**2 / 4)), so E(q**2/p / Sum(q**2/p), 1) = 1 is inf/inf there."""

@@ -174,6 +174,7 @@ def test_a_worker_that_exits_is_lost_too():
     assert results[1:] == [1, 2]
 
 
+@pytest.mark.full  # waits out a hung worker (1.6 s); the dying worker above stays in make test
 def test_a_worker_that_hangs_is_stopped_and_its_item_lost():
     """A worker that neither answers nor ends (its pipe stays open) does not hold the caller for
     ever: after `patience` seconds it is killed, its item is a WorkerLost, a fresh worker goes on."""
@@ -301,6 +302,7 @@ def test_a_file_whose_worker_dies_is_an_error_not_a_pass(folder, capsys, monkeyp
                                                       5.0, jobs=2))
 
 
+@pytest.mark.full  # waits out a hung worker per command (5 s); the dying worker above stays in make test
 @pytest.mark.parametrize("through", ["check", "build"])
 def test_a_file_whose_worker_hangs_is_an_error_not_a_pass(folder, capsys, monkeypatch, through):
     """`check` (and `build`/`web`, through check_all) bound each worker by the file's budget plus
@@ -396,6 +398,7 @@ def test_a_real_check_forks_its_workers(tmp_path):
     assert json.loads(done.stdout.splitlines()[-1]) == [0, [1]]
 
 
+@pytest.mark.full  # a real process tree and a signal (2 s)
 def test_ctrl_c_stops_every_worker(tmp_path):
     """A check interrupted while its workers are busy exits 130, with no traceback and no worker left."""
     process, _ = busy_check(tmp_path)
@@ -407,6 +410,7 @@ def test_ctrl_c_stops_every_worker(tmp_path):
         os.killpg(process.pid, 0)  # nobody is left in the group
 
 
+@pytest.mark.full  # three real process trees killed (1.5 s)
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
 def test_workers_end_when_only_the_parent_is_killed(tmp_path, signal_number):

@@ -265,6 +265,7 @@ def test_is_distribution(K):
         assert not is_distribution(values(d), model), d
 
 
+@pytest.mark.full  # every rule input of the tree against together() (2.5 s)
 def test_combination_numerator_gives_linsolve_the_same_answer_as_together():
     """The KL and Jensen rules solve for coefficients c_i that make every coefficient of a canonical
     form vanish; they read each coefficient's numerator with `as_numer_denom` instead of `together`.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
+import pytest
 from sympy import Integer, Rational, expand
 
 from elbo_sym.engine.definedness import (
@@ -102,6 +103,7 @@ def _one_step(tmp_path, head: str, expr: str) -> str:
     return step.verdict
 
 
+@pytest.mark.full  # whole files checked end to end (the unit tests above stay in make test)
 def test_strict_factors_certify_what_the_expanded_product_could_not(tmp_path):
     assert _one_step(tmp_path, _DISCRETE,
                      "log(p(x)) + 1/((pe + pd**2)*(1 - pa)) - 1/((pe + pd**2)*(1 - pa))") == "proved"
@@ -111,6 +113,7 @@ def test_strict_factors_certify_what_the_expanded_product_could_not(tmp_path):
                                        " - log((a1**2 + v1)**4*(1 - c1**2*c2**2)**4)") == "proved"
 
 
+@pytest.mark.full  # whole files checked end to end, 4 s (the unit tests above stay in make test)
 def test_a_factor_that_can_vanish_still_stops_the_step(tmp_path):
     # pd is real: pd**2 is 0 at pd = 0, so neither the divisor nor the log argument is shown.
     assert _one_step(tmp_path, _DISCRETE, "log(p(x)) + 1/(pd**2*(1 - pa)) - 1/(pd**2*(1 - pa))") != "proved"
