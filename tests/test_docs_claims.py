@@ -1,0 +1,215 @@
+"""What README.md and docs/ say about the code, beyond the commands tests/test_docs.py runs.
+
+A newcomer trusts the prose as much as the console blocks: the option names in a synopsis, the
+limits quoted in a sentence, the helper names a contributor looks up, the pytest report shown
+as text, the `Guide:` links and paths of every command's --help. Each test here reads one kind
+of claim and compares it with the code, so a rename or a new limit fails here first.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from test_docs import PAGES, ROOT, _anchors, blocks, matches
+
+from elbo_sym import limits
+from elbo_sym.cli import cli, main
+from elbo_sym.lesson.examples import MAX_K as EXAMPLE_MAX_K
+
+LANGUAGES = {"console", "sh", "text", "toml", "json", "python", "csv"}
+CODE_SPAN = re.compile(r"`([^`\n]+)`")
+COMMAND = re.compile(r"(?<![\"\w])elbo-sym (?P<command>[a-z]+)\b(?P<rest>[^`#|]*)")
+OPTION = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*")
+
+
+def _page(name: str) -> str:
+    return (ROOT / name).read_text("utf-8")
+
+
+# --------------------------------------------------------------------------- fenced blocks
+
+
+def test_every_fenced_block_names_its_language():
+    """A bare ``` block is neither run nor marked as not run: outputs are ```text, commands that
+    cannot run here ```sh, so `$ elbo-sym ...` can never sit untested in an unlabelled block."""
+    for page in PAGES:
+        for block in blocks(page.read_text("utf-8")):
+            assert block.lang in LANGUAGES, f"{page.name}:{block.line}: ```{block.lang} (name one of {sorted(LANGUAGES)})"
+
+
+# --------------------------------------------------------------------------- option names
+
+
+def _options(command: str) -> set[str]:
+    params = cli.commands[command].params
+    return {name for p in params for name in (*p.opts, *p.secondary_opts)} | {"--help", "-h"}
+
+
+def _command_mentions(text: str):
+    """(line, command, options) of every `elbo-sym COMMAND ...` in a code span or a block line."""
+    for number, line in enumerate(text.split("\n"), 1):
+        spans = [m[1] for m in CODE_SPAN.finditer(line)]
+        if re.match(r"(\$ )?elbo-sym ", line.lstrip()):
+            spans.append(line.lstrip())
+        for span in spans:
+            for mention in COMMAND.finditer(span):
+                yield number, mention["command"], OPTION.findall(mention["rest"])
+
+
+def test_every_command_and_option_the_pages_name_exists():
+    """`elbo-sym build ... --gallery P` in a table or a ```sh block is never run: its command and
+    option names are compared with the click commands instead."""
+    seen = 0
+    for page in PAGES:
+        for line, command, options in _command_mentions(page.read_text("utf-8")):
+            assert command in cli.commands, f"{page.name}:{line}: no command `elbo-sym {command}`"
+            for option in options:
+                assert option in _options(command), f"{page.name}:{line}: `elbo-sym {command}` has no {option}"
+            seen += 1
+    assert seen >= 100
+
+
+def test_the_option_check_finds_a_wrong_option():
+    mentions = list(_command_mentions("run `elbo-sym check --project week5` and `elbo-sym web --gallery x`"))
+    assert [(c, o) for _, c, o in mentions] == [("check", ["--project"]), ("web", ["--gallery"])]
+    assert "--project" not in _options("check") and "--gallery" not in _options("web")
+
+
+# --------------------------------------------------------------------------- every --help
+
+
+def _help_texts() -> dict[str, str]:
+    """Each command's own words (docstring, epilog, option help), unwrapped."""
+    texts = {}
+    for name, command in cli.commands.items():
+        parts = [command.help or "", command.epilog or "", *(getattr(p, "help", None) or "" for p in command.params)]
+        texts[name] = "\n".join(parts)
+    return texts
+
+
+def test_every_help_guide_link_resolves():
+    guides = 0
+    for name, text in _help_texts().items():
+        for link in re.finditer(r"Guide: (?P<path>docs/[\w.-]+\.md)(?:#(?P<anchor>[\w-]+))?", text):
+            target = ROOT / link["path"]
+            assert target.is_file(), f"elbo-sym {name} --help: {link[0]}"
+            if link["anchor"]:
+                assert link["anchor"] in _anchors(target), f"elbo-sym {name} --help: no heading for {link[0]}"
+            guides += 1
+    assert guides >= len(cli.commands) - 1  # `handouts` lists, it needs no guide
+
+
+def test_every_repository_file_a_help_names_exists():
+    """`elbo-sym cards --check --json lesson/flashcards.toml` once pointed at a file that had moved."""
+    for name, text in _help_texts().items():
+        for path in re.findall(r"(?<![\w/.])(?:\w[\w.-]*/)+[\w.-]+\.toml\b", text):
+            assert (ROOT / path).is_file(), f"elbo-sym {name} --help names {path}, which does not exist"
+
+
+def test_every_help_example_names_real_options():
+    """The `Examples:` of every --help use the command's own options."""
+    seen = 0
+    for name, text in _help_texts().items():
+        for line, command, options in _command_mentions(text):
+            assert command in cli.commands, f"elbo-sym {name} --help, line {line}: no command `elbo-sym {command}`"
+            for option in options:
+                assert option in _options(command), f"elbo-sym {name} --help, line {line}: no {option}"
+            seen += 1
+    assert seen >= len(cli.commands)
+
+
+# --------------------------------------------------------------------------- names and numbers
+
+
+def _sources() -> str:
+    files = [*ROOT.glob("elbo_sym/**/*.py"), *ROOT.glob("tests/*.py"), *ROOT.glob("bench/*.py"),
+             ROOT / "Makefile", ROOT / ".ci" / "run", ROOT / "pyproject.toml"]
+    return "\n".join(path.read_text("utf-8") for path in files if Path(__file__) != path)
+
+
+def test_every_private_name_and_constant_the_pages_cite_exists():
+    """`_sheet_options`, `WORKER_MARGIN_SECONDS`: a contributor greps for them."""
+    sources = _sources()
+    cited = {m[1] for page in PAGES for m in CODE_SPAN.finditer(page.read_text("utf-8"))}
+    names = {name.split(".")[-1].removesuffix("()") for name in cited
+             if re.fullmatch(r"(?:[a-z_]+\.)*(?:_\w+|[A-Z][A-Z0-9]*_[A-Z0-9_]+)(?:\(\))?", name)}
+    assert len(names) >= 20
+    missing = sorted(name for name in names if not re.search(rf"\b{re.escape(name)}\b", sources))
+    assert not missing, f"cited on a page but defined nowhere: {missing}"
+
+
+def test_every_repository_path_the_pages_name_exists():
+    for page in PAGES:
+        for span in CODE_SPAN.findall(page.read_text("utf-8")):
+            for path in re.findall(r"^(?:elbo_sym|tests|bench|derivations|docs)/[\w./*-]*$", span):
+                assert list(ROOT.glob(path.rstrip("/"))), f"{page.name}: `{path}` does not exist"
+
+
+# Each number a page quotes for a limit, with the constant it must equal: the pattern must match
+# exactly once, so rewording the sentence means updating this table, never a silent drift.
+NUMBERS = [
+    ("README.md", r"seed (\d+), \d+ exercise cases", limits.DEFAULT_SEED),
+    ("README.md", r"(\d+) exercise cases, \d+ drill cases", limits.DEFAULT_COUNT),
+    ("README.md", r"(\d+) drill cases", limits.DRILL_COUNT),
+    ("docs/01-writing-derivations.md", r"number of latent states, 2 to ([\d,]+)", limits.MAX_K),
+    ("docs/01-writing-derivations.md", r"title ([\d,]+)\s+characters", limits.MAX_TITLE_CHARS),
+    ("docs/01-writing-derivations.md", r"summary ([\d,]+), `why`", limits.MAX_SUMMARY_CHARS),
+    ("docs/01-writing-derivations.md", r"`why` ([\d,]+), card", limits.MAX_WHY_CHARS),
+    ("docs/01-writing-derivations.md", r"card texts ([\d,]+),", limits.MAX_CARD_TEXT_CHARS),
+    ("docs/01-writing-derivations.md", r"no word longer than (\d+)", limits.MAX_WORD_CHARS),
+    ("docs/01-writing-derivations.md", r"k = 1 to (\d+) samples", limits.MAX_IWAE_SAMPLES),
+    ("docs/01-writing-derivations.md", r"tuples of states \(at most (\d+)\)", limits.MAX_IWAE_TERMS),
+    ("docs/01-writing-derivations.md", r"up to (\w+) layers", limits.MAX_CHAIN_LAYERS),
+    ("docs/02-what-checked-means.md", r"at most\s+([\d,]+)\s+arithmetic operations", limits.REFERENCE_WORK_OPERATIONS),
+    ("docs/02-what-checked-means.md", r"\(`REFERENCE_BUDGET_SECONDS`, (\d+) s", limits.REFERENCE_BUDGET_SECONDS),
+    ("docs/02-what-checked-means.md", r"`--budget` \(default (\d+) s\)", limits.STEP_BUDGET_SECONDS),
+    ("docs/02-what-checked-means.md", r"steps × budget, at most (\d+) s\)", limits.FILE_BUDGET_CAP_SECONDS),
+    ("docs/02-what-checked-means.md", r"at most (\d+) steps", limits.MAX_STEPS),
+    ("docs/02-what-checked-means.md", r"K × \(steps \+ 1\) ≤ ([\d,]+)", limits.MAX_K_TIMES_STEPS),
+    ("docs/01-writing-derivations.md", r"\(an example with 3 states\); 2 to (\d+)", limits.MAX_NEW_K),
+    ("docs/03-publishing.md", r"any K from 2 to (\d+)\)", EXAMPLE_MAX_K),
+    ("docs/03-publishing.md", r"`--count` is 1 to (\d+)", limits.MAX_COUNT),
+    ("docs/03-publishing.md", r"three-state cases \(2 to (\d+);", limits.MAX_EXERCISE_K),
+    ("docs/03-publishing.md", r"default cards × budget, at most (\d+) s\)", limits.DECK_BUDGET_CAP_SECONDS),
+    ("docs/06-architecture.md", r"`MAX_JOBS` = (\d+)", limits.MAX_JOBS),
+    ("docs/06-architecture.md", r"`FILES_PER_WORKER` = (\d+)", limits.FILES_PER_WORKER),
+    ("docs/06-architecture.md", r"`WORKER_MARGIN_SECONDS` = (\d+) s", limits.WORKER_MARGIN_SECONDS),
+    ("docs/06-architecture.md", r"`REFERENCE_WORK_OPERATIONS` = ([\d,]+)", limits.REFERENCE_WORK_OPERATIONS),
+    ("docs/06-architecture.md", r"`REFERENCE_BUDGET_SECONDS` = (\d+) s", limits.REFERENCE_BUDGET_SECONDS),
+]
+WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+
+
+@pytest.mark.parametrize(("page", "pattern", "value"), NUMBERS, ids=[f"{p}:{v}" for p, _, v in NUMBERS])
+def test_every_quoted_limit_is_the_constant(page, pattern, value):
+    found = re.findall(pattern, _page(page))
+    assert len(found) == 1, f"{page}: /{pattern}/ matches {len(found)} times (reworded? update NUMBERS)"
+    quoted = WORDS.get(found[0]) or float(found[0].replace(",", ""))
+    assert quoted == value, f"{page} says {found[0]}, the code has {value}"
+
+
+# --------------------------------------------------------------------------- the pytest report
+
+
+def test_the_pytest_failure_shown_on_page_4_is_what_the_plugin_prints(tmp_path, monkeypatch, capsys):
+    """docs/04 shows (as text, since the docs test runs only `elbo-sym`) the report of `pytest
+    my-variant.toml` for the starter with its step 3's KL arguments swapped: the same starter,
+    the same edit, and the plugin's own formatter must print those lines, line numbers included."""
+    from elbo_sym.authoring.testing import check_file, format_failure
+
+    shown = next(b for b in blocks(_page("docs/04-python-api-and-pytest.md"))
+                 if b.lang == "text" and b.body.startswith("$ pytest my-variant.toml"))
+    lines = shown.body.rstrip("\n").split("\n")
+    header = next(i for i, line in enumerate(lines) if line.startswith("____"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["new", "my-variant"]) == 0
+    starter = Path("my-variant.toml")
+    right = 'expr = "KL(q(z), p(z | x))"\n'
+    assert starter.read_text("utf-8").count(right) == 1
+    starter.write_text(starter.read_text("utf-8").replace(right, 'expr = "KL(p(z | x), q(z))"\n'), "utf-8")
+    report = check_file(starter)
+    assert lines[header].strip("_ ") == f"my-variant: {report.title}"
+    printed = format_failure(report).rstrip("\n").split("\n")
+    assert matches(tuple(lines[header + 1:]), printed), "\n".join(printed)
