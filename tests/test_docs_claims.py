@@ -9,6 +9,7 @@ of claim and compares it with the code, so a rename or a new limit fails here fi
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -213,3 +214,22 @@ def test_the_pytest_failure_shown_on_page_4_is_what_the_plugin_prints(tmp_path, 
     assert lines[header].strip("_ ") == f"my-variant: {report.title}"
     printed = format_failure(report).rstrip("\n").split("\n")
     assert matches(tuple(lines[header + 1:]), printed), "\n".join(printed)
+
+
+def test_the_python_tests_shown_on_page_4_pass_where_the_page_puts_them(elbo_check, tmp_path, monkeypatch):
+    """docs/04's example test module, saved as tests/test_x.py of a project with derivations/ and
+    run from the project's root: its relative paths resolve (next to the test file, then the
+    current folder), its assertions hold."""
+    shown = next(b for b in blocks(_page("docs/04-python-api-and-pytest.md"))
+                 if b.lang == "python" and "def test_" in b.body)
+    shutil.copytree(ROOT / "derivations", tmp_path / "derivations")
+    module = tmp_path / "tests" / "test_x.py"
+    module.parent.mkdir()
+    module.write_text(shown.body, "utf-8")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(shown.body, str(module), "exec"), namespace)
+    tests = {name: test for name, test in namespace.items() if name.startswith("test_")}
+    assert len(tests) == 3
+    for test in tests.values():
+        test(elbo_check) if "elbo_check" in test.__code__.co_varnames else test()
