@@ -18,6 +18,7 @@ from test_docs import PAGES, ROOT, _anchors, blocks, matches
 from elbo_sym import limits
 from elbo_sym.cli import cli, main
 from elbo_sym.lesson.examples import MAX_K as EXAMPLE_MAX_K
+from elbo_sym.publish.roster import BATCH_STUDENTS
 
 LANGUAGES = {"console", "sh", "text", "toml", "json", "python", "csv"}
 CODE_SPAN = re.compile(r"`([^`\n]+)`")
@@ -148,6 +149,9 @@ def test_every_repository_path_the_pages_name_exists():
                 assert list(ROOT.glob(path.rstrip("/"))), f"{page.name}: `{path}` does not exist"
 
 
+LESSON_DECKS = {name: len(re.findall(r"^\[\[(?:question|card)\]\]", (ROOT / "elbo_sym" / "lesson" / "data" / f"{name}.toml")
+                                      .read_text("utf-8"), re.MULTILINE)) for name in ("selfcheck", "flashcards")}
+
 # Each number a page quotes for a limit, with the constant it must equal: the pattern must match
 # exactly once, so rewording the sentence means updating this table, never a silent drift.
 NUMBERS = [
@@ -174,20 +178,25 @@ NUMBERS = [
     ("docs/03-publishing.md", r"`--count` is 1 to (\d+)", limits.MAX_COUNT),
     ("docs/03-publishing.md", r"three-state cases \(2 to (\d+);", limits.MAX_EXERCISE_K),
     ("docs/03-publishing.md", r"default cards × budget, at most (\d+) s\)", limits.DECK_BUDGET_CAP_SECONDS),
+    ("docs/03-publishing.md", r"selfcheck.toml` \((\w+) `\[\[question\]\]`s\)", LESSON_DECKS["selfcheck"]),
+    ("docs/03-publishing.md", r"flashcards.toml` \((\w+)\s+`\[\[card\]\]`s\)", LESSON_DECKS["flashcards"]),
+    ("docs/03-publishing.md", r"`--count`, default (\d+)\)", limits.DEFAULT_COUNT),
+    ("docs/03-publishing.md", r"\| `tight-drill.pdf` \| (\w+) cases", limits.DRILL_COUNT),
+    ("docs/03-publishing.md", r"batched, (\d+) sheets per pdfTeX run", BATCH_STUDENTS),
     ("docs/06-architecture.md", r"`MAX_JOBS` = (\d+)", limits.MAX_JOBS),
     ("docs/06-architecture.md", r"`FILES_PER_WORKER` = (\d+)", limits.FILES_PER_WORKER),
     ("docs/06-architecture.md", r"`WORKER_MARGIN_SECONDS` = (\d+) s", limits.WORKER_MARGIN_SECONDS),
     ("docs/06-architecture.md", r"`REFERENCE_WORK_OPERATIONS` = ([\d,]+)", limits.REFERENCE_WORK_OPERATIONS),
     ("docs/06-architecture.md", r"`REFERENCE_BUDGET_SECONDS` = (\d+) s", limits.REFERENCE_BUDGET_SECONDS),
 ]
-WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "sixteen": 16}
 
 
 @pytest.mark.parametrize(("page", "pattern", "value"), NUMBERS, ids=[f"{p}:{v}" for p, _, v in NUMBERS])
 def test_every_quoted_limit_is_the_constant(page, pattern, value):
     found = re.findall(pattern, _page(page))
     assert len(found) == 1, f"{page}: /{pattern}/ matches {len(found)} times (reworded? update NUMBERS)"
-    quoted = WORDS.get(found[0]) or float(found[0].replace(",", ""))
+    quoted = WORDS.get(found[0].lower()) or float(found[0].replace(",", ""))
     assert quoted == value, f"{page} says {found[0]}, the code has {value}"
 
 
