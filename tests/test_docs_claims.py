@@ -38,7 +38,7 @@ def test_every_fenced_block_names_its_language():
     cannot run here ```sh, so `$ elbo-sym ...` can never sit untested in an unlabelled block."""
     for page in PAGES:
         for block in blocks(page.read_text("utf-8")):
-            assert block.lang in LANGUAGES, f"{page.name}:{block.line}: ```{block.lang} (name one of {sorted(LANGUAGES)})"
+            assert block.lang in LANGUAGES, f"{page.name}:{block.line}: ```{block.lang} (one of {sorted(LANGUAGES)})"
 
 
 # --------------------------------------------------------------------------- option names
@@ -81,7 +81,8 @@ def test_the_option_check_finds_a_wrong_option():
 
 def test_every_make_target_the_pages_name_exists():
     targets = set(re.findall(r"^([a-z][\w-]*):", _page("Makefile"), re.MULTILINE))
-    named = {m for page in PAGES for m in re.findall(r"(?:`|^)make ([a-z][\w-]*)", page.read_text("utf-8"), re.MULTILINE)}
+    named = {target for page in PAGES
+             for target in re.findall(r"(?:`|^)make ([a-z][\w-]*)", page.read_text("utf-8"), re.MULTILINE)}
     assert {"handouts", "test", "check"} <= named
     assert named <= targets, f"no such make target: {sorted(named - targets)}"
 
@@ -156,13 +157,14 @@ def test_every_repository_path_the_pages_name_exists():
     for page in PAGES:
         for path in re.findall(r"(?<![\w/.-])(?:elbo_sym|tests|bench|derivations|docs|web|\.ci)/[\w./*-]*[\w*/]",
                                page.read_text("utf-8")):
-            assert path.startswith("web/site") or list(ROOT.glob(path.rstrip("/"))), f"{page.name}: {path} does not exist"
+            exists = path.startswith("web/site") or list(ROOT.glob(path.rstrip("/")))
+            assert exists, f"{page.name}: {path} does not exist"
             named += 1
     assert named >= 100
 
 
-LESSON_DECKS = {name: len(re.findall(r"^\[\[(?:question|card)\]\]", (ROOT / "elbo_sym" / "lesson" / "data" / f"{name}.toml")
-                                      .read_text("utf-8"), re.MULTILINE)) for name in ("selfcheck", "flashcards")}
+LESSON_DECKS = {name: _page(f"elbo_sym/lesson/data/{name}.toml").count(f"\n[[{table}]]\n")
+                for name, table in (("selfcheck", "question"), ("flashcards", "card"))}
 
 # Each number a page quotes for a limit, with the constant it must equal: the pattern must match
 # exactly once, so rewording the sentence means updating this table, never a silent drift.
