@@ -168,41 +168,52 @@ LESSON_DECKS = {name: _page(f"elbo_sym/lesson/data/{name}.toml").count(f"\n[[{ta
 
 # Each number a page quotes for a limit, with the constant it must equal: the pattern must match
 # exactly once, so rewording the sentence means updating this table, never a silent drift.
-NUMBERS = [
-    ("README.md", r"seed (\d+), \d+ exercise cases", limits.DEFAULT_SEED),
-    ("README.md", r"(\d+) exercise cases, \d+ drill cases", limits.DEFAULT_COUNT),
-    ("README.md", r"(\d+) drill cases", limits.DRILL_COUNT),
-    ("docs/01-writing-derivations.md", r"number of latent states, 2 to ([\d,]+)", limits.MAX_K),
-    ("docs/01-writing-derivations.md", r"title ([\d,]+)\s+characters", limits.MAX_TITLE_CHARS),
-    ("docs/01-writing-derivations.md", r"summary ([\d,]+), `why`", limits.MAX_SUMMARY_CHARS),
-    ("docs/01-writing-derivations.md", r"`why` ([\d,]+), card", limits.MAX_WHY_CHARS),
-    ("docs/01-writing-derivations.md", r"card texts ([\d,]+),", limits.MAX_CARD_TEXT_CHARS),
-    ("docs/01-writing-derivations.md", r"no word longer than (\d+)", limits.MAX_WORD_CHARS),
-    ("docs/01-writing-derivations.md", r"k = 1 to (\d+) samples", limits.MAX_IWAE_SAMPLES),
-    ("docs/01-writing-derivations.md", r"tuples of states \(at most (\d+)\)", limits.MAX_IWAE_TERMS),
-    ("docs/01-writing-derivations.md", r"up to (\w+) layers", limits.MAX_CHAIN_LAYERS),
-    ("docs/02-what-checked-means.md", r"at most\s+([\d,]+)\s+arithmetic operations", limits.REFERENCE_WORK_OPERATIONS),
-    ("docs/02-what-checked-means.md", r"\(`REFERENCE_BUDGET_SECONDS`, (\d+) s", limits.REFERENCE_BUDGET_SECONDS),
-    ("docs/02-what-checked-means.md", r"`--budget` \(default (\d+) s\)", limits.STEP_BUDGET_SECONDS),
-    ("docs/02-what-checked-means.md", r"steps × budget, at most (\d+) s\)", limits.FILE_BUDGET_CAP_SECONDS),
-    ("docs/02-what-checked-means.md", r"at most (\d+) steps", limits.MAX_STEPS),
-    ("docs/02-what-checked-means.md", r"K × \(steps \+ 1\) ≤ ([\d,]+)", limits.MAX_K_TIMES_STEPS),
-    ("docs/01-writing-derivations.md", r"\(an example with 3 states\); 2 to (\d+)", limits.MAX_NEW_K),
-    ("docs/03-publishing.md", r"any K from 2 to (\d+)\)", EXAMPLE_MAX_K),
-    ("docs/03-publishing.md", r"`--count` is 1 to (\d+)", limits.MAX_COUNT),
-    ("docs/03-publishing.md", r"three-state cases \(2 to (\d+);", limits.MAX_EXERCISE_K),
-    ("docs/03-publishing.md", r"default cards × budget, at most (\d+) s\)", limits.DECK_BUDGET_CAP_SECONDS),
-    ("docs/03-publishing.md", r"selfcheck.toml` \((\w+) `\[\[question\]\]`s\)", LESSON_DECKS["selfcheck"]),
-    ("docs/03-publishing.md", r"flashcards.toml` \((\w+)\s+`\[\[card\]\]`s\)", LESSON_DECKS["flashcards"]),
-    ("docs/03-publishing.md", r"`--count`, default (\d+)\)", limits.DEFAULT_COUNT),
-    ("docs/03-publishing.md", r"\| `tight-drill.pdf` \| (\w+) cases", limits.DRILL_COUNT),
-    ("docs/03-publishing.md", r"batched, (\d+) sheets per pdfTeX run", BATCH_STUDENTS),
-    ("docs/06-architecture.md", r"`MAX_JOBS` = (\d+)", limits.MAX_JOBS),
-    ("docs/06-architecture.md", r"`FILES_PER_WORKER` = (\d+)", limits.FILES_PER_WORKER),
-    ("docs/06-architecture.md", r"`WORKER_MARGIN_SECONDS` = (\d+) s", limits.WORKER_MARGIN_SECONDS),
-    ("docs/06-architecture.md", r"`REFERENCE_WORK_OPERATIONS` = ([\d,]+)", limits.REFERENCE_WORK_OPERATIONS),
-    ("docs/06-architecture.md", r"`REFERENCE_BUDGET_SECONDS` = (\d+) s", limits.REFERENCE_BUDGET_SECONDS),
-]
+QUOTED = {
+    "README.md": [
+        (r"seed (\d+), \d+ exercise cases", limits.DEFAULT_SEED),
+        (r"(\d+) exercise cases, \d+ drill cases", limits.DEFAULT_COUNT),
+        (r"(\d+) drill cases", limits.DRILL_COUNT),
+    ],
+    "docs/01-writing-derivations.md": [
+        (r"number of latent states, 2 to ([\d,]+)", limits.MAX_K),
+        (r"title ([\d,]+)\s+characters", limits.MAX_TITLE_CHARS),
+        (r"summary ([\d,]+), `why`", limits.MAX_SUMMARY_CHARS),
+        (r"`why` ([\d,]+), card", limits.MAX_WHY_CHARS),
+        (r"card texts ([\d,]+),", limits.MAX_CARD_TEXT_CHARS),
+        (r"no word longer than (\d+)", limits.MAX_WORD_CHARS),
+        (r"k = 1 to (\d+) samples", limits.MAX_IWAE_SAMPLES),
+        (r"tuples of states \(at most (\d+)\)", limits.MAX_IWAE_TERMS),
+        (r"up to (\w+) layers", limits.MAX_CHAIN_LAYERS),
+        (r"\(an example with 3 states\); 2 to (\d+)", limits.MAX_NEW_K),
+    ],
+    "docs/02-what-checked-means.md": [
+        (r"at most\s+([\d,]+)\s+arithmetic operations", limits.REFERENCE_WORK_OPERATIONS),
+        (r"\(`REFERENCE_BUDGET_SECONDS`, (\d+) s", limits.REFERENCE_BUDGET_SECONDS),
+        (r"`--budget` \(default (\d+) s\)", limits.STEP_BUDGET_SECONDS),
+        (r"steps × budget, at most (\d+) s\)", limits.FILE_BUDGET_CAP_SECONDS),
+        (r"at most (\d+) steps", limits.MAX_STEPS),
+        (r"K × \(steps \+ 1\) ≤ ([\d,]+)", limits.MAX_K_TIMES_STEPS),
+    ],
+    "docs/03-publishing.md": [
+        (r"any K from 2 to (\d+)\)", EXAMPLE_MAX_K),
+        (r"`--count` is 1 to (\d+)", limits.MAX_COUNT),
+        (r"three-state cases \(2 to (\d+);", limits.MAX_EXERCISE_K),
+        (r"default cards × budget, at most (\d+) s\)", limits.DECK_BUDGET_CAP_SECONDS),
+        (r"selfcheck.toml` \((\w+) `\[\[question\]\]`s\)", LESSON_DECKS["selfcheck"]),
+        (r"flashcards.toml` \((\w+)\s+`\[\[card\]\]`s\)", LESSON_DECKS["flashcards"]),
+        (r"`--count`, default (\d+)\)", limits.DEFAULT_COUNT),
+        (r"\| `tight-drill.pdf` \| (\w+) cases", limits.DRILL_COUNT),
+        (r"batched, (\d+) sheets per pdfTeX run", BATCH_STUDENTS),
+    ],
+    "docs/06-architecture.md": [
+        (r"`MAX_JOBS` = (\d+)", limits.MAX_JOBS),
+        (r"`FILES_PER_WORKER` = (\d+)", limits.FILES_PER_WORKER),
+        (r"`WORKER_MARGIN_SECONDS` = (\d+) s", limits.WORKER_MARGIN_SECONDS),
+        (r"`REFERENCE_WORK_OPERATIONS` = ([\d,]+)", limits.REFERENCE_WORK_OPERATIONS),
+        (r"`REFERENCE_BUDGET_SECONDS` = (\d+) s", limits.REFERENCE_BUDGET_SECONDS),
+    ],
+}
+NUMBERS = [(page, pattern, value) for page, quoted in QUOTED.items() for pattern, value in quoted]
 WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "sixteen": 16}
 
 
