@@ -163,62 +163,53 @@ def test_every_repository_path_the_pages_name_exists():
     assert named >= 100
 
 
-LESSON_DECKS = {name: _page(f"elbo_sym/lesson/data/{name}.toml").count(f"\n[[{table}]]\n")
-                for name, table in (("selfcheck", "question"), ("flashcards", "card"))}
-
-# Each number a page quotes for a limit, with the constant it must equal: the pattern must match
-# exactly once, so rewording the sentence means updating this table, never a silent drift.
-QUOTED = {
-    "README.md": [
-        (r"seed (\d+), \d+ exercise cases", limits.DEFAULT_SEED),
-        (r"(\d+) exercise cases, \d+ drill cases", limits.DEFAULT_COUNT),
-        (r"(\d+) drill cases", limits.DRILL_COUNT),
-    ],
-    "docs/01-writing-derivations.md": [
-        (r"number of latent states, 2 to ([\d,]+)", limits.MAX_K),
-        (r"title ([\d,]+)\s+characters", limits.MAX_TITLE_CHARS),
-        (r"summary ([\d,]+), `why`", limits.MAX_SUMMARY_CHARS),
-        (r"`why` ([\d,]+), card", limits.MAX_WHY_CHARS),
-        (r"card texts ([\d,]+),", limits.MAX_CARD_TEXT_CHARS),
-        (r"no word longer than (\d+)", limits.MAX_WORD_CHARS),
-        (r"k = 1 to (\d+) samples", limits.MAX_IWAE_SAMPLES),
-        (r"tuples of states \(at most (\d+)\)", limits.MAX_IWAE_TERMS),
-        (r"up to (\w+) layers", limits.MAX_CHAIN_LAYERS),
-        (r"\(an example with 3 states\); 2 to (\d+)", limits.MAX_NEW_K),
-    ],
-    "docs/02-what-checked-means.md": [
-        (r"at most\s+([\d,]+)\s+arithmetic operations", limits.REFERENCE_WORK_OPERATIONS),
-        (r"\(`REFERENCE_BUDGET_SECONDS`, (\d+) s", limits.REFERENCE_BUDGET_SECONDS),
-        (r"`--budget` \(default (\d+) s\)", limits.STEP_BUDGET_SECONDS),
-        (r"steps × budget, at most (\d+) s\)", limits.FILE_BUDGET_CAP_SECONDS),
-        (r"at most (\d+) steps", limits.MAX_STEPS),
-        (r"K × \(steps \+ 1\) ≤ ([\d,]+)", limits.MAX_K_TIMES_STEPS),
-    ],
-    "docs/03-publishing.md": [
-        (r"any K from 2 to (\d+)\)", EXAMPLE_MAX_K),
-        (r"`--count` is 1 to (\d+)", limits.MAX_COUNT),
-        (r"three-state cases \(2 to (\d+);", limits.MAX_EXERCISE_K),
-        (r"default cards × budget, at most (\d+) s\)", limits.DECK_BUDGET_CAP_SECONDS),
-        (r"selfcheck.toml` \((\w+) `\[\[question\]\]`s\)", LESSON_DECKS["selfcheck"]),
-        (r"flashcards.toml` \((\w+)\s+`\[\[card\]\]`s\)", LESSON_DECKS["flashcards"]),
-        (r"`--count`, default (\d+)\)", limits.DEFAULT_COUNT),
-        (r"\| `tight-drill.pdf` \| (\w+) cases", limits.DRILL_COUNT),
-        (r"batched, (\d+) sheets per pdfTeX run", BATCH_STUDENTS),
-    ],
-    "docs/06-architecture.md": [
-        (r"`MAX_JOBS` = (\d+)", limits.MAX_JOBS),
-        (r"`FILES_PER_WORKER` = (\d+)", limits.FILES_PER_WORKER),
-        (r"`WORKER_MARGIN_SECONDS` = (\d+) s", limits.WORKER_MARGIN_SECONDS),
-        (r"`REFERENCE_WORK_OPERATIONS` = ([\d,]+)", limits.REFERENCE_WORK_OPERATIONS),
-        (r"`REFERENCE_BUDGET_SECONDS` = (\d+) s", limits.REFERENCE_BUDGET_SECONDS),
-    ],
-}
-NUMBERS = [(page, pattern, value) for page, quoted in QUOTED.items() for pattern, value in quoted]
+# Each number a page quotes, one line "page :: regex :: constant" (a name in limits.py or VALUES). The
+# regex must match exactly once, so rewording the sentence means updating this table, never a silent drift.
+QUOTED = r"""
+README.md :: seed (\d+), \d+ exercise cases :: DEFAULT_SEED
+README.md :: (\d+) exercise cases, \d+ drill cases :: DEFAULT_COUNT
+README.md :: (\d+) drill cases :: DRILL_COUNT
+docs/01-writing-derivations.md :: number of latent states, 2 to ([\d,]+) :: MAX_K
+docs/01-writing-derivations.md :: title ([\d,]+)\s+characters :: MAX_TITLE_CHARS
+docs/01-writing-derivations.md :: summary ([\d,]+), `why` :: MAX_SUMMARY_CHARS
+docs/01-writing-derivations.md :: `why` ([\d,]+), card :: MAX_WHY_CHARS
+docs/01-writing-derivations.md :: card texts ([\d,]+), :: MAX_CARD_TEXT_CHARS
+docs/01-writing-derivations.md :: no word longer than (\d+) :: MAX_WORD_CHARS
+docs/01-writing-derivations.md :: k = 1 to (\d+) samples :: MAX_IWAE_SAMPLES
+docs/01-writing-derivations.md :: tuples of states \(at most (\d+)\) :: MAX_IWAE_TERMS
+docs/01-writing-derivations.md :: up to (\w+) layers :: MAX_CHAIN_LAYERS
+docs/01-writing-derivations.md :: \(an example with 3 states\); 2 to (\d+) :: MAX_NEW_K
+docs/02-what-checked-means.md :: at most\s+([\d,]+)\s+arithmetic operations :: REFERENCE_WORK_OPERATIONS
+docs/02-what-checked-means.md :: \(`REFERENCE_BUDGET_SECONDS`, (\d+) s :: REFERENCE_BUDGET_SECONDS
+docs/02-what-checked-means.md :: `--budget` \(default (\d+) s\) :: STEP_BUDGET_SECONDS
+docs/02-what-checked-means.md :: steps × budget, at most (\d+) s\) :: FILE_BUDGET_CAP_SECONDS
+docs/02-what-checked-means.md :: at most (\d+) steps :: MAX_STEPS
+docs/02-what-checked-means.md :: K × \(steps \+ 1\) ≤ ([\d,]+) :: MAX_K_TIMES_STEPS
+docs/03-publishing.md :: any K from 2 to (\d+)\) :: EXAMPLE_MAX_K
+docs/03-publishing.md :: `--count` is 1 to (\d+) :: MAX_COUNT
+docs/03-publishing.md :: three-state cases \(2 to (\d+); :: MAX_EXERCISE_K
+docs/03-publishing.md :: default cards × budget, at most (\d+) s\) :: DECK_BUDGET_CAP_SECONDS
+docs/03-publishing.md :: selfcheck.toml` \((\w+) `\[\[question\]\]`s\) :: LESSON_SELFCHECK_QUESTIONS
+docs/03-publishing.md :: flashcards.toml` \((\w+)\s+`\[\[card\]\]`s\) :: LESSON_FLASHCARDS
+docs/03-publishing.md :: `--count`, default (\d+)\) :: DEFAULT_COUNT
+docs/03-publishing.md :: \| `tight-drill.pdf` \| (\w+) cases :: DRILL_COUNT
+docs/03-publishing.md :: batched, (\d+) sheets per pdfTeX run :: BATCH_STUDENTS
+docs/06-architecture.md :: `MAX_JOBS` = (\d+) :: MAX_JOBS
+docs/06-architecture.md :: `FILES_PER_WORKER` = (\d+) :: FILES_PER_WORKER
+docs/06-architecture.md :: `WORKER_MARGIN_SECONDS` = (\d+) s :: WORKER_MARGIN_SECONDS
+docs/06-architecture.md :: `REFERENCE_WORK_OPERATIONS` = ([\d,]+) :: REFERENCE_WORK_OPERATIONS
+docs/06-architecture.md :: `REFERENCE_BUDGET_SECONDS` = (\d+) s :: REFERENCE_BUDGET_SECONDS
+"""
+VALUES = {**vars(limits), "EXAMPLE_MAX_K": EXAMPLE_MAX_K, "BATCH_STUDENTS": BATCH_STUDENTS,
+          "LESSON_SELFCHECK_QUESTIONS": _page("elbo_sym/lesson/data/selfcheck.toml").count("\n[[question]]\n"),
+          "LESSON_FLASHCARDS": _page("elbo_sym/lesson/data/flashcards.toml").count("\n[[card]]\n")}
+NUMBERS = [tuple(line.split(" :: ")) for line in QUOTED.strip().split("\n")]
 WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "sixteen": 16}
 
 
-@pytest.mark.parametrize(("page", "pattern", "value"), NUMBERS, ids=[f"{p}:{v}" for p, _, v in NUMBERS])
-def test_every_quoted_limit_is_the_constant(page, pattern, value):
+@pytest.mark.parametrize(("page", "pattern", "name"), NUMBERS, ids=[f"{p}:{n}" for p, _, n in NUMBERS])
+def test_every_quoted_limit_is_the_constant(page, pattern, name):
+    value = VALUES[name]
     found = re.findall(pattern, _page(page))
     assert len(found) == 1, f"{page}: /{pattern}/ matches {len(found)} times (reworded? update NUMBERS)"
     quoted = WORDS.get(found[0].lower()) or float(found[0].replace(",", ""))
