@@ -216,6 +216,23 @@ def test_every_quoted_limit_is_the_constant(page, pattern, name):
     assert quoted == value, f"{page} says {found[0]}, the code has {value}"
 
 
+def test_the_site_versions_on_page_3_are_the_shipped_lock():
+    """docs/03 names the site's pinned packages and the warning `npm ci` prints on Node 20."""
+    import json
+
+    template = ROOT / "elbo_sym" / "publish" / "site_template"
+    pinned = json.loads((template / "package.json").read_text("utf-8"))["dependencies"]
+    locked = json.loads((template / "package-lock.json").read_text("utf-8"))["packages"]
+    page = _page("docs/03-publishing.md")
+    for shown, package in (("Astro", "astro"), ("Starlight", "@astrojs/starlight"), ("remark-math", "remark-math"),
+                           ("rehype-katex", "rehype-katex"), ("katex", "katex"), ("`pyodide`", "pyodide")):
+        assert f"{shown} {pinned[package]}" in page, f"docs/03 does not say {shown} {pinned[package]}"
+    undici = re.search(r"`undici@([\d.]+)` \(astro → unifont, .*?Node ≥ ([\d.]+)", page, re.DOTALL)
+    assert undici, "docs/03 no longer explains the undici warning"
+    assert locked["node_modules/undici"]["version"] == undici[1]
+    assert locked["node_modules/undici"]["engines"]["node"] == f">={undici[2]}.0"
+
+
 # --------------------------------------------------------------------------- the pytest report
 
 
