@@ -8,6 +8,7 @@ of claim and compares it with the code, so a rename or a new limit fails here fi
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -218,8 +219,6 @@ def test_every_quoted_limit_is_the_constant(page, pattern, name):
 
 def test_the_site_versions_on_page_3_are_the_shipped_lock():
     """docs/03 names the site's pinned packages and the warning `npm ci` prints on Node 20."""
-    import json
-
     template = ROOT / "elbo_sym" / "publish" / "site_template"
     pinned = json.loads((template / "package.json").read_text("utf-8"))["dependencies"]
     locked = json.loads((template / "package-lock.json").read_text("utf-8"))["packages"]
@@ -231,6 +230,42 @@ def test_the_site_versions_on_page_3_are_the_shipped_lock():
     assert undici, "docs/03 no longer explains the undici warning"
     assert locked["node_modules/undici"]["version"] == undici[1]
     assert locked["node_modules/undici"]["engines"]["node"] == f">={undici[2]}.0"
+
+
+# --------------------------------------------------------------------------- JSON keys
+
+
+def _keys(text: str) -> set[str]:
+    return set(re.findall(r"`(\w+)`", text))
+
+
+def test_the_json_keys_page_2_lists_are_check_json_s(checked_report):
+    """docs/02 lists the keys of `check --json`'s objects: a file's, then (after "and `steps`,
+    each with") a step's; `*_parts` keys hold prose split into text and formulas."""
+    page = _page("docs/02-what-checked-means.md")
+    listed = re.search(r"one object per file \((?P<file>.*?)— and `steps`, each with (?P<step>.*?); `\*_parts`",
+                       page, re.DOTALL)
+    assert listed, "docs/02 no longer lists check --json's keys in the form this test reads"
+    report = checked_report(str(ROOT / "derivations" / "jensen.toml")).to_dict()
+    parts = {key for key in report if key.endswith("_parts")}
+    assert _keys(listed["file"]) | {"steps"} == set(report) - parts
+    step = report["steps"][0]
+    assert _keys(listed["step"]) == set(step) - {key for key in step if key.endswith("_parts")}
+
+
+def test_the_json_keys_page_3_lists_are_example_and_exercises_json(tmp_path, monkeypatch, capsys):
+    page = _page("docs/03-publishing.md")
+    monkeypatch.chdir(tmp_path)  # the lesson's example, not a project's
+    listed = re.search(r"Keys:\s+`(?P<keys>[\w,\s]+)`", page)
+    assert listed, "docs/03 no longer lists example --json's keys as `K, prior, ...`"
+
+    assert main(["example", "--json"]) == 0
+    example = json.loads(capsys.readouterr().out)
+    assert [key.strip() for key in listed["keys"].split(",")] == list(example)
+    assert main(["exercises", "--json", "--count", "1"]) == 0
+    sheet = json.loads(capsys.readouterr().out)
+    assert '`{"seed", "K", "count", "cases": [...]}`' in page and list(sheet) == ["seed", "K", "count", "cases"]
+    assert set(sheet["cases"][0]) == {"index", *example}
 
 
 # --------------------------------------------------------------------------- the pytest report
