@@ -242,6 +242,15 @@ def test_the_site_versions_on_page_3_are_the_shipped_lock():
     assert locked["node_modules/undici"]["engines"]["node"] == f">={undici[2]}.0"
 
 
+def test_the_rules_table_of_page_1_is_the_rule_list():
+    """docs/01's Rules table names every rule a file may use, in RULE_HELP's order (the list the
+    starters' comments print), and no other."""
+    from elbo_sym.engine.rules import RULE_HELP, RULES
+
+    section = _page("docs/01-writing-derivations.md").split("\n## Rules\n", 1)[1].split("\n## ", 1)[0]
+    assert re.findall(r"^\| `([\w-]+)` \|", section, re.MULTILINE) == list(RULE_HELP) == list(RULES)
+
+
 # --------------------------------------------------------------------------- JSON keys
 
 
