@@ -136,7 +136,7 @@ def _sheet_options(*, seed: bool = True, K: bool = True, count: str | None = Non
                              help="quantities to ask for (default: all): " + ", ".join(PARTS))(f)
         if K:
             f = click.option("--K", "K", type=Integer(2, MAX_EXERCISE_K), default=None, metavar="K",
-                             help="latent states per case (default 2)")(f)
+                             help="latent states per case (default: 2, or the project's)")(f)
         if count is not None:
             f = click.option("--count", type=Integer(1, MAX_COUNT), default=None, metavar="N",
                              help=f"number of {count}")(f)
@@ -423,7 +423,8 @@ def _drill(seed, project, count, K, solutions, json) -> int:
 
 @cli.command("cards", short_help="the self-check and flashcards; --check verifies their formulas", epilog="""\b
 Examples:
-  elbo-sym cards --check --json lesson/flashcards.toml
+  elbo-sym cards --check                  prove or refute every card's formula
+  elbo-sym cards quiz.toml --check --json
 Guide: docs/03-publishing.md#self-check-and-flashcards""")
 @click.argument("paths", nargs=-1, metavar="[DECKS]...")
 @click.option("--check", is_flag=True, help="check every formula with the engine")
@@ -433,7 +434,8 @@ Guide: docs/03-publishing.md#self-check-and-flashcards""")
 def _cards(paths, check, json, budget, file_budget, project, solutions) -> int:
     """Print the self-check and flashcard decks, or prove or refute every card's formula (--check).
 
-    DECKS: default the project's decks, else lesson/selfcheck.toml and lesson/flashcards.toml.
+    DECKS: default the project's decks, else the lesson's (elbo_sym/lesson/data/selfcheck.toml and
+    flashcards.toml).
     """
     from elbo_sym.lesson.practice import check_deck, deck_as_dict, format_deck
     from elbo_sym.publish.commands import course_decks
@@ -514,7 +516,7 @@ Guide: docs/03-publishing.md#anki""")
 def _flashcards(file, anki, project, budget, file_budget) -> int:
     """Check every flashcard's formula, then print the deck or write it as an Anki package.
 
-    FILE: default the project's flashcards, else lesson/flashcards.toml.
+    FILE: default the project's flashcards, else the lesson's (elbo_sym/lesson/data/flashcards.toml).
     """
     from elbo_sym.publish.commands import flashcards_course
 
