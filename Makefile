@@ -125,5 +125,5 @@ docs-images: venv latex web-deps
 	$(BIN)/python bench/docs_images.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info handouts .elbo-sym-cache .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info handouts .pytest_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

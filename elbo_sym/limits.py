@@ -37,6 +37,16 @@ MAX_EXPONENT = 12
 """Largest |n| in ``a ** n`` and in ``exp(n * log(a))`` (which is ``a ** n``)."""
 MAX_EXPANSION_TERMS = 200_000
 """Largest number of terms a polynomial expansion may produce (estimated before expanding)."""
+MAX_EXPRESSION_CHARS = 2000
+"""Characters in one expression (the parser); the lesson's longest is under 100."""
+MAX_EXPRESSION_DEPTH = 40
+"""Nesting depth of an expression's tree (the parser)."""
+MAX_INTEGER_LITERAL = 10**6
+"""Largest integer literal in an expression; probabilities are small fractions."""
+MAX_DEGREE = 48
+"""Largest polynomial degree an expression may reach (bounds expansion work)."""
+MAX_NUMBER_BITS = 2048
+"""Largest exact number nested powers may build: ((2**12)**12)**12... passes every per-node bound."""
 MAX_EXAMPLES = 50
 """[[example]] tables in one derivation file."""
 MAX_EXPECT = 50
@@ -136,6 +146,14 @@ MAX_COUNT = 100
 """Largest sheet or drill."""
 MAX_EXERCISE_K = 6
 """Largest K of a generated case."""
+MAX_EXAMPLE_K = 20
+"""Largest number of latent states a worked example (`elbo-sym example`) accepts."""
+MAX_EXAMPLE_TERM = 10**6
+"""Largest numerator or denominator of one probability given to a worked example."""
+MAX_EXAMPLE_NUMBER_CHARS = 40
+"""Characters of one number given to a worked example."""
+SHOWN_DIGITS = 6
+"""Decimals a worked example and a sheet's key show for nats, bits and probabilities."""
 SOLUTIONS = ("none", "separate", "inline")
 """Where a sheet's answers go: nowhere (a student sheet), after all the questions, or after each one."""
 MAX_NEW_K = 20

@@ -18,7 +18,6 @@ from test_docs import PAGES, ROOT, _anchors, blocks, matches
 
 from elbo_sym import limits
 from elbo_sym.cli import cli, main
-from elbo_sym.lesson.examples import MAX_K as EXAMPLE_MAX_K
 from elbo_sym.publish.roster import BATCH_STUDENTS
 
 LANGUAGES = {"console", "sh", "text", "toml", "json", "python", "csv"}
@@ -196,7 +195,7 @@ docs/02-what-checked-means.md :: `--budget` \(default (\d+) s\) :: STEP_BUDGET_S
 docs/02-what-checked-means.md :: steps × budget, at most (\d+) s\) :: FILE_BUDGET_CAP_SECONDS
 docs/02-what-checked-means.md :: at most (\d+) steps :: MAX_STEPS
 docs/02-what-checked-means.md :: K × \(steps \+ 1\) ≤ ([\d,]+) :: MAX_K_TIMES_STEPS
-docs/03-publishing.md :: any K from 2 to (\d+)\) :: EXAMPLE_MAX_K
+docs/03-publishing.md :: any K from 2 to (\d+)\) :: MAX_EXAMPLE_K
 docs/03-publishing.md :: `--count` is 1 to (\d+) :: MAX_COUNT
 docs/03-publishing.md :: three-state cases \(2 to (\d+); :: MAX_EXERCISE_K
 docs/03-publishing.md :: default cards × budget, at most (\d+) s\) :: DECK_BUDGET_CAP_SECONDS
@@ -211,7 +210,7 @@ docs/06-architecture.md :: `WORKER_MARGIN_SECONDS` = (\d+) s :: WORKER_MARGIN_SE
 docs/06-architecture.md :: `REFERENCE_WORK_OPERATIONS` = ([\d,]+) :: REFERENCE_WORK_OPERATIONS
 docs/06-architecture.md :: `REFERENCE_BUDGET_SECONDS` = (\d+) s :: REFERENCE_BUDGET_SECONDS
 """
-VALUES = {**vars(limits), "EXAMPLE_MAX_K": EXAMPLE_MAX_K, "BATCH_STUDENTS": BATCH_STUDENTS,
+VALUES = {**vars(limits), "BATCH_STUDENTS": BATCH_STUDENTS,
           "LESSON_SELFCHECK_QUESTIONS": _page("elbo_sym/lesson/data/selfcheck.toml").count("\n[[question]]\n"),
           "LESSON_FLASHCARDS": _page("elbo_sym/lesson/data/flashcards.toml").count("\n[[card]]\n")}
 NUMBERS = [tuple(line.split(" :: ")) for line in QUOTED.strip().split("\n")]

@@ -18,7 +18,8 @@ from sympy import Expr
 
 from elbo_sym.engine.derivation import load, loads
 from elbo_sym.engine.notation import DATA_DENSITY, Density, Index
-from elbo_sym.engine.parse import MAX_DEGREE, ParseError, _degree, parse_expression
+from elbo_sym.engine.parse import ParseError, _degree, parse_expression
+from elbo_sym.limits import MAX_DEGREE
 
 TREE = sorted(Path(__file__).resolve().parent.parent.joinpath("derivations").rglob("*.toml"))
 

@@ -14,15 +14,8 @@ from sympy import Expr, Integer, Pow, Rational, log
 from elbo_sym.engine import parse as parse_module
 from elbo_sym.engine.models.discrete import DiscreteModel
 from elbo_sym.engine.notation import ELBO, KL, Entropy, Exp, Expectation, LatentSum, p, q, to_text, x, z
-from elbo_sym.engine.parse import (
-    MAX_DEGREE,
-    MAX_DEPTH,
-    MAX_EXPONENT,
-    MAX_INTEGER,
-    MAX_LENGTH,
-    ParseError,
-    parse_expression,
-)
+from elbo_sym.engine.parse import ParseError, parse_expression
+from elbo_sym.limits import MAX_DEGREE, MAX_EXPONENT, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_DEPTH, MAX_INTEGER_LITERAL
 
 parse = parse_expression
 
@@ -170,7 +163,7 @@ def test_whitespace_is_tolerated_and_columns_count_it():
     ("p(x) ** (1/2)", "integer literal", None),
     ("2 ** 2 ** 2 ** 2 ** 2 ** 2", "integer literal", None),
     (f"p(x) ** {MAX_EXPONENT + 1}", "exceeds the limit", None),
-    (f"{MAX_INTEGER + 1}", "exceeds the limit", None),
+    (f"{MAX_INTEGER_LITERAL + 1}", "exceeds the limit", None),
     ("((p(x) ** 12) ** 12) ** 12", "degree exceeds", None),
     ("(((2 ** 12) ** 12) ** 12) ** 12", "nested powers", None),
     ("((9 ** 9) ** 12) ** 12", "nested powers", None),
@@ -206,8 +199,8 @@ def test_not_a_string():
 
 
 def test_length_budget():
-    long = " + ".join(["p(x)"] * (MAX_LENGTH // 7 + 2))
-    assert len(long) > MAX_LENGTH
+    long = " + ".join(["p(x)"] * (MAX_EXPRESSION_CHARS // 7 + 2))
+    assert len(long) > MAX_EXPRESSION_CHARS
     with pytest.raises(ParseError, match="characters long"):
         parse(long)
     with pytest.raises(ParseError, match="characters long"):
@@ -215,10 +208,10 @@ def test_length_budget():
 
 
 def test_depth_budget():
-    ok = "-" * (MAX_DEPTH // 2) + "p(x)"
+    ok = "-" * (MAX_EXPRESSION_DEPTH // 2) + "p(x)"
     assert parse(ok) is not None
     with pytest.raises(ParseError, match="nested deeper"):
-        parse("-" * (MAX_DEPTH + 5) + "p(x)")
+        parse("-" * (MAX_EXPRESSION_DEPTH + 5) + "p(x)")
     with pytest.raises(ParseError):
         parse("log(" * 60 + "p(x)" + ")" * 60)
 

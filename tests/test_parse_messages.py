@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from elbo_sym.engine.derivation import DerivationError, loads
-from elbo_sym.engine.parse import MAX_DEPTH, ParseError, Vocabulary, parse_expression
+from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
+from elbo_sym.limits import MAX_EXPRESSION_DEPTH
 
 MESSAGES = [
     # ---- implicit multiplication: two terms side by side
@@ -85,7 +86,7 @@ MESSAGES = [
     ("(p(x) + 1", "missing `)`: this `(` is never closed", 0),
     ("log(p(x)))", "unmatched `)`: there is no `(` for it to close", 9),
     (")p(x)(", "unmatched `)`", 0),
-    ("(" * 250 + "p(x)" + ")" * 250, "too many nested parentheses", MAX_DEPTH),  # the first too deep
+    ("(" * 250 + "p(x)" + ")" * 250, "too many nested parentheses", MAX_EXPRESSION_DEPTH),  # the first too deep
     # ---- empty, dangling and doubled operators
     ("", "empty expression", 0),
     ("  \t ", "empty expression", 0),
@@ -238,7 +239,7 @@ def test_fuzz_no_python_jargon_in_any_refusal(text):
 
 
 def test_the_depth_message_keeps_its_limit():
-    with pytest.raises(ParseError, match=f"at most {MAX_DEPTH} levels"):
+    with pytest.raises(ParseError, match=f"at most {MAX_EXPRESSION_DEPTH} levels"):
         parse_expression("(" * 250 + "p(x)" + ")" * 250)
 
 
@@ -247,9 +248,9 @@ def test_a_long_flat_sum_is_told_how_to_fit_and_the_grouped_form_fits():
     and the grouped sum (two parenthesised halves) parses to the same value."""
     from sympy import Rational
 
-    terms = [f"{i}/{i + 1}" for i in range(1, MAX_DEPTH + 3)]
+    terms = [f"{i}/{i + 1}" for i in range(1, MAX_EXPRESSION_DEPTH + 3)]
     with pytest.raises(ParseError, match=r"group a long sum in parentheses"):
         parse_expression(" + ".join(terms), Vocabulary())
     half = len(terms) // 2
     grouped = parse_expression(f"({' + '.join(terms[:half])}) + ({' + '.join(terms[half:])})", Vocabulary())
-    assert grouped.doit() == sum(Rational(i, i + 1) for i in range(1, MAX_DEPTH + 3))
+    assert grouped.doit() == sum(Rational(i, i + 1) for i in range(1, MAX_EXPRESSION_DEPTH + 3))

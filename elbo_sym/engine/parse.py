@@ -44,18 +44,15 @@ from elbo_sym.engine.notation import (
     x,
     z,
 )
-from elbo_sym.limits import MAX_EXPONENT, MAX_IWAE_SAMPLES
-
-MAX_LENGTH = 2000
-"""Characters in one expression; the lesson's longest is under 100."""
-MAX_DEPTH = 40
-"""Nesting depth of the expression tree."""
-MAX_INTEGER = 10**6
-"""Largest integer literal; probabilities are small fractions."""
-MAX_DEGREE = 48
-"""Largest polynomial degree an expression may reach (bounds expansion work)."""
-MAX_NUMBER_BITS = 2048
-"""Largest exact number nested powers may build: ((2**12)**12)**12... passes every per-node bound."""
+from elbo_sym.limits import (
+    MAX_DEGREE,
+    MAX_EXPONENT,
+    MAX_EXPRESSION_CHARS,
+    MAX_EXPRESSION_DEPTH,
+    MAX_INTEGER_LITERAL,
+    MAX_IWAE_SAMPLES,
+    MAX_NUMBER_BITS,
+)
 
 
 class ParseError(Exception):
@@ -141,8 +138,8 @@ def parse_expression(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> 
     """Parse one expression of the derivation vocabulary (see DESIGN.md)."""
     if not isinstance(text, str):
         raise ParseError(f"expected an expression string, got {type(text).__name__}")
-    if len(text) > MAX_LENGTH:
-        raise ParseError(f"expression is {len(text)} characters long; the limit is {MAX_LENGTH}")
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise ParseError(f"expression is {len(text)} characters long; the limit is {MAX_EXPRESSION_CHARS}")
     if not text.strip():
         raise ParseError("empty expression: write a formula such as `log(p(x))`")
     text = _semicolons(text)
@@ -166,7 +163,7 @@ def parse_expression(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> 
             position = len(stripped)
         raise scan.unreadable(position) from None
     except (RecursionError, MemoryError, ValueError):
-        raise ParseError(f"expression too deeply nested (at most {MAX_DEPTH} levels)") from None
+        raise ParseError(f"expression too deeply nested (at most {MAX_EXPRESSION_DEPTH} levels)") from None
     result = _Builder(stripped, offset, vocabulary).build(tree.body, depth=0)
     _refuse_outside_whitelist(text)  # defence in depth: the tree was whitelisted node by node
     return result
@@ -503,7 +500,7 @@ class _Scan:
                     return problem
                 if t.text == "(":
                     stack.append(i)
-                    if len(stack) > MAX_DEPTH and too_deep is None:
+                    if len(stack) > MAX_EXPRESSION_DEPTH and too_deep is None:
                         too_deep = i
                 elif t.text == ")":
                     stack.pop()
@@ -524,8 +521,8 @@ class _Scan:
             what = f"`{name}(`" if name else "this `(`"
             return self.error(opener, f"missing `)`: {what} is never closed")
         if too_deep is not None:
-            return self.error(too_deep, f"too many nested parentheses (an expression nests at most {MAX_DEPTH} "
-                                        f"levels deep)")
+            return self.error(too_deep, "too many nested parentheses (an expression nests at most "
+                                        f"{MAX_EXPRESSION_DEPTH} levels deep)")
         return None
 
     def operator(self, i: int, prev: _Token | None, after: _Token | None, stack: list) -> ParseError | None:
@@ -754,8 +751,8 @@ class _Builder:
     # -- dispatch -----------------------------------------------------------------
 
     def build(self, node: ast.AST, depth: int) -> Expr:
-        if depth > MAX_DEPTH:
-            raise self.fail(node, f"expression nested deeper than {MAX_DEPTH} levels (each term of a sum or "
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise self.fail(node, f"expression nested deeper than {MAX_EXPRESSION_DEPTH} levels (each term of a sum or "
                                   f"factor of a product is one level: group a long sum in parentheses, "
                                   f"(a + b + ...) + (c + d + ...))")
         method = getattr(self, "visit_" + type(node).__name__, None)
@@ -771,8 +768,8 @@ class _Builder:
         if isinstance(value, bool) or not isinstance(value, int):
             hint = " (write fractions like 3/4)" if isinstance(value, float) else ""
             raise self.fail(node, f"only integer literals are allowed, not {value!r}{hint}")
-        if value > MAX_INTEGER:
-            raise self.fail(node, f"integer {value} exceeds the limit {MAX_INTEGER}")
+        if value > MAX_INTEGER_LITERAL:
+            raise self.fail(node, f"integer {value} exceeds the limit {MAX_INTEGER_LITERAL}")
         if node.lineno == node.end_lineno == 1:  # ASCII text (_refuse_hazards): columns are characters
             source = self.text[node.col_offset:node.end_col_offset]
         else:  # ast's own slicing (it splits the text into lines first: too slow for every literal)

@@ -35,6 +35,7 @@ from sympy import Add, Expr, Integer, Mul, Pow, Rational, S, log
 
 from elbo_sym.engine.models.base import Instance
 from elbo_sym.files import InputError
+from elbo_sym.limits import MAX_EXAMPLE_K, MAX_EXAMPLE_NUMBER_CHARS, MAX_EXAMPLE_TERM, SHOWN_DIGITS
 from elbo_sym.numbers.exact import EXACT_NUMBER, LogNumber, from_sympy, kl, log_of
 
 __all__ = [
@@ -54,18 +55,8 @@ __all__ = [
     "fraction_text",
     "QUANTITY_KEYS",
     "IDENTITY_KEYS",
-    "MAX_K",
-    "MAX_TERM",
-    "DIGITS",
 ]
 
-MAX_K = 20
-"""Largest number of latent states a worked example accepts."""
-MAX_TERM = 10**6
-"""Largest numerator or denominator of one input probability."""
-DIGITS = 6
-"""Decimals shown for nats and bits."""
-_MAX_TEXT = 40  # characters of one input number
 
 QUANTITY_KEYS = ("evidence", "log_evidence", "elbo", "reconstruction", "kl_prior", "kl_posterior", "gap")
 """The per-example (not per-state) quantities, in the order of the lesson."""
@@ -172,13 +163,13 @@ class Quantity:
 
     @cached_property
     def nats(self) -> str:
-        """The value correctly rounded to DIGITS decimals (nats for information, else the probability)."""
-        return self.value.decimal(DIGITS)
+        """The value correctly rounded to SHOWN_DIGITS decimals (nats for information, else the probability)."""
+        return self.value.decimal(SHOWN_DIGITS)
 
     @cached_property
     def bits(self) -> str | None:
         """The value in bits (divided by log 2), correctly rounded; None for probabilities."""
-        return self.value.bits(DIGITS) if self.is_information else None
+        return self.value.bits(SHOWN_DIGITS) if self.is_information else None
 
     @cached_property
     def number(self) -> float:
@@ -422,8 +413,8 @@ def _parse_number(item: Any, name: str) -> Fraction:
         text = item.strip()
         if not text:
             raise ExampleInputError(f"{name}: empty value")
-        shown = text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + "..."
-        if len(text) > _MAX_TEXT:
+        shown = text if len(text) <= MAX_EXAMPLE_NUMBER_CHARS else text[:MAX_EXAMPLE_NUMBER_CHARS] + "..."
+        if len(text) > MAX_EXAMPLE_NUMBER_CHARS:
             raise ExampleInputError(f"{name}: {shown!r} is too long for a probability")
         if text.startswith("-"):
             raise ExampleInputError(f"{name}: {shown!r} is negative, not a probability")
@@ -435,21 +426,21 @@ def _parse_number(item: Any, name: str) -> Fraction:
             raise ExampleInputError(f"{name}: {shown!r} divides by zero") from None
     else:
         raise ExampleInputError(f"{name}: {type(item).__name__} is not an exact number")
-    if f.numerator > MAX_TERM or f.denominator > MAX_TERM:
-        raise ExampleInputError(f"{name}: {f} is too large (numerators and denominators up to {MAX_TERM})")
+    if f.numerator > MAX_EXAMPLE_TERM or f.denominator > MAX_EXAMPLE_TERM:
+        raise ExampleInputError(f"{name}: {f} is too large (numerators and denominators up to {MAX_EXAMPLE_TERM})")
     return f
 
 
 def parse_probabilities(value: str | Sequence[Any], name: str) -> tuple[Fraction, ...]:
     """'3/4,1/4' (or a sequence of ints, Fractions, strings) -> exact Fractions, each in (0, 1]."""
     if isinstance(value, str):
-        if len(value) > _MAX_TEXT * (MAX_K + 1):
+        if len(value) > MAX_EXAMPLE_NUMBER_CHARS * (MAX_EXAMPLE_K + 1):
             raise ExampleInputError(f"{name}: too long")
         items: Sequence[Any] = value.split(",")
     else:
         items = value
-    if len(items) > MAX_K:
-        raise ExampleInputError(f"{name}: {len(items)} values; at most {MAX_K} latent states")
+    if len(items) > MAX_EXAMPLE_K:
+        raise ExampleInputError(f"{name}: {len(items)} values; at most {MAX_EXAMPLE_K} latent states")
     out = tuple(_parse_number(item, name) for item in items)
     for f in out:
         if f == 0:
@@ -677,10 +668,10 @@ def _identities(log_evidence, elbo, reconstruction, kl_prior, kl_posterior, gap,
     if sign == 0:
         detail = "the gap is exactly 0 and q(z) = p(z | x)" if tight else "the gap is 0 but q(z) != p(z | x)"
     elif sign > 0:
-        detail = (f"the gap is {gap.decimal(DIGITS)} > 0 (certified) and q(z) != p(z | x)" if not tight
+        detail = (f"the gap is {gap.decimal(SHOWN_DIGITS)} > 0 (certified) and q(z) != p(z | x)" if not tight
                   else "the gap is > 0 although q(z) = p(z | x)")
     else:
-        detail = f"the gap is negative: {gap.decimal(DIGITS)}"
+        detail = f"the gap is negative: {gap.decimal(SHOWN_DIGITS)}"
     third = _identity("gap_nonnegative", gap, LogNumber.of(0), sign >= 0 and zero_iff_tight, detail)
     return (first, second, third)
 

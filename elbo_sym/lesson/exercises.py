@@ -20,14 +20,13 @@ from typing import Any
 
 from elbo_sym.engine.models.base import Instance
 from elbo_sym.lesson.examples import (
-    DIGITS,
     ExampleInputError,
     WorkedExample,
     example_of,
     fraction_text,
     lesson_instance,
 )
-from elbo_sym.limits import MAX_COUNT, MAX_EXERCISE_K, MAX_SEED, SOLUTIONS
+from elbo_sym.limits import MAX_COUNT, MAX_EXERCISE_K, MAX_SEED, SHOWN_DIGITS, SOLUTIONS
 
 __all__ = [
     "Exercise",
@@ -442,7 +441,7 @@ def format_sheet(sheet: ExerciseSheet, solutions: str = "separate") -> str:
     if solutions == "separate":
         lines.append("")
         lines.append("Answer key (exact; decimals in nats, correctly rounded to "
-                     f"{DIGITS} places; every identity decided exactly)")
+                     f"{SHOWN_DIGITS} places; every identity decided exactly)")
         for e in sheet:
             lines.append(f"Case {e.index}: {_givens(e.prior, e.likelihood, e.q)}")
             lines += _key_lines(e.key, tasks=sheet.tasks)
