@@ -134,7 +134,7 @@ def canonical(e: Expr, model: Model) -> Canonical:
 
 def _canonical(e: Expr, model: Model) -> Canonical:
     builder = _Builder(model)
-    poly = builder.poly(exp_as_symbols(e, model.elimination))
+    poly = builder.poly(builder.exp_as_symbols(e))
     terms = []
     for key, items in poly.parts.items():
         coefficient = builder.reduce(Add(*items))
@@ -163,6 +163,56 @@ class _Builder:
             known = isinstance(e, (log, exp, AppliedUndef)) or any(self.transcendental(a) for a in e.args)
             self._transcendental_memo[e] = known
         return known
+
+    # -- exp as positive symbols ---------------------------------------------------------
+
+    def exp_as_symbols(self, e: Expr) -> Expr:
+        """`e` with log(exp(a)) = a and every exp(c_1 t_1 + ...) = E_1**c_1 * ..., where E_i is a
+        positive symbol standing for exp(t_i) (integer c_i; the whole term otherwise).
+
+        The model's values are real, so exp(t) > 0 and log(exp(a)) = a.  Equal terms give equal
+        symbols (the name is the printed term), so a softmax's normaliser cancels and its values
+        sum to 1 as a rational function; an identity in free positive symbols holds at their
+        values, so this only ever helps to show zero (exp(a) exp(b) = exp(a + b) holds by
+        construction: both become E_a E_b).  Each term has one spelling: the argument is first
+        reduced by the model's `elimination` (sum q = 1, so exp(q_0 + q_1) is exp(1)) and
+        expanded, a term's rational content is its exponent (x**2/(2 s**2 + 2 w**2) is
+        exp(x**2/(s**2 + w**2)) ** (1/2)), and a term c log(f) is split as the log atoms of this
+        form split log(f) (`log_atoms`, f > 0 was shown): exp(-log(2 pi v)/2) and
+        exp(-log(2)/2 - log(pi)/2 - log(v)/2), two spellings of one Gaussian density's
+        normaliser, are the same product of symbols."""
+        if not e.has(exp):
+            return e
+        e = e.replace(lambda n: isinstance(n, log) and isinstance(n.args[0], exp), lambda n: n.args[0].args[0])
+        return e.replace(lambda n: isinstance(n, exp), lambda n: self._exp_product(n.args[0]))
+
+    def _exp_product(self, argument: Expr) -> Expr:
+        factors = []
+        for term in Add.make_args(bounded_expand(argument.xreplace(self.elimination))):
+            content, primitive = term.as_content_primitive()
+            sign, rest = primitive.as_coeff_Mul()
+            coefficient = content * sign
+            split = self._exp_of_logs(rest, coefficient) if isinstance(rest, log) else None
+            factors.append(split if split is not None else _exp_power(rest, coefficient))
+        return Mul(*factors)
+
+    def _exp_of_logs(self, logarithm: log, coefficient: Expr) -> Expr | None:
+        """exp(c log(f)) as the product over f's log atoms log|g| (with multiplicity m) of exp(log|g|)**(c m):
+        a positive prime or a positive symbol g as its power g**(c m) when c m is an integer.  None when
+        an atom is not a single log (log f not split: the term keeps its own symbol)."""
+        if not coefficient.is_Rational:
+            return None
+        atoms = self.log_atoms(logarithm.args[0]).collapsed()
+        if not all(len(key) == 1 and key[0][0] == "log" and m.is_Rational for key, m in atoms.items()):
+            return None
+        factors = []
+        for ((_, g),), m in atoms.items():
+            power = coefficient * m
+            if power.is_Integer and g.is_positive and abs(power) <= MAX_EXPONENT:
+                factors.append(Pow(g, power))
+            else:
+                factors.append(_exp_power(log(g), power))
+        return Mul(*factors)
 
     # -- coefficients -------------------------------------------------------------------
 
@@ -284,31 +334,11 @@ class _Builder:
 # ---------------------------------------------------------------------------- exp
 
 
-def exp_as_symbols(e: Expr, elimination: dict | None = None) -> Expr:
-    """`e` with log(exp(a)) = a and every exp(c_1 t_1 + ... ) = E_1**c_1 * ..., where E_i is a
-    positive symbol standing for exp(t_i) (integer c_i; the whole argument otherwise).
-
-    The model's values are real, so exp(t) > 0 and log(exp(a)) = a.  Equal arguments give
-    equal symbols (the name is the printed argument), so a softmax's normaliser cancels
-    and its values sum to 1 as a rational function; an identity in free positive symbols
-    holds at their values, so this only ever helps to show zero (exp(a) exp(b) = exp(a + b)
-    holds by construction: both become E_a E_b).  The arguments are first reduced by the
-    model's `elimination` (sum q = 1), so exp(q_0 + q_1) is exp(1)."""
-    if not e.has(exp):
-        return e
-    e = e.replace(lambda n: isinstance(n, log) and isinstance(n.args[0], exp), lambda n: n.args[0].args[0])
-    return e.replace(lambda n: isinstance(n, exp), lambda n: _exp_product(n.args[0], elimination or {}))
-
-
-def _exp_product(argument: Expr, elimination: dict) -> Expr:
-    factors = []
-    for term in Add.make_args(bounded_expand(argument.xreplace(elimination))):
-        coefficient, rest = term.as_coeff_Mul()
-        if coefficient.is_Rational and abs(coefficient.p) <= MAX_EXPONENT:  # exp(p/q t) = exp(t/q) ** p
-            factors.append(Pow(_exp_symbol(rest / coefficient.q), coefficient.p))
-        else:
-            factors.append(_exp_symbol(term))
-    return Mul(*factors)
+def _exp_power(t: Expr, coefficient: Expr) -> Expr:
+    """exp(coefficient * t): exp(t/q) ** p for a rational coefficient p/q (|p| bounded), else one symbol."""
+    if coefficient.is_Rational and abs(coefficient.p) <= MAX_EXPONENT:
+        return Pow(_exp_symbol(t / coefficient.q), coefficient.p)
+    return _exp_symbol(coefficient * t)
 
 
 _EXP_SYMBOLS: dict[Expr, Symbol] = {}

@@ -1,0 +1,85 @@
+"""One spelling of an exp atom in canonical forms (elbo_sym.engine.canonical, `exp_as_symbols`).
+
+A Gaussian density unfolds to exp(-log(2*pi*v)/2 - (x - m)**2 / (2*v)); E(q, f) expands its body,
+so the density inside an expectation reached the canonical form as exp(-log(2)/2 - log(pi)/2 -
+log(v)/2 - ...) while the same density outside kept exp(-log(2*pi*v)/2 - ...): two symbols for one
+value, and `E(q, z*p(x)) = mu*p(x)` was not proved.  The log terms of an exp's argument are now split
+as the form splits every log (its log atoms), so both spellings are one product of symbols.  Each
+step below is proved with the second opinion agreeing, and its twin with a coefficient changed is
+refuted, never proved.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sympy import Symbol, log, pi
+
+from elbo_sym.engine.canonical import canonical
+from elbo_sym.engine.check import Verdict, check_derivation
+from elbo_sym.engine.derivation import loads
+from elbo_sym.engine.models import ModelSpec, build
+from elbo_sym.engine.notation import Exp
+
+
+def step_of(claim: str, extra: str = ""):
+    left, right = claim.split(" = ", 1)
+    text = (f'title = "t"\nmodel = "gaussian"\n{extra}claim = "{claim}"\nstart = "{left}"\n\n'
+            f'[[step]]\nrel = "="\nexpr = "{right}"\nrule = "linearity"\n')
+    (step,) = check_derivation(loads(text, "g.toml")).steps
+    return step
+
+
+# (true step, its wrong twin: one coefficient changed)
+STEPS = [
+    ("E(q, z*p(x)) = mu*p(x)", "E(q, z*p(x)) = 2*mu*p(x)"),
+    ("E(q, p(x)*z) = p(x)*mu", "E(q, p(x)*z) = p(x)*mu/2"),
+    ("E(q, 3*z*p(x)) = 3*mu*p(x)", "E(q, 3*z*p(x)) = 3*mu*p(x) + p(x)"),
+    ("E(q, z**2*p(x)) = (mu**2 + sigma**2)*p(x)", "E(q, z**2*p(x)) = (mu**2 + 2*sigma**2)*p(x)"),
+    ("E(q, z*p(x)**2) = mu*p(x)**2", "E(q, z*p(x)**2) = mu*p(x)**3"),
+    ("E(q, z/p(x)) = mu/p(x)", "E(q, z/p(x)) = 2*mu/p(x)"),
+    ("E(q, z*p(x)*log(p(x))) = mu*p(x)*log(p(x))", "E(q, z*p(x)*log(p(x))) = 2*mu*p(x)*log(p(x))"),
+    ("E(q, z*exp(log(p(x)))) = mu*p(x)", "E(q, z*exp(log(p(x)))) = 3*mu*p(x)"),
+    ("E(q, p(x)*log(p(x | z))) = p(x)*E(q, log(p(x | z)))", "E(q, p(x)*log(p(x | z))) = 2*p(x)*E(q, log(p(x | z)))"),
+    ("E(q, p(x)*log(p(z))) = p(x)*E(q, log(p(z)))", "E(q, p(x)*log(p(z))) = 2*p(x)*E(q, log(p(z)))"),
+    ("E(q, log(q(z))*p(x)) = -p(x)*H(q)", "E(q, log(q(z))*p(x)) = p(x)*H(q)"),
+    ("E(q, z*p(x)*log(p(x | z))) = p(x)*E(q, z*log(p(x | z)))",
+     "E(q, z*p(x)*log(p(x | z))) = 2*p(x)*E(q, z*log(p(x | z)))"),
+]
+DIAGONAL_STEPS = [
+    ("E(q, log(p(x | z))*p(x)) = p(x)*E(q, log(p(x | z)))", "E(q, log(p(x | z))*p(x)) = 2*p(x)*E(q, log(p(x | z)))"),
+    ("E(q, log(q(z))*p(x)) = -p(x)*H(q)", "E(q, log(q(z))*p(x)) = p(x)*H(q)"),
+    ("KL(q(z), p(z))*p(x) = E(q, p(x)*log(q(z)/p(z)))", "KL(q(z), p(z))*p(x) = E(q, p(x)*log(q(z)/p(z))) + p(x)"),
+]
+CASES = [(true, wrong, "") for true, wrong in STEPS] + \
+    [(true, wrong, "D = 2\n") for true, wrong in DIAGONAL_STEPS]
+
+
+@pytest.mark.parametrize("true, wrong, extra", CASES, ids=[f"{t} [{e.strip() or 'D = 1'}]" for t, _, e in CASES])
+def test_a_density_of_x_inside_and_outside_an_expectation_is_one_atom(true, wrong, extra):
+    step = step_of(true, extra)
+    assert step.verdict is Verdict.proved, (true, step.verdict, step.reason)
+    assert "agrees" in step.second_opinion, step.second_opinion
+    twin = step_of(wrong, extra)
+    assert twin.verdict is Verdict.refuted, (wrong, twin.verdict, twin.reason)
+
+
+GAUSSIAN = build(ModelSpec("gaussian"))
+MU, SIGMA, V = Symbol("mu", real=True), Symbol("sigma", positive=True), Symbol("v", positive=True)
+
+
+def test_the_two_spellings_of_a_normaliser_have_one_form():
+    packed = Exp(-log(2 * pi * V, evaluate=False) / 2 - MU ** 2 / (2 * V), evaluate=False)
+    split = Exp(-log(2) / 2 - log(pi) / 2 - log(V) / 2 - MU ** 2 / (2 * V), evaluate=False)
+    assert canonical(packed - split, GAUSSIAN).is_zero
+    assert canonical(MU * packed - MU * split, GAUSSIAN).is_zero
+    other = Exp(-log(4 * pi * V, evaluate=False) / 2 - MU ** 2 / (2 * V), evaluate=False)  # half the value
+    assert not canonical(packed - other, GAUSSIAN).is_zero
+    assert not canonical(packed - 2 * other, GAUSSIAN).is_zero  # sqrt(2) * other, not 2 * other
+
+
+def test_an_exp_of_a_log_is_a_power_only_of_a_positive_base():
+    # exp(log(sigma**2)/2) = sigma (sigma > 0), but exp(log(mu**2)/2) = |mu|, not mu: mu is any real
+    assert canonical(Exp(log(SIGMA ** 2) / 2) - SIGMA, GAUSSIAN).is_zero
+    assert not canonical(Exp(log(MU ** 2) / 2) - MU, GAUSSIAN).is_zero
+    assert canonical(Exp(log(MU ** 2) / 2) - Exp(log(MU ** 4) / 4), GAUSSIAN).is_zero
+    assert canonical(Exp(log(2 * V, evaluate=False) + log(3)) - 6 * V, GAUSSIAN).is_zero
