@@ -4,7 +4,9 @@ A Gaussian density unfolds to exp(-log(2*pi*v)/2 - (x - m)**2 / (2*v)); E(q, f) 
 so the density inside an expectation reached the canonical form as exp(-log(2)/2 - log(pi)/2 -
 log(v)/2 - ...) while the same density outside kept exp(-log(2*pi*v)/2 - ...): two symbols for one
 value, and `E(q, z*p(x)) = mu*p(x)` was not proved.  The log terms of an exp's argument are now split
-as the form splits every log (its log atoms), so both spellings are one product of symbols.  Each
+as the form splits every log (its log atoms), so both spellings are one product of symbols; and when
+that form is not 0, the exps of each product are merged and written over one denominator, so Bayes'
+rule for the densities themselves (p(z | x) p(x) = p(x | z) p(z) at every z) is one form too.  Each
 step below is proved with the second opinion agreeing, and its twin with a coefficient changed is
 refuted, never proved.
 """
@@ -44,6 +46,12 @@ STEPS = [
     ("E(q, log(q(z))*p(x)) = -p(x)*H(q)", "E(q, log(q(z))*p(x)) = p(x)*H(q)"),
     ("E(q, z*p(x)*log(p(x | z))) = p(x)*E(q, z*log(p(x | z)))",
      "E(q, z*p(x)*log(p(x | z))) = 2*p(x)*E(q, z*log(p(x | z)))"),
+    # Bayes' rule at every z: the exps of a product merged over one denominator (`exps_on_one_denominator`)
+    ("p(z | x)*p(x) = p(x | z)*p(z)", "p(z | x)*p(x) = 2*p(x | z)*p(z)"),
+    ("p(z | x) = p(x | z)*p(z)/p(x)", "p(z | x) = p(x | z)*p(z)/(2*p(x))"),
+    ("p(z | x)**2 = (p(x | z)*p(z)/p(x))**2", "p(z | x)**2 = 3*(p(x | z)*p(z)/p(x))**2"),
+    ("q(z)*p(z | x) + p(x) = q(z)*p(x | z)*p(z)/p(x) + p(x)", "q(z)*p(z | x) + p(x) = q(z)*p(x | z)*p(z)/p(x)"),
+    ("q(z)*p(x) = q(z)*p(x, z)/p(z | x)", "q(z)*p(x) = q(z)*p(x, z)/p(z | x)**2"),
 ]
 DIAGONAL_STEPS = [
     ("E(q, log(p(x | z))*p(x)) = p(x)*E(q, log(p(x | z)))", "E(q, log(p(x | z))*p(x)) = 2*p(x)*E(q, log(p(x | z)))"),
@@ -83,3 +91,17 @@ def test_an_exp_of_a_log_is_a_power_only_of_a_positive_base():
     assert not canonical(Exp(log(MU ** 2) / 2) - MU, GAUSSIAN).is_zero
     assert canonical(Exp(log(MU ** 2) / 2) - Exp(log(MU ** 4) / 4), GAUSSIAN).is_zero
     assert canonical(Exp(log(2 * V, evaluate=False) + log(3)) - 6 * V, GAUSSIAN).is_zero
+
+
+S, W, X = Symbol("s", positive=True), Symbol("w", positive=True), Symbol("x", real=True)
+
+
+def test_exps_of_a_product_are_one_exp_over_one_denominator():
+    a, b = X ** 2 / (2 * S ** 2), -X ** 2 / (2 * (S ** 2 + W ** 2))
+    together_ = X ** 2 * W ** 2 / (2 * S ** 2 * (S ** 2 + W ** 2))  # a + b
+    assert canonical(Exp(a) * Exp(b) - Exp(together_), GAUSSIAN).is_zero
+    assert canonical(Exp(a) / Exp(-b) - Exp(together_), GAUSSIAN).is_zero
+    assert canonical(MU * Exp(a) * Exp(b) + Exp(a) - MU * Exp(together_) - Exp(a), GAUSSIAN).is_zero
+    assert not canonical(Exp(a) * Exp(b) - Exp(together_ + 1 / S), GAUSSIAN).is_zero
+    assert not canonical(Exp(a) * Exp(b) - Exp(2 * together_), GAUSSIAN).is_zero
+    assert not canonical(Exp(a) * Exp(b) - 2 * Exp(together_), GAUSSIAN).is_zero

@@ -33,6 +33,7 @@ from sympy import (
     Pow,
     Rational,
     Symbol,
+    cancel,
     exp,
     expand,
     factor_list,
@@ -47,6 +48,7 @@ from sympy.core.function import AppliedUndef
 
 from elbo_sym.budget import checkpoint
 from elbo_sym.engine.models.base import Model
+from elbo_sym.engine.notation import Exp
 from elbo_sym.engine.sparse import Fractions, TooLarge
 from elbo_sym.limits import MAX_EXPANSION_TERMS, MAX_EXPONENT
 
@@ -133,8 +135,19 @@ def canonical(e: Expr, model: Model) -> Canonical:
 
 
 def _canonical(e: Expr, model: Model) -> Canonical:
+    """The form with each exp's terms as symbols; when that is not 0 and e has an exp, the form with
+    every product's exps merged over one denominator is tried too (both spell e's value: either
+    being 0 is a proof; the residual shown is the first's)."""
     builder = _Builder(model)
-    poly = builder.poly(builder.exp_as_symbols(e))
+    form = _form(builder, builder.exp_as_symbols(e))
+    if form.is_zero or not e.has(exp):
+        return form
+    merged = builder.exps_on_one_denominator(e)
+    return Canonical(()) if merged is not None and _form(builder, merged).is_zero else form
+
+
+def _form(builder: _Builder, e: Expr) -> Canonical:
+    poly = builder.poly(e)
     terms = []
     for key, items in poly.parts.items():
         coefficient = builder.reduce(Add(*items))
@@ -186,33 +199,84 @@ class _Builder:
         e = e.replace(lambda n: isinstance(n, log) and isinstance(n.args[0], exp), lambda n: n.args[0].args[0])
         return e.replace(lambda n: isinstance(n, exp), lambda n: self._exp_product(n.args[0]))
 
+    def exps_on_one_denominator(self, e: Expr) -> Expr | None:
+        """`e` with the exps of each product merged (exp(a) exp(b)**n = exp(a + n b), e expanded first)
+        and every exp's rational part written over one common denominator L of them all: exp(P/L)
+        is the product over P's monomials m (coefficient c) of exp(m / (n L))**(c n), n the least
+        integer making every power of that monomial's symbol an integer; its log terms as in
+        `exp_as_symbols`.  The monomials m / L are linearly independent, so the Gaussian densities
+        of Bayes' rule at a point z, p(z | x) p(x) and p(x | z) p(z), have one form (the terms one
+        exp at a time do not: x**2/(2 s**2) is split differently from x**2 w**2/(2 s**2 (s**2 +
+        w**2)) + x**2/(2 (s**2 + w**2))).  None when the expansion or the common denominator would
+        be too large."""
+        e = e.replace(lambda n: isinstance(n, log) and isinstance(n.args[0], exp), lambda n: n.args[0].args[0])
+        try:
+            e = bounded_expand(e)
+        except TooLarge:
+            return None
+        e = e.replace(lambda n: n.is_Pow and isinstance(n.base, exp), lambda n: Exp(n.exp * n.base.args[0],
+                                                                                     evaluate=False))
+        e = e.replace(lambda n: n.is_Mul and sum(isinstance(f, exp) for f in n.args) > 1, _merged_exps)
+        nodes = tuple(e.atoms(exp))
+        parts = {node: self._exponent_parts(node.args[0]) for node in nodes}
+        denominators = {p.base for rational, _ in parts.values() for p in rational.atoms(Pow) if p.exp.is_negative}
+        if len(denominators) > MAX_DENOMINATORS:
+            return None
+        fractions = {node: cancel(rational).as_numer_denom() for node, (rational, _) in parts.items()}
+        common = _least_common_multiple(tuple(dict.fromkeys(d for _, d in fractions.values())))
+        numerators = {node: bounded_expand(n * cancel(common / d)) for node, (n, d) in fractions.items()}
+        scale: dict[Expr, int] = {}
+        for numerator in numerators.values():
+            for term in Add.make_args(numerator):
+                c, m = term.as_coeff_Mul()
+                scale[m] = math.lcm(scale.get(m, 1), int(Rational(c).q))
+        spelled = {}
+        for node in nodes:
+            factors = [parts[node][1]]
+            for term in Add.make_args(numerators[node]):
+                c, m = term.as_coeff_Mul()
+                power = Rational(c) * scale[m]
+                if c != 0:
+                    factors.append(Pow(_exp_symbol(m / (scale[m] * common)), power) if abs(power) <= MAX_EXPONENT
+                                   else _exp_symbol(c * m / common))
+            spelled[node] = Mul(*factors)
+        return e.xreplace(spelled)
+
+    def _exponent_parts(self, argument: Expr) -> tuple[Expr, Expr]:
+        """An exp's argument as (its rational part, exp of the rest as `exp_as_symbols` spells it)."""
+        rational: list[Expr] = []
+        rest: list[Expr] = []
+        for term in Add.make_args(bounded_expand(argument.xreplace(self.elimination))):
+            (rest if self.transcendental(term) else rational).append(term)
+        return Add(*rational), self._exp_product(Add(*rest)) if rest else Integer(1)
+
     def _exp_product(self, argument: Expr) -> Expr:
         factors = []
+        powers: dict[Expr, Expr] = {}  # log atom g -> the power of exp(log|g|) over all the log terms
         for term in Add.make_args(bounded_expand(argument.xreplace(self.elimination))):
             content, primitive = term.as_content_primitive()
             sign, rest = primitive.as_coeff_Mul()
             coefficient = content * sign
-            split = self._exp_of_logs(rest, coefficient) if isinstance(rest, log) else None
-            factors.append(split if split is not None else _exp_power(rest, coefficient))
+            atoms = self._single_log_atoms(rest) if isinstance(rest, log) and coefficient.is_Rational else None
+            if atoms is None:
+                factors.append(_exp_power(rest, coefficient))
+                continue
+            for g, multiplicity in atoms:
+                powers[g] = powers.get(g, Integer(0)) + coefficient * multiplicity
+        for g, power in powers.items():
+            if power.is_Integer and g.is_positive and abs(power) <= MAX_EXPONENT:
+                factors.append(Pow(g, power))  # exp(n log g) = g**n for g > 0
+            elif power != 0:
+                factors.append(_exp_power(log(g), power))
         return Mul(*factors)
 
-    def _exp_of_logs(self, logarithm: log, coefficient: Expr) -> Expr | None:
-        """exp(c log(f)) as the product over f's log atoms log|g| (with multiplicity m) of exp(log|g|)**(c m):
-        a positive prime or a positive symbol g as its power g**(c m) when c m is an integer.  None when
-        an atom is not a single log (log f not split: the term keeps its own symbol)."""
-        if not coefficient.is_Rational:
-            return None
+    def _single_log_atoms(self, logarithm: log) -> tuple[tuple[Expr, Expr], ...] | None:
+        """log(f) as its log atoms log|g| with their rational multiplicities; None when an atom is not
+        a single log (log f is not split: the term keeps its own symbol)."""
         atoms = self.log_atoms(logarithm.args[0]).collapsed()
         if not all(len(key) == 1 and key[0][0] == "log" and m.is_Rational for key, m in atoms.items()):
             return None
-        factors = []
-        for ((_, g),), m in atoms.items():
-            power = coefficient * m
-            if power.is_Integer and g.is_positive and abs(power) <= MAX_EXPONENT:
-                factors.append(Pow(g, power))
-            else:
-                factors.append(_exp_power(log(g), power))
-        return Mul(*factors)
+        return tuple((g, m) for ((_, g),), m in atoms.items())
 
     # -- coefficients -------------------------------------------------------------------
 
@@ -332,6 +396,27 @@ class _Builder:
 
 
 # ---------------------------------------------------------------------------- exp
+
+
+def _least_common_multiple(polynomials: tuple[Expr, ...]) -> Expr:
+    """The least common multiple of polynomials, kept as a product of their irreducible factors."""
+    contents: list[Rational] = []
+    highest: dict[Expr, int] = {}
+    for p in polynomials:
+        c, pieces = _factor_list(p)
+        contents.append(abs(Rational(c)))
+        for piece, multiplicity in pieces:
+            piece = -piece if piece.could_extract_minus_sign() else piece
+            highest[piece] = max(highest.get(piece, 0), int(multiplicity))
+    numerators = [int(c.p) for c in contents]
+    return Integer(math.lcm(*numerators) if numerators else 1) * Mul(*(f ** k for f, k in highest.items()))
+
+
+def _merged_exps(product: Expr) -> Expr:
+    """exp(a) * exp(b) * c = exp(a + b) * c."""
+    exponents = [f.args[0] for f in product.args if isinstance(f, exp)]
+    rest = [f for f in product.args if not isinstance(f, exp)]
+    return Mul(*rest, Exp(Add(*exponents), evaluate=False))
 
 
 def _exp_power(t: Expr, coefficient: Expr) -> Expr:
