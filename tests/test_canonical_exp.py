@@ -21,6 +21,7 @@ from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.engine.derivation import loads
 from elbo_sym.engine.models import ModelSpec, build
 from elbo_sym.engine.notation import Exp
+from elbo_sym.engine.parse import Vocabulary, parse_expression
 
 
 def step_of(claim: str, extra: str = ""):
@@ -105,3 +106,29 @@ def test_exps_of_a_product_are_one_exp_over_one_denominator():
     assert not canonical(Exp(a) * Exp(b) - Exp(together_ + 1 / S), GAUSSIAN).is_zero
     assert not canonical(Exp(a) * Exp(b) - Exp(2 * together_), GAUSSIAN).is_zero
     assert not canonical(Exp(a) * Exp(b) - 2 * Exp(together_), GAUSSIAN).is_zero
+
+
+# ---------------------------------------------------------------------------- the instances
+
+
+def test_an_instance_decides_two_spellings_of_one_exponential_equal():
+    """The search's exact instances: mu*exp(t) and mu*exp(t') with t = t' written in two ways were
+    undecided (exp of a non-zero number is outside the exact class, and intervals cannot show 0);
+    terms c*exp(t) with exact c and t are now gathered by t, so such an instance decides equal --
+    and a twin whose value differs is still decided different, never equal."""
+    from fractions import Fraction
+
+    from elbo_sym.numbers.evaluate import decide
+
+    vocabulary = Vocabulary(("x",), ("mu", "sigma", "w", "b", "s"), real=True)
+    left = GAUSSIAN.unfold(parse_expression("E(q, z*p(x))", vocabulary))
+    right = GAUSSIAN.unfold(parse_expression("mu*p(x)", vocabulary))
+    assert left != right  # two spellings: log(2*pi*(s**2 + w**2)) split in one, not in the other
+    named = {str(s): s for s in left.free_symbols | right.free_symbols}
+    for mu, x in ((Fraction(1, 3), Fraction(2)), (Fraction(-7, 2), Fraction(1, 9)), (Fraction(5), Fraction(-3))):
+        values = {named["mu"]: mu, named["x"]: x, named["w"]: Fraction(3, 4), named["b"]: Fraction(1, 5),
+                  named["s"]: Fraction(1)}
+        assert decide(left, right, values) == 0
+        assert decide(left, 2 * right, values) == (-1 if mu > 0 else 1)
+        nearly = right.xreplace({named["b"]: named["b"] + Fraction(1, 10 ** 30)})
+        assert decide(left, nearly, values) != 0  # exponents 10**-30 apart: decided apart, never equal
