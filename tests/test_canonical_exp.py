@@ -132,3 +132,20 @@ def test_an_instance_decides_two_spellings_of_one_exponential_equal():
         assert decide(left, 2 * right, values) == (-1 if mu > 0 else 1)
         nearly = right.xreplace({named["b"]: named["b"] + Fraction(1, 10 ** 30)})
         assert decide(left, nearly, values) != 0  # exponents 10**-30 apart: decided apart, never equal
+
+
+@pytest.mark.parametrize("K", [2, '"any"'])
+def test_exps_of_rational_multiples_are_powers_of_one_exp(K):
+    """log(e^(1/2) + e^(5/6)) = 1/2 + log(1 + e^(1/3)): e^(1/6) to the powers 3, 5 and 2 (tests/
+    test_soundness.py held it as a true step nothing decided; it is proved now), and the twin with
+    1/3 for 1/2 is refuted."""
+    def step(right: str):
+        left = "log(exp(Sum(q(z), z) / 2) + exp(5 * Sum(q(z), z) / 6))"
+        text = (f'title = "t"\nK = {K}\nclaim = "{left} = {right}"\nstart = "{left}"\n\n'
+                f'[[step]]\nrel = "="\nexpr = "{right}"\nrule = "algebra"\n')
+        (result,) = check_derivation(loads(text, "e.toml")).steps
+        return result
+
+    proved = step("1/2 + log(1 + exp(1/3))")
+    assert proved.verdict is Verdict.proved and "agrees" in proved.second_opinion, (proved.reason, proved.second_opinion)
+    assert step("1/3 + log(1 + exp(1/3))").verdict is Verdict.refuted

@@ -293,8 +293,6 @@ def decide(a: Expr, b: Expr, values: Values, memo: dict | None = None) -> int | 
         s = exact_sign(left - right)  # equal exactly when every coefficient agrees
         if s is not None:
             return s
-    if (a.has(exp) or b.has(exp)) and _equal_as_exponentials(a, b, values, memo):
-        return 0
     from sympy import Add
 
     known, rest = LogNumber.of(0), []
@@ -309,7 +307,10 @@ def decide(a: Expr, b: Expr, values: Values, memo: dict | None = None) -> int | 
         return exact_sign(known)
     if not known.is_zero:
         rest.append(known.to_sympy())
-    return sign_of(Add(*rest, evaluate=False), values, memo)
+    s = sign_of(Add(*rest, evaluate=False), values, memo)
+    if s is None and (a.has(exp) or b.has(exp)) and _equal_as_exponentials(a, b, values, memo):
+        return 0  # asked only where intervals could not tell: the cost of every decided instance is unchanged
+    return s
 
 
 def _equal_as_exponentials(a: Expr, b: Expr, values: Values, memo: dict) -> bool:
