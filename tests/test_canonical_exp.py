@@ -147,5 +147,6 @@ def test_exps_of_rational_multiples_are_powers_of_one_exp(K):
         return result
 
     proved = step("1/2 + log(1 + exp(1/3))")
-    assert proved.verdict is Verdict.proved and "agrees" in proved.second_opinion, (proved.reason, proved.second_opinion)
+    assert proved.verdict is Verdict.proved, proved.reason
+    assert "agrees" in proved.second_opinion, proved.second_opinion
     assert step("1/3 + log(1 + exp(1/3))").verdict is Verdict.refuted
