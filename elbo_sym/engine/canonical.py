@@ -14,6 +14,12 @@ linearly independent over rational functions, so for the lesson's fragment a non
 coefficient really means "not equal" -- but this module only ever claims the zero case;
 the checker looks for a counterexample otherwise.
 
+An exp (a softmax, a Gaussian density exp(log N)) becomes a product of positive symbols, one per
+term of its argument, with one spelling per value: a term c log(f) is split as log(f) is split
+above, so exp(-log(2 pi v)/2) and exp(-log(2)/2 - log(pi)/2 - log(v)/2) agree.  When that form is
+not 0, a second spelling is tried: each product's exps merged into one, and every exp's rational
+part written over one common denominator (Bayes' rule for densities at a point needs it).
+
 Work is linear in the number of terms: no `simplify`, no factoring of big polynomials.
 """
 
