@@ -14,6 +14,12 @@ linearly independent over rational functions, so for the lesson's fragment a non
 coefficient really means "not equal" -- but this module only ever claims the zero case;
 the checker looks for a counterexample otherwise.
 
+An exp (a softmax, a Gaussian density exp(log N)) becomes a product of positive symbols, one per
+term of its argument, with one spelling per value: a term c log(f) is split as log(f) is split
+above, so exp(-log(2 pi v)/2) and exp(-log(2)/2 - log(pi)/2 - log(v)/2) agree.  When that form is
+not 0, a second spelling is tried: each product's exps merged into one, and every exp's rational
+part written over one common denominator (Bayes' rule for densities at a point needs it).
+
 Work is linear in the number of terms: no `simplify`, no factoring of big polynomials.
 """
 
@@ -33,6 +39,7 @@ from sympy import (
     Pow,
     Rational,
     Symbol,
+    cancel,
     exp,
     expand,
     factor_list,
@@ -47,6 +54,7 @@ from sympy.core.function import AppliedUndef
 
 from elbo_sym.budget import checkpoint
 from elbo_sym.engine.models.base import Model
+from elbo_sym.engine.notation import Exp
 from elbo_sym.engine.sparse import Fractions, TooLarge
 from elbo_sym.limits import MAX_EXPANSION_TERMS, MAX_EXPONENT
 
@@ -133,8 +141,19 @@ def canonical(e: Expr, model: Model) -> Canonical:
 
 
 def _canonical(e: Expr, model: Model) -> Canonical:
+    """The form with each exp's terms as symbols; when that is not 0 and e has an exp, the form with
+    every product's exps merged over one denominator is tried too (both spell e's value: either
+    being 0 is a proof; the residual shown is the first's)."""
     builder = _Builder(model)
-    poly = builder.poly(exp_as_symbols(e, model.elimination))
+    form = _form(builder, builder.exp_as_symbols(e))
+    if form.is_zero or not e.has(exp):
+        return form
+    merged = builder.exps_on_one_denominator(e)
+    return Canonical(()) if merged is not None and _form(builder, merged).is_zero else form
+
+
+def _form(builder: _Builder, e: Expr) -> Canonical:
+    poly = builder.poly(e)
     terms = []
     for key, items in poly.parts.items():
         coefficient = builder.reduce(Add(*items))
@@ -163,6 +182,107 @@ class _Builder:
             known = isinstance(e, (log, exp, AppliedUndef)) or any(self.transcendental(a) for a in e.args)
             self._transcendental_memo[e] = known
         return known
+
+    # -- exp as positive symbols ---------------------------------------------------------
+
+    def exp_as_symbols(self, e: Expr) -> Expr:
+        """`e` with log(exp(a)) = a and every exp(c_1 t_1 + ...) = E_1**c_1 * ..., where E_i is a
+        positive symbol standing for exp(t_i) (integer c_i; the whole term otherwise).
+
+        The model's values are real, so exp(t) > 0 and log(exp(a)) = a.  Equal terms give equal
+        symbols (the name is the printed term), so a softmax's normaliser cancels and its values
+        sum to 1 as a rational function; an identity in free positive symbols holds at their
+        values, so this only ever helps to show zero (exp(a) exp(b) = exp(a + b) holds by
+        construction: both become E_a E_b).  Each term has one spelling: the argument is first
+        reduced by the model's `elimination` (sum q = 1, so exp(q_0 + q_1) is exp(1)) and
+        expanded, a term's rational content is its exponent (x**2/(2 s**2 + 2 w**2) is
+        exp(x**2/(s**2 + w**2)) ** (1/2)), and a term c log(f) is split as the log atoms of this
+        form split log(f) (`log_atoms`, f > 0 was shown): exp(-log(2 pi v)/2) and
+        exp(-log(2)/2 - log(pi)/2 - log(v)/2), two spellings of one Gaussian density's
+        normaliser, are the same product of symbols."""
+        if not e.has(exp):
+            return e
+        e = e.replace(lambda n: isinstance(n, log) and isinstance(n.args[0], exp), lambda n: n.args[0].args[0])
+        return e.replace(lambda n: isinstance(n, exp), lambda n: self._exp_product(n.args[0]))
+
+    def exps_on_one_denominator(self, e: Expr) -> Expr | None:
+        """`e` with the exps of each product merged (exp(a) exp(b)**n = exp(a + n b), e expanded first)
+        and every exp's rational part written over one common denominator L of them all: exp(P/L)
+        is the product over P's monomials m (coefficient c) of exp(m / (n L))**(c n), n the least
+        integer making every power of that monomial's symbol an integer; its log terms as in
+        `exp_as_symbols`.  The monomials m / L are linearly independent, so the Gaussian densities
+        of Bayes' rule at a point z, p(z | x) p(x) and p(x | z) p(z), have one form (the terms one
+        exp at a time do not: x**2/(2 s**2) is split differently from x**2 w**2/(2 s**2 (s**2 +
+        w**2)) + x**2/(2 (s**2 + w**2))).  None when the expansion or the common denominator would
+        be too large."""
+        e = e.replace(lambda n: isinstance(n, log) and isinstance(n.args[0], exp), lambda n: n.args[0].args[0])
+        try:
+            e = bounded_expand(e)
+        except TooLarge:
+            return None
+        e = e.replace(lambda n: n.is_Pow and isinstance(n.base, exp), lambda n: Exp(n.exp * n.base.args[0],
+                                                                                     evaluate=False))
+        e = e.replace(lambda n: n.is_Mul and sum(isinstance(f, exp) for f in n.args) > 1, _merged_exps)
+        nodes = tuple(e.atoms(exp))
+        parts = {node: self._exponent_parts(node.args[0]) for node in nodes}
+        denominators = {p.base for rational, _ in parts.values() for p in rational.atoms(Pow) if p.exp.is_negative}
+        if len(denominators) > MAX_DENOMINATORS:
+            return None
+        fractions = {node: cancel(rational).as_numer_denom() for node, (rational, _) in parts.items()}
+        common = _least_common_multiple(tuple(dict.fromkeys(d for _, d in fractions.values())))
+        numerators = {node: bounded_expand(n * cancel(common / d)) for node, (n, d) in fractions.items()}
+        scale: dict[Expr, int] = {}
+        for numerator in numerators.values():
+            for term in Add.make_args(numerator):
+                c, m = term.as_coeff_Mul()
+                scale[m] = math.lcm(scale.get(m, 1), int(Rational(c).q))
+        spelled = {}
+        for node in nodes:
+            factors = [parts[node][1]]
+            for term in Add.make_args(numerators[node]):
+                c, m = term.as_coeff_Mul()
+                power = Rational(c) * scale[m]
+                if c != 0:
+                    factors.append(Pow(_exp_symbol(m / (scale[m] * common)), power) if abs(power) <= MAX_EXPONENT
+                                   else _exp_symbol(c * m / common))
+            spelled[node] = Mul(*factors)
+        return e.xreplace(spelled)
+
+    def _exponent_parts(self, argument: Expr) -> tuple[Expr, Expr]:
+        """An exp's argument as (its rational part, exp of the rest as `exp_as_symbols` spells it)."""
+        rational: list[Expr] = []
+        rest: list[Expr] = []
+        for term in Add.make_args(bounded_expand(argument.xreplace(self.elimination))):
+            (rest if self.transcendental(term) else rational).append(term)
+        return Add(*rational), self._exp_product(Add(*rest)) if rest else Integer(1)
+
+    def _exp_product(self, argument: Expr) -> Expr:
+        factors = []
+        powers: dict[Expr, Expr] = {}  # log atom g -> the power of exp(log|g|) over all the log terms
+        for term in Add.make_args(bounded_expand(argument.xreplace(self.elimination))):
+            content, primitive = term.as_content_primitive()
+            sign, rest = primitive.as_coeff_Mul()
+            coefficient = content * sign
+            atoms = self._single_log_atoms(rest) if isinstance(rest, log) and coefficient.is_Rational else None
+            if atoms is None:
+                factors.append(_exp_power(rest, coefficient))
+                continue
+            for g, multiplicity in atoms:
+                powers[g] = powers.get(g, Integer(0)) + coefficient * multiplicity
+        for g, power in powers.items():
+            if power.is_Integer and g.is_positive and abs(power) <= MAX_EXPONENT:
+                factors.append(Pow(g, power))  # exp(n log g) = g**n for g > 0
+            elif power != 0:
+                factors.append(_exp_power(log(g), power))
+        return Mul(*factors)
+
+    def _single_log_atoms(self, logarithm: log) -> tuple[tuple[Expr, Expr], ...] | None:
+        """log(f) as its log atoms log|g| with their rational multiplicities; None when an atom is not
+        a single log (log f is not split: the term keeps its own symbol)."""
+        atoms = self.log_atoms(logarithm.args[0]).collapsed()
+        if not all(len(key) == 1 and key[0][0] == "log" and m.is_Rational for key, m in atoms.items()):
+            return None
+        return tuple((g, m) for ((_, g),), m in atoms.items())
 
     # -- coefficients -------------------------------------------------------------------
 
@@ -284,31 +404,32 @@ class _Builder:
 # ---------------------------------------------------------------------------- exp
 
 
-def exp_as_symbols(e: Expr, elimination: dict | None = None) -> Expr:
-    """`e` with log(exp(a)) = a and every exp(c_1 t_1 + ... ) = E_1**c_1 * ..., where E_i is a
-    positive symbol standing for exp(t_i) (integer c_i; the whole argument otherwise).
-
-    The model's values are real, so exp(t) > 0 and log(exp(a)) = a.  Equal arguments give
-    equal symbols (the name is the printed argument), so a softmax's normaliser cancels
-    and its values sum to 1 as a rational function; an identity in free positive symbols
-    holds at their values, so this only ever helps to show zero (exp(a) exp(b) = exp(a + b)
-    holds by construction: both become E_a E_b).  The arguments are first reduced by the
-    model's `elimination` (sum q = 1), so exp(q_0 + q_1) is exp(1)."""
-    if not e.has(exp):
-        return e
-    e = e.replace(lambda n: isinstance(n, log) and isinstance(n.args[0], exp), lambda n: n.args[0].args[0])
-    return e.replace(lambda n: isinstance(n, exp), lambda n: _exp_product(n.args[0], elimination or {}))
+def _least_common_multiple(polynomials: tuple[Expr, ...]) -> Expr:
+    """The least common multiple of polynomials, kept as a product of their irreducible factors."""
+    contents: list[Rational] = []
+    highest: dict[Expr, int] = {}
+    for p in polynomials:
+        c, pieces = _factor_list(p)
+        contents.append(abs(Rational(c)))
+        for piece, multiplicity in pieces:
+            piece = -piece if piece.could_extract_minus_sign() else piece
+            highest[piece] = max(highest.get(piece, 0), int(multiplicity))
+    numerators = [int(c.p) for c in contents]
+    return Integer(math.lcm(*numerators) if numerators else 1) * Mul(*(f ** k for f, k in highest.items()))
 
 
-def _exp_product(argument: Expr, elimination: dict) -> Expr:
-    factors = []
-    for term in Add.make_args(bounded_expand(argument.xreplace(elimination))):
-        coefficient, rest = term.as_coeff_Mul()
-        if coefficient.is_Rational and abs(coefficient.p) <= MAX_EXPONENT:  # exp(p/q t) = exp(t/q) ** p
-            factors.append(Pow(_exp_symbol(rest / coefficient.q), coefficient.p))
-        else:
-            factors.append(_exp_symbol(term))
-    return Mul(*factors)
+def _merged_exps(product: Expr) -> Expr:
+    """exp(a) * exp(b) * c = exp(a + b) * c."""
+    exponents = [f.args[0] for f in product.args if isinstance(f, exp)]
+    rest = [f for f in product.args if not isinstance(f, exp)]
+    return Mul(*rest, Exp(Add(*exponents), evaluate=False))
+
+
+def _exp_power(t: Expr, coefficient: Expr) -> Expr:
+    """exp(coefficient * t): exp(t/q) ** p for a rational coefficient p/q (|p| bounded), else one symbol."""
+    if coefficient.is_Rational and abs(coefficient.p) <= MAX_EXPONENT:
+        return Pow(_exp_symbol(t / coefficient.q), coefficient.p)
+    return _exp_symbol(coefficient * t)
 
 
 _EXP_SYMBOLS: dict[Expr, Symbol] = {}

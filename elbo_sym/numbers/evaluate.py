@@ -307,7 +307,35 @@ def decide(a: Expr, b: Expr, values: Values, memo: dict | None = None) -> int | 
         return exact_sign(known)
     if not known.is_zero:
         rest.append(known.to_sympy())
-    return sign_of(Add(*rest, evaluate=False), values, memo)
+    s = sign_of(Add(*rest, evaluate=False), values, memo)
+    if s is None and (a.has(exp) or b.has(exp)) and _equal_as_exponentials(a, b, values, memo):
+        return 0  # asked only where intervals could not tell: the cost of every decided instance is unchanged
+    return s
+
+
+def _equal_as_exponentials(a: Expr, b: Expr, values: Values, memo: dict) -> bool:
+    """a = b exactly, shown as sums of terms c * exp(t) with c and t exact values: terms with equal t
+    (exact, so equal exactly) are gathered, and every gathered c is 0.  exp of a non-zero number
+    leaves the exact class, so intervals alone could never show mu*exp(t) and mu*exp(t'), t = t'
+    spelled in two ways, equal; a term of another shape (a sum inside a product) gives False: not
+    shown, never "different"."""
+    from sympy import Add
+
+    gathered: dict[LogNumber, LogNumber] = {}
+    for sign, side in ((1, a), (-1, b)):
+        for term in Add.make_args(side):
+            coefficient, exponent = LogNumber.of(sign), LogNumber.of(0)
+            for factor in Mul.make_args(term):
+                base, n = (factor.base, int(factor.exp)) if factor.is_Pow and factor.exp.is_Integer else (factor, 1)
+                try:
+                    if isinstance(base, exp):
+                        exponent = exponent + _exact(base.args[0], values, memo) * n
+                    else:
+                        coefficient = coefficient * _exact(factor, values, memo)
+                except (Inexact, TypeError):
+                    return False
+            gathered[exponent] = gathered.get(exponent, LogNumber.of(0)) + coefficient
+    return all(c.is_zero for c in gathered.values())
 
 
 def approx_text(e: Expr, values: Values) -> str:

@@ -39,7 +39,7 @@ sought in the explicit chains K = 2, 3, 5 with K**T at most SEARCH_MAX_POINTS.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from sympy import Add, Expr, Mul, Pow, S, Symbol, log
 
@@ -216,7 +216,9 @@ class GeneralChainModel(ChainLayers, ModelDefaults):
         return tuple(self.explicit(K) for K in SEARCH_K if K ** self.T <= SEARCH_MAX_POINTS)
 
     def explicit(self, K: int) -> ChainModel:
-        return ChainModel(K, ModelSpec("chain", K, self.spec.data, self.spec.params, layers=self.T))
+        """The explicit chain with K states per layer, one per K and spec (`_explicit`), so what it
+        unfolded for one step is still known at the next."""
+        return _explicit(K, self.spec)
 
     # -- densities ---------------------------------------------------------------------
 
@@ -541,6 +543,12 @@ class GeneralChainModel(ChainLayers, ModelDefaults):
     def unfold_pointwise(self, e: Expr) -> tuple[Expr, ...]:
         """A claim with a free layer is a claim at the generic point (so for every value)."""
         return (self.unfold(e, GENERIC),)
+
+
+@lru_cache(maxsize=16)
+def _explicit(K: int, spec: ModelSpec) -> ChainModel:
+    """A pure function of K and the general chain's spec (its observations, parameters and layers)."""
+    return ChainModel(K, ModelSpec("chain", K, spec.data, spec.params, layers=spec.layers))
 
 
 def _only_densities_inside(densities) -> None:
