@@ -179,6 +179,7 @@ def _random_pair(rng, true: bool) -> tuple[str, str]:
     return tuple(" + ".join("*".join(f"({p})" for p in t) for t in side) for side in (terms, rewritten))
 
 
+@pytest.mark.full  # 4-11 s under load; the named steps above stay in make test
 def test_random_products_of_densities_are_zero_only_where_they_are_equal():
     """Soundness of the exp spellings: every difference whose form is 0 contains 0 in its certified
     interval at random points; and Bayes' rewrites are proved (main proved about half of them)."""
