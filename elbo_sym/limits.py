@@ -37,6 +37,10 @@ MAX_EXPONENT = 12
 """Largest |n| in ``a ** n`` and in ``exp(n * log(a))`` (which is ``a ** n``)."""
 MAX_EXPANSION_TERMS = 200_000
 """Largest number of terms a polynomial expansion may produce (estimated before expanding)."""
+MAX_MERGED_EXP_TERMS = 400
+"""Most terms (an upper bound, expanded, denominators included) the exps' arguments of a difference
+may have for the canonical form's second spelling of exps, over one common denominator (Bayes' rule
+for Gaussian densities needs a few dozen; over one denominator the numerators multiply out)."""
 MAX_EXPRESSION_CHARS = 2000
 """Characters in one expression (the parser); the lesson's longest is under 100."""
 MAX_EXPRESSION_DEPTH = 40

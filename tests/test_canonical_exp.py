@@ -13,6 +13,8 @@ refuted, never proved.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sympy import Symbol, log, pi
 
@@ -207,3 +209,25 @@ def test_random_products_of_densities_are_zero_only_where_they_are_equal():
             box = enclosure(u, values, 60)
             assert box.a <= 0 <= box.b, (left, right, values)
     assert true_zero >= 0.9 * true_pairs and zero < 20, (true_zero, true_pairs, zero)
+
+
+BLOWUP = str(Path(__file__).parent / "data" / "redteam" / "exp_merged_blowup.toml")
+"""The red team's wrong step whose exps hold a sixth and an eighth power of a six-term sum: over one
+denominator their numerators would multiply out to ~600,000 terms (the step ran out of its budget)."""
+
+
+def test_exps_too_large_to_merge_are_not_spelled_again():
+    from elbo_sym.engine.canonical import _Builder
+
+    vocabulary = Vocabulary(("x",), ("mu", "sigma", "w", "b", "s"), real=True)
+    six = "(mu + x + b + w + s + sigma)"
+    big = parse_expression(f"exp({six}**6/(1 + mu**2))*exp(1/(1 + {six}**8))", vocabulary)
+    assert _Builder(GAUSSIAN).exps_on_one_denominator(big) is None
+    small = parse_expression("exp(mu**2/(2*sigma**2))*exp(-mu**2/(2*sigma**2 + 2))", vocabulary)
+    assert _Builder(GAUSSIAN).exps_on_one_denominator(small) is not None  # Bayes-sized exps still are
+
+
+@pytest.mark.full  # a whole check of a large exp (3-7 s under load)
+def test_a_wrong_step_with_large_exps_is_refuted_not_out_of_budget():
+    (step,) = check_derivation(loads(Path(BLOWUP).read_bytes(), BLOWUP)).steps
+    assert step.verdict is Verdict.refuted, step.reason

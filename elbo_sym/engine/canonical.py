@@ -32,6 +32,7 @@ from functools import lru_cache
 
 from sympy import (
     Add,
+    Dummy,
     Expr,
     Float,
     Integer,
@@ -56,7 +57,7 @@ from elbo_sym.budget import checkpoint
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.notation import Exp
 from elbo_sym.engine.sparse import Fractions, TooLarge
-from elbo_sym.limits import MAX_EXPANSION_TERMS, MAX_EXPONENT
+from elbo_sym.limits import MAX_EXPANSION_TERMS, MAX_EXPONENT, MAX_MERGED_EXP_TERMS
 
 MAX_FACTOR_SYMBOLS = 8
 """Log arguments with at most this many symbols are fully factored (cheap there)."""
@@ -216,8 +217,14 @@ class _Builder:
         w**2)) + x**2/(2 (s**2 + w**2))).  None when the expansion or the common denominator would
         be too large."""
         e = e.replace(lambda n: isinstance(n, log) and isinstance(n.args[0], exp), lambda n: n.args[0].args[0])
+        # expanded with each exp held as a placeholder: its argument is read term by term below, and
+        # an exp rebuilt around an expanded argument asks SymPy whether that argument is 0 (a
+        # polynomial of thousands of terms took minutes: a wrong step ran out of its budget)
+        held = {node: Dummy() for node in e.atoms(exp)}
+        if _argument_terms(tuple(node.args[0] for node in held)) > MAX_MERGED_EXP_TERMS:
+            return None  # over one denominator, their numerators would multiply out
         try:
-            e = bounded_expand(e)
+            e = bounded_expand(e.xreplace(held)).xreplace({d: node for node, d in held.items()})
         except TooLarge:
             return None
         e = e.replace(lambda n: n.is_Pow and isinstance(n.base, exp), lambda n: Exp(n.exp * n.base.args[0],
@@ -402,6 +409,15 @@ class _Builder:
 
 
 # ---------------------------------------------------------------------------- exp
+
+
+def _argument_terms(arguments: tuple[Expr, ...]) -> int:
+    """An upper bound on the terms of the exps' arguments and of their denominators, expanded."""
+    try:
+        return sum(expansion_terms(a) + sum(expansion_terms(p.base) for p in a.atoms(Pow) if p.exp.is_negative)
+                   for a in arguments)
+    except TooLarge:
+        return MAX_EXPANSION_TERMS + 1
 
 
 def _least_common_multiple(polynomials: tuple[Expr, ...]) -> Expr:
