@@ -173,7 +173,7 @@ def test_remembered_chain_values_match_a_fresh_instance():
     _, found, _ = reference.cases(spec, 2)
     side = parse_expression("KL(q(z1, z2 | x), p(z1, z2 | x)) + ELBO(q)", Vocabulary(latents=LAYERED))
     for case in found[:3]:
-        twice = [chain_ref._side_value(side, case, {}) for _ in range(2)]
+        twice = [chain_ref.evaluate(side, case, {}) for _ in range(2)]
         fresh = chain_ref.evaluate(side, chain_ref.ChainInstance(
             case.name, case.prior, case.transition, case.likelihood, case.q, case.q2, case.observation,
             case.params, case.deeper), {})
