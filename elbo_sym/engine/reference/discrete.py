@@ -995,8 +995,8 @@ def remembered_with_work(memo: dict, key, compute, entries: int = MEMO_ENTRIES):
     value and its count (with the precision, PREC, in it when it matters); past `entries` the memo
     starts afresh."""
     known = memo.get(key)
+    work = _work
     if known is None:
-        work = _work
         before = work.spent
         try:
             value = compute()
@@ -1005,8 +1005,10 @@ def remembered_with_work(memo: dict, key, compute, entries: int = MEMO_ENTRIES):
         if len(memo) > entries:
             memo.clear()
         known = memo[key] = (value, work.spent - before)
-    else:
-        _spend(known[1])
+    elif known[1]:  # _spend(known[1]), written out: a hit is the commonest path
+        work.spent += known[1]
+        if work.spent > work.limit:
+            raise BudgetExceeded(work.what)
     if isinstance(known[0], Undefined):
         raise known[0]
     return known[0]
