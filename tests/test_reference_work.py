@@ -127,9 +127,9 @@ def _reports(limit: int, *files: str) -> dict:
 def test_a_file_gets_the_same_report_after_other_files_of_its_model():
     """The lesson's jensen, gap and decomposition share their model (K = "any"): checked after the
     other two, decomposition's report -- under a work budget small enough to stop its second
-    opinions part-way -- is the one it gets alone in a fresh process.  (Without `forget` at the
-    start of a file it is not: the values remembered from the files before cost nothing, so more
-    instances fit, e.g. 7 instead of 4.)"""
+    opinions part-way -- is the one it gets alone in a fresh process.  (Before a remembered value was
+    charged what it cost, this needed `forget` at the start of a file: the values remembered from the
+    files before cost nothing, so more instances fit, e.g. 7 instead of 4.)"""
     files = ("derivations/jensen.toml", "derivations/gap.toml", "derivations/decomposition.toml")
     last = files[-1]
     limit = 150

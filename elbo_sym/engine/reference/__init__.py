@@ -206,8 +206,8 @@ def _satisfies(module, premises, case, memo: dict) -> bool:
 
 def forget() -> None:
     """Drop every memo of values (the instances and what they cache, the evaluators' remembered
-    values): called when a file's check starts, so the work its second opinion counts -- and so
-    where a work budget stops it -- never depends on the files checked before it."""
+    values): called when a file's check starts, so the memory they hold is one file's.  The work a
+    second opinion counts never depends on them (a value found is charged what it cost when made)."""
     for _, found, _ in _CASES.values():  # the instances stay (made by a pure function), their values go
         for case in found:
             case.binders.clear()
