@@ -995,20 +995,17 @@ def remembered_with_work(memo: dict, key, compute, entries: int = MEMO_ENTRIES):
     value and its count (with the precision, PREC, in it when it matters); past `entries` the memo
     starts afresh."""
     known = memo.get(key)
-    work = _work
     if known is None:
-        before = work.spent
+        before = _work.spent
         try:
             value = compute()
         except Undefined as error:
             value = error
         if len(memo) > entries:
             memo.clear()
-        known = memo[key] = (value, work.spent - before)
-    elif known[1]:  # _spend(known[1]), written out: a hit is the commonest path
-        work.spent += known[1]
-        if work.spent > work.limit:
-            raise BudgetExceeded(work.what)
+        known = memo[key] = (value, _work.spent - before)
+    elif known[1]:
+        _spend(known[1])
     if isinstance(known[0], Undefined):
         raise known[0]
     return known[0]
