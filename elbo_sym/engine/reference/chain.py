@@ -137,7 +137,9 @@ def _density(d: Density, inst: ChainInstance, point: dict):
     """The density's value at the point, remembered per instance by the values of the point's
     layers the density names (it is a pure function of them): the sums and expectations of a
     step visit the same points many times."""
-    key = ("density", id(d), tuple(map(point.get, arith.remembered_by_identity(_SHAPES, d, _named))))
+    shape = _SHAPES.get(id(d))  # remembered_by_identity's look-up, written out: asked at every point
+    named = shape[1] if shape is not None and shape[0] is d else arith.remembered_by_identity(_SHAPES, d, _named)
+    key = ("density", id(d), tuple(map(point.get, named)))
     known = inst.binders.get(key)
     if known is not None and known[0] is d:
         return known[1]
@@ -336,7 +338,8 @@ def evaluate(e, inst: ChainInstance, point: dict):
     depend on z2, and the parts both sides of a step share, are so evaluated once per instance."""
     if isinstance(e, (Density, sympy.Atom)):
         return _evaluate(e, inst, point)  # a leaf: cheap, no work counted (densities have their own memo)
-    keys = _value_keys(e)
+    known = _VALUE_KEYS.get(id(e))  # remembered_by_identity's look-up, written out: a hot path
+    keys = known[1] if known is not None and known[0] is e else _value_keys(e)
     if keys is None:  # a layer where only a density may name it: evaluated (and refused) afresh
         return _evaluate(e, inst, point)
     key = ("value", id(e), arith.PREC, tuple(map(point.get, keys)))

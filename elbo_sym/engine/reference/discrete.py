@@ -1116,6 +1116,9 @@ _SIGNATURES: dict = {}
 def _signature(d: Density) -> tuple:
     if not isinstance(d, Density):  # a derived distribution (a mixture): the expression is its key
         return ("derived", d)
+    known = _SIGNATURES.get(id(d))  # remembered_by_identity's look-up, written out: asked at every density
+    if known is not None and known[0] is d:
+        return known[1]
     return remembered_by_identity(_SIGNATURES, d, _signature_of)
 
 
@@ -1205,16 +1208,14 @@ def evaluate(e, inst: Instance, k: int | None = None, memo: dict | None = None) 
         known = (e, has_free_z(e))
     key = (ident, k if known[1] else None)
     hit = memo.get(key)
+    if hit is not None:  # e is pinned in the entry: its id is e's while the entry lives
+        value, cost, _ = hit
+        if cost:
+            _spend(cost)
+        if isinstance(value, Undefined):
+            raise value
+        return value
     work = _work
-    if hit is not None:  # e was pinned when its value was remembered
-        if hit[1]:  # _spend(hit[1]), written out: a hit is the commonest path
-            work.spent += hit[1]
-            if work.spent > work.limit:
-                raise BudgetExceeded(work.what)
-        if isinstance(hit[0], Undefined):
-            raise hit[0]
-        return hit[0]
-    memo[("alive", ident)] = e  # pin e: its id stays unique while the memo lives
     before = work.spent
     try:
         handler = _HANDLERS.get(type(e))
@@ -1222,14 +1223,16 @@ def evaluate(e, inst: Instance, k: int | None = None, memo: dict | None = None) 
             handler = _handler(e)
         value = handler(e, inst, k, memo)
     except Undefined as error:
-        memo[key] = (error, work.spent - before)
+        memo[key] = (error, work.spent - before, e)
         raise
-    memo[key] = (value, work.spent - before)
+    memo[key] = (value, work.spent - before, e)
     return value
 
 
 def _eval_density(e, inst, k, memo):
-    draws, at_z = remembered_by_identity(_DENSITY_FORMS, e, _density_form)
+    form = _DENSITY_FORMS.get(id(e))  # remembered_by_identity's look-up, written out: a hot path
+    draws, at_z = form[1] if form is not None and form[0] is e else remembered_by_identity(
+        _DENSITY_FORMS, e, _density_form)
     if draws:  # q(w) inside Sum(f, w): the same density at the draw's state
         at = memo.get(_DRAWS, {})
         if len(draws) != 1 or draws[0] not in at or at_z is None:
