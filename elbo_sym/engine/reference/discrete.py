@@ -1004,8 +1004,11 @@ def remembered_with_work(memo: dict, key, compute, entries: int = MEMO_ENTRIES):
         if len(memo) > entries:
             memo.clear()
         known = memo[key] = (value, _work.spent - before)
-    elif known[1]:
-        _spend(known[1])
+    elif known[1]:  # _spend(known[1]), written out: a hit is the commonest path
+        work = _work
+        work.spent += known[1]
+        if work.spent > work.limit:
+            raise BudgetExceeded(work.what)
     if isinstance(known[0], Undefined):
         raise known[0]
     return known[0]

@@ -239,8 +239,12 @@ def log_normal(v, mean, variance):
     kingma-welling-*-any-d files) -- the same value, computed once, its work counted at every call."""
     if not arith._positive(variance):
         raise Undefined(f"a Gaussian with variance {show(variance)} <= 0")
-    return arith.remembered_with_work(_LOG_NORMALS, (_key(v), _key(mean), _key(variance), arith.PREC),
-                                      lambda: _log_normal(v, mean, variance))
+    key = (_key(v), _key(mean), _key(variance), arith.PREC)
+    known = _LOG_NORMALS.get(key)
+    if known is not None:  # remembered_with_work's hit, written out (never Undefined: variance > 0)
+        arith._spend(known[1])
+        return known[0]
+    return arith.remembered_with_work(_LOG_NORMALS, key, lambda: _log_normal(v, mean, variance))
 
 
 def _key(v) -> tuple:
@@ -559,16 +563,17 @@ def _unbound_function(e) -> Unbound:
             return unbound
         name = e.name
         return lambda inst: inst.value(name)
-    key = ("value", e)
+    remember = arith.remembered_with_work  # what _cached(inst, ("value", e), ...) does, one call fewer
     kind = type(e)
     if kind is sympy.Add or kind is sympy.Mul:
         parts = tuple(_unbound(a) for a in e.args)
         combine = arith._sum if kind is sympy.Add else arith._product
-        return lambda inst: _cached(inst, key, lambda: combine([part(inst) for part in parts]))
+        return lambda inst: remember(inst.binders, ("value", e, arith.PREC),
+                                     lambda: combine([part(inst) for part in parts]))
     if kind is sympy.Pow and isinstance(e.args[1], sympy.Integer):
         of_base, n = _unbound(e.args[0]), int(e.args[1])
-        return lambda inst: _cached(inst, key, lambda: arith._power(of_base(inst), n))
-    return lambda inst: _cached(inst, key, lambda: _evaluate(e, inst, None))
+        return lambda inst: remember(inst.binders, ("value", e, arith.PREC), lambda: arith._power(of_base(inst), n))
+    return lambda inst: remember(inst.binders, ("value", e, arith.PREC), lambda: _evaluate(e, inst, None))
 
 
 def _pointwise(e) -> Pointwise:
