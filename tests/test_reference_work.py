@@ -377,3 +377,17 @@ def test_a_small_budget_stops_a_step_at_the_same_instance_alone_and_in_its_file(
     assert _comparable(in_file) == _comparable(alone)
     assert all(o.status == "agrees" and o.unreached > 0 for o, _ in in_file)
     reference.forget()
+
+
+def test_the_dearest_step_of_the_tree_stops_where_its_counted_work_reaches_the_budget():
+    """The one outcome of derivations/ this changed (bench/outcome_diff.py): the DDPM Gaussian terms'
+    first step shares two expectations between its sides; once found free (agrees on 87, 61,729
+    operations counted), they are charged what they cost, and the budget stops it after 71 of its 87
+    instances -- what judging each side afresh gives.  The step stays proved: the opinion agrees."""
+    derivation = load(REPO / "derivations" / "literature" / "ddpm-appendix-a-gaussian-terms.toml")
+    model, step = derivation.model(), derivation.steps[0]
+    reference.forget()
+    opinion, work = reference.second_opinion_and_work(derivation.start.expr, step.rel, step.expr, model.spec, model.K)
+    assert (opinion.status, opinion.decided, opinion.unreached) == ("agrees", 71, 16)
+    assert work > reference.REFERENCE_WORK_OPERATIONS and "work budget" in opinion.detail
+    reference.forget()
