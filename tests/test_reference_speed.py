@@ -370,11 +370,13 @@ def test_remembered_free_z_and_density_forms_are_the_ones_computed_afresh():
             assert discrete.has_free_z(part) == _plain_free_z(part)  # the second time from the memo
             if isinstance(part, Density):
                 densities += 1
-                form = discrete._density_form(part)
+                form = discrete.remembered_by_identity(discrete._DENSITY_FORMS, part, discrete._density_form)
+                assert discrete._DENSITY_FORMS[id(part)] == (part, form)  # part pinned beside its form
+                assert discrete.remembered_by_identity(discrete._DENSITY_FORMS, part, discrete._density_form) is form
                 draws = [a for a in (*part.variables, *part.given) if isinstance(a, Draw)]
-                assert form[0] is part and list(form[1]) == draws
+                assert list(form[0]) == draws
                 one = len(draws) == 1 and z not in (*part.variables, *part.given)
-                assert form[2] == (part.xreplace({draws[0]: z}) if one else None)
+                assert form[1] == (part.xreplace({draws[0]: z}) if one else None)
     assert densities > 1000
 
 

@@ -206,8 +206,8 @@ def _satisfies(module, premises, case, memo: dict) -> bool:
 
 def forget() -> None:
     """Drop every memo of values (the instances and what they cache, the evaluators' remembered
-    values): called when a file's check starts, so the work its second opinion counts -- and so
-    where a work budget stops it -- never depends on the files checked before it."""
+    values): called when a file's check starts, so the memory they hold is one file's.  The work a
+    second opinion counts never depends on them (a value found is charged what it cost when made)."""
     for _, found, _ in _CASES.values():  # the instances stay (made by a pure function), their values go
         for case in found:
             case.binders.clear()
@@ -227,10 +227,18 @@ def second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int = 0) -> Opi
     "any" for every latent space) with the family's reference evaluator, under a budget of
     REFERENCE_WORK_OPERATIONS arithmetic operations (counted, so the same step stops at the same
     instance however busy the machine is; the caller's clock is only a backstop)."""
-    from elbo_sym.engine.reference.discrete import work_limit
+    return second_opinion_and_work(lhs, rel, rhs, spec, K, seed)[0]
+
+
+def second_opinion_and_work(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int = 0) -> tuple[Opinion, int]:
+    """`second_opinion` and the operations it counted: a pure function of the step and the model
+    (a value found remembered charges what it cost when made), so the same whether the step is judged
+    alone or after the steps before it, and whether its equal parts are one object or several."""
+    from elbo_sym.engine.reference.discrete import work_limit, work_spent
 
     with work_limit(REFERENCE_WORK_OPERATIONS, WORK_BUDGET_TEXT):
-        return _second_opinion(lhs, rel, rhs, spec, K, seed)
+        opinion = _second_opinion(lhs, rel, rhs, spec, K, seed)
+        return opinion, work_spent()
 
 
 def _second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int) -> Opinion:
@@ -292,4 +300,4 @@ def _second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int) -> Opinio
     return Opinion("agrees", decided, undecided, skipped, outside=outside)
 
 
-__all__ = ["Opinion", "second_opinion", "cases", "condition_text", "forget"]
+__all__ = ["Opinion", "second_opinion", "second_opinion_and_work", "cases", "condition_text", "forget"]

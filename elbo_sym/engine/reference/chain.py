@@ -128,16 +128,18 @@ class ChainInstance:
 _SHAPES: dict = {}
 
 
+def _named(d: Density) -> tuple:
+    """The variables and given variables a density names, each once, in order."""
+    return tuple(dict.fromkeys((*d.variables, *d.given)))
+
+
 def _density(d: Density, inst: ChainInstance, point: dict):
     """The density's value at the point, remembered per instance by the values of the point's
     layers the density names (it is a pure function of them): the sums and expectations of a
     step visit the same points many times."""
-    shape = _SHAPES.get(id(d))
-    if shape is None or shape[0] is not d:
-        if len(_SHAPES) > 100_000:
-            _SHAPES.clear()
-        shape = _SHAPES[id(d)] = (d, tuple(dict.fromkeys((*d.variables, *d.given))))  # keyed by identity, d pinned
-    key = ("density", id(d), tuple(map(point.get, shape[1])))
+    shape = _SHAPES.get(id(d))  # remembered_by_identity's look-up, written out: asked at every point
+    named = shape[1] if shape is not None and shape[0] is d else arith.remembered_by_identity(_SHAPES, d, _named)
+    key = ("density", id(d), tuple(map(point.get, named)))
     known = inst.binders.get(key)
     if known is not None and known[0] is d:
         return known[1]
@@ -174,15 +176,24 @@ _PLANS: dict = {}
 
 def _plan_of(d: Density, inst: ChainInstance) -> _Plan | None:
     """`_density_at`'s reading of `d` for chains with these layers and this observation, remembered
-    by identity (a pure function of them); None when `d` fails a check that does not depend on
-    the point (then `_density_at` runs and raises its error each time: a refusal is not remembered)."""
-    key = (id(d), inst.layers, inst.observation)
-    known = _PLANS.get(key)
-    if known is not None and known[0] is d:
-        return known[1]
-    obs = _observation_symbol(inst.observation)
+    by the density's identity and the chain's shape (a pure function of them); None when `d` fails a
+    check that does not depend on the point (then `_density_at` runs and raises its error each time)."""
+    plans = arith.remembered_by_identity(_PLANS, d, _no_plans)
+    shape = (inst.layers, inst.observation)
+    if shape not in plans:
+        plans[shape] = _plan(d, *shape)
+    return plans[shape]
+
+
+def _no_plans(d: Density) -> dict:
+    """A density's plans by chain shape (layers, observation), none made yet."""
+    return {}
+
+
+def _plan(d: Density, layers: tuple, observation: str) -> _Plan | None:
+    obs = _observation_symbol(observation)
     variables, given = set(d.variables), set(d.given)
-    if d.name not in ("p", "q") or not variables or any(v not in inst.layers and v != obs for v in variables | given):
+    if d.name not in ("p", "q") or not variables or any(v not in layers and v != obs for v in variables | given):
         return None
     if d.name == "q":
         if obs in variables:
@@ -194,12 +205,8 @@ def _plan_of(d: Density, inst: ChainInstance) -> _Plan | None:
         bottom = ("p", given - {obs}, obs in given)
 
     def fixed(name: str, over: set, with_x: bool) -> tuple:
-        return name, with_x, tuple(v if v in over else _ABSENT for v in inst.layers)
-    plan = _Plan(frozenset((set(d.variables) | set(d.given)) - {obs}), fixed(*top), fixed(*bottom))
-    if len(_PLANS) > 100_000:
-        _PLANS.clear()
-    _PLANS[key] = (d, plan)  # keyed by identity, d pinned
-    return plan
+        return name, with_x, tuple(v if v in over else _ABSENT for v in layers)
+    return _Plan(frozenset((set(d.variables) | set(d.given)) - {obs}), fixed(*top), fixed(*bottom))
 
 
 def _planned_density(d: Density, plan: _Plan, inst: ChainInstance, point: dict):
@@ -301,14 +308,7 @@ _FREE_LAYERS: dict = {}
 def free_layers(e) -> frozenset:
     """The layers free in `e`, remembered by identity (a pure function of the expression, asked for
     at every instance of every step; an error is raised again, not remembered)."""
-    known = _FREE_LAYERS.get(id(e))
-    if known is not None and known[0] is e:
-        return known[1]
-    layers = _free_layers(e)
-    if len(_FREE_LAYERS) > 100_000:
-        _FREE_LAYERS.clear()
-    _FREE_LAYERS[id(e)] = (e, layers)  # keyed by identity (structural == is slow), e pinned
-    return layers
+    return arith.remembered_by_identity(_FREE_LAYERS, e, _free_layers)
 
 
 def _free_layers(e) -> frozenset:
@@ -338,7 +338,8 @@ def evaluate(e, inst: ChainInstance, point: dict):
     depend on z2, and the parts both sides of a step share, are so evaluated once per instance."""
     if isinstance(e, (Density, sympy.Atom)):
         return _evaluate(e, inst, point)  # a leaf: cheap, no work counted (densities have their own memo)
-    keys = _value_keys(e)
+    known = _VALUE_KEYS.get(id(e))  # remembered_by_identity's look-up, written out: a hot path
+    keys = known[1] if known is not None and known[0] is e else _value_keys(e)
     if keys is None:  # a layer where only a density may name it: evaluated (and refused) afresh
         return _evaluate(e, inst, point)
     key = ("value", id(e), arith.PREC, tuple(map(point.get, keys)))
@@ -364,18 +365,15 @@ _VALUE_KEYS: dict = {}
 def _value_keys(e) -> tuple | None:
     """Per layer: the layer when it is free in `e`, else _ABSENT (so that mapping a point's `get` over
     them gives the values `e` depends on); None when free_layers refuses `e`.  By identity."""
-    known = _VALUE_KEYS.get(id(e))
-    if known is not None and known[0] is e:
-        return known[1]
+    return arith.remembered_by_identity(_VALUE_KEYS, e, _value_keys_of)
+
+
+def _value_keys_of(e) -> tuple | None:
     try:
         free = free_layers(e)
     except JudgeError:
         return None
-    keys = tuple(v if v in free else _ABSENT for v in LAYERS)
-    if len(_VALUE_KEYS) > 100_000:
-        _VALUE_KEYS.clear()
-    _VALUE_KEYS[id(e)] = (e, keys)  # keyed by identity, e pinned
-    return keys
+    return tuple(v if v in free else _ABSENT for v in LAYERS)
 
 
 def _remember(inst: ChainInstance, key: tuple, entry: tuple) -> None:
@@ -544,23 +542,6 @@ def is_valid(inst: ChainInstance, params: tuple[tuple[str, str], ...] = ()) -> b
         name in values and arith.parameter_contains(condition, values[name]) for name, condition in params)
 
 
-def _side_value(e, inst: ChainInstance, point: dict):
-    """evaluate(), remembered per instance by the side, the point and the precision (a pure function
-    of them): a step's left side is the step before's right side, valued there already."""
-    key = ("side", id(e), arith.PREC, tuple(point.get(v) for v in LAYERS))
-    known = inst.binders.get(key)
-    if known is None or known[0] is not e:
-        try:
-            known = (e, evaluate(e, inst, point))
-        except Undefined as error:
-            known = (e, error)
-        if len(inst.binders) < 200_000:
-            inst.binders[key] = known  # keyed by identity, e pinned
-    if isinstance(known[1], Undefined):
-        raise known[1]
-    return known[1]
-
-
 def judge(lhs, rel: str, rhs, cases: list[ChainInstance], stop_at_first: bool = True) -> Judgement:
     """`lhs rel rhs` at every instance, at every value of the free layers."""
     free = sorted(free_layers(lhs) | free_layers(rhs), key=LAYERS.index)
@@ -568,7 +549,8 @@ def judge(lhs, rel: str, rhs, cases: list[ChainInstance], stop_at_first: bool = 
     for inst in cases:
         for point in _assignments(tuple(free), {}, inst.K):
             at = tuple(point.get(v) for v in LAYERS) if free else None
-            outcome = outcome_of(inst, at, lhs, rel, rhs, _side_value, inst, point, refine=True)
+            outcome = outcome_of(inst, at, lhs, rel, rhs, evaluate, inst, point, refine=True)  # a side valued
+            # before (the step before's right side) is found in `evaluate`'s memo, its work charged again
             result.outcomes.append(outcome)
             if stop_at_first and not outcome.holds:
                 return result

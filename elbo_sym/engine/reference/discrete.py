@@ -971,6 +971,49 @@ def remembered(memo: dict, key, make):
     return known
 
 
+def remembered_by_identity(memo: dict, obj, make):
+    """make(obj), remembered under id(obj) with `obj` pinned beside the answer (so its id stays unique
+    while the entry lives): for a pure function of an expression asked again and again, where hashing
+    the expression or comparing it with == would cost more than the answer saves.  An error `make`
+    raises is not remembered (raised again, each time).  The work it counts is not remembered either:
+    use it only for answers whose making counts none (types, signatures, free variables)."""
+    known = memo.get(id(obj))
+    if known is not None and known[0] is obj:
+        return known[1]
+    answer = make(obj)
+    if len(memo) > MEMO_ENTRIES:
+        memo.clear()
+    memo[id(obj)] = (obj, answer)
+    return answer
+
+
+def remembered_with_work(memo: dict, key, compute, entries: int = MEMO_ENTRIES):
+    """compute()'s value (or the Undefined it raised, raised again), remembered under `key` with the work
+    that evaluation counted: a repeat charges that work again.  So a value found costs what it cost when
+    made, and the counted work of a step -- and where a work budget stops it -- is the same whether an
+    equal value was made before (an earlier step, an equal subtree) or not.  `key` must determine the
+    value and its count (with the precision, PREC, in it when it matters); past `entries` the memo
+    starts afresh."""
+    known = memo.get(key)
+    if known is None:
+        before = _work.spent
+        try:
+            value = compute()
+        except Undefined as error:
+            value = error
+        if len(memo) > entries:
+            memo.clear()
+        known = memo[key] = (value, _work.spent - before)
+    elif known[1]:  # _spend(known[1]), written out: a hit is the commonest path
+        work = _work
+        work.spent += known[1]
+        if work.spent > work.limit:
+            raise BudgetExceeded(work.what)
+    if isinstance(known[0], Undefined):
+        raise known[0]
+    return known[0]
+
+
 def arithmetic_function(e, of_part):
     """For a sum, product or power of `e`: a function of (instance, point) that computes it from its parts'
     functions (``of_part(a)``, made now) in the same order as the judges' evaluation; None for any other
@@ -1076,30 +1119,24 @@ _SIGNATURES: dict = {}
 def _signature(d: Density) -> tuple:
     if not isinstance(d, Density):  # a derived distribution (a mixture): the expression is its key
         return ("derived", d)
-    known = _SIGNATURES.get(id(d))
+    known = _SIGNATURES.get(id(d))  # remembered_by_identity's look-up, written out: asked at every density
     if known is not None and known[0] is d:
         return known[1]
+    return remembered_by_identity(_SIGNATURES, d, _signature_of)
+
+
+def _signature_of(d: Density) -> tuple:
     variables, given = tuple(d.variables), tuple(d.given)
     if d.name == "p" and len(variables) == 2 and z in variables and not given:
         variables = (variables[0] if variables[1] == z else variables[1], z)  # p(z, x) is p(x, z)
-    signature = (d.name, variables, given)
-    if len(_SIGNATURES) > 100_000:
-        _SIGNATURES.clear()
-    _SIGNATURES[id(d)] = (d, signature)  # keyed by identity (structural == is slow); d pinned
-    return signature
+    return (d.name, variables, given)
 
 
 def has_free_z(e) -> bool:
     """z occurs outside every binder (Sum, E, KL, H, ELBO bind it): a claim for every z.
 
     Remembered by identity (a pure function of the expression, asked at every instance)."""
-    ident = id(e)
-    known = _FREE.get(ident)
-    if known is None or known[0] is not e:
-        if len(_FREE) > 200_000:
-            _FREE.clear()
-        known = _FREE[ident] = (e, _has_free_z(e))  # keyed by identity, e pinned
-    return known[1]
+    return remembered_by_identity(_FREE, e, _has_free_z)
 
 
 def _has_free_z(e) -> bool:
@@ -1163,7 +1200,10 @@ _FREE: dict = {}
 def evaluate(e, inst: Instance, k: int | None = None, memo: dict | None = None) -> Value:
     """The value of `e` at the instance, with z bound to k (None: z unbound).
 
-    Raises Undefined where the expression (or any part of it) has no real value."""
+    Raises Undefined where the expression (or any part of it) has no real value.  `memo` remembers
+    each value (or Undefined) by the expression's identity and z, with the work its evaluation
+    counted: a repeat charges that work again, so what a step counts does not depend on which equal
+    subtrees are one object, nor on what an earlier step sharing the memo evaluated."""
     memo = {} if memo is None else memo
     ident = id(e)
     known = _FREE.get(ident)
@@ -1171,28 +1211,31 @@ def evaluate(e, inst: Instance, k: int | None = None, memo: dict | None = None) 
         known = (e, has_free_z(e))
     key = (ident, k if known[1] else None)
     hit = memo.get(key)
-    if hit is not None:  # e was pinned when its value was remembered
-        if isinstance(hit, Undefined):
-            raise hit
-        return hit
-    memo[("alive", ident)] = e  # pin e: its id stays unique while the memo lives
+    if hit is not None:  # e is pinned in the entry: its id is e's while the entry lives
+        value, cost, _ = hit
+        if cost:
+            _spend(cost)
+        if isinstance(value, Undefined):
+            raise value
+        return value
+    work = _work
+    before = work.spent
     try:
         handler = _HANDLERS.get(type(e))
         if handler is None:
             handler = _handler(e)
         value = handler(e, inst, k, memo)
     except Undefined as error:
-        memo[key] = error
+        memo[key] = (error, work.spent - before, e)
         raise
-    memo[key] = value
+    memo[key] = (value, work.spent - before, e)
     return value
 
 
 def _eval_density(e, inst, k, memo):
-    form = _DENSITY_FORMS.get(id(e))
-    if form is None or form[0] is not e:
-        form = _density_form(e)
-    _, draws, at_z = form
+    form = _DENSITY_FORMS.get(id(e))  # remembered_by_identity's look-up, written out: a hot path
+    draws, at_z = form[1] if form is not None and form[0] is e else remembered_by_identity(
+        _DENSITY_FORMS, e, _density_form)
     if draws:  # q(w) inside Sum(f, w): the same density at the draw's state
         at = memo.get(_DRAWS, {})
         if len(draws) != 1 or draws[0] not in at or at_z is None:
@@ -1202,7 +1245,7 @@ def _eval_density(e, inst, k, memo):
 
 
 _DENSITY_FORMS: dict = {}
-"""id(d) -> (d, the draws d names, d with its one draw replaced by z (None: two draws, or z too))."""
+"""id(d) -> (d, (the draws d names, d with its one draw replaced by z (None: two draws, or z too)))."""
 
 
 def _density_form(d: Density) -> tuple:
@@ -1211,10 +1254,7 @@ def _density_form(d: Density) -> tuple:
     at_z = None
     if len(draws) == 1 and z not in d.variables and z not in d.given:
         at_z = d.xreplace({draws[0]: z})
-    if len(_DENSITY_FORMS) > 100_000:
-        _DENSITY_FORMS.clear()
-    form = _DENSITY_FORMS[id(d)] = (d, draws, at_z)  # keyed by identity, d pinned
-    return form
+    return draws, at_z
 
 
 _DRAWS = ("draws",)
@@ -1238,17 +1278,8 @@ def _eval_expectation(e, inst, k, memo):
 
 
 def _cached(inst: Instance, key, compute):
-    key = key + (PREC,)
-    known = inst.binders.get(key)
-    if known is None:
-        try:
-            known = compute()
-        except Undefined as error:
-            known = error
-        inst.binders[key] = known
-    if isinstance(known, Undefined):
-        raise known
-    return known
+    """KL, H, ELBO or IWAE at the instance, made once per precision (a repeat counts its work again)."""
+    return remembered_with_work(inst.binders, key + (PREC,), compute)
 
 
 def _eval_kl(e, inst, k, memo):

@@ -225,6 +225,8 @@ def arithmetic(e, evaluate_part: Callable[[Any], Value]) -> Value | None:
 
 
 _LOG_2PI_V: dict = {}
+GAUSSIANS_REMEMBERED = 10_000
+"""Entries of the memos by a Gaussian's variance (-log(2 pi v) / 2) before they start afresh."""
 _LOG_NORMALS: dict = {}
 
 
@@ -234,16 +236,15 @@ def log_normal(v, mean, variance):
     Remembered by its arguments' values (a pure function of them and the precision): the
     expectations of a step's two sides, and of the steps of a file, visit the same quadrature
     points, so most calls repeat one already made (13,000 calls, 449 distinct, on the three
-    kingma-welling-*-any-d files) -- the same value, computed once."""
+    kingma-welling-*-any-d files) -- the same value, computed once, its work counted at every call."""
     if not arith._positive(variance):
         raise Undefined(f"a Gaussian with variance {show(variance)} <= 0")
-    remembered = (_key(v), _key(mean), _key(variance), arith.PREC)
-    known = _LOG_NORMALS.get(remembered)
-    if known is None:
-        if len(_LOG_NORMALS) > 100_000:
-            _LOG_NORMALS.clear()
-        known = _LOG_NORMALS[remembered] = _log_normal(v, mean, variance)
-    return known
+    key = (_key(v), _key(mean), _key(variance), arith.PREC)
+    known = _LOG_NORMALS.get(key)
+    if known is not None:  # remembered_with_work's hit, written out (never Undefined: variance > 0)
+        arith._spend(known[1])
+        return known[0]
+    return arith.remembered_with_work(_LOG_NORMALS, key, lambda: _log_normal(v, mean, variance))
 
 
 def _key(v) -> tuple:
@@ -253,27 +254,18 @@ def _key(v) -> tuple:
 
 
 def _log_normal(v, mean, variance):
-    key = (variance, arith.PREC)
-    constant = _LOG_2PI_V.get(key)
-    if constant is None:
-        if len(_LOG_2PI_V) > 10_000:
-            _LOG_2PI_V.clear()
-        constant = _LOG_2PI_V[key] = arith._product(
-            (Fraction(-1, 2), arith._log(arith._product((Fraction(2), _pi(), variance)))))
+    constant = arith.remembered_with_work(_LOG_2PI_V, (variance, arith.PREC), lambda: arith._product(
+        (Fraction(-1, 2), arith._log(arith._product((Fraction(2), _pi(), variance))))), GAUSSIANS_REMEMBERED)
     d = arith._sum((v, arith._product((Fraction(-1), mean))))
     return arith._sum((constant, arith._product((Fraction(-1, 2), arith._power(d, 2), arith._power(variance, -1)))))
 
 
 def _distribution(d, inst: GaussianInstance) -> tuple:
     """(mean, variance) of a distribution over z (D = 1), remembered per instance, distribution and
-    precision: a log-density asks for it at every quadrature point.  Only values are remembered (an
-    error is raised again each time), and the work counted is the same: a Normal's mean and variance
-    are values `evaluate` remembers without counting again anyway."""
-    key = ("distribution", d, arith.PREC)
-    known = inst.binders.get(key)
-    if known is None:
-        known = inst.binders[key] = _distribution_of(d, inst)
-    return known
+    precision: a log-density asks for it at every quadrature point.  A repeat counts the work of the
+    first (a Normal's mean and variance are evaluated); a JudgeError is raised again each time."""
+    return arith.remembered_with_work(inst.binders, ("distribution", d, arith.PREC),
+                                      lambda: _distribution_of(d, inst))
 
 
 def _distribution_of(d, inst: GaussianInstance) -> tuple:
@@ -405,13 +397,19 @@ _PRODUCT_RULES: dict = {}
 def _product_rule(coordinates: tuple, n: int) -> tuple:
     """(point, weight) of the product Hermite rule of n points per coordinate for the Gaussians
     `coordinates` ((mean, variance) each, every variance > 0): remembered by those values and
-    the precision, since every expectation under the same q (or p(z)) at an instance uses it."""
+    the precision, since every expectation under the same q (or p(z)) at an instance uses it (a repeat
+    counts the work of making it)."""
+    return arith.remembered_with_work(_PRODUCT_RULES, (coordinates, n, arith.PREC),
+                                      lambda: _made_product_rule(coordinates, n), PRODUCT_RULES_REMEMBERED)
+
+
+PRODUCT_RULES_REMEMBERED = 1_000
+"""Product rules remembered before the memo starts afresh (each has up to PRODUCT_POINTS points)."""
+
+
+def _made_product_rule(coordinates: tuple, n: int) -> tuple:
     import itertools
 
-    remembered = (coordinates, n, arith.PREC)
-    known = _PRODUCT_RULES.get(remembered)
-    if known is not None:
-        return known
     rule = hermite_rule(n, arith.PREC)
     scales = [mpi_sqrt(arith._iv(variance), arith.PREC) for _, variance in coordinates]
     grid = []
@@ -419,10 +417,7 @@ def _product_rule(coordinates: tuple, n: int) -> tuple:
         point = tuple(arith._sum((mean, arith._product((scale, node))))
                       for (mean, _), scale, (node, _) in zip(coordinates, scales, choice))
         grid.append((point, arith._product([w for _, w in choice])))
-    if len(_PRODUCT_RULES) > 1_000:
-        _PRODUCT_RULES.clear()
-    known = _PRODUCT_RULES[remembered] = tuple(grid)
-    return known
+    return tuple(grid)
 
 
 def _at_dimension(body, j: int):
@@ -446,17 +441,8 @@ def _entropy_1(a, inst):
 
 
 def _cached(inst: GaussianInstance, key, compute):
-    key = key + (arith.PREC,)
-    known = inst.binders.get(key)
-    if known is None:  # no value is None: each is a Fraction, an interval or an Undefined
-        try:
-            known = compute()
-        except Undefined as error:
-            known = error
-        inst.binders[key] = known
-    if isinstance(known, Undefined):
-        raise known
-    return known
+    """A value at the instance, made once per precision (a repeat counts its work again)."""
+    return arith.remembered_with_work(inst.binders, key + (arith.PREC,), compute)
 
 
 def _degree(e) -> int | None:
@@ -577,16 +563,17 @@ def _unbound_function(e) -> Unbound:
             return unbound
         name = e.name
         return lambda inst: inst.value(name)
-    key = ("value", e)
+    remember = arith.remembered_with_work  # what _cached(inst, ("value", e), ...) does, one call fewer
     kind = type(e)
     if kind is sympy.Add or kind is sympy.Mul:
         parts = tuple(_unbound(a) for a in e.args)
         combine = arith._sum if kind is sympy.Add else arith._product
-        return lambda inst: _cached(inst, key, lambda: combine([part(inst) for part in parts]))
+        return lambda inst: remember(inst.binders, ("value", e, arith.PREC),
+                                     lambda: combine([part(inst) for part in parts]))
     if kind is sympy.Pow and isinstance(e.args[1], sympy.Integer):
         of_base, n = _unbound(e.args[0]), int(e.args[1])
-        return lambda inst: _cached(inst, key, lambda: arith._power(of_base(inst), n))
-    return lambda inst: _cached(inst, key, lambda: _evaluate(e, inst, None))
+        return lambda inst: remember(inst.binders, ("value", e, arith.PREC), lambda: arith._power(of_base(inst), n))
+    return lambda inst: remember(inst.binders, ("value", e, arith.PREC), lambda: _evaluate(e, inst, None))
 
 
 def _pointwise(e) -> Pointwise:

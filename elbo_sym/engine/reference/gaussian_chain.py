@@ -174,30 +174,20 @@ def _mean_at(mu, gain_row, mu_given, values) -> Value:
 
 
 def log_density(d: Density, inst: ChainInstance, at: dict) -> Value:
-    """log d at the values `at` of its variables (cached per instance, density and values)."""
+    """log d at the values `at` of its variables (cached per instance, density, values and precision;
+    a repeat counts its work again)."""
     try:
-        key = ("log", d, tuple(at[name] for name in _argument_names(d)))
+        key = ("log", d, tuple(at[name] for name in _argument_names(d)), arith.PREC)
     except KeyError as error:
         raise JudgeError(f"{error.args[0]} is free where {d} is evaluated") from None
-    if key not in inst.binders:
-        if len(inst.binders) > 100_000:  # bounded: a long session on one instance
-            inst.binders.clear()
-        inst.binders[key] = _log_density(d, inst, at)
-    return inst.binders[key]
+    return arith.remembered_with_work(inst.binders, key, lambda: _log_density(d, inst, at))
 
 
 def _log_density(d: Density, inst: ChainInstance, at: dict) -> Value:
     chain, wanted, given = _names(d, inst)
     mu, gain, C, mu_given = conditional(inst, chain, wanted, given)
-    key = ("precision", chain, wanted, given)
-    if key not in inst.binders:
-        det = _det(C)
-        if det <= 0:
-            raise Undefined("a covariance that is not positive definite")
-        inverse = _solve(C, [[Fraction(int(i == j)) for i in range(len(C))] for j in range(len(C))])
-        constant = arith._log(arith._product((det, arith._power(arith._product((Fraction(2), _pi())), len(C)))))
-        inst.binders[key] = inverse, constant
-    inverse, constant = inst.binders[key]
+    inverse, constant = arith.remembered_with_work(inst.binders, ("precision", chain, wanted, given, arith.PREC),
+                                                   lambda: _precision_matrix(C))
     try:
         values = [at[g] for g in given]
         point = [at[a] for a in wanted]
@@ -208,6 +198,15 @@ def _log_density(d: Density, inst: ChainInstance, at: dict) -> Value:
     quadratic = arith._sum([arith._product((inverse[i][j], diff[i], diff[j]))
                             for i in range(len(diff)) for j in range(len(diff))])
     return arith._product((Fraction(-1, 2), arith._sum((constant, quadratic))))
+
+
+def _precision_matrix(C: list[list[Fraction]]) -> tuple:
+    """(C^-1, log((2 pi)**n det C)) of a covariance C, Undefined unless it is positive definite."""
+    det = _det(C)
+    if det <= 0:
+        raise Undefined("a covariance that is not positive definite")
+    inverse = _solve(C, [[Fraction(int(i == j)) for i in range(len(C))] for j in range(len(C))])
+    return inverse, arith._log(arith._product((det, arith._power(arith._product((Fraction(2), _pi())), len(C)))))
 
 
 def expect(d: Density, inst: ChainInstance, at: dict, body, degree: int = 2) -> Value:
@@ -424,13 +423,9 @@ def is_valid(inst: ChainInstance, params: tuple[tuple[str, str], ...] = ()) -> b
 
 def _side_value(e, inst: ChainInstance, at: dict) -> Value:
     """evaluate(e, inst, at), once per instance, point and precision: a step's right-hand side is the next
-    step's left-hand side, evaluated at the same instances (an undefined value is not kept: raised again)."""
-    key = ("side", e, tuple(sorted(at.items())), arith.PREC)
-    if key not in inst.binders:
-        if len(inst.binders) > 100_000:  # bounded, like log_density's values
-            inst.binders.clear()
-        inst.binders[key] = evaluate(e, inst, at)
-    return inst.binders[key]
+    step's left-hand side, evaluated at the same instances; a repeat counts its work again)."""
+    return arith.remembered_with_work(inst.binders, ("side", e, tuple(sorted(at.items())), arith.PREC),
+                                      lambda: evaluate(e, inst, at))
 
 
 def judge(lhs, rel: str, rhs, cases: list[ChainInstance], stop_at_first: bool = True) -> Judgement:
