@@ -52,7 +52,7 @@ def test_a_topic_with_a_relation_in_any_form_is_refused(tmp_path, table, front, 
 @pytest.mark.parametrize("text", RELATIONS[:5])
 def test_a_decks_title_and_summary_state_no_relation(tmp_path, key, text):
     body = CARD.format(table="card", front="front", back="back", topic="jensen").replace(
-        'title = "Week 5"\n', f'title = "Week 5"\n' if key == "summary" else "")
+        'title = "Week 5"\n', 'title = "Week 5"\n' if key == "summary" else "")
     path = _deck(tmp_path, f'{key} = "{text}"\n' + body)
     with pytest.raises(DerivationError, match=rf"{key}: a relation .* in a deck's {key} would be printed unchecked"):
         load_deck(path)
@@ -110,6 +110,6 @@ def test_every_anki_field_keeps_typed_prose_away_from_mathjax(tmp_path):
     front, back, formula, topic = note_fields(card)
     assert formula == ""
     for field, typed in ((front, r"\(a + b\)"), (back, r"\[x\]"), (topic, r"\(gap\)")):
-        assert f'<span class="tex2jax_ignore">' in field and typed in field
+        assert '<span class="tex2jax_ignore">' in field and typed in field
         outside = re.sub(r'<span class="tex2jax_ignore">[^<]*</span>', "", field)
         assert typed not in outside and outside.count(r"\(") == 1  # the one printed $...$ formula

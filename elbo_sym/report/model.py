@@ -496,7 +496,7 @@ def _convert(hint: Any, value: Any) -> Any:
     raise TypeError(f"unsupported field type {hint!r}")
 
 
-__all__ = ["CARD_MARK", "CardReport", "DeckReport", "Math", "ProsePart", "Prose", "prose_text", "RelationReport", "Scope",
-           "CounterexampleReport", "SuggestionReport", "ConditionReport", "StepReport",
+__all__ = ["CARD_MARK", "CardReport", "DeckReport", "Math", "ProsePart", "Prose", "prose_text", "RelationReport",
+           "Scope", "CounterexampleReport", "SuggestionReport", "ConditionReport", "StepReport",
            "ValueRow", "GivenRow", "ExampleReport", "DerivationReport", "InputErrorReport", "VERDICT_MARK",
            "RELATION_SYMBOL"]
