@@ -33,7 +33,12 @@ formula is refused with its position -- ``$log(p(x))$ ≡ $ELBO(q) + 1$`` would 
 checked statement.  A relation in a field without formulas is text (``x = 1``, as written).
 Flashcard and self-check texts (``claims=True``) go further: there a relation is either a
 formula ``$a <= b$`` (ASCII = <= >= < >), which the deck loader parses and checks as a claim
-of the card, or refused -- a card's text never states a relation nobody checked.
+of the card, or refused -- a card's text never states a relation nobody checked.  A relation
+spelled without its sign counts as the sign wherever the sign is refused
+(:func:`spelled_relation`: an HTML character reference such as ``&gt;`` or ``&#8804;``, a TeX
+command such as ``\\leq``, ``\\ge``, ``\\neq``, ``\\lt``): a page that decodes entities or a
+MathJax that reads TeX would print it.  Fields that nothing checks and every card shows (a
+card's topic, a deck's title and summary) hold no relation in any form (:func:`first_relation`).
 
 :func:`terminal_safe` escapes what must not reach a terminal raw (control and formatting
 characters, lone surrogates from undecodable file names) as ``\\uXXXX``.
@@ -50,9 +55,9 @@ from dataclasses import dataclass
 
 from elbo_sym.limits import MAX_WORD_CHARS
 
-__all__ = ["MATH_CHARACTERS", "TEXT_CHARACTERS", "PARAGRAPH", "ProseError", "ProseSpan", "allowed", "check_prose",
-           "html_text", "inline", "is_relation", "make_safe", "relation_characters", "split_math", "terminal_safe",
-           "TerminalSafeStream"]
+__all__ = ["MATH_CHARACTERS", "TEXT_CHARACTERS", "TEX_RELATIONS", "PARAGRAPH", "ProseError", "ProseSpan", "allowed",
+           "check_prose", "first_relation", "html_text", "inline", "is_relation", "make_safe", "relation_characters",
+           "spelled_relation", "split_math", "terminal_safe", "TerminalSafeStream"]
 
 _GREEK = {
     "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "varepsilon", "ϵ": "epsilon",
@@ -129,6 +134,47 @@ def is_relation(ch: str) -> bool:
 def relation_characters() -> frozenset[str]:
     """Every relation sign of Unicode (:func:`is_relation`), for tests and documentation."""
     return frozenset(chr(c) for c in range(0x20, 0x30000) if is_relation(chr(c)))
+
+
+TEX_RELATIONS = frozenset(
+    "le leq leqq leqslant lt ge geq geqq geqslant gt ne neq eq equiv approx approxeq sim simeq cong doteq "
+    "propto asymp ll gg lll ggg lesssim gtrsim lessgtr gtrless prec succ preceq succeq in notin ni owns "
+    "subset subseteq supset supseteq sqsubset sqsubseteq sqsupset sqsupseteq models vdash dashv mid nmid "
+    "parallel nparallel perp bowtie to gets iff implies impliedby mapsto longmapsto therefore because "
+    "nless ngtr nleq ngeq nsim ncong neg lnot coloneqq eqqcolon triangleq".split())
+"""TeX control words that typeset a relation (``\\leq``, ``\\ge``, ``\\neq``, ``\\lt``, ...; any
+word with "arrow" or "harpoon" in it counts too): printed by a renderer that reads TeX (MathJax,
+KaTeX) they would state a relation nobody checked."""
+_SPELLED = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{0,31});?|\\([A-Za-z]+)")
+
+
+def spelled_relation(text: str) -> tuple[int, str] | None:
+    """The first relation written without its sign, and where: an HTML character reference
+    that decodes to one (``&gt;``, ``&#8804;``, ``&le;``) or a TeX relation command
+    (:data:`TEX_RELATIONS`); None when there is none.  Such a spelling is refused wherever the
+    sign itself would be: a page that decodes entities or a MathJax that reads TeX would print
+    the relation, unchecked."""
+    import html
+
+    for match in _SPELLED.finditer(text):
+        word = match.group(1)
+        if word is not None:
+            lowered = word.lower()
+            if word in TEX_RELATIONS or "arrow" in lowered or "harpoon" in lowered:
+                return match.start(), match.group()
+        elif any(is_relation(ch) for ch in html.unescape(match.group())):
+            return match.start(), match.group()
+    return None
+
+
+def first_relation(text: str) -> tuple[int, str] | None:
+    """The first relation in `text` in any form -- a sign (:func:`is_relation`, inside ``$...$``
+    or not) or a spelling of one (:func:`spelled_relation`) -- and where; None when there is none.
+    For fields that state nothing, a card's topic: printed on every card's front, never checked."""
+    sign = next(((i, ch) for i, ch in enumerate(text) if is_relation(ch)), None)
+    spelled = spelled_relation(text)
+    found = [f for f in (sign, spelled) if f is not None]
+    return min(found) if found else None
 
 
 class ProseError(ValueError):
@@ -297,6 +343,9 @@ def _refuse_unchecked_relations(text: str, spans: list[ProseSpan], claims: bool)
             for i, ch in enumerate(span.text):
                 if is_relation(ch) or (has_formula and ch in RELATION_LOOKALIKES):
                     raise ProseError(_beside_message(ch, claims), _text_position(text, span.position, i))
+            spelled = spelled_relation(span.text)
+            if spelled is not None:
+                raise ProseError(_beside_message(spelled[1], claims), _text_position(text, span.position, spelled[0]))
 
 
 def _inside_message(ch: str, claims: bool) -> str:

@@ -161,11 +161,11 @@ def test_typed_mathjax_delimiters_stay_text_in_anki_and_notebooks(tmp_path):
     from elbo_sym.report.display import to_html
 
     deck_file = tmp_path / "cards.toml"
-    deck_file.write_text('title = "t"\n[[card]]\nfront = "Is \\\\(\\\\log p(x) \\\\geq 0\\\\)?"\n'
+    deck_file.write_text('title = "t"\n[[card]]\nfront = "Is \\\\(\\\\log p(x) + 1\\\\)?"\n'
                          'back = "No: $KL(q(z), p(z))$ is."\n', "utf-8")
     (card,) = load_deck(deck_file).cards
     front, back = note_fields(card)[:2]
-    assert front == r'<span class="tex2jax_ignore">Is \(\log p(x) \geq 0\)?</span>'
+    assert front == r'<span class="tex2jax_ignore">Is \(\log p(x) + 1\)?</span>'
     assert back.startswith('<span class="tex2jax_ignore">No: </span>\\(') and "KL" in back
     d = loads(gap_with(title='"Unchecked \\\\(a + b\\\\) and $KL(q(z), p(z | x))$"'), "gap.toml")
     page = to_html(check_file(d))

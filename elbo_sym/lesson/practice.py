@@ -19,7 +19,10 @@ A card's texts state no relation nobody checked (elbo_sym.prose.split_math with
 ``claims``): a relation in a question, an answer, a front or a back is a formula
 ``$a <= b$`` (=, <=, >=, <, >), a *claim* of the card, checked like the formula (under the
 card's assumption) -- a back that contradicts the proved formula is refuted and fails
-``cards --check`` -- or it is refused when the deck is loaded.
+``cards --check`` -- or it is refused when the deck is loaded.  A relation spelled ``&gt;``
+or ``\\leq`` counts as one (elbo_sym.prose.spelled_relation).  A card's topic and the deck's
+title and summary are checked by nothing, so they hold no relation in any form, ``$...$``
+included (``_DeckReader.label``): the topic is printed on every card's front.
 
 Errors name the file and the line (:class:`elbo_sym.engine.derivation.DerivationError`).
 """
@@ -54,7 +57,7 @@ from elbo_sym.limits import (
     deck_budget,
     validate_budget,
 )
-from elbo_sym.prose import split_math
+from elbo_sym.prose import first_relation, split_math
 
 __all__ = [
     "CardFormula",
@@ -308,8 +311,9 @@ class _DeckReader(_Reader):
             if key not in allowed:
                 raise self.error(self.line_of(key), f"unknown key '{key}' (allowed: {', '.join(sorted(allowed))})")
         model = self.model_keys(data)
-        title = self.prose(data.get("title", ""), MAX_TITLE_CHARS, "title", self.line_of("title"))
-        summary = self.prose(data.get("summary", ""), MAX_SUMMARY_CHARS, "summary", self.line_of("summary"))
+        title = self.label(data.get("title", ""), MAX_TITLE_CHARS, "title", self.line_of("title"), "a deck's title")
+        summary = self.label(data.get("summary", ""), MAX_SUMMARY_CHARS, "summary", self.line_of("summary"),
+                             "a deck's summary")
         items = data[table]
         if not isinstance(items, list) or not items:
             raise self.error(1, f"{table} must be an array of tables: [[{table}]]")
@@ -366,14 +370,26 @@ class _DeckReader(_Reader):
         if ("rule" in item or "assume" in item) and "formula" not in item:
             key = "rule" if "rule" in item else "assume"
             raise self.error(self.line_of(key, table, i), f"{table} {number}: '{key}' needs a formula")
-        topic = self.prose(item.get("topic", ""), MAX_TITLE_CHARS, f"{table} {number}: 'topic'",
-                           self.line_of("topic", table, i), claims=True)
+        topic = self.label(item.get("topic", ""), MAX_TITLE_CHARS, f"{table} {number}: 'topic'",
+                           self.line_of("topic", table, i), "a card's topic")
         formula = self.card_formula(item, table, i) if "formula" in item else None
         assume = formula.assume if formula is not None else None
         claims = tuple(self.text_claim(span.text, self.line_of(key, table, i), assume)
                        for key in (front_key, back_key) for span in split_math(item[key], claims=True)
                        if span.kind == "math" and split_relation(span.text) is not None)
         return Card(number, header, texts[front_key], texts[back_key], formula, topic, claims)
+
+    def label(self, value: Any, limit: int, what: str, line: int, where: str) -> str:
+        """A deck's title or summary, a card's topic: prose that no check reads, printed where a
+        reader takes it for a fact (the topic on every card's front), so it states no relation in
+        any form -- not as text, not in ``$...$``, not spelled ``&gt;`` or ``\\leq``
+        (elbo_sym.prose.first_relation); its ``$...$`` formulas are expressions."""
+        found = first_relation(value) if isinstance(value, str) else None
+        if found is not None:
+            raise self.error(line, f"{what}: a relation ({found[1]}) in {where} would be printed unchecked: "
+                                   f"name the subject in words (\"jensen\", \"the gap\") and state the relation "
+                                   f"as a card's formula")
+        return self.prose(value, limit, what, line)
 
     def text_claim(self, text: str, line: int, assume: Relation | None) -> CardFormula:
         """A ``$a <= b$`` of a card's text (already parsed once by :meth:`prose`) as a formula to check."""

@@ -24,7 +24,7 @@ import zipfile
 from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from elbo_sym.engine.derivation import DerivationError, loads
 from elbo_sym.engine.notation import RELATION_LATEX
@@ -123,13 +123,24 @@ def checker_items(files: dict[str, str]) -> list[Page | Asset]:
     return items
 
 
+_HTML_SENSITIVE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
+def script_json(value: Any) -> str:
+    """`value` as JSON that an HTML ``<script>`` element holds verbatim: ASCII, with ``< > &``
+    written ``\\u003c \\u003e \\u0026`` (only strings hold them, so it is the same JSON).
+    Rewriting ``</`` alone is not enough: ``<!--`` then ``<script`` anywhere in the text puts
+    the HTML parser in its double-escaped state, and the element swallows the next script."""
+    return json.dumps(value, ensure_ascii=True).translate(_HTML_SENSITIVE)
+
+
 def check_body(files: dict[str, str], engine: str = f"/{ENGINE_DIR}/") -> str:
     """The checker page's Markdown (with its HTML): the editor starts with the lesson's Jensen
     derivation when it is among `files` (name -> file text), else with the first, and offers all
     of them in a menu."""
     first = sorted(files, key=lambda name: not name.endswith(LESSON_START))[:1]
     ordered = {**{name: files[name] for name in first}, **files}
-    data = json.dumps(ordered, ensure_ascii=True).replace("</", "<\\/")  # never ends the script element
+    data = script_json(ordered)
     return f"""Edit a derivation file (or pick one of the course's) and press **Check**: every step is proved for
 every model of its family, or refuted with an exact counterexample, by elbo-sym's own engine
 running in this page. The first check loads the engine (Python and SymPy, about 20 MB, once);
@@ -220,4 +231,4 @@ def _zip(files: dict[str, bytes], record: str) -> bytes:
 
 
 __all__ = ["CHECK_PAGE", "ENGINE_DIR", "Wheel", "check_body", "check_link", "check_source", "checker_items",
-           "installed_wheel", "own_wheel", "view_of"]
+           "installed_wheel", "own_wheel", "script_json", "view_of"]

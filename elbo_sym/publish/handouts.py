@@ -280,6 +280,7 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
         "summary": prose(report.summary_parts, report.summary, paragraphs=True),
         "K": report.K,
         "proved_for": report.model,
+        "scope": report.scope,
         "convention": report.convention,
         "claim": LatexMarkup(report.claim.latex) if report.claim is not None else None,
         "assumptions": [LatexMarkup(a.latex) for a in report.assume],

@@ -460,7 +460,7 @@ def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], te
         summary = doc.prose(report.summary_parts, report.summary, paragraphs=True)
         if summary:
             doc.add(summary)
-        doc.add(f"Proved for {md_text(d['proved_for'])}." + (f" Source: `{_code(d['file'])}`." if teacher else ""))
+        doc.add(md_text(d["scope"].text) + (f" Source: `{_code(d['file'])}`." if teacher else ""))
         if d["convention"]:
             doc.add(f"**Integrability.** {md_text(d['convention'])}.")
         if d["claim"] is not None:  # displayed: a long claim scrolls in its own box, never the page
@@ -471,7 +471,8 @@ def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], te
         _chain(doc, d["start"], d["steps"])
         doc.add("\n".join(
             f"{s['index']}. {_mark(s['verdict'])} {doc.prose(step.why_parts, step.why) or ''} \\[{_rule(s['rule'])}\\]"
-            if teacher else f"{s['index']}. {doc.prose(step.why_parts, step.why) or ''}"
+            if teacher or s["verdict"] == "checked"  # an accepted step says so on the students' page too
+            else f"{s['index']}. {doc.prose(step.why_parts, step.why) or ''}"
             for s, step in zip(d["steps"], report.steps)))
         n = len(d["steps"])
         if d["fully_proved"]:

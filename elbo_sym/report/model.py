@@ -228,6 +228,22 @@ class ExampleReport:
 
 
 @dataclass(frozen=True)
+class Scope:
+    """What a printed derivation establishes, the line under its title: ``lead`` + the model
+    (typeset by each printer) + ``tail``.  "Proved for ..." only when every step is proved;
+    a step accepted as checked makes it "Not proved for ...", naming the steps that only held
+    on exact instances (docs/02: an accepted step is never shown as a proof)."""
+
+    lead: str
+    model: str
+    tail: str = ""
+
+    @property
+    def text(self) -> str:
+        return f"{self.lead} {self.model}{self.tail}."
+
+
+@dataclass(frozen=True)
 class DerivationReport:
     """Everything a check of one derivation file found."""
 
@@ -276,6 +292,16 @@ class DerivationReport:
     @property
     def fully_proved(self) -> bool:
         return self.ok and all(s.verdict == "proved" for s in self.steps)
+
+    @property
+    def scope(self) -> Scope:
+        """The one wording of what the chain establishes, for every printer (:class:`Scope`)."""
+        held = [s for s in self.steps if s.verdict != "proved"]
+        if not held:
+            return Scope("Proved for", self.model)
+        steps = "; ".join(f"step {s.index} " + (f"held on {s.instances} exact instances, not proved"
+                                                 if s.verdict == "checked" else s.verdict) for s in held)
+        return Scope("Not proved for", self.model, f": {steps}, so the result holds on the checked instances only")
 
     @property
     def unaccepted_checked(self) -> tuple[StepReport, ...]:
@@ -471,6 +497,6 @@ def _convert(hint: Any, value: Any) -> Any:
 
 
 __all__ = ["CARD_MARK", "CardReport", "DeckReport", "Math", "ProsePart", "Prose", "prose_text", "RelationReport",
-           "CounterexampleReport", "SuggestionReport", "ConditionReport", "StepReport",
+           "Scope", "CounterexampleReport", "SuggestionReport", "ConditionReport", "StepReport",
            "ValueRow", "GivenRow", "ExampleReport", "DerivationReport", "InputErrorReport", "VERDICT_MARK",
            "RELATION_SYMBOL"]
