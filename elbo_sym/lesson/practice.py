@@ -43,6 +43,7 @@ from elbo_sym.engine.derivation import (
     prose_claim,
     read_toml,
     read_user_file,
+    split_premise,
     split_relation,
 )
 from elbo_sym.engine.rules import RULES
@@ -337,9 +338,26 @@ class _DeckReader(_Reader):
                 shown = "" if family == "chain" else f", or \"{ANY_K}\""
                 raise self.error(self.line_of("K"), f"K must be an integer from 2 to {high}{shown}, got {K!r}")
         self.vocabulary = vocabulary_of(family, observations, params, latents, D)
+        if "assume" in data:
+            items = data["assume"] if isinstance(data["assume"], list) else [data["assume"]]
+            for item in items:
+                self.refuse_premise(item, self.line_of("assume"))
         assumptions = self.assumptions(data["assume"]) if "assume" in data else ()
         return {"family": family, "K": K, "data": observations, "params": params, "latents": latents, "D": D,
                 "assumptions": assumptions}
+
+    def refuse_premise(self, item: Any, line: int) -> None:
+        """A deck's or card's `assume` only fixes q: a premise (<=, >=, <, >, !=), which a
+        derivation file may hold, is refused here by name -- a card's formula is printed
+        (handout, site, Moodle, Anki) without its conditions, so it must hold unconditionally."""
+        parts = split_premise(item) if isinstance(item, str) else None
+        if parts is None or parts[1] == "=":
+            return  # an assumption that fixes q, or an error `assumptions`/`relation` reports
+        left, rel, _ = parts
+        raise self._at(self._item_line(line, item), item, len(left),
+                       f"a premise ({rel}) is not supported in a deck: a card's formula is printed without "
+                       f"conditions, so assume only fixes q: \"q(z) = <distribution over z>\" (premises: "
+                       f"in a derivation file)")
 
     def card(self, item: Any, i: int, table: str, kind: str) -> Card:
         number = i + 1
@@ -393,6 +411,7 @@ class _DeckReader(_Reader):
                              f"{table} {number}: unknown rule {rule!r} (known: {', '.join(sorted(RULES))})")
         assume = None
         if "assume" in item:
+            self.refuse_premise(item["assume"], self.line_of("assume", table, i))
             assume = self.relation(item["assume"], self.line_of("assume", table, i), "assume")
             from elbo_sym.engine.notation import Density
 
