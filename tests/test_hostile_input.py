@@ -254,6 +254,21 @@ def test_malformed_toml(tmp_path, capsys, text, line):
     assert_clean_error(code, out, err, path, line, contains="malformed TOML")
 
 
+@pytest.mark.parametrize("final_newline", ["", "\n"])
+@pytest.mark.parametrize("text, line, column", [
+    ('title = "t"\nstart = "log(p(x))"\nrule = "a"\nrule = "jensen"', 4, 16),  # a duplicate key
+    ('title = "t"\nstart = ', 2, 9),  # a missing value
+])
+def test_malformed_toml_on_the_last_line_has_its_line_and_column(tmp_path, capsys, text, line, column,
+                                                                 final_newline):
+    """tomllib says "(at end of document)" for an error on a last line without a newline: the
+    report still names that line and column (it said line 1), as with the newline."""
+    path = write(tmp_path, text + final_newline)
+    code, out, err = run(capsys, path)
+    message = assert_clean_error(code, out, err, path, line, contains="malformed TOML")
+    assert f"{path}:{line}:{column}: " in message and "end of document" not in message
+
+
 def test_empty_file(tmp_path, capsys):
     path = write(tmp_path, "")
     code, out, err = run(capsys, path)

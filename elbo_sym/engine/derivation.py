@@ -345,10 +345,13 @@ def read_toml(raw: bytes | str, path: str = "<string>") -> tuple[str, dict]:
     except tomllib.TOMLDecodeError as error:
         match = re.search(r"line (\d+)(?:, column (\d+))?", str(error))
         line = int(match.group(1)) if match else 1
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
+        column = int(match.group(2)) - 1 if match and match.group(2) else None
+        if match is None and str(error).endswith("(at end of document)"):  # a file without a final newline
+            line, column = text.count("\n") + 1, len(text) - text.rfind("\n") - 1
+        message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(error))
         lines = text.splitlines()
         source = lines[line - 1] if 0 < line <= len(lines) else None
-        column = int(match.group(2)) - 1 if match and match.group(2) and source is not None else None
+        column = column if source is not None else None
         raise DerivationError(path, line, f"malformed TOML: {message}", None, column, source) from None
     except RecursionError:  # tomllib recurses per nested array / inline table: [[[[...]]]]
         raise DerivationError(path, 1, "malformed TOML: arrays or tables nested too deeply") from None
