@@ -344,6 +344,10 @@ def test_error_in_a_later_step_names_that_step(tmp_path, capsys):
     ('title = "t"\n[[step]]\nrel = "="\nexpr = "log(p(x))"\nrule = "algebra"\n', 1, "missing required key 'start'"),
     ('title = "t"\nstart = "log(p(x))"\n', 1, "at least one [[step]]"),
     ('title = "t"\nstart = "log(p(x))"\nstep = "x"\n', 1, "at least one [[step]]"),
+    ('title = "t"\nstart = "log(p(x))"\n\n[step]\nrel = "="\nexpr = "log(p(x))"\nrule = "algebra"\n', 4,
+     "[step] must be written [[step]]"),
+    ('title = "t"\nstart = "log(p(x))"\n[[step]]\nrel = "="\nexpr = "log(p(x))"\nrule = "algebra"\n\n'
+     ' [ example ]\nprior = ["3/4", "1/4"]\n', 8, "[example] must be written [[example]]"),
     ('title = "t"\nmodel = "poisson"\nstart = "log(p(x))"\n', 2, "unknown model"),
     ('title = 3\nstart = "log(p(x))"\n', 1, "title must be a string"),
     ('title = "t"\nK = "many"\nstart = "log(p(x))"\n', 2, "K must be"),

@@ -203,6 +203,18 @@ def test_cli_refuses_a_bad_project_in_one_line(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("listed", ['["."]', '["g.toml", "g.toml", "./g.toml"]', '[".", "g.toml"]'])
+def test_the_project_reads_each_derivation_once_and_never_itself(tmp_path, capsys, monkeypatch, listed):
+    """`derivations = ["."]` lists the folder of elbo-sym.toml: the project file is no derivation
+    (it was read as one: "unknown key 'derivations'"); one file named twice is one derivation."""
+    (tmp_path / "g.toml").write_text((ROOT / "derivations" / "gap.toml").read_text("utf-8"), "utf-8")
+    (tmp_path / PROJECT_FILE).write_text(f'title = "C"\nderivations = {listed}\n', "utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "--no-cache"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and out.count("g.toml \u2014 ") == 1 and "\n1 derivation(s), 4 step(s)" in out
+
+
 # --------------------------------------------------------------------------- cases differ; K; parts
 
 

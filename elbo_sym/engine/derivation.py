@@ -1003,7 +1003,19 @@ class _Reader:
         column = _source_column(source, value, position) if source is not None else None
         return DerivationError(self.path, line, message, step, column, source if column is not None else None)
 
+    def single_table(self, name: str) -> DerivationError:
+        """`[step]` written for `[[step]]`: TOML reads one table, not an array of them -- the
+        error names the header's line and says how to write it."""
+        header = re.compile(rf"\s*\[\s*{re.escape(name)}\s*\]")
+        line = next((n for n, text in enumerate(self.lines, 1) if header.match(text)), self.line_of(name))
+        source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
+        column = len(source) - len(source.lstrip()) if source is not None else None
+        return DerivationError(self.path, line, f"[{name}] must be written [[{name}]] (double brackets: "
+                               f"each [[{name}]] adds one {name})", None, column, source)
+
     def steps(self, value) -> tuple[Step, ...]:
+        if isinstance(value, dict):
+            raise self.single_table("step")
         if not isinstance(value, list) or not value:
             raise self.error(1, "a derivation needs at least one [[step]]")
         if len(value) > MAX_STEPS:
@@ -1044,6 +1056,8 @@ class _Reader:
         return tuple(steps)
 
     def examples(self, value, derivation: Derivation) -> tuple[Example, ...]:
+        if isinstance(value, dict):
+            raise self.single_table("example")
         if not isinstance(value, list):
             raise self.error(self.line_of("example"), "example must be an array of tables ([[example]])")
         if len(value) > MAX_EXAMPLES:
