@@ -17,6 +17,8 @@ from pathlib import Path
 
 from sympy import Expr
 
+from elbo_sym import budget as budgets
+from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.models import Instance, Interval, Model, ModelSpec, Parameter, UnfoldError, build, families
 from elbo_sym.engine.models.base import (
     DATA_BLOCK,
@@ -305,10 +307,10 @@ _INTEGER_CONDITION = re.compile(r"\s*integer\s*>=\s*(\S+)\s*")
 _CONDITION = re.compile(r"\s*(>=|<=|>|<)\s*(\S+)\s*|\s*in\s*([\[(])\s*([^,\s]+)\s*,\s*([^\])\s]+)\s*([\])])\s*")
 
 
-def load(path: str | Path) -> Derivation:
-    """Read and validate one derivation file."""
+def load(path: str | Path, budget: float | None = None) -> Derivation:
+    """Read and validate one derivation file (within `budget` seconds: see :func:`loads`)."""
     path = Path(path)
-    return loads(read_user_file(path), str(path))
+    return loads(read_user_file(path), str(path), budget)
 
 
 def read_user_file(path: str | Path) -> bytes:
@@ -322,7 +324,24 @@ def read_user_file(path: str | Path) -> bytes:
         raise DerivationError(str(path), 0, f"cannot read file: {error.reason}") from None
 
 
-def loads(raw: bytes | str, path: str = "<string>") -> Derivation:
+def loads(raw: bytes | str, path: str = "<string>", budget: float | None = None) -> Derivation:
+    """Read and validate one derivation from its text.  `budget` (seconds, None: no limit of its
+    own) bounds the reading: parsing a large file's formulas is work a file can ask for, so a
+    file not read in time is a DerivationError naming it, as bad input is."""
+    if budget is None:
+        return _read(raw, path)
+    try:
+        with budgets.limit(budget, f"file budget of {budget:g} s exhausted"):
+            return _read(raw, path)
+    except BudgetExceeded as exhausted:  # (or an enclosing budget's, with its own words)
+        from sympy.core.cache import clear_cache  # an interrupted SymPy call can leave it half-filled
+
+        clear_cache()
+        raise DerivationError(path, 0, f"{exhausted} while reading the file (its formulas take too long to "
+                                       f"parse: split it, or give it more time with --file-budget)") from None
+
+
+def _read(raw: bytes | str, path: str) -> Derivation:
     text, data = read_toml(raw, path)
     return _Reader(path, text).derivation(data)
 
@@ -569,7 +588,13 @@ class _Reader:
     def names_in(self, expr: Expr) -> set:
         """The densities and model indices in `expr` (one walk per formula, remembered: the
         data weights and model_names ask about the same formulas)."""
-        return remembered(self.atoms, expr, lambda: expr.atoms(Density, Index))
+        known = self.atoms.get(expr)
+        if known is None:  # the union over its arguments: a sub-expression repeated within a formula
+            known = {expr} if isinstance(expr, (Density, Index)) else set()  # or across steps is walked once
+            for arg in expr.args:
+                known |= self.names_in(arg)
+            self.atoms[expr] = known
+        return known
 
     def refuse_iwae_of_indexed_model(self, formulas: list[Formula], index: str) -> None:
         """IWAE(q, k) averages p(x, z) / q(z) over k draws; in a model indexed by a parameter
