@@ -335,9 +335,9 @@ def new_derivation(name: str, kind: str = "gap", K: int | str = 2) -> Path:
         raise NewFileError("give a name, e.g. `elbo-sym new my-variant`")
     if any(ord(c) < 0x20 or c == "\x7f" for c in name):
         raise NewFileError(f"the name {name!r} contains control characters; choose a plain file name")
-    if _undecodable(name):  # bytes that are not UTF-8 (a Latin-1 shell): \udce9
-        raise NewFileError(f"the name {name!r} is not valid UTF-8 text (the starter quotes its own file name); "
-                           "choose a UTF-8 file name")
+    if _undecodable(os.path.basename(name)):  # bytes that are not UTF-8 (a Latin-1 shell): \udce9
+        raise NewFileError(f"the name {os.path.basename(name)!r} is not valid UTF-8 text (the starter quotes its "
+                           "own file name); choose a UTF-8 file name")
     path = Path(name if name.endswith(".toml") else name + ".toml")
     exists = f"{_shown(path)} already exists; not overwriting it (choose another name)"
     try:
