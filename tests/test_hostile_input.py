@@ -269,6 +269,17 @@ def test_malformed_toml_on_the_last_line_has_its_line_and_column(tmp_path, capsy
     assert f"{path}:{line}:{column}: " in message and "end of document" not in message
 
 
+@pytest.mark.parametrize("first, second, line", [("[step]", "[[step]]", 4), ("[[step]]", "[step]", 8)])
+def test_one_single_bracket_step_among_steps_is_named_at_its_line(tmp_path, capsys, first, second, line):
+    """`[step]` beside `[[step]]` is malformed TOML ("Cannot overwrite a value" at the other
+    header): the error names the [step] header and says how to write it."""
+    step = 'rel = "="\nexpr = "log(p(x))"\nrule = "algebra"\n'
+    path = write(tmp_path, f'title = "t"\nstart = "log(p(x))"\n\n{first}\n{step}{second}\n{step}')
+    code, out, err = run(capsys, path)
+    message = assert_clean_error(code, out, err, path, line, contains="[step] must be written [[step]]")
+    assert f"{path}:{line}:1: " in message
+
+
 def test_empty_file(tmp_path, capsys):
     path = write(tmp_path, "")
     code, out, err = run(capsys, path)

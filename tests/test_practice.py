@@ -147,6 +147,7 @@ def test_expression_and_no_formula(tmp_path):
     ('title = "t"\ncolour = "red"\n[[card]]\nfront = "f"\nback = "b"\n', 2, "unknown key 'colour'"),
     ('title = "t"\n[[card]\nfront = "f"\n', 2, "malformed TOML"),
     ('title = "t"\n', 1, "expected [[question]] tables"),
+    ('title = "t"\n\n[card]\nfront = "f"\nback = "b"\n', 3, "[card] must be written [[card]]"),
 ])
 def test_errors_name_file_and_line(tmp_path, body, line, message):
     path = write(tmp_path, body)

@@ -371,10 +371,37 @@ def read_toml(raw: bytes | str, path: str = "<string>") -> tuple[str, dict]:
         lines = text.splitlines()
         source = lines[line - 1] if 0 < line <= len(lines) else None
         column = column if source is not None else None
+        single = _single_bracket_header(lines, source)
+        if single is not None:  # [step] then [[step]] (or the other way round): say which to fix
+            at, name = single
+            raise DerivationError(path, at, single_table_message(name), None, lines[at - 1].index("["),
+                                  lines[at - 1]) from None
         raise DerivationError(path, line, f"malformed TOML: {message}", None, column, source) from None
     except RecursionError:  # tomllib recurses per nested array / inline table: [[[[...]]]]
         raise DerivationError(path, 1, "malformed TOML: arrays or tables nested too deeply") from None
     return text, data
+
+
+_HEADER = re.compile(r"\s*(\[\[?)\s*([A-Za-z_]\w*)\s*\]")
+
+
+def _single_bracket_header(lines: list[str], source: str | None) -> tuple[int, str] | None:
+    """When TOML refused a table header (`source`) because the same name also has a header of
+    the other kind, the line of its `[name]` header and the name; None otherwise."""
+    match = _HEADER.match(source or "")
+    if match is None:
+        return None
+    name = match.group(2)
+    kinds = {}
+    for number, text in enumerate(lines, 1):
+        found = _HEADER.match(text)
+        if found is not None and found.group(2) == name:
+            kinds.setdefault(found.group(1), number)
+    return (kinds["["], name) if len(kinds) == 2 else None
+
+
+def single_table_message(name: str) -> str:
+    return f"[{name}] must be written [[{name}]] (double brackets: each [[{name}]] adds one {name})"
 
 
 class _Reader:
@@ -1035,8 +1062,7 @@ class _Reader:
         line = next((n for n, text in enumerate(self.lines, 1) if header.match(text)), self.line_of(name))
         source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
         column = len(source) - len(source.lstrip()) if source is not None else None
-        return DerivationError(self.path, line, f"[{name}] must be written [[{name}]] (double brackets: "
-                               f"each [[{name}]] adds one {name})", None, column, source)
+        return DerivationError(self.path, line, single_table_message(name), None, column, source)
 
     def steps(self, value) -> tuple[Step, ...]:
         if isinstance(value, dict):

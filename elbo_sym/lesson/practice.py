@@ -312,6 +312,8 @@ class _DeckReader(_Reader):
         title = self.prose(data.get("title", ""), MAX_TITLE_CHARS, "title", self.line_of("title"))
         summary = self.prose(data.get("summary", ""), MAX_SUMMARY_CHARS, "summary", self.line_of("summary"))
         items = data[table]
+        if isinstance(items, dict):
+            raise self.single_table(table)
         if not isinstance(items, list) or not items:
             raise self.error(1, f"{table} must be an array of tables: [[{table}]]")
         if len(items) > MAX_CARDS:
