@@ -786,6 +786,10 @@ def test_reading_a_file_is_bounded_by_the_file_budget(tmp_path, capsys):
     code, out, err = run(capsys, path, "--no-cache", "--budget", "0.02", "--file-budget", "0.02")
     assert time.monotonic() - started < 1.0
     assert_clean_error(code, out, err, path, 0, contains="file budget of 0.02 s exhausted while reading the file")
+    started = time.monotonic()  # explain reads within the default file budget of its --budget (200 x 0.0001 s)
+    assert main(["explain", str(path), "--budget", "0.0001"]) == 2
+    assert time.monotonic() - started < 1.0
+    assert f"{path}:0: file budget of 0.02 s exhausted while reading" in capsys.readouterr().err
 
 
 def test_a_file_read_within_its_budget_is_checked_as_before(tmp_path):

@@ -338,7 +338,7 @@ def loads(raw: bytes | str, path: str = "<string>", budget: float | None = None)
 
         clear_cache()
         raise DerivationError(path, 0, f"{exhausted} while reading the file (its formulas take too long to "
-                                       f"parse: split it, or give it more time with --file-budget)") from None
+                                       f"parse: split it, or give it a larger budget)") from None
 
 
 def _read(raw: bytes | str, path: str) -> Derivation:
