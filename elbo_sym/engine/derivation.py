@@ -392,7 +392,7 @@ def _single_bracket_header(lines: list[str], source: str | None) -> tuple[int, s
     if match is None:
         return None
     name = match.group(2)
-    kinds = {}
+    kinds: dict[str, int] = {}
     for number, text in enumerate(lines, 1):
         found = _HEADER.match(text)
         if found is not None and found.group(2) == name:
