@@ -18,7 +18,7 @@ from pathlib import Path
 
 from elbo_sym.limits import MAX_FILE_BYTES
 
-__all__ = ["FileReadError", "InputError", "read_regular_file", "discover", "describe_os_error", "DEFAULT_FOLDER",
+__all__ = ["FileReadError", "InputError", "read_regular_file", "discover", "resolved_path", "describe_os_error", "DEFAULT_FOLDER",
            "PROJECT_FILE", "paths_or_default", "output_folder", "output_file", "replace_file"]
 
 _CHUNK = 65536
@@ -150,14 +150,14 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
         else:
             named = [p]
         for path in named:
-            same = _resolved(path)
+            same = resolved_path(path)
             if same not in seen:
                 seen.add(same)
                 found.append(path)
     return found
 
 
-def _resolved(path: Path) -> str:
+def resolved_path(path: str | Path) -> str:
     """The file `path` names (links and `..` followed), to tell two spellings of one file apart
     from two files; the path itself when it cannot be resolved (a NUL byte)."""
     try:
