@@ -18,8 +18,8 @@ from pathlib import Path
 
 from elbo_sym.limits import MAX_FILE_BYTES
 
-__all__ = ["FileReadError", "InputError", "read_regular_file", "discover", "resolved_path", "describe_os_error", "DEFAULT_FOLDER",
-           "PROJECT_FILE", "paths_or_default", "output_folder", "output_file", "replace_file"]
+__all__ = ["FileReadError", "InputError", "read_regular_file", "discover", "resolved_path", "describe_os_error",
+           "DEFAULT_FOLDER", "PROJECT_FILE", "paths_or_default", "output_folder", "output_file", "replace_file"]
 
 _CHUNK = 65536
 
