@@ -48,6 +48,7 @@ from elbo_sym.limits import (  # noqa: F401  (DEFAULT_SEED, DEFAULT_COUNT, DRILL
     STEP_BUDGET_SECONDS,
     BudgetError,
     integer_range,
+    loading_budget,
     parse_integer,
     parse_parts,
     validate_budget,
@@ -291,7 +292,7 @@ def _explain(file, step, budget) -> int:
     from elbo_sym.engine.derivation import DerivationError, load
 
     try:
-        derivation = load(file)
+        derivation = load(file, loading_budget(budget))  # reading is bounded as `check` bounds it
     except DerivationError as error:
         _print_derivation_error(error)
         return EXIT_INPUT

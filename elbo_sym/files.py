@@ -18,8 +18,8 @@ from pathlib import Path
 
 from elbo_sym.limits import MAX_FILE_BYTES
 
-__all__ = ["FileReadError", "InputError", "read_regular_file", "discover", "describe_os_error", "DEFAULT_FOLDER",
-           "PROJECT_FILE", "paths_or_default", "output_folder", "output_file", "replace_file"]
+__all__ = ["FileReadError", "InputError", "read_regular_file", "discover", "resolved_path", "describe_os_error",
+           "DEFAULT_FOLDER", "PROJECT_FILE", "paths_or_default", "output_folder", "output_file", "replace_file"]
 
 _CHUNK = 65536
 
@@ -134,18 +134,36 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
     """Derivation files named by the user: files as given, folders searched for *.toml.
 
     Everything named *.toml in a folder is returned, also a FIFO or a device: reading it
-    (with :func:`read_regular_file`) then gives a one-line error for that file only.
+    (with :func:`read_regular_file`) then gives a one-line error for that file only -- except
+    the project file (``derivations = ["."]``: it configures the course, it is no derivation).
+    A file named twice (``g.toml ./g.toml``, or a folder and a file in it) is returned once,
+    as first named: one file, one report.
     """
     found: list[Path] = []
+    seen: set[str] = set()
     for p in map(Path, paths):
         if p.is_dir():
             try:
-                found.extend(sorted(p.glob("*.toml")))
+                named = sorted(f for f in p.glob("*.toml") if f.name != PROJECT_FILE)
             except OSError:  # an unreadable folder: report it as the path given
-                found.append(p)
+                named = [p]
         else:
-            found.append(p)
+            named = [p]
+        for path in named:
+            same = resolved_path(path)
+            if same not in seen:
+                seen.add(same)
+                found.append(path)
     return found
+
+
+def resolved_path(path: str | Path) -> str:
+    """The file `path` names (links and `..` followed), to tell two spellings of one file apart
+    from two files; the path itself when it cannot be resolved (a NUL byte)."""
+    try:
+        return os.path.realpath(path)
+    except (OSError, ValueError):
+        return str(path)
 
 
 DEFAULT_FOLDER = "derivations"

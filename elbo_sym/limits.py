@@ -117,6 +117,13 @@ def file_budget(steps: int, step_budget: float = STEP_BUDGET_SECONDS) -> float:
     return min(max(steps, 1) * step_budget, max(FILE_BUDGET_CAP_SECONDS, step_budget))
 
 
+def loading_budget(step_budget: float = STEP_BUDGET_SECONDS, total: float | None = None) -> float:
+    """How long reading one file (parsing its formulas, building its model) may take: its file
+    budget `total` when given, else the default file budget of the largest file (MAX_STEPS
+    steps) -- how many steps it has is only known once it is read."""
+    return total if total is not None else file_budget(MAX_STEPS, step_budget)
+
+
 DECK_BUDGET_CAP_SECONDS = 120.0
 """A deck's total budget is cards x step budget, but never more than this (unless asked)."""
 

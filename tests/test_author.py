@@ -112,6 +112,28 @@ def test_new_refuses_two_kinds_or_a_bad_K(tmp_path, monkeypatch, capsys, args, m
     assert not (tmp_path / "starter.toml").exists()
 
 
+@pytest.mark.parametrize("name", [b"caf\xe9", b"\xff"])
+@pytest.mark.parametrize("kind", [[], ["--teaching"]])
+def test_new_refuses_a_name_that_is_not_utf8_in_one_line(tmp_path, name, kind):
+    """A name typed in a Latin-1 shell reaches Python as a lone surrogate: one error line, exit 2,
+    nothing written (it was a UnicodeEncodeError traceback)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(REPO), ELBO_SYM_CACHE_DIR=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, "-m", "elbo_sym", "new", name, *kind], cwd=tmp_path, env=env,
+                          capture_output=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert b"Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+    assert b"not valid UTF-8" in done.stderr
+    assert [p.name for p in tmp_path.iterdir()] in ([], ["cache"])
+    os.mkdir(bytes(tmp_path) + b"/d\xe9")  # a folder's name is not quoted in the starter: it may be any bytes
+    done = subprocess.run([sys.executable, "-m", "elbo_sym", "new", b"d\xe9/ok", *kind], cwd=tmp_path, env=env,
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0 and os.path.isfile(bytes(tmp_path) + b"/d\xe9/ok.toml"), done.stderr
+
+
 def test_new_limit_is_the_library_limit():
     from elbo_sym import cli as cli_module
     from elbo_sym.authoring.new import MAX_NEW_K

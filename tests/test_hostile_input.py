@@ -254,6 +254,32 @@ def test_malformed_toml(tmp_path, capsys, text, line):
     assert_clean_error(code, out, err, path, line, contains="malformed TOML")
 
 
+@pytest.mark.parametrize("final_newline", ["", "\n"])
+@pytest.mark.parametrize("text, line, column", [
+    ('title = "t"\nstart = "log(p(x))"\nrule = "a"\nrule = "jensen"', 4, 16),  # a duplicate key
+    ('title = "t"\nstart = ', 2, 9),  # a missing value
+])
+def test_malformed_toml_on_the_last_line_has_its_line_and_column(tmp_path, capsys, text, line, column,
+                                                                 final_newline):
+    """tomllib says "(at end of document)" for an error on a last line without a newline: the
+    report still names that line and column (it said line 1), as with the newline."""
+    path = write(tmp_path, text + final_newline)
+    code, out, err = run(capsys, path)
+    message = assert_clean_error(code, out, err, path, line, contains="malformed TOML")
+    assert f"{path}:{line}:{column}: " in message and "end of document" not in message
+
+
+@pytest.mark.parametrize("first, second, line", [("[step]", "[[step]]", 4), ("[[step]]", "[step]", 8)])
+def test_one_single_bracket_step_among_steps_is_named_at_its_line(tmp_path, capsys, first, second, line):
+    """`[step]` beside `[[step]]` is malformed TOML ("Cannot overwrite a value" at the other
+    header): the error names the [step] header and says how to write it."""
+    step = 'rel = "="\nexpr = "log(p(x))"\nrule = "algebra"\n'
+    path = write(tmp_path, f'title = "t"\nstart = "log(p(x))"\n\n{first}\n{step}{second}\n{step}')
+    code, out, err = run(capsys, path)
+    message = assert_clean_error(code, out, err, path, line, contains="[step] must be written [[step]]")
+    assert f"{path}:{line}:1: " in message
+
+
 def test_empty_file(tmp_path, capsys):
     path = write(tmp_path, "")
     code, out, err = run(capsys, path)
@@ -329,6 +355,10 @@ def test_error_in_a_later_step_names_that_step(tmp_path, capsys):
     ('title = "t"\n[[step]]\nrel = "="\nexpr = "log(p(x))"\nrule = "algebra"\n', 1, "missing required key 'start'"),
     ('title = "t"\nstart = "log(p(x))"\n', 1, "at least one [[step]]"),
     ('title = "t"\nstart = "log(p(x))"\nstep = "x"\n', 1, "at least one [[step]]"),
+    ('title = "t"\nstart = "log(p(x))"\n\n[step]\nrel = "="\nexpr = "log(p(x))"\nrule = "algebra"\n', 4,
+     "[step] must be written [[step]]"),
+    ('title = "t"\nstart = "log(p(x))"\n[[step]]\nrel = "="\nexpr = "log(p(x))"\nrule = "algebra"\n\n'
+     ' [ example ]\nprior = ["3/4", "1/4"]\n', 8, "[example] must be written [[example]]"),
     ('title = "t"\nmodel = "poisson"\nstart = "log(p(x))"\n', 2, "unknown model"),
     ('title = 3\nstart = "log(p(x))"\n', 1, "title must be a string"),
     ('title = "t"\nK = "many"\nstart = "log(p(x))"\n', 2, "K must be"),
@@ -733,3 +763,36 @@ def test_any_os_error_from_a_command_is_one_line_and_exit_2(capsys, monkeypatch)
     assert main(["handouts"]) == EXIT_INPUT
     out, err = capsys.readouterr()
     assert err == "elbo-sym: error: handouts/derivations.pdf: no space left on device\n" and out == ""
+
+
+def _slow_to_read(steps: int) -> str:
+    """A file whose formulas take long to parse: each step a grouped sum of 36 KLs of mixtures,
+    all different (as the red team's slowload.toml, whose KLs were all the same)."""
+    kls = [f"KL((q(z) + {i}*p(z))/{i + 1}, (p(z | x) + q(z))/2)" for i in range(1, 37)]
+    body = " + ".join("(" + " + ".join(kls[g:g + 6]) + ")" for g in range(0, 36, 6))
+    return 'title = "slow to read"\nK = 2\nstart = "log(p(x))"\n' + "".join(
+        f'\n[[step]]\nrel = "<="\nexpr = "{body} + {k}"\nrule = "algebra"\n' for k in range(steps))
+
+
+def test_reading_a_file_is_bounded_by_the_file_budget(tmp_path, capsys):
+    """Loading (parsing every formula) runs under the file budget: a file not read in time is one
+    error line naming it, exit 2, soon after the budget -- it took 8-11 s whatever the budget."""
+    path = write(tmp_path, _slow_to_read(120))  # about 2 s to read without a budget
+    started = time.monotonic()
+    with pytest.raises(DerivationError, match=r"file budget of 0\.02 s exhausted while reading the file") as info:
+        elbo_sym.engine.derivation.loads(path.read_bytes(), str(path), 0.02)
+    assert time.monotonic() - started < 0.5 and info.value.path == str(path)
+    started = time.monotonic()
+    code, out, err = run(capsys, path, "--no-cache", "--budget", "0.02", "--file-budget", "0.02")
+    assert time.monotonic() - started < 1.0
+    assert_clean_error(code, out, err, path, 0, contains="file budget of 0.02 s exhausted while reading the file")
+    started = time.monotonic()  # explain reads within the default file budget of its --budget (200 x 0.0001 s)
+    assert main(["explain", str(path), "--budget", "0.0001"]) == 2
+    assert time.monotonic() - started < 1.0
+    assert f"{path}:0: file budget of 0.02 s exhausted while reading" in capsys.readouterr().err
+
+
+def test_a_file_read_within_its_budget_is_checked_as_before(tmp_path):
+    """The reading budget changes nothing for a file read in time: the same Derivation."""
+    text = _slow_to_read(2)
+    assert loads(text, "t.toml", 60.0) == loads(text, "t.toml")

@@ -367,3 +367,32 @@ def test_parse_error_passes_through_a_budget_and_a_context_manager():
         with budget.limit(5):
             parse_expression("log(p(x)) +")
     assert "term is missing" in info.value.message and info.value.__traceback__ is not None
+
+
+# ------------------------------------------------------------------ a repeated call is built once
+
+
+def _too_deep(text: str) -> bool:
+    try:
+        parse_expression(text)
+    except ParseError as error:
+        return "nested deeper" in str(error)
+    return False
+
+
+@pytest.mark.parametrize("levels", range(MAX_EXPRESSION_DEPTH - 6, MAX_EXPRESSION_DEPTH + 2))
+def test_a_call_seen_before_at_a_shallow_level_still_counts_its_depth(levels):
+    """The builder reuses a call it built before (the same text): deeper down the same call must
+    still be refused where building it afresh would be (the nesting limit is not skipped)."""
+    call = "KL(q, p(z | x))"
+    deep = "log(" * levels + call + ")" * levels
+    assert _too_deep(f"{call} + {deep}") == _too_deep(f"0 + {deep}")
+
+
+def test_a_reused_call_is_the_call_built_afresh():
+    """KL(m, p(z | x)) written twice is built once; the result equals building each (the second
+    spelled with another space, so nothing is reused)."""
+    mixture = "KL((q(z) + p(z))/2, (p(z | x) + q(z))/2)"
+    reused = parse_expression(f"{mixture} + log(2) * {mixture}")
+    fresh = parse_expression(f"{mixture} + log(2) * {mixture.replace(', ', ',  ')}")
+    assert reused == fresh

@@ -147,6 +147,7 @@ def test_expression_and_no_formula(tmp_path):
     ('title = "t"\ncolour = "red"\n[[card]]\nfront = "f"\nback = "b"\n', 2, "unknown key 'colour'"),
     ('title = "t"\n[[card]\nfront = "f"\n', 2, "malformed TOML"),
     ('title = "t"\n', 1, "expected [[question]] tables"),
+    ('title = "t"\n\n[card]\nfront = "f"\nback = "b"\n', 3, "[card] must be written [[card]]"),
 ])
 def test_errors_name_file_and_line(tmp_path, body, line, message):
     path = write(tmp_path, body)
@@ -156,6 +157,27 @@ def test_errors_name_file_and_line(tmp_path, body, line, message):
     assert error.path == str(path) and error.line == line
     assert message in error.message
     assert str(error).startswith(f"{path}:{line}")
+
+
+_STRICT_CARD = '[[card]]\nfront = "f"\nback = "b"\nformula = "log(p(x)) > ELBO(q)"\nrule = "kl-nonneg"\n'
+
+
+@pytest.mark.parametrize("body, line, column, rel", [
+    ('title = "t"\nassume = "ELBO(q) >= log(p(x))"\n' + _STRICT_CARD, 2, 18, ">="),
+    ('title = "t"\nassume = ["q(z) != p(z | x)"]\n' + _STRICT_CARD, 2, 16, "!="),
+    ('title = "t"\n' + _STRICT_CARD + 'assume = "q(z) != p(z | x)"\n', 7, 15, "!="),
+])
+def test_a_premise_in_a_deck_is_refused_by_name_at_its_column(tmp_path, body, line, column, rel):
+    """A premise (<=, >=, <, >, !=) in a deck's or a card's `assume` is refused as a premise (it
+    was "fixes q ... other assumptions are premises" or "`!` is not part of the notation"): a
+    card's formula is printed without conditions."""
+    path = write(tmp_path, body)
+    with pytest.raises(DerivationError) as info:
+        load_deck(path)
+    error = info.value
+    assert str(error).startswith(f"{path}:{line}:{column}: ")
+    assert f"a premise ({rel}) is not supported in a deck" in error.message
+    assert "not part of the notation" not in error.message
 
 
 def _questions(n: int) -> str:

@@ -203,6 +203,32 @@ def test_cli_refuses_a_bad_project_in_one_line(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("listed", ['["."]', '["g.toml", "g.toml", "./g.toml"]', '[".", "g.toml"]'])
+def test_the_project_reads_each_derivation_once_and_never_itself(tmp_path, capsys, monkeypatch, listed):
+    """`derivations = ["."]` lists the folder of elbo-sym.toml: the project file is no derivation
+    (it was read as one: "unknown key 'derivations'"); one file named twice is one derivation."""
+    (tmp_path / "g.toml").write_text((ROOT / "derivations" / "gap.toml").read_text("utf-8"), "utf-8")
+    (tmp_path / PROJECT_FILE).write_text(f'title = "C"\nderivations = {listed}\n', "utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "--no-cache"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and out.count("g.toml \u2014 ") == 1 and "\n1 derivation(s), 4 step(s)" in out
+
+
+def test_the_project_decks_in_a_listed_folder_are_not_derivations(tmp_path, capsys, monkeypatch):
+    """derivations = ["."] also lists the folder of the project's decks: a deck the project names
+    is read as a deck only (it was read as a derivation too: "unknown key 'question'")."""
+    (tmp_path / "cards").mkdir()
+    (tmp_path / "cards" / "quiz.toml").write_text(
+        (ROOT / "elbo_sym" / "lesson" / "data" / "selfcheck.toml").read_text("utf-8"), "utf-8")
+    (tmp_path / "g.toml").write_text((ROOT / "derivations" / "gap.toml").read_text("utf-8"), "utf-8")
+    (tmp_path / PROJECT_FILE).write_text('derivations = ["."]\nselfcheck = "cards/quiz.toml"\n', "utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "--no-cache"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "quiz.toml" not in out and "\n1 derivation(s), 4 step(s)" in out
+
+
 # --------------------------------------------------------------------------- cases differ; K; parts
 
 

@@ -47,7 +47,15 @@ import sys
 from pathlib import Path
 
 from elbo_sym.files import DEFAULT_FOLDER, PROJECT_FILE, FileReadError, InputError, discover, read_regular_file
-from elbo_sym.limits import MAX_FILE_BYTES, MAX_JOBS, STEP_BUDGET_SECONDS, BudgetError, parse_integer, validate_budget
+from elbo_sym.limits import (
+    MAX_FILE_BYTES,
+    MAX_JOBS,
+    STEP_BUDGET_SECONDS,
+    BudgetError,
+    loading_budget,
+    parse_integer,
+    validate_budget,
+)
 from elbo_sym.report.summary import VERDICTS, summary_line
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name alike)
@@ -539,7 +547,7 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
             """One file loaded and checked (in a worker: the workers share the parsing too)."""
             _, path, _, data = readable[n]
             try:
-                derivation = loads(data, str(path))
+                derivation = loads(data, str(path), loading_budget(budget, total))
             except DerivationError as error:
                 return InputErrorReport.from_error(error)
             return check_file(derivation, budget, total)

@@ -314,6 +314,16 @@ def _shown(path: Path) -> str:
     return text if len(text) <= 100 else f"{text[:50]}...{text[-30:]} ({len(text)} characters)"
 
 
+def _undecodable(name: str) -> bool:
+    """Whether `name` holds a byte the file system gave undecoded (a lone surrogate, as
+    os.fsdecode makes of a non-UTF-8 byte): such a name cannot be written into the starter."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def new_derivation(name: str, kind: str = "gap", K: int | str = 2) -> Path:
     """Write NAME.toml (or NAME if it already ends in .toml): the starter of `kind` with `K`
     latent states (:func:`starter_text`); never overwrite, never create folders.
@@ -325,6 +335,9 @@ def new_derivation(name: str, kind: str = "gap", K: int | str = 2) -> Path:
         raise NewFileError("give a name, e.g. `elbo-sym new my-variant`")
     if any(ord(c) < 0x20 or c == "\x7f" for c in name):
         raise NewFileError(f"the name {name!r} contains control characters; choose a plain file name")
+    if _undecodable(os.path.basename(name)):  # bytes that are not UTF-8 (a Latin-1 shell): \udce9
+        raise NewFileError(f"the name {os.path.basename(name)!r} is not valid UTF-8 text (the starter quotes its "
+                           "own file name); choose a UTF-8 file name")
     path = Path(name if name.endswith(".toml") else name + ".toml")
     exists = f"{_shown(path)} already exists; not overwriting it (choose another name)"
     try:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from sympy import Expr
 
+from elbo_sym import budget as budgets
+from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.models import Instance, Interval, Model, ModelSpec, Parameter, UnfoldError, build, families
 from elbo_sym.engine.models.base import (
     DATA_BLOCK,
@@ -305,10 +307,10 @@ _INTEGER_CONDITION = re.compile(r"\s*integer\s*>=\s*(\S+)\s*")
 _CONDITION = re.compile(r"\s*(>=|<=|>|<)\s*(\S+)\s*|\s*in\s*([\[(])\s*([^,\s]+)\s*,\s*([^\])\s]+)\s*([\])])\s*")
 
 
-def load(path: str | Path) -> Derivation:
-    """Read and validate one derivation file."""
+def load(path: str | Path, budget: float | None = None) -> Derivation:
+    """Read and validate one derivation file (within `budget` seconds: see :func:`loads`)."""
     path = Path(path)
-    return loads(read_user_file(path), str(path))
+    return loads(read_user_file(path), str(path), budget)
 
 
 def read_user_file(path: str | Path) -> bytes:
@@ -322,7 +324,24 @@ def read_user_file(path: str | Path) -> bytes:
         raise DerivationError(str(path), 0, f"cannot read file: {error.reason}") from None
 
 
-def loads(raw: bytes | str, path: str = "<string>") -> Derivation:
+def loads(raw: bytes | str, path: str = "<string>", budget: float | None = None) -> Derivation:
+    """Read and validate one derivation from its text.  `budget` (seconds, None: no limit of its
+    own) bounds the reading: parsing a large file's formulas is work a file can ask for, so a
+    file not read in time is a DerivationError naming it, as bad input is."""
+    if budget is None:
+        return _read(raw, path)
+    try:
+        with budgets.limit(budget, f"file budget of {budget:g} s exhausted"):
+            return _read(raw, path)
+    except BudgetExceeded as exhausted:  # (or an enclosing budget's, with its own words)
+        from sympy.core.cache import clear_cache  # an interrupted SymPy call can leave it half-filled
+
+        clear_cache()
+        raise DerivationError(path, 0, f"{exhausted} while reading the file (its formulas take too long to "
+                                       f"parse: split it, or give it a larger budget)") from None
+
+
+def _read(raw: bytes | str, path: str) -> Derivation:
     text, data = read_toml(raw, path)
     return _Reader(path, text).derivation(data)
 
@@ -345,14 +364,44 @@ def read_toml(raw: bytes | str, path: str = "<string>") -> tuple[str, dict]:
     except tomllib.TOMLDecodeError as error:
         match = re.search(r"line (\d+)(?:, column (\d+))?", str(error))
         line = int(match.group(1)) if match else 1
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
+        column = int(match.group(2)) - 1 if match and match.group(2) else None
+        if match is None and str(error).endswith("(at end of document)"):  # a file without a final newline
+            line, column = text.count("\n") + 1, len(text) - text.rfind("\n") - 1
+        message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(error))
         lines = text.splitlines()
         source = lines[line - 1] if 0 < line <= len(lines) else None
-        column = int(match.group(2)) - 1 if match and match.group(2) and source is not None else None
+        column = column if source is not None else None
+        single = _single_bracket_header(lines, source)
+        if single is not None:  # [step] then [[step]] (or the other way round): say which to fix
+            at, name = single
+            raise DerivationError(path, at, single_table_message(name), None, lines[at - 1].index("["),
+                                  lines[at - 1]) from None
         raise DerivationError(path, line, f"malformed TOML: {message}", None, column, source) from None
     except RecursionError:  # tomllib recurses per nested array / inline table: [[[[...]]]]
         raise DerivationError(path, 1, "malformed TOML: arrays or tables nested too deeply") from None
     return text, data
+
+
+_HEADER = re.compile(r"\s*(\[\[?)\s*([A-Za-z_]\w*)\s*\]")
+
+
+def _single_bracket_header(lines: list[str], source: str | None) -> tuple[int, str] | None:
+    """When TOML refused a table header (`source`) because the same name also has a header of
+    the other kind, the line of its `[name]` header and the name; None otherwise."""
+    match = _HEADER.match(source or "")
+    if match is None:
+        return None
+    name = match.group(2)
+    kinds: dict[str, int] = {}
+    for number, text in enumerate(lines, 1):
+        found = _HEADER.match(text)
+        if found is not None and found.group(2) == name:
+            kinds.setdefault(found.group(1), number)
+    return (kinds["["], name) if len(kinds) == 2 else None
+
+
+def single_table_message(name: str) -> str:
+    return f"[{name}] must be written [[{name}]] (double brackets: each [[{name}]] adds one {name})"
 
 
 class _Reader:
@@ -566,7 +615,13 @@ class _Reader:
     def names_in(self, expr: Expr) -> set:
         """The densities and model indices in `expr` (one walk per formula, remembered: the
         data weights and model_names ask about the same formulas)."""
-        return remembered(self.atoms, expr, lambda: expr.atoms(Density, Index))
+        known = self.atoms.get(expr)
+        if known is None:  # the union over its arguments: a sub-expression repeated within a formula
+            known = {expr} if isinstance(expr, (Density, Index)) else set()  # or across steps is walked once
+            for arg in expr.args:
+                known |= self.names_in(arg)
+            self.atoms[expr] = known
+        return known
 
     def refuse_iwae_of_indexed_model(self, formulas: list[Formula], index: str) -> None:
         """IWAE(q, k) averages p(x, z) / q(z) over k draws; in a model indexed by a parameter
@@ -1000,7 +1055,18 @@ class _Reader:
         column = _source_column(source, value, position) if source is not None else None
         return DerivationError(self.path, line, message, step, column, source if column is not None else None)
 
+    def single_table(self, name: str) -> DerivationError:
+        """`[step]` written for `[[step]]`: TOML reads one table, not an array of them -- the
+        error names the header's line and says how to write it."""
+        header = re.compile(rf"\s*\[\s*{re.escape(name)}\s*\]")
+        line = next((n for n, text in enumerate(self.lines, 1) if header.match(text)), self.line_of(name))
+        source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
+        column = len(source) - len(source.lstrip()) if source is not None else None
+        return DerivationError(self.path, line, single_table_message(name), None, column, source)
+
     def steps(self, value) -> tuple[Step, ...]:
+        if isinstance(value, dict):
+            raise self.single_table("step")
         if not isinstance(value, list) or not value:
             raise self.error(1, "a derivation needs at least one [[step]]")
         if len(value) > MAX_STEPS:
@@ -1041,6 +1107,8 @@ class _Reader:
         return tuple(steps)
 
     def examples(self, value, derivation: Derivation) -> tuple[Example, ...]:
+        if isinstance(value, dict):
+            raise self.single_table("example")
         if not isinstance(value, list):
             raise self.error(self.line_of("example"), "example must be an array of tables ([[example]])")
         if len(value) > MAX_EXAMPLES:

@@ -718,6 +718,12 @@ class _Builder:
         """While a density is built inside such a Sum: the draws its arguments named."""
         self.degrees: dict[Expr, int] = {}
         """_degree's answers for the subexpressions built so far."""
+        self.calls: dict[str, tuple[Expr, int]] = {}
+        """Each call built so far outside any binder (a Sum over draws or dimensions), by its text:
+        its result and how many levels it nests.  A formula that repeats KL(m, p(z | x)) forty
+        times builds it once (the build is a function of the text and the vocabulary)."""
+        self.deepest = 0
+        """The deepest level reached so far (a remembered call must still fit MAX_EXPRESSION_DEPTH)."""
 
     # -- errors -------------------------------------------------------------------
 
@@ -755,12 +761,24 @@ class _Builder:
             raise self.fail(node, f"expression nested deeper than {MAX_EXPRESSION_DEPTH} levels (each term of a sum or "
                                   f"factor of a product is one level: group a long sum in parentheses, "
                                   f"(a + b + ...) + (c + d + ...))")
+        key = None
+        if isinstance(node, ast.Call) and not self.draws and self.draw_hits is None and not self.in_dimension_sum:
+            start, end = self.span(node)
+            key = self.text[start:end]
+            known = self.calls.get(key)
+            if known is not None and depth + known[1] <= MAX_EXPRESSION_DEPTH:
+                self.deepest = max(self.deepest, depth + known[1])
+                return known[0]
+        outer, self.deepest = self.deepest, depth
         method = getattr(self, "visit_" + type(node).__name__, None)
         if method is None:
             raise self.fail(node, f"'{_describe(node)}' is not allowed in an expression")
         result = method(node, depth + 1)
         if _degree(result, self.degrees) > MAX_DEGREE:
             raise self.fail(node, f"expression degree exceeds {MAX_DEGREE} (too much expansion work)")
+        if key is not None:
+            self.calls[key] = (result, self.deepest - depth)
+        self.deepest = max(outer, self.deepest)
         return result
 
     def visit_Constant(self, node: ast.Constant, depth: int) -> Expr:

@@ -46,6 +46,7 @@ from elbo_sym.engine.derivation import (
     prose_claim,
     read_toml,
     read_user_file,
+    split_premise,
     split_relation,
 )
 from elbo_sym.engine.rules import RULES
@@ -315,6 +316,8 @@ class _DeckReader(_Reader):
         summary = self.label(data.get("summary", ""), MAX_SUMMARY_CHARS, "summary", self.line_of("summary"),
                              "a deck's summary")
         items = data[table]
+        if isinstance(items, dict):
+            raise self.single_table(table)
         if not isinstance(items, list) or not items:
             raise self.error(1, f"{table} must be an array of tables: [[{table}]]")
         if len(items) > MAX_CARDS:
@@ -341,9 +344,26 @@ class _DeckReader(_Reader):
                 shown = "" if family == "chain" else f", or \"{ANY_K}\""
                 raise self.error(self.line_of("K"), f"K must be an integer from 2 to {high}{shown}, got {K!r}")
         self.vocabulary = vocabulary_of(family, observations, params, latents, D)
+        if "assume" in data:
+            items = data["assume"] if isinstance(data["assume"], list) else [data["assume"]]
+            for item in items:
+                self.refuse_premise(item, self.line_of("assume"))
         assumptions = self.assumptions(data["assume"]) if "assume" in data else ()
         return {"family": family, "K": K, "data": observations, "params": params, "latents": latents, "D": D,
                 "assumptions": assumptions}
+
+    def refuse_premise(self, item: Any, line: int) -> None:
+        """A deck's or card's `assume` only fixes q: a premise (<=, >=, <, >, !=), which a
+        derivation file may hold, is refused here by name -- a card's formula is printed
+        (handout, site, Moodle, Anki) without its conditions, so it must hold unconditionally."""
+        parts = split_premise(item) if isinstance(item, str) else None
+        if parts is None or parts[1] == "=":
+            return  # an assumption that fixes q, or an error `assumptions`/`relation` reports
+        left, rel, _ = parts
+        raise self._at(self._item_line(line, item), item, len(left),
+                       f"a premise ({rel}) is not supported in a deck: a card's formula is printed without "
+                       f"conditions, so assume only fixes q: \"q(z) = <distribution over z>\" (premises: "
+                       f"in a derivation file)")
 
     def card(self, item: Any, i: int, table: str, kind: str) -> Card:
         number = i + 1
@@ -409,6 +429,7 @@ class _DeckReader(_Reader):
                              f"{table} {number}: unknown rule {rule!r} (known: {', '.join(sorted(RULES))})")
         assume = None
         if "assume" in item:
+            self.refuse_premise(item["assume"], self.line_of("assume", table, i))
             assume = self.relation(item["assume"], self.line_of("assume", table, i), "assume")
             from elbo_sym.engine.notation import Density
 

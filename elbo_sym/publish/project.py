@@ -45,7 +45,15 @@ from typing import Any
 
 from elbo_sym.engine.derivation import DerivationError, read_toml
 from elbo_sym.engine.models.base import Instance
-from elbo_sym.files import PROJECT_FILE, FileReadError, InputError, paths_or_default, read_regular_file
+from elbo_sym.files import (
+    PROJECT_FILE,
+    FileReadError,
+    InputError,
+    discover,
+    paths_or_default,
+    read_regular_file,
+    resolved_path,
+)
 from elbo_sym.lesson.examples import ExampleInputError, example_instance
 from elbo_sym.lesson.exercises import MAX_COUNT, MAX_EXERCISE_K, MAX_SEED, PARTS, SOLUTIONS, select_tasks
 from elbo_sym.limits import MAX_TITLE_CHARS
@@ -121,10 +129,17 @@ class Project:
         a project's folder with the folders below it (:func:`folders_below`)."""
         if paths:
             return list(paths)
-        if self.derivations:
-            return [str(p) for item in self.derivations for p in folders_below(Path(item))]
         default = self.root / "derivations"
-        return [str(p) for p in folders_below(default)] if default.is_dir() else []
+        items = [Path(item) for item in self.derivations] or ([default] if default.is_dir() else [])
+        decks = {resolved_path(deck) for deck in (self.selfcheck, self.flashcards) if deck is not None}
+        found = []
+        for path in (p for item in items for p in folders_below(item)):
+            if any(os.path.dirname(deck) == resolved_path(path) for deck in decks):
+                # the project's decks are never derivations, also in a folder it lists (derivations = ["."])
+                found += [str(p) for p in discover([path]) if resolved_path(p) not in decks]
+            else:
+                found.append(str(path))
+        return found
 
 
 def folders_below(path: Path) -> list[Path]:
