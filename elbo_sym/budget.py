@@ -34,6 +34,7 @@ class BudgetExceeded(Exception):
 class _Stack(threading.local):
     def __init__(self) -> None:
         self.deadlines: list[tuple[float, str]] = []
+        self.held = 0  # inside alarm_held blocks: an alarm does nothing, the block's end checks
 
 
 _stack = _Stack()
@@ -77,10 +78,11 @@ def limit(seconds: float, what: str | None = None) -> Iterator[None]:
     leaving = False
     if in_main:
         def expire(signum, frame):  # noqa: ARG001 - signal handler signature
-            if leaving:
+            if leaving or _stack.held:
                 # an alarm due while this block is being left: its `finally` clears the alarm
                 # and re-arms the enclosing budget; raising or re-arming here would leave a
-                # live alarm behind the restored handler -- SIG_DFL ends the process
+                # live alarm behind the restored handler -- SIG_DFL ends the process.  Inside
+                # alarm_held, the held block's end re-arms and checks the deadline.
                 return
             if _stack.deadlines and time.monotonic() >= _stack.deadlines[-1][0]:
                 # Python ignores an exception raised while it runs a finaliser or a GC
@@ -115,6 +117,30 @@ def limit(seconds: float, what: str | None = None) -> Iterator[None]:
                 _arm()
 
 
+@contextmanager
+def alarm_held() -> Iterator[None]:
+    """Hold a budget's alarm back while C code that an exception must not interrupt runs: an alarm
+    meanwhile does nothing, and the block's end points the alarm at the deadline again and raises
+    the budget's exception if it has passed -- the budget still holds, a block later.
+
+    CPython's parser builds a formula's syntax tree in C and may run Python code meanwhile (a
+    garbage-collector callback, where the alarm's exception lands): it then reports its own state
+    broken ("SystemError: AST constructor recursion depth mismatch") instead of the budget's words
+    (a loading test met it in CI).  (Blocking the signal is not enough: another thread -- pytest-xdist
+    has some -- takes it, and the handler still runs in the main thread.)"""
+    if not (ALARM and threading.current_thread() is threading.main_thread()):
+        yield
+        return
+    _stack.held += 1
+    try:
+        yield
+    finally:
+        _stack.held -= 1
+    if _stack.deadlines and not _stack.held:
+        _arm()
+        checkpoint()
+
+
 def _remove(entry: tuple[float, str]) -> None:
     """Take this block's own entry off the stack (by identity: nested blocks may hold equal ones)."""
     for i in range(len(_stack.deadlines) - 1, -1, -1):
@@ -123,4 +149,4 @@ def _remove(entry: tuple[float, str]) -> None:
             return
 
 
-__all__ = ["BudgetExceeded", "limit", "checkpoint", "remaining"]
+__all__ = ["BudgetExceeded", "limit", "checkpoint", "remaining", "alarm_held"]

@@ -116,3 +116,39 @@ def test_nested_budgets_that_run_out_together_leave_no_alarm_behind():
     done = subprocess.run([sys.executable, "-c", _RACE, "2000"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["0"]
+
+
+def test_an_alarm_held_back_is_delivered_when_the_block_ends():
+    """`alarm_held`: a deadline that passes inside the block interrupts nothing there (the sleep,
+    standing for C code such as the parser, runs to its end), and the budget's exception follows at
+    once when the block ends."""
+    finished = []
+    started = time.monotonic()
+    with pytest.raises(BudgetExceeded, match="held back"):
+        with budgets.limit(0.01, "held back"):
+            with budgets.alarm_held():
+                time.sleep(0.06)  # an alarm would end it at 0.01 s (sleep is interrupted by signals)
+                finished.append(time.monotonic() - started)
+            finished.append("after")  # never reached: the alarm is delivered as the block ends
+    assert finished and finished[0] >= 0.06 and "after" not in finished
+
+
+def test_the_parser_runs_with_the_alarm_held(monkeypatch):
+    """The C parser never sees a budget's alarm: one due while it runs is raised after it returns."""
+    import ast
+
+    from elbo_sym.engine import parse
+
+    real_parse, parsed = ast.parse, []
+
+    def slow_parse(*args, **kwargs):
+        time.sleep(0.06)
+        tree = real_parse(*args, **kwargs)
+        parsed.append(tree)
+        return tree
+
+    monkeypatch.setattr(parse.ast, "parse", slow_parse)
+    with pytest.raises(BudgetExceeded):
+        with budgets.limit(0.01):
+            parse.parse_expression("log(p(x))")
+    assert len(parsed) == 1  # the parse ran to its end; the alarm came after it

@@ -777,18 +777,18 @@ def _slow_to_read(steps: int) -> str:
 def test_reading_a_file_is_bounded_by_the_file_budget(tmp_path, capsys):
     """Loading (parsing every formula) runs under the file budget: a file not read in time is one
     error line naming it, exit 2, soon after the budget -- it took 8-11 s whatever the budget."""
-    path = write(tmp_path, _slow_to_read(120))  # about 2 s to read without a budget
-    started = time.monotonic()
+    path = write(tmp_path, _slow_to_read(140))  # about 2 s to read without a budget on a quiet machine
+    started = time.monotonic()  # (the bounds below leave room for a loaded machine)
     with pytest.raises(DerivationError, match=r"file budget of 0\.02 s exhausted while reading the file") as info:
         elbo_sym.engine.derivation.loads(path.read_bytes(), str(path), 0.02)
-    assert time.monotonic() - started < 0.5 and info.value.path == str(path)
+    assert time.monotonic() - started < 1.5 and info.value.path == str(path)
     started = time.monotonic()
     code, out, err = run(capsys, path, "--no-cache", "--budget", "0.02", "--file-budget", "0.02")
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 1.5
     assert_clean_error(code, out, err, path, 0, contains="file budget of 0.02 s exhausted while reading the file")
     started = time.monotonic()  # explain reads within the default file budget of its --budget (200 x 0.0001 s)
     assert main(["explain", str(path), "--budget", "0.0001"]) == 2
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 1.5
     assert f"{path}:0: file budget of 0.02 s exhausted while reading" in capsys.readouterr().err
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, S, Symbol, exp, log, preorder_traversal
 
+from elbo_sym.budget import alarm_held
 from elbo_sym.engine.notation import (
     DATA_DENSITY,
     ELBO,
@@ -147,8 +148,8 @@ def parse_expression(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> 
     stripped = text.strip()
     offset = len(text) - len(text.lstrip())
     try:
-        with warnings.catch_warnings():  # "1if 1else 2": no SyntaxWarning on stderr, the error is ours
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(), alarm_held():  # "1if 1else 2": no SyntaxWarning on stderr, the
+            warnings.simplefilter("ignore")                # error is ours; no budget's alarm inside the C parser
             tree = ast.parse(stripped, mode="eval")
     except SyntaxError as error:
         # Python's wording ("invalid syntax", "unexpected EOF") never reaches the author: the
