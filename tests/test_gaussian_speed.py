@@ -51,6 +51,10 @@ from elbo_sym.engine.models.gaussian_chain import IDENTITY, GaussianChainModel
 from elbo_sym.engine.notation import Density, Exp, x, z
 from elbo_sym.engine.parse import Vocabulary, parse_expression
 
+# the fast way against the long way, test by test: in make test-full (and CI), not the author's
+# fast loop (every test is in one of the two tiers)
+pytestmark = pytest.mark.full
+
 VOCABULARY = Vocabulary(("x",), ("mu", "sigma", "w", "b", "s"), real=True)
 MU, W, B, X = (Symbol(n, real=True) for n in ("mu", "w", "b", "x"))
 SIGMA, S = (Symbol(n, positive=True) for n in ("sigma", "s"))

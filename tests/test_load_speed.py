@@ -21,6 +21,10 @@ from elbo_sym.engine.notation import DATA_DENSITY, Density, Index
 from elbo_sym.engine.parse import ParseError, _degree, parse_expression
 from elbo_sym.limits import MAX_DEGREE
 
+# the fast way against the long way, test by test: in make test-full (and CI), not the author's
+# fast loop (every test is in one of the two tiers)
+pytestmark = pytest.mark.full
+
 TREE = sorted(Path(__file__).resolve().parent.parent.joinpath("derivations").rglob("*.toml"))
 
 

@@ -14,6 +14,10 @@ from elbo_sym.engine.derivation import load
 from elbo_sym.engine.notation import ElboLatexPrinter, ElboStrPrinter, to_latex, to_text
 from elbo_sym.engine.parse import ParseError, parse_expression
 
+# the fast way against the long way, test by test: in make test-full (and CI), not the author's
+# fast loop (every test is in one of the two tiers)
+pytestmark = pytest.mark.full
+
 TREE = sorted(Path(__file__).resolve().parent.parent.joinpath("derivations").rglob("*.toml"))
 
 

@@ -16,6 +16,10 @@ from elbo_sym.engine import reference
 from elbo_sym.engine.derivation import load
 from elbo_sym.engine.reference import discrete, gaussian, gaussian_chain
 
+# the fast way against the long way, test by test: in make test-full (and CI), not the author's
+# fast loop (every test is in one of the two tiers)
+pytestmark = pytest.mark.full
+
 ROOT = Path(__file__).resolve().parent.parent
 GAUSSIAN_FILES = sorted(p for folder in ("derivations/literature", "derivations/variants")
                         for p in (ROOT / folder).glob("*.toml")

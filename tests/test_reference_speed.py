@@ -15,6 +15,10 @@ from mpmath.libmp.libmpi import mpi_add, mpi_log, mpi_mul
 
 from elbo_sym.engine.reference import discrete, gaussian
 
+# the fast way against the long way, test by test: in make test-full (and CI), not the author's
+# fast loop (every test is in one of the two tiers)
+pytestmark = pytest.mark.full
+
 
 def _plain_sum(values):
     """The sum as it was defined before the shortcut: fractions in turn, intervals from (0, 0)."""

@@ -311,6 +311,7 @@ def test_a_gap_of_exp_minus_3316_is_refuted_at_the_tight_case():
     assert "tight case" in step.counterexample.source
 
 
+@pytest.mark.full  # a whole search over Gaussian densities (2.4 s)
 def test_the_true_gaussian_bound_is_checked_with_its_densities_counted():
     _, step = step_of(toml("log(p(x))", ">=", "ELBO(q)", model="gaussian"))
     assert step.verdict is Verdict.checked, step.reason
