@@ -241,6 +241,19 @@ def test_the_site_versions_on_page_3_are_the_shipped_lock():
     assert locked["node_modules/undici"]["engines"]["node"] == f">={undici[2]}.0"
 
 
+def test_the_site_approves_each_install_script_of_its_lock():
+    """npm 11 warns, and npm 12 refuses to run, a dependency's install script that package.json's
+    `allowScripts` does not approve; Astro needs esbuild's and sharp's.  Every package of the lock
+    that has one is approved (by name: the lock has no `resolved` URLs to pin), and nothing else."""
+    template = ROOT / "elbo_sym" / "publish" / "site_template"
+    approved = json.loads((template / "package.json").read_text("utf-8"))["allowScripts"]
+    locked = json.loads((template / "package-lock.json").read_text("utf-8"))["packages"]
+    with_scripts = {path.rsplit("node_modules/", 1)[1] for path, entry in locked.items() if entry.get("hasInstallScript")}
+    assert with_scripts, "the lock lists no install script: has npm changed how it records them?"
+    assert approved == dict.fromkeys(sorted(with_scripts), True)
+    assert "allowScripts" in _page("docs/03-publishing.md")
+
+
 def test_the_rules_table_of_page_1_is_the_rule_list():
     """docs/01's Rules table names every rule a file may use, in RULE_HELP's order (the list the
     starters' comments print), and no other."""
