@@ -136,8 +136,8 @@ def note_fields(card: Any, vocabulary: Any = None) -> list[str]:
     f = card.formula
     if f is not None:
         formula = mathjax(f.latex)
-        if f.assume is not None:
-            formula += " &nbsp; if " + mathjax(f.assume_latex)
+    if card.conditions:
+        formula += (" &nbsp; " if formula else "") + "if " + mathjax(card.conditions_latex)
     return [_prose(card.front, vocabulary), _prose(card.back, vocabulary), formula,
             _prose(card.topic.replace("-", " "), vocabulary)]
 

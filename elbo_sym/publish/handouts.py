@@ -804,7 +804,7 @@ def _card_context(card, verdict, vocabulary: Vocabulary | None = None,
         "front": prose(prose_parts(card.front, names, claims=True, parsed=parsed), card.front, paragraphs=True),
         "back": prose(prose_parts(card.back, names, claims=True, parsed=parsed), card.back, paragraphs=True),
         "formula": LatexMarkup(f.latex) if f is not None else None,
-        "assume": LatexMarkup(f.assume_latex) if f is not None and f.assume is not None else None,
+        "conditions": LatexMarkup(card.conditions_latex) if card.conditions else None,
         "verdict": verdict.verdict if verdict.verdict == "proved" else None,
     }
 
