@@ -214,21 +214,8 @@ def test_a_premise_that_does_not_hold_where_the_card_fails_does_not_rescue_it(tm
 def test_conditions_merge_the_decks_and_the_cards(tmp_path):
     """A card inherits its deck's conditions; its own q definition replaces the deck's, its own
     premises add to the deck's. A card whose conditions no model satisfies is not proved."""
-    text = '''title = "t"
-assume = ["q(z) = p(z)", "q(z) != p(z | x)"]
-
-[[card]]
-front = "The gap, with q the prior"
-back = "A KL divergence, positive here."
-formula = "log(p(x)) > ELBO(q)"
-rule = "kl-nonneg"
-
-[[card]]
-front = "With q the posterior too?"
-back = "Then q would be both: no model is left."
-formula = "ELBO(q) = log(p(x))"
-assume = "q(z) = p(z | x)"
-'''
+    text = ('title = "t"\nassume = ["q(z) = p(z)", "q(z) != p(z | x)"]\n' + _STRICT_CARD
+            + '[[card]]\nfront = "g"\nback = "c"\nformula = "ELBO(q) = log(p(x))"\nassume = "q(z) = p(z | x)"\n')
     deck = load_deck(write(tmp_path, text))
     first, second = deck.cards
     assert first.conditions_text == ("q(z) = p(z)", "q(z) != p(z | x)")
@@ -504,3 +491,18 @@ def test_bad_deck_keys_name_file_and_line(tmp_path, body, line, message):
     with pytest.raises(DerivationError) as info:
         load_deck(write(tmp_path, body))
     assert info.value.line == line and message in info.value.message
+
+
+def test_a_premise_about_another_variational_distribution(tmp_path):
+    """Cremer's premise that q_star's bound is at least q's: the deck's model gains q_star (as a
+    derivation's would), the card that follows from the premise is proved and its reverse refuted
+    at an instance where the premise holds."""
+    card = '[[card]]\nfront = "f"\nback = "b"\nformula = "{}"\nrule = "assumption"\n'
+    text = ('title = "t"\nassume = "ELBO(q_star) >= ELBO(q)"\n'
+            + card.format("log(p(x)) - ELBO(q) >= log(p(x)) - ELBO(q_star)")
+            + card.format("log(p(x)) - ELBO(q_star) >= log(p(x)) - ELBO(q)"))
+    deck = load_deck(write(tmp_path, text))
+    assert deck.variationals == ("q_star",) and deck.premises[0].rel == ">="
+    follows, reverse = check_deck(deck).verdicts
+    assert follows.verdict == "proved", follows.reason
+    assert reverse.verdict == "refuted" and reverse.counterexample is not None

@@ -245,6 +245,10 @@ class Deck:
     assumptions: tuple[Relation, ...] = ()
     premises: tuple[Relation, ...] = ()
     """The premises of the deck's ``assume`` (<=, >=, <, >, !=): every card is checked under them."""
+    variationals: tuple[str, ...] = ()
+    """Variational distributions beside q its formulas and conditions use ("q_star", "r"), as in a derivation."""
+    indices: tuple[str, ...] = ()
+    """[params] that index the model (p(x | z; theta)), as in a derivation."""
     prose_math: tuple[tuple[str, Any], ...] = ()
     """The ``$...$`` formulas and claims of its texts, parsed once at load (as Derivation.prose_math)."""
 
@@ -377,7 +381,10 @@ class _DeckReader(_Reader):
                              f"a self-check has 1 to {MAX_SELFCHECK_QUESTIONS} [[question]] tables, "
                              f"found {len(items)}")
         cards = tuple(self.card(item, i, table, kind, model) for i, item in enumerate(items))
-        return Deck(self.path, kind, title, summary, cards, **model, prose_math=tuple(self.prose_math.items()))
+        variationals, indices = self.model_names(_formulas_of(cards, model["assumptions"] + model["premises"]),
+                                                 model["params"])
+        return Deck(self.path, kind, title, summary, cards, **model, variationals=variationals, indices=indices,
+                    prose_math=tuple(self.prose_math.items()))
 
     def model_keys(self, data: dict) -> dict[str, Any]:
         """The deck's model (DECK_MODEL_KEYS), read by the derivation reader's own methods,
@@ -489,6 +496,17 @@ class _DeckReader(_Reader):
         return CardFormula(value, line, lhs, rel, rhs, rule, conditions)
 
 
+def _formulas_of(cards: tuple[Card, ...], conditions: tuple[Relation, ...]) -> list[Formula]:
+    """Every formula of a deck -- the cards' formulas, claims and conditions, the deck's conditions --
+    as the derivation reader's `model_names` takes them (which distributions and indices the model needs)."""
+    out = [side for c in conditions for side in (c.lhs, c.rhs)]
+    for card in cards:
+        for f in ((card.formula,) if card.formula is not None else ()) + card.claims:
+            out += [Formula(e, f.text, f.line) for e in (f.lhs, f.rhs) if e is not None]
+        out += [side for c in card.conditions for side in (c.lhs, c.rhs)]
+    return out
+
+
 # --------------------------------------------------------------------------- checking
 
 
@@ -517,7 +535,8 @@ def _one_step(deck_path: str, card: Card, formula: CardFormula, K: int | str, ru
         return Derivation(deck_path, card.front, card.back, K, start, (step,), None, formula.assumptions, (),
                           premises=formula.premises)
     return Derivation(deck_path, card.front, card.back, K, start, (step,), None, formula.assumptions, (),
-                      deck.family, deck.data, deck.params, latents=deck.latents, D=deck.D, premises=formula.premises)
+                      deck.family, deck.data, deck.params, latents=deck.latents, D=deck.D, premises=formula.premises,
+                      variationals=deck.variationals, indices=deck.indices)
 
 
 def _check_ks(deck: Deck | None) -> tuple[int | str, ...]:
