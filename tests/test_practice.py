@@ -506,3 +506,17 @@ def test_a_premise_about_another_variational_distribution(tmp_path):
     follows, reverse = check_deck(deck).verdicts
     assert follows.verdict == "proved", follows.reason
     assert reverse.verdict == "refuted" and reverse.counterexample is not None
+
+
+@pytest.mark.parametrize("assume", ['assume = "q(z) != p(z | x)"\n', 'assume = "q(z) = p(z | x)"\n'])
+def test_a_relation_in_the_front_of_a_card_with_conditions_is_refused(tmp_path, assume):
+    """The front is printed alone (the conditions go with the answer), so a relation there would
+    be shown without the conditions it was checked under: refused at the front's line. Without
+    conditions the same front is a claim, checked."""
+    front = 'front = "Why is $log(p(x)) >= ELBO(q)$?"\n'
+    body = 'title = "t"\n' + assume + '[[card]]\n' + front + 'back = "b"\nformula = "log(p(x)) >= ELBO(q)"\n'
+    with pytest.raises(DerivationError) as info:
+        load_deck(write(tmp_path, body))
+    assert info.value.line == 4 and "printed without them" in info.value.message
+    plain = load_deck(write(tmp_path, body.replace(assume, ""), "plain.toml"))
+    assert [c.text for c in plain.cards[0].claims] == ["log(p(x)) >= ELBO(q)"]

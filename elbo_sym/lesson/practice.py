@@ -15,7 +15,8 @@ A card's ``assume`` (and its deck's) reads exactly as a derivation's: q definiti
 elbo_sym.engine.premises). They are the card's *conditions* (:attr:`Card.conditions`): its
 formula and claims are checked under them, as a derivation's steps are under its ``assume``, and
 every output prints them beside the formula, through the same printer -- a formula that holds
-only under a condition is never printed without it.
+only under a condition is never printed without it. A front (question) is printed alone, so a
+card with conditions states no relation there.
 
 A deck file may also carry the file-level keys of a derivation (:data:`DECK_MODEL_KEYS`):
 ``model``, ``K``, ``data``, ``latents``, ``D``, ``[params]`` and ``assume``. They set the
@@ -446,9 +447,17 @@ class _DeckReader(_Reader):
                       ())
         conditions = _merged(model["assumptions"] + model["premises"], own)
         formula = self.card_formula(item, table, i, conditions) if "formula" in item else None
-        claims = tuple(self.text_claim(span.text, self.line_of(key, table, i), conditions)
-                       for key in (front_key, back_key) for span in split_math(item[key], claims=True)
-                       if span.kind == "math" and split_relation(span.text) is not None)
+        stated_in = {key: [span.text for span in split_math(item[key], claims=True)
+                           if span.kind == "math" and split_relation(span.text) is not None]
+                     for key in (front_key, back_key)}
+        if conditions and stated_in[front_key]:
+            raise self.error(self.line_of(front_key, table, i),
+                             f"{table} {number}: '{front_key}' states ${stated_in[front_key][0]}$, checked under the "
+                             f"card's conditions ({', '.join(relation_text(c) for c in conditions)}), but a "
+                             f"{front_key} is printed without them (they go with the answer): state the relation "
+                             f"in '{back_key}' or as the formula")
+        claims = tuple(self.text_claim(text, self.line_of(key, table, i), conditions)
+                       for key, texts_stated in stated_in.items() for text in texts_stated)
         stated = formula is not None or bool(claims)
         return Card(number, header, texts[front_key], texts[back_key], formula, topic, claims,
                     conditions if stated else ())
