@@ -63,7 +63,7 @@ def test_selfcheck_has_six_checked_questions():
 
 def test_flashcards_cover_the_lesson():
     deck = load_flashcards()
-    assert deck.kind == "flashcards" and 12 <= len(deck) <= 17
+    assert deck.kind == "flashcards" and 12 <= len(deck) <= 16
     topics = {card.topic for card in deck}
     assert {"model", "jensen", "terms", "gap", "tight", "vae-vs-autoregressive"} <= topics
     text = " ".join(card.front + " " + card.back for card in deck).lower()
