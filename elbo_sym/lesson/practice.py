@@ -185,7 +185,6 @@ class CardFormula:
         return f"{to_latex(self.lhs)} {RELATION_LATEX[self.rel]} {to_latex(self.rhs)}"
 
 
-
 @dataclass(frozen=True)
 class Card:
     """One flashcard or self-check question. ``front``/``back`` are the question/answer."""
@@ -441,11 +440,9 @@ class _DeckReader(_Reader):
             raise self.error(self.line_of(key, table, i), f"{table} {number}: '{key}' needs a formula")
         topic = self.label(item.get("topic", ""), MAX_TITLE_CHARS, f"{table} {number}: 'topic'",
                            self.line_of("topic", table, i), "a card's topic")
-        own: tuple[Relation, ...] = ()
-        if "assume" in item:
-            own = sum(self.conditions(item["assume"], model["family"], model["D"], self.line_of("assume", table, i)),
-                      ())
-        conditions = _merged(model["assumptions"] + model["premises"], own)
+        definitions, premises = self.conditions(item.get("assume", []), model["family"], model["D"],
+                                                self.line_of("assume", table, i))
+        conditions = _merged(model["assumptions"] + model["premises"], definitions + premises)
         formula = self.card_formula(item, table, i, conditions) if "formula" in item else None
         stated_in = {key: [span.text for span in split_math(item[key], claims=True)
                            if span.kind == "math" and split_relation(span.text) is not None]
