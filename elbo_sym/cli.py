@@ -426,13 +426,15 @@ def _drill(seed, project, count, K, solutions, json) -> int:
 Examples:
   elbo-sym cards --check                  prove or refute every card's formula
   elbo-sym cards quiz.toml --check --json
+  elbo-sym cards --moodle cards.xml       check, then write the decks as a Moodle quiz
 Guide: docs/03-publishing.md#self-check-and-flashcards""")
 @click.argument("paths", nargs=-1, metavar="[DECKS]...")
 @click.option("--check", is_flag=True, help="check every formula with the engine")
+@click.option("--moodle", default=None, metavar="QUIZ.xml", help="check, then write the decks as a Moodle XML quiz")
 @_JSON
 @_budget_options("card", DECK_BUDGET_CAP_SECONDS)
 @_sheet_options(seed=False, K=False, parts=False)
-def _cards(paths, check, json, budget, file_budget, project, solutions) -> int:
+def _cards(paths, check, moodle, json, budget, file_budget, project, solutions) -> int:
     """Print the self-check and flashcard decks, or prove or refute every card's formula (--check).
 
     DECKS: default the project's decks, else the lesson's (elbo_sym/lesson/data/selfcheck.toml and
@@ -445,6 +447,13 @@ def _cards(paths, check, json, budget, file_budget, project, solutions) -> int:
 
     if paths and project is not None:
         raise InputError("--project goes without DECKS (it names the decks)")
+    if moodle is not None:
+        from elbo_sym.publish.commands import cards_moodle
+
+        target = output_file(moodle, "--moodle")  # before checking anything
+        if json:
+            raise InputError("--json prints the decks; it does not go with --moodle")
+        return _print_outcome(cards_moodle(_project(project), paths, target, budget=budget, file_budget=file_budget))
     course = _project(project, solutions=solutions)
     decks = course_decks(course, paths)
     if not check:

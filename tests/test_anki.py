@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import os
 import sqlite3
 import zipfile
 from pathlib import Path
@@ -48,8 +50,9 @@ def test_fields_use_the_printer_and_escape_prose(deck) -> None:
     plain = back.replace('<span class="tex2jax_ignore">', "").replace("</span>", "")
     assert "<" not in plain.replace("&lt;", "")  # prose is HTML-escaped, in spans MathJax ignores
     assert front == f'<span class="tex2jax_ignore">{" ".join(card.front.split())}</span>'
-    tight = next(c for c in deck.cards if c.formula is not None and c.formula.assume is not None)
-    assert " if \\(" in anki.note_fields(tight)[2]
+    tight = next(c for c in deck.cards if c.conditions_text == ("q(z) = p(z | x)",))
+    assert anki.note_fields(tight)[2] == (anki.mathjax(tight.formula.latex) + " &nbsp; if "
+                                          + anki.mathjax(tight.conditions_latex))
 
 
 def test_ids_and_guids_are_stable(tmp_path: Path, deck) -> None:
@@ -115,3 +118,31 @@ def test_two_courses_with_the_same_card_get_two_notes(tmp_path: Path, deck) -> N
     assert one["notes"][0][2] == two["notes"][0][2]  # the same fields
     assert {d["name"] for d in one["decks"].values()} - {"Default"} == {"Course A"}
     assert set(one["models"]) != set(two["models"])
+
+
+def test_anki_imports_the_premise_beside_the_cards_formula(tmp_path: Path) -> None:
+    """Anki's own importer (the `anki` package) reads the lesson's deck: the card whose formula
+    holds only under a premise shows the premise, through the printer, in its Formula field."""
+    if os.environ.get("CI"):  # the `anki` package is in the test extras (pyproject.toml): never skipped in CI
+        import anki.collection as collection_module
+    else:
+        collection_module = pytest.importorskip("anki.collection")
+    from anki.import_export_pb2 import ImportAnkiPackageOptions, ImportAnkiPackageRequest
+
+    deck = load_flashcards()
+    (card,) = [c for c in deck.cards if any(r.rel != "=" for r in c.conditions)]
+    assert main(["flashcards", "--anki", str(tmp_path / "lesson.apkg")]) == 0
+    col = collection_module.Collection(str(tmp_path / "collection.anki2"))
+    try:
+        col.import_anki_package(ImportAnkiPackageRequest(
+            package_path=str(tmp_path / "lesson.apkg"), options=ImportAnkiPackageOptions(with_scheduling=False)))
+        notes = [col.get_note(n) for n in col.find_notes(f'deck:"{anki.DECK_NAME}"')]
+        assert len(notes) == len(deck.cards)
+        formulas = {" ".join(n.fields[0].split()): n.fields[2] for n in notes}
+    finally:
+        col.close()
+    shown = next(f for front, f in formulas.items() if " ".join(card.front.split()) in front)
+    premise = html.escape(to_latex(card.conditions[0].lhs.expr) + r" \neq " + to_latex(card.conditions[0].rhs.expr),
+                          quote=False)
+    assert shown == anki.mathjax(card.formula.latex) + r" &nbsp; if \(" + premise + r"\)"
+    assert sum(" if \\(" in f for f in formulas.values()) == sum(bool(c.conditions) for c in deck.cards)

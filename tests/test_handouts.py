@@ -409,3 +409,55 @@ def test_wide_chain_puts_the_reasons_under_the_lines(tmp_path: Path) -> None:
     assert report.ok and report.overfull == 0, report.message
     printed = squash(pdf_text(report.pdf))
     assert squash(result.steps[0].why) in printed
+
+
+# ----------------------------------------------------------------- a card's conditions
+
+
+def _condition_after_formula(page: str, formula: str, condition: str) -> bool:
+    """pdftotext of a card: the typeset formula, then "if" and its condition (a ≠ comes out as
+    U+0338 and =, or as ≠)."""
+    flat = loose(page).replace("\u0338=", "≠")
+    return loose(formula) + "if" + loose(condition) in flat
+
+
+def _back_page(index: int) -> int:
+    """The page holding the back of card `index` (sheets of CARDS_PER_SHEET: fronts, then backs)."""
+    return 2 * ((index - 1) // handouts.CARDS_PER_SHEET) + 2
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_a_cards_premise_is_printed_beside_its_formula_on_the_flashcards(built) -> None:
+    from elbo_sym.lesson.practice import load_flashcards
+
+    deck = load_flashcards()
+    (card,) = [c for c in deck.cards if any(r.rel != "=" for r in c.conditions)]
+    page = text_of(built, "flashcards", "-f", str(_back_page(card.index)), "-l", str(_back_page(card.index)))
+    assert f"back {card.index}" in page
+    assert _condition_after_formula(page, "log p(x) > L(q)", "q(z) ≠ p(z | x)"), page
+    tight = next(c for c in deck.cards if c.conditions_text == ("q(z) = p(z | x)",))
+    page = text_of(built, "flashcards", "-f", str(_back_page(tight.index)), "-l", str(_back_page(tight.index)))
+    assert _condition_after_formula(page, "L(q) = log p(x)", "q(z) = p(z | x)"), page
+    assert "ifq(z)" not in loose(text_of(built, "flashcards", "-f", "2", "-l", "2"))  # cards 1-8: none
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_the_selfchecks_condition_is_printed_beside_its_formula(built) -> None:
+    answers = text_of(built, "selfcheck", "-f", "2")
+    assert _condition_after_formula(answers, "L(q) = log p(x)", "q(z) = p(z | x)"), answers
+
+
+@pytest.mark.full
+@pytest.mark.usefixtures("requires_latex")
+def test_a_selfcheck_question_under_a_premise_prints_it(tmp_path: Path) -> None:
+    deck = tmp_path / "quiz.toml"
+    deck.write_text('title = "Premises"\nassume = "q(z) != p(z | x)"\n\n[[question]]\nquestion = "Strict?"\n'
+                    'answer = "Yes, q is not the posterior."\nformula = "log(p(x)) > ELBO(q)"\n\n'
+                    '[[question]]\nquestion = "And the gap?"\nanswer = "A KL divergence."\n'
+                    'formula = "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))"\n', encoding="utf-8")
+    (report,) = write_handouts(handouts.selfcheck_handouts(selfcheck=deck), tmp_path / "out")
+    assert report.ok, report.message + "\n" + report.log_excerpt
+    answers = pdf_text(report.pdf, "-f", "2")
+    assert _condition_after_formula(answers, "log p(x) > L(q)", "q(z) ≠ p(z | x)"), answers
+    # the deck's premise holds for every card, so the second prints it too
+    assert _condition_after_formula(answers, "log p(x) - L(q) = KL q(z) ∥ p(z | x)", "q(z) ≠ p(z | x)"), answers

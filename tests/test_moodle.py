@@ -286,3 +286,61 @@ def test_cli_quiz_follows_the_K_and_parts_options(tmp_path):
     assert main(["exercises", "--moodle", str(target), "--seed", "7", "--count", "2", "--K", "3",
                  "--parts", "evidence,gap"]) == 0
     assert target.read_text("utf-8") == moodle_quiz(7, 2, 3, ("evidence", "gap"))
+
+
+# --------------------------------------------------------------------------- decks (cards --moodle)
+
+
+def _essays(xml: str) -> list[ET.Element]:
+    return [q for q in questions(xml) if q.get("type") == "essay"]
+
+
+def _html(q: ET.Element, field: str) -> str:
+    node = q.find(field)
+    assert node is not None and node.get("format") == "html"
+    return node.findtext("text") or ""
+
+
+def test_cards_quiz_of_the_lesson_has_each_cards_conditions_beside_its_formula(tmp_path, capsys):
+    """`cards --moodle` writes the lesson's decks: a category per deck, an essay question per card;
+    the feedback (and the grader's information) of the card under a premise holds its formula and,
+    beside it, "if" and the premise, through the printer, HTML-escaped."""
+    from elbo_sym.engine.notation import to_latex
+    from elbo_sym.lesson.practice import load_flashcards, load_selfcheck
+
+    target = tmp_path / "cards.xml"
+    assert main(["cards", "--moodle", str(target)]) == 0
+    assert f"wrote {target}" in capsys.readouterr().out
+    xml = target.read_text(encoding="utf-8")
+    selfcheck, flashcards = load_selfcheck(), load_flashcards()
+    categories = [q.findtext("category/text") for q in questions(xml) if q.get("type") == "category"]
+    assert categories == [f"$course$/top/{selfcheck.title}", f"$course$/top/{flashcards.title}"]
+    essays = _essays(xml)
+    assert len(essays) == len(selfcheck.cards) + len(flashcards.cards)
+    by_name = {q.findtext("name/text"): q for q in essays}
+    (card,) = [c for c in flashcards.cards if any(r.rel != "=" for r in c.conditions)]
+    q = by_name[f"{flashcards.title}, card {card.index}"]
+    assert " ".join(card.front.split()) in _html(q, "questiontext")
+    premise = card.conditions[0]
+    condition = html.escape(f"{to_latex(premise.lhs.expr)} \\neq {to_latex(premise.rhs.expr)}", quote=False)
+    formula = html.escape(card.formula.latex, quote=False)
+    expected = f"<p>\\({formula}\\) &nbsp; if \\({condition}\\)</p>"
+    assert expected in _html(q, "generalfeedback") and expected in _html(q, "graderinfo")
+    assert sum(" if \\(" in _html(q, "generalfeedback") for q in essays) == sum(
+        bool(c.conditions) for c in (*selfcheck.cards, *flashcards.cards))
+
+
+def test_cards_quiz_refuses_a_card_that_needs_an_unstated_premise(tmp_path, capsys):
+    deck = tmp_path / "deck.toml"
+    deck.write_text('title = "t"\n[[card]]\nfront = "f"\nback = "b"\nformula = "log(p(x)) > ELBO(q)"\n',
+                    encoding="utf-8")
+    target = tmp_path / "cards.xml"
+    assert main(["cards", str(deck), "--moodle", str(target)]) == 1
+    assert "no quiz written" in capsys.readouterr().err and not target.exists()
+    deck.write_text(deck.read_text(encoding="utf-8").replace('title = "t"', 'title = "A/B & C"\n'
+                                                            'assume = "q(z) != p(z | x)"'), encoding="utf-8")
+    assert main(["cards", str(deck), "--moodle", str(target)]) == 0
+    xml = target.read_text(encoding="utf-8")
+    assert [q.findtext("category/text") for q in questions(xml)][0] == "$course$/top/A//B & C"
+    (essay,) = _essays(xml)
+    assert "if \\(q(z) \\neq p(z \\mid x)\\)" in _html(essay, "generalfeedback")

@@ -56,8 +56,9 @@ def test_selfcheck_has_six_checked_questions():
     gap = deck.cards[3].formula
     assert gap.rel == "=" and gap.rhs == KL(Density("q", (z,)), Density("p", (z,), (x,)))
     assert gap.latex == f"{to_latex(gap.lhs)} = {to_latex(gap.rhs)}"
-    tight = deck.cards[4].formula
-    assert tight.assume is not None and tight.assume_text == "q(z) = p(z | x)"
+    tight = deck.cards[4]
+    assert tight.conditions_text == ("q(z) = p(z | x)",) and tight.formula.conditions == tight.conditions
+    assert tight.conditions_latex == f"{to_latex(Density('q', (z,)))} = {to_latex(Density('p', (z,), (x,)))}"
 
 
 def test_flashcards_cover_the_lesson():
@@ -162,22 +163,119 @@ def test_errors_name_file_and_line(tmp_path, body, line, message):
 _STRICT_CARD = '[[card]]\nfront = "f"\nback = "b"\nformula = "log(p(x)) > ELBO(q)"\nrule = "kl-nonneg"\n'
 
 
-@pytest.mark.parametrize("body, line, column, rel", [
-    ('title = "t"\nassume = "ELBO(q) >= log(p(x))"\n' + _STRICT_CARD, 2, 18, ">="),
-    ('title = "t"\nassume = ["q(z) != p(z | x)"]\n' + _STRICT_CARD, 2, 16, "!="),
-    ('title = "t"\n' + _STRICT_CARD + 'assume = "q(z) != p(z | x)"\n', 7, 15, "!="),
+def test_the_lesson_has_a_card_under_a_premise_and_it_is_proved():
+    """The lesson's flashcards hold a card whose formula holds only under its premise: the
+    premise is its condition, and the card is proved under it."""
+    deck = load_flashcards()
+    (strict,) = [c for c in deck.cards if any(r.rel != "=" for r in c.conditions)]
+    assert strict.conditions_text == ("q(z) != p(z | x)",) and strict.formula.rel == ">"
+    assert r"\neq" in strict.conditions_latex
+    verdict = check_card(strict, deck=deck)
+    assert verdict.verdict == "proved" and "premise" in verdict.reason
+
+
+@pytest.mark.parametrize("where", ["deck", "card", "card-list"])
+def test_a_card_is_proved_under_its_premise_wherever_it_is_stated(tmp_path, where):
+    """A premise in the deck's or the card's `assume` (a string or a list, as in a derivation)
+    is the card's condition: its formula is checked under it, and printed with it."""
+    premise = '"q(z) != p(z | x)"'
+    body = {"deck": f'title = "t"\nassume = {premise}\n' + _STRICT_CARD,
+            "card": 'title = "t"\n' + _STRICT_CARD + f"assume = {premise}\n",
+            "card-list": 'title = "t"\n' + _STRICT_CARD + f"assume = [{premise}]\n"}[where]
+    deck = load_deck(write(tmp_path, body))
+    (card,) = deck.cards
+    assert card.conditions_text == ("q(z) != p(z | x)",)
+    assert card.formula.premises == card.conditions and card.formula.assumptions == ()
+    result = check_deck(deck)
+    (verdict,) = result.verdicts
+    assert verdict.verdict == "proved" and result.ok, verdict.reason
+    assert "formula: log(p(x)) > ELBO(q)   (assuming q(z) != p(z | x))" in format_deck(deck)
+
+
+def test_a_card_that_needs_an_unstated_premise_is_refuted(tmp_path, capsys):
+    """The strict bound without the premise q != p(z | x): refuted at the tight case, exit 1."""
+    path = write(tmp_path, 'title = "t"\n' + _STRICT_CARD)
+    (verdict,) = check_deck(load_deck(path)).verdicts
+    assert verdict.verdict == "refuted" and verdict.counterexample is not None
+    assert "premise" in verdict.reason
+    assert main(["cards", str(path), "--check"]) == 1
+    assert "✗ refuted" in capsys.readouterr().out
+
+
+def test_a_premise_that_does_not_hold_where_the_card_fails_does_not_rescue_it(tmp_path):
+    """A premise is a condition, not a licence: `q(z) != p(z)` does not make the tight case's
+    identity hold, so the card stays refuted."""
+    path = write(tmp_path, 'title = "t"\nassume = "q(z) != p(z)"\n[[card]]\nfront = "f"\nback = "b"\n'
+                           'formula = "ELBO(q) = log(p(x))"\n')
+    (verdict,) = check_deck(load_deck(path)).verdicts
+    assert verdict.verdict == "refuted" and verdict.counterexample is not None
+
+
+def test_conditions_merge_the_decks_and_the_cards(tmp_path):
+    """A card inherits its deck's conditions; its own q definition replaces the deck's, its own
+    premises add to the deck's. A card whose conditions no model satisfies is not proved."""
+    text = ('title = "t"\nassume = ["q(z) = p(z)", "q(z) != p(z | x)"]\n' + _STRICT_CARD
+            + '[[card]]\nfront = "g"\nback = "c"\nformula = "ELBO(q) = log(p(x))"\nassume = "q(z) = p(z | x)"\n')
+    deck = load_deck(write(tmp_path, text))
+    first, second = deck.cards
+    assert first.conditions_text == ("q(z) = p(z)", "q(z) != p(z | x)")
+    assert second.conditions_text == ("q(z) != p(z | x)", "q(z) = p(z | x)")
+    a, b = check_deck(deck).verdicts
+    assert a.verdict == "proved", a.reason
+    assert b.verdict == "error" and "no instance was shown to satisfy every premise" in b.reason
+
+
+def test_a_claim_in_a_cards_text_is_checked_under_the_decks_premise(tmp_path):
+    """A card without formula whose back claims the strict bound: checked under the deck's
+    premise, and the condition is printed with the card (there is no formula to print it beside)."""
+    body = 'title = "t"\nassume = "q(z) != p(z | x)"\n[[card]]\nfront = "f"\nback = "So $log(p(x)) > ELBO(q)$."\n'
+    deck = load_deck(write(tmp_path, body))
+    (card,) = deck.cards
+    assert card.formula is None and card.conditions_text == ("q(z) != p(z | x)",)
+    assert check_deck(deck).verdicts[0].verdict == "proved"
+    assert "(assuming q(z) != p(z | x))" in format_deck(deck)
+    unstated = load_deck(write(tmp_path, body.replace('assume = "q(z) != p(z | x)"\n', ""), "plain.toml"))
+    assert unstated.cards[0].conditions == ()
+    assert check_deck(unstated).verdicts[0].verdict == "refuted"
+
+
+def test_a_deck_whose_cards_state_nothing_prints_no_conditions(tmp_path):
+    deck = load_deck(write(tmp_path, 'title = "t"\nassume = "q(z) != p(z | x)"\n[[card]]\nfront = "f"\nback = "b"\n'))
+    assert deck.cards[0].conditions == () and len(deck.premises) == 1
+    assert "assuming" not in format_deck(deck)
+
+
+@pytest.mark.parametrize("body, line, column, message", [
+    ('title = "t"\n' + _STRICT_CARD + 'assume = "q(z) != foo(z)"\n', 7, None, "unknown function 'foo'"),
+    ('title = "t"\nassume = ["q(z) != p(z | x)", 3]\n' + _STRICT_CARD, 2, None, "each assumption must be a string"),
+    ('title = "t"\n' + _STRICT_CARD + 'assume = "p(z) = q(z)"\n', 7, None, "only supported assumption"),
+    ('title = "t"\nmodel = "gaussian"\nD = 2\n' + _STRICT_CARD + 'assume = "q(z) != p(z | x)"\n', 9, 15,
+     "only supported for the Gaussian family with one dimension"),
 ])
-def test_a_premise_in_a_deck_is_refused_by_name_at_its_column(tmp_path, body, line, column, rel):
-    """A premise (<=, >=, <, >, !=) in a deck's or a card's `assume` is refused as a premise (it
-    was "fixes q ... other assumptions are premises" or "`!` is not part of the notation"): a
-    card's formula is printed without conditions."""
+def test_a_bad_premise_names_its_line_as_in_a_derivation(tmp_path, body, line, column, message):
+    """A card's `assume` is read by the derivation reader: its errors name the card's line (and
+    the column, where a derivation's would)."""
     path = write(tmp_path, body)
     with pytest.raises(DerivationError) as info:
         load_deck(path)
     error = info.value
-    assert str(error).startswith(f"{path}:{line}:{column}: ")
-    assert f"a premise ({rel}) is not supported in a deck" in error.message
-    assert "not part of the notation" not in error.message
+    assert error.line == line and message in error.message, str(error)
+    if column is not None:
+        assert str(error).startswith(f"{path}:{line}:{column}: ")
+
+
+def test_conditions_in_the_cards_reports(tmp_path, capsys):
+    """`cards`, `cards --json`, `cards --check` and its JSON print each card's conditions."""
+    path = write(tmp_path, 'title = "t"\n' + _STRICT_CARD + 'assume = "q(z) != p(z | x)"\n')
+    assert main(["cards", str(path), "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "1. log(p(x)) > ELBO(q)   (assuming q(z) != p(z | x))\n" in out and "1 proved" in out
+    assert main(["cards", str(path), "--check", "--json"]) == 0
+    (report,) = json.loads(capsys.readouterr().out)
+    assert report["cards"][0]["conditions"] == ["q(z) != p(z | x)"] and report["ok"]
+    assert main(["cards", str(path), "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["cards"][0]["conditions"] == ["q(z) != p(z | x)"]
 
 
 def _questions(n: int) -> str:
@@ -393,3 +491,32 @@ def test_bad_deck_keys_name_file_and_line(tmp_path, body, line, message):
     with pytest.raises(DerivationError) as info:
         load_deck(write(tmp_path, body))
     assert info.value.line == line and message in info.value.message
+
+
+def test_a_premise_about_another_variational_distribution(tmp_path):
+    """Cremer's premise that q_star's bound is at least q's: the deck's model gains q_star (as a
+    derivation's would), the card that follows from the premise is proved and its reverse refuted
+    at an instance where the premise holds."""
+    card = '[[card]]\nfront = "f"\nback = "b"\nformula = "{}"\nrule = "assumption"\n'
+    text = ('title = "t"\nassume = "ELBO(q_star) >= ELBO(q)"\n'
+            + card.format("log(p(x)) - ELBO(q) >= log(p(x)) - ELBO(q_star)")
+            + card.format("log(p(x)) - ELBO(q_star) >= log(p(x)) - ELBO(q)"))
+    deck = load_deck(write(tmp_path, text))
+    assert deck.variationals == ("q_star",) and deck.premises[0].rel == ">="
+    follows, reverse = check_deck(deck).verdicts
+    assert follows.verdict == "proved", follows.reason
+    assert reverse.verdict == "refuted" and reverse.counterexample is not None
+
+
+@pytest.mark.parametrize("assume", ['assume = "q(z) != p(z | x)"\n', 'assume = "q(z) = p(z | x)"\n'])
+def test_a_relation_in_the_front_of_a_card_with_conditions_is_refused(tmp_path, assume):
+    """The front is printed alone (the conditions go with the answer), so a relation there would
+    be shown without the conditions it was checked under: refused at the front's line. Without
+    conditions the same front is a claim, checked."""
+    front = 'front = "Why is $log(p(x)) >= ELBO(q)$?"\n'
+    body = 'title = "t"\n' + assume + '[[card]]\n' + front + 'back = "b"\nformula = "log(p(x)) >= ELBO(q)"\n'
+    with pytest.raises(DerivationError) as info:
+        load_deck(write(tmp_path, body))
+    assert info.value.line == 4 and "printed without them" in info.value.message
+    plain = load_deck(write(tmp_path, body.replace(assume, ""), "plain.toml"))
+    assert [c.text for c in plain.cards[0].claims] == ["log(p(x)) >= ELBO(q)"]

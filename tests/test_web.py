@@ -1064,3 +1064,30 @@ def test_checker_stays_on_the_site_links_back_and_stops(browser_checks, built_si
     assert {p.read_text() for p in proved} < texts
     print(f"checker: first verdict {seen['coldSeconds']:.1f} s after opening the page (cold), "
           f"re-check {seen['warmSeconds']:.2f} s")
+
+
+def test_a_cards_conditions_are_displayed_beside_its_formula(pages):
+    """flashcards.md shows the premise card's formula and, in the same display, "if" and its
+    condition through the printer (KaTeX compiles it with every formula of the pages, above)."""
+    from elbo_sym.lesson.practice import load_flashcards
+
+    deck = load_flashcards()
+    (card,) = [c for c in deck.cards if any(r.rel != "=" for r in c.conditions)]
+    expected = web.katex_tex(f"{card.formula.latex}\\qquad\\text{{if }} {card.conditions_latex}").strip()
+    page = pages["flashcards.md"]
+    assert any(f.display and f.tex == expected for f in page.formulas), expected
+    assert f"$$\n{expected}\n$$" in page.body
+    assert r"\neq" in expected
+    shown = [f.tex for f in page.formulas if f.display and r"\text{if }" in f.tex]
+    assert len(shown) == sum(bool(c.conditions) for c in deck.cards)
+
+
+def test_a_card_without_formula_shows_its_decks_premise(tmp_path):
+    """A card whose text claims the strict bound under the deck's premise: the premise is
+    displayed with its answer, as on the printed card."""
+    path = tmp_path / "cards.toml"
+    path.write_text('title = "t"\nassume = "q(z) != p(z | x)"\n[[card]]\nfront = "Strict?"\n'
+                    'back = "Yes: $log(p(x)) > ELBO(q)$."\n', encoding="utf-8")
+    page = web.flashcards_page(path)
+    (display,) = [f.tex for f in page.formulas if f.display]
+    assert display.startswith(r"\text{if } ") and r"\neq" in display

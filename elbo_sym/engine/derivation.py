@@ -944,12 +944,13 @@ class _Reader:
         except ZeroDivisionError:
             raise ValueError(text) from None
 
-    def premises(self, value, family: str, D=1) -> tuple[object, tuple[Relation, ...]]:
+    def premises(self, value, family: str, D=1, line: int | None = None) -> tuple[object, tuple[Relation, ...]]:
         """`assume` (one string or a list of strings) split into its q definitions
         (``q(z) = ...``, each read by `assumptions`: the value to give it) and its premises:
         relations ``a <= b``, ``a >= b``, ``a < b``, ``a > b`` or ``a != b`` between expressions of
-        the vocabulary, each parsed where it is written (file:line:col)."""
-        line = self.line_of("assume")
+        the vocabulary, each parsed where it is written (file:line:col). `line`: where the key
+        is written (default: the file's top-level `assume`; a deck's card passes its own)."""
+        line = self.line_of("assume") if line is None else line
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list):
             raise self.error(line, "assume must be a string like \"q(z) = p(z | x)\" or a list of them")
@@ -987,8 +988,8 @@ class _Reader:
                 return number
         return line
 
-    def assumptions(self, value) -> tuple[Relation, ...]:
-        line = self.line_of("assume")
+    def assumptions(self, value, line: int | None = None) -> tuple[Relation, ...]:
+        line = self.line_of("assume") if line is None else line
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or len(items) > len(self.vocabulary.data):
             raise self.error(line, "assume must be a string like \"q(z) = p(z | x)\" (or one per observation)")

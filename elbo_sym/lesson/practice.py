@@ -4,11 +4,19 @@
 1 to :data:`MAX_SELFCHECK_QUESTIONS` of them, the lesson's six), ``lesson/flashcards.toml`` a
 deck of ``[[card]]`` tables (front, back). Either may carry a ``formula``: an expression or
 a relation in the derivation vocabulary. A relation is checked exactly like a one-step
-derivation (start = left side, one step to the right side, justified by ``rule``; optional
-``assume = "q(z) = p(z | x)"``) with :func:`elbo_sym.engine.check.check_derivation`, with
-K = "any" (every latent space at once). So a wrong formula on a card is refuted (with a
-counterexample) or at least not proved, and the handout prints the parsed formula that was
-checked. A bare expression is checked to be well-formed (defined on the whole domain).
+derivation (start = left side, one step to the right side, justified by ``rule``) with
+:func:`elbo_sym.engine.check.check_derivation`, with K = "any" (every latent space at once). So a
+wrong formula on a card is refuted (with a counterexample) or at least not proved, and the
+handout prints the parsed formula that was checked. A bare expression is checked to be
+well-formed (defined on the whole domain).
+
+A card's ``assume`` (and its deck's) reads exactly as a derivation's: q definitions
+(``"q(z) = p(z | x)"``) and premises (``"q(z) != p(z | x)"``, ``"beta >= 1"``; see
+elbo_sym.engine.premises). They are the card's *conditions* (:attr:`Card.conditions`): its
+formula and claims are checked under them, as a derivation's steps are under its ``assume``, and
+every output prints them beside the formula, through the same printer -- a formula that holds
+only under a condition is never printed without it. A front (question) is printed alone, so a
+card with conditions states no relation there.
 
 A deck file may also carry the file-level keys of a derivation (:data:`DECK_MODEL_KEYS`):
 ``model``, ``K``, ``data``, ``latents``, ``D``, ``[params]`` and ``assume``. They set the
@@ -46,7 +54,6 @@ from elbo_sym.engine.derivation import (
     prose_claim,
     read_toml,
     read_user_file,
-    split_premise,
     split_relation,
 )
 from elbo_sym.engine.rules import RULES
@@ -75,6 +82,9 @@ __all__ = [
     "check_lesson_cards",
     "format_deck",
     "deck_as_dict",
+    "conditions_suffix",
+    "relation_latex",
+    "relation_text",
     "MAX_SELFCHECK_QUESTIONS",
     "DECK_MODEL_KEYS",
     "CHECK_K",
@@ -105,13 +115,38 @@ _OPTIONAL = ("formula", "rule", "assume", "topic")
 # --------------------------------------------------------------------------- data
 
 
+def relation_latex(relation: Relation) -> str:
+    """A condition (or any derivation Relation) through the one printer."""
+    from elbo_sym.engine.notation import RELATION_LATEX, to_latex
+
+    return f"{to_latex(relation.lhs.expr)} {RELATION_LATEX[relation.rel]} {to_latex(relation.rhs.expr)}"
+
+
+def relation_text(relation: Relation) -> str:
+    """A condition as its author wrote it (the derivation-file syntax)."""
+    return f"{relation.lhs.text} {relation.rel} {relation.rhs.text}"
+
+
+CONDITIONS_LATEX_SEPARATOR = r",\quad "
+"""Between two conditions of a card in LaTeX (``if a = b,\\quad c > d``)."""
+
+
+def _merged(deck: tuple[Relation, ...], own: tuple[Relation, ...]) -> tuple[Relation, ...]:
+    """A card's conditions: its deck's and its own, where the card's q definition replaces the
+    deck's for the same q; a premise stated twice is kept once."""
+    fixed = {c.lhs.expr for c in own if c.rel == "="}
+    kept = [c for c in deck if not (c.rel == "=" and c.lhs.expr in fixed)]
+    seen = {(c.lhs.expr, c.rel, c.rhs.expr) for c in kept}
+    return tuple(kept) + tuple(c for c in own if (c.lhs.expr, c.rel, c.rhs.expr) not in seen)
+
+
 @dataclass(frozen=True)
 class CardFormula:
     """A card's formula, parsed: ``lhs`` alone (``rel`` None) or ``lhs rel rhs``.
 
     ``lhs``/``rhs`` are notation objects, so ``to_latex`` typesets them; ``latex`` joins
     them with the relation. ``rule`` is the justification named on the card (None: the
-    default), ``assume`` the optional assumption as a derivation Relation.
+    default), ``conditions`` the card's (see :attr:`Card.conditions`): what it is checked under.
     """
 
     text: str
@@ -120,7 +155,17 @@ class CardFormula:
     rel: str | None = None
     rhs: Expr | None = None
     rule: str | None = None
-    assume: Relation | None = None
+    conditions: tuple[Relation, ...] = ()
+
+    @property
+    def assumptions(self) -> tuple[Relation, ...]:
+        """The conditions that fix q (``q(z) = ...``): a derivation's assumptions."""
+        return tuple(c for c in self.conditions if c.rel == "=")
+
+    @property
+    def premises(self) -> tuple[Relation, ...]:
+        """The conditions that restrict the domain (<=, >=, <, >, !=): a derivation's premises."""
+        return tuple(c for c in self.conditions if c.rel != "=")
 
     @property
     def is_relation(self) -> bool:
@@ -139,19 +184,6 @@ class CardFormula:
             return to_latex(self.lhs)
         return f"{to_latex(self.lhs)} {RELATION_LATEX[self.rel]} {to_latex(self.rhs)}"
 
-    @property
-    def assume_latex(self) -> str | None:
-        if self.assume is None:
-            return None
-        from elbo_sym.engine.notation import RELATION_LATEX, to_latex
-
-        a = self.assume
-        return f"{to_latex(a.lhs.expr)} {RELATION_LATEX[a.rel]} {to_latex(a.rhs.expr)}"
-
-    @property
-    def assume_text(self) -> str | None:
-        return None if self.assume is None else f"{self.assume.lhs.text} {self.assume.rel} {self.assume.rhs.text}"
-
 
 @dataclass(frozen=True)
 class Card:
@@ -165,6 +197,22 @@ class Card:
     topic: str = ""
     claims: tuple[CardFormula, ...] = ()
     """The relations its texts state as ``$a <= b$`` formulas: checked with the card."""
+    conditions: tuple[Relation, ...] = ()
+    """What its formula and claims are checked under, printed beside its formula: the q
+    definitions and premises of its deck's ``assume`` and of its own (the card's q definition
+    replaces the deck's for that q). Empty for a card that states nothing checked."""
+
+    @property
+    def conditions_latex(self) -> str | None:
+        """The conditions through the printer, joined (None: there are none)."""
+        if not self.conditions:
+            return None
+        return CONDITIONS_LATEX_SEPARATOR.join(relation_latex(c) for c in self.conditions)
+
+    @property
+    def conditions_text(self) -> tuple[str, ...]:
+        """The conditions in the file syntax, one string each."""
+        return tuple(relation_text(c) for c in self.conditions)
 
     @property
     def question(self) -> str:
@@ -195,6 +243,12 @@ class Deck:
     latents: tuple[str, ...] = ("z",)
     D: int = 1
     assumptions: tuple[Relation, ...] = ()
+    premises: tuple[Relation, ...] = ()
+    """The premises of the deck's ``assume`` (<=, >=, <, >, !=): every card is checked under them."""
+    variationals: tuple[str, ...] = ()
+    """Variational distributions beside q its formulas and conditions use ("q_star", "r"), as in a derivation."""
+    indices: tuple[str, ...] = ()
+    """[params] that index the model (p(x | z; theta)), as in a derivation."""
     prose_math: tuple[tuple[str, Any], ...] = ()
     """The ``$...$`` formulas and claims of its texts, parsed once at load (as Derivation.prose_math)."""
 
@@ -326,8 +380,11 @@ class _DeckReader(_Reader):
             raise self.error(self._table_span(table, MAX_SELFCHECK_QUESTIONS)[0],
                              f"a self-check has 1 to {MAX_SELFCHECK_QUESTIONS} [[question]] tables, "
                              f"found {len(items)}")
-        cards = tuple(self.card(item, i, table, kind) for i, item in enumerate(items))
-        return Deck(self.path, kind, title, summary, cards, **model, prose_math=tuple(self.prose_math.items()))
+        cards = tuple(self.card(item, i, table, kind, model) for i, item in enumerate(items))
+        variationals, indices = self.model_names(_formulas_of(cards, model["assumptions"] + model["premises"]),
+                                                 model["params"])
+        return Deck(self.path, kind, title, summary, cards, **model, variationals=variationals, indices=indices,
+                    prose_math=tuple(self.prose_math.items()))
 
     def model_keys(self, data: dict) -> dict[str, Any]:
         """The deck's model (DECK_MODEL_KEYS), read by the derivation reader's own methods,
@@ -344,28 +401,19 @@ class _DeckReader(_Reader):
                 shown = "" if family == "chain" else f", or \"{ANY_K}\""
                 raise self.error(self.line_of("K"), f"K must be an integer from 2 to {high}{shown}, got {K!r}")
         self.vocabulary = vocabulary_of(family, observations, params, latents, D)
-        if "assume" in data:
-            items = data["assume"] if isinstance(data["assume"], list) else [data["assume"]]
-            for item in items:
-                self.refuse_premise(item, self.line_of("assume"))
-        assumptions = self.assumptions(data["assume"]) if "assume" in data else ()
+        assumptions, premises = self.conditions(data.get("assume", []), family, D, self.line_of("assume"))
         return {"family": family, "K": K, "data": observations, "params": params, "latents": latents, "D": D,
-                "assumptions": assumptions}
+                "assumptions": assumptions, "premises": premises}
 
-    def refuse_premise(self, item: Any, line: int) -> None:
-        """A deck's or card's `assume` only fixes q: a premise (<=, >=, <, >, !=), which a
-        derivation file may hold, is refused here by name -- a card's formula is printed
-        (handout, site, Moodle, Anki) without its conditions, so it must hold unconditionally."""
-        parts = split_premise(item) if isinstance(item, str) else None
-        if parts is None or parts[1] == "=":
-            return  # an assumption that fixes q, or an error `assumptions`/`relation` reports
-        left, rel, _ = parts
-        raise self._at(self._item_line(line, item), item, len(left),
-                       f"a premise ({rel}) is not supported in a deck: a card's formula is printed without "
-                       f"conditions, so assume only fixes q: \"q(z) = <distribution over z>\" (premises: "
-                       f"in a derivation file)")
+    def conditions(self, value: Any, family: str, D: Any, line: int) -> tuple[tuple[Relation, ...],
+                                                                               tuple[Relation, ...]]:
+        """An `assume` (a deck's or a card's, written on `line`) read by the derivation reader's
+        own methods: (its q definitions, its premises), with the same syntax, meaning and errors."""
+        definitions, premises = self.premises(value, family, D, line)
+        return self.assumptions(definitions, line), premises
 
-    def card(self, item: Any, i: int, table: str, kind: str) -> Card:
+    def card(self, item: Any, i: int, table: str, kind: str, model: dict[str, Any]) -> Card:
+        """One card table; `model`: its deck's (:meth:`model_keys`), whose conditions it inherits."""
         number = i + 1
         header = self._table_span(table, i)[0]
         if not isinstance(item, dict):
@@ -384,7 +432,7 @@ class _DeckReader(_Reader):
                 raise self.error(self.line_of(key, table, i), f"{table} {number}: '{key}' must be non-empty text")
             texts[key] = self.prose(item[key], MAX_CARD_TEXT_CHARS, f"{table} {number}: '{key}'",
                                     self.line_of(key, table, i), claims=True)
-        for key in ("rule", "assume", "topic"):
+        for key in ("rule", "topic"):
             if key in item and not isinstance(item[key], str):
                 raise self.error(self.line_of(key, table, i), f"{table} {number}: '{key}' must be a string")
         if ("rule" in item or "assume" in item) and "formula" not in item:
@@ -392,12 +440,24 @@ class _DeckReader(_Reader):
             raise self.error(self.line_of(key, table, i), f"{table} {number}: '{key}' needs a formula")
         topic = self.label(item.get("topic", ""), MAX_TITLE_CHARS, f"{table} {number}: 'topic'",
                            self.line_of("topic", table, i), "a card's topic")
-        formula = self.card_formula(item, table, i) if "formula" in item else None
-        assume = formula.assume if formula is not None else None
-        claims = tuple(self.text_claim(span.text, self.line_of(key, table, i), assume)
-                       for key in (front_key, back_key) for span in split_math(item[key], claims=True)
-                       if span.kind == "math" and split_relation(span.text) is not None)
-        return Card(number, header, texts[front_key], texts[back_key], formula, topic, claims)
+        definitions, premises = self.conditions(item.get("assume", []), model["family"], model["D"],
+                                                self.line_of("assume", table, i))
+        conditions = _merged(model["assumptions"] + model["premises"], definitions + premises)
+        formula = self.card_formula(item, table, i, conditions) if "formula" in item else None
+        stated_in = {key: [span.text for span in split_math(item[key], claims=True)
+                           if span.kind == "math" and split_relation(span.text) is not None]
+                     for key in (front_key, back_key)}
+        if conditions and stated_in[front_key]:
+            raise self.error(self.line_of(front_key, table, i),
+                             f"{table} {number}: '{front_key}' states ${stated_in[front_key][0]}$, checked under the "
+                             f"card's conditions ({', '.join(relation_text(c) for c in conditions)}), but a "
+                             f"{front_key} is printed without them (they go with the answer): state the relation "
+                             f"in '{back_key}' or as the formula")
+        claims = tuple(self.text_claim(text, self.line_of(key, table, i), conditions)
+                       for key, texts_stated in stated_in.items() for text in texts_stated)
+        stated = formula is not None or bool(claims)
+        return Card(number, header, texts[front_key], texts[back_key], formula, topic, claims,
+                    conditions if stated else ())
 
     def label(self, value: Any, limit: int, what: str, line: int, where: str) -> str:
         """A deck's title or summary, a card's topic: prose that no check reads, printed where a
@@ -411,13 +471,13 @@ class _DeckReader(_Reader):
                                    f"as a card's formula")
         return self.prose(value, limit, what, line)
 
-    def text_claim(self, text: str, line: int, assume: Relation | None) -> CardFormula:
+    def text_claim(self, text: str, line: int, conditions: tuple[Relation, ...]) -> CardFormula:
         """A ``$a <= b$`` of a card's text (already parsed once by :meth:`prose`) as a formula to check."""
         parsed = self.prose_math.get(text)
         lhs, rel, rhs = parsed if isinstance(parsed, tuple) else prose_claim(text, self.vocabulary)
-        return CardFormula(text, line, lhs, rel, rhs, None, assume)
+        return CardFormula(text, line, lhs, rel, rhs, None, conditions)
 
-    def card_formula(self, item: dict, table: str, i: int) -> CardFormula:
+    def card_formula(self, item: dict, table: str, i: int, conditions: tuple[Relation, ...]) -> CardFormula:
         number = i + 1
         line = self.line_of("formula", table, i)
         value = item["formula"]
@@ -427,15 +487,6 @@ class _DeckReader(_Reader):
         if rule is not None and rule not in RULES:
             raise self.error(self.line_of("rule", table, i),
                              f"{table} {number}: unknown rule {rule!r} (known: {', '.join(sorted(RULES))})")
-        assume = None
-        if "assume" in item:
-            self.refuse_premise(item["assume"], self.line_of("assume", table, i))
-            assume = self.relation(item["assume"], self.line_of("assume", table, i), "assume")
-            from elbo_sym.engine.notation import Density
-
-            if assume.rel != "=" or not (isinstance(assume.lhs.expr, Density) and assume.lhs.expr.name == "q"):
-                raise self.error(self.line_of("assume", table, i),
-                                 "the only supported assumption fixes q: \"q(z) = <distribution over z>\"")
         parts = split_relation(value)
         if parts is None:
             if any(c in value for c in "<>="):
@@ -444,39 +495,54 @@ class _DeckReader(_Reader):
             if rule is not None:
                 raise self.error(self.line_of("rule", table, i), f"{table} {number}: a rule needs a relation")
             expr = self.formula(value, line, "formula").expr
-            return CardFormula(value, line, expr, None, None, rule, assume)
+            return CardFormula(value, line, expr, None, None, rule, conditions)
         left, rel, right = parts
         lhs = self.formula(left, line, "formula").expr
         rhs = self.formula(right, line, "formula").expr
-        return CardFormula(value, line, lhs, rel, rhs, rule, assume)
+        return CardFormula(value, line, lhs, rel, rhs, rule, conditions)
+
+
+def _formulas_of(cards: tuple[Card, ...], conditions: tuple[Relation, ...]) -> list[Formula]:
+    """Every formula of a deck -- the cards' formulas, claims and conditions, the deck's conditions --
+    as the derivation reader's `model_names` takes them (which distributions and indices the model needs)."""
+    out = [side for c in conditions for side in (c.lhs, c.rhs)]
+    for card in cards:
+        for f in ((card.formula,) if card.formula is not None else ()) + card.claims:
+            out += [Formula(e, f.text, f.line) for e in (f.lhs, f.rhs) if e is not None]
+        out += [side for c in card.conditions for side in (c.lhs, c.rhs)]
+    return out
 
 
 # --------------------------------------------------------------------------- checking
 
 
 def _rules_for(formula: CardFormula) -> tuple[str, ...]:
+    """The rules a formula without its own is tried with: a strict bound may be a KL divergence
+    shown positive by a premise (``q(z) != p(z | x)``), so `<`/`>` try kl-nonneg after algebra."""
     if formula.rule is not None:
         return (formula.rule,)
     if formula.rel in (">=", "<="):
         return ("jensen", "kl-nonneg")
+    if formula.rel in (">", "<"):
+        return ("algebra", "kl-nonneg")
     return ("algebra",)
 
 
 def _one_step(deck_path: str, card: Card, formula: CardFormula, K: int | str, rule: str,
               deck: Deck | None = None) -> Derivation:
-    """The card's formula as a one-step derivation in the deck's model (its keys, its assumptions)."""
+    """The card's formula as a one-step derivation in the deck's model, under the formula's
+    conditions (its q definitions are the derivation's assumptions, the rest its premises)."""
     if formula.rel is None:
         raise ValueError("a one-step derivation needs a relation")
     start = Formula(formula.lhs, _text(formula.lhs), formula.line)
     step = Step(1, formula.line, formula.rel, Formula(formula.rhs, _text(formula.rhs), formula.line), rule,
                 card.front)
-    assumptions: tuple[Relation, ...] = (formula.assume,) if formula.assume is not None else ()
     if deck is None:
-        return Derivation(deck_path, card.front, card.back, K, start, (step,), None, assumptions, ())
-    fixed = {a.lhs.expr for a in assumptions}
-    assumptions = tuple(a for a in deck.assumptions if a.lhs.expr not in fixed) + assumptions  # the card's wins
-    return Derivation(deck_path, card.front, card.back, K, start, (step,), None, assumptions, (), deck.family,
-                      deck.data, deck.params, latents=deck.latents, D=deck.D)
+        return Derivation(deck_path, card.front, card.back, K, start, (step,), None, formula.assumptions, (),
+                          premises=formula.premises)
+    return Derivation(deck_path, card.front, card.back, K, start, (step,), None, formula.assumptions, (),
+                      deck.family, deck.data, deck.params, latents=deck.latents, D=deck.D, premises=formula.premises,
+                      variationals=deck.variationals, indices=deck.indices)
 
 
 def _check_ks(deck: Deck | None) -> tuple[int | str, ...]:
@@ -563,7 +629,7 @@ def _check_expression(card: Card, formula: CardFormula, deck_path: str = "<cards
     checked as the one-step identity `expr = expr`, whose proof needs exactly that."""
     from elbo_sym.engine.check import Verdict, check_derivation
 
-    identity = CardFormula(formula.text, formula.line, formula.lhs, "=", formula.lhs, None, formula.assume)
+    identity = CardFormula(formula.text, formula.line, formula.lhs, "=", formula.lhs, None, formula.conditions)
     ks = _check_ks(deck)
     for K in ks:
         result = check_derivation(_one_step(deck_path, card, identity, K, "algebra", deck), budget=budget)
@@ -650,8 +716,9 @@ def format_deck(deck: Deck, solutions: str = "inline") -> str:
     def answer(card: Card) -> list[str]:
         out = [f"     {back}: {card.back}"]
         if card.formula is not None:
-            assume = f"   (assuming {card.formula.assume_text})" if card.formula.assume is not None else ""
-            out.append(f"     formula: {card.formula.text}{assume}")
+            out.append(f"     formula: {card.formula.text}{conditions_suffix(card.conditions_text)}")
+        elif card.conditions:
+            out.append(f"     {conditions_suffix(card.conditions_text).strip()}")
         return out
 
     for card in deck.cards:
@@ -666,8 +733,15 @@ def format_deck(deck: Deck, solutions: str = "inline") -> str:
     return "\n".join(lines) + "\n"
 
 
+def conditions_suffix(conditions: tuple[str, ...]) -> str:
+    """What the terminal prints after a card's formula: ``   (assuming a, b)``, or nothing."""
+    return f"   (assuming {', '.join(conditions)})" if conditions else ""
+
+
 def deck_as_dict(deck: Deck) -> dict[str, Any]:
-    """The deck as `cards --json` prints it: its file, kind, title and every card's texts and formula."""
+    """The deck as `cards --json` prints it: its file, kind, title and every card's texts, formula
+    and conditions (in the file syntax)."""
     return {"file": deck.path, "kind": deck.kind, "title": deck.title, "cards": [
         {"index": c.index, "line": c.line, "front": c.front, "back": c.back, "topic": c.topic,
-         "formula": c.formula.text if c.formula else None} for c in deck.cards]}
+         "formula": c.formula.text if c.formula else None, "conditions": list(c.conditions_text)}
+        for c in deck.cards]}

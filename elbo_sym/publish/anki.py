@@ -43,7 +43,9 @@ __all__ = [
     "anki_identity",
     "course_deck_name",
     "build_deck",
+    "formula_html",
     "mathjax",
+    "prose_html",
     "note_fields",
     "note_guid",
     "write_apkg",
@@ -113,9 +115,10 @@ def mathjax(latex: str) -> str:
     return r"\(" + html.escape(body, quote=False) + r"\)"
 
 
-def _prose(text: str, vocabulary: Any = None) -> str:
+def prose_html(text: str, vocabulary: Any = None) -> str:
     """Card prose as HTML: text escaped, ``$...$`` formulas through the printer as MathJax
-    (names from `vocabulary`, the deck's; None: the lesson's), blank lines as line breaks."""
+    (names from `vocabulary`, the deck's; None: the lesson's), blank lines as line breaks
+    (Anki's fields; the Moodle quiz of a deck, elbo_sym.publish.moodle, too)."""
     from elbo_sym.engine.parse import Vocabulary
     from elbo_sym.report.build import prose_parts
 
@@ -130,16 +133,19 @@ def _prose(text: str, vocabulary: Any = None) -> str:
     return "".join(out).strip()
 
 
+def formula_html(card: Any) -> str:
+    """A card's formula and, beside it, its conditions ("if ..."), as MathJax through the printer
+    (empty for a card with neither)."""
+    shown = [mathjax(card.formula.latex)] if card.formula is not None else []
+    if card.conditions:
+        shown.append("if " + mathjax(card.conditions_latex))
+    return " &nbsp; ".join(shown)
+
+
 def note_fields(card: Any, vocabulary: Any = None) -> list[str]:
     """The four fields (Front, Back, Formula, Topic) of one :class:`elbo_sym.lesson.practice.Card`."""
-    formula = ""
-    f = card.formula
-    if f is not None:
-        formula = mathjax(f.latex)
-        if f.assume is not None:
-            formula += " &nbsp; if " + mathjax(f.assume_latex)
-    return [_prose(card.front, vocabulary), _prose(card.back, vocabulary), formula,
-            _prose(card.topic.replace("-", " "), vocabulary)]
+    return [prose_html(card.front, vocabulary), prose_html(card.back, vocabulary), formula_html(card),
+            prose_html(card.topic.replace("-", " "), vocabulary)]
 
 
 def note_guid(card: Any, namespace: str = GUID_NAMESPACE) -> str:

@@ -164,6 +164,25 @@ def course_examples(course: Project) -> list:
     return [example_of(e) for e in course.examples or (LESSON_EXAMPLE,)]
 
 
+def cards_moodle(course: Project, paths: Sequence[str], target: Path, *, budget: float,
+                 file_budget: float | None) -> Outcome:
+    """`cards --moodle`: check every card of the decks (DECKS, else the course's), then write them as
+    a Moodle quiz (elbo_sym.publish.moodle.cards_quiz); nothing is written when a card is not proved."""
+    from elbo_sym.lesson.practice import check_deck
+    from elbo_sym.publish.handouts import HandoutError, require_printable
+    from elbo_sym.publish.moodle import write_cards_quiz
+
+    results = [check_deck(deck, budget, file_budget) for deck in course_decks(course, paths)]
+    try:
+        for result in results:
+            require_printable(result)
+    except HandoutError as error:
+        return Outcome(((True, f"elbo-sym cards: no quiz written: {error}"),), ok=False)
+    written = write_cards_quiz(target, results)
+    questions = sum(len(result.deck.cards) for result in results)
+    return Outcome(((False, f"wrote {written} ({questions} essay questions, {len(results)} deck(s))"),))
+
+
 def course_decks(course: Project, paths: Sequence[str]) -> list:
     """The decks of `cards`: DECKS as given, else the course's self-check and flashcards."""
     from elbo_sym.lesson.practice import load_deck, load_flashcards, load_selfcheck

@@ -93,6 +93,7 @@ __all__ = [
     "notation",
     "relation",
     "require_checked",
+    "require_printable",
     "require_proved",
     "selfcheck_context",
     "worked_example_context",
@@ -786,12 +787,18 @@ def checked_deck(kind: str, path: str | Path | None = None, *,
 
     deck = load_selfcheck(path) if kind == "selfcheck" else load_flashcards(path)
     result = check_deck(deck, budget, total)
+    require_printable(result)
+    return deck, result
+
+
+def require_printable(result) -> None:
+    """Refuse a checked deck (elbo_sym.lesson.practice.DeckResult) with a card that is not proved
+    (or a well-formed expression): its cards are printed only with checked formulas."""
     bad = [v for v in result.verdicts if v.verdict not in _PRINTABLE_CARD_VERDICTS]
     if bad:
         raise HandoutError("cards are printed only with checked formulas:\n  " + "\n  ".join(
-            f"{deck.path}:{v.card.formula.line if v.card.formula else v.card.line}: card {v.card.index} "
+            f"{result.deck.path}:{v.card.formula.line if v.card.formula else v.card.line}: card {v.card.index} "
             f"is {v.verdict}: {v.reason}" for v in bad))
-    return deck, result
 
 
 def _card_context(card, verdict, vocabulary: Vocabulary | None = None,
@@ -804,7 +811,7 @@ def _card_context(card, verdict, vocabulary: Vocabulary | None = None,
         "front": prose(prose_parts(card.front, names, claims=True, parsed=parsed), card.front, paragraphs=True),
         "back": prose(prose_parts(card.back, names, claims=True, parsed=parsed), card.back, paragraphs=True),
         "formula": LatexMarkup(f.latex) if f is not None else None,
-        "assume": LatexMarkup(f.assume_latex) if f is not None and f.assume is not None else None,
+        "conditions": LatexMarkup(card.conditions_latex) if card.conditions else None,
         "verdict": verdict.verdict if verdict.verdict == "proved" else None,
     }
 

@@ -17,6 +17,13 @@ cases of the sheet that ``exercises.pdf`` prints for the same seed, latent size 
   the posterior has one sub-question per state. ``<generalfeedback>`` shows the exact
   key (the answer key's workings).
 
+``elbo-sym cards [DECKS] --moodle quiz.xml`` writes decks (the course's self-check and
+flashcards, or DECKS) after checking every card (:func:`cards_quiz`): per deck a category, per
+card an ``<question type="essay">`` whose question is the card's front (question) and whose
+general feedback and grader information hold its back (answer), its formula and, beside it,
+its conditions ("if q(z) != p(z | x)"), all as HTML with MathJax through the printer
+(elbo_sym.publish.anki.prose_html and formula_html, as on the Anki cards).
+
 HTML text goes into CDATA sections. Every character of text or LaTeX that reaches the
 HTML is escaped (``& < >``), so the CDATA terminator ``]]>`` cannot occur inside one;
 :func:`cdata` still splits any ``]]>`` (``]]]]><![CDATA[>``), so a section can never end
@@ -46,9 +53,11 @@ __all__ = [
     "MoodleError",
     "cdata",
     "cloze_numerical",
+    "cards_quiz",
     "default_category",
     "moodle_quiz",
     "write_moodle_quiz",
+    "write_cards_quiz",
 ]
 
 TOLERANCE = "0.0005"
@@ -207,3 +216,60 @@ def write_moodle_quiz(path: str | os.PathLike[str], seed: int = DEFAULT_SEED, co
     target = Path(path)
     data = moodle_quiz(seed, count, K, parts, tolerance=tolerance).encode("utf-8")
     return replace_file(target, data)
+
+
+# --------------------------------------------------------------------------- decks
+
+
+def _card_question(card: Any, deck: Any, name: str) -> list[str]:
+    """One card as an essay question: its front asked, its back, formula and conditions as the feedback."""
+    from elbo_sym.publish.anki import formula_html, prose_html
+
+    answer = f"<p>{prose_html(card.back, deck.vocabulary)}</p>"
+    formula = formula_html(card)
+    if formula:
+        answer += f"\n<p>{formula}</p>"
+    return ['  <question type="essay">',
+            f"    <name><text>{xml_escape(name)}</text></name>",
+            f'    <questiontext format="html"><text>{cdata(f"<p>{prose_html(card.front, deck.vocabulary)}</p>")}'
+            f"</text></questiontext>",
+            f'    <generalfeedback format="html"><text>{cdata(answer)}</text></generalfeedback>',
+            "    <defaultgrade>1</defaultgrade>",
+            "    <penalty>0</penalty>",
+            "    <hidden>0</hidden>",
+            f"    <idnumber>elbo-sym-{deck.kind}-{card.index}</idnumber>",
+            "    <responseformat>editor</responseformat>",
+            "    <responserequired>1</responserequired>",
+            "    <responsefieldlines>5</responsefieldlines>",
+            "    <attachments>0</attachments>",
+            f'    <graderinfo format="html"><text>{cdata(answer)}</text></graderinfo>',
+            '    <responsetemplate format="html"><text></text></responsetemplate>',
+            "  </question>"]
+
+
+def cards_quiz(results: Sequence[Any]) -> str:
+    """The Moodle XML of checked decks (elbo_sym.lesson.practice.DeckResult, see the module
+    docstring); a deck with a card that is not proved is refused (HandoutError), as by the handouts."""
+    from elbo_sym.publish.handouts import require_printable
+
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           f"<!-- elbo-sym cards: Moodle XML, {len(results)} deck(s), one essay question per card -->", "<quiz>"]
+    for result in results:
+        require_printable(result)
+        deck = result.deck
+        title = deck.title or Path(deck.path).stem
+        category = "$course$/top/" + title.replace("/", "//")  # Moodle's escape: a / would start a subcategory
+        out += ['  <question type="category">',
+                f"    <category><text>{xml_escape(category)}</text></category>",
+                '    <info format="html"><text></text></info>',
+                "  </question>"]
+        shown = "Question" if deck.kind == "selfcheck" else "Card"
+        for card in deck.cards:
+            out += _card_question(card, deck, f"{title}, {shown.lower()} {card.index}")
+    out.append("</quiz>")
+    return "\n".join(out) + "\n"
+
+
+def write_cards_quiz(path: str | os.PathLike[str], results: Sequence[Any]) -> Path:
+    """Write :func:`cards_quiz` to ``path`` atomically (temp file in the same folder + rename)."""
+    return replace_file(Path(path), cards_quiz(results).encode("utf-8"))

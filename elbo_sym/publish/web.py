@@ -826,9 +826,11 @@ def _card(doc: _Markdown, card: Mapping[str, Any], texts: tuple[Prose, Prose, st
     doc.add(doc.prose(front, front_text, paragraphs=True))
     with doc.details(mode=solutions):
         doc.add(doc.prose(back, back_text, paragraphs=True))
-        if card["formula"] is not None:
-            condition = f"\\qquad\\text{{if }} {card['assume']}" if card["assume"] is not None else ""
-            doc.display(f"{card['formula']}{condition}")
+        shown = [card["formula"]] if card["formula"] is not None else []
+        if card["conditions"] is not None:  # beside the formula, as on the printed card
+            shown.append(f"\\text{{if }} {card['conditions']}")
+        if shown:
+            doc.display("\\qquad".join(shown))
             if card["verdict"] is not None and solutions == "inline":
                 doc.add(f"{_mark(card['verdict'])} Proved by the checker for {md_text(proved_for)}.")
 

@@ -182,7 +182,7 @@ def deck_report_of(result: DeckResult) -> DeckReport:
     deck = result.deck
     cards = tuple(CardReport(v.card.index, v.card.formula.line if v.card.formula else v.card.line, v.card.front,
                              v.card.formula.text if v.card.formula else None, v.verdict, v.reason, tuple(map(str, v.K)),
-                             counterexample_report(v.counterexample))
+                             counterexample_report(v.counterexample), v.card.conditions_text)
                   for v in result.verdicts)
     return DeckReport(deck.path, deck.kind, deck.title, cards)
 

@@ -341,6 +341,8 @@ class CardReport:
     K: tuple[str, ...] = ()
     """The latent spaces it was checked on: "any", or numbers of states ("2", "3")."""
     counterexample: CounterexampleReport | None = None
+    conditions: tuple[str, ...] = ()
+    """What the formula is checked and printed under: the card's q definitions and premises."""
 
     def __post_init__(self) -> None:
         if self.verdict not in CARD_MARK:

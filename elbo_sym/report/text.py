@@ -167,10 +167,13 @@ def _failure_step(r: DerivationReport, s: StepReport) -> list[str]:
 
 
 def deck_text(r: DeckReport) -> str:
-    """`elbo-sym cards --check`: each card's formula and verdict, then the deck's totals."""
+    """`elbo-sym cards --check`: each card's formula (with its conditions) and verdict, then the deck's totals."""
+    from elbo_sym.lesson.practice import conditions_suffix  # as `cards` prints them; only a deck's check needs it
+
     lines = [f"{r.file} — {r.title}"]
     for c in r.cards:
-        lines.append(f"  {r.file}:{c.line}  {c.index:>2}. {c.formula if c.formula is not None else '(no formula)'}")
+        formula = c.formula if c.formula is not None else "(no formula)"
+        lines.append(f"  {r.file}:{c.line}  {c.index:>2}. {formula}{conditions_suffix(c.conditions)}")
         if c.formula is not None:
             lines.append(f"      {CARD_MARK[c.verdict]} {c.verdict:<11} {c.reason}")
         if c.counterexample is not None:
