@@ -272,14 +272,15 @@ def _log_of_densities(e, inst: ChainInstance, at: dict) -> Value:
 def degree(e, integrated: frozenset[str] = frozenset()) -> int:
     """A bound on the degree of `e` in the layers (a log-density or a KL: 2); JudgeError when `e` is no
     polynomial in them (the quadrature would not be exact).  `integrated`: the layers an enclosing E
-    integrates over; a density of none of them (p(x), q(z2 | x) under E over z1) is a constant there,
-    degree 0, and a density of any of them is refused (exp of a quadratic: no polynomial)."""
+    integrates over; a density of none of them (p(x), q(z2 | x) under E over z1), or a log or exp of
+    anything free of them, is a constant there, degree 0, and a density of any of them is refused (exp
+    of a quadratic: no polynomial)."""
     if isinstance(e, (KL, Entropy, ELBO)):
         return 2
     if isinstance(e, Expectation):
         return degree(e.body, integrated | _variable_names(e.distribution))
     if isinstance(e, Density):
-        if integrated & set(_argument_names(e)):
+        if not _free_of(e, integrated):
             raise JudgeError("a density of an integrated layer under E is no polynomial in the layers")
         return 0
     if isinstance(e, sympy.Symbol):
@@ -297,10 +298,24 @@ def degree(e, integrated: frozenset[str] = frozenset()) -> int:
     if isinstance(e, (sympy.log, sympy.exp)):
         if isinstance(e, sympy.log) and _of_densities(e.args[0]):
             return 2
+        if _free_of(e.args[0], integrated):  # exp(log(p(x))) under E over z1: a constant there
+            return 0
         if degree(e.args[0], integrated):
             raise JudgeError("log or exp of a function of the layers under E")
         return 0
     return 0
+
+
+def _free_of(e, integrated: frozenset[str]) -> bool:
+    """`e` depends on none of the `integrated` layers: a constant for the E that integrates them (an
+    expectation, KL, H, ELBO, sum or IWAE inside is not looked into: not shown free)."""
+    if isinstance(e, Density):
+        return not integrated & set(_argument_names(e))
+    if isinstance(e, sympy.Symbol):
+        return e.name not in integrated
+    if isinstance(e, (Expectation, KL, Entropy, ELBO, LatentSum, IWAE, Normal)):
+        return False
+    return all(_free_of(a, integrated) for a in e.args)
 
 
 def evaluate(e, inst: ChainInstance, at: dict) -> Value:
