@@ -269,12 +269,14 @@ def _log_of_densities(e, inst: ChainInstance, at: dict) -> Value:
     return arith._log(evaluate(e, inst, at))  # a positive number (or pi): Undefined when it is not positive
 
 
+@lru_cache(maxsize=4096)
 def degree(e, integrated: frozenset[str] = frozenset()) -> int:
     """A bound on the degree of `e` in the layers (a log-density or a KL: 2); JudgeError when `e` is no
     polynomial in them (the quadrature would not be exact).  `integrated`: the layers an enclosing E
     integrates over; a density of none of them (p(x), q(z2 | x) under E over z1), or a log or exp of
     anything free of them, is a constant there, degree 0, and a density of any of them is refused (exp
-    of a quadratic: no polynomial)."""
+    of a quadratic: no polynomial).  Remembered by (e, integrated): an E asks it at every point of an
+    enclosing E; a refusal is raised again each time."""
     if isinstance(e, (KL, Entropy, ELBO)):
         return 2
     if isinstance(e, Expectation):
