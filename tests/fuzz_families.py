@@ -191,6 +191,8 @@ GAUSSIAN_CHAIN_LIBRARY = (  # model = "gaussian", latents = ["z1", "z2"] (engine
      "(1 - c1**2) / (1 - c1**2 * c2**2) - a2)**2 * (1 - c1**2 * c2**2) + (c1 * x - a2 * c1 * c2 * x - b2)**2) / "
      "(2 * v2)", "definition"),
     ("log(p(z1 | z2))", "=", "-log(2 * pi * v2) / 2 - (z1 - a2 * z2 - b2)**2 / (2 * v2)", "definition"),
+    ("E(q(z1 | x), z1 * p(x))", "=", "p(x) * c1 * x", "algebra"),  # a density constant under E
+    ("E(q(z2 | x), E(q(z1 | z2, x), z1**2 * p(x)))", "=", "p(x) * (c1**2 * x**2 + 1 - c1**2)", "algebra"),
 )
 GAUSSIAN_CHAIN3_LIBRARY = (  # three Gaussian layers
     ("KL(q(z3 | x), p(z3))", "=", "(c1**2 * c2**2 * c3**2 * (x**2 - 1) - log(1 - c1**2 * c2**2 * c3**2)) / 2",

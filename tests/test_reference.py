@@ -51,6 +51,11 @@ FAMILIES = [
      " + (mu3**2 + sigma3**2 - 1 - log(sigma3**2)) / 2"),
     ("chain", 'latents = ["z1", "z2"]\nK = 2', "KL(q(z1, z2 | x), p(z1, z2 | x))", "KL(q(z1 | x), p(z1 | x))",
      "E(q(z1, z2 | x), log(q(z1, z2 | x) / p(z1, z2 | x)))"),
+    ("Gaussian layers", 'model = "gaussian"\nlatents = ["z1", "z2"]', "KL(q(z2 | x), p(z2))",
+     "(c1**2 * c2**2 * x**2 - log(1 - c1**2 * c2**2)) / 2",
+     "(c1**2 * c2**2 * (x**2 - 1) - log(1 - c1**2 * c2**2)) / 2"),
+    ("Gaussian layers, p(x) under E", 'model = "gaussian"\nlatents = ["z1", "z2"]', "E(q(z1 | x), z1 * p(x))",
+     "p(x) * c1 * x * (1 + 1/10**9)", "p(x) * c1 * x"),
 ]
 IDS = [f[0] for f in FAMILIES]
 

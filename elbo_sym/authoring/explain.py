@@ -1,10 +1,11 @@
 """`elbo-sym explain FILE --step N`: how one step was decided, in the order the checker works.
 
 1. the two sides, as written (the previous expression and the step's expression);
-2. both sides *unfolded* into the model's parameters (pi_k = p(z=k), l_k = p(x|z=k),
-   q_k = q(z=k)); one line per value of z when z is free;
-3. the *canonical form* each side reaches (constraints sum pi = 1, sum q = 1 substituted,
-   logs split into log atoms), and the residual left - right when they differ;
+2. both sides *unfolded* into the model's parameters, named as the family describes them
+   (`Model.describe_unfolding`: pi_k = p(z=k), ... in the discrete family); one line per value of z
+   when z is free;
+3. the *canonical form* each side reaches (the family's constraints substituted, logs split into
+   log atoms), and the residual left - right when they differ;
 4. the rule, its side conditions and whether each held;
 5. the verdict, the counterexample and the repair suggestion, exactly as `check` reports them.
 """
@@ -161,50 +162,14 @@ def format_explanation(e: Explanation) -> str:
               f"  rule: {step.rule} — {e.rule_help}"]
     if step.why:
         lines.append(f"  why:  {step.why}")
-    fixed = bool(model.assumed)  # some observation's q is fixed by an assumption
-    assumed = ", q fixed by the assumption" if fixed else ""
-    if isinstance(d.K, str) and d.family == "chain":  # the general chain: one generic point per layer
-        x = d.data[0]
-        highest = d.latents[-1]
-        deeper = "" if len(d.latents) == 2 else f", up to {highest} (pi_{highest} = p({highest}) at the top)"
-        unfolded = (f"unfolded at generic points {', '.join(d.latents)}, for every latent space per layer "
-                    f"(pi_z2 = p(z2), t_z1_z2 = p(z1 | z2), l_z1 = p({x} | z1), q_z1 = q(z1 | {x}), r_z2_z1 = "
-                    f"q(z2 | z1); m_z1 = p(z1), u_z2 = p({x} | z2), s_z2 = q(z2 | {x}), p_x = p({x}){deeper}; "
-                    f"a sum over layers becomes an atom Sum[layers; ...]):")
-        reduced = ("canonical forms (nested sums merged; a layer summed out by the chain's laws: each "
-                   "conditional sums to 1, sum over z2 of pi t = m, over z1 of q r = s, of t l = u, of m l = p_x; "
-                   "logs split into atoms, log(f) meaning log|f|):")
-    elif d.family == "gaussian" and len(d.latents) > 1:  # Gaussian layers: real x and layers, closed forms
-        unfolded = (f"unfolded into the model (x, {', '.join(d.latents)} real; c_t the forward coefficients, a_t, b_t, "
-                    f"v_t the reverse steps' weights, offsets and variances; every E, KL, H in closed form):")
-        reduced = "canonical forms (logs split into atoms, log(f) meaning log|f|):"
-    elif isinstance(d.K, str):  # "any", the only text K a derivation can have
-        unfolded = ("unfolded at a generic point z, for every latent space (pi_z = p(z), l_z = p(x|z), "
-                    f"q_z = q(z), p_x = p(x); a sum over z becomes an atom Sum[...]{assumed}):")
-        reduced = ("canonical forms (sums split by linearity; Sum[q_z] = Sum[pi_z] = 1, Sum[pi_z l_z] = p_x; "
-                   "logs split into atoms, log(f) meaning log|f|):")
-    elif d.family == "chain":  # the two layers' own blocks, in the file's notation
-        x, last, top = d.data[0], d.K - 1, len(d.latents)
-        deeper = (f"; for each further step t = 3..{top}: tt_k_j = p(z(t-1)=j | zt=k), rt_j_k = q(zt=k | z(t-1)=j)"
-                  if top > 2 else "")
-        unfolded = (f"unfolded into the model (K = {d.K} per layer; pi_k = p(z{top}=k), t_k_j = p(z1=j | z2=k), "
-                    f"l_j = p({x} | z1=j), q_j = q(z1=j | {x}), r_j_k = q(z2=k | z1=j){deeper}{assumed}):")
-        reduced = (f"canonical forms (pi_{last} = 1 - the other pi, t_k_{last} = 1 - the other t_k_j"
-                   + (f", q_{last} = 1 - the other q, r_j_{last} = 1 - the other r_j_k"
-                      if not fixed else "")
-                   + "; logs split into atoms, log(f) meaning log|f|):")
-    else:
-        unfolded = f"unfolded into the model (K = {d.K}; pi_k = p(z=k), l_k = p(x|z=k), q_k = q(z=k){assumed}):"
-        reduced = (f"canonical forms (pi_{d.K - 1} = 1 - the other pi"
-                   + (f", q_{d.K - 1} = 1 - the other q" if not fixed else "")
-                   + "; logs split into atoms, log(f) meaning log|f|):")
-    lines += ["", unfolded]
+    words = model.describe_unfolding()  # each family names its own parameters and reductions
+    lines += ["", words.unfolded]
     if e.canonical_note:
         lines.append(f"  {e.canonical_note}")
     for pair in e.pairs:
         at = f" at z = {pair.z}" if pair.z is not None else ""
         lines += [f"  left{at}  = {pair.left}", f"  right{at} = {pair.right}"]
-    lines += ["", reduced]
+    lines += ["", words.canonical]
     for pair in e.pairs:
         at = f" at z = {pair.z}" if pair.z is not None else ""
         lines += [f"  left{at}  -> {pair.left_canonical}", f"  right{at} -> {pair.right_canonical}"]

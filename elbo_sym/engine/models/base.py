@@ -322,6 +322,19 @@ class ModelSpec:
     likelihood tables, arbitrary and independent (engine.notation.Index)."""
 
 
+@dataclass(frozen=True)
+class Unfolding:
+    """How a family's unfolding reads, in `elbo-sym explain`: the line above the unfolded sides
+    (what each parameter means) and the line above their canonical forms (what the reduction uses)."""
+
+    unfolded: str
+    canonical: str
+
+
+LOG_ATOMS = "logs split into atoms, log(f) meaning log|f|"
+"""What every family's canonical forms do to logs (the end of `Unfolding.canonical`)."""
+
+
 class Model(Protocol):
     """The interface every family implements (see the module docstring).
 
@@ -453,6 +466,11 @@ class Model(Protocol):
 
     def describe(self) -> str: ...
 
+    def describe_unfolding(self) -> Unfolding:
+        """What the unfolded sides' parameters mean and what their canonical forms use, in this family's
+        own symbols (`elbo-sym explain` prints it)."""
+        ...
+
     def search_models(self) -> tuple[ExplicitModel, ...]: ...
 
     def explicit(self, K: int) -> ExplicitModel: ...
@@ -552,6 +570,10 @@ class ModelDefaults:
     def point_text(self, k: int) -> str:
         """The latent values of the k-th of `points`, as a counterexample names them ("z = 1")."""
         return f"z = {k}"
+
+    def describe_unfolding(self) -> Unfolding:
+        """Plain words for a family that says nothing of its own (each family of the package does)."""
+        return Unfolding("unfolded into the model's parameters:", f"canonical forms ({LOG_ATOMS}):")
 
     def assumed_label(self, observation: str) -> str:
         return q_label(observation, self.spec.data)
@@ -734,4 +756,4 @@ __all__ = ["BlockInstances", "ModelDefaults", "Distribution", "q_label", "assump
            "Parameter", "Block", "Instance", "ModelSpec", "Model", "ExplicitModel",
            "register", "build", "families", "block_values", "validate_blocks", "likelihood_block", "q_block",
            "likelihood_column_block", "variational_block", "prior_block", "indexed_likelihood_block",
-           "SIMPLEX", "UNIT", "PARAMETER", "DATA_BLOCK"]
+           "SIMPLEX", "UNIT", "PARAMETER", "DATA_BLOCK", "Unfolding", "LOG_ATOMS"]

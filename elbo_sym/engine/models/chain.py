@@ -47,6 +47,7 @@ from functools import cached_property
 from sympy import Add, Expr, Mul, Pow, Rational, S, Symbol, log
 
 from elbo_sym.engine.models.base import (
+    LOG_ATOMS,
     PARAMETER,
     SIMPLEX,
     UNIT,
@@ -56,6 +57,7 @@ from elbo_sym.engine.models.base import (
     Distribution,
     Instance,
     ModelSpec,
+    Unfolding,
 )
 from elbo_sym.engine.models.discrete import UnfoldError, _log, free_latents
 from elbo_sym.engine.notation import (
@@ -217,6 +219,20 @@ class ChainModel(ChainLayers, BlockInstances):
         if self.T == 2:
             return f"every two-layer chain with {self.K} states per layer"
         return f"every {self.T}-layer chain with {self.K} states per layer"
+
+    def describe_unfolding(self) -> Unfolding:
+        """Each layer's table in the file's notation; the last state of every simplex eliminated."""
+        x, last, top = self.spec.data[0], self.K - 1, self.T
+        fixed = bool(self.assumed)
+        deeper = (f"; for each further step t = 3..{top}: tt_k_j = p(z(t-1)=j | zt=k), rt_j_k = q(zt=k | z(t-1)=j)"
+                  if top > 2 else "")
+        eliminated = f"pi_{last} = 1 - the other pi, t_k_{last} = 1 - the other t_k_j"
+        if not fixed:
+            eliminated += f", q_{last} = 1 - the other q, r_j_{last} = 1 - the other r_j_k"
+        return Unfolding(f"unfolded into the model (K = {self.K} per layer; pi_k = p(z{top}=k), "
+                         f"t_k_j = p(z1=j | z2=k), l_j = p({x} | z1=j), q_j = q(z1=j | {x}), "
+                         f"r_j_k = q(z2=k | z1=j){deeper}{', q fixed by the assumption' if fixed else ''}):",
+                         f"canonical forms ({eliminated}; {LOG_ATOMS}):")
 
     def domain_text(self) -> str:
         x, T = self.spec.data[0], self.T

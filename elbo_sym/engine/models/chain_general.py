@@ -43,7 +43,15 @@ from functools import cached_property, lru_cache
 
 from sympy import Add, Expr, Mul, Pow, S, Symbol, log
 
-from elbo_sym.engine.models.base import ChainLayers, Distribution, ModelDefaults, ModelSpec, remembered
+from elbo_sym.engine.models.base import (
+    LOG_ATOMS,
+    ChainLayers,
+    Distribution,
+    ModelDefaults,
+    ModelSpec,
+    Unfolding,
+    remembered,
+)
 from elbo_sym.engine.models.chain import ChainModel
 from elbo_sym.engine.models.discrete import UnfoldError, free_latents
 from elbo_sym.engine.models.general import refusal_message
@@ -184,6 +192,19 @@ class GeneralChainModel(ChainLayers, ModelDefaults):
     def describe(self) -> str:
         count = "two" if self.T == 2 else str(self.T)
         return f"every {count}-layer chain (any latent space per layer: any finite K, or densities)"
+
+    def describe_unfolding(self) -> Unfolding:
+        """One generic point per layer, the chain's marginals as atoms, a layer summed out by the chain's laws."""
+        x, names = self.spec.data[0], ", ".join(map(str, self.layers))
+        highest = self.layers[-1]
+        deeper = "" if self.T == 2 else f", up to {highest} (pi_{highest} = p({highest}) at the top)"
+        return Unfolding(f"unfolded at generic points {names}, for every latent space per layer (pi_z2 = p(z2), "
+                         f"t_z1_z2 = p(z1 | z2), l_z1 = p({x} | z1), q_z1 = q(z1 | {x}), r_z2_z1 = q(z2 | z1); "
+                         f"m_z1 = p(z1), u_z2 = p({x} | z2), s_z2 = q(z2 | {x}), p_x = p({x}){deeper}; a sum over "
+                         f"layers becomes an atom Sum[layers; ...]):",
+                         "canonical forms (nested sums merged; a layer summed out by the chain's laws: each "
+                         "conditional sums to 1, sum over z2 of pi t = m, over z1 of q r = s, of t l = u, "
+                         f"of m l = p_x; {LOG_ATOMS}):")
 
     def convention_text(self) -> str:
         from elbo_sym.engine.models.general import INTEGRABILITY_CONVENTION

@@ -18,6 +18,7 @@ from sympy import Add, Expr, Mul, Rational, Symbol, exp, log, preorder_traversal
 
 from elbo_sym.engine.models.base import (
     DATA_BLOCK,
+    LOG_ATOMS,
     PARAMETER,
     SIMPLEX,
     UNIT,
@@ -26,6 +27,7 @@ from elbo_sym.engine.models.base import (
     Distribution,
     Instance,
     ModelSpec,
+    Unfolding,
     assumption_observation,
     indexed_likelihood_block,
     likelihood_block,
@@ -256,6 +258,16 @@ class DiscreteModel(BlockInstances):
     def describe(self) -> str:
         """What `proved` covers, in words."""
         return "every binary model" if self.K == 2 else f"every model with {self.K} latent states"
+
+    def describe_unfolding(self) -> Unfolding:
+        """Each state's prior, likelihood and q; the last state's prior (and q, unless an assumption fixes
+        it) eliminated by the simplex."""
+        fixed = bool(self.assumed)  # some observation's q is fixed by an assumption
+        last = self.K - 1
+        eliminated = f"pi_{last} = 1 - the other pi" + ("" if fixed else f", q_{last} = 1 - the other q")
+        return Unfolding(f"unfolded into the model (K = {self.K}; pi_k = p(z=k), l_k = p(x|z=k), q_k = q(z=k)"
+                         f"{', q fixed by the assumption' if fixed else ''}):",
+                         f"canonical forms ({eliminated}; {LOG_ATOMS}):")
 
     def explicit(self, K: int) -> DiscreteModel:
         """The K-state model of this family (examples of a general derivation choose their K)."""

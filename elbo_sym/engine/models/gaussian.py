@@ -32,6 +32,7 @@ from sympy import Add, Expr, Integer, Mul, Poly, S, Symbol, expand_mul, expand_m
 from sympy.polys.polyerrors import PolynomialError
 
 from elbo_sym.engine.models.base import (
+    LOG_ATOMS,
     PARAMETER,
     Block,
     BlockInstances,
@@ -40,6 +41,7 @@ from elbo_sym.engine.models.base import (
     Interval,
     ModelDefaults,
     ModelSpec,
+    Unfolding,
     remembered,
 )
 from elbo_sym.engine.models.discrete import UnfoldError
@@ -110,6 +112,12 @@ GENERIC: dict[str, Expr] = {"mu_d": Symbol("mu_d", real=True), "sigma_d": Symbol
 """Dimension d's parameters as the D = "any" model reads them (one generic dimension)."""
 Z_D = Symbol("z_d", real=True)
 """Coordinate d of z (internal: a sum's body as a function of z; never shown)."""
+
+
+def _listed(stem: str, D: int, power: str = "") -> str:
+    """stem1, ..., stemD (every one for D <= 3), as the unfolding's words name the coordinates."""
+    names = [f"{stem}{j}{power}" for j in range(1, D + 1)]
+    return ", ".join(names if D <= 3 else [names[0], "...", names[-1]])
 
 
 def at_dimension(body: Expr, j: int) -> Expr:
@@ -373,6 +381,21 @@ class GaussianModel(BlockInstances):
             return (f"every diagonal Gaussian q over {self.D} dimension{'s' * (self.D > 1)} (any means, scales > 0), "
                     f"the prior N(0, I) and every linear Gaussian decoder (any weights, offset, noise scale s > 0)")
         return "every linear-Gaussian model (real z, any mu, w, b, x and sigma, s > 0)"
+
+    def describe_unfolding(self) -> Unfolding:
+        """The textbook densities in the family's parameters; every E, KL, H in closed form."""
+        if self.diagonal:
+            coordinates = " + ".join(f"w{j}*z{j}" for j in range(1, self.D + 1))
+            model = (f"z = ({_listed('z', self.D)}) real; p(z) = N(0, I), p(x | z) = N({coordinates} + b, s**2)")
+            q = f"q(z) = N(({_listed('mu', self.D)}), diag({_listed('sigma', self.D, '**2')}))"
+        else:
+            model = "z real; p(z) = N(0, 1), p(x | z) = N(w*z + b, s**2)"
+            q = "q(z) = N(mu, sigma**2)"
+        if self.assumed:
+            assumption = self.spec.assumptions[0]
+            q = f"{assumption.lhs.text} = {assumption.rhs.text} (assumed)"
+        return Unfolding(f"unfolded into the model ({model}, {q}; every E, KL, H in closed form):",
+                         f"canonical forms ({LOG_ATOMS}):")
 
     def domain_text(self) -> str:
         if self.diagonal:
@@ -745,6 +768,13 @@ class GaussianAnyD(ModelDefaults):
     def describe(self) -> str:
         return ("every number of dimensions D: every diagonal Gaussian q (any means, scales > 0), the prior "
                 "N(0, I) and every linear Gaussian decoder (any weights, offset, noise scale s > 0)")
+
+    def describe_unfolding(self) -> Unfolding:
+        """One generic dimension d; a sum over the dimensions stays a sum."""
+        return Unfolding("unfolded into the model for every number of dimensions D (z real in each dimension d; "
+                         "p(z) = N(0, I), p(x | z) = N(Sum(w_d*z_d, (d, 1, D)) + b, s**2), q(z) = N(mu_d, sigma_d**2) "
+                         "in dimension d; every E, KL, H in closed form, as a Sum over d = 1..D):",
+                         f"canonical forms ({LOG_ATOMS}):")
 
     def domain_text(self) -> str:
         parts = ["D = any (every number of dimensions)", "z in R^D", "p(z) = N(0, I)",

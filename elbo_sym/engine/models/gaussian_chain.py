@@ -36,6 +36,7 @@ from functools import cached_property
 from sympy import QQ, Add, Expr, Integer, Mul, Poly, S, Symbol, log
 
 from elbo_sym.engine.models.base import (
+    LOG_ATOMS,
     PARAMETER,
     Block,
     BlockInstances,
@@ -44,6 +45,7 @@ from elbo_sym.engine.models.base import (
     Instance,
     Interval,
     ModelSpec,
+    Unfolding,
     remembered,
 )
 from elbo_sym.engine.models.discrete import UnfoldError
@@ -226,6 +228,12 @@ class GaussianChainModel(ChainLayers, BlockInstances):
     def describe(self) -> str:
         return (f"every chain of {self.T} Gaussian layers: a linear-Gaussian reverse process (any weights and "
                 f"offsets, variances > 0) and DDPM's forward process with any coefficients in (0, 1)")
+
+    def describe_unfolding(self) -> Unfolding:
+        """Real x and layers, each step's coefficients by name; every E, KL, H in closed form."""
+        return Unfolding(f"unfolded into the model (x, {', '.join(self.layer_names)} real; c_t the forward "
+                         f"coefficients, a_t, b_t, v_t the reverse steps' weights, offsets and variances; every E, KL, "
+                         f"H in closed form):", f"canonical forms ({LOG_ATOMS}):")
 
     def domain_text(self) -> str:
         T = self.T

@@ -28,9 +28,11 @@ from functools import cached_property, lru_cache
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, Symbol, exp, log, preorder_traversal
 
 from elbo_sym.engine.models.base import (
+    LOG_ATOMS,
     Distribution,
     ModelDefaults,
     ModelSpec,
+    Unfolding,
     assumption_observation,
     q_label,
     remembered,
@@ -217,6 +219,14 @@ class GeneralModel(ModelDefaults):
 
     def describe(self) -> str:
         return "every latent space (any finite K, or densities)"
+
+    def describe_unfolding(self) -> Unfolding:
+        """One generic point z and the atoms a sum over z becomes, summed out by the laws of every latent space."""
+        fixed = ", q fixed by the assumption" if self.assumed else ""
+        return Unfolding("unfolded at a generic point z, for every latent space (pi_z = p(z), l_z = p(x|z), "
+                         f"q_z = q(z), p_x = p(x); a sum over z becomes an atom Sum[...]{fixed}):",
+                         "canonical forms (sums split by linearity; Sum[q_z] = Sum[pi_z] = 1, Sum[pi_z l_z] = p_x; "
+                         f"{LOG_ATOMS}):")
 
     def convention_text(self) -> str:
         return INTEGRABILITY_CONVENTION

@@ -169,6 +169,12 @@ def _argument_names(d: Density) -> tuple[str, ...]:
     return tuple(str(v) for v in d.variables + d.given)
 
 
+@lru_cache(maxsize=1024)
+def _variable_names(d: Density) -> frozenset[str]:
+    """The names of the variables d is a density over (what E(d, f) integrates), not the given ones."""
+    return frozenset(str(v) for v in d.variables)
+
+
 def _mean_at(mu, gain_row, mu_given, values) -> Value:
     return arith._sum([mu] + [arith._product((k, arith._sum((v, -m)))) for k, v, m in zip(gain_row, values, mu_given)])
 
@@ -263,34 +269,55 @@ def _log_of_densities(e, inst: ChainInstance, at: dict) -> Value:
     return arith._log(evaluate(e, inst, at))  # a positive number (or pi): Undefined when it is not positive
 
 
-def degree(e) -> int:
+@lru_cache(maxsize=4096)
+def degree(e, integrated: frozenset[str] = frozenset()) -> int:
     """A bound on the degree of `e` in the layers (a log-density or a KL: 2); JudgeError when `e` is no
-    polynomial in them (the quadrature would not be exact)."""
+    polynomial in them (the quadrature would not be exact).  `integrated`: the layers an enclosing E
+    integrates over; a density of none of them (p(x), q(z2 | x) under E over z1), or a log or exp of
+    anything free of them, is a constant there, degree 0, and a density of any of them is refused (exp
+    of a quadratic: no polynomial).  Remembered by (e, integrated): an E asks it at every point of an
+    enclosing E; a refusal is raised again each time."""
     if isinstance(e, (KL, Entropy, ELBO)):
         return 2
     if isinstance(e, Expectation):
-        return degree(e.body)
+        return degree(e.body, integrated | _variable_names(e.distribution))
     if isinstance(e, Density):
-        raise JudgeError("a density itself under E is no polynomial in the layers")
+        if not _free_of(e, integrated):
+            raise JudgeError("a density of an integrated layer under E is no polynomial in the layers")
+        return 0
     if isinstance(e, sympy.Symbol):
         return 1 if e.name.startswith("z") or e.name == "x" else 0
     if isinstance(e, sympy.Add):
-        return max(degree(a) for a in e.args)
+        return max(degree(a, integrated) for a in e.args)
     if isinstance(e, sympy.Mul):
-        return sum(degree(a) for a in e.args)
+        return sum(degree(a, integrated) for a in e.args)
     if isinstance(e, sympy.Pow):
         n = e.args[1]
-        d = degree(e.args[0])
+        d = degree(e.args[0], integrated)
         if d and not (isinstance(n, sympy.Integer) and n >= 0):
             raise JudgeError("a negative or fractional power of a layer under E")
         return d * int(n) if d else 0
     if isinstance(e, (sympy.log, sympy.exp)):
         if isinstance(e, sympy.log) and _of_densities(e.args[0]):
             return 2
-        if degree(e.args[0]):
+        if _free_of(e.args[0], integrated):  # exp(log(p(x))) under E over z1: a constant there
+            return 0
+        if degree(e.args[0], integrated):
             raise JudgeError("log or exp of a function of the layers under E")
         return 0
     return 0
+
+
+def _free_of(e, integrated: frozenset[str]) -> bool:
+    """`e` depends on none of the `integrated` layers: a constant for the E that integrates them (an
+    expectation, KL, H, ELBO, sum or IWAE inside is not looked into: not shown free)."""
+    if isinstance(e, Density):
+        return not integrated & set(_argument_names(e))
+    if isinstance(e, sympy.Symbol):
+        return e.name not in integrated
+    if isinstance(e, (Expectation, KL, Entropy, ELBO, LatentSum, IWAE, Normal)):
+        return False
+    return all(_free_of(a, integrated) for a in e.args)
 
 
 def evaluate(e, inst: ChainInstance, at: dict) -> Value:
@@ -339,7 +366,7 @@ def _plain_evaluate(e, inst: ChainInstance, at: dict) -> Value:
     if isinstance(e, (LatentSum, IWAE, Normal)):
         raise JudgeError("the Gaussian chain has no sum over z, IWAE or Normal(m, v)")
     if isinstance(e, Expectation):
-        n = degree(e.body)
+        n = degree(e.body, _variable_names(e.distribution))
         if n >= 2 * NODES:
             raise JudgeError(f"E(d, f) of a polynomial of degree >= {2 * NODES} in the layers: the quadrature "
                              f"is not exact for it")
