@@ -79,11 +79,13 @@ def pytest_configure(config: pytest.Config) -> None:
 SHARED_ACROSS_FILES = {
     "tests/test_handouts_literature.py::reports": ("checked_report", "the literature"),
     "tests/test_web.py::literature_reports": ("checked_report", "the literature"),
+    "tests/test_second_opinion_corpus.py::opinions": ("checked_report", "the literature"),
     "tests/test_literature.py::test_every_literature_file_is_proved_for_every_latent_space_and_cites_its_source":
         ("checked_report", "the literature"),
 }
 """Module fixtures (file::fixture) and tests (file::test) of different files that ask
-`checked_report` for the same files (here the 53 literature files, a full check each): one group,
+`checked_report` for the same files (here the 53 literature files, a full check each; the second
+opinion's corpus checks them among the rest of the tree): one group,
 so the worker that runs them checks each file once and the others read the memo."""
 
 
