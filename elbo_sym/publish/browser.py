@@ -26,10 +26,10 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from elbo_sym.engine.derivation import DerivationError, loads
+from elbo_sym.engine.derivation import DerivationError
 from elbo_sym.engine.notation import RELATION_LATEX
 from elbo_sym.limits import STEP_BUDGET_SECONDS
-from elbo_sym.report.build import check_file
+from elbo_sym.report.build import check_file, load_in_time
 from elbo_sym.report.model import DerivationReport, InputErrorReport, prose_text
 from elbo_sym.report.text import closing_lines, derivation_text, error_text, step_notes, summary_text
 
@@ -55,13 +55,13 @@ def check_source(text: str, name: str = "derivation.toml", budget: float = STEP_
     ``status`` the CLI's exit status, and ``views`` the same report in the shape the page
     renders (every sentence written here, by the same renderers as the CLI's).
     """
-    try:
-        derivation = loads(text, name)
+    try:  # read within the file's default budget, as `check` reads it (checkpoints bound it in the browser)
+        loaded = load_in_time(name, budget, raw=text)
     except DerivationError as error:
         problem = InputErrorReport.from_error(error)
         return json.dumps({"reports": [], "errors": [problem.to_dict()], "views": [], "text": error_text(problem),
                            "status": 2, "outcome": "bad input (exit 2)"}, ensure_ascii=False)
-    report = check_file(derivation, budget=budget)
+    report = check_file(loaded, budget=budget)
     summary = summary_text([report])
     return json.dumps({"reports": [report.to_dict()], "errors": [], "views": [view_of(report)],
                        "text": derivation_text(report) + summary, "status": 0 if report.ok else 1,

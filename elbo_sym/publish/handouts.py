@@ -63,7 +63,11 @@ from elbo_sym.publish.render import (
     typeset_prose,
     write_tex_only,
 )
-from elbo_sym.report.build import exact_form, prose_parts  # exact_form re-exported: the handouts' exact forms
+from elbo_sym.report.build import (  # exact_form re-exported: the handouts' exact forms
+    exact_form,
+    load_deck_in_time,
+    prose_parts,
+)
 from elbo_sym.report.model import DerivationReport, Prose, RelationReport, SuggestionReport
 
 __all__ = [
@@ -780,11 +784,12 @@ def checked_deck(kind: str, path: str | Path | None = None, *,
                  budget: float = STEP_BUDGET_SECONDS, total: float | None = None):
     """Load and check the self-check or the flashcards; refuse a deck with a failing formula.
 
-    `budget` bounds each check of a card, `total` the whole deck (elbo_sym.lesson.practice.check_deck).
+    `budget` bounds each check of a card, `total` the whole deck (elbo_sym.lesson.practice.check_deck)
+    and reading it (a deck not read in time is a DerivationError naming it).
     """
-    from elbo_sym.lesson.practice import check_deck, load_flashcards, load_selfcheck
+    from elbo_sym.lesson.practice import check_deck
 
-    deck = load_selfcheck(path) if kind == "selfcheck" else load_flashcards(path)
+    deck = load_deck_in_time(kind, path, budget, total)
     result = check_deck(deck, budget, total)
     bad = [v for v in result.verdicts if v.verdict not in _PRINTABLE_CARD_VERDICTS]
     if bad:

@@ -808,10 +808,9 @@ def tight_drill_page(seed: int | None = None, count: int | None = None, K: int =
 
 def _cards_prose(kind: str, path: str | Path | None) -> dict[int, tuple[Prose, Prose, str, str]]:
     """Each card's front and back as prose parts (the same parts the handouts' cards print)."""
-    from elbo_sym.lesson.practice import load_flashcards, load_selfcheck
-    from elbo_sym.report.build import prose_parts
+    from elbo_sym.report.build import load_deck_in_time, prose_parts
 
-    deck = load_selfcheck(path) if kind == "selfcheck" else load_flashcards(path)
+    deck = load_deck_in_time(kind, path)  # read within the default deck budget
     names, parsed = deck.vocabulary, dict(deck.prose_math)  # the deck's own names ([params], data), its formulas
     return {c.index: (prose_parts(c.front, names, claims=True, parsed=parsed),
                       prose_parts(c.back, names, claims=True, parsed=parsed),
