@@ -500,6 +500,7 @@ class _Reader:
     def formula(self, value, line: int, what: str, step: int | None = None) -> Formula:
         if not isinstance(value, str):
             raise self.error(line, f"{what} must be a string expression", step)
+        budgets.checkpoint()  # the reading's budget, also where no alarm can interrupt (the browser)
         try:
             vocabulary = self.vocabulary
             expr = remembered(self.parsed, (value, vocabulary), lambda: parse_expression(value, vocabulary))

@@ -47,21 +47,23 @@ _FIXED_TIME = (2026, 1, 1, 0, 0, 0)
 # --------------------------------------------------------------------------- inside the browser
 
 
-def check_source(text: str, name: str = "derivation.toml", budget: float = STEP_BUDGET_SECONDS) -> str:
-    """Check one derivation file given as text; a JSON object for the page.
+def check_source(text: str, name: str = "derivation.toml", budget: float = STEP_BUDGET_SECONDS,
+                 file_budget: float | None = None) -> str:
+    """Check one derivation file given as text, read and checked within `file_budget` (default as
+    `check`'s); a JSON object for the page.
 
     ``reports`` and ``errors`` are exactly what ``elbo-sym check --json`` prints, ``text`` what
     ``elbo-sym check`` prints (the report, or ``error: FILE:LINE:COL: ...`` and the caret),
     ``status`` the CLI's exit status, and ``views`` the same report in the shape the page
     renders (every sentence written here, by the same renderers as the CLI's).
     """
-    try:  # read within the file's default budget, as `check` reads it (checkpoints bound it in the browser)
-        loaded = load_in_time(name, budget, raw=text)
+    try:  # read within the file budget, as `check` reads it
+        loaded = load_in_time(name, budget, file_budget, raw=text)
     except DerivationError as error:
         problem = InputErrorReport.from_error(error)
         return json.dumps({"reports": [], "errors": [problem.to_dict()], "views": [], "text": error_text(problem),
                            "status": 2, "outcome": "bad input (exit 2)"}, ensure_ascii=False)
-    report = check_file(loaded, budget=budget)
+    report = check_file(loaded, budget=budget, total=file_budget)
     summary = summary_text([report])
     return json.dumps({"reports": [report.to_dict()], "errors": [], "views": [view_of(report)],
                        "text": derivation_text(report) + summary, "status": 0 if report.ok else 1,
