@@ -18,12 +18,12 @@ import time
 from pathlib import Path
 
 import pytest
+from slow_input import slow_derivation
 
 import elbo_sym.engine.check  # noqa: F401  (imported up front: the spies below must not see import machinery)
 import elbo_sym.engine.derivation  # noqa: F401
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import DerivationError, loads
-from slow_input import slow_derivation
 
 ROOT = Path(__file__).resolve().parent.parent
 EXIT_INPUT = 2

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from slow_input import slow_deck, slow_derivation
 
 import elbo_sym.publish.commands  # noqa: F401  (imported up front: the timings below are the commands')
 import elbo_sym.publish.handouts  # noqa: F401
@@ -24,7 +25,6 @@ from elbo_sym.cli import main
 from elbo_sym.engine.derivation import DerivationError, load
 from elbo_sym.engine.repair import check_with_suggestions
 from elbo_sym.limits import FILE_BUDGET_CAP_SECONDS, file_budget, loading_budget
-from slow_input import slow_deck, slow_derivation
 
 REPO = Path(__file__).resolve().parent.parent
 GAP = REPO / "derivations" / "gap.toml"
