@@ -175,3 +175,15 @@ def test_the_browser_checker_reads_within_the_file_budget(slow):
                                                             file_budget=float(SMALL))))
     assert seconds < ENDS_WITHIN and answer["status"] == 2
     assert answer["text"].startswith(f"error: slow.toml:0: {EXHAUSTED}")
+
+
+def test_without_an_alarm_the_reader_stops_at_its_checkpoints(slow, monkeypatch):
+    """Where no SIGALRM can interrupt (the browser's Pyodide), the reader checks the deadline
+    before each formula: reading still ends soon after the budget, one formula later at most."""
+    from elbo_sym import budget as budgets
+
+    monkeypatch.setattr(budgets, "ALARM", False)
+    started = time.monotonic()
+    with pytest.raises(DerivationError, match=EXHAUSTED):
+        build.load_in_time(slow, total=float(SMALL))
+    assert time.monotonic() - started < ENDS_WITHIN
