@@ -11,7 +11,8 @@ import math
 STEP_BUDGET_SECONDS = 10.0
 """Default time budget of one step: unfolding, definedness, the rule, the counterexample search."""
 FILE_BUDGET_CAP_SECONDS = 120.0
-"""A file's total budget is steps x step budget, but never more than this (unless asked)."""
+"""A file's total budget -- reading and checking it -- is steps x step budget, but never more than
+this (unless asked); reading, before the steps are counted, may take up to this (loading_budget)."""
 MAX_BUDGET_SECONDS = 3600.0
 """Largest budget a command-line option may ask for."""
 MAX_FILE_BYTES = 256_000

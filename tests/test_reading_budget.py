@@ -187,3 +187,11 @@ def test_without_an_alarm_the_reader_stops_at_its_checkpoints(slow, monkeypatch)
     with pytest.raises(DerivationError, match=EXHAUSTED):
         build.load_in_time(slow, total=float(SMALL))
     assert time.monotonic() - started < ENDS_WITHIN
+
+
+@pytest.mark.parametrize("total", [0, -1.0, float("nan"), float("inf")])
+def test_a_file_budget_that_is_not_finite_and_positive_is_refused_before_reading(total):
+    with pytest.raises(ValueError, match="file budget must be a finite number of seconds > 0"):
+        build.load_in_time(GAP, total=total)
+    with pytest.raises(ValueError, match="file budget must be a finite number of seconds > 0"):
+        build.check_all([str(GAP)], 10.0, jobs=1, total=total)

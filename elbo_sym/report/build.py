@@ -100,7 +100,10 @@ class Loaded:
 def load_in_time(path: str | Path, budget: float = STEP_BUDGET_SECONDS, total: float | None = None,
                  raw: bytes | str | None = None) -> Loaded:
     """Read one derivation (`raw`: its bytes or text, read already) within its file budget -- `total`, else
-    limits.loading_budget's default --; a file not read in time is a DerivationError naming it."""
+    limits.loading_budget's default --; a file not read in time is a DerivationError naming it, a budget
+    that is not finite and positive a BudgetError."""
+    budget = validate_budget(budget)
+    total = validate_budget(total, "file budget") if total is not None else None
     started = time.monotonic()
     data = raw if raw is not None else read_user_file(path)
     derivation = loads(data, str(path), loading_budget(budget, total))
@@ -116,8 +119,7 @@ def check_file(source: str | Path | Derivation | Loaded, budget: float = STEP_BU
     column) for input that cannot be read or parsed, or is not read within the file budget, and
     ``BudgetError`` for a budget that is not finite and positive."""
     budget = validate_budget(budget)
-    if total is not None:
-        total = validate_budget(total, "file budget")
+    total = validate_budget(total, "file budget") if total is not None else None
     if isinstance(source, Derivation):
         source = Loaded(source, 0.0)
     elif not isinstance(source, Loaded):
