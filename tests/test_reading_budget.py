@@ -79,6 +79,7 @@ def test_the_check_gets_what_reading_left_of_the_file_budget():
     assert all(s.verdict.value == "proved" for s in check_with_suggestions(derivation, 10.0, total=30.0).steps)
 
 
+@pytest.mark.full  # waits out a file budget of 3 s (about 4.4 s in all)
 def test_reading_and_checking_a_file_stay_within_its_file_budget_together(tmp_path, monkeypatch):
     """`check_file` of a file that takes a while to read and longer to check ends within its file
     budget plus a small margin -- before, reading and checking each had the whole budget (about
