@@ -19,9 +19,10 @@ def slow_derivation(steps: int) -> str:
         f'\n[[step]]\nrel = "<="\nexpr = "{LONG_SUM} + {k}"\nrule = "algebra"\n' for k in range(steps))
 
 
-def slow_deck(cards: int) -> str:
-    """A flashcard deck of `cards` cards whose formulas are the long sum (100 cards: about 3.5 s to
-    read without a budget)."""
+def slow_deck(cards: int, kind: str = "flashcards") -> str:
+    """A flashcard deck (or a self-check: `kind`, at most 20 questions) of `cards` cards whose
+    formulas are the long sum (100 cards: about 3.5 s to read without a budget; 20: 0.7 s)."""
+    table, front, back = ("card", "front", "back") if kind == "flashcards" else ("question", "question", "answer")
     return 'title = "slow to read"\n' + "".join(
-        f'\n[[card]]\nfront = "Card {k}"\nback = "Back {k}"\nformula = "{LONG_SUM} + {k} >= 0"\n'
+        f'\n[[{table}]]\n{front} = "Card {k}"\n{back} = "Back {k}"\nformula = "{LONG_SUM} + {k} >= 0"\n'
         for k in range(cards))

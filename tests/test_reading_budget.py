@@ -153,6 +153,24 @@ def test_build_reads_the_decks_within_the_deck_budget(slow_cards):
     assert build.load_deck_in_time("selfcheck", None).kind == "selfcheck"  # the lesson's, read in time
 
 
+@pytest.mark.parametrize("make", ["handouts", "pages"])
+def test_build_and_web_read_the_course_decks_within_file_budget(make, slow_cards, tmp_path):
+    """`build --file-budget F` and `web --file-budget F` give F to each deck they print too
+    (elbo_sym.publish.project.course_handouts/course_web): a course deck not read in time is the
+    one error naming it, before anything is written."""
+    from elbo_sym.publish.project import course_handouts, course_web, find_project
+
+    questions = tmp_path / "selfcheck.toml"  # the first deck the handouts and pages read
+    questions.write_text(slow_deck(20, "selfcheck"), "utf-8")
+    (tmp_path / "elbo-sym.toml").write_text(f'selfcheck = "{questions}"\nflashcards = "{slow_cards}"\n', "utf-8")
+    course = find_project(str(tmp_path))
+    make_all = course_handouts if make == "handouts" else course_web
+    started = time.monotonic()
+    with pytest.raises(DerivationError, match=f"{questions}:0: file budget of 0.05 s exhausted while reading"):
+        make_all([], course, budget=10.0, file_budget=0.05)  # 20 questions: read in 0.4 s, far more than 0.05 s
+    assert time.monotonic() - started < 2 * ENDS_WITHIN  # the sheets before the decks included
+
+
 # ------------------------------------------------------------------ the Python API and the browser's checker
 
 

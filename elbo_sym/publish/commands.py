@@ -63,7 +63,7 @@ def build_course(course: Project, paths: Sequence[str], folder: Path, *, out: st
     if results is None or gallery_results is None or literature_results is None:
         return Outcome(tuple(lines), ok=False, bad_input=True)
     try:
-        handouts = course_handouts(results, course, budget=budget, gallery=gallery_results,
+        handouts = course_handouts(results, course, budget=budget, file_budget=file_budget, gallery=gallery_results,
                                    literature=literature_results)
     except HandoutError as error:
         return Outcome(((True, f"elbo-sym build: no handouts built: {error}"),), ok=False)
@@ -96,7 +96,8 @@ def web_course(course: Project, paths: Sequence[str], folder: Path, *, site_titl
     if results is None or cited is None:
         return Outcome(tuple(lines), ok=False, bad_input=True)
     try:
-        items = course_web(results, course, budget=budget, literature=cited, site_title=site_title)
+        items = course_web(results, course, budget=budget, literature=cited, site_title=site_title,
+                           file_budget=file_budget)
     except (HandoutError, WebError) as error:
         return Outcome(((True, f"elbo-sym web: no pages written: {error}"),), ok=False)
     written, removed = write_site(items, folder) if site_title is not None else (write_pages(items, folder), [])
