@@ -112,7 +112,8 @@ def load_in_time(path: str | Path, budget: float = STEP_BUDGET_SECONDS, total: f
 
 def check_file(source: str | Path | Derivation | Loaded, budget: float = STEP_BUDGET_SECONDS,
                total: float | None = None) -> DerivationReport:
-    """Load (unless given a Derivation) and check one derivation; the report of what was found.
+    """Load (unless given a Derivation, or one `Loaded` already) and check one derivation; the report
+    of what was found.
 
     Reading and checking share the file budget (`total`; default steps x budget, capped): what
     reading took is deducted from what checking gets.  Raises ``DerivationError`` (file, line,
@@ -135,7 +136,8 @@ def load_deck_in_time(kind: str | None, path: str | Path | None, budget: float =
     from elbo_sym.lesson.practice import lesson_dir, load_deck, load_flashcards, load_selfcheck
 
     if kind is None:
-        assert path is not None, "a deck of either kind is named by its path"
+        if path is None:
+            raise ValueError("a deck of either kind is named by its path")
         shown, read = str(path), lambda: load_deck(path)
     else:
         load = load_selfcheck if kind == "selfcheck" else load_flashcards
