@@ -153,7 +153,8 @@ def _budget_options(what: str, cap: float | None):
     def decorate(f):
         if cap is not None:
             f = click.option("--file-budget", type=SECONDS, default=None, metavar="SECONDS",
-                             help=f"time budget of all {what}s (default: {what}s x --budget, at most {cap:g})")(f)
+                             help=f"time budget of one file, reading it included "
+                                  f"(default: {what}s x --budget, at most {cap:g})")(f)
         return click.option("--budget", type=SECONDS, default=STEP_BUDGET_SECONDS, show_default=True,
                             metavar="SECONDS", help=f"time budget per {what}")(f)
     return decorate
@@ -283,8 +284,8 @@ Guide: docs/02-what-checked-means.md#explain-one-step""")
 @click.argument("file", metavar="FILE")
 @click.option("--step", type=Integer(1, None), default=None, metavar="N",
               help="step number (default: the first step that is not proved)")
-@_budget_options("step", None)
-def _explain(file, step, budget) -> int:
+@_budget_options("step", FILE_BUDGET_CAP_SECONDS)
+def _explain(file, step, budget, file_budget) -> int:
     """Show how a step of FILE was decided: unfolded sides, canonical forms, residual, the rule's
     conditions, the verdict, a counterexample and a repair.  Exit status as `check` gives for FILE.
     """
@@ -292,7 +293,7 @@ def _explain(file, step, budget) -> int:
     from elbo_sym.engine.derivation import DerivationError, load
 
     try:
-        derivation = load(file, loading_budget(budget))  # reading is bounded as `check` bounds it
+        derivation = load(file, loading_budget(budget, file_budget))  # reading is bounded as `check` bounds it
     except DerivationError as error:
         _print_derivation_error(error)
         return EXIT_INPUT
@@ -455,7 +456,7 @@ def _cards(paths, check, moodle, json, budget, file_budget, project, solutions) 
             raise InputError("--json prints the decks; it does not go with --moodle")
         return _print_outcome(cards_moodle(_project(project), paths, target, budget=budget, file_budget=file_budget))
     course = _project(project, solutions=solutions)
-    decks = course_decks(course, paths)
+    decks = course_decks(course, paths, budget, file_budget)
     if not check:
         if json:
             _print_json([deck_as_dict(d) for d in decks])
@@ -496,9 +497,9 @@ Guide: docs/03-publishing.md#printable-handouts""")
               help="build only this handout (repeatable; `elbo-sym handouts` lists them)")
 @click.option("--timeout", type=SECONDS, default=LATEX_TIMEOUT_SECONDS, show_default=True, metavar="SECONDS",
               help="time limit of one LaTeX build")
-@_budget_options("derivation step", None)
+@_budget_options("derivation step", FILE_BUDGET_CAP_SECONDS)
 def _build(paths, out, gallery, literature, seed, project, count, K, parts, solutions, only, timeout,
-           budget) -> int:
+           budget, file_budget) -> int:
     """Check every derivation, then build the handouts with LaTeX (none from a derivation that fails).
 
     PATHS, examples, decks and settings: the project's (elbo-sym.toml), else the lesson's.
@@ -511,7 +512,7 @@ def _build(paths, out, gallery, literature, seed, project, count, K, parts, solu
         raise InputError(f"--only answers: answers.pdf is built with --solutions separate only "
                          f"(here: {course.settings.solutions})")
     return _print_outcome(build_course(course, paths, folder, out=out, gallery=gallery, literature=literature,
-                                       only=only, timeout=timeout, budget=budget))
+                                       only=only, timeout=timeout, budget=budget, file_budget=file_budget))
 
 
 @cli.command("flashcards", short_help="check the flashcards; export them as an Anki deck (--anki deck.apkg)",
@@ -548,8 +549,9 @@ Guide: docs/03-publishing.md#course-website-lms-quizzes-and-per-student-sheets""
 @click.option("--title", default=None, metavar="TEXT", help="the site's title (with --site)")
 @_LITERATURE
 @_sheet_options(count=f"exercise cases (default: {DEFAULT_COUNT}, or the project's)")
-@_budget_options("derivation step", None)
-def _web(paths, out, site, title, literature, seed, project, count, K, parts, solutions, budget) -> int:
+@_budget_options("derivation step", FILE_BUDGET_CAP_SECONDS)
+def _web(paths, out, site, title, literature, seed, project, count, K, parts, solutions, budget,
+         file_budget) -> int:
     """Check every derivation, then write the lesson as Markdown pages for a Starlight site.
 
     PATHS, examples, decks and settings as for `build`.
@@ -571,7 +573,7 @@ def _web(paths, out, site, title, literature, seed, project, count, K, parts, so
                          f"--out {Path(site) / 'src' / 'content' / 'docs'}, or give an empty folder")
     course = _project(project, seed=seed, count=count, K=K, parts=parts, solutions=solutions)
     return _print_outcome(web_course(course, paths, folder, site_title=None if site is None else title,
-                                     literature=literature, budget=budget))
+                                     literature=literature, budget=budget, file_budget=file_budget))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,7 +11,8 @@ import math
 STEP_BUDGET_SECONDS = 10.0
 """Default time budget of one step: unfolding, definedness, the rule, the counterexample search."""
 FILE_BUDGET_CAP_SECONDS = 120.0
-"""A file's total budget is steps x step budget, but never more than this (unless asked)."""
+"""A file's total budget -- reading and checking it -- is steps x step budget, but never more than
+this (unless asked); reading, before the steps are counted, may take up to this (loading_budget)."""
 MAX_BUDGET_SECONDS = 3600.0
 """Largest budget a command-line option may ask for."""
 MAX_FILE_BYTES = 256_000
@@ -117,11 +118,15 @@ def file_budget(steps: int, step_budget: float = STEP_BUDGET_SECONDS) -> float:
     return min(max(steps, 1) * step_budget, max(FILE_BUDGET_CAP_SECONDS, step_budget))
 
 
-def loading_budget(step_budget: float = STEP_BUDGET_SECONDS, total: float | None = None) -> float:
-    """How long reading one file (parsing its formulas, building its model) may take: its file
-    budget `total` when given, else the default file budget of the largest file (MAX_STEPS
-    steps) -- how many steps it has is only known once it is read."""
-    return total if total is not None else file_budget(MAX_STEPS, step_budget)
+def loading_budget(step_budget: float = STEP_BUDGET_SECONDS, total: float | None = None,
+                   cap: float = FILE_BUDGET_CAP_SECONDS) -> float:
+    """How long reading one file (parsing its formulas, building its model) may take: its file (or
+    deck) budget `total` when given, else the largest default budget, `cap` (or the step budget
+    when larger) -- how many steps a file has is known only once it is read, and reading is not a
+    step: a small step budget must not starve it.  What reading took is deducted from what checking
+    the file gets (elbo_sym.report.build.check_file), so a file's reading and checking together stay
+    within `total`, and within the cap without one."""
+    return total if total is not None else max(cap, step_budget)
 
 
 DECK_BUDGET_CAP_SECONDS = 120.0

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from slow_input import slow_derivation
 
 import elbo_sym.engine.check  # noqa: F401  (imported up front: the spies below must not see import machinery)
 import elbo_sym.engine.derivation  # noqa: F401
@@ -765,19 +766,10 @@ def test_any_os_error_from_a_command_is_one_line_and_exit_2(capsys, monkeypatch)
     assert err == "elbo-sym: error: handouts/derivations.pdf: no space left on device\n" and out == ""
 
 
-def _slow_to_read(steps: int) -> str:
-    """A file whose formulas take long to parse: each step a grouped sum of 36 KLs of mixtures,
-    all different (as the red team's slowload.toml, whose KLs were all the same)."""
-    kls = [f"KL((q(z) + {i}*p(z))/{i + 1}, (p(z | x) + q(z))/2)" for i in range(1, 37)]
-    body = " + ".join("(" + " + ".join(kls[g:g + 6]) + ")" for g in range(0, 36, 6))
-    return 'title = "slow to read"\nK = 2\nstart = "log(p(x))"\n' + "".join(
-        f'\n[[step]]\nrel = "<="\nexpr = "{body} + {k}"\nrule = "algebra"\n' for k in range(steps))
-
-
 def test_reading_a_file_is_bounded_by_the_file_budget(tmp_path, capsys):
     """Loading (parsing every formula) runs under the file budget: a file not read in time is one
     error line naming it, exit 2, soon after the budget -- it took 8-11 s whatever the budget."""
-    path = write(tmp_path, _slow_to_read(140))  # about 2 s to read without a budget on a quiet machine
+    path = write(tmp_path, slow_derivation(140))  # about 2 s to read without a budget on a quiet machine
     started = time.monotonic()  # (the bounds below leave room for a loaded machine)
     with pytest.raises(DerivationError, match=r"file budget of 0\.02 s exhausted while reading the file") as info:
         elbo_sym.engine.derivation.loads(path.read_bytes(), str(path), 0.02)
@@ -786,13 +778,13 @@ def test_reading_a_file_is_bounded_by_the_file_budget(tmp_path, capsys):
     code, out, err = run(capsys, path, "--no-cache", "--budget", "0.02", "--file-budget", "0.02")
     assert time.monotonic() - started < 1.5
     assert_clean_error(code, out, err, path, 0, contains="file budget of 0.02 s exhausted while reading the file")
-    started = time.monotonic()  # explain reads within the default file budget of its --budget (200 x 0.0001 s)
-    assert main(["explain", str(path), "--budget", "0.0001"]) == 2
+    started = time.monotonic()  # explain reads within its --file-budget (a step budget is not a file's)
+    assert main(["explain", str(path), "--budget", "0.0001", "--file-budget", "0.02"]) == 2
     assert time.monotonic() - started < 1.5
     assert f"{path}:0: file budget of 0.02 s exhausted while reading" in capsys.readouterr().err
 
 
 def test_a_file_read_within_its_budget_is_checked_as_before(tmp_path):
     """The reading budget changes nothing for a file read in time: the same Derivation."""
-    text = _slow_to_read(2)
+    text = slow_derivation(2)
     assert loads(text, "t.toml", 60.0) == loads(text, "t.toml")

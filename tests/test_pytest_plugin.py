@@ -396,3 +396,29 @@ def test_matches_pattern() -> None:
     assert matches_pattern("variants/a/b/x.toml", "variants/**/*.toml")
     assert matches_pattern("variants/x.toml", "variants/**/*.toml")
     assert matches_pattern("./derivations/gap.toml", "derivations/*.toml")
+
+
+def test_a_file_not_read_within_elbo_sym_file_budget_is_a_clean_failing_item(pytester: pytest.Pytester) -> None:
+    """Collection reads each file within its file budget: a file slow to read (about 2 s here, and
+    minutes to check) is one failing item naming it, soon -- not a hang; the others still pass."""
+    import time
+
+    from slow_input import slow_derivation
+
+    write(pytester, "pyproject.toml", '[tool.pytest.ini_options]\nelbo_sym_file_budget = "0.2"\n')
+    write(pytester, "variants/gap.toml", GAP)
+    write(pytester, "variants/slow.toml", slow_derivation(140))
+    started = time.monotonic()
+    result = run(pytester, "variants", "-rf")
+    assert time.monotonic() - started < 15.0  # the good file's check included
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert "variants/slow.toml: file budget of 0.2 s exhausted while reading the file" in out
+    assert "Traceback" not in out
+
+
+def test_a_bad_elbo_sym_file_budget_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    write(pytester, "pyproject.toml", '[tool.pytest.ini_options]\nelbo_sym_file_budget = "-1"\n')
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "elbo_sym_file_budget must be a finite number of seconds > 0" in result.stderr.str()

@@ -52,7 +52,6 @@ from elbo_sym.limits import (
     MAX_JOBS,
     STEP_BUDGET_SECONDS,
     BudgetError,
-    loading_budget,
     parse_integer,
     validate_budget,
 )
@@ -529,8 +528,8 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
     found: list[tuple[int, InputErrorReport]] = []  # (file number, error): reported in file order
     if misses:
         import_quietly(ENGINE_MODULES)
-        from elbo_sym.engine.derivation import DerivationError, loads
-        from elbo_sym.report.build import check_file
+        from elbo_sym.engine.derivation import DerivationError
+        from elbo_sym.report.build import check_file, load_in_time
         from elbo_sym.report.model import InputErrorReport
         from elbo_sym.report.parallel import WorkerLost, default_jobs, map_in_workers, worker_patience
 
@@ -547,10 +546,10 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
             """One file loaded and checked (in a worker: the workers share the parsing too)."""
             _, path, _, data = readable[n]
             try:
-                derivation = loads(data, str(path), loading_budget(budget, total))
+                loaded = load_in_time(path, budget, total, raw=data)
             except DerivationError as error:
                 return InputErrorReport.from_error(error)
-            return check_file(derivation, budget, total)
+            return check_file(loaded, budget, total)  # reading and checking share the file budget
 
         workers = default_jobs(len(readable)) if jobs is None else jobs
         if workers > 1 and len(readable) > 1:  # imported once here, not once in every worker

@@ -36,6 +36,7 @@ Configure in pyproject.toml::
     elbo_sym_folder_files = ["derivations/**/*.toml"]   # named folders: only these
     elbo_sym_collect_folders = true                     # false: named folders collect only elbo_sym_files
     elbo_sym_budget = "10"
+    elbo_sym_file_budget = "120"                        # reading and checking one file (default: steps x budget)
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ from elbo_sym.authoring.testing import (
     format_failure,
 )
 from elbo_sym.files import FileReadError, read_regular_file
-from elbo_sym.limits import STEP_BUDGET_SECONDS, BudgetError, validate_budget
+from elbo_sym.limits import FILE_BUDGET_CAP_SECONDS, STEP_BUDGET_SECONDS, BudgetError, validate_budget
 
 DEFAULT_PATTERNS = ["derivations/*.toml"]
 DEFAULT_FOLDER_PATTERNS = ["**/*.toml"]
@@ -77,11 +78,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   default=list(DEFAULT_FOLDER_PATTERNS))
     parser.addini("elbo_sym_budget", f"time budget in seconds per derivation step (default {STEP_BUDGET_SECONDS:g})",
                   default=str(STEP_BUDGET_SECONDS))
+    parser.addini("elbo_sym_file_budget", "time budget in seconds of one derivation file, reading it included "
+                  f"(default: steps x elbo_sym_budget, at most {FILE_BUDGET_CAP_SECONDS:g})", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "derivation: a derivation file checked by elbo-sym")
     _budget(config)  # a bad elbo_sym_budget is a usage error at startup, not a silent default
+    _file_budget(config)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
@@ -225,16 +229,29 @@ def _budget(config: pytest.Config) -> float:
         raise pytest.UsageError(f"elbo-sym: {error}") from None
 
 
+def _file_budget(config: pytest.Config) -> float | None:
+    """elbo_sym_file_budget, None when not set (the default: steps x elbo_sym_budget, capped)."""
+    value = config.getini("elbo_sym_file_budget")
+    if value in ("", None):
+        return None
+    try:
+        return validate_budget(value, "elbo_sym_file_budget")
+    except BudgetError as error:
+        raise pytest.UsageError(f"elbo-sym: {error}") from None
+
+
 # ---------------------------------------------------------------------------- nodes
 
 
 class DerivationFile(pytest.File):
     def collect(self):
-        from elbo_sym.engine.derivation import DerivationError, loads
+        from elbo_sym.engine.derivation import DerivationError
+        from elbo_sym.report.build import load_in_time
 
         shown = _display_path(self.path, self.config)
-        try:
-            derivation = loads(read_regular_file(self.path), shown)
+        try:  # read within the file's budget: a file not read in time is this item's failure, not a hang
+            loaded = load_in_time(shown, _budget(self.config), _file_budget(self.config),
+                                  raw=read_regular_file(self.path))
         except DerivationError as error:
             yield MalformedDerivation.from_parent(self, name=self.path.stem,
                                                   error=_input_failed_class().from_error(error))
@@ -244,19 +261,21 @@ class DerivationFile(pytest.File):
             yield MalformedDerivation.from_parent(self, name=self.path.stem,
                                                   error=_input_failed_class()(shown, line, error.reason))
             return
-        name = f"{self.path.stem}: {derivation.title}".replace("::", ": ").replace("\n", " ")
-        yield DerivationItem.from_parent(self, name=name, derivation=derivation)
+        name = f"{self.path.stem}: {loaded.derivation.title}".replace("::", ": ").replace("\n", " ")
+        yield DerivationItem.from_parent(self, name=name, loaded=loaded)
 
 
 class DerivationItem(pytest.Item):
-    def __init__(self, *, derivation, **kwargs):
+    def __init__(self, *, loaded, **kwargs):
         super().__init__(**kwargs)
-        self.derivation = derivation
+        self.loaded = loaded  # the derivation and how long reading it took (deducted from its file budget)
+        self.derivation = loaded.derivation
         self.result = None
         self.add_marker(pytest.mark.derivation)
 
     def runtest(self) -> None:
-        self.result = assert_derivation(self.derivation, budget=_budget(self.config))
+        self.result = assert_derivation(self.loaded, budget=_budget(self.config),
+                                        file_budget=_file_budget(self.config))
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, DerivationFailed):
@@ -303,7 +322,7 @@ def elbo_check(request: pytest.FixtureRequest):
     def check(path, budget: float | None = None):
         __tracebackhide__ = True
         return _assert_derivation(path, _budget(request.config) if budget is None else budget, folder, (root,),
-                                  "elbo_check")
+                                  "elbo_check", _file_budget(request.config))
 
     return check
 

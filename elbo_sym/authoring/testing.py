@@ -203,20 +203,23 @@ def _source(path, folder: Path | None, also: tuple[Path, ...] = ()):
 # ---------------------------------------------------------------------------- checking
 
 
-def check_file(path, budget: float = DEFAULT_BUDGET):
+def check_file(path, budget: float = DEFAULT_BUDGET, *, file_budget: float | None = None):
     """Check one derivation (a path, or an already loaded Derivation): its DerivationReport.
 
     `budget`: seconds per step, finite and > 0 (else :class:`BudgetError`, a ValueError).
-    A malformed file raises DerivationError (file, line, column, message).  A relative path
+    `file_budget`: seconds for the whole file, reading it included (default: steps x budget, at
+    most 120 s; reading alone at most 120 s).  A malformed file, or one not read within its file
+    budget, raises DerivationError (file, line, column, message).  A relative path
     is read from the current directory (this is the general API; the assertions below look
     next to the calling test file first).
     """
     from elbo_sym.report.build import check_file as check
 
-    return check(path, validate_budget(budget))
+    total = validate_budget(file_budget, "file budget") if file_budget is not None else None
+    return check(path, validate_budget(budget), total)
 
 
-def _report(path, budget: float, folder: Path | None, also: tuple[Path, ...] = ()):
+def _report(path, budget: float, folder: Path | None, also: tuple[Path, ...] = (), file_budget: float | None = None):
     """The report of `path` (resolved from `folder`), a malformed file as DerivationInputFailed."""
     __tracebackhide__ = True
     budget = validate_budget(budget)
@@ -224,7 +227,7 @@ def _report(path, budget: float, folder: Path | None, also: tuple[Path, ...] = (
     from elbo_sym.engine.derivation import DerivationError
 
     try:
-        return check_file(source, budget)
+        return check_file(source, budget, file_budget=file_budget)
     except DerivationError as error:
         raise _input_failed_class().from_error(error) from None
 
@@ -235,24 +238,26 @@ def _called_from(error: ElboSymFailure, function: str) -> ElboSymFailure:
     return error
 
 
-def assert_derivation(path, budget: float = DEFAULT_BUDGET):
+def assert_derivation(path, budget: float = DEFAULT_BUDGET, *, file_budget: float | None = None):
     """Check a derivation file; raise DerivationFailed with a readable report unless it passes.
 
     Returns the DerivationReport when every step is proved (or checked and accepted), the
     examples hold and the chain establishes its claim -- or, for a teaching file
     (``expect = "refuted"`` / ``expect_refuted = [...]``), when exactly its marked mistakes
     are refuted and the rest passes.  A relative path is looked up next to the calling file
-    first (see the module docstring).  A malformed file raises DerivationInputFailed.
+    first (see the module docstring).  `file_budget` bounds the whole file, reading included
+    (as :func:`check_file`).  A malformed file, or one not read within its file budget, raises
+    DerivationInputFailed.
     """
     __tracebackhide__ = True
-    return _assert_derivation(path, budget, _caller_folder())
+    return _assert_derivation(path, budget, _caller_folder(), file_budget=file_budget)
 
 
 def _assert_derivation(path, budget: float, folder: Path | None, also: tuple[Path, ...] = (),
-                       function: str = "assert_derivation"):
+                       function: str = "assert_derivation", file_budget: float | None = None):
     __tracebackhide__ = True
     try:
-        report = _report(path, budget, folder, also)
+        report = _report(path, budget, folder, also, file_budget)
     except ElboSymFailure as error:
         raise _called_from(error, function) from None
     if not report.ok:
@@ -260,7 +265,8 @@ def _assert_derivation(path, budget: float, folder: Path | None, also: tuple[Pat
     return report
 
 
-def assert_refuted(path, step: int | None = None, budget: float = DEFAULT_BUDGET):
+def assert_refuted(path, step: int | None = None, budget: float = DEFAULT_BUDGET, *,
+                   file_budget: float | None = None):
     """Assert that a derivation is wrong, and return the evidence.
 
     With ``step=N``: step N's verdict is ``refuted`` with an exact counterexample; returns
@@ -268,14 +274,14 @@ def assert_refuted(path, step: int | None = None, budget: float = DEFAULT_BUDGET
     or every step holds but the chain does not establish the claim; returns the
     DerivationReport.  A step that could not be decided (``error``) or is only ``checked``
     is not a refutation.  Raises DerivationNotRefuted (an AssertionError) otherwise,
-    DerivationInputFailed for a malformed file, and ValueError for a step number the file
-    does not have.
+    DerivationInputFailed for a malformed file or one not read within `file_budget` (as
+    :func:`check_file`), and ValueError for a step number the file does not have.
     """
     __tracebackhide__ = True
     if step is not None and (not isinstance(step, int) or isinstance(step, bool)):
         raise TypeError(f"step must be a step number (an int), not {step!r}")
     try:
-        report = _report(path, budget, _caller_folder())
+        report = _report(path, budget, _caller_folder(), file_budget=file_budget)
     except ElboSymFailure as error:
         raise _called_from(error, "assert_refuted") from None
     if step is not None:

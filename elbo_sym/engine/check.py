@@ -962,11 +962,12 @@ def implies(have: str, want: str) -> bool:
 
 
 def check_derivation(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS,
-                     search: bool = True, total: float | None = None) -> DerivationResult:
+                     search: bool = True, total: float | None = None, spent: float = 0.0) -> DerivationResult:
     """Check every step, every example, and whether the chain establishes the claim.
 
     `budget` bounds each step; `total` the whole file (default: steps x budget, capped by
-    elbo_sym.limits).  Steps after the file budget ran out are `error`.  Repair
+    elbo_sym.limits), of which `spent` seconds are gone already (reading the file): the check
+    gets the rest.  Steps after the file budget ran out are `error`.  Repair
     suggestions for refuted steps are added one layer up (elbo_sym.engine.repair).
     """
     budget = validate_budget(budget)
@@ -978,7 +979,7 @@ def check_derivation(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS
     forget()  # the second opinion's counted work must not depend on the files checked before
     done: dict = {"steps": [], "examples": [], "problems": []}
     try:
-        with budgets.limit(total, message):
+        with budgets.limit(total - spent, message):
             return _check_derivation(derivation, budget, search, message, done)
     except BudgetExceeded:  # the file's alarm fired between two budgeted parts: keep what is done
         clear_cache()

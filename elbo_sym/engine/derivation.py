@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from sympy import Expr
 
@@ -307,6 +308,9 @@ _INTEGER_CONDITION = re.compile(r"\s*integer\s*>=\s*(\S+)\s*")
 _CONDITION = re.compile(r"\s*(>=|<=|>|<)\s*(\S+)\s*|\s*in\s*([\[(])\s*([^,\s]+)\s*,\s*([^\])\s]+)\s*([\])])\s*")
 
 
+_Read = TypeVar("_Read")
+
+
 def load(path: str | Path, budget: float | None = None) -> Derivation:
     """Read and validate one derivation file (within `budget` seconds: see :func:`loads`)."""
     path = Path(path)
@@ -328,11 +332,18 @@ def loads(raw: bytes | str, path: str = "<string>", budget: float | None = None)
     """Read and validate one derivation from its text.  `budget` (seconds, None: no limit of its
     own) bounds the reading: parsing a large file's formulas is work a file can ask for, so a
     file not read in time is a DerivationError naming it, as bad input is."""
+    return read_within(path, budget, lambda: _read(raw, path))
+
+
+def read_within(path: str, budget: float | None, read: Callable[[], _Read]) -> _Read:
+    """`read()` -- reading the derivation or deck `path` -- within `budget` seconds (None: no limit
+    of its own).  A file not read in time is bad input: a DerivationError naming it (line 0), the
+    one error line every command prints for a file it cannot read."""
     if budget is None:
-        return _read(raw, path)
+        return read()
     try:
         with budgets.limit(budget, f"file budget of {budget:g} s exhausted"):
-            return _read(raw, path)
+            return read()
     except BudgetExceeded as exhausted:  # (or an enclosing budget's, with its own words)
         from sympy.core.cache import clear_cache  # an interrupted SymPy call can leave it half-filled
 
@@ -489,6 +500,7 @@ class _Reader:
     def formula(self, value, line: int, what: str, step: int | None = None) -> Formula:
         if not isinstance(value, str):
             raise self.error(line, f"{what} must be a string expression", step)
+        budgets.checkpoint()  # the reading's budget, also where no alarm can interrupt (the browser)
         try:
             vocabulary = self.vocabulary
             expr = remembered(self.parsed, (value, vocabulary), lambda: parse_expression(value, vocabulary))

@@ -134,19 +134,20 @@ def _tier(step: Step, candidate: Candidate) -> int:
 
 
 def check_with_suggestions(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS,
-                           total: float | None = None) -> DerivationResult:
+                           total: float | None = None, spent: float = 0.0) -> DerivationResult:
     """`check_derivation`, plus a repair suggestion on every refuted step (verdicts unchanged).
 
     The file's own repairs (``repair = "..."``) are checked first: one that does not hold
     is a problem of the file (it fails), one that does is the step's suggestion.  Refuted
     steps show the file's own example as their counterexample when one refutes them.
-    The suggestions share the file's budget: they only use the time the check left over.
+    The suggestions share the file's budget: they only use the time the check left over, and
+    `spent` seconds of it (reading the file) were gone before either began.
     """
     budget = validate_budget(budget)
     total = validate_budget(total, "file budget") if total is not None else file_budget(
         len(derivation.steps), budget)
-    started = time.monotonic()
-    result = check_derivation(derivation, budget, total=total)
+    started = time.monotonic() - spent
+    result = check_derivation(derivation, budget, total=total, spent=spent)
     model = derivation.model()
     if any(s.repair is not None for s in derivation.steps):
         result = _with_authored_repairs(result, model, budget, total - (time.monotonic() - started))

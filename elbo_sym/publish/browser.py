@@ -26,10 +26,10 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from elbo_sym.engine.derivation import DerivationError, loads
+from elbo_sym.engine.derivation import DerivationError
 from elbo_sym.engine.notation import RELATION_LATEX
 from elbo_sym.limits import STEP_BUDGET_SECONDS
-from elbo_sym.report.build import check_file
+from elbo_sym.report.build import check_file, load_in_time
 from elbo_sym.report.model import DerivationReport, InputErrorReport, prose_text
 from elbo_sym.report.text import closing_lines, derivation_text, error_text, step_notes, summary_text
 
@@ -47,21 +47,23 @@ _FIXED_TIME = (2026, 1, 1, 0, 0, 0)
 # --------------------------------------------------------------------------- inside the browser
 
 
-def check_source(text: str, name: str = "derivation.toml", budget: float = STEP_BUDGET_SECONDS) -> str:
-    """Check one derivation file given as text; a JSON object for the page.
+def check_source(text: str, name: str = "derivation.toml", budget: float = STEP_BUDGET_SECONDS,
+                 file_budget: float | None = None) -> str:
+    """Check one derivation file given as text, read and checked within `file_budget` (default as
+    `check`'s); a JSON object for the page.
 
     ``reports`` and ``errors`` are exactly what ``elbo-sym check --json`` prints, ``text`` what
     ``elbo-sym check`` prints (the report, or ``error: FILE:LINE:COL: ...`` and the caret),
     ``status`` the CLI's exit status, and ``views`` the same report in the shape the page
     renders (every sentence written here, by the same renderers as the CLI's).
     """
-    try:
-        derivation = loads(text, name)
+    try:  # read within the file budget, as `check` reads it
+        loaded = load_in_time(name, budget, file_budget, raw=text)
     except DerivationError as error:
         problem = InputErrorReport.from_error(error)
         return json.dumps({"reports": [], "errors": [problem.to_dict()], "views": [], "text": error_text(problem),
                            "status": 2, "outcome": "bad input (exit 2)"}, ensure_ascii=False)
-    report = check_file(derivation, budget=budget)
+    report = check_file(loaded, budget=budget, total=file_budget)
     summary = summary_text([report])
     return json.dumps({"reports": [report.to_dict()], "errors": [], "views": [view_of(report)],
                        "text": derivation_text(report) + summary, "status": 0 if report.ok else 1,

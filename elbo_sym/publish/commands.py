@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from elbo_sym.files import InputError
+from elbo_sym.limits import STEP_BUDGET_SECONDS
 from elbo_sym.publish.project import Project, Settings, command_paths, course_handouts, course_web
 
 __all__ = ["Outcome", "build_course", "course_decks", "course_examples", "exercise_files", "flashcards_course",
@@ -30,12 +31,14 @@ class Outcome:
     bad_input: bool = False
 
 
-def _checked(paths: Sequence[str], budget: float, lines: list[tuple[bool, str]]) -> list | None:
-    """Reports of every derivation named; None, after `error: FILE:LINE:COLUMN: ...` and its caret
-    line per bad file (as `check` prints them), when any does not load."""
+def _checked(paths: Sequence[str], budget: float, total: float | None,
+             lines: list[tuple[bool, str]]) -> list | None:
+    """Reports of every derivation named, each read and checked within its file budget (`total`,
+    else as `check`); None, after `error: FILE:LINE:COLUMN: ...` and its caret line per bad file
+    (as `check` prints them), when any does not load or is not read in time."""
     from elbo_sym.report.build import check_all
 
-    reports, errors = check_all(list(paths), budget)
+    reports, errors = check_all(list(paths), budget, total=total)
     for error in errors:
         lines.append((True, f"error: {error}"))
         if error.pointer():
@@ -44,7 +47,8 @@ def _checked(paths: Sequence[str], budget: float, lines: list[tuple[bool, str]])
 
 
 def build_course(course: Project, paths: Sequence[str], folder: Path, *, out: str, gallery: Sequence[str],
-                 literature: Sequence[str], only: Sequence[str], timeout: float, budget: float) -> Outcome:
+                 literature: Sequence[str], only: Sequence[str], timeout: float, budget: float,
+                 file_budget: float | None = None) -> Outcome:
     """`build`: check every derivation (the lesson's, the gallery's, the literature's), then write the
     handouts into ``folder`` (``out`` as the user wrote it); none is built from a derivation that fails."""
     from elbo_sym.publish import render
@@ -53,13 +57,13 @@ def build_course(course: Project, paths: Sequence[str], folder: Path, *, out: st
     paths = command_paths(course, paths, "build")
     lines: list[tuple[bool, str]] = []
     started = time.monotonic()
-    results = _checked(paths, budget, lines)
-    gallery_results = _checked(gallery, budget, lines) if gallery else []
-    literature_results = _checked(literature, budget, lines) if literature else []
+    results = _checked(paths, budget, file_budget, lines)
+    gallery_results = _checked(gallery, budget, file_budget, lines) if gallery else []
+    literature_results = _checked(literature, budget, file_budget, lines) if literature else []
     if results is None or gallery_results is None or literature_results is None:
         return Outcome(tuple(lines), ok=False, bad_input=True)
     try:
-        handouts = course_handouts(results, course, budget=budget, gallery=gallery_results,
+        handouts = course_handouts(results, course, budget=budget, file_budget=file_budget, gallery=gallery_results,
                                    literature=literature_results)
     except HandoutError as error:
         return Outcome(((True, f"elbo-sym build: no handouts built: {error}"),), ok=False)
@@ -79,7 +83,7 @@ def build_course(course: Project, paths: Sequence[str], folder: Path, *, out: st
 
 
 def web_course(course: Project, paths: Sequence[str], folder: Path, *, site_title: str | None,
-               literature: Sequence[str], budget: float) -> Outcome:
+               literature: Sequence[str], budget: float, file_budget: float | None = None) -> Outcome:
     """`web`: check every derivation, then write the pages into ``folder``, or with ``site_title``
     a whole Starlight site (removing the files an earlier run wrote and this one does not)."""
     from elbo_sym.publish.handouts import HandoutError
@@ -87,12 +91,13 @@ def web_course(course: Project, paths: Sequence[str], folder: Path, *, site_titl
     from elbo_sym.publish.web import Page, WebError, write_pages
 
     lines: list[tuple[bool, str]] = []
-    results = _checked(command_paths(course, paths, "web"), budget, lines)
-    cited = _checked(literature, budget, lines) if literature else []
+    results = _checked(command_paths(course, paths, "web"), budget, file_budget, lines)
+    cited = _checked(literature, budget, file_budget, lines) if literature else []
     if results is None or cited is None:
         return Outcome(tuple(lines), ok=False, bad_input=True)
     try:
-        items = course_web(results, course, budget=budget, literature=cited, site_title=site_title)
+        items = course_web(results, course, budget=budget, literature=cited, site_title=site_title,
+                           file_budget=file_budget)
     except (HandoutError, WebError) as error:
         return Outcome(((True, f"elbo-sym web: no pages written: {error}"),), ok=False)
     written, removed = write_site(items, folder) if site_title is not None else (write_pages(items, folder), [])
@@ -172,7 +177,7 @@ def cards_moodle(course: Project, paths: Sequence[str], target: Path, *, budget:
     from elbo_sym.publish.handouts import HandoutError, require_printable
     from elbo_sym.publish.moodle import write_cards_quiz
 
-    results = [check_deck(deck, budget, file_budget) for deck in course_decks(course, paths)]
+    results = [check_deck(deck, budget, file_budget) for deck in course_decks(course, paths, budget, file_budget)]
     try:
         for result in results:
             require_printable(result)
@@ -183,10 +188,13 @@ def cards_moodle(course: Project, paths: Sequence[str], target: Path, *, budget:
     return Outcome(((False, f"wrote {written} ({questions} essay questions, {len(results)} deck(s))"),))
 
 
-def course_decks(course: Project, paths: Sequence[str]) -> list:
-    """The decks of `cards`: DECKS as given, else the course's self-check and flashcards."""
-    from elbo_sym.lesson.practice import load_deck, load_flashcards, load_selfcheck
+def course_decks(course: Project, paths: Sequence[str], budget: float = STEP_BUDGET_SECONDS,
+                 file_budget: float | None = None) -> list:
+    """The decks of `cards`: DECKS as given, else the course's self-check and flashcards; each read
+    within its deck budget (`file_budget`, else the default: elbo_sym.limits.loading_budget)."""
+    from elbo_sym.report.build import load_deck_in_time
 
     if paths:
-        return [load_deck(p) for p in paths]
-    return [load_selfcheck(course.selfcheck), load_flashcards(course.flashcards)]
+        return [load_deck_in_time(None, p, budget, file_budget) for p in paths]
+    return [load_deck_in_time("selfcheck", course.selfcheck, budget, file_budget),
+            load_deck_in_time("flashcards", course.flashcards, budget, file_budget)]

@@ -63,7 +63,11 @@ from elbo_sym.publish.render import (
     typeset_prose,
     write_tex_only,
 )
-from elbo_sym.report.build import exact_form, prose_parts  # exact_form re-exported: the handouts' exact forms
+from elbo_sym.report.build import (  # exact_form re-exported: the handouts' exact forms
+    exact_form,
+    load_deck_in_time,
+    prose_parts,
+)
 from elbo_sym.report.model import DerivationReport, Prose, RelationReport, SuggestionReport
 
 __all__ = [
@@ -781,11 +785,12 @@ def checked_deck(kind: str, path: str | Path | None = None, *,
                  budget: float = STEP_BUDGET_SECONDS, total: float | None = None):
     """Load and check the self-check or the flashcards; refuse a deck with a failing formula.
 
-    `budget` bounds each check of a card, `total` the whole deck (elbo_sym.lesson.practice.check_deck).
+    `budget` bounds each check of a card, `total` the whole deck (elbo_sym.lesson.practice.check_deck)
+    and reading it (a deck not read in time is a DerivationError naming it).
     """
-    from elbo_sym.lesson.practice import check_deck, load_flashcards, load_selfcheck
+    from elbo_sym.lesson.practice import check_deck
 
-    deck = load_selfcheck(path) if kind == "selfcheck" else load_flashcards(path)
+    deck = load_deck_in_time(kind, path, budget, total)
     result = check_deck(deck, budget, total)
     require_printable(result)
     return deck, result
@@ -816,8 +821,9 @@ def _card_context(card, verdict, vocabulary: Vocabulary | None = None,
     }
 
 
-def selfcheck_context(path=None, budget: float = STEP_BUDGET_SECONDS) -> dict[str, Any]:
-    deck, result = checked_deck("selfcheck", path, budget=budget)
+def selfcheck_context(path=None, budget: float = STEP_BUDGET_SECONDS,
+                      deck_budget: float | None = None) -> dict[str, Any]:
+    deck, result = checked_deck("selfcheck", path, budget=budget, total=deck_budget)
     from elbo_sym.lesson.practice import proved_for_text
 
     return {"title": deck.title, "summary": deck.summary, "proved_for": proved_for_text(deck),
@@ -826,18 +832,19 @@ def selfcheck_context(path=None, budget: float = STEP_BUDGET_SECONDS) -> dict[st
 
 
 def selfcheck_handouts(budget: float = STEP_BUDGET_SECONDS, selfcheck: str | Path | None = None,
-                       solutions: str = "separate", **_: Any) -> list[Handout]:
+                       solutions: str = "separate", deck_budget: float | None = None, **_: Any) -> list[Handout]:
     return [Handout("selfcheck", "selfcheck.tex.j2",
-                    {"deck": selfcheck_context(selfcheck, budget=budget), **_solutions(solutions)})]
+                    {"deck": selfcheck_context(selfcheck, budget, deck_budget), **_solutions(solutions)})]
 
 
 CARDS_PER_SHEET = 8  # a 2 x 4 grid
 CARD_COLUMNS = 2
 
 
-def flashcards_context(path=None, budget: float = STEP_BUDGET_SECONDS) -> dict[str, Any]:
+def flashcards_context(path=None, budget: float = STEP_BUDGET_SECONDS,
+                       deck_budget: float | None = None) -> dict[str, Any]:
     """Cards in sheets of 2 x 4: fronts, then backs mirrored left-right (duplex, long-edge flip)."""
-    deck, result = checked_deck("flashcards", path, budget=budget)
+    deck, result = checked_deck("flashcards", path, budget=budget, total=deck_budget)
     cards = [_card_context(c, result.verdict_for(c), deck.vocabulary, dict(deck.prose_math)) for c in deck.cards]
     rows = CARDS_PER_SHEET // CARD_COLUMNS
     sheets: list[dict[str, Any]] = []
@@ -857,10 +864,10 @@ def flashcards_context(path=None, budget: float = STEP_BUDGET_SECONDS) -> dict[s
 
 
 def flashcards_handouts(budget: float = STEP_BUDGET_SECONDS, flashcards: str | Path | None = None,
-                        solutions: str = "separate", **_: Any) -> list[Handout]:
+                        solutions: str = "separate", deck_budget: float | None = None, **_: Any) -> list[Handout]:
     """``flashcards.pdf``: fronts, then the mirrored backs (``none``: the fronts only)."""
     return [Handout("flashcards", "flashcards.tex.j2",
-                    {"deck": flashcards_context(flashcards, budget=budget), **_solutions(solutions)})]
+                    {"deck": flashcards_context(flashcards, budget, deck_budget), **_solutions(solutions)})]
 
 
 # --------------------------------------------------------------------------- building
@@ -925,9 +932,10 @@ def lesson_handouts(results: Sequence[DerivationReport], *, seed: int = DEFAULT_
                     drill_count: int = DRILL_COUNT, drill_K: int | None = None,
                     parts: Sequence[str] | None = None, solutions: str = "separate",
                     examples: Sequence[Instance] = (), selfcheck: str | Path | None = None,
-                    flashcards: str | Path | None = None) -> list[Handout]:
-    """All handouts, in build order (`budget`: of each check of a card's formula): from the
-    given examples and decks (the lesson's when not given), with these sheet settings."""
+                    flashcards: str | Path | None = None, deck_budget: float | None = None) -> list[Handout]:
+    """All handouts, in build order (`budget`: of each check of a card's formula; `deck_budget`: of
+    reading and checking each deck, default cards x budget): from the given examples and decks (the
+    lesson's when not given), with these sheet settings."""
     require_checked(results)
     _solutions(solutions)
     handouts = [derivations_handout(results, solutions)]
@@ -936,7 +944,8 @@ def lesson_handouts(results: Sequence[DerivationReport], *, seed: int = DEFAULT_
         handouts.append(mistakes)
     settings = {"seed": seed, "count": count, "budget": budget, "K": K, "drill_count": drill_count,
                 "drill_K": K if drill_K is None else drill_K, "parts": parts, "solutions": solutions,
-                "examples": tuple(examples) or (LESSON_EXAMPLE,), "selfcheck": selfcheck, "flashcards": flashcards}
+                "examples": tuple(examples) or (LESSON_EXAMPLE,), "selfcheck": selfcheck, "flashcards": flashcards,
+                "deck_budget": deck_budget}
     for make in _LESSON_HANDOUTS:
         handouts.extend(make(**settings))
     return handouts

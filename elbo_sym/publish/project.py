@@ -371,18 +371,19 @@ class _ProjectReader:
 # --------------------------------------------------------------------------- what it makes
 
 
-def project_handouts(results, project: Project, *, budget: float) -> list:
-    """Every handout of the project (elbo_sym.publish.handouts.lesson_handouts with its files and settings)."""
+def project_handouts(results, project: Project, *, budget: float, file_budget: float | None = None) -> list:
+    """Every handout of the project (elbo_sym.publish.handouts.lesson_handouts with its files and settings;
+    `file_budget`: each deck's, reading included)."""
     from elbo_sym.publish.handouts import lesson_handouts
 
     s = project.settings
     return lesson_handouts(results, seed=s.seed, count=s.count, budget=budget, K=s.K, drill_count=s.drill_count,
                            drill_K=s.drill_states, parts=s.parts, solutions=s.solutions, examples=project.examples,
-                           selfcheck=project.selfcheck, flashcards=project.flashcards)
+                           selfcheck=project.selfcheck, flashcards=project.flashcards, deck_budget=file_budget)
 
 
 def project_pages(results, project: Project, *, budget: float, check_links: dict[str, str] | None = None,
-                  literature=()) -> list:
+                  literature=(), file_budget: float | None = None) -> list:
     """Every website page of the project (elbo_sym.publish.web.lesson_pages with its files and settings;
     `literature`: the reports of the literature page)."""
     from elbo_sym.publish.web import lesson_pages
@@ -391,7 +392,7 @@ def project_pages(results, project: Project, *, budget: float, check_links: dict
     return lesson_pages(results, seed=s.seed, count=s.count, budget=budget, K=s.K, drill_count=s.drill_count,
                         drill_K=s.drill_states, parts=s.parts, solutions=s.solutions, examples=project.examples,
                         selfcheck=project.selfcheck, flashcards=project.flashcards, check_links=check_links,
-                        literature=literature)
+                        literature=literature, deck_budget=file_budget)
 
 
 def command_paths(project: Project, paths: Sequence[str], command: str) -> list[str]:
@@ -404,7 +405,8 @@ def command_paths(project: Project, paths: Sequence[str], command: str) -> list[
     return found
 
 
-def course_handouts(results, project: Project, *, budget: float, gallery=(), literature=()) -> list:
+def course_handouts(results, project: Project, *, budget: float, gallery=(), literature=(),
+                    file_budget: float | None = None) -> list:
     """Every handout of `build`: the project's, with the variants gallery and the literature after
     the first.  Raises HandoutError (before anything is built) unless every derivation is checked
     and every literature step proved."""
@@ -412,13 +414,14 @@ def course_handouts(results, project: Project, *, budget: float, gallery=(), lit
 
     require_checked([*results, *gallery])
     cited = literature_handout(literature)
-    handouts = project_handouts(results, project, budget=budget)
+    handouts = project_handouts(results, project, budget=budget, file_budget=file_budget)
     extra = gallery_handout(gallery, project.settings.solutions) if gallery else None
     handouts[1:1] = [h for h in (extra, cited) if h is not None]
     return handouts
 
 
-def course_web(results, project: Project, *, budget: float, literature=(), site_title: str | None = None) -> list:
+def course_web(results, project: Project, *, budget: float, literature=(), site_title: str | None = None,
+               file_budget: float | None = None) -> list:
     """The items of `web`: the project's pages, or (with `site_title`) a whole Starlight site
     whose checker page offers the derivations it was built from, each linked from its page.
     Raises HandoutError or WebError unless every derivation is checked."""
@@ -430,7 +433,7 @@ def course_web(results, project: Project, *, budget: float, literature=(), site_
     sources = ({r.file: read_user_file(r.file).decode("utf-8") for r in [*results, *literature]}
                if site_title is not None else {})
     require_checked(results)
-    items = project_pages(results, project, budget=budget, literature=literature,
+    items = project_pages(results, project, budget=budget, literature=literature, file_budget=file_budget,
                           check_links={file: "../" + check_link(text, "check/") for file, text in sources.items()})
     return items if site_title is None else site_items([*items, *checker_items(sources)], site_title)
 

@@ -806,12 +806,12 @@ def tight_drill_page(seed: int | None = None, count: int | None = None, K: int =
 # --------------------------------------------------------------------------- self-check and flashcards
 
 
-def _cards_prose(kind: str, path: str | Path | None) -> dict[int, tuple[Prose, Prose, str, str]]:
+def _cards_prose(kind: str, path: str | Path | None, budget: float = STEP_BUDGET_SECONDS,
+                 deck_budget: float | None = None) -> dict[int, tuple[Prose, Prose, str, str]]:
     """Each card's front and back as prose parts (the same parts the handouts' cards print)."""
-    from elbo_sym.lesson.practice import load_flashcards, load_selfcheck
-    from elbo_sym.report.build import prose_parts
+    from elbo_sym.report.build import load_deck_in_time, prose_parts
 
-    deck = load_selfcheck(path) if kind == "selfcheck" else load_flashcards(path)
+    deck = load_deck_in_time(kind, path, budget, deck_budget)
     names, parsed = deck.vocabulary, dict(deck.prose_math)  # the deck's own names ([params], data), its formulas
     return {c.index: (prose_parts(c.front, names, claims=True, parsed=parsed),
                       prose_parts(c.back, names, claims=True, parsed=parsed),
@@ -836,12 +836,12 @@ def _card(doc: _Markdown, card: Mapping[str, Any], texts: tuple[Prose, Prose, st
 
 
 def selfcheck_page(path: str | Path | None = None, budget: float = STEP_BUDGET_SECONDS,
-                   solutions: str = "separate") -> Page:
+                   solutions: str = "separate", deck_budget: float | None = None) -> Page:
     """``selfcheck.md`` from :func:`handouts.selfcheck_context`: the questions, answers collapsible."""
     from elbo_sym.publish.handouts import selfcheck_context
 
-    deck = selfcheck_context(path, budget=budget)
-    texts = _cards_prose("selfcheck", path)
+    deck = selfcheck_context(path, budget, deck_budget)
+    texts = _cards_prose("selfcheck", path, budget, deck_budget)
     doc = _Markdown()
     doc.add(md_text(deck["summary"]))
     for card in deck["questions"]:
@@ -850,12 +850,12 @@ def selfcheck_page(path: str | Path | None = None, budget: float = STEP_BUDGET_S
 
 
 def flashcards_page(path: str | Path | None = None, budget: float = STEP_BUDGET_SECONDS,
-                    solutions: str = "separate") -> Page:
+                    solutions: str = "separate", deck_budget: float | None = None) -> Page:
     """``flashcards.md`` from :func:`handouts.flashcards_context`: fronts shown, backs collapsible."""
     from elbo_sym.publish.handouts import flashcards_context
 
-    deck = flashcards_context(path, budget=budget)
-    texts = _cards_prose("flashcards", path)
+    deck = flashcards_context(path, budget, deck_budget)
+    texts = _cards_prose("flashcards", path, budget, deck_budget)
     doc = _Markdown()
     if deck["summary"]:
         doc.add(md_text(deck["summary"]))
@@ -876,7 +876,7 @@ def lesson_pages(reports: Sequence[DerivationReport], *, seed: int | None = None
                  flashcards: str | Path | None = None, K: int = 2, drill_count: int | None = None,
                  drill_K: int | None = None, parts: Sequence[str] | None = None, solutions: str = "separate",
                  examples: Sequence[Instance] = (), check_links: Mapping[str, str] | None = None,
-                 literature: Sequence[DerivationReport] = ()) -> list[Page | Asset]:
+                 literature: Sequence[DerivationReport] = (), deck_budget: float | None = None) -> list[Page | Asset]:
     """Every page of the lesson (and the figure), in sidebar order, with the handouts' settings
     (:func:`handouts.lesson_handouts`): `examples` (or the one `example`; default the lesson's)
     each on its page; the `literature` page when any are given (:func:`literature_page`).
@@ -896,7 +896,8 @@ def lesson_pages(reports: Sequence[DerivationReport], *, seed: int | None = None
             out.append(asset)
     out += [exercises_page(seed, count, K, parts, solutions),
             tight_drill_page(seed, drill_count, K if drill_K is None else drill_K, solutions),
-            selfcheck_page(selfcheck, budget, solutions), flashcards_page(flashcards, budget, solutions)]
+            selfcheck_page(selfcheck, budget, solutions, deck_budget),
+            flashcards_page(flashcards, budget, solutions, deck_budget)]
     mistakes = mistakes_page(reports, solutions)
     if mistakes is not None:
         out.append(mistakes)

@@ -10,7 +10,9 @@ values computed exactly.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from math import lcm
@@ -24,9 +26,11 @@ from elbo_sym.engine.derivation import (
     Derivation,
     DerivationError,
     Relation,
-    load,
+    loads,
     prose_claim,
     prose_formula,
+    read_user_file,
+    read_within,
     split_relation,
 )
 from elbo_sym.engine.models.base import likelihood_column_block
@@ -49,7 +53,7 @@ from elbo_sym.engine.notation import (
 from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.repair import check_with_suggestions
 from elbo_sym.files import InputError, discover
-from elbo_sym.limits import STEP_BUDGET_SECONDS, validate_budget
+from elbo_sym.limits import DECK_BUDGET_CAP_SECONDS, STEP_BUDGET_SECONDS, loading_budget, validate_budget
 from elbo_sym.numbers.evaluate import Undefined
 from elbo_sym.numbers.evaluate import exact as exact_value
 from elbo_sym.numbers.exact import LogNumber
@@ -72,7 +76,7 @@ from elbo_sym.report.model import (
 )
 
 if TYPE_CHECKING:  # decks are checked by lesson.practice; `check` need not import it
-    from elbo_sym.lesson.practice import DeckResult
+    from elbo_sym.lesson.practice import Deck, DeckResult
 
 DECIMALS = 4
 """Decimals of nats and bits printed for example values."""
@@ -80,15 +84,66 @@ MAX_COMPACT = 10**8
 """Largest numerator/denominator written as one log(N/D); larger values stay a sum of log primes."""
 
 
-def check_file(source: str | Path | Derivation, budget: float = STEP_BUDGET_SECONDS,
-               total: float | None = None) -> DerivationReport:
-    """Load (unless given a Derivation) and check one derivation; the report of what was found.
+@dataclass(frozen=True)
+class Loaded:
+    """A derivation read from its file, and the seconds reading it took: they count against the
+    file's budget, so checking it gets only what reading left (:func:`check_file`)."""
 
-    Raises ``DerivationError`` (file, line, column) for input that cannot be read or parsed,
-    and ``BudgetError`` for a budget that is not finite and positive."""
+    derivation: Derivation
+    seconds: float
+
+    @property
+    def path(self) -> str:
+        return self.derivation.path
+
+
+def load_in_time(path: str | Path, budget: float = STEP_BUDGET_SECONDS, total: float | None = None,
+                 raw: bytes | str | None = None) -> Loaded:
+    """Read one derivation (`raw`: its bytes or text, read already) within its file budget -- `total`, else
+    limits.loading_budget's default --; a file not read in time is a DerivationError naming it, a budget
+    that is not finite and positive a BudgetError."""
     budget = validate_budget(budget)
-    derivation = source if isinstance(source, Derivation) else load(Path(source))
-    return report_of(check_with_suggestions(derivation, budget=budget, total=total))
+    total = validate_budget(total, "file budget") if total is not None else None
+    started = time.monotonic()
+    data = raw if raw is not None else read_user_file(path)
+    derivation = loads(data, str(path), loading_budget(budget, total))
+    return Loaded(derivation, time.monotonic() - started)
+
+
+def check_file(source: str | Path | Derivation | Loaded, budget: float = STEP_BUDGET_SECONDS,
+               total: float | None = None) -> DerivationReport:
+    """Load (unless given a Derivation, or one `Loaded` already) and check one derivation; the report
+    of what was found.
+
+    Reading and checking share the file budget (`total`; default steps x budget, capped): what
+    reading took is deducted from what checking gets.  Raises ``DerivationError`` (file, line,
+    column) for input that cannot be read or parsed, or is not read within the file budget, and
+    ``BudgetError`` for a budget that is not finite and positive."""
+    budget = validate_budget(budget)
+    total = validate_budget(total, "file budget") if total is not None else None
+    if isinstance(source, Derivation):
+        source = Loaded(source, 0.0)
+    elif not isinstance(source, Loaded):
+        source = load_in_time(Path(source), budget, total)
+    return report_of(check_with_suggestions(source.derivation, budget=budget, total=total, spent=source.seconds))
+
+
+def load_deck_in_time(kind: str | None, path: str | Path | None, budget: float = STEP_BUDGET_SECONDS,
+                      total: float | None = None) -> Deck:
+    """A deck -- `kind` "selfcheck" or "flashcards" (`path` None: the lesson's), None: either, as
+    its tables say -- read within its deck budget (`total`, else limits.loading_budget's default for
+    decks); a deck not read in time is a DerivationError naming it."""
+    from elbo_sym.lesson.practice import lesson_dir, load_deck, load_flashcards, load_selfcheck
+
+    if kind is None:
+        if path is None:
+            raise ValueError("a deck of either kind is named by its path")
+        shown, read = str(path), lambda: load_deck(path)
+    else:
+        load = load_selfcheck if kind == "selfcheck" else load_flashcards
+        shown = str(path if path is not None else lesson_dir() / f"{kind}.toml")
+        read = lambda: load(path)  # noqa: E731
+    return read_within(shown, loading_budget(budget, total, DECK_BUDGET_CAP_SECONDS), read)
 
 
 @lru_cache(maxsize=4096)
@@ -327,43 +382,46 @@ def _example_report(result: DerivationResult, example_result) -> ExampleReport:
                          tuple(given), tuple(rows), stated=len(example.expect))
 
 
-def load_all(paths: Sequence[str]) -> tuple[list[Derivation], list[DerivationError]]:
-    """Load every derivation named (files, or folders of *.toml); return (derivations, input errors)."""
+def load_all(paths: Sequence[str], budget: float = STEP_BUDGET_SECONDS,
+             total: float | None = None) -> tuple[list[Loaded], list[DerivationError]]:
+    """Load every derivation named (files, or folders of *.toml), each within its file budget
+    (:func:`load_in_time`); return (loaded derivations, input errors)."""
     files = discover(paths)
     if not files:
         raise InputError(f"no derivation files found in {' '.join(paths)}")
     loaded, errors = [], []
     for path in files:
         try:
-            loaded.append(load(path))
+            loaded.append(load_in_time(path, budget, total))
         except DerivationError as error:
             errors.append(error)
     return loaded, errors
 
 
-def check_all(paths: Sequence[str], budget: float,
-              jobs: int | None = None) -> tuple[list[DerivationReport], list[DerivationError]]:
+def check_all(paths: Sequence[str], budget: float, jobs: int | None = None,
+              total: float | None = None) -> tuple[list[DerivationReport], list[DerivationError]]:
     """The reports of every derivation named; none when any does not load (then its errors):
-    `build` and `web` check everything before they print anything.  Checked in `jobs` worker
-    processes (None: as `check` chooses, report.parallel.default_jobs), as `check` does."""
+    `build` and `web` check everything before they print anything.  Each file's reading and
+    checking share its file budget (`total`, default steps x budget capped, as `check`).  Checked
+    in `jobs` worker processes (None: as `check` chooses, report.parallel.default_jobs), as `check` does."""
     from elbo_sym.report.parallel import WorkerLost, default_jobs, map_in_workers, worker_patience
 
-    derivations, errors = load_all(paths)
+    loaded, errors = load_all(paths, budget, total)
     if errors:
         return [], errors
-    results = map_in_workers(lambda n: check_file(derivations[n], budget=budget), len(derivations),
-                             default_jobs(len(derivations)) if jobs is None else jobs,
-                             weight=lambda n: _file_size(derivations[n]), patience=worker_patience(budget))
-    for derivation, result in zip(derivations, results):
+    results = map_in_workers(lambda n: check_file(loaded[n], budget=budget, total=total), len(loaded),
+                             default_jobs(len(loaded)) if jobs is None else jobs,
+                             weight=lambda n: _file_size(loaded[n].path), patience=worker_patience(budget, total))
+    for one, result in zip(loaded, results):
         if isinstance(result, WorkerLost):
-            raise InputError(f"{derivation.path}: {result.message}")
+            raise InputError(f"{one.path}: {result.message}")
     return results, errors
 
 
-def _file_size(derivation: Derivation) -> int:
+def _file_size(path: str) -> int:
     """How large the derivation's file is: the order in which files are given to the workers."""
     try:
-        return os.path.getsize(derivation.path)
+        return os.path.getsize(path)
     except (OSError, ValueError):
         return 0
 
@@ -374,7 +432,8 @@ def input_error(error: DerivationError):
     return InputErrorReport.from_error(error)
 
 
-__all__ = ["check_file", "load_all", "check_all", "report_of", "math", "relation", "exact_form", "block_symbol",
+__all__ = ["Loaded", "check_file", "load_in_time", "load_deck_in_time", "load_all", "check_all",
+           "report_of", "math", "relation", "exact_form", "block_symbol",
            "vector_latex", "is_log_quantity", "input_error", "DECIMALS"]
 
 _ = Verdict  # re-exported for renderers that compare verdicts by name
