@@ -248,7 +248,8 @@ def test_the_site_approves_each_install_script_of_its_lock():
     template = ROOT / "elbo_sym" / "publish" / "site_template"
     approved = json.loads((template / "package.json").read_text("utf-8"))["allowScripts"]
     locked = json.loads((template / "package-lock.json").read_text("utf-8"))["packages"]
-    with_scripts = {path.rsplit("node_modules/", 1)[1] for path, entry in locked.items() if entry.get("hasInstallScript")}
+    with_scripts = {path.rsplit("node_modules/", 1)[1] for path, entry in locked.items()
+                    if entry.get("hasInstallScript")}
     assert with_scripts, "the lock lists no install script: has npm changed how it records them?"
     assert approved == dict.fromkeys(sorted(with_scripts), True)
     assert "allowScripts" in _page("docs/03-publishing.md")
