@@ -591,22 +591,30 @@ def _check_relation(card: Card, formula: CardFormula, deck_path: str, budget: fl
     """A relation (the card's formula or a claim of its text) proved as a one-step derivation in
     ``deck``'s model; `first_rule`: tried before the default rules (a claim: the rule of the
     card's formula)."""
-    from elbo_sym.engine.check import StepResult, Verdict, check_derivation
+    from elbo_sym.engine.check import StepResult, check_derivation
 
     tried = tuple(dict.fromkeys(((first_rule,) if first_rule is not None else ()) + _rules_for(formula)))
     per_k: list[tuple[int | str, str, StepResult, str, str]] = []
     ks = _check_ks(deck)
     for K in ks:
-        best: tuple[str, StepResult, str, str] | None = None
-        for rule in tried:
-            result = check_derivation(_one_step(deck_path, card, formula, K, rule, deck), budget=budget)
-            step = result.steps[0]
+
+        def attempt(rule: str, search: bool, K: int | str = K) -> tuple[str, StepResult, str, str]:
+            result = check_derivation(_one_step(deck_path, card, formula, K, rule, deck), budget=budget,
+                                      search=search)
             problems = "; ".join(result.problems)
-            candidate = (step.verdict.value if not problems else "error", step, rule, problems)
-            if best is None or _rank(candidate[0]) < _rank(best[0]):
-                best = candidate
-            if step.verdict is Verdict.proved and not problems:
-                break
+            return (result.steps[0].verdict.value if not problems else "error", result.steps[0], rule, problems)
+
+        # Every rule without the counterexample search first: a proof never depends on it, and a
+        # search on a true relation runs until its budget.  Only when no rule proves the relation
+        # does the search run, rule by rule until one decides it (a counterexample, or none found).
+        best = next((c for c in map(lambda rule: attempt(rule, False), tried) if c[0] == "proved"), None)
+        if best is None:
+            for rule in tried:
+                candidate = attempt(rule, True)
+                if best is None or _rank(candidate[0]) < _rank(best[0]):
+                    best = candidate
+                if candidate[0] in ("refuted", "checked"):
+                    break
         assert best is not None  # _rules_for always gives at least one rule
         per_k.append((K,) + best)
     for wanted in ("refuted", "error", "checked"):
