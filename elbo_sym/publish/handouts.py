@@ -971,7 +971,7 @@ def build_outcome(reports: Sequence[BuildReport], *, latex: bool, out: str, seco
             boxes = f", {r.overfull} overfull box(es)" if r.overfull else ""
             lines.append((False, f"  wrote {r.pdf}  ({r.seconds:.1f} s{boxes})"))
             # loud: a line cut at the paper's edge is a defect
-            lines += [(True, f"warning: {r.name}.pdf: a line is {box.describe()}") for box in r.overfull_boxes]
+            lines += [(True, f"warning: {r.name}.pdf: {box.describe()}") for box in r.overfull_boxes]
         elif not latex:
             lines.append((False, f"  wrote {r.tex}"))
         else:
