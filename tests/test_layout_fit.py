@@ -68,7 +68,8 @@ def test_the_reproduce_command_breaks_only_between_arguments_and_pastes_as_one_c
 
 def test_exercises_roster_warns_about_overfull_boxes_and_strict_layout_fails(tmp_path: Path, monkeypatch) -> None:
     box = OverfullBox(97.9, 153, "Ada", "")
-    result = roster.RosterResult((tmp_path / "ada.pdf",), tmp_path / "teacher-key.pdf", overfull=(("teacher-key.pdf", box),))
+    result = roster.RosterResult((tmp_path / "ada.pdf",), tmp_path / "teacher-key.pdf",
+                                 overfull=(("teacher-key.pdf", box),))
     monkeypatch.setattr(roster, "build_roster", lambda *args, **kwargs: result)
     monkeypatch.setattr(roster, "read_roster", lambda path: [roster.Student("ada", "Ada", 2)])
     settings = Settings(seed=1, count=1, K=6)
@@ -121,9 +122,9 @@ def test_the_teacher_key_at_the_largest_K_shows_every_column_and_long_names(tmp_
 def test_the_worked_example_at_the_largest_K_breaks_across_pages(tmp_path: Path) -> None:
     _require_tex()
     K = MAX_EXAMPLE_K
+    q = tuple(Fraction((1, 2, 3)[i % 3], 39) for i in range(K - 2)) + (Fraction(1, 39), Fraction(2, 39))
     big = Instance.of("k20", prior=(Fraction(1, K),) * K,
-                      likelihood=tuple(Fraction(1 + i % 9, 10) for i in range(K)),
-                      q=tuple(Fraction((1, 2, 3)[i % 3], 39) for i in range(K - 2)) + (Fraction(1, 39), Fraction(2, 39)))
+                      likelihood=tuple(Fraction(1 + i % 9, 10) for i in range(K)), q=q)
     assert sum(big["q"]) == 1
     report = _built([worked_example_handout(big)], tmp_path)
     assert report.overfull_boxes == (), [b.describe() for b in report.overfull_boxes]

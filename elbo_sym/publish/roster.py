@@ -302,7 +302,8 @@ def _command_lines(words: Sequence[str], width: int = PRINTED_COMMAND_LINE_CHARS
 def _command_latex(words: Sequence[str]) -> LatexMarkup:
     """``elbo-sym WORDS`` for a typewriter block: one unbreakable box per shell line (no break inside an
     argument or between an option and its value), ``--`` kept as two hyphens."""
-    boxes = (r"\mbox{" + latex_escape(line).replace("--", "-{}-").replace(" ", "~") + "}" for line in _command_lines(words))
+    boxes = (r"\mbox{" + latex_escape(line).replace("--", "-{}-").replace(" ", "~") + "}"
+             for line in _command_lines(words))
     return LatexMarkup("\\\\\n".join(boxes))
 
 
