@@ -166,6 +166,9 @@ MAX_COUNT = 100
 """Largest sheet or drill."""
 MAX_EXERCISE_K = 6
 """Largest K of a generated case."""
+PRINTED_COMMAND_LINE_CHARS = 76
+"""Characters of one line of a command printed in a PDF (the teacher key's, in small typewriter type:
+a line holds about 86); longer commands continue on the next line after a shell's backslash."""
 MAX_EXAMPLE_K = 20
 """Largest number of latent states a worked example (`elbo-sym example`) accepts."""
 MAX_EXAMPLE_TERM = 10**6

@@ -109,7 +109,7 @@ def test_overfull_boxes_are_mapped_to_their_section_and_part() -> None:
     assert [(b.points, b.line) for b in boxes] == [(117.31386, 7), (11.358, 9), (2.5, 2)]
     assert boxes[0].section == "3. The gap of log p(x)" and boxes[0].part == "the chain of gap.toml"
     assert boxes[1].part == "the table of example 1"
-    assert "117.3pt too wide at line 7 (section '3. The gap of log p(x)', the chain of gap.toml)" == \
+    assert "a line is 117.3pt too wide at line 7 (section '3. The gap of log p(x)', the chain of gap.toml)" == \
         boxes[0].describe()
     assert boxes[2].describe().endswith("(before the first section)")
 

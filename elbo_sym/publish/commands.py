@@ -136,6 +136,12 @@ def exercise_files(settings: Settings, *, quiz: Path | None, roster: str | None,
             return Outcome(tuple(lines) + ((True, f"elbo-sym exercises: no sheets written: {error}"),), ok=False)
         lines.append((False, f"wrote {len(result.sheets)} student sheet(s) (K = {s.K}) and {result.key.name} to "
                              f"{os.path.normpath(out)}{os.sep} ({result.seconds:.1f} s)"))
+        # as `build` does: each box that does not fit is a warning, and fails the command with strict layout
+        lines += [(True, f"warning: {where}: {box.describe()}") for where, box in result.overfull]
+        if result.overfull and os.environ.get("ELBO_SYM_STRICT_LAYOUT") == "1":
+            lines.append((True, f"{len(result.overfull)} overfull box(es) and ELBO_SYM_STRICT_LAYOUT=1: the layout "
+                                "fails (the PDFs were written; see the warnings above)"))
+            return Outcome(tuple(lines), ok=False)
     return Outcome(tuple(lines))
 
 

@@ -505,6 +505,8 @@ def elbo_curve(example: Instance, points: int = 101) -> dict[str, Any]:
         "label_x": LatexMarkup(f"{float(q1) + (0.05 if q1 >= post1 else -0.05):.4f}"),
         "label_anchor": "west" if q1 >= post1 else "east",
         "label_y": LatexMarkup(f"{top + 0.16 * span:.4f}"),
+        # the example's q1 under the curve: to the right of its dotted line, to the left near q1 = 1
+        "q1_label_side": "above left" if q1 > Fraction(4, 5) else "above right",
         "tight": q1 == post1,
         "labels": {
             "q1": math(Symbol("q_1")),
@@ -971,7 +973,7 @@ def build_outcome(reports: Sequence[BuildReport], *, latex: bool, out: str, seco
             boxes = f", {r.overfull} overfull box(es)" if r.overfull else ""
             lines.append((False, f"  wrote {r.pdf}  ({r.seconds:.1f} s{boxes})"))
             # loud: a line cut at the paper's edge is a defect
-            lines += [(True, f"warning: {r.name}.pdf: a line is {box.describe()}") for box in r.overfull_boxes]
+            lines += [(True, f"warning: {r.name}.pdf: {box.describe()}") for box in r.overfull_boxes]
         elif not latex:
             lines.append((False, f"  wrote {r.tex}"))
         else:

@@ -456,18 +456,24 @@ def render_template(name: str, /, **context: Any) -> str:
 
 @dataclass(frozen=True)
 class OverfullBox:
-    """A line TeX could not fit: how far it sticks out, the source line and where that is
-    in the handout (the section heading above it and the ``%@`` marker the templates put
-    before each chain and table)."""
+    """Something TeX could not fit: how far it sticks out, the source line (0: unknown) and where
+    that is in the handout (the section heading above it and the ``%@`` marker the templates put
+    before each chain and table). ``what`` sticks out (a line, a page, a card's front) and which
+    way (``wide``: past the right margin; ``high``: past the foot of its page or box)."""
 
     points: float
     line: int
     section: str
     part: str
+    what: str = "a line"
+    direction: str = "wide"
 
     def describe(self) -> str:
         where = ", ".join(w for w in (f"section {self.section!r}" if self.section else "", self.part) if w)
-        return f"{self.points:.1f}pt too wide at line {self.line} ({where or 'before the first section'})"
+        at = f" at line {self.line}" if self.line else ""
+        if not where:
+            where = "before the first section" if self.line else "where TeX breaks the page"
+        return f"{self.what} is {self.points:.1f}pt too {self.direction}{at} ({where})"
 
 
 @dataclass(frozen=True)
@@ -543,9 +549,12 @@ def _log_summary(log: str, source: str, max_lines: int = 20) -> tuple[str, str |
     return "\n".join(picked[:max_lines]), first
 
 
-_OVERFULL = re.compile(r"^Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide\) "
-                       r"(?:in paragraph at lines (\d+)--\d+|detected at line (\d+)|in alignment at lines (\d+)--\d+)",
-                       re.M)
+_OVERFULL = re.compile(r"^Overfull \\([hv])box \((\d+(?:\.\d+)?)pt too (?:wide|high)\) "
+                       r"(?:in paragraph at lines (\d+)--\d+|detected at line (\d+)|in alignment at lines (\d+)--\d+"
+                       r"|has occurred while \\output is active)", re.M)
+# what a template measured itself (base.tex.j2's \layoutoverflow): a box TeX sets without a warning
+# (a TikZ node, a fixed-size card) reported in the log as "elbo-sym layout: WHAT is 12.0pt too high"
+_TEMPLATE_OVERFLOW = re.compile(r"^elbo-sym layout: (.+?) is (\d+(?:\.\d+)?)pt too (wide|high)$", re.M)
 _SECTION = re.compile(r"\\(?:sub)*section\*?\{(.*)")
 _MARKER = re.compile(r"^%@ (.*)")
 _TEX_COMMAND = re.compile(r"\\[A-Za-z]+\*?|[{}$]|\\.")
@@ -560,15 +569,18 @@ def _plain(tex: str) -> str:
 
 
 def overfull_boxes(log: str, source: str) -> tuple[OverfullBox, ...]:
-    """Every ``Overfull \\hbox`` of a TeX log, mapped back to its section and chain or table.
+    """Everything of a TeX log that does not fit its place, mapped back to its section and chain or table:
+    every overfull ``\\hbox`` (a line past the margin), every overfull ``\\vbox`` (a page or box
+    whose content runs past its foot) and every overflow a template measured itself.
 
     TeX reports a paragraph's first line and a display's last line (``detected at line N``);
-    the nearest heading and ``%@`` marker above that line say what it belongs to.
+    the nearest heading and ``%@`` marker above that line say what it belongs to. A page that
+    overflows while TeX outputs it has no source line.
     """
     lines = source.splitlines()
     boxes = []
     for m in _OVERFULL.finditer(log):
-        line = int(next(g for g in m.groups()[1:] if g))
+        line = int(next((g for g in m.groups()[2:] if g), "0"))
         section = part = ""
         for text in reversed(lines[:line]):
             if not part and (marker := _MARKER.match(text)):
@@ -576,7 +588,11 @@ def overfull_boxes(log: str, source: str) -> tuple[OverfullBox, ...]:
             if heading := _SECTION.search(text):
                 section = _plain(heading.group(1))
                 break
-        boxes.append(OverfullBox(float(m.group(1)), line, section, part))
+        horizontal = m.group(1) == "h"
+        what = "a line" if horizontal else ("a box" if line else "a page's content")
+        boxes.append(OverfullBox(float(m.group(2)), line, section, part, what, "wide" if horizontal else "high"))
+    for m in _TEMPLATE_OVERFLOW.finditer(log):
+        boxes.append(OverfullBox(float(m.group(2)), 0, "", "measured by the template", m.group(1), m.group(3)))
     return tuple(boxes)
 
 
@@ -641,7 +657,7 @@ def build_pdf(tex_source: str, out_pdf: Path, *, timeout: float = 120) -> BuildR
             )
         log = _read(workdir / "doc.log")
         boxes = overfull_boxes(log, tex_source)
-        overfull = log.count("\nOverfull \\hbox")
+        overfull = len(boxes)
         underfull = log.count("\nUnderfull \\hbox")
         built = workdir / "doc.pdf"
         if proc.returncode != 0 or not built.is_file():

@@ -63,13 +63,14 @@ from pathlib import Path
 from typing import Any
 
 from elbo_sym.files import FileReadError, read_regular_file
-from elbo_sym.limits import MAX_SEED
+from elbo_sym.limits import MAX_SEED, PRINTED_COMMAND_LINE_CHARS
 from elbo_sym.prose import allowed, describe
 from elbo_sym.publish.handouts import HandoutError, exercises_context
 from elbo_sym.publish.pdfpages import GROUP_KEY, PdfPagesError, parse_pdf, split_by_group, write_pages
 from elbo_sym.publish.render import (
     INSTALL_HINT,
     LatexMarkup,
+    OverfullBox,
     RenderError,
     build_pdf,
     latex_available,
@@ -136,6 +137,8 @@ class RosterResult:
     seeds: dict[str, int] = field(default_factory=dict)
     pages: int = 0
     seconds: float = 0.0
+    overfull: tuple[tuple[str, OverfullBox], ...] = ()
+    """What does not fit its page: (which PDF -- the key or a batch of sheets --, the box)."""
 
 
 # --------------------------------------------------------------------------- the roster
@@ -277,10 +280,31 @@ def reproduce_arguments(count: int, K: int = 2, parts: Sequence[str] | None = No
             "--parts", ",".join(_part_names(parts)), "--solutions", "inline"]
 
 
+def _command_lines(words: Sequence[str], width: int = PRINTED_COMMAND_LINE_CHARS) -> list[str]:
+    """``elbo-sym WORDS`` as shell lines of at most ``width`` characters (a longer argument alone),
+    each option with its value, every line but the last ending in `` \\``: copied from the PDF,
+    it still runs as one command."""
+    groups: list[str] = []
+    for word in ("elbo-sym", *words):
+        if groups and groups[-1].startswith("--") and " " not in groups[-1] and not word.startswith("--"):
+            groups[-1] += " " + word  # an option and its value stay together
+        else:
+            groups.append(word)
+    lines = [groups[0]]
+    for group in groups[1:]:
+        if len(lines[-1]) + 1 + len(group) + 2 > width:
+            lines.append("  " + group)
+        else:
+            lines[-1] += " " + group
+    return [line + " \\" for line in lines[:-1]] + lines[-1:]
+
+
 def _command_latex(words: Sequence[str]) -> LatexMarkup:
-    """``elbo-sym WORDS`` for \\texttt: escaped, ``--`` kept as two hyphens, breakable after commas."""
-    escaped = (latex_escape(w).replace("--", "-{}-").replace(",", ",\\allowbreak{}") for w in ("elbo-sym", *words))
-    return LatexMarkup(" ".join(escaped))
+    """``elbo-sym WORDS`` for a typewriter block: one unbreakable box per shell line (no break inside an
+    argument or between an option and its value), ``--`` kept as two hyphens."""
+    boxes = (r"\mbox{" + latex_escape(line).replace("--", "-{}-").replace(" ", "~") + "}"
+             for line in _command_lines(words))
+    return LatexMarkup("\\\\\n".join(boxes))
 
 
 def _split_document(tex: str) -> tuple[str, str]:
@@ -325,12 +349,13 @@ def _batch_sources(batch: Sequence[tuple[int, Student, int]], count: int, K: int
     return source, entries, tasks
 
 
-def _compile(source: str, workdir: Path, name: str, timeout: float) -> bytes:
+def _compile(source: str, workdir: Path, name: str, timeout: float) -> tuple[bytes, tuple[OverfullBox, ...]]:
+    """The PDF of ``source`` and what does not fit its page (render.overfull_boxes)."""
     result = build_pdf(source, workdir / f"{name}.pdf", timeout=timeout)
     if not result.ok or result.pdf is None:
         excerpt = f"\n{result.log_excerpt}" if result.log_excerpt else ""
         raise RosterError(f"{name}: {result.message}{excerpt}")
-    return result.pdf.read_bytes()
+    return result.pdf.read_bytes(), result.overfull_boxes
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -375,8 +400,12 @@ def build_roster(students: Sequence[Student], out_dir: str | os.PathLike[str], *
     note = progress or (lambda _message: None)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(batches)))
     try:
+        overfull: list[tuple[str, OverfullBox]] = []
+
         def typeset(index: int, source: str, batch) -> int:
-            pdf = parse_pdf(_compile(source, workdir, f"batch-{index + 1}", timeout))
+            data, boxes = _compile(source, workdir, f"batch-{index + 1}", timeout)
+            overfull.extend((f"the sheets of {', '.join(student.id for _, student, _ in batch)}", box) for box in boxes)
+            pdf = parse_pdf(data)
             titles = {group: f"Exercises, {student.id}, seed {s_seed}" for group, student, s_seed in batch}
             try:
                 pieces = split_by_group(pdf, titles=titles, epoch=epoch)
@@ -416,7 +445,9 @@ def build_roster(students: Sequence[Student], out_dir: str | os.PathLike[str], *
             key_future = tex_pool.submit(_compile, key_source, workdir, KEY_NAME, timeout)
             for compiled in compiles:
                 pages += compiled.result()
-            key_pdf = parse_pdf(key_future.result())
+            key_data, key_boxes = key_future.result()
+            key_pdf = parse_pdf(key_data)
+            overfull.extend((f"{KEY_NAME}.pdf", box) for box in key_boxes)
         key_bytes = write_pages(key_pdf, key_pdf.pages, title=f"Teacher key, course seed {seed}", epoch=epoch)
         _write(staging / f"{KEY_NAME}.pdf", key_bytes)
         sheets = []
@@ -426,7 +457,8 @@ def build_roster(students: Sequence[Student], out_dir: str | os.PathLike[str], *
             sheets.append(target)
         key_path = out / f"{KEY_NAME}.pdf"
         os.replace(staging / f"{KEY_NAME}.pdf", key_path)
-        return RosterResult(tuple(sheets), key_path, seeds, pages + len(key_pdf.pages), time.monotonic() - started)
+        return RosterResult(tuple(sheets), key_path, seeds, pages + len(key_pdf.pages), time.monotonic() - started,
+                            tuple(sorted(overfull, key=lambda item: (item[0], item[1].line))))
     except PdfPagesError as error:
         raise RosterError(f"{KEY_NAME}: {error}") from None
     except (HandoutError, RenderError) as error:

@@ -1,0 +1,168 @@
+"""Nothing runs off the page silently (red team rt4's layout findings).
+
+Each case that ran off the page on main is built here and read back: the layout check
+(render.overfull_boxes: overfull hboxes, overfull vboxes, what a template measured itself) must
+see what does not fit, and the templates must make the documented extremes fit -- the teacher key
+at K = 6, the worked example at K = 20, a long flashcard, the figure's labels for q1 near 0 or 1,
+a long roster name, a reproduce command that copies and pastes.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
+
+from elbo_sym.engine.models.base import Instance
+from elbo_sym.limits import MAX_CARD_TEXT_CHARS, MAX_EXAMPLE_K, MAX_EXERCISE_K, PRINTED_COMMAND_LINE_CHARS
+from elbo_sym.publish import commands, roster
+from elbo_sym.publish.handouts import elbo_curve, flashcards_handouts, worked_example_handout, write_handouts
+from elbo_sym.publish.project import Settings
+from elbo_sym.publish.render import OverfullBox, overfull_boxes
+
+# ----------------------------------------------------------------- the layout check, without TeX
+
+LOG = """\
+Overfull \\vbox (142.95181pt too high) has occurred while \\output is active []
+Overfull \\vbox (3.5pt too high) detected at line 4
+Overfull \\hbox (6.2pt too wide) has occurred while \\output is active
+elbo-sym layout: the front of card 3 is 196.40001pt too high
+elbo-sym layout: something else is 1pt too wide now
+"""
+SOURCE = "a\n\\subsection*{All quantities}\nb\nc\n"
+
+
+def _as_a_shell_reads_it(text: str) -> list[str]:
+    """The words of a pasted command: a backslash before a newline continues the line (POSIX sh)."""
+    return shlex.split(text.replace("\\\n", ""))
+
+
+def test_pages_boxes_and_template_measurements_are_layout_problems() -> None:
+    boxes = overfull_boxes(LOG, SOURCE)
+    assert [(b.what, b.points, b.direction, b.line) for b in boxes] == [
+        ("a page's content", 142.95181, "high", 0), ("a box", 3.5, "high", 4), ("a line", 6.2, "wide", 0),
+        ("the front of card 3", 196.40001, "high", 0)]
+    assert boxes[0].describe() == "a page's content is 143.0pt too high (where TeX breaks the page)"
+    assert boxes[1].describe() == "a box is 3.5pt too high at line 4 (section 'All quantities')"
+    assert boxes[3].describe() == "the front of card 3 is 196.4pt too high (measured by the template)"
+
+
+def test_the_reproduce_command_breaks_only_between_arguments_and_pastes_as_one_command() -> None:
+    words = roster.reproduce_arguments(2, MAX_EXERCISE_K, None)
+    lines = roster._command_lines(words)
+    assert len(lines) > 1, "the longest command needs more than one line"
+    assert all(len(line) <= PRINTED_COMMAND_LINE_CHARS for line in lines)
+    assert all(line.endswith(" \\") for line in lines[:-1]) and not lines[-1].endswith("\\")
+    assert _as_a_shell_reads_it("\n".join(lines)) == ["elbo-sym", *words]  # what runs when it is pasted
+    for option in ("--seed", "--count", "--K", "--parts", "--solutions"):  # an option with its value
+        line = next(line for line in lines if option in line.split())
+        assert line.split()[line.split().index(option) + 1][:1] not in ("", "\\", "-")
+    latex = roster._command_latex(words)
+    assert latex.count(r"\mbox{") == len(lines) and " " not in latex.replace("\\\\\n", "")
+
+
+def test_exercises_roster_warns_about_overfull_boxes_and_strict_layout_fails(tmp_path: Path, monkeypatch) -> None:
+    box = OverfullBox(97.9, 153, "Ada", "")
+    result = roster.RosterResult((tmp_path / "ada.pdf",), tmp_path / "teacher-key.pdf",
+                                 overfull=(("teacher-key.pdf", box),))
+    monkeypatch.setattr(roster, "build_roster", lambda *args, **kwargs: result)
+    monkeypatch.setattr(roster, "read_roster", lambda path: [roster.Student("ada", "Ada", 2)])
+    settings = Settings(seed=1, count=1, K=6)
+    monkeypatch.delenv("ELBO_SYM_STRICT_LAYOUT", raising=False)
+    outcome = commands.exercise_files(settings, quiz=None, roster="s.csv", folder=tmp_path, out=str(tmp_path))
+    assert outcome.ok
+    assert (True, "warning: teacher-key.pdf: a line is 97.9pt too wide at line 153 (section 'Ada')") in outcome.lines
+    monkeypatch.setenv("ELBO_SYM_STRICT_LAYOUT", "1")
+    outcome = commands.exercise_files(settings, quiz=None, roster="s.csv", folder=tmp_path, out=str(tmp_path))
+    assert not outcome.ok and "ELBO_SYM_STRICT_LAYOUT=1: the layout fails" in outcome.lines[-1][1]
+
+
+# ----------------------------------------------------------------- the extremes, built with TeX
+
+
+def _require_tex() -> None:
+    missing = [tool for tool in ("pdflatex", "latexmk", "pdftotext") if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(f"LaTeX tools missing: {', '.join(missing)} (run `make latex`)")
+
+
+def _text(pdf: Path, *args: str) -> str:
+    return subprocess.run(["pdftotext", *args, str(pdf), "-"], capture_output=True, text=True, check=True,
+                          timeout=CHILD_TIMEOUT_SECONDS).stdout
+
+
+def _built(handouts, out: Path):
+    (report,) = write_handouts(handouts, out)
+    assert report.ok, report.message
+    return report
+
+
+@pytest.mark.full
+def test_the_teacher_key_at_the_largest_K_shows_every_column_and_long_names(tmp_path: Path) -> None:
+    _require_tex()
+    students = [roster.Student("ada", "W" * 99, 2), roster.Student("c" * 60, "Short", 3)]
+    result = roster.build_roster(students, tmp_path, seed=11, count=2, K=MAX_EXERCISE_K, jobs=1)
+    assert result.overfull == (), [box.describe() for _, box in result.overfull]
+    words = _text(result.key, "-bbox")
+    # (g) in the legend and in each student's table: on main the last column was past the paper's edge
+    assert words.count(">(g)<") == 1 + len(students)
+    assert words.count(">" + "W" * 99 + "<") == 1 and words.count(">" + "c" * 60 + "<") == 1
+    key = _text(result.key, "-layout")
+    command = key[key.index("elbo-sym exercises"):].split("\n\n")[0]
+    assert _as_a_shell_reads_it(command.replace("SEED", "7")) == \
+        ["elbo-sym", *roster.reproduce_arguments(2, MAX_EXERCISE_K, None, seed=7)]
+
+
+@pytest.mark.full
+def test_the_worked_example_at_the_largest_K_breaks_across_pages(tmp_path: Path) -> None:
+    _require_tex()
+    K = MAX_EXAMPLE_K
+    q = tuple(Fraction((1, 2, 3)[i % 3], 39) for i in range(K - 2)) + (Fraction(1, 39), Fraction(2, 39))
+    big = Instance.of("k20", prior=(Fraction(1, K),) * K,
+                      likelihood=tuple(Fraction(1 + i % 9, 10) for i in range(K)), q=q)
+    assert sum(big["q"]) == 1
+    report = _built([worked_example_handout(big)], tmp_path)
+    assert report.overfull_boxes == (), [b.describe() for b in report.overfull_boxes]
+    # the gap's working was in the source but on no page (past the foot of page 3)
+    assert "log p(x) − L(q) = log" in _text(report.pdf)
+
+
+def _deck(folder: Path, front: str) -> Path:
+    path = folder / "cards.toml"
+    path.write_text(f'title = "Long cards"\n[[card]]\nfront = "{front}"\nback = "short"\n', "utf-8")
+    return path
+
+
+@pytest.mark.full
+def test_a_long_card_shrinks_to_fit_and_one_too_long_for_any_size_is_reported(tmp_path: Path) -> None:
+    _require_tex()
+    words = ("The evidence lower bound is a quantity " * 60).split()
+    fits = " ".join(words)[:700]  # docs/01: about 700 characters of prose fit a printed card
+    report = _built(flashcards_handouts(flashcards=_deck(tmp_path, fits)), tmp_path / "fits")
+    assert report.overfull_boxes == ()
+    text = " ".join(_text(report.pdf, "-f", "1", "-l", "1").split())
+    assert fits.rsplit(" ", 1)[0] in text  # every word on the sheet, none over a cut line
+    too_long = " ".join(words)[:MAX_CARD_TEXT_CHARS].strip()
+    report = _built(flashcards_handouts(flashcards=_deck(tmp_path, too_long)), tmp_path / "long")
+    assert [(b.what, b.direction) for b in report.overfull_boxes] == [("the front of card 1", "high")]
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("q1", [Fraction(1, 100), Fraction(1, 10), Fraction(9, 10), Fraction(99, 100)])
+def test_the_figures_labels_stay_on_the_paper_for_q1_near_0_and_1(tmp_path: Path, q1: Fraction) -> None:
+    _require_tex()
+    example = Instance.of("edge", prior=(Fraction(3, 4), Fraction(1, 4)),
+                          likelihood=(Fraction(1, 5), Fraction(3, 5)), q=(1 - q1, q1))
+    report = _built([worked_example_handout(example)], tmp_path)
+    assert report.overfull_boxes == (), [b.describe() for b in report.overfull_boxes]
+    # the gap's value is printed only in the label (the tables give six decimals): on the paper, inside it
+    label = str(elbo_curve(example)["gap"])
+    page = _text(report.pdf, "-bbox")
+    width = float(page.split('<page width="', 1)[1].split('"', 1)[0])
+    spots = [line for line in page.splitlines() if line.endswith(f">{label}</word>")]
+    assert len(spots) == 1 and float(spots[0].split('xMax="', 1)[1].split('"', 1)[0]) < width
