@@ -14,6 +14,7 @@ import pytest
 genanki = pytest.importorskip("genanki")
 
 from elbo_sym.cli import main  # noqa: E402
+from elbo_sym.files import InputError  # noqa: E402
 from elbo_sym.engine.notation import to_latex  # noqa: E402
 from elbo_sym.lesson.practice import load_flashcards  # noqa: E402
 from elbo_sym.publish import anki  # noqa: E402
@@ -89,11 +90,21 @@ def test_cli_refuses_a_card_with_a_wrong_formula(tmp_path: Path, capsys) -> None
     assert not (tmp_path / "deck.apkg").exists()
 
 
-@pytest.mark.parametrize("value, expected", [("1700000000", 1700000000.0), ("²", None), ("١٢", None), ("", None),
-                                             ("-5", None)])
-def test_source_date_epoch_takes_ascii_digits_only(monkeypatch, value, expected):
+@pytest.mark.parametrize("value, expected", [("1700000000", 1700000000.0), ("", None), ("  ", None)])
+def test_source_date_epoch_is_whole_seconds(monkeypatch, value, expected):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
-    assert anki._timestamp() == expected  # "²" is a digit to str.isdigit, but float("²") raises
+    assert anki._timestamp() == expected
+
+
+@pytest.mark.parametrize("value", ["²", "١٢", "-5", "abc", "1e9", "99999999999999999999"])
+def test_a_bad_source_date_epoch_is_one_line_and_exit_2(monkeypatch, tmp_path, capsys, value):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", value)  # "²" is a digit to str.isdigit, but float("²") raises
+    with pytest.raises(InputError, match="SOURCE_DATE_EPOCH"):
+        anki._timestamp()
+    assert main(["flashcards", "--anki", str(tmp_path / "deck.apkg")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("elbo-sym: error: SOURCE_DATE_EPOCH must be") and err.count("\n") == 1
+    assert not (tmp_path / "deck.apkg").exists()
 
 
 def test_a_courses_ids_come_from_its_name_and_the_lessons_stay_fixed() -> None:

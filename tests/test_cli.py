@@ -357,7 +357,8 @@ def test_build_outcome_fails_on_a_failed_pdf_a_required_engine_and_a_strict_layo
     bad = BuildReport("answers", tmp_path / "a.tex", None, False, "LaTeX error", log_excerpt="! Undefined\nl.3")
     lines, ok = build_outcome([good, bad], latex=True, out="h", seconds=1.0)
     assert not ok and (True, "  FAILED answers.pdf: LaTeX error") in lines and (True, "    l.3") in lines
-    assert lines[-1] == (True, "1 of 2 handout(s) failed; previous PDFs were left untouched")
+    assert lines[-1] == (True, "1 of 2 handout(s) failed; none was replaced (previous PDFs were left untouched)")
+    assert (False, "  built exercises.pdf, not written: the set is replaced only as a whole") in lines
     lines, ok = build_outcome([good], latex=True, out="h", seconds=1.25)
     assert ok and lines[-1] == (False, f"1 handout(s) in h{'/'} (1.2 s)")
     assert not build_outcome([good], latex=True, out="h", seconds=1.0, strict_layout=True)[1]

@@ -15,6 +15,8 @@ import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.cli import main
+from elbo_sym.files import InputError
+from elbo_sym.limits import MAX_SOURCE_DATE_EPOCH
 from elbo_sym.lesson.exercises import generate_exercises
 from elbo_sym.numbers.exact import LogNumber, log_of
 from elbo_sym.publish import roster
@@ -160,9 +162,11 @@ def test_source_date_epoch_must_be_whole_seconds(monkeypatch):
     assert roster.source_date_epoch() == DEFAULT_EPOCH
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1000000000")
     assert roster.source_date_epoch() == 1_000_000_000
-    for bad in ("-5", "1e9", "yesterday", "١٢"):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(MAX_SOURCE_DATE_EPOCH))
+    assert roster.source_date_epoch() == MAX_SOURCE_DATE_EPOCH
+    for bad in ("-5", "1e9", "yesterday", "١٢", str(MAX_SOURCE_DATE_EPOCH + 1), "9" * 20):
         monkeypatch.setenv("SOURCE_DATE_EPOCH", bad)
-        with pytest.raises(RosterError, match="SOURCE_DATE_EPOCH"):
+        with pytest.raises(InputError, match="SOURCE_DATE_EPOCH"):
             roster.source_date_epoch()
 
 

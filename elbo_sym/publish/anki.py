@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from elbo_sym.files import PROJECT_FILE, InputError, replace_file
+from elbo_sym.files import PROJECT_FILE, InputError, replace_file, source_date_epoch
 from elbo_sym.prose import html_text
 
 __all__ = [
@@ -184,8 +184,9 @@ def build_deck(cards: Sequence[Any], name: str = DECK_NAME, vocabulary: Any = No
 
 
 def _timestamp() -> float | None:
-    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    return float(value) if value.isascii() and value.isdigit() else None  # "١٢" and "²" are digits too
+    """``SOURCE_DATE_EPOCH`` (:func:`elbo_sym.files.source_date_epoch`: InputError for a bad value), else None."""
+    epoch = source_date_epoch()
+    return None if epoch is None else float(epoch)
 
 
 def write_apkg(cards: Sequence[Any], path: str | os.PathLike[str], name: str = DECK_NAME,
