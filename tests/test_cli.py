@@ -431,3 +431,34 @@ def test_every_help_is_short_and_names_a_page_of_the_guide_that_exists(name):
 
 def test_the_cli_module_stays_thin():
     assert len((ROOT / "elbo_sym" / "cli.py").read_text("utf-8").splitlines()) <= 600
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1e9", "99999999999999999999"])
+def test_a_bad_source_date_epoch_is_one_line_before_any_work(tmp_path, monkeypatch, capsys, value):
+    """`build` (whose LaTeX reads SOURCE_DATE_EPOCH too) and the roster say what is wrong in one line,
+    exit 2, and write nothing."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
+    students = tmp_path / "students.csv"
+    students.write_text("id,name\nada,Ada\n", encoding="utf-8")
+    for args in (["build", str(ROOT / "derivations" / "jensen.toml"), "--only", "derivations"],
+                 ["exercises", "--roster", str(students)]):
+        assert main([*args, "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("elbo-sym: error: SOURCE_DATE_EPOCH must be a whole number of seconds") and \
+            err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_derivation_with_decomposed_accents_checks_as_the_composed_one(tmp_path):
+    """An editor that saves "é" as e + U+0301 (NFD) writes the same title the prose check accepts composed."""
+    import unicodedata
+
+    from elbo_sym.report.build import check_file
+
+    text = (ROOT / "derivations" / "jensen.toml").read_text(encoding="utf-8")
+    text = re.sub(r'(?m)^title = ".*"$', 'title = "Café: the ELBO by Jensen"', text, count=1)
+    path = tmp_path / "cafe.toml"
+    path.write_bytes(unicodedata.normalize("NFD", text).encode("utf-8"))
+    assert "e\u0301" in path.read_text(encoding="utf-8")
+    report = check_file(str(path))
+    assert report.ok and report.title == "Café: the ELBO by Jensen"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
+import unicodedata
 from fractions import Fraction
 from pathlib import Path
 
@@ -340,3 +341,31 @@ def test_pdfpages_reads_any_pdftex_output_and_refuses_what_is_not_a_pdf(requires
     for data in (b"not a pdf", b"%PDF-1.5\n" + b"x" * 100):
         with pytest.raises(PdfPagesError, match="not a PDF"):
             parse_pdf(data)
+
+
+def test_a_name_with_a_decomposed_accent_reads_as_the_composed_one(tmp_path):
+    """macOS exports "é" as e + U+0301 (NFD): the same name as the composed (NFC) one, accepted and printed alike."""
+    composed = "José García"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert decomposed != composed and len(decomposed) == len(composed) + 2
+    (student,) = read_roster(write(tmp_path, f"id,name\njose,{decomposed}\n"))
+    assert student.name == composed
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_a_student_dropped_from_the_roster_loses_the_old_sheet(tmp_path, capsys):
+    """The folder holds the sheets of the roster it was last built from: a dropped student's sheet is
+    removed (and said so), a file the roster never wrote stays."""
+    out = tmp_path / "sheets"
+    both = write(tmp_path, "id,name\nada,Ada\nbob,Bob\n")
+    assert main(["exercises", "--roster", str(both), "--out", str(out), "--count", "1"]) == 0
+    (out / "notes.txt").write_text("the teacher's own file")
+    assert sorted(p.name for p in out.glob("*.pdf")) == ["ada.pdf", "bob.pdf", "teacher-key.pdf"]
+    capsys.readouterr()
+    one = tmp_path / "one.csv"
+    one.write_text("id,name\nada,Ada\n", encoding="utf-8")
+    assert main(["exercises", "--roster", str(one), "--out", str(out), "--count", "1"]) == 0
+    assert f"removed {out / 'bob.pdf'} (no longer on the roster)" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == [roster.ROSTER_MANIFEST, "ada.pdf", "notes.txt", "teacher-key.pdf"]
+    key = pdf_text(out / "teacher-key.pdf")
+    assert "ada" in key and "bob" not in key
