@@ -18,7 +18,8 @@ from pathlib import Path
 
 from elbo_sym.limits import MAX_FILE_BYTES, MAX_SOURCE_DATE_EPOCH
 
-__all__ = ["FileReadError", "InputError", "read_regular_file", "source_date_epoch", "discover", "resolved_path", "describe_os_error",
+__all__ = ["FileReadError", "InputError", "read_regular_file", "source_date_epoch", "discover", "resolved_path",
+           "describe_os_error",
            "DEFAULT_FOLDER", "PROJECT_FILE", "paths_or_default", "output_folder", "output_file", "replace_file"]
 
 _CHUNK = 65536

@@ -15,8 +15,8 @@ import pytest
 genanki = pytest.importorskip("genanki")
 
 from elbo_sym.cli import main  # noqa: E402
-from elbo_sym.files import InputError  # noqa: E402
 from elbo_sym.engine.notation import to_latex  # noqa: E402
+from elbo_sym.files import InputError  # noqa: E402
 from elbo_sym.lesson.practice import load_flashcards  # noqa: E402
 from elbo_sym.publish import anki  # noqa: E402
 
@@ -205,7 +205,8 @@ def test_anki_updates_every_edited_card_and_names_the_deck_in_plain_text(tmp_pat
     col = collection_module.Collection(str(tmp_path / "collection.anki2"))
     try:
         for epoch, edit in ((1_700_000_000, ""), (1_700_000_100, " (edited)")):
-            deck_file.write_text(DUPLICATE_FRONTS.format(first=f"A lower bound{edit}.", third=f"Spacing differs{edit}."))
+            deck_file.write_text(DUPLICATE_FRONTS.format(first=f"A lower bound{edit}.",
+                                                         third=f"Spacing differs{edit}."))
             monkeypatch.setenv("SOURCE_DATE_EPOCH", str(epoch))  # the edited deck is the newer one
             assert main(["flashcards", str(deck_file), "--anki", f"deck{epoch}.apkg"]) == 0
             col.import_anki_package(ImportAnkiPackageRequest(

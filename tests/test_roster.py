@@ -17,8 +17,8 @@ from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.cli import main
 from elbo_sym.files import InputError
-from elbo_sym.limits import MAX_SOURCE_DATE_EPOCH
 from elbo_sym.lesson.exercises import generate_exercises
+from elbo_sym.limits import MAX_SOURCE_DATE_EPOCH
 from elbo_sym.numbers.exact import LogNumber, log_of
 from elbo_sym.publish import roster
 from elbo_sym.publish.pdfpages import PdfPagesError, parse_pdf

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from elbo_sym.files import FileReadError, read_regular_file, replace_file
 
-__all__ = ["MANIFEST_BYTES", "listed", "move_in", "staging_folder"]
+__all__ = ["MANIFEST_BYTES", "listed", "move_in", "staging_folder", "write_manifest"]
 
 MANIFEST_BYTES = 1 << 20
 """The largest manifest read back; a larger (or unreadable, or malformed) one lists nothing."""
