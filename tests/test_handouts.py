@@ -501,3 +501,13 @@ def test_a_set_is_replaced_whole_and_stale_handouts_are_removed(tmp_path: Path, 
     write_handout_set(exercise_handouts(seed=7, count=1), out, owned=["exercises", "answers"])
     only_sheet = write_handout_set(exercise_handouts(seed=9, count=1)[:1], out, owned=["exercises", "answers"])
     assert only_sheet.removed == () and (out / "answers.pdf").is_file()  # `build --only exercises` keeps the key
+
+
+def test_a_failed_set_leaves_no_folder_behind(tmp_path: Path, monkeypatch) -> None:
+    """A build whose handouts all fail creates no output folder (its staging folder is removed with it)."""
+    from elbo_sym.publish.handouts import exercise_handouts, write_handout_set
+
+    monkeypatch.setattr(handouts, "build_pdf", lambda source, pdf, **_: render.BuildResult(False, None, "", "failed"))
+    result = write_handout_set(exercise_handouts(count=1), tmp_path / "new" / "h", latex=True)
+    assert not any(r.ok for r in result.reports)
+    assert [p.name for p in tmp_path.iterdir()] == ["new"] and list((tmp_path / "new").iterdir()) == []

@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from elbo_sym.files import FileReadError, read_regular_file, replace_file
@@ -43,14 +43,19 @@ def write_manifest(folder: Path, manifest: str, names: Sequence[str]) -> None:
 
 @contextmanager
 def staging_folder(folder: Path, prefix: str) -> Iterator[Path]:
-    """A fresh hidden folder inside `folder` (created if missing), removed with what is left in it
-    on the way out: on the same file system, so moving a file in is one atomic rename."""
+    """A fresh hidden folder inside `folder`, removed with what is left in it on the way out: on the
+    same file system, so moving a file in is one atomic rename.  A `folder` created for it is
+    removed too when nothing was moved in (a failed build leaves no empty folder behind)."""
+    created = not (folder.exists() or folder.is_symlink())
     folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=prefix, dir=folder))
     try:
         yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if created:
+            with suppress(OSError):  # not empty: something was moved in
+                folder.rmdir()
 
 
 def _own_name(name: str) -> bool:
