@@ -965,7 +965,8 @@ def write_handout_set(handouts: Sequence[Handout], out_dir: str | os.PathLike[st
             reports = tuple(pool.map(build, sources))
         if not all(r.ok for r in reports):
             return WrittenHandouts(reports)  # nothing moved in: the folder keeps its previous set
-        files = [f"{h.name}{suffix}" for h, _ in sources for suffix in (".pdf", ".tex")]
+        files = [f"{h.name}{suffix}" for h, _ in sources for suffix in (".pdf", ".tex")
+                 if suffix == ".pdf" or (staging / f"{h.name}{suffix}").is_file()]  # the PDF, and its source beside it
         return WrittenHandouts(reports, tuple(move_in(staging, out, files, HANDOUTS_MANIFEST, keep)))
 
 
