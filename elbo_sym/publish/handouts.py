@@ -956,9 +956,10 @@ def write_handout_set(handouts: Sequence[Handout], out_dir: str | os.PathLike[st
             h, src = item
             started = time.monotonic()
             result: BuildResult = build_pdf(src, staging / f"{h.name}.pdf", timeout=timeout)
-            return BuildReport(h.name, out / f"{h.name}.tex", out / f"{h.name}.pdf" if result.ok else None, result.ok,
-                               result.message, result.log_excerpt, result.overfull, time.monotonic() - started,
-                               result.overfull_boxes)
+            pdf = out / f"{h.name}.pdf"  # where it goes once the whole set is built
+            return BuildReport(h.name, out / f"{h.name}.tex", pdf if result.ok else None, result.ok,
+                               f"wrote {pdf}" if result.ok else result.message, result.log_excerpt, result.overfull,
+                               time.monotonic() - started, result.overfull_boxes)
 
         workers = jobs or min(len(sources), os.cpu_count() or 1, 8) or 1
         with ThreadPoolExecutor(max_workers=workers) as pool:
