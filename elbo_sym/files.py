@@ -16,9 +16,10 @@ import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from elbo_sym.limits import MAX_FILE_BYTES
+from elbo_sym.limits import MAX_FILE_BYTES, MAX_SOURCE_DATE_EPOCH
 
-__all__ = ["FileReadError", "InputError", "read_regular_file", "discover", "resolved_path", "describe_os_error",
+__all__ = ["FileReadError", "InputError", "read_regular_file", "source_date_epoch", "discover", "resolved_path",
+           "describe_os_error",
            "DEFAULT_FOLDER", "PROJECT_FILE", "paths_or_default", "output_folder", "output_file", "replace_file"]
 
 _CHUNK = 65536
@@ -246,3 +247,20 @@ def replace_file(path: Path, data: bytes | Callable[[str], None], *, sync: bool 
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def source_date_epoch() -> int | None:
+    """``SOURCE_DATE_EPOCH``, the date reproducible outputs carry (whole seconds since 1970, at most
+    :data:`~elbo_sym.limits.MAX_SOURCE_DATE_EPOCH`), or None when it is not set or blank.  Any other
+    value is an InputError: every command that writes a dated output (PDFs, whose LaTeX also reads it;
+    the roster's sheets; the Anki package) reads it here, before any work, so a bad value is one line."""
+    value = os.environ.get("SOURCE_DATE_EPOCH")
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_SOURCE_DATE_EPOCH)) \
+            or int(text) > MAX_SOURCE_DATE_EPOCH:
+        shown = repr(value[:24]) + ("..." if len(value) > 24 else "")
+        raise InputError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, from 0 to "
+                         f"{MAX_SOURCE_DATE_EPOCH} (the year 9999), not {shown}")
+    return int(text)

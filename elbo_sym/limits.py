@@ -231,3 +231,8 @@ def parse_parts(text: str) -> tuple[str, ...]:
         shown = f"unknown part {unknown[0][:40]!r}" if unknown else "no parts given"
         raise ValueError(f"{shown} (parts: {','.join(PARTS)})")
     return names
+
+
+MAX_SOURCE_DATE_EPOCH = 253_402_300_799
+"""The latest ``SOURCE_DATE_EPOCH`` accepted: 9999-12-31T23:59:59Z, the last second a PDF date
+(four-digit year) can state; the Anki package's millisecond times are far inside 2**63."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 import sqlite3
 import zipfile
 from pathlib import Path
@@ -15,6 +16,7 @@ genanki = pytest.importorskip("genanki")
 
 from elbo_sym.cli import main  # noqa: E402
 from elbo_sym.engine.notation import to_latex  # noqa: E402
+from elbo_sym.files import InputError  # noqa: E402
 from elbo_sym.lesson.practice import load_flashcards  # noqa: E402
 from elbo_sym.publish import anki  # noqa: E402
 
@@ -89,11 +91,21 @@ def test_cli_refuses_a_card_with_a_wrong_formula(tmp_path: Path, capsys) -> None
     assert not (tmp_path / "deck.apkg").exists()
 
 
-@pytest.mark.parametrize("value, expected", [("1700000000", 1700000000.0), ("²", None), ("١٢", None), ("", None),
-                                             ("-5", None)])
-def test_source_date_epoch_takes_ascii_digits_only(monkeypatch, value, expected):
+@pytest.mark.parametrize("value, expected", [("1700000000", 1700000000.0), ("", None), ("  ", None)])
+def test_source_date_epoch_is_whole_seconds(monkeypatch, value, expected):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
-    assert anki._timestamp() == expected  # "²" is a digit to str.isdigit, but float("²") raises
+    assert anki._timestamp() == expected
+
+
+@pytest.mark.parametrize("value", ["²", "١٢", "-5", "abc", "1e9", "99999999999999999999"])
+def test_a_bad_source_date_epoch_is_one_line_and_exit_2(monkeypatch, tmp_path, capsys, value):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", value)  # "²" is a digit to str.isdigit, but float("²") raises
+    with pytest.raises(InputError, match="SOURCE_DATE_EPOCH"):
+        anki._timestamp()
+    assert main(["flashcards", "--anki", str(tmp_path / "deck.apkg")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("elbo-sym: error: SOURCE_DATE_EPOCH must be") and err.count("\n") == 1
+    assert not (tmp_path / "deck.apkg").exists()
 
 
 def test_a_courses_ids_come_from_its_name_and_the_lessons_stay_fixed() -> None:
@@ -146,3 +158,71 @@ def test_anki_imports_the_premise_beside_the_cards_formula(tmp_path: Path) -> No
                           quote=False)
     assert shown == anki.mathjax(card.formula.latex) + r" &nbsp; if \(" + premise + r"\)"
     assert sum(" if \\(" in f for f in formulas.values()) == sum(bool(c.conditions) for c in deck.cards)
+
+
+DUPLICATE_FRONTS = """title = "ML::Week 5: $ELBO(q)$ costs \\\\$5"
+
+[[card]]
+front = "What is the ELBO?"
+back = "{first}"
+formula = "ELBO(q) <= log(p(x))"
+
+[[card]]
+front = "What is the ELBO?"
+back = "The reconstruction term minus the KL to the prior."
+formula = "ELBO(q) = E(q, log(p(x | z))) - KL(q(z), p(z))"
+
+[[card]]
+front = "What is  the   ELBO?"
+back = "{third}"
+"""
+
+
+def test_cards_with_the_same_front_are_notes_of_their_own(tmp_path: Path) -> None:
+    """Fronts equal up to spacing still get one guid each (Anki would merge notes that share one), and
+    a card keeps its guid when the back is edited; a front without a repeat keeps its old guid."""
+    path = tmp_path / "cards.toml"
+    path.write_text(DUPLICATE_FRONTS.format(first="A lower bound.", third="Spacing differs."))
+    cards = load_flashcards(path).cards
+    guids = anki.note_guids(cards, "ns")
+    assert len(set(guids)) == 3
+    assert guids[0] == anki.note_guid(cards[0], "ns")  # the first of a front: the guid decks always had
+    path.write_text(DUPLICATE_FRONTS.format(first="A lower bound (edited).", third="Spacing differs (edited)."))
+    assert anki.note_guids(load_flashcards(path).cards, "ns") == guids
+
+
+def test_anki_updates_every_edited_card_and_names_the_deck_in_plain_text(tmp_path: Path, monkeypatch) -> None:
+    """Anki's own importer: a deck exported, edited (two cards with one front, up to spacing) and exported
+    again updates all three notes; a title with `::`, a formula and `\\$` names one deck, in plain text."""
+    if os.environ.get("CI"):  # the `anki` package is in the test extras (pyproject.toml): never skipped in CI
+        import anki.collection as collection_module
+    else:
+        collection_module = pytest.importorskip("anki.collection")
+    from anki.import_export_pb2 import ImportAnkiPackageOptions, ImportAnkiPackageRequest
+
+    monkeypatch.chdir(tmp_path)
+    deck_file = tmp_path / "cards.toml"
+    col = collection_module.Collection(str(tmp_path / "collection.anki2"))
+    try:
+        for epoch, edit in ((1_700_000_000, ""), (1_700_000_100, " (edited)")):
+            deck_file.write_text(DUPLICATE_FRONTS.format(first=f"A lower bound{edit}.",
+                                                         third=f"Spacing differs{edit}."))
+            monkeypatch.setenv("SOURCE_DATE_EPOCH", str(epoch))  # the edited deck is the newer one
+            assert main(["flashcards", str(deck_file), "--anki", f"deck{epoch}.apkg"]) == 0
+            col.import_anki_package(ImportAnkiPackageRequest(
+                package_path=str(tmp_path / f"deck{epoch}.apkg"),
+                options=ImportAnkiPackageOptions(with_scheduling=False)))
+        backs = sorted(re.sub(r"<[^>]*>", "", col.get_note(n).fields[1]) for n in col.find_notes(""))
+        names = {d.name for d in col.decks.all_names_and_ids()} - {"Default"}
+    finally:
+        col.close()
+    assert backs == ["A lower bound (edited).", "Spacing differs (edited).",
+                     "The reconstruction term minus the KL to the prior."]
+    assert names == {"ML: Week 5: ELBO(q) costs $5"}
+
+
+def test_a_deck_name_is_plain_text_without_nesting() -> None:
+    assert anki.deck_name("ML :: Week 5") == "ML: Week 5"
+    assert anki.deck_name("Bound on $KL(q(z), p(z | x))$ costs \\$5") == "Bound on KL(q(z), p(z | x)) costs $5"
+    assert anki.deck_name("Costs $5") == "Costs $5"  # not a formula: shown as written
+    assert anki.deck_name("Ratio 3:2") == "Ratio 3:2"

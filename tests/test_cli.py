@@ -357,7 +357,8 @@ def test_build_outcome_fails_on_a_failed_pdf_a_required_engine_and_a_strict_layo
     bad = BuildReport("answers", tmp_path / "a.tex", None, False, "LaTeX error", log_excerpt="! Undefined\nl.3")
     lines, ok = build_outcome([good, bad], latex=True, out="h", seconds=1.0)
     assert not ok and (True, "  FAILED answers.pdf: LaTeX error") in lines and (True, "    l.3") in lines
-    assert lines[-1] == (True, "1 of 2 handout(s) failed; previous PDFs were left untouched")
+    assert lines[-1] == (True, "1 of 2 handout(s) failed; none was replaced (previous PDFs were left untouched)")
+    assert (False, "  built exercises.pdf, not written: the set is replaced only as a whole") in lines
     lines, ok = build_outcome([good], latex=True, out="h", seconds=1.25)
     assert ok and lines[-1] == (False, f"1 handout(s) in h{'/'} (1.2 s)")
     assert not build_outcome([good], latex=True, out="h", seconds=1.0, strict_layout=True)[1]
@@ -430,3 +431,34 @@ def test_every_help_is_short_and_names_a_page_of_the_guide_that_exists(name):
 
 def test_the_cli_module_stays_thin():
     assert len((ROOT / "elbo_sym" / "cli.py").read_text("utf-8").splitlines()) <= 600
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1e9", "99999999999999999999"])
+def test_a_bad_source_date_epoch_is_one_line_before_any_work(tmp_path, monkeypatch, capsys, value):
+    """`build` (whose LaTeX reads SOURCE_DATE_EPOCH too) and the roster say what is wrong in one line,
+    exit 2, and write nothing."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
+    students = tmp_path / "students.csv"
+    students.write_text("id,name\nada,Ada\n", encoding="utf-8")
+    for args in (["build", str(ROOT / "derivations" / "jensen.toml"), "--only", "derivations"],
+                 ["exercises", "--roster", str(students)]):
+        assert main([*args, "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("elbo-sym: error: SOURCE_DATE_EPOCH must be a whole number of seconds") and \
+            err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_derivation_with_decomposed_accents_checks_as_the_composed_one(tmp_path):
+    """An editor that saves "é" as e + U+0301 (NFD) writes the same title the prose check accepts composed."""
+    import unicodedata
+
+    from elbo_sym.report.build import check_file
+
+    text = (ROOT / "derivations" / "jensen.toml").read_text(encoding="utf-8")
+    text = re.sub(r'(?m)^title = ".*"$', 'title = "Café: the ELBO by Jensen"', text, count=1)
+    path = tmp_path / "cafe.toml"
+    path.write_bytes(unicodedata.normalize("NFD", text).encode("utf-8"))
+    assert "e\u0301" in path.read_text(encoding="utf-8")
+    report = check_file(str(path))
+    assert report.ok and report.title == "Café: the ELBO by Jensen"

@@ -461,3 +461,53 @@ def test_a_selfcheck_question_under_a_premise_prints_it(tmp_path: Path) -> None:
     assert _condition_after_formula(answers, "log p(x) > L(q)", "q(z) ≠ p(z | x)"), answers
     # the deck's premise holds for every card, so the second prints it too
     assert _condition_after_formula(answers, "log p(x) - L(q) = KL q(z) ∥ p(z | x)", "q(z) ≠ p(z | x)"), answers
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_a_set_is_replaced_whole_and_stale_handouts_are_removed(tmp_path: Path, monkeypatch) -> None:
+    """A sheet and its answers are replaced together or not at all (here the new sheet fails, so the
+    new answers are not moved in either); a handout the set no longer has (answers.pdf once the
+    solutions are `none`) is removed, one it has but did not build now (`--only`) stays, and so
+    does a file no build wrote."""
+    from elbo_sym.publish.handouts import HANDOUTS_MANIFEST, exercise_handouts, write_handout_set
+
+    out = tmp_path / "h"
+    first = write_handout_set(exercise_handouts(seed=7, count=1), out, owned=["exercises", "answers"])
+    assert all(r.ok for r in first.reports) and first.removed == ()
+    (out / "notes.txt").write_text("the teacher's own file")
+
+    def seeds() -> set[str]:
+        return {m for name in ("exercises", "answers") for m in re.findall(r"seed \d+", pdf_text(out / f"{name}.pdf"))}
+
+    assert seeds() == {"seed 7"}
+    real_build = handouts.build_pdf
+
+    def sheet_fails(source: str, pdf: Path, **options):  # as if the new exercise sheet ran out of time
+        if pdf.stem == "exercises":
+            return render.BuildResult(False, None, "", "LaTeX build timed out after 2 s")
+        return real_build(source, pdf, **options)
+
+    monkeypatch.setattr(handouts, "build_pdf", sheet_fails)
+    failed = write_handout_set(exercise_handouts(seed=8, count=1), out, owned=["exercises", "answers"])
+    assert [r.ok for r in failed.reports] == [False, True]  # the answers were built, and not moved in
+    assert seeds() == {"seed 7"}
+    monkeypatch.setattr(handouts, "build_pdf", real_build)
+
+    students = write_handout_set(exercise_handouts(seed=7, count=1, solutions="none"), out, owned=["exercises"])
+    assert students.removed == (out / "answers.pdf", out / "answers.tex")
+    assert sorted(p.name for p in out.iterdir()) == [HANDOUTS_MANIFEST, "exercises.pdf", "exercises.tex", "notes.txt"]
+    assert "Answers" not in pdf_text(out / "exercises.pdf")
+
+    write_handout_set(exercise_handouts(seed=7, count=1), out, owned=["exercises", "answers"])
+    only_sheet = write_handout_set(exercise_handouts(seed=9, count=1)[:1], out, owned=["exercises", "answers"])
+    assert only_sheet.removed == () and (out / "answers.pdf").is_file()  # `build --only exercises` keeps the key
+
+
+def test_a_failed_set_leaves_no_folder_behind(tmp_path: Path, monkeypatch) -> None:
+    """A build whose handouts all fail creates no output folder (its staging folder is removed with it)."""
+    from elbo_sym.publish.handouts import exercise_handouts, write_handout_set
+
+    monkeypatch.setattr(handouts, "build_pdf", lambda source, pdf, **_: render.BuildResult(False, None, "", "failed"))
+    result = write_handout_set(exercise_handouts(count=1), tmp_path / "new" / "h", latex=True)
+    assert not any(r.ok for r in result.reports)
+    assert [p.name for p in tmp_path.iterdir()] == ["new"] and list((tmp_path / "new").iterdir()) == []

@@ -5,8 +5,10 @@ here from the definitions), and byte-identical rebuilds."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import subprocess
+import unicodedata
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,7 +17,9 @@ import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.cli import main
+from elbo_sym.files import InputError
 from elbo_sym.lesson.exercises import generate_exercises
+from elbo_sym.limits import MAX_SOURCE_DATE_EPOCH
 from elbo_sym.numbers.exact import LogNumber, log_of
 from elbo_sym.publish import roster
 from elbo_sym.publish.pdfpages import PdfPagesError, parse_pdf
@@ -160,9 +164,11 @@ def test_source_date_epoch_must_be_whole_seconds(monkeypatch):
     assert roster.source_date_epoch() == DEFAULT_EPOCH
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1000000000")
     assert roster.source_date_epoch() == 1_000_000_000
-    for bad in ("-5", "1e9", "yesterday", "١٢"):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(MAX_SOURCE_DATE_EPOCH))
+    assert roster.source_date_epoch() == MAX_SOURCE_DATE_EPOCH
+    for bad in ("-5", "1e9", "yesterday", "١٢", str(MAX_SOURCE_DATE_EPOCH + 1), "9" * 20):
         monkeypatch.setenv("SOURCE_DATE_EPOCH", bad)
-        with pytest.raises(RosterError, match="SOURCE_DATE_EPOCH"):
+        with pytest.raises(InputError, match="SOURCE_DATE_EPOCH"):
             roster.source_date_epoch()
 
 
@@ -237,8 +243,10 @@ def pdfs(requires_latex, built):
 @pytest.mark.full
 def test_one_pdf_per_student_and_a_teacher_key(pdfs):
     names = sorted(p.name for p in (pdfs["root"] / "a").iterdir())
-    assert names == sorted(["s001.pdf", "s-002.pdf", "S.3.pdf", "teacher-key.pdf"])
-    for path in (pdfs["root"] / "a").iterdir():
+    assert names == sorted([roster.ROSTER_MANIFEST, "s001.pdf", "s-002.pdf", "S.3.pdf", "teacher-key.pdf"])
+    manifest = json.loads((pdfs["root"] / "a" / roster.ROSTER_MANIFEST).read_text())
+    assert manifest == {"files": sorted(n for n in names if n.endswith(".pdf"))}  # what the next run may remove
+    for path in (pdfs["root"] / "a").glob("*.pdf"):
         info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS)
         assert info.returncode == 0 and info.stderr == "", info.stderr  # poppler reads it without complaint
         assert int(re.search(r"Pages:\s+(\d+)", info.stdout).group(1)) >= 1
@@ -336,3 +344,31 @@ def test_pdfpages_reads_any_pdftex_output_and_refuses_what_is_not_a_pdf(requires
     for data in (b"not a pdf", b"%PDF-1.5\n" + b"x" * 100):
         with pytest.raises(PdfPagesError, match="not a PDF"):
             parse_pdf(data)
+
+
+def test_a_name_with_a_decomposed_accent_reads_as_the_composed_one(tmp_path):
+    """macOS exports "é" as e + U+0301 (NFD): the same name as the composed (NFC) one, accepted and printed alike."""
+    composed = "José García"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert decomposed != composed and len(decomposed) == len(composed) + 2
+    (student,) = read_roster(write(tmp_path, f"id,name\njose,{decomposed}\n"))
+    assert student.name == composed
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_a_student_dropped_from_the_roster_loses_the_old_sheet(tmp_path, capsys):
+    """The folder holds the sheets of the roster it was last built from: a dropped student's sheet is
+    removed (and said so), a file the roster never wrote stays."""
+    out = tmp_path / "sheets"
+    both = write(tmp_path, "id,name\nada,Ada\nbob,Bob\n")
+    assert main(["exercises", "--roster", str(both), "--out", str(out), "--count", "1"]) == 0
+    (out / "notes.txt").write_text("the teacher's own file")
+    assert sorted(p.name for p in out.glob("*.pdf")) == ["ada.pdf", "bob.pdf", "teacher-key.pdf"]
+    capsys.readouterr()
+    one = tmp_path / "one.csv"
+    one.write_text("id,name\nada,Ada\n", encoding="utf-8")
+    assert main(["exercises", "--roster", str(one), "--out", str(out), "--count", "1"]) == 0
+    assert f"removed {out / 'bob.pdf'} (no longer on the roster)" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == [roster.ROSTER_MANIFEST, "ada.pdf", "notes.txt", "teacher-key.pdf"]
+    key = pdf_text(out / "teacher-key.pdf")
+    assert "ada" in key and "bob" not in key

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -359,7 +360,8 @@ def _read(raw: bytes | str, path: str) -> Derivation:
 
 def read_toml(raw: bytes | str, path: str = "<string>") -> tuple[str, dict]:
     """The text and the TOML table of a file the user wrote (derivation, deck, project):
-    UTF-8 (a BOM tolerated), size-limited; DerivationError naming file:line(:column) else."""
+    UTF-8 (a BOM tolerated), size-limited, accents composed (NFC); DerivationError naming
+    file:line(:column) else."""
     if isinstance(raw, bytes):
         if len(raw) > MAX_FILE_BYTES:
             raise DerivationError(path, 1, f"file is {len(raw)} bytes, larger than the limit of {MAX_FILE_BYTES} bytes")
@@ -370,6 +372,8 @@ def read_toml(raw: bytes | str, path: str = "<string>") -> tuple[str, dict]:
             raise DerivationError(path, line, f"not UTF-8 text (byte 0x{raw[error.start]:02x})") from None
     else:
         text = raw
+    # composed accents (NFC): an editor or export that writes e + U+0301 means the same "é" the prose check accepts
+    text = unicodedata.normalize("NFC", text)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from elbo_sym.files import PROJECT_FILE, InputError, replace_file
+from elbo_sym.files import PROJECT_FILE, InputError, replace_file, source_date_epoch
 from elbo_sym.prose import html_text
 
 __all__ = [
@@ -42,12 +42,14 @@ __all__ = [
     "AnkiIdentity",
     "anki_identity",
     "course_deck_name",
+    "deck_name",
     "build_deck",
     "formula_html",
     "mathjax",
     "prose_html",
     "note_fields",
     "note_guid",
+    "note_guids",
     "write_apkg",
 ]
 
@@ -148,11 +150,27 @@ def note_fields(card: Any, vocabulary: Any = None) -> list[str]:
             prose_html(card.topic.replace("-", " "), vocabulary)]
 
 
-def note_guid(card: Any, namespace: str = GUID_NAMESPACE) -> str:
-    """Stable guid of a card's note: a hash of the course's namespace and the card's front."""
+def note_guid(card: Any, namespace: str = GUID_NAMESPACE, repeat: int = 0) -> str:
+    """Stable guid of a card's note: a hash of the course's namespace and the card's front (its
+    words: spacing does not count); `repeat`: how many earlier cards of the deck have that front,
+    so that each of them is a note of its own."""
     import genanki
 
-    return genanki.guid_for(namespace, " ".join(card.front.split()))
+    front = " ".join(card.front.split())
+    return genanki.guid_for(namespace, front) if repeat == 0 else genanki.guid_for(namespace, front, repeat)
+
+
+def note_guids(cards: Sequence[Any], namespace: str = GUID_NAMESPACE) -> list[str]:
+    """The guids of a deck's notes (:func:`note_guid`), distinct: a card whose front repeats an
+    earlier card's (up to spacing) is told apart by how many came before it.  Two notes sharing
+    a guid would be one note to Anki, and re-importing the deck would keep one card's old text."""
+    seen: dict[str, int] = {}
+    guids = []
+    for card in cards:
+        front = " ".join(card.front.split())
+        guids.append(note_guid(card, namespace, seen.get(front, 0)))
+        seen[front] = seen.get(front, 0) + 1
+    return guids
 
 
 def _model(identity: AnkiIdentity):
@@ -176,16 +194,16 @@ def build_deck(cards: Sequence[Any], name: str = DECK_NAME, vocabulary: Any = No
     identity = anki_identity(name)
     model = _model(identity)
     deck = genanki.Deck(identity.deck_id, identity.name)
-    for card in cards:
+    for card, guid in zip(cards, note_guids(cards, identity.guid_namespace)):
         tags = [card.topic.replace(" ", "-")] if card.topic else []
-        deck.add_note(genanki.Note(model=model, fields=note_fields(card, vocabulary),
-                                   guid=note_guid(card, identity.guid_namespace), tags=tags))
+        deck.add_note(genanki.Note(model=model, fields=note_fields(card, vocabulary), guid=guid, tags=tags))
     return deck
 
 
 def _timestamp() -> float | None:
-    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    return float(value) if value.isascii() and value.isdigit() else None  # "١٢" and "²" are digits too
+    """``SOURCE_DATE_EPOCH`` (:func:`elbo_sym.files.source_date_epoch`: InputError for a bad value), else None."""
+    epoch = source_date_epoch()
+    return None if epoch is None else float(epoch)
 
 
 def write_apkg(cards: Sequence[Any], path: str | os.PathLike[str], name: str = DECK_NAME,
@@ -211,15 +229,31 @@ def write_apkg(cards: Sequence[Any], path: str | os.PathLike[str], name: str = D
         tmp, timestamp=timestamp if timestamp is not None else _timestamp()))
 
 
+def deck_name(title: str, vocabulary: Any = None) -> str:
+    """A title as the name Anki shows: one line of plain text, ``$...$`` formulas as the printer
+    writes them (``ELBO(q)``), ``\\$`` as ``$``, and ``::`` -- Anki's separator of nested decks --
+    as ``: `` (the course's deck is one deck)."""
+    from elbo_sym.engine.parse import ParseError, Vocabulary
+    from elbo_sym.prose import ProseError
+    from elbo_sym.report.build import prose_parts
+
+    try:
+        parts = prose_parts(title, vocabulary if vocabulary is not None else Vocabulary())
+        text = "".join(p.text if p.kind in ("text", "math") else " " for p in parts)
+    except (ProseError, ParseError):  # a title no check read: shown as written
+        text = title.replace("\\$", "$")
+    return re.sub(r"\s*:(?:\s*:)+\s*", ": ", " ".join(text.split())).strip()
+
+
 def course_deck_name(course_title: str | None, deck: Any, lesson_deck: bool) -> str:
     """The name (and so the ids) of a course's Anki deck: the course's title, else the lesson's
     own name for the lesson's deck (its ids kept), else the deck file's title -- so two
     courses' decks never merge.  A deck with none of them is refused."""
     if course_title:
-        return course_title
+        return deck_name(course_title)
     if lesson_deck:
         return DECK_NAME
     if deck.title:
-        return str(deck.title)
+        return deck_name(str(deck.title), deck.vocabulary)
     raise AnkiError(f"{deck.path}: give the deck a title (title = \"...\"), or the course one in "
                     f"{PROJECT_FILE}: the Anki deck is named and identified by it")

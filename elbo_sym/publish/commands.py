@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from elbo_sym.files import InputError
+from elbo_sym.files import InputError, source_date_epoch
 from elbo_sym.limits import STEP_BUDGET_SECONDS
 from elbo_sym.publish.project import Project, Settings, command_paths, course_handouts, course_web
 
@@ -52,9 +52,10 @@ def build_course(course: Project, paths: Sequence[str], folder: Path, *, out: st
     """`build`: check every derivation (the lesson's, the gallery's, the literature's), then write the
     handouts into ``folder`` (``out`` as the user wrote it); none is built from a derivation that fails."""
     from elbo_sym.publish import render
-    from elbo_sym.publish.handouts import HandoutError, build_outcome, write_handouts
+    from elbo_sym.publish.handouts import HandoutError, build_outcome, write_handout_set
 
     paths = command_paths(course, paths, "build")
+    source_date_epoch()  # LaTeX reads it too: a bad value is one line now, not a LaTeX log after the checks
     lines: list[tuple[bool, str]] = []
     started = time.monotonic()
     results = _checked(paths, budget, file_budget, lines)
@@ -67,19 +68,21 @@ def build_course(course: Project, paths: Sequence[str], folder: Path, *, out: st
                                    literature=literature_results)
     except HandoutError as error:
         return Outcome(((True, f"elbo-sym build: no handouts built: {error}"),), ok=False)
+    owned = [h.name for h in handouts]  # the course's set: a file of another handout an earlier build wrote goes
     if only:
         handouts = [h for h in handouts if h.name in set(only)]
     latex = render.latex_available()
     try:
-        reports = write_handouts(handouts, folder, latex=latex, timeout=timeout)
+        result = write_handout_set(handouts, folder, latex=latex, timeout=timeout, owned=owned)
     except HandoutError as error:
         return Outcome(((True, f"elbo-sym build: {error}"),), ok=False)
     lines.append((False, f"checked {len(results) + len(gallery_results) + len(literature_results)} "
                          "derivation(s): every step proved or accepted"))
-    written, ok = build_outcome(reports, latex=latex, out=out, seconds=time.monotonic() - started,
+    written, ok = build_outcome(result.reports, latex=latex, out=out, seconds=time.monotonic() - started,
                                 require_latex=os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1",
                                 strict_layout=os.environ.get("ELBO_SYM_STRICT_LAYOUT") == "1")
-    return Outcome(tuple(lines + written), ok=ok)
+    removed = [(False, f"  removed {path} (this build has no such handout)") for path in result.removed]
+    return Outcome(tuple(lines + written[:-1] + removed + written[-1:]), ok=ok)
 
 
 def web_course(course: Project, paths: Sequence[str], folder: Path, *, site_title: str | None,
@@ -114,12 +117,12 @@ def exercise_files(settings: Settings, *, quiz: Path | None, roster: str | None,
 
     A roster that does not read (or a bad SOURCE_DATE_EPOCH) is an InputError before anything is written.
     """
-    from elbo_sym.publish.roster import RosterError, build_roster, read_roster, source_date_epoch
+    from elbo_sym.publish.roster import RosterError, build_roster, read_roster
 
     s = settings
+    source_date_epoch()
     try:
         students = read_roster(roster) if roster is not None else None
-        source_date_epoch()
     except RosterError as error:
         raise InputError(str(error)) from None
     lines: list[tuple[bool, str]] = []
@@ -136,6 +139,7 @@ def exercise_files(settings: Settings, *, quiz: Path | None, roster: str | None,
             return Outcome(tuple(lines) + ((True, f"elbo-sym exercises: no sheets written: {error}"),), ok=False)
         lines.append((False, f"wrote {len(result.sheets)} student sheet(s) (K = {s.K}) and {result.key.name} to "
                              f"{os.path.normpath(out)}{os.sep} ({result.seconds:.1f} s)"))
+        lines += [(False, f"  removed {path} (no longer on the roster)") for path in result.removed]
         # as `build` does: each box that does not fit is a warning, and fails the command with strict layout
         lines += [(True, f"warning: {where}: {box.describe()}") for where, box in result.overfull]
         if result.overfull and os.environ.get("ELBO_SYM_STRICT_LAYOUT") == "1":
@@ -153,6 +157,8 @@ def flashcards_course(course: Project, file: str | None, target: Path | None, *,
     from elbo_sym.publish.handouts import HandoutError, checked_deck
 
     path = file if file is not None else course.flashcards
+    if target is not None:
+        source_date_epoch()  # the package's times: a bad value is one line, before the cards are checked
     try:
         deck, _ = checked_deck("flashcards", path, budget=budget, total=file_budget)
     except HandoutError as error:

@@ -102,6 +102,9 @@ __all__ = [
     "selfcheck_context",
     "worked_example_context",
     "worked_example_handout",
+    "HANDOUTS_MANIFEST",
+    "WrittenHandouts",
+    "write_handout_set",
     "write_handouts",
 ]
 
@@ -890,13 +893,40 @@ class BuildReport:
     overfull_boxes: tuple[OverfullBox, ...] = ()
 
 
+HANDOUTS_MANIFEST = ".elbo-sym-handouts.json"
+"""The file in a handouts folder that lists the handouts the last build wrote (elbo_sym.publish.outputs)."""
+
+
+@dataclass(frozen=True)
+class WrittenHandouts:
+    """What :func:`write_handout_set` did: one report per handout, and the files of an earlier
+    build it removed (handouts this set no longer has)."""
+
+    reports: tuple[BuildReport, ...]
+    removed: tuple[Path, ...] = ()
+
+
 def write_handouts(handouts: Sequence[Handout], out_dir: str | os.PathLike[str], *,
                    latex: bool | None = None, timeout: float = 120,
                    jobs: int | None = None) -> list[BuildReport]:
-    """Render every handout first (any template error aborts before anything is written),
-    then compile them in parallel with :func:`render.build_pdf` (atomic: a failed build
-    leaves the previous PDF untouched). Without LaTeX only the ``.tex`` files are written.
+    """:func:`write_handout_set` without removing anything: one report per handout."""
+    return list(write_handout_set(handouts, out_dir, latex=latex, timeout=timeout, jobs=jobs).reports)
+
+
+def write_handout_set(handouts: Sequence[Handout], out_dir: str | os.PathLike[str], *,
+                      latex: bool | None = None, timeout: float = 120, jobs: int | None = None,
+                      owned: Iterable[str] | None = None) -> WrittenHandouts:
+    """Render every handout first (any template error aborts before anything is written), then
+    compile them in parallel with :func:`render.build_pdf` into a staging folder, and move them
+    into `out_dir` only when every one was built: handouts that belong together (a sheet and its
+    answers) are replaced together or not at all.  Without LaTeX only the ``.tex`` files are written.
+
+    `owned`: the names of every handout of this set, also those not built now (``build --only``);
+    a file an earlier build listed (:data:`HANDOUTS_MANIFEST`) whose handout is not among them is
+    removed, e.g. ``answers.pdf`` once the solutions are ``none``.  None removes nothing.
     """
+    from elbo_sym.publish.outputs import move_in, staging_folder
+
     out = Path(out_dir)
     if (out.exists() or out.is_symlink()) and not out.is_dir():  # fail before minutes of LaTeX, not after
         raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(out))
@@ -908,25 +938,39 @@ def write_handouts(handouts: Sequence[Handout], out_dir: str | os.PathLike[str],
             raise HandoutError(f"{h.name}.pdf: {error}") from error
     if latex is None:
         latex = latex_available()
-    if not latex:
-        reports = []
-        for h, src in sources:
-            tex = write_tex_only(src, out / f"{h.name}.tex")
-            reports.append(BuildReport(h.name, tex, None, False,
-                                       f"wrote {tex} (no LaTeX engine; install one with: {INSTALL_HINT})"))
-        return reports
+    names = {h.name for h in handouts}
+    kept = names | set(owned) if owned is not None else None
 
-    def build(item: tuple[Handout, str]) -> BuildReport:
-        h, src = item
-        started = time.monotonic()
-        result: BuildResult = build_pdf(src, out / f"{h.name}.pdf", timeout=timeout)
-        return BuildReport(h.name, out / f"{h.name}.tex", result.pdf, result.ok, result.message,
-                           result.log_excerpt, result.overfull, time.monotonic() - started,
-                           result.overfull_boxes)
+    def keep(file: str) -> bool:
+        return kept is None or Path(file).stem in kept
 
-    workers = jobs or min(len(sources), os.cpu_count() or 1, 8) or 1
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(build, sources))
+    with staging_folder(out, ".elbo-sym-build-") as staging:
+        if not latex:
+            for h, src in sources:
+                write_tex_only(src, staging / f"{h.name}.tex")
+            removed = move_in(staging, out, [f"{h.name}.tex" for h, _ in sources], HANDOUTS_MANIFEST, keep)
+            return WrittenHandouts(tuple(
+                BuildReport(h.name, out / f"{h.name}.tex", None, False,
+                            f"wrote {out / f'{h.name}.tex'} (no LaTeX engine; install one with: {INSTALL_HINT})")
+                for h, _ in sources), tuple(removed))
+
+        def build(item: tuple[Handout, str]) -> BuildReport:
+            h, src = item
+            started = time.monotonic()
+            result: BuildResult = build_pdf(src, staging / f"{h.name}.pdf", timeout=timeout)
+            pdf = out / f"{h.name}.pdf"  # where it goes once the whole set is built
+            return BuildReport(h.name, out / f"{h.name}.tex", pdf if result.ok else None, result.ok,
+                               f"wrote {pdf}" if result.ok else result.message, result.log_excerpt, result.overfull,
+                               time.monotonic() - started, result.overfull_boxes)
+
+        workers = jobs or min(len(sources), os.cpu_count() or 1, 8) or 1
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            reports = tuple(pool.map(build, sources))
+        if not all(r.ok for r in reports):
+            return WrittenHandouts(reports)  # nothing moved in: the folder keeps its previous set
+        files = [f"{h.name}{suffix}" for h, _ in sources for suffix in (".pdf", ".tex")
+                 if suffix == ".pdf" or (staging / f"{h.name}{suffix}").is_file()]  # the PDF, and its source beside it
+        return WrittenHandouts(reports, tuple(move_in(staging, out, files, HANDOUTS_MANIFEST, keep)))
 
 
 def lesson_handouts(results: Sequence[DerivationReport], *, seed: int = DEFAULT_SEED,
@@ -968,8 +1012,11 @@ def build_outcome(reports: Sequence[BuildReport], *, latex: bool, out: str, seco
     whether the build succeeded: a failed PDF, or a missing LaTeX engine with `require_latex`, or
     an overfull box with `strict_layout` (ELBO_SYM_STRICT_LAYOUT=1) fail it."""
     lines: list[tuple[bool, str]] = []
+    failed = [r for r in reports if not r.ok]
     for r in reports:
-        if r.ok:
+        if r.ok and latex and failed:
+            lines.append((False, f"  built {r.name}.pdf, not written: the set is replaced only as a whole"))
+        elif r.ok:
             boxes = f", {r.overfull} overfull box(es)" if r.overfull else ""
             lines.append((False, f"  wrote {r.pdf}  ({r.seconds:.1f} s{boxes})"))
             # loud: a line cut at the paper's edge is a defect
@@ -985,9 +1032,9 @@ def build_outcome(reports: Sequence[BuildReport], *, latex: bool, out: str, seco
         lines.append((True, f"no LaTeX engine (latexmk + pdflatex) found: wrote the .tex sources only. "
                             f"Install TeX Live with:\n  {INSTALL_HINT}"))
         return lines, not require_latex
-    failed = [r for r in reports if not r.ok]
     if failed:
-        lines.append((True, f"{len(failed)} of {len(reports)} handout(s) failed; previous PDFs were left untouched"))
+        lines.append((True, f"{len(failed)} of {len(reports)} handout(s) failed; none was replaced "
+                            f"(previous PDFs were left untouched)"))
         return lines, False
     overfull = sum(r.overfull for r in reports)
     if overfull and strict_layout:

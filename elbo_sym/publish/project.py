@@ -62,7 +62,7 @@ from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, DRILL_COUNT
 
 __all__ = ["PROJECT_FILE", "MAX_PROJECT_BYTES", "MAX_PROJECT_EXAMPLES", "Settings", "Project",
            "load_project", "find_project", "project_handouts", "project_pages", "command_paths",
-           "course_handouts", "course_web"]
+           "checker_files", "course_handouts", "course_web"]
 
 MAX_PROJECT_BYTES = 64_000
 MAX_PROJECT_EXAMPLES = 10
@@ -420,6 +420,14 @@ def course_handouts(results, project: Project, *, budget: float, gallery=(), lit
     return handouts
 
 
+def checker_files(results, literature, project: Project) -> list:
+    """The reports whose files the site's checker offers: every derivation the site was built from,
+    but without solutions (the students' site) not the teaching files: their expect_refuted lists
+    the mistakes, and checking them shows each counterexample and its repair."""
+    hide_answers = project.settings.solutions == "none"
+    return [r for r in [*results, *literature] if not (hide_answers and r.expect == "refuted")]
+
+
 def course_web(results, project: Project, *, budget: float, literature=(), site_title: str | None = None,
                file_budget: float | None = None) -> list:
     """The items of `web`: the project's pages, or (with `site_title`) a whole Starlight site
@@ -430,7 +438,7 @@ def course_web(results, project: Project, *, budget: float, literature=(), site_
     from elbo_sym.publish.handouts import require_checked
     from elbo_sym.publish.site import site_items
 
-    sources = ({r.file: read_user_file(r.file).decode("utf-8") for r in [*results, *literature]}
+    sources = ({r.file: read_user_file(r.file).decode("utf-8") for r in checker_files(results, literature, project)}
                if site_title is not None else {})
     require_checked(results)
     items = project_pages(results, project, budget=budget, literature=literature, file_budget=file_budget,

@@ -62,10 +62,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from elbo_sym import files
 from elbo_sym.files import FileReadError, read_regular_file
 from elbo_sym.limits import MAX_SEED, PRINTED_COMMAND_LINE_CHARS
 from elbo_sym.prose import allowed, describe
 from elbo_sym.publish.handouts import HandoutError, exercises_context
+from elbo_sym.publish.outputs import move_in
 from elbo_sym.publish.pdfpages import GROUP_KEY, PdfPagesError, parse_pdf, split_by_group, write_pages
 from elbo_sym.publish.render import (
     INSTALL_HINT,
@@ -86,6 +88,7 @@ __all__ = [
     "MAX_NAME_CHARS",
     "MAX_ROSTER_BYTES",
     "MAX_STUDENTS",
+    "ROSTER_MANIFEST",
     "RosterError",
     "RosterResult",
     "Student",
@@ -101,6 +104,8 @@ MAX_ROSTER_BYTES = 1_000_000
 MAX_STUDENTS = 1000
 MAX_ID_CHARS = 64
 MAX_NAME_CHARS = 100
+ROSTER_MANIFEST = ".elbo-sym-roster.json"
+"""The file in the sheets' folder that lists the PDFs the last run wrote (elbo_sym.publish.outputs)."""
 KEY_NAME = "teacher-key"
 """The key's file stem (``teacher-key.pdf``); no student may have this id."""
 BATCH_STUDENTS = 25
@@ -139,6 +144,8 @@ class RosterResult:
     seconds: float = 0.0
     overfull: tuple[tuple[str, OverfullBox], ...] = ()
     """What does not fit its page: (which PDF -- the key or a batch of sheets --, the box)."""
+    removed: tuple[Path, ...] = ()
+    """The sheets of an earlier run of students no longer on the roster, removed."""
 
 
 # --------------------------------------------------------------------------- the roster
@@ -242,6 +249,7 @@ def read_roster(path: str | os.PathLike[str]) -> list[Student]:
         line = data[:error.start].count(b"\n") + 1
         raise RosterError(f"{os.fspath(path)}:{line}: not UTF-8 (byte 0x{data[error.start]:02x}); "
                           f"save the roster as UTF-8 CSV") from None
+    text = unicodedata.normalize("NFC", text)  # a spreadsheet's export may write e + U+0301 for the "é" printed
     if "\0" in text:
         line = text[:text.index("\0")].count("\n") + 1
         raise RosterError(f"{os.fspath(path)}:{line}: a NUL byte (is this a spreadsheet, not a CSV file?)")
@@ -249,14 +257,10 @@ def read_roster(path: str | os.PathLike[str]) -> list[Student]:
 
 
 def source_date_epoch() -> int:
-    """``SOURCE_DATE_EPOCH`` (whole seconds since 1970) if set, else :data:`DEFAULT_EPOCH`."""
-    value = os.environ.get("SOURCE_DATE_EPOCH")
-    if value is None or not value.strip():
-        return DEFAULT_EPOCH
-    text = value.strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 12:
-        raise RosterError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not {value[:20]!r}")
-    return int(text)
+    """The sheets' date: ``SOURCE_DATE_EPOCH`` (:func:`elbo_sym.files.source_date_epoch`, which
+    refuses a bad value) if set, else :data:`DEFAULT_EPOCH`."""
+    epoch = files.source_date_epoch()
+    return DEFAULT_EPOCH if epoch is None else epoch
 
 
 # --------------------------------------------------------------------------- typesetting
@@ -372,8 +376,10 @@ def build_roster(students: Sequence[Student], out_dir: str | os.PathLike[str], *
     ``K`` and ``parts`` are the sheets' latent size and quantities asked (as for exercises.pdf).
 
     Nothing in ``out_dir`` changes unless everything was built: the PDFs are written to a
-    staging folder inside it first and then moved into place. ``jobs``: worker processes
-    for the exact keys (default: the number of cores); it never changes the output.
+    staging folder inside it first and then moved into place, and the sheets an earlier run
+    wrote (listed in :data:`ROSTER_MANIFEST`) of students no longer on the roster are removed.
+    ``jobs``: worker processes for the exact keys (default: the number of cores); it never
+    changes the output.
     """
     if not students:
         raise RosterError("no students")
@@ -450,15 +456,11 @@ def build_roster(students: Sequence[Student], out_dir: str | os.PathLike[str], *
             overfull.extend((f"{KEY_NAME}.pdf", box) for box in key_boxes)
         key_bytes = write_pages(key_pdf, key_pdf.pages, title=f"Teacher key, course seed {seed}", epoch=epoch)
         _write(staging / f"{KEY_NAME}.pdf", key_bytes)
-        sheets = []
-        for student in students:
-            target = out / f"{student.id}.pdf"
-            os.replace(staging / f"{student.id}.pdf", target)
-            sheets.append(target)
-        key_path = out / f"{KEY_NAME}.pdf"
-        os.replace(staging / f"{KEY_NAME}.pdf", key_path)
-        return RosterResult(tuple(sheets), key_path, seeds, pages + len(key_pdf.pages), time.monotonic() - started,
-                            tuple(sorted(overfull, key=lambda item: (item[0], item[1].line))))
+        names = [f"{student.id}.pdf" for student in students]
+        removed = move_in(staging, out, [*names, f"{KEY_NAME}.pdf"], ROSTER_MANIFEST)
+        return RosterResult(tuple(out / name for name in names), out / f"{KEY_NAME}.pdf", seeds,
+                            pages + len(key_pdf.pages), time.monotonic() - started,
+                            tuple(sorted(overfull, key=lambda item: (item[0], item[1].line))), tuple(removed))
     except PdfPagesError as error:
         raise RosterError(f"{KEY_NAME}: {error}") from None
     except (HandoutError, RenderError) as error:

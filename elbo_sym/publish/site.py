@@ -43,8 +43,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
-from elbo_sym.files import FileReadError, InputError, read_regular_file
+from elbo_sym.files import InputError
 from elbo_sym.limits import MAX_TITLE_CHARS
+from elbo_sym.publish.outputs import listed, write_manifest
 from elbo_sym.publish.web import Asset, Page, md_text, write_pages
 
 __all__ = ["CONTENT_DIR", "DEFAULT_SITE_TITLE", "MANIFEST", "PUBLIC_DIR", "SITE_FILES", "foreign_site",
@@ -58,7 +59,6 @@ PUBLIC_DIR = "public"
 DEFAULT_SITE_TITLE = "Latent variables and the ELBO"
 MANIFEST = ".elbo-sym-site.json"
 """What the last run wrote (relative POSIX paths), so the next one can remove what it no longer writes."""
-_MANIFEST_BYTES = 1 << 20
 
 SITE_FILES: dict[str, str] = {
     "package.json": "package.json",
@@ -130,16 +130,6 @@ def foreign_site(out_dir: str | os.PathLike[str]) -> str | None:
     return None
 
 
-def _previous(out: Path) -> list[str]:
-    """The paths the last run listed in the manifest; an unreadable or malformed one lists none."""
-    try:
-        data = json.loads(read_regular_file(out / MANIFEST, _MANIFEST_BYTES).decode("utf-8"))
-    except (FileReadError, OSError, UnicodeDecodeError, ValueError):
-        return []
-    files = data.get("files") if isinstance(data, dict) else None
-    return [f for f in files if isinstance(f, str)] if isinstance(files, list) else []
-
-
 def _removable(path: str) -> bool:
     """Only a page or file elbo-sym puts in the content or public folder, never a site file."""
     pure = PurePosixPath(path)
@@ -155,7 +145,7 @@ def write_site(items: Sequence[Page | Asset], out_dir: str | os.PathLike[str]) -
     written = write_pages(items, out)
     now = {item.path for item in items}
     removed = []
-    for path in _previous(out):
+    for path in listed(out, MANIFEST):
         if path in now or not _removable(path):
             continue
         target = out.joinpath(*PurePosixPath(path).parts)
@@ -164,8 +154,7 @@ def write_site(items: Sequence[Page | Asset], out_dir: str | os.PathLike[str]) -
         if target.is_symlink() or target.is_file():
             target.unlink()
             removed.append(target)
-    manifest = json.dumps({"files": sorted(now)}, indent=1) + "\n"
-    write_pages([Asset(MANIFEST, manifest.encode("utf-8"))], out)
+    write_manifest(out, MANIFEST, sorted(now))
     return written, removed
 
 

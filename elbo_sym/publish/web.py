@@ -547,8 +547,9 @@ def mistakes_page(reports: Sequence[DerivationReport], solutions: str = "separat
                     doc.add(f"**Repair.** {md_text(mistake['repair_text'])}")
                     doc.display(f"{mistake['lhs']} {mistake['repair_rel']} {mistake['repair']}")
     names = "; ".join(_plain(r.title_parts, r.title) for r in teaching)
+    solved = "" if solutions == "none" else ", solutions with exact counterexamples"
     return doc.page("find-the-mistake.md", "Find the mistake",
-                    f"Derivations with deliberate mistakes, solutions with exact counterexamples: {names}", 7)
+                    f"Derivations with deliberate mistakes{solved}: {names}", 7)
 
 
 def _q_symbol() -> LatexMarkup:

@@ -1,0 +1,86 @@
+"""A set of files a command owns in a folder (the handouts of `build`, the sheets of a roster).
+
+Files that belong together are replaced together or not at all: they are built in a staging
+folder inside the output folder (:func:`staging_folder`), and only once every one of them is
+built are they moved in (:func:`move_in`, one rename each).  A manifest in the folder lists what
+the last run wrote, so the next run removes what it no longer writes: the answer key of a build
+that now has none, the sheet of a student dropped from the roster.  Files the manifest does not
+list (the user's own, or a run before manifests existed) are never removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from elbo_sym.files import FileReadError, read_regular_file, replace_file
+
+__all__ = ["MANIFEST_BYTES", "listed", "move_in", "staging_folder", "write_manifest"]
+
+MANIFEST_BYTES = 1 << 20
+"""The largest manifest read back; a larger (or unreadable, or malformed) one lists nothing."""
+
+
+def listed(folder: Path, manifest: str) -> list[str]:
+    """The paths the last run listed in ``folder/manifest``; an unreadable or malformed one lists none."""
+    try:
+        data = json.loads(read_regular_file(folder / manifest, MANIFEST_BYTES).decode("utf-8"))
+    except (FileReadError, OSError, UnicodeDecodeError, ValueError):
+        return []
+    files = data.get("files") if isinstance(data, dict) else None
+    return [f for f in files if isinstance(f, str)] if isinstance(files, list) else []
+
+
+def write_manifest(folder: Path, manifest: str, names: Sequence[str]) -> None:
+    """List `names` in ``folder/manifest`` (replaced atomically)."""
+    replace_file(folder / manifest, (json.dumps({"files": sorted(set(names))}, indent=1) + "\n").encode("utf-8"))
+
+
+@contextmanager
+def staging_folder(folder: Path, prefix: str) -> Iterator[Path]:
+    """A fresh hidden folder inside `folder`, removed with what is left in it on the way out: on the
+    same file system, so moving a file in is one atomic rename.  A `folder` created for it is
+    removed too when nothing was moved in (a failed build leaves no empty folder behind)."""
+    created = not (folder.exists() or folder.is_symlink())
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=folder))
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created:
+            with suppress(OSError):  # not empty: something was moved in
+                folder.rmdir()
+
+
+def _own_name(name: str) -> bool:
+    """A plain file name in the folder itself: never a path, a hidden file or ``..``."""
+    return bool(name) and "/" not in name and "\\" not in name and "\0" not in name and not name.startswith(".")
+
+
+def move_in(staging: Path, folder: Path, names: Sequence[str], manifest: str,
+            keep: Callable[[str], bool] = lambda _name: False) -> list[Path]:
+    """Move the staged files `names` into `folder` (call it only once every one was built), then
+    remove each file the previous run listed in `manifest` that this one did not write and `keep`
+    does not claim, and list what is ours now; returns the removed paths."""
+    for name in names:
+        os.replace(staging / name, folder / name)
+    written = set(names)
+    kept: list[str] = []
+    removed: list[Path] = []
+    for name in listed(folder, manifest):
+        target = folder / name
+        if name in written or not _own_name(name) or not (target.is_file() or target.is_symlink()):
+            continue
+        if keep(name):
+            kept.append(name)
+        else:
+            target.unlink()
+            removed.append(target)
+    write_manifest(folder, manifest, [*written, *kept])
+    return removed
