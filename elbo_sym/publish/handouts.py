@@ -59,7 +59,9 @@ from elbo_sym.publish.render import (
     RenderError,
     build_pdf,
     latex_available,
+    latex_escape,
     render_template,
+    typeset_domain,
     typeset_prose,
     write_tex_only,
 )
@@ -286,9 +288,10 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
         "K": report.K,
         "proved_for": report.model,
         "scope": report.scope,
+        "scope_line": LatexMarkup(report.scope.joined(lambda c: rf"\({c.latex}\)", typeset_domain, latex_escape)),
         "convention": report.convention,
         "claim": LatexMarkup(report.claim.latex) if report.claim is not None else None,
-        "assumptions": [LatexMarkup(a.latex) for a in report.assume],
+        "assumptions": [LatexMarkup(a.latex) for a in report.params + report.assume],  # the claim's conditions
         "start": LatexMarkup(report.start.latex),
         "start_terms": breakable(report.start.latex),
         "claim_display": breakable_relation(report.claim),
@@ -816,7 +819,7 @@ def _card_context(card, verdict, vocabulary: Vocabulary | None = None,
         "front": prose(prose_parts(card.front, names, claims=True, parsed=parsed), card.front, paragraphs=True),
         "back": prose(prose_parts(card.back, names, claims=True, parsed=parsed), card.back, paragraphs=True),
         "formula": LatexMarkup(f.latex) if f is not None else None,
-        "conditions": LatexMarkup(card.conditions_latex) if card.conditions else None,
+        "conditions": LatexMarkup(card.conditions_latex) if card.conditions_latex is not None else None,
         "verdict": verdict.verdict if verdict.verdict == "proved" else None,
     }
 

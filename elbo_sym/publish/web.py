@@ -460,7 +460,8 @@ def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], te
         summary = doc.prose(report.summary_parts, report.summary, paragraphs=True)
         if summary:
             doc.add(summary)
-        doc.add(md_text(d["scope"].text) + (f" Source: `{_code(d['file'])}`." if teacher else ""))
+        doc.add(d["scope"].joined(lambda c: doc.m(c.latex), md_text, md_text)
+                + (f" Source: `{_code(d['file'])}`." if teacher else ""))
         if d["convention"]:
             doc.add(f"**Integrability.** {md_text(d['convention'])}.")
         if d["claim"] is not None:  # displayed: a long claim scrolls in its own box, never the page

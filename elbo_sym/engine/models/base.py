@@ -21,11 +21,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property, lru_cache
+from math import ceil
 from typing import Protocol, TypeVar
 
-from sympy import Add, Expr, Symbol
+from sympy import Add, Expr, Rational, Symbol
 
-from elbo_sym.engine.notation import LAYER_SYMBOLS, Density, x, z
+from elbo_sym.engine.notation import LAYER_SYMBOLS, RELATION_LATEX, Density, to_latex, x, z
 from elbo_sym.limits import INTEGER_OFFSETS
 
 # --------------------------------------------------------------------------- parameters
@@ -72,6 +73,23 @@ class Interval:
         if self.upper is not None:
             return f"{name} {'<' if self.upper_open else '<='} {self.upper}"
         return f"{name} real"
+
+    def latex(self, name: str) -> str:
+        """:meth:`describe` through the printer: ``\\beta \\in [0, 1]``, ``k \\in \\{1, 2, \\dots\\}``
+        (`name`: the parameter's LaTeX)."""
+        bound = {side: to_latex(Rational(v.numerator, v.denominator)) for side, v in
+                 (("lower", self.lower), ("upper", self.upper)) if v is not None}
+        if self.integer and self.lower is not None:
+            first = ceil(self.lower)
+            return rf"{name} \in \{{{first}, {first + 1}, \dots\}}"
+        if self.lower is not None and self.upper is not None:
+            left, right = "(" if self.lower_open else "[", ")" if self.upper_open else "]"
+            return rf"{name} \in \left{left}{bound['lower']},\ {bound['upper']}\right{right}"
+        if self.lower is not None:
+            return f"{name} {'>' if self.lower_open else RELATION_LATEX['>=']} {bound['lower']}"
+        if self.upper is not None:
+            return f"{name} {'<' if self.upper_open else RELATION_LATEX['<=']} {bound['upper']}"
+        return rf"{name} \in \mathbb{{R}}"
 
     def samples(self) -> tuple[Fraction, ...]:
         """Values for the counterexample search: the bounds (or just inside), the middle, far out.
@@ -128,6 +146,10 @@ class Parameter:
 
     def describe(self) -> str:
         return self.interval.describe(self.name)
+
+    def latex(self) -> str:
+        """:meth:`describe` through the printer (the name as the printer writes the symbol)."""
+        return self.interval.latex(to_latex(Symbol(self.name)))
 
 
 # --------------------------------------------------------------------------- blocks and instances

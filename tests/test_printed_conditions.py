@@ -1,0 +1,200 @@
+"""Every condition a statement was checked under is printed with it, in every output.
+
+The red team's /tmp/rt4/F1 and F2: ``[params] beta = "in [0, 1]"`` was checked, but
+``beta * KL(q, p) <= KL(q, p)`` was printed as an unconditional fact ("Proved for every latent
+space") by `check`, the PDF, the web page, the checker page and every card output; only the JSON
+`domain` had it.  /tmp/rt4/cond/tight2.toml: the checker page left out the ``assume`` line.
+Here each output is read back: the terminal text, the JSON, the checker page's view, the web
+Markdown, the PDF (pdftotext), the cards' text, LaTeX and Anki fields (and Anki's own importer).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+
+import pytest
+
+from elbo_sym.engine.derivation import DerivationError, loads
+from elbo_sym.lesson.practice import check_deck, format_deck, load_deck
+from elbo_sym.publish import anki, web
+from elbo_sym.publish.browser import view_of
+from elbo_sym.publish.handouts import derivations_handout, flashcards_handouts, write_handouts
+from elbo_sym.report.build import check_file, deck_report_of
+from elbo_sym.report.model import DerivationReport
+from elbo_sym.report.text import deck_text, derivation_text
+
+SHRINK = '''title = "Shrinking the KL term"
+K = 2
+claim = "beta * KL(q(z), p(z)) <= KL(q(z), p(z))"
+start = "beta * KL(q(z), p(z))"
+
+[params]
+beta = "in [0, 1]"
+
+[[step]]
+rel = "<="
+expr = "KL(q(z), p(z))"
+rule = "kl-nonneg"
+why = "the difference is a non-negative multiple of a KL divergence"
+'''
+BETA_LATEX = r"\beta \in \left[0,\ 1\right]"
+
+TIGHT = '''title = "ELBO equals the evidence"
+K = 2
+assume = "q(z) = p(z | x)"
+claim = "ELBO(q) = log(p(x))"
+start = "ELBO(q)"
+
+[[step]]
+rel = "="
+expr = "log(p(x))"
+rule = "assumption"
+'''
+
+DECK = '''title = "Deck with a parameter"
+
+[params]
+beta = "in [0, 1]"
+
+[[card]]
+front = "How does $beta * KL(q(z), p(z))$ compare with the KL term?"
+back = "It is never larger."
+formula = "beta * KL(q(z), p(z)) <= KL(q(z), p(z))"
+
+[[card]]
+front = "And stated in the answer?"
+back = "Never larger: $beta * KL(q(z), p(z)) <= KL(q(z), p(z))$."
+
+[[card]]
+front = "What is the ELBO at the posterior?"
+back = "The log-evidence."
+formula = "ELBO(q) = log(p(x))"
+assume = "q(z) = p(z | x)"
+'''
+
+
+@pytest.fixture(scope="module")
+def shrink() -> DerivationReport:
+    report = check_file(loads(SHRINK, "shrink.toml"))
+    assert report.fully_proved
+    return report
+
+
+@pytest.fixture(scope="module")
+def deck_path(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("deck") / "cards.toml"
+    path.write_text(DECK)
+    return path
+
+
+def test_the_scope_names_the_parameters_domain(shrink):
+    assert [(c.text, c.latex) for c in shrink.params] == [("beta in [0, 1]", BETA_LATEX)]
+    assert shrink.scope.text == f"Proved for beta in [0, 1] and {shrink.model}."
+    assert DerivationReport.from_dict(shrink.to_dict()).params == shrink.params  # the JSON keeps them
+
+
+def test_a_derivation_without_parameters_keeps_its_scope(checked_report):
+    report = checked_report(Path(__file__).resolve().parent.parent / "derivations" / "jensen.toml")
+    assert report.params == () and report.scope.text == f"Proved for {report.model}."
+
+
+def test_the_terminal_header_names_the_parameters_domain(shrink):
+    header = derivation_text(shrink).splitlines()[:3]
+    assert header[1] == f"  model: {shrink.model}" and header[2] == "  params: beta in [0, 1]"
+
+
+def test_the_checker_page_shows_the_scope_the_claim_and_every_condition(shrink):
+    view = view_of(shrink)
+    assert view["scope"] == shrink.scope.text and "beta in [0, 1]" in view["scope"]
+    assert view["assume_latex"] == [BETA_LATEX] and view["claim_latex"] == shrink.claim.latex
+    tight = check_file(loads(TIGHT, "tight.toml"))
+    assert tight.ok
+    view = view_of(tight)
+    assert view["assume_latex"] == [a.latex for a in tight.assume] and r"p(z \mid x)" in view["assume_latex"][0]
+    assert view["claim_latex"] == tight.claim.latex
+
+
+def test_the_web_page_prints_the_domain_as_math(shrink):
+    body = web.derivations_page([shrink]).body
+    assert f"Proved for ${BETA_LATEX}$ and every binary model." in body
+    assert f"**Assume.** ${BETA_LATEX}$" in body  # beside the claim, as the handout prints it
+
+
+def test_the_sheet_source_prints_the_domain_beside_the_claim(shrink):
+    source = derivations_handout([shrink]).render()
+    assert rf"Proved for \({BETA_LATEX}\) and every binary model." in source
+    assert rf"\textbf{{Assume.}}\enspace ${BETA_LATEX}$" in source
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_the_pdf_shows_the_domain_next_to_the_statement(shrink, tmp_path):
+    from test_handouts import pdf_text, squash
+
+    (built,) = write_handouts([derivations_handout([shrink])], tmp_path)
+    assert built.ok, built.message + "\n" + built.log_excerpt
+    text = squash(pdf_text(built.pdf))
+    assert squash("Proved for β ∈ [0, 1] and every binary model.") in text
+    assert squash("Assume. β ∈ [0, 1]") in text
+
+
+def test_a_card_prints_the_domain_of_the_parameter_it_uses(deck_path):
+    deck = load_deck(deck_path)
+    formula, claim, tight = deck.cards
+    assert formula.conditions_text == ("beta in [0, 1]",) and formula.conditions_latex == BETA_LATEX
+    assert claim.formula is None and claim.conditions_text == ("beta in [0, 1]",)  # the back's checked claim
+    assert tight.conditions_text == ("q(z) = p(z | x)",) and "beta" not in tight.conditions_latex  # no beta in it
+    assert "   (assuming beta in [0, 1])" in format_deck(deck)
+    report = deck_report_of(check_deck(deck))
+    assert report.ok and report.cards[0].conditions == ("beta in [0, 1]",)
+    assert "(assuming beta in [0, 1])" in deck_text(report)
+
+
+def test_a_front_stating_a_relation_about_a_parameter_is_refused(tmp_path):
+    path = tmp_path / "front.toml"
+    path.write_text(DECK.replace("And stated in the answer?", "Is $beta * KL(q(z), p(z)) <= KL(q(z), p(z))$?")
+                    .replace("Never larger: $beta * KL(q(z), p(z)) <= KL(q(z), p(z))$.", "Yes."))
+    with pytest.raises(DerivationError) as info:
+        load_deck(path)
+    assert "beta in [0, 1]" in info.value.message and info.value.line == 12
+
+
+def test_the_card_outputs_print_the_domain(deck_path):
+    deck = load_deck(deck_path)
+    assert anki.formula_html(deck.cards[0]).endswith(rf"if \({html.escape(BETA_LATEX, quote=False)}\)")
+    assert anki.formula_html(deck.cards[1]) == rf"if \({html.escape(BETA_LATEX, quote=False)}\)"
+    page = web.flashcards_page(deck_path).body
+    assert page.count(rf"\text{{if }} {BETA_LATEX}") == 2
+    (handout,) = flashcards_handouts(flashcards=deck_path)
+    assert handout.render().count(BETA_LATEX) == 2
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_the_flashcards_pdf_shows_the_domain_beside_the_formula(deck_path, tmp_path):
+    from test_handouts import pdf_text, squash
+
+    (built,) = write_handouts(flashcards_handouts(flashcards=deck_path), tmp_path)
+    assert built.ok, built.message + "\n" + built.log_excerpt
+    assert squash(pdf_text(built.pdf)).count(squash("if β ∈ [0, 1]")) == 2
+
+
+def test_anki_imports_the_domain_beside_the_formula(deck_path, tmp_path):
+    """Anki's own importer reads the package: the Formula field holds the domain."""
+    if os.environ.get("CI"):  # the `anki` package is in the test extras: never skipped in CI
+        import anki.collection as collection_module
+    else:
+        collection_module = pytest.importorskip("anki.collection")
+    from anki.import_export_pb2 import ImportAnkiPackageOptions, ImportAnkiPackageRequest
+
+    deck = load_deck(deck_path)
+    anki.write_apkg(deck.cards, tmp_path / "d.apkg", vocabulary=deck.vocabulary)
+    col = collection_module.Collection(str(tmp_path / "collection.anki2"))
+    try:
+        col.import_anki_package(ImportAnkiPackageRequest(
+            package_path=str(tmp_path / "d.apkg"), options=ImportAnkiPackageOptions(with_scheduling=False)))
+        formulas = [col.get_note(n).fields[2] for n in col.find_notes(f'deck:"{anki.DECK_NAME}"')]
+    finally:
+        col.close()
+    domain = rf"if \({html.escape(BETA_LATEX, quote=False)}\)"
+    assert len(formulas) == 3 and sum(domain in f for f in formulas) == 2
