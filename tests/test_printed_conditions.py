@@ -122,6 +122,43 @@ def test_the_web_page_prints_the_domain_as_math(shrink):
     assert f"**Assume.** ${BETA_LATEX}$" in body  # beside the claim, as the handout prints it
 
 
+DOMAINS = ("in [0, 1]", "in (0, 1/2)", ">= 1", "> 0", "<= -3/2", "< 0", "real", "integer >= 1")
+
+
+def test_every_kind_of_domain_is_printed_as_math(tmp_path):
+    """Each way a domain is written reads back as the same statement, in text and LaTeX."""
+    text = SHRINK.replace('beta = "in [0, 1]"', "\n".join(f'b{n} = "{d}"' for n, d in enumerate(DOMAINS)))
+    derivation = loads(text.replace('[params]', '[params]\nbeta = "in [0, 1]"'), "domains.toml")
+    shown = {p.name: (p.describe(), p.latex()) for p in derivation.params}
+    assert shown["b0"] == ("b0 in [0, 1]", r"b_{0} \in \left[0,\ 1\right]")
+    assert shown["b1"] == ("b1 in (0, 1/2)", r"b_{1} \in \left(0,\ \frac{1}{2}\right)")
+    assert shown["b2"] == ("b2 >= 1", r"b_{2} \geq 1") and shown["b3"] == ("b3 > 0", "b_{3} > 0")
+    assert shown["b4"] == ("b4 <= -3/2", r"b_{4} \leq - \frac{3}{2}") and shown["b5"] == ("b5 < 0", "b_{5} < 0")
+    assert shown["b6"] == ("b6 real", r"b_{6} \in \mathbb{R}")
+    assert shown["b7"] == ("b7 >= 1 (a whole number)", r"b_{7} \in \{1, 2, \dots\}")
+
+
+@pytest.fixture
+def web_tools() -> None:
+    """node and web/node_modules, as test_web's `requires_node` asks for them (a failure in CI)."""
+    from test_web import _missing_or_fail, _node_missing
+
+    _missing_or_fail(_node_missing())
+
+
+def test_the_domains_compile_with_katex(shrink, deck_path, web_tools):
+    from test_web import node_check
+
+    derivation = loads(SHRINK.replace('beta = "in [0, 1]"', "\n".join(
+        f'b{n} = "{d}"' for n, d in enumerate(DOMAINS)) + '\nbeta = "in [0, 1]"'), "domains.toml")
+    pages = [web.derivations_page([shrink]), web.flashcards_page(deck_path)]
+    formulas = [(f.tex, f.display) for page in pages for f in page.formulas]
+    formulas += [(web.katex_tex(p.latex()), False) for p in derivation.params]
+    result = node_check({"macros": {}, "formulas": [{"tex": t, "display": d} for t, d in formulas], "pages": {}})
+    failed = [(t, r["error"]) for (t, _), r in zip(formulas, result["formulas"]) if not r["ok"]]
+    assert not failed and len(formulas) > len(DOMAINS) + 4, failed
+
+
 def test_the_sheet_source_prints_the_domain_beside_the_claim(shrink):
     source = derivations_handout([shrink]).render()
     assert rf"Proved for \({BETA_LATEX}\) and every binary model." in source
