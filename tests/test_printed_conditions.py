@@ -20,7 +20,7 @@ from elbo_sym.engine.derivation import DerivationError, loads
 from elbo_sym.lesson.practice import check_deck, format_deck, load_deck
 from elbo_sym.publish import anki, web
 from elbo_sym.publish.browser import view_of
-from elbo_sym.publish.handouts import derivations_handout, flashcards_handouts, write_handouts
+from elbo_sym.publish.handouts import derivations_handout, flashcards_handouts, mistakes_handout, write_handouts
 from elbo_sym.report.build import check_file, deck_report_of
 from elbo_sym.report.model import DerivationReport
 from elbo_sym.report.text import deck_text, derivation_text
@@ -163,6 +163,35 @@ def test_the_sheet_source_prints_the_domain_beside_the_claim(shrink):
     source = derivations_handout([shrink]).render()
     assert rf"Proved for \({BETA_LATEX}\) and every binary model." in source
     assert rf"\textbf{{Assume.}}\enspace ${BETA_LATEX}$" in source
+
+
+TEACHING = '''title = "A slip in the tight case"
+K = 2
+expect_refuted = [2]
+assume = "q(z) = p(z | x)"
+claim = "ELBO(q) = log(p(x))"
+start = "ELBO(q)"
+
+[[step]]
+rel = "="
+expr = "log(p(x)) - KL(p(z | x), p(z | x))"
+rule = "assumption"
+
+[[step]]
+rel = "="
+expr = "log(p(x)) + 1"
+rule = "algebra"
+'''
+
+
+def test_a_find_the_mistake_claim_keeps_its_assumption():
+    """A teaching file's claim holds only under its assumption: the sheet and the page print it too."""
+    report = check_file(loads(TEACHING, "slip.toml"))
+    assert report.ok and [s.verdict for s in report.steps] == ["proved", "refuted"]
+    (assumed,) = report.assume
+    assert rf"\textbf{{Assume.}}\enspace ${assumed.latex}$" in mistakes_handout([report]).render()
+    page = web.mistakes_page([report])
+    assert page is not None and f"**Assume.** ${assumed.latex}$" in page.body
 
 
 @pytest.mark.usefixtures("requires_latex")

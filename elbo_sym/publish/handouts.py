@@ -262,6 +262,12 @@ def decimal_relation(exact: Fraction | None, decimal: str) -> LatexMarkup:
     return LatexMarkup(("= " if equal else "\\approx ") + decimal)
 
 
+def claim_conditions(report: DerivationReport) -> list[LatexMarkup]:
+    """What the claim was checked under, each printed as "Assume." beside it: the parameters'
+    domains, then the assumptions and premises."""
+    return [LatexMarkup(a.latex) for a in (*report.params, *report.assume)]
+
+
 def derivation_context(report: DerivationReport) -> dict[str, Any]:
     """Everything the derivation sheet prints about one checked derivation (from its report)."""
     require_checked([report])
@@ -291,7 +297,7 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
         "scope_line": LatexMarkup(report.scope.joined(lambda c: rf"\({c.latex}\)", typeset_domain, latex_escape)),
         "convention": report.convention,
         "claim": LatexMarkup(report.claim.latex) if report.claim is not None else None,
-        "assumptions": [LatexMarkup(a.latex) for a in report.params + report.assume],  # the claim's conditions
+        "assumptions": claim_conditions(report),
         "start": LatexMarkup(report.start.latex),
         "start_terms": breakable(report.start.latex),
         "claim_display": breakable_relation(report.claim),
@@ -436,6 +442,7 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
     return {"name": report.name, "title": prose(report.title_parts, report.title),
             "summary": prose(report.summary_parts, report.summary, paragraphs=True),
             "claim": LatexMarkup(report.claim.latex) if report.claim is not None else None,
+            "assumptions": claim_conditions(report),
             "start": LatexMarkup(report.start.latex), "steps": steps, "mistakes": mistakes, "task": task,
             "start_terms": breakable(report.start.latex), "claim_display": breakable_relation(report.claim)}
 

@@ -448,6 +448,12 @@ def literature_page(reports: Sequence[DerivationReport], check_links: Mapping[st
                     f"{len(reports)} identities from papers and textbooks, every step proved.", LITERATURE_ORDER)
 
 
+def _assumptions(doc: _Markdown, conditions: Sequence[str]) -> None:
+    """The claim's conditions (handouts.claim_conditions), one "Assume." line each, as the handouts print them."""
+    if conditions:
+        doc.add("  \n".join(f"**Assume.** {doc.m(a)}" for a in conditions))
+
+
 def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], teacher: bool,
                          check_links: Mapping[str, str] | None) -> None:
     """One section per derivation (a plain heading, summary, claim, chain, notes, result,
@@ -467,8 +473,7 @@ def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], te
         if d["claim"] is not None:  # displayed: a long claim scrolls in its own box, never the page
             doc.add("**Claim.**")
             doc.display(d["claim"])
-        if d["assumptions"]:
-            doc.add("  \n".join(f"**Assume.** {doc.m(a)}" for a in d["assumptions"]))
+        _assumptions(doc, d["assumptions"])
         _chain(doc, d["start"], d["steps"])
         doc.add("\n".join(
             f"{s['index']}. {_mark(s['verdict'])} {doc.prose(step.why_parts, step.why) or ''} \\[{_rule(s['rule'])}\\]"
@@ -524,6 +529,7 @@ def mistakes_page(reports: Sequence[DerivationReport], solutions: str = "separat
             doc.add(summary)
         if d["claim"] is not None:
             doc.add(f"**Claim.** {doc.m(d['claim'])}")
+        _assumptions(doc, d["assumptions"])
         _chain(doc, d["start"], d["steps"])
         notes = [f"{s['index']}. {doc.prose(step.why_parts, step.why)}"
                  for s, step in zip(d["steps"], report.steps) if step.why]
