@@ -116,6 +116,16 @@ def test_the_checker_page_shows_the_scope_the_claim_and_every_condition(shrink):
     assert view["claim_latex"] == tight.claim.latex
 
 
+def test_the_notebook_display_shows_every_condition(shrink):
+    from elbo_sym.report.display import to_html
+
+    tight = loads(TIGHT, "tight.toml")
+    for shown, wanted in ((shrink, BETA_LATEX), (loads(SHRINK, "shrink.toml"), BETA_LATEX),
+                          (tight, r"q(z) = p(z \mid x)")):
+        assumed = [line for line in to_html(shown).splitlines() if line.startswith("<p>assume: ")]
+        assert assumed == [f"<p>assume: {html.escape(chr(92) + '(' + wanted + chr(92) + ')')}</p>"]
+
+
 def test_the_web_page_prints_the_domain_as_math(shrink):
     body = web.derivations_page([shrink]).body
     assert f"Proved for ${BETA_LATEX}$ and every binary model." in body
