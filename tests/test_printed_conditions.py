@@ -126,10 +126,13 @@ def test_the_notebook_display_shows_every_condition(shrink):
         assert assumed == [f"<p>assume: {html.escape(chr(92) + '(' + wanted + chr(92) + ')')}</p>"]
 
 
-def test_the_web_page_prints_the_domain_as_math(shrink):
+def test_the_web_page_prints_the_domain_as_math(shrink, checked_report):
     body = web.derivations_page([shrink]).body
     assert f"Proved for ${BETA_LATEX}$ and every binary model." in body
     assert f"**Assume.** ${BETA_LATEX}$" in body  # beside the claim, as the handout prints it
+    assert "so, under the conditions above, the chain establishes" in body  # the result refers to them
+    jensen = checked_report(Path(__file__).resolve().parent.parent / "derivations" / "jensen.toml")
+    assert "under the conditions above" not in web.derivations_page([jensen]).body  # no conditions, none named
 
 
 DOMAINS = ("in [0, 1]", "in (0, 1/2)", ">= 1", "> 0", "<= -3/2", "< 0", "real", "integer >= 1")
@@ -173,6 +176,7 @@ def test_the_sheet_source_prints_the_domain_beside_the_claim(shrink):
     source = derivations_handout([shrink]).render()
     assert rf"Proved for \({BETA_LATEX}\) and every binary model." in source
     assert rf"\textbf{{Assume.}}\enspace ${BETA_LATEX}$" in source
+    assert "so, under the conditions above, the chain establishes" in source
 
 
 TEACHING = '''title = "A slip in the tight case"
@@ -213,6 +217,7 @@ def test_the_pdf_shows_the_domain_next_to_the_statement(shrink, tmp_path):
     text = squash(pdf_text(built.pdf))
     assert squash("Proved for β ∈ [0, 1] and every binary model.") in text
     assert squash("Assume. β ∈ [0, 1]") in text
+    assert squash("so, under the conditions above, the chain establishes") in text
 
 
 def test_a_card_prints_the_domain_of_the_parameter_it_uses(deck_path):

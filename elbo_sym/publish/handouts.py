@@ -262,6 +262,10 @@ def decimal_relation(exact: Fraction | None, decimal: str) -> LatexMarkup:
     return LatexMarkup(("= " if equal else "\\approx ") + decimal)
 
 
+UNDER_CONDITIONS = "under the conditions above"
+"""How the result of a derivation with conditions refers to them (its "Assume." lines)."""
+
+
 def claim_conditions(report: DerivationReport) -> list[LatexMarkup]:
     """What the claim was checked under, each printed as "Assume." beside it: the parameters'
     domains, then the assumptions and premises."""
@@ -298,6 +302,7 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
         "convention": report.convention,
         "claim": LatexMarkup(report.claim.latex) if report.claim is not None else None,
         "assumptions": claim_conditions(report),
+        "under": UNDER_CONDITIONS,
         "start": LatexMarkup(report.start.latex),
         "start_terms": breakable(report.start.latex),
         "claim_display": breakable_relation(report.claim),

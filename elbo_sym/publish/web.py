@@ -481,11 +481,12 @@ def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], te
             else f"{s['index']}. {doc.prose(step.why_parts, step.why) or ''}"
             for s, step in zip(d["steps"], report.steps)))
         n = len(d["steps"])
+        under = d["under"] if d["assumptions"] else ""  # as the sheet says it: the conditions hold throughout
         if d["fully_proved"]:
-            result = f"All {n} steps are proved, so the chain establishes"
+            result = f"All {n} steps are proved, so{f', {under},' if under else ''} the chain establishes"
         else:
             result = (f"{d['proved']} of {n} steps are proved and {d['checked']} only checked on exact "
-                      "instances; the chain gives")
+                      f"instances; {f'{under}, ' if under else ''}the chain gives")
         doc.add(f"**Result.** {result}")
         doc.display(d["shown"])
         if d["claim"] is not None:
