@@ -54,14 +54,12 @@ rule = "assumption"
 '''
 
 DECK = '''title = "Deck with a parameter"
-
-[params]
-beta = "in [0, 1]"
+params = { beta = "in [0, 1]" }
 
 [[card]]
+formula = "beta * KL(q(z), p(z)) <= KL(q(z), p(z))"
 front = "How does $beta * KL(q(z), p(z))$ compare with the KL term?"
 back = "It is never larger."
-formula = "beta * KL(q(z), p(z)) <= KL(q(z), p(z))"
 
 [[card]]
 front = "And stated in the answer?"
@@ -238,7 +236,7 @@ def test_a_front_stating_a_relation_about_a_parameter_is_refused(tmp_path):
                     .replace("Never larger: $beta * KL(q(z), p(z)) <= KL(q(z), p(z))$.", "Yes."))
     with pytest.raises(DerivationError) as info:
         load_deck(path)
-    assert "beta in [0, 1]" in info.value.message and info.value.line == 12
+    assert "beta in [0, 1]" in info.value.message and info.value.line == 10
 
 
 def test_the_card_outputs_print_the_domain(deck_path):

@@ -34,6 +34,26 @@ from elbo_sym.limits import INTEGER_OFFSETS
 
 
 @dataclass(frozen=True)
+class Spelling:
+    """How an :class:`Interval` is written as a statement about a parameter: in the file syntax
+    (text) or through the printer (LaTeX); the formats take ``name``, ``left``, ``lower``, ``upper``,
+    ``right`` and ``next``."""
+
+    number: Callable[[Fraction], str]
+    relation: dict[str, str]
+    interval: str
+    whole: str
+    real: str
+
+
+TEXT_SPELLING = Spelling(str, {r: r for r in (">", ">=", "<", "<=")}, "{name} in {left}{lower}, {upper}{right}",
+                         "{name} >= {lower} (a whole number)", "{name} real")
+LATEX_SPELLING = Spelling(lambda v: to_latex(Rational(v.numerator, v.denominator)), RELATION_LATEX,
+                          r"{name} \in \left{left}{lower},\ {upper}\right{right}",
+                          r"{name} \in \{{{lower}, {next}, \dots\}}", r"{name} \in \mathbb{{R}}")
+
+
+@dataclass(frozen=True)
 class Interval:
     """Where a real parameter lives: ``lower``/``upper`` (None: unbounded), open or closed."""
 
@@ -63,33 +83,28 @@ class Interval:
         return self.upper is not None and (self.upper < 0 or (self.upper == 0 and self.upper_open))
 
     def describe(self, name: str) -> str:
-        if self.integer:
-            return f"{name} >= {self.lower} (a whole number)"
-        if self.lower is not None and self.upper is not None:
-            left, right = "(" if self.lower_open else "[", ")" if self.upper_open else "]"
-            return f"{name} in {left}{self.lower}, {self.upper}{right}"
-        if self.lower is not None:
-            return f"{name} {'>' if self.lower_open else '>='} {self.lower}"
-        if self.upper is not None:
-            return f"{name} {'<' if self.upper_open else '<='} {self.upper}"
-        return f"{name} real"
+        """``beta in [0, 1]``, ``beta >= 1``, ``k >= 1 (a whole number)``, ``beta real``."""
+        return self.spelled(name, TEXT_SPELLING)
 
     def latex(self, name: str) -> str:
         """:meth:`describe` through the printer: ``\\beta \\in [0, 1]``, ``k \\in \\{1, 2, \\dots\\}``
         (`name`: the parameter's LaTeX)."""
-        bound = {side: to_latex(Rational(v.numerator, v.denominator)) for side, v in
-                 (("lower", self.lower), ("upper", self.upper)) if v is not None}
+        return self.spelled(name, LATEX_SPELLING)
+
+    def spelled(self, name: str, spelling: Spelling) -> str:
+        """The interval as a statement about `name`, in `spelling`'s notation."""
+        number = spelling.number
         if self.integer and self.lower is not None:
             first = ceil(self.lower)
-            return rf"{name} \in \{{{first}, {first + 1}, \dots\}}"
+            return spelling.whole.format(name=name, lower=number(Fraction(first)), next=number(Fraction(first + 1)))
         if self.lower is not None and self.upper is not None:
-            left, right = "(" if self.lower_open else "[", ")" if self.upper_open else "]"
-            return rf"{name} \in \left{left}{bound['lower']},\ {bound['upper']}\right{right}"
+            return spelling.interval.format(name=name, left="(" if self.lower_open else "[", lower=number(self.lower),
+                                            upper=number(self.upper), right=")" if self.upper_open else "]")
         if self.lower is not None:
-            return f"{name} {'>' if self.lower_open else RELATION_LATEX['>=']} {bound['lower']}"
+            return f"{name} {spelling.relation['>' if self.lower_open else '>=']} {number(self.lower)}"
         if self.upper is not None:
-            return f"{name} {'<' if self.upper_open else RELATION_LATEX['<=']} {bound['upper']}"
-        return rf"{name} \in \mathbb{{R}}"
+            return f"{name} {spelling.relation['<' if self.upper_open else '<=']} {number(self.upper)}"
+        return spelling.real.format(name=name)
 
     def samples(self) -> tuple[Fraction, ...]:
         """Values for the counterexample search: the bounds (or just inside), the middle, far out.
