@@ -82,7 +82,7 @@ def view_of(r: DerivationReport) -> dict:
              for s in r.steps]
     return {"title": prose_text(r.title_parts, r.title), "model": r.model, "scope": r.scope.text,
             "claim_latex": r.claim.latex if r.claim is not None else "",
-            "assume_latex": [a.latex for a in r.params + r.assume], "start_latex": r.start.latex,
+            "assume_latex": list(r.conditions_latex), "start_latex": r.start.latex,
             "steps": steps, "lines": closing_lines(r)}
 
 

@@ -269,7 +269,7 @@ UNDER_CONDITIONS = "under the conditions above"
 def claim_conditions(report: DerivationReport) -> list[LatexMarkup]:
     """What the claim was checked under, each printed as "Assume." beside it: the parameters'
     domains, then the assumptions and premises."""
-    return [LatexMarkup(a.latex) for a in (*report.params, *report.assume)]
+    return [LatexMarkup(c) for c in report.conditions_latex]
 
 
 def derivation_context(report: DerivationReport) -> dict[str, Any]:

@@ -70,7 +70,7 @@ def _view(shown) -> _View:
         problems += tuple(f"problem: {p}" for p in shown.problems)
         return _View(_prose(shown.title_parts, shown.title), _prose(shown.summary_parts, shown.summary), shown.file,
                      shown.claim.latex if shown.claim else None, shown.start, tuple(rows), status, problems,
-                     tuple(c.latex for c in (*shown.params, *shown.assume)))
+                     shown.conditions_latex)
     from elbo_sym.report.build import math, parameter_domains, prose_parts, relation  # a loaded Derivation
 
     d, parsed = shown, dict(shown.prose_math)  # the prose formulas the loader parsed
@@ -79,8 +79,8 @@ def _view(shown) -> _View:
     return _View(_prose(prose_parts(d.title, d.vocabulary, parsed=parsed), d.title),
                  _prose(prose_parts(d.summary, d.vocabulary, parsed=parsed), d.summary), d.path,
                  relation(d.claim).latex if d.claim else None, math(d.start.expr), chain,
-                 conditions=tuple(c.latex for c in (*parameter_domains(d.params, d.indices),
-                                                    *map(relation, d.assumptions + d.premises))))
+                 conditions=tuple(c.latex for c in parameter_domains(d.params, d.indices))
+                 + tuple(relation(a).latex for a in d.assumptions + d.premises))
 
 
 def status_line(report: DerivationReport) -> str:

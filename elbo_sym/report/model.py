@@ -319,6 +319,12 @@ class DerivationReport:
                      self.params)
 
     @property
+    def conditions_latex(self) -> tuple[str, ...]:
+        """What the claim and every step were checked under, through the printer: each parameter's
+        domain, then the assumptions and premises (printed as "Assume." beside the claim)."""
+        return tuple(c.latex for c in self.params) + tuple(a.latex for a in self.assume)
+
+    @property
     def unaccepted_checked(self) -> tuple[StepReport, ...]:
         return tuple(s for s in self.steps if s.verdict == "checked" and not s.accepted and not s.expected_refuted)
 
