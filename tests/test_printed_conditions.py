@@ -18,7 +18,7 @@ import pytest
 
 from elbo_sym.engine.derivation import DerivationError, loads
 from elbo_sym.lesson.practice import check_deck, format_deck, load_deck
-from elbo_sym.publish import anki, web
+from elbo_sym.publish import anki, moodle, web
 from elbo_sym.publish.browser import view_of
 from elbo_sym.publish.handouts import derivations_handout, flashcards_handouts, mistakes_handout, write_handouts
 from elbo_sym.report.build import check_file, deck_report_of
@@ -243,6 +243,11 @@ def test_the_card_outputs_print_the_domain(deck_path):
     deck = load_deck(deck_path)
     assert anki.formula_html(deck.cards[0]).endswith(rf"if \({html.escape(BETA_LATEX, quote=False)}\)")
     assert anki.formula_html(deck.cards[1]) == rf"if \({html.escape(BETA_LATEX, quote=False)}\)"
+    from xml.etree import ElementTree
+
+    quiz = ElementTree.fromstring(moodle.cards_quiz([check_deck(deck)]))
+    feedback = [q.findtext("generalfeedback/text") or "" for q in quiz.iter("question") if q.get("type") == "essay"]
+    assert len(feedback) == 3 and sum(f"if \\({BETA_LATEX}\\)" in f for f in feedback) == 2
     page = web.flashcards_page(deck_path).body
     assert page.count(rf"\text{{if }} {BETA_LATEX}") == 2
     (handout,) = flashcards_handouts(flashcards=deck_path)
