@@ -54,6 +54,7 @@ rule = "assumption"
 '''
 
 DECK = '''title = "Deck with a parameter"
+K = 2
 params = { beta = "in [0, 1]" }
 
 [[card]]
@@ -236,7 +237,7 @@ def test_a_front_stating_a_relation_about_a_parameter_is_refused(tmp_path):
                     .replace("Never larger: $beta * KL(q(z), p(z)) <= KL(q(z), p(z))$.", "Yes."))
     with pytest.raises(DerivationError) as info:
         load_deck(path)
-    assert "beta in [0, 1]" in info.value.message and info.value.line == 10
+    assert "beta in [0, 1]" in info.value.message and info.value.line == 11
 
 
 def test_the_card_outputs_print_the_domain(deck_path):
