@@ -1023,6 +1023,9 @@ def test_checker_gives_the_clis_verdicts_and_counterexamples(browser_checks):
         assert page["counterexamples"] == ["\n".join(s.counterexample.lines()) for s in cli.steps
                                            if s.counterexample is not None], path.name
         assert page["katexErrors"] == 0 and page["inputError"] is None and page["failure"] is None, path.name
+        # the scope with the parameters' domains, the claim and every condition, as the handout prints them
+        assert page["scopes"] == [cli.scope.text] and page["claims"] == (cli.claim is not None), path.name
+        assert page["assumed"] == [c.latex for c in (*cli.params, *cli.assume)], path.name
     for path in [*LESSON, *checker_variants()]:
         wanted = {"proved", "refuted"} if "teaching" in path.parts else {"proved"}  # a mistake on purpose
         assert set(seen["files"][str(path)]["verdicts"]) == wanted, path.name

@@ -4,7 +4,8 @@
 // link (/check/#toml=<base64url>: the page opens with that file and checks it on load -- the cold
 // start, Pyodide loaded once for everything below); then for each file puts its text into the
 // editor, presses Check and waits for data-state="done". Writes, per file, the verdicts
-// (data-verdict of each step), the counterexample and error texts, and the seconds it took; plus
+// (data-verdict of each step), the counterexample and error texts, the scope line, the claim and the
+// conditions shown (each Assume line's TeX), and the seconds it took; plus
 // the link's result (the link opened, the editor's text, the verdicts, and the page's own share
 // link for the first file after a re-check: the round trip), the cold time (page open to first
 // verdict), the re-check's time (warm), the Stop button on a long check (STOP_TEXT: a file's text,
@@ -76,6 +77,9 @@ try {
     inputError: document.querySelector("#elbo-report .elbo-input-error")?.textContent ?? null,
     failure: document.querySelector("#elbo-report .elbo-failure")?.textContent ?? null,
     katexErrors: document.querySelectorAll("#elbo-report .katex-error").length,
+    scopes: [...document.querySelectorAll("#elbo-report .elbo-domain")].map((e) => e.textContent),
+    claims: document.querySelectorAll("#elbo-report .elbo-claim-formula .katex").length,
+    assumed: [...document.querySelectorAll("#elbo-report .elbo-assume")].map((e) => e.dataset.tex),
   }));
   const check = async (text, name) => {
     await page.evaluate((t) => {

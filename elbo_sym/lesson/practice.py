@@ -37,11 +37,11 @@ Errors name the file and the line (:class:`elbo_sym.engine.derivation.Derivation
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sympy import Expr
+from sympy import Expr, Symbol
 
 from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
@@ -120,6 +120,19 @@ def relation_latex(relation: Relation) -> str:
     from elbo_sym.engine.notation import RELATION_LATEX, to_latex
 
     return f"{to_latex(relation.lhs.expr)} {RELATION_LATEX[relation.rel]} {to_latex(relation.rhs.expr)}"
+
+
+def parameters_used(params: tuple[Any, ...], *stated: tuple[CardFormula | Relation, ...]) -> tuple[Any, ...]:
+    """The parameters (elbo_sym.engine.models.Parameter) that the `stated` formulas and conditions
+    name: the domains a card's statement was checked under."""
+    names = {str(s) for group in stated for f in group for side in (f.lhs, f.rhs) if side is not None
+             for s in _expr_of(side).atoms(Symbol)}
+    return tuple(p for p in params if p.name in names)
+
+
+def _expr_of(side: Any) -> Expr:
+    """A formula's side: an expression (CardFormula) or a parsed formula with its ``expr`` (Relation)."""
+    return side if isinstance(side, Expr) else side.expr
 
 
 def relation_text(relation: Relation) -> str:
@@ -201,18 +214,20 @@ class Card:
     """What its formula and claims are checked under, printed beside its formula: the q
     definitions and premises of its deck's ``assume`` and of its own (the card's q definition
     replaces the deck's for that q). Empty for a card that states nothing checked."""
+    parameters: tuple[Any, ...] = ()  # elbo_sym.engine.models.Parameter
+    """The deck's [params] its formula, claims or conditions use: each one's domain ("beta in
+    [0, 1]") is a condition too, printed first (:func:`parameters_used`)."""
 
     @property
     def conditions_latex(self) -> str | None:
-        """The conditions through the printer, joined (None: there are none)."""
-        if not self.conditions:
-            return None
-        return CONDITIONS_LATEX_SEPARATOR.join(relation_latex(c) for c in self.conditions)
+        """The parameters' domains and the conditions through the printer, joined (None: there are none)."""
+        shown = [p.latex() for p in self.parameters] + [relation_latex(c) for c in self.conditions]
+        return CONDITIONS_LATEX_SEPARATOR.join(shown) if shown else None
 
     @property
     def conditions_text(self) -> tuple[str, ...]:
-        """The conditions in the file syntax, one string each."""
-        return tuple(relation_text(c) for c in self.conditions)
+        """The parameters' domains and the conditions in the file syntax, one string each."""
+        return tuple(p.describe() for p in self.parameters) + tuple(relation_text(c) for c in self.conditions)
 
     @property
     def question(self) -> str:
@@ -383,6 +398,8 @@ class _DeckReader(_Reader):
         cards = tuple(self.card(item, i, table, kind, model) for i, item in enumerate(items))
         variationals, indices = self.model_names(_formulas_of(cards, model["assumptions"] + model["premises"]),
                                                  model["params"])
+        domains = tuple(p for p in model["params"] if p.name not in indices)  # an index names a model, no domain
+        cards = tuple(self.with_parameters(card, domains, table, kind) for card in cards)
         return Deck(self.path, kind, title, summary, cards, **model, variationals=variationals, indices=indices,
                     prose_math=tuple(self.prose_math.items()))
 
@@ -458,6 +475,23 @@ class _DeckReader(_Reader):
         stated = formula is not None or bool(claims)
         return Card(number, header, texts[front_key], texts[back_key], formula, topic, claims,
                     conditions if stated else ())
+
+    def with_parameters(self, card: Card, params: tuple[Any, ...], table: str, kind: str) -> Card:
+        """`card` with the parameters whose domains it is checked under; a front (question) that
+        states a relation about one is refused, as for the card's other conditions."""
+        front_key = _TEXT_KEYS[kind][0]
+        stated_in_front = [span.text for span in split_math(card.front, claims=True)
+                           if span.kind == "math" and split_relation(span.text) is not None]
+        front_claims = card.claims[:len(stated_in_front)]  # the front's claims come first
+        about = parameters_used(params, front_claims)
+        if about:
+            raise self.error(self.line_of(front_key, table, card.index - 1),
+                             f"{table} {card.index}: '{front_key}' states ${front_claims[0].text}$, checked for "
+                             f"{about[0].describe()}, but a {front_key} is printed without its conditions (they go "
+                             f"with the answer): state the relation in '{_TEXT_KEYS[kind][1]}' or as the formula")
+        used = parameters_used(params, (card.formula,) if card.formula is not None else (), card.claims,
+                               card.conditions)
+        return replace(card, parameters=used)
 
     def label(self, value: Any, limit: int, what: str, line: int, where: str) -> str:
         """A deck's title or summary, a card's topic: prose that no check reads, printed where a
@@ -725,7 +759,7 @@ def format_deck(deck: Deck, solutions: str = "inline") -> str:
         out = [f"     {back}: {card.back}"]
         if card.formula is not None:
             out.append(f"     formula: {card.formula.text}{conditions_suffix(card.conditions_text)}")
-        elif card.conditions:
+        elif card.conditions_text:
             out.append(f"     {conditions_suffix(card.conditions_text).strip()}")
         return out
 

@@ -139,7 +139,7 @@ def formula_html(card: Any) -> str:
     """A card's formula and, beside it, its conditions ("if ..."), as MathJax through the printer
     (empty for a card with neither)."""
     shown = [mathjax(card.formula.latex)] if card.formula is not None else []
-    if card.conditions:
+    if card.conditions_latex is not None:
         shown.append("if " + mathjax(card.conditions_latex))
     return " &nbsp; ".join(shown)
 

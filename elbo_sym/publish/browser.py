@@ -71,14 +71,18 @@ def check_source(text: str, name: str = "derivation.toml", budget: float = STEP_
 
 
 def view_of(r: DerivationReport) -> dict:
-    """A report as the page shows it: formulas as LaTeX, every sentence as the CLI writes it."""
+    """A report as the page shows it: formulas as LaTeX, every sentence as the CLI writes it; the
+    scope, the claim and every condition it was checked under (the parameters' domains, the
+    assumptions and premises), as the handout prints them."""
     steps = [{"index": s.index, "line": s.line, "verdict": s.verdict, "rule": s.rule, "reason": s.reason,
               "rel_latex": RELATION_LATEX[s.rel], "expr": {"text": s.expr.text, "latex": s.expr.latex},
               "notes": step_notes(s),
               "counterexample": s.counterexample.lines() if s.counterexample is not None else [],
               "suggestion": s.suggestion.describe() if s.suggestion is not None else ""}
              for s in r.steps]
-    return {"title": prose_text(r.title_parts, r.title), "model": r.model, "start_latex": r.start.latex,
+    return {"title": prose_text(r.title_parts, r.title), "model": r.model, "scope": r.scope.text,
+            "claim_latex": r.claim.latex if r.claim is not None else "",
+            "assume_latex": list(r.conditions_latex), "start_latex": r.start.latex,
             "steps": steps, "lines": closing_lines(r)}
 
 

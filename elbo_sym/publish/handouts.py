@@ -59,7 +59,9 @@ from elbo_sym.publish.render import (
     RenderError,
     build_pdf,
     latex_available,
+    latex_escape,
     render_template,
+    typeset_domain,
     typeset_prose,
     write_tex_only,
 )
@@ -263,6 +265,16 @@ def decimal_relation(exact: Fraction | None, decimal: str) -> LatexMarkup:
     return LatexMarkup(("= " if equal else "\\approx ") + decimal)
 
 
+UNDER_CONDITIONS = "under the conditions above"
+"""How the result of a derivation with conditions refers to them (its "Assume." lines)."""
+
+
+def claim_conditions(report: DerivationReport) -> list[LatexMarkup]:
+    """What the claim was checked under, each printed as "Assume." beside it: the parameters'
+    domains, then the assumptions and premises."""
+    return [LatexMarkup(c) for c in report.conditions_latex]
+
+
 def derivation_context(report: DerivationReport) -> dict[str, Any]:
     """Everything the derivation sheet prints about one checked derivation (from its report)."""
     require_checked([report])
@@ -289,9 +301,11 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
         "K": report.K,
         "proved_for": report.model,
         "scope": report.scope,
+        "scope_line": LatexMarkup(report.scope.joined(lambda c: rf"\({c.latex}\)", typeset_domain, latex_escape)),
         "convention": report.convention,
         "claim": LatexMarkup(report.claim.latex) if report.claim is not None else None,
-        "assumptions": [LatexMarkup(a.latex) for a in report.assume],
+        "assumptions": claim_conditions(report),
+        "under": UNDER_CONDITIONS,
         "start": LatexMarkup(report.start.latex),
         "start_terms": breakable(report.start.latex),
         "claim_display": breakable_relation(report.claim),
@@ -436,6 +450,7 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
     return {"name": report.name, "title": prose(report.title_parts, report.title),
             "summary": prose(report.summary_parts, report.summary, paragraphs=True),
             "claim": LatexMarkup(report.claim.latex) if report.claim is not None else None,
+            "assumptions": claim_conditions(report),
             "start": LatexMarkup(report.start.latex), "steps": steps, "mistakes": mistakes, "task": task,
             "start_terms": breakable(report.start.latex), "claim_display": breakable_relation(report.claim)}
 
@@ -821,7 +836,7 @@ def _card_context(card, verdict, vocabulary: Vocabulary | None = None,
         "front": prose(prose_parts(card.front, names, claims=True, parsed=parsed), card.front, paragraphs=True),
         "back": prose(prose_parts(card.back, names, claims=True, parsed=parsed), card.back, paragraphs=True),
         "formula": LatexMarkup(f.latex) if f is not None else None,
-        "conditions": LatexMarkup(card.conditions_latex) if card.conditions else None,
+        "conditions": LatexMarkup(card.conditions_latex) if card.conditions_latex is not None else None,
         "verdict": verdict.verdict if verdict.verdict == "proved" else None,
     }
 

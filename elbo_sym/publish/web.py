@@ -448,6 +448,12 @@ def literature_page(reports: Sequence[DerivationReport], check_links: Mapping[st
                     f"{len(reports)} identities from papers and textbooks, every step proved.", LITERATURE_ORDER)
 
 
+def _assumptions(doc: _Markdown, conditions: Sequence[str]) -> None:
+    """The claim's conditions (handouts.claim_conditions), one "Assume." line each, as the handouts print them."""
+    if conditions:
+        doc.add("  \n".join(f"**Assume.** {doc.m(a)}" for a in conditions))
+
+
 def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], teacher: bool,
                          check_links: Mapping[str, str] | None) -> None:
     """One section per derivation (a plain heading, summary, claim, chain, notes, result,
@@ -460,14 +466,14 @@ def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], te
         summary = doc.prose(report.summary_parts, report.summary, paragraphs=True)
         if summary:
             doc.add(summary)
-        doc.add(md_text(d["scope"].text) + (f" Source: `{_code(d['file'])}`." if teacher else ""))
+        doc.add(d["scope"].joined(lambda c: doc.m(c.latex), md_text, md_text)
+                + (f" Source: `{_code(d['file'])}`." if teacher else ""))
         if d["convention"]:
             doc.add(f"**Integrability.** {md_text(d['convention'])}.")
         if d["claim"] is not None:  # displayed: a long claim scrolls in its own box, never the page
             doc.add("**Claim.**")
             doc.display(d["claim"])
-        if d["assumptions"]:
-            doc.add("  \n".join(f"**Assume.** {doc.m(a)}" for a in d["assumptions"]))
+        _assumptions(doc, d["assumptions"])
         _chain(doc, d["start"], d["steps"])
         doc.add("\n".join(
             f"{s['index']}. {_mark(s['verdict'])} {doc.prose(step.why_parts, step.why) or ''} \\[{_rule(s['rule'])}\\]"
@@ -475,11 +481,12 @@ def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], te
             else f"{s['index']}. {doc.prose(step.why_parts, step.why) or ''}"
             for s, step in zip(d["steps"], report.steps)))
         n = len(d["steps"])
+        under = d["under"] if d["assumptions"] else ""  # as the sheet says it: the conditions hold throughout
         if d["fully_proved"]:
-            result = f"All {n} steps are proved, so the chain establishes"
+            result = f"All {n} steps are proved, so{f', {under},' if under else ''} the chain establishes"
         else:
             result = (f"{d['proved']} of {n} steps are proved and {d['checked']} only checked on exact "
-                      "instances; the chain gives")
+                      f"instances; {f'{under}, ' if under else ''}the chain gives")
         doc.add(f"**Result.** {result}")
         doc.display(d["shown"])
         if d["claim"] is not None:
@@ -523,6 +530,7 @@ def mistakes_page(reports: Sequence[DerivationReport], solutions: str = "separat
             doc.add(summary)
         if d["claim"] is not None:
             doc.add(f"**Claim.** {doc.m(d['claim'])}")
+        _assumptions(doc, d["assumptions"])
         _chain(doc, d["start"], d["steps"])
         notes = [f"{s['index']}. {doc.prose(step.why_parts, step.why)}"
                  for s, step in zip(d["steps"], report.steps) if step.why]

@@ -33,7 +33,7 @@ from elbo_sym.engine.derivation import (
     read_within,
     split_relation,
 )
-from elbo_sym.engine.models.base import likelihood_column_block
+from elbo_sym.engine.models.base import Parameter, likelihood_column_block
 from elbo_sym.engine.notation import (
     ELBO,
     IWAE,
@@ -183,7 +183,14 @@ def report_of(result: DerivationResult) -> DerivationReport:
         problems=tuple(result.problems), expect=d.expect,
         title_parts=prose_parts(d.title, d.vocabulary, parsed=parsed),
         summary_parts=prose_parts(d.summary, d.vocabulary, parsed=parsed),
-        convention=model.convention_text())
+        convention=model.convention_text(), params=parameter_domains(d.params, d.indices))
+
+
+def parameter_domains(params: Sequence[Parameter], indices: Sequence[str] = ()) -> tuple[Math, ...]:
+    """Each parameter's domain ("beta in [0, 1]") as text and through the printer: a condition
+    everything about them was checked under.  An index of the model (p(x | z; theta)) has no
+    domain: it names a model per value."""
+    return tuple(Math(p.describe(), p.latex()) for p in params if p.name not in indices)
 
 
 def prose_parts(text: str, vocabulary: Vocabulary, *, claims: bool = False,
@@ -433,7 +440,7 @@ def input_error(error: DerivationError):
 
 
 __all__ = ["Loaded", "check_file", "load_in_time", "load_deck_in_time", "load_all", "check_all",
-           "report_of", "math", "relation", "exact_form", "block_symbol",
+           "report_of", "parameter_domains", "math", "relation", "exact_form", "block_symbol",
            "vector_latex", "is_log_quantity", "input_error", "DECIMALS"]
 
 _ = Verdict  # re-exported for renderers that compare verdicts by name

@@ -46,6 +46,8 @@ class _View:
     rows: tuple[_Row, ...]
     status: str | None = None
     problems: tuple[str, ...] = ()
+    conditions: tuple[str, ...] = ()
+    """What the claim and every step are checked under (LaTeX): the parameters' domains, the assumptions."""
 
 
 def _view(shown) -> _View:
@@ -67,15 +69,18 @@ def _view(shown) -> _View:
         problems = tuple(f"✗ example {e.index}: {'; '.join(e.failures)}" for e in shown.examples if not e.holds)
         problems += tuple(f"problem: {p}" for p in shown.problems)
         return _View(_prose(shown.title_parts, shown.title), _prose(shown.summary_parts, shown.summary), shown.file,
-                     shown.claim.latex if shown.claim else None, shown.start, tuple(rows), status, problems)
-    from elbo_sym.report.build import math, prose_parts, relation  # a loaded Derivation: print it now
+                     shown.claim.latex if shown.claim else None, shown.start, tuple(rows), status, problems,
+                     shown.conditions_latex)
+    from elbo_sym.report.build import math, parameter_domains, prose_parts, relation  # a loaded Derivation
 
     d, parsed = shown, dict(shown.prose_math)  # the prose formulas the loader parsed
     chain = tuple(_Row(s.index, s.rel, math(s.expr), s.rule,
                        _prose(prose_parts(s.why, d.vocabulary, parsed=parsed), s.why)) for s in d.steps)
     return _View(_prose(prose_parts(d.title, d.vocabulary, parsed=parsed), d.title),
                  _prose(prose_parts(d.summary, d.vocabulary, parsed=parsed), d.summary), d.path,
-                 relation(d.claim).latex if d.claim else None, math(d.start.expr), chain)
+                 relation(d.claim).latex if d.claim else None, math(d.start.expr), chain,
+                 conditions=tuple(c.latex for c in parameter_domains(d.params, d.indices))
+                 + tuple(relation(a).latex for a in d.assumptions + d.premises))
 
 
 def status_line(report: DerivationReport) -> str:
@@ -154,6 +159,7 @@ def to_html(shown) -> str:
         parts.append(f"<p>{view.summary}</p>")
     if view.claim is not None:
         parts.append(f"<p>claim: {_math(view.claim)}</p>")
+    parts += [f"<p>assume: {_math(c)}</p>" for c in view.conditions]
     if view.status is not None:
         parts.append(f"<p>{html_text(view.status)}</p>")
     parts.append(_table(view))

@@ -9,6 +9,7 @@ printer (``Math``: derivation-file text and LaTeX), so what is shown is what was
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
@@ -229,18 +230,29 @@ class ExampleReport:
 
 @dataclass(frozen=True)
 class Scope:
-    """What a printed derivation establishes, the line under its title: ``lead`` + the model
-    (typeset by each printer) + ``tail``.  "Proved for ..." only when every step is proved;
-    a step accepted as checked makes it "Not proved for ...", naming the steps that only held
-    on exact instances (docs/02: an accepted step is never shown as a proof)."""
+    """What a printed derivation establishes, the line under its title: ``lead``, the domains of
+    its parameters (``conditions``, through the printer), the model (typeset by each printer) and
+    ``tail`` -- "Proved for beta in [0, 1] and every latent space ...".  "Proved for ..." only
+    when every step is proved; a step accepted as checked makes it "Not proved for ...", naming
+    the steps that only held on exact instances (docs/02: an accepted step is never shown as a
+    proof).  A statement is never printed without a condition it was checked under."""
 
     lead: str
     model: str
     tail: str = ""
+    conditions: tuple[Math, ...] = ()
+
+    def joined(self, condition: Callable[[Math], str], model: Callable[[str], str],
+               words: Callable[[str], str] = str) -> str:
+        """The line as a printer writes it: `condition` typesets each parameter's domain, `model`
+        the model's description, `words` the scope's own words (escaped for the format)."""
+        listed = ", ".join(condition(c) for c in self.conditions)
+        return (words(f"{self.lead} ") + (listed + words(" and ") if listed else "") + model(self.model)
+                + words(f"{self.tail}."))
 
     @property
     def text(self) -> str:
-        return f"{self.lead} {self.model}{self.tail}."
+        return self.joined(lambda c: c.text, str)
 
 
 @dataclass(frozen=True)
@@ -272,6 +284,8 @@ class DerivationReport:
     summary_parts: Prose = ()
     convention: str = ""
     """The convention `proved` holds under beyond `domain` (K = "any": integrals finite), or ""."""
+    params: tuple[Math, ...] = ()
+    """The domain of each [params] parameter ("beta in [0, 1]"): every step was checked under them."""
 
     def __post_init__(self) -> None:
         if [s.index for s in self.steps] != list(range(1, len(self.steps) + 1)):
@@ -298,10 +312,17 @@ class DerivationReport:
         """The one wording of what the chain establishes, for every printer (:class:`Scope`)."""
         held = [s for s in self.steps if s.verdict != "proved"]
         if not held:
-            return Scope("Proved for", self.model)
+            return Scope("Proved for", self.model, conditions=self.params)
         steps = "; ".join(f"step {s.index} " + (f"held on {s.instances} exact instances, not proved"
                                                  if s.verdict == "checked" else s.verdict) for s in held)
-        return Scope("Not proved for", self.model, f": {steps}, so the result holds on the checked instances only")
+        return Scope("Not proved for", self.model, f": {steps}, so the result holds on the checked instances only",
+                     self.params)
+
+    @property
+    def conditions_latex(self) -> tuple[str, ...]:
+        """What the claim and every step were checked under, through the printer: each parameter's
+        domain, then the assumptions and premises (printed as "Assume." beside the claim)."""
+        return tuple(c.latex for c in self.params) + tuple(a.latex for a in self.assume)
 
     @property
     def unaccepted_checked(self) -> tuple[StepReport, ...]:

@@ -21,15 +21,36 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property, lru_cache
+from math import ceil
 from typing import Protocol, TypeVar
 
-from sympy import Add, Expr, Symbol
+from sympy import Add, Expr, Rational, Symbol
 
-from elbo_sym.engine.notation import LAYER_SYMBOLS, Density, x, z
+from elbo_sym.engine.notation import LAYER_SYMBOLS, RELATION_LATEX, Density, to_latex, x, z
 from elbo_sym.limits import INTEGER_OFFSETS
 
 # --------------------------------------------------------------------------- parameters
 
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """How an :class:`Interval` is written as a statement about a parameter: in the file syntax
+    (text) or through the printer (LaTeX); the formats take ``name``, ``left``, ``lower``, ``upper``,
+    ``right`` and ``next``."""
+
+    number: Callable[[Fraction], str]
+    relation: dict[str, str]
+    interval: str
+    whole: str
+    real: str
+
+
+TEXT_SPELLING = Spelling(str, {r: r for r in (">", ">=", "<", "<=")}, "{name} in {left}{lower}, {upper}{right}",
+                         "{name} >= {lower} (a whole number)", "{name} real")
+LATEX_SPELLING = Spelling(lambda v: to_latex(Rational(v.numerator, v.denominator)), RELATION_LATEX,
+                          r"{name} \in \left{left}{lower},\ {upper}\right{right}",
+                          r"{name} \in \{{{lower}, {next}, \dots\}}", r"{name} \in \mathbb{{R}}")
 
 
 @dataclass(frozen=True)
@@ -62,16 +83,28 @@ class Interval:
         return self.upper is not None and (self.upper < 0 or (self.upper == 0 and self.upper_open))
 
     def describe(self, name: str) -> str:
-        if self.integer:
-            return f"{name} >= {self.lower} (a whole number)"
+        """``beta in [0, 1]``, ``beta >= 1``, ``k >= 1 (a whole number)``, ``beta real``."""
+        return self.spelled(name, TEXT_SPELLING)
+
+    def latex(self, name: str) -> str:
+        """:meth:`describe` through the printer: ``\\beta \\in [0, 1]``, ``k \\in \\{1, 2, \\dots\\}``
+        (`name`: the parameter's LaTeX)."""
+        return self.spelled(name, LATEX_SPELLING)
+
+    def spelled(self, name: str, spelling: Spelling) -> str:
+        """The interval as a statement about `name`, in `spelling`'s notation."""
+        number = spelling.number
+        if self.integer and self.lower is not None:
+            first = ceil(self.lower)
+            return spelling.whole.format(name=name, lower=number(Fraction(first)), next=number(Fraction(first + 1)))
         if self.lower is not None and self.upper is not None:
-            left, right = "(" if self.lower_open else "[", ")" if self.upper_open else "]"
-            return f"{name} in {left}{self.lower}, {self.upper}{right}"
+            return spelling.interval.format(name=name, left="(" if self.lower_open else "[", lower=number(self.lower),
+                                            upper=number(self.upper), right=")" if self.upper_open else "]")
         if self.lower is not None:
-            return f"{name} {'>' if self.lower_open else '>='} {self.lower}"
+            return f"{name} {spelling.relation['>' if self.lower_open else '>=']} {number(self.lower)}"
         if self.upper is not None:
-            return f"{name} {'<' if self.upper_open else '<='} {self.upper}"
-        return f"{name} real"
+            return f"{name} {spelling.relation['<' if self.upper_open else '<=']} {number(self.upper)}"
+        return spelling.real.format(name=name)
 
     def samples(self) -> tuple[Fraction, ...]:
         """Values for the counterexample search: the bounds (or just inside), the middle, far out.
@@ -128,6 +161,10 @@ class Parameter:
 
     def describe(self) -> str:
         return self.interval.describe(self.name)
+
+    def latex(self) -> str:
+        """:meth:`describe` through the printer (the name as the printer writes the symbol)."""
+        return self.interval.latex(to_latex(Symbol(self.name)))
 
 
 # --------------------------------------------------------------------------- blocks and instances

@@ -143,7 +143,11 @@ function showResult(result, seconds) {
   }
   for (const view of result.views) {
     html.push(`<h3 class="elbo-title">${escapeHtml(view.title)}</h3>`);
-    html.push(`<p class="elbo-domain">${escapeHtml(view.model)}</p>`);
+    html.push(`<p class="elbo-domain">${escapeHtml(view.scope)}</p>`);
+    if (view.claim_latex) html.push(`<div class="elbo-claim-formula"><strong>Claim.</strong> ${tex(view.claim_latex)}</div>`);
+    for (const a of view.assume_latex) {
+      html.push(`<div class="elbo-assume" data-tex="${escapeHtml(a)}"><strong>Assume.</strong> ${tex(a)}</div>`);
+    }
     html.push(`<div class="elbo-start">${tex(view.start_latex)}</div>`);
     html.push(`<ol class="elbo-steps">${view.steps.map(stepHtml).join("")}</ol>`);
     for (const line of view.lines) html.push(`<p class="elbo-claim">${escapeHtml(line)}</p>`);
