@@ -597,24 +597,21 @@ class ElboLatexPrinter(LatexPrinter):
     def _print_Infinity(self, e) -> str:  # limit(IWAE(q, k), k, oo)
         return r"\infty"
 
+    def _scope(self, body: Expr) -> str:
+        """The body of an operator whose scope runs to the right (a sum, a limit): a sum of
+        terms, or a body that starts with a minus (``\\sum_{z} - q(z)`` reads as "sum minus"),
+        is bracketed."""
+        inner = self._print(body)
+        return rf"\left({inner}\right)" if body.is_Add or inner.startswith("-") else inner
+
     def _print_Limit(self, e: Limit) -> str:
-        body = self._print(e.body)
-        if e.body.is_Add:
-            body = rf"\left({body}\right)"
-        return rf"\lim_{{{self._print(e.variable)} \to {self._print(e.point)}}} {body}"
+        return rf"\lim_{{{self._print(e.variable)} \to {self._print(e.point)}}} {self._scope(e.body)}"
 
     def _print_LatentSum(self, s: LatentSum) -> str:
-        body = s.body
-        inner = self._print(body)
-        if body.is_Add:
-            inner = rf"\left({inner}\right)"
-        return rf"\sum_{{{self._print(s.args[1])}}} {inner}"
+        return rf"\sum_{{{self._print(s.args[1])}}} {self._scope(s.body)}"
 
     def _print_DimensionSum(self, s: DimensionSum) -> str:
-        inner = self._print(s.body)
-        if s.body.is_Add:
-            inner = rf"\left({inner}\right)"
-        return rf"\sum_{{d=1}}^{{D}} {inner}"
+        return rf"\sum_{{d=1}}^{{D}} {self._scope(s.body)}"
 
     def _print_Expectation(self, e: Expectation) -> str:
         return rf"\mathbb{{E}}_{{{self._print(e.distribution)}}}\left[{self._print(e.body)}\right]"
@@ -661,10 +658,26 @@ class ElboLatexPrinter(LatexPrinter):
 
     def _print_Add(self, e: Expr, order: str | None = None) -> str:
         # (a - b) - c prints as a - b - c: an unevaluated sum inside a sum needs no brackets.
-        terms = _terms(e)
-        if len(terms) != len(e.args):
-            e = Add(*terms, evaluate=False)
-        return super()._print_Add(e, order=order)
+        # A term that still starts with a minus after its sign is bracketed: a - (- b), never a - - b.
+        tex = ""
+        for i, term in enumerate(_terms(e)):
+            if i and term.could_extract_minus_sign():
+                tex += " - "
+                term = -term
+            elif i:
+                tex += " + "
+            term_tex = self._print(term)
+            if self._needs_add_brackets(term) or (i and term_tex.startswith("-")):
+                term_tex = rf"\left({term_tex}\right)"
+            tex += term_tex
+        return tex
+
+    def _needs_mul_brackets(self, expr: Expr, first: bool = False, last: bool = False) -> bool:
+        # A factor whose printed scope runs to the right is bracketed unless it is the last:
+        # (\sum_{z} q(z)) \log p(z), (\log p(x)) q(z) -- never \sum_{z} q(z) \log p(z) for a product.
+        if not last and _runs_right(self._print(expr)):
+            return True
+        return super()._needs_mul_brackets(expr, first=first, last=last)
 
     def _print_Pow(self, e: Expr) -> str:
         # SymPy hands a negative power to _print_Mul, which reads (base, exp) as two factors;
@@ -673,6 +686,8 @@ class ElboLatexPrinter(LatexPrinter):
         if exponent.is_Rational and exponent.is_negative and base.is_commutative:
             denominator = base if exponent == -1 else Pow(base, -exponent, evaluate=False)
             return rf"\frac{{1}}{{{self._print(denominator)}}}"
+        if not base.is_Function and _runs_right(self._print(base)):  # (\lim_{k \to \infty} f)^{2}
+            return rf"\left({self._print(base)}\right)^{{{self._print(exponent)}}}"
         return super()._print_Pow(e)
 
     def _print_Mul(self, e: Expr) -> str:
@@ -711,10 +726,16 @@ class ElboLatexPrinter(LatexPrinter):
             if isinstance(a, Notation) and Pow(a, -1) in args and len(args) > 2:
                 others = list(args)
                 others.remove(a)
-                return rf"{self._print(a)} {self._print(Mul(*others, evaluate=False))}"
+                first = self._print(a)
+                if _runs_right(first):
+                    first = rf"\left({first}\right)"
+                return rf"{first} {self._print(Mul(*others, evaluate=False))}"
         # A thin space between adjacent densities, q(z)\, p(x, z), and before an operator such as
         # KL or E after a factor: \beta\, \mathrm{KL}(...), never "βKL"; between all factors beside a
         # word-long name (\mathit{tscr} \, \mathit{xhat}: a product of two names never reads as one).
+        if any(a.is_Mul and _is_fraction(a) for a in e.args):
+            # (p(x) / q(z)) / p(z): one fraction \frac{p(x)}{q(z)\, p(z)}, not a fraction inside a numerator
+            e = Mul(*args, evaluate=False)
         if any(f.is_Symbol and name_latex(f.name).startswith(r"\mathit") for f in args):
             saved = self._settings["mul_symbol_latex"]
             self._settings["mul_symbol_latex"] = r" \, "
@@ -742,6 +763,28 @@ class ElboLatexPrinter(LatexPrinter):
 
 _DENSITY_GAP = re.compile(r"\) (?=(?:[pqr]|q\^\{\*\})\()")
 _OPERATOR_GAP = re.compile(r"(?<=[^\s+\-=(\[{,]) (?=\\(?:mathrm\{KL\}|mathrm\{H\}|mathbb\{E\}|mathcal\{L\}))")
+
+
+def _runs_right(tex: str) -> bool:
+    """The printed formula ends inside the scope of an operator with no closing bracket: a
+    ``\\sum``, ``\\lim`` or bracket-free ``\\log`` outside every bracket and brace
+    (``\\sum_{z} q(z)``, ``2 \\log p(x)``): a factor printed after it would be read into it."""
+    depth, i, n = 0, 0, len(tex)
+    while i < n:
+        ch = tex[i]
+        if ch == "\\":
+            word = re.match(r"\\([A-Za-z]+|.)", tex[i:])
+            name = word.group(1) if word else ""
+            if depth == 0 and (name in ("sum", "lim") or (name == "log" and not tex.startswith(r"\left", i + 4))):
+                return True
+            i += 1 + len(name)  # \left( and \right): their delimiter is counted next; \{ is no bracket
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        i += 1
+    return False
 
 
 def _terms(e: Expr) -> list[Expr]:
