@@ -51,6 +51,7 @@ def latex(text: str, vocabulary: Vocabulary = Vocabulary()) -> str:
     ("E(q, log(p(x, z))) * q(z)", r"\mathbb{E}_{q(z)}\left[\log p(x, z)\right] q(z)"),
     # signs
     ("log(p(x)) - -log(p(z))", r"\log p(x) - \left(- \log p(z)\right)"),
+    ("-(-log(p(z)))", r"- \left(- \log p(z)\right)"),
     ("log(p(x)) + -log(p(z))", r"\log p(x) - \log p(z)"),
     ("log(p(x)) - (log(p(z)) - log(q(z)))", r"\log p(x) - \left(\log p(z) - \log q(z)\right)"),
     # quotients: one fraction for a quotient of a quotient
@@ -100,7 +101,7 @@ def _meaning(e: Expr):
         factors = _factors(e)
         numbers = [f for f in factors if f.is_Number or (f.is_Pow and f.base.is_Number and f.exp.is_Integer)]
         rest = tuple(sorted((_meaning(f) for f in factors if not any(f is n for n in numbers)), key=repr))
-        coefficient = Mul(*numbers)
+        coefficient = Mul(*(n.doit() for n in numbers))
         if coefficient == 1 and len(rest) == 1:
             return rest[0]
         return ("*", coefficient, rest) if rest else coefficient
@@ -155,7 +156,7 @@ def test_every_small_expression_prints_apart_from_every_other():
 
 
 def _random_text(rng: random.Random, depth: int) -> str:
-    atoms = ("p(x)", "q(z)", "p(z)", "p(x, z)", "p(z | x)", "3", "KL(q(z), p(z | x))", "H(q)", "ELBO(q)")
+    atoms = ("p(x)", "q(z)", "p(z)", "p(x, z)", "p(z | x)", "3", "1/2", "KL(q(z), p(z | x))", "H(q)", "ELBO(q)")
     if depth == 0 or rng.random() < 0.2:
         return rng.choice(atoms)
     forms = UNARY + BINARY
@@ -172,3 +173,36 @@ def test_random_deeper_expressions_print_apart():
     parsed, clashes = _collisions(texts)
     assert parsed > 800
     assert clashes == []
+
+
+def test_the_file_syntax_parses_back_to_the_tree():
+    """to_text is what `check` prints and an author may paste back: every expression of the
+    grammar, and random deeper ones with fractions, parse back to the very tree printed."""
+    rng = random.Random(20261207)
+    texts = [t for size in range(1, 5) for t in _texts(size)] + [_random_text(rng, 4) for _ in range(600)]
+    texts += ["-(-(q(z)))", "-((2)*(q(z)))", "(-(2))/(-(q(z)))", "(1/2)*(p(x))", "(1/2)/(p(z))", "(3)*((q(z))*(p(x)))"]
+    wrong, parsed = [], 0
+    for text in texts:
+        try:
+            e = parse_expression(text)
+        except ParseError:
+            continue
+        parsed += 1
+        if parse_expression(to_text(e)) != e:
+            wrong.append(f"{text} printed {to_text(e)}")
+    assert parsed > 1500
+    assert wrong == []
+
+
+@pytest.mark.parametrize("text, printed", [
+    ("-(-q(z))", "-(-q(z))"),
+    ("-(2 * q(z))", "-(2*q(z))"),
+    ("-2 * q(z)", "-2*q(z)"),
+    ("(-2) / (-q(z))", "(-2)/(-q(z))"),
+    ("1/2 * p(x)", "(1/2)*p(x)"),
+    ("p(x) / 2", "p(x)/2"),
+    ("3 * (q(z) * p(x))", "3*(q(z)*p(x))"),
+    ("Sum(q(z), z) * log(p(z))", "(Sum(q(z), z))*log(p(z))"),
+])
+def test_the_file_syntax_keeps_each_grouping(text, printed):
+    assert to_text(parse_expression(text)) == printed

@@ -480,6 +480,33 @@ class ElboStrPrinter(StrPrinter):
             e = Add(*terms, evaluate=False)
         return super()._print_Add(e, order=order)
 
+    def _print_Mul(self, e) -> str:
+        # -x as the parser builds it, Mul(-1, x): the minus applies to all of x, so a product,
+        # a sum or a negative x keeps its brackets: -(a*b), -(-a) -- never -a*b, -(-1)*a
+        # (another tree), so the text parses back to the tree it was printed from.
+        if len(e.args) == 2 and e.args[0] is S.NegativeOne:
+            operand = e.args[1]
+            body = self._print(operand)
+            if operand.is_Add or operand.is_Mul or operand.is_Number or body.startswith("-"):
+                body = f"({body})"
+            return "-" + body
+        if len(e.args) == 2 and _negated(e.args[1]):  # a*(-b), as written; never -a*b or -(-1)*a*b
+            return f"{self.parenthesize(e.args[0], PRECEDENCE['Mul'])}*({self._print(e.args[1])})"
+        if len(e.args) != 2:
+            return super()._print_Mul(e)
+        left, right = e.args
+        if right.is_Pow and right.exp == -1 and (_negated(right.base) or left.is_Number):
+            # a/(-b), 3/(a*b), (1/2)/a: never a*(-1/b), 3*1/(a*b) or 1/(2*a)
+            base = self._print(right.base)
+            if not (right.base.is_Symbol or right.base.is_Integer or isinstance(right.base, (Notation, log, exp))):
+                base = f"({base})"
+            return f"{self.parenthesize(left, PRECEDENCE['Mul'])}/{base}"
+        if left.is_Rational and not left.is_Integer:  # (1/2)*a, not a/2 (another tree)
+            return f"({self._print(left)})*{self.parenthesize(right, PRECEDENCE['Mul'])}"
+        if right.is_Mul:  # a*(b*c) is another tree than a*b*c
+            return f"{self.parenthesize(left, PRECEDENCE['Mul'])}*({self._print(right)})"
+        return super()._print_Mul(e)
+
     def parenthesize(self, item, level, strict=False):
         # A fraction inside a product is bracketed: -1/(3/4), not -1/3/4 (= -1/12).
         if getattr(item, "is_Rational", False) and not item.is_Integer and level >= PRECEDENCE["Add"]:
@@ -700,7 +727,7 @@ class ElboLatexPrinter(LatexPrinter):
         if factors[0] is S.NegativeOne and len(factors) > 1:  # -(x - b)**2 / (2 s**2): a minus, not (-1)
             rest = factors[1] if len(factors) == 2 else Mul(*factors[1:], evaluate=False)
             body = self._print(rest)
-            return f"- {body}" if not rest.is_Add else rf"- \left({body}\right)"
+            return rf"- \left({body}\right)" if rest.is_Add or body.startswith("-") else f"- {body}"  # - (- a)
         numbers = [f for f in factors if _is_numeric(f)]
         others = [f for f in factors if not _is_numeric(f)]
         if others and (len(numbers) > 1 or (numbers and numbers[0] is not factors[0])):
@@ -733,8 +760,8 @@ class ElboLatexPrinter(LatexPrinter):
         # A thin space between adjacent densities, q(z)\, p(x, z), and before an operator such as
         # KL or E after a factor: \beta\, \mathrm{KL}(...), never "βKL"; between all factors beside a
         # word-long name (\mathit{tscr} \, \mathit{xhat}: a product of two names never reads as one).
-        if any(a.is_Mul and _is_fraction(a) for a in e.args):
-            # (p(x) / q(z)) / p(z): one fraction \frac{p(x)}{q(z)\, p(z)}, not a fraction inside a numerator
+        if any(a.is_Pow and a.exp.is_negative for a in e.args) and any(a.is_Mul and _is_fraction(a) for a in e.args):
+            # (p(x) / q(z)) / p(z): one fraction \frac{p(x)}{q(z)\, p(z)}, never \frac{1}{q(z)} inside a numerator
             e = Mul(*args, evaluate=False)
         if any(f.is_Symbol and name_latex(f.name).startswith(r"\mathit") for f in args):
             saved = self._settings["mul_symbol_latex"]
@@ -785,6 +812,11 @@ def _runs_right(tex: str) -> bool:
             depth -= 1
         i += 1
     return False
+
+
+def _negated(e: Expr) -> bool:
+    """A negative number, or -x as the parser builds it (Mul(-1, x)): printed with a leading minus."""
+    return bool((e.is_Number and e.is_negative) or (e.is_Mul and len(e.args) == 2 and e.args[0] is S.NegativeOne))
 
 
 def _terms(e: Expr) -> list[Expr]:
