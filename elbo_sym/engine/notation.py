@@ -13,7 +13,7 @@ from functools import lru_cache
 from sympy import Add, Basic, Expr, Mul, Pow, S, Symbol, Tuple, exp, log
 from sympy.core.symbol import Str
 from sympy.printing.latex import LatexPrinter, greek_letters_set, tex_greek_dictionary
-from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.str import StrPrinter
 
 x = Symbol("x")
@@ -475,10 +475,21 @@ class ElboStrPrinter(StrPrinter):
     def _print_Add(self, e, order=None) -> str:
         # (a - b) - c prints as a - b - c, which parses back to the same left-nested sum; a
         # sum on the right keeps its brackets (a + (b + c) is another tree).
-        terms = _left_terms(e)
-        if len(terms) != len(e.args):
-            e = Add(*terms, evaluate=False)
-        return super()._print_Add(e, order=order)
+        # A term -x (Mul(-1, x), as the parser builds a - x) prints as "- x": x in brackets only
+        # when it is a sum or starts with a minus itself.
+        parts = []
+        for i, term in enumerate(_left_terms(e)):
+            if i and term.is_Mul and len(term.args) == 2 and term.args[0] is S.NegativeOne:
+                operand = term.args[1]
+                text = self._print(operand)
+                parts += ["-", f"({text})" if operand.is_Add or text.startswith("-") else text]
+                continue
+            text = self._print(term)
+            sign = "-" if text.startswith("-") and not term.is_Add else "+"
+            text = text[1:] if sign == "-" else text
+            parts += [sign, f"({text})" if term.is_Add or precedence(term) < PRECEDENCE["Add"] else text]
+        sign = parts.pop(0)
+        return ("" if sign == "+" else sign) + " ".join(parts)
 
     def _print_Mul(self, e) -> str:
         # -x as the parser builds it, Mul(-1, x): the minus applies to all of x, so a product,
@@ -501,8 +512,6 @@ class ElboStrPrinter(StrPrinter):
             if not (right.base.is_Symbol or right.base.is_Integer or isinstance(right.base, (Notation, log, exp))):
                 base = f"({base})"
             return f"{self.parenthesize(left, PRECEDENCE['Mul'])}/{base}"
-        if left.is_Rational and not left.is_Integer:  # (1/2)*a, not a/2 (another tree)
-            return f"({self._print(left)})*{self.parenthesize(right, PRECEDENCE['Mul'])}"
         if right.is_Mul:  # a*(b*c) is another tree than a*b*c
             return f"{self.parenthesize(left, PRECEDENCE['Mul'])}*({self._print(right)})"
         return super()._print_Mul(e)
