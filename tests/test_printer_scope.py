@@ -14,18 +14,18 @@ the printer may rewrite without changing the value (:func:`_meaning`).  The old 
 from __future__ import annotations
 
 import random
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import pytest
 from sympy import Expr, Mul, Pow
 
 from elbo_sym.engine.notation import DimensionSum, LatentSum, to_latex, to_text
-from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
+from elbo_sym.engine.parse import DEFAULT_VOCABULARY, ParseError, Vocabulary, parse_expression
 
 LIMITS = Vocabulary(params=("alpha",))
 
 
-def latex(text: str, vocabulary: Vocabulary = Vocabulary()) -> str:
+def latex(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> str:
     return to_latex(parse_expression(text, vocabulary))
 
 
@@ -115,7 +115,7 @@ UNARY = ("log({})", "Sum({}, z)", "E(q, {})", "-({})", "({})**2")
 BINARY = ("({})*({})", "({})/({})", "({}) + ({})", "({}) - ({})")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _texts(size: int) -> tuple[str, ...]:
     """Every expression of the grammar with `size` nodes (fully bracketed source text)."""
     if size == 1:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from sympy import Add, Basic, Expr, Mul, Pow, S, Symbol, Tuple, exp, log
+from sympy import Basic, Expr, Mul, Pow, S, Symbol, Tuple, exp, log
 from sympy.core.symbol import Str
 from sympy.printing.latex import LatexPrinter, greek_letters_set, tex_greek_dictionary
 from sympy.printing.precedence import PRECEDENCE, precedence
