@@ -475,16 +475,18 @@ class ElboStrPrinter(StrPrinter):
     def _print_Add(self, e, order=None) -> str:
         # (a - b) - c prints as a - b - c, which parses back to the same left-nested sum; a
         # sum on the right keeps its brackets (a + (b + c) is another tree).
-        # A term -x (Mul(-1, x), as the parser builds a - x) prints as "- x": x in brackets only
-        # when it is a sum or starts with a minus itself.
+        # A later term -x (Mul(-1, x), as the parser builds a - x) prints as "- x": a - b*c is
+        # a - (b*c) already (SymPy's own print of a product of non-numbers), a - 2**2, a - (-b)
+        # keep their operand as written (SymPy: a - 1*2**2, a - (-1)*b*c). Alone or first, -x is
+        # printed by _print_Mul.
         parts = []
         for i, term in enumerate(_left_terms(e)):
-            if i and term.is_Mul and len(term.args) == 2 and term.args[0] is S.NegativeOne:
-                operand = term.args[1]
-                text = self._print(operand)
-                parts += ["-", f"({text})" if operand.is_Add or text.startswith("-") else text]
+            if i and _negated(term) and term.is_Mul and not (
+                    term.args[1].is_Mul and not any(a.is_Number or _negated(a) for a in term.args[1].args)):
+                operand = self._print(term.args[1])
+                parts += ["-", f"({operand})" if term.args[1].is_Add or operand.startswith("-") else operand]
                 continue
-            text = self._print(term)
+            text = self._print(term) if not (i and _negated(term) and term.is_Mul) else super()._print_Mul(term)
             sign = "-" if text.startswith("-") and not term.is_Add else "+"
             text = text[1:] if sign == "-" else text
             parts += [sign, f"({text})" if term.is_Add or precedence(term) < PRECEDENCE["Add"] else text]
