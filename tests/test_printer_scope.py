@@ -46,6 +46,8 @@ def latex(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> str:
     ("log(p(x) / q(z)) * q(z)", r"\left(\log \frac{p(x)}{q(z)}\right)\, q(z)"),
     ("log(p(x)) * log(p(z))", r"\left(\log p(x)\right) \log p(z)"),
     ("log(2) * p(x)", r"\left(\log 2\right)\, p(x)"),
+    ("2 * log(p(x)) * q(z)", r"2 \left(\log p(x)\right)\, q(z)"),
+    ("log(p(x)) * log(p(x)) * log(p(z))", r"\left(\log p(x)\right) \left(\log p(x)\right) \log p(z)"),
     ("log(p(x))**2", r"\left(\log p(x)\right)^{2}"),
     # expectations close their bracket: nothing to add
     ("E(q, log(p(x, z))) * q(z)", r"\mathbb{E}_{q(z)}\left[\log p(x, z)\right] q(z)"),
@@ -59,6 +61,14 @@ def latex(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> str:
 ])
 def test_each_scope_prints_its_exact_brackets(text, printed):
     assert latex(text) == printed
+
+
+def test_a_long_product_brackets_each_factor_once():
+    """A product nested 38 deep: each log bracketed on its own, never brackets inside brackets
+    (and printed once per factor: deciding the brackets of a factor prints it, which without the
+    printer's memo took 2**38 prints)."""
+    printed = latex(" * ".join(["log(p(x))"] * 39))
+    assert printed == " ".join([r"\left(\log p(x)\right)"] * 38 + [r"\log p(x)"])
 
 
 def test_a_limit_and_a_sum_over_dimensions_keep_their_scope():

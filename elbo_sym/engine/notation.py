@@ -615,6 +615,17 @@ class ElboLatexPrinter(LatexPrinter):
         settings.setdefault("order", "none")
         settings.setdefault("mul_symbol", None)
         super().__init__(settings)
+        self._memo: dict[tuple[Basic, str], str] = {}
+
+    def _print(self, expr, **kwargs) -> str:
+        # Each sub-expression printed once per formula: deciding a factor's brackets prints it
+        # (_runs_right), so without this a product nested n deep would be printed 2**n times.
+        if kwargs or not isinstance(expr, Basic):
+            return super()._print(expr, **kwargs)
+        key = (expr, self._settings["mul_symbol_latex"])
+        if key not in self._memo:
+            self._memo[key] = super()._print(expr)
+        return self._memo[key]
 
     def _print_Symbol(self, s: Symbol, style: str = "plain") -> str:
         if s.name.startswith(("pi_", "l_", "q_")) and "_" in s.name:
@@ -774,6 +785,9 @@ class ElboLatexPrinter(LatexPrinter):
         if any(a.is_Pow and a.exp.is_negative for a in e.args) and any(a.is_Mul and _is_fraction(a) for a in e.args):
             # (p(x) / q(z)) / p(z): one fraction \frac{p(x)}{q(z)\, p(z)}, never \frac{1}{q(z)} inside a numerator
             e = Mul(*args, evaluate=False)
+        if any(_plain_product(a) for a in e.args[:-1]):
+            # (log p(x) log p(z)) q(z) as one product: each factor bracketed on its own if need be
+            e = Mul(*(f for a in e.args for f in _plain_factors(a)), evaluate=False)
         if any(f.is_Symbol and name_latex(f.name).startswith(r"\mathit") for f in args):
             saved = self._settings["mul_symbol_latex"]
             self._settings["mul_symbol_latex"] = r" \, "
@@ -823,6 +837,16 @@ def _runs_right(tex: str) -> bool:
             depth -= 1
         i += 1
     return False
+
+
+def _plain_product(e: Expr) -> bool:
+    """A product with no quotient and no sign in front: printed as its factors side by side."""
+    return bool(e.is_Mul and not _is_fraction(e) and not e.could_extract_minus_sign())
+
+
+def _plain_factors(e: Expr) -> list[Expr]:
+    """The factors of nested plain products, in order (a quotient or a signed product stays whole)."""
+    return [f for a in e.args for f in _plain_factors(a)] if _plain_product(e) else [e]
 
 
 def _negated(e: Expr) -> bool:
