@@ -494,27 +494,23 @@ class ElboStrPrinter(StrPrinter):
         return ("" if sign == "+" else sign) + " ".join(parts)
 
     def _print_Mul(self, e) -> str:
-        # -x as the parser builds it, Mul(-1, x): the minus applies to all of x, so a product,
-        # a sum or a negative x keeps its brackets: -(a*b), -(-a) -- never -a*b, -(-1)*a
-        # (another tree), so the text parses back to the tree it was printed from.
-        if len(e.args) == 2 and e.args[0] is S.NegativeOne:
-            operand = e.args[1]
-            body = self._print(operand)
-            if operand.is_Add or operand.is_Mul or operand.is_Number or body.startswith("-"):
-                body = f"({body})"
-            return "-" + body
-        if len(e.args) == 2 and _negated(e.args[1]):  # a*(-b), as written; never -a*b or -(-1)*a*b
-            return f"{self.parenthesize(e.args[0], PRECEDENCE['Mul'])}*({self._print(e.args[1])})"
+        # A product as the parser builds it (two factors) prints as written, so that the text
+        # parses back to the tree it was printed from: -(a*b), -(-a), a*(-b), a*(b*c), a/(-b),
+        # 3/(a*b) -- never -a*b, -(-1)*a, a*b*c, a*(-1/b) or 3*1/(a*b) (other trees).
         if len(e.args) != 2:
             return super()._print_Mul(e)
         left, right = e.args
+        if left is S.NegativeOne:  # -x: the minus applies to all of x
+            body = self._print(right)
+            if right.is_Add or right.is_Mul or right.is_Number or body.startswith("-"):
+                body = f"({body})"
+            return "-" + body
         if right.is_Pow and right.exp == -1 and (_negated(right.base) or left.is_Number):
-            # a/(-b), 3/(a*b), (1/2)/a: never a*(-1/b), 3*1/(a*b) or 1/(2*a)
             base = self._print(right.base)
             if not (right.base.is_Symbol or right.base.is_Integer or isinstance(right.base, (Notation, log, exp))):
                 base = f"({base})"
             return f"{self.parenthesize(left, PRECEDENCE['Mul'])}/{base}"
-        if right.is_Mul:  # a*(b*c) is another tree than a*b*c
+        if right.is_Mul or _negated(right):
             return f"{self.parenthesize(left, PRECEDENCE['Mul'])}*({self._print(right)})"
         return super()._print_Mul(e)
 
