@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from sympy import Add, Basic, Expr, Mul, Pow, S, Symbol, Tuple, exp, log
+from sympy import Basic, Expr, Mul, Pow, S, Symbol, Tuple, exp, log
 from sympy.core.symbol import Str
 from sympy.printing.latex import LatexPrinter, greek_letters_set, tex_greek_dictionary
-from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.str import StrPrinter
 
 x = Symbol("x")
@@ -475,10 +475,44 @@ class ElboStrPrinter(StrPrinter):
     def _print_Add(self, e, order=None) -> str:
         # (a - b) - c prints as a - b - c, which parses back to the same left-nested sum; a
         # sum on the right keeps its brackets (a + (b + c) is another tree).
-        terms = _left_terms(e)
-        if len(terms) != len(e.args):
-            e = Add(*terms, evaluate=False)
-        return super()._print_Add(e, order=order)
+        # A later term -x (Mul(-1, x), as the parser builds a - x) prints as "- x": a - b*c is
+        # a - (b*c) already (SymPy's own print of a product of non-numbers), a - 2**2, a - (-b)
+        # keep their operand as written (SymPy: a - 1*2**2, a - (-1)*b*c). Alone or first, -x is
+        # printed by _print_Mul.
+        parts = []
+        for i, term in enumerate(_left_terms(e)):
+            if i and _negated(term) and term.is_Mul and not (
+                    term.args[1].is_Mul and not any(a.is_Number or _negated(a) for a in term.args[1].args)):
+                operand = self._print(term.args[1])
+                parts += ["-", f"({operand})" if term.args[1].is_Add or operand.startswith("-") else operand]
+                continue
+            text = self._print(term) if not (i and _negated(term) and term.is_Mul) else super()._print_Mul(term)
+            sign = "-" if text.startswith("-") and not term.is_Add else "+"
+            text = text[1:] if sign == "-" else text
+            parts += [sign, f"({text})" if term.is_Add or precedence(term) < PRECEDENCE["Add"] else text]
+        sign = parts.pop(0)
+        return ("" if sign == "+" else sign) + " ".join(parts)
+
+    def _print_Mul(self, e) -> str:
+        # A product as the parser builds it (two factors) prints as written, so that the text
+        # parses back to the tree it was printed from: -(a*b), -(-a), a*(-b), a*(b*c), a/(-b),
+        # 3/(a*b) -- never -a*b, -(-1)*a, a*b*c, a*(-1/b) or 3*1/(a*b) (other trees).
+        if len(e.args) != 2:
+            return super()._print_Mul(e)
+        left, right = e.args
+        if left is S.NegativeOne:  # -x: the minus applies to all of x
+            body = self._print(right)
+            if right.is_Add or right.is_Mul or right.is_Number or body.startswith("-"):
+                body = f"({body})"
+            return "-" + body
+        if right.is_Pow and right.exp == -1 and (_negated(right.base) or left.is_Number):
+            base = self._print(right.base)
+            if not (right.base.is_Symbol or right.base.is_Integer or isinstance(right.base, (Notation, log, exp))):
+                base = f"({base})"
+            return f"{self.parenthesize(left, PRECEDENCE['Mul'])}/{base}"
+        if right.is_Mul or _negated(right):
+            return f"{self.parenthesize(left, PRECEDENCE['Mul'])}*({self._print(right)})"
+        return super()._print_Mul(e)
 
     def parenthesize(self, item, level, strict=False):
         # A fraction inside a product is bracketed: -1/(3/4), not -1/3/4 (= -1/12).
@@ -577,6 +611,17 @@ class ElboLatexPrinter(LatexPrinter):
         settings.setdefault("order", "none")
         settings.setdefault("mul_symbol", None)
         super().__init__(settings)
+        self._memo: dict[tuple[Basic, str], str] = {}
+
+    def _print(self, expr, **kwargs) -> str:
+        # Each sub-expression printed once per formula: deciding a factor's brackets prints it
+        # (_runs_right), so without this a product nested n deep would be printed 2**n times.
+        if kwargs or not isinstance(expr, Basic):
+            return super()._print(expr, **kwargs)
+        key = (expr, self._settings["mul_symbol_latex"])
+        if key not in self._memo:
+            self._memo[key] = super()._print(expr)
+        return self._memo[key]
 
     def _print_Symbol(self, s: Symbol, style: str = "plain") -> str:
         if s.name.startswith(("pi_", "l_", "q_")) and "_" in s.name:
@@ -597,24 +642,21 @@ class ElboLatexPrinter(LatexPrinter):
     def _print_Infinity(self, e) -> str:  # limit(IWAE(q, k), k, oo)
         return r"\infty"
 
+    def _scope(self, body: Expr) -> str:
+        """The body of an operator whose scope runs to the right (a sum, a limit): a sum of
+        terms, or a body that starts with a minus (``\\sum_{z} - q(z)`` reads as "sum minus"),
+        is bracketed."""
+        inner = self._print(body)
+        return rf"\left({inner}\right)" if body.is_Add or inner.startswith("-") else inner
+
     def _print_Limit(self, e: Limit) -> str:
-        body = self._print(e.body)
-        if e.body.is_Add:
-            body = rf"\left({body}\right)"
-        return rf"\lim_{{{self._print(e.variable)} \to {self._print(e.point)}}} {body}"
+        return rf"\lim_{{{self._print(e.variable)} \to {self._print(e.point)}}} {self._scope(e.body)}"
 
     def _print_LatentSum(self, s: LatentSum) -> str:
-        body = s.body
-        inner = self._print(body)
-        if body.is_Add:
-            inner = rf"\left({inner}\right)"
-        return rf"\sum_{{{self._print(s.args[1])}}} {inner}"
+        return rf"\sum_{{{self._print(s.args[1])}}} {self._scope(s.body)}"
 
     def _print_DimensionSum(self, s: DimensionSum) -> str:
-        inner = self._print(s.body)
-        if s.body.is_Add:
-            inner = rf"\left({inner}\right)"
-        return rf"\sum_{{d=1}}^{{D}} {inner}"
+        return rf"\sum_{{d=1}}^{{D}} {self._scope(s.body)}"
 
     def _print_Expectation(self, e: Expectation) -> str:
         return rf"\mathbb{{E}}_{{{self._print(e.distribution)}}}\left[{self._print(e.body)}\right]"
@@ -661,10 +703,26 @@ class ElboLatexPrinter(LatexPrinter):
 
     def _print_Add(self, e: Expr, order: str | None = None) -> str:
         # (a - b) - c prints as a - b - c: an unevaluated sum inside a sum needs no brackets.
-        terms = _terms(e)
-        if len(terms) != len(e.args):
-            e = Add(*terms, evaluate=False)
-        return super()._print_Add(e, order=order)
+        # A term that still starts with a minus after its sign is bracketed: a - (- b), never a - - b.
+        tex = ""
+        for i, term in enumerate(_terms(e)):
+            if i and term.could_extract_minus_sign():
+                tex += " - "
+                term = -term
+            elif i:
+                tex += " + "
+            term_tex = self._print(term)
+            if self._needs_add_brackets(term) or (i and term_tex.startswith("-")):
+                term_tex = rf"\left({term_tex}\right)"
+            tex += term_tex
+        return tex
+
+    def _needs_mul_brackets(self, expr: Expr, first: bool = False, last: bool = False) -> bool:
+        # A factor whose printed scope runs to the right is bracketed unless it is the last:
+        # (\sum_{z} q(z)) \log p(z), (\log p(x)) q(z) -- never \sum_{z} q(z) \log p(z) for a product.
+        if not last and _runs_right(self._print(expr)):
+            return True
+        return super()._needs_mul_brackets(expr, first=first, last=last)
 
     def _print_Pow(self, e: Expr) -> str:
         # SymPy hands a negative power to _print_Mul, which reads (base, exp) as two factors;
@@ -673,6 +731,8 @@ class ElboLatexPrinter(LatexPrinter):
         if exponent.is_Rational and exponent.is_negative and base.is_commutative:
             denominator = base if exponent == -1 else Pow(base, -exponent, evaluate=False)
             return rf"\frac{{1}}{{{self._print(denominator)}}}"
+        if not base.is_Function and _runs_right(self._print(base)):  # (\lim_{k \to \infty} f)^{2}
+            return rf"\left({self._print(base)}\right)^{{{self._print(exponent)}}}"
         return super()._print_Pow(e)
 
     def _print_Mul(self, e: Expr) -> str:
@@ -685,7 +745,7 @@ class ElboLatexPrinter(LatexPrinter):
         if factors[0] is S.NegativeOne and len(factors) > 1:  # -(x - b)**2 / (2 s**2): a minus, not (-1)
             rest = factors[1] if len(factors) == 2 else Mul(*factors[1:], evaluate=False)
             body = self._print(rest)
-            return f"- {body}" if not rest.is_Add else rf"- \left({body}\right)"
+            return rf"- \left({body}\right)" if rest.is_Add or body.startswith("-") else f"- {body}"  # - (- a)
         numbers = [f for f in factors if _is_numeric(f)]
         others = [f for f in factors if not _is_numeric(f)]
         if others and (len(numbers) > 1 or (numbers and numbers[0] is not factors[0])):
@@ -711,10 +771,19 @@ class ElboLatexPrinter(LatexPrinter):
             if isinstance(a, Notation) and Pow(a, -1) in args and len(args) > 2:
                 others = list(args)
                 others.remove(a)
-                return rf"{self._print(a)} {self._print(Mul(*others, evaluate=False))}"
+                first = self._print(a)
+                if _runs_right(first):
+                    first = rf"\left({first}\right)"
+                return rf"{first} {self._print(Mul(*others, evaluate=False))}"
         # A thin space between adjacent densities, q(z)\, p(x, z), and before an operator such as
         # KL or E after a factor: \beta\, \mathrm{KL}(...), never "βKL"; between all factors beside a
         # word-long name (\mathit{tscr} \, \mathit{xhat}: a product of two names never reads as one).
+        if any(a.is_Pow and a.exp.is_negative for a in e.args) and any(a.is_Mul and _is_fraction(a) for a in e.args):
+            # (p(x) / q(z)) / p(z): one fraction \frac{p(x)}{q(z)\, p(z)}, never \frac{1}{q(z)} inside a numerator
+            e = Mul(*args, evaluate=False)
+        if any(_plain_product(a) for a in e.args[:-1]):
+            # (log p(x) log p(z)) q(z) as one product: each factor bracketed on its own if need be
+            e = Mul(*(f for a in e.args for f in _plain_factors(a)), evaluate=False)
         if any(f.is_Symbol and name_latex(f.name).startswith(r"\mathit") for f in args):
             saved = self._settings["mul_symbol_latex"]
             self._settings["mul_symbol_latex"] = r" \, "
@@ -742,6 +811,43 @@ class ElboLatexPrinter(LatexPrinter):
 
 _DENSITY_GAP = re.compile(r"\) (?=(?:[pqr]|q\^\{\*\})\()")
 _OPERATOR_GAP = re.compile(r"(?<=[^\s+\-=(\[{,]) (?=\\(?:mathrm\{KL\}|mathrm\{H\}|mathbb\{E\}|mathcal\{L\}))")
+
+
+def _runs_right(tex: str) -> bool:
+    """The printed formula ends inside the scope of an operator with no closing bracket: a
+    ``\\sum``, ``\\lim`` or bracket-free ``\\log`` outside every bracket and brace
+    (``\\sum_{z} q(z)``, ``2 \\log p(x)``): a factor printed after it would be read into it."""
+    depth, i, n = 0, 0, len(tex)
+    while i < n:
+        ch = tex[i]
+        if ch == "\\":
+            word = re.match(r"\\([A-Za-z]+|.)", tex[i:])
+            name = word.group(1) if word else ""
+            if depth == 0 and (name in ("sum", "lim") or (name == "log" and not tex.startswith(r"\left", i + 4))):
+                return True
+            i += 1 + len(name)  # \left( and \right): their delimiter is counted next; \{ is no bracket
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        i += 1
+    return False
+
+
+def _plain_product(e: Expr) -> bool:
+    """A product with no quotient and no sign in front: printed as its factors side by side."""
+    return bool(e.is_Mul and not _is_fraction(e) and not e.could_extract_minus_sign())
+
+
+def _plain_factors(e: Expr) -> list[Expr]:
+    """The factors of nested plain products, in order (a quotient or a signed product stays whole)."""
+    return [f for a in e.args for f in _plain_factors(a)] if _plain_product(e) else [e]
+
+
+def _negated(e: Expr) -> bool:
+    """A negative number, or -x as the parser builds it (Mul(-1, x)): printed with a leading minus."""
+    return bool((e.is_Number and e.is_negative) or (e.is_Mul and len(e.args) == 2 and e.args[0] is S.NegativeOne))
 
 
 def _terms(e: Expr) -> list[Expr]:

@@ -37,6 +37,7 @@ Errors name the file and the line (:class:`elbo_sym.engine.derivation.Derivation
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -230,12 +231,33 @@ class Card:
         return tuple(p.describe() for p in self.parameters) + tuple(relation_text(c) for c in self.conditions)
 
     @property
+    def topic_label(self) -> str:
+        """The topic as printed (see :func:`topic_label`)."""
+        return topic_label(self.topic)
+
+    @property
     def question(self) -> str:
         return self.front
 
     @property
     def answer(self) -> str:
         return self.back
+
+
+_TOPIC_FORMULA = re.compile(r"\\\$|\$[^$]*\$")
+"""An escaped dollar sign, or a ``$...$`` formula (a formula holds no ``$``: elbo_sym.prose.split_math)."""
+
+
+def topic_label(topic: str) -> str:
+    """A card's topic as every output prints it: a tag-like topic reads as words
+    ("vae-vs-autoregressive" as "vae vs autoregressive"), but only its text: a ``$...$``
+    formula keeps each minus sign (``$-ELBO(q)$``, ``$log(p(x)) - ELBO(q)$``)."""
+    out, position = [], 0
+    for match in _TOPIC_FORMULA.finditer(topic):
+        out += [topic[position:match.start()].replace("-", " "), match.group()]
+        position = match.end()
+    out.append(topic[position:].replace("-", " "))
+    return "".join(out)
 
 
 @dataclass(frozen=True)

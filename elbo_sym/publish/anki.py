@@ -147,7 +147,7 @@ def formula_html(card: Any) -> str:
 def note_fields(card: Any, vocabulary: Any = None) -> list[str]:
     """The four fields (Front, Back, Formula, Topic) of one :class:`elbo_sym.lesson.practice.Card`."""
     return [prose_html(card.front, vocabulary), prose_html(card.back, vocabulary), formula_html(card),
-            prose_html(card.topic.replace("-", " "), vocabulary)]
+            prose_html(card.topic_label, vocabulary)]
 
 
 def note_guid(card: Any, namespace: str = GUID_NAMESPACE, repeat: int = 0) -> str:

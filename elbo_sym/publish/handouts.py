@@ -832,7 +832,8 @@ def _card_context(card, verdict, vocabulary: Vocabulary | None = None,
     names = vocabulary if vocabulary is not None else Vocabulary()  # the deck's ([params] beta, data x1 x2)
     return {
         "index": card.index,
-        "topic": card.topic.replace("-", " "),
+        "topic": prose(prose_parts(card.topic_label, names, parsed=parsed), card.topic_label),
+        "topic_text": card.topic_label,
         "front": prose(prose_parts(card.front, names, claims=True, parsed=parsed), card.front, paragraphs=True),
         "back": prose(prose_parts(card.back, names, claims=True, parsed=parsed), card.back, paragraphs=True),
         "formula": LatexMarkup(f.latex) if f is not None else None,

@@ -816,22 +816,23 @@ def tight_drill_page(seed: int | None = None, count: int | None = None, K: int =
 
 
 def _cards_prose(kind: str, path: str | Path | None, budget: float = STEP_BUDGET_SECONDS,
-                 deck_budget: float | None = None) -> dict[int, tuple[Prose, Prose, str, str]]:
-    """Each card's front and back as prose parts (the same parts the handouts' cards print)."""
+                 deck_budget: float | None = None) -> dict[int, tuple[Prose, Prose, str, str, Prose]]:
+    """Each card's front and back as prose parts (the same parts the handouts' cards print),
+    and its topic's (a heading: plain text, its formulas in the file syntax)."""
     from elbo_sym.report.build import load_deck_in_time, prose_parts
 
     deck = load_deck_in_time(kind, path, budget, deck_budget)
     names, parsed = deck.vocabulary, dict(deck.prose_math)  # the deck's own names ([params], data), its formulas
     return {c.index: (prose_parts(c.front, names, claims=True, parsed=parsed),
                       prose_parts(c.back, names, claims=True, parsed=parsed),
-                      c.front, c.back)
+                      c.front, c.back, prose_parts(c.topic_label, names, parsed=parsed))
             for c in deck.cards}
 
 
-def _card(doc: _Markdown, card: Mapping[str, Any], texts: tuple[Prose, Prose, str, str],
+def _card(doc: _Markdown, card: Mapping[str, Any], texts: tuple[Prose, Prose, str, str, Prose],
           heading: str, proved_for: str, solutions: str = "separate") -> None:
-    front, back, front_text, back_text = texts
-    doc.heading(2, f"{heading} {card['index']}: {card['topic']}")
+    front, back, front_text, back_text, topic = texts
+    doc.heading(2, f"{heading} {card['index']}: {doc.plain(topic, card['topic_text'])}")
     doc.add(doc.prose(front, front_text, paragraphs=True))
     with doc.details(mode=solutions):
         doc.add(doc.prose(back, back_text, paragraphs=True))
