@@ -522,10 +522,29 @@ class _Reader:
         left, rel, right = parts
         return Relation(self.formula(left, line, what), rel, self.formula(right, line, what))
 
+    def _params_header(self) -> int | None:
+        """The line of the `[params]` header; None when there is none (`params = { ... }` inline)."""
+        return next((n for n, line in enumerate(self.lines, 1) if re.match(r"\s*\[\s*params\s*\]", line)), None)
+
+    def param_line(self, name: str) -> int:
+        """The line of the entry `name = ...` of [params] wherever the table is written (after the
+        [[step]] tables too: rt3 F4); the table's line when the entry is not found there."""
+        header = self._params_header()
+        if header is None:
+            return self.line_of("params")
+        sets_name = re.compile(rf"\s*[\"']?{re.escape(name)}[\"']?\s*=")
+        for number in range(header + 1, len(self.lines) + 1):
+            text = self.lines[number - 1]
+            if text.lstrip().startswith("["):
+                break
+            if sets_name.match(text):
+                return number
+        return header
+
     def misplaced(self, data: dict) -> None:
         """A top-level key written after a table header belongs to that table in TOML (`start`
         after [params] is a parameter named start): say so, before anything reports it missing."""
-        params_header = next((n for n, line in enumerate(self.lines, 1) if re.match(r"\s*\[\s*params\s*\]", line)), 1)
+        params_header = self._params_header() or 1
         tables: list[tuple[str, object, set[str], int]] = [("[params]", data.get("params"), set(), params_header)]
         for name, allowed in (("step", _STEP_KEYS), ("example", _EXAMPLE_KEYS)):
             entries = data.get(name)
@@ -733,14 +752,14 @@ class _Reader:
             defaults = dict(chain_parameters(len(latents)))
             for p in params:
                 if p.name in latents or (p.name in defaults and not narrows(p.interval, defaults[p.name])):
-                    raise self._key_at(self.line_of(p.name), p.name, f"'{p.name}' is a parameter of the "
+                    raise self._key_at(self.param_line(p.name), p.name, f"'{p.name}' is a parameter of the "
                                        f"Gaussian family already: [params] may only narrow its range (c_t in "
                                        f"(0, 1), a_t and b_t real, v_t > 0; x and the layers are the "
                                        f"variables)", value=p.name not in latents)
             return
         for p in params:
             if p.name in BUILTIN_NAMES or p.name == "z":
-                raise self._key_at(self.line_of(p.name), p.name, f"'{p.name}' is a parameter of the Gaussian "
+                raise self._key_at(self.param_line(p.name), p.name, f"'{p.name}' is a parameter of the Gaussian "
                                    f"family already (mu, sigma > 0, w, b, s > 0; x is the observation)")
 
 
@@ -897,7 +916,7 @@ class _Reader:
             raise self.error(line, "params must be a table, like [params] beta = \">= 1\"")
         out = []
         for name, condition in value.items():
-            here = self.line_of(name) if self.line_of(name) != 1 else line
+            here = self.param_line(name)
             if not (_NAME.fullmatch(name) or _INDEXED_NAME.fullmatch(name)) or name in RESERVED or name in observations:
                 raise self.error(here, f"{name!r} cannot name a parameter (use letters and digits, or one `_` as in "
                                        f"theta_old; not an "
@@ -1102,9 +1121,10 @@ class _Reader:
             if rel not in RELATIONS:
                 raise self.error(self.line_of("rel", "step", i),
                                  f"unknown relation {rel!r} (use one of {' '.join(RELATIONS)})", number)
-            if rule not in RULES:
-                raise self.error(self.line_of("rule", "step", i),
-                                 f"unknown rule {rule!r} (known: {', '.join(sorted(RULES))})", number)
+            if not isinstance(rule, str) or rule not in RULES:  # a list or table is no rule's name (rt3 F2)
+                what = f"unknown rule {rule!r}" if isinstance(rule, str) else "rule must be a string naming a rule"
+                raise self._key_at(self.line_of("rule", "step", i), "rule",
+                                   f"{what} (known: {', '.join(sorted(RULES))})", number, value=True)
             why = self.prose(why, MAX_WHY_CHARS, "why", self.line_of("why", "step", i), number)
             accept = table.get("accept")
             if accept is not None and accept != "checked":
@@ -1303,10 +1323,11 @@ class _Reader:
         line = self.line_of("params", "example", index)
         names = set(wanted)
         if not isinstance(value, dict) or set(value) != names:
-            if names or value:
+            if names or not isinstance(value, dict) or value:  # `params = 0` too (rt3 F3)
                 shown = ", ".join(f'{n} = "..."' for n in sorted(names))
-                raise self.error(line, f"the example needs params = {{ {shown} }}" if names
-                                 else "this model has no parameters to give (declare them in [params])")
+                raise self._key_at(line, "params", f"the example needs params = {{ {shown} }}" if names
+                                   else "this model has no parameters to give (declare them in [params])",
+                                   value=True)
         out = {}
         for name, v in value.items():
             (fraction,) = self.fractions([v], line, f"params.{name}")
