@@ -102,7 +102,8 @@ def test_cards_check_json_at_a_density_point(tmp_path, capsys) -> None:
 
 # -- check and check --json: the same exit status for every file ---------------------------------
 
-FILES = sorted(str(p.relative_to(REPO)) for folder in ("derivations", "tests/data") for p in (REPO / folder).rglob("*.toml"))
+FILES = sorted(str(p.relative_to(REPO)) for folder in ("derivations", "tests/data")
+               for p in (REPO / folder).rglob("*.toml"))
 SAMPLE = ("derivations/gap.toml", "derivations/teaching/gap-slip.toml", "tests/data/wrong/14-gaussian-kl.toml",
           "tests/data/wrong/15-gaussian-kl-log.toml", "tests/data/redteam/s15_gaussian_not_normal.toml")
 

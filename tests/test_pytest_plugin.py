@@ -425,7 +425,8 @@ def test_a_bad_elbo_sym_file_budget_is_a_usage_error(pytester: pytest.Pytester) 
     assert "elbo_sym_file_budget must be a finite number of seconds > 0" in result.stderr.str()
 
 
-RULE_LIST = 'title = "a rule given as a list"\nstart = "log(p(x))"\n\n[[step]]\nrel = ">="\nexpr = "ELBO(q)"\nrule = []\n'
+RULE_LIST = ('title = "a rule given as a list"\nstart = "log(p(x))"\n\n'
+             '[[step]]\nrel = ">="\nexpr = "ELBO(q)"\nrule = []\n')
 
 
 def test_a_rule_that_is_a_list_fails_its_item_and_the_other_files_still_run(pytester: pytest.Pytester) -> None:
