@@ -7,6 +7,7 @@ both escaped as tracebacks (exit 1) instead of one line at the key (exit 2)."""
 from __future__ import annotations
 
 import re
+import sys
 import tomllib
 from pathlib import Path
 
@@ -15,10 +16,18 @@ import pytest
 from elbo_sym.engine.derivation import DerivationError, load
 from elbo_sym.lesson.practice import load_deck
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from suite_sizes import FULL_CAMPAIGNS  # noqa: E402
+
+pytestmark = pytest.mark.sized
+
 REPO = Path(__file__).resolve().parents[1]
-DERIVATIONS = ("derivations/literature/renyi-bound.toml", "derivations/literature/kingma-welling-eq3.toml",
-               "derivations/literature/em-m-step.toml", "derivations/teaching/gap-slip.toml")
-DECKS = ("elbo_sym/lesson/data/flashcards.toml", "elbo_sym/lesson/data/selfcheck.toml")
+ALL_DERIVATIONS = ("derivations/literature/renyi-bound.toml", "derivations/literature/kingma-welling-eq3.toml",
+                   "derivations/literature/em-m-step.toml", "derivations/teaching/gap-slip.toml")
+ALL_DECKS = ("elbo_sym/lesson/data/flashcards.toml", "elbo_sym/lesson/data/selfcheck.toml")
+DERIVATIONS = ALL_DERIVATIONS if FULL_CAMPAIGNS else ALL_DERIVATIONS[:2]
+"""The fast tier: a discrete file with [params] and [[example]] params, and a Gaussian one."""
+DECKS = ALL_DECKS if FULL_CAMPAIGNS else ALL_DECKS[:1]
 VALUES = {"string": '"x"', "integer": "0", "float": "1.5", "boolean": "true", "array": "[1, 2]",
           "empty array": "[]", "table": "{ a = 1 }", "datetime": "1979-05-27T07:32:00Z"}
 """One value of every TOML type (an empty array too: `rule = []` was rt3's F2)."""
