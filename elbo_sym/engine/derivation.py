@@ -473,7 +473,7 @@ class _Reader:
         ``$a <= b$`` is a claim (parsed here, checked by the deck's check); DerivationError
         at file:line(:column) otherwise."""
         if not isinstance(value, str):
-            raise self.error(line, f"{what} must be a string", step)
+            raise self._key_at(line, what, f"{what} must be a string", step, value=True)
         source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
         try:
             text = check_prose(value, limit, what, claims)
@@ -499,7 +499,7 @@ class _Reader:
 
     def formula(self, value, line: int, what: str, step: int | None = None) -> Formula:
         if not isinstance(value, str):
-            raise self.error(line, f"{what} must be a string expression", step)
+            raise self._key_at(line, what, f"{what} must be a string expression", step, value=True)
         budgets.checkpoint()  # the reading's budget, also where no alarm can interrupt (the browser)
         try:
             vocabulary = self.vocabulary
@@ -515,10 +515,11 @@ class _Reader:
 
     def relation(self, value, line: int, what: str) -> Relation:
         if not isinstance(value, str):
-            raise self.error(line, f"{what} must be a string like \"a >= b\"")
+            raise self._key_at(line, what, f"{what} must be a string like \"a >= b\"", value=True)
         parts = split_relation(value)
         if parts is None:
-            raise self.error(line, f"{what} needs exactly one relation (=, <=, >=, <, >): {value!r}")
+            raise self._key_at(line, what, f"{what} needs exactly one relation (=, <=, >=, <, >): {value!r}",
+                               value=True)
         left, rel, right = parts
         return Relation(self.formula(left, line, what), rel, self.formula(right, line, what))
 
@@ -589,8 +590,8 @@ class _Reader:
                              paragraphs=True)
         K = data.get("K", 2)
         if K != ANY_K and (isinstance(K, bool) or not isinstance(K, int) or not 2 <= K <= MAX_K):
-            raise self.error(self.line_of("K"), f"K must be an integer from 2 to {MAX_K}, or \"{ANY_K}\" "
-                                                f"(one proof for every latent space), got {K!r}")
+            raise self._key_at(self.line_of("K"), "K", f"K must be an integer from 2 to {MAX_K}, or \"{ANY_K}\" "
+                                                     f"(one proof for every latent space), got {K!r}", value=True)
         count = len(data["step"]) if isinstance(data.get("step"), list) else 0
         if K != ANY_K and count <= MAX_STEPS and K * (count + 1) > MAX_K_TIMES_STEPS:
             raise self.error(self.line_of("K"), f"K = {K} with {count} steps is too much work: "
@@ -674,7 +675,8 @@ class _Reader:
         each validated at its line."""
         family = data.get("model", "discrete")
         if family not in families():
-            raise self.error(self.line_of("model"), f"unknown model {family!r} (available: {', '.join(families())})")
+            raise self._key_at(self.line_of("model"), "model",
+                               f"unknown model {family!r} (available: {', '.join(families())})", value=True)
         family, latents = self.layers(data, family)
         observations = self.observations(data.get("data", ["x"]))
         params = self.params(data.get("params", {}), observations)
@@ -886,7 +888,8 @@ class _Reader:
         line = self.line_of("expect_refuted")
         if (not isinstance(chosen, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in chosen)
                 or len(set(chosen)) != len(chosen)):
-            raise self.error(line, "expect_refuted must be a list of step numbers, like [2] or [2, 4]")
+            raise self._key_at(line, "expect_refuted", "expect_refuted must be a list of step numbers, like [2] or "
+                                                       "[2, 4]", value=True)
         for n in chosen:
             if not 1 <= n <= steps:
                 raise self.error(line, f"expect_refuted: there is no step {n} (steps are numbered 1 to {steps})")
@@ -922,7 +925,8 @@ class _Reader:
                                        f"theta_old; not an "
                                        f"observation or one of {', '.join(sorted(RESERVED))})")
             if not isinstance(condition, str):
-                raise self.error(here, f"{name}: the condition must be a string such as \">= 1\" or \"in (0, 1)\"")
+                raise self._key_at(here, name, f"{name}: the condition must be a string such as \">= 1\" or "
+                                               f"\"in (0, 1)\"", value=True)
             out.append(Parameter(name, self.interval(condition, name, here)))
         return tuple(out)
 
@@ -984,7 +988,8 @@ class _Reader:
         line = self.line_of("assume") if line is None else line
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list):
-            raise self.error(line, "assume must be a string like \"q(z) = p(z | x)\" or a list of them")
+            raise self._key_at(line, "assume", "assume must be a string like \"q(z) = p(z | x)\" or a list of them",
+                               value=True)
         definitions: list = []
         premises: list[Relation] = []
         for item in items:
@@ -1023,7 +1028,8 @@ class _Reader:
         line = self.line_of("assume") if line is None else line
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or len(items) > len(self.vocabulary.data):
-            raise self.error(line, "assume must be a string like \"q(z) = p(z | x)\" (or one per observation)")
+            raise self._key_at(line, "assume", "assume must be a string like \"q(z) = p(z | x)\" (or one per "
+                                               "observation)", value=True)
         out, fixed = [], set()
         for item in items:
             relation = self.relation(item, self._item_line(line, item) if isinstance(item, str) else line, "assume")
@@ -1119,8 +1125,8 @@ class _Reader:
                     raise self.error(header, f"missing '{key}'", number)
             rel, rule, why = table["rel"], table["rule"], table.get("why", "")
             if rel not in RELATIONS:
-                raise self.error(self.line_of("rel", "step", i),
-                                 f"unknown relation {rel!r} (use one of {' '.join(RELATIONS)})", number)
+                raise self._key_at(self.line_of("rel", "step", i), "rel",
+                                   f"unknown relation {rel!r} (use one of {' '.join(RELATIONS)})", number, value=True)
             if not isinstance(rule, str) or rule not in RULES:  # a list or table is no rule's name (rt3 F2)
                 what = f"unknown rule {rule!r}" if isinstance(rule, str) else "rule must be a string naming a rule"
                 raise self._key_at(self.line_of("rule", "step", i), "rule",
@@ -1311,7 +1317,7 @@ class _Reader:
         line = self.line_of(key, "example", index)
         if isinstance(value, dict):
             if set(value) != set(data):
-                raise self.error(line, f"{key} needs one list per observation: {', '.join(data)}")
+                raise self._key_at(line, key, f"{key} needs one list per observation: {', '.join(data)}", value=True)
             return {o: self.fractions(value[o], line, f"{key}.{o}") for o in data}
         if len(data) > 1:
             raise self.error(line, f"{key} needs one list per observation, like {key} = "
