@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -422,3 +423,57 @@ def test_a_bad_elbo_sym_file_budget_is_a_usage_error(pytester: pytest.Pytester) 
     result = run(pytester)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "elbo_sym_file_budget must be a finite number of seconds > 0" in result.stderr.str()
+
+
+RULE_LIST = ('title = "a rule given as a list"\nstart = "log(p(x))"\n\n'
+             '[[step]]\nrel = ">="\nexpr = "ELBO(q)"\nrule = []\n')
+
+
+def test_a_rule_that_is_a_list_fails_its_item_and_the_other_files_still_run(pytester: pytest.Pytester) -> None:
+    """rt3 F2: `rule = []` was a collection error that stopped the session."""
+    write(pytester, "derivations/gap.toml", GAP)
+    write(pytester, "derivations/rule_list.toml", RULE_LIST)
+    result = run(pytester, "derivations")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert "derivations/rule_list.toml:7:8: step 1: rule must be a string naming a rule" in out
+    assert "Traceback" not in out and "error" not in out.splitlines()[-1]
+
+
+def test_a_reader_bug_fails_that_file_only(pytester: pytest.Pytester) -> None:
+    """An exception that is not an input error (a bug) fails its file's item with the traceback;
+    the other files are still checked."""
+    write(pytester, "derivations/gap.toml", GAP)
+    write(pytester, "derivations/crash.toml", GAP)
+    pytester.makeconftest("""
+import elbo_sym.report.build as build
+
+real = build.load_in_time
+
+def crashing(path, *args, **kwargs):
+    if str(path).endswith("crash.toml"):
+        raise TypeError("a bug of the reader")
+    return real(path, *args, **kwargs)
+
+build.load_in_time = crashing
+""")
+    result = run(pytester, "derivations")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert "FAILED derivations/crash.toml::crash - TypeError: a bug of the reader" in out
+    assert "errors" not in out.splitlines()[-1]
+
+
+GAUSSIAN_SLIP = ('title = "A wrong Gaussian step"\nmodel = "gaussian"\nstart = "log(1 - q(z))"\n\n'
+                 '[[step]]\nrel = "="\nexpr = "log(1 - q(z))"\nrule = "algebra"\n')
+
+
+def test_a_counterexample_at_a_density_point_names_the_values_not_z_equals_z(pytester: pytest.Pytester) -> None:
+    """rt3 F1: the failure printed "at z = z" (the model's symbol); the values are the point."""
+    write(pytester, "derivations/slip.toml", GAUSSIAN_SLIP)
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "z = z" not in out
+    line = next(text for text in out.splitlines() if "counterexample (" in text)
+    assert re.search(r", z = -?\d+(/\d+)?$", line), line

@@ -338,6 +338,9 @@ def new_derivation(name: str, kind: str = "gap", K: int | str = 2) -> Path:
     if _undecodable(os.path.basename(name)):  # bytes that are not UTF-8 (a Latin-1 shell): \udce9
         raise NewFileError(f"the name {os.path.basename(name)!r} is not valid UTF-8 text (the starter quotes its "
                            "own file name); choose a UTF-8 file name")
+    if not os.path.basename(name).removesuffix(".toml").strip("."):  # `new .` wrote "..toml" (rt3)
+        raise NewFileError(f"the name {name!r} has no file stem (only dots, or a folder); choose a name such as "
+                           "`elbo-sym new my-variant`")
     path = Path(name if name.endswith(".toml") else name + ".toml")
     exists = f"{_shown(path)} already exists; not overwriting it (choose another name)"
     try:

@@ -249,9 +249,9 @@ class DerivationFile(pytest.File):
         from elbo_sym.report.build import load_in_time
 
         shown = _display_path(self.path, self.config)
+        budget, file_budget = _budget(self.config), _file_budget(self.config)  # a bad option stops the session
         try:  # read within the file's budget: a file not read in time is this item's failure, not a hang
-            loaded = load_in_time(shown, _budget(self.config), _file_budget(self.config),
-                                  raw=read_regular_file(self.path))
+            loaded = load_in_time(shown, budget, file_budget, raw=read_regular_file(self.path))
         except DerivationError as error:
             yield MalformedDerivation.from_parent(self, name=self.path.stem,
                                                   error=_input_failed_class().from_error(error))
@@ -260,6 +260,9 @@ class DerivationFile(pytest.File):
             line = 1 if error.too_large else 0
             yield MalformedDerivation.from_parent(self, name=self.path.stem,
                                                   error=_input_failed_class()(shown, line, error.reason))
+            return
+        except Exception as error:  # a bug of the reader: this file's item fails, the other files still run
+            yield UnreadDerivation.from_parent(self, name=self.path.stem, error=error)
             return
         name = f"{self.path.stem}: {loaded.derivation.title}".replace("::", ": ").replace("\n", " ")
         yield DerivationItem.from_parent(self, name=name, loaded=loaded)
@@ -304,6 +307,23 @@ class MalformedDerivation(pytest.Item):
 
     def reportinfo(self):
         return self.path, max(self.error.line - 1, 0), self.name
+
+
+class UnreadDerivation(pytest.Item):
+    """A derivation file whose reading raised something other than an input error (a bug of
+    elbo-sym, rt3 F2): one failing item with the traceback, not a collection error that stops
+    the session."""
+
+    def __init__(self, *, error: Exception, **kwargs):
+        super().__init__(**kwargs)
+        self.error = error
+        self.add_marker(pytest.mark.derivation)
+
+    def runtest(self) -> None:
+        raise self.error
+
+    def reportinfo(self):
+        return self.path, 0, f"{self.name} (elbo-sym could not read it)"
 
 
 # ---------------------------------------------------------------------------- fixture

@@ -1307,8 +1307,10 @@ def _expect_failure(expectation, instance: Instance, model: ExplicitModel) -> st
     if decision.status == "undefined":
         return decision.problem
     a, b = decision.left, decision.right
-    return (f"is {_exact_text(a, values)} {approx_text(a, values)}, "
-            f"not {expectation.rhs.text} {approx_text(b, values)}")
+    assert a is not None and b is not None  # a "fails" decision carries both sides
+    shown, expected = approx_text(a, values), approx_text(b, values)
+    differ = f" (they differ by {approx_text(a - b, values)})" if shown == expected else ""  # rt3: off by exp(-200)
+    return f"is {_exact_text(a, values)} {shown}, not {expectation.rhs.text} {expected}{differ}"
 
 
 __all__ = ["Verdict", "Searched", "Counterexample", "StepResult", "ExampleResult", "DerivationResult", "check_step",

@@ -477,7 +477,7 @@ class _Reader:
         ``$a <= b$`` is a claim (parsed here, checked by the deck's check); DerivationError
         at file:line(:column) otherwise."""
         if not isinstance(value, str):
-            raise self.error(line, f"{what} must be a string", step)
+            raise self._key_at(line, what, f"{what} must be a string", step, value=True)
         source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
         try:
             text = check_prose(value, limit, what, claims)
@@ -503,7 +503,7 @@ class _Reader:
 
     def formula(self, value, line: int, what: str, step: int | None = None) -> Formula:
         if not isinstance(value, str):
-            raise self.error(line, f"{what} must be a string expression", step)
+            raise self._key_at(line, what, f"{what} must be a string expression", step, value=True)
         budgets.checkpoint()  # the reading's budget, also where no alarm can interrupt (the browser)
         try:
             vocabulary = self.vocabulary
@@ -519,17 +519,37 @@ class _Reader:
 
     def relation(self, value, line: int, what: str) -> Relation:
         if not isinstance(value, str):
-            raise self.error(line, f"{what} must be a string like \"a >= b\"")
+            raise self._key_at(line, what, f"{what} must be a string like \"a >= b\"", value=True)
         parts = split_relation(value)
         if parts is None:
-            raise self.error(line, f"{what} needs exactly one relation (=, <=, >=, <, >): {value!r}")
+            raise self._key_at(line, what, f"{what} needs exactly one relation (=, <=, >=, <, >): {value!r}",
+                               value=True)
         left, rel, right = parts
         return Relation(self.formula(left, line, what), rel, self.formula(right, line, what))
+
+    def _params_header(self) -> int | None:
+        """The line of the `[params]` header; None when there is none (`params = { ... }` inline)."""
+        return next((n for n, line in enumerate(self.lines, 1) if re.match(r"\s*\[\s*params\s*\]", line)), None)
+
+    def param_line(self, name: str) -> int:
+        """The line of the entry `name = ...` of [params] wherever the table is written (after the
+        [[step]] tables too: rt3 F4); the table's line when the entry is not found there."""
+        header = self._params_header()
+        if header is None:
+            return self.line_of("params")
+        sets_name = re.compile(rf"\s*[\"']?{re.escape(name)}[\"']?\s*=")
+        for number in range(header + 1, len(self.lines) + 1):
+            text = self.lines[number - 1]
+            if text.lstrip().startswith("["):
+                break
+            if sets_name.match(text):
+                return number
+        return header
 
     def misplaced(self, data: dict) -> None:
         """A top-level key written after a table header belongs to that table in TOML (`start`
         after [params] is a parameter named start): say so, before anything reports it missing."""
-        params_header = next((n for n, line in enumerate(self.lines, 1) if re.match(r"\s*\[\s*params\s*\]", line)), 1)
+        params_header = self._params_header() or 1
         tables: list[tuple[str, object, set[str], int]] = [("[params]", data.get("params"), set(), params_header)]
         for name, allowed in (("step", _STEP_KEYS), ("example", _EXAMPLE_KEYS)):
             entries = data.get(name)
@@ -574,8 +594,8 @@ class _Reader:
                              paragraphs=True)
         K = data.get("K", 2)
         if K != ANY_K and (isinstance(K, bool) or not isinstance(K, int) or not 2 <= K <= MAX_K):
-            raise self.error(self.line_of("K"), f"K must be an integer from 2 to {MAX_K}, or \"{ANY_K}\" "
-                                                f"(one proof for every latent space), got {K!r}")
+            raise self._key_at(self.line_of("K"), "K", f"K must be an integer from 2 to {MAX_K}, or \"{ANY_K}\" "
+                                                     f"(one proof for every latent space), got {K!r}", value=True)
         count = len(data["step"]) if isinstance(data.get("step"), list) else 0
         if K != ANY_K and count <= MAX_STEPS and K * (count + 1) > MAX_K_TIMES_STEPS:
             raise self.error(self.line_of("K"), f"K = {K} with {count} steps is too much work: "
@@ -659,7 +679,8 @@ class _Reader:
         each validated at its line."""
         family = data.get("model", "discrete")
         if family not in families():
-            raise self.error(self.line_of("model"), f"unknown model {family!r} (available: {', '.join(families())})")
+            raise self._key_at(self.line_of("model"), "model",
+                               f"unknown model {family!r} (available: {', '.join(families())})", value=True)
         family, latents = self.layers(data, family)
         observations = self.observations(data.get("data", ["x"]))
         params = self.params(data.get("params", {}), observations)
@@ -737,14 +758,14 @@ class _Reader:
             defaults = dict(chain_parameters(len(latents)))
             for p in params:
                 if p.name in latents or (p.name in defaults and not narrows(p.interval, defaults[p.name])):
-                    raise self._key_at(self.line_of(p.name), p.name, f"'{p.name}' is a parameter of the "
+                    raise self._key_at(self.param_line(p.name), p.name, f"'{p.name}' is a parameter of the "
                                        f"Gaussian family already: [params] may only narrow its range (c_t in "
                                        f"(0, 1), a_t and b_t real, v_t > 0; x and the layers are the "
                                        f"variables)", value=p.name not in latents)
             return
         for p in params:
             if p.name in BUILTIN_NAMES or p.name == "z":
-                raise self._key_at(self.line_of(p.name), p.name, f"'{p.name}' is a parameter of the Gaussian "
+                raise self._key_at(self.param_line(p.name), p.name, f"'{p.name}' is a parameter of the Gaussian "
                                    f"family already (mu, sigma > 0, w, b, s > 0; x is the observation)")
 
 
@@ -871,7 +892,8 @@ class _Reader:
         line = self.line_of("expect_refuted")
         if (not isinstance(chosen, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in chosen)
                 or len(set(chosen)) != len(chosen)):
-            raise self.error(line, "expect_refuted must be a list of step numbers, like [2] or [2, 4]")
+            raise self._key_at(line, "expect_refuted", "expect_refuted must be a list of step numbers, like [2] or "
+                                                       "[2, 4]", value=True)
         for n in chosen:
             if not 1 <= n <= steps:
                 raise self.error(line, f"expect_refuted: there is no step {n} (steps are numbered 1 to {steps})")
@@ -901,13 +923,14 @@ class _Reader:
             raise self.error(line, "params must be a table, like [params] beta = \">= 1\"")
         out = []
         for name, condition in value.items():
-            here = self.line_of(name) if self.line_of(name) != 1 else line
+            here = self.param_line(name)
             if not (_NAME.fullmatch(name) or _INDEXED_NAME.fullmatch(name)) or name in RESERVED or name in observations:
                 raise self.error(here, f"{name!r} cannot name a parameter (use letters and digits, or one `_` as in "
                                        f"theta_old; not an "
                                        f"observation or one of {', '.join(sorted(RESERVED))})")
             if not isinstance(condition, str):
-                raise self.error(here, f"{name}: the condition must be a string such as \">= 1\" or \"in (0, 1)\"")
+                raise self._key_at(here, name, f"{name}: the condition must be a string such as \">= 1\" or "
+                                               f"\"in (0, 1)\"", value=True)
             out.append(Parameter(name, self.interval(condition, name, here)))
         return tuple(out)
 
@@ -969,7 +992,8 @@ class _Reader:
         line = self.line_of("assume") if line is None else line
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list):
-            raise self.error(line, "assume must be a string like \"q(z) = p(z | x)\" or a list of them")
+            raise self._key_at(line, "assume", "assume must be a string like \"q(z) = p(z | x)\" or a list of them",
+                               value=True)
         definitions: list = []
         premises: list[Relation] = []
         for item in items:
@@ -1008,7 +1032,8 @@ class _Reader:
         line = self.line_of("assume") if line is None else line
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or len(items) > len(self.vocabulary.data):
-            raise self.error(line, "assume must be a string like \"q(z) = p(z | x)\" (or one per observation)")
+            raise self._key_at(line, "assume", "assume must be a string like \"q(z) = p(z | x)\" (or one per "
+                                               "observation)", value=True)
         out, fixed = [], set()
         for item in items:
             relation = self.relation(item, self._item_line(line, item) if isinstance(item, str) else line, "assume")
@@ -1104,11 +1129,12 @@ class _Reader:
                     raise self.error(header, f"missing '{key}'", number)
             rel, rule, why = table["rel"], table["rule"], table.get("why", "")
             if rel not in RELATIONS:
-                raise self.error(self.line_of("rel", "step", i),
-                                 f"unknown relation {rel!r} (use one of {' '.join(RELATIONS)})", number)
-            if rule not in RULES:
-                raise self.error(self.line_of("rule", "step", i),
-                                 f"unknown rule {rule!r} (known: {', '.join(sorted(RULES))})", number)
+                raise self._key_at(self.line_of("rel", "step", i), "rel",
+                                   f"unknown relation {rel!r} (use one of {' '.join(RELATIONS)})", number, value=True)
+            if not isinstance(rule, str) or rule not in RULES:  # a list or table is no rule's name (rt3 F2)
+                what = f"unknown rule {rule!r}" if isinstance(rule, str) else "rule must be a string naming a rule"
+                raise self._key_at(self.line_of("rule", "step", i), "rule",
+                                   f"{what} (known: {', '.join(sorted(RULES))})", number, value=True)
             why = self.prose(why, MAX_WHY_CHARS, "why", self.line_of("why", "step", i), number)
             accept = table.get("accept")
             if accept is not None and accept != "checked":
@@ -1295,7 +1321,7 @@ class _Reader:
         line = self.line_of(key, "example", index)
         if isinstance(value, dict):
             if set(value) != set(data):
-                raise self.error(line, f"{key} needs one list per observation: {', '.join(data)}")
+                raise self._key_at(line, key, f"{key} needs one list per observation: {', '.join(data)}", value=True)
             return {o: self.fractions(value[o], line, f"{key}.{o}") for o in data}
         if len(data) > 1:
             raise self.error(line, f"{key} needs one list per observation, like {key} = "
@@ -1307,10 +1333,11 @@ class _Reader:
         line = self.line_of("params", "example", index)
         names = set(wanted)
         if not isinstance(value, dict) or set(value) != names:
-            if names or value:
+            if names or not isinstance(value, dict) or value:  # `params = 0` too (rt3 F3)
                 shown = ", ".join(f'{n} = "..."' for n in sorted(names))
-                raise self.error(line, f"the example needs params = {{ {shown} }}" if names
-                                 else "this model has no parameters to give (declare them in [params])")
+                raise self._key_at(line, "params", f"the example needs params = {{ {shown} }}" if names
+                                   else "this model has no parameters to give (declare them in [params])",
+                                   value=True)
         out = {}
         for name, v in value.items():
             (fraction,) = self.fractions([v], line, f"params.{name}")

@@ -338,6 +338,15 @@ def _equal_as_exponentials(a: Expr, b: Expr, values: Values, memo: dict) -> bool
     return all(c.is_zero for c in gathered.values())
 
 
+def _six_digits_certain(box) -> bool:
+    """Whether the interval pins its value's first six digits (0 only as [0, 0]): its width is
+    far below its magnitude, so the printed midpoint is the value's, not the rounding's."""
+    low, high = mpmath.mpf(box.a), mpmath.mpf(box.b)
+    if low <= 0 <= high:
+        return low == high == 0
+    return high - low <= mpmath.mpf(10) ** -8 * min(abs(low), abs(high))
+
+
 def approx_text(e: Expr, values: Values) -> str:
     """"≈ 1.20397" -- also for values far beyond float range (≈ 3.1e-1234567)."""
     try:
@@ -351,7 +360,9 @@ def approx_text(e: Expr, values: Values) -> str:
                 box = enclosure(e, values, digits)
             except Inexact:
                 continue
-            return f"≈ {mpmath.nstr(box.mid, 6)}"
+            if not _six_digits_certain(box):
+                continue  # e.g. a difference of 1e-87 inside an interval 1e-30 wide: more digits
+            return f"≈ {mpmath.nstr(mpmath.mpf(box.mid.a), 6)}"  # a number, not the interval [m, m]
     except (Undefined, ArithmeticError, OverflowError):
         return "(undefined)"
     return "(not decided)"
