@@ -604,6 +604,7 @@ def _density_degree(e: Expr, densities: frozenset, pointwise: frozenset) -> Expr
 
 NOT_A_DENSITY = "not a density"
 NOT_INTEGRABLE = "not integrable"
+NEGATIVE_POWER = "negative power"
 
 
 _SUM_REFUSALS = ("sum refusals",)
@@ -655,9 +656,9 @@ def _sum_refusal(body: Expr, densities: frozenset, pointwise: frozenset, model,
         e = -_expand(own.get(marginal, Integer(0)))
         if e.is_Rational and e > 0 and _expand(own.get(conditional, Integer(0)) - e).is_nonnegative:
             own[conditional], own[marginal] = own[conditional] - e, Integer(0)
-    if _geometric_mean(own, model):
-        return None
     others = {_expand(a) for b, a in exponents.items() if b not in own}
+    if _geometric_mean(own, model):
+        return None if all(_nonnegative(a, model) for a in others) else NEGATIVE_POWER
     if len(others) == 1:
         (s,) = others
         if _positive(s, model) or _positive(_expand(-s), model):
@@ -676,6 +677,12 @@ def refusal_message(what: str, layer: str, refusal: str) -> str:
     if refusal == NOT_A_DENSITY:
         return (f"{what} has no meaning for every latent space: a term of it is not a density of {layer} times a "
                 f"function (like Sum(1, {layer}), infinite for densities); give an explicit K")
+    if refusal == NEGATIVE_POWER:
+        return (f"{what} is not admitted for every latent space: a term of it has p(x | {layer}) (or another "
+                f"function of {layer} that is no density of it) to a power not shown >= 0 on the whole parameter "
+                f"domain, and its integral is infinite for densities such as Gaussian ones (like "
+                f"Sum(p({layer}) / p(x | {layer}), {layer}), or p(x | {layer})**t for t < 0); give an explicit K, "
+                f"or a domain of the exponent's parameters where it is >= 0")
     return (f"{what} is not admitted for every latent space: a term of it has its densities of {layer} in a shape "
             f"whose integral is infinite for many densities (like Sum(q({layer})**2 / p({layer}), {layer}) or "
             f"Sum(q({layer})**2, {layer})); with K = \"any\" a summand must be a density (or a weighted geometric "
@@ -693,6 +700,15 @@ def _geometric_mean(exponents: dict, model=None) -> bool:
                and _positive(_expand(1 - v), model) for v in values)
 
 
+def _nonnegative(s: Expr, model) -> bool:
+    """`s` >= 0 on the whole parameter domain, with a certificate (a number, or t with t in (0, 1))."""
+    if s.is_Rational:
+        return bool(s >= 0)
+    from elbo_sym.engine.definedness import nonnegative
+
+    return nonnegative(s, model)
+
+
 def _positive(s: Expr, model) -> bool:
     if s.is_Rational:
         return bool(s > 0)
@@ -705,13 +721,9 @@ def _exponents(e: Expr, densities: frozenset, pointwise: frozenset) -> dict | No
     """`e` as a product of powers: {base: exponent} over the densities of z, the other pointwise
     symbols (p(x | z)) and mixtures of densities (an Add, one base); logs and z-free factors
     count nothing.  None when `e` is not such a product (exp(q(z)), 1 + q(z))."""
-    if not e.free_symbols & densities:  # z-free, or a function of p(x | z) alone (exp(p(x | z)))
-        if e in pointwise:
-            return {e: Integer(1)}
-        if isinstance(e, Pow) and e.base in pointwise and not e.exp.free_symbols & pointwise:
-            return {e.base: e.exp}
+    if not e.free_symbols & (densities | pointwise):  # z-free
         return {}
-    if e in densities:
+    if e in densities or e in pointwise:
         return {e: Integer(1)}
     if isinstance(e, log):  # a log counts 0 (as in H(q) for densities)
         return {}
@@ -747,6 +759,8 @@ def _exponents(e: Expr, densities: frozenset, pointwise: frozenset) -> dict | No
             inner = _exponents(_separate(term, pointwise)[1], densities, pointwise)
             if inner is None:
                 return None
+            if any(not (_expand(a).is_Rational and a >= 0) for a in inner.values()):
+                return None  # 1 + 1/p(x | z): a negative power (or a parameter's) inside a sum
             owns.append({b: a for b, a in inner.items() if b in densities or isinstance(b, Add)})
         if not any(owns):  # log(q(z)) + log(p(z)): a function of degree 0
             return {}
