@@ -641,7 +641,10 @@ def _sum_refusal(body: Expr, densities: frozenset, pointwise: frozenset, model,
 
     NOT_A_DENSITY: no density of z to the first power at all (Sum(1, z), exp(q(z))); NOT_INTEGRABLE:
     densities in another shape (q(z)**2, q(z)**2 / p(z), q(z)**t with t != 1), infinite for many
-    densities and needed by no derivation.
+    densities and needed by no derivation; NEGATIVE_POWER: a geometric mean times p(x | z) (or
+    another pointwise symbol that is no density of z) to a power not shown >= 0 on the whole
+    parameter domain (p(z) / p(x | z), p(z) exp(t log p(x | z)) for t real): infinite for Gaussian
+    models (rt3 F6).  Powers in [0, 1] are finite by Hoelder, larger ones where p(x | z) is bounded.
 
     `ratios`: pairs (conditional, marginal) of one variable whose ratio is a function of another
     variable's density (the chain's p(z1 | z2) / p(z1) = p(z2 | z1) / p(z2)): such a ratio to a
