@@ -704,9 +704,10 @@ def _geometric_mean(exponents: dict, model=None) -> bool:
 
 
 def _nonnegative(s: Expr, model) -> bool:
-    """`s` >= 0 on the whole parameter domain, with a certificate (a number, or t with t in (0, 1))."""
-    if s.is_Rational:
-        return bool(s >= 0)
+    """`s` >= 0 on the whole parameter domain, with a certificate (a number, or with the model: t
+    with t in (0, 1))."""
+    if s.is_Rational or model is None:
+        return bool(s.is_Rational and s >= 0)
     from elbo_sym.engine.definedness import nonnegative
 
     return nonnegative(s, model)
@@ -762,7 +763,7 @@ def _exponents(e: Expr, densities: frozenset, pointwise: frozenset) -> dict | No
             inner = _exponents(_separate(term, pointwise)[1], densities, pointwise)
             if inner is None:
                 return None
-            if any(not (_expand(a).is_Rational and a >= 0) for a in inner.values()):
+            if not all(_nonnegative(_expand(a), None) for a in inner.values()):
                 return None  # 1 + 1/p(x | z): a negative power (or a parameter's) inside a sum
             owns.append({b: a for b, a in inner.items() if b in densities or isinstance(b, Add)})
         if not any(owns):  # log(q(z)) + log(p(z)): a function of degree 0
