@@ -629,7 +629,7 @@ def _sum_refusal(body: Expr, densities: frozenset, pointwise: frozenset, model,
     K = "any" means densities too, and a proved step holds wherever its integrals are finite
     (the convention of `INTEGRABILITY_CONVENTION`).  So that the convention is not stretched to
     integrals that are infinite for ordinary densities, a summand's densities must form one of
-    two shapes (logs, p(x | z) and z-free factors aside):
+    two shapes (logs, z-free factors and p(x | z) to a power >= 0 aside):
 
     * a weighted geometric mean  d1**a1 * ... * dn**an  with every ai in [0, 1] and a1 + ... +
       an = 1 (q(z), q(z) log q(z), sqrt(q(z) p(z))): finite for *every* densities by Hoelder's
