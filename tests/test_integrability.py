@@ -108,6 +108,7 @@ ADMITTED = [
     ("Sum(p(z) * exp(t * log(p(x | z))), z)", 't = "in (0, 1)"'),  # tempered likelihood (Hoelder)
     ("Sum(p(z) * exp(t * log(p(x | z))), z)", 't = ">= 0"'),
     ("Sum(p(z) * p(x | z)**2, z)", ""),
+    ("Sum(p(z) * exp(p(x | z)), z)", ""),  # a function of p(x | z) with no power below 0 counts nothing
 ]
 
 
@@ -125,6 +126,7 @@ NEGATIVE_LIKELIHOOD_POWERS = [
     ("Sum(p(z) * exp(t * log(p(x | z))), z)", "Sum(p(z) * exp(t * log(p(x | z))), z) + 0", 't = "real"'),
     ("Sum(p(z) * p(x | z)**t, z)", "Sum(p(z) * p(x | z)**t, z) + 0", 't = "< 0"'),
     ("Sum(q(z) * (1 + 1 / p(x | z)), z)", "Sum(q(z) * (1 + 1 / p(x | z)), z) + 0", ""),
+    ("Sum(p(z) * exp(1 / p(x | z)), z)", "Sum(p(z) * exp(1 / p(x | z)), z) + 0", ""),
 ]
 
 

@@ -724,7 +724,28 @@ def _positive(s: Expr, model) -> bool:
 def _exponents(e: Expr, densities: frozenset, pointwise: frozenset) -> dict | None:
     """`e` as a product of powers: {base: exponent} over the densities of z, the other pointwise
     symbols (p(x | z)) and mixtures of densities (an Add, one base); logs and z-free factors
-    count nothing.  None when `e` is not such a product (exp(q(z)), 1 + q(z))."""
+    count nothing, and so does another function of p(x | z) alone with no log and no power below
+    0 in it (exp(p(x | z))).  None when `e` is not such a product (exp(q(z)), 1 + q(z),
+    exp(1 / p(x | z)))."""
+    found = _powers(e, densities, pointwise)
+    if found is None and not e.free_symbols & densities and _no_log_or_negative_power(e, pointwise):
+        return {}
+    return found
+
+
+def _no_log_or_negative_power(e: Expr, pointwise: frozenset) -> bool:
+    """No log of, and no power other than a number >= 0 of, anything that depends on z in `e`."""
+    for node in preorder_traversal(e):
+        if isinstance(node, log) and node.free_symbols & pointwise:
+            return False
+        if isinstance(node, Pow) and node.base.free_symbols & pointwise and not (
+                node.exp.is_Rational and node.exp >= 0):
+            return False
+    return True
+
+
+def _powers(e: Expr, densities: frozenset, pointwise: frozenset) -> dict | None:
+    """`_exponents` without its fallback for functions of p(x | z) alone."""
     if not e.free_symbols & (densities | pointwise):  # z-free
         return {}
     if e in densities or e in pointwise:
