@@ -105,7 +105,10 @@ ADMITTED = [
     ("Sum(q(z)**(1 - t) * p(z)**t, z)", 't = "in (0, 1)"'),
     ("Sum(q(z) * log(q(z) / p(z)), z)", ""),
     ("Sum((q(z) + p(z)) / 2 * log((q(z) + p(z)) / 2), z)", ""),  # a mixture is a density
-    ("Sum(p(z) * exp(t * log(p(x | z))), z)", 't = "real"'),  # tempered likelihood
+    ("Sum(p(z) * exp(t * log(p(x | z))), z)", 't = "in (0, 1)"'),  # tempered likelihood (Hoelder)
+    ("Sum(p(z) * exp(t * log(p(x | z))), z)", 't = ">= 0"'),
+    ("Sum(p(z) * p(x | z)**2, z)", ""),
+    ("Sum(p(z) * exp(p(x | z)), z)", ""),  # a function of p(x | z) with no power below 0 counts nothing
 ]
 
 
@@ -113,6 +116,54 @@ ADMITTED = [
 def test_geometric_means_and_importance_ratio_powers_are_admitted(summand, params):
     result = check_text(one_step(summand, f"{summand} + 0", params=params))
     assert result.steps[0].verdict is Verdict.proved, result.steps[0].reason
+
+
+TEMPERED = "derivations/literature/tempered-posterior.toml"
+NEGATIVE_LIKELIHOOD_POWERS = [
+    # rt3 F6: an integral infinite for Gaussian models, admitted with K = "any" and proved
+    ("Sum(p(z) * exp(-log(p(x | z))), z)", "Sum(p(z) / p(x | z), z)", ""),
+    ("Sum(p(z) / p(x | z), z)", "Sum(p(z) / p(x | z), z) + 0", ""),
+    ("Sum(p(z) * exp(t * log(p(x | z))), z)", "Sum(p(z) * exp(t * log(p(x | z))), z) + 0", 't = "real"'),
+    ("Sum(p(z) * p(x | z)**t, z)", "Sum(p(z) * p(x | z)**t, z) + 0", 't = "< 0"'),
+    ("Sum(q(z) * (1 + 1 / p(x | z)), z)", "Sum(q(z) * (1 + 1 / p(x | z)), z) + 0", ""),
+    ("Sum(p(z) * exp(1 / p(x | z)), z)", "Sum(p(z) * exp(1 / p(x | z)), z) + 0", ""),
+]
+
+
+@pytest.mark.parametrize("start, expr, params", NEGATIVE_LIKELIHOOD_POWERS)
+def test_a_power_of_the_likelihood_not_shown_nonnegative_is_refused(start, expr, params):
+    result = check_text(one_step(start, expr, params=params))
+    (step,) = result.steps
+    assert not result.ok and step.verdict is Verdict.error, step.reason
+    assert REFUSED_ANY.search(step.reason) and "give an explicit K" in step.reason, step.reason
+    assert not LEAKS.search(step.reason), step.reason
+
+
+@pytest.mark.parametrize("domain", ['"real"', '"< 0"', '"in (-1, 1)"', '"> -1"'])
+def test_the_tempered_posterior_with_negative_temperatures_allowed_is_not_proved(domain):
+    """rt3 F6: with t < 0 allowed, Sum(p(z) p(x | z)**t, z) is infinite for Gaussian models (see
+    the next test), so the softmax is no distribution there; every step was proved, exit 0."""
+    text = open(TEMPERED, encoding="utf-8").read()
+    assert 't = "in (0, 1)"' in text
+    result = check_text(text.replace('t = "in (0, 1)"', f"t = {domain}"), budget=30.0)
+    assert not result.ok and not result.established
+    assert all(s.verdict is Verdict.error and "p(x | z)" in s.reason and REFUSED in s.reason for s in result.steps)
+
+
+def test_the_tempered_posterior_of_the_literature_stays_proved():
+    result = check_text(open(TEMPERED, encoding="utf-8").read(), budget=30.0)
+    assert result.ok and all(s.verdict is Verdict.proved for s in result.steps)
+
+
+def test_the_refused_inverse_likelihood_is_infinite_for_a_gaussian_model():
+    """Why Sum(p(z) / p(x | z), z) is refused: with p(z) = N(z; 0, 1) and p(x | z) = N(x; 2 z, 1)
+    at x = 0 the integrand is exp(3 z**2 / 2) up to a constant (rt3: 151, 4.5e9, 3.2e22,
+    4.1e40 over [-L, L] for L = 2, 4, 6, 8)."""
+    prior, likelihood = _gaussian(0, 1), lambda t: _gaussian(2 * t, 1)(0)
+    partial = [mpmath.quad(lambda t: prior(t) / likelihood(t), [-r, 0, r]) for r in (2, 4, 6, 8)]
+    assert all(b > 1e9 * a for a, b in zip(partial[1:], partial[2:])) and partial[-1] > 1e40
+    tempered = [mpmath.quad(lambda t: prior(t) * likelihood(t) ** 0.5, [-r, 0, r]) for r in (8, 16)]
+    assert abs(tempered[1] - tempered[0]) < 1e-12  # t = 1/2, admitted: finite
 
 
 def test_the_hoelder_bound_behind_the_geometric_mean_shape():

@@ -318,3 +318,47 @@ def test_chain_strict_relation_near_the_tolerance_is_refined_at_its_point():
     wrong = chain_ref.judge(side, ">", bigger, cases, stop_at_first=False)
     assert len(wrong.failures) == len(wrong.outcomes) == 4
     assert all("undefined" not in o.reason and "digits" in o.reason for o in wrong.failures)
+
+
+TINY_FALSE_STEPS = [
+    # rt3 F5: sides that differ by exp(-100) (3.7e-44), within the old 1e-40 tolerance, were agreed on
+    ("K = 2", "log(p(x))", "=", "log(p(x)) + exp(-100)"),
+    ("K = 2", "log(p(x))", ">=", "log(p(x)) + exp(-100)"),
+    ("K = 2", "log(p(x))", "=", "log(p(x)) + (1/1000000)**7"),
+    ('K = "any"', "ELBO(q)", "=", "ELBO(q) + exp(-100)"),
+    ('K = 2\nlatents = ["z1", "z2"]', "ELBO(q)", "=", "ELBO(q) + exp(-100)"),
+    ('K = "any"\nlatents = ["z1", "z2"]', "ELBO(q)", "=", "ELBO(q) + exp(-100)"),
+    ('model = "gaussian"', "ELBO(q)", "=", "ELBO(q) + exp(-100)"),
+    ('model = "gaussian"', "E(q, z**2)", "=", "mu**2 + sigma**2 + exp(-100)"),
+    ('model = "gaussian"\nD = "any"', "ELBO(q)", "=", "ELBO(q) + exp(-100)"),
+    ('model = "gaussian"\nlatents = ["z1", "z2"]', "ELBO(q)", "=", "ELBO(q) + exp(-100)"),
+]
+
+
+def _opinion(header: str, lhs: str, rel: str, rhs: str):
+    d = loads(f'title = "t"\n{header}\nstart = "{lhs}"\n[[step]]\nrel = "{rel}"\nexpr = "{rhs}"\nrule = "algebra"\n')
+    model = d.model()
+    return second_opinion(d.start.expr, rel, d.steps[0].expr, model.spec, model.K)
+
+
+@pytest.mark.parametrize("header, lhs, rel, rhs", TINY_FALSE_STEPS)
+def test_a_step_off_by_exp_minus_100_gets_a_disagreeing_second_opinion(header, lhs, rel, rhs):
+    """rt3 F5, in every family: the discrete and chain judges decide on their enclosures (0 in the
+    difference interval, no tolerance); the Gaussian judges within QUADRATURE_TOLERANCE (1e-50)."""
+    opinion = _opinion(header, lhs, rel, rhs)
+    assert opinion.status == "disagrees", opinion.describe()
+    assert "e-4" in opinion.describe()  # the difference shown: 3.7e-44 or 1.0e-42
+    true = _opinion(header, lhs, rel, lhs)  # and the same step made true still agrees
+    assert true.status == "agrees", true.describe()
+
+
+def test_the_tolerances_per_judge():
+    """Enclosures decide exactly; the quadrature judges keep a tolerance far above their measured
+    error (8.3e-57 relative on the tree and the corpus) and far below exp(-100)."""
+    assert discrete_ref.EXACT == 0
+    assert Fraction(1, 10**56) < discrete_ref.QUADRATURE_TOLERANCE < Fraction(1, 10**44)
+    tiny = discrete_ref._iv(Fraction(1, 10**45))
+    assert discrete_ref.relation_holds("=", tiny, Fraction(0), discrete_ref.TOLERANCE)[0]
+    assert not discrete_ref.relation_holds("=", tiny, Fraction(0), discrete_ref.QUADRATURE_TOLERANCE)[0]
+    assert not discrete_ref.relation_holds("=", tiny, Fraction(0), discrete_ref.EXACT)[0]
+    assert discrete_ref.relation_holds("=", tiny, tiny, discrete_ref.EXACT)[0]

@@ -604,6 +604,7 @@ def _density_degree(e: Expr, densities: frozenset, pointwise: frozenset) -> Expr
 
 NOT_A_DENSITY = "not a density"
 NOT_INTEGRABLE = "not integrable"
+NEGATIVE_POWER = "negative power"
 
 
 _SUM_REFUSALS = ("sum refusals",)
@@ -628,7 +629,7 @@ def _sum_refusal(body: Expr, densities: frozenset, pointwise: frozenset, model,
     K = "any" means densities too, and a proved step holds wherever its integrals are finite
     (the convention of `INTEGRABILITY_CONVENTION`).  So that the convention is not stretched to
     integrals that are infinite for ordinary densities, a summand's densities must form one of
-    two shapes (logs, p(x | z) and z-free factors aside):
+    two shapes (logs, z-free factors and p(x | z) to a power >= 0 aside):
 
     * a weighted geometric mean  d1**a1 * ... * dn**an  with every ai in [0, 1] and a1 + ... +
       an = 1 (q(z), q(z) log q(z), sqrt(q(z) p(z))): finite for *every* densities by Hoelder's
@@ -640,7 +641,10 @@ def _sum_refusal(body: Expr, densities: frozenset, pointwise: frozenset, model,
 
     NOT_A_DENSITY: no density of z to the first power at all (Sum(1, z), exp(q(z))); NOT_INTEGRABLE:
     densities in another shape (q(z)**2, q(z)**2 / p(z), q(z)**t with t != 1), infinite for many
-    densities and needed by no derivation.
+    densities and needed by no derivation; NEGATIVE_POWER: a geometric mean times p(x | z) (or
+    another pointwise symbol that is no density of z) to a power not shown >= 0 on the whole
+    parameter domain (p(z) / p(x | z), p(z) exp(t log p(x | z)) for t real): infinite for Gaussian
+    models (rt3 F6).  Powers in [0, 1] are finite by Hoelder, larger ones where p(x | z) is bounded.
 
     `ratios`: pairs (conditional, marginal) of one variable whose ratio is a function of another
     variable's density (the chain's p(z1 | z2) / p(z1) = p(z2 | z1) / p(z2)): such a ratio to a
@@ -655,9 +659,9 @@ def _sum_refusal(body: Expr, densities: frozenset, pointwise: frozenset, model,
         e = -_expand(own.get(marginal, Integer(0)))
         if e.is_Rational and e > 0 and _expand(own.get(conditional, Integer(0)) - e).is_nonnegative:
             own[conditional], own[marginal] = own[conditional] - e, Integer(0)
-    if _geometric_mean(own, model):
-        return None
     others = {_expand(a) for b, a in exponents.items() if b not in own}
+    if _geometric_mean(own, model):
+        return None if all(_nonnegative(a, model) for a in others) else NEGATIVE_POWER
     if len(others) == 1:
         (s,) = others
         if _positive(s, model) or _positive(_expand(-s), model):
@@ -676,6 +680,12 @@ def refusal_message(what: str, layer: str, refusal: str) -> str:
     if refusal == NOT_A_DENSITY:
         return (f"{what} has no meaning for every latent space: a term of it is not a density of {layer} times a "
                 f"function (like Sum(1, {layer}), infinite for densities); give an explicit K")
+    if refusal == NEGATIVE_POWER:
+        return (f"{what} is not admitted for every latent space: a term of it has p(x | {layer}) (or another "
+                f"function of {layer} that is no density of it) to a power not shown >= 0 on the whole parameter "
+                f"domain, and its integral is infinite for densities such as Gaussian ones (like "
+                f"Sum(p({layer}) / p(x | {layer}), {layer}), or p(x | {layer})**t for t < 0); give an explicit K, "
+                f"or a domain of the exponent's parameters where it is >= 0")
     return (f"{what} is not admitted for every latent space: a term of it has its densities of {layer} in a shape "
             f"whose integral is infinite for many densities (like Sum(q({layer})**2 / p({layer}), {layer}) or "
             f"Sum(q({layer})**2, {layer})); with K = \"any\" a summand must be a density (or a weighted geometric "
@@ -693,6 +703,16 @@ def _geometric_mean(exponents: dict, model=None) -> bool:
                and _positive(_expand(1 - v), model) for v in values)
 
 
+def _nonnegative(s: Expr, model) -> bool:
+    """`s` >= 0 on the whole parameter domain, with a certificate (a number, or with the model: t
+    with t in (0, 1))."""
+    if s.is_Rational or model is None:
+        return bool(s.is_Rational and s >= 0)
+    from elbo_sym.engine.definedness import nonnegative
+
+    return nonnegative(s, model)
+
+
 def _positive(s: Expr, model) -> bool:
     if s.is_Rational:
         return bool(s > 0)
@@ -704,14 +724,31 @@ def _positive(s: Expr, model) -> bool:
 def _exponents(e: Expr, densities: frozenset, pointwise: frozenset) -> dict | None:
     """`e` as a product of powers: {base: exponent} over the densities of z, the other pointwise
     symbols (p(x | z)) and mixtures of densities (an Add, one base); logs and z-free factors
-    count nothing.  None when `e` is not such a product (exp(q(z)), 1 + q(z))."""
-    if not e.free_symbols & densities:  # z-free, or a function of p(x | z) alone (exp(p(x | z)))
-        if e in pointwise:
-            return {e: Integer(1)}
-        if isinstance(e, Pow) and e.base in pointwise and not e.exp.free_symbols & pointwise:
-            return {e.base: e.exp}
+    count nothing, and so does another function of p(x | z) alone with no log and no power below
+    0 in it (exp(p(x | z))).  None when `e` is not such a product (exp(q(z)), 1 + q(z),
+    exp(1 / p(x | z)))."""
+    found = _powers(e, densities, pointwise)
+    if found is None and not e.free_symbols & densities and _no_log_or_negative_power(e, pointwise):
         return {}
-    if e in densities:
+    return found
+
+
+def _no_log_or_negative_power(e: Expr, pointwise: frozenset) -> bool:
+    """No log of, and no power other than a number >= 0 of, anything that depends on z in `e`."""
+    for node in preorder_traversal(e):
+        if isinstance(node, log) and node.free_symbols & pointwise:
+            return False
+        if isinstance(node, Pow) and node.base.free_symbols & pointwise and not (
+                node.exp.is_Rational and node.exp >= 0):
+            return False
+    return True
+
+
+def _powers(e: Expr, densities: frozenset, pointwise: frozenset) -> dict | None:
+    """`_exponents` without its fallback for functions of p(x | z) alone."""
+    if not e.free_symbols & (densities | pointwise):  # z-free
+        return {}
+    if e in densities or e in pointwise:
         return {e: Integer(1)}
     if isinstance(e, log):  # a log counts 0 (as in H(q) for densities)
         return {}
@@ -747,6 +784,8 @@ def _exponents(e: Expr, densities: frozenset, pointwise: frozenset) -> dict | No
             inner = _exponents(_separate(term, pointwise)[1], densities, pointwise)
             if inner is None:
                 return None
+            if not all(_nonnegative(_expand(a), None) for a in inner.values()):
+                return None  # 1 + 1/p(x | z): a negative power (or a parameter's) inside a sum
             owns.append({b: a for b, a in inner.items() if b in densities or isinstance(b, Add)})
         if not any(owns):  # log(q(z)) + log(p(z)): a function of degree 0
             return {}

@@ -549,7 +549,8 @@ def judge(lhs, rel: str, rhs, cases: list[ChainInstance], stop_at_first: bool = 
     for inst in cases:
         for point in _assignments(tuple(free), {}, inst.K):
             at = tuple(point.get(v) for v in LAYERS) if free else None
-            outcome = outcome_of(inst, at, lhs, rel, rhs, evaluate, inst, point, refine=True)  # a side valued
+            outcome = outcome_of(inst, at, lhs, rel, rhs, evaluate, inst, point, refine=True,
+                                 tolerance=arith.EXACT)  # a side valued
             # before (the step before's right side) is found in `evaluate`'s memo, its work charged again
             result.outcomes.append(outcome)
             if stop_at_first and not outcome.holds:

@@ -15,10 +15,14 @@ outward-rounded interval primitives (``mpmath.libmp.libmpi``, the arithmetic beh
 An interval that contains 0 where a positive (log) or non-zero (divisor) value is needed
 counts as undefined: the value is 0 to 60 digits.
 
-Relations: exact values are compared exactly.  Otherwise ``=`` holds when the difference
-is within ``TOLERANCE * (1 + max(|lhs|, |rhs|))`` (1e-40: far below any genuinely false
-identity the fuzzer builds, e.g. one off by 1e-9 * q(z)); a strict ``<``/``>`` needs the
-difference to exceed that tolerance, so equality within it is a failure.
+Relations: exact values are compared exactly.  Otherwise this judge (and the chain's, on the
+same arithmetic) decides on the outward-rounded difference interval itself (EXACT, no
+tolerance): ``=`` holds when the interval contains 0, ``>=`` when its upper end is >= 0, a
+strict ``<``/``>`` when it lies wholly on that side (else re-decided at RETRY_PRECISIONS).  A
+true identity's interval always contains 0; a false one off by exp(-100) (3.7e-44) is
+separated at 210 bits (a width about 1e-60 times the sides).  The Gaussian judges' quadrature
+nodes come from Newton's method, not from enclosures: they pass QUADRATURE_TOLERANCE, a
+difference within ``QUADRATURE_TOLERANCE * (1 + max(|lhs|, |rhs|))`` counting as 0.
 
 The model (DESIGN.md; K states, one observation x): prior p(z=k) = pi_k, likelihood
 p(x | z=k) = l_k in (0, 1], q(z=k) = q_k; p(x, z) = pi_k l_k, p(x) = sum_k pi_k l_k,
@@ -46,7 +50,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 import sympy
@@ -85,6 +89,14 @@ from elbo_sym.engine.notation import (
 
 DIGITS = 60
 TOLERANCE = Fraction(1, 10**40)
+"""The default of `relation_holds` for callers that compare values of no judge (and the sum-to-1
+test of a derived distribution)."""
+EXACT = Fraction(0)
+"""The discrete and chain judges' tolerance: their intervals are enclosures, so 0 is decisive."""
+QUADRATURE_TOLERANCE = Fraction(1, 10**50)
+"""The Gaussian judges' tolerance (relative, as 1 + max|side|): their Hermite nodes and weights are
+Newton's points at 250 bits, not enclosures; the largest |lhs - rhs| / (1 + max|side|) of a true
+step measured on the tree and the second opinion's corpus is far below it (docs/02)."""
 
 Value = Fraction | tuple  # a Fraction, or an interval (lo, hi) of raw mpmath floats
 
@@ -1526,12 +1538,13 @@ class Outcome:
 
 def outcome_of(inst: Any, at: Any, lhs: sympy.Expr, rel: str, rhs: sympy.Expr,
                evaluate: Callable[..., Value], *args: Any, refine: bool = False,
-               memo_at: int | None = None) -> Outcome:
+               memo_at: int | None = None, tolerance: Fraction = QUADRATURE_TOLERANCE) -> Outcome:
     """Both sides evaluated by the family's ``evaluate(side, *args)`` at one instance and point,
     and compared: one Outcome for every family's judge (undefined on either side fails it).
     `refine` (families whose values are outward-rounded intervals): a strict relation the
     tolerance cannot confirm is re-evaluated at RETRY_PRECISIONS (`strict_refined`); `memo_at`:
-    the position in `args` of a memo of values at the current precision, emptied for that."""
+    the position in `args` of a memo of values at the current precision, emptied for that;
+    `tolerance`: EXACT for the families whose values are enclosures (see `relation_holds`)."""
     values, texts, undefined = [], [], []
     for side in (lhs, rhs):
         try:
@@ -1543,7 +1556,7 @@ def outcome_of(inst: Any, at: Any, lhs: sympy.Expr, rel: str, rhs: sympy.Expr,
             undefined.append(str(error))
     if undefined:
         return Outcome(inst, at, texts[0], texts[1], False, "undefined: " + "; ".join(undefined))
-    ok, why = relation_holds(rel, values[0], values[1])
+    ok, why = relation_holds(rel, values[0], values[1], tolerance)
     if not ok and refine and rel in ("<", ">"):
         ok, why = strict_refined(rel, lhs, rhs, evaluate, args, why, memo_at)
     return Outcome(inst, at, texts[0], texts[1], ok, why)
@@ -1584,19 +1597,29 @@ _INTERVAL_TESTS: dict[str, Callable[[tuple, tuple], bool]] = {
 """Whether a difference interval satisfies the relation within the tolerance `tol`."""
 
 
-def relation_holds(rel: str, a: Value, b: Value) -> tuple[bool, str]:
-    """Decide `a rel b`: exactly for two fractions, within TOLERANCE for intervals."""
+def relation_holds(rel: str, a: Value, b: Value, tolerance: Fraction = TOLERANCE) -> tuple[bool, str]:
+    """Decide `a rel b`: exactly for two fractions; for intervals, a difference within
+    `tolerance * (1 + max|side|)` of 0 counts as 0 (EXACT: the interval itself decides)."""
     if isinstance(a, Fraction) and isinstance(b, Fraction):
         d = a - b
         ok = _EXACT_TESTS[rel](d)
         return ok, "" if ok else f"lhs - rhs = {show(d)} (exact)"
     A, B = _iv(a), _iv(b)
     d = mpi_sub(A, B, PREC)
+    if tolerance == 0:
+        ok = _INTERVAL_TESTS[rel](d, fzero)
+        return ok, "" if ok else f"lhs - rhs = {show(d)} (an enclosure at {_digits()} digits)"
     big_a, big_b = mpi_abs(A, PREC)[1], mpi_abs(B, PREC)[1]
     scale = mpi_add(_ONE, (fzero, big_a if mpf_ge(big_a, big_b) else big_b), PREC)
-    tol = mpi_mul(_TOL, scale, PREC)[0]  # the lower end: never looser than 1e-40 * scale
+    tol = mpi_mul(_tolerance_interval(tolerance, PREC), scale, PREC)[0]  # the lower end: never looser
     ok = _INTERVAL_TESTS[rel](d, tol)
     return ok, "" if ok else f"lhs - rhs = {show(d)} (tolerance {show((tol, tol))})"
+
+
+@cache
+def _tolerance_interval(tolerance: Fraction, bits: int) -> tuple:
+    return (from_rational(tolerance.numerator, tolerance.denominator, bits, round_floor),
+            from_rational(tolerance.numerator, tolerance.denominator, bits, round_ceiling))
 
 
 def _evaluate_carefully(e, inst: Instance, k: int | None, memo: dict) -> Value:
@@ -1691,7 +1714,8 @@ def judge(lhs, rel: str, rhs, cases: list[Instance], stop_at_first: bool = True,
     for index, inst in enumerate(cases):
         memo = memos.setdefault(index, {})
         for k in (range(inst.K) if pointwise else (None,)):
-            outcome = outcome_of(inst, k, lhs, rel, rhs, _evaluate_carefully, inst, k, memo, refine=True, memo_at=2)
+            outcome = outcome_of(inst, k, lhs, rel, rhs, _evaluate_carefully, inst, k, memo, refine=True, memo_at=2,
+                                 tolerance=EXACT)
             result.outcomes.append(outcome)
             if stop_at_first and not outcome.holds:
                 return result
@@ -1777,4 +1801,4 @@ __all__ = ["product_instances", "with_assumptions", "MAX_IWAE_DRAWS",
            "landmarks", "with_landmarks", "sign_change",
            "parameter_samples", "parameter_contains", "ANY_K",
            "evaluate", "judge", "relation_holds", "sign_of_difference", "signs_verdict",
-           "value_table", "has_free_z", "show", "TOLERANCE", "DIGITS"]
+           "value_table", "has_free_z", "show", "TOLERANCE", "EXACT", "QUADRATURE_TOLERANCE", "DIGITS"]
