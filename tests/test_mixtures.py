@@ -392,12 +392,18 @@ def test_the_softmax_file_with_the_prior_instead_of_the_posterior_is_refuted():
     assert math.isclose(c.lhs_value, math.log(evidence), rel_tol=1e-9)
 
 
-def test_a_tempered_posterior_with_a_temperature_outside_its_interval_is_still_a_distribution():
-    # exp(t log l) p(z) / normaliser is a distribution for every real t: the obligation holds
+@pytest.mark.parametrize("domain, proved", [(">= 0", True), ("in (0, 1)", True), ("real", False), ("< 0", False)])
+def test_a_tempered_posterior_is_a_distribution_only_for_a_temperature_shown_nonnegative(domain, proved):
+    """exp(t log l) p(z) / normaliser: for a finite K a distribution at every real t, but for
+    densities the normaliser is infinite at some t < 0 (Gaussian: 1/N(x; wz + b, s**2) grows like
+    exp(z**2)): with K = "any" the step is proved only where t >= 0 on t's whole domain (rt3 F6)."""
     text = (f'title = "t"\nK = "any"\nstart = "KL({TEMPERED}, p(z))"\n[[step]]\nrel = ">="\nexpr = "0"\n'
-            f'rule = "kl-nonneg"\n[params]\nt = "real"\n')
+            f'rule = "kl-nonneg"\n[params]\nt = "{domain}"\n')
     result = check_text(text)
-    assert result.ok and result.steps[0].verdict is Verdict.proved
+    assert (result.ok and result.steps[0].verdict is Verdict.proved) is proved
+    if not proved:
+        assert result.steps[0].verdict is Verdict.error and "power not shown >= 0" in result.steps[0].reason
+        assert check_text(text.replace('K = "any"', "K = 3")).steps[0].verdict is Verdict.proved
 
 
 @pytest.mark.parametrize("start, expr, rule, sum_text", [
@@ -427,7 +433,8 @@ def test_a_sum_with_no_density_of_z_in_a_term_is_never_proved_for_every_latent_s
 @pytest.mark.parametrize("summand", ["p(x, z)**2 / q(z)", "exp(t * log(p(x | z))) * p(z)",
                                      "exp(log(p(x, z)))", "q(z) * log(q(z)) + p(z | x)"])
 def test_a_sum_of_degree_at_least_1_in_the_densities_of_z_is_meaningful(summand):
-    text = f'title = "t"\nK = "any"\nstart = "Sum({summand}, z)"\n[params]\nt = "real"\n[[step]]\nrel = "="\n' \
+    # t >= 0: a tempered likelihood is admitted only to a power shown >= 0 (rt3 F6)
+    text = f'title = "t"\nK = "any"\nstart = "Sum({summand}, z)"\n[params]\nt = ">= 0"\n[[step]]\nrel = "="\n' \
            f'expr = "Sum({summand}, z) + 0"\nrule = "algebra"\n'
     assert check_text(text).steps[0].verdict is Verdict.proved
 
