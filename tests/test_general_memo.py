@@ -76,7 +76,7 @@ def test_remembered_helpers_equal_the_functions_they_remember():
         assert general._split_logs(value, model) == general._split_logs_once(value, build(ModelSpec(K="any")))
         terms = [value, value * model.unfold(parse("q(z)"), general.GENERIC)]
         for term in terms:
-            args = (term, model._densities_of_z, model.pointwise_symbols, model)
+            args = (term, model._densities_of_z, model.pointwise_symbols, model, frozenset({model.prior_z}))
             assert general.sum_refusal(*args) == general._sum_refusal(*args) == general.sum_refusal(*args)
 
 

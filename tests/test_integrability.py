@@ -127,6 +127,12 @@ NEGATIVE_LIKELIHOOD_POWERS = [
     ("Sum(p(z) * p(x | z)**t, z)", "Sum(p(z) * p(x | z)**t, z) + 0", 't = "< 0"'),
     ("Sum(q(z) * (1 + 1 / p(x | z)), z)", "Sum(q(z) * (1 + 1 / p(x | z)), z) + 0", ""),
     ("Sum(p(z) * exp(1 / p(x | z)), z)", "Sum(p(z) * exp(1 / p(x | z)), z) + 0", ""),
+    # rt5 F1: a ratio whose numerator is q, not the prior, passed as an importance ratio:
+    # p(z)**2 / (q(z) p(x | z)) = p(z) (q(z) p(x | z) / p(z))**-1, infinite for Gaussian models
+    ("Sum(p(z)**2 / (q(z) * p(x | z)), z)", "Sum(p(z)**2 / (q(z) * p(x | z)), z) + 0", ""),
+    ("Sum(p(z)**2 / (q(z) * p(x | z)), z) - Sum(p(z)**2 / (q(z) * p(x | z)), z)", "0", ""),
+    ("Sum(q(z)**(1 + t) * p(z)**(-t) * exp(t * log(p(x | z))), z)",
+     "Sum(q(z)**(1 + t) * p(z)**(-t) * exp(t * log(p(x | z))), z) + 0", 't = "< 0"'),
 ]
 
 

@@ -441,6 +441,12 @@ class GeneralChainModel(ChainLayers, ModelDefaults):
                 out[symbol] = Symbol(layers[0])
         return out
 
+    @cached_property
+    def _p_densities(self) -> frozenset[Symbol]:
+        """The model's own densities of a layer (p(zT), p(zA | zB), the marginals p(zt)), not q's:
+        the numerators an importance ratio may have (see general.sum_refusal)."""
+        return frozenset(symbol for name, (symbol, _) in self._table.items() if name.split("_")[0] in ("pi", "t", "m"))
+
     def _sum_refusal(self, body: Expr, layer: Symbol) -> str | None:
         """Why a summand over `layer` is refused for every latent space, or None (the shapes of
         `general.sum_refusal` in the densities of that layer); a nested sum counts as its body.
@@ -457,7 +463,7 @@ class GeneralChainModel(ChainLayers, ModelDefaults):
             body, nested = body.xreplace(inner), True
         densities = frozenset(d for d, of in self._density_of.items() if of == layer)
         pointwise = frozenset(v for v in body.free_symbols if layer in self.depends(v))
-        refusal = sum_refusal(body, densities, pointwise, self, self._bayes_ratios)
+        refusal = sum_refusal(body, densities, pointwise, self, densities & self._p_densities, self._bayes_ratios)
         return None if nested and refusal == NOT_INTEGRABLE else refusal
 
     @cached_property

@@ -484,7 +484,8 @@ class GeneralModel(ModelDefaults):
         out = []
         for term in terms:
             free, pointwise = _separate(term, self.pointwise_symbols)
-            refusal = sum_refusal(pointwise, self._densities_of_z, self.pointwise_symbols, self)
+            refusal = sum_refusal(pointwise, self._densities_of_z, self.pointwise_symbols, self,
+                                  frozenset({self.prior_z, *self.indexed_prior_z.values()}))
             if refusal is not None:
                 written = source is not None and not source.free_symbols & self._draw_symbols  # no pinned draw
                 what = to_text(source) if written else "a sum over z"
@@ -611,18 +612,18 @@ _SUM_REFUSALS = ("sum refusals",)
 """The key, in a model's sign memo, of its memo of `sum_refusal`'s answers."""
 
 
-def sum_refusal(body: Expr, densities: frozenset, pointwise: frozenset, model,
+def sum_refusal(body: Expr, densities: frozenset, pointwise: frozenset, model, priors: frozenset,
                 ratios: tuple[tuple[Symbol, Symbol], ...] = ()) -> str | None:
     """`_sum_refusal`, remembered per model (a pure function of its arguments: the same
     summands recur in every step and rule that sums them; 1,182 calls, 135 distinct)."""
     memo = model.sign_memo.setdefault(_SUM_REFUSALS, {})
-    key = (body, densities, pointwise, ratios)
+    key = (body, densities, pointwise, priors, ratios)
     if key not in memo:
-        memo[key] = _sum_refusal(body, densities, pointwise, model, ratios)
+        memo[key] = _sum_refusal(body, densities, pointwise, model, priors, ratios)
     return memo[key]
 
 
-def _sum_refusal(body: Expr, densities: frozenset, pointwise: frozenset, model,
+def _sum_refusal(body: Expr, densities: frozenset, pointwise: frozenset, model, priors: frozenset,
                  ratios: tuple[tuple[Symbol, Symbol], ...] = ()) -> str | None:
     """Why a summand over z is refused for every latent space (None: admitted).
 
@@ -646,6 +647,10 @@ def _sum_refusal(body: Expr, densities: frozenset, pointwise: frozenset, model,
     parameter domain (p(z) / p(x | z), p(z) exp(t log p(x | z)) for t real): infinite for Gaussian
     models (rt3 F6).  Powers in [0, 1] are finite by Hoelder, larger ones where p(x | z) is bounded.
 
+    `priors`: the densities of z that times p(x | z) are the joint p(x, z) (the model's prior): the
+    only ones an importance ratio's numerator may be (q(z) p(x | z) / p(z) is no ratio of the joint,
+    and its negative powers are infinite for Gaussian models: red team rt5).
+
     `ratios`: pairs (conditional, marginal) of one variable whose ratio is a function of another
     variable's density (the chain's p(z1 | z2) / p(z1) = p(z2 | z1) / p(z2)): such a ratio to a
     power counts as p(x | z) does, not as densities of this layer."""
@@ -665,7 +670,7 @@ def _sum_refusal(body: Expr, densities: frozenset, pointwise: frozenset, model,
     if len(others) == 1:
         (s,) = others
         if _positive(s, model) or _positive(_expand(-s), model):
-            for joint in own:
+            for joint in own.keys() & priors:
                 for m in own:
                     shifted = dict(own)
                     shifted[joint] = shifted[joint] - s
