@@ -58,6 +58,13 @@ def latex(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> str:
     ("log(p(x)) - (log(p(z)) - log(q(z)))", r"\log p(x) - \left(\log p(z) - \log q(z)\right)"),
     # quotients: one fraction for a quotient of a quotient
     ("p(x) / q(z) / p(z)", r"\frac{p(x)}{q(z)\, p(z)}"),
+    # a rational coefficient before a negative number or another number (rt5 F2: \frac{1}{2} -3 read 1/2 - 3)
+    ("(1/2) * (-3)", r"\frac{1}{2} \cdot \left(-3\right)"),
+    ("p(x) - (1/2) * (-3)", r"p(x) - \frac{1}{2} \cdot \left(-3\right)"),
+    ("(-1/2) * (-3)", r"- \frac{1}{2} \cdot \left(-3\right)"),
+    ("(1/2) * 3", r"\frac{1}{2} \cdot 3"),
+    ("exp((1/2) * (-3))", r"\exp\left(\frac{1}{2} \cdot \left(-3\right)\right)"),
+    ("(1/2) * (-p(x))", r"- \frac{1}{2} p(x)"),
 ])
 def test_each_scope_prints_its_exact_brackets(text, printed):
     assert latex(text) == printed

@@ -757,9 +757,10 @@ class ElboLatexPrinter(LatexPrinter):
         if coeff.is_Rational and not coeff.is_Integer and rest is not S.One and not _is_fraction(rest):
             sign = "- " if coeff < 0 else ""
             body = self._print(rest)
-            if rest.is_Add:
+            if rest.is_Add or body.startswith("-"):  # 1/2 * (-3): never \frac{1}{2} -3, which reads 1/2 - 3
                 body = rf"\left({body}\right)"
-            return rf"{sign}\frac{{{abs(coeff.p)}}}{{{coeff.q}}} {body}"
+            gap = r" \cdot " if rest.is_Number or body.startswith(r"\left(-") and _is_numeric(rest) else " "
+            return rf"{sign}\frac{{{abs(coeff.p)}}}{{{coeff.q}}}{gap}{body}"  # \frac{1}{2} \cdot 3, not \frac{1}{2} 3
         # A ratio of two numbers stays a ratio: \frac{3}{20} \big/ \frac{3}{10}.
         args = _factors(e)
         if (len(args) == 2 and args[0].is_Number and args[1].is_Pow and args[1].exp == -1
