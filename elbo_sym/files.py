@@ -251,13 +251,13 @@ def replace_file(path: Path, data: bytes | Callable[[str], None], *, sync: bool 
 
 def source_date_epoch() -> int | None:
     """``SOURCE_DATE_EPOCH``, the date reproducible outputs carry (whole seconds since 1970, at most
-    :data:`~elbo_sym.limits.MAX_SOURCE_DATE_EPOCH`), or None when it is not set or blank.  Any other
+    :data:`~elbo_sym.limits.MAX_SOURCE_DATE_EPOCH`), or None when it is not set or empty.  Any other
     value is an InputError: every command that writes a dated output (PDFs, whose LaTeX also reads it;
     the roster's sheets; the Anki package) reads it here, before any work, so a bad value is one line."""
     value = os.environ.get("SOURCE_DATE_EPOCH")
-    if value is None or not value.strip():
+    if not value:
         return None
-    text = value.strip()
+    text = value  # not stripped: pdflatex reads the variable as it is, and refuses "1700000000 " (rt5)
     if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_SOURCE_DATE_EPOCH)) \
             or int(text) > MAX_SOURCE_DATE_EPOCH:
         shown = repr(value[:24]) + ("..." if len(value) > 24 else "")

@@ -91,13 +91,13 @@ def test_cli_refuses_a_card_with_a_wrong_formula(tmp_path: Path, capsys) -> None
     assert not (tmp_path / "deck.apkg").exists()
 
 
-@pytest.mark.parametrize("value, expected", [("1700000000", 1700000000.0), ("", None), ("  ", None)])
+@pytest.mark.parametrize("value, expected", [("1700000000", 1700000000.0), ("", None)])
 def test_source_date_epoch_is_whole_seconds(monkeypatch, value, expected):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
     assert anki._timestamp() == expected
 
 
-@pytest.mark.parametrize("value", ["²", "١٢", "-5", "abc", "1e9", "99999999999999999999"])
+@pytest.mark.parametrize("value", ["²", "١٢", "-5", "abc", "1e9", "99999999999999999999", "  ", "1700000000 "])
 def test_a_bad_source_date_epoch_is_one_line_and_exit_2(monkeypatch, tmp_path, capsys, value):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", value)  # "²" is a digit to str.isdigit, but float("²") raises
     with pytest.raises(InputError, match="SOURCE_DATE_EPOCH"):

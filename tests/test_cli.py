@@ -433,7 +433,7 @@ def test_the_cli_module_stays_thin():
     assert len((ROOT / "elbo_sym" / "cli.py").read_text("utf-8").splitlines()) <= 600
 
 
-@pytest.mark.parametrize("value", ["abc", "-1", "1e9", "99999999999999999999"])
+@pytest.mark.parametrize("value", ["abc", "-1", "1e9", "99999999999999999999", "1700000000 "])
 def test_a_bad_source_date_epoch_is_one_line_before_any_work(tmp_path, monkeypatch, capsys, value):
     """`build` (whose LaTeX reads SOURCE_DATE_EPOCH too) and the roster say what is wrong in one line,
     exit 2, and write nothing."""
