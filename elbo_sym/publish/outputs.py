@@ -67,7 +67,15 @@ def move_in(staging: Path, folder: Path, names: Sequence[str], manifest: str,
             keep: Callable[[str], bool] = lambda _name: False) -> list[Path]:
     """Move the staged files `names` into `folder` (call it only once every one was built), then
     remove each file the previous run listed in `manifest` that this one did not write and `keep`
-    does not claim, and list what is ours now; returns the removed paths."""
+    does not claim, and list what is ours now; returns the removed paths.
+
+    A target that is a folder cannot be replaced by a file: that is an IsADirectoryError before any
+    file moves, so the set is replaced together or not at all (red team rt5: a roster's sheets were
+    replaced and its key was not)."""
+    for name in names:
+        target = folder / name
+        if target.is_dir() and not target.is_symlink():
+            raise IsADirectoryError(f"{target} is a folder, where this build writes a file: nothing was replaced")
     for name in names:
         os.replace(staging / name, folder / name)
     written = set(names)
