@@ -191,6 +191,17 @@ def test_cards_with_the_same_front_are_notes_of_their_own(tmp_path: Path) -> Non
     assert anki.note_guids(load_flashcards(path).cards, "ns") == guids
 
 
+def test_a_front_that_spells_another_cards_repeat_gets_a_guid_of_its_own() -> None:
+    """genanki.guid_for joins its parts with "__", so the second "What?" (guid_for(ns, "What?", 1))
+    and a card whose front is "What?__1" hashed alike (red team rt5): one note to Anki."""
+    from types import SimpleNamespace
+
+    cards = [SimpleNamespace(front=f) for f in ("What?", "What?__1", "What?", "What?__1")]
+    guids = anki.note_guids(cards, "ns")
+    assert len(set(guids)) == 4
+    assert anki.note_guid(cards[2], "ns", 1) == anki.note_guid(cards[1], "ns")  # the collision itself
+
+
 def test_anki_updates_every_edited_card_and_names_the_deck_in_plain_text(tmp_path: Path, monkeypatch) -> None:
     """Anki's own importer: a deck exported, edited (two cards with one front, up to spacing) and exported
     again updates all three notes; a title with `::`, a formula and `\\$` names one deck, in plain text."""

@@ -165,11 +165,16 @@ def note_guids(cards: Sequence[Any], namespace: str = GUID_NAMESPACE) -> list[st
     earlier card's (up to spacing) is told apart by how many came before it.  Two notes sharing
     a guid would be one note to Anki, and re-importing the deck would keep one card's old text."""
     seen: dict[str, int] = {}
-    guids = []
+    guids: list[str] = []
     for card in cards:
         front = " ".join(card.front.split())
-        guids.append(note_guid(card, namespace, seen.get(front, 0)))
-        seen[front] = seen.get(front, 0) + 1
+        repeat = seen.get(front, 0)
+        guid = note_guid(card, namespace, repeat)
+        while guid in guids:  # genanki joins the parts with "__": ("What?", 1) is the front "What?__1" (rt5)
+            repeat += 1
+            guid = note_guid(card, namespace, repeat)
+        guids.append(guid)
+        seen[front] = repeat + 1
     return guids
 
 
