@@ -49,6 +49,15 @@ def test_the_scope_says_proved_only_when_every_step_is(accepted, proved):
     assert "checked instances only" in accepted.scope.text and "Proved for" not in accepted.scope.text
 
 
+def test_a_refuted_step_never_says_the_result_holds_anywhere(checked_report):
+    """A refuted step fails at a counterexample: the scope must not say the result holds on the
+    checked instances (the checker page showed that for the teaching file's slip)."""
+    slip = checked_report(ROOT / "derivations" / "teaching" / "gap-slip.toml")
+    assert any(s.verdict == "refuted" for s in slip.steps)
+    assert slip.scope.lead == "Not proved for" and "refuted" in slip.scope.text
+    assert "holds on" not in slip.scope.text and "does not establish the result" in slip.scope.text
+
+
 @pytest.mark.parametrize("solutions", SOLUTIONS)
 def test_the_sheet_source_never_says_proved_for_an_accepted_step(accepted, solutions):
     source = derivations_handout([accepted], solutions).render()

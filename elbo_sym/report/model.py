@@ -315,7 +315,12 @@ class DerivationReport:
             return Scope("Proved for", self.model, conditions=self.params)
         steps = "; ".join(f"step {s.index} " + (f"held on {s.instances} exact instances, not proved"
                                                  if s.verdict == "checked" else s.verdict) for s in held)
-        return Scope("Not proved for", self.model, f": {steps}, so the result holds on the checked instances only",
+        if all(s.verdict == "checked" for s in held):
+            return Scope("Not proved for", self.model, f": {steps}, so the result holds on the checked instances only",
+                         self.params)
+        # a refuted step fails at a counterexample, an error decided nothing: the result does not hold anywhere
+        # it was shown to (never "holds on the checked instances", red team rt4's checker-page screenshot)
+        return Scope("Not proved for", self.model, f": {steps}, so the chain does not establish the result",
                      self.params)
 
     @property
