@@ -438,7 +438,7 @@ LESSON_NAME = "Latent variables and the ELBO"
 
 
 def rendered(folder: Path, *, titled: bool) -> dict[str, str]:
-    """The LaTeX of the project's derivations and self-check handouts, with or without its title."""
+    """The LaTeX of three of the project's handouts, with or without its title."""
     from dataclasses import replace
 
     from elbo_sym.publish.project import course_handouts
@@ -449,11 +449,13 @@ def rendered(folder: Path, *, titled: bool) -> dict[str, str]:
     results, errors = check_all(project.derivation_paths(), 10.0)
     assert not errors
     return {h.name: h.render() for h in course_handouts(results, project, budget=10.0)
-            if h.name in ("derivations", "selfcheck")}
+            if h.name in ("derivations", "selfcheck", "find-the-mistake")}
 
 
 def test_the_course_title_heads_every_handout_escaped_like_prose(tmp_path):
     make_project(tmp_path, TITLED)
+    slip = ROOT / "derivations" / "teaching" / "gap-slip.toml"  # a teaching file: find-the-mistake.pdf
+    (tmp_path / "derivs" / slip.name).write_text(slip.read_text(encoding="utf-8"), encoding="utf-8")
     assert load_project(tmp_path / PROJECT_FILE).title == r"Prob. ML & co: 100% #5_b, \$20 and $ELBO(q)$"
     titled, plain = rendered(tmp_path, titled=True), rendered(tmp_path, titled=False)
     for name, tex in titled.items():
@@ -462,7 +464,9 @@ def test_the_course_title_heads_every_handout_escaped_like_prose(tmp_path):
         assert LESSON_NAME not in tex, name
         assert f"\\fancyhead[L]{{\\small\\scshape {LESSON_NAME}}}" in plain[name], name
         assert tex.replace(TITLE_LATEX, LESSON_NAME) == plain[name], name  # only the title differs
-    assert f"{{\\large\\scshape {TITLE_LATEX}\\par}}" in titled["selfcheck"]  # the lesson's name as subtitle
+    assert set(titled) == {"derivations", "selfcheck", "find-the-mistake"}
+    for name in ("selfcheck", "find-the-mistake"):  # where the lesson's name was the subtitle
+        assert f"{{\\large\\scshape {TITLE_LATEX}\\par}}" in titled[name], name
 
 
 def test_a_course_title_whose_formula_does_not_parse_is_refused_at_its_line(tmp_path):
