@@ -459,11 +459,13 @@ def test_the_course_title_heads_every_handout_escaped_like_prose(tmp_path):
     assert load_project(tmp_path / PROJECT_FILE).title == r"Prob. ML & co: 100% #5_b, \$20 and $ELBO(q)$"
     titled, plain = rendered(tmp_path, titled=True), rendered(tmp_path, titled=False)
     for name, tex in titled.items():
-        assert f"\\fancyhead[L]{{\\small\\scshape {TITLE_LATEX}}}" in tex, name
+        header = f"\\fancyhead[L]{{\\small\\scshape \\fittext{{0.9\\headwidth}}{{{TITLE_LATEX}}}}}"
+        assert header in tex, name  # one line: a long title is scaled down, never wrapped into the page
         assert "ML & co" not in tex and " 100% " not in tex and "#5_b" not in tex, name  # never raw
         assert LESSON_NAME not in tex, name
         assert f"\\fancyhead[L]{{\\small\\scshape {LESSON_NAME}}}" in plain[name], name
-        assert tex.replace(TITLE_LATEX, LESSON_NAME) == plain[name], name  # only the title differs
+        unfitted = tex.replace(f"\\fittext{{0.9\\headwidth}}{{{TITLE_LATEX}}}", TITLE_LATEX)
+        assert unfitted.replace(TITLE_LATEX, LESSON_NAME) == plain[name], name  # only the title differs
     assert set(titled) == {"derivations", "selfcheck", "find-the-mistake"}
     for name in ("selfcheck", "find-the-mistake"):  # where the lesson's name was the subtitle
         assert f"{{\\large\\scshape {TITLE_LATEX}\\par}}" in titled[name], name
@@ -504,3 +506,7 @@ def test_build_and_site_carry_the_course_title(tmp_path, capsys):
     index = (site / "src" / "content" / "docs" / "index.md").read_text(encoding="utf-8")
     assert "title: \"Prob. ML & co: 100% #5_b, $20 and $ELBO(q)$\"" in index
     assert LESSON_NAME not in config
+    long_title = ", ".join(["Probabilistic machine learning for the curious"] * 4)  # 191 characters
+    (tmp_path / PROJECT_FILE).write_text(TITLED.replace(TITLED.splitlines()[0], f'title = "{long_title}"'))
+    assert main(["build", "--project", str(tmp_path), "--out", str(out), "--only", "exercises"]) == 0
+    assert long_title in pdf_text(out / "exercises.pdf", "-f", "2", "-l", "2").splitlines()  # on one line
