@@ -565,13 +565,14 @@ def _web(paths, out, site, title, literature, seed, project, count, K, parts, so
         raise InputError("--out and --site: give one (--site DIR writes the pages into DIR/src/content/docs)")
     if title is not None and site is None:
         raise InputError("--title is the site's title: it needs --site")
-    title = site_title(title)
+    site_title(title)  # a bad --title is refused before the project is read
     # refused before any work, and nothing is created yet
     folder = output_folder(site, "--site") if site is not None else output_folder(out or "pages", "--out")
     if site is not None and (foreign := foreign_site(folder)):
         raise InputError(f"--site {site}: {foreign}; to add the pages to your own site use "
                          f"--out {Path(site) / 'src' / 'content' / 'docs'}, or give an empty folder")
     course = _project(project, seed=seed, count=count, K=K, parts=parts, solutions=solutions)
+    title = site_title(title, course.title)  # without --title: the course's, else the default
     return _print_outcome(web_course(course, paths, folder, site_title=None if site is None else title,
                                      literature=literature, budget=budget, file_budget=file_budget))
 

@@ -425,3 +425,88 @@ def test_flashcards_anki_uses_the_projects_deck_and_title(tmp_path, capsys):
     (tmp_path / "untitled.toml").write_text('[[card]]\nfront = "f"\nback = "b"\n')
     assert main(["flashcards", str(tmp_path / "untitled.toml"), "--anki", str(tmp_path / "u.apkg")]) == 2
     assert "give the deck a title" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the course's title
+
+TITLED = r"""title = 'Prob. ML & co: 100% #5_b, \$20 and $ELBO(q)$'
+derivations = ["derivs"]
+selfcheck = "cards/selfcheck.toml"
+"""
+TITLE_LATEX = r"Prob. ML \& co: 100\% \#5\_b, \$20 and \(\mathcal{L}(q)\)"
+LESSON_NAME = "Latent variables and the ELBO"
+
+
+def rendered(folder: Path, *, titled: bool) -> dict[str, str]:
+    """The LaTeX of three of the project's handouts, with or without its title."""
+    from dataclasses import replace
+
+    from elbo_sym.publish.project import course_handouts
+    from elbo_sym.report.build import check_all
+
+    project = load_project(folder / PROJECT_FILE)
+    project = project if titled else replace(project, title="")
+    results, errors = check_all(project.derivation_paths(), 10.0)
+    assert not errors
+    return {h.name: h.render() for h in course_handouts(results, project, budget=10.0)
+            if h.name in ("derivations", "selfcheck", "find-the-mistake")}
+
+
+def test_the_course_title_heads_every_handout_escaped_like_prose(tmp_path):
+    make_project(tmp_path, TITLED)
+    slip = ROOT / "derivations" / "teaching" / "gap-slip.toml"  # a teaching file: find-the-mistake.pdf
+    (tmp_path / "derivs" / slip.name).write_text(slip.read_text(encoding="utf-8"), encoding="utf-8")
+    assert load_project(tmp_path / PROJECT_FILE).title == r"Prob. ML & co: 100% #5_b, \$20 and $ELBO(q)$"
+    titled, plain = rendered(tmp_path, titled=True), rendered(tmp_path, titled=False)
+    for name, tex in titled.items():
+        header = f"\\fancyhead[L]{{\\small\\scshape \\fittext{{0.9\\headwidth}}{{{TITLE_LATEX}}}}}"
+        assert header in tex, name  # one line: a long title is scaled down, never wrapped into the page
+        assert "ML & co" not in tex and " 100% " not in tex and "#5_b" not in tex, name  # never raw
+        assert LESSON_NAME not in tex, name
+        assert f"\\fancyhead[L]{{\\small\\scshape {LESSON_NAME}}}" in plain[name], name
+        unfitted = tex.replace(f"\\fittext{{0.9\\headwidth}}{{{TITLE_LATEX}}}", TITLE_LATEX)
+        assert unfitted.replace(TITLE_LATEX, LESSON_NAME) == plain[name], name  # only the title differs
+    assert set(titled) == {"derivations", "selfcheck", "find-the-mistake"}
+    for name in ("selfcheck", "find-the-mistake"):  # where the lesson's name was the subtitle
+        assert f"{{\\large\\scshape {TITLE_LATEX}\\par}}" in titled[name], name
+
+
+def test_a_course_title_whose_formula_does_not_parse_is_refused_at_its_line(tmp_path):
+    make_project(tmp_path, 'derivations = ["derivs"]\n\ntitle = "Week $ELBO(q$"\n')
+    with pytest.raises(DerivationError) as error:
+        load_project(tmp_path / PROJECT_FILE)
+    assert f"{PROJECT_FILE}:3" in str(error.value) and "title" in str(error.value)
+
+
+def test_the_site_title_is_the_courses_without_a_title_option():
+    from elbo_sym.publish.site import DEFAULT_SITE_TITLE, site_title
+
+    assert site_title(None, r"ML & co, \$5 and $ELBO(q)$") == "ML & co, $5 and $ELBO(q)$"
+    assert site_title("Given", "The course") == "Given"  # --title wins
+    assert site_title(None, "") == DEFAULT_SITE_TITLE
+
+
+@pytest.mark.full
+@pytest.mark.usefixtures("requires_latex")
+def test_build_and_site_carry_the_course_title(tmp_path, capsys):
+    import json
+
+    make_project(tmp_path, TITLED)
+    out = tmp_path / "handouts"
+    only = ["--only", "exercises", "--only", "selfcheck"]
+    assert main(["build", "--project", str(tmp_path), "--out", str(out), *only]) == 0, capsys.readouterr().err
+    for name in ("exercises", "selfcheck"):
+        text = pdf_text(out / f"{name}.pdf", "-f", "2")  # page 1 has no running header
+        assert "Prob. ML & co: 100% #5_b, $20 and L(q)" in text.splitlines(), name  # a line of its own
+        assert LESSON_NAME.lower() not in pdf_text(out / f"{name}.pdf").lower(), name
+    site = tmp_path / "site"
+    assert main(["web", "--project", str(tmp_path), "--site", str(site)]) == 0, capsys.readouterr().err
+    config = (site / "astro.config.mjs").read_text(encoding="utf-8")
+    assert f"title: {json.dumps('Prob. ML & co: 100% #5_b, $20 and $ELBO(q)$')}," in config
+    index = (site / "src" / "content" / "docs" / "index.md").read_text(encoding="utf-8")
+    assert "title: \"Prob. ML & co: 100% #5_b, $20 and $ELBO(q)$\"" in index
+    assert LESSON_NAME not in config
+    long_title = ", ".join(["Probabilistic machine learning for the curious"] * 4)  # 191 characters
+    (tmp_path / PROJECT_FILE).write_text(TITLED.replace(TITLED.splitlines()[0], f'title = "{long_title}"'))
+    assert main(["build", "--project", str(tmp_path), "--out", str(out), "--only", "exercises"]) == 0
+    assert long_title in pdf_text(out / "exercises.pdf", "-f", "2", "-l", "2").splitlines()  # on one line

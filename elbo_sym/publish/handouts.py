@@ -339,6 +339,16 @@ LESSON_ORDER = ("jensen", "decomposition", "gap", "tight")
 """The lesson's derivations in teaching order; other files follow in the order given."""
 
 
+def course_titled(handouts: Sequence[Handout], title: str) -> list[Handout]:
+    """The handouts with the course's title (a project's checked ``title``, printed like every
+    author's prose) as ``course``: their running header and the lesson's name in subtitles.
+    No title: the handouts as they are (the templates keep the lesson's name)."""
+    if not title:
+        return list(handouts)
+    course = prose(prose_parts(title, Vocabulary()), title)
+    return [Handout(h.name, h.template, {**h.context, "course": course}) for h in handouts]
+
+
 def lesson_order(reports: Sequence[DerivationReport]) -> list[DerivationReport]:
     """Reports sorted into :data:`LESSON_ORDER` (stable for everything else)."""
     rank = {name: i for i, name in enumerate(LESSON_ORDER)}

@@ -3,7 +3,7 @@
 A project folder may hold a small ``elbo-sym.toml``; every key is optional, and without
 the file (or without a key) the lesson's own files and the commands' defaults are used::
 
-    title = "Probabilistic ML, week 5"                 # the course: names its Anki deck (and its ids)
+    title = "Probabilistic ML, week 5"                 # the course: its handouts' headers, site title, Anki deck
     derivations = ["derivations", "extra/bound.toml"]   # files or folders, with their subfolders
     selfcheck = "cards/selfcheck.toml"                 # default: the lesson's self-check
     flashcards = "cards/flashcards.toml"               # default: the lesson's flashcards
@@ -45,6 +45,7 @@ from typing import Any
 
 from elbo_sym.engine.derivation import DerivationError, read_toml
 from elbo_sym.engine.models.base import Instance
+from elbo_sym.engine.parse import ParseError, Vocabulary
 from elbo_sym.files import (
     PROJECT_FILE,
     FileReadError,
@@ -58,7 +59,8 @@ from elbo_sym.lesson.examples import ExampleInputError, example_instance
 from elbo_sym.lesson.exercises import MAX_COUNT, MAX_EXERCISE_K, MAX_SEED, PARTS, SOLUTIONS, select_tasks
 from elbo_sym.limits import MAX_TITLE_CHARS
 from elbo_sym.prose import ProseError, check_prose
-from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, DRILL_COUNT
+from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, DRILL_COUNT, course_titled
+from elbo_sym.report.build import prose_parts
 
 __all__ = ["PROJECT_FILE", "MAX_PROJECT_BYTES", "MAX_PROJECT_EXAMPLES", "Settings", "Project",
            "load_project", "find_project", "project_handouts", "project_pages", "command_paths",
@@ -109,7 +111,8 @@ class Project:
     flashcards: Path | None = None
     settings: Settings = field(default_factory=Settings)
     title: str = ""
-    """The course's name (``title = "..."``; empty: none given): its Anki deck's name and ids."""
+    """The course's name (``title = "..."``; empty: none given): the handouts' running header,
+    the site's title (without ``--title``), its Anki deck's name and ids."""
 
     def with_options(self, **options: Any) -> Project:
         """The project with the command line's options (those not None) over its settings.
@@ -298,9 +301,13 @@ class _ProjectReader:
         if not isinstance(value, str) or not value.strip():
             raise self.error(line, "title must be the course's name (a non-empty string)")
         try:
-            return check_prose(value, MAX_TITLE_CHARS, "title")
+            text = check_prose(value, MAX_TITLE_CHARS, "title")
+            prose_parts(text, Vocabulary())  # its $...$ formulas parse here, not first in a build
+            return text
         except ProseError as error:
             raise self.error(line, error.message) from None
+        except ParseError as error:
+            raise self.error(line, f"title: {error}") from None
 
     def table(self, value: Any, name: str) -> dict:
         if not isinstance(value, dict):
@@ -417,7 +424,7 @@ def course_handouts(results, project: Project, *, budget: float, gallery=(), lit
     handouts = project_handouts(results, project, budget=budget, file_budget=file_budget)
     extra = gallery_handout(gallery, project.settings.solutions) if gallery else None
     handouts[1:1] = [h for h in (extra, cited) if h is not None]
-    return handouts
+    return course_titled(handouts, project.title)
 
 
 def checker_files(results, literature, project: Project) -> list:

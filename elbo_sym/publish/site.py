@@ -43,10 +43,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
+from elbo_sym.engine.parse import Vocabulary
 from elbo_sym.files import InputError
 from elbo_sym.limits import MAX_TITLE_CHARS
 from elbo_sym.publish.outputs import listed, write_manifest
 from elbo_sym.publish.web import Asset, Page, md_text, write_pages
+from elbo_sym.report.build import prose_parts
+from elbo_sym.report.model import prose_text
 
 __all__ = ["CONTENT_DIR", "DEFAULT_SITE_TITLE", "MANIFEST", "PUBLIC_DIR", "SITE_FILES", "foreign_site",
            "index_page", "site_files", "site_items", "site_title", "write_site"]
@@ -158,10 +161,11 @@ def write_site(items: Sequence[Page | Asset], out_dir: str | os.PathLike[str]) -
     return written, removed
 
 
-def site_title(title: str | None) -> str:
-    """The site's title (`web --site --title`): the default, or a one-line printable title; InputError otherwise."""
+def site_title(title: str | None, course_title: str = "") -> str:
+    """The site's title (`web --site --title`): the default, or a one-line printable title; InputError otherwise.
+    Without ``--title``: the course's (a project's checked ``title``, its formulas in file syntax) or the default."""
     if title is None:
-        return DEFAULT_SITE_TITLE
+        return prose_text(prose_parts(course_title, Vocabulary()), course_title) if course_title else DEFAULT_SITE_TITLE
     if not title.strip() or len(title) > MAX_TITLE_CHARS or any(unicodedata.category(c).startswith("C") for c in title):
         raise InputError(f"--title: give a one-line title of 1 to {MAX_TITLE_CHARS} printable characters")
     return title
