@@ -913,6 +913,11 @@ def _printed(expr: Basic, latex: bool) -> str:
 RELATION_LATEX = {"=": "=", "<=": r"\leq", ">=": r"\geq", "<": "<", ">": ">", "!=": r"\neq"}
 
 
+def relation_latex(lhs: Basic, rel: str, rhs: Basic) -> str:
+    """`lhs rel rhs` through the one printer: a formula, a claim or a condition."""
+    return f"{to_latex(lhs)} {RELATION_LATEX[rel]} {to_latex(rhs)}"
+
+
 _OPENERS_TEX = "([{"
 _CLOSERS_TEX = ")]}"
 
@@ -952,4 +957,5 @@ __all__ = [
     "DimensionSum", "Entropy", "ELBO", "Notation",
     "is_derived", "distribution_variables",
     "p", "q", "to_latex", "to_text", "latex_terms", "ElboLatexPrinter", "ElboStrPrinter", "RELATION_LATEX",
+    "relation_latex",
 ]

@@ -265,9 +265,9 @@ class Identity:
 
     @property
     def latex(self) -> str:
-        from elbo_sym.engine.notation import RELATION_LATEX, to_latex
+        from elbo_sym.engine.notation import relation_latex
 
-        return f"{to_latex(self.lhs)} {RELATION_LATEX[self.rel]} {to_latex(self.rhs)}"
+        return relation_latex(self.lhs, self.rel, self.rhs)
 
 
 @dataclass(frozen=True)

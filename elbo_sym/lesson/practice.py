@@ -118,9 +118,9 @@ _OPTIONAL = ("formula", "rule", "assume", "topic")
 
 def relation_latex(relation: Relation) -> str:
     """A condition (or any derivation Relation) through the one printer."""
-    from elbo_sym.engine.notation import RELATION_LATEX, to_latex
+    from elbo_sym.engine import notation
 
-    return f"{to_latex(relation.lhs.expr)} {RELATION_LATEX[relation.rel]} {to_latex(relation.rhs.expr)}"
+    return notation.relation_latex(relation.lhs.expr, relation.rel, relation.rhs.expr)
 
 
 def parameters_used(params: tuple[Any, ...], *stated: tuple[CardFormula | Relation, ...]) -> tuple[Any, ...]:
@@ -192,11 +192,11 @@ class CardFormula:
 
     @property
     def latex(self) -> str:
-        from elbo_sym.engine.notation import RELATION_LATEX, to_latex
+        from elbo_sym.engine.notation import relation_latex, to_latex
 
         if self.rel is None:
             return to_latex(self.lhs)
-        return f"{to_latex(self.lhs)} {RELATION_LATEX[self.rel]} {to_latex(self.rhs)}"
+        return relation_latex(self.lhs, self.rel, self.rhs)
 
 
 @dataclass(frozen=True)

@@ -38,13 +38,13 @@ from elbo_sym.engine.notation import (
     ELBO,
     IWAE,
     KL,
-    RELATION_LATEX,
     Density,
     Entropy,
     Index,
     Normal,
     p,
     q,
+    relation_latex,
     to_latex,
     to_text,
     x,
@@ -207,7 +207,7 @@ def prose_parts(text: str, vocabulary: Vocabulary, *, claims: bool = False,
         if span.kind == "math" and claims and split_relation(span.text) is not None:
             lhs, rel, rhs = known if isinstance(known, tuple) else prose_claim(span.text, vocabulary)
             parts.append(ProsePart("math", f"{to_text(lhs)} {rel} {to_text(rhs)}",
-                                   f"{to_latex(lhs)} {RELATION_LATEX[rel]} {to_latex(rhs)}"))
+                                   relation_latex(lhs, rel, rhs)))
         elif span.kind == "math":
             expr = known if isinstance(known, Expr) else prose_formula(span.text, vocabulary)
             parts.append(ProsePart("math", to_text(expr), to_latex(expr)))
