@@ -48,6 +48,7 @@ from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.derivation import (
     Derivation,
+    DerivationError,
     Formula,
     Relation,
     Step,
@@ -487,11 +488,8 @@ class _DeckReader(_Reader):
                            if span.kind == "math" and split_relation(span.text) is not None]
                      for key in (front_key, back_key)}
         if conditions and stated_in[front_key]:
-            raise self.error(self.line_of(front_key, table, i),
-                             f"{table} {number}: '{front_key}' states ${stated_in[front_key][0]}$, checked under the "
-                             f"card's conditions ({', '.join(relation_text(c) for c in conditions)}), but a "
-                             f"{front_key} is printed without them (they go with the answer): state the relation "
-                             f"in '{back_key}' or as the formula")
+            raise self.front_states(table, kind, i, stated_in[front_key][0],
+                                    tuple(relation_text(c) for c in conditions))
         claims = tuple(self.text_claim(text, self.line_of(key, table, i), conditions)
                        for key, texts_stated in stated_in.items() for text in texts_stated)
         stated = formula is not None or bool(claims)
@@ -501,19 +499,25 @@ class _DeckReader(_Reader):
     def with_parameters(self, card: Card, params: tuple[Any, ...], table: str, kind: str) -> Card:
         """`card` with the parameters whose domains it is checked under; a front (question) that
         states a relation about one is refused, as for the card's other conditions."""
-        front_key = _TEXT_KEYS[kind][0]
         stated_in_front = [span.text for span in split_math(card.front, claims=True)
                            if span.kind == "math" and split_relation(span.text) is not None]
         front_claims = card.claims[:len(stated_in_front)]  # the front's claims come first
         about = parameters_used(params, front_claims)
         if about:
-            raise self.error(self.line_of(front_key, table, card.index - 1),
-                             f"{table} {card.index}: '{front_key}' states ${front_claims[0].text}$, checked for "
-                             f"{about[0].describe()}, but a {front_key} is printed without its conditions (they go "
-                             f"with the answer): state the relation in '{_TEXT_KEYS[kind][1]}' or as the formula")
+            raise self.front_states(table, kind, card.index - 1, front_claims[0].text, (about[0].describe(),))
         used = parameters_used(params, (card.formula,) if card.formula is not None else (), card.claims,
                                card.conditions)
         return replace(card, parameters=used)
+
+    def front_states(self, table: str, kind: str, i: int, relation: str,
+                     conditions: tuple[str, ...]) -> DerivationError:
+        """The error for a relation in card `i`'s front (question), checked under `conditions` (assumptions,
+        premises, parameters' domains) that the front is printed without: they go with the answer."""
+        front_key, back_key = _TEXT_KEYS[kind]
+        return self.error(self.line_of(front_key, table, i),
+                          f"{table} {i + 1}: '{front_key}' states ${relation}$, checked under the card's conditions "
+                          f"({', '.join(conditions)}), but a {front_key} is printed without them (they go with the "
+                          f"answer): state the relation in '{back_key}' or as the formula")
 
     def label(self, value: Any, limit: int, what: str, line: int, where: str) -> str:
         """A deck's title or summary, a card's topic: prose that no check reads, printed where a
