@@ -147,6 +147,9 @@ MAX_WHY_CHARS = 1_000
 """A step's `why` note (printed beside the step)."""
 MAX_CARD_TEXT_CHARS = 2_000
 """A card's front or back, a self-check question or answer."""
+MOODLE_NAME_CHARS = 255
+"""Moodle's limit on a question's or a category's name (its stored HTML): a longer name is cut by
+Moodle's import (question names) or refused by its database (category names)."""
 MAX_WORD_CHARS = 80
 """Longest word (run of non-space characters) in prose: TeX cannot break a longer one."""
 POINTER_CONTEXT_CHARS = 100

@@ -20,12 +20,23 @@ from elbo_sym.publish.handouts import exercises_context
 from elbo_sym.publish.moodle import TOLERANCE, MoodleError, cdata, cloze_numerical, moodle_quiz, write_moodle_quiz
 from elbo_sym.publish.render import LatexMarkup
 
-# Moodle's own syntax (question/type/multianswer/questiontype.php): the start of any embedded
-# sub-question, and the number syntax of a NUMERICAL one.
-ANSWER_START = re.compile(r"\{([0-9]*):(NUMERICAL|NM|MULTICHOICE\w*|MC\w*|MR\w*|SHORTANSWER\w*|SA\w*|MW\w*):")
+# Moodle's own cloze syntax, as question/type/multianswer/questiontype.php defines it (read in the
+# search tool's index of moodle/moodle, file id 175412144: the version with the MULTIRESPONSE types
+# and qtype_multianswer_validate_question), translated to Python's re: PCRE's lookbehind
+# (?<!\\\\|&|&amp;) of three lengths is three lookbehinds here. bench/moodle_check.py runs the PHP.
+ANSWER_TYPE_DEF = ("(NUMERICAL|NM)|(MULTICHOICE|MC)|(MULTICHOICE_V|MCV)|(MULTICHOICE_H|MCH)|"
+                   "(SHORTANSWER|SA|MW)|(SHORTANSWER_C|SAC|MWC)|"
+                   "(MULTICHOICE_S|MCS)|(MULTICHOICE_VS|MCVS)|(MULTICHOICE_HS|MCHS)|"
+                   "(MULTIRESPONSE|MR)|(MULTIRESPONSE_H|MRH)|(MULTIRESPONSE_S|MRS)|(MULTIRESPONSE_HS|MRHS)")
+ANSWER_START = re.compile(r"\{([0-9]*):(" + ANSWER_TYPE_DEF + "):")
+ANSWER_ALTERNATIVE = (r"(=|%(-?[0-9]+(?:[.,][0-9]*)?)%)?"
+                      r"(.+?(?<!\\)(?<!&)(?<!&amp;)(?=[~#}]|$))"
+                      r"(#(.*?(?<!\\)(?=[~}]|$)))?")
+ANSWER = re.compile(ANSWER_START.pattern + "(" + ANSWER_ALTERNATIVE + "(~" + ANSWER_ALTERNATIVE + ")*)\\}", re.S)
+ANSWER_NORM, ANSWER_TYPE_NUMERICAL, ANSWER_ALTERNATIVES = 1, 3, 16
 NUMBER = r"-?(([0-9]+[.,]?[0-9]*|[.,][0-9]+)([eE][-+]?[0-9]+)?)"
-NUMERICAL_ALTERNATIVE = re.compile(rf"^({NUMBER})(:{NUMBER})?$")
-SUBQUESTION = re.compile(r"\{([0-9]*):NUMERICAL:=([^{}~#]*)\}")
+NUMERICAL_ALTERNATIVE = re.compile(rf"^({NUMBER})(:{NUMBER})?$", re.S)
+NUMERICAL_CORRECT_ANSWER, NUMERICAL_ABS_ERROR_MARGIN = 1, 6
 
 
 def questions(xml: str) -> list[ET.Element]:
@@ -46,17 +57,29 @@ def question_text(q: ET.Element) -> str:
     return text
 
 
+def moodle_subquestions(text: str) -> tuple[list[re.Match[str]], str]:
+    """The sub-questions qtype_multianswer_extract_question finds in `text`, in order, and the text
+    it keeps, with each replaced by {#n}: the first match of ANSWER, replaced, then again."""
+    found = []
+    while (match := ANSWER.search(text)) is not None:
+        found.append(match)
+        text = text.replace(match.group(0), f"{{#{len(found)}}}", 1)
+    return found, text
+
+
 def subanswers(text: str) -> list[tuple[float, float, str]]:
-    """(answer, tolerance, answer text) of every sub-question, checked against Moodle's regexes."""
-    starts = ANSWER_START.findall(text)
-    found = SUBQUESTION.findall(text)
-    assert len(starts) == len(found), "a sub-question start that is not a complete NUMERICAL sub-question"
+    """(answer, tolerance, answer text) of every sub-question, as Moodle's cloze parser reads them:
+    each NUMERICAL, weight 1, one alternative that is correct (=) with an answer and a tolerance."""
+    found, rest = moodle_subquestions(text)
+    assert not ANSWER_START.search(rest), "a sub-question start that is not a complete sub-question"
     out = []
-    for weight, alternative in found:
-        assert weight in ("", "1")
-        match = NUMERICAL_ALTERNATIVE.match(alternative)
-        assert match, alternative
-        value, tolerance = alternative.split(":")
+    for match in found:
+        assert match.group(ANSWER_NORM) in ("", "1") and match.group(ANSWER_TYPE_NUMERICAL) == "NUMERICAL"
+        alternative = match.group(ANSWER_ALTERNATIVES)
+        assert alternative.startswith("=") and "~" not in alternative and "#" not in alternative, alternative
+        number = NUMERICAL_ALTERNATIVE.match(alternative[1:])
+        assert number, alternative
+        value, tolerance = number.group(NUMERICAL_CORRECT_ANSWER), number.group(NUMERICAL_ABS_ERROR_MARGIN)
         out.append((float(value), float(tolerance), value))
     return out
 
@@ -203,7 +226,8 @@ def test_hostile_text_in_the_context_cannot_escape_its_cdata_section():
     context["tasks"][0] = {**context["tasks"][0], "name": evil}
     case["answers"][0] = {**case["answers"][0], "working": LatexMarkup(evil)}
     quiz = moodle_quiz(2026, 2, category=evil, context=context)
-    assert quiz.count("]]>") == quiz.count("<![CDATA[")  # "]]>" only ever closes a section
+    outside = re.sub(r"<!\[CDATA\[.*?\]\]>", "", quiz, flags=re.S)  # a section ends at its first "]]>"
+    assert "]]>" not in outside and "<![CDATA[" not in outside  # "]]>" only ever closes a section
     root = ET.fromstring(quiz.encode("utf-8"))
     assert list(root.iter("evil")) == []
     first = cloze_questions(quiz)[0]
@@ -341,6 +365,144 @@ def test_cards_quiz_refuses_a_card_that_needs_an_unstated_premise(tmp_path, caps
                                                             'assume = "q(z) != p(z | x)"'), encoding="utf-8")
     assert main(["cards", str(deck), "--moodle", str(target)]) == 0
     xml = target.read_text(encoding="utf-8")
-    assert [q.findtext("category/text") for q in questions(xml)][0] == "$course$/top/A//B & C"
+    assert moodle_category(questions(xml)[0].findtext("category/text")) == ["$course$", "top", "A/B & C"]
     (essay,) = _essays(xml)
     assert "if \\(q(z) \\neq p(z \\mid x)\\)" in _html(essay, "generalfeedback")
+
+
+# --------------------------------------------------------------------------- as Moodle reads it
+# Ports of what Moodle's own import code does with a name, a category path and a text field
+# (bench/moodle_check.py runs the PHP itself; docs/03-publishing.md names the files read):
+#   lib/xmlize.php, core_xml_parser: a SAX parser fed 4096-byte chunks whose character-data
+#     handler drops every piece that is only white space (PHP's trim set) unless it is "0";
+#   question/format.php: clean_question_name and split_category_path, clean_param(PARAM_TEXT)
+#     strips tags; a name is HTML to Moodle (format_string shows it with entities decoded);
+#   filter/mathjaxloader/classes/text_filter.php: escape_html_tag_wrapper turns < and > inside
+#     any {...} into text; its default MathJax (4.0.0) ignores elements of class mathjax_ignore.
+
+PHP_WHITE_SPACE = " \t\n\r\0\x0b"
+
+
+def moodle_texts(xml: str) -> list[str]:
+    """Every <text> element's content in document order, as core_xml_parser reads it."""
+    from xml.parsers import expat
+
+    texts: list[str] = []
+    open_elements: list[list[str]] = []
+    parser = expat.ParserCreate("UTF-8")
+
+    def end(name: str) -> None:
+        pieces = open_elements.pop()
+        if name == "text":
+            texts.append("".join(pieces))
+
+    def data(piece: str) -> None:
+        if piece == "0" or piece.strip(PHP_WHITE_SPACE):
+            open_elements[-1].append(piece)
+
+    parser.StartElementHandler = lambda name, attrs: open_elements.append([])
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = data
+    raw = xml.strip().encode("utf-8")
+    for start in range(0, len(raw), 4096):
+        parser.Parse(raw[start:start + 4096], False)
+    parser.Parse(b"", True)
+    return texts
+
+
+def written_texts(xml: str) -> list[str]:
+    return [node.text or "" for node in ET.fromstring(xml.encode("utf-8")).iter("text")]
+
+
+def strip_tags(text: str) -> str:
+    return re.sub(r"<[^\s<>][^<>]*>", "", text)
+
+
+def moodle_name(stored: str) -> str:
+    """A question's name as Moodle shows it: clean_question_name (tags stripped, trimmed), then HTML."""
+    return html.unescape(strip_tags(stored).strip(PHP_WHITE_SPACE))
+
+
+def moodle_category(path: str) -> list[str]:
+    """split_category_path: split at a / that is not part of //, // as /, trimmed, tags stripped,
+    shown as HTML (the context and "top" are names too)."""
+    return [html.unescape(strip_tags(name.replace("//", "/").strip(PHP_WHITE_SPACE)))
+            for name in re.split(r"(?<!/)/(?!/)", path)]
+
+
+HOSTILE_TITLES = ["A/B & C", "/lead and trail/", "x//y & & z", r"money \$\$ and {b}",
+                  "x $KL(q(z), p(z))$ &amp; caf\u00e9"]
+
+
+def _deck_quiz(tmp_path, title: str, fronts: list[str]) -> str:
+    deck = tmp_path / "deck.toml"
+    cards = "".join(f"[[card]]\nfront = '''{front}'''\nback = '''{front} $KL(q(z), p(z))$'''\n"
+                    f'formula = "log(p(x)) > ELBO(q)"\n\n' for front in fronts)
+    deck.write_text(f"title = '''{title}'''\nassume = \"q(z) != p(z | x)\"\n\n{cards}", encoding="utf-8")
+    target = tmp_path / "cards.xml"
+    assert main(["cards", str(deck), "--moodle", str(target)]) == 0
+    return target.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("title", HOSTILE_TITLES)
+def test_moodle_reads_every_text_and_name_as_written(tmp_path, capsys, title):
+    """Moodle's SAX reader drops a piece of text that is only white space: written as plain XML text,
+    "A &amp; &amp; B" reached Moodle as "A && B". In CDATA sections every text arrives whole."""
+    xml = _deck_quiz(tmp_path, title, ["a & & b", "c"])
+    assert moodle_texts(xml) == written_texts(xml)
+    quiz = moodle_quiz(7, 3, 3)
+    assert moodle_texts(quiz) == written_texts(quiz)
+
+
+@pytest.mark.parametrize("title", HOSTILE_TITLES)
+def test_a_decks_category_and_names_read_in_moodle_as_its_title_in_plain_text(tmp_path, capsys, title):
+    """A / at either end of a title broke the path into other categories ("top//lead and trail/");
+    an "&amp;" showed as "&", "\\$" as "\\$" and a formula with its dollars."""
+    from elbo_sym.lesson.practice import load_deck
+    from elbo_sym.publish.anki import deck_name
+
+    xml = _deck_quiz(tmp_path, title, ["f"])
+    plain = deck_name(load_deck(tmp_path / "deck.toml").title)
+    _, essay = questions(xml)
+    assert moodle_category(moodle_texts(xml)[0]) == ["$course$", "top", plain]
+    assert moodle_name(moodle_texts(xml)[2]) == f"{plain}, card 1" == moodle_name(essay.findtext("name/text"))
+    assert "\\" not in plain and "$KL" not in plain
+
+
+def test_a_name_over_moodles_limit_is_cut_by_us_keeping_which_card(tmp_path, capsys):
+    """Moodle cuts a question name over 255 characters (its stored HTML: an & is 5) and its database
+    refuses a longer category name; the title is cut, with an ellipsis, and ", card N" stays."""
+    from elbo_sym.limits import MOODLE_NAME_CHARS
+
+    title = " ".join(["&"] * 100)
+    xml = _deck_quiz(tmp_path, title, ["f", "g"])
+    category, first, second = questions(xml)
+    for essay, index in ((first, 1), (second, 2)):
+        stored = essay.findtext("name/text")
+        assert len(stored) <= MOODLE_NAME_CHARS
+        head = moodle_name(stored).removesuffix(f", card {index}")
+        assert head.endswith("\u2026") and len(head) > 40 and title.startswith(head[:-1])
+    assert len(moodle_category(category.findtext("category/text"))[2]) <= MOODLE_NAME_CHARS
+
+
+AUTHOR_TEXT_SPAN = re.compile(r'<span class="([^"]*)">([^<]*)</span>')
+
+
+def test_an_authors_tex_stays_text_under_moodles_mathjax(tmp_path, capsys):
+    """Moodle's filter loads MathJax 4, which ignores class mathjax_ignore (tex2jax_ignore is MathJax
+    2's): a typed \\(x\\) was typeset. Its escape_html_tag_wrapper turned the tags between an
+    author's { and } into text. Prose braces, dollars and backslashes are character references."""
+    fronts = [r"\(x\) and \[y\] and \$\$5", "set {a, $q(z)$ } and {b}", r"back\slash {#1}"]
+    xml = _deck_quiz(tmp_path, "t", fronts)
+    essays = _essays(xml)
+    assert len(essays) == len(fronts)
+    for essay, front in zip(essays, fronts):
+        for field in ("questiontext", "generalfeedback", "graderinfo"):
+            fragment = _html(essay, field)
+            assert not [m.group(0) for m in re.finditer(r"\{([^}]+)\}", fragment) if re.search("[<>]", m.group(1))]
+            spans = AUTHOR_TEXT_SPAN.findall(fragment)
+            assert spans and all(set(classes.split()) == {"tex2jax_ignore", "mathjax_ignore"} for classes, _ in spans)
+            assert not any(re.search(r"[{}$\\]", text) for _, text in spans)
+            words = re.sub(r"\$[^$]*\$", " ", front.replace("\\$", "&#36;")).replace("&#36;", "$").split()
+            assert " ".join(words) in " ".join(html.unescape(" ".join(text for _, text in spans)).split())
+        assert ANSWER_START.search(_html(essay, "questiontext")) is None

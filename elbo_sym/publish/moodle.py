@@ -27,8 +27,28 @@ its conditions ("if q(z) != p(z | x)"), all as HTML with MathJax through the pri
 HTML text goes into CDATA sections. Every character of text or LaTeX that reaches the
 HTML is escaped (``& < >``), so the CDATA terminator ``]]>`` cannot occur inside one;
 :func:`cdata` still splits any ``]]>`` (``]]]]><![CDATA[>``), so a section can never end
-early whatever it is given. Names and the category are XML-escaped text. The output is
-deterministic: the same seed and count give the same bytes.
+early whatever it is given. The output is deterministic: the same seed and count give the
+same bytes. A text holds no line break: a PHP built with expat (not libxml2) reports each as a
+piece of its own, which Moodle's XML reader drops (below).
+
+What Moodle's own import code makes of it (``bench/moodle_check.py`` runs it; docs/03) set
+three rules:
+
+* Names and category paths are HTML to Moodle (it strips tags, shows entities decoded), and
+  its XML reader (lib/xmlize.php, a SAX parser) drops any piece of text that is only white
+  space -- the space in ``A &amp; &amp; B`` between two entity references. So a name is the
+  plain name HTML-escaped, in a CDATA section like every text (:func:`_stored_name`), cut with
+  an ellipsis to Moodle's 255 characters; a deck's title is shown as plain text (formulas as
+  the printer writes them, ``\\$`` as ``$``). In a category path a ``/`` of the title is
+  written ``//`` and a title that starts or ends with one gets a space there, as Moodle's
+  ``assemble_category_path`` does (:func:`_category_path`).
+* Moodle's MathJax filter loads MathJax 4, which ignores elements of class ``mathjax_ignore``
+  (``tex2jax_ignore`` was MathJax 2's): a card's prose is marked with both, so a ``\\(`` an
+  author typed stays text (:func:`_moodle_prose`).
+* That filter turns ``<`` and ``>`` inside any ``{...}`` of the HTML into text; a brace in an
+  author's prose would pair with one after a formula and break the tags between. Prose
+  braces, dollars and backslashes are written as character references, which no filter or
+  MathJax delimiter search reads as TeX.
 """
 
 from __future__ import annotations
@@ -39,12 +59,12 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape as xml_escape
 
 from sympy import Eq, Integer
 
 from elbo_sym.engine.notation import z
 from elbo_sym.files import InputError, replace_file
+from elbo_sym.limits import MOODLE_NAME_CHARS
 from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, exercises_context, math
 
 __all__ = [
@@ -67,6 +87,9 @@ ANSWER_DIGITS = 6
 PENALTY = "0.3333333"
 
 _NUMBER = re.compile(r"-?[0-9]+\.[0-9]+")
+_AUTHOR_TEXT = re.compile(r'<span class="tex2jax_ignore">([^<]*)</span>')
+"""A run of author prose as elbo_sym.prose.html_text writes it (escaped: it holds no ``<``)."""
+_TEX_SIGNS = re.compile(r"[{}$\\]")
 
 
 class MoodleError(InputError):
@@ -88,7 +111,40 @@ def cloze_numerical(value: str, tolerance: str = TOLERANCE) -> str:
 
 def default_category(seed: int, count: int, K: int = 2) -> str:
     """The quiz's own category: one per seed and latent size (a K = 3 quiz never lands among K = 2 questions)."""
-    return f"$course$/top/ELBO exercises, seed {seed}" + (f", K = {K}" if K != 2 else "")
+    return _category_path(f"ELBO exercises, seed {seed}" + (f", K = {K}" if K != 2 else ""))
+
+
+def _stored_name(plain: str, suffix: str = "") -> str:
+    """The name ``plain + suffix`` as Moodle stores it (HTML: escaped), within MOODLE_NAME_CHARS:
+    ``plain`` is cut, with an ellipsis, when the whole would be longer (the suffix -- which card --
+    is kept)."""
+    for end in range(len(plain), -1, -1):
+        shown = plain if end == len(plain) else plain[:end].rstrip() + "\u2026"
+        stored = html.escape(shown + suffix, quote=False)
+        if len(stored) <= MOODLE_NAME_CHARS:
+            return stored
+    raise MoodleError(f"the name {suffix!r} alone is longer than Moodle's {MOODLE_NAME_CHARS} characters")
+
+
+def _category_path(title: str) -> str:
+    """The category named ``title`` (plain text) under the course's top category, as Moodle's
+    question/format.php ``assemble_category_path`` writes a path (``split_category_path`` reads it)."""
+    name = _stored_name(title).replace("/", "//")
+    return "$course$/top/" + (" " if name.startswith("/") else "") + name + (" " if name.endswith("/") else "")
+
+
+def _moodle_prose(fragment: str) -> str:
+    """Author prose (elbo_sym.publish.anki.prose_html) for Moodle's MathJax filter and MathJax 4:
+    each run of text marked ``mathjax_ignore`` too, its braces, dollars and backslashes as
+    character references (module docstring)."""
+    def ignored(match: re.Match[str]) -> str:
+        text = _TEX_SIGNS.sub(lambda sign: f"&#{ord(sign.group(0))};", match.group(1))
+        return f'<span class="tex2jax_ignore mathjax_ignore">{text}</span>'
+
+    out = _AUTHOR_TEXT.sub(ignored, fragment)
+    if 'class="tex2jax_ignore"' in out:  # prose.html_text changed: never let prose through unmarked
+        raise MoodleError("author prose that is not marked for MathJax: " + out[:80])
+    return out
 
 
 def _idnumber(seed: int, K: int, index: int) -> str:
@@ -152,11 +208,11 @@ def _question(case: Mapping[str, Any], sheet: Mapping[str, Any], values: Mapping
         rows.append(f"<tr><td>({_text(task['letter'])})</td><td>{_math(task['symbol'])}</td>"
                     f"<td>{_text(task['name'])}</td><td>{field}{unit}</td></tr>")
     text = (f"<p>Exercise sheet with seed {seed}, case {index} of {count}. The latent variable has "
-            f"{_states_text(K)}.</p>\n"
-            f"<p>{givens}</p>\n"
+            f"{_states_text(K)}.</p>"
+            f"<p>{givens}</p>"
             f"<p>Compute each quantity and give it to 4 decimal places (information quantities in nats; "
-            f"answers within &plusmn;{tolerance} are accepted).</p>\n"
-            f"<table>\n" + "\n".join(rows) + "\n</table>")
+            f"answers within &plusmn;{tolerance} are accepted).</p>"
+            f"<table>" + "".join(rows) + "</table>")
     feedback_rows = []
     for answer, key in zip(case["answers"], keys):
         exact = answer.get("exact")
@@ -165,8 +221,8 @@ def _question(case: Mapping[str, Any], sheet: Mapping[str, Any], values: Mapping
             working += f" = {exact}"
         feedback_rows.append(f"<li>({_text(answer['letter'])}) {_math(working)} &asymp; "
                              f"{_text(', '.join(values[key]))}</li>")
-    feedback = ("<p>Answer key (exact; decimals correctly rounded, information quantities in nats):</p>\n<ul>\n"
-                + "\n".join(feedback_rows) + f"\n</ul>\n<p>Check: {_math(case['gap_is_kl'])} ({_text(case['verdict'])} "
+    feedback = ("<p>Answer key (exact; decimals correctly rounded, information quantities in nats):</p><ul>"
+                + "".join(feedback_rows) + f"</ul><p>Check: {_math(case['gap_is_kl'])} ({_text(case['verdict'])} "
                 f"exactly for this case).</p>")
     return name, text, feedback
 
@@ -193,13 +249,13 @@ def moodle_quiz(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, K: int = 2
            f"one cloze question per case -->",
            "<quiz>",
            '  <question type="category">',
-           f"    <category><text>{xml_escape(category)}</text></category>",
+           f"    <category><text>{cdata(category)}</text></category>",
            '    <info format="html"><text></text></info>',
            "  </question>"]
     for case, case_values in zip(sheet["cases"], values):
         name, text, feedback = _question(case, sheet, case_values, keys, tolerance)
         out += ['  <question type="cloze">',
-                f"    <name><text>{xml_escape(name)}</text></name>",
+                f"    <name><text>{cdata(_stored_name(name))}</text></name>",
                 f'    <questiontext format="html"><text>{cdata(text)}</text></questiontext>',
                 f'    <generalfeedback format="html"><text>{cdata(feedback)}</text></generalfeedback>',
                 f"    <penalty>{PENALTY}</penalty>",
@@ -221,18 +277,19 @@ def write_moodle_quiz(path: str | os.PathLike[str], seed: int = DEFAULT_SEED, co
 # --------------------------------------------------------------------------- decks
 
 
-def _card_question(card: Any, deck: Any, name: str) -> list[str]:
-    """One card as an essay question: its front asked, its back, formula and conditions as the feedback."""
+def _card_question(card: Any, deck: Any, title: str, shown: str) -> list[str]:
+    """One card as an essay question named "``title``, ``shown`` N": its front asked, its back,
+    formula and conditions as the feedback."""
     from elbo_sym.publish.anki import formula_html, prose_html
 
-    answer = f"<p>{prose_html(card.back, deck.vocabulary)}</p>"
+    answer = f"<p>{_moodle_prose(prose_html(card.back, deck.vocabulary))}</p>"
     formula = formula_html(card)
     if formula:
-        answer += f"\n<p>{formula}</p>"
+        answer += f"<p>{formula}</p>"
+    question = f"<p>{_moodle_prose(prose_html(card.front, deck.vocabulary))}</p>"
     return ['  <question type="essay">',
-            f"    <name><text>{xml_escape(name)}</text></name>",
-            f'    <questiontext format="html"><text>{cdata(f"<p>{prose_html(card.front, deck.vocabulary)}</p>")}'
-            f"</text></questiontext>",
+            f"    <name><text>{cdata(_stored_name(title, f', {shown} {card.index}'))}</text></name>",
+            f'    <questiontext format="html"><text>{cdata(question)}</text></questiontext>',
             f'    <generalfeedback format="html"><text>{cdata(answer)}</text></generalfeedback>',
             "    <defaultgrade>1</defaultgrade>",
             "    <penalty>0</penalty>",
@@ -250,6 +307,7 @@ def _card_question(card: Any, deck: Any, name: str) -> list[str]:
 def cards_quiz(results: Sequence[Any]) -> str:
     """The Moodle XML of checked decks (elbo_sym.lesson.practice.DeckResult, see the module
     docstring); a deck with a card that is not proved is refused (HandoutError), as by the handouts."""
+    from elbo_sym.publish.anki import deck_name
     from elbo_sym.publish.handouts import require_printable
 
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
@@ -257,15 +315,14 @@ def cards_quiz(results: Sequence[Any]) -> str:
     for result in results:
         require_printable(result)
         deck = result.deck
-        title = deck.title or Path(deck.path).stem
-        category = "$course$/top/" + title.replace("/", "//")  # Moodle's escape: a / would start a subcategory
+        title = deck_name(deck.title or Path(deck.path).stem, deck.vocabulary)  # plain text, as Anki's deck
         out += ['  <question type="category">',
-                f"    <category><text>{xml_escape(category)}</text></category>",
+                f"    <category><text>{cdata(_category_path(title))}</text></category>",
                 '    <info format="html"><text></text></info>',
                 "  </question>"]
-        shown = "Question" if deck.kind == "selfcheck" else "Card"
+        shown = "question" if deck.kind == "selfcheck" else "card"
         for card in deck.cards:
-            out += _card_question(card, deck, f"{title}, {shown.lower()} {card.index}")
+            out += _card_question(card, deck, title, shown)
     out.append("</quiz>")
     return "\n".join(out) + "\n"
 
