@@ -148,6 +148,14 @@ function load_from($path, $marker) {
 
 require_once($CFG->dirroot . '/question/format.php');
 require_once($CFG->dirroot . '/question/format/xml/format.php');
+if (!class_exists('xml_format_exception')) {
+    /** Moodle 4.5 moved it to core\exception (autoloaded there); the reader throws it on malformed XML. */
+    class xml_format_exception extends moodle_exception {
+        public function __construct($errorstring, $line, $char, $link = '') {
+            parent::__construct('errorparsingxml', 'error', $link, "$errorstring at line $line, character $char");
+        }
+    }
+}
 load_from($CFG->dirroot . '/question/type/numerical/questiontype.php', "\nclass qtype_numerical_answer_processor ");
 load_from($CFG->dirroot . '/question/type/multianswer/questiontype.php', "\n// ANSWER_ALTERNATIVE regexes.");
 
