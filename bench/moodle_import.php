@@ -68,17 +68,15 @@ function fullclone($thing) {
 }
 
 /**
- * clean_param() for the two types the import uses. PARAM_TEXT: the valid UTF-8 text with every
+ * clean_param() for names and category names (PARAM_TEXT: the valid UTF-8 text with every
  * tag removed (Moodle keeps well-formed multilang <lang>/<span class="multilang"> tags too; a
- * name or category written by elbo-sym has no tag, so the driver reports any tag it strips).
+ * name or category written by elbo-sym has no tag, so the driver reports any tag it strips). The
+ * import's other use, PARAM_FILE for the old <image> tag, is never reached by our quizzes.
  */
 function clean_param($param, $type) {
     $text = mb_convert_encoding((string) $param, 'UTF-8', 'UTF-8');
     if ($type === PARAM_TEXT) {
         return strip_tags($text);
-    }
-    if ($type === PARAM_FILE) {
-        return preg_replace('~[[:cntrl:]]|[&<>"`\|\':\\\\/]~u', '', $text);
     }
     throw new Exception("clean_param type $type not stubbed");
 }
