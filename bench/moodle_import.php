@@ -68,9 +68,9 @@ function fullclone($thing) {
 }
 
 /**
- * clean_param() for names and category names (PARAM_TEXT: the valid UTF-8 text with every
- * tag removed (Moodle keeps well-formed multilang <lang>/<span class="multilang"> tags too; a
- * name or category written by elbo-sym has no tag, so the driver reports any tag it strips). The
+ * clean_param() for names and category names, PARAM_TEXT: the valid UTF-8 text with every tag
+ * removed. (Moodle keeps well-formed multilang <lang>/<span class="multilang"> tags too; a name
+ * or category written by elbo-sym has no tag, so the driver reports any tag it strips.) The
  * import's other use, PARAM_FILE for the old <image> tag, is never reached by our quizzes.
  */
 function clean_param($param, $type) {
