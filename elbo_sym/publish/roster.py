@@ -305,8 +305,8 @@ def _command_lines(words: Sequence[str], width: int = PRINTED_COMMAND_LINE_CHARS
 
 def _command_latex(words: Sequence[str]) -> LatexMarkup:
     """``elbo-sym WORDS`` for a typewriter block: one unbreakable box per shell line (no break inside an
-    argument or between an option and its value), ``--`` kept as two hyphens."""
-    boxes = (r"\mbox{" + latex_escape(line).replace("--", "-{}-").replace(" ", "~") + "}"
+    argument or between an option and its value), ``--`` kept as two hyphens (latex_escape breaks the ligature)."""
+    boxes = (r"\mbox{" + latex_escape(line).replace(" ", "~") + "}"
              for line in _command_lines(words))
     return LatexMarkup("\\\\\n".join(boxes))
 
