@@ -40,7 +40,7 @@ from typing import Any
 import jinja2
 
 from elbo_sym.files import replace_file
-from elbo_sym.prose import MATH_CHARACTERS, TEXT_CHARACTERS
+from elbo_sym.prose import MATH_CHARACTERS, TEXT_CHARACTERS, counted
 
 __all__ = [
     "INSTALL_HINT",
@@ -417,6 +417,7 @@ def make_environment(extra_template_dirs: Iterable[str | os.PathLike[str]] = ())
     env.filters["latex"] = _mark_latex
     env.filters["e"] = env.filters["escape"] = _escape_filter
     env.filters["prose"] = _prose_filter
+    env.filters["counted"] = counted
     env.filters["domain"] = lambda value: LatexMarkup(typeset_domain(value))
     return env
 

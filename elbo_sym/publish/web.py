@@ -72,6 +72,7 @@ from typing import Any
 from elbo_sym.engine.models.base import Instance
 from elbo_sym.files import replace_file
 from elbo_sym.limits import STEP_BUDGET_SECONDS
+from elbo_sym.prose import counted, sentence
 from elbo_sym.publish.render import LatexMarkup
 from elbo_sym.report.model import VERDICT_MARK, DerivationReport, Prose
 
@@ -469,7 +470,7 @@ def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], te
         doc.add(d["scope"].joined(lambda c: doc.m(c.latex), md_text, md_text)
                 + (f" Source: `{_code(d['file'])}`." if teacher else ""))
         if d["convention"]:
-            doc.add(f"**Integrability.** {md_text(d['convention'])}.")
+            doc.add(f"**Integrability.** {md_text(sentence(d['convention']))}.")
         if d["claim"] is not None:  # displayed: a long claim scrolls in its own box, never the page
             doc.add("**Claim.**")
             doc.display(d["claim"])
@@ -480,13 +481,11 @@ def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], te
             if teacher or s["verdict"] == "checked"  # an accepted step says so on the students' page too
             else f"{s['index']}. {doc.prose(step.why_parts, step.why) or ''}"
             for s, step in zip(d["steps"], report.steps)))
-        n = len(d["steps"])
         under = d["under"] if d["assumptions"] else ""  # as the sheet says it: the conditions hold throughout
         if d["fully_proved"]:
-            result = f"All {n} steps are proved, so{f', {under},' if under else ''} the chain establishes"
+            result = f"{d['all_proved']}, so{f', {under},' if under else ''} the chain establishes"
         else:
-            result = (f"{d['proved']} of {n} steps are proved and {d['checked']} only checked on exact "
-                      f"instances; {f'{under}, ' if under else ''}the chain gives")
+            result = f"{d['partly_proved']}; {f'{under}, ' if under else ''}the chain gives"
         doc.add(f"**Result.** {result}")
         doc.display(d["shown"])
         if d["claim"] is not None:
@@ -736,16 +735,16 @@ def worked_example_page(example: Instance | None = None, solutions: str = "separ
 def exercises_page(seed: int | None = None, count: int | None = None, K: int = 2,
                    parts: Sequence[str] | None = None, solutions: str = "separate") -> Page:
     """``exercises.md``: the sheet of :func:`handouts.exercises_context`, each case's key collapsible."""
-    from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, exercises_context
+    from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, exercises_arguments, exercises_context
 
     sheet = exercises_context(DEFAULT_SEED if seed is None else seed, DEFAULT_COUNT if count is None else count,
                               K, parts)
     teacher = solutions == "inline"
     states = "two states, 0 and 1" if sheet["K"] == 2 else f"{sheet['K']} states, 0 to {sheet['K'] - 1}"
     doc = _Markdown()
-    doc.add(f"Seed {sheet['seed']}, {sheet['count']} cases (the same as `elbo-sym exercises --seed "
-            f"{sheet['seed']}{'' if sheet['K'] == 2 else ' --K ' + str(sheet['K'])}` and the printed sheet with "
-            f"that seed). In every case the latent variable has {states}. Compute exactly (fractions, and "
+    command = " ".join(["elbo-sym", *exercises_arguments(sheet["seed"], sheet["count"], sheet["K"], sheet["parts"])])
+    doc.add(f"Seed {sheet['seed']}, {counted(sheet['count'], 'case')} (the same as `{command}` and the printed sheet "
+            f"with these settings). In every case the latent variable has {states}. Compute exactly (fractions, and "
             "logarithms of fractions), and give the information quantities in nats:")
     doc.add("\n".join(f"- ({t['letter']}) {doc.m(t['symbol'])}: {md_text(t['name'])}" for t in sheet["tasks"]))
     for c in sheet["cases"]:
@@ -761,7 +760,7 @@ def exercises_page(seed: int | None = None, count: int | None = None, K: int = 2
     kind = "binary exercises" if sheet["K"] == 2 else f"exercises with {sheet['K']} latent states"
     answers = "" if solutions == "none" else " with exact answers"
     return doc.page("exercises.md", "Exercises",
-                    f"Fresh {kind}{answers} (seed {sheet['seed']}, {sheet['count']} cases).", 3)
+                    f"Fresh {kind}{answers} (seed {sheet['seed']}, {counted(sheet['count'], 'case')}).", 3)
 
 
 def tight_drill_page(seed: int | None = None, count: int | None = None, K: int = 2,
@@ -873,8 +872,9 @@ def flashcards_page(path: str | Path | None = None, budget: float = STEP_BUDGET_
         for cell in sheet["fronts"]:
             card = cell["card"]
             _card(doc, card, texts[card["index"]], "Card", deck["proved_for"], solutions)
+    cards = counted(deck["count"], "card")
     return doc.page("flashcards.md", "Flashcards",
-                    _SPACE.sub(" ", f"{deck['title']}: {deck['count']} cards, the back of each one collapsible."), 6)
+                    _SPACE.sub(" ", f"{deck['title']}: {cards}, the back of each one collapsible."), 6)
 
 
 # --------------------------------------------------------------------------- all pages, writing
