@@ -231,7 +231,7 @@ def test_web_writes_every_page_and_the_figure_deterministically(tmp_path, monkey
     assert main(["web", *args, "--out", str(first)]) == 0
     assert main(["web", *args, "--out", str(second)]) == 0
     names = {p.name for p in first.iterdir()}
-    assert names == PAGES | {web.FIGURE_FILE}
+    assert names == PAGES | {web.FIGURE_FILE, web.PAGES_MANIFEST}  # and the list of what it wrote
     for name in names:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     assert "](./worked-example-elbo.svg)" in (first / "worked-example.md").read_text(encoding="utf-8")
@@ -920,7 +920,8 @@ def test_web_out_still_writes_pages_only(tmp_path, monkeypatch):
     content = tmp_path / "src" / "content" / "docs"
     content.mkdir(parents=True)
     assert main(["web", "derivations/", "--out", str(content)]) == 0
-    assert {p.name for p in content.iterdir()} == PAGES - {"find-the-mistake.md"} | {web.FIGURE_FILE}
+    assert {p.name for p in content.iterdir()} == PAGES - {"find-the-mistake.md"} | {web.FIGURE_FILE,
+                                                                                     web.PAGES_MANIFEST}
     assert not (tmp_path / "package.json").exists() and not (content / "index.md").exists()
 
 

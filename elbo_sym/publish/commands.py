@@ -101,7 +101,7 @@ def web_course(course: Project, paths: Sequence[str], folder: Path, *, site_titl
     a whole Starlight site (removing the files an earlier run wrote and this one does not)."""
     from elbo_sym.publish.handouts import HandoutError
     from elbo_sym.publish.site import write_site
-    from elbo_sym.publish.web import Page, WebError, write_pages
+    from elbo_sym.publish.web import Page, WebError, write_page_set
 
     lines: list[tuple[bool, str]] = []
     results = _checked(command_paths(course, paths, "web"), budget, file_budget, lines)
@@ -113,7 +113,7 @@ def web_course(course: Project, paths: Sequence[str], folder: Path, *, site_titl
                            file_budget=file_budget)
     except (HandoutError, WebError) as error:
         return Outcome(((True, f"elbo-sym web: no pages written: {error}"),), ok=False)
-    written, removed = write_site(items, folder) if site_title is not None else (write_pages(items, folder), [])
+    written, removed = write_site(items, folder) if site_title is not None else write_page_set(items, folder)
     lines.append((False, checked_line([*results, *cited])))
     lines += [(False, f"  wrote {path}" + (f"  ({len(item.formulas)} formulas)" if isinstance(item, Page) else ""))
               for path, item in zip(written, items)]

@@ -20,10 +20,16 @@ site's Markdown pipeline:
 
 **One page for all derivations** (not one per derivation), like ``derivations.pdf``: each
 derivation is a second-level heading, so Starlight's "On this page" list and its heading
-anchors give every derivation its own link, while the set of files ``web`` writes is fixed.
-Re-running it over the same folder therefore replaces every page and can never leave a stale
-page behind for a derivation that was renamed or removed, and no page links to another
-(relative links between Starlight pages depend on the site's trailing-slash setting).
+anchors give every derivation its own link, and no page links to another (relative links
+between Starlight pages depend on the site's trailing-slash setting).  Some pages come and go
+with the input (``worked-example-2.md`` with a second example, ``find-the-mistake.md`` with a
+teaching file, ``from-the-literature.md`` with ``--literature``): :data:`PAGES_MANIFEST` lists
+what a run wrote, so the next one removes what it no longer writes (:func:`write_page_set`),
+and nothing else.
+
+**The course's title** (a project's ``title``) is the first line of every page
+``web --out`` writes (:func:`course_titled_pages`), as it heads every handout; a site shows it
+in its header instead.
 
 **One printer.** Every formula is the LaTeX the PDF handouts print: the pages are built from
 the same contexts (:func:`elbo_sym.publish.handouts.derivation_context`,
@@ -65,24 +71,28 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from elbo_sym.engine.models.base import Instance
+from elbo_sym.engine.parse import Vocabulary
 from elbo_sym.files import replace_file
 from elbo_sym.limits import STEP_BUDGET_SECONDS
 from elbo_sym.prose import counted, sentence
+from elbo_sym.publish.outputs import plain_name, remove_stale
 from elbo_sym.publish.render import LatexMarkup
 from elbo_sym.report.model import VERDICT_MARK, DerivationReport, Prose
 
 __all__ = [
     "FIGURE_FILE",
     "KATEX_MACROS",
+    "PAGES_MANIFEST",
     "Asset",
     "Formula",
     "Page",
     "WebError",
+    "course_titled_pages",
     "derivations_page",
     "elbo_svg",
     "exercises_page",
@@ -95,11 +105,14 @@ __all__ = [
     "selfcheck_page",
     "tight_drill_page",
     "worked_example_page",
+    "write_page_set",
     "write_pages",
     "yaml_string",
 ]
 
 FIGURE_FILE = "worked-example-elbo.svg"
+PAGES_MANIFEST = ".elbo-sym-pages.json"
+"""The file in a ``web --out`` folder that lists the pages the last run wrote (elbo_sym.publish.outputs)."""
 
 
 class WebError(Exception):
@@ -931,3 +944,26 @@ def write_pages(items: Iterable[Page | Asset], out_dir: str | os.PathLike[str]) 
         target.parent.mkdir(parents=True, exist_ok=True)
         written.append(replace_file(target, item.data))
     return written
+
+
+def write_page_set(items: Sequence[Page | Asset], out_dir: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]:
+    """`web --out`: write the pages (:func:`write_pages`), then remove each page an earlier run listed
+    in :data:`PAGES_MANIFEST` that this one does not write (a removed example's page, the literature
+    page without ``--literature``); never a file the manifest does not list, nor one outside the folder.
+    Returns the written and the removed paths."""
+    out = Path(out_dir)
+    written = write_pages(items, out)
+    return written, remove_stale(out, PAGES_MANIFEST, [item.path for item in items], plain_name)
+
+
+def course_titled_pages(items: Iterable[Page | Asset], title: str) -> list[Page | Asset]:
+    """The pages with the course's title (a project's checked ``title``; its formulas as math) as their
+    first line, as it heads every handout; no title: the pages as they are."""
+    if not title:
+        return list(items)
+    from elbo_sym.report.build import prose_parts
+
+    doc = _Markdown()
+    line = doc.prose(prose_parts(title, Vocabulary()), title)
+    return [replace(item, body=f"*{line}*\n\n{item.body}", formulas=(*doc.formulas, *item.formulas))
+            if isinstance(item, Page) else item for item in items]
