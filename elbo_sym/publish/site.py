@@ -14,9 +14,11 @@ files from ``site_template/``:
                                ours in Starlight's ``customCss``, the site's title
 ``src/content.config.ts``      Starlight's ``docs`` collection (``docsLoader``, ``docsSchema``)
 ``src/styles/elbo-sym.css``    wide tables and display math scroll inside their own box
+``src/route-data.ts``          "On this page" lists a heading's ``{`` as typed (Astro lists ``${``)
 ``check-runtime.mjs``          copies Pyodide and KaTeX's module build from node_modules into
                                ``public/check-engine/`` when a build starts (the checker page)
 ``tsconfig.json``, ``.gitignore``  as Astro's starter has them
+``public/favicon.svg``         the icon Starlight's pages link (``/favicon.svg``; a 404 without it)
 =============================  ==================================================================
 
 Why Astro 5 and not today's Astro 7: Astro 7 / Starlight 0.42 need Node >= 22.23.4 (Debian
@@ -70,8 +72,10 @@ SITE_FILES: dict[str, str] = {
     "check-runtime.mjs": "check-runtime.mjs",
     "tsconfig.json": "tsconfig.json",
     "src/content.config.ts": "src/content.config.ts",
+    "src/route-data.ts": "src/route-data.ts",
     "src/styles/elbo-sym.css": "src/styles/elbo-sym.css",
     ".gitignore": "gitignore",  # a dot file is not package data
+    "public/favicon.svg": "favicon.svg",  # Starlight links /favicon.svg from every page: without it, a 404 each
 }
 """The site's own files: path in the site -> path in ``site_template/``."""
 
