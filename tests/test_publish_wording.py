@@ -46,3 +46,10 @@ def test_a_one_step_derivation_is_not_all_1_steps_and_integrability_starts_a_sen
 def test_sentence_capitalises_only_the_first_letter():
     assert sentence("for densities, KL(q, p)") == "For densities, KL(q, p)"
     assert sentence("") == ""
+
+
+def test_one_tight_case_and_one_identity(checked_report):
+    drill = web.tight_drill_page(seed=5, count=1)
+    assert "Seed 5, 1 tight case and one near miss." in drill.body
+    page = web.literature_page([checked_report("derivations/literature/iwae-bound-every-k.toml")])
+    assert page is not None and page.description.startswith("1 identity from papers")

@@ -115,8 +115,8 @@ def web_course(course: Project, paths: Sequence[str], folder: Path, *, site_titl
         return Outcome(((True, f"elbo-sym web: no pages written: {error}"),), ok=False)
     written, removed = write_site(items, folder) if site_title is not None else write_page_set(items, folder)
     lines.append((False, checked_line([*results, *cited])))
-    lines += [(False, f"  wrote {path}" + (f"  ({len(item.formulas)} formulas)" if isinstance(item, Page) else ""))
-              for path, item in zip(written, items)]
+    lines += [(False, f"  wrote {path}" + (f"  ({counted(len(item.formulas), 'formula')})"
+                                           if isinstance(item, Page) else "")) for path, item in zip(written, items)]
     lines += [(False, f"  removed {path} (no longer written)") for path in removed]
     return Outcome(tuple(lines))
 

@@ -458,8 +458,9 @@ def literature_page(reports: Sequence[DerivationReport], check_links: Mapping[st
             "title. ✓ marks a step proved for every model its section names; a file with any step not "
             "proved is not listed.")
     _derivation_sections(doc, reports, True, check_links)
+    identities = counted(len(reports), "identity", "identities")
     return doc.page("from-the-literature.md", "From the literature",
-                    f"{len(reports)} identities from papers and textbooks, every step proved.", LITERATURE_ORDER)
+                    f"{identities} from papers and textbooks, every step proved.", LITERATURE_ORDER)
 
 
 def _assumptions(doc: _Markdown, conditions: Sequence[str]) -> None:
@@ -789,7 +790,7 @@ def tight_drill_page(seed: int | None = None, count: int | None = None, K: int =
             f"exactly when {doc.m(s['q'])} is the posterior {doc.m(s['posterior'])}. In each case below, set "
             f"{doc.m(s['q'])} to the posterior, then compute {doc.m(s['log_px'])} and {doc.m(s['elbo'])} exactly "
             f"and show that the gap {doc.m(s['gap'])} is zero, not merely small.")
-    doc.add(f"Seed {drill['seed']}, {drill['count']} tight cases and one near miss.")
+    doc.add(f"Seed {drill['seed']}, {counted(drill['count'], 'tight case')} and one near miss.")
     for c in drill["cases"]:
         doc.heading(2, f"Case {c['index']}")
         _givens(doc, c["given"])
