@@ -459,7 +459,8 @@ def test_the_course_title_heads_every_handout_escaped_like_prose(tmp_path):
     assert load_project(tmp_path / PROJECT_FILE).title == r"Prob. ML & co: 100% #5_b, \$20 and $ELBO(q)$"
     titled, plain = rendered(tmp_path, titled=True), rendered(tmp_path, titled=False)
     # the first page has no running header: the title stands above the handout's own, unless it is the subtitle
-    above = f"  {{\\small\\scshape\\color{{black!60}}\\fittext{{0.9\\textwidth}}{{{TITLE_LATEX}}}\\par}}\n  \\vspace{{0.5em}}\n"
+    above = (f"  {{\\small\\scshape\\color{{black!60}}\\fittext{{0.9\\textwidth}}{{{TITLE_LATEX}}}\\par}}\n"
+             "  \\vspace{0.5em}\n")
     assert above in titled["derivations"]
     assert all(above not in titled[name] for name in ("selfcheck", "find-the-mistake"))
     titled = {name: tex.replace(above, "") for name, tex in titled.items()}

@@ -377,8 +377,9 @@ def test_a_student_dropped_from_the_roster_loses_the_old_sheet(tmp_path, capsys)
 @pytest.mark.usefixtures("requires_latex")
 def test_the_course_title_heads_every_sheet_and_the_key_and_one_of_each_is_singular(tmp_path, monkeypatch):
     """A project's title is in the running header of each student's sheet (before the name) and
-    above the title of the sheet's and the key's first page (which have no running header), printed as typed (no ligature: `--` stays two hyphens) with its formula as
-    math; one student reads "1 student", never "1 students". Without a title the header is as before."""
+    above the title of the sheet's and the key's first page (which have no running header), printed
+    as typed (no ligature: `--` stays two hyphens) with its formula as math; one student reads
+    "1 student", never "1 students". Without a title the header is as before."""
     (tmp_path / "elbo-sym.toml").write_text("title = 'Week 5 -- the bound $ELBO(q)$'\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     students = write(tmp_path, "id,name\nada,Ada Lovelace\n")

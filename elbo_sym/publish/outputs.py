@@ -116,13 +116,13 @@ def move_in(staging: Path, folder: Path, names: Sequence[str], manifest: str,
     kept: list[str] = []
     removed: list[Path] = []
     for name in listed(folder, manifest):
-        target = stale_file(folder, name) if name not in written and plain_name(name) else None
-        if target is None:
+        stale = stale_file(folder, name) if name not in written and plain_name(name) else None
+        if stale is None:
             continue
         if keep(name):
             kept.append(name)
         else:
-            target.unlink()
-            removed.append(target)
+            stale.unlink()
+            removed.append(stale)
     write_manifest(folder, manifest, [*written, *kept])
     return removed
