@@ -386,12 +386,13 @@ def _exercises(seed, project, count, K, parts, solutions, json, moodle, roster, 
         if solutions is not None:
             raise InputError("--solutions does not go with --moodle or --roster (the quiz has its feedback, "
                              "the roster's key is teacher-key.pdf)")
-        settings = _project(project, seed=seed, count=count, K=K, parts=parts).settings
+        course = _project(project, seed=seed, count=count, K=K, parts=parts)
         quiz = output_file(moodle, "--moodle") if moodle is not None else None
         folder = output_folder(out, "--out") if roster is not None else None
         from elbo_sym.publish.commands import exercise_files
 
-        return _print_outcome(exercise_files(settings, quiz=quiz, roster=roster, folder=folder, out=out))
+        return _print_outcome(exercise_files(course.settings, quiz=quiz, roster=roster, folder=folder, out=out,
+                                             title=course.title))
     from elbo_sym.lesson.exercises import format_sheet, generate_exercises
 
     s = _project(project, seed=seed, count=count, K=K, parts=parts, solutions=solutions).settings

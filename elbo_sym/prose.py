@@ -57,7 +57,19 @@ from elbo_sym.limits import MAX_WORD_CHARS
 
 __all__ = ["MATH_CHARACTERS", "TEXT_CHARACTERS", "TEX_RELATIONS", "PARAGRAPH", "ProseError", "ProseSpan", "allowed",
            "check_prose", "first_relation", "html_text", "inline", "is_relation", "make_safe", "relation_characters",
-           "spelled_relation", "split_math", "terminal_safe", "TerminalSafeStream"]
+           "spelled_relation", "split_math", "terminal_safe", "TerminalSafeStream", "counted",
+           "sentence"]
+
+
+def counted(n: int, singular: str, plural: str | None = None) -> str:
+    """``n`` with its noun in the right number, for every printed count: "1 case", "3 cases" (rt4: "1 cases")."""
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
+
+
+def sentence(text: str) -> str:
+    """``text`` as a sentence starting with a capital: after a bold run-in head ("**Integrability.** For
+    densities, ..."; rt4 saw "for"), where the engine's words may start lowercase."""
+    return text[:1].upper() + text[1:]
 
 _GREEK = {
     "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "varepsilon", "ϵ": "epsilon",

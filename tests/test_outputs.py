@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from elbo_sym.publish.outputs import listed, move_in
+from elbo_sym.publish.outputs import listed, move_in, stale_file
 
 
 def _staged(tmp_path, *names: str):
@@ -37,3 +39,24 @@ def test_the_set_moves_in_and_a_stale_file_of_the_last_run_goes(tmp_path):
     assert removed == [folder / "b.pdf"] and not (folder / "b.pdf").exists()
     assert (folder / "a.pdf").read_text("utf-8") == "new a.pdf" and (folder / "mine.txt").exists()
     assert set(listed(folder, ".manifest.json")) == {"a.pdf"}
+
+
+def test_a_tampered_manifest_removes_only_the_runs_own_files(tmp_path):
+    """Never a file the tool did not write: an entry outside the folder (``..``, an absolute path),
+    inside a linked folder, or a symlink (to a file outside, or to one of the folder's) stays."""
+    staging, folder = _staged(tmp_path, "a.pdf")
+    move_in(staging, folder, ["a.pdf"], ".manifest.json")
+    outside = tmp_path / "outside.pdf"
+    outside.write_text("keep", "utf-8")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "x.pdf").write_text("keep", "utf-8")
+    (folder / "linked").symlink_to(tmp_path / "elsewhere")
+    (folder / "link.pdf").symlink_to(outside)
+    (folder / "old.pdf").write_text("the last run's", "utf-8")
+    entries = ["../outside.pdf", str(outside), "linked/x.pdf", "link.pdf", "old.pdf", "a/../../outside.pdf"]
+    (folder / ".manifest.json").write_text(json.dumps({"files": ["a.pdf", *entries]}), "utf-8")
+    assert [stale_file(folder, entry) for entry in entries] == [None, None, None, None, folder / "old.pdf", None]
+    staging, _ = _staged(tmp_path / "second", "a.pdf")
+    assert move_in(staging, folder, ["a.pdf"], ".manifest.json") == [folder / "old.pdf"]
+    assert outside.read_text("utf-8") == "keep" and (folder / "link.pdf").is_symlink()
+    assert (tmp_path / "elsewhere" / "x.pdf").read_text("utf-8") == "keep"

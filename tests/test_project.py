@@ -458,6 +458,12 @@ def test_the_course_title_heads_every_handout_escaped_like_prose(tmp_path):
     (tmp_path / "derivs" / slip.name).write_text(slip.read_text(encoding="utf-8"), encoding="utf-8")
     assert load_project(tmp_path / PROJECT_FILE).title == r"Prob. ML & co: 100% #5_b, \$20 and $ELBO(q)$"
     titled, plain = rendered(tmp_path, titled=True), rendered(tmp_path, titled=False)
+    # the first page has no running header: the title stands above the handout's own, unless it is the subtitle
+    above = (f"  {{\\small\\scshape\\color{{black!60}}\\fittext{{0.9\\textwidth}}{{{TITLE_LATEX}}}\\par}}\n"
+             "  \\vspace{0.5em}\n")
+    assert above in titled["derivations"]
+    assert all(above not in titled[name] for name in ("selfcheck", "find-the-mistake"))
+    titled = {name: tex.replace(above, "") for name, tex in titled.items()}
     for name, tex in titled.items():
         header = f"\\fancyhead[L]{{\\small\\scshape \\fittext{{0.9\\headwidth}}{{{TITLE_LATEX}}}}}"
         assert header in tex, name  # one line: a long title is scaled down, never wrapped into the page
@@ -469,6 +475,7 @@ def test_the_course_title_heads_every_handout_escaped_like_prose(tmp_path):
     assert set(titled) == {"derivations", "selfcheck", "find-the-mistake"}
     for name in ("selfcheck", "find-the-mistake"):  # where the lesson's name was the subtitle
         assert f"{{\\large\\scshape {TITLE_LATEX}\\par}}" in titled[name], name
+    assert "derivations" in titled and all(above not in tex for tex in plain.values())
 
 
 def test_a_course_title_whose_formula_does_not_parse_is_refused_at_its_line(tmp_path):

@@ -45,6 +45,7 @@ def squash(text: str) -> str:
 def _unescape(escaped: str) -> str:
     """Inverse of latex_escape on ASCII text: decode by the replacement table."""
     table = {v: k for k, v in render._SPECIALS.items() if k != "\t"}
+    table["{}"] = ""  # what keeps two characters from joining into a ligature
     out, i = [], 0
     while i < len(escaped):
         for rep, ch in table.items():
@@ -172,6 +173,24 @@ def test_escaped_text_prints_literally_and_reads_no_files(tmp_path: Path) -> Non
     assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
     assert (tmp_path / "smoke.tex").read_text() == src
     assert sorted(p.name for p in tmp_path.iterdir()) == ["smoke.pdf", "smoke.tex"]
+
+
+LIGATURES = ["a--b", "a---b", "Why?`x", "Wow!`y", "<<in>>", "``quoted''", ",,low", "--count 3"]
+"""What the T1 fonts would join into one glyph: an en or em dash, ¿, ¡, guillemets, curly and low quotes."""
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_text_prints_as_typed_without_ligatures(tmp_path: Path) -> None:
+    """rt4: an author's `--` printed as an en dash and `?`` as ¿. Escaped text (a title) and
+    author prose (typeset_prose: curly quotes, minus signs) both print every character typed."""
+    text = " ".join(LIGATURES)
+    src = render_template("_smoke.tex.j2", title=text, text=LatexMarkup(render.typeset_prose(text)))
+    result = build_pdf(src, tmp_path / "ligatures.pdf")
+    assert result.ok, result.message + "\n" + result.log_excerpt
+    printed = squash(pdf_text(tmp_path / "ligatures.pdf"))
+    typed = squash(text.replace("'", "\u2019"))  # an apostrophe is a curly one, each printed
+    assert printed.count(typed) == 2, printed  # the title and the prose
+    assert not set("\u2013\u2014\u00bf\u00a1\u00ab\u00bb\u201c\u201d\u201e") & set(printed)
 
 
 @pytest.mark.usefixtures("requires_latex")

@@ -372,3 +372,27 @@ def test_a_student_dropped_from_the_roster_loses_the_old_sheet(tmp_path, capsys)
     assert sorted(p.name for p in out.iterdir()) == [roster.ROSTER_MANIFEST, "ada.pdf", "notes.txt", "teacher-key.pdf"]
     key = pdf_text(out / "teacher-key.pdf")
     assert "ada" in key and "bob" not in key
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_the_course_title_heads_every_sheet_and_the_key_and_one_of_each_is_singular(tmp_path, monkeypatch):
+    """A project's title is in the running header of each student's sheet (before the name) and
+    above the title of the sheet's and the key's first page (which have no running header), printed
+    as typed (no ligature: `--` stays two hyphens) with its formula as math; one student reads
+    "1 student", never "1 students". Without a title the header is as before."""
+    (tmp_path / "elbo-sym.toml").write_text("title = 'Week 5 -- the bound $ELBO(q)$'\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    students = write(tmp_path, "id,name\nada,Ada Lovelace\n")
+    assert main(["exercises", "--roster", str(students), "--out", "sheets", "--count", "2"]) == 0
+    pages = pdf_text(tmp_path / "sheets" / "ada.pdf", "-layout").split("\f")
+    assert pages[0].strip().startswith("Week 5 -- the bound L(q)\n")
+    headers = [page.strip().splitlines()[0] for page in pages[1:] if page.strip()]
+    assert headers and all(h.startswith("Week 5 -- the bound L(q) • Ada Lovelace • ada ") for h in headers), headers
+    key = " ".join(pdf_text(tmp_path / "sheets" / "teacher-key.pdf").split())
+    assert key.startswith("Week 5 -- the bound L(q) Teacher key 1 student • course seed ")
+    assert "Every student's sheet has 2 cases with 2 latent states" in key
+    (tmp_path / "elbo-sym.toml").unlink()
+    assert main(["exercises", "--roster", str(students), "--out", "plain", "--count", "2"]) == 0
+    plain = pdf_text(tmp_path / "plain" / "ada.pdf", "-layout").split("\f")
+    assert [page.strip().splitlines()[0] for page in plain[1:] if page.strip()][0].startswith("Ada Lovelace • ada ")
+    assert " ".join(pdf_text(tmp_path / "plain" / "teacher-key.pdf").split()).startswith("Teacher key 1 student • ")

@@ -231,7 +231,7 @@ def test_web_writes_every_page_and_the_figure_deterministically(tmp_path, monkey
     assert main(["web", *args, "--out", str(first)]) == 0
     assert main(["web", *args, "--out", str(second)]) == 0
     names = {p.name for p in first.iterdir()}
-    assert names == PAGES | {web.FIGURE_FILE}
+    assert names == PAGES | {web.FIGURE_FILE, web.PAGES_MANIFEST}  # and the list of what it wrote
     for name in names:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     assert "](./worked-example-elbo.svg)" in (first / "worked-example.md").read_text(encoding="utf-8")
@@ -647,7 +647,7 @@ def test_a_probability_is_never_given_in_nats_on_the_pages(pages):
 
 SITE_DEPS = WEB / "site"
 SITE_WIDTHS = [1280, 390]
-MATH_TITLE = "The gap $KL(q(z), p(z | x))$ is a divergence"
+MATH_TITLE = "The gap {x} $KL(q(z), p(z | x))$ is a divergence"
 NO_SCROLL_BOXES = (".sl-markdown-content .katex-display, .sl-markdown-content table "
                    "{ overflow: visible !important; max-width: none !important; }")
 MATH_HEADING = web.Page("math-heading.md", "A heading with math", "What Starlight lists for a formula in a heading.",
@@ -788,6 +788,16 @@ def test_site_every_formula_is_rendered(built_site):
 
 
 @pytest.mark.full
+def test_site_pages_load_everything_they_ask_for(built_site):
+    """No page asks for what the site does not serve (rt4: Starlight links /favicon.svg, a 404
+    on every page) and Chromium's console shows no error."""
+    for name, _page, width, m in _measured(built_site):
+        assert m["failed"] == [], (name, width)
+        assert m["consoleErrors"] == [], (name, width)
+    assert (built_site.root / "public" / "favicon.svg").is_file()
+
+
+@pytest.mark.full
 def test_site_never_scrolls_sideways(built_site):
     """No element wider than the content column unless it is inside its own scroll box, and the
     page itself never scrolls sideways; at 390 px the wide tables and chains are such boxes."""
@@ -828,10 +838,11 @@ def test_site_toc_entries_are_the_headings(built_site):
     """"On this page" (the desktop sidebar and the 390 px drop-down) lists exactly the pages'
     headings, each as its plain text, linked to the heading's anchor -- also for a title with a
     formula, whose entry reads the formula once (Astro would otherwise take MathML, annotation
-    and HTML: "q(z)q(z)q(z)")."""
+    and HTML: "q(z)q(z)q(z)") and whose braces read as typed (Astro 5 lists "{x}" as "${x}";
+    the site's src/route-data.ts gives it back)."""
     titled = built_site.pages["derivations.md"].headings
     [math_heading] = [h for h in titled if "KL(q(z), p(z | x))" in h]
-    assert math_heading.endswith("The gap KL(q(z), p(z | x)) is a divergence")
+    assert math_heading.endswith("The gap {x} KL(q(z), p(z | x)) is a divergence")  # Astro lists "${x}": rt4
     for name, page, width, m in _measured(built_site):
         headings = [h["text"] for h in m["headings"]]
         assert [_unsmart(h) for h in headings] == list(page.headings), (name, width)
@@ -920,7 +931,8 @@ def test_web_out_still_writes_pages_only(tmp_path, monkeypatch):
     content = tmp_path / "src" / "content" / "docs"
     content.mkdir(parents=True)
     assert main(["web", "derivations/", "--out", str(content)]) == 0
-    assert {p.name for p in content.iterdir()} == PAGES - {"find-the-mistake.md"} | {web.FIGURE_FILE}
+    assert {p.name for p in content.iterdir()} == PAGES - {"find-the-mistake.md"} | {web.FIGURE_FILE,
+                                                                                     web.PAGES_MANIFEST}
     assert not (tmp_path / "package.json").exists() and not (content / "index.md").exists()
 
 

@@ -7,6 +7,7 @@
 //              "width": 390, "height": 1400, "anchor": "all-quantities", "file": "out.png"} (optional)}
 // stdout: JSON {"pages": [{"path": "/derivations/", "width": 390, ...measurements}, ...]}
 //
+// Each page also reports `failed` (what it could not load: "404 /favicon.svg") and `consoleErrors`.
 // Measurements of each page at each width (viewport `width` x 900, mobile at < 800 px), with
 // every answer (<details>) in the content opened:
 //   katex, katexErrors       .katex and .katex-error elements in the page's content
@@ -128,14 +129,25 @@ try {
   const page = await browser.newPage();
   page.setDefaultTimeout(120000);  // a busy 2-core CI machine
   const results = [];
+  // What each page failed to load (a status of 400 or more, e.g. a missing /favicon.svg) and the
+  // errors Chromium's console printed while it loaded.
+  let failed = [];
+  let consoleErrors = [];
+  page.on("response", (response) => {
+    if (response.status() >= 400) failed.push(`${response.status()} ${new URL(response.url()).pathname}`);
+  });
+  page.on("console", (message) => { if (message.type() === "error") consoleErrors.push(message.text()); });
   for (const width of request.widths) {
     await page.setViewport({ width, height: 900, deviceScaleFactor: 1, isMobile: width < 800, hasTouch: width < 800 });
     for (const path of request.paths) {
+      failed = [];
+      consoleErrors = [];
       const response = await page.goto(new URL(path, request.base).href, { waitUntil: "load" });
       if (request.extraCss) await page.addStyleTag({ content: request.extraCss });
       await page.evaluate(settle);
+      await page.waitForNetworkIdle({ idleTime: 300, timeout: 10000 }).catch(() => {});  // the icon comes late
       const result = await page.evaluate(measure);
-      results.push({ path, width, status: response ? response.status() : 0, ...result });
+      results.push({ path, width, status: response ? response.status() : 0, failed, consoleErrors, ...result });
     }
   }
   const shot = request.screenshot;

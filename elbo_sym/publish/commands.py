@@ -15,6 +15,7 @@ from pathlib import Path
 
 from elbo_sym.files import InputError, source_date_epoch
 from elbo_sym.limits import STEP_BUDGET_SECONDS
+from elbo_sym.prose import counted
 from elbo_sym.publish.project import Project, Settings, command_paths, course_handouts, course_web
 
 __all__ = ["Outcome", "build_course", "course_decks", "course_examples", "exercise_files", "flashcards_course",
@@ -100,7 +101,7 @@ def web_course(course: Project, paths: Sequence[str], folder: Path, *, site_titl
     a whole Starlight site (removing the files an earlier run wrote and this one does not)."""
     from elbo_sym.publish.handouts import HandoutError
     from elbo_sym.publish.site import write_site
-    from elbo_sym.publish.web import Page, WebError, write_pages
+    from elbo_sym.publish.web import Page, WebError, write_page_set
 
     lines: list[tuple[bool, str]] = []
     results = _checked(command_paths(course, paths, "web"), budget, file_budget, lines)
@@ -112,17 +113,18 @@ def web_course(course: Project, paths: Sequence[str], folder: Path, *, site_titl
                            file_budget=file_budget)
     except (HandoutError, WebError) as error:
         return Outcome(((True, f"elbo-sym web: no pages written: {error}"),), ok=False)
-    written, removed = write_site(items, folder) if site_title is not None else (write_pages(items, folder), [])
+    written, removed = write_site(items, folder) if site_title is not None else write_page_set(items, folder)
     lines.append((False, checked_line([*results, *cited])))
-    lines += [(False, f"  wrote {path}" + (f"  ({len(item.formulas)} formulas)" if isinstance(item, Page) else ""))
-              for path, item in zip(written, items)]
+    lines += [(False, f"  wrote {path}" + (f"  ({counted(len(item.formulas), 'formula')})"
+                                           if isinstance(item, Page) else "")) for path, item in zip(written, items)]
     lines += [(False, f"  removed {path} (no longer written)") for path in removed]
     return Outcome(tuple(lines))
 
 
 def exercise_files(settings: Settings, *, quiz: Path | None, roster: str | None, folder: Path | None,
-                   out: str | None) -> Outcome:
-    """`exercises --moodle` and `--roster --out`: write the quiz and the students' sheets of ``settings``.
+                   out: str | None, title: str = "") -> Outcome:
+    """`exercises --moodle` and `--roster --out`: write the quiz and the students' sheets of ``settings``
+    (``title``: the course's, in the sheets' and the key's running header).
 
     A roster that does not read (or a bad SOURCE_DATE_EPOCH) is an InputError before anything is written.
     """
@@ -143,7 +145,8 @@ def exercise_files(settings: Settings, *, quiz: Path | None, roster: str | None,
                              f"Moodle as \"Moodle XML format\")"))
     if students is not None and folder is not None and out is not None:
         try:
-            result = build_roster(students, folder, seed=s.seed, count=s.count, K=s.K, parts=s.parts)
+            result = build_roster(students, folder, seed=s.seed, count=s.count, K=s.K, parts=s.parts,
+                                  course=title)
         except RosterError as error:
             return Outcome(tuple(lines) + ((True, f"elbo-sym exercises: no sheets written: {error}"),), ok=False)
         lines.append((False, f"wrote {len(result.sheets)} student sheet(s) (K = {s.K}) and {result.key.name} to "
@@ -178,7 +181,7 @@ def flashcards_course(course: Project, file: str | None, target: Path | None, *,
 
     identity = anki_identity(course_deck_name(course.title, deck, lesson_deck=path is None))
     written = write_apkg(deck.cards, target, identity.name, vocabulary=deck.vocabulary)
-    return Outcome(((False, f"wrote {written} ({len(deck.cards)} notes, Anki deck \"{identity.name}\", "
+    return Outcome(((False, f"wrote {written} ({counted(len(deck.cards), 'note')}, Anki deck \"{identity.name}\", "
                             f"id {identity.deck_id})"),))
 
 

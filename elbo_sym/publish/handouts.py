@@ -50,7 +50,7 @@ from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, latex_terms, p, q
 from elbo_sym.engine.parse import Vocabulary
 from elbo_sym.limits import DEFAULT_COUNT, DEFAULT_SEED, DRILL_COUNT, SOLUTIONS, STEP_BUDGET_SECONDS
 from elbo_sym.numbers.exact import LogNumber, log_of
-from elbo_sym.prose import inline
+from elbo_sym.prose import counted, inline, sentence
 from elbo_sym.publish.render import (
     INSTALL_HINT,
     BuildResult,
@@ -275,6 +275,15 @@ def claim_conditions(report: DerivationReport) -> list[LatexMarkup]:
     return [LatexMarkup(c) for c in report.conditions_latex]
 
 
+def _result_phrases(steps: int, proved: int, checked: int) -> dict[str, str]:
+    """How a derivation's result starts, on the sheet and the page: ``all_proved`` when every step is
+    ("The step is proved", "Both steps are proved", "All 3 steps are proved"), else ``partly_proved``."""
+    everyone = {1: "The step is proved", 2: "Both steps are proved"}.get(steps, f"All {steps} steps are proved")
+    partly = (f"{proved} of {counted(steps, 'step')} {'is' if proved == 1 else 'are'} proved and {checked} only "
+              "checked on exact instances")
+    return {"all_proved": everyone, "partly_proved": partly}
+
+
 def derivation_context(report: DerivationReport) -> dict[str, Any]:
     """Everything the derivation sheet prints about one checked derivation (from its report)."""
     require_checked([report])
@@ -314,6 +323,8 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
         "proved": sum(s.verdict == "proved" for s in report.steps),
         "checked": sum(s.verdict == "checked" for s in report.steps),
         "fully_proved": report.fully_proved,
+        **_result_phrases(len(report.steps), sum(s.verdict == "proved" for s in report.steps),
+                          sum(s.verdict == "checked" for s in report.steps)),
         "shown": LatexMarkup(report.chain.latex),
         "examples": [_example_context(e) for e in report.examples],
     }
@@ -339,13 +350,18 @@ LESSON_ORDER = ("jensen", "decomposition", "gap", "tight")
 """The lesson's derivations in teaching order; other files follow in the order given."""
 
 
+def course_latex(title: str) -> LatexMarkup:
+    """The course's title (a project's checked ``title``) as the handouts print it: like every author's prose."""
+    return prose(prose_parts(title, Vocabulary()), title)
+
+
 def course_titled(handouts: Sequence[Handout], title: str) -> list[Handout]:
     """The handouts with the course's title (a project's checked ``title``, printed like every
     author's prose) as ``course``: their running header and the lesson's name in subtitles.
     No title: the handouts as they are (the templates keep the lesson's name)."""
     if not title:
         return list(handouts)
-    course = prose(prose_parts(title, Vocabulary()), title)
+    course = course_latex(title)
     return [Handout(h.name, h.template, {**h.context, "course": course}) for h in handouts]
 
 
@@ -469,7 +485,7 @@ def _repair_text(g: SuggestionReport) -> str:
     """The solution's repair sentence: the file's own (checked) repair, or the generated one."""
     if g.authored and g.description == "the intended correction":
         return f"The intended correction (checked: the step and the chain hold with it); rule: {g.rule}."
-    text = g.description[:1].upper() + g.description[1:]
+    text = sentence(g.description)
     return f"{text} (the intended correction, checked); rule: {g.rule}." if g.authored else f"{text}; rule: {g.rule}."
 
 
@@ -695,6 +711,12 @@ def _answer_rows(key, tasks) -> list[dict[str, Any]]:
     return rows
 
 
+def exercises_arguments(seed: int | str, count: int, K: int, parts: Sequence[str]) -> list[str]:
+    """The `elbo-sym exercises` arguments that give one sheet (``parts``: the keys of the quantities
+    asked, in order) with every setting named, so no elbo-sym.toml where it runs can change it."""
+    return ["exercises", "--seed", str(seed), "--count", str(count), "--K", str(K), "--parts", ",".join(parts)]
+
+
 def exercises_context(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, K: int = 2,
                       parts: Sequence[str] | None = None) -> dict[str, Any]:
     """Context shared by ``exercises.pdf`` and ``answers.pdf``: the same seed gives the same cases;
@@ -707,6 +729,7 @@ def exercises_context(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, K: i
         "seed": sheet.seed,
         "count": sheet.count,
         "K": sheet.K,
+        "parts": [task.key for task in sheet.tasks],
         "tasks": [{"letter": letter, "symbol": math(task.symbol), "name": _TASK_NAMES.get(task.key, task.prompt),
                    "information": task.key not in _PROBABILITY_TASKS,
                    "states": sheet.K if task.key == "posterior" else 0}  # a blank per state

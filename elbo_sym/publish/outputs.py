@@ -5,7 +5,9 @@ folder inside the output folder (:func:`staging_folder`), and only once every on
 built are they moved in (:func:`move_in`, one rename each).  A manifest in the folder lists what
 the last run wrote, so the next run removes what it no longer writes: the answer key of a build
 that now has none, the sheet of a student dropped from the roster.  Files the manifest does not
-list (the user's own, or a run before manifests existed) are never removed.
+list (the user's own, or a run before manifests existed) are never removed, nor is anything a
+manifest entry names outside the folder, through a linked folder, or that is a symlink
+(:func:`stale_file`): a manifest is a file in the user's folder, so it is read as untrusted.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from elbo_sym.files import FileReadError, read_regular_file, replace_file
 
-__all__ = ["MANIFEST_BYTES", "listed", "move_in", "staging_folder", "write_manifest"]
+__all__ = ["MANIFEST_BYTES", "listed", "move_in", "plain_name", "remove_stale", "stale_file", "staging_folder",
+           "write_manifest"]
 
 MANIFEST_BYTES = 1 << 20
 """The largest manifest read back; a larger (or unreadable, or malformed) one lists nothing."""
@@ -41,6 +44,37 @@ def write_manifest(folder: Path, manifest: str, names: Sequence[str]) -> None:
     replace_file(folder / manifest, (json.dumps({"files": sorted(set(names))}, indent=1) + "\n").encode("utf-8"))
 
 
+def stale_file(folder: Path, entry: str) -> Path | None:
+    """The file a manifest ``entry`` names, when a run may remove it: a relative POSIX path without
+    ``..`` or a backslash, whose folders all resolve inside ``folder`` (none is a link out of it),
+    naming a regular file that is not a symlink; else None."""
+    pure = PurePosixPath(entry)
+    if (not entry or pure.is_absolute() or ".." in pure.parts or "\\" in entry or "\0" in entry
+            or not pure.parts):
+        return None
+    target = folder.joinpath(*pure.parts)
+    try:
+        inside = target.parent.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # a loop of links
+        return None
+    return target if inside and target.is_file() and not target.is_symlink() else None
+
+
+def remove_stale(folder: Path, manifest: str, written: Iterable[str], allowed: Callable[[str], bool]) -> list[Path]:
+    """Remove each file the previous run listed in ``folder/manifest`` that this run did not write
+    (``written``) and that ``allowed`` accepts, where :func:`stale_file` permits; list ``written``
+    in the manifest now.  Returns the removed paths."""
+    now = set(written)
+    removed: list[Path] = []
+    for entry in listed(folder, manifest):
+        target = stale_file(folder, entry) if entry not in now and allowed(entry) else None
+        if target is not None:
+            target.unlink()
+            removed.append(target)
+    write_manifest(folder, manifest, sorted(now))
+    return removed
+
+
 @contextmanager
 def staging_folder(folder: Path, prefix: str) -> Iterator[Path]:
     """A fresh hidden folder inside `folder`, removed with what is left in it on the way out: on the
@@ -58,7 +92,7 @@ def staging_folder(folder: Path, prefix: str) -> Iterator[Path]:
                 folder.rmdir()
 
 
-def _own_name(name: str) -> bool:
+def plain_name(name: str) -> bool:
     """A plain file name in the folder itself: never a path, a hidden file or ``..``."""
     return bool(name) and "/" not in name and "\\" not in name and "\0" not in name and not name.startswith(".")
 
@@ -82,13 +116,13 @@ def move_in(staging: Path, folder: Path, names: Sequence[str], manifest: str,
     kept: list[str] = []
     removed: list[Path] = []
     for name in listed(folder, manifest):
-        target = folder / name
-        if name in written or not _own_name(name) or not (target.is_file() or target.is_symlink()):
+        stale = stale_file(folder, name) if name not in written and plain_name(name) else None
+        if stale is None:
             continue
         if keep(name):
             kept.append(name)
         else:
-            target.unlink()
-            removed.append(target)
+            stale.unlink()
+            removed.append(stale)
     write_manifest(folder, manifest, [*written, *kept])
     return removed

@@ -444,11 +444,14 @@ def course_web(results, project: Project, *, budget: float, literature=(), site_
     from elbo_sym.publish.browser import check_link, checker_items
     from elbo_sym.publish.handouts import require_checked
     from elbo_sym.publish.site import site_items
+    from elbo_sym.publish.web import course_titled_pages
 
     sources = ({r.file: read_user_file(r.file).decode("utf-8") for r in checker_files(results, literature, project)}
                if site_title is not None else {})
     require_checked(results)
     items = project_pages(results, project, budget=budget, literature=literature, file_budget=file_budget,
                           check_links={file: "../" + check_link(text, "check/") for file, text in sources.items()})
-    return items if site_title is None else site_items([*items, *checker_items(sources)], site_title)
+    if site_title is None:  # pages for the user's own site: each names the course, as a handout does
+        return course_titled_pages(items, project.title)
+    return site_items([*items, *checker_items(sources)], site_title)
 

@@ -40,7 +40,7 @@ from typing import Any
 import jinja2
 
 from elbo_sym.files import replace_file
-from elbo_sym.prose import MATH_CHARACTERS, TEXT_CHARACTERS
+from elbo_sym.prose import MATH_CHARACTERS, TEXT_CHARACTERS, counted
 
 __all__ = [
     "INSTALL_HINT",
@@ -108,7 +108,12 @@ _SPECIALS: dict[str, str] = {
     "[": "{[}",
     "]": "{]}",
     "\t": " ",
+    # T1 sets a backquote as an opening quote and joins it into ligatures (?` is ¿, !` is ¡, `` is “)
+    "`": r"\textasciigrave{}",
 }
+_LIGATURE_PAIRS = frozenset({("-", "-"), ("'", "'"), (",", ","), ("\u2018", "\u2018"), ("\u2019", "\u2019")})
+"""Two characters the T1 fonts join into one glyph (-- is an en dash, --- an em dash, '' or ’’ a
+closing, ‘‘ an opening and ,, a low double quote): an empty group between them keeps text as typed."""
 
 _NEWLINES = re.compile(r"\r\n?")
 _BLANK_LINES = re.compile(r"\n[ \t]*\n\s*")
@@ -142,11 +147,14 @@ def latex_escape(text: str) -> str:
     Every TeX special char becomes a literal glyph, so ``\\input{/etc/passwd}`` or
     ``\\write18{ls}`` is printed, not executed. A single newline stays a space, a
     blank line stays a paragraph break, other control characters are dropped; a
-    character pdflatex cannot set is printed as its code point (``[U+1F600]``).
+    character pdflatex cannot set is printed as its code point (``[U+1F600]``).  No two
+    characters join into a ligature: ``--`` prints as two hyphens, ``?```` as ``?`` and a backquote.
     """
     text = _CONTROL.sub("", _NEWLINES.sub("\n", str(text)))
     out: list[str] = []
-    for ch in text:
+    for i, ch in enumerate(text):
+        if i and (text[i - 1], ch) in _LIGATURE_PAIRS:
+            out.append("{}")
         if ch in _SPECIALS:
             out.append(_SPECIALS[ch])
         elif ord(ch) > 0x7E:
@@ -409,6 +417,7 @@ def make_environment(extra_template_dirs: Iterable[str | os.PathLike[str]] = ())
     env.filters["latex"] = _mark_latex
     env.filters["e"] = env.filters["escape"] = _escape_filter
     env.filters["prose"] = _prose_filter
+    env.filters["counted"] = counted
     env.filters["domain"] = lambda value: LatexMarkup(typeset_domain(value))
     return env
 

@@ -65,8 +65,8 @@ from typing import Any
 from elbo_sym import files
 from elbo_sym.files import FileReadError, read_regular_file
 from elbo_sym.limits import MAX_SEED, PRINTED_COMMAND_LINE_CHARS
-from elbo_sym.prose import allowed, describe
-from elbo_sym.publish.handouts import HandoutError, exercises_context
+from elbo_sym.prose import allowed, counted, describe
+from elbo_sym.publish.handouts import HandoutError, course_latex, exercises_arguments, exercises_context
 from elbo_sym.publish.outputs import move_in
 from elbo_sym.publish.pdfpages import GROUP_KEY, PdfPagesError, parse_pdf, split_by_group, write_pages
 from elbo_sym.publish.render import (
@@ -280,8 +280,7 @@ def reproduce_arguments(count: int, K: int = 2, parts: Sequence[str] | None = No
     Every setting is named (seed, count, K, parts, solutions), so no elbo-sym.toml of the
     folder it runs in can change the sheet; the key prints them with SEED as a placeholder.
     """
-    return ["exercises", "--seed", str(seed), "--count", str(count), "--K", str(K),
-            "--parts", ",".join(_part_names(parts)), "--solutions", "inline"]
+    return [*exercises_arguments(seed, count, K, _part_names(parts)), "--solutions", "inline"]
 
 
 def _command_lines(words: Sequence[str], width: int = PRINTED_COMMAND_LINE_CHARS) -> list[str]:
@@ -305,8 +304,8 @@ def _command_lines(words: Sequence[str], width: int = PRINTED_COMMAND_LINE_CHARS
 
 def _command_latex(words: Sequence[str]) -> LatexMarkup:
     """``elbo-sym WORDS`` for a typewriter block: one unbreakable box per shell line (no break inside an
-    argument or between an option and its value), ``--`` kept as two hyphens."""
-    boxes = (r"\mbox{" + latex_escape(line).replace("--", "-{}-").replace(" ", "~") + "}"
+    argument or between an option and its value), ``--`` kept as two hyphens (latex_escape breaks the ligature)."""
+    boxes = (r"\mbox{" + latex_escape(line).replace(" ", "~") + "}"
              for line in _command_lines(words))
     return LatexMarkup("\\\\\n".join(boxes))
 
@@ -320,11 +319,16 @@ def _split_document(tex: str) -> tuple[str, str]:
     return preamble, body
 
 
+def _course(title: str) -> dict[str, LatexMarkup]:
+    """The templates' ``course`` (the running header) for a course title; none without one."""
+    return {"course": course_latex(title)} if title else {}
+
+
 def _batch_sources(batch: Sequence[tuple[int, Student, int]], count: int, K: int = 2,
-                   parts: Sequence[str] | None = None) -> tuple[str, list[dict[str, Any]], Any]:
+                   parts: Sequence[str] | None = None, course: str = "") -> tuple[str, list[dict[str, Any]], Any]:
     """Worker: the LaTeX of one batch of sheets, each student's key entry, and the tasks.
 
-    ``batch`` holds (position in the batch, student, seed). Runs in a worker process.
+    ``batch`` holds (position in the batch, student, seed); ``course``: the course's title. Runs in a worker process.
     """
     preamble: str | None = None
     bodies: list[str] = []
@@ -333,7 +337,8 @@ def _batch_sources(batch: Sequence[tuple[int, Student, int]], count: int, K: int
     for group, student, seed in batch:
         sheet = exercises_context(seed=seed, count=count, K=K, parts=parts)
         tasks = sheet["tasks"]
-        tex = render_template("exercises.tex.j2", sheet=sheet, student={"id": student.id, "name": student.name})
+        tex = render_template("exercises.tex.j2", sheet=sheet, student={"id": student.id, "name": student.name},
+                              **_course(course))
         head, body = _split_document(tex)
         if preamble is None:
             preamble = head
@@ -370,10 +375,11 @@ def _write(path: Path, data: bytes) -> None:
 
 def build_roster(students: Sequence[Student], out_dir: str | os.PathLike[str], *, seed: int, count: int,
                  K: int = 2, parts: Sequence[str] | None = None, jobs: int | None = None, timeout: float = 300,
-                 progress: Callable[[str], None] | None = None) -> RosterResult:
+                 progress: Callable[[str], None] | None = None, course: str = "") -> RosterResult:
     """Write ``<id>.pdf`` per student and ``teacher-key.pdf`` into ``out_dir`` (created if missing).
 
-    ``K`` and ``parts`` are the sheets' latent size and quantities asked (as for exercises.pdf).
+    ``K`` and ``parts`` are the sheets' latent size and quantities asked (as for exercises.pdf);
+    ``course``: the course's title (a project's checked ``title``), in every sheet's and the key's header.
 
     Nothing in ``out_dir`` changes unless everything was built: the PDFs are written to a
     staging folder inside it first and then moved into place, and the sheets an earlier run
@@ -419,7 +425,7 @@ def build_roster(students: Sequence[Student], out_dir: str | os.PathLike[str], *
                 raise RosterError(f"batch {index + 1}: cannot cut the sheets apart: {error}") from None
             for group, student, _ in batch:
                 _write(staging / f"{student.id}.pdf", pieces[group])
-            note(f"typeset batch {index + 1} of {len(batches)} ({len(batch)} sheets)")
+            note(f"typeset batch {index + 1} of {len(batches)} ({counted(len(batch), 'sheet')})")
             return len(pdf.pages)
 
         entries: list[list[dict[str, Any]]] = [[] for _ in batches]
@@ -429,12 +435,12 @@ def build_roster(students: Sequence[Student], out_dir: str | os.PathLike[str], *
             compiles: list[Future[int]] = []
             if workers == 1:
                 for index, batch in enumerate(batches):
-                    source, entries[index], tasks = _batch_sources(batch, count, K, parts)
+                    source, entries[index], tasks = _batch_sources(batch, count, K, parts, course)
                     compiles.append(tex_pool.submit(typeset, index, source, batch))
             else:
                 # fork the workers before any thread of ours exists (ProcessPoolExecutor forks at the first submit)
                 with ProcessPoolExecutor(max_workers=workers) as key_pool:
-                    pending = {key_pool.submit(_batch_sources, batch, count, K, parts): index
+                    pending = {key_pool.submit(_batch_sources, batch, count, K, parts, course): index
                                for index, batch in enumerate(batches)}
                     try:
                         for future in as_completed(pending):
@@ -447,7 +453,8 @@ def build_roster(students: Sequence[Student], out_dir: str | os.PathLike[str], *
             key_source = _TEX_PREFIX + render_template(
                 "roster-key.tex.j2", key={"seed": seed, "count": count, "K": K, "tasks": tasks,
                                           "command": _command_latex(reproduce_arguments(count, K, parts)),
-                                          "students": [e for chunk in entries for e in chunk]})
+                                          "students": [e for chunk in entries for e in chunk]},
+                **_course(course))
             key_future = tex_pool.submit(_compile, key_source, workdir, KEY_NAME, timeout)
             for compiled in compiles:
                 pages += compiled.result()

@@ -14,9 +14,11 @@ files from ``site_template/``:
                                ours in Starlight's ``customCss``, the site's title
 ``src/content.config.ts``      Starlight's ``docs`` collection (``docsLoader``, ``docsSchema``)
 ``src/styles/elbo-sym.css``    wide tables and display math scroll inside their own box
+``src/route-data.ts``          "On this page" lists a heading's ``{`` as typed (Astro lists ``${``)
 ``check-runtime.mjs``          copies Pyodide and KaTeX's module build from node_modules into
                                ``public/check-engine/`` when a build starts (the checker page)
 ``tsconfig.json``, ``.gitignore``  as Astro's starter has them
+``public/favicon.svg``         the icon Starlight's pages link (``/favicon.svg``; a 404 without it)
 =============================  ==================================================================
 
 Why Astro 5 and not today's Astro 7: Astro 7 / Starlight 0.42 need Node >= 22.23.4 (Debian
@@ -41,12 +43,12 @@ import os
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from elbo_sym.engine.parse import Vocabulary
 from elbo_sym.files import InputError
 from elbo_sym.limits import MAX_TITLE_CHARS
-from elbo_sym.publish.outputs import listed, write_manifest
+from elbo_sym.publish.outputs import remove_stale
 from elbo_sym.publish.web import Asset, Page, md_text, write_pages
 from elbo_sym.report.build import prose_parts
 from elbo_sym.report.model import prose_text
@@ -70,8 +72,10 @@ SITE_FILES: dict[str, str] = {
     "check-runtime.mjs": "check-runtime.mjs",
     "tsconfig.json": "tsconfig.json",
     "src/content.config.ts": "src/content.config.ts",
+    "src/route-data.ts": "src/route-data.ts",
     "src/styles/elbo-sym.css": "src/styles/elbo-sym.css",
     ".gitignore": "gitignore",  # a dot file is not package data
+    "public/favicon.svg": "favicon.svg",  # Starlight links /favicon.svg from every page: without it, a 404 each
 }
 """The site's own files: path in the site -> path in ``site_template/``."""
 
@@ -134,10 +138,9 @@ def foreign_site(out_dir: str | os.PathLike[str]) -> str | None:
 
 
 def _removable(path: str) -> bool:
-    """Only a page or file elbo-sym puts in the content or public folder, never a site file."""
-    pure = PurePosixPath(path)
-    return (not pure.is_absolute() and ".." not in pure.parts and "\0" not in path
-            and (path.startswith(CONTENT_DIR + "/") or path.startswith(PUBLIC_DIR + "/")))
+    """Only a page or file elbo-sym puts in the content or public folder, never a site file
+    (elbo_sym.publish.outputs.stale_file refuses the rest: ``..``, links, outside the site)."""
+    return path.startswith(CONTENT_DIR + "/") or path.startswith(PUBLIC_DIR + "/")
 
 
 def write_site(items: Sequence[Page | Asset], out_dir: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]:
@@ -146,19 +149,7 @@ def write_site(items: Sequence[Page | Asset], out_dir: str | os.PathLike[str]) -
     removed paths."""
     out = Path(out_dir)
     written = write_pages(items, out)
-    now = {item.path for item in items}
-    removed = []
-    for path in listed(out, MANIFEST):
-        if path in now or not _removable(path):
-            continue
-        target = out.joinpath(*PurePosixPath(path).parts)
-        if not target.parent.resolve().is_relative_to(out.resolve()):  # a folder linked elsewhere
-            continue
-        if target.is_symlink() or target.is_file():
-            target.unlink()
-            removed.append(target)
-    write_manifest(out, MANIFEST, sorted(now))
-    return written, removed
+    return written, remove_stale(out, MANIFEST, [item.path for item in items], _removable)
 
 
 def site_title(title: str | None, course_title: str = "") -> str:

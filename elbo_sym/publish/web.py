@@ -20,10 +20,16 @@ site's Markdown pipeline:
 
 **One page for all derivations** (not one per derivation), like ``derivations.pdf``: each
 derivation is a second-level heading, so Starlight's "On this page" list and its heading
-anchors give every derivation its own link, while the set of files ``web`` writes is fixed.
-Re-running it over the same folder therefore replaces every page and can never leave a stale
-page behind for a derivation that was renamed or removed, and no page links to another
-(relative links between Starlight pages depend on the site's trailing-slash setting).
+anchors give every derivation its own link, and no page links to another (relative links
+between Starlight pages depend on the site's trailing-slash setting).  Some pages come and go
+with the input (``worked-example-2.md`` with a second example, ``find-the-mistake.md`` with a
+teaching file, ``from-the-literature.md`` with ``--literature``): :data:`PAGES_MANIFEST` lists
+what a run wrote, so the next one removes what it no longer writes (:func:`write_page_set`),
+and nothing else.
+
+**The course's title** (a project's ``title``) is the first line of every page
+``web --out`` writes (:func:`course_titled_pages`), as it heads every handout; a site shows it
+in its header instead.
 
 **One printer.** Every formula is the LaTeX the PDF handouts print: the pages are built from
 the same contexts (:func:`elbo_sym.publish.handouts.derivation_context`,
@@ -65,23 +71,28 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from elbo_sym.engine.models.base import Instance
+from elbo_sym.engine.parse import Vocabulary
 from elbo_sym.files import replace_file
 from elbo_sym.limits import STEP_BUDGET_SECONDS
+from elbo_sym.prose import counted, sentence
+from elbo_sym.publish.outputs import plain_name, remove_stale
 from elbo_sym.publish.render import LatexMarkup
 from elbo_sym.report.model import VERDICT_MARK, DerivationReport, Prose
 
 __all__ = [
     "FIGURE_FILE",
     "KATEX_MACROS",
+    "PAGES_MANIFEST",
     "Asset",
     "Formula",
     "Page",
     "WebError",
+    "course_titled_pages",
     "derivations_page",
     "elbo_svg",
     "exercises_page",
@@ -94,11 +105,14 @@ __all__ = [
     "selfcheck_page",
     "tight_drill_page",
     "worked_example_page",
+    "write_page_set",
     "write_pages",
     "yaml_string",
 ]
 
 FIGURE_FILE = "worked-example-elbo.svg"
+PAGES_MANIFEST = ".elbo-sym-pages.json"
+"""The file in a ``web --out`` folder that lists the pages the last run wrote (elbo_sym.publish.outputs)."""
 
 
 class WebError(Exception):
@@ -444,8 +458,9 @@ def literature_page(reports: Sequence[DerivationReport], check_links: Mapping[st
             "title. ✓ marks a step proved for every model its section names; a file with any step not "
             "proved is not listed.")
     _derivation_sections(doc, reports, True, check_links)
+    identities = counted(len(reports), "identity", "identities")
     return doc.page("from-the-literature.md", "From the literature",
-                    f"{len(reports)} identities from papers and textbooks, every step proved.", LITERATURE_ORDER)
+                    f"{identities} from papers and textbooks, every step proved.", LITERATURE_ORDER)
 
 
 def _assumptions(doc: _Markdown, conditions: Sequence[str]) -> None:
@@ -469,7 +484,7 @@ def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], te
         doc.add(d["scope"].joined(lambda c: doc.m(c.latex), md_text, md_text)
                 + (f" Source: `{_code(d['file'])}`." if teacher else ""))
         if d["convention"]:
-            doc.add(f"**Integrability.** {md_text(d['convention'])}.")
+            doc.add(f"**Integrability.** {md_text(sentence(d['convention']))}.")
         if d["claim"] is not None:  # displayed: a long claim scrolls in its own box, never the page
             doc.add("**Claim.**")
             doc.display(d["claim"])
@@ -480,13 +495,11 @@ def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], te
             if teacher or s["verdict"] == "checked"  # an accepted step says so on the students' page too
             else f"{s['index']}. {doc.prose(step.why_parts, step.why) or ''}"
             for s, step in zip(d["steps"], report.steps)))
-        n = len(d["steps"])
         under = d["under"] if d["assumptions"] else ""  # as the sheet says it: the conditions hold throughout
         if d["fully_proved"]:
-            result = f"All {n} steps are proved, so{f', {under},' if under else ''} the chain establishes"
+            result = f"{d['all_proved']}, so{f', {under},' if under else ''} the chain establishes"
         else:
-            result = (f"{d['proved']} of {n} steps are proved and {d['checked']} only checked on exact "
-                      f"instances; {f'{under}, ' if under else ''}the chain gives")
+            result = f"{d['partly_proved']}; {f'{under}, ' if under else ''}the chain gives"
         doc.add(f"**Result.** {result}")
         doc.display(d["shown"])
         if d["claim"] is not None:
@@ -736,16 +749,16 @@ def worked_example_page(example: Instance | None = None, solutions: str = "separ
 def exercises_page(seed: int | None = None, count: int | None = None, K: int = 2,
                    parts: Sequence[str] | None = None, solutions: str = "separate") -> Page:
     """``exercises.md``: the sheet of :func:`handouts.exercises_context`, each case's key collapsible."""
-    from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, exercises_context
+    from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, exercises_arguments, exercises_context
 
     sheet = exercises_context(DEFAULT_SEED if seed is None else seed, DEFAULT_COUNT if count is None else count,
                               K, parts)
     teacher = solutions == "inline"
     states = "two states, 0 and 1" if sheet["K"] == 2 else f"{sheet['K']} states, 0 to {sheet['K'] - 1}"
     doc = _Markdown()
-    doc.add(f"Seed {sheet['seed']}, {sheet['count']} cases (the same as `elbo-sym exercises --seed "
-            f"{sheet['seed']}{'' if sheet['K'] == 2 else ' --K ' + str(sheet['K'])}` and the printed sheet with "
-            f"that seed). In every case the latent variable has {states}. Compute exactly (fractions, and "
+    command = " ".join(["elbo-sym", *exercises_arguments(sheet["seed"], sheet["count"], sheet["K"], sheet["parts"])])
+    doc.add(f"Seed {sheet['seed']}, {counted(sheet['count'], 'case')} (the same as `{command}` and the printed sheet "
+            f"with these settings). In every case the latent variable has {states}. Compute exactly (fractions, and "
             "logarithms of fractions), and give the information quantities in nats:")
     doc.add("\n".join(f"- ({t['letter']}) {doc.m(t['symbol'])}: {md_text(t['name'])}" for t in sheet["tasks"]))
     for c in sheet["cases"]:
@@ -761,7 +774,7 @@ def exercises_page(seed: int | None = None, count: int | None = None, K: int = 2
     kind = "binary exercises" if sheet["K"] == 2 else f"exercises with {sheet['K']} latent states"
     answers = "" if solutions == "none" else " with exact answers"
     return doc.page("exercises.md", "Exercises",
-                    f"Fresh {kind}{answers} (seed {sheet['seed']}, {sheet['count']} cases).", 3)
+                    f"Fresh {kind}{answers} (seed {sheet['seed']}, {counted(sheet['count'], 'case')}).", 3)
 
 
 def tight_drill_page(seed: int | None = None, count: int | None = None, K: int = 2,
@@ -777,7 +790,7 @@ def tight_drill_page(seed: int | None = None, count: int | None = None, K: int =
             f"exactly when {doc.m(s['q'])} is the posterior {doc.m(s['posterior'])}. In each case below, set "
             f"{doc.m(s['q'])} to the posterior, then compute {doc.m(s['log_px'])} and {doc.m(s['elbo'])} exactly "
             f"and show that the gap {doc.m(s['gap'])} is zero, not merely small.")
-    doc.add(f"Seed {drill['seed']}, {drill['count']} tight cases and one near miss.")
+    doc.add(f"Seed {drill['seed']}, {counted(drill['count'], 'tight case')} and one near miss.")
     for c in drill["cases"]:
         doc.heading(2, f"Case {c['index']}")
         _givens(doc, c["given"])
@@ -873,8 +886,9 @@ def flashcards_page(path: str | Path | None = None, budget: float = STEP_BUDGET_
         for cell in sheet["fronts"]:
             card = cell["card"]
             _card(doc, card, texts[card["index"]], "Card", deck["proved_for"], solutions)
+    cards = counted(deck["count"], "card")
     return doc.page("flashcards.md", "Flashcards",
-                    _SPACE.sub(" ", f"{deck['title']}: {deck['count']} cards, the back of each one collapsible."), 6)
+                    _SPACE.sub(" ", f"{deck['title']}: {cards}, the back of each one collapsible."), 6)
 
 
 # --------------------------------------------------------------------------- all pages, writing
@@ -931,3 +945,26 @@ def write_pages(items: Iterable[Page | Asset], out_dir: str | os.PathLike[str]) 
         target.parent.mkdir(parents=True, exist_ok=True)
         written.append(replace_file(target, item.data))
     return written
+
+
+def write_page_set(items: Sequence[Page | Asset], out_dir: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]:
+    """`web --out`: write the pages (:func:`write_pages`), then remove each page an earlier run listed
+    in :data:`PAGES_MANIFEST` that this one does not write (a removed example's page, the literature
+    page without ``--literature``); never a file the manifest does not list, nor one outside the folder.
+    Returns the written and the removed paths."""
+    out = Path(out_dir)
+    written = write_pages(items, out)
+    return written, remove_stale(out, PAGES_MANIFEST, [item.path for item in items], plain_name)
+
+
+def course_titled_pages(items: Iterable[Page | Asset], title: str) -> list[Page | Asset]:
+    """The pages with the course's title (a project's checked ``title``; its formulas as math) as their
+    first line, as it heads every handout; no title: the pages as they are."""
+    if not title:
+        return list(items)
+    from elbo_sym.report.build import prose_parts
+
+    doc = _Markdown()
+    line = doc.prose(prose_parts(title, Vocabulary()), title)
+    return [replace(item, body=f"*{line}*\n\n{item.body}", formulas=(*doc.formulas, *item.formulas))
+            if isinstance(item, Page) else item for item in items]

@@ -28,6 +28,7 @@ export default defineConfig({
     starlight({
       title: __SITE_TITLE__,
       customCss: ["katex/dist/katex.min.css", "./src/styles/elbo-sym.css"],
+      routeMiddleware: "./src/route-data.ts",  // "On this page" lists a heading's { as typed
     }),
   ],
 });
