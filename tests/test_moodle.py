@@ -279,6 +279,19 @@ def test_cli_refuses_bad_moodle_targets(tmp_path, capsys, args):
 # ----------------------------------------------------------------- any K, any parts
 
 
+def test_quizzes_of_one_seed_asking_different_parts_share_no_category_and_no_id_number():
+    """Moodle's import silently drops a question whose id number its category already holds, so a
+    second quiz of the same seed asking other parts must land apart, with ids of its own."""
+    quizzes = [moodle_quiz(7, 3, 2, parts) for parts in (None, ("evidence", "gap"), ("gap", "evidence"),
+                                                          ("posterior",))]
+    categories = [questions(quiz)[0].findtext("category/text") for quiz in quizzes]
+    ids = [[q.findtext("idnumber") for q in cloze_questions(quiz)] for quiz in quizzes]
+    assert ids[0] == [f"elbo-sym-7-{i}" for i in range(1, 4)]  # the whole sheet keeps its old ids
+    assert quizzes[1] == quizzes[2]  # the same parts in another order: the same quiz
+    assert len({categories[0], categories[1], categories[3]}) == 3
+    assert not set(ids[0]) & set(ids[1]) and not set(ids[1]) & set(ids[3]) and not set(ids[0]) & set(ids[3])
+
+
 @pytest.mark.parametrize(("seed", "count", "K", "parts"), [
     (2026, 4, 3, None), (11, 3, 4, ("posterior", "gap")), (5, 2, 6, ("evidence", "kl_prior"))])
 def test_a_quiz_for_any_K_and_parts_asks_the_sheets_cases_with_the_exact_key(seed, count, K, parts):
@@ -287,10 +300,12 @@ def test_a_quiz_for_any_K_and_parts_asks_the_sheets_cases_with_the_exact_key(see
     asked = [t.key for t in TASKS if parts is None or t.key in parts]
     cloze = cloze_questions(quiz)
     assert len(cloze) == count
-    assert questions(quiz)[0].findtext("category/text").endswith(f"seed {seed}, K = {K}")
+    shown_parts = "" if parts is None else ", parts " + ", ".join(asked)
+    assert questions(quiz)[0].findtext("category/text").endswith(f"seed {seed}, K = {K}{shown_parts}")
+    id_parts = "" if parts is None else "-" + "+".join(asked)
     for q, exercise in zip(cloze, sheet):
         assert exercise.K == K
-        assert q.findtext("idnumber") == f"elbo-sym-{seed}-K{K}-{exercise.index}"
+        assert q.findtext("idnumber") == f"elbo-sym-{seed}-K{K}{id_parts}-{exercise.index}"
         text = question_text(q)
         assert f"has {K} states, " in html.unescape(text)
         given = [v for vec in (exercise.prior, exercise.likelihood, exercise.q) for v in vec]

@@ -64,6 +64,7 @@ from sympy import Eq, Integer
 
 from elbo_sym.engine.notation import z
 from elbo_sym.files import InputError, replace_file
+from elbo_sym.lesson.exercises import PARTS
 from elbo_sym.limits import MOODLE_NAME_CHARS
 from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, exercises_context, math
 
@@ -109,9 +110,20 @@ def cloze_numerical(value: str, tolerance: str = TOLERANCE) -> str:
     return f"{{1:NUMERICAL:={value}:{tolerance}}}"
 
 
-def default_category(seed: int, count: int, K: int = 2) -> str:
-    """The quiz's own category: one per seed and latent size (a K = 3 quiz never lands among K = 2 questions)."""
-    return _category_path(f"ELBO exercises, seed {seed}" + (f", K = {K}" if K != 2 else ""))
+def default_category(seed: int, count: int, K: int = 2, parts: Sequence[str] | None = None) -> str:
+    """The quiz's own category: one per seed, latent size and parts asked (a K = 3 quiz never lands
+    among K = 2 questions; a quiz asking fewer parts never among the whole sheet's questions)."""
+    asked = _parts_asked(parts)
+    return _category_path(f"ELBO exercises, seed {seed}" + (f", K = {K}" if K != 2 else "")
+                          + (f", parts {', '.join(asked)}" if asked else ""))
+
+
+def _parts_asked(parts: Sequence[str] | None) -> tuple[str, ...]:
+    """The parts a quiz asks when it is not the whole sheet (), in the sheet's order: part of its
+    questions' identity, since Moodle's import silently drops a question whose id number its
+    category already holds (two quizzes of one seed asking different parts must not collide)."""
+    asked = tuple(parts) if parts is not None else PARTS
+    return () if asked == PARTS else asked
 
 
 def _stored_name(plain: str, suffix: str = "") -> str:
@@ -147,9 +159,12 @@ def _moodle_prose(fragment: str) -> str:
     return out
 
 
-def _idnumber(seed: int, K: int, index: int) -> str:
-    """A question's id number, unique in its category (the binary quiz keeps its old ids)."""
-    return f"elbo-sym-{seed}-{index}" if K == 2 else f"elbo-sym-{seed}-K{K}-{index}"
+def _idnumber(seed: int, K: int, index: int, parts: Sequence[str] | None = None) -> str:
+    """A question's id number, unique in its category and across the quizzes of one seed (the
+    binary whole-sheet quiz keeps its old ids; case ``index`` is the same case whatever the count)."""
+    asked = _parts_asked(parts)
+    return (f"elbo-sym-{seed}" + (f"-K{K}" if K != 2 else "") + (f"-{'+'.join(asked)}" if asked else "")
+            + f"-{index}")
 
 
 def _states_text(K: int) -> str:
@@ -242,7 +257,8 @@ def moodle_quiz(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, K: int = 2
         raise MoodleError("the sheet and its key have different numbers of cases")
     if len(keys) != len(sheet["tasks"]):
         raise MoodleError("the sheet and its key ask different parts")
-    category = category if category is not None else default_category(sheet["seed"], sheet["count"], K)
+    category = category if category is not None else default_category(sheet["seed"], sheet["count"], K,
+                                                                             sheet.get("parts"))
     shown_k = f", K = {K}" if K != 2 else ""
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            f"<!-- elbo-sym exercises, seed {sheet['seed']}{shown_k}, {sheet['count']} cases: Moodle XML, "
@@ -260,7 +276,7 @@ def moodle_quiz(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, K: int = 2
                 f'    <generalfeedback format="html"><text>{cdata(feedback)}</text></generalfeedback>',
                 f"    <penalty>{PENALTY}</penalty>",
                 "    <hidden>0</hidden>",
-                f"    <idnumber>{_idnumber(int(sheet['seed']), K, int(case['index']))}</idnumber>",
+                f"    <idnumber>{_idnumber(int(sheet['seed']), K, int(case['index']), sheet.get('parts'))}</idnumber>",
                 "  </question>"]
     out.append("</quiz>")
     return "\n".join(out) + "\n"
