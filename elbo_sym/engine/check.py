@@ -27,7 +27,7 @@ from sympy.core.cache import clear_cache
 from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.canonical import TooLarge, canonical
-from elbo_sym.engine.definedness import Obligation, certified, obligations
+from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
 from elbo_sym.engine.derivation import Derivation, Example, Step
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError
@@ -149,6 +149,8 @@ class Counterexample:
     lhs_value: float
     rhs_value: float
     z: int | None = None
+    """Which of the model's points it fails at (a state of a finite latent space, or the index of a
+    chain's point); None when at none: a step without a free z, or a density point (never its symbol)."""
     source: str = "random instance"
     problem: str | None = None
     """Set when the step is undefined there: "log of a non-positive value: ... = -1/6"."""
@@ -156,6 +158,9 @@ class Counterexample:
     """LaTeX of values the file syntax cannot write (an algebraic point's sqrt(5)), by label."""
     at: str = ""
     """The latent values of point `z` as the model names them ("z = 1", "z1 = 0, z2 = 1")."""
+
+    def __post_init__(self) -> None:
+        require_state(self.z)  # a density point is None here: its value of z is among `values`
 
     def value_of(self, label: str) -> tuple[str, ...] | None:
         return dict(self.values).get(label)

@@ -265,15 +265,9 @@ def _counterexample(c: Counterexample | None, vocabulary: Vocabulary) -> Counter
         numbers = [_latex_of(v, vocabulary) or fallback or v for v, fallback in zip(values, latex)]
         shown = numbers[0] if len(numbers) == 1 else r"\left(" + r",\ ".join(numbers) + r"\right)"
         where.append(f"{_latex_of(label, vocabulary) or label} = {shown}")
-    return CounterexampleReport(c.values, c.lhs, c.rhs, _approx(c.lhs_value), _approx(c.rhs_value), _state(c.z),
+    return CounterexampleReport(c.values, c.lhs, c.rhs, _approx(c.lhs_value), _approx(c.rhs_value), c.z,
                                 c.source, c.problem, r",\quad ".join(where), _latex_of(c.lhs, vocabulary),
                                 _latex_of(c.rhs, vocabulary), c.at)
-
-
-def _state(z: object) -> int | None:
-    """The latent state a counterexample fails at: an index of a finite latent space, else None.
-    A density model's point is its symbol z (not a state); its value is among the shown values."""
-    return z if isinstance(z, int) and not isinstance(z, bool) else None
 
 
 def _latex_of(text: str, vocabulary: Vocabulary) -> str:
