@@ -38,7 +38,8 @@ Errors name the file and the line (:class:`elbo_sym.engine.derivation.Derivation
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,15 +57,18 @@ from elbo_sym.engine.derivation import (
     prose_claim,
     read_toml,
     read_user_file,
+    read_within,
     split_relation,
 )
 from elbo_sym.engine.rules import RULES
 from elbo_sym.limits import (
+    DECK_BUDGET_CAP_SECONDS,
     MAX_CARD_TEXT_CHARS,
     MAX_SUMMARY_CHARS,
     MAX_TITLE_CHARS,
     STEP_BUDGET_SECONDS,
     deck_budget,
+    loading_budget,
     validate_budget,
 )
 from elbo_sym.prose import first_relation, split_math
@@ -77,6 +81,7 @@ __all__ = [
     "DeckResult",
     "lesson_dir",
     "load_deck",
+    "load_deck_within",
     "load_selfcheck",
     "load_flashcards",
     "check_card",
@@ -289,6 +294,9 @@ class Deck:
     """[params] that index the model (p(x | z; theta)), as in a derivation."""
     prose_math: tuple[tuple[str, Any], ...] = ()
     """The ``$...$`` formulas and claims of its texts, parsed once at load (as Derivation.prose_math)."""
+    read_seconds: float = field(default=0.0, compare=False)
+    """Seconds reading it took when read within its deck budget (`load_deck_within`): they count
+    against that budget, so `check_deck` gets only what reading left (as a file's Loaded.seconds)."""
 
     @property
     def vocabulary(self):
@@ -377,6 +385,25 @@ def load_selfcheck(path: str | Path | None = None) -> Deck:
 def load_flashcards(path: str | Path | None = None) -> Deck:
     """Load (not check) the flashcard deck."""
     return load_deck(path if path is not None else _default("flashcards.toml"), expect="flashcards")
+
+
+def load_deck_within(kind: str | None, path: str | Path | None, budget: float = STEP_BUDGET_SECONDS,
+                     total: float | None = None) -> Deck:
+    """A deck -- `kind` "selfcheck" or "flashcards" (`path` None: the lesson's), None: either, as
+    its tables say -- read within its deck budget (`total`, else limits.loading_budget's default for
+    decks), with the seconds reading took (`Deck.read_seconds`: `check_deck` deducts them from the
+    same budget).  A deck not read in time is a DerivationError naming it."""
+    if kind is None:
+        if path is None:
+            raise ValueError("a deck of either kind is named by its path")
+        shown, read = str(path), lambda: load_deck(path)
+    else:
+        load = load_selfcheck if kind == "selfcheck" else load_flashcards
+        shown = str(path if path is not None else lesson_dir() / f"{kind}.toml")
+        read = lambda: load(path)  # noqa: E731
+    started = time.monotonic()
+    deck = read_within(shown, loading_budget(budget, total, DECK_BUDGET_CAP_SECONDS), read)
+    return replace(deck, read_seconds=time.monotonic() - started)
 
 
 def load_deck(path: str | Path, expect: str | None = None) -> Deck:
@@ -716,9 +743,11 @@ def check_deck(deck: Deck, budget: float = STEP_BUDGET_SECONDS, total: float | N
     """Check every card of `deck`.
 
     `budget` bounds each check (a card is checked for every K in CHECK_K, with up to two
-    rules); `total` the whole deck (default: cards x budget, capped by
-    elbo_sym.limits.deck_budget).  Cards left when the deck budget is spent are `error`
-    ("deck budget of N s exhausted").  Both must be finite and > 0 (else BudgetError).
+    rules); `total` the whole deck, reading it included (default: cards x budget, capped by
+    elbo_sym.limits.deck_budget): what reading took (`Deck.read_seconds`, when it was read by
+    `load_deck_within`) is deducted, and the check gets the rest.  Cards left when the deck
+    budget is spent are `error` ("deck budget of N s exhausted").  Both must be finite and > 0
+    (else BudgetError).
     """
     budget = validate_budget(budget)
     checks = sum(1 + len(card.claims) for card in deck.cards)  # a card's formula and its texts' claims
@@ -726,10 +755,10 @@ def check_deck(deck: Deck, budget: float = STEP_BUDGET_SECONDS, total: float | N
     message = f"deck budget of {total:g} s exhausted"
     verdicts: list[CardVerdict] = []
     try:
-        with budgets.limit(total, message):
+        with budgets.limit(total - deck.read_seconds, message):
             for card in deck.cards:
                 verdicts.append(_check_in_deck(card, deck, budget, message))
-    except BudgetExceeded:  # the alarm fired between two cards
+    except BudgetExceeded:  # the alarm fired between two cards (or reading took the whole budget)
         _clear_sympy_cache()
     verdicts += [CardVerdict(card, "error", message) for card in deck.cards[len(verdicts):]]
     return DeckResult(deck, tuple(verdicts))
@@ -760,12 +789,14 @@ def check_lesson_cards(selfcheck: str | Path | None = None, flashcards: str | Pa
                        total: float | None = None) -> tuple[DeckResult, DeckResult]:
     """Load and check the lesson's self-check and flashcards (for `elbo-sym check` / `cards`).
 
-    `total` bounds each deck (see check_deck).  Raises DerivationError (file:line) when a
-    file cannot be loaded.
+    `total` bounds each deck, reading it and checking it together (see load_deck_within and
+    check_deck).  Raises DerivationError (file:line) when a file cannot be loaded, or is not read
+    within its deck budget.
     """
     budget = validate_budget(budget)
-    return (check_deck(load_selfcheck(selfcheck), budget, total),
-            check_deck(load_flashcards(flashcards), budget, total))
+    total = validate_budget(total, "deck budget") if total is not None else None
+    return (check_deck(load_deck_within("selfcheck", selfcheck, budget, total), budget, total),
+            check_deck(load_deck_within("flashcards", flashcards, budget, total), budget, total))
 
 
 # --------------------------------------------------------------------------- text
