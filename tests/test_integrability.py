@@ -401,11 +401,13 @@ def test_the_definedness_search_tries_a_fixed_list_of_models():
     assert [("densities" if _is_density_model(m) else m.K) for m in chosen] == [2, "densities", 3, 5, 8]
 
 
+@pytest.mark.full  # the whole fixed list: about 2.3 s of CPU
 def test_a_definedness_search_that_finds_nothing_says_where_it_looked():
     """KL(q(z), p(z)) + 1 > 0 holds everywhere but has no certificate: the refusal (error, never
-    proved) names the models the fixed list searched, not a budget that ran out."""
+    proved) names the models the fixed list searched, not a budget that ran out. (A generous budget:
+    under a load average of 6 on two cores, 2.3 s of CPU took more than 10 s.)"""
     start = "log(KL(q(z), p(z)) + 1)"
-    (step,) = check_text(one_step(start, start), budget=20.0).steps
+    (step,) = check_text(one_step(start, start), budget=60.0).steps
     assert step.verdict is Verdict.error, step.reason
     assert "could not show that every expression is defined for every latent space" in step.reason
     assert "K = 2, 3, 5, 8" in step.reason and "budget" not in step.reason, step.reason

@@ -417,6 +417,17 @@ def load_deck(path: str | Path, expect: str | None = None) -> Deck:
 class _DeckReader(_Reader):
     """The derivation reader's line finding and formula parsing, for card tables."""
 
+    def error(self, line: int, message: str, step: int | None = None) -> DerivationError:
+        """Every deck error names file:line:column: the line's first character, where no caller
+        points at a key or its value (`at_key`)."""
+        if not 0 < line <= len(self.lines):
+            return super().error(line, message, step)
+        return self._key_at(line, "", message, step)
+
+    def at_key(self, key: str, table: str | None, i: int, message: str, value: bool = True) -> DerivationError:
+        """An error at `key` of the i-th [[table]] (None: the top level): at its value (`value`) or the key."""
+        return self._key_at(self.line_of(key, table, i), key, message, value=value)
+
     def deck(self, data: dict, expect: str | None) -> Deck:
         tables = [key for key in _KINDS if key in data]
         if len(tables) != 1:
@@ -429,7 +440,8 @@ class _DeckReader(_Reader):
         allowed = {"title", "summary", table, *DECK_MODEL_KEYS}
         for key in data:
             if key not in allowed:
-                raise self.error(self.line_of(key), f"unknown key '{key}' (allowed: {', '.join(sorted(allowed))})")
+                raise self.at_key(key, None, 0, f"unknown key '{key}' (allowed: {', '.join(sorted(allowed))})",
+                                  value=False)
         model = self.model_keys(data)
         title = self.label(data.get("title", ""), MAX_TITLE_CHARS, "title", self.line_of("title"), "a deck's title")
         summary = self.label(data.get("summary", ""), MAX_SUMMARY_CHARS, "summary", self.line_of("summary"),
@@ -466,7 +478,7 @@ class _DeckReader(_Reader):
             if (K != ANY_K or family == "chain") and (isinstance(K, bool) or not isinstance(K, int)
                                                      or not 2 <= K <= high):
                 shown = "" if family == "chain" else f", or \"{ANY_K}\""
-                raise self.error(self.line_of("K"), f"K must be an integer from 2 to {high}{shown}, got {K!r}")
+                raise self.at_key("K", None, 0, f"K must be an integer from 2 to {high}{shown}, got {K!r}")
         self.vocabulary = vocabulary_of(family, observations, params, latents, D)
         assumptions, premises = self.conditions(data.get("assume", []), family, D, self.line_of("assume"))
         return {"family": family, "K": K, "data": observations, "params": params, "latents": latents, "D": D,
@@ -489,22 +501,22 @@ class _DeckReader(_Reader):
         allowed = (front_key, back_key) + _OPTIONAL
         for key in item:
             if key not in allowed:
-                raise self.error(self.line_of(key, table, i),
-                                 f"{table} {number}: unknown key '{key}' (allowed: {', '.join(allowed)})")
+                raise self.at_key(key, table, i, f"{table} {number}: unknown key '{key}' "
+                                                 f"(allowed: {', '.join(allowed)})", value=False)
         texts = {}
         for key in (front_key, back_key):
             if key not in item:
                 raise self.error(header, f"{table} {number} is missing '{key}'")
             if not isinstance(item[key], str) or not item[key].strip():
-                raise self.error(self.line_of(key, table, i), f"{table} {number}: '{key}' must be non-empty text")
+                raise self.at_key(key, table, i, f"{table} {number}: '{key}' must be non-empty text")
             texts[key] = self.prose(item[key], MAX_CARD_TEXT_CHARS, f"{table} {number}: '{key}'",
                                     self.line_of(key, table, i), claims=True)
         for key in ("rule", "topic"):
             if key in item and not isinstance(item[key], str):
-                raise self.error(self.line_of(key, table, i), f"{table} {number}: '{key}' must be a string")
+                raise self.at_key(key, table, i, f"{table} {number}: '{key}' must be a string")
         if ("rule" in item or "assume" in item) and "formula" not in item:
             key = "rule" if "rule" in item else "assume"
-            raise self.error(self.line_of(key, table, i), f"{table} {number}: '{key}' needs a formula")
+            raise self.at_key(key, table, i, f"{table} {number}: '{key}' needs a formula", value=False)
         topic = self.label(item.get("topic", ""), MAX_TITLE_CHARS, f"{table} {number}: 'topic'",
                            self.line_of("topic", table, i), "a card's topic")
         definitions, premises = self.conditions(item.get("assume", []), model["family"], model["D"],
@@ -541,10 +553,10 @@ class _DeckReader(_Reader):
         """The error for a relation in card `i`'s front (question), checked under `conditions` (assumptions,
         premises, parameters' domains) that the front is printed without: they go with the answer."""
         front_key, back_key = _TEXT_KEYS[kind]
-        return self.error(self.line_of(front_key, table, i),
-                          f"{table} {i + 1}: '{front_key}' states ${relation}$, checked under the card's conditions "
-                          f"({', '.join(conditions)}), but a {front_key} is printed without them (they go with the "
-                          f"answer): state the relation in '{back_key}' or as the formula")
+        return self.at_key(front_key, table, i,
+                           f"{table} {i + 1}: '{front_key}' states ${relation}$, checked under the card's conditions "
+                           f"({', '.join(conditions)}), but a {front_key} is printed without them (they go with the "
+                           f"answer): state the relation in '{back_key}' or as the formula")
 
     def label(self, value: Any, limit: int, what: str, line: int, where: str) -> str:
         """A deck's title or summary, a card's topic: prose that no check reads, printed where a
@@ -569,18 +581,18 @@ class _DeckReader(_Reader):
         line = self.line_of("formula", table, i)
         value = item["formula"]
         if not isinstance(value, str):
-            raise self.error(line, f"{table} {number}: formula must be a string")
+            raise self.at_key("formula", table, i, f"{table} {number}: formula must be a string")
         rule = item.get("rule")
         if rule is not None and rule not in RULES:
-            raise self.error(self.line_of("rule", table, i),
-                             f"{table} {number}: unknown rule {rule!r} (known: {', '.join(sorted(RULES))})")
+            raise self.at_key("rule", table, i,
+                              f"{table} {number}: unknown rule {rule!r} (known: {', '.join(sorted(RULES))})")
         parts = split_relation(value)
         if parts is None:
             if any(c in value for c in "<>="):
-                raise self.error(line, f"{table} {number}: formula needs exactly one relation "
-                                       f"(=, <=, >=, <, >) or none: {value!r}")
+                raise self.at_key("formula", table, i, f"{table} {number}: formula needs exactly one relation "
+                                                       f"(=, <=, >=, <, >) or none: {value!r}")
             if rule is not None:
-                raise self.error(self.line_of("rule", table, i), f"{table} {number}: a rule needs a relation")
+                raise self.at_key("rule", table, i, f"{table} {number}: a rule needs a relation")
             expr = self.formula(value, line, "formula").expr
             return CardFormula(value, line, expr, None, None, rule, conditions)
         left, rel, right = parts
