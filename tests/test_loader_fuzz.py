@@ -150,3 +150,24 @@ def test_a_gaussian_parameter_redeclared_after_the_steps_is_reported_at_its_entr
         load(path)
     assert (caught.value.line, caught.value.column) == (12, 0), str(caught.value)
     assert f"'{name}' is a parameter of the Gaussian family already" in caught.value.message
+
+
+CARD = 'title = "deck"\n\n[[card]]\nfront = "Q?"\nback = "B"\nformula = "KL(q(z), p(z)) >= 0"\nrule = "kl-nonneg"\n'
+"""A one-card deck: line 6 is the formula, line 7 the rule."""
+
+
+@pytest.mark.parametrize(("old", "new", "where"), [
+    ('formula = "KL(q(z), p(z)) >= 0"', "formula = 1", "6:11: card 1: formula must be a string"),
+    ('rule = "kl-nonneg"', "rule = []", "7:8: card 1: 'rule' must be a string"),
+    ('rule = "kl-nonneg"', 'rule = "kl"', "7:9: card 1: unknown rule 'kl' (known: "),
+    ('front = "Q?"', "front = true", "4:9: card 1: 'front' must be non-empty text"),
+    ('back = "B"', 'back = "B"\ncolour = 1', "6:1: card 1: unknown key 'colour' (allowed: "),
+])
+def test_a_card_key_error_names_its_column(tmp_path, old, new, where) -> None:
+    """A card key of the wrong type (or unknown) is one error at file:line:column -- the value, or
+    the unknown key -- as a derivation's keys are (before: file:line only)."""
+    path = tmp_path / "deck.toml"
+    path.write_text(CARD.replace(old, new), "utf-8")
+    with pytest.raises(DerivationError) as caught:
+        load_deck(path)
+    assert str(caught.value).startswith(f"{path}:{where}"), str(caught.value)
