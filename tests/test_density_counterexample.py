@@ -138,3 +138,53 @@ def test_check_and_check_json_exit_alike_on_a_sample(path, checked_report, monke
 def test_check_and_check_json_exit_alike_on_every_file(path, checked_report, monkeypatch, capsys) -> None:
     text, as_json = _exit_codes(path, checked_report, monkeypatch, capsys)
     assert text == as_json
+
+
+# -- at the source: the engine's data holds a state or None, never the model's point symbol -------
+
+def test_the_engine_counterexample_at_a_density_point_holds_no_symbol() -> None:
+    """The engine's own Counterexample (not only the report built from it) has z = None and the
+    value of z among its values: the report layer copies z as it is."""
+    from elbo_sym.engine.check import check_derivation
+    from elbo_sym.engine.derivation import loads
+
+    (step,) = check_derivation(loads(GAUSSIAN_SLIP, "slip.toml")).steps
+    counterexample = step.counterexample
+    assert step.verdict.value == "refuted" and counterexample is not None
+    assert counterexample.z is None and counterexample.at == ""
+    assert re.fullmatch(VALUE, counterexample.value_of("z")[0])
+
+
+@pytest.mark.parametrize(("spec", "expression", "states"), [
+    ('model = "gaussian"', "log(1 - q(z))", {None}),
+    ('K = "any"', "log(2 - p(x | z))", {None}),
+    ('K = 3', "log(2 - p(x | z))", {0, 1, 2}),
+])
+def test_an_obligation_holds_a_state_of_a_finite_space_or_none(spec, expression, states) -> None:
+    """A density family's obligations are about no state (their point is the symbol z); the
+    discrete family's name the state 0..K-1 (what "log of a non-positive value ... at z = 1" prints)."""
+    from elbo_sym.engine.definedness import obligations
+    from elbo_sym.engine.derivation import loads
+
+    text = (f'title = "t"\n{spec}\nstart = "{expression}"\n\n'
+            f'[[step]]\nrel = "="\nexpr = "{expression}"\nrule = "algebra"\n')
+    derivation = loads(text, "t.toml")
+    found = obligations(derivation.start.expr, derivation.model())
+    assert found and {o.z for o in found} == states
+    assert all(type(o.z) is int or o.z is None for o in found)
+
+
+def test_a_symbol_cannot_be_stored_as_a_state() -> None:
+    """The types refuse the mistake itself: an Obligation or a Counterexample given the model's
+    point symbol (or any non-int) raises at once instead of reaching a report."""
+    from elbo_sym.engine.check import Counterexample
+    from elbo_sym.engine.definedness import Obligation
+    from elbo_sym.engine.notation import z
+
+    with pytest.raises(TypeError, match="latent state"):
+        Obligation("positive", z, z, z)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="latent state"):
+        Counterexample((), "a", "b", 0.0, 1.0, z)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="latent state"):
+        Counterexample((), "a", "b", 0.0, 1.0, (0, 1))  # type: ignore[arg-type]
+    assert Obligation("positive", z, z, 2).z == 2 and Counterexample((), "a", "b", 0.0, 1.0, None).z is None

@@ -28,6 +28,7 @@ ALL_DECKS = ("elbo_sym/lesson/data/flashcards.toml", "elbo_sym/lesson/data/selfc
 DERIVATIONS = ALL_DERIVATIONS if FULL_CAMPAIGNS else ALL_DERIVATIONS[:2]
 """The fast tier: a discrete file with [params] and [[example]] params, and a Gaussian one."""
 DECKS = ALL_DECKS if FULL_CAMPAIGNS else ALL_DECKS[:1]
+"""The fast tier: the flashcards (every card key); the full one adds the self-check."""
 VALUES = {"string": '"x"', "integer": "0", "float": "1.5", "boolean": "true", "array": "[1, 2]",
           "empty array": "[]", "table": "{ a = 1 }", "datetime": "1979-05-27T07:32:00Z"}
 """One value of every TOML type (an empty array too: `rule = []` was rt3's F2)."""
@@ -67,17 +68,19 @@ def _replaced(tmp_path: Path, name: str, number: int, prefix: str, kind: str) ->
     return path
 
 
-def _assert_one_clean_error(path: Path, number: int, read, column: bool = True) -> None:
-    """`column`: the error names file:line:column (a deck's card keys name file:line only, so far)."""
+def _assert_one_clean_error(path: Path, number: int, read) -> DerivationError | None:
+    """The file loads, or its one error names file:line:column (the error, for more checks)."""
     try:
         read(path)
     except DerivationError as error:
-        assert error.column is not None or not column, str(error)
+        assert error.column is not None, str(error)
         where = f"{path}:{error.line}" + (f":{error.column + 1}:" if error.column is not None else ":")
         assert str(error).startswith(where), str(error)
         assert "\n" not in error.message, error.message
         # at the replaced key's line, or a line of its table (a card's `rule` that now has no relation)
         assert error.line in _table_of(path, number), (str(error), number)
+        return error
+    return None
 
 
 def _table_of(path: Path, number: int) -> range:
@@ -104,7 +107,12 @@ def test_a_derivation_key_of_any_toml_type_is_one_clean_error(tmp_path, name, nu
 
 @pytest.mark.parametrize(("name", "number", "prefix", "kind"), _cases(DECKS))
 def test_a_deck_key_of_any_toml_type_is_one_clean_error(tmp_path, name, number, prefix, kind) -> None:
-    _assert_one_clean_error(_replaced(tmp_path, name, number, prefix, kind), number, load_deck, column=False)
+    """Every key of the lesson's decks (card keys too: before, a card key of the wrong type named
+    file:line only): file:line:column, at the replaced line's key or value when it is that line."""
+    error = _assert_one_clean_error(_replaced(tmp_path, name, number, prefix, kind), number, load_deck)
+    if error is not None and error.line == number:
+        key, value = len(prefix) - len(prefix.lstrip()), len(prefix)
+        assert error.column in (key, value, value + 1), (str(error), prefix)  # + 1: inside a string's quotes
 
 
 # -- rt3's repros, each at its key's line and column ------------------------------------------
@@ -142,3 +150,24 @@ def test_a_gaussian_parameter_redeclared_after_the_steps_is_reported_at_its_entr
         load(path)
     assert (caught.value.line, caught.value.column) == (12, 0), str(caught.value)
     assert f"'{name}' is a parameter of the Gaussian family already" in caught.value.message
+
+
+CARD = 'title = "deck"\n\n[[card]]\nfront = "Q?"\nback = "B"\nformula = "KL(q(z), p(z)) >= 0"\nrule = "kl-nonneg"\n'
+"""A one-card deck: line 6 is the formula, line 7 the rule."""
+
+
+@pytest.mark.parametrize(("old", "new", "where"), [
+    ('formula = "KL(q(z), p(z)) >= 0"', "formula = 1", "6:11: card 1: formula must be a string"),
+    ('rule = "kl-nonneg"', "rule = []", "7:8: card 1: 'rule' must be a string"),
+    ('rule = "kl-nonneg"', 'rule = "kl"', "7:9: card 1: unknown rule 'kl' (known: "),
+    ('front = "Q?"', "front = true", "4:9: card 1: 'front' must be non-empty text"),
+    ('back = "B"', 'back = "B"\ncolour = 1', "6:1: card 1: unknown key 'colour' (allowed: "),
+])
+def test_a_card_key_error_names_its_column(tmp_path, old, new, where) -> None:
+    """A card key of the wrong type (or unknown) is one error at file:line:column -- the value, or
+    the unknown key -- as a derivation's keys are (before: file:line only)."""
+    path = tmp_path / "deck.toml"
+    path.write_text(CARD.replace(old, new), "utf-8")
+    with pytest.raises(DerivationError) as caught:
+        load_deck(path)
+    assert str(caught.value).startswith(f"{path}:{where}"), str(caught.value)

@@ -27,7 +27,7 @@ from sympy.core.cache import clear_cache
 from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.canonical import TooLarge, canonical
-from elbo_sym.engine.definedness import Obligation, certified, obligations
+from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
 from elbo_sym.engine.derivation import Derivation, Example, Step
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError
@@ -149,6 +149,8 @@ class Counterexample:
     lhs_value: float
     rhs_value: float
     z: int | None = None
+    """Which of the model's points it fails at (a state of a finite latent space, or the index of a
+    chain's point); None when at none: a step without a free z, or a density point (never its symbol)."""
     source: str = "random instance"
     problem: str | None = None
     """Set when the step is undefined there: "log of a non-positive value: ... = -1/6"."""
@@ -156,6 +158,9 @@ class Counterexample:
     """LaTeX of values the file syntax cannot write (an algebraic point's sqrt(5)), by label."""
     at: str = ""
     """The latent values of point `z` as the model names them ("z = 1", "z1 = 0, z2 = 1")."""
+
+    def __post_init__(self) -> None:
+        require_state(self.z)  # a density point is None here: its value of z is among `values`
 
     def value_of(self, label: str) -> tuple[str, ...] | None:
         return dict(self.values).get(label)
@@ -614,14 +619,14 @@ def _is_density_model(explicit) -> bool:
 
 
 def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, budget: float,
-                       started: float) -> tuple[Counterexample | None, int, int, Searched]:
+                       started: float, definedness: bool = False) -> tuple[Counterexample | None, int, int, Searched]:
     """The search in each explicit model of the family.
 
     For a general claim (K = "any"): K = 2, 3, 5, 8, then densities (the Gaussian family,
     when the step has a Gaussian form), then K = 13, 34, ... until half the step's budget is
     used; each larger K runs under what is left of that half, so one slow K never costs the
-    verdict.  Returns the counterexample (or None), instances held and undecided, and what
-    was searched."""
+    verdict.  With `definedness` (`_definedness_search`): a fixed list, no larger K.
+    Returns the counterexample (or None), instances held and undecided, and what was searched."""
     held = undecided = 0
     skipped: list[str] = []
     reached: list[int] = []
@@ -635,6 +640,8 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, budget: fl
     def is_optional(m) -> bool:
         return general and not _is_density_model(m) and m.K not in SEARCH_K
 
+    if definedness:
+        models = _definedness_models(tuple(m for m in models if not is_optional(m)))
     larger = [m for m in models if is_optional(m)]
     # the larger K first get a quick pass (the examples, the family's special cases and random
     # instances: a uniform q at K = 233 is cheap), then the full one while the budget lasts
@@ -693,30 +700,47 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, budget: fl
     return found, held, undecided, searched
 
 
+def _definedness_models(models: tuple) -> tuple:
+    """The explicit models a definedness search tries, in order: the smallest K, then the
+    densities (where an obligation true for every finite K fails: H(q) > 0 for a narrow
+    Gaussian q), then the other K of the fixed list.  A fixed list, so that what is found does
+    not depend on the clock: the densities after K = 8 were reached, or not, within half the
+    budget depending on the machine's load (refuted on one run, the refusal on another)."""
+    densities = tuple(m for m in models if _is_density_model(m))
+    finite = tuple(m for m in models if not _is_density_model(m))
+    return finite[:1] + densities + finite[1:]
+
+
 _HALF_FOR_DEFINEDNESS = "the definedness search's half of the budget"
 
 
 def _definedness_search(lhs: Expr, step: Step, model, examples, open_, budget: float, started: float):
     """The search of a K = "any" step whose identity is proved but whose definedness is not
-    shown (log(-log(q(z))): defined for every finite K, not for a density above 1): under half
-    of what is left, so a slow search (logs of logs near 0 need many digits) ends in a clear
-    refusal naming the obligations, never in an exhausted budget.  A string: that refusal."""
+    shown (log(-log(q(z))): defined for every finite K, not for a density above 1), in a fixed
+    list of models (`_definedness_models`), so its verdict does not depend on the clock.  Half
+    of what is left is only a backstop: a slow search (logs of logs near 0 need many digits)
+    ends in a clear refusal naming the obligations, never in an exhausted budget.  A string:
+    the refusal (the search found nothing, or ran out of its half)."""
     for o in open_:
         values = model.density_witness(o.expr, o.kind)
         if values is not None:
             return (f"not defined for every latent space: {o.describe()} fails for densities with {values} (on a "
                     f"set of positive probability), though it holds for every finite K; give an explicit K")
+    missing = "; ".join(dict.fromkeys(o.describe() for o in open_[:3]))
+    refusal = (f"could not show that every expression is defined for every latent space: {missing} (true for every "
+               f"finite K may still fail for densities, whose values exceed 1); no instance where it fails was found")
     try:
         with budgets.limit(budgets.remaining() / 2, _HALF_FOR_DEFINEDNESS):
-            return _search_everywhere(lhs, step, model, examples, open_, budget, started)
+            found = _search_everywhere(lhs, step, model, examples, open_, budget, started, definedness=True)
     except BudgetExceeded as error:
         if str(error) != _HALF_FOR_DEFINEDNESS:  # the step's own budget: its verdict as for any step
             raise
         clear_cache()
-    missing = "; ".join(dict.fromkeys(o.describe() for o in open_[:3]))
-    return (f"could not show that every expression is defined for every latent space: {missing} (true for every "
-            f"finite K may still fail for densities, whose values exceed 1); no instance where it fails was found "
-            f"within half the step budget; give an explicit K")
+        return f"{refusal} before the search ran out of half the step budget; give an explicit K"
+    if found[0] is not None:
+        return found
+    where = found[3].describe()
+    return f"{refusal} ({where}); give an explicit K" if where else f"{refusal}; give an explicit K"
 
 
 def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_, light: bool = False,

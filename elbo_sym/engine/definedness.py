@@ -56,6 +56,23 @@ POLYA_ROUNDS = 3
 """Rounds of multiplication by the simplex sums tried when coefficient signs are mixed."""
 
 
+def latent_state(point: object) -> int | None:
+    """The state of a finite latent space that `point` (one of a model's `points`) is, else None.
+
+    Only the discrete family's points are states (0, ..., K - 1). A density family's point is
+    its real symbol z (Gaussian) or None (a Gaussian chain), K = "any"'s its generic point, a
+    chain's a tuple of layer values: none is a state, and a counterexample there names the
+    values of z (if any) among its parameter values, not as "at z = ..."."""
+    return point if type(point) is int else None
+
+
+def require_state(z: object) -> None:
+    """Refuse anything but a state (an int) or None where a latent state is stored: a model's
+    point symbol stored by accident once crashed `check --json` (rt3 F1)."""
+    if z is not None and type(z) is not int:
+        raise TypeError(f"a latent state is an int or None, not {type(z).__name__} {z!r}")
+
+
 @dataclass(frozen=True)
 class Obligation:
     """`expr` (unfolded) must be > 0 ("positive") or != 0 ("nonzero") on the whole domain."""
@@ -65,16 +82,20 @@ class Obligation:
     source: Expr
     """The notation it comes from (what the author wrote), for messages."""
     z: int | None = None
+    """The latent state it is about (`latent_state`): None for one about no state or a density point."""
+
+    def __post_init__(self) -> None:
+        require_state(self.z)
 
     def describe(self) -> str:
-        at = f" at z = {self.z}" if isinstance(self.z, int) else ""
+        at = f" at z = {self.z}" if self.z is not None else ""
         if self.kind == "positive":
             return f"log argument {to_text(self.source)} > 0{at}"
         return f"divisor {to_text(self.source)} != 0{at}"
 
     def failure(self) -> str:
         """What it means when the obligation fails at an instance."""
-        at = f" at z = {self.z}" if isinstance(self.z, int) else ""
+        at = f" at z = {self.z}" if self.z is not None else ""
         if self.kind == "positive":
             return f"log of a non-positive value: {to_text(self.source)}{at}"
         return f"division by zero: {to_text(self.source)}{at} is 0"
@@ -104,10 +125,11 @@ class _Walker:
         self.found = found
         self.seen: set = set()
 
-    def need(self, kind: str, value: Expr, source: Expr, k: int | None) -> None:
+    def need(self, kind: str, value: Expr, source: Expr, k: object) -> None:
+        """Obligation `kind` on `value`, at the model's point `k` (None: at no point)."""
         key = (kind, value)
         if key not in self.found:
-            self.found[key] = Obligation(kind, value, source, k)
+            self.found[key] = Obligation(kind, value, source, latent_state(k))
 
     def densities(self, d: Density) -> None:
         """A distribution over z used as weights or inside a log: each value must be > 0."""
@@ -124,7 +146,7 @@ class _Walker:
         for j in self.model.points:
             self.walk(d, j)
 
-    def walk(self, e: Expr, k: int | None) -> None:
+    def walk(self, e: Expr, k: object) -> None:
         key = (e, k if has_free_latent(e) else None)
         if key in self.seen:
             return

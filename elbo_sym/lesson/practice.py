@@ -38,7 +38,8 @@ Errors name the file and the line (:class:`elbo_sym.engine.derivation.Derivation
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,15 +57,18 @@ from elbo_sym.engine.derivation import (
     prose_claim,
     read_toml,
     read_user_file,
+    read_within,
     split_relation,
 )
 from elbo_sym.engine.rules import RULES
 from elbo_sym.limits import (
+    DECK_BUDGET_CAP_SECONDS,
     MAX_CARD_TEXT_CHARS,
     MAX_SUMMARY_CHARS,
     MAX_TITLE_CHARS,
     STEP_BUDGET_SECONDS,
     deck_budget,
+    loading_budget,
     validate_budget,
 )
 from elbo_sym.prose import first_relation, split_math
@@ -77,6 +81,7 @@ __all__ = [
     "DeckResult",
     "lesson_dir",
     "load_deck",
+    "load_deck_within",
     "load_selfcheck",
     "load_flashcards",
     "check_card",
@@ -289,6 +294,9 @@ class Deck:
     """[params] that index the model (p(x | z; theta)), as in a derivation."""
     prose_math: tuple[tuple[str, Any], ...] = ()
     """The ``$...$`` formulas and claims of its texts, parsed once at load (as Derivation.prose_math)."""
+    read_seconds: float = field(default=0.0, compare=False)
+    """Seconds reading it took when read within its deck budget (`load_deck_within`): they count
+    against that budget, so `check_deck` gets only what reading left (as a file's Loaded.seconds)."""
 
     @property
     def vocabulary(self):
@@ -379,6 +387,25 @@ def load_flashcards(path: str | Path | None = None) -> Deck:
     return load_deck(path if path is not None else _default("flashcards.toml"), expect="flashcards")
 
 
+def load_deck_within(kind: str | None, path: str | Path | None, budget: float = STEP_BUDGET_SECONDS,
+                     total: float | None = None) -> Deck:
+    """A deck -- `kind` "selfcheck" or "flashcards" (`path` None: the lesson's), None: either, as
+    its tables say -- read within its deck budget (`total`, else limits.loading_budget's default for
+    decks), with the seconds reading took (`Deck.read_seconds`: `check_deck` deducts them from the
+    same budget).  A deck not read in time is a DerivationError naming it."""
+    if kind is None:
+        if path is None:
+            raise ValueError("a deck of either kind is named by its path")
+        shown, read = str(path), lambda: load_deck(path)
+    else:
+        load = load_selfcheck if kind == "selfcheck" else load_flashcards
+        shown = str(path if path is not None else lesson_dir() / f"{kind}.toml")
+        read = lambda: load(path)  # noqa: E731
+    started = time.monotonic()
+    deck = read_within(shown, loading_budget(budget, total, DECK_BUDGET_CAP_SECONDS), read)
+    return replace(deck, read_seconds=time.monotonic() - started)
+
+
 def load_deck(path: str | Path, expect: str | None = None) -> Deck:
     """Load a self-check ([[question]]) or flashcard ([[card]]) file; errors name file:line."""
     path = Path(path)
@@ -389,6 +416,17 @@ def load_deck(path: str | Path, expect: str | None = None) -> Deck:
 
 class _DeckReader(_Reader):
     """The derivation reader's line finding and formula parsing, for card tables."""
+
+    def error(self, line: int, message: str, step: int | None = None) -> DerivationError:
+        """Every deck error names file:line:column: the line's first character, where no caller
+        points at a key or its value (`at_key`)."""
+        if not 0 < line <= len(self.lines):
+            return super().error(line, message, step)
+        return self._key_at(line, "", message, step)
+
+    def at_key(self, key: str, table: str | None, i: int, message: str, value: bool = True) -> DerivationError:
+        """An error at `key` of the i-th [[table]] (None: the top level): at its value (`value`) or the key."""
+        return self._key_at(self.line_of(key, table, i), key, message, value=value)
 
     def deck(self, data: dict, expect: str | None) -> Deck:
         tables = [key for key in _KINDS if key in data]
@@ -402,7 +440,8 @@ class _DeckReader(_Reader):
         allowed = {"title", "summary", table, *DECK_MODEL_KEYS}
         for key in data:
             if key not in allowed:
-                raise self.error(self.line_of(key), f"unknown key '{key}' (allowed: {', '.join(sorted(allowed))})")
+                raise self.at_key(key, None, 0, f"unknown key '{key}' (allowed: {', '.join(sorted(allowed))})",
+                                  value=False)
         model = self.model_keys(data)
         title = self.label(data.get("title", ""), MAX_TITLE_CHARS, "title", self.line_of("title"), "a deck's title")
         summary = self.label(data.get("summary", ""), MAX_SUMMARY_CHARS, "summary", self.line_of("summary"),
@@ -439,7 +478,7 @@ class _DeckReader(_Reader):
             if (K != ANY_K or family == "chain") and (isinstance(K, bool) or not isinstance(K, int)
                                                      or not 2 <= K <= high):
                 shown = "" if family == "chain" else f", or \"{ANY_K}\""
-                raise self.error(self.line_of("K"), f"K must be an integer from 2 to {high}{shown}, got {K!r}")
+                raise self.at_key("K", None, 0, f"K must be an integer from 2 to {high}{shown}, got {K!r}")
         self.vocabulary = vocabulary_of(family, observations, params, latents, D)
         assumptions, premises = self.conditions(data.get("assume", []), family, D, self.line_of("assume"))
         return {"family": family, "K": K, "data": observations, "params": params, "latents": latents, "D": D,
@@ -462,22 +501,22 @@ class _DeckReader(_Reader):
         allowed = (front_key, back_key) + _OPTIONAL
         for key in item:
             if key not in allowed:
-                raise self.error(self.line_of(key, table, i),
-                                 f"{table} {number}: unknown key '{key}' (allowed: {', '.join(allowed)})")
+                raise self.at_key(key, table, i, f"{table} {number}: unknown key '{key}' "
+                                                 f"(allowed: {', '.join(allowed)})", value=False)
         texts = {}
         for key in (front_key, back_key):
             if key not in item:
                 raise self.error(header, f"{table} {number} is missing '{key}'")
             if not isinstance(item[key], str) or not item[key].strip():
-                raise self.error(self.line_of(key, table, i), f"{table} {number}: '{key}' must be non-empty text")
+                raise self.at_key(key, table, i, f"{table} {number}: '{key}' must be non-empty text")
             texts[key] = self.prose(item[key], MAX_CARD_TEXT_CHARS, f"{table} {number}: '{key}'",
                                     self.line_of(key, table, i), claims=True)
         for key in ("rule", "topic"):
             if key in item and not isinstance(item[key], str):
-                raise self.error(self.line_of(key, table, i), f"{table} {number}: '{key}' must be a string")
+                raise self.at_key(key, table, i, f"{table} {number}: '{key}' must be a string")
         if ("rule" in item or "assume" in item) and "formula" not in item:
             key = "rule" if "rule" in item else "assume"
-            raise self.error(self.line_of(key, table, i), f"{table} {number}: '{key}' needs a formula")
+            raise self.at_key(key, table, i, f"{table} {number}: '{key}' needs a formula", value=False)
         topic = self.label(item.get("topic", ""), MAX_TITLE_CHARS, f"{table} {number}: 'topic'",
                            self.line_of("topic", table, i), "a card's topic")
         definitions, premises = self.conditions(item.get("assume", []), model["family"], model["D"],
@@ -514,10 +553,10 @@ class _DeckReader(_Reader):
         """The error for a relation in card `i`'s front (question), checked under `conditions` (assumptions,
         premises, parameters' domains) that the front is printed without: they go with the answer."""
         front_key, back_key = _TEXT_KEYS[kind]
-        return self.error(self.line_of(front_key, table, i),
-                          f"{table} {i + 1}: '{front_key}' states ${relation}$, checked under the card's conditions "
-                          f"({', '.join(conditions)}), but a {front_key} is printed without them (they go with the "
-                          f"answer): state the relation in '{back_key}' or as the formula")
+        return self.at_key(front_key, table, i,
+                           f"{table} {i + 1}: '{front_key}' states ${relation}$, checked under the card's conditions "
+                           f"({', '.join(conditions)}), but a {front_key} is printed without them (they go with the "
+                           f"answer): state the relation in '{back_key}' or as the formula")
 
     def label(self, value: Any, limit: int, what: str, line: int, where: str) -> str:
         """A deck's title or summary, a card's topic: prose that no check reads, printed where a
@@ -542,18 +581,18 @@ class _DeckReader(_Reader):
         line = self.line_of("formula", table, i)
         value = item["formula"]
         if not isinstance(value, str):
-            raise self.error(line, f"{table} {number}: formula must be a string")
+            raise self.at_key("formula", table, i, f"{table} {number}: formula must be a string")
         rule = item.get("rule")
         if rule is not None and rule not in RULES:
-            raise self.error(self.line_of("rule", table, i),
-                             f"{table} {number}: unknown rule {rule!r} (known: {', '.join(sorted(RULES))})")
+            raise self.at_key("rule", table, i,
+                              f"{table} {number}: unknown rule {rule!r} (known: {', '.join(sorted(RULES))})")
         parts = split_relation(value)
         if parts is None:
             if any(c in value for c in "<>="):
-                raise self.error(line, f"{table} {number}: formula needs exactly one relation "
-                                       f"(=, <=, >=, <, >) or none: {value!r}")
+                raise self.at_key("formula", table, i, f"{table} {number}: formula needs exactly one relation "
+                                                       f"(=, <=, >=, <, >) or none: {value!r}")
             if rule is not None:
-                raise self.error(self.line_of("rule", table, i), f"{table} {number}: a rule needs a relation")
+                raise self.at_key("rule", table, i, f"{table} {number}: a rule needs a relation")
             expr = self.formula(value, line, "formula").expr
             return CardFormula(value, line, expr, None, None, rule, conditions)
         left, rel, right = parts
@@ -716,9 +755,11 @@ def check_deck(deck: Deck, budget: float = STEP_BUDGET_SECONDS, total: float | N
     """Check every card of `deck`.
 
     `budget` bounds each check (a card is checked for every K in CHECK_K, with up to two
-    rules); `total` the whole deck (default: cards x budget, capped by
-    elbo_sym.limits.deck_budget).  Cards left when the deck budget is spent are `error`
-    ("deck budget of N s exhausted").  Both must be finite and > 0 (else BudgetError).
+    rules); `total` the whole deck, reading it included (default: cards x budget, capped by
+    elbo_sym.limits.deck_budget): what reading took (`Deck.read_seconds`, when it was read by
+    `load_deck_within`) is deducted, and the check gets the rest.  Cards left when the deck
+    budget is spent are `error` ("deck budget of N s exhausted").  Both must be finite and > 0
+    (else BudgetError).
     """
     budget = validate_budget(budget)
     checks = sum(1 + len(card.claims) for card in deck.cards)  # a card's formula and its texts' claims
@@ -726,10 +767,10 @@ def check_deck(deck: Deck, budget: float = STEP_BUDGET_SECONDS, total: float | N
     message = f"deck budget of {total:g} s exhausted"
     verdicts: list[CardVerdict] = []
     try:
-        with budgets.limit(total, message):
+        with budgets.limit(total - deck.read_seconds, message):
             for card in deck.cards:
                 verdicts.append(_check_in_deck(card, deck, budget, message))
-    except BudgetExceeded:  # the alarm fired between two cards
+    except BudgetExceeded:  # the alarm fired between two cards (or reading took the whole budget)
         _clear_sympy_cache()
     verdicts += [CardVerdict(card, "error", message) for card in deck.cards[len(verdicts):]]
     return DeckResult(deck, tuple(verdicts))
@@ -760,12 +801,14 @@ def check_lesson_cards(selfcheck: str | Path | None = None, flashcards: str | Pa
                        total: float | None = None) -> tuple[DeckResult, DeckResult]:
     """Load and check the lesson's self-check and flashcards (for `elbo-sym check` / `cards`).
 
-    `total` bounds each deck (see check_deck).  Raises DerivationError (file:line) when a
-    file cannot be loaded.
+    `total` bounds each deck, reading it and checking it together (see load_deck_within and
+    check_deck).  Raises DerivationError (file:line) when a file cannot be loaded, or is not read
+    within its deck budget.
     """
     budget = validate_budget(budget)
-    return (check_deck(load_selfcheck(selfcheck), budget, total),
-            check_deck(load_flashcards(flashcards), budget, total))
+    total = validate_budget(total, "deck budget") if total is not None else None
+    return (check_deck(load_deck_within("selfcheck", selfcheck, budget, total), budget, total),
+            check_deck(load_deck_within("flashcards", flashcards, budget, total), budget, total))
 
 
 # --------------------------------------------------------------------------- text

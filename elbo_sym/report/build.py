@@ -30,7 +30,6 @@ from elbo_sym.engine.derivation import (
     prose_claim,
     prose_formula,
     read_user_file,
-    read_within,
     split_relation,
 )
 from elbo_sym.engine.models.base import Parameter, likelihood_column_block
@@ -53,7 +52,7 @@ from elbo_sym.engine.notation import (
 from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.repair import check_with_suggestions
 from elbo_sym.files import InputError, discover
-from elbo_sym.limits import DECK_BUDGET_CAP_SECONDS, STEP_BUDGET_SECONDS, loading_budget, validate_budget
+from elbo_sym.limits import STEP_BUDGET_SECONDS, loading_budget, validate_budget
 from elbo_sym.numbers.evaluate import Undefined
 from elbo_sym.numbers.evaluate import exact as exact_value
 from elbo_sym.numbers.exact import LogNumber
@@ -132,18 +131,11 @@ def load_deck_in_time(kind: str | None, path: str | Path | None, budget: float =
                       total: float | None = None) -> Deck:
     """A deck -- `kind` "selfcheck" or "flashcards" (`path` None: the lesson's), None: either, as
     its tables say -- read within its deck budget (`total`, else limits.loading_budget's default for
-    decks); a deck not read in time is a DerivationError naming it."""
-    from elbo_sym.lesson.practice import lesson_dir, load_deck, load_flashcards, load_selfcheck
+    decks); a deck not read in time is a DerivationError naming it.  What reading took is deducted
+    from what checking the deck gets (elbo_sym.lesson.practice.load_deck_within, check_deck)."""
+    from elbo_sym.lesson.practice import load_deck_within
 
-    if kind is None:
-        if path is None:
-            raise ValueError("a deck of either kind is named by its path")
-        shown, read = str(path), lambda: load_deck(path)
-    else:
-        load = load_selfcheck if kind == "selfcheck" else load_flashcards
-        shown = str(path if path is not None else lesson_dir() / f"{kind}.toml")
-        read = lambda: load(path)  # noqa: E731
-    return read_within(shown, loading_budget(budget, total, DECK_BUDGET_CAP_SECONDS), read)
+    return load_deck_within(kind, path, budget, total)
 
 
 @lru_cache(maxsize=4096)
@@ -265,15 +257,9 @@ def _counterexample(c: Counterexample | None, vocabulary: Vocabulary) -> Counter
         numbers = [_latex_of(v, vocabulary) or fallback or v for v, fallback in zip(values, latex)]
         shown = numbers[0] if len(numbers) == 1 else r"\left(" + r",\ ".join(numbers) + r"\right)"
         where.append(f"{_latex_of(label, vocabulary) or label} = {shown}")
-    return CounterexampleReport(c.values, c.lhs, c.rhs, _approx(c.lhs_value), _approx(c.rhs_value), _state(c.z),
+    return CounterexampleReport(c.values, c.lhs, c.rhs, _approx(c.lhs_value), _approx(c.rhs_value), c.z,
                                 c.source, c.problem, r",\quad ".join(where), _latex_of(c.lhs, vocabulary),
                                 _latex_of(c.rhs, vocabulary), c.at)
-
-
-def _state(z: object) -> int | None:
-    """The latent state a counterexample fails at: an index of a finite latent space, else None.
-    A density model's point is its symbol z (not a state); its value is among the shown values."""
-    return z if isinstance(z, int) and not isinstance(z, bool) else None
 
 
 def _latex_of(text: str, vocabulary: Vocabulary) -> str:
