@@ -250,6 +250,29 @@ def test_import_quietly_pauses_the_collector_and_freezes_once(tmp_path, monkeypa
         (gc.enable if was else gc.disable)()
 
 
+@pytest.mark.parametrize("users_size", [None, "500"])
+def test_a_check_imports_sympy_with_the_larger_cache(users_size):
+    """The check's import gives each of SymPy's cached functions SYMPY_CACHE_ENTRIES entries and
+    leaves no SYMPY_CACHE_SIZE behind for child processes; a size the user set is kept."""
+    from elbo_sym.limits import SYMPY_CACHE_ENTRIES
+
+    env = {k: v for k, v in os.environ.items() if k != "SYMPY_CACHE_SIZE"}
+    env["PYTHONPATH"] = str(REPO)
+    if users_size is not None:
+        env["SYMPY_CACHE_SIZE"] = users_size
+    probe = ("import json, os; from elbo_sym.authoring.cache import ENGINE_MODULES, import_quietly; "
+             "import_quietly(ENGINE_MODULES); from sympy import Symbol; from sympy.core.cache import "
+             "SYMPY_CACHE_SIZE; print(json.dumps([SYMPY_CACHE_SIZE, os.environ.get('SYMPY_CACHE_SIZE'), "
+             "(Symbol('a') + 1).func.__new__.cache_info().maxsize]))")
+    done = subprocess.run([sys.executable, "-c", probe], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=CHILD_TIMEOUT_SECONDS)
+    assert done.returncode == 0, done.stderr
+    size, left, add_cache = json.loads(done.stdout.splitlines()[-1])
+    wanted = SYMPY_CACHE_ENTRIES if users_size is None else int(users_size)
+    assert size == add_cache == wanted and wanted != 1000  # SymPy's own default is 1,000
+    assert left == users_size
+
+
 def test_a_gaussian_file_imports_its_family_when_checked():
     code, imported, stderr = _cold_check_modules(["derivations/variants/gaussian-kl.toml"])
     assert code == 0, stderr
