@@ -20,6 +20,7 @@ import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.authoring import cache as result_cache
+from elbo_sym.limits import GC_YOUNG_OBJECTS, SYMPY_CACHE_ENTRIES
 from elbo_sym.report import model as report_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -228,13 +229,14 @@ def test_import_quietly_pauses_the_collector_and_freezes_once(tmp_path, monkeypa
         if phase == "start":
             passes.append(phase)
 
-    was = gc.isenabled()
+    was, thresholds = gc.isenabled(), gc.get_threshold()
     frozen_before = gc.get_freeze_count()
     gc.callbacks.append(count)
     try:
         (gc.enable if enabled else gc.disable)()
         result_cache.import_quietly(["json", "elbo_sym_quiet_probe"])
         assert gc.isenabled() is enabled
+        assert gc.get_threshold() == (GC_YOUNG_OBJECTS, *thresholds[1:])
         assert passes == []  # 1,000 new containers, and no collection while importing
         assert "elbo_sym_quiet_probe" in sys.modules
         frozen = gc.get_freeze_count()
@@ -247,15 +249,15 @@ def test_import_quietly_pauses_the_collector_and_freezes_once(tmp_path, monkeypa
         gc.callbacks.remove(count)
         sys.modules.pop("elbo_sym_quiet_probe", None)
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
         (gc.enable if was else gc.disable)()
 
 
 @pytest.mark.parametrize("users_size", [None, "500"])
 def test_a_check_imports_sympy_with_the_larger_cache(users_size):
     """The check's import gives each of SymPy's cached functions SYMPY_CACHE_ENTRIES entries and
-    leaves no SYMPY_CACHE_SIZE behind for child processes; a size the user set is kept."""
-    from elbo_sym.limits import SYMPY_CACHE_ENTRIES
-
+    leaves no SYMPY_CACHE_SIZE behind for child processes; a size the user set is kept.  The
+    collector's youngest generation waits for GC_YOUNG_OBJECTS new containers."""
     env = {k: v for k, v in os.environ.items() if k != "SYMPY_CACHE_SIZE"}
     env["PYTHONPATH"] = str(REPO)
     if users_size is not None:
@@ -263,11 +265,12 @@ def test_a_check_imports_sympy_with_the_larger_cache(users_size):
     probe = ("import json, os; from elbo_sym.authoring.cache import ENGINE_MODULES, import_quietly; "
              "import_quietly(ENGINE_MODULES); from sympy import Symbol; from sympy.core.cache import "
              "SYMPY_CACHE_SIZE; print(json.dumps([SYMPY_CACHE_SIZE, os.environ.get('SYMPY_CACHE_SIZE'), "
-             "(Symbol('a') + 1).func.__new__.cache_info().maxsize]))")
+             "(Symbol('a') + 1).func.__new__.cache_info().maxsize, __import__('gc').get_threshold()[0]]))")
     done = subprocess.run([sys.executable, "-c", probe], env=env, cwd=REPO, capture_output=True, text=True,
                           timeout=CHILD_TIMEOUT_SECONDS)
     assert done.returncode == 0, done.stderr
-    size, left, add_cache = json.loads(done.stdout.splitlines()[-1])
+    size, left, add_cache, young = json.loads(done.stdout.splitlines()[-1])
+    assert young == GC_YOUNG_OBJECTS != 700  # Python's default
     wanted = SYMPY_CACHE_ENTRIES if users_size is None else int(users_size)
     assert size == add_cache == wanted and wanted != 1000  # SymPy's own default is 1,000
     assert left == users_size

