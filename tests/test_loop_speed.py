@@ -407,6 +407,44 @@ def test_remembered_logs_are_the_logs_and_every_one_is_counted():
     assert len(discrete._LOGS) == 3 * len(set(values))
 
 
+def test_derived_arguments_are_the_preorder_walks_in_its_order():
+    """The derived distribution arguments, found by a walk that visits each distinct subtree once and
+    remembered per expression, are the full preorder walk's, in its order: of every side of every
+    file in derivations/ (nine files have such arguments, one has three), one side at a time and a
+    whole file's sides at once, asked twice (the second time from the memo)."""
+    from sympy import preorder_traversal
+
+    from elbo_sym.engine.derivation import load
+    from elbo_sym.engine.notation import ELBO, IWAE, KL, Entropy, Expectation, is_derived
+    from elbo_sym.engine.wellformed import derived_arguments
+    from elbo_sym.files import discover
+
+    def walked(*exprs):
+        found: dict = {}
+        for e in exprs:
+            for node in preorder_traversal(e):
+                if isinstance(node, (Expectation, KL, Entropy, ELBO, IWAE)):
+                    for d in (node.args[:2] if isinstance(node, KL) else node.args[:1]):
+                        if is_derived(d):
+                            found.setdefault(d, None)
+        return tuple(found)
+
+    with_arguments, most = 0, 0
+    for path in discover([str(p) for p in sorted((REPO / "derivations").rglob("*")) if p.is_dir()] +
+                         [str(REPO / "derivations")]):
+        d = load(path)
+        sides = [d.start.expr] + [s.expr for s in d.steps]
+        sides += [d.claim.lhs.expr, d.claim.rhs.expr] if d.claim is not None else []
+        for _ in range(2):
+            assert derived_arguments(*sides) == walked(*sides)
+            assert derived_arguments(*reversed(sides)) == walked(*reversed(sides))
+            for side in sides:
+                assert derived_arguments(side) == walked(side)
+        with_arguments += bool(walked(*sides))
+        most = max(most, len(walked(*sides)))
+    assert with_arguments >= 9 and most >= 3
+
+
 def test_remembered_samples_are_the_samples_of_that_interval():
     """The search's sample values of a parameter's interval, remembered, are what the interval gives
     afresh, for every kind of interval; an int bound and an equal Fraction bound keep their own
