@@ -20,6 +20,7 @@ import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.authoring import cache as result_cache
+from elbo_sym.limits import GC_YOUNG_OBJECTS, SYMPY_CACHE_ENTRIES
 from elbo_sym.report import model as report_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -228,13 +229,14 @@ def test_import_quietly_pauses_the_collector_and_freezes_once(tmp_path, monkeypa
         if phase == "start":
             passes.append(phase)
 
-    was = gc.isenabled()
+    was, thresholds = gc.isenabled(), gc.get_threshold()
     frozen_before = gc.get_freeze_count()
     gc.callbacks.append(count)
     try:
         (gc.enable if enabled else gc.disable)()
         result_cache.import_quietly(["json", "elbo_sym_quiet_probe"])
         assert gc.isenabled() is enabled
+        assert gc.get_threshold() == (GC_YOUNG_OBJECTS, *thresholds[1:])
         assert passes == []  # 1,000 new containers, and no collection while importing
         assert "elbo_sym_quiet_probe" in sys.modules
         frozen = gc.get_freeze_count()
@@ -247,7 +249,31 @@ def test_import_quietly_pauses_the_collector_and_freezes_once(tmp_path, monkeypa
         gc.callbacks.remove(count)
         sys.modules.pop("elbo_sym_quiet_probe", None)
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
         (gc.enable if was else gc.disable)()
+
+
+@pytest.mark.parametrize("users_size", [None, "500"])
+def test_a_check_imports_sympy_with_the_larger_cache(users_size):
+    """The check's import gives each of SymPy's cached functions SYMPY_CACHE_ENTRIES entries and
+    leaves no SYMPY_CACHE_SIZE behind for child processes; a size the user set is kept.  The
+    collector's youngest generation waits for GC_YOUNG_OBJECTS new containers."""
+    env = {k: v for k, v in os.environ.items() if k != "SYMPY_CACHE_SIZE"}
+    env["PYTHONPATH"] = str(REPO)
+    if users_size is not None:
+        env["SYMPY_CACHE_SIZE"] = users_size
+    probe = ("import json, os; from elbo_sym.authoring.cache import ENGINE_MODULES, import_quietly; "
+             "import_quietly(ENGINE_MODULES); from sympy import Symbol; from sympy.core.cache import "
+             "SYMPY_CACHE_SIZE; print(json.dumps([SYMPY_CACHE_SIZE, os.environ.get('SYMPY_CACHE_SIZE'), "
+             "(Symbol('a') + 1).func.__new__.cache_info().maxsize, __import__('gc').get_threshold()[0]]))")
+    done = subprocess.run([sys.executable, "-c", probe], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=CHILD_TIMEOUT_SECONDS)
+    assert done.returncode == 0, done.stderr
+    size, left, add_cache, young = json.loads(done.stdout.splitlines()[-1])
+    assert young == GC_YOUNG_OBJECTS != 700  # Python's default
+    wanted = SYMPY_CACHE_ENTRIES if users_size is None else int(users_size)
+    assert size == add_cache == wanted and wanted != 1000  # SymPy's own default is 1,000
+    assert left == users_size
 
 
 def test_a_gaussian_file_imports_its_family_when_checked():
@@ -379,6 +405,44 @@ def test_remembered_logs_are_the_logs_and_every_one_is_counted():
                 assert discrete._log(v) == mpi_log(discrete._iv(v), bits)
             assert discrete.work_spent() == 2 * len(values)
     assert len(discrete._LOGS) == 3 * len(set(values))
+
+
+def test_derived_arguments_are_the_preorder_walks_in_its_order():
+    """The derived distribution arguments, found by a walk that visits each distinct subtree once and
+    remembered per expression, are the full preorder walk's, in its order: of every side of every
+    file in derivations/ (nine files have such arguments, one has three), one side at a time and a
+    whole file's sides at once, asked twice (the second time from the memo)."""
+    from sympy import preorder_traversal
+
+    from elbo_sym.engine.derivation import load
+    from elbo_sym.engine.notation import ELBO, IWAE, KL, Entropy, Expectation, is_derived
+    from elbo_sym.engine.wellformed import derived_arguments
+    from elbo_sym.files import discover
+
+    def walked(*exprs):
+        found: dict = {}
+        for e in exprs:
+            for node in preorder_traversal(e):
+                if isinstance(node, (Expectation, KL, Entropy, ELBO, IWAE)):
+                    for d in (node.args[:2] if isinstance(node, KL) else node.args[:1]):
+                        if is_derived(d):
+                            found.setdefault(d, None)
+        return tuple(found)
+
+    with_arguments, most = 0, 0
+    for path in discover([str(p) for p in sorted((REPO / "derivations").rglob("*")) if p.is_dir()] +
+                         [str(REPO / "derivations")]):
+        d = load(path)
+        sides = [d.start.expr] + [s.expr for s in d.steps]
+        sides += [d.claim.lhs.expr, d.claim.rhs.expr] if d.claim is not None else []
+        for _ in range(2):
+            assert derived_arguments(*sides) == walked(*sides)
+            assert derived_arguments(*reversed(sides)) == walked(*reversed(sides))
+            for side in sides:
+                assert derived_arguments(side) == walked(side)
+        with_arguments += bool(walked(*sides))
+        most = max(most, len(walked(*sides)))
+    assert with_arguments >= 9 and most >= 3
 
 
 def test_remembered_samples_are_the_samples_of_that_interval():

@@ -22,8 +22,9 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from fractions import Fraction
+from functools import lru_cache
 
-from sympy import Add, Expr, Integer, Mul, preorder_traversal
+from sympy import Add, Expr, Integer, Mul
 
 from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import is_positive
@@ -80,11 +81,28 @@ def derived_arguments(*exprs: Expr) -> tuple[Expr, ...]:
     normalised exp), each once, in order."""
     found: dict[Expr, None] = {}
     for e in exprs:
-        for node in preorder_traversal(e):
-            if isinstance(node, (Expectation, KL, Entropy, ELBO, IWAE)):
-                for d in (node.args[:2] if isinstance(node, KL) else node.args[:1]):
-                    if is_derived(d):
-                        found.setdefault(d, None)
+        found.update(dict.fromkeys(_derived_in(e)))
+    return tuple(found)
+
+
+@lru_cache(maxsize=4096)
+def _derived_in(e: Expr) -> tuple[Expr, ...]:
+    """`derived_arguments(e)`, remembered (a pure function of e: the file's check and each step's
+    ask for the same sides), in the order of a preorder walk that visits each distinct subtree once
+    (a subtree seen before holds only arguments found already)."""
+    found: dict[Expr, None] = {}
+    seen: set[Expr] = set()
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if isinstance(node, (Expectation, KL, Entropy, ELBO, IWAE)):
+            for d in (node.args[:2] if isinstance(node, KL) else node.args[:1]):
+                if is_derived(d):
+                    found.setdefault(d, None)
+        stack.extend(reversed(node.args))
     return tuple(found)
 
 

@@ -1,0 +1,132 @@
+"""Where a cold check of the tree spends its CPU, phase by phase and file by file.
+
+bench/bench_floor.py splits a cold check of the whole ``derivations/`` tree into the startup, the
+second opinion and "the rest" (issue 19 item 3).  This splits the rest: one process imports the
+engine as `check` does and checks every file in turn (memos shared, as in a real run), with each
+phase's function wrapped to add up its CPU time (the outermost call only, so nothing counts twice):
+
+* reading and parsing (`derivation.loads`), the definedness obligations of each side (where a
+  side is unfolded the first time), the rules (canonical forms), the examples re-decided on a
+  proved step, the file's derived distributions, premises and claim, the search, the repair
+  suggestions, the report (the one printer), the second opinion (not the engine's: h-arb's part);
+* "other": the rest of the files' CPU (budgets, the model's blocks, the wrappers themselves);
+
+and the garbage collector's passes (`gc.callbacks`), which run inside the phases.
+
+It also lists the files that cost most.  Figures are CPU seconds of one process (the machine's other
+jobs hardly move them, but each run still differs by a few per cent: compare medians of runs).
+
+    python bench/profile_rest.py [--top 12] [--cprofile OUT.prof] [PATHS...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PHASES = (
+    ("reading and parsing", "elbo_sym.engine.derivation", "loads"),
+    ("definedness (first unfolding of each side)", "elbo_sym.engine.check", "_definedness"),
+    ("the rules (canonical forms)", "elbo_sym.engine.check", "_outcome"),
+    ("examples re-decided on proved steps", "elbo_sym.engine.check", "_examples_agree"),
+    ("derived distributions", "elbo_sym.engine.check", "_derived_problem"),
+    ("derived distributions", "elbo_sym.engine.check", "_with_derived_distributions"),
+    ("premises", "elbo_sym.engine.check", "_premise_problem"),
+    ("the claim", "elbo_sym.engine.check", "_claim"),
+    ("the examples' expectations", "elbo_sym.engine.check", "_check_example"),
+    ("the search", "elbo_sym.engine.check", "_search_everywhere"),
+    ("the search", "elbo_sym.engine.check", "_definedness_search"),
+    ("repair suggestions", "elbo_sym.engine.repair", "attach_suggestions"),
+    ("the report (printing)", "elbo_sym.report.build", "report_of"),
+    ("the second opinion", "elbo_sym.engine.check", "_second_opinion"),
+)
+"""(phase, module, function): the functions whose CPU time each phase adds up."""
+
+
+def _wrapped(function, phase: str, spent: dict[str, float], depth: list[int]):
+    def timed(*args, **kwargs):
+        if depth[0]:  # inside another phase: counted there
+            return function(*args, **kwargs)
+        depth[0] += 1
+        started = time.process_time()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[phase] = spent.get(phase, 0.0) + time.process_time() - started
+            depth[0] -= 1
+    return timed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="*", help="files or folders (default: every folder of derivations/)")
+    parser.add_argument("--top", type=int, default=12, help="files listed (default 12)")
+    parser.add_argument("--cprofile", type=Path, help="also write a cProfile of the loop here (slower)")
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(REPO))
+    from importlib import import_module
+
+    from elbo_sym.authoring.cache import BEFORE_THE_FORK, ENGINE_MODULES, discover, import_quietly
+
+    import_quietly(ENGINE_MODULES)
+    import_quietly(BEFORE_THE_FORK)
+    from elbo_sym.engine import derivation
+    from elbo_sym.files import read_regular_file
+    from elbo_sym.limits import MAX_FILE_BYTES, STEP_BUDGET_SECONDS
+    from elbo_sym.report.build import check_file
+
+    spent: dict[str, float] = {}
+    depth = [0]
+    for phase, module, name in PHASES:
+        owner = import_module(module)
+        setattr(owner, name, _wrapped(getattr(owner, name), phase, spent, depth))
+    collecting = [0.0]
+
+    def collector(stage: str, info: dict) -> None:
+        collecting[0] += time.process_time() if stage == "stop" else -time.process_time()
+
+    paths = args.paths or sorted({str(p.parent.relative_to(REPO)) for p in (REPO / "derivations").rglob("*.toml")})
+    files = discover(paths)
+    profile = None
+    if args.cprofile:
+        import cProfile
+
+        profile = cProfile.Profile()
+        profile.enable()
+    gc.callbacks.append(collector)
+    per_file = []
+    started = time.process_time()
+    for path in files:
+        file_started = time.process_time()
+        loaded = derivation.loads(read_regular_file(path, MAX_FILE_BYTES), str(path))
+        check_file(loaded, STEP_BUDGET_SECONDS, None)
+        per_file.append((time.process_time() - file_started, str(path)))
+    total = time.process_time() - started
+    gc.callbacks.remove(collector)
+    if profile is not None:
+        profile.disable()
+        profile.dump_stats(args.cprofile)
+
+    opinion = spent.get("the second opinion", 0.0)
+    rows = [(phase, seconds) for phase, seconds in spent.items() if phase != "the second opinion"]
+    rows.append(("other", total - opinion - sum(seconds for _, seconds in rows)))
+    rest = total - opinion
+    print(f"{len(files)} files: {total:.3f} s CPU in one process; the second opinion {opinion:.3f} s, "
+          f"the rest {rest:.3f} s; the garbage collector's passes, inside all of these, {collecting[0]:.3f} s")
+    print(f"{'phase':46} {'CPU s':>7} {'of the rest':>11}")
+    for phase, seconds in sorted(rows, key=lambda row: -row[1]):
+        print(f"{phase:46} {seconds:7.3f} {100 * seconds / rest:10.1f}%")
+    if args.top > 0:
+        print(f"\nthe {args.top} files that cost most (CPU s, second opinion included):")
+        for seconds, name in sorted(per_file, reverse=True)[:args.top]:
+            print(f"{seconds:7.3f}  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
