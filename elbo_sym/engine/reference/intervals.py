@@ -142,7 +142,21 @@ def _arb_backend() -> Backend:
         return arb((-man if sign else man, exp))
 
     def from_ends(lo: tuple, hi: tuple) -> arb:
+        if lo == hi:  # a point (a Hermite node): exact, with all its bits
+            return from_mpf(lo)
         return from_mpf(lo).union(from_mpf(hi))
+
+    def pow_int(a: arb, n: int, prec: int) -> arb:
+        """a**n, n >= 1, by repeated squaring: python-flint's ``a ** n`` goes through arb_pow (exp(n log a)),
+        which is nan for a ball that contains 0 -- a product of balls never is."""
+        result, base = None, a
+        while True:
+            if n & 1:
+                result = base if result is None else result * base
+            n >>= 1
+            if not n:
+                return +result  # rounded to the precision, as a product is (n = 1: a itself, rounded)
+            base = base * base
 
     def set_precision(bits: int) -> None:
         ctx.prec = bits
@@ -152,7 +166,7 @@ def _arb_backend() -> Backend:
         from_fraction=lambda n, d, prec: arb(fmpq(n, d)),
         from_ends=from_ends,
         add=lambda a, b, prec: a + b, sub=lambda a, b, prec: a - b, mul=lambda a, b, prec: a * b,
-        div=lambda a, b, prec: a / b, pow_int=lambda a, n, prec: a ** n,
+        div=lambda a, b, prec: a / b, pow_int=pow_int,
         log=lambda a, prec: a.log(), exp=lambda a, prec: a.exp(), sqrt=lambda a, prec: a.sqrt(),
         pi=lambda prec: arb.pi(),
         rounded=lambda v, prec: +v,
