@@ -1,8 +1,8 @@
 """A second, independent opinion on every ``proved`` step.
 
 One reference evaluator per family, chosen by the model's family name, each written from the
-definitions with plain mpmath (60 digits, outward-rounded intervals past a log or exp) and
-exact fractions -- never with the engine's unfolding, canonical forms, rules or definedness:
+definitions with outward-rounded intervals past a log or exp (60 digits; FLINT's arb, or mpmath's
+libmpi where python-flint is missing: :mod:`.intervals`) and exact fractions -- never with the engine's unfolding, canonical forms, rules or definedness:
 
 * ``discrete`` (:mod:`.discrete`, also the fuzzer's judge): sums over an explicit K, p(x) =
   sum prior * likelihood, the posterior by Bayes, KL = sum q log(q / p), IWAE by enumerating

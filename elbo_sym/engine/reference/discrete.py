@@ -9,9 +9,10 @@ code with the engine: it never imports ``elbo_sym.engine.models.discrete``, ``ca
 
 Arithmetic: a value stays an exact :class:`~fractions.Fraction` as long as it is rational
 (so "log of a value <= 0" and "division by 0" are decided exactly for rational arguments);
-past a ``log``/``exp`` it becomes an interval at 60 digits, computed with mpmath's own
-outward-rounded interval primitives (``mpmath.libmp.libmpi``, the arithmetic behind
-``mpmath.iv``, called directly: faster, and no shared precision setting with the engine).
+past a ``log``/``exp`` it becomes an interval at 60 digits (PREC bits), outward rounded, made by the
+backend of :mod:`.intervals`: FLINT's arb balls where python-flint imports, else mpmath's own
+interval primitives (``mpmath.libmp.libmpi``, the arithmetic behind ``mpmath.iv``, called directly).
+Neither shares a precision setting with the engine.
 An interval that contains 0 where a positive (log) or non-zero (divisor) value is needed
 counts as undefined: the value is 0 to 60 digits.
 
