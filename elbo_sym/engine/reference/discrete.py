@@ -1625,15 +1625,14 @@ def relation_holds(rel: str, a: Value, b: Value, tolerance: Fraction = TOLERANCE
         return ok, "" if ok else f"lhs - rhs = {show(d)} (exact)"
     A, B = _iv(a), _iv(b)
     difference = _ops.sub(A, B, PREC)
-    d = _ops.ends(difference)  # (lo, hi) raw mpfs, rounded outward: the tests below read them
+    span = _ops.ends(difference)  # (lo, hi) raw mpfs, rounded outward: the tests below read them
     if tolerance == 0:
-        ok = _INTERVAL_TESTS[rel](d, fzero)
+        ok = _INTERVAL_TESTS[rel](span, fzero)
         return ok, "" if ok else f"lhs - rhs = {show(difference)} (an enclosure at {_digits()} digits)"
-    A, B = _ops.ends(A), _ops.ends(B)
-    big_a, big_b = mpi_abs(A, PREC)[1], mpi_abs(B, PREC)[1]
+    big_a, big_b = mpi_abs(_ops.ends(A), PREC)[1], mpi_abs(_ops.ends(B), PREC)[1]
     scale = mpi_add(_ONE, (fzero, big_a if mpf_ge(big_a, big_b) else big_b), PREC)
     tol = mpi_mul(_tolerance_interval(tolerance, PREC), scale, PREC)[0]  # the lower end: never looser
-    ok = _INTERVAL_TESTS[rel](d, tol)
+    ok = _INTERVAL_TESTS[rel](span, tol)
     return ok, "" if ok else f"lhs - rhs = {show(difference)} (tolerance {show(_ops.from_ends(tol, tol))})"
 
 

@@ -149,14 +149,12 @@ def _arb_backend() -> Backend:
     def pow_int(a: arb, n: int, prec: int) -> arb:
         """a**n, n >= 1, by repeated squaring: python-flint's ``a ** n`` goes through arb_pow (exp(n log a)),
         which is nan for a ball that contains 0 -- a product of balls never is."""
-        result, base = None, a
-        while True:
-            if n & 1:
-                result = base if result is None else result * base
-            n >>= 1
-            if not n:
-                return +result  # rounded to the precision, as a product is (n = 1: a itself, rounded)
-            base = base * base
+        result = a
+        for bit in bin(n)[3:]:  # the bits after the leading 1, from the most significant: square, times a
+            result = result * result
+            if bit == "1":
+                result = result * a
+        return +result  # rounded to the precision, as a product is (n = 1: a itself, rounded)
 
     def set_precision(bits: int) -> None:
         ctx.prec = bits
