@@ -166,3 +166,22 @@ def test_the_ends_of_an_interval_enclose_the_value_and_a_ball_stays_rigorous(bac
             lo, hi = mpmath.mpf(lo), mpmath.mpf(hi)
             assert lo <= value <= hi
             assert hi - lo <= abs(value) * mpmath.mpf(2) ** -200 + mpmath.mpf(2) ** -200
+
+
+@pytest.mark.parametrize("backend", ["arb", "mpmath"])
+def test_instances_whose_q_an_assumption_made_intervals_group_by_their_tables(backend):
+    """sign_change and with_landmarks group instances by their tables; a q fixed by an assumption past an
+    exp holds intervals (unhashable arb balls): each goes by the backend's key, and both backends find
+    the same sign change and the same landmark instances."""
+    import sympy
+
+    from elbo_sym.engine.parse import parse_expression
+
+    params = (("beta", ">= 1"),)
+    with reference.use_backend(backend):
+        cases = discrete.assumed(discrete.instances(2, params=params), parse_expression("exp(log(p(z | x)))"))
+        assert discrete.backend().is_interval(cases[0].q[0])
+        landmarks = discrete.with_landmarks(cases, params, (Fraction(5, 4),))
+        change = discrete.sign_change(1 / (sympy.Symbol("beta") - 3), sympy.Integer(0), cases, params)
+    assert len(landmarks) == 4 and {inst.values["beta"] for inst in landmarks} == {Fraction(5, 4)}
+    assert change is not None and "changes sign between beta = 2 and beta = 4" in change.reason

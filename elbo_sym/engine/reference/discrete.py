@@ -575,7 +575,7 @@ def with_landmarks(base: list[Instance], params: tuple[tuple[str, str], ...], va
     samples = {name: parameter_samples(condition) for name, condition in params}
     core, seen = [], set()
     for inst in base:
-        key = (inst.prior, inst.likelihood, inst.q, inst.more)
+        key = _model_key(inst)
         if key not in seen:
             seen.add(key)
             core.append(inst)
@@ -589,6 +589,14 @@ def with_landmarks(base: list[Instance], params: tuple[tuple[str, str], ...], va
             chosen = [(n, v if n == name else samples[n][0]) for n, _ in params]
             out += [inst.with_params(chosen, f"{inst.name}; {name} = {v} (a landmark)") for inst in core]
     return out
+
+
+def _model_key(inst: Instance) -> tuple:
+    """The instance's tables without its parameters, as a hashable key (a q an assumption fixed may hold
+    intervals: arb balls are unhashable, so each goes by the backend's key)."""
+    def table(values) -> tuple | None:
+        return None if values is None else tuple(v if type(v) is Fraction else _ops.key(v) for v in values)
+    return inst.prior, inst.likelihood, table(inst.q), tuple((l, table(q)) for l, q in inst.more)
 
 
 def _with_params(base: list[Instance], params: tuple[tuple[str, str], ...]) -> list[Instance]:
@@ -1782,7 +1790,7 @@ def sign_change(lhs, rhs, cases: list[Instance], params: tuple[tuple[str, str], 
         groups: dict = {}
         for inst in cases:
             others = tuple((n, v) for n, v in inst.params if n != name)
-            groups.setdefault((inst.prior, inst.likelihood, inst.q, inst.more, others), []).append(inst)
+            groups.setdefault((_model_key(inst), others), []).append(inst)
         for group in groups.values():
             if len(group) < 2:
                 continue
