@@ -68,6 +68,7 @@ _BROWSER_CONFIGURATION = r"""
 import json, sys
 sys.modules["scipy"] = None          # Pyodide's core has neither
 sys.modules["numpy"] = None
+sys.modules["flint"] = None          # nor python-flint: the second opinion's intervals are mpmath's
 import elbo_sym.budget
 elbo_sym.budget.ALARM = False        # and no SIGALRM: budgets by checkpoints only
 from elbo_sym.publish.browser import check_source

@@ -55,6 +55,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import soundness_judge as J  # noqa: E402
+from interval_backends import ends  # noqa: E402
 from suite_sizes import FULL_CAMPAIGNS, sized_int  # noqa: E402
 
 from elbo_sym.engine.check import Verdict, check_derivation  # noqa: E402
@@ -1179,7 +1180,7 @@ def close(a, b, digits: int = 55) -> bool:
     with mpmath.workdps(70):
         if isinstance(a, Fraction):
             return abs(mpmath.mpf(a.numerator) / a.denominator - b) < mpmath.mpf(10) ** -digits
-        lo, hi = (mpmath.mpf(end) for end in a)
+        lo, hi = (mpmath.mpf(end) for end in ends(a))
         return hi - lo < mpmath.mpf(10) ** -digits and abs((lo + hi) / 2 - b) < mpmath.mpf(10) ** -digits
 
 

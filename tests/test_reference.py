@@ -244,7 +244,7 @@ def test_gaussian_quadrature_refuses_what_it_cannot_integrate_exactly():
 
 
 def test_hermite_rule_integrates_the_normal_moments():
-    rule = gaussian_ref.hermite_rule(gaussian_ref.NODES, discrete_ref.PREC)
+    rule = gaussian_ref.hermite_intervals(gaussian_ref.NODES)
     for n, moment in ((0, 1), (2, 1), (4, 3), (12, 10395), (13, 0)):
         total = discrete_ref._sum([discrete_ref._product((w, discrete_ref._power(t, n))) for t, w in rule])
         assert discrete_ref.relation_holds("=", total, Fraction(moment))[0], (n, discrete_ref.show(total))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sympy
+from interval_backends import mpmath_backend  # noqa: F401 - the fixture
 from mpmath.libmp.libmpi import mpi_sqrt
 
 from elbo_sym.engine import reference
@@ -18,7 +19,9 @@ from elbo_sym.engine.reference import discrete, gaussian, gaussian_chain
 
 # the fast way against the long way, test by test: in make test-full (and CI), not the author's
 # fast loop (every test is in one of the two tiers)
-pytestmark = pytest.mark.full
+pytestmark = [pytest.mark.full, pytest.mark.usefixtures("mpmath_backend")]
+"""These tests hold the pure-Python backend's shortcuts to mpmath's plain libmpi operations, bit for
+bit; tests/test_interval_backends.py holds the arb backend to the same judgements."""
 
 ROOT = Path(__file__).resolve().parent.parent
 GAUSSIAN_FILES = sorted(p for folder in ("derivations/literature", "derivations/variants")

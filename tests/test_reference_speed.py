@@ -10,14 +10,17 @@ from fractions import Fraction
 
 import pytest
 import sympy
+from interval_backends import mpmath_backend  # noqa: F401 - the fixture
 from mpmath.libmp import finf, fninf, from_rational, fzero, round_ceiling, round_floor
 from mpmath.libmp.libmpi import mpi_add, mpi_log, mpi_mul
 
-from elbo_sym.engine.reference import discrete, gaussian
+from elbo_sym.engine.reference import discrete, gaussian, intervals
 
 # the fast way against the long way, test by test: in make test-full (and CI), not the author's
 # fast loop (every test is in one of the two tiers)
-pytestmark = pytest.mark.full
+pytestmark = [pytest.mark.full, pytest.mark.usefixtures("mpmath_backend")]
+"""These tests hold the pure-Python backend's shortcuts to mpmath's plain libmpi operations, bit for
+bit; tests/test_interval_backends.py holds the arb backend to the same judgements."""
 
 
 def _plain_sum(values):
@@ -92,15 +95,16 @@ def test_a_sum_or_product_starts_from_its_first_interval_only_when_that_changes_
     """The shortcut's condition: an interval whose ends are non-zero and have at most PREC bits is
     what adding it to 0 and multiplying it by 1 give; one with more bits is not (it is rounded)."""
     rng = random.Random(5)
+    rounded = intervals.MPMATH.rounded
     for _ in range(500):
         q = Fraction(rng.randint(-10**30, 10**30), rng.randint(1, 10**30)) or Fraction(1)
         fits = discrete._iv(q)
-        assert discrete._at_precision(fits)
+        assert rounded(fits, discrete.PREC) is fits
         assert mpi_add((fzero, fzero), fits, discrete.PREC) == fits == mpi_mul(discrete._ONE, fits, discrete.PREC)
         wide = from_rational(q.numerator, q.denominator, discrete.PREC + 40, round_floor)
         if wide[3] > discrete.PREC:
-            assert not discrete._at_precision((wide, wide))
-            assert mpi_mul(discrete._ONE, (wide, wide), discrete.PREC) != (wide, wide)
+            assert rounded((wide, wide), discrete.PREC) != (wide, wide)
+            assert rounded((wide, wide), discrete.PREC) == mpi_mul(discrete._ONE, (wide, wide), discrete.PREC)
 
 
 def test_the_gaussian_judges_common_nodes_are_taken_by_no_earlier_branch():
@@ -134,7 +138,7 @@ def test_log_normals_remembered_under_their_keys_are_the_values_computed_afresh(
     gaussian._LOG_NORMALS.clear()
     for _ in range(300):
         v = _value(rng, discrete.PREC) if rng.random() < 0.5 else Fraction(rng.randint(-50, 50), rng.randint(1, 9))
-        if type(v) is not Fraction and not discrete._at_precision(v):
+        if type(v) is not Fraction and intervals.MPMATH.rounded(v, discrete.PREC) is not v:
             continue
         mean = Fraction(rng.randint(-20, 20), rng.randint(1, 7))
         variance = Fraction(rng.randint(1, 30), rng.randint(1, 7))

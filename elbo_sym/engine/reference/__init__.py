@@ -1,8 +1,9 @@
 """A second, independent opinion on every ``proved`` step.
 
 One reference evaluator per family, chosen by the model's family name, each written from the
-definitions with plain mpmath (60 digits, outward-rounded intervals past a log or exp) and
-exact fractions -- never with the engine's unfolding, canonical forms, rules or definedness:
+definitions with outward-rounded intervals past a log or exp (60 digits; FLINT's arb, or mpmath's
+libmpi where python-flint is missing: :mod:`.intervals`) and exact fractions -- never with the
+engine's unfolding, canonical forms, rules or definedness:
 
 * ``discrete`` (:mod:`.discrete`, also the fuzzer's judge): sums over an explicit K, p(x) =
   sum prior * likelihood, the posterior by Bayes, KL = sum q log(q / p), IWAE by enumerating
@@ -25,6 +26,7 @@ never counts as agreement.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from elbo_sym import budget as budgets
@@ -218,6 +220,33 @@ def forget() -> None:
             memo.clear()
 
 
+@contextmanager
+def use_backend(name: str):
+    """Judge with the interval backend `name` ("arb", "mpmath"; `intervals.available()`) inside the
+    block: every value remembered under the other one (instances an assumption fixed, logs, quadrature
+    points, shown texts) is forgotten on the way in and out, so no interval of one backend meets the
+    other's.  The tests run the pure-Python backend this way (the browser's) beside arb."""
+    from elbo_sym.engine.reference import discrete, intervals
+
+    saved = discrete.backend()
+    _forget_intervals(intervals.available()[name])
+    try:
+        yield discrete.backend()
+    finally:
+        _forget_intervals(saved)
+
+
+def _forget_intervals(chosen) -> None:
+    from elbo_sym.engine.reference import discrete
+
+    discrete.set_backend(chosen)
+    forget()
+    _CASES.clear()
+    gaussian = sys.modules.get("elbo_sym.engine.reference.gaussian")
+    if gaussian is not None:  # its memos by value (the chains keep theirs in their instances)
+        gaussian.forget_intervals()
+
+
 WORK_BUDGET_TEXT = f"the second opinion's work budget of {REFERENCE_WORK_OPERATIONS:,} operations ran out"
 CASES_BUDGET_TEXT = f"making the second opinion's instances took more than {REFERENCE_WORK_OPERATIONS:,} operations"
 
@@ -300,4 +329,4 @@ def _second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int) -> Opinio
     return Opinion("agrees", decided, undecided, skipped, outside=outside)
 
 
-__all__ = ["Opinion", "second_opinion", "second_opinion_and_work", "cases", "condition_text", "forget"]
+__all__ = ["Opinion", "second_opinion", "second_opinion_and_work", "cases", "condition_text", "forget", "use_backend"]

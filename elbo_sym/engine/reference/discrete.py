@@ -9,9 +9,10 @@ code with the engine: it never imports ``elbo_sym.engine.models.discrete``, ``ca
 
 Arithmetic: a value stays an exact :class:`~fractions.Fraction` as long as it is rational
 (so "log of a value <= 0" and "division by 0" are decided exactly for rational arguments);
-past a ``log``/``exp`` it becomes an interval at 60 digits, computed with mpmath's own
-outward-rounded interval primitives (``mpmath.libmp.libmpi``, the arithmetic behind
-``mpmath.iv``, called directly: faster, and no shared precision setting with the engine).
+past a ``log``/``exp`` it becomes an interval at 60 digits (PREC bits), outward rounded, made by the
+backend of :mod:`.intervals`: FLINT's arb balls where python-flint imports, else mpmath's own
+interval primitives (``mpmath.libmp.libmpi``, the arithmetic behind ``mpmath.iv``, called directly).
+Neither shares a precision setting with the engine.
 An interval that contains 0 where a positive (log) or non-zero (divisor) value is needed
 counts as undefined: the value is 0 to 60 digits.
 
@@ -59,16 +60,13 @@ from mpmath.libmp import (
     from_rational,
     fzero,
     mpf_ge,
-    mpf_gt,
     mpf_le,
-    mpf_lt,
     mpf_neg,
-    mpf_sign,
     round_ceiling,
     round_floor,
     to_str,
 )
-from mpmath.libmp.libmpi import mpi_abs, mpi_add, mpi_div, mpi_exp, mpi_log, mpi_mid, mpi_mul, mpi_pow_int, mpi_sub
+from mpmath.libmp.libmpi import mpi_abs, mpi_add, mpi_mul
 
 from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.notation import (
@@ -86,6 +84,7 @@ from elbo_sym.engine.notation import (
     x,
     z,
 )
+from elbo_sym.engine.reference import intervals
 
 DIGITS = 60
 TOLERANCE = Fraction(1, 10**40)
@@ -98,7 +97,7 @@ QUADRATURE_TOLERANCE = Fraction(1, 10**50)
 Newton's points at 250 bits, not enclosures; the largest |lhs - rhs| / (1 + max|side|) of a true
 step measured on the tree and the second opinion's corpus is far below it (docs/02)."""
 
-Value = Fraction | tuple  # a Fraction, or an interval (lo, hi) of raw mpmath floats
+Value = Fraction | Any  # a Fraction, or an interval of the backend (`intervals`: an arb ball, or (lo, hi) mpfs)
 
 
 class Undefined(ArithmeticError):
@@ -576,7 +575,7 @@ def with_landmarks(base: list[Instance], params: tuple[tuple[str, str], ...], va
     samples = {name: parameter_samples(condition) for name, condition in params}
     core, seen = [], set()
     for inst in base:
-        key = (inst.prior, inst.likelihood, inst.q, inst.more)
+        key = _model_key(inst)
         if key not in seen:
             seen.add(key)
             core.append(inst)
@@ -590,6 +589,14 @@ def with_landmarks(base: list[Instance], params: tuple[tuple[str, str], ...], va
             chosen = [(n, v if n == name else samples[n][0]) for n, _ in params]
             out += [inst.with_params(chosen, f"{inst.name}; {name} = {v} (a landmark)") for inst in core]
     return out
+
+
+def _model_key(inst: Instance) -> tuple:
+    """The instance's tables without its parameters, as a hashable key (a q an assumption fixed may hold
+    intervals: arb balls are unhashable, so each goes by the backend's key)."""
+    def table(values) -> tuple | None:
+        return None if values is None else tuple(v if type(v) is Fraction else _ops.key(v) for v in values)
+    return inst.prior, inst.likelihood, table(inst.q), tuple((l, table(q)) for l, q in inst.more)
 
 
 def _with_params(base: list[Instance], params: tuple[tuple[str, str], ...]) -> list[Instance]:
@@ -785,11 +792,13 @@ def with_assumptions(cases: list[Instance], fixes) -> tuple[list[Instance], int]
 
 # ----------------------------------------------------------------------------- arithmetic
 #
-# Intervals are pairs (lo, hi) of raw mpmath floats (mpmath.libmp), outward rounded at
-# PREC bits by mpmath's own interval primitives (libmpi); this is what mpmath.iv does,
-# without its per-operation conversion overhead.
+# Intervals are the backend's (`intervals`): arb balls (python-flint) or pairs (lo, hi) of raw
+# mpmath floats, outward rounded at PREC bits either way.  Only this section and `intervals` look
+# at what an interval is; the judges ask the backend (`_ops`) for arithmetic, signs and ends.
 
 PREC = 210  # bits; 60 decimal digits need 203
+_ops = intervals.chosen()
+_ops.set_precision(PREC)
 RETRY_PRECISIONS = (700, 2300)
 """Bits for re-deciding "0 to 60 digits": a genuinely tiny positive value (1 - exp(-1e-90))
 separates from 0 there, a genuine 0 does not."""
@@ -799,16 +808,45 @@ separates from 0 there, a genuine 0 does not."""
 def _precision(bits: int):
     global PREC
     saved, PREC = PREC, bits
+    _ops.set_precision(bits)
     try:
         yield
     finally:
         PREC = saved
+        _ops.set_precision(saved)
+
+
+def backend() -> intervals.Backend:
+    """The interval backend the judges use now."""
+    return _ops
+
+
+def set_backend(chosen: intervals.Backend) -> None:
+    """Judge with `chosen` from now on, forgetting every interval this module remembers (the other
+    memos of values: `reference.use_backend`, which calls this)."""
+    global _ops
+    _ops = chosen
+    for memo in (_CONVERTED, _LOGS, _SHOWN, _ONE_BY_PRECISION):
+        memo.clear()
+    _ops.set_precision(PREC)
 
 
 def _digits() -> int:
     return int(PREC * 0.30103)
+
+
 _TOL = (from_rational(1, 10**40, PREC, round_floor), from_rational(1, 10**40, PREC, round_ceiling))
 _ONE = (fone, fone)
+"""1 as an interval of raw mpfs (comparisons on `ends`); the backend's 1 is `_one()`."""
+_ONE_BY_PRECISION: dict = {}
+
+
+def _one():
+    """1 as an interval of the backend (exact at every precision)."""
+    known = _ONE_BY_PRECISION.get(PREC)
+    if known is None:
+        known = _ONE_BY_PRECISION[PREC] = _ops.from_fraction(1, 1, PREC)
+    return known
 
 
 _CONVERTED: dict = {}
@@ -821,8 +859,7 @@ def _iv(v):
         if known is None:
             if len(_CONVERTED) > 100_000:
                 _CONVERTED.clear()
-            known = _CONVERTED[(n, d, PREC)] = (from_rational(n, d, PREC, round_floor),
-                                          from_rational(n, d, PREC, round_ceiling))
+            known = _CONVERTED[(n, d, PREC)] = _ops.from_fraction(n, d, PREC)
         return known
     return v
 
@@ -893,12 +930,12 @@ def _sum(values) -> Value:
                 numerator, denominator = numerator * v.denominator + v.numerator * denominator, \
                     denominator * v.denominator
         return Fraction(numerator, denominator)
+    ops, prec = _ops, PREC
     rest = iter(values)
-    total = _iv(next(rest))
-    if not _at_precision(total):  # else adding it to 0 gives it back: start from it
-        total = mpi_add(_ZERO, total, PREC)
+    total = ops.rounded(_iv(next(rest)), prec)  # what adding it to 0 gives
+    add = ops.add
     for v in rest:
-        total = mpi_add(total, _iv(v), PREC)
+        total = add(total, _iv(v), prec)
     return total
 
 
@@ -928,33 +965,24 @@ def _product(values) -> Value:
             numerator *= v.numerator
             denominator *= v.denominator
         return Fraction(numerator, denominator)
+    ops, prec = _ops, PREC
     rest = iter(values)
-    total = _iv(next(rest))
-    if not _at_precision(total):  # else multiplying it by 1 gives it back: start from it
-        total = mpi_mul(_ONE, total, PREC)
+    total = ops.rounded(_iv(next(rest)), prec)  # what multiplying it by 1 gives
+    mul = ops.mul
     for v in rest:
-        total = mpi_mul(total, _iv(v), PREC)
+        total = mul(total, _iv(v), prec)
     return total
 
 
-_ZERO = (fzero, fzero)
 _EXACT_ZERO = Fraction(0)
 
 
-def _at_precision(v: tuple) -> bool:
-    """Both ends of the interval are non-zero finite floats of at most PREC bits: then adding it
-    to 0 or multiplying it by 1 at PREC (how a sum or product starts) gives it back unchanged, and
-    a sum or product may start from it (an mpf is (sign, mantissa, exponent, bit count))."""
-    lo, hi = v
-    return lo[1] != 0 and hi[1] != 0 and lo[3] <= PREC and hi[3] <= PREC
-
-
 def _contains_zero(v) -> bool:
-    return mpf_sign(v[0]) <= 0 <= mpf_sign(v[1])
+    return not (_ops.lower_positive(v) or _ops.upper_negative(v))
 
 
 def _positive(v) -> bool:
-    return v > 0 if type(v) is Fraction else mpf_sign(v[0]) > 0
+    return v > 0 if type(v) is Fraction else _ops.lower_positive(v)
 
 
 def _within(v, tol) -> bool:
@@ -965,7 +993,7 @@ def _within(v, tol) -> bool:
 def _is_one(v) -> bool:
     if type(v) is Fraction:
         return v == 1
-    return _within(mpi_sub(v, _ONE, PREC), _TOL[1])
+    return _within(_ops.ends(_ops.sub(v, _one(), PREC)), _TOL[1])
 
 
 MEMO_ENTRIES = 100_000
@@ -1053,7 +1081,7 @@ instances (3,820 values shown, 825 distinct, on the tree's discrete and chain st
 
 def show(v) -> str:
     """A value for humans: the exact fraction (short ones) or 25 significant digits."""
-    key = (type(v), v, PREC)  # the type too: Fraction(1) == 1 == 1.0
+    key = (type(v), v if type(v) is Fraction else _ops.key(v), PREC)  # the type too: Fraction(1) == 1 == 1.0
     try:
         known = _SHOWN.get(key)
     except TypeError:  # unhashable: shown afresh
@@ -1067,7 +1095,7 @@ def _show(v) -> str:
         if len(text) <= 40:
             return text
         v = _iv(v)
-    return to_str(mpi_mid(v, PREC), 25)
+    return to_str(_ops.mid(v, PREC), 25)
 
 
 def _power(base: Value, n: int) -> Value:
@@ -1081,8 +1109,8 @@ def _power(base: Value, n: int) -> Value:
     if n == 0:
         return Fraction(1)
     if n < 0:
-        return mpi_div(_ONE, mpi_pow_int(base, -n, PREC), PREC)
-    return mpi_pow_int(base, n, PREC)
+        return _ops.div(_one(), _ops.pow_int(base, -n, PREC), PREC)
+    return _ops.pow_int(base, n, PREC)
 
 
 _LOGS: dict = {}
@@ -1103,20 +1131,20 @@ def _log(v: Value) -> Value:
         if known is None:
             if len(_LOGS) > 100_000:
                 _LOGS.clear()
-            known = _LOGS[key] = mpi_log(_iv(v), PREC)
+            known = _LOGS[key] = _ops.log(_iv(v), PREC)
         return known
-    if mpf_sign(v[1]) <= 0:
+    if _ops.upper_nonpositive(v):
         raise Undefined(f"log of a negative value ({show(v)})")
-    if mpf_sign(v[0]) <= 0:
+    if not _ops.lower_positive(v):
         raise Undefined(f"log of a value that is 0 to {_digits()} digits ({show(v)})", True)
-    return mpi_log(v, PREC)
+    return _ops.log(v, PREC)
 
 
 def _exp(v: Value) -> Value:
     _spend(1)
     if type(v) is Fraction and v == 0:
         return Fraction(1)
-    return mpi_exp(_iv(v), PREC)
+    return _ops.exp(_iv(v), PREC)
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -1427,8 +1455,7 @@ def _eval_limit(e, inst, k, memo):
                 v = _iv(value_at(near))
             except Undefined:
                 continue
-            width = _iv(LIMIT_WIDTH)
-            return (mpi_sub(v, width, PREC)[0], mpi_add(v, width, PREC)[1])
+            return intervals.widened(_ops, v, _iv(LIMIT_WIDTH), PREC)
     raise Undefined(f"{to_text(e)}: undefined on both sides of {at}")
 
 
@@ -1580,9 +1607,9 @@ def strict_refined(rel: str, lhs: sympy.Expr, rhs: sympy.Expr, evaluate: Callabl
                 d = a - b
                 ok = d > 0 if rel == ">" else d < 0
                 return ok, "" if ok else f"lhs - rhs = {show(d)} (exact)"
-            d = mpi_sub(_iv(a), _iv(b), PREC)
-            if mpf_gt(d[0], fzero) or mpf_lt(d[1], fzero):  # the sign is resolved
-                ok = mpf_gt(d[0], fzero) if rel == ">" else mpf_lt(d[1], fzero)
+            d = _ops.sub(_iv(a), _iv(b), PREC)
+            if _ops.lower_positive(d) or _ops.upper_negative(d):  # the sign is resolved
+                ok = _ops.lower_positive(d) if rel == ">" else _ops.upper_negative(d)
                 return ok, "" if ok else f"lhs - rhs = {show(d)} (at {int(bits * 0.30103)} digits)"
     return False, f"{why}; the sign of lhs - rhs is not resolved at {int(RETRY_PRECISIONS[-1] * 0.30103)} digits"
 
@@ -1605,15 +1632,16 @@ def relation_holds(rel: str, a: Value, b: Value, tolerance: Fraction = TOLERANCE
         ok = _EXACT_TESTS[rel](d)
         return ok, "" if ok else f"lhs - rhs = {show(d)} (exact)"
     A, B = _iv(a), _iv(b)
-    d = mpi_sub(A, B, PREC)
+    difference = _ops.sub(A, B, PREC)
+    span = _ops.ends(difference)  # (lo, hi) raw mpfs, rounded outward: the tests below read them
     if tolerance == 0:
-        ok = _INTERVAL_TESTS[rel](d, fzero)
-        return ok, "" if ok else f"lhs - rhs = {show(d)} (an enclosure at {_digits()} digits)"
-    big_a, big_b = mpi_abs(A, PREC)[1], mpi_abs(B, PREC)[1]
+        ok = _INTERVAL_TESTS[rel](span, fzero)
+        return ok, "" if ok else f"lhs - rhs = {show(difference)} (an enclosure at {_digits()} digits)"
+    big_a, big_b = mpi_abs(_ops.ends(A), PREC)[1], mpi_abs(_ops.ends(B), PREC)[1]
     scale = mpi_add(_ONE, (fzero, big_a if mpf_ge(big_a, big_b) else big_b), PREC)
     tol = mpi_mul(_tolerance_interval(tolerance, PREC), scale, PREC)[0]  # the lower end: never looser
-    ok = _INTERVAL_TESTS[rel](d, tol)
-    return ok, "" if ok else f"lhs - rhs = {show(d)} (tolerance {show((tol, tol))})"
+    ok = _INTERVAL_TESTS[rel](span, tol)
+    return ok, "" if ok else f"lhs - rhs = {show(difference)} (tolerance {show(_ops.from_ends(tol, tol))})"
 
 
 @cache
@@ -1741,9 +1769,9 @@ def _parameter_conditions(e, names: set[str], out: list) -> list:
 def _sign(v) -> int | None:
     if isinstance(v, Fraction):
         return (v > 0) - (v < 0)
-    if mpf_sign(v[0]) > 0:
+    if _ops.lower_positive(v):
         return 1
-    if mpf_sign(v[1]) < 0:
+    if _ops.upper_negative(v):
         return -1
     return None  # contains 0 to the working precision: no claim
 
@@ -1762,7 +1790,7 @@ def sign_change(lhs, rhs, cases: list[Instance], params: tuple[tuple[str, str], 
         groups: dict = {}
         for inst in cases:
             others = tuple((n, v) for n, v in inst.params if n != name)
-            groups.setdefault((inst.prior, inst.likelihood, inst.q, inst.more, others), []).append(inst)
+            groups.setdefault((_model_key(inst), others), []).append(inst)
         for group in groups.values():
             if len(group) < 2:
                 continue

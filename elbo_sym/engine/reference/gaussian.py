@@ -30,7 +30,6 @@ from functools import cache, cached_property
 from typing import Any
 
 import sympy
-from mpmath.libmp.libmpi import mpi_pi, mpi_sqrt
 
 from elbo_sym.engine.notation import (
     ELBO,
@@ -133,6 +132,27 @@ def hermite_rule(n: int, prec: int) -> tuple[tuple[tuple, tuple], ...]:
     return tuple(rule)
 
 
+_HERMITE_INTERVALS: dict = {}
+
+
+def hermite_intervals(n: int) -> tuple:
+    """`hermite_rule(n, PREC)` as intervals of the judges' backend (each node and weight exact, with
+    the rule's own bits), made once per precision."""
+    key = (n, arith.PREC)
+    known = _HERMITE_INTERVALS.get(key)
+    if known is None:
+        ops = arith.backend()
+        known = _HERMITE_INTERVALS[key] = tuple((ops.from_ends(*node), ops.from_ends(*weight))
+                                                for node, weight in hermite_rule(n, arith.PREC))
+    return known
+
+
+def forget_intervals() -> None:
+    """Drop every remembered value (the backend changes: `discrete.use_backend`)."""
+    for memo in (_HERMITE_INTERVALS, _POINTS, _LOG_NORMALS, _PRODUCT_RULES, _LOG_2PI_V):
+        memo.clear()
+
+
 def hermite_starts(n: int) -> list:
     """Newton's starting points for the roots of He_n, in increasing order: mpmath's polyroots at
     double precision (enough to start Newton near each root)."""
@@ -189,9 +209,9 @@ def _points(mean, variance) -> tuple:
     known = _POINTS.get(key)
     if known is None:
         with arith.work_limit(UNCOUNTED, "the quadrature points"):  # counted by the caller
-            scale = mpi_sqrt(arith._iv(variance), arith.PREC)
+            scale = arith.backend().sqrt(arith._iv(variance), arith.PREC)
             known = tuple((arith._sum((mean, arith._product((scale, node)))), arith._product((weight,)))
-                          for node, weight in hermite_rule(NODES, arith.PREC))
+                          for node, weight in hermite_intervals(NODES))
         if len(_POINTS) > 10_000:
             _POINTS.clear()
         _POINTS[key] = known
@@ -202,7 +222,7 @@ def _points(mean, variance) -> tuple:
 
 
 def _pi():
-    return mpi_pi(arith.PREC)
+    return arith.backend().pi(arith.PREC)
 
 
 def arithmetic(e, evaluate_part: Callable[[Any], Value]) -> Value | None:
@@ -249,12 +269,12 @@ def log_normal(v, mean, variance):
 
 def _key(v) -> tuple:
     """A value as a memo key: a fraction by its numerator and denominator (lowest terms: equal
-    fractions, equal keys; hashing the pair is cheaper than Fraction's hash), an interval as itself."""
-    return (v.numerator, v.denominator) if type(v) is Fraction else v
+    fractions, equal keys; hashing the pair is cheaper than Fraction's hash), an interval by the backend's key."""
+    return (v.numerator, v.denominator) if type(v) is Fraction else arith.backend().key(v)
 
 
 def _log_normal(v, mean, variance):
-    constant = arith.remembered_with_work(_LOG_2PI_V, (variance, arith.PREC), lambda: arith._product(
+    constant = arith.remembered_with_work(_LOG_2PI_V, (_key(variance), arith.PREC), lambda: arith._product(
         (Fraction(-1, 2), arith._log(arith._product((Fraction(2), _pi(), variance))))), GAUSSIANS_REMEMBERED)
     d = arith._sum((v, arith._product((Fraction(-1), mean))))
     return arith._sum((constant, arith._product((Fraction(-1, 2), arith._power(d, 2), arith._power(variance, -1)))))
@@ -342,7 +362,8 @@ def _vector_log_density(d, inst: GaussianInstance, at):
     and of the steps of a file, visit the same quadrature points)."""
     if not isinstance(d, Density):
         raise JudgeError(f"{d} is not a density of the vector z")
-    return _cached(inst, ("log density", d, at), lambda: _vector_log_density_at(d, inst, at))
+    point = None if at is None else tuple(_key(v) for v in at)
+    return _cached(inst, ("log density", d, point), lambda: _vector_log_density_at(d, inst, at))
 
 
 def _vector_log_density_at(d, inst: GaussianInstance, at):
@@ -399,7 +420,8 @@ def _product_rule(coordinates: tuple, n: int) -> tuple:
     `coordinates` ((mean, variance) each, every variance > 0): remembered by those values and
     the precision, since every expectation under the same q (or p(z)) at an instance uses it (a repeat
     counts the work of making it)."""
-    return arith.remembered_with_work(_PRODUCT_RULES, (coordinates, n, arith.PREC),
+    key = (tuple((_key(mean), _key(variance)) for mean, variance in coordinates), n, arith.PREC)
+    return arith.remembered_with_work(_PRODUCT_RULES, key,
                                       lambda: _made_product_rule(coordinates, n), PRODUCT_RULES_REMEMBERED)
 
 
@@ -410,8 +432,8 @@ PRODUCT_RULES_REMEMBERED = 1_000
 def _made_product_rule(coordinates: tuple, n: int) -> tuple:
     import itertools
 
-    rule = hermite_rule(n, arith.PREC)
-    scales = [mpi_sqrt(arith._iv(variance), arith.PREC) for _, variance in coordinates]
+    rule = hermite_intervals(n)
+    scales = [arith.backend().sqrt(arith._iv(variance), arith.PREC) for _, variance in coordinates]
     grid = []
     for choice in itertools.product(rule, repeat=len(coordinates)):
         point = tuple(arith._sum((mean, arith._product((scale, node))))

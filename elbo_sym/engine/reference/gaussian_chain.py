@@ -23,12 +23,11 @@ from fractions import Fraction
 from functools import lru_cache
 
 import sympy
-from mpmath.libmp.libmpi import mpi_sqrt
 
 from elbo_sym.engine.notation import ELBO, IWAE, KL, LAYER_SYMBOLS, Density, Entropy, Expectation, LatentSum, Normal, x
 from elbo_sym.engine.reference import discrete as arith
 from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Undefined, Value, outcome_of, show
-from elbo_sym.engine.reference.gaussian import _pi, arithmetic, hermite_rule
+from elbo_sym.engine.reference.gaussian import _key, _pi, arithmetic, hermite_intervals
 
 NODES = 7
 """Most Hermite points per variable: exact for integrands of degree < 14 in each (log-densities are
@@ -183,7 +182,7 @@ def log_density(d: Density, inst: ChainInstance, at: dict) -> Value:
     """log d at the values `at` of its variables (cached per instance, density, values and precision;
     a repeat counts its work again)."""
     try:
-        key = ("log", d, tuple(at[name] for name in _argument_names(d)), arith.PREC)
+        key = ("log", d, tuple(_key(at[name]) for name in _argument_names(d)), arith.PREC)
     except KeyError as error:
         raise JudgeError(f"{error.args[0]} is free where {d} is evaluated") from None
     return arith.remembered_with_work(inst.binders, key, lambda: _log_density(d, inst, at))
@@ -218,7 +217,7 @@ def _precision_matrix(C: list[list[Fraction]]) -> tuple:
 def expect(d: Density, inst: ChainInstance, at: dict, body, degree: int = 2) -> Value:
     """E over d's variables, one at a time (each given the earlier ones and d's given variables), by
     the Hermite rule of degree // 2 + 1 points (exact for a polynomial of that degree in each)."""
-    nodes = hermite_rule(degree // 2 + 1, arith.PREC)
+    nodes = hermite_intervals(degree // 2 + 1)
     chain, wanted, given = _names(d, inst)
     if chain == "p" and "x" in wanted:
         raise JudgeError("expectations are over the latent layers")
@@ -233,7 +232,7 @@ def expect(d: Density, inst: ChainInstance, at: dict, body, degree: int = 2) -> 
         if variance <= 0:
             raise Undefined(f"a Gaussian with variance {show(variance)} <= 0")
         mean = _mean_at(mu[0], gain[0], mu_given, [point[b] for b in before])
-        scale = mpi_sqrt(arith._iv(variance), arith.PREC)
+        scale = arith.backend().sqrt(arith._iv(variance), arith.PREC)
         terms = []
         for node, weight in nodes:
             value = arith._sum((mean, arith._product((scale, node))))
@@ -451,8 +450,8 @@ def is_valid(inst: ChainInstance, params: tuple[tuple[str, str], ...] = ()) -> b
 def _side_value(e, inst: ChainInstance, at: dict) -> Value:
     """evaluate(e, inst, at), once per instance, point and precision: a step's right-hand side is the next
     step's left-hand side, evaluated at the same instances; a repeat counts its work again)."""
-    return arith.remembered_with_work(inst.binders, ("side", e, tuple(sorted(at.items())), arith.PREC),
-                                      lambda: evaluate(e, inst, at))
+    point = tuple(sorted((name, _key(v)) for name, v in at.items()))  # names are distinct: keys never compared
+    return arith.remembered_with_work(inst.binders, ("side", e, point, arith.PREC), lambda: evaluate(e, inst, at))
 
 
 def judge(lhs, rel: str, rhs, cases: list[ChainInstance], stop_at_first: bool = True) -> Judgement:
