@@ -58,6 +58,18 @@ def latex(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> str:
     ("log(p(x)) - (log(p(z)) - log(q(z)))", r"\log p(x) - \left(\log p(z) - \log q(z)\right)"),
     # quotients: one fraction for a quotient of a quotient
     ("p(x) / q(z) / p(z)", r"\frac{p(x)}{q(z)\, p(z)}"),
+    # a quotient in a denominator is written with a slash (a \frac under a bar is set two sizes
+    # smaller), as the tree has it -- never q(z) \frac{1}{p(z)}, never multiplied out
+    ("p(x) / (q(z) / p(z))", r"\frac{p(x)}{q(z) / p(z)}"),
+    ("1 / (q(z) / p(z))", r"\frac{1}{q(z) / p(z)}"),
+    ("p(x) / (1 / q(z))", r"\frac{p(x)}{1 / q(z)}"),
+    ("(p(x) / q(z)) / (p(z) / q(z))", r"\frac{p(x) / q(z)}{p(z) / q(z)}"),
+    ("p(x) / ((q(z) + p(z)) / 2)", r"\frac{p(x)}{\left(q(z) + p(z)\right) / 2}"),
+    ("p(x) / (log(p(z)) / q(z))", r"\frac{p(x)}{\left(\log p(z)\right) / q(z)}"),
+    ("p(x) / (q(z) / (p(z) * p(x)))", r"\frac{p(x)}{q(z) / \left(p(z)\, p(x)\right)}"),
+    ("p(x) / (q(z) / (p(z) / p(x)))", r"\frac{p(x)}{q(z) / \left(p(z) / p(x)\right)}"),
+    ("p(x) / (p(z) * (q(z) / p(z)))", r"\frac{p(x)}{p(z)\, q(z) / p(z)}"),
+    ("p(x) * q(z) / (p(z) * (q(z) / p(z)))", r"\frac{p(x)\, q(z)}{p(z)\, q(z) / p(z)}"),
     # a rational coefficient before a negative number or another number (rt5 F2: \frac{1}{2} -3 read 1/2 - 3)
     ("(1/2) * (-3)", r"\frac{1}{2} \cdot \left(-3\right)"),
     ("p(x) - (1/2) * (-3)", r"p(x) - \frac{1}{2} \cdot \left(-3\right)"),

@@ -728,6 +728,8 @@ class ElboLatexPrinter(LatexPrinter):
         # SymPy hands a negative power to _print_Mul, which reads (base, exp) as two factors;
         # 1 over the positive power is what it means (and no recursion on (b**0)**-n).
         base, exponent = e.args
+        if _is_inverted_quotient(e):
+            return self._over_quotient([e])
         if exponent.is_Rational and exponent.is_negative and base.is_commutative:
             denominator = base if exponent == -1 else Pow(base, -exponent, evaluate=False)
             return rf"\frac{{1}}{{{self._print(denominator)}}}"
@@ -766,8 +768,10 @@ class ElboLatexPrinter(LatexPrinter):
         if (len(args) == 2 and args[0].is_Number and args[1].is_Pow and args[1].exp == -1
                 and args[1].base.is_Number):
             return rf"{self._print(args[0])} \big/ {self._print(args[1].base)}"
-        # Multiply-and-divide stays visible: q(z) \frac{p(x, z)}{q(z)}, not \frac{q(z) p(x, z)}{q(z)}.
         args = _factors(e)
+        if any(_is_inverted_quotient(f) for f in args):
+            return self._over_quotient(args)
+        # Multiply-and-divide stays visible: q(z) \frac{p(x, z)}{q(z)}, not \frac{q(z) p(x, z)}{q(z)}.
         for a in args:
             if isinstance(a, Notation) and Pow(a, -1) in args and len(args) > 2:
                 others = list(args)
@@ -795,6 +799,46 @@ class ElboLatexPrinter(LatexPrinter):
         else:
             printed = super()._print_Mul(e)
         return _OPERATOR_GAP.sub(r"\\, ", _DENSITY_GAP.sub(r")\\, ", printed))
+
+    def _over_quotient(self, factors: list[Expr]) -> str:
+        """A product of `factors` (as written) with a quotient in its denominator, as one fraction
+        whose denominator writes that quotient with a slash: ``p(x) / (q(z) / p(z))`` is
+        ``\\frac{p(x)}{q(z) / p(z)}``.  SymPy would print the denominator's factors side by side
+        (``q(z) \\frac{1}{p(z)}``), and a ``\\frac`` under a bar is set two sizes smaller; the
+        tree is printed as it is, never multiplied out into ``\\frac{p(x)\\, p(z)}{q(z)}``."""
+        if any(_is_divisor(f) and not _is_inverted_quotient(f) for f in factors):
+            # (p(x) / q(z)) / (p(z) / q(z)): a quotient over a quotient, \frac{p(x) / q(z)}{p(z) / q(z)}
+            above = [_product([f for f in factors if not _is_inverted_quotient(f)])]
+            below = [f.base for f in factors if _is_inverted_quotient(f)]
+            numerator = self._slash(above[0])
+        else:
+            above = [f for f in factors if not _is_divisor(f)]
+            below = [_divisor(f) for f in factors if _is_divisor(f)]
+            numerator = self._print(_product(above)) if above else "1"
+        pieces = []
+        for d in below:
+            tex = self._slash(d) if _is_quotient(d) else self._print(d)
+            if len(below) > 1 and (d.is_Add or _is_quotient(d) or self._needs_mul_brackets(d)):
+                tex = rf"\left({tex}\right)"
+            pieces.append(tex)
+        return _DENSITY_GAP.sub(r")\\, ", rf"\frac{{{numerator}}}{{{' '.join(pieces)}}}")
+
+    def _slash(self, quotient: Expr) -> str:
+        """A quotient written ``a / b`` (inside a fraction's denominator): the numerator bracketed
+        when it is a sum or its scope runs right (``\\log p(x) / p(z)`` would read as the log of
+        the quotient), the denominator unless it is a single factor that ends where it ends."""
+        factors = _factors(quotient) if quotient.is_Mul else [quotient]
+        above = [f for f in factors if not _is_divisor(f)]
+        below = [_divisor(f) for f in factors if _is_divisor(f)]
+        top = _product(above) if above else S.One
+        numerator = self._print(top)
+        if top.is_Add or _runs_right(numerator):
+            numerator = rf"\left({numerator}\right)"
+        bottom = _product(below)
+        denominator = self._slash(bottom) if _is_quotient(bottom) else self._print(bottom)
+        if bottom.is_Add or bottom.is_Mul or _is_quotient(bottom) or _negated(bottom) or _runs_right(denominator):
+            denominator = rf"\left({denominator}\right)"
+        return _DENSITY_GAP.sub(r")\\, ", f"{numerator} / {denominator}")
 
     def _print_RealPower(self, e: Expr, exp: str | None = None) -> str:
         return self._print_Exp(e, exp)
@@ -877,6 +921,31 @@ def _factors(e: Expr) -> list[Expr]:
 def _is_numeric(e: Expr) -> bool:
     """A number, or a number to an integer power as written (the 1/2 of `... / 2`)."""
     return bool(e.is_Number or (e.is_Pow and e.base.is_Number and e.exp.is_Integer))
+
+
+def _is_divisor(e: Expr) -> bool:
+    """A factor that divides: b**-n as written (the 1/2 of ``(a + b) / 2`` too)."""
+    return bool(e.is_Pow and e.exp.is_Rational and e.exp.is_negative)
+
+
+def _divisor(e: Expr) -> Expr:
+    """What a dividing factor b**-n divides by: b, or b**n."""
+    return e.base if e.exp == -1 else Pow(e.base, -e.exp, evaluate=False)
+
+
+def _is_quotient(e: Expr) -> bool:
+    """A quotient of expressions as written, a / b or a * (b / c) (not a number such as 3/10)."""
+    return bool(not e.is_Number and (_is_divisor(e) or (e.is_Mul and any(_is_divisor(f) for f in _factors(e)))))
+
+
+def _is_inverted_quotient(e: Expr) -> bool:
+    """1 / (a / b) as written: a quotient to the power -1."""
+    return bool(e.is_Pow and e.exp == -1 and _is_quotient(e.base))
+
+
+def _product(factors: list[Expr]) -> Expr:
+    """The factors as one product, as written (one factor is itself)."""
+    return factors[0] if len(factors) == 1 else Mul(*factors, evaluate=False)
 
 
 def _is_fraction(e: Expr) -> bool:
