@@ -475,18 +475,24 @@ class ElboStrPrinter(StrPrinter):
     def _print_Add(self, e, order=None) -> str:
         # (a - b) - c prints as a - b - c, which parses back to the same left-nested sum; a
         # sum on the right keeps its brackets (a + (b + c) is another tree).
-        # A later term -x (Mul(-1, x), as the parser builds a - x) prints as "- x": a - b*c is
-        # a - (b*c) already (SymPy's own print of a product of non-numbers), a - 2**2, a - (-b)
-        # keep their operand as written (SymPy: a - 1*2**2, a - (-1)*b*c). Alone or first, -x is
-        # printed by _print_Mul.
+        # A later term -x (Mul(-1, x), as the parser builds a - x) prints as "- x", x as written
+        # (a - b*(c/d), a - 2**2, a - (-b): never SymPy's a - b*c/d, a - 1*2**2 or a - (-1)*b, other
+        # trees). Alone or first, -x is printed by _print_Mul.
+        # A later term c*x with a number c < 0 other than -1 is "+ (-2)*x" in a sum the parser could
+        # have built (each + joins two terms): "- 2*x" would parse as - (2*x), another tree. A wider
+        # sum is the engine's (no text parses to it) and reads "- 2*x".
         parts = []
+        as_written = _written_sum(e)
         for i, term in enumerate(_left_terms(e)):
-            if i and _negated(term) and term.is_Mul and not (
-                    term.args[1].is_Mul and not any(a.is_Number or _negated(a) for a in term.args[1].args)):
+            if i and _scaled_down(term):
+                coefficient, factor = term.args
+                parts += ["+", self._times(coefficient, factor)] if as_written else ["-", self._times(-coefficient, factor)]
+                continue
+            if i and _negated(term) and term.is_Mul:
                 operand = self._print(term.args[1])
                 parts += ["-", f"({operand})" if term.args[1].is_Add or operand.startswith("-") else operand]
                 continue
-            text = self._print(term) if not (i and _negated(term) and term.is_Mul) else super()._print_Mul(term)
+            text = self._print(term)
             sign = "-" if text.startswith("-") and not term.is_Add else "+"
             text = text[1:] if sign == "-" else text
             parts += [sign, f"({text})" if term.is_Add or precedence(term) < PRECEDENCE["Add"] else text]
@@ -512,7 +518,17 @@ class ElboStrPrinter(StrPrinter):
             return f"{self.parenthesize(left, PRECEDENCE['Mul'])}/{base}"
         if right.is_Mul or _negated(right):
             return f"{self.parenthesize(left, PRECEDENCE['Mul'])}*({self._print(right)})"
+        if left.is_Rational and not left.is_Integer and not right.is_Number:
+            # (1/3)*log(2), -(1/3)*log(2): SymPy's log(2)/3 parses back to log(2) * 3**-1, another tree
+            return ("-" if left < 0 else "") + self._times(abs(left), right)
         return super()._print_Mul(e)
+
+    def _times(self, number: Expr, factor: Expr) -> str:
+        """number*factor as the parser reads it back: a fraction or a negative number bracketed."""
+        coefficient = self._print(number)
+        if not number.is_Integer or number < 0:
+            coefficient = f"({coefficient})"
+        return f"{coefficient}*{self.parenthesize(factor, PRECEDENCE['Mul'], strict=True)}"
 
     def parenthesize(self, item, level, strict=False):
         # A fraction inside a product is bracketed: -1/(3/4), not -1/3/4 (= -1/12).
@@ -893,6 +909,17 @@ def _plain_factors(e: Expr) -> list[Expr]:
 def _negated(e: Expr) -> bool:
     """A negative number, or -x as the parser builds it (Mul(-1, x)): printed with a leading minus."""
     return bool((e.is_Number and e.is_negative) or (e.is_Mul and len(e.args) == 2 and e.args[0] is S.NegativeOne))
+
+
+def _scaled_down(e: Expr) -> bool:
+    """c*x with a number c < 0 other than -1, as two factors (not how the parser writes a - 2*x)."""
+    return bool(e.is_Mul and len(e.args) == 2 and e.args[0].is_Number and e.args[0].is_negative
+                and e.args[0] is not S.NegativeOne and not e.args[1].is_Number)
+
+
+def _written_sum(e: Expr) -> bool:
+    """Every sum down the left of `e` joins two terms, as the parser builds a + b - c."""
+    return len(e.args) == 2 and (not e.args[0].is_Add or _written_sum(e.args[0]))
 
 
 def _terms(e: Expr) -> list[Expr]:
