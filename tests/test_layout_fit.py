@@ -66,6 +66,20 @@ def test_the_reproduce_command_breaks_only_between_arguments_and_pastes_as_one_c
     assert latex.count(r"\mbox{") == len(lines) and " " not in latex.replace("\\\\\n", "")
 
 
+def test_a_bracketed_sum_breaks_between_its_own_terms() -> None:
+    """A top-level term that is one bracketed sum is opened, given term by term, and closed, so the
+    template may break inside it; any other term stays whole."""
+    from elbo_sym.engine.notation import bracketed_terms
+    from elbo_sym.publish.handouts import breakable
+
+    assert breakable(r"\log a - \left(b + \frac{1}{2} c - d\right)") == (
+        r"\chainterm{}{\log a}\chainopen{-}\chainterm{}{b}\chainterm{+}{\frac{1}{2} c}\chainterm{-}{d}\chainclose")
+    assert breakable(r"a - \left(b + c\right) \left(d + e\right)") == (
+        r"\chainterm{}{a}\chainterm{-}{\left(b + c\right) \left(d + e\right)}")
+    assert bracketed_terms(r"\left(\left(a + b\right)\right)") is None  # one term inside
+    assert bracketed_terms(r"\left(a\right) + \left(b\right)") is None
+
+
 def test_exercises_roster_warns_about_overfull_boxes_and_strict_layout_fails(tmp_path: Path, monkeypatch) -> None:
     box = OverfullBox(97.9, 153, "Ada", "")
     result = roster.RosterResult((tmp_path / "ada.pdf",), tmp_path / "teacher-key.pdf",
@@ -118,18 +132,58 @@ def test_the_teacher_key_at_the_largest_K_shows_every_column_and_long_names(tmp_
         ["elbo-sym", *roster.reproduce_arguments(2, MAX_EXERCISE_K, None, seed=7)]
 
 
-@pytest.mark.full
-def test_the_worked_example_at_the_largest_K_breaks_across_pages(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def largest_worked_example(tmp_path_factory):
+    """The worked example at the largest K, built once (its report)."""
     _require_tex()
     K = MAX_EXAMPLE_K
     q = tuple(Fraction((1, 2, 3)[i % 3], 39) for i in range(K - 2)) + (Fraction(1, 39), Fraction(2, 39))
     big = Instance.of("k20", prior=(Fraction(1, K),) * K,
                       likelihood=tuple(Fraction(1 + i % 9, 10) for i in range(K)), q=q)
     assert sum(big["q"]) == 1
-    report = _built([worked_example_handout(big)], tmp_path)
+    return _built([worked_example_handout(big)], tmp_path_factory.mktemp("k20"))
+
+
+@pytest.mark.full
+def test_the_worked_example_at_the_largest_K_breaks_across_pages(largest_worked_example) -> None:
+    report = largest_worked_example
     assert report.overfull_boxes == (), [b.describe() for b in report.overfull_boxes]
     # the gap's working was in the source but on no page (past the foot of page 3)
     assert "log p(x) − L(q) = log" in _text(report.pdf)
+
+
+def _words(pdf: Path) -> list[tuple[int, float, float, str]]:
+    """Every word of the PDF as (page, top, height, text), from pdftotext's boxes."""
+    import html
+    import re
+
+    words, page = [], 0
+    for line in _text(pdf, "-bbox").splitlines():
+        if "<page " in line:
+            page += 1
+        found = re.search(r'yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">(.*)</word>', line)
+        if found:
+            top, bottom = float(found.group(1)), float(found.group(2))
+            words.append((page, top, bottom - top, html.unescape(found.group(3))))
+    return words
+
+
+@pytest.mark.full
+def test_the_largest_gap_breaks_inside_its_bracket_at_normal_size(largest_worked_example) -> None:
+    """log p(x) - (20 terms of the ELBO): the bracket was one box scaled to the line, its
+    numbers about a third of the text's height; it breaks between its terms, lines of
+    normal-size terms, the bracket opened on the first and closed on the last."""
+    words = _words(largest_worked_example.pdf)
+    at = max(i for i, w in enumerate(words) if w[3] == "L(q)" and [v[3] for v in words[i - 1:i + 3]] == ["−", "L(q)", "=", "log"])
+    end = next(i for i in range(at, len(words)) if words[i][3] == "evidence" and words[i - 1][3] == "The")
+    page, label_top, label_height, _ = words[at]
+    gap = [w for w in words[at + 2:end - 1] if w[0] == page]
+    logs = [w for w in gap if w[3] == "log"]
+    assert len(logs) == 1 + MAX_EXAMPLE_K  # log 93/200 and one per state: every term on the page
+    assert len({round(w[1]) for w in logs}) >= 2  # on two lines or more
+    terms = [w for w in gap if w[3] in ("log", "+", "−") or w[3].isdigit()]  # not the bracket's pieces
+    assert len(terms) > 3 * MAX_EXAMPLE_K
+    assert min(w[2] for w in terms) >= 0.8 * label_height  # none of it scaled down
 
 
 def _deck(folder: Path, front: str) -> Path:

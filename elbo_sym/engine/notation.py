@@ -1045,6 +1045,33 @@ def latex_terms(latex: str) -> list[str]:
     return pieces if depth == 0 else [latex]
 
 
+def bracketed_terms(latex: str) -> list[str] | None:
+    """The terms inside a term that is one bracketed sum, ``\\left(a + b - c\\right)`` (as
+    :func:`latex_terms` splits them), so that a long bracket may break between them too; None
+    when the term is anything else (a bracket followed by more, a bracket around one term)."""
+    if not (latex.startswith(r"\left(") and latex.endswith(r"\right)")):
+        return None
+    if _first_bracket_closes(latex) != len(latex) - 1:
+        return None  # \left(a\right) b \left(c\right): the first bracket closes before the end
+    terms = latex_terms(latex[len(r"\left("):-len(r"\right)")])
+    return terms if len(terms) > 1 else None
+
+
+def _first_bracket_closes(latex: str) -> int:
+    """Where the bracket that opens `latex` closes (as :func:`latex_terms` counts brackets), or -1."""
+    depth, i = 0, 0
+    while i < len(latex):
+        ch = latex[i]
+        if ch == "\\" and i + 1 < len(latex) and latex[i + 1] in _OPENERS_TEX + _CLOSERS_TEX + "|,;!":
+            i += 2
+            continue
+        depth += (ch in _OPENERS_TEX) - (ch in _CLOSERS_TEX)
+        if depth == 0 and ch in _CLOSERS_TEX:
+            return i
+        i += 1
+    return -1
+
+
 __all__ = [
     "x", "z", "z1", "z2", "z3", "z4", "z5", "LAYER_SYMBOLS", "LATENTS", "VARIATIONAL_NAMES", "Index", "Draw",
     "Limit", "limit_value", "renyi_parts", "approached",
@@ -1052,6 +1079,6 @@ __all__ = [
     "IWAE", "Normal", "Density", "LatentSum", "Expectation", "KL",
     "DimensionSum", "Entropy", "ELBO", "Notation",
     "is_derived", "distribution_variables",
-    "p", "q", "to_latex", "to_text", "latex_terms", "ElboLatexPrinter", "ElboStrPrinter", "RELATION_LATEX",
+    "p", "q", "to_latex", "to_text", "latex_terms", "bracketed_terms", "ElboLatexPrinter", "ElboStrPrinter", "RELATION_LATEX",
     "relation_latex",
 ]
