@@ -186,24 +186,69 @@ def test_the_largest_gap_breaks_inside_its_bracket_at_normal_size(largest_worked
     assert min(w[2] for w in terms) >= 0.8 * label_height  # none of it scaled down
 
 
-def _deck(folder: Path, front: str) -> Path:
+PROSE = "The evidence lower bound stays below the log evidence for every q, and the gap is a divergence. " * 20
+MATH = "The bound $ELBO(q)$ stays below $log(p(x))$ for every $q(z)$; the gap is $KL(q(z), p(z | x))$. " * 20
+FRACTIONS = "Each term $q(z)*log(p(x, z)/q(z))$ weighs the ratio $p(x, z)/q(z)$ by $q(z)$. " * 20
+
+
+def _at_most(text: str, chars: int) -> str:
+    """The longest start of `text` of at most `chars` characters that ends at a word and closes its $."""
+    cut = text[:chars + 1].rsplit(" ", 1)[0]
+    return (cut[:cut.rindex("$")] if cut.count("$") % 2 else cut).strip()
+
+
+GAP = "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))"
+
+
+def _deck(folder: Path, *cards: tuple[str, ...]) -> Path:
+    """A deck of (front, back) or (front, back, formula) cards."""
     path = folder / "cards.toml"
-    path.write_text(f'title = "Long cards"\n[[card]]\nfront = "{front}"\nback = "short"\n', "utf-8")
+    tables = [f'[[card]]\nfront = "{card[0]}"\nback = "{card[1]}"' + (f'\nformula = "{card[2]}"' if card[2:] else "")
+              for card in cards]
+    path.write_text('title = "Long cards"\n' + "\n".join(tables) + "\n", "utf-8")
     return path
 
 
 @pytest.mark.full
-def test_a_long_card_shrinks_to_fit_and_one_too_long_for_any_size_is_reported(tmp_path: Path) -> None:
+def test_a_card_side_at_the_loaders_limit_fits_its_printed_card(tmp_path: Path) -> None:
+    """MAX_CARD_TEXT_CHARS is what a printed card holds: prose or formulas at the limit on either
+    side, and prose on the back beside the card's formula, fit (the layout check reports nothing);
+    a back crowded with fractions beside a formula still does not, and the layout check says so."""
     _require_tex()
-    words = ("The evidence lower bound is a quantity " * 60).split()
-    fits = " ".join(words)[:700]  # docs/01: about 700 characters of prose fit a printed card
-    report = _built(flashcards_handouts(flashcards=_deck(tmp_path, fits)), tmp_path / "fits")
-    assert report.overfull_boxes == ()
+    prose, math = _at_most(PROSE, MAX_CARD_TEXT_CHARS), _at_most(MATH, MAX_CARD_TEXT_CHARS)
+    assert MAX_CARD_TEXT_CHARS - 100 < min(len(prose), len(math)) <= MAX_CARD_TEXT_CHARS
+    deck = _deck(tmp_path, (prose, math), (math, prose, GAP))
+    report = _built(flashcards_handouts(flashcards=deck), tmp_path / "fits")
+    assert report.overfull_boxes == (), [b.describe() for b in report.overfull_boxes]
     text = " ".join(_text(report.pdf, "-f", "1", "-l", "1").split())
-    assert fits.rsplit(" ", 1)[0] in text  # every word on the sheet, none over a cut line
-    too_long = " ".join(words)[:MAX_CARD_TEXT_CHARS].strip()
-    report = _built(flashcards_handouts(flashcards=_deck(tmp_path, too_long)), tmp_path / "long")
-    assert [(b.what, b.direction) for b in report.overfull_boxes] == [("the front of card 1", "high")]
+    assert prose.rsplit(" ", 1)[0] in text  # every word on the sheet, none over a cut line
+    crowded = _at_most(FRACTIONS, MAX_CARD_TEXT_CHARS)
+    (tmp_path / "crowded").mkdir()
+    deck = _deck(tmp_path / "crowded", ("short", crowded, GAP))
+    report = _built(flashcards_handouts(flashcards=deck), tmp_path / "crowded" / "out")
+    assert [(b.what, b.direction) for b in report.overfull_boxes] == [("the back of card 1", "high")]
+
+
+def test_a_card_side_over_the_limit_is_refused_where_it_is(tmp_path: Path, capsys) -> None:
+    """One character more than a printed card holds: refused when the deck is read, at its file,
+    line and column, with the limit in the message (not only noticed by the layout check)."""
+    from elbo_sym.engine.derivation import DerivationError
+    from elbo_sym.lesson.practice import load_deck
+
+    fits = _at_most(PROSE, MAX_CARD_TEXT_CHARS)
+    too_long = fits + " " + "x" * (MAX_CARD_TEXT_CHARS - len(fits))
+    assert len(too_long) == MAX_CARD_TEXT_CHARS + 1
+    assert load_deck(_deck(tmp_path, ("short", fits))).cards[0].back == fits
+    with pytest.raises(DerivationError) as refused:
+        load_deck(_deck(tmp_path, ("short", too_long)))
+    error = refused.value
+    assert (error.line, error.column) == (4, len('back = "') + MAX_CARD_TEXT_CHARS)  # the first character over
+    assert f"is {MAX_CARD_TEXT_CHARS + 1:,} characters long; the limit is {MAX_CARD_TEXT_CHARS:,}" in error.message
+    from elbo_sym.cli import main
+
+    assert main(["cards", str(tmp_path / "cards.toml")]) == 2
+    column = error.column + 1  # the terminal counts from 1
+    assert f"cards.toml:4:{column}: card 1: 'back' is" in capsys.readouterr().err
 
 
 @pytest.mark.full
