@@ -174,7 +174,8 @@ def test_the_largest_gap_breaks_inside_its_bracket_at_normal_size(largest_worked
     numbers about a third of the text's height; it breaks between its terms, lines of
     normal-size terms, the bracket opened on the first and closed on the last."""
     words = _words(largest_worked_example.pdf)
-    at = max(i for i, w in enumerate(words) if w[3] == "L(q)" and [v[3] for v in words[i - 1:i + 3]] == ["−", "L(q)", "=", "log"])
+    label = ["−", "L(q)", "=", "log"]  # log p(x) - L(q) = log 93/200 - (...), not an identity's row
+    at = max(i for i, w in enumerate(words) if w[3] == "L(q)" and [v[3] for v in words[i - 1:i + 3]] == label)
     end = next(i for i in range(at, len(words)) if words[i][3] == "evidence" and words[i - 1][3] == "The")
     page, label_top, label_height, _ = words[at]
     gap = [w for w in words[at + 2:end - 1] if w[0] == page]

@@ -486,7 +486,8 @@ class ElboStrPrinter(StrPrinter):
         for i, term in enumerate(_left_terms(e)):
             if i and _scaled_down(term):
                 coefficient, factor = term.args
-                parts += ["+", self._times(coefficient, factor)] if as_written else ["-", self._times(-coefficient, factor)]
+                parts += (["+", self._times(coefficient, factor)] if as_written
+                          else ["-", self._times(-coefficient, factor)])
                 continue
             if i and _negated(term) and term.is_Mul:
                 operand = self._print(term.args[1])
@@ -1079,6 +1080,6 @@ __all__ = [
     "IWAE", "Normal", "Density", "LatentSum", "Expectation", "KL",
     "DimensionSum", "Entropy", "ELBO", "Notation",
     "is_derived", "distribution_variables",
-    "p", "q", "to_latex", "to_text", "latex_terms", "bracketed_terms", "ElboLatexPrinter", "ElboStrPrinter", "RELATION_LATEX",
-    "relation_latex",
+    "p", "q", "to_latex", "to_text", "latex_terms", "bracketed_terms", "ElboLatexPrinter", "ElboStrPrinter",
+    "RELATION_LATEX", "relation_latex",
 ]
