@@ -475,9 +475,10 @@ class ElboStrPrinter(StrPrinter):
     def _print_Add(self, e, order=None) -> str:
         # (a - b) - c prints as a - b - c, which parses back to the same left-nested sum; a
         # sum on the right keeps its brackets (a + (b + c) is another tree).
-        # A later term -x (Mul(-1, x), as the parser builds a - x) prints as "- x", x as written
-        # (a - b*(c/d), a - 2**2, a - (-b): never SymPy's a - b*c/d, a - 1*2**2 or a - (-1)*b, other
-        # trees). Alone or first, -x is printed by _print_Mul.
+        # A later term -x (Mul(-1, x), as the parser builds a - x) prints as "- x": a - b*c/d is
+        # a - ((b*c)/d) already (SymPy's own print of a product of non-numbers, read from the left),
+        # a - b*(c/d), a - 2**2, a - (-b) keep their operand as written (SymPy: a - b*c/d, another
+        # tree, a - 1*2**2, a - (-1)*b). Alone or first, -x is printed by _print_Mul.
         # A later term c*x with a number c < 0 other than -1 is "+ (-2)*x" in a sum the parser could
         # have built (each + joins two terms): "- 2*x" would parse as - (2*x), another tree. A wider
         # sum is the engine's (no text parses to it) and reads "- 2*x".
@@ -489,11 +490,11 @@ class ElboStrPrinter(StrPrinter):
                 parts += (["+", self._times(coefficient, factor)] if as_written
                           else ["-", self._times(-coefficient, factor)])
                 continue
-            if i and _negated(term) and term.is_Mul:
+            if i and _negated(term) and term.is_Mul and not _flat_product(term.args[1]):
                 operand = self._print(term.args[1])
                 parts += ["-", f"({operand})" if term.args[1].is_Add or operand.startswith("-") else operand]
                 continue
-            text = self._print(term)
+            text = self._print(term) if not (i and _negated(term) and term.is_Mul) else super()._print_Mul(term)
             sign = "-" if text.startswith("-") and not term.is_Add else "+"
             text = text[1:] if sign == "-" else text
             parts += [sign, f"({text})" if term.is_Add or precedence(term) < PRECEDENCE["Add"] else text]
@@ -910,6 +911,13 @@ def _plain_factors(e: Expr) -> list[Expr]:
 def _negated(e: Expr) -> bool:
     """A negative number, or -x as the parser builds it (Mul(-1, x)): printed with a leading minus."""
     return bool((e.is_Number and e.is_negative) or (e.is_Mul and len(e.args) == 2 and e.args[0] is S.NegativeOne))
+
+
+def _flat_product(e: Expr) -> bool:
+    """A product of non-numbers that SymPy's text reads back as itself: no number or negated
+    factor, and no product (a quotient is one) after the first factor (b*(c/d) would print b*c/d)."""
+    return bool(e.is_Mul and not any(a.is_Number or _negated(a) for a in e.args)
+                and not any(a.is_Mul for a in e.args[1:]))
 
 
 def _scaled_down(e: Expr) -> bool:
