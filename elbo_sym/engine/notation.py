@@ -826,9 +826,8 @@ class ElboLatexPrinter(LatexPrinter):
         tree is printed as it is, never multiplied out into ``\\frac{p(x)\\, p(z)}{q(z)}``."""
         if any(_is_divisor(f) and not _is_inverted_quotient(f) for f in factors):
             # (p(x) / q(z)) / (p(z) / q(z)): a quotient over a quotient, \frac{p(x) / q(z)}{p(z) / q(z)}
-            above = [_product([f for f in factors if not _is_inverted_quotient(f)])]
+            numerator = self._slash(_product([f for f in factors if not _is_inverted_quotient(f)]))
             below = [f.base for f in factors if _is_inverted_quotient(f)]
-            numerator = self._slash(above[0])
         else:
             above = [f for f in factors if not _is_divisor(f)]
             below = [_divisor(f) for f in factors if _is_divisor(f)]
