@@ -67,13 +67,14 @@ def test_the_reproduce_command_breaks_only_between_arguments_and_pastes_as_one_c
 
 
 def test_a_bracketed_sum_breaks_between_its_own_terms() -> None:
-    """A top-level term that is one bracketed sum is opened, given term by term, and closed, so the
-    template may break inside it; any other term stays whole."""
+    """A top-level term that is one bracketed sum is given whole and term by term, so that the
+    template may break inside it when it is wider than a line; any other term stays whole."""
     from elbo_sym.engine.notation import bracketed_terms
     from elbo_sym.publish.handouts import breakable
 
     assert breakable(r"\log a - \left(b + \frac{1}{2} c - d\right)") == (
-        r"\chainterm{}{\log a}\chainopen{-}\chainterm{}{b}\chainterm{+}{\frac{1}{2} c}\chainterm{-}{d}\chainclose")
+        r"\chainterm{}{\log a}\chainbracket{-}{\left(b + \frac{1}{2} c - d\right)}"
+        r"{\chainterm{}{b}\chainterm{+}{\frac{1}{2} c}\chainterm{-}{d}}")
     assert breakable(r"a - \left(b + c\right) \left(d + e\right)") == (
         r"\chainterm{}{a}\chainterm{-}{\left(b + c\right) \left(d + e\right)}")
     assert bracketed_terms(r"\left(\left(a + b\right)\right)") is None  # one term inside

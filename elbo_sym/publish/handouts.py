@@ -181,10 +181,9 @@ def breakable(latex: str) -> LatexMarkup:
         inside = bracketed_terms(body)
         if inside is None:
             calls.append(rf"\chainterm{{{op}}}{{{body}}}")
-        else:  # a bracketed sum (K = 20's gap: log p(x) minus 20 terms) breaks between its terms too
-            calls.append(rf"\chainopen{{{op}}}")
-            calls += [r"\chainterm{{{}}}{{{}}}".format(*_signed(inner, j)) for j, inner in enumerate(inside)]
-            calls.append(r"\chainclose")
+        else:  # a bracketed sum wider than a line (K = 20's gap: log p(x) minus 20 terms) breaks inside too
+            terms = "".join(r"\chainterm{{{}}}{{{}}}".format(*_signed(inner, j)) for j, inner in enumerate(inside))
+            calls.append(rf"\chainbracket{{{op}}}{{{body}}}{{{terms}}}")
     return LatexMarkup("".join(calls))
 
 
