@@ -145,8 +145,15 @@ MAX_SUMMARY_CHARS = 2_000
 """A derivation's or deck's summary."""
 MAX_WHY_CHARS = 1_000
 """A step's `why` note (printed beside the step)."""
-MAX_CARD_TEXT_CHARS = 2_000
-"""A card's front or back, a self-check question or answer."""
+MAX_CARD_TEXT_CHARS = 600
+"""A flashcard's front or back: what one side of a printed card (flashcards.pdf) holds, its text
+shrunk down to scriptsize. Measured: a side holds 786 characters of prose, 702 with a $...$ formula
+in every sentence, 666 with a fraction in every sentence; the back beside the card's formula 663,
+648 and 519 (tests/test_layout_fit.py builds a card at the limit). The limit leaves room for where
+other words break; a back crowded with formulas beside the card's formula may still not fit, and the
+layout check reports it."""
+MAX_SELFCHECK_TEXT_CHARS = 2_000
+"""A self-check question or answer (printed on a sheet, not on a card)."""
 MOODLE_NAME_CHARS = 255
 """Moodle's limit on a question's or a category's name (its stored HTML): a longer name is cut by
 Moodle's import (question names) or refused by its database (category names)."""

@@ -574,14 +574,24 @@ def test_the_forward_posterior_with_the_step_s_variance_as_the_marginal_s_is_ref
                                      "(x - c1 * c2 * x0)**2 / (2 * (1 - c2**2))", where="start")
     step = check_text(text).steps[0]
     assert step.verdict is Verdict.refuted
-    v = values_of(step.counterexample)
+    # exact fractions for the quadratic parts: the search may pick c2 = 0.999999999, where 1 - c2**2
+    # in floats keeps only a few digits (the start is then about -7.5e8, off by 20 in floats)
+    v = {name: Fraction(value[0]) for name, value in step.counterexample.values}
     c1, c2, x0, x, z = v["c1"], v["c2"], v["x0"], v["x"], v["z"]
-    wrong_start = (log_normal(z, c1 * x0, 1 - c1 ** 2) + log_normal(x, c2 * z, 1 - c2 ** 2)
-                   + (x - c1 * c2 * x0) ** 2 / (2 * (1 - c2 ** 2))
-                   + math.log(2 * math.pi * (1 - c1 ** 2 * c2 ** 2)) / 2)
+    wrong_start = (log_normal_exact(z, c1 * x0, 1 - c1 ** 2) + log_normal_exact(x, c2 * z, 1 - c2 ** 2)
+                   + float((x - c1 * c2 * x0) ** 2 / (2 * (1 - c2 ** 2)))
+                   + math.log(2 * math.pi * float(1 - c1 ** 2 * c2 ** 2)) / 2)
     assert math.isclose(step.counterexample.lhs_value, wrong_start, rel_tol=1e-9)
-    mean, variance = posterior(c1, c2, x0, x)
-    assert math.isclose(step.counterexample.rhs_value, log_normal(z, mean, variance), rel_tol=1e-9, abs_tol=1e-12)
+    abar1, abar2, beta2 = c1 ** 2, c1 ** 2 * c2 ** 2, 1 - c2 ** 2  # posterior(), exactly
+    mean = abs(c1) * beta2 / (1 - abar2) * x0 + abs(c2) * (1 - abar1) / (1 - abar2) * x
+    variance = (1 - abar1) / (1 - abar2) * beta2
+    assert math.isclose(step.counterexample.rhs_value, log_normal_exact(z, mean, variance), rel_tol=1e-9,
+                        abs_tol=1e-12)
+
+
+def log_normal_exact(v: Fraction, mean: Fraction, variance: Fraction) -> float:
+    """log_normal with the quadratic term in exact fractions (only the log in floats)."""
+    return float(-(v - mean) ** 2 / (2 * variance)) - math.log(2 * math.pi * float(variance)) / 2
 
 
 # ------------------------------------------------------------------ DDPM's terms for Gaussian layers

@@ -184,6 +184,7 @@ docs/01-writing-derivations.md :: title ([\d,]+)\s+characters :: MAX_TITLE_CHARS
 docs/01-writing-derivations.md :: summary ([\d,]+), `why` :: MAX_SUMMARY_CHARS
 docs/01-writing-derivations.md :: `why` ([\d,]+), card :: MAX_WHY_CHARS
 docs/01-writing-derivations.md :: card texts ([\d,]+), :: MAX_CARD_TEXT_CHARS
+docs/01-writing-derivations.md :: self-check texts ([\d,]+), :: MAX_SELFCHECK_TEXT_CHARS
 docs/01-writing-derivations.md :: no word longer than (\d+) :: MAX_WORD_CHARS
 docs/01-writing-derivations.md :: k = 1 to (\d+) samples :: MAX_IWAE_SAMPLES
 docs/01-writing-derivations.md :: tuples of states \(at most (\d+)\) :: MAX_IWAE_TERMS

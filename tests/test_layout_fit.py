@@ -66,6 +66,21 @@ def test_the_reproduce_command_breaks_only_between_arguments_and_pastes_as_one_c
     assert latex.count(r"\mbox{") == len(lines) and " " not in latex.replace("\\\\\n", "")
 
 
+def test_a_bracketed_sum_breaks_between_its_own_terms() -> None:
+    """A top-level term that is one bracketed sum is given whole and term by term, so that the
+    template may break inside it when it is wider than a line; any other term stays whole."""
+    from elbo_sym.engine.notation import bracketed_terms
+    from elbo_sym.publish.handouts import breakable
+
+    assert breakable(r"\log a - \left(b + \frac{1}{2} c - d\right)") == (
+        r"\chainterm{}{\log a}\chainbracket{-}{\left(b + \frac{1}{2} c - d\right)}"
+        r"{\chainterm{}{b}\chainterm{+}{\frac{1}{2} c}\chainterm{-}{d}}")
+    assert breakable(r"a - \left(b + c\right) \left(d + e\right)") == (
+        r"\chainterm{}{a}\chainterm{-}{\left(b + c\right) \left(d + e\right)}")
+    assert bracketed_terms(r"\left(\left(a + b\right)\right)") is None  # one term inside
+    assert bracketed_terms(r"\left(a\right) + \left(b\right)") is None
+
+
 def test_exercises_roster_warns_about_overfull_boxes_and_strict_layout_fails(tmp_path: Path, monkeypatch) -> None:
     box = OverfullBox(97.9, 153, "Ada", "")
     result = roster.RosterResult((tmp_path / "ada.pdf",), tmp_path / "teacher-key.pdf",
@@ -118,38 +133,124 @@ def test_the_teacher_key_at_the_largest_K_shows_every_column_and_long_names(tmp_
         ["elbo-sym", *roster.reproduce_arguments(2, MAX_EXERCISE_K, None, seed=7)]
 
 
-@pytest.mark.full
-def test_the_worked_example_at_the_largest_K_breaks_across_pages(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def largest_worked_example(tmp_path_factory):
+    """The worked example at the largest K, built once (its report)."""
     _require_tex()
     K = MAX_EXAMPLE_K
     q = tuple(Fraction((1, 2, 3)[i % 3], 39) for i in range(K - 2)) + (Fraction(1, 39), Fraction(2, 39))
     big = Instance.of("k20", prior=(Fraction(1, K),) * K,
                       likelihood=tuple(Fraction(1 + i % 9, 10) for i in range(K)), q=q)
     assert sum(big["q"]) == 1
-    report = _built([worked_example_handout(big)], tmp_path)
+    return _built([worked_example_handout(big)], tmp_path_factory.mktemp("k20"))
+
+
+@pytest.mark.full
+def test_the_worked_example_at_the_largest_K_breaks_across_pages(largest_worked_example) -> None:
+    report = largest_worked_example
     assert report.overfull_boxes == (), [b.describe() for b in report.overfull_boxes]
     # the gap's working was in the source but on no page (past the foot of page 3)
     assert "log p(x) − L(q) = log" in _text(report.pdf)
 
 
-def _deck(folder: Path, front: str) -> Path:
+def _words(pdf: Path) -> list[tuple[int, float, float, str]]:
+    """Every word of the PDF as (page, top, height, text), from pdftotext's boxes."""
+    import html
+    import re
+
+    words, page = [], 0
+    for line in _text(pdf, "-bbox").splitlines():
+        if "<page " in line:
+            page += 1
+        found = re.search(r'yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">(.*)</word>', line)
+        if found:
+            top, bottom = float(found.group(1)), float(found.group(2))
+            words.append((page, top, bottom - top, html.unescape(found.group(3))))
+    return words
+
+
+@pytest.mark.full
+def test_the_largest_gap_breaks_inside_its_bracket_at_normal_size(largest_worked_example) -> None:
+    """log p(x) - (20 terms of the ELBO): the bracket was one box scaled to the line, its
+    numbers about a third of the text's height; it breaks between its terms, lines of
+    normal-size terms, the bracket opened on the first and closed on the last."""
+    words = _words(largest_worked_example.pdf)
+    label = ["−", "L(q)", "=", "log"]  # log p(x) - L(q) = log 93/200 - (...), not an identity's row
+    at = max(i for i, w in enumerate(words) if w[3] == "L(q)" and [v[3] for v in words[i - 1:i + 3]] == label)
+    end = next(i for i in range(at, len(words)) if words[i][3] == "evidence" and words[i - 1][3] == "The")
+    page, label_top, label_height, _ = words[at]
+    gap = [w for w in words[at + 2:end - 1] if w[0] == page]
+    logs = [w for w in gap if w[3] == "log"]
+    assert len(logs) == 1 + MAX_EXAMPLE_K  # log 93/200 and one per state: every term on the page
+    assert len({round(w[1]) for w in logs}) >= 2  # on two lines or more
+    terms = [w for w in gap if w[3] in ("log", "+", "−") or w[3].isdigit()]  # not the bracket's pieces
+    assert len(terms) > 3 * MAX_EXAMPLE_K
+    assert min(w[2] for w in terms) >= 0.8 * label_height  # none of it scaled down
+
+
+PROSE = "The evidence lower bound stays below the log evidence for every q, and the gap is a divergence. " * 20
+MATH = "The bound $ELBO(q)$ stays below $log(p(x))$ for every $q(z)$; the gap is $KL(q(z), p(z | x))$. " * 20
+FRACTIONS = "Each term $q(z)*log(p(x, z)/q(z))$ weighs the ratio $p(x, z)/q(z)$ by $q(z)$. " * 20
+
+
+def _at_most(text: str, chars: int) -> str:
+    """The longest start of `text` of at most `chars` characters that ends at a word and closes its $."""
+    cut = text[:chars + 1].rsplit(" ", 1)[0]
+    return (cut[:cut.rindex("$")] if cut.count("$") % 2 else cut).strip()
+
+
+GAP = "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))"
+
+
+def _deck(folder: Path, *cards: tuple[str, ...]) -> Path:
+    """A deck of (front, back) or (front, back, formula) cards."""
     path = folder / "cards.toml"
-    path.write_text(f'title = "Long cards"\n[[card]]\nfront = "{front}"\nback = "short"\n', "utf-8")
+    tables = [f'[[card]]\nfront = "{card[0]}"\nback = "{card[1]}"' + (f'\nformula = "{card[2]}"' if card[2:] else "")
+              for card in cards]
+    path.write_text('title = "Long cards"\n' + "\n".join(tables) + "\n", "utf-8")
     return path
 
 
 @pytest.mark.full
-def test_a_long_card_shrinks_to_fit_and_one_too_long_for_any_size_is_reported(tmp_path: Path) -> None:
+def test_a_card_side_at_the_loaders_limit_fits_its_printed_card(tmp_path: Path) -> None:
+    """MAX_CARD_TEXT_CHARS is what a printed card holds: prose or formulas at the limit on either
+    side, and prose on the back beside the card's formula, fit (the layout check reports nothing);
+    a back crowded with fractions beside a formula still does not, and the layout check says so."""
     _require_tex()
-    words = ("The evidence lower bound is a quantity " * 60).split()
-    fits = " ".join(words)[:700]  # docs/01: about 700 characters of prose fit a printed card
-    report = _built(flashcards_handouts(flashcards=_deck(tmp_path, fits)), tmp_path / "fits")
-    assert report.overfull_boxes == ()
+    prose, math = _at_most(PROSE, MAX_CARD_TEXT_CHARS), _at_most(MATH, MAX_CARD_TEXT_CHARS)
+    assert MAX_CARD_TEXT_CHARS - 100 < min(len(prose), len(math)) <= MAX_CARD_TEXT_CHARS
+    deck = _deck(tmp_path, (prose, math), (math, prose, GAP))
+    report = _built(flashcards_handouts(flashcards=deck), tmp_path / "fits")
+    assert report.overfull_boxes == (), [b.describe() for b in report.overfull_boxes]
     text = " ".join(_text(report.pdf, "-f", "1", "-l", "1").split())
-    assert fits.rsplit(" ", 1)[0] in text  # every word on the sheet, none over a cut line
-    too_long = " ".join(words)[:MAX_CARD_TEXT_CHARS].strip()
-    report = _built(flashcards_handouts(flashcards=_deck(tmp_path, too_long)), tmp_path / "long")
-    assert [(b.what, b.direction) for b in report.overfull_boxes] == [("the front of card 1", "high")]
+    assert prose.rsplit(" ", 1)[0] in text  # every word on the sheet, none over a cut line
+    crowded = _at_most(FRACTIONS, MAX_CARD_TEXT_CHARS)
+    (tmp_path / "crowded").mkdir()
+    deck = _deck(tmp_path / "crowded", ("short", crowded, GAP))
+    report = _built(flashcards_handouts(flashcards=deck), tmp_path / "crowded" / "out")
+    assert [(b.what, b.direction) for b in report.overfull_boxes] == [("the back of card 1", "high")]
+
+
+def test_a_card_side_over_the_limit_is_refused_where_it_is(tmp_path: Path, capsys) -> None:
+    """One character more than a printed card holds: refused when the deck is read, at its file,
+    line and column, with the limit in the message (not only noticed by the layout check)."""
+    from elbo_sym.engine.derivation import DerivationError
+    from elbo_sym.lesson.practice import load_deck
+
+    fits = _at_most(PROSE, MAX_CARD_TEXT_CHARS)
+    too_long = fits + " " + "x" * (MAX_CARD_TEXT_CHARS - len(fits))
+    assert len(too_long) == MAX_CARD_TEXT_CHARS + 1
+    assert load_deck(_deck(tmp_path, ("short", fits))).cards[0].back == fits
+    with pytest.raises(DerivationError) as refused:
+        load_deck(_deck(tmp_path, ("short", too_long)))
+    error = refused.value
+    assert (error.line, error.column) == (4, len('back = "') + MAX_CARD_TEXT_CHARS)  # the first character over
+    assert f"is {MAX_CARD_TEXT_CHARS + 1:,} characters long; the limit is {MAX_CARD_TEXT_CHARS:,}" in error.message
+    from elbo_sym.cli import main
+
+    assert main(["cards", str(tmp_path / "cards.toml")]) == 2
+    column = error.column + 1  # the terminal counts from 1
+    assert f"cards.toml:4:{column}: card 1: 'back' is" in capsys.readouterr().err
 
 
 @pytest.mark.full

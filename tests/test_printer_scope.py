@@ -58,6 +58,18 @@ def latex(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> str:
     ("log(p(x)) - (log(p(z)) - log(q(z)))", r"\log p(x) - \left(\log p(z) - \log q(z)\right)"),
     # quotients: one fraction for a quotient of a quotient
     ("p(x) / q(z) / p(z)", r"\frac{p(x)}{q(z)\, p(z)}"),
+    # a quotient in a denominator is written with a slash (a \frac under a bar is set two sizes
+    # smaller), as the tree has it -- never q(z) \frac{1}{p(z)}, never multiplied out
+    ("p(x) / (q(z) / p(z))", r"\frac{p(x)}{q(z) / p(z)}"),
+    ("1 / (q(z) / p(z))", r"\frac{1}{q(z) / p(z)}"),
+    ("p(x) / (1 / q(z))", r"\frac{p(x)}{1 / q(z)}"),
+    ("(p(x) / q(z)) / (p(z) / q(z))", r"\frac{p(x) / q(z)}{p(z) / q(z)}"),
+    ("p(x) / ((q(z) + p(z)) / 2)", r"\frac{p(x)}{\left(q(z) + p(z)\right) / 2}"),
+    ("p(x) / (log(p(z)) / q(z))", r"\frac{p(x)}{\left(\log p(z)\right) / q(z)}"),
+    ("p(x) / (q(z) / (p(z) * p(x)))", r"\frac{p(x)}{q(z) / \left(p(z)\, p(x)\right)}"),
+    ("p(x) / (q(z) / (p(z) / p(x)))", r"\frac{p(x)}{q(z) / \left(p(z) / p(x)\right)}"),
+    ("p(x) / (p(z) * (q(z) / p(z)))", r"\frac{p(x)}{p(z)\, q(z) / p(z)}"),
+    ("p(x) * q(z) / (p(z) * (q(z) / p(z)))", r"\frac{p(x)\, q(z)}{p(z)\, q(z) / p(z)}"),
     # a rational coefficient before a negative number or another number (rt5 F2: \frac{1}{2} -3 read 1/2 - 3)
     ("(1/2) * (-3)", r"\frac{1}{2} \cdot \left(-3\right)"),
     ("p(x) - (1/2) * (-3)", r"p(x) - \frac{1}{2} \cdot \left(-3\right)"),
@@ -214,16 +226,81 @@ def test_the_file_syntax_parses_back_to_the_tree():
     assert wrong == []
 
 
-def test_the_file_syntax_keeps_the_meaning_of_fractions():
-    """A rational coefficient prints as a division, (1/2)*a as a/2 (the report's exact values
-    read log(2)/3): another tree, the same value -- never another meaning."""
+def test_the_file_syntax_parses_back_to_the_tree_with_fractions():
+    """The same with rational numbers and negative coefficients (deeper random trees): a rational
+    coefficient prints as (1/2)*a, never a/2 (a * 2**-1, another tree); a + (-2)*b stays so,
+    never a - 2*b (a - (2*b))."""
     rng = random.Random(20261207)
+    texts = [_random_text(rng, 4) for _ in range(800)]
+    texts += ["(p(x)) + ((-(3))*(q(z)))", "(p(x)) + ((-(1/2))*(q(z)))", "(p(x)) - ((1/2)*(q(z)))",
+              "((p(x)) + ((-(3))*(q(z)))) - ((-(1/2))*(log(p(x))))", "(-(1/2))*(Sum(q(z), z))",
+              "(1/2)*((1/3)*(q(z)))", "((1/2)*(q(z)))/(3)", "(1/2)*((q(z))/(p(x)))", "(1/2)*(-(1/3))"]
     wrong, parsed = [], 0
-    for e in _parsed(tuple(_random_text(rng, 4) for _ in range(800))):
+    for e in _parsed(tuple(texts)):
         parsed += 1
-        if _meaning(parse_expression(to_text(e))) != _meaning(e):
+        if parse_expression(to_text(e)) != e:
             wrong.append(f"{to_text(e)}: {e!r}")
     assert parsed > 700
+    assert wrong == []
+
+
+def _repository_formulas():
+    """Every formula the repository's files hold, with the vocabulary it was parsed in: the steps,
+    claims, assumptions, premises, repairs and prose formulas of derivations/ and docs/examples/,
+    and the formulas, claims and conditions of the lesson's decks."""
+    from pathlib import Path
+
+    from elbo_sym.engine.derivation import Formula, load
+    from elbo_sym.lesson.practice import CardFormula, load_flashcards, load_selfcheck
+
+    root = Path(__file__).resolve().parent.parent
+    paths = sorted((root / "derivations").rglob("*.toml")) + sorted((root / "docs" / "examples").rglob("*.toml"))
+    decks = [load_flashcards(), load_selfcheck()] + [load_deck_if(p) for p in paths]
+    out = []
+
+    def walk(value, vocabulary):
+        if isinstance(value, Formula):
+            out.append((value.text, value.expr, vocabulary))
+        elif isinstance(value, CardFormula):
+            out.extend((value.text, side, vocabulary) for side in (value.lhs, value.rhs) if side is not None)
+            walk(value.conditions, vocabulary)
+        elif isinstance(value, (tuple, list)):
+            for v in value:
+                walk(v, vocabulary)
+        elif hasattr(value, "__dataclass_fields__"):
+            for name in value.__dataclass_fields__:
+                walk(getattr(value, name), vocabulary)
+
+    for path in paths:
+        if not is_deck(path):
+            d = load(path)
+            walk(d, d.vocabulary)
+            out.extend((text, e, d.vocabulary) for text, e in d.prose_math if isinstance(e, Expr))
+    for deck in filter(None, decks):
+        walk(deck.cards, deck.vocabulary)
+        out.extend((text, e, deck.vocabulary) for text, e in deck.prose_math if isinstance(e, Expr))
+    return out
+
+
+def is_deck(path) -> bool:
+    text = path.read_text()
+    return "[[card]]" in text or "[[question]]" in text
+
+
+def load_deck_if(path):
+    from elbo_sym.lesson.practice import load_deck
+
+    return load_deck(path) if is_deck(path) else None
+
+
+def test_every_formula_of_the_repository_prints_back_to_its_tree():
+    """to_text of every formula an author wrote in the repository (derivations/, docs/examples/, the
+    lesson's decks) parses back, in its file's vocabulary, to the very tree it was printed from."""
+    formulas = _repository_formulas()
+    wrong = [f"{text!r} printed {to_text(e)!r}" for text, e, vocabulary in formulas
+             if parse_expression(to_text(e), vocabulary) != e]
+    assert len(formulas) > 400
+    assert any("/" in to_text(e) for _, e, _ in formulas)
     assert wrong == []
 
 
@@ -232,7 +309,10 @@ def test_the_file_syntax_keeps_the_meaning_of_fractions():
     ("-(2 * q(z))", "-(2*q(z))"),
     ("-2 * q(z)", "-2*q(z)"),
     ("(-2) / (-q(z))", "(-2)/(-q(z))"),
-    ("1/2 * p(x)", "p(x)/2"),  # a rational coefficient as a division: the same value (see above)
+    ("1/2 * p(x)", "(1/2)*p(x)"),  # not p(x)/2: p(x) * 2**-1 is another tree
+    ("-1/2 * p(x)", "-(1/2)*p(x)"),
+    ("p(x) + (-2) * q(z)", "p(x) + (-2)*q(z)"),  # not p(x) - 2*q(z): p(x) - (2*q(z)) is another tree
+    ("p(x) - 2 * q(z)", "p(x) - 2*q(z)"),
     ("p(x) / 2", "p(x)/2"),
     ("3 * (q(z) * p(x))", "3*(q(z)*p(x))"),
     ("Sum(q(z), z) * log(p(z))", "(Sum(q(z), z))*log(p(z))"),

@@ -16,7 +16,14 @@ from child_processes import CHILD_TIMEOUT_SECONDS
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import DerivationError, loads
 from elbo_sym.lesson.practice import load_deck
-from elbo_sym.limits import MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, MAX_WHY_CHARS, MAX_WORD_CHARS
+from elbo_sym.limits import (
+    MAX_CARD_TEXT_CHARS,
+    MAX_SELFCHECK_TEXT_CHARS,
+    MAX_SUMMARY_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_WHY_CHARS,
+    MAX_WORD_CHARS,
+)
 from elbo_sym.prose import MATH_CHARACTERS, TEXT_CHARACTERS, ProseError, check_prose, inline, terminal_safe
 from elbo_sym.publish.handouts import derivations_handout, write_handouts
 from elbo_sym.publish.render import latex_escape
@@ -172,7 +179,11 @@ def test_deck_texts_are_checked_too(tmp_path):
         assert caught.value.line == line and "U+202E" in caught.value.message, str(caught.value)
     path = tmp_path / "long.toml"
     path.write_text(base.format(**{**fields, "back": "ab " * 700}), "utf-8")
-    with pytest.raises(DerivationError, match="the limit is 2,000"):
+    with pytest.raises(DerivationError, match=f"the limit is {MAX_CARD_TEXT_CHARS:,}"):  # a printed card's side
+        load_deck(path)
+    path.write_text(base.format(**fields).replace("[[card]]", "[[question]]").replace("front", "question")
+                    .replace("back", "answer").replace('"b"', '"' + "ab " * 700 + '"'), "utf-8")
+    with pytest.raises(DerivationError, match=f"the limit is {MAX_SELFCHECK_TEXT_CHARS:,}"):  # a sheet's question
         load_deck(path)
     path = tmp_path / "newlines.toml"
     path.write_text(base.format(**{**fields, "back": "one\\n\\ntwo"}), "utf-8")

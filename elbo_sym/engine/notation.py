@@ -475,14 +475,22 @@ class ElboStrPrinter(StrPrinter):
     def _print_Add(self, e, order=None) -> str:
         # (a - b) - c prints as a - b - c, which parses back to the same left-nested sum; a
         # sum on the right keeps its brackets (a + (b + c) is another tree).
-        # A later term -x (Mul(-1, x), as the parser builds a - x) prints as "- x": a - b*c is
-        # a - (b*c) already (SymPy's own print of a product of non-numbers), a - 2**2, a - (-b)
-        # keep their operand as written (SymPy: a - 1*2**2, a - (-1)*b*c). Alone or first, -x is
-        # printed by _print_Mul.
+        # A later term -x (Mul(-1, x), as the parser builds a - x) prints as "- x": a - b*c/d is
+        # a - ((b*c)/d) already (SymPy's own print of a product of non-numbers, read from the left),
+        # a - b*(c/d), a - 2**2, a - (-b) keep their operand as written (SymPy: a - b*c/d, another
+        # tree, a - 1*2**2, a - (-1)*b). Alone or first, -x is printed by _print_Mul.
+        # A later term c*x with a number c < 0 other than -1 is "+ (-2)*x" in a sum the parser could
+        # have built (each + joins two terms): "- 2*x" would parse as - (2*x), another tree. A wider
+        # sum is the engine's (no text parses to it) and reads "- 2*x".
         parts = []
+        as_written = _written_sum(e)
         for i, term in enumerate(_left_terms(e)):
-            if i and _negated(term) and term.is_Mul and not (
-                    term.args[1].is_Mul and not any(a.is_Number or _negated(a) for a in term.args[1].args)):
+            if i and _scaled_down(term):
+                coefficient, factor = term.args
+                parts += (["+", self._times(coefficient, factor)] if as_written
+                          else ["-", self._times(-coefficient, factor)])
+                continue
+            if i and _negated(term) and term.is_Mul and not _flat_product(term.args[1]):
                 operand = self._print(term.args[1])
                 parts += ["-", f"({operand})" if term.args[1].is_Add or operand.startswith("-") else operand]
                 continue
@@ -512,7 +520,17 @@ class ElboStrPrinter(StrPrinter):
             return f"{self.parenthesize(left, PRECEDENCE['Mul'])}/{base}"
         if right.is_Mul or _negated(right):
             return f"{self.parenthesize(left, PRECEDENCE['Mul'])}*({self._print(right)})"
+        if left.is_Rational and not left.is_Integer and not right.is_Number:
+            # (1/3)*log(2), -(1/3)*log(2): SymPy's log(2)/3 parses back to log(2) * 3**-1, another tree
+            return ("-" if left < 0 else "") + self._times(abs(left), right)
         return super()._print_Mul(e)
+
+    def _times(self, number: Expr, factor: Expr) -> str:
+        """number*factor as the parser reads it back: a fraction or a negative number bracketed."""
+        coefficient = self._print(number)
+        if not number.is_Integer or number < 0:
+            coefficient = f"({coefficient})"
+        return f"{coefficient}*{self.parenthesize(factor, PRECEDENCE['Mul'], strict=True)}"
 
     def parenthesize(self, item, level, strict=False):
         # A fraction inside a product is bracketed: -1/(3/4), not -1/3/4 (= -1/12).
@@ -728,6 +746,8 @@ class ElboLatexPrinter(LatexPrinter):
         # SymPy hands a negative power to _print_Mul, which reads (base, exp) as two factors;
         # 1 over the positive power is what it means (and no recursion on (b**0)**-n).
         base, exponent = e.args
+        if _is_inverted_quotient(e):
+            return self._over_quotient([e])
         if exponent.is_Rational and exponent.is_negative and base.is_commutative:
             denominator = base if exponent == -1 else Pow(base, -exponent, evaluate=False)
             return rf"\frac{{1}}{{{self._print(denominator)}}}"
@@ -766,8 +786,10 @@ class ElboLatexPrinter(LatexPrinter):
         if (len(args) == 2 and args[0].is_Number and args[1].is_Pow and args[1].exp == -1
                 and args[1].base.is_Number):
             return rf"{self._print(args[0])} \big/ {self._print(args[1].base)}"
-        # Multiply-and-divide stays visible: q(z) \frac{p(x, z)}{q(z)}, not \frac{q(z) p(x, z)}{q(z)}.
         args = _factors(e)
+        if any(_is_inverted_quotient(f) for f in args):
+            return self._over_quotient(args)
+        # Multiply-and-divide stays visible: q(z) \frac{p(x, z)}{q(z)}, not \frac{q(z) p(x, z)}{q(z)}.
         for a in args:
             if isinstance(a, Notation) and Pow(a, -1) in args and len(args) > 2:
                 others = list(args)
@@ -795,6 +817,45 @@ class ElboLatexPrinter(LatexPrinter):
         else:
             printed = super()._print_Mul(e)
         return _OPERATOR_GAP.sub(r"\\, ", _DENSITY_GAP.sub(r")\\, ", printed))
+
+    def _over_quotient(self, factors: list[Expr]) -> str:
+        """A product of `factors` (as written) with a quotient in its denominator, as one fraction
+        whose denominator writes that quotient with a slash: ``p(x) / (q(z) / p(z))`` is
+        ``\\frac{p(x)}{q(z) / p(z)}``.  SymPy would print the denominator's factors side by side
+        (``q(z) \\frac{1}{p(z)}``), and a ``\\frac`` under a bar is set two sizes smaller; the
+        tree is printed as it is, never multiplied out into ``\\frac{p(x)\\, p(z)}{q(z)}``."""
+        if any(_is_divisor(f) and not _is_inverted_quotient(f) for f in factors):
+            # (p(x) / q(z)) / (p(z) / q(z)): a quotient over a quotient, \frac{p(x) / q(z)}{p(z) / q(z)}
+            numerator = self._slash(_product([f for f in factors if not _is_inverted_quotient(f)]))
+            below = [f.base for f in factors if _is_inverted_quotient(f)]
+        else:
+            above = [f for f in factors if not _is_divisor(f)]
+            below = [_divisor(f) for f in factors if _is_divisor(f)]
+            numerator = self._print(_product(above)) if above else "1"
+        pieces = []
+        for d in below:
+            tex = self._slash(d) if _is_quotient(d) else self._print(d)
+            if len(below) > 1 and (d.is_Add or _is_quotient(d) or self._needs_mul_brackets(d)):
+                tex = rf"\left({tex}\right)"
+            pieces.append(tex)
+        return _DENSITY_GAP.sub(r")\\, ", rf"\frac{{{numerator}}}{{{' '.join(pieces)}}}")
+
+    def _slash(self, quotient: Expr) -> str:
+        """A quotient written ``a / b`` (inside a fraction's denominator): the numerator bracketed
+        when it is a sum or its scope runs right (``\\log p(x) / p(z)`` would read as the log of
+        the quotient), the denominator unless it is a single factor that ends where it ends."""
+        factors = _factors(quotient) if quotient.is_Mul else [quotient]
+        above = [f for f in factors if not _is_divisor(f)]
+        below = [_divisor(f) for f in factors if _is_divisor(f)]
+        top = _product(above) if above else S.One
+        numerator = self._print(top)
+        if top.is_Add or _runs_right(numerator):
+            numerator = rf"\left({numerator}\right)"
+        bottom = _product(below)
+        denominator = self._slash(bottom) if _is_quotient(bottom) else self._print(bottom)
+        if bottom.is_Add or bottom.is_Mul or _is_quotient(bottom) or _negated(bottom) or _runs_right(denominator):
+            denominator = rf"\left({denominator}\right)"
+        return _DENSITY_GAP.sub(r")\\, ", f"{numerator} / {denominator}")
 
     def _print_RealPower(self, e: Expr, exp: str | None = None) -> str:
         return self._print_Exp(e, exp)
@@ -851,6 +912,24 @@ def _negated(e: Expr) -> bool:
     return bool((e.is_Number and e.is_negative) or (e.is_Mul and len(e.args) == 2 and e.args[0] is S.NegativeOne))
 
 
+def _flat_product(e: Expr) -> bool:
+    """A product of non-numbers that SymPy's text reads back as itself: no number or negated
+    factor, and no product (a quotient is one) after the first factor (b*(c/d) would print b*c/d)."""
+    return bool(e.is_Mul and not any(a.is_Number or _negated(a) for a in e.args)
+                and not any(a.is_Mul for a in e.args[1:]))
+
+
+def _scaled_down(e: Expr) -> bool:
+    """c*x with a number c < 0 other than -1, as two factors (not how the parser writes a - 2*x)."""
+    return bool(e.is_Mul and len(e.args) == 2 and e.args[0].is_Number and e.args[0].is_negative
+                and e.args[0] is not S.NegativeOne and not e.args[1].is_Number)
+
+
+def _written_sum(e: Expr) -> bool:
+    """Every sum down the left of `e` joins two terms, as the parser builds a + b - c."""
+    return len(e.args) == 2 and (not e.args[0].is_Add or _written_sum(e.args[0]))
+
+
 def _terms(e: Expr) -> list[Expr]:
     """The terms of a (possibly nested, unevaluated) sum, in order."""
     out: list[Expr] = []
@@ -877,6 +956,31 @@ def _factors(e: Expr) -> list[Expr]:
 def _is_numeric(e: Expr) -> bool:
     """A number, or a number to an integer power as written (the 1/2 of `... / 2`)."""
     return bool(e.is_Number or (e.is_Pow and e.base.is_Number and e.exp.is_Integer))
+
+
+def _is_divisor(e: Expr) -> bool:
+    """A factor that divides: b**-n as written (the 1/2 of ``(a + b) / 2`` too)."""
+    return bool(e.is_Pow and e.exp.is_Rational and e.exp.is_negative)
+
+
+def _divisor(e: Expr) -> Expr:
+    """What a dividing factor b**-n divides by: b, or b**n."""
+    return e.base if e.exp == -1 else Pow(e.base, -e.exp, evaluate=False)
+
+
+def _is_quotient(e: Expr) -> bool:
+    """A quotient of expressions as written, a / b or a * (b / c) (not a number such as 3/10)."""
+    return bool(not e.is_Number and (_is_divisor(e) or (e.is_Mul and any(_is_divisor(f) for f in _factors(e)))))
+
+
+def _is_inverted_quotient(e: Expr) -> bool:
+    """1 / (a / b) as written: a quotient to the power -1."""
+    return bool(e.is_Pow and e.exp == -1 and _is_quotient(e.base))
+
+
+def _product(factors: list[Expr]) -> Expr:
+    """The factors as one product, as written (one factor is itself)."""
+    return factors[0] if len(factors) == 1 else Mul(*factors, evaluate=False)
 
 
 def _is_fraction(e: Expr) -> bool:
@@ -949,6 +1053,33 @@ def latex_terms(latex: str) -> list[str]:
     return pieces if depth == 0 else [latex]
 
 
+def bracketed_terms(latex: str) -> list[str] | None:
+    """The terms inside a term that is one bracketed sum, ``\\left(a + b - c\\right)`` (as
+    :func:`latex_terms` splits them), so that a long bracket may break between them too; None
+    when the term is anything else (a bracket followed by more, a bracket around one term)."""
+    if not (latex.startswith(r"\left(") and latex.endswith(r"\right)")):
+        return None
+    if _first_bracket_closes(latex) != len(latex) - 1:
+        return None  # \left(a\right) b \left(c\right): the first bracket closes before the end
+    terms = latex_terms(latex[len(r"\left("):-len(r"\right)")])
+    return terms if len(terms) > 1 else None
+
+
+def _first_bracket_closes(latex: str) -> int:
+    """Where the bracket that opens `latex` closes (as :func:`latex_terms` counts brackets), or -1."""
+    depth, i = 0, 0
+    while i < len(latex):
+        ch = latex[i]
+        if ch == "\\" and i + 1 < len(latex) and latex[i + 1] in _OPENERS_TEX + _CLOSERS_TEX + "|,;!":
+            i += 2
+            continue
+        depth += (ch in _OPENERS_TEX) - (ch in _CLOSERS_TEX)
+        if depth == 0 and ch in _CLOSERS_TEX:
+            return i
+        i += 1
+    return -1
+
+
 __all__ = [
     "x", "z", "z1", "z2", "z3", "z4", "z5", "LAYER_SYMBOLS", "LATENTS", "VARIATIONAL_NAMES", "Index", "Draw",
     "Limit", "limit_value", "renyi_parts", "approached",
@@ -956,6 +1087,6 @@ __all__ = [
     "IWAE", "Normal", "Density", "LatentSum", "Expectation", "KL",
     "DimensionSum", "Entropy", "ELBO", "Notation",
     "is_derived", "distribution_variables",
-    "p", "q", "to_latex", "to_text", "latex_terms", "ElboLatexPrinter", "ElboStrPrinter", "RELATION_LATEX",
-    "relation_latex",
+    "p", "q", "to_latex", "to_text", "latex_terms", "bracketed_terms", "ElboLatexPrinter", "ElboStrPrinter",
+    "RELATION_LATEX", "relation_latex",
 ]

@@ -64,6 +64,7 @@ from elbo_sym.engine.rules import RULES
 from elbo_sym.limits import (
     DECK_BUDGET_CAP_SECONDS,
     MAX_CARD_TEXT_CHARS,
+    MAX_SELFCHECK_TEXT_CHARS,
     MAX_SUMMARY_CHARS,
     MAX_TITLE_CHARS,
     STEP_BUDGET_SECONDS,
@@ -509,7 +510,8 @@ class _DeckReader(_Reader):
                 raise self.error(header, f"{table} {number} is missing '{key}'")
             if not isinstance(item[key], str) or not item[key].strip():
                 raise self.at_key(key, table, i, f"{table} {number}: '{key}' must be non-empty text")
-            texts[key] = self.prose(item[key], MAX_CARD_TEXT_CHARS, f"{table} {number}: '{key}'",
+            limit = MAX_CARD_TEXT_CHARS if kind == "flashcards" else MAX_SELFCHECK_TEXT_CHARS  # a card's side
+            texts[key] = self.prose(item[key], limit, f"{table} {number}: '{key}'",
                                     self.line_of(key, table, i), claims=True)
         for key in ("rule", "topic"):
             if key in item and not isinstance(item[key], str):

@@ -46,7 +46,7 @@ from typing import Any
 from sympy import Expr, Integer, Rational, Symbol, log
 
 from elbo_sym.engine.models.base import Instance
-from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, latex_terms, p, q, to_latex, x, z
+from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, bracketed_terms, latex_terms, p, q, to_latex, x, z
 from elbo_sym.engine.parse import Vocabulary
 from elbo_sym.limits import DEFAULT_COUNT, DEFAULT_SEED, DRILL_COUNT, SOLUTIONS, STEP_BUDGET_SECONDS
 from elbo_sym.numbers.exact import LogNumber, log_of
@@ -177,9 +177,19 @@ def breakable(latex: str) -> LatexMarkup:
     that the next term would pass the line)."""
     calls = []
     for i, piece in enumerate(latex_terms(latex)):
-        op, body = (piece[0], piece[2:]) if i and piece[:2] in ("+ ", "- ") else ("", piece)
-        calls.append(rf"\chainterm{{{op}}}{{{body}}}")
+        op, body = _signed(piece, i)
+        inside = bracketed_terms(body)
+        if inside is None:
+            calls.append(rf"\chainterm{{{op}}}{{{body}}}")
+        else:  # a bracketed sum wider than a line (K = 20's gap: log p(x) minus 20 terms) breaks inside too
+            terms = "".join(r"\chainterm{{{}}}{{{}}}".format(*_signed(inner, j)) for j, inner in enumerate(inside))
+            calls.append(rf"\chainbracket{{{op}}}{{{body}}}{{{terms}}}")
     return LatexMarkup("".join(calls))
+
+
+def _signed(piece: str, index: int) -> tuple[str, str]:
+    """A term of :func:`latex_terms` as (sign, body): a later term's + or -, the first's nothing."""
+    return (piece[0], piece[2:]) if index and piece[:2] in ("+ ", "- ") else ("", piece)
 
 
 def fitted_terms(latex: str) -> LatexMarkup:
