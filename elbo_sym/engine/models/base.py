@@ -253,9 +253,10 @@ class Instance:
         return tuple(a * b / evidence for a, b in zip(self.prior, self.likelihood(observation)))
 
 
-def likelihood_column_block(k: int) -> str:
-    """The block of p(x | z = k) over the data space (a normalised likelihood), k from 0."""
-    return f"likelihood[z={k}]"
+def likelihood_column_block(k: int, index: str | None = None) -> str:
+    """The block of p(x | z = k) over the data space (a normalised likelihood), k from 0; with
+    `index`, p(x | z = k; theta) of the model with that parameter."""
+    return f"likelihood[z={k}]" if index is None else f"likelihood[z={k}; {index}]"
 
 
 def likelihood_block(observation: str = "x") -> str:

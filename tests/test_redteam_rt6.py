@@ -1,0 +1,129 @@
+"""Red team rt6's findings (session 11), each pinned by its reproduction under data/redteam/rt6_*.
+
+F1: over a data space (``data_space = ["x1", "x2"]``) a parameterised model's p(. | z; theta) is
+a distribution over the observations at every z, in the engine (a simplex block per z and theta)
+and in the reference evaluator; before, each p(o | z; theta) was a free number in (0, 1], so an
+unsatisfiable premise was accepted (exit 0) and a true step refuted by a table that is no model.
+F3: the reference evaluator normalises the likelihood before the file's assumptions read it, and
+keeps r's and each parameter's tables, so true steps get agreement instead of a disagreement.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from elbo_sym.engine.check import Verdict, check_derivation
+from elbo_sym.engine.derivation import load
+from elbo_sym.engine.parse import Vocabulary, parse_expression
+from elbo_sym.engine.reference import cases, second_opinion
+from elbo_sym.engine.reference import discrete as reference
+from elbo_sym.report.build import report_of
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from variant_checks import check_text, refuted  # noqa: E402
+
+REDTEAM = Path(__file__).resolve().parent / "data" / "redteam"
+THETA_HEAD = 'title = "t"\nK = {K}\ndata = ["x1", "x2"]\ndata_space = ["x1", "x2"]\n'
+
+
+def theta_step(start: str, rel: str, expr: str, K: str = '"any"') -> str:
+    return (THETA_HEAD.format(K=K) + f'start = "{start}"\n[params]\ntheta = "real"\n'
+            f'[[step]]\nrel = "{rel}"\nexpr = "{expr}"\nrule = "algebra"\n')
+
+
+def verdicts(result) -> list:
+    return [(s.step.index, s.verdict, s.reason) for s in result.steps]
+
+
+# ------------------------------------------------------------------ F1: the engine
+
+
+def test_an_unsatisfiable_premise_over_the_data_space_is_refused():
+    """p(x1 | theta) + p(x2 | theta) = 1 over the data space: the premise "> 1" holds in no model."""
+    result = check_derivation(load(REDTEAM / "rt6_f1_theta_empty_premise.toml"))
+    assert not result.ok and not result.established
+    assert all(s.verdict is not Verdict.proved for s in result.steps), verdicts(result)
+
+
+@pytest.mark.parametrize("name", ["rt6_f1_theta_evidences_sum.toml", "rt6_f1_theta_decoder_sum.toml"])
+def test_the_sum_rule_of_a_parameterised_decoder_is_proved_with_a_second_opinion(name):
+    result = check_derivation(load(REDTEAM / name))
+    assert result.fully_proved and result.ok, verdicts(result)
+    assert all(s.second_opinion.startswith("the reference evaluator agrees") for s in result.steps), \
+        [s.second_opinion for s in result.steps]
+
+
+def test_the_teaching_file_whose_mistake_is_true_fails():
+    """Its "mistake" p(x1 | theta) + p(x2 | theta) = 1 holds over the data space: the file's
+    expectation is wrong, and the run says so (it once passed on a counterexample that is no model)."""
+    result = check_derivation(load(REDTEAM / "rt6_f1_theta_teaching.toml"))
+    assert result.steps[0].verdict is Verdict.proved and not report_of(result).ok
+
+
+@pytest.mark.parametrize("K", ["2", '"any"'])
+def test_a_false_step_is_refuted_by_a_model_over_the_data_space(K):
+    c = refuted(theta_step("p(x1 | theta)", "=", "1/2", K))
+    prior = [float(Fraction(v)) for v in c.value_of("p(z | theta)")]
+    columns = [[float(Fraction(v)) for v in c.value_of(f"p(x | z = {k + 1}; theta) over x = x1, x2")]
+               for k in range(len(prior))]
+    assert all(math.isclose(sum(column), 1.0) and all(v > 0 for v in column) for column in columns)
+    evidence1 = sum(p * column[0] for p, column in zip(prior, columns))
+    assert math.isclose(c.lhs_value, evidence1, rel_tol=1e-9) and not math.isclose(evidence1, 0.5)
+
+
+def test_without_the_data_space_the_parameterised_evidences_need_not_sum_to_1():
+    text = theta_step("p(x1 | theta) + p(x2 | theta)", "=", "1").replace('data_space = ["x1", "x2"]\n', "")
+    assert check_text(text).steps[0].verdict is Verdict.refuted
+
+
+# ------------------------------------------------------------------ F1: the reference evaluator
+
+
+def test_the_reference_normalises_each_parameters_decoder():
+    derivation = load(REDTEAM / "rt6_f1_theta_evidences_sum.toml")
+    spec, words = derivation.spec, derivation.vocabulary
+
+    def e(text: str):
+        return parse_expression(text, words)
+
+    assert second_opinion(e("p(x1 | theta) + p(x2 | theta)"), "=", e("1"), spec, "any").status == "agrees"
+    assert second_opinion(e("p(x1 | theta)"), "=", e("p(x2 | theta)"), spec, "any").disagrees
+    _, found, _ = cases(spec, "any")
+    indexed = [inst for inst in found if any(sig[2] for _, _, sig, _ in inst.extra)]
+    assert indexed and all(reference.normalised(inst) for inst in found)
+
+
+def test_normalised_looks_at_each_parameters_decoder():
+    """The check can fail: an instance whose own likelihood is normalised and theta's is not."""
+    spec = load(REDTEAM / "rt6_f1_theta_evidences_sum.toml").spec
+    drawn = reference.with_model_names(reference.instances(2, 0, ("x1", "x2")), (), spec.indices)
+    own_only = [reference.with_data_space([inst])[0] for inst in drawn]
+    unnormalised = [replace(inst, extra=before.extra) for inst, before in zip(own_only, drawn)]
+    assert not all(reference.normalised(inst) for inst in unnormalised)
+
+
+# ------------------------------------------------------------------ F3: assumptions read the normalised model
+
+
+@pytest.mark.parametrize("name", ["rt6_f3_cross_assumption.toml", "rt6_f3_mixture_assumption.toml",
+                                  "rt6_f3_r_second_opinion.toml"])
+def test_true_steps_over_the_data_space_get_the_second_opinions_agreement(name):
+    result = check_derivation(load(REDTEAM / name))
+    assert result.fully_proved and result.ok, verdicts(result)
+    assert all(s.second_opinion.startswith("the reference evaluator agrees") for s in result.steps), \
+        [s.second_opinion for s in result.steps]
+
+
+def test_a_false_step_under_an_assumption_over_the_data_space_gets_a_disagreement():
+    """The reference still judges: q(z | x1) = p(z | x2) is not x1's posterior."""
+    spec = load(REDTEAM / "rt6_f3_cross_assumption.toml").spec
+    vocabulary = Vocabulary(("x1", "x2"))
+    e = parse_expression
+    assert second_opinion(e("ELBO(q(z | x1), x1)", vocabulary), "=", e("log(p(x1))", vocabulary),
+                          spec, "any").disagrees
