@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from elbo_sym.engine.check import Verdict, check_derivation
-from elbo_sym.engine.derivation import load
+from elbo_sym.cli import main
+from elbo_sym.engine.derivation import DerivationError, load, loads
 from elbo_sym.engine.parse import Vocabulary, parse_expression
 from elbo_sym.engine.reference import cases, second_opinion
 from elbo_sym.engine.reference import discrete as reference
@@ -127,3 +128,48 @@ def test_a_false_step_under_an_assumption_over_the_data_space_gets_a_disagreemen
     e = parse_expression
     assert second_opinion(e("ELBO(q(z | x1), x1)", vocabulary), "=", e("log(p(x1))", vocabulary),
                           spec, "any").disagrees
+
+
+# ------------------------------------------------------------------ F2: Gaussian premises with a free z
+
+
+GAUSS = 'title = "t"\nmodel = "gaussian"\n'
+
+
+def gauss_premise(premise: str, start: str = "ELBO(q)", rel: str = "<=", expr: str = "log(p(x))",
+                  rule: str = "jensen") -> str:
+    return (GAUSS + f'assume = ["{premise}"]\nstart = "{start}"\n'
+            f'[[step]]\nrel = "{rel}"\nexpr = "{expr}"\nrule = "{rule}"\n')
+
+
+@pytest.mark.parametrize("name, column", [("rt6_f2_gauss_free_z_premise.toml", 12),
+                                          ("rt6_f2_gauss_q_above_prior.toml", 12)])
+def test_a_gaussian_premise_with_a_free_z_is_refused_at_its_column(name, column, capsys):
+    """"z > mu" or "q(z) > p(z)" for every z holds in no model; judged at one z, it was accepted
+    and its claim proved (exit 0)."""
+    path = REDTEAM / name
+    assert main(["check", "--no-cache", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:3:{column}: a premise with a free z" in err
+
+
+def test_a_deck_card_with_a_gaussian_free_z_premise_is_refused(capsys):
+    path = REDTEAM / "rt6_f2_gauss_free_z_deck.toml"
+    assert main(["cards", "--check", str(path)]) == 2
+    assert f"{path}:9:11: a premise with a free z" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("premise, column", [
+    ("p(x | z) > p(x)", 0), ("z**2 > 0", 0), ("mu < z", 5), ("mu != q(z)", 6), ("q(z) != 2 * p(z)", 0), ("mu + (z - mu) > 1", 5),
+])
+def test_each_side_and_term_with_a_free_z_is_pointed_at(premise, column):
+    with pytest.raises(DerivationError) as info:
+        loads(gauss_premise(premise), "g.toml")
+    assert info.value.line == 3 and info.value.column == len('assume = ["') + column, info.value
+
+
+@pytest.mark.parametrize("premise", ["q(z) != p(z | x)", "q(z) != Normal(0, 1)", "mu > 1",
+                                     "E(q(z), z) > mu", "KL(q(z), p(z)) >= 1", "ELBO(q) >= log(p(x)) - 1"])
+def test_gaussian_premises_without_a_free_z_are_kept(premise):
+    derivation = loads(gauss_premise(premise), "g.toml")
+    assert [f"{p.lhs.text} {p.rel} {p.rhs.text}" for p in derivation.premises] == [premise]

@@ -34,7 +34,19 @@ from elbo_sym.engine.models.base import (
     variational_block,
 )
 from elbo_sym.engine.models.discrete import free_latents, observation_of
-from elbo_sym.engine.notation import DATA_DENSITY, IWAE, Density, Index
+from elbo_sym.engine.notation import (
+    DATA_DENSITY,
+    ELBO,
+    IWAE,
+    KL,
+    Density,
+    Entropy,
+    Expectation,
+    Index,
+    LatentSum,
+    Normal,
+    z,
+)
 from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.premises import PREMISE_FAMILIES
 from elbo_sym.engine.rules import RULES
@@ -877,7 +889,9 @@ class _Reader:
                 shown = " and ".join(names)
                 verb = "is" if len(names) == 1 else "are"
                 where = "" if index else f" in {name}"
-                raise self._at(formula.line, formula.text, _free_column(formula.text, layers, self.vocabulary),
+                column = _free_column(formula.text, lambda e, free=layers: bool(free_latents(e) & free),
+                                      self.vocabulary)
+                raise self._at(formula.line, formula.text, column,
                                f"{shown} {verb} free{where} (not bound by a Sum, E, KL or H) while {closed} "
                                f"has no free layer: bind {names[0]}, e.g. E(q({names[0]} | x), ...) or "
                                f"Sum(..., {names[0]}) around the part that mentions it", index)
@@ -1016,10 +1030,27 @@ class _Reader:
             if family == "gaussian" and D not in (1, None):
                 raise self._at(at, item, len(left), f"a premise ({rel}) is only supported for the Gaussian family "
                                f"with one dimension (D = 1) for now; here assume fixes q: \"q(z) = ...\"")
-            premises.append(Relation(self.formula(left, at, "assume"), rel, self.formula(right, at, "assume")))
+            premise = Relation(self.formula(left, at, "assume"), rel, self.formula(right, at, "assume"))
+            if family == "gaussian":
+                self.check_gaussian_premise(premise, item, at)
+            premises.append(premise)
             if len(premises) > MAX_PREMISES:
                 raise self.error(at, f"too many premises (the limit is {MAX_PREMISES})")
         return (definitions[0] if isinstance(value, str) and definitions else definitions), tuple(premises)
+
+    def check_gaussian_premise(self, premise: Relation, item: str, line: int) -> None:
+        """A premise with a free z holds for every z (vocabulary section 1), but the Gaussian family
+        decides it at one z, where z is a number like mu: refused, unless it is ``a != b`` between
+        two distributions of z (compared by their means and variances)."""
+        sides = (premise.lhs, premise.rhs)
+        if premise.rel == "!=" and all(_distribution_of_z(side.expr) for side in sides):
+            return
+        for side, offset in zip(sides, (0, item.rindex(premise.rhs.text))):
+            if _gaussian_free_z(side.expr):
+                column = offset + _free_column(side.text, _gaussian_free_z, self.vocabulary)
+                raise self._at(line, item, column, f"a premise with a free z would hold for every z, which the "
+                               f"Gaussian family cannot decide (it judges one z): bind z (E(q(z), ...), KL, H) or "
+                               f"state the premise about the parameters (mu > 1, ELBO(q) >= log(p(x)))")
 
     def _item_line(self, line: int, item: str) -> int:
         """The line of a list entry `item` of the key on `line` (an array may span lines)."""
@@ -1453,8 +1484,25 @@ def _q_column(text: str) -> int:
     return match.start() if match else 0
 
 
-def _free_column(text: str, layers: frozenset, vocabulary: Vocabulary) -> int:
-    """Where in `text` the first top-level term with one of `layers` free starts (0 if none
+def _distribution_of_z(e: Expr) -> bool:
+    """A density of z alone (q(z), p(z | x)) or a normal distribution N(m, v)."""
+    return isinstance(e, Normal) or (isinstance(e, Density) and e.variables == (z,))
+
+
+def _gaussian_free_z(e: Expr) -> bool:
+    """z occurs in `e` outside every binder (E, KL, H, ELBO bind the one z of the Gaussian family):
+    bare (z - mu) or in a density (q(z), p(x | z))."""
+    if e == z:
+        return True
+    if isinstance(e, Density):
+        return z in e.variables + e.given
+    if isinstance(e, (Expectation, LatentSum, KL, Entropy, ELBO, IWAE, Normal)):
+        return False
+    return any(_gaussian_free_z(a) for a in e.args)
+
+
+def _free_column(text: str, is_free: Callable[[Expr], bool], vocabulary: Vocabulary) -> int:
+    """Where in `text` the first top-level term for which `is_free` holds starts (0 if none
     parses on its own)."""
     depth, start, bounds = 0, 0, []
     for i, ch in enumerate(text):
@@ -1469,7 +1517,7 @@ def _free_column(text: str, layers: frozenset, vocabulary: Vocabulary) -> int:
             expr = parse_expression(piece.strip(), vocabulary)
         except ParseError:
             continue
-        if free_latents(expr) & layers:
+        if is_free(expr):
             return a + len(piece) - len(piece.lstrip())
     return 0
 
