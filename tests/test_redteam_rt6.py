@@ -10,6 +10,7 @@ keeps r's and each parameter's tables, so true steps get agreement instead of a 
 
 from __future__ import annotations
 
+import html
 import math
 import sys
 from dataclasses import replace
@@ -24,7 +25,11 @@ from elbo_sym.engine.derivation import DerivationError, load, loads
 from elbo_sym.engine.parse import Vocabulary, parse_expression
 from elbo_sym.engine.reference import cases, second_opinion
 from elbo_sym.engine.reference import discrete as reference
-from elbo_sym.report.build import report_of
+from elbo_sym.publish import web
+from elbo_sym.publish.handouts import derivations_handout
+from elbo_sym.report.build import check_file, report_of
+from elbo_sym.report.display import to_html
+from elbo_sym.report.text import derivation_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from variant_checks import check_text, refuted  # noqa: E402
@@ -173,3 +178,48 @@ def test_each_side_and_term_with_a_free_z_is_pointed_at(premise, column):
 def test_gaussian_premises_without_a_free_z_are_kept(premise):
     derivation = loads(gauss_premise(premise), "g.toml")
     assert [f"{p.lhs.text} {p.rel} {p.rhs.text}" for p in derivation.premises] == [premise]
+
+
+# ------------------------------------------------------------------ F4: the data space is printed as a condition
+
+DECODER_TEXT = "p(x1 | z) + p(x2 | z) = 1"
+DECODER_LATEX = r"p(x_{1} \mid z) + p(x_{2} \mid z) = 1"
+
+
+@pytest.fixture(scope="module")
+def evidences():
+    report = check_file(REDTEAM / "rt6_f4_evidences_add_to_one.toml")
+    assert report.fully_proved
+    return report
+
+
+def test_the_data_space_is_a_condition_of_the_scope_header_and_json(evidences):
+    assert [(c.text, c.latex) for c in evidences.params] == [(DECODER_TEXT, DECODER_LATEX)]
+    assert evidences.scope.text == f"Proved for {DECODER_TEXT} and {evidences.model}."
+    assert derivation_text(evidences).splitlines()[2] == f"  conditions: {DECODER_TEXT}"
+    data = evidences.to_dict()
+    assert data["params"] == [{"text": DECODER_TEXT, "latex": DECODER_LATEX}]
+    assert f"with {DECODER_TEXT} at every z (the data space)" in data["domain"]
+
+
+def test_the_data_space_is_printed_on_the_sheet_the_page_and_the_notebook(evidences):
+    source = derivations_handout([evidences]).render()
+    assert rf"Proved for \({DECODER_LATEX}\) and" in source and rf"\textbf{{Assume.}}\enspace ${DECODER_LATEX}$" in source
+    body = web.derivations_page([evidences]).body
+    assert f"Proved for ${DECODER_LATEX}$ and" in body and f"**Assume.** ${DECODER_LATEX}$" in body
+    assumed = [line for line in to_html(load(REDTEAM / "rt6_f4_evidences_add_to_one.toml")).splitlines()
+               if line.startswith("<p>assume: ")]
+    assert assumed == [f"<p>assume: {html.escape(chr(92) + '(' + DECODER_LATEX + chr(92) + ')')}</p>"]
+
+
+def test_each_parameter_of_a_parameterised_model_has_its_data_space_condition():
+    text = theta_step("p(x1 | theta_old) + p(x2 | theta_old)", "=", "p(x1 | theta_new) + p(x2 | theta_new)")
+    report = check_file(loads(text.replace('theta = "real"', 'theta_old = "real"\ntheta_new = "real"'), "t.toml"))
+    assert report.fully_proved, [(s.verdict, s.reason) for s in report.steps]
+    assert [c.text for c in report.params] == [f"p(x1 | z; {t}) + p(x2 | z; {t}) = 1" for t in ("theta_old", "theta_new")]
+
+
+def test_without_a_data_space_nothing_is_added():
+    text = theta_step("p(x1 | theta)", "<=", "1").replace('data_space = ["x1", "x2"]\n', "")
+    report = check_file(loads(text, "t.toml"))
+    assert report.params == () and "data space" not in report.domain
