@@ -220,6 +220,51 @@ def test_each_parameter_of_a_parameterised_model_has_its_data_space_condition():
 
 
 def test_without_a_data_space_nothing_is_added():
-    text = theta_step("p(x1 | theta)", "<=", "1").replace('data_space = ["x1", "x2"]\n', "")
+    text = theta_step("p(x1 | theta) + p(x2 | theta)", "=", "p(x2 | theta) + p(x1 | theta)").replace(
+        'data_space = ["x1", "x2"]\n', "")
     report = check_file(loads(text, "t.toml"))
     assert report.params == () and "data space" not in report.domain
+
+
+# ------------------------------------------------------------------ F5: messages and names
+
+
+@pytest.mark.parametrize("args, example, other", [(["cards", "--moodle"], "quiz.xml", "deck.apkg"),
+                                                   (["flashcards", "--anki"], "deck.apkg", "quiz.xml")])
+def test_a_folder_given_for_an_output_file_suggests_a_file_of_its_kind(tmp_path, capsys, args, example, other):
+    assert main([*args, str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"e.g. {tmp_path / example}" in err and other not in err
+
+
+def interval_error(condition: str) -> DerivationError:
+    text = theta_step("beta * p(x1)", "<=", "p(x1)").replace('theta = "real"', f'beta = "{condition}"')
+    with pytest.raises(DerivationError) as info:
+        loads(text.replace('data_space = ["x1", "x2"]\n', ""), "b.toml")
+    return info.value
+
+
+def test_a_point_interval_is_refused_as_a_single_value():
+    error = interval_error("in [1, 1]")
+    assert "[1, 1] is the single value 1, not an interval: write 1 in place of beta" in error.message
+    assert "empty" not in error.message and error.column == len('beta = "in [')
+    for empty in ("in (1, 1]", "in [1, 1)", "in [2, 1]"):  # truly empty: no value at all
+        assert "the interval is empty" in interval_error(empty).message
+
+
+@pytest.mark.parametrize("name", ["e", "pi", "I", "oo", "zoo", "nan"])
+def test_sympys_constants_cannot_name_a_parameter_or_an_observation(name):
+    for text, what in ((f'title = "t"\nK = 2\nstart = "log(p(x))"\n[params]\n{name} = "> 0"\n'
+                        '[[step]]\nrel = "="\nexpr = "log(p(x))"\nrule = "algebra"\n', "a parameter"),
+                       (f'title = "t"\nK = 2\ndata = ["{name}", "x2"]\nstart = "log(p(x2))"\n'
+                        '[[step]]\nrel = "="\nexpr = "log(p(x2))"\nrule = "algebra"\n', "an observation")):
+        with pytest.raises(DerivationError) as info:
+            loads(text, "c.toml")
+        assert f"'{name}' cannot name {what}: SymPy reads it as a constant" in info.value.message
+
+
+@pytest.mark.parametrize("name, line", [("rt6_f5_param_named_e.toml", 6), ("rt6_f5_param_named_oo.toml", 6)])
+def test_the_red_teams_constant_parameters_are_refused_at_their_line(name, line, capsys):
+    path = REDTEAM / name
+    assert main(["check", "--no-cache", str(path)]) == 2
+    assert f"{path}:{line}: '" in capsys.readouterr().err

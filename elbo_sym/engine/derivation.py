@@ -47,7 +47,7 @@ from elbo_sym.engine.notation import (
     Normal,
     z,
 )
-from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expression
+from elbo_sym.engine.parse import CONSTANT_NAMES, RESERVED, ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.premises import PREMISE_FAMILIES
 from elbo_sym.engine.rules import RULES
 from elbo_sym.files import FileReadError, InputError, discover, read_regular_file  # noqa: F401  (discover: re-exported)
@@ -924,6 +924,8 @@ class _Reader:
         if len(value) > MAX_OBSERVATIONS:
             raise self.error(line, f"at most {MAX_OBSERVATIONS} observations, got {len(value)}")
         for name in value:
+            if name in CONSTANT_NAMES:
+                raise self.error(line, constant_name_message(name, "an observation"))
             if not _NAME.fullmatch(name) or name in RESERVED:
                 raise self.error(line, f"{name!r} cannot name an observation (use letters and digits, "
                                        f"not one of {', '.join(sorted(RESERVED))})")
@@ -938,6 +940,8 @@ class _Reader:
         out = []
         for name, condition in value.items():
             here = self.param_line(name)
+            if name in CONSTANT_NAMES:
+                raise self.error(here, constant_name_message(name, "a parameter"))
             if not (_NAME.fullmatch(name) or _INDEXED_NAME.fullmatch(name)) or name in RESERVED or name in observations:
                 raise self.error(here, f"{name!r} cannot name a parameter (use letters and digits, or one `_` as in "
                                        f"theta_old; not an "
@@ -974,6 +978,9 @@ class _Reader:
                 return Interval(lower=bound, lower_open=op == ">")
             return Interval(upper=bound, upper_open=op == "<")
         low, high = bounds
+        if low == high and match.group(3) == "[" and match.group(6) == "]":
+            raise self._at(line, text, match.start(4), f"{name}: [{low}, {high}] is the single value {low}, not an "
+                                                       f"interval: write {low} in place of {name} in the formulas")
         if not low < high:
             raise self._at(line, text, match.start(4), f"{name}: the interval is empty ({low} is not below {high})")
         return Interval(low, high, match.group(3) == "(", match.group(6) == ")")
@@ -1560,6 +1567,13 @@ def prose_claim(text: str, vocabulary: Vocabulary) -> tuple[Expr, str, Expr]:
         except ParseError as error:
             raise ParseError(error.message, at + (error.column or 0), error.token) from None
     return sides[0], rel, sides[1]
+
+
+def constant_name_message(name: str, what: str) -> str:
+    """Why a SymPy constant's name cannot name an observation or a parameter."""
+    return (f"{name!r} cannot name {what}: SymPy reads it as a constant ({', '.join(CONSTANT_NAMES)}: Euler's "
+            f"number, pi, the imaginary unit, infinity, complex infinity, not a number), so it would print or mean "
+            f"something else; choose another name")
 
 
 def split_premise(text: str) -> tuple[str, str, str] | None:
