@@ -889,8 +889,10 @@ class _Reader:
                 shown = " and ".join(names)
                 verb = "is" if len(names) == 1 else "are"
                 where = "" if index else f" in {name}"
-                column = _free_column(formula.text, lambda e, free=layers: bool(free_latents(e) & free),
-                                      self.vocabulary)
+                def frees(e: Expr, chosen: frozenset = layers) -> bool:
+                    return bool(free_latents(e) & chosen)
+
+                column = _free_column(formula.text, frees, self.vocabulary)
                 raise self._at(formula.line, formula.text, column,
                                f"{shown} {verb} free{where} (not bound by a Sum, E, KL or H) while {closed} "
                                f"has no free layer: bind {names[0]}, e.g. E(q({names[0]} | x), ...) or "
@@ -1055,9 +1057,9 @@ class _Reader:
         for side, offset in zip(sides, (0, item.rindex(premise.rhs.text))):
             if _gaussian_free_z(side.expr):
                 column = offset + _free_column(side.text, _gaussian_free_z, self.vocabulary)
-                raise self._at(line, item, column, f"a premise with a free z would hold for every z, which the "
-                               f"Gaussian family cannot decide (it judges one z): bind z (E(q(z), ...), KL, H) or "
-                               f"state the premise about the parameters (mu > 1, ELBO(q) >= log(p(x)))")
+                raise self._at(line, item, column, "a premise with a free z would hold for every z, which the "
+                               "Gaussian family cannot decide (it judges one z): bind z (E(q(z), ...), KL, H) or "
+                               "state the premise about the parameters (mu > 1, ELBO(q) >= log(p(x)))")
 
     def _item_line(self, line: int, item: str) -> int:
         """The line of a list entry `item` of the key on `line` (an array may span lines)."""
