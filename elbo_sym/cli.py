@@ -387,7 +387,7 @@ def _exercises(seed, project, count, K, parts, solutions, json, moodle, roster, 
             raise InputError("--solutions does not go with --moodle or --roster (the quiz has its feedback, "
                              "the roster's key is teacher-key.pdf)")
         course = _project(project, seed=seed, count=count, K=K, parts=parts)
-        quiz = output_file(moodle, "--moodle") if moodle is not None else None
+        quiz = output_file(moodle, "--moodle", "quiz.xml") if moodle is not None else None
         folder = output_folder(out, "--out") if roster is not None else None
         from elbo_sym.publish.commands import exercise_files
 
@@ -452,7 +452,7 @@ def _cards(paths, check, moodle, json, budget, file_budget, project, solutions) 
     if moodle is not None:
         from elbo_sym.publish.commands import cards_moodle
 
-        target = output_file(moodle, "--moodle")  # before checking anything
+        target = output_file(moodle, "--moodle", "quiz.xml")  # before checking anything
         if json:
             raise InputError("--json prints the decks; it does not go with --moodle")
         return _print_outcome(cards_moodle(_project(project), paths, target, budget=budget, file_budget=file_budget))
@@ -532,7 +532,7 @@ def _flashcards(file, anki, project, budget, file_budget) -> int:
     """
     from elbo_sym.publish.commands import flashcards_course
 
-    target = output_file(anki, "--anki") if anki is not None else None  # before checking anything
+    target = output_file(anki, "--anki", "deck.apkg") if anki is not None else None  # before checking anything
     if file is not None and project is not None:
         raise InputError("--project goes without FILE (it names the flashcards)")
     return _print_outcome(flashcards_course(_project(project), file, target, budget=budget, file_budget=file_budget))

@@ -208,13 +208,14 @@ def output_folder(text: str, option: str) -> Path:
     return out
 
 
-def output_file(text: str, option: str) -> Path:
-    """A file to (re)place: not a folder or a device, in an existing writable folder."""
+def output_file(text: str, option: str, example: str) -> Path:
+    """A file to (re)place: not a folder or a device, in an existing writable folder.  `example`:
+    a file name of the option's kind ("quiz.xml", "deck.apkg"), suggested when given a folder."""
     if "\0" in text:
         raise InputError(f"{option}: the name contains a NUL byte")
     path = Path(text)
     if path.is_dir():
-        raise InputError(f"{option} {text}: is a folder; give a file name, e.g. {path / 'deck.apkg'}")
+        raise InputError(f"{option} {text}: is a folder; give a file name, e.g. {path / example}")
     if (path.exists() or path.is_symlink()) and not path.is_file():
         raise InputError(f"{option} {text}: exists and is not a regular file")
     parent = path.parent

@@ -101,7 +101,7 @@ def test_a_derivation_without_parameters_keeps_its_scope(checked_report):
 
 def test_the_terminal_header_names_the_parameters_domain(shrink):
     header = derivation_text(shrink).splitlines()[:3]
-    assert header[1] == f"  model: {shrink.model}" and header[2] == "  params: beta in [0, 1]"
+    assert header[1] == f"  model: {shrink.model}" and header[2] == "  conditions: beta in [0, 1]"
 
 
 def test_the_checker_page_shows_the_scope_the_claim_and_every_condition(shrink):

@@ -34,8 +34,20 @@ from elbo_sym.engine.models.base import (
     variational_block,
 )
 from elbo_sym.engine.models.discrete import free_latents, observation_of
-from elbo_sym.engine.notation import DATA_DENSITY, IWAE, Density, Index
-from elbo_sym.engine.parse import RESERVED, ParseError, Vocabulary, parse_expression
+from elbo_sym.engine.notation import (
+    DATA_DENSITY,
+    ELBO,
+    IWAE,
+    KL,
+    Density,
+    Entropy,
+    Expectation,
+    Index,
+    LatentSum,
+    Normal,
+    z,
+)
+from elbo_sym.engine.parse import CONSTANT_NAMES, RESERVED, ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.premises import PREMISE_FAMILIES
 from elbo_sym.engine.rules import RULES
 from elbo_sym.files import FileReadError, InputError, discover, read_regular_file  # noqa: F401  (discover: re-exported)
@@ -877,7 +889,11 @@ class _Reader:
                 shown = " and ".join(names)
                 verb = "is" if len(names) == 1 else "are"
                 where = "" if index else f" in {name}"
-                raise self._at(formula.line, formula.text, _free_column(formula.text, layers, self.vocabulary),
+                def frees(e: Expr, chosen: frozenset = layers) -> bool:
+                    return bool(free_latents(e) & chosen)
+
+                column = _free_column(formula.text, frees, self.vocabulary)
+                raise self._at(formula.line, formula.text, column,
                                f"{shown} {verb} free{where} (not bound by a Sum, E, KL or H) while {closed} "
                                f"has no free layer: bind {names[0]}, e.g. E(q({names[0]} | x), ...) or "
                                f"Sum(..., {names[0]}) around the part that mentions it", index)
@@ -910,6 +926,8 @@ class _Reader:
         if len(value) > MAX_OBSERVATIONS:
             raise self.error(line, f"at most {MAX_OBSERVATIONS} observations, got {len(value)}")
         for name in value:
+            if name in CONSTANT_NAMES:
+                raise self.error(line, constant_name_message(name, "an observation"))
             if not _NAME.fullmatch(name) or name in RESERVED:
                 raise self.error(line, f"{name!r} cannot name an observation (use letters and digits, "
                                        f"not one of {', '.join(sorted(RESERVED))})")
@@ -924,6 +942,8 @@ class _Reader:
         out = []
         for name, condition in value.items():
             here = self.param_line(name)
+            if name in CONSTANT_NAMES:
+                raise self.error(here, constant_name_message(name, "a parameter"))
             if not (_NAME.fullmatch(name) or _INDEXED_NAME.fullmatch(name)) or name in RESERVED or name in observations:
                 raise self.error(here, f"{name!r} cannot name a parameter (use letters and digits, or one `_` as in "
                                        f"theta_old; not an "
@@ -960,6 +980,9 @@ class _Reader:
                 return Interval(lower=bound, lower_open=op == ">")
             return Interval(upper=bound, upper_open=op == "<")
         low, high = bounds
+        if low == high and match.group(3) == "[" and match.group(6) == "]":
+            raise self._at(line, text, match.start(4), f"{name}: [{low}, {high}] is the single value {low}, not an "
+                                                       f"interval: write {low} in place of {name} in the formulas")
         if not low < high:
             raise self._at(line, text, match.start(4), f"{name}: the interval is empty ({low} is not below {high})")
         return Interval(low, high, match.group(3) == "(", match.group(6) == ")")
@@ -1016,10 +1039,27 @@ class _Reader:
             if family == "gaussian" and D not in (1, None):
                 raise self._at(at, item, len(left), f"a premise ({rel}) is only supported for the Gaussian family "
                                f"with one dimension (D = 1) for now; here assume fixes q: \"q(z) = ...\"")
-            premises.append(Relation(self.formula(left, at, "assume"), rel, self.formula(right, at, "assume")))
+            premise = Relation(self.formula(left, at, "assume"), rel, self.formula(right, at, "assume"))
+            if family == "gaussian":
+                self.check_gaussian_premise(premise, item, at)
+            premises.append(premise)
             if len(premises) > MAX_PREMISES:
                 raise self.error(at, f"too many premises (the limit is {MAX_PREMISES})")
         return (definitions[0] if isinstance(value, str) and definitions else definitions), tuple(premises)
+
+    def check_gaussian_premise(self, premise: Relation, item: str, line: int) -> None:
+        """A premise with a free z holds for every z (vocabulary section 1), but the Gaussian family
+        decides it at one z, where z is a number like mu: refused, unless it is ``a != b`` between
+        two distributions of z (compared by their means and variances)."""
+        sides = (premise.lhs, premise.rhs)
+        if premise.rel == "!=" and all(_distribution_of_z(side.expr) for side in sides):
+            return
+        for side, offset in zip(sides, (0, item.rindex(premise.rhs.text))):
+            if _gaussian_free_z(side.expr):
+                column = offset + _free_column(side.text, _gaussian_free_z, self.vocabulary)
+                raise self._at(line, item, column, "a premise with a free z would hold for every z, which the "
+                               "Gaussian family cannot decide (it judges one z): bind z (E(q(z), ...), KL, H) or "
+                               "state the premise about the parameters (mu > 1, ELBO(q) >= log(p(x)))")
 
     def _item_line(self, line: int, item: str) -> int:
         """The line of a list entry `item` of the key on `line` (an array may span lines)."""
@@ -1453,8 +1493,25 @@ def _q_column(text: str) -> int:
     return match.start() if match else 0
 
 
-def _free_column(text: str, layers: frozenset, vocabulary: Vocabulary) -> int:
-    """Where in `text` the first top-level term with one of `layers` free starts (0 if none
+def _distribution_of_z(e: Expr) -> bool:
+    """A density of z alone (q(z), p(z | x)) or a normal distribution N(m, v)."""
+    return isinstance(e, Normal) or (isinstance(e, Density) and e.variables == (z,))
+
+
+def _gaussian_free_z(e: Expr) -> bool:
+    """z occurs in `e` outside every binder (E, KL, H, ELBO bind the one z of the Gaussian family):
+    bare (z - mu) or in a density (q(z), p(x | z))."""
+    if e == z:
+        return True
+    if isinstance(e, Density):
+        return z in e.variables + e.given
+    if isinstance(e, (Expectation, LatentSum, KL, Entropy, ELBO, IWAE, Normal)):
+        return False
+    return any(_gaussian_free_z(a) for a in e.args)
+
+
+def _free_column(text: str, is_free: Callable[[Expr], bool], vocabulary: Vocabulary) -> int:
+    """Where in `text` the first top-level term for which `is_free` holds starts (0 if none
     parses on its own)."""
     depth, start, bounds = 0, 0, []
     for i, ch in enumerate(text):
@@ -1469,7 +1526,7 @@ def _free_column(text: str, layers: frozenset, vocabulary: Vocabulary) -> int:
             expr = parse_expression(piece.strip(), vocabulary)
         except ParseError:
             continue
-        if free_latents(expr) & layers:
+        if is_free(expr):
             return a + len(piece) - len(piece.lstrip())
     return 0
 
@@ -1512,6 +1569,13 @@ def prose_claim(text: str, vocabulary: Vocabulary) -> tuple[Expr, str, Expr]:
         except ParseError as error:
             raise ParseError(error.message, at + (error.column or 0), error.token) from None
     return sides[0], rel, sides[1]
+
+
+def constant_name_message(name: str, what: str) -> str:
+    """Why a SymPy constant's name cannot name an observation or a parameter."""
+    return (f"{name!r} cannot name {what}: SymPy reads it as a constant ({', '.join(CONSTANT_NAMES)}: Euler's "
+            f"number, pi, the imaginary unit, infinity, complex infinity, not a number), so it would print or mean "
+            f"something else; choose another name")
 
 
 def split_premise(text: str) -> tuple[str, str, str] | None:

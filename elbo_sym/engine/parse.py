@@ -82,8 +82,11 @@ class ParseError(Exception):
 _DENSITY_NAMES = {"p", "q", "r", "q_star"}
 _DRAW_NAME = r"[a-z][0-9]?"
 """A name a Sum may bind as another draw of z (w, v, w2): short, so it never prints as a macro."""
+CONSTANT_NAMES = ("e", "pi", "I", "oo", "zoo", "nan")
+"""SymPy's names of constants: a parameter named e would print as Euler's number, I as the
+imaginary unit, and oo is infinity inside limit(...)."""
 RESERVED = frozenset({"p", "q", "r", "q_star", "z", "z1", "z2", "z3", "z4", "z5", "Sum", "E", "KL", "H", "ELBO", "log",
-                      "exp", "pi", "Normal", "IWAE", DATA_DENSITY})
+                      "exp", "Normal", "IWAE", DATA_DENSITY, *CONSTANT_NAMES})
 """Names a file may not use for an observation or a parameter."""
 
 NO_LIMITS = ("limit(...) belongs to the one-layer discrete family (model = \"discrete\"), where a theorem decides "

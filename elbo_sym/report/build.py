@@ -19,7 +19,7 @@ from math import lcm
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sympy import Add, Expr, Mul, Rational, Symbol, log
+from sympy import Add, Expr, Integer, Mul, Rational, Symbol, log
 
 from elbo_sym.engine.check import Counterexample, DerivationResult, StepResult, Verdict
 from elbo_sym.engine.derivation import (
@@ -175,7 +175,22 @@ def report_of(result: DerivationResult) -> DerivationReport:
         problems=tuple(result.problems), expect=d.expect,
         title_parts=prose_parts(d.title, d.vocabulary, parsed=parsed),
         summary_parts=prose_parts(d.summary, d.vocabulary, parsed=parsed),
-        convention=model.convention_text(), params=parameter_domains(d.params, d.indices))
+        convention=model.convention_text(), params=conditions_of(d))
+
+
+def conditions_of(d: Derivation) -> tuple[Math, ...]:
+    """What every step was checked under besides the model, printed with it: each parameter's
+    domain and, over a data space, that the decoder sums to 1 over the observations
+    (``p(x1 | z) + p(x2 | z) = 1``, one for each parameter of a parameterised model)."""
+    return parameter_domains(d.params, d.indices) + (data_space_conditions(d) if d.data_space else ())
+
+
+def data_space_conditions(d: Derivation) -> tuple[Math, ...]:
+    out = []
+    for index in [f"; {t}" for t in d.indices] or [""]:
+        decoder = parse_expression(" + ".join(f"p({o} | z{index})" for o in d.data), d.vocabulary)
+        out.append(Math(f"{to_text(decoder)} = 1", relation_latex(decoder, "=", Integer(1))))
+    return tuple(out)
 
 
 def parameter_domains(params: Sequence[Parameter], indices: Sequence[str] = ()) -> tuple[Math, ...]:
@@ -432,7 +447,7 @@ def input_error(error: DerivationError):
 
 
 __all__ = ["Loaded", "check_file", "load_in_time", "load_deck_in_time", "load_all", "check_all",
-           "report_of", "parameter_domains", "math", "relation", "exact_form", "block_symbol",
+           "report_of", "parameter_domains", "conditions_of", "math", "relation", "exact_form", "block_symbol",
            "vector_latex", "is_log_quantity", "input_error", "DECIMALS"]
 
 _ = Verdict  # re-exported for renderers that compare verdicts by name

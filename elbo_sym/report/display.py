@@ -71,7 +71,7 @@ def _view(shown) -> _View:
         return _View(_prose(shown.title_parts, shown.title), _prose(shown.summary_parts, shown.summary), shown.file,
                      shown.claim.latex if shown.claim else None, shown.start, tuple(rows), status, problems,
                      shown.conditions_latex)
-    from elbo_sym.report.build import math, parameter_domains, prose_parts, relation  # a loaded Derivation
+    from elbo_sym.report.build import conditions_of, math, prose_parts, relation  # a loaded Derivation
 
     d, parsed = shown, dict(shown.prose_math)  # the prose formulas the loader parsed
     chain = tuple(_Row(s.index, s.rel, math(s.expr), s.rule,
@@ -79,7 +79,7 @@ def _view(shown) -> _View:
     return _View(_prose(prose_parts(d.title, d.vocabulary, parsed=parsed), d.title),
                  _prose(prose_parts(d.summary, d.vocabulary, parsed=parsed), d.summary), d.path,
                  relation(d.claim).latex if d.claim else None, math(d.start.expr), chain,
-                 conditions=tuple(c.latex for c in parameter_domains(d.params, d.indices))
+                 conditions=tuple(c.latex for c in conditions_of(d))
                  + tuple(relation(a).latex for a in d.assumptions + d.premises))
 
 

@@ -285,7 +285,8 @@ class DerivationReport:
     convention: str = ""
     """The convention `proved` holds under beyond `domain` (K = "any": integrals finite), or ""."""
     params: tuple[Math, ...] = ()
-    """The domain of each [params] parameter ("beta in [0, 1]"): every step was checked under them."""
+    """The domain of each [params] parameter ("beta in [0, 1]") and, over a data space, the decoder's
+    sum "p(x1 | z) + p(x2 | z) = 1": every step was checked under them."""
 
     def __post_init__(self) -> None:
         if [s.index for s in self.steps] != list(range(1, len(self.steps) + 1)):

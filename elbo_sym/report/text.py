@@ -50,7 +50,7 @@ def derivation_text(r: DerivationReport) -> str:
     """A readable per-step report of one derivation."""
     lines = [f"{r.file} — {r.title}", f"  model: {r.model}"]
     if r.params:  # every step was checked under them: printed with the model, never left out
-        lines.append(f"  params: {', '.join(c.text for c in r.params)}")
+        lines.append(f"  conditions: {', '.join(c.text for c in r.params)}")
     if r.convention:
         lines.append(f"  convention: {r.convention}")
     if r.expect == "refuted":

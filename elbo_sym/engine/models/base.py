@@ -253,9 +253,10 @@ class Instance:
         return tuple(a * b / evidence for a, b in zip(self.prior, self.likelihood(observation)))
 
 
-def likelihood_column_block(k: int) -> str:
-    """The block of p(x | z = k) over the data space (a normalised likelihood), k from 0."""
-    return f"likelihood[z={k}]"
+def likelihood_column_block(k: int, index: str | None = None) -> str:
+    """The block of p(x | z = k) over the data space (a normalised likelihood), k from 0; with
+    `index`, p(x | z = k; theta) of the model with that parameter."""
+    return f"likelihood[z={k}]" if index is None else f"likelihood[z={k}; {index}]"
 
 
 def likelihood_block(observation: str = "x") -> str:
@@ -643,11 +644,12 @@ class ModelDefaults:
             f"K = {spec.K} latent states"
         fixed = {assumption_observation(a): f"{a.lhs.text} = {a.rhs.text} (assumed)" for a in spec.assumptions}
         if spec.indices:
-            parts = [states] + [f"p(z | {t}) > 0 with sum 1 and " + ", ".join(f"p({o} | z; {t})" for o in spec.data)
-                                + " in (0, 1]" for t in spec.indices]
+            parts = [states] + [f"p(z | {t}) > 0 with sum 1 and " + decoder_text(spec.data, f"; {t}", spec.data_space)
+                                for t in spec.indices]
             parts.append("the tables of each parameter value arbitrary and independent")
         else:
-            parts = [states, "p(z) > 0 with sum 1"] + [f"p({o} | z) in (0, 1]" for o in spec.data]
+            parts = [states, "p(z) > 0 with sum 1"] + ([decoder_text(spec.data, "", True)] if spec.data_space else
+                                                        [f"p({o} | z) in (0, 1]" for o in spec.data])
         for o in spec.data:
             parts.append(fixed.get(o) or f"{q_label(o, spec.data)} > 0 with sum 1")
         if spec.data_weights:
@@ -657,6 +659,15 @@ class ModelDefaults:
                       for o in spec.data]
         parts += [p.describe() for p in spec.params]
         return "; ".join(parts)
+
+
+def decoder_text(data: Sequence[str], index: str, data_space: bool) -> str:
+    """The likelihoods' domain in words: each in (0, 1], or over a data space a distribution over
+    the observations at every z.  `index`: "" or "; theta" (a parameterised model's)."""
+    likelihoods = [f"p({o} | z{index})" for o in data]
+    if data_space:
+        return f"{', '.join(likelihoods)} > 0 with {' + '.join(likelihoods)} = 1 at every z (the data space)"
+    return ", ".join(likelihoods) + " in (0, 1]"
 
 
 def assumption_observation(relation) -> str:

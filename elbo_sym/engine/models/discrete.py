@@ -199,6 +199,12 @@ class DiscreteModel(BlockInstances):
             out = []
             for t in self.spec.indices:
                 out.append(Block(prior_block(t), f"p(z | {t})", SIMPLEX, self.indexed_prior[t]))
+                if self.spec.data_space:  # each parameter's p(. | z; theta) a distribution over x at every z
+                    space = ", ".join(self.observations)
+                    out += [Block(likelihood_column_block(k, t), f"p(x | z = {k + 1}; {t}) over x = {space}",
+                                  SIMPLEX, tuple(self.indexed_likelihoods[(o, t)][k] for o in self.observations))
+                            for k in range(self.K)]
+                    continue
                 for o in self.observations:
                     out.append(Block(indexed_likelihood_block(o, t), f"p({o} | z; {t})", UNIT,
                                      self.indexed_likelihoods[(o, t)]))
@@ -292,15 +298,28 @@ class DiscreteModel(BlockInstances):
             out += [Instance(tight.blocks, "tight case q = p(z | x)"), Instance(prior.blocks, "q = p(z)")]
         return out
 
-    def _posterior_at(self, instance: Instance, o: str) -> tuple:
-        """p(z | o) at an instance by Bayes' rule, exactly (its likelihood a row, or columns over
-        the data space)."""
+    def _likelihood_tables(self) -> list:
+        """The likelihood blocks of a parameterised model, each as a function of the parameter:
+        one per observation, or one per z over the data space."""
+        if self.spec.data_space:
+            return [lambda t, k=k: likelihood_column_block(k, t) for k in range(self.K)]
+        return [lambda t, o=o: indexed_likelihood_block(o, t) for o in self.observations]
+
+    def _likelihood_row(self, instance: Instance, o: str, index: str | None = None) -> tuple:
+        """p(o | z) (or p(o | z; index)) at every z of an instance: a row block, or read across
+        the columns over the data space."""
         if not self.spec.data_space:
-            return instance.posterior(o)
+            return instance[likelihood_block(o) if index is None else indexed_likelihood_block(o, index)]
         i = self.observations.index(o)
-        joint = [p * instance[likelihood_column_block(k)][i] for k, p in enumerate(instance.prior)]
+        return tuple(instance[likelihood_column_block(k, index)][i] for k in range(self.K))
+
+    def _posterior_at(self, instance: Instance, o: str, index: str | None = None) -> tuple:
+        """p(z | o) (or p(z | o; index)) at an instance by Bayes' rule, exactly."""
+        prior = instance["prior"] if index is None else instance[prior_block(index)]
+        joint = [p * v for p, v in zip(prior, self._likelihood_row(instance, o, index))]
         total = sum(joint)
         return tuple(j / total for j in joint)
+
     def _special_indexed(self, base: Instance) -> list[Instance]:
         """With r or a parameterised model: every q, r, q_star set to each parameter's posterior
         (the E-step's tight case) or prior, to each other, and each parameter's tables made equal
@@ -312,12 +331,6 @@ class DiscreteModel(BlockInstances):
         def block(name: str, o: str) -> str:
             return q_block(o) if name == "q" else variational_block(name, o)
 
-        def posterior(inst: Instance, o: str, t) -> tuple:
-            prior = inst[prior_block(t)] if t is not None else inst["prior"]
-            likelihood = inst[indexed_likelihood_block(o, t)] if t is not None else inst[likelihood_block(o)]
-            joint = [a * b for a, b in zip(prior, likelihood)]
-            return tuple(j / sum(joint) for j in joint)
-
         out: list[Instance] = []
         for t in indices:
             groups = [[chosen] for chosen in names] + ([names] if len(names) > 1 else [])
@@ -325,7 +338,7 @@ class DiscreteModel(BlockInstances):
                 inst = base
                 for name in group:
                     for o in (free if name == "q" else self.observations):
-                        inst = inst.with_block(block(name, o), posterior(base, o, t))
+                        inst = inst.with_block(block(name, o), self._posterior_at(base, o, t))
                 out.append(Instance(inst.blocks, f"{', '.join(group)} = p(z | x{'; ' + t if t else ''})"))
             if names:  # every distribution the prior (of that model): q = p(z)
                 inst = base
@@ -345,8 +358,8 @@ class DiscreteModel(BlockInstances):
         for t in self.spec.indices[1:]:  # the parameters' models equal: theta_new = theta_old
             first = self.spec.indices[0]
             inst = base.with_block(prior_block(t), base[prior_block(first)])
-            for o in self.observations:
-                inst = inst.with_block(indexed_likelihood_block(o, t), base[indexed_likelihood_block(o, first)])
+            for table_of in self._likelihood_tables():
+                inst = inst.with_block(table_of(t), base[table_of(first)])
             out.append(Instance(inst.blocks, f"the model of {t} = the model of {first}"))
         return out
 

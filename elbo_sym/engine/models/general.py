@@ -173,7 +173,15 @@ class GeneralModel(ModelDefaults):
         weights = tuple(self.data_weights.values())
         if not self.spec.data_space:
             return (weights,)
-        return (weights, tuple(self.likelihood_z.values()), tuple(self.evidence.values()))
+        evidences = tuple(tuple(self.indexed_evidence[(o, t)] for o in self.spec.data) for t in self.spec.indices)
+        return (weights, tuple(self.likelihood_z.values()), tuple(self.evidence.values()),
+                *self._indexed_decoders, *evidences)
+
+    @cached_property
+    def _indexed_decoders(self) -> tuple[tuple[Symbol, ...], ...]:
+        """Per parameter theta, p(x1 | z; theta), ..., p(xn | z; theta): over a data space, a
+        distribution over the observations at every z."""
+        return tuple(tuple(self.indexed_likelihood_z[(o, t)] for o in self.spec.data) for t in self.spec.indices)
 
     @cached_property
     def elimination(self) -> dict:
@@ -496,7 +504,12 @@ class GeneralModel(ModelDefaults):
     def _sum_rule(self, terms: tuple[Expr, ...]) -> tuple[Expr, ...]:
         """Over a data space the decoder is a distribution at every z: terms c * g(z) * p(x_i | z)
         with the same c and g for every observation x_i add up to c * g(z)."""
-        likelihoods = tuple(self.likelihood_z.values())
+        for likelihoods in (tuple(self.likelihood_z.values()), *self._indexed_decoders):
+            terms = self._sum_rule_of(terms, likelihoods)
+        return terms
+
+    def _sum_rule_of(self, terms: tuple[Expr, ...], likelihoods: tuple[Symbol, ...]) -> tuple[Expr, ...]:
+        """The sum rule for one decoder, p(. | z) or p(. | z; theta)."""
         found: dict[tuple[Expr, Expr], dict[Symbol, Expr]] = {}
         for term in terms:
             free, pointwise = _separate(term, self.pointwise_symbols)

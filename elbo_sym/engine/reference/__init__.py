@@ -172,11 +172,11 @@ def _cases(spec: ModelSpec, K, seed: int) -> tuple[str, list, int]:
             count = max(2, min(REFERENCE_INSTANCES // len(every_k) + 1, REFERENCE_MAX_STATES // k))
             drawn = discrete.product_instances(k, count, seed, tuple(spec.data), params, offset=i * count)
             drawn = discrete.with_model_names(drawn, spec.variationals, spec.indices, seed)  # r, theta's tables
+            if spec.data_space:  # the observations are every value of x: normalised before the assumptions read it
+                drawn = discrete.with_data_space(drawn)
             some, lost = discrete.with_assumptions(drawn, fixes)
             found += some
             skipped += lost
-        if spec.data_space:  # the observations are every value of x: a normalised likelihood
-            found = discrete.with_data_space(found)
         if spec.data_weights:  # p_data(x1): every instance with weights of its observations
             found = discrete.with_data_weights(found, seed)
         return "discrete", found, skipped

@@ -721,28 +721,60 @@ def is_valid(inst: Instance, params: tuple[tuple[str, str], ...] = ()) -> bool:
     return all(name in values and parameter_contains(condition, values[name]) for name, condition in params)
 
 
+def _indexed_likelihoods(inst: Instance) -> dict:
+    """The positions in `inst.extra` of each parameter's likelihood tables p(o | z; theta), by
+    the parameter's condition (z, theta), in the order of the observations."""
+    out: dict[tuple, list[int]] = {}
+    for i, (_, _, (name, variables, given), _) in enumerate(inst.extra):
+        if name == "p" and len(variables) == 1 and variables[0] != z and len(given) == 2:
+            out.setdefault(given, []).append(i)
+    return out
+
+
 def normalised(inst: Instance) -> bool:
-    """p(x | z) sums to 1 over the instance's observations at every z (a finite data space)."""
-    return all(_is_one(_sum([inst.likelihood_of(o)[k] for o in inst.observations])) for k in range(inst.K))
+    """p(x | z) sums to 1 over the instance's observations at every z (a finite data space), and
+    so does each parameter's p(x | z; theta)."""
+    tables = [[inst.likelihood_of(o) for o in inst.observations]]
+    tables += [[inst.extra[i][3] for i in places] for places in _indexed_likelihoods(inst).values()]
+    return all(_is_one(_sum([row[k] for row in rows])) for rows in tables for k in range(inst.K))
+
+
+def _columns_normalised(rows: list[tuple[Fraction, ...]]) -> list[tuple[Fraction, ...]]:
+    """Likelihood rows (one per observation) with each column (one z) divided by its sum."""
+    totals = [sum((row[k] for row in rows), Fraction(0)) for k in range(len(rows[0]))]
+    return [tuple(v / t for v, t in zip(row, totals)) for row in rows]
+
+
+def _bayes(prior: tuple[Fraction, ...], likelihood: tuple[Fraction, ...]) -> tuple[Fraction, ...]:
+    joint = [p * l for p, l in zip(prior, likelihood)]
+    evidence = sum(joint, Fraction(0))
+    return tuple(j / evidence for j in joint)
 
 
 def with_data_space(cases: list[Instance]) -> list[Instance]:
     """The instances over a finite data space (the observations are every value of x): each
-    likelihood column divided by its sum, so that p(. | z) is a distribution over x at every z;
-    a q that was the posterior (or the prior) stays the posterior (the prior) of the new model."""
+    likelihood column divided by its sum -- the instance's own and each parameter's p(. | z; theta)
+    -- so that p(. | z) is a distribution over x at every z; a q, r or q_star that was a posterior
+    stays that posterior of the new model, and every other table is kept.  Applied before the
+    assumptions, which then read the new model."""
     out = []
     for inst in cases:
-        totals = [sum((inst.likelihood_of(o)[k] for o in inst.observations), Fraction(0)) for k in range(inst.K)]
-        rows = [tuple(v / t for v, t in zip(inst.likelihood_of(o), totals)) for o in inst.observations]
-        qs = []
-        for o, row in zip(inst.observations, rows):
-            q = inst.q_of(o)
-            if q is not None and q == inst.posterior(o):
-                evidence = sum((p * l for p, l in zip(inst.prior, row)), Fraction(0))
-                q = tuple(p * l / evidence for p, l in zip(inst.prior, row))
-            qs.append(q)
-        out.append(Instance(f"{inst.name}; likelihood normalised over x", inst.prior, rows[0], qs[0],
-                            inst.observations, tuple(zip(rows[1:], qs[1:])), inst.params, inst.data_weights))
+        rows = _columns_normalised([inst.likelihood_of(o) for o in inst.observations])
+        moved = {inst.posterior(o): _bayes(inst.prior, row) for o, row in zip(inst.observations, rows)}
+        extra = list(inst.extra)
+        priors = {sig[2]: values for _, _, sig, values in inst.extra if sig[0] == "p" and sig[1] == (z,)}
+        for given, places in _indexed_likelihoods(inst).items():
+            prior = priors[given[1:]]
+            new = _columns_normalised([extra[i][3] for i in places])
+            for i, row in zip(places, new):
+                moved.setdefault(_bayes(prior, extra[i][3]), _bayes(prior, row))
+                extra[i] = extra[i][:3] + (row,)
+        for i, (label, kind, sig, values) in enumerate(extra):
+            if sig[0] != "p" and values in moved:  # r = a posterior: the new model's
+                extra[i] = (label, kind, sig, moved[values])
+        qs = [moved.get(q, q) if q is not None else None for q in (inst.q_of(o) for o in inst.observations)]
+        out.append(replace(inst, name=f"{inst.name}; likelihood normalised over x", likelihood=rows[0], q=qs[0],
+                           more=tuple(zip(rows[1:], qs[1:])), extra=tuple(extra)))
     return out
 
 
