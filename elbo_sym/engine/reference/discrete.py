@@ -58,6 +58,7 @@ from mpmath.libmp import (
     fone,
     from_rational,
     fzero,
+    mpf_add,
     mpf_ge,
     mpf_gt,
     mpf_le,
@@ -86,6 +87,7 @@ from elbo_sym.engine.notation import (
     x,
     z,
 )
+from elbo_sym.limits import REFERENCE_INTEGER_OFFSETS
 
 DIGITS = 60
 TOLERANCE = Fraction(1, 10**40)
@@ -494,8 +496,8 @@ def _several_observations(base: list[Instance], observations: tuple[str, ...], s
 _ONE_SIDED = re.compile(r"\s*(>=|<=|>|<)\s*([+-]?\d+(?:/\d+)?)\s*")
 _INTEGER = re.compile(r"\s*integer\s*>=\s*([+-]?\d+)\s*")
 """A whole-number parameter (IWAE's samples k): "integer >= 1"."""
-INTEGER_STEPS = (0, 1, 2, 4)
-"""A whole-number parameter is judged at its least value and 1, 2, 4 above it (K**k draws stay few)."""
+INTEGER_STEPS = REFERENCE_INTEGER_OFFSETS
+"""A whole-number parameter is judged at its least value and 1 to 4 above it (K**k draws stay few)."""
 _TWO_SIDED = re.compile(r"\s*in\s*([\[(])\s*([+-]?\d+(?:/\d+)?)\s*,\s*([+-]?\d+(?:/\d+)?)\s*([\])])\s*")
 PARAM_OFFSETS = (Fraction(1, 10**30), Fraction(1, 10**9), Fraction(1, 2), Fraction(1), Fraction(3), Fraction(10**6))
 """How far inside an unbounded interval's bound the samples lie (the bound itself when closed)."""
@@ -1606,14 +1608,32 @@ def relation_holds(rel: str, a: Value, b: Value, tolerance: Fraction = TOLERANCE
         return ok, "" if ok else f"lhs - rhs = {show(d)} (exact)"
     A, B = _iv(a), _iv(b)
     d = mpi_sub(A, B, PREC)
-    if tolerance == 0:
-        ok = _INTERVAL_TESTS[rel](d, fzero)
-        return ok, "" if ok else f"lhs - rhs = {show(d)} (an enclosure at {_digits()} digits)"
     big_a, big_b = mpi_abs(A, PREC)[1], mpi_abs(B, PREC)[1]
     scale = mpi_add(_ONE, (fzero, big_a if mpf_ge(big_a, big_b) else big_b), PREC)
+    if tolerance == 0:
+        ok = _INTERVAL_TESTS[rel](d, fzero)
+        _decisive(rel, d, fzero, mpi_mul(_tolerance_interval(TOLERANCE, PREC), scale, PREC)[0], ok)
+        return ok, "" if ok else f"lhs - rhs = {show(d)} (an enclosure at {_digits()} digits)"
     tol = mpi_mul(_tolerance_interval(tolerance, PREC), scale, PREC)[0]  # the lower end: never looser
     ok = _INTERVAL_TESTS[rel](d, tol)
+    _decisive(rel, d, tol, tol, ok)
     return ok, "" if ok else f"lhs - rhs = {show(d)} (tolerance {show((tol, tol))})"
+
+
+def _decisive(rel: str, d: tuple, tol, resolution, ok: bool) -> None:
+    """A relation that holds only because the difference interval `d` overlaps where it holds must
+    not reach far into where it fails: `=` needs all of d within `tol` + `resolution` of 0, `>=`
+    (`<=`) its lower (upper) end no further below (above) -`tol` than `resolution`.  Otherwise the
+    enclosure is too wide to tell (red team rt7: [-3.8e81, 5.7e81] around a true value 0.64, "=" to
+    1e60 accepted): JudgeError, undecided, never agreement."""
+    if not ok or rel in ("<", ">"):
+        return
+    reach = mpf_add(tol, resolution, PREC)
+    low_ok = mpf_ge(d[0], mpf_neg(reach))
+    high_ok = mpf_le(d[1], reach)
+    if (rel == "=" and low_ok and high_ok) or (rel == ">=" and low_ok) or (rel == "<=" and high_ok):
+        return
+    raise JudgeError(f"lhs - rhs = {show(d)}: an enclosure too wide to decide {rel!r} at {_digits()} digits")
 
 
 @cache
