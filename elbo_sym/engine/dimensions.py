@@ -22,7 +22,7 @@ from fractions import Fraction
 from math import ceil
 
 from sympy import Expr, Poly, Symbol, log, pi
-from sympy.polys.polyerrors import PolynomialError
+from sympy.polys.polyerrors import BasePolynomialError
 
 from elbo_sym.limits import MAX_DIMENSION_SCAN
 
@@ -49,7 +49,7 @@ def first_failure(residual: Expr, D: Symbol, rel: str) -> FirstFailure | None:
     others = _number_atoms(residual) if rel == "=" else []
     try:
         poly = Poly(residual, D, *others, domain="QQ")
-    except (PolynomialError, ValueError, TypeError):
+    except (BasePolynomialError, ValueError, TypeError):
         return None
     if rel == "=":
         return FirstFailure(_first_nonzero(poly), str(residual))

@@ -1558,10 +1558,34 @@ def outcome_of(inst: Any, at: Any, lhs: sympy.Expr, rel: str, rhs: sympy.Expr,
             undefined.append(str(error))
     if undefined:
         return Outcome(inst, at, texts[0], texts[1], False, "undefined: " + "; ".join(undefined))
-    ok, why = relation_holds(rel, values[0], values[1], tolerance)
+    try:
+        ok, why = relation_holds(rel, values[0], values[1], tolerance)
+    except JudgeError:  # an enclosure too wide to decide: narrower at higher precision, else undecided
+        if not refine:
+            raise
+        ok, why = decided_at_higher_precision(rel, lhs, rhs, evaluate, args, memo_at, tolerance)
     if not ok and refine and rel in ("<", ">"):
         ok, why = strict_refined(rel, lhs, rhs, evaluate, args, why, memo_at)
     return Outcome(inst, at, texts[0], texts[1], ok, why)
+
+
+def decided_at_higher_precision(rel: str, lhs: sympy.Expr, rhs: sympy.Expr, evaluate: Callable[..., Value],
+                                args: tuple, memo_at: int | None, tolerance: Fraction) -> tuple[bool, str]:
+    """`lhs rel rhs` whose difference enclosure was too wide to decide (`_decisive`), decided again
+    at each of RETRY_PRECISIONS; still too wide at the last one: JudgeError (undecided)."""
+    wide = JudgeError("no precision to retry at")
+    for bits in RETRY_PRECISIONS:
+        with _precision(bits):
+            fresh = args if memo_at is None else (*args[:memo_at], {}, *args[memo_at + 1:])  # lower precision
+            try:
+                a, b = evaluate(lhs, *fresh), evaluate(rhs, *fresh)
+            except Undefined as error:
+                return False, f"undefined at {bits} bits: {error}"
+            try:
+                return relation_holds(rel, a, b, tolerance)
+            except JudgeError as error:
+                wide = error
+    raise wide
 
 
 def strict_refined(rel: str, lhs: sympy.Expr, rhs: sympy.Expr, evaluate: Callable[..., Value], args: tuple,
