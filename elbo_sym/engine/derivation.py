@@ -364,11 +364,12 @@ def read_toml(raw: bytes | str, path: str = "<string>") -> tuple[str, dict]:
     file:line(:column) else.  Text given as a str (the browser's checker, the Python API) is read as
     its UTF-8 bytes, so the limit and the BOM are the same as for a file (red team rt7)."""
     if isinstance(raw, str):
+        given = raw
         try:
-            raw = raw.encode("utf-8")
+            raw = given.encode("utf-8")
         except UnicodeEncodeError as error:  # a lone surrogate: no file can hold it
-            line = raw[: error.start].count("\n") + 1
-            raise DerivationError(path, line, f"not UTF-8 text (U+{ord(raw[error.start]):04X})") from None
+            line = given[: error.start].count("\n") + 1
+            raise DerivationError(path, line, f"not UTF-8 text (U+{ord(given[error.start]):04X})") from None
     if len(raw) > MAX_FILE_BYTES:
         raise DerivationError(path, 1, f"file is {len(raw)} bytes, larger than the limit of {MAX_FILE_BYTES} bytes")
     try:
