@@ -1575,17 +1575,24 @@ def decided_at_higher_precision(rel: str, lhs: sympy.Expr, rhs: sympy.Expr, eval
     at each of RETRY_PRECISIONS; still too wide at the last one: JudgeError (undecided)."""
     wide = JudgeError("no precision to retry at")
     for bits in RETRY_PRECISIONS:
-        with _precision(bits):
-            fresh = args if memo_at is None else (*args[:memo_at], {}, *args[memo_at + 1:])  # lower precision
-            try:
-                a, b = evaluate(lhs, *fresh), evaluate(rhs, *fresh)
-            except Undefined as error:
-                return False, f"undefined at {bits} bits: {error}"
-            try:
-                return relation_holds(rel, a, b, tolerance)
-            except JudgeError as error:
-                wide = error
+        try:
+            return _decided_at(bits, rel, (lhs, rhs), evaluate, args, memo_at, tolerance)
+        except JudgeError as error:
+            wide = error
     raise wide
+
+
+def _decided_at(bits: int, rel: str, sides: tuple, evaluate: Callable[..., Value], args: tuple,
+                memo_at: int | None, tolerance: Fraction) -> tuple[bool, str]:
+    """`relation_holds` with both sides evaluated afresh at `bits` (a memo in `args` replaced)."""
+    with _precision(bits):
+        if memo_at is not None:
+            args = (*args[:memo_at], {}, *args[memo_at + 1:])
+        try:
+            values = [evaluate(side, *args) for side in sides]
+        except Undefined as error:
+            return False, f"undefined at {bits} bits: {error}"
+        return relation_holds(rel, values[0], values[1], tolerance)
 
 
 def strict_refined(rel: str, lhs: sympy.Expr, rhs: sympy.Expr, evaluate: Callable[..., Value], args: tuple,
