@@ -1270,7 +1270,7 @@ class _Reader:
                                                                  f"example gives params = {{ mu = \"...\", ... }}")
         if derivation.D == ANY_K:
             raise self.error(line, f"example {i + 1}: with D = \"any\" an example would need a number of "
-                                   f"dimensions; leave examples out (every step is searched at D = 1, 2, 3, 5)")
+                                   f"dimensions; leave examples out (every step is searched at D = 1 to 8 and 12)")
         try:
             explicit = derivation.model().explicit(1)
         except (ValueError, UnfoldError) as error:

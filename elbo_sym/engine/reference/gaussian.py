@@ -15,7 +15,7 @@ linear decoder p(x | z) = N(x; w1 z1 + ... + wD zD + b, s**2), p(x) = N(x; b, |w
 textbook marginal) and p(z | x) = p(x, z) / p(x).  Every E, KL, H and ELBO is an integral against
 q or p(z), a product of D one-dimensional Gaussians: the product Hermite rule (n points per
 coordinate, exact for an integrand of degree < 2n in each coordinate; at most PRODUCT_POINTS
-points).  ``D = "any"``: instances at D = 1, 2, 3, 5 (the diagonal names mu1, sigma1, w1 even for
+points).  ``D = "any"``: instances at each D of REFERENCE_ANY_D (the diagonal names mu1, sigma1, w1 even for
 D = 1), where ``Sum(f, (d, 1, D))`` is the plain sum of f at d = 1..D (mu_d read as mu1, mu2, ...)
 and D is the instance's number.  A claim with a free z (D = 1) is judged at sampled values of z.
 """
