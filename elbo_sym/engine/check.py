@@ -706,7 +706,10 @@ def _first_failing_dimension(lhs: Expr, step: Step, model) -> int | None:
     D = model.dimension
     if D is None:
         return None
-    forms = residuals(difference(lhs, step.expr), model)
+    try:
+        forms = residuals(difference(lhs, step.expr), model)
+    except (TooLarge, UnfoldError, ValueError, TypeError, ArithmeticError):  # no canonical form: the search decides
+        return None
     found = first_failure(forms[0].as_expr(), D, step.rel) if len(forms) == 1 else None
     if found is None or found.D is None:
         return None
