@@ -41,9 +41,10 @@ class FirstFailure:
 
 
 def first_failure(residual: Expr, D: Symbol, rel: str) -> FirstFailure | None:
-    """The first whole number D >= 1 where `residual` (left - right, a polynomial in D with rational
-    coefficients, and for ``=`` also in logs of numbers and pi) makes `rel` fail; None when the
-    residual is not of that kind (the search decides the step)."""
+    """A whole number D >= 1 where `residual` (left - right, a polynomial in D with rational
+    coefficients, and for ``=`` also in logs of numbers and pi) makes `rel` fail: the least one, or
+    for an inequality whose least failure lies past MAX_DIMENSION_SCAN the first D past Cauchy's
+    bound; None when the residual is not of that kind (the search decides the step)."""
     if not residual.free_symbols <= {D} or rel not in _FAILS:
         return None
     others = _number_atoms(residual) if rel == "=" else []
