@@ -74,7 +74,7 @@ def test_a_whole_number_parameter_is_searched_at_small_whole_numbers():
     assert "whole number" in interval.describe("k")
     # the reference evaluator reads the same condition with its own parser
     text = condition_text(interval)
-    assert text == "integer >= 1" and judge.parameter_samples(text) == (1, 2, 3, 5)
+    assert text == "integer >= 1" and judge.parameter_samples(text) == (1, 2, 3, 4, 5)  # not the search's set
     assert judge.parameter_contains(text, Fraction(2)) and not judge.parameter_contains(text, Fraction(5, 2))
 
 

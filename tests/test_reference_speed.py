@@ -487,7 +487,12 @@ def test_relations_tested_one_at_a_time_decide_as_all_at_once():
                 a = _value(rng, bits)
                 b = rng.choice([a, _value(rng, bits), discrete._sum([a, Fraction(1, 10**rng.choice([30, 45, 80]))])])
                 for rel in ("=", "<=", ">=", "<", ">"):
-                    assert discrete.relation_holds(rel, a, b) == _plain_relation_holds(rel, a, b), (rel, a, b)
+                    try:
+                        decided = discrete.relation_holds(rel, a, b)
+                    except discrete.JudgeError:  # too wide to decide (red team rt7): only ever an "ok" undone
+                        assert _plain_relation_holds(rel, a, b)[0], (rel, a, b)
+                        continue
+                    assert decided == _plain_relation_holds(rel, a, b), (rel, a, b)
     with pytest.raises(KeyError):
         discrete.relation_holds("!=", Fraction(1), Fraction(2))
     with pytest.raises(KeyError):

@@ -386,11 +386,13 @@ def test_the_dearest_step_of_the_tree_is_charged_its_repeats_and_fits_the_budget
     """The DDPM Gaussian terms' first step shares two expectations between its sides; found free, they
     cost nothing (61,729 operations counted); charged what they cost, the step counts 306,000 -- what
     judging each side afresh gives -- which the budget of 250,000 stopped after 71 of its 87 instances
-    (bench/outcome_diff.py); the budget is 400,000 since, and all 87 are judged again."""
+    (bench/outcome_diff.py).  Since an enclosure too wide to decide is evaluated again at 700 bits (red
+    team rt7), it counts 611,000 (57 of its instances have parameters 1e-30 from a bound); the budget is
+    800,000, and all 87 are judged."""
     derivation = load(REPO / "derivations" / "literature" / "ddpm-appendix-a-gaussian-terms.toml")
     model, step = derivation.model(), derivation.steps[0]
     reference.forget()
     opinion, work = reference.second_opinion_and_work(derivation.start.expr, step.rel, step.expr, model.spec, model.K)
     assert (opinion.status, opinion.decided, opinion.unreached) == ("agrees", 87, 0)
-    assert 300_000 < work <= reference.REFERENCE_WORK_OPERATIONS
+    assert 600_000 < work <= reference.REFERENCE_WORK_OPERATIONS
     reference.forget()

@@ -29,12 +29,13 @@ from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
 from elbo_sym.engine.derivation import Derivation, Example, Step
+from elbo_sym.engine.dimensions import first_failure
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError
 from elbo_sym.engine.models.general import SEARCH_K
 from elbo_sym.engine.notation import Limit, to_text
 from elbo_sym.engine.premises import HOLDS, UNDECIDED, PremiseJudge, PremiseTally, premise_text, premises_of
-from elbo_sym.engine.rules import RULES, RuleOutcome, difference, proves_zero
+from elbo_sym.engine.rules import RULES, RuleOutcome, difference, proves_zero, residuals
 from elbo_sym.engine.samples import (
     counts_fit,
     for_definedness,
@@ -63,6 +64,7 @@ from elbo_sym.engine.search import (
 from elbo_sym.engine.wellformed import derived_arguments, derived_distribution_problem, well_formedness_problem
 from elbo_sym.limits import (
     MAX_IWAE_TERMS,
+    MAX_SEARCH_D,
     REFERENCE_BUDGET_SECONDS,
     STEP_BUDGET_SECONDS,
     file_budget,
@@ -634,6 +636,9 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, budget: fl
     notes: list[str] = []
     general = model.K == "any"
     models = model.search_models()
+    first = _first_failing_dimension(lhs, step, model)
+    if first is not None:  # the D where the sides' difference, a polynomial in D, fails: searched first
+        models = (model.explicit(first),) + tuple(m for m in models if m.spec.D != first)
     found = None
     if general and not any(_is_density_model(m) for m in models):
         notes.append("no densities (this model has no Gaussian counterpart)")
@@ -681,7 +686,8 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, budget: fl
                          f"{str(error).split(' (')[0].split(': ')[0]})")
             continue
         held, undecided = held + h, undecided + u
-        where = "a Gaussian density" if _is_density_model(explicit) else f"K = {explicit.K}"
+        where = f"D = {explicit.spec.D}" if model.dimension is not None else \
+            "a Gaussian density" if _is_density_model(explicit) else f"K = {explicit.K}"
         skipped += [f"the {source} ({where})" for source in skips]
         if _is_density_model(explicit):
             densities += h
@@ -709,6 +715,26 @@ def _definedness_models(models: tuple) -> tuple:
     densities = tuple(m for m in models if _is_density_model(m))
     finite = tuple(m for m in models if not _is_density_model(m))
     return finite[:1] + densities + finite[1:]
+
+
+def _first_failing_dimension(lhs: Expr, step: Step, model) -> int | None:
+    """For a model of every number of dimensions D (the Gaussian D = "any"): the least D where the
+    step fails when left - right reduces to a polynomial in D alone (engine.dimensions), else None.
+    Such a D beyond the models the search builds is an error, never "held" (red team rt7)."""
+    D = model.dimension
+    if D is None:
+        return None
+    try:
+        forms = residuals(difference(lhs, step.expr), model)
+    except (TooLarge, UnfoldError, ValueError, TypeError, ArithmeticError):  # no canonical form: the search decides
+        return None
+    found = first_failure(forms[0].as_expr(), D, step.rel) if len(forms) == 1 else None
+    if found is None or found.D is None:
+        return None
+    if found.D > MAX_SEARCH_D:
+        raise UnfoldError(f"left - right = {found.residual} makes the relation fail at D = {found.D} (exactly), more "
+                          f"dimensions than the counterexample search builds an instance in ({MAX_SEARCH_D})")
+    return found.D
 
 
 _HALF_FOR_DEFINEDNESS = "the definedness search's half of the budget"

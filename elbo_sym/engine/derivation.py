@@ -373,17 +373,22 @@ def _read(raw: bytes | str, path: str) -> Derivation:
 def read_toml(raw: bytes | str, path: str = "<string>") -> tuple[str, dict]:
     """The text and the TOML table of a file the user wrote (derivation, deck, project):
     UTF-8 (a BOM tolerated), size-limited, accents composed (NFC); DerivationError naming
-    file:line(:column) else."""
-    if isinstance(raw, bytes):
-        if len(raw) > MAX_FILE_BYTES:
-            raise DerivationError(path, 1, f"file is {len(raw)} bytes, larger than the limit of {MAX_FILE_BYTES} bytes")
+    file:line(:column) else.  Text given as a str (the browser's checker, the Python API) is read as
+    its UTF-8 bytes, so the limit and the BOM are the same as for a file (red team rt7)."""
+    if isinstance(raw, str):
+        given = raw
         try:
-            text = raw.decode("utf-8-sig")  # tolerate the BOM some Windows editors write
-        except UnicodeDecodeError as error:
-            line = raw[: error.start].count(b"\n") + 1
-            raise DerivationError(path, line, f"not UTF-8 text (byte 0x{raw[error.start]:02x})") from None
-    else:
-        text = raw
+            raw = given.encode("utf-8")
+        except UnicodeEncodeError as error:  # a lone surrogate: no file can hold it
+            line = given[: error.start].count("\n") + 1
+            raise DerivationError(path, line, f"not UTF-8 text (U+{ord(given[error.start]):04X})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise DerivationError(path, 1, f"file is {len(raw)} bytes, larger than the limit of {MAX_FILE_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8-sig")  # tolerate the BOM some Windows editors write
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise DerivationError(path, line, f"not UTF-8 text (byte 0x{raw[error.start]:02x})") from None
     # composed accents (NFC): an editor or export that writes e + U+0301 means the same "é" the prose check accepts
     text = unicodedata.normalize("NFC", text)
     try:
@@ -1305,7 +1310,7 @@ class _Reader:
                                                                  f"example gives params = {{ mu = \"...\", ... }}")
         if derivation.D == ANY_K:
             raise self.error(line, f"example {i + 1}: with D = \"any\" an example would need a number of "
-                                   f"dimensions; leave examples out (every step is searched at D = 1, 2, 3, 5)")
+                                   f"dimensions; leave examples out (every step is searched at D = 1 to 8 and 12)")
         try:
             explicit = derivation.model().explicit(1)
         except (ValueError, UnfoldError) as error:

@@ -28,7 +28,10 @@ def step_notes(s: StepReport) -> list[str]:
                 if s.verdict == "refuted" else
                 "expected to be refuted, but the check did not finish: undecided is not refuted"
                 if s.verdict == "error" else
-                "expected to be refuted, but it is not: the teaching file's mistake is not a mistake"]
+                f"expected to be refuted, but it could not be refuted: the mistake is only checked to hold on "
+                f"{s.instances} instances, it is not shown to be a mistake"
+                if s.verdict == "checked" else
+                "expected to be refuted, but it is proved: the teaching file's mistake is not a mistake"]
     if s.verdict == "checked":
         return [f"accepted (accept = \"checked\"): printed as \"{s.held_text}, not proved\"" if s.accepted else
                 "not proved: this fails the run; to print the step labelled as unproved, add "

@@ -511,6 +511,13 @@ class Model(Protocol):
 
     def search_models(self) -> tuple[ExplicitModel, ...]: ...
 
+    @property
+    def dimension(self) -> Symbol | None:
+        """The number of dimensions a model for every number of dimensions is about (the Gaussian
+        ``D = "any"``'s D, a whole number >= 1: engine.dimensions decides a residual in it alone);
+        None for the others."""
+        ...
+
     def explicit(self, K: int) -> ExplicitModel: ...
 
 
@@ -598,6 +605,10 @@ class ModelDefaults:
 
     def convention_text(self) -> str:
         return ""
+
+    @property
+    def dimension(self) -> Symbol | None:
+        return None
 
     def density_witness(self, expr: Expr, kind: str) -> str | None:
         return None

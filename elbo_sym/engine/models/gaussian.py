@@ -60,7 +60,7 @@ from elbo_sym.engine.notation import (
     x,
     z,
 )
-from elbo_sym.limits import GAUSSIAN_ANY_D, MAX_DIMENSION_SUM_TERMS
+from elbo_sym.limits import GAUSSIAN_ANY_D, MAX_DIMENSION_SUM_TERMS, MAX_SEARCH_D
 
 BUILTIN: tuple[tuple[str, Interval], ...] = (
     ("mu", Interval()),
@@ -253,7 +253,7 @@ class GaussianModel(BlockInstances):
     def __post_init__(self) -> None:
         if tuple(self.spec.data) != ("x",):
             raise ValueError("the Gaussian family has one observation, x")
-        if not isinstance(self.spec.D, int) or not 1 <= self.spec.D <= MAX_D:
+        if not isinstance(self.spec.D, int) or not 1 <= self.spec.D <= MAX_SEARCH_D:  # a file's D: at most MAX_D
             raise ValueError(f"D must be from 1 to {MAX_D}")
         clash = [p.name for p in self.spec.params if p.name in self.names or p.name == "z"]
         if clash:
@@ -718,7 +718,8 @@ class GaussianAnyD(ModelDefaults):
     ``E[Sum(g)] = Sum(E g)`` and ``E[Sum(g) Sum(h)] = Sum(E g) Sum(E h) - Sum(E g E h) + Sum(E[g h])``
     (the d != e terms factor).  Each law is a theorem for every D, so two sides whose forms agree
     as polynomials in the atoms agree for every D: the identity of one dimension, proved once,
-    then summed.  Counterexamples are searched at D = 1, 2, 3, 5 (`search_models`).
+    then summed.  Counterexamples are searched at each D of SEARCH_D (`search_models`), and a
+    residual in D alone is decided exactly (engine.dimensions).
     """
 
     spec: ModelSpec = field(default_factory=lambda: ModelSpec("gaussian", D=ANY_D))
@@ -790,8 +791,12 @@ class GaussianAnyD(ModelDefaults):
         return isinstance(d, Density) and d.variables == (z,) and d.given in ((), (x,))
 
     def search_models(self) -> tuple:
-        """The diagonal models with D = 1, 2, 3, 5 (D = 1 in the diagonal names mu1, sigma1, w1)."""
+        """The diagonal models with each D of SEARCH_D (D = 1 in the diagonal names mu1, sigma1, w1)."""
         return tuple(self.explicit(D) for D in SEARCH_D)
+
+    @property
+    def dimension(self) -> Symbol:
+        return self.params["D"]
 
     def explicit(self, K: int) -> GaussianModel:
         """The diagonal model with D = K dimensions."""

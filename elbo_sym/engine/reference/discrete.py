@@ -59,6 +59,7 @@ from mpmath.libmp import (
     fone,
     from_rational,
     fzero,
+    mpf_add,
     mpf_ge,
     mpf_le,
     mpf_neg,
@@ -85,6 +86,7 @@ from elbo_sym.engine.notation import (
     z,
 )
 from elbo_sym.engine.reference import intervals
+from elbo_sym.limits import REFERENCE_INTEGER_OFFSETS
 
 DIGITS = 60
 TOLERANCE = Fraction(1, 10**40)
@@ -493,8 +495,8 @@ def _several_observations(base: list[Instance], observations: tuple[str, ...], s
 _ONE_SIDED = re.compile(r"\s*(>=|<=|>|<)\s*([+-]?\d+(?:/\d+)?)\s*")
 _INTEGER = re.compile(r"\s*integer\s*>=\s*([+-]?\d+)\s*")
 """A whole-number parameter (IWAE's samples k): "integer >= 1"."""
-INTEGER_STEPS = (0, 1, 2, 4)
-"""A whole-number parameter is judged at its least value and 1, 2, 4 above it (K**k draws stay few)."""
+INTEGER_STEPS = REFERENCE_INTEGER_OFFSETS
+"""A whole-number parameter is judged at its least value and 1 to 4 above it (K**k draws stay few)."""
 _TWO_SIDED = re.compile(r"\s*in\s*([\[(])\s*([+-]?\d+(?:/\d+)?)\s*,\s*([+-]?\d+(?:/\d+)?)\s*([\])])\s*")
 PARAM_OFFSETS = (Fraction(1, 10**30), Fraction(1, 10**9), Fraction(1, 2), Fraction(1), Fraction(3), Fraction(10**6))
 """How far inside an unbounded interval's bound the samples lie (the bound itself when closed)."""
@@ -1615,10 +1617,41 @@ def outcome_of(inst: Any, at: Any, lhs: sympy.Expr, rel: str, rhs: sympy.Expr,
             undefined.append(str(error))
     if undefined:
         return Outcome(inst, at, texts[0], texts[1], False, "undefined: " + "; ".join(undefined))
-    ok, why = relation_holds(rel, values[0], values[1], tolerance)
+    try:
+        ok, why = relation_holds(rel, values[0], values[1], tolerance)
+    except JudgeError:  # an enclosure too wide to decide: narrower at higher precision, else undecided
+        if not refine:
+            raise
+        ok, why = decided_at_higher_precision(rel, lhs, rhs, evaluate, args, memo_at, tolerance)
     if not ok and refine and rel in ("<", ">"):
         ok, why = strict_refined(rel, lhs, rhs, evaluate, args, why, memo_at)
     return Outcome(inst, at, texts[0], texts[1], ok, why)
+
+
+def decided_at_higher_precision(rel: str, lhs: sympy.Expr, rhs: sympy.Expr, evaluate: Callable[..., Value],
+                                args: tuple, memo_at: int | None, tolerance: Fraction) -> tuple[bool, str]:
+    """`lhs rel rhs` whose difference enclosure was too wide to decide (`_decisive`), decided again
+    at each of RETRY_PRECISIONS; still too wide at the last one: JudgeError (undecided)."""
+    wide = JudgeError("no precision to retry at")
+    for bits in RETRY_PRECISIONS:
+        try:
+            return _decided_at(bits, rel, (lhs, rhs), evaluate, args, memo_at, tolerance)
+        except JudgeError as error:
+            wide = error
+    raise wide
+
+
+def _decided_at(bits: int, rel: str, sides: tuple, evaluate: Callable[..., Value], args: tuple,
+                memo_at: int | None, tolerance: Fraction) -> tuple[bool, str]:
+    """`relation_holds` with both sides evaluated afresh at `bits` (a memo in `args` replaced)."""
+    with _precision(bits):
+        if memo_at is not None:
+            args = (*args[:memo_at], {}, *args[memo_at + 1:])
+        try:
+            values = [evaluate(side, *args) for side in sides]
+        except Undefined as error:
+            return False, f"undefined at {bits} bits: {error}"
+        return relation_holds(rel, values[0], values[1], tolerance)
 
 
 def strict_refined(rel: str, lhs: sympy.Expr, rhs: sympy.Expr, evaluate: Callable[..., Value], args: tuple,
@@ -1666,14 +1699,33 @@ def relation_holds(rel: str, a: Value, b: Value, tolerance: Fraction = TOLERANCE
     A, B = _iv(a), _iv(b)
     difference = _ops.sub(A, B, PREC)
     span = _ops.ends(difference)  # (lo, hi) raw mpfs, rounded outward: the tests below read them
-    if tolerance == 0:
-        ok = _INTERVAL_TESTS[rel](span, fzero)
-        return ok, "" if ok else f"lhs - rhs = {show(difference)} (an enclosure at {_digits()} digits)"
     big_a, big_b = mpi_abs(_ops.ends(A), PREC)[1], mpi_abs(_ops.ends(B), PREC)[1]
     scale = mpi_add(_ONE, (fzero, big_a if mpf_ge(big_a, big_b) else big_b), PREC)
+    if tolerance == 0:
+        ok = _INTERVAL_TESTS[rel](span, fzero)
+        _decisive(rel, span, fzero, mpi_mul(_tolerance_interval(TOLERANCE, PREC), scale, PREC)[0], ok)
+        return ok, "" if ok else f"lhs - rhs = {show(difference)} (an enclosure at {_digits()} digits)"
     tol = mpi_mul(_tolerance_interval(tolerance, PREC), scale, PREC)[0]  # the lower end: never looser
     ok = _INTERVAL_TESTS[rel](span, tol)
+    _decisive(rel, span, tol, tol, ok)
     return ok, "" if ok else f"lhs - rhs = {show(difference)} (tolerance {show(_ops.from_ends(tol, tol))})"
+
+
+def _decisive(rel: str, d: tuple, tol, resolution, ok: bool) -> None:
+    """A relation that holds only because the difference interval `d` overlaps where it holds must
+    not reach far into where it fails: `=` needs all of d within `tol` + `resolution` of 0, `>=`
+    (`<=`) its lower (upper) end no further below (above) -`tol` than `resolution`.  Otherwise the
+    enclosure is too wide to tell (red team rt7: [-3.8e81, 5.7e81] around a true value 0.64, "=" to
+    1e60 accepted): JudgeError, undecided, never agreement."""
+    if not ok or rel in ("<", ">"):
+        return
+    reach = mpf_add(tol, resolution, PREC)
+    low_ok = mpf_ge(d[0], mpf_neg(reach))
+    high_ok = mpf_le(d[1], reach)
+    if (rel == "=" and low_ok and high_ok) or (rel == ">=" and low_ok) or (rel == "<=" and high_ok):
+        return
+    raise JudgeError(f"lhs - rhs = {show(_ops.from_ends(*d))}: an enclosure too wide to decide {rel!r} "
+                     f"at {_digits()} digits")
 
 
 @cache

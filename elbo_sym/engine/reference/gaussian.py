@@ -15,7 +15,7 @@ linear decoder p(x | z) = N(x; w1 z1 + ... + wD zD + b, s**2), p(x) = N(x; b, |w
 textbook marginal) and p(z | x) = p(x, z) / p(x).  Every E, KL, H and ELBO is an integral against
 q or p(z), a product of D one-dimensional Gaussians: the product Hermite rule (n points per
 coordinate, exact for an integrand of degree < 2n in each coordinate; at most PRODUCT_POINTS
-points).  ``D = "any"``: instances at D = 1, 2, 3, 5 (the diagonal names mu1, sigma1, w1 even for
+points).  ``D = "any"``: instances at each D of REFERENCE_ANY_D (the diagonal names mu1, sigma1, w1 even for
 D = 1), where ``Sum(f, (d, 1, D))`` is the plain sum of f at d = 1..D (mu_d read as mu1, mu2, ...)
 and D is the instance's number.  A claim with a free z (D = 1) is judged at sampled values of z.
 """
@@ -46,13 +46,13 @@ from elbo_sym.engine.notation import (
 )
 from elbo_sym.engine.reference import discrete as arith
 from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Undefined, Value, outcome_of, show
-from elbo_sym.limits import GAUSSIAN_ANY_D, REFERENCE_PRODUCT_POINTS
+from elbo_sym.limits import REFERENCE_ANY_D, REFERENCE_PRODUCT_POINTS
 
 NODES = 10
 """Gauss-Hermite points: exact for integrands of degree < 20 (the engine's moments stop at 12)."""
 _PARAMETERS_1 = ("mu", "sigma", "w", "b", "s")
 PRODUCT_POINTS = REFERENCE_PRODUCT_POINTS
-ANY_DIMENSIONS = GAUSSIAN_ANY_D
+ANY_DIMENSIONS = REFERENCE_ANY_D
 """The dimensions a D = "any" statement is judged at."""
 
 
@@ -88,7 +88,10 @@ class GaussianInstance:
         return out
 
     def with_q(self, q) -> GaussianInstance:
-        return GaussianInstance(self.name, self.values, self.D, q, diagonal=self.diagonal)
+        """The instance with q fixed by an assumption; its name says so, since a name like "tight
+        case q = p(z | x)" no longer describes the q judged (red team rt7: q = the posterior + eps)."""
+        name = self.name if self.q is not None else f"q as assumed, other values from '{self.name}'"
+        return GaussianInstance(name, self.values, self.D, q, diagonal=self.diagonal)
 
     def describe(self) -> str:
         parts = [f"{n} = {show(v)}" for n, v in self.values]
@@ -723,7 +726,7 @@ def instances(D: int | str, count: int, seed: int = 0,
     """`count` valid instances: q = the posterior (tight, rational: w = 3/4, s = 1), q = the
     prior, random ones, a narrow q (sigma = 1/1000), a far x, w = 0; for D > 1 random means,
     scales and decoders, q = the prior, one coordinate narrow, a far mean, a zero decoder; for
-    D = "any" `count` of those at each of D = 1, 2, 3, 5.  Parameters cycle through their samples."""
+    D = "any" `count` of those at each D of REFERENCE_ANY_D.  Parameters cycle through their samples."""
     if D == "any":
         return [inst for n in ANY_DIMENSIONS for inst in _instances(n, count, seed, params, diagonal=True)]
     assert isinstance(D, int)
@@ -851,7 +854,7 @@ def judge(lhs, rel: str, rhs, cases: list[GaussianInstance], stop_at_first: bool
             if inst.vector:
                 raise JudgeError("with D > 1 z is a vector: no claim for every z")
             at = inst.value("z")
-        outcome = outcome_of(inst, None, lhs, rel, rhs, evaluate, inst, at)
+        outcome = outcome_of(inst, None, lhs, rel, rhs, evaluate, inst, at, refine=True)
         result.outcomes.append(outcome)
         if stop_at_first and not outcome.holds:
             break

@@ -459,7 +459,7 @@ def judge(lhs, rel: str, rhs, cases: list[ChainInstance], stop_at_first: bool = 
     result = Judgement()
     for inst in cases:
         at = {"x": inst.value("x"), **{f"z{t}": inst.value(f"z{t}") for t in range(1, inst.T + 1)}}
-        outcome = outcome_of(inst, None, lhs, rel, rhs, _side_value, inst, at)
+        outcome = outcome_of(inst, None, lhs, rel, rhs, _side_value, inst, at, refine=True)
         result.outcomes.append(outcome)
         if stop_at_first and not outcome.holds:
             break
