@@ -30,7 +30,7 @@ from elbo_sym.engine.definedness import Obligation, certified, obligations, requ
 from elbo_sym.engine.derivation import Derivation, Example, Step
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError
-from elbo_sym.engine.models.general import LARGER_K, SEARCH_K
+from elbo_sym.engine.models.general import SEARCH_K
 from elbo_sym.engine.notation import Limit, to_text
 from elbo_sym.engine.premises import HOLDS, UNDECIDED, PremiseJudge, PremiseTally, premise_text, premises_of
 from elbo_sym.engine.rules import RULES, RuleOutcome, difference, proves_zero
@@ -648,7 +648,8 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
     too_many_from: int | None = None  # the smallest larger K whose terms the step's draws cannot unfold
     quick_reached: list[int] = []
     tally = PremiseTally()
-    for explicit, phase in _search_plan(models, is_larger):
+    plan = _search_plan(models, is_larger)
+    for done, (explicit, phase) in enumerate(plan):
         if too_many_from is not None and is_larger(explicit) and explicit.K >= too_many_from:
             continue
         try:
@@ -658,7 +659,7 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
             if not general or definedness:
                 raise
             clear_cache()
-            raise BudgetExceeded(_ran_out(str(error), explicit, phase)) from None
+            raise BudgetExceeded(_ran_out(str(error), plan, done)) from None
         except TooManyTerms as error:  # a larger K the step's draws cannot unfold: no larger K either
             if not is_larger(explicit):
                 raise
@@ -704,13 +705,14 @@ def _search_plan(models: tuple, is_larger) -> list[tuple[ExplicitModel, str]]:
             + [(m, "rest") for m in larger if m.K in GENERAL_SEARCH_FULL_LARGER_K])
 
 
-def _ran_out(budget_message: str, explicit, phase: str) -> str:
-    """The `error` of a general claim whose fixed search plan the budget did not let finish:
-    never a `checked` on less evidence than the plan promises."""
+def _ran_out(budget_message: str, plan: list[tuple[ExplicitModel, str]], done: int) -> str:
+    """The `error` of a general claim whose fixed search plan the budget did not let finish (`done`
+    of its parts finished): never a `checked` on less evidence than the plan promises."""
+    explicit, phase = plan[done]
     where = "the Gaussian densities" if _is_density_model(explicit) else f"K = {explicit.K}"
-    plan = ", ".join(map(str, SEARCH_K + LARGER_K))
-    return (f"{budget_message}: the counterexample search ran out at {where} before finishing its fixed plan "
-            f"(K = {plan} and the densities); nothing failed before")
+    part = {"quick": " (its quick pass)", "rest": " (the rest of its search)"}.get(phase, "")
+    return (f"{budget_message}: the counterexample search ran out at {where}{part}, with {done} of the "
+            f"{len(plan)} parts of its fixed plan done; nothing failed before")
 
 
 def _definedness_models(models: tuple) -> tuple:
