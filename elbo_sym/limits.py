@@ -104,6 +104,16 @@ REFERENCE_ANY_D = (1, 2, 3, 4, 6, 7)
 ones (4 included) and a spread, not the search's set, so the two are not blind at the same D."""
 MAX_DIMENSION_SUM_TERMS = 2_000
 """Most terms of one sum over the dimensions ``Sum(f, (d, 1, D))`` after expansion (bounds the work)."""
+GENERAL_SEARCH_LARGER_K = (13, 34, 89, 233)
+"""After K = 2, 3, 5, 8 and the densities, a ``K = "any"`` claim's counterexample search gives each
+of these K the quick pass: the file's examples, the family's special cases (the tight case,
+q = p(z)) and the seeded random instances -- about 0.9 s CPU for the four together."""
+GENERAL_SEARCH_FULL_LARGER_K = (13,)
+"""... then the rest of the search (boundary points, numeric minimisation) at these: 0.5 s CPU at
+K = 13, 1.9 s at 34, 10 s at 89.  The plan is fixed and run in full every time, about 2.6 s CPU for
+a true step, so its verdict does not depend on the machine's load (it used to climb the K while
+half the step budget lasted); the step budget is only a backstop, whose `error` says the search
+ran out."""
 REFERENCE_PRODUCT_POINTS = 4096
 """Most points of the second opinion's product Hermite rule over z's coordinates (beyond: undecided)."""
 

@@ -255,3 +255,20 @@ def test_a_k_any_search_stops_at_a_k_too_large_for_the_draws(monkeypatch):
     step = step_of(DRAWS_ELBO.format(K='"any"'), budget=120.0)
     assert step.verdict is Verdict.checked, step.reason
     assert f"stopped before K = 13: the step would have {13 * 13} terms there, more than 100" in step.reason
+
+
+@pytest.mark.full
+def test_a_k_any_search_that_cannot_unfold_a_larger_k_still_runs_the_rest_of_its_plan(monkeypatch):
+    """Two draws fit at K = 13 (169 terms) but not at K = 34 (1156, past a limit of 200): the larger
+    K are skipped from there, and K = 13 still gets the rest of its search (boundary points,
+    minimisation), as the fixed plan says -- the search used to end at K = 34's quick pass."""
+    import elbo_sym.engine.check as check_module
+    import elbo_sym.engine.models.discrete as discrete_module
+
+    monkeypatch.setattr(discrete_module, "MAX_IWAE_TERMS", 200)
+    monkeypatch.setattr(check_module, "MAX_IWAE_TERMS", 200)
+    step = step_of(DRAWS_ELBO.format(K='"any"'), budget=120.0)
+    assert step.verdict is Verdict.checked, step.reason
+    assert step.searched.K == (2, 3, 5, 8, 13), step.searched
+    assert f"stopped before K = 34: the step would have {34 * 34} terms there, more than 200" in step.reason
+    assert "K = 89" not in step.reason and "K = 233" not in step.reason

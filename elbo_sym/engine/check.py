@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -63,6 +62,7 @@ from elbo_sym.engine.search import (
 )
 from elbo_sym.engine.wellformed import derived_arguments, derived_distribution_problem, well_formedness_problem
 from elbo_sym.limits import (
+    GENERAL_SEARCH_FULL_LARGER_K,
     MAX_IWAE_TERMS,
     MAX_SEARCH_D,
     REFERENCE_BUDGET_SECONDS,
@@ -192,13 +192,14 @@ class Searched:
     instances: int = 0
     undecided: int = 0
     notes: tuple[str, ...] = ()
-    """What was not searched and why ("stopped before K = 89: half the step budget used")."""
+    """What was searched only in part, or not, and why ("K = 34, 89, 233: examples, special cases
+    and random instances only", "no densities (...)")."""
     skipped: tuple[str, ...] = ()
     """Instances the search builds on purpose (the file's examples, the family's special cases
     such as the tight case) that could not be decided: the step is then `error`, never `checked`."""
 
     def describe(self) -> str:
-        """e.g. "K = 2, 3, 5, 8, 13, 34; 40 Gaussian densities (prior N(0, 1))": the densities are
+        """e.g. "K = 2, 3, 5, 8, 13; 40 Gaussian densities (prior N(0, 1))": the densities are
         the Gaussian family's, whose prior is the standard normal -- said, so that nobody reads
         "checked" as covering every density."""
         parts = []
@@ -620,14 +621,15 @@ def _is_density_model(explicit) -> bool:
     return explicit.spec.family == "gaussian"
 
 
-def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, budget: float,
-                       started: float, definedness: bool = False) -> tuple[Counterexample | None, int, int, Searched]:
-    """The search in each explicit model of the family.
+def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
+                       definedness: bool = False) -> tuple[Counterexample | None, int, int, Searched]:
+    """The search in each explicit model of the family, in a fixed plan (`_search_plan`) run in
+    full every time, so that the verdict does not depend on the machine's load.
 
-    For a general claim (K = "any"): K = 2, 3, 5, 8, then densities (the Gaussian family,
-    when the step has a Gaussian form), then K = 13, 34, ... until half the step's budget is
-    used; each larger K runs under what is left of that half, so one slow K never costs the
-    verdict.  With `definedness` (`_definedness_search`): a fixed list, no larger K.
+    For a general claim (K = "any"): K = 2, 3, 5, 8, then densities (the Gaussian family, when
+    the step has a Gaussian form), then the larger K.  With `definedness` (`_definedness_search`):
+    its own fixed list, no larger K.  The step's budget is only a backstop: running out of it
+    during a general claim's search ends the step in `error` saying where the search stopped.
     Returns the counterexample (or None), instances held and undecided, and what was searched."""
     held = undecided = 0
     skipped: list[str] = []
@@ -642,42 +644,35 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, budget: fl
     found = None
     if general and not any(_is_density_model(m) for m in models):
         notes.append("no densities (this model has no Gaussian counterpart)")
-    def is_optional(m) -> bool:
+
+    def is_larger(m) -> bool:
         return general and not _is_density_model(m) and m.K not in SEARCH_K
 
     if definedness:
-        models = _definedness_models(tuple(m for m in models if not is_optional(m)))
-    larger = [m for m in models if is_optional(m)]
-    # the larger K first get a quick pass (the examples, the family's special cases and random
-    # instances: a uniform q at K = 233 is cheap), then the full one while the budget lasts
-    plan = [(m, "all") for m in models if not is_optional(m)] + [(m, "quick") for m in larger] + \
-        [(m, "rest") for m in larger]
+        models = _definedness_models(tuple(m for m in models if not is_larger(m)))
+    too_many_from: int | None = None  # the smallest larger K whose terms the step's draws cannot unfold
     quick_reached: list[int] = []
     tally = PremiseTally()
-    for explicit, phase in plan:
-        optional = is_optional(explicit)
-        if optional:
-            left = budget / 2 - (time.perf_counter() - started)
-            if left <= 0:
-                notes.append(f"stopped before K = {explicit.K}: half the step budget used")
-                break
+    plan = _search_plan(models, is_larger)
+    for done, (explicit, phase) in enumerate(plan):
+        if too_many_from is not None and is_larger(explicit) and explicit.K >= too_many_from:
+            continue
         try:
-            with budgets.limit(left, "the larger K's share of the budget") if optional else nullcontext():
-                light = general and (_is_density_model(explicit) or explicit.K > FULL_SEARCH_K)
-                found, h, u, skips = _search_one(lhs, step, model, explicit, examples, open_, light, phase, tally)
-        except BudgetExceeded:
-            if budgets.remaining() <= 0 or not optional:
+            light = general and (_is_density_model(explicit) or explicit.K > FULL_SEARCH_K)
+            found, h, u, skips = _search_one(lhs, step, model, explicit, examples, open_, light, phase, tally)
+        except BudgetExceeded as error:
+            if not general or definedness:
                 raise
             clear_cache()
-            notes.append(f"K = {explicit.K} not finished within half the step budget")
-            break
-        except TooManyTerms as error:  # a larger K the step's draws cannot unfold: the search ends there
-            if not optional:
+            raise BudgetExceeded(_ran_out(str(error), plan, done)) from None
+        except TooManyTerms as error:  # a larger K the step's draws cannot unfold: no larger K either
+            if not is_larger(explicit):
                 raise
             clear_cache()
+            too_many_from = explicit.K
             notes.append(f"stopped before K = {explicit.K}: the step would have {error.terms} terms there, more "
                          f"than {MAX_IWAE_TERMS}")
-            break
+            continue
         except UnfoldError as error:
             if not _is_density_model(explicit):
                 raise
@@ -704,6 +699,26 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, budget: fl
         notes.append(f"K = {', '.join(map(str, only_quick))}: examples, special cases and random instances only")
     searched = Searched(tuple(reached), densities, held, undecided, tuple(notes) + tally.notes(), tuple(skipped))
     return found, held, undecided, searched
+
+
+def _search_plan(models: tuple, is_larger) -> list[tuple[ExplicitModel, str]]:
+    """(explicit model, phase) in the order searched, the same on every run: each model in full
+    ("all"), except the larger K of a general claim (`is_larger`), which first get the quick pass
+    each (the examples, the family's special cases and random instances: a uniform q at K = 233
+    is cheap), then the rest of the search only at limits.GENERAL_SEARCH_FULL_LARGER_K."""
+    larger = [m for m in models if is_larger(m)]
+    return ([(m, "all") for m in models if not is_larger(m)] + [(m, "quick") for m in larger]
+            + [(m, "rest") for m in larger if m.K in GENERAL_SEARCH_FULL_LARGER_K])
+
+
+def _ran_out(budget_message: str, plan: list[tuple[ExplicitModel, str]], done: int) -> str:
+    """The `error` of a general claim whose fixed search plan the budget did not let finish (`done`
+    of its parts finished): never a `checked` on less evidence than the plan promises."""
+    explicit, phase = plan[done]
+    where = "the Gaussian densities" if _is_density_model(explicit) else f"K = {explicit.K}"
+    part = {"quick": " (its quick pass)", "rest": " (the rest of its search)"}.get(phase, "")
+    return (f"{budget_message}: the counterexample search ran out at {where}{part}, with {done} of the "
+            f"{len(plan)} parts of its fixed plan done; nothing failed before")
 
 
 def _definedness_models(models: tuple) -> tuple:
@@ -740,7 +755,7 @@ def _first_failing_dimension(lhs: Expr, step: Step, model) -> int | None:
 _HALF_FOR_DEFINEDNESS = "the definedness search's half of the budget"
 
 
-def _definedness_search(lhs: Expr, step: Step, model, examples, open_, budget: float, started: float):
+def _definedness_search(lhs: Expr, step: Step, model, examples, open_):
     """The search of a K = "any" step whose identity is proved but whose definedness is not
     shown (log(-log(q(z))): defined for every finite K, not for a density above 1), in a fixed
     list of models (`_definedness_models`), so its verdict does not depend on the clock.  Half
@@ -757,7 +772,7 @@ def _definedness_search(lhs: Expr, step: Step, model, examples, open_, budget: f
                f"finite K may still fail for densities, whose values exceed 1); no instance where it fails was found")
     try:
         with budgets.limit(budgets.remaining() / 2, _HALF_FOR_DEFINEDNESS):
-            found = _search_everywhere(lhs, step, model, examples, open_, budget, started, definedness=True)
+            found = _search_everywhere(lhs, step, model, examples, open_, definedness=True)
     except BudgetExceeded as error:
         if str(error) != _HALF_FOR_DEFINEDNESS:  # the step's own budget: its verdict as for any step
             raise
@@ -942,14 +957,13 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
                 return StepResult(step, lhs, Verdict.error, f"not proved ({why}); search skipped", None, 0,
                                   outcome, time.perf_counter() - started, conditions=conditions)
             if outcome.proved and open_ and model.K == "any":
-                found = _definedness_search(lhs, step, model, examples, open_, budget, started)
+                found = _definedness_search(lhs, step, model, examples, open_)
                 if isinstance(found, str):
                     return StepResult(step, lhs, Verdict.error, found, None, 0, outcome,
                                       time.perf_counter() - started, conditions=conditions)
                 counterexample, held, undecided, searched = found
             else:
-                counterexample, held, undecided, searched = _search_everywhere(lhs, step, model, examples, open_,
-                                                                               budget, started)
+                counterexample, held, undecided, searched = _search_everywhere(lhs, step, model, examples, open_)
     except BudgetExceeded as error:
         clear_cache()
         return StepResult(step, lhs, Verdict.error, str(error), None, 0, outcome,

@@ -165,7 +165,7 @@ class StepReport:
     second_opinion: str = ""
     """For a proved step: what the independent reference evaluator found (elbo_sym.engine.reference)."""
     searched: str = ""
-    """Where a step no rule proves was searched: "K = 2, 3, 5, 8, 13, 34; 40 Gaussian densities"."""
+    """Where a step no rule proves was searched: "K = 2, 3, 5, 8, 13; 40 Gaussian densities"."""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICT_MARK:
@@ -191,7 +191,7 @@ class StepReport:
 
     @property
     def held_text(self) -> str:
-        """"held on 212 exact instances (K = 2, 3, 5, 8, 13, 34; 40 Gaussian densities)"."""
+        """"held on 212 exact instances (K = 2, 3, 5, 8, 13; 40 Gaussian densities)"."""
         return f"held on {self.instances} exact instances" + (f" ({self.searched})" if self.searched else "")
 
 

@@ -17,7 +17,7 @@ independent holds a fortiori for their actual values.  A sum with no density in 
 certificates apply here (``1 - q(z) > 0`` is true for finite K but not for densities).
 Counterexamples are searched where the claim is about: explicit models with K = 2, 3, 5,
 8, densities (the Gaussian family's models, when the statement has a Gaussian meaning),
-then K = 13, 34, 89, 233 while the step's budget lasts (see `search_models`).
+then K = 13, 34, 89, 233, the same plan on every run (see `search_models`).
 """
 
 from __future__ import annotations
@@ -56,14 +56,16 @@ from elbo_sym.engine.notation import (
     to_text,
     z,
 )
+from elbo_sym.limits import GENERAL_SEARCH_LARGER_K
 
 GENERIC = "z"
 """The one point of a general model: z itself."""
 SEARCH_K = (2, 3, 5, 8)
 """Explicit models a general claim is always searched for counterexamples in (8: a claim
 such as H(q) <= log(5) first fails at K = 6)."""
-LARGER_K = (13, 34, 89, 233)
-"""Then these, in order, while less than half the step's budget is used (the checker decides)."""
+LARGER_K = GENERAL_SEARCH_LARGER_K
+"""Then these, in order (the checker's fixed plan: their quick passes, then the rest of the search
+at limits.GENERAL_SEARCH_FULL_LARGER_K)."""
 MAX_TERMS = 20_000
 INTEGRABILITY_CONVENTION = ("for densities, a proved step holds in every model where each integral over the latent "
                             "variables in it (and in each of its terms) is finite, as textbooks state these "
@@ -244,8 +246,8 @@ class GeneralModel(ModelDefaults):
         3, 5, 8, the densities (a Gaussian model, when this model has one), K = 13, 34, ...
 
         ``K = "any"`` is a claim about densities too, so a statement false for a density
-        (H(q) >= 0, p(z | x) <= 1) must meet one.  The models after SEARCH_K are tried only
-        while the step's budget allows (`elbo_sym.engine.check`)."""
+        (H(q) >= 0, p(z | x) <= 1) must meet one.  The models after SEARCH_K get a quick pass
+        each, and the rest of the search only at some (`elbo_sym.engine.check`)."""
         densities = self.density_model()
         return (tuple(self.explicit(K) for K in SEARCH_K) + ((densities,) if densities is not None else ())
                 + tuple(self.explicit(K) for K in LARGER_K))
