@@ -576,7 +576,8 @@ def test_every_entry_that_checks_imports_sympy_as_check_does(entry):
 
 def test_a_commands_help_imports_no_sympy():
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    done = subprocess.run([sys.executable, "-c", f"from elbo_sym.cli import main; main(['build', '--help']); {_SETTINGS}"],
-                          env=env, cwd=REPO, capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS)
+    probe = f"from elbo_sym.cli import main; main(['build', '--help']); {_SETTINGS}"
+    done = subprocess.run([sys.executable, "-c", probe], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=CHILD_TIMEOUT_SECONDS)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1])[:2] == [None, 700]  # Python's threshold: nothing imported
