@@ -7,9 +7,8 @@ next file, largest first (the slowest usually, so the last to finish is a short 
 it and sends the report back pickled through a pipe.  Files of one model (the caller's `group`)
 go to one worker while it lasts (:func:`schedule_groups`): the engine's memos are per model
 (canonical forms, unfoldings, sums: docs/06's memo rules), so a second worker would build them
-again; the caller puts the reports back in
-file order, so what is printed is what a serial run prints.  Each file keeps its own budgets
-(the engine's deadlines run inside the worker).
+again.  The caller puts the reports back in file order, so what is printed is what a serial
+run prints.  Each file keeps its own budgets (the engine's deadlines run inside the worker).
 
 A worker that dies without sending a report (killed, out of memory, a crash in a library), or
 holds one file longer than the file's budget allows (:func:`worker_patience`: a hang the budgets
