@@ -195,6 +195,17 @@ class _Cli(click.Group):
         return guarded(lambda: invoke(ctx))
 
 
+class _Checks(click.Command):
+    """A command that checks or computes with SymPy: once its options are parsed (so `--help` stays
+    instant) it imports the engine as `check` does (elbo_sym.authoring.cache.import_engine)."""
+
+    def invoke(self, ctx):
+        from elbo_sym.authoring.cache import import_engine
+
+        import_engine()
+        return super().invoke(ctx)
+
+
 def _usage_error(error: click.UsageError) -> int:
     message = error.format_message().rstrip(".")
     where = error.ctx.command_path if error.ctx is not None else "elbo-sym"
@@ -277,7 +288,7 @@ def _check(paths, json, budget, file_budget, no_cache, jobs) -> int:
     return check_command(paths, json, budget, file_budget, no_cache, jobs)
 
 
-@cli.command("explain", short_help="show how one step was decided", epilog="""\b
+@cli.command("explain", cls=_Checks, short_help="show how one step was decided", epilog="""\b
 Examples:
   elbo-sym explain derivations/jensen.toml --step 3
 Guide: docs/02-what-checked-means.md#explain-one-step""")
@@ -328,7 +339,7 @@ def _new(name, K, **kinds) -> int:
     return EXIT_OK
 
 
-@cli.command("example", short_help="a worked example: every quantity of the lesson, exact", epilog="""\b
+@cli.command("example", cls=_Checks, short_help="a worked example: every quantity of the lesson, exact", epilog="""\b
 Examples:
   elbo-sym example --prior 3/4,1/4 --likelihood 1/5,3/5 --q 1/3,2/3
 Guide: docs/03-publishing.md#a-worked-example""")
@@ -360,7 +371,7 @@ def _example(prior, likelihood, q, project, json) -> int:
     return _status(all(e.all_proved for e in examples))
 
 
-@cli.command("exercises", short_help="a fresh, seeded exercise sheet with answer keys", epilog="""\b
+@cli.command("exercises", cls=_Checks, short_help="a fresh, seeded exercise sheet with answer keys", epilog="""\b
 Examples:
   elbo-sym exercises --K 3 --parts evidence,posterior,gap --solutions inline
   elbo-sym exercises --roster students.csv --out sheets
@@ -404,7 +415,7 @@ def _exercises(seed, project, count, K, parts, solutions, json, moodle, roster, 
     return _status(all(e.key.all_proved for e in sheet))
 
 
-@cli.command("drill", short_help="tight-case drill: q = posterior gives gap 0 exactly, plus a near miss",
+@cli.command("drill", cls=_Checks, short_help="tight-case drill: q = posterior gives gap 0 exactly, plus a near miss",
              epilog="""\b
 Examples:
   elbo-sym drill --seed 1 --count 2
@@ -424,7 +435,8 @@ def _drill(seed, project, count, K, solutions, json) -> int:
     return _status(drill.ok)
 
 
-@cli.command("cards", short_help="the self-check and flashcards; --check verifies their formulas", epilog="""\b
+@cli.command("cards", cls=_Checks, short_help="the self-check and flashcards; --check verifies their formulas",
+             epilog="""\b
 Examples:
   elbo-sym cards --check                  prove or refute every card's formula
   elbo-sym cards quiz.toml --check --json
@@ -483,7 +495,7 @@ def _handouts() -> int:
     return EXIT_OK
 
 
-@cli.command("build", short_help="check every derivation, then build the PDF handouts", epilog="""\b
+@cli.command("build", cls=_Checks, short_help="check every derivation, then build the PDF handouts", epilog="""\b
 Examples:
   elbo-sym build derivations/ derivations/teaching/ --out handouts
   elbo-sym build --only exercises --only answers --seed 7
@@ -516,7 +528,8 @@ def _build(paths, out, gallery, literature, seed, project, count, K, parts, solu
                                        only=only, timeout=timeout, budget=budget, file_budget=file_budget))
 
 
-@cli.command("flashcards", short_help="check the flashcards; export them as an Anki deck (--anki deck.apkg)",
+@cli.command("flashcards", cls=_Checks,
+             short_help="check the flashcards; export them as an Anki deck (--anki deck.apkg)",
              epilog="""\b
 Examples:
   elbo-sym flashcards --anki elbo.apkg
@@ -538,7 +551,8 @@ def _flashcards(file, anki, project, budget, file_budget) -> int:
     return _print_outcome(flashcards_course(_project(project), file, target, budget=budget, file_budget=file_budget))
 
 
-@cli.command("web", short_help="check everything, then write the course-website pages (Markdown, KaTeX math)",
+@cli.command("web", cls=_Checks,
+             short_help="check everything, then write the course-website pages (Markdown, KaTeX math)",
              epilog="""\b
 Examples:
   elbo-sym web --site site/ && cd site && npm ci && npm run build

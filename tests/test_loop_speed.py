@@ -549,3 +549,35 @@ def test_the_outcome_diff_sees_every_kind_of_change():
     undecided = {**report, "steps": [{**report["steps"][0], "second_opinion": "undecided"}]}
     (line,) = diff.differences(report, undecided)
     assert "budgeted" not in line
+
+
+_SETTINGS = ("import gc, json, os, sys; print(json.dumps([__import__('sympy.core.cache').core.cache.SYMPY_CACHE_SIZE "
+             "if 'sympy' in sys.modules else None, gc.get_threshold()[0], os.environ.get('SYMPY_CACHE_SIZE')]))")
+
+
+@pytest.mark.parametrize("entry", [
+    "from elbo_sym.cli import main; main(['explain', 'derivations/jensen.toml', '--step', '1'])",
+    "from elbo_sym.cli import main; main(['example'])",
+    "import elbo_sym; elbo_sym.check_file('derivations/gap.toml')",
+    "import elbo_sym; elbo_sym.assert_derivation('derivations/gap.toml')",
+    "import pytest; pytest.main(['-q', '-p', 'no:cacheprovider', 'derivations/gap.toml'])",
+])
+def test_every_entry_that_checks_imports_sympy_as_check_does(entry):
+    """`explain`, `example` (and the other commands that compute), the Python API and the pytest
+    plugin import the engine as `check` does (authoring.cache.import_engine): SymPy's cache of
+    SYMPY_CACHE_ENTRIES, the collector's young generation at GC_YOUNG_OBJECTS, no variable left."""
+    env = {k: v for k, v in os.environ.items() if k != "SYMPY_CACHE_SIZE"}
+    env["PYTHONPATH"] = str(REPO)
+    done = subprocess.run([sys.executable, "-c", f"{entry}; {_SETTINGS}"], env=env, cwd=REPO, capture_output=True,
+                          text=True, timeout=CHILD_TIMEOUT_SECONDS)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == [SYMPY_CACHE_ENTRIES, GC_YOUNG_OBJECTS, None]
+
+
+def test_a_commands_help_imports_no_sympy():
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    probe = f"from elbo_sym.cli import main; main(['build', '--help']); {_SETTINGS}"
+    done = subprocess.run([sys.executable, "-c", probe], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=CHILD_TIMEOUT_SECONDS)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1])[:2] == [None, 700]  # Python's threshold: nothing imported

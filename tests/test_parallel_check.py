@@ -27,7 +27,7 @@ from child_processes import CHILD_TIMEOUT_SECONDS
 import elbo_sym.report.build
 from elbo_sym.cli import main
 from elbo_sym.report import parallel
-from elbo_sym.report.parallel import WorkerLost, map_in_workers, schedule
+from elbo_sym.report.parallel import WorkerLost, map_in_workers, schedule, schedule_groups
 
 REPO = Path(__file__).resolve().parents[1]
 GAP = (REPO / "derivations" / "gap.toml").read_text("utf-8")
@@ -157,6 +157,36 @@ def test_heaviest_first_ties_in_order():
     assert schedule(len(sizes), lambda i: sizes[i]) == [1, 4, 0, 2, 3]
 
 
+def test_groups_in_the_order_of_their_heaviest_item_each_in_schedule_order():
+    sizes = [3, 9, 3, 1, 9, 4]
+    model = ["a", "b", "a", "c", "a", "c"]
+    assert schedule_groups(len(sizes), lambda i: sizes[i], lambda i: model[i]) == [[1], [4, 0, 2], [5, 3]]
+    assert schedule_groups(len(sizes), lambda i: sizes[i]) == [[i] for i in schedule(len(sizes), lambda i: sizes[i])]
+
+
+def test_a_worker_keeps_to_its_group_then_takes_a_free_one_then_helps():
+    pending = parallel._Pending([[4, 0, 2], [1], [5, 3]])
+    assert pending.take(None, set()) == (0, 4)  # the first worker: the first group
+    assert pending.take(None, {0}) == (1, 1)  # the second: the first group no one holds
+    assert pending.take(0, {1}) == (0, 0)  # the first keeps to its group
+    assert pending.take(1, {0}) == (2, 5)  # the second's group is done: the next free one
+    assert pending.take(2, {0}) == (2, 3)
+    assert pending.take(2, {0}) == (0, 2)  # no free group left: it helps with the first's
+    assert not pending
+
+
+def test_workers_start_on_different_groups_and_return_every_item_in_order():
+    model = [0, 0, 0, 1, 1, 1]
+
+    def work(i: int) -> tuple[int, int]:
+        time.sleep(0.02)
+        return i * 10, os.getpid()
+
+    results = alone(lambda: map_in_workers(work, 6, 2, weight=lambda i: 1, group=lambda i: model[i]))
+    assert [value for value, _ in results] == [i * 10 for i in range(6)]
+    assert results[0][1] != results[3][1]  # each worker began with the first item of its own group
+
+
 def test_a_worker_that_dies_loses_its_item_only():
     def work(i: int) -> int:
         if i == 2:
@@ -204,7 +234,7 @@ def test_patience_exceeds_every_budget_that_bounds_a_healthy_check():
         for steps in (1, 12, MAX_STEPS):
             assert parallel.worker_patience(budget) >= file_budget(steps, budget) + WORKER_MARGIN_SECONDS
         assert parallel.worker_patience(budget, total=7.0) == 7.0 + WORKER_MARGIN_SECONDS
-    assert map_in_workers.__defaults__ == (3600.0 + WORKER_MARGIN_SECONDS,)  # a caller that does not say
+    assert map_in_workers.__defaults__ == (3600.0 + WORKER_MARGIN_SECONDS, None)  # a caller that does not say
 
 
 def test_an_exception_is_raised_here_as_a_serial_run_raises_it():
@@ -454,3 +484,15 @@ def test_without_jobs_a_few_files_are_checked_in_this_process(tmp_path, monkeypa
     assert len(reports) == files and not errors and all(r.ok for r in reports)
     wanted = min(parallel.available_cores(), files // FILES_PER_WORKER)
     assert pools == ([wanted] if wanted >= 2 else [])
+
+
+def test_files_of_one_model_share_a_group_and_other_models_do_not():
+    from elbo_sym.authoring.cache import model_of
+
+    def key(name: str) -> tuple[bytes, ...]:
+        return model_of((REPO / "derivations" / name).read_bytes())
+
+    assert key("gap.toml") == key("tight.toml") == (b'K = "any"',)
+    assert key("variants/gaussian-kl.toml") == key("variants/gaussian-elbo.toml") != key("gap.toml")
+    assert key("variants/hierarchical-gap.toml") != key("variants/iwae-bound.toml")  # K = 2, with or without z1, z2
+    assert model_of(b'K = 3\n[[step]]\nK = 2\n') == (b"K = 3",)  # a table's keys are not the file's

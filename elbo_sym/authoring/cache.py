@@ -512,6 +512,25 @@ def import_quietly(modules: Sequence[str]) -> None:
             gc.enable()
 
 
+def import_engine() -> None:
+    """The engine imported as every command that checks imports it -- `check` when the cache misses,
+    `explain`, `build`, `web`, `cards` and the others (elbo_sym.cli), the pytest plugin and the Python
+    API (elbo_sym.authoring.testing) --, so each gets SymPy's cache and the collector's thresholds
+    of :func:`import_quietly` (when nothing imported SymPy before)."""
+    import_quietly(ENGINE_MODULES)
+
+
+_MODEL_LINE = re.compile(rb"^(?:model|K|data|params|latents|D|data_space)[ \t]*=.*$", re.MULTILINE)
+"""A top-level line of a derivation file that chooses its model (elbo_sym.engine.derivation's spec)."""
+
+
+def model_of(data: bytes) -> tuple[bytes, ...]:
+    """The lines before a derivation file's first table that choose its model: files alike in
+    them share the engine's per-model memos, so one worker checks them (report.parallel's groups).
+    Only the order of the work depends on it, never a result."""
+    return tuple(sorted(_MODEL_LINE.findall(data.split(b"\n[", 1)[0])))
+
+
 def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: float | None = None,
                 jobs: int | None = None) -> tuple[list[DerivationReport], list[InputErrorReport]]:
     """Check every derivation named by `paths`: (reports in file order, input errors).
@@ -548,7 +567,7 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
             misses.append((i, path, key, content))
     found: list[tuple[int, InputErrorReport]] = []  # (file number, error): reported in file order
     if misses:
-        import_quietly(ENGINE_MODULES)
+        import_engine()
         from elbo_sym.engine.derivation import DerivationError
         from elbo_sym.report.build import check_file, load_in_time
         from elbo_sym.report.model import InputErrorReport
@@ -576,7 +595,7 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
         if workers > 1 and len(readable) > 1:  # imported once here, not once in every worker
             import_quietly(BEFORE_THE_FORK)
         checked = map_in_workers(load_and_check, len(readable), workers, weight=lambda n: len(readable[n][3]),
-                                 patience=worker_patience(budget, total))
+                                 patience=worker_patience(budget, total), group=lambda n: model_of(readable[n][3]))
         for (i, path, key, _), report in zip(readable, checked):
             if isinstance(report, WorkerLost):
                 found.append((i, InputErrorReport(str(path), 0, report.message)))

@@ -245,6 +245,9 @@ def _file_budget(config: pytest.Config) -> float | None:
 
 class DerivationFile(pytest.File):
     def collect(self):
+        from elbo_sym.authoring.cache import import_engine
+
+        import_engine()
         from elbo_sym.engine.derivation import DerivationError
         from elbo_sym.report.build import load_in_time
 

@@ -213,6 +213,9 @@ def check_file(path, budget: float = DEFAULT_BUDGET, *, file_budget: float | Non
     is read from the current directory (this is the general API; the assertions below look
     next to the calling test file first).
     """
+    from elbo_sym.authoring.cache import import_engine
+
+    import_engine()  # as `check` imports it
     from elbo_sym.report.build import check_file as check
 
     total = validate_budget(file_budget, "file budget") if file_budget is not None else None
@@ -224,6 +227,9 @@ def _report(path, budget: float, folder: Path | None, also: tuple[Path, ...] = (
     __tracebackhide__ = True
     budget = validate_budget(budget)
     source = _source(path, folder, also)
+    from elbo_sym.authoring.cache import import_engine
+
+    import_engine()
     from elbo_sym.engine.derivation import DerivationError
 
     try:

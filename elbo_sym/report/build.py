@@ -425,7 +425,8 @@ def check_all(paths: Sequence[str], budget: float, jobs: int | None = None,
         return [], errors
     results = map_in_workers(lambda n: check_file(loaded[n], budget=budget, total=total), len(loaded),
                              default_jobs(len(loaded)) if jobs is None else jobs,
-                             weight=lambda n: _file_size(loaded[n].path), patience=worker_patience(budget, total))
+                             weight=lambda n: _file_size(loaded[n].path), patience=worker_patience(budget, total),
+                             group=lambda n: loaded[n].derivation.spec)  # one model's files on one worker
     for one, result in zip(loaded, results):
         if isinstance(result, WorkerLost):
             raise InputError(f"{one.path}: {result.message}")

@@ -4,9 +4,11 @@
 the files are shared among worker processes forked from the process that runs the command,
 after it has imported the engine (so no worker imports SymPy again).  A worker takes the
 next file, largest first (the slowest usually, so the last to finish is a short one), checks
-it and sends the report back pickled through a pipe; the caller puts the reports back in
-file order, so what is printed is what a serial run prints.  Each file keeps its own budgets
-(the engine's deadlines run inside the worker).
+it and sends the report back pickled through a pipe.  Files of one model (the caller's `group`)
+go to one worker while it lasts (:func:`schedule_groups`): the engine's memos are per model
+(canonical forms, unfoldings, sums: docs/06's memo rules), so a second worker would build them
+again.  The caller puts the reports back in file order, so what is printed is what a serial
+run prints.  Each file keeps its own budgets (the engine's deadlines run inside the worker).
 
 A worker that dies without sending a report (killed, out of memory, a crash in a library), or
 holds one file longer than the file's budget allows (:func:`worker_patience`: a hang the budgets
@@ -24,7 +26,7 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +39,8 @@ from elbo_sym.limits import (
     file_budget,
 )
 
-__all__ = ["WorkerLost", "available_cores", "default_jobs", "map_in_workers", "schedule", "worker_patience"]
+__all__ = ["WorkerLost", "available_cores", "default_jobs", "map_in_workers", "schedule", "schedule_groups",
+           "worker_patience"]
 
 _LENGTH = 8
 """Bytes of the length that precedes each pickled result on a worker's pipe."""
@@ -100,20 +103,52 @@ def _threads() -> int:
 
 
 def map_in_workers(work: Callable[[int], Any], count: int, jobs: int, weight: Callable[[int], float],
-                   patience: float = _PATIENCE_FOR_ANY_BUDGET) -> list[Any]:
+                   patience: float = _PATIENCE_FOR_ANY_BUDGET,
+                   group: Callable[[int], Hashable] | None = None) -> list[Any]:
     """``[work(0), ..., work(count - 1)]``, each computed in a worker process (``jobs`` of them at
-    most, heaviest `weight` first), or serially in this process when ``jobs`` or ``count`` is 1
+    most, heaviest `weight` first, the items of one `group` key kept on one worker while it can:
+    :func:`schedule_groups`), or serially in this process when ``jobs`` or ``count`` is 1
     or fork is unavailable.  An item whose worker died, or held it more than `patience` seconds
     (then it is killed), is a :class:`WorkerLost`."""
     if count <= 1 or jobs <= 1 or not _can_fork():
         return [work(i) for i in range(count)]
-    return _Pool(work, min(jobs, count), patience).run(schedule(count, weight), count)
+    return _Pool(work, min(jobs, count), patience).run(schedule_groups(count, weight, group), count)
 
 
 def schedule(count: int, weight: Callable[[int], float]) -> list[int]:
     """The order in which items are handed out: heaviest first (ties: in order), so that the
     last item to finish is a light one."""
     return sorted(range(count), key=lambda i: (-weight(i), i))
+
+
+def schedule_groups(count: int, weight: Callable[[int], float],
+                    group: Callable[[int], Hashable] | None = None) -> list[list[int]]:
+    """The items in the groups a worker keeps to: those with one `group` key together, each group
+    in :func:`schedule`'s order, the group of the heaviest item first (so the heaviest items still
+    start early and the last to finish is a light one).  Without `group` every item is a group."""
+    groups: dict[Hashable, list[int]] = {}
+    for i in schedule(count, weight):
+        groups.setdefault(i if group is None else group(i), []).append(i)
+    return list(groups.values())
+
+
+class _Pending:
+    """The items not handed out yet, in :func:`schedule_groups`' groups."""
+
+    def __init__(self, groups: list[list[int]]):
+        self.groups = [deque(items) for items in groups]
+
+    def __bool__(self) -> bool:
+        return any(self.groups)
+
+    def take(self, group: int | None, held: set[int]) -> tuple[int, int]:
+        """(group, item) for a worker that worked on `group` (None: none yet): the next item of its
+        group; else the first group no other worker `held`; else (the end: no group is free) the
+        first group with items left, helping the worker that holds it."""
+        if group is None or not self.groups[group]:
+            left = [g for g, items in enumerate(self.groups) if items]
+            group = next((g for g in left if g not in held), left[0])
+        return group, self.groups[group].popleft()
 
 
 @dataclass
@@ -124,6 +159,7 @@ class _Worker:
     tasks: int  # write end: the parent sends item numbers
     results: int  # read end: the worker sends length-prefixed pickles
     item: int | None = None
+    group: int | None = None  # the group of its last item (schedule_groups)
     since: float = 0.0  # when it was given its item (time.monotonic)
     buffer: bytearray = field(default_factory=bytearray)
 
@@ -137,9 +173,9 @@ class _Pool:
         self.selector = selectors.DefaultSelector()
         self.readable = selectors.EVENT_READ
 
-    def run(self, order: list[int], count: int) -> list[Any]:
+    def run(self, groups: list[list[int]], count: int) -> list[Any]:
         results: list[Any] = [None] * count
-        pending = deque(order)
+        pending = _Pending(groups)
         try:
             for _ in range(self.jobs):
                 self._start()
@@ -190,7 +226,7 @@ class _Pool:
         first = min(worker.since for worker in self.workers if worker.item is not None)
         return max(0.0, first + self.patience - time.monotonic())
 
-    def _stop_the_hung(self, pending: deque[int], results: list[Any]) -> None:
+    def _stop_the_hung(self, pending: _Pending, results: list[Any]) -> None:
         """Kill every worker that held its item longer than the patience: the item is lost."""
         now = time.monotonic()
         for worker in list(self.workers):
@@ -201,7 +237,7 @@ class _Pool:
                     pass
                 self._lose(worker, f"did not answer within {self.patience:g} s and was stopped", pending, results)
 
-    def _lose(self, worker: _Worker, how: str | None, pending: deque[int], results: list[Any]) -> None:
+    def _lose(self, worker: _Worker, how: str | None, pending: _Pending, results: list[Any]) -> None:
         """The worker is gone (or killed): reap it; its item, if any, is a WorkerLost saying `how`
         (None: how it ended), and a fresh worker takes the remaining items."""
         lost = worker.item
@@ -216,9 +252,11 @@ class _Pool:
             if pending:
                 self._assign(self._start(), pending)
 
-    def _assign(self, worker: _Worker, pending: deque[int]) -> None:
+    def _assign(self, worker: _Worker, pending: _Pending) -> None:
         if pending:
-            worker.item = pending.popleft()
+            held = {other.group for other in self.workers
+                    if other is not worker and other.item is not None and other.group is not None}
+            worker.group, worker.item = pending.take(worker.group, held)
             worker.since = time.monotonic()
             try:
                 _write_all(worker.tasks, worker.item.to_bytes(_LENGTH, "big"))
@@ -228,7 +266,7 @@ class _Pool:
             worker.item = None
             self._retire(worker)
 
-    def _read(self, worker: _Worker, pending: deque[int], results: list[Any]) -> None:
+    def _read(self, worker: _Worker, pending: _Pending, results: list[Any]) -> None:
         chunk = os.read(worker.results, 1 << 20)
         if not chunk:  # the worker is gone
             self._lose(worker, None, pending, results)
