@@ -245,7 +245,8 @@ def test_one_pdf_per_student_and_a_teacher_key(pdfs):
     names = sorted(p.name for p in (pdfs["root"] / "a").iterdir())
     assert names == sorted([roster.ROSTER_MANIFEST, "s001.pdf", "s-002.pdf", "S.3.pdf", "teacher-key.pdf"])
     manifest = json.loads((pdfs["root"] / "a" / roster.ROSTER_MANIFEST).read_text())
-    assert manifest == {"files": sorted(n for n in names if n.endswith(".pdf"))}  # what the next run may remove
+    assert manifest["files"] == sorted(n for n in names if n.endswith(".pdf"))  # what the next run may remove
+    assert set(manifest["sha256"]) == set(manifest["files"])  # removed later only while unchanged
     for path in (pdfs["root"] / "a").glob("*.pdf"):
         info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS)
         assert info.returncode == 0 and info.stderr == "", info.stderr  # poppler reads it without complaint
