@@ -185,6 +185,23 @@ def test_a_failed_build_leaves_the_output_folder_untouched(tmp_path, monkeypatch
     assert (out / "s001.pdf").read_bytes() == b"old sheet"
 
 
+def test_a_roster_refuses_a_sheet_that_builds_handout_is_before_any_tex(tmp_path, monkeypatch):
+    """Red team rt8: a student id ``answers`` replaced build's answers.pdf, and the next build (with
+    --solutions none) removed the student's sheet.  The roster refuses, before any TeX runs."""
+    from elbo_sym.publish.outputs import OwnedElsewhereError
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "answers.pdf").write_bytes(b"build's key")
+    (out / ".elbo-sym-handouts.json").write_text(json.dumps({"files": ["answers.pdf"]}), encoding="utf-8")
+    monkeypatch.setattr(roster, "latex_available", lambda: True)
+    monkeypatch.setattr(roster, "build_pdf", lambda *a, **k: pytest.fail("TeX ran before the refusal"))
+    with pytest.raises(OwnedElsewhereError, match=r"Answers.pdf: written by another command"):
+        build_roster([Student("Answers", "Ada"), Student("s002", "Bob")], out, seed=1, count=1, jobs=1)
+    assert sorted(p.name for p in out.iterdir()) == [".elbo-sym-handouts.json", "answers.pdf"]
+    assert (out / "answers.pdf").read_bytes() == b"build's key"
+
+
 def test_cli_reports_a_bad_roster_as_one_line(tmp_path, capsys):
     path = write(tmp_path, "id,name\ns1,Ada\ns1,Bob\n")
     assert main(["exercises", "--roster", str(path), "--out", str(tmp_path / "out")]) == 2
@@ -245,7 +262,8 @@ def test_one_pdf_per_student_and_a_teacher_key(pdfs):
     names = sorted(p.name for p in (pdfs["root"] / "a").iterdir())
     assert names == sorted([roster.ROSTER_MANIFEST, "s001.pdf", "s-002.pdf", "S.3.pdf", "teacher-key.pdf"])
     manifest = json.loads((pdfs["root"] / "a" / roster.ROSTER_MANIFEST).read_text())
-    assert manifest == {"files": sorted(n for n in names if n.endswith(".pdf"))}  # what the next run may remove
+    assert manifest["files"] == sorted(n for n in names if n.endswith(".pdf"))  # what the next run may remove
+    assert set(manifest["sha256"]) == set(manifest["files"])  # removed later only while unchanged
     for path in (pdfs["root"] / "a").glob("*.pdf"):
         info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS)
         assert info.returncode == 0 and info.stderr == "", info.stderr  # poppler reads it without complaint

@@ -472,6 +472,16 @@ class ElboStrPrinter(StrPrinter):
     def _print_Density(self, d: Density) -> str:
         return f"{d.name}({_density_args(d, self._print)})"
 
+    def _print_Pow(self, e, rational=False) -> str:
+        # x**(-1) alone as written: SymPy's 1/x parses back to 1 * x**-1, another tree (red team rt8:
+        # 1/(q(z)/p(z))).  Inside a product _print_Mul writes a/x, which the parser reads as a * x**-1.
+        if e.exp is S.NegativeOne and not e.base.is_Number:
+            base = self._print(e.base)
+            if not (e.base.is_Symbol or isinstance(e.base, (Notation, log, exp))):
+                base = f"({base})"  # (p(x)**-2)**-1, (a + b)**-1, (-a)**-1
+            return f"{base}**(-1)"
+        return super()._print_Pow(e, rational)
+
     def _print_Add(self, e, order=None) -> str:
         # (a - b) - c prints as a - b - c, which parses back to the same left-nested sum; a
         # sum on the right keeps its brackets (a + (b + c) is another tree).
@@ -509,6 +519,8 @@ class ElboStrPrinter(StrPrinter):
             return super()._print_Mul(e)
         left, right = e.args
         if left is S.NegativeOne:  # -x: the minus applies to all of x
+            if right.is_Pow and right.exp is S.NegativeOne:  # -1/x, read back as -1 * x**-1
+                return "-" + super()._print_Pow(right)
             body = self._print(right)
             if right.is_Add or right.is_Mul or right.is_Number or body.startswith("-"):
                 body = f"({body})"

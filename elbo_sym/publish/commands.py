@@ -199,9 +199,11 @@ def cards_moodle(course: Project, paths: Sequence[str], target: Path, *, budget:
     a Moodle quiz (elbo_sym.publish.moodle.cards_quiz); nothing is written when a card is not proved."""
     from elbo_sym.lesson.practice import check_deck
     from elbo_sym.publish.handouts import HandoutError, require_printable
-    from elbo_sym.publish.moodle import write_cards_quiz
+    from elbo_sym.publish.moodle import require_distinct_categories, write_cards_quiz
 
-    results = [check_deck(deck, budget, file_budget) for deck in course_decks(course, paths, budget, file_budget)]
+    decks = course_decks(course, paths, budget, file_budget)
+    require_distinct_categories(decks)  # before checking: one line, exit 2
+    results = [check_deck(deck, budget, file_budget) for deck in decks]
     try:
         for result in results:
             require_printable(result)

@@ -77,6 +77,7 @@ __all__ = [
     "cards_quiz",
     "default_category",
     "moodle_quiz",
+    "require_distinct_categories",
     "write_moodle_quiz",
     "write_cards_quiz",
 ]
@@ -320,18 +321,39 @@ def _card_question(card: Any, deck: Any, title: str, shown: str) -> list[str]:
             "  </question>"]
 
 
+def _deck_title(deck: Any) -> str:
+    """A deck's title as plain text (as Anki's deck name): its category's and questions' names."""
+    from elbo_sym.publish.anki import deck_name
+
+    return deck_name(deck.title or Path(deck.path).stem, deck.vocabulary)
+
+
+def require_distinct_categories(decks: Sequence[Any]) -> None:
+    """Refuse (MoodleError: exit 2) two decks of one export whose categories coincide -- equal titles,
+    or titles equal up to Moodle's cut at 255 characters, or up to case: their questions would share
+    a category and id numbers (``elbo-sym-{kind}-{index}``), and Moodle's import silently drops a
+    question whose id number its category already holds (red team rt8: the second deck was lost)."""
+    first: dict[str, Any] = {}
+    for deck in decks:
+        key = _category_path(_deck_title(deck)).casefold()
+        if key in first:
+            raise MoodleError(f"{deck.path}: the same Moodle category as {first[key].path} (deck title "
+                              f"{_deck_title(deck)!r}); give the decks different titles")
+        first[key] = deck
+
+
 def cards_quiz(results: Sequence[Any]) -> str:
     """The Moodle XML of checked decks (elbo_sym.lesson.practice.DeckResult, see the module
     docstring); a deck with a card that is not proved is refused (HandoutError), as by the handouts."""
-    from elbo_sym.publish.anki import deck_name
     from elbo_sym.publish.handouts import require_printable
 
+    require_distinct_categories([result.deck for result in results])
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            f"<!-- elbo-sym cards: Moodle XML, {len(results)} deck(s), one essay question per card -->", "<quiz>"]
     for result in results:
         require_printable(result)
         deck = result.deck
-        title = deck_name(deck.title or Path(deck.path).stem, deck.vocabulary)  # plain text, as Anki's deck
+        title = _deck_title(deck)
         out += ['  <question type="category">',
                 f"    <category><text>{cdata(_category_path(title))}</text></category>",
                 '    <info format="html"><text></text></info>',

@@ -8,40 +8,96 @@ that now has none, the sheet of a student dropped from the roster.  Files the ma
 list (the user's own, or a run before manifests existed) are never removed, nor is anything a
 manifest entry names outside the folder, through a linked folder, or that is a symlink
 (:func:`stale_file`): a manifest is a file in the user's folder, so it is read as untrusted.
+Red team rt8: entries are compared by one spelling (``a//b`` = ``a/./b`` = ``A/B``) and by
+``samefile``, so a file just written is never removed; the manifest records each file's SHA-256,
+and a file changed since (or listed without a hash) is kept; a command refuses to write a file
+another command's manifest in the folder lists (:func:`refuse_foreign`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path, PurePosixPath
 
-from elbo_sym.files import FileReadError, read_regular_file, replace_file
+from elbo_sym.files import FileReadError, InputError, read_regular_file, replace_file
 
-__all__ = ["MANIFEST_BYTES", "listed", "move_in", "plain_name", "remove_stale", "stale_file", "staging_folder",
-           "write_manifest"]
+__all__ = ["MANIFEST_BYTES", "OwnedElsewhereError", "listed", "move_in", "plain_name", "refuse_foreign",
+           "remove_stale", "stale_file", "staging_folder", "write_manifest"]
 
 MANIFEST_BYTES = 1 << 20
 """The largest manifest read back; a larger (or unreadable, or malformed) one lists nothing."""
 
+MANIFEST_GLOB = ".elbo-sym-*.json"
+"""Every command's manifest is named ``.elbo-sym-<what>.json`` (handouts, roster, pages, site)."""
 
-def listed(folder: Path, manifest: str) -> list[str]:
-    """The paths the last run listed in ``folder/manifest``; an unreadable or malformed one lists none."""
+
+class OwnedElsewhereError(InputError):
+    """A file this command would write that another command's manifest in the folder lists: written,
+    it would be overwritten by one and later removed by the other (red team rt8)."""
+
+
+def _key(entry: str) -> str:
+    """One spelling per file: ``a//b``, ``a/./b`` and ``A/B`` are one name (a case-insensitive file
+    system makes ``Alice.pdf`` and ``alice.pdf`` one file)."""
+    return "/".join(PurePosixPath(entry).parts).casefold()
+
+
+def _recorded(folder: Path, manifest: str) -> dict[str, str | None]:
+    """Each path the last run listed in ``folder/manifest`` and the SHA-256 it recorded for it (None in a
+    manifest from before hashes, or a hand-written one); an unreadable or malformed manifest lists none."""
     try:
         data = json.loads(read_regular_file(folder / manifest, MANIFEST_BYTES).decode("utf-8"))
     except (FileReadError, OSError, UnicodeDecodeError, ValueError):
-        return []
+        return {}
     files = data.get("files") if isinstance(data, dict) else None
-    return [f for f in files if isinstance(f, str)] if isinstance(files, list) else []
+    hashes = data.get("sha256") if isinstance(data, dict) else None
+    hashes = hashes if isinstance(hashes, dict) else {}
+    return {f: (hashes.get(f) if isinstance(hashes.get(f), str) else None)
+            for f in files if isinstance(f, str)} if isinstance(files, list) else {}
 
 
-def write_manifest(folder: Path, manifest: str, names: Sequence[str]) -> None:
-    """List `names` in ``folder/manifest`` (replaced atomically)."""
-    replace_file(folder / manifest, (json.dumps({"files": sorted(set(names))}, indent=1) + "\n").encode("utf-8"))
+def listed(folder: Path, manifest: str) -> list[str]:
+    """The paths the last run listed in ``folder/manifest``; an unreadable or malformed one lists none."""
+    return list(_recorded(folder, manifest))
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def write_manifest(folder: Path, manifest: str, names: Sequence[str],
+                   kept: dict[str, str | None] | None = None) -> None:
+    """List `names` in ``folder/manifest`` (replaced atomically) with the SHA-256 of each as it is now
+    (so a later run removes it only while unchanged), and the `kept` entries with their recorded hash."""
+    hashes = {name: _sha256(folder.joinpath(*PurePosixPath(name).parts)) for name in set(names)}
+    hashes.update(kept or {})
+    data = {"files": sorted(hashes), "sha256": {n: h for n, h in sorted(hashes.items()) if h is not None}}
+    replace_file(folder / manifest, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
+
+
+def refuse_foreign(folder: Path, manifest: str, names: Iterable[str]) -> None:
+    """Raise OwnedElsewhereError when one of `names` is listed by another command's manifest in
+    `folder` (say a roster's student ``answers`` and a build's ``answers.pdf``): each command removes
+    only what its own manifest lists, so two commands must not share a file."""
+    ours = {_key(name): name for name in names}
+    for other in sorted(folder.glob(MANIFEST_GLOB)) if folder.is_dir() else []:
+        if other.name == manifest:
+            continue
+        for entry in listed(folder, other.name):
+            if _key(entry) in ours:
+                raise OwnedElsewhereError(
+                    f"{folder / ours[_key(entry)]}: written by another command (listed in {other}); "
+                    f"write into another folder")
 
 
 def stale_file(folder: Path, entry: str) -> Path | None:
@@ -60,19 +116,51 @@ def stale_file(folder: Path, entry: str) -> Path | None:
     return target if inside and target.is_file() and not target.is_symlink() else None
 
 
-def remove_stale(folder: Path, manifest: str, written: Iterable[str], allowed: Callable[[str], bool]) -> list[Path]:
-    """Remove each file the previous run listed in ``folder/manifest`` that this run did not write
-    (``written``) and that ``allowed`` accepts, where :func:`stale_file` permits; list ``written``
-    in the manifest now.  Returns the removed paths."""
-    now = set(written)
+def _written_now(target: Path, folder: Path, written: Iterable[str]) -> bool:
+    """Whether `target` is one of the files this run wrote, by another spelling or on a file system
+    that folds case: never unlink what was just written (red team rt8)."""
+    for name in written:
+        path = folder.joinpath(*PurePosixPath(name).parts)
+        with suppress(OSError):
+            if path.exists() and os.path.samefile(target, path):
+                return True
+    return False
+
+
+def _sweep(folder: Path, manifest: str, written: Sequence[str], may_remove: Callable[[str], bool],
+           keep: Callable[[str], bool]) -> list[Path]:
+    """Remove each file the previous run listed in ``folder/manifest`` that this run did not write,
+    that `may_remove` accepts and `keep` does not claim, and whose content is still what elbo-sym
+    wrote (its recorded SHA-256); then list `written` (and what `keep` claimed) as ours now.
+
+    A file changed since it was written, or listed without a hash (an older manifest, a hand-written
+    one), is kept and forgotten: "kept X: ..." on stderr.  Returns the removed paths."""
+    now = {_key(name) for name in written}
+    kept: dict[str, str | None] = {}
     removed: list[Path] = []
-    for entry in listed(folder, manifest):
-        target = stale_file(folder, entry) if entry not in now and allowed(entry) else None
-        if target is not None:
+    for entry, digest in _recorded(folder, manifest).items():
+        if _key(entry) in now or not may_remove(entry):
+            continue
+        target = stale_file(folder, entry)
+        if target is None or _written_now(target, folder, written):
+            continue
+        if keep(entry):
+            kept[entry] = digest
+        elif digest is not None and _sha256(target) == digest:
             target.unlink()
             removed.append(target)
-    write_manifest(folder, manifest, sorted(now))
+        else:
+            why = "changed since elbo-sym wrote it" if digest is not None else "listed without a hash (older manifest)"
+            print(f"kept {target}: {why}", file=sys.stderr)
+    write_manifest(folder, manifest, written, kept)
     return removed
+
+
+def remove_stale(folder: Path, manifest: str, written: Iterable[str], allowed: Callable[[str], bool]) -> list[Path]:
+    """Remove each file the previous run listed in ``folder/manifest`` that this run did not write
+    (``written``) and that ``allowed`` accepts, where :func:`stale_file` permits and its content is
+    unchanged (:func:`_sweep`); list ``written`` in the manifest now.  Returns the removed paths."""
+    return _sweep(folder, manifest, sorted(set(written)), allowed, lambda _name: False)
 
 
 @contextmanager
@@ -106,23 +194,11 @@ def move_in(staging: Path, folder: Path, names: Sequence[str], manifest: str,
     A target that is a folder cannot be replaced by a file: that is an IsADirectoryError before any
     file moves, so the set is replaced together or not at all (red team rt5: a roster's sheets were
     replaced and its key was not)."""
+    refuse_foreign(folder, manifest, names)
     for name in names:
         target = folder / name
         if target.is_dir() and not target.is_symlink():
             raise IsADirectoryError(f"{target} is a folder, where this build writes a file: nothing was replaced")
     for name in names:
         os.replace(staging / name, folder / name)
-    written = set(names)
-    kept: list[str] = []
-    removed: list[Path] = []
-    for name in listed(folder, manifest):
-        stale = stale_file(folder, name) if name not in written and plain_name(name) else None
-        if stale is None:
-            continue
-        if keep(name):
-            kept.append(name)
-        else:
-            stale.unlink()
-            removed.append(stale)
-    write_manifest(folder, manifest, [*written, *kept])
-    return removed
+    return _sweep(folder, manifest, list(names), plain_name, keep)
