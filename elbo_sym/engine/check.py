@@ -28,7 +28,7 @@ from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
 from elbo_sym.engine.derivation import Derivation, Example, Step
-from elbo_sym.engine.dimensions import first_failure
+from elbo_sym.engine.dimensions import factor_sign_changes, first_failure
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError
 from elbo_sym.engine.models.general import SEARCH_K
@@ -638,9 +638,10 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
     notes: list[str] = []
     general = model.K == "any"
     models = model.search_models()
-    first = _first_failing_dimension(lhs, step, model)
-    if first is not None:  # the D where the sides' difference, a polynomial in D, fails: searched first
-        models = (model.explicit(first),) + tuple(m for m in models if m.spec.D != first)
+    first, after, beyond = _dimensions_to_search(lhs, step, model)
+    if first or after:  # where the sides' difference fails, or a factor of it changes sign (engine.dimensions)
+        models = (tuple(model.explicit(n) for n in first) + tuple(m for m in models if m.spec.D not in first)
+                  + tuple(model.explicit(n) for n in after if n not in {m.spec.D for m in models}))
     found = None
     if general and not any(_is_density_model(m) for m in models):
         notes.append("no densities (this model has no Gaussian counterpart)")
@@ -694,6 +695,9 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
             if explicit is not model and not found.source.startswith("example"):
                 found = replace(found, source=f"{found.source}, {where}")
             break
+    if found is None and beyond is not None:
+        raise UnfoldError(f"a factor of left - right vanishes or changes sign at D = {beyond}, more dimensions than the "
+                          f"counterexample search builds an instance in ({MAX_SEARCH_D}); nothing failed at fewer")
     only_quick = [k for k in quick_reached if k not in reached]
     if only_quick:
         notes.append(f"K = {', '.join(map(str, only_quick))}: examples, special cases and random instances only")
@@ -732,24 +736,32 @@ def _definedness_models(models: tuple) -> tuple:
     return finite[:1] + densities + finite[1:]
 
 
-def _first_failing_dimension(lhs: Expr, step: Step, model) -> int | None:
-    """For a model of every number of dimensions D (the Gaussian D = "any"): the least D where the
-    step fails when left - right reduces to a polynomial in D alone (engine.dimensions), else None.
-    Such a D beyond the models the search builds is an error, never "held" (red team rt7)."""
+def _dimensions_to_search(lhs: Expr, step: Step, model) -> tuple[tuple[int, ...], tuple[int, ...], int | None]:
+    """For a model of every number of dimensions D (the Gaussian D = "any"): (the D's searched
+    first, the D's searched after the usual ones).  First: the least D where the step fails when
+    left - right is a polynomial in D alone (engine.dimensions, exact).  After: the D's where a
+    factor of left - right that is a polynomial in D alone vanishes or changes sign (red team rt9);
+    the least such D beyond the models the search builds (None: none), an error unless the search
+    fails the step.  A first failure beyond them is an error, never "held" (red team rt7)."""
     D = model.dimension
     if D is None:
-        return None
+        return (), (), None
     try:
         forms = residuals(difference(lhs, step.expr), model)
     except (TooLarge, UnfoldError, ValueError, TypeError, ArithmeticError):  # no canonical form: the search decides
-        return None
-    found = first_failure(forms[0].as_expr(), D, step.rel) if len(forms) == 1 else None
-    if found is None or found.D is None:
-        return None
-    if found.D > MAX_SEARCH_D:
-        raise UnfoldError(f"left - right = {found.residual} makes the relation fail at D = {found.D} (exactly), more "
-                          f"dimensions than the counterexample search builds an instance in ({MAX_SEARCH_D})")
-    return found.D
+        return (), (), None
+    if len(forms) != 1:
+        return (), (), None
+    residual = forms[0].as_expr()
+    found = first_failure(residual, D, step.rel)
+    if found is not None:
+        if found.D is not None and found.D > MAX_SEARCH_D:
+            raise UnfoldError(f"left - right = {found.residual} makes the relation fail at D = {found.D} (exactly), "
+                              f"more dimensions than the counterexample search builds an instance in ({MAX_SEARCH_D})")
+        return ((found.D,) if found.D is not None else ()), (), None
+    wanted = factor_sign_changes(residual, D)
+    beyond = [n for n in wanted if n > MAX_SEARCH_D]
+    return (), tuple(n for n in wanted if n <= MAX_SEARCH_D), (beyond[0] if beyond else None)
 
 
 _HALF_FOR_DEFINEDNESS = "the definedness search's half of the budget"

@@ -8,8 +8,10 @@ few sampled D:
 
 * ``=``: a non-zero polynomial of degree n has at most n roots, so it is non-zero at one of
   D = 1, ..., n + 1; the first such D is where the step fails;
-* an inequality: the residual's sign is constant beyond Cauchy's root bound
-  1 + max |a_i / a_n|, so the integers from 1 to just past it decide it.
+* an inequality: the residual's sign is constant between consecutive real roots, so isolating
+  the roots exactly (rational intervals narrower than 1) names the least whole number of every
+  region of constant sign: 1, an integer root, or floor(root) + 1 (red team rt9: a scan up to a
+  fixed D missed ``(D - 10001)**2 >= 1``).
 
 The answer only *nominates* a number of dimensions: the counterexample search still decides the
 step at an exact instance of the explicit model with that D.
@@ -19,12 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from math import ceil
 
-from sympy import Expr, Poly, Symbol, log, pi
+from sympy import Expr, Poly, Rational, Symbol, factor_list, log, pi
 from sympy.polys.polyerrors import BasePolynomialError
-
-from elbo_sym.limits import MAX_DIMENSION_SCAN
 
 _FAILS = {"=": lambda r: r != 0, ">=": lambda r: r < 0, "<=": lambda r: r > 0, ">": lambda r: r <= 0,
           "<": lambda r: r >= 0}
@@ -42,9 +41,8 @@ class FirstFailure:
 
 def first_failure(residual: Expr, D: Symbol, rel: str) -> FirstFailure | None:
     """A whole number D >= 1 where `residual` (left - right, a polynomial in D with rational
-    coefficients, and for ``=`` also in logs of numbers and pi) makes `rel` fail: the least one, or
-    for an inequality whose least failure lies past MAX_DIMENSION_SCAN the first D past Cauchy's
-    bound; None when the residual is not of that kind (the search decides the step)."""
+    coefficients, and for ``=`` also in logs of numbers and pi) makes `rel` fail: the least one,
+    exactly, however large; None when the residual is not of that kind (the search decides the step)."""
     if not residual.free_symbols <= {D} or rel not in _FAILS:
         return None
     others = _number_atoms(residual) if rel == "=" else []
@@ -74,9 +72,10 @@ def _first_nonzero(poly: Poly) -> int | None:
 
 
 def _first_failing(coefficients: list[Fraction], fails) -> int | None:
-    """The least D >= 1 where the rational polynomial's value fails; past Cauchy's bound the sign
-    is the leading coefficient's, so the scan ends one past it (or at MAX_DIMENSION_SCAN, then the
-    first D past the bound)."""
+    """The least D >= 1 where the rational polynomial's value fails, exactly, for any degree and
+    size (red team rt9: ``(D - 10001)**2 >= 1`` fails at D = 10001 only): the sign is constant
+    between consecutive real roots, so the least whole number of every region where it fails is
+    among `sign_change_candidates`."""
     while coefficients and coefficients[0] == 0:
         coefficients = coefficients[1:]
     if not coefficients:
@@ -88,13 +87,46 @@ def _first_failing(coefficients: list[Fraction], fails) -> int | None:
             total = total * n + c
         return total
 
-    lead = coefficients[0]
-    bound = 1 + max((abs(c / lead) for c in coefficients[1:]), default=Fraction(0))
-    last = ceil(bound) + 1
-    for n in range(1, min(last, MAX_DIMENSION_SCAN) + 1):
-        if fails(value(n)):
-            return n
-    return last if last > MAX_DIMENSION_SCAN and fails(value(last)) else None
+    D = Symbol("D")
+    poly = Poly([Rational(c.numerator, c.denominator) for c in coefficients], D)
+    return next((n for n in sign_change_candidates(poly, 1) if fails(value(n))), None)
 
 
-__all__ = ["FirstFailure", "first_failure"]
+def sign_change_candidates(poly: Poly, least: int) -> tuple[int, ...]:
+    """Whole numbers n >= `least` among which lies the least whole number of every region of
+    constant sign of `poly` (one variable, rational coefficients) and every integer root: `least`
+    itself and, for each real root r isolated exactly in an interval narrower than 1, the integers
+    from floor(lower end) to floor(upper end) + 1 (r itself when whole, and floor(r) + 1)."""
+    found = {least}
+    if poly.degree() > 0:
+        for (low, high), _ in poly.intervals(eps=Rational(1, 2)):
+            found.update(range(max(_floor(low), least), max(_floor(high) + 2, least)))
+    return tuple(sorted(found))
+
+
+def factor_sign_changes(residual: Expr, D: Symbol) -> tuple[int, ...]:
+    """The whole numbers D >= 1 where a factor of `residual` that is a polynomial in D alone
+    vanishes or starts a region of new sign (`sign_change_candidates`): the dimensions a search
+    must try when the residual also has other symbols (red team rt9: ``Sum(mu_d**2, (d, 1, D))
+    * (D-1)...(D-8)*(D-12) >= 0`` fails at D = 9 only)."""
+    try:
+        factors = [f for f, _ in factor_list(residual)[1]]
+    except (BasePolynomialError, ValueError, TypeError):
+        factors = list(residual.args) if residual.is_Mul else [residual]
+    found: set[int] = set()
+    for factor in factors:
+        if factor.free_symbols != {D}:
+            continue
+        try:
+            poly = Poly(factor, D, domain="QQ")
+        except (BasePolynomialError, ValueError, TypeError):
+            continue
+        found.update(sign_change_candidates(poly, 1))
+    return tuple(sorted(found))
+
+
+def _floor(x: Rational) -> int:
+    return int(x.p // x.q)
+
+
+__all__ = ["FirstFailure", "factor_sign_changes", "first_failure", "sign_change_candidates"]

@@ -1,0 +1,78 @@
+"""Red team rt9's findings (session 11), each pinned by its repro under tests/data/redteam/rt9_*.toml.
+
+F1: a residual polynomial in D was scanned only up to D = 10,000: ``(D - 10001)**2 >= 1`` ended
+`checked`; its real roots are now isolated exactly, so the first failing D is exact at any size.
+F2: a residual with another symbol besides D skipped that decision: a factor (D-1)...(D-8)(D-12)
+hid D = 9; the D's where such a factor vanishes or changes sign are now searched too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sympy import Poly, Rational, Symbol
+
+from elbo_sym.engine.derivation import loads
+from elbo_sym.engine.dimensions import factor_sign_changes, first_failure, sign_change_candidates
+from elbo_sym.report.build import check_file
+
+REDTEAM = Path(__file__).resolve().parent / "data" / "redteam"
+D = Symbol("D", positive=True)
+
+
+# ------------------------------------------------------------------------- F1: exact for any size
+
+
+@pytest.mark.parametrize("rel, residual, first", [
+    (">=", (D - 10001)**2 - 1, 10001),
+    (">=", (D - 20)**2 - 1, 20),
+    ("<", D - 10**7 - Rational(1, 2), 10**7 + 1),  # its root 10**7 + 1/2 lies between two whole numbers
+    (">", (D - 10**7 - Rational(1, 2)) * (D - 3), 3),
+    (">", (D - 7)**2, 7),  # a double root: the sign does not change, the value vanishes
+    ("<", D**2 + 1, 1),  # no real root
+    (">=", -(D - 10**6)**2 * (D - 2 * 10**6) + 0, 2 * 10**6 + 1),
+])
+def test_the_first_failing_dimension_is_exact_however_large(rel, residual, first):
+    assert first_failure(residual.expand(), D, rel).D == first
+
+
+@pytest.mark.parametrize("rel, residual", [(">", D**2 + 1), (">=", (D - 7)**2), (">", (D - 10**7 - Rational(1, 2))**2)])
+def test_a_residual_true_for_every_dimension_has_no_failure(rel, residual):
+    assert first_failure(residual.expand(), D, rel).D is None
+
+
+def test_the_candidates_hold_the_least_whole_number_of_every_sign_region():
+    poly = Poly((D - 20) * (D - Rational(21, 2)) * (D + 3), D)
+    assert sign_change_candidates(poly, 1) == (1, 10, 11, 20, 21)
+
+
+def test_a_step_failing_at_d_10001_only_is_an_error_never_checked():
+    report = check_file(REDTEAM / "rt9_d_any_fails_at_10001.toml")
+    step = report.steps[0]
+    assert step.verdict == "error" and "at D = 10001 (exactly)" in step.reason and not report.ok
+
+
+# ------------------------------------------------------------------------- F2: a factor in D alone
+
+
+def test_the_factors_in_d_alone_name_where_they_vanish_or_change_sign():
+    mu = Symbol("mu", real=True)
+    assert factor_sign_changes((mu**2 + 1) * (D - 9) * (D - 4)**2, D) == (1, 4, 5, 9, 10)
+    assert factor_sign_changes(mu * D, D) == (1,)
+
+
+def test_a_factor_hiding_d_9_is_searched_there_and_refuted():
+    report = check_file(REDTEAM / "rt9_d_any_factor_fails_at_9.toml")
+    step = report.steps[0]
+    assert step.verdict == "refuted", step.reason
+    assert "D = 9" in step.counterexample.source and not report.ok
+
+
+def test_a_factor_changing_sign_beyond_the_searched_dimensions_is_an_error():
+    text = (REDTEAM / "rt9_d_any_factor_fails_at_9.toml").read_text()
+    text = text.replace("(D-1)*(D-2)*(D-3)*(D-4)*(D-5)*(D-6)*(D-7)*(D-8)*(D-12)", "(D - 20)**2")
+    assert text.count("(D - 20)**2") == 2
+    report = check_file(loads(text, "beyond.toml"))
+    step = report.steps[0]
+    assert step.verdict == "error" and "D = 20" in step.reason and not report.ok
