@@ -4,6 +4,8 @@ F1: a residual polynomial in D was scanned only up to D = 10,000: ``(D - 10001)*
 `checked`; its real roots are now isolated exactly, so the first failing D is exact at any size.
 F2: a residual with another symbol besides D skipped that decision: a factor (D-1)...(D-8)(D-12)
 hid D = 9; the D's where such a factor vanishes or changes sign are now searched too.
+F3: a whole-number parameter (``n = "integer >= 1"``) was tried at n = 1, 2, 3, 5 only: a residual
+polynomial in n failing at n = 6 ended `checked`; the same exact decision now makes it an error.
 """
 
 from __future__ import annotations
@@ -76,3 +78,30 @@ def test_a_factor_changing_sign_beyond_the_searched_dimensions_is_an_error():
     report = check_file(loads(text, "beyond.toml"))
     step = report.steps[0]
     assert step.verdict == "error" and "D = 20" in step.reason and not report.ok
+
+
+# ------------------------------------------------------------------------- F3: whole-number parameters
+
+
+N = Symbol("n", integer=True)
+
+
+@pytest.mark.parametrize("rel, residual, least, first", [
+    ("=", (N - 1) * (N - 2) * (N - 3) * (N - 4) * (N - 5), 1, 6),
+    ("=", (N - 3) * (N - 4), 3, 5),
+    (">=", (N - 3) * (N - 4), 3, None),  # two neighbouring roots: no whole number between them
+    ("<=", -(N - 40)**2 + 1, 1, 40),  # positive only at n = 40
+])
+def test_a_residual_polynomial_in_a_whole_number_starts_at_its_least_value(rel, residual, least, first):
+    assert first_failure(residual.expand(), N, rel, least).D == first
+
+
+@pytest.mark.parametrize("factors, verdict", [("(n-1)*(n-2)*(n-3)*(n-4)*(n-5)", "error"),
+                                              ("(n-1)*(n-2)*(n-3)*(n-5)", "refuted")])
+def test_a_whole_number_parameter_failing_beyond_the_searched_values_is_never_checked(factors, verdict):
+    text = (REDTEAM / "rt9_whole_number_fails_at_6.toml").read_text().replace("(n-1)*(n-2)*(n-3)*(n-4)*(n-5)", factors)
+    report = check_file(loads(text, "n.toml"))
+    step = report.steps[0]
+    assert step.verdict == verdict and not report.ok
+    if verdict == "error":
+        assert "fail at n = 6 (exactly)" in step.reason and "n = 1, 2, 3, 5" in step.reason

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
-from sympy import Add, Expr, Rational, exp
+from sympy import Add, Expr, Rational, Symbol, exp
 from sympy.core.cache import clear_cache
 
 from elbo_sym import budget as budgets
@@ -63,6 +63,7 @@ from elbo_sym.engine.search import (
 from elbo_sym.engine.wellformed import derived_arguments, derived_distribution_problem, well_formedness_problem
 from elbo_sym.limits import (
     GENERAL_SEARCH_FULL_LARGER_K,
+    INTEGER_OFFSETS,
     MAX_IWAE_TERMS,
     MAX_SEARCH_D,
     REFERENCE_BUDGET_SECONDS,
@@ -638,10 +639,10 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
     notes: list[str] = []
     general = model.K == "any"
     models = model.search_models()
-    first, after, beyond = _dimensions_to_search(lhs, step, model)
-    if first or after:  # where the sides' difference fails, or a factor of it changes sign (engine.dimensions)
-        models = (tuple(model.explicit(n) for n in first) + tuple(m for m in models if m.spec.D not in first)
-                  + tuple(model.explicit(n) for n in after if n not in {m.spec.D for m in models}))
+    exact = _exact_plan(lhs, step, model)
+    if exact.first or exact.after:  # where the sides' difference fails, or a factor of it changes sign (engine.dimensions)
+        models = (tuple(model.explicit(n) for n in exact.first) + tuple(m for m in models if m.spec.D not in exact.first)
+                  + tuple(model.explicit(n) for n in exact.after if n not in {m.spec.D for m in models}))
     found = None
     if general and not any(_is_density_model(m) for m in models):
         notes.append("no densities (this model has no Gaussian counterpart)")
@@ -695,9 +696,8 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
             if explicit is not model and not found.source.startswith("example"):
                 found = replace(found, source=f"{found.source}, {where}")
             break
-    if found is None and beyond is not None:
-        raise UnfoldError(f"a factor of left - right vanishes or changes sign at D = {beyond}, more dimensions than the "
-                          f"counterexample search builds an instance in ({MAX_SEARCH_D}); nothing failed at fewer")
+    if found is None and exact.unreached is not None:
+        raise UnfoldError(exact.unreached)
     only_quick = [k for k in quick_reached if k not in reached]
     if only_quick:
         notes.append(f"K = {', '.join(map(str, only_quick))}: examples, special cases and random instances only")
@@ -736,32 +736,69 @@ def _definedness_models(models: tuple) -> tuple:
     return finite[:1] + densities + finite[1:]
 
 
-def _dimensions_to_search(lhs: Expr, step: Step, model) -> tuple[tuple[int, ...], tuple[int, ...], int | None]:
-    """For a model of every number of dimensions D (the Gaussian D = "any"): (the D's searched
-    first, the D's searched after the usual ones).  First: the least D where the step fails when
-    left - right is a polynomial in D alone (engine.dimensions, exact).  After: the D's where a
-    factor of left - right that is a polynomial in D alone vanishes or changes sign (red team rt9);
-    the least such D beyond the models the search builds (None: none), an error unless the search
-    fails the step.  A first failure beyond them is an error, never "held" (red team rt7)."""
+@dataclass(frozen=True)
+class _ExactPlan:
+    """What the exact decision of engine.dimensions adds to a search: the D's searched `first` (where
+    the step fails) and `after` the usual ones (where a factor changes sign), and `unreached`: the
+    error when the search finds nothing, because a value that decides the step lies beyond it."""
+
+    first: tuple[int, ...] = ()
+    after: tuple[int, ...] = ()
+    unreached: str | None = None
+
+
+def _exact_plan(lhs: Expr, step: Step, model) -> _ExactPlan:
+    """For a model of every number of dimensions D (the Gaussian D = "any"): the least D where the
+    step fails when left - right is a polynomial in D alone (exact: red team rt7; beyond the models
+    the search builds, an error, never "held"), else the D's where a factor of left - right that is
+    a polynomial in D alone vanishes or changes sign (red team rt9).  The same for a whole-number
+    parameter (``n = "integer >= 1"``), whose values beyond those the search tries are an error
+    unless the search fails the step."""
+    wholes = {s: int(i.lower) for s, i in model.parameter_bounds.items() if i.integer and i.lower is not None}
     D = model.dimension
-    if D is None:
-        return (), (), None
+    if D is None and not wholes:
+        return _ExactPlan()
     try:
         forms = residuals(difference(lhs, step.expr), model)
     except (TooLarge, UnfoldError, ValueError, TypeError, ArithmeticError):  # no canonical form: the search decides
-        return (), (), None
+        return _ExactPlan()
     if len(forms) != 1:
-        return (), (), None
+        return _ExactPlan()
     residual = forms[0].as_expr()
+    for symbol, least in wholes.items():
+        tried = {least + d for d in INTEGER_OFFSETS}
+        where = f"the values the search tries ({symbol} = {', '.join(map(str, sorted(tried)))})"
+        unreached = _unreached(residual, step.rel, symbol, least, lambda n: n in tried, where)
+        if unreached is not None:
+            return _ExactPlan(unreached=unreached)
+    if D is None:
+        return _ExactPlan()
     found = first_failure(residual, D, step.rel)
     if found is not None:
         if found.D is not None and found.D > MAX_SEARCH_D:
             raise UnfoldError(f"left - right = {found.residual} makes the relation fail at D = {found.D} (exactly), "
                               f"more dimensions than the counterexample search builds an instance in ({MAX_SEARCH_D})")
-        return ((found.D,) if found.D is not None else ()), (), None
+        return _ExactPlan(first=(found.D,) if found.D is not None else ())
     wanted = factor_sign_changes(residual, D)
-    beyond = [n for n in wanted if n > MAX_SEARCH_D]
-    return (), tuple(n for n in wanted if n <= MAX_SEARCH_D), (beyond[0] if beyond else None)
+    return _ExactPlan(after=tuple(n for n in wanted if n <= MAX_SEARCH_D),
+                      unreached=_unreached(residual, step.rel, D, 1, lambda n: n <= MAX_SEARCH_D,
+                                           f"the dimensions the counterexample search builds (at most {MAX_SEARCH_D})"))
+
+
+def _unreached(residual: Expr, rel: str, symbol: Symbol, least: int, reached, where: str) -> str | None:
+    """Why a search that finds nothing has not decided the step: a value of the whole-number
+    `symbol` where the step fails, or where a factor of the residual in `symbol` alone vanishes or
+    changes sign, that is not `reached`; None: every such value is."""
+    found = first_failure(residual, symbol, rel, least)
+    if found is not None:
+        if found.D is None or reached(found.D):
+            return None
+        return f"left - right = {found.residual} makes the relation fail at {symbol} = {found.D} (exactly), beyond {where}"
+    beyond = [n for n in factor_sign_changes(residual, symbol, least) if not reached(n)]
+    if not beyond:
+        return None
+    return (f"a factor of left - right vanishes or changes sign at {symbol} = {beyond[0]}, beyond {where}; nothing "
+            "failed where the search looked")
 
 
 _HALF_FOR_DEFINEDNESS = "the definedness search's half of the budget"

@@ -39,10 +39,11 @@ class FirstFailure:
     residual: str
 
 
-def first_failure(residual: Expr, D: Symbol, rel: str) -> FirstFailure | None:
+def first_failure(residual: Expr, D: Symbol, rel: str, least: int = 1) -> FirstFailure | None:
     """A whole number D >= 1 where `residual` (left - right, a polynomial in D with rational
     coefficients, and for ``=`` also in logs of numbers and pi) makes `rel` fail: the least one,
-    exactly, however large; None when the residual is not of that kind (the search decides the step)."""
+    exactly, however large; None when the residual is not of that kind (the search decides the step).
+    `D` may be any whole-number symbol, `least` its least value (``n = "integer >= 3"``: 3)."""
     if not residual.free_symbols <= {D} or rel not in _FAILS:
         return None
     others = _number_atoms(residual) if rel == "=" else []
@@ -51,9 +52,9 @@ def first_failure(residual: Expr, D: Symbol, rel: str) -> FirstFailure | None:
     except (BasePolynomialError, ValueError, TypeError):
         return None
     if rel == "=":
-        return FirstFailure(_first_nonzero(poly), str(residual))
+        return FirstFailure(_first_nonzero(poly, least), str(residual))
     coefficients = [Fraction(int(c.p), int(c.q)) for c in poly.all_coeffs()]  # highest degree first
-    return FirstFailure(_first_failing(coefficients, _FAILS[rel]), str(residual))
+    return FirstFailure(_first_failing(coefficients, _FAILS[rel], least), str(residual))
 
 
 def _number_atoms(e: Expr) -> list[Expr]:
@@ -62,24 +63,24 @@ def _number_atoms(e: Expr) -> list[Expr]:
     return sorted(e.atoms(log), key=str) + ([pi] if e.has(pi) else [])
 
 
-def _first_nonzero(poly: Poly) -> int | None:
-    """The least D in 1..degree + 1 where the polynomial (in D and independent atoms) is not 0."""
+def _first_nonzero(poly: Poly, least: int) -> int | None:
+    """The least D in least..least + degree where the polynomial (in D and independent atoms) is not 0."""
     degree = poly.degree(poly.gens[0])
-    for n in range(1, degree + 2):
+    for n in range(least, least + degree + 1):
         if not poly.eval(poly.gens[0], n).is_zero:
             return n
     return None  # the zero polynomial (never reached: a zero residual is proved)
 
 
-def _first_failing(coefficients: list[Fraction], fails) -> int | None:
-    """The least D >= 1 where the rational polynomial's value fails, exactly, for any degree and
+def _first_failing(coefficients: list[Fraction], fails, least: int) -> int | None:
+    """The least D >= `least` where the rational polynomial's value fails, exactly, for any degree and
     size (red team rt9: ``(D - 10001)**2 >= 1`` fails at D = 10001 only): the sign is constant
     between consecutive real roots, so the least whole number of every region where it fails is
     among `sign_change_candidates`."""
     while coefficients and coefficients[0] == 0:
         coefficients = coefficients[1:]
     if not coefficients:
-        return 1 if fails(Fraction(0)) else None
+        return least if fails(Fraction(0)) else None
 
     def value(n: int) -> Fraction:
         total = Fraction(0)
@@ -89,7 +90,7 @@ def _first_failing(coefficients: list[Fraction], fails) -> int | None:
 
     D = Symbol("D")
     poly = Poly([Rational(c.numerator, c.denominator) for c in coefficients], D)
-    return next((n for n in sign_change_candidates(poly, 1) if fails(value(n))), None)
+    return next((n for n in sign_change_candidates(poly, least) if fails(value(n))), None)
 
 
 def sign_change_candidates(poly: Poly, least: int) -> tuple[int, ...]:
@@ -104,8 +105,8 @@ def sign_change_candidates(poly: Poly, least: int) -> tuple[int, ...]:
     return tuple(sorted(found))
 
 
-def factor_sign_changes(residual: Expr, D: Symbol) -> tuple[int, ...]:
-    """The whole numbers D >= 1 where a factor of `residual` that is a polynomial in D alone
+def factor_sign_changes(residual: Expr, D: Symbol, least: int = 1) -> tuple[int, ...]:
+    """The whole numbers D >= `least` where a factor of `residual` that is a polynomial in D alone
     vanishes or starts a region of new sign (`sign_change_candidates`): the dimensions a search
     must try when the residual also has other symbols (red team rt9: ``Sum(mu_d**2, (d, 1, D))
     * (D-1)...(D-8)*(D-12) >= 0`` fails at D = 9 only)."""
@@ -121,7 +122,7 @@ def factor_sign_changes(residual: Expr, D: Symbol) -> tuple[int, ...]:
             poly = Poly(factor, D, domain="QQ")
         except (BasePolynomialError, ValueError, TypeError):
             continue
-        found.update(sign_change_candidates(poly, 1))
+        found.update(sign_change_candidates(poly, least))
     return tuple(sorted(found))
 
 
