@@ -6,6 +6,8 @@ F2: a residual with another symbol besides D skipped that decision: a factor (D-
 hid D = 9; the D's where such a factor vanishes or changes sign are now searched too.
 F3: a whole-number parameter (``n = "integer >= 1"``) was tried at n = 1, 2, 3, 5 only: a residual
 polynomial in n failing at n = 6 ended `checked`; the same exact decision now makes it an error.
+F4: messages -- a D = "any" search said "prior N(0, 1)"; the second opinion's "could not decide"
+printed the midpoint of a difference enclosure; a bad D had a line but no column.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from pathlib import Path
 import pytest
 from sympy import Poly, Rational, Symbol
 
-from elbo_sym.engine.derivation import loads
+from elbo_sym.engine.derivation import DerivationError, load, loads
 from elbo_sym.engine.dimensions import factor_sign_changes, first_failure, sign_change_candidates
+from elbo_sym.engine.reference import second_opinion
 from elbo_sym.report.build import check_file
 
 REDTEAM = Path(__file__).resolve().parent / "data" / "redteam"
@@ -105,3 +108,28 @@ def test_a_whole_number_parameter_failing_beyond_the_searched_values_is_never_ch
     assert step.verdict == verdict and not report.ok
     if verdict == "error":
         assert "fail at n = 6 (exactly)" in step.reason and "n = 1, 2, 3, 5" in step.reason
+
+
+# ------------------------------------------------------------------------- F4: what the messages say
+
+
+def test_the_search_summary_of_a_d_any_step_names_the_prior_n_0_i_and_the_dimensions():
+    step = check_file(REDTEAM / "rt9_d_any_not_polynomial.toml").steps[0]  # 2**D <= 5000: not a polynomial
+    assert step.verdict == "checked"
+    assert "(prior N(0, I); D = 1, 2, 3, 4, 5, 6, 7, 8, 12)" in step.reason and "N(0, 1)" not in step.reason
+
+
+def test_an_enclosure_too_wide_to_decide_is_printed_as_its_ends_not_a_midpoint():
+    derivation = load(REDTEAM / "rt9_reference_too_wide.toml")
+    model, step = derivation.model(), derivation.steps[0]
+    opinion = second_opinion(derivation.start.expr, step.rel, step.expr, model.spec, model.K)
+    text = opinion.describe()
+    assert "could not decide" in text and "lies somewhere in [-" in text and "lhs - rhs = " not in text
+
+
+@pytest.mark.parametrize("value", ["true", "1e400", "0"])
+def test_a_bad_d_points_at_its_value(value):
+    text = f'title = "b"\nmodel = "gaussian"\nD = {value}\nstart = "mu"\n'
+    with pytest.raises(DerivationError) as caught:
+        loads(text, "b.toml")
+    assert caught.value.line == 3 and caught.value.column == 4

@@ -195,6 +195,8 @@ class Searched:
     notes: tuple[str, ...] = ()
     """What was searched only in part, or not, and why ("K = 34, 89, 233: examples, special cases
     and random instances only", "no densities (...)")."""
+    dimensions: tuple[int, ...] = ()
+    """The numbers of dimensions D searched, for a model of every D (its prior is N(0, I))."""
     skipped: tuple[str, ...] = ()
     """Instances the search builds on purpose (the file's examples, the family's special cases
     such as the tight case) that could not be decided: the step is then `error`, never `checked`."""
@@ -207,7 +209,8 @@ class Searched:
         if self.K:
             parts.append(f"K = {', '.join(map(str, self.K))}")
         if self.densities:
-            parts.append(f"{self.densities} Gaussian densit{'y' if self.densities == 1 else 'ies'} (prior N(0, 1))")
+            prior = f"prior N(0, I); D = {', '.join(map(str, self.dimensions))}" if self.dimensions else "prior N(0, 1)"
+            parts.append(f"{self.densities} Gaussian densit{'y' if self.densities == 1 else 'ies'} ({prior})")
         if self.undecided:
             parts.append(f"{self.undecided} undecided, not counted")
         parts += self.notes
@@ -636,6 +639,7 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
     skipped: list[str] = []
     reached: list[int] = []
     densities = 0
+    dimensions: list[int] = []
     notes: list[str] = []
     general = model.K == "any"
     models = model.search_models()
@@ -688,6 +692,8 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
         skipped += [f"the {source} ({where})" for source in skips]
         if _is_density_model(explicit):
             densities += h
+            if model.dimension is not None:
+                dimensions.append(explicit.spec.D)
         elif phase == "quick":
             quick_reached.append(explicit.K)
         else:
@@ -701,7 +707,8 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
     only_quick = [k for k in quick_reached if k not in reached]
     if only_quick:
         notes.append(f"K = {', '.join(map(str, only_quick))}: examples, special cases and random instances only")
-    searched = Searched(tuple(reached), densities, held, undecided, tuple(notes) + tally.notes(), tuple(skipped))
+    searched = Searched(tuple(reached), densities, held, undecided, tuple(notes) + tally.notes(), tuple(dimensions),
+                        tuple(skipped))
     return found, held, undecided, searched
 
 
