@@ -644,9 +644,10 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
     general = model.K == "any"
     models = model.search_models()
     exact = _exact_plan(lhs, step, model)
-    if exact.first or exact.after:  # where the sides' difference fails, or a factor of it changes sign (engine.dimensions)
-        models = (tuple(model.explicit(n) for n in exact.first) + tuple(m for m in models if m.spec.D not in exact.first)
-                  + tuple(model.explicit(n) for n in exact.after if n not in {m.spec.D for m in models}))
+    if exact.first or exact.after:  # where the difference fails, or a factor of it changes sign (engine.dimensions)
+        usual = tuple(m for m in models if m.spec.D not in exact.first)
+        models = (tuple(model.explicit(n) for n in exact.first) + usual
+                  + tuple(model.explicit(n) for n in exact.after if n not in {m.spec.D for m in usual}))
     found = None
     if general and not any(_is_density_model(m) for m in models):
         notes.append("no densities (this model has no Gaussian counterpart)")
@@ -693,7 +694,7 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
         if _is_density_model(explicit):
             densities += h
             if model.dimension is not None:
-                dimensions.append(explicit.spec.D)
+                dimensions.append(int(explicit.spec.D))
         elif phase == "quick":
             quick_reached.append(explicit.K)
         else:
@@ -775,7 +776,7 @@ def _exact_plan(lhs: Expr, step: Step, model) -> _ExactPlan:
     for symbol, least in wholes.items():
         tried = {least + d for d in INTEGER_OFFSETS}
         where = f"the values the search tries ({symbol} = {', '.join(map(str, sorted(tried)))})"
-        unreached = _unreached(residual, step.rel, symbol, least, lambda n: n in tried, where)
+        unreached = _unreached(residual, step.rel, symbol, least, tried.__contains__, where)
         if unreached is not None:
             return _ExactPlan(unreached=unreached)
     if D is None:
@@ -800,7 +801,8 @@ def _unreached(residual: Expr, rel: str, symbol: Symbol, least: int, reached, wh
     if found is not None:
         if found.D is None or reached(found.D):
             return None
-        return f"left - right = {found.residual} makes the relation fail at {symbol} = {found.D} (exactly), beyond {where}"
+        return (f"left - right = {found.residual} makes the relation fail at {symbol} = {found.D} (exactly), "
+                f"beyond {where}")
     beyond = [n for n in factor_sign_changes(residual, symbol, least) if not reached(n)]
     if not beyond:
         return None
