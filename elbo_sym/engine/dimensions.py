@@ -13,6 +13,10 @@ few sampled D:
   region of constant sign: 1, an integer root, or floor(root) + 1 (red team rt9: a scan up to a
   fixed D missed ``(D - 10001)**2 >= 1``).
 
+When the residual has other symbols too, its factors that are polynomials in D alone name the D's
+where they vanish or change sign (`factor_sign_changes`): the search tries those.  Any whole-number
+symbol with a least value (``n = "integer >= 1"``) is decided the same way.
+
 The answer only *nominates* a number of dimensions: the counterexample search still decides the
 step at an exact instance of the explicit model with that D.
 """
@@ -32,15 +36,15 @@ _FAILS = {"=": lambda r: r != 0, ">=": lambda r: r < 0, "<=": lambda r: r > 0, "
 
 @dataclass(frozen=True)
 class FirstFailure:
-    """The least D >= 1 where a residual polynomial in D makes the relation fail (None: none was
-    found -- never a proof); `residual`: its text, for the report."""
+    """The least D (>= its least value) where a residual polynomial in D makes the relation fail
+    (None: it holds at every one); `residual`: its text, for the report."""
 
     D: int | None
     residual: str
 
 
 def first_failure(residual: Expr, D: Symbol, rel: str, least: int = 1) -> FirstFailure | None:
-    """A whole number D >= 1 where `residual` (left - right, a polynomial in D with rational
+    """A whole number D >= `least` where `residual` (left - right, a polynomial in D with rational
     coefficients, and for ``=`` also in logs of numbers and pi) makes `rel` fail: the least one,
     exactly, however large; None when the residual is not of that kind (the search decides the step).
     `D` may be any whole-number symbol, `least` its least value (``n = "integer >= 3"``: 3)."""
