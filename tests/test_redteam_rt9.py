@@ -3,7 +3,8 @@
 F1: a residual polynomial in D was scanned only up to D = 10,000: ``(D - 10001)**2 >= 1`` ended
 `checked`; its real roots are now isolated exactly, so the first failing D is exact at any size.
 F2: a residual with another symbol besides D skipped that decision: a factor (D-1)...(D-8)(D-12)
-hid D = 9; the D's where such a factor vanishes or changes sign are now searched too.
+hid D = 9 (and a term (D-10)**2, D = 10); the D's where such a part in D alone vanishes or changes
+sign are now searched too.
 F3: a whole-number parameter (``n = "integer >= 1"``) was tried at n = 1, 2, 3, 5 only: a residual
 polynomial in n failing at n = 6 ended `checked`; the same exact decision now makes it an error.
 F4: messages -- a D = "any" search said "prior N(0, 1)"; the second opinion's "could not decide"
@@ -72,6 +73,19 @@ def test_a_factor_hiding_d_9_is_searched_there_and_refuted():
     step = report.steps[0]
     assert step.verdict == "refuted", step.reason
     assert "D = 9" in step.counterexample.source and not report.ok
+
+
+def test_a_term_in_d_alone_vanishing_at_d_10_is_searched_there_and_refuted():
+    step = check_file(REDTEAM / "rt9_d_any_term_fails_at_10.toml").steps[0]  # Sum(mu_d**2) + (D-10)**2 > 0
+    assert step.verdict == "refuted", step.reason
+    assert "D = 10" in step.counterexample.source
+
+
+def test_the_coefficients_in_d_alone_name_where_they_change_sign():
+    mu = Symbol("mu", real=True)
+    assert factor_sign_changes(mu**2 + (D - 10)**2, D) == (1, 10, 11)
+    assert factor_sign_changes((mu**2 * (D - 9) * (D - 4)).expand(), D) == (1, 4, 5, 9, 10)
+    assert factor_sign_changes(2**D + mu - 5000, D) == ()  # not a polynomial: the usual D's only
 
 
 def test_a_factor_changing_sign_beyond_the_searched_dimensions_is_an_error():

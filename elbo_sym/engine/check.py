@@ -758,10 +758,10 @@ class _ExactPlan:
 def _exact_plan(lhs: Expr, step: Step, model) -> _ExactPlan:
     """For a model of every number of dimensions D (the Gaussian D = "any"): the least D where the
     step fails when left - right is a polynomial in D alone (exact: red team rt7; beyond the models
-    the search builds, an error, never "held"), else the D's where a factor of left - right that is
-    a polynomial in D alone vanishes or changes sign (red team rt9).  The same for a whole-number
-    parameter (``n = "integer >= 1"``), whose values beyond those the search tries are an error
-    unless the search fails the step."""
+    the search builds, an error, never "held"), else the D's where a part of left - right that is
+    a polynomial in D alone (a factor, or a coefficient) vanishes or changes sign (red team rt9).
+    The same for a whole-number parameter (``n = "integer >= 1"``), whose values beyond those the
+    search tries are an error unless the search fails the step."""
     wholes = {s: int(i.lower) for s, i in model.parameter_bounds.items() if i.integer and i.lower is not None}
     D = model.dimension
     if D is None and not wholes:
@@ -806,8 +806,8 @@ def _unreached(residual: Expr, rel: str, symbol: Symbol, least: int, reached, wh
     beyond = [n for n in factor_sign_changes(residual, symbol, least) if not reached(n)]
     if not beyond:
         return None
-    return (f"a factor of left - right vanishes or changes sign at {symbol} = {beyond[0]}, beyond {where}; nothing "
-            "failed where the search looked")
+    return (f"a part of left - right in {symbol} alone (a factor, or a coefficient) vanishes or changes sign at "
+            f"{symbol} = {beyond[0]}, beyond {where}; nothing failed where the search looked")
 
 
 _HALF_FOR_DEFINEDNESS = "the definedness search's half of the budget"

@@ -13,8 +13,9 @@ few sampled D:
   region of constant sign: 1, an integer root, or floor(root) + 1 (red team rt9: a scan up to a
   fixed D missed ``(D - 10001)**2 >= 1``).
 
-When the residual has other symbols too, its factors that are polynomials in D alone name the D's
-where they vanish or change sign (`factor_sign_changes`): the search tries those.  Any whole-number
+When the residual has other symbols too, its parts that are polynomials in D alone (factors, the
+coefficients of its terms in the other symbols) name the D's where they vanish or change sign
+(`factor_sign_changes`): the search tries those.  Any whole-number
 symbol with a least value (``n = "integer >= 1"``) is decided the same way.
 
 The answer only *nominates* a number of dimensions: the counterexample search still decides the
@@ -26,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from sympy import Expr, Poly, Rational, Symbol, factor_list, log, pi
+from sympy import Expr, Poly, Rational, Symbol, log, pi
 from sympy.polys.polyerrors import BasePolynomialError
 
 _FAILS = {"=": lambda r: r != 0, ">=": lambda r: r < 0, "<=": lambda r: r > 0, ">": lambda r: r <= 0,
@@ -110,24 +111,32 @@ def sign_change_candidates(poly: Poly, least: int) -> tuple[int, ...]:
 
 
 def factor_sign_changes(residual: Expr, D: Symbol, least: int = 1) -> tuple[int, ...]:
-    """The whole numbers D >= `least` where a factor of `residual` that is a polynomial in D alone
-    vanishes or starts a region of new sign (`sign_change_candidates`): the dimensions a search
-    must try when the residual also has other symbols (red team rt9: ``Sum(mu_d**2, (d, 1, D))
-    * (D-1)...(D-8)*(D-12) >= 0`` fails at D = 9 only)."""
-    try:
-        factors = [f for f, _ in factor_list(residual)[1]]
-    except (BasePolynomialError, ValueError, TypeError):
-        factors = list(residual.args) if residual.is_Mul else [residual]
+    """The whole numbers D >= `least` where a part of `residual` that is a polynomial in D alone (a
+    factor, or the coefficient of a term in the other symbols, `_parts_in_d`) vanishes or starts a
+    region of new sign (`sign_change_candidates`): the dimensions a search must try when the
+    residual also has other symbols (red team rt9: ``Sum(mu_d**2, (d, 1, D)) * (D-1)...(D-8)*(D-12)
+    >= 0`` fails at D = 9 only, ``Sum(mu_d**2, (d, 1, D)) + (D-10)**2 > 0`` at D = 10 only)."""
     found: set[int] = set()
-    for factor in factors:
-        if factor.free_symbols != {D}:
-            continue
+    for part in _parts_in_d(residual, D):
         try:
-            poly = Poly(factor, D, domain="QQ")
+            poly = Poly(part, D, domain="QQ")
         except (BasePolynomialError, ValueError, TypeError):
             continue
         found.update(sign_change_candidates(poly, least))
     return tuple(sorted(found))
+
+
+def _parts_in_d(residual: Expr, D: Symbol) -> list[Expr]:
+    """The parts of `residual` whose sign may switch the step's: its factors and, written as a
+    polynomial in everything else it holds (sums over the dimensions, parameters, logs), the
+    coefficient of each term -- those in D alone."""
+    parts = list(residual.args) if residual.is_Mul else [residual]
+    try:
+        others = [g for g in Poly(residual).gens if g != D]
+        parts += Poly(residual, *others).coeffs() if others else []
+    except (BasePolynomialError, ValueError, TypeError):
+        pass
+    return [p for p in parts if p.free_symbols == {D}]
 
 
 def _floor(x: Rational) -> int:
