@@ -97,8 +97,6 @@ off at D = 4 only) must vanish at eight consecutive ones, and one larger D.  A r
 polynomial in D alone is decided exactly instead (engine.dimensions)."""
 MAX_SEARCH_D = 12
 """Most dimensions of an explicit model the search builds for ``D = "any"`` (a file's D is at most 8)."""
-MAX_DIMENSION_SCAN = 10_000
-"""Whole numbers D a residual polynomial in D is evaluated at (past Cauchy's root bound its sign is known)."""
 REFERENCE_ANY_D = (1, 2, 3, 4, 5, 6)
 """The second opinion judges a ``D = "any"`` step at these numbers of dimensions: six consecutive
 ones, so a wrong step whose error is a polynomial in D of degree <= 5 is caught at one of them (the old

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
-from sympy import Add, Expr, Rational, exp
+from sympy import Add, Expr, Rational, Symbol, exp
 from sympy.core.cache import clear_cache
 
 from elbo_sym import budget as budgets
@@ -28,7 +28,7 @@ from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
 from elbo_sym.engine.derivation import Derivation, Example, Step
-from elbo_sym.engine.dimensions import first_failure
+from elbo_sym.engine.dimensions import factor_sign_changes, first_failure
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError
 from elbo_sym.engine.models.general import SEARCH_K
@@ -63,6 +63,7 @@ from elbo_sym.engine.search import (
 from elbo_sym.engine.wellformed import derived_arguments, derived_distribution_problem, well_formedness_problem
 from elbo_sym.limits import (
     GENERAL_SEARCH_FULL_LARGER_K,
+    INTEGER_OFFSETS,
     MAX_IWAE_TERMS,
     MAX_SEARCH_D,
     REFERENCE_BUDGET_SECONDS,
@@ -194,6 +195,8 @@ class Searched:
     notes: tuple[str, ...] = ()
     """What was searched only in part, or not, and why ("K = 34, 89, 233: examples, special cases
     and random instances only", "no densities (...)")."""
+    dimensions: tuple[int, ...] = ()
+    """The numbers of dimensions D searched, for a model of every D (its prior is N(0, I))."""
     skipped: tuple[str, ...] = ()
     """Instances the search builds on purpose (the file's examples, the family's special cases
     such as the tight case) that could not be decided: the step is then `error`, never `checked`."""
@@ -206,7 +209,8 @@ class Searched:
         if self.K:
             parts.append(f"K = {', '.join(map(str, self.K))}")
         if self.densities:
-            parts.append(f"{self.densities} Gaussian densit{'y' if self.densities == 1 else 'ies'} (prior N(0, 1))")
+            prior = f"prior N(0, I); D = {', '.join(map(str, self.dimensions))}" if self.dimensions else "prior N(0, 1)"
+            parts.append(f"{self.densities} Gaussian densit{'y' if self.densities == 1 else 'ies'} ({prior})")
         if self.undecided:
             parts.append(f"{self.undecided} undecided, not counted")
         parts += self.notes
@@ -635,12 +639,15 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
     skipped: list[str] = []
     reached: list[int] = []
     densities = 0
+    dimensions: list[int] = []
     notes: list[str] = []
     general = model.K == "any"
     models = model.search_models()
-    first = _first_failing_dimension(lhs, step, model)
-    if first is not None:  # the D where the sides' difference, a polynomial in D, fails: searched first
-        models = (model.explicit(first),) + tuple(m for m in models if m.spec.D != first)
+    exact = _exact_plan(lhs, step, model)
+    if exact.first or exact.after:  # where the difference fails, or a factor of it changes sign (engine.dimensions)
+        usual = tuple(m for m in models if m.spec.D not in exact.first)
+        models = (tuple(model.explicit(n) for n in exact.first) + usual
+                  + tuple(model.explicit(n) for n in exact.after if n not in {m.spec.D for m in usual}))
     found = None
     if general and not any(_is_density_model(m) for m in models):
         notes.append("no densities (this model has no Gaussian counterpart)")
@@ -686,6 +693,8 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
         skipped += [f"the {source} ({where})" for source in skips]
         if _is_density_model(explicit):
             densities += h
+            if model.dimension is not None:
+                dimensions.append(int(explicit.spec.D))
         elif phase == "quick":
             quick_reached.append(explicit.K)
         else:
@@ -694,10 +703,13 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
             if explicit is not model and not found.source.startswith("example"):
                 found = replace(found, source=f"{found.source}, {where}")
             break
+    if found is None and exact.unreached is not None:
+        raise UnfoldError(exact.unreached)
     only_quick = [k for k in quick_reached if k not in reached]
     if only_quick:
         notes.append(f"K = {', '.join(map(str, only_quick))}: examples, special cases and random instances only")
-    searched = Searched(tuple(reached), densities, held, undecided, tuple(notes) + tally.notes(), tuple(skipped))
+    searched = Searched(tuple(reached), densities, held, undecided, tuple(notes) + tally.notes(), tuple(dimensions),
+                        tuple(skipped))
     return found, held, undecided, searched
 
 
@@ -732,24 +744,70 @@ def _definedness_models(models: tuple) -> tuple:
     return finite[:1] + densities + finite[1:]
 
 
-def _first_failing_dimension(lhs: Expr, step: Step, model) -> int | None:
+@dataclass(frozen=True)
+class _ExactPlan:
+    """What the exact decision of engine.dimensions adds to a search: the D's searched `first` (where
+    the step fails) and `after` the usual ones (where a factor changes sign), and `unreached`: the
+    error when the search finds nothing, because a value that decides the step lies beyond it."""
+
+    first: tuple[int, ...] = ()
+    after: tuple[int, ...] = ()
+    unreached: str | None = None
+
+
+def _exact_plan(lhs: Expr, step: Step, model) -> _ExactPlan:
     """For a model of every number of dimensions D (the Gaussian D = "any"): the least D where the
-    step fails when left - right reduces to a polynomial in D alone (engine.dimensions), else None.
-    Such a D beyond the models the search builds is an error, never "held" (red team rt7)."""
+    step fails when left - right is a polynomial in D alone (exact: red team rt7; beyond the models
+    the search builds, an error, never "held"), else the D's where a part of left - right that is
+    a polynomial in D alone (a factor, or a coefficient) vanishes or changes sign (red team rt9).
+    The same for a whole-number parameter (``n = "integer >= 1"``), whose values beyond those the
+    search tries are an error unless the search fails the step."""
+    wholes = {s: int(i.lower) for s, i in model.parameter_bounds.items() if i.integer and i.lower is not None}
     D = model.dimension
-    if D is None:
-        return None
+    if D is None and not wholes:
+        return _ExactPlan()
     try:
         forms = residuals(difference(lhs, step.expr), model)
     except (TooLarge, UnfoldError, ValueError, TypeError, ArithmeticError):  # no canonical form: the search decides
+        return _ExactPlan()
+    if len(forms) != 1:
+        return _ExactPlan()
+    residual = forms[0].as_expr()
+    for symbol, least in wholes.items():
+        tried = {least + d for d in INTEGER_OFFSETS}
+        where = f"the values the search tries ({symbol} = {', '.join(map(str, sorted(tried)))})"
+        unreached = _unreached(residual, step.rel, symbol, least, tried.__contains__, where)
+        if unreached is not None:
+            return _ExactPlan(unreached=unreached)
+    if D is None:
+        return _ExactPlan()
+    found = first_failure(residual, D, step.rel)
+    if found is not None:
+        if found.D is not None and found.D > MAX_SEARCH_D:
+            raise UnfoldError(f"left - right = {found.residual} makes the relation fail at D = {found.D} (exactly), "
+                              f"more dimensions than the counterexample search builds an instance in ({MAX_SEARCH_D})")
+        return _ExactPlan(first=(found.D,) if found.D is not None else ())
+    wanted = factor_sign_changes(residual, D)
+    return _ExactPlan(after=tuple(n for n in wanted if n <= MAX_SEARCH_D),
+                      unreached=_unreached(residual, step.rel, D, 1, lambda n: n <= MAX_SEARCH_D,
+                                           f"the dimensions the counterexample search builds (at most {MAX_SEARCH_D})"))
+
+
+def _unreached(residual: Expr, rel: str, symbol: Symbol, least: int, reached, where: str) -> str | None:
+    """Why a search that finds nothing has not decided the step: a value of the whole-number
+    `symbol` where the step fails, or where a factor of the residual in `symbol` alone vanishes or
+    changes sign, that is not `reached`; None: every such value is."""
+    found = first_failure(residual, symbol, rel, least)
+    if found is not None:
+        if found.D is None or reached(found.D):
+            return None
+        return (f"left - right = {found.residual} makes the relation fail at {symbol} = {found.D} (exactly), "
+                f"beyond {where}")
+    beyond = [n for n in factor_sign_changes(residual, symbol, least) if not reached(n)]
+    if not beyond:
         return None
-    found = first_failure(forms[0].as_expr(), D, step.rel) if len(forms) == 1 else None
-    if found is None or found.D is None:
-        return None
-    if found.D > MAX_SEARCH_D:
-        raise UnfoldError(f"left - right = {found.residual} makes the relation fail at D = {found.D} (exactly), more "
-                          f"dimensions than the counterexample search builds an instance in ({MAX_SEARCH_D})")
-    return found.D
+    return (f"a part of left - right in {symbol} alone (a factor, or a coefficient) vanishes or changes sign at "
+            f"{symbol} = {beyond[0]}, beyond {where}; nothing failed where the search looked")
 
 
 _HALF_FOR_DEFINEDNESS = "the definedness search's half of the budget"

@@ -748,8 +748,8 @@ class _Reader:
                                    "with D = \"any\" q is the free diagonal Gaussian (no assume)")
             return D
         if isinstance(D, bool) or not isinstance(D, int) or not 1 <= D <= MAX_D:
-            raise self.error(self.line_of("D"), f"D must be an integer from 1 to {MAX_D}, or \"{ANY_K}\" (every "
-                                                f"number of dimensions), got {D!r}")
+            raise self._key_at(self.line_of("D"), "D", f"D must be an integer from 1 to {MAX_D}, or \"{ANY_K}\" "
+                               f"(every number of dimensions), got {D!r}", value=True)
         if D > 1 and "assume" in data:
             raise self._key_at(self.line_of("assume"), "assume",
                                "with D > 1 q is the free diagonal Gaussian (no assume)")

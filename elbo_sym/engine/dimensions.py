@@ -8,8 +8,15 @@ few sampled D:
 
 * ``=``: a non-zero polynomial of degree n has at most n roots, so it is non-zero at one of
   D = 1, ..., n + 1; the first such D is where the step fails;
-* an inequality: the residual's sign is constant beyond Cauchy's root bound
-  1 + max |a_i / a_n|, so the integers from 1 to just past it decide it.
+* an inequality: the residual's sign is constant between consecutive real roots, so isolating
+  the roots exactly (rational intervals narrower than 1) names the least whole number of every
+  region of constant sign: 1, an integer root, or floor(root) + 1 (red team rt9: a scan up to a
+  fixed D missed ``(D - 10001)**2 >= 1``).
+
+When the residual has other symbols too, its parts that are polynomials in D alone (factors, the
+coefficients of its terms in the other symbols) name the D's where they vanish or change sign
+(`factor_sign_changes`): the search tries those.  Any whole-number
+symbol with a least value (``n = "integer >= 1"``) is decided the same way.
 
 The answer only *nominates* a number of dimensions: the counterexample search still decides the
 step at an exact instance of the explicit model with that D.
@@ -19,12 +26,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from math import ceil
 
-from sympy import Expr, Poly, Symbol, log, pi
+from sympy import Expr, Poly, Rational, Symbol, log, pi
 from sympy.polys.polyerrors import BasePolynomialError
-
-from elbo_sym.limits import MAX_DIMENSION_SCAN
 
 _FAILS = {"=": lambda r: r != 0, ">=": lambda r: r < 0, "<=": lambda r: r > 0, ">": lambda r: r <= 0,
           "<": lambda r: r >= 0}
@@ -33,18 +37,18 @@ _FAILS = {"=": lambda r: r != 0, ">=": lambda r: r < 0, "<=": lambda r: r > 0, "
 
 @dataclass(frozen=True)
 class FirstFailure:
-    """The least D >= 1 where a residual polynomial in D makes the relation fail (None: none was
-    found -- never a proof); `residual`: its text, for the report."""
+    """The least D (>= its least value) where a residual polynomial in D makes the relation fail
+    (None: it holds at every one); `residual`: its text, for the report."""
 
     D: int | None
     residual: str
 
 
-def first_failure(residual: Expr, D: Symbol, rel: str) -> FirstFailure | None:
-    """A whole number D >= 1 where `residual` (left - right, a polynomial in D with rational
-    coefficients, and for ``=`` also in logs of numbers and pi) makes `rel` fail: the least one, or
-    for an inequality whose least failure lies past MAX_DIMENSION_SCAN the first D past Cauchy's
-    bound; None when the residual is not of that kind (the search decides the step)."""
+def first_failure(residual: Expr, D: Symbol, rel: str, least: int = 1) -> FirstFailure | None:
+    """A whole number D >= `least` where `residual` (left - right, a polynomial in D with rational
+    coefficients, and for ``=`` also in logs of numbers and pi) makes `rel` fail: the least one,
+    exactly, however large; None when the residual is not of that kind (the search decides the step).
+    `D` may be any whole-number symbol, `least` its least value (``n = "integer >= 3"``: 3)."""
     if not residual.free_symbols <= {D} or rel not in _FAILS:
         return None
     others = _number_atoms(residual) if rel == "=" else []
@@ -53,9 +57,9 @@ def first_failure(residual: Expr, D: Symbol, rel: str) -> FirstFailure | None:
     except (BasePolynomialError, ValueError, TypeError):
         return None
     if rel == "=":
-        return FirstFailure(_first_nonzero(poly), str(residual))
+        return FirstFailure(_first_nonzero(poly, least), str(residual))
     coefficients = [Fraction(int(c.p), int(c.q)) for c in poly.all_coeffs()]  # highest degree first
-    return FirstFailure(_first_failing(coefficients, _FAILS[rel]), str(residual))
+    return FirstFailure(_first_failing(coefficients, _FAILS[rel], least), str(residual))
 
 
 def _number_atoms(e: Expr) -> list[Expr]:
@@ -64,23 +68,24 @@ def _number_atoms(e: Expr) -> list[Expr]:
     return sorted(e.atoms(log), key=str) + ([pi] if e.has(pi) else [])
 
 
-def _first_nonzero(poly: Poly) -> int | None:
-    """The least D in 1..degree + 1 where the polynomial (in D and independent atoms) is not 0."""
+def _first_nonzero(poly: Poly, least: int) -> int | None:
+    """The least D in least..least + degree where the polynomial (in D and independent atoms) is not 0."""
     degree = poly.degree(poly.gens[0])
-    for n in range(1, degree + 2):
+    for n in range(least, least + degree + 1):
         if not poly.eval(poly.gens[0], n).is_zero:
             return n
     return None  # the zero polynomial (never reached: a zero residual is proved)
 
 
-def _first_failing(coefficients: list[Fraction], fails) -> int | None:
-    """The least D >= 1 where the rational polynomial's value fails; past Cauchy's bound the sign
-    is the leading coefficient's, so the scan ends one past it (or at MAX_DIMENSION_SCAN, then the
-    first D past the bound)."""
+def _first_failing(coefficients: list[Fraction], fails, least: int) -> int | None:
+    """The least D >= `least` where the rational polynomial's value fails, exactly, for any degree and
+    size (red team rt9: ``(D - 10001)**2 >= 1`` fails at D = 10001 only): the sign is constant
+    between consecutive real roots, so the least whole number of every region where it fails is
+    among `sign_change_candidates`."""
     while coefficients and coefficients[0] == 0:
         coefficients = coefficients[1:]
     if not coefficients:
-        return 1 if fails(Fraction(0)) else None
+        return least if fails(Fraction(0)) else None
 
     def value(n: int) -> Fraction:
         total = Fraction(0)
@@ -88,13 +93,54 @@ def _first_failing(coefficients: list[Fraction], fails) -> int | None:
             total = total * n + c
         return total
 
-    lead = coefficients[0]
-    bound = 1 + max((abs(c / lead) for c in coefficients[1:]), default=Fraction(0))
-    last = ceil(bound) + 1
-    for n in range(1, min(last, MAX_DIMENSION_SCAN) + 1):
-        if fails(value(n)):
-            return n
-    return last if last > MAX_DIMENSION_SCAN and fails(value(last)) else None
+    D = Symbol("D")
+    poly = Poly([Rational(c.numerator, c.denominator) for c in coefficients], D)
+    return next((n for n in sign_change_candidates(poly, least) if fails(value(n))), None)
 
 
-__all__ = ["FirstFailure", "first_failure"]
+def sign_change_candidates(poly: Poly, least: int) -> tuple[int, ...]:
+    """Whole numbers n >= `least` among which lies the least whole number of every region of
+    constant sign of `poly` (one variable, rational coefficients) and every integer root: `least`
+    itself and, for each real root r isolated exactly in an interval narrower than 1, the integers
+    from floor(lower end) to floor(upper end) + 1 (r itself when whole, and floor(r) + 1)."""
+    found = {least}
+    if poly.degree() > 0:
+        for (low, high), _ in poly.intervals(eps=Rational(1, 2)):
+            found.update(range(max(_floor(low), least), max(_floor(high) + 2, least)))
+    return tuple(sorted(found))
+
+
+def factor_sign_changes(residual: Expr, D: Symbol, least: int = 1) -> tuple[int, ...]:
+    """The whole numbers D >= `least` where a part of `residual` that is a polynomial in D alone (a
+    factor, or the coefficient of a term in the other symbols, `_parts_in_d`) vanishes or starts a
+    region of new sign (`sign_change_candidates`): the dimensions a search must try when the
+    residual also has other symbols (red team rt9: ``Sum(mu_d**2, (d, 1, D)) * (D-1)...(D-8)*(D-12)
+    >= 0`` fails at D = 9 only, ``Sum(mu_d**2, (d, 1, D)) + (D-10)**2 > 0`` at D = 10 only)."""
+    found: set[int] = set()
+    for part in _parts_in_d(residual, D):
+        try:
+            poly = Poly(part, D, domain="QQ")
+        except (BasePolynomialError, ValueError, TypeError):
+            continue
+        found.update(sign_change_candidates(poly, least))
+    return tuple(sorted(found))
+
+
+def _parts_in_d(residual: Expr, D: Symbol) -> list[Expr]:
+    """The parts of `residual` whose sign may switch the step's: its factors and, written as a
+    polynomial in everything else it holds (sums over the dimensions, parameters, logs), the
+    coefficient of each term -- those in D alone."""
+    parts = list(residual.args) if residual.is_Mul else [residual]
+    try:
+        others = [g for g in Poly(residual).gens if g != D]
+        parts += Poly(residual, *others).coeffs() if others else []
+    except (BasePolynomialError, ValueError, TypeError):
+        pass
+    return [p for p in parts if p.free_symbols == {D}]
+
+
+def _floor(x: Rational) -> int:
+    return int(x.p // x.q)
+
+
+__all__ = ["FirstFailure", "factor_sign_changes", "first_failure", "sign_change_candidates"]

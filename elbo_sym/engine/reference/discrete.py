@@ -1724,7 +1724,8 @@ def _decisive(rel: str, d: tuple, tol, resolution, ok: bool) -> None:
     high_ok = mpf_le(d[1], reach)
     if (rel == "=" and low_ok and high_ok) or (rel == ">=" and low_ok) or (rel == "<=" and high_ok):
         return
-    raise JudgeError(f"lhs - rhs = {show(_ops.from_ends(*d))}: an enclosure too wide to decide {rel!r} "
+    low, high = (show(_ops.from_ends(end, end)) for end in d)  # the ends, not a midpoint read as a disagreement
+    raise JudgeError(f"lhs - rhs lies somewhere in [{low}, {high}]: an enclosure too wide to decide {rel!r} "
                      f"at {_digits()} digits")
 
 
