@@ -24,6 +24,7 @@ def _deck(folder, title: str):
     ("Week cards", "Week cards"),
     ("Week cards", "WEEK CARDS"),  # a database that compares names without case
     ("& " * 90 + "one", "& " * 90 + "two"),  # equal once cut at Moodle's 255 (an & is stored as 5)
+    ("Résumé of the bound", "Resume of the bound"),  # MySQL's usual collations ignore accents (rt10)
 ])
 def test_two_decks_with_one_category_are_refused_naming_both(tmp_path, capsys, first, second):
     assert len(first) < 200 < MOODLE_NAME_CHARS  # the deck loader's title limit

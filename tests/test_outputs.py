@@ -109,6 +109,20 @@ def test_a_file_changed_since_it_was_written_is_kept(tmp_path, capsys):
     assert (folder / "mine.txt").read_text("utf-8") == "the user's"
 
 
+def test_a_manifest_that_is_a_symbolic_link_removes_nothing(tmp_path):
+    """Red team rt10: F2's manifest linked to F1's, and a run in F2 removed F2's answers.pdf (the user's
+    copy, never written there by elbo-sym) because F1's manifest listed it with those bytes."""
+    staging, first = _staged(tmp_path, "exercises.pdf", "answers.pdf")
+    move_in(staging, first, ["exercises.pdf", "answers.pdf"], ".manifest.json")
+    second = tmp_path / "F2"
+    second.mkdir()
+    (second / "answers.pdf").write_bytes((first / "answers.pdf").read_bytes())  # the user's copy, same bytes
+    (second / ".manifest.json").symlink_to(first / ".manifest.json")
+    staging, _ = _staged(tmp_path / "run2", "exercises.pdf")
+    assert move_in(staging, second, ["exercises.pdf"], ".manifest.json") == []
+    assert (second / "answers.pdf").exists() and (first / "answers.pdf").exists()
+
+
 def test_two_commands_never_share_a_file(tmp_path):
     """Red team rt8: a roster's student ``answers`` overwrote build's ``answers.pdf``, and the next
     build removed the student's sheet.  Now the second command refuses before writing anything."""

@@ -128,7 +128,7 @@ def test_a_whole_number_parameter_failing_beyond_the_searched_values_is_never_ch
 
 
 def test_the_search_summary_of_a_d_any_step_names_the_prior_n_0_i_and_the_dimensions():
-    step = check_file(REDTEAM / "rt9_d_any_not_polynomial.toml").steps[0]  # 2**D <= 5000: not a polynomial
+    step = check_file(REDTEAM / "rt10_quad.toml").steps[0]  # other symbols than D: the search's D's only
     assert step.verdict == "checked"
     assert "(prior N(0, I); D = 1, 2, 3, 4, 5, 6, 7, 8, 12)" in step.reason and "N(0, 1)" not in step.reason
 

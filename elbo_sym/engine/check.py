@@ -803,6 +803,11 @@ def _unreached(residual: Expr, rel: str, symbol: Symbol, least: int, reached, wh
             return None
         return (f"left - right = {found.residual} makes the relation fail at {symbol} = {found.D} (exactly), "
                 f"beyond {where}")
+    if residual.free_symbols == {symbol}:
+        # a function of the symbol alone that the exact decision cannot read (red team rt10:
+        # `D**2 + 111 >= 21*D + 3*pi/4` fails at D = 10 and 11 only, between the D's searched)
+        return (f"left - right = {residual} depends on {symbol} alone but is not a polynomial in {symbol} with "
+                f"rational coefficients, so it is not decided for every {symbol}; nothing failed at {where}")
     beyond = [n for n in factor_sign_changes(residual, symbol, least) if not reached(n)]
     if not beyond:
         return None

@@ -64,8 +64,11 @@ def first_failure(residual: Expr, D: Symbol, rel: str, least: int = 1) -> FirstF
 
 def _number_atoms(e: Expr) -> list[Expr]:
     """The logs of numbers and pi in `e`: further variables of the polynomial (a coefficient of
-    each monomial in them must vanish for the residual to be 0 as the canonical form writes it)."""
-    return sorted(e.atoms(log), key=str) + ([pi] if e.has(pi) else [])
+    each monomial in them must vanish for the residual to be 0 as the canonical form writes it).
+    Only logs of *numbers*: ``log(D)`` is not a variable independent of D (red team rt10:
+    ``(D-2)...(D-13)*log(D) = 0`` "failed" at D = 1, where log 1 = 0), so a residual with it is
+    not a polynomial here."""
+    return sorted((a for a in e.atoms(log) if not a.free_symbols), key=str) + ([pi] if e.has(pi) else [])
 
 
 def _first_nonzero(poly: Poly, least: int) -> int | None:

@@ -56,6 +56,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -335,11 +336,22 @@ def require_distinct_categories(decks: Sequence[Any]) -> None:
     question whose id number its category already holds (red team rt8: the second deck was lost)."""
     first: dict[str, Any] = {}
     for deck in decks:
-        key = _category_path(_deck_title(deck)).casefold()
+        key = _category_key(_category_path(_deck_title(deck)))
         if key in first:
             raise MoodleError(f"{deck.path}: the same Moodle category as {first[key].path} (deck title "
                               f"{_deck_title(deck)!r}); give the decks different titles")
         first[key] = deck
+
+
+def _category_key(path: str) -> str:
+    """What a Moodle database may take for one category name: Moodle finds a category by name
+    (question/format.php ``create_category_path``), and MySQL's usual collations (utf8mb4_unicode_ci,
+    _0900_ai_ci) ignore case *and* accents, fold compatibility forms (fullwidth letters) and may
+    ignore zero-width characters (red team rt10: "Résumé" and "Resume" shared a category): compare
+    decomposed, without combining marks and format characters, case-folded."""
+    decomposed = unicodedata.normalize("NFKD", path)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)
+                   and unicodedata.category(c) != "Cf").casefold()
 
 
 def cards_quiz(results: Sequence[Any]) -> str:

@@ -51,7 +51,11 @@ def _key(entry: str) -> str:
 
 def _recorded(folder: Path, manifest: str) -> dict[str, str | None]:
     """Each path the last run listed in ``folder/manifest`` and the SHA-256 it recorded for it (None in a
-    manifest from before hashes, or a hand-written one); an unreadable or malformed manifest lists none."""
+    manifest from before hashes, or a hand-written one); an unreadable or malformed manifest lists none,
+    and so does one that is a symbolic link (red team rt10: a folder's manifest linked to another
+    folder's removed a file elbo-sym never wrote there)."""
+    if (folder / manifest).is_symlink():
+        return {}
     try:
         data = json.loads(read_regular_file(folder / manifest, MANIFEST_BYTES).decode("utf-8"))
     except (FileReadError, OSError, UnicodeDecodeError, ValueError):
