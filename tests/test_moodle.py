@@ -280,8 +280,8 @@ def test_cli_refuses_bad_moodle_targets(tmp_path, capsys, args):
 
 
 def test_quizzes_of_one_seed_asking_different_parts_share_no_category_and_no_id_number():
-    """Moodle's import silently drops a question whose id number its category already holds, so a
-    second quiz of the same seed asking other parts must land apart, with ids of its own."""
+    """Moodle's import silently strips a question's id number when its category already holds it
+    (question/format.php), so a second quiz of the same seed asking other parts must land apart, with ids of its own."""
     quizzes = [moodle_quiz(7, 3, 2, parts) for parts in (None, ("evidence", "gap"), ("gap", "evidence"),
                                                           ("posterior",))]
     categories = [questions(quiz)[0].findtext("category/text") for quiz in quizzes]

@@ -1,5 +1,6 @@
 """Red team rt8: questions of one Moodle export must never collide on a category and id number,
-since Moodle's import silently drops a question whose id number its category already holds."""
+since Moodle's import silently strips a question's id number when its category already
+holds it (question/format.php: "We cannot have duplicate idnumbers in a category. Just remove it.")."""
 
 from __future__ import annotations
 

@@ -122,8 +122,9 @@ def default_category(seed: int, count: int, K: int = 2, parts: Sequence[str] | N
 
 def _parts_asked(parts: Sequence[str] | None) -> tuple[str, ...]:
     """The parts a quiz asks when it is not the whole sheet (), in the sheet's order: part of its
-    questions' identity, since Moodle's import silently drops a question whose id number its
-    category already holds (two quizzes of one seed asking different parts must not collide)."""
+    questions' identity: Moodle's import silently strips a question's id number when its category
+    already holds it (question/format.php), so two quizzes of one seed asking different parts must
+    not collide."""
     asked = tuple(parts) if parts is not None else PARTS
     return () if asked == PARTS else asked
 
@@ -332,8 +333,9 @@ def _deck_title(deck: Any) -> str:
 def require_distinct_categories(decks: Sequence[Any]) -> None:
     """Refuse (MoodleError: exit 2) two decks of one export whose categories coincide -- equal titles,
     or titles equal up to Moodle's cut at 255 characters, or up to case: their questions would share
-    a category and id numbers (``elbo-sym-{kind}-{index}``), and Moodle's import silently drops a
-    question whose id number its category already holds (red team rt8: the second deck was lost)."""
+    a category and id numbers (``elbo-sym-{kind}-{index}``), and Moodle's import silently strips a
+    question's id number when its category already holds it (question/format.php: "We cannot have
+    duplicate idnumbers in a category. Just remove it."; red team rt8)."""
     first: dict[str, Any] = {}
     for deck in decks:
         key = _category_key(_category_path(_deck_title(deck)))
