@@ -789,7 +789,7 @@ def _exact_plan(lhs: Expr, step: Step, model) -> _ExactPlan:
         return _ExactPlan(first=(found.D,) if found.D is not None else ())
     wanted = factor_sign_changes(residual, D)
     return _ExactPlan(after=tuple(n for n in wanted if n <= MAX_SEARCH_D),
-                      unreached=_unreached(residual, step.rel, D, 1, lambda n: n <= MAX_SEARCH_D,
+                      unreached=_undecided(residual, D, wanted, lambda n: n <= MAX_SEARCH_D,
                                            f"the dimensions the counterexample search builds (at most {MAX_SEARCH_D})"))
 
 
@@ -803,12 +803,19 @@ def _unreached(residual: Expr, rel: str, symbol: Symbol, least: int, reached, wh
             return None
         return (f"left - right = {found.residual} makes the relation fail at {symbol} = {found.D} (exactly), "
                 f"beyond {where}")
+    return _undecided(residual, symbol, factor_sign_changes(residual, symbol, least), reached, where)
+
+
+def _undecided(residual: Expr, symbol: Symbol, changes: tuple[int, ...], reached, where: str) -> str | None:
+    """`_unreached` for a residual the exact decision could not read (`first_failure` gave None), with
+    `changes` the values where a part of it in `symbol` alone vanishes or changes sign (computed once
+    by the caller)."""
     if residual.free_symbols == {symbol}:
         # a function of the symbol alone that the exact decision cannot read (red team rt10:
         # `D**2 + 111 >= 21*D + 3*pi/4` fails at D = 10 and 11 only, between the D's searched)
         return (f"left - right = {residual} depends on {symbol} alone but is not a polynomial in {symbol} with "
                 f"rational coefficients, so it is not decided for every {symbol}; nothing failed at {where}")
-    beyond = [n for n in factor_sign_changes(residual, symbol, least) if not reached(n)]
+    beyond = [n for n in changes if not reached(n)]
     if not beyond:
         return None
     return (f"a part of left - right in {symbol} alone (a factor, or a coefficient) vanishes or changes sign at "
