@@ -472,13 +472,18 @@ def _exact_text(e: Expr, values) -> str:
 
 
 def _value_text(e: Expr, values) -> str:
+    """" (= -1/6)" after a failed obligation: the value exactly (log(pi) included), else certified to
+    six digits (a Gaussian density's exp: " (≈ -0.0121)"), "" when 0 or not known."""
     from elbo_sym.numbers.evaluate import value
 
     try:
-        v = value(e, values)
+        v = value(e, values, pi=True)
     except Undefined:
         return ""
-    if v is None or v.is_zero:
+    if v is None:
+        approx = approx_text(e, values)
+        return f" ({approx})" if approx.startswith("≈") else ""
+    if v.is_zero:
         return ""
     text = value_text(v)
     if len(text) > MAX_VALUE_TEXT:

@@ -249,6 +249,11 @@ class Limit(Notation):
         """The parameter is bound inside: a limit does not depend on it."""
         return self.body.free_symbols - {self.variable}
 
+    def _sympystr(self, printer) -> str:
+        """The file syntax, for every str printer (the one printer's `to_text`, and str() and repr()):
+        SymPy's own StrPrinter would take this node for its 4-argument Limit and fail."""
+        return f"limit({printer._print(self.body)}, {printer._print(self.variable)}, {printer._print(self.point)})"
+
 
 def renyi_parts(body: Expr, variable: Symbol) -> tuple[Expr, Expr, Expr] | None:
     """(q, p(x, z), s) when `body` is exactly Li and Turner's bound 1/s * log(E(q, (p(x, z) / q(z))**s))
@@ -301,6 +306,16 @@ def limit_value(e: Limit, interval=None, explicit: bool = True) -> Expr | None:
     if point is S.One:
         return ELBO(q, observation)
     return log(Density("p", (observation,)))
+
+
+def limit_distribution(e: Limit) -> Expr | None:
+    """The distribution the theorem of `limit_value` averages over -- the q of the Renyi bound or of
+    IWAE(q, k) -- or None when `e` is neither.  Each theorem holds for a q that stays fixed while the
+    variable moves (models.base.limit_moves)."""
+    if isinstance(e.body, IWAE):
+        return e.body.distribution
+    parts = renyi_parts(e.body, e.variable)
+    return None if parts is None else parts[0]
 
 
 def approached(interval, point: Expr) -> bool:
@@ -552,9 +567,6 @@ class ElboStrPrinter(StrPrinter):
 
     def _print_LatentSum(self, s: LatentSum) -> str:
         return f"Sum({self._print(s.body)}, {self._print(s.args[1])})"
-
-    def _print_Limit(self, e: Limit) -> str:
-        return f"limit({self._print(e.body)}, {self._print(e.variable)}, {self._print(e.point)})"
 
     def _print_DimensionSum(self, s: DimensionSum) -> str:
         return f"Sum({self._print(s.body)}, (d, 1, D))"
@@ -1094,7 +1106,7 @@ def _first_bracket_closes(latex: str) -> int:
 
 __all__ = [
     "x", "z", "z1", "z2", "z3", "z4", "z5", "LAYER_SYMBOLS", "LATENTS", "VARIATIONAL_NAMES", "Index", "Draw",
-    "Limit", "limit_value", "renyi_parts", "approached",
+    "Limit", "limit_value", "limit_distribution", "renyi_parts", "approached",
     "density_name_latex", "Exp", "RealPower", "is_real_power",
     "IWAE", "Normal", "Density", "LatentSum", "Expectation", "KL",
     "DimensionSum", "Entropy", "ELBO", "Notation",

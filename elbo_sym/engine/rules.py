@@ -33,7 +33,7 @@ from sympy import (
 
 from elbo_sym.engine.canonical import Canonical, canonical
 from elbo_sym.engine.definedness import certified, is_positive, nonnegative, obligations
-from elbo_sym.engine.models.base import Model, remembered
+from elbo_sym.engine.models.base import Model, limit_moves, remembered
 from elbo_sym.engine.models.discrete import UnfoldError, has_free_latent
 from elbo_sym.engine.notation import (
     DATA_DENSITY,
@@ -49,7 +49,6 @@ from elbo_sym.engine.notation import (
     distribution_variables,
     is_derived,
     is_real_power,
-    limit_value,
     renyi_parts,
     to_text,
     x,
@@ -648,10 +647,20 @@ def _interval_of(symbol: Symbol, model: Model):
     return {s.name: iv for s, iv in model.parameter_bounds.items()}.get(symbol.name)
 
 
+def _stays_fixed(found: Limit, q: Expr, model: Model) -> tuple[str, bool]:
+    """The condition that the distribution stays fixed while the limit's variable moves (the
+    theorems are about a fixed q), with the reason when it does not (models.base.limit_moves)."""
+    moving = limit_moves(found, model.spec)
+    text = f"{to_text(q)} stays fixed as {found.variable} -> {to_text(found.point)}"
+    return (text if moving is None else f"{text}: {moving}"), moving is None
+
+
 def _limit_equals(found: Limit, other: Expr, model: Model) -> tuple[Expr | None, bool]:
-    """The theorem's value of the limit (None: none here) and whether the other side is it."""
-    value = limit_value(found, _interval_of(found.variable, model), explicit=model.K != "any")
-    if value is None:
+    """The theorem's value of the limit (None: none here, the model's `limit_of` says why) and
+    whether the other side is it."""
+    try:
+        value = model.limit_of(found)
+    except ValueError:  # UnfoldError, or a family that takes no limit
         return None, False
     try:
         return value, proves_zero(difference(value, other), model)
@@ -679,13 +688,15 @@ def renyi_limit(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
     interval = _interval_of(found.variable, model)
     positive, distribution = _ratios_positive_over_distribution(q, joint, model)
     value, equal = _limit_equals(found, other, model)
+    steady = _stays_fixed(found, q, model)
     conditions = (
-        (f"{found.variable} tends to {to_text(found.point)}, 1 or 0, from inside its domain",
-         found.point in (S.Zero, S.One) and approached(interval, found.point)),
+        (f"{found.variable} tends to {to_text(found.point)} (the theorem's points are 1 and 0), from inside its "
+         f"domain", found.point in (S.Zero, S.One) and approached(interval, found.point)),
         ("the importance ratios are positive", positive),
         (f"{to_text(q)} is a distribution over z", distribution),
-    ) + (((f"{found.variable} stays in [0, 1) (densities: the limit passes under the integral)", value is not None),)
-          if model.K == "any" else ()) + (
+        steady,
+    ) + (((f"{found.variable} stays in [0, 1) (densities: the limit passes under the integral)",
+           value is not None or not steady[1]),) if model.K == "any" else ()) + (
         (f"the other side is the limit, {to_text(value) if value is not None else 'its value'}", equal),)
     if not all(held for _, held in conditions):
         return RuleOutcome(False, "the Renyi limit's pattern found but a condition failed", conditions)
@@ -711,6 +722,7 @@ def iwae_limit(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
     conditions = (
         ("the weights p(x, z) / q(z) are bounded: an explicit, finite K (for densities they need not be)",
          model.K != "any"),
+        _stays_fixed(found, body.distribution, model),
     ) + _iwae_side_conditions(body, model)[1:] + (
         (f"the other side is the limit, {to_text(value) if value is not None else 'log p(x)'}", equal),)
     if not all(held for _, held in conditions):

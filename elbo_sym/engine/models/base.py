@@ -24,9 +24,19 @@ from functools import cached_property, lru_cache
 from math import ceil
 from typing import Protocol, TypeVar
 
-from sympy import Add, Expr, Rational, Symbol
+from sympy import Add, Expr, Rational, Symbol, preorder_traversal
 
-from elbo_sym.engine.notation import LAYER_SYMBOLS, RELATION_LATEX, Density, to_latex, x, z
+from elbo_sym.engine.notation import (
+    LAYER_SYMBOLS,
+    RELATION_LATEX,
+    Density,
+    Limit,
+    limit_distribution,
+    to_latex,
+    to_text,
+    x,
+    z,
+)
 from elbo_sym.limits import INTEGER_OFFSETS
 
 # --------------------------------------------------------------------------- parameters
@@ -686,6 +696,34 @@ def assumption_observation(relation) -> str:
     (the loader admits only assumptions whose left side is a q density)."""
     given = relation.lhs.expr.given
     return given[0].name if given else "x"
+
+
+def limit_moves(e: Limit, spec: ModelSpec) -> str | None:
+    """Why no theorem gives the limit `e` its value here when the distribution it averages over moves
+    with the limit's variable -- written with it, or fixed by an assumption that names it (q(z) =
+    alpha*p(z) + (1 - alpha)*p(z | x)); None when it stays fixed.  Li and Turner's and Burda et al.'s
+    limits (notation.limit_value) hold for a fixed q: with a moving q the Renyi bound tends to the
+    ELBO of q at alpha = 1, not to ELBO(q) at the file's alpha (red team rt11).  Refusing is the
+    sound choice: the limit of q need not exist, and the convergence argument needs a fixed q."""
+    q = limit_distribution(e)
+    if q is None:
+        return None
+    name, point = e.variable.name, to_text(e.point)
+    if name in {s.name for s in q.free_symbols}:
+        return f"{to_text(q)} depends on {name}, the limit's variable: the theorem holds for a q that stays " \
+               f"fixed as {name} -> {point}"
+    written = [d for d in preorder_traversal(q) if isinstance(d, Density) and d.name == "q"]
+    for r in spec.assumptions:
+        if name in {s.name for s in r.rhs.expr.free_symbols} and any(_may_fix(r, d) for d in written):
+            return f"the assumption {to_text(r.lhs.expr)} = {to_text(r.rhs.expr)} makes {to_text(q)} depend on " \
+                   f"{name}, the limit's variable: the theorem holds for a q that stays fixed as {name} -> {point}"
+    return None
+
+
+def _may_fix(assumption, density: Density) -> bool:
+    """The assumption may fix this q: the same observation, or either names none (q(z) is the only q)."""
+    given, fixed = density.given, assumption.lhs.expr.given
+    return not given or not fixed or given[0].name == fixed[0].name
 
 
 _Made = TypeVar("_Made")

@@ -32,6 +32,7 @@ from elbo_sym.engine.models.base import (
     indexed_likelihood_block,
     likelihood_block,
     likelihood_column_block,
+    limit_moves,
     prior_block,
     q_block,
     q_label,
@@ -523,6 +524,9 @@ class DiscreteModel(BlockInstances):
 
     def limit_of(self, e: Limit) -> Expr:
         """The value of a limit a theorem gives here (notation.limit_value); UnfoldError otherwise."""
+        moving = limit_moves(e, self.spec)
+        if moving is not None:
+            raise UnfoldError(f"{to_text(e)} has no certified value: {moving}")
         interval = {s.name: iv for s, iv in self.parameter_bounds.items()}.get(e.variable.name)
         value = limit_value(e, interval, explicit=True)
         if value is None:

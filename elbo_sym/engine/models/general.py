@@ -34,6 +34,7 @@ from elbo_sym.engine.models.base import (
     ModelSpec,
     Unfolding,
     assumption_observation,
+    limit_moves,
     q_label,
     remembered,
 )
@@ -409,6 +410,9 @@ class GeneralModel(ModelDefaults):
 
     def limit_of(self, e: Limit) -> Expr:
         """The value of a limit a theorem gives here (notation.limit_value); UnfoldError otherwise."""
+        moving = limit_moves(e, self.spec)
+        if moving is not None:
+            raise UnfoldError(f"{to_text(e)} has no certified value: {moving}")
         interval = {s.name: iv for s, iv in self.parameter_bounds.items()}.get(e.variable.name)
         value = limit_value(e, interval, explicit=False)
         if value is None:

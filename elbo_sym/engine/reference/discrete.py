@@ -139,6 +139,9 @@ class Instance:
     """(label, kind, signature, values) of each further table: a second distribution r(z | o)
     ("simplex"), the prior p(z | theta) ("simplex") and likelihood p(o | z; theta) ("unit") of a
     parameterised model; its joint, evidence and posterior follow from them (`tables`)."""
+    fixes: tuple = ()
+    """(observation, expression) of each q an assumption fixed (`with_assumptions`): a limit over a
+    parameter that an expression names moves that q with it (`_eval_limit`)."""
 
     @property
     def K(self) -> int:
@@ -633,7 +636,7 @@ def assumed(base: list[Instance], q_expr) -> list[Instance]:
             if not all(_positive(v) for v in q) or not _is_one(_sum(q)):
                 raise JudgeError(f"the assumption q = {expr} is not a distribution at {free.describe()}")
             fixed = fixed.with_q(o or inst.observations[0], q)
-        out.append(fixed)
+        out.append(replace(fixed, fixes=tuple((o or inst.observations[0], expr) for o, expr in fixes)))
     return out
 
 
@@ -807,21 +810,25 @@ def with_assumptions(cases: list[Instance], fixes) -> tuple[list[Instance], int]
     evaluated by this judge (never by the engine's unfolding)."""
     out, skipped = [], 0
     for inst in cases:
-        free = inst
-        for o, _ in fixes:
-            free = free.with_q(o, None)
-        fixed = free
         try:
-            for o, expr in fixes:
-                q = tuple(evaluate(expr, fixed, k) for k in range(inst.K))
-                if not all(_positive(v) for v in q) or not _is_one(_sum(q)):
-                    raise Undefined(f"q(z | {o}) = {expr} is not a distribution")
-                fixed = fixed.with_q(o, q)
+            out.append(_fixed(replace(inst, fixes=tuple(fixes))))
         except Undefined:
             skipped += 1
-            continue
-        out.append(fixed)
     return out, skipped
+
+
+def _fixed(inst: Instance) -> Instance:
+    """The instance with each q its assumption (`inst.fixes`) gives at the instance's parameters;
+    Undefined where one is not a distribution."""
+    fixed = inst
+    for o, _ in inst.fixes:
+        fixed = fixed.with_q(o, None)
+    for o, expr in inst.fixes:
+        q = tuple(evaluate(expr, fixed, k) for k in range(inst.K))
+        if not all(_positive(v) for v in q) or not _is_one(_sum(q)):
+            raise Undefined(f"q(z | {o}) = {expr} is not a distribution")
+        fixed = fixed.with_q(o, q)
+    return fixed
 
 
 # ----------------------------------------------------------------------------- arithmetic
@@ -1450,6 +1457,11 @@ def _exact_draw(ways: int, counts: list[int], q: tuple, scaled: tuple[list[int],
     return Fraction(numerator, denominator), Fraction(sum(c * over[j] for j, c in used), common * draws)
 
 
+def _names(e) -> set[str]:
+    """The names of the symbols free in `e` (a parameter is known by its name)."""
+    return {s.name for s in e.free_symbols}
+
+
 LIMIT_STEP = Fraction(1, 10**60)
 """A limit at a real point is the expression's value there when defined (every expression of
 the notation is continuous where it is defined), else its value LIMIT_STEP away, at 700 bits
@@ -1476,8 +1488,11 @@ def _eval_limit(e, inst, k, memo):
     if variable.name not in values:
         raise JudgeError(f"limit over {variable.name}, which is not a parameter of this instance")
 
+    moves_q = any(variable.name in _names(expr) for _, expr in inst.fixes)
+
     def value_at(v: Fraction):
         moved = inst.with_params(tuple((n, v if n == variable.name else w) for n, w in inst.params))
+        moved = _fixed(moved) if moves_q else moved  # q(z) = alpha*p(z) + ...: q moves with alpha too
         return evaluate(body, moved, k, {_DRAWS: memo[_DRAWS]} if _DRAWS in memo else {})
     try:
         return value_at(at)
@@ -1496,6 +1511,8 @@ def _eval_limit(e, inst, k, memo):
 def _iwae_limit(body, variable, inst, k, memo):
     if not (isinstance(body, IWAE) and body.args[1] == variable):
         raise JudgeError(f"a limit at oo of {to_text(body)}")
+    if variable.name in _names(body.args[0]) or any(variable.name in _names(expr) for _, expr in inst.fixes):
+        raise JudgeError(f"q moves with {variable.name}: no value at {variable.name} = oo to judge by")
     observation = body.args[2]
     a = _distribution(body.args[0], inst)
     joint = inst.tables.get(("p", (observation, z), ()))
