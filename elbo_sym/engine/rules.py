@@ -49,6 +49,7 @@ from elbo_sym.engine.notation import (
     distribution_variables,
     is_derived,
     is_real_power,
+    limit_value,
     renyi_parts,
     to_text,
     x,
@@ -696,7 +697,7 @@ def renyi_limit(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
         (f"{to_text(q)} is a distribution over z", distribution),
         steady,
     ) + (((f"{found.variable} stays in [0, 1) (densities: the limit passes under the integral)",
-           value is not None or not steady[1]),) if model.K == "any" else ()) + (
+           limit_value(found, interval, explicit=False) is not None),) if model.K == "any" else ()) + (
         (f"the other side is the limit, {to_text(value) if value is not None else 'its value'}", equal),)
     if not all(held for _, held in conditions):
         return RuleOutcome(False, "the Renyi limit's pattern found but a condition failed", conditions)
