@@ -188,6 +188,8 @@ def output_folder(text: str, option: str) -> Path:
     are created, like ``mkdir -p``, once the nearest existing one is a writable folder)."""
     if "\0" in text:
         raise InputError(f"{option}: the name contains a NUL byte")
+    if not text:  # Path("") is the current folder: say so, not write there unasked (red team rt12)
+        raise InputError(f"{option}: give a folder name ({option} . for the current folder)")
     out = Path(text)
     if out.exists() or out.is_symlink():
         if not out.is_dir():

@@ -67,7 +67,7 @@ from elbo_sym.files import FileReadError, read_regular_file
 from elbo_sym.limits import MAX_SEED, PRINTED_COMMAND_LINE_CHARS
 from elbo_sym.prose import allowed, counted, describe
 from elbo_sym.publish.handouts import HandoutError, course_latex, exercises_arguments, exercises_context
-from elbo_sym.publish.outputs import move_in, refuse_foreign
+from elbo_sym.publish.outputs import move_in, refuse_foreign, refuse_unowned
 from elbo_sym.publish.pdfpages import GROUP_KEY, PdfPagesError, parse_pdf, split_by_group, write_pages
 from elbo_sym.publish.render import (
     INSTALL_HINT,
@@ -407,6 +407,7 @@ def build_roster(students: Sequence[Student], out_dir: str | os.PathLike[str], *
                for start in range(0, len(students), BATCH_STUDENTS)]
     out = Path(out_dir)
     refuse_foreign(out, ROSTER_MANIFEST, [*(f"{s.id}.pdf" for s in students), f"{KEY_NAME}.pdf"])  # before the TeX
+    refuse_unowned(out, ROSTER_MANIFEST, [*(f"{s.id}.pdf" for s in students), f"{KEY_NAME}.pdf"])
     out.mkdir(exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".elbo-sym-roster-", dir=out))
     workdir = Path(tempfile.mkdtemp(prefix="elbo-sym-roster-tex-"))

@@ -1,0 +1,159 @@
+"""Red team rt12's publishing findings: outputs never replace a file elbo-sym did not write, Moodle
+names free of TeX, Anki media tags from author text, and the messages of two refused outputs."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from elbo_sym.cli import main
+from elbo_sym.files import InputError, replace_file
+from elbo_sym.publish.outputs import NotOursError, move_in, refuse_unowned, write_manifest
+from elbo_sym.publish.web import PAGES_MANIFEST
+
+BOUND = """title = "The gap"
+K = "any"
+claim = "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))"
+start = "log(p(x)) - ELBO(q)"
+
+[[step]]
+rel = "="
+expr = "KL(q(z), p(z | x))"
+rule = "algebra"
+"""
+
+
+def course(folder: Path, title: str = "Week 5") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "bound.toml").write_text(BOUND, encoding="utf-8")
+    (folder / "elbo-sym.toml").write_text(f'title = "{title}"\nderivations = ["bound.toml"]\n', encoding="utf-8")
+    return folder
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# ------------------------------------------------------------------ 1. files elbo-sym never wrote
+
+
+def test_web_out_refuses_a_hand_written_page_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    folder = course(tmp_path / "c")
+    (folder / "pages").mkdir()
+    (folder / "pages" / "derivations.md").write_text("my page", encoding="utf-8")
+    monkeypatch.chdir(folder)
+    assert main(["web", "--out", "pages"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pages/derivations.md: elbo-sym did not write it" in err
+    assert "delete or move that file, or write into another folder" in err
+    assert contents(folder / "pages") == {"derivations.md": b"my page"}  # nothing else written either
+
+
+def test_web_out_twice_and_after_a_manifest_without_hashes_runs(tmp_path, monkeypatch):
+    """Legitimate re-runs: the same command twice; a folder whose manifest is from before hashes."""
+    folder = course(tmp_path / "c")
+    monkeypatch.chdir(folder)
+    assert main(["web", "--out", "pages"]) == 0
+    assert main(["web", "--out", "pages"]) == 0
+    manifest = folder / "pages" / PAGES_MANIFEST
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    manifest.write_text(json.dumps({"files": data["files"]}), encoding="utf-8")  # an older manifest
+    assert main(["web", "--out", "pages"]) == 0
+    assert set(json.loads(manifest.read_text(encoding="utf-8"))["sha256"]) == set(data["files"])
+
+
+def test_a_page_edited_by_hand_since_is_not_replaced(tmp_path, monkeypatch, capsys):
+    folder = course(tmp_path / "c")
+    monkeypatch.chdir(folder)
+    assert main(["web", "--out", "pages"]) == 0
+    (folder / "pages" / "exercises.md").write_text("my notes", encoding="utf-8")
+    before = contents(folder / "pages")
+    capsys.readouterr()
+    assert main(["web", "--out", "pages"]) == 2
+    assert "pages/exercises.md: changed since elbo-sym wrote it" in capsys.readouterr().err
+    assert contents(folder / "pages") == before
+
+
+def test_web_site_refuses_any_file_it_did_not_write(tmp_path, monkeypatch, capsys):
+    """Not only a package.json: the landing page of the site's content folder too."""
+    folder = course(tmp_path / "c")
+    monkeypatch.chdir(folder)
+    docs = folder / "site" / "src" / "content" / "docs"
+    docs.mkdir(parents=True)
+    (docs / "index.md").write_text("my landing page", encoding="utf-8")
+    assert main(["web", "--site", "site"]) == 2
+    assert "index.md: elbo-sym did not write it" in capsys.readouterr().err
+    assert contents(folder / "site") == {"src/content/docs/index.md": b"my landing page"}
+
+
+def test_build_refuses_a_hand_written_tex_before_any_latex(tmp_path, monkeypatch, capsys):
+    """The repro: `build --out . --only exercises` beside a hand-written exercises.tex (refused before
+    LaTeX runs: the check is on the names, whatever the engine)."""
+    folder = course(tmp_path / "c")
+    (folder / "exercises.tex").write_text("% hand-written", encoding="utf-8")
+    monkeypatch.chdir(folder)
+    before = contents(folder)
+    assert main(["build", "--out", ".", "--only", "exercises"]) == 2
+    assert "exercises.tex: elbo-sym did not write it" in capsys.readouterr().err
+    assert contents(folder) == before
+
+
+def test_an_empty_out_is_refused_not_taken_for_the_current_folder(tmp_path, monkeypatch, capsys):
+    folder = course(tmp_path / "c")
+    monkeypatch.chdir(folder)
+    before = contents(folder)
+    for command in (["build", "--out", ""], ["web", "--out", ""], ["web", "--site", ""]):
+        assert main(command) == 2
+        assert "give a folder name" in capsys.readouterr().err
+    assert contents(folder) == before
+
+
+def _staged(root: Path, *names: str) -> tuple[Path, Path]:
+    staging, folder = root / "staging", root / "out"
+    staging.mkdir(parents=True)
+    folder.mkdir(exist_ok=True)
+    for name in names:
+        (staging / name).write_text(f"new {name}", encoding="utf-8")
+    return staging, folder
+
+
+def test_move_in_refuses_the_users_file_and_moves_nothing(tmp_path):
+    """The roster's and the handouts' last step: one of the set is the user's, none is moved in."""
+    staging, folder = _staged(tmp_path, "a.pdf", "key.pdf")
+    (folder / "key.pdf").write_text("the user's key", encoding="utf-8")
+    with pytest.raises(NotOursError, match="key.pdf: elbo-sym did not write it"):
+        move_in(staging, folder, ["a.pdf", "key.pdf"], ".m.json")
+    assert contents(folder) == {"key.pdf": b"the user's key"}
+
+
+def test_a_set_then_a_part_of_it_then_the_set_again(tmp_path):
+    """`build` then `build --only X` then `build`: every file is the last run's, unchanged."""
+    staging, folder = _staged(tmp_path / "1", "a.pdf", "b.pdf")
+    move_in(staging, folder, ["a.pdf", "b.pdf"], ".m.json")
+    staging, _ = _staged(tmp_path / "2", "a.pdf")
+    (tmp_path / "2" / "out").rmdir()
+    move_in(staging, folder, ["a.pdf"], ".m.json", keep=lambda name: name == "b.pdf")
+    staging, _ = _staged(tmp_path / "3", "a.pdf", "b.pdf")
+    move_in(staging, folder, ["a.pdf", "b.pdf"], ".m.json")
+    assert contents(folder) == {".m.json": (folder / ".m.json").read_bytes(), "a.pdf": b"new a.pdf",
+                                "b.pdf": b"new b.pdf"}
+
+
+def test_a_link_and_a_case_variant_are_judged_as_files(tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (tmp_path / "elsewhere.md").write_text("kept", encoding="utf-8")
+    (folder / "a.md").symlink_to(tmp_path / "elsewhere.md")
+    with pytest.raises(NotOursError, match="a.md: elbo-sym did not write it"):
+        refuse_unowned(folder, ".m.json", ["a.md"])
+    (folder / "b.md").write_text("ours", encoding="utf-8")
+    write_manifest(folder, ".m.json", ["b.md"])
+    refuse_unowned(folder, ".m.json", ["./b.md", "missing.md", "sub/new.md"])  # ours (another spelling), or absent
+    (folder / "b.md").write_text("edited", encoding="utf-8")
+    with pytest.raises(NotOursError, match="changed since elbo-sym wrote it"):
+        refuse_unowned(folder, ".m.json", ["b.md"])
