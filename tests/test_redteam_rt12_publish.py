@@ -157,3 +157,63 @@ def test_a_link_and_a_case_variant_are_judged_as_files(tmp_path):
     (folder / "b.md").write_text("edited", encoding="utf-8")
     with pytest.raises(NotOursError, match="changed since elbo-sym wrote it"):
         refuse_unowned(folder, ".m.json", ["b.md"])
+
+
+# ------------------------------------------------------------------ 2. Moodle names, 3. Anki media tags
+
+HOSTILE_TITLE = r"Deck \$\$\href{javascript:alert(1)}{click}\$\$ and \(\unicode{x}\) {b}"
+PLAIN_TITLE = r"Deck $$\href{javascript:alert(1)}{click}$$ and \(\unicode{x}\) {b}"
+
+
+def test_moodle_names_carry_no_tex_sign_raw_and_read_as_the_title(tmp_path, monkeypatch):
+    """Moodle runs its TeX and MathJax filters on names too ("filter all strings"): a deck's title goes
+    into the category and question names with its braces, dollars and backslashes as character
+    references, so it shows as typed and is never typeset (bench/moodle_check.py: Moodle reads it so)."""
+    import xml.etree.ElementTree as ET
+
+    deck = tmp_path / "deck.toml"
+    deck.write_text(f"title = '{HOSTILE_TITLE}'\n\n[[card]]\nfront = 'Why?'\nback = 'Because.'\n"
+                    "formula = \"ELBO(q) <= log(p(x))\"\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["cards", str(deck), "--moodle", "quiz.xml"]) == 0
+    root = ET.parse(tmp_path / "quiz.xml").getroot()
+    category = root.find("question/category/text").text
+    names = [q.find("name/text").text for q in root.findall("question[@type='essay']")]
+    assert category.startswith("$course$/top/")
+    stored = [category.removeprefix("$course$/top/"), *names]
+    assert [re.findall(r"[{}$\\]", name) for name in stored] == [[], []]
+    assert [html.unescape(name) for name in stored] == [PLAIN_TITLE, f"{PLAIN_TITLE}, card 1"]
+
+
+MEDIA_DECK = """title = "Media"
+
+[[card]]
+front = "Play [sound:x.mp3] or [sound:z.wav]?"
+back = "No: [sound:y.ogg] is text."
+formula = "ELBO(q) <= log(p(x))"
+"""
+
+
+def test_anki_plays_no_media_tag_of_author_text(tmp_path, monkeypatch):
+    """Anki's own library imports the deck: the card's sides hold no sound or TTS tag, and show the
+    brackets as typed."""
+    if os.environ.get("CI"):  # the `anki` package is in the test extras (pyproject.toml): never skipped in CI
+        import anki.collection as collection_module
+    else:
+        collection_module = pytest.importorskip("anki.collection")
+    from anki.import_export_pb2 import ImportAnkiPackageOptions, ImportAnkiPackageRequest
+
+    (tmp_path / "deck.toml").write_text(MEDIA_DECK, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["flashcards", "deck.toml", "--anki", "deck.apkg"]) == 0
+    col = collection_module.Collection(str(tmp_path / "collection.anki2"))
+    try:
+        col.import_anki_package(ImportAnkiPackageRequest(
+            package_path=str(tmp_path / "deck.apkg"), options=ImportAnkiPackageOptions(with_scheduling=False)))
+        (card,) = [col.get_card(c) for c in col.find_cards("")]
+        tags = [*card.question_av_tags(), *card.answer_av_tags()]
+        front, back = (html.unescape(re.sub(r"<[^>]*>", "", field)) for field in card.note().fields[:2])
+    finally:
+        col.close()
+    assert tags == []
+    assert front == "Play [sound:x.mp3] or [sound:z.wav]?" and back == "No: [sound:y.ogg] is text."
