@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from elbo_sym.cli import main
-from elbo_sym.files import InputError, replace_file
 from elbo_sym.publish.outputs import NotOursError, move_in, refuse_unowned, write_manifest
 from elbo_sym.publish.web import PAGES_MANIFEST
 
@@ -217,3 +216,58 @@ def test_anki_plays_no_media_tag_of_author_text(tmp_path, monkeypatch):
         col.close()
     assert tags == []
     assert front == "Play [sound:x.mp3] or [sound:z.wav]?" and back == "No: [sound:y.ogg] is text."
+
+
+# ------------------------------------------------------------------ 4. messages, and a course without derivations
+
+
+def test_an_output_file_where_no_file_can_be_made_names_the_option(capsys):
+    """/proc, where root's os.access says writable and no file can be made (rt12: ``--anki /proc/version``
+    named a temporary file): the refusal names the option, before any card is checked."""
+    for target in ("/proc/version", "/proc/elbo-sym-rt12.apkg"):
+        assert main(["flashcards", "--anki", target]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"elbo-sym: error: --anki {target}: ") and ".tmp" not in err
+
+
+@pytest.mark.parametrize("command", [["flashcards", "--anki", "bound.toml"], ["cards", "--moodle", "bound.toml"],
+                                     ["exercises", "--moodle", "bound.toml"]])
+def test_a_quiz_or_deck_never_replaces_a_file_of_another_kind(tmp_path, monkeypatch, capsys, command):
+    folder = course(tmp_path / "c")
+    monkeypatch.chdir(folder)
+    assert main(command) == 2
+    assert "bound.toml: exists and does not begin as a" in capsys.readouterr().err
+    assert (folder / "bound.toml").read_text(encoding="utf-8") == BOUND
+
+
+def test_a_quiz_and_a_deck_replace_their_own_kind_and_an_empty_file(tmp_path, monkeypatch):
+    folder = course(tmp_path / "c")
+    monkeypatch.chdir(folder)
+    Path("quiz.xml").touch()
+    for _ in range(2):
+        assert main(["exercises", "--moodle", "quiz.xml", "--count", "1"]) == 0
+        assert main(["flashcards", "--anki", "deck.apkg"]) == 0
+    assert Path("quiz.xml").read_bytes().startswith(b"<?xml") and Path("deck.apkg").read_bytes()[:2] == b"PK"
+
+
+def test_a_course_without_derivations_says_what_check_build_and_web_need(tmp_path, monkeypatch, capsys):
+    """README step 3: every key is optional except the derivations of check, build and web; the
+    other commands take the lesson's files."""
+    (tmp_path / "elbo-sym.toml").write_text('title = "No derivations"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    for command in ("check", "build", "web"):
+        assert main([command]) == 2
+        err = capsys.readouterr().err
+        assert f"`{command}` needs the course's own" in err and 'derivations = ["bound.toml"]' in err
+    assert main(["cards", "--check"]) == 0  # the lesson's self-check and flashcards fill in
+    assert main(["exercises", "--count", "1"]) == 0
+    assert os.listdir(tmp_path) == ["elbo-sym.toml"]
+
+
+def test_the_roster_limits_live_in_limits():
+    from elbo_sym import limits
+    from elbo_sym.publish import roster
+
+    assert (roster.MAX_STUDENTS, roster.MAX_ROSTER_BYTES) == (limits.MAX_STUDENTS, limits.MAX_ROSTER_BYTES)
+    source = Path(roster.__file__).read_text(encoding="utf-8")
+    assert not re.search(r"^MAX_(STUDENTS|ROSTER_BYTES)\s*=", source, re.M)
