@@ -11,7 +11,9 @@ manifest entry names outside the folder, through a linked folder, or that is a s
 Red team rt8: entries are compared by one spelling (``a//b`` = ``a/./b`` = ``A/B``) and by
 ``samefile``, so a file just written is never removed; the manifest records each file's SHA-256,
 and a file changed since (or listed without a hash) is kept; a command refuses to write a file
-another command's manifest in the folder lists (:func:`refuse_foreign`).
+another command's manifest in the folder lists (:func:`refuse_foreign`).  Red team rt12: nor a file
+its own manifest does not list with the hash it has now -- the user's own, or one edited since
+(:func:`refuse_unowned`): replacing it would lose work as surely as removing it.
 """
 
 from __future__ import annotations
