@@ -271,3 +271,20 @@ def test_the_roster_limits_live_in_limits():
     assert (roster.MAX_STUDENTS, roster.MAX_ROSTER_BYTES) == (limits.MAX_STUDENTS, limits.MAX_ROSTER_BYTES)
     source = Path(roster.__file__).read_text(encoding="utf-8")
     assert not re.search(r"^MAX_(STUDENTS|ROSTER_BYTES)\s*=", source, re.M)
+
+
+def test_build_then_build_only_then_build_again_runs(tmp_path, monkeypatch):
+    """The legitimate re-runs of `build` (the .tex files alone, without LaTeX, to stay quick): the same
+    build twice, one handout of the set, then the set again; and a hand edit since is then refused."""
+    from elbo_sym.publish import render
+
+    monkeypatch.setattr(render, "latex_available", lambda: False)
+    monkeypatch.delenv("ELBO_SYM_REQUIRE_LATEX", raising=False)
+    folder = course(tmp_path / "c")
+    monkeypatch.chdir(folder)
+    for command in (["build"], ["build"], ["build", "--only", "exercises"], ["build"]):
+        assert main([*command, "--out", "h"]) == 0
+    assert {"exercises.tex", "derivations.tex", ".elbo-sym-handouts.json"} <= set(os.listdir("h"))
+    Path("h/answers.tex").write_text("% my own key", encoding="utf-8")
+    assert main(["build", "--out", "h", "--only", "answers"]) == 2
+    assert Path("h/answers.tex").read_text(encoding="utf-8") == "% my own key"
