@@ -582,7 +582,8 @@ def _web(paths, out, site, title, literature, seed, project, count, K, parts, so
         raise InputError("--title is the site's title: it needs --site")
     site_title(title)  # a bad --title is refused before the project is read
     # refused before any work, and nothing is created yet
-    folder = output_folder(site, "--site") if site is not None else output_folder(out or "pages", "--out")
+    folder = (output_folder(site, "--site") if site is not None
+              else output_folder("pages" if out is None else out, "--out"))  # --out '': refused, not pages/
     if site is not None and (foreign := foreign_site(folder)):
         raise InputError(f"--site {site}: {foreign}; to add the pages to your own site use "
                          f"--out {Path(site) / 'src' / 'content' / 'docs'}, or give an empty folder")

@@ -201,6 +201,10 @@ MAX_COUNT = 100
 """Largest sheet or drill."""
 MAX_EXERCISE_K = 6
 """Largest K of a generated case."""
+MAX_STUDENTS = 1000
+"""Most students of a roster (`exercises --roster`): one PDF each, typeset in batches."""
+MAX_ROSTER_BYTES = 1_000_000
+"""The largest roster file read (a CSV of ids and names)."""
 PRINTED_COMMAND_LINE_CHARS = 76
 """Characters of one line of a command printed in a PDF (the teacher key's, in small typewriter type:
 a line holds about 86); longer commands continue on the next line after a shell's backslash."""

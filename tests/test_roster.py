@@ -176,12 +176,15 @@ def test_a_failed_build_leaves_the_output_folder_untouched(tmp_path, monkeypatch
     out = tmp_path / "out"
     out.mkdir()
     (out / "s001.pdf").write_bytes(b"old sheet")
+    from elbo_sym.publish.outputs import write_manifest  # as the last run listed it (rt12: else not ours)
+
+    write_manifest(out, roster.ROSTER_MANIFEST, ["s001.pdf"])
     monkeypatch.setattr(roster, "latex_available", lambda: True)
     monkeypatch.setattr(roster, "build_pdf", lambda *a, **k: BuildResult(False, None, "! Undefined control sequence.",
                                                                           "LaTeX build failed: line 9"))
     with pytest.raises(RosterError, match="batch-1: LaTeX build failed: line 9"):
         build_roster([Student("s001", "Ada"), Student("s002", "Bob")], out, seed=1, count=1, jobs=1)
-    assert sorted(p.name for p in out.iterdir()) == ["s001.pdf"]
+    assert sorted(p.name for p in out.iterdir()) == [roster.ROSTER_MANIFEST, "s001.pdf"]
     assert (out / "s001.pdf").read_bytes() == b"old sheet"
 
 

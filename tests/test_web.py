@@ -49,6 +49,7 @@ from elbo_sym.engine.models.base import Instance
 from elbo_sym.publish import site, web
 from elbo_sym.publish.browser import check_link, checker_items
 from elbo_sym.publish.handouts import LESSON_EXAMPLE, HandoutError, elbo_curve
+from elbo_sym.publish.outputs import NotOursError
 from elbo_sym.report.build import check_file
 from elbo_sym.report.model import DerivationReport
 
@@ -976,8 +977,11 @@ def test_site_rerun_removes_only_the_pages_it_no_longer_writes(tmp_path):
                                      encoding="utf-8")
     assert site.write_site(site.site_items([new]), out)[1] == []
     assert (tmp_path / "elsewhere" / "x.md").is_file()
-    (out / site.MANIFEST).write_bytes(b"\xff not json")  # a broken manifest removes nothing
-    assert site.write_site(site.site_items([new]), out)[1] == []
+    (out / site.MANIFEST).write_bytes(b"\xff not json")  # a broken manifest removes nothing, and vouches for
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))  # nothing (rt12): the site's files are not replaced
+    with pytest.raises(NotOursError, match="elbo-sym did not write it"):
+        site.write_site(site.site_items([new]), out)
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
 
 
 # --------------------------------------------------------------------------- the checker in the browser

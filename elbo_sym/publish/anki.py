@@ -120,7 +120,9 @@ def mathjax(latex: str) -> str:
 def prose_html(text: str, vocabulary: Any = None) -> str:
     """Card prose as HTML: text escaped, ``$...$`` formulas through the printer as MathJax
     (names from `vocabulary`, the deck's; None: the lesson's), blank lines as line breaks
-    (Anki's fields; the Moodle quiz of a deck, elbo_sym.publish.moodle, too)."""
+    (Anki's fields; the Moodle quiz of a deck, elbo_sym.publish.moodle, too).  A ``[`` of the text is
+    a character reference: Anki reads ``[sound:x.mp3]`` (and its other ``[...]`` media and TTS tags)
+    anywhere in a field's HTML as media to play or to pack, never as the words typed (red team rt12)."""
     from elbo_sym.engine.parse import Vocabulary
     from elbo_sym.report.build import prose_parts
 
@@ -131,7 +133,7 @@ def prose_html(text: str, vocabulary: Any = None) -> str:
         elif part.kind == "paragraph":
             out.append("<br><br>")
         else:
-            out.append(html_text(re.sub(r"\s+", " ", part.text)))
+            out.append(html_text(re.sub(r"\s+", " ", part.text)).replace("[", "&#91;"))
     return "".join(out).strip()
 
 

@@ -984,7 +984,7 @@ def write_handout_set(handouts: Sequence[Handout], out_dir: str | os.PathLike[st
     a file an earlier build listed (:data:`HANDOUTS_MANIFEST`) whose handout is not among them is
     removed, e.g. ``answers.pdf`` once the solutions are ``none``.  None removes nothing.
     """
-    from elbo_sym.publish.outputs import move_in, staging_folder
+    from elbo_sym.publish.outputs import move_in, refuse_unowned, staging_folder
 
     out = Path(out_dir)
     if (out.exists() or out.is_symlink()) and not out.is_dir():  # fail before minutes of LaTeX, not after
@@ -997,6 +997,9 @@ def write_handout_set(handouts: Sequence[Handout], out_dir: str | os.PathLike[st
             raise HandoutError(f"{h.name}.pdf: {error}") from error
     if latex is None:
         latex = latex_available()
+    if out.is_dir():  # a file of the user's is refused before minutes of LaTeX (move_in asks again)
+        refuse_unowned(out, HANDOUTS_MANIFEST, [f"{h.name}{suffix}" for h in handouts
+                                                for suffix in ((".pdf", ".tex") if latex else (".tex",))])
     names = {h.name for h in handouts}
     kept = names | set(owned) if owned is not None else None
 

@@ -37,7 +37,8 @@ three rules:
 * Names and category paths are HTML to Moodle (it strips tags, shows entities decoded), and
   its XML reader (lib/xmlize.php, a SAX parser) drops any piece of text that is only white
   space -- the space in ``A &amp; &amp; B`` between two entity references. So a name is the
-  plain name HTML-escaped, in a CDATA section like every text (:func:`_stored_name`), cut with
+  plain name HTML-escaped, its braces, dollars and backslashes as character references (Moodle's
+  filters run on names too), in a CDATA section like every text (:func:`_stored_name`), cut with
   an ellipsis to Moodle's 255 characters; a deck's title is shown as plain text (formulas as
   the printer writes them, ``\\$`` as ``$``). In a category path a ``/`` of the title is
   written ``//`` and a title that starts or ends with one gets a space there, as Moodle's
@@ -129,13 +130,20 @@ def _parts_asked(parts: Sequence[str] | None) -> tuple[str, ...]:
     return () if asked == PARTS else asked
 
 
+def _tex_free(escaped: str) -> str:
+    """HTML text with its braces, dollars and backslashes as character references: shown as typed,
+    never read as TeX by Moodle's TeX and MathJax filters (which run on names too, with "filter all
+    strings"; red team rt12: a deck titled ``$$\\href{javascript:...}{x}$$``)."""
+    return _TEX_SIGNS.sub(lambda sign: f"&#{ord(sign.group(0))};", escaped)
+
+
 def _stored_name(plain: str, suffix: str = "") -> str:
-    """The name ``plain + suffix`` as Moodle stores it (HTML: escaped), within MOODLE_NAME_CHARS:
-    ``plain`` is cut, with an ellipsis, when the whole would be longer (the suffix -- which card --
-    is kept)."""
+    """The name ``plain + suffix`` as Moodle stores it (HTML: escaped, no TeX sign raw: :func:`_tex_free`),
+    within MOODLE_NAME_CHARS: ``plain`` is cut, with an ellipsis, when the whole would be longer (the
+    suffix -- which card -- is kept)."""
     for end in range(len(plain), -1, -1):
         shown = plain if end == len(plain) else plain[:end].rstrip() + "\u2026"
-        stored = html.escape(shown + suffix, quote=False)
+        stored = _tex_free(html.escape(shown + suffix, quote=False))
         if len(stored) <= MOODLE_NAME_CHARS:
             return stored
     raise MoodleError(f"the name {suffix!r} alone is longer than Moodle's {MOODLE_NAME_CHARS} characters")
@@ -153,7 +161,7 @@ def _moodle_prose(fragment: str) -> str:
     each run of text marked ``mathjax_ignore`` too, its braces, dollars and backslashes as
     character references (module docstring)."""
     def ignored(match: re.Match[str]) -> str:
-        text = _TEX_SIGNS.sub(lambda sign: f"&#{ord(sign.group(0))};", match.group(1))
+        text = _tex_free(match.group(1))
         return f'<span class="tex2jax_ignore mathjax_ignore">{text}</span>'
 
     out = _AUTHOR_TEXT.sub(ignored, fragment)

@@ -11,7 +11,9 @@ manifest entry names outside the folder, through a linked folder, or that is a s
 Red team rt8: entries are compared by one spelling (``a//b`` = ``a/./b`` = ``A/B``) and by
 ``samefile``, so a file just written is never removed; the manifest records each file's SHA-256,
 and a file changed since (or listed without a hash) is kept; a command refuses to write a file
-another command's manifest in the folder lists (:func:`refuse_foreign`).
+another command's manifest in the folder lists (:func:`refuse_foreign`).  Red team rt12: nor a file
+its own manifest does not list with the hash it has now -- the user's own, or one edited since
+(:func:`refuse_unowned`): replacing it would lose work as surely as removing it.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from pathlib import Path, PurePosixPath
 
 from elbo_sym.files import FileReadError, InputError, read_regular_file, replace_file
 
-__all__ = ["MANIFEST_BYTES", "OwnedElsewhereError", "listed", "move_in", "plain_name", "refuse_foreign",
-           "remove_stale", "stale_file", "staging_folder", "write_manifest"]
+__all__ = ["MANIFEST_BYTES", "NotOursError", "OwnedElsewhereError", "listed", "move_in", "plain_name",
+           "refuse_foreign", "refuse_unowned", "remove_stale", "stale_file", "staging_folder", "write_manifest"]
 
 MANIFEST_BYTES = 1 << 20
 """The largest manifest read back; a larger (or unreadable, or malformed) one lists nothing."""
@@ -102,6 +104,29 @@ def refuse_foreign(folder: Path, manifest: str, names: Iterable[str]) -> None:
                 raise OwnedElsewhereError(
                     f"{folder / ours[_key(entry)]}: written by another command (listed in {other}); "
                     f"write into another folder")
+
+
+class NotOursError(InputError):
+    """A file this command would replace that its manifest does not list as elbo-sym's, unchanged: the
+    user's own (red team rt12: ``web --out pages`` replaced a hand-written ``pages/derivations.md``)."""
+
+
+def refuse_unowned(folder: Path, manifest: str, names: Iterable[str]) -> None:
+    """Raise NotOursError, before anything is written, when one of `names` exists in `folder` (a file or a
+    link; a folder is refused where it is written) and ``folder/manifest`` does not list it with the
+    SHA-256 it has now.  Listed without a hash (a manifest from before hashes) counts as ours, so an
+    upgrade re-runs; listed with another hash was changed by hand since, and is kept."""
+    recorded = {_key(entry): digest for entry, digest in _recorded(folder, manifest).items()}
+    for name in names:
+        target = folder.joinpath(*PurePosixPath(name).parts)
+        if not (target.exists() or target.is_symlink()) or (target.is_dir() and not target.is_symlink()):
+            continue
+        key = _key(name)
+        if key in recorded and recorded[key] in (None, _sha256(target)):
+            continue
+        why = "changed since elbo-sym wrote it" if key in recorded else "elbo-sym did not write it"
+        raise NotOursError(f"{target}: {why}, and this command would replace it: nothing was written; "
+                           f"delete or move that file, or write into another folder")
 
 
 def stale_file(folder: Path, entry: str) -> Path | None:
@@ -203,6 +228,7 @@ def move_in(staging: Path, folder: Path, names: Sequence[str], manifest: str,
         target = folder / name
         if target.is_dir() and not target.is_symlink():
             raise IsADirectoryError(f"{target} is a folder, where this build writes a file: nothing was replaced")
+    refuse_unowned(folder, manifest, names)
     for name in names:
         os.replace(staging / name, folder / name)
     return _sweep(folder, manifest, list(names), plain_name, keep)

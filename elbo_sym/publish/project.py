@@ -408,7 +408,9 @@ def command_paths(project: Project, paths: Sequence[str], command: str) -> list[
         return paths_or_default(paths, command)
     found = project.derivation_paths()
     if not found:
-        raise InputError(f"{project.file}: no derivations = [...] and no derivations/ folder beside it")
+        raise InputError(f"{project.file}: no derivations = [...] and no derivations/ folder beside it: `{command}` "
+                         f"needs the course's own (the lesson's are not installed); list them, e.g. "
+                         f"derivations = [\"bound.toml\"], or give PATHS")
     return found
 
 

@@ -13,8 +13,9 @@ The roster (:func:`read_roster`)
     Windows device name (``CON``, ``NUL``, ``COM1``, ...). A name is 1 to
     :data:`MAX_NAME_CHARS` characters that the handouts can typeset; it is printed
     literally (``\\``, ``$``, ``&``, ``%``, ... are escaped by :func:`render.latex_escape`).
-    At most :data:`MAX_STUDENTS` students and :data:`MAX_ROSTER_BYTES` bytes. Every problem
-    is a :class:`RosterError` naming ``file:line``.
+    At most :data:`~elbo_sym.limits.MAX_STUDENTS` students and
+    :data:`~elbo_sym.limits.MAX_ROSTER_BYTES` bytes. Every problem is a :class:`RosterError`
+    naming ``file:line``.
 
 The seed of a student (:func:`student_seed`)
     The first 8 bytes of ``SHA-256("elbo-sym roster seed v1" NUL course-seed NUL id)`` (the
@@ -64,10 +65,10 @@ from typing import Any
 
 from elbo_sym import files
 from elbo_sym.files import FileReadError, read_regular_file
-from elbo_sym.limits import MAX_SEED, PRINTED_COMMAND_LINE_CHARS
+from elbo_sym.limits import MAX_ROSTER_BYTES, MAX_SEED, MAX_STUDENTS, PRINTED_COMMAND_LINE_CHARS
 from elbo_sym.prose import allowed, counted, describe
 from elbo_sym.publish.handouts import HandoutError, course_latex, exercises_arguments, exercises_context
-from elbo_sym.publish.outputs import move_in, refuse_foreign
+from elbo_sym.publish.outputs import move_in, refuse_foreign, refuse_unowned
 from elbo_sym.publish.pdfpages import GROUP_KEY, PdfPagesError, parse_pdf, split_by_group, write_pages
 from elbo_sym.publish.render import (
     INSTALL_HINT,
@@ -86,8 +87,6 @@ __all__ = [
     "KEY_NAME",
     "MAX_ID_CHARS",
     "MAX_NAME_CHARS",
-    "MAX_ROSTER_BYTES",
-    "MAX_STUDENTS",
     "ROSTER_MANIFEST",
     "RosterError",
     "RosterResult",
@@ -100,8 +99,6 @@ __all__ = [
     "student_seed",
 ]
 
-MAX_ROSTER_BYTES = 1_000_000
-MAX_STUDENTS = 1000
 MAX_ID_CHARS = 64
 MAX_NAME_CHARS = 100
 ROSTER_MANIFEST = ".elbo-sym-roster.json"
@@ -407,6 +404,7 @@ def build_roster(students: Sequence[Student], out_dir: str | os.PathLike[str], *
                for start in range(0, len(students), BATCH_STUDENTS)]
     out = Path(out_dir)
     refuse_foreign(out, ROSTER_MANIFEST, [*(f"{s.id}.pdf" for s in students), f"{KEY_NAME}.pdf"])  # before the TeX
+    refuse_unowned(out, ROSTER_MANIFEST, [*(f"{s.id}.pdf" for s in students), f"{KEY_NAME}.pdf"])
     out.mkdir(exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".elbo-sym-roster-", dir=out))
     workdir = Path(tempfile.mkdtemp(prefix="elbo-sym-roster-tex-"))
