@@ -58,14 +58,14 @@ class Fractions:
         if e.is_Add:
             return self._sum([self.convert(a) for a in e.args])
         if e.is_Mul:
-            numerator, scale, denominator = self.ring.one, 1, dict[object, int]()
+            numerator, scale, denominator = None, 1, dict[object, int]()
             for a in e.args:
                 n, q, d = self.convert(a)
-                numerator = _times(numerator, n)
+                numerator = n if numerator is None else _times(numerator, n)
                 scale *= q
                 for f, k in d.items():
                     denominator[f] = denominator.get(f, 0) + k
-            return numerator, scale, denominator
+            return numerator if numerator is not None else self.ring.one, scale, denominator
         if e.is_Pow and e.exp.is_Integer:
             k = int(e.exp)
             n, q, d = self.convert(e.base)
@@ -89,7 +89,7 @@ class Fractions:
             if key in grouped:
                 n0, q0, _ = grouped[key]
                 common = q0 * q // math.gcd(q0, q)
-                grouped[key] = (_bounded(n0 * (common // q0) + n * (common // q)), common, d)
+                grouped[key] = (_bounded(_scaled(n0, common // q0) + _scaled(n, common // q)), common, d)
             else:
                 grouped[key] = (n, q, d)
         scale, denominator = 1, dict[object, int]()
@@ -101,7 +101,7 @@ class Fractions:
         for n, q, d in grouped.values():
             if not n:
                 continue
-            n = n * (scale // q)
+            n = _scaled(n, scale // q)
             for f, k in denominator.items():
                 if k > d.get(f, 0):
                     n = _times(n, _power(f, k - d.get(f, 0)))
@@ -140,6 +140,11 @@ def _bounded(p):
     if len(p) > MAX_EXPANSION_TERMS:
         raise TooLarge(f"a numerator of more than {MAX_EXPANSION_TERMS} terms")
     return p
+
+
+def _scaled(p, factor: int):
+    """p * factor for a whole number factor; p itself for 1 (most sums share their denominators)."""
+    return p if factor == 1 else p * factor
 
 
 def _times(a, b):
