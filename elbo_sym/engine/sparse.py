@@ -11,6 +11,7 @@ is refused before it could pass MAX_EXPANSION_TERMS terms.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from sympy import ZZ, Expr, S, Symbol
 from sympy.polys.orderings import lex
@@ -34,7 +35,7 @@ class Fractions:
     when N is the zero polynomial."""
 
     def __init__(self, symbols: list):
-        self.ring = PolyRing(symbols, ZZ, lex)
+        self.ring = _ring(tuple(symbols))
         self.generators = dict(zip(symbols, self.ring.gens))
         self.memo: dict[Expr, tuple] = {}
 
@@ -133,6 +134,13 @@ def terms_in(e: Expr, v: Symbol) -> tuple[tuple[int, Expr], ...]:
         p, q = ring.from_dict(by_power[n]).cancel(common)
         out.append((n, p.as_expr() / q.as_expr()))
     return tuple(out) if out else ((0, S.Zero),)
+
+
+@lru_cache(maxsize=256)
+def _ring(symbols: tuple) -> PolyRing:
+    """The ring of integer polynomials in `symbols` (lex order), made once per tuple of symbols:
+    SymPy builds its generators and monomial functions anew for each PolyRing."""
+    return PolyRing(symbols, ZZ, lex)
 
 
 def _bounded(p):
