@@ -213,3 +213,14 @@ def test_coefficients_in_a_layer_are_polys_own(seed):
 def test_anything_but_a_polynomial_with_rational_function_coefficients_is_left_to_poly(g):
     with pytest.raises(ValueError):
         terms_in(g, LAYER)
+
+
+def test_one_ring_per_tuple_of_symbols():
+    """Fractions over the same symbols, in the same order, share one ring (SymPy builds a ring's
+    generators and monomial functions anew each time); other symbols, another order or a symbol
+    with other assumptions get their own."""
+    a, b = SYMBOLS[:2]
+    assert Fractions([a, b]).ring is Fractions([a, b]).ring
+    assert Fractions([b, a]).ring is not Fractions([a, b]).ring
+    assert Fractions([Symbol("a", positive=True), b]).ring is not Fractions([a, b]).ring
+    assert Fractions([a, b]).numerator(a * b - b * a + a) == Fractions([a, b]).ring.gens[0]

@@ -57,6 +57,7 @@ from elbo_sym.budget import checkpoint
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.notation import Exp
 from elbo_sym.engine.sparse import Fractions, TooLarge
+from elbo_sym.engine.walks import replaced
 from elbo_sym.limits import MAX_EXPANSION_TERMS, MAX_EXPONENT, MAX_MERGED_EXP_TERMS
 
 MAX_FACTOR_SYMBOLS = 8
@@ -203,8 +204,8 @@ class _Builder:
         normaliser, are the same product of symbols."""
         if not e.has(exp):
             return e
-        e = e.replace(lambda n: isinstance(n, log) and isinstance(n.args[0], exp), lambda n: n.args[0].args[0])
-        return e.replace(lambda n: isinstance(n, exp), lambda n: self._exp_product(n.args[0]))
+        e = replaced(e, lambda n: isinstance(n, log) and isinstance(n.args[0], exp), lambda n: n.args[0].args[0])
+        return replaced(e, lambda n: isinstance(n, exp), lambda n: self._exp_product(n.args[0]))
 
     def exps_on_one_denominator(self, e: Expr) -> Expr | None:
         """`e` with the exps of each product merged (exp(a) exp(b)**n = exp(a + n b), e expanded first)
@@ -216,7 +217,7 @@ class _Builder:
         exp at a time do not: x**2/(2 s**2) is split differently from x**2 w**2/(2 s**2 (s**2 +
         w**2)) + x**2/(2 (s**2 + w**2))).  None when the expansion or the common denominator would
         be too large."""
-        e = e.replace(lambda n: isinstance(n, log) and isinstance(n.args[0], exp), lambda n: n.args[0].args[0])
+        e = replaced(e, lambda n: isinstance(n, log) and isinstance(n.args[0], exp), lambda n: n.args[0].args[0])
         # expanded with each exp held as a placeholder: its argument is read term by term below, and
         # an exp rebuilt around an expanded argument asks SymPy whether that argument is 0 (a
         # polynomial of thousands of terms took minutes: a wrong step ran out of its budget)
@@ -227,9 +228,9 @@ class _Builder:
             e = bounded_expand(e.xreplace(held)).xreplace({d: node for node, d in held.items()})
         except TooLarge:
             return None
-        e = e.replace(lambda n: n.is_Pow and isinstance(n.base, exp), lambda n: Exp(n.exp * n.base.args[0],
-                                                                                     evaluate=False))
-        e = e.replace(lambda n: n.is_Mul and sum(isinstance(f, exp) for f in n.args) > 1, _merged_exps)
+        e = replaced(e, lambda n: n.is_Pow and isinstance(n.base, exp), lambda n: Exp(n.exp * n.base.args[0],
+                                                                                      evaluate=False))
+        e = replaced(e, lambda n: n.is_Mul and sum(isinstance(f, exp) for f in n.args) > 1, _merged_exps)
         nodes = tuple(e.atoms(exp))
         parts = {node: self._exponent_parts(node.args[0]) for node in nodes}
         denominators = {p.base for rational, _ in parts.values() for p in rational.atoms(Pow) if p.exp.is_negative}

@@ -329,8 +329,8 @@ class _Instances:
             right = right * (len(left) if len(right) == 1 else 1)
         self.parts = tuple(zip(left, right))
         self.open = tuple(open_obligations)
-        self.limit_bound = frozenset(str(e.variable) for side in (lhs, rhs) for e in side.atoms(Limit)) - \
-            {str(s) for s in lhs.free_symbols | rhs.free_symbols}
+        bound = frozenset(str(e.variable) for side in (lhs, rhs) for e in side.atoms(Limit))
+        self.limit_bound = bound - {str(s) for s in lhs.free_symbols | rhs.free_symbols} if bound else bound
         """Parameters the step has only bound inside limit(...): a counterexample gives them no value."""
 
     def decide(self, instance: Instance) -> _Decision:

@@ -11,6 +11,7 @@ is refused before it could pass MAX_EXPANSION_TERMS terms.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from sympy import ZZ, Expr, S, Symbol
 from sympy.polys.orderings import lex
@@ -34,7 +35,7 @@ class Fractions:
     when N is the zero polynomial."""
 
     def __init__(self, symbols: list):
-        self.ring = PolyRing(symbols, ZZ, lex)
+        self.ring = _ring(tuple(symbols))
         self.generators = dict(zip(symbols, self.ring.gens))
         self.memo: dict[Expr, tuple] = {}
 
@@ -58,14 +59,14 @@ class Fractions:
         if e.is_Add:
             return self._sum([self.convert(a) for a in e.args])
         if e.is_Mul:
-            numerator, scale, denominator = self.ring.one, 1, dict[object, int]()
+            numerator, scale, denominator = None, 1, dict[object, int]()
             for a in e.args:
                 n, q, d = self.convert(a)
-                numerator = _times(numerator, n)
+                numerator = n if numerator is None else _times(numerator, n)
                 scale *= q
                 for f, k in d.items():
                     denominator[f] = denominator.get(f, 0) + k
-            return numerator, scale, denominator
+            return numerator if numerator is not None else self.ring.one, scale, denominator
         if e.is_Pow and e.exp.is_Integer:
             k = int(e.exp)
             n, q, d = self.convert(e.base)
@@ -89,7 +90,7 @@ class Fractions:
             if key in grouped:
                 n0, q0, _ = grouped[key]
                 common = q0 * q // math.gcd(q0, q)
-                grouped[key] = (_bounded(n0 * (common // q0) + n * (common // q)), common, d)
+                grouped[key] = (_bounded(_scaled(n0, common // q0) + _scaled(n, common // q)), common, d)
             else:
                 grouped[key] = (n, q, d)
         scale, denominator = 1, dict[object, int]()
@@ -101,7 +102,7 @@ class Fractions:
         for n, q, d in grouped.values():
             if not n:
                 continue
-            n = n * (scale // q)
+            n = _scaled(n, scale // q)
             for f, k in denominator.items():
                 if k > d.get(f, 0):
                     n = _times(n, _power(f, k - d.get(f, 0)))
@@ -135,11 +136,23 @@ def terms_in(e: Expr, v: Symbol) -> tuple[tuple[int, Expr], ...]:
     return tuple(out) if out else ((0, S.Zero),)
 
 
+@lru_cache(maxsize=256)
+def _ring(symbols: tuple) -> PolyRing:
+    """The ring of integer polynomials in `symbols` (lex order), made once per tuple of symbols:
+    SymPy builds its generators and monomial functions anew for each PolyRing."""
+    return PolyRing(symbols, ZZ, lex)
+
+
 def _bounded(p):
     """A sparse polynomial within MAX_EXPANSION_TERMS terms (TooLarge otherwise)."""
     if len(p) > MAX_EXPANSION_TERMS:
         raise TooLarge(f"a numerator of more than {MAX_EXPANSION_TERMS} terms")
     return p
+
+
+def _scaled(p, factor: int):
+    """p * factor for a whole number factor; p itself for 1 (most sums share their denominators)."""
+    return p if factor == 1 else p * factor
 
 
 def _times(a, b):
