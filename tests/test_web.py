@@ -936,6 +936,31 @@ def test_web_out_still_writes_pages_only(tmp_path, monkeypatch):
     assert not (tmp_path / "package.json").exists() and not (content / "index.md").exists()
 
 
+def test_web_out_inside_an_elbo_sym_site_is_refused_either_way(tmp_path, monkeypatch, capsys):
+    """Red team rt10: `web --out S/src/content/docs` inside a `web --site S` folder (or the site made
+    around an --out folder) wrote the other's pages and the next run of either removed them.  Now the
+    second command exits 2 with one line naming the file and the manifest, and changes nothing."""
+    monkeypatch.chdir(ROOT)
+    site_dir, pages_dir = tmp_path / "S", tmp_path / "P"
+    assert main(["web", "derivations/gap.toml", "--site", str(site_dir)]) == 0
+    content = site_dir / site.CONTENT_DIR
+    before = {p: p.read_bytes() for p in site_dir.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert main(["web", "derivations/gap.toml", "--out", str(content)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"elbo-sym: error: {content / 'derivations.md'}: written by another command (listed in "
+                   f"{site_dir / site.MANIFEST}); write into another folder\n")
+    assert {p: p.read_bytes() for p in site_dir.rglob("*") if p.is_file()} == before
+    inner = pages_dir / site.CONTENT_DIR
+    inner.mkdir(parents=True)
+    assert main(["web", "derivations/gap.toml", "--out", str(inner)]) == 0
+    before = {p: p.read_bytes() for p in pages_dir.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert main(["web", "derivations/gap.toml", "--site", str(pages_dir)]) == 2
+    assert f"(listed in {inner / web.PAGES_MANIFEST})" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in pages_dir.rglob("*") if p.is_file()} == before
+
+
 def test_site_items_keep_public_files_and_escape_the_title():
     page = web.Page("extra.md", "Extra *page*", "An extra page.", "Text.\n", 9)
     items = site.site_items([page, web.Asset("public/check/worker.js", b"//"), web.Asset("fig.svg", b"<svg/>")],
