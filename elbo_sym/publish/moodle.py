@@ -112,9 +112,11 @@ def cloze_numerical(value: str, tolerance: str = TOLERANCE) -> str:
     return f"{{1:NUMERICAL:={value}:{tolerance}}}"
 
 
-def default_category(seed: int, count: int, K: int = 2, parts: Sequence[str] | None = None) -> str:
+def default_category(seed: int, K: int = 2, parts: Sequence[str] | None = None) -> str:
     """The quiz's own category: one per seed, latent size and parts asked (a K = 3 quiz never lands
-    among K = 2 questions; a quiz asking fewer parts never among the whole sheet's questions)."""
+    among K = 2 questions; a quiz asking fewer parts never among the whole sheet's questions).  Not
+    per count: case i of a seed is the same case, with the same id number, whatever the count, so a
+    longer quiz of the seed lands beside a shorter one (Moodle imports its repeated cases without the id)."""
     asked = _parts_asked(parts)
     return _category_path(f"ELBO exercises, seed {seed}" + (f", K = {K}" if K != 2 else "")
                           + (f", parts {', '.join(asked)}" if asked else ""))
@@ -260,8 +262,7 @@ def moodle_quiz(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, K: int = 2
         raise MoodleError("the sheet and its key have different numbers of cases")
     if len(keys) != len(sheet["tasks"]):
         raise MoodleError("the sheet and its key ask different parts")
-    category = category if category is not None else default_category(sheet["seed"], sheet["count"], K,
-                                                                             sheet.get("parts"))
+    category = category if category is not None else default_category(sheet["seed"], K, sheet.get("parts"))
     shown_k = f", K = {K}" if K != 2 else ""
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            f"<!-- elbo-sym exercises, seed {sheet['seed']}{shown_k}, {sheet['count']} cases: Moodle XML, "
