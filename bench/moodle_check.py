@@ -173,7 +173,9 @@ def check_exercises(tally: Tally, label: str, quiz: str, parsed: dict, seed: int
     shown_k = f", K = {K}" if K != 2 else ""
     category = questions[0].get("names", [])
     tally.same(label, "category path", ["$course$", "top"], category[:2])
-    check_name(tally, label, "category", f"ELBO exercises, seed {seed}{shown_k}", "", "/".join(category[2:]))
+    shown_parts = f", parts {', '.join(asked)}" if len(asked) < len(TASKS) else ""  # a quiz of some parts: its own
+    check_name(tally, label, "category", f"ELBO exercises, seed {seed}{shown_k}{shown_parts}", "",
+               "/".join(category[2:]))
     for xml_question, question, exercise in zip(ours[1:], questions[1:], sheet):
         where = f"{label}, case {exercise.index}"
         tally.same(where, "type", "multianswer", question["qtype"])

@@ -44,11 +44,11 @@ three rules:
   ``assemble_category_path`` does (:func:`_category_path`).
 * Moodle's MathJax filter loads MathJax 4, which ignores elements of class ``mathjax_ignore``
   (``tex2jax_ignore`` was MathJax 2's): a card's prose is marked with both, so a ``\\(`` an
-  author typed stays text (:func:`_moodle_prose`).
+  author typed stays text (:func:`elbo_sym.publish.anki.author_html`, as on the Anki cards).
 * That filter turns ``<`` and ``>`` inside any ``{...}`` of the HTML into text; a brace in an
   author's prose would pair with one after a formula and break the tags between. Prose
-  braces, dollars and backslashes are written as character references, which no filter or
-  MathJax delimiter search reads as TeX.
+  braces, dollars, backslashes (and ``[``, for Anki's own tags) are written as character
+  references, which no filter or MathJax delimiter search reads as TeX.
 """
 
 from __future__ import annotations
@@ -90,9 +90,6 @@ ANSWER_DIGITS = 6
 PENALTY = "0.3333333"
 
 _NUMBER = re.compile(r"-?[0-9]+\.[0-9]+")
-_AUTHOR_TEXT = re.compile(r'<span class="tex2jax_ignore">([^<]*)</span>')
-"""A run of author prose as elbo_sym.prose.html_text writes it (escaped: it holds no ``<``)."""
-_TEX_SIGNS = re.compile(r"[{}$\\]")
 
 
 class MoodleError(InputError):
@@ -148,20 +145,6 @@ def _category_path(title: str) -> str:
     question/format.php ``assemble_category_path`` writes a path (``split_category_path`` reads it)."""
     name = _stored_name(title).replace("/", "//")
     return "$course$/top/" + (" " if name.startswith("/") else "") + name + (" " if name.endswith("/") else "")
-
-
-def _moodle_prose(fragment: str) -> str:
-    """Author prose (elbo_sym.publish.anki.prose_html) for Moodle's MathJax filter and MathJax 4:
-    each run of text marked ``mathjax_ignore`` too, its braces, dollars and backslashes as
-    character references (module docstring)."""
-    def ignored(match: re.Match[str]) -> str:
-        text = _TEX_SIGNS.sub(lambda sign: f"&#{ord(sign.group(0))};", match.group(1))
-        return f'<span class="tex2jax_ignore mathjax_ignore">{text}</span>'
-
-    out = _AUTHOR_TEXT.sub(ignored, fragment)
-    if 'class="tex2jax_ignore"' in out:  # prose.html_text changed: never let prose through unmarked
-        raise MoodleError("author prose that is not marked for MathJax: " + out[:80])
-    return out
 
 
 def _idnumber(seed: int, K: int, index: int, parts: Sequence[str] | None = None) -> str:
@@ -302,11 +285,11 @@ def _card_question(card: Any, deck: Any, title: str, shown: str) -> list[str]:
     formula and conditions as the feedback."""
     from elbo_sym.publish.anki import formula_html, prose_html
 
-    answer = f"<p>{_moodle_prose(prose_html(card.back, deck.vocabulary))}</p>"
+    answer = f"<p>{prose_html(card.back, deck.vocabulary)}</p>"
     formula = formula_html(card)
     if formula:
         answer += f"<p>{formula}</p>"
-    question = f"<p>{_moodle_prose(prose_html(card.front, deck.vocabulary))}</p>"
+    question = f"<p>{prose_html(card.front, deck.vocabulary)}</p>"
     return ['  <question type="essay">',
             f"    <name><text>{cdata(_stored_name(title, f', {shown} {card.index}'))}</text></name>",
             f'    <questiontext format="html"><text>{cdata(question)}</text></questiontext>',
