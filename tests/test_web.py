@@ -655,6 +655,10 @@ MATH_HEADING = web.Page("math-heading.md", "A heading with math", "What Starligh
                         (web.Formula("q(z)", False),), ("The bound as a function of q(z)",))
 """A page as an author might write it (math in a heading), built into the site to show what
 the plain headings avoid; it is not one of the site's pages."""
+TYPED_TITLE = "Typed -- two hyphens, three dots... and \"double\" and 'single' quotes"
+TYPED_SUMMARY = "An author's -- and ... stay as typed; \"quotes\" curl as the handouts curl them."
+TYPED_WHY = "a step -- as typed... ending 'here'"
+"""Author prose that Astro's SmartyPants rewrote (-- as a dash, ... as an ellipsis): built into the site."""
 NO_KATEX_CSS = (".katex .katex-mathml { position: static !important; clip: auto !important; "
                 "width: auto !important; height: auto !important; }")
 
@@ -717,7 +721,8 @@ def built_site(tmp_path_factory, checked_report):
     _missing_or_fail(_site_missing())
     tmp = tmp_path_factory.mktemp("site")
     paths = LESSON + [_write_derivation(tmp / "math-title.toml", MATH_TITLE, "A title with a formula.",
-                                        "this is the evidence lower bound")]
+                                        "this is the evidence lower bound"),
+                      _write_derivation(tmp / "typed.toml", TYPED_TITLE, TYPED_SUMMARY, TYPED_WHY)]
     literature = site_literature()
     links = {str(path): "../" + check_link(path.read_text(encoding="utf-8"), "check/") for path in paths + literature}
     items = web.lesson_pages([checked_report(path) for path in paths], check_links=links,
@@ -824,15 +829,6 @@ def test_site_check_sees_what_the_stylesheet_prevents(built_site):
         assert m["overflowing"] and m["mathmlShown"] > 0, path
 
 
-_SMARTYPANTS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "--",
-                              "\u2014": "---", "\u2026": "..."})
-
-
-def _unsmart(text: str) -> str:
-    """Undo Astro's `smartypants` (on by default): curly quotes, dashes and the ellipsis."""
-    return text.translate(_SMARTYPANTS)
-
-
 @pytest.mark.full
 def test_site_toc_entries_are_the_headings(built_site):
     """"On this page" (the desktop sidebar and the 390 px drop-down) lists exactly the pages'
@@ -845,12 +841,32 @@ def test_site_toc_entries_are_the_headings(built_site):
     assert math_heading.endswith("The gap {x} KL(q(z), p(z | x)) is a divergence")  # Astro lists "${x}": rt4
     for name, page, width, m in _measured(built_site):
         headings = [h["text"] for h in m["headings"]]
-        assert [_unsmart(h) for h in headings] == list(page.headings), (name, width)
+        assert headings == list(page.headings), (name, width)  # as written: the site's SmartyPants is off
         for toc in (m["toc"], m["mobileToc"]):
             entries = [e for e in toc if e["href"] != "#_top"]
             assert [e["text"] for e in entries] == headings, (name, width)
             assert [e["href"] for e in entries] == ["#" + h["id"] for h in m["headings"]], (name, width)
     assert built_site.measured["/worked-example/", 390]["mobileToc"][-1]["text"] == "The bound as a function of q"
+
+
+@pytest.mark.full
+def test_site_prints_an_authors_text_as_the_handouts_do(built_site):
+    """Astro's SmartyPants is off (the Starlight recipe): an author's ``--`` and ``...`` read as typed in
+    Chromium, in a heading, a summary and a step's note, and the quotes are the ones the PDF handouts
+    print (render.smart_punctuation); elbo-sym's own words keep their typographic apostrophe."""
+    from elbo_sym.publish.render import smart_punctuation
+
+    m = built_site.measured["/derivations/", 1280]
+    heading = next(h["text"] for h in m["headings"] if "Typed" in h["text"])
+    assert heading.endswith(smart_punctuation(TYPED_TITLE)) and "-- two hyphens, three dots... and" in heading
+    assert "\u201cdouble\u201d and \u2018single\u2019 quotes" in heading
+    text = " ".join(m["text"].split())
+    for typed in (TYPED_SUMMARY, TYPED_WHY):
+        assert smart_punctuation(typed) in text, typed
+    assert "\u2013" not in heading and "\u2014" not in heading and "\u2026" not in heading
+    worked = built_site.measured["/worked-example/", 1280]
+    assert "The lesson\u2019s identities on this example" in [h["text"] for h in worked["headings"]]
+    assert "the example\u2019s" in worked["text"]
 
 
 @pytest.mark.full
