@@ -1116,7 +1116,7 @@ def test_checker_stays_on_the_site_links_back_and_stops(browser_checks, built_si
     html = (built_site.root / "dist" / "derivations" / "index.html").read_text()
     links = re.findall(r'href="\.\./check/#toml=([A-Za-z0-9_-]+)"', html)
     proved = [p for p in LESSON if "teaching" not in p.parts]  # the page shows no teaching file
-    assert len(links) == len(proved) + 1  # and the derivation with a formula in its title
+    assert len(links) == len(proved) + 2  # and the derivations with a formula and with typed -- ... in their title
     texts = {base64.urlsafe_b64decode(link + "=" * (-len(link) % 4)).decode() for link in links}
     assert {p.read_text() for p in proved} < texts
     print(f"checker: first verdict {seen['coldSeconds']:.1f} s after opening the page (cold), "
