@@ -49,9 +49,9 @@ def test_fields_use_the_printer_and_escape_prose(deck) -> None:
     front, back, formula, topic = anki.note_fields(card)
     f = card.formula
     assert formula.startswith(r"\(" + to_latex(f.lhs)) and formula.endswith(r"\)")
-    plain = back.replace('<span class="tex2jax_ignore">', "").replace("</span>", "")
+    plain = back.replace(f'<span class="{anki.AUTHOR_CLASSES}">', "").replace("</span>", "")
     assert "<" not in plain.replace("&lt;", "")  # prose is HTML-escaped, in spans MathJax ignores
-    assert front == f'<span class="tex2jax_ignore">{" ".join(card.front.split())}</span>'
+    assert front == f'<span class="{anki.AUTHOR_CLASSES}">{" ".join(card.front.split())}</span>'
     tight = next(c for c in deck.cards if c.conditions_text == ("q(z) = p(z | x)",))
     assert anki.note_fields(tight)[2] == (anki.mathjax(tight.formula.latex) + " &nbsp; if "
                                           + anki.mathjax(tight.conditions_latex))
@@ -237,3 +237,48 @@ def test_a_deck_name_is_plain_text_without_nesting() -> None:
     assert anki.deck_name("Bound on $KL(q(z), p(z | x))$ costs \\$5") == "Bound on KL(q(z), p(z | x)) costs $5"
     assert anki.deck_name("Costs $5") == "Costs $5"  # not a formula: shown as written
     assert anki.deck_name("Ratio 3:2") == "Ratio 3:2"
+
+
+AUTHOR_TYPED = ("Typed \\\\(x\\\\) and \\\\[y\\\\], [\\\\$]z[/\\\\$], [\\\\$\\\\$]w[/\\\\$\\\\$] and [latex]v[/latex], "
+                "[sound:a.mp3] {{c1::u}} costs \\\\$5, {b} back\\\\slash")
+AUTHOR_SPAN = re.compile(r'<span class="([^"]*)">([^<]*)</span>')
+
+
+def _mathjax_skips(classes: str) -> bool:
+    """Whether MathJax 3.2's default (options.ignoreHtmlClass 'mathjax_ignore', which Anki's
+    ts/mathjax/index.ts keeps) skips an element of these classes: its pattern, a whole class name."""
+    return re.search(r"(?:^| )(?:mathjax_ignore)(?: |$)", classes) is not None
+
+
+def test_authors_tex_and_ankis_own_tags_stay_text_on_the_rendered_card(tmp_path: Path) -> None:
+    """Anki renders a field's [latex], [$], [$$] as LaTeX images and [sound:] as a player before its
+    MathJax (3.2, which skips class mathjax_ignore, not tex2jax_ignore) typesets \\( \\): an author's
+    typed text was turned into all of them.  Rendered by Anki's own library now, the card shows the
+    author's text as typed, in spans MathJax skips; the checked formula is still MathJax."""
+    if os.environ.get("CI"):  # the `anki` package is in the test extras (pyproject.toml): never skipped in CI
+        import anki.collection as collection_module
+    else:
+        collection_module = pytest.importorskip("anki.collection")
+    from anki.import_export_pb2 import ImportAnkiPackageOptions, ImportAnkiPackageRequest
+
+    deck_file = tmp_path / "cards.toml"
+    deck_file.write_text(f'title = "t"\n[[card]]\nfront = "{AUTHOR_TYPED}"\nback = "{AUTHOR_TYPED}"\n'
+                         'formula = "ELBO(q) <= log(p(x))"\n', encoding="utf-8")
+    assert main(["flashcards", str(deck_file), "--anki", str(tmp_path / "deck.apkg")]) == 0
+    col = collection_module.Collection(str(tmp_path / "collection.anki2"))
+    try:
+        col.import_anki_package(ImportAnkiPackageRequest(
+            package_path=str(tmp_path / "deck.apkg"), options=ImportAnkiPackageOptions(with_scheduling=False)))
+        (card_id,) = col.find_cards("")
+        card = col.get_card(card_id)
+        question, answer = card.question(), card.answer()
+    finally:
+        col.close()
+    typed = load_flashcards(deck_file).cards[0].front.replace("\\$", "$")  # the prose escape \$ shows as $
+    for shown in (question, answer):
+        assert "<img" not in shown and "[anki:" not in shown  # no LaTeX image, no player
+        spans = AUTHOR_SPAN.findall(shown)
+        assert spans and all(_mathjax_skips(classes) for classes, _ in spans)
+        assert not any(re.search(r"[\\{}$\\[]", text) for _, text in spans)  # no delimiter, brace or Anki tag
+        assert typed in [html.unescape(text) for _, text in spans]  # as typed, once unescaped
+    assert answer.count(r"\(") == 1 and r"\(\mathcal{L}(q) \leq \log p(x)\)" in answer  # the formula: MathJax

@@ -7,6 +7,7 @@ Fractions), not taken from the code under test.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -465,6 +466,23 @@ def test_a_selfcheck_question_under_a_premise_prints_it(tmp_path: Path) -> None:
     assert _condition_after_formula(answers, "log p(x) > L(q)", "q(z) ≠ p(z | x)"), answers
     # the deck's premise holds for every card, so the second prints it too
     assert _condition_after_formula(answers, "log p(x) - L(q) = KL q(z) ∥ p(z | x)", "q(z) ≠ p(z | x)"), answers
+
+
+def test_a_build_inside_another_commands_folder_is_refused_before_any_tex(tmp_path: Path, monkeypatch) -> None:
+    """A handouts folder inside a folder whose manifest lists one of its files (here a site that wrote
+    ``public/exercises.pdf``): refused before any handout is rendered or typeset, nothing written."""
+    from elbo_sym.publish.handouts import exercise_handouts, write_handout_set
+    from elbo_sym.publish.outputs import OwnedElsewhereError
+
+    site = tmp_path / "site"
+    (site / "public").mkdir(parents=True)
+    (site / "public" / "exercises.pdf").write_bytes(b"the site's copy")
+    (site / ".elbo-sym-site.json").write_text(json.dumps({"files": ["public/exercises.pdf"]}), encoding="utf-8")
+    monkeypatch.setattr(handouts, "build_pdf", lambda *a, **k: pytest.fail("LaTeX ran before the refusal"))
+    with pytest.raises(OwnedElsewhereError, match=r"public/exercises.pdf: written by another command"):
+        write_handout_set(exercise_handouts(seed=7, count=1), site / "public", latex=True)
+    assert sorted(p.name for p in (site / "public").iterdir()) == ["exercises.pdf"]
+    assert (site / "public" / "exercises.pdf").read_bytes() == b"the site's copy"
 
 
 @pytest.mark.usefixtures("requires_latex")

@@ -17,7 +17,15 @@ from elbo_sym.cli import main
 from elbo_sym.lesson.exercises import TASKS, generate_exercises
 from elbo_sym.numbers.exact import LogNumber, log_of
 from elbo_sym.publish.handouts import exercises_context
-from elbo_sym.publish.moodle import TOLERANCE, MoodleError, cdata, cloze_numerical, moodle_quiz, write_moodle_quiz
+from elbo_sym.publish.moodle import (
+    TOLERANCE,
+    MoodleError,
+    cdata,
+    cloze_numerical,
+    default_category,
+    moodle_quiz,
+    write_moodle_quiz,
+)
 from elbo_sym.publish.render import LatexMarkup
 
 # Moodle's own cloze syntax, as question/type/multianswer/questiontype.php defines it (read in the
@@ -290,6 +298,18 @@ def test_quizzes_of_one_seed_asking_different_parts_share_no_category_and_no_id_
     assert quizzes[1] == quizzes[2]  # the same parts in another order: the same quiz
     assert len({categories[0], categories[1], categories[3]}) == 3
     assert not set(ids[0]) & set(ids[1]) and not set(ids[1]) & set(ids[3]) and not set(ids[0]) & set(ids[3])
+
+
+def test_a_longer_quiz_of_one_seed_shares_the_shorter_ones_category_and_first_questions():
+    """The category is the seed's, K's and the parts' (default_category takes no count): case i is
+    the same case whatever the count, so a 5-case quiz lands beside the 2-case one, its first two
+    questions with the same id numbers, and a K = 3 quiz apart."""
+    short, long = moodle_quiz(7, 2, 2), moodle_quiz(7, 5, 2)
+    assert questions(short)[0].findtext("category/text") == questions(long)[0].findtext("category/text")
+    assert questions(short)[0].findtext("category/text") == default_category(7)
+    assert default_category(7, 3) != default_category(7) and default_category(7, 2, ("gap",)) != default_category(7)
+    ids = [[q.findtext("idnumber") for q in cloze_questions(quiz)] for quiz in (short, long)]
+    assert ids[0] == ids[1][:2] and len(set(ids[1])) == 5
 
 
 @pytest.mark.parametrize(("seed", "count", "K", "parts"), [

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import pytest
 
-from elbo_sym.publish.outputs import OwnedElsewhereError, listed, move_in, remove_stale, stale_file
+from elbo_sym.publish.outputs import OwnedElsewhereError, listed, move_in, refuse_foreign, remove_stale, stale_file
 
 
 def _staged(tmp_path, *names: str):
@@ -78,17 +79,75 @@ def test_a_file_written_now_is_never_removed_by_another_spelling(tmp_path):
     assert page.read_text("utf-8") == "fresh"
 
 
-def test_a_case_folded_entry_is_the_file_written_now(tmp_path):
-    """Run 1 listed ``Alice.pdf``, run 2 writes ``alice.pdf``: on a case-insensitive file system one
-    file, which must survive.  Here (case-sensitive) the old ``Alice.pdf`` is another file: it is
-    neither removed nor listed any more (forgotten, as the names compare equal), and the new one stays."""
-    staging, folder = _staged(tmp_path, "Alice.pdf")
-    move_in(staging, folder, ["Alice.pdf"], ".manifest.json")
-    staging, _ = _staged(tmp_path / "second", "alice.pdf")
-    assert move_in(staging, folder, ["alice.pdf"], ".manifest.json") == []
-    assert (folder / "alice.pdf").read_text("utf-8") == "new alice.pdf"
+def _folds_case(folder) -> bool:
+    """Whether `folder`'s file system makes ``X`` and ``x`` one file (asked of the folder itself)."""
+    probe = folder / ".Case-Probe"
+    probe.write_text("probe", "utf-8")
+    try:
+        return (folder / ".case-probe").exists()
+    finally:
+        probe.unlink()
+
+
+def test_a_renamed_case_is_a_stale_file_or_the_file_written_now(tmp_path):
+    """Red team rt10: run 1 wrote ``alice.pdf``, run 2 (the id's capital fixed) ``Alice.pdf``, run 3
+    (Alice dropped).  On a case-sensitive file system ``alice.pdf`` is another file: stale, removed by
+    run 2 while unchanged (before, it was forgotten and never removed).  On one that folds case it is
+    the file just written, which must survive.  The real folder's behaviour decides which."""
+    staging, folder = _staged(tmp_path, "alice.pdf", "bob.pdf")
+    move_in(staging, folder, ["alice.pdf", "bob.pdf"], ".manifest.json")
+    staging, _ = _staged(tmp_path / "second", "Alice.pdf", "bob.pdf")
+    removed = move_in(staging, folder, ["Alice.pdf", "bob.pdf"], ".manifest.json")
     assert (folder / "Alice.pdf").read_text("utf-8") == "new Alice.pdf"
-    assert listed(folder, ".manifest.json") == ["alice.pdf"]
+    if _folds_case(folder):
+        assert removed == []
+    else:
+        assert removed == [folder / "alice.pdf"] and not (folder / "alice.pdf").exists()
+    assert sorted(listed(folder, ".manifest.json")) == ["Alice.pdf", "bob.pdf"]
+    staging, _ = _staged(tmp_path / "third", "bob.pdf")
+    assert move_in(staging, folder, ["bob.pdf"], ".manifest.json") == [folder / "Alice.pdf"]
+    assert sorted(p.name for p in folder.iterdir()) == [".manifest.json", "bob.pdf"]
+
+
+def test_an_old_spelling_of_the_file_written_now_survives(tmp_path):
+    """What a case-folding file system does, on any: ``alice.pdf`` (listed by run 1) and ``Alice.pdf``
+    (written by run 2) are one file, here two links to it.  Nothing just written is removed; the old
+    spelling is forgotten, a changed one too."""
+    staging, folder = _staged(tmp_path, "alice.pdf")
+    move_in(staging, folder, ["alice.pdf"], ".manifest.json")
+    staging, _ = _staged(tmp_path / "second", "Alice.pdf")
+    os.link(staging / "Alice.pdf", folder / "alice.pdf.new")
+    os.replace(folder / "alice.pdf.new", folder / "alice.pdf")  # one file, two names
+    assert move_in(staging, folder, ["Alice.pdf"], ".manifest.json") == []
+    assert (folder / "alice.pdf").read_text("utf-8") == (folder / "Alice.pdf").read_text("utf-8") == "new Alice.pdf"
+    assert listed(folder, ".manifest.json") == ["Alice.pdf"]
+
+
+def test_a_roster_of_thousands_costs_a_few_looks_per_file(tmp_path, monkeypatch):
+    """The written files are looked up once per run, not once per stale entry: before, each stale
+    entry was compared with every written file by samefile (2,000 x 2,000 pairs, two stats each)."""
+    names = [f"s{i:04}.pdf" for i in range(2000)]
+    staging, folder = _staged(tmp_path, *names)
+    move_in(staging, folder, names, ".manifest.json")
+    renamed = [f"t{i:04}.pdf" for i in range(2000)]
+    staging, _ = _staged(tmp_path / "second", *renamed)
+    looks = 0
+    real_stat = os.stat
+
+    def counted_stat(*args, **kwargs):
+        nonlocal looks
+        looks += 1
+        if looks > 20 * len(names):
+            raise AssertionError(f"more than {looks - 1} stat calls for {len(names)} files")
+        return real_stat(*args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", counted_stat)
+    try:
+        removed = move_in(staging, folder, renamed, ".manifest.json")
+    finally:
+        monkeypatch.undo()  # pytest's own reporting stats files too
+    assert len(removed) == 2000
+    assert sorted(p.name for p in folder.iterdir()) == [".manifest.json", *renamed]
 
 
 def test_a_file_changed_since_it_was_written_is_kept(tmp_path, capsys):
@@ -135,3 +194,44 @@ def test_two_commands_never_share_a_file(tmp_path):
     assert not (folder / "teacher-key.pdf").exists()
     staging, _ = _staged(tmp_path / "again", "exercises.pdf")
     assert move_in(staging, folder, ["exercises.pdf"], ".elbo-sym-handouts.json") == [folder / "answers.pdf"]
+
+
+def test_a_pages_folder_inside_a_site_is_refused_both_ways(tmp_path):
+    """Red team rt10: ``web --out S/src/content/docs`` inside a ``web --site S`` folder: the site's
+    manifest lists its pages, the pages' manifest the same files; each run removed or overwrote the
+    other's.  Now the second command refuses (either way round) and nothing changes."""
+    site, docs = tmp_path / "S", tmp_path / "S" / "src" / "content" / "docs"
+    docs.mkdir(parents=True)
+    for name in ("a.md", "b.md"):
+        (docs / name).write_text(f"site page {name}", "utf-8")
+    remove_stale(site, ".elbo-sym-site.json", ["src/content/docs/a.md", "src/content/docs/b.md"], lambda _e: True)
+    with pytest.raises(OwnedElsewhereError,
+                       match=r"docs/a.md: written by another command \(listed in .*S/\.elbo-sym-site"):
+        refuse_foreign(docs, ".elbo-sym-pages.json", ["a.md"])
+    refuse_foreign(docs, ".elbo-sym-pages.json", ["c.md"])  # a page the site does not list is free
+    other = tmp_path / "P" / "src" / "content" / "docs"
+    other.mkdir(parents=True)
+    (other / "a.md").write_text("pages", "utf-8")
+    remove_stale(other, ".elbo-sym-pages.json", ["a.md"], lambda _e: True)
+    with pytest.raises(OwnedElsewhereError, match=r"P/src/content/docs/a.md: written by another command "
+                                                  r"\(listed in .*docs/\.elbo-sym-pages"):
+        refuse_foreign(tmp_path / "P", ".elbo-sym-site.json", ["package.json", "src/content/docs/a.md"])
+    assert (other / "a.md").read_text("utf-8") == "pages"
+
+
+def test_a_folder_inside_another_commands_folder_is_refused_by_move_in(tmp_path):
+    """The same for a set moved in: a manifest of an enclosing folder that lists ``sub/a.pdf`` (any
+    command's, also the same command's run on the outer folder) refuses the run in ``sub``, before a
+    file moves; a folder through a link counts as the folder it leads to."""
+    staging, outer = _staged(tmp_path, "x.pdf")
+    (outer / "sub").mkdir()
+    (outer / "sub" / "a.pdf").write_text("outer's", "utf-8")
+    digest = hashlib.sha256(b"outer's").hexdigest()
+    manifest = {"files": ["sub/a.pdf"], "sha256": {"sub/a.pdf": digest}}
+    (outer / ".elbo-sym-handouts.json").write_text(json.dumps(manifest), "utf-8")
+    (tmp_path / "link").symlink_to(outer / "sub")
+    for folder in (outer / "sub", tmp_path / "link"):
+        staging, _ = _staged(tmp_path / f"run-{folder.name}", "A.pdf")
+        with pytest.raises(OwnedElsewhereError, match="A.pdf: written by another command"):
+            move_in(staging, folder, ["A.pdf"], ".elbo-sym-handouts.json")
+    assert sorted(p.name for p in (outer / "sub").iterdir()) == ["a.pdf"]

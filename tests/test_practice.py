@@ -520,3 +520,51 @@ def test_a_relation_in_the_front_of_a_card_with_conditions_is_refused(tmp_path, 
     assert info.value.line == 4 and "printed without them" in info.value.message
     plain = load_deck(write(tmp_path, body.replace(assume, ""), "plain.toml"))
     assert [c.text for c in plain.cards[0].claims] == ["log(p(x)) >= ELBO(q)"]
+
+
+_LONG_STRINGS = [
+    'back = """\nThe gap is \\"a\\" \\\\ KL:\n  the $KL(q(z), p(z | x)$ here."""',  # escapes, newline after the opening
+    "back = '''Literal \\n text\nthen $p(x$ and more'''",  # a literal string: no escapes
+    'back = """one \\\n\n     two $p(x$ three"""',  # a line-ending backslash drops the break and the blanks
+    'back = """caf\\u00e9 \\U000000E9 $p(x$\n"""',  # unicode escapes on the formula's own line
+    'back = """tail $p(x$ ""\"\""',  # a quote just before the closing is text
+]
+
+
+@pytest.mark.parametrize("written", _LONG_STRINGS)
+def test_an_error_inside_a_multiline_string_names_its_own_line_and_column(tmp_path, written):
+    """Red team rt8: a deck error inside a ``\"\"\"`` string named the key's line and no column.  Now the
+    line and column of the offending character itself: the ``(`` that is never closed."""
+    text = f'title = "t"\n\n[[card]]\nfront = "f"\n{written}\n'
+    path = write(tmp_path, text)
+    with pytest.raises(DerivationError, match="is never closed") as info:
+        load_deck(path)
+    lines = text.splitlines()
+    line = next(n for n, source in enumerate(lines, 1) if "(x$" in source or "| x)$" in source)
+    column = lines[line - 1].index("KL(" if "KL(" in lines[line - 1] else "p(") + (3 if "KL(" in lines[line - 1] else 2)
+    assert (info.value.line, info.value.column) == (line, column - 1), str(info.value)
+    assert str(info.value).startswith(f"{path}:{line}:{column}: card 1: 'back': formula $")
+    assert info.value.pointer().splitlines()[1].index("^") - 4 == column - 1
+
+
+def test_a_formula_in_a_multiline_string_names_its_own_line_and_column(tmp_path):
+    path = write(tmp_path, 'title = "t"\n[[card]]\nfront = "f"\nback = "b"\nformula = """\n'
+                           '  log(p(x)) >= ELBO(q"""\n')
+    with pytest.raises(DerivationError, match="formula: missing") as info:
+        load_deck(path)
+    assert str(info.value).startswith(f"{path}:6:20: ")
+
+
+@pytest.mark.parametrize("written", [*_LONG_STRINGS, "back = '''\nno escapes \\\\ here\n'''",
+                                     'back = """a ""\nb ""\\"\n"""', 'back = """\\ta\\tb\\\n   \n  c\\f"""'])
+def test_a_multiline_strings_text_is_what_toml_reads(written):
+    """The positions come from decoding the string as TOML does: the same text as tomllib's."""
+    import tomllib
+
+    from elbo_sym.lesson.practice import _multiline_string
+
+    lines = written.splitlines()
+    text, places = _multiline_string(lines, 1)
+    assert text == tomllib.loads(written)["back"] and len(places) == len(text) + 1
+    for char, (line, column) in zip(text, places, strict=False):
+        assert char == "\n" or lines[line - 1][column] in (char, "\\")

@@ -142,7 +142,7 @@ def test_formulas_on_cards_are_printed_by_the_printer(tmp_path):
                          'back = "The average of $log(q(z) / p(z))$ under q."\n', "utf-8")
     (card,) = load_deck(deck_file).cards
     front, back = note_fields(card)[:2]
-    assert front.startswith('<span class="tex2jax_ignore">What is </span>\\(') and "KL" in front
+    assert front.startswith('<span class="tex2jax_ignore mathjax_ignore">What is </span>\\(') and "KL" in front
     assert "$" not in front
     context = _card_context(card, type("V", (), {"verdict": "none"})())
     assert r"\(" in context["front"] and r"\frac{q(z)}{p(z)}" in context["back"]
@@ -165,8 +165,8 @@ def test_typed_mathjax_delimiters_stay_text_in_anki_and_notebooks(tmp_path):
                          'back = "No: $KL(q(z), p(z))$ is."\n', "utf-8")
     (card,) = load_deck(deck_file).cards
     front, back = note_fields(card)[:2]
-    assert front == r'<span class="tex2jax_ignore">Is \(\log p(x) + 1\)?</span>'
-    assert back.startswith('<span class="tex2jax_ignore">No: </span>\\(') and "KL" in back
+    assert front == '<span class="tex2jax_ignore mathjax_ignore">Is &#92;(&#92;log p(x) + 1&#92;)?</span>'
+    assert back.startswith('<span class="tex2jax_ignore mathjax_ignore">No: </span>\\(') and "KL" in back
     d = loads(gap_with(title='"Unchecked \\\\(a + b\\\\) and $KL(q(z), p(z | x))$"'), "gap.toml")
     page = to_html(check_file(d))
     assert '<span class="tex2jax_ignore">Unchecked \\(a + b\\) and </span>\\(\\mathrm{KL}' in page

@@ -103,13 +103,14 @@ def test_a_spelled_relation_beside_a_formula_is_refused_in_any_prose():
 
 
 def test_every_anki_field_keeps_typed_prose_away_from_mathjax(tmp_path):
-    """Front, back and topic: text only inside tex2jax_ignore spans; MathJax only from the printer."""
+    """Front, back and topic: text only inside spans MathJax 2, 3 and 4 ignore, its backslashes as character
+    references; MathJax only from the printer."""
     path = _deck(tmp_path, 'title = "t"\n[[card]]\nfront = "Typed \\\\(a + b\\\\) and $KL(q(z), p(z))$"\n'
                            'back = "\\\\[x\\\\] $H(q)$"\ntopic = "the \\\\(gap\\\\) $ELBO(q)$"\n')
     (card,) = load_deck(path).cards
     front, back, formula, topic = note_fields(card)
     assert formula == ""
-    for field, typed in ((front, r"\(a + b\)"), (back, r"\[x\]"), (topic, r"\(gap\)")):
-        assert '<span class="tex2jax_ignore">' in field and typed in field
-        outside = re.sub(r'<span class="tex2jax_ignore">[^<]*</span>', "", field)
-        assert typed not in outside and outside.count(r"\(") == 1  # the one printed $...$ formula
+    for field, typed in ((front, "&#92;(a + b&#92;)"), (back, "&#91;x&#92;]"), (topic, "&#92;(gap&#92;)")):
+        assert '<span class="tex2jax_ignore mathjax_ignore">' in field and typed in field
+        outside = re.sub(r'<span class="tex2jax_ignore mathjax_ignore">[^<]*</span>', "", field)
+        assert "&#" not in outside and outside.count(r"\(") == 1  # the one printed $...$ formula

@@ -284,7 +284,7 @@ def test_web_literature_page_lists_every_file(tmp_path, monkeypatch, literature_
     assert data["description"].startswith(f"{len(listed)} identities")
     page = web.literature_page(literature_reports)
     assert page is not None and page.text == text
-    assert page.headings == tuple(f"{i}. {web._plain(r.title_parts, r.title)}"
+    assert page.headings == tuple(f"{i}. {web._Markdown.plain(r.title_parts, r.title)}"  # set as the handouts do
                                   for i, r in enumerate(literature_reports, 1))
     sections = re.split(r"(?m)^## ", body)[1:]
     assert len(sections) == len(listed)
@@ -414,7 +414,8 @@ def test_hostile_prose_in_front_matter_and_page(tmp_path):
     outside = re.sub(r"\\.", "", heading)  # what is left outside escapes: no markup, no math
     assert not set(outside) & set("<>{}*_$[]`~&|\\"), outside
     assert "\\&amp;lt;script\\&amp;gt;" in heading and "\\{x\\}" in heading and "\\$5" in heading
-    assert "\n1\\. not a list" in body and "\n\\- not a list" in body and "\n\\> no quote" in body
+    assert "\n1\\. not a list" in body and "\n\\> no quote" in body
+    assert "\n\u2013 not a list" in body  # a lone " - " is an en dash, as the handouts print it: no list either
 
 
 def test_hostile_prose_parses_as_text(tmp_path, requires_node):
@@ -656,6 +657,10 @@ MATH_HEADING = web.Page("math-heading.md", "A heading with math", "What Starligh
                         (web.Formula("q(z)", False),), ("The bound as a function of q(z)",))
 """A page as an author might write it (math in a heading), built into the site to show what
 the plain headings avoid; it is not one of the site's pages."""
+TYPED_TITLE = "Typed -- two hyphens, three dots... and \"double\" and 'single' quotes"
+TYPED_SUMMARY = "An author's -- and ... stay as typed; \"quotes\" curl as the handouts curl them."
+TYPED_WHY = "a step -- as typed... ending 'here'"
+"""Author prose that Astro's SmartyPants rewrote (-- as a dash, ... as an ellipsis): built into the site."""
 NO_KATEX_CSS = (".katex .katex-mathml { position: static !important; clip: auto !important; "
                 "width: auto !important; height: auto !important; }")
 
@@ -718,7 +723,8 @@ def built_site(tmp_path_factory, checked_report):
     _missing_or_fail(_site_missing())
     tmp = tmp_path_factory.mktemp("site")
     paths = LESSON + [_write_derivation(tmp / "math-title.toml", MATH_TITLE, "A title with a formula.",
-                                        "this is the evidence lower bound")]
+                                        "this is the evidence lower bound"),
+                      _write_derivation(tmp / "typed.toml", TYPED_TITLE, TYPED_SUMMARY, TYPED_WHY)]
     literature = site_literature()
     links = {str(path): "../" + check_link(path.read_text(encoding="utf-8"), "check/") for path in paths + literature}
     items = web.lesson_pages([checked_report(path) for path in paths], check_links=links,
@@ -825,15 +831,6 @@ def test_site_check_sees_what_the_stylesheet_prevents(built_site):
         assert m["overflowing"] and m["mathmlShown"] > 0, path
 
 
-_SMARTYPANTS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "--",
-                              "\u2014": "---", "\u2026": "..."})
-
-
-def _unsmart(text: str) -> str:
-    """Undo Astro's `smartypants` (on by default): curly quotes, dashes and the ellipsis."""
-    return text.translate(_SMARTYPANTS)
-
-
 @pytest.mark.full
 def test_site_toc_entries_are_the_headings(built_site):
     """"On this page" (the desktop sidebar and the 390 px drop-down) lists exactly the pages'
@@ -846,12 +843,32 @@ def test_site_toc_entries_are_the_headings(built_site):
     assert math_heading.endswith("The gap {x} KL(q(z), p(z | x)) is a divergence")  # Astro lists "${x}": rt4
     for name, page, width, m in _measured(built_site):
         headings = [h["text"] for h in m["headings"]]
-        assert [_unsmart(h) for h in headings] == list(page.headings), (name, width)
+        assert headings == list(page.headings), (name, width)  # as written: the site's SmartyPants is off
         for toc in (m["toc"], m["mobileToc"]):
             entries = [e for e in toc if e["href"] != "#_top"]
             assert [e["text"] for e in entries] == headings, (name, width)
             assert [e["href"] for e in entries] == ["#" + h["id"] for h in m["headings"]], (name, width)
     assert built_site.measured["/worked-example/", 390]["mobileToc"][-1]["text"] == "The bound as a function of q"
+
+
+@pytest.mark.full
+def test_site_prints_an_authors_text_as_the_handouts_do(built_site):
+    """Astro's SmartyPants is off (the Starlight recipe): an author's ``--`` and ``...`` read as typed in
+    Chromium, in a heading, a summary and a step's note, and the quotes are the ones the PDF handouts
+    print (render.smart_punctuation); elbo-sym's own words keep their typographic apostrophe."""
+    from elbo_sym.publish.render import smart_punctuation
+
+    m = built_site.measured["/derivations/", 1280]
+    heading = next(h["text"] for h in m["headings"] if "Typed" in h["text"])
+    assert heading.endswith(smart_punctuation(TYPED_TITLE)) and "-- two hyphens, three dots... and" in heading
+    assert "\u201cdouble\u201d and \u2018single\u2019 quotes" in heading
+    text = " ".join(m["text"].split())
+    for typed in (TYPED_SUMMARY, TYPED_WHY):
+        assert smart_punctuation(typed) in text, typed
+    assert "\u2013" not in heading and "\u2014" not in heading and "\u2026" not in heading
+    worked = built_site.measured["/worked-example/", 1280]
+    assert "The lesson\u2019s identities on this example" in [h["text"] for h in worked["headings"]]
+    assert "the example\u2019s" in worked["text"]
 
 
 @pytest.mark.full
@@ -935,6 +952,31 @@ def test_web_out_still_writes_pages_only(tmp_path, monkeypatch):
     assert {p.name for p in content.iterdir()} == PAGES - {"find-the-mistake.md"} | {web.FIGURE_FILE,
                                                                                      web.PAGES_MANIFEST}
     assert not (tmp_path / "package.json").exists() and not (content / "index.md").exists()
+
+
+def test_web_out_inside_an_elbo_sym_site_is_refused_either_way(tmp_path, monkeypatch, capsys):
+    """Red team rt10: `web --out S/src/content/docs` inside a `web --site S` folder (or the site made
+    around an --out folder) wrote the other's pages and the next run of either removed them.  Now the
+    second command exits 2 with one line naming the file and the manifest, and changes nothing."""
+    monkeypatch.chdir(ROOT)
+    site_dir, pages_dir = tmp_path / "S", tmp_path / "P"
+    assert main(["web", "derivations/gap.toml", "--site", str(site_dir)]) == 0
+    content = site_dir / site.CONTENT_DIR
+    before = {p: p.read_bytes() for p in site_dir.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert main(["web", "derivations/gap.toml", "--out", str(content)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"elbo-sym: error: {content / 'derivations.md'}: written by another command (listed in "
+                   f"{site_dir / site.MANIFEST}); write into another folder\n")
+    assert {p: p.read_bytes() for p in site_dir.rglob("*") if p.is_file()} == before
+    inner = pages_dir / site.CONTENT_DIR
+    inner.mkdir(parents=True)
+    assert main(["web", "derivations/gap.toml", "--out", str(inner)]) == 0
+    before = {p: p.read_bytes() for p in pages_dir.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert main(["web", "derivations/gap.toml", "--site", str(pages_dir)]) == 2
+    assert f"(listed in {inner / web.PAGES_MANIFEST})" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in pages_dir.rglob("*") if p.is_file()} == before
 
 
 def test_site_items_keep_public_files_and_escape_the_title():
@@ -1078,7 +1120,7 @@ def test_checker_stays_on_the_site_links_back_and_stops(browser_checks, built_si
     html = (built_site.root / "dist" / "derivations" / "index.html").read_text()
     links = re.findall(r'href="\.\./check/#toml=([A-Za-z0-9_-]+)"', html)
     proved = [p for p in LESSON if "teaching" not in p.parts]  # the page shows no teaching file
-    assert len(links) == len(proved) + 1  # and the derivation with a formula in its title
+    assert len(links) == len(proved) + 2  # and the derivations with a formula and with typed -- ... in their title
     texts = {base64.urlsafe_b64decode(link + "=" * (-len(link) % 4)).decode() for link in links}
     assert {p.read_text() for p in proved} < texts
     print(f"checker: first verdict {seen['coldSeconds']:.1f} s after opening the page (cold), "

@@ -21,6 +21,7 @@
 //                            each as {tag, cls, text, left, right, width}
 //   scrollBoxes              boxes that scroll sideways (overflow-x auto/scroll, content wider)
 //   headings                 {id, text} of every h2/h3 in the content
+//   text                     the content's text as the reader sees it (innerText)
 //   toc, mobileToc           {href, text} of every "On this page" entry (desktop sidebar and the
 //                            mobile drop-down; Starlight renders both, CSS shows one)
 //   images, imagesLoaded     <img> elements in the content, and those that loaded
@@ -93,6 +94,7 @@ function measure() {
   const first = column.querySelector(".katex");
   out.katexFont = first ? getComputedStyle(first).fontFamily : "";
   out.headings = [...column.querySelectorAll("h2, h3")].map((h) => ({ id: h.id, text: h.textContent }));
+  out.text = column.innerText;
   const entries = (selector) => [...document.querySelectorAll(selector)].map((a) => ({
     href: a.getAttribute("href"), text: a.textContent.trim(),
   }));

@@ -509,11 +509,9 @@ class _Reader:
                         raise ProseError(f"{what}: formula ${span.text}$: {error.message}",
                                          span.position + (error.column or 0)) from None
         except ProseError as error:
-            column = None
-            if source is not None and error.position is not None:
-                column = _source_column(source, value, error.position)
-            raise DerivationError(self.path, line, error.message, step, column,
-                                  source if column is not None else None) from None
+            at, column, source = (self._value_at(line, value, error.position) if error.position is not None
+                                  else (line, None, None))
+            raise DerivationError(self.path, at, error.message, step, column, source) from None
         return text if paragraphs else inline(text)
 
     # -- parsing --------------------------------------------------------------------
@@ -526,11 +524,10 @@ class _Reader:
             vocabulary = self.vocabulary
             expr = remembered(self.parsed, (value, vocabulary), lambda: parse_expression(value, vocabulary))
         except ParseError as error:
-            source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
-            column = _source_column(source, value, error.column) if source is not None else None
+            at, column, source = self._value_at(line, value, error.column)
             detail = f" at '{error.token}'" if error.token and f"'{error.token}'" not in error.message \
                 and f"`{error.token}`" not in error.message else ""
-            raise DerivationError(self.path, line, f"{what}: {error.message}{detail}", step, column, source) \
+            raise DerivationError(self.path, at, f"{what}: {error.message}{detail}", step, column, source) \
                 from None
         return Formula(expr, value, line)
 
@@ -1138,9 +1135,16 @@ class _Reader:
 
     def _at(self, line: int, value: str, position: int, message: str, step: int | None = None) -> DerivationError:
         """An error at the column of `position` in the string `value` on `line` (file:line:col)."""
+        at, column, source = self._value_at(line, value, position)
+        return DerivationError(self.path, at, message, step, column, source)
+
+    def _value_at(self, line: int, value: str, position: int) -> tuple[int, int | None, str | None]:
+        """Where character `position` of the string `value` (or of a string holding it) written on `line`
+        is: its line, its column and that line's text; no column (nor text) when the line holds no such
+        one-line string."""
         source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
         column = _source_column(source, value, position) if source is not None else None
-        return DerivationError(self.path, line, message, step, column, source if column is not None else None)
+        return line, column, source if column is not None else None
 
     def single_table(self, name: str) -> DerivationError:
         """`[step]` written for `[[step]]`: TOML reads one table, not an array of them -- the

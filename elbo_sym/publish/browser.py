@@ -147,8 +147,8 @@ def check_body(files: dict[str, str], engine: str = f"/{ENGINE_DIR}/") -> str:
     first = sorted(files, key=lambda name: not name.endswith(LESSON_START))[:1]
     ordered = {**{name: files[name] for name in first}, **files}
     data = script_json(ordered)
-    return f"""Edit a derivation file (or pick one of the course's) and press **Check**: every step is proved for
-every model of its family, or refuted with an exact counterexample, by elbo-sym's own engine
+    return f"""Edit a derivation file (or pick one of the course’s) and press **Check**: every step is proved for
+every model of its family, or refuted with an exact counterexample, by elbo-sym’s own engine
 running in this page. The first check loads the engine (Python and SymPy, about 20 MB, once);
 nothing you type leaves your browser. **Link to this file** gives a link that opens this page
 with your file and checks it.

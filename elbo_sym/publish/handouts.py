@@ -984,11 +984,12 @@ def write_handout_set(handouts: Sequence[Handout], out_dir: str | os.PathLike[st
     a file an earlier build listed (:data:`HANDOUTS_MANIFEST`) whose handout is not among them is
     removed, e.g. ``answers.pdf`` once the solutions are ``none``.  None removes nothing.
     """
-    from elbo_sym.publish.outputs import move_in, refuse_unowned, staging_folder
+    from elbo_sym.publish.outputs import move_in, refuse_foreign, refuse_unowned, staging_folder
 
     out = Path(out_dir)
     if (out.exists() or out.is_symlink()) and not out.is_dir():  # fail before minutes of LaTeX, not after
         raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(out))
+    refuse_foreign(out, HANDOUTS_MANIFEST, [f"{h.name}{suffix}" for h in handouts for suffix in (".pdf", ".tex")])
     sources: list[tuple[Handout, str]] = []
     for h in handouts:
         try:

@@ -45,11 +45,11 @@ three rules:
   ``assemble_category_path`` does (:func:`_category_path`).
 * Moodle's MathJax filter loads MathJax 4, which ignores elements of class ``mathjax_ignore``
   (``tex2jax_ignore`` was MathJax 2's): a card's prose is marked with both, so a ``\\(`` an
-  author typed stays text (:func:`_moodle_prose`).
+  author typed stays text (:func:`elbo_sym.publish.anki.author_html`, as on the Anki cards).
 * That filter turns ``<`` and ``>`` inside any ``{...}`` of the HTML into text; a brace in an
   author's prose would pair with one after a formula and break the tags between. Prose
-  braces, dollars and backslashes are written as character references, which no filter or
-  MathJax delimiter search reads as TeX.
+  braces, dollars, backslashes (and ``[``, for Anki's own tags) are written as character
+  references, which no filter or MathJax delimiter search reads as TeX.
 """
 
 from __future__ import annotations
@@ -91,9 +91,6 @@ ANSWER_DIGITS = 6
 PENALTY = "0.3333333"
 
 _NUMBER = re.compile(r"-?[0-9]+\.[0-9]+")
-_AUTHOR_TEXT = re.compile(r'<span class="tex2jax_ignore">([^<]*)</span>')
-"""A run of author prose as elbo_sym.prose.html_text writes it (escaped: it holds no ``<``)."""
-_TEX_SIGNS = re.compile(r"[{}$\\]")
 
 
 class MoodleError(InputError):
@@ -113,9 +110,11 @@ def cloze_numerical(value: str, tolerance: str = TOLERANCE) -> str:
     return f"{{1:NUMERICAL:={value}:{tolerance}}}"
 
 
-def default_category(seed: int, count: int, K: int = 2, parts: Sequence[str] | None = None) -> str:
+def default_category(seed: int, K: int = 2, parts: Sequence[str] | None = None) -> str:
     """The quiz's own category: one per seed, latent size and parts asked (a K = 3 quiz never lands
-    among K = 2 questions; a quiz asking fewer parts never among the whole sheet's questions)."""
+    among K = 2 questions; a quiz asking fewer parts never among the whole sheet's questions).  Not
+    per count: case i of a seed is the same case, with the same id number, whatever the count, so a
+    longer quiz of the seed lands beside a shorter one (Moodle imports its repeated cases without the id)."""
     asked = _parts_asked(parts)
     return _category_path(f"ELBO exercises, seed {seed}" + (f", K = {K}" if K != 2 else "")
                           + (f", parts {', '.join(asked)}" if asked else ""))
@@ -154,20 +153,6 @@ def _category_path(title: str) -> str:
     question/format.php ``assemble_category_path`` writes a path (``split_category_path`` reads it)."""
     name = _stored_name(title).replace("/", "//")
     return "$course$/top/" + (" " if name.startswith("/") else "") + name + (" " if name.endswith("/") else "")
-
-
-def _moodle_prose(fragment: str) -> str:
-    """Author prose (elbo_sym.publish.anki.prose_html) for Moodle's MathJax filter and MathJax 4:
-    each run of text marked ``mathjax_ignore`` too, its braces, dollars and backslashes as
-    character references (module docstring)."""
-    def ignored(match: re.Match[str]) -> str:
-        text = _tex_free(match.group(1))
-        return f'<span class="tex2jax_ignore mathjax_ignore">{text}</span>'
-
-    out = _AUTHOR_TEXT.sub(ignored, fragment)
-    if 'class="tex2jax_ignore"' in out:  # prose.html_text changed: never let prose through unmarked
-        raise MoodleError("author prose that is not marked for MathJax: " + out[:80])
-    return out
 
 
 def _idnumber(seed: int, K: int, index: int, parts: Sequence[str] | None = None) -> str:
@@ -268,8 +253,7 @@ def moodle_quiz(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, K: int = 2
         raise MoodleError("the sheet and its key have different numbers of cases")
     if len(keys) != len(sheet["tasks"]):
         raise MoodleError("the sheet and its key ask different parts")
-    category = category if category is not None else default_category(sheet["seed"], sheet["count"], K,
-                                                                             sheet.get("parts"))
+    category = category if category is not None else default_category(sheet["seed"], K, sheet.get("parts"))
     shown_k = f", K = {K}" if K != 2 else ""
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            f"<!-- elbo-sym exercises, seed {sheet['seed']}{shown_k}, {sheet['count']} cases: Moodle XML, "
@@ -309,11 +293,11 @@ def _card_question(card: Any, deck: Any, title: str, shown: str) -> list[str]:
     formula and conditions as the feedback."""
     from elbo_sym.publish.anki import formula_html, prose_html
 
-    answer = f"<p>{_moodle_prose(prose_html(card.back, deck.vocabulary))}</p>"
+    answer = f"<p>{prose_html(card.back, deck.vocabulary)}</p>"
     formula = formula_html(card)
     if formula:
         answer += f"<p>{formula}</p>"
-    question = f"<p>{_moodle_prose(prose_html(card.front, deck.vocabulary))}</p>"
+    question = f"<p>{prose_html(card.front, deck.vocabulary)}</p>"
     return ['  <question type="essay">',
             f"    <name><text>{cdata(_stored_name(title, f', {shown} {card.index}'))}</text></name>",
             f'    <questiontext format="html"><text>{cdata(question)}</text></questiontext>',

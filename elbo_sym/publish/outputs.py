@@ -8,12 +8,16 @@ that now has none, the sheet of a student dropped from the roster.  Files the ma
 list (the user's own, or a run before manifests existed) are never removed, nor is anything a
 manifest entry names outside the folder, through a linked folder, or that is a symlink
 (:func:`stale_file`): a manifest is a file in the user's folder, so it is read as untrusted.
-Red team rt8: entries are compared by one spelling (``a//b`` = ``a/./b`` = ``A/B``) and by
-``samefile``, so a file just written is never removed; the manifest records each file's SHA-256,
-and a file changed since (or listed without a hash) is kept; a command refuses to write a file
-another command's manifest in the folder lists (:func:`refuse_foreign`).  Red team rt12: nor a file
-its own manifest does not list with the hash it has now -- the user's own, or one edited since
-(:func:`refuse_unowned`): replacing it would lose work as surely as removing it.
+Red team rt8: entries are compared by one spelling (``a//b`` = ``a/./b``) and by the file they
+name (device and inode), so a file just written is never removed, also on a file system that folds
+case; the manifest records each file's SHA-256, and a file changed since (or listed without a hash)
+is kept.  Red team rt10: ``alice.pdf`` listed and ``Alice.pdf`` written now are two files on a
+case-sensitive file system, so the old one stays a stale entry (removed while unchanged).  A command
+refuses to write a file another command's manifest lists, in the folder, in a folder enclosing it
+or in one between it and the file (:func:`refuse_foreign`: a ``web --out`` folder inside a site).
+Red team rt12: nor does a command replace a file its own manifest does not list with the hash it
+has now -- the user's own, or one edited since (:func:`refuse_unowned`): replacing it would lose
+work as surely as removing it.
 """
 
 from __future__ import annotations
@@ -45,10 +49,15 @@ class OwnedElsewhereError(InputError):
     it would be overwritten by one and later removed by the other (red team rt8)."""
 
 
+def _spelling(entry: str) -> str:
+    """One spelling per path: ``a//b`` and ``a/./b`` are ``a/b``."""
+    return "/".join(PurePosixPath(entry).parts)
+
+
 def _key(entry: str) -> str:
-    """One spelling per file: ``a//b``, ``a/./b`` and ``A/B`` are one name (a case-insensitive file
-    system makes ``Alice.pdf`` and ``alice.pdf`` one file)."""
-    return "/".join(PurePosixPath(entry).parts).casefold()
+    """One key per name that may be one file: :func:`_spelling` case-folded (a case-insensitive file
+    system makes ``Alice.pdf`` and ``alice.pdf`` one file); for refusing, never for removing."""
+    return _spelling(entry).casefold()
 
 
 def _recorded(folder: Path, manifest: str) -> dict[str, str | None]:
@@ -91,19 +100,44 @@ def write_manifest(folder: Path, manifest: str, names: Sequence[str],
     replace_file(folder / manifest, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
 
 
+def _manifests(folder: Path) -> list[Path]:
+    """Every command's manifest in `folder` (none when it is not a folder or cannot be read)."""
+    try:
+        return sorted(folder.glob(MANIFEST_GLOB)) if folder.is_dir() else []
+    except OSError:
+        return []
+
+
+def _real(path: Path, resolved: dict[Path, Path]) -> Path:
+    """`path` with its folder's links resolved (remembered per folder in `resolved`): the file that a
+    manifest entry in any enclosing folder would name."""
+    if path.parent not in resolved:
+        resolved[path.parent] = path.parent.resolve()
+    return resolved[path.parent] / path.name
+
+
 def refuse_foreign(folder: Path, manifest: str, names: Iterable[str]) -> None:
-    """Raise OwnedElsewhereError when one of `names` is listed by another command's manifest in
-    `folder` (say a roster's student ``answers`` and a build's ``answers.pdf``): each command removes
-    only what its own manifest lists, so two commands must not share a file."""
-    ours = {_key(name): name for name in names}
-    for other in sorted(folder.glob(MANIFEST_GLOB)) if folder.is_dir() else []:
-        if other.name == manifest:
-            continue
-        for entry in listed(folder, other.name):
-            if _key(entry) in ours:
-                raise OwnedElsewhereError(
-                    f"{folder / ours[_key(entry)]}: written by another command (listed in {other}); "
-                    f"write into another folder")
+    """Raise OwnedElsewhereError when one of `names` is listed by another command's manifest: any
+    other manifest in `folder` (say a roster's student ``answers`` and a build's ``answers.pdf``),
+    or any manifest in a folder enclosing `folder` or lying between it and the file (red team rt10:
+    a ``web --out`` folder inside a ``--site`` folder, where each run removed the other's pages).
+    Each command removes only what its own manifest lists, so two commands must not share a file.
+    Names are compared case-folded (one file on a case-insensitive file system); nothing is written."""
+    resolved: dict[Path, Path] = {}
+    mine = folder.resolve()
+    ours: dict[Path, dict[str, Path]] = {}  # a folder that may hold a manifest -> key of the file there -> the file
+    for name in names:
+        target = _real(folder.joinpath(*PurePosixPath(name).parts), resolved)
+        for holder in target.parents:
+            ours.setdefault(holder, {})[_key(target.relative_to(holder).as_posix())] = folder / name
+    for holder, files in ours.items():
+        for other in _manifests(holder):
+            if holder == mine and other.name == manifest:
+                continue  # our own manifest
+            for entry in listed(holder, other.name):
+                if _key(entry) in files:
+                    raise OwnedElsewhereError(f"{files[_key(entry)]}: written by another command (listed in "
+                                              f"{other}); write into another folder")
 
 
 class NotOursError(InputError):
@@ -145,15 +179,13 @@ def stale_file(folder: Path, entry: str) -> Path | None:
     return target if inside and target.is_file() and not target.is_symlink() else None
 
 
-def _written_now(target: Path, folder: Path, written: Iterable[str]) -> bool:
-    """Whether `target` is one of the files this run wrote, by another spelling or on a file system
-    that folds case: never unlink what was just written (red team rt8)."""
-    for name in written:
-        path = folder.joinpath(*PurePosixPath(name).parts)
-        with suppress(OSError):
-            if path.exists() and os.path.samefile(target, path):
-                return True
-    return False
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The file `path` names (device, inode), as ``os.path.samefile`` compares them; None when missing."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
 
 
 def _sweep(folder: Path, manifest: str, written: Sequence[str], may_remove: Callable[[str], bool],
@@ -164,14 +196,17 @@ def _sweep(folder: Path, manifest: str, written: Sequence[str], may_remove: Call
 
     A file changed since it was written, or listed without a hash (an older manifest, a hand-written
     one), is kept and forgotten: "kept X: ..." on stderr.  Returns the removed paths."""
-    now = {_key(name) for name in written}
+    now = {_spelling(name) for name in written}
+    recorded = {entry: digest for entry, digest in _recorded(folder, manifest).items()
+                if _spelling(entry) not in now and may_remove(entry)}
+    # the files written now, once (a roster's thousands of sheets): an entry naming one by another
+    # spelling, or another case on a file system that folds case, is never removed (red team rt8)
+    written_files = {_identity(folder.joinpath(*PurePosixPath(name).parts)) for name in written} if recorded else set()
     kept: dict[str, str | None] = {}
     removed: list[Path] = []
-    for entry, digest in _recorded(folder, manifest).items():
-        if _key(entry) in now or not may_remove(entry):
-            continue
+    for entry, digest in recorded.items():
         target = stale_file(folder, entry)
-        if target is None or _written_now(target, folder, written):
+        if target is None or _identity(target) in written_files:
             continue
         if keep(entry):
             kept[entry] = digest

@@ -81,7 +81,7 @@ from elbo_sym.files import replace_file
 from elbo_sym.limits import STEP_BUDGET_SECONDS
 from elbo_sym.prose import counted, sentence
 from elbo_sym.publish.outputs import plain_name, refuse_foreign, refuse_unowned, remove_stale
-from elbo_sym.publish.render import LatexMarkup
+from elbo_sym.publish.render import LatexMarkup, smart_punctuation
 from elbo_sym.report.model import VERDICT_MARK, DerivationReport, Prose
 
 __all__ = [
@@ -102,6 +102,7 @@ __all__ = [
     "literature_page",
     "md_text",
     "mistakes_page",
+    "our_words",
     "selfcheck_page",
     "tight_drill_page",
     "worked_example_page",
@@ -190,6 +191,16 @@ def md_text(text: str) -> str:
     text = _SPACE.sub(" ", str(text))
     text = _MD_SPECIAL.sub(r"\\\1", text)
     return re.sub(r"^(\d{1,9})([.)])(?=\s|$)", r"\1\\\2", text)
+
+
+_APOSTROPHE = re.compile(r"(?<=\w)'")
+
+
+def our_words(text: str) -> str:
+    """Text elbo-sym writes (the engine's scope and reasons, a task, a repair) as Markdown with the
+    typographic characters the site's SmartyPants no longer adds (it is off, so that an author's
+    ``--`` and ``...`` print as typed): an apostrophe as ``’``, ``...`` as ``…``."""
+    return md_text(_APOSTROPHE.sub("’", str(text)).replace("...", "…"))
 
 
 def yaml_string(text: str) -> str:
@@ -299,21 +310,28 @@ class _Markdown:
         self.display("\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}")
 
     def prose(self, parts: Prose, fallback: str = "", *, paragraphs: bool = False) -> str:
-        """An author's prose: text escaped, ``$...$`` formulas through the printer; blank lines
-        as paragraph breaks where allowed (``paragraphs``), else a space."""
+        """An author's prose: text escaped and set as the handouts set it (curly quotes, minus signs:
+        render.smart_punctuation; ``--`` and ``...`` as typed, the site's SmartyPants being off),
+        ``$...$`` formulas through the printer; blank lines as paragraph breaks where allowed
+        (``paragraphs``), else a space."""
         if not parts:
-            return md_text(fallback).strip()
+            return md_text(smart_punctuation(_SPACE.sub(" ", fallback).strip())).strip()
         out: list[str] = []
         last = ""
+        before = ""  # what precedes a text run, as handouts.prose tracks it: "", " " or "x" (a formula)
         for part in parts:
             if part.kind == "math":
                 if last == "math":  # "$a$$b$" would read as one formula "a$$b"
                     out.append(" ")
                 out.append(self.m(part.latex))
+                before = "x"
             elif part.kind == "paragraph":
                 out.append("\n\n" if paragraphs else " ")
+                before = " "
             else:
-                out.append(md_text(part.text))
+                text = _SPACE.sub(" ", part.text)
+                out.append(md_text(smart_punctuation(text, before)))
+                before = text[-1:] or before
             last = part.kind
         text = "".join(out)
         return "\n\n".join(p.strip() for p in text.split("\n\n") if p.strip())
@@ -338,8 +356,19 @@ class _Markdown:
 
     @staticmethod
     def plain(parts: Prose, fallback: str) -> str:
-        """An author's prose as plain text for a heading: formulas in the file syntax."""
-        return _plain(parts, fallback)
+        """An author's prose as plain text for a heading: its words set as :meth:`prose` sets them,
+        formulas in the file syntax."""
+        if not parts:
+            return smart_punctuation(_SPACE.sub(" ", fallback).strip())
+        typeset = []
+        before = ""
+        for part in parts:
+            if part.kind == "text":
+                typeset.append(replace(part, text=smart_punctuation(part.text, before)))
+            else:
+                typeset.append(part)
+            before = part.text[-1:] if part.kind == "text" else "x" if part.kind == "math" else " "
+        return _plain(tuple(typeset), fallback)
 
     def table(self, head: Sequence[str], rows: Iterable[Sequence[str]], align: str | None = None) -> None:
         align = align or "l" * len(head)
@@ -435,7 +464,7 @@ def derivations_page(reports: Sequence[DerivationReport], solutions: str = "sepa
     _derivation_sections(doc, proved, teacher, check_links)
     names = "; ".join(_plain(r.title_parts, r.title) for r in proved)
     return doc.page("derivations.md", "Derivations",
-                    f"The lesson's derivations, every step machine-checked: {names}", 1)
+                    f"The lesson’s derivations, every step machine-checked: {names}", 1)
 
 
 LITERATURE_ORDER = 8
@@ -481,10 +510,10 @@ def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], te
         summary = doc.prose(report.summary_parts, report.summary, paragraphs=True)
         if summary:
             doc.add(summary)
-        doc.add(d["scope"].joined(lambda c: doc.m(c.latex), md_text, md_text)
+        doc.add(d["scope"].joined(lambda c: doc.m(c.latex), our_words, our_words)
                 + (f" Source: `{_code(d['file'])}`." if teacher else ""))
         if d["convention"]:
-            doc.add(f"**Integrability.** {md_text(sentence(d['convention']))}.")
+            doc.add(f"**Integrability.** {our_words(sentence(d['convention']))}.")
         if d["claim"] is not None:  # displayed: a long claim scrolls in its own box, never the page
             doc.add("**Claim.**")
             doc.display(d["claim"])
@@ -549,23 +578,23 @@ def mistakes_page(reports: Sequence[DerivationReport], solutions: str = "separat
                  for s, step in zip(d["steps"], report.steps) if step.why]
         if notes:
             doc.add("\n".join(notes))
-        doc.add(f"**Task.** {md_text(d['task'])}")
+        doc.add(f"**Task.** {our_words(d['task'])}")
         with doc.details("Solution", solutions):
             for mistake in d["mistakes"]:
                 doc.add(f"**Step {mistake['index']} is wrong:**")
                 doc.display(f"{mistake['lhs']} {mistake['rel']} {mistake['expr']}")
-                doc.add(f"does not hold for every model ({md_text(mistake['reason'])}).")
+                doc.add(f"does not hold for every model ({our_words(mistake['reason'])}).")
                 if mistake["where"]:
-                    doc.add(f"A counterexample ({md_text(mistake['source'])}), exact:")
+                    doc.add(f"A counterexample ({our_words(mistake['source'])}), exact:")
                     doc.display(mistake["where"])
                     if mistake["problem"]:
-                        doc.add(md_text(mistake["problem"]))
+                        doc.add(our_words(mistake["problem"]))
                     else:
                         doc.add(f"where the left side is {doc.value(mistake['left'])} ≈ "
                                 f"{md_text(mistake['left_value'])} and the right side is "
                                 f"{doc.value(mistake['right'])} ≈ {md_text(mistake['right_value'])}.")
                 if mistake["repair"]:
-                    doc.add(f"**Repair.** {md_text(mistake['repair_text'])}")
+                    doc.add(f"**Repair.** {our_words(mistake['repair_text'])}")
                     doc.display(f"{mistake['lhs']} {mistake['repair_rel']} {mistake['repair']}")
     names = "; ".join(_plain(r.title_parts, r.title) for r in teaching)
     solved = "" if solutions == "none" else ", solutions with exact counterexamples"
@@ -690,12 +719,12 @@ def worked_example_page(example: Instance | None = None, solutions: str = "separ
                 doc.m(s["term_nats"], table=True)] for s in ex["states"]], "clr")
     doc.heading(2, "All quantities")
     doc.table(["quantity", "", "working", "exact value", "nats", "bits"], [
-        [md_text(r["name"]), doc.m(r["symbol"], table=True), doc.m(r["working"], table=True),
+        [our_words(r["name"]), doc.m(r["symbol"], table=True), doc.m(r["working"], table=True),
          doc.m(r["exact"] if r["information"] else f"{r['exact']} {r['decimal']}", table=True),
          doc.m(r["nats"], table=True) if r["information"] else "",
          doc.m(r["bits"], table=True) if r["information"] and r["bits"] is not None else ""]
         for r in ex["quantities"]], "llllrr")
-    doc.heading(2, "The lesson's identities on this example")
+    doc.heading(2, "The lesson’s identities on this example")
     doc.add("Decided exactly, not by rounding: every value above is a rational plus rational multiples of "
             "logarithms of primes, and two such numbers are equal only when all their coefficients agree.")
     doc.table(["", "identity", "left", "right"], [
@@ -718,7 +747,7 @@ def worked_example_page(example: Instance | None = None, solutions: str = "separ
             doc.add(f"Fix the model and vary {doc.m(labels['q1'])}, the probability that {doc.m(ex['q_symbol'])} "
                     f"gives to the state 1. The ELBO stays below {doc.m(labels['log_px'])} everywhere and touches "
                     f"it at exactly one point, the posterior "
-                    f"{doc.m(ex['posterior_symbol'] + ' = ' + ex['posterior'])}. At this example's "
+                    f"{doc.m(ex['posterior_symbol'] + ' = ' + ex['posterior'])}. At this example’s "
                     f"{doc.m(ex['q_symbol'])} the vertical gap is the KL divergence from "
                     f"{doc.m(ex['q_symbol'])} to the posterior.")
         doc.add(f"![The ELBO as a function of q1: a concave curve below the dashed line log p(x), touching it "
@@ -728,11 +757,11 @@ def worked_example_page(example: Instance | None = None, solutions: str = "separ
                    f"Green dot: the posterior, {doc.m(labels['q1'] + ' = ' + f['posterior_q1_exact'])}."]
         if not f["tight"]:
             gap = labels["kl"] + r" \approx " + f["gap"]
-            caption.append(f"Red: the example's {doc.m(labels['q1'] + ' = ' + f['q1_exact'])} with "
+            caption.append(f"Red: the example’s {doc.m(labels['q1'] + ' = ' + f['q1_exact'])} with "
                            f"{doc.m(labels['elbo'] + ' = ' + f['elbo_q'])}, and the gap "
                            f"{doc.m(gap)}.")
         caption.append(f"The curve joins {f['points']} exact values of the ELBO (certified to six decimals), at "
-                       f"equally spaced values of {doc.m(labels['q1'])} plus the posterior and the example's "
+                       f"equally spaced values of {doc.m(labels['q1'])} plus the posterior and the example’s "
                        f"{doc.m(ex['q_symbol'])}; at the two ends the state without mass contributes nothing.")
         doc.add(" ".join(caption))
         asset = Asset(figure_file, elbo_svg(f).encode("utf-8"))
@@ -760,7 +789,7 @@ def exercises_page(seed: int | None = None, count: int | None = None, K: int = 2
     doc.add(f"Seed {sheet['seed']}, {counted(sheet['count'], 'case')} (the same as `{command}` and the printed sheet "
             f"with these settings). In every case the latent variable has {states}. Compute exactly (fractions, and "
             "logarithms of fractions), and give the information quantities in nats:")
-    doc.add("\n".join(f"- ({t['letter']}) {doc.m(t['symbol'])}: {md_text(t['name'])}" for t in sheet["tasks"]))
+    doc.add("\n".join(f"- ({t['letter']}) {doc.m(t['symbol'])}: {our_words(t['name'])}" for t in sheet["tasks"]))
     for c in sheet["cases"]:
         doc.heading(2, f"Case {c['index']}")
         _givens(doc, c["given"])
@@ -855,7 +884,7 @@ def _card(doc: _Markdown, card: Mapping[str, Any], texts: tuple[Prose, Prose, st
         if shown:
             doc.display("\\qquad".join(shown))
             if card["verdict"] is not None and solutions == "inline":
-                doc.add(f"{_mark(card['verdict'])} Proved by the checker for {md_text(proved_for)}.")
+                doc.add(f"{_mark(card['verdict'])} Proved by the checker for {our_words(proved_for)}.")
 
 
 def selfcheck_page(path: str | Path | None = None, budget: float = STEP_BUDGET_SECONDS,
@@ -866,7 +895,7 @@ def selfcheck_page(path: str | Path | None = None, budget: float = STEP_BUDGET_S
     deck = selfcheck_context(path, budget, deck_budget)
     texts = _cards_prose("selfcheck", path, budget, deck_budget)
     doc = _Markdown()
-    doc.add(md_text(deck["summary"]))
+    doc.add(doc.prose((), deck["summary"]))  # an author's, as the handouts set it
     for card in deck["questions"]:
         _card(doc, card, texts[card["index"]], "Question", deck["proved_for"], solutions)
     return doc.page("selfcheck.md", "Self-check", _SPACE.sub(" ", f"{deck['title']}. {deck['summary']}"), 5)
@@ -881,7 +910,7 @@ def flashcards_page(path: str | Path | None = None, budget: float = STEP_BUDGET_
     texts = _cards_prose("flashcards", path, budget, deck_budget)
     doc = _Markdown()
     if deck["summary"]:
-        doc.add(md_text(deck["summary"]))
+        doc.add(doc.prose((), deck["summary"]))  # an author's, as the handouts set it
     for sheet in deck["sheets"]:
         for cell in sheet["fronts"]:
             card = cell["card"]

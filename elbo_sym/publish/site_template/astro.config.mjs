@@ -8,6 +8,10 @@
 // twice (once typeset, once as its MathML text). src/styles/elbo-sym.css makes wide tables
 // and display equations scroll inside their own box, never the page.
 //
+// SmartyPants is off: Astro would turn an author's typed --, ... and straight quotes into
+// dashes, an ellipsis and curly quotes. The pages already hold the characters they mean: an
+// author's prose set as the PDF handouts set it, elbo-sym's own words with their apostrophes.
+//
 // The checker page (/check/): check-runtime.mjs copies Pyodide and KaTeX's module build from
 // node_modules into public/check-engine/ when a build starts, so the site serves them itself.
 import { defineConfig, passthroughImageService } from "astro/config";
@@ -18,6 +22,7 @@ import { checkRuntime } from "./check-runtime.mjs";
 
 export default defineConfig({
   markdown: {
+    smartypants: false,
     remarkPlugins: [remarkMath],
     rehypePlugins: [rehypeKatex],
   },
