@@ -60,7 +60,8 @@ SUBQUESTION = re.compile(r"\{1:NUMERICAL:[^{}]*\}")
 IGNORED_BY_MATHJAX = "mathjax_ignore"
 AUTHOR_TEXT = "tex2jax_ignore"
 HOSTILE_TITLES = ["A/B & C", "/lead and trail/", "x//y & & z", r"money \$\$ and \(x\) {b}",
-                  "x $KL(q(z), p(z))$ &amp; caf\u00e9 \u03a9", " ".join(["&"] * 100)]
+                  "x $KL(q(z), p(z))$ &amp; caf\u00e9 \u03a9", " ".join(["&"] * 100),
+                  r"Deck \$\$\href{javascript:alert(1)}{click}\$\$ and \(\unicode{x}\) @@PLUGINFILE@@"]
 HOSTILE_TEXTS = [r"\(x\) and \[y\] and \$\$5", "a & & b {c} ]] {#1} back\\slash",
                  "set {a, $q(z)$ } and {1:NUMERICAL:\\}", "&amp; &copy; &#36;&#36; &#92;(x&#92;)"]
 
@@ -97,12 +98,14 @@ def check_name(tally: Tally, where: str, what: str, title: str, suffix: str, par
     from elbo_sym.limits import MOODLE_NAME_CHARS
 
     meant = title + suffix
-    if len(html.escape(meant, quote=False)) > MOODLE_NAME_CHARS:
+    if len(re.sub(r"[{}$\\]", lambda sign: f"&#{ord(sign[0])};", html.escape(meant, quote=False))) > MOODLE_NAME_CHARS:
         head = shown(parsed).removesuffix(suffix)
         if head.endswith("\u2026") and title.startswith(head[:-1]):
             meant = head + suffix
     tally.same(where, what, meant, shown(parsed))
     tally.same(where, f"{what} within Moodle's limit", True, len(parsed) <= MOODLE_NAME_CHARS)
+    # Moodle's TeX and MathJax filters run on names ("filter all strings"): no TeX sign may reach them raw
+    tally.same(where, f"{what} without a raw TeX sign", None, re.search(r"[{}$\\]", parsed))
 
 
 def written(quiz: str) -> list[ET.Element]:
@@ -173,7 +176,7 @@ def check_exercises(tally: Tally, label: str, quiz: str, parsed: dict, seed: int
     shown_k = f", K = {K}" if K != 2 else ""
     category = questions[0].get("names", [])
     tally.same(label, "category path", ["$course$", "top"], category[:2])
-    shown_parts = f", parts {', '.join(asked)}" if len(asked) < len(TASKS) else ""  # a quiz of some parts: its own
+    shown_parts = f", parts {', '.join(asked)}" if len(asked) < len(TASKS) else ""
     check_name(tally, label, "category", f"ELBO exercises, seed {seed}{shown_k}{shown_parts}", "",
                "/".join(category[2:]))
     for xml_question, question, exercise in zip(ours[1:], questions[1:], sheet):

@@ -129,6 +129,9 @@ def _parts_asked(parts: Sequence[str] | None) -> tuple[str, ...]:
     return () if asked == PARTS else asked
 
 
+_TEX_SIGNS = re.compile(r"[{}$\\]")
+
+
 def _tex_free(escaped: str) -> str:
     """HTML text with its braces, dollars and backslashes as character references: shown as typed,
     never read as TeX by Moodle's TeX and MathJax filters (which run on names too, with "filter all
