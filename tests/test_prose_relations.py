@@ -148,9 +148,13 @@ def test_plain_prose_stays_text_in_the_tex(plain_report):
 def test_plain_prose_stays_text_in_the_web_markdown(plain_report):
     from elbo_sym.publish import web
 
+    from elbo_sym.publish.render import smart_punctuation
+
     page = web.derivations_page([plain_report])
-    assert web.md_text(PLAIN) in page.body
-    assert web.md_text(f"so {PLAIN} and x ~ z") in page.body
+    # set as the PDFs set author prose (the site's SmartyPants is off): `q(z) - 1` with a minus sign
+    assert web.md_text(smart_punctuation(PLAIN)) in page.body
+    assert "q(z) \u2212 1" in page.body
+    assert web.md_text(smart_punctuation(f"so {PLAIN} and x ~ z")) in page.body
     assert not any(f.tex in ("p(x)", "q(z)", r"\log p(x)", "x", "z") for f in page.formulas)
 
 
