@@ -833,6 +833,8 @@ def with_assumptions(cases: list[Instance], fixes) -> tuple[list[Instance], int]
 PREC = 210  # bits; 60 decimal digits need 203
 _ops = intervals.chosen()
 _ops.set_precision(PREC)
+_OPERATORS = _ops.operators
+"""`_ops.operators`: the sums and products use the intervals' own + and * (see `_sum`)."""
 RETRY_PRECISIONS = (700, 2300)
 """Bits for re-deciding "0 to 60 digits": a genuinely tiny positive value (1 - exp(-1e-90))
 separates from 0 there, a genuine 0 does not."""
@@ -858,8 +860,8 @@ def backend() -> intervals.Backend:
 def set_backend(chosen: intervals.Backend) -> None:
     """Judge with `chosen` from now on, forgetting every interval this module remembers (the other
     memos of values: `reference.use_backend`, which calls this)."""
-    global _ops
-    _ops = chosen
+    global _ops, _OPERATORS
+    _ops, _OPERATORS = chosen, chosen.operators
     for memo in (_CONVERTED, _LOGS, _SHOWN, _ONE_BY_PRECISION):
         memo.clear()
     _ops.set_precision(PREC)
@@ -898,13 +900,24 @@ def _iv(v):
     return v
 
 
-class _Work(threading.local):
-    """Arithmetic operations done under the innermost work budget (per thread)."""
+class _Counter:
+    """Arithmetic operations done under the innermost work budget of one thread."""
+
+    __slots__ = ("spent", "limit", "what")
 
     def __init__(self) -> None:
         self.spent = 0
         self.limit: float = math.inf
         self.what = ""
+
+
+class _Work(threading.local):
+    """Each thread's counter: read as ``_work.counter``, one look-up of the thread's values, then plain
+    attributes (the hot paths read and write them several times a call: on a subclass of
+    threading.local each access costs six times a plain one)."""
+
+    def __init__(self) -> None:
+        self.counter = _Counter()
 
 
 _work = _Work()
@@ -916,21 +929,22 @@ def work_limit(operations: int, what: str):
     or product, each power, log and exp counts one): past it the next operation raises
     BudgetExceeded(`what`).  Counting work, not seconds, the same evaluation ends at the same
     point on an idle and on a busy machine.  Budgets nest (the inner one counts from zero)."""
-    saved = (_work.spent, _work.limit, _work.what)
-    _work.spent, _work.limit, _work.what = 0, operations, what
+    work = _work.counter
+    saved = (work.spent, work.limit, work.what)
+    work.spent, work.limit, work.what = 0, operations, what
     try:
         yield
     finally:
-        _work.spent, _work.limit, _work.what = saved
+        work.spent, work.limit, work.what = saved
 
 
 def work_spent() -> int:
     """Operations counted so far under the innermost work budget."""
-    return _work.spent
+    return _work.counter.spent
 
 
 def _spend(operations: int) -> None:
-    work = _work
+    work = _work.counter
     work.spent += operations
     if work.spent > work.limit:
         raise BudgetExceeded(work.what)
@@ -943,27 +957,24 @@ so that no intermediate integer grows past what reducing as it goes would keep."
 
 
 def _sum(values) -> Value:
-    values = list(values)
-    work = _work  # _spend(len(values)), written out: the hottest call of the evaluators
+    if type(values) is not list and type(values) is not tuple:
+        values = list(values)
+    work = _work.counter  # _spend(len(values)), written out: the hottest call of the evaluators
     work.spent += len(values)
     if work.spent > work.limit:
         raise BudgetExceeded(work.what)
-    exact = True
     for v in values:
         if type(v) is not Fraction:  # `type is`: Fraction's isinstance goes through ABCMeta
-            exact = False
             break
-    if exact:
-        if len(values) > EXACT_IN_INTEGERS:
-            return sum(values, Fraction(0))
-        numerator, denominator = 0, 1
+    else:
+        return _exact_sum(values)
+    if _OPERATORS:  # ops.rounded and ops.add, written out: the same operations in the same order
+        total = None
         for v in values:
-            if v.denominator == denominator:
-                numerator += v.numerator
-            else:
-                numerator, denominator = numerator * v.denominator + v.numerator * denominator, \
-                    denominator * v.denominator
-        return Fraction(numerator, denominator)
+            if type(v) is Fraction:
+                v = _iv(v)
+            total = +v if total is None else total + v
+        return total
     ops, prec = _ops, PREC
     rest = iter(values)
     total = ops.rounded(_iv(next(rest)), prec)  # what adding it to 0 gives
@@ -973,9 +984,23 @@ def _sum(values) -> Value:
     return total
 
 
+def _exact_sum(values) -> Fraction:
+    if len(values) > EXACT_IN_INTEGERS:
+        return sum(values, Fraction(0))
+    numerator, denominator = 0, 1
+    for v in values:
+        if v.denominator == denominator:
+            numerator += v.numerator
+        else:
+            numerator, denominator = numerator * v.denominator + v.numerator * denominator, \
+                denominator * v.denominator
+    return Fraction(numerator, denominator)
+
+
 def _product(values) -> Value:
-    values = list(values)
-    work = _work  # _spend(len(values)), written out: the hottest call of the evaluators
+    if type(values) is not list and type(values) is not tuple:
+        values = list(values)
+    work = _work.counter  # _spend(len(values)), written out: the hottest call of the evaluators
     work.spent += len(values)
     if work.spent > work.limit:
         raise BudgetExceeded(work.what)
@@ -987,18 +1012,14 @@ def _product(values) -> Value:
         else:
             exact = False
     if exact:
-        if len(values) == 1:
-            return values[0]
-        if len(values) > EXACT_IN_INTEGERS:
-            out = Fraction(1)
-            for v in values:
-                out *= v
-            return out
-        numerator = denominator = 1
+        return _exact_product(values)
+    if _OPERATORS:  # ops.rounded and ops.mul, written out: the same operations in the same order
+        total = None
         for v in values:
-            numerator *= v.numerator
-            denominator *= v.denominator
-        return Fraction(numerator, denominator)
+            if type(v) is Fraction:
+                v = _iv(v)
+            total = +v if total is None else total * v
+        return total
     ops, prec = _ops, PREC
     rest = iter(values)
     total = ops.rounded(_iv(next(rest)), prec)  # what multiplying it by 1 gives
@@ -1006,6 +1027,21 @@ def _product(values) -> Value:
     for v in rest:
         total = mul(total, _iv(v), prec)
     return total
+
+
+def _exact_product(values) -> Fraction:
+    if len(values) == 1:
+        return values[0]
+    if len(values) > EXACT_IN_INTEGERS:
+        out = Fraction(1)
+        for v in values:
+            out *= v
+        return out
+    numerator = denominator = 1
+    for v in values:
+        numerator *= v.numerator
+        denominator *= v.denominator
+    return Fraction(numerator, denominator)
 
 
 _EXACT_ZERO = Fraction(0)
@@ -1070,16 +1106,16 @@ def remembered_with_work(memo: dict, key, compute, entries: int = MEMO_ENTRIES):
     starts afresh."""
     known = memo.get(key)
     if known is None:
-        before = _work.spent
+        before = _work.counter.spent
         try:
             value = compute()
         except Undefined as error:
             value = error
         if len(memo) > entries:
             memo.clear()
-        known = memo[key] = (value, _work.spent - before)
+        known = memo[key] = (value, _work.counter.spent - before)
     elif known[1]:  # _spend(known[1]), written out: a hit is the commonest path
-        work = _work
+        work = _work.counter
         work.spent += known[1]
         if work.spent > work.limit:
             raise BudgetExceeded(work.what)
@@ -1269,30 +1305,56 @@ def _derived(d, inst: Instance) -> tuple[Value, ...]:
 
 _FREE: dict = {}
 """has_free_z by identity: id(e) -> (e, answer)."""
+_REPRESENTATIVES: dict = {}
+"""Each expression seen, by equality: the first object equal to it (see `representative`)."""
+_BY_REPRESENTATIVE: dict = {}
+"""id(e) -> (e, (id of e's representative, has_free_z(e), the representative)): what `evaluate` keys its
+memo by (the representative pinned, so that its id stays its own while the entry lives)."""
+
+
+def representative(e):
+    """The first object seen equal to `e` (SymPy's ==: the same tree, so the same value and the same
+    work at every instance): a memo keyed by its identity finds the value of a subtree whenever an
+    equal one, another object, was evaluated -- the steps of a file repeat their parts as separate
+    objects (on the tree, 24,000 of the discrete judge's 62,000 evaluations were of such a part).
+    Past MEMO_ENTRIES the table starts afresh (a later equal object then has its own representative:
+    a memo misses, never answers wrongly; a memo entry pins the representative it is keyed by)."""
+    known = _REPRESENTATIVES.get(e)
+    if known is None:
+        if len(_REPRESENTATIVES) > MEMO_ENTRIES:
+            _REPRESENTATIVES.clear()
+        known = _REPRESENTATIVES[e] = e
+    return known
+
+
+def _memo_identity(e) -> tuple:
+    same = representative(e)
+    return (id(same), has_free_z(e), same)
 
 
 def evaluate(e, inst: Instance, k: int | None = None, memo: dict | None = None) -> Value:
     """The value of `e` at the instance, with z bound to k (None: z unbound).
 
     Raises Undefined where the expression (or any part of it) has no real value.  `memo` remembers
-    each value (or Undefined) by the expression's identity and z, with the work its evaluation
-    counted: a repeat charges that work again, so what a step counts does not depend on which equal
-    subtrees are one object, nor on what an earlier step sharing the memo evaluated."""
+    each value (or Undefined) by the identity of the expression's `representative` and z, with the
+    work its evaluation counted: a repeat charges that work again, so what a step counts does not
+    depend on which equal subtrees are one object, nor on what an earlier step sharing the memo
+    evaluated."""
     memo = {} if memo is None else memo
-    ident = id(e)
-    known = _FREE.get(ident)
+    known = _BY_REPRESENTATIVE.get(id(e))  # remembered_by_identity's look-up, written out: the hottest path
     if known is None or known[0] is not e:
-        known = (e, has_free_z(e))
-    key = (ident, k if known[1] else None)
+        known = (e, remembered_by_identity(_BY_REPRESENTATIVE, e, _memo_identity))
+    ident, free, same = known[1]
+    key = (ident, k if free else None)
     hit = memo.get(key)
-    if hit is not None:  # e is pinned in the entry: its id is e's while the entry lives
+    if hit is not None:  # the representative is pinned in the entry: its id is its own while the entry lives
         value, cost, _ = hit
         if cost:
             _spend(cost)
         if isinstance(value, Undefined):
             raise value
         return value
-    work = _work
+    work = _work.counter
     before = work.spent
     try:
         handler = _HANDLERS.get(type(e))
@@ -1300,9 +1362,9 @@ def evaluate(e, inst: Instance, k: int | None = None, memo: dict | None = None) 
             handler = _handler(e)
         value = handler(e, inst, k, memo)
     except Undefined as error:
-        memo[key] = (error, work.spent - before, e)
+        memo[key] = (error, work.spent - before, same)
         raise
-    memo[key] = (value, work.spent - before, e)
+    memo[key] = (value, work.spent - before, same)
     return value
 
 

@@ -152,7 +152,7 @@ def hermite_intervals(n: int) -> tuple:
 
 def forget_intervals() -> None:
     """Drop every remembered value (the backend changes: `discrete.use_backend`)."""
-    for memo in (_HERMITE_INTERVALS, _POINTS, _LOG_NORMALS, _PRODUCT_RULES, _LOG_2PI_V):
+    for memo in (_HERMITE_INTERVALS, _POINTS, _LOG_NORMALS, _PRODUCT_RULES, _LOG_2PI_V, _INTERVAL_KEYS, _POINT_KEYS):
         memo.clear()
 
 
@@ -272,8 +272,19 @@ def log_normal(v, mean, variance):
 
 def _key(v) -> tuple:
     """A value as a memo key: a fraction by its numerator and denominator (lowest terms: equal
-    fractions, equal keys; hashing the pair is cheaper than Fraction's hash), an interval by the backend's key."""
-    return (v.numerator, v.denominator) if type(v) is Fraction else arith.backend().key(v)
+    fractions, equal keys; hashing the pair is cheaper than Fraction's hash), an interval by the backend's key,
+    remembered by the interval's identity (a quadrature point is keyed at every expectation that visits it, and
+    reading an arb ball's midpoint and radius was a fifth of the D = "any" files' second opinion)."""
+    if type(v) is Fraction:
+        return (v.numerator, v.denominator)
+    known = _INTERVAL_KEYS.get(id(v))  # remembered_by_identity's look-up, written out: a hot path
+    if known is not None and known[0] is v:
+        return known[1]
+    return arith.remembered_by_identity(_INTERVAL_KEYS, v, arith.backend().key)
+
+
+_INTERVAL_KEYS: dict = {}
+"""The backend's key of an interval by its identity: id(v) -> (v, key) (emptied with the backend's values)."""
 
 
 def _log_normal(v, mean, variance):
@@ -365,8 +376,21 @@ def _vector_log_density(d, inst: GaussianInstance, at):
     and of the steps of a file, visit the same quadrature points)."""
     if not isinstance(d, Density):
         raise JudgeError(f"{d} is not a density of the vector z")
-    point = None if at is None else tuple(_key(v) for v in at)
+    point = None if at is None else _point_key(at)
     return _cached(inst, ("log density", d, point), lambda: _vector_log_density_at(d, inst, at))
+
+
+_POINT_KEYS: dict = {}
+"""A product rule's point (a tuple of intervals) -> the keys of its coordinates, by the point's identity."""
+
+
+def _point_key(at: tuple) -> tuple:
+    """The memo key of a point of the vector z: the keys of its coordinates (remembered by the point's
+    identity: the points of a remembered product rule are visited by every expectation under it)."""
+    known = _POINT_KEYS.get(id(at))
+    if known is not None and known[0] is at:
+        return known[1]
+    return arith.remembered_by_identity(_POINT_KEYS, at, lambda point: tuple(_key(v) for v in point))
 
 
 def _vector_log_density_at(d, inst: GaussianInstance, at):
@@ -446,7 +470,15 @@ def _made_product_rule(coordinates: tuple, n: int) -> tuple:
 
 
 def _at_dimension(body, j: int):
-    """A sum's body at d = j: mu_d, sigma_d, w_d become mu{j}, sigma{j}, w{j}."""
+    """A sum's body at d = j: mu_d, sigma_d, w_d become mu{j}, sigma{j}, w{j} (remembered: a pure
+    function of the body and j, asked at every instance)."""
+    return arith.remembered(_AT_DIMENSION, (body, j), lambda: _made_at_dimension(body, j))
+
+
+_AT_DIMENSION: dict = {}
+
+
+def _made_at_dimension(body, j: int):
     return body.xreplace({sympy.Symbol(f"{name}_d", real=True): sympy.Symbol(f"{name}{j}", real=True)
                           for name in ("mu", "sigma", "w")})
 

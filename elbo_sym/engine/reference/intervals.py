@@ -85,6 +85,9 @@ class Backend:
     """A hashable key that determines the interval (memo keys)."""
     set_precision: Callable[[int], None]
     is_interval: Callable[[Any], bool]
+    operators: bool = False
+    """Its intervals' own ``+a``, ``a + b`` and ``a * b`` are exactly `rounded`, `add` and `mul` at the
+    precision set (arb): the judges' sums and products, their hottest code, call them directly."""
 
 
 # ----------------------------------------------------------------------------- mpmath (pure Python)
@@ -176,6 +179,7 @@ def _arb_backend() -> Backend:
         key=lambda v: (v.mid().man_exp(), v.rad().man_exp()),
         set_precision=set_precision,
         is_interval=lambda v: type(v) is arb,
+        operators=True,
     )
 
 
