@@ -88,11 +88,14 @@ from elbo_sym.engine.notation import (
 from elbo_sym.engine.reference import intervals
 from elbo_sym.limits import REFERENCE_INTEGER_OFFSETS
 
+ZERO, ONE, TWO, MINUS_ONE, MINUS_HALF = Fraction(0), Fraction(1), Fraction(2), Fraction(-1), Fraction(-1, 2)
+"""Exact constants of the evaluators, made once (a Fraction is immutable; making one costs a gcd and a
+call of its __new__, and the judges' sums and log-densities used them at every point)."""
 DIGITS = 60
 TOLERANCE = Fraction(1, 10**40)
 """The default of `relation_holds` for callers that compare values of no judge (and the sum-to-1
 test of a derived distribution)."""
-EXACT = Fraction(0)
+EXACT = ZERO
 """The discrete and chain judges' tolerance: their intervals are enclosures, so 0 is decisive."""
 QUADRATURE_TOLERANCE = Fraction(1, 10**50)
 """The Gaussian judges' tolerance (relative, as 1 + max|side|): their Hermite nodes and weights are
@@ -171,7 +174,7 @@ class Instance:
         return self.evidence_of(self.observations[0])
 
     def evidence_of(self, o: str) -> Fraction:
-        return sum((a * b for a, b in zip(self.prior, self.likelihood_of(o))), Fraction(0))
+        return sum((a * b for a, b in zip(self.prior, self.likelihood_of(o))), ZERO)
 
     def posterior(self, o: str | None = None) -> tuple[Fraction, ...]:
         o = o or self.observations[0]
@@ -195,7 +198,7 @@ class Instance:
         out: dict[tuple, Fraction] = {("p", (_symbol(o),), ()): self.evidence_of(o) for o in self.observations}
         out.update({("p_data", (_symbol(o),), ()): w for o, w in zip(self.observations, self.data_weights)})
         for (_, variables, given), values in self._indexed_joints.items():
-            out[("p", variables[:1], given)] = sum(values, Fraction(0))
+            out[("p", variables[:1], given)] = sum(values, ZERO)
         return out
 
     @cached_property
@@ -232,7 +235,7 @@ class Instance:
             if name != "p" and len(self.observations) == 1:  # r(z) is r(z | x) with one observation
                 out[(name, variables, ())] = values
         for (_, variables, given), joint in self._indexed_joints.items():
-            evidence = sum(joint, Fraction(0))
+            evidence = sum(joint, ZERO)
             out[("p", variables, given)] = joint
             out[("p", (z,), (variables[0],) + given)] = tuple(j / evidence for j in joint)
         return out
@@ -279,7 +282,7 @@ def _symbol(o: str):
 
 
 def _normalise(weights) -> tuple[Fraction, ...]:
-    total = sum(weights, Fraction(0))
+    total = sum(weights, ZERO)
     return tuple(Fraction(w) / total for w in weights)
 
 
@@ -344,8 +347,8 @@ def _one_observation(K: int, seed: int) -> list[Instance]:
     add("random, q = posterior (tight)", p0, l0, post(p0, l0))
     add("random, q = prior", p0, l0, p0)
     add("uniform", uniform, tuple(Fraction(1, 2) for _ in range(K)), uniform)
-    add("all l = 1", p0, tuple(Fraction(1) for _ in range(K)), dist())
-    add("all l = 1, q = posterior = prior", p0, tuple(Fraction(1) for _ in range(K)), p0)
+    add("all l = 1", p0, tuple(ONE for _ in range(K)), dist())
+    add("all l = 1, q = posterior = prior", p0, tuple(ONE for _ in range(K)), p0)
     for eps in BOUNDARY:
         for j in range(K):
             pb = _with_coordinate(dist(), j, eps)
@@ -362,14 +365,14 @@ def _one_observation(K: int, seed: int) -> list[Instance]:
         edge[j] = tiny
         add(f"l[{j}] = 1e-9", dist(), edge, dist())
         edge = list(lik())
-        edge[j] = Fraction(1)
+        edge[j] = ONE
         add(f"l[{j}] = 1", dist(), edge, dist())
-    ratio = [Fraction(1), tiny] + [Fraction(1, 2)] * (K - 2)
+    ratio = [ONE, tiny] + [Fraction(1, 2)] * (K - 2)
     p1 = dist()
     add("likelihood ratio 1e9", p1, ratio, dist())
     add("likelihood ratio 1e9, q = posterior", p1, ratio, post(p1, ratio))
     add("likelihood ratio 1e9, q = prior", p1, ratio, p1)
-    add("uniform prior, l = 1", uniform, tuple(Fraction(1) for _ in range(K)), dist())
+    add("uniform prior, l = 1", uniform, tuple(ONE for _ in range(K)), dist())
     return out
 
 
@@ -395,8 +398,8 @@ def product_instances(K: int, count: int, seed: int = 0, observations: tuple[str
     lesson = _one_observation_lesson(K)
     prior, likelihood, _ = lesson
     edge = list(lik())
-    edge[0], edge[-1] = tiny, Fraction(1)
-    ones = tuple(Fraction(1) for _ in range(K))
+    edge[0], edge[-1] = tiny, ONE
+    ones = tuple(ONE for _ in range(K))
     p0, l0 = dist(), lik()
     plans = [("lesson", prior, likelihood, "q", lesson[2]), ("lesson, q = posterior (tight)", prior, likelihood,
                                                             "tight", None),
@@ -480,7 +483,7 @@ def _several_observations(base: list[Instance], observations: tuple[str, ...], s
         out.append(make(f"{inst.name}; last observation tight only", inst.prior, likelihoods,
                         [inst.q] * (n - 1) + [posts[-1]]))
         out.append(make(f"{inst.name}; p(last observation) = 1", inst.prior,
-                        likelihoods[:-1] + [tuple(Fraction(1) for _ in range(K))], [dist() for _ in range(n)]))
+                        likelihoods[:-1] + [tuple(ONE for _ in range(K))], [dist() for _ in range(n)]))
     for eps in BOUNDARY:
         for j in range(K):
             likelihoods = [lik() for _ in range(n)]
@@ -498,7 +501,7 @@ _INTEGER = re.compile(r"\s*integer\s*>=\s*([+-]?\d+)\s*")
 INTEGER_STEPS = REFERENCE_INTEGER_OFFSETS
 """A whole-number parameter is judged at its least value and 1 to 4 above it (K**k draws stay few)."""
 _TWO_SIDED = re.compile(r"\s*in\s*([\[(])\s*([+-]?\d+(?:/\d+)?)\s*,\s*([+-]?\d+(?:/\d+)?)\s*([\])])\s*")
-PARAM_OFFSETS = (Fraction(1, 10**30), Fraction(1, 10**9), Fraction(1, 2), Fraction(1), Fraction(3), Fraction(10**6))
+PARAM_OFFSETS = (Fraction(1, 10**30), Fraction(1, 10**9), Fraction(1, 2), ONE, Fraction(3), Fraction(10**6))
 """How far inside an unbounded interval's bound the samples lie (the bound itself when closed)."""
 
 
@@ -511,7 +514,7 @@ def parameter_samples(condition: str) -> tuple[Fraction, ...]:
     if whole:
         return tuple(int(whole.group(1)) + Fraction(d) for d in INTEGER_STEPS)
     if text == "real":
-        return tuple(sorted({sign * v for v in (Fraction(0),) + PARAM_OFFSETS[1:] for sign in (1, -1)}))
+        return tuple(sorted({sign * v for v in (ZERO,) + PARAM_OFFSETS[1:] for sign in (1, -1)}))
     one = _ONE_SIDED.fullmatch(text)
     if one:
         op, b = one.group(1), Fraction(one.group(2))
@@ -558,7 +561,7 @@ def landmarks(*exprs) -> tuple[Fraction, ...]:
     """Parameter values where the expressions' own numbers put a zero: +-c and +-c1/c2 for
     the rational constants c of the expressions (and 0, 1).  beta - 1/3 vanishes at 1/3,
     2 beta - 3 at 3/2: values a fixed grid of samples misses."""
-    constants = {Fraction(0), Fraction(1)}
+    constants = {ZERO, ONE}
     for e in exprs:
         for node in sympy.preorder_traversal(e):
             if isinstance(node, sympy.Rational) and abs(int(node.p)) <= 10**6 and int(node.q) <= 10**6:
@@ -664,7 +667,7 @@ def with_model_names(cases: list[Instance], variationals: tuple[str, ...] = (), 
             elif pick == 3:  # a model that explains the data perfectly (an M-step's ideal): p(x | z) = 1,
                 # the prior the first model's posterior -- its bound beats the first model's
                 prior = inst.posterior(inst.observations[0])
-                likelihoods = {o: tuple(Fraction(1) for _ in range(K)) for o in inst.observations}
+                likelihoods = {o: tuple(ONE for _ in range(K)) for o in inst.observations}
             elif pick == 2:
                 prior = _with_coordinate(dist(), 0, Fraction(1, 10**6))
                 likelihoods = {o: tuple(Fraction(1, 10**6) if j == K - 1 else Fraction(rng.randint(1, 100), 100)
@@ -743,13 +746,13 @@ def normalised(inst: Instance) -> bool:
 
 def _columns_normalised(rows: list[tuple[Fraction, ...]]) -> list[tuple[Fraction, ...]]:
     """Likelihood rows (one per observation) with each column (one z) divided by its sum."""
-    totals = [sum((row[k] for row in rows), Fraction(0)) for k in range(len(rows[0]))]
+    totals = [sum((row[k] for row in rows), ZERO) for k in range(len(rows[0]))]
     return [tuple(v / t for v, t in zip(row, totals)) for row in rows]
 
 
 def _bayes(prior: tuple[Fraction, ...], likelihood: tuple[Fraction, ...]) -> tuple[Fraction, ...]:
     joint = [p * l for p, l in zip(prior, likelihood)]
-    evidence = sum(joint, Fraction(0))
+    evidence = sum(joint, ZERO)
     return tuple(j / evidence for j in joint)
 
 
@@ -986,7 +989,7 @@ def _sum(values) -> Value:
 
 def _exact_sum(values) -> Fraction:
     if len(values) > EXACT_IN_INTEGERS:
-        return sum(values, Fraction(0))
+        return sum(values, ZERO)
     numerator, denominator = 0, 1
     for v in values:
         if v.denominator == denominator:
@@ -1033,7 +1036,7 @@ def _exact_product(values) -> Fraction:
     if len(values) == 1:
         return values[0]
     if len(values) > EXACT_IN_INTEGERS:
-        out = Fraction(1)
+        out = ONE
         for v in values:
             out *= v
         return out
@@ -1044,7 +1047,7 @@ def _exact_product(values) -> Fraction:
     return Fraction(numerator, denominator)
 
 
-_EXACT_ZERO = Fraction(0)
+_EXACT_ZERO = ZERO
 
 
 def _contains_zero(v) -> bool:
@@ -1151,7 +1154,7 @@ instances (3,820 values shown, 825 distinct, on the tree's discrete and chain st
 
 def show(v) -> str:
     """A value for humans: the exact fraction (short ones) or 25 significant digits."""
-    key = (type(v), v if type(v) is Fraction else _ops.key(v), PREC)  # the type too: Fraction(1) == 1 == 1.0
+    key = (type(v), v if type(v) is Fraction else _ops.key(v), PREC)  # the type too: ONE == 1 == 1.0
     try:
         known = _SHOWN.get(key)
     except TypeError:  # unhashable: shown afresh
@@ -1177,7 +1180,7 @@ def _power(base: Value, n: int) -> Value:
     if n < 0 and _contains_zero(base):
         raise Undefined(f"division by a value that is 0 to {_digits()} digits ({show(base)})", True)
     if n == 0:
-        return Fraction(1)
+        return ONE
     if n < 0:
         return _ops.div(_one(), _ops.pow_int(base, -n, PREC), PREC)
     return _ops.pow_int(base, n, PREC)
@@ -1195,7 +1198,7 @@ def _log(v: Value) -> Value:
         if v <= 0:
             raise Undefined(f"log of {v}")
         if v == 1:
-            return Fraction(0)
+            return ZERO
         key = (v.numerator, v.denominator, PREC)
         known = _LOGS.get(key)
         if known is None:
@@ -1213,7 +1216,7 @@ def _log(v: Value) -> Value:
 def _exp(v: Value) -> Value:
     _spend(1)
     if type(v) is Fraction and v == 0:
-        return Fraction(1)
+        return ONE
     return _ops.exp(_iv(v), PREC)
 
 
@@ -1428,7 +1431,7 @@ def _eval_kl(e, inst, k, memo):
 def _eval_entropy(e, inst, k, memo):
     def compute():
         a = _distribution(e.args[0], inst)
-        return _product((Fraction(-1), _sum([_product((a[j], _log(a[j]))) for j in range(inst.K)])))
+        return _product((MINUS_ONE, _sum([_product((a[j], _log(a[j]))) for j in range(inst.K)])))
     return _cached(inst, ("H", _signature(e.args[0])), compute)
 
 
@@ -1568,7 +1571,7 @@ def _iwae_limit(body, variable, inst, k, memo):
         raise JudgeError("the IWAE limit needs exact q and p(x, z)")
     weights, joints = exact[:inst.K], exact[inst.K:]
     ratios = [joints[j] / weights[j] for j in range(inst.K)]
-    evidence = sum(joints, Fraction(0))
+    evidence = sum(joints, ZERO)
     n = 1
     while math.comb(n + 1 + inst.K - 1, inst.K - 1) <= IWAE_LIMIT_MULTISETS:
         n += 1

@@ -45,7 +45,19 @@ from elbo_sym.engine.notation import (
     z,
 )
 from elbo_sym.engine.reference import discrete as arith
-from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Undefined, Value, outcome_of, show
+from elbo_sym.engine.reference.discrete import (
+    MINUS_HALF,
+    MINUS_ONE,
+    ONE,
+    TWO,
+    ZERO,
+    JudgeError,
+    Judgement,
+    Undefined,
+    Value,
+    outcome_of,
+    show,
+)
 from elbo_sym.limits import REFERENCE_ANY_D, REFERENCE_PRODUCT_POINTS
 
 NODES = 10
@@ -289,9 +301,9 @@ _INTERVAL_KEYS: dict = {}
 
 def _log_normal(v, mean, variance):
     constant = arith.remembered_with_work(_LOG_2PI_V, (_key(variance), arith.PREC), lambda: arith._product(
-        (Fraction(-1, 2), arith._log(arith._product((Fraction(2), _pi(), variance))))), GAUSSIANS_REMEMBERED)
-    d = arith._sum((v, arith._product((Fraction(-1), mean))))
-    return arith._sum((constant, arith._product((Fraction(-1, 2), arith._power(d, 2), arith._power(variance, -1)))))
+        (MINUS_HALF, arith._log(arith._product((TWO, _pi(), variance))))), GAUSSIANS_REMEMBERED)
+    d = arith._sum((v, arith._product((MINUS_ONE, mean))))
+    return arith._sum((constant, arith._product((MINUS_HALF, arith._power(d, 2), arith._power(variance, -1)))))
 
 
 def _distribution(d, inst: GaussianInstance) -> tuple:
@@ -314,7 +326,7 @@ def _distribution_of(d, inst: GaussianInstance) -> tuple:
             sigma = inst.value("sigma")
             return inst.value("mu"), sigma * sigma
         if d.name == "p" and not d.given:
-            return Fraction(0), Fraction(1)
+            return ZERO, ONE
         if d.name == "p" and tuple(d.given) == (x,):
             w, b, s, xv = (inst.value(n) for n in ("w", "b", "s", "x"))
             return w * (xv - b) / (w * w + s * s), s * s / (w * w + s * s)
@@ -339,7 +351,7 @@ def _log_density(d, inst: GaussianInstance, at):
     if variables == {x, z} and not given:
         if at is None:
             raise JudgeError(f"{d} with z unbound")
-        return arith._sum((log_normal(at, Fraction(0), Fraction(1)),
+        return arith._sum((log_normal(at, ZERO, ONE),
                            log_normal(xv, arith._sum((arith._product((w, at)), b)), s * s)))
     if variables == {x} and not given:
         return log_normal(xv, b, w * w + s * s)
@@ -361,7 +373,7 @@ def _coordinates_of(d, inst: GaussianInstance) -> list[tuple]:
     if isinstance(d, Density) and tuple(d.variables) == (z,) and d.name in ("p", "q") \
             and (not d.given or (d.name == "q" and tuple(d.given) == (x,))):
         if d.name == "p":
-            return [(Fraction(0), Fraction(1))] * inst.D
+            return [(ZERO, ONE)] * inst.D
         out = []
         for j in range(1, inst.D + 1):
             sigma = inst.value(f"sigma{j}")
@@ -400,12 +412,12 @@ def _vector_log_density_at(d, inst: GaussianInstance, at):
     D = range(1, inst.D + 1)
     b, s, xv = inst.value("b"), inst.value("s"), inst.value("x")
     if variables == {x} and not given:  # the textbook marginal of a linear Gaussian
-        return log_normal(xv, b, sum((inst.value(f"w{j}") ** 2 for j in D), Fraction(0)) + s * s)
+        return log_normal(xv, b, sum((inst.value(f"w{j}") ** 2 for j in D), ZERO) + s * s)
     if at is None:
         raise JudgeError(f"{d} with z unbound")
 
     def prior():
-        return arith._sum([log_normal(t, Fraction(0), Fraction(1)) for t in at])
+        return arith._sum([log_normal(t, ZERO, ONE) for t in at])
 
     def likelihood():
         mean = arith._sum([arith._product((inst.value(f"w{j}"), at[j - 1])) for j in D] + [b])
@@ -421,7 +433,7 @@ def _vector_log_density_at(d, inst: GaussianInstance, at):
         return arith._sum((prior(), likelihood()))
     if d.name == "p" and tuple(d.variables) == (z,) and given == (x,):  # Bayes: p(x, z) / p(x)
         evidence = _vector_log_density(Density("p", (x,)), inst, None)
-        return arith._sum((prior(), likelihood(), arith._product((Fraction(-1), evidence))))
+        return arith._sum((prior(), likelihood(), arith._product((MINUS_ONE, evidence))))
     raise JudgeError(f"no density {d} in the Gaussian family")
 
 
@@ -486,12 +498,12 @@ def _made_at_dimension(body, j: int):
 def _kl_1(a, b, inst):
     (m1, v1), (m2, v2) = a, b
     return _expect(inst, m1, v1, lambda t: arith._sum((log_normal(t, m1, v1),
-                                                        arith._product((Fraction(-1), log_normal(t, m2, v2))))))
+                                                        arith._product((MINUS_ONE, log_normal(t, m2, v2))))))
 
 
 def _entropy_1(a, inst):
     m, v = a
-    return arith._product((Fraction(-1), _expect(inst, m, v, lambda t: log_normal(t, m, v))))
+    return arith._product((MINUS_ONE, _expect(inst, m, v, lambda t: log_normal(t, m, v))))
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -694,7 +706,7 @@ def _evaluate(e, inst: GaussianInstance, at=None):
         mean, variance = _distribution(a, inst)
         joint = Density("p", (x, z))
         return _cached(inst, ("ELBO", a), lambda: _expect(inst, mean, variance, lambda t: arith._sum(
-            (_log_density(joint, inst, t), arith._product((Fraction(-1), _log_density(a, inst, t)))))))
+            (_log_density(joint, inst, t), arith._product((MINUS_ONE, _log_density(a, inst, t)))))))
     if isinstance(e, sympy.Symbol):
         if e == z:
             if at is None or inst.vector:
@@ -732,18 +744,18 @@ def _evaluate_vector(e, inst: GaussianInstance, at):
     if isinstance(e, KL):
         a, b = e.args
         return _cached(inst, ("KL", a, b), lambda: _vector_expect(inst, a, 2, lambda t: arith._sum(
-            (_vector_log_density(a, inst, t), arith._product((Fraction(-1), _vector_log_density(b, inst, t)))))))
+            (_vector_log_density(a, inst, t), arith._product((MINUS_ONE, _vector_log_density(b, inst, t)))))))
     if isinstance(e, Entropy):
         (a,) = e.args
         return _cached(inst, ("H", a), lambda: arith._product(
-            (Fraction(-1), _vector_expect(inst, a, 2, lambda t: _vector_log_density(a, inst, t)))))
+            (MINUS_ONE, _vector_expect(inst, a, 2, lambda t: _vector_log_density(a, inst, t)))))
     assert isinstance(e, ELBO)
     if e.observation != x:
         raise JudgeError("the Gaussian family has one observation, x")
     a = e.distribution
     joint = Density("p", (x, z))
     return _cached(inst, ("ELBO", a), lambda: _vector_expect(inst, a, 2, lambda t: arith._sum(
-        (_vector_log_density(joint, inst, t), arith._product((Fraction(-1), _vector_log_density(a, inst, t)))))))
+        (_vector_log_density(joint, inst, t), arith._product((MINUS_ONE, _vector_log_density(a, inst, t)))))))
 
 
 # ----------------------------------------------------------------------------- instances
@@ -775,14 +787,14 @@ def _instances(D: int, count: int, seed: int, params: tuple[tuple[str, str], ...
                     "b": _rational(rng, -2, 2), "s": Fraction(rng.randint(1, 16), 8), "x": _rational(rng, -3, 3),
                     "z": _rational(rng, -3, 3)}
         tight = draw()
-        tight.update(w=Fraction(3, 4), s=Fraction(1), sigma=Fraction(4, 5))
+        tight.update(w=Fraction(3, 4), s=ONE, sigma=Fraction(4, 5))
         tight["mu"] = Fraction(12, 25) * (tight["x"] - tight["b"])
         out.append(("tight case q = p(z | x)", tight))
-        out.append(("q = p(z)", {**draw(), "mu": Fraction(0), "sigma": Fraction(1)}))
+        out.append(("q = p(z)", {**draw(), "mu": ZERO, "sigma": ONE}))
         out += [(f"random {i}", draw()) for i in range(3)]
         out.append(("narrow q: sigma = 1/1000", {**draw(), "sigma": Fraction(1, 1000)}))
         out.append(("far x = 1000, z = -50", {**draw(), "x": Fraction(1000), "z": Fraction(-50)}))
-        out.append(("w = 0 (x says nothing)", {**draw(), "w": Fraction(0)}))
+        out.append(("w = 0 (x says nothing)", {**draw(), "w": ZERO}))
         out.append(("small s = 1/100", {**draw(), "s": Fraction(1, 100)}))
         out.append(("random 3", draw()))
     else:
@@ -797,13 +809,13 @@ def _instances(D: int, count: int, seed: int, params: tuple[tuple[str, str], ...
             if diagonal:
                 values["D"] = Fraction(D)
             return values
-        prior = {k: (Fraction(0) if k.startswith("mu") else Fraction(1) if k.startswith("sigma") else v)
+        prior = {k: (ZERO if k.startswith("mu") else ONE if k.startswith("sigma") else v)
                  for k, v in draw_d().items()}
         out.append(("q = p(z)", prior))
         out += [(f"random {i}", draw_d()) for i in range(3)]
         out.append(("sigma1 = 1/1000", {**draw_d(), "sigma1": Fraction(1, 1000)}))
         out.append((f"mu{D} = 1000", {**draw_d(), f"mu{D}": Fraction(1000)}))
-        out.append(("w = 0, s = 1/100", {**draw_d(), **{f"w{j}": Fraction(0) for j in range(1, D + 1)},
+        out.append(("w = 0, s = 1/100", {**draw_d(), **{f"w{j}": ZERO for j in range(1, D + 1)},
                                          "s": Fraction(1, 100)}))
         out.append(("random 3", draw_d()))
     out = out[:max(1, count)]
