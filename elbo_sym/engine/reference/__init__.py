@@ -217,7 +217,7 @@ def forget() -> None:
     gaussian = sys.modules.get("elbo_sym.engine.reference.gaussian")
     if gaussian is not None:  # not imported yet: it remembers nothing (a discrete file need not import it)
         for memo in (gaussian._LOG_NORMALS, gaussian._PRODUCT_RULES, gaussian._LOG_2PI_V, gaussian._INTERVAL_KEYS,
-                     gaussian._POINT_KEYS):
+                     gaussian._POINT_KEYS, gaussian._LOG_NORMALS_BY_IDENTITY):
             memo.clear()
 
 

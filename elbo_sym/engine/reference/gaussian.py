@@ -22,6 +22,7 @@ and D is the instance's number.  A claim with a free z (D = 1) is judged at samp
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -164,7 +165,8 @@ def hermite_intervals(n: int) -> tuple:
 
 def forget_intervals() -> None:
     """Drop every remembered value (the backend changes: `discrete.use_backend`)."""
-    for memo in (_HERMITE_INTERVALS, _POINTS, _LOG_NORMALS, _PRODUCT_RULES, _LOG_2PI_V, _INTERVAL_KEYS, _POINT_KEYS):
+    for memo in (_HERMITE_INTERVALS, _POINTS, _LOG_NORMALS, _PRODUCT_RULES, _LOG_2PI_V, _INTERVAL_KEYS, _POINT_KEYS,
+                 _POINT_NUMBERS, _LOG_NORMALS_BY_IDENTITY):
         memo.clear()
 
 
@@ -271,15 +273,33 @@ def log_normal(v, mean, variance):
     Remembered by its arguments' values (a pure function of them and the precision): the
     expectations of a step's two sides, and of the steps of a file, visit the same quadrature
     points, so most calls repeat one already made (13,000 calls, 449 distinct, on the three
-    kingma-welling-*-any-d files) -- the same value, computed once, its work counted at every call."""
+    kingma-welling-*-any-d files) -- the same value, computed once, its work counted at every call.
+    Looked up first by the arguments' identities (a quadrature point, an instance's mean and variance
+    are the same objects call after call; keying them by value costs more than the rest of a hit)."""
+    ident = (id(v), id(mean), id(variance), arith.PREC)
+    same = _LOG_NORMALS_BY_IDENTITY.get(ident)
+    if same is not None and same[0] is v and same[1] is mean and same[2] is variance:
+        if same[4]:
+            arith._spend(same[4])
+        return same[3]
     if not arith._positive(variance):
         raise Undefined(f"a Gaussian with variance {show(variance)} <= 0")
     key = (_key(v), _key(mean), _key(variance), arith.PREC)
     known = _LOG_NORMALS.get(key)
     if known is not None:  # remembered_with_work's hit, written out (never Undefined: variance > 0)
         arith._spend(known[1])
-        return known[0]
-    return arith.remembered_with_work(_LOG_NORMALS, key, lambda: _log_normal(v, mean, variance))
+    else:
+        arith.remembered_with_work(_LOG_NORMALS, key, lambda: _log_normal(v, mean, variance))
+        known = _LOG_NORMALS[key]
+    if len(_LOG_NORMALS_BY_IDENTITY) > arith.MEMO_ENTRIES:
+        _LOG_NORMALS_BY_IDENTITY.clear()
+    _LOG_NORMALS_BY_IDENTITY[ident] = (v, mean, variance, known[0], known[1])  # the arguments pinned
+    return known[0]
+
+
+_LOG_NORMALS_BY_IDENTITY: dict = {}
+"""log_normal's (value, work) by the identities of its arguments and the precision, the arguments pinned
+beside them (so that their ids stay theirs while the entry lives)."""
 
 
 def _key(v) -> tuple:
@@ -393,26 +413,83 @@ def _vector_log_density(d, inst: GaussianInstance, at):
 
 
 _POINT_KEYS: dict = {}
-"""A product rule's point (a tuple of intervals) -> the keys of its coordinates, by the point's identity."""
+"""A product rule's point (a tuple of intervals) -> its number (`_point_key`), by the point's identity."""
+_POINT_NUMBERS: dict = {}
+"""The keys of a point's coordinates -> the point's number, given in the order points are first met."""
+_POINTS_NUMBERED = itertools.count()
 
 
-def _point_key(at: tuple) -> tuple:
-    """The memo key of a point of the vector z: the keys of its coordinates (remembered by the point's
-    identity: the points of a remembered product rule are visited by every expectation under it)."""
+def _point_key(at: tuple) -> int:
+    """The memo key of a point of the vector z: a number for the keys of its coordinates (equal points,
+    equal numbers), remembered by the point's identity (the points of a remembered product rule are
+    visited by every expectation under it; hashing the coordinates' keys at every visit cost more than
+    the rest of a hit).  Numbers are never given twice, so a number met after the tables started afresh
+    is a new one: a memo misses, never answers for another point."""
     known = _POINT_KEYS.get(id(at))
     if known is not None and known[0] is at:
         return known[1]
-    return arith.remembered_by_identity(_POINT_KEYS, at, lambda point: tuple(_key(v) for v in point))
+    return arith.remembered_by_identity(_POINT_KEYS, at, _point_number)
+
+
+def _point_number(at: tuple) -> int:
+    keys = tuple(_key(v) for v in at)
+    known = _POINT_NUMBERS.get(keys)
+    if known is None:
+        if len(_POINT_NUMBERS) > arith.MEMO_ENTRIES:
+            _POINT_NUMBERS.clear()
+        known = _POINT_NUMBERS[keys] = next(_POINTS_NUMBERED)
+    return known
+
+
+_JOINT = Density("p", (x, z))
+_EVIDENCE = Density("p", (x,))
+
+
+def _vector_kind(d) -> str | None:
+    """Which density of the diagonal model `d` is: "marginal" p(x), "q", "prior" p(z), "likelihood"
+    p(x | z), "joint" p(x, z), "posterior" p(z | x), None for none of them (a pure function of d,
+    remembered by identity: asked at every point)."""
+    return arith.remembered_by_identity(_VECTOR_KINDS, d, _vector_kind_of)
+
+
+_VECTOR_KINDS: dict = {}
+
+
+def _vector_kind_of(d) -> str | None:
+    variables, given = set(d.variables), tuple(d.given)
+    if variables == {x} and not given:
+        return "marginal"
+    if tuple(d.variables) == (z,) and d.name == "q" and given in ((), (x,)):
+        return "q"
+    if d.name == "p" and tuple(d.variables) == (z,) and not given:
+        return "prior"
+    if d.name == "p" and variables == {x} and given == (z,):
+        return "likelihood"
+    if d.name == "p" and variables == {x, z} and not given:
+        return "joint"
+    if d.name == "p" and tuple(d.variables) == (z,) and given == (x,):
+        return "posterior"
+    return None
+
+
+def _decoder(inst: GaussianInstance) -> tuple:
+    """(w1, ..., wD) of the instance (read once per instance: asked at every point)."""
+    known = inst.binders.get(_DECODER)
+    if known is None:
+        known = inst.binders[_DECODER] = tuple(inst.value(f"w{j}") for j in range(1, inst.D + 1))
+    return known
+
+
+_DECODER = ("decoder",)
 
 
 def _vector_log_density_at(d, inst: GaussianInstance, at):
     if not isinstance(d, Density):
         raise JudgeError(f"{d} is not a density of the vector z")
-    variables, given = set(d.variables), tuple(d.given)
-    D = range(1, inst.D + 1)
+    kind = _vector_kind(d)
     b, s, xv = inst.value("b"), inst.value("s"), inst.value("x")
-    if variables == {x} and not given:  # the textbook marginal of a linear Gaussian
-        return log_normal(xv, b, sum((inst.value(f"w{j}") ** 2 for j in D), ZERO) + s * s)
+    if kind == "marginal":  # the textbook marginal of a linear Gaussian
+        return log_normal(xv, b, sum((w ** 2 for w in _decoder(inst)), ZERO) + s * s)
     if at is None:
         raise JudgeError(f"{d} with z unbound")
 
@@ -420,19 +497,19 @@ def _vector_log_density_at(d, inst: GaussianInstance, at):
         return arith._sum([log_normal(t, ZERO, ONE) for t in at])
 
     def likelihood():
-        mean = arith._sum([arith._product((inst.value(f"w{j}"), at[j - 1])) for j in D] + [b])
+        mean = arith._sum([arith._product((w, t)) for w, t in zip(_decoder(inst), at)] + [b])
         return log_normal(xv, mean, s * s)
 
-    if tuple(d.variables) == (z,) and d.name == "q" and given in ((), (x,)):
+    if kind == "q":
         return arith._sum([log_normal(t, m, v) for t, (m, v) in zip(at, _coordinates(d, inst))])
-    if d.name == "p" and tuple(d.variables) == (z,) and not given:
+    if kind == "prior":
         return prior()
-    if d.name == "p" and variables == {x} and given == (z,):
+    if kind == "likelihood":
         return likelihood()
-    if d.name == "p" and variables == {x, z} and not given:
+    if kind == "joint":
         return arith._sum((prior(), likelihood()))
-    if d.name == "p" and tuple(d.variables) == (z,) and given == (x,):  # Bayes: p(x, z) / p(x)
-        evidence = _vector_log_density(Density("p", (x,)), inst, None)
+    if kind == "posterior":  # Bayes: p(x, z) / p(x)
+        evidence = _vector_log_density(_EVIDENCE, inst, None)
         return arith._sum((prior(), likelihood(), arith._product((MINUS_ONE, evidence))))
     raise JudgeError(f"no density {d} in the Gaussian family")
 
@@ -469,8 +546,6 @@ PRODUCT_RULES_REMEMBERED = 1_000
 
 
 def _made_product_rule(coordinates: tuple, n: int) -> tuple:
-    import itertools
-
     rule = hermite_intervals(n)
     scales = [arith.backend().sqrt(arith._iv(variance), arith.PREC) for _, variance in coordinates]
     grid = []
@@ -704,9 +779,8 @@ def _evaluate(e, inst: GaussianInstance, at=None):
             raise JudgeError("the Gaussian family has one observation, x")
         a = e.distribution
         mean, variance = _distribution(a, inst)
-        joint = Density("p", (x, z))
         return _cached(inst, ("ELBO", a), lambda: _expect(inst, mean, variance, lambda t: arith._sum(
-            (_log_density(joint, inst, t), arith._product((MINUS_ONE, _log_density(a, inst, t)))))))
+            (_log_density(_JOINT, inst, t), arith._product((MINUS_ONE, _log_density(a, inst, t)))))))
     if isinstance(e, sympy.Symbol):
         if e == z:
             if at is None or inst.vector:
@@ -753,9 +827,8 @@ def _evaluate_vector(e, inst: GaussianInstance, at):
     if e.observation != x:
         raise JudgeError("the Gaussian family has one observation, x")
     a = e.distribution
-    joint = Density("p", (x, z))
     return _cached(inst, ("ELBO", a), lambda: _vector_expect(inst, a, 2, lambda t: arith._sum(
-        (_vector_log_density(joint, inst, t), arith._product((MINUS_ONE, _vector_log_density(a, inst, t)))))))
+        (_vector_log_density(_JOINT, inst, t), arith._product((MINUS_ONE, _vector_log_density(a, inst, t)))))))
 
 
 # ----------------------------------------------------------------------------- instances
