@@ -1763,6 +1763,14 @@ def relation_holds(rel: str, a: Value, b: Value, tolerance: Fraction = TOLERANCE
         return ok, "" if ok else f"lhs - rhs = {show(d)} (exact)"
     A, B = _iv(a), _iv(b)
     difference = _ops.sub(A, B, PREC)
+    if _clearly_holds(rel, difference, tolerance):
+        return True, ""
+    return _decided_from_ends(rel, A, B, difference, tolerance)
+
+
+def _decided_from_ends(rel: str, A, B, difference, tolerance: Fraction) -> tuple[bool, str]:
+    """`relation_holds` for two intervals and their difference, from their ends as raw mpfs (the long
+    way: every relation, its tolerance scaled by the sides, `_decisive`)."""
     span = _ops.ends(difference)  # (lo, hi) raw mpfs, rounded outward: the tests below read them
     big_a, big_b = mpi_abs(_ops.ends(A), PREC)[1], mpi_abs(_ops.ends(B), PREC)[1]
     scale = mpi_add(_ONE, (fzero, big_a if mpf_ge(big_a, big_b) else big_b), PREC)
@@ -1774,6 +1782,33 @@ def relation_holds(rel: str, a: Value, b: Value, tolerance: Fraction = TOLERANCE
     ok = _INTERVAL_TESTS[rel](span, tol)
     _decisive(rel, span, tol, tol, ok)
     return ok, "" if ok else f"lhs - rhs = {show(difference)} (tolerance {show(_ops.from_ends(tol, tol))})"
+
+
+CLEARLY_SMALL = -170
+"""A difference all of whose points lie within 2**CLEARLY_SMALL (6.7e-52) of 0 is within every tolerance
+of `relation_holds` (EXACT's resolution, 1e-40 times its scale, and QUADRATURE_TOLERANCE, 1e-50 times
+its scale, the scale being >= 1) and is decisive there."""
+_CLEARLY_SMALL_TOLERANCE = Fraction(1, 2**169)
+"""Tolerances below it (twice 2**CLEARLY_SMALL) are decided the long way only."""
+
+
+def _clearly_holds(rel: str, difference, tolerance: Fraction) -> bool:
+    """True only where `relation_holds` says (True, "") from the difference interval: the relation holds,
+    and decisively, by a sign test or a bound on the interval the backend reads at once (no ends
+    converted, no scale or tolerance formed: those cost about 50 us a comparison, and most comparisons
+    of true steps are clear-cut).  False means: decide the long way (the same answer either way)."""
+    if tolerance and tolerance < _CLEARLY_SMALL_TOLERANCE:
+        return False
+    ops = _ops
+    if rel == "=":  # EXACT: the interval must contain 0; a tolerance: within it is enough
+        return ops.small(difference, CLEARLY_SMALL) and (bool(tolerance) or _contains_zero(difference))
+    if rel == ">=":
+        return ops.lower_nonnegative(difference)
+    if rel == "<=":
+        return ops.upper_nonpositive(difference)
+    if tolerance:  # a strict relation under a tolerance: beyond it, which needs its scale
+        return False
+    return ops.lower_positive(difference) if rel == ">" else rel == "<" and ops.upper_negative(difference)
 
 
 def _decisive(rel: str, d: tuple, tol, resolution, ok: bool) -> None:
