@@ -156,3 +156,15 @@ def test_the_diagonal_models_density_kinds():
     assert gaussian._vector_kind(Density("r", (z,))) is None
     assert gaussian._vector_kind(Density("q", (x,))) == "marginal"  # as the judge read it before: any name
     assert gaussian._JOINT == parse_expr("p(x, z)") and gaussian._EVIDENCE == parse_expr("p(x)")
+
+
+def test_equal_expressions_get_one_number_and_numbers_are_never_given_twice():
+    first = parse_expr("log(2 * pi * sigma**2) / 2")
+    sympy.core.cache.clear_cache()
+    second = parse_expr("log(2 * pi * sigma**2) / 2")
+    other = parse_expr("log(2 * pi * sigma**2) / 3")
+    assert first is not second
+    number, another = discrete.expression_number(first), discrete.expression_number(other)
+    assert discrete.expression_number(second) == number != another
+    discrete._NUMBERS.clear()  # the table starts afresh: new numbers, never an old one
+    assert min(discrete.expression_number(first), discrete.expression_number(other)) > max(number, another)

@@ -437,11 +437,6 @@ def _plogq(weight, top, bottom):
     return arith._product((weight, arith._log(arith._product((top, arith._power(bottom, -1))))))
 
 
-def _normalise(weights) -> tuple[Fraction, ...]:
-    total = sum(weights, ZERO)
-    return tuple(Fraction(w) / total for w in weights)
-
-
 def instances(K: int, count: int, seed: int = 0, observation: str = "x",
               params: tuple[tuple[str, str], ...] = (), layers: int = 2) -> list[ChainInstance]:
     """`count` valid instances: random ones, q the exact posterior chain (tight), q = the prior
@@ -451,7 +446,7 @@ def instances(K: int, count: int, seed: int = 0, observation: str = "x",
     tiny = Fraction(1, 10**6)
 
     def dist() -> tuple[Fraction, ...]:
-        return _normalise([rng.randint(1, 97) for _ in range(K)])
+        return arith._normalise([rng.randint(1, 97) for _ in range(K)])
 
     def rows() -> tuple[tuple[Fraction, ...], ...]:
         return tuple(dist() for _ in range(K))
@@ -508,7 +503,7 @@ def _deepen(inst: ChainInstance, layers: int, seed: int) -> ChainInstance:
     rng = random.Random(f"reference-chain-deeper-{K}-{seed}-{layers}-{inst.name}")
 
     def rows() -> tuple[tuple[Fraction, ...], ...]:
-        return tuple(_normalise([rng.randint(1, 97) for _ in range(K)]) for _ in range(K))
+        return tuple(arith._normalise([rng.randint(1, 97) for _ in range(K)]) for _ in range(K))
 
     deeper = tuple((rows(), rows()) for _ in range(3, layers + 1))
     out = ChainInstance(inst.name, inst.prior, inst.transition, inst.likelihood, inst.q, inst.q2,

@@ -282,6 +282,10 @@ def _symbol(o: str):
 
 
 def _normalise(weights) -> tuple[Fraction, ...]:
+    weights = tuple(weights)
+    if all(type(w) is int for w in weights):  # the random instances' weights: one gcd each, no Fraction arithmetic
+        whole = sum(weights)
+        return tuple(Fraction(w, whole) for w in weights)
     total = sum(weights, ZERO)
     return tuple(Fraction(w) / total for w in weights)
 
@@ -1055,7 +1059,7 @@ def _contains_zero(v) -> bool:
 
 
 def _positive(v) -> bool:
-    return v > 0 if type(v) is Fraction else _ops.lower_positive(v)
+    return v.numerator > 0 if type(v) is Fraction else _ops.lower_positive(v)  # a Fraction's denominator is > 0
 
 
 def _within(v, tol) -> bool:
@@ -1327,6 +1331,23 @@ def representative(e):
         if len(_REPRESENTATIVES) > MEMO_ENTRIES:
             _REPRESENTATIVES.clear()
         known = _REPRESENTATIVES[e] = e
+    return known
+
+
+_NUMBERS: dict = {}
+_NUMBERED = itertools.count()
+
+
+def expression_number(e) -> int:
+    """A number for the expression, the same for equal expressions (SymPy's ==): a memo key that hashes
+    at once, where an expression's own hash is a Python call.  Numbers are never given twice, so after
+    the table starts afresh (past MEMO_ENTRIES) an expression gets a new number: a memo misses, never
+    answers for another expression."""
+    known = _NUMBERS.get(e)
+    if known is None:
+        if len(_NUMBERS) > MEMO_ENTRIES:
+            _NUMBERS.clear()
+        known = _NUMBERS[e] = next(_NUMBERED)
     return known
 
 

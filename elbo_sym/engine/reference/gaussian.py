@@ -691,8 +691,8 @@ _UNBOUND: dict = {}
 def _unbound(e) -> Unbound:
     """`_plain_evaluate(e, inst)` (z unbound) as a function of the instance, made once per expression:
     each sum, product and integer power computes its parts by their own functions, and every part but a
-    number or a name is remembered in the instance's memo under the same key as always (the work
-    counted depends on which values are found there); any other expression by `_evaluate`."""
+    number or a name is remembered in the instance's memo with its work (`_remembered_per_instance`: a
+    value found is charged what it cost); any other expression by `_evaluate`."""
     return arith.remembered(_UNBOUND, e, lambda: _unbound_function(e))
 
 
@@ -707,17 +707,34 @@ def _unbound_function(e) -> Unbound:
             return unbound
         name = e.name
         return lambda inst: inst.value(name)
-    remember = arith.remembered_with_work  # what _cached(inst, ("value", e), ...) does, one call fewer
     kind = type(e)
     if kind is sympy.Add or kind is sympy.Mul:
         parts = tuple(_unbound(a) for a in e.args)
         combine = arith._sum if kind is sympy.Add else arith._product
-        return lambda inst: remember(inst.binders, ("value", e, arith.PREC),
-                                     lambda: combine([part(inst) for part in parts]))
+        return _remembered_per_instance(e, lambda inst: combine([part(inst) for part in parts]))
     if kind is sympy.Pow and isinstance(e.args[1], sympy.Integer):
         of_base, n = _unbound(e.args[0]), int(e.args[1])
-        return lambda inst: remember(inst.binders, ("value", e, arith.PREC), lambda: arith._power(of_base(inst), n))
-    return lambda inst: remember(inst.binders, ("value", e, arith.PREC), lambda: _evaluate(e, inst, None))
+        return _remembered_per_instance(e, lambda inst: arith._power(of_base(inst), n))
+    return _remembered_per_instance(e, lambda inst: _evaluate(e, inst, None))
+
+
+def _remembered_per_instance(e, make: Unbound) -> Unbound:
+    """make(inst), remembered in the instance's memo with its work (`remembered_with_work`) under the
+    expression's number and the precision (a key that hashes at once; asked at every quadrature point)."""
+    number = arith.expression_number(e)
+    remember = arith.remembered_with_work
+
+    def of_instance(inst):
+        key = (number, arith.PREC)
+        known = inst.binders.get(key)
+        if known is None:
+            return remember(inst.binders, key, lambda: make(inst))
+        if known[1]:  # remembered_with_work's hit, written out
+            arith._spend(known[1])
+        if isinstance(known[0], Undefined):
+            raise known[0]
+        return known[0]
+    return of_instance
 
 
 def _pointwise(e) -> Pointwise:
