@@ -159,10 +159,10 @@ def test_the_diagonal_models_density_kinds():
 
 
 def test_equal_expressions_get_one_number_and_numbers_are_never_given_twice():
-    first = parse_expr("log(2 * pi * sigma**2) / 2")
+    first = sympy.log(2 * sympy.pi * sympy.Symbol("sigma", positive=True) ** 2) / 2
     sympy.core.cache.clear_cache()
-    second = parse_expr("log(2 * pi * sigma**2) / 2")
-    other = parse_expr("log(2 * pi * sigma**2) / 3")
+    second = sympy.log(2 * sympy.pi * sympy.Symbol("sigma", positive=True) ** 2) / 2
+    other = sympy.log(2 * sympy.pi * sympy.Symbol("sigma", positive=True) ** 2) / 3
     assert first is not second
     number, another = discrete.expression_number(first), discrete.expression_number(other)
     assert discrete.expression_number(second) == number != another
