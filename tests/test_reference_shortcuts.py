@@ -168,3 +168,23 @@ def test_equal_expressions_get_one_number_and_numbers_are_never_given_twice():
     assert discrete.expression_number(second) == number != another
     discrete._NUMBERS.clear()  # the table starts afresh: new numbers, never an old one
     assert min(discrete.expression_number(first), discrete.expression_number(other)) > max(number, another)
+
+
+def test_an_exact_part_is_shared_across_precisions_and_charged_the_same():
+    c, a = sympy.Symbol("c", real=True), sympy.Symbol("a", real=True)
+    exact = (1 - c**2) ** 2 / (a * c + 3)
+    mixed = exact + sympy.log(1 + c**2)
+    assert gaussian._rational_function(exact) and not gaussian._rational_function(mixed)
+    assert not gaussian._rational_function(exact * gaussian.z)
+    inst = gaussian.GaussianInstance("test", (("c", Fraction(1, 3)), ("a", Fraction(-7, 2))))
+
+    def valued(bits: int, where: gaussian.GaussianInstance):
+        with discrete._precision(bits), discrete.work_limit(10**9, "test"):
+            return gaussian.evaluate(mixed, where), gaussian.evaluate(exact, where), discrete.work_spent()
+
+    valued(discrete.PREC, inst)  # the exact part remembered at the working precision, for every precision
+    assert (discrete.expression_number(exact), None) in inst.binders
+    again = valued(discrete.RETRY_PRECISIONS[0], inst)
+    afresh = valued(discrete.RETRY_PRECISIONS[0], gaussian.GaussianInstance("test", inst.values))
+    assert same(again[0], afresh[0]) and again[1] == afresh[1] == Fraction(64, 81) / Fraction(11, 6)
+    assert again[2] == afresh[2]

@@ -723,9 +723,10 @@ def _remembered_per_instance(e, make: Unbound) -> Unbound:
     expression's number and the precision (a key that hashes at once; asked at every quadrature point)."""
     number = arith.expression_number(e)
     remember = arith.remembered_with_work
+    exact = _rational_function(e)
 
     def of_instance(inst):
-        key = (number, arith.PREC)
+        key = (number, None if exact else arith.PREC)  # an exact value is the same at every precision
         known = inst.binders.get(key)
         if known is None:
             return remember(inst.binders, key, lambda: make(inst))
@@ -735,6 +736,21 @@ def _remembered_per_instance(e, make: Unbound) -> Unbound:
             raise known[0]
         return known[0]
     return of_instance
+
+
+def _rational_function(e) -> bool:
+    """e is a rational function of the instance's names (numbers, names other than z, sums, products,
+    integer powers): its value is an exact fraction (or an exact division by zero), made by the same
+    operations at every precision, so a retry at a higher precision may take the value made at the first."""
+    if isinstance(e, sympy.Rational):
+        return True
+    if isinstance(e, sympy.Symbol):
+        return e != z
+    if type(e) is sympy.Add or type(e) is sympy.Mul:
+        return all(_rational_function(a) for a in e.args)
+    if type(e) is sympy.Pow:
+        return isinstance(e.args[1], sympy.Integer) and _rational_function(e.args[0])
+    return False
 
 
 def _pointwise(e) -> Pointwise:
