@@ -188,3 +188,15 @@ def test_an_exact_part_is_shared_across_precisions_and_charged_the_same():
     afresh = valued(discrete.RETRY_PRECISIONS[0], gaussian.GaussianInstance("test", inst.values))
     assert same(again[0], afresh[0]) and again[1] == afresh[1] == Fraction(64, 81) / Fraction(11, 6)
     assert again[2] == afresh[2]
+
+
+def test_an_outcome_that_holds_shows_its_sides_when_asked_and_one_that_fails_at_once():
+    inst = discrete.instances(2)[0]
+    kl = parse_expr("KL(q(z), p(z | x))")
+    gap = parse_expr("log(p(x)) - ELBO(q(z), x)")
+    held = discrete.outcome_of(inst, None, kl, "=", gap, discrete.evaluate, inst, None, {}, tolerance=discrete.EXACT)
+    assert held.holds and not isinstance(held.shown[0], str)  # the value, not yet shown
+    value = discrete.evaluate(kl, inst, None, {})
+    assert held.lhs == discrete.show(value) and held.rhs == discrete.show(discrete.evaluate(gap, inst, None, {}))
+    failed = discrete.outcome_of(inst, None, kl, ">", gap, discrete.evaluate, inst, None, {}, tolerance=discrete.EXACT)
+    assert not failed.holds and failed.shown == (discrete.show(value), failed.rhs) and failed.lhs in failed.describe()

@@ -1668,14 +1668,25 @@ def _handler(e):
 
 @dataclass(frozen=True)
 class Outcome:
-    """One instance (and one z when the claim is pointwise): both sides and whether it held."""
+    """One instance (and one z when the claim is pointwise): both sides and whether it held.
+
+    `shown`: the two sides, each its text or, where the outcome holds, its value, shown (`show`) when
+    `lhs` or `rhs` is first asked for: most outcomes hold and are never shown (showing both sides of
+    every instance was a twentieth of the second opinion's time)."""
 
     instance: Instance
     k: int | None
-    lhs: str
-    rhs: str
+    shown: tuple
     holds: bool
     reason: str = ""
+
+    @property
+    def lhs(self) -> str:
+        return _text(self.shown[0])
+
+    @property
+    def rhs(self) -> str:
+        return _text(self.shown[1])
 
     def describe(self) -> str:
         at = f" at z = {self.k}" if self.k is not None else ""
@@ -1697,12 +1708,12 @@ def outcome_of(inst: Any, at: Any, lhs: sympy.Expr, rel: str, rhs: sympy.Expr,
         try:
             v = evaluate(side, *args)
             values.append(v)
-            texts.append(show(v))
+            texts.append(v)
         except Undefined as error:
             texts.append(f"undefined ({error})")
             undefined.append(str(error))
     if undefined:
-        return Outcome(inst, at, texts[0], texts[1], False, "undefined: " + "; ".join(undefined))
+        return Outcome(inst, at, (_text(texts[0]), _text(texts[1])), False, "undefined: " + "; ".join(undefined))
     try:
         ok, why = relation_holds(rel, values[0], values[1], tolerance)
     except JudgeError:  # an enclosure too wide to decide: narrower at higher precision, else undecided
@@ -1711,7 +1722,12 @@ def outcome_of(inst: Any, at: Any, lhs: sympy.Expr, rel: str, rhs: sympy.Expr,
         ok, why = decided_at_higher_precision(rel, lhs, rhs, evaluate, args, memo_at, tolerance)
     if not ok and refine and rel in ("<", ">"):
         ok, why = strict_refined(rel, lhs, rhs, evaluate, args, why, memo_at)
-    return Outcome(inst, at, texts[0], texts[1], ok, why)
+    return Outcome(inst, at, tuple(values) if ok else (show(values[0]), show(values[1])), ok, why)
+
+
+def _text(shown) -> str:
+    """A side of an Outcome as text: its text, or its value shown."""
+    return shown if type(shown) is str else show(shown)
 
 
 def decided_at_higher_precision(rel: str, lhs: sympy.Expr, rhs: sympy.Expr, evaluate: Callable[..., Value],
@@ -2013,7 +2029,7 @@ def sign_change(lhs, rhs, cases: list[Instance], params: tuple[tuple[str, str], 
                             a, b = previous[1].values[name], inst.values[name]
                             reason = (f"undefined: the {what} {term} changes sign between {name} = {show(a)} "
                                       f"and {name} = {show(b)}, so it is 0 (or undefined) in between")
-                            return Outcome(inst, k, "-", "-", False, reason)
+                            return Outcome(inst, k, ("-", "-"), False, reason)
                         previous = (sign, inst) if sign else None
     return None
 
