@@ -216,7 +216,8 @@ def forget() -> None:
     _MEMOS.clear()
     gaussian = sys.modules.get("elbo_sym.engine.reference.gaussian")
     if gaussian is not None:  # not imported yet: it remembers nothing (a discrete file need not import it)
-        for memo in (gaussian._LOG_NORMALS, gaussian._PRODUCT_RULES, gaussian._LOG_2PI_V):
+        for memo in (gaussian._LOG_NORMALS, gaussian._PRODUCT_RULES, gaussian._LOG_2PI_V, gaussian._INTERVAL_KEYS,
+                     gaussian._POINT_KEYS, gaussian._LOG_NORMALS_BY_IDENTITY):
             memo.clear()
 
 

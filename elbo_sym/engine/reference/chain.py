@@ -36,7 +36,7 @@ from elbo_sym.engine.notation import (
     z2,
 )
 from elbo_sym.engine.reference import discrete as arith
-from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Undefined, outcome_of, show
+from elbo_sym.engine.reference.discrete import MINUS_ONE, ONE, ZERO, JudgeError, Judgement, Undefined, outcome_of, show
 
 LAYERS = LAYER_SYMBOLS
 """Every layer a chain may have (an instance uses the first T)."""
@@ -114,7 +114,7 @@ class ChainInstance:
         if table is None:
             table = self.binders[(name, with_x)] = self.table(name, with_x)
         fixed = [(i, want) for i, want in enumerate(at) if want is not None]
-        total = Fraction(0)
+        total = ZERO
         for a, value in table.items():
             for i, want in fixed:
                 if a[i] != want:
@@ -402,8 +402,8 @@ def _evaluate(e, inst: ChainInstance, point: dict):
         return arith._sum([_plogq(w, w, at(p)) for p, w in _weights(a, inst, point)])
     if isinstance(e, Entropy):
         (a,) = e.args
-        terms = [_plogq(w, w, Fraction(1)) for _, w in _weights(a, inst, point)]
-        return arith._product((Fraction(-1), arith._sum(terms)))
+        terms = [_plogq(w, w, ONE) for _, w in _weights(a, inst, point)]
+        return arith._product((MINUS_ONE, arith._sum(terms)))
     if isinstance(e, ELBO):
         a = e.args[0]
         joint = Density("p", (e.args[1], *_bound(a)))
@@ -437,11 +437,6 @@ def _plogq(weight, top, bottom):
     return arith._product((weight, arith._log(arith._product((top, arith._power(bottom, -1))))))
 
 
-def _normalise(weights) -> tuple[Fraction, ...]:
-    total = sum(weights, Fraction(0))
-    return tuple(Fraction(w) / total for w in weights)
-
-
 def instances(K: int, count: int, seed: int = 0, observation: str = "x",
               params: tuple[tuple[str, str], ...] = (), layers: int = 2) -> list[ChainInstance]:
     """`count` valid instances: random ones, q the exact posterior chain (tight), q = the prior
@@ -451,7 +446,7 @@ def instances(K: int, count: int, seed: int = 0, observation: str = "x",
     tiny = Fraction(1, 10**6)
 
     def dist() -> tuple[Fraction, ...]:
-        return _normalise([rng.randint(1, 97) for _ in range(K)])
+        return arith._normalise([rng.randint(1, 97) for _ in range(K)])
 
     def rows() -> tuple[tuple[Fraction, ...], ...]:
         return tuple(dist() for _ in range(K))
@@ -460,7 +455,7 @@ def instances(K: int, count: int, seed: int = 0, observation: str = "x",
         return tuple(Fraction(rng.randint(1, 100), 100) for _ in range(K))
 
     def edge(v: tuple[Fraction, ...]) -> tuple[Fraction, ...]:
-        rest = sum(v[1:], Fraction(0))
+        rest = sum(v[1:], ZERO)
         return (tiny,) + tuple(a * (1 - tiny) / rest for a in v[1:])
 
     def make(name, prior, transition, likelihood, q, q2) -> ChainInstance:
@@ -469,18 +464,18 @@ def instances(K: int, count: int, seed: int = 0, observation: str = "x",
     def tight(name, prior, transition, likelihood) -> ChainInstance:
         """q(z1 | x) = p(z1 | x), q(z2 | z1) = p(z2 | z1, x) = p(z2 | z1), from the table."""
         table = {(j, k): prior[k] * transition[k][j] * likelihood[j] for j in range(K) for k in range(K)}
-        evidence = sum(table.values(), Fraction(0))
-        q = tuple(sum((table[(j, k)] for k in range(K)), Fraction(0)) / evidence for j in range(K))
+        evidence = sum(table.values(), ZERO)
+        q = tuple(sum((table[(j, k)] for k in range(K)), ZERO) / evidence for j in range(K))
         q2 = tuple(tuple(table[(j, k)] / (q[j] * evidence) for k in range(K)) for j in range(K))
         return make(name, prior, transition, likelihood, q, q2)
 
     prior, transition, likelihood = dist(), rows(), lik()
     out = [make("random 0", prior, transition, likelihood, dist(), rows()),
            tight("q = posterior (tight)", prior, transition, likelihood),
-           make("q = prior chain", prior, transition, tuple(Fraction(1) for _ in range(K)),
-                tuple(sum((prior[k] * transition[k][j] for k in range(K)), Fraction(0)) for j in range(K)),
+           make("q = prior chain", prior, transition, tuple(ONE for _ in range(K)),
+                tuple(sum((prior[k] * transition[k][j] for k in range(K)), ZERO) for j in range(K)),
                 tuple(tuple(prior[k] * transition[k][j] / sum((prior[m] * transition[m][j] for m in range(K)),
-                                                              Fraction(0)) for k in range(K)) for j in range(K))),
+                                                              ZERO) for k in range(K)) for j in range(K))),
            make("random 1", dist(), rows(), lik(), dist(), rows()),
            make(f"p(z2)[0] = q(z1)[0] = {tiny}", edge(dist()), rows(), lik(), edge(dist()), rows()),
            make(f"p(z1 | z2 = 0)[0] = q(z2 | z1 = 0)[0] = {tiny}", dist(), (edge(dist()),) + rows()[1:],
@@ -508,7 +503,7 @@ def _deepen(inst: ChainInstance, layers: int, seed: int) -> ChainInstance:
     rng = random.Random(f"reference-chain-deeper-{K}-{seed}-{layers}-{inst.name}")
 
     def rows() -> tuple[tuple[Fraction, ...], ...]:
-        return tuple(_normalise([rng.randint(1, 97) for _ in range(K)]) for _ in range(K))
+        return tuple(arith._normalise([rng.randint(1, 97) for _ in range(K)]) for _ in range(K))
 
     deeper = tuple((rows(), rows()) for _ in range(3, layers + 1))
     out = ChainInstance(inst.name, inst.prior, inst.transition, inst.likelihood, inst.q, inst.q2,
@@ -516,11 +511,11 @@ def _deepen(inst: ChainInstance, layers: int, seed: int) -> ChainInstance:
     if "tight" not in inst.name and "prior chain" not in inst.name:
         return out
     table = out.table("p", True)
-    evidence = sum(table.values(), Fraction(0))
+    evidence = sum(table.values(), ZERO)
 
     def marginal(positions: tuple[int, ...], values: tuple[int, ...]) -> Fraction:
         return sum((v for a, v in table.items() if all(a[i] == w for i, w in zip(positions, values))),
-                   Fraction(0)) / evidence
+                   ZERO) / evidence
 
     q = tuple(marginal((0,), (j,)) for j in range(K))
     forward = {t: tuple(tuple(marginal((t - 2, t - 1), (j, k)) / marginal((t - 2,), (j,)) for k in range(K))

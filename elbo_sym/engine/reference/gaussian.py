@@ -22,6 +22,7 @@ and D is the instance's number.  A claim with a free z (D = 1) is judged at samp
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,7 +46,19 @@ from elbo_sym.engine.notation import (
     z,
 )
 from elbo_sym.engine.reference import discrete as arith
-from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Undefined, Value, outcome_of, show
+from elbo_sym.engine.reference.discrete import (
+    MINUS_HALF,
+    MINUS_ONE,
+    ONE,
+    TWO,
+    ZERO,
+    JudgeError,
+    Judgement,
+    Undefined,
+    Value,
+    outcome_of,
+    show,
+)
 from elbo_sym.limits import REFERENCE_ANY_D, REFERENCE_PRODUCT_POINTS
 
 NODES = 10
@@ -152,7 +165,8 @@ def hermite_intervals(n: int) -> tuple:
 
 def forget_intervals() -> None:
     """Drop every remembered value (the backend changes: `discrete.use_backend`)."""
-    for memo in (_HERMITE_INTERVALS, _POINTS, _LOG_NORMALS, _PRODUCT_RULES, _LOG_2PI_V):
+    for memo in (_HERMITE_INTERVALS, _POINTS, _LOG_NORMALS, _PRODUCT_RULES, _LOG_2PI_V, _INTERVAL_KEYS, _POINT_KEYS,
+                 _POINT_NUMBERS, _LOG_NORMALS_BY_IDENTITY):
         memo.clear()
 
 
@@ -259,28 +273,57 @@ def log_normal(v, mean, variance):
     Remembered by its arguments' values (a pure function of them and the precision): the
     expectations of a step's two sides, and of the steps of a file, visit the same quadrature
     points, so most calls repeat one already made (13,000 calls, 449 distinct, on the three
-    kingma-welling-*-any-d files) -- the same value, computed once, its work counted at every call."""
+    kingma-welling-*-any-d files) -- the same value, computed once, its work counted at every call.
+    Looked up first by the arguments' identities (a quadrature point, an instance's mean and variance
+    are the same objects call after call; keying them by value costs more than the rest of a hit)."""
+    ident = (id(v), id(mean), id(variance), arith.PREC)
+    same = _LOG_NORMALS_BY_IDENTITY.get(ident)
+    if same is not None and same[0] is v and same[1] is mean and same[2] is variance:
+        if same[4]:
+            arith._spend(same[4])
+        return same[3]
     if not arith._positive(variance):
         raise Undefined(f"a Gaussian with variance {show(variance)} <= 0")
     key = (_key(v), _key(mean), _key(variance), arith.PREC)
     known = _LOG_NORMALS.get(key)
     if known is not None:  # remembered_with_work's hit, written out (never Undefined: variance > 0)
         arith._spend(known[1])
-        return known[0]
-    return arith.remembered_with_work(_LOG_NORMALS, key, lambda: _log_normal(v, mean, variance))
+    else:
+        arith.remembered_with_work(_LOG_NORMALS, key, lambda: _log_normal(v, mean, variance))
+        known = _LOG_NORMALS[key]
+    if len(_LOG_NORMALS_BY_IDENTITY) > arith.MEMO_ENTRIES:
+        _LOG_NORMALS_BY_IDENTITY.clear()
+    _LOG_NORMALS_BY_IDENTITY[ident] = (v, mean, variance, known[0], known[1])  # the arguments pinned
+    return known[0]
+
+
+_LOG_NORMALS_BY_IDENTITY: dict = {}
+"""log_normal's (value, work) by the identities of its arguments and the precision, the arguments pinned
+beside them (so that their ids stay theirs while the entry lives)."""
 
 
 def _key(v) -> tuple:
     """A value as a memo key: a fraction by its numerator and denominator (lowest terms: equal
-    fractions, equal keys; hashing the pair is cheaper than Fraction's hash), an interval by the backend's key."""
-    return (v.numerator, v.denominator) if type(v) is Fraction else arith.backend().key(v)
+    fractions, equal keys; hashing the pair is cheaper than Fraction's hash), an interval by the backend's key,
+    remembered by the interval's identity (a quadrature point is keyed at every expectation that visits it, and
+    reading an arb ball's midpoint and radius was a fifth of the D = "any" files' second opinion)."""
+    if type(v) is Fraction:
+        return (v.numerator, v.denominator)
+    known = _INTERVAL_KEYS.get(id(v))  # remembered_by_identity's look-up, written out: a hot path
+    if known is not None and known[0] is v:
+        return known[1]
+    return arith.remembered_by_identity(_INTERVAL_KEYS, v, arith.backend().key)
+
+
+_INTERVAL_KEYS: dict = {}
+"""The backend's key of an interval by its identity: id(v) -> (v, key) (emptied with the backend's values)."""
 
 
 def _log_normal(v, mean, variance):
     constant = arith.remembered_with_work(_LOG_2PI_V, (_key(variance), arith.PREC), lambda: arith._product(
-        (Fraction(-1, 2), arith._log(arith._product((Fraction(2), _pi(), variance))))), GAUSSIANS_REMEMBERED)
-    d = arith._sum((v, arith._product((Fraction(-1), mean))))
-    return arith._sum((constant, arith._product((Fraction(-1, 2), arith._power(d, 2), arith._power(variance, -1)))))
+        (MINUS_HALF, arith._log(arith._product((TWO, _pi(), variance))))), GAUSSIANS_REMEMBERED)
+    d = arith._sum((v, arith._product((MINUS_ONE, mean))))
+    return arith._sum((constant, arith._product((MINUS_HALF, arith._power(d, 2), arith._power(variance, -1)))))
 
 
 def _distribution(d, inst: GaussianInstance) -> tuple:
@@ -303,7 +346,7 @@ def _distribution_of(d, inst: GaussianInstance) -> tuple:
             sigma = inst.value("sigma")
             return inst.value("mu"), sigma * sigma
         if d.name == "p" and not d.given:
-            return Fraction(0), Fraction(1)
+            return ZERO, ONE
         if d.name == "p" and tuple(d.given) == (x,):
             w, b, s, xv = (inst.value(n) for n in ("w", "b", "s", "x"))
             return w * (xv - b) / (w * w + s * s), s * s / (w * w + s * s)
@@ -328,7 +371,7 @@ def _log_density(d, inst: GaussianInstance, at):
     if variables == {x, z} and not given:
         if at is None:
             raise JudgeError(f"{d} with z unbound")
-        return arith._sum((log_normal(at, Fraction(0), Fraction(1)),
+        return arith._sum((log_normal(at, ZERO, ONE),
                            log_normal(xv, arith._sum((arith._product((w, at)), b)), s * s)))
     if variables == {x} and not given:
         return log_normal(xv, b, w * w + s * s)
@@ -350,7 +393,7 @@ def _coordinates_of(d, inst: GaussianInstance) -> list[tuple]:
     if isinstance(d, Density) and tuple(d.variables) == (z,) and d.name in ("p", "q") \
             and (not d.given or (d.name == "q" and tuple(d.given) == (x,))):
         if d.name == "p":
-            return [(Fraction(0), Fraction(1))] * inst.D
+            return [(ZERO, ONE)] * inst.D
         out = []
         for j in range(1, inst.D + 1):
             sigma = inst.value(f"sigma{j}")
@@ -365,39 +408,109 @@ def _vector_log_density(d, inst: GaussianInstance, at):
     and of the steps of a file, visit the same quadrature points)."""
     if not isinstance(d, Density):
         raise JudgeError(f"{d} is not a density of the vector z")
-    point = None if at is None else tuple(_key(v) for v in at)
+    point = None if at is None else _point_key(at)
     return _cached(inst, ("log density", d, point), lambda: _vector_log_density_at(d, inst, at))
+
+
+_POINT_KEYS: dict = {}
+"""A product rule's point (a tuple of intervals) -> its number (`_point_key`), by the point's identity."""
+_POINT_NUMBERS: dict = {}
+"""The keys of a point's coordinates -> the point's number, given in the order points are first met."""
+_POINTS_NUMBERED = itertools.count()
+
+
+def _point_key(at: tuple) -> int:
+    """The memo key of a point of the vector z: a number for the keys of its coordinates (equal points,
+    equal numbers), remembered by the point's identity (the points of a remembered product rule are
+    visited by every expectation under it; hashing the coordinates' keys at every visit cost more than
+    the rest of a hit).  Numbers are never given twice, so a number met after the tables started afresh
+    is a new one: a memo misses, never answers for another point."""
+    known = _POINT_KEYS.get(id(at))
+    if known is not None and known[0] is at:
+        return known[1]
+    return arith.remembered_by_identity(_POINT_KEYS, at, _point_number)
+
+
+def _point_number(at: tuple) -> int:
+    keys = tuple(_key(v) for v in at)
+    known = _POINT_NUMBERS.get(keys)
+    if known is None:
+        if len(_POINT_NUMBERS) > arith.MEMO_ENTRIES:
+            _POINT_NUMBERS.clear()
+        known = _POINT_NUMBERS[keys] = next(_POINTS_NUMBERED)
+    return known
+
+
+_JOINT = Density("p", (x, z))
+_EVIDENCE = Density("p", (x,))
+
+
+def _vector_kind(d) -> str | None:
+    """Which density of the diagonal model `d` is: "marginal" p(x), "q", "prior" p(z), "likelihood"
+    p(x | z), "joint" p(x, z), "posterior" p(z | x), None for none of them (a pure function of d,
+    remembered by identity: asked at every point)."""
+    return arith.remembered_by_identity(_VECTOR_KINDS, d, _vector_kind_of)
+
+
+_VECTOR_KINDS: dict = {}
+
+
+def _vector_kind_of(d) -> str | None:
+    variables, given = set(d.variables), tuple(d.given)
+    if variables == {x} and not given:
+        return "marginal"
+    if tuple(d.variables) == (z,) and d.name == "q" and given in ((), (x,)):
+        return "q"
+    if d.name == "p" and tuple(d.variables) == (z,) and not given:
+        return "prior"
+    if d.name == "p" and variables == {x} and given == (z,):
+        return "likelihood"
+    if d.name == "p" and variables == {x, z} and not given:
+        return "joint"
+    if d.name == "p" and tuple(d.variables) == (z,) and given == (x,):
+        return "posterior"
+    return None
+
+
+def _decoder(inst: GaussianInstance) -> tuple:
+    """(w1, ..., wD) of the instance (read once per instance: asked at every point)."""
+    known = inst.binders.get(_DECODER)
+    if known is None:
+        known = inst.binders[_DECODER] = tuple(inst.value(f"w{j}") for j in range(1, inst.D + 1))
+    return known
+
+
+_DECODER = ("decoder",)
 
 
 def _vector_log_density_at(d, inst: GaussianInstance, at):
     if not isinstance(d, Density):
         raise JudgeError(f"{d} is not a density of the vector z")
-    variables, given = set(d.variables), tuple(d.given)
-    D = range(1, inst.D + 1)
+    kind = _vector_kind(d)
     b, s, xv = inst.value("b"), inst.value("s"), inst.value("x")
-    if variables == {x} and not given:  # the textbook marginal of a linear Gaussian
-        return log_normal(xv, b, sum((inst.value(f"w{j}") ** 2 for j in D), Fraction(0)) + s * s)
+    if kind == "marginal":  # the textbook marginal of a linear Gaussian
+        return log_normal(xv, b, sum((w ** 2 for w in _decoder(inst)), ZERO) + s * s)
     if at is None:
         raise JudgeError(f"{d} with z unbound")
 
     def prior():
-        return arith._sum([log_normal(t, Fraction(0), Fraction(1)) for t in at])
+        return arith._sum([log_normal(t, ZERO, ONE) for t in at])
 
     def likelihood():
-        mean = arith._sum([arith._product((inst.value(f"w{j}"), at[j - 1])) for j in D] + [b])
+        mean = arith._sum([arith._product((w, t)) for w, t in zip(_decoder(inst), at)] + [b])
         return log_normal(xv, mean, s * s)
 
-    if tuple(d.variables) == (z,) and d.name == "q" and given in ((), (x,)):
+    if kind == "q":
         return arith._sum([log_normal(t, m, v) for t, (m, v) in zip(at, _coordinates(d, inst))])
-    if d.name == "p" and tuple(d.variables) == (z,) and not given:
+    if kind == "prior":
         return prior()
-    if d.name == "p" and variables == {x} and given == (z,):
+    if kind == "likelihood":
         return likelihood()
-    if d.name == "p" and variables == {x, z} and not given:
+    if kind == "joint":
         return arith._sum((prior(), likelihood()))
-    if d.name == "p" and tuple(d.variables) == (z,) and given == (x,):  # Bayes: p(x, z) / p(x)
-        evidence = _vector_log_density(Density("p", (x,)), inst, None)
-        return arith._sum((prior(), likelihood(), arith._product((Fraction(-1), evidence))))
+    if kind == "posterior":  # Bayes: p(x, z) / p(x)
+        evidence = _vector_log_density(_EVIDENCE, inst, None)
+        return arith._sum((prior(), likelihood(), arith._product((MINUS_ONE, evidence))))
     raise JudgeError(f"no density {d} in the Gaussian family")
 
 
@@ -433,8 +546,6 @@ PRODUCT_RULES_REMEMBERED = 1_000
 
 
 def _made_product_rule(coordinates: tuple, n: int) -> tuple:
-    import itertools
-
     rule = hermite_intervals(n)
     scales = [arith.backend().sqrt(arith._iv(variance), arith.PREC) for _, variance in coordinates]
     grid = []
@@ -446,7 +557,15 @@ def _made_product_rule(coordinates: tuple, n: int) -> tuple:
 
 
 def _at_dimension(body, j: int):
-    """A sum's body at d = j: mu_d, sigma_d, w_d become mu{j}, sigma{j}, w{j}."""
+    """A sum's body at d = j: mu_d, sigma_d, w_d become mu{j}, sigma{j}, w{j} (remembered: a pure
+    function of the body and j, asked at every instance)."""
+    return arith.remembered(_AT_DIMENSION, (body, j), lambda: _made_at_dimension(body, j))
+
+
+_AT_DIMENSION: dict = {}
+
+
+def _made_at_dimension(body, j: int):
     return body.xreplace({sympy.Symbol(f"{name}_d", real=True): sympy.Symbol(f"{name}{j}", real=True)
                           for name in ("mu", "sigma", "w")})
 
@@ -454,12 +573,12 @@ def _at_dimension(body, j: int):
 def _kl_1(a, b, inst):
     (m1, v1), (m2, v2) = a, b
     return _expect(inst, m1, v1, lambda t: arith._sum((log_normal(t, m1, v1),
-                                                        arith._product((Fraction(-1), log_normal(t, m2, v2))))))
+                                                        arith._product((MINUS_ONE, log_normal(t, m2, v2))))))
 
 
 def _entropy_1(a, inst):
     m, v = a
-    return arith._product((Fraction(-1), _expect(inst, m, v, lambda t: log_normal(t, m, v))))
+    return arith._product((MINUS_ONE, _expect(inst, m, v, lambda t: log_normal(t, m, v))))
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -572,8 +691,8 @@ _UNBOUND: dict = {}
 def _unbound(e) -> Unbound:
     """`_plain_evaluate(e, inst)` (z unbound) as a function of the instance, made once per expression:
     each sum, product and integer power computes its parts by their own functions, and every part but a
-    number or a name is remembered in the instance's memo under the same key as always (the work
-    counted depends on which values are found there); any other expression by `_evaluate`."""
+    number or a name is remembered in the instance's memo with its work (`_remembered_per_instance`: a
+    value found is charged what it cost); any other expression by `_evaluate`."""
     return arith.remembered(_UNBOUND, e, lambda: _unbound_function(e))
 
 
@@ -588,17 +707,50 @@ def _unbound_function(e) -> Unbound:
             return unbound
         name = e.name
         return lambda inst: inst.value(name)
-    remember = arith.remembered_with_work  # what _cached(inst, ("value", e), ...) does, one call fewer
     kind = type(e)
     if kind is sympy.Add or kind is sympy.Mul:
         parts = tuple(_unbound(a) for a in e.args)
         combine = arith._sum if kind is sympy.Add else arith._product
-        return lambda inst: remember(inst.binders, ("value", e, arith.PREC),
-                                     lambda: combine([part(inst) for part in parts]))
+        return _remembered_per_instance(e, lambda inst: combine([part(inst) for part in parts]))
     if kind is sympy.Pow and isinstance(e.args[1], sympy.Integer):
         of_base, n = _unbound(e.args[0]), int(e.args[1])
-        return lambda inst: remember(inst.binders, ("value", e, arith.PREC), lambda: arith._power(of_base(inst), n))
-    return lambda inst: remember(inst.binders, ("value", e, arith.PREC), lambda: _evaluate(e, inst, None))
+        return _remembered_per_instance(e, lambda inst: arith._power(of_base(inst), n))
+    return _remembered_per_instance(e, lambda inst: _evaluate(e, inst, None))
+
+
+def _remembered_per_instance(e, make: Unbound) -> Unbound:
+    """make(inst), remembered in the instance's memo with its work (`remembered_with_work`) under the
+    expression's number and the precision (a key that hashes at once; asked at every quadrature point)."""
+    number = arith.expression_number(e)
+    remember = arith.remembered_with_work
+    exact = _rational_function(e)
+
+    def of_instance(inst):
+        key = (number, None if exact else arith.PREC)  # an exact value is the same at every precision
+        known = inst.binders.get(key)
+        if known is None:
+            return remember(inst.binders, key, lambda: make(inst))
+        if known[1]:  # remembered_with_work's hit, written out
+            arith._spend(known[1])
+        if isinstance(known[0], Undefined):
+            raise known[0]
+        return known[0]
+    return of_instance
+
+
+def _rational_function(e) -> bool:
+    """e is a rational function of the instance's names (numbers, names other than z, sums, products,
+    integer powers): its value is an exact fraction (or an exact division by zero), made by the same
+    operations at every precision, so a retry at a higher precision may take the value made at the first."""
+    if isinstance(e, sympy.Rational):
+        return True
+    if isinstance(e, sympy.Symbol):
+        return e != z
+    if type(e) is sympy.Add or type(e) is sympy.Mul:
+        return all(_rational_function(a) for a in e.args)
+    if type(e) is sympy.Pow:
+        return isinstance(e.args[1], sympy.Integer) and _rational_function(e.args[0])
+    return False
 
 
 def _pointwise(e) -> Pointwise:
@@ -660,9 +812,8 @@ def _evaluate(e, inst: GaussianInstance, at=None):
             raise JudgeError("the Gaussian family has one observation, x")
         a = e.distribution
         mean, variance = _distribution(a, inst)
-        joint = Density("p", (x, z))
         return _cached(inst, ("ELBO", a), lambda: _expect(inst, mean, variance, lambda t: arith._sum(
-            (_log_density(joint, inst, t), arith._product((Fraction(-1), _log_density(a, inst, t)))))))
+            (_log_density(_JOINT, inst, t), arith._product((MINUS_ONE, _log_density(a, inst, t)))))))
     if isinstance(e, sympy.Symbol):
         if e == z:
             if at is None or inst.vector:
@@ -700,18 +851,17 @@ def _evaluate_vector(e, inst: GaussianInstance, at):
     if isinstance(e, KL):
         a, b = e.args
         return _cached(inst, ("KL", a, b), lambda: _vector_expect(inst, a, 2, lambda t: arith._sum(
-            (_vector_log_density(a, inst, t), arith._product((Fraction(-1), _vector_log_density(b, inst, t)))))))
+            (_vector_log_density(a, inst, t), arith._product((MINUS_ONE, _vector_log_density(b, inst, t)))))))
     if isinstance(e, Entropy):
         (a,) = e.args
         return _cached(inst, ("H", a), lambda: arith._product(
-            (Fraction(-1), _vector_expect(inst, a, 2, lambda t: _vector_log_density(a, inst, t)))))
+            (MINUS_ONE, _vector_expect(inst, a, 2, lambda t: _vector_log_density(a, inst, t)))))
     assert isinstance(e, ELBO)
     if e.observation != x:
         raise JudgeError("the Gaussian family has one observation, x")
     a = e.distribution
-    joint = Density("p", (x, z))
     return _cached(inst, ("ELBO", a), lambda: _vector_expect(inst, a, 2, lambda t: arith._sum(
-        (_vector_log_density(joint, inst, t), arith._product((Fraction(-1), _vector_log_density(a, inst, t)))))))
+        (_vector_log_density(_JOINT, inst, t), arith._product((MINUS_ONE, _vector_log_density(a, inst, t)))))))
 
 
 # ----------------------------------------------------------------------------- instances
@@ -743,14 +893,14 @@ def _instances(D: int, count: int, seed: int, params: tuple[tuple[str, str], ...
                     "b": _rational(rng, -2, 2), "s": Fraction(rng.randint(1, 16), 8), "x": _rational(rng, -3, 3),
                     "z": _rational(rng, -3, 3)}
         tight = draw()
-        tight.update(w=Fraction(3, 4), s=Fraction(1), sigma=Fraction(4, 5))
+        tight.update(w=Fraction(3, 4), s=ONE, sigma=Fraction(4, 5))
         tight["mu"] = Fraction(12, 25) * (tight["x"] - tight["b"])
         out.append(("tight case q = p(z | x)", tight))
-        out.append(("q = p(z)", {**draw(), "mu": Fraction(0), "sigma": Fraction(1)}))
+        out.append(("q = p(z)", {**draw(), "mu": ZERO, "sigma": ONE}))
         out += [(f"random {i}", draw()) for i in range(3)]
         out.append(("narrow q: sigma = 1/1000", {**draw(), "sigma": Fraction(1, 1000)}))
         out.append(("far x = 1000, z = -50", {**draw(), "x": Fraction(1000), "z": Fraction(-50)}))
-        out.append(("w = 0 (x says nothing)", {**draw(), "w": Fraction(0)}))
+        out.append(("w = 0 (x says nothing)", {**draw(), "w": ZERO}))
         out.append(("small s = 1/100", {**draw(), "s": Fraction(1, 100)}))
         out.append(("random 3", draw()))
     else:
@@ -765,13 +915,13 @@ def _instances(D: int, count: int, seed: int, params: tuple[tuple[str, str], ...
             if diagonal:
                 values["D"] = Fraction(D)
             return values
-        prior = {k: (Fraction(0) if k.startswith("mu") else Fraction(1) if k.startswith("sigma") else v)
+        prior = {k: (ZERO if k.startswith("mu") else ONE if k.startswith("sigma") else v)
                  for k, v in draw_d().items()}
         out.append(("q = p(z)", prior))
         out += [(f"random {i}", draw_d()) for i in range(3)]
         out.append(("sigma1 = 1/1000", {**draw_d(), "sigma1": Fraction(1, 1000)}))
         out.append((f"mu{D} = 1000", {**draw_d(), f"mu{D}": Fraction(1000)}))
-        out.append(("w = 0, s = 1/100", {**draw_d(), **{f"w{j}": Fraction(0) for j in range(1, D + 1)},
+        out.append(("w = 0, s = 1/100", {**draw_d(), **{f"w{j}": ZERO for j in range(1, D + 1)},
                                          "s": Fraction(1, 100)}))
         out.append(("random 3", draw_d()))
     out = out[:max(1, count)]

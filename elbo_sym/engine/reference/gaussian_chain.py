@@ -80,9 +80,9 @@ def _chains(inst: ChainInstance) -> dict:
         reverse_names = [f"z{t}" for t in range(T, 0, -1)] + ["x"]
         reverse = [(v(f"a{t}"), v(f"b{t}"), v(f"v{t}")) for t in range(T, 0, -1)]
         forward_names = [f"z{t}" for t in range(1, T + 1)]
-        forward = [(v(f"c{t}"), Fraction(0), 1 - v(f"c{t}") ** 2) for t in range(2, T + 1)]
+        forward = [(v(f"c{t}"), arith.ZERO, 1 - v(f"c{t}") ** 2) for t in range(2, T + 1)]
         c1 = v("c1")
-        known = inst.binders["chains"] = {"p": _joint(reverse_names, reverse, Fraction(0), Fraction(1)),
+        known = inst.binders["chains"] = {"p": _joint(reverse_names, reverse, arith.ZERO, arith.ONE),
                                           "q": _joint(forward_names, forward, c1 * v("x"), 1 - c1 ** 2)}
     return known
 
@@ -106,11 +106,11 @@ def _solve(matrix: list[list[Fraction]], columns: list[list[Fraction]]) -> list[
 
 
 def _det(matrix: list[list[Fraction]]) -> Fraction:
-    n, m, det = len(matrix), [list(r) for r in matrix], Fraction(1)
+    n, m, det = len(matrix), [list(r) for r in matrix], arith.ONE
     for i in range(n):
         pivot = next((r for r in range(i, n) if m[r][i] != 0), None)
         if pivot is None:
-            return Fraction(0)
+            return arith.ZERO
         if pivot != i:
             m[i], m[pivot] = m[pivot], m[i]
             det = -det
@@ -198,11 +198,11 @@ def _log_density(d: Density, inst: ChainInstance, at: dict) -> Value:
         point = [at[a] for a in wanted]
     except KeyError as error:
         raise JudgeError(f"{error.args[0]} is free where {d} is evaluated") from None
-    diff = [arith._sum((p, arith._product((Fraction(-1), _mean_at(mu[i], gain[i], mu_given, values)))))
+    diff = [arith._sum((p, arith._product((arith.MINUS_ONE, _mean_at(mu[i], gain[i], mu_given, values)))))
             for i, p in enumerate(point)]
     quadratic = arith._sum([arith._product((inverse[i][j], diff[i], diff[j]))
                             for i in range(len(diff)) for j in range(len(diff))])
-    return arith._product((Fraction(-1, 2), arith._sum((constant, quadratic))))
+    return arith._product((arith.MINUS_HALF, arith._sum((constant, quadratic))))
 
 
 def _precision_matrix(C: list[list[Fraction]]) -> tuple:
@@ -211,7 +211,7 @@ def _precision_matrix(C: list[list[Fraction]]) -> tuple:
     if det <= 0:
         raise Undefined("a covariance that is not positive definite")
     inverse = _solve(C, [[Fraction(int(i == j)) for i in range(len(C))] for j in range(len(C))])
-    return inverse, arith._log(arith._product((det, arith._power(arith._product((Fraction(2), _pi())), len(C)))))
+    return inverse, arith._log(arith._product((det, arith._power(arith._product((arith.TWO, _pi())), len(C)))))
 
 
 def expect(d: Density, inst: ChainInstance, at: dict, body, degree: int = 2) -> Value:
@@ -246,7 +246,7 @@ def expect(d: Density, inst: ChainInstance, at: dict, body, degree: int = 2) -> 
 
 
 def _difference(a, b) -> Value:
-    return arith._sum((a, arith._product((Fraction(-1), b))))
+    return arith._sum((a, arith._product((arith.MINUS_ONE, b))))
 
 
 def _of_densities(e) -> bool:
@@ -375,7 +375,7 @@ def _plain_evaluate(e, inst: ChainInstance, at: dict) -> Value:
         return expect(a, inst, at, lambda point: _difference(log_density(a, inst, point), log_density(b, inst, point)))
     if isinstance(e, Entropy):
         (a,) = e.args
-        return arith._product((Fraction(-1), expect(a, inst, at, lambda point: log_density(a, inst, point))))
+        return arith._product((arith.MINUS_ONE, expect(a, inst, at, lambda point: log_density(a, inst, point))))
     if isinstance(e, ELBO):
         if e.observation != x:
             raise JudgeError("one observation, x")
@@ -426,7 +426,7 @@ def instances(T: int, count: int, seed: int = 0, params: tuple[tuple[str, str], 
     out.append(("c_t = 1/1000", {**draw(), **{f"c{t}": Fraction(1, 1000) for t in range(1, T + 1)}}))
     out.append(("c_t = 999/1000", {**draw(), **{f"c{t}": Fraction(999, 1000) for t in range(1, T + 1)}}))
     out.append(("v_t = 1/100, a_t = 0", {**draw(), **{f"v{t}": Fraction(1, 100) for t in range(1, T + 1)},
-                                         **{f"a{t}": Fraction(0) for t in range(1, T + 1)}}))
+                                         **{f"a{t}": arith.ZERO for t in range(1, T + 1)}}))
     out.append(("far x = 1000", {**draw(), "x": Fraction(1000)}))
     out += [(f"random {i}", draw()) for i in range(1, 4)]
     out = out[:max(1, count)]
@@ -442,7 +442,7 @@ def is_valid(inst: ChainInstance, params: tuple[tuple[str, str], ...] = ()) -> b
     """Forward coefficients in (0, 1), reverse variances > 0, each [params] value in its interval."""
     values = dict(inst.values)
     for t in range(1, inst.T + 1):
-        if not (0 < values.get(f"c{t}", Fraction(0)) < 1 and values.get(f"v{t}", Fraction(0)) > 0):
+        if not (0 < values.get(f"c{t}", arith.ZERO) < 1 and values.get(f"v{t}", arith.ZERO) > 0):
             return False
     return all(name in values and arith.parameter_contains(condition, values[name]) for name, condition in params)
 

@@ -30,6 +30,8 @@ from mpmath.libmp import (
     from_rational,
     fzero,
     mpf_add,
+    mpf_lt,
+    mpf_neg,
     mpf_sign,
     mpf_sub,
     round_ceiling,
@@ -77,6 +79,9 @@ class Backend:
     """Every point of the interval is > 0."""
     upper_negative: Callable[[Any], bool]
     upper_nonpositive: Callable[[Any], bool]
+    lower_nonnegative: Callable[[Any], bool]
+    small: Callable[[Any, int], bool]
+    """small(v, e): every point of the interval lies strictly between -2**e and 2**e."""
     ends: Callable[[Any], tuple]
     """(lo, hi) raw mpf floats with lo <= every point <= hi (rounded outward: as rigorous as the interval)."""
     mid: Callable[[Any, int], tuple]
@@ -85,6 +90,9 @@ class Backend:
     """A hashable key that determines the interval (memo keys)."""
     set_precision: Callable[[int], None]
     is_interval: Callable[[Any], bool]
+    operators: bool = False
+    """Its intervals' own ``+a``, ``a + b`` and ``a * b`` are exactly `rounded`, `add` and `mul` at the
+    precision set (arb): the judges' sums and products, their hottest code, call them directly."""
 
 
 # ----------------------------------------------------------------------------- mpmath (pure Python)
@@ -112,6 +120,8 @@ MPMATH = Backend(
     lower_positive=lambda v: mpf_sign(v[0]) > 0,
     upper_negative=lambda v: mpf_sign(v[1]) < 0,
     upper_nonpositive=lambda v: mpf_sign(v[1]) <= 0,
+    lower_nonnegative=lambda v: mpf_sign(v[0]) >= 0,
+    small=lambda v, e: mpf_lt(mpf_neg(from_man_exp(1, e)), v[0]) and mpf_lt(v[1], from_man_exp(1, e)),
     ends=lambda v: v,
     mid=mpi_mid,
     key=lambda v: v,
@@ -171,11 +181,14 @@ def _arb_backend() -> Backend:
         lower_positive=lambda v: v > 0,
         upper_negative=lambda v: v < 0,
         upper_nonpositive=lambda v: v <= 0,
+        lower_nonnegative=lambda v: v >= 0,
+        small=lambda v, e: abs(v) < arb((1, e)),
         ends=lambda v: (to_mpf(v.lower()), to_mpf(v.upper())),
         mid=lambda v, prec: to_mpf(v.mid()),
         key=lambda v: (v.mid().man_exp(), v.rad().man_exp()),
         set_precision=set_precision,
         is_interval=lambda v: type(v) is arb,
+        operators=True,
     )
 
 
