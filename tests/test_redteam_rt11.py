@@ -66,6 +66,9 @@ def test_the_steps_the_engine_proved_are_false():
 @pytest.mark.parametrize("name", ["rt11_renyi_q_moves.toml", "rt11_renyi_q_moves_any.toml",
                                   "rt11_renyi_softmax_path.toml", "rt11_renyi_q_moves_at_0.toml"])
 def test_a_limit_whose_q_moves_with_its_variable_is_never_proved(name):
+    """Refused, not refuted: the first three are false; the alpha -> 0 one is true (q_0 = p(z | x) > 0,
+    so the limit is log p(x); red team rt13 confirmed it to 19 digits) but no certified rule covers a
+    moving q, so it ends `error` too -- conservative, never a false proof."""
     report = check_file(REDTEAM / name)
     step = report.steps[0]
     assert step.verdict == "error", (step.verdict, step.reason)
