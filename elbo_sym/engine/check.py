@@ -1281,8 +1281,9 @@ def _derived_problem(derivation: Derivation, model: Model, budget: float) -> str
 
 
 def _teaching_claim_problem(derivation: Derivation, model: Model, budget: float) -> str | None:
-    """A teaching file's claim is the wrong conclusion its chain reaches, but it must still
-    mean something: every log argument positive, every divisor non-zero."""
+    """A teaching file's claim is printed above its chain, so it must mean something: every
+    log argument positive, every divisor non-zero (engine.repair checks that the corrected
+    chain shows it)."""
     claim = derivation.claim
     assert claim is not None
 

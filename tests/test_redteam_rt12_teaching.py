@@ -1,0 +1,132 @@
+"""Red team rt12: a teaching file's solution must hold.
+
+F1: a teaching file whose claim is false (the beta-VAE objective below log p(x) for every beta
+in [0, 1]) passed `check` and was printed as "find the mistake ... correct it". F2: the
+generated suggestion ("reverse the inequality") was printed as the repair although the chain
+with it (>= then <=) shows nothing. Now the solution is checked: with each deliberate mistake
+corrected (the file's `repair`, else the generated suggestion) every step must be proved and
+the chain must establish the claim, or the file fails and nothing is published.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from elbo_sym.cli import main
+from elbo_sym.engine.derivation import loads
+from elbo_sym.publish.handouts import HandoutError, mistakes_handout
+from elbo_sym.report.build import check_file
+
+BETA_SLIP = """\
+title = "The beta-VAE bound, with one slip"
+K = "any"
+expect_refuted = [2]
+claim = "E(q, log(p(x | z))) - beta * KL(q(z), p(z)) <= log(p(x))"
+start = "E(q, log(p(x | z))) - beta * KL(q(z), p(z))"
+
+[params]
+beta = "in [0, 1]"
+
+[[step]]
+rel = "="
+expr = "ELBO(q) + (1 - beta) * KL(q(z), p(z))"
+rule = "definition"
+
+[[step]]
+rel = "<="
+expr = "ELBO(q)"
+rule = "kl-nonneg"
+
+[[step]]
+rel = "<="
+expr = "log(p(x))"
+rule = "kl-nonneg"
+"""
+
+CLAIM_ALONE = """\
+title = "The claim of BETA_SLIP, alone"
+K = "any"
+start = "E(q, log(p(x | z))) - beta * KL(q(z), p(z))"
+
+[params]
+beta = "in [0, 1]"
+
+[[step]]
+rel = "<="
+expr = "log(p(x))"
+rule = "kl-nonneg"
+"""
+
+SLIP2 = """\
+title = "The bound, with one slip"
+K = "any"
+expect_refuted = [1]
+claim = "ELBO(q) <= log(p(x))"
+start = "ELBO(q)"
+
+[[step]]
+rel = "<="
+expr = "ELBO(q) - KL(q(z), p(z | x))"
+rule = "kl-nonneg"
+
+[[step]]
+rel = "<="
+expr = "log(p(x))"
+rule = "kl-nonneg"
+"""
+
+UNDEFINED_START = ('title = "No correction can hold"\nK = "any"\nexpect_refuted = [1]\nstart = "log(2 - p(x | z))"\n\n'
+                   '[[step]]\nrel = "="\nexpr = "log(2 - p(x | z))"\nrule = "algebra"\n')
+
+
+def test_a_teaching_file_with_a_false_claim_fails_and_is_not_published(tmp_path, capsys):
+    report = check_file(loads(BETA_SLIP, "beta-slip.toml"))
+    assert [s.verdict for s in report.steps] == ["proved", "refuted", "proved"] and report.steps[1].expected_refuted
+    assert not report.ok
+    (problem,) = report.problems
+    assert problem.startswith("the solution does not hold: with the suggested correction (step 2: ")
+    assert 'write the intended correction as repair = "..." on step 2' in problem
+    with pytest.raises(HandoutError, match="the solution does not hold"):
+        mistakes_handout([report])
+    path = tmp_path / "beta-slip.toml"
+    path.write_text(BETA_SLIP, "utf-8")
+    assert main(["check", "--no-cache", str(path)]) == 1
+    assert "0/1 file(s) pass" in capsys.readouterr().out
+
+
+def test_the_claim_it_printed_is_indeed_false():
+    """Why no correction can save BETA_SLIP: its claim, as one step, is refuted."""
+    report = check_file(loads(CLAIM_ALONE, "claim.toml"))
+    assert report.steps[0].verdict == "refuted" and not report.ok
+
+
+def test_the_printed_repair_makes_the_chain_show_the_claim():
+    """SLIP2's suggestion used to be "reverse the inequality" (>= then <=: no relation). Whatever
+    is suggested now, the file with the suggestion applied, as an ordinary file, establishes
+    its claim."""
+    report = check_file(loads(SLIP2, "slip2.toml"))
+    assert report.ok, report.problems
+    g = report.steps[0].suggestion
+    assert g is not None and g.rel == "<=" and "but then" not in g.description
+    fixed = SLIP2.replace("expect_refuted = [1]\n", "").replace(
+        'rel = "<="\nexpr = "ELBO(q) - KL(q(z), p(z | x))"\nrule = "kl-nonneg"',
+        f'rel = "{g.rel}"\nexpr = "{g.expr}"\nrule = "{g.rule}"')
+    assert fixed != SLIP2.replace("expect_refuted = [1]\n", "")
+    corrected = check_file(loads(fixed, "fixed.toml"))
+    assert corrected.ok and corrected.established and all(s.verdict == "proved" for s in corrected.steps)
+
+
+def test_a_suggestion_that_mixes_the_chains_directions_says_so():
+    """In an ordinary file too: reversing step 2 of BETA_SLIP's chain (= <= <=) would leave
+    a chain that establishes nothing; the suggestion says so."""
+    report = check_file(loads(BETA_SLIP.replace("expect_refuted = [2]\n", ""), "beta.toml"))
+    g = report.steps[1].suggestion
+    assert g is None or "rel" not in g.changes or "the chain mixes >= and <= steps" in g.description
+
+
+def test_a_teaching_file_without_a_checked_correction_fails():
+    report = check_file(loads(UNDEFINED_START, "undefined.toml"))
+    assert report.steps[0].verdict == "refuted" and report.steps[0].expected_refuted
+    assert not report.ok
+    assert any(p.startswith("step 1: no correction of the deliberate mistake was found that is proved")
+               for p in report.problems)
