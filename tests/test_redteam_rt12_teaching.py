@@ -5,16 +5,26 @@ in [0, 1]) passed `check` and was printed as "find the mistake ... correct it". 
 generated suggestion ("reverse the inequality") was printed as the repair although the chain
 with it (>= then <=) shows nothing. Now the solution is checked: with each deliberate mistake
 corrected (the file's `repair`, else the generated suggestion) every step must be proved and
-the chain must establish the claim, or the file fails and nothing is published.
+the chain must establish the claim, or the file fails and nothing is published. F3: a
+counterexample's values went to the handout re-parsed from their text (the parser refuses
+integers above 10**6: the text then went into $...$); now the engine prints them at the source.
 """
 
 from __future__ import annotations
+
+import random
+from dataclasses import replace
+from fractions import Fraction
 
 import pytest
 
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import loads
-from elbo_sym.publish.handouts import HandoutError, mistakes_handout
+from elbo_sym.engine.notation import to_latex
+from elbo_sym.engine.parse import ParseError, parse_expression
+from elbo_sym.numbers.evaluate import value_expr, value_text
+from elbo_sym.numbers.exact import LogNumber, log_of
+from elbo_sym.publish.handouts import HandoutError, mistake_context, mistakes_handout
 from elbo_sym.report.build import check_file
 
 BETA_SLIP = """\
@@ -130,3 +140,63 @@ def test_a_teaching_file_without_a_checked_correction_fails():
     assert not report.ok
     assert any(p.startswith("step 1: no correction of the deliberate mistake was found that is proved")
                for p in report.problems)
+
+
+# ---------------------------------------------------------------------------- F3: what is printed is what was checked
+
+BIG_VALUES = """\
+title = "A counterexample whose value has integers above the parser's limit"
+K = "any"
+start = "ELBO(q)"
+
+[[step]]
+rel = "<="
+expr = "ELBO(q) - KL(q(z), p(z | x))"
+rule = "kl-nonneg"
+
+[[example]]
+prior = ["9/14", "5/14"]
+likelihood = ["3/5", "1"]
+q = ["9/14", "5/14"]
+"""
+
+
+def test_a_counterexample_is_typeset_from_its_values_not_from_reparsed_text():
+    """rt12 F3: the right side, log(16209796869/200795254400)/7, was re-parsed for the handout;
+    the parser refuses integers above 10**6, and the text went into $...$ (an italic 'log')."""
+    (step,) = check_file(loads(BIG_VALUES, "big.toml")).steps
+    c = step.counterexample
+    assert step.verdict == "refuted" and c is not None and c.source == "example 1"
+    assert c.rhs == "log(16209796869/200795254400)/7"
+    assert c.rhs_latex == r"\frac{\log \frac{16209796869}{200795254400}}{7}"
+    assert c.lhs_latex == to_latex(parse_expression(c.lhs))  # what the parser can read prints as before
+    assert r"\frac{9}{14}" in c.where_latex and "log(" not in c.where_latex
+
+
+def test_value_expr_is_the_tree_the_parser_makes_of_value_text():
+    """The printer's form of a value (value_expr) and its text (value_text) say the same thing:
+    wherever the parser can read the text, it builds exactly value_expr's tree."""
+    rng = random.Random(12)
+    compared = 0
+    for _ in range(1500):
+        v = LogNumber.of(Fraction(rng.randint(-5, 5), rng.randint(1, 4)))
+        for _ in range(rng.randint(0, 3)):
+            v = v + log_of(Fraction(rng.randint(1, 30), rng.randint(1, 30))) * Fraction(rng.randint(-4, 4),
+                                                                                      rng.randint(1, 3))
+        try:
+            parsed = parse_expression(value_text(v))
+        except ParseError:
+            continue
+        assert parsed == value_expr(v) and to_latex(parsed) == to_latex(value_expr(v)), value_text(v)
+        compared += 1
+    assert compared > 1000
+
+
+def test_a_side_without_a_value_is_set_as_text_not_math():
+    report = check_file(loads(SLIP2, "slip2.toml"))
+    step = report.steps[0]
+    assert report.ok and step.counterexample is not None and step.counterexample.lhs_latex
+    no_value = replace(step.counterexample, rhs="(not in closed form)", rhs_latex="")
+    (mistake,) = mistake_context(replace(report, steps=(replace(step, counterexample=no_value),
+                                                        *report.steps[1:])))["mistakes"]
+    assert mistake["right"] == r"\text{(not in closed form)}" and mistake["left"] == step.counterexample.lhs_latex
