@@ -71,7 +71,16 @@ from elbo_sym.limits import (
     file_budget,
     validate_budget,
 )
-from elbo_sym.numbers.evaluate import Undefined, approx_text, as_float, compile_float, decide, sign_of, value_expr, value_text
+from elbo_sym.numbers.evaluate import (
+    Undefined,
+    approx_text,
+    as_float,
+    compile_float,
+    decide,
+    sign_of,
+    value_expr,
+    value_text,
+)
 from elbo_sym.numbers.exact import quick_factoring
 
 FULL_SEARCH_K = 2
