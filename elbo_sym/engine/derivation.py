@@ -1470,8 +1470,9 @@ def _toml_value(value: object) -> str:
 
 MAX_SHOWN_VALUE_CHARS = 80
 """A TOML value quoted in a message is cut after this many characters."""
-PARAMETER_NAME_RULE = ("a name is a letter (a-z, A-Z) and up to 19 more letters or digits (beta, alpha2), or 2 to 12 letters "
-                       "(and up to 3 digits), one `_` and a letter with up to 9 more letters or digits (theta_old)")
+PARAMETER_NAME_RULE = ("a name is a letter (a-z, A-Z) and up to 19 more letters or digits (beta, alpha2), "
+                       "or 2 to 12 letters (and up to 3 digits), one `_` and a letter with up to 9 more letters or "
+                       "digits (theta_old)")
 """What _NAME and _INDEXED_NAME accept, in words (the error a refused parameter name shows)."""
 
 
