@@ -502,7 +502,10 @@ def _repair_text(g: SuggestionReport) -> str:
     if g.authored and g.description == "the intended correction":
         return f"The intended correction (checked: the step and the chain hold with it); rule: {g.rule}."
     text = sentence(g.description)
-    return f"{text} (the intended correction, checked); rule: {g.rule}." if g.authored else f"{text}; rule: {g.rule}."
+    if g.authored:
+        return f"{text} (the intended correction, checked); rule: {g.rule}."
+    # a teaching file is published only when its solution holds (engine.repair.solution_problem)
+    return f"{text} (checked: the step and the chain hold with it); rule: {g.rule}."
 
 
 def mistakes_handout(results: Sequence[DerivationReport], solutions: str = "separate") -> Handout | None:
