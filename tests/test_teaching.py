@@ -26,7 +26,7 @@ SLIP = ROOT / "derivations" / "teaching" / "gap-slip.toml"
 GAP = ROOT / "derivations" / "gap.toml"
 SLIP_STEP_1 = 'expr = "Sum(q(z) * log(p(x)), z) - Sum(q(z) * log(p(x, z) / q(z)), z)"'
 SLIP_STEP_1_WRONG = 'expr = "Sum(q(z) * log(p(x)), z) + Sum(q(z) * log(p(x, z) / q(z)), z)"'
-CARRIED_ON = (SLIP.read_text("utf-8")
+CARRIED_ON = (re.sub(r"(?m)^repair = .*\n", "", SLIP.read_text("utf-8"))
               .replace("KL(q(z), p(z | x))", "KL(q(z), p(z))")  # the claim: the wrong conclusion
               .replace('expr = "KL(q(z), p(z))"\nrule = "bayes"',
                        'expr = "Sum(q(z) * log(q(z) / p(z)), z)"\nrule = "bayes"')

@@ -158,9 +158,9 @@ def check_with_suggestions(derivation: Derivation, budget: float = STEP_BUDGET_S
             result = replace(result, steps=tuple(prefer_example(r, model, derivation.examples)
                                                  for r in result.steps))
             steps = attach_suggestions(derivation, model, list(result.steps), budget)
-    except BudgetExceeded:
+    except BudgetExceeded as error:
         clear_cache()
-        return _with_solution(result, model, budget, 0.0)
+        return _with_solution(result, model, budget, 0.0, ran_out=str(error))
     return _with_solution(replace(result, steps=tuple(steps)), model, budget, total - (time.monotonic() - started))
 
 
@@ -335,20 +335,29 @@ def _chain_problem(derivation: Derivation, model: Model, results: list[StepResul
 # ---------------------------------------------------------------------------- a teaching file's solution
 
 
-def _with_solution(result: DerivationResult, model: Model, step_budget: float, left: float) -> DerivationResult:
+def _with_solution(result: DerivationResult, model: Model, step_budget: float, left: float,
+                   ran_out: str = "") -> DerivationResult:
     """A teaching file's `result`, with a problem (failing the file) unless its solution is
     shown right: see :func:`solution_problem`.  Other files, and teaching files that fail
-    already, are returned unchanged; running out of time is a problem, never a pass."""
+    already, are returned unchanged; running out of time (`ran_out`: while the corrections
+    were searched) is a problem, never a pass."""
     derivation = result.derivation
     if derivation.expect != "refuted" or result.problems or not _mistakes(result):
         return result
-    try:
-        with budgets.limit(max(left, 1e-3), "the budget for checking the solution ran out"):
-            problem = solution_problem(derivation, model, list(result.steps), step_budget)
-    except BudgetExceeded as error:
-        clear_cache()
-        problem = f"could not check the solution: {error}; a teaching file's correction must be checked"
+    problem = _unchecked(ran_out) if ran_out else None
+    if not ran_out:
+        try:
+            with budgets.limit(max(left, 1e-3), "the budget for checking the solution ran out"):
+                problem = solution_problem(derivation, model, list(result.steps), step_budget)
+        except BudgetExceeded as error:
+            clear_cache()
+            problem = _unchecked(str(error))
     return result if problem is None else replace(result, problems=result.problems + (problem,))
+
+
+def _unchecked(why: str) -> str:
+    return (f"could not check the solution: {why}; a teaching file's correction must be checked (a larger "
+            "--file-budget, or the intended correction as repair = \"...\" on the wrong step)")
 
 
 def _mistakes(result: DerivationResult) -> list[int]:
@@ -376,9 +385,10 @@ def solution_problem(derivation: Derivation, model: Model, results: list[StepRes
         return None  # the file's own repairs: their chain was checked (check_authored_repairs)
     lacking = [results[i].step.index for i in mistakes if results[i].suggestion is None]
     if lacking:
-        return (f"step {lacking[0]}: no correction of the deliberate mistake was found that is proved; write the "
-                f"intended correction as repair = \"...\" on step {lacking[0]} (a teaching file's solution is "
-                "checked, never printed unchecked)")
+        return (f"step {lacking[0]}: no correction of the deliberate mistake was found that is proved (the repair "
+                f"search tries the common slips, within its time budget); write the intended correction as "
+                f"repair = \"...\" on step {lacking[0]} (a teaching file's solution is checked, never printed "
+                "unchecked)")
     corrections = {}
     for i in mistakes:
         g = results[i].suggestion
