@@ -96,6 +96,7 @@ rel = "="
 expr = "KL(q(z), p(z))"
 rule = "bayes"
 why = "Bayes' rule"
+repair = "KL(q(z), p(z | x))"
 """
 
 SELFCHECK = """\
