@@ -85,6 +85,8 @@ expr = "log(p(x))"
 rule = "kl-nonneg"
 """
 
+GAP_WRONG_KL = ('title = "t"\nK = 2\nstart = "log(p(x)) - ELBO(q)"\n\n[[step]]\nrel = "="\n'
+                'expr = "KL(p(z | x), q(z))"\nrule = "definition"\n')
 UNDEFINED_START = ('title = "No correction can hold"\nK = "any"\nexpect_refuted = [1]\nstart = "log(2 - p(x | z))"\n\n'
                    '[[step]]\nrel = "="\nexpr = "log(2 - p(x | z))"\nrule = "algebra"\n')
 
@@ -190,6 +192,16 @@ def test_value_expr_is_the_tree_the_parser_makes_of_value_text():
         assert parsed == value_expr(v) and to_latex(parsed) == to_latex(value_expr(v)), value_text(v)
         compared += 1
     assert compared > 1000
+
+
+def test_a_suggestion_is_typeset_from_the_expression_that_was_proved():
+    """The suggestion's LaTeX comes with it from the repair search (the parsed, proved
+    expression), the same as the printer makes of its text."""
+    suggested = [step.suggestion for text in (SLIP2, BIG_VALUES, GAP_WRONG_KL)
+                 for step in check_file(loads(text, "f.toml")).steps if step.suggestion is not None]
+    assert len(suggested) == 3
+    for g in suggested:
+        assert g.expr_latex and g.expr_latex == to_latex(parse_expression(g.expr)), g
 
 
 def test_a_side_without_a_value_is_set_as_text_not_math():

@@ -138,6 +138,8 @@ class Suggestion:
     """Which keys of the step the repair edits ("rel", "expr", "rule"); empty if none."""
     authored: bool = False
     """The file's own ``repair = "..."`` (checked like a generated one), not a generated suggestion."""
+    expr_latex: str = ""
+    """The printer's LaTeX of the expression the checker parsed and proved (never re-parsed from `expr`)."""
 
     def describe(self) -> str:
         """One line, e.g. ``swap the two arguments of KL: expr = "KL(q(z), p(z | x))"``."""

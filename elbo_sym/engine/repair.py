@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TypeGuard
 
+from sympy import Expr
 from sympy.core.cache import clear_cache
 
 from elbo_sym import budget as budgets
@@ -54,6 +55,7 @@ from elbo_sym.engine.check import (  # noqa: F401  (Suggestion: re-exported)
 )
 from elbo_sym.engine.derivation import Derivation, Example, Formula, Step
 from elbo_sym.engine.models.base import Model
+from elbo_sym.engine.notation import to_latex
 from elbo_sym.engine.parse import Vocabulary, parse_expression
 from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, validate_budget
 
@@ -108,16 +110,18 @@ def suggest(lhs, step: Step, model: Model, examples: tuple[Example, ...] = (),
             break
         if fallback is not None and _tier(step, candidate) > fallback_tier:
             return fallback  # e.g. a repair that keeps '=' (breaking the chain) beats every weakening
-        if _proves(lhs, step, candidate, model, examples, vocabulary):
+        expr = _proved_expr(lhs, step, candidate, model, examples, vocabulary)
+        if expr is not None:
             changes = tuple(key for key, old, new in (("rel", step.rel, candidate.rel),
                                                       ("expr", step.formula.text.strip(), candidate.text),
                                                       ("rule", step.rule, candidate.rule)) if old != new)
             broken = keeps_chain(candidate) if keeps_chain is not None and changes != ("rule",) else None
             if broken is None:
-                return Suggestion(candidate.description, candidate.rel, candidate.text, candidate.rule, changes)
+                return Suggestion(candidate.description, candidate.rel, candidate.text, candidate.rule, changes,
+                                  expr_latex=to_latex(expr))
             if fallback is None:
                 fallback = Suggestion(f"{candidate.description} (but then {broken})", candidate.rel, candidate.text,
-                                      candidate.rule, changes)
+                                      candidate.rule, changes, expr_latex=to_latex(expr))
                 fallback_tier = _tier(step, candidate)
     return fallback
 
@@ -220,7 +224,8 @@ def attach_suggestions(derivation: Derivation, model: Model, results: list,
                 if _proves(repaired_previous, result.step, unchanged, model, derivation.examples, vocabulary):
                     suggestion = Suggestion(
                         f"no edit needed here: this step holds once step {result.step.index - 1} is repaired "
-                        "as suggested", result.step.rel, result.step.formula.text.strip(), result.step.rule, ())
+                        "as suggested", result.step.rel, result.step.formula.text.strip(), result.step.rule, (),
+                        expr_latex=to_latex(result.step.expr))
                 else:
                     suggestion = suggest(repaired_previous, result.step, model, derivation.examples, budget(), keeps,
                                          vocabulary, context)
@@ -319,7 +324,7 @@ def check_authored_repairs(derivation: Derivation, model: Model, results: list[S
             text = step.repair.text.strip()
             description = _authored_description(step, text, _context(derivation, i))
             out[i] = replace(results[i], suggestion=Suggestion(description, step.rel, text, step.rule, ("expr",),
-                                                               authored=True))
+                                                               authored=True, expr_latex=to_latex(step.repair.expr)))
     return out, []
 
 
@@ -513,6 +518,12 @@ def _chain_check(derivation: Derivation, model: Model, results: list,
 def _proves(lhs, step: Step, candidate: Candidate, model: Model, examples,
             vocabulary: Vocabulary | None = None) -> bool:
     """Does the edited step get the verdict `proved`? (rule first: cheap; then the checker)."""
+    return _proved_expr(lhs, step, candidate, model, examples, vocabulary) is not None
+
+
+def _proved_expr(lhs, step: Step, candidate: Candidate, model: Model, examples,
+                 vocabulary: Vocabulary | None = None) -> Expr | None:
+    """The edited step's expression when the step with it is `proved`, else None."""
     from elbo_sym.engine.canonical import TooLarge
     from elbo_sym.engine.check import check_step
     from elbo_sym.engine.models.discrete import UnfoldError
@@ -523,7 +534,7 @@ def _proves(lhs, step: Step, candidate: Candidate, model: Model, examples,
         expr = parse_expression(candidate.text, vocabulary) if vocabulary is not None else \
             parse_expression(candidate.text)
     except ParseError:
-        return False
+        return None
     edited = replace(step, rel=candidate.rel, rule=candidate.rule,
                      formula=Formula(expr, candidate.text, step.formula.line))
     try:
@@ -531,12 +542,13 @@ def _proves(lhs, step: Step, candidate: Candidate, model: Model, examples,
             outcome = RULES[candidate.rule](lhs, candidate.rel, expr, model)
     except BudgetExceeded:
         clear_cache()
-        return False
+        return None
     except (TooLarge, UnfoldError, RecursionError, ValueError, ZeroDivisionError, TypeError):
-        return False
+        return None
     if not outcome.proved:
-        return False
-    return check_step(lhs, edited, model, examples, CANDIDATE_BUDGET_SECONDS).verdict is Verdict.proved
+        return None
+    proved = check_step(lhs, edited, model, examples, CANDIDATE_BUDGET_SECONDS).verdict is Verdict.proved
+    return expr if proved else None
 
 
 # ---------------------------------------------------------------------------- candidates

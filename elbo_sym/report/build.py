@@ -232,8 +232,8 @@ def _step_report(r: StepResult, lhs: Expr, d: Derivation, refuted: int) -> StepR
     suggestion = None
     if r.suggestion is not None:
         g = r.suggestion
-        suggestion = SuggestionReport(g.description, g.rel, g.expr, g.rule, tuple(g.changes),
-                                      _latex_of(g.expr, d.vocabulary), g.describe(), g.authored)
+        suggestion = SuggestionReport(g.description, g.rel, g.expr, g.rule, tuple(g.changes), g.expr_latex,
+                                      g.describe(), g.authored)
     if d.expect_refuted:
         expected = s.index in d.expect_refuted
     else:  # expect = "refuted" without a list: the one refuted step is the mistake (two: none is)
