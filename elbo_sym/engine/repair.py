@@ -486,7 +486,8 @@ def _chain_check(derivation: Derivation, model: Model, results: list,
         relation: str | None = "="
         for j, r in enumerate(results):
             relation = compose(relation, candidate.rel if j == i else r.step.rel)
-        if relation is None:
+        others_hold = all(r.passes for j, r in enumerate(results) if j != i)  # else their relations may change too
+        if relation is None and others_hold:
             return "the chain mixes >= and <= steps"
         if i + 1 < len(results):
             following = results[i + 1]
@@ -498,7 +499,7 @@ def _chain_check(derivation: Derivation, model: Model, results: list,
                 return None
             return f"step {nxt.index} no longer follows"
         others = [r for j, r in enumerate(results) if j != i]
-        if derivation.claim is None or not all(r.passes for r in others):
+        if derivation.claim is None or not others_hold:
             return None
         step = replace(results[i].step, rel=candidate.rel, rule=candidate.rule,
                        formula=Formula(expr, candidate.text, results[i].step.line))
