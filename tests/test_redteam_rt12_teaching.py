@@ -13,8 +13,10 @@ integers above 10**6: the text then went into $...$); now the engine prints them
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import replace
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
@@ -22,11 +24,13 @@ from elbo_sym.cli import main
 from elbo_sym.engine.derivation import loads
 from elbo_sym.engine.notation import to_latex
 from elbo_sym.engine.parse import ParseError, parse_expression
+from elbo_sym.engine.repair import expression_edits
 from elbo_sym.numbers.evaluate import value_expr, value_text
 from elbo_sym.numbers.exact import LogNumber, log_of
 from elbo_sym.publish.handouts import HandoutError, mistake_context, mistakes_handout
 from elbo_sym.report.build import check_file
 
+ROOT = Path(__file__).resolve().parent.parent
 BETA_SLIP = """\
 title = "The beta-VAE bound, with one slip"
 K = "any"
@@ -85,6 +89,9 @@ expr = "log(p(x))"
 rule = "kl-nonneg"
 """
 
+GAP_SLIP_GENERATED = re.sub(r"(?m)^repair = .*\n", "", (ROOT / "derivations" / "teaching" / "gap-slip.toml").read_text(
+    "utf-8"))
+"""The repository's teaching file without its repair: the generated suggestion is its solution."""
 GAP_WRONG_KL = ('title = "t"\nK = 2\nstart = "log(p(x)) - ELBO(q)"\n\n[[step]]\nrel = "="\n'
                 'expr = "KL(p(z | x), q(z))"\nrule = "definition"\n')
 UNDEFINED_START = ('title = "No correction can hold"\nK = "any"\nexpect_refuted = [1]\nstart = "log(2 - p(x | z))"\n\n'
@@ -112,20 +119,36 @@ def test_the_claim_it_printed_is_indeed_false():
     assert report.steps[0].verdict == "refuted" and not report.ok
 
 
-def test_the_printed_repair_makes_the_chain_show_the_claim():
-    """SLIP2's suggestion used to be "reverse the inequality" (>= then <=: no relation). Whatever
-    is suggested now, the file with the suggestion applied, as an ordinary file, establishes
-    its claim."""
+def test_a_suggestion_that_breaks_the_chain_is_not_printed_as_the_repair():
+    """rt12 F2: SLIP2's suggestion "reverse the inequality" leaves >= then <= (no relation), and no
+    other common slip is proved and keeps step 2: the file fails, nothing is printed."""
     report = check_file(loads(SLIP2, "slip2.toml"))
+    assert report.steps[0].verdict == "refuted" and not report.ok
+    (problem,) = report.problems
+    assert problem.startswith("the solution does not hold: with the suggested correction (step 1: reverse the "
+                              "inequality") and "mixes >= and <= steps" in problem
+    with pytest.raises(HandoutError, match="the solution does not hold"):
+        mistakes_handout([report])
+
+
+def test_the_printed_repair_makes_the_chain_show_the_claim():
+    """gap-slip.toml without its repair: the generated suggestion is the solution, so the file
+    with the suggestion applied, as an ordinary file, establishes its claim."""
+    report = check_file(loads(GAP_SLIP_GENERATED, "gap-slip.toml"))
     assert report.ok, report.problems
-    g = report.steps[0].suggestion
-    assert g is not None and g.rel == "<=" and "but then" not in g.description
-    fixed = SLIP2.replace("expect_refuted = [1]\n", "").replace(
-        'rel = "<="\nexpr = "ELBO(q) - KL(q(z), p(z | x))"\nrule = "kl-nonneg"',
-        f'rel = "{g.rel}"\nexpr = "{g.expr}"\nrule = "{g.rule}"')
-    assert fixed != SLIP2.replace("expect_refuted = [1]\n", "")
+    g = report.steps[2].suggestion
+    assert g is not None and not g.authored and "but then" not in g.description
+    plain = GAP_SLIP_GENERATED.replace("expect_refuted = [3]\n", "")
+    fixed = plain.replace('expr = "KL(q(z), p(z))"\nrule = "bayes"', f'expr = "{g.expr}"\nrule = "{g.rule}"')
+    assert fixed != plain
     corrected = check_file(loads(fixed, "fixed.toml"))
     assert corrected.ok and corrected.established and all(s.verdict == "proved" for s in corrected.steps)
+
+
+def test_a_divergence_of_a_density_with_itself_is_no_repair():
+    """KL(p(z | x), p(z | x)) = 0 made SLIP2's step 1 true, but it is no correction to print."""
+    edits = [text for _, text in expression_edits("ELBO(q) - KL(q(z), p(z | x))")]
+    assert "ELBO(q) - KL(q(z), p(z))" in edits and "ELBO(q) - KL(p(z | x), p(z | x))" not in edits
 
 
 def test_a_suggestion_that_mixes_the_chains_directions_says_so():
@@ -197,7 +220,7 @@ def test_value_expr_is_the_tree_the_parser_makes_of_value_text():
 def test_a_suggestion_is_typeset_from_the_expression_that_was_proved():
     """The suggestion's LaTeX comes with it from the repair search (the parsed, proved
     expression), the same as the printer makes of its text."""
-    suggested = [step.suggestion for text in (SLIP2, BIG_VALUES, GAP_WRONG_KL)
+    suggested = [step.suggestion for text in (GAP_SLIP_GENERATED, BIG_VALUES, GAP_WRONG_KL)
                  for step in check_file(loads(text, "f.toml")).steps if step.suggestion is not None]
     assert len(suggested) == 3
     for g in suggested:
@@ -205,10 +228,10 @@ def test_a_suggestion_is_typeset_from_the_expression_that_was_proved():
 
 
 def test_a_side_without_a_value_is_set_as_text_not_math():
-    report = check_file(loads(SLIP2, "slip2.toml"))
-    step = report.steps[0]
+    report = check_file(loads(GAP_SLIP_GENERATED, "gap-slip.toml"))
+    step = report.steps[2]
     assert report.ok and step.counterexample is not None and step.counterexample.lhs_latex
     no_value = replace(step.counterexample, rhs="(not in closed form)", rhs_latex="")
-    (mistake,) = mistake_context(replace(report, steps=(replace(step, counterexample=no_value),
-                                                        *report.steps[1:])))["mistakes"]
+    (mistake,) = mistake_context(replace(report, steps=(*report.steps[:2], replace(step, counterexample=no_value))))[
+        "mistakes"]
     assert mistake["right"] == r"\text{(not in closed form)}" and mistake["left"] == step.counterexample.lhs_latex

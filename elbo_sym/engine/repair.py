@@ -613,7 +613,17 @@ def expression_edits(text: str) -> list[tuple[str, str]]:
     edits += _term_drops(tree, source)
     edits += _negations(tree, source)
     edits += _global_swaps(tree, source)
-    return [(d, t) for d, t in edits if t.strip() != text.strip()]
+    return [(d, t) for d, t in edits if t.strip() != text.strip() and not _divergence_of_itself(t)]
+
+
+def _divergence_of_itself(text: str) -> bool:
+    """An edit that writes KL(a, a) (which is 0): true, but no correction a student would learn from."""
+    try:
+        tree = ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, RecursionError):
+        return False
+    return any(_is_call(node, "KL") and len(node.args) == 2 and ast.dump(node.args[0]) == ast.dump(node.args[1])
+               for node in ast.walk(tree))
 
 
 def term_additions(text: str, context: tuple[str, ...] = ()) -> list[tuple[str, str]]:
