@@ -235,3 +235,12 @@ def test_a_side_without_a_value_is_set_as_text_not_math():
     (mistake,) = mistake_context(replace(report, steps=(*report.steps[:2], replace(step, counterexample=no_value))))[
         "mistakes"]
     assert mistake["right"] == r"\text{(not in closed form)}" and mistake["left"] == step.counterexample.lhs_latex
+
+
+def test_without_a_claim_the_corrected_chain_must_still_establish_a_relation():
+    no_claim = SLIP2.replace('claim = "ELBO(q) <= log(p(x))"\n', "")
+    report = check_file(loads(no_claim, "slip2.toml"))
+    assert report.claim is None and not report.ok
+    assert any("mixes >= and <= steps, so it establishes no relation" in p for p in report.problems)
+    gap = check_file(loads(re.sub(r"(?m)^claim = .*\n", "", GAP_SLIP_GENERATED), "gap-slip.toml"))
+    assert gap.claim is None and gap.ok, gap.problems
