@@ -82,7 +82,7 @@ title = "The gap, with one slip (three states)"
 summary = "One step confuses the posterior with the prior. Which one?"
 K = 3
 expect_refuted = [2]
-claim = "log(p(x)) - ELBO(q) = KL(q(z), p(z))"
+claim = "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))"
 start = "log(p(x)) - ELBO(q)"
 
 [[step]]
@@ -96,6 +96,7 @@ rel = "="
 expr = "KL(q(z), p(z))"
 rule = "bayes"
 why = "Bayes' rule"
+repair = "KL(q(z), p(z | x))"
 """
 
 SELFCHECK = """\

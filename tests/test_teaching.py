@@ -24,6 +24,14 @@ from elbo_sym.report.text import derivation_text, summary_text
 ROOT = Path(__file__).resolve().parent.parent
 SLIP = ROOT / "derivations" / "teaching" / "gap-slip.toml"
 GAP = ROOT / "derivations" / "gap.toml"
+SLIP_STEP_1 = 'expr = "Sum(q(z) * log(p(x)), z) - Sum(q(z) * log(p(x, z) / q(z)), z)"'
+SLIP_STEP_1_WRONG = 'expr = "Sum(q(z) * log(p(x)), z) + Sum(q(z) * log(p(x, z) / q(z)), z)"'
+CARRIED_ON = (re.sub(r"(?m)^repair = .*\n", "", SLIP.read_text("utf-8"))
+              .replace("KL(q(z), p(z | x))", "KL(q(z), p(z))")  # the claim: the wrong conclusion
+              .replace('expr = "KL(q(z), p(z))"\nrule = "bayes"',
+                       'expr = "Sum(q(z) * log(q(z) / p(z)), z)"\nrule = "bayes"')
+              + '\n[[step]]\nrel = "="\nexpr = "KL(q(z), p(z))"\nrule = "definition"\n')
+"""gap-slip.toml as it was until session 12: the slip of step 3 carried on to a false claim."""
 
 
 def with_header(text: str, header: str) -> str:
@@ -76,10 +84,10 @@ def test_expect_refuted_implies_a_teaching_file():
 def test_teaching_file_passes_when_exactly_the_marked_step_is_refuted(slip):
     assert slip.ok and not slip.established
     assert [s.index for s in slip.steps if s.expected_refuted] == [3]
-    assert [s.verdict for s in slip.steps] == ["proved", "proved", "refuted", "proved"]
+    assert [s.verdict for s in slip.steps] == ["proved", "proved", "refuted"]
     wrong = slip.steps[2]
     assert wrong.counterexample is not None and wrong.suggestion is not None
-    assert "p(z | x)" in wrong.suggestion.expr
+    assert "p(z | x)" in wrong.suggestion.expr and "but then" not in wrong.suggestion.description
 
 
 def test_marked_step_that_holds_fails_the_run():
@@ -93,10 +101,8 @@ def test_marked_step_that_holds_fails_the_run():
 
 def test_unmarked_refuted_step_fails_the_run():
     """Only the marked steps may be wrong: another refuted step fails the teaching file."""
-    text = SLIP.read_text("utf-8").replace('expect = "KL(q(z), p(z))"', 'expect = "KL(p(z), q(z))"')
-    text = text.replace('expr = "KL(q(z), p(z))"', 'expr = "KL(p(z), q(z))"')
-    report = report_of(text)
-    assert report.steps[3].verdict == "refuted" and not report.steps[3].expected_refuted
+    report = report_of(SLIP.read_text("utf-8").replace(SLIP_STEP_1, SLIP_STEP_1_WRONG))
+    assert report.steps[0].verdict == "refuted" and not report.steps[0].expected_refuted
     assert not report.ok
 
 
@@ -134,11 +140,18 @@ def test_summary_counts_files_that_pass_apart_from_claims(slip):
 # ---------------------------------------------------------------------------- repairs keep the chain
 
 
-def test_repair_that_breaks_the_next_step_says_so(slip):
-    """Following the repair of step 3 makes step 4 (KL against the prior) wrong: the
-    suggestion must say so rather than pretend the derivation is then fixed."""
-    suggestion = slip.steps[2].suggestion
-    assert "step 4 no longer follows" in suggestion.description
+def test_repair_that_breaks_the_next_step_says_so():
+    """The slip of step 3 carried on to a wrong conclusion (session 11's gap-slip.toml):
+    following the repair of step 3 makes step 4 (KL against the prior) wrong, so the
+    suggestion says so -- and the file fails: its claim is false and no corrected chain
+    shows it (red team rt12)."""
+    report = report_of(CARRIED_ON)
+    assert [s.verdict for s in report.steps] == ["proved", "proved", "refuted", "proved"]
+    assert "step 4 no longer follows" in report.steps[2].suggestion.description
+    assert not report.ok
+    (problem,) = report.problems
+    assert problem.startswith("the solution does not hold: with the suggested correction (step 3: ")
+    assert "step 4 no longer follows" in problem and 'repair = "..." on step 3' in problem
 
 
 def test_repair_of_a_middle_step_keeps_the_next_step_when_it_can():
@@ -190,15 +203,14 @@ def test_find_the_mistake_sheet_with_its_solution_page(slip, tmp_path):
 def test_expect_refuted_without_a_list_means_exactly_one_mistake():
     """A file whose every step is wrong is not a "find the mistake" sheet."""
     text = SLIP.read_text("utf-8").replace("expect_refuted = [3]", 'expect = "refuted"')
-    text = text.replace('expr = "KL(q(z), p(z))"', 'expr = "KL(p(z), q(z))"')
-    report = report_of(text)
-    assert [s.verdict for s in report.steps].count("refuted") == 2
+    report = report_of(text.replace(SLIP_STEP_1, SLIP_STEP_1_WRONG))
+    assert [s.verdict for s in report.steps].count("refuted") >= 2
     assert not report.ok and not any(s.expected_refuted for s in report.steps)
     assert "exactly one step must be refuted" in derivation_text(report)
 
 
 def test_a_teaching_files_claim_must_be_defined():
-    text = SLIP.read_text("utf-8").replace('claim = "log(p(x)) - ELBO(q) = KL(q(z), p(z))"',
+    text = SLIP.read_text("utf-8").replace('claim = "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))"',
                                            'claim = "log(p(x)) - ELBO(q) = log(p(z) - p(z))"')
     report = report_of(text)
     assert not report.ok and any("not shown to be defined" in p for p in report.problems)

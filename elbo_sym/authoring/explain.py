@@ -124,7 +124,8 @@ def explain(derivation: Derivation, index: int | None = None, budget: float = ST
                     texts = (_show(a.as_expr()), _show(b.as_expr()), _show(d.as_expr()), d.is_zero)
                 except (TooLarge, ValueError, ZeroDivisionError) as error:
                     texts = ("(too large to reduce)", "(too large to reduce)", f"({error})", False)
-                pairs.append(SidePair(k if pointwise else None, _show(left), _show(right), *texts))
+                pairs.append(SidePair(k if pointwise else None, _show(_without_log_one(left)),
+                                      _show(_without_log_one(right)), *texts))
     except UnfoldError as error:
         note = f"cannot unfold: {error}"
     except (BudgetExceeded, MemoryError, RecursionError, Exception):  # noqa: BLE001 - see above
@@ -138,6 +139,15 @@ def _clear_sympy_cache() -> None:
     from sympy.core.cache import clear_cache  # an interrupted SymPy call can leave it half-filled
 
     clear_cache()
+
+
+def _without_log_one(e):
+    """`e` with every log(1) (an unfolding's q/p where an assumption makes them equal) as the 0
+    it is, so the unfolded sides read "log(p_x)", not "-log(1) + log(p_x)"; the rest as it was."""
+    from sympy import Integer, log
+
+    ones = {a: Integer(0) for a in e.atoms(log) if a.args[0] == 1}
+    return e.xreplace(ones) if ones else e
 
 
 def _show(e) -> str:

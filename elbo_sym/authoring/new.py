@@ -144,12 +144,14 @@ why = "each KL divergence is never negative"
 _TEACHING = """
 # A teaching file ("find the mistake"): the steps listed here are wrong on purpose.
 # `elbo-sym check` passes (exit 0) exactly when these steps, and no others, are refuted,
-# each with an exact counterexample; find-the-mistake.pdf prints the chain to correct,
-# then the solutions.  (`accept = "checked"` is never allowed in a teaching file.)
+# each with an exact counterexample, and the solution holds: with each wrong step corrected
+# (its `repair = "..."`, else the generated suggestion) every step is proved and the chain
+# shows the claim.  find-the-mistake.pdf prints the chain to correct, then the solutions.
+# (`accept = "checked"` is never allowed in a teaching file.)
 expect_refuted = [2]
 
-# The claim as the student wrote it (wrong too: it is not established).
-claim = "log(p(x)) - ELBO(q) = KL(q(z), p(z))"
+# The claim is true: the corrected chain must show it.
+claim = "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))"
 start = "log(p(x)) - ELBO(q)"
 
 [[step]]
@@ -160,15 +162,11 @@ why = "unfold the ELBO; collect the two sums under one logarithm"
 
 [[step]]
 rel = "="
-expr = "Sum(q(z) * log(q(z) / p(z)), z)"
-rule = "bayes"
-why = "Bayes' rule"         # the slip: p(x, z) / p(x) is the posterior, not the prior
-
-[[step]]
-rel = "="
 expr = "KL(q(z), p(z))"
-rule = "definition"
-why = "the definition of the KL divergence"
+rule = "bayes"
+why = "Bayes' rule, and the definition of the KL divergence"
+# the slip: p(x, z) / p(x) is the posterior, not the prior
+repair = "KL(q(z), p(z | x))"   # the intended correction (checked, printed in the solution)
 """
 
 KINDS = {

@@ -32,7 +32,7 @@ from elbo_sym.engine.dimensions import factor_sign_changes, first_failure
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError
 from elbo_sym.engine.models.general import SEARCH_K
-from elbo_sym.engine.notation import Limit, to_text
+from elbo_sym.engine.notation import Limit, to_latex, to_text
 from elbo_sym.engine.premises import HOLDS, UNDECIDED, PremiseJudge, PremiseTally, premise_text, premises_of
 from elbo_sym.engine.rules import RULES, RuleOutcome, difference, proves_zero, residuals
 from elbo_sym.engine.samples import (
@@ -71,7 +71,16 @@ from elbo_sym.limits import (
     file_budget,
     validate_budget,
 )
-from elbo_sym.numbers.evaluate import Undefined, approx_text, as_float, compile_float, decide, sign_of, value_text
+from elbo_sym.numbers.evaluate import (
+    Undefined,
+    approx_text,
+    as_float,
+    compile_float,
+    decide,
+    sign_of,
+    value_expr,
+    value_text,
+)
 from elbo_sym.numbers.exact import quick_factoring
 
 FULL_SEARCH_K = 2
@@ -129,6 +138,8 @@ class Suggestion:
     """Which keys of the step the repair edits ("rel", "expr", "rule"); empty if none."""
     authored: bool = False
     """The file's own ``repair = "..."`` (checked like a generated one), not a generated suggestion."""
+    expr_latex: str = ""
+    """The printer's LaTeX of the expression the checker parsed and proved (never re-parsed from `expr`)."""
 
     def describe(self) -> str:
         """One line, e.g. ``swap the two arguments of KL: expr = "KL(q(z), p(z | x))"``."""
@@ -158,9 +169,14 @@ class Counterexample:
     problem: str | None = None
     """Set when the step is undefined there: "log of a non-positive value: ... = -1/6"."""
     values_latex: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    """LaTeX of values the file syntax cannot write (an algebraic point's sqrt(5)), by label."""
+    """LaTeX of the values by label, made by the printer from the numbers themselves (an exact
+    fraction, an algebraic point's sqrt(5)); a label without it has none."""
     at: str = ""
     """The latent values of point `z` as the model names them ("z = 1", "z1 = 0, z2 = 1")."""
+    lhs_latex: str = ""
+    rhs_latex: str = ""
+    """Both sides' values through the printer, from the exact values (never re-parsed from
+    `lhs`/`rhs`); "" where a side has no value to typeset ("undefined")."""
 
     def __post_init__(self) -> None:
         require_state(self.z)  # a density point is None here: its value of z is among `values`
@@ -365,19 +381,25 @@ class _Instances:
         values = self.model.values(instance)
         used = frozenset().union(*(e.free_symbols for pair in self.parts for e in pair),
                                  *(o.expr.free_symbols for o in self.open))
-        shown = tuple((b.label, tuple(str(v) for v in instance[b.name])) for b in self.model.blocks
-                      if b.name not in ("z", "z1", "z2", "z3", *self.limit_bound)
-                      or used & set(b.symbols))  # a real z only where free; no value for a limit's parameter
+        blocks = [b for b in self.model.blocks if b.name not in ("z", "z1", "z2", "z3", *self.limit_bound)
+                  or used & set(b.symbols)]  # a real z only where free; no value for a limit's parameter
+        shown = tuple((b.label, tuple(str(v) for v in instance[b.name])) for b in blocks)
+        printed = tuple((b.label, tuple(to_latex(Rational(v.numerator, v.denominator)) for v in instance[b.name]))
+                        for b in blocks)
         for o, q in self.model.assumed.items():  # q fixed by an assumption: show its value too
             label = self.model.assumed_label(o)
-            shown += ((label, tuple(_exact_text(v, values) for v in q)),)
+            exact = [_exact_value(v, values) for v in q]
+            shown += ((label, tuple(text for text, _ in exact)),)
+            printed += ((label, tuple(latex for _, latex in exact)),)
         if decision.status == "undefined":
             return Counterexample(shown, "undefined", "undefined", float("nan"), float("nan"), decision.z,
-                                  self._source(instance.source, used), decision.problem, at=self._at(decision.z))
+                                  self._source(instance.source, used), decision.problem, printed,
+                                  self._at(decision.z))
         a, b = decision.left, decision.right
-        return Counterexample(shown, _exact_text(a, values), _exact_text(b, values), as_float(a, values),
-                              as_float(b, values), decision.z, self._source(instance.source, used),
-                              at=self._at(decision.z))
+        (lhs, lhs_latex), (rhs, rhs_latex) = _exact_value(a, values), _exact_value(b, values)
+        return Counterexample(shown, lhs, rhs, as_float(a, values), as_float(b, values), decision.z,
+                              self._source(instance.source, used), values_latex=printed, at=self._at(decision.z),
+                              lhs_latex=lhs_latex, rhs_latex=rhs_latex)
 
     def _source(self, source: str, used: frozenset) -> str:
         """A special instance named after q ("tight case q = p(z | x)", "q = p(z)") where the step
@@ -402,7 +424,8 @@ class _Instances:
                               k if len(self.parts) > 1 else None,
                               f"algebraic point: {point_.coordinate} is the root t of {point_.polynomial} = 0 "
                               f"near a numeric minimum, both sides are exactly equal there",
-                              values_latex=point_.latex, at=self._at(k if len(self.parts) > 1 else None))
+                              values_latex=point_.latex, at=self._at(k if len(self.parts) > 1 else None),
+                              lhs_latex=to_latex(left), rhs_latex=to_latex(right))
 
     def undefined_at(self, point_: AlgebraicPoint, obligation: Obligation) -> Counterexample:
         """The obligation's expression is exactly 0 at the algebraic point: undefined there."""
@@ -459,16 +482,24 @@ class _Instances:
 
 
 def _exact_text(e: Expr, values) -> str:
+    return _exact_value(e, values)[0]
+
+
+def _exact_value(e: Expr, values) -> tuple[str, str]:
+    """`e`'s exact value as text and as the printer's LaTeX of the same form ("" when there is
+    no number to typeset: undefined, not in closed form, too long)."""
     from elbo_sym.numbers.evaluate import value
 
     try:
         v = value(e, values, pi=True)
     except Undefined:
-        return "undefined"
+        return "undefined", ""
     if v is None:
-        return "(not in closed form)"
+        return "(not in closed form)", ""
     text = value_text(v)
-    return text if len(text) <= MAX_VALUE_TEXT else f"({len(v.logs)} log terms)"
+    if len(text) > MAX_VALUE_TEXT:
+        return f"({len(v.logs)} log terms)", ""
+    return text, to_latex(value_expr(v))
 
 
 def _value_text(e: Expr, values) -> str:
@@ -1286,8 +1317,9 @@ def _derived_problem(derivation: Derivation, model: Model, budget: float) -> str
 
 
 def _teaching_claim_problem(derivation: Derivation, model: Model, budget: float) -> str | None:
-    """A teaching file's claim is the wrong conclusion its chain reaches, but it must still
-    mean something: every log argument positive, every divisor non-zero."""
+    """A teaching file's claim is printed above its chain, so it must mean something: every
+    log argument positive, every divisor non-zero (engine.repair checks that the corrected
+    chain shows it)."""
     claim = derivation.claim
     assert claim is not None
 

@@ -7,6 +7,9 @@ names the file, the line and the step.
 
 from __future__ import annotations
 
+import datetime
+import json
+import math
 import re
 import tomllib
 import unicodedata
@@ -595,6 +598,9 @@ class _Reader:
     def derivation(self, data: dict) -> Derivation:
         self.misplaced(data)
         unknown = set(data) - _TOP_KEYS
+        if "card" in unknown:  # `check .` in a course folder meets its decks too
+            raise self.error(self.line_of("card"), f"{Path(self.path).name} is a deck ([[card]] tables), not a "
+                                                   f"derivation: check it with elbo-sym cards {self.path} --check")
         if unknown:
             key = sorted(unknown)[0]
             raise self.error(self.line_of(key), f"unknown key '{key}' (allowed: {', '.join(sorted(_TOP_KEYS))})")
@@ -609,7 +615,8 @@ class _Reader:
         K = data.get("K", 2)
         if K != ANY_K and (isinstance(K, bool) or not isinstance(K, int) or not 2 <= K <= MAX_K):
             raise self._key_at(self.line_of("K"), "K", f"K must be an integer from 2 to {MAX_K}, or \"{ANY_K}\" "
-                                                     f"(one proof for every latent space), got {K!r}", value=True)
+                                                     f"(one proof for every latent space), got {_toml_value(K)}",
+                                 value=True)
         count = len(data["step"]) if isinstance(data.get("step"), list) else 0
         if K != ANY_K and count <= MAX_STEPS and K * (count + 1) > MAX_K_TIMES_STEPS:
             raise self.error(self.line_of("K"), f"K = {K} with {count} steps is too much work: "
@@ -694,7 +701,8 @@ class _Reader:
         family = data.get("model", "discrete")
         if family not in families():
             raise self._key_at(self.line_of("model"), "model",
-                               f"unknown model {family!r} (available: {', '.join(families())})", value=True)
+                               f"unknown model {_toml_value(family)} (available: {', '.join(families())})",
+                               value=True)
         family, latents = self.layers(data, family)
         observations = self.observations(data.get("data", ["x"]))
         params = self.params(data.get("params", {}), observations)
@@ -746,7 +754,7 @@ class _Reader:
             return D
         if isinstance(D, bool) or not isinstance(D, int) or not 1 <= D <= MAX_D:
             raise self._key_at(self.line_of("D"), "D", f"D must be an integer from 1 to {MAX_D}, or \"{ANY_K}\" "
-                               f"(every number of dimensions), got {D!r}", value=True)
+                               f"(every number of dimensions), got {_toml_value(D)}", value=True)
         if D > 1 and "assume" in data:
             raise self._key_at(self.line_of("assume"), "assume",
                                "with D > 1 q is the free diagonal Gaussian (no assume)")
@@ -837,9 +845,11 @@ class _Reader:
                                                     f"model = \"chain\" (or leave model out), not {family!r}")
         K = data.get("K", 2)
         if isinstance(K, int) and not isinstance(K, bool) and K ** len(layered) > MAX_CHAIN_K ** 2:
+            largest = max(k for k in range(2, MAX_CHAIN_K + 1) if k ** len(layered) <= MAX_CHAIN_K ** 2)
             raise self.error(self.line_of("K"), f"the chain needs K, the states per layer, with K**layers at most "
-                                                f"{MAX_CHAIN_K ** 2} (K from 2 to {MAX_CHAIN_K} with two layers; or "
-                                                f"\"{ANY_K}\" with two), got {K!r}")
+                                                f"{MAX_CHAIN_K ** 2} (with {len(layered)} layers K from 2 to {largest})"
+                                                f", or K = \"{ANY_K}\" (every latent space, up to "
+                                                f"{MAX_CHAIN_LAYERS} layers); got K = {K}")
         for key, why in (("assume", "q is the free chain q(z1 | x) q(z2 | z1)"),
                          ("example", "its examples would need p(z1 | z2) and q(z2 | z1) tables"),
                          ("data", "it has one observation, x")):
@@ -905,7 +915,7 @@ class _Reader:
         expect = data.get("expect", "proved")
         if expect not in ("proved", "refuted"):
             raise self.error(self.line_of("expect"), f"expect must be \"proved\" or \"refuted\" (a teaching file "
-                                                     f"with deliberate mistakes), not {expect!r}")
+                                                     f"with deliberate mistakes), not {_toml_value(expect)}")
         chosen = data.get("expect_refuted", [])
         line = self.line_of("expect_refuted")
         if (not isinstance(chosen, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in chosen)
@@ -946,10 +956,12 @@ class _Reader:
             here = self.param_line(name)
             if name in CONSTANT_NAMES:
                 raise self.error(here, constant_name_message(name, "a parameter"))
-            if not (_NAME.fullmatch(name) or _INDEXED_NAME.fullmatch(name)) or name in RESERVED or name in observations:
-                raise self.error(here, f"{name!r} cannot name a parameter (use letters and digits, or one `_` as in "
-                                       f"theta_old; not an "
-                                       f"observation or one of {', '.join(sorted(RESERVED))})")
+            if name in observations or name in RESERVED:
+                why = "it names an observation" if name in observations else \
+                    f"the notation uses it (reserved: {', '.join(sorted(RESERVED))})"
+                raise self.error(here, f"{_toml_value(name)} cannot name a parameter: {why}")
+            if not (_NAME.fullmatch(name) or _INDEXED_NAME.fullmatch(name)):
+                raise self.error(here, f"{_toml_value(name)} cannot name a parameter: {PARAMETER_NAME_RULE}")
             if not isinstance(condition, str):
                 raise self._key_at(here, name, f"{name}: the condition must be a string such as \">= 1\" or "
                                                f"\"in (0, 1)\"", value=True)
@@ -1179,7 +1191,8 @@ class _Reader:
             rel, rule, why = table["rel"], table["rule"], table.get("why", "")
             if rel not in RELATIONS:
                 raise self._key_at(self.line_of("rel", "step", i), "rel",
-                                   f"unknown relation {rel!r} (use one of {' '.join(RELATIONS)})", number, value=True)
+                                   f"unknown relation {_toml_value(rel)} (use one of {' '.join(RELATIONS)})", number,
+                                   value=True)
             if not isinstance(rule, str) or rule not in RULES:  # a list or table is no rule's name (rt3 F2)
                 what = f"unknown rule {rule!r}" if isinstance(rule, str) else "rule must be a string naming a rule"
                 raise self._key_at(self.line_of("rule", "step", i), "rule",
@@ -1189,7 +1202,7 @@ class _Reader:
             if accept is not None and accept != "checked":
                 raise self.error(self.line_of("accept", "step", i),
                                  f"accept must be \"checked\" (print a step that is only checked on exact "
-                                 f"instances, labelled as not proved), not {accept!r}", number)
+                                 f"instances, labelled as not proved), not {_toml_value(accept)}", number)
             line = self.line_of("expr", "step", i)
             formula = self.formula(table["expr"], line, "expr", number)
             repair = None
@@ -1437,6 +1450,34 @@ class _Reader:
 
 def _toml_list(values: list) -> str:
     return "[" + ", ".join(f'"{v}"' for v in values) + "]"
+
+
+def _toml_value(value: object) -> str:
+    """A value as the TOML file writes it (true, 1979-05-27, "all", [1, 2]), for messages: never
+    a Python repr (True, datetime.date(1979, 5, 27), 'all'); a long one is cut short."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+    elif isinstance(value, (datetime.date, datetime.time)):  # a datetime is a date
+        text = value.isoformat()
+    elif isinstance(value, float) and not math.isfinite(value):
+        text = "nan" if math.isnan(value) else "inf" if value > 0 else "-inf"
+    elif isinstance(value, list):
+        text = "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    elif isinstance(value, dict):
+        text = "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    else:
+        text = str(value)
+    return text if len(text) <= MAX_SHOWN_VALUE_CHARS else text[:MAX_SHOWN_VALUE_CHARS] + "..."
+
+
+MAX_SHOWN_VALUE_CHARS = 80
+"""A TOML value quoted in a message is cut after this many characters."""
+PARAMETER_NAME_RULE = ("a name is a letter (a-z, A-Z) and up to 19 more letters or digits (beta, alpha2), "
+                       "or 2 to 12 letters (and up to 3 digits), one `_` and a letter with up to 9 more letters or "
+                       "digits (theta_old)")
+"""What _NAME and _INDEXED_NAME accept, in words (the error a refused parameter name shows)."""
 
 
 _ESCAPES = {"n": "\n", "t": "\t", "b": "\b", "f": "\f", "r": "\r", "e": "\x1b", '"': '"', "\\": "\\"}

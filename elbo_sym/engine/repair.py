@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TypeGuard
 
+from sympy import Expr
 from sympy.core.cache import clear_cache
 
 from elbo_sym import budget as budgets
@@ -54,7 +55,8 @@ from elbo_sym.engine.check import (  # noqa: F401  (Suggestion: re-exported)
 )
 from elbo_sym.engine.derivation import Derivation, Example, Formula, Step
 from elbo_sym.engine.models.base import Model
-from elbo_sym.engine.parse import Vocabulary
+from elbo_sym.engine.notation import to_latex
+from elbo_sym.engine.parse import Vocabulary, parse_expression
 from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, validate_budget
 
 SEARCH_BUDGET_SECONDS = 5.0
@@ -108,16 +110,18 @@ def suggest(lhs, step: Step, model: Model, examples: tuple[Example, ...] = (),
             break
         if fallback is not None and _tier(step, candidate) > fallback_tier:
             return fallback  # e.g. a repair that keeps '=' (breaking the chain) beats every weakening
-        if _proves(lhs, step, candidate, model, examples, vocabulary):
+        expr = _proved_expr(lhs, step, candidate, model, examples, vocabulary)
+        if expr is not None:
             changes = tuple(key for key, old, new in (("rel", step.rel, candidate.rel),
                                                       ("expr", step.formula.text.strip(), candidate.text),
                                                       ("rule", step.rule, candidate.rule)) if old != new)
             broken = keeps_chain(candidate) if keeps_chain is not None and changes != ("rule",) else None
             if broken is None:
-                return Suggestion(candidate.description, candidate.rel, candidate.text, candidate.rule, changes)
+                return Suggestion(candidate.description, candidate.rel, candidate.text, candidate.rule, changes,
+                                  expr_latex=to_latex(expr))
             if fallback is None:
                 fallback = Suggestion(f"{candidate.description} (but then {broken})", candidate.rel, candidate.text,
-                                      candidate.rule, changes)
+                                      candidate.rule, changes, expr_latex=to_latex(expr))
                 fallback_tier = _tier(step, candidate)
     return fallback
 
@@ -158,10 +162,10 @@ def check_with_suggestions(derivation: Derivation, budget: float = STEP_BUDGET_S
             result = replace(result, steps=tuple(prefer_example(r, model, derivation.examples)
                                                  for r in result.steps))
             steps = attach_suggestions(derivation, model, list(result.steps), budget)
-    except BudgetExceeded:
+    except BudgetExceeded as error:
         clear_cache()
-        return result
-    return replace(result, steps=tuple(steps))
+        return _with_solution(result, model, budget, 0.0, ran_out=str(error))
+    return _with_solution(replace(result, steps=tuple(steps)), model, budget, total - (time.monotonic() - started))
 
 
 def prefer_example(result: StepResult, model: Model, examples: tuple[Example, ...]) -> StepResult:
@@ -220,7 +224,8 @@ def attach_suggestions(derivation: Derivation, model: Model, results: list,
                 if _proves(repaired_previous, result.step, unchanged, model, derivation.examples, vocabulary):
                     suggestion = Suggestion(
                         f"no edit needed here: this step holds once step {result.step.index - 1} is repaired "
-                        "as suggested", result.step.rel, result.step.formula.text.strip(), result.step.rule, ())
+                        "as suggested", result.step.rel, result.step.formula.text.strip(), result.step.rule, (),
+                        expr_latex=to_latex(result.step.expr))
                 else:
                     suggestion = suggest(repaired_previous, result.step, model, derivation.examples, budget(), keeps,
                                          vocabulary, context)
@@ -308,7 +313,7 @@ def check_authored_repairs(derivation: Derivation, model: Model, results: list[S
             fixed[i + 1] = following
     if not problems and fixed and all(s.repair is not None for s, r in zip(steps, results)
                                       if r.verdict is Verdict.refuted):
-        problem = _chain_problem(derivation, model, results, fixed, repaired, step_budget)
+        problem = _chain_problem(derivation, model, results, step_budget)
         if problem:
             problems.append(problem)
     if problems:
@@ -319,34 +324,124 @@ def check_authored_repairs(derivation: Derivation, model: Model, results: list[S
             text = step.repair.text.strip()
             description = _authored_description(step, text, _context(derivation, i))
             out[i] = replace(results[i], suggestion=Suggestion(description, step.rel, text, step.rule, ("expr",),
-                                                               authored=True))
+                                                               authored=True, expr_latex=to_latex(step.repair.expr)))
     return out, []
 
 
-def _chain_problem(derivation: Derivation, model: Model, results: list[StepResult], fixed: dict[int, StepResult],
-                   repaired: list, step_budget: float) -> str | None:
-    """None when the chain with the repairs (every step proved) establishes the claim."""
-    from elbo_sym.engine.check import _claim, compose
+def _chain_problem(derivation: Derivation, model: Model, results: list[StepResult],
+                   step_budget: float) -> str | None:
+    """None when the chain with the file's repairs (every step proved) establishes the claim."""
+    corrections = {i: replace(s, formula=s.repair) for i, s in enumerate(derivation.steps) if s.repair is not None}
+    problem = corrected_chain_problem(derivation, model, results, corrections, step_budget)
+    return None if problem is None else (f"with the repairs {problem}; a teaching file with a repair states the "
+                                         "claim its repaired chain shows")
 
-    steps = derivation.steps
-    chain = [fixed.get(i, r) for i, r in enumerate(results)]
-    for r in chain:
-        if r.verdict is not Verdict.proved:
-            return (f"with the repairs, step {r.step.index} is {r.verdict.value}, not proved: a repair must fix "
-                    "the chain")
+
+# ---------------------------------------------------------------------------- a teaching file's solution
+
+
+def _with_solution(result: DerivationResult, model: Model, step_budget: float, left: float,
+                   ran_out: str = "") -> DerivationResult:
+    """A teaching file's `result`, with a problem (failing the file) unless its solution is
+    shown right: see :func:`solution_problem`.  Other files, and teaching files that fail
+    already, are returned unchanged; running out of time (`ran_out`: while the corrections
+    were searched) is a problem, never a pass."""
+    derivation = result.derivation
+    if derivation.expect != "refuted" or result.problems or not _mistakes(result):
+        return result
+    problem = _unchecked(ran_out) if ran_out else None
+    if not ran_out:
+        try:
+            with budgets.limit(max(left, 1e-3), "the budget for checking the solution ran out"):
+                problem = solution_problem(derivation, model, list(result.steps), step_budget)
+        except BudgetExceeded as error:
+            clear_cache()
+            problem = _unchecked(str(error))
+    return result if problem is None else replace(result, problems=result.problems + (problem,))
+
+
+def _unchecked(why: str) -> str:
+    return (f"could not check the solution: {why}; a teaching file's correction must be checked (a larger "
+            "--file-budget, or the intended correction as repair = \"...\" on the wrong step)")
+
+
+def _mistakes(result: DerivationResult) -> list[int]:
+    """Positions of a teaching file's deliberate mistakes when exactly those are refuted and
+    every other step is proved (the file's expectation met); else [] (it fails anyway)."""
+    refuted = [i for i, r in enumerate(result.steps) if r.verdict is Verdict.refuted]
+    marked = result.derivation.expect_refuted
+    if marked and [result.steps[i].step.index for i in refuted] != sorted(marked):
+        return []
+    if not marked and len(refuted) != 1:
+        return []
+    others_proved = all(r.verdict is Verdict.proved for i, r in enumerate(result.steps) if i not in refuted)
+    return refuted if others_proved else []
+
+
+def solution_problem(derivation: Derivation, model: Model, results: list[StepResult],
+                     step_budget: float = STEP_BUDGET_SECONDS) -> str | None:
+    """None when a teaching file's solution is right: every deliberate mistake has a
+    correction (the file's ``repair``, else the generated suggestion) and with all of them
+    every step of the chain is proved and the chain establishes the claim (or, without a
+    claim, some relation).  The claim printed above the chain is then true, and the repair
+    printed as the solution is one that works; otherwise what fails, and what to write."""
+    mistakes = _mistakes(DerivationResult(derivation, tuple(results), None, False, "", (), ()))
+    if all(results[i].suggestion is not None and results[i].suggestion.authored for i in mistakes):  # type: ignore[union-attr]
+        return None  # the file's own repairs: their chain was checked (check_authored_repairs)
+    lacking = [results[i].step.index for i in mistakes if results[i].suggestion is None]
+    if lacking:
+        return (f"step {lacking[0]}: no correction of the deliberate mistake was found that is proved (the repair "
+                f"search tries the common slips, within its time budget); write the intended correction as "
+                f"repair = \"...\" on step {lacking[0]} (a teaching file's solution is checked, never printed "
+                "unchecked)")
+    corrections = {}
+    for i in mistakes:
+        g = results[i].suggestion
+        assert g is not None
+        step = results[i].step
+        expr = parse_expression(g.expr, derivation.vocabulary) if "expr" in g.changes else step.expr
+        corrections[i] = replace(step, rel=g.rel, rule=g.rule, formula=Formula(expr, g.expr, step.formula.line))
+    problem = corrected_chain_problem(derivation, model, results, corrections, step_budget)
+    if problem is None:
+        return None
+    shown = "; ".join(f"step {results[i].step.index}: {results[i].suggestion.describe()}"  # type: ignore[union-attr]
+                      for i in mistakes)
+    first = results[mistakes[0]].step.index
+    whose = "the file's repair" if all(results[i].suggestion.authored for i in mistakes) else (  # type: ignore[union-attr]
+        "the suggested correction")
+    return (f"the solution does not hold: with {whose} ({shown}) {problem}. A teaching file's claim must be true "
+            f"and shown by the corrected chain: check that the claim is true, and write the intended correction "
+            f"as repair = \"...\" on step {first}")
+
+
+def corrected_chain_problem(derivation: Derivation, model: Model, results: list[StepResult],
+                            corrections: dict[int, Step], step_budget: float = STEP_BUDGET_SECONDS) -> str | None:
+    """None when the chain with `corrections` (position -> the corrected step) holds: each step
+    whose left side or text changed is checked again and every step is proved, the relations
+    compose, and the claim (if any) is established; else what fails."""
+    from elbo_sym.engine.check import _claim, check_step, compose
+
+    steps = tuple(corrections.get(i, s) for i, s in enumerate(derivation.steps))
+    chain: list[StepResult] = []
+    lhs, changed = derivation.start.expr, False
+    for i, (step, result) in enumerate(zip(steps, results)):
+        if changed or i in corrections:
+            result = check_step(lhs, step, model, derivation.examples, _left(step_budget), search=False)
+        if result.verdict is not Verdict.proved:
+            return f"step {step.index} is not proved ({result.reason})"
+        chain.append(result)
+        changed = i in corrections and step.expr != derivation.steps[i].expr
+        lhs = step.expr
+    relation: str | None = "="
+    for step in steps:
+        relation = compose(relation, step.rel)
+    if relation is None:
+        return "the chain mixes >= and <= steps, so it establishes no relation"
     if derivation.claim is None:
         return None
-    edited = replace(derivation, steps=tuple(replace(s, formula=s.repair) if s.repair is not None else s
-                                             for s in steps))
-    chain = [replace(r, step=edited.steps[i]) for i, r in enumerate(chain)]
-    relation: str | None = "="
-    for s in edited.steps:
-        relation = compose(relation, s.rel)
+    edited = replace(derivation, steps=steps)
     established, reason = _claim(edited, relation, model, chain, _left(step_budget), "the budget ran out")
-    if established:
-        return None
-    return (f"with the repairs the chain does not establish the claim ({reason}); a teaching file with a repair "
-            "states the claim its repaired chain shows")
+    return None if established else f"the chain does not establish the claim ({reason})"
 
 
 def _left(step_budget: float) -> float:
@@ -377,8 +472,9 @@ def _authored_description(step: Step, text: str, context: tuple[str, ...] = ()) 
 
 def _chain_check(derivation: Derivation, model: Model, results: list,
                  i: int) -> Callable[[Candidate], str | None]:
-    """What following a repair of step i+1 would break: the next step, when it was proved
-    from the old expression; for the last step, the claim (when every other step passes)."""
+    """What following a repair of step i+1 would break: the chain's relation (>= and <= mixed);
+    the next step, when it was proved from the old expression; for the last step, the claim
+    (when every other step passes)."""
     from elbo_sym.engine.check import StepResult, _claim, compose
     from elbo_sym.engine.parse import ParseError, parse_expression
 
@@ -387,6 +483,12 @@ def _chain_check(derivation: Derivation, model: Model, results: list,
             expr = parse_expression(candidate.text, derivation.vocabulary)
         except ParseError:
             return "it does not parse"
+        relation: str | None = "="
+        for j, r in enumerate(results):
+            relation = compose(relation, candidate.rel if j == i else r.step.rel)
+        others_hold = all(r.passes for j, r in enumerate(results) if j != i)  # else their relations may change too
+        if relation is None and others_hold:
+            return "the chain mixes >= and <= steps"
         if i + 1 < len(results):
             following = results[i + 1]
             if following.verdict is not Verdict.proved:
@@ -397,15 +499,12 @@ def _chain_check(derivation: Derivation, model: Model, results: list,
                 return None
             return f"step {nxt.index} no longer follows"
         others = [r for j, r in enumerate(results) if j != i]
-        if derivation.claim is None or not all(r.passes for r in others):
+        if derivation.claim is None or not others_hold:
             return None
         step = replace(results[i].step, rel=candidate.rel, rule=candidate.rule,
                        formula=Formula(expr, candidate.text, results[i].step.line))
         edited = replace(derivation, steps=derivation.steps[:i] + (step,))
         fixed = others + [StepResult(step, results[i].lhs, Verdict.proved, "repaired")]
-        relation: str | None = "="
-        for r in fixed:
-            relation = compose(relation, r.step.rel) if relation is not None else None
         try:
             with budgets.limit(CANDIDATE_BUDGET_SECONDS):
                 established, _ = _claim(edited, relation, model, fixed, CANDIDATE_BUDGET_SECONDS, "budget")
@@ -420,6 +519,12 @@ def _chain_check(derivation: Derivation, model: Model, results: list,
 def _proves(lhs, step: Step, candidate: Candidate, model: Model, examples,
             vocabulary: Vocabulary | None = None) -> bool:
     """Does the edited step get the verdict `proved`? (rule first: cheap; then the checker)."""
+    return _proved_expr(lhs, step, candidate, model, examples, vocabulary) is not None
+
+
+def _proved_expr(lhs, step: Step, candidate: Candidate, model: Model, examples,
+                 vocabulary: Vocabulary | None = None) -> Expr | None:
+    """The edited step's expression when the step with it is `proved`, else None."""
     from elbo_sym.engine.canonical import TooLarge
     from elbo_sym.engine.check import check_step
     from elbo_sym.engine.models.discrete import UnfoldError
@@ -430,7 +535,7 @@ def _proves(lhs, step: Step, candidate: Candidate, model: Model, examples,
         expr = parse_expression(candidate.text, vocabulary) if vocabulary is not None else \
             parse_expression(candidate.text)
     except ParseError:
-        return False
+        return None
     edited = replace(step, rel=candidate.rel, rule=candidate.rule,
                      formula=Formula(expr, candidate.text, step.formula.line))
     try:
@@ -438,12 +543,13 @@ def _proves(lhs, step: Step, candidate: Candidate, model: Model, examples,
             outcome = RULES[candidate.rule](lhs, candidate.rel, expr, model)
     except BudgetExceeded:
         clear_cache()
-        return False
+        return None
     except (TooLarge, UnfoldError, RecursionError, ValueError, ZeroDivisionError, TypeError):
-        return False
+        return None
     if not outcome.proved:
-        return False
-    return check_step(lhs, edited, model, examples, CANDIDATE_BUDGET_SECONDS).verdict is Verdict.proved
+        return None
+    proved = check_step(lhs, edited, model, examples, CANDIDATE_BUDGET_SECONDS).verdict is Verdict.proved
+    return expr if proved else None
 
 
 # ---------------------------------------------------------------------------- candidates
@@ -507,7 +613,17 @@ def expression_edits(text: str) -> list[tuple[str, str]]:
     edits += _term_drops(tree, source)
     edits += _negations(tree, source)
     edits += _global_swaps(tree, source)
-    return [(d, t) for d, t in edits if t.strip() != text.strip()]
+    return [(d, t) for d, t in edits if t.strip() != text.strip() and not _divergence_of_itself(t)]
+
+
+def _divergence_of_itself(text: str) -> bool:
+    """An edit that writes KL(a, a) (which is 0): true, but no correction a student would learn from."""
+    try:
+        tree = ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, RecursionError):
+        return False
+    return any(_is_call(node, "KL") and len(node.args) == 2 and ast.dump(node.args[0]) == ast.dump(node.args[1])
+               for node in ast.walk(tree))
 
 
 def term_additions(text: str, context: tuple[str, ...] = ()) -> list[tuple[str, str]]:

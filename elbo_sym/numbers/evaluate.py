@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from fractions import Fraction
 
 import mpmath
-from sympy import Expr, Mul, S, Symbol, exp, log
+from sympy import Add, Expr, Integer, Mul, Pow, Rational, S, Symbol, exp, log, pi
 
 from elbo_sym.budget import checkpoint
 from elbo_sym.numbers.exact import PI_KEY, LogNumber, log_of
@@ -382,19 +382,10 @@ def as_float(e: Expr, values: Values) -> float:
 
 def value_text(v: LogNumber, limit: int = 10**12) -> str:
     """A short exact form: log(3/10) rather than -log(2) + log(3) - log(5) when it stays small."""
-    if v.is_rational or len(v.logs) < 2 or v.has_pi:
+    form = _log_form(v, limit)
+    if form is None:
         return str(v)
-    numerators = [c.numerator for _, c in v.logs]
-    denominators = [c.denominator for _, c in v.logs]
-    common = Fraction(math.gcd(*numerators), math.lcm(*denominators))
-    argument = Fraction(1)
-    for prime, c in v.logs:
-        exponent = int(c / common)
-        if abs(exponent) > 200:
-            return str(v)
-        argument *= Fraction(prime) ** exponent
-    if max(argument.numerator, argument.denominator) > limit:
-        return str(v)
+    common, argument = form
     head = f"log({argument})"
     if common.numerator != 1:
         head = f"{common.numerator}*{head}"
@@ -403,6 +394,82 @@ def value_text(v: LogNumber, limit: int = 10**12) -> str:
     if v.rational:
         head += f" {'-' if v.rational < 0 else '+'} {abs(v.rational)}"
     return head
+
+
+def value_expr(v: LogNumber, limit: int = 10**12) -> Expr:
+    """:func:`value_text` as a SymPy expression: the tree the file parser builds from that text
+    (same terms, same order, unevaluated), so the printer typesets exactly what the text says
+    -- from the value itself, never from re-parsing its text (which refuses integers above the
+    parser's limit, and log(pi))."""
+    form = _log_form(v, limit)
+    if form is None:
+        return _str_expr(v)
+    common, argument = form
+    head: Expr = log(_number(argument), evaluate=False)
+    if common.numerator != 1:
+        head = Mul(Integer(common.numerator), head, evaluate=False)
+    if common.denominator != 1:
+        head = _divided(head, common.denominator)
+    return Add(head, _number(v.rational), evaluate=False) if v.rational else head
+
+
+def _log_form(v: LogNumber, limit: int) -> tuple[Fraction, Fraction] | None:
+    """(c, N) with v = c*log(N) + v.rational, when that is shorter than a log per prime."""
+    if v.is_rational or len(v.logs) < 2 or v.has_pi:
+        return None
+    numerators = [c.numerator for _, c in v.logs]
+    denominators = [c.denominator for _, c in v.logs]
+    common = Fraction(math.gcd(*numerators), math.lcm(*denominators))
+    argument = Fraction(1)
+    for prime, c in v.logs:
+        exponent = int(c / common)
+        if abs(exponent) > 200:
+            return None
+        argument *= Fraction(prime) ** exponent
+    if max(argument.numerator, argument.denominator) > limit:
+        return None
+    return common, argument
+
+
+def _str_expr(v: LogNumber) -> Expr:
+    """``str(v)`` ('log(3)/2 - log(5) + 1/2') as the parser's tree of that text."""
+    terms: list[tuple[bool, Expr, int]] = []
+    for p, c in v.logs:
+        atom: Expr = log(pi if p == PI_KEY else Integer(p), evaluate=False)
+        num, den = abs(c.numerator), c.denominator
+        terms.append((c < 0, atom if num == 1 else Mul(Integer(num), atom, evaluate=False), den))
+    if v.rational or not terms:
+        r = abs(v.rational)
+        terms.append((v.rational < 0, Integer(r.numerator), r.denominator))
+    total: Expr | None = None
+    for negative, body, den in terms:
+        if total is None:  # a leading minus binds to the first factor: -3*log(2)/5 is ((-3)*log(2))/5
+            if negative:
+                body = Mul(-body.args[0], body.args[1], evaluate=False) if body.is_Mul else _negated(body)
+            total = _divided(body, den)
+            continue
+        term = _divided(body, den)
+        total = Add(total, _negated(term) if negative else term, evaluate=False)
+    assert total is not None
+    return total
+
+
+def _number(r: Fraction) -> Expr:
+    return Integer(r.numerator) if r.denominator == 1 else Rational(r.numerator, r.denominator)
+
+
+def _negated(e: Expr) -> Expr:
+    """The parser's unary and binary minus: a number negated, anything else times -1."""
+    return -e if e.is_Number else Mul(S.NegativeOne, e, evaluate=False)
+
+
+def _divided(e: Expr, den: int) -> Expr:
+    """The parser's ``e / den``: integers make a Rational, anything else a product with den**-1."""
+    if den == 1:
+        return e
+    if e.is_Integer:
+        return Rational(int(e), den)
+    return Mul(e, Pow(Integer(den), -1, evaluate=False), evaluate=False)
 
 
 # --------------------------------------------------------------------------- fast floats
@@ -471,4 +538,4 @@ def _float_op(node: Expr) -> Callable[[list[float]], float]:
 
 
 __all__ = ["Undefined", "Inexact", "exact", "exact_sign", "enclosure", "value", "sign_of", "decide", "as_float",
-           "compile_float", "value_text", "approx_text", "INTERVAL_DIGITS"]
+           "compile_float", "value_text", "value_expr", "approx_text", "INTERVAL_DIGITS"]

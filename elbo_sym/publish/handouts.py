@@ -473,8 +473,8 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "source": c.source if c is not None else "",
             "where": LatexMarkup(c.where_latex) if c is not None and c.where_latex else None,
             "problem": c.problem if c is not None else None,
-            "left": LatexMarkup(c.lhs_latex) if c is not None and c.lhs_latex else c.lhs if c is not None else "",
-            "right": LatexMarkup(c.rhs_latex) if c is not None and c.rhs_latex else c.rhs if c is not None else "",
+            "left": _side(c.lhs, c.lhs_latex) if c is not None else "",
+            "right": _side(c.rhs, c.rhs_latex) if c is not None else "",
             "left_value": c.lhs_value if c is not None else "", "right_value": c.rhs_value if c is not None else "",
             "repair": LatexMarkup(g.expr_latex) if g is not None and g.expr_latex and g.changes else None,
             "repair_rel": relation(g.rel) if g is not None else "",
@@ -491,12 +491,21 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "start_terms": breakable(report.start.latex), "claim_display": breakable_relation(report.claim)}
 
 
+def _side(text: str, latex: str) -> LatexMarkup:
+    """A counterexample's side for inside math: the printer's LaTeX of its exact value, else
+    (no value to typeset: "(not in closed form)") its text set upright as text, never as math."""
+    return LatexMarkup(latex) if latex else LatexMarkup(r"\text{" + latex_escape(text) + "}")
+
+
 def _repair_text(g: SuggestionReport) -> str:
     """The solution's repair sentence: the file's own (checked) repair, or the generated one."""
     if g.authored and g.description == "the intended correction":
         return f"The intended correction (checked: the step and the chain hold with it); rule: {g.rule}."
     text = sentence(g.description)
-    return f"{text} (the intended correction, checked); rule: {g.rule}." if g.authored else f"{text}; rule: {g.rule}."
+    if g.authored:
+        return f"{text} (the intended correction, checked); rule: {g.rule}."
+    # a teaching file is published only when its solution holds (engine.repair.solution_problem)
+    return f"{text} (checked: the step and the chain hold with it); rule: {g.rule}."
 
 
 def mistakes_handout(results: Sequence[DerivationReport], solutions: str = "separate") -> Handout | None:

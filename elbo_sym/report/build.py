@@ -10,6 +10,7 @@ values computed exactly.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -231,8 +232,8 @@ def _step_report(r: StepResult, lhs: Expr, d: Derivation, refuted: int) -> StepR
     suggestion = None
     if r.suggestion is not None:
         g = r.suggestion
-        suggestion = SuggestionReport(g.description, g.rel, g.expr, g.rule, tuple(g.changes),
-                                      _latex_of(g.expr, d.vocabulary), g.describe(), g.authored)
+        suggestion = SuggestionReport(g.description, g.rel, g.expr, g.rule, tuple(g.changes), g.expr_latex,
+                                      g.describe(), g.authored)
     if d.expect_refuted:
         expected = s.index in d.expect_refuted
     else:  # expect = "refuted" without a list: the one refuted step is the mistake (two: none is)
@@ -266,15 +267,23 @@ def _counterexample(c: Counterexample | None, vocabulary: Vocabulary) -> Counter
     if c is None:
         return None
     where = []
-    engine_latex = dict(c.values_latex)  # an algebraic point's values (sqrt(5)): the file syntax has no sqrt
+    engine_latex = dict(c.values_latex)  # the printer's, from the numbers (an algebraic point's sqrt(5) too)
     for label, values in c.values:
         latex = engine_latex.get(label, ("",) * len(values))
-        numbers = [_latex_of(v, vocabulary) or fallback or v for v, fallback in zip(values, latex)]
+        numbers = [printed or _latex_of(v, vocabulary) or _as_text(v) for v, printed in zip(values, latex)]
         shown = numbers[0] if len(numbers) == 1 else r"\left(" + r",\ ".join(numbers) + r"\right)"
-        where.append(f"{_latex_of(label, vocabulary) or label} = {shown}")
+        where.append(f"{_latex_of(label, vocabulary) or _as_text(label)} = {shown}")
     return CounterexampleReport(c.values, c.lhs, c.rhs, _approx(c.lhs_value), _approx(c.rhs_value), c.z,
-                                c.source, c.problem, r",\quad ".join(where), _latex_of(c.lhs, vocabulary),
-                                _latex_of(c.rhs, vocabulary), c.at)
+                                c.source, c.problem, r",\quad ".join(where), c.lhs_latex, c.rhs_latex, c.at)
+
+
+def _as_text(text: str) -> str:
+    """Text the printer did not make, for inside math (LaTeX and KaTeX): upright, never typeset
+    as math, and only characters that mean nothing to either (the rest shown as '?')."""
+    return r"\text{" + _UNSAFE_IN_TEXT.sub("?", text) + "}"
+
+
+_UNSAFE_IN_TEXT = re.compile(r"[^0-9A-Za-z()+\-*/.,=: ]")
 
 
 def _latex_of(text: str, vocabulary: Vocabulary) -> str:
