@@ -57,7 +57,7 @@ from elbo_sym.engine.search import (
     boundary_instances,
     exact_candidates,
     minimise,
-    point,
+    point_reader,
     seed_for,
 )
 from elbo_sym.engine.wellformed import derived_arguments, derived_distribution_problem, well_formedness_problem
@@ -547,8 +547,9 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         def margin(p) -> float:
             return max(step_margin(p), -inside(p))
     scored: list[tuple[float, int, Instance]] = []
+    point = point_reader(model)
     for instance in boundary_instances(model, LIGHT_BOUNDARY_INSTANCES if light else MAX_BOUNDARY_INSTANCES, seed):
-        scored.append((margin(point(model, instance)), len(scored), instance))
+        scored.append((margin(point(instance)), len(scored), instance))
     scored.sort(key=lambda t: (t[0], t[1]))
     # clear failures in the order generated (larger eps first: simpler numbers), then near misses
     failing = sorted((t for t in scored if t[0] < -1e-9), key=lambda t: t[1])

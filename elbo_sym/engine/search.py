@@ -73,10 +73,18 @@ def seed_for(*parts: object) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-def point(model, instance: Instance) -> tuple[float, ...]:
-    """The instance as floats, in the order of `model.parameters`."""
-    values = model.values(instance)
-    return tuple(float(values[s]) for s in model.parameters)
+def point_reader(model) -> Callable[[Instance], tuple[float, ...]]:
+    """A function from an instance to its floats, in the order of `model.parameters`: where each
+    parameter sits among the blocks is worked out once for the thousands of boundary instances
+    screened (each value converted as float(Fraction) does, numerator / denominator)."""
+    where = {s: (b.name, i) for b in model.blocks for i, s in enumerate(b.symbols)}
+    layout = [where[s] for s in model.parameters]
+
+    def read(instance: Instance) -> tuple[float, ...]:
+        blocks = dict(instance.blocks)
+        return tuple([(v := blocks[name][i]).numerator / v.denominator for name, i in layout])
+
+    return read
 
 
 # --------------------------------------------------------------------------- exact candidates

@@ -212,10 +212,13 @@ class Instance:
         return cls(tuple((name, tuple(Fraction(v) for v in values)) for name, values in blocks.items()), source)
 
     def __getitem__(self, name: str) -> tuple[Fraction, ...]:
-        for key, values in self.blocks:
-            if key == name:
-                return values
-        raise KeyError(name)
+        return self._by_name[name]
+
+    @cached_property
+    def _by_name(self) -> dict[str, tuple[Fraction, ...]]:
+        """The blocks by name, the first of each name: the search reads every block of instances
+        with hundreds of them (471 at K = 233 over a data space), a scan each time was quadratic."""
+        return dict(reversed(self.blocks))
 
     def get(self, name: str, default=None):
         try:
@@ -224,9 +227,9 @@ class Instance:
             return default
 
     def with_block(self, name: str, values: Sequence, source: str | None = None) -> Instance:
-        values = tuple(Fraction(v) for v in values)
+        values = tuple(v if type(v) is Fraction else Fraction(v) for v in values)
         blocks = tuple((k, values if k == name else v) for k, v in self.blocks)
-        if name not in dict(self.blocks):
+        if name not in self._by_name:
             blocks += ((name, values),)
         return Instance(blocks, source if source is not None else self.source)
 
