@@ -411,43 +411,45 @@ def value_text(v: LogNumber, limit: int = 10**12) -> str:
 def compile_float(e: Expr, parameters: tuple[Symbol, ...]) -> Callable[[tuple[float, ...]], float]:
     """A float function of the parameters (in order); nan where undefined.
 
-    Built as nested closures over the expression DAG (no code generation, no eval); each
-    shared subtree is computed once per call.
+    The expression DAG is flattened once into a list of operations, arguments before the
+    operations that read them (no code generation, no eval), each shared subtree computed once
+    per call: the counterexample search screens tens of thousands of points per step with it.
+    Registers hold the parameters, then the numbers, then each operation's value.
     """
-    index = {s: i for i, s in enumerate(parameters)}
-    built: dict[Expr, Callable] = {}
-    slot_of: dict[Expr, int] = {}
+    place: dict[Expr, int] = {s: i for i, s in enumerate(parameters)}
+    numbers: list[float] = []
+    operations: list[Expr] = []
 
-    def build(node: Expr) -> Callable:
-        if node in built:
-            return built[node]
+    def visit(node: Expr) -> None:
+        if node in place or node in operations_seen:
+            return
         if node.is_Rational or node in (S.Exp1, S.Pi):
-            c = float(node)
-            fn = lambda x, cache: c  # noqa: E731
-        elif node.is_Symbol:
-            i = index[node]
-            fn = lambda x, cache: x[i]  # noqa: E731
-        else:
-            children = [build(a) for a in node.args]
-            op = _float_op(node)
-            slot = slot_of.setdefault(node, len(slot_of))
+            place[node] = len(parameters) + len(numbers)
+            numbers.append(float(node))
+            return
+        if node.is_Symbol:
+            raise KeyError(node)  # a symbol that is no parameter
+        for a in node.args:
+            visit(a)
+        operations_seen.add(node)
+        operations.append(node)
 
-            def fn(x, cache, children=children, op=op, slot=slot):
-                v = cache[slot]
-                if v is None:
-                    v = cache[slot] = op([c(x, cache) for c in children])
-                return v
-        built[node] = fn
-        return fn
-
-    root = build(e)
-    size = len(slot_of)
+    operations_seen: set[Expr] = set()
+    visit(e)
+    first = len(parameters) + len(numbers)
+    place.update((node, first + i) for i, node in enumerate(operations))
+    steps = [(place[node], _float_op(node), tuple(place[a] for a in node.args)) for node in operations]
+    result = place[e]
+    padding = [0.0] * len(operations)
 
     def evaluate(x) -> float:
+        registers = [*x, *numbers, *padding]
         try:
-            return root(x, [None] * size)
+            for target, op, arguments in steps:
+                registers[target] = op([registers[a] for a in arguments])
         except (ValueError, ZeroDivisionError, OverflowError):
             return float("nan")
+        return registers[result]
 
     return evaluate
 
