@@ -60,7 +60,7 @@ LIGHT_MINIMISER_STARTS = 3
 minimiser starts per K, so that more K fit in the step's budget."""
 ROUNDING_DENOMINATORS = (10, 1000, 10**6, 10**12)
 
-__all__ = ["Instance", "exact_candidates", "boundary_instances", "minimise", "seed_for", "MIN_DECIDED",
+__all__ = ["Instance", "exact_candidates", "values_reader", "point_reader", "boundary_instances", "minimise", "seed_for", "MIN_DECIDED",
            "RANDOM_INSTANCES", "RANDOM_SOURCE", "LIGHT_BOUNDARY_INSTANCES", "LIGHT_MINIMISER_STARTS",
            "AlgebraicPoint", "algebraic_points"]
 
@@ -73,12 +73,28 @@ def seed_for(*parts: object) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-def point_reader(model) -> Callable[[Instance], tuple[float, ...]]:
-    """A function from an instance to its floats, in the order of `model.parameters`: where each
-    parameter sits among the blocks is worked out once for the thousands of boundary instances
-    screened (each value converted as float(Fraction) does, numerator / denominator)."""
+def _layout(model) -> list[tuple[str, int]]:
+    """Where each of `model.parameters` sits: (block name, position in the block)."""
     where = {s: (b.name, i) for b in model.blocks for i, s in enumerate(b.symbols)}
-    layout = [where[s] for s in model.parameters]
+    return [where[s] for s in model.parameters]
+
+
+def values_reader(model, convert: Callable[[Fraction], object]) -> Callable[[Instance], list]:
+    """A function from an instance to its values, each converted, in the order of
+    `model.parameters`: the layout is worked out once for the many instances a search reads."""
+    layout = _layout(model)
+
+    def read(instance: Instance) -> list:
+        blocks = dict(instance.blocks)
+        return [convert(blocks[name][i]) for name, i in layout]
+
+    return read
+
+
+def point_reader(model) -> Callable[[Instance], tuple[float, ...]]:
+    """An instance as floats, in the order of `model.parameters`, each as float(Fraction) makes it
+    (numerator / denominator, written out: the boundary screening reads 20,000 instances a step)."""
+    layout = _layout(model)
 
     def read(instance: Instance) -> tuple[float, ...]:
         blocks = dict(instance.blocks)
