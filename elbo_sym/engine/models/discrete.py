@@ -11,6 +11,7 @@ Parameters declared in ``[params]`` are real symbols with their intervals.
 from __future__ import annotations
 
 import itertools
+from fractions import Fraction
 from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 
@@ -76,6 +77,16 @@ class TooManyTerms(UnfoldError):
         super().__init__(f"{what} has K**{power} = {terms} terms at K = {K}, more than the {MAX_IWAE_TERMS} "
                          f"that are unfolded: write K = {largest} or smaller")
         self.K, self.terms = K, terms
+
+
+@lru_cache(maxsize=4096)
+def bayes(prior: tuple[Fraction, ...], likelihood: tuple[Fraction, ...]) -> tuple[Fraction, ...]:
+    """p(z | o) from p(z) and p(o | z) by Bayes' rule, exactly.  Remembered: the search's boundary
+    instances share a few hundred posteriors among tens of thousands of tight cases (26,688 of 144
+    distinct at K = 2 for rt9's four-point data space)."""
+    joint = [p * v for p, v in zip(prior, likelihood)]
+    total = sum(joint)
+    return tuple(j / total for j in joint)
 
 
 @dataclass(frozen=True, init=False)
@@ -316,9 +327,7 @@ class DiscreteModel(BlockInstances):
     def _posterior_at(self, instance: Instance, o: str, index: str | None = None) -> tuple:
         """p(z | o) (or p(z | o; index)) at an instance by Bayes' rule, exactly."""
         prior = instance["prior"] if index is None else instance[prior_block(index)]
-        joint = [p * v for p, v in zip(prior, self._likelihood_row(instance, o, index))]
-        total = sum(joint)
-        return tuple(j / total for j in joint)
+        return bayes(prior, self._likelihood_row(instance, o, index))
 
     def _special_indexed(self, base: Instance) -> list[Instance]:
         """With r or a parameterised model: every q, r, q_star set to each parameter's posterior
