@@ -98,8 +98,6 @@ SCREEN_CERTIFY = 40
 """At most this many nominated boundary instances are decided exactly per step."""
 MAX_VALUE_TEXT = 100
 """Exact values longer than this are shown as decimals only (boundary instances have huge numbers)."""
-WORK_LIMIT_TEXT = f"work limit of {GENERAL_SEARCH_WORK_OPERATIONS:,} counted operations reached"
-"""The start of a general claim's `error` when its search plan needs more work than the limit allows."""
 _ENGINE_ERRORS = (TooLarge, UnfoldError, RecursionError, ValueError, ZeroDivisionError, TypeError,
                   ArithmeticError, MemoryError)
 
@@ -737,7 +735,7 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
     tally = PremiseTally()
     plan = _search_plan(models, is_larger)
     # a general claim's plan is counted, so that where it stops does not depend on the machine's load
-    work = WorkCount(GENERAL_SEARCH_WORK_OPERATIONS, WORK_LIMIT_TEXT) if general and not definedness else None
+    work = _general_work() if general and not definedness else None
     for done, (explicit, phase) in enumerate(plan):
         if too_many_from is not None and is_larger(explicit) and explicit.K >= too_many_from:
             continue
@@ -788,6 +786,12 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
     searched = Searched(tuple(reached), densities, held, undecided, tuple(notes) + tally.notes(), tuple(dimensions),
                         tuple(skipped))
     return found, held, undecided, searched
+
+
+def _general_work() -> WorkCount:
+    """The count a general claim's whole search plan runs under (limits.GENERAL_SEARCH_WORK_OPERATIONS)."""
+    return WorkCount(GENERAL_SEARCH_WORK_OPERATIONS,
+                     f"work limit of {GENERAL_SEARCH_WORK_OPERATIONS:,} counted operations reached")
 
 
 def _search_plan(models: tuple, is_larger) -> list[tuple[ExplicitModel, str]]:
