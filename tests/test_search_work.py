@@ -229,4 +229,4 @@ def test_compiled_exact_decisions_give_the_tree_walks_verdicts(monkeypatch, rel,
     monkeypatch.setattr(check, "_compiled_exactly", lambda parts, model: None)
     walked = check_derivation(loads(text, "t.toml"), budget=120.0).steps[0]
     assert (compiled.verdict, compiled.reason, compiled.instances) == (walked.verdict, walked.reason, walked.instances)
-    assert compiled.counterexample == walked.counterexample
+    assert repr(compiled.counterexample) == repr(walked.counterexample)  # repr: an undefined side is nan, never == nan
