@@ -111,10 +111,10 @@ of these K the quick pass: the file's examples, the family's special cases (the 
 q = p(z)) and the seeded random instances -- about 0.9 s CPU for the four together."""
 GENERAL_SEARCH_FULL_LARGER_K = (13,)
 """... then the rest of the search (boundary points, numeric minimisation) at these: 0.5 s CPU at
-K = 13, 1.9 s at 34, 10 s at 89.  The plan is fixed and run in full every time, about 2.6 s CPU for
-a true step, so its verdict does not depend on the machine's load (it used to climb the K while
-half the step budget lasted); the step budget is only a backstop, whose `error` says the search
-ran out."""
+K = 13, 1.9 s at 34, 10 s at 89.  The plan is fixed and run in full every time, its work counted
+(GENERAL_SEARCH_WORK_OPERATIONS), so its verdict does not depend on the machine's load (it used to
+climb the K while half the step budget lasted); the step budget is only a backstop, whose `error`
+says the search ran out."""
 GENERAL_SEARCH_WORK_OPERATIONS = 8_000_000
 """Most work a ``K = "any"`` claim's counterexample search (its whole fixed plan) may do, counted, not
 timed: each point screened in floats counts its values and the distinct operations of the step's sides
