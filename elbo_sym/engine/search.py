@@ -60,9 +60,9 @@ LIGHT_MINIMISER_STARTS = 3
 minimiser starts per K, so that more K fit in the step's budget."""
 ROUNDING_DENOMINATORS = (10, 1000, 10**6, 10**12)
 
-__all__ = ["Instance", "exact_candidates", "values_reader", "point_reader", "boundary_instances", "minimise", "seed_for", "MIN_DECIDED",
-           "RANDOM_INSTANCES", "RANDOM_SOURCE", "LIGHT_BOUNDARY_INSTANCES", "LIGHT_MINIMISER_STARTS",
-           "AlgebraicPoint", "algebraic_points"]
+__all__ = ["Instance", "exact_candidates", "values_reader", "point_reader", "boundary_instances", "minimise",
+           "seed_for", "MIN_DECIDED", "RANDOM_INSTANCES", "RANDOM_SOURCE", "LIGHT_BOUNDARY_INSTANCES",
+           "LIGHT_MINIMISER_STARTS", "AlgebraicPoint", "algebraic_points"]
 
 
 def seed_for(*parts: object) -> int:

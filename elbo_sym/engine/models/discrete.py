@@ -11,8 +11,8 @@ Parameters declared in ``[params]`` are real symbols with their intervals.
 from __future__ import annotations
 
 import itertools
-from fractions import Fraction
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from functools import cached_property, lru_cache
 
 from sympy import Add, Expr, Mul, Rational, Symbol, exp, log, preorder_traversal
