@@ -344,17 +344,14 @@ class DiscreteModel(BlockInstances):
         for t in indices:
             groups = [[chosen] for chosen in names] + ([names] if len(names) > 1 else [])
             for group in groups:  # one distribution tight at a time, and all of them at once
-                inst = base
-                for name in group:
-                    for o in (free if name == "q" else self.observations):
-                        inst = inst.with_block(block(name, o), self._posterior_at(base, o, t))
-                out.append(Instance(inst.blocks, f"{', '.join(group)} = p(z | x{'; ' + t if t else ''})"))
+                tight = {block(name, o): self._posterior_at(base, o, t)
+                         for name in group for o in (free if name == "q" else self.observations)}
+                out.append(base.with_blocks(tight, f"{', '.join(group)} = p(z | x{'; ' + t if t else ''})"))
             if names:  # every distribution the prior (of that model): q = p(z)
-                inst = base
-                for name in names:
-                    for o in (free if name == "q" else self.observations):
-                        inst = inst.with_block(block(name, o), base[prior_block(t)] if t is not None else base["prior"])
-                out.append(Instance(inst.blocks, f"{', '.join(names)} = p(z{' | ' + t if t else ''})"))
+                prior = base[prior_block(t)] if t is not None else base["prior"]
+                out.append(base.with_blocks({block(name, o): prior for name in names
+                                             for o in (free if name == "q" else self.observations)},
+                                            f"{', '.join(names)} = p(z{' | ' + t if t else ''})"))
         for a in names:  # two distributions equal: r = q
             for b in names:
                 if a < b:
