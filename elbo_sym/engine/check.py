@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from functools import cached_property
 from pathlib import Path
 
 from sympy import Add, Expr, Rational, Symbol, exp
@@ -345,16 +346,22 @@ class _Instances:
         self.limit_bound = frozenset(str(e.variable) for side in (lhs, rhs) for e in side.atoms(Limit)) - \
             {str(s) for s in lhs.free_symbols | rhs.free_symbols}
         """Parameters the step has only bound inside limit(...): a counterexample gives them no value."""
-        self.exact_parts = _compiled_exactly(self.parts, model)
+
+    @cached_property
+    def exact_parts(self):
         """Each part's sides compiled to exact rational functions of the parameters, with how to read
         an instance's values for them (None unless every side is one: logs take numbers.evaluate)."""
-        self.point_cost = len(model.parameters) + _operations([e for pair in self.parts for e in pair]
-                                                              + [o.expr for o in self.open])
+        return _compiled_exactly(self.parts, self.model)
+
+    @cached_property
+    def point_cost(self) -> int:
         """What screening one point in floats counts against a search's work limit: its values, and
         each operation of the sides and the open obligations (shared subexpressions once)."""
+        return len(self.model.parameters) + _operations([e for pair in self.parts for e in pair]
+                                                        + [o.expr for o in self.open])
 
     def decide(self, instance: Instance) -> _Decision:
-        values = self.model.values(instance)
+        values = self.model.values(instance) if self.open or self.exact_parts is None else {}
         memo: dict = {}
         undecided = False
         for obligation in self.open:
