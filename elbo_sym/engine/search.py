@@ -243,17 +243,15 @@ def minimise(objective: Callable[[tuple[float, ...]], float], model, starts: lis
     blocks = model.blocks
     width = sum(len(b.symbols) for b in blocks)
 
+    ends = list(itertools.accumulate(len(b.symbols) for b in blocks))
+    spans = [(b, end - len(b.symbols), end) for b, end in zip(blocks, ends)]
+
     def to_values(u) -> list[tuple[float, ...]]:
-        out, i = [], 0
-        for b in blocks:
-            n = len(b.symbols)
-            out.append(_from_unconstrained(b, list(u[i:i + n])))
-            i += n
-        return out
+        return [_from_unconstrained(b, list(u[start:end])) for b, start, end in spans]
 
     def wrapped(u) -> float:
         checkpoint()
-        flat = tuple(v for values in to_values(u) for v in values)
+        flat = tuple(itertools.chain.from_iterable(to_values(u)))
         value = objective(flat)
         return value if math.isfinite(value) else 1e300
 
