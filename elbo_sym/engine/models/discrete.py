@@ -79,14 +79,25 @@ class TooManyTerms(UnfoldError):
         self.K, self.terms = K, terms
 
 
-@lru_cache(maxsize=4096)
+_POSTERIORS: dict[tuple, tuple[Fraction, ...]] = {}
+MAX_REMEMBERED_POSTERIORS = 4096
+
+
 def bayes(prior: tuple[Fraction, ...], likelihood: tuple[Fraction, ...]) -> tuple[Fraction, ...]:
-    """p(z | o) from p(z) and p(o | z) by Bayes' rule, exactly.  Remembered: the search's boundary
-    instances share a few hundred posteriors among tens of thousands of tight cases (26,688 of 144
-    distinct at K = 2 for rt9's four-point data space)."""
-    joint = [p * v for p, v in zip(prior, likelihood)]
-    total = sum(joint)
-    return tuple(j / total for j in joint)
+    """p(z | o) from p(z) and p(o | z) by Bayes' rule, exactly.  Remembered (a pure function of the
+    values, keyed by their numerators and denominators: hashing Fractions costs almost what Bayes'
+    rule does): the search's boundary instances share a few hundred posteriors among tens of
+    thousands of tight cases (26,688 of 144 distinct at K = 2 for rt9's four-point data space)."""
+    key = (len(prior), *[(v.numerator, v.denominator) for v in (*prior, *likelihood)])
+    known = _POSTERIORS.get(key)
+    if known is None:
+        joint = [p * v for p, v in zip(prior, likelihood)]
+        total = sum(joint)
+        known = tuple(j / total for j in joint)
+        if len(_POSTERIORS) >= MAX_REMEMBERED_POSTERIORS:
+            _POSTERIORS.clear()
+        _POSTERIORS[key] = known
+    return known
 
 
 @dataclass(frozen=True, init=False)
