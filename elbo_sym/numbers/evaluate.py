@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from fractions import Fraction
+from operator import itemgetter
 
 import mpmath
 from sympy import Expr, Mul, S, Symbol, exp, log
@@ -480,14 +481,18 @@ def _flatten(e: Expr, parameters: tuple[Symbol, ...], number: Callable, op_of: C
     visit(e)
     first = len(parameters) + len(numbers)
     place.update((node, first + i) for i, node in enumerate(operations))
-    steps = [(place[node], op_of(node), tuple(place[a] for a in node.args)) for node in operations]
+    # each operation reads its arguments' registers with an itemgetter (a tuple; one argument is
+    # read twice so that the getter still gives a tuple, whose first item the operation uses)
+    steps = [(place[node], op_of(node),
+              itemgetter(*[place[a] for a in node.args] * (2 if len(node.args) == 1 else 1)))
+             for node in operations]
     result = place[e]
     padding = [None] * len(operations)
 
     def run(x):
         registers = [*x, *numbers, *padding]
         for target, op, arguments in steps:
-            registers[target] = op([registers[a] for a in arguments])
+            registers[target] = op(arguments(registers))
         return registers[result]
 
     return run
