@@ -121,8 +121,9 @@ timed: each point screened in floats counts its values and the distinct operatio
 (and open obligations), each instance decided exactly SEARCH_EXACT_WEIGHT times that.  Counted, so a
 step ends at the same place on an idle and on a busy machine; a plan that needs more ends in `error`
 saying where it stopped, never `checked` on less evidence.  Red team rt9's sums over a data space of
-three, four and five points count 4.5, 5.9 and 7.3 million (3.2, 4.0 and 5.1 s of CPU on a loaded
-2-core machine), log(p(x)) >= ELBO(q) 2.3 million; the step's time budget stays the backstop."""
+three, four and five points count 4.5, 5.9 and 7.3 million (the whole check of the first two: 2.4 and
+3.0-3.5 s of CPU on a loaded 2-core machine, 7.0 and 9.7-10.7 s before the search was compiled),
+log(p(x)) >= ELBO(q) 2.3 million; the step's time budget stays the backstop."""
 SEARCH_EXACT_WEIGHT = 10
 """An instance decided exactly (fractions, logs of primes) counts as this many float screenings of it."""
 REFERENCE_PRODUCT_POINTS = 4096
