@@ -447,6 +447,10 @@ def compile_rational(e: Expr, parameters: tuple[Symbol, ...], rational: Callable
     def number(node: Expr):
         return rational(int(node.p), int(node.q))
 
+    from sympy import preorder_traversal
+
+    if any(not (n.is_Add or n.is_Mul or n.is_Pow or n.is_Symbol or n.is_Rational) for n in preorder_traversal(e)):
+        return None  # a log, exp, pi, ...: found before flattening the rest (a proved step's examples ask too)
     try:
         return _flatten(e, parameters, number, _rational_op, ())
     except (TypeError, KeyError):  # a log, exp, pi, ... or a symbol that is no parameter
