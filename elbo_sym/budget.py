@@ -12,15 +12,22 @@ enforce a deadline:
 
 SymPy's caches can be left half-filled by an interruption; callers that catch
 :class:`BudgetExceeded` clear them (``sympy.core.cache.clear_cache``).
+
+A deadline ends work sooner on a busy machine.  Where a verdict must not depend on the load
+(the counterexample search of a ``K = "any"`` step), the work itself is counted as well
+(:class:`WorkCount`): it stops at the same point on an idle and on a busy machine, and the
+deadline stays only the backstop.
 """
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 ALARM = hasattr(signal, "setitimer")
 """Whether this Python can interrupt running code with SIGALRM (not under WebAssembly, where the
@@ -29,6 +36,26 @@ browser's checker runs: there checkpoints bound the work and the page can stop i
 
 class BudgetExceeded(Exception):
     """The time budget ran out; the message says which budget."""
+
+
+@dataclass
+class WorkCount:
+    """Work counted against a fixed limit: `spend` raises BudgetExceeded(`what`) once more than
+    `limit` units are spent.  The same work counts the same on every machine, whatever its load."""
+
+    limit: float
+    what: str
+    spent: int = 0
+
+    def spend(self, units: int) -> None:
+        self.spent += units
+        if self.spent > self.limit:
+            raise BudgetExceeded(self.what)
+
+    @classmethod
+    def uncounted(cls) -> WorkCount:
+        """A count with no limit: work that only its time budget bounds."""
+        return cls(math.inf, "")
 
 
 class _Stack(threading.local):
@@ -149,4 +176,4 @@ def _remove(entry: tuple[float, str]) -> None:
             return
 
 
-__all__ = ["BudgetExceeded", "limit", "checkpoint", "remaining", "alarm_held"]
+__all__ = ["BudgetExceeded", "limit", "checkpoint", "remaining", "alarm_held", "WorkCount"]

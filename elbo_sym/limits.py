@@ -111,10 +111,21 @@ of these K the quick pass: the file's examples, the family's special cases (the 
 q = p(z)) and the seeded random instances -- about 0.9 s CPU for the four together."""
 GENERAL_SEARCH_FULL_LARGER_K = (13,)
 """... then the rest of the search (boundary points, numeric minimisation) at these: 0.5 s CPU at
-K = 13, 1.9 s at 34, 10 s at 89.  The plan is fixed and run in full every time, about 2.6 s CPU for
-a true step, so its verdict does not depend on the machine's load (it used to climb the K while
-half the step budget lasted); the step budget is only a backstop, whose `error` says the search
-ran out."""
+K = 13, 1.9 s at 34, 10 s at 89.  The plan is fixed and run in full every time, its work counted
+(GENERAL_SEARCH_WORK_OPERATIONS), so its verdict does not depend on the machine's load (it used to
+climb the K while half the step budget lasted); the step budget is only a backstop, whose `error`
+says the search ran out."""
+GENERAL_SEARCH_WORK_OPERATIONS = 8_000_000
+"""Most work a ``K = "any"`` claim's counterexample search (its whole fixed plan) may do, counted, not
+timed: each point screened in floats counts its values and the distinct operations of the step's sides
+(and open obligations), each instance decided exactly SEARCH_EXACT_WEIGHT times that.  Counted, so a
+step ends at the same place on an idle and on a busy machine; a plan that needs more ends in `error`
+saying where it stopped, never `checked` on less evidence.  Red team rt9's sums over a data space of
+three, four and five points count 4.5, 5.9 and 7.3 million (the whole check of the first two: 2.4 and
+3.0-3.5 s of CPU on a loaded 2-core machine, 7.0 and 9.7-10.7 s before the search was compiled),
+log(p(x)) >= ELBO(q) 2.3 million; the step's time budget stays the backstop."""
+SEARCH_EXACT_WEIGHT = 10
+"""An instance decided exactly (fractions, logs of primes) counts as this many float screenings of it."""
 REFERENCE_PRODUCT_POINTS = 4096
 """Most points of the second opinion's product Hermite rule over z's coordinates (beyond: undecided)."""
 

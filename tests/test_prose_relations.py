@@ -147,7 +147,6 @@ def test_plain_prose_stays_text_in_the_tex(plain_report):
 
 def test_plain_prose_stays_text_in_the_web_markdown(plain_report):
     from elbo_sym.publish import web
-
     from elbo_sym.publish.render import smart_punctuation
 
     page = web.derivations_page([plain_report])

@@ -18,13 +18,14 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from functools import cached_property
 from pathlib import Path
 
 from sympy import Add, Expr, Rational, Symbol, exp
 from sympy.core.cache import clear_cache
 
 from elbo_sym import budget as budgets
-from elbo_sym.budget import BudgetExceeded
+from elbo_sym.budget import BudgetExceeded, WorkCount
 from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
 from elbo_sym.engine.derivation import Derivation, Example, Step
@@ -57,16 +58,19 @@ from elbo_sym.engine.search import (
     boundary_instances,
     exact_candidates,
     minimise,
-    point,
+    point_reader,
     seed_for,
+    values_reader,
 )
 from elbo_sym.engine.wellformed import derived_arguments, derived_distribution_problem, well_formedness_problem
 from elbo_sym.limits import (
     GENERAL_SEARCH_FULL_LARGER_K,
+    GENERAL_SEARCH_WORK_OPERATIONS,
     INTEGER_OFFSETS,
     MAX_IWAE_TERMS,
     MAX_SEARCH_D,
     REFERENCE_BUDGET_SECONDS,
+    SEARCH_EXACT_WEIGHT,
     STEP_BUDGET_SECONDS,
     file_budget,
     validate_budget,
@@ -76,7 +80,9 @@ from elbo_sym.numbers.evaluate import (
     approx_text,
     as_float,
     compile_float,
+    compile_rational,
     decide,
+    rational_type,
     sign_of,
     value_expr,
     value_text,
@@ -349,8 +355,21 @@ class _Instances:
         self.limit_bound = bound - {str(s) for s in lhs.free_symbols | rhs.free_symbols} if bound else bound
         """Parameters the step has only bound inside limit(...): a counterexample gives them no value."""
 
+    @cached_property
+    def exact_parts(self):
+        """Each part's sides compiled to exact rational functions of the parameters, with how to read
+        an instance's values for them (None unless every side is one: logs take numbers.evaluate)."""
+        return _compiled_exactly(self.parts, self.model)
+
+    @cached_property
+    def point_cost(self) -> int:
+        """What screening one point in floats counts against a search's work limit: its values, and
+        each operation of the sides and the open obligations (shared subexpressions once)."""
+        return len(self.model.parameters) + _operations([e for pair in self.parts for e in pair]
+                                                        + [o.expr for o in self.open])
+
     def decide(self, instance: Instance) -> _Decision:
-        values = self.model.values(instance)
+        values = self.model.values(instance) if self.open or self.exact_parts is None else {}
         memo: dict = {}
         undecided = False
         for obligation in self.open:
@@ -364,6 +383,8 @@ class _Instances:
                 shown = _value_text(obligation.expr, values)
                 return _Decision("undefined", obligation.z, f"{obligation.failure()}{shown}")
         several = len(self.parts) > 1
+        if self.exact_parts is not None:
+            return self._decide_rational(instance, undecided)
         for k, (a, b) in enumerate(self.parts):
             try:
                 s = decide(a, b, values, memo)
@@ -374,6 +395,22 @@ class _Instances:
             if s is None:
                 undecided = True
             elif not holds(self.rel, s):
+                return _Decision("fails", k if several else None, left=a, right=b)
+        return _Decision("undecided" if undecided else "holds")
+
+    def _decide_rational(self, instance: Instance, undecided: bool) -> _Decision:
+        """`decide` for sides that are rational functions: the same exact values, from the compiled
+        functions (a division by 0 is undefined there, as numbers.evaluate says it)."""
+        assert self.exact_parts is not None
+        compiled, read = self.exact_parts
+        x = read(instance)
+        several = len(self.parts) > 1
+        for k, ((a, b), (fa, fb)) in enumerate(zip(self.parts, compiled)):
+            try:
+                d = fa(x) - fb(x)
+            except ZeroDivisionError:
+                return _Decision("undefined", k if several else None, f"undefined: {Undefined('division by zero')}")
+            if not holds(self.rel, (d > 0) - (d < 0)):
                 return _Decision("fails", k if several else None, left=a, right=b)
         return _Decision("undecided" if undecided else "holds")
 
@@ -481,6 +518,29 @@ class _Instances:
         return margin
 
 
+def _compiled_exactly(parts: tuple, model: ExplicitModel):
+    """((compiled left, compiled right) per part, the instance reader), when every side is a rational
+    function of the model's parameters; else None."""
+    rational = rational_type()
+    compiled = [tuple(compile_rational(e, model.parameters, rational) for e in pair) for pair in parts]
+    if any(f is None for pair in compiled for f in pair):
+        return None
+    return compiled, values_reader(model, lambda v: rational(v.numerator, v.denominator))
+
+
+def _operations(exprs: list[Expr]) -> int:
+    """The distinct operations (sums, products, powers, logs, ...) of the expressions: what
+    evaluating them once at a point does, each shared subexpression counted once."""
+    seen: set = set()
+    stack = list(exprs)
+    while stack:
+        e = stack.pop()
+        if e.args and e not in seen:
+            seen.add(e)
+            stack.extend(e.args)
+    return len(seen)
+
+
 def _exact_text(e: Expr, values) -> str:
     return _exact_value(e, values)[0]
 
@@ -524,14 +584,19 @@ def _value_text(e: Expr, values) -> str:
 
 def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open_obligations,
             seed: int, light: bool = False, phase: str = "all", premises: PremiseJudge | None = None,
-            tally: PremiseTally | None = None) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
+            tally: PremiseTally | None = None,
+            work: WorkCount | None = None) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
     """(counterexample or None, instances held, instances undecided, undecided instances that
     the search builds on purpose: examples and the family's special cases).  `phase`: "all";
     "quick", only the exact candidates (examples, special cases, random instances); "rest",
     everything but them (the model had its quick pass).  With `premises`, only an instance
-    shown to satisfy every premise is decided (the others are counted in `tally`)."""
+    shown to satisfy every premise is decided (the others are counted in `tally`).  Each point
+    screened in floats and each instance tried exactly is counted in `work` (the judge's
+    `point_cost`; SEARCH_EXACT_WEIGHT times that for an exact one), which may end the search."""
     judge = _Instances(lhs, rel, rhs, model, open_obligations)
     tally = tally if tally is not None else PremiseTally()
+    work = work if work is not None else WorkCount.uncounted()
+    exact_cost = SEARCH_EXACT_WEIGHT * judge.point_cost
     held = undecided = 0
     tried: set = set()
     skipped: list[str] = []
@@ -543,6 +608,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         if key in tried:
             return None
         tried.add(key)
+        work.spend(exact_cost)
         try:
             model.validate(instance)  # only an instance of the domain may refute
         except ValueError:
@@ -576,15 +642,20 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         return None, held, undecided, tuple(skipped)
     on_purpose = False
     # boundary families, screened in floats; the closest calls are decided exactly
-    margin = judge.margin_function()
+    uncounted_margin = judge.margin_function()
     if premises is not None:  # a point fails only where the step fails *inside* the premises
-        step_margin, inside = margin, premises.margin_function()
+        step_margin, inside = uncounted_margin, premises.margin_function()
 
-        def margin(p) -> float:
+        def uncounted_margin(p) -> float:
             return max(step_margin(p), -inside(p))
+
+    def margin(p) -> float:
+        work.spend(judge.point_cost)
+        return uncounted_margin(p)
     scored: list[tuple[float, int, Instance]] = []
+    point = point_reader(model)
     for instance in boundary_instances(model, LIGHT_BOUNDARY_INSTANCES if light else MAX_BOUNDARY_INSTANCES, seed):
-        scored.append((margin(point(model, instance)), len(scored), instance))
+        scored.append((margin(point(instance)), len(scored), instance))
     scored.sort(key=lambda t: (t[0], t[1]))
     # clear failures in the order generated (larger eps first: simpler numbers), then near misses
     failing = sorted((t for t in scored if t[0] < -1e-9), key=lambda t: t[1])
@@ -612,6 +683,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         size = compile_float(obligation.expr, model.parameters)
 
         def distance_to_zero(p: tuple[float, ...], size=size) -> float:
+            work.spend(judge.point_cost)
             return abs(size(p))
 
         near_zero: list = []
@@ -697,12 +769,14 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
     quick_reached: list[int] = []
     tally = PremiseTally()
     plan = _search_plan(models, is_larger)
+    # a general claim's plan is counted, so that where it stops does not depend on the machine's load
+    work = _general_work() if general and not definedness else None
     for done, (explicit, phase) in enumerate(plan):
         if too_many_from is not None and is_larger(explicit) and explicit.K >= too_many_from:
             continue
         try:
             light = general and (_is_density_model(explicit) or explicit.K > FULL_SEARCH_K)
-            found, h, u, skips = _search_one(lhs, step, model, explicit, examples, open_, light, phase, tally)
+            found, h, u, skips = _search_one(lhs, step, model, explicit, examples, open_, light, phase, tally, work)
         except BudgetExceeded as error:
             if not general or definedness:
                 raise
@@ -747,6 +821,12 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
     searched = Searched(tuple(reached), densities, held, undecided, tuple(notes) + tally.notes(), tuple(dimensions),
                         tuple(skipped))
     return found, held, undecided, searched
+
+
+def _general_work() -> WorkCount:
+    """The count a general claim's whole search plan runs under (limits.GENERAL_SEARCH_WORK_OPERATIONS)."""
+    return WorkCount(GENERAL_SEARCH_WORK_OPERATIONS,
+                     f"work limit of {GENERAL_SEARCH_WORK_OPERATIONS:,} counted operations reached")
 
 
 def _search_plan(models: tuple, is_larger) -> list[tuple[ExplicitModel, str]]:
@@ -891,8 +971,8 @@ def _definedness_search(lhs: Expr, step: Step, model, examples, open_):
 
 
 def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_, light: bool = False,
-                phase: str = "all", tally: PremiseTally | None = None) -> tuple[Counterexample | None, int, int,
-                                                                                tuple[str, ...]]:
+                phase: str = "all", tally: PremiseTally | None = None,
+                work: WorkCount | None = None) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
     if explicit is model:
         open_here = open_
     else:
@@ -904,10 +984,10 @@ def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_, light: 
             tally.densities_left_out = True
         return None, 0, 0, ()
     if sample_parameters(lhs, step.expr):
-        return _search_counts(lhs, step, explicit, examples, seed, light, phase, premises, tally)
+        return _search_counts(lhs, step, explicit, examples, seed, light, phase, premises, tally, work)
     with quick_factoring():
         return _search(lhs, step.rel, step.expr, explicit, _examples_for(explicit, examples), open_here, seed,
-                       light, phase, premises, tally)
+                       light, phase, premises, tally, work)
 
 
 def _pointwise_premise(model: Model) -> bool:
@@ -919,7 +999,7 @@ def _pointwise_premise(model: Model) -> bool:
 
 
 def _search_counts(lhs: Expr, step: Step, explicit, examples, seed: int, light: bool, phase: str,
-                   premises: PremiseJudge | None, tally: PremiseTally | None
+                   premises: PremiseJudge | None, tally: PremiseTally | None, work: WorkCount | None
                    ) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
     """The search with a symbolic number of samples k: at each whole number n the step unfolds
     at (engine.samples), the step with k = n searched like any other; a counterexample names n."""
@@ -933,7 +1013,7 @@ def _search_counts(lhs: Expr, step: Step, explicit, examples, seed: int, light: 
         mine = tuple(e for e in _examples_for(explicit, examples) if values_at((lhs, step.expr), e.instance) == values)
         with quick_factoring():
             found, h, u, s = _search(left, step.rel, right, explicit, mine, open_here, seed, light, phase,
-                                     premises, tally)
+                                     premises, tally, work)
         held, undecided, skips = held + h, undecided + u, skips + s
         if found is not None:
             named = tuple((label, (str(values[label]),) if label in values else shown)

@@ -14,7 +14,9 @@ integer exponent, ``log``, ``exp``, rationals and the model's parameter symbols)
   left the field); ``Undefined`` only when the whole enclosure of a log's argument is
   <= 0, :class:`Inexact` when it cannot tell;
 * :func:`compile_float` -- a plain-float function of the parameters, for screening
-  thousands of instances and for numeric minimisation.  Never a verdict on its own.
+  thousands of instances and for numeric minimisation.  Never a verdict on its own;
+* :func:`compile_rational` -- the exact value of a rational function of the parameters,
+  compiled once for the many instances a search decides.
 
 :func:`decide` combines the first two: the sign of ``a - b`` or None (undecided).
 Undecided is never success: callers treat None as "could not decide".
@@ -25,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from fractions import Fraction
+from operator import itemgetter
 
 import mpmath
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, S, Symbol, exp, log, pi
@@ -478,45 +481,103 @@ def _divided(e: Expr, den: int) -> Expr:
 def compile_float(e: Expr, parameters: tuple[Symbol, ...]) -> Callable[[tuple[float, ...]], float]:
     """A float function of the parameters (in order); nan where undefined.
 
-    Built as nested closures over the expression DAG (no code generation, no eval); each
-    shared subtree is computed once per call.
+    The expression DAG is flattened once (`_flatten`: no code generation, no eval), each shared
+    subtree computed once per call: the counterexample search screens tens of thousands of
+    points per step with it.
     """
-    index = {s: i for i, s in enumerate(parameters)}
-    built: dict[Expr, Callable] = {}
-    slot_of: dict[Expr, int] = {}
-
-    def build(node: Expr) -> Callable:
-        if node in built:
-            return built[node]
-        if node.is_Rational or node in (S.Exp1, S.Pi):
-            c = float(node)
-            fn = lambda x, cache: c  # noqa: E731
-        elif node.is_Symbol:
-            i = index[node]
-            fn = lambda x, cache: x[i]  # noqa: E731
-        else:
-            children = [build(a) for a in node.args]
-            op = _float_op(node)
-            slot = slot_of.setdefault(node, len(slot_of))
-
-            def fn(x, cache, children=children, op=op, slot=slot):
-                v = cache[slot]
-                if v is None:
-                    v = cache[slot] = op([c(x, cache) for c in children])
-                return v
-        built[node] = fn
-        return fn
-
-    root = build(e)
-    size = len(slot_of)
+    run = _flatten(e, parameters, float, _float_op, (S.Exp1, S.Pi))
 
     def evaluate(x) -> float:
         try:
-            return root(x, [None] * size)
+            return run(x)
         except (ValueError, ZeroDivisionError, OverflowError):
             return float("nan")
 
     return evaluate
+
+
+def rational_type() -> Callable:
+    """The fastest exact rational type here, made as ``T(numerator, denominator)``: FLINT's fmpq
+    where python-flint imports, else Fraction (the browser).  Both compute the same values."""
+    try:
+        from flint import fmpq
+    except ImportError:
+        return Fraction
+    return fmpq
+
+
+def compile_rational(e: Expr, parameters: tuple[Symbol, ...], rational: Callable) -> Callable | None:
+    """The exact value of `e` as a function of the parameters' values (in order, of the type
+    `rational`, see rational_type), when `e` is a rational function of them (sums, products,
+    integer powers, rational numbers); else None.  ZeroDivisionError where a divisor is 0.
+    Compiled once (`_flatten`), it decides the instances of a search without walking the tree."""
+    def number(node: Expr):
+        return rational(int(node.p), int(node.q))
+
+    from sympy import preorder_traversal
+
+    if any(not (n.is_Add or n.is_Mul or n.is_Pow or n.is_Symbol or n.is_Rational) for n in preorder_traversal(e)):
+        return None  # a log, exp, pi, ...: found before flattening the rest (a proved step's examples ask too)
+    try:
+        return _flatten(e, parameters, number, _rational_op, ())
+    except (TypeError, KeyError):  # a log, exp, pi, ... or a symbol that is no parameter
+        return None
+
+
+def _flatten(e: Expr, parameters: tuple[Symbol, ...], number: Callable, op_of: Callable,
+             constants: tuple[Expr, ...]) -> Callable:
+    """`e` as a function of the parameters' values: the DAG flattened once into a list of
+    operations (`op_of` of each node), arguments before the operations that read them, over
+    registers that hold the parameters, then the numbers (`number` of each rational and of each
+    of `constants`), then each operation's value.  KeyError for a symbol that is no parameter."""
+    place: dict[Expr, int] = {s: i for i, s in enumerate(parameters)}
+    numbers: list = []
+    operations: list[Expr] = []
+    seen: set[Expr] = set()
+
+    def visit(node: Expr) -> None:
+        if node in place or node in seen:
+            return
+        if node.is_Rational or node in constants:
+            place[node] = len(parameters) + len(numbers)
+            numbers.append(number(node))
+            return
+        if node.is_Symbol:
+            raise KeyError(node)
+        for a in node.args:
+            visit(a)
+        seen.add(node)
+        operations.append(node)
+
+    visit(e)
+    first = len(parameters) + len(numbers)
+    place.update((node, first + i) for i, node in enumerate(operations))
+    # each operation reads its arguments' registers with an itemgetter (a tuple; one argument is
+    # read twice so that the getter still gives a tuple, whose first item the operation uses)
+    steps = [(place[node], op_of(node),
+              itemgetter(*[place[a] for a in node.args] * (2 if len(node.args) == 1 else 1)))
+             for node in operations]
+    result = place[e]
+    padding = [None] * len(operations)
+
+    def run(x):
+        registers = [*x, *numbers, *padding]
+        for target, op, arguments in steps:
+            registers[target] = op(arguments(registers))
+        return registers[result]
+
+    return run
+
+
+def _rational_op(node: Expr) -> Callable[[list], object]:
+    if node.is_Add:
+        return sum
+    if node.is_Mul:
+        return math.prod
+    if node.is_Pow and node.exp.is_Integer:
+        n = int(node.exp)
+        return lambda a: a[0] ** n
+    raise TypeError(f"{type(node).__name__} is not a rational operation")
 
 
 def _float_op(node: Expr) -> Callable[[list[float]], float]:
@@ -538,4 +599,5 @@ def _float_op(node: Expr) -> Callable[[list[float]], float]:
 
 
 __all__ = ["Undefined", "Inexact", "exact", "exact_sign", "enclosure", "value", "sign_of", "decide", "as_float",
-           "compile_float", "value_text", "value_expr", "approx_text", "INTERVAL_DIGITS"]
+           "compile_float", "compile_rational", "rational_type", "value_text", "value_expr", "approx_text",
+           "INTERVAL_DIGITS"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import sub
 
 RHO, CHI, PSI, SIGMA = 1.0, 2.0, 0.5, 0.5
 """Reflection, expansion, contraction and shrink coefficients (SciPy's, non-adaptive)."""
@@ -43,10 +44,9 @@ def minimise(f: Callable[[tuple[float, ...]], float], x0: Sequence[float], max_i
     simplex, values = _sorted(simplex, values)
     iterations = 1
     while iterations < max_iterations:
-        spread = max(abs(a - b) for p in simplex[1:] for a, b in zip(p, simplex[0]))
-        if spread <= xatol and max(abs(values[0] - v) for v in values[1:]) <= fatol:
-            break
-        centre = tuple(sum(p[i] for p in simplex[:-1]) / n for i in range(n))
+        if max(abs(values[0] - v) for v in values[1:]) <= fatol and _spread(simplex) <= xatol:
+            break  # SciPy's test, its cheap half first (the spread costs n**2 subtractions)
+        centre = tuple(sum(column) / n for column in zip(*simplex[:-1]))  # each coordinate summed in SciPy's order
         worst = simplex[-1]
         reflected = _towards(centre, worst, 1 + RHO, RHO)
         f_reflected = f(reflected)
@@ -79,6 +79,12 @@ def minimise(f: Callable[[tuple[float, ...]], float], x0: Sequence[float], max_i
         iterations += 1
         simplex, values = _sorted(simplex, values)
     return Minimum(simplex[0], min(values), iterations)
+
+
+def _spread(simplex: list) -> float:
+    """The largest coordinate distance of a point of the simplex from its best point."""
+    best = simplex[0]
+    return max(max(map(abs, map(sub, p, best))) for p in simplex[1:])
 
 
 def _towards(centre: tuple[float, ...], worst: tuple[float, ...], a: float, b: float) -> tuple[float, ...]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from functools import cached_property, lru_cache
 
 from sympy import Add, Expr, Mul, Rational, Symbol, exp, log, preorder_traversal
@@ -77,6 +78,27 @@ class TooManyTerms(UnfoldError):
         super().__init__(f"{what} has K**{power} = {terms} terms at K = {K}, more than the {MAX_IWAE_TERMS} "
                          f"that are unfolded: write K = {largest} or smaller")
         self.K, self.terms = K, terms
+
+
+_POSTERIORS: dict[tuple, tuple[Fraction, ...]] = {}
+MAX_REMEMBERED_POSTERIORS = 4096
+
+
+def bayes(prior: tuple[Fraction, ...], likelihood: tuple[Fraction, ...]) -> tuple[Fraction, ...]:
+    """p(z | o) from p(z) and p(o | z) by Bayes' rule, exactly.  Remembered (a pure function of the
+    values, keyed by their numerators and denominators: hashing Fractions costs almost what Bayes'
+    rule does): the search's boundary instances share a few hundred posteriors among tens of
+    thousands of tight cases (26,688 of 144 distinct at K = 2 for rt9's four-point data space)."""
+    key = (len(prior), *[(v.numerator, v.denominator) for v in (*prior, *likelihood)])
+    known = _POSTERIORS.get(key)
+    if known is None:
+        joint = [p * v for p, v in zip(prior, likelihood)]
+        total = sum(joint)
+        known = tuple(j / total for j in joint)
+        if len(_POSTERIORS) >= MAX_REMEMBERED_POSTERIORS:
+            _POSTERIORS.clear()
+        _POSTERIORS[key] = known
+    return known
 
 
 @dataclass(frozen=True, init=False)
@@ -317,9 +339,7 @@ class DiscreteModel(BlockInstances):
     def _posterior_at(self, instance: Instance, o: str, index: str | None = None) -> tuple:
         """p(z | o) (or p(z | o; index)) at an instance by Bayes' rule, exactly."""
         prior = instance["prior"] if index is None else instance[prior_block(index)]
-        joint = [p * v for p, v in zip(prior, self._likelihood_row(instance, o, index))]
-        total = sum(joint)
-        return tuple(j / total for j in joint)
+        return bayes(prior, self._likelihood_row(instance, o, index))
 
     def _special_indexed(self, base: Instance) -> list[Instance]:
         """With r or a parameterised model: every q, r, q_star set to each parameter's posterior
@@ -336,17 +356,14 @@ class DiscreteModel(BlockInstances):
         for t in indices:
             groups = [[chosen] for chosen in names] + ([names] if len(names) > 1 else [])
             for group in groups:  # one distribution tight at a time, and all of them at once
-                inst = base
-                for name in group:
-                    for o in (free if name == "q" else self.observations):
-                        inst = inst.with_block(block(name, o), self._posterior_at(base, o, t))
-                out.append(Instance(inst.blocks, f"{', '.join(group)} = p(z | x{'; ' + t if t else ''})"))
+                tight = {block(name, o): self._posterior_at(base, o, t)
+                         for name in group for o in (free if name == "q" else self.observations)}
+                out.append(base.with_blocks(tight, f"{', '.join(group)} = p(z | x{'; ' + t if t else ''})"))
             if names:  # every distribution the prior (of that model): q = p(z)
-                inst = base
-                for name in names:
-                    for o in (free if name == "q" else self.observations):
-                        inst = inst.with_block(block(name, o), base[prior_block(t)] if t is not None else base["prior"])
-                out.append(Instance(inst.blocks, f"{', '.join(names)} = p(z{' | ' + t if t else ''})"))
+                prior = base[prior_block(t)] if t is not None else base["prior"]
+                out.append(base.with_blocks({block(name, o): prior for name in names
+                                             for o in (free if name == "q" else self.observations)},
+                                            f"{', '.join(names)} = p(z{' | ' + t if t else ''})"))
         for a in names:  # two distributions equal: r = q
             for b in names:
                 if a < b:
