@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from fractions import Fraction
 from pathlib import Path
 
 from sympy import Add, Expr, Rational, Symbol, exp
@@ -28,9 +29,10 @@ from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
 from elbo_sym.engine.derivation import Derivation, Example, Step
-from elbo_sym.engine.dimensions import factor_sign_changes, first_failure
+from elbo_sym.engine.dimensions import Span, decide_with_free, factor_sign_changes, first_failure
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError
+from elbo_sym.engine.models.gaussian import PER_DIMENSION
 from elbo_sym.engine.models.general import SEARCH_K
 from elbo_sym.engine.notation import Limit, to_text
 from elbo_sym.engine.premises import HOLDS, UNDECIDED, PremiseJudge, PremiseTally, premise_text, premises_of
@@ -62,9 +64,11 @@ from elbo_sym.engine.search import (
 )
 from elbo_sym.engine.wellformed import derived_arguments, derived_distribution_problem, well_formedness_problem
 from elbo_sym.limits import (
+    GAUSSIAN_ANY_D,
     GENERAL_SEARCH_FULL_LARGER_K,
     INTEGER_OFFSETS,
     MAX_IWAE_TERMS,
+    MAX_PINNED_VALUES,
     MAX_SEARCH_D,
     REFERENCE_BUDGET_SECONDS,
     STEP_BUDGET_SECONDS,
@@ -488,12 +492,14 @@ def _value_text(e: Expr, values) -> str:
 
 def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open_obligations,
             seed: int, light: bool = False, phase: str = "all", premises: PremiseJudge | None = None,
-            tally: PremiseTally | None = None) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
+            tally: PremiseTally | None = None, pins: tuple = ()) -> tuple[Counterexample | None, int, int,
+                                                                          tuple[str, ...]]:
     """(counterexample or None, instances held, instances undecided, undecided instances that
     the search builds on purpose: examples and the family's special cases).  `phase`: "all";
     "quick", only the exact candidates (examples, special cases, random instances); "rest",
     everything but them (the model had its quick pass).  With `premises`, only an instance
-    shown to satisfy every premise is decided (the others are counted in `tally`)."""
+    shown to satisfy every premise is decided (the others are counted in `tally`).  `pins`:
+    (block, values) every instance is given (the exact decision's whole number, `_Pin`)."""
     judge = _Instances(lhs, rel, rhs, model, open_obligations)
     tally = tally if tally is not None else PremiseTally()
     held = undecided = 0
@@ -503,6 +509,8 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
 
     def try_one(instance: Instance) -> Counterexample | None:
         nonlocal held, undecided
+        for name, values in pins:
+            instance = instance.with_block(name, values)
         key = instance.key()  # every block (a family may have more than prior, likelihood and q)
         if key in tried:
             return None
@@ -660,7 +668,18 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
     too_many_from: int | None = None  # the smallest larger K whose terms the step's draws cannot unfold
     quick_reached: list[int] = []
     tally = PremiseTally()
-    plan = _search_plan(models, is_larger)
+    for pin in exact.pins:  # the exact decision's own values first (each with the quick pass)
+        explicit = models[0] if pin.D is None else model.explicit(pin.D)
+        found, h, u, skips = _search_one(lhs, step, model, explicit, examples, open_, True, "quick", tally, pin.blocks)
+        held, undecided = held + h, undecided + u
+        skipped += [f"the {source} ({pin.where})" for source in skips]
+        if pin.D is not None:
+            densities += h
+            dimensions.append(pin.D)
+        if found is not None:  # an instance whose q the pin changed is no longer "q = p(z)": the pin names it
+            found = replace(found, source=pin.where if pin.renames else f"{found.source}, {pin.where}")
+            break
+    plan = _search_plan(models, is_larger) if found is None else []
     for done, (explicit, phase) in enumerate(plan):
         if too_many_from is not None and is_larger(explicit) and explicit.K >= too_many_from:
             continue
@@ -745,23 +764,40 @@ def _definedness_models(models: tuple) -> tuple:
 
 
 @dataclass(frozen=True)
+class _Pin:
+    """Values the exact decision names, searched before the plan with the quick pass: `blocks` given to
+    every instance (a whole number's value, a dimension's means) in the explicit model with `D`
+    dimensions (None: the plan's first model); `where` says so in a counterexample."""
+
+    D: int | None
+    blocks: tuple[tuple[str, tuple[Fraction, ...]], ...]
+    where: str
+    renames: bool = False
+    """The blocks change what the instance's source says (q's means): `where` names it alone."""
+
+
+@dataclass(frozen=True)
 class _ExactPlan:
     """What the exact decision of engine.dimensions adds to a search: the D's searched `first` (where
-    the step fails) and `after` the usual ones (where a factor changes sign), and `unreached`: the
-    error when the search finds nothing, because a value that decides the step lies beyond it."""
+    the step fails) and `after` the usual ones (where a factor changes sign), the values searched
+    before them all (`pins`: a D beyond the usual ones, a whole number's value, a dimension's means
+    where the step fails), and `unreached`: the error when the search finds nothing, because a value
+    that decides the step lies beyond it."""
 
     first: tuple[int, ...] = ()
     after: tuple[int, ...] = ()
     unreached: str | None = None
+    pins: tuple[_Pin, ...] = ()
 
 
 def _exact_plan(lhs: Expr, step: Step, model) -> _ExactPlan:
     """For a model of every number of dimensions D (the Gaussian D = "any"): the least D where the
-    step fails when left - right is a polynomial in D alone (exact: red team rt7; beyond the models
-    the search builds, an error, never "held"), else the D's where a part of left - right that is
-    a polynomial in D alone (a factor, or a coefficient) vanishes or changes sign (red team rt9).
-    The same for a whole-number parameter (``n = "integer >= 1"``), whose values beyond those the
-    search tries are an error unless the search fails the step."""
+    step fails when left - right is a polynomial in D alone (exact: red team rt7), or in D and one
+    variable whose values are known for every D (`_free_variable`: a sum of squares; red team rt10),
+    searched there (up to MAX_SEARCH_D dimensions; beyond, an error, never "held"); else the D's where
+    a part of left - right that is a polynomial in D alone (a factor, or a coefficient) vanishes or
+    changes sign (red team rt9).  The same for a whole-number parameter (``n = "integer >= 1"``),
+    searched at the value the decision names."""
     wholes = {s: int(i.lower) for s, i in model.parameter_bounds.items() if i.integer and i.lower is not None}
     D = model.dimension
     if D is None and not wholes:
@@ -774,42 +810,163 @@ def _exact_plan(lhs: Expr, step: Step, model) -> _ExactPlan:
         return _ExactPlan()
     residual = forms[0].as_expr()
     for symbol, least in wholes.items():
-        tried = {least + d for d in INTEGER_OFFSETS}
-        where = f"the values the search tries ({symbol} = {', '.join(map(str, sorted(tried)))})"
-        unreached = _unreached(residual, step.rel, symbol, least, tried.__contains__, where)
-        if unreached is not None:
-            return _ExactPlan(unreached=unreached)
+        plan = _whole_number_plan(residual, step.rel, symbol, least, model)
+        if plan is not None:
+            return plan
     if D is None:
         return _ExactPlan()
+    beyond = f"more dimensions than the counterexample search builds an instance in ({MAX_SEARCH_D})"
     found = first_failure(residual, D, step.rel)
     if found is not None:
         if found.D is not None and found.D > MAX_SEARCH_D:
             raise UnfoldError(f"left - right = {found.residual} makes the relation fail at D = {found.D} (exactly), "
-                              f"more dimensions than the counterexample search builds an instance in ({MAX_SEARCH_D})")
-        return _ExactPlan(first=(found.D,) if found.D is not None else ())
+                              f"{beyond}")
+        if found.D is None or found.D <= max(GAUSSIAN_ANY_D):
+            return _ExactPlan(first=(found.D,) if found.D is not None else ())
+        return _ExactPlan(pins=(_Pin(found.D, (), f"D = {found.D} (where left - right first fails, exactly)"),),
+                          unreached=f"left - right = {found.residual} makes the relation fail at D = {found.D} "
+                                    "(exactly), but no instance the search built there decided it")
+    free = _free_decision(residual, step.rel, D, 1, model)
+    if free is not None:
+        return _free_plan(free, D, beyond)
     wanted = factor_sign_changes(residual, D)
-    return _ExactPlan(after=tuple(n for n in wanted if n <= MAX_SEARCH_D),
+    far = tuple(n for n in wanted if max(GAUSSIAN_ANY_D) < n <= MAX_SEARCH_D)
+    return _ExactPlan(after=tuple(n for n in wanted if n <= max(GAUSSIAN_ANY_D)),
+                      pins=tuple(_Pin(n, (), f"D = {n} (where a part of left - right in D alone vanishes or changes "
+                                              "sign)") for n in far),
                       unreached=_undecided(residual, D, wanted, lambda n: n <= MAX_SEARCH_D,
                                            f"the dimensions the counterexample search builds (at most {MAX_SEARCH_D})"))
 
 
-def _unreached(residual: Expr, rel: str, symbol: Symbol, least: int, reached, where: str) -> str | None:
-    """Why a search that finds nothing has not decided the step: a value of the whole-number
-    `symbol` where the step fails, or where a factor of the residual in `symbol` alone vanishes or
-    changes sign, that is not `reached`; None: every such value is."""
+def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, model) -> _ExactPlan | None:
+    """`_exact_plan` for a whole-number parameter: the value where the step fails (alone, or with one
+    free variable's value), searched at it; the values where a part in `symbol` alone vanishes or
+    changes sign beyond those the search tries, searched at each (at most MAX_PINNED_VALUES); an
+    error when such a value is left unsearched.  None: nothing to add for this symbol."""
+    tried = {least + d for d in INTEGER_OFFSETS}
+    where = f"the values the search tries ({symbol} = {', '.join(map(str, sorted(tried)))})"
     found = first_failure(residual, symbol, rel, least)
     if found is not None:
-        if found.D is None or reached(found.D):
+        if found.D is None or found.D in tried:
             return None
-        return (f"left - right = {found.residual} makes the relation fail at {symbol} = {found.D} (exactly), "
-                f"beyond {where}")
-    return _undecided(residual, symbol, factor_sign_changes(residual, symbol, least), reached, where)
+        return _ExactPlan(pins=(_Pin(None, ((symbol.name, (Fraction(found.D),)),),
+                                     f"{symbol} = {found.D} (where left - right first fails, exactly)"),),
+                          unreached=f"left - right = {found.residual} makes the relation fail at {symbol} = "
+                                    f"{found.D} (exactly), beyond {where}, and no instance there decided it")
+    free = _free_decision(residual, rel, symbol, least, model)
+    if free is not None:
+        return _free_plan(free, symbol, None)
+    changes = factor_sign_changes(residual, symbol, least)
+    far = [n for n in changes if n not in tried][:MAX_PINNED_VALUES]
+    why = f"where a part of left - right in {symbol} alone vanishes or changes sign"
+    pins = tuple(_Pin(None, ((symbol.name, (Fraction(n),)),), f"{symbol} = {n} ({why})") for n in far)
+    unreached = _undecided(residual, symbol, changes, lambda n: n in tried or n in far, where)
+    return _ExactPlan(pins=pins, unreached=unreached) if pins or unreached else None
+
+
+@dataclass(frozen=True)
+class _Free:
+    """A variable t of a residual whose values are the same for every value of the whole number:
+    t is `written` in a `variable` whose values are `span`; an instance gets the variable's value in
+    `block` (a parameter's own block, or per dimension: `where` "first", the dimension-1 block and 0
+    in the others, or "every", the same in each dimension's block)."""
+
+    variable: Symbol
+    span: Span
+    written: Expr
+    block: str
+    where: str = "own"
+
+    def blocks(self, n: int, value: Fraction) -> tuple[tuple[str, tuple[Fraction, ...]], ...]:
+        """The blocks an instance gets for the variable's `value` at D = `n`."""
+        if self.where == "own":
+            return ((self.block, (value,)),)
+        return tuple((f"{self.block}{j}", (value if j == 1 or self.where == "every" else Fraction(0),))
+                     for j in range(1, n + 1))
+
+
+def _free_decision(residual: Expr, rel: str, whole: Symbol, least: int, model):
+    """(`dimensions.decide_with_free`'s decision, the free variable t, its `_Free`) when left - right
+    is a polynomial in the whole number `whole` and one variable t whose values are the same for
+    every `whole` (`_free_variable`); None otherwise."""
+    others = residual.free_symbols - {whole}
+    if len(others) != 1:
+        return None
+    (t,) = others
+    free = _free_variable(t, model, whole)
+    if free is None:
+        return None
+    decision = decide_with_free(residual.xreplace({t: free.written}), whole, free.variable, free.span, rel, least)
+    return None if decision is None else (decision, t, free)
+
+
+def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
+    """How the variable `t` of a residual ranges, the same for every value of `whole`: a sum over the
+    dimensions of c * mu_d**k or c * w_d**k (k = 1, 2), which takes every value of c * v**k for a
+    real v at every D (v in dimension 1, 0 in the others), or of c * sigma_d**k (c * D * v**k with
+    every sigma_d = v > 0); or a parameter of the model bounded on one side at most (its interval).
+    None for anything else (the search decides)."""
+    if t == model.dimension:
+        return None
+    body = model.sum_body(t)
+    if body is not None and whole == model.dimension:
+        for name in PER_DIMENSION:
+            symbol = model.params[name]
+            for k in (1, 2):
+                c = (body / symbol**k).expand()
+                if c.free_symbols or not c.is_Rational or c == 0:
+                    continue
+                block = name[:-2]  # mu_d -> mu1, mu2, ...
+                if name == "sigma_d":
+                    v = Symbol("v#", positive=True)
+                    return _Free(v, Span(1, Fraction(0), False), c * whole * v**k, block, "every")
+                v = Symbol("v#", real=True)
+                return _Free(v, Span(), c * v**k, block, "first")
+    if body is not None:
+        return None
+    interval = model.parameter_bounds.get(t)
+    if interval is None or interval.integer or (interval.lower is not None and interval.upper is not None):
+        return None
+    if interval.lower is not None:
+        span = Span(1, interval.lower, not interval.lower_open)
+    elif interval.upper is not None:
+        span = Span(-1, interval.upper, not interval.upper_open)
+    else:
+        span = Span()
+    return _Free(t, span, t, t.name)
+
+
+def _free_plan(found, whole: Symbol, beyond: str | None) -> _ExactPlan:
+    """`_exact_plan` from `_free_decision`'s answer: the step holds for every value (nothing to add),
+    or it fails first at `whole` = n with the free variable at a value: searched there (a D up to
+    MAX_SEARCH_D), else an error (`beyond`: why a D cannot be searched, None for a whole-number
+    parameter; an irrational value has no exact instance)."""
+    decision, t, free = found
+    if decision.D is None:
+        return _ExactPlan()
+    n = decision.D
+    fails = f"left - right = {decision.residual} makes the relation fail at {whole} = {n} (exactly)"
+    if decision.t is None:
+        raise UnfoldError(f"{fails}, where {t} is irrational (a root of left - right): no exact instance is built "
+                          "there")
+    if beyond is not None and n > MAX_SEARCH_D:
+        raise UnfoldError(f"{fails}, {beyond}")
+    at = free.written.xreplace({free.variable: decision.t, whole: n})
+    blocks = free.blocks(n, decision.t)
+    shown = f"{t} = {at}"
+    if beyond is None:  # a whole-number parameter: its value too, in the plan's first model
+        return _ExactPlan(pins=(_Pin(None, ((whole.name, (Fraction(n),)),) + blocks,
+                                     f"{whole} = {n}, {shown} (where left - right first fails, exactly)", True),),
+                          unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
+    return _ExactPlan(pins=(_Pin(n, blocks, f"D = {n}, {shown} (where left - right first fails, exactly)", True),),
+                      unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
 
 
 def _undecided(residual: Expr, symbol: Symbol, changes: tuple[int, ...], reached, where: str) -> str | None:
-    """`_unreached` for a residual the exact decision could not read (`first_failure` gave None), with
-    `changes` the values where a part of it in `symbol` alone vanishes or changes sign (computed once
-    by the caller)."""
+    """Why a search that finds nothing has not decided the step, when the exact decision could not read
+    the residual (`first_failure` gave None): it depends on the whole-number `symbol` alone, or a value
+    in `changes` (where a part of it in `symbol` alone vanishes or changes sign) is not `reached`;
+    None: every such value is."""
     if residual.free_symbols == {symbol}:
         # a function of the symbol alone that the exact decision cannot read (red team rt10:
         # `D**2 + 111 >= 21*D + 3*pi/4` fails at D = 10 and 11 only, between the D's searched)
@@ -855,8 +1012,8 @@ def _definedness_search(lhs: Expr, step: Step, model, examples, open_):
 
 
 def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_, light: bool = False,
-                phase: str = "all", tally: PremiseTally | None = None) -> tuple[Counterexample | None, int, int,
-                                                                                tuple[str, ...]]:
+                phase: str = "all", tally: PremiseTally | None = None, pins: tuple = ()
+                ) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
     if explicit is model:
         open_here = open_
     else:
@@ -871,7 +1028,7 @@ def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_, light: 
         return _search_counts(lhs, step, explicit, examples, seed, light, phase, premises, tally)
     with quick_factoring():
         return _search(lhs, step.rel, step.expr, explicit, _examples_for(explicit, examples), open_here, seed,
-                       light, phase, premises, tally)
+                       light, phase, premises, tally, pins)
 
 
 def _pointwise_premise(model: Model) -> bool:
