@@ -652,6 +652,7 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
     general = model.K == "any"
     models = model.search_models()
     exact = _exact_plan(lhs, step, model)
+    notes += exact.notes
     if exact.first or exact.after:  # where the difference fails, or a factor of it changes sign (engine.dimensions)
         usual = tuple(m for m in models if m.spec.D not in exact.first)
         models = (tuple(model.explicit(n) for n in exact.first) + usual
@@ -788,6 +789,8 @@ class _ExactPlan:
     after: tuple[int, ...] = ()
     unreached: str | None = None
     pins: tuple[_Pin, ...] = ()
+    notes: tuple[str, ...] = ()
+    """What the search's summary adds: the exact decision found the step true for every value."""
 
 
 def _exact_plan(lhs: Expr, step: Step, model) -> _ExactPlan:
@@ -809,26 +812,32 @@ def _exact_plan(lhs: Expr, step: Step, model) -> _ExactPlan:
     if len(forms) != 1:
         return _ExactPlan()
     residual = forms[0].as_expr()
-    for symbol, least in wholes.items():
-        plan = _whole_number_plan(residual, step.rel, symbol, least, model)
-        if plan is not None:
-            return plan
-    if D is None:
-        return _ExactPlan()
+    plans = [_whole_number_plan(residual, step.rel, symbol, least, model) for symbol, least in wholes.items()]
+    if D is not None:
+        plans.append(_dimension_plan(residual, step.rel, D, model))
+    return _ExactPlan(tuple(n for p in plans for n in p.first), tuple(n for p in plans for n in p.after),
+                      next((p.unreached for p in plans if p.unreached is not None), None),
+                      tuple(pin for p in plans for pin in p.pins), tuple(note for p in plans for note in p.notes))
+
+
+def _dimension_plan(residual: Expr, rel: str, D: Symbol, model) -> _ExactPlan:
+    """`_exact_plan` for the number of dimensions D."""
     beyond = f"more dimensions than the counterexample search builds an instance in ({MAX_SEARCH_D})"
-    found = first_failure(residual, D, step.rel)
+    found = first_failure(residual, D, rel)
     if found is not None:
         if found.D is not None and found.D > MAX_SEARCH_D:
             raise UnfoldError(f"left - right = {found.residual} makes the relation fail at D = {found.D} (exactly), "
                               f"{beyond}")
-        if found.D is None or found.D <= max(GAUSSIAN_ANY_D):
-            return _ExactPlan(first=(found.D,) if found.D is not None else ())
+        if found.D is None:
+            return _ExactPlan(notes=(_holds_note(found.residual, rel, D, ()),))
+        if found.D <= max(GAUSSIAN_ANY_D):
+            return _ExactPlan(first=(found.D,))
         return _ExactPlan(pins=(_Pin(found.D, (), f"D = {found.D} (where left - right first fails, exactly)"),),
                           unreached=f"left - right = {found.residual} makes the relation fail at D = {found.D} "
                                     "(exactly), but no instance the search built there decided it")
-    free = _free_decision(residual, step.rel, D, 1, model)
+    free = _free_decision(residual, rel, D, 1, model)
     if free is not None:
-        return _free_plan(free, D, beyond)
+        return _free_plan(free, rel, D, 1, beyond)
     wanted = factor_sign_changes(residual, D)
     far = tuple(n for n in wanted if max(GAUSSIAN_ANY_D) < n <= MAX_SEARCH_D)
     return _ExactPlan(after=tuple(n for n in wanted if n <= max(GAUSSIAN_ANY_D)),
@@ -838,7 +847,7 @@ def _exact_plan(lhs: Expr, step: Step, model) -> _ExactPlan:
                                            f"the dimensions the counterexample search builds (at most {MAX_SEARCH_D})"))
 
 
-def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, model) -> _ExactPlan | None:
+def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, model) -> _ExactPlan:
     """`_exact_plan` for a whole-number parameter: the value where the step fails (alone, or with one
     free variable's value), searched at it; the values where a part in `symbol` alone vanishes or
     changes sign beyond those the search tries, searched at each (at most MAX_PINNED_VALUES); an
@@ -847,21 +856,23 @@ def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, mod
     where = f"the values the search tries ({symbol} = {', '.join(map(str, sorted(tried)))})"
     found = first_failure(residual, symbol, rel, least)
     if found is not None:
-        if found.D is None or found.D in tried:
-            return None
+        if found.D is None:
+            return _ExactPlan(notes=(_holds_note(found.residual, rel, symbol, (), least),))
+        if found.D in tried:
+            return _ExactPlan()
         return _ExactPlan(pins=(_Pin(None, ((symbol.name, (Fraction(found.D),)),),
                                      f"{symbol} = {found.D} (where left - right first fails, exactly)"),),
                           unreached=f"left - right = {found.residual} makes the relation fail at {symbol} = "
                                     f"{found.D} (exactly), beyond {where}, and no instance there decided it")
     free = _free_decision(residual, rel, symbol, least, model)
     if free is not None:
-        return _free_plan(free, symbol, None)
+        return _free_plan(free, rel, symbol, least, None)
     changes = factor_sign_changes(residual, symbol, least)
     far = [n for n in changes if n not in tried][:MAX_PINNED_VALUES]
     why = f"where a part of left - right in {symbol} alone vanishes or changes sign"
     pins = tuple(_Pin(None, ((symbol.name, (Fraction(n),)),), f"{symbol} = {n} ({why})") for n in far)
     unreached = _undecided(residual, symbol, changes, lambda n: n in tried or n in far, where)
-    return _ExactPlan(pins=pins, unreached=unreached) if pins or unreached else None
+    return _ExactPlan(pins=pins, unreached=unreached)
 
 
 @dataclass(frozen=True)
@@ -897,7 +908,7 @@ def _free_decision(residual: Expr, rel: str, whole: Symbol, least: int, model):
     if free is None:
         return None
     decision = decide_with_free(residual.xreplace({t: free.written}), whole, free.variable, free.span, rel, least)
-    return None if decision is None else (decision, t, free)
+    return None if decision is None else (replace(decision, residual=str(residual)), t, free)
 
 
 def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
@@ -936,14 +947,14 @@ def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
     return _Free(t, span, t, t.name)
 
 
-def _free_plan(found, whole: Symbol, beyond: str | None) -> _ExactPlan:
+def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None) -> _ExactPlan:
     """`_exact_plan` from `_free_decision`'s answer: the step holds for every value (nothing to add),
     or it fails first at `whole` = n with the free variable at a value: searched there (a D up to
     MAX_SEARCH_D), else an error (`beyond`: why a D cannot be searched, None for a whole-number
     parameter; an irrational value has no exact instance)."""
     decision, t, free = found
     if decision.D is None:
-        return _ExactPlan()
+        return _ExactPlan(notes=(_holds_note(decision.residual, rel, whole, (t,), least),))
     n = decision.D
     fails = f"left - right = {decision.residual} makes the relation fail at {whole} = {n} (exactly)"
     if decision.t is None:
@@ -960,6 +971,13 @@ def _free_plan(found, whole: Symbol, beyond: str | None) -> _ExactPlan:
                           unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
     return _ExactPlan(pins=(_Pin(n, blocks, f"D = {n}, {shown} (where left - right first fails, exactly)", True),),
                       unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
+
+
+def _holds_note(residual: str, rel: str, whole: Symbol, free: tuple[Symbol, ...], least: int = 1) -> str:
+    """The search summary's note when the exact decision finds no value where the step fails: more
+    than the search's instances show, but no rule's proof (the step stays `checked`)."""
+    every = f"every whole number {whole} >= {least}" + "".join(f" and every value of {t}" for t in free)
+    return f"decided exactly: left - right = {residual} {rel} 0 for {every}"
 
 
 def _undecided(residual: Expr, symbol: Symbol, changes: tuple[int, ...], reached, where: str) -> str | None:

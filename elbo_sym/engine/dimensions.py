@@ -178,7 +178,7 @@ def decide_with_free(residual: Expr, D: Symbol, t: Symbol, span: Span, rel: str,
     """Where `residual` (left - right, a polynomial in the whole number D >= `least` and in t, which
     takes every value of `span` at each D, rational coefficients) makes `rel` fail, exactly; None
     when it is not of that kind or the decision would be too large (the search decides the step)."""
-    if residual.free_symbols != {D, t} or rel not in _FAILS:
+    if t not in residual.free_symbols or not residual.free_symbols <= {D, t} or rel not in _FAILS:
         return None
     u = Dummy("u")
     shifted = residual.xreplace({t: span.start + span.direction * u}) if span.direction else residual.xreplace({t: u})
