@@ -101,9 +101,10 @@ usual ones stop at 12 (GAUSSIAN_ANY_D); a D the exact decision names (engine.dim
 step fails, or where a part of it in D alone changes sign) is searched up to this many (its quick pass
 only: the examples, special cases and random instances; 0.06 s of CPU at D = 64 for a small step)."""
 MAX_PINNED_VALUES = 16
-"""Most values of a whole-number parameter beyond those the search tries (INTEGER_OFFSETS) that it
-also tries because a part of the step in that parameter alone vanishes or changes sign there (each
-the quick pass: examples, special cases, random instances); more left over is an error."""
+"""Most values of a whole-number parameter beyond those the search tries (INTEGER_OFFSETS), or D's
+beyond GAUSSIAN_ANY_D, that it also tries because a part of the step in that symbol alone vanishes or
+changes sign there (each the quick pass: examples, special cases, random instances; a fixed number,
+so the verdict does not depend on the clock); more left over is an error."""
 MAX_EXACT_FREE_DEGREE = 8
 """Highest degree in D and in the one other variable of a residual that engine.dimensions decides
 exactly for every D (its discriminant has degree up to 2 x 8 x 8 in D: 0.7 s of CPU for a dense

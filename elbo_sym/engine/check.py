@@ -728,8 +728,8 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
     only_quick = [k for k in quick_reached if k not in reached]
     if only_quick:
         notes.append(f"K = {', '.join(map(str, only_quick))}: examples, special cases and random instances only")
-    searched = Searched(tuple(reached), densities, held, undecided, tuple(notes) + tally.notes(), tuple(dimensions),
-                        tuple(skipped))
+    searched = Searched(tuple(reached), densities, held, undecided, tuple(notes) + tally.notes(),
+                        tuple(sorted(dimensions)), tuple(skipped))
     return found, held, undecided, searched
 
 
@@ -839,12 +839,13 @@ def _dimension_plan(residual: Expr, rel: str, D: Symbol, model) -> _ExactPlan:
     if free is not None:
         return _free_plan(free, rel, D, 1, beyond)
     wanted = factor_sign_changes(residual, D)
-    far = tuple(n for n in wanted if max(GAUSSIAN_ANY_D) < n <= MAX_SEARCH_D)
+    far = tuple(n for n in wanted if max(GAUSSIAN_ANY_D) < n <= MAX_SEARCH_D)[:MAX_PINNED_VALUES]
     return _ExactPlan(after=tuple(n for n in wanted if n <= max(GAUSSIAN_ANY_D)),
                       pins=tuple(_Pin(n, (), f"D = {n} (where a part of left - right in D alone vanishes or changes "
                                               "sign)") for n in far),
-                      unreached=_undecided(residual, D, wanted, lambda n: n <= MAX_SEARCH_D,
-                                           f"the dimensions the counterexample search builds (at most {MAX_SEARCH_D})"))
+                      unreached=_undecided(residual, D, wanted, lambda n: n <= max(GAUSSIAN_ANY_D) or n in far,
+                                           f"the dimensions the counterexample search builds (at most {MAX_SEARCH_D}, "
+                                           f"and {MAX_PINNED_VALUES} beyond {max(GAUSSIAN_ANY_D)})"))
 
 
 def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, model) -> _ExactPlan:
