@@ -82,12 +82,13 @@ def test_what_the_decision_does_not_read_is_left_to_the_search():
     assert decide_with_free(v**2 / D + 1, D, v, Span(), ">=") is None  # not a polynomial in D
 
 
-def test_the_decision_agrees_with_a_brute_force_search_on_random_residuals():
-    """Seeded random polynomials in D and v: wherever a grid of rational v finds a failure at some D,
-    the decision names that D or an earlier one, and its own witness fails exactly there; the
-    decision never names a D where it has no failing value."""
+@pytest.mark.parametrize("span", [Span(), Span(1, Fraction(0)), Span(1, Fraction(0), False), Span(-1, Fraction(2))])
+def test_the_decision_agrees_with_a_brute_force_search_on_random_residuals(span):
+    """Seeded random polynomials in D and v: wherever a grid of rational v in the span finds a failure
+    at some D, the decision names that D or an earlier one; its own witness lies in the span and
+    fails exactly there."""
     rng = random.Random(20261206)
-    grid = [Fraction(k, 4) for k in range(-40, 41)]
+    grid = [t for t in (Fraction(k, 4) for k in range(-40, 41)) if _inside(t, span)]
     decided = failing = 0
     for _ in range(60):
         terms = [rng.randint(-6, 6) * D**rng.randint(0, 2) * v**rng.randint(0, 4) for _ in range(4)]
@@ -95,16 +96,25 @@ def test_the_decision_agrees_with_a_brute_force_search_on_random_residuals():
         if not residual.has(v) or not residual.has(D):
             continue
         rel = rng.choice([">=", ">", "<=", "<"])
-        decision = decide_with_free(residual, D, v, Span(), rel)
+        decision = decide_with_free(residual, D, v, span, rel)
         assert decision is not None
         decided += 1
-        brute = next((n for n in range(1, 25) if any(FAILS[rel](value(residual, n, t)) for t in grid)), None)
+        terms = [(i, j, Fraction(int(c.p), int(c.q))) for (i, j), c in Poly(residual, D, v).terms()]
+        brute = next((n for n in range(1, 25)
+                      if any(FAILS[rel](sum(c * n**i * t**j for i, j, c in terms)) for t in grid)), None)
         if brute is not None:
             failing += 1
             assert decision.D is not None and decision.D <= brute, (residual, rel, decision, brute)
         if decision.D is not None and decision.t is not None:
-            assert FAILS[rel](value(residual, decision.D, decision.t)), (residual, rel, decision)
+            assert _inside(decision.t, span) and FAILS[rel](value(residual, decision.D, decision.t)), (residual, rel)
     assert decided >= 40 and failing >= 10
+
+
+def _inside(t: Fraction, span: Span) -> bool:
+    if not span.direction:
+        return True
+    u = (t - span.start) * span.direction
+    return u > 0 or (span.closed and u == 0)
 
 
 # ------------------------------------------------------------------------- 3: rt10 F3, refuted at D = 14
