@@ -82,7 +82,9 @@ def test_what_the_decision_does_not_read_is_left_to_the_search():
     assert decide_with_free(v**2 / D + 1, D, v, Span(), ">=") is None  # not a polynomial in D
 
 
-@pytest.mark.parametrize("span", [Span(), Span(1, Fraction(0)), Span(1, Fraction(0), False), Span(-1, Fraction(2))])
+@pytest.mark.parametrize("span", [Span(), Span(1, Fraction(0)), Span(1, Fraction(0), False), Span(-1, Fraction(2)),
+                                  Span(1, Fraction(-1), True, Fraction(3), False),  # [-1, 2)
+                                  Span(1, Fraction(1, 2), False, Fraction(1))])  # (1/2, 3/2]
 def test_the_decision_agrees_with_a_brute_force_search_on_random_residuals(span):
     """Seeded random polynomials in D and v: wherever a grid of rational v in the span finds a failure
     at some D, the decision names that D or an earlier one; its own witness lies in the span and
@@ -114,6 +116,8 @@ def _inside(t: Fraction, span: Span) -> bool:
     if not span.direction:
         return True
     u = (t - span.start) * span.direction
+    if span.length is not None and (u > span.length or (u == span.length and not span.end_closed)):
+        return False
     return u > 0 or (span.closed and u == 0)
 
 
@@ -182,6 +186,15 @@ def test_a_teaching_file_whose_slip_shows_only_at_a_whole_number_publishes_it_as
     example = report.steps[1].counterexample
     assert (("n", (str(n),)) in example.values), example.values
     assert f"n = {n}" in example.source and "(where left - right first fails, exactly)" in example.source
+
+
+def test_a_whole_number_with_a_bounded_parameter_is_refuted_where_it_first_fails():
+    text = ('title = "b"\nmodel = "gaussian"\nstart = "beta * (20 - n) + 1"\n\n[params]\nn = "integer >= 1"\n'
+            'beta = "in [0, 1]"\n\n[[step]]\nrel = ">="\nexpr = "0"\nrule = "algebra"\n')
+    step = check_file(loads(text, "b.toml")).steps[0]  # fails from n = 22 on (beta near 1); before, at n = 6.6e16
+    assert step.verdict == "refuted", step.reason
+    values = dict(step.counterexample.values)
+    assert values["n"] == ("22",) and Fraction(values["beta"][0]) * (20 - 22) + 1 < 0
 
 
 def test_a_whole_number_failing_at_6_is_refuted_there():

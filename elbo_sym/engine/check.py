@@ -916,7 +916,7 @@ def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
     """How the variable `t` of a residual ranges, the same for every value of `whole`: a sum over the
     dimensions of c * mu_d**k or c * w_d**k (k = 1, 2), which takes every value of c * v**k for a
     real v at every D (v in dimension 1, 0 in the others), or of c * sigma_d**k (c * D * v**k with
-    every sigma_d = v > 0); or a parameter of the model bounded on one side at most (its interval).
+    every sigma_d = v > 0); or a parameter of the model (its interval).
     None for anything else (the search decides)."""
     if t == model.dimension:
         return None
@@ -937,9 +937,12 @@ def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
     if body is not None:
         return None
     interval = model.parameter_bounds.get(t)
-    if interval is None or interval.integer or (interval.lower is not None and interval.upper is not None):
+    if interval is None or interval.integer:
         return None
-    if interval.lower is not None:
+    if interval.lower is not None and interval.upper is not None:
+        width = interval.upper - interval.lower
+        span = Span(1, interval.lower, not interval.lower_open, width, not interval.upper_open)
+    elif interval.lower is not None:
         span = Span(1, interval.lower, not interval.lower_open)
     elif interval.upper is not None:
         span = Span(-1, interval.upper, not interval.upper_open)

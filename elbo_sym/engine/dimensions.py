@@ -156,11 +156,27 @@ def _parts_in_d(residual: Expr, D: Symbol) -> list[Expr]:
 @dataclass(frozen=True)
 class Span:
     """The values a variable t takes at every D: all reals (`direction` 0), or ``start + direction * u``
-    for every u >= 0 (`closed`) or u > 0."""
+    for every u >= 0 (`closed`) or u > 0, and (with a `length`) u <= length (`end_closed`) or u < length."""
 
     direction: int = 0
     start: Fraction = Fraction(0)
     closed: bool = True
+    length: Fraction | None = None
+    end_closed: bool = True
+
+    def ends(self) -> tuple[Fraction, ...]:
+        """The ends of u's interval (none for all reals)."""
+        if not self.direction:
+            return ()
+        return (Fraction(0),) if self.length is None else (Fraction(0), self.length)
+
+    def holds(self, u: Fraction) -> bool:
+        """u is in the span."""
+        if not self.direction:
+            return True
+        if u < 0 or (u == 0 and not self.closed):
+            return False
+        return self.length is None or u < self.length or (u == self.length and self.end_closed)
 
 
 @dataclass(frozen=True)
@@ -188,9 +204,9 @@ def decide_with_free(residual: Expr, D: Symbol, t: Symbol, span: Span, rel: str,
         return None
     if not 1 <= poly.degree(u) <= MAX_EXACT_FREE_DEGREE or poly.degree(D) > MAX_EXACT_FREE_DEGREE:
         return None
-    for n in _projection_candidates(poly, u, D, bounded=span.direction != 0, least=least):
+    for n in _projection_candidates(poly, u, D, span.ends(), least):
         at_n = Poly(poly.as_expr().xreplace({D: n}), u, domain="QQ")
-        status, failing = _failing_value(at_n, rel, bounded=span.direction != 0, closed=span.closed)
+        status, failing = _failing_value(at_n, rel, span)
         if status == _UNDECIDED:
             return None
         if status == _FAILS_AT:
@@ -199,17 +215,20 @@ def decide_with_free(residual: Expr, D: Symbol, t: Symbol, span: Span, rel: str,
     return FreeDecision(None, None, str(residual))
 
 
-def _projection_candidates(poly: Poly, u: Symbol, D: Symbol, bounded: bool, least: int) -> tuple[int, ...]:
-    """The whole numbers D >= `least` to test: which t fail can change only where the (square-free)
-    residual's leading coefficient in u, its discriminant in u or (`bounded`: u >= 0) its value at
-    u = 0 vanishes, so the least whole number of each region of constant sign of those, and each
-    whole root, is tested (`sign_change_candidates`)."""
+def _projection_candidates(poly: Poly, u: Symbol, D: Symbol, ends: tuple[Fraction, ...], least: int
+                           ) -> tuple[int, ...]:
+    """The whole numbers D >= `least` to test: which u fail can change only where the (square-free)
+    residual's leading coefficient in u, its discriminant in u or its value at an end of u's span
+    vanishes, so the least whole number of each region of constant sign of those, and each whole root,
+    is tested (`sign_change_candidates`)."""
     free = poly.sqf_part()
     in_u = Poly(free.as_expr(), u)
     parts = [in_u.LC(), discriminant(free.as_expr(), u)]
-    if bounded:
-        at_zero = free.as_expr().xreplace({u: 0})
-        parts.append(at_zero if at_zero != 0 else Poly(free.as_expr(), u).quo(Poly(u, u)).as_expr().xreplace({u: 0}))
+    for end in ends:
+        at_end = free.as_expr().xreplace({u: end})
+        if at_end == 0:  # u = end is a root for every D: the other roots' value there says when they cross it
+            at_end = in_u.quo(Poly(u - end, u)).as_expr().xreplace({u: end})
+        parts.append(at_end)
     found: set[int] = {least}
     for part in parts:
         in_d = Poly(part, D, domain="QQ")
@@ -221,31 +240,31 @@ def _projection_candidates(poly: Poly, u: Symbol, D: Symbol, bounded: bool, leas
 _HOLDS, _FAILS_AT, _UNDECIDED = "holds", "fails", "undecided"
 
 
-def _failing_value(p: Poly, rel: str, bounded: bool, closed: bool) -> tuple[str, Fraction | None]:
-    """(_FAILS_AT, a rational u where p(u) makes `rel` fail -- None when it fails only at an
-    irrational root, for a strict relation), (_HOLDS, None) or (_UNDECIDED, None: the roots could not
-    be isolated apart); u ranges over the reals, or (`bounded`) u >= 0 (`closed`) or u > 0.  Each
-    region of constant sign between consecutive real roots holds one of the points tried: the
-    isolating intervals' ends, the midpoints between consecutive ends, one below and one above them
-    all (and 0, the span's end)."""
-    roots = _separated_roots(p)
+def _failing_value(p: Poly, rel: str, span: Span) -> tuple[str, Fraction | None]:
+    """(_FAILS_AT, a rational u of the span where p(u) makes `rel` fail -- None when it fails only at
+    an irrational root, for a strict relation), (_HOLDS, None) or (_UNDECIDED, None: the roots could
+    not be isolated apart).  Each region of constant sign between consecutive real roots (and the
+    span's ends) holds one of the points tried: the isolating intervals' ends and the span's, the
+    midpoints between consecutive ones, one below and one above them all."""
+    roots = _separated_roots(p, span.ends())
     if roots is None:
         return _UNDECIDED, None
-    ends = sorted({end for interval in roots for end in interval} | ({Fraction(0)} if bounded else set()))
+    ends = sorted({end for interval in roots for end in interval} | set(span.ends()))
     points = [Fraction(0)]
     if ends:
         points = ends + [(a + b) / 2 for a, b in zip(ends, ends[1:])] + [ends[0] - 1, ends[-1] + 1]
-    for v in sorted(v for v in set(points) if not bounded or v > 0 or (closed and v == 0)):
+    for v in sorted(v for v in set(points) if span.holds(v)):
         if _FAILS[rel](_value(p, v)):
             return _FAILS_AT, v
-    if rel in (">", "<") and any(low > 0 or not bounded for low, high in roots if low != high):
+    if rel in (">", "<") and any(low != high and span.holds(low) and span.holds(high) for low, high in roots):
         return _FAILS_AT, None  # an irrational root in the span: left = right there, a strict relation fails
     return _HOLDS, None
 
 
-def _separated_roots(p: Poly) -> list[tuple[Fraction, Fraction]] | None:
+def _separated_roots(p: Poly, cuts: tuple[Fraction, ...]) -> list[tuple[Fraction, Fraction]] | None:
     """The real roots of p as disjoint rational intervals [low, high] (low == high: a rational root,
-    else the root lies strictly inside), none holding 0 unless it is [0, 0]; None if not reached."""
+    else the root lies strictly inside), none holding a cut (an end of the span) unless it is that
+    cut alone; None if not reached."""
     if p.degree() <= 0:
         return []
     for eps in (Rational(1, 2), Rational(1, 2**20), Rational(1, 2**60)):
@@ -258,7 +277,7 @@ def _separated_roots(p: Poly) -> list[tuple[Fraction, Fraction]] | None:
             found.append((low_, high_))
         found.sort()
         apart = all(a[1] < b[0] for a, b in zip(found, found[1:]))
-        if apart and all(low == high or not low <= 0 <= high for low, high in found):
+        if apart and all(low == high or not low <= cut <= high for low, high in found for cut in cuts):
             return found
     return None
 
