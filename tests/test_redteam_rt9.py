@@ -95,7 +95,7 @@ def test_a_factor_changing_sign_beyond_the_searched_dimensions_is_an_error():
     text = text.replace("(D-1)*(D-2)*(D-3)*(D-4)*(D-5)*(D-6)*(D-7)*(D-8)*(D-12)",
                         "Sum(w_d**2, (d, 1, D)) * (D - 100)**2")
     assert text.count("(D - 100)**2") == 2
-    report = check_file(loads(text, "beyond.toml"))
+    report = check_file(loads(text, "beyond.toml"), 120.0)  # a full search first: no budget error under load
     step = report.steps[0]
     assert step.verdict == "error" and "at D = 100, beyond" in step.reason and not report.ok
 
@@ -131,7 +131,7 @@ def test_a_whole_number_parameter_failing_beyond_the_searched_values_is_never_ch
 
 def test_the_search_summary_of_a_d_any_step_names_the_prior_n_0_i_and_the_dimensions():
     text = (REDTEAM / "rt10_quad.toml").read_text().replace("+ 169", "+ 169 * D**2")  # true: (S - D)**2 + 168 D**2
-    step = check_file(loads(text, "twin.toml")).steps[0]  # other symbols than D: the search's D's only
+    step = check_file(loads(text, "twin.toml"), 120.0).steps[0]  # other symbols than D: the search's D's only
     assert step.verdict == "checked"
     assert "(prior N(0, I); D = 1, 2, 3, 4, 5, 6, 7, 8, 12)" in step.reason and "N(0, 1)" not in step.reason
 
