@@ -247,3 +247,15 @@ def test_at_most_16_dimensions_beyond_12_are_searched_for_the_parts_rule(roots):
         assert "D = 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 17, 22, 23, " in step.reason and "58, 59))" in step.reason
     else:
         assert step.verdict == "error" and "at D = 64, beyond" in step.reason, step.reason
+
+
+def test_a_failure_only_at_an_irrational_value_leaves_the_search_free_to_refute_it():
+    """(Sum(mu_d**2) - 2)**2 + (D - 5)**2 > 0 fails only at D = 5 where the sum is 2: irrational as one
+    mean squared, so nothing is pinned; the search at D = 5 still refutes it (five means can sum to 2
+    in squares: 1 + 4 * 1/4), and an error is left only when it does not."""
+    text = ('title = "irr"\nmodel = "gaussian"\nD = "any"\nstart = "(Sum(mu_d**2, (d, 1, D)) - 2)**2 + (D - 5)**2"\n\n'
+            '[[step]]\nrel = ">"\nexpr = "0"\nrule = "algebra"\n')
+    step = check_file(loads(text, "irr.toml"), ROOMY).steps[0]
+    assert step.verdict == "refuted", step.reason
+    means = [Fraction(values[0]) for label, values in step.counterexample.values if label.startswith("mu")]
+    assert len(means) == 5 and sum(m * m for m in means) == 2

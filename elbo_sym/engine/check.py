@@ -852,7 +852,7 @@ def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, mod
     """`_exact_plan` for a whole-number parameter: the value where the step fails (alone, or with one
     free variable's value), searched at it; the values where a part in `symbol` alone vanishes or
     changes sign beyond those the search tries, searched at each (at most MAX_PINNED_VALUES); an
-    error when such a value is left unsearched.  None: nothing to add for this symbol."""
+    error when such a value is left unsearched."""
     tried = {least + d for d in INTEGER_OFFSETS}
     where = f"the values the search tries ({symbol} = {', '.join(map(str, sorted(tried)))})"
     found = first_failure(residual, symbol, rel, least)
@@ -952,20 +952,22 @@ def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
 
 
 def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None) -> _ExactPlan:
-    """`_exact_plan` from `_free_decision`'s answer: the step holds for every value (nothing to add),
-    or it fails first at `whole` = n with the free variable at a value: searched there (a D up to
+    """`_exact_plan` from `_free_decision`'s answer: the step holds for every value (a note), or it
+    fails first at `whole` = n with the free variable at a value: searched there (a D up to
     MAX_SEARCH_D), else an error (`beyond`: why a D cannot be searched, None for a whole-number
-    parameter; an irrational value has no exact instance)."""
+    parameter).  A value that is irrational (a strict relation whose sides meet only there) has no
+    exact instance to pin: the search may still refute the step at an algebraic point, else an error."""
     decision, t, free = found
     if decision.D is None:
         return _ExactPlan(notes=(_holds_note(decision.residual, rel, whole, (t,), least),))
     n = decision.D
     fails = f"left - right = {decision.residual} makes the relation fail at {whole} = {n} (exactly)"
-    if decision.t is None:
-        raise UnfoldError(f"{fails}, where {t} is irrational (a root of left - right): no exact instance is built "
-                          "there")
     if beyond is not None and n > MAX_SEARCH_D:
         raise UnfoldError(f"{fails}, {beyond}")
+    if decision.t is None:
+        usual = beyond is not None and n <= max(GAUSSIAN_ANY_D)  # then its full search tries algebraic points
+        return _ExactPlan(first=(n,) if usual else (), unreached=f"{fails}, where {t} is irrational (left = right "
+                          "there) and no instance the search built refuted it")
     at = free.written.xreplace({free.variable: decision.t, whole: n})
     blocks = free.blocks(n, decision.t)
     shown = f"{t} = {at}"
