@@ -32,7 +32,6 @@ from elbo_sym.engine.derivation import Derivation, Example, Step
 from elbo_sym.engine.dimensions import Span, decide_with_free, factor_sign_changes, first_failure
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError
-from elbo_sym.engine.models.gaussian import PER_DIMENSION
 from elbo_sym.engine.models.general import SEARCH_K
 from elbo_sym.engine.notation import Limit, to_text
 from elbo_sym.engine.premises import HOLDS, UNDECIDED, PremiseJudge, PremiseTally, premise_text, premises_of
@@ -922,6 +921,8 @@ def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
         return None
     body = model.sum_body(t)
     if body is not None and whole == model.dimension:
+        from elbo_sym.engine.models.gaussian import PER_DIMENSION  # here: a cold check imports no other family
+
         for name in PER_DIMENSION:
             symbol = model.params[name]
             for k in (1, 2):
