@@ -95,8 +95,20 @@ GAUSSIAN_ANY_D = (1, 2, 3, 4, 5, 6, 7, 8, 12)
 every D up to 8, so that a wrong term vanishing at a few D (red team rt7: (D-1)(D-2)(D-3)(D-5),
 off at D = 4 only) must vanish at eight consecutive ones, and one larger D.  A residual that is a
 polynomial in D alone is decided exactly instead (engine.dimensions)."""
-MAX_SEARCH_D = 12
-"""Most dimensions of an explicit model the search builds for ``D = "any"`` (a file's D is at most 8)."""
+MAX_SEARCH_D = 64
+"""Most dimensions of an explicit model the search builds for ``D = "any"`` (a file's D is at most 8): the
+usual ones stop at 12 (GAUSSIAN_ANY_D); a D the exact decision names (engine.dimensions: where the
+step fails, or where a part of it in D alone changes sign) is searched up to this many (its quick pass
+only: the examples, special cases and random instances; 0.06 s of CPU at D = 64 for a small step)."""
+MAX_PINNED_VALUES = 16
+"""Most values of a whole-number parameter beyond those the search tries (INTEGER_OFFSETS), or D's
+beyond GAUSSIAN_ANY_D, that it also tries because a part of the step in that symbol alone vanishes or
+changes sign there (each the quick pass: examples, special cases, random instances; a fixed number,
+so the verdict does not depend on the clock); more left over is an error."""
+MAX_EXACT_FREE_DEGREE = 8
+"""Highest degree in D and in the one other variable of a residual that engine.dimensions decides
+exactly for every D (its discriminant has degree up to 2 x 8 x 8 in D: 0.7 s of CPU for a dense
+one, 3.6 s at 12); above it, the search decides."""
 REFERENCE_ANY_D = (1, 2, 3, 4, 5, 6)
 """The second opinion judges a ``D = "any"`` step at these numbers of dimensions: six consecutive
 ones, so a wrong step whose error is a polynomial in D of degree <= 5 is caught at one of them (the old

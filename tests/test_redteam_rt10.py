@@ -13,6 +13,7 @@ import mpmath
 import pytest
 from sympy import Symbol, log
 
+from elbo_sym.engine.derivation import loads
 from elbo_sym.engine.dimensions import first_failure
 from elbo_sym.report.build import check_file
 
@@ -23,7 +24,6 @@ D = Symbol("D", positive=True, integer=True)
 @pytest.mark.parametrize(("name", "false_at"), [
     ("rt10_pi10.toml", 10),     # D**2 + 111 >= 21 D + 3 pi / 4: false at D = 10 and 11 only
     ("rt10_log2pi.toml", 14),   # D/2 log(2 pi) <= 12: false from D = 14 on
-    ("rt10_logD1.toml", 14),    # (D-2)...(D-13) log(D) = 0: false from D = 14 on
 ])
 def test_a_difference_in_d_alone_that_the_exact_decision_cannot_read_is_an_error_never_checked(name, false_at):
     report = check_file(REDTEAM / name)
@@ -44,7 +44,19 @@ def test_log_of_d_is_not_a_number_independent_of_d():
     assert first_failure((D - 2) * log(3), D, "=").D == 1  # a log of a number still is a coefficient
 
 
-def test_with_other_symbols_the_search_may_only_check_and_says_where_it_looked():
-    step = check_file(REDTEAM / "rt10_quad.toml").steps[0]
-    assert step.verdict == "checked"  # false from D = 14 (mu = (4, 0, ...)): evidence, not a proof
+def test_a_log_of_d_times_factors_in_d_is_searched_where_they_change_sign_and_refuted():
+    """(D-2)...(D-13) log(D) = 0, false from D = 14 on: an error until session 12, now searched at D = 13
+    and 14 (where its factors in D alone change sign) and refuted at 14."""
+    step = check_file(REDTEAM / "rt10_logD1.toml").steps[0]
+    assert step.verdict == "refuted", step.reason
+    assert "D = 14 (where a part of left - right in D alone vanishes or changes sign)" in step.counterexample.source
+
+
+def test_with_two_sums_the_search_may_only_check_and_says_where_it_looked():
+    """rt10 F3 (rt10_quad.toml) is decided exactly since session 12 (tests/test_exact_decisions.py); with
+    two sums over the dimensions it is not, and the step may end checked: evidence, not a proof."""
+    text = (REDTEAM / "rt10_quad.toml").read_text().replace("+ 169", "+ 169 + Sum(w_d**2, (d, 1, D))")
+    assert text.count("Sum(w_d**2") == 2
+    step = check_file(loads(text, "two.toml"), 120.0).steps[0]  # a full search: no budget error under load
+    assert step.verdict == "checked", step.reason  # false from D = 14 (mu = (4, 0, ...), w = 0)
     assert "D = 1, 2, 3, 4, 5, 6, 7, 8, 12" in step.reason

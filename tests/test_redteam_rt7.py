@@ -86,13 +86,16 @@ def test_a_residual_with_other_symbols_is_left_to_the_search():
     assert first_failure(D * Symbol("mu", real=True), D, "=") is None
 
 
-def test_a_false_step_failing_beyond_the_searched_dimensions_is_an_error_never_checked(tmp_path):
+def test_a_false_step_failing_beyond_the_searched_dimensions_is_never_checked():
+    """First failing at D = 13: an error naming it until session 12, now searched there (up to
+    limits.MAX_SEARCH_D = 64 dimensions) and refuted; beyond 64, an error (tests/test_exact_decisions.py)."""
     wrong = " * ".join(f"(D - {n})" for n in range(1, 13))
     text = (REDTEAM / "rt7_d_any_false_identity.toml").read_text()
     text = text.replace("(D - 1) * (D - 2) * (D - 3) * (D - 5)", wrong)
     report = check_file(loads(text, "wide.toml"))
     step = report.steps[0]
-    assert step.verdict == "error" and "at D = 13 (exactly)" in step.reason and not report.ok
+    assert step.verdict == "refuted" and not report.ok
+    assert "D = 13 (where left - right first fails, exactly)" in step.counterexample.source
 
 
 def test_a_wrong_factor_of_a_sum_vanishing_at_1_2_3_5_is_found_by_the_search():

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from elbo_sym.budget import BudgetExceeded, WorkCount
 from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
 from elbo_sym.engine.derivation import Derivation, Example, Step
-from elbo_sym.engine.dimensions import factor_sign_changes, first_failure
+from elbo_sym.engine.dimensions import Span, decide_with_free, factor_sign_changes, first_failure
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError
 from elbo_sym.engine.models.general import SEARCH_K
@@ -64,10 +65,12 @@ from elbo_sym.engine.search import (
 )
 from elbo_sym.engine.wellformed import derived_arguments, derived_distribution_problem, well_formedness_problem
 from elbo_sym.limits import (
+    GAUSSIAN_ANY_D,
     GENERAL_SEARCH_FULL_LARGER_K,
     GENERAL_SEARCH_WORK_OPERATIONS,
     INTEGER_OFFSETS,
     MAX_IWAE_TERMS,
+    MAX_PINNED_VALUES,
     MAX_SEARCH_D,
     REFERENCE_BUDGET_SECONDS,
     SEARCH_EXACT_WEIGHT,
@@ -584,15 +587,16 @@ def _value_text(e: Expr, values) -> str:
 
 def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open_obligations,
             seed: int, light: bool = False, phase: str = "all", premises: PremiseJudge | None = None,
-            tally: PremiseTally | None = None,
-            work: WorkCount | None = None) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
+            tally: PremiseTally | None = None, work: WorkCount | None = None,
+            pins: tuple = ()) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
     """(counterexample or None, instances held, instances undecided, undecided instances that
     the search builds on purpose: examples and the family's special cases).  `phase`: "all";
     "quick", only the exact candidates (examples, special cases, random instances); "rest",
     everything but them (the model had its quick pass).  With `premises`, only an instance
     shown to satisfy every premise is decided (the others are counted in `tally`).  Each point
     screened in floats and each instance tried exactly is counted in `work` (the judge's
-    `point_cost`; SEARCH_EXACT_WEIGHT times that for an exact one), which may end the search."""
+    `point_cost`; SEARCH_EXACT_WEIGHT times that for an exact one), which may end the search.
+    `pins`: (block, values) every instance is given (the exact decision's whole number, `_Pin`)."""
     judge = _Instances(lhs, rel, rhs, model, open_obligations)
     tally = tally if tally is not None else PremiseTally()
     work = work if work is not None else WorkCount.uncounted()
@@ -604,6 +608,8 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
 
     def try_one(instance: Instance) -> Counterexample | None:
         nonlocal held, undecided
+        for name, values in pins:
+            instance = instance.with_block(name, values)
         key = instance.key()  # every block (a family may have more than prior, likelihood and q)
         if key in tried:
             return None
@@ -752,6 +758,7 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
     general = model.K == "any"
     models = model.search_models()
     exact = _exact_plan(lhs, step, model)
+    notes += exact.notes
     if exact.first or exact.after:  # where the difference fails, or a factor of it changes sign (engine.dimensions)
         usual = tuple(m for m in models if m.spec.D not in exact.first)
         models = (tuple(model.explicit(n) for n in exact.first) + usual
@@ -768,7 +775,19 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
     too_many_from: int | None = None  # the smallest larger K whose terms the step's draws cannot unfold
     quick_reached: list[int] = []
     tally = PremiseTally()
-    plan = _search_plan(models, is_larger)
+    for pin in exact.pins:  # the exact decision's own values first (each with the quick pass)
+        explicit = models[0] if pin.D is None else model.explicit(pin.D)
+        found, h, u, skips = _search_one(lhs, step, model, explicit, examples, open_, True, "quick", tally,
+                                         pins=pin.blocks)
+        held, undecided = held + h, undecided + u
+        skipped += [f"the {source} ({pin.where})" for source in skips]
+        if pin.D is not None:
+            densities += h
+            dimensions.append(pin.D)
+        if found is not None:  # an instance whose q the pin changed is no longer "q = p(z)": the pin names it
+            found = replace(found, source=pin.where if pin.renames else f"{found.source}, {pin.where}")
+            break
+    plan = _search_plan(models, is_larger) if found is None else []
     # a general claim's plan is counted, so that where it stops does not depend on the machine's load
     work = _general_work() if general and not definedness else None
     for done, (explicit, phase) in enumerate(plan):
@@ -818,8 +837,8 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
     only_quick = [k for k in quick_reached if k not in reached]
     if only_quick:
         notes.append(f"K = {', '.join(map(str, only_quick))}: examples, special cases and random instances only")
-    searched = Searched(tuple(reached), densities, held, undecided, tuple(notes) + tally.notes(), tuple(dimensions),
-                        tuple(skipped))
+    searched = Searched(tuple(reached), densities, held, undecided, tuple(notes) + tally.notes(),
+                        tuple(sorted(dimensions)), tuple(skipped))
     return found, held, undecided, searched
 
 
@@ -861,23 +880,42 @@ def _definedness_models(models: tuple) -> tuple:
 
 
 @dataclass(frozen=True)
+class _Pin:
+    """Values the exact decision names, searched before the plan with the quick pass: `blocks` given to
+    every instance (a whole number's value, a dimension's means) in the explicit model with `D`
+    dimensions (None: the plan's first model); `where` says so in a counterexample."""
+
+    D: int | None
+    blocks: tuple[tuple[str, tuple[Fraction, ...]], ...]
+    where: str
+    renames: bool = False
+    """The blocks change what the instance's source says (q's means): `where` names it alone."""
+
+
+@dataclass(frozen=True)
 class _ExactPlan:
     """What the exact decision of engine.dimensions adds to a search: the D's searched `first` (where
-    the step fails) and `after` the usual ones (where a factor changes sign), and `unreached`: the
-    error when the search finds nothing, because a value that decides the step lies beyond it."""
+    the step fails) and `after` the usual ones (where a factor changes sign), the values searched
+    before them all (`pins`: a D beyond the usual ones, a whole number's value, a dimension's means
+    where the step fails), and `unreached`: the error when the search finds nothing, because a value
+    that decides the step lies beyond it."""
 
     first: tuple[int, ...] = ()
     after: tuple[int, ...] = ()
     unreached: str | None = None
+    pins: tuple[_Pin, ...] = ()
+    notes: tuple[str, ...] = ()
+    """What the search's summary adds: the exact decision found the step true for every value."""
 
 
 def _exact_plan(lhs: Expr, step: Step, model) -> _ExactPlan:
     """For a model of every number of dimensions D (the Gaussian D = "any"): the least D where the
-    step fails when left - right is a polynomial in D alone (exact: red team rt7; beyond the models
-    the search builds, an error, never "held"), else the D's where a part of left - right that is
-    a polynomial in D alone (a factor, or a coefficient) vanishes or changes sign (red team rt9).
-    The same for a whole-number parameter (``n = "integer >= 1"``), whose values beyond those the
-    search tries are an error unless the search fails the step."""
+    step fails when left - right is a polynomial in D alone (exact: red team rt7), or in D and one
+    variable whose values are known for every D (`_free_variable`: a sum of squares; red team rt10),
+    searched there (up to MAX_SEARCH_D dimensions; beyond, an error, never "held"); else the D's where
+    a part of left - right that is a polynomial in D alone (a factor, or a coefficient) vanishes or
+    changes sign (red team rt9).  The same for a whole-number parameter (``n = "integer >= 1"``),
+    searched at the value the decision names."""
     wholes = {s: int(i.lower) for s, i in model.parameter_bounds.items() if i.integer and i.lower is not None}
     D = model.dimension
     if D is None and not wholes:
@@ -889,43 +927,187 @@ def _exact_plan(lhs: Expr, step: Step, model) -> _ExactPlan:
     if len(forms) != 1:
         return _ExactPlan()
     residual = forms[0].as_expr()
-    for symbol, least in wholes.items():
-        tried = {least + d for d in INTEGER_OFFSETS}
-        where = f"the values the search tries ({symbol} = {', '.join(map(str, sorted(tried)))})"
-        unreached = _unreached(residual, step.rel, symbol, least, tried.__contains__, where)
-        if unreached is not None:
-            return _ExactPlan(unreached=unreached)
-    if D is None:
-        return _ExactPlan()
-    found = first_failure(residual, D, step.rel)
+    plans = [_whole_number_plan(residual, step.rel, symbol, least, model) for symbol, least in wholes.items()]
+    if D is not None:
+        plans.append(_dimension_plan(residual, step.rel, D, model))
+    return _ExactPlan(tuple(n for p in plans for n in p.first), tuple(n for p in plans for n in p.after),
+                      next((p.unreached for p in plans if p.unreached is not None), None),
+                      tuple(pin for p in plans for pin in p.pins), tuple(note for p in plans for note in p.notes))
+
+
+def _dimension_plan(residual: Expr, rel: str, D: Symbol, model) -> _ExactPlan:
+    """`_exact_plan` for the number of dimensions D."""
+    beyond = f"more dimensions than the counterexample search builds an instance in ({MAX_SEARCH_D})"
+    found = first_failure(residual, D, rel)
     if found is not None:
         if found.D is not None and found.D > MAX_SEARCH_D:
             raise UnfoldError(f"left - right = {found.residual} makes the relation fail at D = {found.D} (exactly), "
-                              f"more dimensions than the counterexample search builds an instance in ({MAX_SEARCH_D})")
-        return _ExactPlan(first=(found.D,) if found.D is not None else ())
+                              f"{beyond}")
+        if found.D is None:
+            return _ExactPlan(notes=(_holds_note(found.residual, rel, D, ()),))
+        if found.D <= max(GAUSSIAN_ANY_D):
+            return _ExactPlan(first=(found.D,))
+        return _ExactPlan(pins=(_Pin(found.D, (), f"D = {found.D} (where left - right first fails, exactly)"),),
+                          unreached=f"left - right = {found.residual} makes the relation fail at D = {found.D} "
+                                    "(exactly), but no instance the search built there decided it")
+    free = _free_decision(residual, rel, D, 1, model)
+    if free is not None:
+        return _free_plan(free, rel, D, 1, beyond)
     wanted = factor_sign_changes(residual, D)
-    return _ExactPlan(after=tuple(n for n in wanted if n <= MAX_SEARCH_D),
-                      unreached=_undecided(residual, D, wanted, lambda n: n <= MAX_SEARCH_D,
-                                           f"the dimensions the counterexample search builds (at most {MAX_SEARCH_D})"))
+    far = tuple(n for n in wanted if max(GAUSSIAN_ANY_D) < n <= MAX_SEARCH_D)[:MAX_PINNED_VALUES]
+    return _ExactPlan(after=tuple(n for n in wanted if n <= max(GAUSSIAN_ANY_D)),
+                      pins=tuple(_Pin(n, (), f"D = {n} (where a part of left - right in D alone vanishes or changes "
+                                              "sign)") for n in far),
+                      unreached=_undecided(residual, D, wanted, lambda n: n <= max(GAUSSIAN_ANY_D) or n in far,
+                                           f"the dimensions the counterexample search builds (at most {MAX_SEARCH_D}, "
+                                           f"and {MAX_PINNED_VALUES} beyond {max(GAUSSIAN_ANY_D)})"))
 
 
-def _unreached(residual: Expr, rel: str, symbol: Symbol, least: int, reached, where: str) -> str | None:
-    """Why a search that finds nothing has not decided the step: a value of the whole-number
-    `symbol` where the step fails, or where a factor of the residual in `symbol` alone vanishes or
-    changes sign, that is not `reached`; None: every such value is."""
+def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, model) -> _ExactPlan:
+    """`_exact_plan` for a whole-number parameter: the value where the step fails (alone, or with one
+    free variable's value), searched at it; the values where a part in `symbol` alone vanishes or
+    changes sign beyond those the search tries, searched at each (at most MAX_PINNED_VALUES); an
+    error when such a value is left unsearched."""
+    tried = {least + d for d in INTEGER_OFFSETS}
+    where = f"the values the search tries ({symbol} = {', '.join(map(str, sorted(tried)))})"
     found = first_failure(residual, symbol, rel, least)
     if found is not None:
-        if found.D is None or reached(found.D):
-            return None
-        return (f"left - right = {found.residual} makes the relation fail at {symbol} = {found.D} (exactly), "
-                f"beyond {where}")
-    return _undecided(residual, symbol, factor_sign_changes(residual, symbol, least), reached, where)
+        if found.D is None:
+            return _ExactPlan(notes=(_holds_note(found.residual, rel, symbol, (), least),))
+        if found.D in tried:
+            return _ExactPlan()
+        return _ExactPlan(pins=(_Pin(None, ((symbol.name, (Fraction(found.D),)),),
+                                     f"{symbol} = {found.D} (where left - right first fails, exactly)"),),
+                          unreached=f"left - right = {found.residual} makes the relation fail at {symbol} = "
+                                    f"{found.D} (exactly), beyond {where}, and no instance there decided it")
+    free = _free_decision(residual, rel, symbol, least, model)
+    if free is not None:
+        return _free_plan(free, rel, symbol, least, None)
+    changes = factor_sign_changes(residual, symbol, least)
+    far = [n for n in changes if n not in tried][:MAX_PINNED_VALUES]
+    why = f"where a part of left - right in {symbol} alone vanishes or changes sign"
+    pins = tuple(_Pin(None, ((symbol.name, (Fraction(n),)),), f"{symbol} = {n} ({why})") for n in far)
+    unreached = _undecided(residual, symbol, changes, lambda n: n in tried or n in far, where)
+    return _ExactPlan(pins=pins, unreached=unreached)
+
+
+@dataclass(frozen=True)
+class _Free:
+    """A variable t of a residual whose values are the same for every value of the whole number:
+    t is `written` in a `variable` whose values are `span`; an instance gets the variable's value in
+    `block` (a parameter's own block, or per dimension: `where` "first", the dimension-1 block and 0
+    in the others, or "every", the same in each dimension's block)."""
+
+    variable: Symbol
+    span: Span
+    written: Expr
+    block: str
+    where: str = "own"
+
+    def blocks(self, n: int, value: Fraction) -> tuple[tuple[str, tuple[Fraction, ...]], ...]:
+        """The blocks an instance gets for the variable's `value` at D = `n`."""
+        if self.where == "own":
+            return ((self.block, (value,)),)
+        return tuple((f"{self.block}{j}", (value if j == 1 or self.where == "every" else Fraction(0),))
+                     for j in range(1, n + 1))
+
+
+def _free_decision(residual: Expr, rel: str, whole: Symbol, least: int, model):
+    """(`dimensions.decide_with_free`'s decision, the free variable t, its `_Free`) when left - right
+    is a polynomial in the whole number `whole` and one variable t whose values are the same for
+    every `whole` (`_free_variable`); None otherwise."""
+    others = residual.free_symbols - {whole}
+    if len(others) != 1:
+        return None
+    (t,) = others
+    free = _free_variable(t, model, whole)
+    if free is None:
+        return None
+    decision = decide_with_free(residual.xreplace({t: free.written}), whole, free.variable, free.span, rel, least)
+    return None if decision is None else (replace(decision, residual=str(residual)), t, free)
+
+
+def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
+    """How the variable `t` of a residual ranges, the same for every value of `whole`: a sum over the
+    dimensions of c * mu_d**k or c * w_d**k (k = 1, 2), which takes every value of c * v**k for a
+    real v at every D (v in dimension 1, 0 in the others), or of c * sigma_d**k (c * D * v**k with
+    every sigma_d = v > 0); or a parameter of the model (its interval).
+    None for anything else (the search decides)."""
+    if t == model.dimension:
+        return None
+    body = model.sum_body(t)
+    if body is not None and whole == model.dimension:
+        from elbo_sym.engine.models.gaussian import PER_DIMENSION  # here: a cold check imports no other family
+
+        for name in PER_DIMENSION:
+            symbol = model.params[name]
+            for k in (1, 2):
+                c = (body / symbol**k).expand()
+                if c.free_symbols or not c.is_Rational or c == 0:
+                    continue
+                block = name[:-2]  # mu_d -> mu1, mu2, ...
+                if name == "sigma_d":
+                    v = Symbol("v#", positive=True)
+                    return _Free(v, Span(1, Fraction(0), False), c * whole * v**k, block, "every")
+                v = Symbol("v#", real=True)
+                return _Free(v, Span(), c * v**k, block, "first")
+    if body is not None:
+        return None
+    interval = model.parameter_bounds.get(t)
+    if interval is None or interval.integer:
+        return None
+    if interval.lower is not None and interval.upper is not None:
+        width = interval.upper - interval.lower
+        span = Span(1, interval.lower, not interval.lower_open, width, not interval.upper_open)
+    elif interval.lower is not None:
+        span = Span(1, interval.lower, not interval.lower_open)
+    elif interval.upper is not None:
+        span = Span(-1, interval.upper, not interval.upper_open)
+    else:
+        span = Span()
+    return _Free(t, span, t, t.name)
+
+
+def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None) -> _ExactPlan:
+    """`_exact_plan` from `_free_decision`'s answer: the step holds for every value (a note), or it
+    fails first at `whole` = n with the free variable at a value: searched there (a D up to
+    MAX_SEARCH_D), else an error (`beyond`: why a D cannot be searched, None for a whole-number
+    parameter).  A value that is irrational (a strict relation whose sides meet only there) has no
+    exact instance to pin: the search may still refute the step at an algebraic point, else an error."""
+    decision, t, free = found
+    if decision.D is None:
+        return _ExactPlan(notes=(_holds_note(decision.residual, rel, whole, (t,), least),))
+    n = decision.D
+    fails = f"left - right = {decision.residual} makes the relation fail at {whole} = {n} (exactly)"
+    if beyond is not None and n > MAX_SEARCH_D:
+        raise UnfoldError(f"{fails}, {beyond}")
+    if decision.t is None:
+        usual = beyond is not None and n <= max(GAUSSIAN_ANY_D)  # then its full search tries algebraic points
+        return _ExactPlan(first=(n,) if usual else (), unreached=f"{fails}, where {t} is irrational (left = right "
+                          "there) and no instance the search built refuted it")
+    at = free.written.xreplace({free.variable: decision.t, whole: n})
+    blocks = free.blocks(n, decision.t)
+    shown = f"{t} = {at}"
+    if beyond is None:  # a whole-number parameter: its value too, in the plan's first model
+        return _ExactPlan(pins=(_Pin(None, ((whole.name, (Fraction(n),)),) + blocks,
+                                     f"{whole} = {n}, {shown} (where left - right first fails, exactly)", True),),
+                          unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
+    return _ExactPlan(pins=(_Pin(n, blocks, f"D = {n}, {shown} (where left - right first fails, exactly)", True),),
+                      unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
+
+
+def _holds_note(residual: str, rel: str, whole: Symbol, free: tuple[Symbol, ...], least: int = 1) -> str:
+    """The search summary's note when the exact decision finds no value where the step fails: more
+    than the search's instances show, but no rule's proof (the step stays `checked`)."""
+    every = f"every whole number {whole} >= {least}" + "".join(f" and every value of {t}" for t in free)
+    return f"decided exactly: left - right = {residual} {rel} 0 for {every}"
 
 
 def _undecided(residual: Expr, symbol: Symbol, changes: tuple[int, ...], reached, where: str) -> str | None:
-    """`_unreached` for a residual the exact decision could not read (`first_failure` gave None), with
-    `changes` the values where a part of it in `symbol` alone vanishes or changes sign (computed once
-    by the caller)."""
+    """Why a search that finds nothing has not decided the step, when the exact decision could not read
+    the residual (`first_failure` gave None): it depends on the whole-number `symbol` alone, or a value
+    in `changes` (where a part of it in `symbol` alone vanishes or changes sign) is not `reached`;
+    None: every such value is."""
     if residual.free_symbols == {symbol}:
         # a function of the symbol alone that the exact decision cannot read (red team rt10:
         # `D**2 + 111 >= 21*D + 3*pi/4` fails at D = 10 and 11 only, between the D's searched)
@@ -971,8 +1153,8 @@ def _definedness_search(lhs: Expr, step: Step, model, examples, open_):
 
 
 def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_, light: bool = False,
-                phase: str = "all", tally: PremiseTally | None = None,
-                work: WorkCount | None = None) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
+                phase: str = "all", tally: PremiseTally | None = None, work: WorkCount | None = None,
+                pins: tuple = ()) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
     if explicit is model:
         open_here = open_
     else:
@@ -987,7 +1169,7 @@ def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_, light: 
         return _search_counts(lhs, step, explicit, examples, seed, light, phase, premises, tally, work)
     with quick_factoring():
         return _search(lhs, step.rel, step.expr, explicit, _examples_for(explicit, examples), open_here, seed,
-                       light, phase, premises, tally, work)
+                       light, phase, premises, tally, work, pins)
 
 
 def _pointwise_premise(model: Model) -> bool:

@@ -18,8 +18,17 @@ coefficients of its terms in the other symbols) name the D's where they vanish o
 (`factor_sign_changes`): the search tries those.  Any whole-number
 symbol with a least value (``n = "integer >= 1"``) is decided the same way.
 
-The answer only *nominates* a number of dimensions: the counterexample search still decides the
-step at an exact instance of the explicit model with that D.
+When the residual is a polynomial in D and *one* other variable t whose values are known for every D
+(`Span`: a sum of squares ``Sum(mu_d**2, (d, 1, D))`` takes every value >= 0, written as v**2 for a
+real v, at each D), it is decided exactly too (`decide_with_free`, red team rt10: ``Sum(mu_d**2)**2 +
+169 >= 2*D*Sum(mu_d**2)`` fails from D = 14 on, no part in D alone changes sign there): for a fixed
+D the residual is a polynomial in t, whose sign regions its isolated real roots delimit; and which of
+them fail changes only at a D where the leading coefficient in t, the discriminant in t or the value
+at the span's end vanishes (a cylindrical decomposition's projection), so the least whole number of
+every region of constant sign of those polynomials in D is the only D to test.
+
+The answer only *nominates* a number of dimensions (and a value of t): the counterexample search
+still decides the step at an exact instance of the explicit model with that D.
 """
 
 from __future__ import annotations
@@ -27,8 +36,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from sympy import Expr, Poly, Rational, Symbol, log, pi
+from sympy import Dummy, Expr, Poly, Rational, Symbol, discriminant, log, pi
 from sympy.polys.polyerrors import BasePolynomialError
+
+from elbo_sym.limits import MAX_EXACT_FREE_DEGREE
 
 _FAILS = {"=": lambda r: r != 0, ">=": lambda r: r < 0, "<=": lambda r: r > 0, ">": lambda r: r <= 0,
           "<": lambda r: r >= 0}
@@ -142,8 +153,145 @@ def _parts_in_d(residual: Expr, D: Symbol) -> list[Expr]:
     return [p for p in parts if p.free_symbols == {D}]
 
 
+@dataclass(frozen=True)
+class Span:
+    """The values a variable t takes at every D: all reals (`direction` 0), or ``start + direction * u``
+    for every u >= 0 (`closed`) or u > 0, and (with a `length`) u <= length (`end_closed`) or u < length."""
+
+    direction: int = 0
+    start: Fraction = Fraction(0)
+    closed: bool = True
+    length: Fraction | None = None
+    end_closed: bool = True
+
+    def ends(self) -> tuple[Fraction, ...]:
+        """The ends of u's interval (none for all reals)."""
+        if not self.direction:
+            return ()
+        return (Fraction(0),) if self.length is None else (Fraction(0), self.length)
+
+    def holds(self, u: Fraction) -> bool:
+        """u is in the span."""
+        if not self.direction:
+            return True
+        if u < 0 or (u == 0 and not self.closed):
+            return False
+        return self.length is None or u < self.length or (u == self.length and self.end_closed)
+
+
+@dataclass(frozen=True)
+class FreeDecision:
+    """`decide_with_free`'s answer: the least whole number `D` where some t of its span makes the
+    relation fail (None: no D and no t does), `t` a rational such t there (None: it fails only at an
+    irrational t, a root of the residual); `residual`: its text, for the report."""
+
+    D: int | None
+    t: Fraction | None
+    residual: str
+
+
+def decide_with_free(residual: Expr, D: Symbol, t: Symbol, span: Span, rel: str, least: int = 1) -> FreeDecision | None:
+    """Where `residual` (left - right, a polynomial in the whole number D >= `least` and in t, which
+    takes every value of `span` at each D, rational coefficients) makes `rel` fail, exactly; None
+    when it is not of that kind or the decision would be too large (the search decides the step)."""
+    if t not in residual.free_symbols or not residual.free_symbols <= {D, t} or rel not in _FAILS:
+        return None
+    u = Dummy("u")
+    shifted = residual.xreplace({t: span.start + span.direction * u}) if span.direction else residual.xreplace({t: u})
+    try:
+        poly = Poly(shifted, u, D, domain="QQ")
+    except (BasePolynomialError, ValueError, TypeError):
+        return None
+    if not 1 <= poly.degree(u) <= MAX_EXACT_FREE_DEGREE or poly.degree(D) > MAX_EXACT_FREE_DEGREE:
+        return None
+    for n in _projection_candidates(poly, u, D, span.ends(), least):
+        at_n = Poly(poly.as_expr().xreplace({D: n}), u, domain="QQ")
+        status, failing = _failing_value(at_n, rel, span)
+        if status == _UNDECIDED:
+            return None
+        if status == _FAILS_AT:
+            value = failing if failing is None or not span.direction else span.start + span.direction * failing
+            return FreeDecision(n, value, str(residual))
+    return FreeDecision(None, None, str(residual))
+
+
+def _projection_candidates(poly: Poly, u: Symbol, D: Symbol, ends: tuple[Fraction, ...], least: int
+                           ) -> tuple[int, ...]:
+    """The whole numbers D >= `least` to test: which u fail can change only where the (square-free)
+    residual's leading coefficient in u, its discriminant in u or its value at an end of u's span
+    vanishes, so the least whole number of each region of constant sign of those, and each whole root,
+    is tested (`sign_change_candidates`)."""
+    free = poly.sqf_part()
+    in_u = Poly(free.as_expr(), u)
+    parts = [in_u.LC(), discriminant(free.as_expr(), u)]
+    for end in ends:
+        at_end = free.as_expr().xreplace({u: end})
+        if at_end == 0:  # u = end is a root for every D: the other roots' value there says when they cross it
+            at_end = in_u.quo(Poly(u - end, u)).as_expr().xreplace({u: end})
+        parts.append(at_end)
+    found: set[int] = {least}
+    for part in parts:
+        in_d = Poly(part, D, domain="QQ")
+        if not in_d.is_zero:
+            found.update(sign_change_candidates(in_d, least))
+    return tuple(sorted(found))
+
+
+_HOLDS, _FAILS_AT, _UNDECIDED = "holds", "fails", "undecided"
+
+
+def _failing_value(p: Poly, rel: str, span: Span) -> tuple[str, Fraction | None]:
+    """(_FAILS_AT, a rational u of the span where p(u) makes `rel` fail -- None when it fails only at
+    an irrational root, for a strict relation), (_HOLDS, None) or (_UNDECIDED, None: the roots could
+    not be isolated apart).  Each region of constant sign between consecutive real roots (and the
+    span's ends) holds one of the points tried: the isolating intervals' ends and the span's, the
+    midpoints between consecutive ones, one below and one above them all."""
+    roots = _separated_roots(p, span.ends())
+    if roots is None:
+        return _UNDECIDED, None
+    ends = sorted({end for interval in roots for end in interval} | set(span.ends()))
+    points = [Fraction(0)]
+    if ends:
+        points = ends + [(a + b) / 2 for a, b in zip(ends, ends[1:])] + [ends[0] - 1, ends[-1] + 1]
+    for v in sorted(v for v in set(points) if span.holds(v)):
+        if _FAILS[rel](_value(p, v)):
+            return _FAILS_AT, v
+    if rel in (">", "<") and any(low != high and span.holds(low) and span.holds(high) for low, high in roots):
+        return _FAILS_AT, None  # an irrational root in the span: left = right there, a strict relation fails
+    return _HOLDS, None
+
+
+def _separated_roots(p: Poly, cuts: tuple[Fraction, ...]) -> list[tuple[Fraction, Fraction]] | None:
+    """The real roots of p as disjoint rational intervals [low, high] (low == high: a rational root,
+    else the root lies strictly inside), none holding a cut (an end of the span) unless it is that
+    cut alone; None if not reached."""
+    if p.degree() <= 0:
+        return []
+    for eps in (Rational(1, 2), Rational(1, 2**20), Rational(1, 2**60)):
+        found = []
+        for (low, high), _ in p.intervals(eps=eps):
+            low_, high_ = Fraction(int(low.p), int(low.q)), Fraction(int(high.p), int(high.q))
+            for end in (low_, high_):
+                if low_ != high_ and _value(p, end) == 0:  # a rational root at an end: the interval is that root
+                    low_ = high_ = end
+            found.append((low_, high_))
+        found.sort()
+        apart = all(a[1] < b[0] for a, b in zip(found, found[1:]))
+        if apart and all(low == high or not low <= cut <= high for low, high in found for cut in cuts):
+            return found
+    return None
+
+
+def _value(p: Poly, v: Fraction) -> Fraction:
+    total = Fraction(0)
+    for c in p.all_coeffs():
+        total = total * v + Fraction(int(c.p), int(c.q))
+    return total
+
+
 def _floor(x: Rational) -> int:
     return int(x.p // x.q)
 
 
-__all__ = ["FirstFailure", "factor_sign_changes", "first_failure", "sign_change_candidates"]
+__all__ = ["FirstFailure", "FreeDecision", "Span", "decide_with_free", "factor_sign_changes", "first_failure",
+           "sign_change_candidates"]

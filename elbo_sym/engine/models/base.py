@@ -538,6 +538,11 @@ class Model(Protocol):
 
     def explicit(self, K: int) -> ExplicitModel: ...
 
+    def sum_body(self, atom: Symbol) -> Expr | None:
+        """The body f of an atom ``Sum(f, (d, 1, D))`` of this model's canonical forms (the Gaussian
+        ``D = "any"``'s sums over the dimensions); None when `atom` is not one."""
+        ...
+
 
 class ExplicitModel(Model, Protocol):
     """A model with finitely many states given by blocks: what the counterexample search and
@@ -626,6 +631,9 @@ class ModelDefaults:
 
     @property
     def dimension(self) -> Symbol | None:
+        return None
+
+    def sum_body(self, atom: Symbol) -> Expr | None:
         return None
 
     def density_witness(self, expr: Expr, kind: str) -> str | None:

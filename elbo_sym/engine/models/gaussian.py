@@ -802,6 +802,9 @@ class GaussianAnyD(ModelDefaults):
         """The diagonal model with D = K dimensions."""
         return _explicit_d(K, self.spec)
 
+    def sum_body(self, atom: Symbol) -> Expr | None:
+        return self._bodies.get(atom)
+
     def latent_sum(self, values) -> Expr:
         raise UnfoldError("z is real in the Gaussian family: there is no sum over z (use E(q, f))")
 

@@ -1,0 +1,261 @@
+"""Exact decisions in D and in whole-number parameters, searched where they point (session 12, h-exact).
+
+Red teams rt9/rt10 left three gaps, each pinned here by its repro under tests/data/redteam/:
+
+1. a whole-number parameter (or a D beyond 12) where the exact decision names the first failing
+   value ended `error`, because the search never built an instance there; the search now tries
+   the value it names (a D up to limits.MAX_SEARCH_D = 64), so the step is `refuted` there;
+2. rt10 F4: ``Sum(mu_d**2) + (D - 20)**2 >= 0``, true, ended `error` (a part in D alone vanishes
+   at D = 20, beyond the search); it is decided exactly now and ends `checked` with that said;
+3. rt10 F3: ``Sum(mu_d**2)**2 + 169 >= 2 D Sum(mu_d**2)``, false from D = 14, ended `checked`;
+   a residual in D and one sum of squares is decided exactly (engine.dimensions.decide_with_free)
+   and refuted at D = 14 with an exact instance.
+"""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from sympy import Poly, Rational, Symbol
+
+from elbo_sym.engine.derivation import loads
+from elbo_sym.engine.dimensions import Span, decide_with_free
+from elbo_sym.report.build import check_file
+
+REDTEAM = Path(__file__).resolve().parent / "data" / "redteam"
+ROOMY = 120.0
+"""A step budget for the steps whose search runs in full (3 to 8 s of CPU): a loaded machine must not
+turn them into budget errors (the verdicts asserted do not depend on the clock)."""
+D = Symbol("D", positive=True)
+v = Symbol("v", real=True)
+S = Symbol("S", real=True)
+
+FAILS = {">=": lambda r: r < 0, ">": lambda r: r <= 0, "<=": lambda r: r > 0, "<": lambda r: r >= 0,
+         "=": lambda r: r != 0}
+
+
+def value(residual, n: int, t: Fraction, t_symbol=v) -> Fraction:
+    """The residual at D = n and t, exactly."""
+    r = residual.xreplace({D: n, t_symbol: Rational(t.numerator, t.denominator)})
+    return Fraction(int(r.p), int(r.q))
+
+
+# ------------------------------------------------------------------------- the decision itself
+
+
+def test_the_quadratic_in_a_sum_of_squares_fails_first_at_14_with_an_exact_witness():
+    residual = v**4 + 169 - 2 * D * v**2  # Sum(mu_d**2) = v**2: every value >= 0 at every D
+    decision = decide_with_free(residual, D, v, Span(), ">=")
+    assert decision.D == 14 and decision.t is not None
+    assert value(residual, 14, decision.t) < 0
+    # at D = 13 the residual is (v**2 - 13)**2 >= 0 everywhere: 14 is the first
+    assert Poly(residual.xreplace({D: 13}), v) == Poly((v**2 - 13)**2, v)
+
+
+@pytest.mark.parametrize("rel, first, t", [(">=", None, None), (">", 20, Fraction(0))])
+def test_a_sum_of_squares_plus_a_square_in_d(rel, first, t):
+    decision = decide_with_free(S + (D - 20)**2, D, S, Span(1), rel)  # S >= 0
+    assert (decision.D, decision.t) == (first, t)
+
+
+def test_a_strict_relation_failing_only_at_an_irrational_value_has_no_witness():
+    decision = decide_with_free((v**2 - 2)**2 + (D - 5)**2, D, v, Span(), ">")
+    assert decision.D == 5 and decision.t is None
+    assert decide_with_free((v**2 - 2)**2 + (D - 5)**2, D, v, Span(), ">=").D is None
+
+
+def test_an_open_span_and_a_whole_number_with_a_least_value():
+    # S > 0: S*(30 - D) + 1 fails at D = 31 (S > 1), not at D = 30
+    decision = decide_with_free(S * (30 - D) + 1, D, S, Span(1, Fraction(0), False), ">=")
+    assert decision.D == 31 and decision.t > 0 and value(S * (30 - D) + 1, 31, decision.t, S) < 0
+    # counted from D = 40 on, it fails at once
+    assert decide_with_free(S * (30 - D) + 1, D, S, Span(1, Fraction(0), False), ">=", least=40).D == 40
+    # S >= 1 (a parameter's span): D = 31 again; S <= 1: a negative S fails at D = 1
+    assert decide_with_free(S * (30 - D) + 1, D, S, Span(1, Fraction(1)), ">=").D == 31
+    assert decide_with_free(S * (30 - D) + 1, D, S, Span(-1, Fraction(1)), ">=").D == 1
+
+
+def test_what_the_decision_does_not_read_is_left_to_the_search():
+    assert decide_with_free(v * D + Symbol("b") - 1, D, v, Span(), ">=") is None  # two other symbols
+    assert decide_with_free(D + 1, D, v, Span(), ">=") is None  # no t: first_failure's case
+    assert decide_with_free(v**2 - 1, D, v, Span(), ">=").D == 1  # no D: decided for every D at once
+    assert decide_with_free(v**2 / D + 1, D, v, Span(), ">=") is None  # not a polynomial in D
+
+
+@pytest.mark.parametrize("span", [Span(), Span(1, Fraction(0)), Span(1, Fraction(0), False), Span(-1, Fraction(2)),
+                                  Span(1, Fraction(-1), True, Fraction(3), False),  # [-1, 2)
+                                  Span(1, Fraction(1, 2), False, Fraction(1))])  # (1/2, 3/2]
+def test_the_decision_agrees_with_a_brute_force_search_on_random_residuals(span):
+    """Seeded random polynomials in D and v: wherever a grid of rational v in the span finds a failure
+    at some D, the decision names that D or an earlier one; its own witness lies in the span and
+    fails exactly there."""
+    rng = random.Random(20261206)
+    grid = [t for t in (Fraction(k, 4) for k in range(-40, 41)) if _inside(t, span)]
+    decided = failing = 0
+    for _ in range(60):
+        terms = [rng.randint(-6, 6) * D**rng.randint(0, 2) * v**rng.randint(0, 4) for _ in range(4)]
+        residual = sum(terms) + rng.randint(0, 40) + (v**2 - rng.randint(0, 6))**2
+        if not residual.has(v) or not residual.has(D):
+            continue
+        rel = rng.choice([">=", ">", "<=", "<"])
+        decision = decide_with_free(residual, D, v, span, rel)
+        assert decision is not None
+        decided += 1
+        terms = [(i, j, Fraction(int(c.p), int(c.q))) for (i, j), c in Poly(residual, D, v).terms()]
+        brute = next((n for n in range(1, 25)
+                      if any(FAILS[rel](sum(c * n**i * t**j for i, j, c in terms)) for t in grid)), None)
+        if brute is not None:
+            failing += 1
+            assert decision.D is not None and decision.D <= brute, (residual, rel, decision, brute)
+        if decision.D is not None and decision.t is not None:
+            assert _inside(decision.t, span) and FAILS[rel](value(residual, decision.D, decision.t)), (residual, rel)
+    assert decided >= 40 and failing >= 10
+
+
+def _inside(t: Fraction, span: Span) -> bool:
+    if not span.direction:
+        return True
+    u = (t - span.start) * span.direction
+    if span.length is not None and (u > span.length or (u == span.length and not span.end_closed)):
+        return False
+    return u > 0 or (span.closed and u == 0)
+
+
+# ------------------------------------------------------------------------- 3: rt10 F3, refuted at D = 14
+
+
+def test_rt10_f3_is_refuted_at_d_14_with_an_exact_instance():
+    report = check_file(REDTEAM / "rt10_quad.toml")  # accept = "checked": before, it passed
+    step = report.steps[0]
+    assert step.verdict == "refuted" and not report.ok
+    example = step.counterexample
+    assert example.source.startswith("D = 14, Sum(mu_d**2, (d, 1, D)) = ")
+    means = [Fraction(values[0]) for label, values in example.values if label.startswith("mu")]
+    assert len(means) == 14
+    total = sum(m * m for m in means)
+    assert total**2 + 169 < 2 * 14 * total  # the instance really breaks the step
+
+
+def test_rt10_f3_as_a_teaching_file_publishes_its_mistake_as_refuted():
+    report = check_file(REDTEAM / "rt10_quad_teaching.toml")
+    assert [s.verdict for s in report.steps] == ["proved", "refuted"] and report.ok
+    assert "D = 14" in report.steps[1].counterexample.source
+
+
+def test_the_true_twin_of_rt10_f3_is_checked_and_says_it_was_decided():
+    text = (REDTEAM / "rt10_quad.toml").read_text().replace("+ 169", "+ 169 * D**2")
+    assert text.count("169 * D**2") == 2
+    step = check_file(loads(text, "twin.toml"), ROOMY).steps[0]  # (S - D)**2 + 168 D**2 >= 0 for every D
+    assert step.verdict == "checked", step.reason
+    assert "decided exactly" in step.reason and "every whole number D >= 1" in step.reason
+
+
+# ------------------------------------------------------------------------- 2: rt10 F4, true, no longer an error
+
+
+def test_rt10_f4_a_true_step_ends_checked_not_error():
+    step = check_file(REDTEAM / "rt10_fac20.toml", ROOMY).steps[0]
+    assert step.verdict == "checked", step.reason
+    assert "decided exactly" in step.reason and "Sum(mu_d**2, (d, 1, D))" in step.reason
+
+
+def test_rt10_f4_strict_is_refuted_at_d_20_where_the_sum_is_0():
+    text = (REDTEAM / "rt10_fac20.toml").read_text().replace('rel = ">="', 'rel = ">"').replace(">= 0", "> 0")
+    step = check_file(loads(text, "strict.toml")).steps[0]
+    assert step.verdict == "refuted", step.reason
+    assert step.counterexample.source.startswith("D = 20, Sum(mu_d**2, (d, 1, D)) = 0")
+    assert all(Fraction(values[0]) == 0 for label, values in step.counterexample.values if label.startswith("mu"))
+
+
+# ------------------------------------------------------------------------- 1: beyond the searched values
+
+
+def test_a_teaching_file_whose_slip_shows_only_at_d_14_publishes_it_as_refuted():
+    report = check_file(REDTEAM / "d_any_teaching_fails_at_14.toml")  # before: error, the file failed
+    assert [s.verdict for s in report.steps] == ["proved", "refuted"] and report.ok
+    example = report.steps[1].counterexample
+    assert "D = 14 (where left - right first fails, exactly)" in example.source
+    assert sum(1 for label, _ in example.values if label.startswith("sigma")) == 14
+
+
+@pytest.mark.parametrize("name, n", [("whole_number_teaching_fails_at_6.toml", 6),
+                                     ("whole_number_teaching_fails_at_40.toml", 40)])
+def test_a_teaching_file_whose_slip_shows_only_at_a_whole_number_publishes_it_as_refuted(name, n):
+    report = check_file(REDTEAM / name)
+    assert [s.verdict for s in report.steps] == ["proved", "refuted"] and report.ok
+    example = report.steps[1].counterexample
+    assert (("n", (str(n),)) in example.values), example.values
+    assert f"n = {n}" in example.source and "(where left - right first fails, exactly)" in example.source
+
+
+def test_a_whole_number_with_a_bounded_parameter_is_refuted_where_it_first_fails():
+    text = ('title = "b"\nmodel = "gaussian"\nstart = "beta * (20 - n) + 1"\n\n[params]\nn = "integer >= 1"\n'
+            'beta = "in [0, 1]"\n\n[[step]]\nrel = ">="\nexpr = "0"\nrule = "algebra"\n')
+    step = check_file(loads(text, "b.toml")).steps[0]  # fails from n = 22 on (beta near 1); before, at n = 6.6e16
+    assert step.verdict == "refuted", step.reason
+    values = dict(step.counterexample.values)
+    assert values["n"] == ("22",) and Fraction(values["beta"][0]) * (20 - 22) + 1 < 0
+
+
+def test_a_whole_number_failing_at_6_is_refuted_there():
+    step = check_file(REDTEAM / "rt9_whole_number_fails_at_6.toml").steps[0]  # before: error
+    assert step.verdict == "refuted" and ("n", ("6",)) in step.counterexample.values
+
+
+def test_a_part_in_d_alone_changing_sign_beyond_12_is_searched_there():
+    text = (REDTEAM / "rt9_d_any_factor_fails_at_9.toml").read_text().replace(
+        "Sum(mu_d**2, (d, 1, D)) * (D-1)*(D-2)*(D-3)*(D-4)*(D-5)*(D-6)*(D-7)*(D-8)*(D-12)",
+        "Sum(mu_d**2, (d, 1, D)) * Sum(w_d**2, (d, 1, D)) * (D - 20) * (D - 30)")
+    assert text.count("(D - 30)") == 2
+    step = check_file(loads(text, "parts.toml"), ROOMY).steps[0]  # two sums: not decided, the parts rule
+    assert step.verdict == "refuted", step.reason
+    assert "D = 21 (where a part of left - right in D alone vanishes or changes sign)" in step.counterexample.source
+
+
+@pytest.mark.parametrize("claim, D_named", [
+    ("(D - 1)*(D - 2)*(D - 3)*(D - 4)*(D - 5)*(D - 6)*(D - 7)*(D - 8)*(D - 9)*(D - 10)*(D - 11)*(D - 12)*(D - 65) >= 0",
+     "at D = 13 (exactly)"),  # fails at D = 13: searched there now
+    ("(D - 70)**2 >= 1", "at D = 70 (exactly), more dimensions than"),
+    ("Sum(mu_d**2, (d, 1, D))**2 + 4900 >= 2 * D * Sum(mu_d**2, (d, 1, D))", "at D = 71 (exactly), more dimensions"),
+])
+def test_beyond_64_dimensions_the_step_is_an_error_never_checked(claim, D_named):
+    left, right = claim.split(" >= ")
+    text = (f'title = "far"\nmodel = "gaussian"\nD = "any"\nstart = "{left}"\n\n[[step]]\nrel = ">="\n'
+            f'expr = "{right}"\nrule = "algebra"\naccept = "checked"\n')
+    report = check_file(loads(text, "far.toml"), ROOMY)
+    step = report.steps[0]
+    if "D = 13" in D_named:
+        assert step.verdict == "refuted" and "D = 13" in step.counterexample.source
+    else:
+        assert step.verdict == "error" and D_named in step.reason, step.reason
+    assert not report.ok
+
+
+@pytest.mark.parametrize("roots", [(16, 22, 28, 34, 40, 46, 52, 58), (16, 22, 28, 34, 40, 46, 52, 58, 64)])
+def test_at_most_16_dimensions_beyond_12_are_searched_for_the_parts_rule(roots):
+    """Each double root r of a factor adds r and r + 1: 8 roots are 16 D's, searched (the summary lists
+    them in order); a ninth leaves D's unsearched: an error, never checked on less evidence."""
+    factors = "*".join(f"(D-{r})**2" for r in roots)
+    text = (f'title = "many"\nmodel = "gaussian"\nD = "any"\nstart = "Sum(mu_d**2, (d, 1, D)) * Sum(w_d**2, '
+            f'(d, 1, D)) * {factors}"\n\n[[step]]\nrel = ">="\nexpr = "0"\nrule = "algebra"\n')
+    step = check_file(loads(text, "many.toml"), ROOMY).steps[0]
+    if len(roots) == 8:
+        assert step.verdict == "checked", step.reason
+        assert "D = 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 17, 22, 23, " in step.reason and "58, 59))" in step.reason
+    else:
+        assert step.verdict == "error" and "at D = 64, beyond" in step.reason, step.reason
+
+
+def test_a_failure_only_at_an_irrational_value_leaves_the_search_free_to_refute_it():
+    """(Sum(mu_d**2) - 2)**2 + (D - 5)**2 > 0 fails only at D = 5 where the sum is 2: irrational as one
+    mean squared, so nothing is pinned; the search at D = 5 still refutes it (five means can sum to 2
+    in squares: 1 + 4 * 1/4), and an error is left only when it does not."""
+    text = ('title = "irr"\nmodel = "gaussian"\nD = "any"\nstart = "(Sum(mu_d**2, (d, 1, D)) - 2)**2 + (D - 5)**2"\n\n'
+            '[[step]]\nrel = ">"\nexpr = "0"\nrule = "algebra"\n')
+    step = check_file(loads(text, "irr.toml"), ROOMY).steps[0]
+    assert step.verdict == "refuted", step.reason
+    means = [Fraction(values[0]) for label, values in step.counterexample.values if label.startswith("mu")]
+    assert len(means) == 5 and sum(m * m for m in means) == 2
