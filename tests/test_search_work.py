@@ -22,6 +22,7 @@ from fractions import Fraction
 
 import pytest
 import sympy
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 import elbo_sym.engine.check as check
 from elbo_sym.engine.check import Verdict, check_derivation
@@ -71,7 +72,7 @@ def both_cores_busy():
     finally:
         for spinner in spinners:
             spinner.kill()
-            spinner.wait()
+            spinner.wait(timeout=CHILD_TIMEOUT_SECONDS)
 
 
 RAN_OUT_OF_TIME = re.compile(r"(file|step) budget of 10 s exhausted: the counterexample search ran out at ")
