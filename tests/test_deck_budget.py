@@ -46,7 +46,7 @@ def test_the_check_gets_what_reading_left_of_the_deck_budget(one_card) -> None:
     started = time.monotonic()
     result = practice.check_deck(replace(deck, read_seconds=5.0), 10.0, total=5.0)
     assert time.monotonic() - started < 1.0
-    assert [(v.verdict, v.reason) for v in result.verdicts] == [("error", "deck budget of 5 s exhausted")]
+    assert [(v.verdict, v.reason) for v in result.verdicts] == [("error", "deck budget of 5 CPU seconds exhausted")]
     assert [v.verdict for v in practice.check_deck(deck, 10.0, total=5.0).verdicts] == ["proved"]
 
 
@@ -55,7 +55,7 @@ def test_the_api_reads_the_lesson_decks_within_the_deck_budget(tmp_path) -> None
     questions = tmp_path / "selfcheck.toml"
     questions.write_text(slow_deck(20, "selfcheck"), "utf-8")  # about 0.7 s to read on a quiet machine
     started = time.monotonic()
-    with pytest.raises(DerivationError, match=f"{questions}:0: file budget of 0.05 s exhausted while reading"):
+    with pytest.raises(DerivationError, match=f"{questions}:0: file budget of 0.05 CPU seconds exhausted while reading"):
         practice.check_lesson_cards(questions, None, total=0.05)
     assert time.monotonic() - started < 2.0
     with pytest.raises(ValueError, match="deck budget"):
@@ -137,7 +137,7 @@ def test_reading_and_checking_a_deck_stay_within_its_deck_budget_together(name, 
     if code == 2:
         assert "exhausted while reading the file" in err, err
         return
-    assert code == 1 and f"deck budget of {DECK_BUDGET:g} s exhausted" in out + err, (out, err)
+    assert code == 1 and f"deck budget of {DECK_BUDGET:g} CPU seconds exhausted" in out + err, (out, err)
     assert len(span) == 2 and span[1] - span[0] < DECK_BUDGET + MARGIN, (span, reading)
     if name != "build":  # build checks its derivation and the lesson's self-check too
         assert seconds < DECK_BUDGET + 2 * MARGIN, (seconds, reading)

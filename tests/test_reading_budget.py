@@ -33,7 +33,7 @@ SMALL = "0.2"
 ENDS_WITHIN = 5.0
 """Seconds a command given SMALL may take (imports warm): reading the slow file alone takes about 2 s
 on a quiet machine, checking it minutes."""
-EXHAUSTED = f"file budget of {SMALL} s exhausted while reading the file"
+EXHAUSTED = f"file budget of {SMALL} CPU seconds exhausted while reading the file"
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_the_check_gets_what_reading_left_of_the_file_budget():
     (result, seconds) = timed(lambda: check_with_suggestions(derivation, 10.0, total=30.0, spent=30.0))
     assert seconds < 2.0
     assert [s.verdict.value for s in result.steps] == ["error"] * len(derivation.steps)
-    assert {s.reason for s in result.steps} == {"file budget of 30 s exhausted"}
+    assert {s.reason for s in result.steps} == {"file budget of 30 CPU seconds exhausted"}
     assert all(s.verdict.value == "proved" for s in check_with_suggestions(derivation, 10.0, total=30.0).steps)
 
 
@@ -94,9 +94,9 @@ def test_reading_and_checking_a_file_stay_within_its_file_budget_together(tmp_pa
     try:
         result = build.check_file(path, 10.0, total)
     except DerivationError as error:  # a very loaded machine: not even read within the budget
-        assert "file budget of 3 s exhausted while reading the file" in str(error)
+        assert "file budget of 3 CPU seconds exhausted while reading the file" in str(error)
     else:
-        assert "file budget of 3 s exhausted" in {s.reason for s in result.steps}
+        assert "file budget of 3 CPU seconds exhausted" in {s.reason for s in result.steps}
     assert time.monotonic() - started < total + 0.75
 
 
@@ -166,7 +166,7 @@ def test_build_and_web_read_the_course_decks_within_file_budget(make, slow_cards
     course = find_project(str(tmp_path))
     make_all = course_handouts if make == "handouts" else course_web
     started = time.monotonic()
-    with pytest.raises(DerivationError, match=f"{questions}:0: file budget of 0.05 s exhausted while reading"):
+    with pytest.raises(DerivationError, match=f"{questions}:0: file budget of 0.05 CPU seconds exhausted while reading"):
         make_all([], course, budget=10.0, file_budget=0.05)  # 20 questions: read in 0.4 s, far more than 0.05 s
     assert time.monotonic() - started < 2 * ENDS_WITHIN  # the sheets before the decks included
 
