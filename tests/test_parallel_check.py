@@ -340,8 +340,9 @@ def test_a_file_whose_worker_dies_is_an_error_not_a_pass(folder, capsys, monkeyp
 @pytest.mark.full  # waits out a hung worker per command (5 s); the dying worker above stays in make test
 @pytest.mark.parametrize("through", ["check", "build"])
 def test_a_file_whose_worker_hangs_is_an_error_not_a_pass(folder, capsys, monkeypatch, through):
-    """`check` (and `build`/`web`, through check_all) bound each worker by the file's budget plus
-    the margin: a check stuck beyond it is that file's error, named, and the run goes on."""
+    """`check` (and `build`/`web`, through check_all) bound each worker by the file's budget (times
+    the wall seconds allowed per CPU second) plus the margin: a check stuck beyond it is that file's
+    error, named, and the run goes on."""
     real = elbo_sym.report.build.check_file
 
     def stuck(source, *args, **kwargs):
@@ -351,6 +352,7 @@ def test_a_file_whose_worker_hangs_is_an_error_not_a_pass(folder, capsys, monkey
 
     monkeypatch.setattr(elbo_sym.report.build, "check_file", stuck)
     monkeypatch.setattr(parallel, "WORKER_MARGIN_SECONDS", 2.0)
+    monkeypatch.setattr(parallel, "WORKER_WALL_PER_CPU_SECOND", 1.0)  # (8 in use: wall seconds per CPU second)
     (folder / "d-broken.toml").unlink()
     (folder / "e-folder.toml").rmdir()
     if through == "check":

@@ -475,8 +475,8 @@ def test_a_general_search_that_runs_out_of_its_budget_ends_in_error_saying_so(mo
     _, step = step_of(_entropy_at_most_log(12), budget)
     assert step.verdict is Verdict.error, step.reason
     # (the file's budget, of one step, ends with the step's)
-    assert re.match(rf"(step|file) budget of {budget:g} CPU seconds exhausted: the counterexample search ran out at K = ",
-                    step.reason), step.reason
+    assert re.match(rf"(step|file) budget of {budget:g} CPU seconds exhausted: the counterexample search "
+                    r"ran out at K = ", step.reason), step.reason
     # K = 2, 3, 5, 8, the densities (which this sum over z has no form for), four quick passes, K = 13's rest
     assert re.search(r"ran out at K = \d+( \(its quick pass\)| \(the rest of its search\))?, with \d+ of the 10 parts "
                      r"of its fixed plan done; nothing failed before$", step.reason), step.reason
