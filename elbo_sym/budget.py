@@ -32,8 +32,6 @@ ALARM = hasattr(signal, "setitimer")
 """Whether this Python can interrupt running code with a CPU-time alarm, SIGPROF (not under
 WebAssembly, where the browser's checker runs: there checkpoints bound the work and the page can
 stop its worker)."""
-_TIMER = getattr(signal, "ITIMER_PROF", None)
-_SIGNAL = getattr(signal, "SIGPROF", None)
 
 
 def _cpu_clock() -> Callable[[], float]:
@@ -89,10 +87,10 @@ def checkpoint() -> None:
 def _arm() -> None:
     """Point the alarm at the innermost deadline (main thread only)."""
     if not _stack.deadlines:
-        signal.setitimer(_TIMER, 0)
+        signal.setitimer(signal.ITIMER_PROF, 0)
         return
     left = _stack.deadlines[-1][0] - clock()
-    signal.setitimer(_TIMER, max(left, 1e-4))
+    signal.setitimer(signal.ITIMER_PROF, max(left, 1e-4))
 
 
 @contextmanager
@@ -118,12 +116,12 @@ def limit(seconds: float, what: str | None = None) -> Iterator[None]:
             if _stack.deadlines and clock() >= _stack.deadlines[-1][0]:
                 # Python ignores an exception raised while it runs a finaliser or a GC
                 # callback: fire again soon, so a swallowed alarm is retried
-                signal.setitimer(_TIMER, 0.05)
+                signal.setitimer(signal.ITIMER_PROF, 0.05)
                 checkpoint()
             # the alarm fired a little early (timer granularity): re-arm for the rest
             _arm()
 
-        previous = signal.signal(_SIGNAL, expire)
+        previous = signal.signal(signal.SIGPROF, expire)
     entry = (deadline, message)
     _stack.deadlines.append(entry)
     try:
@@ -138,11 +136,11 @@ def limit(seconds: float, what: str | None = None) -> Iterator[None]:
         leaving = True
         try:
             if in_main:
-                signal.setitimer(_TIMER, 0)
+                signal.setitimer(signal.ITIMER_PROF, 0)
         finally:
             _remove(entry)
             if in_main:
-                signal.signal(_SIGNAL, previous)
+                signal.signal(signal.SIGPROF, previous)
                 # the enclosing budget's alarm, or none at all: an alarm still armed behind a
                 # restored SIG_DFL would end the process (a pytest worker died of it)
                 _arm()

@@ -239,7 +239,8 @@ class _Pool:
                     os.kill(worker.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-                self._lose(worker, f"did not answer within {self.patience:g} s (wall clock) and was stopped", pending, results)
+                self._lose(worker, f"did not answer within {self.patience:g} s (wall clock) and was stopped",
+                           pending, results)
 
     def _lose(self, worker: _Worker, how: str | None, pending: _Pending, results: list[Any]) -> None:
         """The worker is gone (or killed): reap it; its item, if any, is a WorkerLost saying `how`
