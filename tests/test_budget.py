@@ -254,3 +254,41 @@ def test_where_no_cpu_clock_works_budgets_fall_back_to_the_monotonic_clock(monke
 def test_a_spent_budget_says_it_counted_cpu_seconds():
     assert budgets.exhausted_text("file", 10.0) == "file budget of 10 CPU seconds exhausted"
     assert budgets.exhausted_text("step", 0.5) == "step budget of 0.5 CPU seconds exhausted"
+
+
+_THROTTLED = """
+import time
+from elbo_sym import budget
+wall, cpu = time.monotonic(), time.process_time()
+with budget.limit(1.0, "one CPU second"):
+    end = time.process_time() + 0.6
+    while time.process_time() < end:  # 0.6 s of work: within the budget however long it waits
+        sum(range(200))
+print(time.monotonic() - wall, time.process_time() - cpu)
+"""
+
+
+@pytest.mark.full  # about 3 s of waiting for the throttled process
+@pytest.mark.skipif(not budgets.ALARM, reason="no CPU-time alarm (SIGPROF) on this platform")
+def test_a_process_given_a_quarter_of_a_core_still_finishes_within_its_budget():
+    """A loaded machine, made reproducible: the process is stopped three quarters of the time
+    (SIGSTOP/SIGCONT), so 0.6 s of work takes over 1 s of wall time.  Its budget of 1 CPU second
+    holds; on the wall clock (before rt13's fix) it ran out -- the same work, another verdict."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", _THROTTLED], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        while child.poll() is None:
+            time.sleep(0.02)
+            child.send_signal(signal.SIGSTOP)
+            time.sleep(0.06)
+            child.send_signal(signal.SIGCONT)
+    finally:
+        if child.poll() is None:
+            child.send_signal(signal.SIGCONT)
+        out, err = child.communicate(timeout=120)
+    assert child.returncode == 0, err
+    wall, cpu = map(float, out.split())
+    assert wall > 1.0 > cpu >= 0.6, (wall, cpu)  # the wall clock would have ended it; the CPU clock did not
