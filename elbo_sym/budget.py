@@ -1,12 +1,18 @@
-"""Time budgets that really bound the work: nested deadlines, an alarm and checkpoints.
+"""CPU-time budgets that really bound the work: nested deadlines, an alarm and checkpoints.
 
-A budget is a deadline on the monotonic clock.  Budgets nest (a file's budget contains
-its steps' budgets, a step's contains the repair search's): the innermost deadline that
-is earliest wins, and leaving an inner budget re-arms the outer one.  Two mechanisms
-enforce a deadline:
+A budget is a deadline on :func:`clock`, this process's CPU time (``time.process_time``), not
+the wall clock: a busy machine stretches a check's wall time two to four times but not its CPU
+time, so whether a step ends in time -- its verdict, its evidence, a repair suggestion -- no
+longer depends on the machine's load (red team rt13: a step `checked` on an idle machine ran
+out of its budget on a loaded one).  A budget bounds computation, not waiting: the engine never
+blocks under one (files are read non-blocking, see elbo_sym.files); a hang that waits is the
+worker watchdog's (report.parallel).  Budgets nest (a file's budget contains its steps'
+budgets, a step's contains the repair search's): the innermost deadline that is earliest wins,
+and leaving an inner budget re-arms the outer one.  Two mechanisms enforce a deadline:
 
-* in the main thread, ``SIGALRM`` interrupts any pure-Python computation (SymPy's
-  factoring, expansion) when the deadline passes;
+* in the main thread, ``SIGPROF`` (``ITIMER_PROF``, which counts this process's CPU time as
+  :func:`clock` does) interrupts any pure-Python computation (SymPy's factoring, expansion)
+  when the deadline passes;
 * everywhere (also in other threads, where no signal can be used), loops of the engine
   call :func:`checkpoint`, which raises once the deadline has passed.
 
@@ -25,13 +31,30 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 ALARM = hasattr(signal, "setitimer")
-"""Whether this Python can interrupt running code with SIGALRM (not under WebAssembly, where the
-browser's checker runs: there checkpoints bound the work and the page can stop its worker)."""
+"""Whether this Python can interrupt running code with a CPU-time alarm, SIGPROF (not under
+WebAssembly, where the browser's checker runs: there checkpoints bound the work and the page can
+stop its worker)."""
+
+
+def _cpu_clock() -> Callable[[], float]:
+    """``time.process_time`` where this Python has it, else the monotonic clock.  Pyodide has it
+    (Emscripten answers the CPU-time clock with the page's clock, so in the browser -- one thread,
+    the page's worker -- a budget runs on wall time, as it did)."""
+    try:
+        time.process_time()
+    except OSError:
+        return time.monotonic
+    return time.process_time
+
+
+clock = _cpu_clock()
+"""The one clock of every budget (and of everything that shares one out: the repair search, the
+time reading a file took): this process's CPU time in seconds."""
 
 
 class BudgetExceeded(Exception):
@@ -58,6 +81,12 @@ class WorkCount:
         return cls(math.inf, "")
 
 
+def exhausted_text(kind: str, seconds: float) -> str:
+    """What a user reads when a budget is spent ("file budget of 10 CPU seconds exhausted"): one
+    wording for every budget, saying which clock it ran on."""
+    return f"{kind} budget of {seconds:g} CPU seconds exhausted"
+
+
 class _Stack(threading.local):
     def __init__(self) -> None:
         self.deadlines: list[tuple[float, str]] = []
@@ -68,36 +97,36 @@ _stack = _Stack()
 
 
 def remaining() -> float:
-    """Seconds left under the innermost budget (inf when none is active)."""
+    """CPU seconds left under the innermost budget (inf when none is active)."""
     if not _stack.deadlines:
         return float("inf")
-    return _stack.deadlines[-1][0] - time.monotonic()
+    return _stack.deadlines[-1][0] - clock()
 
 
 def checkpoint() -> None:
     """Raise BudgetExceeded when the active deadline has passed (cheap: call it in loops)."""
     if _stack.deadlines:
         deadline, what = _stack.deadlines[-1]
-        if time.monotonic() >= deadline:
+        if clock() >= deadline:
             raise BudgetExceeded(what)
 
 
 def _arm() -> None:
     """Point the alarm at the innermost deadline (main thread only)."""
     if not _stack.deadlines:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.setitimer(signal.ITIMER_PROF, 0)
         return
-    left = _stack.deadlines[-1][0] - time.monotonic()
-    signal.setitimer(signal.ITIMER_REAL, max(left, 1e-4))
+    left = _stack.deadlines[-1][0] - clock()
+    signal.setitimer(signal.ITIMER_PROF, max(left, 1e-4))
 
 
 @contextmanager
 def limit(seconds: float, what: str | None = None) -> Iterator[None]:
-    """Run the block under a budget of `seconds` (never beyond an enclosing budget)."""
-    message = what or f"time budget of {seconds:g} s exceeded"
+    """Run the block under a budget of `seconds` of CPU time (never beyond an enclosing budget)."""
+    message = what or f"time budget of {seconds:g} CPU seconds exceeded"
     if not seconds > 0:  # no time left (callers validate user-given budgets before this)
         raise BudgetExceeded(message)
-    deadline = time.monotonic() + seconds
+    deadline = clock() + seconds
     if _stack.deadlines and _stack.deadlines[-1][0] <= deadline:
         deadline, message = _stack.deadlines[-1]  # the enclosing budget ends first
     in_main = ALARM and threading.current_thread() is threading.main_thread()
@@ -111,15 +140,15 @@ def limit(seconds: float, what: str | None = None) -> Iterator[None]:
                 # live alarm behind the restored handler -- SIG_DFL ends the process.  Inside
                 # alarm_held, the held block's end re-arms and checks the deadline.
                 return
-            if _stack.deadlines and time.monotonic() >= _stack.deadlines[-1][0]:
+            if _stack.deadlines and clock() >= _stack.deadlines[-1][0]:
                 # Python ignores an exception raised while it runs a finaliser or a GC
                 # callback: fire again soon, so a swallowed alarm is retried
-                signal.setitimer(signal.ITIMER_REAL, 0.05)
+                signal.setitimer(signal.ITIMER_PROF, 0.05)
                 checkpoint()
             # the alarm fired a little early (timer granularity): re-arm for the rest
             _arm()
 
-        previous = signal.signal(signal.SIGALRM, expire)
+        previous = signal.signal(signal.SIGPROF, expire)
     entry = (deadline, message)
     _stack.deadlines.append(entry)
     try:
@@ -134,11 +163,11 @@ def limit(seconds: float, what: str | None = None) -> Iterator[None]:
         leaving = True
         try:
             if in_main:
-                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.setitimer(signal.ITIMER_PROF, 0)
         finally:
             _remove(entry)
             if in_main:
-                signal.signal(signal.SIGALRM, previous)
+                signal.signal(signal.SIGPROF, previous)
                 # the enclosing budget's alarm, or none at all: an alarm still armed behind a
                 # restored SIG_DFL would end the process (a pytest worker died of it)
                 _arm()
@@ -176,4 +205,5 @@ def _remove(entry: tuple[float, str]) -> None:
             return
 
 
-__all__ = ["BudgetExceeded", "limit", "checkpoint", "remaining", "alarm_held", "WorkCount"]
+__all__ = ["BudgetExceeded", "limit", "checkpoint", "remaining", "alarm_held", "clock", "exhausted_text",
+           "WorkCount"]

@@ -153,10 +153,11 @@ def _budget_options(what: str, cap: float | None):
     def decorate(f):
         if cap is not None:
             f = click.option("--file-budget", type=SECONDS, default=None, metavar="SECONDS",
-                             help=f"time budget of one file, reading it included "
+                             help=f"CPU-time budget of one file, reading it included "
                                   f"(default: {what}s x --budget, at most {cap:g})")(f)
         return click.option("--budget", type=SECONDS, default=STEP_BUDGET_SECONDS, show_default=True,
-                            metavar="SECONDS", help=f"time budget per {what}")(f)
+                            metavar="SECONDS",
+                            help=f"CPU-time budget per {what}, in CPU seconds (a busy machine does not shorten it)")(f)
     return decorate
 
 

@@ -249,6 +249,11 @@ WORKER_MARGIN_SECONDS = 300.0
 """How much longer than its file's budget a worker process (report.parallel) may hold a file before
 it counts as hung -- killed, the file's error, never a pass: room for the work no budget counts
 (reading and parsing the file, building and sending its report), also on a busy machine."""
+WORKER_WALL_PER_CPU_SECOND = 8.0
+"""Wall seconds a worker process may take per CPU second of its file's budget before it counts as
+hung: budgets run on CPU time (elbo_sym.budget), and on a loaded machine a worker gets a fraction
+of a core (rt13 saw wall time 2-4x the CPU time on 2 cores), so the wall-clock watchdog waits for
+8x the budget (plus WORKER_MARGIN_SECONDS) -- it only ends a worker that no longer computes."""
 FILES_PER_WORKER = 3
 """Without --jobs, a check starts at most one worker per this many files: each worker pays SymPy's
 first-use costs (lazy imports, caches) once, which only pays off over several files (the four

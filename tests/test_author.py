@@ -223,6 +223,8 @@ def test_explain_display_work_is_budgeted_and_never_a_traceback(monkeypatch, cap
     goes wrong there is one note in the explanation (the red team saw a MemoryError traceback)."""
     import time
 
+    from cpu_work import burn
+
     from elbo_sym.authoring import explain as explain_module
 
     derivation = load(REPO / "derivations" / "gap.toml")
@@ -230,7 +232,7 @@ def test_explain_display_work_is_budgeted_and_never_a_traceback(monkeypatch, cap
 
     def show(e):
         if failure == "slow":
-            time.sleep(30)  # the budget's alarm interrupts it
+            burn(30)  # the budget's CPU-time alarm interrupts it
         raise {"memory": MemoryError, "recursion": RecursionError, "bug": KeyError}.get(failure, OSError)("x")
 
     monkeypatch.setattr(explain_module, "_show", show)

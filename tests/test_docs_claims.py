@@ -192,7 +192,7 @@ docs/01-writing-derivations.md :: up to (\w+) layers :: MAX_CHAIN_LAYERS
 docs/01-writing-derivations.md :: \(an example with 3 states\); 2 to (\d+) :: MAX_NEW_K
 docs/02-what-checked-means.md :: at most\s+([\d,]+)\s+arithmetic operations :: REFERENCE_WORK_OPERATIONS
 docs/02-what-checked-means.md :: \(`REFERENCE_BUDGET_SECONDS`, (\d+) s :: REFERENCE_BUDGET_SECONDS
-docs/02-what-checked-means.md :: `--budget` \(default (\d+) s\) :: STEP_BUDGET_SECONDS
+docs/02-what-checked-means.md :: `--budget` \(default (\d+) CPU seconds\) :: STEP_BUDGET_SECONDS
 docs/02-what-checked-means.md :: steps × budget, at most (\d+) s\) :: FILE_BUDGET_CAP_SECONDS
 docs/02-what-checked-means.md :: at most (\d+) steps :: MAX_STEPS
 docs/02-what-checked-means.md :: K × \(steps \+ 1\) ≤ ([\d,]+) :: MAX_K_TIMES_STEPS
@@ -208,6 +208,7 @@ docs/03-publishing.md :: batched, (\d+) sheets per pdfTeX run :: BATCH_STUDENTS
 docs/06-architecture.md :: `MAX_JOBS` = (\d+) :: MAX_JOBS
 docs/06-architecture.md :: `FILES_PER_WORKER` = (\d+) :: FILES_PER_WORKER
 docs/06-architecture.md :: `WORKER_MARGIN_SECONDS` = (\d+) s :: WORKER_MARGIN_SECONDS
+docs/06-architecture.md :: `WORKER_WALL_PER_CPU_SECOND` = (\d+) :: WORKER_WALL_PER_CPU_SECOND
 docs/06-architecture.md :: `REFERENCE_WORK_OPERATIONS` = ([\d,]+) :: REFERENCE_WORK_OPERATIONS
 docs/06-architecture.md :: `REFERENCE_BUDGET_SECONDS` = (\d+) s :: REFERENCE_BUDGET_SECONDS
 """

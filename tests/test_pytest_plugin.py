@@ -414,7 +414,7 @@ def test_a_file_not_read_within_elbo_sym_file_budget_is_a_clean_failing_item(pyt
     assert time.monotonic() - started < 15.0  # the good file's check included
     result.assert_outcomes(passed=1, failed=1)
     out = result.stdout.str()
-    assert "variants/slow.toml: file budget of 0.2 s exhausted while reading the file" in out
+    assert "variants/slow.toml: file budget of 0.2 CPU seconds exhausted while reading the file" in out
     assert "Traceback" not in out
 
 

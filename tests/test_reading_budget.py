@@ -33,7 +33,7 @@ SMALL = "0.2"
 ENDS_WITHIN = 5.0
 """Seconds a command given SMALL may take (imports warm): reading the slow file alone takes about 2 s
 on a quiet machine, checking it minutes."""
-EXHAUSTED = f"file budget of {SMALL} s exhausted while reading the file"
+EXHAUSTED = f"file budget of {SMALL} CPU seconds exhausted while reading the file"
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +50,10 @@ def slow_cards(tmp_path_factory) -> Path:
     return path
 
 
-def timed(call):
-    started = time.monotonic()
+def timed(call):  # CPU time: the clock budgets run on (a loaded machine stretches only the wall time)
+    started = time.process_time()
     result = call()
-    return result, time.monotonic() - started
+    return result, time.process_time() - started
 
 
 def one_error_line(err: str, path: Path) -> str:
@@ -75,7 +75,7 @@ def test_the_check_gets_what_reading_left_of_the_file_budget():
     (result, seconds) = timed(lambda: check_with_suggestions(derivation, 10.0, total=30.0, spent=30.0))
     assert seconds < 2.0
     assert [s.verdict.value for s in result.steps] == ["error"] * len(derivation.steps)
-    assert {s.reason for s in result.steps} == {"file budget of 30 s exhausted"}
+    assert {s.reason for s in result.steps} == {"file budget of 30 CPU seconds exhausted"}
     assert all(s.verdict.value == "proved" for s in check_with_suggestions(derivation, 10.0, total=30.0).steps)
 
 
@@ -84,20 +84,20 @@ def test_reading_and_checking_a_file_stay_within_its_file_budget_together(tmp_pa
     """`check_file` of a file that takes a while to read and longer to check ends within its file
     budget plus a small margin -- before, reading and checking each had the whole budget (about
     2 x F).  (The report is printed afterwards, outside the budget; it is skipped here.)"""
-    path = tmp_path / "sixty.toml"
-    path.write_text(slow_derivation(60), "utf-8")
+    path = tmp_path / "long.toml"
+    path.write_text(slow_derivation(140), "utf-8")
     _, reading = timed(lambda: load(path))
-    assert reading > 0.4  # what the old way added on top of the budget (about 0.9 s on a quiet machine)
+    assert reading > 0.5  # what the old way added on top of the budget (about 0.75 s of CPU)
     monkeypatch.setattr(build, "report_of", lambda result: result)
     total = 3.0
-    started = time.monotonic()
+    started = time.process_time()
     try:
         result = build.check_file(path, 10.0, total)
     except DerivationError as error:  # a very loaded machine: not even read within the budget
-        assert "file budget of 3 s exhausted while reading the file" in str(error)
+        assert "file budget of 3 CPU seconds exhausted while reading the file" in str(error)
     else:
-        assert "file budget of 3 s exhausted" in {s.reason for s in result.steps}
-    assert time.monotonic() - started < total + 0.75
+        assert "file budget of 3 CPU seconds exhausted" in {s.reason for s in result.steps}
+    assert time.process_time() - started < total + 0.5
 
 
 def test_a_step_budget_does_not_starve_the_reading():
@@ -165,24 +165,24 @@ def test_build_and_web_read_the_course_decks_within_file_budget(make, slow_cards
     (tmp_path / "elbo-sym.toml").write_text(f'selfcheck = "{questions}"\nflashcards = "{slow_cards}"\n', "utf-8")
     course = find_project(str(tmp_path))
     make_all = course_handouts if make == "handouts" else course_web
-    started = time.monotonic()
-    with pytest.raises(DerivationError, match=f"{questions}:0: file budget of 0.05 s exhausted while reading"):
+    started = time.process_time()
+    with pytest.raises(DerivationError, match=f"{questions}:0: file budget of 0.05 CPU seconds exhausted while"):
         make_all([], course, budget=10.0, file_budget=0.05)  # 20 questions: read in 0.4 s, far more than 0.05 s
-    assert time.monotonic() - started < 2 * ENDS_WITHIN  # the sheets before the decks included
+    assert time.process_time() - started < 2 * ENDS_WITHIN  # the sheets before the decks included
 
 
 # ------------------------------------------------------------------ the Python API and the browser's checker
 
 
 def test_the_api_raises_a_documented_input_error(slow):
-    started = time.monotonic()
+    started = time.process_time()
     with pytest.raises(DerivationError, match=EXHAUSTED):
         testing.check_file(slow, file_budget=float(SMALL))
     with pytest.raises(testing.DerivationInputFailed, match=EXHAUSTED):
         testing.assert_derivation(slow, file_budget=float(SMALL))
     with pytest.raises(testing.DerivationInputFailed, match=EXHAUSTED):
         testing.assert_refuted(slow, file_budget=float(SMALL))
-    assert time.monotonic() - started < 3 * ENDS_WITHIN
+    assert time.process_time() - started < 3 * ENDS_WITHIN
     with pytest.raises(ValueError, match="file budget"):
         testing.check_file(GAP, file_budget=0)
 
@@ -202,10 +202,10 @@ def test_without_an_alarm_the_reader_stops_at_its_checkpoints(slow, monkeypatch)
     from elbo_sym import budget as budgets
 
     monkeypatch.setattr(budgets, "ALARM", False)
-    started = time.monotonic()
+    started = time.process_time()
     with pytest.raises(DerivationError, match=EXHAUSTED):
         build.load_in_time(slow, total=float(SMALL))
-    assert time.monotonic() - started < ENDS_WITHIN
+    assert time.process_time() - started < ENDS_WITHIN
 
 
 @pytest.mark.parametrize("total", [0, -1.0, float("nan"), float("inf")])

@@ -75,7 +75,7 @@ def both_cores_busy():
             spinner.wait(timeout=CHILD_TIMEOUT_SECONDS)
 
 
-RAN_OUT_OF_TIME = re.compile(r"(file|step) budget of 10 s exhausted: the counterexample search ran out at ")
+RAN_OUT_OF_TIME = re.compile(r"(file|step) budget of 10 CPU seconds exhausted: the counterexample search ran out at ")
 
 
 @pytest.mark.full

@@ -208,7 +208,7 @@ def test_a_200_step_file_ends_within_its_file_budget(tmp_path, capsys):
     code, out = run_cli(tmp_path, capsys, heavy_steps(200), "--budget", "2", "--file-budget", "4")
     elapsed = time.monotonic() - started
     assert code == 1 and elapsed < 4 + 5
-    assert "file budget of 4 s exhausted" in out
+    assert "file budget of 4 CPU seconds exhausted" in out
 
 
 @pytest.mark.full
@@ -370,7 +370,7 @@ def test_a_late_file_budget_keeps_the_steps_already_decided(monkeypatch):
     real = check_module._check_example
 
     def expire(*args, **kwargs):
-        raise check_module.BudgetExceeded("file budget of 1 s exhausted")
+        raise check_module.BudgetExceeded("file budget of 1 CPU seconds exhausted")
 
     monkeypatch.setattr(check_module, "_check_example", expire)
     result = check_derivation(loads(text, "t.toml"), budget=5)

@@ -1299,7 +1299,7 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
     conditions: tuple[tuple[str, bool], ...] = ()
     outcome = None
     try:
-        with budgets.limit(budget, f"step budget of {budget:g} s exhausted"):
+        with budgets.limit(budget, budgets.exhausted_text("step", budget)):
             shown, open_ = _definedness((lhs, step.expr), model)
             conditions = _conditions(shown, open_)
             outcome = _outcome(rule, lhs, step, model)
@@ -1405,7 +1405,7 @@ def check_derivation(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS
     budget = validate_budget(budget)
     total = validate_budget(total, "file budget") if total is not None else file_budget(
         len(derivation.steps), budget)
-    message = f"file budget of {total:g} s exhausted"
+    message = budgets.exhausted_text("file", total)
     from elbo_sym.engine.reference import forget
 
     forget()  # the second opinion's counted work must not depend on the files checked before

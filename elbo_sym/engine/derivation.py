@@ -358,7 +358,7 @@ def read_within(path: str, budget: float | None, read: Callable[[], _Read]) -> _
     if budget is None:
         return read()
     try:
-        with budgets.limit(budget, f"file budget of {budget:g} s exhausted"):
+        with budgets.limit(budget, budgets.exhausted_text("file", budget)):
             return read()
     except BudgetExceeded as exhausted:  # (or an enclosing budget's, with its own words)
         from sympy.core.cache import clear_cache  # an interrupted SymPy call can leave it half-filled

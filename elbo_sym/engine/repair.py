@@ -35,7 +35,6 @@ the file's own ``[[example]]`` tables refutes the step, that example (any K).
 from __future__ import annotations
 
 import ast
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TypeGuard
@@ -60,13 +59,13 @@ from elbo_sym.engine.parse import Vocabulary, parse_expression
 from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, validate_budget
 
 SEARCH_BUDGET_SECONDS = 5.0
-"""Wall-clock limit for the whole repair search of one step."""
+"""CPU-time limit for the whole repair search of one step."""
 CANDIDATE_BUDGET_SECONDS = 2.0
 """Time budget for checking one candidate."""
 MAX_CANDIDATES = 120
 """At most this many candidate edits are tried per step."""
 DERIVATION_BUDGET_SECONDS = 15.0
-"""Wall-clock limit for all the repair searches of one derivation."""
+"""CPU-time limit for all the repair searches of one derivation."""
 MAX_ADDED_TERMS = 12
 """At most this many terms are tried as the missing term of a step (each with + and -)."""
 STANDARD_TERMS = ("KL(q(z), p(z))", "KL(q(z), p(z | x))", "E(q, log(p(x | z)))", "log(p(x))", "H(q)")
@@ -102,11 +101,11 @@ def suggest(lhs, step: Step, model: Model, examples: tuple[Example, ...] = (),
     not, and a repair that breaks it says so.  For an ``=`` step a repair that keeps ``=``
     wins over any that weakens it to an inequality, chain or not.  `context`: texts of the
     neighbouring expressions, where a missing term may come from."""
-    deadline = time.perf_counter() + budget
+    deadline = budgets.clock() + budget  # CPU time, as every budget: the same suggestion on a busy machine
     fallback: Suggestion | None = None
     fallback_tier = 0
     for candidate in candidates(step, context)[:MAX_CANDIDATES]:
-        if time.perf_counter() > deadline:
+        if budgets.clock() > deadline:
             break
         if fallback is not None and _tier(step, candidate) > fallback_tier:
             return fallback  # e.g. a repair that keeps '=' (breaking the chain) beats every weakening
@@ -150,22 +149,22 @@ def check_with_suggestions(derivation: Derivation, budget: float = STEP_BUDGET_S
     budget = validate_budget(budget)
     total = validate_budget(total, "file budget") if total is not None else file_budget(
         len(derivation.steps), budget)
-    started = time.monotonic() - spent
+    started = budgets.clock() - spent
     result = check_derivation(derivation, budget, total=total, spent=spent)
     model = derivation.model()
     if any(s.repair is not None for s in derivation.steps):
-        result = _with_authored_repairs(result, model, budget, total - (time.monotonic() - started))
+        result = _with_authored_repairs(result, model, budget, total - (budgets.clock() - started))
     if not any(r.verdict is Verdict.refuted for r in result.steps):
         return result
     try:
-        with budgets.limit(total - (time.monotonic() - started), "repair budget exhausted"):
+        with budgets.limit(total - (budgets.clock() - started), "repair budget exhausted"):
             result = replace(result, steps=tuple(prefer_example(r, model, derivation.examples)
                                                  for r in result.steps))
             steps = attach_suggestions(derivation, model, list(result.steps), budget)
     except BudgetExceeded as error:
         clear_cache()
         return _with_solution(result, model, budget, 0.0, ran_out=str(error))
-    return _with_solution(replace(result, steps=tuple(steps)), model, budget, total - (time.monotonic() - started))
+    return _with_solution(replace(result, steps=tuple(steps)), model, budget, total - (budgets.clock() - started))
 
 
 def prefer_example(result: StepResult, model: Model, examples: tuple[Example, ...]) -> StepResult:
@@ -208,10 +207,10 @@ def attach_suggestions(derivation: Derivation, model: Model, results: list,
     stays within the step's budget.
     """
     out, repaired_previous = [], None
-    deadline = time.perf_counter() + DERIVATION_BUDGET_SECONDS
+    deadline = budgets.clock() + DERIVATION_BUDGET_SECONDS
 
     def budget() -> float:
-        return max(0.0, min(SEARCH_BUDGET_SECONDS, step_budget, deadline - time.perf_counter()))
+        return max(0.0, min(SEARCH_BUDGET_SECONDS, step_budget, deadline - budgets.clock()))
 
     vocabulary = derivation.vocabulary
     for i, result in enumerate(results):

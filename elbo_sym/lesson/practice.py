@@ -38,7 +38,6 @@ Errors name the file and the line (:class:`elbo_sym.engine.derivation.Derivation
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -402,9 +401,9 @@ def load_deck_within(kind: str | None, path: str | Path | None, budget: float = 
         load = load_selfcheck if kind == "selfcheck" else load_flashcards
         shown = str(path if path is not None else lesson_dir() / f"{kind}.toml")
         read = lambda: load(path)  # noqa: E731
-    started = time.monotonic()
+    started = budgets.clock()  # CPU time, as the deck budget it is deducted from
     deck = read_within(shown, loading_budget(budget, total, DECK_BUDGET_CAP_SECONDS), read)
-    return replace(deck, read_seconds=time.monotonic() - started)
+    return replace(deck, read_seconds=budgets.clock() - started)
 
 
 def load_deck(path: str | Path, expect: str | None = None) -> Deck:
@@ -824,13 +823,13 @@ def check_deck(deck: Deck, budget: float = STEP_BUDGET_SECONDS, total: float | N
     rules); `total` the whole deck, reading it included (default: cards x budget, capped by
     elbo_sym.limits.deck_budget): what reading took (`Deck.read_seconds`, when it was read by
     `load_deck_within`) is deducted, and the check gets the rest.  Cards left when the deck
-    budget is spent are `error` ("deck budget of N s exhausted").  Both must be finite and > 0
+    budget is spent are `error` ("deck budget of N CPU seconds exhausted").  Both must be finite and > 0
     (else BudgetError).
     """
     budget = validate_budget(budget)
     checks = sum(1 + len(card.claims) for card in deck.cards)  # a card's formula and its texts' claims
     total = validate_budget(total, "deck budget") if total is not None else deck_budget(checks, budget)
-    message = f"deck budget of {total:g} s exhausted"
+    message = budgets.exhausted_text("deck", total)
     verdicts: list[CardVerdict] = []
     try:
         with budgets.limit(total - deck.read_seconds, message):

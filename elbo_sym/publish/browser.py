@@ -6,7 +6,7 @@ Two halves, both here so that what the page runs and what the site ships stay to
   file's text in, the same report as ``elbo-sym check --json`` out (plus the lines
   ``elbo-sym check`` prints, so the page shows the CLI's words), or the CLI's one-line
   input error with its caret.  Nothing here is browser-specific: the engine's seams do the
-  rest (budgets fall back to checkpoints where there is no ``SIGALRM``; the search's
+  rest (budgets fall back to checkpoints where there is no CPU-time alarm, ``SIGPROF``; the search's
   minimiser runs without SciPy).
 * :func:`checker_items` is what ``elbo-sym web --site`` adds to the site: the page
   (``/check/``), the worker and page scripts (``checker/*.mjs``) and pure-Python wheels of

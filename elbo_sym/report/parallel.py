@@ -36,6 +36,7 @@ from elbo_sym.limits import (
     MAX_STEPS,
     STEP_BUDGET_SECONDS,
     WORKER_MARGIN_SECONDS,
+    WORKER_WALL_PER_CPU_SECOND,
     file_budget,
 )
 
@@ -60,13 +61,16 @@ class WorkerLost:
 
 
 def worker_patience(budget: float = STEP_BUDGET_SECONDS, total: float | None = None) -> float:
-    """Seconds a worker may hold one file checked with these budgets: the file's budget (`total`,
-    else the default of the largest file, at most MAX_STEPS steps) plus limits.WORKER_MARGIN_SECONDS.
-    The budgets stop a healthy check before that; a worker still busy then is hung."""
-    return (file_budget(MAX_STEPS, budget) if total is None else total) + WORKER_MARGIN_SECONDS
+    """Wall seconds a worker may hold one file checked with these budgets: the file's budget (`total`,
+    else the default of the largest file, at most MAX_STEPS steps) in CPU seconds, times
+    limits.WORKER_WALL_PER_CPU_SECOND (a loaded machine gives the worker a fraction of a core), plus
+    limits.WORKER_MARGIN_SECONDS.  The CPU budgets stop a healthy check before that, however busy the
+    machine; a worker still busy then is hung (waiting, or stuck in C code no alarm interrupts)."""
+    cpu = file_budget(MAX_STEPS, budget) if total is None else total
+    return cpu * WORKER_WALL_PER_CPU_SECOND + WORKER_MARGIN_SECONDS
 
 
-_PATIENCE_FOR_ANY_BUDGET = MAX_BUDGET_SECONDS + WORKER_MARGIN_SECONDS
+_PATIENCE_FOR_ANY_BUDGET = MAX_BUDGET_SECONDS * WORKER_WALL_PER_CPU_SECOND + WORKER_MARGIN_SECONDS
 """The patience of a caller that does not say: enough for the largest budget an option may ask."""
 
 
@@ -235,7 +239,8 @@ class _Pool:
                     os.kill(worker.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-                self._lose(worker, f"did not answer within {self.patience:g} s and was stopped", pending, results)
+                self._lose(worker, f"did not answer within {self.patience:g} s (wall clock) and was stopped",
+                           pending, results)
 
     def _lose(self, worker: _Worker, how: str | None, pending: _Pending, results: list[Any]) -> None:
         """The worker is gone (or killed): reap it; its item, if any, is a WorkerLost saying `how`
