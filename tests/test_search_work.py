@@ -75,33 +75,24 @@ def both_cores_busy():
             spinner.wait(timeout=CHILD_TIMEOUT_SECONDS)
 
 
-RAN_OUT_OF_TIME = re.compile(r"(file|step) budget of 10 CPU seconds exhausted: the counterexample search ran out at ")
-
-
 @pytest.mark.full
 def test_rt9_steps_are_checked_at_the_default_budget_with_both_cores_busy(tmp_path):
     """The three- and four-point steps, each in a fresh process: `checked` with a budget that cannot
     run out (what the plan needs, in CPU), then three times at the default budget with both cores
-    busy.  A busy run is `checked` on the same instances (the same text) -- or, only when the
-    machine withheld the CPU the plan needs (other jobs besides the two spinners), the time
-    backstop's `error`; never another verdict, never the work limit."""
+    busy: `checked` on the same instances (the same text) every time -- the work is counted and the
+    budget is CPU time (h-cpuclock), so the load takes nothing from either; never the work limit, never
+    a time backstop well below what the plan needs."""
     assert STEP_BUDGET_SECONDS == 10.0  # the default, which rt9's steps used to run out of
-    checked_busy = 0
     for points in (3, 4):
         text = data_space_overlap(points)
         quiet, needed = check_in_a_process(tmp_path, text, f"overlap{points}", ("--budget", "200"))
         assert quiet["verdict"] == "checked", quiet["reason"]
         assert "K = 2, 3, 5, 8, 13" in quiet["reason"]
+        assert needed < STEP_BUDGET_SECONDS / 2, needed  # room to spare: CPU time rises a little under load
         with both_cores_busy():
-            runs = [check_in_a_process(tmp_path, text, f"overlap{points}") for _ in range(3)]
-        for step, got in runs:
-            if step["verdict"] == "checked":
-                assert step["reason"] == quiet["reason"]
-                checked_busy += 1
-            else:
-                assert step["verdict"] == "error" and RAN_OUT_OF_TIME.match(step["reason"]), step["reason"]
-                assert got < needed, (step["reason"], got, needed)  # it ran out of time, not of work
-    print(f"checked with both cores busy: {checked_busy} of 6 runs")
+            runs = [check_in_a_process(tmp_path, text, f"overlap{points}")[0] for _ in range(3)]
+        for step in runs:
+            assert step["verdict"] == "checked" and step["reason"] == quiet["reason"], step["reason"]
 
 
 @pytest.mark.full
