@@ -1,0 +1,52 @@
+"""Red team rt13 (session 12) against h-exact's exact decisions in D and in whole numbers:
+
+* X1: a D beyond 12 that the parts rule names got only the quick pass (no boundary instances, no
+  minimiser), yet counted as searched: ``Sum(mu_d**2) + b**2 + (D-20)**2 > 0``, false at D = 20 where
+  every variable is 0, ended `checked` (exit 0 with `accept`).  Such a D now gets the point where every
+  variable is 0 as well, and does not count as searched: refuted there, or an `error` naming it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sympy import Rational
+
+from elbo_sym.engine.derivation import loads
+from elbo_sym.report.build import check_file
+
+REDTEAM = Path(__file__).resolve().parent / "data" / "redteam"
+
+
+@pytest.mark.parametrize("name, right", [
+    ("rt13_x1_pinned_D_quick_pass_checked_strict.toml", Rational(0)),   # mu_d = b = 0
+    ("rt13_x1b_pinned_D_quick_pass_checked_ge.toml", Rational(1, 100)),
+    ("rt13_x1c_two_sums.toml", Rational(0)),                            # mu_d = w_d = 0
+])
+def test_a_false_step_at_a_named_d_beyond_12_is_refuted_there_at_the_zero_point(name, right):
+    report = check_file(REDTEAM / name)
+    step = report.steps[0]
+    assert step.verdict == "refuted", step.reason
+    assert not report.ok
+    found = step.counterexample
+    assert found.source.startswith("D = 20, ") and "= 0 (where a part of left - right in D alone" in found.source
+    values = dict(found.values)
+    assert len([k for k in values if k.startswith("sigma")]) == 20  # an instance with 20 dimensions
+    assert all(values[f"mu{j}"] == ("0",) for j in range(1, 21))
+    # re-check by hand: left - right at that instance (D = 20: the square in D is 0), exactly
+    claim = (REDTEAM / name).read_text()
+    other = ["b"] if "b**2" in claim else [f"w{j}" for j in range(1, 21)]
+    left = sum(Rational(values[k][0]) ** 2 for k in [f"mu{j}" for j in range(1, 21)] + other)
+    assert left == 0 and left <= right
+
+def test_a_true_step_with_a_named_d_beyond_12_is_an_error_not_checked():
+    """Its D's beyond 12 (20, 21, ...) got less search than D = 1..12: never `checked` on that evidence."""
+    text = (REDTEAM / "rt13_x1_pinned_D_quick_pass_checked_strict.toml").read_text().replace(
+        "(D-20)**2", "(D-20)**2 * Sum(w_d**2, (d, 1, D))").replace('rel = ">"', 'rel = ">="')
+    assert text.count("Sum(w_d**2") == 2
+    report = check_file(loads(text, "x1_true.toml"))
+    step = report.steps[0]
+    assert step.verdict == "error", step.reason
+    assert "at D = 20, beyond the dimensions the counterexample search builds in full" in step.reason
+    assert not report.ok
