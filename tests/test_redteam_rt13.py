@@ -4,6 +4,10 @@
   minimiser), yet counted as searched: ``Sum(mu_d**2) + b**2 + (D-20)**2 > 0``, false at D = 20 where
   every variable is 0, ended `checked` (exit 0 with `accept`).  Such a D now gets the point where every
   variable is 0 as well, and does not count as searched: refuted there, or an `error` naming it.
+* X2: the exact decision with one free parameter took its range from the parameter's interval and
+  ignored the premises: under ``mu >= 1``, the true ``mu*((n-40)**2 + 1) >= 1`` ended `error` saying it
+  "fails at n = 1, at mu = -1".  A premise bounding the variable alone now narrows its range; one that
+  mentions it any other way leaves the step to the search.
 """
 
 from __future__ import annotations
@@ -50,3 +54,33 @@ def test_a_true_step_with_a_named_d_beyond_12_is_an_error_not_checked():
     assert step.verdict == "error", step.reason
     assert "at D = 20, beyond the dimensions the counterexample search builds in full" in step.reason
     assert not report.ok
+
+
+X2 = "rt13_x2_premise_ignored_true_step_error.toml"
+
+
+def test_a_premise_bounding_the_free_variable_narrows_its_range():
+    report = check_file(REDTEAM / X2)  # mu >= 1: true for every n
+    step = report.steps[0]
+    assert step.verdict == "checked", step.reason
+    assert "decided exactly: left - right = mu*n**2 - 80*mu*n + 1601*mu - 1 >= 0 for every whole number n >= 1 " \
+           "and every value of mu the premises allow" in step.reason
+    assert report.ok  # accept = "checked"
+
+
+@pytest.mark.parametrize("premises, right", [('"mu >= 1"', "2"), ('"1 - mu <= 0", "mu < 3/2"', "2")])
+def test_under_the_premises_the_first_failure_is_named_inside_them(premises, right):
+    """False at n = 40 for mu < 2: refuted at mu = 1, the least value the premises allow."""
+    text = (REDTEAM / X2).read_text().replace('"mu >= 1"', premises).replace('expr = "1"', f'expr = "{right}"')
+    step = check_file(loads(text, "x2_false.toml")).steps[0]
+    assert step.verdict == "refuted", step.reason
+    values = dict(step.counterexample.values)
+    assert values["n"] == ("40",) and values["mu"] == ("1",)
+    assert "n = 40, mu = 1 (where left - right first fails, exactly)" in step.counterexample.source
+
+
+def test_a_premise_mentioning_the_variable_otherwise_leaves_the_step_to_the_search():
+    text = (REDTEAM / X2).read_text().replace('"mu >= 1"', '"mu**2 >= 1", "mu >= 0"')
+    step = check_file(loads(text, "x2_square.toml")).steps[0]
+    assert "mu = -1" not in step.reason and "decided exactly" not in step.reason
+    assert step.verdict == "checked", step.reason

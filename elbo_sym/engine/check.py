@@ -21,8 +21,9 @@ from enum import Enum
 from fractions import Fraction
 from pathlib import Path
 
-from sympy import Add, Expr, Rational, Symbol, exp
+from sympy import Add, Expr, Poly, Rational, Symbol, exp
 from sympy.core.cache import clear_cache
+from sympy.polys.polyerrors import BasePolynomialError
 
 from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
@@ -30,7 +31,7 @@ from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
 from elbo_sym.engine.derivation import Derivation, Example, Step
 from elbo_sym.engine.dimensions import Span, decide_with_free, factor_sign_changes, first_failure
-from elbo_sym.engine.models.base import PARAMETER, ExplicitModel, Model
+from elbo_sym.engine.models.base import PARAMETER, ExplicitModel, Interval, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError
 from elbo_sym.engine.models.gaussian import PER_DIMENSION
 from elbo_sym.engine.models.general import SEARCH_K
@@ -913,6 +914,8 @@ class _Free:
     written: Expr
     block: str
     where: str = "own"
+    within: str = ""
+    """How the premises narrowed the span, for the report (" the premises allow")."""
 
     def blocks(self, n: int, value: Fraction) -> tuple[tuple[str, tuple[Fraction, ...]], ...]:
         """The blocks an instance gets for the variable's `value` at D = `n`."""
@@ -946,6 +949,10 @@ def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
     if t == model.dimension:
         return None
     body = model.sum_body(t)
+    premises = _premise_differences(model)
+    if premises is None or any(whole in d.free_symbols or any(model.sum_body(s) is not None for s in d.free_symbols)
+                               for _, d in premises):
+        return None  # the exact decision could name a failing value outside the premises: the search decides
     if body is not None and whole == model.dimension:
         for name in PER_DIMENSION:
             symbol = model.params[name]
@@ -964,6 +971,11 @@ def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
     interval = model.parameter_bounds.get(t)
     if interval is None or interval.integer:
         return None
+    allowed = _within_premises(t, interval, model)
+    if allowed is None:
+        return None
+    within = " the premises allow" if allowed != interval else ""
+    interval = allowed
     if interval.lower is not None and interval.upper is not None:
         width = interval.upper - interval.lower
         span = Span(1, interval.lower, not interval.lower_open, width, not interval.upper_open)
@@ -973,7 +985,56 @@ def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
         span = Span(-1, interval.upper, not interval.upper_open)
     else:
         span = Span()
-    return _Free(t, span, t, t.name)
+    return _Free(t, span, t, t.name, within=within)
+
+
+_FLIPPED = {">=": "<=", ">": "<", "<=": ">=", "<": ">"}
+
+
+def _premise_differences(model) -> list[tuple[str, Expr]] | None:
+    """(rel, left - right in the model's parameters) of each premise (``assume = ["mu >= 1"]``); None
+    when one cannot be read so."""
+    found = []
+    for premise in premises_of(model):
+        try:
+            forms = residuals(difference(premise.lhs.expr, premise.rhs.expr), model)
+        except (TooLarge, UnfoldError, ValueError, TypeError, ArithmeticError):
+            return None
+        if len(forms) != 1:
+            return None
+        found.append((premise.rel, forms[0].as_expr()))
+    return found
+
+
+def _within_premises(t: Symbol, interval: Interval, model) -> Interval | None:
+    """`interval` narrowed by the premises that bound t alone (a*t + c rel 0: ``mu >= 1``), so that the
+    value the exact decision names satisfies them; None when a premise mentions t any other way (or none
+    is left): the search decides (red team rt13: under mu >= 1, mu*((n-40)**2 + 1) >= 1 "failed at mu =
+    -1")."""
+    for rel, d in _premise_differences(model) or ():
+        if t not in d.free_symbols:
+            continue
+        if d.free_symbols != {t} or rel not in _FLIPPED:
+            return None
+        try:
+            poly = Poly(d, t, domain="QQ")
+        except (BasePolynomialError, ValueError, TypeError):
+            return None
+        if poly.degree() != 1:
+            return None
+        a, c = (Fraction(int(k.p), int(k.q)) for k in poly.all_coeffs())
+        bound, rel = -c / a, rel if a > 0 else _FLIPPED[rel]
+        if rel in (">=", ">") and (interval.lower is None or bound > interval.lower
+                                   or (bound == interval.lower and rel == ">")):
+            interval = replace(interval, lower=bound, lower_open=rel == ">")
+        if rel in ("<=", "<") and (interval.upper is None or bound < interval.upper
+                                   or (bound == interval.upper and rel == "<")):
+            interval = replace(interval, upper=bound, upper_open=rel == "<")
+    if interval.lower is not None and interval.upper is not None and (
+            interval.lower > interval.upper
+            or (interval.lower == interval.upper and (interval.lower_open or interval.upper_open))):
+        return None
+    return interval
 
 
 def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None) -> _ExactPlan:
@@ -983,7 +1044,7 @@ def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None) -
     parameter; an irrational value has no exact instance)."""
     decision, t, free = found
     if decision.D is None:
-        return _ExactPlan(notes=(_holds_note(decision.residual, rel, whole, (t,), least),))
+        return _ExactPlan(notes=(_holds_note(decision.residual, rel, whole, (f"{t}{free.within}",), least),))
     n = decision.D
     fails = f"left - right = {decision.residual} makes the relation fail at {whole} = {n} (exactly)"
     if decision.t is None:
@@ -1002,7 +1063,7 @@ def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None) -
                       unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
 
 
-def _holds_note(residual: str, rel: str, whole: Symbol, free: tuple[Symbol, ...], least: int = 1) -> str:
+def _holds_note(residual: str, rel: str, whole: Symbol, free: tuple[str, ...], least: int = 1) -> str:
     """The search summary's note when the exact decision finds no value where the step fails: more
     than the search's instances show, but no rule's proof (the step stays `checked`)."""
     every = f"every whole number {whole} >= {least}" + "".join(f" and every value of {t}" for t in free)
