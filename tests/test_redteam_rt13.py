@@ -7,7 +7,9 @@
 * X2: the exact decision with one free parameter took its range from the parameter's interval and
   ignored the premises: under ``mu >= 1``, the true ``mu*((n-40)**2 + 1) >= 1`` ended `error` saying it
   "fails at n = 1, at mu = -1".  A premise bounding the variable alone now narrows its range; one that
-  mentions it any other way leaves the step to the search.
+  mentions it any other way leaves the step to the search.  The same for a whole-number parameter: a
+  premise bounding it (``n <= 30``) narrows the values decided; one mentioning it otherwise makes the
+  step an error unless the search refutes it.
 """
 
 from __future__ import annotations
@@ -84,3 +86,50 @@ def test_a_premise_mentioning_the_variable_otherwise_leaves_the_step_to_the_sear
     step = check_file(loads(text, "x2_square.toml")).steps[0]
     assert "mu = -1" not in step.reason and "decided exactly" not in step.reason
     assert step.verdict == "checked", step.reason
+
+
+WHOLE = """title = "a premise on the whole number"
+model = "gaussian"
+assume = [PREMISES]
+start = "LEFT"
+
+[params]
+n = "integer >= 1"
+
+[[step]]
+rel = ">="
+expr = "1"
+rule = "algebra"
+accept = "checked"
+"""
+
+
+def _whole(premises: str, left: str):
+    return check_file(loads(WHOLE.replace("PREMISES", premises).replace("LEFT", left), "whole.toml")).steps[0]
+
+
+def test_a_premise_bounding_the_whole_number_narrows_the_values_decided():
+    step = _whole('"n <= 30"', "(n - 40)**2")  # fails at n = 40 only, outside the premise
+    assert step.verdict == "checked", step.reason  # before: error "fails at n = 40 (exactly)"
+    assert "n = 40" not in step.reason
+    assert "for every whole number n >= 1 and <= 30" in step.reason
+    step = _whole('"n >= 3"', "(n - 1)*(n - 2)")  # n**2 - 3 n + 1 >= 0 from n = 3 on
+    assert step.verdict == "checked" and "for every whole number n >= 3;" in step.reason, step.reason
+
+
+def test_inside_the_premises_the_whole_number_is_still_refuted_where_it_fails():
+    step = _whole('"n >= 3"', "(n - 40)**2")
+    assert step.verdict == "refuted", step.reason
+    assert dict(step.counterexample.values)["n"] == ("40",)
+    step = _whole('"n <= 45", "mu >= 1"', "mu*((n - 40)**2 + 1)")  # >= 1 holds; the test asks >= 1 at mu = 1: 1
+    assert step.verdict == "checked", step.reason
+    step = _whole('"n <= 45", "mu >= 1"', "mu*((n - 40)**2 + 1) - 1/2")
+    assert step.verdict == "refuted", step.reason
+    values = dict(step.counterexample.values)
+    assert values["n"] == ("40",) and values["mu"] == ("1",)
+
+
+def test_a_premise_mentioning_the_whole_number_otherwise_is_an_error_unless_refuted():
+    step = _whole('"n*mu >= 0", "mu >= 1"', "(n - 40)**2 + mu")  # true: an error, never a value outside
+    assert step.verdict == "error", step.reason
+    assert "a premise restricts n otherwise than by a bound on n alone" in step.reason

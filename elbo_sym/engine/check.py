@@ -15,6 +15,7 @@ Everything reachable from a file runs under the step's and the file's time budge
 from __future__ import annotations
 
 import time
+from math import ceil, floor
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -880,11 +881,21 @@ def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, mod
     changes sign beyond those the search tries, searched at each (at most MAX_PINNED_VALUES); an
     error when such a value is left unsearched.  None: nothing to add for this symbol."""
     tried = {least + d for d in INTEGER_OFFSETS}
+    allowed = _whole_range(symbol, least, model)  # the values the premises allow (red team rt13)
+    if allowed is None:
+        return _ExactPlan(unreached=f"a premise restricts {symbol} otherwise than by a bound on {symbol} alone, so the "
+                                    f"exact decision in {symbol} does not apply; nothing failed where the search looked")
+    least, upper = allowed
+    if upper is not None and upper < least:  # no whole number is allowed: the search says no instance is
+        return _ExactPlan()
+    tried = {n for n in tried if least <= n and (upper is None or n <= upper)}
     where = f"the values the search tries ({symbol} = {', '.join(map(str, sorted(tried)))})"
     found = first_failure(residual, symbol, rel, least)
+    if found is not None and found.D is not None and upper is not None and found.D > upper:
+        found = replace(found, D=None)
     if found is not None:
         if found.D is None:
-            return _ExactPlan(notes=(_holds_note(found.residual, rel, symbol, (), least),))
+            return _ExactPlan(notes=(_holds_note(found.residual, rel, symbol, (), least, upper),))
         if found.D in tried:
             return _ExactPlan()
         return _ExactPlan(pins=(_Pin(None, ((symbol.name, (Fraction(found.D),)),),
@@ -893,8 +904,10 @@ def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, mod
                                     f"{found.D} (exactly), beyond {where}, and no instance there decided it")
     free = _free_decision(residual, rel, symbol, least, model)
     if free is not None:
-        return _free_plan(free, rel, symbol, least, None)
-    changes = factor_sign_changes(residual, symbol, least)
+        if free[0].D is not None and upper is not None and free[0].D > upper:
+            free = (replace(free[0], D=None, t=None),) + free[1:]
+        return _free_plan(free, rel, symbol, least, None, upper)
+    changes = tuple(n for n in factor_sign_changes(residual, symbol, least) if upper is None or n <= upper)
     far = [n for n in changes if n not in tried][:MAX_PINNED_VALUES]
     why = f"where a part of left - right in {symbol} alone vanishes or changes sign"
     pins = tuple(_Pin(None, ((symbol.name, (Fraction(n),)),), f"{symbol} = {n} ({why})") for n in far)
@@ -950,8 +963,8 @@ def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
         return None
     body = model.sum_body(t)
     premises = _premise_differences(model)
-    if premises is None or any(whole in d.free_symbols or any(model.sum_body(s) is not None for s in d.free_symbols)
-                               for _, d in premises):
+    if premises is None or any((whole in d.free_symbols and d.free_symbols != {whole})
+                               or any(model.sum_body(s) is not None for s in d.free_symbols) for _, d in premises):
         return None  # the exact decision could name a failing value outside the premises: the search decides
     if body is not None and whole == model.dimension:
         for name in PER_DIMENSION:
@@ -1006,6 +1019,20 @@ def _premise_differences(model) -> list[tuple[str, Expr]] | None:
     return found
 
 
+def _whole_range(symbol: Symbol, least: int, model) -> tuple[int, int | None] | None:
+    """(least, most or None) whole-number value of `symbol` the premises allow, by their bounds on it alone
+    (``n <= 30``); None when a premise mentions it any other way or cannot be read."""
+    if _premise_differences(model) is None:
+        return None
+    allowed = _within_premises(symbol, Interval(Fraction(least), integer=True), model)
+    if allowed is None or allowed.lower is None:
+        return None
+    low = ceil(allowed.lower) + (1 if allowed.lower_open and allowed.lower == ceil(allowed.lower) else 0)
+    if allowed.upper is None:
+        return low, None
+    return low, floor(allowed.upper) - (1 if allowed.upper_open and allowed.upper == floor(allowed.upper) else 0)
+
+
 def _within_premises(t: Symbol, interval: Interval, model) -> Interval | None:
     """`interval` narrowed by the premises that bound t alone (a*t + c rel 0: ``mu >= 1``), so that the
     value the exact decision names satisfies them; None when a premise mentions t any other way (or none
@@ -1037,14 +1064,15 @@ def _within_premises(t: Symbol, interval: Interval, model) -> Interval | None:
     return interval
 
 
-def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None) -> _ExactPlan:
+def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None, upper: int | None = None
+               ) -> _ExactPlan:
     """`_exact_plan` from `_free_decision`'s answer: the step holds for every value (nothing to add),
     or it fails first at `whole` = n with the free variable at a value: searched there (a D up to
     MAX_SEARCH_D), else an error (`beyond`: why a D cannot be searched, None for a whole-number
     parameter; an irrational value has no exact instance)."""
     decision, t, free = found
     if decision.D is None:
-        return _ExactPlan(notes=(_holds_note(decision.residual, rel, whole, (f"{t}{free.within}",), least),))
+        return _ExactPlan(notes=(_holds_note(decision.residual, rel, whole, (f"{t}{free.within}",), least, upper),))
     n = decision.D
     fails = f"left - right = {decision.residual} makes the relation fail at {whole} = {n} (exactly)"
     if decision.t is None:
@@ -1063,10 +1091,12 @@ def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None) -
                       unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
 
 
-def _holds_note(residual: str, rel: str, whole: Symbol, free: tuple[str, ...], least: int = 1) -> str:
+def _holds_note(residual: str, rel: str, whole: Symbol, free: tuple[str, ...], least: int = 1,
+                upper: int | None = None) -> str:
     """The search summary's note when the exact decision finds no value where the step fails: more
     than the search's instances show, but no rule's proof (the step stays `checked`)."""
-    every = f"every whole number {whole} >= {least}" + "".join(f" and every value of {t}" for t in free)
+    every = (f"every whole number {whole} >= {least}" + (f" and <= {upper}" if upper is not None else "")
+             + "".join(f" and every value of {t}" for t in free))
     return f"decided exactly: left - right = {residual} {rel} 0 for {every}"
 
 
