@@ -10,6 +10,10 @@
   mentions it any other way leaves the step to the search.  The same for a whole-number parameter: a
   premise bounding it (``n <= 30``) narrows the values decided; one mentioning it otherwise makes the
   step an error unless the search refutes it.
+* X3: ``(b - D)**2 + (b - 20)**2 + x**2 > 0`` (two parameters, no part in D alone changing sign) ended
+  `checked`, false at D = 20, b = 20, x = 0.  A residual that is, one real parameter at a time, a
+  quadratic with a positive leading coefficient has its least value over them as a polynomial in D
+  (`dimensions.least_over`): decided exactly, refuted where it is reached.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sympy import Rational
+from sympy import Rational, Symbol, expand
 
 from elbo_sym.engine.derivation import loads
+from elbo_sym.engine.dimensions import least_over
 from elbo_sym.report.build import check_file
 
 REDTEAM = Path(__file__).resolve().parent / "data" / "redteam"
@@ -133,3 +138,46 @@ def test_a_premise_mentioning_the_whole_number_otherwise_is_an_error_unless_refu
     step = _whole('"n*mu >= 0", "mu >= 1"', "(n - 40)**2 + mu")  # true: an error, never a value outside
     assert step.verdict == "error", step.reason
     assert "a premise restricts n otherwise than by a bound on n alone" in step.reason
+
+
+X3 = "rt13_x3_two_params_no_D_part_checked_preexisting.toml"
+
+
+def test_two_parameters_and_d_are_refuted_where_the_least_value_over_them_fails():
+    report = check_file(REDTEAM / X3)
+    step = report.steps[0]
+    assert step.verdict == "refuted", step.reason  # before: checked, exit 0 with accept
+    values = dict(step.counterexample.values)
+    assert values["b"] == ("20",) and values["x"] == ("0",) and "sigma20" in values and "sigma21" not in values
+    assert step.counterexample.source.startswith("D = 20, b = 20, x = 0 (where left - right first fails")
+    assert not report.ok
+
+
+@pytest.mark.parametrize("start, rel, verdict", [
+    ("(b - D)**2 + (b - 20)**2 + x**2 + 1", ">", "checked"),   # least value (D - 20)**2/2 + 1 > 0
+    ("-(b - D)**2 - (b - 30)**2 - x**2", "<", "refuted"),      # the greatest value, at D = 30
+])
+def test_the_least_value_decides_true_steps_and_upper_bounds(start, rel, verdict):
+    text = (f'title = "least"\nmodel = "gaussian"\nD = "any"\nstart = "{start}"\n\n[[step]]\nrel = "{rel}"\n'
+            'expr = "0"\nrule = "algebra"\naccept = "checked"\n')
+    step = check_file(loads(text, "least.toml")).steps[0]
+    assert step.verdict == verdict, step.reason
+    if verdict == "checked":
+        assert "for every whole number D >= 1 and every value of b and every value of x" in step.reason
+    else:
+        assert dict(step.counterexample.values)["b"] == ("30",)
+
+
+def test_least_over_is_the_least_value_and_reached_where_it_says():
+    D, b, x, y = (Symbol(n, real=True) for n in "Dbxy")
+    residual = expand((b - D) ** 2 + (b - 20) ** 2 + (x - b + y) ** 2 + 3 * (y - D) ** 2 - 7)
+    found = least_over(residual, D, (b, x, y))
+    assert found is not None
+    for n in (1, 5, 20, 33):
+        at = dict(found.point(D, n))
+        assert residual.xreplace({D: n, **at}) == found.value.xreplace({D: n})
+        for db, dx, dy in ((1, 0, 0), (0, Rational(1, 3), 0), (0, 0, -2), (1, 1, 1)):  # nearby points: not less
+            assert residual.xreplace({D: n, b: at[b] + db, x: at[x] + dx, y: at[y] + dy}) >= found.value.xreplace({D: n})
+    assert least_over(expand((b - D) ** 4 + x ** 2), D, (b, x)) is None      # not a quadratic in b
+    assert least_over(expand(-(b ** 2) + x ** 2), D, (b, x)) is None          # no least value in b
+    assert least_over(expand(b ** 2 * x ** 2 + x ** 2), D, (b, x)) is None    # b's leading coefficient x**2

@@ -31,7 +31,7 @@ from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
 from elbo_sym.engine.derivation import Derivation, Example, Step
-from elbo_sym.engine.dimensions import Span, decide_with_free, factor_sign_changes, first_failure
+from elbo_sym.engine.dimensions import Span, decide_with_free, factor_sign_changes, first_failure, least_over
 from elbo_sym.engine.models.base import PARAMETER, ExplicitModel, Interval, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError
 from elbo_sym.engine.models.gaussian import PER_DIMENSION
@@ -840,6 +840,9 @@ def _dimension_plan(residual: Expr, rel: str, D: Symbol, model) -> _ExactPlan:
     free = _free_decision(residual, rel, D, 1, model)
     if free is not None:
         return _free_plan(free, rel, D, 1, beyond)
+    least = _least_plan(residual, rel, D, model, beyond)
+    if least is not None:
+        return least
     wanted = factor_sign_changes(residual, D)
     # a D beyond the usual ones gets the quick pass and the point where every variable is 0, not the
     # usual ones' boundary instances and minimiser (seconds each at 40 dimensions), so it does not
@@ -854,6 +857,34 @@ def _dimension_plan(residual: Expr, rel: str, D: Symbol, model) -> _ExactPlan:
                                            f"the dimensions the counterexample search builds in full (D = "
                                            f"{', '.join(map(str, GAUSSIAN_ANY_D))}; beyond, up to {MAX_SEARCH_D}, "
                                            "only examples, special cases, random instances and every variable at 0)"))
+
+
+def _least_plan(residual: Expr, rel: str, D: Symbol, model, beyond: str) -> _ExactPlan | None:
+    """`_exact_plan` when left - right is, one real parameter at a time, a quadratic with a positive leading
+    coefficient (`dimensions.least_over`: its least value over them is a polynomial in D alone): the least
+    D where the step fails, searched at the parameters' values where it is least (red team rt13: two
+    parameters and no part in D alone changing sign); None for any other residual."""
+    variables = tuple(sorted(residual.free_symbols - {D}, key=str))
+    interval = model.parameter_bounds.get
+    if len(variables) < 2 or rel not in _FLIPPED or any(
+            model.sum_body(t) is not None or interval(t) is None or interval(t) != Interval() for t in variables):
+        return None
+    sign, want = (1, rel) if rel in (">=", ">") else (-1, _FLIPPED[rel])  # an upper bound: the greatest value
+    found = least_over(sign * residual, D, variables)
+    failure = None if found is None else first_failure(found.value, D, want)
+    if found is None or failure is None:
+        return None
+    if failure.D is None:
+        return _ExactPlan(notes=(_holds_note(str(residual), rel, D, tuple(map(str, variables))),))
+    fails = f"left - right = {residual} makes the relation fail at D = {failure.D} (exactly)"
+    if failure.D > MAX_SEARCH_D:
+        raise UnfoldError(f"{fails}, {beyond}")
+    at = found.point(D, failure.D)
+    shown = ", ".join(f"{t} = {v}" for t, v in at)
+    blocks = tuple((t.name, (Fraction(int(v.p), int(v.q)),)) for t, v in at)
+    return _ExactPlan(pins=(_Pin(failure.D, blocks, f"D = {failure.D}, {shown} (where left - right first fails, "
+                                                    "exactly)", True),),
+                      unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
 
 
 def _zero_point(residual: Expr, n: int, model) -> tuple[tuple[tuple[str, tuple[Fraction, ...]], ...], str]:
