@@ -177,7 +177,8 @@ def test_least_over_is_the_least_value_and_reached_where_it_says():
         at = dict(found.point(D, n))
         assert residual.xreplace({D: n, **at}) == found.value.xreplace({D: n})
         for db, dx, dy in ((1, 0, 0), (0, Rational(1, 3), 0), (0, 0, -2), (1, 1, 1)):  # nearby points: not less
-            assert residual.xreplace({D: n, b: at[b] + db, x: at[x] + dx, y: at[y] + dy}) >= found.value.xreplace({D: n})
+            near = {D: n, b: at[b] + db, x: at[x] + dx, y: at[y] + dy}
+            assert residual.xreplace(near) >= found.value.xreplace({D: n})
     assert least_over(expand((b - D) ** 4 + x ** 2), D, (b, x)) is None      # not a quadratic in b
     assert least_over(expand(-(b ** 2) + x ** 2), D, (b, x)) is None          # no least value in b
     assert least_over(expand(b ** 2 * x ** 2 + x ** 2), D, (b, x)) is None    # b's leading coefficient x**2

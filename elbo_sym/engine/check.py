@@ -15,11 +15,11 @@ Everything reachable from a file runs under the step's and the file's time budge
 from __future__ import annotations
 
 import time
-from math import ceil, floor
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from fractions import Fraction
+from math import ceil, floor
 from pathlib import Path
 
 from sympy import Add, Expr, Poly, Rational, Symbol, exp
@@ -914,10 +914,11 @@ def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, mod
     tried = {least + d for d in INTEGER_OFFSETS}
     allowed = _whole_range(symbol, least, model)  # the values the premises allow (red team rt13)
     if allowed is None:
-        return _ExactPlan(unreached=f"a premise restricts {symbol} otherwise than by a bound on {symbol} alone, so the "
-                                    f"exact decision in {symbol} does not apply; nothing failed where the search looked")
+        return _ExactPlan(unreached=f"a premise restricts {symbol} otherwise than by a bound on {symbol} alone, so "
+                                    f"the exact decision in {symbol} does not apply; nothing failed where the search "
+                                    "looked")
     least, upper = allowed
-    if upper is not None and upper < least:  # no whole number is allowed: the search says no instance is
+    if upper is not None and upper < least:  # no whole number allowed: the search reports no instance in the premises
         return _ExactPlan()
     tried = {n for n in tried if least <= n and (upper is None or n <= upper)}
     where = f"the values the search tries ({symbol} = {', '.join(map(str, sorted(tried)))})"
