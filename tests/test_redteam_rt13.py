@@ -156,6 +156,7 @@ def test_two_parameters_and_d_are_refuted_where_the_least_value_over_them_fails(
 @pytest.mark.parametrize("start, rel, verdict", [
     ("(b - D)**2 + (b - 20)**2 + x**2 + 1", ">", "checked"),   # least value (D - 20)**2/2 + 1 > 0
     ("-(b - D)**2 - (b - 30)**2 - x**2", "<", "refuted"),      # the greatest value, at D = 30
+    ("(b - D)**2 + (b - 20)**2 + (x - log(2))**2", ">", "error"),  # reached at x = log(2): no exact instance
 ])
 def test_the_least_value_decides_true_steps_and_upper_bounds(start, rel, verdict):
     text = (f'title = "least"\nmodel = "gaussian"\nD = "any"\nstart = "{start}"\n\n[[step]]\nrel = "{rel}"\n'
@@ -164,6 +165,8 @@ def test_the_least_value_decides_true_steps_and_upper_bounds(start, rel, verdict
     assert step.verdict == verdict, step.reason
     if verdict == "checked":
         assert "for every whole number D >= 1 and every value of b and every value of x" in step.reason
+    elif verdict == "error":
+        assert "fail at D = 20 (exactly), at b = 20, x = log(2): no exact instance" in step.reason
     else:
         assert dict(step.counterexample.values)["b"] == ("30",)
 

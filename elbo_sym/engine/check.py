@@ -881,6 +881,8 @@ def _least_plan(residual: Expr, rel: str, D: Symbol, model, beyond: str) -> _Exa
         raise UnfoldError(f"{fails}, {beyond}")
     at = found.point(D, failure.D)
     shown = ", ".join(f"{t} = {v}" for t, v in at)
+    if not all(v.is_Rational for _, v in at):
+        raise UnfoldError(f"{fails}, at {shown}: no exact instance is built there")
     blocks = tuple((t.name, (Fraction(int(v.p), int(v.q)),)) for t, v in at)
     return _ExactPlan(pins=(_Pin(failure.D, blocks, f"D = {failure.D}, {shown} (where left - right first fails, "
                                                     "exactly)", True),),
