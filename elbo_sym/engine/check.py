@@ -916,9 +916,9 @@ def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, mod
     tried = {least + d for d in INTEGER_OFFSETS}
     allowed = _whole_range(symbol, least, model)  # the values the premises allow (red team rt13)
     if allowed is None:
-        return _ExactPlan(unreached=f"a premise restricts {symbol} otherwise than by a bound on {symbol} alone, so "
-                                    f"the exact decision in {symbol} does not apply; nothing failed where the search "
-                                    "looked")
+        return _ExactPlan(unreached=f"a premise restricts {symbol} otherwise than by a bound on {symbol} alone (or "
+                                    f"cannot be read), so the exact decision in {symbol} does not apply; nothing "
+                                    "failed where the search looked")
     least, upper = allowed
     if upper is not None and upper < least:  # no whole number allowed: the search reports no instance in the premises
         return _ExactPlan()
@@ -1055,7 +1055,10 @@ def _premise_differences(model) -> list[tuple[str, Expr]] | None:
 
 def _whole_range(symbol: Symbol, least: int, model) -> tuple[int, int | None] | None:
     """(least, most or None) whole-number value of `symbol` the premises allow, by their bounds on it alone
-    (``n <= 30``); None when a premise mentions it any other way or cannot be read."""
+    (``n <= 30``); None when a premise mentions it any other way, or one that mentions it or might (one
+    that cannot be read) cannot be read.  A [params] symbol is in a premise only where its text has it."""
+    if not any(symbol.name in {s.name for s in (p.lhs.expr - p.rhs.expr).free_symbols} for p in premises_of(model)):
+        return least, None
     if _premise_differences(model) is None:
         return None
     allowed = _within_premises(symbol, Interval(Fraction(least), integer=True), model)
