@@ -20,18 +20,20 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from fractions import Fraction
 from functools import cached_property
+from math import ceil, floor
 from pathlib import Path
 
-from sympy import Add, Expr, Rational, Symbol, exp
+from sympy import Add, Expr, Poly, Rational, Symbol, exp
 from sympy.core.cache import clear_cache
+from sympy.polys.polyerrors import BasePolynomialError
 
 from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded, WorkCount
 from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
 from elbo_sym.engine.derivation import Derivation, Example, Step
-from elbo_sym.engine.dimensions import Span, decide_with_free, factor_sign_changes, first_failure
-from elbo_sym.engine.models.base import ExplicitModel, Model
+from elbo_sym.engine.dimensions import Span, decide_with_free, factor_sign_changes, first_failure, least_over
+from elbo_sym.engine.models.base import PARAMETER, ExplicitModel, Interval, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError
 from elbo_sym.engine.models.general import SEARCH_K
 from elbo_sym.engine.notation import Limit, to_latex, to_text
@@ -838,7 +840,7 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
     if only_quick:
         notes.append(f"K = {', '.join(map(str, only_quick))}: examples, special cases and random instances only")
     searched = Searched(tuple(reached), densities, held, undecided, tuple(notes) + tally.notes(),
-                        tuple(sorted(dimensions)), tuple(skipped))
+                        tuple(sorted(set(dimensions))), tuple(skipped))
     return found, held, undecided, searched
 
 
@@ -953,14 +955,72 @@ def _dimension_plan(residual: Expr, rel: str, D: Symbol, model) -> _ExactPlan:
     free = _free_decision(residual, rel, D, 1, model)
     if free is not None:
         return _free_plan(free, rel, D, 1, beyond)
+    least = _least_plan(residual, rel, D, model, beyond)
+    if least is not None:
+        return least
     wanted = factor_sign_changes(residual, D)
+    # a D beyond the usual ones gets the quick pass and the point where every variable is 0, not the
+    # usual ones' boundary instances and minimiser (seconds each at 40 dimensions), so it does not
+    # count as searched (red team rt13: Sum(mu_d**2) + b**2 + (D-20)**2 > 0 was checked, exit 0)
     far = tuple(n for n in wanted if max(GAUSSIAN_ANY_D) < n <= MAX_SEARCH_D)[:MAX_PINNED_VALUES]
+    why = "where a part of left - right in D alone vanishes or changes sign"
+    zero = tuple(_Pin(n, blocks, f"D = {n}, {what} ({why})", True)
+                 for n in far for blocks, what in [_zero_point(residual, n, model)] if blocks)
     return _ExactPlan(after=tuple(n for n in wanted if n <= max(GAUSSIAN_ANY_D)),
-                      pins=tuple(_Pin(n, (), f"D = {n} (where a part of left - right in D alone vanishes or changes "
-                                              "sign)") for n in far),
-                      unreached=_undecided(residual, D, wanted, lambda n: n <= max(GAUSSIAN_ANY_D) or n in far,
-                                           f"the dimensions the counterexample search builds (at most {MAX_SEARCH_D}, "
-                                           f"and {MAX_PINNED_VALUES} beyond {max(GAUSSIAN_ANY_D)})"))
+                      pins=tuple(_Pin(n, (), f"D = {n} ({why})") for n in far) + zero,
+                      unreached=_undecided(residual, D, wanted, lambda n: n <= max(GAUSSIAN_ANY_D),
+                                           f"the dimensions the counterexample search builds in full (D = "
+                                           f"{', '.join(map(str, GAUSSIAN_ANY_D))}; beyond, up to {MAX_SEARCH_D}, "
+                                           "only examples, special cases, random instances and every variable at 0)"))
+
+
+def _least_plan(residual: Expr, rel: str, D: Symbol, model, beyond: str) -> _ExactPlan | None:
+    """`_exact_plan` when left - right is, one real parameter at a time, a quadratic with a positive leading
+    coefficient (`dimensions.least_over`: its least value over them is a polynomial in D alone): the least
+    D where the step fails, searched at the parameters' values where it is least (red team rt13: two
+    parameters and no part in D alone changing sign); None for any other residual."""
+    variables = tuple(sorted(residual.free_symbols - {D}, key=str))
+    interval = model.parameter_bounds.get
+    if len(variables) < 2 or rel not in _FLIPPED or any(
+            model.sum_body(t) is not None or interval(t) is None or interval(t) != Interval() for t in variables):
+        return None
+    sign, want = (1, rel) if rel in (">=", ">") else (-1, _FLIPPED[rel])  # an upper bound: the greatest value
+    found = least_over(sign * residual, D, variables)
+    failure = None if found is None else first_failure(found.value, D, want)
+    if found is None or failure is None:
+        return None
+    if failure.D is None:
+        return _ExactPlan(notes=(_holds_note(str(residual), rel, D, tuple(map(str, variables))),))
+    fails = f"left - right = {residual} makes the relation fail at D = {failure.D} (exactly)"
+    if failure.D > MAX_SEARCH_D:
+        raise UnfoldError(f"{fails}, {beyond}")
+    at = found.point(D, failure.D)
+    shown = ", ".join(f"{t} = {v}" for t, v in at)
+    if not all(v.is_Rational for _, v in at):
+        raise UnfoldError(f"{fails}, at {shown}: no exact instance is built there")
+    blocks = tuple((t.name, (Fraction(int(v.p), int(v.q)),)) for t, v in at)
+    return _ExactPlan(pins=(_Pin(failure.D, blocks, f"D = {failure.D}, {shown} (where left - right first fails, "
+                                                    "exactly)", True),),
+                      unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
+
+
+def _zero_point(residual: Expr, n: int, model) -> tuple[tuple[tuple[str, tuple[Fraction, ...]], ...], str]:
+    """(blocks, their text) at D = `n`: every real variable of `residual` at 0 where its interval allows it
+    (a sum's means or weights in every dimension, a parameter), where sums of squares and squares are
+    least: the search's boundary instances at 20 dimensions do not reach that point (red team rt13:
+    Sum(mu_d**2, (d, 1, D)) + b**2 + (D-20)**2 > 0 fails at D = 20 there only)."""
+    names: set[str] = set()
+    for t in residual.free_symbols - {model.dimension}:
+        body = model.sum_body(t)
+        if body is None:
+            names.add(t.name)
+            continue
+        names.update(name[:-2] + str(j) for name in PER_DIMENSION if model.params[name] in body.free_symbols
+                     for j in range(1, n + 1))
+    zero = tuple(b for b in model.explicit(n).blocks
+                 if b.name in names and b.kind == PARAMETER and b.bounds.contains(Fraction(0)))
+    shown = sorted({b.name.rstrip("0123456789") + ("_d" if b.name[-1].isdigit() else "") for b in zero})
+    return tuple((b.name, (Fraction(0),)) for b in zero), " = ".join(shown) + " = 0"
 
 
 def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, model) -> _ExactPlan:
@@ -969,11 +1029,22 @@ def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, mod
     changes sign beyond those the search tries, searched at each (at most MAX_PINNED_VALUES); an
     error when such a value is left unsearched."""
     tried = {least + d for d in INTEGER_OFFSETS}
+    allowed = _whole_range(symbol, least, model)  # the values the premises allow (red team rt13)
+    if allowed is None:
+        return _ExactPlan(unreached=f"a premise restricts {symbol} otherwise than by a bound on {symbol} alone (or "
+                                    f"cannot be read), so the exact decision in {symbol} does not apply; nothing "
+                                    "failed where the search looked")
+    least, upper = allowed
+    if upper is not None and upper < least:  # no whole number allowed: the search reports no instance in the premises
+        return _ExactPlan()
+    tried = {n for n in tried if least <= n and (upper is None or n <= upper)}
     where = f"the values the search tries ({symbol} = {', '.join(map(str, sorted(tried)))})"
     found = first_failure(residual, symbol, rel, least)
+    if found is not None and found.D is not None and upper is not None and found.D > upper:
+        found = replace(found, D=None)
     if found is not None:
         if found.D is None:
-            return _ExactPlan(notes=(_holds_note(found.residual, rel, symbol, (), least),))
+            return _ExactPlan(notes=(_holds_note(found.residual, rel, symbol, (), least, upper),))
         if found.D in tried:
             return _ExactPlan()
         return _ExactPlan(pins=(_Pin(None, ((symbol.name, (Fraction(found.D),)),),
@@ -982,8 +1053,10 @@ def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, mod
                                     f"{found.D} (exactly), beyond {where}, and no instance there decided it")
     free = _free_decision(residual, rel, symbol, least, model)
     if free is not None:
-        return _free_plan(free, rel, symbol, least, None)
-    changes = factor_sign_changes(residual, symbol, least)
+        if free[0].D is not None and upper is not None and free[0].D > upper:
+            free = (replace(free[0], D=None, t=None),) + free[1:]
+        return _free_plan(free, rel, symbol, least, None, upper)
+    changes = tuple(n for n in factor_sign_changes(residual, symbol, least) if upper is None or n <= upper)
     far = [n for n in changes if n not in tried][:MAX_PINNED_VALUES]
     why = f"where a part of left - right in {symbol} alone vanishes or changes sign"
     pins = tuple(_Pin(None, ((symbol.name, (Fraction(n),)),), f"{symbol} = {n} ({why})") for n in far)
@@ -1003,6 +1076,8 @@ class _Free:
     written: Expr
     block: str
     where: str = "own"
+    within: str = ""
+    """How the premises narrowed the span, for the report (" the premises allow")."""
 
     def blocks(self, n: int, value: Fraction) -> tuple[tuple[str, tuple[Fraction, ...]], ...]:
         """The blocks an instance gets for the variable's `value` at D = `n`."""
@@ -1036,6 +1111,10 @@ def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
     if t == model.dimension:
         return None
     body = model.sum_body(t)
+    premises = _premise_differences(model)
+    if premises is None or any((whole in d.free_symbols and d.free_symbols != {whole})
+                               or any(model.sum_body(s) is not None for s in d.free_symbols) for _, d in premises):
+        return None  # the exact decision could name a failing value outside the premises: the search decides
     if body is not None and whole == model.dimension:
         from elbo_sym.engine.models.gaussian import PER_DIMENSION  # here: a cold check imports no other family
 
@@ -1056,6 +1135,11 @@ def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
     interval = model.parameter_bounds.get(t)
     if interval is None or interval.integer:
         return None
+    allowed = _within_premises(t, interval, model)
+    if allowed is None:
+        return None
+    within = " the premises allow" if allowed != interval else ""
+    interval = allowed
     if interval.lower is not None and interval.upper is not None:
         width = interval.upper - interval.lower
         span = Span(1, interval.lower, not interval.lower_open, width, not interval.upper_open)
@@ -1065,10 +1149,77 @@ def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
         span = Span(-1, interval.upper, not interval.upper_open)
     else:
         span = Span()
-    return _Free(t, span, t, t.name)
+    return _Free(t, span, t, t.name, within=within)
 
 
-def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None) -> _ExactPlan:
+_FLIPPED = {">=": "<=", ">": "<", "<=": ">=", "<": ">"}
+
+
+def _premise_differences(model) -> list[tuple[str, Expr]] | None:
+    """(rel, left - right in the model's parameters) of each premise (``assume = ["mu >= 1"]``); None
+    when one cannot be read so."""
+    found = []
+    for premise in premises_of(model):
+        try:
+            forms = residuals(difference(premise.lhs.expr, premise.rhs.expr), model)
+        except (TooLarge, UnfoldError, ValueError, TypeError, ArithmeticError):
+            return None
+        if len(forms) != 1:
+            return None
+        found.append((premise.rel, forms[0].as_expr()))
+    return found
+
+
+def _whole_range(symbol: Symbol, least: int, model) -> tuple[int, int | None] | None:
+    """(least, most or None) whole-number value of `symbol` the premises allow, by their bounds on it alone
+    (``n <= 30``); None when a premise mentions it any other way, or one that mentions it or might (one
+    that cannot be read) cannot be read.  A [params] symbol is in a premise only where its text has it."""
+    if not any(symbol.name in {s.name for s in (p.lhs.expr - p.rhs.expr).free_symbols} for p in premises_of(model)):
+        return least, None
+    if _premise_differences(model) is None:
+        return None
+    allowed = _within_premises(symbol, Interval(Fraction(least), integer=True), model)
+    if allowed is None or allowed.lower is None:
+        return None
+    low = ceil(allowed.lower) + (1 if allowed.lower_open and allowed.lower == ceil(allowed.lower) else 0)
+    if allowed.upper is None:
+        return low, None
+    return low, floor(allowed.upper) - (1 if allowed.upper_open and allowed.upper == floor(allowed.upper) else 0)
+
+
+def _within_premises(t: Symbol, interval: Interval, model) -> Interval | None:
+    """`interval` narrowed by the premises that bound t alone (a*t + c rel 0: ``mu >= 1``), so that the
+    value the exact decision names satisfies them; None when a premise mentions t any other way (or none
+    is left): the search decides (red team rt13: under mu >= 1, mu*((n-40)**2 + 1) >= 1 "failed at mu =
+    -1")."""
+    for rel, d in _premise_differences(model) or ():
+        if t not in d.free_symbols:
+            continue
+        if d.free_symbols != {t} or rel not in _FLIPPED:
+            return None
+        try:
+            poly = Poly(d, t, domain="QQ")
+        except (BasePolynomialError, ValueError, TypeError):
+            return None
+        if poly.degree() != 1:
+            return None
+        a, c = (Fraction(int(k.p), int(k.q)) for k in poly.all_coeffs())
+        bound, rel = -c / a, rel if a > 0 else _FLIPPED[rel]
+        if rel in (">=", ">") and (interval.lower is None or bound > interval.lower
+                                   or (bound == interval.lower and rel == ">")):
+            interval = replace(interval, lower=bound, lower_open=rel == ">")
+        if rel in ("<=", "<") and (interval.upper is None or bound < interval.upper
+                                   or (bound == interval.upper and rel == "<")):
+            interval = replace(interval, upper=bound, upper_open=rel == "<")
+    if interval.lower is not None and interval.upper is not None and (
+            interval.lower > interval.upper
+            or (interval.lower == interval.upper and (interval.lower_open or interval.upper_open))):
+        return None
+    return interval
+
+
+def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None, upper: int | None = None
+               ) -> _ExactPlan:
     """`_exact_plan` from `_free_decision`'s answer: the step holds for every value (a note), or it
     fails first at `whole` = n with the free variable at a value: searched there (a D up to
     MAX_SEARCH_D), else an error (`beyond`: why a D cannot be searched, None for a whole-number
@@ -1076,7 +1227,7 @@ def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None) -
     exact instance to pin: the search may still refute the step at an algebraic point, else an error."""
     decision, t, free = found
     if decision.D is None:
-        return _ExactPlan(notes=(_holds_note(decision.residual, rel, whole, (t,), least),))
+        return _ExactPlan(notes=(_holds_note(decision.residual, rel, whole, (f"{t}{free.within}",), least, upper),))
     n = decision.D
     fails = f"left - right = {decision.residual} makes the relation fail at {whole} = {n} (exactly)"
     if beyond is not None and n > MAX_SEARCH_D:
@@ -1096,10 +1247,12 @@ def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None) -
                       unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
 
 
-def _holds_note(residual: str, rel: str, whole: Symbol, free: tuple[Symbol, ...], least: int = 1) -> str:
+def _holds_note(residual: str, rel: str, whole: Symbol, free: tuple[str, ...], least: int = 1,
+                upper: int | None = None) -> str:
     """The search summary's note when the exact decision finds no value where the step fails: more
     than the search's instances show, but no rule's proof (the step stays `checked`)."""
-    every = f"every whole number {whole} >= {least}" + "".join(f" and every value of {t}" for t in free)
+    every = (f"every whole number {whole} >= {least}" + (f" and <= {upper}" if upper is not None else "")
+             + "".join(f" and every value of {t}" for t in free))
     return f"decided exactly: left - right = {residual} {rel} 0 for {every}"
 
 

@@ -237,6 +237,49 @@ def _projection_candidates(poly: Poly, u: Symbol, D: Symbol, ends: tuple[Fractio
     return tuple(sorted(found))
 
 
+@dataclass(frozen=True)
+class Least:
+    """`least_over`'s answer: the least value of a residual over its real variables, a polynomial in D
+    alone (`value`), reached `at` each variable = an expression in D and the variables eliminated after
+    it (in the order eliminated)."""
+
+    value: Expr
+    at: tuple[tuple[Symbol, Expr], ...]
+
+    def point(self, D: Symbol, n: int) -> tuple[tuple[Symbol, Rational], ...]:
+        """Where the least value is reached at D = `n`: each variable's exact value."""
+        values: dict = {D: n}
+        for t, where in reversed(self.at):
+            values[t] = where.xreplace(values)
+        return tuple((t, values[t]) for t, _ in self.at)
+
+
+def least_over(residual: Expr, D: Symbol, variables: tuple[Symbol, ...]) -> Least | None:
+    """The least value of `residual` (a polynomial in D and `variables`, each taking every real value)
+    over the variables, eliminating one at a time: at its turn each must be a quadratic with a positive
+    rational leading coefficient a, whose least value c - b**2/(4a) is reached at -b/(2a) (red team rt13:
+    ``(b - D)**2 + (b - 20)**2 + x**2 > 0``, least (D - 20)**2/2, fails at D = 20, b = 20, x = 0).  None
+    for any other shape (the search decides)."""
+    rest, at = residual, []
+    for t in variables:
+        try:
+            poly = Poly(rest, t)
+        except (BasePolynomialError, ValueError, TypeError):
+            return None
+        if poly.degree() == 0:
+            continue
+        if poly.degree() != 2:
+            return None
+        a, b, c = poly.all_coeffs()
+        if not (a.is_Rational and a > 0):
+            return None
+        at.append((t, (-b / (2 * a)).expand()))
+        rest = (c - b**2 / (4 * a)).expand()
+    if not rest.free_symbols <= {D}:
+        return None
+    return Least(rest, tuple(at))
+
+
 _HOLDS, _FAILS_AT, _UNDECIDED = "holds", "fails", "undecided"
 
 
@@ -293,5 +336,5 @@ def _floor(x: Rational) -> int:
     return int(x.p // x.q)
 
 
-__all__ = ["FirstFailure", "FreeDecision", "Span", "decide_with_free", "factor_sign_changes", "first_failure",
-           "sign_change_candidates"]
+__all__ = ["FirstFailure", "FreeDecision", "Least", "Span", "decide_with_free", "factor_sign_changes", "first_failure",
+           "least_over", "sign_change_candidates"]
