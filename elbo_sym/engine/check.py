@@ -1009,6 +1009,8 @@ def _zero_point(residual: Expr, n: int, model) -> tuple[tuple[tuple[str, tuple[F
     (a sum's means or weights in every dimension, a parameter), where sums of squares and squares are
     least: the search's boundary instances at 20 dimensions do not reach that point (red team rt13:
     Sum(mu_d**2, (d, 1, D)) + b**2 + (D-20)**2 > 0 fails at D = 20 there only)."""
+    from elbo_sym.engine.models.gaussian import PER_DIMENSION  # here: a cold check imports no other family
+
     names: set[str] = set()
     for t in residual.free_symbols - {model.dimension}:
         body = model.sum_body(t)
