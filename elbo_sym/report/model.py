@@ -9,6 +9,7 @@ printer (``Math``: derivation-file text and LaTeX), so what is shown is what was
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
@@ -17,6 +18,12 @@ VERDICT_MARK = {"proved": "✓", "checked": "~", "refuted": "✗", "error": "!"}
 """The one table of verdict marks (text renderers)."""
 
 RELATION_SYMBOL = {"=": "=", "<=": "≤", ">=": "≥", "<": "<", ">": ">"}
+WHERE_ITEM_SEPARATOR = r",\quad "
+"""Between two ``label = value`` items of a counterexample's ``where_latex``."""
+NUMBERED_LABEL = re.compile(r"([A-Za-z]+)([1-9][0-9]*)")
+"""A coordinate's label, "mu14": a name and its index (a D = "any" model's mu_d at d = 14)."""
+WHERE_VALUE_SEPARATOR = r",\ "
+"""Between the values of one block inside ``\\left(...\\right)`` in ``where_latex``."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,23 @@ class CounterexampleReport:
 
     def value_of(self, label: str) -> tuple[str, ...] | None:
         return dict(self.values).get(label)
+
+    def where_items(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """``where_latex`` split back into (label's LaTeX, each value's LaTeX), one per entry of
+        `values`, so that a renderer can let a long list break between values; a text it cannot
+        split along `values` (a report of an older run) is one item, label "", shown whole."""
+        items = self.where_latex.split(WHERE_ITEM_SEPARATOR) if self.where_latex else []
+        out = []
+        for item, (_, values) in zip(items, self.values):
+            label, equals, shown = item.partition(" = ")
+            inside = shown.removeprefix(r"\left(").removesuffix(r"\right)")
+            parts = tuple(inside.split(WHERE_VALUE_SEPARATOR)) if len(values) > 1 else (shown,)
+            if not equals or len(parts) != len(values) or (len(values) > 1 and inside == shown):
+                break
+            out.append((label, parts))
+        if len(out) != len(self.values) or len(items) != len(self.values):
+            return (("", (self.where_latex,)),) if self.where_latex else ()
+        return tuple(out)
 
     def where(self) -> str:
         return ", ".join(f"{label} = ({', '.join(v)})" if len(v) > 1 or not label.isidentifier()
