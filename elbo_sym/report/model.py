@@ -113,8 +113,12 @@ class CounterexampleReport:
         return tuple(out)
 
     def where(self) -> str:
-        return ", ".join(f"{label} = ({', '.join(v)})" if len(v) > 1 or not label.isidentifier()
-                         else f"{label} = {v[0]}" for label, v in self.values)
+        return ", ".join(self.value_texts())
+
+    def value_texts(self) -> list[str]:
+        """Each block's ``label = value`` (a tuple of values in brackets), as `where` joins them."""
+        return [f"{label} = ({', '.join(v)})" if len(v) > 1 or not label.isidentifier() else f"{label} = {v[0]}"
+                for label, v in self.values]
 
     def describe(self) -> str:
         at = f" at {self.at or f'z = {self.z}'}" if self.z is not None else ""
@@ -123,12 +127,31 @@ class CounterexampleReport:
         return (f"{self.where()}{at} [{self.source}]: "
                 f"left = {self.lhs} ≈ {self.lhs_value}, right = {self.rhs} ≈ {self.rhs_value}")
 
-    def lines(self) -> list[str]:
+    def lines(self, width: int | None = None) -> list[str]:
+        """The counterexample, then both sides; with a `width`, a head longer than it ends after
+        the source and the values follow, as many to a line as fit (`explain`: D = 14's 45 values)."""
         at = f" at {self.at or f'z = {self.z}'}" if self.z is not None else ""
         head = f"counterexample ({self.source}){at}: {self.where()}"
+        if width is not None and len(head) > width:
+            return [f"counterexample ({self.source}){at}:", *packed(self.value_texts(), width, "    "),
+                    *self.lines()[1:]]
         if self.problem:
             return [head, f"    {self.problem}"]
         return [head, f"    left  = {self.lhs} ≈ {self.lhs_value}", f"    right = {self.rhs} ≈ {self.rhs_value}"]
+
+
+def packed(items: list[str], width: int, indent: str) -> list[str]:
+    """`items` joined by ", " into lines of at most `width` characters (an item longer than a
+    line alone on its line), each line starting with `indent`: a line breaks only between items."""
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + len(item) + 2 <= width:
+            lines[-1] += f", {item}"
+        else:
+            if lines:
+                lines[-1] += ","
+            lines.append(indent + item)
+    return lines
 
 
 @dataclass(frozen=True)
