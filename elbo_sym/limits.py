@@ -314,3 +314,11 @@ def parse_parts(text: str) -> tuple[str, ...]:
 MAX_SOURCE_DATE_EPOCH = 253_402_300_799
 """The latest ``SOURCE_DATE_EPOCH`` accepted: 9999-12-31T23:59:59Z, the last second a PDF date
 (four-digit year) can state; the Anki package's millisecond times are far inside 2**63."""
+
+VALUES_LISTED_INLINE = 3
+"""A counterexample's block with at most this many values is printed as one tuple, (a, b, c); a
+longer one as values the line may break between (a K = 233 prior, mu_1..mu_64 of D = 64)."""
+
+EXPLAIN_LINE_WIDTH = 100
+"""`explain` prints a counterexample whose line would be longer than this many characters with its
+values on lines of their own, at most this long (D = 14's 45 values on five lines, not one)."""

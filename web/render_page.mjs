@@ -9,7 +9,8 @@
 // is what a browser test looks for. KaTeX's stylesheet and fonts are linked from
 // node_modules/katex/dist. After loading, a small script writes what the browser saw into
 // <body data-...>: the number of .katex and .katex-error elements, the font family of the
-// first formula, and whether every image loaded -- `chromium --dump-dom` then shows them.
+// first formula, and whether every image loaded -- `chromium --dump-dom` then shows them; with
+// every answer opened, the widest box among a counterexample's values and the room they have.
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -88,6 +89,20 @@ ${String(file)}
     document.body.dataset.imagesLoaded = String(images.filter(function (i) {
       return i.complete && i.naturalWidth > 0;
     }).length);
+    // a counterexample's values (the block after "A counterexample ..."), every answer opened:
+    // the widest box in them, and the width they have (wider = the reader scrolls sideways)
+    Array.prototype.forEach.call(document.querySelectorAll("details"), function (d) { d.open = true; });
+    var lists = Array.prototype.filter.call(document.querySelectorAll("main p"), function (p) {
+      return p.textContent.indexOf("A counterexample") === 0 && p.nextElementSibling;
+    }).map(function (p) { return p.nextElementSibling; });
+    document.body.dataset.valueLists = String(lists.length);
+    document.body.dataset.valueListWidest = String(Math.max.apply(null, [0].concat(lists.map(function (l) {
+      return Math.max.apply(null, [l.scrollWidth].concat(Array.prototype.map.call(
+        l.querySelectorAll(".katex-display, .katex"), function (k) { return k.scrollWidth; })));
+    }))));
+    document.body.dataset.valueListRoom = String(lists.length ? lists[0].clientWidth : 0);
+    document.body.dataset.pageScrollWidth = String(document.documentElement.scrollWidth);
+    document.body.dataset.pageClientWidth = String(document.documentElement.clientWidth);
   });
 </script>
 </body>

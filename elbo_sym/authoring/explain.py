@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.derivation import Derivation, Formula
-from elbo_sym.limits import STEP_BUDGET_SECONDS, validate_budget
+from elbo_sym.limits import EXPLAIN_LINE_WIDTH, STEP_BUDGET_SECONDS, validate_budget
 from elbo_sym.report.build import counterexample_report, report_of
 from elbo_sym.report.model import DerivationReport
 
@@ -202,7 +202,7 @@ def format_explanation(e: Explanation) -> str:
         lines.append(f"  held on {r.instances} exact instance(s); this is evidence, not a proof")
     shown = counterexample_report(r.counterexample, e.derivation.vocabulary)  # None without a counterexample
     if shown is not None:
-        lines += shown.lines()
+        lines += shown.lines(width=EXPLAIN_LINE_WIDTH)
     suggestion = getattr(r, "suggestion", None)
     if suggestion is not None:
         label = "repair (the file's, checked)" if suggestion.authored else "suggestion"

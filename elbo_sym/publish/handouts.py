@@ -48,7 +48,14 @@ from sympy import Expr, Integer, Rational, Symbol, log
 from elbo_sym.engine.models.base import Instance
 from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, bracketed_terms, latex_terms, p, q, to_latex, x, z
 from elbo_sym.engine.parse import Vocabulary
-from elbo_sym.limits import DEFAULT_COUNT, DEFAULT_SEED, DRILL_COUNT, SOLUTIONS, STEP_BUDGET_SECONDS
+from elbo_sym.limits import (
+    DEFAULT_COUNT,
+    DEFAULT_SEED,
+    DRILL_COUNT,
+    SOLUTIONS,
+    STEP_BUDGET_SECONDS,
+    VALUES_LISTED_INLINE,
+)
 from elbo_sym.numbers.exact import LogNumber, log_of
 from elbo_sym.prose import counted, inline, sentence
 from elbo_sym.publish.render import (
@@ -70,7 +77,15 @@ from elbo_sym.report.build import (  # exact_form re-exported: the handouts' exa
     load_deck_in_time,
     prose_parts,
 )
-from elbo_sym.report.model import DerivationReport, Prose, RelationReport, SuggestionReport
+from elbo_sym.report.model import (
+    NUMBERED_LABEL,
+    WHERE_VALUE_SEPARATOR,
+    CounterexampleReport,
+    DerivationReport,
+    Prose,
+    RelationReport,
+    SuggestionReport,
+)
 
 __all__ = [
     "DEFAULT_COUNT",
@@ -207,6 +222,12 @@ def breakable_relation(r: RelationReport | None) -> LatexMarkup | None:
     macro = "showclaim" if r"\frac" in r.latex else "fitclaim"
     return LatexMarkup(rf"\{macro}{{{r.latex}}}{{{breakable(r.lhs.latex)}}}{{{relation(r.rel)}}}"
                        rf"{{{breakable(r.rhs.latex)}}}")
+
+
+def shown_relation(lhs: str, rel: str, rhs: str) -> LatexMarkup:
+    """``lhs rel rhs`` displayed (``\\showclaim``), both sides broken like a chain's lines: a
+    solution's wrong step or repair that is wider than the page (13 factors of D = 14's slip)."""
+    return LatexMarkup(rf"\showclaim{{}}{{{breakable(lhs)}}}{{{relation(rel)}}}{{{breakable(rhs)}}}{{}}{{}}")
 
 
 def decimal(value: LogNumber, digits: int = DECIMALS, *, bits: bool = False) -> LatexMarkup:
@@ -472,12 +493,16 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "reason": s.reason,
             "source": c.source if c is not None else "",
             "where": LatexMarkup(c.where_latex) if c is not None and c.where_latex else None,
+            "value_list": value_pieces(c) if c is not None else (),
+            "display": shown_relation(s.lhs.latex, s.rel, s.expr.latex),
             "problem": c.problem if c is not None else None,
             "left": _side(c.lhs, c.lhs_latex) if c is not None else "",
             "right": _side(c.rhs, c.rhs_latex) if c is not None else "",
             "left_value": c.lhs_value if c is not None else "", "right_value": c.rhs_value if c is not None else "",
             "repair": LatexMarkup(g.expr_latex) if g is not None and g.expr_latex and g.changes else None,
             "repair_rel": relation(g.rel) if g is not None else "",
+            "repair_display": (shown_relation(s.lhs.latex, g.rel, g.expr_latex)
+                               if g is not None and g.expr_latex and g.changes else None),
             "repair_text": _repair_text(g) if g is not None else "",
         })
     count = len(mistakes)
@@ -489,6 +514,67 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "assumptions": claim_conditions(report),
             "start": LatexMarkup(report.start.latex), "steps": steps, "mistakes": mistakes, "task": task,
             "start_terms": breakable(report.start.latex), "claim_display": breakable_relation(report.claim)}
+
+
+def value_pieces(c: CounterexampleReport) -> tuple[LatexMarkup, ...]:
+    """A counterexample's values as short formulas to print joined by ", ", so that a long list
+    (D = 14: mu_1..mu_14, sigma_1..sigma_14, w_1..w_14, b, s, x) breaks between values, on the page
+    and on a phone. A numbered block (mu1, mu2, ...: one value each) is summarised: the values that
+    differ from its most common one, then "mu_d = 0 for every other d <= 14". Every value stays in
+    the report (its JSON, `check`); only the printed list is shorter."""
+    items = c.where_items()
+    blocks = _numbered_blocks(c)
+    pieces: list[str] = []
+    done: set[str] = set()
+    for (raw, values), (label, shown) in zip(c.values, items):
+        block = blocks.get(raw)
+        if block is None:
+            pieces += _tuple_pieces(label, shown, len(values))
+        elif block not in done:
+            done.add(block)
+            pieces += _summary_pieces([(lbl, shw[0], vals[0]) for (r, vals), (lbl, shw) in zip(c.values, items)
+                                       if blocks.get(r) == block])
+    if len(items) < len(c.values):  # not split along its values (an older report): shown whole
+        pieces = [shown[0] for _, shown in items]
+    return tuple(LatexMarkup(p) for p in pieces)
+
+
+def _numbered_blocks(c: CounterexampleReport) -> dict[str, str]:
+    """label -> its block's name, for blocks of one-value labels name1, name2, ..., nameN (N >= 3,
+    each index once, labels printed with that index as a subscript); other labels are in none."""
+    members: dict[str, list[tuple[int, str, str]]] = {}
+    for (raw, values), (label, _) in zip(c.values, c.where_items()):
+        numbered = NUMBERED_LABEL.fullmatch(raw)
+        if numbered and len(values) == 1 and label.endswith(f"_{{{numbered[2]}}}"):
+            members.setdefault(numbered[1], []).append((int(numbered[2]), raw, label))
+    return {raw: name for name, found in members.items() if len(found) > VALUES_LISTED_INLINE
+            and sorted(i for i, _, _ in found) == list(range(1, len(found) + 1)) for _, raw, _ in found}
+
+
+def _summary_pieces(block: list[tuple[str, str, str]]) -> list[str]:
+    """A numbered block's (label LaTeX, value LaTeX, value text) as its odd values, then the
+    most common value for every other index ("for every d" when all are equal)."""
+    texts = [text for _, _, text in block]
+    common = max(texts, key=texts.count)  # the first of the most frequent, so the same every run
+    if texts.count(common) < 2:
+        return [f"{label} = {shown}" for label, shown, _ in block]
+    odd = [f"{label} = {shown}" for label, shown, text in block if text != common]
+    label, shown, _ = next(entry for entry in block if entry[2] == common)
+    general = re.sub(r"_\{[0-9]+\}$", "_{d}", label)
+    which = rf"\text{{for every other }} d \le {len(block)}" if odd else rf"\text{{for }} d = 1, \dots, {len(block)}"
+    return [*odd, rf"{general} = {shown}\ {which}"]
+
+
+def _tuple_pieces(label: str, shown: tuple[str, ...], count: int) -> list[str]:
+    """One block's values: a short tuple whole, a long one value by value (the line may break
+    after each comma); a value the report could not split is shown as it is."""
+    if not label:
+        return list(shown)
+    if count == 1:
+        return [f"{label} = {shown[0]}"]
+    if count <= VALUES_LISTED_INLINE:
+        return [label + r" = \left(" + WHERE_VALUE_SEPARATOR.join(shown) + r"\right)"]
+    return [f"{label} = ({shown[0]}", *shown[1:-1], f"{shown[-1]})"]
 
 
 def _side(text: str, latex: str) -> LatexMarkup:

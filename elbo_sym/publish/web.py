@@ -586,7 +586,7 @@ def mistakes_page(reports: Sequence[DerivationReport], solutions: str = "separat
                 doc.add(f"does not hold for every model ({our_words(mistake['reason'])}).")
                 if mistake["where"]:
                     doc.add(f"A counterexample ({our_words(mistake['source'])}), exact:")
-                    doc.display(mistake["where"])
+                    doc.add(", ".join(doc.m(v) for v in mistake["value_list"]))
                     if mistake["problem"]:
                         doc.add(our_words(mistake["problem"]))
                     else:

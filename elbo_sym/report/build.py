@@ -59,6 +59,9 @@ from elbo_sym.numbers.evaluate import exact as exact_value
 from elbo_sym.numbers.exact import LogNumber
 from elbo_sym.prose import PARAGRAPH, split_math
 from elbo_sym.report.model import (
+    NUMBERED_LABEL,
+    WHERE_ITEM_SEPARATOR,
+    WHERE_VALUE_SEPARATOR,
     CardReport,
     ConditionReport,
     CounterexampleReport,
@@ -271,10 +274,18 @@ def _counterexample(c: Counterexample | None, vocabulary: Vocabulary) -> Counter
     for label, values in c.values:
         latex = engine_latex.get(label, ("",) * len(values))
         numbers = [printed or _latex_of(v, vocabulary) or _as_text(v) for v, printed in zip(values, latex)]
-        shown = numbers[0] if len(numbers) == 1 else r"\left(" + r",\ ".join(numbers) + r"\right)"
-        where.append(f"{_latex_of(label, vocabulary) or _as_text(label)} = {shown}")
+        shown = numbers[0] if len(numbers) == 1 else r"\left(" + WHERE_VALUE_SEPARATOR.join(numbers) + r"\right)"
+        where.append(f"{_label_latex(label, vocabulary)} = {shown}")
     return CounterexampleReport(c.values, c.lhs, c.rhs, _approx(c.lhs_value), _approx(c.rhs_value), c.z,
-                                c.source, c.problem, r",\quad ".join(where), c.lhs_latex, c.rhs_latex, c.at)
+                                c.source, c.problem, WHERE_ITEM_SEPARATOR.join(where), c.lhs_latex, c.rhs_latex, c.at)
+
+
+def _label_latex(label: str, vocabulary: Vocabulary) -> str:
+    """A counterexample's label through the printer; a coordinate the file's names do not hold
+    ("mu14" of a D = "any" model's mu_d at D = 14) as that name with its index, mu_{14}."""
+    numbered = NUMBERED_LABEL.fullmatch(label)
+    return (_latex_of(label, vocabulary) or (numbered and to_latex(Symbol(f"{numbered[1]}_{numbered[2]}")))
+            or _as_text(label))
 
 
 def _as_text(text: str) -> str:

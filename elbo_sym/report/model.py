@@ -9,6 +9,7 @@ printer (``Math``: derivation-file text and LaTeX), so what is shown is what was
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
@@ -17,6 +18,12 @@ VERDICT_MARK = {"proved": "✓", "checked": "~", "refuted": "✗", "error": "!"}
 """The one table of verdict marks (text renderers)."""
 
 RELATION_SYMBOL = {"=": "=", "<=": "≤", ">=": "≥", "<": "<", ">": ">"}
+WHERE_ITEM_SEPARATOR = r",\quad "
+"""Between two ``label = value`` items of a counterexample's ``where_latex``."""
+NUMBERED_LABEL = re.compile(r"([A-Za-z]+)([1-9][0-9]*)")
+"""A coordinate's label, "mu14": a name and its index (a D = "any" model's mu_d at d = 14)."""
+WHERE_VALUE_SEPARATOR = r",\ "
+"""Between the values of one block inside ``\\left(...\\right)`` in ``where_latex``."""
 
 
 @dataclass(frozen=True)
@@ -88,9 +95,30 @@ class CounterexampleReport:
     def value_of(self, label: str) -> tuple[str, ...] | None:
         return dict(self.values).get(label)
 
+    def where_items(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """``where_latex`` split back into (label's LaTeX, each value's LaTeX), one per entry of
+        `values`, so that a renderer can let a long list break between values; a text it cannot
+        split along `values` (a report of an older run) is one item, label "", shown whole."""
+        items = self.where_latex.split(WHERE_ITEM_SEPARATOR) if self.where_latex else []
+        out = []
+        for item, (_, values) in zip(items, self.values):
+            label, equals, shown = item.partition(" = ")
+            inside = shown.removeprefix(r"\left(").removesuffix(r"\right)")
+            parts = tuple(inside.split(WHERE_VALUE_SEPARATOR)) if len(values) > 1 else (shown,)
+            if not equals or len(parts) != len(values) or (len(values) > 1 and inside == shown):
+                break
+            out.append((label, parts))
+        if len(out) != len(self.values) or len(items) != len(self.values):
+            return (("", (self.where_latex,)),) if self.where_latex else ()
+        return tuple(out)
+
     def where(self) -> str:
-        return ", ".join(f"{label} = ({', '.join(v)})" if len(v) > 1 or not label.isidentifier()
-                         else f"{label} = {v[0]}" for label, v in self.values)
+        return ", ".join(self.value_texts())
+
+    def value_texts(self) -> list[str]:
+        """Each block's ``label = value`` (a tuple of values in brackets), as `where` joins them."""
+        return [f"{label} = ({', '.join(v)})" if len(v) > 1 or not label.isidentifier() else f"{label} = {v[0]}"
+                for label, v in self.values]
 
     def describe(self) -> str:
         at = f" at {self.at or f'z = {self.z}'}" if self.z is not None else ""
@@ -99,12 +127,31 @@ class CounterexampleReport:
         return (f"{self.where()}{at} [{self.source}]: "
                 f"left = {self.lhs} ≈ {self.lhs_value}, right = {self.rhs} ≈ {self.rhs_value}")
 
-    def lines(self) -> list[str]:
+    def lines(self, width: int | None = None) -> list[str]:
+        """The counterexample, then both sides; with a `width`, a head longer than it ends after
+        the source and the values follow, as many to a line as fit (`explain`: D = 14's 45 values)."""
         at = f" at {self.at or f'z = {self.z}'}" if self.z is not None else ""
         head = f"counterexample ({self.source}){at}: {self.where()}"
+        if width is not None and len(head) > width:
+            return [f"counterexample ({self.source}){at}:", *packed(self.value_texts(), width, "    "),
+                    *self.lines()[1:]]
         if self.problem:
             return [head, f"    {self.problem}"]
         return [head, f"    left  = {self.lhs} ≈ {self.lhs_value}", f"    right = {self.rhs} ≈ {self.rhs_value}"]
+
+
+def packed(items: list[str], width: int, indent: str) -> list[str]:
+    """`items` joined by ", " into lines of at most `width` characters (an item longer than a
+    line alone on its line), each line starting with `indent`: a line breaks only between items."""
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + len(item) + 2 <= width:
+            lines[-1] += f", {item}"
+        else:
+            if lines:
+                lines[-1] += ","
+            lines.append(indent + item)
+    return lines
 
 
 @dataclass(frozen=True)
