@@ -156,8 +156,7 @@ def _budget_options(what: str, cap: float | None):
                              help=f"CPU-time budget of one file, reading it included "
                                   f"(default: {what}s x --budget, at most {cap:g})")(f)
         return click.option("--budget", type=SECONDS, default=STEP_BUDGET_SECONDS, show_default=True,
-                            metavar="SECONDS",
-                            help=f"CPU-time budget per {what}, in CPU seconds (a busy machine does not shorten it)")(f)
+                            metavar="SECONDS", help=f"CPU-time budget per {what} (a busy machine takes none)")(f)
     return decorate
 
 

@@ -73,7 +73,10 @@ def test_explain_names_the_point_by_its_values(tmp_path, capsys) -> None:
     path.write_text(GAUSSIAN_SLIP, "utf-8")
     assert main(["explain", str(path), "--step", "1"]) == 1
     out = capsys.readouterr().out
-    line = next(line for line in out.splitlines() if line.startswith("counterexample"))
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("counterexample"))
+    # the values follow the source on the same line, or on the next when the line would be too long (h-wrap)
+    line = lines[at + 1].strip() if lines[at].endswith(":") else lines[at]
     assert "z = z" not in out and re.search(rf", z = {VALUE}$", line), line
 
 
