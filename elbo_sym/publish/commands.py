@@ -139,8 +139,9 @@ def exercise_files(settings: Settings, *, quiz: Path | None, roster: str | None,
     lines: list[tuple[bool, str]] = []
     if quiz is not None:
         from elbo_sym.publish.moodle import write_moodle_quiz
+        from elbo_sym.publish.outputs import claim_file, record_file
 
-        path = write_moodle_quiz(quiz, s.seed, s.count, s.K, s.parts)
+        path = record_file(write_moodle_quiz(claim_file(quiz), s.seed, s.count, s.K, s.parts))
         lines.append((False, f"wrote {path} ({s.count} cloze question(s), seed {s.seed}, K = {s.K}; import it in "
                              f"Moodle as \"Moodle XML format\")"))
     if students is not None and folder is not None and out is not None:
@@ -178,9 +179,11 @@ def flashcards_course(course: Project, file: str | None, target: Path | None, *,
     if target is None:
         return Outcome(((False, format_deck(deck).removesuffix("\n")),))
     from elbo_sym.publish.anki import anki_identity, course_deck_name, write_apkg
+    from elbo_sym.publish.outputs import claim_file, record_file
 
     identity = anki_identity(course_deck_name(course.title, deck, lesson_deck=path is None))
-    written = write_apkg(deck.cards, target, identity.name, vocabulary=deck.vocabulary)
+    # claimed again now: the file may have appeared or changed while the cards were checked
+    written = record_file(write_apkg(deck.cards, claim_file(target), identity.name, vocabulary=deck.vocabulary))
     return Outcome(((False, f"wrote {written} ({counted(len(deck.cards), 'note')}, Anki deck \"{identity.name}\", "
                             f"id {identity.deck_id})"),))
 
@@ -200,6 +203,7 @@ def cards_moodle(course: Project, paths: Sequence[str], target: Path, *, budget:
     from elbo_sym.lesson.practice import check_deck
     from elbo_sym.publish.handouts import HandoutError, require_printable
     from elbo_sym.publish.moodle import require_distinct_categories, write_cards_quiz
+    from elbo_sym.publish.outputs import claim_file, record_file
 
     decks = course_decks(course, paths, budget, file_budget)
     require_distinct_categories(decks)  # before checking: one line, exit 2
@@ -209,7 +213,7 @@ def cards_moodle(course: Project, paths: Sequence[str], target: Path, *, budget:
             require_printable(result)
     except HandoutError as error:
         return Outcome(((True, f"elbo-sym cards: no quiz written: {error}"),), ok=False)
-    written = write_cards_quiz(target, results)
+    written = record_file(write_cards_quiz(claim_file(target), results))  # claimed again: the checks took time
     questions = sum(len(result.deck.cards) for result in results)
     return Outcome(((False, f"wrote {written} ({questions} essay questions, {len(results)} deck(s))"),))
 

@@ -1,0 +1,72 @@
+"""Red team rt14's findings: what they broke stays fixed."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from elbo_sym.cli import main
+from elbo_sym.publish.outputs import FILES_MANIFEST
+
+# ------------------------------------------------------------------ 1. --moodle / --anki own their file
+
+POM = b'<?xml version="1.0"?>\n<project><modelVersion>4.0.0</modelVersion></project>\n'
+SVG = b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>\n'
+
+
+def _zip(path: Path, member: str) -> bytes:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(member, "the user's own work")
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("command, name", [(["cards", "--moodle"], "pom.xml"),
+                                           (["exercises", "--moodle"], "logo.svg"),
+                                           (["flashcards", "--anki"], "thesis.docx"),
+                                           (["flashcards", "--anki"], "mydeck.apkg")])
+def test_a_quiz_or_deck_never_replaces_the_users_xml_or_zip(tmp_path, monkeypatch, capsys, command, name):
+    """rt14: any file beginning ``<?xml`` or as a zip was replaced (a Maven pom, an SVG, a .docx, the
+    user's own Anki deck); now only a file the folder's manifest lists as written by elbo-sym is."""
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / name
+    if name.endswith((".xml", ".svg")):
+        target.write_bytes(POM if name == "pom.xml" else SVG)
+        before = target.read_bytes()
+    else:
+        before = _zip(target, "word/document.xml" if name.endswith(".docx") else "collection.anki2")
+    assert main([*command, name]) == 2
+    err = capsys.readouterr().err
+    assert f"{name}: elbo-sym did not write it" in err and err.count("\n") == 1
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # nothing written, no manifest either
+
+
+def test_a_rerun_replaces_its_own_file_and_an_edited_one_is_kept(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    Path("empty.xml").touch()  # an empty file may be replaced
+    for _ in range(2):
+        assert main(["exercises", "--moodle", "quiz.xml", "--count", "1"]) == 0
+        assert main(["exercises", "--moodle", "empty.xml", "--count", "2", "--seed", "3"]) == 0
+        assert main(["flashcards", "--anki", "deck.apkg"]) == 0
+    assert Path("quiz.xml").read_bytes().startswith(b"<?xml") and zipfile.is_zipfile("deck.apkg")
+    assert Path("empty.xml").read_bytes().startswith(b"<?xml")
+    assert FILES_MANIFEST in {p.name for p in tmp_path.iterdir()}
+    capsys.readouterr()
+    edited = Path("quiz.xml").read_bytes().replace(b"</quiz>", b"<!-- my note --></quiz>")
+    Path("quiz.xml").write_bytes(edited)
+    assert main(["exercises", "--moodle", "quiz.xml", "--count", "1"]) == 2
+    assert "quiz.xml: changed since elbo-sym wrote it" in capsys.readouterr().err
+    assert Path("quiz.xml").read_bytes() == edited
+    assert main(["exercises", "--moodle", "empty.xml", "--count", "2", "--seed", "3"]) == 0  # the other is still ours
+
+
+def test_a_quiz_never_replaces_a_file_another_command_lists(tmp_path, monkeypatch, capsys):
+    """A page `web` wrote (its manifest lists it) is not the quiz's to replace, nor the quiz `web`'s."""
+    monkeypatch.chdir(tmp_path)
+    Path("page.md").write_text("# a page\n", encoding="utf-8")
+    Path(".elbo-sym-pages.json").write_text('{"files": ["page.md"]}\n', encoding="utf-8")
+    assert main(["exercises", "--moodle", "page.md", "--count", "1"]) == 2
+    assert "written by another command" in capsys.readouterr().err
+    assert Path("page.md").read_text(encoding="utf-8") == "# a page\n"
