@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from elbo_sym.cli import main
+from elbo_sym.report.build import check_file
 from elbo_sym.publish.outputs import FILES_MANIFEST
 
 # ------------------------------------------------------------------ 1. --moodle / --anki own their file
@@ -70,3 +71,36 @@ def test_a_quiz_never_replaces_a_file_another_command_lists(tmp_path, monkeypatc
     assert main(["exercises", "--moodle", "page.md", "--count", "1"]) == 2
     assert "written by another command" in capsys.readouterr().err
     assert Path("page.md").read_text(encoding="utf-8") == "# a page\n"
+
+
+# ------------------------------------------------------------------ 2. an exact decision names the span it used
+
+OPEN = """title = "open"
+model = "gaussian"
+start = "(1 - beta) * n"
+{assume}
+[params]
+n = "integer >= 1"
+beta = "{beta}"
+[[step]]
+rel = ">"
+expr = "0"
+rule = "algebra"
+accept = "checked"
+"""
+
+
+@pytest.mark.parametrize("beta, assume, said", [
+    ("in (0, 1)", "", "every beta in (0, 1))"),
+    ("in (0, 1]", 'assume = ["beta < 1"]', "every beta in (0, 1) (as the premises narrow it);"),
+    ("in (0, 1)", 'assume = ["beta < 1/2"]', "every beta in (0, 1/2) (as the premises narrow it);"),
+    ("< 1", "", "every beta < 1)")])
+def test_an_exact_decision_says_which_values_of_the_parameter_it_covered(tmp_path, beta, assume, said):
+    """rt14: "... for every whole number n >= 1 and every value of beta" -- false at beta = 2; the
+    decision covered beta's interval (as the premises narrow it), and the reason says so."""
+    path = tmp_path / "open.toml"
+    path.write_text(OPEN.format(beta=beta, assume=assume), encoding="utf-8")
+    step = check_file(path).steps[0]
+    assert step.verdict == "checked", step.reason
+    assert f"> 0 for every whole number n >= 1 and {said}" in step.reason
+    assert "every value of beta" not in step.reason
