@@ -104,3 +104,37 @@ def test_an_exact_decision_says_which_values_of_the_parameter_it_covered(tmp_pat
     assert step.verdict == "checked", step.reason
     assert f"> 0 for every whole number n >= 1 and {said}" in step.reason
     assert "every value of beta" not in step.reason
+
+
+# ------------------------------------------------------------------ 3. an outcome is shown in the backend it was judged in
+
+ONE_STEP = 'title = "t"\nK = 2\nstart = "log(p(x))"\n[[step]]\nrel = "="\nexpr = "log(p(x))"\nrule = "algebra"\n'
+
+
+def _held_outcome():
+    from elbo_sym.engine.derivation import loads
+    from elbo_sym.engine.reference import cases, discrete
+
+    d = loads(ONE_STEP)
+    model = d.model()
+    _, found, _ = cases(model.spec, model.K)
+    outcome = discrete.judge(d.start.expr, "=", d.steps[0].expr, found[:1]).outcomes[0]
+    assert outcome.holds and not isinstance(outcome.shown[0], str)  # still a value: shown lazily
+    return outcome
+
+
+@pytest.mark.parametrize("judged_in, described_in", [("mpmath", "arb"), ("arb", "mpmath")])
+def test_an_outcome_judged_under_one_backend_is_described_under_another(judged_in, described_in):
+    """rt14: judged inside ``use_backend("mpmath")``, described after the block: AttributeError (an
+    mpmath interval handed to arb).  Either way round, the text is the one the judging backend shows."""
+    from elbo_sym.engine.reference import intervals, use_backend
+
+    if not {judged_in, described_in} <= set(intervals.available()):
+        pytest.fail(f"both backends are needed here; available: {sorted(intervals.available())}")
+    with use_backend(judged_in):
+        outcome = _held_outcome()
+        inside = _held_outcome().describe()
+    with use_backend(described_in):
+        outside = outcome.describe()
+    assert outside == inside
+    assert "lhs = -1.20397280432593599262274" in outside and outside.endswith(": holds")
