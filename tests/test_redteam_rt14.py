@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.cli import main
 from elbo_sym.report.build import check_file
@@ -138,3 +140,47 @@ def test_an_outcome_judged_under_one_backend_is_described_under_another(judged_i
         outside = outcome.describe()
     assert outside == inside
     assert "lhs = -1.20397280432593599262274" in outside and outside.endswith(": holds")
+
+
+# ------------------------------------------------------------------ 4. an approximation in a handout is typeset
+
+
+@pytest.mark.parametrize("text, latex", [("6.22702e+09", r"6.22702 \times 10^{9}"), ("-1.5e-07", r"-1.5 \times 10^{-7}"),
+                                         ("1e+100", r"1 \times 10^{100}"), ("-0.798508", "-0.798508"),
+                                         ("inf", r"\infty"), ("-inf", r"-\infty")])
+def test_an_approximation_in_math_mode_has_no_e_notation(text, latex):
+    from elbo_sym.report.build import approx_latex
+
+    assert approx_latex(text) == latex
+
+
+BIG_SLIP = """title = "A slip by a large constant"
+summary = "A step adds a large number."
+K = 2
+expect_refuted = [1]
+start = "log(p(x))"
+
+[[step]]
+rel = "="
+expr = "log(p(x)) + 1000000 * 6227"
+rule = "algebra"
+why = "the slip"
+"""
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_a_large_approximation_reads_as_a_power_of_ten_in_the_pdf(tmp_path):
+    """rt14: find-the-mistake.pdf read "6227020800 ≈ 6.22702e + 09" (the text ``6.22702e+09`` set in math)."""
+    from elbo_sym.publish.handouts import mistakes_handout, write_handouts
+
+    path = tmp_path / "big.toml"
+    path.write_text(BIG_SLIP, encoding="utf-8")
+    report = check_file(path)
+    assert report.steps[0].counterexample.rhs_value == "6.227e+09"  # the text report keeps its form
+    (built,) = write_handouts([mistakes_handout([report])], tmp_path / "out")
+    assert built.ok, built.message + built.log_excerpt
+    tex = (tmp_path / "out" / "find-the-mistake.tex").read_text(encoding="utf-8")
+    assert r"6227000000 \approx 6.227 \times 10^{9}$" in tex and "e+09" not in tex
+    text = " ".join(subprocess.run(["pdftotext", str(built.pdf), "-"], capture_output=True, text=True, check=True,
+                                   timeout=CHILD_TIMEOUT_SECONDS).stdout.split())
+    assert "6227000000 ≈ 6.227 × 10" in text and "e + 09" not in text and "e+09" not in text
