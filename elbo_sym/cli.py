@@ -31,9 +31,6 @@ from elbo_sym.files import (
     output_folder,
     paths_or_default,
 )
-if TYPE_CHECKING:
-    from pathlib import Path
-
 from elbo_sym.limits import (  # noqa: F401  (DEFAULT_SEED, DEFAULT_COUNT, DRILL_COUNT: re-exported)
     DECK_BUDGET_CAP_SECONDS,
     DEFAULT_COUNT,
@@ -58,6 +55,9 @@ from elbo_sym.limits import (  # noqa: F401  (DEFAULT_SEED, DEFAULT_COUNT, DRILL
     validate_budget,
 )
 from elbo_sym.publish import HANDOUTS
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # ------------------------------------------------------------------ option types (click glue), shared options
 

@@ -10,8 +10,8 @@ import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.cli import main
-from elbo_sym.report.build import check_file
 from elbo_sym.publish.outputs import FILES_MANIFEST
+from elbo_sym.report.build import check_file
 
 # ------------------------------------------------------------------ 1. --moodle / --anki own their file
 
@@ -108,7 +108,7 @@ def test_an_exact_decision_says_which_values_of_the_parameter_it_covered(tmp_pat
     assert "every value of beta" not in step.reason
 
 
-# ------------------------------------------------------------------ 3. an outcome is shown in the backend it was judged in
+# -------------------------------------------------------- 3. an outcome is shown in the backend it was judged in
 
 ONE_STEP = 'title = "t"\nK = 2\nstart = "log(p(x))"\n[[step]]\nrel = "="\nexpr = "log(p(x))"\nrule = "algebra"\n'
 
@@ -145,9 +145,9 @@ def test_an_outcome_judged_under_one_backend_is_described_under_another(judged_i
 # ------------------------------------------------------------------ 4. an approximation in a handout is typeset
 
 
-@pytest.mark.parametrize("text, latex", [("6.22702e+09", r"6.22702 \times 10^{9}"), ("-1.5e-07", r"-1.5 \times 10^{-7}"),
-                                         ("1e+100", r"1 \times 10^{100}"), ("-0.798508", "-0.798508"),
-                                         ("inf", r"\infty"), ("-inf", r"-\infty")])
+@pytest.mark.parametrize("text, latex", [("6.22702e+09", r"6.22702 \times 10^{9}"),
+                                         ("-1.5e-07", r"-1.5 \times 10^{-7}"), ("1e+100", r"1 \times 10^{100}"),
+                                         ("-0.798508", "-0.798508"), ("inf", r"\infty"), ("-inf", r"-\infty")])
 def test_an_approximation_in_math_mode_has_no_e_notation(text, latex):
     from elbo_sym.report.build import approx_latex
 
