@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import TYPE_CHECKING
 
 import click
 
@@ -55,9 +54,6 @@ from elbo_sym.limits import (  # noqa: F401  (DEFAULT_SEED, DEFAULT_COUNT, DRILL
     validate_budget,
 )
 from elbo_sym.publish import HANDOUTS
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 # ------------------------------------------------------------------ option types (click glue), shared options
 
@@ -219,14 +215,6 @@ def _usage_error(error: click.UsageError) -> int:
 
 def _status(ok: bool) -> int:
     return EXIT_OK if ok else EXIT_FAILED
-
-
-def _owned_output(text: str, option: str, example: str) -> Path:
-    """The file of ``--moodle FILE`` / ``--anki FILE``: writable (elbo_sym.files.output_file) and, when it
-    exists, elbo-sym's to replace (its folder's manifest lists it unchanged; red team rt14)."""
-    from elbo_sym.publish.outputs import claim_file
-
-    return claim_file(output_file(text, option, example))
 
 
 def _print_outcome(outcome) -> int:
@@ -411,7 +399,7 @@ def _exercises(seed, project, count, K, parts, solutions, json, moodle, roster, 
             raise InputError("--solutions does not go with --moodle or --roster (the quiz has its feedback, "
                              "the roster's key is teacher-key.pdf)")
         course = _project(project, seed=seed, count=count, K=K, parts=parts)
-        quiz = _owned_output(moodle, "--moodle", "quiz.xml") if moodle is not None else None
+        quiz = output_file(moodle, "--moodle", "quiz.xml") if moodle is not None else None
         folder = output_folder(out, "--out") if roster is not None else None
         from elbo_sym.publish.commands import exercise_files
 
@@ -477,7 +465,7 @@ def _cards(paths, check, moodle, json, budget, file_budget, project, solutions) 
     if moodle is not None:
         from elbo_sym.publish.commands import cards_moodle
 
-        target = _owned_output(moodle, "--moodle", "quiz.xml")  # before checking anything
+        target = output_file(moodle, "--moodle", "quiz.xml")  # before checking anything
         if json:
             raise InputError("--json prints the decks; it does not go with --moodle")
         return _print_outcome(cards_moodle(_project(project), paths, target, budget=budget, file_budget=file_budget))
@@ -558,7 +546,7 @@ def _flashcards(file, anki, project, budget, file_budget) -> int:
     """
     from elbo_sym.publish.commands import flashcards_course
 
-    target = _owned_output(anki, "--anki", "deck.apkg") if anki is not None else None  # before checking anything
+    target = output_file(anki, "--anki", "deck.apkg") if anki is not None else None  # before checking anything
     if file is not None and project is not None:
         raise InputError("--project goes without FILE (it names the flashcards)")
     return _print_outcome(flashcards_course(_project(project), file, target, budget=budget, file_budget=file_budget))
