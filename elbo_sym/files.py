@@ -20,13 +20,9 @@ from elbo_sym.limits import MAX_FILE_BYTES, MAX_SOURCE_DATE_EPOCH
 
 __all__ = ["FileReadError", "InputError", "read_regular_file", "source_date_epoch", "discover", "resolved_path",
            "describe_os_error",
-           "DEFAULT_FOLDER", "PROJECT_FILE", "paths_or_default", "output_folder", "output_file", "replace_file",
-           "OUTPUT_STARTS"]
+           "DEFAULT_FOLDER", "PROJECT_FILE", "paths_or_default", "output_folder", "output_file", "replace_file"]
 
 _CHUNK = 65536
-OUTPUT_STARTS = {".xml": b"<?xml", ".apkg": b"PK\x03\x04"}
-"""How a file :func:`output_file` writes begins, by the suffix of its option's example: a Moodle quiz
-(XML), an Anki package (a zip archive).  An existing file that does not begin so is never replaced."""
 
 
 class InputError(Exception):
@@ -217,8 +213,8 @@ def output_folder(text: str, option: str) -> Path:
 def output_file(text: str, option: str, example: str) -> Path:
     """A file to (re)place: not a folder or a device, in an existing writable folder.  `example`:
     a file name of the option's kind ("quiz.xml", "deck.apkg"), suggested when given a folder.
-    An existing file that does not begin as that kind does (:data:`OUTPUT_STARTS`) and is not empty
-    is the user's (a derivation, a roster, named by a slip of the keyboard): never replaced (rt12)."""
+    Whether an existing file is elbo-sym's to replace is the publishing layer's question
+    (elbo_sym.publish.outputs.claim_file: its folder's manifest, red team rt14)."""
     if "\0" in text:
         raise InputError(f"{option}: the name contains a NUL byte")
     path = Path(text)
@@ -231,22 +227,8 @@ def output_file(text: str, option: str, example: str) -> Path:
         raise InputError(f"{option} {text}: folder {parent} does not exist (it is not created)")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"{option} {text}: folder {parent} is not writable")
-    starts = OUTPUT_STARTS.get(Path(example).suffix, b"")
-    if starts and path.is_file() and _head(path, len(starts), f"{option} {text}") not in (starts, b""):
-        raise InputError(f"{option} {text}: exists and does not begin as a .{example.rpartition('.')[2]} file "
-                         f"does ({starts.decode('latin-1')!r}), so it is not replaced: delete it, or give another "
-                         f"file name")
     _probe_writable(parent, f"{option} {text}")
     return path
-
-
-def _head(path: Path, size: int, what: str) -> bytes:
-    """The first `size` bytes of the regular file `path` (InputError when it cannot be read)."""
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(size)
-    except OSError as error:
-        raise InputError(f"{what}: cannot read it: {(error.strerror or str(error)).lower()}") from None
 
 
 def _probe_writable(folder: Path, what: str) -> None:

@@ -236,7 +236,7 @@ def test_a_quiz_or_deck_never_replaces_a_file_of_another_kind(tmp_path, monkeypa
     folder = course(tmp_path / "c")
     monkeypatch.chdir(folder)
     assert main(command) == 2
-    assert "bound.toml: exists and does not begin as a" in capsys.readouterr().err
+    assert "bound.toml: elbo-sym did not write it" in capsys.readouterr().err
     assert (folder / "bound.toml").read_text(encoding="utf-8") == BOUND
 
 

@@ -990,7 +990,7 @@ def _least_plan(residual: Expr, rel: str, D: Symbol, model, beyond: str) -> _Exa
     if found is None or failure is None:
         return None
     if failure.D is None:
-        return _ExactPlan(notes=(_holds_note(str(residual), rel, D, tuple(map(str, variables))),))
+        return _ExactPlan(notes=(_holds_note(str(residual), rel, D, tuple(f"value of {t}" for t in variables)),))
     fails = f"left - right = {residual} makes the relation fail at D = {failure.D} (exactly)"
     if failure.D > MAX_SEARCH_D:
         raise UnfoldError(f"{fails}, {beyond}")
@@ -1079,7 +1079,12 @@ class _Free:
     block: str
     where: str = "own"
     within: str = ""
-    """How the premises narrowed the span, for the report (" the premises allow")."""
+    """The values the decision gave a parameter, for the report: its interval as the premises narrow it
+    ("beta in (0, 1)"); "" for every real value (red team rt14: "every value of beta" read as beta = 2 too)."""
+
+    def values(self, t: Symbol) -> str:
+        """What "every ..." ranges over in the report: ``beta in (0, 1)``, else ``value of t``."""
+        return self.within or f"value of {t}"
 
     def blocks(self, n: int, value: Fraction) -> tuple[tuple[str, tuple[Fraction, ...]], ...]:
         """The blocks an instance gets for the variable's `value` at D = `n`."""
@@ -1140,7 +1145,8 @@ def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
     allowed = _within_premises(t, interval, model)
     if allowed is None:
         return None
-    within = " the premises allow" if allowed != interval else ""
+    within = "" if allowed == Interval() else allowed.describe(t.name) + (
+        " (as the premises narrow it)" if allowed != interval else "")
     interval = allowed
     if interval.lower is not None and interval.upper is not None:
         width = interval.upper - interval.lower
@@ -1229,7 +1235,7 @@ def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None, u
     exact instance to pin: the search may still refute the step at an algebraic point, else an error."""
     decision, t, free = found
     if decision.D is None:
-        return _ExactPlan(notes=(_holds_note(decision.residual, rel, whole, (f"{t}{free.within}",), least, upper),))
+        return _ExactPlan(notes=(_holds_note(decision.residual, rel, whole, (free.values(t),), least, upper),))
     n = decision.D
     fails = f"left - right = {decision.residual} makes the relation fail at {whole} = {n} (exactly)"
     if beyond is not None and n > MAX_SEARCH_D:
@@ -1252,9 +1258,10 @@ def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None, u
 def _holds_note(residual: str, rel: str, whole: Symbol, free: tuple[str, ...], least: int = 1,
                 upper: int | None = None) -> str:
     """The search summary's note when the exact decision finds no value where the step fails: more
-    than the search's instances show, but no rule's proof (the step stays `checked`)."""
+    than the search's instances show, but no rule's proof (the step stays `checked`).  `free`: what each
+    other variable ranged over ("value of mu", "beta in (0, 1)")."""
     every = (f"every whole number {whole} >= {least}" + (f" and <= {upper}" if upper is not None else "")
-             + "".join(f" and every value of {t}" for t in free))
+             + "".join(f" and every {values}" for values in free))
     return f"decided exactly: left - right = {residual} {rel} 0 for {every}"
 
 

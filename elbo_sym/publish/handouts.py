@@ -73,6 +73,7 @@ from elbo_sym.publish.render import (
     write_tex_only,
 )
 from elbo_sym.report.build import (  # exact_form re-exported: the handouts' exact forms
+    approx_latex,
     exact_form,
     load_deck_in_time,
     prose_parts,
@@ -499,6 +500,8 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "left": _side(c.lhs, c.lhs_latex) if c is not None else "",
             "right": _side(c.rhs, c.rhs_latex) if c is not None else "",
             "left_value": c.lhs_value if c is not None else "", "right_value": c.rhs_value if c is not None else "",
+            "left_value_latex": LatexMarkup(approx_latex(c.lhs_value)) if c is not None else "",
+            "right_value_latex": LatexMarkup(approx_latex(c.rhs_value)) if c is not None else "",
             "repair": LatexMarkup(g.expr_latex) if g is not None and g.expr_latex and g.changes else None,
             "repair_rel": relation(g.rel) if g is not None else "",
             "repair_display": (shown_relation(s.lhs.latex, g.rel, g.expr_latex)

@@ -17,7 +17,9 @@ refuses to write a file another command's manifest lists, in the folder, in a fo
 or in one between it and the file (:func:`refuse_foreign`: a ``web --out`` folder inside a site).
 Red team rt12: nor does a command replace a file its own manifest does not list with the hash it
 has now -- the user's own, or one edited since (:func:`refuse_unowned`): replacing it would lose
-work as surely as removing it.
+work as surely as removing it.  Red team rt14: the single files of ``--moodle FILE`` and ``--anki FILE``
+are owned the same way, through one manifest in the file's folder (:func:`claim_file`, :func:`record_file`)
+-- before, any XML file or zip (a ``pom.xml``, a ``.docx``, the user's own deck) was replaced.
 """
 
 from __future__ import annotations
@@ -34,14 +36,20 @@ from pathlib import Path, PurePosixPath
 
 from elbo_sym.files import FileReadError, InputError, read_regular_file, replace_file
 
-__all__ = ["MANIFEST_BYTES", "NotOursError", "OwnedElsewhereError", "listed", "move_in", "plain_name",
-           "refuse_foreign", "refuse_unowned", "remove_stale", "stale_file", "staging_folder", "write_manifest"]
+__all__ = ["FILES_MANIFEST", "MANIFEST_BYTES", "NotOursError", "OwnedElsewhereError", "claim_file", "listed",
+           "move_in", "plain_name", "record_file", "refuse_foreign", "refuse_unowned", "remove_stale", "stale_file",
+           "staging_folder", "write_manifest"]
 
 MANIFEST_BYTES = 1 << 20
 """The largest manifest read back; a larger (or unreadable, or malformed) one lists nothing."""
 
 MANIFEST_GLOB = ".elbo-sym-*.json"
 """Every command's manifest is named ``.elbo-sym-<what>.json`` (handouts, roster, pages, site)."""
+
+
+FILES_MANIFEST = ".elbo-sym-files.json"
+"""The manifest of the single files elbo-sym writes where the user says (``cards --moodle``,
+``exercises --moodle``, ``flashcards --anki``), in each such file's folder."""
 
 
 class OwnedElsewhereError(InputError):
@@ -161,6 +169,33 @@ def refuse_unowned(folder: Path, manifest: str, names: Iterable[str]) -> None:
         why = "changed since elbo-sym wrote it" if key in recorded else "elbo-sym did not write it"
         raise NotOursError(f"{target}: {why}, and this command would replace it: nothing was written; "
                            f"delete or move that file, or write into another folder")
+
+
+def claim_file(path: Path) -> Path:
+    """`path`, when a single-file command may (re)place it: missing, empty, or listed by the folder's
+    :data:`FILES_MANIFEST` with the SHA-256 it has now (a re-run of the command that wrote it); else
+    NotOursError (the user's own ``pom.xml`` or deck, or a quiz edited since) or OwnedElsewhereError
+    (a file another command lists), before anything is written.  Called before the work and again
+    just before writing."""
+    folder, name = path.parent, path.name
+    refuse_foreign(folder, FILES_MANIFEST, [name])
+    try:
+        empty = path.is_file() and not path.is_symlink() and path.stat().st_size == 0
+    except OSError:
+        empty = False
+    if not empty:
+        refuse_unowned(folder, FILES_MANIFEST, [name])
+    return path
+
+
+def record_file(path: Path) -> Path:
+    """List the file just written at `path` in its folder's :data:`FILES_MANIFEST` with its SHA-256, keeping
+    the other entries whose files are still there (so a re-run may replace it, and nothing else)."""
+    folder = path.parent
+    others = {entry: digest for entry, digest in _recorded(folder, FILES_MANIFEST).items()
+              if _key(entry) != _key(path.name) and stale_file(folder, entry) is not None}
+    write_manifest(folder, FILES_MANIFEST, [path.name], others)
+    return path
 
 
 def stale_file(folder: Path, entry: str) -> Path | None:

@@ -310,6 +310,20 @@ def _approx(value: float) -> str:
     return f"{value:.6g}"
 
 
+_APPROX_WORDS = {"inf": r"\infty", "-inf": r"-\infty", "nan": r"\text{nan}"}
+
+
+def approx_latex(text: str) -> str:
+    """An approximation :func:`_approx` wrote, for math mode: ``6.22702e+09`` as ``6.22702 \\times 10^{9}``
+    (red team rt14: set as written it read "6.22702e + 09"), ``-1.5e-07`` as ``-1.5 \\times 10^{-7}``."""
+    if text in _APPROX_WORDS:
+        return _APPROX_WORDS[text]
+    mantissa, e, exponent = text.partition("e")
+    if not e:
+        return text
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+
+
 # --------------------------------------------------------------------------- example values
 
 
@@ -469,6 +483,6 @@ def input_error(error: DerivationError):
 
 __all__ = ["Loaded", "check_file", "load_in_time", "load_deck_in_time", "load_all", "check_all",
            "report_of", "parameter_domains", "conditions_of", "math", "relation", "exact_form", "block_symbol",
-           "vector_latex", "is_log_quantity", "input_error", "DECIMALS"]
+           "vector_latex", "is_log_quantity", "input_error", "DECIMALS", "approx_latex"]
 
 _ = Verdict  # re-exported for renderers that compare verdicts by name

@@ -1173,13 +1173,15 @@ def show(v) -> str:
     return known if known is not None else remembered(_SHOWN, key, lambda: _show(v))
 
 
-def _show(v) -> str:
+def _show(v, ops: intervals.Backend | None = None, bits: int | None = None) -> str:
+    """:func:`show` unremembered, in the backend `ops` at `bits` (default: the current ones)."""
+    ops, bits = ops or _ops, bits or PREC
     if type(v) is Fraction:
         text = str(v)
         if len(text) <= 40:
             return text
-        v = _iv(v)
-    return to_str(_ops.mid(v, PREC), 25)
+        v = _iv(v) if ops is _ops and bits == PREC else ops.from_fraction(v.numerator, v.denominator, bits)
+    return to_str(ops.mid(v, bits), 25)
 
 
 def _power(base: Value, n: int) -> Value:
@@ -1689,21 +1691,24 @@ class Outcome:
 
     `shown`: the two sides, each its text or, where the outcome holds, its value, shown (`show`) when
     `lhs` or `rhs` is first asked for: most outcomes hold and are never shown (showing both sides of
-    every instance was a twentieth of the second opinion's time)."""
+    every instance was a twentieth of the second opinion's time).  `made_in`: the interval backend and
+    precision the values were computed in, so that they are shown in those after the judge has moved on
+    (red team rt14: described after a ``use_backend`` block, a value of one backend met the other's)."""
 
     instance: Instance
     k: int | None
     shown: tuple
     holds: bool
     reason: str = ""
+    made_in: tuple[intervals.Backend, int] | None = field(default=None, compare=False, repr=False)
 
     @property
     def lhs(self) -> str:
-        return _text(self.shown[0])
+        return _text(self.shown[0], self.made_in)
 
     @property
     def rhs(self) -> str:
-        return _text(self.shown[1])
+        return _text(self.shown[1], self.made_in)
 
     def describe(self) -> str:
         at = f" at z = {self.k}" if self.k is not None else ""
@@ -1739,12 +1744,19 @@ def outcome_of(inst: Any, at: Any, lhs: sympy.Expr, rel: str, rhs: sympy.Expr,
         ok, why = decided_at_higher_precision(rel, lhs, rhs, evaluate, args, memo_at, tolerance)
     if not ok and refine and rel in ("<", ">"):
         ok, why = strict_refined(rel, lhs, rhs, evaluate, args, why, memo_at)
-    return Outcome(inst, at, tuple(values) if ok else (show(values[0]), show(values[1])), ok, why)
+    if not ok:
+        return Outcome(inst, at, (show(values[0]), show(values[1])), ok, why)
+    return Outcome(inst, at, tuple(values), ok, why, (_ops, PREC))
 
 
-def _text(shown) -> str:
-    """A side of an Outcome as text: its text, or its value shown."""
-    return shown if type(shown) is str else show(shown)
+def _text(shown, made_in: tuple[intervals.Backend, int] | None = None) -> str:
+    """A side of an Outcome as text: its text, or its value shown -- in the backend and precision it was
+    made in (`made_in`; None: the current ones)."""
+    if type(shown) is str:
+        return shown
+    if made_in is None or (made_in[0] is _ops and made_in[1] == PREC):
+        return show(shown)
+    return _show(shown, *made_in)
 
 
 def decided_at_higher_precision(rel: str, lhs: sympy.Expr, rhs: sympy.Expr, evaluate: Callable[..., Value],
