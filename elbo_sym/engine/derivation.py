@@ -733,9 +733,9 @@ class _Reader:
             if step.repair is None:
                 continue
             if expect != "refuted" or (expect_refuted and step.index not in expect_refuted):
-                raise self.error(self.line_of("repair", "step", i),
-                                 "repair is the intended correction of a teaching file's deliberate mistake: "
-                                 "only a step listed in expect_refuted may have one", step.index)
+                raise self._key_at(self.line_of("repair", "step", i), "repair",
+                                   "repair is the intended correction of a teaching file's deliberate mistake: "
+                                   "only a step listed in expect_refuted may have one", step.index)
 
     def dimensions(self, data: dict, family: str) -> int | str:
         """``D = 3``: the Gaussian family's diagonal version over 3 real dimensions; ``D = "any"``:
