@@ -36,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from sympy import Dummy, Expr, Poly, Rational, Symbol, discriminant, log, pi
+from sympy import Dummy, Expr, Integer, Poly, Rational, Symbol, discriminant, log, pi
 from sympy.polys.polyerrors import BasePolynomialError
 
 from elbo_sym.limits import MAX_EXACT_FREE_DEGREE
@@ -248,7 +248,7 @@ class Least:
 
     def point(self, D: Symbol, n: int) -> tuple[tuple[Symbol, Rational], ...]:
         """Where the least value is reached at D = `n`: each variable's exact value."""
-        values: dict = {D: n}
+        values: dict = {D: Integer(n)}
         for t, where in reversed(self.at):
             values[t] = where.xreplace(values)
         return tuple((t, values[t]) for t, _ in self.at)
@@ -266,7 +266,8 @@ def least_over(residual: Expr, D: Symbol, variables: tuple[Symbol, ...]) -> Leas
             poly = Poly(rest, t)
         except (BasePolynomialError, ValueError, TypeError):
             return None
-        if poly.degree() == 0:
+        if poly.degree() == 0:  # its value does not matter: 0, so that every variable has one
+            at.append((t, Integer(0)))
             continue
         if poly.degree() != 2:
             return None
