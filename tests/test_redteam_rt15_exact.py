@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sympy import Rational
+from sympy import Rational, Symbol, expand
 
 from elbo_sym.engine.derivation import loads
+from elbo_sym.engine.dimensions import least_over
 from elbo_sym.report.build import check_file
 
 REDTEAM = Path(__file__).resolve().parent / "data" / "redteam"
@@ -57,3 +58,30 @@ def test_two_sums_over_one_block_are_left_to_the_search():
     step = check_file(loads(text, "shared.toml")).steps[0]
     assert step.verdict == "checked", step.reason  # true: Sum(mu_d**2) = 0 makes every mu_d 0
     assert "decided exactly" not in step.reason
+
+
+@pytest.mark.parametrize("start, verdict", [
+    ("(b - 1)**4 + (x - 1)**4 + (D - 20)**2", "refuted"),        # rt15 F2: before, checked (exit 0)
+    ("(b - 1)**4 + (x - 1)**4 + (D - 20)**2 + 1", "checked"),    # its true twin: decided exactly
+])
+def test_a_power_of_one_parameter_alone_is_least_at_a_rational_turning_point(start, verdict):
+    text = (f'title = "quartics"\nmodel = "gaussian"\nD = "any"\nstart = "{start}"\n\n[[step]]\nrel = ">"\n'
+            'expr = "0"\nrule = "algebra"\naccept = "checked"\n')
+    step = check_file(loads(text, "quartics.toml")).steps[0]
+    assert step.verdict == verdict, step.reason
+    if verdict == "refuted":
+        values = dict(step.counterexample.values)
+        assert values["b"] == ("1",) and values["x"] == ("1",) and "sigma20" in values and "sigma21" not in values
+    else:
+        assert "decided exactly" in step.reason
+
+
+def test_least_alone_takes_the_least_turning_point_and_refuses_irrational_ones():
+    D, b, x = (Symbol(n, real=True) for n in "Dbx")
+    found = least_over(expand(b**4 - 2 * b**2 + x**2 + D), D, (b, x))
+    assert found is not None and found.value == D - 1 and abs(dict(found.at)[b]) == 1
+    at = dict(found.point(D, 3))
+    assert expand(b**4 - 2 * b**2 + x**2 + D).xreplace({D: 3, **at}) == found.value.xreplace({D: 3})
+    assert least_over(expand(b**4 - 3 * b**2 + x**2), D, (b, x)) is None    # turning points +-sqrt(3/2)
+    assert least_over(expand((b - D)**4 + x**2), D, (b, x)) is None          # b's power mixed with D
+    assert least_over(expand(b**3 + x**2), D, (b, x)) is None                # odd: no least value
