@@ -85,3 +85,27 @@ def test_least_alone_takes_the_least_turning_point_and_refuses_irrational_ones()
     assert least_over(expand(b**4 - 3 * b**2 + x**2), D, (b, x)) is None    # turning points +-sqrt(3/2)
     assert least_over(expand((b - D)**4 + x**2), D, (b, x)) is None          # b's power mixed with D
     assert least_over(expand(b**3 + x**2), D, (b, x)) is None                # odd: no least value
+
+
+P1 = "rt15_p1_strict_premise_too_few_instances.toml"
+
+
+def test_a_strict_premise_gets_instances_inside_it():
+    """Under mu > 1 the search's own samples of mu mostly fall outside (3 instances: an error before);
+    the exact decision knows mu's range and adds points inside it, each checked by the search's judge."""
+    report = check_file(REDTEAM / P1)
+    step = report.steps[0]
+    assert step.verdict == "checked", step.reason
+    assert "decided exactly" in step.reason and "every mu > 1 (as the premises narrow it)" in step.reason
+    assert report.ok
+
+
+def test_points_inside_a_strict_premise_still_refute_a_false_step():
+    """The same step asked > 1 fails at n = 40 for 1 < mu <= 2: the points inside the premise do not
+    hide that; refuted inside the premise, never checked."""
+    text = (REDTEAM / P1).read_text().replace('expr = "0"', 'expr = "1"').replace("> 0", "> 1")
+    step = check_file(loads(text, "p1_false.toml")).steps[0]
+    assert step.verdict == "refuted", step.reason
+    values = dict(step.counterexample.values)
+    mu, n = Rational(values["mu"][0]), Rational(values["n"][0])
+    assert mu > 1 and (mu - 1) * ((n - 40) ** 2 + 1) <= 1

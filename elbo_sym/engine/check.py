@@ -1100,6 +1100,8 @@ class _Free:
     within: str = ""
     """The values the decision gave a parameter, for the report: its interval as the premises narrow it
     ("beta in (0, 1)"); "" for every real value (red team rt14: "every value of beta" read as beta = 2 too)."""
+    narrowed: bool = False
+    """The premises narrow the parameter's interval: the search's own samples of it mostly fall outside."""
 
     def values(self, t: Symbol) -> str:
         """What "every ..." ranges over in the report: ``beta in (0, 1)``, else ``value of t``."""
@@ -1176,7 +1178,7 @@ def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
         span = Span(-1, interval.upper, not interval.upper_open)
     else:
         span = Span()
-    return _Free(t, span, t, t.name, within=within)
+    return _Free(t, span, t, t.name, within=within, narrowed=allowed != model.parameter_bounds.get(t))
 
 
 _FLIPPED = {">=": "<=", ">": "<", "<=": ">=", "<": ">"}
@@ -1254,7 +1256,8 @@ def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None, u
     exact instance to pin: the search may still refute the step at an algebraic point, else an error."""
     decision, t, free = found
     if decision.D is None:
-        return _ExactPlan(notes=(_holds_note(decision.residual, rel, whole, (free.values(t),), least, upper),))
+        note = _holds_note(decision.residual, rel, whole, (free.values(t),), least, upper)
+        return _ExactPlan(notes=(note,), pins=_inside_premises(free, whole, least, beyond is None))
     n = decision.D
     fails = f"left - right = {decision.residual} makes the relation fail at {whole} = {n} (exactly)"
     if beyond is not None and n > MAX_SEARCH_D:
@@ -1272,6 +1275,21 @@ def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None, u
                           unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
     return _ExactPlan(pins=(_Pin(n, blocks, f"D = {n}, {shown} (where left - right first fails, exactly)", True),),
                       unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
+
+
+def _inside_premises(free: _Free, whole: Symbol, least: int, is_parameter: bool) -> tuple[_Pin, ...]:
+    """Instances with a parameter the premises narrow at points inside its range (at the least whole
+    number), since the search's samples of the parameter mostly fall outside it (red team rt15: under
+    ``mu > 1`` only 3 instances were decided, an error for a true step); none otherwise."""
+    if not free.narrowed:
+        return ()
+    span = free.span
+    steps = (Fraction(1, 2), Fraction(1), Fraction(2), Fraction(10)) if span.length is None else \
+        tuple(span.length * Fraction(k, 8) for k in range(1, 8, 2))
+    values = [span.start + span.direction * u for u in steps if span.holds(u)]
+    own = ((whole.name, (Fraction(least),)),) if is_parameter else ()
+    return tuple(_Pin(None if is_parameter else least, own + free.blocks(least, v),
+                      f"{whole} = {least}, {free.variable} = {v} (inside the premises)") for v in values)
 
 
 def _holds_note(residual: str, rel: str, whole: Symbol, free: tuple[str, ...], least: int = 1,
