@@ -985,9 +985,10 @@ def _least_plan(residual: Expr, rel: str, D: Symbol, model, beyond: str) -> _Exa
     variables = tuple(sorted(residual.free_symbols - {D}, key=str))
     if len(variables) < 2 or rel not in _FLIPPED:
         return None
-    frees = {t: _least_variable(t, model, D) for t in variables}
-    blocks_used = [f.block for f in frees.values() if f is not None]
-    if any(f is None for f in frees.values()) or len(set(blocks_used)) != len(blocks_used):
+    found_frees = {t: _least_variable(t, model, D) for t in variables}
+    frees = {t: f for t, f in found_frees.items() if f is not None}
+    blocks_used = [f.block for f in frees.values()]
+    if len(frees) != len(variables) or len(set(blocks_used)) != len(blocks_used):
         return None  # two sums over one block (Sum(mu_d), Sum(mu_d**2)) are not independent
     own = {t: Symbol(f"v#{t}", real=True) for t in variables}
     written = residual.xreplace({t: f.written.xreplace({f.variable: own[t]}) for t, f in frees.items()})
