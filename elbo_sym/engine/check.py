@@ -23,7 +23,7 @@ from functools import cached_property
 from math import ceil, floor
 from pathlib import Path
 
-from sympy import Add, Expr, Poly, Rational, Symbol, exp
+from sympy import Add, Expr, Poly, Rational, Symbol, exp, expand
 from sympy.core.cache import clear_cache
 from sympy.polys.polyerrors import BasePolynomialError
 
@@ -975,33 +975,53 @@ def _dimension_plan(residual: Expr, rel: str, D: Symbol, model) -> _ExactPlan:
 
 
 def _least_plan(residual: Expr, rel: str, D: Symbol, model, beyond: str) -> _ExactPlan | None:
-    """`_exact_plan` when left - right is, one real parameter at a time, a quadratic with a positive leading
+    """`_exact_plan` when left - right is, one real variable at a time, a quadratic with a positive leading
     coefficient (`dimensions.least_over`: its least value over them is a polynomial in D alone): the least
-    D where the step fails, searched at the parameters' values where it is least (red team rt13: two
-    parameters and no part in D alone changing sign); None for any other residual."""
+    D where the step fails, searched at the variables' values where it is least (red team rt13: two
+    parameters and no part in D alone changing sign).  A variable is a parameter of every real value or a
+    sum over the dimensions that `_free_variable` writes as c * v**k, v real, in dimension 1's block
+    (red team rt15: Sum(w_d**2) + (b - D)**2 + (D - 20)**2 > 0, false at D = 20, b = 20, every w_d = 0);
+    None for any other residual."""
     variables = tuple(sorted(residual.free_symbols - {D}, key=str))
-    interval = model.parameter_bounds.get
-    if len(variables) < 2 or rel not in _FLIPPED or any(
-            model.sum_body(t) is not None or interval(t) is None or interval(t) != Interval() for t in variables):
+    if len(variables) < 2 or rel not in _FLIPPED:
         return None
+    found_frees = {t: _least_variable(t, model, D) for t in variables}
+    frees = {t: f for t, f in found_frees.items() if f is not None}
+    blocks_used = [f.block for f in frees.values()]
+    if len(frees) != len(variables) or len(set(blocks_used)) != len(blocks_used):
+        return None  # two sums over one block (Sum(mu_d), Sum(mu_d**2)) are not independent
+    own = {t: Symbol(f"v#{t}", real=True) for t in variables}
+    written = residual.xreplace({t: f.written.xreplace({f.variable: own[t]}) for t, f in frees.items()})
     sign, want = (1, rel) if rel in (">=", ">") else (-1, _FLIPPED[rel])  # an upper bound: the greatest value
-    found = least_over(sign * residual, D, variables)
+    found = least_over(expand(sign * written), D, tuple(own[t] for t in variables))
     failure = None if found is None else first_failure(found.value, D, want)
     if found is None or failure is None:
         return None
     if failure.D is None:
-        return _ExactPlan(notes=(_holds_note(str(residual), rel, D, tuple(f"value of {t}" for t in variables)),))
+        return _ExactPlan(notes=(_holds_note(str(residual), rel, D, tuple(f.values(t) for t, f in frees.items())),))
     fails = f"left - right = {residual} makes the relation fail at D = {failure.D} (exactly)"
     if failure.D > MAX_SEARCH_D:
         raise UnfoldError(f"{fails}, {beyond}")
-    at = found.point(D, failure.D)
-    shown = ", ".join(f"{t} = {v}" for t, v in at)
-    if not all(v.is_Rational for _, v in at):
+    at = dict(found.point(D, failure.D))
+    values = {t: frees[t].written.xreplace({frees[t].variable: at[own[t]], D: failure.D}) for t in variables}
+    shown = ", ".join(f"{t} = {values[t]}" for t in variables)
+    if not all(v.is_Rational for v in at.values()):
         raise UnfoldError(f"{fails}, at {shown}: no exact instance is built there")
-    blocks = tuple((t.name, (Fraction(int(v.p), int(v.q)),)) for t, v in at)
+    blocks = tuple(block for t in variables
+                   for block in frees[t].blocks(failure.D, Fraction(int(at[own[t]].p), int(at[own[t]].q))))
     return _ExactPlan(pins=(_Pin(failure.D, blocks, f"D = {failure.D}, {shown} (where left - right first fails, "
                                                     "exactly)", True),),
                       unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
+
+
+def _least_variable(t: Symbol, model, D: Symbol) -> _Free | None:
+    """`_free_variable` for `_least_plan`: a parameter of every real value, or a sum c * v**k with v real
+    in dimension 1's block (not sigma_d: v > 0); None otherwise."""
+    if model.sum_body(t) is None:
+        interval = model.parameter_bounds.get(t)
+        return _Free(t, Span(), t, t.name) if interval == Interval() else None
+    free = _free_variable(t, model, D)
+    return free if free is not None and free.where == "first" and free.span == Span() else None
 
 
 def _zero_point(residual: Expr, n: int, model) -> tuple[tuple[tuple[str, tuple[Fraction, ...]], ...], str]:
@@ -1081,6 +1101,8 @@ class _Free:
     within: str = ""
     """The values the decision gave a parameter, for the report: its interval as the premises narrow it
     ("beta in (0, 1)"); "" for every real value (red team rt14: "every value of beta" read as beta = 2 too)."""
+    narrowed: bool = False
+    """The premises narrow the parameter's interval: the search's own samples of it mostly fall outside."""
 
     def values(self, t: Symbol) -> str:
         """What "every ..." ranges over in the report: ``beta in (0, 1)``, else ``value of t``."""
@@ -1157,7 +1179,7 @@ def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
         span = Span(-1, interval.upper, not interval.upper_open)
     else:
         span = Span()
-    return _Free(t, span, t, t.name, within=within)
+    return _Free(t, span, t, t.name, within=within, narrowed=allowed != model.parameter_bounds.get(t))
 
 
 _FLIPPED = {">=": "<=", ">": "<", "<=": ">=", "<": ">"}
@@ -1235,7 +1257,8 @@ def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None, u
     exact instance to pin: the search may still refute the step at an algebraic point, else an error."""
     decision, t, free = found
     if decision.D is None:
-        return _ExactPlan(notes=(_holds_note(decision.residual, rel, whole, (free.values(t),), least, upper),))
+        note = _holds_note(decision.residual, rel, whole, (free.values(t),), least, upper)
+        return _ExactPlan(notes=(note,), pins=_inside_premises(free, whole, least, beyond is None))
     n = decision.D
     fails = f"left - right = {decision.residual} makes the relation fail at {whole} = {n} (exactly)"
     if beyond is not None and n > MAX_SEARCH_D:
@@ -1253,6 +1276,21 @@ def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None, u
                           unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
     return _ExactPlan(pins=(_Pin(n, blocks, f"D = {n}, {shown} (where left - right first fails, exactly)", True),),
                       unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
+
+
+def _inside_premises(free: _Free, whole: Symbol, least: int, is_parameter: bool) -> tuple[_Pin, ...]:
+    """Instances with a parameter the premises narrow at points inside its range (at the least whole
+    number), since the search's samples of the parameter mostly fall outside it (red team rt15: under
+    ``mu > 1`` only 3 instances were decided, an error for a true step); none otherwise."""
+    if not free.narrowed:
+        return ()
+    span = free.span
+    steps = (Fraction(1, 2), Fraction(1), Fraction(2), Fraction(10)) if span.length is None else \
+        tuple(span.length * Fraction(k, 8) for k in range(1, 8, 2))
+    values = [span.start + span.direction * u for u in steps if span.holds(u)]
+    own = ((whole.name, (Fraction(least),)),) if is_parameter else ()
+    return tuple(_Pin(None if is_parameter else least, own + free.blocks(least, v),
+                      f"{whole} = {least}, {free.variable} = {v} (inside the premises)") for v in values)
 
 
 def _holds_note(residual: str, rel: str, whole: Symbol, free: tuple[str, ...], least: int = 1,

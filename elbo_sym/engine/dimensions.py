@@ -36,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from sympy import Dummy, Expr, Poly, Rational, Symbol, discriminant, log, pi
+from sympy import Dummy, Expr, Integer, Poly, Rational, Symbol, discriminant, log, pi
 from sympy.polys.polyerrors import BasePolynomialError
 
 from elbo_sym.limits import MAX_EXACT_FREE_DEGREE
@@ -248,7 +248,7 @@ class Least:
 
     def point(self, D: Symbol, n: int) -> tuple[tuple[Symbol, Rational], ...]:
         """Where the least value is reached at D = `n`: each variable's exact value."""
-        values: dict = {D: n}
+        values: dict = {D: Integer(n)}
         for t, where in reversed(self.at):
             values[t] = where.xreplace(values)
         return tuple((t, values[t]) for t, _ in self.at)
@@ -266,10 +266,16 @@ def least_over(residual: Expr, D: Symbol, variables: tuple[Symbol, ...]) -> Leas
             poly = Poly(rest, t)
         except (BasePolynomialError, ValueError, TypeError):
             return None
-        if poly.degree() == 0:
+        if poly.degree() == 0:  # its value does not matter: 0, so that every variable has one
+            at.append((t, Integer(0)))
             continue
         if poly.degree() != 2:
-            return None
+            alone = _least_alone(poly, t)
+            if alone is None:
+                return None
+            at.append((t, alone[0]))
+            rest = (poly.all_coeffs()[-1] + alone[1]).expand()
+            continue
         a, b, c = poly.all_coeffs()
         if not (a.is_Rational and a > 0):
             return None
@@ -278,6 +284,23 @@ def least_over(residual: Expr, D: Symbol, variables: tuple[Symbol, ...]) -> Leas
     if not rest.free_symbols <= {D}:
         return None
     return Least(rest, tuple(at))
+
+
+def _least_alone(poly: Poly, t: Symbol) -> tuple[Rational, Rational] | None:
+    """(where, least value) of poly - its constant term when that is a polynomial in t alone, of even
+    degree with a positive leading coefficient, whose turning points (roots of its derivative) are all
+    rational: the least is at one of them (red team rt15: ``(b - 1)**4 + (x - 1)**4 + (D - 20)**2 > 0``,
+    false at D = 20, b = x = 1).  None otherwise."""
+    shape = Poly(poly.as_expr() - poly.all_coeffs()[-1], t)
+    if shape.free_symbols != {t} or shape.degree() % 2 or not (shape.LC().is_Rational and shape.LC() > 0):
+        return None
+    try:
+        turning = shape.diff(t).real_roots()
+    except (BasePolynomialError, ValueError, TypeError, NotImplementedError):
+        return None
+    if not turning or not all(r.is_Rational for r in turning):
+        return None
+    return min(((r, shape.eval(r)) for r in set(turning)), key=lambda pair: pair[1])
 
 
 _HOLDS, _FAILS_AT, _UNDECIDED = "holds", "fails", "undecided"
