@@ -30,11 +30,13 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path, PurePosixPath
 
 from elbo_sym.files import FileReadError, InputError, read_regular_file, replace_file
+from elbo_sym.limits import MANIFEST_LOCK_WAIT_SECONDS
 
 __all__ = ["FILES_MANIFEST", "MANIFEST_BYTES", "NotOursError", "OwnedElsewhereError", "claim_file", "listed",
            "move_in", "plain_name", "record_file", "refuse_foreign", "refuse_unowned", "remove_stale", "stale_file",
@@ -192,10 +194,38 @@ def record_file(path: Path) -> Path:
     """List the file just written at `path` in its folder's :data:`FILES_MANIFEST` with its SHA-256, keeping
     the other entries whose files are still there (so a re-run may replace it, and nothing else)."""
     folder = path.parent
-    others = {entry: digest for entry, digest in _recorded(folder, FILES_MANIFEST).items()
-              if _key(entry) != _key(path.name) and stale_file(folder, entry) is not None}
-    write_manifest(folder, FILES_MANIFEST, [path.name], others)
+    with _folder_locked(folder, MANIFEST_LOCK_WAIT_SECONDS):  # two commands writing into one folder at once keep both entries (rt15)
+        others = {entry: digest for entry, digest in _recorded(folder, FILES_MANIFEST).items()
+                  if _key(entry) != _key(path.name) and stale_file(folder, entry) is not None}
+        write_manifest(folder, FILES_MANIFEST, [path.name], others)
     return path
+
+
+@contextmanager
+def _folder_locked(folder: Path, wait: float) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` itself (``flock`` on the folder: no lock file is left behind,
+    and the manifest, replaced atomically, is a new file each time) while its manifest is read and
+    rewritten; waits at most `wait` seconds, then InputError.  Where there is no ``flock``, unlocked."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise InputError(f"{folder / FILES_MANIFEST}: another elbo-sym command kept it locked for "
+                                     f"{wait:g} s; nothing was recorded, run this command again") from None
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(handle)  # (closing releases the lock)
 
 
 def stale_file(folder: Path, entry: str) -> Path | None:
