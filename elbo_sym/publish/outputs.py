@@ -24,6 +24,7 @@ are owned the same way, through one manifest in the file's folder (:func:`claim_
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -180,13 +181,23 @@ def claim_file(path: Path) -> Path:
     (a file another command lists), before anything is written.  Called before the work and again
     just before writing."""
     folder, name = path.parent, path.name
+    if fnmatch.fnmatchcase(name.casefold(), MANIFEST_GLOB):  # rt15 F8: `--moodle .elbo-sym-files.json`
+        raise OwnedElsewhereError(f"{path}: elbo-sym's own manifests are named {MANIFEST_GLOB}; "
+                                  f"nothing was written; give the file another name")
     refuse_foreign(folder, FILES_MANIFEST, [name])
     try:
         empty = path.is_file() and not path.is_symlink() and path.stat().st_size == 0
     except OSError:
         empty = False
     if not empty:
-        refuse_unowned(folder, FILES_MANIFEST, [name])
+        try:
+            refuse_unowned(folder, FILES_MANIFEST, [name])
+        except NotOursError as error:
+            if any(_key(entry) == _key(name) for entry in listed(folder, FILES_MANIFEST)):
+                raise
+            # rt15 F7: a quiz or deck written before these manifests is not listed
+            raise NotOursError(f"{error} (written by an older elbo-sym, before it listed what it writes? "
+                               f"delete it once)") from None
     return path
 
 
