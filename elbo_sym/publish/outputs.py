@@ -205,7 +205,7 @@ def record_file(path: Path) -> Path:
     """List the file just written at `path` in its folder's :data:`FILES_MANIFEST` with its SHA-256, keeping
     the other entries whose files are still there (so a re-run may replace it, and nothing else)."""
     folder = path.parent
-    with _folder_locked(folder, MANIFEST_LOCK_WAIT_SECONDS):  # two commands writing into one folder at once keep both entries (rt15)
+    with _folder_locked(folder, MANIFEST_LOCK_WAIT_SECONDS):  # two commands at once keep both entries (rt15)
         others = {entry: digest for entry, digest in _recorded(folder, FILES_MANIFEST).items()
                   if _key(entry) != _key(path.name) and stale_file(folder, entry) is not None}
         write_manifest(folder, FILES_MANIFEST, [path.name], others)
