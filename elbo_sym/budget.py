@@ -1,6 +1,6 @@
 """CPU-time budgets that really bound the work: nested deadlines, an alarm and checkpoints.
 
-A budget is a deadline on :func:`clock`, this process's CPU time (``time.process_time``), not
+A budget is a deadline on :func:`clock`, this thread's CPU time (``time.thread_time``), not
 the wall clock: a busy machine stretches a check's wall time two to four times but not its CPU
 time, so whether a step ends in time -- its verdict, its evidence, a repair suggestion -- no
 longer depends on the machine's load (red team rt13: a step `checked` on an idle machine ran
@@ -10,9 +10,12 @@ worker watchdog's (report.parallel).  Budgets nest (a file's budget contains its
 budgets, a step's contains the repair search's): the innermost deadline that is earliest wins,
 and leaving an inner budget re-arms the outer one.  Two mechanisms enforce a deadline:
 
-* in the main thread, ``SIGPROF`` (``ITIMER_PROF``, which counts this process's CPU time as
-  :func:`clock` does) interrupts any pure-Python computation (SymPy's factoring, expansion)
-  when the deadline passes;
+* in the main thread, ``SIGPROF`` (``ITIMER_PROF``) interrupts any pure-Python computation
+  (SymPy's factoring, expansion) when the deadline passes.  ITIMER_PROF counts the whole
+  process's CPU time, never less than the thread's, so it fires no later than the deadline; fired
+  early (another thread was busy), its handler re-arms for what is left.  A caller's own
+  ITIMER_PROF timer and SIGPROF handler (a sampling profiler) are put back when the outermost
+  budget ends, the timer with what remained of it;
 * everywhere (also in other threads, where no signal can be used), loops of the engine
   call :func:`checkpoint`, which raises once the deadline has passed.
 
@@ -42,19 +45,25 @@ stop its worker)."""
 
 
 def _cpu_clock() -> Callable[[], float]:
-    """``time.process_time`` where this Python has it, else the monotonic clock.  Pyodide has it
-    (Emscripten answers the CPU-time clock with the page's clock, so in the browser -- one thread,
-    the page's worker -- a budget runs on wall time, as it did)."""
-    try:
-        time.process_time()
-    except OSError:
-        return time.monotonic
-    return time.process_time
+    """``time.thread_time`` (the checking thread's own CPU time: a caller's background thread -- a
+    notebook's BLAS, a data loader -- does not spend the check's budget, red team rt15) where this
+    Python has it, else ``time.process_time``, else the monotonic clock.  Pyodide answers the
+    CPU-time clocks with the page's clock, so in the browser -- one thread, the page's worker -- a
+    budget runs on wall time, as it did."""
+    for candidate in (getattr(time, "thread_time", None), time.process_time):
+        if candidate is None:
+            continue
+        try:
+            candidate()
+        except OSError:
+            continue
+        return candidate
+    return time.monotonic
 
 
 clock = _cpu_clock()
 """The one clock of every budget (and of everything that shares one out: the repair search, the
-time reading a file took): this process's CPU time in seconds."""
+time reading a file took): the CPU time of the thread that reads it, in seconds."""
 
 
 class BudgetExceeded(Exception):
@@ -120,6 +129,26 @@ def _arm() -> None:
     signal.setitimer(signal.ITIMER_PROF, max(left, 1e-4))
 
 
+@dataclass(frozen=True)
+class _CallersTimer:
+    """The ITIMER_PROF timer a caller had armed (a sampling profiler's, a caller's own CPU limit)
+    when the outermost budget began: budgets borrow the timer, and give back what remains of it."""
+
+    left: float
+    interval: float
+    process_cpu: float  # time.process_time() when saved: ITIMER_PROF counts the process's CPU time
+
+    @classmethod
+    def save(cls) -> _CallersTimer | None:
+        left, interval = signal.getitimer(signal.ITIMER_PROF)
+        return cls(left, interval, time.process_time()) if left > 0 else None
+
+    def restore(self) -> None:
+        """Re-arm the timer for what remains (soon, when it fell due meanwhile), interval too."""
+        rest = self.left - (time.process_time() - self.process_cpu)
+        signal.setitimer(signal.ITIMER_PROF, max(rest, 1e-4), self.interval)
+
+
 @contextmanager
 def limit(seconds: float, what: str | None = None) -> Iterator[None]:
     """Run the block under a budget of `seconds` of CPU time (never beyond an enclosing budget)."""
@@ -131,6 +160,7 @@ def limit(seconds: float, what: str | None = None) -> Iterator[None]:
         deadline, message = _stack.deadlines[-1]  # the enclosing budget ends first
     in_main = ALARM and threading.current_thread() is threading.main_thread()
     previous = None
+    callers_timer = None
     leaving = False
     if in_main:
         def expire(signum, frame):  # noqa: ARG001 - signal handler signature
@@ -148,6 +178,8 @@ def limit(seconds: float, what: str | None = None) -> Iterator[None]:
             # the alarm fired a little early (timer granularity): re-arm for the rest
             _arm()
 
+        if not _stack.deadlines:  # the outermost budget: keep the caller's own timer, if any
+            callers_timer = _CallersTimer.save()
         previous = signal.signal(signal.SIGPROF, expire)
     entry = (deadline, message)
     _stack.deadlines.append(entry)
@@ -171,6 +203,8 @@ def limit(seconds: float, what: str | None = None) -> Iterator[None]:
                 # the enclosing budget's alarm, or none at all: an alarm still armed behind a
                 # restored SIG_DFL would end the process (a pytest worker died of it)
                 _arm()
+                if callers_timer is not None:
+                    callers_timer.restore()
 
 
 @contextmanager

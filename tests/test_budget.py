@@ -178,7 +178,7 @@ def test_waiting_does_not_spend_a_budget():
         time.sleep(0.3)
         budgets.checkpoint()  # would raise on the wall clock
         assert budgets.remaining() > 0.1
-    assert budgets.clock is time.process_time
+    assert budgets.clock is time.thread_time
 
 
 @pytest.mark.skipif(not budgets.ALARM, reason="no CPU-time alarm (SIGPROF) on this platform")
@@ -246,9 +246,74 @@ def test_where_no_cpu_clock_works_budgets_fall_back_to_the_monotonic_clock(monke
     def broken() -> float:
         raise OSError("no CPU-time clock")
 
-    assert budgets._cpu_clock() is time.process_time
+    assert budgets._cpu_clock() is time.thread_time
+    monkeypatch.setattr(budgets.time, "thread_time", broken)
+    assert budgets._cpu_clock() is time.process_time  # no thread clock: the process's
     monkeypatch.setattr(budgets.time, "process_time", broken)
     assert budgets._cpu_clock() is time.monotonic
+
+
+def test_a_callers_busy_thread_does_not_spend_the_budget():
+    """The budget counts the checking thread's CPU time (rt15): under a budget of 1 CPU second, at most
+    0.9 s of its own work finishes while a thread of the caller's (a notebook's BLAS, here hashlib
+    without the GIL) spends the process's CPU time too -- 1.3 s in all, beyond the budget on the
+    process's clock."""
+    import hashlib
+    import threading
+
+    stop = threading.Event()
+
+    def background() -> None:
+        data = b"x" * (8 << 20)
+        while not stop.is_set():
+            hashlib.sha256(data).digest()
+
+    helper = threading.Thread(target=background, daemon=True)
+    helper.start()
+    try:
+        process_before, thread_before = time.process_time(), time.thread_time()
+        with budgets.limit(1.0, "thread budget"):  # work until the process spent 1.3 s (< 0.9 s of ours)
+            while time.process_time() - process_before < 1.3 and time.thread_time() - thread_before < 0.9:
+                sum(range(200))
+        process_spent = time.process_time() - process_before
+    finally:
+        stop.set()
+        helper.join()
+    assert process_spent >= 1.3  # more than the budget, spent by the process meanwhile: not counted
+    assert not budgets._stack.deadlines
+
+
+@pytest.mark.skipif(not budgets.ALARM, reason="no CPU-time alarm (SIGPROF) on this platform")
+def test_a_callers_own_cpu_timer_and_handler_are_given_back():
+    """A sampling profiler's periodic ITIMER_PROF timer (rt15): a budget borrows it, and when the
+    outermost budget ends the caller's handler is back and its timer runs again with its interval;
+    a caller's pending one-shot keeps what remained of it."""
+    samples = []
+
+    def sample(signum, frame):
+        samples.append(1)
+
+    previous = signal.signal(signal.SIGPROF, sample)
+    try:
+        signal.setitimer(signal.ITIMER_PROF, 0.01, 0.01)
+        with budgets.limit(5.0, "outer"):
+            with budgets.limit(2.0, "inner"):
+                burn(0.05)
+        assert signal.getsignal(signal.SIGPROF) is sample
+        left, interval = signal.getitimer(signal.ITIMER_PROF)
+        assert 0 < left <= 0.011 and interval == pytest.approx(0.01)
+        before = len(samples)
+        burn(0.2)
+        assert len(samples) - before >= 5  # the profiler samples again
+        signal.setitimer(signal.ITIMER_PROF, 1.0)
+        with pytest.raises(BudgetExceeded, match="short"):
+            with budgets.limit(0.1, "short"):
+                burn(5)
+        left, interval = signal.getitimer(signal.ITIMER_PROF)
+        assert 0.5 < left < 0.95 and interval == 0.0
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
 
 
 def test_a_spent_budget_says_it_counted_cpu_seconds():

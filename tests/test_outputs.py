@@ -235,3 +235,48 @@ def test_a_folder_inside_another_commands_folder_is_refused_by_move_in(tmp_path)
         with pytest.raises(OwnedElsewhereError, match="A.pdf: written by another command"):
             move_in(staging, folder, ["A.pdf"], ".elbo-sym-handouts.json")
     assert sorted(p.name for p in (outer / "sub").iterdir()) == ["a.pdf"]
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from elbo_sym.files import replace_file
+from elbo_sym.publish.outputs import claim_file, record_file
+folder, name = Path(sys.argv[1]), sys.argv[2]
+for i in range(150):
+    record_file(replace_file(claim_file(folder / f"{name}{i % 3}.xml"), f"{name} {i}".encode()))
+"""
+
+
+def test_two_commands_writing_into_one_folder_at_once_keep_every_entry(tmp_path):
+    """Red team rt15: `record_file` read and rewrote the folder's manifest unlocked, so of two commands
+    writing there at once one lost its entry (its next run was refused).  Two processes, 150 writes each."""
+    import subprocess
+    import sys
+
+    from elbo_sym.publish.outputs import FILES_MANIFEST, claim_file
+
+    writers = [subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), name]) for name in ("a", "b")]
+    assert [writer.wait(timeout=300) for writer in writers] == [0, 0]
+    assert sorted(listed(tmp_path, FILES_MANIFEST)) == ["a0.xml", "a1.xml", "a2.xml", "b0.xml", "b1.xml", "b2.xml"]
+    for name in ("a0.xml", "b2.xml"):
+        assert claim_file(tmp_path / name) == tmp_path / name  # a re-run may replace each
+
+
+def test_a_folder_locked_too_long_is_an_error_not_a_lost_entry(tmp_path, monkeypatch):
+    import fcntl
+
+    from elbo_sym.files import InputError
+    from elbo_sym.publish import outputs
+
+    (tmp_path / "quiz.xml").write_text("<quiz/>", "utf-8")
+    monkeypatch.setattr(outputs, "MANIFEST_LOCK_WAIT_SECONDS", 0.2)
+    holder = os.open(tmp_path, os.O_RDONLY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # another command, writing its entry
+        with pytest.raises(InputError, match="another elbo-sym command kept it locked for 0.2 s"):
+            outputs.record_file(tmp_path / "quiz.xml")
+    finally:
+        os.close(holder)
+    assert outputs.record_file(tmp_path / "quiz.xml") == tmp_path / "quiz.xml"
+    assert listed(tmp_path, outputs.FILES_MANIFEST) == ["quiz.xml"]

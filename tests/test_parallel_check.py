@@ -242,6 +242,45 @@ def test_patience_exceeds_every_budget_that_bounds_a_healthy_check():
     assert map_in_workers.__defaults__ == (3600.0 * WORKER_WALL_PER_CPU_SECOND + WORKER_MARGIN_SECONDS, None)
 
 
+def test_build_gives_each_files_worker_the_patience_of_its_own_budget(folder, monkeypatch):
+    """check_all (`build`, `web`) waits for each file's worker as long as that file's budget allows
+    (rt15 F5): its steps x --budget capped, or --file-budget -- not the largest file's 1260 s."""
+    from elbo_sym.limits import WORKER_MARGIN_SECONDS, WORKER_WALL_PER_CPU_SECOND
+
+    build = elbo_sym.report.build
+    small = build.load_in_time(str(folder / "a-gap.toml"), 5.0)
+    steps = len(small.derivation.steps)
+    assert build.check_patience(small, 5.0) == steps * 5.0 * WORKER_WALL_PER_CPU_SECOND + WORKER_MARGIN_SECONDS
+    assert build.check_patience(small, 5.0, total=7.0) == 7.0 * WORKER_WALL_PER_CPU_SECOND + WORKER_MARGIN_SECONDS
+    assert build.check_patience(small, 100.0) == 120.0 * WORKER_WALL_PER_CPU_SECOND + WORKER_MARGIN_SECONDS  # capped
+    assert build.check_patience(small, 5.0) < parallel.worker_patience(5.0)  # sooner than the largest file's
+    seen = {}
+
+    def capture(work, count, jobs, weight, patience, group=None):
+        seen.update({n: patience(n) for n in range(count)})
+        return [work(n) for n in range(count)]
+
+    monkeypatch.setattr(parallel, "map_in_workers", capture)
+    files = [str(folder / "a-gap.toml"), str(REPO / "derivations" / "tight.toml")]
+    build.check_all(files, 5.0, jobs=2)
+    tight = build.load_in_time(files[1], 5.0)
+    assert len(tight.derivation.steps) != steps  # (3 steps against 4)
+    assert seen == {0: build.check_patience(small, 5.0), 1: build.check_patience(tight, 5.0)}
+
+
+def test_a_pool_stops_each_item_at_its_own_patience():
+    """`patience` per item: the hung item with the short patience is stopped at it, while the item
+    with the long one finishes."""
+    def work(i: int) -> int:
+        if i == 1:
+            time.sleep(120)
+        return i
+
+    results = alone(lambda: map_in_workers(work, 3, 2, weight=lambda i: -i, patience=lambda i: 1.0 + 60 * (i != 1)))
+    assert isinstance(results[1], WorkerLost) and "within 1 s (wall clock)" in results[1].message
+    assert results[0] == 0 and results[2] == 2
+
+
 def test_an_exception_is_raised_here_as_a_serial_run_raises_it():
     def work(i: int) -> int:
         if i == 1:

@@ -76,9 +76,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("elbo_sym_folder_files", "glob patterns narrowing which derivation files a folder named on "
                   "the command line collects (default **/*.toml)", type="args",
                   default=list(DEFAULT_FOLDER_PATTERNS))
-    parser.addini("elbo_sym_budget", f"time budget in seconds per derivation step (default {STEP_BUDGET_SECONDS:g})",
+    parser.addini("elbo_sym_budget",
+                  f"time budget in CPU seconds per derivation step (default {STEP_BUDGET_SECONDS:g})",
                   default=str(STEP_BUDGET_SECONDS))
-    parser.addini("elbo_sym_file_budget", "time budget in seconds of one derivation file, reading it included "
+    parser.addini("elbo_sym_file_budget", "time budget in CPU seconds of one derivation file, reading it included "
                   f"(default: steps x elbo_sym_budget, at most {FILE_BUDGET_CAP_SECONDS:g})", default="")
 
 

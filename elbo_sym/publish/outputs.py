@@ -24,17 +24,20 @@ are owned the same way, through one manifest in the file's folder (:func:`claim_
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path, PurePosixPath
 
 from elbo_sym.files import FileReadError, InputError, read_regular_file, replace_file
+from elbo_sym.limits import MANIFEST_LOCK_WAIT_SECONDS
 
 __all__ = ["FILES_MANIFEST", "MANIFEST_BYTES", "NotOursError", "OwnedElsewhereError", "claim_file", "listed",
            "move_in", "plain_name", "record_file", "refuse_foreign", "refuse_unowned", "remove_stale", "stale_file",
@@ -178,13 +181,23 @@ def claim_file(path: Path) -> Path:
     (a file another command lists), before anything is written.  Called before the work and again
     just before writing."""
     folder, name = path.parent, path.name
+    if fnmatch.fnmatchcase(name.casefold(), MANIFEST_GLOB):  # rt15 F8: `--moodle .elbo-sym-files.json`
+        raise OwnedElsewhereError(f"{path}: elbo-sym's own manifests are named {MANIFEST_GLOB}; "
+                                  f"nothing was written; give the file another name")
     refuse_foreign(folder, FILES_MANIFEST, [name])
     try:
         empty = path.is_file() and not path.is_symlink() and path.stat().st_size == 0
     except OSError:
         empty = False
     if not empty:
-        refuse_unowned(folder, FILES_MANIFEST, [name])
+        try:
+            refuse_unowned(folder, FILES_MANIFEST, [name])
+        except NotOursError as error:
+            if any(_key(entry) == _key(name) for entry in listed(folder, FILES_MANIFEST)):
+                raise
+            # rt15 F7: a quiz or deck written before these manifests is not listed
+            raise NotOursError(f"{error} (written by an older elbo-sym, before it listed what it writes? "
+                               f"delete it once)") from None
     return path
 
 
@@ -192,10 +205,38 @@ def record_file(path: Path) -> Path:
     """List the file just written at `path` in its folder's :data:`FILES_MANIFEST` with its SHA-256, keeping
     the other entries whose files are still there (so a re-run may replace it, and nothing else)."""
     folder = path.parent
-    others = {entry: digest for entry, digest in _recorded(folder, FILES_MANIFEST).items()
-              if _key(entry) != _key(path.name) and stale_file(folder, entry) is not None}
-    write_manifest(folder, FILES_MANIFEST, [path.name], others)
+    with _folder_locked(folder, MANIFEST_LOCK_WAIT_SECONDS):  # two commands at once keep both entries (rt15)
+        others = {entry: digest for entry, digest in _recorded(folder, FILES_MANIFEST).items()
+                  if _key(entry) != _key(path.name) and stale_file(folder, entry) is not None}
+        write_manifest(folder, FILES_MANIFEST, [path.name], others)
     return path
+
+
+@contextmanager
+def _folder_locked(folder: Path, wait: float) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` itself (``flock`` on the folder: no lock file is left behind,
+    and the manifest, replaced atomically, is a new file each time) while its manifest is read and
+    rewritten; waits at most `wait` seconds, then InputError.  Where there is no ``flock``, unlocked."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise InputError(f"{folder / FILES_MANIFEST}: another elbo-sym command kept it locked for "
+                                     f"{wait:g} s; nothing was recorded, run this command again") from None
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(handle)  # (closing releases the lock)
 
 
 def stale_file(folder: Path, entry: str) -> Path | None:

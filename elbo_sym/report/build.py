@@ -53,7 +53,7 @@ from elbo_sym.engine.notation import (
 from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.repair import check_with_suggestions
 from elbo_sym.files import InputError, discover
-from elbo_sym.limits import STEP_BUDGET_SECONDS, loading_budget, validate_budget
+from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, loading_budget, validate_budget
 from elbo_sym.numbers.evaluate import Undefined
 from elbo_sym.numbers.evaluate import exact as exact_value
 from elbo_sym.numbers.exact import LogNumber
@@ -452,19 +452,30 @@ def check_all(paths: Sequence[str], budget: float, jobs: int | None = None,
     `build` and `web` check everything before they print anything.  Each file's reading and
     checking share its file budget (`total`, default steps x budget capped, as `check`).  Checked
     in `jobs` worker processes (None: as `check` chooses, report.parallel.default_jobs), as `check` does."""
-    from elbo_sym.report.parallel import WorkerLost, default_jobs, map_in_workers, worker_patience
+    from elbo_sym.report.parallel import WorkerLost, default_jobs, map_in_workers
 
     loaded, errors = load_all(paths, budget, total)
     if errors:
         return [], errors
     results = map_in_workers(lambda n: check_file(loaded[n], budget=budget, total=total), len(loaded),
                              default_jobs(len(loaded)) if jobs is None else jobs,
-                             weight=lambda n: _file_size(loaded[n].path), patience=worker_patience(budget, total),
+                             weight=lambda n: _file_size(loaded[n].path),
+                             patience=lambda n: check_patience(loaded[n], budget, total),
                              group=lambda n: loaded[n].derivation.spec)  # one model's files on one worker
     for one, result in zip(loaded, results):
         if isinstance(result, WorkerLost):
             raise InputError(f"{one.path}: {result.message}")
     return results, errors
+
+
+def check_patience(one: Loaded, budget: float, total: float | None = None) -> float:
+    """Wall seconds a worker may hold this loaded file (report.parallel.worker_patience): from the
+    file's own budget -- `total`, else its steps x `budget` capped (limits.file_budget), the budget
+    its check runs under -- so a small file's hung worker is stopped sooner than the largest's (rt15)."""
+    from elbo_sym.report.parallel import worker_patience
+
+    own = total if total is not None else file_budget(len(one.derivation.steps), budget)
+    return worker_patience(budget, own)
 
 
 def _file_size(path: str) -> int:
@@ -481,7 +492,7 @@ def input_error(error: DerivationError):
     return InputErrorReport.from_error(error)
 
 
-__all__ = ["Loaded", "check_file", "load_in_time", "load_deck_in_time", "load_all", "check_all",
+__all__ = ["Loaded", "check_file", "check_patience", "load_in_time", "load_deck_in_time", "load_all", "check_all",
            "report_of", "parameter_domains", "conditions_of", "math", "relation", "exact_form", "block_symbol",
            "vector_latex", "is_log_quantity", "input_error", "DECIMALS", "approx_latex"]
 

@@ -107,12 +107,13 @@ def _threads() -> int:
 
 
 def map_in_workers(work: Callable[[int], Any], count: int, jobs: int, weight: Callable[[int], float],
-                   patience: float = _PATIENCE_FOR_ANY_BUDGET,
+                   patience: float | Callable[[int], float] = _PATIENCE_FOR_ANY_BUDGET,
                    group: Callable[[int], Hashable] | None = None) -> list[Any]:
     """``[work(0), ..., work(count - 1)]``, each computed in a worker process (``jobs`` of them at
     most, heaviest `weight` first, the items of one `group` key kept on one worker while it can:
     :func:`schedule_groups`), or serially in this process when ``jobs`` or ``count`` is 1
     or fork is unavailable.  An item whose worker died, or held it more than `patience` seconds
+    (one number, or each item's own: `patience(i)`, a small file's hang is stopped sooner)
     (then it is killed), is a :class:`WorkerLost`."""
     if count <= 1 or jobs <= 1 or not _can_fork():
         return [work(i) for i in range(count)]
@@ -169,10 +170,12 @@ class _Worker:
 
 
 class _Pool:
-    def __init__(self, work: Callable[[int], Any], jobs: int, patience: float = _PATIENCE_FOR_ANY_BUDGET):
+    def __init__(self, work: Callable[[int], Any], jobs: int,
+                 patience: float | Callable[[int], float] = _PATIENCE_FOR_ANY_BUDGET):
         import selectors  # here, as pickle below: a serial check does without them
 
-        self.work, self.jobs, self.patience = work, jobs, patience
+        self.work, self.jobs = work, jobs
+        self.patience: Callable[[int], float] = patience if callable(patience) else (lambda _item: patience)
         self.workers: list[_Worker] = []
         self.selector = selectors.DefaultSelector()
         self.readable = selectors.EVENT_READ
@@ -227,19 +230,20 @@ class _Pool:
 
     def _time_left(self) -> float:
         """Seconds until the first busy worker runs out of patience (0: one has)."""
-        first = min(worker.since for worker in self.workers if worker.item is not None)
-        return max(0.0, first + self.patience - time.monotonic())
+        first = min(worker.since + self.patience(worker.item) for worker in self.workers if worker.item is not None)
+        return max(0.0, first - time.monotonic())
 
     def _stop_the_hung(self, pending: _Pending, results: list[Any]) -> None:
         """Kill every worker that held its item longer than the patience: the item is lost."""
         now = time.monotonic()
         for worker in list(self.workers):
-            if worker.item is not None and worker.pid and now - worker.since >= self.patience:
+            if worker.item is not None and worker.pid and now - worker.since >= self.patience(worker.item):
                 try:
                     os.kill(worker.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-                self._lose(worker, f"did not answer within {self.patience:g} s (wall clock) and was stopped",
+                waited = self.patience(worker.item)
+                self._lose(worker, f"did not answer within {waited:g} s (wall clock) and was stopped",
                            pending, results)
 
     def _lose(self, worker: _Worker, how: str | None, pending: _Pending, results: list[Any]) -> None:
