@@ -266,11 +266,18 @@ def _line_break(match: re.Match) -> str:
 
 
 def html_text(text: str) -> str:
-    """Prose for an HTML page that MathJax typesets (Anki, notebooks): escaped, and marked so
-    that MathJax leaves it alone -- a \\( ... \\) an author typed stays text, never math."""
+    """Prose for an HTML page that MathJax typesets (notebooks): escaped, and marked so that MathJax
+    leaves it alone -- a \\( ... \\) an author typed stays text, never math.  Both classes, since
+    MathJax 2 (the classic notebook) skips ``tex2jax_ignore`` and MathJax 3 by default only
+    ``mathjax_ignore``; the backslashes and dollars as character references besides, so a renderer
+    that honours neither class still finds no delimiter (the Anki and Moodle prose does the same:
+    elbo_sym.publish.anki.author_html)."""
     import html
 
-    return f'<span class="tex2jax_ignore">{html.escape(text, quote=False)}</span>' if text else ""
+    if not text:
+        return ""
+    escaped = html.escape(text, quote=False).replace("\\", "&#92;").replace("$", "&#36;")
+    return f'<span class="tex2jax_ignore mathjax_ignore">{escaped}</span>'
 
 
 def inline(text: str) -> str:
