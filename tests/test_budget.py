@@ -272,14 +272,16 @@ def test_a_callers_busy_thread_does_not_spend_the_budget():
     helper.start()
     try:
         process_before, thread_before = time.process_time(), time.thread_time()
-        with budgets.limit(1.0, "thread budget"):  # work until the process spent 1.3 s (< 0.9 s of ours)
-            while time.process_time() - process_before < 1.3 and time.thread_time() - thread_before < 0.9:
+        with budgets.limit(1.0, "thread budget"):  # work until the process spent 1.3 s (< 0.95 s of ours)
+            while time.process_time() - process_before < 1.3 and time.thread_time() - thread_before < 0.95:
                 sum(range(200))
         process_spent = time.process_time() - process_before
     finally:
         stop.set()
         helper.join()
-    assert process_spent >= 1.3  # more than the budget, spent by the process meanwhile: not counted
+    # more than the budget, spent by the process meanwhile, and not counted (on a loaded machine the
+    # helper thread may get less than the 0.4 s asked of it; 1.05 s still exceeds the budget)
+    assert process_spent > 1.05
     assert not budgets._stack.deadlines
 
 
