@@ -56,7 +56,8 @@ from dataclasses import dataclass
 from elbo_sym.limits import MAX_WORD_CHARS
 
 __all__ = ["MATH_CHARACTERS", "TEXT_CHARACTERS", "TEX_RELATIONS", "PARAGRAPH", "ProseError", "ProseSpan", "allowed",
-           "check_prose", "first_relation", "html_text", "inline", "is_relation", "make_safe", "relation_characters",
+           "AUTHOR_CLASSES", "TEX_SIGNS", "character_references", "check_prose", "first_relation", "html_text",
+           "inline", "is_relation", "make_safe", "relation_characters",
            "spelled_relation", "split_math", "terminal_safe", "TerminalSafeStream", "counted",
            "sentence"]
 
@@ -265,19 +266,32 @@ def _line_break(match: re.Match) -> str:
     return PARAGRAPH if len(re.split(r"\r\n|\r|\n", match.group())) >= 3 else " "
 
 
+AUTHOR_CLASSES = "tex2jax_ignore mathjax_ignore"
+"""The classes that keep MathJax out of author prose: ``mathjax_ignore`` is what MathJax 3 and 4 skip
+by default (Anki's review screen runs MathJax 3.2 with that default, ts/mathjax/index.ts; Moodle's
+filter MathJax 4), ``tex2jax_ignore`` what MathJax 2 skipped (the classic notebook)."""
+TEX_SIGNS = re.compile(r"[{}$\\[]")
+"""What no reader of author prose may take for markup: TeX's braces, dollars and backslashes (a MathJax
+delimiter, a Moodle filter's braces) and ``[`` (Anki's own ``[latex]``, ``[$]``, ``[sound:...]``)."""
+
+
+def character_references(escaped: str, signs: re.Pattern[str] = TEX_SIGNS) -> str:
+    """HTML text with each of `signs` as a character reference (``&#36;`` for ``$``): shown as typed,
+    never read as markup."""
+    return signs.sub(lambda sign: f"&#{ord(sign.group(0))};", escaped)
+
+
 def html_text(text: str) -> str:
-    """Prose for an HTML page that MathJax typesets (notebooks): escaped, and marked so that MathJax
-    leaves it alone -- a \\( ... \\) an author typed stays text, never math.  Both classes, since
-    MathJax 2 (the classic notebook) skips ``tex2jax_ignore`` and MathJax 3 by default only
-    ``mathjax_ignore``; the backslashes and dollars as character references besides, so a renderer
-    that honours neither class still finds no delimiter (the Anki and Moodle prose does the same:
-    elbo_sym.publish.anki.author_html)."""
+    """Author prose as HTML that shows as typed wherever it goes (notebooks, Anki's fields, Moodle's
+    questions): escaped, in a span of :data:`AUTHOR_CLASSES`, its :data:`TEX_SIGNS` as character
+    references -- no MathJax delimiter (``\\(``, ``\\[``), no Moodle filter brace, and none of the tags
+    Anki itself replaces in a field before MathJax runs (rslib latex.rs and text.rs: ``[latex]``,
+    ``[$]`` and ``[$$]`` become LaTeX images, ``[sound:...]`` a player) can be read in it."""
     import html
 
     if not text:
         return ""
-    escaped = html.escape(text, quote=False).replace("\\", "&#92;").replace("$", "&#36;")
-    return f'<span class="tex2jax_ignore mathjax_ignore">{escaped}</span>'
+    return f'<span class="{AUTHOR_CLASSES}">{character_references(html.escape(text, quote=False))}</span>'
 
 
 def inline(text: str) -> str:

@@ -18,6 +18,7 @@ from elbo_sym.cli import main  # noqa: E402
 from elbo_sym.engine.notation import to_latex  # noqa: E402
 from elbo_sym.files import InputError  # noqa: E402
 from elbo_sym.lesson.practice import load_flashcards  # noqa: E402
+from elbo_sym.prose import AUTHOR_CLASSES  # noqa: E402
 from elbo_sym.publish import anki  # noqa: E402
 
 
@@ -49,9 +50,9 @@ def test_fields_use_the_printer_and_escape_prose(deck) -> None:
     front, back, formula, topic = anki.note_fields(card)
     f = card.formula
     assert formula.startswith(r"\(" + to_latex(f.lhs)) and formula.endswith(r"\)")
-    plain = back.replace(f'<span class="{anki.AUTHOR_CLASSES}">', "").replace("</span>", "")
+    plain = back.replace(f'<span class="{AUTHOR_CLASSES}">', "").replace("</span>", "")
     assert "<" not in plain.replace("&lt;", "")  # prose is HTML-escaped, in spans MathJax ignores
-    assert front == f'<span class="{anki.AUTHOR_CLASSES}">{" ".join(card.front.split())}</span>'
+    assert front == f'<span class="{AUTHOR_CLASSES}">{" ".join(card.front.split())}</span>'
     tight = next(c for c in deck.cards if c.conditions_text == ("q(z) = p(z | x)",))
     assert anki.note_fields(tight)[2] == (anki.mathjax(tight.formula.latex) + " &nbsp; if "
                                           + anki.mathjax(tight.conditions_latex))

@@ -2,7 +2,7 @@
 
 Formulas are the checked ones (:mod:`elbo_sym.lesson.practice`), typeset by the one printer
 (:func:`elbo_sym.engine.notation.to_latex`) and wrapped in Anki's MathJax delimiters ``\\( ... \\)``.
-Prose is HTML-escaped and kept from every reader of the card's HTML (:func:`author_html`).
+Prose is HTML-escaped and kept from every reader of the card's HTML (:func:`elbo_sym.prose.html_text`).
 Identifiers are stable, so re-importing an updated deck updates the notes instead of duplicating
 them, and they belong to one course, so two courses' decks never merge (:func:`anki_identity`):
 
@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from elbo_sym.files import PROJECT_FILE, InputError, replace_file, source_date_epoch
+from elbo_sym.prose import html_text
 
 __all__ = [
     "DECK_ID",
@@ -40,7 +41,6 @@ __all__ = [
     "AnkiError",
     "AnkiIdentity",
     "anki_identity",
-    "author_html",
     "course_deck_name",
     "deck_name",
     "build_deck",
@@ -117,27 +117,8 @@ def mathjax(latex: str) -> str:
     return r"\(" + html.escape(body, quote=False) + r"\)"
 
 
-AUTHOR_CLASSES = "tex2jax_ignore mathjax_ignore"
-"""The classes that keep MathJax out of author prose: ``mathjax_ignore`` is what MathJax 3 and 4 skip
-by default (Anki's review screen runs MathJax 3.2 with that default, ts/mathjax/index.ts; Moodle's
-filter MathJax 4), ``tex2jax_ignore`` what MathJax 2 skipped."""
-_AUTHOR_SIGNS = re.compile(r"[{}$\\[]")
-
-
-def author_html(text: str) -> str:
-    """Author prose as HTML that shows as typed wherever the card goes: escaped, in a span of
-    :data:`AUTHOR_CLASSES`, its ``{ } $ \\`` and ``[`` as character references.  No MathJax
-    delimiter (``\\(``, ``\\[``), no Moodle filter brace, and none of the tags Anki itself
-    replaces in a field before MathJax runs (rslib latex.rs and text.rs: ``[latex]``, ``[$]`` and
-    ``[$$]`` become LaTeX images, ``[sound:...]`` a player) can be read in it."""
-    if not text:
-        return ""
-    escaped = _AUTHOR_SIGNS.sub(lambda sign: f"&#{ord(sign.group(0))};", html.escape(text, quote=False))
-    return f'<span class="{AUTHOR_CLASSES}">{escaped}</span>'
-
-
 def prose_html(text: str, vocabulary: Any = None) -> str:
-    """Card prose as HTML: text as :func:`author_html`, ``$...$`` formulas through the printer as MathJax
+    """Card prose as HTML: text as :func:`elbo_sym.prose.html_text`, ``$...$`` formulas through the printer as MathJax
     (names from `vocabulary`, the deck's; None: the lesson's), blank lines as line breaks
     (Anki's fields; the Moodle quiz of a deck, elbo_sym.publish.moodle, too).  A ``[`` of the text is
     a character reference: Anki reads ``[sound:x.mp3]`` (and its other ``[...]`` media and TTS tags)
@@ -152,7 +133,7 @@ def prose_html(text: str, vocabulary: Any = None) -> str:
         elif part.kind == "paragraph":
             out.append("<br><br>")
         else:
-            out.append(author_html(re.sub(r"\s+", " ", part.text)))
+            out.append(html_text(re.sub(r"\s+", " ", part.text)))
     return "".join(out).strip()
 
 

@@ -45,7 +45,7 @@ three rules:
   ``assemble_category_path`` does (:func:`_category_path`).
 * Moodle's MathJax filter loads MathJax 4, which ignores elements of class ``mathjax_ignore``
   (``tex2jax_ignore`` was MathJax 2's): a card's prose is marked with both, so a ``\\(`` an
-  author typed stays text (:func:`elbo_sym.publish.anki.author_html`, as on the Anki cards).
+  author typed stays text (:func:`elbo_sym.prose.html_text`, as on the Anki cards).
 * That filter turns ``<`` and ``>`` inside any ``{...}`` of the HTML into text; a brace in an
   author's prose would pair with one after a formula and break the tags between. Prose
   braces, dollars, backslashes (and ``[``, for Anki's own tags) are written as character
@@ -68,6 +68,7 @@ from elbo_sym.engine.notation import z
 from elbo_sym.files import InputError, replace_file
 from elbo_sym.lesson.exercises import PARTS
 from elbo_sym.limits import MOODLE_NAME_CHARS
+from elbo_sym.prose import character_references
 from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, exercises_context, math
 
 __all__ = [
@@ -129,14 +130,15 @@ def _parts_asked(parts: Sequence[str] | None) -> tuple[str, ...]:
     return () if asked == PARTS else asked
 
 
-_TEX_SIGNS = re.compile(r"[{}$\\]")
+_NAME_SIGNS = re.compile(r"[{}$\\]")
+"""The TeX signs a name holds as character references (not ``[``: no Anki reads a Moodle name)."""
 
 
 def _tex_free(escaped: str) -> str:
     """HTML text with its braces, dollars and backslashes as character references: shown as typed,
     never read as TeX by Moodle's TeX and MathJax filters (which run on names too, with "filter all
     strings"; red team rt12: a deck titled ``$$\\href{javascript:...}{x}$$``)."""
-    return _TEX_SIGNS.sub(lambda sign: f"&#{ord(sign.group(0))};", escaped)
+    return character_references(escaped, _NAME_SIGNS)
 
 
 def _stored_name(plain: str, suffix: str = "") -> str:
