@@ -38,7 +38,7 @@ from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError
 from elbo_sym.engine.models.general import SEARCH_K
 from elbo_sym.engine.notation import Limit, to_latex, to_text
 from elbo_sym.engine.premises import HOLDS, UNDECIDED, PremiseJudge, PremiseTally, premise_text, premises_of
-from elbo_sym.engine.rules import RULES, RuleOutcome, difference, proves_zero, residuals
+from elbo_sym.engine.rules import FLIPPED, RULES, RuleOutcome, difference, proves_zero, residuals
 from elbo_sym.engine.samples import (
     counts_fit,
     for_definedness,
@@ -983,7 +983,7 @@ def _least_plan(residual: Expr, rel: str, D: Symbol, model, beyond: str) -> _Exa
     (red team rt15: Sum(w_d**2) + (b - D)**2 + (D - 20)**2 > 0, false at D = 20, b = 20, every w_d = 0);
     None for any other residual."""
     variables = tuple(sorted(residual.free_symbols - {D}, key=str))
-    if len(variables) < 2 or rel not in _FLIPPED:
+    if len(variables) < 2 or rel not in FLIPPED:
         return None
     found_frees = {t: _least_variable(t, model, D) for t in variables}
     frees = {t: f for t, f in found_frees.items() if f is not None}
@@ -992,7 +992,7 @@ def _least_plan(residual: Expr, rel: str, D: Symbol, model, beyond: str) -> _Exa
         return None  # two sums over one block (Sum(mu_d), Sum(mu_d**2)) are not independent
     own = {t: Symbol(f"v#{t}", real=True) for t in variables}
     written = residual.xreplace({t: f.written.xreplace({f.variable: own[t]}) for t, f in frees.items()})
-    sign, want = (1, rel) if rel in (">=", ">") else (-1, _FLIPPED[rel])  # an upper bound: the greatest value
+    sign, want = (1, rel) if rel in (">=", ">") else (-1, FLIPPED[rel])  # an upper bound: the greatest value
     found = least_over(expand(sign * written), D, tuple(own[t] for t in variables))
     failure = None if found is None else first_failure(found.value, D, want)
     if found is None or failure is None:
@@ -1182,9 +1182,6 @@ def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
     return _Free(t, span, t, t.name, within=within, narrowed=allowed != model.parameter_bounds.get(t))
 
 
-_FLIPPED = {">=": "<=", ">": "<", "<=": ">=", "<": ">"}
-
-
 def _premise_differences(model) -> list[tuple[str, Expr]] | None:
     """(rel, left - right in the model's parameters) of each premise (``assume = ["mu >= 1"]``); None
     when one cannot be read so."""
@@ -1225,7 +1222,7 @@ def _within_premises(t: Symbol, interval: Interval, model) -> Interval | None:
     for rel, d in _premise_differences(model) or ():
         if t not in d.free_symbols:
             continue
-        if d.free_symbols != {t} or rel not in _FLIPPED:
+        if d.free_symbols != {t} or rel not in FLIPPED:
             return None
         try:
             poly = Poly(d, t, domain="QQ")
@@ -1234,7 +1231,7 @@ def _within_premises(t: Symbol, interval: Interval, model) -> Interval | None:
         if poly.degree() != 1:
             return None
         a, c = (Fraction(int(k.p), int(k.q)) for k in poly.all_coeffs())
-        bound, rel = -c / a, rel if a > 0 else _FLIPPED[rel]
+        bound, rel = -c / a, rel if a > 0 else FLIPPED[rel]
         if rel in (">=", ">") and (interval.lower is None or bound > interval.lower
                                    or (bound == interval.lower and rel == ">")):
             interval = replace(interval, lower=bound, lower_open=rel == ">")
@@ -1586,7 +1583,7 @@ def compose(first: str | None, second: str | None) -> str | None:
     return None
 
 
-_FLIP = {"=": "=", ">=": "<=", "<=": ">=", ">": "<", "<": ">"}
+_FLIP = {"=": "=", **FLIPPED}
 
 
 def implies(have: str, want: str) -> bool:

@@ -56,6 +56,7 @@ from elbo_sym.engine.derivation import Derivation, Example, Formula, Step
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.notation import to_latex
 from elbo_sym.engine.parse import Vocabulary, parse_expression
+from elbo_sym.engine.rules import FLIPPED
 from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, validate_budget
 
 SEARCH_BUDGET_SECONDS = 5.0
@@ -72,7 +73,6 @@ STANDARD_TERMS = ("KL(q(z), p(z))", "KL(q(z), p(z | x))", "E(q, log(p(x | z)))",
 """The lesson's quantities, tried as a missing term (when the file's vocabulary has them)."""
 
 _INEQUALITY_RULES = ("jensen", "kl-nonneg")
-_REVERSE = {">=": "<=", "<=": ">=", ">": "<", "<": ">"}
 _NON_STRICT = {">": ">=", "<": "<="}
 
 
@@ -566,8 +566,8 @@ def candidates(step: Step, context: tuple[str, ...] = ()) -> list[Candidate]:
         out.append(Candidate(description, new_rel, new_text, new_rule, cost, len(out)))
 
     # The relation.
-    if rel in _REVERSE:
-        add("reverse the inequality", _REVERSE[rel], text, rule, 1)
+    if rel in FLIPPED:
+        add("reverse the inequality", FLIPPED[rel], text, rule, 1)
     if rel in _NON_STRICT:
         add("use the non-strict inequality", _NON_STRICT[rel], text, rule, 1)
     # '=' that is really an inequality, and inequalities that are really identities.

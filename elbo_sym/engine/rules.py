@@ -928,7 +928,7 @@ def assumption(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
         if proves_zero(difference(gap, difference(A, B)), model):
             have = premise.rel
         elif proves_zero(difference(gap, difference(B, A)), model):
-            have = _FLIPPED[premise.rel]
+            have = FLIPPED[premise.rel]
         else:
             continue
         matched = (f"{to_text(prev)} - ({to_text(new)}) equals the difference of the sides of the premise "
@@ -946,7 +946,8 @@ def assumption(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
                               "the difference of a premise's sides", plain.conditions, plain.residual)
 
 
-_FLIPPED = {">=": "<=", "<=": ">=", ">": "<", "<": ">"}
+FLIPPED = {">=": "<=", "<=": ">=", ">": "<", "<": ">"}
+"""An inequality read from its other side (a <= b is b >= a): the one table of it."""
 
 
 def combination_numerator(coefficient: Expr) -> Expr:
