@@ -40,8 +40,8 @@ from elbo_sym.files import FileReadError, InputError, read_regular_file, replace
 from elbo_sym.limits import MANIFEST_LOCK_WAIT_SECONDS
 
 __all__ = ["FILES_MANIFEST", "MANIFEST_BYTES", "NotOursError", "OwnedElsewhereError", "claim_file", "listed",
-           "move_in", "plain_name", "record_file", "refuse_foreign", "refuse_unowned", "remove_stale", "stale_file",
-           "staging_folder", "write_manifest"]
+           "move_in", "plain_name", "record_file", "refuse_foreign", "refuse_to_replace", "refuse_unowned",
+           "remove_stale", "stale_file", "staging_folder", "write_manifest"]
 
 MANIFEST_BYTES = 1 << 20
 """The largest manifest read back; a larger (or unreadable, or malformed) one lists nothing."""
@@ -172,6 +172,14 @@ def refuse_unowned(folder: Path, manifest: str, names: Iterable[str]) -> None:
         why = "changed since elbo-sym wrote it" if key in recorded else "elbo-sym did not write it"
         raise NotOursError(f"{target}: {why}, and this command would replace it: nothing was written; "
                            f"delete or move that file, or write into another folder")
+
+
+def refuse_to_replace(folder: Path, manifest: str, names: Iterable[str]) -> None:
+    """Both refusals a command asks before it writes `names` into `folder` under `manifest`: another
+    command's file (:func:`refuse_foreign`), then one that is not its own, unchanged (:func:`refuse_unowned`)."""
+    names = list(names)
+    refuse_foreign(folder, manifest, names)
+    refuse_unowned(folder, manifest, names)
 
 
 def claim_file(path: Path) -> Path:

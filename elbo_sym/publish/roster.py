@@ -68,7 +68,7 @@ from elbo_sym.files import FileReadError, read_regular_file
 from elbo_sym.limits import MAX_ROSTER_BYTES, MAX_SEED, MAX_STUDENTS, PRINTED_COMMAND_LINE_CHARS
 from elbo_sym.prose import allowed, counted, describe
 from elbo_sym.publish.handouts import HandoutError, course_latex, exercises_arguments, exercises_context
-from elbo_sym.publish.outputs import move_in, refuse_foreign, refuse_unowned
+from elbo_sym.publish.outputs import move_in, refuse_to_replace
 from elbo_sym.publish.pdfpages import GROUP_KEY, PdfPagesError, parse_pdf, split_by_group, write_pages
 from elbo_sym.publish.render import (
     INSTALL_HINT,
@@ -403,8 +403,7 @@ def build_roster(students: Sequence[Student], out_dir: str | os.PathLike[str], *
     batches = [[(i, s, seeds[s.id]) for i, s in enumerate(students[start:start + BATCH_STUDENTS])]
                for start in range(0, len(students), BATCH_STUDENTS)]
     out = Path(out_dir)
-    refuse_foreign(out, ROSTER_MANIFEST, [*(f"{s.id}.pdf" for s in students), f"{KEY_NAME}.pdf"])  # before the TeX
-    refuse_unowned(out, ROSTER_MANIFEST, [*(f"{s.id}.pdf" for s in students), f"{KEY_NAME}.pdf"])
+    refuse_to_replace(out, ROSTER_MANIFEST, [*(f"{s.id}.pdf" for s in students), f"{KEY_NAME}.pdf"])  # before the TeX
     out.mkdir(exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".elbo-sym-roster-", dir=out))
     workdir = Path(tempfile.mkdtemp(prefix="elbo-sym-roster-tex-"))

@@ -48,7 +48,7 @@ from pathlib import Path
 from elbo_sym.engine.parse import Vocabulary
 from elbo_sym.files import InputError
 from elbo_sym.limits import MAX_TITLE_CHARS
-from elbo_sym.publish.outputs import refuse_foreign, refuse_unowned, remove_stale
+from elbo_sym.publish.outputs import refuse_to_replace, remove_stale
 from elbo_sym.publish.web import Asset, Page, md_text, write_pages
 from elbo_sym.report.build import prose_parts
 from elbo_sym.report.model import prose_text
@@ -148,8 +148,7 @@ def write_site(items: Sequence[Page | Asset], out_dir: str | os.PathLike[str]) -
     previous run wrote and this one does not (listed in :data:`MANIFEST`); the written and the
     removed paths."""
     out = Path(out_dir)
-    refuse_foreign(out, MANIFEST, [item.path for item in items])
-    refuse_unowned(out, MANIFEST, [item.path for item in items])
+    refuse_to_replace(out, MANIFEST, [item.path for item in items])
     written = write_pages(items, out)
     return written, remove_stale(out, MANIFEST, [item.path for item in items], _removable)
 

@@ -80,7 +80,7 @@ from elbo_sym.engine.parse import Vocabulary
 from elbo_sym.files import replace_file
 from elbo_sym.limits import STEP_BUDGET_SECONDS
 from elbo_sym.prose import counted, sentence
-from elbo_sym.publish.outputs import plain_name, refuse_foreign, refuse_unowned, remove_stale
+from elbo_sym.publish.outputs import plain_name, refuse_to_replace, remove_stale
 from elbo_sym.publish.render import LatexMarkup, smart_punctuation
 from elbo_sym.report.model import VERDICT_MARK, DerivationReport, Prose
 
@@ -982,8 +982,7 @@ def write_page_set(items: Sequence[Page | Asset], out_dir: str | os.PathLike[str
     page without ``--literature``); never a file the manifest does not list, nor one outside the folder.
     Returns the written and the removed paths."""
     out = Path(out_dir)
-    refuse_foreign(out, PAGES_MANIFEST, [item.path for item in items])
-    refuse_unowned(out, PAGES_MANIFEST, [item.path for item in items])
+    refuse_to_replace(out, PAGES_MANIFEST, [item.path for item in items])
     written = write_pages(items, out)
     return written, remove_stale(out, PAGES_MANIFEST, [item.path for item in items], plain_name)
 
