@@ -22,10 +22,10 @@ and leaving an inner budget re-arms the outer one.  Two mechanisms enforce a dea
 SymPy's caches can be left half-filled by an interruption; callers that catch
 :class:`BudgetExceeded` clear them (``sympy.core.cache.clear_cache``).
 
-A deadline ends work sooner on a busy machine.  Where a verdict must not depend on the load
+A CPU-time deadline still ends work sooner on a slower CPU.  Where the plan of a search is fixed
 (the counterexample search of a ``K = "any"`` step), the work itself is counted as well
-(:class:`WorkCount`): it stops at the same point on an idle and on a busy machine, and the
-deadline stays only the backstop.
+(:class:`WorkCount`): it stops at the same point on every machine, and the deadline stays only
+the backstop.
 """
 
 from __future__ import annotations
