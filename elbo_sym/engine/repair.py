@@ -405,12 +405,10 @@ def solution_problem(derivation: Derivation, model: Model, results: list[StepRes
         return None
     shown = "; ".join(f"step {results[i].step.index}: {results[i].suggestion.describe()}"  # type: ignore[union-attr]
                       for i in mistakes)
-    first = results[mistakes[0]].step.index
-    whose = "the file's repair" if all(results[i].suggestion.authored for i in mistakes) else (  # type: ignore[union-attr]
-        "the suggested correction")
-    return (f"the solution does not hold: with {whose} ({shown}) {problem}. A teaching file's claim must be true "
-            f"and shown by the corrected chain: check that the claim is true, and write the intended correction "
-            f"as repair = \"...\" on step {first}")
+    first = results[mistakes[0]].step.index  # (not every correction is the file's own: that returned above)
+    return (f"the solution does not hold: with the suggested correction ({shown}) {problem}. A teaching file's "
+            f"claim must be true and shown by the corrected chain: check that the claim is true, and write the "
+            f"intended correction as repair = \"...\" on step {first}")
 
 
 def corrected_chain_problem(derivation: Derivation, model: Model, results: list[StepResult],
