@@ -526,7 +526,7 @@ def value_pieces(c: CounterexampleReport) -> tuple[LatexMarkup, ...]:
     differ from its most common one, then "mu_d = 0 for every other d <= 14". Every value stays in
     the report (its JSON, `check`); only the printed list is shorter."""
     items = c.where_items()
-    blocks = _numbered_blocks(c)
+    blocks = _numbered_blocks(c, items)
     pieces: list[str] = []
     done: set[str] = set()
     for (raw, values), (label, shown) in zip(c.values, items):
@@ -542,11 +542,12 @@ def value_pieces(c: CounterexampleReport) -> tuple[LatexMarkup, ...]:
     return tuple(LatexMarkup(p) for p in pieces)
 
 
-def _numbered_blocks(c: CounterexampleReport) -> dict[str, str]:
+def _numbered_blocks(c: CounterexampleReport, items: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, str]:
     """label -> its block's name, for blocks of one-value labels name1, name2, ..., nameN (N >= 3,
-    each index once, labels printed with that index as a subscript); other labels are in none."""
+    each index once, labels printed with that index as a subscript); other labels are in none.
+    `items`: ``c.where_items()``, split once by the caller."""
     members: dict[str, list[tuple[int, str, str]]] = {}
-    for (raw, values), (label, _) in zip(c.values, c.where_items()):
+    for (raw, values), (label, _) in zip(c.values, items):
         numbered = NUMBERED_LABEL.fullmatch(raw)
         if numbered and len(values) == 1 and label.endswith(f"_{{{numbered[2]}}}"):
             members.setdefault(numbered[1], []).append((int(numbered[2]), raw, label))
