@@ -325,3 +325,12 @@ longer one as values the line may break between (a K = 233 prior, mu_1..mu_64 of
 EXPLAIN_LINE_WIDTH = 100
 """`explain` prints a counterexample whose line would be longer than this many characters with its
 values on lines of their own, at most this long (D = 14's 45 values on five lines, not one)."""
+
+MAX_SHOWN_VALUE_CHARS = 80
+"""A TOML value quoted in a loader's message is cut after this many characters."""
+
+PARAMETER_NAME_RULE = ("a name is a letter (a-z, A-Z) and up to 19 more letters or digits (beta, alpha2), "
+                       "or 2 to 12 letters (and up to 3 digits), one `_` and a letter with up to 9 more letters or "
+                       "digits (theta_old)")
+"""What engine.derivation's _NAME and _INDEXED_NAME accept, in words (the error a refused parameter
+name shows); a change to either pattern changes this sentence too."""

@@ -14,6 +14,7 @@ import pytest
 
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import DerivationError, loads
+from elbo_sym.limits import MAX_SHOWN_VALUE_CHARS, PARAMETER_NAME_RULE
 
 GAP = ('title = "t"\nK = 2\nstart = "log(p(x)) - ELBO(q)"\n\n[[step]]\nrel = "="\n'
        'expr = "KL(q(z), p(z | x))"\nrule = "definition"\n')
@@ -72,6 +73,14 @@ def test_a_refused_parameter_name_states_the_rule_and_the_rule_is_the_code():
         loads(BETA.replace("NAME", name), "f.toml")
     for name in ("b" * 21, "a_c", "abcdefghijklm_c", "abcd1234_c", "ab_c1234567890", "ab_1"):
         assert "cannot name a parameter: a name is a letter (a-z, A-Z)" in message(BETA.replace("NAME", name)), name
+
+
+def test_the_loaders_words_and_cut_come_from_limits():
+    """One place for each constant (elbo_sym.limits): the rule a refused name states, and where a
+    quoted value is cut."""
+    assert message(BETA.replace("NAME", "ab_1")).endswith(f"cannot name a parameter: {PARAMETER_NAME_RULE}")
+    long = "7" * (MAX_SHOWN_VALUE_CHARS + 5)
+    assert message(GAP.replace("K = 2", f'K = "{long}"')).endswith(f'got "{long[:MAX_SHOWN_VALUE_CHARS - 1]}...')
 
 
 def test_the_chains_k_message_gives_the_range_for_its_layers_and_any_up_to_five():

@@ -63,10 +63,12 @@ from elbo_sym.limits import (
     MAX_K,
     MAX_K_TIMES_STEPS,
     MAX_PREMISES,
+    MAX_SHOWN_VALUE_CHARS,
     MAX_STEPS,
     MAX_SUMMARY_CHARS,
     MAX_TITLE_CHARS,
     MAX_WHY_CHARS,
+    PARAMETER_NAME_RULE,
     POINTER_CONTEXT_CHARS,
 )
 from elbo_sym.numbers.exact import EXACT_NUMBER
@@ -1470,14 +1472,6 @@ def _toml_value(value: object) -> str:
     else:
         text = str(value)
     return text if len(text) <= MAX_SHOWN_VALUE_CHARS else text[:MAX_SHOWN_VALUE_CHARS] + "..."
-
-
-MAX_SHOWN_VALUE_CHARS = 80
-"""A TOML value quoted in a message is cut after this many characters."""
-PARAMETER_NAME_RULE = ("a name is a letter (a-z, A-Z) and up to 19 more letters or digits (beta, alpha2), "
-                       "or 2 to 12 letters (and up to 3 digits), one `_` and a letter with up to 9 more letters or "
-                       "digits (theta_old)")
-"""What _NAME and _INDEXED_NAME accept, in words (the error a refused parameter name shows)."""
 
 
 _ESCAPES = {"n": "\n", "t": "\t", "b": "\b", "f": "\f", "r": "\r", "e": "\x1b", '"': '"', "\\": "\\"}
