@@ -10,6 +10,7 @@ their own; the report (JSON, `check`) keeps every value.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -25,7 +26,7 @@ from elbo_sym.engine.derivation import load
 from elbo_sym.limits import EXPLAIN_LINE_WIDTH
 from elbo_sym.publish import web
 from elbo_sym.publish.handouts import mistake_context, mistakes_handout, value_pieces, write_handouts
-from elbo_sym.report.model import CounterexampleReport
+from elbo_sym.report.model import CounterexampleReport, DerivationReport, Math, StepReport, WhereItem
 
 ROOT = Path(__file__).resolve().parent.parent
 AT_14 = ROOT / "tests" / "data" / "redteam" / "d_any_teaching_fails_at_14.toml"
@@ -41,16 +42,16 @@ def _counterexample(report) -> CounterexampleReport:
 
 @pytest.mark.parametrize(("path", "D"), [(AT_14, 14), (AT_64, 64)])
 def test_the_report_keeps_every_value(checked_report, path, D):
-    """Every coordinate's exact value is in the report (JSON, `check`), and each splits back out
-    of where_latex, the label printed with its index (mu_{14}, not the text mu14)."""
+    """Every coordinate's exact value is in the report (JSON, `check`), each carried through the
+    printer as its own piece, the label printed with its index (mu_{14}, not the text mu14)."""
     c = _counterexample(checked_report(path))
     labels = [label for label, _ in c.values]
     assert labels[:2 * D] == [f"{name}{d}" for d in range(1, D + 1) for name in ("mu", "sigma")]
     assert labels[2 * D:] == [f"w{d}" for d in range(1, D + 1)] + ["b", "s", "x"]
-    items = c.where_items()
+    items = c.where_pieces
     assert len(items) == len(c.values) == 3 * D + 3
-    assert items[2 * D - 1][0] == rf"\sigma_{{{D}}}" and r"\text{mu" not in c.where_latex
-    assert all(len(values) == 1 for _, values in items)
+    assert items[2 * D - 1].label == rf"\sigma_{{{D}}}" and r"\text{mu" not in c.where_latex
+    assert all(len(item.values) == 1 for item in items)
 
 
 def test_a_numbered_block_is_summarised_and_nothing_is_lost(checked_report):
@@ -77,17 +78,46 @@ def test_a_numbered_block_is_summarised_and_nothing_is_lost(checked_report):
 
 def test_a_long_tuple_breaks_between_its_values():
     """A block of many values (a K = 8 prior) is one formula per value, the brackets on the first
-    and last; a short one stays one tuple; an older report's text it cannot split is shown whole."""
+    and last; a short one stays one tuple."""
     values = tuple(f"{i}/36" for i in range(1, 9))
     latex = tuple(rf"\frac{{{i}}}{{36}}" for i in range(1, 9))
     long = CounterexampleReport((("p(z)", values), ("b", ("1/2",))), "0", "1", "0", "1",
-                                where_latex=r"p(z) = \left(" + r",\ ".join(latex) + r"\right),\quad b = \frac{1}{2}")
+                                where_pieces=(WhereItem("p(z)", latex), WhereItem("b", (r"\frac{1}{2}",))))
     assert value_pieces(long) == (r"p(z) = (\frac{1}{36}", *latex[1:-1], r"\frac{8}{36})", r"b = \frac{1}{2}")
+    assert long.where_latex == r"p(z) = \left(" + r",\ ".join(latex) + r"\right),\quad b = \frac{1}{2}"
     short = CounterexampleReport((("q(z)", ("1/3", "2/3")),), "0", "1", "0", "1",
-                                 where_latex=r"q(z) = \left(\frac{1}{3},\ \frac{2}{3}\right)")
+                                 where_pieces=(WhereItem("q(z)", (r"\frac{1}{3}", r"\frac{2}{3}")),))
     assert value_pieces(short) == (r"q(z) = \left(\frac{1}{3},\ \frac{2}{3}\right)",)
-    odd = CounterexampleReport((("a", ("1",)), ("b", ("2",))), "0", "1", "0", "1", where_latex="a = 1 and b = 2")
-    assert value_pieces(odd) == ("a = 1 and b = 2",)
+
+
+SEPARATORS = (r",\quad ", r",\ ")
+"""The texts that join the items and the values of ``where_latex``."""
+
+
+@pytest.mark.parametrize("separator", SEPARATORS)
+def test_a_label_or_value_holding_a_separator_is_printed_whole(separator):
+    """The pieces are carried from where the counterexample is made, never split out of the joined
+    text: a label or a value whose LaTeX holds a separator is still one piece, the list keeps one
+    formula per value, and the pieces survive the JSON round trip unchanged."""
+    label = rf"p_{{a{separator}b}}"
+    latex = ("1", rf"\text{{2{separator}3}}", "4", rf"5{separator}6")
+    c = CounterexampleReport(((label, ("1", "2", "3", "4")), ("b", ("7",))), "0", "1", "0", "1",
+                             where_pieces=(WhereItem(label, latex), WhereItem(rf"b{separator}c", ("7",))))
+    assert value_pieces(c) == (f"{label} = (1", latex[1], "4", f"{latex[3]})", rf"b{separator}c = 7")
+    a, b = Math("a", "a"), Math("b", "b")
+    step = StepReport(1, 9, a, "=", b, "algebra", "", "refuted", "differs", counterexample=c)
+    report = DerivationReport("f.toml", "f", "t", "", "m", "d", "2", a, 3, (step,), None, (), None, False, "")
+    back = DerivationReport.from_dict(json.loads(json.dumps(report.to_dict()))).steps[0].counterexample
+    assert back == c and back is not None and value_pieces(back) == value_pieces(c)
+
+
+def test_pieces_that_do_not_match_the_values_are_refused():
+    """A stored report whose pieces do not follow its values block by block is malformed (a
+    renderer would pair a label with another block's values): ValueError, as from_dict promises."""
+    with pytest.raises(ValueError, match="block by block"):
+        CounterexampleReport((("q(z)", ("1/3", "2/3")),), "0", "1", "0", "1", where_pieces=(WhereItem("q", ("1",)),))
+    with pytest.raises(ValueError, match="block by block"):
+        CounterexampleReport((("a", ("1",)), ("b", ("2",))), "0", "1", "0", "1", where_pieces=(WhereItem("a", ("1",)),))
 
 
 @pytest.mark.usefixtures("requires_latex")

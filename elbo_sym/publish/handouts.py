@@ -80,12 +80,12 @@ from elbo_sym.report.build import (  # exact_form re-exported: the handouts' exa
 )
 from elbo_sym.report.model import (
     NUMBERED_LABEL,
-    WHERE_VALUE_SEPARATOR,
     CounterexampleReport,
     DerivationReport,
     Prose,
     RelationReport,
     SuggestionReport,
+    WhereItem,
 )
 
 __all__ = [
@@ -524,33 +524,30 @@ def value_pieces(c: CounterexampleReport) -> tuple[LatexMarkup, ...]:
     (D = 14: mu_1..mu_14, sigma_1..sigma_14, w_1..w_14, b, s, x) breaks between values, on the page
     and on a phone. A numbered block (mu1, mu2, ...: one value each) is summarised: the values that
     differ from its most common one, then "mu_d = 0 for every other d <= 14". Every value stays in
-    the report (its JSON, `check`); only the printed list is shorter."""
-    items = c.where_items()
-    blocks = _numbered_blocks(c, items)
+    the report (its JSON, `check`); only the printed list is shorter. The pieces are the report's
+    own (``c.where_pieces``), never split out of a joined text."""
+    blocks = _numbered_blocks(c)
     pieces: list[str] = []
     done: set[str] = set()
-    for (raw, values), (label, shown) in zip(c.values, items):
+    for (raw, _), item in zip(c.values, c.where_pieces):
         block = blocks.get(raw)
         if block is None:
-            pieces += _tuple_pieces(label, shown, len(values))
+            pieces += _tuple_pieces(item)
         elif block not in done:
             done.add(block)
-            pieces += _summary_pieces([(lbl, shw[0], vals[0]) for (r, vals), (lbl, shw) in zip(c.values, items)
-                                       if blocks.get(r) == block])
-    if len(items) < len(c.values):  # not split along its values (an older report): shown whole
-        pieces = [shown[0] for _, shown in items]
+            pieces += _summary_pieces([(other.label, other.values[0], vals[0])
+                                       for (r, vals), other in zip(c.values, c.where_pieces) if blocks.get(r) == block])
     return tuple(LatexMarkup(p) for p in pieces)
 
 
-def _numbered_blocks(c: CounterexampleReport, items: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, str]:
+def _numbered_blocks(c: CounterexampleReport) -> dict[str, str]:
     """label -> its block's name, for blocks of one-value labels name1, name2, ..., nameN (N >= 3,
-    each index once, labels printed with that index as a subscript); other labels are in none.
-    `items`: ``c.where_items()``, split once by the caller."""
+    each index once, labels printed with that index as a subscript); other labels are in none."""
     members: dict[str, list[tuple[int, str, str]]] = {}
-    for (raw, values), (label, _) in zip(c.values, items):
+    for (raw, values), item in zip(c.values, c.where_pieces):
         numbered = NUMBERED_LABEL.fullmatch(raw)
-        if numbered and len(values) == 1 and label.endswith(f"_{{{numbered[2]}}}"):
-            members.setdefault(numbered[1], []).append((int(numbered[2]), raw, label))
+        if numbered and len(values) == 1 and item.label.endswith(f"_{{{numbered[2]}}}"):
+            members.setdefault(numbered[1], []).append((int(numbered[2]), raw, item.label))
     return {raw: name for name, found in members.items() if len(found) > VALUES_LISTED_INLINE
             and sorted(i for i, _, _ in found) == list(range(1, len(found) + 1)) for _, raw, _ in found}
 
@@ -569,16 +566,12 @@ def _summary_pieces(block: list[tuple[str, str, str]]) -> list[str]:
     return [*odd, rf"{general} = {shown}\ {which}"]
 
 
-def _tuple_pieces(label: str, shown: tuple[str, ...], count: int) -> list[str]:
+def _tuple_pieces(item: WhereItem) -> list[str]:
     """One block's values: a short tuple whole, a long one value by value (the line may break
-    after each comma); a value the report could not split is shown as it is."""
-    if not label:
-        return list(shown)
-    if count == 1:
-        return [f"{label} = {shown[0]}"]
-    if count <= VALUES_LISTED_INLINE:
-        return [label + r" = \left(" + WHERE_VALUE_SEPARATOR.join(shown) + r"\right)"]
-    return [f"{label} = ({shown[0]}", *shown[1:-1], f"{shown[-1]})"]
+    after each comma)."""
+    if len(item.values) <= VALUES_LISTED_INLINE:
+        return [item.latex]
+    return [f"{item.label} = ({item.values[0]}", *item.values[1:-1], f"{item.values[-1]})"]
 
 
 def _side(text: str, latex: str) -> LatexMarkup:

@@ -60,8 +60,6 @@ from elbo_sym.numbers.exact import LogNumber
 from elbo_sym.prose import PARAGRAPH, split_math
 from elbo_sym.report.model import (
     NUMBERED_LABEL,
-    WHERE_ITEM_SEPARATOR,
-    WHERE_VALUE_SEPARATOR,
     CardReport,
     ConditionReport,
     CounterexampleReport,
@@ -76,6 +74,7 @@ from elbo_sym.report.model import (
     StepReport,
     SuggestionReport,
     ValueRow,
+    WhereItem,
 )
 
 if TYPE_CHECKING:  # decks are checked by lesson.practice; `check` need not import it
@@ -269,15 +268,13 @@ def counterexample_report(c: Counterexample | None,
 def _counterexample(c: Counterexample | None, vocabulary: Vocabulary) -> CounterexampleReport | None:
     if c is None:
         return None
-    where = []
     engine_latex = dict(c.values_latex)  # the printer's, from the numbers (an algebraic point's sqrt(5) too)
-    for label, values in c.values:
-        latex = engine_latex.get(label, ("",) * len(values))
-        numbers = [printed or _latex_of(v, vocabulary) or _as_text(v) for v, printed in zip(values, latex)]
-        shown = numbers[0] if len(numbers) == 1 else r"\left(" + WHERE_VALUE_SEPARATOR.join(numbers) + r"\right)"
-        where.append(f"{_label_latex(label, vocabulary)} = {shown}")
+    where = tuple(WhereItem(_label_latex(label, vocabulary),
+                            tuple(printed or _latex_of(v, vocabulary) or _as_text(v)
+                                  for v, printed in zip(values, engine_latex.get(label, ("",) * len(values)))))
+                  for label, values in c.values)
     return CounterexampleReport(c.values, c.lhs, c.rhs, _approx(c.lhs_value), _approx(c.rhs_value), c.z,
-                                c.source, c.problem, WHERE_ITEM_SEPARATOR.join(where), c.lhs_latex, c.rhs_latex, c.at)
+                                c.source, c.problem, where, c.lhs_latex, c.rhs_latex, c.at)
 
 
 def _label_latex(label: str, vocabulary: Vocabulary) -> str:

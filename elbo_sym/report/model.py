@@ -19,11 +19,11 @@ VERDICT_MARK = {"proved": "✓", "checked": "~", "refuted": "✗", "error": "!"}
 
 RELATION_SYMBOL = {"=": "=", "<=": "≤", ">=": "≥", "<": "<", ">": ">"}
 WHERE_ITEM_SEPARATOR = r",\quad "
-"""Between two ``label = value`` items of a counterexample's ``where_latex``."""
+"""Between two ``label = value`` items when a counterexample is printed on one line (``where_latex``)."""
 NUMBERED_LABEL = re.compile(r"([A-Za-z]+)([1-9][0-9]*)")
 """A coordinate's label, "mu14": a name and its index (a D = "any" model's mu_d at d = 14)."""
 WHERE_VALUE_SEPARATOR = r",\ "
-"""Between the values of one block inside ``\\left(...\\right)`` in ``where_latex``."""
+"""Between the values of one block inside ``\\left(...\\right)`` (:attr:`WhereItem.latex`)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,23 @@ class RelationReport:
 
 
 @dataclass(frozen=True)
+class WhereItem:
+    """One block of a counterexample through the printer: its label's LaTeX and each of its
+    values' LaTeX, kept apart so that a renderer can let a long list break between values
+    without splitting a joined text (a value may itself contain the separators)."""
+
+    label: str
+    values: tuple[str, ...]
+
+    @property
+    def latex(self) -> str:
+        """``label = value``, or ``label = \\left(a,\\ b\\right)`` for a block of several values."""
+        if len(self.values) == 1:
+            return f"{self.label} = {self.values[0]}"
+        return rf"{self.label} = \left(" + WHERE_VALUE_SEPARATOR.join(self.values) + r"\right)"
+
+
+@dataclass(frozen=True)
 class CounterexampleReport:
     """Exact values where a step fails (or is undefined), both sides' values."""
 
@@ -85,32 +102,25 @@ class CounterexampleReport:
     z: int | None = None
     source: str = ""
     problem: str | None = None
-    where_latex: str = ""
-    """The values through the printer: ``p(z) = \\left(\\frac{3}{4},\\ \\frac{1}{4}\\right), ...``."""
+    where_pieces: tuple[WhereItem, ...] = ()
+    """`values` through the printer, one item per block in the same order (p(z)'s label and its
+    values ``\\frac{3}{4}``, ``\\frac{1}{4}``), made once where the report is built."""
     lhs_latex: str = ""
     rhs_latex: str = ""
     at: str = ""
     """The latent values of point `z` ("z1 = 0, z2 = 1" in a chain); "" for the report of an older run."""
 
+    def __post_init__(self) -> None:
+        if self.where_pieces and [len(v) for _, v in self.values] != [len(i.values) for i in self.where_pieces]:
+            raise ValueError("where_pieces do not match the counterexample's values block by block")
+
     def value_of(self, label: str) -> tuple[str, ...] | None:
         return dict(self.values).get(label)
 
-    def where_items(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
-        """``where_latex`` split back into (label's LaTeX, each value's LaTeX), one per entry of
-        `values`, so that a renderer can let a long list break between values; a text it cannot
-        split along `values` (a report of an older run) is one item, label "", shown whole."""
-        items = self.where_latex.split(WHERE_ITEM_SEPARATOR) if self.where_latex else []
-        out = []
-        for item, (_, values) in zip(items, self.values):
-            label, equals, shown = item.partition(" = ")
-            inside = shown.removeprefix(r"\left(").removesuffix(r"\right)")
-            parts = tuple(inside.split(WHERE_VALUE_SEPARATOR)) if len(values) > 1 else (shown,)
-            if not equals or len(parts) != len(values) or (len(values) > 1 and inside == shown):
-                break
-            out.append((label, parts))
-        if len(out) != len(self.values) or len(items) != len(self.values):
-            return (("", (self.where_latex,)),) if self.where_latex else ()
-        return tuple(out)
+    @property
+    def where_latex(self) -> str:
+        """The values on one line: ``p(z) = \\left(\\frac{3}{4},\\ \\frac{1}{4}\\right),\\quad ...``."""
+        return WHERE_ITEM_SEPARATOR.join(item.latex for item in self.where_pieces)
 
     def where(self) -> str:
         return ", ".join(self.value_texts())
@@ -573,6 +583,6 @@ def _convert(hint: Any, value: Any) -> Any:
 
 
 __all__ = ["CARD_MARK", "CardReport", "DeckReport", "Math", "ProsePart", "Prose", "prose_text", "RelationReport",
-           "Scope", "CounterexampleReport", "SuggestionReport", "ConditionReport", "StepReport",
+           "Scope", "CounterexampleReport", "WhereItem", "SuggestionReport", "ConditionReport", "StepReport",
            "ValueRow", "GivenRow", "ExampleReport", "DerivationReport", "InputErrorReport", "VERDICT_MARK",
            "RELATION_SYMBOL"]
