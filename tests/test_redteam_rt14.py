@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import zipfile
 from pathlib import Path
@@ -184,3 +185,32 @@ def test_a_large_approximation_reads_as_a_power_of_ten_in_the_pdf(tmp_path):
     text = " ".join(subprocess.run(["pdftotext", str(built.pdf), "-"], capture_output=True, text=True, check=True,
                                    timeout=CHILD_TIMEOUT_SECONDS).stdout.split())
     assert "6227000000 ≈ 6.227 × 10" in text and "e + 09" not in text and "e+09" not in text
+
+
+def test_a_large_approximation_reads_as_a_power_of_ten_on_the_site(tmp_path):
+    """The site's find-the-mistake page sets both sides as the PDF does: ``6.227 \\times 10^{9}``
+    inside the formula, rendered by KaTeX (rehype-katex, web/render_page.mjs), never the text
+    ``6.227e+09`` (it was Markdown text beside the formula)."""
+    from test_web import _missing_or_fail, _node_missing
+
+    from elbo_sym.publish import web
+
+    _missing_or_fail(_node_missing())
+    path = tmp_path / "big.toml"
+    path.write_text(BIG_SLIP, encoding="utf-8")
+    page = web.mistakes_page([check_file(path)])
+    assert page is not None
+    assert r"6227000000 \approx 6.227 \times 10^{9}$" in page.body and "e+09" not in page.body
+    web.write_pages([page], tmp_path / "site")
+    html = tmp_path / "page.html"
+    run = subprocess.run(["node", str(Path(__file__).resolve().parents[1] / "web" / "render_page.mjs"),
+                          str(tmp_path / "site" / page.path), str(html)], capture_output=True, text=True,
+                         timeout=CHILD_TIMEOUT_SECONDS)
+    assert run.returncode == 0, run.stderr
+    rendered = html.read_text(encoding="utf-8")
+    assert not re.search(r'class="[^"]*\bkatex-error\b', rendered) and "e+09" not in rendered
+    # KaTeX keeps each formula's source as its annotation and typesets the power as a superscript
+    assert re.search(r'<annotation encoding="application/x-tex">[^<]* \+ 6227000000 \\approx 6\.227 \\times 10\^\{9\}'
+                     r'</annotation>', rendered)
+    assert re.search(r'<span class="mord">1</span><span class="mord"><span class="mord">0</span><span class="msupsub">',
+                     rendered)

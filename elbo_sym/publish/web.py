@@ -590,9 +590,10 @@ def mistakes_page(reports: Sequence[DerivationReport], solutions: str = "separat
                     if mistake["problem"]:
                         doc.add(our_words(mistake["problem"]))
                     else:
-                        doc.add(f"where the left side is {doc.value(mistake['left'])} ≈ "
-                                f"{md_text(mistake['left_value'])} and the right side is "
-                                f"{doc.value(mistake['right'])} ≈ {md_text(mistake['right_value'])}.")
+                        # one formula per side, the value as the PDF sets it (6.227 \times 10^{9}, not 6.227e+09)
+                        left, right = (doc.m(rf"{mistake[side]} \approx {mistake[f'{side}_value_latex']}")
+                                       for side in ("left", "right"))
+                        doc.add(f"where the left side is {left} and the right side is {right}.")
                 if mistake["repair"]:
                     doc.add(f"**Repair.** {our_words(mistake['repair_text'])}")
                     doc.display(f"{mistake['lhs']} {mistake['repair_rel']} {mistake['repair']}")
