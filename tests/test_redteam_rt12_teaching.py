@@ -26,7 +26,7 @@ from elbo_sym.engine.notation import to_latex
 from elbo_sym.engine.parse import ParseError, parse_expression
 from elbo_sym.engine.repair import expression_edits
 from elbo_sym.numbers.evaluate import value_expr, value_text
-from elbo_sym.numbers.exact import LogNumber, log_of
+from elbo_sym.numbers.exact import PI_KEY, LogNumber, log_of
 from elbo_sym.publish.handouts import HandoutError, mistake_context, mistakes_handout
 from elbo_sym.report.build import check_file
 
@@ -244,3 +244,49 @@ def test_without_a_claim_the_corrected_chain_must_still_establish_a_relation():
     assert any("mixes >= and <= steps, so it establishes no relation" in p for p in report.problems)
     gap = check_file(loads(re.sub(r"(?m)^claim = .*\n", "", GAP_SLIP_GENERATED), "gap-slip.toml"))
     assert gap.claim is None and gap.ok, gap.problems
+
+
+def test_the_solution_is_checked_with_the_expression_that_was_proved():
+    """solution_problem checks the corrected chain with the suggestion's own expression (the one
+    the repair search parsed and proved), never a re-parse of its text: a suggestion whose text
+    no longer parses is still judged, and one carrying a wrong expression under a right text fails."""
+    from elbo_sym.engine.repair import check_with_suggestions, solution_problem
+
+    derivation = loads(GAP_SLIP_GENERATED, "gap-slip.toml")
+    model = derivation.model()
+    results = list(check_with_suggestions(derivation).steps)
+    (i,) = [i for i, r in enumerate(results) if r.suggestion is not None]
+    g = results[i].suggestion
+    assert g is not None and "expr" in g.changes and not g.authored
+    assert g.parsed == parse_expression(g.expr, derivation.vocabulary)  # what was proved is what the text says
+    assert solution_problem(derivation, model, results) is None
+
+    def with_suggestion(**changes) -> list:
+        return [*results[:i], replace(results[i], suggestion=replace(g, **changes)), *results[i + 1:]]
+
+    assert solution_problem(derivation, model, with_suggestion(expr="not a formula (")) is None
+    wrong = with_suggestion(parsed=results[i].step.expr)  # the refuted step's own expression, under the right text
+    problem = solution_problem(derivation, model, wrong)
+    assert problem is not None and problem.startswith("the solution does not hold") and f"step {i + 1}" in problem
+
+
+def test_one_short_form_is_written_as_text_and_as_the_parsers_tree():
+    """short_form builds a value's form once; value_text and value_expr are its two writings.
+    Without a shorter single log (log(pi), one prime, a product past the limit) the text is the
+    value's own, a log per prime with the rational last."""
+    from elbo_sym.numbers.evaluate import short_form
+
+    rng = random.Random(13)
+    for _ in range(400):
+        v = LogNumber.of(Fraction(rng.randint(-5, 5), rng.randint(1, 4)))
+        for _ in range(rng.randint(0, 3)):
+            v = v + log_of(Fraction(rng.randint(1, 30), rng.randint(1, 30))) * Fraction(rng.randint(-4, 4),
+                                                                                      rng.randint(1, 3))
+        for limit in (10**12, 10):
+            form = short_form(v, limit)
+            assert (form.text, form.expr) == (value_text(v, limit), value_expr(v, limit))
+            assert form.text == str(v) or len(form.terms) == 1 + bool(v.rational) < len(v.logs) + bool(v.rational)
+    with_pi = LogNumber._raw(Fraction(1, 2), ((PI_KEY, Fraction(-1, 2)), (3, Fraction(2)), (5, Fraction(1))))
+    assert short_form(with_pi).text == str(with_pi) == "-log(pi)/2 + 2*log(3) + log(5) + 1/2"
+    expr = short_form(with_pi).expr  # the parser refuses log(pi): the tree is the value's own, pi included
+    assert r"\pi" in to_latex(expr) and abs(float(expr.evalf(30)) - with_pi.to_float()) < 1e-12

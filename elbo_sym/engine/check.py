@@ -88,8 +88,8 @@ from elbo_sym.numbers.evaluate import (
     compile_rational,
     decide,
     rational_type,
+    short_form,
     sign_of,
-    value_expr,
     value_text,
 )
 from elbo_sym.numbers.exact import quick_factoring
@@ -147,6 +147,9 @@ class Suggestion:
     rule: str
     changes: tuple[str, ...]
     """Which keys of the step the repair edits ("rel", "expr", "rule"); empty if none."""
+    parsed: Expr
+    """The expression the checker parsed from `expr` and proved: a corrected chain is checked
+    with it, never with a re-parse of the text."""
     authored: bool = False
     """The file's own ``repair = "..."`` (checked like a generated one), not a generated suggestion."""
     expr_latex: str = ""
@@ -561,10 +564,11 @@ def _exact_value(e: Expr, values) -> tuple[str, str]:
         return "undefined", ""
     if v is None:
         return "(not in closed form)", ""
-    text = value_text(v)
+    form = short_form(v)  # one form, written as text and typeset: the two say the same
+    text = form.text
     if len(text) > MAX_VALUE_TEXT:
         return f"({len(v.logs)} log terms)", ""
-    return text, to_latex(value_expr(v))
+    return text, to_latex(form.expr)
 
 
 def _value_text(e: Expr, values) -> str:

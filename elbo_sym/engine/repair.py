@@ -55,7 +55,7 @@ from elbo_sym.engine.check import (  # noqa: F401  (Suggestion: re-exported)
 from elbo_sym.engine.derivation import Derivation, Example, Formula, Step
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.notation import to_latex
-from elbo_sym.engine.parse import Vocabulary, parse_expression
+from elbo_sym.engine.parse import Vocabulary
 from elbo_sym.engine.rules import FLIPPED
 from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, validate_budget
 
@@ -117,10 +117,10 @@ def suggest(lhs, step: Step, model: Model, examples: tuple[Example, ...] = (),
             broken = keeps_chain(candidate) if keeps_chain is not None and changes != ("rule",) else None
             if broken is None:
                 return Suggestion(candidate.description, candidate.rel, candidate.text, candidate.rule, changes,
-                                  expr_latex=to_latex(expr))
+                                  expr, expr_latex=to_latex(expr))
             if fallback is None:
                 fallback = Suggestion(f"{candidate.description} (but then {broken})", candidate.rel, candidate.text,
-                                      candidate.rule, changes, expr_latex=to_latex(expr))
+                                      candidate.rule, changes, expr, expr_latex=to_latex(expr))
                 fallback_tier = _tier(step, candidate)
     return fallback
 
@@ -224,7 +224,7 @@ def attach_suggestions(derivation: Derivation, model: Model, results: list,
                     suggestion = Suggestion(
                         f"no edit needed here: this step holds once step {result.step.index - 1} is repaired "
                         "as suggested", result.step.rel, result.step.formula.text.strip(), result.step.rule, (),
-                        expr_latex=to_latex(result.step.expr))
+                        result.step.expr, expr_latex=to_latex(result.step.expr))
                 else:
                     suggestion = suggest(repaired_previous, result.step, model, derivation.examples, budget(), keeps,
                                          vocabulary, context)
@@ -232,14 +232,7 @@ def attach_suggestions(derivation: Derivation, model: Model, results: list,
                 suggestion = suggest(result.lhs, result.step, model, derivation.examples, budget(), keeps, vocabulary,
                                      context)
             result = replace(result, suggestion=suggestion)
-        repaired_previous = None
-        if suggestion is not None and "expr" in suggestion.changes:
-            try:
-                from elbo_sym.engine.parse import ParseError, parse_expression
-
-                repaired_previous = parse_expression(suggestion.expr, vocabulary)
-            except ParseError:  # pragma: no cover - the suggestion was parsed before
-                repaired_previous = None
+        repaired_previous = suggestion.parsed if suggestion is not None and "expr" in suggestion.changes else None
         out.append(result)
     return out
 
@@ -323,7 +316,8 @@ def check_authored_repairs(derivation: Derivation, model: Model, results: list[S
             text = step.repair.text.strip()
             description = _authored_description(step, text, _context(derivation, i))
             out[i] = replace(results[i], suggestion=Suggestion(description, step.rel, text, step.rule, ("expr",),
-                                                               authored=True, expr_latex=to_latex(step.repair.expr)))
+                                                               step.repair.expr, authored=True,
+                                                               expr_latex=to_latex(step.repair.expr)))
     return out, []
 
 
@@ -398,7 +392,7 @@ def solution_problem(derivation: Derivation, model: Model, results: list[StepRes
         g = results[i].suggestion
         assert g is not None
         step = results[i].step
-        expr = parse_expression(g.expr, derivation.vocabulary) if "expr" in g.changes else step.expr
+        expr = g.parsed if "expr" in g.changes else step.expr  # the expression that was proved, not a re-parse
         corrections[i] = replace(step, rel=g.rel, rule=g.rule, formula=Formula(expr, g.expr, step.formula.line))
     problem = corrected_chain_problem(derivation, model, results, corrections, step_budget)
     if problem is None:

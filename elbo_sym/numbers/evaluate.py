@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from fractions import Fraction
 from operator import itemgetter
 
@@ -383,37 +384,84 @@ def as_float(e: Expr, values: Values) -> float:
         return float("nan")
 
 
-def value_text(v: LogNumber, limit: int = 10**12) -> str:
-    """A short exact form: log(3/10) rather than -log(2) + log(3) - log(5) when it stays small."""
+@dataclass(frozen=True)
+class _Term:
+    """One signed term of a value's short form: ``count*log(argument)/den``, or the number
+    ``count/den`` when `argument` is None (log(pi) when it is PI_KEY)."""
+
+    negative: bool
+    count: int
+    den: int
+    argument: Fraction | None
+
+    @property
+    def text(self) -> str:
+        if self.argument is None:
+            return str(Fraction(self.count, self.den))
+        atom = "log(pi)" if self.argument == PI_KEY else f"log({self.argument})"
+        body = atom if self.count == 1 else f"{self.count}*{atom}"
+        return body if self.den == 1 else f"{body}/{self.den}"
+
+    @property
+    def body(self) -> Expr:
+        """The term without its sign and its denominator, as the parser builds it."""
+        if self.argument is None:
+            return Integer(self.count)
+        atom = log(pi if self.argument == PI_KEY else _number(self.argument), evaluate=False)
+        return atom if self.count == 1 else Mul(Integer(self.count), atom, evaluate=False)
+
+
+@dataclass(frozen=True)
+class ShortForm:
+    """A value's short exact form, built once (:func:`short_form`) and written two ways that
+    say the same thing: as file-syntax text, and as the tree the file parser builds from that
+    text (same terms, same order, unevaluated), so the printer typesets exactly what the text
+    says -- from the value itself, never from re-parsing its text (which refuses integers
+    above the parser's limit, and log(pi))."""
+
+    terms: tuple[_Term, ...]
+
+    @property
+    def text(self) -> str:
+        first, *rest = self.terms
+        return ("-" if first.negative else "") + first.text + "".join(
+            (" - " if t.negative else " + ") + t.text for t in rest)
+
+    @property
+    def expr(self) -> Expr:
+        first, *rest = self.terms
+        body = first.body  # a leading minus binds to the first factor: -3*log(2)/5 is ((-3)*log(2))/5
+        if first.negative:
+            body = Mul(-body.args[0], body.args[1], evaluate=False) if body.is_Mul else _negated(body)
+        total = _divided(body, first.den)
+        for t in rest:
+            term = _divided(t.body, t.den)
+            total = Add(total, _negated(term) if t.negative else term, evaluate=False)
+        return total
+
+
+def short_form(v: LogNumber, limit: int = 10**12) -> ShortForm:
+    """`v` as few terms as one log allows: ``c*log(N) + r`` (log(3/10) rather than
+    -log(2) + log(3) - log(5)) when N stays within `limit`, else a log per prime, the rational last."""
     form = _log_form(v, limit)
     if form is None:
-        return str(v)
-    common, argument = form
-    head = f"log({argument})"
-    if common.numerator != 1:
-        head = f"{common.numerator}*{head}"
-    if common.denominator != 1:
-        head = f"{head}/{common.denominator}"
-    if v.rational:
-        head += f" {'-' if v.rational < 0 else '+'} {abs(v.rational)}"
-    return head
+        terms = [_Term(c < 0, abs(c.numerator), c.denominator, Fraction(p)) for p, c in v.logs]
+    else:
+        common, argument = form
+        terms = [_Term(False, common.numerator, common.denominator, argument)]
+    if v.rational or not terms:
+        terms.append(_Term(v.rational < 0, abs(v.rational.numerator), v.rational.denominator, None))
+    return ShortForm(tuple(terms))
+
+
+def value_text(v: LogNumber, limit: int = 10**12) -> str:
+    """A short exact form: log(3/10) rather than -log(2) + log(3) - log(5) when it stays small."""
+    return short_form(v, limit).text
 
 
 def value_expr(v: LogNumber, limit: int = 10**12) -> Expr:
-    """:func:`value_text` as a SymPy expression: the tree the file parser builds from that text
-    (same terms, same order, unevaluated), so the printer typesets exactly what the text says
-    -- from the value itself, never from re-parsing its text (which refuses integers above the
-    parser's limit, and log(pi))."""
-    form = _log_form(v, limit)
-    if form is None:
-        return _str_expr(v)
-    common, argument = form
-    head: Expr = log(_number(argument), evaluate=False)
-    if common.numerator != 1:
-        head = Mul(Integer(common.numerator), head, evaluate=False)
-    if common.denominator != 1:
-        head = _divided(head, common.denominator)
-    return Add(head, _number(v.rational), evaluate=False) if v.rational else head
+    """:func:`value_text` as a SymPy expression: the tree the file parser builds from that text."""
+    return short_form(v, limit).expr
 
 
 def _log_form(v: LogNumber, limit: int) -> tuple[Fraction, Fraction] | None:
@@ -432,29 +480,6 @@ def _log_form(v: LogNumber, limit: int) -> tuple[Fraction, Fraction] | None:
     if max(argument.numerator, argument.denominator) > limit:
         return None
     return common, argument
-
-
-def _str_expr(v: LogNumber) -> Expr:
-    """``str(v)`` ('log(3)/2 - log(5) + 1/2') as the parser's tree of that text."""
-    terms: list[tuple[bool, Expr, int]] = []
-    for p, c in v.logs:
-        atom: Expr = log(pi if p == PI_KEY else Integer(p), evaluate=False)
-        num, den = abs(c.numerator), c.denominator
-        terms.append((c < 0, atom if num == 1 else Mul(Integer(num), atom, evaluate=False), den))
-    if v.rational or not terms:
-        r = abs(v.rational)
-        terms.append((v.rational < 0, Integer(r.numerator), r.denominator))
-    total: Expr | None = None
-    for negative, body, den in terms:
-        if total is None:  # a leading minus binds to the first factor: -3*log(2)/5 is ((-3)*log(2))/5
-            if negative:
-                body = Mul(-body.args[0], body.args[1], evaluate=False) if body.is_Mul else _negated(body)
-            total = _divided(body, den)
-            continue
-        term = _divided(body, den)
-        total = Add(total, _negated(term) if negative else term, evaluate=False)
-    assert total is not None
-    return total
 
 
 def _number(r: Fraction) -> Expr:
@@ -599,5 +624,5 @@ def _float_op(node: Expr) -> Callable[[list[float]], float]:
 
 
 __all__ = ["Undefined", "Inexact", "exact", "exact_sign", "enclosure", "value", "sign_of", "decide", "as_float",
-           "compile_float", "compile_rational", "rational_type", "value_text", "value_expr", "approx_text",
-           "INTERVAL_DIGITS"]
+           "compile_float", "compile_rational", "rational_type", "value_text", "value_expr", "short_form", "ShortForm",
+           "approx_text", "INTERVAL_DIGITS"]
