@@ -561,7 +561,7 @@ def test_a_multiline_strings_text_is_what_toml_reads(written):
     """The positions come from decoding the string as TOML does: the same text as tomllib's."""
     import tomllib
 
-    from elbo_sym.lesson.practice import _multiline_string
+    from elbo_sym.engine.derivation import _multiline_string
 
     lines = written.splitlines()
     text, places = _multiline_string(lines, 1)

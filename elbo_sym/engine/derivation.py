@@ -1154,11 +1154,19 @@ class _Reader:
 
     def _value_at(self, line: int, value: str, position: int) -> tuple[int, int | None, str | None]:
         """Where character `position` of the string `value` (or of a string holding it) written on `line`
-        is: its line, its column and that line's text; no column (nor text) when the line holds no such
-        one-line string."""
+        is: its line, its column and that line's text, in a one-line string on `line` or in a multi-line
+        string (``\"\"\"`` or ``'''``) opened there (red team rt8: a formula on a string's third line had
+        no column); no column (nor text) when neither holds it."""
         source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
         column = _source_column(source, value, position) if source is not None else None
-        return line, column, source if column is not None else None
+        if column is not None:
+            return line, column, source
+        string = _multiline_string(self.lines, line)
+        if string is None or value not in string[0]:
+            return line, None, None
+        text, places = string
+        at, column = places[min(text.index(value) + position, len(places) - 1)]
+        return at, column, self.lines[at - 1]
 
     def single_table(self, name: str) -> DerivationError:
         """`[step]` written for `[[step]]`: TOML reads one table, not an array of them -- the
@@ -1481,8 +1489,8 @@ def _string_literals(line: str) -> list[tuple[str, list[int]]]:
     """The one-line TOML strings on a line: (decoded text, source column of each character + end).
 
     Basic strings ("...", with escapes) and literal strings ('...') are decoded so that a
-    position in the *value* maps back to the column in the *file*; multi-line strings stop
-    the scan (their columns are not reported).
+    position in the *value* maps back to the column in the *file*; a multi-line string stops
+    the scan (:func:`_multiline_string` reads it, over the lines it spans).
     """
     out, i = [], 0
     while i < len(line):
@@ -1523,6 +1531,57 @@ def _string_literals(line: str) -> list[tuple[str, list[int]]]:
         else:
             i += 1
     return out
+
+
+_MULTILINE_OPENING = re.compile(r"""=\s*(\"\"\"|''')""")
+
+
+def _multiline_string(lines: list[str], line: int) -> tuple[str, list[tuple[int, int]]] | None:
+    """The multi-line TOML string whose ``\"\"\"`` or ``'''`` follows the ``=`` on `line` (1-based): its
+    text as TOML reads it and, for each character and then its end, the (line, column) in the file;
+    None when no such string opens there.  A newline right after the opening is not part of the text,
+    a backslash ending a line (basic strings) drops the line break and the blanks after it."""
+    match = _MULTILINE_OPENING.search(lines[line - 1]) if 0 < line <= len(lines) else None
+    if match is None:
+        return None
+    quote = match.group(1)
+    number, i = line, match.end()
+    if not lines[number - 1][i:].strip():  # the newline after the opening delimiter is trimmed
+        number, i = number + 1, 0
+    chars: list[str] = []
+    places: list[tuple[int, int]] = []
+    while number <= len(lines):
+        source = lines[number - 1]
+        if source.startswith(quote, i):
+            run = len(source[i:]) - len(source[i:].lstrip(quote[0]))
+            chars += [quote[0]] * min(run - 3, 2)  # up to two quotes just before the closing are text
+            places += [(number, i + k) for k in range(min(run - 3, 2))]
+            return "".join(chars), [*places, (number, i + min(run - 3, 2))]
+        if i >= len(source):
+            chars.append("\n")
+            places.append((number, i))
+            number, i = number + 1, 0
+        elif quote == '"""' and source[i] == "\\" and not source[i + 1:].strip():
+            number, i = number + 1, 0  # a line-ending backslash: skip the break and the blanks that follow
+            while number <= len(lines) and not lines[number - 1][i:].strip():
+                number += 1
+            if number <= len(lines):
+                i = len(lines[number - 1]) - len(lines[number - 1].lstrip())
+        elif quote == '"""' and source[i] == "\\":
+            escape = source[i + 1]
+            width = {"u": 4, "U": 8}.get(escape, 0)
+            try:
+                decoded = chr(int(source[i + 2:i + 2 + width], 16)) if width else _ESCAPES.get(escape, escape)
+            except ValueError:
+                decoded = "?"
+            chars.append(decoded)
+            places.append((number, i))
+            i += 2 + width
+        else:
+            chars.append(source[i])
+            places.append((number, i))
+            i += 1
+    return None
 
 
 def _q_text(density: Density, data: tuple[str, ...]) -> str:

@@ -414,58 +414,6 @@ def load_deck(path: str | Path, expect: str | None = None) -> Deck:
     return _DeckReader(name, text).deck(data, expect)
 
 
-_MULTILINE_OPENING = re.compile(r"""=\s*(\"\"\"|''')""")
-_MULTILINE_ESCAPES = {"n": "\n", "t": "\t", "b": "\b", "f": "\f", "r": "\r", "e": "\x1b", '"': '"', "\\": "\\"}
-
-
-def _multiline_string(lines: list[str], line: int) -> tuple[str, list[tuple[int, int]]] | None:
-    """The multi-line TOML string whose ``\"\"\"`` or ``'''`` follows the ``=`` on `line` (1-based): its
-    text as TOML reads it and, for each character and then its end, the (line, column) in the file;
-    None when no such string opens there.  A newline right after the opening is not part of the text,
-    a backslash ending a line (basic strings) drops the line break and the blanks after it."""
-    match = _MULTILINE_OPENING.search(lines[line - 1]) if 0 < line <= len(lines) else None
-    if match is None:
-        return None
-    quote = match.group(1)
-    number, i = line, match.end()
-    if not lines[number - 1][i:].strip():  # the newline after the opening delimiter is trimmed
-        number, i = number + 1, 0
-    chars: list[str] = []
-    places: list[tuple[int, int]] = []
-    while number <= len(lines):
-        source = lines[number - 1]
-        if source.startswith(quote, i):
-            run = len(source[i:]) - len(source[i:].lstrip(quote[0]))
-            chars += [quote[0]] * min(run - 3, 2)  # up to two quotes just before the closing are text
-            places += [(number, i + k) for k in range(min(run - 3, 2))]
-            return "".join(chars), [*places, (number, i + min(run - 3, 2))]
-        if i >= len(source):
-            chars.append("\n")
-            places.append((number, i))
-            number, i = number + 1, 0
-        elif quote == '"""' and source[i] == "\\" and not source[i + 1:].strip():
-            number, i = number + 1, 0  # a line-ending backslash: skip the break and the blanks that follow
-            while number <= len(lines) and not lines[number - 1][i:].strip():
-                number += 1
-            if number <= len(lines):
-                i = len(lines[number - 1]) - len(lines[number - 1].lstrip())
-        elif quote == '"""' and source[i] == "\\":
-            escape = source[i + 1]
-            width = {"u": 4, "U": 8}.get(escape, 0)
-            try:
-                decoded = chr(int(source[i + 2:i + 2 + width], 16)) if width else _MULTILINE_ESCAPES.get(escape, escape)
-            except ValueError:
-                decoded = "?"
-            chars.append(decoded)
-            places.append((number, i))
-            i += 2 + width
-        else:
-            chars.append(source[i])
-            places.append((number, i))
-            i += 1
-    return None
-
-
 class _DeckReader(_Reader):
     """The derivation reader's line finding and formula parsing, for card tables."""
 
@@ -475,18 +423,6 @@ class _DeckReader(_Reader):
         if not 0 < line <= len(self.lines):
             return super().error(line, message, step)
         return self._key_at(line, "", message, step)
-
-    def _value_at(self, line: int, value: str, position: int) -> tuple[int, int | None, str | None]:
-        """As the derivation reader finds it, and inside a multi-line string (``\"\"\"`` or ``'''``)
-        opened on `line` too: the line and column of the character itself (red team rt8: a card's
-        long back had no column)."""
-        found = super()._value_at(line, value, position)
-        string = _multiline_string(self.lines, line) if found[1] is None else None
-        if string is None or value not in string[0]:
-            return found
-        text, places = string
-        at, column = places[min(text.index(value) + position, len(places) - 1)]
-        return at, column, self.lines[at - 1]
 
     def at_key(self, key: str, table: str | None, i: int, message: str, value: bool = True) -> DerivationError:
         """An error at `key` of the i-th [[table]] (None: the top level): at its value (`value`) or the key."""
