@@ -198,3 +198,22 @@ def test_the_site_page_lists_the_values_within_the_column(checked_report, tmp_pa
     assert data["page-scroll-width"] <= data["page-client-width"], data
     pieces = mistake_context(checked_report(AT_14))["mistakes"][0]["value_list"]
     assert all(f"${web.katex_tex(p)}$" in page.body for p in pieces)  # each an inline formula
+
+
+@pytest.mark.parametrize("separator", SEPARATORS)
+def test_the_notebook_typesets_each_block_from_the_pieces(separator):
+    """A notebook's HTML (report.display) sets each block of the counterexample as its own formula,
+    from the report's pieces: a value holding a separator stays inside its block's formula."""
+    import html as html_module
+
+    from elbo_sym.report.display import to_html
+
+    latex = ("1", rf"2{separator}3")
+    c = CounterexampleReport((("p(z)", ("1/4", "3/4")), ("b", ("7",))), "0", "1", "0", "1", source="example 1",
+                             where_pieces=(WhereItem("p(z)", latex), WhereItem("b", ("7",))))
+    a, b = Math("a", "a"), Math("b", "b")
+    step = StepReport(1, 9, a, "=", b, "algebra", "", "refuted", "differs", counterexample=c)
+    shown = to_html(DerivationReport("f.toml", "f", "t", "", "m", "d", "2", a, 3, (step,), None, (), None, False, ""))
+    formulas = [html_module.unescape(f) for f in re.findall(r"\\\((.*?)\\\)", shown)]
+    assert [f for f in formulas if f.startswith(("p(z) =", "b ="))] == [item.latex for item in c.where_pieces]
+    assert "[example 1]: left = 0 ≈ 0, right = 1 ≈ 1" in html_module.unescape(shown)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from elbo_sym.engine.notation import RELATION_LATEX
 from elbo_sym.prose import html_text
-from elbo_sym.report.model import VERDICT_MARK, DerivationReport, Math, Prose
+from elbo_sym.report.model import VERDICT_MARK, CounterexampleReport, DerivationReport, Math, Prose
 
 _VERDICT_COLOR = {"proved": "#1a7f37", "checked": "#9a6700", "refuted": "#cf222e", "error": "#cf222e"}
 
@@ -31,6 +31,7 @@ class _Row:
     verdict: str | None = None
     reason: str = ""
     notes: tuple[str, ...] = ()
+    """HTML: the counterexample (its values typeset from the report's pieces) and the suggestion."""
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,9 @@ def _view(shown) -> _View:
         for s in shown.steps:
             notes = []
             if s.counterexample is not None:
-                notes.append("counterexample: " + s.counterexample.describe())
+                notes.append(_counterexample_html(s.counterexample))
             if s.suggestion is not None:
-                notes.append(f"{s.suggestion.label}: {s.suggestion.describe()}")
+                notes.append(html_text(f"{s.suggestion.label}: {s.suggestion.describe()}"))
             rows.append(_Row(s.index, s.rel, s.expr, s.rule, _prose(s.why_parts, s.why), s.verdict, s.reason,
                              tuple(notes)))
         status = status_line(shown)
@@ -129,6 +130,13 @@ def _math(latex: str) -> str:
     return html.escape(r"\(" + latex + r"\)")
 
 
+def _counterexample_html(c: CounterexampleReport) -> str:
+    """"counterexample: " and the values, each block typeset from the report's own pieces (the
+    handouts' and the site's), then the point, the source and both sides as text."""
+    values = ", ".join(_math(item.latex) for item in c.where_pieces) if c.where_pieces else html_text(c.where())
+    return html_text("counterexample: ") + values + html_text(c.details())
+
+
 def _table(view: _View) -> str:
     checked = view.status is not None
     head = ["", "", "expression", "rule", "why"] + (["verdict"] if checked else [])
@@ -145,7 +153,7 @@ def _table(view: _View) -> str:
         out.append(cells + "</tr>")
         if row.notes:
             out.append(f"<tr><td></td><td colspan=\"{len(head) - 1}\"><small>"
-                       + "<br>".join(html_text(n) for n in row.notes) + "</small></td></tr>")
+                       + "<br>".join(row.notes) + "</small></td></tr>")
     out += ["</tbody>", "</table>"]
     return "\n".join(out)
 

@@ -131,11 +131,14 @@ class CounterexampleReport:
                 for label, v in self.values]
 
     def describe(self) -> str:
-        at = f" at {self.at or f'z = {self.z}'}" if self.z is not None else ""
+        return self.where() + self.details()
+
+    def details(self) -> str:
+        """What `describe` says after the values: the point, the source and both sides (or the problem)."""
         if self.problem:
-            return f"{self.where()} [{self.source}]: {self.problem}"
-        return (f"{self.where()}{at} [{self.source}]: "
-                f"left = {self.lhs} ≈ {self.lhs_value}, right = {self.rhs} ≈ {self.rhs_value}")
+            return f" [{self.source}]: {self.problem}"
+        at = f" at {self.at or f'z = {self.z}'}" if self.z is not None else ""
+        return f"{at} [{self.source}]: left = {self.lhs} ≈ {self.lhs_value}, right = {self.rhs} ≈ {self.rhs_value}"
 
     def lines(self, width: int | None = None) -> list[str]:
         """The counterexample, then both sides; with a `width`, a head longer than it ends after
