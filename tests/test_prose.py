@@ -138,11 +138,13 @@ def test_check_and_build_refuse_at_load_with_file_and_line(tmp_path, capsys, fie
         assert not (tmp_path / "out").exists()  # refused before any checking or LaTeX
 
 
-def test_a_refused_character_in_a_multi_line_string_names_its_key_line(tmp_path, capsys):
+def test_a_refused_character_in_a_multi_line_string_names_its_own_line_and_column(tmp_path, capsys):
+    """The character's own line (the string's second) and column, not the line of `why =` (session 13)."""
     path = tmp_path / "bad.toml"
     path.write_text(derivation().replace('why = "w"', 'why = """first line\nsecond \U0001F600 line"""'), "utf-8")
     assert main(["check", str(path)]) == 2
-    assert f"{path}:{WHY_LINE}: step 1: why: character U+1F600" in one_error(capsys.readouterr().err)
+    column = len("second ") + 1
+    assert f"{path}:{WHY_LINE + 1}:{column}: step 1: why: character U+1F600" in one_error(capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("field, limit", [("title", MAX_TITLE_CHARS), ("summary", MAX_SUMMARY_CHARS),
