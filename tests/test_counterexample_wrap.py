@@ -107,7 +107,10 @@ def test_a_label_or_value_holding_a_separator_is_printed_whole(separator):
     a, b = Math("a", "a"), Math("b", "b")
     step = StepReport(1, 9, a, "=", b, "algebra", "", "refuted", "differs", counterexample=c)
     report = DerivationReport("f.toml", "f", "t", "", "m", "d", "2", a, 3, (step,), None, (), None, False, "")
-    back = DerivationReport.from_dict(json.loads(json.dumps(report.to_dict()))).steps[0].counterexample
+    data = json.loads(json.dumps(report.to_dict()))
+    stored = data["steps"][0]["counterexample"]  # the pieces are stored; the joined text is only ever made from them
+    assert "where_latex" not in stored and stored["where_pieces"][0] == {"label": label, "values": list(latex)}
+    back = DerivationReport.from_dict(data).steps[0].counterexample
     assert back == c and back is not None and value_pieces(back) == value_pieces(c)
 
 
