@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 import sympy  # noqa: E402  (the warm-up import)
 from sympy.core.cache import clear_cache  # noqa: E402
 
+from elbo_sym.engine import reference  # noqa: E402
 from elbo_sym.engine.check import Verdict, check_derivation  # noqa: E402
 from elbo_sym.engine.derivation import load  # noqa: E402
 
@@ -35,8 +36,10 @@ VERDICTS = tuple(Verdict)
 
 
 def clear_caches() -> None:
-    """Forget everything memoized: SymPy's cache and every functools cache in elbo_sym."""
+    """Forget everything memoized: SymPy's cache, every functools cache in elbo_sym and the second
+    opinion's values (a check keeps them from file to file)."""
     clear_cache()
+    reference.forget()
     for name, module in list(sys.modules.items()):
         if not (name == "elbo_sym" or name.startswith("elbo_sym.")) or module is None:
             continue

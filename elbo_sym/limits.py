@@ -76,6 +76,11 @@ REFERENCE_BUDGET_SECONDS = 8.0
 """The backstop: most time the second opinion spends on one proved step (within the step's
 budget), for work the operation count does not see; running out leaves the step's second opinion
 undecided, never agreeing."""
+REFERENCE_KEPT_VALUES = 150_000
+"""Values the second opinion's memos may hold when a file's check starts (its instances' remembered
+values, its memos by value); past it they are dropped.  Kept below it, the files of one model reuse
+them (the work counted is the same either way: a remembered value is charged what it cost).  The
+whole derivations/ tree leaves about 70,000 (17 MB) in one process."""
 REFERENCE_INSTANCES = 8
 """Valid instances the second opinion evaluates a proved step at (random and boundary)."""
 REFERENCE_GAUSSIAN_INSTANCES = 6

@@ -2,8 +2,10 @@
 
 The budget counts arithmetic operations, not seconds, so a step's second opinion stops at the
 same instance however busy the machine is; and the evaluators' memos (values remembered per
-instance, log-densities remembered by value) are dropped when a file's check starts, so neither
-a value nor the counted work of one file depends on the files checked before it.
+instance, log-densities remembered by value) charge a remembered value what it cost, so neither a
+value nor the counted work of one file depends on the files checked before it.  They are kept from
+file to file (the files of one model share values) and dropped when they grow past
+REFERENCE_KEPT_VALUES.
 """
 
 from __future__ import annotations
@@ -396,3 +398,51 @@ def test_the_dearest_step_of_the_tree_is_charged_its_repeats_and_fits_the_budget
     assert (opinion.status, opinion.decided, opinion.unreached) == ("agrees", 87, 0)
     assert 600_000 < work <= reference.REFERENCE_WORK_OPERATIONS
     reference.forget()
+
+
+def _opinions_of(path: str) -> list:
+    """Every second opinion a check of `path` gives, with the work it counted, in one process."""
+    found: list = []
+    judge = reference.second_opinion_and_work
+
+    def recorded(*args, **kwargs):
+        opinion, work = judge(*args, **kwargs)
+        found.append((opinion, work))
+        return opinion, work
+
+    from elbo_sym.engine.check import check_derivation
+
+    reference.second_opinion_and_work = recorded
+    try:
+        check_derivation(load(REPO / path))
+    finally:
+        reference.second_opinion_and_work = judge
+    return found
+
+
+def test_values_kept_from_the_files_before_change_no_opinion_nor_its_work():
+    """Checked after the other files of its model (their values kept: below REFERENCE_KEPT_VALUES),
+    decomposition's second opinions and the work each counted are those of a check from empty memos."""
+    reference.forget()
+    clear_cache()
+    alone = _opinions_of("derivations/decomposition.toml")
+    reference.forget()
+    for path in ("derivations/jensen.toml", "derivations/gap.toml"):
+        _opinions_of(path)
+    kept = reference.values_held()
+    assert kept > 0  # the files before left values: the check below reuses them
+    after = _opinions_of("derivations/decomposition.toml")
+    assert reference.values_held() >= kept  # nothing was dropped in between
+    assert after == alone and len(alone) == 4 and all(work > 0 for _, work in alone)
+
+
+def test_forget_when_full_drops_the_values_only_past_the_bound(monkeypatch):
+    reference.forget()
+    _opinions_of("derivations/gap.toml")
+    held = reference.values_held()
+    assert held > 0
+    reference.forget_when_full()
+    assert reference.values_held() == held  # under the bound: kept
+    monkeypatch.setattr(reference, "REFERENCE_KEPT_VALUES", held - 1)
+    reference.forget_when_full()
+    assert reference.values_held() == 0

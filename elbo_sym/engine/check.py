@@ -1607,9 +1607,9 @@ def check_derivation(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS
     total = validate_budget(total, "file budget") if total is not None else file_budget(
         len(derivation.steps), budget)
     message = budgets.exhausted_text("file", total)
-    from elbo_sym.engine.reference import forget
+    from elbo_sym.engine.reference import forget_when_full
 
-    forget()  # the second opinion's counted work must not depend on the files checked before
+    forget_when_full()  # bounded memory; what the second opinion counts never depends on the files before
     done: dict = {"steps": [], "examples": [], "problems": []}
     try:
         with budgets.limit(total - spent, message):
