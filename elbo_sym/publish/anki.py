@@ -235,7 +235,11 @@ def write_apkg(cards: Sequence[Any], path: str | os.PathLike[str], name: str = D
         raise AnkiError(f"folder {path.parent} does not exist (it is not created)")
     package = genanki.Package(build_deck(cards, name, vocabulary))
     when = timestamp if timestamp is not None else _timestamp()
-    return write_owned(path, lambda target: replace_file(target, lambda tmp: package.write_to_file(tmp, timestamp=when)))
+
+    def write(target: Path) -> Path:
+        return replace_file(target, lambda tmp: package.write_to_file(tmp, timestamp=when))
+
+    return write_owned(path, write)
 
 
 def deck_name(title: str, vocabulary: Any = None) -> str:
