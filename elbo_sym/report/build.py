@@ -501,7 +501,9 @@ class FilePatience:
     def read(self, n: int, reading_seconds: float, check_patience: float) -> None:
         """File `n` is read, in `reading_seconds` (wall clock; counted in whole seconds, rounded up, so
         the watchdog's message reads "within 4 s"); its check may take `check_patience` more."""
-        _SLOT.pack_into(self.board, n * _SLOT.size, ceil(reading_seconds), check_patience)
+        at = n * _SLOT.size  # the reading's seconds first: a patience read between the two is the reading's
+        _SECONDS.pack_into(self.board, at, ceil(reading_seconds))
+        _SECONDS.pack_into(self.board, at + _SECONDS.size, check_patience)
 
     def __call__(self, n: int) -> float:
         reading_seconds, check_patience = _SLOT.unpack_from(self.board, n * _SLOT.size)
@@ -511,6 +513,8 @@ class FilePatience:
 _SLOT = struct.Struct("dd")
 """One file's slot in FilePatience's shared memory: (wall seconds its reading took, its check's patience;
 0 while it is read)."""
+_SECONDS = struct.Struct("d")
+"""One number of a slot, written alone."""
 
 
 def _file_size(path: str) -> int:
