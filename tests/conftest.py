@@ -230,15 +230,15 @@ def clear_engine_memos() -> list[str]:
     general families' explicit models) and so every unfolded form, sign and canonical form those
     models remember --, the tables of ENGINE_MEMO_TABLES and the second opinion's values
     (reference.forget).  Returns the names emptied (for the test that keeps the lists whole)."""
+    import functools
     import sys
 
     emptied = []
     for name, module in sorted(sys.modules.items()):
         if not name.startswith("elbo_sym") or module is None:
             continue
-        for attribute, value in sorted(vars(module).items()):
-            if callable(getattr(value, "cache_clear", None)) and callable(getattr(value, "cache_info", None)) \
-                    and getattr(value, "__module__", None) == name:
+        for attribute, value in sorted(vars(module).items()):  # (lru_cache and cache make one type)
+            if isinstance(value, functools._lru_cache_wrapper) and getattr(value, "__module__", None) == name:
                 value.cache_clear()
                 emptied.append(f"{name}.{attribute}")
         for attribute in ENGINE_MEMO_TABLES.get(name, ()):

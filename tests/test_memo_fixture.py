@@ -68,3 +68,28 @@ def test_the_fixture_empties_the_models_and_every_memo_they_hold():
                  "elbo_sym.engine.reference.forget()"):
         assert memo in emptied, memo
     assert loads(text, "t.toml").model() is not model and _explicit(3, model.spec) is not explicit
+
+
+def test_the_fixture_empties_the_caches_of_every_module_of_the_package():
+    """With every module of elbo_sym imported (pdfpages' pikepdf names answer any attribute asked of
+    them with an error), each functools cache of the package is found and emptied, and nothing else."""
+    import functools
+    import importlib
+    import pkgutil
+
+    import elbo_sym
+
+    for module in pkgutil.walk_packages(elbo_sym.__path__, "elbo_sym."):
+        if module.name != "elbo_sym.__main__":  # (runs the command line)
+            importlib.import_module(module.name)
+    emptied = clear_engine_memos()
+    models = {"elbo_sym.engine.derivation._model", "elbo_sym.engine.models.gaussian._explicit_d",
+              "elbo_sym.engine.models.chain_general._explicit", "elbo_sym.engine.models.general._explicit"}
+    assert models | {"elbo_sym.report.build.math", "elbo_sym.engine.notation._printed"} <= set(emptied)
+    for name in emptied:
+        if name.endswith("()"):
+            continue
+        module, attribute = name.rsplit(".", 1)
+        value = getattr(importlib.import_module(module), attribute)
+        assert isinstance(value, functools._lru_cache_wrapper) or attribute in ENGINE_MEMO_TABLES[module], name
+        assert len(value) == 0 if isinstance(value, dict) else value.cache_info().currsize == 0, name
