@@ -205,6 +205,69 @@ def heaviest_first(items: list[pytest.Item], seconds: dict[str, float]) -> list[
     return [item for unit in order for item in units[unit]]
 
 
+ENGINE_MEMO_TABLES = {
+    "elbo_sym.engine.check": ("_DERIVED_MEMO",),
+    "elbo_sym.engine.models.discrete": ("_POSTERIORS",),
+}
+"""The engine's module-level dicts that are memos of results (each bounded: its own code empties it when
+full, so emptying it is always allowed); the functools caches are found by themselves, and the second
+opinion's tables are emptied by reference.forget (tests/test_memo_fixture.py keeps this list whole)."""
+
+NOT_ENGINE_MEMOS = {
+    "elbo_sym.engine.models.base": ("_FAMILIES",),  # the registry of model families, not a memo
+    # one positive symbol per exp argument, its name unique: emptied, a new argument could get an old name
+    "elbo_sym.engine.canonical": ("_EXP_SYMBOLS", "_EXP_ARGUMENTS", "_EXP_NAMES"),
+}
+"""Module-level tables of the engine (outside the second opinion) that fresh_memos leaves alone, and why."""
+
+_INSIDE_FRESH_MEMOS: list[str] = []
+"""The test running under fresh_memos (checked_report refuses to serve it: its reports are shared)."""
+
+
+def clear_engine_memos() -> list[str]:
+    """Empty every memo elbo_sym keeps between checks, in every module imported so far: each functools
+    cache (lru_cache, cache) -- among them the models built once per spec (derivation._model, the
+    general families' explicit models) and so every unfolded form, sign and canonical form those
+    models remember --, the tables of ENGINE_MEMO_TABLES and the second opinion's values
+    (reference.forget).  Returns the names emptied (for the test that keeps the lists whole)."""
+    import functools
+    import sys
+
+    emptied = []
+    for name, module in sorted(sys.modules.items()):
+        if not name.startswith("elbo_sym") or module is None:
+            continue
+        for attribute, value in sorted(vars(module).items()):  # (lru_cache and cache make one type)
+            if isinstance(value, functools._lru_cache_wrapper) and getattr(value, "__module__", None) == name:
+                value.cache_clear()
+                emptied.append(f"{name}.{attribute}")
+        for attribute in ENGINE_MEMO_TABLES.get(name, ()):
+            getattr(module, attribute).clear()
+            emptied.append(f"{name}.{attribute}")
+    reference = sys.modules.get("elbo_sym.engine.reference")
+    if reference is not None:
+        reference.forget()
+        emptied.append("elbo_sym.engine.reference.forget()")
+    return emptied
+
+
+@pytest.fixture
+def fresh_memos(request: pytest.FixtureRequest):
+    """For a test that changes a limit of elbo_sym/limits.py (monkeypatch) the engine reads while it
+    builds something it remembers (MAX_IWAE_TERMS: the models of a K = "any" search unfold their draws
+    under it): every memo is emptied before the test -- so it meets nothing made under the usual
+    limit, whichever test ran before on its worker -- and again after it, so nothing made under its
+    limit is left for the next (emptying builds nothing, so it does not matter whether monkeypatch's
+    undoing comes before or after)."""
+    clear_engine_memos()
+    _INSIDE_FRESH_MEMOS.append(request.node.nodeid)
+    try:
+        yield
+    finally:
+        _INSIDE_FRESH_MEMOS.pop()
+        clear_engine_memos()
+
+
 @pytest.fixture(scope="session")
 def checked_report() -> Callable[[str | Path], DerivationReport]:
     """`check_file(path)` of a file that several test files check (the lesson, the variants, the
@@ -215,6 +278,7 @@ def checked_report() -> Callable[[str | Path], DerivationReport]:
     memo: dict[tuple[str, bytes], DerivationReport] = {}
 
     def check(path: str | Path) -> DerivationReport:
+        assert not _INSIDE_FRESH_MEMOS, f"{_INSIDE_FRESH_MEMOS[0]} changes a limit: call check_file, not shared reports"
         key = (str(path), Path(path).read_bytes())
         if key not in memo:
             memo[key] = check_file(path)

@@ -205,6 +205,7 @@ docs/03-publishing.md :: flashcards.toml` \((\w+)\s+`\[\[card\]\]`s\) :: LESSON_
 docs/03-publishing.md :: `--count`, default (\d+)\) :: DEFAULT_COUNT
 docs/03-publishing.md :: \| `tight-drill.pdf` \| (\w+) cases :: DRILL_COUNT
 docs/03-publishing.md :: batched, (\d+) sheets per pdfTeX run :: BATCH_STUDENTS
+docs/03-publishing.md :: `MANIFEST_LOCK_WAIT_SECONDS` \((\d+) s\) :: MANIFEST_LOCK_WAIT_SECONDS
 docs/06-architecture.md :: `MAX_JOBS` = (\d+) :: MAX_JOBS
 docs/06-architecture.md :: `FILES_PER_WORKER` = (\d+) :: FILES_PER_WORKER
 docs/06-architecture.md :: `WORKER_MARGIN_SECONDS` = (\d+) s :: WORKER_MARGIN_SECONDS

@@ -243,20 +243,8 @@ def test_too_many_terms_for_an_explicit_k_says_the_largest_k_that_fits():
     assert "89**2 terms;" not in step.reason
 
 
-@pytest.fixture
-def fresh_models():
-    """The general family remembers its explicit models (and their unfolded forms) per (K, spec):
-    a test that changes MAX_IWAE_TERMS must not meet a K = 13 model another test unfolded under
-    another limit (the order of an xdist run decided it), nor leave one behind."""
-    from elbo_sym.engine.models.general import _explicit
-
-    _explicit.cache_clear()
-    yield
-    _explicit.cache_clear()
-
-
 @pytest.mark.full
-def test_a_k_any_search_stops_at_a_k_too_large_for_the_draws(monkeypatch, fresh_models):
+def test_a_k_any_search_stops_at_a_k_too_large_for_the_draws(fresh_memos, monkeypatch):
     """With K = "any" the search at a larger K that the draws cannot unfold ends there with a note
     (the step stays checked), never an error that depends on how far the budget reached."""
     import elbo_sym.engine.check as check_module
@@ -270,7 +258,7 @@ def test_a_k_any_search_stops_at_a_k_too_large_for_the_draws(monkeypatch, fresh_
 
 
 @pytest.mark.full
-def test_a_k_any_search_that_cannot_unfold_a_larger_k_still_runs_the_rest_of_its_plan(monkeypatch, fresh_models):
+def test_a_k_any_search_that_cannot_unfold_a_larger_k_still_runs_the_rest_of_its_plan(fresh_memos, monkeypatch):
     """Two draws fit at K = 13 (169 terms) but not at K = 34 (1156, past a limit of 200): the larger
     K are skipped from there, and K = 13 still gets the rest of its search (boundary points,
     minimisation), as the fixed plan says -- the search used to end at K = 34's quick pass."""

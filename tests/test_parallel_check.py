@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import select
 import signal
 import subprocess
@@ -26,6 +27,7 @@ from child_processes import CHILD_TIMEOUT_SECONDS
 
 import elbo_sym.report.build
 from elbo_sym.cli import main
+from elbo_sym.limits import loading_budget
 from elbo_sym.report import parallel
 from elbo_sym.report.parallel import WorkerLost, map_in_workers, schedule, schedule_groups
 
@@ -397,11 +399,61 @@ def test_a_file_whose_worker_hangs_is_an_error_not_a_pass(folder, capsys, monkey
     if through == "check":
         code, out, err = alone(lambda: run(capsys, "check", "--jobs", "2", "--file-budget", "1", "."))
         assert code != 0 and "a-gap.toml — " in out and "b-refuted.toml — " not in out
-        assert "b-refuted.toml:0: cannot check file: the worker process checking it did not answer within 3 s" in err
+        # 1 s x 1 + 2 s, and its reading's wall seconds (rounded up: `check` reads each file in its worker)
+        assert re.search(r"b-refuted.toml:0: cannot check file: the worker process checking it did not answer "
+                         r"within [4-9] s", err), err
     else:
         with pytest.raises(elbo_sym.files.InputError, match="b-refuted.toml: cannot check file: .* within 2.0"):
             alone(lambda: elbo_sym.report.build.check_all([str(folder / "a-gap.toml"), str(folder / "b-refuted.toml")],
                                                           0.0001, jobs=2))
+
+
+@pytest.mark.full  # waits out a hung worker (about 4 s)
+def test_check_ends_a_hung_file_at_its_own_budget_not_the_largest_files(folder, capsys, monkeypatch):
+    """`check` reads each file in its worker (the steps are known only then), yet a hung check is
+    ended at that file's own budget (its 4 steps x --budget) plus its reading's time, not at the
+    patience of the largest file (200 steps: 102 s here, 1,260 s by default)."""
+    real = elbo_sym.report.build.check_file
+
+    def stuck(source, *args, **kwargs):
+        if "refuted" in str(getattr(source, "path", source)):
+            time.sleep(120)  # without CPU
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(elbo_sym.report.build, "check_file", stuck)
+    monkeypatch.setattr(parallel, "WORKER_MARGIN_SECONDS", 2.0)
+    monkeypatch.setattr(parallel, "WORKER_WALL_PER_CPU_SECOND", 1.0)
+    (folder / "d-broken.toml").unlink()
+    (folder / "e-folder.toml").rmdir()
+    started = time.monotonic()
+    code, out, err = alone(lambda: run(capsys, "check", "--jobs", "2", "--budget", "0.5", "."))
+    waited = time.monotonic() - started
+    found = re.search(r"b-refuted.toml:0: cannot check file: the worker process checking it "
+                      r"did not answer within ([0-9.]+) s", err)
+    assert found, err
+    own = 4 * 0.5 * 1.0 + 2.0  # steps x budget x wall seconds per CPU second + margin
+    assert float(found[1]) - own in (1, 2, 3, 4, 5)  # plus its reading's wall seconds, rounded up
+    assert code != 0 and "a-gap.toml — " in out and "b-refuted.toml — " not in out
+    assert waited < 60
+
+
+def test_a_files_patience_in_check_is_its_readings_then_its_own_budgets():
+    """FilePatience: while a file is read, the reading's budget (the largest default, or --file-budget);
+    once the worker says it is read, what the reading took plus its own check's patience."""
+    patience = elbo_sym.report.build.FilePatience.for_files(2, 0.5, None)
+    reading = parallel.worker_patience(0.5, loading_budget(0.5))
+    assert patience(0) == patience(1) == reading
+    patience.read(1, 0.25, 9.0)
+    assert (patience(0), patience(1)) == (reading, 10.0)  # the reading's seconds rounded up
+    assert elbo_sym.report.build.FilePatience.for_files(1, 0.5, 7.0)(0) == parallel.worker_patience(0.5, 7.0)
+    child = os.fork()
+    if child == 0:  # what a worker writes, its parent reads (memory shared across the fork)
+        try:
+            patience.read(0, 2.0, 4.0)
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+    assert patience(0) == 6.0
 
 
 def test_build_and_web_check_in_parallel_alike(folder):

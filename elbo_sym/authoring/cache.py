@@ -44,6 +44,7 @@ import os
 import re
 import stat
 import sys
+import time
 from pathlib import Path
 
 from elbo_sym.files import DEFAULT_FOLDER, PROJECT_FILE, FileReadError, InputError, discover, read_regular_file
@@ -569,9 +570,9 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
     if misses:
         import_engine()
         from elbo_sym.engine.derivation import DerivationError
-        from elbo_sym.report.build import check_file, load_in_time
+        from elbo_sym.report.build import FilePatience, check_file, check_patience, load_in_time
         from elbo_sym.report.model import InputErrorReport
-        from elbo_sym.report.parallel import WorkerLost, default_jobs, map_in_workers, worker_patience
+        from elbo_sym.report.parallel import WorkerLost, default_jobs, map_in_workers
 
         skip_final_collection()
         readable = []
@@ -582,20 +583,24 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
                 continue
             readable.append((i, path, key, data))
 
+        patience = FilePatience.for_files(len(readable), budget, total)
+
         def load_and_check(n: int) -> DerivationReport | InputErrorReport:
             """One file loaded and checked (in a worker: the workers share the parsing too)."""
             _, path, _, data = readable[n]
+            started = time.monotonic()
             try:
                 loaded = load_in_time(path, budget, total, raw=data)
             except DerivationError as error:
                 return InputErrorReport.from_error(error)
+            patience.read(n, time.monotonic() - started, check_patience(loaded, budget, total))
             return check_file(loaded, budget, total)  # reading and checking share the file budget
 
         workers = default_jobs(len(readable)) if jobs is None else jobs
         if workers > 1 and len(readable) > 1:  # imported once here, not once in every worker
             import_quietly(BEFORE_THE_FORK)
         checked = map_in_workers(load_and_check, len(readable), workers, weight=lambda n: len(readable[n][3]),
-                                 patience=worker_patience(budget, total), group=lambda n: model_of(readable[n][3]))
+                                 patience=patience, group=lambda n: model_of(readable[n][3]))
         for (i, path, key, _), report in zip(readable, checked):
             if isinstance(report, WorkerLost):
                 found.append((i, InputErrorReport(str(path), 0, report.message)))

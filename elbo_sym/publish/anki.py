@@ -31,6 +31,7 @@ from typing import Any
 
 from elbo_sym.files import PROJECT_FILE, InputError, replace_file, source_date_epoch
 from elbo_sym.prose import html_text
+from elbo_sym.publish.outputs import write_owned
 
 __all__ = [
     "DECK_ID",
@@ -218,7 +219,8 @@ def write_apkg(cards: Sequence[Any], path: str | os.PathLike[str], name: str = D
     """Write the cards as an Anki package at ``path``, atomically (temp file + rename).
 
     The folder must exist (it is not created); a folder, FIFO or device at ``path`` is
-    refused (AnkiError), an existing regular file is replaced.
+    refused (AnkiError), an existing regular file is replaced only where elbo-sym may replace it
+    (publish.outputs.write_owned: NotOursError for the user's own file, nothing written).
     """
     import genanki
 
@@ -232,8 +234,12 @@ def write_apkg(cards: Sequence[Any], path: str | os.PathLike[str], name: str = D
     if not path.parent.is_dir():
         raise AnkiError(f"folder {path.parent} does not exist (it is not created)")
     package = genanki.Package(build_deck(cards, name, vocabulary))
-    return replace_file(path, lambda tmp: package.write_to_file(
-        tmp, timestamp=timestamp if timestamp is not None else _timestamp()))
+    when = timestamp if timestamp is not None else _timestamp()
+
+    def write(target: Path) -> Path:
+        return replace_file(target, lambda tmp: package.write_to_file(tmp, timestamp=when))
+
+    return write_owned(path, write)
 
 
 def deck_name(title: str, vocabulary: Any = None) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from elbo_sym.files import InputError, source_date_epoch
 from elbo_sym.limits import STEP_BUDGET_SECONDS
 from elbo_sym.prose import counted
-from elbo_sym.publish.outputs import claim_file, record_file
+from elbo_sym.publish.outputs import claim_file
 from elbo_sym.publish.project import Project, Settings, command_paths, course_handouts, course_web
 
 __all__ = ["Outcome", "build_course", "course_decks", "course_examples", "exercise_files", "flashcards_course",
@@ -143,7 +143,7 @@ def exercise_files(settings: Settings, *, quiz: Path | None, roster: str | None,
     if quiz is not None:
         from elbo_sym.publish.moodle import write_moodle_quiz
 
-        path = record_file(write_moodle_quiz(claim_file(quiz), s.seed, s.count, s.K, s.parts))
+        path = write_moodle_quiz(quiz, s.seed, s.count, s.K, s.parts)  # claimed again, and recorded
         lines.append((False, f"wrote {path} ({s.count} cloze question(s), seed {s.seed}, K = {s.K}; import it in "
                              f"Moodle as \"Moodle XML format\")"))
     if students is not None and folder is not None and out is not None:
@@ -184,8 +184,8 @@ def flashcards_course(course: Project, file: str | None, target: Path | None, *,
     from elbo_sym.publish.anki import anki_identity, course_deck_name, write_apkg
 
     identity = anki_identity(course_deck_name(course.title, deck, lesson_deck=path is None))
-    # claimed again now: the file may have appeared or changed while the cards were checked
-    written = record_file(write_apkg(deck.cards, claim_file(target), identity.name, vocabulary=deck.vocabulary))
+    # claimed again there: the file may have appeared or changed while the cards were checked
+    written = write_apkg(deck.cards, target, identity.name, vocabulary=deck.vocabulary)
     return Outcome(((False, f"wrote {written} ({counted(len(deck.cards), 'note')}, Anki deck \"{identity.name}\", "
                             f"id {identity.deck_id})"),))
 
@@ -215,7 +215,7 @@ def cards_moodle(course: Project, paths: Sequence[str], target: Path, *, budget:
             require_printable(result)
     except HandoutError as error:
         return Outcome(((True, f"elbo-sym cards: no quiz written: {error}"),), ok=False)
-    written = record_file(write_cards_quiz(claim_file(target), results))  # claimed again: the checks took time
+    written = write_cards_quiz(target, results)  # claimed again there: the checks took time
     questions = sum(len(result.deck.cards) for result in results)
     return Outcome(((False, f"wrote {written} ({questions} essay questions, {len(results)} deck(s))"),))
 

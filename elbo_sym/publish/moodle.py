@@ -70,6 +70,7 @@ from elbo_sym.lesson.exercises import PARTS
 from elbo_sym.limits import MOODLE_NAME_CHARS
 from elbo_sym.prose import character_references
 from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, exercises_context, math
+from elbo_sym.publish.outputs import write_owned
 
 __all__ = [
     "ANSWER_DIGITS",
@@ -284,10 +285,10 @@ def moodle_quiz(seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT, K: int = 2
 
 def write_moodle_quiz(path: str | os.PathLike[str], seed: int = DEFAULT_SEED, count: int = DEFAULT_COUNT,
                       K: int = 2, parts: Sequence[str] | None = None, *, tolerance: str = TOLERANCE) -> Path:
-    """Write :func:`moodle_quiz` to ``path`` atomically (temp file in the same folder + rename)."""
-    target = Path(path)
+    """Write :func:`moodle_quiz` to ``path`` atomically (temp file in the same folder + rename), only where
+    elbo-sym may replace a file (publish.outputs.write_owned: NotOursError for the user's own file)."""
     data = moodle_quiz(seed, count, K, parts, tolerance=tolerance).encode("utf-8")
-    return replace_file(target, data)
+    return write_owned(Path(path), lambda target: replace_file(target, data))
 
 
 # --------------------------------------------------------------------------- decks
@@ -377,5 +378,7 @@ def cards_quiz(results: Sequence[Any]) -> str:
 
 
 def write_cards_quiz(path: str | os.PathLike[str], results: Sequence[Any]) -> Path:
-    """Write :func:`cards_quiz` to ``path`` atomically (temp file in the same folder + rename)."""
-    return replace_file(Path(path), cards_quiz(results).encode("utf-8"))
+    """Write :func:`cards_quiz` to ``path`` atomically (temp file in the same folder + rename), only where
+    elbo-sym may replace a file (publish.outputs.write_owned)."""
+    data = cards_quiz(results).encode("utf-8")
+    return write_owned(Path(path), lambda target: replace_file(target, data))

@@ -19,7 +19,9 @@ Red team rt12: nor does a command replace a file its own manifest does not list 
 has now -- the user's own, or one edited since (:func:`refuse_unowned`): replacing it would lose
 work as surely as removing it.  Red team rt14: the single files of ``--moodle FILE`` and ``--anki FILE``
 are owned the same way, through one manifest in the file's folder (:func:`claim_file`, :func:`record_file`)
--- before, any XML file or zip (a ``pom.xml``, a ``.docx``, the user's own deck) was replaced.
+-- before, any XML file or zip (a ``pom.xml``, a ``.docx``, the user's own deck) was replaced.  The library's
+writers of those files (``write_apkg``, ``write_moodle_quiz``, ``write_cards_quiz``) own them the same way
+(:func:`write_owned`), so a call from Python refuses what the command refuses.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from elbo_sym.limits import MANIFEST_LOCK_WAIT_SECONDS
 
 __all__ = ["FILES_MANIFEST", "MANIFEST_BYTES", "NotOursError", "OwnedElsewhereError", "claim_file", "listed",
            "move_in", "plain_name", "record_file", "refuse_foreign", "refuse_to_replace", "refuse_unowned",
-           "remove_stale", "stale_file", "staging_folder", "write_manifest"]
+           "remove_stale", "stale_file", "staging_folder", "write_manifest", "write_owned"]
 
 MANIFEST_BYTES = 1 << 20
 """The largest manifest read back; a larger (or unreadable, or malformed) one lists nothing."""
@@ -212,19 +214,36 @@ def claim_file(path: Path) -> Path:
 def record_file(path: Path) -> Path:
     """List the file just written at `path` in its folder's :data:`FILES_MANIFEST` with its SHA-256, keeping
     the other entries whose files are still there (so a re-run may replace it, and nothing else)."""
-    folder = path.parent
-    with _folder_locked(folder, MANIFEST_LOCK_WAIT_SECONDS):  # two commands at once keep both entries (rt15)
-        others = {entry: digest for entry, digest in _recorded(folder, FILES_MANIFEST).items()
-                  if _key(entry) != _key(path.name) and stale_file(folder, entry) is not None}
-        write_manifest(folder, FILES_MANIFEST, [path.name], others)
+    with _folder_locked(path.parent, MANIFEST_LOCK_WAIT_SECONDS, "nothing was recorded"):
+        _record_unlocked(path)  # two commands at once keep both entries (rt15)
     return path
 
 
+def _record_unlocked(path: Path) -> None:
+    folder = path.parent
+    others = {entry: digest for entry, digest in _recorded(folder, FILES_MANIFEST).items()
+              if _key(entry) != _key(path.name) and stale_file(folder, entry) is not None}
+    write_manifest(folder, FILES_MANIFEST, [path.name], others)
+
+
+def write_owned(path: Path, write: Callable[[Path], Path]) -> Path:
+    """The one way a single file is written where the user says (``--moodle FILE``, ``--anki FILE``, and
+    the library's writers called from Python): `write(path)` only when :func:`claim_file` allows it -- else
+    NotOursError or OwnedElsewhereError, nothing written --, then the file listed as elbo-sym's, so a
+    later run may replace it and nothing else.  All three under the folder's lock: another command cannot
+    write or record the file in between, and a lock held too long is an InputError before anything is written."""
+    with _folder_locked(path.parent, MANIFEST_LOCK_WAIT_SECONDS, "nothing was written"):
+        written = write(claim_file(path))
+        _record_unlocked(written)
+    return written
+
+
 @contextmanager
-def _folder_locked(folder: Path, wait: float) -> Iterator[None]:
+def _folder_locked(folder: Path, wait: float, undone: str) -> Iterator[None]:
     """Hold an exclusive lock on `folder` itself (``flock`` on the folder: no lock file is left behind,
     and the manifest, replaced atomically, is a new file each time) while its manifest is read and
-    rewritten; waits at most `wait` seconds, then InputError.  Where there is no ``flock``, unlocked."""
+    rewritten; waits at most `wait` seconds, then InputError (saying `undone`: what was not done).
+    Where there is no ``flock``, unlocked."""
     try:
         import fcntl
     except ImportError:  # not POSIX
@@ -240,7 +259,7 @@ def _folder_locked(folder: Path, wait: float) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise InputError(f"{folder / FILES_MANIFEST}: another elbo-sym command kept it locked for "
-                                     f"{wait:g} s; nothing was recorded, run this command again") from None
+                                     f"{wait:g} s; {undone}, run this command again") from None
                 time.sleep(0.01)
         yield
     finally:

@@ -9,13 +9,15 @@ values computed exactly.
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from math import lcm
+from math import ceil, lcm
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -475,6 +477,43 @@ def check_patience(one: Loaded, budget: float, total: float | None = None) -> fl
     return worker_patience(budget, own)
 
 
+@dataclass(frozen=True)
+class FilePatience:
+    """Each file's watchdog patience in `check`'s workers (report.parallel), which read the files
+    themselves: while a file is read, the reading's budget (limits.loading_budget) -- a file's steps
+    are known only once it is read --; once read, the wall seconds the reading took plus the patience
+    of the file's own budget (report.build.check_patience), so a small file's hung check is ended
+    about its own budget's time after it started, not the largest file's.  The worker writes those
+    two numbers in memory it shares with the parent (made before the fork), which the watchdog reads."""
+
+    board: mmap.mmap
+    reading: float
+
+    @classmethod
+    def for_files(cls, count: int, budget: float, total: float | None) -> FilePatience:
+        from elbo_sym.report.parallel import worker_patience
+
+        return cls(mmap.mmap(-1, max(1, count) * _SLOT.size), worker_patience(budget, loading_budget(budget, total)))
+
+    def read(self, n: int, reading_seconds: float, check_patience: float) -> None:
+        """File `n` is read, in `reading_seconds` (wall clock; counted in whole seconds, rounded up, so
+        the watchdog's message reads "within 4 s"); its check may take `check_patience` more."""
+        at = n * _SLOT.size  # the reading's seconds first: a patience read between the two is the reading's
+        _SECONDS.pack_into(self.board, at, ceil(reading_seconds))
+        _SECONDS.pack_into(self.board, at + _SECONDS.size, check_patience)
+
+    def __call__(self, n: int) -> float:
+        reading_seconds, check_patience = _SLOT.unpack_from(self.board, n * _SLOT.size)
+        return self.reading if check_patience <= 0 else reading_seconds + check_patience
+
+
+_SLOT = struct.Struct("dd")
+"""One file's slot in FilePatience's shared memory: (wall seconds its reading took, its check's patience;
+0 while it is read)."""
+_SECONDS = struct.Struct("d")
+"""One number of a slot, written alone."""
+
+
 def _file_size(path: str) -> int:
     """How large the derivation's file is: the order in which files are given to the workers."""
     try:
@@ -489,8 +528,8 @@ def input_error(error: DerivationError):
     return InputErrorReport.from_error(error)
 
 
-__all__ = ["Loaded", "check_file", "check_patience", "load_in_time", "load_deck_in_time", "load_all", "check_all",
-           "report_of", "parameter_domains", "conditions_of", "math", "relation", "exact_form", "block_symbol",
-           "vector_latex", "is_log_quantity", "input_error", "DECIMALS", "approx_latex"]
+__all__ = ["FilePatience", "Loaded", "check_file", "check_patience", "load_in_time", "load_deck_in_time", "load_all",
+           "check_all", "report_of", "parameter_domains", "conditions_of", "math", "relation", "exact_form",
+           "block_symbol", "vector_latex", "is_log_quantity", "input_error", "DECIMALS", "approx_latex"]
 
 _ = Verdict  # re-exported for renderers that compare verdicts by name
