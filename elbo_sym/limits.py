@@ -76,6 +76,12 @@ REFERENCE_BUDGET_SECONDS = 8.0
 """The backstop: most time the second opinion spends on one proved step (within the step's
 budget), for work the operation count does not see; running out leaves the step's second opinion
 undecided, never agreeing."""
+CACHED_PASS_BUDGET_SHARE = 0.5
+"""The result cache stores a pass only when checking the file (reading included) took at most
+this share of the smallest CPU budget that bounded any of its work -- the step budget, the
+file budget, the second opinion's REFERENCE_BUDGET_SECONDS --, so no step, claim or second opinion
+came near its end: a pass a fresh run on this machine also gives, whatever memos a neighbouring
+file had warmed (red team rt17 F2, F3).  A pass nearer a budget is re-checked every time."""
 REFERENCE_INSTANCES = 8
 """Valid instances the second opinion evaluates a proved step at (random and boundary)."""
 REFERENCE_GAUSSIAN_INSTANCES = 6

@@ -48,12 +48,15 @@ from pathlib import Path
 
 from elbo_sym.files import DEFAULT_FOLDER, PROJECT_FILE, FileReadError, InputError, discover, read_regular_file
 from elbo_sym.limits import (
+    CACHED_PASS_BUDGET_SHARE,
     GC_YOUNG_OBJECTS,
     MAX_FILE_BYTES,
     MAX_JOBS,
+    REFERENCE_BUDGET_SECONDS,
     STEP_BUDGET_SECONDS,
     SYMPY_CACHE_ENTRIES,
     BudgetError,
+    file_budget,
     parse_integer,
     validate_budget,
 )
@@ -79,8 +82,15 @@ ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.json", re.ASCII)
 """The names of the entries the cache writes (a SHA-256 in hex); nothing else is ever removed."""
 
 
-DEPENDENCIES = ("sympy", "mpmath", "scipy", "numpy")
-"""The packages whose results can change a verdict: their versions are part of every key."""
+DEPENDENCIES = ("sympy", "mpmath", "scipy", "numpy", "python-flint", "gmpy2")
+"""The packages whose results can change a report: their versions ("missing" when not installed)
+are part of every key.  python-flint's presence picks the second opinion's interval backend (arb,
+else mpmath: its text differs), gmpy2's SymPy's integers."""
+
+OUTCOME_VARIABLES = ("ELBO_SYM_INTERVALS", "SYMPY_GROUND_TYPES")
+"""The environment variables that can change a report: the second opinion's interval backend
+(elbo_sym.engine.reference.intervals.BACKEND_VARIABLE) and SymPy's integers.  Their values (unset
+included) are part of every key: a report checked under one is never served under another."""
 
 
 def disabled_by_environment() -> bool:
@@ -204,12 +214,30 @@ def fingerprint(package: Path, version: str) -> str:
     return digest.hexdigest()
 
 
+def settings() -> bytes:
+    """What this process's settings add to a key: the OUTCOME_VARIABLES' values and the machine's
+    architecture (floating point and the libraries' builds), read at every check -- they are not
+    sources, so engine_fingerprint's once-per-process hash does not hold them."""
+    machine = os.uname().machine if hasattr(os, "uname") else sys.platform
+    values = [f"{name}={os.environ.get(name)!r}" for name in OUTCOME_VARIABLES]
+    return "\0".join([*values, f"machine={machine}"]).encode("utf-8", "surrogateescape")
+
+
+def far_from_every_budget(cpu_seconds: float, steps: int, budget: float, total: float | None) -> bool:
+    """Whether a check that took `cpu_seconds` stayed within CACHED_PASS_BUDGET_SHARE of every
+    budget bounding its work (the step budget `budget`, the file budget `total` or its default,
+    the second opinion's), so that its pass may be stored (see limits.CACHED_PASS_BUDGET_SHARE).
+    The whole file's time bounds each step's, the claim's and each second opinion's."""
+    whole = total if total is not None else file_budget(steps, budget)
+    return cpu_seconds <= CACHED_PASS_BUDGET_SHARE * min(budget, whole, REFERENCE_BUDGET_SECONDS)
+
+
 def entry_key(path: str, content: bytes, budget: float, total: float | None = None) -> str:
     """The public name of a report's slot: every input the report depends on, hashed."""
     import hashlib
 
     digest = hashlib.sha256()
-    for part in (engine_fingerprint().encode(), path.encode("utf-8", "surrogateescape"),
+    for part in (engine_fingerprint().encode(), settings(), path.encode("utf-8", "surrogateescape"),
                  repr(float(budget)).encode(), repr(None if total is None else float(total)).encode(), content):
         digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()
@@ -568,12 +596,15 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
     found: list[tuple[int, InputErrorReport]] = []  # (file number, error): reported in file order
     if misses:
         import_engine()
+        from elbo_sym.budget import clock
         from elbo_sym.engine.derivation import DerivationError
+        from elbo_sym.engine.reference.intervals import chosen
         from elbo_sym.report.build import check_file, load_in_time
         from elbo_sym.report.model import InputErrorReport
         from elbo_sym.report.parallel import WorkerLost, default_jobs, map_in_workers, worker_patience
 
         skip_final_collection()
+        chosen()  # a bad ELBO_SYM_INTERVALS: one input error (BackendUnavailable), not a failure per step
         readable = []
         for i, path, key, data in misses:
             if isinstance(data, FileReadError):
@@ -582,29 +613,33 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
                 continue
             readable.append((i, path, key, data))
 
-        def load_and_check(n: int) -> DerivationReport | InputErrorReport:
-            """One file loaded and checked (in a worker: the workers share the parsing too)."""
+        def load_and_check(n: int) -> tuple[DerivationReport | InputErrorReport, float]:
+            """One file loaded and checked (in a worker: the workers share the parsing too), and the
+            CPU seconds that took."""
             _, path, _, data = readable[n]
+            started = clock()
             try:
                 loaded = load_in_time(path, budget, total, raw=data)
             except DerivationError as error:
-                return InputErrorReport.from_error(error)
-            return check_file(loaded, budget, total)  # reading and checking share the file budget
+                return InputErrorReport.from_error(error), clock() - started
+            return check_file(loaded, budget, total), clock() - started  # reading and checking share the file budget
 
         workers = default_jobs(len(readable)) if jobs is None else jobs
         if workers > 1 and len(readable) > 1:  # imported once here, not once in every worker
             import_quietly(BEFORE_THE_FORK)
         checked = map_in_workers(load_and_check, len(readable), workers, weight=lambda n: len(readable[n][3]),
                                  patience=worker_patience(budget, total), group=lambda n: model_of(readable[n][3]))
-        for (i, path, key, _), report in zip(readable, checked):
-            if isinstance(report, WorkerLost):
-                found.append((i, InputErrorReport(str(path), 0, report.message)))
+        for (i, path, key, _), result in zip(readable, checked):
+            if isinstance(result, WorkerLost):
+                found.append((i, InputErrorReport(str(path), 0, result.message)))
                 continue
+            report, cpu_seconds = result
             if isinstance(report, InputErrorReport):
                 found.append((i, report))
                 continue
             reports[i] = report
-            if cache is not None and key is not None:
+            if cache is not None and key is not None and far_from_every_budget(cpu_seconds, len(report.steps),
+                                                                               budget, total):
                 cache.put(key, report)
     errors = [error for _, error in sorted(found, key=lambda pair: pair[0])]
     return [r for r in reports if r is not None], errors

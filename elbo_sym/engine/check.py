@@ -29,7 +29,6 @@ from sympy.polys.polyerrors import BasePolynomialError
 
 from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded, WorkCount
-from elbo_sym.failures import computing_failure
 from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
 from elbo_sym.engine.derivation import Derivation, Example, Step
@@ -67,6 +66,7 @@ from elbo_sym.engine.search import (
     values_reader,
 )
 from elbo_sym.engine.wellformed import derived_arguments, derived_distribution_problem, well_formedness_problem
+from elbo_sym.failures import computing_failure
 from elbo_sym.limits import (
     GAUSSIAN_ANY_D,
     GENERAL_SEARCH_FULL_LARGER_K,
