@@ -6,9 +6,12 @@ hashes everything the report depends on:
 * the file's bytes and the path as given (the report prints the path);
 * elbo-sym's version and the source of *every* module of the package (any engine edit
   invalidates every entry);
-* the installed versions of every package whose result can change a verdict (SymPy, mpmath,
-  SciPy -- the counterexample search minimises with it --, NumPy: :data:`DEPENDENCIES`), and
-  the Python version;
+* the installed versions of every package whose result can change a report (SymPy, mpmath,
+  SciPy -- the counterexample search minimises with it --, NumPy, python-flint -- its presence
+  picks the second opinion's interval arithmetic, and so its text --, gmpy2: :data:`DEPENDENCIES`),
+  and the Python version;
+* the settings that change a report (:data:`OUTCOME_VARIABLES`: ELBO_SYM_INTERVALS,
+  SYMPY_GROUND_TYPES) and the machine's architecture (:func:`settings`);
 * the options that change a report (the per-step and per-file time budgets).
 
 That key is computed from public inputs, so anyone who can write the cache folder could
@@ -22,9 +25,17 @@ report that does not read back whole, a report that did not pass) is a miss, nev
 error.  What is stored is the report data itself (elbo_sym.report.model: JSON round trip),
 so a hit renders exactly as a fresh check would.
 
+The threat model: the signature keeps out entries written by other users and cache folders
+that arrive from elsewhere (checked in, copied, unpacked).  It does not keep out the user's own
+processes: whatever runs as the user can read the key and sign an entry, as it could edit
+elbo-sym's sources; `--no-cache` (CI) trusts nothing stored.
+
 Only reports that cannot depend on timing are stored: derivations that pass (every step
-proved or accepted, examples hold, claim established).  A failing derivation involves time
-budgets (the repair search, a step that ran out of time) and is always re-checked.
+proved or accepted, examples hold, claim established) and whose file took at most
+limits.CACHED_PASS_BUDGET_SHARE of every budget bounding its work (:func:`far_from_every_budget`):
+a pass that finished near a budget's end -- or only because memos a neighbouring file warmed made
+it cheaper -- is not one a fresh run must give (red team rt17).  A failing derivation involves
+time budgets (the repair search, a step that ran out of time) and is always re-checked.
 Entries are JSON (never pickle) and written atomically.  When every file hits, SymPy is
 not even imported.
 

@@ -280,8 +280,9 @@ def assert_refuted(path, step: int | None = None, budget: float = DEFAULT_BUDGET
     or every step holds but the chain, compared with the claim in full, does not give it
     (:func:`chain_misses_claim`); returns the DerivationReport.  A step that could not be
     decided (``error``) or is only ``checked`` is not a refutation, and neither is a claim left
-    unestablished by a spent budget or a comparison that failed.  Raises DerivationNotRefuted (an AssertionError) otherwise,
-    DerivationInputFailed for a malformed file or one not read within `file_budget` (as
+    unestablished by a spent budget or a comparison that failed.  Raises DerivationNotRefuted
+    (an AssertionError) otherwise, DerivationInputFailed for a malformed file or one not read
+    within `file_budget` (as
     :func:`check_file`), and ValueError for a step number the file does not have.
     """
     __tracebackhide__ = True

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
-from elbo_sym.failures import computing_failure
 from elbo_sym.engine.models.base import Interval, ModelSpec
+from elbo_sym.failures import computing_failure
 from elbo_sym.limits import (
     REFERENCE_ANY_K,
     REFERENCE_CHAIN_ANY_INSTANCES,
