@@ -282,8 +282,8 @@ def assert_refuted(path, step: int | None = None, budget: float = DEFAULT_BUDGET
     decided (``error``) or is only ``checked`` is not a refutation, and neither is a claim left
     unestablished by a spent budget or a comparison that failed.  Raises DerivationNotRefuted
     (an AssertionError) otherwise, DerivationInputFailed for a malformed file or one not read
-    within `file_budget` (as
-    :func:`check_file`), and ValueError for a step number the file does not have.
+    within `file_budget` (as :func:`check_file`), and ValueError for a step number the file
+    does not have.
     """
     __tracebackhide__ = True
     if step is not None and (not isinstance(step, int) or isinstance(step, bool)):
