@@ -8,7 +8,7 @@ hashes everything the report depends on:
   invalidates every entry);
 * the installed versions of every package whose result can change a report (SymPy, mpmath,
   SciPy -- the counterexample search minimises with it --, NumPy, python-flint -- its presence
-  picks the second opinion's interval arithmetic, and so its text --, gmpy2: :data:`DEPENDENCIES`),
+  picks the second opinion's interval arithmetic, and so its text: :data:`DEPENDENCIES`),
   and the Python version;
 * the settings that change a report (:data:`OUTCOME_VARIABLES`: ELBO_SYM_INTERVALS,
   SYMPY_GROUND_TYPES) and the machine's architecture (:func:`settings`);
@@ -93,10 +93,11 @@ ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.json", re.ASCII)
 """The names of the entries the cache writes (a SHA-256 in hex); nothing else is ever removed."""
 
 
-DEPENDENCIES = ("sympy", "mpmath", "scipy", "numpy", "python-flint", "gmpy2")
+DEPENDENCIES = ("sympy", "mpmath", "scipy", "numpy", "python-flint")
 """The packages whose results can change a report: their versions ("missing" when not installed)
 are part of every key.  python-flint's presence picks the second opinion's interval backend (arb,
-else mpmath: its text differs), gmpy2's SymPy's integers."""
+else mpmath: its text differs).  Each is a dependency of elbo-sym: its metadata is read without
+importlib.metadata (a warm check must not import it)."""
 
 OUTCOME_VARIABLES = ("ELBO_SYM_INTERVALS", "SYMPY_GROUND_TYPES")
 """The environment variables that can change a report: the second opinion's interval backend
