@@ -6,9 +6,10 @@ an undecided instance: never a traceback, never a pass.  Any other exception is 
 to judge and propagates to its caller (red team rt17 F5: a caller's SIGALRM watchdog raising
 ``Exception`` during ``check_file`` was turned into "undecided" and the check went on to pass):
 a type outside :data:`COMPUTING_ERRORS` (``Exception`` itself, ``TimeoutError`` and every other
-``OSError``, ``InputError``, the caller's own classes), or any exception raised by code outside
-elbo-sym, the libraries it computes with and Python's standard library -- a signal handler of
-the caller's raising ``ValueError`` is still the caller's.
+``OSError``, ``InputError``, the caller's own classes), or any exception raised by code in a file
+outside elbo-sym, the libraries it computes with and Python's standard library -- a signal
+handler of the caller's raising ``ValueError`` is still the caller's (one typed at a prompt, in a
+file-less cell, cannot be told apart from generated code: only its type decides there).
 """
 
 from __future__ import annotations
@@ -40,10 +41,8 @@ def _raised_by_computing_code(error: BaseException) -> bool:
     while traceback is not None:
         filename = traceback.tb_frame.f_code.co_filename
         traceback = traceback.tb_next
-    if filename is None or filename.startswith("<frozen "):
-        return True  # raised in C code called from this frame's caller, or by the import system
-    if filename.startswith("<"):
-        return False  # code typed at a prompt or in a notebook cell: the caller's
+    if filename is None or filename.startswith("<"):
+        return True  # code without a file: the import system, a dataclass's generated methods, lambdify
     path = os.path.realpath(filename)
     folders = [_folder(name) for name in COMPUTING_PACKAGES]
     if any(folder is not None and path.startswith(folder) for folder in folders):

@@ -113,5 +113,9 @@ def test_what_the_engine_raises_is_still_a_verdict() -> None:
         raise ZeroDivisionError("the caller's")
 
     assert not computing_failure(raised(own))
+    # code without a file (a dataclass's generated methods, SymPy's lambdify): judged by its type alone
+    generated: dict = {}
+    exec("def generated():\n    raise ValueError('generated')", generated)  # noqa: S102 - a file-less function
+    assert computing_failure(raised(generated["generated"]))
     # and the type decides too: an OSError raised inside the standard library is not the check's
     assert not computing_failure(raised(lambda: Path("/nonexistent/elbo-sym").read_text()))
