@@ -81,6 +81,12 @@ REFERENCE_KEPT_VALUES = 150_000
 values, its memos by value); past it they are dropped.  Kept below it, the files of one model reuse
 them (the work counted is the same either way: a remembered value is charged what it cost).  The
 whole derivations/ tree leaves about 70,000 (17 MB) in one process."""
+CACHED_PASS_BUDGET_SHARE = 0.5
+"""The result cache stores a pass only when checking the file (reading included) took at most
+this share of the smallest CPU budget that bounded any of its work -- the step budget, the
+file budget, the second opinion's REFERENCE_BUDGET_SECONDS --, so no step, claim or second opinion
+came near its end: a pass a fresh run on this machine also gives, whatever memos a neighbouring
+file had warmed (red team rt17 F2, F3).  A pass nearer a budget is re-checked every time."""
 REFERENCE_INSTANCES = 8
 """Valid instances the second opinion evaluates a proved step at (random and boundary)."""
 REFERENCE_GAUSSIAN_INSTANCES = 6

@@ -13,7 +13,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "elbo_sym"
 
-LEAVES = {"limits", "budget", "files", "prose"}
+LEAVES = {"limits", "budget", "files", "prose", "failures"}
 ALLOWED = {
     "leaf": {"leaf"},
     "numbers": {"leaf"},

@@ -427,12 +427,88 @@ def test_the_key_changes_with_each_dependencys_version(package, tmp_path, monkey
     source = REPO / "elbo_sym"
     before = result_cache.fingerprint(source, "1.0")
     assert result_cache.installed_version(package) != "0.0.1-planted"
-    dist_info = tmp_path / f"{package}-0.0.1-planted.dist-info"
+    dist_info = tmp_path / f"{package.replace('-', '_')}-0.0.1-planted.dist-info"  # as a wheel names it
     dist_info.mkdir()
     (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 0.0.1-planted\n", "utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
     assert result_cache.installed_version(package) == "0.0.1-planted"
     assert result_cache.fingerprint(source, "1.0") != before
+
+
+def test_python_flint_decides_the_interval_text_so_its_version_is_in_the_key():
+    """rt17 F4: with python-flint the second opinion prints arb's intervals, without it mpmath's."""
+    assert {"python-flint", "sympy", "mpmath", "scipy", "numpy"} <= set(result_cache.DEPENDENCIES)
+    assert result_cache.installed_version("python-flint") != "missing"  # a dependency: the venv has it
+
+
+@pytest.mark.parametrize("variable", result_cache.OUTCOME_VARIABLES)
+def test_the_key_changes_with_each_setting_that_changes_a_report(variable, monkeypatch):
+    """rt17 F4: a report checked with ELBO_SYM_INTERVALS=mpmath (another interval text) or another
+    SymPy ground type is never served to a run with another value, nor to one without the variable."""
+    monkeypatch.delenv(variable, raising=False)
+    keys = {result_cache.entry_key("gap.toml", GAP.encode(), STEP_BUDGET_SECONDS)}
+    for value in ("mpmath", "python", ""):
+        monkeypatch.setenv(variable, value)
+        keys.add(result_cache.entry_key("gap.toml", GAP.encode(), STEP_BUDGET_SECONDS))
+    assert len(keys) == 4
+
+
+def test_the_interval_variable_is_the_one_the_second_opinion_reads():
+    from elbo_sym.engine.reference.intervals import BACKEND_VARIABLE
+
+    assert BACKEND_VARIABLE in result_cache.OUTCOME_VARIABLES
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_an_unknown_interval_backend_is_one_input_error_even_after_a_cached_pass(work, capsys, monkeypatch, jobs):
+    """rt17 F4: ELBO_SYM_INTERVALS=bogus was answered from the cache (exit 0), and without it each step
+    said "internal error (please report): ImportError" (exit 1): now one line and exit 2, both ways."""
+    assert cli(capsys, "check", "good.toml", "--jobs", jobs)[0] == 0  # a pass stored without the variable
+    monkeypatch.setenv("ELBO_SYM_INTERVALS", "bogus")
+    for extra in ((), ("--no-cache",)):
+        code, out, err = cli(capsys, "check", "good.toml", "bad.toml", "--jobs", jobs, *extra)
+        assert code == 2 and out == "", (code, out, err)
+        assert err.splitlines() == [f"elbo-sym: error: ELBO_SYM_INTERVALS='bogus': not available here "
+                                    f"(available: {err.split('(available: ')[1].split(')')[0]})"]
+        assert "mpmath" in err and "internal error" not in err
+
+
+def test_a_pass_near_its_budget_is_not_stored(work, capsys, monkeypatch):
+    """rt17 F2: a pass that finished just inside its budget (or only because a neighbour warmed the
+    memos) is not one a fresh run must give: it is re-checked every time, never stored."""
+    import elbo_sym.report.build as build
+    from elbo_sym.budget import clock
+    from elbo_sym.limits import CACHED_PASS_BUDGET_SHARE
+
+    budget = 0.6
+    real = build.check_file
+
+    def slow(loaded, *args):
+        started = clock()
+        report = real(loaded, *args)
+        while clock() - started <= CACHED_PASS_BUDGET_SHARE * budget + 0.01:  # the file took over half
+            pass
+        return report
+
+    monkeypatch.setattr(build, "check_file", slow)
+    code, out, _ = cli(capsys, "check", "good.toml", "--budget", str(budget), "--jobs", "1")
+    assert code == 0 and "1/1 file(s) pass" in out
+    assert not list(cache_folder().glob("*.json"))  # nothing stored
+    monkeypatch.setattr(build, "check_file", real)
+    assert cli(capsys, "check", "good.toml", "--jobs", "1")[0] == 0  # far from its budget: stored
+    assert len(list(cache_folder().glob("*.json"))) == 1
+
+
+def test_far_from_every_budget():
+    from elbo_sym.limits import CACHED_PASS_BUDGET_SHARE as SHARE
+    from elbo_sym.limits import REFERENCE_BUDGET_SECONDS, file_budget
+
+    near = result_cache.far_from_every_budget
+    assert near(SHARE * 1.0, 3, 1.0, None) and not near(SHARE * 1.0 + 0.001, 3, 1.0, None)  # the step budget
+    assert not near(SHARE * 0.5 + 0.001, 3, 1.0, 0.5)                                   # a smaller file budget
+    assert near(SHARE * 0.5, 3, 1.0, 0.5)
+    assert not near(SHARE * REFERENCE_BUDGET_SECONDS + 0.001, 3, 100.0, None)           # the second opinion's
+    assert file_budget(3, 100.0) > REFERENCE_BUDGET_SECONDS
 
 
 def test_a_missing_dependency_is_part_of_the_key_too():

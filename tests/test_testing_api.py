@@ -159,6 +159,51 @@ def test_assert_refuted_without_a_step(tmp_path: Path) -> None:
     assert "nothing is refuted: every step holds and the claim is established" in str(caught.value)
 
 
+def _claim_left_undecided(monkeypatch, how: str) -> None:
+    """Make the engine leave every claim unestablished without deciding it: its budget spent before
+    the comparison (the engine's own words for it), or the comparison failing."""
+    from elbo_sym.engine import check
+
+    if how == "budget":
+        monkeypatch.setattr(check, "_claim", lambda derivation, relation, model, results, budget, message:
+                            (False, message))
+    else:
+        def fails(a, b):
+            from fractions import Fraction
+
+            yield Fraction(1, 0)  # fails inside the standard library, as computing does
+
+        monkeypatch.setattr(check, "_congruent_arguments", fails)
+
+
+@pytest.mark.parametrize("how", ["budget", "comparison"])
+def test_a_claim_left_undecided_is_no_refutation(monkeypatch, how: str) -> None:
+    # red team rt17 F1: a true file whose claim ran out of budget passed assert_refuted
+    _claim_left_undecided(monkeypatch, how)
+    with pytest.raises(DerivationNotRefuted) as caught:
+        assert_refuted(GAP_PATH)
+    report = caught.value.report
+    assert all(s.verdict == "proved" for s in report.steps) and not report.established
+    assert "the claim is not established for a reason that decides nothing" in str(caught.value)
+    assert report.claim_reason in str(caught.value).splitlines()[0]
+
+
+def test_chain_misses_claim_reads_the_engines_words(tmp_path: Path) -> None:
+    from elbo_sym.authoring.testing import chain_misses_claim
+
+    weaker = GAP.replace('claim = "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))"', 'claim = "log(p(x)) >= ELBO(q)"')
+    other = GAP.replace('claim = "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))"',
+                        'claim = "log(p(x)) - ELBO(q) = H(q)"')
+    assert weaker != GAP and other != GAP
+    for text in (weaker, other):
+        report = assert_refuted(write(tmp_path, "mismatch.toml", text))
+        assert chain_misses_claim(report.claim_reason), report.claim_reason
+    for reason in ("file budget of 0.14 CPU seconds exhausted", "could not compare the claim with the chain: x",
+                   "the claim is not shown to be defined: log(q(z)) > 0", "not every step holds",
+                   "the chain shows a = b"):
+        assert not chain_misses_claim(reason)
+
+
 @pytest.mark.parametrize("step, error", [(0, ValueError), (5, ValueError), (True, TypeError), ("2", TypeError)])
 def test_assert_refuted_refuses_a_step_the_file_does_not_have(step, error) -> None:
     with pytest.raises(error, match="step"):

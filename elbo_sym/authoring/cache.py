@@ -6,9 +6,12 @@ hashes everything the report depends on:
 * the file's bytes and the path as given (the report prints the path);
 * elbo-sym's version and the source of *every* module of the package (any engine edit
   invalidates every entry);
-* the installed versions of every package whose result can change a verdict (SymPy, mpmath,
-  SciPy -- the counterexample search minimises with it --, NumPy: :data:`DEPENDENCIES`), and
-  the Python version;
+* the installed versions of every package whose result can change a report (SymPy, mpmath,
+  SciPy -- the counterexample search minimises with it --, NumPy, python-flint -- its presence
+  picks the second opinion's interval arithmetic, and so its text: :data:`DEPENDENCIES`),
+  and the Python version;
+* the settings that change a report (:data:`OUTCOME_VARIABLES`: ELBO_SYM_INTERVALS,
+  SYMPY_GROUND_TYPES) and the machine's architecture (:func:`settings`);
 * the options that change a report (the per-step and per-file time budgets).
 
 That key is computed from public inputs, so anyone who can write the cache folder could
@@ -22,9 +25,17 @@ report that does not read back whole, a report that did not pass) is a miss, nev
 error.  What is stored is the report data itself (elbo_sym.report.model: JSON round trip),
 so a hit renders exactly as a fresh check would.
 
+The threat model: the signature keeps out entries written by other users and cache folders
+that arrive from elsewhere (checked in, copied, unpacked).  It does not keep out the user's own
+processes: whatever runs as the user can read the key and sign an entry, as it could edit
+elbo-sym's sources; `--no-cache` (CI) trusts nothing stored.
+
 Only reports that cannot depend on timing are stored: derivations that pass (every step
-proved or accepted, examples hold, claim established).  A failing derivation involves time
-budgets (the repair search, a step that ran out of time) and is always re-checked.
+proved or accepted, examples hold, claim established) and whose file took at most
+limits.CACHED_PASS_BUDGET_SHARE of every budget bounding its work (:func:`far_from_every_budget`):
+a pass that finished near a budget's end -- or only because memos a neighbouring file warmed made
+it cheaper -- is not one a fresh run must give (red team rt17).  A failing derivation involves
+time budgets (the repair search, a step that ran out of time) and is always re-checked.
 Entries are JSON (never pickle) and written atomically.  When every file hits, SymPy is
 not even imported.
 
@@ -49,12 +60,15 @@ from pathlib import Path
 
 from elbo_sym.files import DEFAULT_FOLDER, PROJECT_FILE, FileReadError, InputError, discover, read_regular_file
 from elbo_sym.limits import (
+    CACHED_PASS_BUDGET_SHARE,
     GC_YOUNG_OBJECTS,
     MAX_FILE_BYTES,
     MAX_JOBS,
+    REFERENCE_BUDGET_SECONDS,
     STEP_BUDGET_SECONDS,
     SYMPY_CACHE_ENTRIES,
     BudgetError,
+    file_budget,
     parse_integer,
     validate_budget,
 )
@@ -80,8 +94,16 @@ ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.json", re.ASCII)
 """The names of the entries the cache writes (a SHA-256 in hex); nothing else is ever removed."""
 
 
-DEPENDENCIES = ("sympy", "mpmath", "scipy", "numpy")
-"""The packages whose results can change a verdict: their versions are part of every key."""
+DEPENDENCIES = ("sympy", "mpmath", "scipy", "numpy", "python-flint")
+"""The packages whose results can change a report: their versions ("missing" when not installed)
+are part of every key.  python-flint's presence picks the second opinion's interval backend (arb,
+else mpmath: its text differs).  Each is a dependency of elbo-sym: its metadata is read without
+importlib.metadata (a warm check must not import it)."""
+
+OUTCOME_VARIABLES = ("ELBO_SYM_INTERVALS", "SYMPY_GROUND_TYPES")
+"""The environment variables that can change a report: the second opinion's interval backend
+(elbo_sym.engine.reference.intervals.BACKEND_VARIABLE) and SymPy's integers.  Their values (unset
+included) are part of every key: a report checked under one is never served under another."""
 
 
 def disabled_by_environment() -> bool:
@@ -205,12 +227,30 @@ def fingerprint(package: Path, version: str) -> str:
     return digest.hexdigest()
 
 
+def settings() -> bytes:
+    """What this process's settings add to a key: the OUTCOME_VARIABLES' values and the machine's
+    architecture (floating point and the libraries' builds), read at every check -- they are not
+    sources, so engine_fingerprint's once-per-process hash does not hold them."""
+    machine = os.uname().machine if hasattr(os, "uname") else sys.platform
+    values = [f"{name}={os.environ.get(name)!r}" for name in OUTCOME_VARIABLES]
+    return "\0".join([*values, f"machine={machine}"]).encode("utf-8", "surrogateescape")
+
+
+def far_from_every_budget(cpu_seconds: float, steps: int, budget: float, total: float | None) -> bool:
+    """Whether a check that took `cpu_seconds` stayed within CACHED_PASS_BUDGET_SHARE of every
+    budget bounding its work (the step budget `budget`, the file budget `total` or its default,
+    the second opinion's), so that its pass may be stored (see limits.CACHED_PASS_BUDGET_SHARE).
+    The whole file's time bounds each step's, the claim's and each second opinion's."""
+    whole = total if total is not None else file_budget(steps, budget)
+    return cpu_seconds <= CACHED_PASS_BUDGET_SHARE * min(budget, whole, REFERENCE_BUDGET_SECONDS)
+
+
 def entry_key(path: str, content: bytes, budget: float, total: float | None = None) -> str:
     """The public name of a report's slot: every input the report depends on, hashed."""
     import hashlib
 
     digest = hashlib.sha256()
-    for part in (engine_fingerprint().encode(), path.encode("utf-8", "surrogateescape"),
+    for part in (engine_fingerprint().encode(), settings(), path.encode("utf-8", "surrogateescape"),
                  repr(float(budget)).encode(), repr(None if total is None else float(total)).encode(), content):
         digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()
@@ -569,12 +609,15 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
     found: list[tuple[int, InputErrorReport]] = []  # (file number, error): reported in file order
     if misses:
         import_engine()
+        from elbo_sym.budget import clock
         from elbo_sym.engine.derivation import DerivationError
+        from elbo_sym.engine.reference.intervals import chosen
         from elbo_sym.report.build import FilePatience, check_file, check_patience, load_in_time
         from elbo_sym.report.model import InputErrorReport
         from elbo_sym.report.parallel import WorkerLost, default_jobs, map_in_workers
 
         skip_final_collection()
+        chosen()  # a bad ELBO_SYM_INTERVALS: one input error (BackendUnavailable), not a failure per step
         readable = []
         for i, path, key, data in misses:
             if isinstance(data, FileReadError):
@@ -585,31 +628,34 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
 
         patience = FilePatience.for_files(len(readable), budget, total)
 
-        def load_and_check(n: int) -> DerivationReport | InputErrorReport:
-            """One file loaded and checked (in a worker: the workers share the parsing too)."""
+        def load_and_check(n: int) -> tuple[DerivationReport | InputErrorReport, float]:
+            """One file loaded and checked (in a worker: the workers share the parsing too), and the
+            CPU seconds that took."""
             _, path, _, data = readable[n]
-            started = time.monotonic()
+            started, cpu_started = time.monotonic(), clock()
             try:
                 loaded = load_in_time(path, budget, total, raw=data)
             except DerivationError as error:
-                return InputErrorReport.from_error(error)
+                return InputErrorReport.from_error(error), clock() - cpu_started
             patience.read(n, time.monotonic() - started, check_patience(loaded, budget, total))
-            return check_file(loaded, budget, total)  # reading and checking share the file budget
+            return check_file(loaded, budget, total), clock() - cpu_started  # reading and checking share the file budget
 
         workers = default_jobs(len(readable)) if jobs is None else jobs
         if workers > 1 and len(readable) > 1:  # imported once here, not once in every worker
             import_quietly(BEFORE_THE_FORK)
         checked = map_in_workers(load_and_check, len(readable), workers, weight=lambda n: len(readable[n][3]),
                                  patience=patience, group=lambda n: model_of(readable[n][3]))
-        for (i, path, key, _), report in zip(readable, checked):
-            if isinstance(report, WorkerLost):
-                found.append((i, InputErrorReport(str(path), 0, report.message)))
+        for (i, path, key, _), result in zip(readable, checked):
+            if isinstance(result, WorkerLost):
+                found.append((i, InputErrorReport(str(path), 0, result.message)))
                 continue
+            report, cpu_seconds = result
             if isinstance(report, InputErrorReport):
                 found.append((i, report))
                 continue
             reports[i] = report
-            if cache is not None and key is not None:
+            if cache is not None and key is not None and far_from_every_budget(cpu_seconds, len(report.steps),
+                                                                               budget, total):
                 cache.put(key, report)
     errors = [error for _, error in sorted(found, key=lambda pair: pair[0])]
     return [r for r in reports if r is not None], errors

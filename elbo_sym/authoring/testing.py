@@ -277,11 +277,13 @@ def assert_refuted(path, step: int | None = None, budget: float = DEFAULT_BUDGET
 
     With ``step=N``: step N's verdict is ``refuted`` with an exact counterexample; returns
     that StepReport (``.counterexample``, ``.suggestion``).  Without: some step is refuted,
-    or every step holds but the chain does not establish the claim; returns the
-    DerivationReport.  A step that could not be decided (``error``) or is only ``checked``
-    is not a refutation.  Raises DerivationNotRefuted (an AssertionError) otherwise,
-    DerivationInputFailed for a malformed file or one not read within `file_budget` (as
-    :func:`check_file`), and ValueError for a step number the file does not have.
+    or every step holds but the chain, compared with the claim in full, does not give it
+    (:func:`chain_misses_claim`); returns the DerivationReport.  A step that could not be
+    decided (``error``) or is only ``checked`` is not a refutation, and neither is a claim left
+    unestablished by a spent budget or a comparison that failed.  Raises DerivationNotRefuted
+    (an AssertionError) otherwise, DerivationInputFailed for a malformed file or one not read
+    within `file_budget` (as :func:`check_file`), and ValueError for a step number the file
+    does not have.
     """
     __tracebackhide__ = True
     if step is not None and (not isinstance(step, int) or isinstance(step, bool)):
@@ -303,15 +305,34 @@ def assert_refuted(path, step: int | None = None, budget: float = DEFAULT_BUDGET
     if any(s.verdict == "refuted" for s in report.steps):
         return report
     undecided = [s for s in report.steps if not (s.verdict == "proved" or s.accepted)]
-    if not report.established and not undecided:
-        return report  # every step holds, yet the chain does not show the claim
+    if not report.established and not undecided and chain_misses_claim(report.claim_reason):
+        return report  # every step holds, and the chain, compared in full, does not give the claim
     if undecided:
         s = undecided[0]
         head = (f"{report.file}:{s.line}: nothing is refuted; step {s.index} is {s.verdict} "
                 f"(not decided either way: {s.reason})")
+    elif not report.established:
+        head = (f"{report.file}: nothing is refuted: every step holds, and the claim is not established "
+                f"for a reason that decides nothing ({report.claim_reason})")
     else:
         head = f"{report.file}: nothing is refuted: every step holds and the claim is established"
     raise _called_from(DerivationNotRefuted(_not_refuted(report, head), report), "assert_refuted")
+
+
+_NO_RELATION = "the chain establishes no relation"
+_CHAIN_SHOWS = "the chain shows "
+_BUT_NOT_THE_CLAIM = (", which is not about the claim's two sides", ", which does not give the claim's ")
+
+
+def chain_misses_claim(claim_reason: str) -> bool:
+    """Whether a claim that is not established was compared with the chain in full and the chain
+    does not give it (elbo_sym.engine.check's `_claim` words): mixed >= and <= steps, a chain about
+    other expressions, or a relation weaker than the claim's.  Every other reason -- a budget
+    spent, a comparison that failed, a claim not shown to be defined -- decides nothing, so it is
+    never evidence that the derivation is wrong (red team rt17: a true file "refuted" by its clock)."""
+    if claim_reason == _NO_RELATION:
+        return True
+    return claim_reason.startswith(_CHAIN_SHOWS) and any(part in claim_reason for part in _BUT_NOT_THE_CLAIM)
 
 
 def _not_refuted(report, head: str) -> str:

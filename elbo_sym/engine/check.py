@@ -66,6 +66,7 @@ from elbo_sym.engine.search import (
     values_reader,
 )
 from elbo_sym.engine.wellformed import derived_arguments, derived_distribution_problem, well_formedness_problem
+from elbo_sym.failures import computing_failure
 from elbo_sym.limits import (
     GAUSSIAN_ANY_D,
     GENERAL_SEARCH_FULL_LARGER_K,
@@ -1537,12 +1538,13 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
         clear_cache()
         return StepResult(step, lhs, Verdict.error, str(error), None, 0, outcome,
                           time.perf_counter() - started, conditions=conditions)
-    except _ENGINE_ERRORS as error:
-        clear_cache()
-        return StepResult(step, lhs, Verdict.error, f"could not check: {error_text(error)}", None, 0, outcome,
-                          time.perf_counter() - started, conditions=conditions)
     except Exception as error:  # noqa: BLE001 - a bug must still end as a verdict, never a pass
         clear_cache()
+        if not computing_failure(error):
+            raise  # the caller's own exception (a watchdog's, say): never a verdict (elbo_sym.failures)
+        if isinstance(error, _ENGINE_ERRORS):
+            return StepResult(step, lhs, Verdict.error, f"could not check: {error_text(error)}", None, 0, outcome,
+                              time.perf_counter() - started, conditions=conditions)
         return StepResult(step, lhs, Verdict.error, f"internal error (please report): "
                           f"{type(error).__name__}: {error_text(error)}", None, 0, outcome,
                           time.perf_counter() - started, conditions=conditions)
@@ -1685,6 +1687,8 @@ def _problem_within_budget(check, budget: float, what: str) -> str | None:
             return check()
     except Exception as error:  # noqa: BLE001 - BudgetExceeded included
         clear_cache()
+        if not (isinstance(error, BudgetExceeded) or computing_failure(error)):
+            raise  # the caller's own exception: never a verdict (elbo_sym.failures)
         return f"could not check {what}: {error_text(error)}"
 
 
@@ -1836,6 +1840,8 @@ def _claim(derivation: Derivation, relation: str | None, model: Model,
         return False, f"could not compare the claim with the chain: {error_text(error)}"
     except Exception as error:  # noqa: BLE001 - never a traceback, never a pass
         clear_cache()
+        if not computing_failure(error):
+            raise  # the caller's own exception: never a verdict (elbo_sym.failures)
         return False, f"could not compare the claim with the chain: {error_text(error)}"
     have = relation if same else _FLIP[relation] if flipped else None
     if have is None:
@@ -1875,9 +1881,9 @@ def _same_pair(a: Expr, b: Expr, start: Expr, end: Expr, model: Model) -> bool:
     try:
         return (proves_zero(difference(a, start), model) and proves_zero(difference(b, end), model)
                 or proves_zero(difference(a, end), model) and proves_zero(difference(b, start), model))
-    except BudgetExceeded:
-        raise
-    except Exception:  # noqa: BLE001 - only a way to establish the claim; the plain comparison follows
+    except Exception as error:  # noqa: BLE001 - only a way to establish the claim; the plain comparison follows
+        if isinstance(error, BudgetExceeded) or not computing_failure(error):
+            raise  # the budget's, or the caller's own exception: never "not the same pair"
         return False
 
 
@@ -1891,6 +1897,8 @@ def _check_example(derivation: Derivation, example: Example, model: Model, messa
             status = PremiseJudge(derivation.premises, explicit).status(instance)
         except Exception as error:  # noqa: BLE001 - never a traceback, never a pass
             clear_cache()
+            if not (isinstance(error, BudgetExceeded) or computing_failure(error)):
+                raise  # the caller's own exception: never a verdict (elbo_sym.failures)
             status = f"could not be decided ({error_text(error)})"
         if status != HOLDS:
             failures.append(f"the example is not shown to satisfy every premise "
@@ -1909,6 +1917,8 @@ def _check_example(derivation: Derivation, example: Example, model: Model, messa
             failure = f"could not decide ({error_text(error)})"
         except Exception as error:  # noqa: BLE001 - never a traceback, never a pass
             clear_cache()
+            if not computing_failure(error):
+                raise  # the caller's own exception: never a verdict (elbo_sym.failures)
             failure = f"could not evaluate ({error_text(error)})"
         if failure:
             failures.append(f"{name}: {failure}")

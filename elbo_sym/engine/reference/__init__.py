@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.models.base import Interval, ModelSpec
+from elbo_sym.failures import computing_failure
 from elbo_sym.limits import (
     REFERENCE_ANY_K,
     REFERENCE_CHAIN_ANY_INSTANCES,
@@ -328,9 +329,9 @@ def _second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int) -> Opinio
                     judgement = module.judge(lhs, rel, rhs, [case], memos={0: _memo(spec, K, seed, index)})
                 else:
                     judgement = module.judge(lhs, rel, rhs, [case])
-            except BudgetExceeded:
-                raise
             except Exception as error:  # noqa: BLE001 - outside the evaluator's reach: undecided, never agreement
+                if isinstance(error, BudgetExceeded) or not computing_failure(error):
+                    raise  # the budget's, or the caller's own exception (elbo_sym.failures)
                 undecided += 1
                 reasons.append(str(error) if isinstance(error, JudgeError) else f"{type(error).__name__}: {error}")
                 continue

@@ -50,8 +50,15 @@ from mpmath.libmp.libmpi import (
     mpi_sub,
 )
 
+from elbo_sym.files import InputError
+
 BACKEND_VARIABLE = "ELBO_SYM_INTERVALS"
 """The environment variable that picks the backend by name ("arb", "mpmath"); unset: arb if it imports."""
+
+
+class BackendUnavailable(InputError, ImportError):
+    """$ELBO_SYM_INTERVALS names a backend that does not import here: a setting of the user's, so
+    one line and exit 2 on the command line (an InputError), never a verdict on a step."""
 
 
 @dataclass(frozen=True)
@@ -209,7 +216,8 @@ def chosen(environ=os.environ) -> Backend:
     wanted = environ.get(BACKEND_VARIABLE, "")
     if wanted:
         if wanted not in backends:
-            raise ImportError(f"{BACKEND_VARIABLE}={wanted!r}: not available here (available: {', '.join(backends)})")
+            raise BackendUnavailable(f"{BACKEND_VARIABLE}={wanted!r}: not available here (available: "
+                                     f"{', '.join(backends)})")
         return backends[wanted]
     return backends.get("arb", MPMATH)
 
@@ -220,4 +228,4 @@ def widened(backend: Backend, v, width, prec: int):
     return backend.from_ends(mpf_sub(lo, w, prec, round_floor), mpf_add(hi, w, prec, round_ceiling))
 
 
-__all__ = ["Backend", "MPMATH", "available", "chosen", "widened", "BACKEND_VARIABLE"]
+__all__ = ["Backend", "BackendUnavailable", "MPMATH", "available", "chosen", "widened", "BACKEND_VARIABLE"]

@@ -1,0 +1,121 @@
+"""A caller's own exception raised during a check reaches the caller: never a verdict (rt17 F5).
+
+A SIGALRM watchdog whose handler raises while the engine works used to be caught by the engine's
+catch-alls and turned into "undecided", and the check went on to pass.  The signal is sent here at
+chosen points of the checking path (the handler runs on top of the engine's frames, as a timer's
+would), once at each of the places that used to catch everything."""
+
+from __future__ import annotations
+
+import importlib
+import signal
+from pathlib import Path
+
+import pytest
+
+from elbo_sym.authoring.testing import check_file
+from elbo_sym.failures import computing_failure
+
+DERIVATIONS = Path(__file__).resolve().parent.parent / "derivations"
+
+
+class Watchdog(Exception):
+    """The caller's own exception, as a watchdog would raise it."""
+
+
+class CallersValueError(ValueError):
+    """The caller's own exception of a type the engine also raises: its origin tells them apart."""
+
+
+PLACES = [  # (file, module, function, which call raises): each reaches one catch-all of the checking path
+    ("gap.toml", "elbo_sym.engine.check", "_definedness", 1),          # the assumptions (_problem_within_budget)
+    ("gap.toml", "elbo_sym.engine.check", "_definedness", 3),          # a step's proof
+    ("gap.toml", "elbo_sym.engine.check", "_congruent_arguments", 1),  # the claim's comparison (_claim)
+    ("gap.toml", "elbo_sym.engine.check", "proves_zero", 1),
+    ("tight.toml", "elbo_sym.engine.check", "_expect_failure", 1),     # an example's expected value
+    ("gap.toml", "elbo_sym.engine.reference.discrete", "judge", 1),    # the second opinion
+]
+
+
+@pytest.fixture
+def alarm():
+    """Install a SIGALRM handler raising the exception given; the previous handler is put back."""
+    previous = signal.getsignal(signal.SIGALRM)
+    raised: list[BaseException] = []
+
+    def install(exception: BaseException) -> None:
+        def handler(signum, frame):
+            raised.append(exception)
+            raise exception
+
+        signal.signal(signal.SIGALRM, handler)
+
+    yield install, raised
+    signal.signal(signal.SIGALRM, previous)
+
+
+def _signal_at(monkeypatch, module: str, name: str, call: int) -> list[int]:
+    """Send SIGALRM to this process at the `call`-th call of module.name; the calls are counted."""
+    target = importlib.import_module(module)
+    original = getattr(target, name)
+    calls = [0]
+
+    def wrapper(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == call:
+            signal.raise_signal(signal.SIGALRM)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, wrapper)
+    return calls
+
+
+@pytest.mark.parametrize("file, module, name, call", PLACES, ids=[f"{n}-{c}" for _, _, n, c in PLACES])
+@pytest.mark.parametrize("exception", [Watchdog("the caller's watchdog"), TimeoutError("too slow"),
+                                       Exception("plain"), CallersValueError("the caller's")],
+                         ids=["own-class", "TimeoutError", "Exception", "own-ValueError"])
+def test_the_callers_exception_propagates(monkeypatch, alarm, file, module, name, call, exception) -> None:
+    install, raised = alarm
+    baseline = check_file(DERIVATIONS / file)
+    assert baseline.ok
+    install(exception)
+    calls = _signal_at(monkeypatch, module, name, call)
+    with pytest.raises(type(exception)) as caught:
+        check_file(DERIVATIONS / file)
+    assert caught.value is exception and raised == [exception]
+    assert calls[0] >= call
+    monkeypatch.undo()  # the engine as it was: a check after the interruption is the undisturbed one
+    assert check_file(DERIVATIONS / file) == baseline
+
+
+def test_what_the_engine_raises_is_still_a_verdict() -> None:
+    from fractions import Fraction
+
+    import sympy
+    from sympy.polys.polyerrors import PolynomialError
+
+    from elbo_sym.limits import validate_budget
+
+    x = sympy.Symbol("x")
+
+    def raised(compute) -> BaseException:
+        with pytest.raises(Exception) as caught:
+            compute()
+        return caught.value
+
+    # raised inside SymPy (its own class, no ValueError), the standard library, elbo-sym: judged
+    polynomial = raised(lambda: sympy.Poly(1 / x, x))
+    assert isinstance(polynomial, PolynomialError) and not isinstance(polynomial, ValueError)
+    for error in (polynomial, raised(lambda: Fraction(1, 0)), raised(lambda: validate_budget(-1))):
+        assert computing_failure(error), error
+    # raised in this test file (not elbo-sym, not a library): the caller's, whatever its type
+    def own() -> None:
+        raise ZeroDivisionError("the caller's")
+
+    assert not computing_failure(raised(own))
+    # code without a file (a dataclass's generated methods, SymPy's lambdify): judged by its type alone
+    generated: dict = {}
+    exec("def generated():\n    raise ValueError('generated')", generated)  # noqa: S102 - a file-less function
+    assert computing_failure(raised(generated["generated"]))
+    # and the type decides too: an OSError raised inside the standard library is not the check's
+    assert not computing_failure(raised(lambda: Path("/nonexistent/elbo-sym").read_text()))
