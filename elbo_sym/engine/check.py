@@ -29,7 +29,7 @@ from elbo_sym.budget import BudgetExceeded, WorkCount
 from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
 from elbo_sym.engine.derivation import Derivation, Example, Step
-from elbo_sym.engine.exact import exact_plan
+from elbo_sym.engine.exact import ExactPlan, exact_plan
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError
 from elbo_sym.engine.models.general import SEARCH_K
@@ -734,8 +734,8 @@ def _is_density_model(explicit) -> bool:
     return explicit.spec.family == "gaussian"
 
 
-def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
-                       definedness: bool = False) -> tuple[Counterexample | None, int, int, Searched]:
+def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, definedness: bool = False,
+                       exact: ExactPlan | None = None) -> tuple[Counterexample | None, int, int, Searched]:
     """The search in each explicit model of the family, in a fixed plan (`_search_plan`) run in
     full every time, so that the verdict does not depend on the machine's load.
 
@@ -743,7 +743,8 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
     the step has a Gaussian form), then the larger K.  With `definedness` (`_definedness_search`):
     its own fixed list, no larger K.  The step's budget is only a backstop: running out of it
     during a general claim's search ends the step in `error` saying where the search stopped.
-    Returns the counterexample (or None), instances held and undecided, and what was searched."""
+    `exact`: the step's exact plan when `check_step` made it already.  Returns the counterexample (or
+    None), instances held and undecided, and what was searched."""
     held = undecided = 0
     skipped: list[str] = []
     reached: list[int] = []
@@ -752,7 +753,7 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_,
     notes: list[str] = []
     general = model.K == "any"
     models = model.search_models()
-    exact = exact_plan(lhs, step, model)
+    exact = exact if exact is not None else exact_plan(lhs, step, model)
     notes += exact.notes
     if exact.first or exact.after:  # where the difference fails, or a factor of it changes sign (engine.dimensions)
         usual = tuple(m for m in models if m.spec.D not in exact.first)
@@ -1040,6 +1041,21 @@ def _outcome(rule, lhs: Expr, step: Step, model: Model) -> RuleOutcome:
         return RuleOutcome(False, f"{error_text(error)}")
 
 
+EXACT_RULES = ("algebra",)
+"""The rules whose step an exact decision may prove when its sides are not identical (engine.exact:
+a residual in D or a whole number, decided for every value): an inequality by algebra."""
+
+
+def _exact_decision(lhs: Expr, step: Step, model: Model) -> ExactPlan | None:
+    """The step's exact plan (engine.exact), made before the search so that a complete decision that it
+    holds proves the step; None when the plan raises (a failure beyond the search): the search makes it
+    again and ends in that error, as without this."""
+    try:
+        return exact_plan(lhs, step, model)
+    except UnfoldError:
+        return None
+
+
 def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...] = (),
                budget: float = STEP_BUDGET_SECONDS, search: bool = True) -> StepResult:
     """The verdict of one step `lhs rel step.expr`, justified by `step.rule`.
@@ -1057,6 +1073,9 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
             shown, open_ = _definedness((lhs, step.expr), model)
             conditions = _conditions(shown, open_)
             outcome = _outcome(rule, lhs, step, model)
+            exact = _exact_decision(lhs, step, model) if not outcome.proved and step.rule in EXACT_RULES else None
+            if exact is not None and exact.proof is not None:
+                outcome = exact.proof.outcome()
             if outcome.proved:
                 outcome = _with_derived_distributions(outcome, (lhs, step.expr), model)
             if outcome.proved and not open_:
@@ -1085,7 +1104,8 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
                                       time.perf_counter() - started, conditions=conditions)
                 counterexample, held, undecided, searched = found
             else:
-                counterexample, held, undecided, searched = _search_everywhere(lhs, step, model, examples, open_)
+                counterexample, held, undecided, searched = _search_everywhere(lhs, step, model, examples, open_,
+                                                                               exact=exact)
     except BudgetExceeded as error:
         clear_cache()
         return StepResult(step, lhs, Verdict.error, str(error), None, 0, outcome,

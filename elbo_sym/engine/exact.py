@@ -23,8 +23,12 @@ from elbo_sym.engine.dimensions import Span, decide_with_free, factor_sign_chang
 from elbo_sym.engine.models.base import PARAMETER, Interval
 from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.premises import premises_of
-from elbo_sym.engine.rules import FLIPPED, difference, residuals
+from elbo_sym.engine.rules import FLIPPED, RuleOutcome, difference, residuals
 from elbo_sym.limits import GAUSSIAN_ANY_D, INTEGER_OFFSETS, MAX_PINNED_VALUES, MAX_SEARCH_D
+
+Premises = tuple[tuple[str, Expr], ...] | None
+"""(rel, left - right in the model's parameters) of each premise, read once per step
+(`_premise_differences`); None when one cannot be read so."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,41 @@ class ExactPlan:
     pins: tuple[Pin, ...] = ()
     notes: tuple[str, ...] = ()
     """What the search's summary adds: the exact decision found the step true for every value."""
+    proof: ExactProof | None = None
+    """The decision that the step holds, when it is complete (`ExactProof`): the step is proved."""
+
+
+@dataclass(frozen=True)
+class ExactProof:
+    """An exact decision that left - right makes the relation hold at every value of every symbol in
+    `covers`, over the whole range the model and the premises give each: a whole number (D >= 1, n from
+    its least value, to a premise's bound), a free variable (its interval, open or closed ends as they
+    are, or every value a sum over the dimensions takes), real parameters minimised over exactly.  No
+    sampling and no heuristic: `exact_plan` gives it only when `covers` holds every symbol of the
+    residual, so the step holds on the whole domain (definedness and the second opinion are the
+    checker's, as for every proved step)."""
+
+    statement: str
+    covers: frozenset[Symbol]
+
+    def outcome(self) -> RuleOutcome:
+        """The proof as a rule's outcome: the exact rule (EXACT_RULE), with what it covered."""
+        symbols = ", ".join(sorted(map(str, self.covers)))
+        return RuleOutcome(True, f"{self.statement} ({EXACT_RULE}: every value of every symbol of left - right)",
+                           ((f"{EXACT_RULE}: left - right is one canonical form, a polynomial with rational "
+                             f"coefficients in {symbols}", True),
+                            (f"{EXACT_RULE}: decided for every value of {symbols} the domain and the premises allow, "
+                             "without sampling", True)))
+
+
+EXACT_RULE = "the exact rule"
+"""How a proof by exact decision names itself in the report and in `explain` (it proves an `algebra`
+step whose sides are not identical: engine.check)."""
+
+
+def _holds(note: str, covers: set[Symbol], pins: tuple[Pin, ...] = ()) -> ExactPlan:
+    """The plan when the exact decision finds the step true for every value of `covers`."""
+    return ExactPlan(pins=pins, notes=(note,), proof=ExactProof(note, frozenset(covers)))
 
 
 def exact_plan(lhs: Expr, step: Step, model) -> ExactPlan:
@@ -75,15 +114,17 @@ def exact_plan(lhs: Expr, step: Step, model) -> ExactPlan:
     if len(forms) != 1:
         return ExactPlan()
     residual = forms[0].as_expr()
-    plans = [_whole_number_plan(residual, step.rel, symbol, least, model) for symbol, least in wholes.items()]
+    premises = _premise_differences(model)  # once per step: every variable's range reads them
+    plans = [_whole_number_plan(residual, step.rel, symbol, least, model, premises) for symbol, least in wholes.items()]
     if D is not None:
-        plans.append(_dimension_plan(residual, step.rel, D, model))
+        plans.append(_dimension_plan(residual, step.rel, D, model, premises))
+    proof = next((p.proof for p in plans if p.proof is not None and residual.free_symbols <= p.proof.covers), None)
     return ExactPlan(tuple(n for p in plans for n in p.first), tuple(n for p in plans for n in p.after),
-                      next((p.unreached for p in plans if p.unreached is not None), None),
-                      tuple(pin for p in plans for pin in p.pins), tuple(note for p in plans for note in p.notes))
+                     next((p.unreached for p in plans if p.unreached is not None), None),
+                     tuple(pin for p in plans for pin in p.pins), tuple(note for p in plans for note in p.notes), proof)
 
 
-def _dimension_plan(residual: Expr, rel: str, D: Symbol, model) -> ExactPlan:
+def _dimension_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises) -> ExactPlan:
     """`exact_plan` for the number of dimensions D."""
     beyond = f"more dimensions than the counterexample search builds an instance in ({MAX_SEARCH_D})"
     found = first_failure(residual, D, rel)
@@ -92,16 +133,16 @@ def _dimension_plan(residual: Expr, rel: str, D: Symbol, model) -> ExactPlan:
             raise UnfoldError(f"left - right = {found.residual} makes the relation fail at D = {found.D} (exactly), "
                               f"{beyond}")
         if found.D is None:
-            return ExactPlan(notes=(_holds_note(found.residual, rel, D, ()),))
+            return _holds(_holds_note(found.residual, rel, D, ()), {D})
         if found.D <= max(GAUSSIAN_ANY_D):
             return ExactPlan(first=(found.D,))
         return ExactPlan(pins=(Pin(found.D, (), f"D = {found.D} (where left - right first fails, exactly)"),),
                           unreached=f"left - right = {found.residual} makes the relation fail at D = {found.D} "
                                     "(exactly), but no instance the search built there decided it")
-    free = _free_decision(residual, rel, D, 1, model)
+    free = _free_decision(residual, rel, D, 1, model, premises)
     if free is not None:
         return _free_plan(free, rel, D, 1, beyond)
-    least = _least_plan(residual, rel, D, model, beyond)
+    least = _least_plan(residual, rel, D, model, premises, beyond)
     if least is not None:
         return least
     wanted = factor_sign_changes(residual, D)
@@ -120,7 +161,7 @@ def _dimension_plan(residual: Expr, rel: str, D: Symbol, model) -> ExactPlan:
                                            "only examples, special cases, random instances and every variable at 0)"))
 
 
-def _least_plan(residual: Expr, rel: str, D: Symbol, model, beyond: str) -> ExactPlan | None:
+def _least_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises, beyond: str) -> ExactPlan | None:
     """`exact_plan` when left - right is, one real variable at a time, a quadratic with a positive leading
     coefficient (`dimensions.least_over`: its least value over them is a polynomial in D alone): the least
     D where the step fails, searched at the variables' values where it is least (red team rt13: two
@@ -131,7 +172,7 @@ def _least_plan(residual: Expr, rel: str, D: Symbol, model, beyond: str) -> Exac
     variables = tuple(sorted(residual.free_symbols - {D}, key=str))
     if len(variables) < 2 or rel not in FLIPPED:
         return None
-    found_frees = {t: _least_variable(t, model, D) for t in variables}
+    found_frees = {t: _least_variable(t, model, D, premises) for t in variables}
     frees = {t: f for t, f in found_frees.items() if f is not None}
     blocks_used = [f.block for f in frees.values()]
     if len(frees) != len(variables) or len(set(blocks_used)) != len(blocks_used):
@@ -144,7 +185,8 @@ def _least_plan(residual: Expr, rel: str, D: Symbol, model, beyond: str) -> Exac
     if found is None or failure is None:
         return None
     if failure.D is None:
-        return ExactPlan(notes=(_holds_note(str(residual), rel, D, tuple(f.values(t) for t, f in frees.items())),))
+        return _holds(_holds_note(str(residual), rel, D, tuple(f.values(t) for t, f in frees.items())),
+                      {D, *variables})
     fails = f"left - right = {residual} makes the relation fail at D = {failure.D} (exactly)"
     if failure.D > MAX_SEARCH_D:
         raise UnfoldError(f"{fails}, {beyond}")
@@ -160,13 +202,13 @@ def _least_plan(residual: Expr, rel: str, D: Symbol, model, beyond: str) -> Exac
                       unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
 
 
-def _least_variable(t: Symbol, model, D: Symbol) -> _Free | None:
+def _least_variable(t: Symbol, model, D: Symbol, premises: Premises) -> _Free | None:
     """`_free_variable` for `_least_plan`: a parameter of every real value, or a sum c * v**k with v real
     in dimension 1's block (not sigma_d: v > 0); None otherwise."""
     if model.sum_body(t) is None:
         interval = model.parameter_bounds.get(t)
         return _Free(t, Span(), t, t.name) if interval == Interval() else None
-    free = _free_variable(t, model, D)
+    free = _free_variable(t, model, D, premises)
     return free if free is not None and free.where == "first" and free.span == Span() else None
 
 
@@ -191,13 +233,13 @@ def _zero_point(residual: Expr, n: int, model) -> tuple[tuple[tuple[str, tuple[F
     return tuple((b.name, (Fraction(0),)) for b in zero), " = ".join(shown) + " = 0"
 
 
-def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, model) -> ExactPlan:
+def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, model, premises: Premises) -> ExactPlan:
     """`exact_plan` for a whole-number parameter: the value where the step fails (alone, or with one
     free variable's value), searched at it; the values where a part in `symbol` alone vanishes or
     changes sign beyond those the search tries, searched at each (at most MAX_PINNED_VALUES); an
     error when such a value is left unsearched."""
     tried = {least + d for d in INTEGER_OFFSETS}
-    allowed = _whole_range(symbol, least, model)  # the values the premises allow (red team rt13)
+    allowed = _whole_range(symbol, least, model, premises)  # the values the premises allow (red team rt13)
     if allowed is None:
         return ExactPlan(unreached=f"a premise restricts {symbol} otherwise than by a bound on {symbol} alone (or "
                                     f"cannot be read), so the exact decision in {symbol} does not apply; nothing "
@@ -212,14 +254,14 @@ def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, mod
         found = replace(found, D=None)
     if found is not None:
         if found.D is None:
-            return ExactPlan(notes=(_holds_note(found.residual, rel, symbol, (), least, upper),))
+            return _holds(_holds_note(found.residual, rel, symbol, (), least, upper), {symbol})
         if found.D in tried:
             return ExactPlan()
         return ExactPlan(pins=(Pin(None, ((symbol.name, (Fraction(found.D),)),),
                                      f"{symbol} = {found.D} (where left - right first fails, exactly)"),),
                           unreached=f"left - right = {found.residual} makes the relation fail at {symbol} = "
                                     f"{found.D} (exactly), beyond {where}, and no instance there decided it")
-    free = _free_decision(residual, rel, symbol, least, model)
+    free = _free_decision(residual, rel, symbol, least, model, premises)
     if free is not None:
         if free[0].D is not None and upper is not None and free[0].D > upper:
             free = (replace(free[0], D=None, t=None),) + free[1:]
@@ -262,7 +304,7 @@ class _Free:
                      for j in range(1, n + 1))
 
 
-def _free_decision(residual: Expr, rel: str, whole: Symbol, least: int, model):
+def _free_decision(residual: Expr, rel: str, whole: Symbol, least: int, model, premises: Premises):
     """(`dimensions.decide_with_free`'s decision, the free variable t, its `_Free`) when left - right
     is a polynomial in the whole number `whole` and one variable t whose values are the same for
     every `whole` (`_free_variable`); None otherwise."""
@@ -270,14 +312,14 @@ def _free_decision(residual: Expr, rel: str, whole: Symbol, least: int, model):
     if len(others) != 1:
         return None
     (t,) = others
-    free = _free_variable(t, model, whole)
+    free = _free_variable(t, model, whole, premises)
     if free is None:
         return None
     decision = decide_with_free(residual.xreplace({t: free.written}), whole, free.variable, free.span, rel, least)
     return None if decision is None else (replace(decision, residual=str(residual)), t, free)
 
 
-def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
+def _free_variable(t: Symbol, model, whole: Symbol, premises: Premises) -> _Free | None:
     """How the variable `t` of a residual ranges, the same for every value of `whole`: a sum over the
     dimensions of c * mu_d**k or c * w_d**k (k = 1, 2), which takes every value of c * v**k for a
     real v at every D (v in dimension 1, 0 in the others), or of c * sigma_d**k (c * D * v**k with
@@ -286,7 +328,6 @@ def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
     if t == model.dimension:
         return None
     body = model.sum_body(t)
-    premises = _premise_differences(model)
     if premises is None or any((whole in d.free_symbols and d.free_symbols != {whole})
                                or any(model.sum_body(s) is not None for s in d.free_symbols) for _, d in premises):
         return None  # the exact decision could name a failing value outside the premises: the search decides
@@ -310,7 +351,7 @@ def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
     interval = model.parameter_bounds.get(t)
     if interval is None or interval.integer:
         return None
-    allowed = _within_premises(t, interval, model)
+    allowed = _within_premises(t, interval, premises)
     if allowed is None:
         return None
     within = "" if allowed == Interval() else allowed.describe(t.name) + (
@@ -328,7 +369,7 @@ def _free_variable(t: Symbol, model, whole: Symbol) -> _Free | None:
     return _Free(t, span, t, t.name, within=within, narrowed=allowed != model.parameter_bounds.get(t))
 
 
-def _premise_differences(model) -> list[tuple[str, Expr]] | None:
+def _premise_differences(model) -> Premises:
     """(rel, left - right in the model's parameters) of each premise (``assume = ["mu >= 1"]``); None
     when one cannot be read so."""
     found = []
@@ -340,18 +381,18 @@ def _premise_differences(model) -> list[tuple[str, Expr]] | None:
         if len(forms) != 1:
             return None
         found.append((premise.rel, forms[0].as_expr()))
-    return found
+    return tuple(found)
 
 
-def _whole_range(symbol: Symbol, least: int, model) -> tuple[int, int | None] | None:
+def _whole_range(symbol: Symbol, least: int, model, premises: Premises) -> tuple[int, int | None] | None:
     """(least, most or None) whole-number value of `symbol` the premises allow, by their bounds on it alone
     (``n <= 30``); None when a premise mentions it any other way, or one that mentions it or might (one
     that cannot be read) cannot be read.  A [params] symbol is in a premise only where its text has it."""
     if not any(symbol.name in {s.name for s in (p.lhs.expr - p.rhs.expr).free_symbols} for p in premises_of(model)):
         return least, None
-    if _premise_differences(model) is None:
+    if premises is None:
         return None
-    allowed = _within_premises(symbol, Interval(Fraction(least), integer=True), model)
+    allowed = _within_premises(symbol, Interval(Fraction(least), integer=True), premises)
     if allowed is None or allowed.lower is None:
         return None
     low = ceil(allowed.lower) + (1 if allowed.lower_open and allowed.lower == ceil(allowed.lower) else 0)
@@ -360,12 +401,12 @@ def _whole_range(symbol: Symbol, least: int, model) -> tuple[int, int | None] | 
     return low, floor(allowed.upper) - (1 if allowed.upper_open and allowed.upper == floor(allowed.upper) else 0)
 
 
-def _within_premises(t: Symbol, interval: Interval, model) -> Interval | None:
+def _within_premises(t: Symbol, interval: Interval, premises: Premises) -> Interval | None:
     """`interval` narrowed by the premises that bound t alone (a*t + c rel 0: ``mu >= 1``), so that the
     value the exact decision names satisfies them; None when a premise mentions t any other way (or none
     is left): the search decides (red team rt13: under mu >= 1, mu*((n-40)**2 + 1) >= 1 "failed at mu =
     -1")."""
-    for rel, d in _premise_differences(model) or ():
+    for rel, d in premises or ():
         if t not in d.free_symbols:
             continue
         if d.free_symbols != {t} or rel not in FLIPPED:
@@ -401,7 +442,7 @@ def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None, u
     decision, t, free = found
     if decision.D is None:
         note = _holds_note(decision.residual, rel, whole, (free.values(t),), least, upper)
-        return ExactPlan(notes=(note,), pins=_inside_premises(free, whole, least, beyond is None))
+        return _holds(note, {whole, t}, _inside_premises(free, whole, least, beyond is None))
     n = decision.D
     fails = f"left - right = {decision.residual} makes the relation fail at {whole} = {n} (exactly)"
     if beyond is not None and n > MAX_SEARCH_D:
@@ -438,9 +479,9 @@ def _inside_premises(free: _Free, whole: Symbol, least: int, is_parameter: bool)
 
 def _holds_note(residual: str, rel: str, whole: Symbol, free: tuple[str, ...], least: int = 1,
                 upper: int | None = None) -> str:
-    """The search summary's note when the exact decision finds no value where the step fails: more
-    than the search's instances show, but no rule's proof (the step stays `checked`).  `free`: what each
-    other variable ranged over ("value of mu", "beta in (0, 1)")."""
+    """What the exact decision says when it finds no value where the step fails: the proof's statement
+    (`ExactProof`), and the search summary's note for a step whose rule is not `algebra` (it stays
+    `checked`).  `free`: what each other variable ranged over ("value of mu", "beta in (0, 1)")."""
     every = (f"every whole number {whole} >= {least}" + (f" and <= {upper}" if upper is not None else "")
              + "".join(f" and every {values}" for values in free))
     return f"decided exactly: left - right = {residual} {rel} 0 for {every}"
@@ -463,4 +504,4 @@ def _undecided(residual: Expr, symbol: Symbol, changes: tuple[int, ...], reached
             f"{symbol} = {beyond[0]}, beyond {where}; nothing failed where the search looked")
 
 
-__all__ = ["ExactPlan", "Pin", "exact_plan"]
+__all__ = ["EXACT_RULE", "ExactPlan", "ExactProof", "Pin", "exact_plan"]
