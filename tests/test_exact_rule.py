@@ -263,3 +263,15 @@ def test_premises_that_leave_no_whole_number_prove_nothing():
 def test_only_an_algebra_step_is_proved_by_the_exact_rule():
     step = _checked("Sum(mu_d**2, (d, 1, D)) + (D - 20)**2", ">=", rule="definition")
     assert step.verdict == "checked" and "decided exactly" in step.reason, step.reason
+
+
+def test_a_power_of_d_is_an_error_not_checked():
+    """rt9's ``2**D <= 5000``, false from D = 13 on: the canonical form writes 2**D as one atom,
+    exp(D*log(2)), so the residual's only symbol was not D and the step ended `checked` (exit 0 with
+    accept) where docs/02 promises an `error`; an atom naming the whole number counts as depending on it.
+    (``2**n <= 5000`` for a whole number n is refuted by the search's values of n.)"""
+    step = _checked("2**D", "<=", "5000")
+    assert step.verdict == "error", step.reason
+    assert "depends on D alone but is not a polynomial" in step.reason and "not decided for every D" in step.reason
+    step = _checked("2**n", "<=", "5000", head="", params='\n[params]\nn = "integer >= 1"\n')
+    assert step.verdict == "refuted", step.reason
