@@ -275,3 +275,19 @@ def test_a_power_of_d_is_an_error_not_checked():
     assert "depends on D alone but is not a polynomial" in step.reason and "not decided for every D" in step.reason
     step = _checked("2**n", "<=", "5000", head="", params='\n[params]\nn = "integer >= 1"\n')
     assert step.verdict == "refuted", step.reason
+
+
+def test_check_and_explain_name_the_exact_rule(tmp_path, capsys):
+    from elbo_sym.cli import main
+
+    path = tmp_path / "fac20.toml"
+    path.write_text(STEP.format(head='D = "any"\n', left="Sum(mu_d**2, (d, 1, D)) + (D - 20)**2", rel=">=",
+                                right="0", params="", rule="algebra"), encoding="utf-8")
+    assert main(["check", "--no-cache", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "✓ proved   [algebra] decided exactly: left - right = " in out and "(the exact rule: every value" in out
+    assert main(["explain", str(path), "--step", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "rule algebra:\n  proves the step: decided exactly" in out
+    assert "✓ the exact rule: decided for every value of D, Sum(mu_d**2, (d, 1, D)) the domain and the premises " \
+           "allow, without sampling: held" in out
