@@ -103,7 +103,9 @@ def exact_plan(lhs: Expr, step: Step, model) -> ExactPlan:
     searched there (up to MAX_SEARCH_D dimensions; beyond, an error, never "held"); else the D's where
     a part of left - right that is a polynomial in D alone (a factor, or a coefficient) vanishes or
     changes sign (red team rt9).  The same for a whole-number parameter (``n = "integer >= 1"``),
-    searched at the value the decision names."""
+    searched at the value the decision names.  When a decision finds the step true for every value of
+    every symbol of left - right, the plan carries its `proof` (the exact rule: engine.check proves an
+    `algebra` step by it)."""
     wholes = {s: int(i.lower) for s, i in model.parameter_bounds.items() if i.integer and i.lower is not None}
     D = model.dimension
     if D is None and not wholes:
