@@ -310,3 +310,14 @@ def test_check_and_explain_name_the_exact_rule(tmp_path, capsys):
     assert "rule algebra:\n  proves the step: decided exactly" in out
     assert "✓ the exact rule: decided for every value of D, Sum(mu_d**2, (d, 1, D)) the domain and the premises " \
            "allow, without sampling: held" in out
+
+
+@pytest.mark.parametrize("premise, verdict", [('"n <= 2"', "proved"), ('"n < 3"', "proved"), ('"n <= 3"', "refuted")])
+def test_a_premise_s_bound_on_the_whole_number_open_or_closed(premise, verdict):
+    """(n - 1)(n - 2) = 0 holds for n = 1 and 2 only: proved where the premise stops there, refuted at 3."""
+    step = _checked("(n - 1)*(n - 2)", "=", head=f"assume = [{premise}]\n", params='\n[params]\nn = "integer >= 1"\n')
+    assert step.verdict == verdict, step.reason
+    if verdict == "refuted":
+        assert dict(step.counterexample.values)["n"] == ("3",)
+    else:
+        assert "for every whole number n >= 1 and <= 2 (the exact rule" in step.reason
