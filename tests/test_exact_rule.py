@@ -142,53 +142,52 @@ def _fails_somewhere(value, rel: str, grid) -> tuple | None:
     return next((point for point in grid if FAILS[rel](value(*point))), None)
 
 
-def test_every_step_the_rule_proves_holds_on_a_grid_of_every_d_and_sum():
-    rng = random.Random(20261206)
+def _campaign(cases) -> tuple[int, int]:
+    """(steps the rule proves, steps false on their grid) of `cases`: (file text, relation, residual, its
+    symbols in order, the grid); asserts that no proved step fails anywhere on its grid."""
     proved = false = 0
-    for _ in range(220):
+    for text, rel, residual, symbols, grid in cases:
+        failing = _fails_somewhere(_evaluator(residual.expand(), symbols), rel, grid)
+        false += failing is not None
+        if _proof(text) is not None:
+            proved += 1
+            assert failing is None, (text, failing)
+    return proved, false
+
+
+def _dimension_cases(rng: random.Random, count: int):
+    for _ in range(count):
         residual, name, symbols = _dimension_residual(rng)
         rel = rng.choice(list(FAILS))
         text = _dimensions_text(_text(residual, {D: "D", T: name, B: "b"}), rel)
-        value = _evaluator(residual.expand(), symbols)
-        failing = _fails_somewhere(value, rel, _dimension_grid(name, symbols))
-        false += failing is not None
-        if _proof(text) is not None:
-            proved += 1
-            assert failing is None, (text, failing)
-    assert proved >= 40 and false >= 40, (proved, false)
+        yield text, rel, residual, symbols, _dimension_grid(name, symbols)
 
 
-def test_every_step_the_rule_proves_holds_on_a_grid_of_every_whole_number_and_parameter():
-    rng = random.Random(61202026)
-    proved = false = 0
-    for _ in range(160):
+def _whole_cases(rng: random.Random, count: int):
+    for _ in range(count):
         residual, rel, least, beta, premise, whole, assume = _whole_residual(rng)
         text = _whole_text(_text(residual, {N: "n", B: "beta"}), rel, least, beta, assume)
-        value = _evaluator(residual.expand(), (N, B))
-        failing = _fails_somewhere(value, rel, _whole_grid(least, beta, premise, whole))
-        false += failing is not None
-        if _proof(text) is not None:
-            proved += 1
-            assert failing is None, (text, failing)
-    assert proved >= 30 and false >= 30, (proved, false)
+        yield text, rel, residual, (N, B), _whole_grid(least, beta, premise, whole)
 
 
-def test_every_step_the_rule_proves_holds_on_a_grid_of_every_d_and_bounded_parameter():
-    """The same shapes with D for n (D = "any" takes no premises): beta's interval is the free variable."""
-    rng = random.Random(20261207)
-    proved = false = 0
-    for _ in range(150):
+def _bounded_cases(rng: random.Random, count: int):
+    """The shapes of `_whole_residual` with D for n (D = "any" takes no premises): beta is the free variable."""
+    for _ in range(count):
         residual, rel, _, beta, _, _, _ = _whole_residual(rng, unconstrained=True)
         residual = residual.xreplace({N: D})
         text = (f'title = "g"\nmodel = "gaussian"\nD = "any"\nstart = "{_text(residual, {D: "D", B: "beta"})}"\n\n'
                 f'[params]\nbeta = "{beta}"\n\n[[step]]\nrel = "{rel}"\nexpr = "0"\nrule = "algebra"\n')
-        value = _evaluator(residual.expand(), (D, B))
-        failing = _fails_somewhere(value, rel, ((Fraction(d), b) for d in range(1, 50) for b in BETAS[(beta, "")]))
-        false += failing is not None
-        if _proof(text) is not None:
-            proved += 1
-            assert failing is None, (text, failing)
-    assert proved >= 30 and false >= 30, (proved, false)
+        yield text, rel, residual, (D, B), ((Fraction(d), b) for d in range(1, 50) for b in BETAS[(beta, "")])
+
+
+@pytest.mark.parametrize("cases, seed, count, least", [
+    (_dimension_cases, 20261206, 220, 40),  # D and a sum over the dimensions (and a real parameter)
+    (_whole_cases, 61202026, 160, 30),      # a whole number n and a parameter, with premises
+    (_bounded_cases, 20261207, 150, 30),    # D and a parameter with an interval
+])
+def test_every_step_the_rule_proves_holds_on_a_grid(cases, seed, count, least):
+    proved, false = _campaign(cases(random.Random(seed), count))
+    assert proved >= least and false >= least, (proved, false)
 
 
 TIGHT = [  # true, 0 exactly at `zero` and > 0 at `positive`: (kind, left - right, span, zero, positive)
