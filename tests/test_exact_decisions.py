@@ -139,33 +139,31 @@ def test_rt10_f3_is_refuted_at_d_14_with_an_exact_instance():
     assert total**2 + 169 < 2 * 14 * total  # the instance really breaks the step
 
 
-SOLUTION_ONLY_CHECKED = "is checked, not proved"
-"""Why a teaching file whose repaired inequality is `algebra` fails: the exact decision shows the repair
-holds ('checked', 'decided exactly'), but a solution must be proved (red team rt12: a teaching file's
-solution is checked, never printed unchecked), and no rule proves an inequality by algebra."""
-
-
 def test_rt10_f3_as_a_teaching_file_refutes_its_mistake_at_d_14():
+    """Its repaired inequality is `algebra`: until session 13 the exact decision only showed that the repair
+    holds ('checked'), and the file failed (a teaching file's solution must be proved, red team rt12); the
+    exact rule proves it now, so the file passes."""
     report = check_file(REDTEAM / "rt10_quad_teaching.toml")
     assert [s.verdict for s in report.steps] == ["proved", "refuted"]
     assert "D = 14" in report.steps[1].counterexample.source
-    assert not report.ok and any(SOLUTION_ONLY_CHECKED in p and "decided exactly" in p for p in report.problems)
+    assert report.ok and not report.problems
 
 
-def test_the_true_twin_of_rt10_f3_is_checked_and_says_it_was_decided():
+def test_the_true_twin_of_rt10_f3_is_proved_by_the_exact_rule():
     text = (REDTEAM / "rt10_quad.toml").read_text().replace("+ 169", "+ 169 * D**2")
     assert text.count("169 * D**2") == 2
     step = check_file(loads(text, "twin.toml"), ROOMY).steps[0]  # (S - D)**2 + 168 D**2 >= 0 for every D
-    assert step.verdict == "checked", step.reason
+    assert step.verdict == "proved", step.reason
     assert "decided exactly" in step.reason and "every whole number D >= 1" in step.reason
+    assert "the exact rule" in step.reason and step.second_opinion.startswith("the reference evaluator agrees")
 
 
 # ------------------------------------------------------------------------- 2: rt10 F4, true, no longer an error
 
 
-def test_rt10_f4_a_true_step_ends_checked_not_error():
+def test_rt10_f4_a_true_step_is_proved_not_error():
     step = check_file(REDTEAM / "rt10_fac20.toml", ROOMY).steps[0]
-    assert step.verdict == "checked", step.reason
+    assert step.verdict == "proved", step.reason
     assert "decided exactly" in step.reason and "Sum(mu_d**2, (d, 1, D))" in step.reason
 
 
@@ -193,10 +191,7 @@ def test_a_teaching_file_whose_slip_shows_only_at_d_14_publishes_it_as_refuted()
 def test_a_teaching_file_whose_slip_shows_only_at_a_whole_number_publishes_it_as_refuted(name, n):
     report = check_file(REDTEAM / name)
     assert [s.verdict for s in report.steps] == ["proved", "refuted"]
-    if n == 40:  # an inequality: its repair is only checked (see SOLUTION_ONLY_CHECKED)
-        assert not report.ok and any(SOLUTION_ONLY_CHECKED in p for p in report.problems)
-    else:
-        assert report.ok
+    assert report.ok  # n = 40: an inequality, whose repair the exact rule proves
     example = report.steps[1].counterexample
     assert (("n", (str(n),)) in example.values), example.values
     assert f"n = {n}" in example.source and "(where left - right first fails, exactly)" in example.source

@@ -71,10 +71,10 @@ X2 = "rt13_x2_premise_ignored_true_step_error.toml"
 def test_a_premise_bounding_the_free_variable_narrows_its_range():
     report = check_file(REDTEAM / X2)  # mu >= 1: true for every n
     step = report.steps[0]
-    assert step.verdict == "checked", step.reason
+    assert step.verdict == "proved", step.reason  # the exact rule (session 13; checked before)
     assert "decided exactly: left - right = mu*n**2 - 80*mu*n + 1601*mu - 1 >= 0 for every whole number n >= 1 " \
            "and every mu >= 1 (as the premises narrow it)" in step.reason
-    assert report.ok  # accept = "checked"
+    assert report.ok
 
 
 @pytest.mark.parametrize("premises, right", [('"mu >= 1"', "2"), ('"1 - mu <= 0", "mu < 3/2"', "2")])
@@ -117,11 +117,11 @@ def _whole(premises: str, left: str):
 
 def test_a_premise_bounding_the_whole_number_narrows_the_values_decided():
     step = _whole('"n <= 30"', "(n - 40)**2")  # fails at n = 40 only, outside the premise
-    assert step.verdict == "checked", step.reason  # before: error "fails at n = 40 (exactly)"
+    assert step.verdict == "proved", step.reason  # before: error "fails at n = 40 (exactly)", then checked
     assert "n = 40" not in step.reason
     assert "for every whole number n >= 1 and <= 30" in step.reason
     step = _whole('"n >= 3"', "(n - 1)*(n - 2)")  # n**2 - 3 n + 1 >= 0 from n = 3 on
-    assert step.verdict == "checked" and "for every whole number n >= 3;" in step.reason, step.reason
+    assert step.verdict == "proved" and "for every whole number n >= 3 (the exact rule" in step.reason, step.reason
 
 
 def test_inside_the_premises_the_whole_number_is_still_refuted_where_it_fails():
@@ -129,7 +129,7 @@ def test_inside_the_premises_the_whole_number_is_still_refuted_where_it_fails():
     assert step.verdict == "refuted", step.reason
     assert dict(step.counterexample.values)["n"] == ("40",)
     step = _whole('"n <= 45", "mu >= 1"', "mu*((n - 40)**2 + 1)")  # >= 1 holds; the test asks >= 1 at mu = 1: 1
-    assert step.verdict == "checked", step.reason
+    assert step.verdict == "proved", step.reason
     step = _whole('"n <= 45", "mu >= 1"', "mu*((n - 40)**2 + 1) - 1/2")
     assert step.verdict == "refuted", step.reason
     values = dict(step.counterexample.values)
@@ -156,7 +156,7 @@ def test_two_parameters_and_d_are_refuted_where_the_least_value_over_them_fails(
 
 
 @pytest.mark.parametrize("start, rel, verdict", [
-    ("(b - D)**2 + (b - 20)**2 + x**2 + 1", ">", "checked"),   # least value (D - 20)**2/2 + 1 > 0
+    ("(b - D)**2 + (b - 20)**2 + x**2 + 1", ">", "proved"),    # least value (D - 20)**2/2 + 1 > 0
     ("-(b - D)**2 - (b - 30)**2 - x**2", "<", "refuted"),      # the greatest value, at D = 30
     ("(b - D)**2 + (b - 20)**2 + (x - log(2))**2", ">", "error"),  # reached at x = log(2): no exact instance
 ])
@@ -165,7 +165,7 @@ def test_the_least_value_decides_true_steps_and_upper_bounds(start, rel, verdict
             'expr = "0"\nrule = "algebra"\naccept = "checked"\n')
     step = check_file(loads(text, "least.toml")).steps[0]
     assert step.verdict == verdict, step.reason
-    if verdict == "checked":
+    if verdict == "proved":
         assert "for every whole number D >= 1 and every value of b and every value of x" in step.reason
     elif verdict == "error":
         assert "fail at D = 20 (exactly), at b = 20, x = log(2): no exact instance" in step.reason

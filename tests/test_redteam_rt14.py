@@ -94,17 +94,17 @@ accept = "checked"
 
 
 @pytest.mark.parametrize("beta, assume, said", [
-    ("in (0, 1)", "", "every beta in (0, 1))"),
-    ("in (0, 1]", 'assume = ["beta < 1"]', "every beta in (0, 1) (as the premises narrow it);"),
-    ("in (0, 1)", 'assume = ["beta < 1/2"]', "every beta in (0, 1/2) (as the premises narrow it);"),
-    ("< 1", "", "every beta < 1)")])
+    ("in (0, 1)", "", "every beta in (0, 1) (the exact rule"),
+    ("in (0, 1]", 'assume = ["beta < 1"]', "every beta in (0, 1) (as the premises narrow it) (the exact rule"),
+    ("in (0, 1)", 'assume = ["beta < 1/2"]', "every beta in (0, 1/2) (as the premises narrow it) (the exact rule"),
+    ("< 1", "", "every beta < 1 (the exact rule")])
 def test_an_exact_decision_says_which_values_of_the_parameter_it_covered(tmp_path, beta, assume, said):
     """rt14: "... for every whole number n >= 1 and every value of beta" -- false at beta = 2; the
     decision covered beta's interval (as the premises narrow it), and the reason says so."""
     path = tmp_path / "open.toml"
     path.write_text(OPEN.format(beta=beta, assume=assume), encoding="utf-8")
     step = check_file(path).steps[0]
-    assert step.verdict == "checked", step.reason
+    assert step.verdict == "proved", step.reason  # the exact rule (session 13; checked before)
     assert f"> 0 for every whole number n >= 1 and {said}" in step.reason
     assert "every value of beta" not in step.reason
 

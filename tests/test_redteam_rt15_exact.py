@@ -39,12 +39,12 @@ def test_a_sum_and_a_parameter_are_refuted_where_the_least_value_fails(name, per
 
 @pytest.mark.parametrize("name", ["rt15_d6_sum_of_squares_and_two_squares_checked.toml",
                                   "rt15_d5_mu_sum_minus_half_checked.toml"])
-def test_the_true_twin_is_checked_and_decided_exactly(name):
+def test_the_true_twin_is_proved_by_the_exact_rule(name):
     text = (REDTEAM / name).read_text().replace("(D - 20)**2", "(D - 20)**2 + 1")
     assert text.count("+ 1") == 2
     report = check_file(loads(text, "twin.toml"))
     step = report.steps[0]
-    assert step.verdict == "checked", step.reason
+    assert step.verdict == "proved", step.reason
     assert "decided exactly" in step.reason and "for every whole number D >= 1" in step.reason
     assert report.ok
 
@@ -62,7 +62,7 @@ def test_two_sums_over_one_block_are_left_to_the_search():
 
 @pytest.mark.parametrize("start, verdict", [
     ("(b - 1)**4 + (x - 1)**4 + (D - 20)**2", "refuted"),        # rt15 F2: before, checked (exit 0)
-    ("(b - 1)**4 + (x - 1)**4 + (D - 20)**2 + 1", "checked"),    # its true twin: decided exactly
+    ("(b - 1)**4 + (x - 1)**4 + (D - 20)**2 + 1", "proved"),     # its true twin: decided exactly
 ])
 def test_a_power_of_one_parameter_alone_is_least_at_a_rational_turning_point(start, verdict):
     text = (f'title = "quartics"\nmodel = "gaussian"\nD = "any"\nstart = "{start}"\n\n[[step]]\nrel = ">"\n'
@@ -92,8 +92,10 @@ P1 = "rt15_p1_strict_premise_too_few_instances.toml"
 
 def test_a_strict_premise_gets_instances_inside_it():
     """Under mu > 1 the search's own samples of mu mostly fall outside (3 instances: an error before);
-    the exact decision knows mu's range and adds points inside it, each checked by the search's judge."""
-    report = check_file(REDTEAM / P1)
+    the exact decision knows mu's range and adds points inside it, each checked by the search's judge.
+    As written (`algebra`) the exact rule proves the step; under another rule it is searched."""
+    assert check_file(REDTEAM / P1).steps[0].verdict == "proved"
+    report = check_file(loads((REDTEAM / P1).read_text().replace('rule = "algebra"', 'rule = "definition"'), "p1.toml"))
     step = report.steps[0]
     assert step.verdict == "checked", step.reason
     assert "decided exactly" in step.reason and "every mu > 1 (as the premises narrow it)" in step.reason

@@ -1,0 +1,522 @@
+"""The exact plan of a search: what the exact decisions of :mod:`elbo_sym.engine.dimensions` add to it.
+
+For a model of every number of dimensions (the Gaussian ``D = "any"``) or with a whole-number
+parameter (``n = "integer >= 1"``), the residual left - right of a step may be decided exactly over
+every whole value: where it first fails (searched there, refuted at an exact instance), or that it
+never fails (a note in the search's summary).  What cannot be decided names the values a search must
+try, or makes the step an `error` (`ExactPlan.unreached`): never `checked` on less evidence.
+`exact_plan` is what the checker (:mod:`elbo_sym.engine.check`) calls.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from math import ceil, floor
+
+from sympy import Expr, Poly, Symbol, expand
+from sympy.polys.polyerrors import BasePolynomialError
+
+from elbo_sym.engine.canonical import TooLarge
+from elbo_sym.engine.derivation import Step
+from elbo_sym.engine.dimensions import Span, decide_with_free, factor_sign_changes, first_failure, least_over
+from elbo_sym.engine.models.base import PARAMETER, Interval
+from elbo_sym.engine.models.discrete import UnfoldError
+from elbo_sym.engine.premises import premises_of
+from elbo_sym.engine.rules import FLIPPED, RuleOutcome, difference, residuals
+from elbo_sym.limits import GAUSSIAN_ANY_D, INTEGER_OFFSETS, MAX_PINNED_VALUES, MAX_SEARCH_D
+
+Premises = tuple[tuple[str, Expr], ...] | None
+"""(rel, left - right in the model's parameters) of each premise, read once per step
+(`_premise_differences`); None when one cannot be read so."""
+
+
+@dataclass(frozen=True)
+class Pin:
+    """Values the exact decision names, searched before the plan with the quick pass: `blocks` given to
+    every instance (a whole number's value, a dimension's means) in the explicit model with `D`
+    dimensions (None: the plan's first model); `where` says so in a counterexample."""
+
+    D: int | None
+    blocks: tuple[tuple[str, tuple[Fraction, ...]], ...]
+    where: str
+    renames: bool = False
+    """The blocks change what the instance's source says (q's means): `where` names it alone."""
+
+
+@dataclass(frozen=True)
+class ExactPlan:
+    """What the exact decision of engine.dimensions adds to a search: the D's searched `first` (where
+    the step fails) and `after` the usual ones (where a factor changes sign), the values searched
+    before them all (`pins`: a D beyond the usual ones, a whole number's value, a dimension's means
+    where the step fails), and `unreached`: the error when the search finds nothing, because a value
+    that decides the step lies beyond it."""
+
+    first: tuple[int, ...] = ()
+    after: tuple[int, ...] = ()
+    unreached: str | None = None
+    pins: tuple[Pin, ...] = ()
+    notes: tuple[str, ...] = ()
+    """What the search's summary adds: the exact decision found the step true for every value."""
+    proof: ExactProof | None = None
+    """The decision that the step holds, when it is complete (`ExactProof`): the step is proved."""
+
+
+@dataclass(frozen=True)
+class ExactProof:
+    """An exact decision that left - right makes the relation hold at every value of every symbol in
+    `covers`, over the whole range the model and the premises give each: a whole number (D >= 1, n from
+    its least value, to a premise's bound), a free variable (its interval, open or closed ends as they
+    are, or every value a sum over the dimensions takes), real parameters minimised over exactly.  No
+    sampling and no heuristic: `exact_plan` gives it only when `covers` holds every symbol of the
+    residual, so the step holds on the whole domain (definedness and the second opinion are the
+    checker's, as for every proved step)."""
+
+    statement: str
+    covers: frozenset[Symbol]
+
+    def outcome(self) -> RuleOutcome:
+        """The proof as a rule's outcome: the exact rule (EXACT_RULE), with what it covered."""
+        symbols = ", ".join(sorted(map(str, self.covers)))
+        return RuleOutcome(True, f"{self.statement} ({EXACT_RULE}: every value of every symbol of left - right)",
+                           ((f"{EXACT_RULE}: left - right is one canonical form, a polynomial with rational "
+                             f"coefficients in {symbols}", True),
+                            (f"{EXACT_RULE}: decided for every value of {symbols} the domain and the premises allow, "
+                             "without sampling", True)))
+
+
+EXACT_RULE = "the exact rule"
+"""How a proof by exact decision names itself in the report and in `explain` (it proves an `algebra`
+step whose sides are not identical: engine.check)."""
+
+
+def _holds(note: str, covers: set[Symbol], pins: tuple[Pin, ...] = ()) -> ExactPlan:
+    """The plan when the exact decision finds the step true for every value of `covers`."""
+    return ExactPlan(pins=pins, notes=(note,), proof=ExactProof(note, frozenset(covers)))
+
+
+def exact_plan(lhs: Expr, step: Step, model) -> ExactPlan:
+    """For a model of every number of dimensions D (the Gaussian D = "any"): the least D where the
+    step fails when left - right is a polynomial in D alone (exact: red team rt7), or in D and one
+    variable whose values are known for every D (`_free_variable`: a sum of squares; red team rt10),
+    searched there (up to MAX_SEARCH_D dimensions; beyond, an error, never "held"); else the D's where
+    a part of left - right that is a polynomial in D alone (a factor, or a coefficient) vanishes or
+    changes sign (red team rt9).  The same for a whole-number parameter (``n = "integer >= 1"``),
+    searched at the value the decision names.  When a decision finds the step true for every value of
+    every symbol of left - right, the plan carries its `proof` (the exact rule: engine.check proves an
+    `algebra` step by it)."""
+    wholes = {s: int(i.lower) for s, i in model.parameter_bounds.items() if i.integer and i.lower is not None}
+    D = model.dimension
+    if D is None and not wholes:
+        return ExactPlan()
+    try:
+        forms = residuals(difference(lhs, step.expr), model)
+    except (TooLarge, UnfoldError, ValueError, TypeError, ArithmeticError):  # no canonical form: the search decides
+        return ExactPlan()
+    if len(forms) != 1:
+        return ExactPlan()
+    residual = forms[0].as_expr()
+    premises = _premise_differences(model)  # once per step: every variable's range reads them
+    plans = [_whole_number_plan(residual, step.rel, symbol, least, model, premises) for symbol, least in wholes.items()]
+    if D is not None:
+        plans.append(_dimension_plan(residual, step.rel, D, model, premises))
+    proof = next((p.proof for p in plans if p.proof is not None and residual.free_symbols <= p.proof.covers), None)
+    return ExactPlan(tuple(n for p in plans for n in p.first), tuple(n for p in plans for n in p.after),
+                     next((p.unreached for p in plans if p.unreached is not None), None),
+                     tuple(pin for p in plans for pin in p.pins), tuple(note for p in plans for note in p.notes), proof)
+
+
+def _dimension_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises) -> ExactPlan:
+    """`exact_plan` for the number of dimensions D."""
+    beyond = f"more dimensions than the counterexample search builds an instance in ({MAX_SEARCH_D})"
+    found = first_failure(residual, D, rel)
+    if found is not None:
+        if found.D is not None and found.D > MAX_SEARCH_D:
+            raise UnfoldError(f"left - right = {found.residual} makes the relation fail at D = {found.D} (exactly), "
+                              f"{beyond}")
+        if found.D is None:
+            return _holds(_holds_note(found.residual, rel, D, ()), {D})
+        if found.D <= max(GAUSSIAN_ANY_D):
+            return ExactPlan(first=(found.D,))
+        return ExactPlan(pins=(Pin(found.D, (), f"D = {found.D} (where left - right first fails, exactly)"),),
+                          unreached=f"left - right = {found.residual} makes the relation fail at D = {found.D} "
+                                    "(exactly), but no instance the search built there decided it")
+    free = _free_decision(residual, rel, D, 1, model, premises)
+    if free is not None:
+        return _free_plan(free, rel, D, 1, beyond)
+    least = _least_plan(residual, rel, D, model, premises, beyond)
+    if least is not None:
+        return least
+    wanted = factor_sign_changes(residual, D)
+    # a D beyond the usual ones gets the quick pass and the point where every variable is 0, not the
+    # usual ones' boundary instances and minimiser (seconds each at 40 dimensions), so it does not
+    # count as searched (red team rt13: Sum(mu_d**2) + b**2 + (D-20)**2 > 0 was checked, exit 0)
+    far = tuple(n for n in wanted if max(GAUSSIAN_ANY_D) < n <= MAX_SEARCH_D)[:MAX_PINNED_VALUES]
+    why = "where a part of left - right in D alone vanishes or changes sign"
+    zero = tuple(Pin(n, blocks, f"D = {n}, {what} ({why})", True)
+                 for n in far for blocks, what in [_zero_point(residual, n, model)] if blocks)
+    return ExactPlan(after=tuple(n for n in wanted if n <= max(GAUSSIAN_ANY_D)),
+                      pins=tuple(Pin(n, (), f"D = {n} ({why})") for n in far) + zero,
+                      unreached=_undecided(residual, D, model, wanted, lambda n: n <= max(GAUSSIAN_ANY_D),
+                                           f"the dimensions the counterexample search builds in full (D = "
+                                           f"{', '.join(map(str, GAUSSIAN_ANY_D))}; beyond, up to {MAX_SEARCH_D}, "
+                                           "only examples, special cases, random instances and every variable at 0)"))
+
+
+def _least_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises, beyond: str) -> ExactPlan | None:
+    """`exact_plan` when left - right is, one real variable at a time, a quadratic with a positive leading
+    coefficient (`dimensions.least_over`: its least value over them is a polynomial in D alone): the least
+    D where the step fails, searched at the variables' values where it is least (red team rt13: two
+    parameters and no part in D alone changing sign).  A variable is a parameter of every real value or a
+    sum over the dimensions that `_free_variable` writes as c * v**k, v real, in dimension 1's block
+    (red team rt15: Sum(w_d**2) + (b - D)**2 + (D - 20)**2 > 0, false at D = 20, b = 20, every w_d = 0);
+    None for any other residual."""
+    variables = tuple(sorted(residual.free_symbols - {D}, key=str))
+    if len(variables) < 2 or rel not in FLIPPED:
+        return None
+    found_frees = {t: _least_variable(t, model, D, premises) for t in variables}
+    frees = {t: f for t, f in found_frees.items() if f is not None}
+    blocks_used = [f.block for f in frees.values()]
+    if len(frees) != len(variables) or len(set(blocks_used)) != len(blocks_used):
+        return None  # two sums over one block (Sum(mu_d), Sum(mu_d**2)) are not independent
+    own = {t: Symbol(f"v#{t}", real=True) for t in variables}
+    written = residual.xreplace({t: f.written.xreplace({f.variable: own[t]}) for t, f in frees.items()})
+    sign, want = (1, rel) if rel in (">=", ">") else (-1, FLIPPED[rel])  # an upper bound: the greatest value
+    found = least_over(expand(sign * written), D, tuple(own[t] for t in variables))
+    failure = None if found is None else first_failure(found.value, D, want)
+    if found is None or failure is None:
+        return None
+    if failure.D is None:
+        return _holds(_holds_note(str(residual), rel, D, tuple(f.values(t) for t, f in frees.items())),
+                      {D, *variables})
+    fails = f"left - right = {residual} makes the relation fail at D = {failure.D} (exactly)"
+    if failure.D > MAX_SEARCH_D:
+        raise UnfoldError(f"{fails}, {beyond}")
+    at = dict(found.point(D, failure.D))
+    values = {t: frees[t].written.xreplace({frees[t].variable: at[own[t]], D: failure.D}) for t in variables}
+    shown = ", ".join(f"{t} = {values[t]}" for t in variables)
+    if not all(v.is_Rational for v in at.values()):
+        raise UnfoldError(f"{fails}, at {shown}: no exact instance is built there")
+    blocks = tuple(block for t in variables
+                   for block in frees[t].blocks(failure.D, Fraction(int(at[own[t]].p), int(at[own[t]].q))))
+    return ExactPlan(pins=(Pin(failure.D, blocks, f"D = {failure.D}, {shown} (where left - right first fails, "
+                                                    "exactly)", True),),
+                      unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
+
+
+def _least_variable(t: Symbol, model, D: Symbol, premises: Premises) -> _Free | None:
+    """`_free_variable` for `_least_plan`: a parameter of every real value, or a sum c * v**k with v real
+    in dimension 1's block (not sigma_d: v > 0); None otherwise."""
+    if model.sum_body(t) is None:
+        interval = model.parameter_bounds.get(t)
+        return _Free(t, Span(), t, t.name) if interval == Interval() else None
+    free = _free_variable(t, model, D, premises)
+    return free if free is not None and free.where == "first" and free.span == Span() else None
+
+
+def _zero_point(residual: Expr, n: int, model) -> tuple[tuple[tuple[str, tuple[Fraction, ...]], ...], str]:
+    """(blocks, their text) at D = `n`: every real variable of `residual` at 0 where its interval allows it
+    (a sum's means or weights in every dimension, a parameter), where sums of squares and squares are
+    least: the search's boundary instances at 20 dimensions do not reach that point (red team rt13:
+    Sum(mu_d**2, (d, 1, D)) + b**2 + (D-20)**2 > 0 fails at D = 20 there only)."""
+    from elbo_sym.engine.models.gaussian import PER_DIMENSION  # here: a cold check imports no other family
+
+    names: set[str] = set()
+    for t in residual.free_symbols - {model.dimension}:
+        body = model.sum_body(t)
+        if body is None:
+            names.add(t.name)
+            continue
+        names.update(name[:-2] + str(j) for name in PER_DIMENSION if model.params[name] in body.free_symbols
+                     for j in range(1, n + 1))
+    zero = tuple(b for b in model.explicit(n).blocks
+                 if b.name in names and b.kind == PARAMETER and b.bounds.contains(Fraction(0)))
+    shown = sorted({b.name.rstrip("0123456789") + ("_d" if b.name[-1].isdigit() else "") for b in zero})
+    return tuple((b.name, (Fraction(0),)) for b in zero), " = ".join(shown) + " = 0"
+
+
+def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, model, premises: Premises) -> ExactPlan:
+    """`exact_plan` for a whole-number parameter: the value where the step fails (alone, or with one
+    free variable's value), searched at it; the values where a part in `symbol` alone vanishes or
+    changes sign beyond those the search tries, searched at each (at most MAX_PINNED_VALUES); an
+    error when such a value is left unsearched."""
+    tried = {least + d for d in INTEGER_OFFSETS}
+    allowed = _whole_range(symbol, least, model, premises)  # the values the premises allow (red team rt13)
+    if allowed is None:
+        return ExactPlan(unreached=f"a premise restricts {symbol} otherwise than by a bound on {symbol} alone (or "
+                                    f"cannot be read), so the exact decision in {symbol} does not apply; nothing "
+                                    "failed where the search looked")
+    least, upper = allowed
+    if upper is not None and upper < least:  # no whole number allowed: the search reports no instance in the premises
+        return ExactPlan()
+    tried = {n for n in tried if least <= n and (upper is None or n <= upper)}
+    where = f"the values the search tries ({symbol} = {', '.join(map(str, sorted(tried)))})"
+    found = first_failure(residual, symbol, rel, least)
+    if found is not None and found.D is not None and upper is not None and found.D > upper:
+        found = replace(found, D=None)
+    if found is not None:
+        if found.D is None:
+            return _holds(_holds_note(found.residual, rel, symbol, (), least, upper), {symbol})
+        if found.D in tried:
+            return ExactPlan()
+        return ExactPlan(pins=(Pin(None, ((symbol.name, (Fraction(found.D),)),),
+                                     f"{symbol} = {found.D} (where left - right first fails, exactly)"),),
+                          unreached=f"left - right = {found.residual} makes the relation fail at {symbol} = "
+                                    f"{found.D} (exactly), beyond {where}, and no instance there decided it")
+    free = _free_decision(residual, rel, symbol, least, model, premises)
+    if free is not None:
+        if free[0].D is not None and upper is not None and free[0].D > upper:
+            free = (replace(free[0], D=None, t=None),) + free[1:]
+        return _free_plan(free, rel, symbol, least, None, upper)
+    changes = tuple(n for n in factor_sign_changes(residual, symbol, least) if upper is None or n <= upper)
+    far = [n for n in changes if n not in tried][:MAX_PINNED_VALUES]
+    why = f"where a part of left - right in {symbol} alone vanishes or changes sign"
+    pins = tuple(Pin(None, ((symbol.name, (Fraction(n),)),), f"{symbol} = {n} ({why})") for n in far)
+    unreached = _undecided(residual, symbol, model, changes, lambda n: n in tried or n in far, where)
+    return ExactPlan(pins=pins, unreached=unreached)
+
+
+@dataclass(frozen=True)
+class _Free:
+    """A variable t of a residual whose values are the same for every value of the whole number:
+    t is `written` in a `variable` whose values are `span`; an instance gets the variable's value in
+    `block` (a parameter's own block, or per dimension: `where` "first", the dimension-1 block and 0
+    in the others, or "every", the same in each dimension's block)."""
+
+    variable: Symbol
+    span: Span
+    written: Expr
+    block: str
+    where: str = "own"
+    within: str = ""
+    """The values the decision gave a parameter, for the report: its interval as the premises narrow it
+    ("beta in (0, 1)"); "" for every real value (red team rt14: "every value of beta" read as beta = 2 too)."""
+    narrowed: bool = False
+    """The premises narrow the parameter's interval: the search's own samples of it mostly fall outside."""
+
+    def values(self, t: Symbol) -> str:
+        """What "every ..." ranges over in the report: ``beta in (0, 1)``, else ``value of t``."""
+        return self.within or f"value of {t}"
+
+    def blocks(self, n: int, value: Fraction) -> tuple[tuple[str, tuple[Fraction, ...]], ...]:
+        """The blocks an instance gets for the variable's `value` at D = `n`."""
+        if self.where == "own":
+            return ((self.block, (value,)),)
+        return tuple((f"{self.block}{j}", (value if j == 1 or self.where == "every" else Fraction(0),))
+                     for j in range(1, n + 1))
+
+
+def _free_decision(residual: Expr, rel: str, whole: Symbol, least: int, model, premises: Premises):
+    """(`dimensions.decide_with_free`'s decision, the free variable t, its `_Free`) when left - right
+    is a polynomial in the whole number `whole` and one variable t whose values are the same for
+    every `whole` (`_free_variable`); None otherwise."""
+    others = residual.free_symbols - {whole}
+    if len(others) != 1:
+        return None
+    (t,) = others
+    free = _free_variable(t, model, whole, premises)
+    if free is None:
+        return None
+    decision = decide_with_free(residual.xreplace({t: free.written}), whole, free.variable, free.span, rel, least)
+    return None if decision is None else (replace(decision, residual=str(residual)), t, free)
+
+
+def _free_variable(t: Symbol, model, whole: Symbol, premises: Premises) -> _Free | None:
+    """How the variable `t` of a residual ranges, the same for every value of `whole`: a sum over the
+    dimensions of c * mu_d**k or c * w_d**k (k = 1, 2), which takes every value of c * v**k for a
+    real v at every D (v in dimension 1, 0 in the others), or of c * sigma_d**k (c * D * v**k with
+    every sigma_d = v > 0); or a parameter of the model (its interval).
+    None for anything else (the search decides)."""
+    if t == model.dimension:
+        return None
+    body = model.sum_body(t)
+    if premises is None or any((whole in d.free_symbols and d.free_symbols != {whole})
+                               or any(model.sum_body(s) is not None for s in d.free_symbols) for _, d in premises):
+        return None  # the exact decision could name a failing value outside the premises: the search decides
+    if body is not None and whole == model.dimension:
+        from elbo_sym.engine.models.gaussian import PER_DIMENSION  # here: a cold check imports no other family
+
+        for name in PER_DIMENSION:
+            symbol = model.params[name]
+            for k in (1, 2):
+                c = (body / symbol**k).expand()
+                if c.free_symbols or not c.is_Rational or c == 0:
+                    continue
+                block = name[:-2]  # mu_d -> mu1, mu2, ...
+                if name == "sigma_d":
+                    v = Symbol("v#", positive=True)
+                    return _Free(v, Span(1, Fraction(0), False), c * whole * v**k, block, "every")
+                v = Symbol("v#", real=True)
+                return _Free(v, Span(), c * v**k, block, "first")
+    if body is not None:
+        return None
+    interval = model.parameter_bounds.get(t)
+    if interval is None or interval.integer:
+        return None
+    allowed = _within_premises(t, interval, premises)
+    if allowed is None:
+        return None
+    within = "" if allowed == Interval() else allowed.describe(t.name) + (
+        " (as the premises narrow it)" if allowed != interval else "")
+    interval = allowed
+    if interval.lower is not None and interval.upper is not None:
+        width = interval.upper - interval.lower
+        span = Span(1, interval.lower, not interval.lower_open, width, not interval.upper_open)
+    elif interval.lower is not None:
+        span = Span(1, interval.lower, not interval.lower_open)
+    elif interval.upper is not None:
+        span = Span(-1, interval.upper, not interval.upper_open)
+    else:
+        span = Span()
+    return _Free(t, span, t, t.name, within=within, narrowed=allowed != model.parameter_bounds.get(t))
+
+
+def _premise_differences(model) -> Premises:
+    """(rel, left - right in the model's parameters) of each premise (``assume = ["mu >= 1"]``); None
+    when one cannot be read so."""
+    found = []
+    for premise in premises_of(model):
+        try:
+            forms = residuals(difference(premise.lhs.expr, premise.rhs.expr), model)
+        except (TooLarge, UnfoldError, ValueError, TypeError, ArithmeticError):
+            return None
+        if len(forms) != 1:
+            return None
+        found.append((premise.rel, forms[0].as_expr()))
+    return tuple(found)
+
+
+def _whole_range(symbol: Symbol, least: int, model, premises: Premises) -> tuple[int, int | None] | None:
+    """(least, most or None) whole-number value of `symbol` the premises allow, by their bounds on it alone
+    (``n <= 30``); None when a premise mentions it any other way, or one that mentions it or might (one
+    that cannot be read) cannot be read.  A [params] symbol is in a premise only where its text has it."""
+    if not any(symbol.name in {s.name for s in (p.lhs.expr - p.rhs.expr).free_symbols} for p in premises_of(model)):
+        return least, None
+    if premises is None:
+        return None
+    allowed = _within_premises(symbol, Interval(Fraction(least), integer=True), premises)
+    if allowed is None or allowed.lower is None:
+        return None
+    low = ceil(allowed.lower) + (1 if allowed.lower_open and allowed.lower == ceil(allowed.lower) else 0)
+    if allowed.upper is None:
+        return low, None
+    return low, floor(allowed.upper) - (1 if allowed.upper_open and allowed.upper == floor(allowed.upper) else 0)
+
+
+def _within_premises(t: Symbol, interval: Interval, premises: Premises) -> Interval | None:
+    """`interval` narrowed by the premises that bound t alone (a*t + c rel 0: ``mu >= 1``), so that the
+    value the exact decision names satisfies them; None when a premise mentions t any other way (or none
+    is left): the search decides (red team rt13: under mu >= 1, mu*((n-40)**2 + 1) >= 1 "failed at mu =
+    -1")."""
+    for rel, d in premises or ():
+        if t not in d.free_symbols:
+            continue
+        if d.free_symbols != {t} or rel not in FLIPPED:
+            return None
+        try:
+            poly = Poly(d, t, domain="QQ")
+        except (BasePolynomialError, ValueError, TypeError):
+            return None
+        if poly.degree() != 1:
+            return None
+        a, c = (Fraction(int(k.p), int(k.q)) for k in poly.all_coeffs())
+        bound, rel = -c / a, rel if a > 0 else FLIPPED[rel]
+        if rel in (">=", ">") and (interval.lower is None or bound > interval.lower
+                                   or (bound == interval.lower and rel == ">")):
+            interval = replace(interval, lower=bound, lower_open=rel == ">")
+        if rel in ("<=", "<") and (interval.upper is None or bound < interval.upper
+                                   or (bound == interval.upper and rel == "<")):
+            interval = replace(interval, upper=bound, upper_open=rel == "<")
+    if interval.lower is not None and interval.upper is not None and (
+            interval.lower > interval.upper
+            or (interval.lower == interval.upper and (interval.lower_open or interval.upper_open))):
+        return None
+    return interval
+
+
+def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None, upper: int | None = None
+               ) -> ExactPlan:
+    """`exact_plan` from `_free_decision`'s answer: the step holds for every value (a note), or it
+    fails first at `whole` = n with the free variable at a value: searched there (a D up to
+    MAX_SEARCH_D), else an error (`beyond`: why a D cannot be searched, None for a whole-number
+    parameter).  A value that is irrational (a strict relation whose sides meet only there) has no
+    exact instance to pin: the search may still refute the step at an algebraic point, else an error."""
+    decision, t, free = found
+    if decision.D is None:
+        note = _holds_note(decision.residual, rel, whole, (free.values(t),), least, upper)
+        return _holds(note, {whole, t}, _inside_premises(free, whole, least, beyond is None))
+    n = decision.D
+    fails = f"left - right = {decision.residual} makes the relation fail at {whole} = {n} (exactly)"
+    if beyond is not None and n > MAX_SEARCH_D:
+        raise UnfoldError(f"{fails}, {beyond}")
+    if decision.t is None:
+        usual = beyond is not None and n <= max(GAUSSIAN_ANY_D)  # then its full search tries algebraic points
+        return ExactPlan(first=(n,) if usual else (), unreached=f"{fails}, where {t} is irrational (left = right "
+                          "there) and no instance the search built refuted it")
+    at = free.written.xreplace({free.variable: decision.t, whole: n})
+    blocks = free.blocks(n, decision.t)
+    shown = f"{t} = {at}"
+    if beyond is None:  # a whole-number parameter: its value too, in the plan's first model
+        return ExactPlan(pins=(Pin(None, ((whole.name, (Fraction(n),)),) + blocks,
+                                     f"{whole} = {n}, {shown} (where left - right first fails, exactly)", True),),
+                          unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
+    return ExactPlan(pins=(Pin(n, blocks, f"D = {n}, {shown} (where left - right first fails, exactly)", True),),
+                      unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
+
+
+def _inside_premises(free: _Free, whole: Symbol, least: int, is_parameter: bool) -> tuple[Pin, ...]:
+    """Instances with a parameter the premises narrow at points inside its range (at the least whole
+    number), since the search's samples of the parameter mostly fall outside it (red team rt15: under
+    ``mu > 1`` only 3 instances were decided, an error for a true step); none otherwise."""
+    if not free.narrowed:
+        return ()
+    span = free.span
+    steps = (Fraction(1, 2), Fraction(1), Fraction(2), Fraction(10)) if span.length is None else \
+        tuple(span.length * Fraction(k, 8) for k in range(1, 8, 2))
+    values = [span.start + span.direction * u for u in steps if span.holds(u)]
+    own = ((whole.name, (Fraction(least),)),) if is_parameter else ()
+    return tuple(Pin(None if is_parameter else least, own + free.blocks(least, v),
+                      f"{whole} = {least}, {free.variable} = {v} (inside the premises)") for v in values)
+
+
+def _holds_note(residual: str, rel: str, whole: Symbol, free: tuple[str, ...], least: int = 1,
+                upper: int | None = None) -> str:
+    """What the exact decision says when it finds no value where the step fails: the proof's statement
+    (`ExactProof`), and the search summary's note for a step whose rule is not `algebra` (it stays
+    `checked`).  `free`: what each other variable ranged over ("value of mu", "beta in (0, 1)")."""
+    every = (f"every whole number {whole} >= {least}" + (f" and <= {upper}" if upper is not None else "")
+             + "".join(f" and every {values}" for values in free))
+    return f"decided exactly: left - right = {residual} {rel} 0 for {every}"
+
+
+def _alone_in(residual: Expr, symbol: Symbol, model) -> bool:
+    """`residual` depends on the whole number `symbol` alone: its other symbols, if any, are atoms the
+    canonical form made of expressions in `symbol` -- neither parameters, sums nor data, and naming it
+    (``exp(D*log(2))`` for ``2**D``: red team rt9's ``2**D <= 5000``, false from D = 13, was `checked`)."""
+    named = re.compile(rf"\b{re.escape(symbol.name)}\b")
+    others = residual.free_symbols - {symbol}
+    if not others:
+        return symbol in residual.free_symbols
+    return all(s not in model.parameter_bounds and model.sum_body(s) is None and s not in model.data_constants
+               and named.search(s.name) for s in others)
+
+
+def _undecided(residual: Expr, symbol: Symbol, model, changes: tuple[int, ...], reached, where: str) -> str | None:
+    """Why a search that finds nothing has not decided the step, when the exact decision could not read
+    the residual (`first_failure` gave None): it depends on the whole-number `symbol` alone (`_alone_in`),
+    or a value in `changes` (where a part of it in `symbol` alone vanishes or changes sign) is not
+    `reached`; None: every such value is."""
+    if _alone_in(residual, symbol, model):
+        # a function of the symbol alone that the exact decision cannot read (red team rt10:
+        # `D**2 + 111 >= 21*D + 3*pi/4` fails at D = 10 and 11 only, between the D's searched)
+        return (f"left - right = {residual} depends on {symbol} alone but is not a polynomial in {symbol} with "
+                f"rational coefficients, so it is not decided for every {symbol}; nothing failed at {where}")
+    beyond = [n for n in changes if not reached(n)]
+    if not beyond:
+        return None
+    return (f"a part of left - right in {symbol} alone (a factor, or a coefficient) vanishes or changes sign at "
+            f"{symbol} = {beyond[0]}, beyond {where}; nothing failed where the search looked")
+
+
+__all__ = ["EXACT_RULE", "ExactPlan", "ExactProof", "Pin", "exact_plan"]
