@@ -43,6 +43,14 @@ def test_a_toml_error_after_a_string_holding_a_separator_shows_its_own_line(sepa
     assert (info.value.line, info.value.source) == (3, 'start = = "ELBO(q)"'), str(info.value)
 
 
+@pytest.mark.parametrize("control", ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e"])
+def test_a_control_character_toml_refuses_is_shown_in_its_whole_line(control):
+    """TOML refuses these (splitlines breaks at them): the error shows the line they are on, whole."""
+    with pytest.raises(DerivationError, match="invalid character") as info:
+        loads(f'title = "t"\n# a{control}b\nK = 2\n', "f.toml")
+    assert (info.value.line, info.value.column, info.value.source) == (2, 3, f"# a{control}b"), str(info.value)
+
+
 @pytest.mark.parametrize("separator", NOT_TOML_BREAKS)
 def test_a_deck_error_after_a_line_holding_a_separator_names_its_line(tmp_path, separator):
     text = (f'# cards{separator}for week 5\ntitle = "t"\n\n[[card]]\nfront = "f"\nback = "b"\n'

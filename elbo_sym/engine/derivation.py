@@ -421,9 +421,9 @@ def read_toml(raw: bytes | str, path: str = "<string>") -> tuple[str, dict]:
 
 def toml_lines(text: str) -> list[str]:
     """The text's lines as TOML numbers them (and tomllib's errors count them): broken at "\\n" only,
-    a "\\r" before it part of the break.  str.splitlines also breaks at U+2028, U+2029, \\x0b, \\x0c,
-    \\x1c-\\x1e and \\x85, which TOML allows in strings and comments: every line after one would be
-    misnumbered."""
+    a "\\r" before it part of the break.  str.splitlines also breaks at U+2028, U+2029 and U+0085,
+    which TOML allows in strings and comments (every later line would be misnumbered), and at \\x0b,
+    \\x0c, \\x1c-\\x1e, which it refuses there (the error at one showed its line cut short there)."""
     lines = text.split("\n")
     if lines[-1] == "":  # no empty line after a final newline (as splitlines)
         lines.pop()
