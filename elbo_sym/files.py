@@ -85,13 +85,16 @@ def describe_os_error(error: OSError) -> str:
     return f"{shown}: {reason}"
 
 
-def read_regular_file(path: str | os.PathLike[str], limit: int = MAX_FILE_BYTES) -> bytes:
-    """The bytes of the regular file `path`, at most `limit` of them, or FileReadError.
+def read_regular_file(path: str | os.PathLike[str], limit: int | None = None) -> bytes:
+    """The bytes of the regular file `path`, at most `limit` of them (None: MAX_FILE_BYTES, read at
+    the call), or FileReadError.
 
     Never blocks (O_NONBLOCK: a FIFO opens at once and is then refused), never opens a
     device (the path is stat'ed first, the open descriptor fstat'ed again), and reads at
     most limit + 1 bytes, so a file that grows while it is read is refused too.
     """
+    if limit is None:
+        limit = MAX_FILE_BYTES
     if "\0" in os.fspath(path):
         raise FileReadError(os.fspath(path).replace("\0", "\\0"), "file name contains a NUL byte")
     try:

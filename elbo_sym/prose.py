@@ -406,10 +406,12 @@ def _text_position(text: str, start: int, index: int) -> int:
     return position
 
 
-def make_safe(text: str, limit: int, word_chars: int = MAX_WORD_CHARS) -> str:
+def make_safe(text: str, limit: int, word_chars: int | None = None) -> str:
     """`text` made acceptable to :func:`check_prose` (for prose made from names, e.g. a title
-    from a file name): refused characters become spaces, words are cut to `word_chars` and
-    the text to `limit` characters."""
+    from a file name): refused characters become spaces, words are cut to `word_chars` (None:
+    MAX_WORD_CHARS, read at the call, as check_prose reads it) and the text to `limit` characters."""
+    if word_chars is None:
+        word_chars = MAX_WORD_CHARS
     kept = "".join(ch if allowed(ch) else " " for ch in text)
     words = [word[:word_chars] for word in inline(kept).split(" ") if word]
     return " ".join(words)[:limit].strip()

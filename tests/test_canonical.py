@@ -17,7 +17,6 @@ from sympy import Add, Integer, Mul, Pow, Symbol, expand, log, together
 from elbo_sym.budget import limit
 from elbo_sym.engine.canonical import (
     MAX_DENOMINATORS,
-    MAX_TERMS,
     Canonical,
     TooLarge,
     bounded_expand,
@@ -29,6 +28,7 @@ from elbo_sym.engine.models import ModelSpec, build
 from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.parse import parse_expression as parse
 from elbo_sym.engine.rules import difference
+from elbo_sym.limits import MAX_EXPANSION_TERMS
 
 MODELS = {K: build(ModelSpec(K=K)) for K in (2, 3, "any")}
 KS = list(MODELS)
@@ -173,7 +173,7 @@ def test_bounded_expand_expands_what_fits():
 
 
 def test_bounded_expand_refuses_a_product_of_many_sums():
-    n = math.ceil(math.log2(MAX_TERMS)) + 10  # 2**n is far beyond the limit
+    n = math.ceil(math.log2(MAX_EXPANSION_TERMS)) + 10  # 2**n is far beyond the limit
     with limit(10, "bounded_expand ran away"):
         with pytest.raises(TooLarge):
             bounded_expand(product_of_sums(n))

@@ -247,11 +247,9 @@ def test_too_many_terms_for_an_explicit_k_says_the_largest_k_that_fits():
 def test_a_k_any_search_stops_at_a_k_too_large_for_the_draws(fresh_memos, monkeypatch):
     """With K = "any" the search at a larger K that the draws cannot unfold ends there with a note
     (the step stays checked), never an error that depends on how far the budget reached."""
-    import elbo_sym.engine.check as check_module
-    import elbo_sym.engine.models.discrete as discrete_module
+    from elbo_sym import limits
 
-    monkeypatch.setattr(discrete_module, "MAX_IWAE_TERMS", 100)  # 8**2 fits, 13**2 does not
-    monkeypatch.setattr(check_module, "MAX_IWAE_TERMS", 100)
+    monkeypatch.setattr(limits, "MAX_IWAE_TERMS", 100)  # 8**2 fits, 13**2 does not
     step = step_of(DRAWS_ELBO.format(K='"any"'), budget=120.0)
     assert step.verdict is Verdict.checked, step.reason
     assert f"stopped before K = 13: the step would have {13 * 13} terms there, more than 100" in step.reason
@@ -262,11 +260,9 @@ def test_a_k_any_search_that_cannot_unfold_a_larger_k_still_runs_the_rest_of_its
     """Two draws fit at K = 13 (169 terms) but not at K = 34 (1156, past a limit of 200): the larger
     K are skipped from there, and K = 13 still gets the rest of its search (boundary points,
     minimisation), as the fixed plan says -- the search used to end at K = 34's quick pass."""
-    import elbo_sym.engine.check as check_module
-    import elbo_sym.engine.models.discrete as discrete_module
+    from elbo_sym import limits
 
-    monkeypatch.setattr(discrete_module, "MAX_IWAE_TERMS", 200)
-    monkeypatch.setattr(check_module, "MAX_IWAE_TERMS", 200)
+    monkeypatch.setattr(limits, "MAX_IWAE_TERMS", 200)
     step = step_of(DRAWS_ELBO.format(K='"any"'), budget=120.0)
     assert step.verdict is Verdict.checked, step.reason
     assert step.searched.K == (2, 3, 5, 8, 13), step.searched

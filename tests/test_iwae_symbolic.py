@@ -283,6 +283,23 @@ def test_instantiations_stay_within_the_unfolding_budget():
     assert instantiations((e,), 8, {"k": 1}) == [{"k": 1}, {"k": 2}]  # 8**5 terms is over the budget
 
 
+def test_the_unfolding_budget_is_read_when_instantiating_not_at_import(fresh_memos, monkeypatch):
+    """A patched limits.MAX_IWAE_TERMS reaches the instantiation test and the unfolding alike (the
+    test's default was bound at import, so it offered k's the unfolding then refused)."""
+    from elbo_sym import limits
+    from elbo_sym.engine.models.discrete import DiscreteModel, TooManyTerms
+    from elbo_sym.engine.samples import counts_fit
+
+    vocabulary = Vocabulary(params=("k",), counts=(("k", 1),))
+    e = parse_expression("IWAE(q, k + 2)", vocabulary)
+    monkeypatch.setattr(limits, "MAX_IWAE_TERMS", 30)  # 2**3 and 2**4 fit, 2**5 and 2**7 do not
+    assert instantiations((e,), 2, {"k": 1}) == [{"k": 1}, {"k": 2}]
+    four = parse_expression("IWAE(q, 5)")
+    assert not counts_fit((four,), 2) and counts_fit((four,), 2, limit=32)
+    with pytest.raises(TooManyTerms, match="more than the 30 that are unfolded"):
+        DiscreteModel(2).unfold(four)
+
+
 # ------------------------------------------------------------------ examples give k
 
 

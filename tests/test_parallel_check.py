@@ -241,7 +241,8 @@ def test_patience_exceeds_every_budget_that_bounds_a_healthy_check():
                                                         + WORKER_MARGIN_SECONDS)
         assert parallel.worker_patience(budget, total=7.0) == 7.0 * WORKER_WALL_PER_CPU_SECOND + WORKER_MARGIN_SECONDS
     # a caller that does not say: the largest budget an option may ask
-    assert map_in_workers.__defaults__ == (3600.0 * WORKER_WALL_PER_CPU_SECOND + WORKER_MARGIN_SECONDS, None)
+    assert map_in_workers.__defaults__ == (None, None)  # read at the call (tests/test_limits_at_call_time.py)
+    assert parallel._Pool(lambda i: i, 1).patience(0) == 3600.0 * WORKER_WALL_PER_CPU_SECOND + WORKER_MARGIN_SECONDS
 
 
 def test_build_gives_each_files_worker_the_patience_of_its_own_budget(folder, monkeypatch):

@@ -85,12 +85,12 @@ def test_a_step_stops_at_the_instance_its_counted_work_reaches(monkeypatch):
     unreached = len(costs) - 3  # said, never counted as agreement
     assert opinions[0].unreached == unreached
     assert f"agrees on 3 instance(s), {unreached} not reached (" in opinions[0].describe()
-    assert "work budget" in opinions[0].describe()
+    assert f"work budget of {limit:,} operations ran out" in opinions[0].describe()  # the patched limit, not import's
     monkeypatch.setattr(reference, "REFERENCE_WORK_OPERATIONS", costs[0] - 1)  # not even one instance
     reference.forget()
     none = reference.second_opinion(lhs, step.rel, step.expr, spec, "any")
     assert none.status == "undecided" and none.decided == 0
-    assert "work budget" in none.describe() and "agrees" not in none.describe()
+    assert f"work budget of {costs[0] - 1:,} operations" in none.describe() and "agrees" not in none.describe()
     reference.forget()
 
 

@@ -29,8 +29,8 @@ import sympy
 from elbo_sym.cli import main
 from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.engine.derivation import loads
-from elbo_sym.engine.models.general import LARGER_K, SEARCH_K
-from elbo_sym.limits import GENERAL_SEARCH_FULL_LARGER_K
+from elbo_sym.engine.models.general import SEARCH_K
+from elbo_sym.limits import GENERAL_SEARCH_FULL_LARGER_K, GENERAL_SEARCH_LARGER_K
 from elbo_sym.numbers import evaluate
 from elbo_sym.numbers.evaluate import decide, sign_of
 from elbo_sym.numbers.exact import PI_KEY, LogNumber, log_of
@@ -380,7 +380,7 @@ def test_a_true_general_step_is_checked_on_many_K_and_densities(tmp_path, capsys
     # the rest of the search at K = 13 -- whatever the budget and the machine's load
     assert searched.K == SEARCH_K + GENERAL_SEARCH_FULL_LARGER_K and searched.densities >= 8
     assert searched.instances == step.instances >= 8 * len(SEARCH_K)
-    quick = [k for k in LARGER_K if k not in GENERAL_SEARCH_FULL_LARGER_K]
+    quick = [k for k in GENERAL_SEARCH_LARGER_K if k not in GENERAL_SEARCH_FULL_LARGER_K]
     assert searched.notes == (f"K = {', '.join(map(str, quick))}{QUICK_ONLY}",)
     described = searched.describe()
     assert described.startswith("K = 2, 3, 5, 8, 13;") and "Gaussian densities" in described

@@ -638,7 +638,8 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
             except DerivationError as error:
                 return InputErrorReport.from_error(error), clock() - cpu_started
             patience.read(n, time.monotonic() - started, check_patience(loaded, budget, total))
-            return check_file(loaded, budget, total), clock() - cpu_started  # reading and checking share the file budget
+            # reading and checking share the file budget
+            return check_file(loaded, budget, total), clock() - cpu_started
 
         workers = default_jobs(len(readable)) if jobs is None else jobs
         if workers > 1 and len(readable) > 1:  # imported once here, not once in every worker

@@ -64,8 +64,6 @@ MAX_FACTOR_SYMBOLS = 8
 """Log arguments with at most this many symbols are fully factored (cheap there)."""
 MAX_DENOMINATORS = 64
 """Distinct denominators `together` may combine (work grows with their square)."""
-MAX_TERMS = MAX_EXPANSION_TERMS
-"""A budget on the size of intermediate sums; larger means the step is too big to check."""
 
 Key = tuple  # a sorted tuple of atoms (a monomial in log atoms)
 
@@ -109,7 +107,7 @@ class _LogPoly:
 
     def times(self, other: _LogPoly) -> _LogPoly:
         mine, theirs = self.collapsed(), other.collapsed()
-        if len(mine) * len(theirs) > MAX_TERMS:
+        if len(mine) * len(theirs) > MAX_EXPANSION_TERMS:  # the step is too big to check
             raise TooLarge("product of log polynomials too large")
         out = _LogPoly()
         for k1, c1 in mine.items():

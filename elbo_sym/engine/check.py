@@ -25,6 +25,7 @@ from sympy import Add, Expr, Rational, exp
 from sympy.core.cache import clear_cache
 
 from elbo_sym import budget as budgets
+from elbo_sym import limits
 from elbo_sym.budget import BudgetExceeded, WorkCount
 from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
@@ -67,7 +68,6 @@ from elbo_sym.failures import computing_failure
 from elbo_sym.limits import (
     GENERAL_SEARCH_FULL_LARGER_K,
     GENERAL_SEARCH_WORK_OPERATIONS,
-    MAX_IWAE_TERMS,
     REFERENCE_BUDGET_SECONDS,
     SEARCH_EXACT_WEIGHT,
     STEP_BUDGET_SECONDS,
@@ -808,7 +808,7 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, definednes
             clear_cache()
             too_many_from = explicit.K
             notes.append(f"stopped before K = {explicit.K}: the step would have {error.terms} terms there, more "
-                         f"than {MAX_IWAE_TERMS}")
+                         f"than {limits.MAX_IWAE_TERMS}")
             continue
         except UnfoldError as error:
             if not _is_density_model(explicit):

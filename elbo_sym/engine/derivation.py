@@ -405,7 +405,7 @@ def read_toml(raw: bytes | str, path: str = "<string>") -> tuple[str, dict]:
         if match is None and str(error).endswith("(at end of document)"):  # a file without a final newline
             line, column = text.count("\n") + 1, len(text) - text.rfind("\n") - 1
         message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(error))
-        lines = text.splitlines()
+        lines = toml_lines(text)
         source = lines[line - 1] if 0 < line <= len(lines) else None
         column = column if source is not None else None
         single = _single_bracket_header(lines, source)
@@ -417,6 +417,17 @@ def read_toml(raw: bytes | str, path: str = "<string>") -> tuple[str, dict]:
     except RecursionError:  # tomllib recurses per nested array / inline table: [[[[...]]]]
         raise DerivationError(path, 1, "malformed TOML: arrays or tables nested too deeply") from None
     return text, data
+
+
+def toml_lines(text: str) -> list[str]:
+    """The text's lines as TOML numbers them (and tomllib's errors count them): broken at "\\n" only,
+    a "\\r" before it part of the break.  str.splitlines also breaks at U+2028, U+2029 and U+0085,
+    which TOML allows in strings and comments (every later line would be misnumbered), and at \\x0b,
+    \\x0c, \\x1c-\\x1e, which it refuses there (the error at one showed its line cut short there)."""
+    lines = text.split("\n")
+    if lines[-1] == "":  # no empty line after a final newline (as splitlines)
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
 
 
 _HEADER = re.compile(r"\s*(\[\[?)\s*([A-Za-z_]\w*)\s*\]")
@@ -446,7 +457,7 @@ class _Reader:
 
     def __init__(self, path: str, text: str):
         self.path = path
-        self.lines = text.splitlines()
+        self.lines = toml_lines(text)
         self.tables = self._table_headers()
         self.vocabulary = Vocabulary()
         self.prose_math: dict[str, Expr | tuple[Expr, str, Expr]] = {}

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from elbo_sym.engine.derivation import DerivationError, read_toml
+from elbo_sym.engine.derivation import DerivationError, read_toml, toml_lines
 from elbo_sym.engine.models.base import Instance
 from elbo_sym.engine.parse import ParseError, Vocabulary
 from elbo_sym.files import (
@@ -207,7 +207,7 @@ class _ProjectReader:
 
     def __init__(self, path: str, text: str, root: Path):
         self.path, self.root = path, root
-        self.lines = text.splitlines()
+        self.lines = toml_lines(text)
 
     # -- positions
     def _span(self, table: str | None, index: int = 0) -> tuple[int, int]:

@@ -280,10 +280,12 @@ def reproduce_arguments(count: int, K: int = 2, parts: Sequence[str] | None = No
     return [*exercises_arguments(seed, count, K, _part_names(parts)), "--solutions", "inline"]
 
 
-def _command_lines(words: Sequence[str], width: int = PRINTED_COMMAND_LINE_CHARS) -> list[str]:
-    """``elbo-sym WORDS`` as shell lines of at most ``width`` characters (a longer argument alone),
-    each option with its value, every line but the last ending in `` \\``: copied from the PDF,
-    it still runs as one command."""
+def _command_lines(words: Sequence[str], width: int | None = None) -> list[str]:
+    """``elbo-sym WORDS`` as shell lines of at most ``width`` characters (None:
+    PRINTED_COMMAND_LINE_CHARS, read at the call; a longer argument alone), each option with its
+    value, every line but the last ending in `` \\``: copied from the PDF, it still runs as one command."""
+    if width is None:
+        width = PRINTED_COMMAND_LINE_CHARS
     groups: list[str] = []
     for word in ("elbo-sym", *words):
         if groups and groups[-1].startswith("--") and " " not in groups[-1] and not word.startswith("--"):

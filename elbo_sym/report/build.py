@@ -331,6 +331,13 @@ def exact_form(value: LogNumber) -> Expr:
 
     ``r + (1/D) log(N)`` with a rational N (``log(3/10)``, ``\\frac{1}{3}\\log\\frac{729}{32000}``);
     the prime-by-prime sum when N would be unwieldy.
+
+    Not numbers.evaluate.short_form (value_text, value_expr, a counterexample's values), on purpose:
+    that is the form an author pastes back into a file (its text parses to its tree), with the common
+    numerator taken out of the log (4*log(2/3)/3, 2*log(3)) and N up to 10**12; this one is typeset
+    in the handouts, a unit fraction before one log of a rational (\\frac{1}{3}\\log\\frac{16}{81},
+    \\log 9) within MAX_COMPACT.  Folded into one, 69 of the 119 values the lesson's worked example,
+    exercise and drill sheets print (K = 2 and 3) would change (session 13).
     """
     if value.is_rational:
         return Rational(value.rational.numerator, value.rational.denominator)

@@ -70,8 +70,10 @@ def worker_patience(budget: float = STEP_BUDGET_SECONDS, total: float | None = N
     return cpu * WORKER_WALL_PER_CPU_SECOND + WORKER_MARGIN_SECONDS
 
 
-_PATIENCE_FOR_ANY_BUDGET = MAX_BUDGET_SECONDS * WORKER_WALL_PER_CPU_SECOND + WORKER_MARGIN_SECONDS
-"""The patience of a caller that does not say: enough for the largest budget an option may ask."""
+def _patience_for_any_budget() -> float:
+    """The patience of a caller that does not say: enough for the largest budget an option may ask
+    (from the limits as they are at the call, not at import)."""
+    return MAX_BUDGET_SECONDS * WORKER_WALL_PER_CPU_SECOND + WORKER_MARGIN_SECONDS
 
 
 def available_cores() -> int:
@@ -107,13 +109,14 @@ def _threads() -> int:
 
 
 def map_in_workers(work: Callable[[int], Any], count: int, jobs: int, weight: Callable[[int], float],
-                   patience: float | Callable[[int], float] = _PATIENCE_FOR_ANY_BUDGET,
+                   patience: float | Callable[[int], float] | None = None,
                    group: Callable[[int], Hashable] | None = None) -> list[Any]:
     """``[work(0), ..., work(count - 1)]``, each computed in a worker process (``jobs`` of them at
     most, heaviest `weight` first, the items of one `group` key kept on one worker while it can:
     :func:`schedule_groups`), or serially in this process when ``jobs`` or ``count`` is 1
     or fork is unavailable.  An item whose worker died, or held it more than `patience` seconds
-    (one number, or each item's own: `patience(i)`, a small file's hang is stopped sooner)
+    (one number, or each item's own: `patience(i)`, a small file's hang is stopped sooner; None: enough
+    for the largest budget an option may ask)
     (then it is killed), is a :class:`WorkerLost`."""
     if count <= 1 or jobs <= 1 or not _can_fork():
         return [work(i) for i in range(count)]
@@ -171,11 +174,12 @@ class _Worker:
 
 class _Pool:
     def __init__(self, work: Callable[[int], Any], jobs: int,
-                 patience: float | Callable[[int], float] = _PATIENCE_FOR_ANY_BUDGET):
+                 patience: float | Callable[[int], float] | None = None):
         import selectors  # here, as pickle below: a serial check does without them
 
         self.work, self.jobs = work, jobs
-        self.patience: Callable[[int], float] = patience if callable(patience) else (lambda _item: patience)
+        seconds = _patience_for_any_budget() if patience is None else patience
+        self.patience: Callable[[int], float] = seconds if callable(seconds) else (lambda _item: seconds)
         self.workers: list[_Worker] = []
         self.selector = selectors.DefaultSelector()
         self.readable = selectors.EVENT_READ

@@ -17,6 +17,7 @@ from functools import cached_property, lru_cache
 
 from sympy import Add, Expr, Mul, Rational, Symbol, exp, log, preorder_traversal
 
+from elbo_sym import limits
 from elbo_sym.engine.models.base import (
     DATA_BLOCK,
     LOG_ATOMS,
@@ -60,7 +61,6 @@ from elbo_sym.engine.notation import (
     to_text,
     z,
 )
-from elbo_sym.limits import MAX_IWAE_TERMS
 
 
 class UnfoldError(ValueError):
@@ -68,14 +68,14 @@ class UnfoldError(ValueError):
 
 
 class TooManyTerms(UnfoldError):
-    """An unfolding of more than MAX_IWAE_TERMS terms: the model is too large for the expression
+    """An unfolding of more than limits.MAX_IWAE_TERMS terms: the model is too large for the expression
     (not the expression wrong), so a K = "any" search stops at that K and an explicit K is told
     the largest it may be."""
 
     def __init__(self, what: str, K: int, power: int):
         terms = K ** power
-        largest = next(n for n in range(K, 0, -1) if n ** power <= MAX_IWAE_TERMS)
-        super().__init__(f"{what} has K**{power} = {terms} terms at K = {K}, more than the {MAX_IWAE_TERMS} "
+        largest = next(n for n in range(K, 0, -1) if n ** power <= limits.MAX_IWAE_TERMS)
+        super().__init__(f"{what} has K**{power} = {terms} terms at K = {K}, more than the {limits.MAX_IWAE_TERMS} "
                          f"that are unfolded: write K = {largest} or smaller")
         self.K, self.terms = K, terms
 
@@ -511,7 +511,7 @@ class DiscreteModel(BlockInstances):
             return self.unfold(self.limit_of(e), k)
         if isinstance(e, LatentSum) and isinstance(e.args[1], Draw):  # z keeps its own point k
             nested = sum(1 for node in preorder_traversal(e) if isinstance(node, LatentSum))
-            if self.K ** nested > MAX_IWAE_TERMS:
+            if self.K ** nested > limits.MAX_IWAE_TERMS:
                 raise TooManyTerms(f"a sum over {nested} draws of the latent variable", self.K, nested)
             return Add(*(self.unfold(self.pin_draw(e.body, e.args[1], j), k) for j in range(self.K)))
         if isinstance(e, LatentSum):
@@ -565,7 +565,7 @@ class DiscreteModel(BlockInstances):
                               f"reason about it (log(p(x)) >= IWAE(q, k) and IWAE(q, k + 1) >= IWAE(q, k), "
                               f"for every k)")
         K, k = self.K, e.samples
-        if K ** k > MAX_IWAE_TERMS:
+        if K ** k > limits.MAX_IWAE_TERMS:
             raise TooManyTerms(f"IWAE with k = {k} samples", K, k)
         a, joint = e.distribution, e.joint
         q_values = [self.weight(a, j) for j in range(K)]

@@ -77,8 +77,6 @@ MAX_D = 8
 """Most dimensions of the diagonal version (``D = 3``)."""
 ANY_D = "any"
 """``D = "any"``: one proof for every number of dimensions (sums ``Sum(f, (d, 1, D))``)."""
-SEARCH_D = GAUSSIAN_ANY_D
-"""The dimensions a ``D = "any"`` claim is searched (and judged by the reference evaluator) at."""
 PER_DIMENSION = ("mu_d", "sigma_d", "w_d")
 """Dimension d's parameters under ``D = "any"``: q's mean and scale, the decoder's weight."""
 _POSITIVE = Interval(lower=Fraction(0), lower_open=True)
@@ -718,7 +716,7 @@ class GaussianAnyD(ModelDefaults):
     ``E[Sum(g)] = Sum(E g)`` and ``E[Sum(g) Sum(h)] = Sum(E g) Sum(E h) - Sum(E g E h) + Sum(E[g h])``
     (the d != e terms factor).  Each law is a theorem for every D, so two sides whose forms agree
     as polynomials in the atoms agree for every D: the identity of one dimension, proved once,
-    then summed.  Counterexamples are searched at each D of SEARCH_D (`search_models`), and a
+    then summed.  Counterexamples are searched at each D of GAUSSIAN_ANY_D (`search_models`), and a
     residual in D alone is decided exactly (engine.dimensions).
     """
 
@@ -791,8 +789,8 @@ class GaussianAnyD(ModelDefaults):
         return isinstance(d, Density) and d.variables == (z,) and d.given in ((), (x,))
 
     def search_models(self) -> tuple:
-        """The diagonal models with each D of SEARCH_D (D = 1 in the diagonal names mu1, sigma1, w1)."""
-        return tuple(self.explicit(D) for D in SEARCH_D)
+        """The diagonal models with each D of limits.GAUSSIAN_ANY_D (D = 1 in the diagonal names mu1, sigma1, w1)."""
+        return tuple(self.explicit(D) for D in GAUSSIAN_ANY_D)
 
     @property
     def dimension(self) -> Symbol:
@@ -1026,5 +1024,5 @@ def _explicit_d(D: int, spec: ModelSpec) -> GaussianModel:
     return GaussianModel(ModelSpec("gaussian", spec.K, spec.data, spec.params, (), D), diagonal_one=D == 1)
 
 
-__all__ = ["GaussianModel", "GaussianAnyD", "ANY_D", "SEARCH_D", "PER_DIMENSION", "at_dimension",
+__all__ = ["GaussianModel", "GaussianAnyD", "ANY_D", "PER_DIMENSION", "at_dimension",
             "BUILTIN", "BUILTIN_NAMES", "MAX_D", "builtin", "builtin_names", "log_normal", "moment"]

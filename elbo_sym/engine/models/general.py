@@ -64,9 +64,6 @@ GENERIC = "z"
 SEARCH_K = (2, 3, 5, 8)
 """Explicit models a general claim is always searched for counterexamples in (8: a claim
 such as H(q) <= log(5) first fails at K = 6)."""
-LARGER_K = GENERAL_SEARCH_LARGER_K
-"""Then these, in order (the checker's fixed plan: their quick passes, then the rest of the search
-at limits.GENERAL_SEARCH_FULL_LARGER_K)."""
 MAX_TERMS = 20_000
 INTEGRABILITY_CONVENTION = ("for densities, a proved step holds in every model where each integral over the latent "
                             "variables in it (and in each of its terms) is finite, as textbooks state these "
@@ -251,7 +248,7 @@ class GeneralModel(ModelDefaults):
         each, and the rest of the search only at some (`elbo_sym.engine.check`)."""
         densities = self.density_model()
         return (tuple(self.explicit(K) for K in SEARCH_K) + ((densities,) if densities is not None else ())
-                + tuple(self.explicit(K) for K in LARGER_K))
+                + tuple(self.explicit(K) for K in GENERAL_SEARCH_LARGER_K))
 
     def density_model(self):
         """The Gaussian family's model with the same observation, parameters and assumption:
@@ -870,4 +867,4 @@ def _split_logs_once(e: Expr, model: GeneralModel) -> Expr:
     return e.func(*(_split_logs(a, model) for a in e.args))
 
 
-__all__ = ["GeneralModel", "GENERIC", "SEARCH_K", "LARGER_K", "INTEGRABILITY_CONVENTION"]
+__all__ = ["GeneralModel", "GENERIC", "SEARCH_K", "INTEGRABILITY_CONVENTION"]

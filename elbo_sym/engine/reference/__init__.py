@@ -121,7 +121,7 @@ def cases(spec: ModelSpec, K, seed: int = 0) -> tuple[str, list, int]:
     key = (spec, K, seed)
     known = _CASES.get(key)
     if known is None:
-        with work_limit(REFERENCE_WORK_OPERATIONS, CASES_BUDGET_TEXT):
+        with work_limit(REFERENCE_WORK_OPERATIONS, cases_budget_text(REFERENCE_WORK_OPERATIONS)):
             known = _made_cases(spec, K, seed)
         if len(_CASES) >= 64:
             _CASES.clear()
@@ -271,8 +271,15 @@ def _forget_intervals(chosen) -> None:
         gaussian.forget_intervals()
 
 
-WORK_BUDGET_TEXT = f"the second opinion's work budget of {REFERENCE_WORK_OPERATIONS:,} operations ran out"
-CASES_BUDGET_TEXT = f"making the second opinion's instances took more than {REFERENCE_WORK_OPERATIONS:,} operations"
+def work_budget_text(operations: int) -> str:
+    """Why a judgement stopped, naming the budget it ran under (a function, not a text made at import,
+    so that a patched REFERENCE_WORK_OPERATIONS is the number shown)."""
+    return f"the second opinion's work budget of {operations:,} operations ran out"
+
+
+def cases_budget_text(operations: int) -> str:
+    """Why making a model's instances stopped, naming the budget it ran under."""
+    return f"making the second opinion's instances took more than {operations:,} operations"
 
 
 def second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int = 0) -> Opinion:
@@ -289,7 +296,7 @@ def second_opinion_and_work(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int = 
     alone or after the steps before it, and whether its equal parts are one object or several."""
     from elbo_sym.engine.reference.discrete import work_limit, work_spent
 
-    with work_limit(REFERENCE_WORK_OPERATIONS, WORK_BUDGET_TEXT):
+    with work_limit(REFERENCE_WORK_OPERATIONS, work_budget_text(REFERENCE_WORK_OPERATIONS)):
         opinion = _second_opinion(lhs, rel, rhs, spec, K, seed)
         return opinion, work_spent()
 

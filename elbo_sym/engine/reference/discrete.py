@@ -505,8 +505,6 @@ def _several_observations(base: list[Instance], observations: tuple[str, ...], s
 _ONE_SIDED = re.compile(r"\s*(>=|<=|>|<)\s*([+-]?\d+(?:/\d+)?)\s*")
 _INTEGER = re.compile(r"\s*integer\s*>=\s*([+-]?\d+)\s*")
 """A whole-number parameter (IWAE's samples k): "integer >= 1"."""
-INTEGER_STEPS = REFERENCE_INTEGER_OFFSETS
-"""A whole-number parameter is judged at its least value and 1 to 4 above it (K**k draws stay few)."""
 _TWO_SIDED = re.compile(r"\s*in\s*([\[(])\s*([+-]?\d+(?:/\d+)?)\s*,\s*([+-]?\d+(?:/\d+)?)\s*([\])])\s*")
 PARAM_OFFSETS = (Fraction(1, 10**30), Fraction(1, 10**9), Fraction(1, 2), ONE, Fraction(3), Fraction(10**6))
 """How far inside an unbounded interval's bound the samples lie (the bound itself when closed)."""
@@ -519,7 +517,7 @@ def parameter_samples(condition: str) -> tuple[Fraction, ...]:
     text = condition.strip()
     whole = _INTEGER.fullmatch(text)
     if whole:
-        return tuple(int(whole.group(1)) + Fraction(d) for d in INTEGER_STEPS)
+        return tuple(int(whole.group(1)) + Fraction(d) for d in REFERENCE_INTEGER_OFFSETS)  # K**k draws stay few
     if text == "real":
         return tuple(sorted({sign * v for v in (ZERO,) + PARAM_OFFSETS[1:] for sign in (1, -1)}))
     one = _ONE_SIDED.fullmatch(text)

@@ -14,7 +14,7 @@ D = 2..8 (the diagonal version): z in R^D, q(z) = N(mu, diag(sigma**2)), p(z) = 
 linear decoder p(x | z) = N(x; w1 z1 + ... + wD zD + b, s**2), p(x) = N(x; b, |w|**2 + s**2) (the
 textbook marginal) and p(z | x) = p(x, z) / p(x).  Every E, KL, H and ELBO is an integral against
 q or p(z), a product of D one-dimensional Gaussians: the product Hermite rule (n points per
-coordinate, exact for an integrand of degree < 2n in each coordinate; at most PRODUCT_POINTS
+coordinate, exact for an integrand of degree < 2n in each coordinate; at most REFERENCE_PRODUCT_POINTS
 points).  ``D = "any"``: instances at each D of REFERENCE_ANY_D (the diagonal names mu1, sigma1, w1 even for
 D = 1), where ``Sum(f, (d, 1, D))`` is the plain sum of f at d = 1..D (mu_d read as mu1, mu2, ...)
 and D is the instance's number.  A claim with a free z (D = 1) is judged at sampled values of z.
@@ -64,9 +64,6 @@ from elbo_sym.limits import REFERENCE_ANY_D, REFERENCE_PRODUCT_POINTS
 NODES = 10
 """Gauss-Hermite points: exact for integrands of degree < 20 (the engine's moments stop at 12)."""
 _PARAMETERS_1 = ("mu", "sigma", "w", "b", "s")
-PRODUCT_POINTS = REFERENCE_PRODUCT_POINTS
-ANY_DIMENSIONS = REFERENCE_ANY_D
-"""The dimensions a D = "any" statement is judged at."""
 
 
 @dataclass(frozen=True)
@@ -519,8 +516,8 @@ def _vector_expect(inst: GaussianInstance, d, degree: int, body) -> object:
     degree // 2 + 1 points per coordinate (exact for a polynomial of that degree)."""
     coordinates = _coordinates(d, inst)
     n = degree // 2 + 1
-    if n ** inst.D > PRODUCT_POINTS:
-        raise JudgeError(f"a product rule of {n}**{inst.D} points (at most {PRODUCT_POINTS})")
+    if n ** inst.D > REFERENCE_PRODUCT_POINTS:
+        raise JudgeError(f"a product rule of {n}**{inst.D} points (at most {REFERENCE_PRODUCT_POINTS})")
     for _, variance in coordinates:
         if not arith._positive(variance):
             raise Undefined(f"a Gaussian with variance {show(variance)} <= 0")
@@ -542,7 +539,7 @@ def _product_rule(coordinates: tuple, n: int) -> tuple:
 
 
 PRODUCT_RULES_REMEMBERED = 1_000
-"""Product rules remembered before the memo starts afresh (each has up to PRODUCT_POINTS points)."""
+"""Product rules remembered before the memo starts afresh (each has up to REFERENCE_PRODUCT_POINTS points)."""
 
 
 def _made_product_rule(coordinates: tuple, n: int) -> tuple:
@@ -878,7 +875,7 @@ def instances(D: int | str, count: int, seed: int = 0,
     scales and decoders, q = the prior, one coordinate narrow, a far mean, a zero decoder; for
     D = "any" `count` of those at each D of REFERENCE_ANY_D.  Parameters cycle through their samples."""
     if D == "any":
-        return [inst for n in ANY_DIMENSIONS for inst in _instances(n, count, seed, params, diagonal=True)]
+        return [inst for n in REFERENCE_ANY_D for inst in _instances(n, count, seed, params, diagonal=True)]
     assert isinstance(D, int)
     return _instances(D, count, seed, params, diagonal=False)
 
