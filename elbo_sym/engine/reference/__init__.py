@@ -163,6 +163,8 @@ def _cases(spec: ModelSpec, K, seed: int) -> tuple[str, list, int]:
             count = max(2, min(count, REFERENCE_MAX_STATES // (k * k)))
             count = max(2, min(count, REFERENCE_MAX_STATES // k ** spec.layers))
             chains += chain.instances(k, count, seed, spec.data[0], params, spec.layers)
+            if k == small[0] or K != "any":  # the extremes at the first K
+                chains += chain.extreme_instances(k, spec.data[0], params, spec.layers)
         return "chain", chains, 0
     if spec.family == "discrete":
         from elbo_sym.engine.reference import discrete
