@@ -94,8 +94,8 @@ REFERENCE_EXTREME_EPSILON_DIGITS = 30
 a KL between opposite vertices is then about 69, and no state has probability exactly 0 (red team rt16:
 a step false only near a vertex, KL(q, p) <= 30 at K = 2, agreed on every moderate instance)."""
 REFERENCE_EXTREME_ANY_K = 9
-"""A ``K = "any"`` step's second opinion also tries this larger K at its extremes (rt16: H(q) <= log(7)
-is false from K = 8 on, past every K of REFERENCE_ANY_K)."""
+"""A ``K = "any"`` step's second opinion also tries this larger K, at one instance: q uniform, the prior near a
+vertex (rt16: H(q) <= log(7) is false from K = 8 on, past every K of REFERENCE_ANY_K)."""
 REFERENCE_CHAIN_ANY_K = (2, 3, 5)
 """A two-layer chain's ``K = "any"`` step: these K per layer (K**2 points; nested binders cost K**3)."""
 REFERENCE_CHAIN_ANY_MAX_POINTS = 32

@@ -100,7 +100,8 @@ def test_the_extreme_instances_are_valid_models_near_opposite_vertices_never_on_
     the prior and q(z | x1) near different vertices in both directions, x1's and x2's q's disjoint."""
     eps = Fraction(1, 10**REFERENCE_EXTREME_EPSILON_DIGITS)
     for K in (2, 3, REFERENCE_EXTREME_ANY_K):
-        found = discrete_ref.extreme_instances(K, ("x1", "x2"), spread=True)
+        found = discrete_ref.extreme_instances(K, ("x1", "x2")) + discrete_ref.extreme_instances(K, ("x1", "x2"),
+                                                                                                 uniform_q=True)
         assert len(found) == 3
         assert all(discrete_ref.is_valid(inst) for inst in found)
         assert all(min(inst.q_of(o)) >= eps / (K - 1) and min(inst.prior) > 0 for inst in found for o in ("x1", "x2"))

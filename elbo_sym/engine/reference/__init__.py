@@ -193,15 +193,15 @@ def _larger_k(K) -> tuple[int, ...]:
 
 
 def _discrete_instances(k: int, count: int, i: int, seed: int, spec: ModelSpec, params, every_k) -> list:
-    """The discrete instances at k states: the product path's (none at the larger K of a ``K = "any"``
-    step), then those at the extremes (the first K's and each fixed K's; the larger K's with q uniform too)."""
+    """The discrete instances at k states: the product path's, then those at the extremes (at a fixed K and
+    the first K of a ``K = "any"`` step; at its larger K only the one with q uniform: its IWAE draws cost)."""
     from elbo_sym.engine.reference import discrete
 
     data = tuple(spec.data)
     moderate = discrete.product_instances(k, count, seed, data, params, offset=i * count) if k in every_k else []
     if k not in (every_k[0], REFERENCE_EXTREME_ANY_K):
         return moderate
-    return moderate + discrete.extreme_instances(k, data, params, spread=k not in every_k)
+    return moderate + discrete.extreme_instances(k, data, params, uniform_q=k not in every_k)
 
 
 _MEMOS: dict = {}

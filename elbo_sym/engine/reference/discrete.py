@@ -451,16 +451,23 @@ def near_vertex(K: int, j: int, eps: Fraction) -> tuple[Fraction, ...]:
 
 
 def extreme_instances(K: int, observations: tuple[str, ...] = ("x",), params: tuple[tuple[str, str], ...] = (),
-                      spread: bool = False) -> list[Instance]:
+                      uniform_q: bool = False) -> list[Instance]:
     """The second opinion's instances at a distribution's extremes (red team rt16: steps false only
     there were agreed on): the prior near one vertex and each q(z | o) near another, in both
     directions, the observations' q's near different vertices (nearly disjoint), each likelihood 1
-    at its q's vertex and eps elsewhere; with `spread`, also q uniform against a prior near a vertex
-    (the largest entropy: for a larger K).  eps = 10**-REFERENCE_EXTREME_EPSILON_DIGITS, never 0,
-    so every log a step takes stays defined; deterministic (no random draw)."""
+    at its q's vertex and eps elsewhere.  With `uniform_q`, instead the one instance for a larger K:
+    every q uniform (the largest entropy) against a prior near a vertex.  eps =
+    10**-REFERENCE_EXTREME_EPSILON_DIGITS, never 0, so every log a step takes stays defined;
+    deterministic (no random draw)."""
     eps = Fraction(1, 10**REFERENCE_EXTREME_EPSILON_DIGITS)
     out = []
-    for prior_at, first_q in ((0, 1), (K - 1, 0)):
+    if uniform_q:
+        uniform = tuple(Fraction(1, K) for _ in range(K))
+        likelihood = tuple(Fraction(1 + k, K) for k in range(K))
+        out.append(Instance(f"q uniform, prior near z = 0 (extremes, eps = 1e-{REFERENCE_EXTREME_EPSILON_DIGITS})",
+                            near_vertex(K, 0, eps), likelihood, uniform, tuple(observations),
+                            tuple((likelihood, uniform) for _ in observations[1:])))
+    for prior_at, first_q in (() if uniform_q else ((0, 1), (K - 1, 0))):
         at = [(first_q + i) % K for i in range(len(observations))]
         qs = [near_vertex(K, j, eps) for j in at]
         likelihoods = [tuple(ONE if k == j else eps for k in range(K)) for j in at]
@@ -468,12 +475,6 @@ def extreme_instances(K: int, observations: tuple[str, ...] = ("x",), params: tu
                             f"(extremes, eps = 1e-{REFERENCE_EXTREME_EPSILON_DIGITS})",
                             near_vertex(K, prior_at, eps), likelihoods[0], qs[0], tuple(observations),
                             tuple(zip(likelihoods[1:], qs[1:]))))
-    if spread:
-        uniform = tuple(Fraction(1, K) for _ in range(K))
-        likelihood = tuple(Fraction(1 + k, K) for k in range(K))
-        out.append(Instance(f"q uniform, prior near z = 0 (extremes, eps = 1e-{REFERENCE_EXTREME_EPSILON_DIGITS})",
-                            near_vertex(K, 0, eps), likelihood, uniform, tuple(observations),
-                            tuple((likelihood, uniform) for _ in observations[1:])))
     if params:
         out = _with_cycled_params(out, [(name, parameter_samples(condition)) for name, condition in params])
     return out
