@@ -95,6 +95,13 @@ REFERENCE_MAX_STATES = 20_000
 """Latent states x instances the second opinion evaluates at most (fewer instances for a large K)."""
 REFERENCE_ANY_K = (2, 3, 7)
 """A ``K = "any"`` step's second opinion evaluates it at these explicit K."""
+REFERENCE_EXTREME_EPSILON_DIGITS = 30
+"""The second opinion's extreme instances put mass 10**-30 (split evenly) off a distribution's vertex:
+a KL between opposite vertices is then about 69, and no state has probability exactly 0 (red team rt16:
+a step false only near a vertex, KL(q, p) <= 30 at K = 2, agreed on every moderate instance)."""
+REFERENCE_EXTREME_ANY_K = 9
+"""A ``K = "any"`` step's second opinion also tries this larger K, at one instance: q uniform, the prior near a
+vertex (rt16: H(q) <= log(7) is false from K = 8 on, past every K of REFERENCE_ANY_K)."""
 REFERENCE_CHAIN_ANY_K = (2, 3, 5)
 """A two-layer chain's ``K = "any"`` step: these K per layer (K**2 points; nested binders cost K**3)."""
 REFERENCE_CHAIN_ANY_MAX_POINTS = 32

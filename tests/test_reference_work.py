@@ -367,7 +367,8 @@ def test_b1_a_repeated_start_costs_its_work_and_stops_where_two_objects_stop(mon
     step = distinct.steps[1]
     alone, _ = reference.second_opinion_and_work(distinct.steps[0].expr, step.rel, step.expr, model.spec, model.K)
     assert two_objects == first and alone == second
-    assert (first.decided, first.unreached) == (5, 4) and (second.decided, second.unreached) == (8, 1)
+    # 11 instances at K = 10: 9 moderate, 2 at the extremes (rt16) -- the budget reaches the same ones as before
+    assert (first.decided, first.unreached) == (5, 6) and (second.decided, second.unreached) == (8, 3)
     assert all("work budget" in o.detail for o in (first, second))
     reference.forget()
 

@@ -38,6 +38,7 @@ from elbo_sym.limits import (
     REFERENCE_CHAIN_ANY_INSTANCES,
     REFERENCE_CHAIN_ANY_K,
     REFERENCE_CHAIN_ANY_MAX_POINTS,
+    REFERENCE_EXTREME_ANY_K,
     REFERENCE_GAUSSIAN_INSTANCES,
     REFERENCE_INSTANCES,
     REFERENCE_KEPT_VALUES,
@@ -163,6 +164,8 @@ def _cases(spec: ModelSpec, K, seed: int) -> tuple[str, list, int]:
             count = max(2, min(count, REFERENCE_MAX_STATES // (k * k)))
             count = max(2, min(count, REFERENCE_MAX_STATES // k ** spec.layers))
             chains += chain.instances(k, count, seed, spec.data[0], params, spec.layers)
+            if k == small[0] or K != "any":  # the extremes at the first K
+                chains += chain.extreme_instances(k, spec.data[0], params, spec.layers)
         return "chain", chains, 0
     if spec.family == "discrete":
         from elbo_sym.engine.reference import discrete
@@ -170,9 +173,9 @@ def _cases(spec: ModelSpec, K, seed: int) -> tuple[str, list, int]:
         every_k = REFERENCE_ANY_K if K == "any" else (int(K),)
         found: list = []
         skipped = 0
-        for i, k in enumerate(every_k):  # K = "any": each K its own part of the list (all of it together)
+        for i, k in enumerate(every_k + _larger_k(K)):  # K = "any": each K its part of the list
             count = max(2, min(REFERENCE_INSTANCES // len(every_k) + 1, REFERENCE_MAX_STATES // k))
-            drawn = discrete.product_instances(k, count, seed, tuple(spec.data), params, offset=i * count)
+            drawn = _discrete_instances(k, count, i, seed, spec, params, every_k)
             drawn = discrete.with_model_names(drawn, spec.variationals, spec.indices, seed)  # r, theta's tables
             if spec.data_space:  # the observations are every value of x: normalised before the assumptions read it
                 drawn = discrete.with_data_space(drawn)
@@ -183,6 +186,23 @@ def _cases(spec: ModelSpec, K, seed: int) -> tuple[str, list, int]:
             found = discrete.with_data_weights(found, seed)
         return "discrete", found, skipped
     raise LookupError(f"no reference evaluator for the family {spec.family!r}")
+
+
+def _larger_k(K) -> tuple[int, ...]:
+    """The further K a ``K = "any"`` step is tried at (its extremes only): none for a fixed K."""
+    return (REFERENCE_EXTREME_ANY_K,) if K == "any" else ()
+
+
+def _discrete_instances(k: int, count: int, i: int, seed: int, spec: ModelSpec, params, every_k) -> list:
+    """The discrete instances at k states: the product path's, then those at the extremes (at a fixed K and
+    the first K of a ``K = "any"`` step; at its larger K only the one with q uniform: its IWAE draws cost)."""
+    from elbo_sym.engine.reference import discrete
+
+    data = tuple(spec.data)
+    moderate = discrete.product_instances(k, count, seed, data, params, offset=i * count) if k in every_k else []
+    if k not in (every_k[0], REFERENCE_EXTREME_ANY_K):
+        return moderate
+    return moderate + discrete.extreme_instances(k, data, params, uniform_q=k not in every_k)
 
 
 _MEMOS: dict = {}

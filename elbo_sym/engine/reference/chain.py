@@ -37,6 +37,7 @@ from elbo_sym.engine.notation import (
 )
 from elbo_sym.engine.reference import discrete as arith
 from elbo_sym.engine.reference.discrete import MINUS_ONE, ONE, ZERO, JudgeError, Judgement, Undefined, outcome_of, show
+from elbo_sym.limits import REFERENCE_EXTREME_EPSILON_DIGITS
 
 LAYERS = LAYER_SYMBOLS
 """Every layer a chain may have (an instance uses the first T)."""
@@ -483,15 +484,37 @@ def instances(K: int, count: int, seed: int = 0, observation: str = "x",
            tight(f"l[0] = {tiny}, tight", dist(), rows(), (tiny,) + lik()[1:]),
            make("random 2", dist(), rows(), lik(), dist(), rows())]
     out = [_deepen(inst, layers, seed) for inst in out[:max(1, count)]]
+    return _with_cycled_params(out, params)
+
+
+def _with_cycled_params(out: list[ChainInstance], params: tuple[tuple[str, str], ...]) -> list[ChainInstance]:
+    """Each instance with every parameter at one of its samples, cycling (bounds included)."""
     samples = [(name, arith.parameter_samples(condition)) for name, condition in params]
-    if samples:
-        cycled = []
-        for i, inst in enumerate(out):
-            chosen = tuple((n, v[(i * (j + 1)) % len(v)]) for j, (n, v) in enumerate(samples))
-            cycled.append(ChainInstance(inst.name, inst.prior, inst.transition, inst.likelihood, inst.q, inst.q2,
-                                        observation, chosen, inst.deeper))
-        out = cycled
-    return out
+    return [ChainInstance(inst.name, inst.prior, inst.transition, inst.likelihood, inst.q, inst.q2, inst.observation,
+                          tuple((n, v[(i * (j + 1)) % len(v)]) for j, (n, v) in enumerate(samples)), inst.deeper)
+            for i, inst in enumerate(out)] if samples else out  # each its own memo of values (`binders`)
+
+
+def extreme_instances(K: int, observation: str = "x", params: tuple[tuple[str, str], ...] = (),
+                      layers: int = 2) -> list[ChainInstance]:
+    """Two instances at the distributions' extremes (red team rt16: the discrete family's second opinion
+    agreed with steps false only near a vertex): the model's chain near one path of equal states (its top
+    prior and every row p(z_{t-1} | z_t = k) near that state), q's chain near another, in both directions; the
+    likelihood 1 at q's state and eps elsewhere.  eps = 10**-REFERENCE_EXTREME_EPSILON_DIGITS, never 0
+    (every log a step takes stays defined); deterministic."""
+    eps = Fraction(1, 10**REFERENCE_EXTREME_EPSILON_DIGITS)
+
+    def toward(at: int) -> tuple[tuple[Fraction, ...], ...]:  # every row near state `at`
+        return tuple(arith.near_vertex(K, at, eps) for _ in range(K))
+
+    out = []
+    for model_at, q_at in ((0, 1), (K - 1, 0)):
+        p, q = toward(model_at), toward(q_at)
+        out.append(ChainInstance(
+            f"model near z = {model_at}, q near z = {q_at} (extremes, eps = 1e-{REFERENCE_EXTREME_EPSILON_DIGITS})",
+            arith.near_vertex(K, model_at, eps), p, tuple(ONE if j == q_at else eps for j in range(K)),
+            arith.near_vertex(K, q_at, eps), q, observation, (), tuple((p, q) for _ in range(3, layers + 1))))
+    return _with_cycled_params(out, params)
 
 
 def _deepen(inst: ChainInstance, layers: int, seed: int) -> ChainInstance:

@@ -86,7 +86,7 @@ from elbo_sym.engine.notation import (
     z,
 )
 from elbo_sym.engine.reference import intervals
-from elbo_sym.limits import REFERENCE_INTEGER_OFFSETS
+from elbo_sym.limits import REFERENCE_EXTREME_EPSILON_DIGITS, REFERENCE_INTEGER_OFFSETS
 
 ZERO, ONE, TWO, MINUS_ONE, MINUS_HALF = Fraction(0), Fraction(1), Fraction(2), Fraction(-1), Fraction(-1, 2)
 """Exact constants of the evaluators, made once (a Fraction is immutable; making one costs a gcd and a
@@ -430,14 +430,53 @@ def product_instances(K: int, count: int, seed: int = 0, observations: tuple[str
                             tuple((tuple(a), tuple(b)) for a, b in zip(likelihoods[1:], qs[1:]))))
     if params:
         samples = [(name, parameter_samples(condition)) for name, condition in params]
-        cycled = []
-        for i, inst in enumerate(out):
-            picked = [(name, values[(i * (j + 1)) % len(values)]) for j, (name, values) in enumerate(samples)]
-            cycled.append(inst.with_params(picked))
+        cycled = _with_cycled_params(out, samples)
         for name, values in samples:  # the lesson at every sample of each parameter
             others = [(n, v[0]) for n, v in samples if n != name]
             cycled += [out[0].with_params(others + [(name, v)], f"lesson; {name} = {v}") for v in values]
         out = cycled
+    return out
+
+
+def _with_cycled_params(base: list[Instance], samples: list) -> list[Instance]:
+    """Each instance with every parameter at one of its samples, cycling (bounds included).
+    `samples`: (name, parameter_samples) of each parameter."""
+    return [inst.with_params([(name, values[(i * (j + 1)) % len(values)]) for j, (name, values) in enumerate(samples)])
+            for i, inst in enumerate(base)]
+
+
+def near_vertex(K: int, j: int, eps: Fraction) -> tuple[Fraction, ...]:
+    """A distribution over K states with 1 - eps at state j and eps split evenly over the others."""
+    return tuple(1 - eps if k == j else eps / (K - 1) for k in range(K))
+
+
+def extreme_instances(K: int, observations: tuple[str, ...] = ("x",), params: tuple[tuple[str, str], ...] = (),
+                      uniform_q: bool = False) -> list[Instance]:
+    """The second opinion's instances at a distribution's extremes (red team rt16: steps false only
+    there were agreed on): the prior near one vertex and each q(z | o) near another, in both
+    directions, the observations' q's near different vertices (nearly disjoint), each likelihood 1
+    at its q's vertex and eps elsewhere.  With `uniform_q`, instead the one instance for a larger K:
+    every q uniform (the largest entropy) against a prior near a vertex.  eps =
+    10**-REFERENCE_EXTREME_EPSILON_DIGITS, never 0, so every log a step takes stays defined;
+    deterministic (no random draw)."""
+    eps = Fraction(1, 10**REFERENCE_EXTREME_EPSILON_DIGITS)
+    out = []
+    if uniform_q:
+        uniform = tuple(Fraction(1, K) for _ in range(K))
+        likelihood = tuple(Fraction(1 + k, K) for k in range(K))
+        out.append(Instance(f"q uniform, prior near z = 0 (extremes, eps = 1e-{REFERENCE_EXTREME_EPSILON_DIGITS})",
+                            near_vertex(K, 0, eps), likelihood, uniform, tuple(observations),
+                            tuple((likelihood, uniform) for _ in observations[1:])))
+    for prior_at, first_q in (() if uniform_q else ((0, 1), (K - 1, 0))):
+        at = [(first_q + i) % K for i in range(len(observations))]
+        qs = [near_vertex(K, j, eps) for j in at]
+        likelihoods = [tuple(ONE if k == j else eps for k in range(K)) for j in at]
+        out.append(Instance(f"prior near z = {prior_at}, q(z | {observations[0]}) near z = {first_q} "
+                            f"(extremes, eps = 1e-{REFERENCE_EXTREME_EPSILON_DIGITS})",
+                            near_vertex(K, prior_at, eps), likelihoods[0], qs[0], tuple(observations),
+                            tuple(zip(likelihoods[1:], qs[1:]))))
+    if params:
+        out = _with_cycled_params(out, [(name, parameter_samples(condition)) for name, condition in params])
     return out
 
 
