@@ -158,20 +158,30 @@ class NotOursError(InputError):
     user's own (red team rt12: ``web --out pages`` replaced a hand-written ``pages/derivations.md``)."""
 
 
+def _recorded_for(folder: Path, recorded: dict[str, str | None], name: str) -> list[str | None]:
+    """The hashes `recorded` holds for the file `name` in `folder`: its entry by spelling, and an entry
+    spelt in another case that names the same file (a case-insensitive file system).  Red team rt20 F5:
+    on a case-sensitive one ``Quiz.xml`` is another file, whose hash is not ``quiz.xml``'s."""
+    target = _identity(folder.joinpath(*PurePosixPath(name).parts))
+    return [digest for entry, digest in recorded.items()
+            if _spelling(entry) == _spelling(name)
+            or _key(entry) == _key(name) and target is not None and _identity(folder / entry) == target]
+
+
 def refuse_unowned(folder: Path, manifest: str, names: Iterable[str]) -> None:
     """Raise NotOursError, before anything is written, when one of `names` exists in `folder` (a file or a
     link; a folder is refused where it is written) and ``folder/manifest`` does not list it with the
     SHA-256 it has now.  Listed without a hash (a manifest from before hashes) counts as ours, so an
     upgrade re-runs; listed with another hash was changed by hand since, and is kept."""
-    recorded = {_key(entry): digest for entry, digest in _recorded(folder, manifest).items()}
+    recorded = _recorded(folder, manifest)
     for name in names:
         target = folder.joinpath(*PurePosixPath(name).parts)
         if not (target.exists() or target.is_symlink()) or (target.is_dir() and not target.is_symlink()):
             continue
-        key = _key(name)
-        if key in recorded and recorded[key] in (None, _sha256(target)):
+        digests = _recorded_for(folder, recorded, name)
+        if digests and any(digest in (None, _sha256(target)) for digest in digests):
             continue
-        why = "changed since elbo-sym wrote it" if key in recorded else "elbo-sym did not write it"
+        why = "changed since elbo-sym wrote it" if digests else "elbo-sym did not write it"
         raise NotOursError(f"{target}: {why}, and this command would replace it: nothing was written; "
                            f"delete or move that file, or write into another folder")
 
@@ -194,6 +204,10 @@ def claim_file(path: Path) -> Path:
     if fnmatch.fnmatchcase(name.casefold(), MANIFEST_GLOB):  # rt15 F8: `--moodle .elbo-sym-files.json`
         raise OwnedElsewhereError(f"{path}: elbo-sym's own manifests are named {MANIFEST_GLOB}; "
                                   f"nothing was written; give the file another name")
+    manifest = folder / FILES_MANIFEST
+    if manifest.is_dir() and not manifest.is_symlink():  # rt20 F5: else written first, then an error naming a .tmp
+        raise InputError(f"{manifest}: a folder where elbo-sym keeps the list of the files it wrote; "
+                         f"nothing was written; remove or rename that folder")
     refuse_foreign(folder, FILES_MANIFEST, [name])
     try:
         empty = path.is_file() and not path.is_symlink() and path.stat().st_size == 0
@@ -203,7 +217,7 @@ def claim_file(path: Path) -> Path:
         try:
             refuse_unowned(folder, FILES_MANIFEST, [name])
         except NotOursError as error:
-            if any(_key(entry) == _key(name) for entry in listed(folder, FILES_MANIFEST)):
+            if _recorded_for(folder, _recorded(folder, FILES_MANIFEST), name):
                 raise
             # rt15 F7: a quiz or deck written before these manifests is not listed
             raise NotOursError(f"{error} (written by an older elbo-sym, before it listed what it writes? "
@@ -221,8 +235,10 @@ def record_file(path: Path) -> Path:
 
 def _record_unlocked(path: Path) -> None:
     folder = path.parent
+    written = _identity(path)  # an entry in another case is this file only where the disk folds case (rt20 F5)
     others = {entry: digest for entry, digest in _recorded(folder, FILES_MANIFEST).items()
-              if _key(entry) != _key(path.name) and stale_file(folder, entry) is not None}
+              if _spelling(entry) != _spelling(path.name) and stale_file(folder, entry) is not None
+              and _identity(folder / entry) != written}
     write_manifest(folder, FILES_MANIFEST, [path.name], others)
 
 
