@@ -150,6 +150,7 @@ ENGINE_BUGS = {  # rt20 F2: types outside COMPUTING_ERRORS, raised in the engine
     "NameError": "def bug(*args, **kwargs):\n    return undefined_name\n",
     "StopIteration": "def bug(*args, **kwargs):\n    return next(iter(()))\n",
     "OSError": "def bug(*args, **kwargs):\n    raise OSError('no such thing')\n",
+    "ImportError": "def bug(*args, **kwargs):\n    import elbo_sym_has_no_such_module\n",  # raised in <frozen ...>
 }
 
 
