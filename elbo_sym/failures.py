@@ -12,7 +12,8 @@ check went on to pass (red team rt17 F5).  Generated code without a file (a data
 SymPy's lambdify, but also a handler typed at a prompt) cannot be told apart from the caller's:
 there the type decides (:data:`COMPUTING_ERRORS`, or an exception class of a computing library).
 The engine's input errors (:class:`~elbo_sym.files.InputError`: a bad setting, a file that does not
-load) always reach the user as they are.
+load) always reach the user as they are, and a budget's alarm (:class:`~elbo_sym.budget.BudgetExceeded`)
+is for the handler of its budget to judge.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import os
 import sys
 
+from elbo_sym.budget import BudgetExceeded
 from elbo_sym.files import InputError
 
 COMPUTING_ERRORS: tuple[type[BaseException], ...] = (
@@ -65,7 +67,7 @@ def _computing_type(error: BaseException) -> bool:
 def computing_failure(error: BaseException) -> bool:
     """Whether a check may turn `error` into a verdict (see the module docstring); False means:
     clean up and raise it again."""
-    if not isinstance(error, Exception) or isinstance(error, InputError):
+    if not isinstance(error, Exception) or isinstance(error, (InputError, BudgetExceeded)):
         return False
     filename = _innermost_file(error)
     if filename is None or filename.startswith("<frozen "):

@@ -175,11 +175,15 @@ def test_a_computing_failure_of_any_type_is_an_error_verdict(monkeypatch, tmp_pa
     assert "Traceback" not in printed.out + printed.err and " error " in printed.out
 
 
-def test_an_input_error_raised_in_the_engine_reaches_the_user() -> None:
+@pytest.mark.parametrize("kind", ["BackendUnavailable", "BudgetExceeded"])
+def test_an_input_error_or_a_budgets_alarm_raised_in_the_engine_is_not_a_computing_failure(kind) -> None:
+    """An InputError reaches the user as it is; a BudgetExceeded is its budget's handler's to judge."""
+    from elbo_sym.budget import BudgetExceeded
     from elbo_sym.engine.reference.intervals import BackendUnavailable
 
-    bug = _engine_function("def bug():\n    raise BackendUnavailable('no arb here')\n", "bug")
-    bug.__globals__["BackendUnavailable"] = BackendUnavailable
-    with pytest.raises(BackendUnavailable) as caught:
+    kinds = {"BackendUnavailable": BackendUnavailable, "BudgetExceeded": BudgetExceeded}
+    bug = _engine_function(f"def bug():\n    raise {kind}('raised by the engine')\n", "bug")
+    bug.__globals__[kind] = kinds[kind]
+    with pytest.raises(kinds[kind]) as caught:
         bug()
     assert not computing_failure(caught.value)
