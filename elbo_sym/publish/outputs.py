@@ -158,14 +158,28 @@ class NotOursError(InputError):
     user's own (red team rt12: ``web --out pages`` replaced a hand-written ``pages/derivations.md``)."""
 
 
-def _recorded_for(folder: Path, recorded: dict[str, str | None], name: str) -> list[str | None]:
-    """The hashes `recorded` holds for the file `name` in `folder`: its entry by spelling, and an entry
-    spelt in another case that names the same file (a case-insensitive file system).  Red team rt20 F5:
-    on a case-sensitive one ``Quiz.xml`` is another file, whose hash is not ``quiz.xml``'s."""
-    target = _identity(folder.joinpath(*PurePosixPath(name).parts))
-    return [digest for entry, digest in recorded.items()
-            if _spelling(entry) == _spelling(name)
-            or _key(entry) == _key(name) and target is not None and _identity(folder / entry) == target]
+def _same_file_entry(folder: Path, entry: str, name: str, identity: tuple[int, int] | None) -> bool:
+    """Whether manifest `entry` is the file `name` (whose identity is `identity`) in `folder`: the same
+    spelling, or the same case-folded one naming the same file (a case-insensitive file system).
+    Red team rt20 F5: on a case-sensitive one ``Quiz.xml`` is another file than ``quiz.xml``."""
+    if _spelling(entry) == _spelling(name):
+        return True
+    return _key(entry) == _key(name) and identity is not None and _identity(folder / _spelling(entry)) == identity
+
+
+def _by_key(recorded: dict[str, str | None]) -> dict[str, list[tuple[str, str | None]]]:
+    """`recorded`'s entries by case-folded key: each name's candidates found at once (a roster of thousands)."""
+    keyed: dict[str, list[tuple[str, str | None]]] = {}
+    for entry, digest in recorded.items():
+        keyed.setdefault(_key(entry), []).append((entry, digest))
+    return keyed
+
+
+def _recorded_for(folder: Path, keyed: dict[str, list[tuple[str, str | None]]], name: str) -> list[str | None]:
+    """The hashes recorded for the file `name` in `folder` (`keyed`: :func:`_by_key` of the manifest)."""
+    candidates = keyed.get(_key(name), [])
+    identity = _identity(folder.joinpath(*PurePosixPath(name).parts)) if candidates else None
+    return [digest for entry, digest in candidates if _same_file_entry(folder, entry, name, identity)]
 
 
 def refuse_unowned(folder: Path, manifest: str, names: Iterable[str]) -> None:
@@ -173,12 +187,12 @@ def refuse_unowned(folder: Path, manifest: str, names: Iterable[str]) -> None:
     link; a folder is refused where it is written) and ``folder/manifest`` does not list it with the
     SHA-256 it has now.  Listed without a hash (a manifest from before hashes) counts as ours, so an
     upgrade re-runs; listed with another hash was changed by hand since, and is kept."""
-    recorded = _recorded(folder, manifest)
+    keyed = _by_key(_recorded(folder, manifest))
     for name in names:
         target = folder.joinpath(*PurePosixPath(name).parts)
         if not (target.exists() or target.is_symlink()) or (target.is_dir() and not target.is_symlink()):
             continue
-        digests = _recorded_for(folder, recorded, name)
+        digests = _recorded_for(folder, keyed, name)
         if digests and any(digest in (None, _sha256(target)) for digest in digests):
             continue
         why = "changed since elbo-sym wrote it" if digests else "elbo-sym did not write it"
@@ -217,7 +231,7 @@ def claim_file(path: Path) -> Path:
         try:
             refuse_unowned(folder, FILES_MANIFEST, [name])
         except NotOursError as error:
-            if _recorded_for(folder, _recorded(folder, FILES_MANIFEST), name):
+            if _recorded_for(folder, _by_key(_recorded(folder, FILES_MANIFEST)), name):
                 raise
             # rt15 F7: a quiz or deck written before these manifests is not listed
             raise NotOursError(f"{error} (written by an older elbo-sym, before it listed what it writes? "
@@ -235,10 +249,9 @@ def record_file(path: Path) -> Path:
 
 def _record_unlocked(path: Path) -> None:
     folder = path.parent
-    written = _identity(path)  # an entry in another case is this file only where the disk folds case (rt20 F5)
+    written = _identity(path)
     others = {entry: digest for entry, digest in _recorded(folder, FILES_MANIFEST).items()
-              if _spelling(entry) != _spelling(path.name) and stale_file(folder, entry) is not None
-              and _identity(folder / entry) != written}
+              if stale_file(folder, entry) is not None and not _same_file_entry(folder, entry, path.name, written)}
     write_manifest(folder, FILES_MANIFEST, [path.name], others)
 
 
