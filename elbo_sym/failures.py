@@ -1,15 +1,19 @@
 """Which exceptions a check may turn into a verdict, and which are the caller's to handle.
 
-A step SymPy cannot simplify, an mpmath evaluation that fails, a division by zero, an expression
-too deep -- or a bug of the engine (an AttributeError, a KeyError) -- ends as an `error` verdict or
-an undecided instance: never a traceback, never a pass.  Any other exception is not the check's
-to judge and propagates to its caller (red team rt17 F5: a caller's SIGALRM watchdog raising
-``Exception`` during ``check_file`` was turned into "undecided" and the check went on to pass):
-a type outside :data:`COMPUTING_ERRORS` (``Exception`` itself, ``TimeoutError`` and every other
-``OSError``, ``InputError``, the caller's own classes), or any exception raised by code in a file
-outside elbo-sym, the libraries it computes with and Python's standard library -- a signal
-handler of the caller's raising ``ValueError`` is still the caller's (one typed at a prompt, in a
-file-less cell, cannot be told apart from generated code: only its type decides there).
+What decides is where an exception was raised, not its type.  Raised by computing code -- elbo-sym's
+own, the libraries it computes with (SymPy, mpmath, python-flint, ...), Python's standard library,
+compiled extension code (whose frames carry a relative file name, such as python-flint's
+``flint/types/fmpq.pyx`` raising SymPy's exact ``QQ(1)/QQ(0)``: red team rt20 F1) -- any
+``Exception`` ends as an `error` verdict or an undecided instance: never a traceback, never a pass.
+That includes the engine's bugs of any type (a NameError, a StopIteration, an OSError: rt20 F2).
+Raised by the caller's code (a file outside all of those) it propagates: a caller's SIGALRM
+watchdog raising ``Exception`` during ``check_file`` used to be turned into "undecided" and the
+check went on to pass (red team rt17 F5).  Generated code without a file (a dataclass's methods,
+SymPy's lambdify, but also a handler typed at a prompt) cannot be told apart from the caller's:
+there the type decides (:data:`COMPUTING_ERRORS`, or an exception class of a computing library).
+The engine's input errors (:class:`~elbo_sym.files.InputError`: a bad setting, a file that does not
+load) always reach the user as they are, and a budget's alarm (:class:`~elbo_sym.budget.BudgetExceeded`)
+is for the handler of its budget to judge.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ from __future__ import annotations
 import os
 import sys
 
+from elbo_sym.budget import BudgetExceeded
+from elbo_sym.files import InputError
+
 COMPUTING_ERRORS: tuple[type[BaseException], ...] = (
     ArithmeticError, ValueError, TypeError, LookupError, AttributeError, AssertionError, NotImplementedError,
     RuntimeError, MemoryError)
 """What computing raises: bad or undefined values, forms a library does not support, expressions
-too deep (RecursionError is a RuntimeError) or too large, and what a bug of the engine raises."""
+too deep (RecursionError is a RuntimeError) or too large; what decides for code without a file."""
 
 COMPUTING_PACKAGES = ("elbo_sym", "sympy", "mpmath", "flint", "numpy", "scipy")
 """elbo-sym and the libraries it computes with; their own exception classes (SymPy's
@@ -34,30 +41,42 @@ def _folder(module_name: str) -> str | None:
     return os.path.dirname(os.path.realpath(file)) + os.sep if file else None
 
 
-def _raised_by_computing_code(error: BaseException) -> bool:
-    """Whether the innermost frame of `error`'s traceback runs code of COMPUTING_PACKAGES or of
-    Python's standard library (not its site-packages): not a caller's signal handler."""
+def _innermost_file(error: BaseException) -> str | None:
     traceback, filename = error.__traceback__, None
     while traceback is not None:
         filename = traceback.tb_frame.f_code.co_filename
         traceback = traceback.tb_next
-    if filename is None or filename.startswith("<"):
-        return True  # code without a file: the import system, a dataclass's generated methods, lambdify
-    path = os.path.realpath(filename)
-    folders = [_folder(name) for name in COMPUTING_PACKAGES]
-    if any(folder is not None and path.startswith(folder) for folder in folders):
+    return filename
+
+
+def _in_computing_folder(path: str) -> bool:
+    """Whether the absolute `path` is a file of COMPUTING_PACKAGES or of Python's standard library
+    (not its site-packages)."""
+    path = os.path.realpath(path)
+    if any(folder is not None and path.startswith(folder) for folder in map(_folder, COMPUTING_PACKAGES)):
         return True
     standard = _folder("os")
     return standard is not None and path.startswith(standard) and "-packages" + os.sep not in path[len(standard):]
 
 
+def _computing_type(error: BaseException) -> bool:
+    package = type(error).__module__.partition(".")[0]
+    return isinstance(error, COMPUTING_ERRORS) or (package in COMPUTING_PACKAGES and package != "elbo_sym")
+
+
 def computing_failure(error: BaseException) -> bool:
     """Whether a check may turn `error` into a verdict (see the module docstring); False means:
     clean up and raise it again."""
-    package = type(error).__module__.partition(".")[0]
-    known = isinstance(error, COMPUTING_ERRORS) or (package in COMPUTING_PACKAGES and package != "elbo_sym"
-                                                     and isinstance(error, Exception))
-    return known and _raised_by_computing_code(error)
+    if not isinstance(error, Exception) or isinstance(error, (InputError, BudgetExceeded)):
+        return False
+    filename = _innermost_file(error)
+    if filename is None or filename.startswith("<frozen "):
+        return True  # no frame of its own, or the import system (the standard library, frozen)
+    if filename.startswith("<"):
+        return _computing_type(error)  # generated code or a prompt's: the type decides
+    if not os.path.isabs(filename):
+        return True  # compiled extension code names its source relative to its package
+    return _in_computing_folder(filename)
 
 
 __all__ = ["COMPUTING_ERRORS", "COMPUTING_PACKAGES", "computing_failure"]

@@ -274,6 +274,9 @@ WORKER_WALL_PER_CPU_SECOND = 8.0
 hung: budgets run on CPU time (elbo_sym.budget), and on a loaded machine a worker gets a fraction
 of a core (rt13 saw wall time 2-4x the CPU time on 2 cores), so the wall-clock watchdog waits for
 8x the budget (plus WORKER_MARGIN_SECONDS) -- it only ends a worker that no longer computes."""
+WATCHDOG_POLL_SECONDS = 1.0
+"""How often the parallel watchdog (report.parallel) reads each busy worker's patience again: a
+worker shortens it once its file is read (report.build.FilePatience), without waking the watchdog."""
 MANIFEST_LOCK_WAIT_SECONDS = 10.0
 """How long a single-file command waits for another one writing the same folder's manifest
 (publish.outputs.record_file) before it gives up with an error instead of losing an entry."""

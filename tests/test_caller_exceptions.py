@@ -117,5 +117,73 @@ def test_what_the_engine_raises_is_still_a_verdict() -> None:
     generated: dict = {}
     exec("def generated():\n    raise ValueError('generated')", generated)  # noqa: S102 - a file-less function
     assert computing_failure(raised(generated["generated"]))
-    # and the type decides too: an OSError raised inside the standard library is not the check's
-    assert not computing_failure(raised(lambda: Path("/nonexistent/elbo-sym").read_text()))
+    # but a prompt's handler has no file either: there a type computing never raises is the caller's
+    exec("def prompt():\n    raise TimeoutError('typed at a prompt')", generated)  # noqa: S102
+    assert not computing_failure(raised(generated["prompt"]))
+    # the standard library computes for the engine: what it raises is judged, whatever the type
+    assert computing_failure(raised(lambda: Path("/nonexistent/elbo-sym").read_text()))
+
+
+def test_what_compiled_library_code_raises_is_a_verdict() -> None:
+    """rt20 F1: python-flint's compiled code names its frames relative to its package
+    (``flint/types/fmpq.pyx``); SymPy's exact domains raise ZeroDivisionError there."""
+    from sympy import QQ, ZZ, Poly, Symbol, div
+
+    x = Symbol("x")
+    for compute in (lambda: QQ(1) / QQ(0), lambda: ZZ(1) // ZZ(0),
+                    lambda: div(Poly(x, x, domain="QQ"), Poly(0, x, domain="QQ"))):
+        with pytest.raises(ZeroDivisionError) as caught:
+            compute()
+        assert computing_failure(caught.value)
+
+
+def _engine_function(source: str, name: str):
+    """A function whose frames are elbo_sym/engine/check.py's, as a bug of the engine's would be."""
+    import elbo_sym.engine.check as check
+
+    namespace: dict = {}
+    exec(compile(source, check.__file__, "exec"), namespace)  # noqa: S102 - an engine frame, on purpose
+    return namespace[name]
+
+
+ENGINE_BUGS = {  # rt20 F2: types outside COMPUTING_ERRORS, raised in the engine's own code
+    "NameError": "def bug(*args, **kwargs):\n    return undefined_name\n",
+    "StopIteration": "def bug(*args, **kwargs):\n    return next(iter(()))\n",
+    "OSError": "def bug(*args, **kwargs):\n    raise OSError('no such thing')\n",
+    "ImportError": "def bug(*args, **kwargs):\n    import elbo_sym_has_no_such_module\n",  # raised in <frozen ...>
+}
+
+
+def _sympy_zero_division(*args, **kwargs):
+    from sympy import QQ
+
+    return QQ(1) / QQ(0)
+
+
+@pytest.mark.parametrize("bug", [*ENGINE_BUGS, "flint"])
+def test_a_computing_failure_of_any_type_is_an_error_verdict(monkeypatch, tmp_path, capsys, bug) -> None:
+    import elbo_sym.engine.check as check
+    from elbo_sym.cli import main
+
+    hostile = _sympy_zero_division if bug == "flint" else _engine_function(ENGINE_BUGS[bug], "bug")
+    monkeypatch.setattr(check, "_definedness", hostile)
+    monkeypatch.setenv("ELBO_SYM_CACHE_DIR", str(tmp_path / "cache"))
+    report = check_file(DERIVATIONS / "gap.toml")
+    assert not report.ok and any(step.verdict == "error" for step in report.steps)
+    assert main(["check", str(DERIVATIONS / "gap.toml"), "--no-cache"]) == 1
+    printed = capsys.readouterr()
+    assert "Traceback" not in printed.out + printed.err and " error " in printed.out
+
+
+@pytest.mark.parametrize("kind", ["BackendUnavailable", "BudgetExceeded"])
+def test_an_input_error_or_a_budgets_alarm_raised_in_the_engine_is_not_a_computing_failure(kind) -> None:
+    """An InputError reaches the user as it is; a BudgetExceeded is its budget's handler's to judge."""
+    from elbo_sym.budget import BudgetExceeded
+    from elbo_sym.engine.reference.intervals import BackendUnavailable
+
+    kinds = {"BackendUnavailable": BackendUnavailable, "BudgetExceeded": BudgetExceeded}
+    bug = _engine_function(f"def bug():\n    raise {kind}('raised by the engine')\n", "bug")
+    bug.__globals__[kind] = kinds[kind]
+    with pytest.raises(kinds[kind]) as caught:
+        bug()
+    assert not computing_failure(caught.value)

@@ -210,6 +210,7 @@ docs/06-architecture.md :: `MAX_JOBS` = (\d+) :: MAX_JOBS
 docs/06-architecture.md :: `FILES_PER_WORKER` = (\d+) :: FILES_PER_WORKER
 docs/06-architecture.md :: `WORKER_MARGIN_SECONDS` = (\d+) s :: WORKER_MARGIN_SECONDS
 docs/06-architecture.md :: `WORKER_WALL_PER_CPU_SECOND` = (\d+) :: WORKER_WALL_PER_CPU_SECOND
+docs/06-architecture.md :: `WATCHDOG_POLL_SECONDS` = (\d+) s :: WATCHDOG_POLL_SECONDS
 docs/06-architecture.md :: `REFERENCE_WORK_OPERATIONS` = ([\d,]+) :: REFERENCE_WORK_OPERATIONS
 docs/06-architecture.md :: `REFERENCE_BUDGET_SECONDS` = (\d+) s :: REFERENCE_BUDGET_SECONDS
 """

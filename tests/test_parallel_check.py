@@ -284,6 +284,29 @@ def test_a_pool_stops_each_item_at_its_own_patience():
     assert results[0] == 0 and results[2] == 2
 
 
+def test_the_watchdog_rereads_a_patience_a_worker_shortens_while_it_waits():
+    """rt20 F3: the worker writes its file's shorter patience once the file is read, and nothing
+    wakes the watchdog then (the other item's result came before): it must read the patience
+    again, and end the hung item at that patience, not at the reading's (30 s here)."""
+    import mmap
+
+    patience = elbo_sym.report.build.FilePatience(mmap.mmap(-1, 2 * 16), 30.0)
+
+    def work(i: int) -> int:
+        if i == 1:
+            time.sleep(0.5)  # item 0's result is back before this file is "read"
+            patience.read(1, 0.25, 1.0)  # read in under a second; its check may take 1 s more
+            time.sleep(120)
+        return i
+
+    started = time.monotonic()
+    results = alone(lambda: map_in_workers(work, 2, 2, weight=lambda i: -i, patience=patience))
+    waited = time.monotonic() - started
+    assert results[0] == 0 and isinstance(results[1], WorkerLost)
+    assert "within 2 s (wall clock)" in results[1].message  # the wait given: reading (1 s) + 1 s
+    assert waited < 15, waited
+
+
 def test_an_exception_is_raised_here_as_a_serial_run_raises_it():
     def work(i: int) -> int:
         if i == 1:

@@ -158,20 +158,44 @@ class NotOursError(InputError):
     user's own (red team rt12: ``web --out pages`` replaced a hand-written ``pages/derivations.md``)."""
 
 
+def _same_file_entry(folder: Path, entry: str, name: str, identity: tuple[int, int] | None) -> bool:
+    """Whether manifest `entry` is the file `name` (whose identity is `identity`) in `folder`: the same
+    spelling, or the same case-folded one naming the same file (a case-insensitive file system).
+    Red team rt20 F5: on a case-sensitive one ``Quiz.xml`` is another file than ``quiz.xml``."""
+    if _spelling(entry) == _spelling(name):
+        return True
+    return _key(entry) == _key(name) and identity is not None and _identity(folder / _spelling(entry)) == identity
+
+
+def _by_key(recorded: dict[str, str | None]) -> dict[str, list[tuple[str, str | None]]]:
+    """`recorded`'s entries by case-folded key: each name's candidates found at once (a roster of thousands)."""
+    keyed: dict[str, list[tuple[str, str | None]]] = {}
+    for entry, digest in recorded.items():
+        keyed.setdefault(_key(entry), []).append((entry, digest))
+    return keyed
+
+
+def _recorded_for(folder: Path, keyed: dict[str, list[tuple[str, str | None]]], name: str) -> list[str | None]:
+    """The hashes recorded for the file `name` in `folder` (`keyed`: :func:`_by_key` of the manifest)."""
+    candidates = keyed.get(_key(name), [])
+    identity = _identity(folder.joinpath(*PurePosixPath(name).parts)) if candidates else None
+    return [digest for entry, digest in candidates if _same_file_entry(folder, entry, name, identity)]
+
+
 def refuse_unowned(folder: Path, manifest: str, names: Iterable[str]) -> None:
     """Raise NotOursError, before anything is written, when one of `names` exists in `folder` (a file or a
     link; a folder is refused where it is written) and ``folder/manifest`` does not list it with the
     SHA-256 it has now.  Listed without a hash (a manifest from before hashes) counts as ours, so an
     upgrade re-runs; listed with another hash was changed by hand since, and is kept."""
-    recorded = {_key(entry): digest for entry, digest in _recorded(folder, manifest).items()}
+    keyed = _by_key(_recorded(folder, manifest))
     for name in names:
         target = folder.joinpath(*PurePosixPath(name).parts)
         if not (target.exists() or target.is_symlink()) or (target.is_dir() and not target.is_symlink()):
             continue
-        key = _key(name)
-        if key in recorded and recorded[key] in (None, _sha256(target)):
+        digests = _recorded_for(folder, keyed, name)
+        if digests and any(digest in (None, _sha256(target)) for digest in digests):
             continue
-        why = "changed since elbo-sym wrote it" if key in recorded else "elbo-sym did not write it"
+        why = "changed since elbo-sym wrote it" if digests else "elbo-sym did not write it"
         raise NotOursError(f"{target}: {why}, and this command would replace it: nothing was written; "
                            f"delete or move that file, or write into another folder")
 
@@ -194,6 +218,10 @@ def claim_file(path: Path) -> Path:
     if fnmatch.fnmatchcase(name.casefold(), MANIFEST_GLOB):  # rt15 F8: `--moodle .elbo-sym-files.json`
         raise OwnedElsewhereError(f"{path}: elbo-sym's own manifests are named {MANIFEST_GLOB}; "
                                   f"nothing was written; give the file another name")
+    manifest = folder / FILES_MANIFEST
+    if manifest.is_dir() and not manifest.is_symlink():  # rt20 F5: else written first, then an error naming a .tmp
+        raise InputError(f"{manifest}: a folder where elbo-sym keeps the list of the files it wrote; "
+                         f"nothing was written; remove or rename that folder")
     refuse_foreign(folder, FILES_MANIFEST, [name])
     try:
         empty = path.is_file() and not path.is_symlink() and path.stat().st_size == 0
@@ -203,7 +231,7 @@ def claim_file(path: Path) -> Path:
         try:
             refuse_unowned(folder, FILES_MANIFEST, [name])
         except NotOursError as error:
-            if any(_key(entry) == _key(name) for entry in listed(folder, FILES_MANIFEST)):
+            if _recorded_for(folder, _by_key(_recorded(folder, FILES_MANIFEST)), name):
                 raise
             # rt15 F7: a quiz or deck written before these manifests is not listed
             raise NotOursError(f"{error} (written by an older elbo-sym, before it listed what it writes? "
@@ -221,8 +249,9 @@ def record_file(path: Path) -> Path:
 
 def _record_unlocked(path: Path) -> None:
     folder = path.parent
+    written = _identity(path)
     others = {entry: digest for entry, digest in _recorded(folder, FILES_MANIFEST).items()
-              if _key(entry) != _key(path.name) and stale_file(folder, entry) is not None}
+              if stale_file(folder, entry) is not None and not _same_file_entry(folder, entry, path.name, written)}
     write_manifest(folder, FILES_MANIFEST, [path.name], others)
 
 

@@ -35,6 +35,7 @@ from elbo_sym.limits import (
     MAX_BUDGET_SECONDS,
     MAX_STEPS,
     STEP_BUDGET_SECONDS,
+    WATCHDOG_POLL_SECONDS,
     WORKER_MARGIN_SECONDS,
     WORKER_WALL_PER_CPU_SECOND,
     file_budget,
@@ -233,9 +234,11 @@ class _Pool:
         return worker
 
     def _time_left(self) -> float:
-        """Seconds until the first busy worker runs out of patience (0: one has)."""
+        """Seconds until the first busy worker runs out of patience (0: one has), at most
+        limits.WATCHDOG_POLL_SECONDS: a worker may shorten its patience meanwhile (rt20 F3: a small
+        file's hang was ended at the reading's patience, 14 s instead of 6)."""
         first = min(worker.since + self.patience(worker.item) for worker in self.workers if worker.item is not None)
-        return max(0.0, first - time.monotonic())
+        return min(WATCHDOG_POLL_SECONDS, max(0.0, first - time.monotonic()))
 
     def _stop_the_hung(self, pending: _Pending, results: list[Any]) -> None:
         """Kill every worker that held its item longer than the patience: the item is lost."""
