@@ -241,6 +241,9 @@ MAX_EXAMPLE_NUMBER_CHARS = 40
 """Characters of one number given to a worked example."""
 SHOWN_DIGITS = 6
 """Decimals a worked example and a sheet's key show for nats, bits and probabilities."""
+SCIENTIFIC_FIGURES = 3
+"""Significant figures of a non-zero value too small for its decimals (LogNumber.shown): 4.52e-08,
+never 0.000000 (red team rt18: a near-posterior gap of 4.5e-08 nats was printed "= 0.0000")."""
 SOLUTIONS = ("none", "separate", "inline")
 """Where a sheet's answers go: nowhere (a student sheet), after all the questions, or after each one."""
 MAX_NEW_K = 20

@@ -7,12 +7,22 @@ F3/F4: author text and a claim's relation break (or stay whole) in the PDF as th
 
 from __future__ import annotations
 
+import decimal
+import subprocess
 import time
+from fractions import Fraction
+from pathlib import Path
 
+import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 from sympy import log
 
+from elbo_sym.cli import main
+from elbo_sym.engine.models.base import Instance
 from elbo_sym.lesson.examples import worked_example
-from elbo_sym.numbers.exact import from_sympy
+from elbo_sym.numbers.exact import LogNumber, from_sympy, log_of
+from elbo_sym.publish.handouts import worked_example_handout, write_handouts
+from elbo_sym.publish.web import worked_example_page
 from elbo_sym.report.build import exact_form
 
 SIX_DIGITS = (["1/2", "1/2"], ["999999/1000000", "999998/1000000"], ["500001/1000000", "499999/1000000"])
@@ -34,3 +44,74 @@ def test_exact_form_still_joins_logs_when_the_argument_is_small() -> None:
     form = exact_form(example.kl_posterior.value)
     assert from_sympy(form) == example.kl_posterior.value
     assert len(form.atoms(log)) == 1  # one log(N/D): N, D within MAX_COMPACT
+
+
+# ----------------------------------------------------------------- F1: rounded values
+
+TINY = (["1/2", "1/2"], ["999/1000", "998/1000"], ["5001/10000", "4999/10000"])
+"""A q a hair off the posterior: gap = KL(q || p(z | x)) is about 4.52e-08 nats, not 0."""
+TINY_INSTANCE = Instance.of("tiny", prior=(Fraction(1, 2),) * 2,
+                            likelihood=(Fraction(999, 1000), Fraction(998, 1000)),
+                            q=(Fraction(5001, 10000), Fraction(4999, 10000)))
+
+
+def _ln(x: Fraction) -> decimal.Decimal:
+    with decimal.localcontext() as context:
+        context.prec = 60
+        return decimal.Decimal(x.numerator).ln() - decimal.Decimal(x.denominator).ln()
+
+
+def _tiny_gap() -> decimal.Decimal:
+    """The example's gap from its definition, sum_z q log(q / posterior), with decimal's ln (not the code's)."""
+    joint = [Fraction(1, 2) * Fraction(999, 1000), Fraction(1, 2) * Fraction(998, 1000)]
+    q = [Fraction(5001, 10000), Fraction(4999, 10000)]
+    with decimal.localcontext() as context:
+        context.prec = 60
+        return sum((decimal.Decimal(qk.numerator) / qk.denominator * _ln(qk * sum(joint) / j)
+                    for qk, j in zip(q, joint)), decimal.Decimal(0))
+
+
+def test_a_tiny_positive_value_is_shown_in_scientific_notation_never_as_zero() -> None:
+    gap = _tiny_gap()
+    assert Fraction(4, 10**8) < gap < Fraction(5, 10**8)
+    value = log_of(Fraction(1997, 2000)) - worked_example(*TINY, cross_check=False).elbo.value
+    assert value.decimal(6) == "0.000000"  # what main printed
+    assert value.shown(6) == f"{float(gap):.2e}" == "4.52e-08"
+    assert value.shown(4) == "4.52e-08"
+    assert LogNumber.of(Fraction(-3, 10**9)).shown(6) == "-3.00e-09"
+    assert LogNumber.of(0).shown(6) == "0.000000"  # exactly zero stays 0
+    assert log_of(Fraction(3, 10)).shown(4) == "-1.2040"  # an ordinary value keeps its decimals
+    assert LogNumber.of(Fraction(9996, 10**9)).scientific(3) == "1.00e-05"  # rounding carries into the exponent
+
+
+def test_example_text_never_states_a_positive_gap_as_zero(capsys) -> None:
+    assert main(["example", "--prior", ",".join(TINY[0]), "--likelihood", ",".join(TINY[1]),
+                 "--q", ",".join(TINY[2])]) == 0
+    text = capsys.readouterr().out
+    assert "the gap is ≈ 4.52e-08 > 0 (certified)" in text
+    assert "0.000000 > 0" not in text
+    kl_rows = [line for line in text.splitlines() if line.lstrip().startswith("KL to")]
+    assert len(kl_rows) == 2 and all(" 0.000000" not in row for row in kl_rows)
+
+
+def test_web_caption_joins_rounded_values_with_approx_and_tells_them_apart() -> None:
+    page, _ = worked_example_page(TINY_INSTANCE)
+    (caption,) = [line for line in page.body.splitlines() if line.startswith("Horizontal axis")]
+    assert r"\log p(x) \approx -0.0015011" in caption  # -0.00150113...
+    assert r"\mathcal{L}(q) \approx -0.0015012" in caption  # -0.00150117...: not the same number
+    assert r"\approx 4.52 \times 10^{-8}" in caption
+    assert " = -0.0" not in caption
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_worked_example_pdf_labels_the_rounded_gap_with_approx(tmp_path: Path) -> None:
+    (report,) = write_handouts([worked_example_handout(TINY_INSTANCE)], tmp_path)
+    assert report.ok, report.message + "\n" + report.log_excerpt
+    tex = report.tex.read_text()
+    assert r"\mathrm{KL}\big(q(z) \,\|\, p(z \mid x)\big) \approx 4.52 \times 10^{-8}" in tex  # the figure
+    assert "= 0.0000" not in tex
+    text = subprocess.run(["pdftotext", "-layout", str(report.pdf), "-"], capture_output=True, text=True,
+                          check=True, timeout=CHILD_TIMEOUT_SECONDS).stdout
+    kl_rows = [line for line in text.splitlines() if "KL to" in line]
+    assert kl_rows and all("0.000000" not in row for row in kl_rows)
+    assert text.count("4.52 × 10") >= 3  # the KL-to-posterior row, the gap row, the figure's label

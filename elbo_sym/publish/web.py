@@ -752,13 +752,14 @@ def worked_example_page(example: Instance | None = None, solutions: str = "separ
                     f"{doc.m(ex['q_symbol'])} to the posterior.")
         doc.add(f"![The ELBO as a function of q1: a concave curve below the dashed line log p(x), touching it "
                 f"at the posterior](./{figure_file})")
+        approx = r" \approx "  # the captions' numbers are rounded (red team rt18: never "=")
         caption = [f"Horizontal axis: {doc.m(labels['q1'])}; vertical: nats. Dashed: "
-                   f"{doc.m(labels['log_px'] + ' = ' + f['log_px'])}. Blue curve: {doc.m(labels['elbo'])}. "
+                   f"{doc.m(labels['log_px'] + approx + f['log_px_shown'])}. Blue curve: {doc.m(labels['elbo'])}. "
                    f"Green dot: the posterior, {doc.m(labels['q1'] + ' = ' + f['posterior_q1_exact'])}."]
         if not f["tight"]:
-            gap = labels["kl"] + r" \approx " + f["gap"]
+            gap = labels["kl"] + approx + f["gap"]
             caption.append(f"Red: the example’s {doc.m(labels['q1'] + ' = ' + f['q1_exact'])} with "
-                           f"{doc.m(labels['elbo'] + ' = ' + f['elbo_q'])}, and the gap "
+                           f"{doc.m(labels['elbo'] + approx + f['elbo_q_shown'])}, and the gap "
                            f"{doc.m(gap)}.")
         caption.append(f"The curve joins {f['points']} exact values of the ELBO (certified to six decimals), at "
                        f"equally spaced values of {doc.m(labels['q1'])} plus the posterior and the example’s "

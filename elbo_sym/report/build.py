@@ -438,8 +438,8 @@ def _example_report(result: DerivationResult, example_result) -> ExampleReport:
         except (Undefined, ArithmeticError, ValueError, TypeError, KeyError):
             continue
         information = is_log_quantity(expr)
-        rows.append(ValueRow(math(expr), math(exact_form(value)), value.decimal(DECIMALS),
-                             value.decimal(DECIMALS, bits=True) if information else None, role))
+        rows.append(ValueRow(math(expr), math(exact_form(value)), value.shown(DECIMALS),
+                             value.shown(DECIMALS, bits=True) if information else None, role))
     return ExampleReport(example.index, example.line, example_result.holds, tuple(example_result.failures),
                          tuple(given), tuple(rows), stated=len(example.expect))
 
