@@ -819,8 +819,9 @@ def _answer_rows(key, tasks) -> list[dict[str, Any]]:
     rows = []
     for letter, task in zip("abcdefghij", tasks):
         if task.key == "posterior":
-            decimals = LatexMarkup(",\\ ".join(approx_latex(c.nats) for c in key.posterior))
-            breakable_decimals = ",\\ \\allowbreak ".join(approx_latex(c.nats) for c in key.posterior)  # many states: may wrap
+            shown = [approx_latex(c.nats) for c in key.posterior]
+            decimals = LatexMarkup(",\\ ".join(shown))
+            breakable_decimals = ",\\ \\allowbreak ".join(shown)  # many states: may wrap
             rows.append({"letter": letter, "symbol": math(task.symbol), "working": vector(key.posterior_values),
                          "nats": decimals, "bits": None,
                          # more than two decimals do not fit the decimal column: after the fractions
