@@ -20,10 +20,15 @@ from sympy import log
 from elbo_sym.cli import main
 from elbo_sym.engine.models.base import Instance
 from elbo_sym.lesson.examples import worked_example
+from elbo_sym.engine.derivation import loads
+from elbo_sym.limits import MAX_WORD_CHARS
 from elbo_sym.numbers.exact import LogNumber, from_sympy, log_of
-from elbo_sym.publish.handouts import worked_example_handout, write_handouts
+from elbo_sym.publish.handouts import derivations_handout, worked_example_handout, write_handouts
+from elbo_sym.publish.render import overfull_boxes, typeset_prose
 from elbo_sym.publish.web import worked_example_page
-from elbo_sym.report.build import exact_form
+from elbo_sym.report.build import check_file, exact_form
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SIX_DIGITS = (["1/2", "1/2"], ["999999/1000000", "999998/1000000"], ["500001/1000000", "499999/1000000"])
 
@@ -115,3 +120,43 @@ def test_worked_example_pdf_labels_the_rounded_gap_with_approx(tmp_path: Path) -
     kl_rows = [line for line in text.splitlines() if "KL to" in line]
     assert kl_rows and all("0.000000" not in row for row in kl_rows)
     assert text.count("4.52 × 10") >= 3  # the KL-to-posterior row, the gap row, the figure's label
+
+
+# ----------------------------------------------------------------- F3: long words in author text
+
+
+def _pdf_text(pdf: Path, *args: str) -> str:
+    return subprocess.run(["pdftotext", *args, str(pdf), "-"], capture_output=True, text=True, check=True,
+                          timeout=CHILD_TIMEOUT_SECONDS).stdout
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_the_longest_word_the_loader_allows_wraps_in_why_and_title(tmp_path: Path) -> None:
+    word = "x" * MAX_WORD_CHARS  # no hyphenation point: TeX cannot break it by itself
+    text = (ROOT / "derivations" / "jensen.toml").read_text()
+    text = text.replace('title = "The ELBO in two lines"', f'title = "The gap {word}"')
+    text = text.replace('why = "this is the evidence lower bound"', f'why = "see {word}"')
+    result = check_file(loads(text, "long.toml"))
+    assert result.ok
+    (report,) = write_handouts([derivations_handout([result])], tmp_path)
+    assert report.ok, report.message + "\n" + report.log_excerpt
+    assert report.overfull == 0, [box.describe() for box in report.overfull_boxes]  # main: 110-145pt too wide
+    printed = "".join(_pdf_text(report.pdf).split())
+    assert printed.count(word) == 2  # every letter printed, none dropped, no hyphen added
+
+
+def test_only_a_word_longer_than_any_english_one_gets_break_points() -> None:
+    assert typeset_prose("the decomposition of an approximation") == "the decomposition of an approximation"
+    broken = typeset_prose("see a_very_long_identifier_name here")
+    assert broken.startswith("see a") and broken.endswith("e here")
+    assert broken.count(r"\allowbreak{}") == len("a_very_long_identifier_name") - 1
+    assert broken.replace(r"\allowbreak{}", "") == r"see a\_very\_long\_identifier\_name here"
+
+
+def test_a_box_amsmath_reports_twice_is_warned_once() -> None:
+    source = "\\section*{1.\\enspace Short}\n%@ the chain of long.toml\n" + "x\n" * 5
+    line = "Overfull \\hbox (110.7pt too wide) detected at line 5\n"
+    (box,) = overfull_boxes(line + "[]\n" + line, source)
+    assert box.points == 110.7 and box.section == "1. Short" and box.part == "the chain of long.toml"
+    other = "Overfull \\hbox (3.0pt too wide) detected at line 6\n"
+    assert len(overfull_boxes(line + other, source)) == 2  # two boxes stay two
