@@ -23,7 +23,12 @@ from elbo_sym.lesson.examples import worked_example
 from elbo_sym.engine.derivation import loads
 from elbo_sym.limits import MAX_WORD_CHARS
 from elbo_sym.numbers.exact import LogNumber, from_sympy, log_of
-from elbo_sym.publish.handouts import derivations_handout, worked_example_handout, write_handouts
+from elbo_sym.publish.handouts import (
+    derivations_handout,
+    mistakes_handout,
+    worked_example_handout,
+    write_handouts,
+)
 from elbo_sym.publish.render import overfull_boxes, typeset_prose
 from elbo_sym.publish.web import worked_example_page
 from elbo_sym.report.build import check_file, exact_form
@@ -160,3 +165,57 @@ def test_a_box_amsmath_reports_twice_is_warned_once() -> None:
     assert box.points == 110.7 and box.section == "1. Short" and box.part == "the chain of long.toml"
     other = "Overfull \\hbox (3.0pt too wide) detected at line 6\n"
     assert len(overfull_boxes(line + other, source)) == 2  # two boxes stay two
+
+
+# ----------------------------------------------------------------- F4: the claim's condition
+
+
+BETA_SLIP = """
+title = "The beta-VAE slip"
+expect_refuted = [4]
+summary = "Higgins et al. (2017), eq. 4: the objective E_q[log p(x | z)] - beta KL(q(z | x), p(z)). For beta >= 1 it is at most the ELBO, so it is a lower bound on log p(x) too; for beta < 1 it is not. A few more words."
+K = "any"
+claim = "log(p(x)) >= E(q, log(p(x | z))) - KL(q(z), p(z)) - (1 - beta)*KL(q(z), p(z))"
+start = "log(p(x))"
+
+[params]
+beta = "in (0, 1)"
+
+[[step]]
+rel = "="
+expr = "log(Sum(q(z) * p(x, z) / q(z), z))"
+rule = "algebra"
+why = "the evidence sums the joint; multiply and divide by q(z) > 0"
+
+[[step]]
+rel = ">="
+expr = "Sum(q(z) * log(p(x, z) / q(z)), z)"
+rule = "jensen"
+why = "Jensen's inequality for the concave log"
+
+[[step]]
+rel = "="
+expr = "E(q, log(p(x | z))) - KL(q(z), p(z))"
+rule = "algebra"
+why = "the ELBO is reconstruction minus the KL term"
+
+[[step]]
+rel = ">="
+expr = "E(q, log(p(x | z))) - beta * KL(q(z), p(z))"
+rule = "kl-nonneg"
+repair = "E(q, log(p(x | z))) - KL(q(z), p(z)) - (1 - beta)*KL(q(z), p(z))"
+why = "the difference is (beta - 1) KL(q(z), p(z)), and beta - 1 >= 0"
+"""
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_the_claims_condition_is_never_split_at_its_relation(tmp_path: Path) -> None:
+    result = check_file(loads(BETA_SLIP, "slip.toml"))
+    handout = mistakes_handout([result])
+    assert handout is not None
+    (report,) = write_handouts([handout], tmp_path)
+    assert report.ok, report.message + "\n" + report.log_excerpt
+    assert report.overfull == 0, [box.describe() for box in report.overfull_boxes]
+    lines = _pdf_text(report.pdf, "-layout").replace("\u2212", "-").splitlines()
+    (assume,) = [line for line in lines if "Assume." in line]  # main: "Assume. β ∈" / "(0, 1)"
+    assert "Assume. β ∈ (0, 1)" in assume
