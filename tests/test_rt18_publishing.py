@@ -8,6 +8,7 @@ F3/F4: author text and a claim's relation break (or stay whole) in the PDF as th
 from __future__ import annotations
 
 import decimal
+import re
 import subprocess
 import time
 from fractions import Fraction
@@ -18,9 +19,9 @@ from child_processes import CHILD_TIMEOUT_SECONDS
 from sympy import log
 
 from elbo_sym.cli import main
+from elbo_sym.engine.derivation import loads
 from elbo_sym.engine.models.base import Instance
 from elbo_sym.lesson.examples import worked_example
-from elbo_sym.engine.derivation import loads
 from elbo_sym.limits import MAX_WORD_CHARS
 from elbo_sym.numbers.exact import LogNumber, from_sympy, log_of
 from elbo_sym.publish.handouts import (
@@ -173,7 +174,7 @@ def test_a_box_amsmath_reports_twice_is_warned_once() -> None:
 BETA_SLIP = """
 title = "The beta-VAE slip"
 expect_refuted = [4]
-summary = "Higgins et al. (2017), eq. 4: the objective E_q[log p(x | z)] - beta KL(q(z | x), p(z)). For beta >= 1 it is at most the ELBO, so it is a lower bound on log p(x) too; for beta < 1 it is not. A few more words."
+summary = "Higgins et al. (2017), eq. 4: the objective E_q[log p(x | z)] - beta KL(q(z | x), p(z)), for beta < 1."
 K = "any"
 claim = "log(p(x)) >= E(q, log(p(x | z))) - KL(q(z), p(z)) - (1 - beta)*KL(q(z), p(z))"
 start = "log(p(x))"
@@ -219,3 +220,26 @@ def test_the_claims_condition_is_never_split_at_its_relation(tmp_path: Path) -> 
     lines = _pdf_text(report.pdf, "-layout").replace("\u2212", "-").splitlines()
     (assume,) = [line for line in lines if "Assume." in line]  # main: "Assume. β ∈" / "(0, 1)"
     assert "Assume. β ∈ (0, 1)" in assume
+
+
+# ----------------------------------------------------------------- F5: a wrapped cell's lines
+
+
+_WORD_BOX = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>')
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_wrapped_exact_values_keep_their_lines_apart(tmp_path: Path) -> None:
+    """The six-digit example's exact values wrap (sums of logs of primes with fractions): a line's
+    denominators and the next line's numerators must not touch."""
+    example = Instance.of("six", prior=(Fraction(1, 2),) * 2,
+                          likelihood=(Fraction(999999, 10**6), Fraction(999998, 10**6)),
+                          q=(Fraction(500001, 10**6), Fraction(499999, 10**6)))
+    (report,) = write_handouts([worked_example_handout(example)], tmp_path)
+    assert report.ok, report.message + "\n" + report.log_excerpt
+    html = _pdf_text(report.pdf, "-bbox", "-f", "2", "-l", "2")
+    numbers = [(float(a), float(b), float(c), float(d)) for a, b, c, d, w in _WORD_BOX.findall(html) if w.isdigit()]
+    gaps = [below[1] - above[3] for above in numbers for below in numbers  # a number's top under another's bottom
+            if below[1] > above[1] + 1 and below[0] < above[2] and above[0] < below[2] and below[1] - above[3] < 10]
+    assert gaps  # the rows wrap
+    assert min(gaps) > 0.5  # without \wrappedcell's line spacing: -1.56 (the boxes overlap)
