@@ -76,6 +76,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from elbo_sym.engine.models.base import Instance
+from elbo_sym.engine.notation import to_latex
 from elbo_sym.engine.parse import Vocabulary
 from elbo_sym.files import replace_file
 from elbo_sym.limits import STEP_BUDGET_SECONDS
@@ -194,6 +195,16 @@ def md_text(text: str) -> str:
 
 
 _APOSTROPHE = re.compile(r"(?<=\w)'")
+
+
+def repair_markdown(doc: _Markdown, text: str) -> str:
+    """A solution's repair sentence, its formulas as math when it names some (handouts.repair_pieces)."""
+    from elbo_sym.publish.handouts import repair_pieces
+
+    pieces = repair_pieces(text)
+    if pieces is None:
+        return our_words(text)
+    return "".join(our_words(p) if isinstance(p, str) else doc.m(to_latex(p)) for p in pieces)
 
 
 def our_words(text: str) -> str:
@@ -594,7 +605,7 @@ def mistakes_page(reports: Sequence[DerivationReport], solutions: str = "separat
                                 f"{md_text(mistake['left_value'])} and the right side is "
                                 f"{doc.value(mistake['right'])} ≈ {md_text(mistake['right_value'])}.")
                 if mistake["repair"]:
-                    doc.add(f"**Repair.** {our_words(mistake['repair_text'])}")
+                    doc.add(f"**Repair.** {repair_markdown(doc, mistake['repair_text'])}")
                     doc.display(f"{mistake['lhs']} {mistake['repair_rel']} {mistake['repair']}")
     names = "; ".join(_plain(r.title_parts, r.title) for r in teaching)
     solved = "" if solutions == "none" else ", solutions with exact counterexamples"
