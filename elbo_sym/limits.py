@@ -259,6 +259,17 @@ MAX_EXAMPLE_NUMBER_CHARS = 40
 """Characters of one number given to a worked example."""
 SHOWN_DIGITS = 6
 """Decimals a worked example and a sheet's key show for nats, bits and probabilities."""
+BREAKABLE_WORD_CHARS = 20
+"""A word of author prose longer than this may break after any of its characters, without a hyphen,
+in a PDF (red team rt18: a 60-character word in a step's `why` ran 110pt off the page); shorter
+words (every English one) keep TeX's hyphenation."""
+MAX_INLINE_REPAIR_CHARS = 60
+"""Longest formula (as written) a solution's repair sentence typesets as math in its line; a longer
+one (D = 14's 13 factors) has nowhere to break there and stays text (its repaired step is displayed
+below it, broken like a chain's lines)."""
+SCIENTIFIC_FIGURES = 3
+"""Significant figures of a non-zero value too small for its decimals (LogNumber.shown): 4.52e-08,
+never 0.000000 (red team rt18: a near-posterior gap of 4.5e-08 nats was printed "= 0.0000")."""
 SOLUTIONS = ("none", "separate", "inline")
 """Where a sheet's answers go: nowhere (a student sheet), after all the questions, or after each one."""
 MAX_NEW_K = 20

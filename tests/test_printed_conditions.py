@@ -174,7 +174,7 @@ def test_the_domains_compile_with_katex(shrink, deck_path, web_tools):
 def test_the_sheet_source_prints_the_domain_beside_the_claim(shrink):
     source = derivations_handout([shrink]).render()
     assert rf"Proved for \({BETA_LATEX}\) and every binary model." in source
-    assert rf"\textbf{{Assume.}}\enspace ${BETA_LATEX}$" in source
+    assert rf"\assumption{{{BETA_LATEX}}}" in source  # "Assume." and the condition, one unit (base.tex.j2)
     assert "so, under the conditions above, the chain establishes" in source
 
 
@@ -202,7 +202,7 @@ def test_a_find_the_mistake_claim_keeps_its_assumption():
     report = check_file(loads(TEACHING, "slip.toml"))
     assert report.ok and [s.verdict for s in report.steps] == ["proved", "refuted"]
     (assumed,) = report.assume
-    assert rf"\textbf{{Assume.}}\enspace ${assumed.latex}$" in mistakes_handout([report]).render()
+    assert rf"\assumption{{{assumed.latex}}}" in mistakes_handout([report]).render()
     page = web.mistakes_page([report])
     assert page is not None and f"**Assume.** ${assumed.latex}$" in page.body
 

@@ -208,7 +208,7 @@ def test_the_data_space_is_a_condition_of_the_scope_header_and_json(evidences):
 def test_the_data_space_is_printed_on_the_sheet_the_page_and_the_notebook(evidences):
     source = derivations_handout([evidences]).render()
     assert rf"Proved for \({DECODER_LATEX}\) and" in source
-    assert rf"\textbf{{Assume.}}\enspace ${DECODER_LATEX}$" in source
+    assert rf"\assumption{{{DECODER_LATEX}}}" in source
     body = web.derivations_page([evidences]).body
     assert f"Proved for ${DECODER_LATEX}$ and" in body and f"**Assume.** ${DECODER_LATEX}$" in body
     assumed = [line for line in to_html(load(REDTEAM / "rt6_f4_evidences_add_to_one.toml")).splitlines()

@@ -163,13 +163,14 @@ class Quantity:
 
     @cached_property
     def nats(self) -> str:
-        """The value correctly rounded to SHOWN_DIGITS decimals (nats for information, else the probability)."""
-        return self.value.decimal(SHOWN_DIGITS)
+        """The value correctly rounded to SHOWN_DIGITS decimals (nats for information, else the probability);
+        a tiny non-zero value in scientific notation (LogNumber.shown), never 0."""
+        return self.value.shown(SHOWN_DIGITS)
 
     @cached_property
     def bits(self) -> str | None:
         """The value in bits (divided by log 2), correctly rounded; None for probabilities."""
-        return self.value.bits(SHOWN_DIGITS) if self.is_information else None
+        return self.value.shown(SHOWN_DIGITS, bits=True) if self.is_information else None
 
     @cached_property
     def number(self) -> float:
@@ -668,10 +669,10 @@ def _identities(log_evidence, elbo, reconstruction, kl_prior, kl_posterior, gap,
     if sign == 0:
         detail = "the gap is exactly 0 and q(z) = p(z | x)" if tight else "the gap is 0 but q(z) != p(z | x)"
     elif sign > 0:
-        detail = (f"the gap is {gap.decimal(SHOWN_DIGITS)} > 0 (certified) and q(z) != p(z | x)" if not tight
+        detail = (f"the gap is ≈ {gap.shown(SHOWN_DIGITS)} > 0 (certified) and q(z) != p(z | x)" if not tight
                   else "the gap is > 0 although q(z) = p(z | x)")
     else:
-        detail = f"the gap is negative: {gap.decimal(SHOWN_DIGITS)}"
+        detail = f"the gap is negative: ≈ {gap.shown(SHOWN_DIGITS)}"
     third = _identity("gap_nonnegative", gap, LogNumber.of(0), sign >= 0 and zero_iff_tight, detail)
     return (first, second, third)
 

@@ -26,7 +26,7 @@ from elbo_sym.lesson.examples import (
     fraction_text,
     lesson_instance,
 )
-from elbo_sym.limits import MAX_COUNT, MAX_EXERCISE_K, MAX_SEED, SHOWN_DIGITS, SOLUTIONS
+from elbo_sym.limits import MAX_COUNT, MAX_EXERCISE_K, MAX_SEED, SCIENTIFIC_FIGURES, SHOWN_DIGITS, SOLUTIONS
 
 __all__ = [
     "Exercise",
@@ -202,8 +202,8 @@ class DrillCase(_Givens):
 
     @property
     def gap_scientific(self) -> str:
-        """The gap to 3 significant digits, e.g. '2.35e-03' (near misses can be tiny)."""
-        return f"{self.key.gap.number:.2e}"
+        """The gap to SCIENTIFIC_FIGURES significant figures, e.g. '2.35e-03' (near misses can be tiny)."""
+        return self.key.gap.value.scientific(SCIENTIFIC_FIGURES)
 
     def as_dict(self) -> dict[str, Any]:
         return {"index": self.index, "near_miss": self.near_miss, "gap_is_zero": self.gap_is_zero,
@@ -413,7 +413,7 @@ def _key_lines(key: WorkedExample, indent: str = "    ", tasks: tuple[Task, ...]
             lines.append(f"{indent}{task.formula.ljust(width)} = ({value})")
             continue
         quantity = key.quantity(task.key)
-        bits = f" = {quantity.bits} bits" if quantity.bits is not None else ""
+        bits = f" ≈ {quantity.bits} bits" if quantity.bits is not None else ""  # both rounded: never "="
         lines.append(f"{indent}{task.formula.ljust(width)} = {quantity.exact_text} ≈ {quantity.nats}"
                      f"{' nats' if quantity.is_information else ''}{bits}")
     verdicts = ", ".join(f"{i.key} {i.verdict}" for i in key.identities)

@@ -29,6 +29,8 @@ from typing import Any
 from mpmath.ctx_iv import MPIntervalContext
 from mpmath.libmp import to_rational
 
+from elbo_sym.limits import SCIENTIFIC_FIGURES
+
 __all__ = [
     "LogNumber",
     "RationalLike",
@@ -252,6 +254,24 @@ def _fixed(n: int, digits: int) -> str:
     sign = "-" if n < 0 else ""
     whole, frac = divmod(abs(n), 10**digits)
     return f"{sign}{whole}.{frac:0{digits}d}" if digits else f"{sign}{whole}"
+
+
+def _scientific(x: Fraction, figures: int) -> tuple[int, int]:
+    """(m, e) with x ~ m * 10**(e - figures + 1), |m| of exactly `figures` digits (x != 0)."""
+    magnitude = abs(x)
+    e = len(str(magnitude.numerator)) - len(str(magnitude.denominator))
+    if magnitude < Fraction(10) ** e:
+        e -= 1
+    m = _round_half_even(magnitude / Fraction(10) ** (e - figures + 1))
+    if m == 10**figures:  # 9.996 to three figures is 1.00e+01
+        m, e = m // 10, e + 1
+    return (m if x > 0 else -m), e
+
+
+def _scientific_text(m: int, e: int) -> str:
+    digits = str(abs(m))
+    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    return f"{'-' if m < 0 else ''}{mantissa}e{e:+03d}"
 
 
 # --------------------------------------------------------------------------- LogNumber
@@ -486,6 +506,32 @@ class LogNumber:
             return a if a == b else None
 
         return _fixed(self._refine(decided, per_bit=bits, start=max(_FIRST_DPS, digits + 10)), digits)
+
+    def shown(self, digits: int, *, bits: bool = False) -> str:
+        """How every output prints this value rounded: `digits` decimals (:meth:`decimal`), unless
+        that leaves a non-zero value fewer than two significant digits -- then SCIENTIFIC_FIGURES
+        significant figures, '4.52e-08' (:meth:`scientific`). A value that is not 0 never prints as 0."""
+        fixed = self.decimal(digits, bits=bits)
+        if self.is_zero or abs(Fraction(fixed)) >= Fraction(1, 10 ** (digits - 1)):
+            return fixed
+        return self.scientific(SCIENTIFIC_FIGURES, bits=bits)
+
+    def scientific(self, figures: int, *, bits: bool = False) -> str:
+        """The non-zero value (nats, or bits) correctly rounded to `figures` significant figures, in
+        Python's notation: '4.52e-08', '-1.50e+00'."""
+        if self.is_zero or type(figures) is not int or figures < 1:
+            raise ValueError("scientific notation of a non-zero value, with at least one figure")
+        exact = self._exact_in_bits() if bits else (self.rational if not self.logs else None)
+        if exact is not None:
+            return _scientific_text(*_scientific(exact, figures))
+
+        def decided(lo: Fraction, hi: Fraction) -> tuple[int, int] | None:
+            if lo * hi <= 0:
+                return None
+            low, high = _scientific(lo, figures), _scientific(hi, figures)
+            return low if low == high else None
+
+        return _scientific_text(*self._refine(decided, per_bit=bits))
 
     def bits(self, digits: int = 6) -> str:
         """The value divided by log 2 (information in bits), correctly rounded."""

@@ -52,6 +52,7 @@ from elbo_sym.limits import (
     DEFAULT_COUNT,
     DEFAULT_SEED,
     DRILL_COUNT,
+    MAX_INLINE_REPAIR_CHARS,
     SOLUTIONS,
     STEP_BUDGET_SECONDS,
     VALUES_LISTED_INLINE,
@@ -232,8 +233,13 @@ def shown_relation(lhs: str, rel: str, rhs: str) -> LatexMarkup:
 
 
 def decimal(value: LogNumber, digits: int = DECIMALS, *, bits: bool = False) -> LatexMarkup:
-    """A certified decimal with a typographic minus sign (for math mode)."""
-    return LatexMarkup(value.decimal(digits, bits=bits))
+    """A certified rounded value for math mode (LogNumber.shown: a tiny one as 4.52 x 10^-8)."""
+    return shown_number(value.shown(digits, bits=bits))
+
+
+def shown_number(text: str) -> LatexMarkup:
+    """A rounded value LogNumber.shown wrote ('0.056633', '4.52e-08'), for math mode."""
+    return LatexMarkup(approx_latex(text))
 
 
 # --------------------------------------------------------------------------- checked derivations
@@ -272,7 +278,7 @@ def _example_context(example) -> dict[str, Any]:
     given = [{"symbol": LatexMarkup(g.symbol.latex), "value": LatexMarkup(g.latex)} for g in example.given]
     rows = [{"symbol": LatexMarkup(v.symbol.latex), "cell": fitted_terms(v.symbol.latex),
              "exact": LatexMarkup(v.exact.latex),
-             "nats": LatexMarkup(v.nats), "bits": LatexMarkup(v.bits) if v.bits is not None else None,
+             "nats": shown_number(v.nats), "bits": shown_number(v.bits) if v.bits is not None else None,
              "role": v.role, "probability": v.bits is None,
              "decimal": decimal_relation(_rational_or_none(v.exact.text), v.nats)} for v in example.rows]
     return {"index": example.index, "given": given, "rows": rows}
@@ -294,7 +300,7 @@ def decimal_relation(exact: Fraction | None, decimal: str) -> LatexMarkup:
         equal = False
     if equal and "." in decimal:  # 3/10 = 0.3, not 0.300000
         decimal = decimal.rstrip("0").rstrip(".")
-    return LatexMarkup(("= " if equal else "\\approx ") + decimal)
+    return LatexMarkup(("= " if equal else "\\approx ") + approx_latex(decimal))
 
 
 UNDER_CONDITIONS = "under the conditions above"
@@ -507,6 +513,7 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "repair_display": (shown_relation(s.lhs.latex, g.rel, g.expr_latex)
                                if g is not None and g.expr_latex and g.changes else None),
             "repair_text": _repair_text(g) if g is not None else "",
+            "repair_sentence": repair_sentence(_repair_text(g)) if g is not None else LatexMarkup(""),
         })
     count = len(mistakes)
     task = (f"Exactly {'one step is' if count == 1 else f'{count} steps are'} wrong. Which, and why? "
@@ -580,6 +587,50 @@ def _side(text: str, latex: str) -> LatexMarkup:
     return LatexMarkup(latex) if latex else LatexMarkup(r"\text{" + latex_escape(text) + "}")
 
 
+_FORMULA_REPAIRS = (
+    re.compile(r"^(Drop the term |Add the missing term |Flip the sign of the term )(.+?)( \(.*)$"),
+    re.compile(r"^(Write )(.+?)( instead of )(.+?)( \(.*)$"),
+)
+"""The repair sentences (elbo_sym.engine.repair) that name formulas of the step: every second group."""
+_NAME = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()")
+_NOT_PARAMETERS = frozenset({"z", "x", "q", "r", "q_star", "pi", "oo"})
+
+
+def repair_pieces(text: str) -> tuple[str | Expr, ...] | None:
+    """A repair sentence that names formulas of the step ("Drop the term alpha*beta (...)", "Write
+    p(z | x) instead of p(z) (...)") as its words and its formulas parsed, so that they are typeset
+    by the printer like the step they come from (red team rt18: they were ASCII); None when the
+    sentence names none, one is longer than MAX_INLINE_REPAIR_CHARS or one does not parse (its
+    names guessed: x1, x2 observations, the other bare names parameters)."""
+    from elbo_sym.engine.parse import ParseError, parse_expression
+
+    match = next((m for pattern in _FORMULA_REPAIRS if (m := pattern.match(text))), None)
+    if match is None or any(len(piece) > MAX_INLINE_REPAIR_CHARS for piece in match.groups()[1::2]):
+        return None
+    pieces: list[str | Expr] = []
+    for i, piece in enumerate(match.groups()):
+        if i % 2 == 0:
+            pieces.append(piece)
+            continue
+        names = set(_NAME.findall(piece)) - _NOT_PARAMETERS
+        data = tuple(sorted(n for n in names if re.fullmatch(r"x[0-9]+", n)))
+        vocabulary = Vocabulary(data=("x", *data), params=tuple(sorted(names - set(data))))
+        try:
+            pieces.append(parse_expression(piece, vocabulary))
+        except (ParseError, ValueError):
+            return None
+    return tuple(pieces)
+
+
+def repair_sentence(text: str) -> LatexMarkup:
+    """The repair sentence for a handout: its formulas as math (:func:`repair_pieces`), else text."""
+    pieces = repair_pieces(text)
+    if pieces is None:
+        return LatexMarkup(typeset_prose(text))
+    return LatexMarkup("".join(typeset_prose(p, "x" if i else "") if isinstance(p, str) else rf"\({to_latex(p)}\)"
+                               for i, p in enumerate(pieces)))
+
+
 def _repair_text(g: SuggestionReport) -> str:
     """The solution's repair sentence: the file's own (checked) repair, or the generated one."""
     if g.authored and g.description == "the intended correction":
@@ -618,6 +669,14 @@ def _binary_elbo(example: Instance, q1: Fraction) -> LogNumber:
     return total
 
 
+def _distinguishing_digits(a: LogNumber, b: LogNumber, digits: int = 6, most: int = 12) -> int:
+    """The fewest decimals from `digits` (at most `most`) at which two different values print
+    differently (red team rt18: log p(x) and L(q) both printed -0.001501)."""
+    while digits < most and a != b and a.shown(digits) == b.shown(digits):
+        digits += 1
+    return digits
+
+
 def elbo_curve(example: Instance, points: int = 101) -> dict[str, Any]:
     """Exact samples of q1 -> ELBO(1 - q1, q1) of a binary Instance for a pgfplots ``coordinates`` list.
 
@@ -632,6 +691,7 @@ def elbo_curve(example: Instance, points: int = 101) -> dict[str, Any]:
     elbo_q = _binary_elbo(example, q1)
     gap = log_px - elbo_q
     ys = [float(y) for _, y in coords]
+    shown = _distinguishing_digits(log_px, elbo_q)
     top = float(log_px.decimal(6))
     span = top - min(ys)
     return {
@@ -643,6 +703,9 @@ def elbo_curve(example: Instance, points: int = 101) -> dict[str, Any]:
         "q1": LatexMarkup(f"{float(q1):.6g}"),
         "q1_exact": number(q1),
         "elbo_q": LatexMarkup(elbo_q.decimal(6)),
+        # the captions' values: as many decimals as it takes for the two to differ when they do
+        "log_px_shown": decimal(log_px, shown),
+        "elbo_q_shown": decimal(elbo_q, shown),
         "gap": decimal(gap),
         "ytick": next(step for step in (0.1, 0.2, 0.5, 1, 2, 5, 10, 1e9) if span / step <= 6),
         "ymin": LatexMarkup(f"{min(ys) - 0.06 * span:.4f}"),
@@ -687,8 +750,8 @@ def _quantity_row(quantity) -> dict[str, Any]:
         "working": math(quantity.working),
         "working_terms": breakable(to_latex(quantity.working)),
         "exact": math(exact_form(quantity.value)),
-        "nats": LatexMarkup(quantity.nats),
-        "bits": LatexMarkup(quantity.bits) if quantity.bits is not None else None,
+        "nats": shown_number(quantity.nats),
+        "bits": shown_number(quantity.bits) if quantity.bits is not None else None,
         "information": quantity.is_information,
         "decimal": decimal_relation(None if quantity.value.logs else quantity.value.rational, quantity.nats),
     }
@@ -727,7 +790,7 @@ def worked_example_context(example: Instance) -> dict[str, Any]:
                        "value": LatexMarkup(f"{to_latex(c.working)} = {to_latex(c.exact)}")
                        if c.key in ("joint", "posterior") else math(c.exact)} for c in r.cells[:5]],
             "term_working": math(r.elbo_term.working),
-            "term_nats": LatexMarkup(r.elbo_term.nats),
+            "term_nats": shown_number(r.elbo_term.nats),
         }
         for r in w.rows
     ]
@@ -795,8 +858,9 @@ def _answer_rows(key, tasks) -> list[dict[str, Any]]:
     rows = []
     for letter, task in zip("abcdefghij", tasks):
         if task.key == "posterior":
-            decimals = LatexMarkup(",\\ ".join(c.nats for c in key.posterior))
-            breakable_decimals = ",\\ \\allowbreak ".join(c.nats for c in key.posterior)  # many states: may wrap
+            shown = [approx_latex(c.nats) for c in key.posterior]
+            decimals = LatexMarkup(",\\ ".join(shown))
+            breakable_decimals = ",\\ \\allowbreak ".join(shown)  # many states: may wrap
             rows.append({"letter": letter, "symbol": math(task.symbol), "working": vector(key.posterior_values),
                          "nats": decimals, "bits": None,
                          # more than two decimals do not fit the decimal column: after the fractions
@@ -808,8 +872,8 @@ def _answer_rows(key, tasks) -> list[dict[str, Any]]:
         if not quantity.is_information:  # a probability: show the product-sum and its value
             working = LatexMarkup(f"{working} = {to_latex(quantity.exact)}")
         rows.append({"letter": letter, "symbol": math(quantity.symbol), "working": working,
-                     "exact": math(exact_form(quantity.value)), "nats": LatexMarkup(quantity.nats),
-                     "bits": LatexMarkup(quantity.bits) if quantity.bits is not None else None})
+                     "exact": math(exact_form(quantity.value)), "nats": shown_number(quantity.nats),
+                     "bits": shown_number(quantity.bits) if quantity.bits is not None else None})
     return rows
 
 
@@ -889,21 +953,21 @@ def drill_context(seed: int = DEFAULT_SEED, count: int = DRILL_COUNT, K: int = 2
             "posterior": vector(k.posterior_values),
             "log_px": math(k.log_evidence.working),
             "log_px_exact": math(exact_form(k.log_evidence.value)),
-            "log_px_nats": LatexMarkup(k.log_evidence.nats),
+            "log_px_nats": shown_number(k.log_evidence.nats),
             "elbo": math(k.elbo.working),
             "elbo_exact": math(exact_form(k.elbo.value)),
-            "elbo_nats": LatexMarkup(k.elbo.nats),
+            "elbo_nats": shown_number(k.elbo.nats),
             "gap_exact": math(exact_form(k.gap.value)),
             "kl_working": math(k.kl_posterior.working),
-            "gap_nats": LatexMarkup(k.gap.value.decimal(8)),
+            "gap_nats": decimal(k.gap.value, 8),
             "gap_zero": c.gap_is_zero,
             "equal": c.elbo_equals_log_evidence,
             "verdict": "proved" if (c.gap_is_zero if not c.near_miss else c.gap_positive) else "refuted",
             "positive": LatexMarkup(f"{RELATION_LATEX['>']} {to_latex(Integer(0))}"),
             # the same lines as \chainterm calls, so that many states break them (K = 6)
             "elbo_line": LatexMarkup(breakable(elbo_working) + then(("=", to_latex(exact_form(k.elbo.value))))),
-            "elbo_near_line": LatexMarkup(breakable(elbo_working) + then((r"\approx", k.elbo.nats))),
-            "kl_line": LatexMarkup(breakable(kl_working) + then((r"\approx", k.gap.value.decimal(8)),
+            "elbo_near_line": LatexMarkup(breakable(elbo_working) + then((r"\approx", approx_latex(k.elbo.nats)))),
+            "kl_line": LatexMarkup(breakable(kl_working) + then((r"\approx", str(decimal(k.gap.value, 8))),
                                                                (RELATION_LATEX[">"], to_latex(Integer(0))))),
         }
 

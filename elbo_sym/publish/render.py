@@ -40,6 +40,7 @@ from typing import Any
 import jinja2
 
 from elbo_sym.files import replace_file
+from elbo_sym.limits import BREAKABLE_WORD_CHARS
 from elbo_sym.prose import MATH_CHARACTERS, TEXT_CHARACTERS, counted
 
 __all__ = [
@@ -360,7 +361,26 @@ def typeset_prose(text: str, before: str = "") -> str:
     formula); only ``$...$`` formulas, parsed and printed by the one printer, are math.
     ``before``: the character printed just before (see :func:`smart_punctuation`).
     """
-    return latex_escape(smart_punctuation(str(text), before))
+    return breakable_words(smart_punctuation(str(text), before))
+
+
+_WORD = re.compile(r"\S+")
+
+
+def breakable_words(text: str) -> str:
+    """:func:`latex_escape`, with a break allowed (``\\allowbreak``, no hyphen) after every character
+    of a word longer than BREAKABLE_WORD_CHARS: a long name or address in a narrow column (or a
+    justified heading) wraps instead of running off the page; shorter words are escaped as before."""
+    out: list[str] = []
+    end = 0
+    for word in _WORD.finditer(text):
+        if len(word.group()) <= BREAKABLE_WORD_CHARS:
+            continue
+        out.append(latex_escape(text[end:word.start()]))
+        out.append(r"\allowbreak{}".join(latex_escape(character) for character in word.group()))
+        end = word.end()
+    out.append(latex_escape(text[end:]))
+    return "".join(out)
 
 
 # --------------------------------------------------------------------------- jinja
@@ -572,7 +592,7 @@ _TEX_COMMAND = re.compile(r"\\[A-Za-z]+\*?|[{}$]|\\.")
 def _plain(tex: str) -> str:
     """A heading's LaTeX as rough plain text for a message (commands and braces dropped, but
     the names of log, exp and KL kept)."""
-    tex = tex.split(r"\hfill", 1)[0]
+    tex = tex.split(r"\hfill", 1)[0].replace(r"\allowbreak{}", "")  # a long word's break points
     kept = _TEX_COMMAND.sub(lambda m: m.group(0)[1:] + " " if m.group(0) in (r"\log", r"\exp", r"\KL") else " ", tex)
     return re.sub(r"\s+", " ", kept).strip(" .").replace("( ", "(").replace(" )", ")")
 
@@ -602,7 +622,8 @@ def overfull_boxes(log: str, source: str) -> tuple[OverfullBox, ...]:
         boxes.append(OverfullBox(float(m.group(2)), line, section, part, what, "wide" if horizontal else "high"))
     for m in _TEMPLATE_OVERFLOW.finditer(log):
         boxes.append(OverfullBox(float(m.group(2)), 0, "", "measured by the template", m.group(1), m.group(3)))
-    return tuple(boxes)
+    # amsmath sets a display twice (measuring, then printing): one box reported twice is one box
+    return tuple(dict.fromkeys(boxes))
 
 
 def _latexmk_command(latexmk: str) -> list[str]:

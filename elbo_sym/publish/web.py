@@ -76,6 +76,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from elbo_sym.engine.models.base import Instance
+from elbo_sym.engine.notation import to_latex
 from elbo_sym.engine.parse import Vocabulary
 from elbo_sym.files import replace_file
 from elbo_sym.limits import STEP_BUDGET_SECONDS
@@ -194,6 +195,16 @@ def md_text(text: str) -> str:
 
 
 _APOSTROPHE = re.compile(r"(?<=\w)'")
+
+
+def repair_markdown(doc: _Markdown, text: str) -> str:
+    """A solution's repair sentence, its formulas as math when it names some (handouts.repair_pieces)."""
+    from elbo_sym.publish.handouts import repair_pieces
+
+    pieces = repair_pieces(text)
+    if pieces is None:
+        return our_words(text)
+    return "".join(our_words(p) if isinstance(p, str) else doc.m(to_latex(p)) for p in pieces)
 
 
 def our_words(text: str) -> str:
@@ -595,7 +606,7 @@ def mistakes_page(reports: Sequence[DerivationReport], solutions: str = "separat
                                        for side in ("left", "right"))
                         doc.add(f"where the left side is {left} and the right side is {right}.")
                 if mistake["repair"]:
-                    doc.add(f"**Repair.** {our_words(mistake['repair_text'])}")
+                    doc.add(f"**Repair.** {repair_markdown(doc, mistake['repair_text'])}")
                     doc.display(f"{mistake['lhs']} {mistake['repair_rel']} {mistake['repair']}")
     names = "; ".join(_plain(r.title_parts, r.title) for r in teaching)
     solved = "" if solutions == "none" else ", solutions with exact counterexamples"
@@ -753,13 +764,14 @@ def worked_example_page(example: Instance | None = None, solutions: str = "separ
                     f"{doc.m(ex['q_symbol'])} to the posterior.")
         doc.add(f"![The ELBO as a function of q1: a concave curve below the dashed line log p(x), touching it "
                 f"at the posterior](./{figure_file})")
+        approx = r" \approx "  # the captions' numbers are rounded (red team rt18: never "=")
         caption = [f"Horizontal axis: {doc.m(labels['q1'])}; vertical: nats. Dashed: "
-                   f"{doc.m(labels['log_px'] + ' = ' + f['log_px'])}. Blue curve: {doc.m(labels['elbo'])}. "
+                   f"{doc.m(labels['log_px'] + approx + f['log_px_shown'])}. Blue curve: {doc.m(labels['elbo'])}. "
                    f"Green dot: the posterior, {doc.m(labels['q1'] + ' = ' + f['posterior_q1_exact'])}."]
         if not f["tight"]:
-            gap = labels["kl"] + r" \approx " + f["gap"]
+            gap = labels["kl"] + approx + f["gap"]
             caption.append(f"Red: the example’s {doc.m(labels['q1'] + ' = ' + f['q1_exact'])} with "
-                           f"{doc.m(labels['elbo'] + ' = ' + f['elbo_q'])}, and the gap "
+                           f"{doc.m(labels['elbo'] + approx + f['elbo_q_shown'])}, and the gap "
                            f"{doc.m(gap)}.")
         caption.append(f"The curve joins {f['points']} exact values of the ELBO (certified to six decimals), at "
                        f"equally spaced values of {doc.m(labels['q1'])} plus the posterior and the example’s "

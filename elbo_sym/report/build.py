@@ -342,9 +342,12 @@ def exact_form(value: LogNumber) -> Expr:
     if value.is_rational:
         return Rational(value.rational.numerator, value.rational.denominator)
     D = lcm(*(c.denominator for _, c in value.logs))
+    exponents = [(prime, int(c * D)) for prime, c in value.logs]
+    if not _compact_may_fit(exponents):
+        return value.to_sympy()
     N = Fraction(1)
-    for prime, c in value.logs:
-        N *= Fraction(prime) ** int(c * D)
+    for prime, exponent in exponents:
+        N *= Fraction(prime) ** exponent
     if max(N.numerator, N.denominator) > MAX_COMPACT:
         return value.to_sympy()
     body: Expr = log(Rational(N.numerator, N.denominator), evaluate=False)
@@ -353,6 +356,17 @@ def exact_form(value: LogNumber) -> Expr:
     if value.rational:
         return Add(body, Rational(value.rational.numerator, value.rational.denominator), evaluate=False)
     return body
+
+
+def _compact_may_fit(exponents: list[tuple[int, int]]) -> bool:
+    """Whether prod prime**exponent may still be at most MAX_COMPACT above and below, judged from
+    the exponents alone: a prime p contributes at least (bits(p) - 1) * |exponent| bits, so a
+    six-digit example (exponents near 10**6) is refused before any power is built, and what
+    passes has at most twice MAX_COMPACT's bits on each side (every exponent is then small)."""
+    limit = MAX_COMPACT.bit_length()
+    above = sum((prime.bit_length() - 1) * e for prime, e in exponents if e > 0)
+    below = sum((prime.bit_length() - 1) * -e for prime, e in exponents if e < 0)
+    return max(above, below) < limit
 
 
 def block_symbol(name: str, indices: tuple[str, ...] = ()) -> Expr:
@@ -430,8 +444,8 @@ def _example_report(result: DerivationResult, example_result) -> ExampleReport:
         except (Undefined, ArithmeticError, ValueError, TypeError, KeyError):
             continue
         information = is_log_quantity(expr)
-        rows.append(ValueRow(math(expr), math(exact_form(value)), value.decimal(DECIMALS),
-                             value.decimal(DECIMALS, bits=True) if information else None, role))
+        rows.append(ValueRow(math(expr), math(exact_form(value)), value.shown(DECIMALS),
+                             value.shown(DECIMALS, bits=True) if information else None, role))
     return ExampleReport(example.index, example.line, example_result.holds, tuple(example_result.failures),
                          tuple(given), tuple(rows), stated=len(example.expect))
 
