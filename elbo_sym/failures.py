@@ -11,6 +11,10 @@ watchdog raising ``Exception`` during ``check_file`` used to be turned into "und
 check went on to pass (red team rt17 F5).  Generated code without a file (a dataclass's methods,
 SymPy's lambdify, but also a handler typed at a prompt) cannot be told apart from the caller's:
 there the type decides (:data:`COMPUTING_ERRORS`, or an exception class of a computing library).
+An exception of a class the caller defined (in ``__main__`` or a package outside the computing
+ones and the standard library) is the caller's wherever it surfaced: a thread-based timeout delivers it
+asynchronously (``PyThreadState_SetAsyncExc``, as stopit does) in whatever frame is running, usually
+the engine's (red team rt21 F1: it was judged by that frame and the check passed).
 The engine's input errors (:class:`~elbo_sym.files.InputError`: a bad setting, a file that does not
 load) always reach the user as they are, and a budget's alarm (:class:`~elbo_sym.budget.BudgetExceeded`)
 is for the handler of its budget to judge.
@@ -30,7 +34,7 @@ COMPUTING_ERRORS: tuple[type[BaseException], ...] = (
 """What computing raises: bad or undefined values, forms a library does not support, expressions
 too deep (RecursionError is a RuntimeError) or too large; what decides for code without a file."""
 
-COMPUTING_PACKAGES = ("elbo_sym", "sympy", "mpmath", "flint", "numpy", "scipy")
+COMPUTING_PACKAGES = ("elbo_sym", "sympy", "mpmath", "flint", "gmpy2", "numpy", "scipy")
 """elbo-sym and the libraries it computes with; their own exception classes (SymPy's
 PolynomialError, mpmath's NoConvergence, ...) count as computing errors whatever their base."""
 
@@ -64,11 +68,20 @@ def _computing_type(error: BaseException) -> bool:
     return isinstance(error, COMPUTING_ERRORS) or (package in COMPUTING_PACKAGES and package != "elbo_sym")
 
 
+def _callers_class(error: BaseException) -> bool:
+    """Whether `error`'s class was defined outside Python's builtins, its standard library and
+    COMPUTING_PACKAGES: by the caller (its script, its tests, a timeout library)."""
+    package = type(error).__module__.partition(".")[0]
+    return package != "builtins" and package not in sys.stdlib_module_names and package not in COMPUTING_PACKAGES
+
+
 def computing_failure(error: BaseException) -> bool:
     """Whether a check may turn `error` into a verdict (see the module docstring); False means:
     clean up and raise it again."""
     if not isinstance(error, Exception) or isinstance(error, (InputError, BudgetExceeded)):
         return False
+    if _callers_class(error):
+        return False  # the caller's own class, wherever it surfaced (an asynchronous timeout)
     filename = _innermost_file(error)
     if filename is None or filename.startswith("<frozen "):
         return True  # no frame of its own, or the import system (the standard library, frozen)

@@ -187,3 +187,65 @@ def test_an_input_error_or_a_budgets_alarm_raised_in_the_engine_is_not_a_computi
     with pytest.raises(kinds[kind]) as caught:
         bug()
     assert not computing_failure(caught.value)
+
+
+class CallersWatchdog(Exception):
+    """A caller's own exception class, as a thread-based timeout library (stopit) defines one."""
+
+
+def test_a_callers_class_surfacing_in_an_engine_frame_propagates(monkeypatch) -> None:
+    """rt21 F1: a timeout delivered from another thread (PyThreadState_SetAsyncExc) surfaces in
+    whatever frame runs, usually the engine's; its class, defined by the caller, decides."""
+    import elbo_sym.engine.check as check
+
+    bug = _engine_function("def bug(*args, **kwargs):\n    raise CallersWatchdog('time is up')\n", "bug")
+    bug.__globals__["CallersWatchdog"] = CallersWatchdog
+    with pytest.raises(CallersWatchdog) as caught:
+        bug()
+    assert not computing_failure(caught.value)
+    monkeypatch.setattr(check, "_definedness", bug)
+    with pytest.raises(CallersWatchdog):
+        check_file(DERIVATIONS / "gap.toml")
+
+
+def test_an_asynchronous_timeout_from_another_thread_reaches_the_caller(fresh_memos) -> None:
+    """The real mechanism: a watcher thread raises the caller's class in the checking thread as soon
+    as that thread runs the engine's code (as rt21's repro did).  It may land anywhere, so the memos
+    are emptied after it (fresh_memos) and the budgets' state is put back for the next test."""
+    import ctypes
+    import sys
+    import threading
+    import traceback
+
+    from elbo_sym import budget
+    from elbo_sym.engine.check import check_derivation
+    from elbo_sym.engine.derivation import load
+
+    handler = signal.getsignal(signal.SIGPROF)
+    derivation = load(DERIVATIONS / "gap.toml")
+    target, fired, stop = threading.get_ident(), threading.Event(), threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            frame = sys._current_frames().get(target)
+            if frame is not None and "elbo_sym" + "/engine/" in frame.f_code.co_filename:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), ctypes.py_object(CallersWatchdog))
+                fired.set()
+                return
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with pytest.raises(CallersWatchdog) as caught:
+            for _ in range(200):
+                check_derivation(derivation)
+    finally:
+        stop.set()
+        watcher.join()
+        budget._stack.deadlines.clear()
+        budget._stack.held = 0
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, handler)
+    assert fired.is_set()
+    files = [entry.filename for entry in traceback.extract_tb(caught.value.__traceback__)]
+    assert any("elbo_sym" in name for name in files[1:])  # it surfaced inside the engine, not in this loop
