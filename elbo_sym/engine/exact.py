@@ -344,8 +344,10 @@ def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, mod
     least, upper = allowed
     if upper is not None and upper < least:  # no whole number allowed: the search reports no instance in the premises
         return ExactPlan()
-    tried = {n for n in tried if least <= n and (upper is None or n <= upper)}
-    where = f"the values the search tries ({symbol} = {', '.join(map(str, sorted(tried)))})"
+    allowed_tried = {n for n in tried if least <= n and (upper is None or n <= upper)}
+    where = f"the values the search tries ({symbol} = {', '.join(map(str, sorted(allowed_tried or tried)))}" + (
+        "" if allowed_tried else ", none of which the premises allow") + ")"  # red team rt19: "(n = )"
+    tried = allowed_tried
     found = first_failure(residual, symbol, rel, least)
     if found is not None and found.D is not None and upper is not None and found.D > upper:
         found = replace(found, D=None)
