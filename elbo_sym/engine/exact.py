@@ -222,42 +222,43 @@ def _anchored_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premise
     variables = tuple(sorted(residual.free_symbols - {D}, key=str))
     if not 2 <= len(variables) <= MAX_ANCHORED_VARIABLES or rel not in FLIPPED:
         return None
-    frees = {t: _free_variable(t, model, D, premises) for t in variables}
-    blocks_used = [f.block for f in frees.values() if f is not None]
-    if None in frees.values() or len(set(blocks_used)) != len(blocks_used):
+    found_frees = {t: _free_variable(t, model, D, premises) for t in variables}
+    frees = {t: f for t, f in found_frees.items() if f is not None}
+    blocks_used = [f.block for f in frees.values()]
+    if len(frees) != len(variables) or len(set(blocks_used)) != len(blocks_used):
         return None  # two sums over one block (Sum(mu_d), Sum(mu_d**2)) are not independent
-    found: list[tuple[int, int, Symbol, dict, Fraction | None]] = []
+    found = []  # (irrational, D, the free variable, the others' anchors, the free variable's value)
     for t in variables:
         others = [s for s in variables if s != t]
         for values in product(*(_anchors(frees[s].span) for s in others)):
             held = dict(zip(others, values))
-            anchored = residual.xreplace({s: frees[s].written.xreplace({frees[s].variable: Rational(v.numerator,
-                                                                                                   v.denominator)})
-                                          for s, v in held.items()})
+            anchored = residual.xreplace({s: _held(frees[s], v) for s, v in held.items()})
             decision = decide_with_free(anchored.xreplace({t: frees[t].written}), D, frees[t].variable,
                                         frees[t].span, rel)
             if decision is not None and decision.D is not None:
-                found.append((decision.t is None, decision.D, t, held, decision.t))
+                found.append((decision.t is None, decision.D, t, held, decision.t, anchored))
     if not found:
         return None
-    irrational, n, t, held, value = min(found, key=lambda f: f[:2])  # a rational point first, then the least D
+    irrational, n, t, held, value, anchored = min(found, key=lambda f: f[:2])  # a rational point first, least D
     fails = f"left - right = {residual} makes the relation fail at D = {n} (exactly)"
     if n > MAX_SEARCH_D:
         raise UnfoldError(f"{fails}, {beyond}")
-    shown_held = [f"{s} = {frees[s].written.xreplace({frees[s].variable: Rational(v.numerator, v.denominator), D: n})}"
-                  for s, v in held.items()]
     if irrational:
-        root = _irrational_root(residual, D, n, t, frees[t], held, {s: frees[s] for s in held})
-        shown = ", ".join([f"{t} = {root}"] + shown_held)
+        root = _irrational_root(anchored.xreplace({D: n}), t, frees[t], D, n)
+        shown = ", ".join([f"{t} = {root}"] + [f"{s} = {_held(frees[s], v, D, n)}" for s, v in held.items()])
         return ExactPlan(unreached=f"{fails}, at {shown}, an irrational value where no exact instance is built, "
                                    "and no instance the search built refuted it")
-    assert value is not None
-    at = {t: value, **held}
-    shown = ", ".join(f"{s} = {frees[s].written.xreplace({frees[s].variable: Rational(v.numerator, v.denominator), D: n})}"
-                      for s, v in sorted(at.items(), key=lambda item: str(item[0])))
-    blocks = tuple(block for s in sorted(at, key=str) for block in frees[s].blocks(n, at[s]))
+    at = dict(sorted({t: value, **held}.items(), key=lambda item: str(item[0])))
+    shown = ", ".join(f"{s} = {_held(frees[s], v, D, n)}" for s, v in at.items())
+    blocks = tuple(block for s, v in at.items() for block in frees[s].blocks(n, v))
     return ExactPlan(pins=(Pin(n, blocks, f"D = {n}, {shown} (where left - right fails, exactly)", True),),
                      unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
+
+
+def _held(free: _Free, value: Fraction, D: Symbol | None = None, n: int | None = None) -> Expr:
+    """The residual's variable as `free` writes it, its own variable at `value` (and D at `n`, if given)."""
+    written = free.written.xreplace({free.variable: Rational(value.numerator, value.denominator)})
+    return written if D is None else written.xreplace({D: n})
 
 
 def _anchors(span: Span) -> tuple[Fraction, ...]:
@@ -272,12 +273,10 @@ def _anchors(span: Span) -> tuple[Fraction, ...]:
     return (span.start + span.direction * u,)
 
 
-def _irrational_root(residual: Expr, D: Symbol, n: int, t: Symbol, free: _Free, held: dict, frees: dict) -> Expr:
-    """The value of `t` (exact: ``sqrt(2)``) where the anchored residual at D = `n` meets 0 at an irrational
-    point of the variable's span, for the error's text (`decide_with_free` found only such a failure)."""
-    anchored = residual.xreplace({s: frees[s].written.xreplace({frees[s].variable: Rational(v.numerator,
-                                                                                          v.denominator)})
-                                  for s, v in held.items()})
+def _irrational_root(anchored: Expr, t: Symbol, free: _Free, D: Symbol, n: int) -> Expr:
+    """The value of `t` (exact: ``sqrt(2)``) where the `anchored` residual, at D = `n`, meets 0 at an
+    irrational point of the free variable's span, for the error's text (`decide_with_free` found only such
+    a failure)."""
     at_n = Poly(anchored.xreplace({t: free.written, D: n}), free.variable)
     roots = [r for r in dict.fromkeys(at_n.real_roots()) if not r.is_Rational and _in_span(r, free.span)]
     if not roots:
