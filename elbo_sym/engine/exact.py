@@ -179,11 +179,9 @@ def _least_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises, 
     variables = tuple(sorted(residual.free_symbols - {D}, key=str))
     if len(variables) < 2 or rel not in FLIPPED:
         return None
-    found_frees = {t: _least_variable(t, model, D, premises) for t in variables}
-    frees = {t: f for t, f in found_frees.items() if f is not None}
-    blocks_used = [f.block for f in frees.values()]
-    if len(frees) != len(variables) or len(set(blocks_used)) != len(blocks_used):
-        return None  # two sums over one block (Sum(mu_d), Sum(mu_d**2)) are not independent
+    frees = _independent({t: _least_variable(t, model, D, premises) for t in variables})
+    if frees is None:
+        return None
     own = {t: Symbol(f"v#{t}", real=True) for t in variables}
     written = residual.xreplace({t: f.written.xreplace({f.variable: own[t]}) for t, f in frees.items()})
     sign, want = (1, rel) if rel in (">=", ">") else (-1, FLIPPED[rel])  # an upper bound: the greatest value
@@ -209,6 +207,14 @@ def _least_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises, 
                       unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
 
 
+def _independent(found: dict[Symbol, _Free | None]) -> dict[Symbol, _Free] | None:
+    """Each variable's `_Free`, when every variable has one and no two share a block; None otherwise (two
+    sums over one block, Sum(mu_d) and Sum(mu_d**2), are not independent variables)."""
+    frees = {t: f for t, f in found.items() if f is not None}
+    blocks_used = [f.block for f in frees.values()]
+    return frees if len(frees) == len(found) and len(set(blocks_used)) == len(blocks_used) else None
+
+
 def _anchored_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises, beyond: str) -> ExactPlan | None:
     """`exact_plan` when every variable of left - right but D ranges as `_free_variable` says and the other
     plans gave up: each variable in turn is left free and the others are held at their anchors
@@ -222,11 +228,9 @@ def _anchored_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premise
     variables = tuple(sorted(residual.free_symbols - {D}, key=str))
     if not 2 <= len(variables) <= MAX_ANCHORED_VARIABLES or rel not in FLIPPED:
         return None
-    found_frees = {t: _free_variable(t, model, D, premises) for t in variables}
-    frees = {t: f for t, f in found_frees.items() if f is not None}
-    blocks_used = [f.block for f in frees.values()]
-    if len(frees) != len(variables) or len(set(blocks_used)) != len(blocks_used):
-        return None  # two sums over one block (Sum(mu_d), Sum(mu_d**2)) are not independent
+    frees = _independent({t: _free_variable(t, model, D, premises) for t in variables})
+    if frees is None:
+        return None
     found = []  # (irrational, D, the free variable, the others' anchors, the free variable's value)
     for t in variables:
         others = [s for s in variables if s != t]
