@@ -125,6 +125,9 @@ changes sign there (each the quick pass: examples, special cases, random instanc
 where every variable is 0; a fixed number, so the verdict does not depend on the clock); more left over
 is an error.  A D beyond GAUSSIAN_ANY_D searched so does not count as searched (the whole search costs
 about 2.4 s of CPU per D at 40 dimensions): if nothing fails, the step is an error naming it."""
+MAX_ANCHORED_VARIABLES = 3
+"""Most variables besides D of a residual that engine.exact's anchored plan reads (each left free in
+turn, the others held at one or two anchors: at most 3 x 2**2 exact decisions in D and one variable)."""
 MAX_EXACT_FREE_DEGREE = 8
 """Highest degree in D and in the one other variable of a residual that engine.dimensions decides
 exactly for every D (its discriminant has degree up to 2 x 8 x 8 in D: 0.7 s of CPU for a dense

@@ -216,9 +216,9 @@ def test_a_part_in_d_alone_changing_sign_beyond_12_is_searched_there():
         "Sum(mu_d**2, (d, 1, D)) * (D-1)*(D-2)*(D-3)*(D-4)*(D-5)*(D-6)*(D-7)*(D-8)*(D-12)",
         "Sum(mu_d**2, (d, 1, D)) * Sum(w_d**2, (d, 1, D)) * (D - 20) * (D - 30)")
     assert text.count("(D - 30)") == 2
-    step = check_file(loads(text, "parts.toml"), ROOMY).steps[0]  # two sums: not decided, the parts rule
+    step = check_file(loads(text, "parts.toml"), ROOMY).steps[0]  # two sums: the anchored plan (red team rt19)
     assert step.verdict == "refuted", step.reason
-    assert "D = 21 (where a part of left - right in D alone vanishes or changes sign)" in step.counterexample.source
+    assert step.counterexample.source.startswith("D = 21, ")  # where (D - 20)(D - 30) first turns negative
 
 
 @pytest.mark.parametrize("claim, D_named", [

@@ -52,11 +52,12 @@ def test_a_log_of_d_times_factors_in_d_is_searched_where_they_change_sign_and_re
     assert "D = 14 (where a part of left - right in D alone vanishes or changes sign)" in step.counterexample.source
 
 
-def test_with_two_sums_the_search_may_only_check_and_says_where_it_looked():
+def test_with_two_sums_the_anchored_plan_refutes_it_at_d_14():
     """rt10 F3 (rt10_quad.toml) is decided exactly since session 12 (tests/test_exact_decisions.py); with
-    two sums over the dimensions it is not, and the step may end checked: evidence, not a proof."""
+    two sums over the dimensions it ended checked until session 13, though false from D = 14 (mu = (4, 0,
+    ...), w = 0): the anchored plan (red team rt19) holds Sum(w_d**2) at 0 and decides Sum(mu_d**2)."""
     text = (REDTEAM / "rt10_quad.toml").read_text().replace("+ 169", "+ 169 + Sum(w_d**2, (d, 1, D))")
     assert text.count("Sum(w_d**2") == 2
     step = check_file(loads(text, "two.toml"), 120.0).steps[0]  # a full search: no budget error under load
-    assert step.verdict == "checked", step.reason  # false from D = 14 (mu = (4, 0, ...), w = 0)
-    assert "D = 1, 2, 3, 4, 5, 6, 7, 8, 12" in step.reason
+    assert step.verdict == "refuted", step.reason
+    assert step.counterexample.source.startswith("D = 14, ")

@@ -802,6 +802,12 @@ class _Reader:
             if p.name in BUILTIN_NAMES or p.name == "z":
                 raise self._key_at(self.param_line(p.name), p.name, f"'{p.name}' is a parameter of the Gaussian "
                                    f"family already (mu, sigma > 0, w, b, s > 0; x is the observation)")
+            block = re.fullmatch(r"(mu|sigma|w)[1-9][0-9]*", p.name) if D == "any" else None
+            if block is not None:  # red team rt19: the explicit model at each D names its blocks so
+                raise self._key_at(self.param_line(p.name), p.name, f"'{p.name}' clashes with the Gaussian "
+                                   f"family's {block.group(1)}_d in dimension {p.name[len(block.group(1)):]} (with "
+                                   f"D = \"any\" the search names dimension d's parameters mu1, sigma1, w1, ...): "
+                                   "choose another name")
 
 
     def check_gaussian_assumptions(self, value, assumptions: tuple[Relation, ...], params) -> None:

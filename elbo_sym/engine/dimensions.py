@@ -83,12 +83,17 @@ def _number_atoms(e: Expr) -> list[Expr]:
 
 
 def _first_nonzero(poly: Poly, least: int) -> int | None:
-    """The least D in least..least + degree where the polynomial (in D and independent atoms) is not 0."""
+    """The least D in least..least + degree where the polynomial (in D and independent atoms) is not 0;
+    None for the zero polynomial (degree -oo), which holds at every D: a zero residual reaches here when
+    the step's sides agree only where both are defined (red team rt19: ``(n**2 - 1)/(n - 1) = n + 1``,
+    whose division by zero at n = 1 is the checker's definedness to report, not a crash here)."""
+    if poly.is_zero:
+        return None
     degree = poly.degree(poly.gens[0])
     for n in range(least, least + degree + 1):
         if not poly.eval(poly.gens[0], n).is_zero:
             return n
-    return None  # the zero polynomial (never reached: a zero residual is proved)
+    return None
 
 
 def _first_failing(coefficients: list[Fraction], fails, least: int) -> int | None:

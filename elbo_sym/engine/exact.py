@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from itertools import product
 from math import ceil, floor
 
-from sympy import Expr, Poly, Symbol, expand
+from sympy import Expr, Poly, Rational, Symbol, expand
 from sympy.polys.polyerrors import BasePolynomialError
 
 from elbo_sym.engine.canonical import TooLarge
@@ -25,7 +26,7 @@ from elbo_sym.engine.models.base import PARAMETER, Interval
 from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.premises import premises_of
 from elbo_sym.engine.rules import FLIPPED, RuleOutcome, difference, residuals
-from elbo_sym.limits import GAUSSIAN_ANY_D, INTEGER_OFFSETS, MAX_PINNED_VALUES, MAX_SEARCH_D
+from elbo_sym.limits import GAUSSIAN_ANY_D, INTEGER_OFFSETS, MAX_ANCHORED_VARIABLES, MAX_PINNED_VALUES, MAX_SEARCH_D
 
 Premises = tuple[tuple[str, Expr], ...] | None
 """(rel, left - right in the model's parameters) of each premise, read once per step
@@ -148,6 +149,9 @@ def _dimension_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premis
     least = _least_plan(residual, rel, D, model, premises, beyond)
     if least is not None:
         return least
+    anchored = _anchored_plan(residual, rel, D, model, premises, beyond)
+    if anchored is not None:
+        return anchored
     wanted = factor_sign_changes(residual, D)
     # a D beyond the usual ones gets the quick pass and the point where every variable is 0, not the
     # usual ones' boundary instances and minimiser (seconds each at 40 dimensions), so it does not
@@ -175,11 +179,9 @@ def _least_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises, 
     variables = tuple(sorted(residual.free_symbols - {D}, key=str))
     if len(variables) < 2 or rel not in FLIPPED:
         return None
-    found_frees = {t: _least_variable(t, model, D, premises) for t in variables}
-    frees = {t: f for t, f in found_frees.items() if f is not None}
-    blocks_used = [f.block for f in frees.values()]
-    if len(frees) != len(variables) or len(set(blocks_used)) != len(blocks_used):
-        return None  # two sums over one block (Sum(mu_d), Sum(mu_d**2)) are not independent
+    frees = _independent({t: _least_variable(t, model, D, premises) for t in variables})
+    if frees is None:
+        return None
     own = {t: Symbol(f"v#{t}", real=True) for t in variables}
     written = residual.xreplace({t: f.written.xreplace({f.variable: own[t]}) for t, f in frees.items()})
     sign, want = (1, rel) if rel in (">=", ">") else (-1, FLIPPED[rel])  # an upper bound: the greatest value
@@ -203,6 +205,101 @@ def _least_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises, 
     return ExactPlan(pins=(Pin(failure.D, blocks, f"D = {failure.D}, {shown} (where left - right first fails, "
                                                     "exactly)", True),),
                       unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
+
+
+def _independent(found: dict[Symbol, _Free | None]) -> dict[Symbol, _Free] | None:
+    """Each variable's `_Free`, when every variable has one and no two share a block; None otherwise (two
+    sums over one block, Sum(mu_d) and Sum(mu_d**2), are not independent variables)."""
+    frees = {t: f for t, f in found.items() if f is not None}
+    blocks_used = [f.block for f in frees.values()]
+    return frees if len(frees) == len(found) and len(set(blocks_used)) == len(blocks_used) else None
+
+
+def _anchored_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises, beyond: str) -> ExactPlan | None:
+    """`exact_plan` when every variable of left - right but D ranges as `_free_variable` says and the other
+    plans gave up: each variable in turn is left free and the others are held at their anchors
+    (`_anchors`: a sum of squares at its least value 0, a real variable at 0 or 1), so that
+    `dimensions.decide_with_free` decides exactly, in D and that one variable, where the step first fails
+    (red team rt19: ``(b**2 - 2*D)**2 + Sum(w_d**2) + (D - 8)**2 > 0``, false at D = 8, b = 4, every w_d =
+    0; ``(b*Sum(mu_d) - 3)**2 + (D - 10)**2 > 0``, false at D = 10, b = 3, mu_1 = 1).  A rational point is
+    pinned for the search's judge; a failure only at an irrational one (``(b**2 - 2)**2 + Sum(w_d**2) +
+    (D - 9)**2 > 0`` at b = sqrt(2)) makes the step an error naming it unless the search refutes it.
+    None when no anchored residual fails: finding none proves nothing, the usual plan follows."""
+    variables = tuple(sorted(residual.free_symbols - {D}, key=str))
+    if not 2 <= len(variables) <= MAX_ANCHORED_VARIABLES or rel not in FLIPPED:
+        return None
+    frees = _independent({t: _free_variable(t, model, D, premises) for t in variables})
+    if frees is None:
+        return None
+    found = []  # (irrational, D, the free variable, the others' anchors, the free variable's value)
+    for t in variables:
+        others = [s for s in variables if s != t]
+        for values in product(*(_anchors(frees[s].span) for s in others)):
+            held = dict(zip(others, values))
+            anchored = residual.xreplace({s: _held(frees[s], v) for s, v in held.items()})
+            decision = decide_with_free(anchored.xreplace({t: frees[t].written}), D, frees[t].variable,
+                                        frees[t].span, rel)
+            if decision is not None and decision.D is not None:
+                found.append((decision.t is None, decision.D, t, held, decision.t, anchored))
+    if not found:
+        return None
+    irrational, n, t, held, value, anchored = min(found, key=lambda f: f[:2])  # a rational point first, least D
+    fails = f"left - right = {residual} makes the relation fail at D = {n} (exactly)"
+    if n > MAX_SEARCH_D:
+        raise UnfoldError(f"{fails}, {beyond}")
+    if irrational:
+        root = _irrational_root(anchored.xreplace({D: n}), t, frees[t], D, n)
+        shown = ", ".join([f"{t} = {root}"] + [f"{s} = {_held(frees[s], v, D, n)}" for s, v in held.items()])
+        return ExactPlan(unreached=f"{fails}, at {shown}, an irrational value where no exact instance is built, "
+                                   "and no instance the search built refuted it")
+    at = dict(sorted({t: value, **held}.items(), key=lambda item: str(item[0])))
+    shown = ", ".join(f"{s} = {_held(frees[s], v, D, n)}" for s, v in at.items())
+    blocks = tuple(block for s, v in at.items() for block in frees[s].blocks(n, v))
+    return ExactPlan(pins=(Pin(n, blocks, f"D = {n}, {shown} (where left - right fails, exactly)", True),),
+                     unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
+
+
+def _held(free: _Free, value: Fraction, D: Symbol | None = None, n: int | None = None) -> Expr:
+    """The residual's variable as `free` writes it, its own variable at `value` (and D at `n`, if given)."""
+    written = free.written.xreplace({free.variable: Rational(value.numerator, value.denominator)})
+    return written if D is None else written.xreplace({D: n})
+
+
+def _anchors(span: Span) -> tuple[Fraction, ...]:
+    """The values a variable is held at while `_anchored_plan` leaves another free: its span's closed end
+    (a sum of squares' least value), else 0 and 1 when the span holds them, else a point inside it."""
+    if span.direction and span.closed:
+        return (span.start,)
+    inside = tuple(u for u in (Fraction(0), Fraction(1)) if span.holds(u))
+    if not span.direction:
+        return inside
+    u = inside[0] if inside else (span.length / 2 if span.length is not None else Fraction(1))
+    return (span.start + span.direction * u,)
+
+
+def _irrational_root(anchored: Expr, t: Symbol, free: _Free, D: Symbol, n: int) -> Expr:
+    """The value of `t` (exact: ``sqrt(2)``) where the `anchored` residual, at D = `n`, meets 0 at an
+    irrational point of the free variable's span, for the error's text (`decide_with_free` found only such
+    a failure)."""
+    at_n = Poly(anchored.xreplace({t: free.written, D: n}), free.variable)
+    roots = [r for r in dict.fromkeys(at_n.real_roots()) if not r.is_Rational and _in_span(r, free.span)]
+    if not roots:
+        return free.variable
+    root = min(roots, key=lambda r: (bool(r < 0), abs(r)))  # sqrt(2) rather than -sqrt(2)
+    return free.written.xreplace({free.variable: root, D: n})
+
+
+def _in_span(r: Expr, span: Span) -> bool:
+    """The real algebraic number `r` lies in `span` (exact comparisons)."""
+    if not span.direction:
+        return True
+    u = (r - Rational(span.start.numerator, span.start.denominator)) * span.direction
+    if not (u > 0 or (span.closed and u == 0)):
+        return False
+    if span.length is None:
+        return True
+    length = Rational(span.length.numerator, span.length.denominator)
+    return bool(u < length or (span.end_closed and u == length))
 
 
 def _least_variable(t: Symbol, model, D: Symbol, premises: Premises) -> _Free | None:
@@ -250,8 +347,10 @@ def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, mod
     least, upper = allowed
     if upper is not None and upper < least:  # no whole number allowed: the search reports no instance in the premises
         return ExactPlan()
-    tried = {n for n in tried if least <= n and (upper is None or n <= upper)}
-    where = f"the values the search tries ({symbol} = {', '.join(map(str, sorted(tried)))})"
+    allowed_tried = {n for n in tried if least <= n and (upper is None or n <= upper)}
+    where = f"the values the search tries ({symbol} = {', '.join(map(str, sorted(allowed_tried or tried)))}" + (
+        "" if allowed_tried else ", none of which the premises allow") + ")"  # red team rt19: "(n = )"
+    tried = allowed_tried
     found = first_failure(residual, symbol, rel, least)
     if found is not None and found.D is not None and upper is not None and found.D > upper:
         found = replace(found, D=None)
