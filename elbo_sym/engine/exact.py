@@ -141,6 +141,7 @@ def _joint_plan(residual: Expr, rel: str, D: Symbol | None, wholes: dict[Symbol,
     with no failure found there, the step is an `error`, since a failure at values the search does
     not try cannot be ruled out -- never `checked`."""
     pins: list[Pin] = []
+    inner_reasons: list[str] = []  # what the decisions with a whole number held could not settle
     for n, least in wholes.items():
         held = residual.xreplace({n: least})
         rest = {s: v for s, v in wholes.items() if s != n and s in held.free_symbols}
@@ -152,17 +153,26 @@ def _joint_plan(residual: Expr, rel: str, D: Symbol | None, wholes: dict[Symbol,
                 inner = _whole_number_plan(held, rel, other, other_least, model, premises)
             else:
                 continue
-        except UnfoldError:
-            continue  # its failure lies beyond the search: the error below stands
+        except UnfoldError as error:
+            inner_reasons.append(f"with {n} = {least}: {error}")  # a failure beyond the search
+            continue
+        if inner.unreached is not None:
+            inner_reasons.append(f"with {n} = {least}: {inner.unreached}")
+        elif inner.proof is not None:
+            inner_reasons.append(f"with {n} = {least} it holds for every value of the rest (exactly)")
+        elif not inner.pins and not inner.first:
+            inner_reasons.append(f"with {n} = {least} the rest is not decided exactly either")
         block = ((n.name, (Fraction(least),)),)
         pins += [Pin(d, block, f"D = {d}, {n} = {least} (where left - right fails, exactly)") for d in inner.first]
         pins += [Pin(pin.D, block + pin.blocks, f"{n} = {least}, {pin.where}", pin.renames) for pin in inner.pins]
     names = " and ".join([*(["D"] if D is not None and D in residual.free_symbols else []), *map(str, wholes)])
     held_at = ", then ".join(f"{n} = {least}" for n, least in wholes.items())
+    settled = ("; ".join(inner_reasons) if inner_reasons  # red team rt22: say what each held value settled
+               else f"held at {held_at}, the values the rest's decision named did not fail")
     return ExactPlan(pins=tuple(pins)[:MAX_PINNED_VALUES],
                      unreached=f"left - right = {residual} depends on {names} together, which the exact decisions "
-                               f"cover only one at a time (held at {held_at}, the rest decided: no failure), and "
-                               "the search found none where it looked: not decided for every value")
+                               f"cover only one at a time ({settled}), and the search found no failure where it "
+                               "looked: not decided for every value")
 
 
 def _dimension_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises) -> ExactPlan:
