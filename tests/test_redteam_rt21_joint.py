@@ -62,9 +62,18 @@ def test_undecided_together_is_an_error_never_checked(start, D, wholes):
 
 def test_the_error_says_what_holding_a_whole_number_settled():
     """Red team rt22: the reason said "the rest decided: no failure" when, with n held, the step fails
-    at a D beyond the search (D = 100) or the rest is not decided exactly."""
+    at a D beyond the search (D = 100); it says what each held value settled."""
     beyond = check_file(loads(_file("(D - 100)**2 + (n - 1)**2", ">=", "1/2"), "d4.toml")).steps[0]
     assert beyond.verdict == "error" and "fail at D = 100" in beyond.reason and "the rest decided" not in beyond.reason
-    undecided = check_file(loads(_file("Sum((mu_d - n)**2, (d, 1, D)) + (D - 20)**2 + (n - 1)**2", ">", "0"),
-                                 "c5.toml")).steps[0]
-    assert undecided.verdict == "error" and "not decided exactly" in undecided.reason
+    true = check_file(loads(_file("(D - 20)**2 + (n - 1)**2 + 1", ">=", "1/2"), "true.toml")).steps[0]
+    assert true.verdict == "error" and "with n = 1 it holds for every value of the rest (exactly)" in true.reason
+
+
+def test_d_n_and_two_sums_of_one_parameter_are_refuted():
+    """rt22's c5, false at n = 1, D = 20, every mu_d = 1: with n held, the equal-dimensions plan finds it."""
+    report = check_file(loads(_file("Sum((mu_d - n)**2, (d, 1, D)) + (D - 20)**2 + (n - 1)**2", ">", "0"),
+                              "c5.toml"))
+    step = report.steps[0]
+    assert step.verdict == "refuted", step.reason
+    values = dict(step.counterexample.values)
+    assert _value(step, "n") == 1 and all(Rational(values[f"mu{j}"][0]) == 1 for j in range(1, 21))

@@ -1,0 +1,47 @@
+"""Red team rt22 (session 13): ``Sum((mu_d - 1)**2, (d, 1, D)) + (D - 20)**2 > 0`` is false at D = 20 with
+every mu_d = 1, but its canonical form holds two sums of one parameter (``Sum(mu_d**2)``,
+``Sum(mu_d)``), which no exact decision read: `checked`, exit 0 with ``accept = "checked"``.
+engine.exact's equal-dimensions plan sets every dimension's value to one v (each sum is then D times
+its body at v) and decides D and v exactly: a rational failing point is refuted at an exact instance,
+an irrational one is an error naming the failure; finding none leaves the usual plan (a true twin
+stays `checked`)."""
+
+from __future__ import annotations
+
+import pytest
+from sympy import Rational
+
+from elbo_sym.engine.derivation import loads
+from elbo_sym.report.build import check_file
+
+
+def _any_d(start: str, rel: str = ">", expr: str = "0") -> str:
+    return (f'title = "rt22"\nmodel = "gaussian"\nD = "any"\nstart = "{start}"\n\n'
+            f'[[step]]\nrel = "{rel}"\nexpr = "{expr}"\nrule = "algebra"\nwhy = "x"\naccept = "checked"\n')
+
+
+@pytest.mark.parametrize(("start", "name", "value"), [
+    ("Sum((mu_d - 1)**2, (d, 1, D)) + (D - 20)**2", "mu", 1),
+    ("Sum((sigma_d - 1)**2, (d, 1, D)) + (D - 20)**2", "sigma", 1),
+    ("Sum((w_d + 3)**2, (d, 1, D)) + (D - 15)**2", "w", -3),
+])
+def test_two_sums_of_one_parameter_are_refuted_with_every_dimension_equal(start, name, value):
+    report = check_file(loads(_any_d(start), "c7.toml"))
+    step = report.steps[0]
+    assert step.verdict == "refuted", step.reason  # before: checked, exit 0 with accept
+    values = dict(step.counterexample.values)
+    D = max(int(k[len("sigma"):]) for k in values if k.startswith("sigma"))
+    assert D in (15, 20) and all(Rational(values[f"{name}{j}"][0]) == value for j in range(1, D + 1))
+    assert not report.ok
+
+
+def test_an_irrational_equal_value_is_an_error_naming_the_failure():
+    report = check_file(loads(_any_d("Sum((mu_d**2 - 2)**2, (d, 1, D)) + (D - 9)**2"), "irr.toml"))
+    step = report.steps[0]
+    assert step.verdict == "error", step.reason  # never checked
+    assert "fail at D = 9" in step.reason and "irrational" in step.reason
+
+
+def test_a_true_twin_is_not_refuted():
+    report = check_file(loads(_any_d("Sum((mu_d - 1)**2, (d, 1, D)) + (D - 20)**2 + 1"), "twin.toml"))
+    assert report.steps[0].verdict in ("checked", "proved"), report.steps[0].reason
