@@ -45,3 +45,31 @@ def test_an_irrational_equal_value_is_an_error_naming_the_failure():
 def test_a_true_twin_is_not_refuted():
     report = check_file(loads(_any_d("Sum((mu_d - 1)**2, (d, 1, D)) + (D - 20)**2 + 1"), "twin.toml"))
     assert report.steps[0].verdict in ("checked", "proved"), report.steps[0].reason
+
+
+@pytest.mark.parametrize("start", [
+    "(Sum(mu_d**4, (d, 1, D)) - D)**2 + (D - 20)**2",  # rt23: one sum whose body is not c*p or c*p**2
+    "(Sum(sigma_d**3, (d, 1, D)) - D)**2 + (D - 20)**2",
+])
+def test_a_single_sum_of_a_higher_power_is_refuted_with_every_dimension_equal(start):
+    step = check_file(loads(_any_d(start), "e04.toml")).steps[0]
+    assert step.verdict == "refuted", step.reason  # before: checked, exit 0 with accept
+    assert "sigma20" in dict(step.counterexample.values)
+
+
+def test_too_large_to_decide_with_equal_values_is_an_error_never_checked():
+    """rt23: past the exact decision's degree cap the plan gave up silently and the step was checked."""
+    step = check_file(loads(_any_d("Sum((mu_d - 1)**10, (d, 1, D)) + (D - 20)**2"), "b01.toml")).steps[0]
+    assert step.verdict == "error" and "not decided exactly with every mu_d equal" in step.reason
+
+
+def test_a_failure_beyond_the_search_with_equal_values_lets_the_search_refute_first():
+    """rt23: the D = 100 error was raised before the search, which refutes the step at D = 2."""
+    start = "Sum((mu_d - 1)**2, (d, 1, D)) + (D - 100)**2 - D*Sum(mu_d**2, (d, 1, D)) + Sum(mu_d, (d, 1, D))**2"
+    assert check_file(loads(_any_d(start), "f01.toml")).steps[0].verdict == "refuted"
+
+
+def test_equal_values_that_cancel_the_sums_leave_the_usual_plan():
+    """Cauchy-Schwarz: D*Sum(mu_d**2) - Sum(mu_d)**2 is 0 with equal values; a true step stays checked."""
+    start = "D*Sum(mu_d**2, (d, 1, D)) - Sum(mu_d, (d, 1, D))**2 + (D - 5)**2 + 1"
+    assert check_file(loads(_any_d(start), "a04.toml")).steps[0].verdict == "checked"

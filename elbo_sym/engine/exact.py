@@ -200,8 +200,8 @@ def _dimension_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premis
     if anchored is not None:
         return anchored
     equal = _equal_dimensions_plan(residual, rel, D, model, premises, beyond)
-    if equal is not None:
-        return equal
+    if equal is not None and equal.pins:
+        return equal  # a failure with every dimension equal, pinned
     wanted = factor_sign_changes(residual, D)
     # a D beyond the usual ones gets the quick pass and the point where every variable is 0, not the
     # usual ones' boundary instances and minimiser (seconds each at 40 dimensions), so it does not
@@ -210,12 +210,14 @@ def _dimension_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premis
     why = "where a part of left - right in D alone vanishes or changes sign"
     zero = tuple(Pin(n, blocks, f"D = {n}, {what} ({why})", True)
                  for n in far for blocks, what in [_zero_point(residual, n, model)] if blocks)
+    unreached = _undecided(residual, D, model, wanted, lambda n: n <= max(GAUSSIAN_ANY_D),
+                           f"the dimensions the counterexample search builds in full (D = "
+                           f"{', '.join(map(str, GAUSSIAN_ANY_D))}; beyond, up to {MAX_SEARCH_D}, "
+                           "only examples, special cases, random instances and every variable at 0)")
+    if unreached is None and equal is not None:
+        unreached = equal.unreached  # equal values fail beyond the search, irrationally, or undecided
     return ExactPlan(after=tuple(n for n in wanted if n <= max(GAUSSIAN_ANY_D)),
-                      pins=tuple(Pin(n, (), f"D = {n} ({why})") for n in far) + zero,
-                      unreached=_undecided(residual, D, model, wanted, lambda n: n <= max(GAUSSIAN_ANY_D),
-                                           f"the dimensions the counterexample search builds in full (D = "
-                                           f"{', '.join(map(str, GAUSSIAN_ANY_D))}; beyond, up to {MAX_SEARCH_D}, "
-                                           "only examples, special cases, random instances and every variable at 0)"))
+                      pins=tuple(Pin(n, (), f"D = {n} ({why})") for n in far) + zero, unreached=unreached)
 
 
 def _least_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises, beyond: str) -> ExactPlan | None:
@@ -311,18 +313,20 @@ def _anchored_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premise
 
 def _equal_dimensions_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises,
                            beyond: str) -> ExactPlan | None:
-    """`exact_plan` when left - right holds two or more sums over the dimensions of one parameter
-    (``Sum(mu_d**2)`` and ``Sum(mu_d)``, as the canonical form writes ``Sum((mu_d - 1)**2)``) and nothing
+    """`exact_plan` when left - right holds sums over the dimensions of one parameter only (``Sum(mu_d**2)``
+    and ``Sum(mu_d)``, as the canonical form writes ``Sum((mu_d - 1)**2)``; ``Sum(mu_d**4)``) and nothing
     else but D, and the other plans gave up: with every dimension's value equal to one v, each sum is
     D times its body at v, and `dimensions.decide_with_free` decides exactly, in D and v, where the
     step first fails (red team rt22: ``Sum((mu_d - 1)**2) + (D - 20)**2 > 0``, false at D = 20, every
     mu_d = 1, was `checked`, exit 0 with accept).  It only names a failure -- pinned for the search's
-    judge, or an error at an irrational v -- and None (finding none proves nothing) leaves the usual plan."""
+    judge, or an error at an irrational v or beyond the search -- or, when the equal-values difference
+    is too large or not a polynomial, an error (rt23: never `checked` on a shape it reads); None (no
+    failure with equal values proves nothing, or equal values cancel the sums) leaves the usual plan."""
     from elbo_sym.engine.models.gaussian import PER_DIMENSION  # here: a cold check imports no other family
 
     others = residual.free_symbols - {D}
     bodies = {t: model.sum_body(t) for t in others}
-    if rel not in FLIPPED or premises != () or len(others) < 2 or any(b is None for b in bodies.values()):
+    if rel not in FLIPPED or premises != () or not others or any(b is None for b in bodies.values()):
         return None
     used = {s for body in bodies.values() for s in body.free_symbols}
     shared = [name for name in PER_DIMENSION if model.params[name] in used]
@@ -332,13 +336,18 @@ def _equal_dimensions_plan(residual: Expr, rel: str, D: Symbol, model, premises:
     v = Symbol("v#", positive=True) if name == "sigma_d" else Symbol("v#", real=True)
     span = Span(1, Fraction(0), False) if name == "sigma_d" else Span()
     equal = expand(residual.xreplace({t: D * body.xreplace({p: v}) for t, body in bodies.items()}))
+    if v not in equal.free_symbols:
+        return None  # equal values cancel the sums (Cauchy-Schwarz: D*Sum(mu_d**2) - Sum(mu_d)**2): the usual plan
     decision = decide_with_free(equal, D, v, span, rel)
-    if decision is None or decision.D is None:
+    if decision is None:  # too large or not a polynomial (red team rt23: Sum((mu_d - 1)**10) + (D - 20)**2 > 0)
+        return ExactPlan(unreached=f"left - right = {residual} is not decided exactly with every {name} equal, "
+                                   "and the search found no failure where it looked")
+    if decision.D is None:
         return None
     n = decision.D
     fails = f"left - right = {residual} makes the relation fail at D = {n} (exactly)"
-    if n > MAX_SEARCH_D:
-        raise UnfoldError(f"{fails}, {beyond}")
+    if n > MAX_SEARCH_D:  # the search still runs first: it may fail at a smaller D (red team rt23)
+        return ExactPlan(unreached=f"{fails}, with every {name} equal, {beyond}")
     if decision.t is None:
         return ExactPlan(unreached=f"{fails}, with every {name} equal to an irrational value, where no exact "
                                    "instance is built, and no instance the search built refuted it")
