@@ -285,3 +285,17 @@ def checked_report() -> Callable[[str | Path], DerivationReport]:
         return memo[key]
 
     return check
+
+
+@pytest.fixture
+def short_tmp():
+    """A fresh folder with a short path (/tmp/es-XXXXXXXX), for a test that writes a path into a text
+    with a length limit (a title, a word of prose): tmp_path's length grows with pytest's run counter
+    (/tmp/pytest-of-root/pytest-1002/popen-gw0/...), and a word past 80 characters is refused."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="es-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

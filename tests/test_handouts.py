@@ -314,8 +314,8 @@ def test_flashcards_fronts_then_mirrored_backs(built) -> None:
 
 
 @pytest.mark.usefixtures("requires_latex")
-def test_hostile_title_and_why_print_literally(tmp_path: Path) -> None:
-    pwned = tmp_path / "pwned"
+def test_hostile_title_and_why_print_literally(tmp_path: Path, short_tmp: Path) -> None:
+    pwned = short_tmp / "pwned"  # a short path: the words of `why` may hold 80 characters
     hostile = (f"\\input{{/etc/passwd}} \\write18{{touch {pwned}}} \\immediate\\write18{{touch {pwned}2}} "
                f"specials: {' '.join(SPECIALS)}")
 

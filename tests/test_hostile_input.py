@@ -142,8 +142,8 @@ def test_code_payload_in_an_expression_is_refused_and_never_runs(tmp_path, capsy
 
 
 @pytest.mark.parametrize("where", ["start", "claim", "assume", "expect-key", "expect-value", "prior", "title"])
-def test_code_payload_anywhere_in_the_file_never_runs(tmp_path, capsys, spies, where):
-    marker = tmp_path / "PWNED"
+def test_code_payload_anywhere_in_the_file_never_runs(tmp_path, short_tmp, capsys, spies, where):
+    marker = short_tmp / "PWNED"  # a short path: a title's words may hold 80 characters
     payload = f"__import__('os').system('touch {marker}')"
     example = ('\n[[example]]\nprior = ["3/4", "1/4"]\nlikelihood = ["1/5", "3/5"]\nq = ["1/2", "1/2"]\n'
                '\n[example.expect]\n"log(p(x))" = "log(3/10)"\n')
