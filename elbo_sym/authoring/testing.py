@@ -319,20 +319,17 @@ def assert_refuted(path, step: int | None = None, budget: float = DEFAULT_BUDGET
     raise _called_from(DerivationNotRefuted(_not_refuted(report, head), report), "assert_refuted")
 
 
-_NO_RELATION = "the chain establishes no relation"
-_CHAIN_SHOWS = "the chain shows "
-_BUT_NOT_THE_CLAIM = (", which is not about the claim's two sides", ", which does not give the claim's ")
-
-
 def chain_misses_claim(claim_reason: str) -> bool:
     """Whether a claim that is not established was compared with the chain in full and the chain
     does not give it (elbo_sym.engine.check's `_claim` words): mixed >= and <= steps, a chain about
     other expressions, or a relation weaker than the claim's.  Every other reason -- a budget
     spent, a comparison that failed, a claim not shown to be defined -- decides nothing, so it is
     never evidence that the derivation is wrong (red team rt17: a true file "refuted" by its clock)."""
-    if claim_reason == _NO_RELATION:
+    from elbo_sym.engine.check import CLAIM_CHAIN_SHOWS, CLAIM_NO_RELATION, CLAIM_NOT_GIVEN  # the engine's own words
+
+    if claim_reason == CLAIM_NO_RELATION:
         return True
-    return claim_reason.startswith(_CHAIN_SHOWS) and any(part in claim_reason for part in _BUT_NOT_THE_CLAIM)
+    return claim_reason.startswith(CLAIM_CHAIN_SHOWS) and any(part in claim_reason for part in CLAIM_NOT_GIVEN)
 
 
 def _not_refuted(report, head: str) -> str:

@@ -1374,10 +1374,18 @@ def _teaching_claim_problem(derivation: Derivation, model: Model, budget: float)
     return _problem_within_budget(check, budget, "that the claim is defined")
 
 
+CLAIM_NO_RELATION = "the chain establishes no relation"
+CLAIM_CHAIN_SHOWS = "the chain shows "
+CLAIM_NOT_GIVEN = (", which is not about the claim's two sides", ", which does not give the claim's ")
+"""The words of `_claim` when the chain, compared with the claim in full, does not give it (mixed
+>= and <= steps; a chain about other expressions; a weaker relation): what
+elbo_sym.authoring.testing.chain_misses_claim reads as a refutation, every other reason deciding nothing."""
+
+
 def _claim(derivation: Derivation, relation: str | None, model: Model,
            results: list[StepResult], budget: float, message: str) -> tuple[bool, str]:
     if relation is None:
-        return False, "the chain establishes no relation"
+        return False, CLAIM_NO_RELATION
     failing = [r for r in results if not r.passes]
     if failing:
         first = failing[0]
@@ -1422,9 +1430,9 @@ def _claim(derivation: Derivation, relation: str | None, model: Model,
         return False, f"could not compare the claim with the chain: {error_text(error)}"
     have = relation if same else _FLIP[relation] if flipped else None
     if have is None:
-        return False, f"the chain shows {chain_text}, which is not about the claim's two sides"
+        return False, f"{CLAIM_CHAIN_SHOWS}{chain_text}{CLAIM_NOT_GIVEN[0]}"
     if not implies(have, claim.rel):
-        return False, f"the chain shows {chain_text}, which does not give the claim's '{claim.rel}'"
+        return False, f"{CLAIM_CHAIN_SHOWS}{chain_text}{CLAIM_NOT_GIVEN[1]}'{claim.rel}'"
     return True, f"claim {kind}: the chain shows {chain_text}"
 
 
