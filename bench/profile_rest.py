@@ -16,7 +16,15 @@ and the garbage collector's passes (`gc.callbacks`), which run inside the phases
 It also lists the files that cost most.  Figures are CPU seconds of one process (the machine's other
 jobs hardly move them, but each run still differs by a few per cent: compare medians of runs).
 
-    python bench/profile_rest.py [--top 12] [--cprofile OUT.prof] [PATHS...]
+The phases above count each call's whole time where it is first entered: "the rules" holds the
+unfoldings and canonical forms a rule asks for first.  `--sample` also samples the rest's CPU time
+(a CPU-time timer signal, ITIMER_VIRTUAL: the budgets' own alarm is ITIMER_PROF; samples inside
+the second opinion left out) and charges each sample three ways: to every group of the engine on its
+stack (`GROUPS`: the canonical forms and the unfoldings wherever they are asked for), to the
+innermost function of elbo_sym (what the engine itself does, SymPy's work below it included), and
+to the innermost function of all (SymPy's).
+
+    python bench/profile_rest.py [--top 12] [--cprofile OUT.prof] [--sample] [PATHS...]
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import argparse
 import gc
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,6 +54,23 @@ PHASES = (
     ("the second opinion", "elbo_sym.engine.check", "_second_opinion"),
 )
 """(phase, module, function): the functions whose CPU time each phase adds up."""
+GROUPS = (
+    ("canonical forms", r"engine/canonical\.py:_canonical$"),
+    ("unfoldings (the models' unfold, latent sums, expectations)",
+     r"engine/models/\w+\.py:(unfold|unfold_pointwise|latent_sum|expectation)$"),
+    ("definedness obligations", r"engine/check\.py:_obligations_of$"),
+    ("reading and parsing", r"engine/derivation\.py:loads$"),
+    ("examples re-decided on proved steps", r"engine/check\.py:_examples_agree$"),
+    ("the report (printing)", r"report/build\.py:report_of$"),
+    ("expanding (`bounded_expand`, the Gaussian moments' `expanded_terms`)",
+     r"engine/(canonical\.py:bounded_expand|models/gaussian\.py:expanded_terms)$"),
+    ("sparse polynomials (`engine.sparse`)", r"engine/sparse\.py:"),
+    ("the one printer (`to_text`, `to_latex`)", r"engine/notation\.py:to_(text|latex)$"),
+)
+"""(group, pattern): `--sample` charges a sample to each group whose pattern matches a function of elbo_sym
+on its stack ("path under elbo_sym/:function"); groups overlap (an expansion inside a canonical form)."""
+SAMPLE_SECONDS = 0.001
+"""The sampler's interval in CPU seconds (the kernel may deliver its signal less often: counts are shares)."""
 
 
 def _wrapped(function, phase: str, spent: dict[str, float], depth: list[int]):
@@ -61,11 +87,55 @@ def _wrapped(function, phase: str, spent: dict[str, float], depth: list[int]):
     return timed
 
 
+class _Sampler:
+    """Counts CPU-time samples of the checking thread by group, innermost elbo_sym function and innermost
+    function; samples whose stack holds the second opinion are not the rest's and are dropped."""
+
+    def __init__(self) -> None:
+        import re
+
+        self.groups = [(name, re.compile(pattern)) for name, pattern in GROUPS]
+        self.by_group: Counter = Counter()
+        self.engine: Counter = Counter()
+        self.leaf: Counter = Counter()
+        self.samples = 0
+
+    def __call__(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
+        leaf = f"{Path(frame.f_code.co_filename).name}:{frame.f_code.co_name}"
+        stack = []
+        while frame is not None:
+            path = frame.f_code.co_filename.replace("\\", "/")
+            if "/elbo_sym/" in path:
+                stack.append(f"{path.rsplit('/elbo_sym/', 1)[1]}:{frame.f_code.co_name}")
+            frame = frame.f_back
+        if any(name == "engine/check.py:_second_opinion" for name in stack):
+            return
+        self.samples += 1
+        self.leaf[leaf] += 1
+        self.engine[stack[0] if stack else "(outside elbo_sym)"] += 1
+        for group, pattern in self.groups:
+            if any(pattern.search(name) for name in stack):
+                self.by_group[group] += 1
+
+    def print(self, top: int) -> None:
+        n = max(1, self.samples)
+        print(f"\n{self.samples} samples of the rest (the second opinion's left out); a sample counts in every "
+              f"group on its stack:")
+        for group, count in self.by_group.most_common():
+            print(f"{100 * count / n:6.1f}%  {group}")
+        for title, counts in (("innermost function of elbo_sym", self.engine), ("innermost function", self.leaf)):
+            print(f"\nby {title} (the top {top}):")
+            for name, count in counts.most_common(top):
+                print(f"{100 * count / n:6.1f}%  {name}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", help="files or folders (default: every folder of derivations/)")
     parser.add_argument("--top", type=int, default=12, help="files listed (default 12)")
     parser.add_argument("--cprofile", type=Path, help="also write a cProfile of the loop here (slower)")
+    parser.add_argument("--sample", action="store_true",
+                        help="also sample the rest's CPU time by group and function (ITIMER_VIRTUAL)")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(REPO))
@@ -98,6 +168,13 @@ def main(argv: list[str] | None = None) -> int:
 
         profile = cProfile.Profile()
         profile.enable()
+    sampler = None
+    if args.sample:
+        import signal
+
+        sampler = _Sampler()
+        signal.signal(signal.SIGVTALRM, sampler)
+        signal.setitimer(signal.ITIMER_VIRTUAL, SAMPLE_SECONDS, SAMPLE_SECONDS)
     gc.callbacks.append(collector)
     per_file = []
     started = time.process_time()
@@ -108,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         per_file.append((time.process_time() - file_started, str(path)))
     total = time.process_time() - started
     gc.callbacks.remove(collector)
+    if sampler is not None:
+        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
     if profile is not None:
         profile.disable()
         profile.dump_stats(args.cprofile)
@@ -125,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nthe {args.top} files that cost most (CPU s, second opinion included):")
         for seconds, name in sorted(per_file, reverse=True)[:args.top]:
             print(f"{seconds:7.3f}  {name}")
+    if sampler is not None:
+        sampler.print(args.top)
     return 0
 
 

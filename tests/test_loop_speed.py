@@ -551,6 +551,44 @@ def test_the_outcome_diff_sees_every_kind_of_change():
     assert "budgeted" not in line
 
 
+def _bench(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_rest_sampler_charges_groups_and_drops_the_second_opinion():
+    """bench/profile_rest.py --sample: a sample counts in every group on its stack and at its innermost
+    function of elbo_sym; one taken inside the second opinion is not the rest's."""
+    sampler = _bench("profile_rest")._Sampler()
+
+    def frame_in(*functions: str):
+        """The frame of a call chain through functions named "path under elbo_sym/:name", outermost first."""
+        source = "import sys\ndef call(inner):\n    return inner()\n"
+        chain = lambda: sys._getframe()  # noqa: E731 - the innermost frame, outside elbo_sym
+        for function in reversed(functions):
+            path, name = function.split(":")
+            scope: dict = {"sys": sys}
+            exec(compile(source.replace("call", name), f"/x/elbo_sym/{path}", "exec"), scope)
+            chain = (lambda f, inner: lambda: f(inner))(scope[name], chain)
+        return chain()
+
+    sampler(0, frame_in("engine/check.py:check_step", "engine/canonical.py:_canonical",
+                        "engine/canonical.py:bounded_expand"))
+    sampler(0, frame_in("engine/check.py:check_step", "engine/models/gaussian.py:unfold"))
+    sampler(0, frame_in("engine/check.py:_second_opinion", "engine/canonical.py:_canonical"))
+    assert sampler.samples == 2
+    assert sampler.by_group["canonical forms"] == 1
+    assert sampler.by_group["unfoldings (the models' unfold, latent sums, expectations)"] == 1
+    assert sampler.by_group["expanding (`bounded_expand`, the Gaussian moments' `expanded_terms`)"] == 1
+    assert sampler.engine == {"engine/canonical.py:bounded_expand": 1, "engine/models/gaussian.py:unfold": 1}
+    assert sum(sampler.leaf.values()) == 2
+
+
 _SETTINGS = ("import gc, json, os, sys; print(json.dumps([__import__('sympy.core.cache').core.cache.SYMPY_CACHE_SIZE "
              "if 'sympy' in sys.modules else None, gc.get_threshold()[0], os.environ.get('SYMPY_CACHE_SIZE')]))")
 
