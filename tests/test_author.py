@@ -359,7 +359,7 @@ def test_candidates_try_the_smallest_edit_first():
      ("flip the sign of the term KL(q(z), p(z))", ("expr",), "E(q, log(p(x | z))) - KL(q(z), p(z))")),
     # a sign: the fraction inside the log
     (GAP, 'expr = "Sum(q(z) * log(q(z) / p(z | x)), z)"', 'expr = "Sum(q(z) * log(p(z | x) / q(z)), z)"',
-     ("turn the fraction inside log(p(z | x) / q(z)) upside down", ("expr",),
+     ("turn the fraction inside log(p(z | x)/q(z)) upside down", ("expr",),  # the formula as the printer writes it
       "Sum(q(z) * log(q(z) / p(z | x)), z)")),
     # the inequality's direction
     (JENSEN, 'rel = ">="', 'rel = "<="', ("reverse the inequality", ("rel",), None)),

@@ -23,6 +23,7 @@ from elbo_sym.engine.repair import (
     _with_authored_repairs,
     candidates,
     check_with_suggestions,
+    plain,
     term_additions,
 )
 from elbo_sym.report.build import check_file
@@ -160,7 +161,7 @@ def test_swapped_conditional_is_turned_round():
 
 
 def test_missing_terms_come_from_the_neighbours_and_the_lessons_quantities():
-    edits = dict(term_additions("E(q, log(p(x | z)))", ("ELBO(q) - H(q)",)))
+    edits = {plain(wording): text for wording, text in term_additions("E(q, log(p(x | z)))", ("ELBO(q) - H(q)",))}
     assert edits["add the missing term H(q)"] == "E(q, log(p(x | z))) + H(q)"
     assert edits["add the missing term -KL(q(z), p(z | x))"] == "E(q, log(p(x | z))) - KL(q(z), p(z | x))"
     assert not any("E(q, log(p(x | z)))" in d for d in edits)  # a term it has is not added again

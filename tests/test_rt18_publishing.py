@@ -21,15 +21,12 @@ from sympy import log
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import load, loads
 from elbo_sym.engine.models.base import Instance
-from elbo_sym.engine.notation import to_text
 from elbo_sym.lesson.examples import worked_example
-from elbo_sym.limits import MAX_INLINE_REPAIR_CHARS, MAX_WORD_CHARS
+from elbo_sym.limits import MAX_WORD_CHARS
 from elbo_sym.numbers.exact import LogNumber, from_sympy, log_of
 from elbo_sym.publish.handouts import (
     derivations_handout,
     mistakes_handout,
-    repair_pieces,
-    repair_sentence,
     worked_example_handout,
     write_handouts,
 )
@@ -249,22 +246,6 @@ def test_wrapped_exact_values_keep_their_lines_apart(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------- F5: the repair sentence's formulas
-
-
-def test_a_repair_sentence_typesets_the_terms_it_names() -> None:
-    text = "Drop the term alpha*betaa*gamma (the intended correction, checked); rule: algebra."
-    assert repair_sentence(text) == (r"Drop the term \(\alpha \, \mathit{betaa} \, \gamma\) "
-                                     "(the intended correction, checked); rule: algebra.")
-    pieces = repair_pieces("Write p(z | x) instead of p(z) (occurrence 1 of 2) (checked); rule: bayes.")
-    assert pieces is not None and [to_text(p) for p in pieces if not isinstance(p, str)] == ["p(z | x)", "p(z)"]
-    assert pieces[-1] == " (occurrence 1 of 2) (checked); rule: bayes."
-    # a sentence naming no formula, or one that does not parse, stays text (escaped)
-    assert repair_sentence("Swap the two arguments of KL (checked); rule: definition.") == \
-        "Swap the two arguments of KL (checked); rule: definition."
-    assert repair_sentence("Drop the term a$b (checked).") == r"Drop the term a\$b (checked)."
-    # a formula too long to sit in the line (nowhere to break in a product) stays text too
-    product = "*".join(f"(D - {n})" for n in range(1, 14))
-    assert len(product) > MAX_INLINE_REPAIR_CHARS and repair_pieces(f"Drop the term {product} (checked).") is None
 
 
 def test_the_solutions_print_the_repair_as_math_on_the_page_and_the_sheet() -> None:

@@ -133,9 +133,13 @@ class Verdict(str, Enum):
 
 @dataclass(frozen=True)
 class Suggestion:
-    """A repair that makes the step ``proved``: what changed and the step as edited."""
+    """A repair that makes the step ``proved``: what it does, what changed and the step as edited."""
 
-    description: str
+    pieces: tuple[str | Expr, ...]
+    """What the repair does, as words and the formulas it names -- each formula the expression
+    parsed from the step's text with the file's names (as the checker parses it), printed by the
+    one printer: ("drop the term ", alpha*beta). A renderer typesets them from the report's pieces
+    and never re-parses the sentence (:attr:`description`)."""
     rel: str
     expr: str
     rule: str
@@ -148,6 +152,11 @@ class Suggestion:
     """The file's own ``repair = "..."`` (checked like a generated one), not a generated suggestion."""
     expr_latex: str = ""
     """The printer's LaTeX of the expression the checker parsed and proved (never re-parsed from `expr`)."""
+
+    @property
+    def description(self) -> str:
+        """The pieces as one sentence, each formula in the printer's text: "drop the term alpha*beta"."""
+        return "".join(p if isinstance(p, str) else to_text(p) for p in self.pieces)
 
     def describe(self) -> str:
         """One line, e.g. ``swap the two arguments of KL: expr = "KL(q(z), p(z | x))"``."""

@@ -23,7 +23,10 @@ Edits are made on the author's *text* (positions from Python's ``ast``), so the
 suggestion shows exactly what to type.  Every candidate is re-parsed and re-checked by
 the same rules and checker as the original step; only a candidate whose verdict is
 ``proved`` is ever suggested, and the smallest such edit wins.  A suggestion is a
-suggestion: it is labelled as one and never changes any verdict.
+suggestion: it is labelled as one and never changes any verdict.  What a repair does is
+kept as words and the formulas it names (:class:`Named`); a suggestion carries each formula
+parsed with the file's names, as the checker parses the step, so that every renderer prints it
+through the one printer and none re-parses a sentence.
 
 A teaching file may state its intended correction, ``repair = "..."`` on the wrong step
 (:func:`check_authored_repairs`): it is checked like any candidate -- the repaired step
@@ -77,15 +80,58 @@ _NON_STRICT = {">": ">=", "<": "<="}
 
 
 @dataclass(frozen=True)
+class Named:
+    """A formula a repair names, as the author's text ("p(z | x)", "alpha*beta"): parsed with the
+    file's names once the repair is suggested (:func:`checked_pieces`), never guessed from a sentence."""
+
+    text: str
+
+
+Wording = tuple[str | Named, ...]
+"""What a repair does: words and the formulas it names, ("drop the term ", Named("alpha*beta"))."""
+
+
+def plain(wording: Wording) -> str:
+    """The wording in the author's text: "drop the term alpha*beta" (the search ranks and matches by it)."""
+    return "".join(p if isinstance(p, str) else p.text for p in wording)
+
+
+def checked_pieces(wording: Wording, vocabulary: Vocabulary | None) -> tuple[str | Expr, ...]:
+    """The wording for a :class:`Suggestion`: each formula parsed with the file's names, as the
+    checker parses the step it comes from (a formula that does not parse alone stays its text)."""
+    from elbo_sym.engine.parse import ParseError, parse_expression
+
+    out: list[str | Expr] = []
+    for piece in wording:
+        if isinstance(piece, Named):
+            try:
+                piece = parse_expression(piece.text, vocabulary) if vocabulary is not None else \
+                    parse_expression(piece.text)
+            except (ParseError, ValueError, TypeError, RecursionError):
+                piece = piece.text
+        if piece == "":
+            continue
+        if isinstance(piece, str) and out and isinstance(out[-1], str):
+            out[-1] += piece
+        else:
+            out.append(piece)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
 class Candidate:
     """One edit of a refuted step that the repair search tries (cheapest first)."""
 
-    description: str
+    wording: Wording
     rel: str
     text: str
     rule: str
     cost: int
     order: int
+
+    @property
+    def description(self) -> str:
+        return plain(self.wording)
 
 
 # ---------------------------------------------------------------------------- search
@@ -116,11 +162,12 @@ def suggest(lhs, step: Step, model: Model, examples: tuple[Example, ...] = (),
                                                       ("rule", step.rule, candidate.rule)) if old != new)
             broken = keeps_chain(candidate) if keeps_chain is not None and changes != ("rule",) else None
             if broken is None:
-                return Suggestion(candidate.description, candidate.rel, candidate.text, candidate.rule, changes,
-                                  expr, expr_latex=to_latex(expr))
+                return Suggestion(checked_pieces(candidate.wording, vocabulary), candidate.rel, candidate.text,
+                                  candidate.rule, changes, expr, expr_latex=to_latex(expr))
             if fallback is None:
-                fallback = Suggestion(f"{candidate.description} (but then {broken})", candidate.rel, candidate.text,
-                                      candidate.rule, changes, expr, expr_latex=to_latex(expr))
+                fallback = Suggestion(checked_pieces((*candidate.wording, f" (but then {broken})"), vocabulary),
+                                      candidate.rel, candidate.text, candidate.rule, changes, expr,
+                                      expr_latex=to_latex(expr))
                 fallback_tier = _tier(step, candidate)
     return fallback
 
@@ -219,11 +266,11 @@ def attach_suggestions(derivation: Derivation, model: Model, results: list,
             keeps = _chain_check(derivation, model, results, i)
             context = _context(derivation, i)
             if repaired_previous is not None:
-                unchanged = Candidate("", result.step.rel, result.step.formula.text.strip(), result.step.rule, 0, 0)
+                unchanged = Candidate((), result.step.rel, result.step.formula.text.strip(), result.step.rule, 0, 0)
                 if _proves(repaired_previous, result.step, unchanged, model, derivation.examples, vocabulary):
                     suggestion = Suggestion(
-                        f"no edit needed here: this step holds once step {result.step.index - 1} is repaired "
-                        "as suggested", result.step.rel, result.step.formula.text.strip(), result.step.rule, (),
+                        (f"no edit needed here: this step holds once step {result.step.index - 1} is repaired "
+                         "as suggested",), result.step.rel, result.step.formula.text.strip(), result.step.rule, (),
                         result.step.expr, expr_latex=to_latex(result.step.expr))
                 else:
                     suggestion = suggest(repaired_previous, result.step, model, derivation.examples, budget(), keeps,
@@ -314,10 +361,10 @@ def check_authored_repairs(derivation: Derivation, model: Model, results: list[S
     for i, step in enumerate(steps):
         if step.repair is not None and i in fixed:
             text = step.repair.text.strip()
-            description = _authored_description(step, text, _context(derivation, i))
-            out[i] = replace(results[i], suggestion=Suggestion(description, step.rel, text, step.rule, ("expr",),
-                                                               step.repair.expr, authored=True,
-                                                               expr_latex=to_latex(step.repair.expr)))
+            wording = _authored_wording(step, text, _context(derivation, i))
+            suggestion = Suggestion(checked_pieces(wording, derivation.vocabulary), step.rel, text, step.rule,
+                                    ("expr",), step.repair.expr, authored=True, expr_latex=to_latex(step.repair.expr))
+            out[i] = replace(results[i], suggestion=suggestion)
     return out, []
 
 
@@ -452,13 +499,13 @@ def _quoted(text: str) -> str:
     return f'repair = "{text.strip()}"'
 
 
-def _authored_description(step: Step, text: str, context: tuple[str, ...] = ()) -> str:
+def _authored_wording(step: Step, text: str, context: tuple[str, ...] = ()) -> Wording:
     """What the file's repair does, in the words of the generated repairs when it is one of them."""
     squeezed = "".join(text.split())
     for candidate in candidates(step, context):
         if candidate.rel == step.rel and candidate.rule == step.rule and "".join(candidate.text.split()) == squeezed:
-            return candidate.description
-    return "the intended correction"
+            return candidate.wording
+    return ("the intended correction",)
 
 
 def _chain_check(derivation: Derivation, model: Model, results: list,
@@ -485,7 +532,7 @@ def _chain_check(derivation: Derivation, model: Model, results: list,
             if following.verdict is not Verdict.proved:
                 return None
             nxt = following.step
-            unchanged = Candidate("", nxt.rel, nxt.formula.text.strip(), nxt.rule, 0, 0)
+            unchanged = Candidate((), nxt.rel, nxt.formula.text.strip(), nxt.rule, 0, 0)
             if _proves(expr, nxt, unchanged, model, derivation.examples, derivation.vocabulary):
                 return None
             return f"step {nxt.index} no longer follows"
@@ -554,29 +601,29 @@ def candidates(step: Step, context: tuple[str, ...] = ()) -> list[Candidate]:
     rel, rule = step.rel, step.rule
     out: list[Candidate] = []
 
-    def add(description: str, new_rel: str, new_text: str, new_rule: str, cost: int) -> None:
-        out.append(Candidate(description, new_rel, new_text, new_rule, cost, len(out)))
+    def add(wording: Wording, new_rel: str, new_text: str, new_rule: str, cost: int) -> None:
+        out.append(Candidate(wording, new_rel, new_text, new_rule, cost, len(out)))
 
     # The relation.
     if rel in FLIPPED:
-        add("reverse the inequality", FLIPPED[rel], text, rule, 1)
+        add(("reverse the inequality",), FLIPPED[rel], text, rule, 1)
     if rel in _NON_STRICT:
-        add("use the non-strict inequality", _NON_STRICT[rel], text, rule, 1)
+        add(("use the non-strict inequality",), _NON_STRICT[rel], text, rule, 1)
     # '=' that is really an inequality, and inequalities that are really identities.
     if rel == "=":
         for new_rel in (">=", "<="):
             for new_rule in _INEQUALITY_RULES:
                 if new_rule == rule:
-                    add("the step is an inequality, not an identity", new_rel, text, new_rule, 1)
+                    add(("the step is an inequality, not an identity",), new_rel, text, new_rule, 1)
                 else:
-                    add(f"the step is an inequality by {new_rule}", new_rel, text, new_rule, 2)
+                    add((f"the step is an inequality by {new_rule}",), new_rel, text, new_rule, 2)
     elif rel in ("<", ">"):
-        add("the two sides are equal", "=", text, rule if rule not in _INEQUALITY_RULES else "algebra", 2)
+        add(("the two sides are equal",), "=", text, rule if rule not in _INEQUALITY_RULES else "algebra", 2)
     # The expression (keeping relation and rule); exchanges "throughout" touch several places.
-    for description, edited in expression_edits(text):
-        add(description, rel, edited, rule, 2 if description.endswith("throughout") else 1)
-    for description, edited in term_additions(text, context):
-        add(description, rel, edited, rule, 2)
+    for wording, edited in expression_edits(text):
+        add(wording, rel, edited, rule, 2 if plain(wording).endswith("throughout") else 1)
+    for wording, edited in term_additions(text, context):
+        add(wording, rel, edited, rule, 2)
 
     seen, unique = set(), []
     for c in sorted(out, key=lambda c: (_tier(step, c), c.cost, c.order)):
@@ -588,14 +635,14 @@ def candidates(step: Step, context: tuple[str, ...] = ()) -> list[Candidate]:
     return unique
 
 
-def expression_edits(text: str) -> list[tuple[str, str]]:
-    """(description, edited text) for every single common slip in an expression."""
+def expression_edits(text: str) -> list[tuple[Wording, str]]:
+    """(what the edit does, edited text) for every single common slip in an expression."""
     try:
         tree = ast.parse(text, mode="eval").body
     except (SyntaxError, ValueError, RecursionError):
         return []
     source = _Source(text)
-    edits: list[tuple[str, str]] = []
+    edits: list[tuple[Wording, str]] = []
     edits += _kl_swaps(tree, source)
     edits += _density_swaps(tree, source)
     edits += _conditional_swaps(tree, source)
@@ -604,7 +651,7 @@ def expression_edits(text: str) -> list[tuple[str, str]]:
     edits += _term_drops(tree, source)
     edits += _negations(tree, source)
     edits += _global_swaps(tree, source)
-    return [(d, t) for d, t in edits if t.strip() != text.strip() and not _divergence_of_itself(t)]
+    return [(w, t) for w, t in edits if t.strip() != text.strip() and not _divergence_of_itself(t)]
 
 
 def _divergence_of_itself(text: str) -> bool:
@@ -617,8 +664,8 @@ def _divergence_of_itself(text: str) -> bool:
                for node in ast.walk(tree))
 
 
-def term_additions(text: str, context: tuple[str, ...] = ()) -> list[tuple[str, str]]:
-    """(description, edited text) for a missing term: ``text + T`` and ``text - T`` for each
+def term_additions(text: str, context: tuple[str, ...] = ()) -> list[tuple[Wording, str]]:
+    """(what the edit does, edited text) for a missing term: ``text + T`` and ``text - T`` for each
     top-level term T of the context expressions, then the lesson's standard quantities,
     that the expression does not have already (at most MAX_ADDED_TERMS terms)."""
     try:
@@ -639,10 +686,10 @@ def term_additions(text: str, context: tuple[str, ...] = ()) -> list[tuple[str, 
             key = "".join(term.split())
             if key not in have and key not in {"".join(t.split()) for t in found} and not _is_number(node):
                 found.append(term)
-    edits = []
+    edits: list[tuple[Wording, str]] = []
     for term in found[:MAX_ADDED_TERMS]:
-        edits.append((f"add the missing term {term}", f"{text.strip()} + {term}"))
-        edits.append((f"add the missing term -{term}", f"{text.strip()} - {term}"))
+        edits.append((("add the missing term ", Named(term)), f"{text.strip()} + {term}"))
+        edits.append((("add the missing term ", Named(f"-{term}")), f"{text.strip()} - {term}"))
     return edits
 
 
@@ -650,29 +697,30 @@ def _is_number(node: ast.expr) -> bool:
     return isinstance(node, ast.Constant) or (isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant))
 
 
-def _conditional_swaps(tree: ast.expr, source: _Source) -> list[tuple[str, str]]:
+def _conditional_swaps(tree: ast.expr, source: _Source) -> list[tuple[Wording, str]]:
     """p(a | b) -> p(b | a), one occurrence at a time: the likelihood and the posterior confused."""
-    edits = []
+    edits: list[tuple[Wording, str]] = []
     for node in ast.walk(tree):
         if _is_call(node, "p") and len(node.args) == 1 and not node.keywords:
             arg = node.args[0]
             if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.BitOr) and isinstance(arg.left, ast.Name) \
                     and isinstance(arg.right, ast.Name):
                 old, new = source.of(node), f"p({arg.right.id} | {arg.left.id})"
-                edits.append((f"write {new} instead of {old}", source.splice([(source.span(node), new)])))
+                edits.append((("write ", Named(new), " instead of ", Named(old)),
+                              source.splice([(source.span(node), new)])))
     return edits
 
 
-def _term_drops(tree: ast.expr, source: _Source) -> list[tuple[str, str]]:
+def _term_drops(tree: ast.expr, source: _Source) -> list[tuple[Wording, str]]:
     """Leave out one top-level term: a term too many."""
     terms = _terms(tree)
     if len(terms) < 2:
         return []
     texts = [(sign, _term_text(node, source)) for sign, node in terms]
-    edits = []
+    edits: list[tuple[Wording, str]] = []
     for i, (sign, text) in enumerate(texts):
         shown = text if sign > 0 else f"-{text}"
-        edits.append((f"drop the term {shown}", _join(texts[:i] + texts[i + 1:])))
+        edits.append((("drop the term ", Named(shown)), _join(texts[:i] + texts[i + 1:])))
     return edits
 
 
@@ -709,18 +757,19 @@ class _Source:
         return "".join(out)
 
 
-def _kl_swaps(tree: ast.expr, source: _Source) -> list[tuple[str, str]]:
-    edits = []
+def _kl_swaps(tree: ast.expr, source: _Source) -> list[tuple[Wording, str]]:
+    edits: list[tuple[Wording, str]] = []
     for node in ast.walk(tree):
         if _is_call(node, "KL") and len(node.args) == 2:
             a, b = node.args
             edited = source.splice([(source.span(a), source.of(b)), (source.span(b), source.of(a))])
-            edits.append(("swap the two arguments of KL", edited))
+            edits.append((("swap the two arguments of KL",), edited))
     return edits
 
 
 _DENSITY_TEXT = {"q": "q(z)", "prior": "p(z)", "posterior": "p(z | x)"}
-_DENSITY_NAME = {"q": "q(z)", "prior": "the prior p(z)", "posterior": "the posterior p(z | x)"}
+_DENSITY_NAME: dict[str, Wording] = {"q": (Named("q(z)"),), "prior": ("the prior ", Named("p(z)")),
+                                     "posterior": ("the posterior ", Named("p(z | x)"))}
 _SWAPS = (("q", "prior"), ("q", "posterior"), ("posterior", "prior"))
 
 
@@ -756,41 +805,41 @@ def _density_kind(node: ast.AST) -> str | None:
     return None
 
 
-def _density_swaps(tree: ast.expr, source: _Source) -> list[tuple[str, str]]:
+def _density_swaps(tree: ast.expr, source: _Source) -> list[tuple[Wording, str]]:
     """Replace one occurrence of q(z) / p(z) / p(z | x) by one of the others."""
     occurrences = _densities(tree, source)
-    edits = []
+    edits: list[tuple[Wording, str]] = []
     for a, b in _SWAPS:
         for old, new in ((a, b), (b, a)):
             matching = [span for span, kind in occurrences if kind == old]
             for n, span in enumerate(matching, 1):
                 where = f" (occurrence {n} of {len(matching)})" if len(matching) > 1 else ""
-                edits.append((f"write {_DENSITY_TEXT[new]} instead of {_DENSITY_TEXT[old]}{where}",
+                edits.append((("write ", Named(_DENSITY_TEXT[new]), " instead of ", Named(_DENSITY_TEXT[old]), where),
                               source.splice([(span, _DENSITY_TEXT[new])])))
     return edits
 
 
-def _global_swaps(tree: ast.expr, source: _Source) -> list[tuple[str, str]]:
+def _global_swaps(tree: ast.expr, source: _Source) -> list[tuple[Wording, str]]:
     """Exchange two of q(z), p(z), p(z | x) everywhere (when that touches two or more places)."""
     occurrences = _densities(tree, source)
-    edits = []
+    edits: list[tuple[Wording, str]] = []
     for a, b in _SWAPS:
         touched = [(span, _DENSITY_TEXT[b if kind == a else a]) for span, kind in occurrences if kind in (a, b)]
         if len(touched) >= 2:
-            edits.append((f"exchange {_DENSITY_NAME[a]} and {_DENSITY_NAME[b]} throughout",
+            edits.append((("exchange ", *_DENSITY_NAME[a], " and ", *_DENSITY_NAME[b], " throughout"),
                           source.splice(touched)))
     return edits
 
 
-def _log_fraction_flips(tree: ast.expr, source: _Source) -> list[tuple[str, str]]:
+def _log_fraction_flips(tree: ast.expr, source: _Source) -> list[tuple[Wording, str]]:
     """log(a / b) -> log(b / a): the sign slip inside a KL or an ELBO."""
-    edits = []
+    edits: list[tuple[Wording, str]] = []
     for node in ast.walk(tree):
         if _is_call(node, "log") and len(node.args) == 1:
             arg = node.args[0]
             if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Div):
                 flipped = f"{_operand(arg.right, source)} / {_operand(arg.left, source)}"
-                edits.append((f"turn the fraction inside log({source.of(arg)}) upside down",
+                edits.append((("turn the fraction inside ", Named(f"log({source.of(arg)})"), " upside down"),
                               source.splice([(source.span(arg), flipped)])))
     return edits
 
@@ -820,25 +869,25 @@ def _join(terms: list[tuple[int, str]]) -> str:
     return out
 
 
-def _term_sign_flips(tree: ast.expr, source: _Source) -> list[tuple[str, str]]:
+def _term_sign_flips(tree: ast.expr, source: _Source) -> list[tuple[Wording, str]]:
     terms = _terms(tree)
     if len(terms) < 2:
         return []
     texts = [(sign, _term_text(node, source)) for sign, node in terms]
-    edits = []
+    edits: list[tuple[Wording, str]] = []
     for i, (sign, text) in enumerate(texts):
         flipped = list(texts)
         flipped[i] = (-sign, text)
-        edits.append((f"flip the sign of the term {text}", _join(flipped)))
+        edits.append((("flip the sign of the term ", Named(text)), _join(flipped)))
     return edits
 
 
-def _negations(tree: ast.expr, source: _Source) -> list[tuple[str, str]]:
+def _negations(tree: ast.expr, source: _Source) -> list[tuple[Wording, str]]:
     if isinstance(tree, ast.UnaryOp) and isinstance(tree.op, ast.USub):
-        return [("drop the leading minus sign", source.of(tree.operand))]
+        return [(("drop the leading minus sign",), source.of(tree.operand))]
     inner = source.of(tree)
     body = inner if _is_atomic(tree) else f"({inner})"
-    return [("negate the whole expression", f"-{body}")]
+    return [(("negate the whole expression",), f"-{body}")]
 
 
 def _term_text(node: ast.expr, source: _Source) -> str:
@@ -867,5 +916,5 @@ def _is_name(node: ast.AST, name: str) -> TypeGuard[ast.Name]:
     return isinstance(node, ast.Name) and node.id == name
 
 
-__all__ = ["Suggestion", "suggest", "attach_suggestions", "candidates", "expression_edits", "term_additions",
-           "check_authored_repairs", "check_with_suggestions", "prefer_example"]
+__all__ = ["Suggestion", "Named", "Wording", "plain", "checked_pieces", "suggest", "attach_suggestions", "candidates",
+           "expression_edits", "term_additions", "check_authored_repairs", "check_with_suggestions", "prefer_example"]

@@ -84,6 +84,7 @@ from elbo_sym.report.model import (
     CounterexampleReport,
     DerivationReport,
     Prose,
+    ProsePart,
     RelationReport,
     SuggestionReport,
     WhereItem,
@@ -512,8 +513,8 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "repair_rel": relation(g.rel) if g is not None else "",
             "repair_display": (shown_relation(s.lhs.latex, g.rel, g.expr_latex)
                                if g is not None and g.expr_latex and g.changes else None),
-            "repair_text": _repair_text(g) if g is not None else "",
-            "repair_sentence": repair_sentence(_repair_text(g)) if g is not None else LatexMarkup(""),
+            "repair_parts": repair_parts(g) if g is not None else (),
+            "repair_sentence": prose(repair_parts(g)) if g is not None else LatexMarkup(""),
         })
     count = len(mistakes)
     task = (f"Exactly {'one step is' if count == 1 else f'{count} steps are'} wrong. Which, and why? "
@@ -587,59 +588,22 @@ def _side(text: str, latex: str) -> LatexMarkup:
     return LatexMarkup(latex) if latex else LatexMarkup(r"\text{" + latex_escape(text) + "}")
 
 
-_FORMULA_REPAIRS = (
-    re.compile(r"^(Drop the term |Add the missing term |Flip the sign of the term )(.+?)( \(.*)$"),
-    re.compile(r"^(Write )(.+?)( instead of )(.+?)( \(.*)$"),
-)
-"""The repair sentences (elbo_sym.engine.repair) that name formulas of the step: every second group."""
-_NAME = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()")
-_NOT_PARAMETERS = frozenset({"z", "x", "q", "r", "q_star", "pi", "oo"})
-
-
-def repair_pieces(text: str) -> tuple[str | Expr, ...] | None:
-    """A repair sentence that names formulas of the step ("Drop the term alpha*beta (...)", "Write
-    p(z | x) instead of p(z) (...)") as its words and its formulas parsed, so that they are typeset
-    by the printer like the step they come from (red team rt18: they were ASCII); None when the
-    sentence names none, one is longer than MAX_INLINE_REPAIR_CHARS or one does not parse (its
-    names guessed: x1, x2 observations, the other bare names parameters)."""
-    from elbo_sym.engine.parse import ParseError, parse_expression
-
-    match = next((m for pattern in _FORMULA_REPAIRS if (m := pattern.match(text))), None)
-    if match is None or any(len(piece) > MAX_INLINE_REPAIR_CHARS for piece in match.groups()[1::2]):
-        return None
-    pieces: list[str | Expr] = []
-    for i, piece in enumerate(match.groups()):
-        if i % 2 == 0:
-            pieces.append(piece)
-            continue
-        names = set(_NAME.findall(piece)) - _NOT_PARAMETERS
-        data = tuple(sorted(n for n in names if re.fullmatch(r"x[0-9]+", n)))
-        vocabulary = Vocabulary(data=("x", *data), params=tuple(sorted(names - set(data))))
-        try:
-            pieces.append(parse_expression(piece, vocabulary))
-        except (ParseError, ValueError):
-            return None
-    return tuple(pieces)
-
-
-def repair_sentence(text: str) -> LatexMarkup:
-    """The repair sentence for a handout: its formulas as math (:func:`repair_pieces`), else text."""
-    pieces = repair_pieces(text)
-    if pieces is None:
-        return LatexMarkup(typeset_prose(text))
-    return LatexMarkup("".join(typeset_prose(p, "x" if i else "") if isinstance(p, str) else rf"\({to_latex(p)}\)"
-                               for i, p in enumerate(pieces)))
-
-
-def _repair_text(g: SuggestionReport) -> str:
-    """The solution's repair sentence: the file's own (checked) repair, or the generated one."""
+def repair_parts(g: SuggestionReport) -> Prose:
+    """The solution's repair sentence as the report's pieces: what the repair does -- its formulas
+    the checked expressions through the printer (``g.description_pieces``), never re-parsed from a
+    sentence -- then that it was checked, and the rule. A formula longer than
+    MAX_INLINE_REPAIR_CHARS has nowhere to break in the line and stays its text (the repaired step
+    is displayed below it)."""
     if g.authored and g.description == "the intended correction":
-        return f"The intended correction (checked: the step and the chain hold with it); rule: {g.rule}."
-    text = sentence(g.description)
-    if g.authored:
-        return f"{text} (the intended correction, checked); rule: {g.rule}."
+        return (ProsePart("text", f"The intended correction (checked: the step and the chain hold with it); "
+                                  f"rule: {g.rule}."),)
+    parts = [ProsePart("text", p.text) if p.kind == "math" and len(p.text) > MAX_INLINE_REPAIR_CHARS else p
+             for p in g.pieces]
+    if parts[0].kind == "text":
+        parts[0] = ProsePart("text", sentence(parts[0].text))
     # a teaching file is published only when its solution holds (engine.repair.solution_problem)
-    return f"{text} (checked: the step and the chain hold with it); rule: {g.rule}."
+    checked = "the intended correction, checked" if g.authored else "checked: the step and the chain hold with it"
+    return (*parts, ProsePart("text", f" ({checked}); rule: {g.rule}."))
 
 
 def mistakes_handout(results: Sequence[DerivationReport], solutions: str = "separate") -> Handout | None:

@@ -76,7 +76,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from elbo_sym.engine.models.base import Instance
-from elbo_sym.engine.notation import to_latex
 from elbo_sym.engine.parse import Vocabulary
 from elbo_sym.files import replace_file
 from elbo_sym.limits import STEP_BUDGET_SECONDS
@@ -197,14 +196,16 @@ def md_text(text: str) -> str:
 _APOSTROPHE = re.compile(r"(?<=\w)'")
 
 
-def repair_markdown(doc: _Markdown, text: str) -> str:
-    """A solution's repair sentence, its formulas as math when it names some (handouts.repair_pieces)."""
-    from elbo_sym.publish.handouts import repair_pieces
-
-    pieces = repair_pieces(text)
-    if pieces is None:
-        return our_words(text)
-    return "".join(our_words(p) if isinstance(p, str) else doc.m(to_latex(p)) for p in pieces)
+def repair_markdown(doc: _Markdown, parts: Prose) -> str:
+    """A solution's repair sentence (handouts.repair_parts): its words as elbo-sym's words, its
+    formulas as math from the report's LaTeX (the printer's, never re-parsed from the sentence)."""
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        if part.kind == "math":
+            out.append((" " if i and parts[i - 1].kind == "math" else "") + doc.m(part.latex))
+        else:
+            out.append(our_words(part.text))
+    return "".join(out)
 
 
 def our_words(text: str) -> str:
@@ -606,7 +607,7 @@ def mistakes_page(reports: Sequence[DerivationReport], solutions: str = "separat
                                        for side in ("left", "right"))
                         doc.add(f"where the left side is {left} and the right side is {right}.")
                 if mistake["repair"]:
-                    doc.add(f"**Repair.** {repair_markdown(doc, mistake['repair_text'])}")
+                    doc.add(f"**Repair.** {repair_markdown(doc, mistake['repair_parts'])}")
                     doc.display(f"{mistake['lhs']} {mistake['repair_rel']} {mistake['repair']}")
     names = "; ".join(_plain(r.title_parts, r.title) for r in teaching)
     solved = "" if solutions == "none" else ", solutions with exact counterexamples"

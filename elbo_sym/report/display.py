@@ -10,10 +10,19 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from itertools import groupby
 
 from elbo_sym.engine.notation import RELATION_LATEX
 from elbo_sym.prose import html_text
-from elbo_sym.report.model import VERDICT_MARK, CounterexampleReport, DerivationReport, Math, Prose
+from elbo_sym.report.model import (
+    VERDICT_MARK,
+    CounterexampleReport,
+    DerivationReport,
+    Math,
+    Prose,
+    ProsePart,
+    SuggestionReport,
+)
 
 _VERDICT_COLOR = {"proved": "#1a7f37", "checked": "#9a6700", "refuted": "#cf222e", "error": "#cf222e"}
 
@@ -63,7 +72,7 @@ def _view(shown) -> _View:
             if s.counterexample is not None:
                 notes.append(_counterexample_html(s.counterexample))
             if s.suggestion is not None:
-                notes.append(html_text(f"{s.suggestion.label}: {s.suggestion.describe()}"))
+                notes.append(_suggestion_html(s.suggestion))
             rows.append(_Row(s.index, s.rel, s.expr, s.rule, _prose(s.why_parts, s.why), s.verdict, s.reason,
                              tuple(notes)))
         status = status_line(shown)
@@ -135,6 +144,14 @@ def _counterexample_html(c: CounterexampleReport) -> str:
     handouts' and the site's), then the point, the source and both sides as text."""
     values = ", ".join(_math(item.latex) for item in c.where_pieces) if c.where_pieces else html_text(c.where())
     return html_text("counterexample: ") + values + html_text(c.details())
+
+
+def _suggestion_html(g: SuggestionReport) -> str:
+    """The repair as the command line words it, its formulas typeset from the report's pieces (the
+    checked expressions' LaTeX, never re-parsed from the sentence), what to type as text."""
+    parts = (ProsePart("text", f"{g.label}: "), *g.pieces, ProsePart("text", g.edits))
+    return "".join("".join(_math(p.latex) for p in run) if kind == "math" else html_text("".join(p.text for p in run))
+                   for kind, run in groupby(parts, key=lambda p: p.kind))  # words run on as one text
 
 
 def _table(view: _View) -> str:

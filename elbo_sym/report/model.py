@@ -182,9 +182,29 @@ class SuggestionReport:
     """The one-line repair (engine.check.Suggestion.describe)."""
     authored: bool = False
     """The file's own ``repair = "..."`` (checked: the step and the chain hold with it)."""
+    description_pieces: Prose = ()
+    """`description` as words ("text") and the formulas the repair names ("math": the checked
+    expression's text and LaTeX, both from the printer), made once where the report is built, so
+    that a renderer typesets them and never re-parses the sentence; () in an older run's report."""
+
+    def __post_init__(self) -> None:
+        if self.description_pieces and (
+                any(p.kind not in ("text", "math") for p in self.description_pieces)
+                or "".join(p.text for p in self.description_pieces) != self.description):
+            raise ValueError("description_pieces do not spell the suggestion's description")
 
     def describe(self) -> str:
         return self.text or self.description
+
+    @property
+    def pieces(self) -> Prose:
+        """The description's pieces (one text piece for an older run's report, which has none)."""
+        return self.description_pieces or (ProsePart("text", self.description),)
+
+    @property
+    def edits(self) -> str:
+        """What the one line says after the description: ': expr = "..."' (or "")."""
+        return self.text[len(self.description):] if self.text.startswith(self.description) else ""
 
     @property
     def label(self) -> str:
