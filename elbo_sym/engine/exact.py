@@ -26,7 +26,15 @@ from elbo_sym.engine.models.base import PARAMETER, Interval
 from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.premises import premises_of
 from elbo_sym.engine.rules import FLIPPED, RuleOutcome, difference, residuals
-from elbo_sym.limits import GAUSSIAN_ANY_D, INTEGER_OFFSETS, MAX_ANCHORED_VARIABLES, MAX_PINNED_VALUES, MAX_SEARCH_D
+from elbo_sym.limits import (
+    GAUSSIAN_ANY_D,
+    INTEGER_OFFSETS,
+    MAX_ANCHORED_VARIABLES,
+    MAX_CONFIGURED_DECISIONS,
+    MAX_CONFIGURED_VARIABLES,
+    MAX_PINNED_VALUES,
+    MAX_SEARCH_D,
+)
 
 Premises = tuple[tuple[str, Expr], ...] | None
 """(rel, left - right in the model's parameters) of each premise, read once per step
@@ -224,6 +232,7 @@ def _dimension_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premis
     equal = _equal_dimensions_plan(residual, rel, D, model, premises)
     if equal is not None and equal.pins:
         return equal  # a failure with every dimension equal, pinned
+    configured = _configured_plan(residual, rel, D, model, premises)
     wanted = factor_sign_changes(residual, D)
     # a D beyond the usual ones gets the quick pass and the point where every variable is 0, not the
     # usual ones' boundary instances and minimiser (seconds each at 40 dimensions), so it does not
@@ -238,8 +247,12 @@ def _dimension_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premis
                            "only examples, special cases, random instances and every variable at 0)")
     if unreached is None and equal is not None:
         unreached = equal.unreached  # equal values fail beyond the search, irrationally, or undecided
-    return ExactPlan(after=tuple(n for n in wanted if n <= max(GAUSSIAN_ANY_D)),
+    parts = ExactPlan(after=tuple(n for n in wanted if n <= max(GAUSSIAN_ANY_D)),
                       pins=tuple(Pin(n, (), f"D = {n} ({why})") for n in far) + zero, unreached=unreached)
+    if configured is None:
+        return parts
+    return replace(parts, first=configured.first, pins=configured.pins + parts.pins,  # its failure is searched first
+                   unreached=configured.unreached)
 
 
 def _least_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises) -> ExactPlan | None:
@@ -379,6 +392,120 @@ def _fails(residual, symbol: Symbol, n: int) -> str:
 def _fraction(r: Rational) -> Fraction:
     """A SymPy rational as a Fraction (an instance's value)."""
     return Fraction(int(r.p), int(r.q))
+
+
+@dataclass(frozen=True)
+class _Configuration:
+    """How `_configured_plan` sets the dimensions' values of one per-dimension symbol (`name`, mu_d) from
+    one real variable v: every dimension at v (`apart` None), or dimension 1 at v and every other at
+    `apart`; a sum over the dimensions of a body in that symbol is then a polynomial in D and v."""
+
+    name: str
+    apart: Fraction | None
+
+    def written(self, body: Expr, p: Symbol, v: Symbol, D: Symbol) -> Expr:
+        """Sum(body, (d, 1, D)) in this configuration (`p`: the symbol in `body`)."""
+        if self.apart is None:
+            return D * body.xreplace({p: v})
+        return body.xreplace({p: v}) + (D - 1) * body.xreplace({p: _rational(self.apart)})
+
+    def blocks(self, n: int, value: Fraction) -> Blocks:
+        """The blocks of the instance with `n` dimensions where v = `value`."""
+        return tuple((f"{self.name[:-2]}{j}", (value if j == 1 or self.apart is None else self.apart,))
+                     for j in range(1, n + 1))
+
+    def shown(self, value) -> str:
+        """The values in the report: ``every mu_d = 1``, ``mu_1 = 2, every other mu_d = 0``."""
+        if self.apart is None:
+            return f"every {self.name} = {value}"
+        return f"{self.name[:-2]}_1 = {value}, every other {self.name} = {self.apart}"
+
+
+def _configured_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises) -> ExactPlan | None:
+    """`exact_plan` for the shapes the other plans gave up on (session 14): left - right in D, parameters
+    (each with its interval) and sums over the dimensions of one per-dimension symbol each -- several sums
+    over one symbol (``Sum(mu_d)`` beside ``Sum(mu_d**2)``), a sum beside a parameter, up to
+    MAX_CONFIGURED_VARIABLES variables, an equation.  The sums over one symbol become one variable v
+    by a configuration of the dimensions' values (`_Configuration`: every one at v, or dimension 1 at v
+    and the others at an anchor, which reaches a failure only where the values differ, such as
+    ``(D*Sum(mu_d**2) - Sum(mu_d)**2 - (D - 1))**2 + (D - 20)**2 > 0`` at mu_1 = 1, the others 0); then each
+    variable in turn is left free and the others held at anchors (as `_anchored_plan`), and
+    `dimensions.decide_with_free` decides exactly, in D and that variable, where the step fails -- at
+    most MAX_CONFIGURED_DECISIONS decisions.  A failure is a `_failure` (pinned, or left to the search
+    first and then an error); none found proves nothing (None: the parts rule follows)."""
+    from elbo_sym.engine.models.gaussian import PER_DIMENSION  # here: a cold check imports no other family
+
+    if premises != () or (rel not in FLIPPED and rel != "="):
+        return None
+    params: dict[Symbol, _Free] = {}
+    groups: dict[str, list[Symbol]] = {}
+    for t in sorted(residual.free_symbols - {D}, key=str):
+        body = model.sum_body(t)
+        if body is None:
+            free = _free_variable(t, model, D, premises)
+            if free is None or free.where != "own":
+                return None
+            params[t] = free
+            continue
+        names = [name for name in PER_DIMENSION if body.free_symbols == {model.params[name]}]
+        if not names:
+            return None  # a body in two symbols (Sum(mu_d*w_d)): the search decides
+        groups.setdefault(names[0], []).append(t)
+    if not groups or not 1 <= len(params) + len(groups) <= MAX_CONFIGURED_VARIABLES:
+        return None
+    own = {name: _group_variable(name) for name in groups}
+    frees = {**params, **{free.variable: free for free in own.values()}}
+    tries = [(configured, t, values)
+             for configured in product(*([None, *_anchors(own[name].span)] for name in groups))
+             for t in frees
+             for values in product(*(_anchors(frees[s].span) for s in frees if s != t))][:MAX_CONFIGURED_DECISIONS]
+    found: list[tuple] = []  # (beyond, irrational, D, order, configurations, free variable, others' anchors, value)
+    for configured, t, values in tries:
+        configurations = {name: _Configuration(name, a) for name, a in zip(groups, configured)}
+        written = residual.xreplace({atom: configurations[name].written(model.sum_body(atom), model.params[name],
+                                                                         own[name].variable, D)
+                                     for name, atoms in groups.items() for atom in atoms})
+        held = dict(zip([s for s in frees if s != t], values))
+        anchored = expand(written.xreplace({s: _rational(v) for s, v in held.items()}))
+        decision = decide_with_free(anchored, D, t, frees[t].span, rel)
+        if decision is not None and decision.D is not None:
+            found.append((decision.D > MAX_SEARCH_D, decision.t is None, decision.D, len(found),
+                          configurations, t, held, decision.t, anchored))
+    if not found:
+        return None
+    _, irrational, n, _, configurations, t, held, value, anchored = min(found, key=lambda f: f[:4])
+    fails = _fails(residual, D, n)
+    if n > MAX_SEARCH_D:
+        return _failure(fails, D, n, "", (), dimension=True)
+    named = {free.variable: configurations[name] for name, free in own.items()}
+
+    def shown(s: Symbol, v) -> str:
+        return named[s].shown(v) if s in named else f"{s} = {v}"
+
+    if irrational:
+        root = _irrational_root(anchored.xreplace({D: n}), t, frees[t], D, n)
+        text = ", ".join([shown(t, root)] + [shown(s, v) for s, v in held.items()])
+        return _failure(fails, D, n, text, None, dimension=True, first=False)
+    at = {t: value, **held}
+    text = ", ".join(shown(s, v) for s, v in at.items())
+    blocks = tuple(block for s, v in at.items()
+                   for block in (named[s].blocks(n, v) if s in named else frees[s].blocks(n, v)))
+    return _failure(fails, D, n, text, blocks, dimension=True, first=False)
+
+
+def _group_variable(name: str) -> _Free:
+    """The one variable v that `_configured_plan` gives the dimensions' values of `name` (mu_d, w_d: every
+    real value; sigma_d: every positive one)."""
+    if name == "sigma_d":
+        v = Symbol(f"v#{name}", positive=True)
+        return _Free(v, Span(1, Fraction(0), False), v, name[:-2])
+    v = Symbol(f"v#{name}", real=True)
+    return _Free(v, Span(), v, name[:-2])
+
+
+def _rational(value: Fraction) -> Rational:
+    """A Fraction as a SymPy rational (an exact value in an expression)."""
+    return Rational(value.numerator, value.denominator)
 
 
 def _held(free: _Free, value: Fraction, D: Symbol | None = None, n: int | None = None) -> Expr:
