@@ -455,18 +455,29 @@ def _configured_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premi
         return None
     own = {name: _group_variable(name) for name in groups}
     frees = {**params, **{free.variable: free for free in own.values()}}
-    tries = [(configured, t, values)
-             for configured in product(*([None, *_anchors(own[name].span)] for name in groups))
-             for t in frees
-             for values in product(*(_anchors(frees[s].span) for s in frees if s != t))][:MAX_CONFIGURED_DECISIONS]
+    choices = {name: (None, *_anchors(own[name].span)) for name in groups}
+    anchors = {s: _anchors(free.span) for s, free in frees.items()}
+    tries = sorted(((configured, t, values)  # the fewest choices off the first (every dimension equal, anchor 0) first
+                    for configured in product(*choices.values())
+                    for t in frees
+                    for values in product(*(anchors[s] for s in frees if s != t))),
+                   key=lambda c: sum(map(bool, c[0])) + sum(anchors[s].index(v) for s, v in
+                                                            zip([s for s in frees if s != c[1]], c[2])))
     found: list[tuple] = []  # (beyond, irrational, D, order, configurations, free variable, others' anchors, value)
+    decided: set[tuple[Symbol, Expr]] = set()
+    written = {configured: expand(residual.xreplace({atom: _Configuration(name, a).written(
+        model.sum_body(atom), model.params[name], own[name].variable, D)
+        for (name, atoms), a in zip(groups.items(), configured) for atom in atoms}))
+        for configured in product(*choices.values())}  # once per configuration
     for configured, t, values in tries:
         configurations = {name: _Configuration(name, a) for name, a in zip(groups, configured)}
-        written = residual.xreplace({atom: configurations[name].written(model.sum_body(atom), model.params[name],
-                                                                         own[name].variable, D)
-                                     for name, atoms in groups.items() for atom in atoms})
         held = dict(zip([s for s in frees if s != t], values))
-        anchored = expand(written.xreplace({s: _rational(v) for s, v in held.items()}))
+        anchored = expand(written[configured].xreplace({s: _rational(v) for s, v in held.items()}))
+        if (t, anchored) in decided:
+            continue  # two configurations that agree here (every mu_d = 0, or mu_1 = 0 and the others 0)
+        if len(decided) == MAX_CONFIGURED_DECISIONS:
+            break
+        decided.add((t, anchored))
         decision = decide_with_free(anchored, D, t, frees[t].span, rel)
         if decision is not None and decision.D is not None:
             found.append((decision.D > MAX_SEARCH_D, decision.t is None, decision.D, len(found),
@@ -530,7 +541,7 @@ def _irrational_root(anchored: Expr, t: Symbol, free: _Free, D: Symbol, n: int) 
     """The value of `t` (exact: ``sqrt(2)``) where the `anchored` residual, at D = `n`, meets 0 at an
     irrational point of the free variable's span, for the error's text (`decide_with_free` found only such
     a failure)."""
-    at_n = Poly(anchored.xreplace({t: free.written, D: n}), free.variable)
+    at_n = Poly(anchored.xreplace({t: free.written}).xreplace({D: n}), free.variable)  # written may hold D (sigma_d)
     roots = [r for r in dict.fromkeys(at_n.real_roots()) if not r.is_Rational and _in_span(r, free.span)]
     if not roots:
         return free.variable
