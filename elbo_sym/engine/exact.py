@@ -451,8 +451,8 @@ def _configured_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premi
         if not names:
             return None  # a body in two symbols (Sum(mu_d*w_d)): the search decides
         groups.setdefault(names[0], []).append(t)
-    if not groups or not 1 <= len(params) + len(groups) <= MAX_CONFIGURED_VARIABLES:
-        return None
+    if len(params) + len(groups) > MAX_CONFIGURED_VARIABLES or (not groups and len(params) <= MAX_ANCHORED_VARIABLES):
+        return None  # parameters alone, up to 3: the anchored plan made these decisions already
     own = {name: _group_variable(name) for name in groups}
     frees = {**params, **{free.variable: free for free in own.values()}}
     choices = {name: (None, *_anchors(own[name].span)) for name in groups}
@@ -469,7 +469,7 @@ def _configured_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premi
         model.sum_body(atom), model.params[name], own[name].variable, D)
         for (name, atoms), a in zip(groups.items(), configured) for atom in atoms}))
         for configured in product(*choices.values())}  # once per configuration
-    for configured, t, values in tries:
+    for configured, t, values in tries[:2 * MAX_CONFIGURED_DECISIONS]:  # shared ones skipped, not counted
         configurations = {name: _Configuration(name, a) for name, a in zip(groups, configured)}
         held = dict(zip([s for s in frees if s != t], values))
         anchored = expand(written[configured].xreplace({s: _rational(v) for s, v in held.items()}))
