@@ -36,6 +36,7 @@ from elbo_sym.engine.exact import exact_plan  # noqa: E402
 from elbo_sym.engine.rules import difference, residuals  # noqa: E402
 from elbo_sym.report.build import check_file  # noqa: E402
 
+pytestmark = pytest.mark.sized  # the brute force's size follows tests/suite_sizes.py (so every test here is sized)
 REPO = Path(__file__).resolve().parent.parent
 FAILS = {">=": lambda r: r < 0, ">": lambda r: r <= 0, "<=": lambda r: r > 0, "<": lambda r: r >= 0,
          "=": lambda r: r != 0}
@@ -203,7 +204,6 @@ def _campaign(seed: int) -> tuple[tuple[str, str, bool, bool], ...]:
     return tuple(out)
 
 
-@pytest.mark.sized
 @pytest.mark.parametrize("seed", range(CASES))
 def test_generated_residuals_never_prove_a_false_step_nor_name_a_failure_of_a_true_one(seed):
     outcomes = _campaign(seed)
@@ -213,7 +213,6 @@ def test_generated_residuals_never_prove_a_false_step_nor_name_a_failure_of_a_tr
         assert not named, (seed, rel, right)  # true: no failure named anywhere
 
 
-@pytest.mark.sized
 def test_the_configured_plan_names_failures_the_other_plans_missed(monkeypatch):
     """Not only sound: on the generated false `> 0` steps it names more failures (each re-checked exactly)
     than the plans before it did."""
