@@ -128,6 +128,15 @@ about 2.4 s of CPU per D at 40 dimensions): if nothing fails, the step is an err
 MAX_ANCHORED_VARIABLES = 3
 """Most variables besides D of a residual that engine.exact's anchored plan reads (each left free in
 turn, the others held at one or two anchors: at most 3 x 2**2 exact decisions in D and one variable)."""
+MAX_CONFIGURED_VARIABLES = 6
+"""Most variables besides D of a residual that engine.exact's configured plan reads (a parameter, or the
+sums over one per-dimension symbol as one variable: red team shapes of session 14, four and more)."""
+MAX_CONFIGURED_DECISIONS = 64
+"""Most exact decisions in D and one variable that engine.exact's configured plan makes for one step
+(each configuration of the dimensions' values, each variable free in turn, the others at anchors; the
+fewest choices off the first ones first): 5 to 60 ms of CPU each (up to 5 s in all for a dense residual
+in four variables, paid only by a step no other plan decided).  A fixed count, so the verdict does not
+depend on the clock; past it the parts rule follows, and the step may end `checked`."""
 MAX_EXACT_FREE_DEGREE = 8
 """Highest degree in D and in the one other variable of a residual that engine.dimensions decides
 exactly for every D (its discriminant has degree up to 2 x 8 x 8 in D: 0.7 s of CPU for a dense

@@ -1062,8 +1062,9 @@ a residual in D or a whole number, decided for every value): an inequality by al
 
 def _exact_decision(lhs: Expr, step: Step, model: Model) -> ExactPlan | None:
     """The step's exact plan (engine.exact), made before the search so that a complete decision that it
-    holds proves the step; None when the plan raises (a failure beyond the search): the search makes it
-    again and ends in that error, as without this."""
+    holds proves the step; None when the plan raises (an engine error reading the step): the search makes
+    it again and ends in that error, as without this.  A failure beyond the search is no exception: the
+    plan's `unreached` makes it an error after the search (engine.exact._failure)."""
     try:
         return exact_plan(lhs, step, model)
     except UnfoldError:

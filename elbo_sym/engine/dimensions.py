@@ -338,19 +338,32 @@ def _separated_roots(p: Poly, cuts: tuple[Fraction, ...]) -> list[tuple[Fraction
     cut alone; None if not reached."""
     if p.degree() <= 0:
         return []
+    rational = _rational_roots(p)
     for eps in (Rational(1, 2), Rational(1, 2**20), Rational(1, 2**60)):
         found = []
         for (low, high), _ in p.intervals(eps=eps):
             low_, high_ = Fraction(int(low.p), int(low.q)), Fraction(int(high.p), int(high.q))
-            for end in (low_, high_):
-                if low_ != high_ and _value(p, end) == 0:  # a rational root at an end: the interval is that root
-                    low_ = high_ = end
+            for root in rational:
+                if low_ != high_ and low_ <= root <= high_:  # the interval's one root is rational: it is that root
+                    low_ = high_ = root
             found.append((low_, high_))
         found.sort()
         apart = all(a[1] < b[0] for a, b in zip(found, found[1:]))
         if apart and all(low == high or not low <= cut <= high for low, high in found for cut in cuts):
             return found
     return None
+
+
+def _rational_roots(p: Poly) -> tuple[Fraction, ...]:
+    """The rational roots of p (its linear factors over the rationals): an isolating interval holding one
+    is that root, so a strict relation that fails only there fails at a rational point (``(20*b - 3)**2 > 0``
+    at b = 3/20), not "only at an irrational one"."""
+    roots = []
+    for factor, _ in p.factor_list()[1]:
+        if factor.degree() == 1:
+            a, b = factor.all_coeffs()
+            roots.append(-Fraction(int(b.p), int(b.q)) / Fraction(int(a.p), int(a.q)))
+    return tuple(roots)
 
 
 def _value(p: Poly, v: Fraction) -> Fraction:

@@ -26,7 +26,15 @@ from elbo_sym.engine.models.base import PARAMETER, Interval
 from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.premises import premises_of
 from elbo_sym.engine.rules import FLIPPED, RuleOutcome, difference, residuals
-from elbo_sym.limits import GAUSSIAN_ANY_D, INTEGER_OFFSETS, MAX_ANCHORED_VARIABLES, MAX_PINNED_VALUES, MAX_SEARCH_D
+from elbo_sym.limits import (
+    GAUSSIAN_ANY_D,
+    INTEGER_OFFSETS,
+    MAX_ANCHORED_VARIABLES,
+    MAX_CONFIGURED_DECISIONS,
+    MAX_CONFIGURED_VARIABLES,
+    MAX_PINNED_VALUES,
+    MAX_SEARCH_D,
+)
 
 Premises = tuple[tuple[str, Expr], ...] | None
 """(rel, left - right in the model's parameters) of each premise, read once per step
@@ -97,6 +105,40 @@ def _holds(note: str, covers: set[Symbol], pins: tuple[Pin, ...] = ()) -> ExactP
     return ExactPlan(pins=pins, notes=(note,), proof=ExactProof(note, frozenset(covers)))
 
 
+Blocks = tuple[tuple[str, tuple[Fraction, ...]], ...]
+"""The values an instance gets, block by block (a `Pin`'s)."""
+
+_BEYOND = f"more dimensions than the counterexample search builds an instance in ({MAX_SEARCH_D})"
+
+
+def _failure(fails: str, symbol: Symbol, n: int, shown: str, blocks: Blocks | None, *, dimension: bool,
+             first: bool = True, tried: bool = False, reach: str = "") -> ExactPlan:
+    """The one policy of every plan for a failure an exact decision names: left - right fails (`fails`
+    says so) at `symbol` = n with the other variables at `shown` (the values `blocks` gives an instance;
+    None: irrational, where no exact instance is built).  `dimension`: `symbol` is D, whose instances
+    the search builds up to MAX_SEARCH_D dimensions, in full up to 12; else a whole number, `tried` in
+    full when the search tries n anyway.  A failure the search cannot reach (beyond MAX_SEARCH_D
+    dimensions, or irrational) is left to the search first -- it may refute the step elsewhere, or at
+    an algebraic point in a D it builds in full -- and is an error when it finds nothing (red team
+    rt23); any other is pinned (searched before the plan), or, with no other variable, searched in full
+    at n.  Never `checked`: `unreached` says why when the search finds nothing (`reach`: where the search
+    looks otherwise).  `first`: n is the least value where it fails (else one where it does)."""
+    full = n <= max(GAUSSIAN_ANY_D) if dimension else tried
+    at = f", at {shown}" if shown else ""
+    if dimension and n > MAX_SEARCH_D:
+        return ExactPlan(unreached=f"{fails}, {_BEYOND}")
+    if blocks is None:
+        return ExactPlan(first=(n,) if dimension and full else (),
+                         unreached=f"{fails}{at}: no exact instance is built there (an irrational value), and no "
+                                   "instance the search built refuted it")
+    unreached = f"{fails}{at}{', beyond ' + reach if reach else ''}, but no instance the search built there decided it"
+    if not blocks and full:
+        return ExactPlan(first=(n,) if dimension else (), unreached=unreached)
+    where = f"{symbol} = {n}{', ' + shown if shown else ''} (where left - right {'first ' * first}fails, exactly)"
+    own = () if dimension else ((symbol.name, (Fraction(n),)),)
+    return ExactPlan(pins=(Pin(n if dimension else None, own + blocks, where, bool(blocks)),), unreached=unreached)
+
+
 def exact_plan(lhs: Expr, step: Step, model) -> ExactPlan:
     """For a model of every number of dimensions D (the Gaussian D = "any"): the least D where the
     step fails when left - right is a polynomial in D alone (exact: red team rt7), or in D and one
@@ -145,16 +187,12 @@ def _joint_plan(residual: Expr, rel: str, D: Symbol | None, wholes: dict[Symbol,
     for n, least in wholes.items():
         held = residual.xreplace({n: least})
         rest = {s: v for s, v in wholes.items() if s != n and s in held.free_symbols}
-        try:
-            if D is not None and D in held.free_symbols:
-                inner = _dimension_plan(held, rel, D, model, premises)
-            elif len(rest) == 1:
-                (other, other_least), = rest.items()
-                inner = _whole_number_plan(held, rel, other, other_least, model, premises)
-            else:
-                continue
-        except UnfoldError as error:
-            inner_reasons.append(f"with {n} = {least}: {error}")  # a failure beyond the search
+        if D is not None and D in held.free_symbols:
+            inner = _dimension_plan(held, rel, D, model, premises)
+        elif len(rest) == 1:
+            (other, other_least), = rest.items()
+            inner = _whole_number_plan(held, rel, other, other_least, model, premises)
+        else:
             continue
         if inner.unreached is not None:
             inner_reasons.append(f"with {n} = {least}: {inner.unreached}")
@@ -177,31 +215,24 @@ def _joint_plan(residual: Expr, rel: str, D: Symbol | None, wholes: dict[Symbol,
 
 def _dimension_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises) -> ExactPlan:
     """`exact_plan` for the number of dimensions D."""
-    beyond = f"more dimensions than the counterexample search builds an instance in ({MAX_SEARCH_D})"
     found = first_failure(residual, D, rel)
     if found is not None:
-        if found.D is not None and found.D > MAX_SEARCH_D:
-            raise UnfoldError(f"left - right = {found.residual} makes the relation fail at D = {found.D} (exactly), "
-                              f"{beyond}")
         if found.D is None:
             return _holds(_holds_note(found.residual, rel, D, ()), {D})
-        if found.D <= max(GAUSSIAN_ANY_D):
-            return ExactPlan(first=(found.D,))
-        return ExactPlan(pins=(Pin(found.D, (), f"D = {found.D} (where left - right first fails, exactly)"),),
-                          unreached=f"left - right = {found.residual} makes the relation fail at D = {found.D} "
-                                    "(exactly), but no instance the search built there decided it")
+        return _failure(_fails(found.residual, D, found.D), D, found.D, "", (), dimension=True)
     free = _free_decision(residual, rel, D, 1, model, premises)
     if free is not None:
-        return _free_plan(free, rel, D, 1, beyond)
-    least = _least_plan(residual, rel, D, model, premises, beyond)
+        return _free_plan(free, residual, rel, D, 1, dimension=True)
+    least = _least_plan(residual, rel, D, model, premises)
     if least is not None:
         return least
-    anchored = _anchored_plan(residual, rel, D, model, premises, beyond)
+    anchored = _anchored_plan(residual, rel, D, model, premises)
     if anchored is not None:
         return anchored
-    equal = _equal_dimensions_plan(residual, rel, D, model, premises, beyond)
+    equal = _equal_dimensions_plan(residual, rel, D, model, premises)
     if equal is not None and equal.pins:
         return equal  # a failure with every dimension equal, pinned
+    configured = _configured_plan(residual, rel, D, model, premises)
     wanted = factor_sign_changes(residual, D)
     # a D beyond the usual ones gets the quick pass and the point where every variable is 0, not the
     # usual ones' boundary instances and minimiser (seconds each at 40 dimensions), so it does not
@@ -216,11 +247,15 @@ def _dimension_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premis
                            "only examples, special cases, random instances and every variable at 0)")
     if unreached is None and equal is not None:
         unreached = equal.unreached  # equal values fail beyond the search, irrationally, or undecided
-    return ExactPlan(after=tuple(n for n in wanted if n <= max(GAUSSIAN_ANY_D)),
+    parts = ExactPlan(after=tuple(n for n in wanted if n <= max(GAUSSIAN_ANY_D)),
                       pins=tuple(Pin(n, (), f"D = {n} ({why})") for n in far) + zero, unreached=unreached)
+    if configured is None:
+        return parts
+    return replace(parts, first=configured.first, pins=configured.pins + parts.pins,  # its failure is searched first
+                   unreached=configured.unreached)
 
 
-def _least_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises, beyond: str) -> ExactPlan | None:
+def _least_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises) -> ExactPlan | None:
     """`exact_plan` when left - right is, one real variable at a time, a quadratic with a positive leading
     coefficient (`dimensions.least_over`: its least value over them is a polynomial in D alone): the least
     D where the step fails, searched at the variables' values where it is least (red team rt13: two
@@ -244,19 +279,15 @@ def _least_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises, 
     if failure.D is None:
         return _holds(_holds_note(str(residual), rel, D, tuple(f.values(t) for t, f in frees.items())),
                       {D, *variables})
-    fails = f"left - right = {residual} makes the relation fail at D = {failure.D} (exactly)"
-    if failure.D > MAX_SEARCH_D:
-        raise UnfoldError(f"{fails}, {beyond}")
-    at = dict(found.point(D, failure.D))
-    values = {t: frees[t].written.xreplace({frees[t].variable: at[own[t]], D: failure.D}) for t in variables}
+    fails, n = _fails(residual, D, failure.D), failure.D
+    if n > MAX_SEARCH_D:
+        return _failure(fails, D, n, "", (), dimension=True)
+    at = dict(found.point(D, n))
+    values = {t: frees[t].written.xreplace({frees[t].variable: at[own[t]], D: n}) for t in variables}
     shown = ", ".join(f"{t} = {values[t]}" for t in variables)
-    if not all(v.is_Rational for v in at.values()):
-        raise UnfoldError(f"{fails}, at {shown}: no exact instance is built there")
-    blocks = tuple(block for t in variables
-                   for block in frees[t].blocks(failure.D, Fraction(int(at[own[t]].p), int(at[own[t]].q))))
-    return ExactPlan(pins=(Pin(failure.D, blocks, f"D = {failure.D}, {shown} (where left - right first fails, "
-                                                    "exactly)", True),),
-                      unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
+    blocks = tuple(block for t in variables for block in frees[t].blocks(n, _fraction(at[own[t]]))) \
+        if all(v.is_Rational for v in at.values()) else None
+    return _failure(fails, D, n, shown, blocks, dimension=True)
 
 
 def _independent(found: dict[Symbol, _Free | None]) -> dict[Symbol, _Free] | None:
@@ -267,7 +298,7 @@ def _independent(found: dict[Symbol, _Free | None]) -> dict[Symbol, _Free] | Non
     return frees if len(frees) == len(found) and len(set(blocks_used)) == len(blocks_used) else None
 
 
-def _anchored_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises, beyond: str) -> ExactPlan | None:
+def _anchored_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises) -> ExactPlan | None:
     """`exact_plan` when every variable of left - right but D ranges as `_free_variable` says and the other
     plans gave up: each variable in turn is left free and the others are held at their anchors
     (`_anchors`: a sum of squares at its least value 0, a real variable at 0 or 1), so that
@@ -296,23 +327,20 @@ def _anchored_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premise
     if not found:
         return None
     irrational, n, t, held, value, anchored = min(found, key=lambda f: f[:2])  # a rational point first, least D
-    fails = f"left - right = {residual} makes the relation fail at D = {n} (exactly)"
+    fails = _fails(residual, D, n)
     if n > MAX_SEARCH_D:
-        raise UnfoldError(f"{fails}, {beyond}")
+        return _failure(fails, D, n, "", (), dimension=True)
     if irrational:
         root = _irrational_root(anchored.xreplace({D: n}), t, frees[t], D, n)
         shown = ", ".join([f"{t} = {root}"] + [f"{s} = {_held(frees[s], v, D, n)}" for s, v in held.items()])
-        return ExactPlan(unreached=f"{fails}, at {shown}, an irrational value where no exact instance is built, "
-                                   "and no instance the search built refuted it")
+        return _failure(fails, D, n, shown, None, dimension=True, first=False)
     at = dict(sorted({t: value, **held}.items(), key=lambda item: str(item[0])))
     shown = ", ".join(f"{s} = {_held(frees[s], v, D, n)}" for s, v in at.items())
     blocks = tuple(block for s, v in at.items() for block in frees[s].blocks(n, v))
-    return ExactPlan(pins=(Pin(n, blocks, f"D = {n}, {shown} (where left - right fails, exactly)", True),),
-                     unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
+    return _failure(fails, D, n, shown, blocks, dimension=True, first=False)
 
 
-def _equal_dimensions_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises,
-                           beyond: str) -> ExactPlan | None:
+def _equal_dimensions_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises) -> ExactPlan | None:
     """`exact_plan` when left - right holds sums over the dimensions of one parameter only (``Sum(mu_d**2)``
     and ``Sum(mu_d)``, as the canonical form writes ``Sum((mu_d - 1)**2)``; ``Sum(mu_d**4)``) and nothing
     else but D, and the other plans gave up: with every dimension's value equal to one v, each sum is
@@ -345,17 +373,150 @@ def _equal_dimensions_plan(residual: Expr, rel: str, D: Symbol, model, premises:
     if decision.D is None:
         return None
     n = decision.D
-    fails = f"left - right = {residual} makes the relation fail at D = {n} (exactly)"
+    fails = f"{_fails(residual, D, n)} with every {name} equal"
     if n > MAX_SEARCH_D:  # the search still runs first: it may fail at a smaller D (red team rt23)
-        return ExactPlan(unreached=f"{fails}, with every {name} equal, {beyond}")
+        return _failure(fails, D, n, "", (), dimension=True)
     if decision.t is None:
-        return ExactPlan(unreached=f"{fails}, with every {name} equal to an irrational value, where no exact "
-                                   "instance is built, and no instance the search built refuted it")
-    value = decision.t
-    shown = f"every {name} = {value}"
-    blocks = tuple((f"{name[:-2]}{j}", (value,)) for j in range(1, n + 1))
-    return ExactPlan(pins=(Pin(n, blocks, f"D = {n}, {shown} (where left - right fails, exactly)", True),),
-                     unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
+        root = _irrational_root(equal.xreplace({D: n}), v, _Free(v, span, v, name), D, n)
+        return _failure(fails, D, n, f"every {name} = {root}", None, dimension=True, first=False)
+    shown = f"every {name} = {decision.t}"
+    blocks = tuple((f"{name[:-2]}{j}", (decision.t,)) for j in range(1, n + 1))
+    return _failure(fails, D, n, shown, blocks, dimension=True, first=False)
+
+
+def _fails(residual, symbol: Symbol, n: int) -> str:
+    """What every failure an exact decision names starts with (`_failure`)."""
+    return f"left - right = {residual} makes the relation fail at {symbol} = {n} (exactly)"
+
+
+def _fraction(r: Rational) -> Fraction:
+    """A SymPy rational as a Fraction (an instance's value)."""
+    return Fraction(int(r.p), int(r.q))
+
+
+@dataclass(frozen=True)
+class _Configuration:
+    """How `_configured_plan` sets the dimensions' values of one per-dimension symbol (`name`, mu_d) from
+    one real variable v: every dimension at v (`apart` None), or dimension 1 at v and every other at
+    `apart`; a sum over the dimensions of a body in that symbol is then a polynomial in D and v."""
+
+    name: str
+    apart: Fraction | None
+
+    def written(self, body: Expr, p: Symbol, v: Symbol, D: Symbol) -> Expr:
+        """Sum(body, (d, 1, D)) in this configuration (`p`: the symbol in `body`)."""
+        if self.apart is None:
+            return D * body.xreplace({p: v})
+        return body.xreplace({p: v}) + (D - 1) * body.xreplace({p: _rational(self.apart)})
+
+    def blocks(self, n: int, value: Fraction) -> Blocks:
+        """The blocks of the instance with `n` dimensions where v = `value`."""
+        return tuple((f"{self.name[:-2]}{j}", (value if j == 1 or self.apart is None else self.apart,))
+                     for j in range(1, n + 1))
+
+    def shown(self, value) -> str:
+        """The values in the report: ``every mu_d = 1``, ``mu_1 = 2, every other mu_d = 0``."""
+        if self.apart is None:
+            return f"every {self.name} = {value}"
+        return f"{self.name[:-2]}_1 = {value}, every other {self.name} = {self.apart}"
+
+
+def _configured_plan(residual: Expr, rel: str, D: Symbol, model, premises: Premises) -> ExactPlan | None:
+    """`exact_plan` for the shapes the other plans gave up on (session 14): left - right in D, parameters
+    (each with its interval) and sums over the dimensions of one per-dimension symbol each -- several sums
+    over one symbol (``Sum(mu_d)`` beside ``Sum(mu_d**2)``), a sum beside a parameter, up to
+    MAX_CONFIGURED_VARIABLES variables, an equation.  The sums over one symbol become one variable v
+    by a configuration of the dimensions' values (`_Configuration`: every one at v, or dimension 1 at v
+    and the others at an anchor, which reaches a failure only where the values differ, such as
+    ``(D*Sum(mu_d**2) - Sum(mu_d)**2 - (D - 1))**2 + (D - 20)**2 > 0`` at mu_1 = 1, the others 0); then each
+    variable in turn is left free and the others held at anchors (as `_anchored_plan`), and
+    `dimensions.decide_with_free` decides exactly, in D and that variable, where the step fails -- at
+    most MAX_CONFIGURED_DECISIONS decisions.  A failure is a `_failure` (pinned, or left to the search
+    first and then an error); none found proves nothing (None: the parts rule follows)."""
+    from elbo_sym.engine.models.gaussian import PER_DIMENSION  # here: a cold check imports no other family
+
+    if premises != () or (rel not in FLIPPED and rel != "="):
+        return None
+    params: dict[Symbol, _Free] = {}
+    groups: dict[str, list[Symbol]] = {}
+    for t in sorted(residual.free_symbols - {D}, key=str):
+        body = model.sum_body(t)
+        if body is None:
+            free = _free_variable(t, model, D, premises)
+            if free is None or free.where != "own":
+                return None
+            params[t] = free
+            continue
+        names = [name for name in PER_DIMENSION if body.free_symbols == {model.params[name]}]
+        if not names:
+            return None  # a body in two symbols (Sum(mu_d*w_d)): the search decides
+        groups.setdefault(names[0], []).append(t)
+    if len(params) + len(groups) > MAX_CONFIGURED_VARIABLES or (not groups and len(params) <= MAX_ANCHORED_VARIABLES):
+        return None  # parameters alone, up to 3: the anchored plan made these decisions already
+    own = {name: _group_variable(name) for name in groups}
+    frees = {**params, **{free.variable: free for free in own.values()}}
+    choices = {name: (None, *_anchors(own[name].span)) for name in groups}
+    anchors = {s: _anchors(free.span) for s, free in frees.items()}
+    tries = sorted(((configured, t, values)  # the fewest choices off the first (every dimension equal, anchor 0) first
+                    for configured in product(*choices.values())
+                    for t in frees
+                    for values in product(*(anchors[s] for s in frees if s != t))),
+                   key=lambda c: sum(map(bool, c[0])) + sum(anchors[s].index(v) for s, v in
+                                                            zip([s for s in frees if s != c[1]], c[2])))
+    found: list[tuple] = []  # (beyond, irrational, D, order, configurations, free variable, others' anchors, value)
+    decided: set[tuple[Symbol, Expr]] = set()
+    written = {configured: expand(residual.xreplace({atom: _Configuration(name, a).written(
+        model.sum_body(atom), model.params[name], own[name].variable, D)
+        for (name, atoms), a in zip(groups.items(), configured) for atom in atoms}))
+        for configured in product(*choices.values())}  # once per configuration
+    for configured, t, values in tries[:2 * MAX_CONFIGURED_DECISIONS]:  # shared ones skipped, not counted
+        configurations = {name: _Configuration(name, a) for name, a in zip(groups, configured)}
+        held = dict(zip([s for s in frees if s != t], values))
+        anchored = expand(written[configured].xreplace({s: _rational(v) for s, v in held.items()}))
+        if (t, anchored) in decided:
+            continue  # two configurations that agree here (every mu_d = 0, or mu_1 = 0 and the others 0)
+        if len(decided) == MAX_CONFIGURED_DECISIONS:
+            break
+        decided.add((t, anchored))
+        decision = decide_with_free(anchored, D, t, frees[t].span, rel)
+        if decision is not None and decision.D is not None:
+            found.append((decision.D > MAX_SEARCH_D, decision.t is None, decision.D, len(found),
+                          configurations, t, held, decision.t, anchored))
+    if not found:
+        return None
+    _, irrational, n, _, configurations, t, held, value, anchored = min(found, key=lambda f: f[:4])
+    fails = _fails(residual, D, n)
+    if n > MAX_SEARCH_D:
+        return _failure(fails, D, n, "", (), dimension=True)
+    named = {free.variable: configurations[name] for name, free in own.items()}
+
+    def shown(s: Symbol, v) -> str:
+        return named[s].shown(v) if s in named else f"{s} = {v}"
+
+    if irrational:
+        root = _irrational_root(anchored.xreplace({D: n}), t, frees[t], D, n)
+        text = ", ".join([shown(t, root)] + [shown(s, v) for s, v in held.items()])
+        return _failure(fails, D, n, text, None, dimension=True, first=False)
+    at = {t: value, **held}
+    text = ", ".join(shown(s, v) for s, v in at.items())
+    blocks = tuple(block for s, v in at.items()
+                   for block in (named[s].blocks(n, v) if s in named else frees[s].blocks(n, v)))
+    return _failure(fails, D, n, text, blocks, dimension=True, first=False)
+
+
+def _group_variable(name: str) -> _Free:
+    """The one variable v that `_configured_plan` gives the dimensions' values of `name` (mu_d, w_d: every
+    real value; sigma_d: every positive one)."""
+    if name == "sigma_d":
+        v = Symbol(f"v#{name}", positive=True)
+        return _Free(v, Span(1, Fraction(0), False), v, name[:-2])
+    v = Symbol(f"v#{name}", real=True)
+    return _Free(v, Span(), v, name[:-2])
+
+
+def _rational(value: Fraction) -> Rational:
+    """A Fraction as a SymPy rational (an exact value in an expression)."""
+    return Rational(value.numerator, value.denominator)
 
 
 def _held(free: _Free, value: Fraction, D: Symbol | None = None, n: int | None = None) -> Expr:
@@ -380,7 +541,7 @@ def _irrational_root(anchored: Expr, t: Symbol, free: _Free, D: Symbol, n: int) 
     """The value of `t` (exact: ``sqrt(2)``) where the `anchored` residual, at D = `n`, meets 0 at an
     irrational point of the free variable's span, for the error's text (`decide_with_free` found only such
     a failure)."""
-    at_n = Poly(anchored.xreplace({t: free.written, D: n}), free.variable)
+    at_n = Poly(anchored.xreplace({t: free.written}).xreplace({D: n}), free.variable)  # written may hold D (sigma_d)
     roots = [r for r in dict.fromkeys(at_n.real_roots()) if not r.is_Rational and _in_span(r, free.span)]
     if not roots:
         return free.variable
@@ -456,17 +617,13 @@ def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, mod
     if found is not None:
         if found.D is None:
             return _holds(_holds_note(found.residual, rel, symbol, (), least, upper), {symbol})
-        if found.D in tried:
-            return ExactPlan()
-        return ExactPlan(pins=(Pin(None, ((symbol.name, (Fraction(found.D),)),),
-                                     f"{symbol} = {found.D} (where left - right first fails, exactly)"),),
-                          unreached=f"left - right = {found.residual} makes the relation fail at {symbol} = "
-                                    f"{found.D} (exactly), beyond {where}, and no instance there decided it")
+        return _failure(_fails(found.residual, symbol, found.D), symbol, found.D, "", (), dimension=False,
+                        tried=found.D in tried, reach=where)
     free = _free_decision(residual, rel, symbol, least, model, premises)
     if free is not None:
         if free[0].D is not None and upper is not None and free[0].D > upper:
             free = (replace(free[0], D=None, t=None),) + free[1:]
-        return _free_plan(free, rel, symbol, least, None, upper)
+        return _free_plan(free, residual, rel, symbol, least, dimension=False, upper=upper)
     changes = tuple(n for n in factor_sign_changes(residual, symbol, least) if upper is None or n <= upper)
     far = [n for n in changes if n not in tried][:MAX_PINNED_VALUES]
     why = f"where a part of left - right in {symbol} alone vanishes or changes sign"
@@ -633,34 +790,25 @@ def _within_premises(t: Symbol, interval: Interval, premises: Premises) -> Inter
     return interval
 
 
-def _free_plan(found, rel: str, whole: Symbol, least: int, beyond: str | None, upper: int | None = None
-               ) -> ExactPlan:
+def _free_plan(found, residual: Expr, rel: str, whole: Symbol, least: int, *, dimension: bool,
+               upper: int | None = None) -> ExactPlan:
     """`exact_plan` from `_free_decision`'s answer: the step holds for every value (a note), or it
-    fails first at `whole` = n with the free variable at a value: searched there (a D up to
-    MAX_SEARCH_D), else an error (`beyond`: why a D cannot be searched, None for a whole-number
-    parameter).  A value that is irrational (a strict relation whose sides meet only there) has no
-    exact instance to pin: the search may still refute the step at an algebraic point, else an error."""
+    fails first at `whole` = n with the free variable at a value (`_failure`: pinned, or left to the
+    search first where it cannot be reached).  `dimension`: `whole` is D (else a whole-number
+    parameter)."""
     decision, t, free = found
     if decision.D is None:
         note = _holds_note(decision.residual, rel, whole, (free.values(t),), least, upper)
-        return _holds(note, {whole, t}, _inside_premises(free, whole, least, beyond is None))
+        return _holds(note, {whole, t}, _inside_premises(free, whole, least, not dimension))
     n = decision.D
-    fails = f"left - right = {decision.residual} makes the relation fail at {whole} = {n} (exactly)"
-    if beyond is not None and n > MAX_SEARCH_D:
-        raise UnfoldError(f"{fails}, {beyond}")
-    if decision.t is None:
-        usual = beyond is not None and n <= max(GAUSSIAN_ANY_D)  # then its full search tries algebraic points
-        return ExactPlan(first=(n,) if usual else (), unreached=f"{fails}, where {t} is irrational (left = right "
-                          "there) and no instance the search built refuted it")
+    fails = _fails(decision.residual, whole, n)
+    if dimension and n > MAX_SEARCH_D:
+        return _failure(fails, whole, n, "", (), dimension=True)
+    if decision.t is None:  # a strict relation whose sides meet only where t is irrational
+        root = _irrational_root(residual, t, free, whole, n)
+        return _failure(fails, whole, n, f"{t} = {root}", None, dimension=dimension)
     at = free.written.xreplace({free.variable: decision.t, whole: n})
-    blocks = free.blocks(n, decision.t)
-    shown = f"{t} = {at}"
-    if beyond is None:  # a whole-number parameter: its value too, in the plan's first model
-        return ExactPlan(pins=(Pin(None, ((whole.name, (Fraction(n),)),) + blocks,
-                                     f"{whole} = {n}, {shown} (where left - right first fails, exactly)", True),),
-                          unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
-    return ExactPlan(pins=(Pin(n, blocks, f"D = {n}, {shown} (where left - right first fails, exactly)", True),),
-                      unreached=f"{fails}, at {shown}, but no instance the search built there decided it")
+    return _failure(fails, whole, n, f"{t} = {at}", free.blocks(n, decision.t), dimension=dimension)
 
 
 def _inside_premises(free: _Free, whole: Symbol, least: int, is_parameter: bool) -> tuple[Pin, ...]:

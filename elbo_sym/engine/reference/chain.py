@@ -488,11 +488,12 @@ def instances(K: int, count: int, seed: int = 0, observation: str = "x",
 
 
 def _with_cycled_params(out: list[ChainInstance], params: tuple[tuple[str, str], ...]) -> list[ChainInstance]:
-    """Each instance with every parameter at one of its samples, cycling (bounds included)."""
+    """Each instance with every parameter at one of its samples (`discrete.cycled_params`), each a new
+    instance with its own memo of values (`binders`)."""
     samples = [(name, arith.parameter_samples(condition)) for name, condition in params]
     return [ChainInstance(inst.name, inst.prior, inst.transition, inst.likelihood, inst.q, inst.q2, inst.observation,
-                          tuple((n, v[(i * (j + 1)) % len(v)]) for j, (n, v) in enumerate(samples)), inst.deeper)
-            for i, inst in enumerate(out)] if samples else out  # each its own memo of values (`binders`)
+                          tuple(values), inst.deeper)
+            for inst, values in zip(out, arith.cycled_params(len(out), samples))] if samples else out
 
 
 def extreme_instances(K: int, observation: str = "x", params: tuple[tuple[str, str], ...] = (),

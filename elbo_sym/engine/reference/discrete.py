@@ -438,11 +438,18 @@ def product_instances(K: int, count: int, seed: int = 0, observations: tuple[str
     return out
 
 
+def cycled_params(count: int, samples: list) -> list[list[tuple[str, Fraction]]]:
+    """The parameters of each of `count` instances: every parameter at one of its samples, cycling at its
+    own pace so that the instances meet many combinations (bounds included); the one rule for both
+    families' second opinions (this module's and reference.chain's).  `samples`: (name,
+    parameter_samples) of each parameter."""
+    return [[(name, values[(i * (j + 1)) % len(values)]) for j, (name, values) in enumerate(samples)]
+            for i in range(count)]
+
+
 def _with_cycled_params(base: list[Instance], samples: list) -> list[Instance]:
-    """Each instance with every parameter at one of its samples, cycling (bounds included).
-    `samples`: (name, parameter_samples) of each parameter."""
-    return [inst.with_params([(name, values[(i * (j + 1)) % len(values)]) for j, (name, values) in enumerate(samples)])
-            for i, inst in enumerate(base)]
+    """Each instance with every parameter at one of its samples (`cycled_params`)."""
+    return [inst.with_params(params) for inst, params in zip(base, cycled_params(len(base), samples))]
 
 
 def near_vertex(K: int, j: int, eps: Fraction) -> tuple[Fraction, ...]:
