@@ -112,8 +112,10 @@ def test_new_refuses_two_kinds_or_a_bad_K(tmp_path, monkeypatch, capsys, args, m
     assert not (tmp_path / "starter.toml").exists()
 
 
-@pytest.mark.parametrize("name", [b"caf\xe9", b"\xff"])
-@pytest.mark.parametrize("kind", [[], ["--teaching"]])
+@pytest.mark.parametrize("kind, name", [  # each name and each kind in `make test` (two processes per case)
+    ([], b"caf\xe9"), (["--teaching"], b"\xff"),
+    pytest.param([], b"\xff", marks=pytest.mark.full), pytest.param(["--teaching"], b"caf\xe9", marks=pytest.mark.full),
+])
 def test_new_refuses_a_name_that_is_not_utf8_in_one_line(tmp_path, name, kind):
     """A name typed in a Latin-1 shell reaches Python as a lone surrogate: one error line, exit 2,
     nothing written (it was a UnicodeEncodeError traceback)."""

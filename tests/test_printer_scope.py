@@ -167,11 +167,11 @@ def _parsed(texts: tuple[str, ...]) -> tuple[Expr, ...]:
     return tuple(out)
 
 
-def _collisions(texts) -> tuple[int, list[str]]:
-    """How many texts parsed, and the pairs of different meanings printed the same."""
+def _collisions(trees) -> tuple[int, list[str]]:
+    """How many trees, and the pairs of different meanings printed the same."""
     seen: dict[str, Expr] = {}
     parsed, clashes = 0, []
-    for e in _parsed(tuple(texts)):
+    for e in trees:
         parsed += 1
         printed = to_latex(e)
         other = seen.setdefault(printed, e)
@@ -185,9 +185,15 @@ def test_the_grammar_holds_both_trees_of_the_red_teams_case():
     assert "(Sum(q(z), z))*(log(p(x)))" in texts and "Sum((q(z))*(log(p(x))), z)" in texts
 
 
-def test_every_small_expression_prints_apart_from_every_other():
-    texts = [t for size in range(1, 6) for t in _texts(size)]
-    parsed, clashes = _collisions(texts)
+@pytest.fixture(scope="module")
+def small_trees() -> tuple[Expr, ...]:
+    """Every expression of the grammar with up to 5 nodes that parses (over 8,000), parsed once for the
+    two tests that read them all (a module fixture: one worker runs both)."""
+    return _parsed(tuple(t for size in range(1, 6) for t in _texts(size)))
+
+
+def test_every_small_expression_prints_apart_from_every_other(small_trees):
+    parsed, clashes = _collisions(small_trees)
     assert parsed > 8000
     assert clashes == []
 
@@ -207,18 +213,17 @@ def test_random_deeper_expressions_print_apart():
     # each scope bug pairs a tree with its neighbour: add both sides of every such pair
     texts += [f"Sum(({t})*(p(x)), z)" for t in texts[:100]] + [f"(Sum({t}, z))*(p(x))" for t in texts[:100]]
     texts += [f"log(({t})*(q(z)))" for t in texts[:100]] + [f"(log({t}))*(q(z))" for t in texts[:100]]
-    parsed, clashes = _collisions(texts)
+    parsed, clashes = _collisions(_parsed(tuple(texts)))
     assert parsed > 800
     assert clashes == []
 
 
-def test_the_file_syntax_parses_back_to_the_tree():
+def test_the_file_syntax_parses_back_to_the_tree(small_trees):
     """to_text is what `check` prints and an author may paste back: every expression of the
     grammar (integers only) parses back to the very tree printed."""
-    texts = [t for size in range(1, 6) for t in _texts(size)]
-    texts += ["-(-(q(z)))", "-((2)*(q(z)))", "(-(2))/(-(q(z)))", "(3)*((q(z))*(p(x)))", "(2)/((q(z))*(p(x)))"]
+    texts = ("-(-(q(z)))", "-((2)*(q(z)))", "(-(2))/(-(q(z)))", "(3)*((q(z))*(p(x)))", "(2)/((q(z))*(p(x)))")
     wrong, parsed = [], 0
-    for e in _parsed(tuple(texts)):
+    for e in small_trees + _parsed(texts):
         parsed += 1
         if parse_expression(to_text(e)) != e:
             wrong.append(f"{to_text(e)}: {e!r}")
