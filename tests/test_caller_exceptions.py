@@ -295,3 +295,49 @@ def test_a_standard_library_class_raised_in_the_engine_is_a_verdict() -> None:
         with pytest.raises(getattr(module, kind)) as caught:
             bug()
         assert computing_failure(caught.value), kind
+
+
+class CallersKeyError(KeyError):
+    """The caller's own exception of another type a narrow handler takes as "no answer this way"."""
+
+
+NARROW = [  # (file, module, name): a call inside a narrow handler's try (`except (ValueError, ...)`, ...)
+    ("gap.toml", "elbo_sym.engine.reference", "cases", ValueError),     # reference: JudgeError, ValueError, ...
+    ("gap.toml", "elbo_sym.engine.derivation", "build", ValueError),    # the explicit model: ValueError, UnfoldError
+]
+
+
+@pytest.mark.parametrize("file, module, name, kind", NARROW, ids=[n for _, _, n, _ in NARROW])
+@pytest.mark.parametrize("origin", ["own-class", "callers-frame"])
+def test_a_narrow_handler_raises_the_callers_exception_again(monkeypatch, file, module, name, kind, origin) -> None:
+    """The audit after rt22 F3: a handler that takes a ValueError (or a KeyError) as "no answer this
+    way" let the caller's exception of that type -- its own subclass, or a plain one raised by its
+    callback or signal handler -- vanish, and the check went on; now it reaches the caller."""
+    own = {ValueError: CallersValueError, KeyError: CallersKeyError}[kind]
+    exception = own("the caller's") if origin == "own-class" else kind("raised in the caller's frame")
+    target = importlib.import_module(module)
+    calls = [0]
+
+    def hostile(*args, **kwargs):
+        calls[0] += 1
+        raise exception
+
+    monkeypatch.setattr(target, name, hostile)
+    with pytest.raises(kind) as caught:
+        check_file(DERIVATIONS / file)
+    assert caught.value is exception and calls[0] >= 1
+
+
+@pytest.mark.parametrize("file, module, name, kind", NARROW, ids=[n for _, _, n, _ in NARROW])
+def test_a_narrow_handler_still_takes_the_engines_own_failure(monkeypatch, file, module, name, kind) -> None:
+    """The other side: the same exception type raised by the engine's code is still the handler's --
+    the second opinion's "no answer", the explicit model's input error naming the file and example."""
+    from elbo_sym.engine.derivation import DerivationError
+
+    bug = _engine_function(f"def bug(*args, **kwargs):\n    raise {kind.__name__}('the engine')\n", "bug")
+    monkeypatch.setattr(importlib.import_module(module), name, bug)
+    if name == "build":
+        with pytest.raises(DerivationError, match=r"gap\.toml:\d+: example 1: the engine"):
+            check_file(DERIVATIONS / file)
+    else:
+        assert check_file(DERIVATIONS / file).steps

@@ -64,7 +64,7 @@ from elbo_sym.engine.search import (
     values_reader,
 )
 from elbo_sym.engine.wellformed import derived_arguments, derived_distribution_problem, well_formedness_problem
-from elbo_sym.failures import computing_failure
+from elbo_sym.failures import callers_exception, computing_failure
 from elbo_sym.limits import (
     GENERAL_SEARCH_FULL_LARGER_K,
     GENERAL_SEARCH_WORK_OPERATIONS,
@@ -410,7 +410,9 @@ class _Instances:
         for k, ((a, b), (fa, fb)) in enumerate(zip(self.parts, compiled)):
             try:
                 d = fa(x) - fb(x)
-            except ZeroDivisionError:
+            except ZeroDivisionError as raised:
+                if callers_exception(raised):
+                    raise  # the caller's own exception
                 return _Decision("undefined", k if several else None, f"undefined: {Undefined('division by zero')}")
             if not holds(self.rel, (d > 0) - (d < 0)):
                 return _Decision("fails", k if several else None, left=a, right=b)
@@ -448,7 +450,9 @@ class _Instances:
         try:
             q = frozenset().union(*(e.free_symbols for o in self.model.observations
                                     for e in self.model.unfold_pointwise(self.model.variational(o))))
-        except (UnfoldError, TypeError, ValueError):
+        except (UnfoldError, TypeError, ValueError) as raised:
+            if callers_exception(raised):
+                raise  # the caller's own exception
             return source
         return source if q & used else "special instance"
 
@@ -1456,7 +1460,9 @@ def _equal_by_structure(a: Expr, b: Expr, values, model) -> bool:
     exact = {symbol: Rational(v.numerator, v.denominator) for symbol, v in values.items()}
     try:
         return canonical(difference(a, b).xreplace(exact), model).is_zero
-    except (TooLarge, ValueError, ArithmeticError):
+    except (TooLarge, ValueError, ArithmeticError) as raised:
+        if callers_exception(raised):
+            raise  # the caller's own exception
         return False
 
 

@@ -54,6 +54,7 @@ from elbo_sym.engine.notation import (
 )
 from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.repair import check_with_suggestions
+from elbo_sym.failures import callers_exception
 from elbo_sym.files import InputError, discover
 from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, loading_budget, validate_budget
 from elbo_sym.numbers.evaluate import Undefined
@@ -441,7 +442,9 @@ def _example_report(result: DerivationResult, example_result) -> ExampleReport:
             if len(parts) != 1:
                 continue
             value = exact_value(parts[0], values)
-        except (Undefined, ArithmeticError, ValueError, TypeError, KeyError):
+        except (Undefined, ArithmeticError, ValueError, TypeError, KeyError) as raised:
+            if callers_exception(raised):
+                raise  # the caller's own exception
             continue
         information = is_log_quantity(expr)
         rows.append(ValueRow(math(expr), math(exact_form(value)), value.shown(DECIMALS),
