@@ -1051,6 +1051,8 @@ def _outcome(rule, lhs: Expr, step: Step, model: Model) -> RuleOutcome:
 
 
 EXACT_RULES = ("algebra",)
+PROVED_BY_EXACT = "exact"
+"""RuleOutcome.proved_by of a step the exact rule proved: the reports show ``[algebra, exact]``."""
 """The rules whose step an exact decision may prove when its sides are not identical (engine.exact:
 a residual in D or a whole number, decided for every value): an inequality by algebra."""
 
@@ -1084,7 +1086,7 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
             outcome = _outcome(rule, lhs, step, model)
             exact = _exact_decision(lhs, step, model) if not outcome.proved and step.rule in EXACT_RULES else None
             if exact is not None and exact.proof is not None:
-                outcome = exact.proof.outcome()
+                outcome = replace(exact.proof.outcome(), proved_by=PROVED_BY_EXACT)
             if outcome.proved:
                 outcome = _with_derived_distributions(outcome, (lhs, step.expr), model)
             if outcome.proved and not open_:

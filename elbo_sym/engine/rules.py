@@ -68,6 +68,9 @@ class RuleOutcome:
     reason: str
     conditions: tuple[tuple[str, bool], ...] = ()
     residual: tuple[Canonical, ...] = field(default=(), compare=False)
+    proved_by: str = ""
+    """What proved the step when not its rule's own reasoning: "exact" (the exact rule decided an
+    `algebra` step whose sides differ: engine.check); the reports show it beside the rule."""
 
 
 Rule = Callable[[Expr, str, Expr, Model], RuleOutcome]
