@@ -336,11 +336,11 @@ def load(path: str | Path, budget: float | None = None) -> Derivation:
     return loads(read_user_file(path), str(path), budget)
 
 
-def read_user_file(path: str | Path) -> bytes:
+def read_user_file(path: str | Path, patience: float | None = None) -> bytes:
     """A derivation or deck file's bytes (regular files only, size limit enforced while
-    reading); DerivationError naming the file otherwise."""
+    reading, within `patience` seconds: files.read_regular_file); DerivationError naming the file otherwise."""
     try:
-        return read_regular_file(path, MAX_FILE_BYTES)
+        return read_regular_file(path, MAX_FILE_BYTES, patience)
     except FileReadError as error:
         if error.too_large:
             raise DerivationError(str(path), 1, error.reason) from None

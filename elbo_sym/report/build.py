@@ -105,13 +105,14 @@ class Loaded:
 def load_in_time(path: str | Path, budget: float = STEP_BUDGET_SECONDS, total: float | None = None,
                  raw: bytes | str | None = None) -> Loaded:
     """Read one derivation (`raw`: its bytes or text, read already) within its file budget -- `total`, else
-    limits.loading_budget's default --; a file not read in time is a DerivationError naming it, a budget
-    that is not finite and positive a BudgetError."""
+    limits.loading_budget's default: the bytes within it in wall time, parsing them in CPU time --; a file
+    not read in time is a DerivationError naming it, a budget that is not finite and positive a BudgetError."""
     budget = validate_budget(budget)
     total = validate_budget(total, "file budget") if total is not None else None
     started = budgets.clock()  # CPU time, as the budget it is deducted from
-    data = raw if raw is not None else read_user_file(path)
-    derivation = loads(data, str(path), loading_budget(budget, total))
+    reading = loading_budget(budget, total)
+    data = raw if raw is not None else read_user_file(path, reading)  # the bytes too: a slow disk's wait
+    derivation = loads(data, str(path), reading)
     return Loaded(derivation, budgets.clock() - started)
 
 
