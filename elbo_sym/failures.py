@@ -11,19 +11,26 @@ watchdog raising ``Exception`` during ``check_file`` used to be turned into "und
 check went on to pass (red team rt17 F5).  Generated code without a file (a dataclass's methods,
 SymPy's lambdify, but also a handler typed at a prompt) cannot be told apart from the caller's:
 there the type decides (:data:`COMPUTING_ERRORS`, or an exception class of a computing library).
-An exception of a class the caller defined (in ``__main__`` or a package outside the computing
-ones and the standard library) is the caller's wherever it surfaced: a thread-based timeout delivers it
-asynchronously (``PyThreadState_SetAsyncExc``, as stopit does) in whatever frame is running, usually
-the engine's (red team rt21 F1: it was judged by that frame and the check passed).
+An exception of a class the caller defined (in ``__main__`` or a module loaded from a file outside the
+computing packages and the standard library's folder: rt22 F3) is the caller's wherever it surfaced:
+a thread-based timeout delivers it asynchronously (``PyThreadState_SetAsyncExc``, as stopit does) in
+whatever frame is running, usually the engine's (red team rt21 F1: it was judged by that frame and the check passed).
 The engine's input errors (:class:`~elbo_sym.files.InputError`: a bad setting, a file that does not
 load) always reach the user as they are, and a budget's alarm (:class:`~elbo_sym.budget.BudgetExceeded`)
 is for the handler of its budget to judge.
+
+A narrow handler (``except (ValueError, TypeError)``: "no answer this way, try the next") whose try
+runs computing -- where a budget's checkpoint, a callback or a signal can surface -- asks
+:func:`callers_exception` before it takes the failure; one around a known local call (``int(text)``,
+``ast.parse``, a path's ``relative_to``, a file read) need not.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+import sysconfig
 
 from elbo_sym.budget import BudgetExceeded
 from elbo_sym.files import InputError
@@ -39,9 +46,20 @@ COMPUTING_PACKAGES = ("elbo_sym", "sympy", "mpmath", "flint", "gmpy2", "numpy", 
 PolynomialError, mpmath's NoConvergence, ...) count as computing errors whatever their base."""
 
 
+_FOLDERS: dict[str, str] = {}
+"""The folders of the computing packages imported so far (one realpath each, not one per failure)."""
+
+
 def _folder(module_name: str) -> str | None:
-    module = sys.modules.get(module_name)  # a library that is not imported raised nothing
-    file = getattr(module, "__file__", None)
+    if module_name not in _FOLDERS:
+        folder = _file_folder(getattr(sys.modules.get(module_name), "__file__", None))  # not imported: raised nothing
+        if folder is None:
+            return None
+        _FOLDERS[module_name] = folder
+    return _FOLDERS[module_name]
+
+
+def _file_folder(file: str | None) -> str | None:
     return os.path.dirname(os.path.realpath(file)) + os.sep if file else None
 
 
@@ -53,14 +71,20 @@ def _innermost_file(error: BaseException) -> str | None:
     return filename
 
 
+@functools.lru_cache(maxsize=1024)
 def _in_computing_folder(path: str) -> bool:
     """Whether the absolute `path` is a file of COMPUTING_PACKAGES or of Python's standard library
-    (not its site-packages)."""
+    (its own folder, not the site-packages inside it)."""
     path = os.path.realpath(path)
     if any(folder is not None and path.startswith(folder) for folder in map(_folder, COMPUTING_PACKAGES)):
         return True
-    standard = _folder("os")
+    standard = _standard_folder()
     return standard is not None and path.startswith(standard) and "-packages" + os.sep not in path[len(standard):]
+
+
+@functools.cache
+def _standard_folder() -> str | None:
+    return _file_folder(os.path.join(sysconfig.get_paths()["stdlib"], "os.py"))
 
 
 def _computing_type(error: BaseException) -> bool:
@@ -70,9 +94,14 @@ def _computing_type(error: BaseException) -> bool:
 
 def _callers_class(error: BaseException) -> bool:
     """Whether `error`'s class was defined outside Python's builtins, its standard library and
-    COMPUTING_PACKAGES: by the caller (its script, its tests, a timeout library)."""
-    package = type(error).__module__.partition(".")[0]
-    return package != "builtins" and package not in sys.stdlib_module_names and package not in COMPUTING_PACKAGES
+    COMPUTING_PACKAGES: by the caller (its script, its tests, a timeout library).  The file its module
+    was loaded from decides, not the module's name: a caller's own ``code/`` or ``types/`` package
+    ahead of the standard library on sys.path has a standard-library name (red team rt22 F3)."""
+    name = type(error).__module__
+    if name == "builtins" or name in sys.builtin_module_names:
+        return False  # compiled into the interpreter: found before anything on sys.path
+    file = getattr(sys.modules.get(name), "__file__", None)
+    return not (isinstance(file, str) and os.path.isabs(file) and _in_computing_folder(file))
 
 
 def computing_failure(error: BaseException) -> bool:
@@ -92,4 +121,13 @@ def computing_failure(error: BaseException) -> bool:
     return _in_computing_folder(filename)
 
 
-__all__ = ["COMPUTING_ERRORS", "COMPUTING_PACKAGES", "computing_failure"]
+def callers_exception(error: BaseException) -> bool:
+    """Whether a narrow handler (``except ValueError``: "no answer this way, try the next") must raise
+    `error` again: the caller's own, of a type computing raises too -- a caller's ValueError subclass,
+    or a plain one raised by the caller's signal handler or callback.  Swallowed, it was lost and the
+    check went on as if nothing had happened (the audit after rt22 F3)."""
+    return isinstance(error, Exception) and not isinstance(error, (InputError, BudgetExceeded)) \
+        and not computing_failure(error)
+
+
+__all__ = ["COMPUTING_ERRORS", "COMPUTING_PACKAGES", "callers_exception", "computing_failure"]

@@ -13,16 +13,19 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from elbo_sym.limits import MAX_FILE_BYTES, MAX_SOURCE_DATE_EPOCH
+from elbo_sym.limits import FILE_BUDGET_CAP_SECONDS, MAX_FILE_BYTES, MAX_SOURCE_DATE_EPOCH
 
-__all__ = ["FileReadError", "InputError", "read_regular_file", "source_date_epoch", "discover", "resolved_path",
-           "describe_os_error",
+__all__ = ["FileReadError", "InputError", "patience_text", "read_regular_file", "source_date_epoch", "discover",
+           "resolved_path", "describe_os_error",
            "DEFAULT_FOLDER", "PROJECT_FILE", "paths_or_default", "output_folder", "output_file", "replace_file"]
 
 _CHUNK = 65536
+_clock = time.monotonic
+"""Reading waits on the disk or the network, which CPU time does not count: its patience is wall time."""
 
 
 class InputError(Exception):
@@ -39,6 +42,12 @@ class FileReadError(Exception):
         self.path = os.fspath(path)
         self.reason = reason
         self.too_large = too_large
+
+
+def patience_text(seconds: float) -> str:
+    """How a reading that ran out of patience says so (the file's name comes with FileReadError)."""
+    return (f"file budget of {seconds:g} seconds ran out while reading the file's bytes (they came in too "
+            "slowly: a slow disk or network filesystem, or a file still being written)")
 
 
 _KINDS = (
@@ -85,16 +94,21 @@ def describe_os_error(error: OSError) -> str:
     return f"{shown}: {reason}"
 
 
-def read_regular_file(path: str | os.PathLike[str], limit: int | None = None) -> bytes:
+def read_regular_file(path: str | os.PathLike[str], limit: int | None = None, patience: float | None = None) -> bytes:
     """The bytes of the regular file `path`, at most `limit` of them (None: MAX_FILE_BYTES, read at
-    the call), or FileReadError.
+    the call), within `patience` seconds of wall time (None: FILE_BUDGET_CAP_SECONDS), or FileReadError.
 
     Never blocks (O_NONBLOCK: a FIFO opens at once and is then refused), never opens a
     device (the path is stat'ed first, the open descriptor fstat'ed again), and reads at
-    most limit + 1 bytes, so a file that grows while it is read is refused too.
+    most limit + 1 bytes, so a file that grows while it is read is refused too.  A file that
+    trickles in (a slow network filesystem, a writer adding a little at a time) is refused once
+    `patience` has run out, between two reads: a derivation's reading is bounded by its file's budget.
     """
     if limit is None:
         limit = MAX_FILE_BYTES
+    if patience is None:
+        patience = FILE_BUDGET_CAP_SECONDS
+    deadline = _clock() + patience
     if "\0" in os.fspath(path):
         raise FileReadError(os.fspath(path).replace("\0", "\\0"), "file name contains a NUL byte")
     try:
@@ -127,6 +141,8 @@ def read_regular_file(path: str | os.PathLike[str], limit: int | None = None) ->
                 break
             chunks.append(chunk)
             total += len(chunk)
+            if _clock() > deadline:
+                raise FileReadError(path, patience_text(patience))
         if total > limit:
             raise FileReadError(path, f"file is larger than the limit of {limit} bytes", too_large=True)
         return b"".join(chunks)

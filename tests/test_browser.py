@@ -190,9 +190,9 @@ import elbo_sym.budget
 elbo_sym.budget.ALARM = False        # as in the browser: checkpoints only
 from elbo_sym.publish.browser import check_source
 text = open(sys.argv[1]).read().split("[[example]]")[0].replace('K = "any"', "K = 600")
-started = time.monotonic()
+started = time.process_time()  # CPU time, the budgets' clock: a loaded machine stretches wall time
 result = json.loads(check_source(text, "gap-600.toml", budget=0.3))
-print(json.dumps({"seconds": time.monotonic() - started,
+print(json.dumps({"seconds": time.process_time() - started,
                   "steps": [[s["verdict"], s["reason"]] for s in result["reports"][0]["steps"]]}))
 """
 

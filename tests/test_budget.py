@@ -359,3 +359,14 @@ def test_a_process_given_a_quarter_of_a_core_still_finishes_within_its_budget():
     assert child.returncode == 0, err
     wall, cpu = map(float, out.split())
     assert wall > 1.0 > cpu >= 0.6, (wall, cpu)  # the wall clock would have ended it; the CPU clock did not
+
+
+def test_a_tests_bound_on_time_counts_cpu_time_not_the_machines_load() -> None:
+    """tests/cpu_work.cpu_bounded, what the tests bound time with: waiting (as on a loaded CI machine,
+    where wall time stretches) spends no CPU time and passes; computing past the bound fails."""
+    from cpu_work import cpu_bounded
+
+    with cpu_bounded(0.2):
+        time.sleep(0.3)
+    with pytest.raises(AssertionError, match="took .* CPU seconds, the bound is 0.05"), cpu_bounded(0.05):
+        burn(0.2)

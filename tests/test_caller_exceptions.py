@@ -249,3 +249,95 @@ def test_an_asynchronous_timeout_from_another_thread_reaches_the_caller(fresh_me
     assert fired.is_set()
     files = [entry.filename for entry in traceback.extract_tb(caught.value.__traceback__)]
     assert any("elbo_sym" in name for name in files[1:])  # it surfaced inside the engine, not in this loop
+
+
+@pytest.mark.parametrize("package", ["code", "tabnanny", "mailbox"])
+def test_a_callers_package_with_a_standard_library_name_is_the_callers(monkeypatch, tmp_path, package) -> None:
+    """rt22 F3: the caller's own ``code/`` (or ``tabnanny/``, ``mailbox/``) package ahead of the standard
+    library on sys.path; its exception class, surfacing in an engine frame, is still the caller's:
+    the file the class's module was loaded from decides, not the module's top-level name."""
+    import sys
+
+    import elbo_sym.engine.check as check
+
+    (tmp_path / package).mkdir()
+    (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / package / "watchdog.py").write_text("class Timeout(Exception):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [name for name in sys.modules if name == package or name.startswith(package + ".")]:
+        monkeypatch.delitem(sys.modules, name)  # put back by monkeypatch after the test
+    timeout = importlib.import_module(f"{package}.watchdog").Timeout
+    try:
+        assert timeout.__module__.partition(".")[0] in sys.stdlib_module_names
+        bug = _engine_function("def bug(*args, **kwargs):\n    raise Timeout('time is up')\n", "bug")
+        bug.__globals__["Timeout"] = timeout
+        with pytest.raises(timeout) as caught:
+            bug()
+        assert not computing_failure(caught.value)
+        monkeypatch.setattr(check, "_definedness", bug)
+        with pytest.raises(timeout):
+            check_file(DERIVATIONS / "gap.toml")
+    finally:
+        for name in [name for name in sys.modules if name == package or name.startswith(package + ".")]:
+            if sys.modules[name].__file__ and sys.modules[name].__file__.startswith(str(tmp_path)):
+                del sys.modules[name]
+
+
+def test_a_standard_library_class_raised_in_the_engine_is_a_verdict() -> None:
+    """The other side of rt22 F3: a class the real standard library defines (json's, decimal's compiled
+    one) raised by the engine's code is computing's, as before."""
+    import decimal
+    import json
+
+    for kind, module in (("JSONDecodeError", json), ("InvalidOperation", decimal)):
+        bug = _engine_function(f"def bug():\n    raise {kind}('raised by the engine', '', 0)\n", "bug")
+        bug.__globals__[kind] = getattr(module, kind)
+        with pytest.raises(getattr(module, kind)) as caught:
+            bug()
+        assert computing_failure(caught.value), kind
+
+
+class CallersKeyError(KeyError):
+    """The caller's own exception of another type a narrow handler takes as "no answer this way"."""
+
+
+NARROW = [  # (file, module, name): a call inside a narrow handler's try (`except (ValueError, ...)`, ...)
+    ("gap.toml", "elbo_sym.engine.reference", "cases", ValueError),     # reference: JudgeError, ValueError, ...
+    ("gap.toml", "elbo_sym.engine.derivation", "build", ValueError),    # the explicit model: ValueError, UnfoldError
+]
+
+
+@pytest.mark.parametrize("file, module, name, kind", NARROW, ids=[n for _, _, n, _ in NARROW])
+@pytest.mark.parametrize("origin", ["own-class", "callers-frame"])
+def test_a_narrow_handler_raises_the_callers_exception_again(monkeypatch, file, module, name, kind, origin) -> None:
+    """The audit after rt22 F3: a handler that takes a ValueError (or a KeyError) as "no answer this
+    way" let the caller's exception of that type -- its own subclass, or a plain one raised by its
+    callback or signal handler -- vanish, and the check went on; now it reaches the caller."""
+    own = {ValueError: CallersValueError, KeyError: CallersKeyError}[kind]
+    exception = own("the caller's") if origin == "own-class" else kind("raised in the caller's frame")
+    target = importlib.import_module(module)
+    calls = [0]
+
+    def hostile(*args, **kwargs):
+        calls[0] += 1
+        raise exception
+
+    monkeypatch.setattr(target, name, hostile)
+    with pytest.raises(kind) as caught:
+        check_file(DERIVATIONS / file)
+    assert caught.value is exception and calls[0] >= 1
+
+
+@pytest.mark.parametrize("file, module, name, kind", NARROW, ids=[n for _, _, n, _ in NARROW])
+def test_a_narrow_handler_still_takes_the_engines_own_failure(monkeypatch, file, module, name, kind) -> None:
+    """The other side: the same exception type raised by the engine's code is still the handler's --
+    the second opinion's "no answer", the explicit model's input error naming the file and example."""
+    from elbo_sym.engine.derivation import DerivationError
+
+    bug = _engine_function(f"def bug(*args, **kwargs):\n    raise {kind.__name__}('the engine')\n", "bug")
+    monkeypatch.setattr(importlib.import_module(module), name, bug)
+    if name == "build":
+        with pytest.raises(DerivationError, match=r"gap\.toml:\d+: example 1: the engine"):
+            check_file(DERIVATIONS / file)
+    else:
+        assert check_file(DERIVATIONS / file).steps

@@ -314,7 +314,8 @@ def test_check_and_explain_name_the_exact_rule(tmp_path, capsys):
                                 right="0", params="", rule="algebra"), encoding="utf-8")
     assert main(["check", "--no-cache", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "✓ proved   [algebra] decided exactly: left - right = " in out and "(the exact rule: every value" in out
+    assert "✓ proved   [algebra, exact] decided exactly: left - right = " in out
+    assert "(the exact rule: every value" in out
     assert main(["explain", str(path), "--step", "1"]) == 0
     out = capsys.readouterr().out
     assert "rule algebra:\n  proves the step: decided exactly" in out
@@ -331,3 +332,45 @@ def test_a_premise_s_bound_on_the_whole_number_open_or_closed(premise, verdict):
         assert dict(step.counterexample.values)["n"] == ("3",)
     else:
         assert "for every whole number n >= 1 and <= 2 (the exact rule" in step.reason
+
+
+def test_every_report_names_the_exact_rule_beside_the_steps_rule(tmp_path, capsys):
+    """A step the exact rule proved showed "[algebra]" as if algebra's own reasoning had proved it: the
+    text report, the handouts and the site (one context), the browser page and Jupyter show "algebra,
+    exact"; the JSON keeps `rule` and says what proved it (`proved_by`); algebra's own proofs stay "[algebra]"."""
+    from elbo_sym.cli import main
+    from elbo_sym.publish.browser import view_of
+    from elbo_sym.publish.handouts import derivation_context
+    from elbo_sym.report import display
+    from elbo_sym.report.model import DerivationReport
+
+    path = tmp_path / "fac20.toml"
+    path.write_text('''title = "t"
+model = "gaussian"
+D = "any"
+start = "Sum(mu_d**2, (d, 1, D)) + (D - 20)**2"
+
+[[step]]
+rel = "="
+expr = "(D - 20)**2 + Sum(mu_d**2, (d, 1, D))"
+rule = "algebra"
+
+[[step]]
+rel = ">="
+expr = "0"
+rule = "algebra"
+''', encoding="utf-8")
+    report = check_file(path)
+    plain, exact = report.steps
+    assert (exact.verdict, exact.rule, exact.proved_by) == ("proved", "algebra", "exact"), exact.reason
+    assert (plain.verdict, plain.rule, plain.proved_by) == ("proved", "algebra", ""), plain.reason
+    data = report.to_dict()
+    assert [(s["rule"], s["proved_by"]) for s in data["steps"]] == [("algebra", ""), ("algebra", "exact")]
+    assert DerivationReport.from_dict(data) == report
+    assert main(["check", "--no-cache", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("[algebra, exact]") == 1 and out.count("[algebra]") == 1
+    assert [s["rule"] for s in derivation_context(report)["steps"]] == ["algebra", "algebra, exact"]
+    assert [s["rule"] for s in view_of(report)["steps"]] == ["algebra", "algebra, exact"]
+    aligned = display.aligned(display._view(report))
+    assert r"\text{(algebra, exact: proved)}" in aligned and r"\text{(algebra: proved)}" in aligned

@@ -497,3 +497,34 @@ def test_an_observation_named_like_a_modifier_prints_as_written():
     e = parse("log(p(xhat | z)) + ELBO(q(z | xhat), xhat)", Vocabulary(data=("xhat",)))
     latex = to_latex(e)
     assert latex.count(r"\mathit{xhat}") == 3 and r"\hat" not in latex
+
+
+QUOTIENTS = [  # (as an author writes it, the file syntax printed, the LaTeX): red team rt18's a/((b*c))
+    ("a/(b*c)", "a/(b*c)", r"\frac{a}{b c}"),
+    ("a/(b + c)", "a/(b + c)", r"\frac{a}{b + c}"),
+    ("(a*b)/(c*d)", "(a*b)/(c*d)", r"\frac{a b}{c d}"),
+    ("a/b/c", "(a/b)/c", r"\frac{a}{b c}"),
+    ("a/(2*b)", "a/(2*b)", r"\frac{a}{2 b}"),
+    ("a/exp(b)", "a/exp(b)", r"\frac{a}{\exp\left(b\right)}"),
+    ("a/log(b)", "a/log(b)", r"\frac{a}{\log b}"),
+    ("a/(b*exp(c))", "a/(b*exp(c))", r"\frac{a}{b \exp\left(c\right)}"),
+    ("exp(a)/(b*log(c))", "exp(a)/(b*log(c))", r"\frac{\exp\left(a\right)}{b \log c}"),
+    ("log(p(x))/(a*(b*c))", "log(p(x))/(a*(b*c))", r"\frac{\log p(x)}{a b c}"),
+]
+
+
+@pytest.mark.parametrize("written, text, latex", QUOTIENTS, ids=[w for w, _, _ in QUOTIENTS])
+def test_a_quotient_prints_with_one_pair_of_brackets(written, text, latex) -> None:
+    """A quotient by a product printed a/((b*c)) (rt18): the text form writes its denominator in one
+    pair of brackets and parses back to the tree it was printed from; the LaTeX, and the site's form
+    of it (katex_tex), is the fraction, with no brackets the text needed."""
+    from elbo_sym.engine.parse import Vocabulary, parse_expression
+    from elbo_sym.publish.web import katex_tex
+
+    vocabulary = Vocabulary(params=("a", "b", "c", "d"))
+    expr = parse_expression(written, vocabulary)
+    assert to_text(expr) == text and "((" not in text
+    assert parse_expression(to_text(expr), vocabulary) == expr
+    assert to_latex(expr) == latex
+    site = katex_tex(to_latex(expr))
+    assert site.startswith(r"\frac{") and r"\left(\left(" not in site and "((" not in site

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
+from cpu_work import HANG_GUARD_SECONDS
 
 import elbo_sym.report.build
 from elbo_sym.cli import main
@@ -224,7 +225,7 @@ def test_a_worker_that_hangs_is_stopped_and_its_item_lost():
     assert isinstance(results[1], WorkerLost)
     assert "did not answer within 1.5 s (wall clock) and was stopped" in results[1].message
     assert [r for i, r in enumerate(results) if i != 1] == [100, 102, 103, 104]
-    assert 1.5 <= seconds < 60 and left == set()  # stopped at the patience, and reaped
+    assert 1.5 <= seconds < HANG_GUARD_SECONDS and left == set()  # stopped at the patience, and reaped
 
 
 def test_patience_exceeds_every_budget_that_bounds_a_healthy_check():
@@ -304,7 +305,7 @@ def test_the_watchdog_rereads_a_patience_a_worker_shortens_while_it_waits():
     waited = time.monotonic() - started
     assert results[0] == 0 and isinstance(results[1], WorkerLost)
     assert "within 2 s (wall clock)" in results[1].message  # the wait given: reading (1 s) + 1 s
-    assert waited < 15, waited
+    assert waited < HANG_GUARD_SECONDS, waited  # stopped, not left waiting (the patience is wall time)
 
 
 def test_an_exception_is_raised_here_as_a_serial_run_raises_it():
@@ -458,7 +459,7 @@ def test_check_ends_a_hung_file_at_its_own_budget_not_the_largest_files(folder, 
     own = 4 * 0.5 * 1.0 + 2.0  # steps x budget x wall seconds per CPU second + margin
     assert float(found[1]) - own in (1, 2, 3, 4, 5)  # plus its reading's wall seconds, rounded up
     assert code != 0 and "a-gap.toml — " in out and "b-refuted.toml — " not in out
-    assert waited < 60
+    assert waited < HANG_GUARD_SECONDS
 
 
 def test_a_files_patience_in_check_is_its_readings_then_its_own_budgets():

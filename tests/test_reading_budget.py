@@ -214,3 +214,29 @@ def test_a_file_budget_that_is_not_finite_and_positive_is_refused_before_reading
         build.load_in_time(GAP, total=total)
     with pytest.raises(ValueError, match="file budget must be a finite number of seconds > 0"):
         build.check_all([str(GAP)], 10.0, jobs=1, total=total)
+
+
+def test_a_file_that_trickles_in_is_refused_when_its_file_budget_runs_out(tmp_path, monkeypatch, capsys):
+    """Reading the bytes waits on the disk or the network, which CPU time does not count: a file that
+    comes in a little at a time (a slow network filesystem, a writer still adding to it) had the whole
+    reading patience whatever the file budget.  Now its wall time is bounded by the file budget and the
+    error names the file and what ran out.  The clock is the test's: one second passes at each look."""
+    import itertools
+
+    from elbo_sym import files
+
+    path = tmp_path / "trickle.toml"
+    path.write_bytes(GAP.read_bytes())
+    seconds = itertools.count(0.0, 1.0)
+    monkeypatch.setattr(files, "_clock", lambda: next(seconds))
+    monkeypatch.setattr(files, "_CHUNK", 64)  # a few bytes at each read: a second each
+    ran_out = "file budget of 5 seconds ran out while reading the file's bytes"
+    with pytest.raises(DerivationError) as caught:
+        build.load_in_time(path, total=5.0)
+    assert "trickle.toml" in str(caught.value) and ran_out in str(caught.value)
+    assert main(["check", "--no-cache", "--jobs", "1", "--file-budget", "5", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "trickle.toml" in err and ran_out in err
+    assert len(GAP.read_bytes()) > 64 * 6  # more reads than the budget has seconds
+    monkeypatch.setattr(files, "_CHUNK", 65536)  # the same file in one read: within the budget
+    assert build.load_in_time(path, total=5.0).derivation.title

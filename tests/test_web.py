@@ -661,6 +661,9 @@ TYPED_TITLE = "Typed -- two hyphens, three dots... and \"double\" and 'single' q
 TYPED_SUMMARY = "An author's -- and ... stay as typed; \"quotes\" curl as the handouts curl them."
 TYPED_WHY = "a step -- as typed... ending 'here'"
 """Author prose that Astro's SmartyPants rewrote (-- as a dash, ... as an ellipsis): built into the site."""
+ONE_LINE_TITLE = (".site-title { white-space: nowrap !important; font-size: var(--sl-text-h4) !important; "
+                  "line-height: inherit !important; }")
+"""Starlight's own title: one line at h4's size, clipped by the header when too long."""
 NO_KATEX_CSS = (".katex .katex-mathml { position: static !important; clip: auto !important; "
                 "width: auto !important; height: auto !important; }")
 
@@ -769,6 +772,18 @@ def built_site(tmp_path_factory, checked_report):
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _title_cut(m: dict) -> list[str]:
+    """Where the header's site title is cut: its text outside the viewport or outside a box that
+    clips it (Starlight clips a title too long for one line: rt18 saw "Latent variables and th")."""
+    title = m["title"]
+    cuts = [] if title["left"] >= 0 and title["right"] <= title["viewport"] + 0.5 else ["the viewport"]
+    for box in title["clips"]:
+        if not (box["left"] - 0.5 <= title["left"] and title["right"] <= box["right"] + 0.5
+                and box["top"] - 0.5 <= title["top"] and title["bottom"] <= box["bottom"] + 0.5):
+            cuts.append(f"{box['tag']}.{box['cls']}")
+    return cuts
+
+
 def _measured(built: BuiltSite):
     for name, page in built.pages.items():
         for width in SITE_WIDTHS:
@@ -811,6 +826,7 @@ def test_site_never_scrolls_sideways(built_site):
     for name, _page, width, m in _measured(built_site):
         assert m["scrollWidth"] <= m["clientWidth"], (name, width, m["scrollWidth"], m["clientWidth"])
         assert m["overflowing"] == [], (name, width, m["overflowing"][:3])
+        assert m["title"]["text"] == site.DEFAULT_SITE_TITLE and _title_cut(m) == [], (name, width, m["title"])
     boxes = {name: {b["tag"] for b in built_site.measured[built_site.url(p), 390]["scrollBoxes"]}
              for name, p in built_site.pages.items() if name != "index.md"}
     assert {"table", "span"} <= boxes["worked-example.md"]  # the tables of values and the givens display
@@ -822,13 +838,19 @@ def test_site_never_scrolls_sideways(built_site):
 @pytest.mark.full
 def test_site_check_sees_what_the_stylesheet_prevents(built_site):
     """The browser check can fail: without the site's scroll boxes the 390 px pages scroll
-    sideways and name the overflowing elements; without KaTeX's CSS the MathML copies show."""
+    sideways and name the overflowing elements; without KaTeX's CSS the MathML copies show;
+    with Starlight's one-line title the header cuts the course's title."""
     paths = ["/derivations/", "/worked-example/"]
     broken = built_site.check(paths, [390], extraCss=NO_SCROLL_BOXES + NO_KATEX_CSS)
     for path in paths:
         m = broken[path, 390]
         assert m["scrollWidth"] > m["clientWidth"], path
         assert m["overflowing"] and m["mathmlShown"] > 0, path
+    # apart: a page wider than the phone is laid out wider (a mobile viewport zooms out), header and all
+    cut = built_site.check(paths, [390], extraCss=ONE_LINE_TITLE)
+    for path in paths:
+        m = cut[path, 390]
+        assert m["scrollWidth"] <= m["clientWidth"] and _title_cut(m), (path, m["title"])
 
 
 @pytest.mark.full

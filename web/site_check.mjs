@@ -25,6 +25,8 @@
 //   toc, mobileToc           {href, text} of every "On this page" entry (desktop sidebar and the
 //                            mobile drop-down; Starlight renders both, CSS shows one)
 //   images, imagesLoaded     <img> elements in the content, and those that loaded
+//   title                    the header's site title: {text, left, right, top, bottom} of its
+//                            text, the viewport's width and the clipping boxes around it
 // Chromium is started by puppeteer-core (no browser download) with a fresh profile and the
 // flags below; nothing but the given base URL is visited. Exit 0 when the pages were measured
 // (the caller judges them), 1 when the browser or a page could not be opened, 2 on bad input.
@@ -44,11 +46,46 @@ try {
 }
 
 function measure() {
+  // The site's title in the header (inside measure: page.evaluate sends one function's source):
+  // the box of its text (a Range over it, not the link's box, which a clipping parent may cut),
+  // the viewport's width, and the box of every element around the text that clips (overflow
+  // other than visible: Starlight clips a long title rather than let it cover the buttons).
+  function siteTitle() {
+    const link = document.querySelector(".site-title");
+    if (!link) return null;
+    const walker = document.createTreeWalker(link, NodeFilter.SHOW_TEXT);
+    const texts = [];
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) if (node.textContent.trim()) texts.push(node);
+    const words = texts[0];
+    const text = { left: Infinity, right: -Infinity, top: Infinity, bottom: -Infinity };
+    for (const node of texts) {  // the text's own boxes, wherever its elements end
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      for (const rect of range.getClientRects()) {
+        text.left = Math.min(text.left, rect.left);
+        text.right = Math.max(text.right, rect.right);
+        text.top = Math.min(text.top, rect.top);
+        text.bottom = Math.max(text.bottom, rect.bottom);
+      }
+    }
+    const clips = [];
+    for (let el = words ? words.parentElement : link; el && el !== document.documentElement; el = el.parentElement) {
+      if (getComputedStyle(el).overflowX !== "visible" || getComputedStyle(el).overflowY !== "visible") {
+        const rect = el.getBoundingClientRect();
+        clips.push({ tag: el.tagName.toLowerCase(), cls: String(el.className || ""), left: rect.left,
+          right: rect.right, top: rect.top, bottom: rect.bottom });
+      }
+    }
+    return { text: link.textContent.trim(), left: text.left, right: text.right, top: text.top,
+      bottom: text.bottom, viewport: window.innerWidth, clips };
+  }
+
   const column = document.querySelector(".sl-markdown-content");
   const out = { found: Boolean(column) };
   const doc = document.documentElement;
   out.scrollWidth = doc.scrollWidth;
   out.clientWidth = doc.clientWidth;
+  out.title = siteTitle();
   if (!column) return out;
   const box = column.getBoundingClientRect();
   out.column = { left: box.left, right: box.right };

@@ -69,6 +69,7 @@ from elbo_sym.limits import (
     SYMPY_CACHE_ENTRIES,
     BudgetError,
     file_budget,
+    loading_budget,
     parse_integer,
     validate_budget,
 )
@@ -595,8 +596,8 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
     reports: list[DerivationReport | None] = [None] * len(files)
     misses: list[tuple[int, Path, str | None, bytes | FileReadError]] = []
     for i, path in enumerate(files):
-        try:
-            content = read_regular_file(path, MAX_FILE_BYTES)
+        try:  # within the file's budget for reading (report.build.load_in_time reads the same way)
+            content = read_regular_file(path, MAX_FILE_BYTES, loading_budget(budget, total))
         except FileReadError as error:
             misses.append((i, path, None, error))
             continue

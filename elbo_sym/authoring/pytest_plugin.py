@@ -59,7 +59,7 @@ from elbo_sym.authoring.testing import (
     format_failure,
 )
 from elbo_sym.files import FileReadError, read_regular_file
-from elbo_sym.limits import FILE_BUDGET_CAP_SECONDS, STEP_BUDGET_SECONDS, BudgetError, validate_budget
+from elbo_sym.limits import FILE_BUDGET_CAP_SECONDS, STEP_BUDGET_SECONDS, BudgetError, loading_budget, validate_budget
 
 DEFAULT_PATTERNS = ["derivations/*.toml"]
 DEFAULT_FOLDER_PATTERNS = ["**/*.toml"]
@@ -255,7 +255,8 @@ class DerivationFile(pytest.File):
         shown = _display_path(self.path, self.config)
         budget, file_budget = _budget(self.config), _file_budget(self.config)  # a bad option stops the session
         try:  # read within the file's budget: a file not read in time is this item's failure, not a hang
-            loaded = load_in_time(shown, budget, file_budget, raw=read_regular_file(self.path))
+            raw = read_regular_file(self.path, patience=loading_budget(budget, file_budget))
+            loaded = load_in_time(shown, budget, file_budget, raw=raw)
         except DerivationError as error:
             yield MalformedDerivation.from_parent(self, name=self.path.stem,
                                                   error=_input_failed_class().from_error(error))

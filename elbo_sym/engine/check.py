@@ -64,7 +64,7 @@ from elbo_sym.engine.search import (
     values_reader,
 )
 from elbo_sym.engine.wellformed import derived_arguments, derived_distribution_problem, well_formedness_problem
-from elbo_sym.failures import computing_failure
+from elbo_sym.failures import callers_exception, computing_failure
 from elbo_sym.limits import (
     GENERAL_SEARCH_FULL_LARGER_K,
     GENERAL_SEARCH_WORK_OPERATIONS,
@@ -419,7 +419,9 @@ class _Instances:
         for k, ((a, b), (fa, fb)) in enumerate(zip(self.parts, compiled)):
             try:
                 d = fa(x) - fb(x)
-            except ZeroDivisionError:
+            except ZeroDivisionError as raised:
+                if callers_exception(raised):
+                    raise  # the caller's own exception
                 return _Decision("undefined", k if several else None, f"undefined: {Undefined('division by zero')}")
             if not holds(self.rel, (d > 0) - (d < 0)):
                 return _Decision("fails", k if several else None, left=a, right=b)
@@ -457,7 +459,9 @@ class _Instances:
         try:
             q = frozenset().union(*(e.free_symbols for o in self.model.observations
                                     for e in self.model.unfold_pointwise(self.model.variational(o))))
-        except (UnfoldError, TypeError, ValueError):
+        except (UnfoldError, TypeError, ValueError) as raised:
+            if callers_exception(raised):
+                raise  # the caller's own exception
             return source
         return source if q & used else "special instance"
 
@@ -1056,6 +1060,8 @@ def _outcome(rule, lhs: Expr, step: Step, model: Model) -> RuleOutcome:
 
 
 EXACT_RULES = ("algebra",)
+PROVED_BY_EXACT = "exact"
+"""RuleOutcome.proved_by of a step the exact rule proved: the reports show ``[algebra, exact]``."""
 """The rules whose step an exact decision may prove when its sides are not identical (engine.exact:
 a residual in D or a whole number, decided for every value): an inequality by algebra."""
 
@@ -1090,7 +1096,7 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
             outcome = _outcome(rule, lhs, step, model)
             exact = _exact_decision(lhs, step, model) if not outcome.proved and step.rule in EXACT_RULES else None
             if exact is not None and exact.proof is not None:
-                outcome = exact.proof.outcome()
+                outcome = replace(exact.proof.outcome(), proved_by=PROVED_BY_EXACT)
             if outcome.proved:
                 outcome = _with_derived_distributions(outcome, (lhs, step.expr), model)
             if outcome.proved and not open_:
@@ -1466,7 +1472,9 @@ def _equal_by_structure(a: Expr, b: Expr, values, model) -> bool:
     exact = {symbol: Rational(v.numerator, v.denominator) for symbol, v in values.items()}
     try:
         return canonical(difference(a, b).xreplace(exact), model).is_zero
-    except (TooLarge, ValueError, ArithmeticError):
+    except (TooLarge, ValueError, ArithmeticError) as raised:
+        if callers_exception(raised):
+            raise  # the caller's own exception
         return False
 
 

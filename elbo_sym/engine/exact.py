@@ -26,6 +26,7 @@ from elbo_sym.engine.models.base import PARAMETER, Interval
 from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.premises import premises_of
 from elbo_sym.engine.rules import FLIPPED, RuleOutcome, difference, residuals
+from elbo_sym.failures import callers_exception
 from elbo_sym.limits import (
     GAUSSIAN_ANY_D,
     INTEGER_OFFSETS,
@@ -155,7 +156,9 @@ def exact_plan(lhs: Expr, step: Step, model) -> ExactPlan:
         return ExactPlan()
     try:
         forms = residuals(difference(lhs, step.expr), model)
-    except (TooLarge, UnfoldError, ValueError, TypeError, ArithmeticError):  # no canonical form: the search decides
+    except (TooLarge, UnfoldError, ValueError, TypeError, ArithmeticError) as raised:  # no canonical form: search
+        if callers_exception(raised):
+            raise  # the caller's own exception
         return ExactPlan()
     if len(forms) != 1:
         return ExactPlan()
@@ -734,7 +737,9 @@ def _premise_differences(model) -> Premises:
     for premise in premises_of(model):
         try:
             forms = residuals(difference(premise.lhs.expr, premise.rhs.expr), model)
-        except (TooLarge, UnfoldError, ValueError, TypeError, ArithmeticError):
+        except (TooLarge, UnfoldError, ValueError, TypeError, ArithmeticError) as raised:
+            if callers_exception(raised):
+                raise  # the caller's own exception
             return None
         if len(forms) != 1:
             return None
@@ -771,7 +776,9 @@ def _within_premises(t: Symbol, interval: Interval, premises: Premises) -> Inter
             return None
         try:
             poly = Poly(d, t, domain="QQ")
-        except (BasePolynomialError, ValueError, TypeError):
+        except (BasePolynomialError, ValueError, TypeError) as raised:
+            if callers_exception(raised):
+                raise  # the caller's own exception
             return None
         if poly.degree() != 1:
             return None

@@ -545,6 +545,10 @@ class ElboStrPrinter(StrPrinter):
             if not (right.base.is_Symbol or right.base.is_Integer or isinstance(right.base, (Notation, log, exp))):
                 base = f"({base})"
             return f"{self.parenthesize(left, PRECEDENCE['Mul'])}/{base}"
+        if right.is_Pow and right.exp is S.NegativeOne and right.base.is_Mul:
+            # a/(b*c): one pair of brackets round the product (SymPy's own print brackets it twice,
+            # a/((b*c)): red team rt18); the parser reads either back as a * (b*c)**-1
+            return f"{self.parenthesize(left, PRECEDENCE['Mul'])}/({self._print(right.base)})"
         if right.is_Mul or _negated(right):
             return f"{self.parenthesize(left, PRECEDENCE['Mul'])}*({self._print(right)})"
         if left.is_Rational and not left.is_Integer and not right.is_Number:

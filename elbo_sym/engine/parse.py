@@ -45,6 +45,7 @@ from elbo_sym.engine.notation import (
     x,
     z,
 )
+from elbo_sym.failures import callers_exception
 from elbo_sym.limits import (
     MAX_DEGREE,
     MAX_EXPONENT,
@@ -166,7 +167,9 @@ def parse_expression(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> 
         else:  # no position: "at the end" (e.g. a dangling operator)
             position = len(stripped)
         raise scan.unreadable(position) from None
-    except (RecursionError, MemoryError, ValueError):
+    except (RecursionError, MemoryError, ValueError) as raised:
+        if callers_exception(raised):
+            raise  # the caller's own exception
         raise ParseError(f"expression too deeply nested (at most {MAX_EXPRESSION_DEPTH} levels)") from None
     result = _Builder(stripped, offset, vocabulary).build(tree.body, depth=0)
     _refuse_outside_whitelist(text)  # defence in depth: the tree was whitelisted node by node

@@ -57,6 +57,7 @@ from elbo_sym.engine.notation import (
 )
 from elbo_sym.engine.premises import premise_text, premises_of
 from elbo_sym.engine.wellformed import factored_sum
+from elbo_sym.failures import callers_exception
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,9 @@ class RuleOutcome:
     reason: str
     conditions: tuple[tuple[str, bool], ...] = ()
     residual: tuple[Canonical, ...] = field(default=(), compare=False)
+    proved_by: str = ""
+    """What proved the step when not its rule's own reasoning: "exact" (the exact rule decided an
+    `algebra` step whose sides differ: engine.check); the reports show it beside the rule."""
 
 
 Rule = Callable[[Expr, str, Expr, Model], RuleOutcome]
@@ -226,7 +230,9 @@ def _mixture_pair(outer: Expr, model: Model) -> tuple[Expr, str, tuple[tuple[str
     weights = tuple(w for w, _ in split)
     try:
         positive = all(is_positive(v, model) for _, g in split for v in model.unfold_pointwise(g))
-    except (UnfoldError, KeyError):
+    except (UnfoldError, KeyError) as raised:
+        if callers_exception(raised):
+            raise  # the caller's own exception
         positive = False
     conditions = (
         (f"the weights {', '.join(map(str, weights))} are positive and sum to 1", True),  # so they were chosen
@@ -270,7 +276,9 @@ def _data_pair(choice: tuple[tuple[Expr, Expr], ...], model: Model) -> tuple[Exp
     try:
         unfolded = [model.unfold(w) for w, _ in choice]
         positive = all(is_positive(model.unfold(g), model) for _, g in choice)
-    except (UnfoldError, KeyError):
+    except (UnfoldError, KeyError) as raised:
+        if callers_exception(raised):
+            raise  # the caller's own exception
         unfolded, positive = [], False
     whole = len(set(unfolded)) == len(unfolded) and set(unfolded) == set(model.data_constants) and bool(unfolded)
     weights = ", ".join(to_text(w) for w, _ in choice)
@@ -477,7 +485,9 @@ def _ratios_positive_over_distribution(q: Expr, joint: Expr, model: Model) -> tu
     try:
         ratios = tuple(model.unfold(joint / q, k) for k in model.points)
         return all(is_positive(r, model) for r in ratios), _is_distribution_notation(q, q, model)
-    except (UnfoldError, KeyError):
+    except (UnfoldError, KeyError) as raised:
+        if callers_exception(raised):
+            raise  # the caller's own exception
         return False, False
 
 
@@ -512,7 +522,9 @@ def iwae_bound(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
     try:
         mean = model.latent_sum(tuple(model.unfold(Mul(q, joint / q), k) for k in model.points))
         unbiased = canonical(mean - model.unfold(evidence), model).is_zero
-    except (UnfoldError, KeyError):
+    except (UnfoldError, KeyError) as raised:
+        if callers_exception(raised):
+            raise  # the caller's own exception
         unbiased = False
     conditions = _iwae_side_conditions(lower, model) + (
         (f"the ratios average to {to_text(evidence)} under {to_text(q)} (importance sampling)", unbiased),)
@@ -661,11 +673,15 @@ def _limit_equals(found: Limit, other: Expr, model: Model) -> tuple[Expr | None,
     whether the other side is it."""
     try:
         value = model.limit_of(found)
-    except ValueError:  # UnfoldError, or a family that takes no limit
+    except ValueError as raised:  # UnfoldError, or a family that takes no limit
+        if callers_exception(raised):
+            raise  # the caller's own exception
         return None, False
     try:
         return value, proves_zero(difference(value, other), model)
-    except (UnfoldError, KeyError):
+    except (UnfoldError, KeyError) as raised:
+        if callers_exception(raised):
+            raise  # the caller's own exception
         return value, False
 
 
@@ -768,7 +784,9 @@ def renyi_bound(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
         concave = is_positive(exponent, model) and nonnegative(1 - exponent, model)  # 0 < s <= 1
         exponent_ok = concave or is_positive(-exponent, model)  # s < 0 (alpha > 1): t**s is convex
         scaled = proves_zero(difference(lower, Mul(Pow(power, -1), outer)), model)
-    except (UnfoldError, KeyError, TypeError):
+    except (UnfoldError, KeyError, TypeError) as raised:
+        if callers_exception(raised):
+            raise  # the caller's own exception
         return RuleOutcome(False, "the Renyi bound's pattern could not be unfolded in this model")
     conditions = (
         (f"the base is the importance ratio {to_text(joint)} / {to_text(q)}", ratios_here),
@@ -805,7 +823,9 @@ def _has_meaning(term: Expr, model) -> bool:
     """The model can unfold the term (a family without a posterior has no KL(q, p(z | x)))."""
     try:
         model.unfold(term)
-    except (UnfoldError, KeyError):
+    except (UnfoldError, KeyError) as raised:
+        if callers_exception(raised):
+            raise  # the caller's own exception
         return False
     return True
 
@@ -845,7 +865,9 @@ def _shown_distribution(d: Expr, first: Expr, model: Model) -> bool:
         return False
     try:
         own = model.unfold_pointwise(Expectation(d, Integer(1)))
-    except (UnfoldError, KeyError):
+    except (UnfoldError, KeyError) as raised:
+        if callers_exception(raised):
+            raise  # the caller's own exception
         return False
     return all(canonical(total - 1, model).is_zero for total in own)
 
@@ -981,7 +1003,9 @@ def _nonnegative_combination(gap: Expr, candidates: list, model) -> list | None:
             equations += Poly(expand(numerator), *others).coeffs()
     try:  # SymPy's own messages never reach a verdict: no solution found is "no combination"
         solutions = linsolve(equations, unknowns) if equations else FiniteSet(tuple(Integer(0) for _ in unknowns))
-    except (ValueError, TypeError, NotImplementedError):
+    except (ValueError, TypeError, NotImplementedError) as raised:
+        if callers_exception(raised):
+            raise  # the caller's own exception
         return None
     if not solutions or not isinstance(solutions, FiniteSet) or len(solutions) != 1:
         return None

@@ -74,7 +74,7 @@ def view_of(r: DerivationReport) -> dict:
     """A report as the page shows it: formulas as LaTeX, every sentence as the CLI writes it; the
     scope, the claim and every condition it was checked under (the parameters' domains, the
     assumptions and premises), as the handout prints them."""
-    steps = [{"index": s.index, "line": s.line, "verdict": s.verdict, "rule": s.rule, "reason": s.reason,
+    steps = [{"index": s.index, "line": s.line, "verdict": s.verdict, "rule": s.rule_shown, "reason": s.reason,
               "rel_latex": RELATION_LATEX[s.rel], "expr": {"text": s.expr.text, "latex": s.expr.latex},
               "notes": step_notes(s),
               "counterexample": s.counterexample.lines() if s.counterexample is not None else [],

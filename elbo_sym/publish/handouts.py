@@ -334,7 +334,8 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
             "rel": relation(s.rel),
             "expr": LatexMarkup(s.expr.latex),
             "terms": breakable(s.expr.latex),
-            "rule": s.rule if s.verdict == "proved" else f"{s.rule}: held on {s.instances} exact instances, not proved",
+            "rule": (s.rule_shown if s.verdict == "proved"
+                     else f"{s.rule}: held on {s.instances} exact instances, not proved"),
             "why": prose(s.why_parts, s.why),  # never a paragraph break inside the chain
             "verdict": s.verdict,
             "instances": s.instances,

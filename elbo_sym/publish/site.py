@@ -13,7 +13,7 @@ files from ``site_template/``:
                                (``markdown.remarkPlugins``/``rehypePlugins``), KaTeX's CSS and
                                ours in Starlight's ``customCss``, the site's title
 ``src/content.config.ts``      Starlight's ``docs`` collection (``docsLoader``, ``docsSchema``)
-``src/styles/elbo-sym.css``    wide tables and display math scroll inside their own box
+``src/styles/elbo-sym.css``    wide tables and display math scroll inside their own box; the title wraps on a phone
 ``src/route-data.ts``          "On this page" lists a heading's ``{`` as typed (Astro lists ``${``)
 ``check-runtime.mjs``          copies Pyodide and KaTeX's module build from node_modules into
                                ``public/check-engine/`` when a build starts (the checker page)

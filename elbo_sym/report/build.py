@@ -54,6 +54,7 @@ from elbo_sym.engine.notation import (
 )
 from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.repair import check_with_suggestions
+from elbo_sym.failures import callers_exception
 from elbo_sym.files import InputError, discover
 from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, loading_budget, validate_budget
 from elbo_sym.numbers.evaluate import Undefined
@@ -104,13 +105,14 @@ class Loaded:
 def load_in_time(path: str | Path, budget: float = STEP_BUDGET_SECONDS, total: float | None = None,
                  raw: bytes | str | None = None) -> Loaded:
     """Read one derivation (`raw`: its bytes or text, read already) within its file budget -- `total`, else
-    limits.loading_budget's default --; a file not read in time is a DerivationError naming it, a budget
-    that is not finite and positive a BudgetError."""
+    limits.loading_budget's default: the bytes within it in wall time, parsing them in CPU time --; a file
+    not read in time is a DerivationError naming it, a budget that is not finite and positive a BudgetError."""
     budget = validate_budget(budget)
     total = validate_budget(total, "file budget") if total is not None else None
     started = budgets.clock()  # CPU time, as the budget it is deducted from
-    data = raw if raw is not None else read_user_file(path)
-    derivation = loads(data, str(path), loading_budget(budget, total))
+    reading = loading_budget(budget, total)
+    data = raw if raw is not None else read_user_file(path, reading)  # the bytes too: a slow disk's wait
+    derivation = loads(data, str(path), reading)
     return Loaded(derivation, budgets.clock() - started)
 
 
@@ -250,7 +252,8 @@ def _step_report(r: StepResult, lhs: Expr, d: Derivation, refuted: int) -> StepR
                       counterexample=_counterexample(r.counterexample, d.vocabulary), suggestion=suggestion,
                       expected_refuted=expected, why_parts=prose_parts(s.why, d.vocabulary, parsed=dict(d.prose_math)),
                       second_opinion=r.second_opinion,
-                      searched=r.searched.describe() if r.searched is not None else "")
+                      searched=r.searched.describe() if r.searched is not None else "",
+                      proved_by=r.outcome.proved_by if r.outcome is not None and r.verdict.value == "proved" else "")
 
 
 def deck_report_of(result: DeckResult) -> DeckReport:
@@ -443,7 +446,9 @@ def _example_report(result: DerivationResult, example_result) -> ExampleReport:
             if len(parts) != 1:
                 continue
             value = exact_value(parts[0], values)
-        except (Undefined, ArithmeticError, ValueError, TypeError, KeyError):
+        except (Undefined, ArithmeticError, ValueError, TypeError, KeyError) as raised:
+            if callers_exception(raised):
+                raise  # the caller's own exception
             continue
         information = is_log_quantity(expr)
         rows.append(ValueRow(math(expr), math(exact_form(value)), value.shown(DECIMALS),

@@ -73,7 +73,7 @@ def _view(shown) -> _View:
                 notes.append(_counterexample_html(s.counterexample))
             if s.suggestion is not None:
                 notes.append(_suggestion_html(s.suggestion))
-            rows.append(_Row(s.index, s.rel, s.expr, s.rule, _prose(s.why_parts, s.why), s.verdict, s.reason,
+            rows.append(_Row(s.index, s.rel, s.expr, s.rule_shown, _prose(s.why_parts, s.why), s.verdict, s.reason,
                              tuple(notes)))
         status = status_line(shown)
         problems = tuple(f"✗ example {e.index}: {'; '.join(e.failures)}" for e in shown.examples if not e.holds)
@@ -121,8 +121,8 @@ def _prose(parts: Prose, fallback: str) -> str:
 
 
 def _rule_text(rule: str) -> str:
-    # Rule names are registry keys ([a-z-]); keep \text{} safe anyway.
-    return "".join(c for c in rule if c.isalnum() or c in "- ")
+    # Rule names are registry keys ([a-z-]), with ", exact" for the exact rule; keep \text{} safe anyway.
+    return "".join(c for c in rule if c.isalnum() or c in "-, ")
 
 
 def aligned(view: _View) -> str:

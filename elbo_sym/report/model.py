@@ -246,6 +246,8 @@ class StepReport:
     """For a proved step: what the independent reference evaluator found (elbo_sym.engine.reference)."""
     searched: str = ""
     """Where a step no rule proves was searched: "K = 2, 3, 5, 8, 13; 40 Gaussian densities"."""
+    proved_by: str = ""
+    """For a proved step: what proved it when not its rule's own reasoning ("exact": the exact rule)."""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICT_MARK:
@@ -268,6 +270,12 @@ class StepReport:
     @property
     def mark(self) -> str:
         return VERDICT_MARK[self.verdict]
+
+    @property
+    def rule_shown(self) -> str:
+        """The rule as the reports show it: "algebra", or "algebra, exact" when the exact rule proved
+        the step (its own reasoning did not)."""
+        return f"{self.rule}, {self.proved_by}" if self.proved_by else self.rule
 
     @property
     def held_text(self) -> str:

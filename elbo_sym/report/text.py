@@ -40,7 +40,7 @@ def step_notes(s: StepReport) -> list[str]:
 
 
 def _step_lines(s: StepReport) -> list[str]:
-    lines = [f"      {s.mark} {s.verdict:<8} [{s.rule}] {s.reason}"]
+    lines = [f"      {s.mark} {s.verdict:<8} [{s.rule_shown}] {s.reason}"]
     lines += [f"      {note}" for note in step_notes(s)]
     if s.counterexample is not None:
         lines.append(f"      counterexample: {s.counterexample.describe()}")
@@ -142,7 +142,7 @@ def failure_text(r: DerivationReport) -> str:
             lines.append(f"    claim: {r.claim.text}")
     lines += ["", "chain:", f"      {r.start.text}"]
     for s in r.steps:
-        lines.append(f"  {s.rel:>2}  {s.expr.text}    {s.mark} {s.verdict} [{s.rule}] (line {s.line})")
+        lines.append(f"  {s.rel:>2}  {s.expr.text}    {s.mark} {s.verdict} [{s.rule_shown}] (line {s.line})")
     return "\n".join(lines)
 
 
@@ -150,7 +150,7 @@ def _failure_step(r: DerivationReport, s: StepReport) -> list[str]:
     from elbo_sym.engine.rules import RULE_HELP  # here, so printing a cached report never imports SymPy
 
     lines = [f"      {s.lhs.text}", f"  {s.rel:>2}  {s.expr.text}",
-             f"    rule:     {s.rule} — {RULE_HELP.get(s.rule, '')}"]
+             f"    rule:     {s.rule_shown} — {RULE_HELP.get(s.rule, '')}"]
     if s.why:
         lines.append(f"    why:      {s.why}")
     lines.append(f"    verdict:  {s.verdict} — {s.reason}")

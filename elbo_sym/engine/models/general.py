@@ -57,6 +57,7 @@ from elbo_sym.engine.notation import (
     to_text,
     z,
 )
+from elbo_sym.failures import callers_exception
 from elbo_sym.limits import GENERAL_SEARCH_LARGER_K
 
 GENERIC = "z"
@@ -262,7 +263,9 @@ class GeneralModel(ModelDefaults):
         try:
             model = GaussianModel(ModelSpec("gaussian", 2, self.spec.data, self.spec.params, self.spec.assumptions))
             _ = model.assumed_q  # an assumption must give a Gaussian q (UnfoldError otherwise)
-        except (ValueError, UnfoldError, TypeError):
+        except (ValueError, UnfoldError, TypeError) as raised:
+            if callers_exception(raised):
+                raise  # the caller's own exception
             return None
         return model
 
