@@ -528,3 +528,29 @@ def test_a_quotient_prints_with_one_pair_of_brackets(written, text, latex) -> No
     assert to_latex(expr) == latex
     site = katex_tex(to_latex(expr))
     assert site.startswith(r"\frac{") and r"\left(\left(" not in site and "((" not in site
+
+
+PRODUCTS = [  # (as an author writes it, the file syntax printed): red team rt27's (((a*b)*c)*d)
+    ("a*b*c", "a*b*c"),
+    ("a*b*c*d*(a + b)", "a*b*c*d*(a + b)"),
+    ("-a*b*c", "-a*b*c"),
+    ("a/b*c", "a/b*c"),
+    ("(1/3)*a*b", "(1/3)*a*b"),
+    ("a**2*b**2*c", "a**2*b**2*c"),
+    ("a*b*log(p(x))*KL(q(z), p(z))", "a*b*log(p(x))*KL(q(z), p(z))"),
+    ("a*(b*c)", "a*(b*c)"),
+    ("a*b*(-c)", "(a*b)*(-c)"),
+]
+
+
+@pytest.mark.parametrize("written, text", PRODUCTS, ids=[w for w, _ in PRODUCTS])
+def test_a_product_read_from_the_left_prints_without_brackets(written, text) -> None:
+    """The parser keeps a*b*c as (a*b)*c; SymPy's printer bracketed every nested product, so a repair
+    naming a product of five factors read (((a*b)*c)*d)*e (rt27). Python reads products from the
+    left, so a*b*c is the same tree: printed flat, parsed back to the tree it was printed from."""
+    from elbo_sym.engine.parse import Vocabulary, parse_expression
+
+    vocabulary = Vocabulary(params=("a", "b", "c", "d"))
+    expr = parse_expression(written, vocabulary)
+    assert to_text(expr) == text
+    assert parse_expression(text, vocabulary) == expr

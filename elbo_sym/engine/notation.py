@@ -551,6 +551,10 @@ class ElboStrPrinter(StrPrinter):
             return f"{self.parenthesize(left, PRECEDENCE['Mul'])}/({self._print(right.base)})"
         if right.is_Mul or _negated(right):
             return f"{self.parenthesize(left, PRECEDENCE['Mul'])}*({self._print(right)})"
+        if left.is_Mul and not right.is_Number and not (right.is_Pow and right.exp.is_negative):
+            # (a*b)*c as a*b*c: Python reads products from the left, so the text parses back to the
+            # same tree (SymPy's own print brackets every nested product: (((a*b)*c)*d), red team rt27)
+            return f"{self._print(left)}*{self.parenthesize(right, PRECEDENCE['Mul'])}"
         if left.is_Rational and not left.is_Integer and not right.is_Number:
             # (1/3)*log(2), -(1/3)*log(2): SymPy's log(2)/3 parses back to log(2) * 3**-1, another tree
             return ("-" if left < 0 else "") + self._times(abs(left), right)
