@@ -152,7 +152,7 @@ def test_a_limit_prints_with_str_and_repr():
     expr = load(REDTEAM / "rt11_renyi_q_moves.toml").start.expr
     assert str(expr).startswith("limit(") and str(expr).endswith(", alpha, 1)")
     assert repr(expr) == str(expr)
-    assert to_text(expr) == "limit((1/(1 - alpha))*log(E(q, (p(x, z)/q(z))**(1 - alpha))), alpha, 1)"
+    assert to_text(expr) == "limit(1/(1 - alpha)*log(E(q, (p(x, z)/q(z))**(1 - alpha))), alpha, 1)"
 
 
 def test_a_gaussian_log_argument_that_fails_shows_its_value():
