@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
 
+ROOT = Path(__file__).resolve().parent.parent
+
 from elbo_sym.engine.models.base import Instance
 from elbo_sym.limits import MAX_CARD_TEXT_CHARS, MAX_EXAMPLE_K, MAX_EXERCISE_K, PRINTED_COMMAND_LINE_CHARS
 from elbo_sym.publish import commands, roster
@@ -153,6 +155,53 @@ def test_the_worked_example_at_the_largest_K_breaks_across_pages(largest_worked_
     assert "log p(x) − L(q) = log" in _text(report.pdf)
 
 
+# red team rt25's K = 20 example (every value n/10**6, within the limits): the table of all quantities
+# ran 872pt past the page's foot (its "KL to posterior" and "gap" rows in the .tex, on no page) and the
+# state-by-state table 47pt past the margin, exit 0; in a derivation file, the givens' line ran 241.7pt past
+RT25_PRIOR = (193631, 5496, 274654, 574, 13915, 10604, 33637, 4265, 50188, 28954, 27865, 16697, 158687, 12330,
+              11454, 53630, 1905, 9311, 61309, 30894)
+RT25_LIKELIHOOD = (165145, 653398, 15730, 872103, 554048, 66234, 62444, 37385, 199448, 922291, 253696, 628746, 31544,
+                   815906, 486471, 342144, 461931, 619666, 883349, 204810)
+RT25_Q = (43915, 51160, 3621, 49987, 46535, 122922, 97264, 52883, 6713, 89862, 59499, 21104, 19807, 16377, 4039,
+          41435, 47687, 74164, 84658, 66368)
+
+
+def _millionths(values: tuple[int, ...]) -> tuple[Fraction, ...]:
+    return tuple(Fraction(v, 10**6) for v in values)
+
+
+@pytest.mark.full
+def test_a_worked_example_with_long_numbers_at_the_largest_K_keeps_every_row(tmp_path: Path) -> None:
+    _require_tex()
+    assert sum(RT25_PRIOR) == sum(RT25_Q) == 10**6 and len(RT25_PRIOR) == MAX_EXAMPLE_K
+    big = Instance.of("rt25", prior=_millionths(RT25_PRIOR), likelihood=_millionths(RT25_LIKELIHOOD),
+                      q=_millionths(RT25_Q))
+    report = _built([worked_example_handout(big)], tmp_path)
+    assert report.overfull_boxes == (), [b.describe() for b in report.overfull_boxes]
+    rows = [line.split(" ")[0:3] for line in _text(report.pdf).splitlines()]
+    for row in (["ELBO"], ["reconstruction"], ["KL", "to", "prior"], ["KL", "to", "posterior"], ["gap"]):
+        assert row in [r[:len(row)] for r in rows], row  # each quantity's row, its name at a line's start
+
+
+@pytest.mark.full
+def test_a_derivations_example_with_long_numbers_fits_the_page(tmp_path: Path) -> None:
+    from elbo_sym.publish.handouts import derivations_handout
+    from elbo_sym.report.build import check_file
+
+    _require_tex()
+    vectors = {"prior": RT25_PRIOR, "likelihood": RT25_LIKELIHOOD, "q": RT25_Q}
+    example = "\n".join(name + " = [" + ", ".join(f'"{v}/1000000"' for v in values) + "]"
+                        for name, values in vectors.items())
+    source = (ROOT / "derivations" / "jensen.toml").read_text("utf-8") + "\n[[example]]\n" + example + "\n"
+    path = tmp_path / "jensen.toml"
+    path.write_text(source, "utf-8")
+    report = _built([derivations_handout([check_file(str(path))])], tmp_path / "out")
+    assert report.overfull_boxes == (), [b.describe() for b in report.overfull_boxes]
+    text = " ".join(_text(report.pdf).split())
+    example = text[text.index("Example 2."):]  # the file's own example is example 1
+    assert "q(z) =" in example and "log p(x)" in example and "L(q)" in example  # the givens and both rows
+
+
 def _words(pdf: Path) -> list[tuple[int, float, float, str]]:
     """Every word of the PDF as (page, top, height, text), from pdftotext's boxes."""
     import html
@@ -227,8 +276,9 @@ def test_a_card_side_at_the_loaders_limit_fits_its_printed_card(tmp_path: Path) 
     crowded = _at_most(FRACTIONS, MAX_CARD_TEXT_CHARS)
     (tmp_path / "crowded").mkdir()
     deck = _deck(tmp_path / "crowded", ("short", crowded, GAP))
-    report = _built(flashcards_handouts(flashcards=deck), tmp_path / "crowded" / "out")
+    (report,) = write_handouts(flashcards_handouts(flashcards=deck), tmp_path / "crowded" / "out")
     assert [(b.what, b.direction) for b in report.overfull_boxes] == [("the back of card 1", "high")]
+    assert not report.ok and "content cut at the paper's edge" in report.message  # and not built
 
 
 def test_a_card_side_over_the_limit_is_refused_where_it_is(tmp_path: Path, capsys) -> None:

@@ -85,13 +85,13 @@ def build_course(course: Project, paths: Sequence[str], folder: Path, *, out: st
         handouts = [h for h in handouts if h.name in set(only)]
     latex = render.latex_available()
     try:
-        result = write_handout_set(handouts, folder, latex=latex, timeout=timeout, owned=owned)
+        result = write_handout_set(handouts, folder, latex=latex, timeout=timeout, owned=owned,
+                                   strict_layout=os.environ.get("ELBO_SYM_STRICT_LAYOUT") == "1")
     except HandoutError as error:
         return Outcome(((True, f"elbo-sym build: {error}"),), ok=False)
     lines.append((False, checked_line([*results, *gallery_results, *literature_results])))
     written, ok = build_outcome(result.reports, latex=latex, out=out, seconds=time.monotonic() - started,
-                                require_latex=os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1",
-                                strict_layout=os.environ.get("ELBO_SYM_STRICT_LAYOUT") == "1")
+                                require_latex=os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1")
     removed = [(False, f"  removed {path} (this build has no such handout)") for path in result.removed]
     return Outcome(tuple(lines + written[:-1] + removed + written[-1:]), ok=ok)
 

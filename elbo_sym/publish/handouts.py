@@ -68,6 +68,8 @@ from elbo_sym.publish.render import (
     build_pdf,
     latex_available,
     latex_escape,
+    layout_defects,
+    layout_failure,
     render_template,
     typeset_domain,
     typeset_prose,
@@ -1130,7 +1132,7 @@ def write_handouts(handouts: Sequence[Handout], out_dir: str | os.PathLike[str],
 
 def write_handout_set(handouts: Sequence[Handout], out_dir: str | os.PathLike[str], *,
                       latex: bool | None = None, timeout: float = 120, jobs: int | None = None,
-                      owned: Iterable[str] | None = None) -> WrittenHandouts:
+                      owned: Iterable[str] | None = None, strict_layout: bool = False) -> WrittenHandouts:
     """Render every handout first (any template error aborts before anything is written), then
     compile them in parallel with :func:`render.build_pdf` into a staging folder, and move them
     into `out_dir` only when every one was built: handouts that belong together (a sheet and its
@@ -1139,6 +1141,9 @@ def write_handout_set(handouts: Sequence[Handout], out_dir: str | os.PathLike[st
     `owned`: the names of every handout of this set, also those not built now (``build --only``);
     a file an earlier build listed (:data:`HANDOUTS_MANIFEST`) whose handout is not among them is
     removed, e.g. ``answers.pdf`` once the solutions are ``none``.  None removes nothing.
+
+    A PDF with content cut at the paper's edge (render.layout_defects; with `strict_layout` any overfull
+    box) counts as failed: the set is not moved in, and the previous PDFs stay.
     """
     from elbo_sym.publish.outputs import move_in, refuse_foreign, refuse_unowned, staging_folder
 
@@ -1178,9 +1183,11 @@ def write_handout_set(handouts: Sequence[Handout], out_dir: str | os.PathLike[st
             started = time.monotonic()
             result: BuildResult = build_pdf(src, staging / f"{h.name}.pdf", timeout=timeout)
             pdf = out / f"{h.name}.pdf"  # where it goes once the whole set is built
-            return BuildReport(h.name, out / f"{h.name}.tex", pdf if result.ok else None, result.ok,
-                               f"wrote {pdf}" if result.ok else result.message, result.log_excerpt, result.overfull,
-                               time.monotonic() - started, result.overfull_boxes)
+            defects = layout_defects(result.overfull_boxes, strict=strict_layout)
+            ok = result.ok and not defects
+            message = result.message if not result.ok else layout_failure(defects) if defects else f"wrote {pdf}"
+            return BuildReport(h.name, out / f"{h.name}.tex", pdf if ok else None, ok, message, result.log_excerpt,
+                               result.overfull, time.monotonic() - started, result.overfull_boxes)
 
         workers = jobs or min(len(sources), os.cpu_count() or 1, 8) or 1
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -1226,10 +1233,10 @@ _LESSON_HANDOUTS: list[Callable[..., list[Handout]]] = [
 
 
 def build_outcome(reports: Sequence[BuildReport], *, latex: bool, out: str, seconds: float,
-                  require_latex: bool = False, strict_layout: bool = False) -> tuple[list[tuple[bool, str]], bool]:
+                  require_latex: bool = False) -> tuple[list[tuple[bool, str]], bool]:
     """What `build` prints after writing the handouts -- (line, to stderr) pairs in order -- and
-    whether the build succeeded: a failed PDF, or a missing LaTeX engine with `require_latex`, or
-    an overfull box with `strict_layout` (ELBO_SYM_STRICT_LAYOUT=1) fail it."""
+    whether the build succeeded: a failed PDF (a layout defect too: write_handout_set), or a missing
+    LaTeX engine with `require_latex`, fail it."""
     lines: list[tuple[bool, str]] = []
     failed = [r for r in reports if not r.ok]
     for r in reports:
@@ -1245,6 +1252,7 @@ def build_outcome(reports: Sequence[BuildReport], *, latex: bool, out: str, seco
         else:
             lines.append((True, f"  FAILED {r.name}.pdf: {r.message}"))
             lines += [(True, f"    {line}") for line in r.log_excerpt.splitlines()]
+            lines += [(True, f"warning: {r.name}.pdf: {box.describe()}") for box in r.overfull_boxes]
     if not latex:
         from elbo_sym.publish.render import INSTALL_HINT
 
@@ -1254,11 +1262,6 @@ def build_outcome(reports: Sequence[BuildReport], *, latex: bool, out: str, seco
     if failed:
         lines.append((True, f"{len(failed)} of {len(reports)} handout(s) failed; none was replaced "
                             f"(previous PDFs were left untouched)"))
-        return lines, False
-    overfull = sum(r.overfull for r in reports)
-    if overfull and strict_layout:
-        lines.append((True, f"{overfull} overfull box(es) and ELBO_SYM_STRICT_LAYOUT=1: the layout fails "
-                            f"(the PDFs were written; see the warnings above)"))
         return lines, False
     lines.append((False, f"{len(reports)} handout(s) in {os.path.normpath(out)}{os.sep} ({seconds:.1f} s)"))
     return lines, True
