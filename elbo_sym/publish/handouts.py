@@ -283,7 +283,10 @@ def _example_context(example) -> dict[str, Any]:
              "nats": shown_number(v.nats), "bits": shown_number(v.bits) if v.bits is not None else None,
              "role": v.role, "probability": v.bits is None,
              "decimal": decimal_relation(_rational_or_none(v.exact.text), v.nats)} for v in example.rows]
-    return {"index": example.index, "given": given, "rows": rows}
+    # a quantity with no exact value here is named, with why, rather than left out (red team rt25)
+    unevaluated = [{"symbol": LatexMarkup(u.symbol.latex), "cell": fitted_terms(u.symbol.latex),
+                    "why": f"no exact value here: {u.why.split(' (')[0]}"} for u in example.unevaluated]
+    return {"index": example.index, "given": given, "rows": rows, "unevaluated": unevaluated}
 
 
 def _rational_or_none(text: str) -> Fraction | None:

@@ -555,7 +555,8 @@ def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], te
                  doc.m(f"{r['exact']} {r['decimal']}" if r["probability"] else r["exact"], table=True),
                  "" if r["probability"] else doc.m(r["nats"], table=True),
                  "" if r["probability"] or r["bits"] is None else doc.m(r["bits"], table=True)]
-                for r in ex["rows"]], "llrr")
+                for r in ex["rows"]] + [[doc.m(u["symbol"], table=True), md_text(u["why"]), "", ""]
+                                        for u in ex["unevaluated"]], "llrr")
 
 
 def _code(text: str) -> str:

@@ -1,0 +1,57 @@
+"""Red team rt25's publishing findings (F2, F3, F5 to F8; F1 and F4 are in test_layout_fit.py,
+test_layout.py and test_project.py).
+
+F2: a quantity of a derivation file's example with no exact value here is named by the check and in
+the example's tables, with why, instead of vanishing from them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
+
+from elbo_sym.publish.handouts import derivations_handout, write_handouts
+from elbo_sym.publish.web import derivations_page
+from elbo_sym.report.build import check_file
+from elbo_sym.report.text import closing_lines
+
+ROOT = Path(__file__).resolve().parent.parent
+TOO_LARGE = ROOT / "tests" / "data" / "rt25-too-large-example.toml"
+
+
+@pytest.fixture(scope="module")
+def too_large(tmp_path_factory):
+    """jensen.toml with rt25's K = 20 example, whose p(x) has a part too large for exact logs: its report."""
+    path = tmp_path_factory.mktemp("f2") / "jex.toml"
+    path.write_text((ROOT / "derivations" / "jensen.toml").read_text("utf-8").split("[[example]]")[0]
+                    + TOO_LARGE.read_text("utf-8"), "utf-8")
+    return check_file(str(path))
+
+
+def test_a_quantity_without_an_exact_value_is_named_by_the_check(too_large) -> None:
+    (example,) = too_large.examples
+    assert [u.symbol.text for u in example.unevaluated] == ["log(p(x))"]
+    assert [r.symbol.text for r in example.rows] == ["ELBO(q)"]
+    line = next(line for line in closing_lines(too_large) if "log(p(x))" in line)
+    assert line.startswith(f"{too_large.file}:{example.line}  example 1: log(p(x)) has no exact value here: numbers too "
+                           "large for exact arithmetic (a 126-digit part")
+
+
+def test_the_site_names_the_quantity_without_an_exact_value(too_large) -> None:
+    page = derivations_page([too_large])
+    assert r"| $\log p(x)$ | no exact value here\: numbers too large for exact arithmetic |" in page.body
+
+
+@pytest.mark.full
+def test_the_derivation_sheet_names_the_quantity_without_an_exact_value(too_large, tmp_path) -> None:
+    if shutil.which("pdftotext") is None:
+        pytest.fail("pdftotext missing (run `make latex`)")
+    (report,) = write_handouts([derivations_handout([too_large])], tmp_path)
+    assert report.ok and report.overfull_boxes == (), report.message
+    text = " ".join(subprocess.run(["pdftotext", str(report.pdf), "-"], capture_output=True, text=True, check=True,
+                                   timeout=CHILD_TIMEOUT_SECONDS).stdout.split())
+    assert "log p(x) no exact value here: numbers too large for exact arithmetic" in text
