@@ -55,3 +55,51 @@ def test_the_derivation_sheet_names_the_quantity_without_an_exact_value(too_larg
     text = " ".join(subprocess.run(["pdftotext", str(report.pdf), "-"], capture_output=True, text=True, check=True,
                                    timeout=CHILD_TIMEOUT_SECONDS).stdout.split())
     assert "log p(x) no exact value here: numbers too large for exact arithmetic" in text
+
+
+ACCEPTED = '''title = "The ELBO is at most zero"
+K = 2
+claim = "ELBO(q) <= 0"
+start = "ELBO(q)"
+
+[[step]]
+rel = "<="
+expr = "0"
+rule = "algebra"
+why = "seen on examples"
+accept = "checked"
+'''
+
+
+def test_the_gallery_prints_only_proved_derivations(tmp_path, capsys) -> None:
+    """F6: docs/03 says of beyond-the-lesson.pdf "every step proved, or nothing is built"; a step only
+    checked, even accepted, built it under the subtitle "every step machine-checked"."""
+    from elbo_sym.cli import main
+    from elbo_sym.publish.handouts import HandoutError, gallery_handout
+
+    path = tmp_path / "t.toml"
+    path.write_text(ACCEPTED, "utf-8")
+    report = check_file(str(path))
+    assert report.ok and [s.verdict for s in report.steps] == ["checked"]  # the check passes it: accepted
+    with pytest.raises(HandoutError, match=r"t\.toml:8: step 1 is checked \(accepted\), not proved"):
+        gallery_handout([report])
+    out = tmp_path / "out"
+    args = ["build", str(ROOT / "derivations" / "jensen.toml"), "--gallery", str(path), "--only", "beyond-the-lesson",
+            "--out", str(out)]
+    assert main(args) == 1
+    assert "the gallery (beyond-the-lesson.pdf) prints only proved derivations" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("name", "why"), [
+    ("find-the-mistake", "no teaching file (expect = \"refuted\") among the derivations checked"),
+    ("beyond-the-lesson", "it is built from the files given with --gallery PATHS"),
+    ("from-the-literature", "it is built from the files given with --literature PATHS")])
+def test_a_requested_handout_the_build_cannot_make_is_named_with_why(tmp_path, capsys, name, why) -> None:
+    """F7: `build --only find-the-mistake` without teaching files printed "0 handout(s)", exit 0."""
+    from elbo_sym.cli import main
+
+    args = ["build", str(ROOT / "derivations" / "jensen.toml"), "--only", name, "--out", str(tmp_path / "o")]
+    assert main(args) == 2  # nothing requested can be built
+    assert f"elbo-sym build: no {name}.pdf: {why}" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -83,6 +83,12 @@ def build_course(course: Project, paths: Sequence[str], folder: Path, *, out: st
     owned = [h.name for h in handouts]  # the course's set: a file of another handout an earlier build wrote goes
     if only:
         handouts = [h for h in handouts if h.name in set(only)]
+        # a requested handout this build has nothing for is named, with why (red team rt25: "0 handout(s)")
+        missing = [(True, f"elbo-sym build: no {name}.pdf: {_why_not_built(name, course)}")
+                   for name in dict.fromkeys(only) if name not in owned]
+        if not handouts:
+            return Outcome(tuple(lines + missing), ok=False, bad_input=True)
+        lines += missing
     latex = render.latex_available()
     try:
         result = write_handout_set(handouts, folder, latex=latex, timeout=timeout, owned=owned,
@@ -94,6 +100,15 @@ def build_course(course: Project, paths: Sequence[str], folder: Path, *, out: st
                                 require_latex=os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1")
     removed = [(False, f"  removed {path} (this build has no such handout)") for path in result.removed]
     return Outcome(tuple(lines + written[:-1] + removed + written[-1:]), ok=ok)
+
+
+def _why_not_built(name: str, course: Project) -> str:
+    """Why `build --only NAME` has no such handout to build."""
+    reasons = {"find-the-mistake": "no teaching file (expect = \"refuted\") among the derivations checked",
+               "beyond-the-lesson": "it is built from the files given with --gallery PATHS",
+               "from-the-literature": "it is built from the files given with --literature PATHS",
+               "answers": f"the solutions are {course.settings.solutions!r} (answers.pdf needs \"separate\")"}
+    return reasons.get(name, "this build makes no such handout")
 
 
 def web_course(course: Project, paths: Sequence[str], folder: Path, *, site_title: str | None,
