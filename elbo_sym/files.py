@@ -85,6 +85,23 @@ def describe_os_error(error: OSError) -> str:
     return f"{shown}: {reason}"
 
 
+def control_character(text: str) -> str | None:
+    """The first control or format character of `text` (a newline, a tab, U+200E...) as "U+000A", or None:
+    a file name with one is refused when read, so that no output has to print it (docs/01)."""
+    import unicodedata
+
+    found = next((c for c in text if unicodedata.category(c) in ("Cc", "Cf")), None)
+    return None if found is None else f"U+{ord(found):04X}"
+
+
+def shown_path(text: str) -> str:
+    """`text` with each control or format character written as its escape (``\\n``, ``\\u200e``): one line."""
+    import unicodedata
+
+    return "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in ("Cc", "Cf") else c
+                   for c in text)
+
+
 def read_regular_file(path: str | os.PathLike[str], limit: int | None = None) -> bytes:
     """The bytes of the regular file `path`, at most `limit` of them (None: MAX_FILE_BYTES, read at
     the call), or FileReadError.
@@ -97,6 +114,10 @@ def read_regular_file(path: str | os.PathLike[str], limit: int | None = None) ->
         limit = MAX_FILE_BYTES
     if "\0" in os.fspath(path):
         raise FileReadError(os.fspath(path).replace("\0", "\\0"), "file name contains a NUL byte")
+    control = control_character(os.fspath(path))
+    if control is not None:  # a newline in a name left a TeX comment and was typeset (red team rt25)
+        raise FileReadError(shown_path(os.fspath(path)), f"file name contains a control character ({control}); "
+                                                         "rename the file")
     try:
         before = os.stat(path)
     except OSError as error:

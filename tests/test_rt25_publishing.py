@@ -103,3 +103,22 @@ def test_a_requested_handout_the_build_cannot_make_is_named_with_why(tmp_path, c
     assert main(args) == 2  # nothing requested can be built
     assert f"elbo-sym build: no {name}.pdf: {why}" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("name", ["a\n\nb.toml", "jensen\n\\renewcommand{\\geq}{\\leq}%.toml", "tab\t.toml",
+                                  "mark\u200e.toml"])
+def test_a_file_name_with_a_control_character_is_refused_where_it_is_read(tmp_path, capsys, name) -> None:
+    """F3: a newline in a file name left the TeX comment `%@ the chain of FILE` and was typeset (or
+    broke the LaTeX build); such a name is refused when the folder is read, shown escaped on one line."""
+    from elbo_sym.cli import main
+
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / name).write_text((ROOT / "derivations" / "jensen.toml").read_text("utf-8"), "utf-8")
+    shown = name.replace("\n", "\\n").replace("\t", "\\t").replace("\u200e", "\\u200e")  # one line
+    for args in (["check", str(folder)], ["build", str(folder), "--only", "derivations", "--out", str(tmp_path / "o")],
+                 ["web", str(folder), "--out", str(tmp_path / "w")]):
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert f"{folder}/{shown}:0: cannot read file: file name contains a control character (U+" in err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "w").exists()

@@ -342,8 +342,9 @@ def read_user_file(path: str | Path) -> bytes:
         return read_regular_file(path, MAX_FILE_BYTES)
     except FileReadError as error:
         if error.too_large:
-            raise DerivationError(str(path), 1, error.reason) from None
-        raise DerivationError(str(path), 0, f"cannot read file: {error.reason}") from None
+            raise DerivationError(error.path, 1, error.reason) from None
+        # error.path: the name as shown (a control character escaped)
+        raise DerivationError(error.path, 0, f"cannot read file: {error.reason}") from None
 
 
 def loads(raw: bytes | str, path: str = "<string>", budget: float | None = None) -> Derivation:
