@@ -83,20 +83,26 @@ def test_a_bracketed_sum_breaks_between_its_own_terms() -> None:
     assert bracketed_terms(r"\left(a\right) + \left(b\right)") is None
 
 
-def test_exercises_roster_warns_about_overfull_boxes_and_strict_layout_fails(tmp_path: Path, monkeypatch) -> None:
-    box = OverfullBox(97.9, 153, "Ada", "")
+def test_exercises_roster_warns_about_overfull_boxes_and_passes_strict_layout_on(tmp_path: Path, monkeypatch) -> None:
+    box = OverfullBox(2.5, 153, "Ada", "")
     result = roster.RosterResult((tmp_path / "ada.pdf",), tmp_path / "teacher-key.pdf",
                                  overfull=(("teacher-key.pdf", box),))
-    monkeypatch.setattr(roster, "build_roster", lambda *args, **kwargs: result)
+    strict: list[bool] = []
+
+    def fake_build(*args, **kwargs) -> roster.RosterResult:
+        strict.append(kwargs["strict_layout"])
+        return result
+
+    monkeypatch.setattr(roster, "build_roster", fake_build)
     monkeypatch.setattr(roster, "read_roster", lambda path: [roster.Student("ada", "Ada", 2)])
     settings = Settings(seed=1, count=1, K=6)
     monkeypatch.delenv("ELBO_SYM_STRICT_LAYOUT", raising=False)
     outcome = commands.exercise_files(settings, quiz=None, roster="s.csv", folder=tmp_path, out=str(tmp_path))
     assert outcome.ok
-    assert (True, "warning: teacher-key.pdf: a line is 97.9pt too wide at line 153 (section 'Ada')") in outcome.lines
+    assert (True, "warning: teacher-key.pdf: a line is 2.5pt too wide at line 153 (section 'Ada')") in outcome.lines
     monkeypatch.setenv("ELBO_SYM_STRICT_LAYOUT", "1")
-    outcome = commands.exercise_files(settings, quiz=None, roster="s.csv", folder=tmp_path, out=str(tmp_path))
-    assert not outcome.ok and "ELBO_SYM_STRICT_LAYOUT=1: the layout fails" in outcome.lines[-1][1]
+    commands.exercise_files(settings, quiz=None, roster="s.csv", folder=tmp_path, out=str(tmp_path))
+    assert strict == [False, True]  # build_roster decides, before anything is moved in
 
 
 # ----------------------------------------------------------------- the extremes, built with TeX
@@ -133,6 +139,30 @@ def test_the_teacher_key_at_the_largest_K_shows_every_column_and_long_names(tmp_
     command = key[key.index("elbo-sym exercises"):].split("\n\n")[0]
     assert _as_a_shell_reads_it(command.replace("SEED", "7")) == \
         ["elbo-sym", *roster.reproduce_arguments(2, MAX_EXERCISE_K, None, seed=7)]
+
+
+@pytest.mark.full
+def test_a_roster_whose_layout_fails_replaces_no_sheet(tmp_path: Path, monkeypatch) -> None:
+    """Content cut at the paper's edge (or, with strict layout, any overfull box) fails the roster before
+    anything is moved in: the previous sheets and key stay, byte for byte (strict layout wrote them)."""
+    _require_tex()
+    students = [roster.Student("ada", "Ada", 2)]
+    first = roster.build_roster(students, tmp_path, seed=11, count=1, K=2, jobs=1)
+    before = [path.read_bytes() for path in (*first.sheets, first.key)]
+    compile_tex = roster._compile
+    extra: list[OverfullBox] = []
+
+    def with_box(source: str, workdir: Path, name: str, timeout: float):
+        data, boxes = compile_tex(source, workdir, name, timeout)
+        return data, boxes + tuple(extra)
+
+    monkeypatch.setattr(roster, "_compile", with_box)
+    for points, strict, why in ((12.5, False, "content cut at the paper's edge"),
+                                (1.0, True, "ELBO_SYM_STRICT_LAYOUT=1: the layout fails")):
+        extra[:] = [OverfullBox(points, 40, "Ada", "")]
+        with pytest.raises(roster.RosterError, match=why):
+            roster.build_roster(students, tmp_path, seed=12, count=1, K=2, jobs=1, strict_layout=strict)
+        assert [path.read_bytes() for path in (*first.sheets, first.key)] == before
 
 
 @pytest.fixture(scope="module")
