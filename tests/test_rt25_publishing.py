@@ -122,3 +122,15 @@ def test_a_file_name_with_a_control_character_is_refused_where_it_is_read(tmp_pa
         err = capsys.readouterr().err
         assert f"{folder}/{shown}:0: cannot read file: file name contains a control character (U+" in err
     assert not (tmp_path / "o").exists() and not (tmp_path / "w").exists()
+
+
+@pytest.mark.full
+def test_the_gap_bracket_of_a_wrapped_answer_key_breaks_inside_the_column(tmp_path) -> None:
+    """F5: 100 cases at K = 6 and the largest seed: in cases 43, 65 and 87 the gap's working,
+    log p(x) - (six terms), was one bracket 1.3 to 4.9pt wider than its column."""
+    from elbo_sym.publish.handouts import exercise_handouts
+
+    (answers,) = [h for h in exercise_handouts(seed=2**63 - 1, count=100, K=6) if h.name == "answers"]
+    assert r"\bigl(" in answers.render() and r"\left(\frac" not in answers.render().split("(g)")[-1]
+    (report,) = write_handouts([answers], tmp_path)
+    assert report.ok and report.overfull_boxes == (), [b.describe() for b in report.overfull_boxes]

@@ -875,12 +875,23 @@ def _answer_rows(key, tasks) -> list[dict[str, Any]]:
             continue
         quantity = key.quantity(task.key)
         working = math(quantity.working)
-        if not quantity.is_information:  # a probability: show the product-sum and its value
+        if quantity.is_information:  # the gap's bracket, log a - (...), may break between its terms when wrapped
+            working = _breakable_parentheses(working)
+        else:  # a probability: show the product-sum and its value
             working = LatexMarkup(f"{working} = {to_latex(quantity.exact)}")
         rows.append({"letter": letter, "symbol": math(quantity.symbol), "working": working,
                      "exact": math(exact_form(quantity.value)), "nats": shown_number(quantity.nats),
                      "bits": shown_number(quantity.bits) if quantity.bits is not None else None})
     return rows
+
+
+def _breakable_parentheses(latex: str) -> LatexMarkup:
+    """The printer's ``\\left( ... \\right)`` as ``\\bigl( ... \\bigr)``: the same parentheses at the
+    size of a text-style fraction, but not one unbreakable box, so a wrapped answer cell breaks between the
+    bracket's terms (K = 6: the gap's bracket ran up to 4.9pt past the column, red team rt25 F5)."""
+    if latex.count(r"\left(") != latex.count(r"\right)"):
+        return LatexMarkup(latex)
+    return LatexMarkup(latex.replace(r"\left(", r"\bigl(").replace(r"\right)", r"\bigr)"))
 
 
 def exercises_arguments(seed: int | str, count: int, K: int, parts: Sequence[str]) -> list[str]:
