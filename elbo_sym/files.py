@@ -227,6 +227,9 @@ def output_folder(text: str, option: str) -> Path:
         raise InputError(f"{option} {text}: {existing} is not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise InputError(f"{option} {text}: folder {existing} is not writable")
+    if ".." in out.parts[len(existing.parts) if existing != Path(".") else 0:]:
+        # mkdir -p would make the new folder before the ".." and leave it empty (red team rt25)
+        raise InputError(f"{option} {text}: '..' after a folder that does not exist yet; give the path without it")
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -241,6 +244,8 @@ def output_file(text: str, option: str, example: str) -> Path:
     (elbo_sym.publish.outputs.claim_file: its folder's manifest, red team rt14)."""
     if "\0" in text:
         raise InputError(f"{option}: the name contains a NUL byte")
+    if not text.strip():  # Path("") is "." (red team rt25: "--moodle : is a folder")
+        raise InputError(f"{option}: the file name is empty; give one, e.g. {example}")
     path = Path(text)
     if path.is_dir():
         raise InputError(f"{option} {text}: is a folder; give a file name, e.g. {path / example}")

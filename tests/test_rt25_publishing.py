@@ -134,3 +134,27 @@ def test_the_gap_bracket_of_a_wrapped_answer_key_breaks_inside_the_column(tmp_pa
     assert r"\bigl(" in answers.render() and r"\left(\frac" not in answers.render().split("(g)")[-1]
     (report,) = write_handouts([answers], tmp_path)
     assert report.ok and report.overfull_boxes == (), [b.describe() for b in report.overfull_boxes]
+
+
+def test_small_things_rt25_found(tmp_path, capsys, monkeypatch) -> None:
+    """F8: a string never closed has a column; an empty --moodle is no folder; a file name prints as
+    typed (T1's closing quote for ', a backtick as '); --out x/../../o/y left an empty x/."""
+    from elbo_sym.cli import main
+    from elbo_sym.publish.handouts import derivation_context
+    from elbo_sym.publish.web import _code
+
+    monkeypatch.chdir(tmp_path)
+    Path("open.toml").write_text('start = """\n', "utf-8")
+    assert main(["check", "open.toml"]) == 2
+    assert "open.toml:1:12: malformed TOML: Unterminated string" in capsys.readouterr().err
+    assert main(["exercises", "--moodle", ""]) == 2
+    assert "--moodle: the file name is empty; give one, e.g. quiz.xml" in capsys.readouterr().err
+    name = "e\"q'b`.toml"
+    Path(name).write_text((ROOT / "derivations" / "jensen.toml").read_text("utf-8"), "utf-8")
+    context = derivation_context(check_file(name))
+    assert context["file"] == name and "\\textquotesingle{}" in context["file_tex"] and "'" not in context["file_tex"]
+    assert _code(name) == "``e\"q'b`.toml``" and _code("`a") == "`` `a ``"
+    args = ["build", str(ROOT / "derivations" / "jensen.toml"), "--only", "worked-example", "--out", "x/../../o/y"]
+    assert main(args) == 2
+    assert "'..' after a folder that does not exist yet" in capsys.readouterr().err
+    assert not Path("x").exists()

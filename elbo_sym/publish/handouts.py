@@ -348,6 +348,8 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
     return {
         "name": report.name,
         "file": Path(report.file).name,
+        # as typed: T1 sets ' as a closing quote (red team rt25: e"q'.toml printed as e"q’.toml)
+        "file_tex": LatexMarkup(latex_escape(Path(report.file).name).replace("'", r"\textquotesingle{}")),
         "title": prose(report.title_parts, report.title),
         "summary": prose(report.summary_parts, report.summary, paragraphs=True),
         "K": report.K,
