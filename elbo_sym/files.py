@@ -95,11 +95,12 @@ def control_character(text: str) -> str | None:
 
 
 def shown_path(text: str) -> str:
-    """`text` with each control or format character written as its escape (``\\n``, ``\\u200e``): one line."""
+    """`text` with each control or format character escaped as the terminal's are (``\\u000a``,
+    ``\\u200e``; elbo_sym.prose.terminal_safe): one line, nothing a terminal acts on."""
     import unicodedata
 
-    return "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in ("Cc", "Cf") else c
-                   for c in text)
+    return "".join((f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}")
+                   if unicodedata.category(c) in ("Cc", "Cf") else c for c in text)
 
 
 def read_regular_file(path: str | os.PathLike[str], limit: int | None = None) -> bytes:

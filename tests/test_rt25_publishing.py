@@ -115,7 +115,7 @@ def test_a_file_name_with_a_control_character_is_refused_where_it_is_read(tmp_pa
     folder = tmp_path / "d"
     folder.mkdir()
     (folder / name).write_text((ROOT / "derivations" / "jensen.toml").read_text("utf-8"), "utf-8")
-    shown = name.replace("\n", "\\n").replace("\t", "\\t").replace("\u200e", "\\u200e")  # one line
+    shown = name.replace("\n", "\\u000a").replace("\t", "\\u0009").replace("\u200e", "\\u200e")  # one line
     for args in (["check", str(folder)], ["build", str(folder), "--only", "derivations", "--out", str(tmp_path / "o")],
                  ["web", str(folder), "--out", str(tmp_path / "w")]):
         assert main(args) == 2, args
