@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
 
-ROOT = Path(__file__).resolve().parent.parent
-
 from elbo_sym.engine.models.base import Instance
 from elbo_sym.limits import MAX_CARD_TEXT_CHARS, MAX_EXAMPLE_K, MAX_EXERCISE_K, PRINTED_COMMAND_LINE_CHARS
 from elbo_sym.publish import commands, roster
 from elbo_sym.publish.handouts import elbo_curve, flashcards_handouts, worked_example_handout, write_handouts
 from elbo_sym.publish.project import Settings
 from elbo_sym.publish.render import OverfullBox, overfull_boxes
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # ----------------------------------------------------------------- the layout check, without TeX
 

@@ -37,8 +37,8 @@ def test_a_quantity_without_an_exact_value_is_named_by_the_check(too_large) -> N
     assert [u.symbol.text for u in example.unevaluated] == ["log(p(x))"]
     assert [r.symbol.text for r in example.rows] == ["ELBO(q)"]
     line = next(line for line in closing_lines(too_large) if "log(p(x))" in line)
-    assert line.startswith(f"{too_large.file}:{example.line}  example 1: log(p(x)) has no exact value here: numbers too "
-                           "large for exact arithmetic (a 126-digit part")
+    assert line.startswith(f"{too_large.file}:{example.line}  example 1: log(p(x)) has no exact value here: "
+                           "numbers too large for exact arithmetic (a 126-digit part")
 
 
 def test_the_site_names_the_quantity_without_an_exact_value(too_large) -> None:

@@ -597,5 +597,5 @@ def _convert(hint: Any, value: Any) -> Any:
 
 __all__ = ["CARD_MARK", "CardReport", "DeckReport", "Math", "ProsePart", "Prose", "prose_text", "RelationReport",
            "Scope", "CounterexampleReport", "WhereItem", "SuggestionReport", "ConditionReport", "StepReport",
-           "ValueRow", "UnevaluatedRow", "GivenRow", "ExampleReport", "DerivationReport", "InputErrorReport", "VERDICT_MARK",
-           "RELATION_SYMBOL"]
+           "ValueRow", "UnevaluatedRow", "GivenRow", "ExampleReport", "DerivationReport", "InputErrorReport",
+           "VERDICT_MARK", "RELATION_SYMBOL"]
