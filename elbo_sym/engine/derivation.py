@@ -404,7 +404,7 @@ def read_toml(raw: bytes | str, path: str = "<string>") -> tuple[str, dict]:
         line = int(match.group(1)) if match else 1
         column = int(match.group(2)) - 1 if match and match.group(2) else None
         if match is None and str(error).endswith("(at end of document)"):  # e.g. a string never closed:
-            kept = text.rstrip()  # the end of its last line that is not empty (red team rt25: no column)
+            kept = text.rstrip("\r\n")  # the end of its last line that is not empty (red team rt25: no column)
             line, column = kept.count("\n") + 1, len(kept) - kept.rfind("\n") - 1
         message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(error))
         lines = toml_lines(text)
