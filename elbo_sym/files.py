@@ -94,6 +94,24 @@ def describe_os_error(error: OSError) -> str:
     return f"{shown}: {reason}"
 
 
+def control_character(text: str) -> str | None:
+    """The first control or format character of `text` (a newline, a tab, U+200E...) as "U+000A", or None:
+    a file name with one is refused when read, so that no output has to print it (docs/01)."""
+    import unicodedata
+
+    found = next((c for c in text if unicodedata.category(c) in ("Cc", "Cf")), None)
+    return None if found is None else f"U+{ord(found):04X}"
+
+
+def shown_path(text: str) -> str:
+    """`text` with each control or format character escaped as the terminal's are (``\\u000a``,
+    ``\\u200e``; elbo_sym.prose.terminal_safe): one line, nothing a terminal acts on."""
+    import unicodedata
+
+    return "".join((f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}")
+                   if unicodedata.category(c) in ("Cc", "Cf") else c for c in text)
+
+
 def read_regular_file(path: str | os.PathLike[str], limit: int | None = None, patience: float | None = None) -> bytes:
     """The bytes of the regular file `path`, at most `limit` of them (None: MAX_FILE_BYTES, read at
     the call), within `patience` seconds of wall time (None: FILE_BUDGET_CAP_SECONDS), or FileReadError.
@@ -111,6 +129,10 @@ def read_regular_file(path: str | os.PathLike[str], limit: int | None = None, pa
     deadline = _clock() + patience
     if "\0" in os.fspath(path):
         raise FileReadError(os.fspath(path).replace("\0", "\\0"), "file name contains a NUL byte")
+    control = control_character(os.fspath(path))
+    if control is not None:  # a newline in a name left a TeX comment and was typeset (red team rt25)
+        raise FileReadError(shown_path(os.fspath(path)), f"file name contains a control character ({control}); "
+                                                         "rename the file")
     try:
         before = os.stat(path)
     except OSError as error:
@@ -222,6 +244,9 @@ def output_folder(text: str, option: str) -> Path:
         raise InputError(f"{option} {text}: {existing} is not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise InputError(f"{option} {text}: folder {existing} is not writable")
+    if ".." in out.parts[len(existing.parts) if existing != Path(".") else 0:]:
+        # mkdir -p would make the new folder before the ".." and leave it empty (red team rt25)
+        raise InputError(f"{option} {text}: '..' after a folder that does not exist yet; give the path without it")
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -236,6 +261,8 @@ def output_file(text: str, option: str, example: str) -> Path:
     (elbo_sym.publish.outputs.claim_file: its folder's manifest, red team rt14)."""
     if "\0" in text:
         raise InputError(f"{option}: the name contains a NUL byte")
+    if not text.strip():  # Path("") is "." (red team rt25: "--moodle : is a folder")
+        raise InputError(f"{option}: the file name is empty; give one, e.g. {example}")
     path = Path(text)
     if path.is_dir():
         raise InputError(f"{option} {text}: is a folder; give a file name, e.g. {path / example}")

@@ -263,6 +263,10 @@ MAX_ROSTER_BYTES = 1_000_000
 PRINTED_COMMAND_LINE_CHARS = 76
 """Characters of one line of a command printed in a PDF (the teacher key's, in small typewriter type:
 a line holds about 86); longer commands continue on the next line after a shell's backslash."""
+LAYOUT_TOLERANCE_POINTS = 3.0
+"""How far (in TeX points) a line may stick into the margin, or a page's content past its foot, before
+the handout counts as cut at the paper's edge and its build fails (a smaller overfull box is a
+warning, and fails only with ELBO_SYM_STRICT_LAYOUT=1): red team rt25 lost two table rows, exit 0."""
 MAX_EXAMPLE_K = 20
 """Largest number of latent states a worked example (`elbo-sym example`) accepts."""
 MAX_EXAMPLE_TERM = 10**6

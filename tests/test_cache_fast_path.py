@@ -175,10 +175,10 @@ def test_a_cache_folder_in_a_work_tree_is_left_to_the_full_command(work, capsys,
 
 
 def test_a_name_the_terminal_filter_escapes_is_left_to_the_full_command(work, capsys):
-    name = "odd\u202ename.toml"  # a right-to-left override: shown as \\u202e by the full command
+    name = "odd\u2028name.toml"  # a line separator: shown as \\u2028 by the full command
     (work / name).write_text(GAP, "utf-8")
     code, out, _ = full(capsys, "check", name)
-    assert code == 0 and "odd\\u202ename.toml" in out and "\u202e" not in out
+    assert code == 0 and "odd\\u2028name.toml" in out and "\u2028" not in out
     payload = result_cache.Cache().payload(
         result_cache.entry_key(name, (work / name).read_bytes(), STEP_BUDGET_SECONDS), name)
     assert payload is not None and payload["plain"] is False  # stored, but not answered as it is

@@ -114,27 +114,40 @@ def test_overfull_boxes_are_mapped_to_their_section_and_part() -> None:
     assert boxes[2].describe().endswith("(before the first section)")
 
 
-def test_build_warns_about_each_overfull_box_and_strict_layout_fails(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_content_cut_at_the_edge_fails_the_build_and_strict_layout_fails_any_box(tmp_path: Path, monkeypatch,
+                                                                                  capsys) -> None:
+    """A box more than LAYOUT_TOLERANCE_POINTS past the margin or the page's foot is content cut at the
+    paper's edge: the build fails and the previous PDF stays (red team rt25: two rows lost, exit 0);
+    a smaller one is a warning, and fails the build, PDF kept, with ELBO_SYM_STRICT_LAYOUT=1."""
+    from elbo_sym.limits import LAYOUT_TOLERANCE_POINTS
     from elbo_sym.publish import handouts
 
-    box = render.OverfullBox(12.5, 40, "2. Reconstruction minus KL", "the chain of decomposition.toml")
+    boxes = [render.OverfullBox(12.5, 40, "2. Reconstruction minus KL", "the chain of decomposition.toml")]
+    builds: list[Path] = []
 
     def fake_build(tex: str, out_pdf: Path, *, timeout: float = 120) -> render.BuildResult:
         out_pdf.parent.mkdir(parents=True, exist_ok=True)
-        out_pdf.write_bytes(b"%PDF-1.4")
-        return render.BuildResult(True, out_pdf, "", f"wrote {out_pdf}", 1, 0, 0.1, (box,))
+        out_pdf.write_bytes(b"%PDF-1.4 build " + str(len(builds)).encode())
+        builds.append(out_pdf)
+        return render.BuildResult(True, out_pdf, "", f"wrote {out_pdf}", 1, 0, 0.1, tuple(boxes))
 
     monkeypatch.setattr(handouts, "build_pdf", fake_build)
     monkeypatch.setattr(render, "latex_available", lambda: True)
     args = ["build", str(ROOT / "derivations" / "decomposition.toml"), "--out", str(tmp_path), "--only", "derivations"]
     monkeypatch.delenv("ELBO_SYM_STRICT_LAYOUT", raising=False)
-    assert main(args) == 0
+    assert main(args) == 1
     err = capsys.readouterr().err
     assert ("warning: derivations.pdf: a line is 12.5pt too wide at line 40 (section '2. Reconstruction minus KL', "
             "the chain of decomposition.toml)") in err
+    assert "FAILED derivations.pdf: content cut at the paper's edge: 1 box(es) more than 3pt" in err
+    assert not (tmp_path / "derivations.pdf").exists()
+    boxes[0] = render.OverfullBox(LAYOUT_TOLERANCE_POINTS, 40, "2. Reconstruction minus KL", "")
+    assert main(args) == 0 and (tmp_path / "derivations.pdf").read_bytes() == b"%PDF-1.4 build 1"
+    assert "warning: derivations.pdf: a line is 3.0pt too wide" in capsys.readouterr().err
     monkeypatch.setenv("ELBO_SYM_STRICT_LAYOUT", "1")
     assert main(args) == 1
-    assert "1 overfull box(es) and ELBO_SYM_STRICT_LAYOUT=1" in capsys.readouterr().err
+    assert "1 overfull box(es) and ELBO_SYM_STRICT_LAYOUT=1: the layout fails" in capsys.readouterr().err
+    assert (tmp_path / "derivations.pdf").read_bytes() == b"%PDF-1.4 build 1"  # a failed build replaces nothing
 
 
 # ----------------------------------------------------------------- typography without TeX

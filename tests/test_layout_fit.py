@@ -25,6 +25,8 @@ from elbo_sym.publish.handouts import elbo_curve, flashcards_handouts, worked_ex
 from elbo_sym.publish.project import Settings
 from elbo_sym.publish.render import OverfullBox, overfull_boxes
 
+ROOT = Path(__file__).resolve().parent.parent
+
 # ----------------------------------------------------------------- the layout check, without TeX
 
 LOG = """\
@@ -81,20 +83,26 @@ def test_a_bracketed_sum_breaks_between_its_own_terms() -> None:
     assert bracketed_terms(r"\left(a\right) + \left(b\right)") is None
 
 
-def test_exercises_roster_warns_about_overfull_boxes_and_strict_layout_fails(tmp_path: Path, monkeypatch) -> None:
-    box = OverfullBox(97.9, 153, "Ada", "")
+def test_exercises_roster_warns_about_overfull_boxes_and_passes_strict_layout_on(tmp_path: Path, monkeypatch) -> None:
+    box = OverfullBox(2.5, 153, "Ada", "")
     result = roster.RosterResult((tmp_path / "ada.pdf",), tmp_path / "teacher-key.pdf",
                                  overfull=(("teacher-key.pdf", box),))
-    monkeypatch.setattr(roster, "build_roster", lambda *args, **kwargs: result)
+    strict: list[bool] = []
+
+    def fake_build(*args, **kwargs) -> roster.RosterResult:
+        strict.append(kwargs["strict_layout"])
+        return result
+
+    monkeypatch.setattr(roster, "build_roster", fake_build)
     monkeypatch.setattr(roster, "read_roster", lambda path: [roster.Student("ada", "Ada", 2)])
     settings = Settings(seed=1, count=1, K=6)
     monkeypatch.delenv("ELBO_SYM_STRICT_LAYOUT", raising=False)
     outcome = commands.exercise_files(settings, quiz=None, roster="s.csv", folder=tmp_path, out=str(tmp_path))
     assert outcome.ok
-    assert (True, "warning: teacher-key.pdf: a line is 97.9pt too wide at line 153 (section 'Ada')") in outcome.lines
+    assert (True, "warning: teacher-key.pdf: a line is 2.5pt too wide at line 153 (section 'Ada')") in outcome.lines
     monkeypatch.setenv("ELBO_SYM_STRICT_LAYOUT", "1")
-    outcome = commands.exercise_files(settings, quiz=None, roster="s.csv", folder=tmp_path, out=str(tmp_path))
-    assert not outcome.ok and "ELBO_SYM_STRICT_LAYOUT=1: the layout fails" in outcome.lines[-1][1]
+    commands.exercise_files(settings, quiz=None, roster="s.csv", folder=tmp_path, out=str(tmp_path))
+    assert strict == [False, True]  # build_roster decides, before anything is moved in
 
 
 # ----------------------------------------------------------------- the extremes, built with TeX
@@ -133,6 +141,30 @@ def test_the_teacher_key_at_the_largest_K_shows_every_column_and_long_names(tmp_
         ["elbo-sym", *roster.reproduce_arguments(2, MAX_EXERCISE_K, None, seed=7)]
 
 
+@pytest.mark.full
+def test_a_roster_whose_layout_fails_replaces_no_sheet(tmp_path: Path, monkeypatch) -> None:
+    """Content cut at the paper's edge (or, with strict layout, any overfull box) fails the roster before
+    anything is moved in: the previous sheets and key stay, byte for byte (strict layout wrote them)."""
+    _require_tex()
+    students = [roster.Student("ada", "Ada", 2)]
+    first = roster.build_roster(students, tmp_path, seed=11, count=1, K=2, jobs=1)
+    before = [path.read_bytes() for path in (*first.sheets, first.key)]
+    compile_tex = roster._compile
+    extra: list[OverfullBox] = []
+
+    def with_box(source: str, workdir: Path, name: str, timeout: float):
+        data, boxes = compile_tex(source, workdir, name, timeout)
+        return data, boxes + tuple(extra)
+
+    monkeypatch.setattr(roster, "_compile", with_box)
+    for points, strict, why in ((12.5, False, "content cut at the paper's edge"),
+                                (1.0, True, "ELBO_SYM_STRICT_LAYOUT=1: the layout fails")):
+        extra[:] = [OverfullBox(points, 40, "Ada", "")]
+        with pytest.raises(roster.RosterError, match=why):
+            roster.build_roster(students, tmp_path, seed=12, count=1, K=2, jobs=1, strict_layout=strict)
+        assert [path.read_bytes() for path in (*first.sheets, first.key)] == before
+
+
 @pytest.fixture(scope="module")
 def largest_worked_example(tmp_path_factory):
     """The worked example at the largest K, built once (its report)."""
@@ -151,6 +183,53 @@ def test_the_worked_example_at_the_largest_K_breaks_across_pages(largest_worked_
     assert report.overfull_boxes == (), [b.describe() for b in report.overfull_boxes]
     # the gap's working was in the source but on no page (past the foot of page 3)
     assert "log p(x) − L(q) = log" in _text(report.pdf)
+
+
+# red team rt25's K = 20 example (every value n/10**6, within the limits): the table of all quantities
+# ran 872pt past the page's foot (its "KL to posterior" and "gap" rows in the .tex, on no page) and the
+# state-by-state table 47pt past the margin, exit 0; in a derivation file, the givens' line ran 241.7pt past
+RT25_PRIOR = (193631, 5496, 274654, 574, 13915, 10604, 33637, 4265, 50188, 28954, 27865, 16697, 158687, 12330,
+              11454, 53630, 1905, 9311, 61309, 30894)
+RT25_LIKELIHOOD = (165145, 653398, 15730, 872103, 554048, 66234, 62444, 37385, 199448, 922291, 253696, 628746, 31544,
+                   815906, 486471, 342144, 461931, 619666, 883349, 204810)
+RT25_Q = (43915, 51160, 3621, 49987, 46535, 122922, 97264, 52883, 6713, 89862, 59499, 21104, 19807, 16377, 4039,
+          41435, 47687, 74164, 84658, 66368)
+
+
+def _millionths(values: tuple[int, ...]) -> tuple[Fraction, ...]:
+    return tuple(Fraction(v, 10**6) for v in values)
+
+
+@pytest.mark.full
+def test_a_worked_example_with_long_numbers_at_the_largest_K_keeps_every_row(tmp_path: Path) -> None:
+    _require_tex()
+    assert sum(RT25_PRIOR) == sum(RT25_Q) == 10**6 and len(RT25_PRIOR) == MAX_EXAMPLE_K
+    big = Instance.of("rt25", prior=_millionths(RT25_PRIOR), likelihood=_millionths(RT25_LIKELIHOOD),
+                      q=_millionths(RT25_Q))
+    report = _built([worked_example_handout(big)], tmp_path)
+    assert report.overfull_boxes == (), [b.describe() for b in report.overfull_boxes]
+    rows = [line.split(" ")[0:3] for line in _text(report.pdf).splitlines()]
+    for row in (["ELBO"], ["reconstruction"], ["KL", "to", "prior"], ["KL", "to", "posterior"], ["gap"]):
+        assert row in [r[:len(row)] for r in rows], row  # each quantity's row, its name at a line's start
+
+
+@pytest.mark.full
+def test_a_derivations_example_with_long_numbers_fits_the_page(tmp_path: Path) -> None:
+    from elbo_sym.publish.handouts import derivations_handout
+    from elbo_sym.report.build import check_file
+
+    _require_tex()
+    vectors = {"prior": RT25_PRIOR, "likelihood": RT25_LIKELIHOOD, "q": RT25_Q}
+    example = "\n".join(name + " = [" + ", ".join(f'"{v}/1000000"' for v in values) + "]"
+                        for name, values in vectors.items())
+    source = (ROOT / "derivations" / "jensen.toml").read_text("utf-8") + "\n[[example]]\n" + example + "\n"
+    path = tmp_path / "jensen.toml"
+    path.write_text(source, "utf-8")
+    report = _built([derivations_handout([check_file(str(path))])], tmp_path / "out")
+    assert report.overfull_boxes == (), [b.describe() for b in report.overfull_boxes]
+    text = " ".join(_text(report.pdf).split())
+    example = text[text.index("Example 2."):]  # the file's own example is example 1
+    assert "q(z) =" in example and "log p(x)" in example and "L(q)" in example  # the givens and both rows
 
 
 def _words(pdf: Path) -> list[tuple[int, float, float, str]]:
@@ -227,8 +306,9 @@ def test_a_card_side_at_the_loaders_limit_fits_its_printed_card(tmp_path: Path) 
     crowded = _at_most(FRACTIONS, MAX_CARD_TEXT_CHARS)
     (tmp_path / "crowded").mkdir()
     deck = _deck(tmp_path / "crowded", ("short", crowded, GAP))
-    report = _built(flashcards_handouts(flashcards=deck), tmp_path / "crowded" / "out")
+    (report,) = write_handouts(flashcards_handouts(flashcards=deck), tmp_path / "crowded" / "out")
     assert [(b.what, b.direction) for b in report.overfull_boxes] == [("the back of card 1", "high")]
+    assert not report.ok and "content cut at the paper's edge" in report.message  # and not built
 
 
 def test_a_card_side_over_the_limit_is_refused_where_it_is(tmp_path: Path, capsys) -> None:

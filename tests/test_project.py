@@ -203,6 +203,22 @@ def test_cli_refuses_a_bad_project_in_one_line(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
+def test_an_example_too_large_for_exact_arithmetic_is_the_projects_error_for_every_command(tmp_path, capsys,
+                                                                                          monkeypatch):
+    """Red team rt25 F4: `build --only worked-example` failed with no file or line, and `check` passed
+    the same project; the example is evaluated when the project is read, as every command reads it."""
+    example = (ROOT / "tests" / "data" / "rt25-too-large-example.toml").read_text("utf-8")
+    make_project(tmp_path, 'derivations = ["derivs/gap3.toml"]\n' + example)
+    line = 1 + example.splitlines().index("[[example]]") + 1  # the project's first line, then the example's
+    monkeypatch.chdir(tmp_path)  # `check` reads the project of the folder it runs in
+    for args in (["check"], ["example"], ["build", "--only", "worked-example", "--out", str(tmp_path / "o")],
+                 ["web", "--out", str(tmp_path / "w")]):
+        assert main(args) == 2, args
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"elbo-sym.toml:{line}: example 1: numbers too large for exact arithmetic" in err[0]
+    assert not (tmp_path / "o").exists() and not (tmp_path / "w").exists()
+
+
 @pytest.mark.parametrize("listed", ['["."]', '["g.toml", "g.toml", "./g.toml"]', '[".", "g.toml"]'])
 def test_the_project_reads_each_derivation_once_and_never_itself(tmp_path, capsys, monkeypatch, listed):
     """`derivations = ["."]` lists the folder of elbo-sym.toml: the project file is no derivation

@@ -203,19 +203,22 @@ def test_cli_cards_refuses_bad_prose_with_exit_2(tmp_path, capsys):
 # ------------------------------------------------------------------ the terminal
 
 
-def test_file_names_with_control_characters_are_escaped_on_the_terminal(tmp_path, capsys):
+def test_file_names_with_control_characters_are_refused_and_escaped_on_the_terminal(tmp_path, capsys):
+    """A control or format character in a file name is refused when the file is read (red team rt25:
+    a newline in a name was typeset), the name escaped in the error, on the terminal and in JSON."""
     good = (ROOT / "derivations" / "jensen.toml").read_text("utf-8")
     path = tmp_path / "evil\x1b[2J\u202egnp.toml"
     path.write_text(good, "utf-8")
-    assert main(["check", str(path)]) == 0
+    assert main(["check", str(path)]) == 2
     out, err = capsys.readouterr()
     assert "\x1b" not in out + err and "\u202e" not in out + err
-    assert "evil\\u001b[2J\\u202egnp.toml" in out
-    assert main(["check", "--json", str(path)]) == 0
+    assert "evil\\u001b[2J\\u202egnp.toml:0: cannot read file: file name contains a control character" in err
+    assert main(["check", "--json", str(path)]) == 2
     out = capsys.readouterr().out
-    assert "\u202e" not in out and json.loads(out)[0]["file"] == str(path)  # still valid JSON
-    path.write_text("title = 'x'\nstart = \"\u202elog\"\n", "utf-8")  # quoted in the caret pointer
-    assert main(["check", str(path)]) == 2
+    assert "\u202e" not in out and "\x1b" not in out and json.loads(out)  # still valid JSON
+    other = tmp_path / "plain.toml"
+    other.write_text("title = 'x'\nstart = \"\u202elog\"\n", "utf-8")  # quoted in the caret pointer
+    assert main(["check", str(other)]) == 2
     err = capsys.readouterr().err
     assert "\u202e" not in err and "\\u202e" in err
 

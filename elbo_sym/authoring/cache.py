@@ -623,7 +623,7 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
         for i, path, key, data in misses:
             if isinstance(data, FileReadError):
                 line, prefix = (1, "") if data.too_large else (0, "cannot read file: ")
-                found.append((i, InputErrorReport(str(path), line, prefix + data.reason)))
+                found.append((i, InputErrorReport(data.path, line, prefix + data.reason)))  # the name as shown
                 continue
             readable.append((i, path, key, data))
 

@@ -17,7 +17,7 @@ import shlex
 from fractions import Fraction
 from pathlib import Path
 
-from elbo_sym.files import InputError
+from elbo_sym.files import InputError, control_character
 from elbo_sym.limits import MAX_NEW_K, MAX_TITLE_CHARS, MAX_WORD_CHARS
 from elbo_sym.prose import make_safe
 
@@ -331,8 +331,9 @@ def new_derivation(name: str, kind: str = "gap", K: int | str = 2) -> Path:
     """
     if not name.strip():
         raise NewFileError("give a name, e.g. `elbo-sym new my-variant`")
-    if any(ord(c) < 0x20 or c == "\x7f" for c in name):
-        raise NewFileError(f"the name {name!r} contains control characters; choose a plain file name")
+    if control_character(name) is not None:  # a file with one is refused when read (files.read_regular_file)
+        raise NewFileError(f"the name {name!r} contains control characters ({control_character(name)}); "
+                           "choose a plain file name")
     if _undecodable(os.path.basename(name)):  # bytes that are not UTF-8 (a Latin-1 shell): \udce9
         raise NewFileError(f"the name {os.path.basename(name)!r} is not valid UTF-8 text (the starter quotes its "
                            "own file name); choose a UTF-8 file name")

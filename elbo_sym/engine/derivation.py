@@ -343,8 +343,9 @@ def read_user_file(path: str | Path, patience: float | None = None) -> bytes:
         return read_regular_file(path, MAX_FILE_BYTES, patience)
     except FileReadError as error:
         if error.too_large:
-            raise DerivationError(str(path), 1, error.reason) from None
-        raise DerivationError(str(path), 0, f"cannot read file: {error.reason}") from None
+            raise DerivationError(error.path, 1, error.reason) from None
+        # error.path: the name as shown (a control character escaped)
+        raise DerivationError(error.path, 0, f"cannot read file: {error.reason}") from None
 
 
 def loads(raw: bytes | str, path: str = "<string>", budget: float | None = None) -> Derivation:
@@ -403,8 +404,9 @@ def read_toml(raw: bytes | str, path: str = "<string>") -> tuple[str, dict]:
         match = re.search(r"line (\d+)(?:, column (\d+))?", str(error))
         line = int(match.group(1)) if match else 1
         column = int(match.group(2)) - 1 if match and match.group(2) else None
-        if match is None and str(error).endswith("(at end of document)"):  # a file without a final newline
-            line, column = text.count("\n") + 1, len(text) - text.rfind("\n") - 1
+        if match is None and str(error).endswith("(at end of document)"):  # e.g. a string never closed:
+            kept = text.rstrip("\r\n")  # the end of its last line that is not empty (red team rt25: no column)
+            line, column = kept.count("\n") + 1, len(kept) - kept.rfind("\n") - 1
         message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(error))
         lines = toml_lines(text)
         source = lines[line - 1] if 0 < line <= len(lines) else None

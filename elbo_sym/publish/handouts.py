@@ -68,6 +68,8 @@ from elbo_sym.publish.render import (
     build_pdf,
     latex_available,
     latex_escape,
+    layout_defects,
+    layout_failure,
     render_template,
     typeset_domain,
     typeset_prose,
@@ -282,7 +284,10 @@ def _example_context(example) -> dict[str, Any]:
              "nats": shown_number(v.nats), "bits": shown_number(v.bits) if v.bits is not None else None,
              "role": v.role, "probability": v.bits is None,
              "decimal": decimal_relation(_rational_or_none(v.exact.text), v.nats)} for v in example.rows]
-    return {"index": example.index, "given": given, "rows": rows}
+    # a quantity with no exact value here is named, with why, rather than left out (red team rt25)
+    unevaluated = [{"symbol": LatexMarkup(u.symbol.latex), "cell": fitted_terms(u.symbol.latex),
+                    "why": f"no exact value here: {u.why.split(' (')[0]}"} for u in example.unevaluated]
+    return {"index": example.index, "given": given, "rows": rows, "unevaluated": unevaluated}
 
 
 def _rational_or_none(text: str) -> Fraction | None:
@@ -345,6 +350,8 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
     return {
         "name": report.name,
         "file": Path(report.file).name,
+        # as typed: T1 sets ' as a closing quote (red team rt25: e"q'.toml printed as e"q’.toml)
+        "file_tex": LatexMarkup(latex_escape(Path(report.file).name).replace("'", r"\textquotesingle{}")),
         "title": prose(report.title_parts, report.title),
         "summary": prose(report.summary_parts, report.summary, paragraphs=True),
         "K": report.K,
@@ -435,13 +442,14 @@ def derivations_handout(results: Sequence[DerivationReport], solutions: str = "s
 
 def gallery_handout(results: Sequence[DerivationReport], solutions: str = "separate") -> Handout | None:
     """``beyond-the-lesson.pdf``: the variants gallery (IWAE, the Gaussian VAE, two latent
-    layers, ...) in the derivation sheet's layout; None when there are no variants."""
-    require_checked(results)
-    proved = [r for r in results if r.expect != "refuted"]
-    if not proved:
+    layers, ...) in the derivation sheet's layout; None when there are no variants. Like the
+    literature's, every step proved, or nothing is built (:func:`require_proved`; docs/03): its
+    subtitle says every step is machine-checked (red team rt25 built it from an accepted step)."""
+    require_proved(results, "the gallery (beyond-the-lesson.pdf)")
+    if not results:
         return None
     return Handout("beyond-the-lesson", "beyond-the-lesson.tex.j2",
-                   {"derivations": [derivation_context(r) for r in proved], **_solutions(solutions)})
+                   {"derivations": [derivation_context(r) for r in results], **_solutions(solutions)})
 
 
 LITERATURE = "from-the-literature"
@@ -834,12 +842,23 @@ def _answer_rows(key, tasks) -> list[dict[str, Any]]:
             continue
         quantity = key.quantity(task.key)
         working = math(quantity.working)
-        if not quantity.is_information:  # a probability: show the product-sum and its value
+        if quantity.is_information:  # the gap's bracket, log a - (...), may break between its terms when wrapped
+            working = _breakable_parentheses(working)
+        else:  # a probability: show the product-sum and its value
             working = LatexMarkup(f"{working} = {to_latex(quantity.exact)}")
         rows.append({"letter": letter, "symbol": math(quantity.symbol), "working": working,
                      "exact": math(exact_form(quantity.value)), "nats": shown_number(quantity.nats),
                      "bits": shown_number(quantity.bits) if quantity.bits is not None else None})
     return rows
+
+
+def _breakable_parentheses(latex: str) -> LatexMarkup:
+    """The printer's ``\\left( ... \\right)`` as ``\\bigl( ... \\bigr)``: the same parentheses at the
+    size of a text-style fraction, but not one unbreakable box, so a wrapped answer cell breaks between the
+    bracket's terms (K = 6: the gap's bracket ran up to 4.9pt past the column, red team rt25 F5)."""
+    if latex.count(r"\left(") != latex.count(r"\right)"):
+        return LatexMarkup(latex)
+    return LatexMarkup(latex.replace(r"\left(", r"\bigl(").replace(r"\right)", r"\bigr)"))
 
 
 def exercises_arguments(seed: int | str, count: int, K: int, parts: Sequence[str]) -> list[str]:
@@ -1095,7 +1114,7 @@ def write_handouts(handouts: Sequence[Handout], out_dir: str | os.PathLike[str],
 
 def write_handout_set(handouts: Sequence[Handout], out_dir: str | os.PathLike[str], *,
                       latex: bool | None = None, timeout: float = 120, jobs: int | None = None,
-                      owned: Iterable[str] | None = None) -> WrittenHandouts:
+                      owned: Iterable[str] | None = None, strict_layout: bool = False) -> WrittenHandouts:
     """Render every handout first (any template error aborts before anything is written), then
     compile them in parallel with :func:`render.build_pdf` into a staging folder, and move them
     into `out_dir` only when every one was built: handouts that belong together (a sheet and its
@@ -1104,6 +1123,9 @@ def write_handout_set(handouts: Sequence[Handout], out_dir: str | os.PathLike[st
     `owned`: the names of every handout of this set, also those not built now (``build --only``);
     a file an earlier build listed (:data:`HANDOUTS_MANIFEST`) whose handout is not among them is
     removed, e.g. ``answers.pdf`` once the solutions are ``none``.  None removes nothing.
+
+    A PDF with content cut at the paper's edge (render.layout_defects; with `strict_layout` any overfull
+    box) counts as failed: the set is not moved in, and the previous PDFs stay.
     """
     from elbo_sym.publish.outputs import move_in, refuse_foreign, refuse_unowned, staging_folder
 
@@ -1143,9 +1165,11 @@ def write_handout_set(handouts: Sequence[Handout], out_dir: str | os.PathLike[st
             started = time.monotonic()
             result: BuildResult = build_pdf(src, staging / f"{h.name}.pdf", timeout=timeout)
             pdf = out / f"{h.name}.pdf"  # where it goes once the whole set is built
-            return BuildReport(h.name, out / f"{h.name}.tex", pdf if result.ok else None, result.ok,
-                               f"wrote {pdf}" if result.ok else result.message, result.log_excerpt, result.overfull,
-                               time.monotonic() - started, result.overfull_boxes)
+            defects = layout_defects(result.overfull_boxes, strict=strict_layout)
+            ok = result.ok and not defects
+            message = result.message if not result.ok else layout_failure(defects) if defects else f"wrote {pdf}"
+            return BuildReport(h.name, out / f"{h.name}.tex", pdf if ok else None, ok, message, result.log_excerpt,
+                               result.overfull, time.monotonic() - started, result.overfull_boxes)
 
         workers = jobs or min(len(sources), os.cpu_count() or 1, 8) or 1
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -1191,10 +1215,10 @@ _LESSON_HANDOUTS: list[Callable[..., list[Handout]]] = [
 
 
 def build_outcome(reports: Sequence[BuildReport], *, latex: bool, out: str, seconds: float,
-                  require_latex: bool = False, strict_layout: bool = False) -> tuple[list[tuple[bool, str]], bool]:
+                  require_latex: bool = False) -> tuple[list[tuple[bool, str]], bool]:
     """What `build` prints after writing the handouts -- (line, to stderr) pairs in order -- and
-    whether the build succeeded: a failed PDF, or a missing LaTeX engine with `require_latex`, or
-    an overfull box with `strict_layout` (ELBO_SYM_STRICT_LAYOUT=1) fail it."""
+    whether the build succeeded: a failed PDF (a layout defect too: write_handout_set), or a missing
+    LaTeX engine with `require_latex`, fail it."""
     lines: list[tuple[bool, str]] = []
     failed = [r for r in reports if not r.ok]
     for r in reports:
@@ -1210,6 +1234,7 @@ def build_outcome(reports: Sequence[BuildReport], *, latex: bool, out: str, seco
         else:
             lines.append((True, f"  FAILED {r.name}.pdf: {r.message}"))
             lines += [(True, f"    {line}") for line in r.log_excerpt.splitlines()]
+            lines += [(True, f"warning: {r.name}.pdf: {box.describe()}") for box in r.overfull_boxes]
     if not latex:
         from elbo_sym.publish.render import INSTALL_HINT
 
@@ -1219,11 +1244,6 @@ def build_outcome(reports: Sequence[BuildReport], *, latex: bool, out: str, seco
     if failed:
         lines.append((True, f"{len(failed)} of {len(reports)} handout(s) failed; none was replaced "
                             f"(previous PDFs were left untouched)"))
-        return lines, False
-    overfull = sum(r.overfull for r in reports)
-    if overfull and strict_layout:
-        lines.append((True, f"{overfull} overfull box(es) and ELBO_SYM_STRICT_LAYOUT=1: the layout fails "
-                            f"(the PDFs were written; see the warnings above)"))
         return lines, False
     lines.append((False, f"{len(reports)} handout(s) in {os.path.normpath(out)}{os.sep} ({seconds:.1f} s)"))
     return lines, True

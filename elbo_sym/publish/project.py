@@ -55,7 +55,7 @@ from elbo_sym.files import (
     read_regular_file,
     resolved_path,
 )
-from elbo_sym.lesson.examples import ExampleInputError, example_instance
+from elbo_sym.lesson.examples import ExampleInputError, example_instance, example_of
 from elbo_sym.lesson.exercises import MAX_COUNT, MAX_EXERCISE_K, MAX_SEED, PARTS, SOLUTIONS, select_tasks
 from elbo_sym.limits import MAX_TITLE_CHARS
 from elbo_sym.prose import ProseError, check_prose
@@ -368,7 +368,11 @@ class _ProjectReader:
                     raise self.error(self.line(key, "example", index),
                                      f"{where}: {key} must be a list of fractions, e.g. [\"3/4\", \"1/4\"]")
             try:
-                out.append(example_instance(item["prior"], item["likelihood"], item["q"]))
+                instance = example_instance(item["prior"], item["likelihood"], item["q"])
+                # evaluated now, as `build`, `web` and `example` evaluate it: a value too large for exact
+                # arithmetic is this file's error at this example, and `check` fails on it too (red team rt25)
+                example_of(instance)
+                out.append(instance)
             except ExampleInputError as error:
                 culprit = next((k for k in _EXAMPLE if str(error).startswith(k)), None)
                 raise self.error(self.line(culprit, "example", index), f"{where}: {error}") from None

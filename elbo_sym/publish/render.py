@@ -32,7 +32,7 @@ import subprocess
 import tempfile
 import time
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from typing import Any
 import jinja2
 
 from elbo_sym.files import replace_file
-from elbo_sym.limits import BREAKABLE_WORD_CHARS
+from elbo_sym.limits import BREAKABLE_WORD_CHARS, LAYOUT_TOLERANCE_POINTS
 from elbo_sym.prose import MATH_CHARACTERS, TEXT_CHARACTERS, counted
 
 __all__ = [
@@ -56,6 +56,8 @@ __all__ = [
     "latex_escape",
     "make_environment",
     "overfull_boxes",
+    "layout_defects",
+    "layout_failure",
     "render_template",
     "render_with",
     "smart_punctuation",
@@ -503,6 +505,20 @@ class OverfullBox:
         if not where:
             where = "before the first section" if self.line else "where TeX breaks the page"
         return f"{self.what} is {self.points:.1f}pt too {self.direction}{at} ({where})"
+
+
+def layout_defects(boxes: Iterable[OverfullBox], *, strict: bool = False) -> tuple[OverfullBox, ...]:
+    """The overfull boxes that fail a build: content cut at the paper's edge (more than
+    LAYOUT_TOLERANCE_POINTS too wide or too high), or with ``strict`` (ELBO_SYM_STRICT_LAYOUT=1) every one."""
+    return tuple(box for box in boxes if strict or box.points > LAYOUT_TOLERANCE_POINTS)
+
+
+def layout_failure(defects: Sequence[OverfullBox]) -> str:
+    """Why a handout with these layout defects was not built (the boxes are printed as warnings)."""
+    if any(box.points <= LAYOUT_TOLERANCE_POINTS for box in defects):
+        return f"{len(defects)} overfull box(es) and ELBO_SYM_STRICT_LAYOUT=1: the layout fails (see the warnings)"
+    return (f"content cut at the paper's edge: {len(defects)} box(es) more than {LAYOUT_TOLERANCE_POINTS:g}pt "
+            "too wide or too high (see the warnings)")
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,8 @@ from elbo_sym.publish.render import (
     build_pdf,
     latex_available,
     latex_escape,
+    layout_defects,
+    layout_failure,
     render_template,
 )
 
@@ -374,7 +376,8 @@ def _write(path: Path, data: bytes) -> None:
 
 def build_roster(students: Sequence[Student], out_dir: str | os.PathLike[str], *, seed: int, count: int,
                  K: int = 2, parts: Sequence[str] | None = None, jobs: int | None = None, timeout: float = 300,
-                 progress: Callable[[str], None] | None = None, course: str = "") -> RosterResult:
+                 progress: Callable[[str], None] | None = None, course: str = "",
+                 strict_layout: bool = False) -> RosterResult:
     """Write ``<id>.pdf`` per student and ``teacher-key.pdf`` into ``out_dir`` (created if missing).
 
     ``K`` and ``parts`` are the sheets' latent size and quantities asked (as for exercises.pdf);
@@ -384,7 +387,8 @@ def build_roster(students: Sequence[Student], out_dir: str | os.PathLike[str], *
     staging folder inside it first and then moved into place, and the sheets an earlier run
     wrote (listed in :data:`ROSTER_MANIFEST`) of students no longer on the roster are removed.
     ``jobs``: worker processes for the exact keys (default: the number of cores); it never
-    changes the output.
+    changes the output. Content cut at the paper's edge (render.layout_defects; with ``strict_layout``
+    any overfull box) is a RosterError naming each box, and nothing is moved in.
     """
     if not students:
         raise RosterError("no students")
@@ -461,6 +465,11 @@ def build_roster(students: Sequence[Student], out_dir: str | os.PathLike[str], *
             key_data, key_boxes = key_future.result()
             key_pdf = parse_pdf(key_data)
             overfull.extend((f"{KEY_NAME}.pdf", box) for box in key_boxes)
+        defects = layout_defects((box for _, box in overfull), strict=strict_layout)
+        if defects:  # as `build`: the previous sheets stay
+            shown = sorted(overfull, key=lambda item: (item[0], item[1].line))
+            raise RosterError(layout_failure(defects) + "".join(f"\n  {where}: {box.describe()}"
+                                                                for where, box in shown))
         key_bytes = write_pages(key_pdf, key_pdf.pages, title=f"Teacher key, course seed {seed}", epoch=epoch)
         _write(staging / f"{KEY_NAME}.pdf", key_bytes)
         names = [f"{student.id}.pdf" for student in students]

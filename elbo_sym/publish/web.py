@@ -523,7 +523,7 @@ def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], te
         if summary:
             doc.add(summary)
         doc.add(d["scope"].joined(lambda c: doc.m(c.latex), our_words, our_words)
-                + (f" Source: `{_code(d['file'])}`." if teacher else ""))
+                + (f" Source: {_code(d['file'])}." if teacher else ""))
         if d["convention"]:
             doc.add(f"**Integrability.** {our_words(sentence(d['convention']))}.")
         if d["claim"] is not None:  # displayed: a long claim scrolls in its own box, never the page
@@ -556,12 +556,18 @@ def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], te
                  doc.m(f"{r['exact']} {r['decimal']}" if r["probability"] else r["exact"], table=True),
                  "" if r["probability"] else doc.m(r["nats"], table=True),
                  "" if r["probability"] or r["bits"] is None else doc.m(r["bits"], table=True)]
-                for r in ex["rows"]], "llrr")
+                for r in ex["rows"]] + [[doc.m(u["symbol"], table=True), md_text(u["why"]), "", ""]
+                                        for u in ex["unevaluated"]], "llrr")
 
 
 def _code(text: str) -> str:
-    """Text for a one-backtick code span (a file name): backticks and line breaks dropped."""
-    return _SPACE.sub(" ", text.replace("`", "'")).strip() or " "
+    """A code span of a file name, as typed: fenced by one backtick more than its longest run of them
+    (CommonMark), spaced when it starts or ends with one (a backtick printed as ' misnamed the file:
+    red team rt25); whitespace runs as one space (a name with a line break is never read)."""
+    text = _SPACE.sub(" ", text).strip() or " "
+    fence = "`" * (1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def mistakes_page(reports: Sequence[DerivationReport], solutions: str = "separate") -> Page | None:

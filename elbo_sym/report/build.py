@@ -76,6 +76,7 @@ from elbo_sym.report.model import (
     RelationReport,
     StepReport,
     SuggestionReport,
+    UnevaluatedRow,
     ValueRow,
     WhereItem,
 )
@@ -436,12 +437,12 @@ def _example_report(result: DerivationResult, example_result) -> ExampleReport:
     if d.steps[-1].expr != d.start.expr:
         quantities.append((d.steps[-1].expr, "end"))
     quantities += [(e.lhs.expr, "expected") for e in example.expect]
-    rows, seen = [], set()
+    rows, unevaluated, seen = [], [], set()
     for expr, role in quantities:
         if expr in seen or expr.is_Number:  # a constant (the 0 of "gap >= 0") has nothing to compute
             continue
         seen.add(expr)
-        try:  # a quantity the model cannot unfold or evaluate here has no row (the check says why)
+        try:  # a quantity the model cannot evaluate exactly here has no value row: the check and the tables say why
             parts = model.unfold_pointwise(expr)
             if len(parts) != 1:
                 continue
@@ -449,12 +450,21 @@ def _example_report(result: DerivationResult, example_result) -> ExampleReport:
         except (Undefined, ArithmeticError, ValueError, TypeError, KeyError) as raised:
             if callers_exception(raised):
                 raise  # the caller's own exception
+            unevaluated.append(UnevaluatedRow(math(expr), _why_unevaluated(raised)))
             continue
         information = is_log_quantity(expr)
         rows.append(ValueRow(math(expr), math(exact_form(value)), value.shown(DECIMALS),
                              value.shown(DECIMALS, bits=True) if information else None, role))
     return ExampleReport(example.index, example.line, example_result.holds, tuple(example_result.failures),
-                         tuple(given), tuple(rows), stated=len(example.expect))
+                         tuple(given), tuple(rows), stated=len(example.expect), unevaluated=tuple(unevaluated))
+
+
+def _why_unevaluated(error: Exception) -> str:
+    """One line on why an example's quantity has no exact value (the error's first line)."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if isinstance(error, (ArithmeticError, ValueError)) and "too large" in text:
+        return f"numbers too large for exact arithmetic ({text})"
+    return text
 
 
 def load_all(paths: Sequence[str], budget: float = STEP_BUDGET_SECONDS,

@@ -295,6 +295,15 @@ class ValueRow:
 
 
 @dataclass(frozen=True)
+class UnevaluatedRow:
+    """A quantity of an example with no exact value here, and why (e.g. numbers too large for exact
+    logs): the check prints it and the example's tables name it, so no row vanishes (red team rt25)."""
+
+    symbol: Math
+    why: str
+
+
+@dataclass(frozen=True)
 class GivenRow:
     """One block of an example's instance: p(z) = (3/4, 1/4), beta = 2."""
 
@@ -314,6 +323,7 @@ class ExampleReport:
     given: tuple[GivenRow, ...] = ()
     rows: tuple[ValueRow, ...] = ()
     stated: int = 0  # how many values the file's [example.expect] states (a row may show several)
+    unevaluated: tuple[UnevaluatedRow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -615,5 +625,5 @@ def _convert(hint: Any, value: Any) -> Any:
 
 __all__ = ["CARD_MARK", "CardReport", "DeckReport", "Math", "ProsePart", "Prose", "prose_text", "RelationReport",
            "Scope", "CounterexampleReport", "WhereItem", "SuggestionReport", "ConditionReport", "StepReport",
-           "ValueRow", "GivenRow", "ExampleReport", "DerivationReport", "InputErrorReport", "VERDICT_MARK",
-           "RELATION_SYMBOL"]
+           "ValueRow", "UnevaluatedRow", "GivenRow", "ExampleReport", "DerivationReport", "InputErrorReport",
+           "VERDICT_MARK", "RELATION_SYMBOL"]

@@ -76,7 +76,11 @@ def derivation_text(r: DerivationReport) -> str:
 def closing_lines(r: DerivationReport) -> list[str]:
     """After the steps: each example's outcome, the file's problems, and whether the claim (or,
     in a teaching file, the expected mistake) came out as it must."""
-    lines = [f"{r.file}:{e.line}  example {e.index}: {_example_status(e)}" for e in r.examples]
+    lines = []
+    for e in r.examples:
+        lines.append(f"{r.file}:{e.line}  example {e.index}: {_example_status(e)}")
+        lines += [f"{r.file}:{e.line}  example {e.index}: {u.symbol.text} has no exact value here: {u.why}"
+                  for u in e.unevaluated]
     lines += [f"problem: {problem}" for problem in r.problems]
     if r.expect == "refuted":
         lines.append(f"{'as expected' if r.ok else 'NOT as expected'}: "
