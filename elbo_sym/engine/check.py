@@ -63,7 +63,13 @@ from elbo_sym.engine.search import (
     seed_for,
     values_reader,
 )
-from elbo_sym.engine.wellformed import derived_arguments, derived_distribution_problem, well_formedness_problem
+from elbo_sym.engine.wellformed import (
+    algebraic_instance_problem,
+    derived_arguments,
+    derived_distribution_problem,
+    instance_problem,
+    well_formedness_problem,
+)
 from elbo_sym.failures import computing_failure
 from elbo_sym.limits import (
     GENERAL_SEARCH_FULL_LARGER_K,
@@ -604,6 +610,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     held = undecided = 0
     tried: set = set()
     skipped: list[str] = []
+    outside: list[str] = []  # where the step failed at no model of the family: no counterexample
     on_purpose = False
 
     def try_one(instance: Instance) -> Counterexample | None:
@@ -628,7 +635,8 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
                     tally.outside += 1
                 return None
         decision = judge.decide(instance)
-        if decision.status in ("fails", "undefined"):
+        if decision.status in ("fails", "undefined") and _outside_model(model, instance, outside):
+            return None
             found = judge.counterexample(instance, decision)
             return found if premises is None else replace(found, source=f"{found.source}; every premise holds there")
         if decision.status == "holds":
@@ -645,6 +653,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         if found:
             return found, held, undecided, ()
     if phase == "quick":
+        _refuse_outside_model(outside)
         return None, held, undecided, tuple(skipped)
     on_purpose = False
     # boundary families, screened in floats; the closest calls are decided exactly
@@ -683,7 +692,8 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     if rel in (">", "<") and premises is None:  # a strict relation may fail only where both sides are equal
         for k, (a, b) in enumerate(judge.parts):  # (an algebraic point; the premises are not decided there)
             for point_ in algebraic_points(model, Add(a, -b), minima):
-                return judge.algebraic_counterexample(point_, k), held, undecided, ()
+                if not _outside_model_at(model, point_, outside):
+                    return judge.algebraic_counterexample(point_, k), held, undecided, ()
     # an expression undefined only at irrational points: a divisor (or log argument) that is 0 only there
     for obligation in judge.open[:MAX_OBLIGATION_SEARCHES] if premises is None else ():
         size = compile_float(obligation.expr, model.parameters)
@@ -698,8 +708,46 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
             if found:
                 return found, held, undecided, ()
         for point_ in algebraic_points(model, obligation.expr, near_zero):
-            return judge.undefined_at(point_, obligation), held, undecided, ()
+            if not _outside_model_at(model, point_, outside):
+                return judge.undefined_at(point_, obligation), held, undecided, ()
+    _refuse_outside_model(outside)
     return None, held, undecided, tuple(dict.fromkeys(skipped))
+
+
+OUTSIDE_MODEL = "not refuted: it fails only at an instance that is no model of the family"
+"""The start of a step's `error` where the search found the step failing at an instance where an
+assumption makes no model (`_OutsideModel`); under a refused assumption the step names the refusal."""
+
+
+class _OutsideModel(Exception):
+    """The step fails (or is undefined) at an instance where an assumption's q is no distribution:
+    no counterexample (docs/02: a counterexample lies in the domain), so the step is `error`."""
+
+
+def _outside_model(model: ExplicitModel, instance: Instance, outside: list[str]) -> bool:
+    """Whether an assumption makes no model at `instance` (the q it fixes is negative there, does not
+    sum to 1, has variance 0, or is not shown to be a distribution) -- the one check of every
+    distribution block (engine.wellformed), asked of the instance; if so, what is wrong is added to
+    `outside`.  Asked only where a step fails: cheap."""
+    problem = instance_problem(model, model.values(instance)) if model.assumed else None
+    if problem is not None:
+        outside.append(f"{instance.source}: {problem}")
+    return problem is not None
+
+
+def _outside_model_at(model: ExplicitModel, point_: AlgebraicPoint, outside: list[str]) -> bool:
+    """`_outside_model` at an algebraic point."""
+    problem = algebraic_instance_problem(model, point_.values) if model.assumed else None
+    if problem is not None:
+        outside.append(f"an algebraic point: {problem}")
+    return problem is not None
+
+
+def _refuse_outside_model(outside: list[str]) -> None:
+    """After a model's search found no counterexample: when the step failed where an assumption makes
+    no model, end the step (`_OutsideModel`) -- the search found the assumption's failure, not the step's."""
+    if outside:
+        raise _OutsideModel(f"{OUTSIDE_MODEL} ({outside[0]})")
 
 
 def _explicit(model: Model, K: int) -> ExplicitModel:
@@ -1111,6 +1159,9 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
             else:
                 counterexample, held, undecided, searched = _search_everywhere(lhs, step, model, examples, open_,
                                                                                exact=exact)
+    except _OutsideModel as outside:
+        return StepResult(step, lhs, Verdict.error, str(outside), None, 0, outcome,
+                          time.perf_counter() - started, conditions=conditions)
     except BudgetExceeded as error:
         clear_cache()
         return StepResult(step, lhs, Verdict.error, str(error), None, 0, outcome,
@@ -1236,7 +1287,8 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
             results.append(StepResult(step, lhs, Verdict.error, message))
         else:
             result = check_step(lhs, step, model, derivation.examples, left, search)
-            if refused and result.verdict in (Verdict.proved, Verdict.checked):  # nothing stands on a refused model
+            outside = result.verdict is Verdict.error and result.reason.startswith(OUTSIDE_MODEL)
+            if refused and (result.verdict in (Verdict.proved, Verdict.checked) or outside):  # nothing stands on it
                 what = "an argument is not shown to be a distribution" if refused is not_distribution else \
                     "the assumption is refused"
                 result = replace(result, verdict=Verdict.error, reason=f"not proved: {what} ({refused})")
