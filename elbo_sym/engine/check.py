@@ -635,8 +635,9 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
                     tally.outside += 1
                 return None
         decision = judge.decide(instance)
-        if decision.status in ("fails", "undefined") and _outside_model(model, instance, outside):
-            return None
+        if decision.status in ("fails", "undefined"):
+            if _outside_model(model, instance, outside):
+                return None  # no model of the family here: no counterexample (docs/02)
             found = judge.counterexample(instance, decision)
             return found if premises is None else replace(found, source=f"{found.source}; every premise holds there")
         if decision.status == "holds":
