@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
 
@@ -1045,6 +1046,41 @@ def _definedness(exprs: Iterable[Expr], model: Model) -> tuple[list[Obligation],
     return shown, open_
 
 
+def _undefined_in_a_parameter(exprs: Iterable[Expr], model: Model) -> str | None:
+    """A division by, or log of, an expression in one [params] parameter alone that is 0 at a rational
+    value of that parameter's domain: "1/(1 - alpha) divides by 0 at alpha = 1, which alpha in [0, 1]
+    includes" (red team rt24 F5).  The cause to name when a step cannot be unfolded at all, whose own
+    refusal (an integral infinite for many densities) would blame something else; None when none."""
+    from sympy import Poly, PolynomialError, fraction, log, preorder_traversal, together
+
+    params = {p.name: p for p in model.spec.params}
+    for e in exprs:
+        for node in preorder_traversal(e):
+            if isinstance(node, log):
+                arg, what = node.args[0], "is the log of 0"
+            elif node.is_Pow and node.exp.is_negative:
+                arg, what = node.base, "divides by 0"
+            else:
+                continue
+            names = {str(s) for s in arg.free_symbols}
+            if len(names) != 1 or not names <= params.keys():
+                continue
+            (symbol,) = arg.free_symbols
+            parameter = params[str(symbol)]
+            try:
+                roots = Poly(fraction(together(arg))[0], symbol).ground_roots()
+            except PolynomialError:
+                continue
+            for root in sorted(roots):
+                value = Fraction(int(root.p), int(root.q))
+                if parameter.interval.contains(value):
+                    shown = f"1/({to_text(arg)})" if node.is_Pow and node.exp == -1 else to_text(node)
+                    return (f"{shown} {what} at {parameter.name} = {value}, which "
+                            f"{parameter.interval.describe(parameter.name)} includes: leave it out of the "
+                            f"parameter's domain")
+    return None
+
+
 _OBLIGATIONS = ("definedness obligations",)
 """The key, in a model's sign memo, of its memo of each expression's obligations."""
 
@@ -1172,7 +1208,9 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
         if not computing_failure(error):
             raise  # the caller's own exception (a watchdog's, say): never a verdict (elbo_sym.failures)
         if isinstance(error, _ENGINE_ERRORS):
-            return StepResult(step, lhs, Verdict.error, f"could not check: {error_text(error)}", None, 0, outcome,
+            cause = _undefined_in_a_parameter((lhs, step.expr), model)
+            why = f"{cause}; besides, {error_text(error)}" if cause else error_text(error)
+            return StepResult(step, lhs, Verdict.error, f"could not check: {why}", None, 0, outcome,
                               time.perf_counter() - started, conditions=conditions)
         return StepResult(step, lhs, Verdict.error, f"internal error (please report): "
                           f"{type(error).__name__}: {error_text(error)}", None, 0, outcome,
