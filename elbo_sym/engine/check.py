@@ -22,7 +22,7 @@ from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
 
-from sympy import Add, Expr, Rational, exp
+from sympy import Add, Expr, Integer, Rational, exp
 from sympy.core.cache import clear_cache
 
 from elbo_sym import budget as budgets
@@ -30,7 +30,7 @@ from elbo_sym import limits
 from elbo_sym.budget import BudgetExceeded, WorkCount
 from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
-from elbo_sym.engine.derivation import Derivation, Example, Step
+from elbo_sym.engine.derivation import Derivation, Example, Formula, Step
 from elbo_sym.engine.exact import ExactPlan, exact_plan
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError
@@ -946,20 +946,54 @@ def _definedness_search(lhs: Expr, step: Step, model, examples, open_):
             return (f"not defined for every latent space: {o.describe()} fails for densities with {values} (on a "
                     f"set of positive probability), though it holds for every finite K; give an explicit K")
     missing = "; ".join(dict.fromkeys(o.describe() for o in open_[:3]))
-    refusal = (f"could not show that every expression is defined for every latent space: {missing} (true for every "
-               f"finite K may still fail for densities, whose values exceed 1); no instance where it fails was found")
+    plan = _obligations_plan(lhs, step, model, open_)
+    if plan is not None:  # the Gaussian D = "any": every number of dimensions, not every latent space
+        refusal = (f"could not show that every expression is defined for every number of dimensions D: {missing}; "
+                   f"no instance where it fails was found")
+        give = "give an explicit D"
+    else:
+        refusal = (f"could not show that every expression is defined for every latent space: {missing} (true for "
+                   f"every finite K may still fail for densities, whose values exceed 1); no instance where it fails "
+                   f"was found")
+        give = "give an explicit K"
     try:
         with budgets.limit(budgets.remaining() / 2, _HALF_FOR_DEFINEDNESS):
-            found = _search_everywhere(lhs, step, model, examples, open_, definedness=True)
+            found = _search_everywhere(lhs, step, model, examples, open_, definedness=True, exact=plan)
     except BudgetExceeded as error:
         if str(error) != _HALF_FOR_DEFINEDNESS:  # the step's own budget: its verdict as for any step
             raise
         clear_cache()
-        return f"{refusal} before the search ran out of half the step budget; give an explicit K"
+        return f"{refusal} before the search ran out of half the step budget; {give}"
     if found[0] is not None:
         return found
     where = found[3].describe()
-    return f"{refusal} ({where}); give an explicit K" if where else f"{refusal}; give an explicit K"
+    return f"{refusal} ({where}); {give}" if where else f"{refusal}; {give}"
+
+
+def _obligations_plan(lhs: Expr, step: Step, model, open_) -> ExactPlan | None:
+    """For the Gaussian D = "any" (None for other models): the exact plan (engine.exact) of each open
+    obligation, decided as the step `f > 0` (a log argument) or `f**2 > 0` (a divisor), so that the
+    search tries first where it fails -- log((D - 9)**2 + Sum(w_d**2, (d, 1, D))) at D = 9 with every
+    w_d = 0, refuted there (red team rt24 F3) -- or the step is an error naming a D beyond the search;
+    with the notes of the step's own plan.  An obligation the plan cannot read adds nothing."""
+    if model.dimension is None:
+        return None
+    own = _exact_decision(lhs, step, model) or ExactPlan()
+    plans, beyond = [], []
+    for o in open_:
+        e = o.expr if o.kind == "positive" else o.expr ** 2
+        said = f"the {o.describe()}"
+        try:
+            plan = exact_plan(e, replace(step, rel=">", formula=Formula(Integer(0), "0", step.line)), model)
+        except UnfoldError as error:  # it fails beyond the search (D = 70 > MAX_SEARCH_D): an error naming D
+            beyond.append(str(error).replace("left - right = ", f"{said}: ", 1))
+            continue
+        plans.append(replace(plan, pins=tuple(replace(pin, where=pin.where.replace("left - right", said))
+                                              for pin in plan.pins)))
+    return ExactPlan(tuple(dict.fromkeys(n for p in plans for n in p.first)),
+                     tuple(dict.fromkeys(n for p in plans for n in p.after)),
+                     next((u for u in (*beyond, *(p.unreached for p in plans)) if u is not None), None),
+                     tuple(pin for p in plans for pin in p.pins), own.notes)
 
 
 def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_, light: bool = False,
