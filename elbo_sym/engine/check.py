@@ -975,11 +975,11 @@ def _obligations_plan(lhs: Expr, step: Step, model, open_) -> ExactPlan | None:
     obligation, decided as the step `f > 0` (a log argument) or `f**2 > 0` (a divisor), so that the
     search tries first where it fails -- log((D - 9)**2 + Sum(w_d**2, (d, 1, D))) at D = 9 with every
     w_d = 0, refuted there (red team rt24 F3) -- or the step is an error naming a D beyond the search;
-    with the notes of the step's own plan.  An obligation the plan cannot read adds nothing."""
+    after the step's own plan (as the search makes it without them).  An obligation the plan cannot
+    read adds nothing."""
     if model.dimension is None:
         return None
-    own = _exact_decision(lhs, step, model) or ExactPlan()
-    plans, beyond = [], []
+    plans, beyond = [exact_plan(lhs, step, model)], []
     for o in open_:
         e = o.expr if o.kind == "positive" else o.expr ** 2
         said = f"the {o.describe()}"
@@ -992,8 +992,8 @@ def _obligations_plan(lhs: Expr, step: Step, model, open_) -> ExactPlan | None:
                                               for pin in plan.pins)))
     return ExactPlan(tuple(dict.fromkeys(n for p in plans for n in p.first)),
                      tuple(dict.fromkeys(n for p in plans for n in p.after)),
-                     next((u for u in (*beyond, *(p.unreached for p in plans)) if u is not None), None),
-                     tuple(pin for p in plans for pin in p.pins), own.notes)
+                     next((u for u in (*(p.unreached for p in plans), *beyond) if u is not None), None),
+                     tuple(pin for p in plans for pin in p.pins), tuple(note for p in plans for note in p.notes))
 
 
 def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_, light: bool = False,
@@ -1085,7 +1085,8 @@ def _undefined_in_a_parameter(exprs: Iterable[Expr], model: Model) -> str | None
     value of that parameter's domain: "1/(1 - alpha) divides by 0 at alpha = 1, which alpha in [0, 1]
     includes" (red team rt24 F5).  The cause to name when a step cannot be unfolded at all, whose own
     refusal (an integral infinite for many densities) would blame something else; None when none."""
-    from sympy import Poly, PolynomialError, fraction, log, preorder_traversal, together
+    from sympy import Poly, fraction, log, preorder_traversal, together
+    from sympy.polys.polyerrors import BasePolynomialError
 
     params = {p.name: p for p in model.spec.params}
     for e in exprs:
@@ -1103,9 +1104,9 @@ def _undefined_in_a_parameter(exprs: Iterable[Expr], model: Model) -> str | None
             parameter = params[str(symbol)]
             try:
                 roots = Poly(fraction(together(arg))[0], symbol).ground_roots()
-            except PolynomialError:
+            except (BasePolynomialError, ValueError, TypeError, ArithmeticError, NotImplementedError):
                 continue
-            for root in sorted(roots):
+            for root in sorted(r for r in roots if r.is_Rational):  # the least first: one message each run
                 value = Fraction(int(root.p), int(root.q))
                 if parameter.interval.contains(value):
                     shown = f"1/({to_text(arg)})" if node.is_Pow and node.exp == -1 else to_text(node)
