@@ -57,23 +57,32 @@ def well_formedness_problem(model: Model, everything: bool = False) -> str | Non
 def distribution_problem(block: Distribution, model: Model, same=None) -> str | None:
     """None when `block` is shown to be a distribution; else the reason and a failing instance
     (`same`: the block in an explicit model of the family; default: the one of that label)."""
+    not_positive, sums = _shown(block, model)
     if block.gaussian:
-        assert block.variance is not None
-        if is_positive(block.variance, model):
+        if not not_positive:
             return None
         return _refusal(block, "a normal distribution", "its variance is not shown > 0",
                         _failure(model, block, _variance_failure, same))
+    if not not_positive and sums:
+        return None
+    why = ("not shown to be positive with sum 1" if not_positive and not sums else
+           "not shown to be positive" if not_positive else "not shown to sum to 1")
+    return _refusal(block, "a distribution", why, _failure(model, block, _discrete_failure, same))
+
+
+def _shown(block: Distribution, model: Model) -> tuple[bool, bool]:
+    """(some value -- or a Gaussian's variance -- is not shown > 0, the values are shown to sum to 1) on
+    the whole domain: a sign certificate and the canonical form of the sum - 1."""
+    if block.gaussian:
+        assert block.variance is not None
+        return not is_positive(block.variance, model), True
     not_positive = any(not is_positive(v, model) for v in block.values)
     try:
         mass = block.total if block.total is not None else factored_sum(block.values)
         sums = canonical(mass - 1, model).is_zero
     except (TooLarge, UnfoldError):
         sums = False
-    if not not_positive and sums:
-        return None
-    why = ("not shown to be positive with sum 1" if not_positive and not sums else
-           "not shown to be positive" if not_positive else "not shown to sum to 1")
-    return _refusal(block, "a distribution", why, _failure(model, block, _discrete_failure, same))
+    return not_positive, sums
 
 
 def instance_problem(explicit: ExplicitModel, values: dict) -> str | None:
@@ -109,9 +118,20 @@ def algebraic_instance_problem(explicit: ExplicitModel, values: dict) -> str | N
     return None
 
 
+_UNSHOWN = ("assumed blocks not shown to be distributions",)
+"""The key, in an explicit model's sign memo, of `_assumed_blocks`."""
+
+
 def _assumed_blocks(explicit: ExplicitModel) -> tuple[Distribution, ...]:
-    """The blocks an assumption fixes (the others are distributions by construction)."""
-    return tuple(b for b in explicit.distributions() if b.assumption is not None)
+    """The blocks an assumption fixes that are not shown to be distributions on the explicit model's
+    whole domain (the others are: by construction, or shown once here -- a softmax q, whose values at
+    one instance are exps the exact evaluator may not decide), remembered per explicit model."""
+    memo = explicit.sign_memo
+    known = memo.get(_UNSHOWN)
+    if known is None:
+        known = memo[_UNSHOWN] = tuple(b for b in explicit.distributions()
+                                       if b.assumption is not None and _shown(b, explicit) != (False, True))
+    return known
 
 
 def derived_arguments(*exprs: Expr) -> tuple[Expr, ...]:
