@@ -289,10 +289,17 @@ def test_a_step_may_name_sigma_when_an_assumption_fixes_q():
     assert result.steps[0].verdict is Verdict.proved and result.ok
 
 
-def test_an_assumption_in_terms_of_q_itself_is_a_problem():
-    text = one_step("KL(q(z), p(z)) >= 0", ">=", "kl-nonneg", extra='assume = "q(z) = Normal(0, sigma**2)"\n')
-    result = check_derivation(loads(text, "g.toml"))
-    assert not result.ok and any("q itself" in p for p in result.problems)
+@pytest.mark.parametrize("assume, first", [("Normal(0, sigma**2)", "sigma"), ("Normal(mu, w**2)", "mu"),
+                                           ("Normal(b, (sigma**2 - 2)**2 + mu)", "sigma")])
+def test_an_assumption_in_terms_of_q_itself_is_refused_at_load_with_its_column(assume, first):
+    """docs/02: exit 2 at the offending column, like a q defined through another observation's q
+    (red team rt24 F2: it was a file problem, exit 1, with no file:line:column)."""
+    text = one_step("KL(q(z), p(z)) >= 0", ">=", "kl-nonneg", extra=f'assume = "q(z) = {assume}"\n')
+    with pytest.raises(DerivationError) as info:
+        loads(text, "g.toml")
+    assert "q itself" in info.value.message and info.value.column is not None
+    line = text.splitlines()[info.value.line - 1]
+    assert line.startswith("assume") and line[info.value.column:].startswith(first)  # 0-based column
 
 
 def test_the_diagonal_version_refuses_a_bare_z_and_refutes_wrong_kl_multiples():

@@ -18,10 +18,11 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
 
-from sympy import Add, Expr, Rational, exp
+from sympy import Add, Expr, Integer, Rational, exp
 from sympy.core.cache import clear_cache
 
 from elbo_sym import budget as budgets
@@ -29,7 +30,7 @@ from elbo_sym import limits
 from elbo_sym.budget import BudgetExceeded, WorkCount
 from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
-from elbo_sym.engine.derivation import Derivation, Example, Step
+from elbo_sym.engine.derivation import Derivation, Example, Formula, Step
 from elbo_sym.engine.exact import ExactPlan, exact_plan
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError
@@ -63,7 +64,13 @@ from elbo_sym.engine.search import (
     seed_for,
     values_reader,
 )
-from elbo_sym.engine.wellformed import derived_arguments, derived_distribution_problem, well_formedness_problem
+from elbo_sym.engine.wellformed import (
+    algebraic_instance_problem,
+    derived_arguments,
+    derived_distribution_problem,
+    instance_problem,
+    well_formedness_problem,
+)
 from elbo_sym.failures import callers_exception, computing_failure
 from elbo_sym.limits import (
     GENERAL_SEARCH_FULL_LARGER_K,
@@ -617,6 +624,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     held = undecided = 0
     tried: set = set()
     skipped: list[str] = []
+    outside: list[str] = []  # where the step failed at no model of the family: no counterexample
     on_purpose = False
 
     def try_one(instance: Instance) -> Counterexample | None:
@@ -642,6 +650,8 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
                 return None
         decision = judge.decide(instance)
         if decision.status in ("fails", "undefined"):
+            if _outside_model(model, instance, outside):
+                return None  # no model of the family here: no counterexample (docs/02)
             found = judge.counterexample(instance, decision)
             return found if premises is None else replace(found, source=f"{found.source}; every premise holds there")
         if decision.status == "holds":
@@ -658,6 +668,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         if found:
             return found, held, undecided, ()
     if phase == "quick":
+        _refuse_outside_model(outside)
         return None, held, undecided, tuple(skipped)
     on_purpose = False
     # boundary families, screened in floats; the closest calls are decided exactly
@@ -696,7 +707,8 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     if rel in (">", "<") and premises is None:  # a strict relation may fail only where both sides are equal
         for k, (a, b) in enumerate(judge.parts):  # (an algebraic point; the premises are not decided there)
             for point_ in algebraic_points(model, Add(a, -b), minima):
-                return judge.algebraic_counterexample(point_, k), held, undecided, ()
+                if not _outside_model_at(model, point_, outside):
+                    return judge.algebraic_counterexample(point_, k), held, undecided, ()
     # an expression undefined only at irrational points: a divisor (or log argument) that is 0 only there
     for obligation in judge.open[:MAX_OBLIGATION_SEARCHES] if premises is None else ():
         size = compile_float(obligation.expr, model.parameters)
@@ -711,8 +723,46 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
             if found:
                 return found, held, undecided, ()
         for point_ in algebraic_points(model, obligation.expr, near_zero):
-            return judge.undefined_at(point_, obligation), held, undecided, ()
+            if not _outside_model_at(model, point_, outside):
+                return judge.undefined_at(point_, obligation), held, undecided, ()
+    _refuse_outside_model(outside)
     return None, held, undecided, tuple(dict.fromkeys(skipped))
+
+
+OUTSIDE_MODEL = "not refuted: it fails only at an instance that is no model of the family"
+"""The start of a step's `error` where the search found the step failing at an instance where an
+assumption makes no model (`_OutsideModel`); under a refused assumption the step names the refusal."""
+
+
+class _OutsideModel(Exception):
+    """The step fails (or is undefined) at an instance where an assumption's q is no distribution:
+    no counterexample (docs/02: a counterexample lies in the domain), so the step is `error`."""
+
+
+def _outside_model(model: ExplicitModel, instance: Instance, outside: list[str]) -> bool:
+    """Whether an assumption makes no model at `instance` (the q it fixes is negative there, does not
+    sum to 1, has variance 0, or is not shown to be a distribution) -- the one check of every
+    distribution block (engine.wellformed), asked of the instance; if so, what is wrong is added to
+    `outside`.  Asked only where a step fails: cheap."""
+    problem = instance_problem(model, model.values(instance)) if model.assumed else None
+    if problem is not None:
+        outside.append(f"{instance.source}: {problem}")
+    return problem is not None
+
+
+def _outside_model_at(model: ExplicitModel, point_: AlgebraicPoint, outside: list[str]) -> bool:
+    """`_outside_model` at an algebraic point."""
+    problem = algebraic_instance_problem(model, point_.values) if model.assumed else None
+    if problem is not None:
+        outside.append(f"an algebraic point: {problem}")
+    return problem is not None
+
+
+def _refuse_outside_model(outside: list[str]) -> None:
+    """After a model's search found no counterexample: when the step failed where an assumption makes
+    no model, end the step (`_OutsideModel`) -- the search found the assumption's failure, not the step's."""
+    if outside:
+        raise _OutsideModel(f"{OUTSIDE_MODEL} ({outside[0]})")
 
 
 def _explicit(model: Model, K: int) -> ExplicitModel:
@@ -909,20 +959,54 @@ def _definedness_search(lhs: Expr, step: Step, model, examples, open_):
             return (f"not defined for every latent space: {o.describe()} fails for densities with {values} (on a "
                     f"set of positive probability), though it holds for every finite K; give an explicit K")
     missing = "; ".join(dict.fromkeys(o.describe() for o in open_[:3]))
-    refusal = (f"could not show that every expression is defined for every latent space: {missing} (true for every "
-               f"finite K may still fail for densities, whose values exceed 1); no instance where it fails was found")
+    plan = _obligations_plan(lhs, step, model, open_)
+    if plan is not None:  # the Gaussian D = "any": every number of dimensions, not every latent space
+        refusal = (f"could not show that every expression is defined for every number of dimensions D: {missing}; "
+                   f"no instance where it fails was found")
+        give = "give an explicit D"
+    else:
+        refusal = (f"could not show that every expression is defined for every latent space: {missing} (true for "
+                   f"every finite K may still fail for densities, whose values exceed 1); no instance where it fails "
+                   f"was found")
+        give = "give an explicit K"
     try:
         with budgets.limit(budgets.remaining() / 2, _HALF_FOR_DEFINEDNESS):
-            found = _search_everywhere(lhs, step, model, examples, open_, definedness=True)
+            found = _search_everywhere(lhs, step, model, examples, open_, definedness=True, exact=plan)
     except BudgetExceeded as error:
         if str(error) != _HALF_FOR_DEFINEDNESS:  # the step's own budget: its verdict as for any step
             raise
         clear_cache()
-        return f"{refusal} before the search ran out of half the step budget; give an explicit K"
+        return f"{refusal} before the search ran out of half the step budget; {give}"
     if found[0] is not None:
         return found
     where = found[3].describe()
-    return f"{refusal} ({where}); give an explicit K" if where else f"{refusal}; give an explicit K"
+    return f"{refusal} ({where}); {give}" if where else f"{refusal}; {give}"
+
+
+def _obligations_plan(lhs: Expr, step: Step, model, open_) -> ExactPlan | None:
+    """For the Gaussian D = "any" (None for other models): the exact plan (engine.exact) of each open
+    obligation, decided as the step `f > 0` (a log argument) or `f**2 > 0` (a divisor), so that the
+    search tries first where it fails -- log((D - 9)**2 + Sum(w_d**2, (d, 1, D))) at D = 9 with every
+    w_d = 0, refuted there (red team rt24 F3) -- or the step is an error naming a D beyond the search;
+    after the step's own plan (as the search makes it without them).  An obligation the plan cannot
+    read adds nothing."""
+    if model.dimension is None:
+        return None
+    plans, beyond = [exact_plan(lhs, step, model)], []
+    for o in open_:
+        e = o.expr if o.kind == "positive" else o.expr ** 2
+        said = f"the {o.describe()}"
+        try:
+            plan = exact_plan(e, replace(step, rel=">", formula=Formula(Integer(0), "0", step.line)), model)
+        except UnfoldError as error:  # it fails beyond the search (D = 70 > MAX_SEARCH_D): an error naming D
+            beyond.append(str(error).replace("left - right = ", f"{said}: ", 1))
+            continue
+        plans.append(replace(plan, pins=tuple(replace(pin, where=pin.where.replace("left - right", said))
+                                              for pin in plan.pins)))
+    return ExactPlan(tuple(dict.fromkeys(n for p in plans for n in p.first)),
+                     tuple(dict.fromkeys(n for p in plans for n in p.after)),
+                     next((u for u in (*(p.unreached for p in plans), *beyond) if u is not None), None),
+                     tuple(pin for p in plans for pin in p.pins), tuple(note for p in plans for note in p.notes))
 
 
 def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_, light: bool = False,
@@ -1007,6 +1091,42 @@ def _definedness(exprs: Iterable[Expr], model: Model) -> tuple[list[Obligation],
     for o in found.values():
         (shown if certified(o, model) else open_).append(o)
     return shown, open_
+
+
+def _undefined_in_a_parameter(exprs: Iterable[Expr], model: Model) -> str | None:
+    """A division by, or log of, an expression in one [params] parameter alone that is 0 at a rational
+    value of that parameter's domain: "1/(1 - alpha) divides by 0 at alpha = 1, which alpha in [0, 1]
+    includes" (red team rt24 F5).  The cause to name when a step cannot be unfolded at all, whose own
+    refusal (an integral infinite for many densities) would blame something else; None when none."""
+    from sympy import Poly, fraction, log, preorder_traversal, together
+    from sympy.polys.polyerrors import BasePolynomialError
+
+    params = {p.name: p for p in model.spec.params}
+    for e in exprs:
+        for node in preorder_traversal(e):
+            if isinstance(node, log):
+                arg, what = node.args[0], "is the log of 0"
+            elif node.is_Pow and node.exp.is_negative:
+                arg, what = node.base, "divides by 0"
+            else:
+                continue
+            names = {str(s) for s in arg.free_symbols}
+            if len(names) != 1 or not names <= params.keys():
+                continue
+            (symbol,) = arg.free_symbols
+            parameter = params[str(symbol)]
+            try:
+                roots = Poly(fraction(together(arg))[0], symbol).ground_roots()
+            except (BasePolynomialError, ValueError, TypeError, ArithmeticError, NotImplementedError):
+                continue
+            for root in sorted(r for r in roots if r.is_Rational):  # the least first: one message each run
+                value = Fraction(int(root.p), int(root.q))
+                if parameter.interval.contains(value):
+                    shown = f"1/({to_text(arg)})" if node.is_Pow and node.exp == -1 else to_text(node)
+                    return (f"{shown} {what} at {parameter.name} = {value}, which "
+                            f"{parameter.interval.describe(parameter.name)} includes: leave it out of the "
+                            f"parameter's domain")
+    return None
 
 
 _OBLIGATIONS = ("definedness obligations",)
@@ -1127,6 +1247,9 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
             else:
                 counterexample, held, undecided, searched = _search_everywhere(lhs, step, model, examples, open_,
                                                                                exact=exact)
+    except _OutsideModel as outside:
+        return StepResult(step, lhs, Verdict.error, str(outside), None, 0, outcome,
+                          time.perf_counter() - started, conditions=conditions)
     except BudgetExceeded as error:
         clear_cache()
         return StepResult(step, lhs, Verdict.error, str(error), None, 0, outcome,
@@ -1136,7 +1259,9 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
         if not computing_failure(error):
             raise  # the caller's own exception (a watchdog's, say): never a verdict (elbo_sym.failures)
         if isinstance(error, _ENGINE_ERRORS):
-            return StepResult(step, lhs, Verdict.error, f"could not check: {error_text(error)}", None, 0, outcome,
+            cause = _undefined_in_a_parameter((lhs, step.expr), model)
+            why = f"{cause}; besides, {error_text(error)}" if cause else error_text(error)
+            return StepResult(step, lhs, Verdict.error, f"could not check: {why}", None, 0, outcome,
                               time.perf_counter() - started, conditions=conditions)
         return StepResult(step, lhs, Verdict.error, f"internal error (please report): "
                           f"{type(error).__name__}: {error_text(error)}", None, 0, outcome,
@@ -1252,7 +1377,8 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
             results.append(StepResult(step, lhs, Verdict.error, message))
         else:
             result = check_step(lhs, step, model, derivation.examples, left, search)
-            if refused and result.verdict in (Verdict.proved, Verdict.checked):  # nothing stands on a refused model
+            outside = result.verdict is Verdict.error and result.reason.startswith(OUTSIDE_MODEL)
+            if refused and (result.verdict in (Verdict.proved, Verdict.checked) or outside):  # nothing stands on it
                 what = "an argument is not shown to be a distribution" if refused is not_distribution else \
                     "the assumption is refused"
                 result = replace(result, verdict=Verdict.error, reason=f"not proved: {what} ({refused})")

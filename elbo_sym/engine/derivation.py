@@ -822,7 +822,7 @@ class _Reader:
         items = [value] if isinstance(value, str) else value
         for item, relation in zip(items, assumptions):
             try:
-                free.normal_of(relation.rhs.expr)
+                mean, variance = free.normal_of(relation.rhs.expr)
             except (UnfoldError, ValueError, TypeError) as raised:
                 if callers_exception(raised):
                     raise  # the caller's own exception
@@ -830,6 +830,14 @@ class _Reader:
                                f"the assumption {relation.lhs.text} = {relation.rhs.text} does not give q a normal "
                                f"distribution: in the Gaussian family write q(z) = Normal(mean, variance), "
                                f"q(z) = p(z | x) or q(z) = p(z)") from None
+            named = sorted({str(s) for s in (mean.free_symbols | variance.free_symbols) & set(free.q_symbols)})
+            if named:  # q through its own mean or scale: a definition of q by itself (red team rt24 F2)
+                right = item.find("=") + 1
+                found = [m.start() for m in (re.search(rf"\b{re.escape(n)}\b", item[right:]) for n in named) if m]
+                raise self._at(self.line_of("assume"), item, right + min(found, default=0),
+                               f"the assumption {relation.lhs.text} = {relation.rhs.text} defines q in terms of q "
+                               f"itself: it names {', '.join(named)}, q's own parameters: write q in terms of the "
+                               f"model's (w, b, s, x, the file's [params]), e.g. q(z) = p(z | x)")
 
     def check_teaching_steps(self, steps: tuple[Step, ...]) -> None:
         """A teaching file's steps are proved or deliberately refuted: a step that is only

@@ -36,7 +36,7 @@ from elbo_sym.failures import callers_exception
 from elbo_sym.numbers.evaluate import Undefined, as_float, sign_of, value, value_text
 
 __all__ = ["well_formedness_problem", "distribution_problem", "factored_sum", "derived_arguments",
-           "derived_distribution_problem"]
+           "derived_distribution_problem", "instance_problem", "algebraic_instance_problem"]
 
 
 def well_formedness_problem(model: Model, everything: bool = False) -> str | None:
@@ -58,23 +58,81 @@ def well_formedness_problem(model: Model, everything: bool = False) -> str | Non
 def distribution_problem(block: Distribution, model: Model, same=None) -> str | None:
     """None when `block` is shown to be a distribution; else the reason and a failing instance
     (`same`: the block in an explicit model of the family; default: the one of that label)."""
+    not_positive, sums = _shown(block, model)
     if block.gaussian:
-        assert block.variance is not None
-        if is_positive(block.variance, model):
+        if not not_positive:
             return None
         return _refusal(block, "a normal distribution", "its variance is not shown > 0",
                         _failure(model, block, _variance_failure, same))
+    if not not_positive and sums:
+        return None
+    why = ("not shown to be positive with sum 1" if not_positive and not sums else
+           "not shown to be positive" if not_positive else "not shown to sum to 1")
+    return _refusal(block, "a distribution", why, _failure(model, block, _discrete_failure, same))
+
+
+def _shown(block: Distribution, model: Model) -> tuple[bool, bool]:
+    """(some value -- or a Gaussian's variance -- is not shown > 0, the values are shown to sum to 1) on
+    the whole domain: a sign certificate and the canonical form of the sum - 1."""
+    if block.gaussian:
+        assert block.variance is not None
+        return not is_positive(block.variance, model), True
     not_positive = any(not is_positive(v, model) for v in block.values)
     try:
         mass = block.total if block.total is not None else factored_sum(block.values)
         sums = canonical(mass - 1, model).is_zero
     except (TooLarge, UnfoldError):
         sums = False
-    if not not_positive and sums:
-        return None
-    why = ("not shown to be positive with sum 1" if not_positive and not sums else
-           "not shown to be positive" if not_positive else "not shown to sum to 1")
-    return _refusal(block, "a distribution", why, _failure(model, block, _discrete_failure, same))
+    return not_positive, sums
+
+
+def instance_problem(explicit: ExplicitModel, values: dict) -> str | None:
+    """None when every block an assumption fixes is shown to be a distribution at this one exact
+    instance (`values`: the explicit model's parameters -> numbers) -- each value > 0 and the values
+    summing to 1, a variance > 0, each decided exactly; else which block is not, and why.  Only such
+    an instance is a model of the family, and only a model may refute a step (docs/02): KL >= 0 fails
+    where an assumed q is negative, which is no counterexample.  Undecided is not shown."""
+    for block in _assumed_blocks(explicit):
+        judge = _variance_failure if block.gaussian else _discrete_failure
+        failure = judge((block, values), strict=True)
+        if failure is not None:
+            return f"{block.label} is not a distribution there ({failure})"
+    return None
+
+
+def algebraic_instance_problem(explicit: ExplicitModel, values: dict) -> str | None:
+    """`instance_problem` at an algebraic point (`values`: parameters -> exact SymPy numbers, some
+    with square roots), decided by SymPy's exact arithmetic on each assumed block's values."""
+    from sympy import expand, radsimp
+
+    def at(e: Expr) -> Expr:
+        return radsimp(expand(e.xreplace(values)))
+
+    for block in _assumed_blocks(explicit):
+        if block.gaussian:
+            assert block.variance is not None
+            shown = at(block.variance).is_positive is True
+        else:
+            shown = all(at(v).is_positive is True for v in block.values) and at(block.mass - 1).is_zero is True
+        if not shown:
+            return f"{block.label} is not shown to be a distribution there"
+    return None
+
+
+_UNSHOWN = ("assumed blocks not shown to be distributions",)
+"""The key, in an explicit model's sign memo, of `_assumed_blocks`."""
+
+
+def _assumed_blocks(explicit: ExplicitModel) -> tuple[Distribution, ...]:
+    """The blocks an assumption fixes that are not shown to be distributions on the explicit model's
+    whole domain (the others are: by construction, or shown once here -- a softmax q, whose values at
+    one instance are exps the exact evaluator may not decide), remembered per explicit model."""
+    memo = explicit.sign_memo
+    known = memo.get(_UNSHOWN)
+    if known is None:
+        known = memo[_UNSHOWN] = tuple(b for b in explicit.distributions()
+                                       if b.assumption is not None and _shown(b, explicit) != (False, True))
+    return known
 
 
 def derived_arguments(*exprs: Expr) -> tuple[Expr, ...]:
@@ -182,19 +240,25 @@ def factored_sum(values: tuple[Expr, ...]) -> Expr:
 # --------------------------------------------------------------------------- failing instances
 
 
-def _variance_failure(found: tuple[Distribution, dict]) -> str | None:
+def _variance_failure(found: tuple[Distribution, dict], strict: bool = False) -> str | None:
+    """What is wrong with the block's variance at these values, or None (`strict`: an undecided
+    sign is wrong too -- a model must be shown)."""
     block, values = found
     assert block.variance is not None
     try:
         s = sign_of(block.variance, values, {})
     except Undefined:
         return "its variance is undefined"
+    if s is None and strict:
+        return "its variance is not shown > 0"
     if s is not None and s <= 0:
         return f"its variance is {_text(block.variance, values)}"
     return None
 
 
-def _discrete_failure(found: tuple[Distribution, dict]) -> str | None:
+def _discrete_failure(found: tuple[Distribution, dict], strict: bool = False) -> str | None:
+    """What is wrong with the block's values at these values, or None (`strict`: an undecided
+    sign or sum is wrong too -- a model must be shown)."""
     block, values = found
     several = len(block.values) > 1
     memo: dict = {}  # one memo: the values share p(x) and its parts
@@ -203,12 +267,16 @@ def _discrete_failure(found: tuple[Distribution, dict]) -> str | None:
             s = sign_of(v, values, memo)
         except Undefined:
             return f"its value{f' at z = {k}' if several else ''} is undefined"
+        if s is None and strict:
+            return f"its value{f' at z = {k}' if several else ''} is not shown > 0"
         if s is not None and s <= 0:
             return f"its value{f' at z = {k}' if several else ''} is {_text(v, values)}"
     try:
         s = sign_of(Add(block.mass, Integer(-1)), values, memo)
     except Undefined:
         return "its sum is undefined"
+    if s is None and strict:
+        return "its sum is not shown to be 1"
     if s is not None and s != 0:
         try:
             exact = value(block.mass, values)

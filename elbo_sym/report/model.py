@@ -518,7 +518,17 @@ class InputErrorReport:
         return f"{where}:{step} {self.message}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {**_to_data(self), "error": self.text}
+        """The JSON of `check --json`: `column` 1-based, as the text's file:line:column says it (the
+        dataclass keeps DerivationError's 0-based column, an index into the line)."""
+        column = self.column + 1 if self.column is not None else None
+        return {**_to_data(self), "column": column, "error": self.text}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InputErrorReport:
+        """Back from `to_dict` (its 1-based column to the 0-based one)."""
+        column = data.get("column")
+        return cls(data["file"], data["line"], data["message"], column - 1 if column is not None else None,
+                   data.get("step"), data.get("pointer", ""))
 
     @classmethod
     def from_error(cls, error) -> InputErrorReport:
