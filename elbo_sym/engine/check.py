@@ -1117,7 +1117,9 @@ def _undefined_in_a_parameter(exprs: Iterable[Expr], model: Model) -> str | None
             parameter = params[str(symbol)]
             try:
                 roots = Poly(fraction(together(arg))[0], symbol).ground_roots()
-            except (BasePolynomialError, ValueError, TypeError, ArithmeticError, NotImplementedError):
+            except (BasePolynomialError, ValueError, TypeError, ArithmeticError, NotImplementedError) as raised:
+                if callers_exception(raised):
+                    raise  # the caller's own exception
                 continue
             for root in sorted(r for r in roots if r.is_Rational):  # the least first: one message each run
                 value = Fraction(int(root.p), int(root.q))
