@@ -141,3 +141,42 @@ def test_a_true_step_under_a_refused_assumption_for_every_latent_space_is_an_err
                                                   "kl-nonneg"), "t.toml"))
     (step,) = result.steps
     assert step.verdict is Verdict.error and "the assumption is refused" in step.reason, step.reason
+
+
+def mixture_file(start: str, rel: str, expr: str, w: str = "in [0, 2]", head: str = "K = 2") -> str:
+    return (f'title = "t"\n{head}\nstart = "{start}"\n\n[params]\nw = "{w}"\n\n'
+            f'[[step]]\nrel = "{rel}"\nexpr = "{expr}"\nrule = "algebra"\n')
+
+
+MIXTURE = "w*q(z) + (1 - w)*p(z)"
+DERIVED_TRUE = [  # each holds wherever its argument is a distribution; the argument is not one everywhere
+    mixture_file(f"E({MIXTURE}, log(p(x, z)))", "<=", "log(p(x))"),
+    mixture_file(f"KL({MIXTURE}, p(z | x))", ">=", "0"),
+    mixture_file(f"E({MIXTURE}, log(p(x, z)))", "<=", "log(p(x))", w="> 0", head="K = 3"),
+    mixture_file("E(w*q(z1 | x) + (1 - w)*p(z1), log(p(x, z1)))", "<=", "log(p(x))",
+                 head='latents = ["z1", "z2"]\nK = 2'),
+    mixture_file("E(q(z)*p(z), log(p(x, z)))", "<=", "log(p(x))"),  # never a distribution (sums to < 1)
+    mixture_file("KL(q(z)*p(z | x)/2, p(z | x))", ">=", "0"),
+]
+
+
+@pytest.mark.parametrize("text", DERIVED_TRUE, ids=["mixture-E", "mixture-KL", "mixture-K3", "chain-mixture",
+                                                    "product-E", "half-KL"])
+def test_a_true_step_is_never_refuted_where_a_derived_argument_is_no_distribution(text):
+    """Red team rt28: a derived distribution argument (a mixture with a weight in [0, 2], a product)
+    was not checked at the counterexample, so a bound that holds wherever the argument is a
+    distribution was "refuted" at w = 3/2, where a weight is negative. It is an `error` (the file's
+    problem names the argument's failure); never refuted."""
+    result = check_derivation(loads(text, "derived.toml"))
+    (step,) = result.steps
+    assert step.verdict is Verdict.error, (step.verdict, step.reason, step.counterexample)
+
+
+def test_a_false_step_with_a_derived_argument_is_still_refuted_at_a_model():
+    """The same argument in a false step (the bound turned round) is refuted at an instance where the
+    argument is a distribution (every weight in [0, 1] there)."""
+    result = check_derivation(loads(mixture_file(f"E({MIXTURE}, log(p(x, z)))", ">=", "log(p(x))"), "f.toml"))
+    (step,) = result.steps
+    assert step.verdict is Verdict.refuted and step.counterexample is not None
+    (w,) = [Fraction(v[0]) for label, v in step.counterexample.values if label == "w"]
+    assert 0 <= w <= 1
