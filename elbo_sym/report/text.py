@@ -80,8 +80,7 @@ def closing_lines(r: DerivationReport) -> list[str]:
     lines += [f"problem: {problem}" for problem in r.problems]
     if r.expect == "refuted":
         lines.append(f"{'as expected' if r.ok else 'NOT as expected'}: "
-                     + ("exactly the marked steps are refuted" if r.ok else
-                        "see the problems above" if r.problems else "see the steps above"))
+                     + ("exactly the marked steps are refuted" if r.ok else "; ".join(r.failure_reasons)))
     else:
         lines.append(f"{'established' if r.established else 'NOT established'}: {r.claim_reason}")
     return lines
