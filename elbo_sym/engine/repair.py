@@ -228,6 +228,9 @@ def attach_suggestions(derivation: Derivation, model: Model, results: list,
                 else:
                     suggestion = suggest(repaired_previous, result.step, model, derivation.examples, budget(), keeps,
                                          vocabulary, context)
+                    if suggestion is not None:  # proved against the repair, not the file as written: say so (rt26)
+                        suggestion = replace(suggestion, description=f"with step {result.step.index - 1} repaired "
+                                                                     f"as suggested, {suggestion.description}")
             if suggestion is None:
                 suggestion = suggest(result.lhs, result.step, model, derivation.examples, budget(), keeps, vocabulary,
                                      context)
