@@ -633,6 +633,8 @@ def repair_sentence(text: str) -> LatexMarkup:
 
 def _repair_text(g: SuggestionReport) -> str:
     """The solution's repair sentence: the file's own (checked) repair, or the generated one."""
+    if not g.changes:  # no edit of this step: it holds once an earlier one is repaired (rt26: printed nothing)
+        return f"{sentence(g.description)}."
     if g.authored and g.description == "the intended correction":
         return f"The intended correction (checked: the step and the chain hold with it); rule: {g.rule}."
     text = sentence(g.description)

@@ -605,8 +605,9 @@ def mistakes_page(reports: Sequence[DerivationReport], solutions: str = "separat
                         left, right = (doc.m(rf"{mistake[side]} \approx {mistake[f'{side}_value_latex']}")
                                        for side in ("left", "right"))
                         doc.add(f"where the left side is {left} and the right side is {right}.")
-                if mistake["repair"]:
+                if mistake["repair_text"]:
                     doc.add(f"**Repair.** {repair_markdown(doc, mistake['repair_text'])}")
+                if mistake["repair"]:
                     doc.display(f"{mistake['lhs']} {mistake['repair_rel']} {mistake['repair']}")
     names = "; ".join(_plain(r.title_parts, r.title) for r in teaching)
     solved = "" if solutions == "none" else ", solutions with exact counterexamples"
