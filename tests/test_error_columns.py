@@ -46,4 +46,5 @@ def test_the_error_has_a_column_and_a_caret(tmp_path: Path, capsys, name: str) -
     source = text.splitlines()[line - 1]
     assert source[column:].startswith(pointed), (source, column)
     assert err[at + 1].strip() == source.strip()  # the line, then the caret under the column
-    assert err[at + 2].index("^") - err[at + 1].index(source.strip()[0]) == column - (len(source) - len(source.lstrip()))
+    indent = len(source) - len(source.lstrip())
+    assert err[at + 2].index("^") - err[at + 1].index(source.strip()[0]) == column - indent
