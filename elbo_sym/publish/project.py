@@ -4,6 +4,7 @@ A project folder may hold a small ``elbo-sym.toml``; every key is optional, and 
 the file (or without a key) the lesson's own files and the commands' defaults are used::
 
     title = "Probabilistic ML, week 5"                 # the course: its handouts' headers, site title, Anki deck
+    site_url = "https://example.edu/week5"           # where `web --site`'s site is served (Astro's `site`)
     derivations = ["derivations", "extra/bound.toml"]   # files or folders, with their subfolders
     selfcheck = "cards/selfcheck.toml"                 # default: the lesson's self-check
     flashcards = "cards/flashcards.toml"               # default: the lesson's flashcards
@@ -42,6 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from elbo_sym.engine.derivation import DerivationError, read_toml, toml_lines
 from elbo_sym.engine.models.base import Instance
@@ -57,7 +59,7 @@ from elbo_sym.files import (
 )
 from elbo_sym.lesson.examples import ExampleInputError, example_instance
 from elbo_sym.lesson.exercises import MAX_COUNT, MAX_EXERCISE_K, MAX_SEED, PARTS, SOLUTIONS, select_tasks
-from elbo_sym.limits import MAX_TITLE_CHARS
+from elbo_sym.limits import MAX_SITE_URL_CHARS, MAX_TITLE_CHARS
 from elbo_sym.prose import ProseError, check_prose
 from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, DRILL_COUNT, course_titled
 from elbo_sym.report.build import prose_parts
@@ -75,7 +77,7 @@ MAX_FOLDER_DEPTH = 8
 
 DEFAULT_SOLUTIONS = "separate"
 
-_TOP = ("title", "derivations", "selfcheck", "flashcards", "solutions", "exercises", "drill", "example")
+_TOP = ("title", "site_url", "derivations", "selfcheck", "flashcards", "solutions", "exercises", "drill", "example")
 _EXERCISES = ("seed", "count", "K", "parts")
 _DRILL = ("count", "K")
 _EXAMPLE = ("prior", "likelihood", "q")
@@ -113,6 +115,9 @@ class Project:
     title: str = ""
     """The course's name (``title = "..."``; empty: none given): the handouts' running header,
     the site's title (without ``--title``), its Anki deck's name and ids."""
+    site_url: str = ""
+    """The address the course site is served at (``site_url``; empty: none given), written into
+    the site's ``astro.config.mjs`` as Astro's ``site`` (its sitemap, canonical links)."""
 
     def with_options(self, **options: Any) -> Project:
         """The project with the command line's options (those not None) over its settings.
@@ -292,7 +297,28 @@ class _ProjectReader:
         settings.update(self.drill(data.get("drill")))
         examples = self.examples(data.get("example"))
         return Project(file, self.root, derivations, examples, decks["selfcheck"], decks["flashcards"],
-                       Settings(**settings), title)
+                       Settings(**settings), title, self.site_url(data.get("site_url")))
+
+    def site_url(self, value: Any) -> str:
+        """An http(s) address with a host, printable ASCII without spaces or quotes, at most
+        MAX_SITE_URL_CHARS (it goes into astro.config.mjs as a JSON string literal all the same)."""
+        if value is None:
+            return ""
+        line = self.line("site_url")
+        rule = (f"site_url must be the site's address, like \"https://example.edu/week5\" (http or https, a host, "
+                f"at most {MAX_SITE_URL_CHARS} printable ASCII characters without spaces or quotes)")
+        if not isinstance(value, str) or not 0 < len(value) <= MAX_SITE_URL_CHARS:
+            raise self.error(line, rule)
+        if not re.fullmatch(r"[!#-&(-~]+", value):  # printable ASCII but space, " and '
+            raise self.error(line, rule)
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 -- raises ValueError on a bad port
+        except ValueError:
+            raise self.error(line, rule) from None
+        if parts.scheme not in ("http", "https") or not parts.hostname or "\\" in value:
+            raise self.error(line, rule)
+        return value
 
     def title(self, value: Any) -> str:
         if value is None:
@@ -455,5 +481,5 @@ def course_web(results, project: Project, *, budget: float, literature=(), site_
                           check_links={file: "../" + check_link(text, "check/") for file, text in sources.items()})
     if site_title is None:  # pages for the user's own site: each names the course, as a handout does
         return course_titled_pages(items, project.title)
-    return site_items([*items, *checker_items(sources)], site_title)
+    return site_items([*items, *checker_items(sources)], site_title, project.site_url)
 
