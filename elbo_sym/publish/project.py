@@ -60,7 +60,7 @@ from elbo_sym.files import (
 from elbo_sym.lesson.examples import ExampleInputError, example_instance
 from elbo_sym.lesson.exercises import MAX_COUNT, MAX_EXERCISE_K, MAX_SEED, PARTS, SOLUTIONS, select_tasks
 from elbo_sym.limits import MAX_SITE_URL_CHARS, MAX_TITLE_CHARS
-from elbo_sym.prose import ProseError, check_prose
+from elbo_sym.prose import MATH_CHARACTERS, ProseError, check_prose
 from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, DRILL_COUNT, course_titled
 from elbo_sym.report.build import prose_parts
 
@@ -207,6 +207,23 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     return _ProjectReader(name, text, path.parent).project(data, path)
 
 
+def _title_error(message: str) -> str:
+    """A course title's formula error, saying what to write instead (rt26: ``$beta$`` was told to
+    declare a [params] table, which elbo-sym.toml does not have, and ``$\\beta$`` that LaTeX is
+    refused): the title has no parameters, so a Greek letter is written as itself -- β, which the
+    handouts typeset as math -- and any other name in words."""
+    unknown = re.search(r"unknown name '(\w+)'", message)
+    latex = re.search(r"remove \\(\w+)", message)
+    name = unknown.group(1) if unknown else latex.group(1) if latex else ""
+    letter = next((ch for ch, tex in MATH_CHARACTERS.items() if tex == "\\" + name), None) if name else None
+    instead = f"write the letter itself, {letter}, outside $...$" if letter else "write the name in words"
+    if unknown:
+        return f"unknown name '{name}' in a formula: a course title has no [params]; {instead}"
+    if latex and letter:
+        return f"{message}; {instead}"
+    return message
+
+
 class _ProjectReader:
     """Validates the TOML dict; finds the line of a key by scanning the text."""
 
@@ -333,7 +350,7 @@ class _ProjectReader:
         except ProseError as error:
             raise self.error(line, error.message) from None
         except ParseError as error:
-            raise self.error(line, f"title: {error}") from None
+            raise self.error(line, f"title: {_title_error(str(error))}") from None
 
     def table(self, value: Any, name: str) -> dict:
         if not isinstance(value, dict):
