@@ -11,9 +11,9 @@ import pytest
 
 from elbo_sym.authoring.explain import explain, format_explanation
 from elbo_sym.engine.derivation import load
+from elbo_sym.report.build import check_file
 from elbo_sym.report.display import status_line
 from elbo_sym.report.text import derivation_text
-from elbo_sym.report.build import check_file
 
 HOLDS = '''title = "A slip that is not one"
 K = "any"
