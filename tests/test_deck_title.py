@@ -56,6 +56,12 @@ def test_the_site_prints_the_title_and_summary_formulas(page, deck, request):
     assert "Why the $\\beta$\\-ELBO is below $\\log p(x)$." in built.body  # the summary: the printer's math
 
 
+def test_a_description_without_a_summary_ends_with_the_title(tmp_path):
+    path = tmp_path / "questions.toml"
+    path.write_text("\n".join(line for line in QUESTIONS.splitlines() if not line.startswith("summary")))
+    assert web.selfcheck_page(path).description == "Flashcards: the beta-ELBO."
+
+
 def test_the_description_matches_the_anki_deck_name(deck_file):
     deck = load_deck(deck_file)
     assert anki.deck_name(deck.title, deck.vocabulary) == "Flashcards: the beta-ELBO"

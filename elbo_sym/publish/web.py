@@ -912,7 +912,8 @@ def selfcheck_page(path: str | Path | None = None, budget: float = STEP_BUDGET_S
     doc.add(doc.prose(deck["summary_parts"], deck["summary_text"]))  # an author's, as the handouts set it
     for card in deck["questions"]:
         _card(doc, card, texts[card["index"]], "Question", deck["proved_for"], solutions)
-    return doc.page("selfcheck.md", "Self-check", _SPACE.sub(" ", f"{deck['title_text']}. {deck['summary_text']}"), 5)
+    description = _SPACE.sub(" ", f"{deck['title_text']}. {deck['summary_text']}").strip()  # no summary: no space
+    return doc.page("selfcheck.md", "Self-check", description, 5)
 
 
 def flashcards_page(path: str | Path | None = None, budget: float = STEP_BUDGET_SECONDS,
