@@ -223,6 +223,8 @@ MAX_TITLE_CHARS = 200
 """A derivation's or deck's title, a card's topic."""
 MAX_SUMMARY_CHARS = 2_000
 """A derivation's or deck's summary."""
+MAX_SITE_URL_CHARS = 300
+"""A course site's address (elbo-sym.toml's ``site_url``, Astro's ``site``)."""
 MAX_WHY_CHARS = 1_000
 """A step's `why` note (printed beside the step)."""
 MAX_CARD_TEXT_CHARS = 600

@@ -476,3 +476,15 @@ def test_a_counterexample_at_a_density_point_names_the_values_not_z_equals_z(pyt
     assert "z = z" not in out
     line = next(text for text in out.splitlines() if "counterexample (" in text)
     assert re.search(r", z = -?\d+(/\d+)?$", line), line
+
+
+def test_a_course_folder_names_its_files(pytester: pytest.Pytester) -> None:
+    """What README and docs/04 say of the README's course (red team rt26: a plain `pytest` there
+    collected nothing): the plugin does not read elbo-sym.toml, so its derivations beside it are
+    collected when named (`pytest bound.toml`), not by a plain run."""
+    write(pytester, "bound.toml", GAP)
+    write(pytester, "elbo-sym.toml", 'title = "Week 5"\nderivations = ["bound.toml"]\n')
+    assert run(pytester).ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    run(pytester, "bound.toml").assert_outcomes(passed=1)
+    docs = (REPO / "README.md").read_text("utf-8") + (REPO / "docs" / "04-python-api-and-pytest.md").read_text("utf-8")
+    assert docs.count("`pytest bound.toml`") >= 2

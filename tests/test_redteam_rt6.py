@@ -272,4 +272,4 @@ def test_sympys_constants_cannot_name_a_parameter_or_an_observation(name):
 def test_the_red_teams_constant_parameters_are_refused_at_their_line(name, line, capsys):
     path = REDTEAM / name
     assert main(["check", "--no-cache", str(path)]) == 2
-    assert f"{path}:{line}: '" in capsys.readouterr().err
+    assert f"{path}:{line}:1: '" in capsys.readouterr().err  # file:line:col, the caret under the name

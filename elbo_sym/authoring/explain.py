@@ -223,12 +223,7 @@ def format_explanation(e: Explanation) -> str:
         elif whole.ok:
             lines.append(f"the whole file passes: {whole.claim_reason}")
         else:
-            others = [f"step {s.index} is {s.verdict}" for s in whole.failing_steps if s.index != e.index]
-            others += [f"example {x.index} fails" for x in whole.examples if not x.holds]
-            others += list(whole.problems)
-            if not whole.established and whole.expect != "refuted":
-                others.append(f"claim: {whole.claim_reason}")
-            lines.append("the whole file does not pass (exit 1): " + "; ".join(dict.fromkeys(others)))
+            lines.append("the whole file does not pass (exit 1): " + "; ".join(whole.failure_reasons))
     return "\n".join(lines) + "\n"
 
 

@@ -503,7 +503,12 @@ class _Reader:
         return first
 
     def error(self, line: int, message: str, step: int | None = None) -> DerivationError:
-        return DerivationError(self.path, line, message, step)
+        """Every error names file:line:column and shows the line with a caret (README): at the
+        line's first character where no caller points at a key or its value (:meth:`_key_at`) --
+        an unknown key, a missing ``expr`` at its [[step]] header (rt26: file:line only)."""
+        if not 0 < line <= len(self.lines):
+            return DerivationError(self.path, line, message, step)
+        return self._key_at(line, "", message, step)
 
     def prose(self, value, limit: int, what: str, line: int, step: int | None = None,
               paragraphs: bool = False, claims: bool = False) -> str:
@@ -618,8 +623,11 @@ class _Reader:
             raise self.error(self.line_of("card"), f"{Path(self.path).name} is a deck ([[card]] tables), not a "
                                                    f"derivation: check it with elbo-sym cards {self.path} --check")
         if unknown:
-            key = sorted(unknown)[0]
-            raise self.error(self.line_of(key), f"unknown key '{key}' (allowed: {', '.join(sorted(_TOP_KEYS))})")
+            key = min(unknown, key=lambda k: (self.line_of(k), k))  # the first in the file
+            hint = (f"; '{key}' is a step's key: start each step with a [[step]] header line"
+                    if key in _STEP_KEYS and key not in _TOP_KEYS else "")  # rt26: a step without its header
+            raise self.error(self.line_of(key),
+                             f"unknown key '{key}' (allowed: {', '.join(sorted(_TOP_KEYS))}){hint}")
         for key in ("title", "start"):
             if key not in data:
                 raise self.error(1, f"missing required key '{key}'")

@@ -276,6 +276,9 @@ def attach_suggestions(derivation: Derivation, model: Model, results: list,
                 else:
                     suggestion = suggest(repaired_previous, result.step, model, derivation.examples, budget(), keeps,
                                          vocabulary, context)
+                    if suggestion is not None:  # proved against the repair, not the file as written: say so (rt26)
+                        first = f"with step {result.step.index - 1} repaired as suggested, "
+                        suggestion = replace(suggestion, pieces=(first, *suggestion.pieces))
             if suggestion is None:
                 suggestion = suggest(result.lhs, result.step, model, derivation.examples, budget(), keeps, vocabulary,
                                      context)

@@ -417,13 +417,6 @@ def load_deck(path: str | Path, expect: str | None = None) -> Deck:
 class _DeckReader(_Reader):
     """The derivation reader's line finding and formula parsing, for card tables."""
 
-    def error(self, line: int, message: str, step: int | None = None) -> DerivationError:
-        """Every deck error names file:line:column: the line's first character, where no caller
-        points at a key or its value (`at_key`)."""
-        if not 0 < line <= len(self.lines):
-            return super().error(line, message, step)
-        return self._key_at(line, "", message, step)
-
     def at_key(self, key: str, table: str | None, i: int, message: str, value: bool = True) -> DerivationError:
         """An error at `key` of the i-th [[table]] (None: the top level): at its value (`value`) or the key."""
         return self._key_at(self.line_of(key, table, i), key, message, value=value)

@@ -603,6 +603,11 @@ def repair_parts(g: SuggestionReport) -> Prose:
     sentence -- then that it was checked, and the rule. A formula longer than
     MAX_INLINE_REPAIR_CHARS has nowhere to break in the line and stays its text (the repaired step
     is displayed below it)."""
+    if not g.changes:  # no edit of this step: it holds once an earlier one is repaired (rt26: printed nothing)
+        words = list(g.pieces)
+        if words and words[0].kind == "text":
+            words[0] = ProsePart("text", sentence(words[0].text))
+        return (*words, ProsePart("text", "."))
     if g.authored and g.description == "the intended correction":
         return (ProsePart("text", f"The intended correction (checked: the step and the chain hold with it); "
                                   f"rule: {g.rule}."),)
@@ -1009,6 +1014,28 @@ def require_printable(result) -> None:
             f"is {v.verdict}: {v.reason}" for v in bad))
 
 
+def _deck_texts(deck) -> dict[str, Any]:
+    """A deck's title and summary as every output prints them: prose whose ``$...$`` formulas go
+    through the printer (rt26: a title "the $beta$-ELBO" was printed with its dollars in the
+    flashcards' footer and the site's page lists).  ``title``/``summary`` are LaTeX, the ``*_parts``
+    the parts the site sets, ``title_text``/``summary_text`` one line of plain text (a page's
+    description), formulas in their text form, as the Anki deck name has them."""
+    parsed = dict(deck.prose_math)
+    title = prose_parts(deck.title, deck.vocabulary, parsed=parsed)
+    summary = prose_parts(deck.summary, deck.vocabulary, parsed=parsed)
+    return {"title": prose(title, deck.title), "summary": prose(summary, deck.summary),
+            "title_parts": title, "summary_parts": summary,
+            "title_text": _plain_text(title, deck.title), "summary_text": _plain_text(summary, deck.summary)}
+
+
+def _plain_text(parts: Sequence[Any], fallback: str) -> str:
+    """Prose as one line of plain text: formulas in the file syntax without ``$`` (``ELBO(q)``),
+    ``\\$`` as ``$`` -- for a page's description and a deck's name, where nothing typesets math."""
+    if not parts:
+        return " ".join(fallback.replace("\\$", "$").split())
+    return " ".join("".join(p.text if p.kind in ("text", "math") else " " for p in parts).split())
+
+
 def _card_context(card, verdict, vocabulary: Vocabulary | None = None,
                   parsed: Mapping[str, Any] | None = None) -> dict[str, Any]:
     f = card.formula
@@ -1030,7 +1057,7 @@ def selfcheck_context(path=None, budget: float = STEP_BUDGET_SECONDS,
     deck, result = checked_deck("selfcheck", path, budget=budget, total=deck_budget)
     from elbo_sym.lesson.practice import proved_for_text
 
-    return {"title": deck.title, "summary": deck.summary, "proved_for": proved_for_text(deck),
+    return {**_deck_texts(deck), "proved_for": proved_for_text(deck),
             "questions": [_card_context(c, result.verdict_for(c), deck.vocabulary, dict(deck.prose_math))
                           for c in deck.cards]}
 
@@ -1062,7 +1089,7 @@ def flashcards_context(path=None, budget: float = STEP_BUDGET_SECONDS,
         sheets.append({"number": len(sheets) + 1, "fronts": fronts, "backs": backs})
     from elbo_sym.lesson.practice import proved_for_text
 
-    return {"title": deck.title, "summary": deck.summary, "proved_for": proved_for_text(deck),
+    return {**_deck_texts(deck), "proved_for": proved_for_text(deck),
             "count": len(cards), "sheets": sheets,
             "rows": rows, "columns": CARD_COLUMNS}
 

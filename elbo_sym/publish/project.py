@@ -4,6 +4,7 @@ A project folder may hold a small ``elbo-sym.toml``; every key is optional, and 
 the file (or without a key) the lesson's own files and the commands' defaults are used::
 
     title = "Probabilistic ML, week 5"                 # the course: its handouts' headers, site title, Anki deck
+    site_url = "https://example.edu/week5"           # where `web --site`'s site is served (Astro's `site`)
     derivations = ["derivations", "extra/bound.toml"]   # files or folders, with their subfolders
     selfcheck = "cards/selfcheck.toml"                 # default: the lesson's self-check
     flashcards = "cards/flashcards.toml"               # default: the lesson's flashcards
@@ -42,6 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from elbo_sym.engine.derivation import DerivationError, read_toml, toml_lines
 from elbo_sym.engine.models.base import Instance
@@ -57,8 +59,8 @@ from elbo_sym.files import (
 )
 from elbo_sym.lesson.examples import ExampleInputError, example_instance, example_of
 from elbo_sym.lesson.exercises import MAX_COUNT, MAX_EXERCISE_K, MAX_SEED, PARTS, SOLUTIONS, select_tasks
-from elbo_sym.limits import MAX_TITLE_CHARS
-from elbo_sym.prose import ProseError, check_prose
+from elbo_sym.limits import MAX_SITE_URL_CHARS, MAX_TITLE_CHARS
+from elbo_sym.prose import MATH_CHARACTERS, ProseError, check_prose
 from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, DRILL_COUNT, course_titled
 from elbo_sym.report.build import prose_parts
 
@@ -75,7 +77,7 @@ MAX_FOLDER_DEPTH = 8
 
 DEFAULT_SOLUTIONS = "separate"
 
-_TOP = ("title", "derivations", "selfcheck", "flashcards", "solutions", "exercises", "drill", "example")
+_TOP = ("title", "site_url", "derivations", "selfcheck", "flashcards", "solutions", "exercises", "drill", "example")
 _EXERCISES = ("seed", "count", "K", "parts")
 _DRILL = ("count", "K")
 _EXAMPLE = ("prior", "likelihood", "q")
@@ -113,6 +115,9 @@ class Project:
     title: str = ""
     """The course's name (``title = "..."``; empty: none given): the handouts' running header,
     the site's title (without ``--title``), its Anki deck's name and ids."""
+    site_url: str = ""
+    """The address the course site is served at (``site_url``; empty: none given), written into
+    the site's ``astro.config.mjs`` as Astro's ``site`` (its sitemap, canonical links)."""
 
     def with_options(self, **options: Any) -> Project:
         """The project with the command line's options (those not None) over its settings.
@@ -200,6 +205,23 @@ def load_project(path: str | os.PathLike[str]) -> Project:
                               else f"cannot read file: {error.reason}") from None
     text, data = read_toml(raw, name)
     return _ProjectReader(name, text, path.parent).project(data, path)
+
+
+def _title_error(message: str) -> str:
+    """A course title's formula error, saying what to write instead (rt26: ``$beta$`` was told to
+    declare a [params] table, which elbo-sym.toml does not have, and ``$\\beta$`` that LaTeX is
+    refused): the title has no parameters, so a Greek letter is written as itself -- β, which the
+    handouts typeset as math -- and any other name in words."""
+    unknown = re.search(r"unknown name '(\w+)'", message)
+    latex = re.search(r"remove \\(\w+)", message)
+    name = unknown.group(1) if unknown else latex.group(1) if latex else ""
+    letter = next((ch for ch, tex in MATH_CHARACTERS.items() if tex == "\\" + name), None) if name else None
+    instead = f"write the letter itself, {letter}, outside $...$" if letter else "write the name in words"
+    if unknown:
+        return f"unknown name '{name}' in a formula: a course title has no [params]; {instead}"
+    if latex and letter:
+        return f"{message}; {instead}"
+    return message
 
 
 class _ProjectReader:
@@ -292,7 +314,28 @@ class _ProjectReader:
         settings.update(self.drill(data.get("drill")))
         examples = self.examples(data.get("example"))
         return Project(file, self.root, derivations, examples, decks["selfcheck"], decks["flashcards"],
-                       Settings(**settings), title)
+                       Settings(**settings), title, self.site_url(data.get("site_url")))
+
+    def site_url(self, value: Any) -> str:
+        """An http(s) address with a host, printable ASCII without spaces or quotes, at most
+        MAX_SITE_URL_CHARS (it goes into astro.config.mjs as a JSON string literal all the same)."""
+        if value is None:
+            return ""
+        line = self.line("site_url")
+        rule = (f"site_url must be the site's address, like \"https://example.edu/week5\" (http or https, a host, "
+                f"at most {MAX_SITE_URL_CHARS} printable ASCII characters without spaces or quotes)")
+        if not isinstance(value, str) or not 0 < len(value) <= MAX_SITE_URL_CHARS:
+            raise self.error(line, rule)
+        if not re.fullmatch(r"[!#-&(-~]+", value):  # printable ASCII but space, " and '
+            raise self.error(line, rule)
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 -- raises ValueError on a bad port
+        except ValueError:
+            raise self.error(line, rule) from None
+        if parts.scheme not in ("http", "https") or not parts.hostname or "\\" in value:
+            raise self.error(line, rule)
+        return value
 
     def title(self, value: Any) -> str:
         if value is None:
@@ -307,7 +350,7 @@ class _ProjectReader:
         except ProseError as error:
             raise self.error(line, error.message) from None
         except ParseError as error:
-            raise self.error(line, f"title: {error}") from None
+            raise self.error(line, f"title: {_title_error(str(error))}") from None
 
     def table(self, value: Any, name: str) -> dict:
         if not isinstance(value, dict):
@@ -459,5 +502,5 @@ def course_web(results, project: Project, *, budget: float, literature=(), site_
                           check_links={file: "../" + check_link(text, "check/") for file, text in sources.items()})
     if site_title is None:  # pages for the user's own site: each names the course, as a handout does
         return course_titled_pages(items, project.title)
-    return site_items([*items, *checker_items(sources)], site_title)
+    return site_items([*items, *checker_items(sources)], site_title, project.site_url)
 

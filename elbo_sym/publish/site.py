@@ -80,6 +80,8 @@ SITE_FILES: dict[str, str] = {
 """The site's own files: path in the site -> path in ``site_template/``."""
 
 _TITLE_SLOT = "__SITE_TITLE__"
+_URL_SLOT = "__SITE_URL__"
+_NO_URL = "// site: the address the site is served at -- set site_url in elbo-sym.toml (rewritten by `web --site`)"
 
 
 def _js_string(text: str) -> str:
@@ -87,16 +89,21 @@ def _js_string(text: str) -> str:
     return json.dumps(str(text), ensure_ascii=True)
 
 
-def site_files(title: str = DEFAULT_SITE_TITLE) -> list[Asset]:
-    """The site's own files (not the pages), the title written into ``astro.config.mjs``."""
+def site_files(title: str = DEFAULT_SITE_TITLE, url: str = "") -> list[Asset]:
+    """The site's own files (not the pages), the title and the address (Astro's ``site``, from
+    elbo-sym.toml's ``site_url``; a comment saying where to set it when there is none) written
+    into ``astro.config.mjs``, which every run rewrites: an address edited into it would make
+    the next run refuse the folder (rt26)."""
     files = []
     for target, source in SITE_FILES.items():
         data = (TEMPLATE / source).read_bytes()
         if target == "astro.config.mjs":
             text = data.decode("utf-8")
-            if text.count(_TITLE_SLOT) != 1:
-                raise ValueError(f"{TEMPLATE / source}: expected one {_TITLE_SLOT}")
-            data = text.replace(_TITLE_SLOT, _js_string(title)).encode("utf-8")
+            for slot in (_TITLE_SLOT, _URL_SLOT):
+                if text.count(slot) != 1:
+                    raise ValueError(f"{TEMPLATE / source}: expected one {slot}")
+            site = f"site: {_js_string(url)}," if url else _NO_URL
+            data = text.replace(_TITLE_SLOT, _js_string(title)).replace(_URL_SLOT, site).encode("utf-8")
         files.append(Asset(target, data))
     return files
 
@@ -112,12 +119,13 @@ def index_page(pages: Sequence[Page], title: str = DEFAULT_SITE_TITLE) -> Page:
                 body, 0)
 
 
-def site_items(items: Iterable[Page | Asset], title: str = DEFAULT_SITE_TITLE) -> list[Page | Asset]:
-    """The whole site: its own files, the landing page and `items` (pages and the files they
-    refer to) in the content folder; an item already under :data:`PUBLIC_DIR` stays there."""
+def site_items(items: Iterable[Page | Asset], title: str = DEFAULT_SITE_TITLE, url: str = "") -> list[Page | Asset]:
+    """The whole site: its own files (`url`: its address, :func:`site_files`), the landing page
+    and `items` (pages and the files they refer to) in the content folder; an item already
+    under :data:`PUBLIC_DIR` stays there."""
     items = list(items)
     pages = [i for i in items if isinstance(i, Page)]
-    out: list[Page | Asset] = list(site_files(title))
+    out: list[Page | Asset] = list(site_files(title, url))
     out.append(replace(index_page(pages, title), path=f"{CONTENT_DIR}/index.md"))
     for item in items:
         inside = item.path.startswith(PUBLIC_DIR + "/")

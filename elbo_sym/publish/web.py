@@ -612,8 +612,9 @@ def mistakes_page(reports: Sequence[DerivationReport], solutions: str = "separat
                         left, right = (doc.m(rf"{mistake[side]} \approx {mistake[f'{side}_value_latex']}")
                                        for side in ("left", "right"))
                         doc.add(f"where the left side is {left} and the right side is {right}.")
-                if mistake["repair"]:
+                if mistake["repair_parts"]:
                     doc.add(f"**Repair.** {repair_markdown(doc, mistake['repair_parts'])}")
+                if mistake["repair"]:
                     doc.display(f"{mistake['lhs']} {mistake['repair_rel']} {mistake['repair']}")
     names = "; ".join(_plain(r.title_parts, r.title) for r in teaching)
     solved = "" if solutions == "none" else ", solutions with exact counterexamples"
@@ -915,10 +916,11 @@ def selfcheck_page(path: str | Path | None = None, budget: float = STEP_BUDGET_S
     deck = selfcheck_context(path, budget, deck_budget)
     texts = _cards_prose("selfcheck", path, budget, deck_budget)
     doc = _Markdown()
-    doc.add(doc.prose((), deck["summary"]))  # an author's, as the handouts set it
+    doc.add(doc.prose(deck["summary_parts"], deck["summary_text"]))  # an author's, as the handouts set it
     for card in deck["questions"]:
         _card(doc, card, texts[card["index"]], "Question", deck["proved_for"], solutions)
-    return doc.page("selfcheck.md", "Self-check", _SPACE.sub(" ", f"{deck['title']}. {deck['summary']}"), 5)
+    description = _SPACE.sub(" ", f"{deck['title_text']}. {deck['summary_text']}").strip()  # no summary: no space
+    return doc.page("selfcheck.md", "Self-check", description, 5)
 
 
 def flashcards_page(path: str | Path | None = None, budget: float = STEP_BUDGET_SECONDS,
@@ -929,15 +931,15 @@ def flashcards_page(path: str | Path | None = None, budget: float = STEP_BUDGET_
     deck = flashcards_context(path, budget, deck_budget)
     texts = _cards_prose("flashcards", path, budget, deck_budget)
     doc = _Markdown()
-    if deck["summary"]:
-        doc.add(doc.prose((), deck["summary"]))  # an author's, as the handouts set it
+    if deck["summary_text"]:
+        doc.add(doc.prose(deck["summary_parts"], deck["summary_text"]))  # an author's, as the handouts set it
     for sheet in deck["sheets"]:
         for cell in sheet["fronts"]:
             card = cell["card"]
             _card(doc, card, texts[card["index"]], "Card", deck["proved_for"], solutions)
     cards = counted(deck["count"], "card")
     return doc.page("flashcards.md", "Flashcards",
-                    _SPACE.sub(" ", f"{deck['title']}: {cards}, the back of each one collapsible."), 6)
+                    _SPACE.sub(" ", f"{deck['title_text']}: {cards}, the back of each one collapsible."), 6)
 
 
 # --------------------------------------------------------------------------- all pages, writing

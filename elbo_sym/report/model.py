@@ -436,6 +436,32 @@ class DerivationReport:
     def failing_steps(self) -> tuple[StepReport, ...]:
         return tuple(s for s in self.steps if not s.passes)
 
+    @property
+    def failure_reasons(self) -> tuple[str, ...]:
+        """Why the file does not pass (empty when it does), in the words `check`, `explain` and the
+        notebook all print: each failing step ("step 2 is refuted (not one of the expected
+        mistakes)", "step 1 is proved (expected refuted)"), each failing example, each problem,
+        and the claim of an ordinary file.  Never empty for a file that is not ok (rt26: explain
+        printed "does not pass (exit 1): " with nothing after it)."""
+        teaching = self.expect == "refuted"
+        reasons = []
+        for s in self.failing_steps:
+            if s.expected_refuted:
+                reasons.append(f"step {s.index} is {s.verdict} (expected refuted)")
+            elif teaching and s.verdict == "refuted":
+                reasons.append(f"step {s.index} is refuted (not one of the expected mistakes)")
+            else:
+                reasons.append(f"step {s.index} is {s.verdict}")
+        if teaching and not any(s.expected_refuted for s in self.steps):
+            reasons.append("exactly one step must be refuted, the others proved")
+        reasons += [f"example {e.index} fails" for e in self.examples if not e.holds]
+        reasons += list(self.problems)
+        if not teaching and not self.established:
+            reasons.append(f"claim: {self.claim_reason}")
+        if not reasons and not self.ok:  # a rule of `ok` this list does not know yet: say so, never nothing
+            reasons.append("see the steps above")
+        return tuple(dict.fromkeys(reasons))
+
     # -- JSON ------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:

@@ -84,8 +84,7 @@ def closing_lines(r: DerivationReport) -> list[str]:
     lines += [f"problem: {problem}" for problem in r.problems]
     if r.expect == "refuted":
         lines.append(f"{'as expected' if r.ok else 'NOT as expected'}: "
-                     + ("exactly the marked steps are refuted" if r.ok else
-                        "see the problems above" if r.problems else "see the steps above"))
+                     + ("exactly the marked steps are refuted" if r.ok else "; ".join(r.failure_reasons)))
     else:
         lines.append(f"{'established' if r.established else 'NOT established'}: {r.claim_reason}")
     return lines
@@ -181,9 +180,13 @@ def deck_text(r: DeckReport) -> str:
 
     lines = [f"{r.file} — {r.title}"]
     for c in r.cards:
-        formula = c.formula if c.formula is not None else "(no formula)"
+        # a card without a formula still has a verdict when its text claims a relation ($a <= b$):
+        # shown with its mark and which claim it is (rt26: "(no formula)" then a bare counterexample)
+        claims = c.formula is None and c.verdict != "none"
+        formula = c.formula if c.formula is not None else "(no formula; the claims of its text)" if claims \
+            else "(no formula)"
         lines.append(f"  {r.file}:{c.line}  {c.index:>2}. {formula}{conditions_suffix(c.conditions)}")
-        if c.formula is not None:
+        if c.formula is not None or claims:
             lines.append(f"      {CARD_MARK[c.verdict]} {c.verdict:<11} {c.reason}")
         if c.counterexample is not None:
             lines.append(f"      counterexample: {c.counterexample.describe()}")

@@ -338,6 +338,21 @@ def q_label(observation: str, observations: Sequence[str]) -> str:
     return "q(z)" if len(observations) == 1 else f"q(z | {observation})"
 
 
+def symbol_legend(observations: Sequence[str], point: str, at: str, evidence: bool) -> str:
+    """What the unfolded symbols of each observation stand for, named as the models name them
+    (``l_z = p(x|z), q_z = q(z)`` for x; ``l_x1_z = p(x1|z), q_x1_z = q(z | x1)`` for x1): `point`
+    is the symbols' suffix (``z``, ``k``), `at` the value of z (``z``, ``z=k``); `evidence` adds
+    ``p_x = p(x)`` (rt26: a two-observation file's legend named only q_z and p_x)."""
+    parts = []
+    for o in observations:
+        middle = "" if o == "x" else f"{o}_"
+        q = q_label(o, observations).replace("q(z", f"q({at}", 1)
+        parts += [f"l_{middle}{point} = p({o}|{at})", f"q_{middle}{point} = {q}"]
+        if evidence:
+            parts.append(f"p_{o} = p({o})")
+    return ", ".join(parts)
+
+
 # --------------------------------------------------------------------------- the interface
 
 

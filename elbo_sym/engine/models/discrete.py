@@ -38,6 +38,7 @@ from elbo_sym.engine.models.base import (
     prior_block,
     q_block,
     q_label,
+    symbol_legend,
     validate_blocks,
     variational_block,
 )
@@ -294,7 +295,8 @@ class DiscreteModel(BlockInstances):
         fixed = bool(self.assumed)  # some observation's q is fixed by an assumption
         last = self.K - 1
         eliminated = f"pi_{last} = 1 - the other pi" + ("" if fixed else f", q_{last} = 1 - the other q")
-        return Unfolding(f"unfolded into the model (K = {self.K}; pi_k = p(z=k), l_k = p(x|z=k), q_k = q(z=k)"
+        legend = symbol_legend(self.observations, "k", "z=k", evidence=False)
+        return Unfolding(f"unfolded into the model (K = {self.K}; pi_k = p(z=k), {legend}"
                          f"{', q fixed by the assumption' if fixed else ''}):",
                          f"canonical forms ({eliminated}; {LOG_ATOMS}):")
 

@@ -37,6 +37,7 @@ from elbo_sym.engine.models.base import (
     limit_moves,
     q_label,
     remembered,
+    symbol_legend,
 )
 from elbo_sym.engine.models.discrete import DiscreteModel, UnfoldError, has_free_latent, pin_densities
 from elbo_sym.engine.notation import (
@@ -232,8 +233,9 @@ class GeneralModel(ModelDefaults):
     def describe_unfolding(self) -> Unfolding:
         """One generic point z and the atoms a sum over z becomes, summed out by the laws of every latent space."""
         fixed = ", q fixed by the assumption" if self.assumed else ""
-        return Unfolding("unfolded at a generic point z, for every latent space (pi_z = p(z), l_z = p(x|z), "
-                         f"q_z = q(z), p_x = p(x); a sum over z becomes an atom Sum[...]{fixed}):",
+        legend = symbol_legend(self.observations, "z", "z", evidence=True)
+        return Unfolding(f"unfolded at a generic point z, for every latent space (pi_z = p(z), {legend}; "
+                         f"a sum over z becomes an atom Sum[...]{fixed}):",
                          "canonical forms (sums split by linearity; Sum[q_z] = Sum[pi_z] = 1, Sum[pi_z l_z] = p_x; "
                          f"{LOG_ATOMS}):")
 

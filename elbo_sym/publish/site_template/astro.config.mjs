@@ -21,6 +21,7 @@ import rehypeKatex from "rehype-katex";
 import { checkRuntime } from "./check-runtime.mjs";
 
 export default defineConfig({
+  __SITE_URL__
   markdown: {
     smartypants: false,
     remarkPlugins: [remarkMath],

@@ -1,0 +1,78 @@
+"""Why a file does not pass is said in the same words everywhere and is never empty (red team
+rt26: `explain` ended "the whole file does not pass (exit 1): " with nothing after the colon on a
+teaching file whose marked step holds, and on the one unexpectedly refuted step of a teaching
+file; `check` said only "see the steps above" and never named that step, where the notebook did)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from elbo_sym.authoring.explain import explain, format_explanation
+from elbo_sym.engine.derivation import load
+from elbo_sym.report.build import check_file
+from elbo_sym.report.display import status_line
+from elbo_sym.report.text import derivation_text
+
+HOLDS = '''title = "A slip that is not one"
+K = "any"
+expect_refuted = [1]
+claim = "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))"
+start = "log(p(x)) - ELBO(q)"
+
+[[step]]
+rel = "="
+expr = "KL(q(z), p(z | x))"
+rule = "definition"
+'''
+
+CARRIED = '''title = "The beta-ELBO, with one slip"
+K = "any"
+expect_refuted = [1]
+claim = "E(q, log(p(x | z))) - beta * KL(q(z), p(z)) <= log(p(x))"
+start = "E(q, log(p(x | z))) - beta * KL(q(z), p(z))"
+
+[params]
+beta = ">= 1"
+
+[[step]]
+rel = "="
+expr = "ELBO(q) + (beta - 1) * KL(q(z), p(z))"
+repair = "ELBO(q) - (beta - 1) * KL(q(z), p(z))"
+rule = "definition"
+
+[[step]]
+rel = "<="
+expr = "ELBO(q)"
+rule = "kl-nonneg"
+
+[[step]]
+rel = "<="
+expr = "log(p(x))"
+rule = "kl-nonneg"
+'''
+
+CASES = [(HOLDS, 1, "step 1 is proved (expected refuted)"),
+         (CARRIED, 2, "step 2 is refuted (not one of the expected mistakes)")]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "teaching.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, step, reason", CASES)
+def test_explain_names_why_the_file_does_not_pass(tmp_path, text, step, reason):
+    out = format_explanation(explain(load(_write(tmp_path, text)), step))
+    assert out.rstrip().splitlines()[-1] == f"the whole file does not pass (exit 1): {reason}"
+
+
+@pytest.mark.parametrize("text, step, reason", CASES)
+def test_check_and_the_notebook_say_the_same(tmp_path, text, step, reason):
+    report = check_file(_write(tmp_path, text))
+    assert not report.ok
+    assert report.failure_reasons == (reason,)
+    assert f"NOT as expected: {reason}" in derivation_text(report)
+    assert status_line(report) == f"✗ teaching file, NOT as expected: {reason}"
