@@ -625,7 +625,6 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     tried: set = set()
     skipped: list[str] = []
     outside: list[str] = []  # where the step failed at no model of the family: no counterexample
-    derived = _unshown_derived(lhs, rhs, model)
     on_purpose = False
 
     def try_one(instance: Instance) -> Counterexample | None:
@@ -651,7 +650,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
                 return None
         decision = judge.decide(instance)
         if decision.status in ("fails", "undefined"):
-            if _outside_model(model, instance, outside, derived):
+            if _outside_model(model, instance, outside):
                 return None  # no model of the family here: no counterexample (docs/02)
             found = judge.counterexample(instance, decision)
             return found if premises is None else replace(found, source=f"{found.source}; every premise holds there")
@@ -708,7 +707,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     if rel in (">", "<") and premises is None:  # a strict relation may fail only where both sides are equal
         for k, (a, b) in enumerate(judge.parts):  # (an algebraic point; the premises are not decided there)
             for point_ in algebraic_points(model, Add(a, -b), minima):
-                if not _outside_model_at(model, point_, outside, derived):
+                if not _outside_model_at(model, point_, outside):
                     return judge.algebraic_counterexample(point_, k), held, undecided, ()
     # an expression undefined only at irrational points: a divisor (or log argument) that is 0 only there
     for obligation in judge.open[:MAX_OBLIGATION_SEARCHES] if premises is None else ():
@@ -724,7 +723,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
             if found:
                 return found, held, undecided, ()
         for point_ in algebraic_points(model, obligation.expr, near_zero):
-            if not _outside_model_at(model, point_, outside, derived):
+            if not _outside_model_at(model, point_, outside):
                 return judge.undefined_at(point_, obligation), held, undecided, ()
     _refuse_outside_model(outside)
     return None, held, undecided, tuple(dict.fromkeys(skipped))
@@ -740,31 +739,23 @@ class _OutsideModel(Exception):
     no counterexample (docs/02: a counterexample lies in the domain), so the step is `error`."""
 
 
-def _outside_model(model: ExplicitModel, instance: Instance, outside: list[str], derived: tuple[Expr, ...]) -> bool:
-    """Whether an assumption, or a derived distribution argument of the step (`derived`: those not
-    shown to be distributions on the whole domain), makes no model at `instance` (a q or an argument
-    negative there, not summing to 1, with variance 0, or not shown to be a distribution) -- the one
-    check of every distribution block (engine.wellformed), asked of the instance; if so, what is
-    wrong is added to `outside`.  Asked only where a step fails: cheap."""
-    problem = instance_problem(model, model.values(instance), derived) if model.assumed or derived else None
+def _outside_model(model: ExplicitModel, instance: Instance, outside: list[str]) -> bool:
+    """Whether an assumption makes no model at `instance` (the q it fixes is negative there, does not
+    sum to 1, has variance 0, or is not shown to be a distribution) -- the one check of every
+    distribution block (engine.wellformed), asked of the instance; if so, what is wrong is added to
+    `outside`.  Asked only where a step fails: cheap."""
+    problem = instance_problem(model, model.values(instance)) if model.assumed else None
     if problem is not None:
         outside.append(f"{instance.source}: {problem}")
     return problem is not None
 
 
-def _outside_model_at(model: ExplicitModel, point_: AlgebraicPoint, outside: list[str],
-                      derived: tuple[Expr, ...]) -> bool:
+def _outside_model_at(model: ExplicitModel, point_: AlgebraicPoint, outside: list[str]) -> bool:
     """`_outside_model` at an algebraic point."""
-    problem = algebraic_instance_problem(model, point_.values, derived) if model.assumed or derived else None
+    problem = algebraic_instance_problem(model, point_.values) if model.assumed else None
     if problem is not None:
         outside.append(f"an algebraic point: {problem}")
     return problem is not None
-
-
-def _unshown_derived(lhs: Expr, rhs: Expr, model: ExplicitModel) -> tuple[Expr, ...]:
-    """The step's derived distribution arguments that are not shown to be distributions on the
-    whole domain: at a failing instance each must be one, or the instance is no model (rt28)."""
-    return tuple(d for d in derived_arguments(lhs, rhs) if _derived_distribution_problem(d, model) is not None)
 
 
 def _refuse_outside_model(outside: list[str]) -> None:

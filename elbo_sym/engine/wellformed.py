@@ -86,18 +86,13 @@ def _shown(block: Distribution, model: Model) -> tuple[bool, bool]:
     return not_positive, sums
 
 
-def instance_problem(explicit: ExplicitModel, values: dict, derived: tuple[Expr, ...] = ()) -> str | None:
-    """None when every block an assumption fixes, and every derived distribution argument in
-    `derived` (a mixture, a product written as the argument of E, KL, H, ELBO), is shown to be a
-    distribution at this one exact instance (`values`: the explicit model's parameters -> numbers)
-    -- each value > 0 and the values summing to 1, a variance > 0, each decided exactly; else which
-    block is not, and why.  Only such an instance is a model of the family, and only a model may
-    refute a step (docs/02): KL >= 0 fails where an assumed q is negative, and a bound on
-    E(w*q + (1 - w)*p, ...) fails where a weight is negative (red team rt28), neither a
-    counterexample.  Undecided is not shown."""
-    for block in (*_assumed_blocks(explicit), *_derived_blocks_at(explicit, derived)):
-        if block is None:
-            return "a derived distribution argument cannot be evaluated there"
+def instance_problem(explicit: ExplicitModel, values: dict) -> str | None:
+    """None when every block an assumption fixes is shown to be a distribution at this one exact
+    instance (`values`: the explicit model's parameters -> numbers) -- each value > 0 and the values
+    summing to 1, a variance > 0, each decided exactly; else which block is not, and why.  Only such
+    an instance is a model of the family, and only a model may refute a step (docs/02): KL >= 0 fails
+    where an assumed q is negative, which is no counterexample.  Undecided is not shown."""
+    for block in _assumed_blocks(explicit):
         judge = _variance_failure if block.gaussian else _discrete_failure
         failure = judge((block, values), strict=True)
         if failure is not None:
@@ -105,17 +100,15 @@ def instance_problem(explicit: ExplicitModel, values: dict, derived: tuple[Expr,
     return None
 
 
-def algebraic_instance_problem(explicit: ExplicitModel, values: dict, derived: tuple[Expr, ...] = ()) -> str | None:
+def algebraic_instance_problem(explicit: ExplicitModel, values: dict) -> str | None:
     """`instance_problem` at an algebraic point (`values`: parameters -> exact SymPy numbers, some
-    with square roots), decided by SymPy's exact arithmetic on each block's values."""
+    with square roots), decided by SymPy's exact arithmetic on each assumed block's values."""
     from sympy import expand, radsimp
 
     def at(e: Expr) -> Expr:
         return radsimp(expand(e.xreplace(values)))
 
-    for block in (*_assumed_blocks(explicit), *_derived_blocks_at(explicit, derived)):
-        if block is None:
-            return "a derived distribution argument cannot be evaluated there"
+    for block in _assumed_blocks(explicit):
         if block.gaussian:
             assert block.variance is not None
             shown = at(block.variance).is_positive is True
@@ -124,20 +117,6 @@ def algebraic_instance_problem(explicit: ExplicitModel, values: dict, derived: t
         if not shown:
             return f"{block.label} is not shown to be a distribution there"
     return None
-
-
-def _derived_blocks_at(explicit: ExplicitModel, derived: tuple[Expr, ...]) -> tuple[Distribution | None, ...]:
-    """The blocks of each derived distribution argument on the explicit model (None for one that
-    does not unfold there: not shown)."""
-    blocks: list[Distribution | None] = []
-    for d in derived:
-        try:
-            blocks += _derived_blocks_of(explicit, d, to_text(d))
-        except (UnfoldError, KeyError, TypeError) as raised:
-            if callers_exception(raised):
-                raise  # the caller's own exception
-            blocks.append(None)
-    return tuple(blocks)
 
 
 _UNSHOWN = ("assumed blocks not shown to be distributions",)
