@@ -337,7 +337,7 @@ def test_a_narrow_handler_still_takes_the_engines_own_failure(monkeypatch, file,
     bug = _engine_function(f"def bug(*args, **kwargs):\n    raise {kind.__name__}('the engine')\n", "bug")
     monkeypatch.setattr(importlib.import_module(module), name, bug)
     if name == "build":
-        with pytest.raises(DerivationError, match=r"gap\.toml:\d+: example 1: the engine"):
+        with pytest.raises(DerivationError, match=r"gap\.toml:\d+:\d+: example 1: the engine"):
             check_file(DERIVATIONS / file)
     else:
         assert check_file(DERIVATIONS / file).steps
