@@ -42,3 +42,48 @@ def test_the_suggestion_names_the_repair_it_was_judged_with():
     alone = FILE.replace('expr = "ELBO(q)"\n', f'expr = "{second.expr}"\n', 1)
     assert alone != FILE
     assert check_file(loads(alone, "alone.toml")).steps[1].verdict == "refuted"
+
+
+TWO_SLIPS = '''title = "Two slips"
+K = 2
+expect_refuted = [1, 2]
+claim = "ELBO(q) <= log(p(x))"
+start = "ELBO(q)"
+
+[[step]]
+rel = "="
+expr = "log(p(x)) + KL(q(z), p(z | x))"
+repair = "log(p(x)) - KL(q(z), p(z | x))"
+rule = "definition"
+
+[[step]]
+rel = "="
+expr = "log(p(x)) - 2*KL(q(z), p(z | x))"
+rule = "algebra"
+
+[[step]]
+rel = "<="
+expr = "log(p(x))"
+rule = "kl-nonneg"
+'''
+
+
+def test_the_repaired_display_starts_from_the_repair_it_was_judged_with():
+    """Red team rt29: the solution displayed step 2's repair from step 1 as written, log p(x) + KL =
+    log p(x) - 2 KL + KL, a false equation under "checked"; it starts from step 1 as repaired (the
+    left side the edit was proved from), in the report's JSON, the PDF's context and the site."""
+    from elbo_sym.publish.handouts import mistake_context
+    from elbo_sym.report.model import DerivationReport
+
+    report = check_file(loads(TWO_SLIPS, "two.toml"))
+    second = report.steps[1].suggestion
+    assert second is not None and second.describe().startswith("with step 1 repaired as suggested, ")
+    repaired_first = report.steps[0].suggestion
+    assert repaired_first is not None and second.lhs_latex == repaired_first.expr_latex != report.steps[1].lhs.latex
+    again = DerivationReport.from_dict(report.to_dict())
+    assert again.steps[1].suggestion == second
+    (_, step2) = mistake_context(report)["mistakes"]
+    assert step2["repair_lhs"] == repaired_first.expr_latex
+    left = str(step2["repair_display"]).split("}{=}{")[0]  # log p(x) - KL, not log p(x) + KL
+    assert r"\chainterm{-}{\mathrm{KL}" in left and r"\chainterm{+}" not in left
+    assert report.steps[0].suggestion.lhs_latex == ""  # judged against the file as written

@@ -159,6 +159,10 @@ class Suggestion:
     """The file's own ``repair = "..."`` (checked like a generated one), not a generated suggestion."""
     expr_latex: str = ""
     """The printer's LaTeX of the expression the checker parsed and proved (never re-parsed from `expr`)."""
+    lhs: Expr | None = None
+    """The left side the edited step was proved from when it is not the step's own: the previous step
+    as repaired (a suggestion judged with that repair in place); a display of the repaired step must
+    show it (red team rt29: the unrepaired left side made the display a false equation)."""
 
     @property
     def description(self) -> str:

@@ -278,7 +278,7 @@ def attach_suggestions(derivation: Derivation, model: Model, results: list,
                                          vocabulary, context)
                     if suggestion is not None:  # proved against the repair, not the file as written: say so (rt26)
                         first = f"with step {result.step.index - 1} repaired as suggested, "
-                        suggestion = replace(suggestion, pieces=(first, *suggestion.pieces))
+                        suggestion = replace(suggestion, pieces=(first, *suggestion.pieces), lhs=repaired_previous)
             if suggestion is None:
                 suggestion = suggest(result.lhs, result.step, model, derivation.examples, budget(), keeps, vocabulary,
                                      context)

@@ -520,7 +520,8 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "right_value_latex": LatexMarkup(approx_latex(c.rhs_value)) if c is not None else "",
             "repair": LatexMarkup(g.expr_latex) if g is not None and g.expr_latex and g.changes else None,
             "repair_rel": relation(g.rel) if g is not None else "",
-            "repair_display": (shown_relation(s.lhs.latex, g.rel, g.expr_latex)
+            "repair_lhs": LatexMarkup(g.lhs_latex or s.lhs.latex) if g is not None else "",
+            "repair_display": (shown_relation(g.lhs_latex or s.lhs.latex, g.rel, g.expr_latex)
                                if g is not None and g.expr_latex and g.changes else None),
             "repair_parts": repair_parts(g) if g is not None else (),
             "repair_sentence": prose(repair_parts(g)) if g is not None else LatexMarkup(""),

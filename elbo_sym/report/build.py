@@ -242,7 +242,7 @@ def _step_report(r: StepResult, lhs: Expr, d: Derivation, refuted: int) -> StepR
         pieces = tuple(ProsePart("text", p) if isinstance(p, str) else ProsePart("math", to_text(p), to_latex(p))
                        for p in g.pieces)
         suggestion = SuggestionReport(g.description, g.rel, g.expr, g.rule, tuple(g.changes), g.expr_latex,
-                                      g.describe(), g.authored, pieces)
+                                      g.describe(), g.authored, pieces, to_latex(g.lhs) if g.lhs is not None else "")
     if d.expect_refuted:
         expected = s.index in d.expect_refuted
     else:  # expect = "refuted" without a list: the one refuted step is the mistake (two: none is)

@@ -186,6 +186,9 @@ class SuggestionReport:
     """`description` as words ("text") and the formulas the repair names ("math": the checked
     expression's text and LaTeX, both from the printer), made once where the report is built, so
     that a renderer typesets them and never re-parses the sentence; () in an older run's report."""
+    lhs_latex: str = ""
+    """The left side the edited step was proved from, through the printer, when it is not the step's
+    own (the previous step as repaired: engine.check.Suggestion.lhs); "" otherwise."""
 
     def __post_init__(self) -> None:
         if self.description_pieces and (
