@@ -83,6 +83,21 @@ _DRILL = ("count", "K")
 _EXAMPLE = ("prior", "likelihood", "q")
 
 
+_HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?")
+"""A host name as a URL names it: labels of letters, digits and inner hyphens, joined by dots."""
+
+
+def _ip_address(text: str) -> bool:
+    """Whether `text` is an IPv4 or IPv6 address (urlsplit gives an IPv6 host without its brackets)."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Settings:
     """The sheets' settings: seed, cases, states, parts asked and where the solutions go."""
@@ -334,6 +349,10 @@ class _ProjectReader:
         except ValueError:
             raise self.error(line, rule) from None
         if parts.scheme not in ("http", "https") or not parts.hostname or "\\" in value:
+            raise self.error(line, rule)
+        if not (_HOST_NAME.fullmatch(parts.hostname) or _ip_address(parts.hostname)):
+            # a host Python's urlsplit takes but Node's URL (Astro's check of `site`) refuses: exa^mple.com,
+            # %zz, a|b (red team rt29) -- a name of letters, digits, - and dots, or an IP address
             raise self.error(line, rule)
         return value
 
