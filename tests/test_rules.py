@@ -302,3 +302,18 @@ def test_combination_numerator_gives_linsolve_the_same_answer_as_together():
         assert answers[0] == answers[1], coefficient
         solved += bool(answers[0])
     assert solved > 30
+
+
+def test_jensen_without_a_data_weighted_pattern_says_no_pattern_matched():
+    """Red team rt29: with two observations and no p_data weights in the step, the data pattern was
+    tried with an empty choice and the reason listed "the weights  are the data distribution: FAILED"
+    (a pattern with no weights); no pattern matched, and the reason says so."""
+    from elbo_sym.engine.check import Verdict, check_derivation
+    from elbo_sym.engine.derivation import loads
+
+    text = ('title = "t"\ndata = ["x1", "x2"]\nstart = "E(q(z | x1), log(p(x1, z)))"\n\n'
+            '[[step]]\nrel = "<="\nexpr = "log(p(x2))"\nrule = "jensen"\n')
+    (step,) = check_derivation(loads(text, "w.toml")).steps
+    assert step.verdict is Verdict.refuted
+    assert "no log of a sum" in step.reason and "weights  are" not in step.reason
+    assert not any(c.startswith("the weights  ") for c, _ in step.outcome.conditions)

@@ -264,6 +264,8 @@ def _data_weighted_logs(*sides: Expr) -> dict[Expr, list[Expr]]:
 def _data_jensen_choices(*sides: Expr):
     """One quantity per data weight: the pairs log(sum_o p_data(o) g_o) >= sum_o p_data(o) log(g_o)."""
     found = _data_weighted_logs(*sides)
+    if not found:  # product() of nothing is one empty choice: no pattern, not a pair with no weights (rt29)
+        return
     weights = sorted(found, key=to_text)
     for choice in product(*(found[w] for w in weights)):
         yield tuple(zip(weights, choice))
