@@ -31,7 +31,7 @@ from elbo_sym.budget import BudgetExceeded, WorkCount
 from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
 from elbo_sym.engine.derivation import Derivation, Example, Formula, Step
-from elbo_sym.engine.exact import ExactPlan, exact_plan
+from elbo_sym.engine.exact import ExactPlan, exact_plan, premise_pins
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError
 from elbo_sym.engine.models.general import SEARCH_K
@@ -633,8 +633,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
 
     def try_one(instance: Instance) -> Counterexample | None:
         nonlocal held, undecided
-        for name, values in pins:
-            instance = instance.with_block(name, values)
+        instance = _pinned(instance, pins)
         key = instance.key()  # every block (a family may have more than prior, likelihood and q)
         if key in tried:
             return None
@@ -1010,7 +1009,8 @@ def _obligations_plan(lhs: Expr, step: Step, model, open_) -> ExactPlan | None:
     return ExactPlan(tuple(dict.fromkeys(n for p in plans for n in p.first)),
                      tuple(dict.fromkeys(n for p in plans for n in p.after)),
                      next((u for u in (*(p.unreached for p in plans), *beyond) if u is not None), None),
-                     tuple(pin for p in plans for pin in p.pins), tuple(note for p in plans for note in p.notes))
+                     tuple(dict.fromkeys(pin for p in plans for pin in p.pins)),
+                     tuple(note for p in plans for note in p.notes))
 
 
 def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_, light: bool = False,
@@ -1367,8 +1367,9 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
         refused = _assumption_problem(derivation, model, budget)
         if refused:
             problems.append(refused)
+    unsatisfied = None  # the premises' problem: no instance tried satisfies them all
     if derivation.premises and not refused:
-        refused = _premise_problem(derivation, model, budget)
+        refused = unsatisfied = _premise_problem(derivation, model, budget)
         if refused:
             problems.append(refused)
     not_distribution = _derived_problem(derivation, model, budget)
@@ -1376,21 +1377,25 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
         problems.append(not_distribution)
         refused = refused or not_distribution
     results, lhs = done["steps"], derivation.start.expr
+    own: list[StepResult | None] = []  # each step's result before a refusal (None: not checked)
     relation: str | None = "="
     for step in derivation.steps:
         left = min(budget, budgets.remaining())
         if left <= 0:
+            own.append(None)
             results.append(StepResult(step, lhs, Verdict.error, message))
         else:
-            result = check_step(lhs, step, model, derivation.examples, left, search)
-            outside = result.verdict is Verdict.error and result.reason.startswith(OUTSIDE_MODEL)
-            if refused and (result.verdict in (Verdict.proved, Verdict.checked) or outside):  # nothing stands on it
-                what = "an argument is not shown to be a distribution" if refused is not_distribution else \
-                    "the assumption is refused"
-                result = replace(result, verdict=Verdict.error, reason=f"not proved: {what} ({refused})")
-            results.append(result)
+            own.append(check_step(lhs, step, model, derivation.examples, left, search))
+            results.append(_refused(own[-1], refused, not_distribution))
         relation = compose(relation, step.rel)
         lhs = step.expr
+    if unsatisfied and any(r is not None and r.counterexample is not None for r in own):
+        # a counterexample is an instance shown to satisfy every premise (engine.premises): the premises
+        # are satisfiable after all, and the report must not say otherwise (red team rt30)
+        problems.remove(unsatisfied)
+        results[len(results) - len(own):] = [
+            shown if r is None else _refused(r, not_distribution, not_distribution)
+            for shown, r in zip(results[len(results) - len(own):], own)]
     if relation is None and derivation.expect != "refuted":  # a teaching file may flip a step on purpose
         problems.append("the chain mixes >= and <= steps, so it establishes no relation")
     established, claim_reason = _claim(derivation, relation, model, results, budget, message)
@@ -1402,6 +1407,18 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
         done["examples"].append(_check_example(derivation, e, model, message))
     return DerivationResult(derivation, tuple(results), relation, established, claim_reason,
                             tuple(done["examples"]), tuple(problems))
+
+
+def _refused(result: StepResult, refused: str | None, not_distribution: str | None) -> StepResult:
+    """`result` as the file's refusal leaves it: with premises or assumptions refused, or an argument not
+    shown to be a distribution, nothing stands on them -- a proved or checked step (or one outside the
+    model) is an `error` naming why."""
+    outside = result.verdict is Verdict.error and result.reason.startswith(OUTSIDE_MODEL)
+    if not refused or not (result.verdict in (Verdict.proved, Verdict.checked) or outside):
+        return result
+    what = "an argument is not shown to be a distribution" if refused is not_distribution else \
+        "the assumption is refused"
+    return replace(result, verdict=Verdict.error, reason=f"not proved: {what} ({refused})")
 
 
 def _problem_within_budget(check, budget: float, what: str) -> str | None:
@@ -1439,18 +1456,22 @@ def _assumption_problem(derivation: Derivation, model: Model, budget: float) -> 
 def _premise_problem(derivation: Derivation, model: Model, budget: float) -> str | None:
     """None when every premise is defined on the domain and some exact instance is shown to
     satisfy all of them (premises no model satisfies would let anything be proved); else what
-    is wrong."""
+    is wrong.  The instances: the search's exact candidates, then each with the parameters the
+    premises narrow at points inside their ranges (`exact.premise_pins`: red team rt30, under
+    ``n >= 35`` no candidate satisfied the premise)."""
     def check() -> str | None:
         for premise in derivation.premises:
             _, open_ = _definedness((premise.lhs.expr, premise.rhs.expr), model)
             if open_:
                 return f"the premise {premise_text(premise)} is not shown to be defined: {open_[0].describe()}"
         tried = 0
+        inside = premise_pins(model)
         for explicit in model.search_models()[:2]:
             if _is_density_model(explicit) and derivation.family != "gaussian":  # K = "any": the sums first
                 continue
             judge = PremiseJudge(derivation.premises, explicit)
-            for instance in exact_candidates(explicit, _examples_for(explicit, derivation.examples), 0):
+            candidates = exact_candidates(explicit, _examples_for(explicit, derivation.examples), 0)
+            for instance in candidates + [_pinned(c, pin.blocks) for pin in inside for c in candidates]:
                 try:
                     explicit.validate(instance)
                 except ValueError:
@@ -1463,6 +1484,15 @@ def _premise_problem(derivation: Derivation, model: Model, budget: float) -> str
                 f"model satisfies would let any step be proved")
 
     return _problem_within_budget(check, budget, "the premises")
+
+
+def _pinned(instance: Instance, blocks) -> Instance:
+    """`instance` with the values `blocks` gives (an `exact.Pin`'s)."""
+    for name, values in blocks:
+        instance = instance.with_block(name, values)
+    return instance
+
+
 _DERIVED_MEMO: dict = {}
 """(model spec, derived distribution) -> its problem or None: the steps of a file share them."""
 

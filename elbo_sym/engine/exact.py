@@ -152,16 +152,17 @@ def exact_plan(lhs: Expr, step: Step, model) -> ExactPlan:
     `algebra` step by it)."""
     wholes = {s: int(i.lower) for s, i in model.parameter_bounds.items() if i.integer and i.lower is not None}
     D = model.dimension
+    inside = premise_pins(model)
     if D is None and not wholes:
-        return ExactPlan()
+        return ExactPlan(pins=inside)
     try:
         forms = residuals(difference(lhs, step.expr), model)
     except (TooLarge, UnfoldError, ValueError, TypeError, ArithmeticError) as raised:  # no canonical form: search
         if callers_exception(raised):
             raise  # the caller's own exception
-        return ExactPlan()
+        return ExactPlan(pins=inside)
     if len(forms) != 1:
-        return ExactPlan()
+        return ExactPlan(pins=inside)
     residual = forms[0].as_expr()
     premises = _premise_differences(model)  # once per step: every variable's range reads them
     plans = [_whole_number_plan(residual, step.rel, symbol, least, model, premises) for symbol, least in wholes.items()]
@@ -174,7 +175,8 @@ def exact_plan(lhs: Expr, step: Step, model) -> ExactPlan:
         plans.append(_joint_plan(residual, step.rel, D, {s: wholes[s] for s in jointly}, model, premises))
     return ExactPlan(tuple(n for p in plans for n in p.first), tuple(n for p in plans for n in p.after),
                      next((p.unreached for p in plans if p.unreached is not None), None),
-                     tuple(pin for p in plans for pin in p.pins), tuple(note for p in plans for note in p.notes), proof)
+                     tuple(dict.fromkeys([*(pin for p in plans for pin in p.pins), *inside])),
+                     tuple(note for p in plans for note in p.notes), proof)
 
 
 def _joint_plan(residual: Expr, rel: str, D: Symbol | None, wholes: dict[Symbol, int], model,
@@ -717,22 +719,31 @@ def _free_variable(t: Symbol, model, whole: Symbol, premises: Premises) -> _Free
         return None
     within = "" if allowed == Interval() else allowed.describe(t.name) + (
         " (as the premises narrow it)" if allowed != interval else "")
-    interval = allowed
+    return _Free(t, _span(allowed), t, t.name, within=within, narrowed=allowed != model.parameter_bounds.get(t))
+
+
+def _span(interval: Interval) -> Span:
+    """The values of a real `interval` as a `Span` (start, direction, length, which ends are in)."""
     if interval.lower is not None and interval.upper is not None:
         width = interval.upper - interval.lower
-        span = Span(1, interval.lower, not interval.lower_open, width, not interval.upper_open)
-    elif interval.lower is not None:
-        span = Span(1, interval.lower, not interval.lower_open)
-    elif interval.upper is not None:
-        span = Span(-1, interval.upper, not interval.upper_open)
-    else:
-        span = Span()
-    return _Free(t, span, t, t.name, within=within, narrowed=allowed != model.parameter_bounds.get(t))
+        return Span(1, interval.lower, not interval.lower_open, width, not interval.upper_open)
+    if interval.lower is not None:
+        return Span(1, interval.lower, not interval.lower_open)
+    if interval.upper is not None:
+        return Span(-1, interval.upper, not interval.upper_open)
+    return Span()
 
 
 def _premise_differences(model) -> Premises:
     """(rel, left - right in the model's parameters) of each premise (``assume = ["mu >= 1"]``); None
     when one cannot be read so."""
+    found = _readable_premises(model)
+    return None if len(found) != len(premises_of(model)) else found
+
+
+def _readable_premises(model) -> tuple[tuple[str, Expr], ...]:
+    """(rel, left - right) of each premise that reads as one canonical form, leaving out the others
+    (``q(z) != p(z | x)``)."""
     found = []
     for premise in premises_of(model):
         try:
@@ -740,10 +751,9 @@ def _premise_differences(model) -> Premises:
         except (TooLarge, UnfoldError, ValueError, TypeError, ArithmeticError) as raised:
             if callers_exception(raised):
                 raise  # the caller's own exception
-            return None
-        if len(forms) != 1:
-            return None
-        found.append((premise.rel, forms[0].as_expr()))
+            continue
+        if len(forms) == 1:
+            found.append((premise.rel, forms[0].as_expr()))
     return tuple(found)
 
 
@@ -824,13 +834,54 @@ def _inside_premises(free: _Free, whole: Symbol, least: int, is_parameter: bool)
     ``mu > 1`` only 3 instances were decided, an error for a true step); none otherwise."""
     if not free.narrowed:
         return ()
-    span = free.span
-    steps = (Fraction(1, 2), Fraction(1), Fraction(2), Fraction(10)) if span.length is None else \
-        tuple(span.length * Fraction(k, 8) for k in range(1, 8, 2))
-    values = [span.start + span.direction * u for u in steps if span.holds(u)]
     own = ((whole.name, (Fraction(least),)),) if is_parameter else ()
     return tuple(Pin(None if is_parameter else least, own + free.blocks(least, v),
-                      f"{whole} = {least}, {free.variable} = {v} (inside the premises)") for v in values)
+                      f"{whole} = {least}, {free.variable} = {v} (inside the premises)") for v in _inside(free.span))
+
+
+def _inside(span: Span) -> tuple[Fraction, ...]:
+    """Four points inside a span that is not every real: 1/2, 1, 2 and 10 past its end, or 1/8, 3/8, 5/8
+    and 7/8 of its length."""
+    steps = (Fraction(1, 2), Fraction(1), Fraction(2), Fraction(10)) if span.length is None else \
+        tuple(span.length * Fraction(k, 8) for k in range(1, 8, 2))
+    return tuple(span.start + span.direction * u for u in steps if span.holds(u))
+
+
+def premise_pins(model) -> tuple[Pin, ...]:
+    """Values inside the ranges the premises narrow, for instances of the plan's first model: each
+    parameter that premises bound alone (``beta > 1``, ``n >= 35``: `_within_premises`, `_whole_range`)
+    at four points of its narrowed range (a whole number at its least allowed value and 1, 2, 4 above it,
+    up to its bound), every such parameter at once.  The search's own samples of such a parameter mostly
+    fall outside (red team rt30: under ``t >= 5000`` none satisfied the premise, so a true step was an
+    error and the premises were called unsatisfiable); none when no premise narrows a parameter."""
+    if not premises_of(model):
+        return ()
+    premises = _readable_premises(model)
+    points: list[tuple[str, tuple[Fraction, ...]]] = []
+    for t, interval in model.parameter_bounds.items():
+        if interval.integer:
+            if interval.lower is None:
+                continue
+            least = int(interval.lower)
+            allowed = _whole_range(t, least, model, premises)
+            if allowed is None or allowed == (least, None) or (allowed[1] is not None and allowed[1] < allowed[0]):
+                continue
+            low, high = allowed
+            values = tuple(Fraction(low + d) for d in INTEGER_OFFSETS if high is None or low + d <= high)
+        else:
+            narrowed = _within_premises(t, interval, premises)
+            if narrowed is None or narrowed == interval:
+                continue
+            values = _inside(_span(narrowed))
+        if values:
+            points.append((t.name, values))
+    count = max((len(values) for _, values in points), default=0)
+    pins = []
+    for k in range(count):
+        blocks = tuple((name, (values[min(k, len(values) - 1)],)) for name, values in points)
+        shown = ", ".join(f"{name} = {value}" for name, (value,) in blocks)
+        pins.append(Pin(None, blocks, f"{shown} (inside the premises)"))
+    return tuple(pins)
 
 
 def _holds_note(residual: str, rel: str, whole: Symbol, free: tuple[str, ...], least: int = 1,

@@ -1,0 +1,107 @@
+"""Premises that narrow a parameter's range (red team rt30 F1).
+
+A premise that bounds a parameter alone (``n >= 35``, ``t >= 5000``, ``beta > 1``) leaves a range the
+search's own samples mostly miss.  The check that some instance satisfies every premise, and the
+search, also try points inside that range (`engine.exact.premise_pins`), so satisfiable premises are
+never called unsatisfiable, and a report never says "no instance satisfies every premise" next to a
+counterexample where every premise holds.  Premises no model satisfies stay an error.
+"""
+
+from __future__ import annotations
+
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+from elbo_sym.engine import check
+from elbo_sym.engine.check import Verdict, check_derivation
+from elbo_sym.engine.derivation import loads
+from elbo_sym.engine.exact import premise_pins
+from elbo_sym.engine.search import MIN_DECIDED
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from variant_checks import check_text  # noqa: E402
+
+UNSATISFIED = "no instance was shown to satisfy every premise"
+
+
+def gaussian(assume: list[str], param: str, start: str, rel: str, expr: str, rule: str = "algebra") -> str:
+    """A one-step Gaussian file with [params] and premises."""
+    premises = ", ".join(f'"{a}"' for a in assume)
+    return (f'title = "t"\nmodel = "gaussian"\nassume = [{premises}]\nstart = "{start}"\n[params]\n{param}\n'
+            f'[[step]]\nrel = "{rel}"\nexpr = "{expr}"\nrule = "{rule}"\n')
+
+
+def test_a_lower_bound_on_a_whole_number_above_its_samples_is_satisfiable():
+    result = check_text(gaussian(["n >= 35"], 'n = "integer >= 1"', "n", ">=", "35", "assumption"))
+    assert not any(UNSATISFIED in p for p in result.problems), result.problems
+    assert result.steps[0].verdict is Verdict.proved and result.ok
+
+
+def test_a_lower_bound_on_a_real_parameter_far_from_its_samples_is_satisfiable():
+    result = check_text(gaussian(["t >= 5000"], 't = "real"', "t", ">=", "5000", "assumption"))
+    assert not any(UNSATISFIED in p for p in result.problems), result.problems
+    assert result.steps[0].verdict is Verdict.proved and result.ok
+
+
+def test_a_two_sided_range_of_a_real_parameter_is_searched_inside():
+    result = check_text(gaussian(["beta >= 1", "beta <= 3/2"], 'beta = "real"', "(beta - 2)*(beta - 1)", "<=", "0"))
+    assert not result.problems, result.problems
+    step = result.steps[0]
+    assert step.verdict is Verdict.checked and step.instances >= MIN_DECIDED, step.reason
+
+
+def test_a_parameter_narrowed_inside_its_interval_gets_enough_decided_instances():
+    """docs/02: a narrowed parameter is searched at four points inside its range (it ended `error` with 5)."""
+    result = check_text(gaussian(["beta > 1"], 'beta = "in (0, 2)"', "(beta - 2)*(beta - 1)", "<", "0"))
+    step = result.steps[0]
+    assert step.verdict is Verdict.checked and step.instances >= MIN_DECIDED, step.reason
+
+
+def test_a_false_step_inside_a_narrow_range_is_refuted_there():
+    """(t - 5001)**2 >= 1 fails only at t = 5001 among the whole points inside t >= 5000."""
+    result = check_text(gaussian(["t >= 5000"], 't = "real"', "(t - 5001)**2", ">=", "1"))
+    step = result.steps[0]
+    assert step.verdict is Verdict.refuted and not result.problems, (step.reason, result.problems)
+    t = dict(step.counterexample.values)["t"]
+    assert Fraction(t[0]) >= 5000 and (Fraction(t[0]) - 5001) ** 2 < 1
+
+
+def test_a_refuted_step_and_the_premise_problem_never_meet():
+    """Red team rt30 (c/m1): the counterexample n = 36 satisfied every premise, and the same report said
+    no instance did."""
+    result = check_text(gaussian(["n >= 35", "n <= 40"], 'n = "integer >= 1"', "(n - 36)**2", ">=", "1"))
+    assert result.steps[0].verdict is Verdict.refuted
+    assert not any(UNSATISFIED in p for p in result.problems), result.problems
+
+
+def test_a_counterexample_withdraws_a_premise_problem_that_missed(monkeypatch):
+    """Should the premise check miss every instance inside the premises while the search finds one, the
+    counterexample shows the premises satisfiable: the problem goes, and the steps it made errors get
+    their own verdicts back (step 1 proved, step 2 refuted)."""
+    text = (gaussian(["n >= 35", "n <= 40"], 'n = "integer >= 1"', "n", ">=", "35", "assumption")
+            + '[[step]]\nrel = ">="\nexpr = "36"\nrule = "algebra"\n')
+    monkeypatch.setattr(check, "_premise_problem", lambda *_: f"{UNSATISFIED} (missed on purpose)")
+    result = check_derivation(loads(text, "m.toml"), budget=10.0)
+    assert [s.verdict for s in result.steps] == [Verdict.proved, Verdict.refuted], [s.reason for s in result.steps]
+    assert not result.problems and not result.ok
+
+
+def test_premises_no_value_satisfies_stay_an_error():
+    for assume, param in ((["t >= 5000", "t <= 1"], 't = "real"'), (["n >= 40", "n <= 35"], 'n = "integer >= 1"'),
+                          (["beta > 3"], 'beta = "in (0, 2)"')):
+        name = param.split()[0]
+        result = check_text(gaussian(assume, param, name, ">=", assume[0].split(">= ")[-1].split("> ")[-1],
+                                     "assumption"))
+        assert any(UNSATISFIED in p for p in result.problems), (assume, result.problems)
+        assert result.steps[0].verdict is Verdict.error and not result.ok, (assume, result.steps[0].reason)
+
+
+def test_the_pins_lie_inside_the_narrowed_ranges():
+    model = loads(gaussian(["t > 5000", "n <= 3", "beta > 1"], 't = "real"\nn = "integer >= 1"\nbeta = "in (0, 2)"',
+                           "t", ">=", "5000", "assumption"), "p.toml").model()
+    pins = premise_pins(model)
+    assert len(pins) == 4
+    for pin in pins:
+        values = {name: v for name, (v,) in pin.blocks}
+        assert values["t"] > 5000 and 1 <= values["n"] <= 3 and 1 < values["beta"] < 2, pin
