@@ -180,6 +180,9 @@ class Example:
     line: int
     instance: Instance
     expect: tuple[Relation, ...] = ()
+    filled: frozenset[str] = frozenset()
+    """The blocks the loader gave a value the author did not (a Gaussian's z = 0, a fixed q's mu and
+    sigma, a diagonal decoder's defaults): the report lists them only where a value depends on them."""
 
     @property
     def K(self) -> int:
@@ -1385,6 +1388,7 @@ class _Reader:
                 raise  # the caller's own exception
             raise self.error(line, f"example {i + 1}: {error}") from None
         given = dict(table.get("params", {})) if isinstance(table.get("params", {}), dict) else table.get("params")
+        filled = {"z"} if not isinstance(given, dict) or "z" not in given else set()
         z_value = given.pop("z", "0") if isinstance(given, dict) else "0"
         if derivation.D != 1 and isinstance(given, dict):  # the diagonal version's decoder may be left out
             from elbo_sym.engine.models.gaussian import DECODER_DEFAULTS
@@ -1393,11 +1397,13 @@ class _Reader:
             decoder = {b.name for b in explicit.blocks if b.name in own}  # never a file's own [params] (no clash)
             for name in sorted(decoder - set(given)):
                 given[name] = str(DECODER_DEFAULTS.get(name, 0))
+                filled.add(name)
         fixed = ("mu", "sigma") if derivation.assumptions else ()  # q is fixed: its own parameters are unused
         wanted = tuple(b.name for b in explicit.blocks if b.kind == PARAMETER and b.name not in ("z",) + fixed)
         blocks = self.example_params(given, i, wanted)
         if fixed:
             blocks.update({"mu": (Fraction(0),), "sigma": (Fraction(1),)})
+            filled.update(fixed)
         if any(b.name == "z" for b in explicit.blocks):
             blocks["z"] = self.fractions([z_value], self.line_of("params", "example", i), "params.z")
         instance = Instance(tuple(blocks.items()), f"example {i + 1}")
@@ -1405,7 +1411,7 @@ class _Reader:
             explicit.validate(instance)
         except (ValueError, UnfoldError) as error:
             raise self.error(line, f"example {i + 1}: {error}") from None
-        return Example(i + 1, line, instance, self.expectations(table.get("expect", {}), i))
+        return Example(i + 1, line, instance, self.expectations(table.get("expect", {}), i), frozenset(filled))
 
     def indexed_tables(self, table: dict, index: int, line: int, indices: tuple[str, ...],
                        data: tuple[str, ...]) -> dict:
@@ -1469,9 +1475,12 @@ class _Reader:
                                        f"not the TOML number 0.75)")
             text = str(item).strip()
             written = item if isinstance(item, str) else text  # the caret goes under the quoted value
-            if len(text) > MAX_NUMBER_CHARS or not EXACT_NUMBER.fullmatch(text):
-                raise self._at(line, written, 0, f"{key}: {text[:MAX_NUMBER_CHARS]!r} is not a number like 3/4 or "
-                                                 f"0.25 (at most {MAX_NUMBER_CHARS} characters)")
+            if len(text) > MAX_NUMBER_CHARS:  # quoted cut, with "...": as cut it may read as a fine number (rt30)
+                raise self._at(line, written, 0, f"{key}: {text[:MAX_NUMBER_CHARS] + '...'!r} is too long ({len(text)} "
+                                                 f"characters; an exact number in an example has at most "
+                                                 f"{MAX_NUMBER_CHARS}, so that exact arithmetic stays small)")
+            if not EXACT_NUMBER.fullmatch(text):
+                raise self._at(line, written, 0, f"{key}: {text!r} is not a number like 3/4 or 0.25")
             try:
                 out.append(Fraction(text))
             except ZeroDivisionError:

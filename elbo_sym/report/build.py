@@ -28,6 +28,7 @@ from elbo_sym.engine.check import Counterexample, DerivationResult, StepResult, 
 from elbo_sym.engine.derivation import (
     Derivation,
     DerivationError,
+    Example,
     Relation,
     loads,
     prose_claim,
@@ -336,7 +337,7 @@ def exact_form(value: LogNumber) -> Expr:
     """A SymPy expression equal to ``value``, as compact as one log allows.
 
     ``r + (1/D) log(N)`` with a rational N (``log(3/10)``, ``\\frac{1}{3}\\log\\frac{729}{32000}``);
-    the prime-by-prime sum when N would be unwieldy.
+    the prime-by-prime sum when N would be unwieldy or the value has a log(pi) term (a Gaussian's).
 
     Not numbers.evaluate.short_form (value_text, value_expr, a counterexample's values), on purpose:
     that is the form an author pastes back into a file (its text parses to its tree), with the common
@@ -347,6 +348,8 @@ def exact_form(value: LogNumber) -> Expr:
     """
     if value.is_rational:
         return Rational(value.rational.numerator, value.rational.denominator)
+    if value.has_pi:  # log(pi) is no prime's log: the term-by-term sum, as the check prints it
+        return value.to_sympy()
     D = lcm(*(c.denominator for _, c in value.logs))
     exponents = [(prime, int(c * D)) for prime, c in value.logs]
     if not _compact_may_fit(exponents):
@@ -418,9 +421,11 @@ def _example_report(result: DerivationResult, example_result) -> ExampleReport:
     example = example_result.example
     model = d.model().explicit(example.K)
     values = model.values(example.instance)
+    rows, unevaluated, used = _example_values(d, example, model, values)
     given = [GivenRow(math(block_symbol(b.name, d.indices)), tuple(str(v) for v in example.instance[b.name]),
                       vector_latex(example.instance[b.name])) for b in model.blocks
-             if not b.name.startswith("likelihood[z=")]
+             if not b.name.startswith("likelihood[z=")
+             and (b.name not in example.filled or used & set(b.symbols))]  # the author's, and what a value uses
     if d.data_space:  # the model reads p(. | z) per z; the file (and the report) p(x1 | z) per observation
         for i, o in enumerate(d.data):
             row = tuple(example.instance[likelihood_column_block(k)][i] for k in range(example.K))
@@ -433,11 +438,21 @@ def _example_report(result: DerivationResult, example_result) -> ExampleReport:
             value_latex = to_latex(Normal(*(Rational(v.numerator, v.denominator) for v in q_values)))
         given.append(GivenRow(math(block_symbol("q" if o == "x" else f"q[{o}]")), tuple(map(str, q_values)),
                               value_latex))
+    return ExampleReport(example.index, example.line, example_result.holds, tuple(example_result.failures),
+                         tuple(given), tuple(rows), stated=len(example.expect), unevaluated=tuple(unevaluated))
+
+
+def _example_values(d: Derivation, example: Example, model, values) -> tuple[list, list, set]:
+    """The example's start, end and expected quantities: (value rows, rows with no exact value and why,
+    the model's symbols the quantities use)."""
     quantities: list[tuple[Expr, str]] = [(d.start.expr, "start")]
     if d.steps[-1].expr != d.start.expr:
         quantities.append((d.steps[-1].expr, "end"))
     quantities += [(e.lhs.expr, "expected") for e in example.expect]
-    rows, unevaluated, seen = [], [], set()
+    rows: list[ValueRow] = []
+    unevaluated: list[UnevaluatedRow] = []
+    seen: set[Expr] = set()
+    used: set = set()
     for expr, role in quantities:
         if expr in seen or expr.is_Number:  # a constant (the 0 of "gap >= 0") has nothing to compute
             continue
@@ -446,7 +461,8 @@ def _example_report(result: DerivationResult, example_result) -> ExampleReport:
             parts = model.unfold_pointwise(expr)
             if len(parts) != 1:
                 continue
-            value = exact_value(parts[0], values)
+            used |= parts[0].free_symbols
+            value = exact_value(parts[0], values, pi=True)  # a Gaussian's log(pi) is exact too (docs/02)
         except (Undefined, ArithmeticError, ValueError, TypeError, KeyError) as raised:
             if callers_exception(raised):
                 raise  # the caller's own exception
@@ -455,8 +471,7 @@ def _example_report(result: DerivationResult, example_result) -> ExampleReport:
         information = is_log_quantity(expr)
         rows.append(ValueRow(math(expr), math(exact_form(value)), value.shown(DECIMALS),
                              value.shown(DECIMALS, bits=True) if information else None, role))
-    return ExampleReport(example.index, example.line, example_result.holds, tuple(example_result.failures),
-                         tuple(given), tuple(rows), stated=len(example.expect), unevaluated=tuple(unevaluated))
+    return rows, unevaluated, used
 
 
 def _why_unevaluated(error: Exception) -> str:
