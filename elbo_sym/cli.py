@@ -449,13 +449,14 @@ Guide: docs/03-publishing.md#self-check-and-flashcards""")
 @_budget_options("card", DECK_BUDGET_CAP_SECONDS)
 @_sheet_options(seed=False, K=False, parts=False)
 def _cards(paths, check, moodle, json, budget, file_budget, project, solutions) -> int:
-    """Print the self-check and flashcard decks, or prove or refute every card's formula (--check).
+    """Print the self-check and flashcard decks once every card holds, or prove or refute every card's
+    formula and print the verdicts (--check).
 
     DECKS: default the project's decks, else the lesson's (elbo_sym/lesson/data/selfcheck.toml and
     flashcards.toml).
     """
-    from elbo_sym.lesson.practice import check_deck, deck_as_dict, format_deck
-    from elbo_sym.publish.commands import course_decks
+    from elbo_sym.lesson.practice import check_deck
+    from elbo_sym.publish.commands import cards_printed, course_decks
     from elbo_sym.report.build import deck_report_of
     from elbo_sym.report.text import deck_text
 
@@ -469,13 +470,9 @@ def _cards(paths, check, moodle, json, budget, file_budget, project, solutions) 
             raise InputError("--json prints the decks; it does not go with --moodle")
         return _print_outcome(cards_moodle(_project(project), paths, target, budget=budget, file_budget=file_budget))
     course = _project(project, solutions=solutions)
+    if not check:  # printed only when every card holds, as `flashcards` prints them (docs/03)
+        return _print_outcome(cards_printed(course, paths, budget=budget, file_budget=file_budget, json=json))
     decks = course_decks(course, paths, budget, file_budget)
-    if not check:
-        if json:
-            _print_json([deck_as_dict(d) for d in decks])
-        else:
-            print("\n".join(format_deck(d, course.settings.solutions) for d in decks), end="")
-        return EXIT_OK
     results = [deck_report_of(check_deck(d, budget, file_budget)) for d in decks]
     if json:
         _print_json([r.to_dict() for r in results])

@@ -19,6 +19,7 @@ from fractions import Fraction
 import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
 
+from elbo_sym.cli import main
 from elbo_sym.publish.handouts import derivations_handout, write_handouts
 from elbo_sym.report.build import check_file
 from elbo_sym.report.text import closing_lines
@@ -120,3 +121,23 @@ def test_an_over_long_number_is_quoted_cut_with_an_ellipsis_and_called_too_long(
     with pytest.raises(DerivationError, match=r"'0\.75\.1' is not a number like 3/4 or 0\.25"):
         loads(KL_FILE.replace('mu = "1/2"', 'mu = "0.75.1"'), "bad.toml")
 
+
+DECK = """title = "Deck"
+
+[[card]]
+front = "Is the entropy of q never negative?"
+back = "Yes: $H(q) >= 0$ always."
+"""
+
+
+def test_cards_prints_a_deck_by_the_rule_of_flashcards(tmp_path, capsys) -> None:
+    """H(q) >= 0 is false for densities (K = "any"): neither print command prints the card."""
+    path = tmp_path / "deck.toml"
+    path.write_text(DECK, "utf-8")
+    for argv in (["cards", str(path)], ["cards", "--json", str(path)], ["flashcards", str(path)]):
+        assert main(argv) == 1, argv
+        out, err = capsys.readouterr()
+        assert "H(q) >= 0" not in out and "card 1 is refuted" in err, (argv, out, err)
+    path.write_text(DECK.replace("$H(q) >= 0$", "$KL(q(z), p(z)) >= 0$"), "utf-8")  # true: printed
+    assert main(["cards", str(path)]) == 0
+    assert "$KL(q(z), p(z)) >= 0$ always" in capsys.readouterr().out

@@ -214,22 +214,52 @@ def cards_moodle(course: Project, paths: Sequence[str], target: Path, *, budget:
                  file_budget: float | None) -> Outcome:
     """`cards --moodle`: check every card of the decks (DECKS, else the course's), then write them as
     a Moodle quiz (elbo_sym.publish.moodle.cards_quiz); nothing is written when a card is not proved."""
-    from elbo_sym.lesson.practice import check_deck
-    from elbo_sym.publish.handouts import HandoutError, require_printable
+    from elbo_sym.publish.handouts import HandoutError
     from elbo_sym.publish.moodle import require_distinct_categories, write_cards_quiz
 
     claim_file(target)  # before any work: the user's own file there is one line, nothing written (rt14)
     decks = course_decks(course, paths, budget, file_budget)
     require_distinct_categories(decks)  # before checking: one line, exit 2
-    results = [check_deck(deck, budget, file_budget) for deck in decks]
     try:
-        for result in results:
-            require_printable(result)
+        results = printable_decks(decks, budget, file_budget)
     except HandoutError as error:
         return Outcome(((True, f"elbo-sym cards: no quiz written: {error}"),), ok=False)
     written = write_cards_quiz(target, results)  # claimed again there: the checks took time
     questions = sum(len(result.deck.cards) for result in results)
     return Outcome(((False, f"wrote {written} ({questions} essay questions, {len(results)} deck(s))"),))
+
+
+def printable_decks(decks: Sequence, budget: float, file_budget: float | None) -> list:
+    """Every deck checked (elbo_sym.lesson.practice.DeckResult each); HandoutError when a card is not
+    proved: every command that prints a deck's cards prints only checked ones, so an answer never
+    contradicts its card (docs/03; red team rt30: `cards` printed a false "$H(q) >= 0$" that
+    `flashcards` refused)."""
+    from elbo_sym.lesson.practice import check_deck
+    from elbo_sym.publish.handouts import require_printable
+
+    results = [check_deck(deck, budget, file_budget) for deck in decks]
+    for result in results:
+        require_printable(result)
+    return results
+
+
+def cards_printed(course: Project, paths: Sequence[str], *, budget: float, file_budget: float | None,
+                  json: bool) -> Outcome:
+    """`cards` without --check: the decks (DECKS, else the course's), checked first by the rule of
+    `flashcards` (`printable_decks`), printed as text or JSON; nothing printed when a card is not proved."""
+    import json as json_module
+
+    from elbo_sym.lesson.practice import deck_as_dict, format_deck
+    from elbo_sym.publish.handouts import HandoutError
+
+    decks = course_decks(course, paths, budget, file_budget)
+    try:
+        printable_decks(decks, budget, file_budget)
+    except HandoutError as error:
+        return Outcome(((True, f"elbo-sym cards: {error}"),), ok=False)
+    if json:
+        return Outcome(((False, json_module.dumps([deck_as_dict(d) for d in decks], indent=2, ensure_ascii=False)),))
+    return Outcome(((False, "\n".join(format_deck(d, course.settings.solutions) for d in decks).removesuffix("\n")),))
 
 
 def course_decks(course: Project, paths: Sequence[str], budget: float = STEP_BUDGET_SECONDS,
