@@ -1385,8 +1385,9 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
             own.append(None)
             results.append(StepResult(step, lhs, Verdict.error, message))
         else:
-            own.append(check_step(lhs, step, model, derivation.examples, left, search))
-            results.append(_refused(own[-1], refused, not_distribution))
+            result = check_step(lhs, step, model, derivation.examples, left, search)
+            own.append(result)
+            results.append(_refused(result, refused, not_distribution))
         relation = compose(relation, step.rel)
         lhs = step.expr
     if unsatisfied and any(r is not None and r.counterexample is not None for r in own):
