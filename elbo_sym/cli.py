@@ -449,8 +449,7 @@ Guide: docs/03-publishing.md#self-check-and-flashcards""")
 @_budget_options("card", DECK_BUDGET_CAP_SECONDS)
 @_sheet_options(seed=False, K=False, parts=False)
 def _cards(paths, check, moodle, json, budget, file_budget, project, solutions) -> int:
-    """Print the self-check and flashcard decks once every card holds, or prove or refute every card's
-    formula and print the verdicts (--check).
+    """Print the decks once every card holds, or each card's verdict (--check).
 
     DECKS: default the project's decks, else the lesson's (elbo_sym/lesson/data/selfcheck.toml and
     flashcards.toml).

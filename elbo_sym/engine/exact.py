@@ -741,11 +741,13 @@ def _premise_differences(model) -> Premises:
     return None if len(found) != len(premises_of(model)) else found
 
 
-def _readable_premises(model) -> tuple[tuple[str, Expr], ...]:
+def _readable_premises(model, names: frozenset[str] | None = None) -> tuple[tuple[str, Expr], ...]:
     """(rel, left - right) of each premise that reads as one canonical form, leaving out the others
-    (``q(z) != p(z | x)``)."""
+    (``q(z) != p(z | x)``); with `names`, only of those whose text names one of them."""
     found = []
     for premise in premises_of(model):
+        if names is not None and not names & {s.name for s in (premise.lhs.expr - premise.rhs.expr).free_symbols}:
+            continue
         try:
             forms = residuals(difference(premise.lhs.expr, premise.rhs.expr), model)
         except (TooLarge, UnfoldError, ValueError, TypeError, ArithmeticError) as raised:
@@ -854,9 +856,9 @@ def premise_pins(model) -> tuple[Pin, ...]:
     up to its bound), every such parameter at once.  The search's own samples of such a parameter mostly
     fall outside (red team rt30: under ``t >= 5000`` none satisfied the premise, so a true step was an
     error and the premises were called unsatisfiable); none when no premise narrows a parameter."""
-    if not premises_of(model):
+    premises = _readable_premises(model, frozenset(t.name for t in model.parameter_bounds))
+    if not premises:
         return ()
-    premises = _readable_premises(model)
     points: list[tuple[str, tuple[Fraction, ...]]] = []
     for t, interval in model.parameter_bounds.items():
         if interval.integer:
