@@ -447,3 +447,39 @@ def test_forget_when_full_drops_the_values_only_past_the_bound(monkeypatch):
     monkeypatch.setattr(reference, "REFERENCE_KEPT_VALUES", held - 1)
     reference.forget_when_full()
     assert reference.values_held() == 0
+
+
+PLANTED = Fraction(1, 10**6)
+"""The planted fault: every log the reference evaluators take is log(v) + PLANTED * log(v)**2 -- far past
+every tolerance, and not linear in log(v) (a constant offset or factor is a logarithm to another base, under
+which every identity of the lesson still holds)."""
+
+
+PLANTED_FILES = tuple(p for p in ONE_PER_FAMILY if "iwae" not in p)
+"""ONE_PER_FAMILY but IWAE's draws: its steps hold with any function in place of log (the sums over the
+draws and IWAE's enumeration apply the same one) or are inequalities with room to spare; a wrong IWAE
+is test_iwae_draws.py's."""
+
+
+@pytest.mark.parametrize("path", PLANTED_FILES)
+def test_a_planted_wrong_logarithm_is_caught_in_every_family(monkeypatch, path):
+    """A wrong reference value is caught: with every log the evaluators take made wrong by PLANTED (and the
+    memos emptied, so that every value is made by the planted log: kept ones were made right), some true
+    step of each family's file disagrees -- the memos keyed by number and by identity answer only for what
+    they were given, and no shortcut decides a step without the evaluator's values."""
+    derivation = load(REPO / path)
+    model = derivation.model()
+    pairs = list(zip([derivation.start.expr] + [s.expr for s in derivation.steps], derivation.steps))
+    reference.forget()
+    assert all(reference.second_opinion(lhs, s.rel, s.expr, model.spec, model.K).status == "agrees"
+               for lhs, s in pairs)
+    true_log = discrete_ref._log
+    def wrong_log(v):
+        right = true_log(v)
+        return discrete_ref._sum((right, discrete_ref._product((PLANTED, right, right))))
+    monkeypatch.setattr(discrete_ref, "_log", wrong_log)
+    reference.forget()
+    planted = [reference.second_opinion(lhs, s.rel, s.expr, model.spec, model.K) for lhs, s in pairs]
+    assert any(o.disagrees for o in planted), [o.describe() for o in planted]
+    monkeypatch.setattr(discrete_ref, "_log", true_log)
+    reference.forget()
