@@ -310,6 +310,24 @@ def test_a_density_form_is_remembered_by_identity_with_its_density_pinned():
     assert len(memo) == 2 and discrete_ref.remembered_by_identity(memo, d, make) == 1
 
 
+def test_an_expression_key_is_one_number_for_equal_expressions_and_another_for_others():
+    """The Gaussian judges' memos key an expression by `expression_key`: an equal copy (another object, as
+    another step parses it) gets the same number, a different expression another one, and the object the
+    number was found for stays pinned (its id is never another object's while the entry lives)."""
+    from elbo_sym.engine.notation import Density
+
+    clear_cache()
+    first = Density("q", (sympy.Symbol("z"),), (sympy.Symbol("x"),))
+    clear_cache()
+    copy = Density("q", (sympy.Symbol("z"),), (sympy.Symbol("x"),))
+    other = Density("p", (sympy.Symbol("z"),), (sympy.Symbol("x"),))
+    assert copy == first and copy is not first
+    key = discrete_ref.expression_key(first)
+    assert discrete_ref.expression_key(copy) == key == discrete_ref.expression_key(first)
+    assert discrete_ref.expression_key(other) != key
+    assert discrete_ref._NUMBERS_BY_IDENTITY[id(first)][0] is first
+
+
 @pytest.mark.parametrize("path", ONE_PER_FAMILY)
 def test_a_step_judged_alone_gets_the_opinion_and_work_it_gets_inside_its_file(path):
     """(a) and (b): inside its file a step's left side is the step before's right side (one object, its
