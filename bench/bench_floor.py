@@ -8,7 +8,8 @@ check into the parts no speed-up of the engine can remove, so the goal can be se
   (``authoring.cache.ENGINE_MODULES`` and ``BEFORE_THE_FORK``, SymPy with them);
 * **second opinion**: the CPU time of the reference evaluator's opinions on the tree's proved
   steps (``engine.check._second_opinion``), at the evidence it gives today (its instances, its 60
-  digits, its counted work budget), measured in one process that checks every file in turn;
+  digits, its counted work budget), measured in one process that checks every file in turn
+  (``bench/profile_opinion.py`` splits it by family, phase and file);
 * **the rest**: everything else the check does (parsing, the rules, canonical forms, the
   definedness certificates, examples, reports), CPU time.
 

@@ -310,6 +310,24 @@ def test_a_density_form_is_remembered_by_identity_with_its_density_pinned():
     assert len(memo) == 2 and discrete_ref.remembered_by_identity(memo, d, make) == 1
 
 
+def test_an_expression_key_is_one_number_for_equal_expressions_and_another_for_others():
+    """The Gaussian judges' memos key an expression by `expression_key`: an equal copy (another object, as
+    another step parses it) gets the same number, a different expression another one, and the object the
+    number was found for stays pinned (its id is never another object's while the entry lives)."""
+    from elbo_sym.engine.notation import Density
+
+    clear_cache()
+    first = Density("q", (sympy.Symbol("z"),), (sympy.Symbol("x"),))
+    clear_cache()
+    copy = Density("q", (sympy.Symbol("z"),), (sympy.Symbol("x"),))
+    other = Density("p", (sympy.Symbol("z"),), (sympy.Symbol("x"),))
+    assert copy == first and copy is not first
+    key = discrete_ref.expression_key(first)
+    assert discrete_ref.expression_key(copy) == key == discrete_ref.expression_key(first)
+    assert discrete_ref.expression_key(other) != key
+    assert discrete_ref._NUMBERS_BY_IDENTITY[id(first)][0] is first
+
+
 @pytest.mark.parametrize("path", ONE_PER_FAMILY)
 def test_a_step_judged_alone_gets_the_opinion_and_work_it_gets_inside_its_file(path):
     """(a) and (b): inside its file a step's left side is the step before's right side (one object, its
@@ -447,3 +465,39 @@ def test_forget_when_full_drops_the_values_only_past_the_bound(monkeypatch):
     monkeypatch.setattr(reference, "REFERENCE_KEPT_VALUES", held - 1)
     reference.forget_when_full()
     assert reference.values_held() == 0
+
+
+PLANTED = Fraction(1, 10**6)
+"""The planted fault: every log the reference evaluators take is log(v) + PLANTED * log(v)**2 -- far past
+every tolerance, and not linear in log(v) (a constant offset or factor is a logarithm to another base, under
+which every identity of the lesson still holds)."""
+
+
+PLANTED_FILES = tuple(p for p in ONE_PER_FAMILY if "iwae" not in p)
+"""ONE_PER_FAMILY but IWAE's draws: its steps hold with any function in place of log (the sums over the
+draws and IWAE's enumeration apply the same one) or are inequalities with room to spare; a wrong IWAE
+is test_iwae_draws.py's."""
+
+
+@pytest.mark.parametrize("path", PLANTED_FILES)
+def test_a_planted_wrong_logarithm_is_caught_in_every_family(monkeypatch, path):
+    """A wrong reference value is caught: with every log the evaluators take made wrong by PLANTED (and the
+    memos emptied, so that every value is made by the planted log: kept ones were made right), some true
+    step of each family's file disagrees -- the memos keyed by number and by identity answer only for what
+    they were given, and no shortcut decides a step without the evaluator's values."""
+    derivation = load(REPO / path)
+    model = derivation.model()
+    pairs = list(zip([derivation.start.expr] + [s.expr for s in derivation.steps], derivation.steps))
+    reference.forget()
+    assert all(reference.second_opinion(lhs, s.rel, s.expr, model.spec, model.K).status == "agrees"
+               for lhs, s in pairs)
+    true_log = discrete_ref._log
+    def wrong_log(v):
+        right = true_log(v)
+        return discrete_ref._sum((right, discrete_ref._product((PLANTED, right, right))))
+    monkeypatch.setattr(discrete_ref, "_log", wrong_log)
+    reference.forget()
+    planted = [reference.second_opinion(lhs, s.rel, s.expr, model.spec, model.K) for lhs, s in pairs]
+    assert any(o.disagrees for o in planted), [o.describe() for o in planted]
+    monkeypatch.setattr(discrete_ref, "_log", true_log)
+    reference.forget()

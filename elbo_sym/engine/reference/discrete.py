@@ -1404,6 +1404,23 @@ def expression_number(e) -> int:
     return known
 
 
+_NUMBERS_BY_IDENTITY: dict = {}
+"""id(e) -> (e, expression_number(e)): `expression_key`'s look-up by identity, e pinned."""
+
+
+def expression_key(e) -> int:
+    """`expression_number(e)`, looked up first by the identity of `e`: a memo keyed by the expression
+    itself compares an equal object of another step (the steps of a file parse their parts afresh)
+    with SymPy's ==, a walk of both trees, at every hit -- on the tree's Gaussian files 16,000 such
+    walks a run, asked at every quadrature point.  Equal expressions get equal keys, so a memo under it
+    finds what it found under the expression (after `expression_number`'s table starts afresh a later
+    equal object may get another: a memo misses, never answers for another expression)."""
+    known = _NUMBERS_BY_IDENTITY.get(id(e))  # remembered_by_identity's look-up, written out: a hot path
+    if known is not None and known[0] is e:
+        return known[1]
+    return remembered_by_identity(_NUMBERS_BY_IDENTITY, e, expression_number)
+
+
 def _memo_identity(e) -> tuple:
     same = representative(e)
     return (id(same), has_free_z(e), same)

@@ -64,6 +64,8 @@ from elbo_sym.limits import REFERENCE_ANY_D, REFERENCE_PRODUCT_POINTS
 NODES = 10
 """Gauss-Hermite points: exact for integrands of degree < 20 (the engine's moments stop at 12)."""
 _PARAMETERS_1 = ("mu", "sigma", "w", "b", "s")
+_number = arith.expression_key
+"""An expression as a memo key (equal expressions, equal numbers; looked up by identity first)."""
 
 
 @dataclass(frozen=True)
@@ -327,7 +329,7 @@ def _distribution(d, inst: GaussianInstance) -> tuple:
     """(mean, variance) of a distribution over z (D = 1), remembered per instance, distribution and
     precision: a log-density asks for it at every quadrature point.  A repeat counts the work of the
     first (a Normal's mean and variance are evaluated); a JudgeError is raised again each time."""
-    return arith.remembered_with_work(inst.binders, ("distribution", d, arith.PREC),
+    return arith.remembered_with_work(inst.binders, ("distribution", _number(d), arith.PREC),
                                       lambda: _distribution_of(d, inst))
 
 
@@ -406,7 +408,7 @@ def _vector_log_density(d, inst: GaussianInstance, at):
     if not isinstance(d, Density):
         raise JudgeError(f"{d} is not a density of the vector z")
     point = None if at is None else _point_key(at)
-    return _cached(inst, ("log density", d, point), lambda: _vector_log_density_at(d, inst, at))
+    return _cached(inst, ("log density", _number(d), point), lambda: _vector_log_density_at(d, inst, at))
 
 
 _POINT_KEYS: dict = {}
@@ -582,13 +584,22 @@ def _entropy_1(a, inst):
 
 
 def _cached(inst: GaussianInstance, key, compute):
-    """A value at the instance, made once per precision (a repeat counts its work again)."""
+    """A value at the instance, made once per precision (a repeat counts its work again).  The expressions
+    in `key` are given by their numbers (`_number`)."""
     return arith.remembered_with_work(inst.binders, key + (arith.PREC,), compute)
 
 
 def _degree(e) -> int | None:
     """A bound on the degree in z of e's value as a function of z (a log-density counts 2), or
-    None when it is not a polynomial in z (then the quadrature is not exact: undecided)."""
+    None when it is not a polynomial in z (then the quadrature is not exact: undecided).
+    Remembered by identity: a pure function of e, asked at every expectation of every instance."""
+    return arith.remembered_by_identity(_DEGREES, e, _degree_of)
+
+
+_DEGREES: dict = {}
+
+
+def _degree_of(e) -> int | None:
     if not has_free_z(e):
         return 0
     if e == z:
@@ -626,8 +637,10 @@ _FREE: dict = {}
 
 
 def has_free_z(e) -> bool:
-    """z occurs outside every binder (E, KL, H, ELBO bind it): a function of z."""
-    return arith.remembered(_FREE, e, lambda: _has_free_z(e))
+    """z occurs outside every binder (E, KL, H, ELBO bind it): a function of z (remembered by identity: an
+    equal part of another step is walked once more, where a memo by value compared the two trees at every
+    look-up)."""
+    return arith.remembered_by_identity(_FREE, e, _has_free_z)
 
 
 def _has_free_z(e) -> bool:
@@ -662,7 +675,7 @@ def _plain_evaluate(e, inst: GaussianInstance, at=None):
     if at is not None and not has_free_z(e):
         at = None  # the same value at every z: computed once per instance
     if at is None and not isinstance(e, (sympy.Rational, sympy.Symbol)):
-        return _cached(inst, ("value", e), lambda: _evaluate(e, inst, None))
+        return _cached(inst, ("value", _number(e)), lambda: _evaluate(e, inst, None))
     return _evaluate(e, inst, at)
 
 
@@ -800,16 +813,17 @@ def _evaluate(e, inst: GaussianInstance, at=None):
         return _expect(inst, mean, variance, _integrand(e.body, inst))
     if isinstance(e, KL):
         a, b = e.args
-        return _cached(inst, ("KL", a, b), lambda: _kl_1(_distribution(a, inst), _distribution(b, inst), inst))
+        return _cached(inst, ("KL", _number(a), _number(b)),
+                       lambda: _kl_1(_distribution(a, inst), _distribution(b, inst), inst))
     if isinstance(e, Entropy):
         (a,) = e.args
-        return _cached(inst, ("H", a), lambda: _entropy_1(_distribution(a, inst), inst))
+        return _cached(inst, ("H", _number(a)), lambda: _entropy_1(_distribution(a, inst), inst))
     if isinstance(e, ELBO):
         if e.observation != x:
             raise JudgeError("the Gaussian family has one observation, x")
         a = e.distribution
         mean, variance = _distribution(a, inst)
-        return _cached(inst, ("ELBO", a), lambda: _expect(inst, mean, variance, lambda t: arith._sum(
+        return _cached(inst, ("ELBO", _number(a)), lambda: _expect(inst, mean, variance, lambda t: arith._sum(
             (_log_density(_JOINT, inst, t), arith._product((MINUS_ONE, _log_density(a, inst, t)))))))
     if isinstance(e, sympy.Symbol):
         if e == z:
@@ -843,21 +857,21 @@ def _evaluate_vector(e, inst: GaussianInstance, at):
         degree = _degree(e.body)
         if degree is None:
             raise JudgeError(f"E(d, {e.body}): not a polynomial in z (the quadrature is not exact for it)")
-        return _cached(inst, ("E", e), lambda: _vector_expect(inst, e.distribution, degree,
+        return _cached(inst, ("E", _number(e)), lambda: _vector_expect(inst, e.distribution, degree,
                                                                lambda t: evaluate(e.body, inst, t)))
     if isinstance(e, KL):
         a, b = e.args
-        return _cached(inst, ("KL", a, b), lambda: _vector_expect(inst, a, 2, lambda t: arith._sum(
+        return _cached(inst, ("KL", _number(a), _number(b)), lambda: _vector_expect(inst, a, 2, lambda t: arith._sum(
             (_vector_log_density(a, inst, t), arith._product((MINUS_ONE, _vector_log_density(b, inst, t)))))))
     if isinstance(e, Entropy):
         (a,) = e.args
-        return _cached(inst, ("H", a), lambda: arith._product(
+        return _cached(inst, ("H", _number(a)), lambda: arith._product(
             (MINUS_ONE, _vector_expect(inst, a, 2, lambda t: _vector_log_density(a, inst, t)))))
     assert isinstance(e, ELBO)
     if e.observation != x:
         raise JudgeError("the Gaussian family has one observation, x")
     a = e.distribution
-    return _cached(inst, ("ELBO", a), lambda: _vector_expect(inst, a, 2, lambda t: arith._sum(
+    return _cached(inst, ("ELBO", _number(a)), lambda: _vector_expect(inst, a, 2, lambda t: arith._sum(
         (_vector_log_density(_JOINT, inst, t), arith._product((MINUS_ONE, _vector_log_density(a, inst, t)))))))
 
 

@@ -182,7 +182,7 @@ def log_density(d: Density, inst: ChainInstance, at: dict) -> Value:
     """log d at the values `at` of its variables (cached per instance, density, values and precision;
     a repeat counts its work again)."""
     try:
-        key = ("log", d, tuple(_key(at[name]) for name in _argument_names(d)), arith.PREC)
+        key = ("log", arith.expression_key(d), tuple(_key(at[name]) for name in _argument_names(d)), arith.PREC)
     except KeyError as error:
         raise JudgeError(f"{error.args[0]} is free where {d} is evaluated") from None
     return arith.remembered_with_work(inst.binders, key, lambda: _log_density(d, inst, at))
@@ -451,7 +451,8 @@ def _side_value(e, inst: ChainInstance, at: dict) -> Value:
     """evaluate(e, inst, at), once per instance, point and precision: a step's right-hand side is the next
     step's left-hand side, evaluated at the same instances; a repeat counts its work again)."""
     point = tuple(sorted((name, _key(v)) for name, v in at.items()))  # names are distinct: keys never compared
-    return arith.remembered_with_work(inst.binders, ("side", e, point, arith.PREC), lambda: evaluate(e, inst, at))
+    return arith.remembered_with_work(inst.binders, ("side", arith.expression_key(e), point, arith.PREC),
+                                      lambda: evaluate(e, inst, at))
 
 
 def judge(lhs, rel: str, rhs, cases: list[ChainInstance], stop_at_first: bool = True) -> Judgement:
