@@ -46,7 +46,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from elbo_sym.engine.derivation import DerivationError, read_toml, toml_lines
-from elbo_sym.engine.models.base import Instance
 from elbo_sym.engine.parse import ParseError, Vocabulary
 from elbo_sym.files import (
     PROJECT_FILE,
@@ -57,7 +56,7 @@ from elbo_sym.files import (
     read_regular_file,
     resolved_path,
 )
-from elbo_sym.lesson.examples import ExampleInputError, example_instance, example_of
+from elbo_sym.lesson.examples import ExampleInputError, WorkedExample, example_instance, example_of
 from elbo_sym.lesson.exercises import MAX_COUNT, MAX_EXERCISE_K, MAX_SEED, PARTS, SOLUTIONS, select_tasks
 from elbo_sym.limits import MAX_SITE_URL_CHARS, MAX_TITLE_CHARS
 from elbo_sym.prose import MATH_CHARACTERS, ProseError, check_prose
@@ -123,7 +122,9 @@ class Project:
     file: Path | None = None
     root: Path = Path(".")
     derivations: tuple[str, ...] = ()
-    examples: tuple[Instance, ...] = ()
+    examples: tuple[WorkedExample, ...] = ()
+    """The ``[[example]]`` tables, each worked out once, when the file is read (its errors are the
+    file's, at the example's line); every command that shows them takes these."""
     selfcheck: Path | None = None
     flashcards: Path | None = None
     settings: Settings = field(default_factory=Settings)
@@ -410,7 +411,7 @@ class _ProjectReader:
             out["drill_K"] = K
         return out
 
-    def examples(self, value: Any) -> tuple[Instance, ...]:
+    def examples(self, value: Any) -> tuple[WorkedExample, ...]:
         if value is None:
             return ()
         items = [value] if isinstance(value, dict) else value
@@ -430,11 +431,9 @@ class _ProjectReader:
                     raise self.error(self.line(key, "example", index),
                                      f"{where}: {key} must be a list of fractions, e.g. [\"3/4\", \"1/4\"]")
             try:
-                instance = example_instance(item["prior"], item["likelihood"], item["q"])
-                # evaluated now, as `build`, `web` and `example` evaluate it: a value too large for exact
+                # worked out now, once, for `build`, `web` and `example`: a value too large for exact
                 # arithmetic is this file's error at this example, and `check` fails on it too (red team rt25)
-                example_of(instance)
-                out.append(instance)
+                out.append(example_of(example_instance(item["prior"], item["likelihood"], item["q"])))
             except ExampleInputError as error:
                 culprit = next((k for k in _EXAMPLE if str(error).startswith(k)), None)
                 raise self.error(self.line(culprit, "example", index), f"{where}: {error}") from None
