@@ -223,21 +223,20 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     return _ProjectReader(name, text, path.parent).project(data, path)
 
 
-def _title_error(message: str) -> str:
+def _title_error(error: ParseError) -> str:
     """A course title's formula error, saying what to write instead (rt26: ``$beta$`` was told to
     declare a [params] table, which elbo-sym.toml does not have, and ``$\\beta$`` that LaTeX is
     refused): the title has no parameters, so a Greek letter is written as itself -- β, which the
     handouts typeset as math -- and any other name in words."""
-    unknown = re.search(r"unknown name '(\w+)'", message)
-    latex = re.search(r"remove \\(\w+)", message)
-    name = unknown.group(1) if unknown else latex.group(1) if latex else ""
+    name = error.name.removeprefix("\\")
+    latex = name != error.name
     letter = next((ch for ch, tex in MATH_CHARACTERS.items() if tex == "\\" + name), None) if name else None
     instead = f"write the letter itself, {letter}, outside $...$" if letter else "write the name in words"
-    if unknown:
+    if name and not latex:
         return f"unknown name '{name}' in a formula: a course title has no [params]; {instead}"
     if latex and letter:
-        return f"{message}; {instead}"
-    return message
+        return f"{error.message}; {instead}"
+    return error.message
 
 
 class _ProjectReader:
@@ -370,7 +369,7 @@ class _ProjectReader:
         except ProseError as error:
             raise self.error(line, error.message) from None
         except ParseError as error:
-            raise self.error(line, f"title: {_title_error(str(error))}") from None
+            raise self.error(line, f"title: {_title_error(error)}") from None
 
     def table(self, value: Any, name: str) -> dict:
         if not isinstance(value, dict):
