@@ -71,7 +71,7 @@ from elbo_sym.engine.wellformed import (
     instance_problem,
     well_formedness_problem,
 )
-from elbo_sym.failures import callers_exception, computing_failure
+from elbo_sym.failures import computing_failure, reraise_callers
 from elbo_sym.limits import (
     GENERAL_SEARCH_FULL_LARGER_K,
     GENERAL_SEARCH_WORK_OPERATIONS,
@@ -431,8 +431,7 @@ class _Instances:
             try:
                 d = fa(x) - fb(x)
             except ZeroDivisionError as raised:
-                if callers_exception(raised):
-                    raise  # the caller's own exception
+                reraise_callers(raised)
                 return _Decision("undefined", k if several else None, f"undefined: {Undefined('division by zero')}")
             if not holds(self.rel, (d > 0) - (d < 0)):
                 return _Decision("fails", k if several else None, left=a, right=b)
@@ -471,8 +470,7 @@ class _Instances:
             q = frozenset().union(*(e.free_symbols for o in self.model.observations
                                     for e in self.model.unfold_pointwise(self.model.variational(o))))
         except (UnfoldError, TypeError, ValueError) as raised:
-            if callers_exception(raised):
-                raise  # the caller's own exception
+            reraise_callers(raised)
             return source
         return source if q & used else "special instance"
 
@@ -1122,8 +1120,7 @@ def _undefined_in_a_parameter(exprs: Iterable[Expr], model: Model) -> str | None
             try:
                 roots = Poly(fraction(together(arg))[0], symbol).ground_roots()
             except (BasePolynomialError, ValueError, TypeError, ArithmeticError, NotImplementedError) as raised:
-                if callers_exception(raised):
-                    raise  # the caller's own exception
+                reraise_callers(raised)
                 continue
             for root in sorted(r for r in roots if r.is_Rational):  # the least first: one message each run
                 value = Fraction(int(root.p), int(root.q))
@@ -1605,8 +1602,7 @@ def _equal_by_structure(a: Expr, b: Expr, values, model) -> bool:
     try:
         return canonical(difference(a, b).xreplace(exact), model).is_zero
     except (TooLarge, ValueError, ArithmeticError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         return False
 
 

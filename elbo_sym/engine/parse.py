@@ -45,7 +45,7 @@ from elbo_sym.engine.notation import (
     x,
     z,
 )
-from elbo_sym.failures import callers_exception
+from elbo_sym.failures import reraise_callers
 from elbo_sym.limits import (
     MAX_DEGREE,
     MAX_EXPONENT,
@@ -172,8 +172,7 @@ def parse_expression(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> 
             position = len(stripped)
         raise scan.unreadable(position) from None
     except (RecursionError, MemoryError, ValueError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         raise ParseError(f"expression too deeply nested (at most {MAX_EXPRESSION_DEPTH} levels)") from None
     result = _Builder(stripped, offset, vocabulary).build(tree.body, depth=0)
     _refuse_outside_whitelist(text)  # defence in depth: the tree was whitelisted node by node

@@ -38,7 +38,7 @@ from sympy import Expr
 
 from elbo_sym.budget import checkpoint
 from elbo_sym.engine.models.base import PARAMETER, SIMPLEX, UNIT, Block, Instance
-from elbo_sym.failures import callers_exception
+from elbo_sym.failures import reraise_callers
 from elbo_sym.numbers.neldermead import minimise as nelder_mead
 
 RANDOM_INSTANCES = 16
@@ -448,8 +448,7 @@ def _solve_one(model, difference: Expr, point_values, bi: int, j: int, t) -> Alg
         poly = Poly(numerator, t)
         divisors = _divisors(d, t)
     except (PolynomialError, ValueError, TypeError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         return None
     if not poly.domain.is_QQ and not poly.domain.is_ZZ or not 1 <= poly.degree() <= MAX_ALGEBRAIC_DEGREE:
         return None
