@@ -709,7 +709,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     if rel in (">", "<") and premises is None:  # a strict relation may fail only where both sides are equal
         for k, (a, b) in enumerate(judge.parts):  # (an algebraic point; the premises are not decided there)
             for point_ in algebraic_points(model, Add(a, -b), minima):
-                if not _outside_model_at(model, point_, outside):
+                if not _outside_model(model, point_, outside):
                     return judge.algebraic_counterexample(point_, k), held, undecided, ()
     # an expression undefined only at irrational points: a divisor (or log argument) that is 0 only there
     for obligation in judge.open[:MAX_OBLIGATION_SEARCHES] if premises is None else ():
@@ -725,7 +725,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
             if found:
                 return found, held, undecided, ()
         for point_ in algebraic_points(model, obligation.expr, near_zero):
-            if not _outside_model_at(model, point_, outside):
+            if not _outside_model(model, point_, outside):
                 return judge.undefined_at(point_, obligation), held, undecided, ()
     _refuse_outside_model(outside)
     return None, held, undecided, tuple(dict.fromkeys(skipped))
@@ -741,22 +741,19 @@ class _OutsideModel(Exception):
     no counterexample (docs/02: a counterexample lies in the domain), so the step is `error`."""
 
 
-def _outside_model(model: ExplicitModel, instance: Instance, outside: list[str]) -> bool:
-    """Whether an assumption makes no model at `instance` (the q it fixes is negative there, does not
-    sum to 1, has variance 0, or is not shown to be a distribution) -- the one check of every
-    distribution block (engine.wellformed), asked of the instance; if so, what is wrong is added to
-    `outside`.  Asked only where a step fails: cheap."""
-    problem = instance_problem(model, model.values(instance)) if model.assumed else None
+def _outside_model(model: ExplicitModel, where: Instance | AlgebraicPoint, outside: list[str]) -> bool:
+    """Whether an assumption makes no model at `where`, an instance or an algebraic point (the q it
+    fixes is negative there, does not sum to 1, has variance 0, or is not shown to be a distribution)
+    -- the one check of every distribution block (engine.wellformed), asked of that point; if so, what
+    is wrong is added to `outside`.  Asked only where a step fails: cheap."""
+    if not model.assumed:
+        return False
+    if isinstance(where, AlgebraicPoint):
+        problem, source = algebraic_instance_problem(model, where.values), "an algebraic point"
+    else:
+        problem, source = instance_problem(model, model.values(where)), where.source
     if problem is not None:
-        outside.append(f"{instance.source}: {problem}")
-    return problem is not None
-
-
-def _outside_model_at(model: ExplicitModel, point_: AlgebraicPoint, outside: list[str]) -> bool:
-    """`_outside_model` at an algebraic point."""
-    problem = algebraic_instance_problem(model, point_.values) if model.assumed else None
-    if problem is not None:
-        outside.append(f"an algebraic point: {problem}")
+        outside.append(f"{source}: {problem}")
     return problem is not None
 
 
