@@ -521,13 +521,7 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "left_value": c.lhs_value if c is not None else "", "right_value": c.rhs_value if c is not None else "",
             "left_value_latex": LatexMarkup(approx_latex(c.lhs_value)) if c is not None else "",
             "right_value_latex": LatexMarkup(approx_latex(c.rhs_value)) if c is not None else "",
-            "repair": LatexMarkup(g.expr_latex) if g is not None and g.expr_latex and g.changes else None,
-            "repair_rel": relation(g.rel) if g is not None else "",
-            "repair_lhs": LatexMarkup(g.lhs_latex or s.lhs.latex) if g is not None else "",
-            "repair_display": (shown_relation(g.lhs_latex or s.lhs.latex, g.rel, g.expr_latex)
-                               if g is not None and g.expr_latex and g.changes else None),
-            "repair_parts": repair_parts(g) if g is not None else (),
-            "repair_sentence": prose(repair_parts(g)) if g is not None else LatexMarkup(""),
+            **_repair_context(g, s.lhs.latex),
         })
     count = len(mistakes)
     task = (f"Exactly {'one step is' if count == 1 else f'{count} steps are'} wrong. Which, and why? "
@@ -599,6 +593,26 @@ def _side(text: str, latex: str) -> LatexMarkup:
     """A counterexample's side for inside math: the printer's LaTeX of its exact value, else
     (no value to typeset: "(not in closed form)") its text set upright as text, never as math."""
     return LatexMarkup(latex) if latex else LatexMarkup(r"\text{" + latex_escape(text) + "}")
+
+
+_NO_REPAIR: dict[str, Any] = {"repair": None, "repair_rel": "", "repair_lhs": "", "repair_display": None,
+                              "repair_parts": (), "repair_sentence": LatexMarkup("")}
+
+
+def _repair_context(g: SuggestionReport | None, step_lhs: str) -> dict[str, Any]:
+    """A mistake's repair as the sheet and the site show it (`step_lhs`: the step's left side, LaTeX).
+    The repaired step's left side is taken once: the previous step as repaired when the repair was
+    proved from it (``g.lhs_latex``), else the step's own.  The repaired step is displayed only when
+    the repair edits this step (``g.changes``); the sentence says the repair either way."""
+    if g is None:
+        return dict(_NO_REPAIR)
+    lhs = g.lhs_latex or step_lhs
+    edited = bool(g.expr_latex and g.changes)
+    parts = repair_parts(g)
+    return {"repair": LatexMarkup(g.expr_latex) if edited else None, "repair_rel": relation(g.rel),
+            "repair_lhs": LatexMarkup(lhs),
+            "repair_display": shown_relation(lhs, g.rel, g.expr_latex) if edited else None,
+            "repair_parts": parts, "repair_sentence": prose(parts)}
 
 
 def repair_parts(g: SuggestionReport) -> Prose:
