@@ -62,6 +62,7 @@ from elbo_sym.engine.search import (
     minimise,
     point_reader,
     seed_for,
+    structure,
     values_reader,
 )
 from elbo_sym.engine.wellformed import (
@@ -1015,7 +1016,7 @@ def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_, light: 
         open_here = open_
     else:
         _, open_here = _definedness((lhs, step.expr), explicit)
-    seed = seed_for(to_text(lhs), step.rel, to_text(step.expr), step.rule, explicit.K)
+    seed = seed_for(structure(lhs), step.rel, structure(step.expr), step.rule, explicit.K)
     premises = PremiseJudge(premises_of(model), explicit) if premises_of(model) else None
     if premises is not None and _is_density_model(explicit) and _pointwise_premise(model):
         if tally is not None:  # a density is decided at one z: a premise "for every z" is not decided there
