@@ -20,9 +20,15 @@ load) always reach the user as they are, and a budget's alarm (:class:`~elbo_sym
 is for the handler of its budget to judge.
 
 A narrow handler (``except (ValueError, TypeError)``: "no answer this way, try the next") whose try
-runs computing -- where a budget's checkpoint, a callback or a signal can surface -- asks
-:func:`callers_exception` before it takes the failure; one around a known local call (``int(text)``,
-``ast.parse``, a path's ``relative_to``, a file read) need not.
+runs computing -- where a budget's checkpoint, a callback or a signal can surface -- starts with
+:func:`reraise_callers` before it takes the failure::
+
+    except (UnfoldError, KeyError) as raised:
+        reraise_callers(raised)
+        return False
+
+One around a known local call (``int(text)``, ``ast.parse``, a path's ``relative_to``, a file read)
+need not.
 """
 
 from __future__ import annotations
@@ -130,4 +136,13 @@ def callers_exception(error: BaseException) -> bool:
         and not computing_failure(error)
 
 
-__all__ = ["COMPUTING_ERRORS", "COMPUTING_PACKAGES", "callers_exception", "computing_failure"]
+def reraise_callers(error: BaseException) -> None:
+    """Raise `error` again when it is the caller's (:func:`callers_exception`); return when the narrow
+    handler that caught it may take it.  The first line of such a handler: one line, the same at each.
+    Raised from here, `error` keeps its traceback, this frame before it: its innermost frame -- what
+    :func:`computing_failure` judges by -- stays where it was raised."""
+    if callers_exception(error):
+        raise error
+
+
+__all__ = ["COMPUTING_ERRORS", "COMPUTING_PACKAGES", "callers_exception", "computing_failure", "reraise_callers"]

@@ -341,3 +341,63 @@ def test_a_narrow_handler_still_takes_the_engines_own_failure(monkeypatch, file,
             check_file(DERIVATIONS / file)
     else:
         assert check_file(DERIVATIONS / file).steps
+
+
+def test_reraise_callers_raises_the_callers_exception_as_it_was_and_returns_on_the_engines() -> None:
+    """The one line of every narrow handler: the caller's exception goes on unchanged -- the same
+    object, its innermost frame still the caller's, so a handler further out judges it the same --
+    and the engine's own returns, for the handler to take."""
+    from elbo_sym.failures import callers_exception, reraise_callers
+
+    def callers_code():
+        raise ValueError("raised in the caller's frame")
+
+    with pytest.raises(ValueError) as outer:
+        try:
+            callers_code()
+        except ValueError as raised:
+            reraise_callers(raised)
+            pytest.fail("the caller's ValueError was taken")
+    innermost = outer.value.__traceback__
+    while innermost.tb_next is not None:
+        innermost = innermost.tb_next
+    assert innermost.tb_frame.f_code is callers_code.__code__ and callers_exception(outer.value)
+    assert outer.value.__context__ is None  # not its own context
+
+    bug = _engine_function("def bug():\n    raise ValueError('the engine')\n", "bug")
+    try:
+        bug()
+    except ValueError as raised:
+        assert reraise_callers(raised) is None  # the handler's to take
+
+
+def _called(node) -> str:
+    """The name a statement or expression calls (``reraise_callers(raised)``), else ""."""
+    import ast
+
+    node = node.value if isinstance(node, ast.Expr) else node
+    return node.func.id if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) else ""
+
+
+def test_every_narrow_handler_asks_first_in_one_line() -> None:
+    """Only failures.py decides whose an exception is: the engine's handlers call reraise_callers (never
+    callers_exception and a `raise` of their own), as the first statement of the handler, on the
+    exception it caught."""
+    import ast
+
+    package = Path(__file__).resolve().parent.parent / "elbo_sym"
+    sites = 0
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "failures.py":
+            continue
+        nodes = list(ast.walk(ast.parse(path.read_text("utf-8"))))
+        assert not [n for n in nodes if _called(n) == "callers_exception"], path
+        asking = [n for n in nodes if isinstance(n, ast.Call) and _called(n) == "reraise_callers"]
+        first = [h for h in nodes if isinstance(h, ast.ExceptHandler) and _called(h.body[0]) == "reraise_callers"]
+        assert len(first) == len(asking), f"{path}: reraise_callers not first in its handler"
+        for handler in first:
+            statement = handler.body[0]
+            assert isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)
+            assert [ast.unparse(a) for a in statement.value.args] == [handler.name], f"{path}:{handler.lineno}"
+        sites += len(first)
+    assert sites >= 40  # not vacuous: the handlers of the audit after rt22 F3 (40 when this was written)

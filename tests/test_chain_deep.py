@@ -656,8 +656,6 @@ def test_the_gaussian_terms_agree_with_quadrature_of_the_densities():
                         rel_tol=1e-6)
 
 
-@pytest.mark.full
-
 def assert_difference_is(found, missing: float) -> None:
     """lhs - rhs of a counterexample is the missing term: to 1e-6 relative, or to what two floats of
     that size can tell apart (the search may pick a point where both sides are ~6.6e9: their float
@@ -667,6 +665,7 @@ def assert_difference_is(found, missing: float) -> None:
     assert math.isclose(found.lhs_value - found.rhs_value, missing, rel_tol=1e-6, abs_tol=blur)
 
 
+@pytest.mark.full
 def test_the_denoising_term_without_its_variance_part_is_refuted():
     """The common slip: E[(mu_tilde - mu_theta)^2] taken as the square of the mean alone."""
     variance_part = "(c2 * (1 - c1**2) / (1 - c1**2 * c2**2) - a)**2 * (1 - c1**2 * c2**2) + "

@@ -324,5 +324,7 @@ def test_a_step_with_no_q_is_never_labelled_with_a_q():
     labelled "[tight case q = p(z | x)]"."""
     text = one_step("KL(Normal(0, a), Normal(0, 1)) >= 0", rel=">=", rule="kl-nonneg") + '\n[params]\na = "real"\n'
     (step,) = check_derivation(loads(text, "g.toml")).steps
-    assert step.verdict is Verdict.refuted and step.counterexample.value_of("a") == ("0",)
+    assert step.verdict is Verdict.refuted
+    (a,) = step.counterexample.value_of("a")
+    assert Fraction(a) <= 0  # for a > 0 the KL is (a - 1 - log a) / 2 >= 0: it fails only where N(0, a) is none
     assert "q = " not in step.counterexample.source and step.counterexample.value_of("z") is None

@@ -219,6 +219,28 @@ def test_an_example_too_large_for_exact_arithmetic_is_the_projects_error_for_eve
     assert not (tmp_path / "o").exists() and not (tmp_path / "w").exists()
 
 
+def test_a_projects_examples_are_worked_out_once_when_read(tmp_path, monkeypatch):
+    """Each [[example]] is worked out when elbo-sym.toml is read (its errors are the file's), and the
+    handout, the site's page and `example` show that one: none works it out again."""
+    import elbo_sym.lesson.examples as examples_module
+    from elbo_sym.publish.commands import course_examples
+    from elbo_sym.publish.handouts import worked_example_handout
+    from elbo_sym.publish.web import worked_example_page
+
+    built: list = []
+    build = examples_module._build
+    monkeypatch.setattr(examples_module, "_build", lambda *args: built.append(args[0]) or build(*args))
+    second = CONFIG + '\n[[example]]\nprior = ["1/2", "1/2"]\nlikelihood = ["1/3", "2/3"]\nq = ["1/4", "3/4"]\n'
+    project = load_project(make_project(tmp_path, second))
+    assert [e.prior for e in project.examples] == [EXAMPLE[0], (F(1, 2), F(1, 2))]
+    assert [b.prior for b in built] == [EXAMPLE[0], (F(1, 2), F(1, 2))]  # once each, in order
+    handout = worked_example_handout(project.examples)
+    page, _ = worked_example_page(project.examples[1])
+    assert course_examples(project) == list(project.examples)
+    assert len(built) == 2  # nothing worked out again
+    assert [c["K"] for c in handout.context["examples"]] == [3, 2] and "two states (0 and 1)" in page.body
+
+
 @pytest.mark.parametrize("listed", ['["."]', '["g.toml", "g.toml", "./g.toml"]', '[".", "g.toml"]'])
 def test_the_project_reads_each_derivation_once_and_never_itself(tmp_path, capsys, monkeypatch, listed):
     """`derivations = ["."]` lists the folder of elbo-sym.toml: the project file is no derivation

@@ -4,6 +4,8 @@ was printed as if it were the smallest edit of the file as written)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from elbo_sym.engine.derivation import loads
 from elbo_sym.report.build import check_file
 
@@ -87,3 +89,21 @@ def test_the_repaired_display_starts_from_the_repair_it_was_judged_with():
     left = str(step2["repair_display"]).split("}{=}{")[0]  # log p(x) - KL, not log p(x) + KL
     assert r"\chainterm{-}{\mathrm{KL}" in left and r"\chainterm{+}" not in left
     assert report.steps[0].suggestion.lhs_latex == ""  # judged against the file as written
+
+
+def test_the_repaired_left_side_is_one_for_the_displayed_step_and_the_site():
+    """The repaired step's left side is the previous step as repaired when the repair was proved from
+    it, else the step's own -- one value, which the PDF's display and the site's line both show; a
+    repair that edits nothing here (it holds once an earlier step is repaired) displays no step."""
+    from elbo_sym.publish.handouts import _repair_context
+    from elbo_sym.report.model import SuggestionReport
+
+    edit = SuggestionReport("flip the sign", "=", "a - b", "algebra", changes=("sign",), expr_latex="a - b")
+    for g, lhs in ((edit, "OWN"), (dataclasses.replace(edit, lhs_latex="REPAIRED"), "REPAIRED")):
+        shown = _repair_context(g, "OWN")
+        assert shown["repair_lhs"] == lhs and str(shown["repair_display"]).count(lhs) == 1
+        assert "OWN" not in str(shown["repair_display"]) or lhs == "OWN"
+    held = _repair_context(dataclasses.replace(edit, changes=()), "OWN")
+    assert held["repair"] is None and held["repair_display"] is None and held["repair_parts"]
+    none = _repair_context(None, "OWN")
+    assert none["repair_lhs"] == "" and none["repair_display"] is None and none["repair_parts"] == ()

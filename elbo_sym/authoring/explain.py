@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.derivation import Derivation, Formula
-from elbo_sym.failures import callers_exception
+from elbo_sym.failures import reraise_callers
 from elbo_sym.limits import EXPLAIN_LINE_WIDTH, STEP_BUDGET_SECONDS, validate_budget
 from elbo_sym.report.build import counterexample_report, report_of
 from elbo_sym.report.model import DerivationReport
@@ -124,16 +124,14 @@ def explain(derivation: Derivation, index: int | None = None, budget: float = ST
                     d = canonical(left - right, model)
                     texts = (_show(a.as_expr()), _show(b.as_expr()), _show(d.as_expr()), d.is_zero)
                 except (TooLarge, ValueError, ZeroDivisionError) as error:
-                    if callers_exception(error):
-                        raise  # the caller's own exception
+                    reraise_callers(error)
                     texts = ("(too large to reduce)", "(too large to reduce)", f"({error})", False)
                 pairs.append(SidePair(k if pointwise else None, _show(_without_log_one(left)),
                                       _show(_without_log_one(right)), *texts))
     except UnfoldError as error:
         note = f"cannot unfold: {error}"
     except (BudgetExceeded, MemoryError, RecursionError, Exception) as raised:  # noqa: BLE001 - see above
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         _clear_sympy_cache()
         note = TOO_LARGE
     return Explanation(derivation, index, lhs, tuple(pairs), note, result.steps[index - 1],

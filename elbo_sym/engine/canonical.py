@@ -58,7 +58,7 @@ from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.notation import Exp
 from elbo_sym.engine.sparse import Fractions, TooLarge
 from elbo_sym.engine.walks import replaced
-from elbo_sym.failures import callers_exception
+from elbo_sym.failures import reraise_callers
 from elbo_sym.limits import MAX_EXPANSION_TERMS, MAX_EXPONENT, MAX_MERGED_EXP_TERMS
 
 MAX_FACTOR_SYMBOLS = 8
@@ -590,8 +590,7 @@ def _vanishes_as_fraction(c: Expr, found: set | None = None) -> bool:
         expansion_terms(c)
         return Fractions(symbols).numerator(c) == 0
     except (TooLarge, ValueError, ZeroDivisionError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         return False
 
 

@@ -62,6 +62,7 @@ from elbo_sym.engine.search import (
     minimise,
     point_reader,
     seed_for,
+    structure,
     values_reader,
 )
 from elbo_sym.engine.wellformed import (
@@ -71,7 +72,7 @@ from elbo_sym.engine.wellformed import (
     instance_problem,
     well_formedness_problem,
 )
-from elbo_sym.failures import callers_exception, computing_failure
+from elbo_sym.failures import computing_failure, reraise_callers
 from elbo_sym.limits import (
     GENERAL_SEARCH_FULL_LARGER_K,
     GENERAL_SEARCH_WORK_OPERATIONS,
@@ -431,8 +432,7 @@ class _Instances:
             try:
                 d = fa(x) - fb(x)
             except ZeroDivisionError as raised:
-                if callers_exception(raised):
-                    raise  # the caller's own exception
+                reraise_callers(raised)
                 return _Decision("undefined", k if several else None, f"undefined: {Undefined('division by zero')}")
             if not holds(self.rel, (d > 0) - (d < 0)):
                 return _Decision("fails", k if several else None, left=a, right=b)
@@ -471,8 +471,7 @@ class _Instances:
             q = frozenset().union(*(e.free_symbols for o in self.model.observations
                                     for e in self.model.unfold_pointwise(self.model.variational(o))))
         except (UnfoldError, TypeError, ValueError) as raised:
-            if callers_exception(raised):
-                raise  # the caller's own exception
+            reraise_callers(raised)
             return source
         return source if q & used else "special instance"
 
@@ -710,7 +709,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     if rel in (">", "<") and premises is None:  # a strict relation may fail only where both sides are equal
         for k, (a, b) in enumerate(judge.parts):  # (an algebraic point; the premises are not decided there)
             for point_ in algebraic_points(model, Add(a, -b), minima):
-                if not _outside_model_at(model, point_, outside):
+                if not _outside_model(model, point_, outside):
                     return judge.algebraic_counterexample(point_, k), held, undecided, ()
     # an expression undefined only at irrational points: a divisor (or log argument) that is 0 only there
     for obligation in judge.open[:MAX_OBLIGATION_SEARCHES] if premises is None else ():
@@ -726,7 +725,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
             if found:
                 return found, held, undecided, ()
         for point_ in algebraic_points(model, obligation.expr, near_zero):
-            if not _outside_model_at(model, point_, outside):
+            if not _outside_model(model, point_, outside):
                 return judge.undefined_at(point_, obligation), held, undecided, ()
     _refuse_outside_model(outside)
     return None, held, undecided, tuple(dict.fromkeys(skipped))
@@ -742,22 +741,19 @@ class _OutsideModel(Exception):
     no counterexample (docs/02: a counterexample lies in the domain), so the step is `error`."""
 
 
-def _outside_model(model: ExplicitModel, instance: Instance, outside: list[str]) -> bool:
-    """Whether an assumption makes no model at `instance` (the q it fixes is negative there, does not
-    sum to 1, has variance 0, or is not shown to be a distribution) -- the one check of every
-    distribution block (engine.wellformed), asked of the instance; if so, what is wrong is added to
-    `outside`.  Asked only where a step fails: cheap."""
-    problem = instance_problem(model, model.values(instance)) if model.assumed else None
+def _outside_model(model: ExplicitModel, where: Instance | AlgebraicPoint, outside: list[str]) -> bool:
+    """Whether an assumption makes no model at `where`, an instance or an algebraic point (the q it
+    fixes is negative there, does not sum to 1, has variance 0, or is not shown to be a distribution)
+    -- the one check of every distribution block (engine.wellformed), asked of that point; if so, what
+    is wrong is added to `outside`.  Asked only where a step fails: cheap."""
+    if not model.assumed:
+        return False
+    if isinstance(where, AlgebraicPoint):
+        problem, source = algebraic_instance_problem(model, where.values), "an algebraic point"
+    else:
+        problem, source = instance_problem(model, model.values(where)), where.source
     if problem is not None:
-        outside.append(f"{instance.source}: {problem}")
-    return problem is not None
-
-
-def _outside_model_at(model: ExplicitModel, point_: AlgebraicPoint, outside: list[str]) -> bool:
-    """`_outside_model` at an algebraic point."""
-    problem = algebraic_instance_problem(model, point_.values) if model.assumed else None
-    if problem is not None:
-        outside.append(f"an algebraic point: {problem}")
+        outside.append(f"{source}: {problem}")
     return problem is not None
 
 
@@ -1020,7 +1016,7 @@ def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_, light: 
         open_here = open_
     else:
         _, open_here = _definedness((lhs, step.expr), explicit)
-    seed = seed_for(to_text(lhs), step.rel, to_text(step.expr), step.rule, explicit.K)
+    seed = seed_for(structure(lhs), step.rel, structure(step.expr), step.rule, explicit.K)
     premises = PremiseJudge(premises_of(model), explicit) if premises_of(model) else None
     if premises is not None and _is_density_model(explicit) and _pointwise_premise(model):
         if tally is not None:  # a density is decided at one z: a premise "for every z" is not decided there
@@ -1122,8 +1118,7 @@ def _undefined_in_a_parameter(exprs: Iterable[Expr], model: Model) -> str | None
             try:
                 roots = Poly(fraction(together(arg))[0], symbol).ground_roots()
             except (BasePolynomialError, ValueError, TypeError, ArithmeticError, NotImplementedError) as raised:
-                if callers_exception(raised):
-                    raise  # the caller's own exception
+                reraise_callers(raised)
                 continue
             for root in sorted(r for r in roots if r.is_Rational):  # the least first: one message each run
                 value = Fraction(int(root.p), int(root.q))
@@ -1636,8 +1631,7 @@ def _equal_by_structure(a: Expr, b: Expr, values, model) -> bool:
     try:
         return canonical(difference(a, b).xreplace(exact), model).is_zero
     except (TooLarge, ValueError, ArithmeticError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         return False
 
 

@@ -53,7 +53,7 @@ from elbo_sym.engine.notation import (
 from elbo_sym.engine.parse import CONSTANT_NAMES, RESERVED, ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.premises import PREMISE_FAMILIES
 from elbo_sym.engine.rules import RULES
-from elbo_sym.failures import callers_exception
+from elbo_sym.failures import reraise_callers
 from elbo_sym.files import FileReadError, InputError, discover, read_regular_file  # noqa: F401  (discover: re-exported)
 from elbo_sym.limits import (
     MAX_CHAIN_LAYERS,
@@ -835,8 +835,7 @@ class _Reader:
             try:
                 mean, variance = free.normal_of(relation.rhs.expr)
             except (UnfoldError, ValueError, TypeError) as raised:
-                if callers_exception(raised):
-                    raise  # the caller's own exception
+                reraise_callers(raised)
                 raise self._at(self.line_of("assume"), item, item.find("=") + 1,
                                f"the assumption {relation.lhs.text} = {relation.rhs.text} does not give q a normal "
                                f"distribution: in the Gaussian family write q(z) = Normal(mean, variance), "
@@ -1302,8 +1301,7 @@ class _Reader:
                                            data_space=derivation.data_space, variationals=derivation.variationals,
                                            indices=derivation.indices)).explicit(K)  # r's block too
             except (ValueError, UnfoldError) as error:
-                if callers_exception(error):
-                    raise  # the caller's own exception
+                reraise_callers(error)
                 raise self.error(line, f"example {i + 1}: {error}") from None
             names = {b.name for b in explicit.blocks}
             needs = [key for key in ("likelihood", "q") if any(n == key or n.startswith(key + "[") for n in names)]
@@ -1384,8 +1382,7 @@ class _Reader:
         try:
             explicit = derivation.model().explicit(1)
         except (ValueError, UnfoldError) as error:
-            if callers_exception(error):
-                raise  # the caller's own exception
+            reraise_callers(error)
             raise self.error(line, f"example {i + 1}: {error}") from None
         given = dict(table.get("params", {})) if isinstance(table.get("params", {}), dict) else table.get("params")
         filled = {"z"} if not isinstance(given, dict) or "z" not in given else set()

@@ -39,7 +39,7 @@ from fractions import Fraction
 from sympy import Dummy, Expr, Integer, Poly, Rational, Symbol, discriminant, log, pi
 from sympy.polys.polyerrors import BasePolynomialError
 
-from elbo_sym.failures import callers_exception
+from elbo_sym.failures import reraise_callers
 from elbo_sym.limits import MAX_EXACT_FREE_DEGREE
 
 _FAILS = {"=": lambda r: r != 0, ">=": lambda r: r < 0, "<=": lambda r: r > 0, ">": lambda r: r <= 0,
@@ -67,8 +67,7 @@ def first_failure(residual: Expr, D: Symbol, rel: str, least: int = 1) -> FirstF
     try:
         poly = Poly(residual, D, *others, domain="QQ")
     except (BasePolynomialError, ValueError, TypeError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         return None
     if rel == "=":
         return FirstFailure(_first_nonzero(poly, least), str(residual))
@@ -143,8 +142,7 @@ def factor_sign_changes(residual: Expr, D: Symbol, least: int = 1) -> tuple[int,
         try:
             poly = Poly(part, D, domain="QQ")
         except (BasePolynomialError, ValueError, TypeError) as raised:
-            if callers_exception(raised):
-                raise  # the caller's own exception
+            reraise_callers(raised)
             continue
         found.update(sign_change_candidates(poly, least))
     return tuple(sorted(found))
@@ -159,8 +157,7 @@ def _parts_in_d(residual: Expr, D: Symbol) -> list[Expr]:
         others = [g for g in Poly(residual).gens if g != D]
         parts += Poly(residual, *others).coeffs() if others else []
     except (BasePolynomialError, ValueError, TypeError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         pass
     return [p for p in parts if p.free_symbols == {D}]
 
@@ -213,8 +210,7 @@ def decide_with_free(residual: Expr, D: Symbol, t: Symbol, span: Span, rel: str,
     try:
         poly = Poly(shifted, u, D, domain="QQ")
     except (BasePolynomialError, ValueError, TypeError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         return None
     if not 1 <= poly.degree(u) <= MAX_EXACT_FREE_DEGREE or poly.degree(D) > MAX_EXACT_FREE_DEGREE:
         return None
@@ -279,8 +275,7 @@ def least_over(residual: Expr, D: Symbol, variables: tuple[Symbol, ...]) -> Leas
         try:
             poly = Poly(rest, t)
         except (BasePolynomialError, ValueError, TypeError) as raised:
-            if callers_exception(raised):
-                raise  # the caller's own exception
+            reraise_callers(raised)
             return None
         if poly.degree() == 0:  # its value does not matter: 0, so that every variable has one
             at.append((t, Integer(0)))
@@ -313,8 +308,7 @@ def _least_alone(poly: Poly, t: Symbol) -> tuple[Rational, Rational] | None:
     try:
         turning = shape.diff(t).real_roots()
     except (BasePolynomialError, ValueError, TypeError, NotImplementedError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         return None
     if not turning or not all(r.is_Rational for r in turning):
         return None

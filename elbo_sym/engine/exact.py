@@ -26,7 +26,7 @@ from elbo_sym.engine.models.base import PARAMETER, Interval
 from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.premises import premises_of
 from elbo_sym.engine.rules import FLIPPED, RuleOutcome, difference, residuals
-from elbo_sym.failures import callers_exception
+from elbo_sym.failures import reraise_callers
 from elbo_sym.limits import (
     GAUSSIAN_ANY_D,
     INTEGER_OFFSETS,
@@ -158,8 +158,7 @@ def exact_plan(lhs: Expr, step: Step, model) -> ExactPlan:
     try:
         forms = residuals(difference(lhs, step.expr), model)
     except (TooLarge, UnfoldError, ValueError, TypeError, ArithmeticError) as raised:  # no canonical form: search
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         return ExactPlan(pins=inside)
     if len(forms) != 1:
         return ExactPlan(pins=inside)
@@ -751,8 +750,7 @@ def _readable_premises(model, names: frozenset[str] | None = None) -> tuple[tupl
         try:
             forms = residuals(difference(premise.lhs.expr, premise.rhs.expr), model)
         except (TooLarge, UnfoldError, ValueError, TypeError, ArithmeticError) as raised:
-            if callers_exception(raised):
-                raise  # the caller's own exception
+            reraise_callers(raised)
             continue
         if len(forms) == 1:
             found.append((premise.rel, forms[0].as_expr()))
@@ -789,8 +787,7 @@ def _within_premises(t: Symbol, interval: Interval, premises: Premises) -> Inter
         try:
             poly = Poly(d, t, domain="QQ")
         except (BasePolynomialError, ValueError, TypeError) as raised:
-            if callers_exception(raised):
-                raise  # the caller's own exception
+            reraise_callers(raised)
             return None
         if poly.degree() != 1:
             return None

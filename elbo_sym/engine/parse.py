@@ -45,7 +45,7 @@ from elbo_sym.engine.notation import (
     x,
     z,
 )
-from elbo_sym.failures import callers_exception
+from elbo_sym.failures import reraise_callers
 from elbo_sym.limits import (
     MAX_DEGREE,
     MAX_EXPONENT,
@@ -60,14 +60,18 @@ from elbo_sym.limits import (
 class ParseError(Exception):
     """A refused expression: what is wrong, and where (0-based column in the text).
 
-    `token` is the offending source text when the message does not already show it. An
+    `token` is the offending source text when the message does not already show it. `name` is
+    what the author wrote that the notation does not know, for a caller that advises in its own
+    terms (a course title has no [params]): an unknown name (``beta``), or a LaTeX command that
+    has no plain spelling (``\\beta``, with its backslash); empty for every other error.  An
     ordinary exception class (not a frozen dataclass): Python sets ``__traceback__`` on it."""
 
-    def __init__(self, message: str, column: int = 0, token: str = ""):
+    def __init__(self, message: str, column: int = 0, token: str = "", *, name: str = ""):
         super().__init__(message)
         self.message = message
         self.column = column
         self.token = token
+        self.name = name
 
     def __str__(self) -> str:
         return self.message
@@ -168,8 +172,7 @@ def parse_expression(text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> 
             position = len(stripped)
         raise scan.unreadable(position) from None
     except (RecursionError, MemoryError, ValueError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         raise ParseError(f"expression too deeply nested (at most {MAX_EXPRESSION_DEPTH} levels)") from None
     result = _Builder(stripped, offset, vocabulary).build(tree.body, depth=0)
     _refuse_outside_whitelist(text)  # defence in depth: the tree was whitelisted node by node
@@ -252,7 +255,7 @@ def _latex_error(text: str, i: int) -> ParseError:
     advice = f"write {plain}, not {command}" if plain else f"remove {command}"
     # The general rule too, so that every LaTeX message shows how the notation is spelled.
     return ParseError(f"LaTeX is not accepted in expressions: {advice} (plain text throughout, as in "
-                      f"`a / b`, not \\frac{{a}}{{b}})", i)
+                      f"`a / b`, not \\frac{{a}}{{b}})", i, name="" if plain else command)
 
 
 def _semicolons(text: str) -> str:
@@ -748,9 +751,9 @@ class _Builder:
         end = _index(self.text, getattr(node, "end_lineno", None) or line, getattr(node, "end_col_offset", None) or col)
         return start, max(start, end)
 
-    def fail(self, node: ast.AST, message: str) -> ParseError:
+    def fail(self, node: ast.AST, message: str, name: str = "") -> ParseError:
         start, end = self.span(node)
-        return ParseError(message, start + self.offset, self.text[start:end])
+        return ParseError(message, start + self.offset, self.text[start:end], name=name)
 
     def token_between(self, spelled: tuple[str, ...], left: ast.AST, right: ast.AST) -> int | None:
         """The first scanner token spelled one of `spelled` between two nodes (an operator's
@@ -886,15 +889,15 @@ class _Builder:
             raise ParseError(f"`{node.id}` is a function: write `{_CALL_EXAMPLES[node.id]}`",
                              self.span(node)[0] + self.offset)
         if node.id == "e":
-            raise ParseError("unknown name 'e': did you mean `exp(1)`?", self.span(node)[0] + self.offset)
+            raise ParseError("unknown name 'e': did you mean `exp(1)`?", self.span(node)[0] + self.offset, name="e")
         known = [*self.vocabulary.params, *self.variables, *_CALL_EXAMPLES]
         suggestion = _near(node.id, known)
         if suggestion is not None:  # Beta -> beta; sum -> Sum(f, z)
             shown = _CALL_EXAMPLES.get(suggestion, suggestion) if suggestion not in self.variables else suggestion
             raise ParseError(f"unknown name '{node.id}': {_did_you_mean(node.id, shown)}",
-                             self.span(node)[0] + self.offset)
+                             self.span(node)[0] + self.offset, name=node.id)
         hint = " (declare parameters in a [params] table, e.g. beta = \">= 1\")" if node.id.isidentifier() else ""
-        raise self.fail(node, f"unknown name '{node.id}'{hint}")
+        raise self.fail(node, f"unknown name '{node.id}'{hint}", name=node.id)
 
     def visit_Call(self, node: ast.Call, depth: int) -> Expr:
         if isinstance(node.func, (ast.Call, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Subscript)):
@@ -1001,7 +1004,7 @@ class _Builder:
             if isinstance(last, ast.Name) and last.id not in self.variables and last.id not in self.draws \
                     and name == "p":
                 raise self.fail(last, f"unknown name '{last.id}': a model's parameter is declared in [params], "
-                                      f"e.g. {last.id} = \"real\"")
+                                      f"e.g. {last.id} = \"real\"", name=last.id)
             return args, None
         self.refuse_outside_discrete(where, "a model's parameter in a density")
         assert isinstance(where, ast.Name)  # is_parameter
@@ -1309,7 +1312,7 @@ class _Builder:
         last = args[-1] if len(args) >= 2 else None
         if isinstance(last, ast.Name) and last.id not in self.variables and last.id not in self.vocabulary.params:
             raise self.fail(last, f"unknown name '{last.id}': ELBO(q, theta) takes a model's parameter declared in "
-                                  f"[params] (e.g. {last.id} = \"real\"), or an observation")
+                                  f"[params] (e.g. {last.id} = \"real\"), or an observation", name=last.id)
         if self.vocabulary.single and len(args) == 1:  # the one observation, whatever its name
             return ELBO(self.distribution(args[0], depth), self.vocabulary.variables[self.vocabulary.data[0]])
         if len(args) != 2:

@@ -60,7 +60,7 @@ from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.notation import to_latex
 from elbo_sym.engine.parse import Vocabulary
 from elbo_sym.engine.rules import FLIPPED
-from elbo_sym.failures import callers_exception
+from elbo_sym.failures import reraise_callers
 from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, validate_budget
 
 SEARCH_BUDGET_SECONDS = 5.0
@@ -587,8 +587,7 @@ def _proved_expr(lhs, step: Step, candidate: Candidate, model: Model, examples,
         clear_cache()
         return None
     except (TooLarge, UnfoldError, RecursionError, ValueError, ZeroDivisionError, TypeError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         return None
     if not outcome.proved:
         return None

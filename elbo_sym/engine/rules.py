@@ -57,7 +57,7 @@ from elbo_sym.engine.notation import (
 )
 from elbo_sym.engine.premises import premise_text, premises_of
 from elbo_sym.engine.wellformed import factored_sum
-from elbo_sym.failures import callers_exception
+from elbo_sym.failures import reraise_callers
 
 
 @dataclass(frozen=True)
@@ -231,8 +231,7 @@ def _mixture_pair(outer: Expr, model: Model) -> tuple[Expr, str, tuple[tuple[str
     try:
         positive = all(is_positive(v, model) for _, g in split for v in model.unfold_pointwise(g))
     except (UnfoldError, KeyError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         positive = False
     conditions = (
         (f"the weights {', '.join(map(str, weights))} are positive and sum to 1", True),  # so they were chosen
@@ -279,8 +278,7 @@ def _data_pair(choice: tuple[tuple[Expr, Expr], ...], model: Model) -> tuple[Exp
         unfolded = [model.unfold(w) for w, _ in choice]
         positive = all(is_positive(model.unfold(g), model) for _, g in choice)
     except (UnfoldError, KeyError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         unfolded, positive = [], False
     whole = len(set(unfolded)) == len(unfolded) and set(unfolded) == set(model.data_constants) and bool(unfolded)
     weights = ", ".join(to_text(w) for w, _ in choice)
@@ -488,8 +486,7 @@ def _ratios_positive_over_distribution(q: Expr, joint: Expr, model: Model) -> tu
         ratios = tuple(model.unfold(joint / q, k) for k in model.points)
         return all(is_positive(r, model) for r in ratios), _is_distribution_notation(q, q, model)
     except (UnfoldError, KeyError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         return False, False
 
 
@@ -525,8 +522,7 @@ def iwae_bound(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
         mean = model.latent_sum(tuple(model.unfold(Mul(q, joint / q), k) for k in model.points))
         unbiased = canonical(mean - model.unfold(evidence), model).is_zero
     except (UnfoldError, KeyError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         unbiased = False
     conditions = _iwae_side_conditions(lower, model) + (
         (f"the ratios average to {to_text(evidence)} under {to_text(q)} (importance sampling)", unbiased),)
@@ -676,14 +672,12 @@ def _limit_equals(found: Limit, other: Expr, model: Model) -> tuple[Expr | None,
     try:
         value = model.limit_of(found)
     except ValueError as raised:  # UnfoldError, or a family that takes no limit
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         return None, False
     try:
         return value, proves_zero(difference(value, other), model)
     except (UnfoldError, KeyError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         return value, False
 
 
@@ -787,8 +781,7 @@ def renyi_bound(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
         exponent_ok = concave or is_positive(-exponent, model)  # s < 0 (alpha > 1): t**s is convex
         scaled = proves_zero(difference(lower, Mul(Pow(power, -1), outer)), model)
     except (UnfoldError, KeyError, TypeError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         return RuleOutcome(False, "the Renyi bound's pattern could not be unfolded in this model")
     conditions = (
         (f"the base is the importance ratio {to_text(joint)} / {to_text(q)}", ratios_here),
@@ -826,8 +819,7 @@ def _has_meaning(term: Expr, model) -> bool:
     try:
         model.unfold(term)
     except (UnfoldError, KeyError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         return False
     return True
 
@@ -868,8 +860,7 @@ def _shown_distribution(d: Expr, first: Expr, model: Model) -> bool:
     try:
         own = model.unfold_pointwise(Expectation(d, Integer(1)))
     except (UnfoldError, KeyError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         return False
     return all(canonical(total - 1, model).is_zero for total in own)
 
@@ -1006,8 +997,7 @@ def _nonnegative_combination(gap: Expr, candidates: list, model) -> list | None:
     try:  # SymPy's own messages never reach a verdict: no solution found is "no combination"
         solutions = linsolve(equations, unknowns) if equations else FiniteSet(tuple(Integer(0) for _ in unknowns))
     except (ValueError, TypeError, NotImplementedError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         return None
     if not solutions or not isinstance(solutions, FiniteSet) or len(solutions) != 1:
         return None

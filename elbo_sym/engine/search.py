@@ -27,6 +27,7 @@ search only knows a model through its blocks (`elbo_sym.engine.models.base.Block
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import random
@@ -38,7 +39,7 @@ from sympy import Expr
 
 from elbo_sym.budget import checkpoint
 from elbo_sym.engine.models.base import PARAMETER, SIMPLEX, UNIT, Block, Instance
-from elbo_sym.failures import callers_exception
+from elbo_sym.failures import reraise_callers
 from elbo_sym.numbers.neldermead import minimise as nelder_mead
 
 RANDOM_INSTANCES = 16
@@ -62,16 +63,29 @@ minimiser starts per K, so that more K fit in the step's budget."""
 ROUNDING_DENOMINATORS = (10, 1000, 10**6, 10**12)
 
 __all__ = ["Instance", "exact_candidates", "values_reader", "point_reader", "boundary_instances", "minimise",
-           "seed_for", "MIN_DECIDED", "RANDOM_INSTANCES", "RANDOM_SOURCE", "LIGHT_BOUNDARY_INSTANCES",
+           "seed_for", "structure", "MIN_DECIDED", "RANDOM_INSTANCES", "RANDOM_SOURCE", "LIGHT_BOUNDARY_INSTANCES",
            "LIGHT_MINIMISER_STARTS", "AlgebraicPoint", "algebraic_points"]
 
 
 def seed_for(*parts: object) -> int:
-    """A reproducible seed from the step's content."""
+    """A reproducible seed from the step's content: the same parts give the same seed in every run and
+    under every PYTHONHASHSEED (a digest of their text, never hash()).  Each part is text the printer
+    does not make -- the file's own text, a rule's name, a K, an expression's :func:`structure` -- so
+    that a change of the printer moves no search (the instances tried, the counterexample found)."""
     import hashlib  # here: a check whose steps all prove searches nothing (OpenSSL's module costs ~3 ms)
 
     digest = hashlib.sha256("\0".join(map(str, parts)).encode("utf-8", "surrogateescape")).digest()
     return int.from_bytes(digest[:8], "big")
+
+
+@functools.lru_cache(maxsize=1024)
+def structure(expr: Expr) -> str:
+    """`expr` as its parsed structure, for :func:`seed_for`: SymPy's ``srepr`` (each node's class and
+    arguments, in SymPy's canonical order), not the printer's text.  Remembered: a step's search asks
+    at each K of its family (bounded, as every memo)."""
+    from sympy import srepr
+
+    return srepr(expr)
 
 
 def _layout(model) -> list[tuple[str, int]]:
@@ -448,8 +462,7 @@ def _solve_one(model, difference: Expr, point_values, bi: int, j: int, t) -> Alg
         poly = Poly(numerator, t)
         divisors = _divisors(d, t)
     except (PolynomialError, ValueError, TypeError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         return None
     if not poly.domain.is_QQ and not poly.domain.is_ZZ or not 1 <= poly.degree() <= MAX_ALGEBRAIC_DEGREE:
         return None

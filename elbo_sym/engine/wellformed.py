@@ -32,7 +32,7 @@ from elbo_sym.engine.models.base import PARAMETER, SIMPLEX, UNIT, Block, Distrib
 from elbo_sym.engine.models.discrete import UnfoldError
 from elbo_sym.engine.notation import ELBO, IWAE, KL, Entropy, Expectation, is_derived, to_text
 from elbo_sym.engine.search import exact_candidates, seed_for
-from elbo_sym.failures import callers_exception
+from elbo_sym.failures import reraise_callers
 from elbo_sym.numbers.evaluate import Undefined, as_float, sign_of, value, value_text
 
 __all__ = ["well_formedness_problem", "distribution_problem", "factored_sum", "derived_arguments",
@@ -174,8 +174,7 @@ def derived_distribution_problem(d: Expr, model: Model) -> str | None:
     try:
         blocks = _derived_blocks_of(model, d, label)
     except (UnfoldError, KeyError, TypeError) as error:
-        if callers_exception(error):
-            raise  # the caller's own exception
+        reraise_callers(error)
         return f"{label} is not a distribution of this model: {error}"
     for i, block in enumerate(blocks):
         problem = distribution_problem(block, model, lambda explicit, i=i: _derived_block(explicit, d, label, i))
@@ -209,8 +208,7 @@ def _derived_block(explicit: ExplicitModel, d: Expr, label: str, i: int = 0) -> 
     try:
         blocks = _derived_blocks_of(explicit, d, label)
     except (UnfoldError, KeyError, TypeError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         return None
     return blocks[min(i, len(blocks) - 1)]
 
@@ -300,8 +298,7 @@ def _failure(model: Model, block: Distribution, judge, find=None) -> str | None:
                 explicit.validate(instance)
                 values = explicit.values(instance)
             except (ValueError, KeyError) as raised:
-                if callers_exception(raised):
-                    raise  # the caller's own exception
+                reraise_callers(raised)
                 continue
             failure = judge((same, values))
             if failure is not None:

@@ -47,6 +47,7 @@ __all__ = [
     "WorkedExample",
     "worked_example",
     "example_of",
+    "worked",
     "lesson_instance",
     "example_instance",
     "parse_probabilities",
@@ -583,6 +584,12 @@ def example_of(instance: Instance, *, cross_check: bool = True) -> WorkedExample
     if q is None:
         raise ExampleInputError("q: missing (the instance has no q block)")
     return _checked_build(_validate(instance.prior, instance.likelihood(), q), cross_check)
+
+
+def worked(example: Instance | WorkedExample) -> WorkedExample:
+    """The worked example of `example`: itself when it is one already (a project's, evaluated once
+    when elbo-sym.toml is read), else :func:`example_of` it."""
+    return example if isinstance(example, WorkedExample) else example_of(example)
 
 
 def _checked_build(instance: Instance, cross_check: bool) -> WorkedExample:

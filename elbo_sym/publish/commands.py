@@ -207,7 +207,7 @@ def course_examples(course: Project) -> list:
     from elbo_sym.lesson.examples import example_of
     from elbo_sym.publish.handouts import LESSON_EXAMPLE
 
-    return [example_of(e) for e in course.examples or (LESSON_EXAMPLE,)]
+    return list(course.examples) or [example_of(LESSON_EXAMPLE)]
 
 
 def cards_moodle(course: Project, paths: Sequence[str], target: Path, *, budget: float,

@@ -41,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sympy import Expr, Integer, Rational, Symbol, log
 
@@ -91,6 +91,9 @@ from elbo_sym.report.model import (
     SuggestionReport,
     WhereItem,
 )
+
+if TYPE_CHECKING:  # for annotations only: the lesson's examples are imported where they are worked out
+    from elbo_sym.lesson.examples import WorkedExample
 
 __all__ = [
     "DEFAULT_COUNT",
@@ -518,13 +521,7 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "left_value": c.lhs_value if c is not None else "", "right_value": c.rhs_value if c is not None else "",
             "left_value_latex": LatexMarkup(approx_latex(c.lhs_value)) if c is not None else "",
             "right_value_latex": LatexMarkup(approx_latex(c.rhs_value)) if c is not None else "",
-            "repair": LatexMarkup(g.expr_latex) if g is not None and g.expr_latex and g.changes else None,
-            "repair_rel": relation(g.rel) if g is not None else "",
-            "repair_lhs": LatexMarkup(g.lhs_latex or s.lhs.latex) if g is not None else "",
-            "repair_display": (shown_relation(g.lhs_latex or s.lhs.latex, g.rel, g.expr_latex)
-                               if g is not None and g.expr_latex and g.changes else None),
-            "repair_parts": repair_parts(g) if g is not None else (),
-            "repair_sentence": prose(repair_parts(g)) if g is not None else LatexMarkup(""),
+            **_repair_context(g, s.lhs.latex),
         })
     count = len(mistakes)
     task = (f"Exactly {'one step is' if count == 1 else f'{count} steps are'} wrong. Which, and why? "
@@ -596,6 +593,26 @@ def _side(text: str, latex: str) -> LatexMarkup:
     """A counterexample's side for inside math: the printer's LaTeX of its exact value, else
     (no value to typeset: "(not in closed form)") its text set upright as text, never as math."""
     return LatexMarkup(latex) if latex else LatexMarkup(r"\text{" + latex_escape(text) + "}")
+
+
+_NO_REPAIR: dict[str, Any] = {"repair": None, "repair_rel": "", "repair_lhs": "", "repair_display": None,
+                              "repair_parts": (), "repair_sentence": LatexMarkup("")}
+
+
+def _repair_context(g: SuggestionReport | None, step_lhs: str) -> dict[str, Any]:
+    """A mistake's repair as the sheet and the site show it (`step_lhs`: the step's left side, LaTeX).
+    The repaired step's left side is taken once: the previous step as repaired when the repair was
+    proved from it (``g.lhs_latex``), else the step's own.  The repaired step is displayed only when
+    the repair edits this step (``g.changes``); the sentence says the repair either way."""
+    if g is None:
+        return dict(_NO_REPAIR)
+    lhs = g.lhs_latex or step_lhs
+    edited = bool(g.expr_latex and g.changes)
+    parts = repair_parts(g)
+    return {"repair": LatexMarkup(g.expr_latex) if edited else None, "repair_rel": relation(g.rel),
+            "repair_lhs": LatexMarkup(lhs),
+            "repair_display": shown_relation(lhs, g.rel, g.expr_latex) if edited else None,
+            "repair_parts": parts, "repair_sentence": prose(parts)}
 
 
 def repair_parts(g: SuggestionReport) -> Prose:
@@ -748,16 +765,17 @@ def _identity_row(identity) -> dict[str, Any]:
     }
 
 
-def worked_example_context(example: Instance) -> dict[str, Any]:
-    """Context for a worked example of an Instance: inputs, per-state table, quantities,
+def worked_example_context(example: Instance | WorkedExample) -> dict[str, Any]:
+    """Context for a worked example (or one of an Instance): inputs, per-state table, quantities,
     identities, and the figure when it is binary.
 
-    Uses :func:`elbo_sym.lesson.examples.example_of` (every value exact and re-derived by the
-    engine); refuses to print an example whose identities do not all hold.
+    An Instance is worked out by :func:`elbo_sym.lesson.examples.example_of` (every value exact
+    and re-derived by the engine); a project's examples come worked out already.  Refuses to
+    print an example whose identities do not all hold.
     """
-    from elbo_sym.lesson.examples import example_of
+    from elbo_sym.lesson.examples import worked
 
-    w = example_of(example)
+    w = worked(example)
     if not w.all_proved:
         bad = ", ".join(i.name for i in w.identities if not i.holds)
         raise HandoutError(f"worked example {w.inputs_text}: identities not proved: {bad}")
@@ -793,11 +811,11 @@ def worked_example_context(example: Instance) -> dict[str, Any]:
     }
 
 
-def worked_example_handout(example: Instance | Sequence[Instance] = LESSON_EXAMPLE,
+def worked_example_handout(example: Instance | WorkedExample | Sequence[Instance | WorkedExample] = LESSON_EXAMPLE,
                            solutions: str = "separate") -> Handout:
     """``worked-example.pdf``: the example (or each of several, one after the other), every
     quantity, and the figure of a binary one."""
-    examples = [example] if isinstance(example, Instance) else list(example)
+    examples = list(example) if isinstance(example, Sequence) else [example]
     if not examples:
         raise HandoutError("no worked example given")
     contexts = [worked_example_context(e) for e in examples]
@@ -1213,7 +1231,7 @@ def lesson_handouts(results: Sequence[DerivationReport], *, seed: int = DEFAULT_
                     count: int = DEFAULT_COUNT, budget: float = STEP_BUDGET_SECONDS, K: int = 2,
                     drill_count: int = DRILL_COUNT, drill_K: int | None = None,
                     parts: Sequence[str] | None = None, solutions: str = "separate",
-                    examples: Sequence[Instance] = (), selfcheck: str | Path | None = None,
+                    examples: Sequence[Instance | WorkedExample] = (), selfcheck: str | Path | None = None,
                     flashcards: str | Path | None = None, deck_budget: float | None = None) -> list[Handout]:
     """All handouts, in build order (`budget`: of each check of a card's formula; `deck_budget`: of
     reading and checking each deck, default cards x budget): from the given examples and decks (the

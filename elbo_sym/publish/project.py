@@ -46,7 +46,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from elbo_sym.engine.derivation import DerivationError, read_toml, toml_lines
-from elbo_sym.engine.models.base import Instance
 from elbo_sym.engine.parse import ParseError, Vocabulary
 from elbo_sym.files import (
     PROJECT_FILE,
@@ -57,7 +56,7 @@ from elbo_sym.files import (
     read_regular_file,
     resolved_path,
 )
-from elbo_sym.lesson.examples import ExampleInputError, example_instance, example_of
+from elbo_sym.lesson.examples import ExampleInputError, WorkedExample, example_instance, example_of
 from elbo_sym.lesson.exercises import MAX_COUNT, MAX_EXERCISE_K, MAX_SEED, PARTS, SOLUTIONS, select_tasks
 from elbo_sym.limits import MAX_SITE_URL_CHARS, MAX_TITLE_CHARS
 from elbo_sym.prose import MATH_CHARACTERS, ProseError, check_prose
@@ -123,7 +122,9 @@ class Project:
     file: Path | None = None
     root: Path = Path(".")
     derivations: tuple[str, ...] = ()
-    examples: tuple[Instance, ...] = ()
+    examples: tuple[WorkedExample, ...] = ()
+    """The ``[[example]]`` tables, each worked out once, when the file is read (its errors are the
+    file's, at the example's line); every command that shows them takes these."""
     selfcheck: Path | None = None
     flashcards: Path | None = None
     settings: Settings = field(default_factory=Settings)
@@ -222,21 +223,20 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     return _ProjectReader(name, text, path.parent).project(data, path)
 
 
-def _title_error(message: str) -> str:
+def _title_error(error: ParseError) -> str:
     """A course title's formula error, saying what to write instead (rt26: ``$beta$`` was told to
     declare a [params] table, which elbo-sym.toml does not have, and ``$\\beta$`` that LaTeX is
     refused): the title has no parameters, so a Greek letter is written as itself -- β, which the
     handouts typeset as math -- and any other name in words."""
-    unknown = re.search(r"unknown name '(\w+)'", message)
-    latex = re.search(r"remove \\(\w+)", message)
-    name = unknown.group(1) if unknown else latex.group(1) if latex else ""
+    name = error.name.removeprefix("\\")
+    latex = name != error.name
     letter = next((ch for ch, tex in MATH_CHARACTERS.items() if tex == "\\" + name), None) if name else None
     instead = f"write the letter itself, {letter}, outside $...$" if letter else "write the name in words"
-    if unknown:
+    if name and not latex:
         return f"unknown name '{name}' in a formula: a course title has no [params]; {instead}"
     if latex and letter:
-        return f"{message}; {instead}"
-    return message
+        return f"{error.message}; {instead}"
+    return error.message
 
 
 class _ProjectReader:
@@ -369,7 +369,7 @@ class _ProjectReader:
         except ProseError as error:
             raise self.error(line, error.message) from None
         except ParseError as error:
-            raise self.error(line, f"title: {_title_error(str(error))}") from None
+            raise self.error(line, f"title: {_title_error(error)}") from None
 
     def table(self, value: Any, name: str) -> dict:
         if not isinstance(value, dict):
@@ -410,7 +410,7 @@ class _ProjectReader:
             out["drill_K"] = K
         return out
 
-    def examples(self, value: Any) -> tuple[Instance, ...]:
+    def examples(self, value: Any) -> tuple[WorkedExample, ...]:
         if value is None:
             return ()
         items = [value] if isinstance(value, dict) else value
@@ -430,11 +430,9 @@ class _ProjectReader:
                     raise self.error(self.line(key, "example", index),
                                      f"{where}: {key} must be a list of fractions, e.g. [\"3/4\", \"1/4\"]")
             try:
-                instance = example_instance(item["prior"], item["likelihood"], item["q"])
-                # evaluated now, as `build`, `web` and `example` evaluate it: a value too large for exact
+                # worked out now, once, for `build`, `web` and `example`: a value too large for exact
                 # arithmetic is this file's error at this example, and `check` fails on it too (red team rt25)
-                example_of(instance)
-                out.append(instance)
+                out.append(example_of(example_instance(item["prior"], item["likelihood"], item["q"])))
             except ExampleInputError as error:
                 culprit = next((k for k in _EXAMPLE if str(error).startswith(k)), None)
                 raise self.error(self.line(culprit, "example", index), f"{where}: {error}") from None

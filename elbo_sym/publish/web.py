@@ -73,7 +73,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elbo_sym.engine.models.base import Instance
 from elbo_sym.engine.parse import Vocabulary
@@ -83,6 +83,9 @@ from elbo_sym.prose import counted, sentence
 from elbo_sym.publish.outputs import plain_name, refuse_to_replace, remove_stale
 from elbo_sym.publish.render import LatexMarkup, smart_punctuation
 from elbo_sym.report.model import VERDICT_MARK, DerivationReport, Prose
+
+if TYPE_CHECKING:  # for annotations only: the lesson's examples are imported where they are worked out
+    from elbo_sym.lesson.examples import WorkedExample
 
 __all__ = [
     "FIGURE_FILE",
@@ -713,7 +716,7 @@ def elbo_svg(figure: Mapping[str, Any]) -> str:
     return "\n".join(out)
 
 
-def worked_example_page(example: Instance | None = None, solutions: str = "separate",
+def worked_example_page(example: Instance | WorkedExample | None = None, solutions: str = "separate",
                         number: int = 1) -> tuple[Page, Asset | None]:
     """``worked-example.md`` (and its figure) from :func:`handouts.worked_example_context`;
     the project's ``number``-th example (from 2 on) is ``worked-example-N.md``."""
@@ -950,7 +953,7 @@ def lesson_pages(reports: Sequence[DerivationReport], *, seed: int | None = None
                  selfcheck: str | Path | None = None,
                  flashcards: str | Path | None = None, K: int = 2, drill_count: int | None = None,
                  drill_K: int | None = None, parts: Sequence[str] | None = None, solutions: str = "separate",
-                 examples: Sequence[Instance] = (), check_links: Mapping[str, str] | None = None,
+                 examples: Sequence[Instance | WorkedExample] = (), check_links: Mapping[str, str] | None = None,
                  literature: Sequence[DerivationReport] = (), deck_budget: float | None = None) -> list[Page | Asset]:
     """Every page of the lesson (and the figure), in sidebar order, with the handouts' settings
     (:func:`handouts.lesson_handouts`): `examples` (or the one `example`; default the lesson's)

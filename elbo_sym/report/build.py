@@ -55,7 +55,7 @@ from elbo_sym.engine.notation import (
 )
 from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.repair import check_with_suggestions
-from elbo_sym.failures import callers_exception
+from elbo_sym.failures import reraise_callers
 from elbo_sym.files import InputError, discover
 from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, loading_budget, validate_budget
 from elbo_sym.numbers.evaluate import Undefined
@@ -464,8 +464,7 @@ def _example_values(d: Derivation, example: Example, model, values) -> tuple[lis
             used |= parts[0].free_symbols
             value = exact_value(parts[0], values, pi=True)  # a Gaussian's log(pi) is exact too (docs/02)
         except (Undefined, ArithmeticError, ValueError, TypeError, KeyError) as raised:
-            if callers_exception(raised):
-                raise  # the caller's own exception
+            reraise_callers(raised)
             unevaluated.append(UnevaluatedRow(math(expr), _why_unevaluated(raised)))
             continue
         information = is_log_quantity(expr)

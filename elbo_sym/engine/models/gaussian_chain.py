@@ -60,7 +60,7 @@ from elbo_sym.engine.notation import (
     x,
 )
 from elbo_sym.engine.sparse import TooLarge, terms_in
-from elbo_sym.failures import callers_exception
+from elbo_sym.failures import reraise_callers
 
 MAX_GAUSSIAN_LAYERS = 3
 """Most Gaussian layers (z1, z2, z3): DDPM's Appendix A for T = 2 and 3."""
@@ -531,8 +531,7 @@ def _moment_terms(g: Expr, v: Symbol, body: Expr) -> tuple[tuple[int, Expr], ...
     try:
         terms = terms_in(g, v)
     except (TooLarge, ValueError, ZeroDivisionError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         terms = None
     if terms is None or terms[0][0] > MAX_MOMENT:
         return tuple((n, c) for (n,), c in moment_terms(g, (v,), str(v), CHAIN_BODIES, body))

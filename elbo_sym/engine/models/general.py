@@ -58,7 +58,7 @@ from elbo_sym.engine.notation import (
     to_text,
     z,
 )
-from elbo_sym.failures import callers_exception
+from elbo_sym.failures import reraise_callers
 from elbo_sym.limits import GENERAL_SEARCH_LARGER_K
 
 GENERIC = "z"
@@ -266,8 +266,7 @@ class GeneralModel(ModelDefaults):
             model = GaussianModel(ModelSpec("gaussian", 2, self.spec.data, self.spec.params, self.spec.assumptions))
             _ = model.assumed_q  # an assumption must give a Gaussian q (UnfoldError otherwise)
         except (ValueError, UnfoldError, TypeError) as raised:
-            if callers_exception(raised):
-                raise  # the caller's own exception
+            reraise_callers(raised)
             return None
         return model
 

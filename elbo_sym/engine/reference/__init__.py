@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.models.base import Interval, ModelSpec
-from elbo_sym.failures import callers_exception, computing_failure
+from elbo_sym.failures import computing_failure, reraise_callers
 from elbo_sym.limits import (
     REFERENCE_ANY_K,
     REFERENCE_CHAIN_ANY_INSTANCES,
@@ -225,8 +225,7 @@ def _satisfies(module, premises, case, memo: dict) -> bool:
     try:
         return all(module.premise_holds(p.lhs.expr, p.rel, p.rhs.expr, case, memo) is True for p in premises)
     except (JudgeError, ArithmeticError, ValueError, TypeError) as raised:
-        if callers_exception(raised):
-            raise  # the caller's own exception
+        reraise_callers(raised)
         return False
 
 
@@ -331,8 +330,7 @@ def _second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int) -> Opinio
     try:
         family, found, skipped = cases(spec, K, seed)
     except (JudgeError, LookupError, ValueError, ArithmeticError, TypeError) as error:  # TypeError: unhashable
-        if callers_exception(error):
-            raise  # the caller's own exception
+        reraise_callers(error)
         return Opinion("undecided", detail=f"no instances: {error}")
     if not found and skipped:  # no instance is a model: the step stands on assumptions no model satisfies
         assumed = "; ".join(f"{relation.lhs.text} = {relation.rhs.text}" for relation in spec.assumptions)
