@@ -439,6 +439,20 @@ def _sets_key(key: str) -> re.Pattern[str]:
     return re.compile(rf"\s*[\"']?{re.escape(key)}[\"']?\s*[=.]")
 
 
+def key_column(source: str, key: str, value: bool = False) -> int:
+    """The column of `key` on the line `source` (of the value after its `=` when `value`: a string's
+    first character), a top-level key, one of an inline table (``prior = { theta_new = [...] }``) or
+    a dotted key's part; the line's first character when `key` is "" or not written there.  Every
+    TOML file the user writes (derivation, deck, elbo-sym.toml) names file:line:col with it."""
+    match = re.search(rf"(?<![\w.\"'])[\"']?{re.escape(key)}[\"']?\s*=\s*", source) if key else None
+    if match is None:
+        return len(source) - len(source.lstrip())
+    column = match.end() if value else match.start()
+    if value and source[column:column + 1] in "\"'" and column + 1 < len(source):
+        column += 1  # a string value: the caret under its first character
+    return min(column, len(source))
+
+
 _HEADER = re.compile(r"\s*(\[\[?)\s*([A-Za-z_]\w*)\s*\]")
 
 
@@ -1173,14 +1187,7 @@ class _Reader:
         source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
         if source is None:
             return self.error(line, message, step)
-        match = re.search(rf"(?<![\w.\"'])[\"']?{re.escape(key)}[\"']?\s*=\s*", source) if key else None
-        if match is None:
-            column = len(source) - len(source.lstrip())
-        else:
-            column = match.end() if value else match.start()
-            if value and source[column:column + 1] in "\"'" and column + 1 < len(source):
-                column += 1  # a string value: the caret under its first character
-        return DerivationError(self.path, line, message, step, min(column, len(source)), source)
+        return DerivationError(self.path, line, message, step, key_column(source, key, value), source)
 
     def _block_at(self, index: int, line: int, message: str, names) -> DerivationError:
         """An example's error about one of its tables (``prior[theta_new] sums to 5/6``): at the
