@@ -19,6 +19,7 @@ from sympy import srepr
 from elbo_sym.engine.notation import to_text
 from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
 
+pytestmark = pytest.mark.sized  # the generated trees: more of them in make test-full (tests/suite_sizes.py)
 VOCABULARY = Vocabulary(("x",), ("a", "b", "c", "beta"))
 
 

@@ -564,7 +564,8 @@ class ElboStrPrinter(StrPrinter):
         negative are bracketed (a*b*c, a*-b, a*3/4 would be other trees)."""
         if factor.is_Number:
             return self._bracketed(factor, factor.is_Integer and not factor.is_negative)
-        return self._bracketed(factor, not (factor.is_Mul or factor.is_Add))
+        engines = factor.is_Pow and not factor.exp.is_Integer and factor.exp.is_negative  # SymPy's 1/sqrt(x)
+        return self._bracketed(factor, not (factor.is_Mul or factor.is_Add or engines))
 
     def _divisor(self, base: Expr) -> str:
         """b in a/b: a name, call, whole number or power as it is (a/b**2 is a/(b**2)), else bracketed."""
