@@ -371,14 +371,30 @@ def _refuse_unchecked_relations(text: str, spans: list[ProseSpan], claims: bool)
         if span.kind == "math":
             for i, ch in enumerate(span.text):
                 if is_relation(ch) and not (claims and ch in _CLAIM_RELATIONS):
-                    raise ProseError(_inside_message(ch, claims), span.position + i)
+                    sign, at = _as_written(span.text, i)
+                    raise ProseError(_inside_message(sign, claims), span.position + at)
         elif span.kind == "text" and (has_formula or claims):
             for i, ch in enumerate(span.text):
                 if is_relation(ch) or (has_formula and ch in RELATION_LOOKALIKES):
-                    raise ProseError(_beside_message(ch, claims), _text_position(text, span.position, i))
+                    sign, at = _as_written(span.text, i) if is_relation(ch) else (ch, i)
+                    raise ProseError(_beside_message(sign, claims), _text_position(text, span.position, at))
             spelled = spelled_relation(span.text)
             if spelled is not None:
                 raise ProseError(_beside_message(spelled[1], claims), _text_position(text, span.position, spelled[0]))
+
+
+_WRITTEN_RELATIONS = ("<=", ">=", "!=", "==", "=>", "=<", "<>", "->", "<-")
+"""Relations typed as two ASCII characters: an error names them so (<=, not its first sign <)."""
+
+
+def _as_written(text: str, i: int) -> tuple[str, int]:
+    """The relation whose sign is `text[i]` as the author typed it, and where it starts: ``<=``
+    at the ``<``, ``!=`` at the ``!`` (which is no relation sign alone); one sign otherwise."""
+    if i > 0 and text[i - 1:i + 1] in _WRITTEN_RELATIONS:
+        return text[i - 1:i + 1], i - 1
+    if text[i:i + 2] in _WRITTEN_RELATIONS:
+        return text[i:i + 2], i
+    return text[i], i
 
 
 def _inside_message(ch: str, claims: bool) -> str:

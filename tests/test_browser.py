@@ -9,15 +9,23 @@ minimiser both use is SciPy's Nelder-Mead, and the wheels and the page are what 
 from __future__ import annotations
 
 import base64
+import functools
+import html
+import http.server
 import json
 import random
+import re
+import shutil
 import subprocess
 import sys
+import threading
 import zipfile
+from html.parser import HTMLParser
 from io import BytesIO
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 from suite_sizes import one_per_family
 
 from elbo_sym.publish.browser import check_body, check_link, check_source, checker_items, installed_wheel, own_wheel
@@ -217,3 +225,120 @@ def test_the_editor_starts_with_the_jensen_derivation() -> None:
     assert next(iter(embedded)) == "derivations/jensen.toml" and embedded == files
     assert next(iter(json.loads(check_body({"b.toml": "x", "a.toml": "y"}).split(
         'id="elbo-checker-files">', 1)[1].split("</script>", 1)[0]))) == "b.toml"  # else the first
+
+
+# --------------------------------------------------------------------------- the repair, typeset
+
+_STUB_WORKER = """// The engine's answer, computed beforehand by check_source (Python): the page's half under test.
+const RESULT = %s;
+self.onmessage = (event) => {
+  if (event.data.type === "check") postMessage({ type: "result", id: event.data.id, result: RESULT, seconds: 0 });
+};
+"""
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 -- the base class's name
+        pass
+
+
+class _Words(HTMLParser):
+    """The text of an HTML fragment outside its ``span.elbo-math`` elements (KaTeX's output)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth, self.words = 0, []
+
+    def handle_starttag(self, tag, attrs):
+        if self.depth or (tag == "span" and ("class", "elbo-math") in attrs):
+            self.depth += tag == "span"
+
+    def handle_endtag(self, tag):
+        if self.depth and tag == "span":
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if not self.depth:
+            self.words.append(data)
+
+
+def _outside_formulas(fragment: str) -> str:
+    words = _Words()
+    words.feed(fragment)
+    return "".join(words.words)
+
+
+_OPEN_AND_WAIT = """
+// Opens the page at `url` (a #toml= link: the page checks the file on load) in headless `chromium`
+// (both read from stdin as JSON), waits for the report, prints each suggestion's inner HTML as JSON.
+import puppeteer from "puppeteer-core";
+let input = "";
+for await (const chunk of process.stdin) input += chunk;
+const { url, chromium } = JSON.parse(input);
+const browser = await puppeteer.launch({ executablePath: chromium, headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"] });
+try {
+  const page = await browser.newPage();
+  await page.goto(url, { waitUntil: "load" });
+  await page.waitForFunction(() => document.querySelector("#elbo-report")?.dataset.state === "done",
+                             { timeout: 60000, polling: 100 });
+  console.log(JSON.stringify(await page.$$eval("#elbo-report .elbo-suggestion", (all) => all.map((e) => e.innerHTML))));
+} finally {
+  await browser.close();
+}
+"""
+
+
+@pytest.mark.parametrize("name", ["04-decomposition-plus.toml", "05-decomposition-prior.toml"])
+def test_the_checker_typesets_a_suggestions_formulas_with_katex(tmp_path: Path, name: str) -> None:
+    """The page showed a suggestion as its plain sentence ("write p(z) instead of p(z | x)"); it
+    now sets the report's description_pieces as the site sets a repair: the words as text, each
+    formula by KaTeX from the printer's LaTeX, then the edit in file syntax.  The real checker.mjs
+    and KaTeX in headless Chromium; the worker answers with check_source's own result."""
+    browser = shutil.which("chromium")
+    katex = ROOT / "web" / "node_modules" / "katex" / "dist" / "katex.mjs"
+    assert browser is not None and katex.is_file(), "chromium and web/node_modules (npm ci --prefix web)"
+    path = ROOT / "tests" / "data" / "wrong" / name
+    result = check_source(path.read_text(), name)
+    (step,) = [s for s in json.loads(result)["views"][0]["steps"] if s["repair"] is not None]
+    pieces = step["repair"]["pieces"]
+    assert any(p["kind"] == "math" for p in pieces)
+    engine = tmp_path / "check-engine"
+    engine.mkdir()
+    for script in ("checker.mjs", "checker.css"):
+        shutil.copyfile(ROOT / "elbo_sym" / "publish" / "checker" / script, engine / script)
+    shutil.copyfile(katex, engine / "katex.mjs")
+    (engine / "worker.mjs").write_text(_STUB_WORKER % json.dumps(result), "utf-8")
+    (tmp_path / "check").mkdir()
+    (tmp_path / "check" / "index.html").write_text(
+        f"<!doctype html><meta charset=utf-8><body>{check_body({name: path.read_text()})}</body>", "utf-8")
+    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        url = f"http://{host}:{port}{check_link(path.read_text())}"
+        request = json.dumps({"url": url, "chromium": browser})
+        run = subprocess.run(["node", "--input-type=module", "-e", _OPEN_AND_WAIT], input=request,
+                             capture_output=True, text=True, cwd=ROOT / "web", timeout=CHILD_TIMEOUT_SECONDS)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert run.returncode == 0, run.stderr[-2000:]
+    (shown,) = json.loads(run.stdout)
+    assert "katex-error" not in shown
+    formulas = [p for p in pieces if p["kind"] == "math"]
+    typeset = re.findall(r'<span class="elbo-math" data-tex="([^"]*)"><span class="katex">', shown)
+    assert [html.unescape(t) for t in typeset] == [p["latex"] for p in formulas]
+    assert _outside_formulas(shown).startswith(f"{step['repair']['label']}: ")
+    for piece in pieces:  # the words as they are, each formula typeset only (not also as its file syntax)
+        if piece["kind"] == "text":
+            assert piece["text"] in _outside_formulas(shown)
+        else:
+            assert piece["text"] not in _outside_formulas(shown).replace(step["repair"]["edit"], "")
+    edit = re.search(r'<code class="elbo-edit">(.*?)</code>', shown)
+    assert edit and html.unescape(edit.group(1)) == step["repair"]["edit"]
+    assert step["repair"]["edit"].startswith('expr = "')
+    assert step["suggestion"] == "".join(p["text"] for p in pieces) + ": " + step["repair"]["edit"]  # the CLI's line

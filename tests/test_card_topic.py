@@ -66,3 +66,16 @@ def test_the_web_heading_keeps_the_formula(deck_file):
     body = web.flashcards_page(deck_file).body
     assert r"## Card 1\: free energy \-ELBO(q)" in body
     assert r"## Card 2\: the gap log(p(x)) \- ELBO(q)" in body
+
+
+@pytest.mark.parametrize(("kind", "table", "front", "back", "heading"), [
+    ("flashcards", "card", "front", "back", "Card"), ("selfcheck", "question", "question", "answer", "Question")])
+def test_a_card_without_a_topic_is_headed_by_its_kind_and_number(tmp_path, kind, table, front, back, heading):
+    """A card with no topic was headed "Card 1:" (a colon before nothing) on the site and in its
+    table of contents; it reads "Card 1" ("Question 1"), as the handouts number it."""
+    path = tmp_path / f"{kind}.toml"
+    path.write_text(f'title = "Topics"\n\n[[{table}]]\n{front} = "What is the evidence?"\n{back} = "p(x)."\n'
+                    f'\n[[{table}]]\n{front} = "Another?"\n{back} = "Yes."\ntopic = "bound"\n')
+    page = web.flashcards_page(path) if kind == "flashcards" else web.selfcheck_page(path)
+    headings = [line for line in page.body.splitlines() if line.startswith("## ")]
+    assert headings == [f"## {heading} 1", rf"## {heading} 2\: bound"], headings

@@ -22,12 +22,19 @@ rule = "definition"
 why = "the gap is a KL"
 '''
 
+DOTTED = 'step.rel = "="\nstep.expr = "KL(q(z), p(z | x))"\n'
+
 CASES = {
     # name: (file text, line, the text the caret points at, a part of the message)
     "unknown top-level key": (FILE.replace("title =", "titel ="), 1, "titel", "unknown key 'titel'"),
     "unknown step key": (FILE.replace("why =", "wyh ="), 9, "wyh", "step 1: unknown key 'wyh'"),
     "missing expr": (FILE.replace('expr = "KL(q(z), p(z | x))"\n', ""), 5, "[[step]]", "step 1: missing 'expr'"),
     "a step without its header": (FILE.replace("[[step]]\n", ""), 5, "rel", "start each step with a [[step]] header"),
+    # a TOML dotted key names its own line, not its table's header (session 15)
+    "a dotted step key inside a step": (FILE + '  step.why = "again"\n', 10, "step.why",
+                                        "`step.why` inside [[step]] number 1: the [[step]] header already starts"),
+    "dotted step keys without a header": (FILE.split("[[step]]")[0] + DOTTED, 5, "step.rel",
+                                          "a dotted key `step.<key> = ...` makes one [step] table"),
 }
 
 

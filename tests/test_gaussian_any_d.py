@@ -12,6 +12,7 @@ independently of the checker and of the reference evaluator.
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -33,6 +34,26 @@ from elbo_sym.limits import GAUSSIAN_ANY_D, REFERENCE_ANY_D
 LITERATURE = Path(__file__).resolve().parent.parent / "derivations" / "literature"
 KINGMA_WELLING = sorted(LITERATURE.glob("kingma-welling-*.toml"))
 INTERNAL = ("z[", "z_d", "Sum[", "Dummy", "Exp(", "Density(", "Expectation(", "internal error", "KeyError")
+
+
+_SHORT_TERM = re.compile(r"(-?)(?:(\d+)\*)?log\((\w+)\)(?:/(\d+))?|(-?\d+(?:/\d+)?)")
+
+
+def short_form(text: str) -> tuple[dict[str, Fraction], Fraction]:
+    """A counterexample side's exact value as the report writes it (``-log(pi)/2 - 19*log(2)/2 -
+    13/1600000000000000000``): the coefficient of each log, and the rational part."""
+    logs: dict[str, Fraction] = {}
+    rational = Fraction(0)
+    for term in text.replace(" - ", " + -").split(" + "):
+        found = _SHORT_TERM.fullmatch(term)
+        assert found, (term, text)
+        sign, count, argument, den, number = found.groups()
+        if number is not None:
+            rational += Fraction(number)
+        else:
+            coefficient = Fraction(int(count or 1), int(den or 1)) * (-1 if sign else 1)
+            logs[argument] = logs.get(argument, Fraction(0)) + coefficient
+    return logs, rational
 
 
 def text_of(name: str) -> str:
@@ -216,7 +237,16 @@ def test_the_closed_form_elbo_with_the_variance_term_dropped_is_refuted():
     w = [values[f"w{j}"] for j in range(1, len(dims) + 1)]
     # dropping the decoder's variance under q raises the bound by sum_d w_d^2 sigma_d^2 / (2 s^2)
     gap = sum(wj * wj * s * s for wj, (_, s) in zip(w, dims)) / (2 * values["s"] ** 2)
-    assert gap > 0 and math.isclose(c.rhs_value - c.lhs_value, gap, rel_tol=1e-6)
+    exact = {k: Fraction(v[0]) for k, v in c.values}
+    exact_gap = sum(exact[f"w{j}"] ** 2 * exact[f"sigma{j}"] ** 2
+                    for j in range(1, len(dims) + 1)) / (2 * exact["s"] ** 2)
+    # the two sides' exact values differ by exactly that (the same logs, rationals apart by the gap) ...
+    (lhs_logs, lhs_rational), (rhs_logs, rhs_rational) = short_form(c.lhs), short_form(c.rhs)
+    assert lhs_logs == rhs_logs and rhs_rational - lhs_rational == exact_gap > 0, (c.lhs, c.rhs, exact_gap)
+    # ... and so do their floats, where floats of that size can tell them apart (the search may pick
+    # s = 10**9, where the gap is 1e-19 of sides ~21.6: the point moves with the step's printed text)
+    if gap > 100 * math.ulp(max(abs(c.lhs_value), abs(c.rhs_value))):
+        assert math.isclose(c.rhs_value - c.lhs_value, gap, rel_tol=1e-6)
 
 
 def test_the_elbo_with_the_sign_of_the_kl_term_flipped_is_refuted():

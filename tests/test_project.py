@@ -215,7 +215,7 @@ def test_an_example_too_large_for_exact_arithmetic_is_the_projects_error_for_eve
                  ["web", "--out", str(tmp_path / "w")]):
         assert main(args) == 2, args
         err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and f"elbo-sym.toml:{line}: example 1: numbers too large for exact arithmetic" in err[0]
+        assert len(err) == 1 and f"elbo-sym.toml:{line}:1: example 1: numbers too large for exact arithmetic" in err[0]
     assert not (tmp_path / "o").exists() and not (tmp_path / "w").exists()
 
 

@@ -132,6 +132,21 @@ def test_a_relation_in_prose_is_refused_it_would_print_unchecked():
     assert "would be printed unchecked" in info.value.message
 
 
+@pytest.mark.parametrize(("title", "written"), [
+    ("The bound $log(p(x)) <= 0$", "<="), ("The bound $log(p(x)) >= 0$", ">="), ("Not $H(q) != 0$", "!="),
+    ("Bound $ELBO(q)$ <= the evidence", "<="), ("The bound $log(p(x)) < 0$", "<"), ("A $H(q) ≤ 1$ bound", "≤"),
+])
+def test_a_relation_in_a_title_is_named_as_written(title, written):
+    """The error named `<=` as `<` (its first sign) and `!=` as `=`: it quotes what the author typed
+    and points at its first character."""
+    with pytest.raises(DerivationError) as info:
+        loads(gap_with(title=f'"{title}"'), "gap.toml")
+    error = info.value
+    assert f"a relation ({written}) " in error.message, error.message
+    assert error.source is not None and error.column is not None
+    assert error.source[error.column:].startswith(written), (error.source, error.column)
+
+
 def test_formulas_on_cards_are_printed_by_the_printer(tmp_path):
     from elbo_sym.lesson.practice import load_deck
     from elbo_sym.publish.anki import note_fields

@@ -436,6 +436,26 @@ def toml_lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in lines]
 
 
+def _sets_key(key: str) -> re.Pattern[str]:
+    """A line that sets `key`: ``key = ...``, or a TOML dotted key under it (``key.expr = ...``, which
+    makes `key` a table), so that an error about the key names its own line, not its table's header."""
+    return re.compile(rf"\s*[\"']?{re.escape(key)}[\"']?\s*[=.]")
+
+
+def key_column(source: str, key: str, value: bool = False) -> int:
+    """The column of `key` on the line `source` (of the value after its `=` when `value`: a string's
+    first character), a top-level key, one of an inline table (``prior = { theta_new = [...] }``) or
+    a dotted key's part; the line's first character when `key` is "" or not written there.  Every
+    TOML file the user writes (derivation, deck, elbo-sym.toml) names file:line:col with it."""
+    match = re.search(rf"(?<![\w.\"'])[\"']?{re.escape(key)}[\"']?\s*=\s*", source) if key else None
+    if match is None:
+        return len(source) - len(source.lstrip())
+    column = match.end() if value else match.start()
+    if value and source[column:column + 1] in "\"'" and column + 1 < len(source):
+        column += 1  # a string value: the caret under its first character
+    return min(column, len(source))
+
+
 _HEADER = re.compile(r"\s*(\[\[?)\s*([A-Za-z_]\w*)\s*\]")
 
 
@@ -499,7 +519,7 @@ class _Reader:
 
     def line_of(self, key: str, table: str | None = None, index: int = 0) -> int:
         first, last = self._table_span(table, index)
-        sets_key = re.compile(rf"\s*\"?{re.escape(key)}\"?\s*=")
+        sets_key = _sets_key(key)
         for number in range(first, last + 1):
             if sets_key.match(self.lines[number - 1]):
                 return number
@@ -608,6 +628,11 @@ class _Reader:
                 if where == "[params]" and isinstance(value, str) and (value.strip() == "real"
                                                                        or _CONDITION.fullmatch(value)):
                     continue  # a parameter that happens to share a top-level key's name
+                if isinstance(value, dict) and where.startswith(f"[[{key}]]"):  # step.expr = "..." in a step
+                    inner = next(iter(value), "expr")
+                    raise self.error(self._line_after(header, key),
+                                     f"`{key}.{inner}` inside {where}: the [[{key}]] header already starts the "
+                                     f"{key}, write `{inner} = ...`")
                 raise self.error(self._line_after(header, key), f"`{key}` is inside {where} (in TOML every key after "
                                                            f"a table header belongs to that table); move it above "
                                                            f"the first table")
@@ -615,7 +640,7 @@ class _Reader:
     def _line_after(self, header: int, key: str) -> int:
         """The first line at or after `header` that sets `key` (the header's own line if none)."""
         for number in range(header, len(self.lines) + 1):
-            if re.match(rf"\s*\"?{re.escape(key)}\"?\s*=", self.lines[number - 1]):
+            if _sets_key(key).match(self.lines[number - 1]):
                 return number
         return header
 
@@ -1164,14 +1189,7 @@ class _Reader:
         source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
         if source is None:
             return self.error(line, message, step)
-        match = re.search(rf"(?<![\w.\"'])[\"']?{re.escape(key)}[\"']?\s*=\s*", source) if key else None
-        if match is None:
-            column = len(source) - len(source.lstrip())
-        else:
-            column = match.end() if value else match.start()
-            if value and source[column:column + 1] in "\"'" and column + 1 < len(source):
-                column += 1  # a string value: the caret under its first character
-        return DerivationError(self.path, line, message, step, min(column, len(source)), source)
+        return DerivationError(self.path, line, message, step, key_column(source, key, value), source)
 
     def _block_at(self, index: int, line: int, message: str, names) -> DerivationError:
         """An example's error about one of its tables (``prior[theta_new] sums to 5/6``): at the
@@ -1212,10 +1230,16 @@ class _Reader:
         """`[step]` written for `[[step]]`: TOML reads one table, not an array of them -- the
         error names the header's line and says how to write it."""
         header = re.compile(rf"\s*\[\s*{re.escape(name)}\s*\]")
-        line = next((n for n, text in enumerate(self.lines, 1) if header.match(text)), self.line_of(name))
+        line = next((n for n, text in enumerate(self.lines, 1) if header.match(text)), None)
+        message = single_table_message(name)
+        if line is None:  # no [step] header: a dotted key, step.expr = "...", made the table
+            line = self.line_of(name)
+            keys = " (expr = ..., rel = ..., why = ...)" if name == "step" else ""
+            message = (f"a dotted key `{name}.<key> = ...` makes one [{name}] table: start each {name} with a "
+                       f"[[{name}]] header line and write its keys under it{keys}")
         source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
         column = len(source) - len(source.lstrip()) if source is not None else None
-        return DerivationError(self.path, line, single_table_message(name), None, column, source)
+        return DerivationError(self.path, line, message, None, column, source)
 
     def steps(self, value) -> tuple[Step, ...]:
         if isinstance(value, dict):

@@ -13,7 +13,7 @@ from functools import lru_cache
 from sympy import Basic, Expr, Mul, Pow, S, Symbol, Tuple, exp, log
 from sympy.core.symbol import Str
 from sympy.printing.latex import LatexPrinter, greek_letters_set, tex_greek_dictionary
-from sympy.printing.precedence import PRECEDENCE, precedence
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 x = Symbol("x")
@@ -488,84 +488,92 @@ class ElboStrPrinter(StrPrinter):
         return f"{d.name}({_density_args(d, self._print)})"
 
     def _print_Pow(self, e, rational=False) -> str:
-        # x**(-1) alone as written: SymPy's 1/x parses back to 1 * x**-1, another tree (red team rt8:
-        # 1/(q(z)/p(z))).  Inside a product _print_Mul writes a/x, which the parser reads as a * x**-1.
-        if e.exp is S.NegativeOne and not e.base.is_Number:
-            base = self._print(e.base)
-            if not (e.base.is_Symbol or isinstance(e.base, (Notation, log, exp))):
-                base = f"({base})"  # (p(x)**-2)**-1, (a + b)**-1, (-a)**-1
-            return f"{base}**(-1)"
-        return super()._print_Pow(e, rational)
+        # A whole-number power as written, its base bracketed unless it is one name, call or
+        # whole number: SymPy's 1/x for x**(-1) parses back to 1 * x**-1 (red team rt8), its 1/2
+        # for 2**(-1) to the number 1/2, and a real power's base unbracketed, (b)**(a)**2, to
+        # b**(a**2) (red team rt30).  Inside a product _print_Mul writes a/x, which the parser
+        # reads as a * x**-1.
+        if not e.exp.is_Integer:
+            return super()._print_Pow(e, rational)  # sqrt(x) and the like: the engine's, never parsed
+        exponent = self._print(e.exp)
+        return f"{self._bracketed(e.base, _is_plain(e.base))}**{f'({exponent})' if e.exp < 0 else exponent}"
 
     def _print_Add(self, e, order=None) -> str:
         # (a - b) - c prints as a - b - c, which parses back to the same left-nested sum; a
         # sum on the right keeps its brackets (a + (b + c) is another tree).
-        # A later term -x (Mul(-1, x), as the parser builds a - x) prints as "- x": a - b*c/d is
-        # a - ((b*c)/d) already (SymPy's own print of a product of non-numbers, read from the left),
-        # a - b*(c/d), a - 2**2, a - (-b) keep their operand as written (SymPy: a - b*c/d, another
-        # tree, a - 1*2**2, a - (-1)*b). Alone or first, -x is printed by _print_Mul.
+        # A later term -x (Mul(-1, x), as the parser builds a - x) prints as "- x": the minus of
+        # a - x applies to all of x (a - b*c is a - (b*c)), and a - 3/10 reads the number -3/10,
+        # as the parser builds it.  Any other term whose text starts with a minus is bracketed:
+        # a + (-a*b), a + (-1*(3/10)) ("a - a*b" would parse as a - (a*b), another tree).
         # A later term c*x with a number c < 0 other than -1 is "+ (-2)*x" in a sum the parser could
         # have built (each + joins two terms): "- 2*x" would parse as - (2*x), another tree. A wider
         # sum is the engine's (no text parses to it) and reads "- 2*x".
-        parts = []
         as_written = _written_sum(e)
-        for i, term in enumerate(_left_terms(e)):
-            if i and _scaled_down(term):
+        first, *rest = _left_terms(e)
+        parts = [self._print(first)]
+        for term in rest:
+            if _scaled_down(term):
                 coefficient, factor = term.args
-                parts += (["+", self._times(coefficient, factor)] if as_written
-                          else ["-", self._times(-coefficient, factor)])
-                continue
-            if i and _negated(term) and term.is_Mul and not _flat_product(term.args[1]):
-                operand = self._print(term.args[1])
-                parts += ["-", f"({operand})" if term.args[1].is_Add or operand.startswith("-") else operand]
-                continue
-            text = self._print(term) if not (i and _negated(term) and term.is_Mul) else super()._print_Mul(term)
-            sign = "-" if text.startswith("-") and not term.is_Add else "+"
-            text = text[1:] if sign == "-" else text
-            parts += [sign, f"({text})" if term.is_Add or precedence(term) < PRECEDENCE["Add"] else text]
-        sign = parts.pop(0)
-        return ("" if sign == "+" else sign) + " ".join(parts)
+                parts += (["+", f"({self._print(coefficient)})*{self._multiplier(factor)}"] if as_written
+                          else ["-", self._print(Mul(-coefficient, factor, evaluate=False))])
+            elif _negated(term) and term.is_Mul and not term.args[1].is_Number:
+                operand = term.args[1]
+                plain = not operand.is_Add and not self._print(operand).startswith("-")
+                parts += ["-", self._bracketed(operand, plain)]
+            elif term.is_Number and term.is_negative:
+                parts += ["-", self._print(-term)]
+            else:
+                text = self._print(term)
+                parts += ["+", f"({text})" if term.is_Add or text.startswith("-") else text]
+        return " ".join(parts)
 
     def _print_Mul(self, e) -> str:
         # A product as the parser builds it (two factors) prints as written, so that the text
-        # parses back to the tree it was printed from: -(a*b), -(-a), a*(-b), a*(b*c), a/(-b),
-        # 3/(a*b) -- never -a*b, -(-1)*a, a*b*c, a*(-1/b) or 3*1/(a*b) (other trees).
+        # parses back to the tree it was printed from: -(a*b), -(-a), -1*(3/10), a*(-b), a*(b*c),
+        # a/(-b), 3/(a*b), a*b*c for (a*b)*c, p(x)**(-1)/p(z) -- never -a*b, -(-1)*a, -(3/10)
+        # (the number -3/10), a*(-1/b), 1/(p(x)*p(z)) or 3*1/(a*b) (other trees, red teams
+        # rt18, rt27, rt30).  A product of more factors is the engine's: SymPy's own print.
         if len(e.args) != 2:
             return super()._print_Mul(e)
         left, right = e.args
         if left is S.NegativeOne:  # -x: the minus applies to all of x
-            if right.is_Pow and right.exp is S.NegativeOne:  # -1/x, read back as -1 * x**-1
-                return "-" + super()._print_Pow(right)
-            body = self._print(right)
-            if right.is_Add or right.is_Mul or right.is_Number or body.startswith("-"):
-                body = f"({body})"
-            return "-" + body
-        if right.is_Pow and right.exp == -1 and (_negated(right.base) or left.is_Number):
-            base = self._print(right.base)
-            if not (right.base.is_Symbol or right.base.is_Integer or isinstance(right.base, (Notation, log, exp))):
-                base = f"({base})"
-            return f"{self.parenthesize(left, PRECEDENCE['Mul'])}/{base}"
-        if right.is_Pow and right.exp is S.NegativeOne and right.base.is_Mul:
-            # a/(b*c): one pair of brackets round the product (SymPy's own print brackets it twice,
-            # a/((b*c)): red team rt18); the parser reads either back as a * (b*c)**-1
-            return f"{self.parenthesize(left, PRECEDENCE['Mul'])}/({self._print(right.base)})"
-        if right.is_Mul or _negated(right):
-            return f"{self.parenthesize(left, PRECEDENCE['Mul'])}*({self._print(right)})"
-        if left.is_Mul and not right.is_Number and not (right.is_Pow and right.exp.is_negative):
-            # (a*b)*c as a*b*c: Python reads products from the left, so the text parses back to the
-            # same tree (SymPy's own print brackets every nested product: (((a*b)*c)*d), red team rt27)
-            return f"{self._print(left)}*{self.parenthesize(right, PRECEDENCE['Mul'])}"
-        if left.is_Rational and not left.is_Integer and not right.is_Number:
-            # (1/3)*log(2), -(1/3)*log(2): SymPy's log(2)/3 parses back to log(2) * 3**-1, another tree
-            return ("-" if left < 0 else "") + self._times(abs(left), right)
-        return super()._print_Mul(e)
+            return "-" + self._negand(right)
+        if right.is_Pow and right.exp is S.NegativeOne and not (left.is_Integer and right.base.is_Integer):
+            # a/b (3/2, two whole numbers, would be the number 3/2: 3*2**(-1))
+            return f"{self._multiplicand(left)}/{self._divisor(right.base)}"
+        return f"{self._multiplicand(left)}*{self._multiplier(right)}"
 
-    def _times(self, number: Expr, factor: Expr) -> str:
-        """number*factor as the parser reads it back: a fraction or a negative number bracketed."""
-        coefficient = self._print(number)
-        if not number.is_Integer or number < 0:
-            coefficient = f"({coefficient})"
-        return f"{coefficient}*{self.parenthesize(factor, PRECEDENCE['Mul'], strict=True)}"
+    def _negand(self, operand: Expr) -> str:
+        """x in -x: a number as -1*(3/10) (-(3/10) is the number -3/10), 1/x as -1/x (but 2**(-1):
+        -1/2 is the number -1/2)."""
+        if operand.is_Number:
+            return "1*" + self._multiplier(operand)
+        if operand.is_Pow and operand.exp is S.NegativeOne and not operand.base.is_Integer:
+            return "1/" + self._divisor(operand.base)
+        return self._bracketed(operand, not (operand.is_Add or operand.is_Mul or self._print(operand).startswith("-")))
+
+    def _multiplicand(self, factor: Expr) -> str:
+        """The left operand of * or /: Python reads a*b*c and -a*b from the left, so only a sum is
+        bracketed, and a fraction (-1/3/4 would be -1/12)."""
+        if factor.is_Rational and not factor.is_Integer:
+            return ("-" if factor < 0 else "") + f"({self._print(abs(factor))})"
+        return self._bracketed(factor, not factor.is_Add)
+
+    def _multiplier(self, factor: Expr) -> str:
+        """The right operand of *: a product (a quotient is one), a sum, a fraction and anything
+        negative are bracketed (a*b*c, a*-b, a*3/4 would be other trees)."""
+        if factor.is_Number:
+            return self._bracketed(factor, factor.is_Integer and not factor.is_negative)
+        engines = factor.is_Pow and not factor.exp.is_Integer and factor.exp.is_negative  # SymPy's 1/sqrt(x)
+        return self._bracketed(factor, not (factor.is_Mul or factor.is_Add or engines))
+
+    def _divisor(self, base: Expr) -> str:
+        """b in a/b: a name, call, whole number or power as it is (a/b**2 is a/(b**2)), else bracketed."""
+        return self._bracketed(base, _is_plain(base) or (base.is_Pow and base.exp.is_Integer))
+
+    def _bracketed(self, item: Expr, plain: bool) -> str:
+        text = self._print(item)
+        return text if plain else f"({text})"
 
     def parenthesize(self, item, level, strict=False):
         # A fraction inside a product is bracketed: -1/(3/4), not -1/3/4 (= -1/12).
@@ -944,11 +952,11 @@ def _negated(e: Expr) -> bool:
     return bool((e.is_Number and e.is_negative) or (e.is_Mul and len(e.args) == 2 and e.args[0] is S.NegativeOne))
 
 
-def _flat_product(e: Expr) -> bool:
-    """A product of non-numbers that SymPy's text reads back as itself: no number or negated
-    factor, and no product (a quotient is one) after the first factor (b*(c/d) would print b*c/d)."""
-    return bool(e.is_Mul and not any(a.is_Number or _negated(a) for a in e.args)
-                and not any(a.is_Mul for a in e.args[1:]))
+def _is_plain(e: Expr) -> bool:
+    """One name, call or whole number: written before ** or after / without brackets (a real
+    power prints as (b)**(a), which needs them: (b)**(a)**2 is b**(a**2))."""
+    return bool(e.is_Symbol or (e.is_Integer and not e.is_negative)
+                or (isinstance(e, (Notation, log, exp)) and not is_real_power(e)))
 
 
 def _scaled_down(e: Expr) -> bool:

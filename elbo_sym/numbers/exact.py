@@ -19,12 +19,12 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from mpmath.ctx_iv import MPIntervalContext
 from mpmath.libmp import to_rational
@@ -33,6 +33,7 @@ from elbo_sym.limits import SCIENTIFIC_FIGURES
 
 __all__ = [
     "LogNumber",
+    "distinguishing_digits",
     "RationalLike",
     "log_of",
     "log_ratio",
@@ -670,3 +671,17 @@ def from_sympy(expr: Any) -> LogNumber:
         return convert(expr)
     except RecursionError:
         raise ValueError("expression nested too deeply") from None
+
+
+_Shown = TypeVar("_Shown")
+
+
+def distinguishing_digits(a: _Shown, b: _Shown, shown: Callable[[_Shown, int], str], digits: int = 6,
+                          most: int = 12) -> int:
+    """The fewest digits from `digits` (at most `most`) at which two different values print
+    differently by ``shown(value, digits)`` -- a caption's log p(x) and L(q) (red team rt18: both
+    printed -0.001501), a counterexample's two sides (both printed -0.117783 when they differed at
+    the ninth digit).  Equal values, and values alike to `most` digits, print with what is reached."""
+    while digits < most and a != b and shown(a, digits) == shown(b, digits):
+        digits += 1
+    return digits

@@ -30,7 +30,7 @@ from elbo_sym.engine.derivation import DerivationError
 from elbo_sym.engine.notation import RELATION_LATEX
 from elbo_sym.limits import STEP_BUDGET_SECONDS
 from elbo_sym.report.build import check_file, load_in_time
-from elbo_sym.report.model import DerivationReport, InputErrorReport, prose_text
+from elbo_sym.report.model import DerivationReport, InputErrorReport, SuggestionReport, prose_text
 from elbo_sym.report.text import closing_lines, derivation_text, error_text, step_notes, summary_text
 
 if TYPE_CHECKING:  # the worker imports this module in the browser: no site or page writers there
@@ -78,12 +78,24 @@ def view_of(r: DerivationReport) -> dict:
               "rel_latex": RELATION_LATEX[s.rel], "expr": {"text": s.expr.text, "latex": s.expr.latex},
               "notes": step_notes(s),
               "counterexample": s.counterexample.lines() if s.counterexample is not None else [],
-              "suggestion": s.suggestion.describe() if s.suggestion is not None else ""}
+              "suggestion": s.suggestion.describe() if s.suggestion is not None else "",
+              "repair": suggestion_view(s.suggestion)}
              for s in r.steps]
     return {"title": prose_text(r.title_parts, r.title), "model": r.model, "scope": r.scope.text,
             "claim_latex": r.claim.latex if r.claim is not None else "",
             "assume_latex": list(r.conditions_latex), "start_latex": r.start.latex,
             "steps": steps, "lines": closing_lines(r)}
+
+
+def suggestion_view(g: SuggestionReport | None) -> dict | None:
+    """A suggestion (or the file's checked repair) as the page typesets it, as the site typesets a
+    repair sentence (web.repair_markdown): its label, the description's words and formulas --
+    the checked expressions' LaTeX from the printer, never re-parsed from the sentence -- and the
+    edit in file syntax (``expr = "..."``), to copy into the file; None for a step without one."""
+    if g is None:
+        return None
+    return {"label": g.label, "pieces": [{"kind": p.kind, "text": p.text, "latex": p.latex} for p in g.pieces],
+            "edit": g.edits.removeprefix(": ")}
 
 
 # --------------------------------------------------------------------------- into the site

@@ -57,7 +57,7 @@ from elbo_sym.limits import (
     STEP_BUDGET_SECONDS,
     VALUES_LISTED_INLINE,
 )
-from elbo_sym.numbers.exact import LogNumber, log_of
+from elbo_sym.numbers.exact import LogNumber, distinguishing_digits, log_of
 from elbo_sym.prose import counted, inline, sentence
 from elbo_sym.publish.render import (
     INSTALL_HINT,
@@ -665,14 +665,6 @@ def _binary_elbo(example: Instance, q1: Fraction) -> LogNumber:
     return total
 
 
-def _distinguishing_digits(a: LogNumber, b: LogNumber, digits: int = 6, most: int = 12) -> int:
-    """The fewest decimals from `digits` (at most `most`) at which two different values print
-    differently (red team rt18: log p(x) and L(q) both printed -0.001501)."""
-    while digits < most and a != b and a.shown(digits) == b.shown(digits):
-        digits += 1
-    return digits
-
-
 def elbo_curve(example: Instance, points: int = 101) -> dict[str, Any]:
     """Exact samples of q1 -> ELBO(1 - q1, q1) of a binary Instance for a pgfplots ``coordinates`` list.
 
@@ -687,7 +679,7 @@ def elbo_curve(example: Instance, points: int = 101) -> dict[str, Any]:
     elbo_q = _binary_elbo(example, q1)
     gap = log_px - elbo_q
     ys = [float(y) for _, y in coords]
-    shown = _distinguishing_digits(log_px, elbo_q)
+    shown = distinguishing_digits(log_px, elbo_q, LogNumber.shown)  # decimals
     top = float(log_px.decimal(6))
     span = top - min(ys)
     return {

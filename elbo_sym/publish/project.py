@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from elbo_sym.engine.derivation import DerivationError, read_toml, toml_lines
+from elbo_sym.engine.derivation import DerivationError, key_column, read_toml, toml_lines
 from elbo_sym.engine.parse import ParseError, Vocabulary
 from elbo_sym.files import (
     PROJECT_FILE,
@@ -264,16 +264,26 @@ class _ProjectReader:
         first, last = self._span(table, index)
         if key is not None:
             for number in range(first, last + 1):
-                if re.match(rf"\s*\"?{re.escape(key)}\"?\s*=", self.lines[number - 1]):
+                if re.match(rf"\s*\"?{re.escape(key)}\"?\s*[=.]", self.lines[number - 1]):  # key = or key.sub =
                     return number
+            if table is None:  # a top-level key written as a table: [site] or [[site]]
+                header = re.compile(rf"\s*\[\[?\s*{re.escape(key)}\s*\]")
+                for number, text in enumerate(self.lines, 1):
+                    if header.match(text):
+                        return number
         if table is not None:  # a key of an inline table or a dotted key: the table's line
             for number, text in enumerate(self.lines, 1):
                 if re.match(rf"\s*\"?{re.escape(table)}\"?\s*[=.]", text):
                     return number
         return first
 
-    def error(self, line: int, message: str) -> DerivationError:
-        return DerivationError(self.path, line, message)
+    def error(self, line: int, message: str, key: str = "", value: bool = False) -> DerivationError:
+        """At file:line:col, as a derivation's errors: the column of `key` on the line (of its value
+        when `value`), else the line's first character; the line shown under the message."""
+        if not 0 < line <= len(self.lines):
+            return DerivationError(self.path, line, message)
+        source = self.lines[line - 1]
+        return DerivationError(self.path, line, message, None, key_column(source, key, value), source)
 
     # -- values
     def keys(self, data: dict, allowed: tuple[str, ...], table: str | None, index: int = 0) -> None:
@@ -281,28 +291,30 @@ class _ProjectReader:
         for key in data:
             if key not in allowed:
                 raise self.error(self.line(key, table, index),
-                                 f"{where}unknown key {key[:40]!r} (allowed: {', '.join(allowed)})")
+                                 f"{where}unknown key {key[:40]!r} (allowed: {', '.join(allowed)})", key)
 
     def integer(self, data: dict, key: str, low: int, high: int, table: str) -> int | None:
         if key not in data:
             return None
         value = data[key]
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(self.line(key, table), f"[{table}] {key} must be an integer")
+            raise self.error(self.line(key, table), f"[{table}] {key} must be an integer", key, value=True)
         if not low <= value <= high:
-            raise self.error(self.line(key, table), f"[{table}] {key} = {value} is not in the range {low} to {high}")
+            raise self.error(self.line(key, table), f"[{table}] {key} = {value} is not in the range {low} to {high}",
+                             key, value=True)
         return value
 
     def file(self, value: Any, key: str, line: int, *, folder_ok: bool) -> Path:
         if not isinstance(value, str) or not value.strip():
-            raise self.error(line, f"{key} must be a file name (a non-empty string)")
+            raise self.error(line, f"{key} must be a file name (a non-empty string)", key, value=True)
         if "\0" in value:
-            raise self.error(line, f"{key}: the name contains a NUL byte")
+            raise self.error(line, f"{key}: the name contains a NUL byte", key, value=True)
         path = self.root / value
         if not path.exists():
-            raise self.error(line, f"{key}: {value[:120]} does not exist (paths are relative to {self.path})")
+            raise self.error(line, f"{key}: {value[:120]} does not exist (paths are relative to {self.path})", key,
+                             value=True)
         if path.is_dir() and not folder_ok:
-            raise self.error(line, f"{key}: {value[:120]} is a folder, not a file")
+            raise self.error(line, f"{key}: {value[:120]} is a folder, not a file", key, value=True)
         return path
 
     # -- the file
@@ -323,7 +335,8 @@ class _ProjectReader:
         settings: dict[str, Any] = {}
         if "solutions" in data:
             if data["solutions"] not in SOLUTIONS:
-                raise self.error(self.line("solutions"), f"solutions must be one of {', '.join(SOLUTIONS)}")
+                raise self.error(self.line("solutions"), f"solutions must be one of {', '.join(SOLUTIONS)}",
+                                 "solutions", value=True)
             settings["solutions"] = data["solutions"]
         settings.update(self.exercises(data.get("exercises")))
         settings.update(self.drill(data.get("drill")))
@@ -340,20 +353,20 @@ class _ProjectReader:
         rule = (f"site_url must be the site's address, like \"https://example.edu/week5\" (http or https, a host, "
                 f"at most {MAX_SITE_URL_CHARS} printable ASCII characters without spaces or quotes)")
         if not isinstance(value, str) or not 0 < len(value) <= MAX_SITE_URL_CHARS:
-            raise self.error(line, rule)
+            raise self.error(line, rule, "site_url", value=True)
         if not re.fullmatch(r"[!#-&(-~]+", value):  # printable ASCII but space, " and '
-            raise self.error(line, rule)
+            raise self.error(line, rule, "site_url", value=True)
         try:
             parts = urlsplit(value)
             parts.port  # noqa: B018 -- raises ValueError on a bad port
         except ValueError:
-            raise self.error(line, rule) from None
+            raise self.error(line, rule, "site_url", value=True) from None
         if parts.scheme not in ("http", "https") or not parts.hostname or "\\" in value:
-            raise self.error(line, rule)
+            raise self.error(line, rule, "site_url", value=True)
         if not (_HOST_NAME.fullmatch(parts.hostname) or _ip_address(parts.hostname)):
             # a host Python's urlsplit takes but Node's URL (Astro's check of `site`) refuses: exa^mple.com,
             # %zz, a|b (red team rt29) -- a name of letters, digits, - and dots, or an IP address
-            raise self.error(line, rule)
+            raise self.error(line, rule, "site_url", value=True)
         return value
 
     def title(self, value: Any) -> str:
@@ -361,15 +374,15 @@ class _ProjectReader:
             return ""
         line = self.line("title")
         if not isinstance(value, str) or not value.strip():
-            raise self.error(line, "title must be the course's name (a non-empty string)")
+            raise self.error(line, "title must be the course's name (a non-empty string)", "title", value=True)
         try:
             text = check_prose(value, MAX_TITLE_CHARS, "title")
             prose_parts(text, Vocabulary())  # its $...$ formulas parse here, not first in a build
             return text
         except ProseError as error:
-            raise self.error(line, error.message) from None
+            raise self.error(line, error.message, "title", value=True) from None
         except ParseError as error:
-            raise self.error(line, f"title: {_title_error(error)}") from None
+            raise self.error(line, f"title: {_title_error(error)}", "title", value=True) from None
 
     def table(self, value: Any, name: str) -> dict:
         if not isinstance(value, dict):
@@ -435,7 +448,8 @@ class _ProjectReader:
                 out.append(example_of(example_instance(item["prior"], item["likelihood"], item["q"])))
             except ExampleInputError as error:
                 culprit = next((k for k in _EXAMPLE if str(error).startswith(k)), None)
-                raise self.error(self.line(culprit, "example", index), f"{where}: {error}") from None
+                raise self.error(self.line(culprit, "example", index), f"{where}: {error}", culprit or "",
+                                 value=True) from None
         return tuple(out)
 
 

@@ -898,7 +898,10 @@ def _cards_prose(kind: str, path: str | Path | None, budget: float = STEP_BUDGET
 def _card(doc: _Markdown, card: Mapping[str, Any], texts: tuple[Prose, Prose, str, str, Prose],
           heading: str, proved_for: str, solutions: str = "separate") -> None:
     front, back, front_text, back_text, topic = texts
-    doc.heading(2, f"{heading} {card['index']}: {doc.plain(topic, card['topic_text'])}")
+    # "Card 3: model"; a card without a topic is "Card 3", as the handouts number it (it read
+    # "Card 3:", a colon before nothing, in the page and its table of contents)
+    named = f": {doc.plain(topic, card['topic_text'])}" if card["topic_text"].strip() else ""
+    doc.heading(2, f"{heading} {card['index']}{named}")
     doc.add(doc.prose(front, front_text, paragraphs=True))
     with doc.details(mode=solutions):
         doc.add(doc.prose(back, back_text, paragraphs=True))

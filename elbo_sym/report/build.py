@@ -60,7 +60,7 @@ from elbo_sym.files import InputError, discover
 from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, loading_budget, validate_budget
 from elbo_sym.numbers.evaluate import Undefined
 from elbo_sym.numbers.evaluate import exact as exact_value
-from elbo_sym.numbers.exact import LogNumber
+from elbo_sym.numbers.exact import LogNumber, distinguishing_digits
 from elbo_sym.prose import PARAGRAPH, split_math
 from elbo_sym.report.model import (
     NUMBERED_LABEL,
@@ -282,7 +282,8 @@ def _counterexample(c: Counterexample | None, vocabulary: Vocabulary) -> Counter
                             tuple(printed or _latex_of(v, vocabulary) or _as_text(v)
                                   for v, printed in zip(values, engine_latex.get(label, ("",) * len(values)))))
                   for label, values in c.values)
-    return CounterexampleReport(c.values, c.lhs, c.rhs, _approx(c.lhs_value), _approx(c.rhs_value), c.z,
+    digits = distinguishing_digits(c.lhs_value, c.rhs_value, _approx)  # two sides that differ print apart
+    return CounterexampleReport(c.values, c.lhs, c.rhs, _approx(c.lhs_value, digits), _approx(c.rhs_value, digits), c.z,
                                 c.source, c.problem, where, c.lhs_latex, c.rhs_latex, c.at)
 
 
@@ -312,8 +313,10 @@ def _latex_of(text: str, vocabulary: Vocabulary) -> str:
         return ""
 
 
-def _approx(value: float) -> str:
-    return f"{value:.6g}"
+def _approx(value: float, digits: int = 6) -> str:
+    """A side's value to `digits` significant digits (the float is the exact value correctly rounded:
+    :func:`elbo_sym.numbers.evaluate.as_float`; distinguishing_digits asks for at most 12)."""
+    return f"{value:.{digits}g}"
 
 
 _APPROX_WORDS = {"inf": r"\infty", "-inf": r"-\infty", "nan": r"\text{nan}"}

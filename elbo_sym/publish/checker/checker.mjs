@@ -121,6 +121,18 @@ function showFailure(text) {
   setState("done");
 }
 
+// A suggestion (or the file's checked repair) as the site prints a repair: its words as text, the
+// formulas it names by KaTeX from the printer's LaTeX (two formulas in a row kept apart by a
+// space), then the edit in file syntax, to copy into the file.
+function repairHtml(g) {
+  const said = g.pieces.map((p, i) => (p.kind === "math"
+    ? `${i && g.pieces[i - 1].kind === "math" ? " " : ""}<span class="elbo-math" data-tex="${escapeHtml(p.latex)}">` +
+      `${tex(p.latex)}</span>`
+    : escapeHtml(p.text))).join("");
+  const edit = g.edit ? `: <code class="elbo-edit">${escapeHtml(g.edit)}</code>` : "";
+  return `<div class="elbo-suggestion">${escapeHtml(g.label)}: ${said}${edit}</div>`;
+}
+
 function stepHtml(s) {
   const parts = [`<li class="elbo-step" data-step="${s.index}">`,
     `<span class="elbo-verdict" data-verdict="${escapeHtml(s.verdict)}">${MARK[s.verdict] || ""} ${escapeHtml(s.verdict)}</span> `,
@@ -131,7 +143,7 @@ function stepHtml(s) {
   if (s.counterexample.length) {
     parts.push(`<pre class="elbo-counterexample">${escapeHtml(s.counterexample.join("\n"))}</pre>`);
   }
-  if (s.suggestion) parts.push(`<div class="elbo-suggestion">suggestion: ${escapeHtml(s.suggestion)}</div>`);
+  if (s.repair) parts.push(repairHtml(s.repair));
   parts.push("</li>");
   return parts.join("");
 }
