@@ -162,7 +162,8 @@ def _record_collection(config: pytest.Config, items: list[pytest.Item]) -> None:
 
 DURATIONS = Path(__file__).with_name("durations.json")
 """Seconds (setup + call + teardown) of each test that takes >= 0.5 s, by node id without its
-group, from a measured run (`bench/suite_durations.py` writes it); any other test counts 0."""
+group, from a measured run (`bench/suite_durations.py` writes it: wall seconds of a `--durations=0`
+output, or CPU seconds of a CPU record, ELBO_SYM_CPU_TIMES below); any other test counts 0."""
 
 
 def _load_durations() -> dict[str, float]:
