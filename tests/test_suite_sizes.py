@@ -187,15 +187,21 @@ def test_the_groups_shared_across_files_name_fixtures_and_tests_that_exist():
         assert re.search(rf"^def {re.escape(name)}\(", (ROOT / file).read_text("utf-8"), re.MULTILINE), key
 
 
-def test_the_durations_of_both_tiers_keep_each_tests_longer_figure():
-    """bench/suite_durations.py reads a `make test` and a `make test-full` run: a sized test runs in
-    both (two sizes), and the table keeps its longer figure, the phases of one run summed."""
+def _suite_durations():
+    """bench/suite_durations.py, imported from its path (bench/ is no package)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("suite_durations", ROOT / "bench" / "suite_durations.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_the_durations_of_both_tiers_keep_each_tests_longer_figure():
+    """bench/suite_durations.py reads a `make test` and a `make test-full` run: a sized test runs in
+    both (two sizes), and the table keeps its longer figure, the phases of one run summed."""
+    module = _suite_durations()
     fast = module.durations(["2.00s setup    tests/test_a.py::test_x[1]@tests/test_a.py::built",
                              "1.50s call     tests/test_a.py::test_x[1]@tests/test_a.py::built",
                              "0.80s call     tests/test_b.py::test_y", "0.10s call     tests/test_c.py::test_z"])
@@ -209,12 +215,7 @@ def test_the_durations_of_both_tiers_keep_each_tests_longer_figure():
 def test_the_durations_table_can_be_refreshed_from_a_cpu_record(tmp_path):
     """A CPU record (ELBO_SYM_CPU_TIMES, conftest.py) is read per test, every worker's file, the short
     tests left out; merged with the table it keeps each test's longer figure (bench/suite_durations.py)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("suite_durations", ROOT / "bench" / "suite_durations.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _suite_durations()
     record = tmp_path / "cpu"
     record.mkdir()
     (record / "cpu-gw0.json").write_text(json.dumps({"tests/test_a.py::test_x[1]": [4.0, 9.0],
