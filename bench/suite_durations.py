@@ -10,6 +10,15 @@ figures only order the work, so a stale file costs time, never a result. Refresh
     .venv/bin/python bench/suite_durations.py /tmp/fast.txt /tmp/full.txt
 
 (the two tiers, `make test` and `make test-full`; a test in both keeps its longer figure).
+
+An argument that is a folder is a CPU record (ELBO_SYM_CPU_TIMES=DIR, tests/conftest.py): each test's
+CPU seconds, its own and its children's. On a machine shared with other work, CPU is the better
+guess of a test's time on a quiet one; so the table can be refreshed from a loaded run:
+
+    CI=1 ELBO_SYM_CPU_TIMES=/tmp/cpu-fast .venv/bin/python -m pytest -q -n auto --dist loadgroup -m "not full"
+    .venv/bin/python bench/suite_durations.py tests/durations.json /tmp/cpu-fast
+
+(the table given first keeps the figures of the tests the record does not have: here the full tier's).
 """
 
 from __future__ import annotations
@@ -41,6 +50,24 @@ def durations(lines: list[str]) -> dict[str, float]:
     return {k: round(v, 2) for k, v in sorted(total.items()) if v >= MIN_SECONDS}
 
 
+def cpu_record(folder: Path) -> dict[str, float]:
+    """The CPU seconds of each test at or above MIN_SECONDS in a CPU record (bench/suite_cpu.py reads it)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from suite_cpu import per_test
+
+    return {k: round(v, 2) for k, v in sorted(per_test(folder).items()) if v >= MIN_SECONDS}
+
+
+def table_of(path: Path) -> dict[str, float]:
+    """The figures of one argument: a CPU record (a folder), a table (a .json such as durations.json),
+    or a `pytest --durations=0` output."""
+    if path.is_dir():
+        return cpu_record(path)
+    if path.suffix == ".json":
+        return {str(k): float(v) for k, v in json.loads(path.read_text("utf-8")).items()}
+    return durations(path.read_text("utf-8").splitlines())
+
+
 def merged(runs: list[dict[str, float]]) -> dict[str, float]:
     """One table of several runs (the two tiers): each test's longest figure (a sized test runs in
     both, at two sizes; the order of each tier only needs its long units first)."""
@@ -53,9 +80,9 @@ def merged(runs: list[dict[str, float]]) -> dict[str, float]:
 
 def main(argv: list[str]) -> int:
     if not argv:
-        print("usage: suite_durations.py PYTEST_DURATIONS_OUTPUT...", file=sys.stderr)
+        print("usage: suite_durations.py (PYTEST_DURATIONS_OUTPUT | TABLE.json | CPU_RECORD_DIR)...", file=sys.stderr)
         return 2
-    table = merged([durations(Path(arg).read_text("utf-8").splitlines()) for arg in argv])
+    table = merged([table_of(Path(arg)) for arg in argv])
     OUT.write_text(json.dumps(table, indent=0, ensure_ascii=False) + "\n", "utf-8")
     print(f"{OUT}: {len(table)} tests, {sum(table.values()):.0f} s")
     return 0

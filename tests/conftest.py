@@ -162,7 +162,8 @@ def _record_collection(config: pytest.Config, items: list[pytest.Item]) -> None:
 
 DURATIONS = Path(__file__).with_name("durations.json")
 """Seconds (setup + call + teardown) of each test that takes >= 0.5 s, by node id without its
-group, from a measured run (`bench/suite_durations.py` writes it); any other test counts 0."""
+group, from a measured run (`bench/suite_durations.py` writes it: wall seconds of a `--durations=0`
+output, or CPU seconds of a CPU record, ELBO_SYM_CPU_TIMES below); any other test counts 0."""
 
 
 def _load_durations() -> dict[str, float]:
@@ -299,3 +300,41 @@ def short_tmp():
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- CPU per test
+# Wall time on a shared 2-core machine says more about the other agents than about a test; the CPU a
+# test spends (its process and the children it waited for: LaTeX, node, Chromium, `python -m
+# elbo_sym`, process pools) does not. With ELBO_SYM_CPU_TIMES=DIR each process (each xdist worker)
+# writes DIR/cpu-<worker>.json, {node id: [CPU s, wall s]}; bench/suite_cpu.py sums and compares them.
+
+CPU_TIMES_DIR = os.environ.get("ELBO_SYM_CPU_TIMES")
+"""Where to write the CPU record (unset: nothing is measured)."""
+
+_CPU_RECORD: dict[str, list[float]] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    """Records the CPU and wall seconds of the item's setup, call and teardown (ELBO_SYM_CPU_TIMES)."""
+    if not CPU_TIMES_DIR:
+        yield
+        return
+    import time
+
+    from cpu_work import cpu_seconds
+
+    cpu, wall = cpu_seconds(), time.monotonic()
+    yield
+    _CPU_RECORD[duration_key(item.nodeid)] = [round(cpu_seconds() - cpu, 3), round(time.monotonic() - wall, 3)]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Writes this process's CPU record (ELBO_SYM_CPU_TIMES); the xdist controller runs no test."""
+    if CPU_TIMES_DIR and _CPU_RECORD:
+        import json
+
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        folder = Path(CPU_TIMES_DIR)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"cpu-{worker}.json").write_text(json.dumps(_CPU_RECORD, indent=0, sort_keys=True) + "\n", "utf-8")

@@ -1466,21 +1466,26 @@ def test_generator_covers_every_kind_with_loadable_files():
 
 # ============================================================================ the fuzzer
 
-EXAMPLES = int(os.environ.get("ELBO_SYM_FUZZ_EXAMPLES", str(sized_int(350, 1300))))
+EXAMPLES = int(os.environ.get("ELBO_SYM_FUZZ_EXAMPLES", str(sized_int(220, 1300))))
 """Generated derivations (about 1.8 loadable steps each): 1,300 in the full campaign (`make soundness`,
-CI), 350 in `make test` -- a derandomised run of its own (Hypothesis's derandomised examples depend
-on the count: 265 of the 350 are among the full run's 1,300), every kind still reaching its minimum
-below."""
+CI), a derandomised run; 220 in `make test`, a run of its own from FAST_SEED, every kind still
+reaching its minimum below."""
+FAST_SEED = None if FULL_CAMPAIGNS else 3
+"""The fast slice's Hypothesis seed. A derandomised run's examples depend on the count, and below 350 the
+kind with [params] fell to 20-30 steps (220 derandomised: 32); from seed 3 the 220 derivations give 399
+steps, the rarest kind 73 (session 15: 7.3 s of CPU on one core, where 350 derandomised took 11.2 s).
+Fixed, so every run of `make test` checks the same derivations."""
 _CORES = (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 WORKERS = int(os.environ.get("ELBO_SYM_FUZZ_WORKERS", str(max(1, min(2, _CORES)))))
 """Processes sharing the checking of the generated derivations: at most two, and
 no more than the cores this pytest process has to itself (pytest-xdist's workers already share them)."""
-MIN_STEPS = sized_int(500, 2000)
+MIN_STEPS = sized_int(350, 2000)
 MIN_PROVED_FRACTION = 0.15
-MIN_KIND_STEPS = sized_int(70, 250)
+MIN_KIND_STEPS = sized_int(60, 250)
 MIN_KIND_PROVED_FRACTION = 0.10
 """Each kind (explicit K, K any, params, data) gets enough steps, and enough of them proved (the
-fast slice's minimums: 617 steps were generated, the rarest kind 103)."""
+fast slice's minimums: 399 steps were generated, 124 proved, the rarest kind 73, the least proved
+kind 14 %)."""
 
 
 def generate(examples: int, derandomize: bool = True, seed: int | None = None) -> list[Case]:
@@ -1535,7 +1540,7 @@ def campaign_run(examples: int, workers: int = 1, derandomize: bool = True, seed
 @pytest.fixture(scope="module")
 def campaign() -> Campaign:
     """One derandomised run of the generator, shared by the tests below."""
-    result = campaign_run(EXAMPLES, WORKERS)
+    result = campaign_run(EXAMPLES, WORKERS, derandomize=FAST_SEED is None, seed=FAST_SEED)
     print(f"\nsoundness fuzz ({WORKERS} workers): {result.summary()}; {result.elapsed:.1f} s")
     return result
 

@@ -33,12 +33,21 @@ VALUES = {"string": '"x"', "integer": "0", "float": "1.5", "boolean": "true", "a
           "empty array": "[]", "table": "{ a = 1 }", "datetime": "1979-05-27T07:32:00Z"}
 """One value of every TOML type (an empty array too: `rule = []` was rt3's F2)."""
 _KEY_LINE = re.compile(r'(\s*(?:"[^"]*"|[A-Za-z_][\w-]*)\s*=\s*)(.*)$')
+_HEADER = re.compile(r"\s*\[\[?\s*([A-Za-z_][\w.-]*)\s*\]\]?\s*$")
+EVERY_LINE = FULL_CAMPAIGNS
+"""The full tier replaces the value of every key line; the fast tier of each key's first line in each
+kind of table (the flashcards' 18 cards repeat the same few keys: a card key is one case, not 18)."""
 
 
-def _key_lines(text: str) -> list[tuple[int, str]]:
-    """(line number, prefix up to the value) of each `key = value` written on one line."""
-    out = []
+def _key_lines(text: str, every_line: bool = True) -> list[tuple[int, str]]:
+    """(line number, prefix up to the value) of each `key = value` written on one line; with
+    `every_line` False only the first line of each key in each kind of table ([[step]], [[card]], ...)."""
+    out, seen, table = [], set(), ""
     for number, line in enumerate(text.splitlines(), 1):
+        header = _HEADER.match(line)
+        if header is not None:
+            table = header.group(1)
+            continue
         match = _KEY_LINE.match(line)
         if match is None:
             continue
@@ -46,7 +55,10 @@ def _key_lines(text: str) -> list[tuple[int, str]]:
             tomllib.loads(line)
         except tomllib.TOMLDecodeError:
             continue  # a line inside a multi-line string or array
-        out.append((number, match.group(1)))
+        key = (table, match.group(1).split("=")[0].strip())
+        if every_line or key not in seen:
+            seen.add(key)
+            out.append((number, match.group(1)))
     return out
 
 
@@ -54,7 +66,7 @@ def _cases(files: tuple[str, ...]) -> list:
     cases = []
     for name in files:
         text = (REPO / name).read_text("utf-8")
-        for number, prefix in _key_lines(text):
+        for number, prefix in _key_lines(text, EVERY_LINE):
             for kind in VALUES:
                 cases.append(pytest.param(name, number, prefix, kind, id=f"{Path(name).stem}:{number}:{kind}"))
     return cases
@@ -102,6 +114,10 @@ def test_the_fuzz_finds_keys_in_every_table() -> None:
     assert {"title", "K", "claim", "start", "alpha", "rel", "expr", "rule", "why", "prior", "params"} <= keys
     deck = {prefix.split("=")[0].strip() for _, prefix in _key_lines((REPO / DECKS[0]).read_text("utf-8"))}
     assert {"title", "topic", "front", "formula"} <= deck
+    for name in ALL_DERIVATIONS + ALL_DECKS:  # the fast tier's first lines name every key the full tier's do
+        every = (REPO / name).read_text("utf-8")
+        assert {p for _, p in _key_lines(every, False)} == {p for _, p in _key_lines(every)}, name
+        assert len(_key_lines(every, False)) <= len(_key_lines(every))
 
 
 @pytest.mark.parametrize(("name", "number", "prefix", "kind"), _cases(DERIVATIONS))

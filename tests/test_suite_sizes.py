@@ -187,15 +187,21 @@ def test_the_groups_shared_across_files_name_fixtures_and_tests_that_exist():
         assert re.search(rf"^def {re.escape(name)}\(", (ROOT / file).read_text("utf-8"), re.MULTILINE), key
 
 
-def test_the_durations_of_both_tiers_keep_each_tests_longer_figure():
-    """bench/suite_durations.py reads a `make test` and a `make test-full` run: a sized test runs in
-    both (two sizes), and the table keeps its longer figure, the phases of one run summed."""
+def _suite_durations():
+    """bench/suite_durations.py, imported from its path (bench/ is no package)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("suite_durations", ROOT / "bench" / "suite_durations.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_the_durations_of_both_tiers_keep_each_tests_longer_figure():
+    """bench/suite_durations.py reads a `make test` and a `make test-full` run: a sized test runs in
+    both (two sizes), and the table keeps its longer figure, the phases of one run summed."""
+    module = _suite_durations()
     fast = module.durations(["2.00s setup    tests/test_a.py::test_x[1]@tests/test_a.py::built",
                              "1.50s call     tests/test_a.py::test_x[1]@tests/test_a.py::built",
                              "0.80s call     tests/test_b.py::test_y", "0.10s call     tests/test_c.py::test_z"])
@@ -204,3 +210,38 @@ def test_the_durations_of_both_tiers_keep_each_tests_longer_figure():
     assert fast == {"tests/test_a.py::test_x[1]": 3.5, "tests/test_b.py::test_y": 0.8}
     assert module.merged([fast, full]) == {"tests/test_a.py::test_x[1]": 3.5, "tests/test_b.py::test_y": 0.8,
                                            "tests/test_d.py::test_site": 9.0}
+
+
+def test_the_durations_table_can_be_refreshed_from_a_cpu_record(tmp_path):
+    """A CPU record (ELBO_SYM_CPU_TIMES, conftest.py) is read per test, every worker's file, the short
+    tests left out; merged with the table it keeps each test's longer figure (bench/suite_durations.py)."""
+    module = _suite_durations()
+    record = tmp_path / "cpu"
+    record.mkdir()
+    (record / "cpu-gw0.json").write_text(json.dumps({"tests/test_a.py::test_x[1]": [4.0, 9.0],
+                                                     "tests/test_b.py::test_y": [0.1, 0.3]}))
+    (record / "cpu-gw1.json").write_text(json.dumps({"tests/test_c.py::test_z": [0.7, 2.0]}))
+    table = tmp_path / "durations.json"
+    table.write_text(json.dumps({"tests/test_a.py::test_x[1]": 5.0, "tests/test_d.py::test_site": 9.0}))
+    assert module.table_of(record) == {"tests/test_a.py::test_x[1]": 4.0, "tests/test_c.py::test_z": 0.7}
+    assert module.merged([module.table_of(table), module.table_of(record)]) == {
+        "tests/test_a.py::test_x[1]": 5.0, "tests/test_c.py::test_z": 0.7, "tests/test_d.py::test_site": 9.0}
+
+
+def test_the_cpu_record_is_written_per_worker_when_asked(tmp_path):
+    """ELBO_SYM_CPU_TIMES=DIR: the run writes DIR/cpu-<worker>.json with each test's CPU and wall seconds
+    (the CPU of the children it waited for included: here a child computes for 0.5 s while the test waits)."""
+    test = tmp_path / "test_cpu.py"
+    burn = "import time; end = time.process_time() + 0.5\\nwhile time.process_time() < end: pass"
+    test.write_text("import subprocess, sys\n\n\ndef test_child():\n"
+                    f"    subprocess.run([sys.executable, '-c', '{burn}'], check=True, timeout=120)\n", "utf-8")
+    env = {**os.environ, "ELBO_SYM_CPU_TIMES": str(tmp_path / "cpu")}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "-p", "no:cacheprovider",
+                          "--rootdir", str(tmp_path), "--confcutdir", str(TESTS), "-c", os.devnull,
+                          "-p", "conftest", str(test)],
+                         cwd=TESTS, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    record = json.loads((tmp_path / "cpu" / "cpu-main.json").read_text("utf-8"))
+    ((nodeid, (cpu, wall)),) = record.items()
+    assert nodeid.endswith("test_cpu.py::test_child") and cpu >= 0.5 and wall > 0
