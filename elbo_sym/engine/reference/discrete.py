@@ -1882,8 +1882,10 @@ _INTERVAL_TESTS: dict[str, Callable[[tuple, tuple], bool]] = {
 
 
 def relation_holds(rel: str, a: Value, b: Value, tolerance: Fraction = TOLERANCE) -> tuple[bool, str]:
-    """Decide `a rel b`: exactly for two fractions; for intervals, a difference within
-    `tolerance * (1 + max|side|)` of 0 counts as 0 (EXACT: the interval itself decides)."""
+    """Decide `a rel b`: exactly for two fractions; for intervals, a difference within `tolerance` of 0
+    counts as 0 (EXACT: the interval itself decides).  The tolerance is absolute: it is scaled by the
+    interval 1 + [0, max|side|] and that product's lower end taken, so large sides never loosen it (sides
+    near 1e42 are then decided at the retry precisions; docs/05)."""
     if isinstance(a, Fraction) and isinstance(b, Fraction):
         d = a - b
         ok = _EXACT_TESTS[rel](d)

@@ -156,7 +156,7 @@ def _arb_backend() -> Backend:
             if v != fzero:
                 raise ValueError(f"no ball for the mpf {v}")
             return arb(0)
-        return arb((-man if sign else man, exp))
+        return arb((int(-man if sign else man), int(exp)))  # ints: mpmath's gmpy2 backend gives mpz, which arb refuses
 
     def from_ends(lo: tuple, hi: tuple) -> arb:
         if lo == hi:  # a point (a Hermite node): exact, with all its bits
