@@ -397,19 +397,59 @@ LESSON_ORDER = ("jensen", "decomposition", "gap", "tight")
 """The lesson's derivations in teaching order; other files follow in the order given."""
 
 
-def course_latex(title: str) -> LatexMarkup:
-    """The course's title (a project's checked ``title``) as the handouts print it: like every author's prose."""
-    return prose(prose_parts(title, Vocabulary()), title)
+HEAD_TITLE_CHARS = 60
+"""The most characters of a course title (formulas counted as they read) the running head
+prints; a longer title ends there in "…" (a 198-character title was scaled to ~3 pt to fit
+one line, red team rt31). The title line of the first page keeps the whole title."""
+
+
+def shortened(parts: Prose, most: int) -> Prose:
+    """`parts` cut to at most `most` characters of their reading, between words and never
+    inside a formula, ending in "…"; `parts` themselves when they fit."""
+    if sum(len(part.text) for part in parts) <= most:
+        return parts
+    kept: list[ProsePart] = []
+    used = 0
+    for part in parts:
+        if part.kind == "text" and used + len(part.text) > most:
+            room = part.text[:most - used + 1]  # a space just after the limit: its last word is whole
+            cut = room[:room.rfind(" ")] if " " in room[1:] else ("" if kept else room)
+            if cut.strip():
+                kept.append(ProsePart("text", cut))
+            break
+        if used + len(part.text) > most:
+            break
+        kept.append(part)
+        used += len(part.text)
+    while kept and kept[-1].kind == "text" and not kept[-1].text.rstrip(" ,;:-"):
+        kept.pop()  # nothing but a space or a comma before the ellipsis
+    if kept and kept[-1].kind == "text":
+        kept[-1] = ProsePart("text", kept[-1].text.rstrip(" ,;:-"))
+    return (*kept, ProsePart("text", "\u2026"))
+
+
+def course_latex(title: str, most: int | None = None) -> LatexMarkup:
+    """The course's title (a project's checked ``title``) as the handouts print it: like every
+    author's prose; with `most`, :func:`shortened` to that many characters (the running head)."""
+    parts = prose_parts(title, Vocabulary())
+    return prose(parts if most is None else shortened(parts, most), title)
+
+
+def course_context(title: str) -> dict[str, LatexMarkup]:
+    """The templates' ``course`` (the whole title: the first page's title line, subtitles) and
+    ``course_head`` (at most :data:`HEAD_TITLE_CHARS`: the running head) for a course title;
+    none without one (the templates keep the lesson's name)."""
+    if not title:
+        return {}
+    return {"course": course_latex(title), "course_head": course_latex(title, HEAD_TITLE_CHARS)}
 
 
 def course_titled(handouts: Sequence[Handout], title: str) -> list[Handout]:
     """The handouts with the course's title (a project's checked ``title``, printed like every
-    author's prose) as ``course``: their running header and the lesson's name in subtitles.
-    No title: the handouts as they are (the templates keep the lesson's name)."""
-    if not title:
-        return list(handouts)
-    course = course_latex(title)
-    return [Handout(h.name, h.template, {**h.context, "course": course}) for h in handouts]
+    author's prose, :func:`course_context`): their running header and the lesson's name in
+    subtitles. No title: the handouts as they are (the templates keep the lesson's name)."""
+    course = course_context(title)
+    return [Handout(h.name, h.template, {**h.context, **course}) for h in handouts]
 
 
 def lesson_order(reports: Sequence[DerivationReport]) -> list[DerivationReport]:

@@ -67,7 +67,7 @@ from elbo_sym import files
 from elbo_sym.files import FileReadError, read_regular_file
 from elbo_sym.limits import MAX_ROSTER_BYTES, MAX_SEED, MAX_STUDENTS, PRINTED_COMMAND_LINE_CHARS
 from elbo_sym.prose import allowed, counted, describe
-from elbo_sym.publish.handouts import HandoutError, course_latex, exercises_arguments, exercises_context
+from elbo_sym.publish.handouts import HandoutError, course_context, exercises_arguments, exercises_context
 from elbo_sym.publish.outputs import move_in, refuse_to_replace
 from elbo_sym.publish.pdfpages import GROUP_KEY, PdfPagesError, parse_pdf, split_by_group, write_pages
 from elbo_sym.publish.render import (
@@ -321,8 +321,8 @@ def _split_document(tex: str) -> tuple[str, str]:
 
 
 def _course(title: str) -> dict[str, LatexMarkup]:
-    """The templates' ``course`` (the running header) for a course title; none without one."""
-    return {"course": course_latex(title)} if title else {}
+    """The templates' ``course`` and ``course_head`` (handouts.course_context); none without a title."""
+    return course_context(title)
 
 
 def _batch_sources(batch: Sequence[tuple[int, Student, int]], count: int, K: int = 2,
