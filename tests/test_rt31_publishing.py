@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
 
+from elbo_sym.cli import main
 from elbo_sym.engine.derivation import DerivationError, load
 from elbo_sym.engine.parse import Vocabulary
 from elbo_sym.publish.handouts import (
@@ -120,3 +121,61 @@ def test_an_address_a_site_cannot_be_served_under_is_refused_at_its_line(tmp_pat
     assert site_base(url) is None
     with pytest.raises(ValueError):
         _config(url)
+
+
+# ----------------------------------------------------------------- F2: a layout failure names its source
+
+# red team rt31's files: a title whose one formula is wider than the page (every word of it under the
+# loader's 80-character limit), and a flashcard whose back is taller than its card
+WIDE_TITLE = ("$Sum(q(z) * log(p(x, z) / q(z)), z) - Sum(q(z) * log(q(z) / p(z | x)), z) + KL(q(z), p(z | x)) * "
+              "log(p(x)) * E(q, log(p(x | z))) * KL(q(z), p(z)) / H(q)$")
+TALL_BACK = " ".join(["$KL(q(z), p(z | x))$ and $E(q, log(p(x | z)))$ and $Sum(q(z) * log(p(x, z) / q(z)), z)$"] * 6)
+
+
+def _course(tmp_path: Path, monkeypatch) -> None:
+    text = (ROOT / "derivations" / "jensen.toml").read_text(encoding="utf-8")
+    (tmp_path / "derivations").mkdir()
+    (tmp_path / "derivations" / "jensen.toml").write_text(text, encoding="utf-8")
+    wide = re.sub(r'(?m)^title = .*$', lambda _: f"\n\ntitle = {json.dumps(WIDE_TITLE)}", text, count=1)
+    (tmp_path / "derivations" / "wide.toml").write_text(wide, encoding="utf-8")
+    (tmp_path / "fc.toml").write_text(f'title = "Tall"\n\n[[card]]\nfront = "Short"\nback = {json.dumps(TALL_BACK)}\n'
+                                      'formula = "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))"\n'
+                                      'assume = ["q(z) != p(z | x)"]\n', encoding="utf-8")
+    (tmp_path / "elbo-sym.toml").write_text('title = "T"\nderivations = ["derivations"]\nflashcards = "fc.toml"\n',
+                                            encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_a_title_too_wide_for_the_page_names_its_file_and_line(tmp_path, monkeypatch, capsys):
+    """The build fails (the title cannot be set) and the warning names derivations/wide.toml:3, the
+    title's line; it named only a line of the generated .tex before."""
+    _course(tmp_path, monkeypatch)
+    assert main(["build", "--out", "h", "--only", "derivations"]) == 1
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: derivations.pdf")]
+    assert warnings and all("too wide" in line for line in warnings), warnings
+    assert any(f"the title of {Path('derivations', 'wide.toml')}:3" in line for line in warnings), warnings
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_a_card_too_tall_names_its_deck_file_and_line(tmp_path, monkeypatch, capsys):
+    """The flashcards fail (the back is taller than its card) and the warning names fc.toml:3, the
+    card's line; it said "card 1" only before."""
+    _course(tmp_path, monkeypatch)
+    assert main(["build", "--out", "h", "--only", "flashcards"]) == 1
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: flashcards.pdf")]
+    assert any("the back of card 1 is" in line and "(fc.toml:3, measured by the template)" in line
+               for line in warnings), warnings
+
+
+def test_a_long_formula_word_is_told_what_helps(tmp_path):
+    """The loader's advice for a formula with more than 80 characters between spaces is not "add spaces"
+    (spaces in a formula change nothing in how TeX sets it)."""
+    text = (ROOT / "derivations" / "jensen.toml").read_text(encoding="utf-8")
+    formula = "$" + "*".join(["log(p(x))"] * 10) + "$"
+    path = tmp_path / "word.toml"
+    path.write_text(re.sub(r'(?m)^title = .*$', lambda _: f"title = {json.dumps('The bound ' + formula)}", text,
+                           count=1), encoding="utf-8")
+    with pytest.raises(DerivationError) as info:
+        load(path)
+    assert "shorter formulas with words between them" in info.value.message and "add spaces" not in info.value.message

@@ -38,7 +38,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -353,6 +353,7 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
         # as typed: T1 sets ' as a closing quote (red team rt25: e"q'.toml printed as e"q’.toml)
         "file_tex": LatexMarkup(latex_escape(Path(report.file).name).replace("'", r"\textquotesingle{}")),
         "title": prose(report.title_parts, report.title),
+        "title_at": source_marker(f"{report.file}:{report.title_line}" if report.title_line else report.file),
         "summary": prose(report.summary_parts, report.summary, paragraphs=True),
         "K": report.K,
         "proved_for": report.model,
@@ -387,6 +388,9 @@ class Handout:
     name: str
     template: str
     context: Mapping[str, Any] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict)
+    """Where each box a template measures itself comes from: its name in the log ("the back of
+    card 1") -> the file:line that holds it, named in the layout warning (red team rt31)."""
 
     def render(self) -> str:
         """The LaTeX source (raises :class:`RenderError` naming template and line)."""
@@ -428,6 +432,12 @@ def shortened(parts: Prose, most: int) -> Prose:
     return (*kept, ProsePart("text", "\u2026"))
 
 
+def source_marker(where: str) -> LatexMarkup:
+    """`where` (a file:line) for a ``%@`` comment line of a template (render.overfull_boxes reads
+    it back): as typed, not escaped for TeX, with no character that would end the comment's line."""
+    return LatexMarkup("".join(ch if ch.isprintable() else "?" for ch in where))
+
+
 def course_latex(title: str, most: int | None = None) -> LatexMarkup:
     """The course's title (a project's checked ``title``) as the handouts print it: like every
     author's prose; with `most`, :func:`shortened` to that many characters (the running head)."""
@@ -449,7 +459,7 @@ def course_titled(handouts: Sequence[Handout], title: str) -> list[Handout]:
     author's prose, :func:`course_context`): their running header and the lesson's name in
     subtitles. No title: the handouts as they are (the templates keep the lesson's name)."""
     course = course_context(title)
-    return [Handout(h.name, h.template, {**h.context, **course}) for h in handouts]
+    return [replace(h, context={**h.context, **course}) for h in handouts]
 
 
 def lesson_order(reports: Sequence[DerivationReport]) -> list[DerivationReport]:
@@ -1078,11 +1088,12 @@ def _plain_text(parts: Sequence[Any], fallback: str) -> str:
 
 
 def _card_context(card, verdict, vocabulary: Vocabulary | None = None,
-                  parsed: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                  parsed: Mapping[str, Any] | None = None, path: str = "") -> dict[str, Any]:
     f = card.formula
     names = vocabulary if vocabulary is not None else Vocabulary()  # the deck's ([params] beta, data x1 x2)
     return {
         "index": card.index,
+        "where": f"{path}:{card.line}",
         "topic": prose(prose_parts(card.topic_label, names, parsed=parsed), card.topic_label),
         "topic_text": card.topic_label,
         "front": prose(prose_parts(card.front, names, claims=True, parsed=parsed), card.front, paragraphs=True),
@@ -1117,7 +1128,8 @@ def flashcards_context(path=None, budget: float = STEP_BUDGET_SECONDS,
                        deck_budget: float | None = None) -> dict[str, Any]:
     """Cards in sheets of 2 x 4: fronts, then backs mirrored left-right (duplex, long-edge flip)."""
     deck, result = checked_deck("flashcards", path, budget=budget, total=deck_budget)
-    cards = [_card_context(c, result.verdict_for(c), deck.vocabulary, dict(deck.prose_math)) for c in deck.cards]
+    cards = [_card_context(c, result.verdict_for(c), deck.vocabulary, dict(deck.prose_math), deck.path)
+             for c in deck.cards]
     rows = CARDS_PER_SHEET // CARD_COLUMNS
     sheets: list[dict[str, Any]] = []
     for start in range(0, len(cards), CARDS_PER_SHEET):
@@ -1137,9 +1149,12 @@ def flashcards_context(path=None, budget: float = STEP_BUDGET_SECONDS,
 
 def flashcards_handouts(budget: float = STEP_BUDGET_SECONDS, flashcards: str | Path | None = None,
                         solutions: str = "separate", deck_budget: float | None = None, **_: Any) -> list[Handout]:
-    """``flashcards.pdf``: fronts, then the mirrored backs (``none``: the fronts only)."""
-    return [Handout("flashcards", "flashcards.tex.j2",
-                    {"deck": flashcards_context(flashcards, budget, deck_budget), **_solutions(solutions)})]
+    """``flashcards.pdf``: fronts, then the mirrored backs (``none``: the fronts only); a card
+    too big for its card names its deck's file:line (:attr:`Handout.sources`)."""
+    deck = flashcards_context(flashcards, budget, deck_budget)
+    cards = [cell["card"] for sheet in deck["sheets"] for cell in sheet["fronts"]]
+    sources = {f"the {side} of card {card['index']}": card["where"] for card in cards for side in ("front", "back")}
+    return [Handout("flashcards", "flashcards.tex.j2", {"deck": deck, **_solutions(solutions)}, sources)]
 
 
 # --------------------------------------------------------------------------- building
@@ -1233,11 +1248,13 @@ def write_handout_set(handouts: Sequence[Handout], out_dir: str | os.PathLike[st
             started = time.monotonic()
             result: BuildResult = build_pdf(src, staging / f"{h.name}.pdf", timeout=timeout)
             pdf = out / f"{h.name}.pdf"  # where it goes once the whole set is built
-            defects = layout_defects(result.overfull_boxes, strict=strict_layout)
+            boxes = tuple(replace(box, part=f"{h.sources[box.what]}, {box.part}") if box.what in h.sources else box
+                          for box in result.overfull_boxes)
+            defects = layout_defects(boxes, strict=strict_layout)
             ok = result.ok and not defects
             message = result.message if not result.ok else layout_failure(defects) if defects else f"wrote {pdf}"
             return BuildReport(h.name, out / f"{h.name}.tex", pdf if ok else None, ok, message, result.log_excerpt,
-                               result.overfull, time.monotonic() - started, result.overfull_boxes)
+                               result.overfull, time.monotonic() - started, boxes)
 
         workers = jobs or min(len(sources), os.cpu_count() or 1, 8) or 1
         with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -178,6 +178,11 @@ def _check_id(value: str, where: str, seen: dict[str, int], line: int) -> str:
     return text
 
 
+_UNPRINTED_LATIN = " ".join(ch for ch in map(chr, range(0xC0, 0x180)) if ch.isalpha() and not allowed(ch))
+"""The letters of Latin-1 and Latin Extended-A that pdflatex's T1 fonts lack (Ħ ħ ĸ Ŀ ŀ ŉ Ŧ ŧ ſ):
+the roster's message names them (red team rt31: it said "Latin letters with accents are fine")."""
+
+
 def _check_name(value: str, where: str) -> str:
     text = " ".join(value.split())
     if not text:
@@ -187,7 +192,8 @@ def _check_name(value: str, where: str) -> str:
     for ch in text:
         if not allowed(ch) or unicodedata.category(ch) in ("Cc", "Cf", "Cs"):
             raise RosterError(f"{where}: the name has {describe(ch)}, which the sheets cannot print "
-                              f"(Latin letters with accents are fine; write other scripts in Latin letters)")
+                              f"(Latin letters with accents are fine but {_UNPRINTED_LATIN}; write other scripts "
+                              "in Latin letters)")
     return text
 
 
