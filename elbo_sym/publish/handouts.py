@@ -353,7 +353,7 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
         # as typed: T1 sets ' as a closing quote (red team rt25: e"q'.toml printed as e"q’.toml)
         "file_tex": LatexMarkup(latex_escape(Path(report.file).name).replace("'", r"\textquotesingle{}")),
         "title": prose(report.title_parts, report.title),
-        "title_at": source_marker(f"{report.file}:{report.title_line}" if report.title_line else report.file),
+        "title_at": title_source(report),
         "summary": prose(report.summary_parts, report.summary, paragraphs=True),
         "K": report.K,
         "proved_for": report.model,
@@ -436,6 +436,12 @@ def source_marker(where: str) -> LatexMarkup:
     """`where` (a file:line) for a ``%@`` comment line of a template (render.overfull_boxes reads
     it back): as typed, not escaped for TeX, with no character that would end the comment's line."""
     return LatexMarkup("".join(ch if ch.isprintable() else "?" for ch in where))
+
+
+def title_source(report: DerivationReport) -> LatexMarkup:
+    """FILE:LINE of a derivation's ``title`` for the ``%@`` line above its heading (the file alone
+    when the line is unknown): a heading too wide for the page names it."""
+    return source_marker(f"{report.file}:{report.title_line}" if report.title_line else report.file)
 
 
 def course_latex(title: str, most: int | None = None) -> LatexMarkup:
@@ -579,7 +585,7 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
     count = len(mistakes)
     task = (f"Exactly {'one step is' if count == 1 else f'{count} steps are'} wrong. Which, and why? "
             "Give a model where it fails, and correct it.")
-    return {"name": report.name, "title": prose(report.title_parts, report.title),
+    return {"name": report.name, "title": prose(report.title_parts, report.title), "title_at": title_source(report),
             "summary": prose(report.summary_parts, report.summary, paragraphs=True),
             "claim": LatexMarkup(report.claim.latex) if report.claim is not None else None,
             "assumptions": claim_conditions(report),
