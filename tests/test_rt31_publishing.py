@@ -62,6 +62,8 @@ def test_a_long_title_is_shortened_between_words_and_never_inside_a_formula():
     kept = shortened(formula, 75)
     assert [p.kind for p in kept] == ["text", "math", "text"] and kept[1] == formula[1]
     assert kept[-1] == ProsePart("text", "\u2026")  # the formula whole, then the ellipsis
+    only = prose_parts("$" + " + ".join(["KL(q(z), p(z | x))"] * 4) + "$ and more", Vocabulary())
+    assert shortened(only, 20) == only  # nothing fits before the formula: the whole title (scaled to the line)
 
 
 @pytest.mark.usefixtures("requires_latex")

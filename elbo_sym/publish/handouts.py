@@ -427,7 +427,9 @@ def shortened(parts: Prose, most: int) -> Prose:
         used += len(part.text)
     while kept and kept[-1].kind == "text" and not kept[-1].text.rstrip(" ,;:-"):
         kept.pop()  # nothing but a space or a comma before the ellipsis
-    if kept and kept[-1].kind == "text":
+    if not kept:  # a formula first, longer than the head: the whole title, scaled to the line as before
+        return parts
+    if kept[-1].kind == "text":
         kept[-1] = ProsePart("text", kept[-1].text.rstrip(" ,;:-"))
     return (*kept, ProsePart("text", "\u2026"))
 

@@ -11,9 +11,10 @@ files from ``site_template/``:
                                Makefile's ``web-deps`` installs the same lock for the tests
 ``astro.config.mjs``           remark-math + rehype-katex as Astro 5 runs them
                                (``markdown.remarkPlugins``/``rehypePlugins``), KaTeX's CSS and
-                               ours in Starlight's ``customCss``, the site's title
+                               ours in Starlight's ``customCss``, the site's title, its address
+                               (``site``) and the path it is served under (``base``)
 ``src/content.config.ts``      Starlight's ``docs`` collection (``docsLoader``, ``docsSchema``)
-``src/styles/elbo-sym.css``    wide tables and display math scroll inside their own box; the title wraps on a phone
+``src/styles/elbo-sym.css``    wide tables and display math scroll inside their own box
 ``src/route-data.ts``          "On this page" lists a heading's ``{`` as typed (Astro lists ``${``);
                                the ``<title>`` element's text is escaped (Starlight writes it as HTML)
 ``src/components/SiteTitle.astro``  the header's title: clamped to a line (two on a phone) with an
