@@ -246,9 +246,12 @@ def check_prose(text: str, limit: int, what: str, claims: bool = False) -> str:
     for word in _WORD.finditer(text):
         if len(word.group()) > MAX_WORD_CHARS:
             start = word.group()[:20]
+            # spaces in a formula's source change nothing in how TeX sets it (red team rt31)
+            helps = ("TeX breaks a formula only after a + or - and spaces in it change nothing: write it as "
+                     "shorter formulas with words between them" if _in_formula(text, word.start(), word.end())
+                     else "TeX cannot break it across lines: add spaces")
             raise ProseError(f"{what}: the word starting {start!r}... is {len(word.group()):,} characters long; "
-                             f"the limit is {MAX_WORD_CHARS} (TeX cannot break it across lines: add spaces)",
-                             word.start())
+                             f"the limit is {MAX_WORD_CHARS} ({helps})", word.start())
     try:
         split_math(text, claims)  # an unclosed $, a relation: an error here, where the file and line are known
     except ProseError as error:
@@ -314,6 +317,13 @@ _MATH_SPAN = re.compile(r"\\\$|\$|(?:\r\n|\r|\n)[ \t]*(?:\r\n|\r|\n)")
 :func:`check_prose` turns into a paragraph break)."""
 _CLAIM_RELATIONS = frozenset("<=>")
 """Relations a card's claim may be written with inside ``$...$``: = <= >= < > (and ==)."""
+
+
+def _in_formula(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is or touches a ``$...$`` formula: a ``$`` (not ``\\$``) in it, or an
+    odd number of them before it."""
+    dollars = [m.start() for m in re.finditer(r"(?<!\\)\$", text[:end])]
+    return any(d >= start for d in dollars) or sum(d < start for d in dollars) % 2 == 1
 
 
 def split_math(text: str, claims: bool = False) -> list[ProseSpan]:

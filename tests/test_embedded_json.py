@@ -45,7 +45,7 @@ def test_chromium_reads_the_embedded_files_back_and_runs_the_next_script(tmp_pat
     browser = shutil.which("chromium")
     assert browser is not None, "chromium is needed (make web-deps)"
     body = check_body(HOSTILE).replace(
-        '<script type="module" src="/check-engine/checker.mjs"></script>',
+        '<script type="module" src="../check-engine/checker.mjs"></script>',
         "<script>document.body.setAttribute('data-files', "
         "document.getElementById('elbo-checker-files').textContent);"
         "document.body.setAttribute('data-scripts', document.scripts.length);</script>")

@@ -554,4 +554,8 @@ def test_build_and_site_carry_the_course_title(tmp_path, capsys):
     long_title = ", ".join(["Probabilistic machine learning for the curious"] * 4)  # 191 characters
     (tmp_path / PROJECT_FILE).write_text(TITLED.replace(TITLED.splitlines()[0], f'title = "{long_title}"'))
     assert main(["build", "--project", str(tmp_path), "--out", str(out), "--only", "exercises"]) == 0
-    assert long_title in pdf_text(out / "exercises.pdf", "-f", "2", "-l", "2").splitlines()  # on one line
+    # the running head: its first words, then "…" (T1 sets . . .), at the head's size (rt31: scaled to ~3 pt)
+    assert "Probabilistic machine learning for the curious. . ." in pdf_text(out / "exercises.pdf", "-f", "2",
+                                                                             "-l", "2").splitlines()
+    page1 = "".join(pdf_text(out / "exercises.pdf", "-f", "1", "-l", "1").split())
+    assert "".join(long_title.split()) in page1  # the whole title above the handout's

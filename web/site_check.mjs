@@ -26,7 +26,16 @@
 //                            mobile drop-down; Starlight renders both, CSS shows one)
 //   images, imagesLoaded     <img> elements in the content, and those that loaded
 //   title                    the header's site title: {text, left, right, top, bottom} of its
-//                            text, the viewport's width and the clipping boxes around it
+//                            text, the viewport's width and the clipping boxes around it; `shown`
+//                            the box of the element showing it, `header` the header's box,
+//                            `clamp` its line clamp, `hidden` whether the clamp hides text,
+//                            `tooltip` the link's title attribute
+//   documentTitle            document.title (the tab's title, as the browser parsed <title>)
+//   canonical                the page's <link rel="canonical"> href ("" when none)
+//   links                    the hrefs of the header's title link and the sidebar's links
+//   bodyText                 the length of document.body.innerText (0: a blank page)
+// Each page also reports `dialogs`: the alert/confirm/prompt dialogs it opened (dismissed),
+// which no page may open (script injected into the page would).
 // Chromium is started by puppeteer-core (no browser download) with a fresh profile and the
 // flags below; nothing but the given base URL is visited. Exit 0 when the pages were measured
 // (the caller judges them), 1 when the browser or a page could not be opened, 2 on bad input.
@@ -76,8 +85,15 @@ function measure() {
           right: rect.right, top: rect.top, bottom: rect.bottom });
       }
     }
+    const shown = (words ? words.parentElement : link).getBoundingClientRect();
+    const header = (link.closest("header") || document.body).getBoundingClientRect();
+    const span = words ? words.parentElement : link;
     return { text: link.textContent.trim(), left: text.left, right: text.right, top: text.top,
-      bottom: text.bottom, viewport: window.innerWidth, clips };
+      bottom: text.bottom, viewport: window.innerWidth, clips,
+      shown: { left: shown.left, right: shown.right, top: shown.top, bottom: shown.bottom },
+      header: { left: header.left, right: header.right, top: header.top, bottom: header.bottom },
+      clamp: getComputedStyle(span).webkitLineClamp, hidden: span.scrollHeight > span.clientHeight + 1,
+      tooltip: link.getAttribute("title") };
   }
 
   const column = document.querySelector(".sl-markdown-content");
@@ -86,6 +102,11 @@ function measure() {
   out.scrollWidth = doc.scrollWidth;
   out.clientWidth = doc.clientWidth;
   out.title = siteTitle();
+  out.documentTitle = document.title;
+  const canonical = document.querySelector('link[rel="canonical"]');
+  out.canonical = canonical ? canonical.getAttribute("href") : "";
+  out.links = [...document.querySelectorAll(".site-title, #starlight__sidebar a")].map((a) => a.getAttribute("href"));
+  out.bodyText = document.body ? document.body.innerText.length : 0;
   if (!column) return out;
   const box = column.getBoundingClientRect();
   out.column = { left: box.left, right: box.right };
@@ -172,6 +193,8 @@ try {
   // errors Chromium's console printed while it loaded.
   let failed = [];
   let consoleErrors = [];
+  let dialogs = [];
+  page.on("dialog", async (dialog) => { dialogs.push(`${dialog.type()} ${dialog.message()}`); await dialog.dismiss(); });
   page.on("response", (response) => {
     if (response.status() >= 400) failed.push(`${response.status()} ${new URL(response.url()).pathname}`);
   });
@@ -181,12 +204,14 @@ try {
     for (const path of request.paths) {
       failed = [];
       consoleErrors = [];
+      dialogs = [];
       const response = await page.goto(new URL(path, request.base).href, { waitUntil: "load" });
       if (request.extraCss) await page.addStyleTag({ content: request.extraCss });
       await page.evaluate(settle);
       await page.waitForNetworkIdle({ idleTime: 300, timeout: 10000 }).catch(() => {});  // the icon comes late
       const result = await page.evaluate(measure);
-      results.push({ path, width, status: response ? response.status() : 0, failed, consoleErrors, ...result });
+      results.push({ path, width, status: response ? response.status() : 0, failed, consoleErrors, dialogs,
+        ...result });
     }
   }
   const shot = request.screenshot;

@@ -254,6 +254,8 @@ class Derivation:
     prose_math: tuple[tuple[str, Expr | tuple[Expr, str, Expr]], ...] = ()
     """The ``$...$`` formulas of its prose (title, summary, each step's why), parsed once at load:
     (formula text, expression) pairs, read by the renderers (elbo_sym.report.build.prose_parts)."""
+    title_line: int = 0
+    """The line of its ``title`` (0: unknown): a handout that cannot set the title names it (red team rt31)."""
 
     @property
     def spec(self) -> ModelSpec:
@@ -693,7 +695,7 @@ class _Reader:
                                 observations, params, latents=latents, D=D, premises=premises,
                                 data_weights=weights, data_space=self.data_space(data, family, latents, observations),
                                 variationals=variationals, indices=indices,
-                                prose_math=tuple(self.prose_math.items()))
+                                prose_math=tuple(self.prose_math.items()), title_line=self.line_of("title"))
         examples = self.examples(data.get("example", []), derivation)
         expect, expect_refuted = self.expectation(data, len(steps))
         if expect == "refuted":

@@ -152,10 +152,11 @@ def script_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=True).translate(_HTML_SENSITIVE)
 
 
-def check_body(files: dict[str, str], engine: str = f"/{ENGINE_DIR}/") -> str:
+def check_body(files: dict[str, str], engine: str = f"../{ENGINE_DIR}/") -> str:
     """The checker page's Markdown (with its HTML): the editor starts with the lesson's Jensen
     derivation when it is among `files` (name -> file text), else with the first, and offers all
-    of them in a menu."""
+    of them in a menu. `engine` is relative to the page (``/check/``), so it holds under any
+    Astro ``base`` (a site served under /week5/, red team rt31)."""
     first = sorted(files, key=lambda name: not name.endswith(LESSON_START))[:1]
     ordered = {**{name: files[name] for name in first}, **files}
     data = script_json(ordered)

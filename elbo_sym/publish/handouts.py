@@ -38,7 +38,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -356,6 +356,7 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
         # as typed: T1 sets ' as a closing quote (red team rt25: e"q'.toml printed as e"q’.toml)
         "file_tex": LatexMarkup(latex_escape(Path(report.file).name).replace("'", r"\textquotesingle{}")),
         "title": prose(report.title_parts, report.title),
+        "title_at": title_source(report),
         "summary": prose(report.summary_parts, report.summary, paragraphs=True),
         "K": report.K,
         "proved_for": report.model,
@@ -390,6 +391,9 @@ class Handout:
     name: str
     template: str
     context: Mapping[str, Any] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict)
+    """Where each box a template measures itself comes from: its name in the log ("the back of
+    card 1") -> the file:line that holds it, named in the layout warning (red team rt31)."""
 
     def render(self) -> str:
         """The LaTeX source (raises :class:`RenderError` naming template and line)."""
@@ -400,19 +404,73 @@ LESSON_ORDER = ("jensen", "decomposition", "gap", "tight")
 """The lesson's derivations in teaching order; other files follow in the order given."""
 
 
-def course_latex(title: str) -> LatexMarkup:
-    """The course's title (a project's checked ``title``) as the handouts print it: like every author's prose."""
-    return prose(prose_parts(title, Vocabulary()), title)
+HEAD_TITLE_CHARS = 60
+"""The most characters of a course title (formulas counted as they read) the running head
+prints; a longer title ends there in "…" (a 198-character title was scaled to ~3 pt to fit
+one line, red team rt31). The title line of the first page keeps the whole title."""
+
+
+def shortened(parts: Prose, most: int) -> Prose:
+    """`parts` cut to at most `most` characters of their reading, between words and never
+    inside a formula, ending in "…"; `parts` themselves when they fit."""
+    if sum(len(part.text) for part in parts) <= most:
+        return parts
+    kept: list[ProsePart] = []
+    used = 0
+    for part in parts:
+        if part.kind == "text" and used + len(part.text) > most:
+            room = part.text[:most - used + 1]  # a space just after the limit: its last word is whole
+            cut = room[:room.rfind(" ")] if " " in room[1:] else ("" if kept else room)
+            if cut.strip():
+                kept.append(ProsePart("text", cut))
+            break
+        if used + len(part.text) > most:
+            break
+        kept.append(part)
+        used += len(part.text)
+    while kept and kept[-1].kind == "text" and not kept[-1].text.rstrip(" ,;:-"):
+        kept.pop()  # nothing but a space or a comma before the ellipsis
+    if not kept:  # a formula first, longer than the head: the whole title, scaled to the line as before
+        return parts
+    if kept[-1].kind == "text":
+        kept[-1] = ProsePart("text", kept[-1].text.rstrip(" ,;:-"))
+    return (*kept, ProsePart("text", "\u2026"))
+
+
+def source_marker(where: str) -> LatexMarkup:
+    """`where` (a file:line) for a ``%@`` comment line of a template (render.overfull_boxes reads
+    it back): as typed, not escaped for TeX, with no character that would end the comment's line."""
+    return LatexMarkup("".join(ch if ch.isprintable() else "?" for ch in where))
+
+
+def title_source(report: DerivationReport) -> LatexMarkup:
+    """FILE:LINE of a derivation's ``title`` for the ``%@`` line above its heading (the file alone
+    when the line is unknown): a heading too wide for the page names it."""
+    return source_marker(f"{report.file}:{report.title_line}" if report.title_line else report.file)
+
+
+def course_latex(title: str, most: int | None = None) -> LatexMarkup:
+    """The course's title (a project's checked ``title``) as the handouts print it: like every
+    author's prose; with `most`, :func:`shortened` to that many characters (the running head)."""
+    parts = prose_parts(title, Vocabulary())
+    return prose(parts if most is None else shortened(parts, most), title)
+
+
+def course_context(title: str) -> dict[str, LatexMarkup]:
+    """The templates' ``course`` (the whole title: the first page's title line, subtitles) and
+    ``course_head`` (at most :data:`HEAD_TITLE_CHARS`: the running head) for a course title;
+    none without one (the templates keep the lesson's name)."""
+    if not title:
+        return {}
+    return {"course": course_latex(title), "course_head": course_latex(title, HEAD_TITLE_CHARS)}
 
 
 def course_titled(handouts: Sequence[Handout], title: str) -> list[Handout]:
     """The handouts with the course's title (a project's checked ``title``, printed like every
-    author's prose) as ``course``: their running header and the lesson's name in subtitles.
-    No title: the handouts as they are (the templates keep the lesson's name)."""
-    if not title:
-        return list(handouts)
-    course = course_latex(title)
-    return [Handout(h.name, h.template, {**h.context, "course": course}) for h in handouts]
+    author's prose, :func:`course_context`): their running header and the lesson's name in
+    subtitles. No title: the handouts as they are (the templates keep the lesson's name)."""
+    course = course_context(title)
+    return [replace(h, context={**h.context, **course}) for h in handouts]
 
 
 def lesson_order(reports: Sequence[DerivationReport]) -> list[DerivationReport]:
@@ -526,7 +584,7 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
     count = len(mistakes)
     task = (f"Exactly {'one step is' if count == 1 else f'{count} steps are'} wrong. Which, and why? "
             "Give a model where it fails, and correct it.")
-    return {"name": report.name, "title": prose(report.title_parts, report.title),
+    return {"name": report.name, "title": prose(report.title_parts, report.title), "title_at": title_source(report),
             "summary": prose(report.summary_parts, report.summary, paragraphs=True),
             "claim": LatexMarkup(report.claim.latex) if report.claim is not None else None,
             "assumptions": claim_conditions(report),
@@ -1048,11 +1106,12 @@ def _plain_text(parts: Sequence[Any], fallback: str) -> str:
 
 
 def _card_context(card, verdict, vocabulary: Vocabulary | None = None,
-                  parsed: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                  parsed: Mapping[str, Any] | None = None, path: str = "") -> dict[str, Any]:
     f = card.formula
     names = vocabulary if vocabulary is not None else Vocabulary()  # the deck's ([params] beta, data x1 x2)
     return {
         "index": card.index,
+        "where": f"{path}:{card.line}",
         "topic": prose(prose_parts(card.topic_label, names, parsed=parsed), card.topic_label),
         "topic_text": card.topic_label,
         "front": prose(prose_parts(card.front, names, claims=True, parsed=parsed), card.front, paragraphs=True),
@@ -1087,7 +1146,8 @@ def flashcards_context(path=None, budget: float = STEP_BUDGET_SECONDS,
                        deck_budget: float | None = None) -> dict[str, Any]:
     """Cards in sheets of 2 x 4: fronts, then backs mirrored left-right (duplex, long-edge flip)."""
     deck, result = checked_deck("flashcards", path, budget=budget, total=deck_budget)
-    cards = [_card_context(c, result.verdict_for(c), deck.vocabulary, dict(deck.prose_math)) for c in deck.cards]
+    cards = [_card_context(c, result.verdict_for(c), deck.vocabulary, dict(deck.prose_math), deck.path)
+             for c in deck.cards]
     rows = CARDS_PER_SHEET // CARD_COLUMNS
     sheets: list[dict[str, Any]] = []
     for start in range(0, len(cards), CARDS_PER_SHEET):
@@ -1107,9 +1167,12 @@ def flashcards_context(path=None, budget: float = STEP_BUDGET_SECONDS,
 
 def flashcards_handouts(budget: float = STEP_BUDGET_SECONDS, flashcards: str | Path | None = None,
                         solutions: str = "separate", deck_budget: float | None = None, **_: Any) -> list[Handout]:
-    """``flashcards.pdf``: fronts, then the mirrored backs (``none``: the fronts only)."""
-    return [Handout("flashcards", "flashcards.tex.j2",
-                    {"deck": flashcards_context(flashcards, budget, deck_budget), **_solutions(solutions)})]
+    """``flashcards.pdf``: fronts, then the mirrored backs (``none``: the fronts only); a card
+    too big for its card names its deck's file:line (:attr:`Handout.sources`)."""
+    deck = flashcards_context(flashcards, budget, deck_budget)
+    cards = [cell["card"] for sheet in deck["sheets"] for cell in sheet["fronts"]]
+    sources = {f"the {side} of card {card['index']}": card["where"] for card in cards for side in ("front", "back")}
+    return [Handout("flashcards", "flashcards.tex.j2", {"deck": deck, **_solutions(solutions)}, sources)]
 
 
 # --------------------------------------------------------------------------- building
@@ -1203,11 +1266,13 @@ def write_handout_set(handouts: Sequence[Handout], out_dir: str | os.PathLike[st
             started = time.monotonic()
             result: BuildResult = build_pdf(src, staging / f"{h.name}.pdf", timeout=timeout)
             pdf = out / f"{h.name}.pdf"  # where it goes once the whole set is built
-            defects = layout_defects(result.overfull_boxes, strict=strict_layout)
+            boxes = tuple(replace(box, part=f"{h.sources[box.what]}, {box.part}") if box.what in h.sources else box
+                          for box in result.overfull_boxes)
+            defects = layout_defects(boxes, strict=strict_layout)
             ok = result.ok and not defects
             message = result.message if not result.ok else layout_failure(defects) if defects else f"wrote {pdf}"
             return BuildReport(h.name, out / f"{h.name}.tex", pdf if ok else None, ok, message, result.log_excerpt,
-                               result.overfull, time.monotonic() - started, result.overfull_boxes)
+                               result.overfull, time.monotonic() - started, boxes)
 
         workers = jobs or min(len(sources), os.cpu_count() or 1, 8) or 1
         with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -4,7 +4,7 @@ A project folder may hold a small ``elbo-sym.toml``; every key is optional, and 
 the file (or without a key) the lesson's own files and the commands' defaults are used::
 
     title = "Probabilistic ML, week 5"                 # the course: its handouts' headers, site title, Anki deck
-    site_url = "https://example.edu/week5"           # where `web --site`'s site is served (Astro's `site`)
+    site_url = "https://example.edu/week5"           # where `web --site`'s site is served (Astro's `site` and `base`)
     derivations = ["derivations", "extra/bound.toml"]   # files or folders, with their subfolders
     selfcheck = "cards/selfcheck.toml"                 # default: the lesson's self-check
     flashcards = "cards/flashcards.toml"               # default: the lesson's flashcards
@@ -61,6 +61,7 @@ from elbo_sym.lesson.exercises import MAX_COUNT, MAX_EXERCISE_K, MAX_SEED, PARTS
 from elbo_sym.limits import MAX_SITE_URL_CHARS, MAX_TITLE_CHARS
 from elbo_sym.prose import MATH_CHARACTERS, ProseError, check_prose
 from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, DRILL_COUNT, course_titled
+from elbo_sym.publish.site import site_base
 from elbo_sym.report.build import prose_parts
 
 __all__ = ["PROJECT_FILE", "MAX_PROJECT_BYTES", "MAX_PROJECT_EXAMPLES", "Settings", "Project",
@@ -367,6 +368,10 @@ class _ProjectReader:
             # a host Python's urlsplit takes but Node's URL (Astro's check of `site`) refuses: exa^mple.com,
             # %zz, a|b (red team rt29) -- a name of letters, digits, - and dots, or an IP address
             raise self.error(line, rule, "site_url", value=True)
+        if site_base(value) is None:  # its path becomes Astro's `base`; a query Astro would drop (rt31)
+            raise self.error(line, "site_url's path must be folders of letters, digits and . _ ~ - (the site is "
+                                   "served under it, like /week5), with no query (?) or fragment (#)",
+                             "site_url", value=True)
         return value
 
     def title(self, value: Any) -> str:

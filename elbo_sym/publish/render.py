@@ -627,11 +627,15 @@ def overfull_boxes(log: str, source: str) -> tuple[OverfullBox, ...]:
     for m in _OVERFULL.finditer(log):
         line = int(next((g for g in m.groups()[2:] if g), "0"))
         section = part = ""
-        for text in reversed(lines[:line]):
+        for number in range(line, 0, -1):
+            text = lines[number - 1] if number <= len(lines) else ""
             if not part and (marker := _MARKER.match(text)):
                 part = marker.group(1).strip()
             if heading := _SECTION.search(text):
                 section = _plain(heading.group(1))
+                # the heading itself is too wide: the "%@" line above it names its source (rt31)
+                if number == line and number > 1 and (marker := _MARKER.match(lines[number - 2])):
+                    part = marker.group(1).strip()
                 break
         horizontal = m.group(1) == "h"
         what = "a line" if horizontal else ("a box" if line else "a page's content")

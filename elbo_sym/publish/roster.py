@@ -67,7 +67,7 @@ from elbo_sym import files
 from elbo_sym.files import FileReadError, read_regular_file
 from elbo_sym.limits import MAX_ROSTER_BYTES, MAX_SEED, MAX_STUDENTS, PRINTED_COMMAND_LINE_CHARS
 from elbo_sym.prose import allowed, counted, describe
-from elbo_sym.publish.handouts import HandoutError, course_latex, exercises_arguments, exercises_context
+from elbo_sym.publish.handouts import HandoutError, course_context, exercises_arguments, exercises_context
 from elbo_sym.publish.outputs import move_in, refuse_to_replace
 from elbo_sym.publish.pdfpages import GROUP_KEY, PdfPagesError, parse_pdf, split_by_group, write_pages
 from elbo_sym.publish.render import (
@@ -178,6 +178,11 @@ def _check_id(value: str, where: str, seen: dict[str, int], line: int) -> str:
     return text
 
 
+_UNPRINTED_LATIN = " ".join(ch for ch in map(chr, range(0xC0, 0x180)) if ch.isalpha() and not allowed(ch))
+"""The letters of Latin-1 and Latin Extended-A that pdflatex's T1 fonts lack (Ħ ħ ĸ Ŀ ŀ ŉ Ŧ ŧ ſ):
+the roster's message names them (red team rt31: it said "Latin letters with accents are fine")."""
+
+
 def _check_name(value: str, where: str) -> str:
     text = " ".join(value.split())
     if not text:
@@ -187,7 +192,8 @@ def _check_name(value: str, where: str) -> str:
     for ch in text:
         if not allowed(ch) or unicodedata.category(ch) in ("Cc", "Cf", "Cs"):
             raise RosterError(f"{where}: the name has {describe(ch)}, which the sheets cannot print "
-                              f"(Latin letters with accents are fine; write other scripts in Latin letters)")
+                              f"(Latin letters with accents are fine but {_UNPRINTED_LATIN}; write other scripts "
+                              "in Latin letters)")
     return text
 
 
@@ -321,8 +327,8 @@ def _split_document(tex: str) -> tuple[str, str]:
 
 
 def _course(title: str) -> dict[str, LatexMarkup]:
-    """The templates' ``course`` (the running header) for a course title; none without one."""
-    return {"course": course_latex(title)} if title else {}
+    """The templates' ``course`` and ``course_head`` (handouts.course_context); none without a title."""
+    return course_context(title)
 
 
 def _batch_sources(batch: Sequence[tuple[int, Student, int]], count: int, K: int = 2,

@@ -11,10 +11,14 @@ files from ``site_template/``:
                                Makefile's ``web-deps`` installs the same lock for the tests
 ``astro.config.mjs``           remark-math + rehype-katex as Astro 5 runs them
                                (``markdown.remarkPlugins``/``rehypePlugins``), KaTeX's CSS and
-                               ours in Starlight's ``customCss``, the site's title
+                               ours in Starlight's ``customCss``, the site's title, its address
+                               (``site``) and the path it is served under (``base``)
 ``src/content.config.ts``      Starlight's ``docs`` collection (``docsLoader``, ``docsSchema``)
-``src/styles/elbo-sym.css``    wide tables and display math scroll inside their own box; the title wraps on a phone
-``src/route-data.ts``          "On this page" lists a heading's ``{`` as typed (Astro lists ``${``)
+``src/styles/elbo-sym.css``    wide tables and display math scroll inside their own box
+``src/route-data.ts``          "On this page" lists a heading's ``{`` as typed (Astro lists ``${``);
+                               the ``<title>`` element's text is escaped (Starlight writes it as HTML)
+``src/components/SiteTitle.astro``  the header's title: clamped to a line (two on a phone) with an
+                               ellipsis, the whole title as its tooltip
 ``check-runtime.mjs``          copies Pyodide and KaTeX's module build from node_modules into
                                ``public/check-engine/`` when a build starts (the checker page)
 ``tsconfig.json``, ``.gitignore``  as Astro's starter has them
@@ -40,10 +44,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from elbo_sym.engine.parse import Vocabulary
 from elbo_sym.files import InputError
@@ -54,7 +60,7 @@ from elbo_sym.report.build import prose_parts
 from elbo_sym.report.model import prose_text
 
 __all__ = ["CONTENT_DIR", "DEFAULT_SITE_TITLE", "MANIFEST", "PUBLIC_DIR", "SITE_FILES", "foreign_site",
-           "index_page", "site_files", "site_items", "site_title", "write_site"]
+           "index_page", "site_base", "site_files", "site_items", "site_title", "write_site"]
 
 TEMPLATE = Path(__file__).parent / "site_template"
 CONTENT_DIR = "src/content/docs"
@@ -73,6 +79,7 @@ SITE_FILES: dict[str, str] = {
     "tsconfig.json": "tsconfig.json",
     "src/content.config.ts": "src/content.config.ts",
     "src/route-data.ts": "src/route-data.ts",
+    "src/components/SiteTitle.astro": "src/components/SiteTitle.astro",
     "src/styles/elbo-sym.css": "src/styles/elbo-sym.css",
     ".gitignore": "gitignore",  # a dot file is not package data
     "public/favicon.svg": "favicon.svg",  # Starlight links /favicon.svg from every page: without it, a 404 each
@@ -84,6 +91,21 @@ _URL_SLOT = "__SITE_URL__"
 _NO_URL = "// site: the address the site is served at -- set site_url in elbo-sym.toml (rewritten by `web --site`)"
 
 
+_BASE_PATH = re.compile(r"(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*/?")
+"""A path a site may be served under (Astro's ``base``): segments of letters, digits and ``. _ ~ -``,
+none empty or only dots, so no ``//`` (a link to another host) and no ``..``."""
+
+
+def site_base(url: str) -> str | None:
+    """Astro's ``base`` for a site served at `url`: its path without the last ``/`` ("" at the
+    root of the host: ``https://example.edu/week5/`` -> ``/week5``), None when the path is not
+    one of :data:`_BASE_PATH` or the address has a query or fragment (Astro would drop them)."""
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or "?" in url or "#" in url or not _BASE_PATH.fullmatch(parts.path):
+        return None
+    return parts.path.rstrip("/")
+
+
 def _js_string(text: str) -> str:
     """``text`` as a JavaScript string literal (JSON, ASCII only: no raw U+2028 or control)."""
     return json.dumps(str(text), ensure_ascii=True)
@@ -91,9 +113,10 @@ def _js_string(text: str) -> str:
 
 def site_files(title: str = DEFAULT_SITE_TITLE, url: str = "") -> list[Asset]:
     """The site's own files (not the pages), the title and the address (Astro's ``site``, from
-    elbo-sym.toml's ``site_url``; a comment saying where to set it when there is none) written
-    into ``astro.config.mjs``, which every run rewrites: an address edited into it would make
-    the next run refuse the folder (rt26)."""
+    elbo-sym.toml's ``site_url``, and its path as Astro's ``base``: without it every script, style
+    and link is root-absolute and a site served under /week5/ loads none, red team rt31; a
+    comment saying where to set it when there is none) written into ``astro.config.mjs``, which
+    every run rewrites: an address edited into it would make the next run refuse the folder (rt26)."""
     files = []
     for target, source in SITE_FILES.items():
         data = (TEMPLATE / source).read_bytes()
@@ -102,7 +125,13 @@ def site_files(title: str = DEFAULT_SITE_TITLE, url: str = "") -> list[Asset]:
             for slot in (_TITLE_SLOT, _URL_SLOT):
                 if text.count(slot) != 1:
                     raise ValueError(f"{TEMPLATE / source}: expected one {slot}")
-            site = f"site: {_js_string(url)}," if url else _NO_URL
+            site = _NO_URL
+            if url:
+                base = site_base(url)
+                if base is None:
+                    raise ValueError(f"site_url {url!r}: not an address a site can be served at (a path of "
+                                     "letters, digits and . _ ~ -, no query)")
+                site = f"site: {_js_string(url)}," + (f"\n  base: {_js_string(base)}," if base else "")
             data = text.replace(_TITLE_SLOT, _js_string(title)).replace(_URL_SLOT, site).encode("utf-8")
         files.append(Asset(target, data))
     return files

@@ -176,7 +176,7 @@ def report_of(result: DerivationResult) -> DerivationReport:
 
     return DerivationReport(
         file=d.path, name=d.name, title=d.title, summary=d.summary, model=model.describe(), domain=domain_text(model),
-        K=str(d.K), start=math(d.start.expr), start_line=d.start.line, steps=tuple(steps),
+        K=str(d.K), start=math(d.start.expr), start_line=d.start.line, title_line=d.title_line, steps=tuple(steps),
         claim=relation(d.claim) if d.claim is not None else None,
         assume=tuple(relation(a) for a in d.assumptions + d.premises), chain=chain, established=result.established,
         claim_reason=result.claim_reason,

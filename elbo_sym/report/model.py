@@ -388,6 +388,8 @@ class DerivationReport:
     params: tuple[Math, ...] = ()
     """The domain of each [params] parameter ("beta in [0, 1]") and, over a data space, the decoder's
     sum "p(x1 | z) + p(x2 | z) = 1": every step was checked under them."""
+    title_line: int = 0
+    """The line of the file's ``title`` (0: unknown), named when a handout cannot set the title."""
 
     def __post_init__(self) -> None:
         if [s.index for s in self.steps] != list(range(1, len(self.steps) + 1)):

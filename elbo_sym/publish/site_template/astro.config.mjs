@@ -12,6 +12,9 @@
 // dashes, an ellipsis and curly quotes. The pages already hold the characters they mean: an
 // author's prose set as the PDF handouts set it, elbo-sym's own words with their apostrophes.
 //
+// `site` is the address from elbo-sym.toml's site_url, `base` its path: a site served under
+// https://example.edu/week5 has every link, script and style under /week5/.
+//
 // The checker page (/check/): check-runtime.mjs copies Pyodide and KaTeX's module build from
 // node_modules into public/check-engine/ when a build starts, so the site serves them itself.
 import { defineConfig, passthroughImageService } from "astro/config";
@@ -34,7 +37,8 @@ export default defineConfig({
     starlight({
       title: __SITE_TITLE__,
       customCss: ["katex/dist/katex.min.css", "./src/styles/elbo-sym.css"],
-      routeMiddleware: "./src/route-data.ts",  // "On this page" lists a heading's { as typed
+      routeMiddleware: "./src/route-data.ts",  // "On this page" lists a heading's { as typed; <title> escaped
+      components: { SiteTitle: "./src/components/SiteTitle.astro" },  // a long title: clamped, with an ellipsis
     }),
   ],
 });
