@@ -281,6 +281,9 @@ class StepResult:
     """For a proved step: what the independent reference evaluator found (elbo_sym.engine.reference)."""
     searched: Searched | None = None
     """For a step that was searched (not proved): the K, densities and instances tried."""
+    carried: bool = False
+    """A teaching file's step refuted only because the deliberate mistake just before it carries
+    into its left side: proved with that step corrected (engine.repair, red team rt32's F3)."""
 
     @property
     def accepted(self) -> bool:
