@@ -397,6 +397,6 @@ def format_failure(report) -> str:
     return failure_text(report)
 
 
-__all__ = ["assert_derivation", "assert_refuted", "assert_not_established", "check_file", "format_failure", "resolve_path",
-           "DerivationFailed", "DerivationNotRefuted", "ElboSymFailure", "BudgetError"]
+__all__ = ["assert_derivation", "assert_refuted", "assert_not_established", "check_file", "format_failure",
+           "resolve_path", "DerivationFailed", "DerivationNotRefuted", "ElboSymFailure", "BudgetError"]
 # DerivationInputFailed is importable too (built on first use by the module's __getattr__).

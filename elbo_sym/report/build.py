@@ -251,7 +251,8 @@ def _step_report(r: StepResult, lhs: Expr, d: Derivation, refuted: int) -> StepR
                       why=s.why, verdict=r.verdict.value, reason=r.reason, instances=r.instances, accept=s.accept,
                       conditions=tuple(dict.fromkeys(conditions)),
                       counterexample=_counterexample(r.counterexample, d.vocabulary), suggestion=suggestion,
-                      expected_refuted=expected, carried=r.carried, why_parts=prose_parts(s.why, d.vocabulary, parsed=dict(d.prose_math)),
+                      expected_refuted=expected, carried=r.carried,
+                      why_parts=prose_parts(s.why, d.vocabulary, parsed=dict(d.prose_math)),
                       second_opinion=r.second_opinion,
                       searched=r.searched.describe() if r.searched is not None else "",
                       proved_by=r.outcome.proved_by if r.outcome is not None and r.verdict.value == "proved" else "")
