@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from elbo_sym.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,3 +41,48 @@ def test_a_derivation_with_a_stray_card_is_read_as_a_derivation(tmp_path: Path, 
     (tmp_path / "gap.toml").write_text(GAP + "\n[[card]]\nfront = \"x\"\n", "utf-8")
     assert main(["check", "--no-cache", str(tmp_path)]) == 2  # not skipped: its error is shown
     assert "is a deck" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- error positions
+
+
+def _error(text: str, name: str = "f.toml"):
+    from elbo_sym.engine.derivation import DerivationError, loads
+
+    with pytest.raises(DerivationError) as caught:
+        loads(text, name)
+    return caught.value
+
+
+def test_an_unknown_table_is_named_at_its_header() -> None:
+    text = ('title = "t"\nstart = "log(p(x))"\n\n[[step]]\nrel = "="\nexpr = "log(p(x))"\nrule = "algebra"\n\n'
+            '[extra]\na = 1\n')
+    error = _error(text)
+    assert str(error).startswith("f.toml:9:1: unknown key 'extra'")
+
+
+def test_the_course_settings_file_given_as_a_derivation_says_what_it_is() -> None:
+    text = 'title = "Week 5"\nflashcards = "cards.toml"\n\n[exercises]\nseed = 7\n'
+    error = _error(text, "elbo-sym.toml")
+    assert error.line == 2
+    assert "is a course's settings file" in str(error) and "elbo-sym check in its folder" in str(error)
+
+
+def test_the_settings_only_keys_are_the_projects() -> None:
+    from elbo_sym.engine.derivation import _PROJECT_ONLY_KEYS, _TOP_KEYS
+    from elbo_sym.publish.project import _TOP
+
+    assert _PROJECT_ONLY_KEYS == set(_TOP) - _TOP_KEYS
+
+
+def test_a_wrong_expected_value_is_named_at_its_own_line(tmp_path: Path, capsys) -> None:
+    wrong = GAP.rstrip("\n") + '\n\n[example.expect]\n"log(p(x))" = "log(3/10)"\n"KL(q(z), p(z | x))" = "1/2"\n'
+    path = tmp_path / "ex.toml"
+    path.write_text(wrong, "utf-8")
+    lines = wrong.splitlines()
+    number = lines.index('"KL(q(z), p(z | x))" = "1/2"') + 1
+    header = lines.index("[[example]]") + 1
+    assert main(["check", "--no-cache", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert f"ex.toml:{number}  example 1: expected value FAILS: KL(q(z), p(z | x)): is " in out
+    assert f"ex.toml:{header}  example 1" not in out  # the header only when the example holds

@@ -302,6 +302,9 @@ class ExampleResult:
 
     example: Example
     failures: tuple[str, ...]
+    lines: tuple[int, ...] = ()
+    """The file's line of each failure: the expected value's own line in [example.expect], else the
+    example's (red team rt32: every failure was named at the [[example]] header)."""
 
     @property
     def holds(self) -> bool:
@@ -1627,7 +1630,7 @@ def _same_pair(a: Expr, b: Expr, start: Expr, end: Expr, model: Model) -> bool:
 
 def _check_example(derivation: Derivation, example: Example, model: Model, message: str) -> ExampleResult:
     """The example's expected values, decided exactly; undecided is a failure."""
-    failures = []
+    failures, lines = [], []
     explicit = _explicit(model, example.K)
     instance = example.instance
     if derivation.premises:  # an example illustrates the premised domain: it must lie inside it
@@ -1642,10 +1645,12 @@ def _check_example(derivation: Derivation, example: Example, model: Model, messa
             failures.append(f"the example is not shown to satisfy every premise "
                             f"({'; '.join(premise_text(p) for p in derivation.premises)}): "
                             f"{'it violates one' if status == 'violated' else status}")
+            lines.append(example.line)
     for expectation in example.expect:
         name = expectation.lhs.text
         if budgets.remaining() <= 0:
             failures.append(f"{name}: not checked ({message})")
+            lines.append(expectation.lhs.line)
             continue
         try:
             with budgets.limit(min(STEP_BUDGET_SECONDS, budgets.remaining()), "the example's budget ran out"):
@@ -1660,7 +1665,8 @@ def _check_example(derivation: Derivation, example: Example, model: Model, messa
             failure = f"could not evaluate ({error_text(error)})"
         if failure:
             failures.append(f"{name}: {failure}")
-    return ExampleResult(example, tuple(failures))
+            lines.append(expectation.lhs.line)
+    return ExampleResult(example, tuple(failures), tuple(lines))
 
 
 def _expect_failure(expectation, instance: Instance, model: ExplicitModel) -> str | None:

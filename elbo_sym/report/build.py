@@ -457,7 +457,8 @@ def _example_report(result: DerivationResult, example_result) -> ExampleReport:
         rows.append(ValueRow(math(expr), math(exact_form(value)), value.shown(DECIMALS),
                              value.shown(DECIMALS, bits=True) if information else None, role))
     return ExampleReport(example.index, example.line, example_result.holds, tuple(example_result.failures),
-                         tuple(given), tuple(rows), stated=len(example.expect), unevaluated=tuple(unevaluated))
+                         tuple(given), tuple(rows), stated=len(example.expect), unevaluated=tuple(unevaluated),
+                         failure_lines=tuple(example_result.lines))
 
 
 def _why_unevaluated(error: Exception) -> str:

@@ -332,6 +332,13 @@ class ExampleReport:
     rows: tuple[ValueRow, ...] = ()
     stated: int = 0  # how many values the file's [example.expect] states (a row may show several)
     unevaluated: tuple[UnevaluatedRow, ...] = ()
+    failure_lines: tuple[int, ...] = ()
+    """The file's line of each failure (an expected value's own line), in the order of `failures`."""
+
+    def failures_at(self) -> tuple[tuple[int, str], ...]:
+        """Each failure with its line (the example's header when the line is not known)."""
+        lines = self.failure_lines if len(self.failure_lines) == len(self.failures) else ()
+        return tuple(zip(lines or (self.line,) * len(self.failures), self.failures))
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,10 @@ def closing_lines(r: DerivationReport) -> list[str]:
     in a teaching file, the expected mistake) came out as it must."""
     lines = []
     for e in r.examples:
-        lines.append(f"{r.file}:{e.line}  example {e.index}: {_example_status(e)}")
+        if e.holds:
+            lines.append(f"{r.file}:{e.line}  example {e.index}: {_example_status(e)}")
+        lines += [f"{r.file}:{line}  example {e.index}: expected value FAILS: {failure}"
+                  for line, failure in e.failures_at()]
         lines += [f"{r.file}:{e.line}  example {e.index}: {u.symbol.text} has no exact value here: {u.why}"
                   for u in e.unevaluated]
     lines += [f"problem: {problem}" for problem in r.problems]
@@ -140,7 +143,7 @@ def failure_text(r: DerivationReport) -> str:
     for e in r.examples:
         if not e.holds:
             lines += ["", f"{r.file}:{e.line}: example {e.index} does not hold"]
-            lines += [f"    {failure}" for failure in e.failures]
+            lines += [f"    {r.file}:{line}: {failure}" for line, failure in e.failures_at()]
     for problem in r.problems:
         lines += ["", f"problem: {problem}"]
     if not r.established and r.expect != "refuted":
