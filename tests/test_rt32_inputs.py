@@ -86,3 +86,30 @@ def test_a_wrong_expected_value_is_named_at_its_own_line(tmp_path: Path, capsys)
     out = capsys.readouterr().out
     assert f"ex.toml:{number}  example 1: expected value FAILS: KL(q(z), p(z | x)): is " in out
     assert f"ex.toml:{header}  example 1" not in out  # the header only when the example holds
+
+
+# ---------------------------------------------------------------------------- hints
+
+
+@pytest.mark.parametrize("written, hint", [
+    ("E[q, log(p(x | z))]", "write `E(q, log(p(x | z)))`, not `E[q, log(p(x | z))]`"),
+    ("E[q(z), log(p(x, z))]", "write `E(q(z), log(p(x, z)))`, not `E[q(z), log(p(x, z))]`"),
+    ("E[log(p(x, z))]", "write `E(q, log(p(x, z)))`, not `E[log(p(x, z))]`"),
+])
+def test_a_bracketed_expectation_gets_a_hint_that_parses(written: str, hint: str) -> None:
+    from elbo_sym.engine.parse import ParseError, parse_expression
+
+    with pytest.raises(ParseError) as caught:
+        parse_expression(written)
+    assert hint in str(caught.value)
+    suggested = hint.split("`")[1]
+    parse_expression(suggested)  # the text suggested is itself right
+
+
+@pytest.mark.parametrize("name, instead", [("lambda", "lam"), ("in", "in1"), ("None", "none1")])
+def test_a_parameter_named_after_a_python_keyword_is_refused_at_its_line(name: str, instead: str) -> None:
+    text = (f'title = "t"\nK = "any"\nstart = "ELBO(q)"\n\n[params]\n{name} = ">= 1"\n\n'
+            '[[step]]\nrel = "="\nexpr = "ELBO(q)"\nrule = "algebra"\n')
+    error = _error(text)
+    assert str(error).startswith(f"f.toml:6:1: \"{name}\" cannot name a parameter: it is a Python keyword")
+    assert f"call it {instead}" in str(error)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import keyword
 import math
 import re
 import tomllib
@@ -1019,6 +1020,10 @@ class _Reader:
                 raise self.error(here, f"{_toml_value(name)} cannot name a parameter: {why}")
             if not (_NAME.fullmatch(name) or _INDEXED_NAME.fullmatch(name)):
                 raise self.error(here, f"{_toml_value(name)} cannot name a parameter: {PARAMETER_NAME_RULE}")
+            if keyword.iskeyword(name):  # rt32: accepted here, then "not part of the notation" in every expression
+                instead = "lam" if name == "lambda" else f"{name.lower()}1"
+                raise self.error(here, f"{_toml_value(name)} cannot name a parameter: it is a Python keyword, "
+                                       f"which no expression can use as a name; call it {instead}, say")
             if not isinstance(condition, str):
                 raise self._key_at(here, name, f"{name}: the condition must be a string such as \">= 1\" or "
                                                f"\"in (0, 1)\"", value=True)
