@@ -113,3 +113,41 @@ def test_a_parameter_named_after_a_python_keyword_is_refused_at_its_line(name: s
     error = _error(text)
     assert str(error).startswith(f"f.toml:6:1: \"{name}\" cannot name a parameter: it is a Python keyword")
     assert f"call it {instead}" in str(error)
+
+
+# ---------------------------------------------------------------------------- wording
+
+
+def _checked(text: str):
+    from elbo_sym.engine.derivation import loads
+    from elbo_sym.report.build import check_file
+
+    return check_file(loads(text, "w.toml"))
+
+
+def test_a_latent_free_on_one_side_only_is_said_when_refuted() -> None:
+    report = _checked('title = "t"\nK = 2\nstart = "ELBO(q)"\n\n[[step]]\nrel = "="\n'
+                      'expr = "log(p(x | z)) - KL(q(z), p(z))"\nrule = "definition"\n')
+    (step,) = report.steps
+    assert step.verdict == "refuted"
+    assert "z is free in the step (not bound by a Sum, E, KL or H) while the previous expression has none" \
+        in step.reason
+    assert "bind z" in step.reason
+
+
+def test_a_claim_the_chain_misses_on_one_side_says_which() -> None:
+    text = GAP.replace('claim = "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))"', 'claim = "log(p(x)) - ELBO(q) = H(q)"')
+    assert text != GAP
+    report = _checked(text)
+    assert report.claim_reason.endswith("which is not the claim: the claim has log(p(x)) - ELBO(q) too, but H(q) "
+                                        "where the chain ends")
+
+
+def test_a_failed_jensen_condition_is_named_in_the_reason() -> None:
+    report = _checked('title = "t"\nK = "any"\nstart = "log(E(q, p(x, z) / q(z)))"\n\n[[step]]\nrel = "<="\n'
+                      'expr = "E(q, log(p(x, z) / q(z)))"\nrule = "jensen"\n')
+    (step,) = report.steps
+    assert step.verdict == "refuted"
+    assert "Jensen's pattern found but a condition failed: " in step.reason
+    failed = [c.text for c in step.conditions if not c.shown]
+    assert failed and step.reason.endswith(failed[0])
