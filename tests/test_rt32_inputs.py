@@ -151,3 +151,16 @@ def test_a_failed_jensen_condition_is_named_in_the_reason() -> None:
     assert "Jensen's pattern found but a condition failed: " in step.reason
     failed = [c.text for c in step.conditions if not c.shown]
     assert failed and step.reason.endswith(failed[0])
+
+
+def test_the_site_and_docs_do_not_say_prose_is_checked() -> None:
+    # red team rt32 F12: "$A$ is $B$" in a why prints an unchecked (possibly false) statement
+    # between two parsed formulas; the site said every formula was machine-checked
+    from elbo_sym.publish.site import index_page
+
+    body = index_page([]).body
+    assert "Every formula" not in body and "is not checked" in body
+    for page in ("01-writing-derivations.md", "02-what-checked-means.md"):
+        text = (REPO / "docs" / page).read_text("utf-8")
+        assert "**Only checked math is typeset.**" not in text
+        assert "not checked" in text
