@@ -164,3 +164,41 @@ def test_the_site_and_docs_do_not_say_prose_is_checked() -> None:
         text = (REPO / "docs" / page).read_text("utf-8")
         assert "**Only checked math is typeset.**" not in text
         assert "not checked" in text
+
+
+# ---------------------------------------------------------------------------- a repair inside a closed form
+
+VAE_SIGN_SLIP = '''title = "The Gaussian VAE ELBO, sign slip in the KL"
+model = "gaussian"
+start = "ELBO(q)"
+
+[[step]]
+rel = "="
+expr = "E(q, log(p(x | z))) - KL(q(z), Normal(0, 1))"
+rule = "definition"
+
+[[step]]
+rel = "="
+expr = "E(q, -log(2 * pi * s**2) / 2 - (x - w * z - b)**2 / (2 * s**2)) - (mu**2 + sigma**2 - 1 + log(sigma**2)) / 2"
+rule = "definition"
+'''
+
+
+def test_a_sign_slip_inside_a_closed_form_gets_a_checked_repair() -> None:
+    # red team rt32 F2: refuted with no suggestion; a sign inside a bracketed sum is now tried last
+    report = _checked(VAE_SIGN_SLIP)
+    step = report.steps[1]
+    assert step.verdict == "refuted"
+    assert step.suggestion is not None
+    assert step.suggestion.describe().startswith("flip the sign of the term log(sigma**2)")
+    assert "- 1 - log(sigma**2)) / 2" in step.suggestion.expr
+    repaired = _checked(VAE_SIGN_SLIP.replace("- 1 + log(sigma**2)", "- 1 - log(sigma**2)"))
+    assert repaired.steps[1].verdict == "proved"  # the repair suggested is one that holds
+
+
+def test_nested_sign_flips_touch_only_bracketed_sums() -> None:
+    from elbo_sym.engine.repair import nested_sign_flips
+
+    assert nested_sign_flips("a - b + c") == []  # top-level terms are the ordinary sign flips'
+    edits = [text for _, text in nested_sign_flips("a - (b + c) / 2")]
+    assert edits == ["a - (-b + c) / 2", "a - (b - c) / 2"]

@@ -181,7 +181,7 @@ def _tier(step: Step, candidate: Candidate) -> int:
         return 0
     if candidate.rel != "=":
         return 1
-    return 2 if candidate.description.endswith("throughout") else 0
+    return 2 if candidate.description.endswith("throughout") or candidate.cost >= NESTED_COST else 0
 
 
 def check_with_suggestions(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS,
@@ -665,6 +665,8 @@ def candidates(step: Step, context: tuple[str, ...] = ()) -> list[Candidate]:
         add(wording, rel, edited, rule, 2 if plain(wording).endswith("throughout") else 1)
     for wording, edited in term_additions(text, context):
         add(wording, rel, edited, rule, 2)
+    for wording, edited in nested_sign_flips(text):  # last: tried only when no other repair holds
+        add(wording, rel, edited, rule, NESTED_COST)
 
     seen, unique = set(), []
     for c in sorted(out, key=lambda c: (_tier(step, c), c.cost, c.order)):
@@ -921,6 +923,40 @@ def _term_sign_flips(tree: ast.expr, source: _Source) -> list[tuple[Wording, str
         flipped[i] = (-sign, text)
         edits.append((("flip the sign of the term ", Named(text)), _join(flipped)))
     return edits
+
+
+NESTED_COST = 3
+"""The cost of a sign flip inside a bracketed sum: after every other repair (rt32's F2)."""
+
+
+def nested_sign_flips(text: str) -> list[tuple[Wording, str]]:
+    """A sign flipped inside a bracketed sum -- a closed form's ``(mu**2 + sigma**2 - 1 + log(sigma**2)) / 2``
+    with the sign of ``log(sigma**2)`` wrong (red team rt32's F2) -- for every sum that is not a
+    top-level term list (those are :func:`_term_sign_flips`'s)."""
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    source = _Source(text)
+    sums = [n for n in ast.walk(tree) if isinstance(n, ast.BinOp) and _is_sum(n)]
+    continued = {id(n.left) for n in sums}  # a sum's left operand is the start of the same term list
+    edits: list[tuple[Wording, str]] = []
+    for node in sums:
+        if node is tree or id(node) in continued:
+            continue
+        texts = [(sign, _term_text(term, source)) for sign, term in _terms(node)]
+        for i, (sign, term) in enumerate(texts):
+            if term.startswith("-"):
+                continue  # "--a": a term with its own minus is _negations' (and reads badly flipped)
+            flipped = list(texts)
+            flipped[i] = (-sign, term)
+            edits.append((("flip the sign of the term ", Named(term)), source.splice([(source.span(node),
+                                                                                      _join(flipped))])))
+    return edits
+
+
+def _is_sum(node: ast.AST) -> bool:
+    return isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub))
 
 
 def _negations(tree: ast.expr, source: _Source) -> list[tuple[Wording, str]]:
