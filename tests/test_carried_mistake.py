@@ -96,3 +96,20 @@ def test_a_report_round_trips_the_carried_step(listed):
     from elbo_sym.report.model import DerivationReport
 
     assert DerivationReport.from_dict(listed.to_dict()) == listed
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_the_pdf_sheet_counts_one_mistake_and_says_no_edit(listed, tmp_path):
+    import subprocess
+
+    from child_processes import CHILD_TIMEOUT_SECONDS
+
+    from elbo_sym.publish.handouts import mistakes_handout, write_handouts
+
+    (built,) = write_handouts([mistakes_handout([listed])], tmp_path)
+    assert built.ok, built.message + built.log_excerpt
+    text = " ".join(subprocess.run(["pdftotext", str(built.pdf), "-"], capture_output=True, text=True, check=True,
+                                   timeout=CHILD_TIMEOUT_SECONDS).stdout.split())
+    assert "Exactly one step is wrong" in text
+    assert "Step 2 follows from step 1 as written, so it fails too; once step 1 is corrected it holds: no edit is " \
+           "needed in step 2." in text
