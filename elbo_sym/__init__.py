@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "assert_derivation": ("elbo_sym.authoring.testing", "assert_derivation"),
     "assert_refuted": ("elbo_sym.authoring.testing", "assert_refuted"),
+    "assert_not_established": ("elbo_sym.authoring.testing", "assert_not_established"),
     "check_file": ("elbo_sym.authoring.testing", "check_file"),
     "show": ("elbo_sym.report.display", "show"),
 }

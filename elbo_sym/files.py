@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from pathlib import Path
 from elbo_sym.limits import FILE_BUDGET_CAP_SECONDS, MAX_FILE_BYTES, MAX_SOURCE_DATE_EPOCH
 
 __all__ = ["FileReadError", "InputError", "patience_text", "read_regular_file", "source_date_epoch", "discover",
+           "is_deck", "deck_note",
            "resolved_path", "describe_os_error",
            "DEFAULT_FOLDER", "PROJECT_FILE", "paths_or_default", "output_folder", "output_file", "replace_file"]
 
@@ -172,14 +174,16 @@ def read_regular_file(path: str | os.PathLike[str], limit: int | None = None, pa
         os.close(fd)
 
 
-def discover(paths: Sequence[str | Path]) -> list[Path]:
+def discover(paths: Sequence[str | Path], skipped: list[Path] | None = None) -> list[Path]:
     """Derivation files named by the user: files as given, folders searched for *.toml.
 
     Everything named *.toml in a folder is returned, also a FIFO or a device: reading it
     (with :func:`read_regular_file`) then gives a one-line error for that file only -- except
-    the project file (``derivations = ["."]``: it configures the course, it is no derivation).
-    A file named twice (``g.toml ./g.toml``, or a folder and a file in it) is returned once,
-    as first named: one file, one report.
+    the project file (``derivations = ["."]``: it configures the course, it is no derivation)
+    and the decks (:func:`is_deck`: ``check .`` in a course folder meets its cards.toml, red
+    team rt32), each appended to `skipped` when given so the caller can say so.  A deck named
+    as a file is returned (its reader says what it is).  A file named twice (``g.toml
+    ./g.toml``, or a folder and a file in it) is returned once, as first named: one file, one report.
     """
     found: list[Path] = []
     seen: set[str] = set()
@@ -189,6 +193,10 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
                 named = sorted(f for f in p.glob("*.toml") if f.name != PROJECT_FILE)
             except OSError:  # an unreadable folder: report it as the path given
                 named = [p]
+            decks = [f for f in named if f != p and is_deck(f)]
+            named = [f for f in named if f not in decks]
+            if skipped is not None:
+                skipped += [f for f in decks if resolved_path(f) not in {resolved_path(s) for s in skipped}]
         else:
             named = [p]
         for path in named:
@@ -197,6 +205,28 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
                 seen.add(same)
                 found.append(path)
     return found
+
+
+_DECK_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*(?:card|question)[ \t]*\]\]", re.MULTILINE)
+_DERIVATION_LINE = re.compile(r"^[ \t]*(?:start[ \t]*=|\[\[[ \t]*step[ \t]*\]\])", re.MULTILINE)
+
+
+def is_deck(path: str | Path) -> bool:
+    """Whether `path` is a deck: a regular file with a ``[[card]]`` or ``[[question]]`` header
+    line and no ``start =`` or ``[[step]]`` line (a derivation with a stray card stays a
+    derivation, and its reader says what is wrong).  A file that cannot be read is no deck: its
+    reading error is reported where it is read as a derivation."""
+    try:
+        text = read_regular_file(path).decode("utf-8-sig", errors="replace")
+    except (FileReadError, OSError, ValueError):
+        return False
+    return bool(_DECK_HEADER.search(text)) and not _DERIVATION_LINE.search(text)
+
+
+def deck_note(path: str | Path) -> str:
+    """What a command says about a deck it skipped in a folder."""
+    return (f"skipped {path}: a deck ([[card]] or [[question]] tables), not a derivation; check it with "
+            f"elbo-sym cards {path} --check")
 
 
 def resolved_path(path: str | Path) -> str:

@@ -15,6 +15,7 @@ from elbo_sym.authoring.testing import (
     DerivationFailed,
     DerivationNotRefuted,
     assert_derivation,
+    assert_not_established,
     assert_refuted,
 )
 from elbo_sym.engine.derivation import DerivationError, loads
@@ -149,14 +150,30 @@ def test_assert_refuted_fails_readably_on_a_step_that_holds() -> None:
 def test_assert_refuted_without_a_step(tmp_path: Path) -> None:
     report = assert_refuted(write(tmp_path, "wrong.toml", KL_FLIPPED))
     assert [s.verdict for s in report.steps].count("refuted") == 1
-    # Every step holds but the chain does not show the claim: the claim is not established.
-    mismatch = GAP.replace('claim = "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))"', 'claim = "log(p(x)) >= ELBO(q)"')
-    assert mismatch != GAP
-    report = assert_refuted(write(tmp_path, "mismatch.toml", mismatch))
+    # Every step holds, the chain does not show the claim, and the claim is false: refuted.
+    false = GAP.replace('claim = "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))"', 'claim = "log(p(x)) - ELBO(q) = H(q)"')
+    assert false != GAP
+    report = assert_refuted(write(tmp_path, "false.toml", false))
     assert not report.established and all(s.verdict == "proved" for s in report.steps)
     with pytest.raises(DerivationNotRefuted) as caught:
         assert_refuted(GAP_PATH)
     assert "nothing is refuted: every step holds and the claim is established" in str(caught.value)
+
+
+def test_a_true_claim_the_chain_stops_short_of_is_not_refuted(tmp_path: Path) -> None:
+    # red team rt32 F11: every step proved, the claim a theorem the chain does not reach
+    short = write(tmp_path, "short.toml", GAP.replace('claim = "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))"',
+                                                        'claim = "log(p(x)) >= ELBO(q)"'))
+    with pytest.raises(DerivationNotRefuted) as caught:
+        assert_refuted(short)
+    assert "the claim itself is proved, not refuted" in str(caught.value)
+    assert "assert_not_established" in str(caught.value)
+    report = assert_not_established(short)
+    assert not report.established and all(s.verdict == "proved" for s in report.steps)
+    with pytest.raises(DerivationNotRefuted, match="the claim is established"):
+        assert_not_established(GAP_PATH)
+    with pytest.raises(DerivationNotRefuted, match="step 4 is refuted"):
+        assert_not_established(write(tmp_path, "wrong.toml", KL_FLIPPED))
 
 
 def _claim_left_undecided(monkeypatch, how: str) -> None:
@@ -196,7 +213,7 @@ def test_chain_misses_claim_reads_the_engines_words(tmp_path: Path) -> None:
                         'claim = "log(p(x)) - ELBO(q) = H(q)"')
     assert weaker != GAP and other != GAP
     for text in (weaker, other):
-        report = assert_refuted(write(tmp_path, "mismatch.toml", text))
+        report = assert_not_established(write(tmp_path, "mismatch.toml", text))
         assert chain_misses_claim(report.claim_reason), report.claim_reason
     for reason in ("file budget of 0.14 CPU seconds exhausted", "could not compare the claim with the chain: x",
                    "the claim is not shown to be defined: log(q(z)) > 0", "not every step holds",

@@ -58,7 +58,15 @@ import sys
 import time
 from pathlib import Path
 
-from elbo_sym.files import DEFAULT_FOLDER, PROJECT_FILE, FileReadError, InputError, discover, read_regular_file
+from elbo_sym.files import (
+    DEFAULT_FOLDER,
+    PROJECT_FILE,
+    FileReadError,
+    InputError,
+    deck_note,
+    discover,
+    read_regular_file,
+)
 from elbo_sym.limits import (
     CACHED_PASS_BUDGET_SHARE,
     GC_YOUNG_OBJECTS,
@@ -587,7 +595,10 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
     """
     budget = validate_budget(budget)
     total = validate_budget(total, "file budget") if total is not None else None
-    files = discover(paths)
+    decks: list[Path] = []
+    files = discover(paths, decks)
+    for deck in decks:  # a course folder's cards.toml: said, never read as a derivation (rt32)
+        print(f"elbo-sym: {deck_note(deck)}", file=sys.stderr)
     if not files:
         raise InputError(f"no derivation files found in {' '.join(paths)}")
     cache = Cache() if use_cache and not disabled_by_environment() else None
@@ -726,12 +737,13 @@ def answer_from_cache(argv: list[str]) -> tuple[str, int] | None:
         if os.path.lexists(PROJECT_FILE) or not os.path.isdir(DEFAULT_FOLDER):
             return None  # a course folder (its project file names the files), or an input error
         paths = [DEFAULT_FOLDER]
+    decks: list[Path] = []
     try:
-        files = discover(paths)
+        files = discover(paths, decks)
     except (OSError, ValueError):
         return None
     cache = Cache()
-    if not files or cache.warning is not None:
+    if not files or decks or cache.warning is not None:  # a skipped deck is said by the full path
         return None
     payloads = []
     for path in files:

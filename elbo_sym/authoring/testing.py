@@ -276,11 +276,13 @@ def assert_refuted(path, step: int | None = None, budget: float = DEFAULT_BUDGET
     """Assert that a derivation is wrong, and return the evidence.
 
     With ``step=N``: step N's verdict is ``refuted`` with an exact counterexample; returns
-    that StepReport (``.counterexample``, ``.suggestion``).  Without: some step is refuted,
-    or every step holds but the chain, compared with the claim in full, does not give it
-    (:func:`chain_misses_claim`); returns the DerivationReport.  A step that could not be
-    decided (``error``) or is only ``checked`` is not a refutation, and neither is a claim left
-    unestablished by a spent budget or a comparison that failed.  Raises DerivationNotRefuted
+    that StepReport (``.counterexample``, ``.suggestion``).  Without: some step is refuted, or
+    every step holds, the chain does not give the claim and the claim itself is refuted (an
+    exact instance where it fails); returns the DerivationReport.  A chain that merely stops
+    short of a claim nobody showed false is not refuted (red team rt32: such a test kept passing
+    after the slip it guarded was fixed): that is :func:`assert_not_established`.  A step that
+    could not be decided (``error``) or is only ``checked`` is not a refutation, and neither is a
+    claim left unestablished by a spent budget or a comparison that failed.  Raises DerivationNotRefuted
     (an AssertionError) otherwise, DerivationInputFailed for a malformed file or one not read
     within `file_budget` (as :func:`check_file`), and ValueError for a step number the file
     does not have.
@@ -288,8 +290,9 @@ def assert_refuted(path, step: int | None = None, budget: float = DEFAULT_BUDGET
     __tracebackhide__ = True
     if step is not None and (not isinstance(step, int) or isinstance(step, bool)):
         raise TypeError(f"step must be a step number (an int), not {step!r}")
+    folder = _caller_folder()
     try:
-        report = _report(path, budget, _caller_folder(), file_budget=file_budget)
+        report = _report(path, budget, folder, file_budget=file_budget)
     except ElboSymFailure as error:
         raise _called_from(error, "assert_refuted") from None
     if step is not None:
@@ -305,9 +308,15 @@ def assert_refuted(path, step: int | None = None, budget: float = DEFAULT_BUDGET
     if any(s.verdict == "refuted" for s in report.steps):
         return report
     undecided = [s for s in report.steps if not (s.verdict == "proved" or s.accepted)]
-    if not report.established and not undecided and chain_misses_claim(report.claim_reason):
-        return report  # every step holds, and the chain, compared in full, does not give the claim
-    if undecided:
+    missed = not report.established and not undecided and chain_misses_claim(report.claim_reason)
+    claim = _claim_verdict(_source(path, folder), budget) if missed else None
+    if claim is not None and claim.verdict.value == "refuted":
+        return report  # every step holds, the chain does not give the claim, and the claim is false
+    if claim is not None:
+        head = (f"{report.file}: nothing is refuted: every step holds and the chain does not give the claim "
+                f"({report.claim_reason}), but the claim itself is {claim.verdict.value}, not refuted "
+                f"({claim.reason}); for a chain that stops short of its claim use assert_not_established")
+    elif undecided:
         s = undecided[0]
         head = (f"{report.file}:{s.line}: nothing is refuted; step {s.index} is {s.verdict} "
                 f"(not decided either way: {s.reason})")
@@ -317,6 +326,49 @@ def assert_refuted(path, step: int | None = None, budget: float = DEFAULT_BUDGET
     else:
         head = f"{report.file}: nothing is refuted: every step holds and the claim is established"
     raise _called_from(DerivationNotRefuted(_not_refuted(report, head), report), "assert_refuted")
+
+
+def assert_not_established(path, budget: float = DEFAULT_BUDGET, *, file_budget: float | None = None):
+    """Assert that a derivation's steps all hold but its chain, compared with the claim in full,
+    does not give the claim (:func:`chain_misses_claim`: other expressions, a weaker relation,
+    mixed >= and <=); returns the DerivationReport.  Nothing is shown false: the claim may be
+    true and the chain only stop short of it.  A refuted or undecided step, an established
+    claim, or a claim left open by a spent budget raises DerivationNotRefuted (an
+    AssertionError); a malformed file DerivationInputFailed."""
+    __tracebackhide__ = True
+    try:
+        report = _report(path, budget, _caller_folder(), file_budget=file_budget)
+    except ElboSymFailure as error:
+        raise _called_from(error, "assert_not_established") from None
+    failing = [s for s in report.steps if not (s.verdict == "proved" or s.accepted)]
+    if not failing and not report.established and chain_misses_claim(report.claim_reason):
+        return report
+    head = (f"{report.file}:{failing[0].line}: step {failing[0].index} is {failing[0].verdict}, so the chain is "
+            f"not what falls short of the claim" if failing else
+            f"{report.file}: the claim is established" if report.established else
+            f"{report.file}: the claim is not established for a reason that decides nothing ({report.claim_reason})")
+    raise _called_from(DerivationNotRefuted(_not_refuted(report, head), report), "assert_not_established")
+
+
+def _claim_verdict(source, budget: float):
+    """The claim of `source` (a path or a Derivation) checked on its own, as a one-step relation
+    in the file's model: `refuted` only at an exact instance where it fails."""
+    from elbo_sym.engine.check import check_step
+    from elbo_sym.engine.derivation import Derivation, Step, load
+    from elbo_sym.report.build import Loaded
+
+    derivation = source.derivation if isinstance(source, Loaded) else source
+    derivation = derivation if isinstance(derivation, Derivation) else load(derivation)
+    claim = derivation.claim
+    assert claim is not None  # chain_misses_claim holds only for a file with a claim
+    model, examples = derivation.model(), derivation.examples
+    rules = ("kl-nonneg", "jensen") if claim.rel in (">=", "<=") else ("algebra",)  # as a card's formula is tried
+    steps = [Step(1, claim.rhs.line, claim.rel, claim.rhs, rule, "the claim") for rule in rules]
+    for step in steps:  # a proof first, without the search (a search on a true claim runs to its budget)
+        proved = check_step(claim.lhs.expr, step, model, examples, budget, search=False)
+        if proved.verdict.value == "proved":
+            return proved
+    return check_step(claim.lhs.expr, steps[0], model, examples, budget)
 
 
 def chain_misses_claim(claim_reason: str) -> bool:
@@ -345,6 +397,6 @@ def format_failure(report) -> str:
     return failure_text(report)
 
 
-__all__ = ["assert_derivation", "assert_refuted", "check_file", "format_failure", "resolve_path",
-           "DerivationFailed", "DerivationNotRefuted", "ElboSymFailure", "BudgetError"]
+__all__ = ["assert_derivation", "assert_refuted", "assert_not_established", "check_file", "format_failure",
+           "resolve_path", "DerivationFailed", "DerivationNotRefuted", "ElboSymFailure", "BudgetError"]
 # DerivationInputFailed is importable too (built on first use by the module's __getattr__).

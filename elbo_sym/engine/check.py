@@ -30,10 +30,10 @@ from elbo_sym import limits
 from elbo_sym.budget import BudgetExceeded, WorkCount
 from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
-from elbo_sym.engine.derivation import Derivation, Example, Formula, Step
+from elbo_sym.engine.derivation import Derivation, Example, Formula, Relation, Step
 from elbo_sym.engine.exact import ExactPlan, exact_plan, premise_pins
 from elbo_sym.engine.models.base import ExplicitModel, Model
-from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError
+from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError, free_latents
 from elbo_sym.engine.models.general import SEARCH_K
 from elbo_sym.engine.notation import Limit, to_latex, to_text
 from elbo_sym.engine.premises import HOLDS, UNDECIDED, PremiseJudge, PremiseTally, premise_text, premises_of
@@ -282,6 +282,9 @@ class StepResult:
     """For a proved step: what the independent reference evaluator found (elbo_sym.engine.reference)."""
     searched: Searched | None = None
     """For a step that was searched (not proved): the K, densities and instances tried."""
+    carried: bool = False
+    """A teaching file's step refuted only because the deliberate mistake just before it carries
+    into its left side: proved with that step corrected (engine.repair, red team rt32's F3)."""
 
     @property
     def accepted(self) -> bool:
@@ -300,6 +303,9 @@ class ExampleResult:
 
     example: Example
     failures: tuple[str, ...]
+    lines: tuple[int, ...] = ()
+    """The file's line of each failure: the expected value's own line in [example.expect], else the
+    example's (red team rt32: every failure was named at the [[example]] header)."""
 
     @property
     def holds(self) -> bool:
@@ -1271,6 +1277,7 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
     if counterexample is not None:
         reason = counterexample.problem if counterexample.problem else (
             outcome.reason if not outcome.proved else "the relation fails at an exact instance")
+        reason += _free_latent_note(lhs, step.expr)
         return StepResult(step, lhs, Verdict.refuted, reason, counterexample, held, outcome, seconds,
                           conditions=conditions, searched=searched)
     where = f" ({searched.describe()})" if searched.describe() else ""
@@ -1291,6 +1298,20 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
                           conditions=conditions, searched=searched)
     return StepResult(step, lhs, Verdict.checked, f"not proved ({outcome.reason}); held on {held} exact "
                       f"instances{where}", None, held, outcome, seconds, conditions=conditions, searched=searched)
+
+
+def _free_latent_note(lhs: Expr, rhs: Expr) -> str:
+    """Why a step with a latent free on one side only is refuted "at z = 0": it claims the relation
+    for every value of that latent (a binder forgotten, most often an E); the chain family refuses
+    this when the file is read, the others refute it and say so here (red team rt32's F5)."""
+    left, right = free_latents(lhs), free_latents(rhs)
+    if bool(left) == bool(right):
+        return ""
+    names = sorted(str(v) for v in (left or right))
+    side, other = ("step", "previous expression") if right else ("previous expression", "step")
+    return (f"; {' and '.join(names)} {'is' if len(names) == 1 else 'are'} free in the {side} (not bound by a Sum, "
+            f"E, KL or H) while the {other} has none, so the step claims the relation for every value of "
+            f"{names[0]}: bind {names[0]}, e.g. E(q, ...) around the part that mentions it")
 
 
 def compose(first: str | None, second: str | None) -> str | None:
@@ -1550,7 +1571,7 @@ def _teaching_claim_problem(derivation: Derivation, model: Model, budget: float)
 
 CLAIM_NO_RELATION = "the chain establishes no relation"
 CLAIM_CHAIN_SHOWS = "the chain shows "
-CLAIM_NOT_GIVEN = (", which is not about the claim's two sides", ", which does not give the claim's ")
+CLAIM_NOT_GIVEN = (", which is not the claim", ", which does not give the claim's ")
 """The words of `_claim` when the chain, compared with the claim in full, does not give it (mixed
 >= and <= steps; a chain about other expressions; a weaker relation): what
 elbo_sym.authoring.testing.chain_misses_claim reads as a refutation, every other reason deciding nothing."""
@@ -1604,10 +1625,23 @@ def _claim(derivation: Derivation, relation: str | None, model: Model,
         return False, f"could not compare the claim with the chain: {error_text(error)}"
     have = relation if same else _FLIP[relation] if flipped else None
     if have is None:
-        return False, f"{CLAIM_CHAIN_SHOWS}{chain_text}{CLAIM_NOT_GIVEN[0]}"
+        return False, f"{CLAIM_CHAIN_SHOWS}{chain_text}{CLAIM_NOT_GIVEN[0]}{_claim_differs(claim, start, end)}"
     if not implies(have, claim.rel):
         return False, f"{CLAIM_CHAIN_SHOWS}{chain_text}{CLAIM_NOT_GIVEN[1]}'{claim.rel}'"
     return True, f"claim {kind}: the chain shows {chain_text}"
+
+
+def _claim_differs(claim: Relation, start: Expr, end: Expr) -> str:
+    """How a claim differs from the chain that does not give it, in the printer's text (red team
+    rt32: "not about the claim's two sides" said nothing when only one side differed).  Words only: what the
+    claim is compared by is `_claim`'s proof, never this text comparison."""
+    lhs, rhs, first, last = (to_text(e) for e in (claim.lhs.expr, claim.rhs.expr, start, end))
+    for shared, other in ((lhs, rhs), (rhs, lhs)):
+        if shared == first:
+            return f": the claim has {shared} too, but {other} where the chain ends"
+        if shared == last:
+            return f": the claim has {shared} too, but {other} where the chain starts"
+    return f" {lhs} {claim.rel} {rhs}"
 
 
 def _congruent_arguments(a: Expr, b: Expr) -> Iterator[tuple[Expr, Expr]]:
@@ -1649,7 +1683,7 @@ def _same_pair(a: Expr, b: Expr, start: Expr, end: Expr, model: Model) -> bool:
 
 def _check_example(derivation: Derivation, example: Example, model: Model, message: str) -> ExampleResult:
     """The example's expected values, decided exactly; undecided is a failure."""
-    failures = []
+    failures, lines = [], []
     explicit = _explicit(model, example.K)
     instance = example.instance
     if derivation.premises:  # an example illustrates the premised domain: it must lie inside it
@@ -1664,10 +1698,12 @@ def _check_example(derivation: Derivation, example: Example, model: Model, messa
             failures.append(f"the example is not shown to satisfy every premise "
                             f"({'; '.join(premise_text(p) for p in derivation.premises)}): "
                             f"{'it violates one' if status == 'violated' else status}")
+            lines.append(example.line)
     for expectation in example.expect:
         name = expectation.lhs.text
         if budgets.remaining() <= 0:
             failures.append(f"{name}: not checked ({message})")
+            lines.append(expectation.lhs.line)
             continue
         try:
             with budgets.limit(min(STEP_BUDGET_SECONDS, budgets.remaining()), "the example's budget ran out"):
@@ -1682,7 +1718,8 @@ def _check_example(derivation: Derivation, example: Example, model: Model, messa
             failure = f"could not evaluate ({error_text(error)})"
         if failure:
             failures.append(f"{name}: {failure}")
-    return ExampleResult(example, tuple(failures))
+            lines.append(expectation.lhs.line)
+    return ExampleResult(example, tuple(failures), tuple(lines))
 
 
 def _expect_failure(expectation, instance: Instance, model: ExplicitModel) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import keyword
 import math
 import re
 import tomllib
@@ -320,6 +321,9 @@ LAYERED = ("z1", "z2")
 MAX_CHAIN_K = 10
 """States per layer of the two-layer chain (its sums run over K**2 assignments)."""
 _STEP_KEYS = {"rel", "expr", "rule", "why", "accept", "repair"}
+_PROJECT_ONLY_KEYS = {"site_url", "derivations", "selfcheck", "flashcards", "solutions", "exercises", "drill"}
+"""Keys of a course's elbo-sym.toml (publish.project's top-level keys) that no derivation has: a
+file with one was given to check or explain by mistake (tests/test_rt32_inputs.py keeps them in step)."""
 _EXAMPLE_KEYS = {"prior", "likelihood", "q", "r", "q_star", "params", "expect", "p_data"}
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,19}")
 _INDEXED_NAME = re.compile(r"(?!pi_|qstar_)[A-Za-z]{2,12}[0-9]{0,3}_[A-Za-z][A-Za-z0-9]{0,9}")
@@ -527,6 +531,15 @@ class _Reader:
                 return number
         return first
 
+    def _top_line(self, key: str) -> int:
+        """The line of a top-level `key`: its ``[key]`` / ``[[key]]`` header when it is a table
+        (rt32: an unknown [extra] was reported at 1:1), else the line that sets it."""
+        header = re.compile(rf"\s*\[\[?\s*\"?{re.escape(key)}\"?\s*\]")
+        for number, text in enumerate(self.lines, 1):
+            if header.match(text):
+                return number
+        return self.line_of(key)
+
     def error(self, line: int, message: str, step: int | None = None) -> DerivationError:
         """Every error names file:line:column and shows the line with a caret (README): at the
         line's first character where no caller points at a key or its value (:meth:`_key_at`) --
@@ -653,10 +666,15 @@ class _Reader:
             raise self.error(self.line_of("card"), f"{Path(self.path).name} is a deck ([[card]] tables), not a "
                                                    f"derivation: check it with elbo-sym cards {self.path} --check")
         if unknown:
-            key = min(unknown, key=lambda k: (self.line_of(k), k))  # the first in the file
+            key = min(unknown, key=lambda k: (self._top_line(k), k))  # the first in the file
             hint = (f"; '{key}' is a step's key: start each step with a [[step]] header line"
                     if key in _STEP_KEYS and key not in _TOP_KEYS else "")  # rt26: a step without its header
-            raise self.error(self.line_of(key),
+            if unknown & _PROJECT_ONLY_KEYS:  # rt32: the course's settings file given to check or explain
+                key = min(unknown & _PROJECT_ONLY_KEYS, key=lambda k: (self._top_line(k), k))
+                raise self.error(self._top_line(key), f"{Path(self.path).name} is a course's settings file "
+                                                      f"(elbo-sym.toml: it has '{key}'), not a derivation: run "
+                                                      "elbo-sym check in its folder, without naming the file")
+            raise self.error(self._top_line(key),
                              f"unknown key '{key}' (allowed: {', '.join(sorted(_TOP_KEYS))}){hint}")
         for key in ("title", "start"):
             if key not in data:
@@ -1031,6 +1049,10 @@ class _Reader:
                 raise self.error(here, f"{_toml_value(name)} cannot name a parameter: {why}")
             if not (_NAME.fullmatch(name) or _INDEXED_NAME.fullmatch(name)):
                 raise self.error(here, f"{_toml_value(name)} cannot name a parameter: {PARAMETER_NAME_RULE}")
+            if keyword.iskeyword(name):  # rt32: accepted here, then "not part of the notation" in every expression
+                instead = "lam" if name == "lambda" else f"{name.lower()}1"
+                raise self.error(here, f"{_toml_value(name)} cannot name a parameter: it is a Python keyword, "
+                                       f"which no expression can use as a name; call it {instead}, say")
             if not isinstance(condition, str):
                 raise self._key_at(here, name, f"{name}: the condition must be a string such as \">= 1\" or "
                                                f"\"in (0, 1)\"", value=True)

@@ -656,7 +656,9 @@ class _Scan:
                 if depth == 0:
                     inner = self.source(i + 1, j - 1) if j > i + 1 else ""
                     if inner and len(inner) <= _SHOWN_LIMIT:
-                        return self.error(i, f"write `E(q, {inner})`, not `{before.text}[{inner}]`: the "
+                        # E[q, f] names its distribution already: E(q, f), never E(q, q, f) (rt32)
+                        arguments = inner if _top_level_comma(inner) else f"q, {inner}"
+                        return self.error(i, f"write `E({arguments})`, not `{before.text}[{inner}]`: the "
                                              f"distribution is the first argument")
                     break
             return self.error(i, f"write an expectation as `E(q, f)`, not `{before.text}[f]`: the "
@@ -671,6 +673,16 @@ class _Scan:
                 return self.error(i, f"cannot read the expression at `{t.text}`")
         return ParseError("the expression stops too early: is something missing at the end?",
                           self.offset + len(self.text))
+
+
+def _top_level_comma(text: str) -> bool:
+    """Whether `text` has a comma outside every bracket: `q, f` does, `log(p(x, z))` does not."""
+    depth = 0
+    for c in text:
+        depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(c, 0)
+        if c == "," and depth == 0:
+            return True
+    return False
 
 
 # ---------------------------------------------------------------- near misses

@@ -181,7 +181,7 @@ def _tier(step: Step, candidate: Candidate) -> int:
         return 0
     if candidate.rel != "=":
         return 1
-    return 2 if candidate.description.endswith("throughout") else 0
+    return 2 if candidate.description.endswith("throughout") or candidate.cost >= NESTED_COST else 0
 
 
 def check_with_suggestions(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS,
@@ -386,21 +386,27 @@ def _chain_problem(derivation: Derivation, model: Model, results: list[StepResul
 
 def _with_solution(result: DerivationResult, model: Model, step_budget: float, left: float,
                    ran_out: str = "") -> DerivationResult:
-    """A teaching file's `result`, with a problem (failing the file) unless its solution is
+    """A teaching file's `result`, with each step that only carries a deliberate mistake
+    marked (:func:`_with_carried`), and a problem (failing the file) unless its solution is
     shown right: see :func:`solution_problem`.  Other files, and teaching files that fail
     already, are returned unchanged; running out of time (`ran_out`: while the corrections
     were searched) is a problem, never a pass."""
     derivation = result.derivation
-    if derivation.expect != "refuted" or result.problems or not _mistakes(result):
+    if derivation.expect != "refuted" or result.problems:
         return result
-    problem = _unchecked(ran_out) if ran_out else None
-    if not ran_out:
-        try:
-            with budgets.limit(max(left, 1e-3), "the budget for checking the solution ran out"):
-                problem = solution_problem(derivation, model, list(result.steps), step_budget)
-        except BudgetExceeded as error:
-            clear_cache()
-            problem = _unchecked(str(error))
+    if ran_out:
+        return replace(result, problems=result.problems + (_unchecked(ran_out),)) if _mistakes(result) else result
+    try:
+        with budgets.limit(max(left, 1e-3), "the budget for checking the solution ran out"):
+            result = _with_carried(result, model, step_budget)
+            if not _mistakes(result):
+                return result
+            problem = solution_problem(derivation, model, list(result.steps), step_budget)
+    except BudgetExceeded as error:
+        clear_cache()
+        if not _mistakes(result):
+            return result
+        problem = _unchecked(str(error))
     return result if problem is None else replace(result, problems=result.problems + (problem,))
 
 
@@ -409,17 +415,45 @@ def _unchecked(why: str) -> str:
             "--file-budget, or the intended correction as repair = \"...\" on the wrong step)")
 
 
+def _marked(result: DerivationResult) -> list[int]:
+    """Positions of a teaching file's deliberate mistakes: the steps its ``expect_refuted``
+    lists, or (``expect = "refuted"`` alone) the first refuted step."""
+    listed = result.derivation.expect_refuted
+    if listed:
+        return [i for i, r in enumerate(result.steps) if r.step.index in listed]
+    return [i for i, r in enumerate(result.steps) if r.verdict is Verdict.refuted][:1]
+
+
+def _with_carried(result: DerivationResult, model: Model, step_budget: float) -> DerivationResult:
+    """`result` with `carried` set on each refuted step that is not a deliberate mistake, comes
+    right after one, and is proved once that mistake is corrected (the file's repair or the
+    suggestion): its left side is the mistake's expression, so the slip is carried, not made
+    again (red team rt32's F3).  Any other refuted step stays a mistake of its own."""
+    from elbo_sym.engine.check import check_step
+
+    marked = _marked(result)
+    steps = list(result.steps)
+    for i in marked:
+        j, g = i + 1, steps[i].suggestion
+        if (j >= len(steps) or j in marked or steps[j].verdict is not Verdict.refuted or g is None
+                or "expr" not in g.changes or steps[i].verdict is not Verdict.refuted):
+            continue
+        following = check_step(g.parsed, steps[j].step, model, result.derivation.examples, _left(step_budget),
+                               search=False)
+        if following.verdict is Verdict.proved:
+            steps[j] = replace(steps[j], carried=True)
+    return replace(result, steps=tuple(steps))
+
+
 def _mistakes(result: DerivationResult) -> list[int]:
     """Positions of a teaching file's deliberate mistakes when exactly those are refuted and
-    every other step is proved (the file's expectation met); else [] (it fails anyway)."""
-    refuted = [i for i, r in enumerate(result.steps) if r.verdict is Verdict.refuted]
-    marked = result.derivation.expect_refuted
-    if marked and [result.steps[i].step.index for i in refuted] != sorted(marked):
+    every other step is proved or only carries one (the file's expectation met); else [] (it
+    fails anyway)."""
+    marked = _marked(result)
+    if not marked or any(result.steps[i].verdict is not Verdict.refuted for i in marked):
         return []
-    if not marked and len(refuted) != 1:
-        return []
-    others_proved = all(r.verdict is Verdict.proved for i, r in enumerate(result.steps) if i not in refuted)
-    return refuted if others_proved else []
+    others_hold = all(r.verdict is Verdict.proved or r.carried for i, r in enumerate(result.steps) if i not in marked)
+    return marked if others_hold else []
 
 
 def solution_problem(derivation: Derivation, model: Model, results: list[StepResult],
@@ -430,7 +464,8 @@ def solution_problem(derivation: Derivation, model: Model, results: list[StepRes
     claim, some relation).  The claim printed above the chain is then true, and the repair
     printed as the solution is one that works; otherwise what fails, and what to write."""
     mistakes = _mistakes(DerivationResult(derivation, tuple(results), None, False, "", (), ()))
-    if all(results[i].suggestion is not None and results[i].suggestion.authored for i in mistakes):  # type: ignore[union-attr]
+    if (all(results[i].suggestion is not None and results[i].suggestion.authored for i in mistakes)  # type: ignore[union-attr]
+            and not any(r.carried for r in results)):
         return None  # the file's own repairs: their chain was checked (check_authored_repairs)
     lacking = [results[i].step.index for i in mistakes if results[i].suggestion is None]
     if lacking:
@@ -629,6 +664,8 @@ def candidates(step: Step, context: tuple[str, ...] = ()) -> list[Candidate]:
         add(wording, rel, edited, rule, 2 if plain(wording).endswith("throughout") else 1)
     for wording, edited in term_additions(text, context):
         add(wording, rel, edited, rule, 2)
+    for wording, edited in nested_sign_flips(text):  # last: tried only when no other repair holds
+        add(wording, rel, edited, rule, NESTED_COST)
 
     seen, unique = set(), []
     for c in sorted(out, key=lambda c: (_tier(step, c), c.cost, c.order)):
@@ -885,6 +922,40 @@ def _term_sign_flips(tree: ast.expr, source: _Source) -> list[tuple[Wording, str
         flipped[i] = (-sign, text)
         edits.append((("flip the sign of the term ", Named(text)), _join(flipped)))
     return edits
+
+
+NESTED_COST = 3
+"""The cost of a sign flip inside a bracketed sum: after every other repair (rt32's F2)."""
+
+
+def nested_sign_flips(text: str) -> list[tuple[Wording, str]]:
+    """A sign flipped inside a bracketed sum -- a closed form's ``(mu**2 + sigma**2 - 1 + log(sigma**2)) / 2``
+    with the sign of ``log(sigma**2)`` wrong (red team rt32's F2) -- for every sum that is not a
+    top-level term list (those are :func:`_term_sign_flips`'s)."""
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    source = _Source(text)
+    sums = [n for n in ast.walk(tree) if isinstance(n, ast.BinOp) and _is_sum(n)]
+    continued = {id(n.left) for n in sums}  # a sum's left operand is the start of the same term list
+    edits: list[tuple[Wording, str]] = []
+    for node in sums:
+        if node is tree or id(node) in continued:
+            continue
+        texts = [(sign, _term_text(term, source)) for sign, term in _terms(node)]
+        for i, (sign, term) in enumerate(texts):
+            if term.startswith("-"):
+                continue  # "--a": a term with its own minus is _negations' (and reads badly flipped)
+            flipped = list(texts)
+            flipped[i] = (-sign, term)
+            edits.append((("flip the sign of the term ", Named(term)), source.splice([(source.span(node),
+                                                                                      _join(flipped))])))
+    return edits
+
+
+def _is_sum(node: ast.AST) -> bool:
+    return isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub))
 
 
 def _negations(tree: ast.expr, source: _Source) -> list[tuple[Wording, str]]:

@@ -76,6 +76,13 @@ class RuleOutcome:
 Rule = Callable[[Expr, str, Expr, Model], RuleOutcome]
 
 
+def condition_failed(pattern: str, conditions: tuple[tuple[str, bool], ...]) -> str:
+    """A rule's reason when its pattern matched but not every condition held, naming the first
+    that failed (red team rt32: "a condition failed" left the reader to run explain)."""
+    failed = next((text for text, held in conditions if not held), None)
+    return f"{pattern} found but a condition failed" + (f": {failed}" if failed else "")
+
+
 def difference(a: Expr, b: Expr) -> Expr:
     return Add(a, Mul(S.NegativeOne, b))
 
@@ -402,9 +409,9 @@ def jensen(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
         return RuleOutcome(True, f"Jensen's inequality with weights {weights_text}, scaled by "
                                  f"{', '.join(to_text(c) for c, _ in combination)} >= 0", tuple(shown))
     if not pairs:
-        return RuleOutcome(False, "Jensen's pattern found but a condition failed", tried[0])
-    return RuleOutcome(False, "Jensen's pattern found but a condition failed",
-                       pairs[0][2] + (("apart from Jensen pairs scaled by constants >= 0, both sides agree", False),))
+        return RuleOutcome(False, condition_failed("Jensen's pattern", tried[0]), tried[0])
+    failed = pairs[0][2] + (("apart from Jensen pairs scaled by constants >= 0, both sides agree", False),)
+    return RuleOutcome(False, condition_failed("Jensen's pattern", failed), failed)
 
 
 def _iwae_jensen(upper: Expr, lower: Expr, model: Model) -> RuleOutcome | None:
@@ -457,7 +464,7 @@ def _iwae_jensen(upper: Expr, lower: Expr, model: Model) -> RuleOutcome | None:
         if all(held for _, held in inside):
             return RuleOutcome(True, "Jensen's inequality inside the average of the k weights, for every draw",
                                inside)
-        return RuleOutcome(False, "Jensen's pattern for IWAE found but a condition failed", inside)
+        return RuleOutcome(False, condition_failed("Jensen's pattern for IWAE", inside), inside)
     return None
 
 
@@ -527,7 +534,7 @@ def iwae_bound(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
     conditions = _iwae_side_conditions(lower, model) + (
         (f"the ratios average to {to_text(evidence)} under {to_text(q)} (importance sampling)", unbiased),)
     if not all(held for _, held in conditions):
-        return RuleOutcome(False, "the IWAE bound's pattern found but a condition failed", conditions)
+        return RuleOutcome(False, condition_failed("the IWAE bound's pattern", conditions), conditions)
     return RuleOutcome(True, f"Burda et al.'s Theorem 1: log p(x) >= {to_text(lower)} for every number of "
                              f"samples (Jensen over the draws)", conditions)
 
@@ -556,7 +563,7 @@ def iwae_monotone(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
          f"{to_text(lower)})", _at_least(gap, 0, model)),
     ) + _iwae_side_conditions(upper, model) + _iwae_side_conditions(lower, model)[:1]
     if not all(held for _, held in conditions):
-        return RuleOutcome(False, "IWAE's monotonicity pattern found but a condition failed", conditions)
+        return RuleOutcome(False, condition_failed("IWAE's monotonicity pattern", conditions), conditions)
     return RuleOutcome(True, f"Burda et al.'s Theorem 1: more samples never lower the bound, "
                              f"{to_text(upper)} >= {to_text(written)}", conditions)
 
@@ -712,7 +719,7 @@ def renyi_limit(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
            limit_value(found, interval, explicit=False) is not None),) if model.K == "any" else ()) + (
         (f"the other side is the limit, {to_text(value) if value is not None else 'its value'}", equal),)
     if not all(held for _, held in conditions):
-        return RuleOutcome(False, "the Renyi limit's pattern found but a condition failed", conditions)
+        return RuleOutcome(False, condition_failed("the Renyi limit's pattern", conditions), conditions)
     why = "the derivative of log E_q[w**s] at s = 0 is E_q[log w]" if found.point == 1 else \
         "at alpha = 0 the bound is log E_q[w] = log p(x), and it is continuous there"
     return RuleOutcome(True, f"Li and Turner's Renyi bound tends to {to_text(value)} as {found.variable} -> "
@@ -739,7 +746,7 @@ def iwae_limit(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
     ) + _iwae_side_conditions(body, model)[1:] + (
         (f"the other side is the limit, {to_text(value) if value is not None else 'log p(x)'}", equal),)
     if not all(held for _, held in conditions):
-        return RuleOutcome(False, "the IWAE limit's pattern found but a condition failed", conditions)
+        return RuleOutcome(False, condition_failed("the IWAE limit's pattern", conditions), conditions)
     return RuleOutcome(True, f"Burda et al.'s Theorem 1(b): {to_text(body)} -> {to_text(value)} as "
                              f"{found.variable} -> oo (the weights are bounded)", conditions)
 
@@ -792,7 +799,7 @@ def renyi_bound(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
         (f"the smaller side is 1 / ({to_text(power)}) times the log of the average", scaled),
     )
     if not all(held for _, held in conditions):
-        return RuleOutcome(False, "the Renyi bound's pattern found but a condition failed", conditions)
+        return RuleOutcome(False, condition_failed("the Renyi bound's pattern", conditions), conditions)
     shape = "concave for s in (0, 1]" if concave else "convex for s < 0 (and 1/s < 0)"
     return RuleOutcome(True, f"Li and Turner's Renyi bound: t**s is {shape}, s = {to_text(power)} (Jensen), so "
                              f"the bound lies below log p(x)", conditions)

@@ -565,6 +565,7 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
         if not s.expected_refuted:
             continue
         c, g = s.counterexample, s.suggestion
+        following = report.steps[s.index] if s.index < len(report.steps) else None
         mistakes.append({
             "index": s.index, "lhs": LatexMarkup(s.lhs.latex), "rel": relation(s.rel),
             "expr": LatexMarkup(s.expr.latex),
@@ -580,6 +581,8 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "left_value_latex": LatexMarkup(approx_latex(c.lhs_value)) if c is not None else "",
             "right_value_latex": LatexMarkup(approx_latex(c.rhs_value)) if c is not None else "",
             **_repair_context(g, s.lhs.latex),
+            "carried": carried_note(s.index, following.index)
+            if following is not None and following.carried else "",
         })
     count = len(mistakes)
     task = (f"Exactly {'one step is' if count == 1 else f'{count} steps are'} wrong. Which, and why? "
@@ -590,6 +593,13 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "assumptions": claim_conditions(report),
             "start": LatexMarkup(report.start.latex), "steps": steps, "mistakes": mistakes, "task": task,
             "start_terms": breakable(report.start.latex), "claim_display": breakable_relation(report.claim)}
+
+
+def carried_note(mistake: int, following: int) -> str:
+    """The solution's word on a step that only carries the mistake before it (the same for the
+    PDF and the site): it fails as written, and needs no edit."""
+    return (f"Step {following} follows from step {mistake} as written, so it fails too; once step {mistake} "
+            f"is corrected it holds: no edit is needed in step {following}.")
 
 
 def value_pieces(c: CounterexampleReport) -> tuple[LatexMarkup, ...]:

@@ -142,7 +142,9 @@ def index_page(pages: Sequence[Page], title: str = DEFAULT_SITE_TITLE) -> Page:
     relative to the site's root page, so they hold under any ``base``."""
     lines = [f"- [{md_text(p.title)}](./{p.path.removesuffix('.md')}/): {md_text(p.description)}"
              for p in sorted(pages, key=lambda p: p.order)]
-    body = ("Every formula on these pages was machine-checked by elbo-sym before it was written.\n\n"
+    body = ("Every derivation step, claim and card formula on these pages was machine-checked by elbo-sym "
+            "before it was written; the prose around them, and what it says of the formulas it names, is the "
+            "authors' and is not checked.\n\n"
             + "\n".join(lines) + "\n")
     return Page("index.md", title, f"{title}: derivations, worked examples, exercises and cards, machine-checked.",
                 body, 0)

@@ -619,6 +619,8 @@ def mistakes_page(reports: Sequence[DerivationReport], solutions: str = "separat
                     doc.add(f"**Repair.** {repair_markdown(doc, mistake['repair_parts'])}")
                 if mistake["repair"]:
                     doc.display(f"{mistake['repair_lhs']} {mistake['repair_rel']} {mistake['repair']}")
+                if mistake["carried"]:
+                    doc.add(our_words(mistake["carried"]))
     names = "; ".join(_plain(r.title_parts, r.title) for r in teaching)
     solved = "" if solutions == "none" else ", solutions with exact counterexamples"
     return doc.page("find-the-mistake.md", "Find the mistake",

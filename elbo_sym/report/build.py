@@ -165,7 +165,7 @@ def report_of(result: DerivationResult) -> DerivationReport:
     model = d.model()
     steps = []
     lhs = d.start.expr
-    refuted = sum(r.verdict is Verdict.refuted for r in result.steps)
+    refuted = sum(r.verdict is Verdict.refuted and not r.carried for r in result.steps)
     for r in result.steps:
         steps.append(_step_report(r, lhs, d, refuted))
         lhs = r.step.expr
@@ -247,12 +247,13 @@ def _step_report(r: StepResult, lhs: Expr, d: Derivation, refuted: int) -> StepR
     if d.expect_refuted:
         expected = s.index in d.expect_refuted
     else:  # expect = "refuted" without a list: the one refuted step is the mistake (two: none is)
-        expected = d.expect == "refuted" and r.verdict.value == "refuted" and refuted == 1
+        expected = d.expect == "refuted" and r.verdict.value == "refuted" and not r.carried and refuted == 1
     return StepReport(index=s.index, line=s.line, lhs=math(lhs), rel=s.rel, expr=math(s.expr), rule=s.rule,
                       why=s.why, verdict=r.verdict.value, reason=r.reason, instances=r.instances, accept=s.accept,
                       conditions=tuple(dict.fromkeys(conditions)),
                       counterexample=_counterexample(r.counterexample, d.vocabulary), suggestion=suggestion,
-                      expected_refuted=expected, why_parts=prose_parts(s.why, d.vocabulary, parsed=dict(d.prose_math)),
+                      expected_refuted=expected, carried=r.carried,
+                      why_parts=prose_parts(s.why, d.vocabulary, parsed=dict(d.prose_math)),
                       second_opinion=r.second_opinion,
                       searched=r.searched.describe() if r.searched is not None else "",
                       proved_by=r.outcome.proved_by if r.outcome is not None and r.verdict.value == "proved" else "")
@@ -442,7 +443,8 @@ def _example_report(result: DerivationResult, example_result) -> ExampleReport:
         given.append(GivenRow(math(block_symbol("q" if o == "x" else f"q[{o}]")), tuple(map(str, q_values)),
                               value_latex))
     return ExampleReport(example.index, example.line, example_result.holds, tuple(example_result.failures),
-                         tuple(given), tuple(rows), stated=len(example.expect), unevaluated=tuple(unevaluated))
+                         tuple(given), tuple(rows), stated=len(example.expect), unevaluated=tuple(unevaluated),
+                         failure_lines=tuple(example_result.lines))
 
 
 def _example_values(d: Derivation, example: Example, model, values) -> tuple[list, list, set]:

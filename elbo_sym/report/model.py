@@ -244,6 +244,9 @@ class StepReport:
     suggestion: SuggestionReport | None = None
     expected_refuted: bool = False
     """A teaching file says this step is wrong on purpose (``expect_refuted``)."""
+    carried: bool = False
+    """Refuted only because the deliberate mistake just before it carries into its left side: proved
+    once that step is corrected, so not a mistake of its own (a teaching file's; red team rt32)."""
     why_parts: Prose = ()
     second_opinion: str = ""
     """For a proved step: what the independent reference evaluator found (elbo_sym.engine.reference)."""
@@ -255,6 +258,8 @@ class StepReport:
     def __post_init__(self) -> None:
         if self.verdict not in VERDICT_MARK:
             raise ValueError(f"unknown verdict {self.verdict!r}")
+        if self.carried and (self.expected_refuted or self.verdict != "refuted"):
+            raise ValueError("only a refuted step that is not a deliberate mistake carries one")
         if self.rel not in RELATION_SYMBOL:
             raise ValueError(f"unknown relation {self.rel!r}")
 
@@ -268,7 +273,7 @@ class StepReport:
         expects it to be refuted."""
         if self.expected_refuted:
             return self.verdict == "refuted"
-        return self.verdict == "proved" or self.accepted
+        return self.verdict == "proved" or self.accepted or (self.carried and self.verdict == "refuted")
 
     @property
     def mark(self) -> str:
@@ -327,6 +332,13 @@ class ExampleReport:
     rows: tuple[ValueRow, ...] = ()
     stated: int = 0  # how many values the file's [example.expect] states (a row may show several)
     unevaluated: tuple[UnevaluatedRow, ...] = ()
+    failure_lines: tuple[int, ...] = ()
+    """The file's line of each failure (an expected value's own line), in the order of `failures`."""
+
+    def failures_at(self) -> tuple[tuple[int, str], ...]:
+        """Each failure with its line (the example's header when the line is not known)."""
+        lines = self.failure_lines if len(self.failure_lines) == len(self.failures) else ()
+        return tuple(zip(lines or (self.line,) * len(self.failures), self.failures))
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,9 @@ def step_notes(s: StepReport) -> list[str]:
                 f"{s.instances} instances, it is not shown to be a mistake"
                 if s.verdict == "checked" else
                 "expected to be refuted, but it is proved: the teaching file's mistake is not a mistake"]
+    if s.carried:
+        return [f"carries step {s.index - 1}'s deliberate mistake: proved once step {s.index - 1} is corrected, so "
+                "not a mistake of its own"]
     if s.verdict == "checked":
         return [f"accepted (accept = \"checked\"): printed as \"{s.held_text}, not proved\"" if s.accepted else
                 "not proved: this fails the run; to print the step labelled as unproved, add "
@@ -78,13 +81,17 @@ def closing_lines(r: DerivationReport) -> list[str]:
     in a teaching file, the expected mistake) came out as it must."""
     lines = []
     for e in r.examples:
-        lines.append(f"{r.file}:{e.line}  example {e.index}: {_example_status(e)}")
+        if e.holds:
+            lines.append(f"{r.file}:{e.line}  example {e.index}: {_example_status(e)}")
+        lines += [f"{r.file}:{line}  example {e.index}: expected value FAILS: {failure}"
+                  for line, failure in e.failures_at()]
         lines += [f"{r.file}:{e.line}  example {e.index}: {u.symbol.text} has no exact value here: {u.why}"
                   for u in e.unevaluated]
     lines += [f"problem: {problem}" for problem in r.problems]
     if r.expect == "refuted":
+        carried = "".join(f"; step {s.index} only carries step {s.index - 1}'s mistake" for s in r.steps if s.carried)
         lines.append(f"{'as expected' if r.ok else 'NOT as expected'}: "
-                     + ("exactly the marked steps are refuted" if r.ok else "; ".join(r.failure_reasons)))
+                     + (f"exactly the marked steps are refuted{carried}" if r.ok else "; ".join(r.failure_reasons)))
     else:
         lines.append(f"{'established' if r.established else 'NOT established'}: {r.claim_reason}")
     return lines
@@ -136,7 +143,7 @@ def failure_text(r: DerivationReport) -> str:
     for e in r.examples:
         if not e.holds:
             lines += ["", f"{r.file}:{e.line}: example {e.index} does not hold"]
-            lines += [f"    {failure}" for failure in e.failures]
+            lines += [f"    {r.file}:{line}: {failure}" for line, failure in e.failures_at()]
     for problem in r.problems:
         lines += ["", f"problem: {problem}"]
     if not r.established and r.expect != "refuted":
@@ -159,6 +166,8 @@ def _failure_step(r: DerivationReport, s: StepReport) -> list[str]:
     lines.append(f"    verdict:  {s.verdict} — {s.reason}")
     if s.expected_refuted:
         lines.append("    the teaching file expects this step to be refuted")
+    elif s.carried:
+        lines.append(f"    {step_notes(s)[0]}")
     elif s.verdict == "checked":
         lines.append(f"    {s.held_text}, not proved: add accept = \"checked\" to print it "
                      "labelled as unproved")
