@@ -1383,15 +1383,19 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
         refused = _assumption_problem(derivation, model, budget)
         if refused:
             problems.append(refused)
-    unsatisfied = None  # the premises' problem: no instance tried satisfies them all
+    refusal = "the assumption is refused"
+    unsatisfied = None  # the one premise problem a counterexample answers: no instance tried satisfied them all
     if derivation.premises and not refused:
-        refused = unsatisfied = _premise_problem(derivation, model, budget)
+        refused = _premise_problem(derivation, model, budget)
         if refused:
             problems.append(refused)
+            refusal = "the premises are refused"
+            unsatisfied = refused if refused.startswith(NO_PREMISE_INSTANCE) else None
     not_distribution = _derived_problem(derivation, model, budget)
     if not_distribution:
         problems.append(not_distribution)
-        refused = refused or not_distribution
+        if not refused:
+            refused, refusal = not_distribution, "an argument is not shown to be a distribution"
     results, lhs = done["steps"], derivation.start.expr
     own: list[StepResult | None] = []  # each step's result before a refusal (None: not checked)
     relation: str | None = "="
@@ -1403,7 +1407,7 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
         else:
             result = check_step(lhs, step, model, derivation.examples, left, search)
             own.append(result)
-            results.append(_refused(result, refused, not_distribution))
+            results.append(_refused(result, refused, refusal))
         relation = compose(relation, step.rel)
         lhs = step.expr
     if unsatisfied and any(r is not None and r.counterexample is not None for r in own):
@@ -1411,7 +1415,7 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
         # are satisfiable after all, and the report must not say otherwise (red team rt30)
         problems.remove(unsatisfied)
         results[len(results) - len(own):] = [
-            shown if r is None else _refused(r, not_distribution, not_distribution)
+            shown if r is None else _refused(r, not_distribution, "an argument is not shown to be a distribution")
             for shown, r in zip(results[len(results) - len(own):], own)]
     if relation is None and derivation.expect != "refuted":  # a teaching file may flip a step on purpose
         problems.append("the chain mixes >= and <= steps, so it establishes no relation")
@@ -1426,15 +1430,13 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
                             tuple(done["examples"]), tuple(problems))
 
 
-def _refused(result: StepResult, refused: str | None, not_distribution: str | None) -> StepResult:
+def _refused(result: StepResult, refused: str | None, what: str) -> StepResult:
     """`result` as the file's refusal leaves it: with premises or assumptions refused, or an argument not
     shown to be a distribution, nothing stands on them -- a proved or checked step (or one outside the
-    model) is an `error` naming why."""
+    model) is an `error` naming why (`what` was refused, and the problem)."""
     outside = result.verdict is Verdict.error and result.reason.startswith(OUTSIDE_MODEL)
     if not refused or not (result.verdict in (Verdict.proved, Verdict.checked) or outside):
         return result
-    what = "an argument is not shown to be a distribution" if refused is not_distribution else \
-        "the assumption is refused"
     return replace(result, verdict=Verdict.error, reason=f"not proved: {what} ({refused})")
 
 
@@ -1470,6 +1472,12 @@ def _assumption_problem(derivation: Derivation, model: Model, budget: float) -> 
     return _problem_within_budget(check, budget, "the assumption")
 
 
+NO_PREMISE_INSTANCE = "no instance was shown to satisfy every premise"
+"""How the premise problem a counterexample answers begins: a counterexample is an instance where every
+premise holds, so it withdraws this problem -- and only this one (not a premise not shown defined, nor a
+premise check that ran out of budget: red team rt33)."""
+
+
 def _premise_problem(derivation: Derivation, model: Model, budget: float) -> str | None:
     """None when every premise is defined on the domain and some exact instance is shown to
     satisfy all of them (premises no model satisfies would let anything be proved); else what
@@ -1497,7 +1505,7 @@ def _premise_problem(derivation: Derivation, model: Model, budget: float) -> str
                 if judge.status(instance) == HOLDS:
                     return None
         texts = "; ".join(premise_text(p) for p in derivation.premises)
-        return (f"no instance was shown to satisfy every premise ({texts}; {tried} tried): premises that no "
+        return (f"{NO_PREMISE_INSTANCE} ({texts}; {tried} tried): premises that no "
                 f"model satisfies would let any step be proved")
 
     return _problem_within_budget(check, budget, "the premises")
