@@ -646,7 +646,8 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         work.spend(exact_cost)
         try:
             model.validate(instance)  # only an instance of the domain may refute
-        except ValueError:
+        except ValueError as raised:
+            reraise_callers(raised)
             return None
         if premises is not None:  # ... and only one shown to satisfy every premise
             status = premises.status(instance)
@@ -1499,7 +1500,8 @@ def _premise_problem(derivation: Derivation, model: Model, budget: float) -> str
             for instance in candidates + [_pinned(c, pin.blocks) for pin in inside for c in candidates]:
                 try:
                     explicit.validate(instance)
-                except ValueError:
+                except ValueError as raised:
+                    reraise_callers(raised)
                     continue
                 tried += 1
                 if judge.status(instance) == HOLDS:

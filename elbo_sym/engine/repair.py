@@ -108,7 +108,8 @@ def checked_pieces(wording: Wording, vocabulary: Vocabulary | None) -> tuple[str
             try:
                 piece = parse_expression(piece.text, vocabulary) if vocabulary is not None else \
                     parse_expression(piece.text)
-            except (ParseError, ValueError, TypeError, RecursionError):
+            except (ParseError, ValueError, TypeError, RecursionError) as raised:
+                reraise_callers(raised)
                 piece = piece.text
         if piece == "":
             continue
@@ -681,7 +682,8 @@ def expression_edits(text: str) -> list[tuple[Wording, str]]:
     """(what the edit does, edited text) for every single common slip in an expression."""
     try:
         tree = ast.parse(text, mode="eval").body
-    except (SyntaxError, ValueError, RecursionError):
+    except (SyntaxError, ValueError, RecursionError) as raised:
+        reraise_callers(raised)
         return []
     source = _Source(text)
     edits: list[tuple[Wording, str]] = []
@@ -700,7 +702,8 @@ def _divergence_of_itself(text: str) -> bool:
     """An edit that writes KL(a, a) (which is 0): true, but no correction a student would learn from."""
     try:
         tree = ast.parse(text, mode="eval")
-    except (SyntaxError, ValueError, RecursionError):
+    except (SyntaxError, ValueError, RecursionError) as raised:
+        reraise_callers(raised)
         return False
     return any(_is_call(node, "KL") and len(node.args) == 2 and ast.dump(node.args[0]) == ast.dump(node.args[1])
                for node in ast.walk(tree))
@@ -712,7 +715,8 @@ def term_additions(text: str, context: tuple[str, ...] = ()) -> list[tuple[Wordi
     that the expression does not have already (at most MAX_ADDED_TERMS terms)."""
     try:
         tree = ast.parse(text, mode="eval").body
-    except (SyntaxError, ValueError, RecursionError):
+    except (SyntaxError, ValueError, RecursionError) as raised:
+        reraise_callers(raised)
         return []
     source = _Source(text)
     have = {"".join(_term_text(node, source).split()) for _, node in _terms(tree)}
@@ -720,7 +724,8 @@ def term_additions(text: str, context: tuple[str, ...] = ()) -> list[tuple[Wordi
     for other in context + STANDARD_TERMS:
         try:
             other_tree = ast.parse(other, mode="eval").body
-        except (SyntaxError, ValueError, RecursionError):
+        except (SyntaxError, ValueError, RecursionError) as raised:
+            reraise_callers(raised)
             continue
         other_source = _Source(other)
         for _, node in _terms(other_tree):
@@ -934,7 +939,8 @@ def nested_sign_flips(text: str) -> list[tuple[Wording, str]]:
     top-level term list (those are :func:`_term_sign_flips`'s)."""
     try:
         tree = ast.parse(text, mode="eval").body
-    except (SyntaxError, ValueError, RecursionError):
+    except (SyntaxError, ValueError, RecursionError) as raised:
+        reraise_callers(raised)
         return []
     source = _Source(text)
     sums = [n for n in ast.walk(tree) if isinstance(n, ast.BinOp) and _is_sum(n)]

@@ -283,7 +283,8 @@ def minimise(objective: Callable[[tuple[float, ...]], float], model, starts: lis
             try:
                 yield Instance(tuple((b.name, _rational(b, values, denominator)) for b, values in zip(blocks, best)),
                                f"numeric minimisation (rounded to 1/{denominator})")
-            except (ValueError, OverflowError, ZeroDivisionError):
+            except (ValueError, OverflowError, ZeroDivisionError) as raised:
+                reraise_callers(raised)
                 continue
 
 
@@ -427,7 +428,8 @@ def _solve_one(model, difference: Expr, point_values, bi: int, j: int, t) -> Alg
         if ci != bi:
             try:
                 rounded = _rational(c, values, 1000)
-            except (ValueError, OverflowError, ZeroDivisionError):
+            except (ValueError, OverflowError, ZeroDivisionError) as raised:
+                reraise_callers(raised)
                 return None
             for s, v in zip(c.symbols, rounded):
                 subs[s] = Rational(v.numerator, v.denominator)

@@ -34,6 +34,7 @@ import mpmath
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, S, Symbol, exp, log, pi
 
 from elbo_sym.budget import checkpoint
+from elbo_sym.failures import reraise_callers
 from elbo_sym.numbers.exact import PI_KEY, LogNumber, log_of
 
 
@@ -86,7 +87,8 @@ def _exact_node(e: Expr, values: Values, memo: dict) -> LogNumber:
     if e.is_Symbol:
         try:
             return LogNumber.of(values[e])
-        except KeyError:
+        except KeyError as raised:
+            reraise_callers(raised)
             raise Inexact(f"no value for {e}") from None
     if e.is_Add:
         total = LogNumber.of(0)
@@ -99,7 +101,8 @@ def _exact_node(e: Expr, values: Values, memo: dict) -> LogNumber:
             factor = _exact(a, values, memo)
             try:
                 product = product * factor
-            except TypeError:
+            except TypeError as raised:
+                reraise_callers(raised)
                 raise Inexact("a product of logarithms") from None
         return product
     if e.is_Pow:
@@ -117,7 +120,8 @@ def _exact_node(e: Expr, values: Values, memo: dict) -> LogNumber:
         for _ in range(n):
             try:
                 result = result * base
-            except TypeError:
+            except TypeError as raised:
+                reraise_callers(raised)
                 raise Inexact("a power of a logarithm") from None
         return result
     if isinstance(e, log):
@@ -129,6 +133,7 @@ def _exact_node(e: Expr, values: Values, memo: dict) -> LogNumber:
             try:
                 return log_of(rest.rational) + LogNumber._raw(Fraction(0), ((PI_KEY, Fraction(n)),))
             except ValueError as error:
+                reraise_callers(error)
                 raise Inexact(str(error)) from None
         if argument.is_rational:
             if argument.rational <= 0:
@@ -136,6 +141,7 @@ def _exact_node(e: Expr, values: Values, memo: dict) -> LogNumber:
             try:
                 return log_of(argument.rational)
             except ValueError as error:  # numbers too large to factor
+                reraise_callers(error)
                 raise Inexact(str(error)) from None
         if argument.sign() <= 0:
             raise Undefined("log of a non-positive value")
@@ -260,7 +266,8 @@ def exact_sign(v: LogNumber) -> int | None:
         return v.sign()
     except Undefined:
         raise
-    except ArithmeticError:
+    except ArithmeticError as raised:
+        reraise_callers(raised)
         return None
 
 
@@ -336,7 +343,8 @@ def _equal_as_exponentials(a: Expr, b: Expr, values: Values, memo: dict) -> bool
                         exponent = exponent + _exact(base.args[0], values, memo) * n
                     else:
                         coefficient = coefficient * _exact(factor, values, memo)
-                except (Inexact, TypeError):
+                except (Inexact, TypeError) as raised:
+                    reraise_callers(raised)
                     return False
             gathered[exponent] = gathered.get(exponent, LogNumber.of(0)) + coefficient
     return all(c.is_zero for c in gathered.values())
@@ -367,7 +375,8 @@ def approx_text(e: Expr, values: Values) -> str:
             if not _six_digits_certain(box):
                 continue  # e.g. a difference of 1e-87 inside an interval 1e-30 wide: more digits
             return f"≈ {mpmath.nstr(mpmath.mpf(box.mid.a), 6)}"  # a number, not the interval [m, m]
-    except (Undefined, ArithmeticError, OverflowError):
+    except (Undefined, ArithmeticError, OverflowError) as raised:
+        reraise_callers(raised)
         return "(undefined)"
     return "(not decided)"
 
@@ -380,7 +389,8 @@ def as_float(e: Expr, values: Values) -> float:
             return v.to_float()
         box = enclosure(e, values, 30)
         return float(box.mid)
-    except (Undefined, Inexact, ArithmeticError, OverflowError):
+    except (Undefined, Inexact, ArithmeticError, OverflowError) as raised:
+        reraise_callers(raised)
         return float("nan")
 
 
@@ -515,7 +525,8 @@ def compile_float(e: Expr, parameters: tuple[Symbol, ...]) -> Callable[[tuple[fl
     def evaluate(x) -> float:
         try:
             return run(x)
-        except (ValueError, ZeroDivisionError, OverflowError):
+        except (ValueError, ZeroDivisionError, OverflowError) as raised:
+            reraise_callers(raised)
             return float("nan")
 
     return evaluate
@@ -545,7 +556,8 @@ def compile_rational(e: Expr, parameters: tuple[Symbol, ...], rational: Callable
         return None  # a log, exp, pi, ...: found before flattening the rest (a proved step's examples ask too)
     try:
         return _flatten(e, parameters, number, _rational_op, ())
-    except (TypeError, KeyError):  # a log, exp, pi, ... or a symbol that is no parameter
+    except (TypeError, KeyError) as raised:  # a log, exp, pi, ... or a symbol that is no parameter
+        reraise_callers(raised)
         return None
 
 

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from mpmath.ctx_iv import MPIntervalContext
 from mpmath.libmp import to_rational
 
+from elbo_sym.failures import reraise_callers
 from elbo_sym.limits import SCIENTIFIC_FIGURES
 
 __all__ = [
@@ -650,6 +651,7 @@ def from_sympy(expr: Any) -> LogNumber:
                 try:
                     result = result * convert(a)
                 except TypeError as exc:
+                    reraise_callers(exc)
                     raise ValueError(f"{e}: {exc}") from None
             return result
         if isinstance(e, sympy.Pow):
@@ -669,7 +671,8 @@ def from_sympy(expr: Any) -> LogNumber:
         raise ValueError(f"expected a SymPy expression, not {type(expr).__name__}")
     try:
         return convert(expr)
-    except RecursionError:
+    except RecursionError as raised:
+        reraise_callers(raised)
         raise ValueError("expression nested too deeply") from None
 
 

@@ -37,6 +37,7 @@ from elbo_sym.engine.notation import (
     x,
     z,
 )
+from elbo_sym.failures import reraise_callers
 from elbo_sym.limits import INTEGER_OFFSETS
 
 # --------------------------------------------------------------------------- parameters
@@ -233,7 +234,8 @@ class Instance:
     def get(self, name: str, default=None):
         try:
             return self[name]
-        except KeyError:
+        except KeyError as raised:
+            reraise_callers(raised)
             return default
 
     def with_block(self, name: str, values: Sequence, source: str | None = None) -> Instance:
@@ -861,7 +863,8 @@ def validate_blocks(blocks: Iterable[Block], instance: Instance) -> None:
     for block in blocks:
         try:
             values = instance[block.name]
-        except KeyError:
+        except KeyError as raised:
+            reraise_callers(raised)
             raise ValueError(f"no values for {block.name} ({block.label})") from None
         if len(values) != len(block.symbols):
             if block.kind == PARAMETER:

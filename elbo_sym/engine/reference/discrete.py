@@ -86,6 +86,7 @@ from elbo_sym.engine.notation import (
     z,
 )
 from elbo_sym.engine.reference import intervals
+from elbo_sym.failures import reraise_callers
 from elbo_sym.limits import REFERENCE_EXTREME_EPSILON_DIGITS, REFERENCE_INTEGER_OFFSETS
 
 ZERO, ONE, TWO, MINUS_ONE, MINUS_HALF = Fraction(0), Fraction(1), Fraction(2), Fraction(-1), Fraction(-1, 2)
@@ -1212,7 +1213,8 @@ def show(v) -> str:
     key = (type(v), v if type(v) is Fraction else _ops.key(v), PREC)  # the type too: ONE == 1 == 1.0
     try:
         known = _SHOWN.get(key)
-    except TypeError:  # unhashable: shown afresh
+    except TypeError as raised:  # unhashable: shown afresh
+        reraise_callers(raised)
         return _show(v)
     return known if known is not None else remembered(_SHOWN, key, lambda: _show(v))
 

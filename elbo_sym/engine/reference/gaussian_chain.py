@@ -28,6 +28,7 @@ from elbo_sym.engine.notation import ELBO, IWAE, KL, LAYER_SYMBOLS, Density, Ent
 from elbo_sym.engine.reference import discrete as arith
 from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Undefined, Value, outcome_of, show
 from elbo_sym.engine.reference.gaussian import _key, _pi, arithmetic, hermite_intervals
+from elbo_sym.failures import reraise_callers
 
 NODES = 7
 """Most Hermite points per variable: exact for integrands of degree < 14 in each (log-densities are
@@ -184,6 +185,7 @@ def log_density(d: Density, inst: ChainInstance, at: dict) -> Value:
     try:
         key = ("log", arith.expression_key(d), tuple(_key(at[name]) for name in _argument_names(d)), arith.PREC)
     except KeyError as error:
+        reraise_callers(error)
         raise JudgeError(f"{error.args[0]} is free where {d} is evaluated") from None
     return arith.remembered_with_work(inst.binders, key, lambda: _log_density(d, inst, at))
 
@@ -197,6 +199,7 @@ def _log_density(d: Density, inst: ChainInstance, at: dict) -> Value:
         values = [at[g] for g in given]
         point = [at[a] for a in wanted]
     except KeyError as error:
+        reraise_callers(error)
         raise JudgeError(f"{error.args[0]} is free where {d} is evaluated") from None
     diff = [arith._sum((p, arith._product((arith.MINUS_ONE, _mean_at(mu[i], gain[i], mu_given, values)))))
             for i, p in enumerate(point)]
