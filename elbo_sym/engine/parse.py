@@ -1486,8 +1486,9 @@ def _rational_value(e: Expr) -> Rational | None:
     if e.is_Rational:
         return e
     if e.is_Add or e.is_Mul or (e.is_Pow and e.exp.is_Integer):
-        values = [_rational_value(a) for a in e.args]
-        if any(v is None for v in values):
+        found = [_rational_value(a) for a in e.args]
+        values = [v for v in found if v is not None]
+        if len(values) < len(found):
             return None
         if e.is_Pow:
             base, exponent = values
