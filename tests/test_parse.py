@@ -155,6 +155,12 @@ def test_whitespace_is_tolerated_and_columns_count_it():
     ("H(p(x, z))", "distribution over z", None),
     ("log(0)", "log of a non-positive number", "0"),
     ("log(-3/4)", "log of a non-positive number", None),
+    # a number written as arithmetic is the same number (red team rt30: log(-1*(3/10)) was accepted)
+    ("log(-1*(3/10))", "log of a non-positive number", None),
+    ("log(1 - 2)", "log of a non-positive number", None),
+    ("log(1 - 1)", "log of a non-positive number", None),
+    ("log((-2)**-1)", "log of a non-positive number", None),
+    ("p(x) * log(2 * (1/2 - 3/4))", "log of a non-positive number", None),
     ("1/0", "division by zero", None),
     ("p(x) / (1 - 1)", None, None),
     ("0 ** -1", "division by zero", None),

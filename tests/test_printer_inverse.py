@@ -25,12 +25,12 @@ def test_the_reported_tree_is_a_bare_power():
     assert srepr(parse_expression(to_text(tree))) == srepr(tree)
 
 
-def test_a_halved_third_is_one_sixth_in_latex_by_design():
-    """(q(z)/2)/3 parses to 3**-1 * (2**-1 * q(z)) (SymPy does not fold it: the parser builds it
-    unevaluated), and the LaTeX printer gathers a product's numbers into one leading coefficient
-    on purpose (notation.py: "one leading coefficient"): the value, not the tree's grouping."""
+def test_a_halved_third_prints_as_written_in_latex():
+    """(q(z)/2)/3 parses to (q(z) * 2**-1) * 3**-1 (the parser builds it unevaluated).  The LaTeX
+    printer once gathered a product's numbers into one coefficient, \\frac{1}{6} q(z): now each
+    division prints where it was written (red team rt31 F5: 2 * ELBO(q) / 2 printed as L(q))."""
     tree = parse_expression("(q(z)/2)/3")
     inner = next(arg for arg in tree.args if isinstance(arg, Mul))
     assert Pow(3, -1, evaluate=False) in tree.args and Pow(2, -1, evaluate=False) in inner.args
-    assert to_latex(tree) == r"\frac{1}{6} q(z)"
+    assert to_latex(tree) == r"\frac{q(z) / 2}{3}"
     assert srepr(parse_expression(to_text(tree))) == srepr(tree)

@@ -42,7 +42,7 @@ def assert_round_trip(text: str) -> str:
 # brackets (Python reads products from the left, and ** before / and unary minus).
 PRINTED = [
     ("p(x)**-1/p(z)", "p(x)**(-1)/p(z)"),  # was 1/(p(x)*p(z)): 1 * (p(x)*p(z))**-1
-    ("log(-1*(3/10))", "log(-1*(3/10))"),  # was log(-(3/10)): the number -3/10, refused by log
+    ("log(1 + -1*(3/10))", "log(1 + (-1*(3/10)))"),  # -(3/10) would be the number -3/10
     ("(a*b)*3", "a*b*3"),
     ("1/(((a*b))*c)", "1/(a*b*c)"),
     ("(1)**-1", "1**(-1)"),  # was 1/1, the number 1

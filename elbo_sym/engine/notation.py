@@ -458,6 +458,18 @@ class RealPower(Exp):
             return Exp.__new__(cls, argument, evaluate=False)  # type: ignore[call-arg]  # SymPy's Function.__new__
         return Exp.__new__(cls, *args, **kwargs)  # func(*args) of xreplace and subs: the one argument
 
+    precedence = PRECEDENCE["Pow"] - 1
+    """Below a power's, so that every str printer brackets it as the base of ``**`` (``((b)**(a))**2``:
+    ``(b)**(a)**2`` is b**(a**2)), and above a product's (``2*(b)**(a)`` needs no brackets)."""
+
+    def _sympystr(self, printer) -> str:
+        """The file syntax ``(b)**(a)`` for every str printer (to_text, and str() in `explain`'s unfolded
+        sides, which showed ``RealPower(alpha*log(p_x))``); exp(...) once the argument is no longer a*log(b)."""
+        if self.parts is None:
+            return f"exp({printer._print(self.args[0])})"
+        base, exponent = self.parts
+        return f"({printer._print(base)})**({printer._print(exponent)})"
+
     @property
     def parts(self) -> tuple[Expr, Expr] | None:
         """(base, exponent) when the argument still is exponent * log(base)."""
@@ -541,6 +553,12 @@ class ElboStrPrinter(StrPrinter):
         if right.is_Pow and right.exp is S.NegativeOne and not (left.is_Integer and right.base.is_Integer):
             # a/b (3/2, two whole numbers, would be the number 3/2: 3*2**(-1))
             return f"{self._multiplicand(left)}/{self._divisor(right.base)}"
+        if _is_root_divisor(left) and not _is_root_divisor(right):
+            left, right = right, left  # the engine's product, in SymPy's order: (1 + a)/sqrt(b)
+        if _is_root_divisor(right):
+            # the engine's a * b**(-1/2) as SymPy writes it, a/sqrt(b) (and a/b**(3/2)): no file has
+            # sqrt, and SymPy reads this text back as that tree (a*(1/sqrt(b)) only after evaluating)
+            return f"{self._multiplicand(left)}/{self._print(Pow(right.base, -right.exp, evaluate=False))}"
         return f"{self._multiplicand(left)}*{self._multiplier(right)}"
 
     def _negand(self, operand: Expr) -> str:
@@ -602,13 +620,7 @@ class ElboStrPrinter(StrPrinter):
             return f"ELBO({self._distribution(e.distribution)}{parameter})"
         return f"ELBO({self._print(e.distribution)}, {self._print(e.observation)}{parameter})"
 
-    def _print_RealPower(self, e: Exp) -> str:
-        return self._print_Exp(e)
-
-    def _print_Exp(self, e: Exp) -> str:
-        if is_real_power(e) and e.parts is not None:
-            base, exponent = e.parts
-            return f"({self._print(base)})**({self._print(exponent)})"
+    def _print_Exp(self, e: Exp) -> str:  # a RealPower prints itself (RealPower._sympystr)
         return f"exp({self._print(e.args[0])})"
 
     def _print_Normal(self, e: Normal) -> str:
@@ -749,7 +761,7 @@ class ElboLatexPrinter(LatexPrinter):
 
     def _print_log(self, e: Expr, exp: str | None = None) -> str:
         (arg,) = e.args
-        if isinstance(arg, Notation) or arg.is_Symbol or arg.is_Integer:
+        if isinstance(arg, Notation) or arg.is_Symbol or arg.is_Integer or arg.is_NumberSymbol:  # \log \pi
             body = rf"\log {self._print(arg)}"
         elif _is_fraction(arg):
             body = rf"\log {self._print(arg)}"
@@ -798,20 +810,27 @@ class ElboLatexPrinter(LatexPrinter):
     def _print_Mul(self, e: Expr) -> str:
         if not e.is_Mul:  # pragma: no cover - SymPy only passes products here now
             return super()._print_Mul(e)
-        ones = [f for f in _factors(e) if f is not S.One]
-        if len(ones) < len(_factors(e)) and ones:  # 1 * (1/p(x)) as written: the 1 adds nothing
-            return self._print(ones[0] if len(ones) == 1 else Mul(*ones, evaluate=False))
         factors = _factors(e)
+        kept = _factors_but_numerator_ones(e)
+        if len(kept) < len(factors) and kept and S.One not in kept:  # q(z) * (1/p(x)) is \frac{q(z)}{p(x)}
+            return self._print(kept[0] if len(kept) == 1 else Mul(*kept, evaluate=False))
         if factors[0] is S.NegativeOne and len(factors) > 1:  # -(x - b)**2 / (2 s**2): a minus, not (-1)
-            rest = factors[1] if len(factors) == 2 else Mul(*factors[1:], evaluate=False)
+            # -x as the parser builds it keeps x's own tree (-(2*a)/2 is - \frac{2 a}{2}, never - a)
+            rest = e.args[1] if _negated(e) else factors[1] if len(factors) == 2 else Mul(*factors[1:], evaluate=False)
             body = self._print(rest)
             return rf"- \left({body}\right)" if rest.is_Add or body.startswith("-") else f"- {body}"  # - (- a)
         numbers = [f for f in factors if _is_numeric(f)]
         others = [f for f in factors if not _is_numeric(f)]
+        signs = numbers.count(S.NegativeOne)
+        if others and (len(numbers) - signs > 1 or signs > 1 or S.One in kept or any(map(_by_fraction, factors))):
+            # 2 * ELBO(q) / 2, a * 3 / 3, 1 * a: numbers the author wrote apart print apart (red team rt31);
+            # a / (2/3) is \frac{a}{2/3}, not a fraction set small under a bar
+            return self._written_product(e)
         if others and (len(numbers) > 1 or (numbers and numbers[0] is not factors[0])):
-            # -log(a) / 2 as written is (-1 * log a) * 1/2: one leading coefficient, -\frac{1}{2} \log a
+            # one number and at most one sign lead as one coefficient: log(a) / 2 is \frac{1}{2} \log a,
+            # (1/2) * (-p(x)) is - \frac{1}{2} p(x) (nothing the author wrote cancels)
             rest = others[0] if len(others) == 1 else Mul(*others, evaluate=False)
-            return self._print(Mul(Mul(*numbers), rest, evaluate=False))  # Mul(...) evaluates the numbers
+            return self._print(Mul(Mul(*numbers), rest, evaluate=False))  # Mul(...) evaluates the sign in
         # A rational coefficient leads as a fraction: \frac{1}{3} \log 5, not \frac{\log 5}{3}.
         coeff, rest = e.as_coeff_Mul()
         if coeff.is_Rational and not coeff.is_Integer and rest is not S.One and not _is_fraction(rest):
@@ -858,6 +877,33 @@ class ElboLatexPrinter(LatexPrinter):
             printed = super()._print_Mul(e)
         return _OPERATOR_GAP.sub(r"\\, ", _DENSITY_GAP.sub(r")\\, ", printed))
 
+    def _written_product(self, e: Expr) -> str:
+        """A product that holds several numbers (or a factor 1) as the author wrote it, one * or /
+        at a time from the left as Python reads it: ``2 * ELBO(q) / 2`` is
+        ``\\frac{2 \\mathcal{L}(q)}{2}``, ``(1/2) * a * 2`` is ``\\frac{1}{2} a \\cdot 2``.  Multiplying
+        the numbers into one coefficient would print ``\\mathcal{L}(q)``: a step that multiplies
+        and divides by 2 would show as no step at all, and not as the report writes it."""
+        *before, last = e.args
+        left = before[0] if len(before) == 1 else Mul(*before, evaluate=False)
+        if _is_divisor(last):
+            below = _divisor(last)
+            above = self._slash(left) if _is_quotient(left) else self._print(left)
+            if below.is_Rational and not below.is_Integer:  # a / (2/3): \frac{a}{2/3}, no fraction under a bar
+                under = f"{'-' if below < 0 else ''}{abs(below.p)}/{below.q}"
+            else:
+                under = self._slash(below) if _is_quotient(below) else self._print(below)
+            return _DENSITY_GAP.sub(r")\\, ", rf"\frac{{{above}}}{{{under}}}")
+        first, second = self._print(left), self._print(last)
+        if left.is_Add or _runs_right(first):  # (\frac{1}{2} \log p(x)) \cdot 2: the 2 is no part of the log
+            first = rf"\left({first}\right)"
+        if last.is_Add or second.startswith("-"):
+            second = rf"\left({second}\right)"
+        # a dot where side by side would read as one number or one word: 2 \cdot 3, a \cdot \frac{2}{3}, 1 \cdot a
+        apart = (_is_numeric(last) or first[-1:].isdigit() or second[:1].isdigit()
+                 or second.startswith((r"\frac", r"\mathit")) or _ENDS_IN_WORD.search(first) is not None)
+        joined = f"{first} \\cdot {second}" if apart else f"{first} {second}"
+        return _OPERATOR_GAP.sub(r"\\, ", _DENSITY_GAP.sub(r")\\, ", joined))
+
     def _over_quotient(self, factors: list[Expr]) -> str:
         """A product of `factors` (as written) with a quotient in its denominator, as one fraction
         whose denominator writes that quotient with a slash: ``p(x) / (q(z) / p(z))`` is
@@ -901,9 +947,16 @@ class ElboLatexPrinter(LatexPrinter):
         return self._print_Exp(e, exp)
 
     def _print_Exp(self, e: Expr, exp: str | None = None) -> str:
-        if is_real_power(e) and e.parts is not None and exp is None:
+        """A real power as it was written (docs/vocabulary.md §9), also under another power:
+        ``(p(x)**alpha)**2`` is ``\\left(p(x)^{\\alpha}\\right)^{2}``, never the exp(alpha log p(x))
+        the engine reads it as."""
+        if is_real_power(e) and e.parts is not None:
             base, exponent = e.parts
-            return rf"\left({self._print(base)}\right)^{{{self._print(exponent)}}}"
+            inner = self._print(base)
+            if not _is_power_base(base):
+                inner = rf"\left({inner}\right)"
+            power = rf"{inner}^{{{self._print(exponent)}}}"
+            return power if exp is None else rf"\left({power}\right)^{{{exp}}}"
         return self._print_exp(e, exp)
 
     def _print_exp(self, e: Expr, exp: str | None = None) -> str:
@@ -911,6 +964,7 @@ class ElboLatexPrinter(LatexPrinter):
         return rf"{body}^{{{exp}}}" if exp is not None else body
 
 
+_ENDS_IN_WORD = re.compile(r"\\mathit\{[^{}]*\}$")
 _DENSITY_GAP = re.compile(r"\) (?=(?:[pqr]|q\^\{\*\})\()")
 _OPERATOR_GAP = re.compile(r"(?<=[^\s+\-=(\[{,]) (?=\\(?:mathrm\{KL\}|mathrm\{H\}|mathbb\{E\}|mathcal\{L\}))")
 
@@ -935,6 +989,35 @@ def _runs_right(tex: str) -> bool:
             depth -= 1
         i += 1
     return False
+
+
+def _factors_but_numerator_ones(e: Expr) -> list[Expr]:
+    """The factors of a product (as `_factors`) without the 1 of each ``1/b`` in it, which the parser
+    builds as 1 * b**-1: a numerator, not a factor (``a * 1 / b`` keeps its 1)."""
+    out: list[Expr] = []
+    for a in e.args:
+        out.extend(_factors_but_numerator_ones(a) if a.is_Mul else [a])
+    numerator_one = len(e.args) == 2 and e.args[0] is S.One and _is_divisor(e.args[1])
+    return out[1:] if numerator_one else out
+
+
+def _by_fraction(e: Expr) -> bool:
+    """A division by a fraction as written, (2/3)**-1 of a / (2/3)."""
+    return bool(_is_divisor(e) and e.base.is_Rational and not e.base.is_Integer)
+
+
+def _is_root_divisor(e: Expr) -> bool:
+    """b**(-1/2), b**(-3/2): a power only the engine builds (a file's exponents are whole numbers
+    or parameters), printed after a slash as SymPy does, a/sqrt(b)."""
+    return bool(e.is_Pow and e.exp.is_Rational and not e.exp.is_Integer and e.exp.is_negative)
+
+
+def _is_power_base(e: Expr) -> bool:
+    """A base that takes an exponent without brackets in LaTeX: a name, a whole number, a density
+    or an operator that ends in its own bracket (p(x)^{\\alpha}, \\mathcal{L}(q)^{\\alpha}); never a log
+    or a sum, whose scope would take the exponent in (\\log p(x)^{\\alpha})."""
+    return bool(e.is_Symbol or (e.is_Integer and not e.is_negative)
+                or isinstance(e, (Density, KL, Entropy, ELBO, Expectation, IWAE, Normal)))
 
 
 def _plain_product(e: Expr) -> bool:

@@ -1410,7 +1410,10 @@ class _Builder:
     def call_log(self, node: ast.Call, args: list, depth: int) -> Expr:
         self.arity(node, args, 1)
         argument = self.build(args[0], depth)
-        if argument.is_Number and not argument.is_positive:
+        value = _rational_value(argument)
+        if value is not None and not value.is_positive:
+            # log(-3/10) and log(-1*(3/10)) alike (the printer writes the tree -1*(3/10) so), log(1 - 1):
+            # a number that is not positive has no log, whatever way the file writes it
             raise self.fail(args[0], "log of a non-positive number")
         return log(argument, evaluate=False)
 
@@ -1489,6 +1492,24 @@ def _degree(e: Expr, memo: dict[Expr, int]) -> int:
             known = 1
         memo[e] = known
     return known
+
+
+def _rational_value(e: Expr) -> Rational | None:
+    """The exact value of `e` when it is written in numbers alone (+, -, *, / and whole-number
+    powers: -1*(3/10), 1 - 2, (1/2)**3), else None (a name, a density, a log or exp of a number).
+    The parser has refused every division by zero and bounded every power (`_number_bits`)."""
+    if e.is_Rational:
+        return e
+    if e.is_Add or e.is_Mul or (e.is_Pow and e.exp.is_Integer):
+        found = [_rational_value(a) for a in e.args]
+        values = [v for v in found if v is not None]
+        if len(values) < len(found):
+            return None
+        if e.is_Pow:
+            base, exponent = values
+            return None if base == 0 and exponent < 0 else base ** exponent
+        return Add(*values) if e.is_Add else Mul(*values)
+    return None
 
 
 def _number_bits(e: Expr) -> int:
