@@ -104,7 +104,8 @@ class Reader:
                 before = self.toks[self.at - 1]
                 # Side by side, "3 2" is 32, "2 \frac{1}{2}" is 2 1/2 and "\frac{1}{2} 0" is no
                 # product either; a number after a name or a bracket ("a 1", "(-2) 0") reads as one.
-                if (before[0].isdigit() and (tok[0].isdigit() or self.number_fraction_next())) or (before == "}" and tok[0].isdigit()):
+                after_number = before[0].isdigit() and (tok[0].isdigit() or self.number_fraction_next())
+                if after_number or (before == "}" and tok[0].isdigit()):
                     raise Unreadable(f"a number set beside a factor at token {self.at} of {self.toks}")
                 value *= self.power()
             else:
@@ -113,7 +114,8 @@ class Reader:
     def number_fraction_next(self) -> bool:
         """\\frac{1}{2} next: after a number it reads as a mixed number, 2 1/2."""
         ahead = self.toks[self.at:self.at + 7]
-        return len(ahead) == 7 and ahead[0] == r"\frac" and ahead[2].isdigit() and ahead[5].isdigit() and ahead[6] == "}"
+        return (len(ahead) == 7 and ahead[0] == r"\frac" and ahead[2].isdigit() and ahead[5].isdigit()
+                and ahead[6] == "}")
 
     def power(self) -> Fraction:
         value = self.atom()
@@ -178,7 +180,8 @@ def assert_same_value(text: str) -> str:
         try:
             read = Reader(tokens(tex), values).whole()
         except ZeroDivisionError as error:
-            raise AssertionError(f"{text!r} typeset as {tex!r}, which divides by zero where the tree does not") from error
+            raise AssertionError(f"{text!r} typeset as {tex!r}, which divides by zero where the tree does not") \
+                from error
         assert read == expected, f"{text!r} typeset as {tex!r}: {read} where the tree is {expected} at {values}"
     return tex
 

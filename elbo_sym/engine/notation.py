@@ -799,7 +799,8 @@ class ElboLatexPrinter(LatexPrinter):
         if exponent.is_Rational and exponent.is_negative and base.is_commutative:
             denominator = base if exponent == -1 else Pow(base, -exponent, evaluate=False)
             return rf"\frac{{1}}{{{self._print(denominator)}}}"
-        if not base.is_Function and (_runs_right(self._print(base)) or _typeset_as_sum(self._print(base))):  # (\lim_{k \to \infty} f)^{2}
+        base_tex = self._print(base)  # (\lim_{k \to \infty} f)^{2}; (0 + 1)^{2} for ((0 + 1)*(2*(1/2)))**2
+        if not base.is_Function and (_runs_right(base_tex) or _typeset_as_sum(base_tex)):
             return rf"\left({self._print(base)}\right)^{{{self._print(exponent)}}}"
         return super()._print_Pow(e)
 
@@ -826,9 +827,11 @@ class ElboLatexPrinter(LatexPrinter):
         if coeff.is_Rational and not coeff.is_Integer and rest is not S.One and not _is_fraction(rest):
             sign = "- " if coeff < 0 else ""
             body = self._print(rest)
-            if rest.is_Add or body.startswith("-") or _typeset_as_sum(body):  # 1/2 * (-3): never \frac{1}{2} -3, which reads 1/2 - 3
+            # 1/2 * (-3): never \frac{1}{2} -3, which reads 1/2 - 3
+            if rest.is_Add or body.startswith("-") or _typeset_as_sum(body):
                 body = rf"\left({body}\right)"
-            number_next = rest.is_Number or body[:1].isdigit()  # \frac{1}{2} \cdot 0 \cdot 0, never \frac{1}{2} 0 \cdot 0
+            # \frac{1}{2} \cdot 0 \cdot 0, never \frac{1}{2} 0 \cdot 0
+            number_next = rest.is_Number or body[:1].isdigit()
             gap = r" \cdot " if number_next or body.startswith(r"\left(-") and _is_numeric(rest) else " "
             return rf"{sign}\frac{{{abs(coeff.p)}}}{{{coeff.q}}}{gap}{body}"  # \frac{1}{2} \cdot 3, not \frac{1}{2} 3
         # A ratio of two numbers stays a ratio: \frac{3}{20} \big/ \frac{3}{10}.
