@@ -717,7 +717,7 @@ class ElboLatexPrinter(LatexPrinter):
         terms, or a body that starts with a minus (``\\sum_{z} - q(z)`` reads as "sum minus"),
         is bracketed."""
         inner = self._print(body)
-        return rf"\left({inner}\right)" if body.is_Add or inner.startswith("-") else inner
+        return rf"\left({inner}\right)" if body.is_Add or inner.startswith("-") or _typeset_as_sum(inner) else inner
 
     def _print_Limit(self, e: Limit) -> str:
         return rf"\lim_{{{self._print(e.variable)} \to {self._print(e.point)}}} {self._scope(e.body)}"
@@ -782,7 +782,8 @@ class ElboLatexPrinter(LatexPrinter):
             elif i:
                 tex += " + "
             term_tex = self._print(term)
-            if self._needs_add_brackets(term) or (i and term_tex.startswith("-")):
+            # 1*(b + c) prints as the bare sum (see _print_Mul): after a sign it is bracketed (rt33 F2b)
+            if self._needs_add_brackets(term) or (i and (term_tex.startswith("-") or _typeset_as_sum(term_tex))):
                 term_tex = rf"\left({term_tex}\right)"
             tex += term_tex
         return tex
@@ -790,7 +791,14 @@ class ElboLatexPrinter(LatexPrinter):
     def _needs_mul_brackets(self, expr: Expr, first: bool = False, last: bool = False) -> bool:
         # A factor whose printed scope runs to the right is bracketed unless it is the last:
         # (\sum_{z} q(z)) \log p(z), (\log p(x)) q(z) -- never \sum_{z} q(z) \log p(z) for a product.
-        if not last and _runs_right(self._print(expr)):
+        printed = self._print(expr)
+        if not last and _runs_right(printed):
+            return True
+        # A factor after the first that is typeset with a minus, b (c (-2)) as "- 2 c": 3 - 2 c reads
+        # as a difference (red team rt33 F2); SymPy looks only at a leading -1 in the tree's args.
+        if not first and printed.startswith("-"):
+            return True
+        if _typeset_as_sum(printed):  # (0 + 1) (2 \cdot 1/2) printed "0 + 1" once the numbers make 1
             return True
         return super()._needs_mul_brackets(expr, first=first, last=last)
 
@@ -803,7 +811,8 @@ class ElboLatexPrinter(LatexPrinter):
         if exponent.is_Rational and exponent.is_negative and base.is_commutative:
             denominator = base if exponent == -1 else Pow(base, -exponent, evaluate=False)
             return rf"\frac{{1}}{{{self._print(denominator)}}}"
-        if not base.is_Function and _runs_right(self._print(base)):  # (\lim_{k \to \infty} f)^{2}
+        base_tex = self._print(base)  # (\lim_{k \to \infty} f)^{2}; (0 + 1)^{2} for ((0 + 1)*(2*(1/2)))**2
+        if not base.is_Function and (_runs_right(base_tex) or _typeset_as_sum(base_tex)):
             return rf"\left({self._print(base)}\right)^{{{self._print(exponent)}}}"
         return super()._print_Pow(e)
 
@@ -818,7 +827,8 @@ class ElboLatexPrinter(LatexPrinter):
             # -x as the parser builds it keeps x's own tree (-(2*a)/2 is - \frac{2 a}{2}, never - a)
             rest = e.args[1] if _negated(e) else factors[1] if len(factors) == 2 else Mul(*factors[1:], evaluate=False)
             body = self._print(rest)
-            return rf"- \left({body}\right)" if rest.is_Add or body.startswith("-") else f"- {body}"  # - (- a)
+            bracket = rest.is_Add or body.startswith("-") or _typeset_as_sum(body)  # - (- a), - (0 + 1)
+            return rf"- \left({body}\right)" if bracket else f"- {body}"
         numbers = [f for f in factors if _is_numeric(f)]
         others = [f for f in factors if not _is_numeric(f)]
         signs = numbers.count(S.NegativeOne)
@@ -836,15 +846,21 @@ class ElboLatexPrinter(LatexPrinter):
         if coeff.is_Rational and not coeff.is_Integer and rest is not S.One and not _is_fraction(rest):
             sign = "- " if coeff < 0 else ""
             body = self._print(rest)
-            if rest.is_Add or body.startswith("-"):  # 1/2 * (-3): never \frac{1}{2} -3, which reads 1/2 - 3
+            # 1/2 * (-3): never \frac{1}{2} -3, which reads 1/2 - 3
+            if rest.is_Add or body.startswith("-") or _typeset_as_sum(body):
                 body = rf"\left({body}\right)"
-            gap = r" \cdot " if rest.is_Number or body.startswith(r"\left(-") and _is_numeric(rest) else " "
+            # \frac{1}{2} \cdot 0 \cdot 0, never \frac{1}{2} 0 \cdot 0
+            number_next = rest.is_Number or body[:1].isdigit()
+            gap = r" \cdot " if number_next or body.startswith(r"\left(-") and _is_numeric(rest) else " "
             return rf"{sign}\frac{{{abs(coeff.p)}}}{{{coeff.q}}}{gap}{body}"  # \frac{1}{2} \cdot 3, not \frac{1}{2} 3
         # A ratio of two numbers stays a ratio: \frac{3}{20} \big/ \frac{3}{10}.
         args = _factors(e)
         if (len(args) == 2 and args[0].is_Number and args[1].is_Pow and args[1].exp == -1
                 and args[1].base.is_Number):
-            return rf"{self._print(args[0])} \big/ {self._print(args[1].base)}"
+            divisor = self._print(args[1].base)  # 3 \big/ \left(-2\right), never 3 \big/ -2
+            if divisor.startswith("-"):
+                divisor = rf"\left({divisor}\right)"
+            return rf"{self._print(args[0])} \big/ {divisor}"
         args = _factors(e)
         if any(_is_inverted_quotient(f) for f in args):
             return self._over_quotient(args)
@@ -935,7 +951,7 @@ class ElboLatexPrinter(LatexPrinter):
         below = [_divisor(f) for f in factors if _is_divisor(f)]
         top = _product(above) if above else S.One
         numerator = self._print(top)
-        if top.is_Add or _runs_right(numerator):
+        if top.is_Add or _typeset_as_sum(numerator) or _runs_right(numerator):
             numerator = rf"\left({numerator}\right)"
         bottom = _product(below)
         denominator = self._slash(bottom) if _is_quotient(bottom) else self._print(bottom)
@@ -1018,6 +1034,27 @@ def _is_power_base(e: Expr) -> bool:
     or a sum, whose scope would take the exponent in (\\log p(x)^{\\alpha})."""
     return bool(e.is_Symbol or (e.is_Integer and not e.is_negative)
                 or isinstance(e, (Density, KL, Entropy, ELBO, Expectation, IWAE, Normal)))
+
+
+def _typeset_as_sum(tex: str) -> bool:
+    """The printed formula is a sum or difference outside every bracket and brace (``0 + 1``,
+    ``a - b``; not ``- 2 b``, whose minus leads): a product that prints as its one remaining sum
+    (1 * (b + c), or numbers that multiply to 1) must be bracketed where a sum would be (rt33 F2b)."""
+    depth, i, n = 0, 0, len(tex)
+    while i < n:
+        ch = tex[i]
+        if ch == "\\":
+            word = re.match(r"\\([A-Za-z]+|.)", tex[i:])
+            i += 1 + len(word.group(1) if word else "")
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0 and ch in "+-" and tex[:i].strip():
+            return True
+        i += 1
+    return False
 
 
 def _plain_product(e: Expr) -> bool:
