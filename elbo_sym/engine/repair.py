@@ -678,12 +678,19 @@ def candidates(step: Step, context: tuple[str, ...] = ()) -> list[Candidate]:
     return unique
 
 
-def expression_edits(text: str) -> list[tuple[Wording, str]]:
-    """(what the edit does, edited text) for every single common slip in an expression."""
+def _syntax_tree(text: str) -> ast.expr | None:
+    """The expression's Python syntax tree (the file syntax is Python's), None when it has none: no edits."""
     try:
-        tree = ast.parse(text, mode="eval").body
+        return ast.parse(text, mode="eval").body
     except (SyntaxError, ValueError, RecursionError) as raised:
         reraise_callers(raised)
+        return None
+
+
+def expression_edits(text: str) -> list[tuple[Wording, str]]:
+    """(what the edit does, edited text) for every single common slip in an expression."""
+    tree = _syntax_tree(text)
+    if tree is None:
         return []
     source = _Source(text)
     edits: list[tuple[Wording, str]] = []
@@ -700,10 +707,8 @@ def expression_edits(text: str) -> list[tuple[Wording, str]]:
 
 def _divergence_of_itself(text: str) -> bool:
     """An edit that writes KL(a, a) (which is 0): true, but no correction a student would learn from."""
-    try:
-        tree = ast.parse(text, mode="eval")
-    except (SyntaxError, ValueError, RecursionError) as raised:
-        reraise_callers(raised)
+    tree = _syntax_tree(text)
+    if tree is None:
         return False
     return any(_is_call(node, "KL") and len(node.args) == 2 and ast.dump(node.args[0]) == ast.dump(node.args[1])
                for node in ast.walk(tree))
@@ -713,19 +718,15 @@ def term_additions(text: str, context: tuple[str, ...] = ()) -> list[tuple[Wordi
     """(what the edit does, edited text) for a missing term: ``text + T`` and ``text - T`` for each
     top-level term T of the context expressions, then the lesson's standard quantities,
     that the expression does not have already (at most MAX_ADDED_TERMS terms)."""
-    try:
-        tree = ast.parse(text, mode="eval").body
-    except (SyntaxError, ValueError, RecursionError) as raised:
-        reraise_callers(raised)
+    tree = _syntax_tree(text)
+    if tree is None:
         return []
     source = _Source(text)
     have = {"".join(_term_text(node, source).split()) for _, node in _terms(tree)}
     found: list[str] = []
     for other in context + STANDARD_TERMS:
-        try:
-            other_tree = ast.parse(other, mode="eval").body
-        except (SyntaxError, ValueError, RecursionError) as raised:
-            reraise_callers(raised)
+        other_tree = _syntax_tree(other)
+        if other_tree is None:
             continue
         other_source = _Source(other)
         for _, node in _terms(other_tree):
@@ -937,10 +938,8 @@ def nested_sign_flips(text: str) -> list[tuple[Wording, str]]:
     """A sign flipped inside a bracketed sum -- a closed form's ``(mu**2 + sigma**2 - 1 + log(sigma**2)) / 2``
     with the sign of ``log(sigma**2)`` wrong (red team rt32's F2) -- for every sum that is not a
     top-level term list (those are :func:`_term_sign_flips`'s)."""
-    try:
-        tree = ast.parse(text, mode="eval").body
-    except (SyntaxError, ValueError, RecursionError) as raised:
-        reraise_callers(raised)
+    tree = _syntax_tree(text)
+    if tree is None:
         return []
     source = _Source(text)
     sums = [n for n in ast.walk(tree) if isinstance(n, ast.BinOp) and _is_sum(n)]
