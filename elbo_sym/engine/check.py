@@ -1396,7 +1396,7 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
     if not_distribution:
         problems.append(not_distribution)
         if not refused:
-            refused, refusal = not_distribution, "an argument is not shown to be a distribution"
+            refused, refusal = not_distribution, NOT_A_DISTRIBUTION
     results, lhs = done["steps"], derivation.start.expr
     own: list[StepResult | None] = []  # each step's result before a refusal (None: not checked)
     relation: str | None = "="
@@ -1416,7 +1416,7 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
         # are satisfiable after all, and the report must not say otherwise (red team rt30)
         problems.remove(unsatisfied)
         results[len(results) - len(own):] = [
-            shown if r is None else _refused(r, not_distribution, "an argument is not shown to be a distribution")
+            shown if r is None else _refused(r, not_distribution, NOT_A_DISTRIBUTION)
             for shown, r in zip(results[len(results) - len(own):], own)]
     if relation is None and derivation.expect != "refuted":  # a teaching file may flip a step on purpose
         problems.append("the chain mixes >= and <= steps, so it establishes no relation")
@@ -1429,6 +1429,10 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
         done["examples"].append(_check_example(derivation, e, model, message))
     return DerivationResult(derivation, tuple(results), relation, established, claim_reason,
                             tuple(done["examples"]), tuple(problems))
+
+
+NOT_A_DISTRIBUTION = "an argument is not shown to be a distribution"
+"""What a step under `_derived_problem`'s refusal names (the refusal stands after premises are withdrawn)."""
 
 
 def _refused(result: StepResult, refused: str | None, what: str) -> StepResult:
