@@ -23,7 +23,8 @@ from elbo_sym.limits import FILE_BUDGET_CAP_SECONDS, MAX_FILE_BYTES, MAX_SOURCE_
 __all__ = ["FileReadError", "InputError", "patience_text", "read_regular_file", "source_date_epoch", "discover",
            "is_deck", "deck_note",
            "resolved_path", "describe_os_error",
-           "DEFAULT_FOLDER", "PROJECT_FILE", "paths_or_default", "output_folder", "output_file", "replace_file"]
+           "DEFAULT_FOLDER", "PROJECT_FILE", "PROJECT_KEYS", "paths_or_default", "output_folder", "output_file",
+           "replace_file"]
 
 _CHUNK = 65536
 _clock = time.monotonic
@@ -242,6 +243,10 @@ DEFAULT_FOLDER = "derivations"
 """What `check`, `build` and `web` read when no path is given."""
 PROJECT_FILE = "elbo-sym.toml"
 """The name of a project's configuration (elbo_sym.publish.project), in the project folder."""
+PROJECT_KEYS = ("title", "site_url", "derivations", "selfcheck", "flashcards", "solutions", "exercises", "drill",
+                "example")
+"""The top-level keys of a project's configuration: publish.project reads them, and the derivation
+reader names a file with one that no derivation has as the course's settings file given by mistake."""
 
 
 def paths_or_default(paths: Sequence[str], command: str) -> list[str]:

@@ -68,13 +68,6 @@ def test_the_course_settings_file_given_as_a_derivation_says_what_it_is() -> Non
     assert "is a course's settings file" in str(error) and "elbo-sym check in its folder" in str(error)
 
 
-def test_the_settings_only_keys_are_the_projects() -> None:
-    from elbo_sym.engine.derivation import _PROJECT_ONLY_KEYS, _TOP_KEYS
-    from elbo_sym.publish.project import _TOP
-
-    assert _PROJECT_ONLY_KEYS == set(_TOP) - _TOP_KEYS
-
-
 def test_a_wrong_expected_value_is_named_at_its_own_line(tmp_path: Path, capsys) -> None:
     wrong = GAP.rstrip("\n") + '\n\n[example.expect]\n"log(p(x))" = "log(3/10)"\n"KL(q(z), p(z | x))" = "1/2"\n'
     path = tmp_path / "ex.toml"

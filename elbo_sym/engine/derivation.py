@@ -55,7 +55,13 @@ from elbo_sym.engine.parse import CONSTANT_NAMES, RESERVED, ParseError, Vocabula
 from elbo_sym.engine.premises import PREMISE_FAMILIES
 from elbo_sym.engine.rules import RULES
 from elbo_sym.failures import reraise_callers
-from elbo_sym.files import FileReadError, InputError, discover, read_regular_file  # noqa: F401  (discover: re-exported)
+from elbo_sym.files import (
+    PROJECT_KEYS,
+    FileReadError,
+    InputError,
+    discover,  # noqa: F401  (re-exported)
+    read_regular_file,
+)
 from elbo_sym.limits import (
     MAX_CHAIN_LAYERS,
     MAX_EXAMPLES,
@@ -321,9 +327,9 @@ LAYERED = ("z1", "z2")
 MAX_CHAIN_K = 10
 """States per layer of the two-layer chain (its sums run over K**2 assignments)."""
 _STEP_KEYS = {"rel", "expr", "rule", "why", "accept", "repair"}
-_PROJECT_ONLY_KEYS = {"site_url", "derivations", "selfcheck", "flashcards", "solutions", "exercises", "drill"}
-"""Keys of a course's elbo-sym.toml (publish.project's top-level keys) that no derivation has: a
-file with one was given to check or explain by mistake (tests/test_rt32_inputs.py keeps them in step)."""
+_PROJECT_ONLY_KEYS = frozenset(PROJECT_KEYS) - _TOP_KEYS
+"""Keys of a course's elbo-sym.toml that no derivation has: a file with one was given to check or
+explain by mistake."""
 _EXAMPLE_KEYS = {"prior", "likelihood", "q", "r", "q_star", "params", "expect", "p_data"}
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,19}")
 _INDEXED_NAME = re.compile(r"(?!pi_|qstar_)[A-Za-z]{2,12}[0-9]{0,3}_[A-Za-z][A-Za-z0-9]{0,9}")

@@ -49,6 +49,7 @@ from elbo_sym.engine.derivation import DerivationError, key_column, read_toml, t
 from elbo_sym.engine.parse import ParseError, Vocabulary
 from elbo_sym.files import (
     PROJECT_FILE,
+    PROJECT_KEYS,
     FileReadError,
     InputError,
     discover,
@@ -77,7 +78,6 @@ MAX_FOLDER_DEPTH = 8
 
 DEFAULT_SOLUTIONS = "separate"
 
-_TOP = ("title", "site_url", "derivations", "selfcheck", "flashcards", "solutions", "exercises", "drill", "example")
 _EXERCISES = ("seed", "count", "K", "parts")
 _DRILL = ("count", "K")
 _EXAMPLE = ("prior", "likelihood", "q")
@@ -320,7 +320,7 @@ class _ProjectReader:
 
     # -- the file
     def project(self, data: dict, file: Path) -> Project:
-        self.keys(data, _TOP, None)
+        self.keys(data, PROJECT_KEYS, None)
         title = self.title(data.get("title"))
         derivations: tuple[str, ...] = ()
         if "derivations" in data:
