@@ -7,7 +7,8 @@ The package is layered; each layer imports only the ones below it (tests/test_ar
     engine                          notation, parsing, model families, proofs, search, verdicts
     lesson                          worked examples, exercises, drill, self-check, flashcards
     report                          one result model and its renderers
-    publish, authoring              handouts and Anki; new, explain, cache, testing, pytest plugin
+    publish                         handouts and Anki; the course project (elbo-sym.toml)
+    authoring                       new, explain, cache, testing, pytest plugin (a project read as `check` reads it)
     cli                             the `elbo-sym` command, thin over the library
 
 The names below are imported lazily, so `import elbo_sym` does not import SymPy.
@@ -20,6 +21,7 @@ _LAZY = {
     "assert_refuted": ("elbo_sym.authoring.testing", "assert_refuted"),
     "assert_not_established": ("elbo_sym.authoring.testing", "assert_not_established"),
     "check_file": ("elbo_sym.authoring.testing", "check_file"),
+    "project_files": ("elbo_sym.authoring.testing", "project_files"),
     "show": ("elbo_sym.report.display", "show"),
 }
 

@@ -21,7 +21,7 @@ ALLOWED = {
     "lesson": {"leaf", "numbers", "engine"},
     "report": {"leaf", "numbers", "engine", "lesson"},
     "publish": {"leaf", "numbers", "engine", "lesson", "report"},
-    "authoring": {"leaf", "numbers", "engine", "lesson", "report"},
+    "authoring": {"leaf", "numbers", "engine", "lesson", "report", "publish"},
 }
 """Which layers each layer may import (cli and the package's own __init__ may import any)."""
 

@@ -478,13 +478,75 @@ def test_a_counterexample_at_a_density_point_names_the_values_not_z_equals_z(pyt
     assert re.search(r", z = -?\d+(/\d+)?$", line), line
 
 
-def test_a_course_folder_names_its_files(pytester: pytest.Pytester) -> None:
-    """What README and docs/04 say of the README's course (red team rt26: a plain `pytest` there
-    collected nothing): the plugin does not read elbo-sym.toml, so its derivations beside it are
-    collected when named (`pytest bound.toml`), not by a plain run."""
+def test_a_course_folder_collects_what_its_settings_list(pytester: pytest.Pytester) -> None:
+    """The README's course (red team rt26: a plain `pytest` there collected nothing): a plain run
+    reads elbo-sym.toml as `elbo-sym check` does, so bound.toml beside it is a test; named, too."""
     write(pytester, "bound.toml", GAP)
     write(pytester, "elbo-sym.toml", 'title = "Week 5"\nderivations = ["bound.toml"]\n')
-    assert run(pytester).ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    run(pytester, "-v").stdout.fnmatch_lines(["*bound.toml::bound: The gap is a KL divergence PASSED*"])
     run(pytester, "bound.toml").assert_outcomes(passed=1)
-    docs = (REPO / "README.md").read_text("utf-8") + (REPO / "docs" / "04-python-api-and-pytest.md").read_text("utf-8")
-    assert docs.count("`pytest bound.toml`") >= 2
+
+
+def test_a_plain_run_fails_where_check_fails(pytester: pytest.Pytester, capsys) -> None:
+    """A course whose settings list no derivations: `check` reads derivations/ with its subfolders,
+    and so must a plain run (the default elbo_sym_files, derivations/*.toml, misses teaching/)."""
+    from elbo_sym.cli import main
+
+    write(pytester, "elbo-sym.toml", 'title = "Week 5"\n')
+    write(pytester, "derivations/gap.toml", GAP)
+    write(pytester, "derivations/teaching/slip.toml", KL_FLIPPED)  # a slip not marked as one
+    assert main(["check", "--no-cache"]) == 1
+    assert "slip.toml" in capsys.readouterr().out
+    result = run(pytester)
+    result.assert_outcomes(passed=1, failed=1)
+    assert "derivations/teaching/slip.toml:" in result.stdout.str() and "is refuted" in result.stdout.str()
+    run(pytester, "-k", "slip").assert_outcomes(failed=1)       # selected like any other item
+    run(pytester, "derivations/gap.toml").assert_outcomes(passed=1)  # paths named: no project (as check PATHS)
+    write(pytester, "pyproject.toml", "[tool.pytest.ini_options]\nelbo_sym_project = false\n")
+    run(pytester).assert_outcomes(passed=1)
+
+
+def test_the_project_is_read_beyond_testpaths(pytester: pytest.Pytester) -> None:
+    """testpaths keep pytest's walk in tests/; the project's derivations are still checked."""
+    write(pytester, "pyproject.toml", '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n')
+    write(pytester, "tests/test_nothing.py", "def test_nothing():\n    pass\n")
+    write(pytester, "elbo-sym.toml", 'derivations = ["extra/bound.toml"]\n')
+    write(pytester, "extra/bound.toml", KL_FLIPPED)
+    result = run(pytester)
+    result.assert_outcomes(passed=1, failed=1)
+    assert "extra/bound.toml:" in result.stdout.str()
+
+
+def test_a_malformed_project_file_is_one_failing_item(pytester: pytest.Pytester, capsys) -> None:
+    from elbo_sym.cli import main
+
+    write(pytester, "derivations/gap.toml", GAP)
+    write(pytester, "elbo-sym.toml", 'title = "Week 5"\nflashcards = "missing.toml"\n')
+    assert main(["check", "--no-cache"]) == 2
+    refusal = capsys.readouterr().err
+    result = run(pytester)
+    result.assert_outcomes(passed=1, failed=1)  # derivations/gap.toml still runs
+    out = result.stdout.str()
+    assert "elbo-sym.toml:2:" in refusal and "elbo-sym.toml:2:" in out and "missing.toml" in out
+    assert "Traceback" not in out
+    write(pytester, "elbo-sym.toml", 'title = "Week 5"\nderivations = []\n')
+    run(pytester).assert_outcomes(failed=1, passed=1)
+
+def test_project_files_are_what_check_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from elbo_sym import project_files
+    from elbo_sym.engine.derivation import DerivationError
+
+    write_to = tmp_path / "course"
+    (write_to / "derivations" / "teaching").mkdir(parents=True)
+    (write_to / "derivations" / "gap.toml").write_text(GAP, "utf-8")
+    (write_to / "derivations" / "teaching" / "slip.toml").write_text(KL_FLIPPED, "utf-8")
+    assert project_files(write_to) is None                        # no elbo-sym.toml: nothing read
+    (write_to / "elbo-sym.toml").write_text('title = "Week 5"\n', "utf-8")
+    monkeypatch.chdir(write_to)
+    assert project_files() == [Path("derivations/gap.toml"), Path("derivations/teaching/slip.toml")]
+    (write_to / "elbo-sym.toml").write_text('derivations = ["derivations/gap.toml"]\n', "utf-8")
+    assert project_files(write_to) == [Path("derivations/gap.toml")]
+    (write_to / "elbo-sym.toml").write_text('derivations = "nowhere.toml"\n', "utf-8")
+    with pytest.raises(DerivationError) as error:
+        project_files(write_to)
+    assert isinstance(error.value, AssertionError) and str(error.value).startswith("elbo-sym.toml:1:")

@@ -12,7 +12,14 @@ What is collected (a ``.toml`` file is never collected when it is ``pyproject.to
   named; default ``**/*.toml``), and ``elbo_sym_collect_folders = false`` switches it off;
 * wherever pytest looks (also a plain ``pytest`` run), files matching the ini option
   ``elbo_sym_files`` (glob patterns relative to the rootdir or to the folder pytest was
-  started in; default ``derivations/*.toml``; ``**`` matches any number of folders).
+  started in; default ``derivations/*.toml``; ``**`` matches any number of folders);
+* in a plain ``pytest`` run (no paths named: ``testpaths`` or the current folder), when the
+  folder pytest was started in (else the rootdir) holds an ``elbo-sym.toml``: every derivation
+  ``elbo-sym check`` reads there without PATHS (:func:`elbo_sym.authoring.testing.project_files`:
+  the file's ``derivations`` list, else its derivations/ folder with the folders below it),
+  wherever they lie, so a plain run never passes where ``check`` fails.  A malformed
+  elbo-sym.toml is one failing item naming it.  ``elbo_sym_project = false`` switches this off;
+  paths named on the command line never read it (neither does ``elbo-sym check PATHS``).
 
 One test item per derivation, named ``<file stem>: <title>``, so ``-k gap`` or
 ``-k divergence`` select by file name or title words.  A failing derivation is reported
@@ -35,6 +42,7 @@ Configure in pyproject.toml::
     elbo_sym_files = ["derivations/*.toml", "variants/**/*.toml"]
     elbo_sym_folder_files = ["derivations/**/*.toml"]   # named folders: only these
     elbo_sym_collect_folders = true                     # false: named folders collect only elbo_sym_files
+    elbo_sym_project = true                             # false: a plain run does not read elbo-sym.toml
     elbo_sym_budget = "10"
     elbo_sym_file_budget = "120"                        # reading and checking one file (default: steps x budget)
 """
@@ -57,8 +65,9 @@ from elbo_sym.authoring.testing import (
     assert_derivation,
     assert_refuted,
     format_failure,
+    project_files,
 )
-from elbo_sym.files import FileReadError, read_regular_file
+from elbo_sym.files import PROJECT_FILE, FileReadError, read_regular_file
 from elbo_sym.limits import FILE_BUDGET_CAP_SECONDS, STEP_BUDGET_SECONDS, BudgetError, loading_budget, validate_budget
 
 DEFAULT_PATTERNS = ["derivations/*.toml"]
@@ -76,6 +85,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("elbo_sym_folder_files", "glob patterns narrowing which derivation files a folder named on "
                   "the command line collects (default **/*.toml)", type="args",
                   default=list(DEFAULT_FOLDER_PATTERNS))
+    parser.addini("elbo_sym_project", f"a plain pytest run also collects the derivations {PROJECT_FILE} lists, as "
+                  "`elbo-sym check` without PATHS checks them (default true)", type="bool", default=True)
     parser.addini("elbo_sym_budget",
                   f"time budget in CPU seconds per derivation step (default {STEP_BUDGET_SECONDS:g})",
                   default=str(STEP_BUDGET_SECONDS))
@@ -96,6 +107,38 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     if (_matches(file_path, config.getini("elbo_sym_files") or [], _bases(config))
             or _is_explicit_derivation(file_path, config) or _in_named_folder(file_path, config)):
         return DerivationFile.from_parent(parent, path=file_path)
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k and -m deselect: the project's items are selected like the others
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A plain run in a course folder: the derivations its elbo-sym.toml gives `check` (project_files)
+    that pytest's own walk did not collect, each a DerivationFile as if found there."""
+    folder = _project_folder(config)
+    if folder is None:
+        return
+    try:
+        files = project_files(folder)
+    except ElboSymFailure as error:  # a malformed elbo-sym.toml: `check` refuses it, so one item fails
+        items.extend(session.genitems(ProjectFile.from_parent(session, path=folder / PROJECT_FILE, error=error)))
+        return
+    collected = {Path(item.path).resolve() for item in items}
+    for path in files or ():
+        absolute = Path(os.path.abspath(path))
+        if absolute.resolve() not in collected:
+            collected.add(absolute.resolve())
+            items.extend(session.genitems(DerivationFile.from_parent(session, path=absolute)))
+
+
+def _project_folder(config: pytest.Config) -> Path | None:
+    """Where a plain run's elbo-sym.toml is: the folder pytest was started in (where `check`
+    looks), else the rootdir; None when paths were named, elbo_sym_project is false, or neither has one."""
+    if config.args_source == pytest.Config.ArgsSource.ARGS or not config.getini("elbo_sym_project"):
+        return None
+    for folder in (config.invocation_params.dir, config.rootpath):
+        settings = folder / PROJECT_FILE
+        if settings.exists() or settings.is_symlink():
+            return folder
     return None
 
 
@@ -271,6 +314,17 @@ class DerivationFile(pytest.File):
             return
         name = f"{self.path.stem}: {loaded.derivation.title}".replace("::", ": ").replace("\n", " ")
         yield DerivationItem.from_parent(self, name=name, loaded=loaded)
+
+
+class ProjectFile(pytest.File):
+    """A course's elbo-sym.toml that `check` would refuse: its one item fails with the error."""
+
+    def __init__(self, *, error, **kwargs):
+        super().__init__(**kwargs)
+        self.error = error
+
+    def collect(self):
+        yield MalformedDerivation.from_parent(self, name=self.path.name, error=self.error)
 
 
 class DerivationItem(pytest.Item):

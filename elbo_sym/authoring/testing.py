@@ -222,6 +222,37 @@ def check_file(path, budget: float = DEFAULT_BUDGET, *, file_budget: float | Non
     return check(path, validate_budget(budget), total)
 
 
+def project_files(folder: str | os.PathLike[str] = ".") -> list[Path] | None:
+    """The derivation files `elbo-sym check` reads when run in `folder` without PATHS, where
+    `folder` holds an elbo-sym.toml: those the file lists (a folder with the folders below it,
+    the project's decks left out), else its derivations/ folder.  None when `folder` holds no
+    elbo-sym.toml (then `check` reads derivations/ as any folder named).  Paths are relative to
+    the current folder when below it, else absolute.
+
+    The project file is read and validated as `check` reads it (elbo_sym.publish.project): a
+    malformed one, or one that leaves nothing to check, raises DerivationInputFailed naming it
+    (file:line:column), where `check` exits 2 -- never an empty list that passes.
+    """
+    from elbo_sym.files import PROJECT_FILE, InputError, discover
+
+    settings = Path(_shown(Path(os.path.abspath(Path(os.fspath(folder)) / PROJECT_FILE))))  # named as `check` names it
+    if not (settings.exists() or settings.is_symlink()):
+        return None
+    from elbo_sym.authoring.cache import import_engine
+
+    import_engine()
+    from elbo_sym.engine.derivation import DerivationError
+    from elbo_sym.publish.project import command_paths, load_project
+
+    try:
+        paths = command_paths(load_project(settings), (), "check")
+    except DerivationError as error:
+        raise _input_failed_class().from_error(error) from None
+    except InputError as error:  # nothing to check: its message starts with the file's name
+        raise _input_failed_class()(str(settings), 0, str(error).removeprefix(f"{settings}: ")) from None
+    return discover(paths)
+
+
 def _report(path, budget: float, folder: Path | None, also: tuple[Path, ...] = (), file_budget: float | None = None):
     """The report of `path` (resolved from `folder`), a malformed file as DerivationInputFailed."""
     __tracebackhide__ = True
@@ -398,5 +429,5 @@ def format_failure(report) -> str:
 
 
 __all__ = ["assert_derivation", "assert_refuted", "assert_not_established", "check_file", "format_failure",
-           "resolve_path", "DerivationFailed", "DerivationNotRefuted", "ElboSymFailure", "BudgetError"]
+           "project_files", "resolve_path", "DerivationFailed", "DerivationNotRefuted", "ElboSymFailure", "BudgetError"]
 # DerivationInputFailed is importable too (built on first use by the module's __getattr__).
