@@ -8,6 +8,7 @@ teaching file never hides an unexpected wrong step)."""
 from __future__ import annotations
 
 import pytest
+from beta_slip import slip_file
 
 from elbo_sym.engine.derivation import loads
 from elbo_sym.publish import web
@@ -15,34 +16,6 @@ from elbo_sym.publish.handouts import mistake_context
 from elbo_sym.report.build import check_file
 from elbo_sym.report.text import derivation_text
 
-HEAD = '''title = "The beta-ELBO, with a slip in the middle"
-K = "any"
-{expect}
-claim = "E(q, log(p(x | z))) - beta * KL(q(z), p(z)) <= log(p(x))"
-start = "E(q, log(p(x | z))) - beta * KL(q(z), p(z))"
-
-[params]
-beta = ">= 1"
-
-[[step]]
-rel = "="
-expr = "ELBO(q) + (beta - 1) * KL(q(z), p(z))"
-repair = "ELBO(q) - (beta - 1) * KL(q(z), p(z))"
-rule = "definition"
-why = "unfold the ELBO"
-
-[[step]]
-rel = "="
-expr = "{middle}"
-rule = "definition"
-why = "the gap of the ELBO is a KL"
-
-[[step]]
-rel = "<="
-expr = "log(p(x))"
-rule = "kl-nonneg"
-why = "drop two KL terms"
-'''
 RIGHT = "log(p(x)) - KL(q(z), p(z | x)) - (beta - 1) * KL(q(z), p(z))"
 """Step 2 as it must read once step 1 is corrected: right, but refuted after the slip."""
 WRONG = "log(p(x)) + KL(q(z), p(z | x)) - (beta - 1) * KL(q(z), p(z))"
@@ -50,7 +23,10 @@ WRONG = "log(p(x)) + KL(q(z), p(z | x)) - (beta - 1) * KL(q(z), p(z))"
 
 
 def report(expect: str, middle: str):
-    return check_file(loads(HEAD.format(expect=expect, middle=middle), "middle-slip.toml"))
+    text = slip_file(expect, {"rel": "=", "expr": middle, "rule": "definition"},
+                     ("unfold the ELBO", "the gap of the ELBO is a KL", "drop two KL terms"),
+                     "The beta-ELBO, with a slip in the middle")
+    return check_file(loads(text, "middle-slip.toml"))
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from beta_slip import slip_file
 
 from elbo_sym.authoring.explain import explain, format_explanation
 from elbo_sym.engine.derivation import load
@@ -27,31 +28,7 @@ expr = "KL(q(z), p(z | x))"
 rule = "definition"
 '''
 
-UNEXPECTED = '''title = "The beta-ELBO, with one slip"
-K = "any"
-expect_refuted = [1]
-claim = "E(q, log(p(x | z))) - beta * KL(q(z), p(z)) <= log(p(x))"
-start = "E(q, log(p(x | z))) - beta * KL(q(z), p(z))"
-
-[params]
-beta = ">= 1"
-
-[[step]]
-rel = "="
-expr = "ELBO(q) + (beta - 1) * KL(q(z), p(z))"
-repair = "ELBO(q) - (beta - 1) * KL(q(z), p(z))"
-rule = "definition"
-
-[[step]]
-rel = "<="
-expr = "ELBO(q) - KL(q(z), p(z))"
-rule = "kl-nonneg"
-
-[[step]]
-rel = "<="
-expr = "log(p(x))"
-rule = "kl-nonneg"
-'''
+UNEXPECTED = slip_file("expect_refuted = [1]", {"rel": "<=", "expr": "ELBO(q) - KL(q(z), p(z))", "rule": "kl-nonneg"})
 """Step 2 is wrong with step 1 repaired too (at beta = 1): a mistake of its own, not carried (rt32)."""
 
 CASES = [(HOLDS, 1, "step 1 is proved (expected refuted)"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from beta_slip import slip_file
 from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.engine.derivation import loads
@@ -15,34 +16,8 @@ from elbo_sym.publish import web
 from elbo_sym.publish.handouts import mistakes_handout, write_handouts
 from elbo_sym.report.build import check_file
 
-FILE = '''title = "The beta-ELBO, with one slip"
-K = "any"
-expect_refuted = [1, 2]
-claim = "E(q, log(p(x | z))) - beta * KL(q(z), p(z)) <= log(p(x))"
-start = "E(q, log(p(x | z))) - beta * KL(q(z), p(z))"
-
-[params]
-beta = ">= 1"
-
-[[step]]
-rel = "="
-expr = "ELBO(q) + (beta - 1) * KL(q(z), p(z))"
-repair = "ELBO(q) - (beta - 1) * KL(q(z), p(z))"
-rule = "definition"
-why = "unfold the ELBO"
-
-[[step]]
-rel = "<="
-expr = "ELBO(q)"
-rule = "kl-nonneg"
-why = "drop a KL term"
-
-[[step]]
-rel = "<="
-expr = "log(p(x))"
-rule = "kl-nonneg"
-why = "the gap is a KL"
-'''
+FILE = slip_file("expect_refuted = [1, 2]", whys=("unfold the ELBO", "drop a KL term", "the gap is a KL"))
+"""Step 2 (the starter's: drop a KL term) is refuted only because step 1 is."""
 NOTE = "No edit needed here: this step holds once step 1 is repaired as suggested."
 
 
