@@ -329,7 +329,7 @@ class CardVerdict:
 
     ``verdict``: "proved" / "checked" / "refuted" / "error" (as for derivation steps),
     "well-formed" for a bare expression, "none" for a card without formula. ``ok`` is False
-    exactly for "refuted" and "error".
+    for "refuted", "error" and "checked" (as report.model.CardReport.ok).
     """
 
     card: Card

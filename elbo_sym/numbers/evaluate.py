@@ -25,7 +25,7 @@ Undecided is never success: callers treat None as "could not decide".
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from operator import itemgetter
@@ -80,6 +80,19 @@ def _exact(e: Expr, values: Values, memo: dict) -> LogNumber:
     return result
 
 
+def _product(factors: Iterable[LogNumber], what: str) -> LogNumber:
+    """The product of `factors`, multiplied in order; Inexact(`what`) as soon as one product of
+    logarithms is not an exact LogNumber (LogNumber's * raises TypeError then)."""
+    product = LogNumber.of(1)
+    for factor in factors:
+        try:
+            product = product * factor
+        except TypeError as raised:
+            reraise_callers(raised)
+            raise Inexact(what) from None
+    return product
+
+
 def _exact_node(e: Expr, values: Values, memo: dict) -> LogNumber:
     checkpoint()
     if e.is_Rational:
@@ -95,16 +108,8 @@ def _exact_node(e: Expr, values: Values, memo: dict) -> LogNumber:
         for a in e.args:
             total = total + _exact(a, values, memo)
         return total
-    if e.is_Mul:
-        product = LogNumber.of(1)
-        for a in e.args:
-            factor = _exact(a, values, memo)
-            try:
-                product = product * factor
-            except TypeError as raised:
-                reraise_callers(raised)
-                raise Inexact("a product of logarithms") from None
-        return product
+    if e.is_Mul:  # each factor evaluated only once the product so far is exact
+        return _product((_exact(a, values, memo) for a in e.args), "a product of logarithms")
     if e.is_Pow:
         if not e.exp.is_Integer:
             raise Inexact(f"non-integer power {e}")
@@ -116,14 +121,7 @@ def _exact_node(e: Expr, values: Values, memo: dict) -> LogNumber:
             return LogNumber.of(base.rational ** n)
         if n < 0:
             raise Inexact("division by a logarithm")  # non-zero: a non-rational LogNumber
-        result = LogNumber.of(1)
-        for _ in range(n):
-            try:
-                result = result * base
-            except TypeError as raised:
-                reraise_callers(raised)
-                raise Inexact("a power of a logarithm") from None
-        return result
+        return _product((base for _ in range(n)), "a power of a logarithm")
     if isinstance(e, log):
         argument = _pi_free_argument(e.args[0], values, memo)
         if isinstance(argument, tuple):  # log(r * pi**n) = log(r) + n log(pi)

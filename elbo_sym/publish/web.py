@@ -513,6 +513,15 @@ def _assumptions(doc: _Markdown, conditions: Sequence[str]) -> None:
         doc.add("  \n".join(f"**Assume.** {doc.m(a)}" for a in conditions))
 
 
+def _heading(doc: _Markdown, number: int, report: DerivationReport) -> None:
+    """A derivation's numbered heading and its summary, as the course pages and the
+    find-the-mistake page open each section."""
+    doc.heading(2, f"{number}. {doc.plain(report.title_parts, report.title)}")
+    summary = doc.prose(report.summary_parts, report.summary, paragraphs=True)
+    if summary:
+        doc.add(summary)
+
+
 def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], teacher: bool,
                          check_links: Mapping[str, str] | None) -> None:
     """One section per derivation (a plain heading, summary, claim, chain, notes, result,
@@ -521,10 +530,7 @@ def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], te
 
     for number, report in enumerate(reports, 1):
         d = derivation_context(report)
-        doc.heading(2, f"{number}. {doc.plain(report.title_parts, report.title)}")
-        summary = doc.prose(report.summary_parts, report.summary, paragraphs=True)
-        if summary:
-            doc.add(summary)
+        _heading(doc, number, report)
         doc.add(d["scope"].joined(lambda c: doc.m(c.latex), our_words, our_words)
                 + (f" Source: {_code(d['file'])}." if teacher else ""))
         if d["convention"]:
@@ -587,10 +593,7 @@ def mistakes_page(reports: Sequence[DerivationReport], solutions: str = "separat
             + ") where the step fails.")
     for number, report in enumerate(teaching, 1):
         d = mistake_context(report)
-        doc.heading(2, f"{number}. {doc.plain(report.title_parts, report.title)}")
-        summary = doc.prose(report.summary_parts, report.summary, paragraphs=True)
-        if summary:
-            doc.add(summary)
+        _heading(doc, number, report)
         if d["claim"] is not None:
             doc.add(f"**Claim.** {doc.m(d['claim'])}")
         _assumptions(doc, d["assumptions"])
