@@ -13,10 +13,12 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
-from elbo_sym.engine import check
+import pytest
+
+from elbo_sym.engine import check, exact
 from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.engine.derivation import loads
-from elbo_sym.engine.exact import premise_pins
+from elbo_sym.engine.exact import empty_ranges, premise_pins
 from elbo_sym.engine.search import MIN_DECIDED
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -87,14 +89,67 @@ def test_a_counterexample_withdraws_a_premise_problem_that_missed(monkeypatch):
     assert not result.problems and not result.ok
 
 
-def test_premises_no_value_satisfies_stay_an_error():
-    for assume, param in ((["t >= 5000", "t <= 1"], 't = "real"'), (["n >= 40", "n <= 35"], 'n = "integer >= 1"'),
-                          (["beta > 3"], 'beta = "in (0, 2)"')):
-        name = param.split()[0]
-        result = check_text(gaussian(assume, param, name, ">=", assume[0].split(">= ")[-1].split("> ")[-1],
-                                     "assumption"))
-        assert any(UNSATISFIED in p for p in result.problems), (assume, result.problems)
-        assert result.steps[0].verdict is Verdict.error and not result.ok, (assume, result.steps[0].reason)
+EMPTY_RANGES = (
+    (["t >= 5000", "t <= 1"], 't = "real"', "the premises t >= 5000 (variant.toml:3) and t <= 1 (variant.toml:3) "
+                                            "leave no value of t"),
+    (["t > 1", "t < 1"], 't = "real"', "the premises t > 1 (variant.toml:3) and t < 1 (variant.toml:3) leave no "
+                                       "value of t"),
+    (["n >= 35", "n <= 34"], 'n = "integer >= 1"', "the premises n >= 35 (variant.toml:3) and n <= 34 "
+                                                   "(variant.toml:3) leave no whole number n"),
+    (["n > 3", "n < 4"], 'n = "integer >= 1"', "the premises n > 3 (variant.toml:3) and n < 4 (variant.toml:3) "
+                                               "leave no whole number n"),
+    (["beta > 3"], 'beta = "in (0, 2)"', "the premise beta > 3 (variant.toml:3) leaves no value of beta in its "
+                                         "declared range (beta in (0, 2))"),
+    (["n <= 0"], 'n = "integer >= 1"', "the premise n <= 0 (variant.toml:3) leaves no whole number n in its "
+                                       "declared range"),
+)
+"""Premises whose bounds on one parameter leave it no admissible value, and what the file's problem says."""
+
+
+@pytest.mark.parametrize("assume, param, said", EMPTY_RANGES)
+def test_premises_no_value_satisfies_stay_an_error_naming_the_bounds(assume, param, said):
+    """rt33 F1: bounds that leave no (whole) number are said to leave none, each premise named at its
+    file:line -- not "no instance was shown to satisfy" (a search's failure) nor "a premise restricts n
+    otherwise than by a bound on n alone" (untrue).  Every step stays an error, for a true step too."""
+    name = param.split()[0]
+    for start, rel, expr, rule in ((name, ">=", assume[0].split(" ")[-1], "assumption"),
+                                   (f"({name} - 1)**2", ">=", "0", "algebra")):
+        result = check_text(gaussian(assume, param, start, rel, expr, rule))
+        (problem,) = result.problems
+        assert problem.startswith(said), problem
+        step = result.steps[0]
+        assert step.verdict is Verdict.error and not result.ok, (assume, step.reason)
+        assert "otherwise than by a bound" not in step.reason, step.reason
+
+
+@pytest.mark.parametrize("assume, param", [(["n >= 35", "n <= 34"], 'n = "integer >= 1"'),
+                                           (["n > 3", "n < 4"], 'n = "integer >= 1"')])
+def test_a_step_in_an_empty_whole_number_range_says_the_bounds_leave_none(assume, param):
+    """The exact decision in n (a step in n alone) names the bounds, at their lines, as what stops it."""
+    result = check_text(gaussian(assume, param, "(n - 1)**2", ">=", "0"))
+    step = result.steps[0]
+    assert step.verdict is Verdict.error, step.reason
+    assert f"the premises {assume[0]} (line 3) and {assume[1]} (line 3) leave no whole number n" in step.reason, \
+        step.reason
+
+
+def test_a_premise_that_narrows_the_range_without_emptying_it_is_no_empty_range():
+    for assume, param in ((["n > 3", "n < 5"], 'n = "integer >= 1"'), (["t >= 1", "t <= 1"], 't = "real"'),
+                          (["beta > 1"], 'beta = "in (0, 2)"')):
+        model = loads(gaussian(assume, param, "mu", "=", "mu"), "e.toml").model()
+        assert empty_ranges(model) == (), assume
+
+
+def test_the_premise_pins_are_made_once_per_model(monkeypatch):
+    """Every step's exact plan and the file's premise check ask for them: the premises are read once."""
+    made = []
+    real = exact._premise_pins
+    monkeypatch.setattr(exact, "_premise_pins", lambda model: made.append(model) or real(model))
+    text = gaussian(["t >= 4321/7"], 't = "real"', "t", ">=", "4321/7", "assumption")
+    text += '[[step]]\nrel = ">="\nexpr = "4320/7"\nrule = "algebra"\n' * 2
+    result = check_text(text)
+    assert len(result.steps) == 3 and result.steps[0].verdict is Verdict.proved, result.steps[0].reason
+    assert len(made) == 1 and premise_pins(made[0]) == real(made[0])
 
 
 def test_the_pins_lie_inside_the_narrowed_ranges():

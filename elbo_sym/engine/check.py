@@ -31,7 +31,7 @@ from elbo_sym.budget import BudgetExceeded, WorkCount
 from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
 from elbo_sym.engine.derivation import Derivation, Example, Formula, Relation, Step
-from elbo_sym.engine.exact import ExactPlan, exact_plan, premise_pins
+from elbo_sym.engine.exact import ExactPlan, empty_ranges, exact_plan, premise_pins
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError, free_latents
 from elbo_sym.engine.models.general import SEARCH_K
@@ -1483,17 +1483,25 @@ premise holds, so it withdraws this problem -- and only this one (not a premise 
 premise check that ran out of budget: red team rt33)."""
 
 
+UNSATISFIABLE = "premises that no model satisfies would let any step be proved"
+"""Why a premise problem refuses the file's steps, said after what was found."""
+
+
 def _premise_problem(derivation: Derivation, model: Model, budget: float) -> str | None:
     """None when every premise is defined on the domain and some exact instance is shown to
     satisfy all of them (premises no model satisfies would let anything be proved); else what
     is wrong.  The instances: the search's exact candidates, then each with the parameters the
     premises narrow at points inside their ranges (`exact.premise_pins`: red team rt30, under
-    ``n >= 35`` no candidate satisfied the premise)."""
+    ``n >= 35`` no candidate satisfied the premise).  Bounds that leave a parameter no value (``n >= 35``
+    and ``n <= 34``) are named as such (`exact.empty_ranges`, rt33 F1): no instance can satisfy them."""
     def check() -> str | None:
         for premise in derivation.premises:
             _, open_ = _definedness((premise.lhs.expr, premise.rhs.expr), model)
             if open_:
                 return f"the premise {premise_text(premise)} is not shown to be defined: {open_[0].describe()}"
+        empty = empty_ranges(model)
+        if empty:
+            return f"{'; '.join(e.describe(derivation.path) for e in empty)}: {UNSATISFIABLE}"
         tried = 0
         inside = premise_pins(model)
         for explicit in model.search_models()[:2]:
@@ -1511,8 +1519,7 @@ def _premise_problem(derivation: Derivation, model: Model, budget: float) -> str
                 if judge.status(instance) == HOLDS:
                     return None
         texts = "; ".join(premise_text(p) for p in derivation.premises)
-        return (f"{NO_PREMISE_INSTANCE} ({texts}; {tried} tried): premises that no "
-                f"model satisfies would let any step be proved")
+        return f"{NO_PREMISE_INSTANCE} ({texts}; {tried} tried): {UNSATISFIABLE}"
 
     return _problem_within_budget(check, budget, "the premises")
 
