@@ -19,6 +19,8 @@ from elbo_sym.engine import check, exact
 from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.engine.derivation import loads
 from elbo_sym.engine.exact import empty_ranges, premise_pins
+from elbo_sym.engine.reference import conditions
+from elbo_sym.engine.reference import discrete as judge
 from elbo_sym.engine.search import MIN_DECIDED
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -160,3 +162,41 @@ def test_the_pins_lie_inside_the_narrowed_ranges():
     for pin in pins:
         values = {name: v for name, (v,) in pin.blocks}
         assert values["t"] > 5000 and 1 <= values["n"] <= 3 and 1 < values["beta"] < 2, pin
+
+
+# ------------------------------------------------------------------ the second opinion inside the premises
+
+@pytest.mark.parametrize("assume, param, start, rel, expr, rule", [
+    (["n >= 35"], 'n = "integer >= 1"', "n", ">=", "35", "assumption"),
+    (["n >= 35", "n <= 37"], 'n = "integer >= 1"', "(n - 36)**2", ">=", "0", "algebra"),
+    (["t >= 5000"], 't = "real"', "t", ">=", "5000", "assumption"),
+])
+def test_a_step_proved_inside_narrowed_premises_gets_a_real_second_opinion(assume, param, start, rel, expr, rule):
+    """rt33: the reference evaluator drew n from its declared range (1..5), none satisfied ``n >= 35``, and
+    said "no instance was shown to satisfy every premise"; under ``t >= 5000`` it agreed on 1 instance.  It
+    now reads the premises' bounds itself and draws inside them: every instance it judges is inside."""
+    step = check_text(gaussian(assume, param, start, rel, expr, rule)).steps[0]
+    assert step.verdict is Verdict.proved, step.reason
+    assert step.second_opinion.startswith("the reference evaluator agrees on"), step.second_opinion
+    assert int(step.second_opinion.split("agrees on ")[1].split()[0]) >= 5, step.second_opinion
+    assert "outside the premises" not in step.second_opinion, step.second_opinion
+
+
+def test_the_reference_reads_the_bounds_on_a_parameter_alone_itself():
+    def spec(assume, param):
+        return loads(gaussian(assume, param, "mu", "=", "mu"), "c.toml").model().spec
+
+    assert conditions(spec(["n >= 35", "n < 38"], 'n = "integer >= 1"')) == (("n", "integer >= 35 and <= 37"),)
+    assert conditions(spec(["n > 7/2"], 'n = "integer >= 1"')) == (("n", "integer >= 4"),)
+    assert conditions(spec(["t > 1", "2*t < 4"], 't = "real"')) == (("t", "in (1, 2)"),)
+    assert conditions(spec(["1 - t >= -4999"], 't = "real"')) == (("t", "<= 5000"),)
+    assert conditions(spec(["beta > 1"], 'beta = "in (0, 2)"')) == (("beta", "in (1, 2)"),)
+    # a bound on more than the parameter, or not of degree 1, narrows nothing; bounds that leave no value
+    # leave the declared interval (the premise check then finds no instance inside)
+    for assume, param, declared in ((["t**2 >= 4"], 't = "real"', "real"), (["t*mu >= 1"], 't = "real"', "real"),
+                                    (["n >= 35", "n <= 34"], 'n = "integer >= 1"', "integer >= 1"),
+                                    (["beta > 3"], 'beta = "in (0, 2)"', "in (0, 2)")):
+        assert conditions(spec(assume, param)) == ((param.split()[0], declared),), assume
+    assert judge.parameter_samples("integer >= 35 and <= 37") == (35, 36, 37)
+    assert judge.parameter_contains("integer >= 35 and <= 37", Fraction(37))
+    assert not judge.parameter_contains("integer >= 35 and <= 37", Fraction(38))
