@@ -20,7 +20,7 @@ from sympy import Expr, Poly, Rational, Symbol, expand
 from sympy.polys.polyerrors import BasePolynomialError
 
 from elbo_sym.engine.canonical import TooLarge
-from elbo_sym.engine.derivation import Step
+from elbo_sym.engine.derivation import Relation, Step
 from elbo_sym.engine.dimensions import Span, decide_with_free, factor_sign_changes, first_failure, least_over
 from elbo_sym.engine.models.base import PARAMETER, Interval, remembered
 from elbo_sym.engine.models.discrete import UnfoldError
@@ -750,7 +750,7 @@ def _readable_premises(model, names: frozenset[str] | None = None) -> tuple[tupl
     return tuple((rel, d) for _, rel, d in _premises_read(model, names))
 
 
-def _premises_read(model, names: frozenset[str] | None = None) -> tuple[tuple[object, str, Expr], ...]:
+def _premises_read(model, names: frozenset[str] | None = None) -> tuple[tuple[Relation, str, Expr], ...]:
     """`_readable_premises` with each premise (the file's Relation, which knows its line) beside it."""
     found = []
     for premise in premises_of(model):
