@@ -23,9 +23,10 @@ SymPy's caches can be left half-filled by an interruption; callers that catch
 :class:`BudgetExceeded` clear them (``sympy.core.cache.clear_cache``).
 
 A CPU-time deadline still ends work sooner on a slower CPU.  Where the plan of a search is fixed
-(the counterexample search of a ``K = "any"`` step), the work itself is counted as well
-(:class:`WorkCount`): it stops at the same point on every machine, and the deadline stays only
-the backstop.
+(the counterexample search of every step -- a ``K = "any"`` step's, an explicit model's, the definedness
+search's -- and the premise check's instances), the work itself is counted as well (:class:`WorkCount`,
+limits in :mod:`elbo_sym.limits`): it stops at the same point on every machine, and the deadline stays
+only the backstop.
 """
 
 from __future__ import annotations
@@ -83,6 +84,11 @@ class WorkCount:
         self.spent += units
         if self.spent > self.limit:
             raise BudgetExceeded(self.what)
+
+    @property
+    def exhausted(self) -> bool:
+        """The limit was passed: a BudgetExceeded met meanwhile is this count's, not a deadline's."""
+        return self.spent > self.limit
 
     @classmethod
     def uncounted(cls) -> WorkCount:

@@ -168,6 +168,24 @@ saying where it stopped, never `checked` on less evidence.  Red team rt9's sums 
 three, four and five points count 4.5, 5.9 and 7.3 million (the whole check of the first two: 2.4 and
 3.0-3.5 s of CPU on a loaded 2-core machine, 7.0 and 9.7-10.7 s before the search was compiled),
 log(p(x)) >= ELBO(q) 2.3 million; the step's time budget stays the backstop."""
+SEARCH_WORK_OPERATIONS = 4_000_000
+"""Most work the counterexample search of a step in explicit models (a fixed K or D, the D's of a
+``D = "any"`` plan, the values an exact decision names) may do, counted as GENERAL_SEARCH_WORK_OPERATIONS
+is: where the search stops, and so the step's verdict, is the same on every machine; past it the step is
+an `error` saying where the fixed plan stopped, never `checked` on less evidence.  No step of derivations/
+comes near it (the most: 270, a teaching file's slip), nor of the red-team files in tests/data (the
+most: 0.67 million, rt10's ``D = "any"`` plans, about 1 s of CPU): six times that, so the step's budget
+stays the backstop (session 16, bench/outcome_diff.py: derivations/ outcomes identical)."""
+DEFINEDNESS_SEARCH_WORK_OPERATIONS = 2_000_000
+"""Most work the definedness search of a ``K = "any"`` step (`engine.check._definedness_search`) may do:
+past it, its refusal ("could not show that every expression is defined ...") on every machine; half of
+the step's budget stays the backstop.  Its whole fixed list for ``log(KL(q(z), p(z)) + 1)`` counts 1.0
+million (1.9 s of CPU on session 16's loaded machine), a narrow density found at 54,000."""
+PREMISE_CHECK_WORK_OPERATIONS = 1_000_000
+"""Most work the check that some instance satisfies every premise (`engine.check._premise_problem`) may
+do: each instance judged counts SEARCH_EXACT_WEIGHT times its values and the premises' operations (the
+most in derivations/ and tests/data: 6,660).  Past it the premises are not shown satisfiable and the file
+fails, on every machine."""
 SEARCH_EXACT_WEIGHT = 10
 """An instance decided exactly (fractions, logs of primes) counts as this many float screenings of it."""
 REFERENCE_PRODUCT_POINTS = 4096

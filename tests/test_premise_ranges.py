@@ -13,10 +13,14 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
-from elbo_sym.engine import check
+import pytest
+
+from elbo_sym.engine import check, exact
 from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.engine.derivation import loads
-from elbo_sym.engine.exact import premise_pins
+from elbo_sym.engine.exact import empty_ranges, premise_pins
+from elbo_sym.engine.reference import conditions
+from elbo_sym.engine.reference import discrete as judge
 from elbo_sym.engine.search import MIN_DECIDED
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -87,14 +91,67 @@ def test_a_counterexample_withdraws_a_premise_problem_that_missed(monkeypatch):
     assert not result.problems and not result.ok
 
 
-def test_premises_no_value_satisfies_stay_an_error():
-    for assume, param in ((["t >= 5000", "t <= 1"], 't = "real"'), (["n >= 40", "n <= 35"], 'n = "integer >= 1"'),
-                          (["beta > 3"], 'beta = "in (0, 2)"')):
-        name = param.split()[0]
-        result = check_text(gaussian(assume, param, name, ">=", assume[0].split(">= ")[-1].split("> ")[-1],
-                                     "assumption"))
-        assert any(UNSATISFIED in p for p in result.problems), (assume, result.problems)
-        assert result.steps[0].verdict is Verdict.error and not result.ok, (assume, result.steps[0].reason)
+EMPTY_RANGES = (
+    (["t >= 5000", "t <= 1"], 't = "real"', "the premises t >= 5000 (variant.toml:3) and t <= 1 (variant.toml:3) "
+                                            "leave no value of t"),
+    (["t > 1", "t < 1"], 't = "real"', "the premises t > 1 (variant.toml:3) and t < 1 (variant.toml:3) leave no "
+                                       "value of t"),
+    (["n >= 35", "n <= 34"], 'n = "integer >= 1"', "the premises n >= 35 (variant.toml:3) and n <= 34 "
+                                                   "(variant.toml:3) leave no whole number n"),
+    (["n > 3", "n < 4"], 'n = "integer >= 1"', "the premises n > 3 (variant.toml:3) and n < 4 (variant.toml:3) "
+                                               "leave no whole number n"),
+    (["beta > 3"], 'beta = "in (0, 2)"', "the premise beta > 3 (variant.toml:3) leaves no value of beta in its "
+                                         "declared range (beta in (0, 2))"),
+    (["n <= 0"], 'n = "integer >= 1"', "the premise n <= 0 (variant.toml:3) leaves no whole number n in its "
+                                       "declared range"),
+)
+"""Premises whose bounds on one parameter leave it no admissible value, and what the file's problem says."""
+
+
+@pytest.mark.parametrize("assume, param, said", EMPTY_RANGES)
+def test_premises_no_value_satisfies_stay_an_error_naming_the_bounds(assume, param, said):
+    """rt33 F1: bounds that leave no (whole) number are said to leave none, each premise named at its
+    file:line -- not "no instance was shown to satisfy" (a search's failure) nor "a premise restricts n
+    otherwise than by a bound on n alone" (untrue).  Every step stays an error, for a true step too."""
+    name = param.split()[0]
+    for start, rel, expr, rule in ((name, ">=", assume[0].split(" ")[-1], "assumption"),
+                                   (f"({name} - 1)**2", ">=", "0", "algebra")):
+        result = check_text(gaussian(assume, param, start, rel, expr, rule))
+        (problem,) = result.problems
+        assert problem.startswith(said), problem
+        step = result.steps[0]
+        assert step.verdict is Verdict.error and not result.ok, (assume, step.reason)
+        assert "otherwise than by a bound" not in step.reason, step.reason
+
+
+@pytest.mark.parametrize("assume, param", [(["n >= 35", "n <= 34"], 'n = "integer >= 1"'),
+                                           (["n > 3", "n < 4"], 'n = "integer >= 1"')])
+def test_a_step_in_an_empty_whole_number_range_says_the_bounds_leave_none(assume, param):
+    """The exact decision in n (a step in n alone) names the bounds, at their lines, as what stops it."""
+    result = check_text(gaussian(assume, param, "(n - 1)**2", ">=", "0"))
+    step = result.steps[0]
+    assert step.verdict is Verdict.error, step.reason
+    assert f"the premises {assume[0]} (line 3) and {assume[1]} (line 3) leave no whole number n" in step.reason, \
+        step.reason
+
+
+def test_a_premise_that_narrows_the_range_without_emptying_it_is_no_empty_range():
+    for assume, param in ((["n > 3", "n < 5"], 'n = "integer >= 1"'), (["t >= 1", "t <= 1"], 't = "real"'),
+                          (["beta > 1"], 'beta = "in (0, 2)"')):
+        model = loads(gaussian(assume, param, "mu", "=", "mu"), "e.toml").model()
+        assert empty_ranges(model) == (), assume
+
+
+def test_the_premise_pins_are_made_once_per_model(monkeypatch):
+    """Every step's exact plan and the file's premise check ask for them: the premises are read once."""
+    made = []
+    real = exact._premise_pins
+    monkeypatch.setattr(exact, "_premise_pins", lambda model: made.append(model) or real(model))
+    text = gaussian(["t >= 4321/7"], 't = "real"', "t", ">=", "4321/7", "assumption")
+    text += '[[step]]\nrel = ">="\nexpr = "4320/7"\nrule = "algebra"\n' * 2
+    result = check_text(text)
+    assert len(result.steps) == 3 and result.steps[0].verdict is Verdict.proved, result.steps[0].reason
+    assert len(made) == 1 and premise_pins(made[0]) == real(made[0])
 
 
 def test_the_pins_lie_inside_the_narrowed_ranges():
@@ -105,3 +162,41 @@ def test_the_pins_lie_inside_the_narrowed_ranges():
     for pin in pins:
         values = {name: v for name, (v,) in pin.blocks}
         assert values["t"] > 5000 and 1 <= values["n"] <= 3 and 1 < values["beta"] < 2, pin
+
+
+# ------------------------------------------------------------------ the second opinion inside the premises
+
+@pytest.mark.parametrize("assume, param, start, rel, expr, rule", [
+    (["n >= 35"], 'n = "integer >= 1"', "n", ">=", "35", "assumption"),
+    (["n >= 35", "n <= 37"], 'n = "integer >= 1"', "(n - 36)**2", ">=", "0", "algebra"),
+    (["t >= 5000"], 't = "real"', "t", ">=", "5000", "assumption"),
+])
+def test_a_step_proved_inside_narrowed_premises_gets_a_real_second_opinion(assume, param, start, rel, expr, rule):
+    """rt33: the reference evaluator drew n from its declared range (1..5), none satisfied ``n >= 35``, and
+    said "no instance was shown to satisfy every premise"; under ``t >= 5000`` it agreed on 1 instance.  It
+    now reads the premises' bounds itself and draws inside them: every instance it judges is inside."""
+    step = check_text(gaussian(assume, param, start, rel, expr, rule)).steps[0]
+    assert step.verdict is Verdict.proved, step.reason
+    assert step.second_opinion.startswith("the reference evaluator agrees on"), step.second_opinion
+    assert int(step.second_opinion.split("agrees on ")[1].split()[0]) >= 5, step.second_opinion
+    assert "outside the premises" not in step.second_opinion, step.second_opinion
+
+
+def test_the_reference_reads_the_bounds_on_a_parameter_alone_itself():
+    def spec(assume, param):
+        return loads(gaussian(assume, param, "mu", "=", "mu"), "c.toml").model().spec
+
+    assert conditions(spec(["n >= 35", "n < 38"], 'n = "integer >= 1"')) == (("n", "integer >= 35 and <= 37"),)
+    assert conditions(spec(["n > 7/2"], 'n = "integer >= 1"')) == (("n", "integer >= 4"),)
+    assert conditions(spec(["t > 1", "2*t < 4"], 't = "real"')) == (("t", "in (1, 2)"),)
+    assert conditions(spec(["1 - t >= -4999"], 't = "real"')) == (("t", "<= 5000"),)
+    assert conditions(spec(["beta > 1"], 'beta = "in (0, 2)"')) == (("beta", "in (1, 2)"),)
+    # a bound on more than the parameter, or not of degree 1, narrows nothing; bounds that leave no value
+    # leave the declared interval (the premise check then finds no instance inside)
+    for assume, param, declared in ((["t**2 >= 4"], 't = "real"', "real"), (["t*mu >= 1"], 't = "real"', "real"),
+                                    (["n >= 35", "n <= 34"], 'n = "integer >= 1"', "integer >= 1"),
+                                    (["beta > 3"], 'beta = "in (0, 2)"', "in (0, 2)")):
+        assert conditions(spec(assume, param)) == ((param.split()[0], declared),), assume
+    assert judge.parameter_samples("integer >= 35 and <= 37") == (35, 36, 37)
+    assert judge.parameter_contains("integer >= 35 and <= 37", Fraction(37))
+    assert not judge.parameter_contains("integer >= 35 and <= 37", Fraction(38))

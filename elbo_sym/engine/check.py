@@ -31,7 +31,7 @@ from elbo_sym.budget import BudgetExceeded, WorkCount
 from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
 from elbo_sym.engine.derivation import Derivation, Example, Formula, Relation, Step
-from elbo_sym.engine.exact import ExactPlan, exact_plan, premise_pins
+from elbo_sym.engine.exact import ExactPlan, empty_ranges, exact_plan, premise_pins
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError, free_latents
 from elbo_sym.engine.models.general import SEARCH_K
@@ -74,10 +74,13 @@ from elbo_sym.engine.wellformed import (
 )
 from elbo_sym.failures import computing_failure, reraise_callers
 from elbo_sym.limits import (
+    DEFINEDNESS_SEARCH_WORK_OPERATIONS,
     GENERAL_SEARCH_FULL_LARGER_K,
     GENERAL_SEARCH_WORK_OPERATIONS,
+    PREMISE_CHECK_WORK_OPERATIONS,
     REFERENCE_BUDGET_SECONDS,
     SEARCH_EXACT_WEIGHT,
+    SEARCH_WORK_OPERATIONS,
     STEP_BUDGET_SECONDS,
     file_budget,
     validate_budget,
@@ -845,10 +848,19 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, definednes
     too_many_from: int | None = None  # the smallest larger K whose terms the step's draws cannot unfold
     quick_reached: list[int] = []
     tally = PremiseTally()
+    # the whole plan is counted, so that where it stops does not depend on the machine's speed or load
+    work = _search_work(general, definedness)
     for pin in exact.pins:  # the exact decision's own values first (each with the quick pass)
         explicit = models[0] if pin.D is None else model.explicit(pin.D)
-        found, h, u, skips = _search_one(lhs, step, model, explicit, examples, open_, True, "quick", tally,
-                                         pins=pin.blocks)
+        try:
+            found, h, u, skips = _search_one(lhs, step, model, explicit, examples, open_, True, "quick", tally,
+                                             work, pins=pin.blocks)
+        except BudgetExceeded as error:
+            if not work.exhausted or definedness:
+                raise
+            clear_cache()
+            raise BudgetExceeded(f"{error}: the counterexample search ran out at {pin.where}, before the rest of "
+                                 "its fixed plan; nothing failed before") from None
         held, undecided = held + h, undecided + u
         skipped += [f"the {source} ({pin.where})" for source in skips]
         if pin.D is not None:
@@ -858,8 +870,6 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, definednes
             found = replace(found, source=pin.where if pin.renames else f"{found.source}, {pin.where}")
             break
     plan = _search_plan(models, is_larger) if found is None else []
-    # a general claim's plan is counted, so that where it stops does not depend on the machine's load
-    work = _general_work() if general and not definedness else None
     for done, (explicit, phase) in enumerate(plan):
         if too_many_from is not None and is_larger(explicit) and explicit.K >= too_many_from:
             continue
@@ -867,7 +877,7 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, definednes
             light = general and (_is_density_model(explicit) or explicit.K > FULL_SEARCH_K)
             found, h, u, skips = _search_one(lhs, step, model, explicit, examples, open_, light, phase, tally, work)
         except BudgetExceeded as error:
-            if not general or definedness:
+            if definedness or not (general or work.exhausted):  # the definedness search says its own refusal
                 raise
             clear_cache()
             raise BudgetExceeded(_ran_out(str(error), plan, done)) from None
@@ -914,8 +924,27 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, definednes
 
 def _general_work() -> WorkCount:
     """The count a general claim's whole search plan runs under (limits.GENERAL_SEARCH_WORK_OPERATIONS)."""
-    return WorkCount(GENERAL_SEARCH_WORK_OPERATIONS,
-                     f"work limit of {GENERAL_SEARCH_WORK_OPERATIONS:,} counted operations reached")
+    return _work(GENERAL_SEARCH_WORK_OPERATIONS)
+
+
+def _search_work(general: bool, definedness: bool) -> WorkCount:
+    """The count a step's whole search plan runs under: the definedness search's
+    (limits.DEFINEDNESS_SEARCH_WORK_OPERATIONS), a general claim's (`_general_work`), or a search in
+    explicit models' (limits.SEARCH_WORK_OPERATIONS).  Every plan is fixed, so counted work ends it at the
+    same place on every machine; the step's CPU-time budget stays the backstop."""
+    if definedness:
+        return _work(DEFINEDNESS_SEARCH_WORK_OPERATIONS)
+    return _general_work() if general else _work(SEARCH_WORK_OPERATIONS)
+
+
+def _work(limit: int) -> WorkCount:
+    """A count of `limit` operations, whose exception names it (one wording for every counted search)."""
+    return WorkCount(limit, work_limit_text(limit))
+
+
+def work_limit_text(limit: int) -> str:
+    """What a search that reached its work limit says ("work limit of 8,000,000 counted operations reached")."""
+    return f"work limit of {limit:,} counted operations reached"
 
 
 def _search_plan(models: tuple, is_larger) -> list[tuple[ExplicitModel, str]]:
@@ -975,14 +1004,17 @@ def _definedness_search(lhs: Expr, step: Step, model, examples, open_):
                    f"every finite K may still fail for densities, whose values exceed 1); no instance where it fails "
                    f"was found")
         give = "give an explicit K"
+    counted = work_limit_text(DEFINEDNESS_SEARCH_WORK_OPERATIONS)
     try:
         with budgets.limit(budgets.remaining() / 2, _HALF_FOR_DEFINEDNESS):
             found = _search_everywhere(lhs, step, model, examples, open_, definedness=True, exact=plan)
     except BudgetExceeded as error:
-        if str(error) != _HALF_FOR_DEFINEDNESS:  # the step's own budget: its verdict as for any step
+        if str(error) not in (_HALF_FOR_DEFINEDNESS, counted):  # the step's own budget: its verdict as for any step
             raise
         clear_cache()
-        return f"{refusal} before the search ran out of half the step budget; {give}"
+        spent = "half the step budget" if str(error) == _HALF_FOR_DEFINEDNESS else \
+            f"its work limit ({DEFINEDNESS_SEARCH_WORK_OPERATIONS:,} counted operations)"
+        return f"{refusal} before the search ran out of {spent}; {give}"
     if found[0] is not None:
         return found
     where = found[3].describe()
@@ -1483,23 +1515,33 @@ premise holds, so it withdraws this problem -- and only this one (not a premise 
 premise check that ran out of budget: red team rt33)."""
 
 
+UNSATISFIABLE = "premises that no model satisfies would let any step be proved"
+"""Why a premise problem refuses the file's steps, said after what was found."""
+
+
 def _premise_problem(derivation: Derivation, model: Model, budget: float) -> str | None:
     """None when every premise is defined on the domain and some exact instance is shown to
     satisfy all of them (premises no model satisfies would let anything be proved); else what
     is wrong.  The instances: the search's exact candidates, then each with the parameters the
     premises narrow at points inside their ranges (`exact.premise_pins`: red team rt30, under
-    ``n >= 35`` no candidate satisfied the premise)."""
+    ``n >= 35`` no candidate satisfied the premise).  Bounds that leave a parameter no value (``n >= 35``
+    and ``n <= 34``) are named as such (`exact.empty_ranges`, rt33 F1): no instance can satisfy them."""
     def check() -> str | None:
         for premise in derivation.premises:
             _, open_ = _definedness((premise.lhs.expr, premise.rhs.expr), model)
             if open_:
                 return f"the premise {premise_text(premise)} is not shown to be defined: {open_[0].describe()}"
+        empty = empty_ranges(model)
+        if empty:
+            return f"{'; '.join(e.describe(derivation.path) for e in empty)}: {UNSATISFIABLE}"
         tried = 0
         inside = premise_pins(model)
+        work = _work(PREMISE_CHECK_WORK_OPERATIONS)  # a fixed list of instances, counted (limits)
         for explicit in model.search_models()[:2]:
             if _is_density_model(explicit) and derivation.family != "gaussian":  # K = "any": the sums first
                 continue
             judge = PremiseJudge(derivation.premises, explicit)
+            cost = SEARCH_EXACT_WEIGHT * (len(explicit.parameters) + _operations(list(judge.expressions)))
             candidates = exact_candidates(explicit, _examples_for(explicit, derivation.examples), 0)
             for instance in candidates + [_pinned(c, pin.blocks) for pin in inside for c in candidates]:
                 try:
@@ -1508,11 +1550,11 @@ def _premise_problem(derivation: Derivation, model: Model, budget: float) -> str
                     reraise_callers(raised)
                     continue
                 tried += 1
+                work.spend(cost)
                 if judge.status(instance) == HOLDS:
                     return None
         texts = "; ".join(premise_text(p) for p in derivation.premises)
-        return (f"{NO_PREMISE_INSTANCE} ({texts}; {tried} tried): premises that no "
-                f"model satisfies would let any step be proved")
+        return f"{NO_PREMISE_INSTANCE} ({texts}; {tried} tried): {UNSATISFIABLE}"
 
     return _problem_within_budget(check, budget, "the premises")
 

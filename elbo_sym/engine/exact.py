@@ -20,11 +20,11 @@ from sympy import Expr, Poly, Rational, Symbol, expand
 from sympy.polys.polyerrors import BasePolynomialError
 
 from elbo_sym.engine.canonical import TooLarge
-from elbo_sym.engine.derivation import Step
+from elbo_sym.engine.derivation import Relation, Step
 from elbo_sym.engine.dimensions import Span, decide_with_free, factor_sign_changes, first_failure, least_over
-from elbo_sym.engine.models.base import PARAMETER, Interval
+from elbo_sym.engine.models.base import PARAMETER, Interval, remembered
 from elbo_sym.engine.models.discrete import UnfoldError
-from elbo_sym.engine.premises import premises_of
+from elbo_sym.engine.premises import premise_text, premises_of
 from elbo_sym.engine.rules import FLIPPED, RuleOutcome, difference, residuals
 from elbo_sym.failures import reraise_callers
 from elbo_sym.limits import (
@@ -604,6 +604,10 @@ def _whole_number_plan(residual: Expr, rel: str, symbol: Symbol, least: int, mod
     error when such a value is left unsearched."""
     tried = {least + d for d in INTEGER_OFFSETS}
     allowed = _whole_range(symbol, least, model, premises)  # the values the premises allow (red team rt13)
+    if allowed is None or (allowed[1] is not None and allowed[1] < allowed[0]):
+        empty = next((e for e in empty_ranges(model) if e.name == symbol.name), None)
+        if empty is not None:  # say what is true: no whole number satisfies them (rt33 F1)
+            return ExactPlan(unreached=f"{empty.describe()}, so no instance satisfies the premises")
     if allowed is None:
         return ExactPlan(unreached=f"a premise restricts {symbol} otherwise than by a bound on {symbol} alone (or "
                                     f"cannot be read), so the exact decision in {symbol} does not apply; nothing "
@@ -743,6 +747,11 @@ def _premise_differences(model) -> Premises:
 def _readable_premises(model, names: frozenset[str] | None = None) -> tuple[tuple[str, Expr], ...]:
     """(rel, left - right) of each premise that reads as one canonical form, leaving out the others
     (``q(z) != p(z | x)``); with `names`, only of those whose text names one of them."""
+    return tuple((rel, d) for _, rel, d in _premises_read(model, names))
+
+
+def _premises_read(model, names: frozenset[str] | None = None) -> tuple[tuple[Relation, str, Expr], ...]:
+    """`_readable_premises` with each premise (the file's Relation, which knows its line) beside it."""
     found = []
     for premise in premises_of(model):
         if names is not None and not names & {s.name for s in (premise.lhs.expr - premise.rhs.expr).free_symbols}:
@@ -753,7 +762,7 @@ def _readable_premises(model, names: frozenset[str] | None = None) -> tuple[tupl
             reraise_callers(raised)
             continue
         if len(forms) == 1:
-            found.append((premise.rel, forms[0].as_expr()))
+            found.append((premise, premise.rel, forms[0].as_expr()))
     return tuple(found)
 
 
@@ -768,6 +777,12 @@ def _whole_range(symbol: Symbol, least: int, model, premises: Premises) -> tuple
     allowed = _within_premises(symbol, Interval(Fraction(least), integer=True), premises)
     if allowed is None or allowed.lower is None:
         return None
+    return _whole_ends(allowed)
+
+
+def _whole_ends(allowed: Interval) -> tuple[int, int | None]:
+    """(least, most or None) whole number in `allowed` (bounded below); least > most when there is none."""
+    assert allowed.lower is not None
     low = ceil(allowed.lower) + (1 if allowed.lower_open and allowed.lower == ceil(allowed.lower) else 0)
     if allowed.upper is None:
         return low, None
@@ -846,7 +861,17 @@ def _inside(span: Span) -> tuple[Fraction, ...]:
     return tuple(span.start + span.direction * u for u in steps if span.holds(u))
 
 
+_PREMISE_PINS = ("premise pins",)
+"""The key, in a model's sign memo, of its `premise_pins` (the model's spec holds its premises and [params])."""
+
+
 def premise_pins(model) -> tuple[Pin, ...]:
+    """`_premise_pins(model)`, made once per model: every step's plan (`exact_plan`) and the file's premise
+    check (engine.check) ask for them, and reading them canonicalises every premise."""
+    return remembered(model.sign_memo, _PREMISE_PINS, lambda: _premise_pins(model))
+
+
+def _premise_pins(model) -> tuple[Pin, ...]:
     """Values inside the ranges the premises narrow, for instances of the plan's first model: each
     parameter that premises bound alone (``beta > 1``, ``n >= 35``: `_within_premises`, `_whole_range`)
     at four points of its narrowed range (a whole number at its least allowed value and 1, 2, 4 above it,
@@ -881,6 +906,75 @@ def premise_pins(model) -> tuple[Pin, ...]:
         shown = ", ".join(f"{name} = {value}" for name, (value,) in blocks)
         pins.append(Pin(None, blocks, f"{shown} (inside the premises)"))
     return tuple(pins)
+
+
+@dataclass(frozen=True)
+class EmptyRange:
+    """Premises that bound one parameter alone (``n >= 35`` and ``n <= 34``; ``n > 3`` and ``n < 4`` for a
+    whole number; ``beta > 3`` with beta declared in (0, 2)) and leave it no admissible value: no model
+    satisfies the premises, whatever the others say (rt33 F1: it was worded "a premise restricts n otherwise
+    than by a bound on n alone")."""
+
+    name: str
+    premises: tuple[tuple[str, int], ...]
+    """(text, line) of each premise that bounds the parameter alone."""
+    whole: bool
+    declared: str = ""
+    """The parameter's declared range ("beta in (0, 2)") when it takes part; "" when the premises alone
+    leave no value."""
+
+    def describe(self, path: str | None = None) -> str:
+        """``the premises n >= 35 (t.toml:5) and n <= 34 (t.toml:5) leave no whole number n`` (a line
+        alone, "line 5", without `path`)."""
+        named = " and ".join(f"{text} ({f'{path}:{line}' if path else f'line {line}'})"
+                             for text, line in self.premises)
+        one = len(self.premises) == 1
+        value = f"whole number {self.name}" if self.whole else f"value of {self.name}"
+        within = f" in its declared range ({self.declared})" if self.declared else ""
+        return f"the premise{'' if one else 's'} {named} leave{'s' if one else ''} no {value}{within}"
+
+
+def empty_ranges(model) -> tuple[EmptyRange, ...]:
+    """Each parameter whose bounds in the premises (those that bound it alone: a*t + c rel 0), with its
+    declared range where that is needed, leave it no admissible value (`EmptyRange`); exact arithmetic
+    on the bounds, so an empty range is certain.  A premise that mentions the parameter any other way
+    can only narrow it further, so it is not needed to show the range empty."""
+    read = _premises_read(model, frozenset(t.name for t in model.parameter_bounds))
+    found = []
+    for t, declared in model.parameter_bounds.items():
+        bounding = tuple((premise, rel, d) for premise, rel, d in read if _bounds_alone(t, rel, d))
+        if not bounding:
+            continue
+        bounds = tuple((rel, d) for _, rel, d in bounding)
+        texts = tuple((premise_text(premise), premise.lhs.line) for premise, _, _ in bounding)
+        if _leaves_none(t, Interval(integer=declared.integer), bounds):
+            found.append(EmptyRange(t.name, texts, declared.integer))
+        elif _leaves_none(t, declared, bounds):
+            found.append(EmptyRange(t.name, texts, declared.integer, declared.describe(t.name)))
+    return tuple(found)
+
+
+def _bounds_alone(t: Symbol, rel: str, d: Expr) -> bool:
+    """The premise ``d rel 0`` is a bound on t alone: d = a*t + c with rational a != 0 and c."""
+    if d.free_symbols != {t} or rel not in FLIPPED:
+        return False
+    try:
+        return Poly(d, t, domain="QQ").degree() == 1
+    except (BasePolynomialError, ValueError, TypeError) as raised:
+        reraise_callers(raised)
+        return False
+
+
+def _leaves_none(t: Symbol, interval: Interval, bounds: Premises) -> bool:
+    """The bounds on t alone (`_bounds_alone`) leave no value of `interval` (no whole number in it, for a
+    whole-number one)."""
+    narrowed = _within_premises(t, interval, bounds)
+    if narrowed is None:  # only bounds on t alone: None says the interval they leave is empty
+        return True
+    if not narrowed.integer or narrowed.lower is None or narrowed.upper is None:
+        return False
+    low, high = _whole_ends(narrowed)
+    return high is not None and high < low
 
 
 def _holds_note(residual: str, rel: str, whole: Symbol, free: tuple[str, ...], least: int = 1,
@@ -922,4 +1016,4 @@ def _undecided(residual: Expr, symbol: Symbol, model, changes: tuple[int, ...], 
             f"{symbol} = {beyond[0]}, beyond {where}; nothing failed where the search looked")
 
 
-__all__ = ["EXACT_RULE", "ExactPlan", "ExactProof", "Pin", "exact_plan"]
+__all__ = ["EXACT_RULE", "EmptyRange", "ExactPlan", "ExactProof", "Pin", "empty_ranges", "exact_plan"]

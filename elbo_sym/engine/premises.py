@@ -81,6 +81,13 @@ class PremiseJudge:
             built.append(_Premise(premise.rel, tuple(zip(left, right)), tuple(found.values())))
         self._built = tuple(built)
 
+    @property
+    def expressions(self) -> tuple[Expr, ...]:
+        """Every expression `status` evaluates (the premises' sides, their open obligations): what
+        counts the premise check's work (engine.check)."""
+        return tuple(e for p in self._built for e in (*(side for pair in p.parts for side in pair),
+                                                      *(o.expr for o in p.open)))
+
     @staticmethod
     def _sides(premise, model: ExplicitModel) -> tuple[tuple[Expr, ...], tuple[Expr, ...]]:
         """What the premise compares: for ``a != b`` between two distributions the family

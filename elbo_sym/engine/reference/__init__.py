@@ -25,9 +25,13 @@ never counts as agreement.
 
 from __future__ import annotations
 
+import math
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
+from fractions import Fraction
+
+import sympy
 
 from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
@@ -84,7 +88,7 @@ def condition_text(interval: Interval) -> str:
     """A parameter's interval as the judge's condition text (">= 1", "in (0, 1]", "real")."""
     lo, hi = interval.lower, interval.upper
     if interval.integer:
-        return f"integer >= {lo}"
+        return f"integer >= {lo}" + (f" and <= {hi}" if hi is not None else "")
     if lo is not None and hi is not None:
         return f"in {'(' if interval.lower_open else '['}{lo}, {hi}{')' if interval.upper_open else ']'}"
     if lo is not None:
@@ -92,6 +96,59 @@ def condition_text(interval: Interval) -> str:
     if hi is not None:
         return f"{'<' if interval.upper_open else '<='} {hi}"
     return "real"
+
+
+def conditions(spec: ModelSpec) -> tuple[tuple[str, str], ...]:
+    """(name, condition text) of each [params] parameter: its declared interval narrowed by the premises
+    that bound it alone (``n >= 35``, ``beta > 1``, `_narrowed`), so that the instances are drawn where the
+    step is claimed -- from the declared interval none satisfied ``n >= 35``, and a step proved under it
+    got no second opinion (rt33).  Bounds that leave no value leave the interval as declared (no instance
+    satisfies the premises there either: the opinion says so)."""
+    return tuple((p.name, condition_text(_narrowed(p.name, p.interval, spec.premises))) for p in spec.params)
+
+
+def _narrowed(name: str, interval: Interval, premises) -> Interval:
+    """`interval` within every premise's bound on the parameter `name` alone (`_bound_on`); `interval`
+    itself when they leave no value of it."""
+    lower, upper = (interval.lower, interval.lower_open), (interval.upper, interval.upper_open)
+    for premise in premises:
+        bound = _bound_on(name, premise)
+        if bound is None:
+            continue
+        rel, b = bound
+        if rel in (">=", ">") and (lower[0] is None or b > lower[0] or (b == lower[0] and rel == ">")):
+            lower = (b, rel == ">")
+        if rel in ("<=", "<") and (upper[0] is None or b < upper[0] or (b == upper[0] and rel == "<")):
+            upper = (b, rel == "<")
+    if interval.integer:  # whole numbers: closed ends at the whole numbers inside
+        low = None if lower[0] is None else (math.floor(lower[0]) + 1 if lower[1] else math.ceil(lower[0]))
+        high = None if upper[0] is None else (math.ceil(upper[0]) - 1 if upper[1] else math.floor(upper[0]))
+        if low is None or (high is not None and high < low):
+            return interval
+        return Interval(Fraction(low), None if high is None else Fraction(high), integer=True)
+    narrowed = Interval(lower[0], upper[0], lower[1], upper[1])
+    if lower[0] is not None and upper[0] is not None and (
+            lower[0] > upper[0] or (lower[0] == upper[0] and (lower[1] or upper[1]))):
+        return interval
+    return narrowed
+
+
+def _bound_on(name: str, premise) -> tuple[str, Fraction] | None:
+    """(rel, b) when the premise says ``name rel b`` (read from left - right = a*t + c, a and c rational,
+    a != 0, by SymPy's expansion -- not the engine's canonical forms); None for any other premise."""
+    if premise.rel not in (">=", "<=", ">", "<"):
+        return None
+    d = premise.lhs.expr - premise.rhs.expr
+    if {s.name for s in d.free_symbols} != {name} or len(d.free_symbols) != 1:
+        return None
+    (t,) = d.free_symbols
+    d = sympy.expand(d)
+    a, c = d.coeff(t, 1), d.coeff(t, 0)
+    if not (a.is_Rational and c.is_Rational) or a == 0 or sympy.expand(d - a * t - c) != 0:
+        return None
+    b = Fraction(int((-c / a).p), int((-c / a).q))
+    flipped = {">=": "<=", "<=": ">=", ">": "<", "<": ">"}
+    return (premise.rel if a > 0 else flipped[premise.rel]), b
 
 
 def _fixes(spec: ModelSpec) -> list[tuple[str, object]]:
@@ -134,7 +191,7 @@ def _made_cases(spec: ModelSpec, K, seed: int) -> tuple[str, list, int]:
     family, found, skipped = _cases(spec, K, seed)
     from importlib import import_module
 
-    params = tuple((p.name, condition_text(p.interval)) for p in spec.params)
+    params = conditions(spec)
     module = import_module(f"elbo_sym.engine.reference.{family}")
     kept = [inst for inst in found if module.is_valid(inst, params)
             and (not spec.data_space or module.normalised(inst))]
@@ -142,7 +199,7 @@ def _made_cases(spec: ModelSpec, K, seed: int) -> tuple[str, list, int]:
 
 
 def _cases(spec: ModelSpec, K, seed: int) -> tuple[str, list, int]:
-    params = tuple((p.name, condition_text(p.interval)) for p in spec.params)
+    params = conditions(spec)
     fixes = _fixes(spec)
     if spec.family == "gaussian" and spec.layered:  # Gaussian layers: exact covariances, nested quadrature
         from elbo_sym.engine.reference import gaussian_chain
@@ -382,4 +439,5 @@ def _second_opinion(lhs, rel: str, rhs, spec: ModelSpec, K, seed: int) -> Opinio
     return Opinion("agrees", decided, undecided, skipped, outside=outside)
 
 
-__all__ = ["Opinion", "second_opinion", "second_opinion_and_work", "cases", "condition_text", "forget", "use_backend"]
+__all__ = ["Opinion", "second_opinion", "second_opinion_and_work", "cases", "condition_text", "conditions", "forget",
+           "use_backend"]

@@ -550,7 +550,8 @@ def _several_observations(base: list[Instance], observations: tuple[str, ...], s
 
 
 _ONE_SIDED = re.compile(r"\s*(>=|<=|>|<)\s*([+-]?\d+(?:/\d+)?)\s*")
-_INTEGER = re.compile(r"\s*integer\s*>=\s*([+-]?\d+)\s*")
+_INTEGER = re.compile(r"\s*integer\s*>=\s*([+-]?\d+)(?:\s*and\s*<=\s*([+-]?\d+))?\s*")
+"""A whole number's condition: ``integer >= 1``, or ``integer >= 35 and <= 40`` (premises bound it above)."""
 """A whole-number parameter (IWAE's samples k): "integer >= 1"."""
 _TWO_SIDED = re.compile(r"\s*in\s*([\[(])\s*([+-]?\d+(?:/\d+)?)\s*,\s*([+-]?\d+(?:/\d+)?)\s*([\])])\s*")
 PARAM_OFFSETS = (Fraction(1, 10**30), Fraction(1, 10**9), Fraction(1, 2), ONE, Fraction(3), Fraction(10**6))
@@ -564,7 +565,9 @@ def parameter_samples(condition: str) -> tuple[Fraction, ...]:
     text = condition.strip()
     whole = _INTEGER.fullmatch(text)
     if whole:
-        return tuple(int(whole.group(1)) + Fraction(d) for d in REFERENCE_INTEGER_OFFSETS)  # K**k draws stay few
+        low, most = int(whole.group(1)), whole.group(2)
+        return tuple(low + Fraction(d) for d in REFERENCE_INTEGER_OFFSETS  # K**k draws stay few
+                     if most is None or low + d <= int(most))
     if text == "real":
         return tuple(sorted({sign * v for v in (ZERO,) + PARAM_OFFSETS[1:] for sign in (1, -1)}))
     one = _ONE_SIDED.fullmatch(text)
@@ -590,7 +593,8 @@ def parameter_contains(condition: str, v: Fraction) -> bool:
     text = condition.strip()
     whole = _INTEGER.fullmatch(text)
     if whole:
-        return Fraction(v).denominator == 1 and v >= int(whole.group(1))
+        return Fraction(v).denominator == 1 and v >= int(whole.group(1)) and (
+            whole.group(2) is None or v <= int(whole.group(2)))
     if text == "real":
         return True
     one = _ONE_SIDED.fullmatch(text)
