@@ -735,17 +735,7 @@ def term_additions(text: str, context: tuple[str, ...] = ()) -> list[tuple[Wordi
         return []
     source = _Source(text)
     have = {"".join(_term_text(node, source).split()) for _, node in _terms(tree)}
-    found: list[str] = []
-    for other in context + STANDARD_TERMS:
-        other_tree = _syntax_tree(other)
-        if other_tree is None:
-            continue
-        other_source = _Source(other)
-        for _, node in _terms(other_tree):
-            term = _term_text(node, other_source)
-            key = "".join(term.split())
-            if key not in have and key not in {"".join(t.split()) for t in found} and not _is_number(node):
-                found.append(term)
+    found = _unseen_terms(context + STANDARD_TERMS, have, nested=False, keep=lambda node: not _is_number(node))
     edits: list[tuple[Wording, str]] = []
     for term in found[:MAX_ADDED_TERMS]:
         edits.append((("add the missing term ", Named(term)), f"{text.strip()} + {term}"))
@@ -771,18 +761,7 @@ def nested_term_additions(text: str, context: tuple[str, ...] = ()) -> list[tupl
     if not sums:
         return []
     have = {"".join(_term_text(node, source).split()) for s in [tree, *sums] for _, node in _terms(s)}
-    found: list[str] = []
-    for other in context:
-        other_tree = _syntax_tree(other)
-        if other_tree is None:
-            continue
-        other_source = _Source(other)
-        for node in [other_tree, *_bracketed_sums(other_tree)]:
-            for _, term in _terms(node):
-                shown = _term_text(term, other_source)
-                key = "".join(shown.split())
-                if key not in have and key not in {"".join(t.split()) for t in found} and not _is_zero(term):
-                    found.append(shown)
+    found = _unseen_terms(context, have, nested=True, keep=lambda node: not _is_zero(node))
     edits: list[tuple[Wording, str]] = []
     for added in found:
         for node in sums:
@@ -792,6 +771,28 @@ def nested_term_additions(text: str, context: tuple[str, ...] = ()) -> list[tupl
                 edits.append((("add the missing term ", Named(named), " inside ", Named(f"({inner})")),
                               source.splice([(source.span(node), f"{inner} {sign} {added}")])))
     return edits[:MAX_NESTED_ADDITIONS]
+
+
+def _unseen_terms(texts: tuple[str, ...], have: set[str], nested: bool,
+                  keep: Callable[[ast.expr], bool]) -> list[str]:
+    """The terms of `texts` -- their top-level terms, and with `nested` those of every bracketed sum
+    too -- that `keep` accepts and `have` (texts without spaces) lacks, each once, first seen first."""
+    seen, found = set(have), []
+    for tree, source in _parsed(texts):
+        for node in [tree, *_bracketed_sums(tree)] if nested else [tree]:
+            for _, term in _terms(node):
+                shown = _term_text(term, source)
+                key = "".join(shown.split())
+                if key not in seen and keep(term):
+                    seen.add(key)
+                    found.append(shown)
+    return found
+
+
+def _parsed(texts: tuple[str, ...]) -> list[tuple[ast.expr, _Source]]:
+    """Each text's syntax tree with its source positions (a text without one left out)."""
+    trees = [(_syntax_tree(text), text) for text in texts]
+    return [(tree, _Source(text)) for tree, text in trees if tree is not None]
 
 
 def _bracketed_sums(tree: ast.expr) -> list[ast.BinOp]:
@@ -852,11 +853,7 @@ def _has_free_latent(node: ast.expr) -> bool:
 def _expectation_distributions(texts: tuple[str, ...]) -> list[str]:
     """The distributions of the ``E(d, f)`` in `texts`, first seen first; ``q`` when there are none."""
     found: list[str] = []
-    for text in texts:
-        tree = _syntax_tree(text)
-        if tree is None:
-            continue
-        source = _Source(text)
+    for tree, source in _parsed(texts):
         for node in ast.walk(tree):
             if _is_call(node, "E") and len(node.args) == 2:
                 d = source.of(node.args[0])
