@@ -63,7 +63,7 @@ def _checked_sides(derivation: Derivation) -> set:
 def _verdict(derivation: Derivation, found: ProseRelation) -> str:
     """The checker's verdict on ``lhs rel rhs`` as an ``algebra`` step of the file ("not checked" when
     it could not be decided in time or at all)."""
-    from elbo_sym.engine.check import check_step
+    from elbo_sym.engine.check import _ENGINE_ERRORS, check_step
 
     if not derivation.steps:
         return "not checked"
@@ -76,7 +76,7 @@ def _verdict(derivation: Derivation, found: ProseRelation) -> str:
     except BudgetExceeded:
         clear_cache()
         return "not checked"
-    except (ValueError, TypeError, ZeroDivisionError, RecursionError) as raised:
+    except _ENGINE_ERRORS as raised:  # as check_step's callers: a warning never stops `check`
         reraise_callers(raised)
         clear_cache()
         return "not checked"
