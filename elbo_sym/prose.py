@@ -57,6 +57,7 @@ from elbo_sym.limits import MAX_WORD_CHARS
 
 __all__ = ["MATH_CHARACTERS", "TEXT_CHARACTERS", "TEX_RELATIONS", "PARAGRAPH", "ProseError", "ProseSpan", "allowed",
            "AUTHOR_CLASSES", "TEX_SIGNS", "character_references", "check_prose", "first_relation", "html_text",
+           "WordedRelation", "worded_relations",
            "inline", "is_relation", "make_safe", "relation_characters",
            "spelled_relation", "split_math", "terminal_safe", "TerminalSafeStream", "counted",
            "sentence"]
@@ -391,6 +392,78 @@ def _refuse_unchecked_relations(text: str, spans: list[ProseSpan], claims: bool)
             spelled = spelled_relation(span.text)
             if spelled is not None:
                 raise ProseError(_beside_message(spelled[1], claims), _text_position(text, span.position, spelled[0]))
+
+
+_RELATION_WORDS = re.compile(
+    r"(?:is|equals)(?:\s+(?:always|exactly|then|therefore|thus|hence))?"
+    r"(?:\s+(?:equal\s+to|the\s+same\s+as|at\s+least|at\s+most"
+    r"|(?:no\s+)?(?:greater|less|larger|smaller|more)\s+than(?:\s+or\s+equal\s+to)?))?",
+    re.IGNORECASE)
+"""A relation in words, the whole text between two formulas: "is", "equals", "is equal to", "is at least",
+"is no greater than", "is always less than or equal to" (a short list: a warning must not cry wolf)."""
+
+
+@dataclass(frozen=True)
+class WordedRelation:
+    """Prose that states a relation in words between two formulas, ``$A$ is $B$``: nothing checks it
+    (a relation *sign* there is refused; words are the author's, so the loader only warns)."""
+
+    left: str
+    """The first formula's text (a key of the loader's parsed prose formulas)."""
+    words: str
+    right: str
+    position: int
+    """Where the words start in the field."""
+
+    @property
+    def rel(self) -> str:
+        """The relation the words state: "=", ">=", "<=", ">" or "<"."""
+        words = self.words.lower()
+        if "least" in words or ("no " in words and ("less" in words or "smaller" in words)) or (
+                "equal to" in words and ("greater" in words or "larger" in words or "more" in words)):
+            return ">="
+        if "most" in words or ("no " in words and ("greater" in words or "larger" in words or "more" in words)) or (
+                "equal to" in words and ("less" in words or "smaller" in words)):
+            return "<="
+        if "greater" in words or "larger" in words or "more" in words:
+            return ">"
+        if "less" in words or "smaller" in words:
+            return "<"
+        return "="
+
+
+def worded_relations(spans: list[ProseSpan]) -> list[WordedRelation]:
+    """Each text span of `spans` (:func:`split_math`'s) that stands between two formulas and is nothing
+    but a relation in words (:data:`_RELATION_WORDS`): ``$A$ is $B$``, ``$A$ equals $B$``.  Anything
+    more between them (``$A$, which is $B$``, ``$A$ is written $B$``) is not matched: conservative."""
+    found = []
+    for i, (before, text, after) in enumerate(zip(spans, spans[1:], spans[2:])):
+        if (before.kind, text.kind, after.kind) != ("math", "text", "math"):
+            continue
+        words = text.text.strip()
+        preceding = spans[i - 1].text if i > 0 and spans[i - 1].kind == "text" else ""
+        following = spans[i + 3].text if i + 3 < len(spans) and spans[i + 3].kind == "text" else ""
+        if _RELATION_WORDS.fullmatch(words) and _subject(preceding) and _complete(following):
+            found.append(WordedRelation(before.text, " ".join(words.split()), after.text,
+                                        text.position + len(text.text) - len(text.text.lstrip())))
+    return found
+
+
+_PREPOSITIONS = frozenset({"of", "for", "in", "on", "to", "by", "over", "under", "with", "from", "at", "than", "as",
+                           "inside", "within", "without", "into", "about"})
+
+
+def _subject(preceding: str) -> bool:
+    """The text before ``$A$`` leaves A the subject: "the q-average of $A$ is $B$" speaks of an average."""
+    words = preceding.split()
+    return not words or words[-1].lower() not in _PREPOSITIONS
+
+
+def _complete(following: str) -> bool:
+    """The text after ``$B$`` ends the statement (nothing, or punctuation): "$A$ is $B$ when ..."
+    or "$A$ is $B$ times ..." states something else."""
+    rest = following.lstrip()
+    return not rest or rest[0] in ".,;:)!?"
 
 
 _WRITTEN_RELATIONS = ("<=", ">=", "!=", "==", "=>", "=<", "<>", "->", "<-")

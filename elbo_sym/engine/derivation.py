@@ -80,7 +80,7 @@ from elbo_sym.limits import (
     POINTER_CONTEXT_CHARS,
 )
 from elbo_sym.numbers.exact import EXACT_NUMBER
-from elbo_sym.prose import ProseError, check_prose, inline, split_math, terminal_safe
+from elbo_sym.prose import ProseError, check_prose, inline, split_math, terminal_safe, worded_relations
 
 RELATIONS = ("=", "<=", ">=", "<", ">")
 ANY_K = "any"
@@ -146,6 +146,25 @@ class Formula:
     expr: Expr
     text: str
     line: int
+
+
+@dataclass(frozen=True)
+class ProseRelation:
+    """A relation the prose states in words between two of its formulas, ``$A$ is $B$``
+    (elbo_sym.prose.worded_relations): no step checks it, so `check` warns unless the checker proves
+    it (elbo_sym.engine.prose_check) -- the loader's warning channel, read at its line and column."""
+
+    lhs: Expr
+    rel: str
+    rhs: Expr
+    text: str
+    """As the prose says it: "$p(x, z) / p(x)$ is $p(z | x)$"."""
+    what: str
+    """The field: "summary", "why" (of a step: `step`)."""
+    line: int
+    column: int | None
+    """1-based, as file:line:column prints it; None when the value's place in the line is unknown."""
+    step: int | None = None
 
 
 @dataclass(frozen=True)
@@ -263,6 +282,8 @@ class Derivation:
     (formula text, expression) pairs, read by the renderers (elbo_sym.report.build.prose_parts)."""
     title_line: int = 0
     """The line of its ``title`` (0: unknown): a handout that cannot set the title names it (red team rt31)."""
+    prose_relations: tuple[ProseRelation, ...] = ()
+    """Relations its prose states in words (``$A$ is $B$``), for `check`'s warnings (elbo_sym.engine.prose_check)."""
 
     @property
     def spec(self) -> ModelSpec:
@@ -500,6 +521,8 @@ class _Reader:
         self.vocabulary = Vocabulary()
         self.prose_math: dict[str, Expr | tuple[Expr, str, Expr]] = {}
         """Every prose formula read so far, parsed (:attr:`Derivation.prose_math`)."""
+        self.prose_relations: list[ProseRelation] = []
+        """Every relation in words between two prose formulas read so far (:attr:`Derivation.prose_relations`)."""
         self.parsed: dict[tuple[str, Vocabulary], Expr] = {}
         """Each formula text of this file parsed once: a claim repeats the start and the last step,
         a file its `log(p(x))` (parse_expression is a pure function of text and vocabulary; a
@@ -566,7 +589,8 @@ class _Reader:
         source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
         try:
             text = check_prose(value, limit, what, claims)
-            for span in split_math(value, claims):
+            spans = split_math(value, claims)
+            for span in spans:
                 if span.kind == "math":
                     try:
                         if claims and split_relation(span.text) is not None:
@@ -580,7 +604,21 @@ class _Reader:
             at, column, source = (self._value_at(line, value, error.position) if error.position is not None
                                   else (line, None, None))
             raise DerivationError(self.path, at, error.message, step, column, source) from None
+        if not claims:
+            self.worded(value, spans, what, line, step)
         return text if paragraphs else inline(text)
+
+    def worded(self, value: str, spans, what: str, line: int, step: int | None) -> None:
+        """Remember each relation the prose states in words between two of its formulas (both parsed
+        above, neither a claim): `check` warns about those no step checks."""
+        for found in worded_relations(spans):
+            lhs, rhs = self.prose_math.get(found.left), self.prose_math.get(found.right)
+            if not isinstance(lhs, Expr) or not isinstance(rhs, Expr):
+                continue
+            at, column, _ = self._value_at(line, value, found.position)
+            self.prose_relations.append(ProseRelation(
+                lhs, found.rel, rhs, f"${found.left}$ {found.words} ${found.right}$", what, at,
+                column + 1 if column is not None else None, step))
 
     # -- parsing --------------------------------------------------------------------
 
@@ -719,7 +757,8 @@ class _Reader:
                                 observations, params, latents=latents, D=D, premises=premises,
                                 data_weights=weights, data_space=self.data_space(data, family, latents, observations),
                                 variationals=variationals, indices=indices,
-                                prose_math=tuple(self.prose_math.items()), title_line=self.line_of("title"))
+                                prose_math=tuple(self.prose_math.items()), title_line=self.line_of("title"),
+                                prose_relations=tuple(self.prose_relations))
         examples = self.examples(data.get("example", []), derivation)
         expect, expect_refuted = self.expectation(data, len(steps))
         if expect == "refuted":

@@ -10,7 +10,11 @@ The repairs are the mistakes students and authors actually make in this lesson:
 * a conditional turned round: ``p(x | z)`` <-> ``p(z | x)``;
 * a term too many or too few: drop a top-level term, or add one that the neighbouring
   expressions (the previous and next step, the claim) or the lesson's standard quantities
-  have;
+  have -- also inside a bracketed sum, a closed form's constant included (``- 1``);
+* an expectation left out: ``log(p(x | z))`` for ``E(q, log(p(x | z)))`` (a term, or the whole
+  expression, with a latent free);
+* an average written as a sum: ``A(x1) + A(x2)`` for ``(A(x1) + A(x2)) / 2`` (alike terms: a
+  dataset's, IWAE's importance weights), ``Sum(f, (i, 1, N))`` for ``Sum(f, (i, 1, N)) / N``;
 * the relation: ``>=`` <-> ``<=`` (and ``>`` <-> ``<``), a strict inequality for a
   non-strict one, or ``=`` where the step is really an inequality by ``jensen`` or
   ``kl-nonneg``.
@@ -663,9 +667,17 @@ def candidates(step: Step, context: tuple[str, ...] = ()) -> list[Candidate]:
     # The expression (keeping relation and rule); exchanges "throughout" touch several places.
     for wording, edited in expression_edits(text):
         add(wording, rel, edited, rule, 2 if plain(wording).endswith("throughout") else 1)
+    # An average written as a sum, an expectation left out (few, specific edits) before a missing term
+    # (a dataset's "A + B" must become "(A + B) / 2", not "A + B - (A + B) / 2").
+    for wording, edited in missing_averages(text):
+        add(wording, rel, edited, rule, 2)
+    for wording, edited in missing_expectations(text, context):
+        add(wording, rel, edited, rule, 2)
     for wording, edited in term_additions(text, context):
         add(wording, rel, edited, rule, 2)
     for wording, edited in nested_sign_flips(text):  # last: tried only when no other repair holds
+        add(wording, rel, edited, rule, NESTED_COST)
+    for wording, edited in nested_term_additions(text, context):
         add(wording, rel, edited, rule, NESTED_COST)
 
     seen, unique = set(), []
@@ -723,22 +735,186 @@ def term_additions(text: str, context: tuple[str, ...] = ()) -> list[tuple[Wordi
         return []
     source = _Source(text)
     have = {"".join(_term_text(node, source).split()) for _, node in _terms(tree)}
-    found: list[str] = []
-    for other in context + STANDARD_TERMS:
-        other_tree = _syntax_tree(other)
-        if other_tree is None:
-            continue
-        other_source = _Source(other)
-        for _, node in _terms(other_tree):
-            term = _term_text(node, other_source)
-            key = "".join(term.split())
-            if key not in have and key not in {"".join(t.split()) for t in found} and not _is_number(node):
-                found.append(term)
+    found = _unseen_terms(context + STANDARD_TERMS, have, nested=False, keep=lambda node: not _is_number(node))
     edits: list[tuple[Wording, str]] = []
     for term in found[:MAX_ADDED_TERMS]:
         edits.append((("add the missing term ", Named(term)), f"{text.strip()} + {term}"))
         edits.append((("add the missing term ", Named(f"-{term}")), f"{text.strip()} - {term}"))
     return edits
+
+
+MAX_NESTED_ADDITIONS = 24
+"""At most this many edits that put a missing term back inside a bracketed sum (each term with + and -)."""
+
+
+def nested_term_additions(text: str, context: tuple[str, ...] = ()) -> list[tuple[Wording, str]]:
+    """(what the edit does, edited text) for a term missing inside a bracketed sum -- a closed form's
+    ``(mu**2 + sigma**2 - log(sigma**2)) / 2`` without its ``- 1`` (red team rt32: a dropped term had no
+    repair unless it was a top-level term).  The terms tried are those of every sum in the context
+    expressions, at any depth (numbers included: a closed form's constant), that the expression does
+    not have anywhere; each is put, with + and with -, at the end of each bracketed sum."""
+    tree = _syntax_tree(text)
+    if tree is None:
+        return []
+    source = _Source(text)
+    sums = _bracketed_sums(tree)
+    if not sums:
+        return []
+    have = {"".join(_term_text(node, source).split()) for s in [tree, *sums] for _, node in _terms(s)}
+    found = _unseen_terms(context, have, nested=True, keep=lambda node: not _is_zero(node))
+    edits: list[tuple[Wording, str]] = []
+    for added in found:
+        for node in sums:
+            inner = source.of(node)
+            for sign in ("+", "-"):
+                named = added if sign == "+" else f"-{added}"
+                edits.append((("add the missing term ", Named(named), " inside ", Named(f"({inner})")),
+                              source.splice([(source.span(node), f"{inner} {sign} {added}")])))
+    return edits[:MAX_NESTED_ADDITIONS]
+
+
+def _unseen_terms(texts: tuple[str, ...], have: set[str], nested: bool,
+                  keep: Callable[[ast.expr], bool]) -> list[str]:
+    """The terms of `texts` -- their top-level terms, and with `nested` those of every bracketed sum
+    too -- that `keep` accepts and `have` (texts without spaces) lacks, each once, first seen first."""
+    seen, found = set(have), []
+    for tree, source in _parsed(texts):
+        for node in [tree, *_bracketed_sums(tree)] if nested else [tree]:
+            for _, term in _terms(node):
+                shown = _term_text(term, source)
+                key = "".join(shown.split())
+                if key not in seen and keep(term):
+                    seen.add(key)
+                    found.append(shown)
+    return found
+
+
+def _parsed(texts: tuple[str, ...]) -> list[tuple[ast.expr, _Source]]:
+    """Each text's syntax tree with its source positions (a text without one left out)."""
+    trees = [(_syntax_tree(text), text) for text in texts]
+    return [(tree, _Source(text)) for tree, text in trees if tree is not None]
+
+
+def _bracketed_sums(tree: ast.expr) -> list[ast.BinOp]:
+    """The sums of an expression that are not its top-level term list (nor the start of another sum's)."""
+    sums = [n for n in ast.walk(tree) if isinstance(n, ast.BinOp) and _is_sum(n)]
+    continued = {id(n.left) for n in sums}  # a sum's left operand is the start of the same term list
+    return [n for n in sums if n is not tree and id(n) not in continued]
+
+
+def _is_zero(node: ast.expr) -> bool:
+    """0 or -0: a term that adds nothing (a relation's other side, "... >= 0")."""
+    number = node.operand if isinstance(node, ast.UnaryOp) else node
+    return isinstance(number, ast.Constant) and number.value == 0
+
+
+LATENT_NAMES = frozenset({"z", "z1", "z2", "z3", "z4", "z5"})
+"""The latent variables' names (elbo_sym.engine.parse.RESERVED): a term that has one free is a random quantity."""
+BINDERS = frozenset({"Sum", "E", "KL", "H", "ELBO", "IWAE", "Integral"})
+"""Calls that bind (or hide) a latent: a term with one of them is not wrapped in an expectation."""
+MAX_DISTRIBUTIONS = 2
+"""At most this many distributions are tried as the missing expectation's."""
+
+
+def missing_expectations(text: str, context: tuple[str, ...] = ()) -> list[tuple[Wording, str]]:
+    """(what the edit does, edited text) for an expectation left out: ``log(p(x | z))`` written where
+    ``E(q, log(p(x | z)))`` is meant (red team rt32).  Each top-level term with a latent free, and the
+    whole expression when several terms have one, is wrapped in ``E(d, ...)`` for the distributions the
+    expression and its context take expectations over (``q`` when they name none)."""
+    tree = _syntax_tree(text)
+    if tree is None:
+        return []
+    source = _Source(text)
+    terms = _terms(tree)
+    random = [(sign, node) for sign, node in terms if _has_free_latent(node)]
+    if not random:
+        return []
+    edits: list[tuple[Wording, str]] = []
+    for d in _expectation_distributions((text, *context)):
+        if len(random) > 1 and len(random) == len(terms):
+            whole = text.strip()
+            edits.append((("take the expectation of the whole expression: ", Named(f"E({d}, {whole})")),
+                          f"E({d}, {whole})"))
+        for _, node in random:
+            old = source.of(node)
+            new = f"E({d}, {old})"
+            edits.append((("write the expectation ", Named(new), " instead of ", Named(old)),
+                          source.splice([(source.span(node), new)])))
+    return edits
+
+
+def _has_free_latent(node: ast.expr) -> bool:
+    """A latent's name occurs in `node` and nothing in it binds one (conservative: any binder counts)."""
+    names = [n for n in ast.walk(node) if isinstance(n, ast.Name)]
+    return any(n.id in LATENT_NAMES for n in names) and not any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in BINDERS for n in ast.walk(node))
+
+
+def _expectation_distributions(texts: tuple[str, ...]) -> list[str]:
+    """The distributions of the ``E(d, f)`` in `texts`, first seen first; ``q`` when there are none."""
+    found: list[str] = []
+    for tree, source in _parsed(texts):
+        for node in ast.walk(tree):
+            if _is_call(node, "E") and len(node.args) == 2:
+                d = source.of(node.args[0])
+                if "".join(d.split()) not in {"".join(f.split()) for f in found}:
+                    found.append(d)
+    return found[:MAX_DISTRIBUTIONS] or ["q"]
+
+
+def missing_averages(text: str) -> list[tuple[Wording, str]]:
+    """(what the edit does, edited text) for an average written as a sum (red team rt32: IWAE's mean of
+    the k importance weights, a dataset's average): a sum of n alike terms (the same formula of other
+    names: ``p(x, z) / q(z) + p(x, w) / q(w)``) divided by n, and ``Sum(f, (i, 1, N))`` divided by N --
+    where the sum is not divided by anything already."""
+    tree = _syntax_tree(text)
+    if tree is None:
+        return []
+    source = _Source(text)
+    skipped = {id(n.left) for n in ast.walk(tree) if isinstance(n, ast.BinOp) and (
+        isinstance(n.op, ast.Div) or _is_sum(n))}  # divided already, or the start of a longer sum
+    edits: list[tuple[Wording, str]] = []
+    for node in ast.walk(tree):
+        count = None if id(node) in skipped or not isinstance(node, ast.expr) else _count_of(node, source)
+        if count is None or not isinstance(node, ast.expr):
+            continue
+        old = source.of(node)
+        if _is_sum(node):  # nested, its brackets (or a call's) are around it in the text already
+            new = f"({old}) / {count}"
+        else:  # Sum(...): bracketed unless it is the whole expression (x ** Sum(...) / N is not x ** (...))
+            new = f"{old} / {count}" if node is tree else f"({old} / {count})"
+        edits.append((("an average, not a sum: divide ", Named(old), " by ", Named(count)),
+                      source.splice([(source.span(node), new)])))
+    return edits
+
+
+def _count_of(node: ast.AST, source: _Source) -> str | None:
+    """How many terms `node` sums, when it is a sum that could be an average: n alike terms, all
+    added, or ``Sum(f, (i, a, b))`` (b - a + 1 of them); None otherwise."""
+    if _is_call(node, "Sum") and len(node.args) == 2 and isinstance(node.args[1], ast.Tuple) \
+            and len(node.args[1].elts) == 3:
+        _, first, last = node.args[1].elts
+        end = source.of(last)
+        if isinstance(first, ast.Constant) and first.value == 1:
+            return end if _is_atomic(last) else f"({end})"
+        return f"({end} - {source.of(first)} + 1)"
+    if not (isinstance(node, ast.BinOp) and _is_sum(node)):
+        return None
+    terms = _terms(node)
+    if len(terms) < 2 or any(sign < 0 for sign, _ in terms):
+        return None
+    shapes = {ast.dump(_nameless(term)) for _, term in terms}
+    return str(len(terms)) if len(shapes) == 1 else None
+
+
+def _nameless(node: ast.expr) -> ast.AST:
+    """`node` with every variable's name the same: two terms of one formula in other names look alike."""
+
+    class Blank(ast.NodeTransformer):
+        def visit_Name(self, name: ast.Name) -> ast.Name:
+            return ast.Name(id="_", ctx=name.ctx)
+
+    return Blank().visit(ast.parse(ast.unparse(node), mode="eval").body)
 
 
 def _is_number(node: ast.expr) -> bool:
@@ -942,12 +1118,8 @@ def nested_sign_flips(text: str) -> list[tuple[Wording, str]]:
     if tree is None:
         return []
     source = _Source(text)
-    sums = [n for n in ast.walk(tree) if isinstance(n, ast.BinOp) and _is_sum(n)]
-    continued = {id(n.left) for n in sums}  # a sum's left operand is the start of the same term list
     edits: list[tuple[Wording, str]] = []
-    for node in sums:
-        if node is tree or id(node) in continued:
-            continue
+    for node in _bracketed_sums(tree):
         texts = [(sign, _term_text(term, source)) for sign, term in _terms(node)]
         for i, (sign, term) in enumerate(texts):
             if term.startswith("-"):

@@ -14,7 +14,7 @@ import os
 import re
 import struct
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
 from math import ceil, lcm
@@ -79,6 +79,7 @@ from elbo_sym.report.model import (
     SuggestionReport,
     UnevaluatedRow,
     ValueRow,
+    WarningReport,
     WhereItem,
 )
 
@@ -133,7 +134,15 @@ def check_file(source: str | Path | Derivation | Loaded, budget: float = STEP_BU
         source = Loaded(source, 0.0)
     elif not isinstance(source, Loaded):
         source = load_in_time(Path(source), budget, total)
-    return report_of(check_with_suggestions(source.derivation, budget=budget, total=total, spent=source.seconds))
+    report = report_of(check_with_suggestions(source.derivation, budget=budget, total=total, spent=source.seconds))
+    return replace(report, warnings=warnings_of(source.derivation))
+
+
+def warnings_of(derivation: Derivation) -> tuple[WarningReport, ...]:
+    """The file's warnings (elbo_sym.engine.prose_check) as the report carries them."""
+    from elbo_sym.engine.prose_check import prose_warnings
+
+    return tuple(WarningReport(w.line, w.column, w.message) for w in prose_warnings(derivation))
 
 
 def load_deck_in_time(kind: str | None, path: str | Path | None, budget: float = STEP_BUDGET_SECONDS,

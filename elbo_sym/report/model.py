@@ -369,6 +369,20 @@ class Scope:
 
 
 @dataclass(frozen=True)
+class WarningReport:
+    """A warning about a file that loads and checks (elbo_sym.engine.prose_check.FileWarning)."""
+
+    line: int
+    column: int | None
+    """1-based, as file:line:column prints it (None: only the line is known)."""
+    message: str
+
+    def text(self, file: str) -> str:
+        """``FILE:LINE:COLUMN: message``, as an input error names its place."""
+        return f"{file}:{self.line}" + (f":{self.column}" if self.column is not None else "") + f": {self.message}"
+
+
+@dataclass(frozen=True)
 class DerivationReport:
     """Everything a check of one derivation file found."""
 
@@ -402,6 +416,9 @@ class DerivationReport:
     sum "p(x1 | z) + p(x2 | z) = 1": every step was checked under them."""
     title_line: int = 0
     """The line of the file's ``title`` (0: unknown), named when a handout cannot set the title."""
+    warnings: tuple[WarningReport, ...] = ()
+    """What the file says that nothing checked (elbo_sym.engine.prose_check): `check` prints them on
+    stderr; they change no verdict and no exit status, and no handout or page prints them."""
 
     def __post_init__(self) -> None:
         if [s.index for s in self.steps] != list(range(1, len(self.steps) + 1)):

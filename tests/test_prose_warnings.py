@@ -1,0 +1,163 @@
+"""Warnings: a relation the prose states in words ("$A$ is $B$") that no step checks (red team rt32).
+
+A relation sign in prose is refused when the file is read; a relation in words is the author's, so
+the loader only notes it (Derivation.prose_relations) and `check` warns on stderr at
+file:line:column -- unless a step, the claim or a premise relates the two formulas, or the checker
+proves the relation on its own.  The warning is in the JSON report (and so in the cache), changes
+no verdict and no exit status, and no handout or page prints it.  The pattern is conservative:
+no shipped derivation or docs example warns.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from elbo_sym.cli import main
+from elbo_sym.engine.derivation import load, loads
+from elbo_sym.engine.prose_check import prose_warnings
+from elbo_sym.prose import split_math, worded_relations
+from elbo_sym.report.build import check_file
+from elbo_sym.report.model import DerivationReport
+
+REPO = Path(__file__).resolve().parent.parent
+
+GAP = """title = "The gap"
+summary = "{summary}"
+K = 2
+claim = "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))"
+start = "log(p(x)) - ELBO(q)"
+
+[[step]]
+rel = "="
+expr = "KL(q(z), p(z | x))"
+rule = "algebra"
+why = "{why}"
+"""
+WRONG = "Bayes' rule: $p(x, z) / p(x)$ is $p(z)$."
+
+
+def gap(summary: str = "The gap is a KL divergence.", why: str = "the gap identity") -> str:
+    return GAP.format(summary=summary, why=why)
+
+
+def words(text: str) -> list[tuple[str, str, str, str]]:
+    return [(w.left, w.words, w.right, w.rel) for w in worded_relations(split_math(text))]
+
+
+# ---------------------------------------------------------------------------- the pattern
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("$A(x)$ is $B(x)$", [("A(x)", "is", "B(x)", "=")]),
+    ("so $a$ equals $b$.", [("a", "equals", "b", "=")]),
+    ("$a$ is equal to $b$; $c$ is at least $d$, and $e$ is no greater than $f$",
+     [("a", "is equal to", "b", "="), ("c", "is at least", "d", ">="), ("e", "is no greater than", "f", "<=")]),
+    ("$a$ IS  ALWAYS less than or equal to $b$", [("a", "IS ALWAYS less than or equal to", "b", "<=")]),
+    # the first goes on ("and $c$ ..."): not matched; the second is complete
+    ("$a$ is greater than $b$ and $c$ is smaller than $d$", [("c", "is smaller than", "d", "<")]),
+])
+def test_a_relation_in_words_between_two_formulas_is_found(text, expected):
+    assert words(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "the q-average of $(x - w * z - b)**2$ is $(x - w * mu - b)**2$",  # it speaks of the average, not of A
+    "$a$ is $b$ when $c$ is positive",  # a condition follows
+    "$a$ is $b$ times $c$",  # the statement goes on
+    "$a$, which is $b$",  # more words than the relation
+    "$a$ is written $b$",
+    "$a$ and $b$",
+    "$a$ is the posterior",  # one formula
+])
+def test_anything_else_is_not_a_relation_in_words(text):
+    assert words(text) == []
+
+
+# ---------------------------------------------------------------------------- the loader and the checker
+
+
+def test_the_loader_notes_the_relation_at_its_line_and_column():
+    text = gap(summary=WRONG)
+    (found,) = loads(text, "w.toml").prose_relations
+    line = text.splitlines()[found.line - 1]
+    assert line.startswith("summary = ") and line[found.column - 1:].startswith("is $p(z)$")
+    assert (found.text, found.rel, found.what, found.step) == ("$p(x, z) / p(x)$ is $p(z)$", "=", "summary", None)
+
+
+def test_a_relation_no_step_checks_warns_with_the_checkers_verdict():
+    (warning,) = prose_warnings(loads(gap(why=f"so {WRONG[13:]}"), "w.toml"))
+    assert warning.step == 1 and warning.message.startswith('step 1: why: "$p(x, z) / p(x)$ is $p(z)$" states a '
+                                                            "relation in words that no step checks")
+    assert "checked on its own it is refuted" in warning.message
+
+
+def test_a_true_relation_the_checker_proves_does_not_warn():
+    assert prose_warnings(loads(gap(summary="Bayes' rule: $p(x, z) / p(x)$ is $p(z | x)$."), "t.toml")) == ()
+
+
+def test_a_relation_the_chain_checks_does_not_warn_but_one_the_checker_cannot_prove_does():
+    """The claim's two sides are related by the chain; Jensen's bound is true, but no step shows it."""
+    text = gap(summary="$log(p(x)) - ELBO(q)$ is $KL(q(z), p(z | x))$, and $log(p(x))$ is at least $ELBO(q)$.")
+    (warning,) = prose_warnings(loads(text, "j.toml"))
+    assert '"$log(p(x))$ is at least $ELBO(q)$"' in warning.message
+    assert "the checker does not prove it either" in warning.message
+
+
+# ---------------------------------------------------------------------------- check, JSON, cache, handouts
+
+
+def test_check_prints_the_warning_on_stderr_and_keeps_the_exit_status(tmp_path, capsys):
+    path = tmp_path / "w.toml"
+    text = gap(summary=WRONG)
+    path.write_text(text, "utf-8")
+    assert main(["check", "--no-cache", str(path)]) == 0  # the file passes: a warning changes nothing
+    out, err = capsys.readouterr()
+    column = text.splitlines()[1].index("is $p(z)$") + 1
+    assert f"warning: {path}:2:{column}: summary: \"$p(x, z) / p(x)$ is $p(z)$\" states a relation" in err
+    assert "states a relation" not in out
+    assert main(["check", "--no-cache", "--json", str(path)]) == 0
+    out, err = capsys.readouterr()
+    (data,) = json.loads(out)
+    assert data["warnings"][0]["line"] == 2 and data["warnings"][0]["column"] == column
+    assert "states a relation" in err
+
+
+def test_the_warning_survives_the_json_round_trip_and_the_cache(tmp_path, capsys, monkeypatch):
+    report = check_file(loads(gap(summary=WRONG), "w.toml"))
+    assert report.ok and len(report.warnings) == 1
+    assert DerivationReport.from_dict(json.loads(json.dumps(report.to_dict()))) == report
+    monkeypatch.setenv("ELBO_SYM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("ELBO_SYM_NO_CACHE", raising=False)
+    path = tmp_path / "w.toml"
+    path.write_text(gap(summary=WRONG), "utf-8")
+    for _ in range(2):  # the second run is served from the cache, the warning with it
+        assert main(["check", str(path)]) == 0
+        assert "states a relation" in capsys.readouterr().err
+
+
+def test_handouts_and_pages_print_nothing_of_a_warning():
+    from elbo_sym.publish.handouts import derivation_context
+    from elbo_sym.publish.web import derivations_page
+
+    report = check_file(loads(gap(summary=WRONG), "w.toml"))
+    quiet = replace(report, warnings=())
+    assert report.warnings and derivation_context(report) == derivation_context(quiet)
+    assert derivations_page([report]) == derivations_page([quiet])
+
+
+# ---------------------------------------------------------------------------- no false alarms
+
+
+def test_no_shipped_derivation_or_docs_example_warns():
+    paths = sorted(REPO.glob("derivations/**/*.toml")) + sorted(REPO.glob("docs/examples/*.toml"))
+    assert len(paths) > 80
+    noted = 0
+    for path in paths:
+        derivation = load(path)
+        noted += len(derivation.prose_relations)
+        assert prose_warnings(derivation) == (), path
+    assert noted >= 3  # the files do state relations in words (Bayes' rule): true ones, proved
