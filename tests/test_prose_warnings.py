@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from elbo_sym.budget import clock as budget_clock
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import load, loads
 from elbo_sym.engine.prose_check import prose_warnings
@@ -97,6 +98,16 @@ def test_a_relation_no_step_checks_warns_with_the_checkers_verdict():
 
 def test_a_true_relation_the_checker_proves_does_not_warn():
     assert prose_warnings(loads(gap(summary="Bayes' rule: $p(x, z) / p(x)$ is $p(z | x)$."), "t.toml")) == ()
+
+
+def test_the_warnings_stay_within_what_the_files_budget_left():
+    """Deciding a worded relation costs CPU: with none of the file's budget left it is not decided (it warns
+    as not checked), so the warnings never take a file past its budget."""
+    derivation = loads(gap(summary="Bayes' rule: $p(x, z) / p(x)$ is $p(z | x)$."), "t.toml")
+    started = budget_clock()
+    (warning,) = prose_warnings(derivation, 0.0)
+    assert budget_clock() - started < 0.2 and "the checker does not prove it either" in warning.message
+    assert prose_warnings(derivation, 5.0) == ()
 
 
 def test_a_relation_the_chain_checks_does_not_warn_but_one_the_checker_cannot_prove_does():

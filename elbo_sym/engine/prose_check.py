@@ -37,14 +37,18 @@ class FileWarning:
     step: int | None = None
 
 
-def prose_warnings(derivation: Derivation) -> tuple[FileWarning, ...]:
-    """A warning for each relation the prose states in words that neither the file nor the checker checks."""
+def prose_warnings(derivation: Derivation, seconds: float = float("inf")) -> tuple[FileWarning, ...]:
+    """A warning for each relation the prose states in words that neither the file nor the checker checks,
+    deciding them within `seconds` of CPU in all (what the file's budget left after its check: the
+    warnings never take a file past its budget); a relation not reached in time warns as not checked."""
     checked = _checked_sides(derivation)
+    deadline = budgets.clock() + seconds
     out = []
     for n, found in enumerate(derivation.prose_relations):
         if found.lhs in checked and found.rhs in checked:
             continue  # the chain (or the claim, a premise) relates them: a step checks what the words say
-        verdict = _verdict(derivation, found) if n < MAX_PROSE_RELATIONS else "not checked"
+        left = min(PROSE_RELATION_SECONDS, deadline - budgets.clock())
+        verdict = _verdict(derivation, found, left) if n < MAX_PROSE_RELATIONS and left > 0 else "not checked"
         if verdict == "proved":
             continue
         out.append(FileWarning(found.line, found.column, _message(found, verdict), found.step))
@@ -60,9 +64,9 @@ def _checked_sides(derivation: Derivation) -> set:
     return {f.expr for f in formulas}
 
 
-def _verdict(derivation: Derivation, found: ProseRelation) -> str:
-    """The checker's verdict on ``lhs rel rhs`` as an ``algebra`` step of the file ("not checked" when
-    it could not be decided in time or at all)."""
+def _verdict(derivation: Derivation, found: ProseRelation, seconds: float) -> str:
+    """The checker's verdict on ``lhs rel rhs`` as an ``algebra`` step of the file within `seconds` of
+    CPU ("not checked" when it could not be decided in time or at all)."""
     from elbo_sym.engine.check import _ENGINE_ERRORS, check_step
 
     if not derivation.steps:
@@ -70,9 +74,8 @@ def _verdict(derivation: Derivation, found: ProseRelation) -> str:
     step = replace(derivation.steps[0], rel=found.rel, rule="algebra", repair=None,
                    formula=Formula(found.rhs, found.text, found.line))
     try:
-        with budgets.limit(PROSE_RELATION_SECONDS):
-            return check_step(found.lhs, step, derivation.model(), derivation.examples,
-                              PROSE_RELATION_SECONDS).verdict.value
+        with budgets.limit(seconds):
+            return check_step(found.lhs, step, derivation.model(), derivation.examples, seconds).verdict.value
     except BudgetExceeded:
         clear_cache()
         return "not checked"

@@ -134,15 +134,19 @@ def check_file(source: str | Path | Derivation | Loaded, budget: float = STEP_BU
         source = Loaded(source, 0.0)
     elif not isinstance(source, Loaded):
         source = load_in_time(Path(source), budget, total)
+    total = total if total is not None else file_budget(len(source.derivation.steps), budget)
+    started = budgets.clock() - source.seconds
     report = report_of(check_with_suggestions(source.derivation, budget=budget, total=total, spent=source.seconds))
-    return replace(report, warnings=warnings_of(source.derivation))
+    left = total - (budgets.clock() - started)  # the warnings share the file's budget: what the check left
+    return replace(report, warnings=warnings_of(source.derivation, left))
 
 
-def warnings_of(derivation: Derivation) -> tuple[WarningReport, ...]:
-    """The file's warnings (elbo_sym.engine.prose_check) as the report carries them."""
+def warnings_of(derivation: Derivation, seconds: float = float("inf")) -> tuple[WarningReport, ...]:
+    """The file's warnings (elbo_sym.engine.prose_check) as the report carries them, found within
+    `seconds` of CPU (what the file's budget left; a relation not decided in time warns as not checked)."""
     from elbo_sym.engine.prose_check import prose_warnings
 
-    return tuple(WarningReport(w.line, w.column, w.message) for w in prose_warnings(derivation))
+    return tuple(WarningReport(w.line, w.column, w.message) for w in prose_warnings(derivation, seconds))
 
 
 def load_deck_in_time(kind: str | None, path: str | Path | None, budget: float = STEP_BUDGET_SECONDS,
