@@ -40,7 +40,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sympy import Expr, Symbol
 
@@ -72,6 +72,9 @@ from elbo_sym.limits import (
     validate_budget,
 )
 from elbo_sym.prose import first_relation, split_math
+
+if TYPE_CHECKING:
+    from elbo_sym.engine.check import Counterexample
 
 __all__ = [
     "CardFormula",
@@ -679,6 +682,17 @@ def check_card(card: Card, deck_path: str = "<cards>", budget: float = STEP_BUDG
     return verdict
 
 
+def _refutation(formula: CardFormula, counterexample: Counterexample) -> str:
+    """Why a card's relation is refuted: it is false, or undefined, at the counterexample -- not why
+    the rule it was tried with did not match (a card is no step: its rule is most often only inferred
+    from its relation, and a false relation is false under every rule; red team rt35's F2)."""
+    from elbo_sym.engine.check import free_latent_note
+
+    assert formula.lhs is not None and formula.rhs is not None  # a relation
+    why = counterexample.problem or "false, it fails at the counterexample"
+    return why + free_latent_note(formula.lhs, formula.rhs)
+
+
 def _check_relation(card: Card, formula: CardFormula, deck_path: str, budget: float, deck: Deck | None = None,
                     first_rule: str | None = None) -> CardVerdict:
     """A relation (the card's formula or a claim of its text) proved as a one-step derivation in
@@ -712,9 +726,13 @@ def _check_relation(card: Card, formula: CardFormula, deck_path: str, budget: fl
         per_k.append((K,) + best)
     for wanted in ("refuted", "error", "checked"):
         for K, verdict, step, rule, problems in per_k:
-            if verdict == wanted:
-                reason = problems or step.reason
-                return CardVerdict(card, verdict, f"K = {K}, rule {rule}: {reason}", step.counterexample, ks)
+            if verdict != wanted:
+                continue
+            if verdict == "refuted" and step.counterexample is not None:
+                return CardVerdict(card, verdict, f"K = {K}: {_refutation(formula, step.counterexample)}",
+                                   step.counterexample, ks)
+            return CardVerdict(card, verdict, f"K = {K}, rule {rule}: {problems or step.reason}",
+                               step.counterexample, ks)
     rules = sorted({rule for _, _, _, rule, _ in per_k})
     return CardVerdict(card, "proved", f"proved for {proved_for_text(deck)} by {', '.join(rules)}: "
                        f"{per_k[0][2].reason}", None, ks)
