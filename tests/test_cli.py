@@ -251,6 +251,16 @@ def test_input_errors_take_the_same_path():
     assert "prior" in line and "--help" not in line  # a bad value, not a bad command line
 
 
+def test_the_handouts_descriptions_start_in_one_column():
+    """red team rt35's F3: names padded to 22 characters left from-the-literature.pdf's (23) one off."""
+    result = invoke("handouts")
+    assert result.exit_code == 0
+    rows = [re.fullmatch(r"(\S+\.pdf)( {2,})(\S.*)", line) for line in result.stdout.splitlines()]
+    assert len(rows) >= 10 and all(rows), result.stdout           # every name, then at least two spaces
+    assert len({len(m[1] + m[2]) for m in rows if m}) == 1, result.stdout   # every description in one column
+    assert "from-the-literature.pdf" in result.stdout
+
+
 def test_main_and_the_runner_agree(capsys):
     for argv in (["handouts"], ["exercises", "--count", "0"], ["drill", "--seed", "3", "--count", "1"]):
         result = invoke(*argv)
