@@ -54,15 +54,17 @@ rule = "jensen"
 def test_a_false_card_is_refuted_as_false_not_for_a_rule_it_never_used(tmp_path, capsys):
     """red team rt35's F2: a card is no step, so its refusal says the relation is false (with the
     counterexample), not "rule jensen: no log of a sum/expectation matched" for a rule only inferred
-    from its `>=` -- nor for one the card names: a false relation is false under every rule."""
+    from its `>=`; what a rule the card names says comes after that."""
     path = tmp_path / "deck.toml"
     path.write_text(FALSE_CARDS)
     assert main(["cards", str(path), "--check"]) == 1
     lines = capsys.readouterr().out.splitlines()
     refusals = [i for i, line in enumerate(lines) if line.startswith("      ✗ refuted ")]
     assert len(refusals) == 3, lines
-    for i in refusals:
+    for i in refusals[:2]:                                    # no rule on the card: none in the reason
         assert lines[i].endswith("K = any: false, it fails at the counterexample"), lines[i]
         assert "rule" not in lines[i] and "matched" not in lines[i]
+    assert "K = any: false, it fails at the counterexample; rule jensen: " in lines[refusals[2]]
+    for i in refusals:
         assert lines[i + 1].startswith("      counterexample: ") and " left = " in lines[i + 1]
     assert "the card's text claims $ELBO(q) >= log(p(x))$ (line 5)" in lines[refusals[0]]

@@ -74,7 +74,7 @@ from elbo_sym.limits import (
 from elbo_sym.prose import first_relation, split_math
 
 if TYPE_CHECKING:
-    from elbo_sym.engine.check import Counterexample
+    from elbo_sym.engine.check import StepResult
 
 __all__ = [
     "CardFormula",
@@ -682,14 +682,22 @@ def check_card(card: Card, deck_path: str = "<cards>", budget: float = STEP_BUDG
     return verdict
 
 
-def _refutation(formula: CardFormula, counterexample: Counterexample) -> str:
-    """Why a card's relation is refuted: it is false, or undefined, at the counterexample -- not why
-    the rule it was tried with did not match (a card is no step: its rule is most often only inferred
-    from its relation, and a false relation is false under every rule; red team rt35's F2)."""
+def _refutation(formula: CardFormula, step: StepResult, named: str | None) -> str:
+    """Why a card's relation is refuted: it is false (or undefined) at the counterexample.
+
+    A card is no step: the rule it was tried with is most often only inferred from its relation,
+    and why that rule did not match ("rule jensen: no log of a sum matched", for a false ``>=``)
+    sent the author looking for a pattern the card never used (red team rt35's F2). What a rule
+    the card names says stays, after the verdict: it may be the fix ("a strict > needs the premise
+    that the arguments differ")."""
     from elbo_sym.engine.check import free_latent_note
 
-    assert formula.lhs is not None and formula.rhs is not None  # a relation
-    why = counterexample.problem or "false, it fails at the counterexample"
+    assert formula.lhs is not None and formula.rhs is not None and step.counterexample is not None
+    if step.counterexample.problem:  # undefined there: the step's reason says where (and any free latent)
+        return step.reason
+    why = "false, it fails at the counterexample"
+    if named is not None:
+        return f"{why}; rule {named}: {step.reason}"
     return why + free_latent_note(formula.lhs, formula.rhs)
 
 
@@ -698,7 +706,7 @@ def _check_relation(card: Card, formula: CardFormula, deck_path: str, budget: fl
     """A relation (the card's formula or a claim of its text) proved as a one-step derivation in
     ``deck``'s model; `first_rule`: tried before the default rules (a claim: the rule of the
     card's formula)."""
-    from elbo_sym.engine.check import StepResult, check_derivation
+    from elbo_sym.engine.check import check_derivation
 
     tried = tuple(dict.fromkeys(((first_rule,) if first_rule is not None else ()) + _rules_for(formula)))
     per_k: list[tuple[int | str, str, StepResult, str, str]] = []
@@ -729,7 +737,8 @@ def _check_relation(card: Card, formula: CardFormula, deck_path: str, budget: fl
             if verdict != wanted:
                 continue
             if verdict == "refuted" and step.counterexample is not None:
-                return CardVerdict(card, verdict, f"K = {K}: {_refutation(formula, step.counterexample)}",
+                named = rule if rule in (formula.rule, first_rule) else None  # the card's own, not inferred
+                return CardVerdict(card, verdict, f"K = {K}: {_refutation(formula, step, named)}",
                                    step.counterexample, ks)
             return CardVerdict(card, verdict, f"K = {K}, rule {rule}: {problems or step.reason}",
                                step.counterexample, ks)
