@@ -485,9 +485,12 @@ Example:
   elbo-sym handouts
 Guide: docs/03-publishing.md#printable-handouts""")
 def _handouts() -> int:
-    """List the handouts `elbo-sym build` writes (one PDF each)."""
-    for name, what in HANDOUTS:
-        print(f"{name + '.pdf':<22} {what}")
+    """List the handouts `elbo-sym build` writes (one PDF each), the descriptions in one column
+    two spaces right of the longest name (a fixed width left from-the-literature.pdf one off: rt35)."""
+    files = [(f"{name}.pdf", what) for name, what in HANDOUTS]
+    width = max(len(file) for file, _ in files) + 2
+    for file, what in files:
+        print(f"{file:<{width}}{what}")
     return EXIT_OK
 
 

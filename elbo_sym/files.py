@@ -20,7 +20,8 @@ from pathlib import Path
 
 from elbo_sym.limits import FILE_BUDGET_CAP_SECONDS, MAX_FILE_BYTES, MAX_SOURCE_DATE_EPOCH
 
-__all__ = ["FileReadError", "InputError", "patience_text", "read_regular_file", "source_date_epoch", "discover",
+__all__ = ["FileReadError", "InputError", "WHOLE_FILE", "location", "patience_text",
+           "read_regular_file", "source_date_epoch", "discover",
            "is_deck", "deck_note",
            "resolved_path", "describe_os_error",
            "DEFAULT_FOLDER", "PROJECT_FILE", "PROJECT_KEYS", "paths_or_default", "output_folder", "output_file",
@@ -35,6 +36,19 @@ class InputError(Exception):
     """A user-facing input problem (a bad option value, an unusable path, a file that does not
     load): the command line prints it as one line and exits 2.  The library's input errors
     (DerivationError, ExampleInputError, ...) derive from it, so there is one error path."""
+
+
+WHOLE_FILE = 0
+"""The line of an input error about a file as a whole (it cannot be read, its reading budget ran out,
+its worker died): a file has no line 0, so :func:`location` shows none (red team rt35's F1)."""
+
+
+def location(path: str, line: int, column: int | None = None) -> str:
+    """Where an input error is, as editors and CI annotations read it: ``file:line:col`` (`column`
+    0-based, as the errors keep it), ``file:line``, or ``file`` alone for :data:`WHOLE_FILE`."""
+    if line == WHOLE_FILE:
+        return path
+    return f"{path}:{line}" + (f":{column + 1}" if column is not None else "")
 
 
 class FileReadError(Exception):

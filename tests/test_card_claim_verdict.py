@@ -29,3 +29,42 @@ def test_a_claim_of_a_cards_text_has_its_mark_and_text(tmp_path, capsys):
     assert lines[second + 1].startswith("      ✗ refuted ")
     assert "the card's text claims $ELBO(q) >= log(p(x))$ (line 9)" in lines[second + 1]
     assert lines[second + 2].startswith("      counterexample: ")
+
+
+FALSE_CARDS = '''title = "False"
+
+[[card]]
+front = "What does the ELBO bound?"
+back = "It is below: $ELBO(q) >= log(p(x))$ always."
+formula = "ELBO(q) <= log(p(x))"
+
+[[card]]
+front = "Its formula, the wrong way round"
+back = "The ELBO is at least the evidence."
+formula = "ELBO(q) >= log(p(x))"
+
+[[card]]
+front = "With a rule named"
+back = "The ELBO is at least the evidence."
+formula = "ELBO(q) >= log(p(x))"
+rule = "jensen"
+'''
+
+
+def test_a_false_card_is_refuted_as_false_not_for_a_rule_it_never_used(tmp_path, capsys):
+    """red team rt35's F2: a card is no step, so its refusal says the relation is false (with the
+    counterexample), not "rule jensen: no log of a sum/expectation matched" for a rule only inferred
+    from its `>=`; what a rule the card names says comes after that."""
+    path = tmp_path / "deck.toml"
+    path.write_text(FALSE_CARDS)
+    assert main(["cards", str(path), "--check"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    refusals = [i for i, line in enumerate(lines) if line.startswith("      ✗ refuted ")]
+    assert len(refusals) == 3, lines
+    for i in refusals[:2]:                                    # no rule on the card: none in the reason
+        assert lines[i].endswith("K = any: false, it fails at the counterexample"), lines[i]
+        assert "rule" not in lines[i] and "matched" not in lines[i]
+    assert "K = any: false, it fails at the counterexample; rule jensen: " in lines[refusals[2]]
+    for i in refusals:
+        assert lines[i + 1].startswith("      counterexample: ") and " left = " in lines[i + 1]
+    assert "the card's text claims $ELBO(q) >= log(p(x))$ (line 5)" in lines[refusals[0]]

@@ -72,6 +72,22 @@ def test_check_and_build_outside_a_project_say_what_to_do(tmp_path, command):
     assert list(tmp_path.iterdir()) == []  # build created no handouts/ folder
 
 
+@pytest.mark.parametrize("args", [("check", "nofile.toml"), ("explain", "nofile.toml", "--step", "1"),
+                                  ("check", "--json", "nofile.toml")])
+def test_a_missing_file_is_named_without_a_line_it_does_not_have(args):
+    """red team rt35's F1: it said `nofile.toml:0: cannot read file` -- a file has no line 0."""
+    result = invoke(*args)
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    shown = result.stdout + result.stderr
+    assert "nofile.toml: cannot read file: no such file" in shown and "nofile.toml:0" not in shown, shown
+
+
+def test_a_project_path_without_its_file_is_named_without_a_line(tmp_path):
+    (tmp_path / "course").mkdir()
+    line = one_error_line(invoke("build", "--project", "course", "--out", "out"))
+    assert line.endswith("course/elbo-sym.toml: no elbo-sym.toml in the folder course"), line
+
+
 def test_check_without_paths_still_reads_derivations_here(tmp_path):
     (tmp_path / "derivations").mkdir()
     shutil.copy(GAP, tmp_path / "derivations" / "gap.toml")
@@ -233,6 +249,16 @@ def test_usage_errors_are_one_line_naming_the_help(argv, fragment):
 def test_input_errors_take_the_same_path():
     line = one_error_line(invoke("example", "--prior", "1,0", "--likelihood", "1/5,3/5", "--q", "1/2,1/2"))
     assert "prior" in line and "--help" not in line  # a bad value, not a bad command line
+
+
+def test_the_handouts_descriptions_start_in_one_column():
+    """red team rt35's F3: names padded to 22 characters left from-the-literature.pdf's (23) one off."""
+    result = invoke("handouts")
+    assert result.exit_code == 0
+    rows = [re.fullmatch(r"(\S+\.pdf)( {2,})(\S.*)", line) for line in result.stdout.splitlines()]
+    assert len(rows) >= 10 and all(rows), result.stdout           # every name, then at least two spaces
+    assert len({len(m[1] + m[2]) for m in rows if m}) == 1, result.stdout   # every description in one column
+    assert "from-the-literature.pdf" in result.stdout
 
 
 def test_main_and_the_runner_agree(capsys):

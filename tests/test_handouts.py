@@ -226,6 +226,39 @@ def test_derivations_pdf(built, results) -> None:
     assert nats(math.log(0.3), handouts.DECIMALS) in text  # example value: log p(x) = log(3/10)
 
 
+def test_a_table_cells_later_terms_start_with_an_empty_atom() -> None:
+    """Each term of a cell is its own math box: a later one's sign must be binary ({}-), not unary."""
+    cell = handouts.fitted_terms(r"\log p(x) - \mathcal{L}(q) + a")
+    assert cell == r"\fitcell{\log p(x)}\allowbreak\fitcell{{}- \mathcal{L}(q)}\allowbreak\fitcell{{}+ a}"
+    assert handouts.fitted_terms(r"- a") == r"\fitcell{- a}"      # a leading minus is a sign
+
+
+def sign_spacing(pdf: Path) -> tuple[list[tuple[str, float, float]], list[str]]:
+    """The signs between terms on the PDF's lines, read back with pdftotext -bbox: (sign, gap before,
+    gap after) for each lone + or -, and each sign set flush against the term after it right behind
+    another term (a unary minus where a difference was meant: "log p(x)  -L(q)", red team rt35)."""
+    xml = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True,
+                         timeout=CHILD_TIMEOUT_SECONDS).stdout
+    words = [(float(x0), float(x1), float(y1), text) for x0, x1, y1, text in
+             re.findall(r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', xml)]
+    lone, glued = [], []
+    for (_, px1, py, prev), (x0, x1, y, w), (nx0, _, ny, _) in zip(words, words[1:], words[2:] + [(0, 0, -1, "")]):
+        if abs(py - y) > 0.5 or x0 - px1 > 6:       # the first word of a line or of a table cell
+            continue
+        if w in ("\u2212", "+") and abs(ny - y) <= 0.5:
+            lone.append((w, x0 - px1, nx0 - x1))
+        elif re.match(r"[\u2212+][^\d\s]", w) and re.search(r"[\w)\]]$", prev):
+            glued.append(f"{prev} {w}")
+    return lone, glued
+
+
+@pytest.mark.usefixtures("requires_latex")
+def test_a_difference_in_an_example_table_is_spaced_as_one(built) -> None:
+    lone, glued = sign_spacing(built["derivations"].pdf)
+    assert not glued, glued
+    assert len(lone) >= 2 and all(abs(before - after) < 0.5 for _, before, after in lone), lone
+
+
 @pytest.mark.usefixtures("requires_latex")
 def test_worked_example_pdf_numbers(built) -> None:
     text = text_of(built, "worked-example")

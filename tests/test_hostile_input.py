@@ -769,10 +769,11 @@ def test_reading_a_file_is_bounded_by_the_file_budget(tmp_path, capsys):
     assert info.value.path == str(path)
     with cpu_bounded(1.5):
         code, out, err = run(capsys, path, "--no-cache", "--budget", "0.02", "--file-budget", "0.02")
-    assert_clean_error(code, out, err, path, 0, contains="file budget of 0.02 CPU seconds exhausted while reading")
+    assert_clean_error(code, out, err, path, None,
+                       contains=f"{path}: file budget of 0.02 CPU seconds exhausted while reading")
     with cpu_bounded(1.5):  # explain reads within its --file-budget (a step budget is not a file's)
         assert main(["explain", str(path), "--budget", "0.0001", "--file-budget", "0.02"]) == 2
-    assert f"{path}:0: file budget of 0.02 CPU seconds exhausted while reading" in capsys.readouterr().err
+    assert f"{path}: file budget of 0.02 CPU seconds exhausted while reading" in capsys.readouterr().err
 
 
 def test_a_file_read_within_its_budget_is_checked_as_before(tmp_path):

@@ -120,7 +120,7 @@ def test_a_file_name_with_a_control_character_is_refused_where_it_is_read(tmp_pa
                  ["web", str(folder), "--out", str(tmp_path / "w")]):
         assert main(args) == 2, args
         err = capsys.readouterr().err
-        assert f"{folder}/{shown}:0: cannot read file: file name contains a control character (U+" in err
+        assert f"{folder}/{shown}: cannot read file: file name contains a control character (U+" in err
     assert not (tmp_path / "o").exists() and not (tmp_path / "w").exists()
 
 

@@ -61,6 +61,7 @@ from pathlib import Path
 from elbo_sym.files import (
     DEFAULT_FOLDER,
     PROJECT_FILE,
+    WHOLE_FILE,
     FileReadError,
     InputError,
     deck_note,
@@ -633,7 +634,7 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
         readable = []
         for i, path, key, data in misses:
             if isinstance(data, FileReadError):
-                line, prefix = (1, "") if data.too_large else (0, "cannot read file: ")
+                line, prefix = (1, "") if data.too_large else (WHOLE_FILE, "cannot read file: ")
                 found.append((i, InputErrorReport(data.path, line, prefix + data.reason)))  # the name as shown
                 continue
             readable.append((i, path, key, data))
@@ -660,7 +661,7 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
                                  patience=patience, group=lambda n: model_of(readable[n][3]))
         for (i, path, key, _), result in zip(readable, checked):
             if isinstance(result, WorkerLost):
-                found.append((i, InputErrorReport(str(path), 0, result.message)))
+                found.append((i, InputErrorReport(str(path), WHOLE_FILE, result.message)))
                 continue
             report, cpu_seconds = result
             if isinstance(report, InputErrorReport):

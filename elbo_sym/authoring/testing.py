@@ -104,9 +104,6 @@ def _input_failed_class() -> _InputFailedClass:
                 return cls(error.path, error.line, error.message, error.step, error.column, error.source)
 
             def __str__(self) -> str:
-                if self.line < 1:  # "cannot read file": there is no line to point at
-                    step = f" step {self.step}:" if self.step is not None else ""
-                    return f"{self.path}:{step} {self.message}"
                 report = InputErrorReport.from_error(self)
                 return report.text + (f"\n{report.pointer}" if report.pointer else "")
 

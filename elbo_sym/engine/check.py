@@ -1310,7 +1310,7 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
     if counterexample is not None:
         reason = counterexample.problem if counterexample.problem else (
             outcome.reason if not outcome.proved else "the relation fails at an exact instance")
-        reason += _free_latent_note(lhs, step.expr)
+        reason += free_latent_note(lhs, step.expr)
         return StepResult(step, lhs, Verdict.refuted, reason, counterexample, held, outcome, seconds,
                           conditions=conditions, searched=searched)
     where = f" ({searched.describe()})" if searched.describe() else ""
@@ -1333,7 +1333,7 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
                       f"instances{where}", None, held, outcome, seconds, conditions=conditions, searched=searched)
 
 
-def _free_latent_note(lhs: Expr, rhs: Expr) -> str:
+def free_latent_note(lhs: Expr, rhs: Expr) -> str:
     """Why a step with a latent free on one side only is refuted "at z = 0": it claims the relation
     for every value of that latent (a binder forgotten, most often an E); the chain family refuses
     this when the file is read, the others refute it and say so here (red team rt32's F5)."""

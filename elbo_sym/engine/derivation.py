@@ -55,11 +55,13 @@ from elbo_sym.engine.parse import CONSTANT_NAMES, RESERVED, ParseError, Vocabula
 from elbo_sym.engine.premises import PREMISE_FAMILIES
 from elbo_sym.engine.rules import RULES
 from elbo_sym.failures import reraise_callers
-from elbo_sym.files import (
+from elbo_sym.files import (  # noqa: F401  (discover: re-exported)
     PROJECT_KEYS,
+    WHOLE_FILE,
     FileReadError,
     InputError,
-    discover,  # noqa: F401  (re-exported)
+    discover,
+    location,
     read_regular_file,
 )
 from elbo_sym.limits import (
@@ -114,11 +116,8 @@ class DerivationError(InputError):
         return f"DerivationError({str(self)!r})"
 
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line}"
-        if self.column is not None:
-            where += f":{self.column + 1}"
         step = f" step {self.step}:" if self.step is not None else ""
-        return f"{where}:{step} {self.message}"
+        return f"{location(self.path, self.line, self.column)}:{step} {self.message}"
 
     def pointer(self) -> str:
         """The offending source line with a caret under the column (for terminals).
@@ -381,7 +380,7 @@ def read_user_file(path: str | Path, patience: float | None = None) -> bytes:
         if error.too_large:
             raise DerivationError(error.path, 1, error.reason) from None
         # error.path: the name as shown (a control character escaped)
-        raise DerivationError(error.path, 0, f"cannot read file: {error.reason}") from None
+        raise DerivationError(error.path, WHOLE_FILE, f"cannot read file: {error.reason}") from None
 
 
 def loads(raw: bytes | str, path: str = "<string>", budget: float | None = None) -> Derivation:
@@ -404,7 +403,7 @@ def read_within(path: str, budget: float | None, read: Callable[[], _Read]) -> _
         from sympy.core.cache import clear_cache  # an interrupted SymPy call can leave it half-filled
 
         clear_cache()
-        raise DerivationError(path, 0, f"{exhausted} while reading the file (its formulas take too long to "
+        raise DerivationError(path, WHOLE_FILE, f"{exhausted} while reading the file (its formulas take too long to "
                                        f"parse: split it, or give it a larger budget)") from None
 
 

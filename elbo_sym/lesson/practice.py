@@ -40,7 +40,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sympy import Expr, Symbol
 
@@ -72,6 +72,9 @@ from elbo_sym.limits import (
     validate_budget,
 )
 from elbo_sym.prose import first_relation, split_math
+
+if TYPE_CHECKING:
+    from elbo_sym.engine.check import StepResult
 
 __all__ = [
     "CardFormula",
@@ -679,12 +682,31 @@ def check_card(card: Card, deck_path: str = "<cards>", budget: float = STEP_BUDG
     return verdict
 
 
+def _refutation(formula: CardFormula, step: StepResult, named: str | None) -> str:
+    """Why a card's relation is refuted: it is false (or undefined) at the counterexample.
+
+    A card is no step: the rule it was tried with is most often only inferred from its relation,
+    and why that rule did not match ("rule jensen: no log of a sum matched", for a false ``>=``)
+    sent the author looking for a pattern the card never used (red team rt35's F2). What a rule
+    the card names says stays, after the verdict: it may be the fix ("a strict > needs the premise
+    that the arguments differ")."""
+    from elbo_sym.engine.check import free_latent_note
+
+    assert formula.lhs is not None and formula.rhs is not None and step.counterexample is not None
+    if step.counterexample.problem:  # undefined there: the step's reason says where (and any free latent)
+        return step.reason
+    why = "false, it fails at the counterexample"
+    if named is not None:
+        return f"{why}; rule {named}: {step.reason}"
+    return why + free_latent_note(formula.lhs, formula.rhs)
+
+
 def _check_relation(card: Card, formula: CardFormula, deck_path: str, budget: float, deck: Deck | None = None,
                     first_rule: str | None = None) -> CardVerdict:
     """A relation (the card's formula or a claim of its text) proved as a one-step derivation in
     ``deck``'s model; `first_rule`: tried before the default rules (a claim: the rule of the
     card's formula)."""
-    from elbo_sym.engine.check import StepResult, check_derivation
+    from elbo_sym.engine.check import check_derivation
 
     tried = tuple(dict.fromkeys(((first_rule,) if first_rule is not None else ()) + _rules_for(formula)))
     per_k: list[tuple[int | str, str, StepResult, str, str]] = []
@@ -712,9 +734,14 @@ def _check_relation(card: Card, formula: CardFormula, deck_path: str, budget: fl
         per_k.append((K,) + best)
     for wanted in ("refuted", "error", "checked"):
         for K, verdict, step, rule, problems in per_k:
-            if verdict == wanted:
-                reason = problems or step.reason
-                return CardVerdict(card, verdict, f"K = {K}, rule {rule}: {reason}", step.counterexample, ks)
+            if verdict != wanted:
+                continue
+            if verdict == "refuted" and step.counterexample is not None:
+                named = rule if rule in (formula.rule, first_rule) else None  # the card's own, not inferred
+                return CardVerdict(card, verdict, f"K = {K}: {_refutation(formula, step, named)}",
+                                   step.counterexample, ks)
+            return CardVerdict(card, verdict, f"K = {K}, rule {rule}: {problems or step.reason}",
+                               step.counterexample, ks)
     rules = sorted({rule for _, _, _, rule, _ in per_k})
     return CardVerdict(card, "proved", f"proved for {proved_for_text(deck)} by {', '.join(rules)}: "
                        f"{per_k[0][2].reason}", None, ks)

@@ -216,9 +216,19 @@ def _signed(piece: str, index: int) -> tuple[str, str]:
 
 
 def fitted_terms(latex: str) -> LatexMarkup:
-    """A table cell's formula: its top-level terms as ``\\fitcell`` boxes with a space between, so
-    the line breaks between terms and a single term wider than the column is scaled to it."""
-    return LatexMarkup(" ".join(rf"\fitcell{{{piece}}}" for piece in latex_terms(latex)))
+    """A table cell's formula: its top-level terms as ``\\fitcell`` boxes, so that the line breaks
+    between terms and a single term wider than the column is scaled to it.
+
+    Each box is a math list of its own, so a later term starts with an empty atom, ``{}- b``: TeX
+    then sets its sign as the binary operator of a difference, not as a unary minus ("log p(x) -L(q)",
+    red team rt35). The boxes touch (``\\allowbreak``, not a space), so the gaps either side of the
+    sign are the same thin math space as in an unbroken formula.
+    """
+    boxes = []
+    for i, piece in enumerate(latex_terms(latex)):
+        op, body = _signed(piece, i)
+        boxes.append(rf"\fitcell{{{{}}{op} {body}}}" if op else rf"\fitcell{{{body}}}")
+    return LatexMarkup(r"\allowbreak".join(boxes))
 
 
 def breakable_relation(r: RelationReport | None) -> LatexMarkup | None:

@@ -50,6 +50,7 @@ from elbo_sym.engine.parse import ParseError, Vocabulary
 from elbo_sym.files import (
     PROJECT_FILE,
     PROJECT_KEYS,
+    WHOLE_FILE,
     FileReadError,
     InputError,
     discover,
@@ -187,7 +188,8 @@ def folders_below(path: Path) -> list[Path]:
             break
         found += [p for p in below if any(p.glob("*.toml"))]
         if len(found) > MAX_PROJECT_FOLDERS:
-            raise DerivationError(str(path), 0, f"more than {MAX_PROJECT_FOLDERS} folders of derivations below it")
+            raise DerivationError(str(path), WHOLE_FILE,
+                                  f"more than {MAX_PROJECT_FOLDERS} folders of derivations below it")
         level = below
     return sorted(found, key=lambda p: p.parts) if len(found) > 1 else found
 
@@ -202,12 +204,12 @@ def find_project(where: str | None = None) -> Project:
         here = Path(PROJECT_FILE)
         return load_project(here) if here.exists() or here.is_symlink() else Project()
     if "\0" in where:
-        raise DerivationError(where.replace("\0", "\\0"), 0, "the name contains a NUL byte")
+        raise DerivationError(where.replace("\0", "\\0"), WHOLE_FILE, "the name contains a NUL byte")
     path = Path(where)
     if path.is_dir():
         path = path / PROJECT_FILE
         if not (path.exists() or path.is_symlink()):
-            raise DerivationError(str(path), 0, f"no {PROJECT_FILE} in the folder {where}")
+            raise DerivationError(str(path), WHOLE_FILE, f"no {PROJECT_FILE} in the folder {where}")
     return load_project(path)
 
 
@@ -218,7 +220,7 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     try:
         raw = read_regular_file(path, MAX_PROJECT_BYTES)
     except FileReadError as error:
-        raise DerivationError(name, 1 if error.too_large else 0, error.reason if error.too_large
+        raise DerivationError(name, 1 if error.too_large else WHOLE_FILE, error.reason if error.too_large
                               else f"cannot read file: {error.reason}") from None
     text, data = read_toml(raw, name)
     return _ProjectReader(name, text, path.parent).project(data, path)

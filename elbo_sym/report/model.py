@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
+from elbo_sym.files import location
+
 VERDICT_MARK = {"proved": "✓", "checked": "~", "refuted": "✗", "error": "!"}
 """The one table of verdict marks (text renderers)."""
 
@@ -573,9 +575,8 @@ class InputErrorReport:
 
     @property
     def text(self) -> str:
-        where = f"{self.file}:{self.line}" + (f":{self.column + 1}" if self.column is not None else "")
         step = f" step {self.step}:" if self.step is not None else ""
-        return f"{where}:{step} {self.message}"
+        return f"{location(self.file, self.line, self.column)}:{step} {self.message}"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON of `check --json`: `column` 1-based, as the text's file:line:column says it (the
