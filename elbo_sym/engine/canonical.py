@@ -647,34 +647,40 @@ def _together(e: Expr) -> Expr:
     return together(e)
 
 
-def expansion_terms(e: Expr, memo: dict | None = None) -> int:
+def expansion_terms(e: Expr) -> int:
     """An upper bound on the terms of `expand(e)`; TooLarge when it exceeds the limit."""
-    memo = {} if memo is None else memo
-    known = memo.get(e)
-    if known is not None:
-        return known
-    checkpoint()
-    if e.is_Atom:
-        n = 1
-    elif e.is_Add:
-        n = sum(expansion_terms(a, memo) for a in e.args)
-    elif e.is_Mul:
-        n = 1
-        for a in e.args:
-            n *= expansion_terms(a, memo)
-            if n > MAX_EXPANSION_TERMS:
-                break
-    elif e.is_Pow and e.exp.is_Integer and e.exp > 0:
-        base, k = expansion_terms(e.base, memo), int(e.exp)
-        n = 1 if base == 1 else math.comb(base + k - 1, k) if base <= MAX_EXPANSION_TERMS else base ** k
-    else:  # functions and negative powers: their arguments are expanded on their own
-        for a in e.args:
-            expansion_terms(a, memo)
-        n = 1
+    n = _terms(e, MAX_EXPANSION_TERMS)
     if n > MAX_EXPANSION_TERMS:
         raise TooLarge(f"expanding it would give more than {MAX_EXPANSION_TERMS} terms")
-    memo[e] = n
     return n
+
+
+@cacheit
+def _terms(e: Expr, limit: int) -> int:
+    """`expansion_terms(e)` when it is at most `limit`, else limit + 1 (some part of e would expand
+    past the limit).  Remembered per subtree in SymPy's cache: the bound is asked before every
+    expansion (and every zero test of a fraction), the same coefficients and their parts recur from
+    form to form, and walking them again -- a checkpoint at every node -- cost three times what the
+    expansions themselves cost on the tree once those are remembered.  The limit is part of the key
+    (a test may lower it)."""
+    checkpoint()
+    over = limit + 1
+    if e.is_Atom:
+        return 1
+    if e.is_Add:
+        return min(sum(_terms(a, limit) for a in e.args), over)
+    if e.is_Mul:
+        n = 1
+        for a in e.args:
+            n *= _terms(a, limit)
+            if n > limit:
+                return over
+        return n
+    if e.is_Pow and e.exp.is_Integer and e.exp > 0:
+        base, k = _terms(e.base, limit), int(e.exp)
+        return over if base > limit else 1 if base == 1 else min(math.comb(base + k - 1, k), over)
+    # functions and negative powers: their arguments are expanded on their own
+    return over if any(_terms(a, limit) > limit for a in e.args) else 1
 
 
 @lru_cache(maxsize=1 << 16)
