@@ -236,9 +236,9 @@ class _Builder:
         denominators = {p.base for rational, _ in parts.values() for p in rational.atoms(Pow) if p.exp.is_negative}
         if len(denominators) > MAX_DENOMINATORS:
             return None
-        fractions = {node: cancel(rational).as_numer_denom() for node, (rational, _) in parts.items()}
+        fractions = {node: _cancelled(rational).as_numer_denom() for node, (rational, _) in parts.items()}
         common = _least_common_multiple(tuple(dict.fromkeys(d for _, d in fractions.values())))
-        numerators = {node: bounded_expand(n * cancel(common / d)) for node, (n, d) in fractions.items()}
+        numerators = {node: bounded_expand(n * _cancelled(common / d)) for node, (n, d) in fractions.items()}
         scale: dict[Expr, int] = {}
         for numerator in numerators.values():
             for term in Add.make_args(numerator):
@@ -639,6 +639,13 @@ def bounded_together(e: Expr) -> Expr:
     if len(denominators) > MAX_DENOMINATORS:
         raise TooLarge(f"a common denominator of {len(denominators)} factors is too large")
     return _together(e)
+
+
+@cacheit
+def _cancelled(e: Expr) -> Expr:
+    """`cancel(e)`, remembered in SymPy's cache as `_expanded` is: the exps' rational parts of one
+    model's densities recur in the second spelling of every form that holds them, file after file."""
+    return cancel(e)
 
 
 @cacheit
