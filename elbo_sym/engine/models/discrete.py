@@ -606,7 +606,8 @@ def pin_densities(body: Expr, draw: Draw, value) -> Expr:
 @cacheit
 def _densities_at(body: Expr, draw: Draw) -> frozenset:
     """The densities in `body` that mention `draw`: one walk of the body, remembered in SymPy's
-    cache (a sum over K states pins the same body at each state; the walk was 1.5 % of the tree's CPU)."""
+    cache (a sum over K states pins the same body at each state; sampled, the walks were about 1.5 %
+    of the tree's CPU)."""
     return frozenset(d for d in preorder_traversal(body) if isinstance(d, Density) and draw in d.variables + d.given)
 
 
