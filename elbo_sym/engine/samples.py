@@ -37,7 +37,11 @@ def sample_parameters(*exprs: Expr) -> tuple[Symbol, ...]:
 @lru_cache(maxsize=4096)
 def _sample_parameters_of(e: Expr) -> tuple[Symbol, ...]:
     """sample_parameters of one expression, in the order of a preorder walk; remembered (the
-    checker asks it of each side of each step several times: a walk of the whole tree each)."""
+    checker asks it of each side of each step several times: a walk of the whole tree each).  Most
+    expressions hold no IWAE of a symbolic k: one walk shows it, where taking the limits out first
+    walked them twice."""
+    if not any(isinstance(node, IWAE) and node.symbolic for node in preorder_traversal(e)):
+        return ()
     found: dict[Symbol, None] = {}
     for node in preorder_traversal(_without_limits(e)):
         if isinstance(node, IWAE) and node.symbolic:
@@ -60,10 +64,14 @@ def instantiate(e: Expr, values: dict[str, int]) -> Expr:
 def for_definedness(e: Expr, general: bool = False) -> Expr:
     """`e` with every IWAE of a symbolic k -- and, in a family without IWAE's unfolding
     (`general`: K = "any"), every IWAE -- replaced by ELBO(q) of the same q and observation,
-    whose definedness obligations are the same (see the module docstring)."""
-    while e.has(Limit):  # a limit's expression must be defined on its parameter's whole domain
-        e = e.replace(lambda n: isinstance(n, Limit), lambda n: n.body)
-    swap = {node: ELBO(node.distribution, node.observation) for node in preorder_traversal(e)
+    whose definedness obligations are the same (see the module docstring).  One walk finds the
+    limits and the IWAEs (most sides have neither: asked of every side of every step)."""
+    found = [node for node in preorder_traversal(e) if isinstance(node, (Limit, IWAE))]
+    if any(isinstance(node, Limit) for node in found):
+        while e.has(Limit):  # a limit's expression must be defined on its parameter's whole domain
+            e = e.replace(lambda n: isinstance(n, Limit), lambda n: n.body)
+        found = list(preorder_traversal(e))
+    swap = {node: ELBO(node.distribution, node.observation) for node in found
             if isinstance(node, IWAE) and (general or node.symbolic)}
     return e.xreplace(swap) if swap else e
 

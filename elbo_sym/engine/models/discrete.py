@@ -16,6 +16,7 @@ from fractions import Fraction
 from functools import cached_property, lru_cache
 
 from sympy import Add, Expr, Mul, Rational, Symbol, exp, log, preorder_traversal
+from sympy.core.cache import cacheit
 
 from elbo_sym import limits
 from elbo_sym.engine.models.base import (
@@ -599,8 +600,15 @@ class DiscreteModel(BlockInstances):
 def pin_densities(body: Expr, draw: Draw, value) -> Expr:
     """`body` with every density at `draw` replaced by ``value(the same density at z)``: a
     density mentions one latent point (the parser says so), so renaming the draw to z is exact."""
-    found = {d for d in preorder_traversal(body) if isinstance(d, Density) and draw in d.variables + d.given}
-    return body.xreplace({d: value(d.xreplace({draw: z})) for d in found})
+    return body.xreplace({d: value(d.xreplace({draw: z})) for d in _densities_at(body, draw)})
+
+
+@cacheit
+def _densities_at(body: Expr, draw: Draw) -> frozenset:
+    """The densities in `body` that mention `draw`: one walk of the body, remembered in SymPy's
+    cache (a sum over K states pins the same body at each state; sampled, the walks were about 1.5 %
+    of the tree's CPU)."""
+    return frozenset(d for d in preorder_traversal(body) if isinstance(d, Density) and draw in d.variables + d.given)
 
 
 def observation_of(density: Expr) -> str:
