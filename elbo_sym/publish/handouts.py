@@ -580,6 +580,7 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "left_value": c.lhs_value if c is not None else "", "right_value": c.rhs_value if c is not None else "",
             "left_value_latex": LatexMarkup(approx_latex(c.lhs_value)) if c is not None else "",
             "right_value_latex": LatexMarkup(approx_latex(c.rhs_value)) if c is not None else "",
+            "apart": c.apart() if c is not None else "",
             **_repair_context(g, s.lhs.latex),
             "carried": carried_note(s.index, following.index)
             if following is not None and following.carried else "",
