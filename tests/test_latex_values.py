@@ -215,6 +215,8 @@ PINNED = [
     "c - (a + b)*(2*(1/2))",
     "(-3/4)/(-1)",
     "-((1/2)*0*0)",
+    # chains of divisions set as one fraction (session 16), a divisor's numbers as written
+    "0/(a*1)", "a/(b*1)", "a/a/a", "a/b/(c*(-2))", "a/b/(2*c)", "a/(-b)/c", "a/b/(-c)", "a/b/(c - a)/(-1*b)",
 ]
 
 

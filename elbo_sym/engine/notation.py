@@ -823,7 +823,6 @@ class ElboLatexPrinter(LatexPrinter):
         if shown is not e:  # q(z) * (1/p(x)) is \frac{q(z)}{p(x)}
             return self._print(shown)
         factors = _factors(e)
-        kept = _factors_but_numerator_ones(e)
         if factors[0] is S.NegativeOne and len(factors) > 1:  # -(x - b)**2 / (2 s**2): a minus, not (-1)
             # -x as the parser builds it keeps x's own tree (-(2*a)/2 is - \frac{2 a}{2}, never - a)
             rest = e.args[1] if _negated(e) else factors[1] if len(factors) == 2 else Mul(*factors[1:], evaluate=False)
@@ -832,8 +831,7 @@ class ElboLatexPrinter(LatexPrinter):
             return rf"- \left({body}\right)" if bracket else f"- {body}"
         numbers = [f for f in factors if _is_numeric(f)]
         others = [f for f in factors if not _is_numeric(f)]
-        signs = numbers.count(S.NegativeOne)
-        if others and (len(numbers) - signs > 1 or signs > 1 or S.One in kept or any(map(_by_fraction, factors))):
+        if _numbers_written_apart(e):
             # 2 * ELBO(q) / 2, a * 3 / 3, 1 * a: numbers the author wrote apart print apart (red team rt31);
             # a / (2/3) is \frac{a}{2/3}, not a fraction set small under a bar
             return self._written_product(e)
@@ -862,6 +860,9 @@ class ElboLatexPrinter(LatexPrinter):
             if divisor.startswith("-"):
                 divisor = rf"\left({divisor}\right)"
             return rf"{self._print(args[0])} \big/ {divisor}"
+        chain = _division_chain(e)
+        if chain is not None:
+            return self._divided(*chain)
         args = _factors(e)
         if any(_is_inverted_quotient(f) for f in args):
             return self._over_quotient(args)
@@ -893,6 +894,22 @@ class ElboLatexPrinter(LatexPrinter):
         else:
             printed = super()._print_Mul(e)
         return _OPERATOR_GAP.sub(r"\\, ", _DENSITY_GAP.sub(r")\\, ", printed))
+
+    def _divided(self, dividend: Expr, divisors: list[Expr]) -> str:
+        """``N / D1 / D2 ...`` as one fraction, the divisors side by side below the bar in the order
+        written (``a / a / a`` is ``\\frac{a}{a a}``, ``p(x) / p(x) / p(x)`` is
+        ``\\frac{p(x)}{p(x)\\, p(x)}``) and each part printed as written (``0 / (a * 1)`` is
+        ``\\frac{0}{a \\cdot 1}``): SymPy's own fraction reorders the factors, prints a number
+        beside a name (``a 1``) and sets the first dividend in front, ``p(x) \\frac{1}{p(x)\\, p(x)}``."""
+        below = ""
+        for i, d in enumerate(divisors):
+            tex = self._print(d)
+            if len(divisors) > 1 and self._needs_mul_brackets(d, first=i == 0, last=i == len(divisors) - 1):
+                tex = rf"\left({tex}\right)"  # a / b / (c + d), a / b / (-c): b \left(c + d\right)
+            # b \cdot 2 c, never b 2 c: two numbers side by side would read as one
+            below += (r" \cdot " if below[-1:].isdigit() or tex[:1].isdigit() else " ") + tex if below else tex
+        below = _OPERATOR_GAP.sub(r"\\, ", _DENSITY_GAP.sub(r")\\, ", below))
+        return _DENSITY_GAP.sub(r")\\, ", rf"\frac{{{self._print(dividend)}}}{{{below}}}")
 
     def _written_product(self, e: Expr) -> str:
         """A product that holds several numbers (or a factor 1) as the author wrote it, one * or /
@@ -1035,6 +1052,37 @@ def _is_power_base(e: Expr) -> bool:
     or a sum, whose scope would take the exponent in (\\log p(x)^{\\alpha})."""
     return bool(e.is_Symbol or (e.is_Integer and not e.is_negative)
                 or isinstance(e, (Density, KL, Entropy, ELBO, Expectation, IWAE, Normal)))
+
+
+def _numbers_written_apart(e: Expr) -> bool:
+    """A product with notation in it whose numbers print where they were written (ElboLatexPrinter.
+    _written_product): several numbers (``a * 3 / 3``), two signs, a factor 1 (``a * 1``; not the 1
+    of ``1 / b``) or a division by a fraction (``a / (2/3)``)."""
+    factors = _factors(e)
+    numbers = [f for f in factors if _is_numeric(f)]
+    signs = numbers.count(S.NegativeOne)
+    return bool(len(numbers) < len(factors) and (len(numbers) - signs > 1 or signs > 1
+                                                 or S.One in _factors_but_numerator_ones(e)
+                                                 or any(map(_by_fraction, factors))))
+
+
+def _division_chain(e: Expr) -> tuple[Expr, list[Expr]] | None:
+    """(N, [D1, D2, ...]) for ``N / D1 / D2 ...`` as the parser builds it, each ``/`` a product of
+    what is left of it and 1 over what is right of it, when it is set as one fraction by
+    ElboLatexPrinter._divided: two divisions or more, or a divisor whose numbers print where they were
+    written (``0 / (a * 1)``).
+    None for anything else: a single ``a / b`` (SymPy sets it), a number divisor (the numbers keep
+    their own places: ``(q(z) / 2) / 3``), a quotient divided or dividing (``_over_quotient``)."""
+    divisors: list[Expr] = []
+    while e.is_Mul and len(e.args) == 2 and e.args[1].is_Pow and e.args[1].exp == -1 and not _is_divisor(e.args[0]):
+        divisors.append(e.args[1].base)
+        e = e.args[0]
+    divisors.reverse()
+    if not divisors or (len(divisors) == 1 and not (divisors[0].is_Mul and _numbers_written_apart(divisors[0]))):
+        return None
+    if _is_quotient(e) or _is_fraction(e) or any(_is_numeric(d) or _is_quotient(d) for d in divisors):
+        return None
+    return e, divisors
 
 
 def _shown(e: Expr) -> Expr:
