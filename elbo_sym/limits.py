@@ -306,6 +306,11 @@ below it, broken like a chain's lines)."""
 SCIENTIFIC_FIGURES = 3
 """Significant figures of a non-zero value too small for its decimals (LogNumber.shown): 4.52e-08,
 never 0.000000 (red team rt18: a near-posterior gap of 4.5e-08 nats was printed "= 0.0000")."""
+SIDE_FIGURES = 6
+"""Significant figures of a counterexample's two sides in the ≈ column (``left = ... ≈ -0.117783``)."""
+SIDE_FIGURES_MOST = 30
+"""The most significant figures the ≈ column shows to tell two different sides apart (rt33 F5: two
+sides equal to 12 digits printed alike); sides alike to this many are said to differ beyond it."""
 SOLUTIONS = ("none", "separate", "inline")
 """Where a sheet's answers go: nowhere (a student sheet), after all the questions, or after each one."""
 MAX_NEW_K = 20

@@ -51,6 +51,17 @@ WRITTEN = [
     ("ELBO(q) * 1 / ELBO(q)", r"\frac{\mathcal{L}(q) \cdot 1}{\mathcal{L}(q)}"),  # was \frac{L(q)}{L(q)}
     ("1 * (1 / p(x))", r"1 \cdot \frac{1}{p(x)}"),  # was \frac{1}{p(x)}
     ("(2 * a / 2)**2", r"\left(\frac{2 a}{2}\right)^{2}"),
+    # a chain of divisions is one fraction, its dividend on top and its divisors below as written;
+    # a divisor's numbers print as written (session 16: p(x) \frac{1}{p(x)\, p(x)}, \frac{0}{a 1})
+    ("a / a / a", r"\frac{a}{a a}"),
+    ("p(x) / p(x) / p(x)", r"\frac{p(x)}{p(x)\, p(x)}"),
+    ("ELBO(q) / ELBO(q) / ELBO(q)", r"\frac{\mathcal{L}(q)}{\mathcal{L}(q)\, \mathcal{L}(q)}"),
+    ("q(z) * p(x) / q(z) / p(z)", r"\frac{q(z)\, p(x)}{q(z)\, p(z)}"),  # was q(z) \frac{p(x)}{q(z)\, p(z)}
+    ("log(p(x)) / a / log(p(x))", r"\frac{\log p(x)}{a \log p(x)}"),
+    ("a / b / (a + b)", r"\frac{a}{b \left(a + b\right)}"),
+    ("0 / (a * 1)", r"\frac{0}{a \cdot 1}"),
+    ("a / (b * 1)", r"\frac{a}{b \cdot 1}"),
+    ("a / b / (2 * a)", r"\frac{a}{b \cdot 2 a}"),
     # unchanged: one number (and a sign) leads as a coefficient, 1/b is a fraction
     ("a * 2", r"2 a"),
     ("3 * a / 4", r"\frac{3 a}{4}"),
@@ -76,12 +87,24 @@ def test_every_whole_number_written_in_a_product_is_printed(first, rest):
     """No number the author wrote is cancelled, merged or dropped: the whole numbers in the LaTeX
     are those of the text, as many times each (the product starts with notation, so the parser
     never folds n/m into one number itself) -- and a 1 more where a quotient is set as
-    \\frac{1}{...} (a / a / a is a \\frac{1}{a a})."""
+    \\frac{1}{...}."""
     text = first + "".join(f" {op} {factor}" for op, factor in rest)
     written = Counter(re.findall(r"\d+", text))
     printed = Counter(re.findall(r"\d+", latex(text)))
     ones = printed.pop("1", 0) - written.pop("1", 0)
     assert printed == written and ones >= 0, (text, latex(text))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(NOTATION), st.lists(st.sampled_from(NOTATION), min_size=2, max_size=4))
+def test_a_chain_of_divisions_is_one_fraction_of_what_was_divided(first, divisors):
+    """N / D1 / D2 ...: N alone on top (never in front, p(x) \\frac{1}{...}), every divisor below."""
+    text = first + "".join(f" / {d}" for d in divisors)
+    printed = latex(text)
+    assert printed.startswith(rf"\frac{{{latex(first)}}}{{"), (text, printed)
+    below = printed[len(rf"\frac{{{latex(first)}}}{{"):-1]
+    for d in divisors:
+        assert latex(d) in below, (text, printed)
 
 
 def test_a_power_of_a_parameter_power_prints_as_written():

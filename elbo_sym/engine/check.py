@@ -95,9 +95,10 @@ from elbo_sym.numbers.evaluate import (
     rational_type,
     short_form,
     sign_of,
+    value,
     value_text,
 )
-from elbo_sym.numbers.exact import quick_factoring
+from elbo_sym.numbers.exact import LogNumber, quick_factoring
 
 FULL_SEARCH_K = 2
 """A general claim gets the full search (every boundary combination, six minimiser starts) up
@@ -209,6 +210,10 @@ class Counterexample:
     rhs_latex: str = ""
     """Both sides' values through the printer, from the exact values (never re-parsed from
     `lhs`/`rhs`); "" where a side has no value to typeset ("undefined")."""
+    lhs_exact: LogNumber | None = None
+    rhs_exact: LogNumber | None = None
+    """Both sides' exact values where they are in the exact class (None elsewhere): the ≈ column's
+    digits come from them, since two different values can round to one float (rt33 F5)."""
 
     def __post_init__(self) -> None:
         require_state(self.z)  # a density point is None here: its value of z is among `values`
@@ -469,7 +474,8 @@ class _Instances:
         (lhs, lhs_latex), (rhs, rhs_latex) = _exact_value(a, values), _exact_value(b, values)
         return Counterexample(shown, lhs, rhs, as_float(a, values), as_float(b, values), decision.z,
                               self._source(instance.source, used), values_latex=printed, at=self._at(decision.z),
-                              lhs_latex=lhs_latex, rhs_latex=rhs_latex)
+                              lhs_latex=lhs_latex, rhs_latex=rhs_latex,
+                              lhs_exact=_exact_number(a, values), rhs_exact=_exact_number(b, values))
 
     def _source(self, source: str, used: frozenset) -> str:
         """A special instance named after q ("tight case q = p(z | x)", "q = p(z)") where the step
@@ -579,11 +585,18 @@ def _exact_text(e: Expr, values) -> str:
     return _exact_value(e, values)[0]
 
 
+def _exact_number(e: Expr, values) -> LogNumber | None:
+    """`e`'s exact value at `values`, None when it has none in the exact class (or is undefined)."""
+    try:
+        return value(e, values)
+    except (Undefined, ArithmeticError, OverflowError) as raised:
+        reraise_callers(raised)
+        return None
+
+
 def _exact_value(e: Expr, values) -> tuple[str, str]:
     """`e`'s exact value as text and as the printer's LaTeX of the same form ("" when there is
     no number to typeset: undefined, not in closed form, too long)."""
-    from elbo_sym.numbers.evaluate import value
-
     try:
         v = value(e, values, pi=True)
     except Undefined:
@@ -600,8 +613,6 @@ def _exact_value(e: Expr, values) -> tuple[str, str]:
 def _value_text(e: Expr, values) -> str:
     """" (= -1/6)" after a failed obligation: the value exactly (log(pi) included), else certified to
     six digits (a Gaussian density's exp: " (≈ -0.0121)"), "" when 0 or not known."""
-    from elbo_sym.numbers.evaluate import value
-
     try:
         v = value(e, values, pi=True)
     except Undefined:

@@ -717,7 +717,7 @@ class ElboLatexPrinter(LatexPrinter):
         terms, or a body that starts with a minus (``\\sum_{z} - q(z)`` reads as "sum minus"),
         is bracketed."""
         inner = self._print(body)
-        return rf"\left({inner}\right)" if body.is_Add or inner.startswith("-") or _typeset_as_sum(inner) else inner
+        return rf"\left({inner}\right)" if _shown_as_sum(body) or inner.startswith("-") else inner
 
     def _print_Limit(self, e: Limit) -> str:
         return rf"\lim_{{{self._print(e.variable)} \to {self._print(e.point)}}} {self._scope(e.body)}"
@@ -782,8 +782,8 @@ class ElboLatexPrinter(LatexPrinter):
             elif i:
                 tex += " + "
             term_tex = self._print(term)
-            # 1*(b + c) prints as the bare sum (see _print_Mul): after a sign it is bracketed (rt33 F2b)
-            if self._needs_add_brackets(term) or (i and (term_tex.startswith("-") or _typeset_as_sum(term_tex))):
+            # a product set as its one remaining sum (see _shown) is bracketed after a sign (rt33 F2b)
+            if self._needs_add_brackets(term) or (i and (term_tex.startswith("-") or _shown_as_sum(term))):
                 term_tex = rf"\left({term_tex}\right)"
             tex += term_tex
         return tex
@@ -798,7 +798,7 @@ class ElboLatexPrinter(LatexPrinter):
         # as a difference (red team rt33 F2); SymPy looks only at a leading -1 in the tree's args.
         if not first and printed.startswith("-"):
             return True
-        if _typeset_as_sum(printed):  # (0 + 1) (2 \cdot 1/2) printed "0 + 1" once the numbers make 1
+        if _shown_as_sum(expr):  # a product set as its one remaining sum (see _shown)
             return True
         return super()._needs_mul_brackets(expr, first=first, last=last)
 
@@ -812,27 +812,26 @@ class ElboLatexPrinter(LatexPrinter):
             denominator = base if exponent == -1 else Pow(base, -exponent, evaluate=False)
             return rf"\frac{{1}}{{{self._print(denominator)}}}"
         base_tex = self._print(base)  # (\lim_{k \to \infty} f)^{2}; (0 + 1)^{2} for ((0 + 1)*(2*(1/2)))**2
-        if not base.is_Function and (_runs_right(base_tex) or _typeset_as_sum(base_tex)):
+        if not base.is_Function and (_runs_right(base_tex) or _shown_as_sum(base)):
             return rf"\left({self._print(base)}\right)^{{{self._print(exponent)}}}"
         return super()._print_Pow(e)
 
     def _print_Mul(self, e: Expr) -> str:
         if not e.is_Mul:  # pragma: no cover - SymPy only passes products here now
             return super()._print_Mul(e)
+        shown = _shown(e)
+        if shown is not e:  # q(z) * (1/p(x)) is \frac{q(z)}{p(x)}
+            return self._print(shown)
         factors = _factors(e)
-        kept = _factors_but_numerator_ones(e)
-        if len(kept) < len(factors) and kept and S.One not in kept:  # q(z) * (1/p(x)) is \frac{q(z)}{p(x)}
-            return self._print(kept[0] if len(kept) == 1 else Mul(*kept, evaluate=False))
         if factors[0] is S.NegativeOne and len(factors) > 1:  # -(x - b)**2 / (2 s**2): a minus, not (-1)
             # -x as the parser builds it keeps x's own tree (-(2*a)/2 is - \frac{2 a}{2}, never - a)
             rest = e.args[1] if _negated(e) else factors[1] if len(factors) == 2 else Mul(*factors[1:], evaluate=False)
             body = self._print(rest)
-            bracket = rest.is_Add or body.startswith("-") or _typeset_as_sum(body)  # - (- a), - (0 + 1)
+            bracket = _shown_as_sum(rest) or body.startswith("-")  # - (- a), - (0 + 1)
             return rf"- \left({body}\right)" if bracket else f"- {body}"
         numbers = [f for f in factors if _is_numeric(f)]
         others = [f for f in factors if not _is_numeric(f)]
-        signs = numbers.count(S.NegativeOne)
-        if others and (len(numbers) - signs > 1 or signs > 1 or S.One in kept or any(map(_by_fraction, factors))):
+        if _numbers_written_apart(e):
             # 2 * ELBO(q) / 2, a * 3 / 3, 1 * a: numbers the author wrote apart print apart (red team rt31);
             # a / (2/3) is \frac{a}{2/3}, not a fraction set small under a bar
             return self._written_product(e)
@@ -847,7 +846,7 @@ class ElboLatexPrinter(LatexPrinter):
             sign = "- " if coeff < 0 else ""
             body = self._print(rest)
             # 1/2 * (-3): never \frac{1}{2} -3, which reads 1/2 - 3
-            if rest.is_Add or body.startswith("-") or _typeset_as_sum(body):
+            if _shown_as_sum(rest) or body.startswith("-"):
                 body = rf"\left({body}\right)"
             # \frac{1}{2} \cdot 0 \cdot 0, never \frac{1}{2} 0 \cdot 0
             number_next = rest.is_Number or body[:1].isdigit()
@@ -861,6 +860,9 @@ class ElboLatexPrinter(LatexPrinter):
             if divisor.startswith("-"):
                 divisor = rf"\left({divisor}\right)"
             return rf"{self._print(args[0])} \big/ {divisor}"
+        chain = _division_chain(e)
+        if chain is not None:
+            return self._divided(*chain)
         args = _factors(e)
         if any(_is_inverted_quotient(f) for f in args):
             return self._over_quotient(args)
@@ -892,6 +894,22 @@ class ElboLatexPrinter(LatexPrinter):
         else:
             printed = super()._print_Mul(e)
         return _OPERATOR_GAP.sub(r"\\, ", _DENSITY_GAP.sub(r")\\, ", printed))
+
+    def _divided(self, dividend: Expr, divisors: list[Expr]) -> str:
+        """``N / D1 / D2 ...`` as one fraction, the divisors side by side below the bar in the order
+        written (``a / a / a`` is ``\\frac{a}{a a}``, ``p(x) / p(x) / p(x)`` is
+        ``\\frac{p(x)}{p(x)\\, p(x)}``) and each part printed as written (``0 / (a * 1)`` is
+        ``\\frac{0}{a \\cdot 1}``): SymPy's own fraction reorders the factors, prints a number
+        beside a name (``a 1``) and sets the first dividend in front, ``p(x) \\frac{1}{p(x)\\, p(x)}``."""
+        below = ""
+        for i, d in enumerate(divisors):
+            tex = self._print(d)
+            if len(divisors) > 1 and self._needs_mul_brackets(d, first=i == 0, last=i == len(divisors) - 1):
+                tex = rf"\left({tex}\right)"  # a / b / (c + d), a / b / (-c): b \left(c + d\right)
+            # b \cdot 2 c, never b 2 c: two numbers side by side would read as one
+            below += (r" \cdot " if below[-1:].isdigit() or tex[:1].isdigit() else " ") + tex if below else tex
+        below = _OPERATOR_GAP.sub(r"\\, ", _DENSITY_GAP.sub(r")\\, ", below))
+        return _DENSITY_GAP.sub(r")\\, ", rf"\frac{{{self._print(dividend)}}}{{{below}}}")
 
     def _written_product(self, e: Expr) -> str:
         """A product that holds several numbers (or a factor 1) as the author wrote it, one * or /
@@ -951,7 +969,7 @@ class ElboLatexPrinter(LatexPrinter):
         below = [_divisor(f) for f in factors if _is_divisor(f)]
         top = _product(above) if above else S.One
         numerator = self._print(top)
-        if top.is_Add or _typeset_as_sum(numerator) or _runs_right(numerator):
+        if _shown_as_sum(top) or _runs_right(numerator):
             numerator = rf"\left({numerator}\right)"
         bottom = _product(below)
         denominator = self._slash(bottom) if _is_quotient(bottom) else self._print(bottom)
@@ -1036,25 +1054,56 @@ def _is_power_base(e: Expr) -> bool:
                 or isinstance(e, (Density, KL, Entropy, ELBO, Expectation, IWAE, Normal)))
 
 
-def _typeset_as_sum(tex: str) -> bool:
-    """The printed formula is a sum or difference outside every bracket and brace (``0 + 1``,
-    ``a - b``; not ``- 2 b``, whose minus leads): a product that prints as its one remaining sum
-    (1 * (b + c), or numbers that multiply to 1) must be bracketed where a sum would be (rt33 F2b)."""
-    depth, i, n = 0, 0, len(tex)
-    while i < n:
-        ch = tex[i]
-        if ch == "\\":
-            word = re.match(r"\\([A-Za-z]+|.)", tex[i:])
-            i += 1 + len(word.group(1) if word else "")
-            continue
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif depth == 0 and ch in "+-" and tex[:i].strip():
-            return True
-        i += 1
-    return False
+def _numbers_written_apart(e: Expr) -> bool:
+    """A product with notation in it whose numbers print where they were written (ElboLatexPrinter.
+    _written_product): several numbers (``a * 3 / 3``), two signs, a factor 1 (``a * 1``; not the 1
+    of ``1 / b``) or a division by a fraction (``a / (2/3)``)."""
+    factors = _factors(e)
+    numbers = [f for f in factors if _is_numeric(f)]
+    signs = numbers.count(S.NegativeOne)
+    return bool(len(numbers) < len(factors) and (len(numbers) - signs > 1 or signs > 1
+                                                 or S.One in _factors_but_numerator_ones(e)
+                                                 or any(map(_by_fraction, factors))))
+
+
+def _division_chain(e: Expr) -> tuple[Expr, list[Expr]] | None:
+    """(N, [D1, D2, ...]) for ``N / D1 / D2 ...`` as the parser builds it, each ``/`` a product of
+    what is left of it and 1 over what is right of it, when it is set as one fraction by
+    ElboLatexPrinter._divided: two divisions or more, or a divisor whose numbers print where they were
+    written (``0 / (a * 1)``).
+    None for anything else: a single ``a / b`` (SymPy sets it), a number divisor (the numbers keep
+    their own places: ``(q(z) / 2) / 3``), a quotient divided or dividing (``_over_quotient``)."""
+    divisors: list[Expr] = []
+    while e.is_Mul and len(e.args) == 2 and e.args[1].is_Pow and e.args[1].exp == -1 and not _is_divisor(e.args[0]):
+        divisors.append(e.args[1].base)
+        e = e.args[0]
+    divisors.reverse()
+    if not divisors or (len(divisors) == 1 and not (divisors[0].is_Mul and _numbers_written_apart(divisors[0]))):
+        return None
+    if _is_quotient(e) or _is_fraction(e) or any(_is_numeric(d) or _is_quotient(d) for d in divisors):
+        return None
+    return e, divisors
+
+
+def _shown(e: Expr) -> Expr:
+    """The tree the printer sets for `e`: `e` itself, or for a product with the parser's 1 of a
+    ``1/b`` (1 * b**-1) in it, that product without the 1, which is a numerator and no factor
+    (``q(z) * (1/p(x))`` is set as ``q(z) / p(x)``, ``\\frac{q(z)}{p(x)}``; ``a * 1 / b`` keeps its 1).
+    The one place that choice is made, so that the brackets follow what is set (`_shown_as_sum`)."""
+    if not e.is_Mul:
+        return e
+    kept = _factors_but_numerator_ones(e)
+    if len(kept) < len(_factors(e)) and kept and S.One not in kept:
+        return _product(kept)
+    return e
+
+
+def _shown_as_sum(e: Expr) -> bool:
+    """`e` is set as a sum or difference of terms: a sum, or a product set as its one remaining
+    factor, a sum.  Wherever a sum takes brackets such a product takes them too (red team rt33
+    F2b: ``a - 1*(b + c)`` must never read as ``a - b + c``).  Decided on the tree the printer
+    sets, never by scanning the LaTeX it printed."""
+    return bool(_shown(e).is_Add)
 
 
 def _plain_product(e: Expr) -> bool:

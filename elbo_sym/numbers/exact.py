@@ -35,6 +35,7 @@ from elbo_sym.limits import SCIENTIFIC_FIGURES
 __all__ = [
     "LogNumber",
     "distinguishing_digits",
+    "significant",
     "RationalLike",
     "log_of",
     "log_ratio",
@@ -677,6 +678,26 @@ def from_sympy(expr: Any) -> LogNumber:
 
 
 _Shown = TypeVar("_Shown")
+
+
+def significant(value: LogNumber, figures: int) -> str:
+    """`value` correctly rounded to `figures` significant figures, written as Python writes a float
+    with ``format(v, f".{figures}g")`` (``-0.117783``, ``6.22702e+09``): the ≈ column of a
+    counterexample, whose two sides may differ beyond what a float holds (log(8/9) + 10**-24)."""
+    if value.is_zero:
+        return "0"
+    mantissa, _, power = value.scientific(figures).partition("e")
+    sign, exponent = ("-" if mantissa.startswith("-") else ""), int(power)
+    digits = mantissa.lstrip("-").replace(".", "")
+    if -4 <= exponent < figures:  # fixed point, as %g chooses: the point after the units digit
+        if exponent >= 0:
+            whole, fraction = digits[:exponent + 1], digits[exponent + 1:]
+        else:
+            whole, fraction = "0", "0" * (-exponent - 1) + digits
+        fraction = fraction.rstrip("0")
+        return f"{sign}{whole}{'.' + fraction if fraction else ''}"
+    fraction = digits[1:].rstrip("0")
+    return f"{sign}{digits[0]}{'.' + fraction if fraction else ''}e{exponent:+03d}"
 
 
 def distinguishing_digits(a: _Shown, b: _Shown, shown: Callable[[_Shown, int], str], digits: int = 6,

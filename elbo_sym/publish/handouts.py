@@ -367,6 +367,7 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
         "file_tex": LatexMarkup(latex_escape(Path(report.file).name).replace("'", r"\textquotesingle{}")),
         "title": prose(report.title_parts, report.title),
         "title_at": title_source(report),
+        "file_at": source_marker(report.file),  # the chain's %@ line
         "summary": prose(report.summary_parts, report.summary, paragraphs=True),
         "K": report.K,
         "proved_for": report.model,
@@ -447,16 +448,25 @@ def shortened(parts: Prose, most: int) -> Prose:
     return (*kept, ProsePart("text", "\u2026"))
 
 
-def source_marker(where: str) -> LatexMarkup:
-    """`where` (a file:line) for a ``%@`` comment line of a template (render.overfull_boxes reads
-    it back): as typed, not escaped for TeX, with no character that would end the comment's line."""
+def source_marker(file: str, line: int | None = None) -> LatexMarkup:
+    """FILE or FILE:LINE for a ``%@`` comment line of a template (render.overfull_boxes reads it back
+    into a layout message), the same however the file was named on the command line: relative to
+    the current folder (a project's, when built from it) with ``/`` between folders, absolute when
+    outside it (``./derivations/gap.toml`` and its absolute path are both ``derivations/gap.toml``).
+    Not escaped for TeX, which reads nothing after ``%`` on its line (a ``%`` or a letter such as
+    ``é`` stays as it is, readable in the message); a character that would end the line (a
+    newline, U+2028: str.splitlines counts it) or any other that does not print is ``?``."""
+    where = os.path.relpath(os.path.abspath(file))
+    if where == os.pardir or where.startswith(os.pardir + os.sep):
+        where = os.path.abspath(file)
+    where = Path(where).as_posix() + (f":{line}" if line else "")
     return LatexMarkup("".join(ch if ch.isprintable() else "?" for ch in where))
 
 
 def title_source(report: DerivationReport) -> LatexMarkup:
     """FILE:LINE of a derivation's ``title`` for the ``%@`` line above its heading (the file alone
     when the line is unknown): a heading too wide for the page names it."""
-    return source_marker(f"{report.file}:{report.title_line}" if report.title_line else report.file)
+    return source_marker(report.file, report.title_line)
 
 
 def course_latex(title: str, most: int | None = None) -> LatexMarkup:
@@ -590,6 +600,7 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "left_value": c.lhs_value if c is not None else "", "right_value": c.rhs_value if c is not None else "",
             "left_value_latex": LatexMarkup(approx_latex(c.lhs_value)) if c is not None else "",
             "right_value_latex": LatexMarkup(approx_latex(c.rhs_value)) if c is not None else "",
+            "apart": c.apart() if c is not None else "",
             **_repair_context(g, s.lhs.latex),
             "carried": carried_note(s.index, following.index)
             if following is not None and following.carried else "",

@@ -57,10 +57,17 @@ from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.repair import check_with_suggestions
 from elbo_sym.failures import reraise_callers
 from elbo_sym.files import InputError, discover
-from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, loading_budget, validate_budget
+from elbo_sym.limits import (
+    SIDE_FIGURES,
+    SIDE_FIGURES_MOST,
+    STEP_BUDGET_SECONDS,
+    file_budget,
+    loading_budget,
+    validate_budget,
+)
 from elbo_sym.numbers.evaluate import Undefined
 from elbo_sym.numbers.evaluate import exact as exact_value
-from elbo_sym.numbers.exact import LogNumber, distinguishing_digits
+from elbo_sym.numbers.exact import LogNumber, distinguishing_digits, significant
 from elbo_sym.prose import PARAGRAPH, split_math
 from elbo_sym.report.model import (
     NUMBERED_LABEL,
@@ -296,9 +303,24 @@ def _counterexample(c: Counterexample | None, vocabulary: Vocabulary) -> Counter
                             tuple(printed or _latex_of(v, vocabulary) or _as_text(v)
                                   for v, printed in zip(values, engine_latex.get(label, ("",) * len(values)))))
                   for label, values in c.values)
-    digits = distinguishing_digits(c.lhs_value, c.rhs_value, _approx)  # two sides that differ print apart
-    return CounterexampleReport(c.values, c.lhs, c.rhs, _approx(c.lhs_value, digits), _approx(c.rhs_value, digits), c.z,
-                                c.source, c.problem, where, c.lhs_latex, c.rhs_latex, c.at)
+    left, right, alike = _sides_shown(c)
+    return CounterexampleReport(c.values, c.lhs, c.rhs, left, right, c.z,
+                                c.source, c.problem, where, c.lhs_latex, c.rhs_latex, c.at, alike)
+
+
+def _sides_shown(c: Counterexample) -> tuple[str, str, int]:
+    """Both sides' values for the ≈ column, with the fewest significant figures from SIDE_FIGURES
+    that tell two different values apart (rt33 F5), and the figures they are alike to when they
+    differ beyond SIDE_FIGURES_MOST (else 0).  The digits come from the exact values where there
+    are exact values: two floats can be one float for two values (log(8/9) and log(8/9) + 10**-24);
+    else from the floats, 17 figures telling any two floats apart."""
+    if c.lhs_exact is not None and c.rhs_exact is not None:
+        a, b = c.lhs_exact, c.rhs_exact
+        digits = distinguishing_digits(a, b, significant, SIDE_FIGURES, SIDE_FIGURES_MOST)
+        alike = digits if a != b and significant(a, digits) == significant(b, digits) else 0
+        return significant(a, digits), significant(b, digits), alike
+    digits = distinguishing_digits(c.lhs_value, c.rhs_value, _approx, SIDE_FIGURES, FLOAT_FIGURES)
+    return _approx(c.lhs_value, digits), _approx(c.rhs_value, digits), 0
 
 
 def _label_latex(label: str, vocabulary: Vocabulary) -> str:
@@ -327,9 +349,13 @@ def _latex_of(text: str, vocabulary: Vocabulary) -> str:
         return ""
 
 
-def _approx(value: float, digits: int = 6) -> str:
+FLOAT_FIGURES = 17
+"""Significant figures that tell any two different floats apart (a side with no exact value)."""
+
+
+def _approx(value: float, digits: int = SIDE_FIGURES) -> str:
     """A side's value to `digits` significant digits (the float is the exact value correctly rounded:
-    :func:`elbo_sym.numbers.evaluate.as_float`; distinguishing_digits asks for at most 12)."""
+    :func:`elbo_sym.numbers.evaluate.as_float`), for a side with no exact value."""
     return f"{value:.{digits}g}"
 
 

@@ -111,6 +111,9 @@ class CounterexampleReport:
     rhs_latex: str = ""
     at: str = ""
     """The latent values of point `z` ("z1 = 0, z2 = 1" in a chain); "" for the report of an older run."""
+    alike: int = 0
+    """The significant figures to which two different sides are alike when `lhs_value` and
+    `rhs_value` (that many figures each) cannot tell them apart (limits.SIDE_FIGURES_MOST); else 0."""
 
     def __post_init__(self) -> None:
         if self.where_pieces and [len(v) for _, v in self.values] != [len(i.values) for i in self.where_pieces]:
@@ -140,7 +143,12 @@ class CounterexampleReport:
         if self.problem:
             return f" [{self.source}]: {self.problem}"
         at = f" at {self.at or f'z = {self.z}'}" if self.z is not None else ""
-        return f"{at} [{self.source}]: left = {self.lhs} ≈ {self.lhs_value}, right = {self.rhs} ≈ {self.rhs_value}"
+        return (f"{at} [{self.source}]: left = {self.lhs} ≈ {self.lhs_value}, right = {self.rhs} ≈ {self.rhs_value}"
+                + self.apart())
+
+    def apart(self) -> str:
+        """What the ≈ column cannot show: " (the two sides differ beyond 30 significant figures)"."""
+        return f" (the two sides differ beyond {self.alike} significant figures)" if self.alike else ""
 
     def lines(self, width: int | None = None) -> list[str]:
         """The counterexample, then both sides; with a `width`, a head longer than it ends after
@@ -152,7 +160,8 @@ class CounterexampleReport:
                     *self.lines()[1:]]
         if self.problem:
             return [head, f"    {self.problem}"]
-        return [head, f"    left  = {self.lhs} ≈ {self.lhs_value}", f"    right = {self.rhs} ≈ {self.rhs_value}"]
+        return [head, f"    left  = {self.lhs} ≈ {self.lhs_value}",
+                f"    right = {self.rhs} ≈ {self.rhs_value}{self.apart()}"]
 
 
 def packed(items: list[str], width: int, indent: str) -> list[str]:
