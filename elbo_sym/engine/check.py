@@ -735,13 +735,13 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
                     return _within_premises(judge.algebraic_counterexample(point_, k), premises), held, \
                         undecided, ()
     # an expression undefined only at irrational points: a divisor (or log argument) that is 0 only there
+    premise_margin = premises.margin_function() if premises is not None and judge.open else None
     for obligation in judge.open[:MAX_OBLIGATION_SEARCHES]:
         size = compile_float(obligation.expr, model.parameters)
-        inside = premises.margin_function() if premises is not None else None
 
-        def distance_to_zero(p: tuple[float, ...], size=size, inside=inside) -> float:
-            work.spend(judge.point_cost)  # inside the premises (margin > 0) or the distance to them
-            return abs(size(p)) if inside is None else max(abs(size(p)), -inside(p))
+        def distance_to_zero(p: tuple[float, ...], size=size) -> float:
+            work.spend(judge.point_cost)  # 0 only inside the premises (their margin >= 0)
+            return abs(size(p)) if premise_margin is None else max(abs(size(p)), -premise_margin(p))
 
         near_zero: list = []
         for instance in minimise(distance_to_zero, model, starts, seed, LIGHT_MINIMISER_STARTS, near_zero):

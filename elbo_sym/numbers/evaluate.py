@@ -280,6 +280,12 @@ def sign_of(e: Expr, values: Values, memo: dict | None = None) -> int | None:
         s = exact_sign(exact_value)
         if s is not None:
             return s
+    return _interval_sign(e, values)
+
+
+def _interval_sign(e: Expr, values: Values) -> int | None:
+    """1 or -1 when a certified interval of `e` at `values` lies on one side of 0 (at any of
+    INTERVAL_DIGITS); None otherwise -- an interval never shows 0."""
     for digits in INTERVAL_DIGITS:
         try:
             box = enclosure(e, values, digits)
@@ -306,17 +312,9 @@ def closed_sign(e: Expr) -> int | None:
     e = radsimp(expand(e))
     if e.is_Rational:
         return int(e.p > 0) - int(e.p < 0)
-    for digits in INTERVAL_DIGITS:
-        try:
-            box = enclosure(e, {}, digits)
-        except Inexact:
-            continue
-        if box.a > 0:
-            return 1
-        if box.b < 0:
-            return -1
-    if e.has(log, exp, pi, S.Exp1):
-        return None
+    s = _interval_sign(e, {})
+    if s is not None or e.has(log, exp, pi, S.Exp1):
+        return s
     x = Dummy("x")
     try:
         return 0 if minimal_polynomial(e, x) == x else None
