@@ -675,8 +675,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         if decision.status in ("fails", "undefined"):
             if _outside_model(model, instance, outside):
                 return None  # no model of the family here: no counterexample (docs/02)
-            found = judge.counterexample(instance, decision)
-            return found if premises is None else replace(found, source=f"{found.source}; every premise holds there")
+            return _within_premises(judge.counterexample(instance, decision), premises)
         if decision.status == "holds":
             held += 1
         else:
@@ -727,18 +726,36 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         found = try_one(instance)
         if found:
             return found, held, undecided, ()
-    if rel in (">", "<") and premises is None:  # a strict relation may fail only where both sides are equal
-        for k, (a, b) in enumerate(judge.parts):  # (an algebraic point; the premises are not decided there)
+    meetings: list[str] = []  # algebraic points where the step fails and a premise is undecided
+
+    def refutes_at(point_: AlgebraicPoint) -> bool:
+        """Whether the step's failure at the algebraic point is a counterexample: a model of the
+        family there, and every premise shown to hold there (exactly; undecided is remembered)."""
+        if _outside_model(model, point_, outside):
+            return False
+        status = HOLDS if premises is None else premises.status_at_point(point_.values)
+        if status == UNDECIDED:
+            tally.undecided += 1
+            meetings.append(", ".join(f"{label} = {v[0] if len(v) == 1 else '(' + ', '.join(v) + ')'}"
+                                      for label, v in point_.shown))
+        elif status != HOLDS:
+            tally.outside += 1
+        return status == HOLDS
+
+    if rel in (">", "<"):  # a strict relation may fail only where both sides are equal (an algebraic point)
+        for k, (a, b) in enumerate(judge.parts):
             for point_ in algebraic_points(model, Add(a, -b), minima):
-                if not _outside_model(model, point_, outside):
-                    return judge.algebraic_counterexample(point_, k), held, undecided, ()
+                if refutes_at(point_):
+                    return _within_premises(judge.algebraic_counterexample(point_, k), premises), held, \
+                        undecided, ()
     # an expression undefined only at irrational points: a divisor (or log argument) that is 0 only there
-    for obligation in judge.open[:MAX_OBLIGATION_SEARCHES] if premises is None else ():
+    premise_margin = premises.margin_function() if premises is not None and judge.open else None
+    for obligation in judge.open[:MAX_OBLIGATION_SEARCHES]:
         size = compile_float(obligation.expr, model.parameters)
 
         def distance_to_zero(p: tuple[float, ...], size=size) -> float:
-            work.spend(judge.point_cost)
-            return abs(size(p))
+            work.spend(judge.point_cost)  # 0 only inside the premises (their margin >= 0)
+            return abs(size(p)) if premise_margin is None else max(abs(size(p)), -premise_margin(p))
 
         near_zero: list = []
         for instance in minimise(distance_to_zero, model, starts, seed, LIGHT_MINIMISER_STARTS, near_zero):
@@ -746,10 +763,29 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
             if found:
                 return found, held, undecided, ()
         for point_ in algebraic_points(model, obligation.expr, near_zero):
-            if not _outside_model(model, point_, outside):
-                return judge.undefined_at(point_, obligation), held, undecided, ()
+            if refutes_at(point_):
+                return _within_premises(judge.undefined_at(point_, obligation), premises), held, undecided, ()
     _refuse_outside_model(outside)
+    if meetings:
+        raise _UndecidedPremises(f"{PREMISES_UNDECIDED} ({meetings[0]})")
     return None, held, undecided, tuple(dict.fromkeys(skipped))
+
+
+def _within_premises(found: Counterexample, premises: PremiseJudge | None) -> Counterexample:
+    """A counterexample found under premises says that every premise holds there."""
+    return found if premises is None else replace(found, source=f"{found.source}; every premise holds there")
+
+
+PREMISES_UNDECIDED = ("not checked: the step fails at an algebraic point (the two sides are exactly equal there, "
+                      "or an expression is undefined there), and the premises could not be decided there")
+"""The start of a step's `error` where the search found the step failing at an algebraic point whose
+premises it could not decide (`_UndecidedPremises`): a counterexample if they hold there, so the
+step may not pass as `checked`."""
+
+
+class _UndecidedPremises(Exception):
+    """The step fails at an algebraic point where a premise is undecided: neither a counterexample
+    nor a point where the step held, so the step is `error` (undecided is never "holds")."""
 
 
 OUTSIDE_MODEL = "not refuted: it fails only at an instance that is no model of the family"
@@ -1298,7 +1334,7 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
             else:
                 counterexample, held, undecided, searched = _search_everywhere(lhs, step, model, examples, open_,
                                                                                exact=exact)
-    except _OutsideModel as outside:
+    except (_OutsideModel, _UndecidedPremises) as outside:
         return StepResult(step, lhs, Verdict.error, str(outside), None, 0, outcome,
                           time.perf_counter() - started, conditions=conditions)
     except BudgetExceeded as error:
@@ -1713,10 +1749,12 @@ def _claim_differs(claim: Relation, start: Expr, end: Expr) -> str:
 
 def _congruent_arguments(a: Expr, b: Expr) -> Iterator[tuple[Expr, Expr]]:
     """While `a` and `b` are the same function (a power with the same exponent, log, KL, ...)
-    of arguments that differ in one place, that pair of arguments: a = b then gives the claim."""
+    of arguments that differ in one place, that pair of arguments: a = b then gives the claim.  Only
+    expressions: a density's name (q and p in q(z | x2), p(z | x2)) is a SymPy Str, which is no value
+    (red team rt34: Add(Str, ...) warned of deprecation, and will raise in a later SymPy)."""
     while a.args and a.func == b.func and len(a.args) == len(b.args):
         differing = [(u, v) for u, v in zip(a.args, b.args) if u != v]
-        if len(differing) != 1:
+        if len(differing) != 1 or not all(isinstance(e, Expr) for e in differing[0]):
             return
         a, b = differing[0]
         yield a, b

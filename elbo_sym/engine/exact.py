@@ -132,7 +132,12 @@ def _failure(fails: str, symbol: Symbol, n: int, shown: str, blocks: Blocks | No
         return ExactPlan(first=(n,) if dimension and full else (),
                          unreached=f"{fails}{at}: no exact instance is built there (an irrational value), and no "
                                    "instance the search built refuted it")
-    unreached = f"{fails}{at}{', beyond ' + reach if reach else ''}, but no instance the search built there decided it"
+    if full:  # the search tries n itself: "beyond" would be false (red team rt34, F1)
+        unreached = (f"{fails}{at}, a value the search tries, but no instance it built there decided the step "
+                     "(none was shown to satisfy every premise, or the relation was undecided there)")
+    else:
+        unreached = f"{fails}{at}{', beyond ' + reach if reach else ''}, but no instance the search built there " \
+                    "decided it"
     if not blocks and full:
         return ExactPlan(first=(n,) if dimension else (), unreached=unreached)
     where = f"{symbol} = {n}{', ' + shown if shown else ''} (where left - right {'first ' * first}fails, exactly)"

@@ -28,7 +28,7 @@ from sympy import Expr
 
 from elbo_sym.engine.definedness import Obligation, obligations
 from elbo_sym.engine.models.base import ExplicitModel, Model
-from elbo_sym.numbers.evaluate import Undefined, compile_float, decide, sign_of
+from elbo_sym.numbers.evaluate import Undefined, closed_sign, compile_float, decide, sign_of
 
 PREMISE_RELATIONS = ("<=", ">=", "<", ">", "!=")
 PREMISE_FAMILIES = ("discrete", "gaussian", "chain")
@@ -106,19 +106,34 @@ class PremiseJudge:
         to fail or is undefined there; UNDECIDED otherwise (never used as a counterexample)."""
         values = self.model.values(instance)
         memo: dict = {}
+        return self._status(lambda e: sign_of(e, values, memo), lambda a, b: decide(a, b, values, memo))
+
+    def status_at_point(self, values: dict) -> str:
+        """`status` at an algebraic point (`values`: every parameter -> an exact SymPy number, some
+        irrational -- search.AlgebraicPoint), each sign decided by `closed_sign`: certified intervals,
+        0 only by exact algebra.  HOLDS only when every premise is shown to hold there."""
+        def sign(e: Expr) -> int | None:
+            return closed_sign(e.xreplace(values))
+
+        return self._status(sign, lambda a, b: sign(a - b))
+
+    def _status(self, sign: Callable[[Expr], int | None], compare: Callable[[Expr, Expr], int | None]) -> str:
+        """Every premise judged with `sign` (of an expression) and `compare` (the sign of a - b), each
+        certified or None, raising Undefined where the expression is not defined."""
         undecided = False
         for premise in self._built:
-            found = self._one(premise, values, memo)
+            found = self._one(premise, sign, compare)
             if found == VIOLATED:
                 return VIOLATED
             undecided = undecided or found == UNDECIDED
         return UNDECIDED if undecided else HOLDS
 
     @staticmethod
-    def _one(premise: _Premise, values, memo: dict) -> str:
+    def _one(premise: _Premise, sign: Callable[[Expr], int | None],
+             compare: Callable[[Expr, Expr], int | None]) -> str:
         for o in premise.open:
             try:
-                s = sign_of(o.expr, values, memo)
+                s = sign(o.expr)
             except Undefined:
                 return VIOLATED
             if s is None:
@@ -128,7 +143,7 @@ class PremiseJudge:
         signs = []
         for a, b in premise.parts:
             try:
-                signs.append(decide(a, b, values, memo))
+                signs.append(compare(a, b))
             except Undefined:
                 return VIOLATED
         if premise.rel == "!=":  # differ at some z (an explicit model: finite K)

@@ -278,6 +278,12 @@ def sign_of(e: Expr, values: Values, memo: dict | None = None) -> int | None:
         s = exact_sign(exact_value)
         if s is not None:
             return s
+    return _interval_sign(e, values)
+
+
+def _interval_sign(e: Expr, values: Values) -> int | None:
+    """1 or -1 when a certified interval of `e` at `values` lies on one side of 0 (at any of
+    INTERVAL_DIGITS); None otherwise -- an interval never shows 0."""
     for digits in INTERVAL_DIGITS:
         try:
             box = enclosure(e, values, digits)
@@ -288,6 +294,31 @@ def sign_of(e: Expr, values: Values, memo: dict | None = None) -> int | None:
         if box.b < 0:
             return -1
     return None
+
+
+def closed_sign(e: Expr) -> int | None:
+    """-1, 0 or 1 for a closed expression (no symbols: an algebraic point's values put in, square
+    roots and CRootOf beside rationals and logs), certified; None when undecided.  A sign other
+    than 0 comes from certified intervals; 0 only from exact algebra (the expression expands to 0,
+    or it is an algebraic number whose minimal polynomial is x) -- an interval that merely
+    contains 0 decides nothing.  Raises Undefined where the intervals show it (a log of a value <= 0)."""
+    from sympy import Dummy, expand, minimal_polynomial, radsimp
+    from sympy.polys.polyerrors import NotAlgebraic, PolynomialError
+
+    if e.free_symbols:
+        return None
+    e = radsimp(expand(e))
+    if e.is_Rational:
+        return int(e.p > 0) - int(e.p < 0)
+    s = _interval_sign(e, {})
+    if s is not None or e.has(log, exp, pi, S.Exp1):
+        return s
+    x = Dummy("x")
+    try:
+        return 0 if minimal_polynomial(e, x) == x else None
+    except (NotAlgebraic, PolynomialError, NotImplementedError, ValueError) as raised:
+        reraise_callers(raised)
+        return None
 
 
 def decide(a: Expr, b: Expr, values: Values, memo: dict | None = None) -> int | None:
@@ -635,4 +666,4 @@ def _float_op(node: Expr) -> Callable[[list[float]], float]:
 
 __all__ = ["Undefined", "Inexact", "exact", "exact_sign", "enclosure", "value", "sign_of", "decide", "as_float",
            "compile_float", "compile_rational", "rational_type", "value_text", "value_expr", "short_form", "ShortForm",
-           "approx_text", "INTERVAL_DIGITS"]
+           "approx_text", "INTERVAL_DIGITS", "closed_sign"]
