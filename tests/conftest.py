@@ -315,7 +315,8 @@ doc.tex (and date variables) from FOLDER, else latexmk's run, kept when it succe
 the PDF, each renamed into place: a PDF there means both are whole, whichever worker wrote them)."""
 
 REAL_LATEX_MARK = "real_latex"
-"""A test so marked runs every LaTeX build for real (one that times or counts the runs themselves)."""
+"""A test so marked runs every LaTeX build for real: one that compares the bytes of two builds (a
+replay would make them equal), or times or counts the runs themselves."""
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -345,14 +346,20 @@ _REAL_LATEX_COMMAND: list[Callable[[str], list[str]]] = []
 """render._latexmk_command itself while _latex_replay stands in for it."""
 
 
+def real_latex(patch: pytest.MonkeyPatch) -> None:
+    """While `patch` is in force, every LaTeX build runs latexmk (for a fixture of a wider scope than a
+    test's, e.g. builds whose bytes a test compares: a replay would copy one into the other)."""
+    if _REAL_LATEX_COMMAND:
+        import sys
+
+        patch.setattr(sys.modules["elbo_sym.publish.render"], "_latexmk_command", _REAL_LATEX_COMMAND[0])
+
+
 @pytest.fixture(autouse=True)
 def _real_latex(request: pytest.FixtureRequest) -> None:
     """A test marked real_latex runs latexmk itself for every build."""
     if _REAL_LATEX_COMMAND and request.node.get_closest_marker(REAL_LATEX_MARK) is not None:
-        import sys
-
-        request.getfixturevalue("monkeypatch").setattr(sys.modules["elbo_sym.publish.render"], "_latexmk_command",
-                                                       _REAL_LATEX_COMMAND[0])
+        real_latex(request.getfixturevalue("monkeypatch"))
 
 
 @pytest.fixture
