@@ -17,6 +17,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from conftest import START_UP  # noqa: E402  (the record's entry for each worker's start-up and collection)
+
 SHOWN = 30
 """The files listed, most CPU first (the rest are summed in the total)."""
 
@@ -51,7 +54,8 @@ def main(argv: list[str]) -> int:
     for name in names[:SHOWN]:
         print("  ".join(f"{run.get(name, 0.0):8.1f}" for run in files), name)
     totals = [sum(run.values()) for run in runs]
-    print("  ".join(f"{t:8.1f}" for t in totals), f"in all ({', '.join(str(len(r)) for r in runs)} tests)")
+    tests = [len(run) - (START_UP in run) for run in runs]
+    print("  ".join(f"{t:8.1f}" for t in totals), f"in all ({', '.join(map(str, tests))} tests and the start-ups)")
     if len(totals) == 2 and totals[0]:
         print(f"change: {100 * (totals[1] - totals[0]) / totals[0]:+.1f} %")
     return 0
