@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,6 +71,7 @@ def pytest_configure(config: pytest.Config) -> None:
     Under --dist loadgroup the work units go out in the order pytest_collection_modifyitems gives
     (longest first), not pytest-xdist's default of the units with the most tests first."""
     config.addinivalue_line("markers", "xdist_group(name): run on the worker that runs the group's other tests")
+    config.addinivalue_line("markers", f"{REAL_LATEX_MARK}: each LaTeX build runs latexmk (no earlier build replayed)")
     if getattr(config.option, "dist", "no") == "loadgroup":  # the controller, which schedules
         config.option.loadscopereorder = False
     if getattr(config.option, "loadgroup", False):  # a worker, which collects
@@ -288,6 +290,78 @@ def checked_report() -> Callable[[str | Path], DerivationReport]:
     return check
 
 
+# --------------------------------------------------------------------------- LaTeX runs replayed
+# A LaTeX build is latexmk running pdflatex twice (about 1.7 s of CPU) on the doc.tex that
+# elbo_sym.publish.render.build_pdf writes; what comes out (doc.pdf, doc.log) depends on that text
+# and on SOURCE_DATE_EPOCH / FORCE_SOURCE_DATE only. Many tests build the same text (the lesson's
+# handouts through the command, the library and the docs' pages): within one run, the first build of
+# a text runs latexmk and keeps its doc.pdf and doc.log; a later build of the same text copies them
+# in instead. build_pdf itself runs whole either way (its temp dir, the log's overfull boxes, the
+# atomic writes); a failed build is never kept, so every failure is a real LaTeX run.
+
+LATEX_REPLAY = r"""
+key=$( { cat doc.tex; printf '\0%s\0%s' "${SOURCE_DATE_EPOCH-}" "${FORCE_SOURCE_DATE-}"; } | sha256sum | cut -c1-64 )
+kept="$0/$key"
+if [ -f "$kept.pdf" ]; then cp "$kept.log" doc.log && cp "$kept.pdf" doc.pdf && exit 0; fi
+"$@"; status=$?
+if [ "$status" = 0 ] && [ -f doc.pdf ] && [ -f doc.log ]; then
+  cp doc.log "$kept.log.$$" && mv "$kept.log.$$" "$kept.log" &&
+    cp doc.pdf "$kept.pdf.$$" && mv "$kept.pdf.$$" "$kept.pdf"
+fi
+exit $status
+"""
+"""`sh -c LATEX_REPLAY FOLDER LATEXMK-COMMAND...` in build_pdf's temp dir: the kept outputs of this
+doc.tex (and date variables) from FOLDER, else latexmk's run, kept when it succeeded (the log before
+the PDF, each renamed into place: a PDF there means both are whole, whichever worker wrote them)."""
+
+REAL_LATEX_MARK = "real_latex"
+"""A test so marked runs every LaTeX build for real: one that compares the bytes of two builds (a
+replay would make them equal), or times or counts the runs themselves."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _latex_replay(tmp_path_factory: pytest.TempPathFactory):
+    """Builds of a text already built in this run copy its outputs (LATEX_REPLAY), in one folder for
+    the run (under xdist the basetemp's parent, which all workers share). Nothing is imported for it:
+    when no test module imported elbo_sym's renderer, no test builds a PDF."""
+    import sys
+
+    render, shell = sys.modules.get("elbo_sym.publish.render"), shutil.which("sh")
+    if render is None or shell is None:
+        yield
+        return
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "latex-replay"
+    folder.mkdir(exist_ok=True)
+    latexmk_command = render._latexmk_command
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(render, "_latexmk_command",
+                      lambda latexmk: [shell, "-c", LATEX_REPLAY, str(folder), *latexmk_command(latexmk)])
+        _REAL_LATEX_COMMAND.append(latexmk_command)
+        yield
+        _REAL_LATEX_COMMAND.clear()
+
+
+_REAL_LATEX_COMMAND: list[Callable[[str], list[str]]] = []
+"""render._latexmk_command itself while _latex_replay stands in for it."""
+
+
+def real_latex(patch: pytest.MonkeyPatch) -> None:
+    """While `patch` is in force, every LaTeX build runs latexmk (for a fixture of a wider scope than a
+    test's, e.g. builds whose bytes a test compares: a replay would copy one into the other)."""
+    if _REAL_LATEX_COMMAND:
+        import sys
+
+        patch.setattr(sys.modules["elbo_sym.publish.render"], "_latexmk_command", _REAL_LATEX_COMMAND[0])
+
+
+@pytest.fixture(autouse=True)
+def _real_latex(request: pytest.FixtureRequest) -> None:
+    """A test marked real_latex runs latexmk itself for every build."""
+    if _REAL_LATEX_COMMAND and request.node.get_closest_marker(REAL_LATEX_MARK) is not None:
+        real_latex(request.getfixturevalue("monkeypatch"))
+
+
 @pytest.fixture
 def short_tmp():
     """A fresh folder with a short path (/tmp/es-XXXXXXXX), for a test that writes a path into a text
@@ -311,7 +385,22 @@ def short_tmp():
 CPU_TIMES_DIR = os.environ.get("ELBO_SYM_CPU_TIMES")
 """Where to write the CPU record (unset: nothing is measured)."""
 
+START_UP = "(start-up and collection)"
+"""The record's entry for what the process spent before its first test: Python, pytest and the
+plugins starting, and the collection (every test module imported, its parameters generated); under
+xdist each worker pays it, so a cost here is paid once per worker."""
+
 _CPU_RECORD: dict[str, list[float]] = {}
+_LOADED = time.monotonic()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Records START_UP (ELBO_SYM_CPU_TIMES): the CPU seconds of this process so far, and the wall
+    seconds since this file was loaded (pytest's own start before it, a fraction of a second, is not timed)."""
+    if CPU_TIMES_DIR:
+        from cpu_work import cpu_seconds
+
+        _CPU_RECORD[START_UP] = [round(cpu_seconds(), 3), round(time.monotonic() - _LOADED, 3)]
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -320,8 +409,6 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     if not CPU_TIMES_DIR:
         yield
         return
-    import time
-
     from cpu_work import cpu_seconds
 
     cpu, wall = cpu_seconds(), time.monotonic()

@@ -519,39 +519,41 @@ def test_a_build_inside_another_commands_folder_is_refused_before_any_tex(tmp_pa
 
 
 @pytest.mark.usefixtures("requires_latex")
-def test_a_set_is_replaced_whole_and_stale_handouts_are_removed(tmp_path: Path, monkeypatch) -> None:
-    """A sheet and its answers are replaced together or not at all (here the new sheet fails, so the
-    new answers are not moved in either); a handout the set no longer has (answers.pdf once the
+def test_a_set_is_replaced_whole_and_stale_handouts_are_removed(tmp_path: Path, monkeypatch, built) -> None:
+    """A sheet and its answers are replaced together or not at all (here the new answers fail, so the
+    new sheet is not moved in either); a handout the set no longer has (answers.pdf once the
     solutions are `none`) is removed, one it has but did not build now (`--only`) stays, and so
     does a file no build wrote."""
     from elbo_sym.publish.handouts import HANDOUTS_MANIFEST, exercise_handouts, write_handout_set
 
     out = tmp_path / "h"
-    first = write_handout_set(exercise_handouts(seed=7, count=1), out, owned=["exercises", "answers"])
+    # the lesson's own sheet and key, the texts `built` has built: replayed (conftest.LATEX_REPLAY)
+    first = write_handout_set(exercise_handouts(), out, owned=["exercises", "answers"])
     assert all(r.ok for r in first.reports) and first.removed == ()
     (out / "notes.txt").write_text("the teacher's own file")
 
     def seeds() -> set[str]:
         return {m for name in ("exercises", "answers") for m in re.findall(r"seed \d+", pdf_text(out / f"{name}.pdf"))}
 
-    assert seeds() == {"seed 7"}
+    lesson = f"seed {DEFAULT_SEED}"
+    assert seeds() == {lesson}
     real_build = handouts.build_pdf
 
-    def sheet_fails(source: str, pdf: Path, **options):  # as if the new exercise sheet ran out of time
-        if pdf.stem == "exercises":
+    def key_fails(source: str, pdf: Path, **options):  # as if the new answers ran out of time
+        if pdf.stem == "answers":
             return render.BuildResult(False, None, "", "LaTeX build timed out after 2 s")
         return real_build(source, pdf, **options)
 
-    monkeypatch.setattr(handouts, "build_pdf", sheet_fails)
+    monkeypatch.setattr(handouts, "build_pdf", key_fails)
     failed = write_handout_set(exercise_handouts(seed=8, count=1), out, owned=["exercises", "answers"])
-    assert [r.ok for r in failed.reports] == [False, True]  # the answers were built, and not moved in
-    assert seeds() == {"seed 7"}
+    assert [r.ok for r in failed.reports] == [True, False]  # the sheet was built, and not moved in
+    assert seeds() == {lesson}
     monkeypatch.setattr(handouts, "build_pdf", real_build)
 
-    # (each set here is built once: a LaTeX build is about a second of CPU)
-    only_sheet = write_handout_set(exercise_handouts(seed=9, count=1)[:1], out, owned=["exercises", "answers"])
+    # (the sheet of seed 8 was built just now: its text is replayed, not built again)
+    only_sheet = write_handout_set(exercise_handouts(seed=8, count=1)[:1], out, owned=["exercises", "answers"])
     assert only_sheet.removed == () and (out / "answers.pdf").is_file()  # `build --only exercises` keeps the key
-    assert seeds() == {"seed 9", "seed 7"}  # the new sheet, the key it kept
+    assert seeds() == {"seed 8", lesson}  # the new sheet, the key it kept
 
     students = write_handout_set(exercise_handouts(seed=7, count=1, solutions="none"), out, owned=["exercises"])
     assert students.removed == (out / "answers.pdf", out / "answers.tex")

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cpu_work import cpu_bounded
+from cpu_work import HANG_GUARD_SECONDS, cpu_bounded
 from slow_input import slow_derivation
 
 import elbo_sym.engine.check  # noqa: F401  (imported up front: the spies below must not see import machinery)
@@ -416,7 +416,9 @@ def test_json_report_of_input_errors(tmp_path, capsys):
 # ------------------------------------------------------------------ the real command, with a timeout
 
 
-def run_command(path: Path, timeout: float = 15.0) -> subprocess.CompletedProcess:
+def run_command(path: Path, timeout: float = HANG_GUARD_SECONDS) -> subprocess.CompletedProcess:
+    """`python -m elbo_sym check PATH`; the wall-time limit only guards against a hang (the test bounds
+    the command's CPU time: under load, 15 s of wall time ran out for a 1 MB file, CPU well below it)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.run([sys.executable, "-m", "elbo_sym", "check", str(path)], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=str(path.parent))

@@ -187,15 +187,23 @@ def test_the_groups_shared_across_files_name_fixtures_and_tests_that_exist():
         assert re.search(rf"^def {re.escape(name)}\(", (ROOT / file).read_text("utf-8"), re.MULTILINE), key
 
 
-def _suite_durations():
-    """bench/suite_durations.py, imported from its path (bench/ is no package)."""
+def _bench_module(name: str):
+    """bench/NAME.py, imported from its path (bench/ is no package)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("suite_durations", ROOT / "bench" / "suite_durations.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _suite_durations():
+    return _bench_module("suite_durations")
+
+
+def _suite_cpu():
+    return _bench_module("suite_cpu")
 
 
 def test_the_durations_of_both_tiers_keep_each_tests_longer_figure():
@@ -215,15 +223,18 @@ def test_the_durations_of_both_tiers_keep_each_tests_longer_figure():
 def test_the_durations_table_can_be_refreshed_from_a_cpu_record(tmp_path):
     """A CPU record (ELBO_SYM_CPU_TIMES, conftest.py) is read per test, every worker's file, the short
     tests left out; merged with the table it keeps each test's longer figure (bench/suite_durations.py)."""
+    from conftest import START_UP
+
     module = _suite_durations()
     record = tmp_path / "cpu"
     record.mkdir()
     (record / "cpu-gw0.json").write_text(json.dumps({"tests/test_a.py::test_x[1]": [4.0, 9.0],
-                                                     "tests/test_b.py::test_y": [0.1, 0.3]}))
-    (record / "cpu-gw1.json").write_text(json.dumps({"tests/test_c.py::test_z": [0.7, 2.0]}))
+                                                     "tests/test_b.py::test_y": [0.1, 0.3], START_UP: [9.5, 20.0]}))
+    (record / "cpu-gw1.json").write_text(json.dumps({"tests/test_c.py::test_z": [0.7, 2.0], START_UP: [9.0, 19.0]}))
     table = tmp_path / "durations.json"
     table.write_text(json.dumps({"tests/test_a.py::test_x[1]": 5.0, "tests/test_d.py::test_site": 9.0}))
     assert module.table_of(record) == {"tests/test_a.py::test_x[1]": 4.0, "tests/test_c.py::test_z": 0.7}
+    assert _suite_cpu().per_test(record)[START_UP] == 18.5  # the workers' start-ups summed, not a test's figure
     assert module.merged([module.table_of(table), module.table_of(record)]) == {
         "tests/test_a.py::test_x[1]": 5.0, "tests/test_c.py::test_z": 0.7, "tests/test_d.py::test_site": 9.0}
 
@@ -231,6 +242,8 @@ def test_the_durations_table_can_be_refreshed_from_a_cpu_record(tmp_path):
 def test_the_cpu_record_is_written_per_worker_when_asked(tmp_path):
     """ELBO_SYM_CPU_TIMES=DIR: the run writes DIR/cpu-<worker>.json with each test's CPU and wall seconds
     (the CPU of the children it waited for included: here a child computes for 0.5 s while the test waits)."""
+    from conftest import START_UP
+
     test = tmp_path / "test_cpu.py"
     burn = "import time; end = time.process_time() + 0.5\\nwhile time.process_time() < end: pass"
     test.write_text("import subprocess, sys\n\n\ndef test_child():\n"
@@ -243,5 +256,7 @@ def test_the_cpu_record_is_written_per_worker_when_asked(tmp_path):
                          cwd=TESTS, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     record = json.loads((tmp_path / "cpu" / "cpu-main.json").read_text("utf-8"))
+    start_up = record.pop(START_UP)  # the process's own CPU before its first test: Python and pytest starting
     ((nodeid, (cpu, wall)),) = record.items()
     assert nodeid.endswith("test_cpu.py::test_child") and cpu >= 0.5 and wall > 0
+    assert start_up[0] > 0 and start_up[1] > 0
