@@ -150,6 +150,24 @@ def test_the_warning_survives_the_json_round_trip_and_the_cache(tmp_path, capsys
         assert "states a relation" in capsys.readouterr().err
 
 
+def test_the_console_entry_prints_the_warning_again_from_the_cache(tmp_path, capsys, monkeypatch):
+    """red team rt36 F2: `elbo-sym check` (elbo_sym.__main__, whose warm path answers from the cache
+    without click) printed the warning once, then never again.  The cache only saves time: the second
+    run prints what the first printed, stdout and stderr."""
+    from elbo_sym import __main__ as entry
+
+    monkeypatch.setenv("ELBO_SYM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("ELBO_SYM_NO_CACHE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    Path("w.toml").write_text(gap(summary=WRONG), "utf-8")
+    runs = []
+    for argv in (["check", "w.toml"], ["check", "w.toml"], ["check", "--json", "w.toml"], ["check", "--json", "w.toml"]):
+        assert entry.main(argv) == 0
+        runs.append(capsys.readouterr())
+    assert "warning: w.toml:2:" in runs[0].err and runs[0] == runs[1]
+    assert "warning: w.toml:2:" in runs[2].err and runs[2] == runs[3]
+
+
 def test_handouts_and_pages_print_nothing_of_a_warning():
     from elbo_sym.publish.handouts import derivation_context
     from elbo_sym.publish.web import derivations_page
