@@ -443,7 +443,8 @@ def worded_relations(spans: list[ProseSpan]) -> list[WordedRelation]:
         words = text.text.strip()
         preceding = spans[i - 1].text if i > 0 and spans[i - 1].kind == "text" else ""
         following = spans[i + 3].text if i + 3 < len(spans) and spans[i + 3].kind == "text" else ""
-        if _RELATION_WORDS.fullmatch(words) and _subject(preceding) and _complete(following):
+        clause = "".join(s.text for s in spans[:i] if s.kind == "text")
+        if _RELATION_WORDS.fullmatch(words) and _subject(preceding) and _asserted(clause) and _complete(following):
             found.append(WordedRelation(before.text, " ".join(words.split()), after.text,
                                         text.position + len(text.text) - len(text.text.lstrip())))
     return found
@@ -459,11 +460,24 @@ def _subject(preceding: str) -> bool:
     return not words or words[-1].lower() not in _PREPOSITIONS
 
 
+_HYPOTHESES = frozenset({"if", "iff", "when", "whenever", "where", "wherever", "whether", "unless", "until", "once",
+                         "suppose", "supposing", "assume", "assuming", "provided", "given", "let", "that",
+                         "show", "prove", "verify", "check", "exercise", "question"})
+"""Words that make what follows in their sentence a condition, a hypothesis or a question, not a statement:
+"tight when $q(z)$ is $p(z | x)$", "Suppose ...", "Show that ..." (conservative: no false alarms)."""
+
+
+def _asserted(clause: str) -> bool:
+    """The sentence before ``$A$`` (its text from the last . ; ! or ?) has no word of :data:`_HYPOTHESES`."""
+    sentence = re.split(r"[.;!?]", clause)[-1]
+    return not any(word.lower() in _HYPOTHESES for word in re.findall(r"[A-Za-z]+", sentence))
+
+
 def _complete(following: str) -> bool:
     """The text after ``$B$`` ends the statement (nothing, or punctuation): "$A$ is $B$ when ..."
     or "$A$ is $B$ times ..." states something else."""
     rest = following.lstrip()
-    return not rest or rest[0] in ".,;:)!?"
+    return not rest or rest[0] in ".,;:)!"  # not "?": a question states nothing
 
 
 _WRITTEN_RELATIONS = ("<=", ">=", "!=", "==", "=>", "=<", "<>", "->", "<-")

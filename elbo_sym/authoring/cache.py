@@ -722,7 +722,7 @@ def plain_check_line(argv: list[str]) -> tuple[list[str], bool, float, float | N
 def answer_from_cache(argv: list[str]) -> tuple[str, int] | None:
     """What `elbo-sym check ARGS` prints on stdout and its exit status, when the cache can answer
     it whole: a plain command line (plain_check_line) without --no-cache, every file named hits,
-    nothing to warn about.
+    no hit's report carries a warning (this path prints nothing on stderr).
     None in every other case -- the full command line then runs (and re-reads the cache).
 
     The answer is the text and totals stored with each entry (Cache.put wrote them from the
@@ -755,6 +755,8 @@ def answer_from_cache(argv: list[str]) -> tuple[str, int] | None:
         payload = cache.payload(entry_key(str(path), content, budget, total), str(path))
         if payload is None or not payload["plain"] or payload["report"].get("ok") is not True:
             return None  # (only passing reports are stored: an entry that says otherwise is not ours)
+        if payload["report"].get("warnings"):
+            return None  # the full path prints them on stderr: a cached answer says what a fresh one says
         payloads.append(payload)
     if as_json:
         return json.dumps([p["report"] for p in payloads], indent=2, ensure_ascii=False) + "\n", 0

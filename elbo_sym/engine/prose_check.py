@@ -3,9 +3,12 @@
 The one kind so far is a relation stated in words between two prose formulas, ``$A$ is $B$``
 or ``$A$ is at least $B$`` (the loader finds them: elbo_sym.prose.worded_relations).  A relation
 *sign* in prose is refused at loading (it would look checked); words are the author's, so they
-only warn -- unless the relation is one the file checks anyway: both sides are expressions of the
-chain, the claim or a premise, or the checker proves ``A rel B`` on its own (rule ``algebra``,
-within :data:`PROSE_RELATION_SECONDS`).  A warning never changes a verdict or the exit status:
+only warn -- unless the relation is one the file checks anyway (the chain composes to it between
+those two expressions, or the claim or a premise is it or implies it, orientation included), or the
+checker proves ``A rel B`` on its own (rule ``algebra``, and for an inequality ``jensen`` and
+``kl-nonneg``, within :data:`PROSE_RELATION_SECONDS`).  The warning says which: refuted, not
+proved, or not checked (past :data:`MAX_PROSE_RELATIONS`, the budget spent, not decided).
+A warning never changes a verdict or the exit status:
 `check` prints it on stderr at file:line:column, the JSON report carries it, the handouts and the
 site print nothing of it.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from sympy import Expr
 from sympy.core.cache import clear_cache
 
 from elbo_sym import budget as budgets
@@ -41,55 +45,121 @@ def prose_warnings(derivation: Derivation, seconds: float = float("inf")) -> tup
     """A warning for each relation the prose states in words that neither the file nor the checker checks,
     deciding them within `seconds` of CPU in all (what the file's budget left after its check: the
     warnings never take a file past its budget); a relation not reached in time warns as not checked."""
-    checked = _checked_sides(derivation)
+    checked = checked_relations(derivation)
     deadline = budgets.clock() + seconds
     out = []
-    for n, found in enumerate(derivation.prose_relations):
-        if found.lhs in checked and found.rhs in checked:
-            continue  # the chain (or the claim, a premise) relates them: a step checks what the words say
+    tried = 0
+    for found in derivation.prose_relations:
+        if _implied(checked, found.lhs, found.rel, found.rhs):
+            continue  # the chain (or the claim, a premise) establishes what the words say
         left = min(PROSE_RELATION_SECONDS, deadline - budgets.clock())
-        verdict = _verdict(derivation, found, left) if n < MAX_PROSE_RELATIONS and left > 0 else "not checked"
+        if tried >= MAX_PROSE_RELATIONS:
+            verdict = f"{NOT_CHECKED}: past the file's first {MAX_PROSE_RELATIONS} relations in words"
+        elif left <= 0:
+            verdict = f"{NOT_CHECKED}: the file's budget was spent"
+        else:
+            tried += 1
+            verdict = _verdict(derivation, found, left)
         if verdict == "proved":
             continue
         out.append(FileWarning(found.line, found.column, _message(found, verdict), found.step))
     return tuple(out)
 
 
-def _checked_sides(derivation: Derivation) -> set:
-    """The expressions the file checks relations between: the chain's, the claim's, the premises'."""
-    formulas = [derivation.start, *(s.formula for s in derivation.steps)]
+NOT_CHECKED = "not checked"
+"""The start of the verdict of a relation that was not tried, or not decided: "not checked: why"."""
+
+_CONVERSE = {"=": "=", ">=": "<=", "<=": ">=", ">": "<", "<": ">"}
+_IMPLIES = {"=": {"=", ">=", "<="}, ">": {">", ">="}, ">=": {">="}, "<": {"<", "<="}, "<=": {"<="}}
+"""What each relation implies between the same two sides, in the same order."""
+
+
+def checked_relations(derivation: Derivation) -> frozenset[tuple[Expr, str, Expr]]:
+    """The relations ``(A, rel, B)`` the file checks: the claim's, the premises' and every one the chain
+    composes to between two of its expressions (``a = b >= c`` gives ``a >= c``; ``a >= b <= c`` nothing)."""
+    found = set()
     for relation in (derivation.claim, *derivation.assumptions, *derivation.premises):
         if relation is not None:
-            formulas += [relation.lhs, relation.rhs]
-    return {f.expr for f in formulas}
+            found.add((relation.lhs.expr, relation.rel, relation.rhs.expr))
+    chain = [derivation.start.expr, *(s.formula.expr for s in derivation.steps)]
+    rels = [s.rel for s in derivation.steps]
+    for i in range(len(chain)):
+        composed: str | None = "="
+        for j in range(i + 1, len(chain)):
+            composed = _compose(composed, rels[j - 1])
+            if composed is None:
+                break
+            found.add((chain[i], composed, chain[j]))
+    return frozenset(found)
+
+
+def _compose(first: str | None, second: str) -> str | None:
+    """``a first b`` and ``b second c`` give ``a ? c``: None when the directions differ."""
+    if first is None:
+        return None
+    if first == "=":
+        return second
+    if second == "=":
+        return first
+    if first[0] != second[0]:
+        return None
+    return first[0] if ">" in (first, second) or "<" in (first, second) else first
+
+
+def _implied(checked: frozenset[tuple[Expr, str, Expr]], lhs: Expr, rel: str, rhs: Expr) -> bool:
+    """Whether a relation the file checks gives ``lhs rel rhs`` (as written, or its converse)."""
+    return any((lhs, known, rhs) in checked and rel in _IMPLIES[known] for known in _IMPLIES) or any(
+        (rhs, known, lhs) in checked and rel in _IMPLIES[_CONVERSE[known]] for known in _IMPLIES)
+
+
+_INEQUALITY_RULES = ("jensen", "kl-nonneg")
+"""The lesson's inequalities are proved by these rules, not by ``algebra``: tried as well for "at least"."""
 
 
 def _verdict(derivation: Derivation, found: ProseRelation, seconds: float) -> str:
-    """The checker's verdict on ``lhs rel rhs`` as an ``algebra`` step of the file within `seconds` of
-    CPU ("not checked" when it could not be decided in time or at all)."""
+    """The checker's verdict on ``lhs rel rhs`` as a step of the file within `seconds` of CPU: ``algebra``
+    (which also searches a counterexample), then for an inequality the rules that prove the lesson's
+    inequalities; "not checked (...)" when it could not be decided in time or at all."""
     from elbo_sym.engine.check import _ENGINE_ERRORS, check_step
 
     if not derivation.steps:
-        return "not checked"
+        return f"{NOT_CHECKED}: the file has no step to check it as"
     step = replace(derivation.steps[0], rel=found.rel, rule="algebra", repair=None,
                    formula=Formula(found.rhs, found.text, found.line))
+    deadline = budgets.clock() + seconds
     try:
         with budgets.limit(seconds):
-            return check_step(found.lhs, step, derivation.model(), derivation.examples, seconds).verdict.value
+            verdict = check_step(found.lhs, step, derivation.model(), derivation.examples, seconds).verdict.value
+            for rule in _INEQUALITY_RULES if found.rel != "=" and verdict not in ("proved", "refuted") else ():
+                left = deadline - budgets.clock()
+                if left <= 0:
+                    break
+                other = check_step(found.lhs, replace(step, rule=rule), derivation.model(), derivation.examples,
+                                   left, search=False)
+                if other.verdict.value == "proved":
+                    return "proved"
+            return verdict
     except BudgetExceeded:
         clear_cache()
-        return "not checked"
+        return f"{NOT_CHECKED}: not decided in the time it had"
     except _ENGINE_ERRORS as raised:  # as check_step's callers: a warning never stops `check`
         reraise_callers(raised)
         clear_cache()
-        return "not checked"
+        return f"{NOT_CHECKED}: the checker failed on it"
 
 
 def _message(found: ProseRelation, verdict: str) -> str:
+    """Three wordings: refuted, tried but not proved, and not checked (with why)."""
     where = f"step {found.step}: {found.what}" if found.step is not None else found.what
-    status = "checked on its own it is refuted" if verdict == "refuted" else "the checker does not prove it either"
+    if verdict == "refuted":
+        status = "checked on its own it is refuted"
+    elif verdict.startswith(NOT_CHECKED):
+        status = verdict
+    else:
+        status = "the checker does not prove it either"
     return (f"{where}: \"{found.text}\" states a relation in words that no step checks ({status}); "
             "make it a step or the claim, or say it without the relation")
 
 
-__all__ = ["MAX_PROSE_RELATIONS", "PROSE_RELATION_SECONDS", "FileWarning", "prose_warnings"]
+__all__ = ["MAX_PROSE_RELATIONS", "NOT_CHECKED", "PROSE_RELATION_SECONDS", "FileWarning", "checked_relations",
+           "prose_warnings"]
