@@ -53,7 +53,7 @@ from elbo_sym.limits import (  # noqa: F401  (DEFAULT_SEED, DEFAULT_COUNT, DRILL
     parse_parts,
     validate_budget,
 )
-from elbo_sym.publish import HANDOUTS
+from elbo_sym.publish import HANDOUTS, ONLY_NAMES
 
 # ------------------------------------------------------------------ option types (click glue), shared options
 
@@ -505,7 +505,7 @@ Guide: docs/03-publishing.md#printable-handouts""")
               help="derivations for beyond-the-lesson.pdf (repeatable)")
 @_LITERATURE
 @_sheet_options(count=f"exercise cases (default: {DEFAULT_COUNT}, or the project's)")
-@click.option("--only", multiple=True, metavar="NAME", type=click.Choice([f"{n}{pdf}" for n, _ in HANDOUTS for pdf in ("", ".pdf")]),
+@click.option("--only", multiple=True, metavar="NAME", type=click.Choice(ONLY_NAMES),
               help="build only this handout, NAME or NAME.pdf (repeatable; `elbo-sym handouts` lists them)")
 @click.option("--timeout", type=SECONDS, default=LATEX_TIMEOUT_SECONDS, show_default=True, metavar="SECONDS",
               help="time limit of one LaTeX build")

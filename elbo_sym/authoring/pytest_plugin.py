@@ -119,7 +119,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     """The decks a pattern met and the run skipped, each said as `check` says it (files.deck_note)."""
-    for path in dict.fromkeys(config.stash.get(_DECKS, [])):
+    skipped: list[Path] = config.stash[_DECKS] if _DECKS in config.stash else []
+    for path in dict.fromkeys(skipped):
         terminalreporter.write_line(f"elbo-sym: {deck_note(_display_path(path, config))}")
 
 
