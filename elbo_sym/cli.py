@@ -53,7 +53,7 @@ from elbo_sym.limits import (  # noqa: F401  (DEFAULT_SEED, DEFAULT_COUNT, DRILL
     parse_parts,
     validate_budget,
 )
-from elbo_sym.publish import HANDOUTS
+from elbo_sym.publish import HANDOUTS, ONLY_NAMES
 
 # ------------------------------------------------------------------ option types (click glue), shared options
 
@@ -505,8 +505,8 @@ Guide: docs/03-publishing.md#printable-handouts""")
               help="derivations for beyond-the-lesson.pdf (repeatable)")
 @_LITERATURE
 @_sheet_options(count=f"exercise cases (default: {DEFAULT_COUNT}, or the project's)")
-@click.option("--only", multiple=True, metavar="NAME", type=click.Choice([n for n, _ in HANDOUTS]),
-              help="build only this handout (repeatable; `elbo-sym handouts` lists them)")
+@click.option("--only", multiple=True, metavar="NAME", type=click.Choice(ONLY_NAMES),
+              help="build only this handout, NAME or NAME.pdf (repeatable; `elbo-sym handouts` lists them)")
 @click.option("--timeout", type=SECONDS, default=LATEX_TIMEOUT_SECONDS, show_default=True, metavar="SECONDS",
               help="time limit of one LaTeX build")
 @_budget_options("derivation step", FILE_BUDGET_CAP_SECONDS)
@@ -519,6 +519,7 @@ def _build(paths, out, gallery, literature, seed, project, count, K, parts, solu
     from elbo_sym.publish.commands import build_course
 
     folder = output_folder(out, "--out")  # refused before any work; only missing parents are created
+    only = tuple(dict.fromkeys(name.removesuffix(".pdf") for name in only))  # as `handouts` lists them (rt36 M1)
     course = _project(project, seed=seed, count=count, K=K, parts=parts, solutions=solutions)
     if only and "answers" in only and course.settings.solutions != "separate":
         raise InputError(f"--only answers: answers.pdf is built with --solutions separate only "

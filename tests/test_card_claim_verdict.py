@@ -68,3 +68,33 @@ def test_a_false_card_is_refuted_as_false_not_for_a_rule_it_never_used(tmp_path,
     for i in refusals:
         assert lines[i + 1].startswith("      counterexample: ") and " left = " in lines[i + 1]
     assert "the card's text claims $ELBO(q) >= log(p(x))$ (line 5)" in lines[refusals[0]]
+
+
+FREE_LATENT_CARDS = '''title = "Latent"
+
+[[card]]
+front = "The evidence as a ratio?"
+back = "No: z is left free."
+formula = "log(p(x)) = log(p(x, z) / q(z))"
+
+[[card]]
+front = "And undefined where z is free?"
+back = "No."
+formula = "log(p(x, z) - 1) <= log(p(x))"
+'''
+
+
+def test_a_cards_free_latent_is_said_in_the_cards_words(tmp_path, capsys):
+    """red team rt36's F3: a card has no previous expression and is no step, so the note on a latent
+    free on one side names the card's two sides, false or undefined at the counterexample."""
+    path = tmp_path / "deck.toml"
+    path.write_text(FREE_LATENT_CARDS)
+    assert main(["cards", str(path), "--check"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    refusals = [line for line in lines if line.startswith("      ✗ refuted ")]
+    assert len(refusals) == 2, lines
+    assert "z is free in the card's right side (not bound by a Sum, E, KL or H) while the card's left side " \
+           "has none, so the card claims the relation for every value of z: bind z" in refusals[0]
+    assert "z is free in the card's left side" in refusals[1] and "the card claims" in refusals[1]
+    for line in refusals:
+        assert "step" not in line and "previous expression" not in line, line

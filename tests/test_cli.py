@@ -235,6 +235,7 @@ def test_every_number_option_is_typed():
     (["cards", "--file-budget", "1e9"], "elbo-sym: error: --file-budget must be at most"),
     (["example", "--prior", "3/4,1/4"], "give all of --prior, --likelihood and --q"),
     (["build", "--only", "nope"], "'nope' is not one of 'derivations'"),
+    (["build", "--only", "nope.pdf"], "'nope.pdf' is not one of 'derivations', 'derivations.pdf'"),
     (["drill", "--no-such-option"], "No such option"),
     (["no-such-command"], "No such command"),
     ([], "Missing command"),
@@ -244,6 +245,27 @@ def test_usage_errors_are_one_line_naming_the_help(argv, fragment):
     assert fragment in line
     where = " ".join(["elbo-sym", *argv[:1]]) if argv and argv[0] in cli.cli.commands else "elbo-sym"
     assert line.endswith(f"see `{where} --help`")
+
+
+def test_build_only_takes_every_handout_as_listed(tmp_path, monkeypatch):
+    """red team rt36's M1: `elbo-sym handouts` lists derivations.pdf, and `build --only derivations.pdf`
+    was refused; each listed file and its bare name select the same handout, once."""
+    from elbo_sym.publish import commands
+
+    class Built(Exception):
+        pass
+
+    def build_course(*args, only, **kwargs):
+        raise Built(only)
+
+    monkeypatch.setattr(commands, "build_course", build_course)
+    listed = [line.split()[0] for line in invoke("handouts").stdout.splitlines()]
+    assert listed and all(file.endswith(".pdf") for file in listed), listed
+    for file in listed:
+        name = file.removesuffix(".pdf")
+        with pytest.raises(Built) as built:
+            main(["build", "--only", file, "--only", name, "--solutions", "separate", "--out", str(tmp_path)])
+        assert built.value.args == ((name,),), file
 
 
 def test_input_errors_take_the_same_path():

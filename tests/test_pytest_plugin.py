@@ -506,6 +506,25 @@ def test_a_plain_run_fails_where_check_fails(pytester: pytest.Pytester, capsys) 
     run(pytester).assert_outcomes(passed=1)
 
 
+DECK = 'title = "Flashcards"\n\n[[card]]\nfront = "Above?"\nback = "No."\nformula = "ELBO(q) >= log(p(x))"\n'
+
+
+def test_a_deck_among_the_derivations_is_skipped_with_checks_note(pytester: pytest.Pytester, capsys) -> None:
+    """red team rt36's M3: the default elbo_sym_files (derivations/*.toml) met derivations/cards.toml,
+    a deck, and failed it as a derivation, where `check derivations/` skips it with a note."""
+    from elbo_sym.cli import main
+
+    write(pytester, "derivations/gap.toml", GAP)
+    write(pytester, "derivations/cards.toml", DECK)
+    assert main(["check", str(pytester.path / "derivations"), "--no-cache"]) == 0
+    assert "skipped " in capsys.readouterr().err
+    result = run(pytester)
+    result.assert_outcomes(passed=1)
+    assert ("\nelbo-sym: skipped derivations/cards.toml: a deck ([[card]] or [[question]] tables), not a "
+            "derivation; check it with elbo-sym cards derivations/cards.toml --check\n") in result.stdout.str()
+    run(pytester, "derivations/").assert_outcomes(passed=1)  # a named folder, as before: no deck collected
+
+
 def test_the_project_is_read_beyond_testpaths(pytester: pytest.Pytester) -> None:
     """testpaths keep pytest's walk in tests/; the project's derivations are still checked."""
     write(pytester, "pyproject.toml", '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n')

@@ -167,6 +167,32 @@ def test_missing_terms_come_from_the_neighbours_and_the_lessons_quantities():
     assert not any("E(q, log(p(x | z)))" in d for d in edits)  # a term it has is not added again
 
 
+HOLLOW = """title = "t"
+model = "gaussian"
+assume = ["n >= 35", "n <= 40"]
+start = "(n - 35)*(39 - n)"
+[params]
+n = "integer >= 1"
+[[step]]
+rel = ">="
+expr = "0"
+rule = "algebra"
+"""
+
+
+def test_no_term_is_added_to_zero(tmp_path, capsys):
+    """red team rt36's M2: X >= 0, refuted, was "repaired" as expr = "0 + X": X >= X holds and says
+    nothing. 0 has no missing term, with either sign; the refutation stays, with no suggestion."""
+    for zero in ("0", " -0 "):
+        assert term_additions(zero, ("(n - 35)*(39 - n)", "ELBO(q) - H(q)")) == []
+    path = tmp_path / "hollow.toml"
+    path.write_text(HOLLOW, encoding="utf-8")
+    assert main(["check", str(path), "--no-cache"]) == 1
+    out = capsys.readouterr().out
+    assert "✗ refuted" in out and "n = 40" in out
+    assert "0 + (n - 35)" not in out and "suggestion" not in out, out
+
+
 # ---------------------------------------------------------------------------- the file's own repair
 
 SIGN_SLIP = "E(q, log(p(x | z))) + KL(q(z), p(z))"

@@ -12,7 +12,9 @@ What is collected (a ``.toml`` file is never collected when it is ``pyproject.to
   named; default ``**/*.toml``), and ``elbo_sym_collect_folders = false`` switches it off;
 * wherever pytest looks (also a plain ``pytest`` run), files matching the ini option
   ``elbo_sym_files`` (glob patterns relative to the rootdir or to the folder pytest was
-  started in; default ``derivations/*.toml``; ``**`` matches any number of folders);
+  started in; default ``derivations/*.toml``; ``**`` matches any number of folders), except a
+  deck (``[[card]]`` or ``[[question]]`` tables: :func:`elbo_sym.files.is_deck`), which is
+  skipped with the note ``elbo-sym check`` prints for it, at the end of the run;
 * in a plain ``pytest`` run (no paths named: ``testpaths`` or the current folder), when the
   folder pytest was started in (else the rootdir) holds an ``elbo-sym.toml``: every derivation
   ``elbo-sym check`` reads there without PATHS (:func:`elbo_sym.authoring.testing.project_files`:
@@ -67,12 +69,13 @@ from elbo_sym.authoring.testing import (
     format_failure,
     project_files,
 )
-from elbo_sym.files import PROJECT_FILE, FileReadError, read_regular_file
+from elbo_sym.files import PROJECT_FILE, FileReadError, deck_note, is_deck, read_regular_file
 from elbo_sym.limits import FILE_BUDGET_CAP_SECONDS, STEP_BUDGET_SECONDS, BudgetError, loading_budget, validate_budget
 
 DEFAULT_PATTERNS = ["derivations/*.toml"]
 DEFAULT_FOLDER_PATTERNS = ["**/*.toml"]
 _NAMED = pytest.StashKey["_Named"]()
+_DECKS = pytest.StashKey[list[Path]]()
 _DERIVATION_LINE = re.compile(r"^[ \t]*(?:start[ \t]*=|\[\[[ \t]*step[ \t]*\]\])", re.MULTILINE)
 """A `start = ...` or `[[step]]` line: how a file that is not valid TOML still shows it is a derivation."""
 
@@ -104,10 +107,21 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     if file_path.suffix != ".toml" or file_path.name == "pyproject.toml":
         return None
     config = parent.config
-    if (_matches(file_path, config.getini("elbo_sym_files") or [], _bases(config))
-            or _is_explicit_derivation(file_path, config) or _in_named_folder(file_path, config)):
+    if _is_explicit_derivation(file_path, config) or _in_named_folder(file_path, config):
+        return DerivationFile.from_parent(parent, path=file_path)
+    if _matches(file_path, config.getini("elbo_sym_files") or [], _bases(config)):
+        if is_deck(file_path):  # derivations/cards.toml: skipped with a note, as `check derivations/` does (rt36 M3)
+            config.stash.setdefault(_DECKS, []).append(file_path)
+            return None
         return DerivationFile.from_parent(parent, path=file_path)
     return None
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """The decks a pattern met and the run skipped, each said as `check` says it (files.deck_note)."""
+    skipped: list[Path] = config.stash[_DECKS] if _DECKS in config.stash else []
+    for path in dict.fromkeys(skipped):
+        terminalreporter.write_line(f"elbo-sym: {deck_note(_display_path(path, config))}")
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k and -m deselect: the project's items are selected like the others

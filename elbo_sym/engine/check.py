@@ -1380,17 +1380,22 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
                       f"instances{where}", None, held, outcome, seconds, conditions=conditions, searched=searched)
 
 
-def free_latent_note(lhs: Expr, rhs: Expr) -> str:
+STEP_SIDES = ("previous expression", "step", "step")
+CARD_SIDES = ("card's left side", "card's right side", "card")  # a card has no previous expression (rt36 F3)
+
+
+def free_latent_note(lhs: Expr, rhs: Expr, sides: tuple[str, str, str] = STEP_SIDES) -> str:
     """Why a step with a latent free on one side only is refuted "at z = 0": it claims the relation
     for every value of that latent (a binder forgotten, most often an E); the chain family refuses
-    this when the file is read, the others refute it and say so here (red team rt32's F5)."""
+    this when the file is read, the others refute it and say so here (red team rt32's F5).
+    `sides` names the left side, the right side and the whole (a step's, or a card's: CARD_SIDES)."""
     left, right = free_latents(lhs), free_latents(rhs)
     if bool(left) == bool(right):
         return ""
     names = sorted(str(v) for v in (left or right))
-    side, other = ("step", "previous expression") if right else ("previous expression", "step")
+    side, other = (sides[1], sides[0]) if right else (sides[0], sides[1])
     return (f"; {' and '.join(names)} {'is' if len(names) == 1 else 'are'} free in the {side} (not bound by a Sum, "
-            f"E, KL or H) while the {other} has none, so the step claims the relation for every value of "
+            f"E, KL or H) while the {other} has none, so the {sides[2]} claims the relation for every value of "
             f"{names[0]}: bind {names[0]}, e.g. E(q, ...) around the part that mentions it")
 
 

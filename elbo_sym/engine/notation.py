@@ -761,12 +761,15 @@ class ElboLatexPrinter(LatexPrinter):
 
     def _print_log(self, e: Expr, exp: str | None = None) -> str:
         (arg,) = e.args
+        printed = self._print(arg)
         if isinstance(arg, Notation) or arg.is_Symbol or arg.is_Integer or arg.is_NumberSymbol:  # \log \pi
-            body = rf"\log {self._print(arg)}"
-        elif _is_fraction(arg):
-            body = rf"\log {self._print(arg)}"
+            body = rf"\log {printed}"
+        elif _is_fraction(arg) and _one_fraction(printed):
+            body = rf"\log {printed}"
         else:
-            body = rf"\log\left({self._print(arg)}\right)"
+            # a product set as a factor and a fraction, \log\left(q(z) \frac{p(x, z)}{q(z)}\right):
+            # without brackets it reads (\log q(z)) times the fraction (red team rt36 F4)
+            body = rf"\log\left({printed}\right)"
         if exp is not None:
             return rf"\left({body}\right)^{{{exp}}}"
         return body
@@ -1190,6 +1193,26 @@ def _is_inverted_quotient(e: Expr) -> bool:
 def _product(factors: list[Expr]) -> Expr:
     """The factors as one product, as written (one factor is itself)."""
     return factors[0] if len(factors) == 1 else Mul(*factors, evaluate=False)
+
+
+def _one_fraction(tex: str) -> bool:
+    """`tex` is one ``\\frac{...}{...}`` and nothing else: what a log may take without brackets.
+    A product printed as a factor beside a fraction (``2 \\frac{p(x)}{q(z)}``, the multiply-and-divide
+    move, a number divisor left to SymPy) is no such group, whatever its tree holds, so the test
+    is made on the one group that is set (red team rt36 F4), not on the tree's factors."""
+    if not tex.startswith(r"\frac{"):
+        return False
+    at = len(r"\frac")
+    for _ in range(2):  # the numerator's and the denominator's brace groups, balanced
+        if tex[at:at + 1] != "{":
+            return False
+        depth = 0
+        while at < len(tex):
+            depth += {"{": 1, "}": -1}.get(tex[at], 0)
+            at += 1
+            if depth == 0:
+                break
+    return at == len(tex)
 
 
 def _is_fraction(e: Expr) -> bool:

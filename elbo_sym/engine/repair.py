@@ -731,7 +731,9 @@ def term_additions(text: str, context: tuple[str, ...] = ()) -> list[tuple[Wordi
     top-level term T of the context expressions, then the lesson's standard quantities,
     that the expression does not have already (at most MAX_ADDED_TERMS terms)."""
     tree = _syntax_tree(text)
-    if tree is None:
+    if tree is None or _is_zero(tree):
+        # 0 has no term missing: "0 + T" is T put in the place of the side, most often the other side
+        # (X >= 0 "repaired" as X >= 0 + X, true and saying nothing: red team rt36 M2)
         return []
     source = _Source(text)
     have = {"".join(_term_text(node, source).split()) for _, node in _terms(tree)}

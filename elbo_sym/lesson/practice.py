@@ -690,15 +690,17 @@ def _refutation(formula: CardFormula, step: StepResult, named: str | None) -> st
     sent the author looking for a pattern the card never used (red team rt35's F2). What a rule
     the card names says stays, after the verdict: it may be the fix ("a strict > needs the premise
     that the arguments differ")."""
-    from elbo_sym.engine.check import free_latent_note
+    from elbo_sym.engine.check import CARD_SIDES, free_latent_note
 
     assert formula.lhs is not None and formula.rhs is not None and step.counterexample is not None
+    # a free latent in the card's own words, never the step's "previous expression" (rt36 F3)
+    note = free_latent_note(formula.lhs, formula.rhs, CARD_SIDES)
     if step.counterexample.problem:  # undefined there: the step's reason says where (and any free latent)
-        return step.reason
+        return step.reason.removesuffix(free_latent_note(formula.lhs, formula.rhs)) + note
     why = "false, it fails at the counterexample"
     if named is not None:
-        return f"{why}; rule {named}: {step.reason}"
-    return why + free_latent_note(formula.lhs, formula.rhs)
+        return f"{why}; rule {named}: {step.reason.removesuffix(free_latent_note(formula.lhs, formula.rhs))}{note}"
+    return why + note
 
 
 def _check_relation(card: Card, formula: CardFormula, deck_path: str, budget: float, deck: Deck | None = None,
