@@ -35,10 +35,14 @@ def _kept(folder: Path) -> set[str]:
 
 
 @pytest.mark.usefixtures("requires_latex")
-def test_a_text_built_again_is_replayed_and_a_failure_is_never_kept(tmp_path) -> None:
+def test_a_text_built_again_is_replayed_and_a_failure_is_never_kept(tmp_path, monkeypatch) -> None:
     command = render._latexmk_command("latexmk")
     assert command[1:3] == ["-c", conftest_script()], "the run's replay is not in place"
-    folder = Path(command[3])
+    # the same script with a folder of this test's own: the run's folder is shared by the workers, whose
+    # builds may land there between two looks at it
+    folder = tmp_path / "kept"
+    folder.mkdir()
+    monkeypatch.setattr(render, "_latexmk_command", lambda latexmk: [*command[:3], str(folder), *command[4:]])
     text = SMALL % f"replayed {words(tmp_path)}"  # a text no other test builds
     first, real = _build(text, tmp_path / "a.pdf")
     assert first.ok and real > 0.05, first.message  # pdflatex ran (twice, under latexmk)
