@@ -22,7 +22,9 @@ from sympy.core.cache import clear_cache
 
 from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
-from elbo_sym.engine.derivation import Derivation, Formula, ProseRelation
+from elbo_sym.engine.check import compose, implies
+from elbo_sym.engine.derivation import RELATIONS, Derivation, Formula, ProseRelation
+from elbo_sym.engine.rules import FLIPPED
 from elbo_sym.failures import reraise_callers
 
 PROSE_RELATION_SECONDS = 1.0
@@ -69,11 +71,6 @@ def prose_warnings(derivation: Derivation, seconds: float = float("inf")) -> tup
 NOT_CHECKED = "not checked"
 """The start of the verdict of a relation that was not tried, or not decided: "not checked: why"."""
 
-_CONVERSE = {"=": "=", ">=": "<=", "<=": ">=", ">": "<", "<": ">"}
-_IMPLIES = {"=": {"=", ">=", "<="}, ">": {">", ">="}, ">=": {">="}, "<": {"<", "<="}, "<=": {"<="}}
-"""What each relation implies between the same two sides, in the same order."""
-
-
 def checked_relations(derivation: Derivation) -> frozenset[tuple[Expr, str, Expr]]:
     """The relations ``(A, rel, B)`` the file checks: the claim's, the premises' and every one the chain
     composes to between two of its expressions (``a = b >= c`` gives ``a >= c``; ``a >= b <= c`` nothing)."""
@@ -86,30 +83,17 @@ def checked_relations(derivation: Derivation) -> frozenset[tuple[Expr, str, Expr
     for i in range(len(chain)):
         composed: str | None = "="
         for j in range(i + 1, len(chain)):
-            composed = _compose(composed, rels[j - 1])
+            composed = compose(composed, rels[j - 1])
             if composed is None:
                 break
             found.add((chain[i], composed, chain[j]))
     return frozenset(found)
 
 
-def _compose(first: str | None, second: str) -> str | None:
-    """``a first b`` and ``b second c`` give ``a ? c``: None when the directions differ."""
-    if first is None:
-        return None
-    if first == "=":
-        return second
-    if second == "=":
-        return first
-    if first[0] != second[0]:
-        return None
-    return first[0] if ">" in (first, second) or "<" in (first, second) else first
-
-
 def _implied(checked: frozenset[tuple[Expr, str, Expr]], lhs: Expr, rel: str, rhs: Expr) -> bool:
     """Whether a relation the file checks gives ``lhs rel rhs`` (as written, or its converse)."""
-    return any((lhs, known, rhs) in checked and rel in _IMPLIES[known] for known in _IMPLIES) or any(
-        (rhs, known, lhs) in checked and rel in _IMPLIES[_CONVERSE[known]] for known in _IMPLIES)
+    return any((lhs, known, rhs) in checked and implies(known, rel)
+               or (rhs, known, lhs) in checked and implies(FLIPPED.get(known, known), rel) for known in RELATIONS)
 
 
 _INEQUALITY_RULES = ("jensen", "kl-nonneg")
