@@ -216,6 +216,14 @@ def file_budget(steps: int, step_budget: float = STEP_BUDGET_SECONDS) -> float:
     return min(max(steps, 1) * step_budget, max(FILE_BUDGET_CAP_SECONDS, step_budget))
 
 
+def own_budget(steps: int, step_budget: float, total: float | None = None) -> float:
+    """A file's budget, the one rule: `total` when given (finite and > 0, else BudgetError), else the
+    default for its `steps` (:func:`file_budget`).  Resolved once where the file is read
+    (report.build.check_file) and passed down; the engine's entry points (check_derivation,
+    check_with_suggestions) apply it only for a caller that gives no `total`."""
+    return validate_budget(total, "file budget") if total is not None else file_budget(steps, step_budget)
+
+
 def loading_budget(step_budget: float = STEP_BUDGET_SECONDS, total: float | None = None,
                    cap: float = FILE_BUDGET_CAP_SECONDS) -> float:
     """How long reading one file (parsing its formulas, building its model) may take: its file (or

@@ -82,7 +82,7 @@ from elbo_sym.limits import (
     SEARCH_EXACT_WEIGHT,
     SEARCH_WORK_OPERATIONS,
     STEP_BUDGET_SECONDS,
-    file_budget,
+    own_budget,
     validate_budget,
 )
 from elbo_sym.numbers.evaluate import (
@@ -1425,14 +1425,14 @@ def check_derivation(derivation: Derivation, budget: float = STEP_BUDGET_SECONDS
                      search: bool = True, total: float | None = None, spent: float = 0.0) -> DerivationResult:
     """Check every step, every example, and whether the chain establishes the claim.
 
-    `budget` bounds each step; `total` the whole file (default: steps x budget, capped by
-    elbo_sym.limits), of which `spent` seconds are gone already (reading the file): the check
-    gets the rest.  Steps after the file budget ran out are `error`.  Repair
-    suggestions for refuted steps are added one layer up (elbo_sym.engine.repair).
+    `budget` bounds each step; `total` the whole file (default: steps x budget, capped --
+    limits.own_budget, which report.build.check_file applies where it reads the file), of which
+    `spent` seconds are gone already (reading the file): the check gets the rest.  Steps after the
+    file budget ran out are `error`.  Repair suggestions for refuted steps are added one layer up
+    (elbo_sym.engine.repair).
     """
     budget = validate_budget(budget)
-    total = validate_budget(total, "file budget") if total is not None else file_budget(
-        len(derivation.steps), budget)
+    total = own_budget(len(derivation.steps), budget, total)
     message = budgets.exhausted_text("file", total)
     from elbo_sym.engine.reference import forget_when_full
 

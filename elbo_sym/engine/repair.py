@@ -65,7 +65,7 @@ from elbo_sym.engine.notation import to_latex
 from elbo_sym.engine.parse import Vocabulary
 from elbo_sym.engine.rules import FLIPPED
 from elbo_sym.failures import reraise_callers
-from elbo_sym.limits import STEP_BUDGET_SECONDS, file_budget, validate_budget
+from elbo_sym.limits import STEP_BUDGET_SECONDS, own_budget, validate_budget
 
 SEARCH_BUDGET_SECONDS = 5.0
 """CPU-time limit for the whole repair search of one step."""
@@ -200,8 +200,7 @@ def check_with_suggestions(derivation: Derivation, budget: float = STEP_BUDGET_S
     `spent` seconds of it (reading the file) were gone before either began.
     """
     budget = validate_budget(budget)
-    total = validate_budget(total, "file budget") if total is not None else file_budget(
-        len(derivation.steps), budget)
+    total = own_budget(len(derivation.steps), budget, total)  # resolved here; check_derivation takes it as is
     started = budgets.clock() - spent
     result = check_derivation(derivation, budget, total=total, spent=spent)
     model = derivation.model()

@@ -61,8 +61,8 @@ from elbo_sym.limits import (
     SIDE_FIGURES,
     SIDE_FIGURES_MOST,
     STEP_BUDGET_SECONDS,
-    file_budget,
     loading_budget,
+    own_budget,
     validate_budget,
 )
 from elbo_sym.numbers.evaluate import Undefined
@@ -136,12 +136,12 @@ def check_file(source: str | Path | Derivation | Loaded, budget: float = STEP_BU
     column) for input that cannot be read or parsed, or is not read within the file budget, and
     ``BudgetError`` for a budget that is not finite and positive."""
     budget = validate_budget(budget)
-    total = validate_budget(total, "file budget") if total is not None else None
+    total = validate_budget(total, "file budget") if total is not None else None  # a bad one reads nothing
     if isinstance(source, Derivation):
         source = Loaded(source, 0.0)
     elif not isinstance(source, Loaded):
         source = load_in_time(Path(source), budget, total)
-    total = total if total is not None else file_budget(len(source.derivation.steps), budget)
+    total = own_budget(len(source.derivation.steps), budget, total)  # resolved once, here; passed down as is
     started = budgets.clock() - source.seconds
     report = report_of(check_with_suggestions(source.derivation, budget=budget, total=total, spent=source.seconds))
     left = total - (budgets.clock() - started)  # the warnings share the file's budget: what the check left
@@ -565,12 +565,11 @@ def check_all(paths: Sequence[str], budget: float, jobs: int | None = None,
 
 def check_patience(one: Loaded, budget: float, total: float | None = None) -> float:
     """Wall seconds a worker may hold this loaded file (report.parallel.worker_patience): from the
-    file's own budget -- `total`, else its steps x `budget` capped (limits.file_budget), the budget
+    file's own budget -- `total`, else its steps x `budget` capped (limits.own_budget), the budget
     its check runs under -- so a small file's hung worker is stopped sooner than the largest's (rt15)."""
     from elbo_sym.report.parallel import worker_patience
 
-    own = total if total is not None else file_budget(len(one.derivation.steps), budget)
-    return worker_patience(budget, own)
+    return worker_patience(budget, own_budget(len(one.derivation.steps), budget, total))
 
 
 @dataclass(frozen=True)
