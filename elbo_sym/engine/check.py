@@ -111,8 +111,14 @@ SCREEN_CERTIFY = 40
 """At most this many nominated boundary instances are decided exactly per step."""
 MAX_VALUE_TEXT = 100
 """Exact values longer than this are shown as decimals only (boundary instances have huge numbers)."""
-_ENGINE_ERRORS = (TooLarge, UnfoldError, RecursionError, ValueError, ZeroDivisionError, TypeError,
-                  ArithmeticError, MemoryError)
+ENGINE_ERRORS: tuple[type[Exception], ...] = (TooLarge, UnfoldError, RecursionError, ValueError,
+                                               ZeroDivisionError, TypeError, ArithmeticError, MemoryError)
+"""What checking a step may raise that the check reports as "could not check: ..." (an `error` naming
+the cause) rather than "internal error (please report)": the engine's own refusals (an expression too
+large, a model that cannot unfold it) and what arithmetic raises on undefined or huge values and too
+deep expressions.  Catching one never makes a step pass.  Code that runs a check and must not stop on
+these (a prose warning's verdict, a repair's example) catches this set and starts its handler with
+failures.reraise_callers: a caller's own exception of one of these types is raised again."""
 
 
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -1345,7 +1351,7 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
         clear_cache()
         if not computing_failure(error):
             raise  # the caller's own exception (a watchdog's, say): never a verdict (elbo_sym.failures)
-        if isinstance(error, _ENGINE_ERRORS):
+        if isinstance(error, ENGINE_ERRORS):
             cause = _undefined_in_a_parameter((lhs, step.expr), model)
             why = f"{cause}; besides, {error_text(error)}" if cause else error_text(error)
             return StepResult(step, lhs, Verdict.error, f"could not check: {why}", None, 0, outcome,
@@ -1866,4 +1872,4 @@ def _expect_failure(expectation, instance: Instance, model: ExplicitModel) -> st
 
 __all__ = ["Verdict", "Searched", "Counterexample", "StepResult", "ExampleResult", "DerivationResult", "check_step",
            "check_derivation", "compose", "implies", "BudgetExceeded", "domain_text",
-           "STEP_BUDGET_SECONDS", "error_text"]
+           "STEP_BUDGET_SECONDS", "error_text", "ENGINE_ERRORS"]

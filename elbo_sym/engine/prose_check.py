@@ -104,7 +104,7 @@ def _verdict(derivation: Derivation, found: ProseRelation, seconds: float) -> st
     """The checker's verdict on ``lhs rel rhs`` as a step of the file within `seconds` of CPU: ``algebra``
     (which also searches a counterexample), then for an inequality the rules that prove the lesson's
     inequalities; "not checked (...)" when it could not be decided in time or at all."""
-    from elbo_sym.engine.check import _ENGINE_ERRORS, check_step
+    from elbo_sym.engine.check import ENGINE_ERRORS, check_step
 
     if not derivation.steps:
         return f"{NOT_CHECKED}: the file has no step to check it as"
@@ -126,7 +126,7 @@ def _verdict(derivation: Derivation, found: ProseRelation, seconds: float) -> st
     except BudgetExceeded:
         clear_cache()
         return f"{NOT_CHECKED}: not decided in the time it had"
-    except _ENGINE_ERRORS as raised:  # as check_step's callers: a warning never stops `check`
+    except ENGINE_ERRORS as raised:  # as check_step's callers: a warning never stops `check`
         reraise_callers(raised)
         clear_cache()
         return f"{NOT_CHECKED}: the checker failed on it"

@@ -223,7 +223,7 @@ def prefer_example(result: StepResult, model: Model, examples: tuple[Example, ..
     """A refuted step whose counterexample was generated, with one of the file's own
     examples (any K) instead when that refutes it too -- decided exactly, as the checker
     decides; the verdict is unchanged (it was refuted already)."""
-    from elbo_sym.engine.check import _ENGINE_ERRORS, _examples_agree
+    from elbo_sym.engine.check import ENGINE_ERRORS, _examples_agree
 
     shown = result.counterexample
     if result.verdict is not Verdict.refuted or not examples or (
@@ -235,7 +235,8 @@ def prefer_example(result: StepResult, model: Model, examples: tuple[Example, ..
     except BudgetExceeded:
         clear_cache()
         return result
-    except _ENGINE_ERRORS:
+    except ENGINE_ERRORS as raised:
+        reraise_callers(raised)  # the caller's own exception is never taken for "no example refutes it"
         clear_cache()
         return result
     if found is None:
