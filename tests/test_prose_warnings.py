@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from one_step_gap import gap_file
 
 from elbo_sym.budget import clock as budget_clock
 from elbo_sym.cli import main
@@ -26,23 +27,11 @@ from elbo_sym.report.model import DerivationReport
 
 REPO = Path(__file__).resolve().parent.parent
 
-GAP = """title = "The gap"
-summary = "{summary}"
-K = 2
-claim = "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))"
-start = "log(p(x)) - ELBO(q)"
-
-[[step]]
-rel = "="
-expr = "KL(q(z), p(z | x))"
-rule = "algebra"
-why = "{why}"
-"""
 WRONG = "Bayes' rule: $p(x, z) / p(x)$ is $p(z)$."
 
 
 def gap(summary: str = "The gap is a KL divergence.", why: str = "the gap identity") -> str:
-    return GAP.format(summary=summary, why=why)
+    return gap_file(K="2", summary=summary, why=why)
 
 
 def words(text: str) -> list[tuple[str, str, str, str]]:

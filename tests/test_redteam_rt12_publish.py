@@ -10,21 +10,13 @@ import re
 from pathlib import Path
 
 import pytest
+from one_step_gap import gap_file
 
 from elbo_sym.cli import main
 from elbo_sym.publish.outputs import NotOursError, move_in, refuse_unowned, write_manifest
 from elbo_sym.publish.web import PAGES_MANIFEST
 
-BOUND = """title = "The gap"
-K = "any"
-claim = "log(p(x)) - ELBO(q) = KL(q(z), p(z | x))"
-start = "log(p(x)) - ELBO(q)"
-
-[[step]]
-rel = "="
-expr = "KL(q(z), p(z | x))"
-rule = "algebra"
-"""
+BOUND = gap_file()
 
 
 def course(folder: Path, title: str = "Week 5") -> Path:
