@@ -21,13 +21,15 @@ def _answer_warm_check(argv: list[str]) -> int | None:
     answer = answer_from_cache(argv)
     if answer is None:
         return None
-    text, status = answer  # free of characters the full command's terminal filter escapes
+    text, status, notes = answer  # free of characters the full command's terminal filter escapes
     out = sys.stdout
     try:
         text.encode(out.encoding or "utf-8", out.errors or "strict")
     except (UnicodeError, LookupError, AttributeError):
         return None  # a stream that cannot take the text: the full command reports it as always
     try:
+        if notes:  # before the reports, as the full command says them (printable ASCII)
+            sys.stderr.write(notes)
         out.write(text)  # flushed at exit, like the full command's prints
     except BrokenPipeError:  # `elbo-sym check | head`: stop quietly, as the full command does
         try:

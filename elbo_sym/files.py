@@ -15,14 +15,14 @@ import os
 import re
 import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from elbo_sym.limits import FILE_BUDGET_CAP_SECONDS, MAX_FILE_BYTES, MAX_SOURCE_DATE_EPOCH
+from elbo_sym.limits import FILE_BUDGET_CAP_SECONDS, MAX_FILE_BYTES, MAX_FOLDER_DEPTH, MAX_SOURCE_DATE_EPOCH
 
 __all__ = ["FileReadError", "InputError", "WHOLE_FILE", "location", "patience_text",
-           "read_regular_file", "source_date_epoch", "discover",
-           "is_deck", "deck_note",
+           "read_regular_file", "source_date_epoch", "discover", "toml_folders_below", "folder_notes",
+           "MAX_NOTE_FOLDERS", "is_deck", "deck_note",
            "resolved_path", "describe_os_error",
            "DEFAULT_FOLDER", "PROJECT_FILE", "PROJECT_KEYS", "paths_or_default", "output_folder", "output_file",
            "replace_file"]
@@ -220,6 +220,70 @@ def discover(paths: Sequence[str | Path], skipped: list[Path] | None = None) -> 
                 seen.add(same)
                 found.append(path)
     return found
+
+
+def toml_folders_below(folder: Path) -> Iterator[Path]:
+    """The folders below `folder` that hold a ``*.toml`` file, level by level (each level sorted), at
+    most MAX_FOLDER_DEPTH deep.  Hidden folders (.git, .venv) and symbolic links to folders are not
+    entered, so a link loop cannot run forever; an unreadable folder is passed over (its files, when
+    named, are reported by the loader).  What elbo-sym.toml's folders include (publish.project) and
+    what `check FOLDER` leaves out (:func:`folder_notes`)."""
+    level = [folder]
+    for _ in range(MAX_FOLDER_DEPTH):
+        below = []
+        for parent in level:
+            try:
+                below += sorted(p for p in parent.iterdir() if p.is_dir() and not p.is_symlink()
+                                and not p.name.startswith("."))
+            except OSError:
+                continue
+        yield from (p for p in below if any(p.glob("*.toml")))
+        if not below:
+            return
+        level = below
+
+
+def _holds_derivations(folder: Path) -> bool:
+    """Whether `check FOLDER` would read a file in `folder`: a ``*.toml`` that is no project file and no
+    deck (those it skips; a course's cards/ folder is no unread derivations)."""
+    try:
+        return any(f.name != PROJECT_FILE and not is_deck(f) for f in sorted(folder.glob("*.toml")))
+    except OSError:
+        return True  # unreadable: `check` would report it, so it is worth naming
+
+
+MAX_NOTE_FOLDERS = 5
+"""Subfolders a folder's note names; more are counted ("and 3 more")."""
+
+
+def folder_notes(paths: Sequence[str | Path]) -> list[str]:
+    """What `check` says of the folders it was given: it reads the ``*.toml`` directly in a folder,
+    not in its subfolders (the lesson's check and the benchmarks count on that), while elbo-sym.toml's
+    folders and the pytest plugin descend -- so a folder with subfolders holding ``*.toml`` files
+    (not decks, not a project file) that are not given as paths themselves gets one note naming
+    them (rt36 M4).  A note says what
+    was not read; it changes no verdict and no exit status."""
+    given = {resolved_path(p) for p in paths}
+    named: set[str] = set()
+    notes = []
+    for text in dict.fromkeys(map(str, paths)):
+        folder = Path(text)
+        if not folder.is_dir():
+            continue
+        unread = []
+        for below in toml_folders_below(folder):
+            same = resolved_path(below)
+            if same not in given and same not in named and _holds_derivations(below):
+                named.add(same)
+                unread.append(below.relative_to(folder).as_posix() + "/")
+        if unread:
+            shown = ", ".join(unread[:MAX_NOTE_FOLDERS]) + (
+                f" and {len(unread) - MAX_NOTE_FOLDERS} more" if len(unread) > MAX_NOTE_FOLDERS else "")
+            many = "subfolders" if len(unread) > 1 else "subfolder"
+            where = text if text.endswith("/") else f"{text}/"
+            notes.append(f"note: {where}: {len(unread)} {many} with .toml files not checked "
+                         f"({shown}); pass them as paths or list them in {PROJECT_FILE}")
+    return notes
 
 
 _DECK_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*(?:card|question)[ \t]*\]\]", re.MULTILINE)

@@ -17,6 +17,9 @@ MAX_BUDGET_SECONDS = 3600.0
 """Largest budget a command-line option may ask for."""
 MAX_FILE_BYTES = 256_000
 """Largest derivation, deck or roster file read (enforced while reading)."""
+MAX_FOLDER_DEPTH = 8
+"""How deep below a folder the folders of derivations are looked for: a project's derivation folders
+(publish.project.folders_below) and the subfolders `check FOLDER` says it did not read (files.folder_notes)."""
 MAX_STEPS = 200
 """Steps in one derivation file."""
 MAX_K = 2000

@@ -66,6 +66,7 @@ from elbo_sym.files import (
     InputError,
     deck_note,
     discover,
+    folder_notes,
     read_regular_file,
 )
 from elbo_sym.limits import (
@@ -600,6 +601,8 @@ def check_paths(paths: list[str], budget: float, use_cache: bool = True, total: 
     files = discover(paths, decks)
     for deck in decks:  # a course folder's cards.toml: said, never read as a derivation (rt32)
         print(f"elbo-sym: {deck_note(deck)}", file=sys.stderr)
+    for note in folder_notes(paths):  # `check FOLDER` reads no subfolder: said (rt36 M4)
+        print(f"elbo-sym: {note}", file=sys.stderr)
     if not files:
         raise InputError(f"no derivation files found in {' '.join(paths)}")
     cache = Cache() if use_cache and not disabled_by_environment() else None
@@ -719,10 +722,11 @@ def plain_check_line(argv: list[str]) -> tuple[list[str], bool, float, float | N
     return paths, as_json, budget, total, no_cache, jobs
 
 
-def answer_from_cache(argv: list[str]) -> tuple[str, int] | None:
-    """What `elbo-sym check ARGS` prints on stdout and its exit status, when the cache can answer
-    it whole: a plain command line (plain_check_line) without --no-cache, every file named hits,
-    no hit's report carries a warning (this path prints nothing on stderr).
+def answer_from_cache(argv: list[str]) -> tuple[str, int, str] | None:
+    """What `elbo-sym check ARGS` prints on stdout, its exit status and what it prints on stderr (the
+    notes on subfolders not read, files.folder_notes; nothing else), when the cache can answer it
+    whole: a plain command line (plain_check_line) without --no-cache, every file named hits, no hit's
+    report carries a warning, no folder skips a deck.
     None in every other case -- the full command line then runs (and re-reads the cache).
 
     The answer is the text and totals stored with each entry (Cache.put wrote them from the
@@ -758,12 +762,15 @@ def answer_from_cache(argv: list[str]) -> tuple[str, int] | None:
         if payload["report"].get("warnings"):
             return None  # the full path prints them on stderr: a cached answer says what a fresh one says
         payloads.append(payload)
+    notes = "".join(f"elbo-sym: {note}\n" for note in folder_notes(paths))
+    if not (notes.isascii() and notes.replace("\n", "").isprintable()):
+        return None  # a folder's name the terminal filter would escape: the full path says it
     if as_json:
-        return json.dumps([p["report"] for p in payloads], indent=2, ensure_ascii=False) + "\n", 0
+        return json.dumps([p["report"] for p in payloads], indent=2, ensure_ascii=False) + "\n", 0, notes
     counts = {v: sum(p["tally"][v] for p in payloads) for v in VERDICTS}
     established = sum(p["tally"]["established"] for p in payloads)
     summary = summary_line(len(payloads), counts, established, len(payloads))
-    return "".join(p["text"] + "\n" for p in payloads) + summary + "\n", 0
+    return "".join(p["text"] + "\n" for p in payloads) + summary + "\n", 0, notes
 
 
 __all__ = ["Cache", "DEPENDENCIES", "answer_from_cache", "check_paths", "plain_check_line", "cache_dir",

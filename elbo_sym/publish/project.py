@@ -57,6 +57,7 @@ from elbo_sym.files import (
     paths_or_default,
     read_regular_file,
     resolved_path,
+    toml_folders_below,
 )
 from elbo_sym.lesson.examples import ExampleInputError, WorkedExample, example_instance, example_of
 from elbo_sym.lesson.exercises import MAX_COUNT, MAX_EXERCISE_K, MAX_SEED, PARTS, SOLUTIONS, select_tasks
@@ -75,7 +76,6 @@ MAX_PROJECT_EXAMPLES = 10
 MAX_PROJECT_PATHS = 50
 MAX_PROJECT_FOLDERS = 200
 """Folders a project's derivation folder may hold below it."""
-MAX_FOLDER_DEPTH = 8
 
 DEFAULT_SOLUTIONS = "separate"
 
@@ -170,27 +170,16 @@ class Project:
 
 def folders_below(path: Path) -> list[Path]:
     """`path` and, when it is a folder, every folder below it that holds a ``*.toml`` file
-    (sorted, at most MAX_FOLDER_DEPTH deep; symbolic links to folders are not followed, so a
-    link loop cannot run forever). A file is itself."""
+    (sorted; files.toml_folders_below: at most limits.MAX_FOLDER_DEPTH deep, symbolic links to
+    folders not followed, so a link loop cannot run forever). A file is itself."""
     if not path.is_dir():
         return [path]
     found = [path]
-    level = [path]
-    for _ in range(MAX_FOLDER_DEPTH):
-        below = []
-        for folder in level:
-            try:
-                below += sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()
-                                and not p.name.startswith("."))
-            except OSError:  # an unreadable folder: its files are reported by the loader
-                continue
-        if not below:
-            break
-        found += [p for p in below if any(p.glob("*.toml"))]
+    for folder in toml_folders_below(path):
+        found.append(folder)
         if len(found) > MAX_PROJECT_FOLDERS:
             raise DerivationError(str(path), WHOLE_FILE,
                                   f"more than {MAX_PROJECT_FOLDERS} folders of derivations below it")
-        level = below
     return sorted(found, key=lambda p: p.parts) if len(found) > 1 else found
 
 
