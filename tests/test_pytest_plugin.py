@@ -525,6 +525,16 @@ def test_a_deck_among_the_derivations_is_skipped_with_checks_note(pytester: pyte
     run(pytester, "derivations/").assert_outcomes(passed=1)  # a named folder, as before: no deck collected
 
 
+def test_the_deck_note_is_said_under_xdist(pytester: pytest.Pytester) -> None:
+    """Under `-n 2` the workers collect and the controller prints the summary: the workers send the
+    decks they skipped (workeroutput) and the controller says each once (it said nothing before)."""
+    write(pytester, "derivations/gap.toml", GAP)
+    write(pytester, "derivations/cards.toml", DECK)
+    result = run(pytester, "-n", "2")
+    result.assert_outcomes(passed=1)
+    assert result.stdout.str().count("elbo-sym: skipped derivations/cards.toml: a deck ") == 1
+
+
 def test_the_project_is_read_beyond_testpaths(pytester: pytest.Pytester) -> None:
     """testpaths keep pytest's walk in tests/; the project's derivations are still checked."""
     write(pytester, "pyproject.toml", '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n')

@@ -14,7 +14,8 @@ What is collected (a ``.toml`` file is never collected when it is ``pyproject.to
   ``elbo_sym_files`` (glob patterns relative to the rootdir or to the folder pytest was
   started in; default ``derivations/*.toml``; ``**`` matches any number of folders), except a
   deck (``[[card]]`` or ``[[question]]`` tables: :func:`elbo_sym.files.is_deck`), which is
-  skipped with the note ``elbo-sym check`` prints for it, at the end of the run;
+  skipped with the note ``elbo-sym check`` prints for it, at the end of the run (under
+  pytest-xdist too: the workers send the controller what they skipped);
 * in a plain ``pytest`` run (no paths named: ``testpaths`` or the current folder), when the
   folder pytest was started in (else the rootdir) holds an ``elbo-sym.toml``: every derivation
   ``elbo-sym check`` reads there without PATHS (:func:`elbo_sym.authoring.testing.project_files`:
@@ -118,10 +119,29 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    """The decks a pattern met and the run skipped, each said as `check` says it (files.deck_note)."""
+    """The decks a pattern met and the run skipped, each said as `check` says it (files.deck_note);
+    under pytest-xdist the workers collect, and the controller says what they sent (_WORKER_DECKS)."""
     skipped: list[Path] = config.stash[_DECKS] if _DECKS in config.stash else []
     for path in dict.fromkeys(skipped):
         terminalreporter.write_line(f"elbo-sym: {deck_note(_display_path(path, config))}")
+
+
+_WORKER_DECKS = "elbo_sym_decks"
+"""The key under which an xdist worker sends the decks it skipped to the controller (its workeroutput)."""
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """On a pytest-xdist worker: send the decks it skipped to the controller, which prints the summary."""
+    config = session.config
+    if hasattr(config, "workeroutput"):
+        config.workeroutput[_WORKER_DECKS] = [str(p) for p in config.stash.get(_DECKS, [])]
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: without xdist it is never called
+def pytest_testnodedown(node, error) -> None:
+    """On the xdist controller: the decks a worker skipped (every worker collects them all; said once)."""
+    sent = getattr(node, "workeroutput", {}).get(_WORKER_DECKS, [])
+    node.config.stash.setdefault(_DECKS, []).extend(Path(p) for p in sent)
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k and -m deselect: the project's items are selected like the others
