@@ -15,14 +15,14 @@ import os
 import re
 import stat
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from elbo_sym.limits import FILE_BUDGET_CAP_SECONDS, MAX_FILE_BYTES, MAX_FOLDER_DEPTH, MAX_SOURCE_DATE_EPOCH
 
 __all__ = ["FileReadError", "InputError", "WHOLE_FILE", "location", "patience_text",
            "read_regular_file", "source_date_epoch", "discover", "toml_folders_below", "folder_notes",
-           "MAX_NOTE_FOLDERS", "is_deck", "deck_note",
+           "MAX_NOTE_FOLDERS", "MAX_NOTE_WALK", "is_deck", "deck_note",
            "resolved_path", "describe_os_error",
            "DEFAULT_FOLDER", "PROJECT_FILE", "PROJECT_KEYS", "paths_or_default", "output_folder", "output_file",
            "replace_file"]
@@ -222,30 +222,37 @@ def discover(paths: Sequence[str | Path], skipped: list[Path] | None = None) -> 
     return found
 
 
-def toml_folders_below(folder: Path) -> Iterator[Path]:
+def toml_folders_below(folder: Path, most: int | None = None) -> tuple[list[Path], bool]:
     """The folders below `folder` that hold a ``*.toml`` file, level by level (each level sorted), at
-    most MAX_FOLDER_DEPTH deep.  Hidden folders (.git, .venv) and symbolic links to folders are not
+    most MAX_FOLDER_DEPTH deep, and whether every folder there was looked into (False: `most` folders
+    were, and the walk stopped).  Hidden folders (.git, .venv) and symbolic links to folders are not
     entered, so a link loop cannot run forever; an unreadable folder is passed over (its files, when
     named, are reported by the loader).  What elbo-sym.toml's folders include (publish.project) and
     what `check FOLDER` leaves out (:func:`folder_notes`)."""
-    level = [folder]
+    found: list[Path] = []
+    level, seen = [folder], 0
     for _ in range(MAX_FOLDER_DEPTH):
         below = []
         for parent in level:
+            if most is not None and seen >= most:
+                return found + [p for p in below if any(p.glob("*.toml"))], False
+            seen += 1
             try:
-                below += sorted(p for p in parent.iterdir() if p.is_dir() and not p.is_symlink()
-                                and not p.name.startswith("."))
+                with os.scandir(parent) as entries:  # no stat per entry: a node_modules/ is walked quickly
+                    below += sorted(parent / e.name for e in entries
+                                    if e.is_dir(follow_symlinks=False) and not e.name.startswith("."))
             except OSError:
                 continue
-        yield from (p for p in below if any(p.glob("*.toml")))
+        found += [p for p in below if any(p.glob("*.toml"))]
         if not below:
-            return
+            break
         level = below
+    return found, True
 
 
 def _holds_derivations(folder: Path) -> bool:
     """Whether `check FOLDER` would read a file in `folder`: a ``*.toml`` that is no project file and no
-    deck (those it skips; a course's cards/ folder is no unread derivations)."""
+    deck (it skips those: a course's cards/ folder holds nothing it leaves unchecked)."""
     try:
         return any(f.name != PROJECT_FILE and not is_deck(f) for f in sorted(folder.glob("*.toml")))
     except OSError:
@@ -254,6 +261,9 @@ def _holds_derivations(folder: Path) -> bool:
 
 MAX_NOTE_FOLDERS = 5
 """Subfolders a folder's note names; more are counted ("and 3 more")."""
+MAX_NOTE_WALK = 400
+"""Folders `check FOLDER` looks into below each folder given, for its note (`check .` in a folder
+with a node_modules/ must not walk it all); beyond, the note says there may be more."""
 
 
 def folder_notes(paths: Sequence[str | Path]) -> list[str]:
@@ -261,8 +271,7 @@ def folder_notes(paths: Sequence[str | Path]) -> list[str]:
     not in its subfolders (the lesson's check and the benchmarks count on that), while elbo-sym.toml's
     folders and the pytest plugin descend -- so a folder with subfolders holding ``*.toml`` files
     (not decks, not a project file) that are not given as paths themselves gets one note naming
-    them (rt36 M4).  A note says what
-    was not read; it changes no verdict and no exit status."""
+    them (rt36 M4).  A note says what was not read; it changes no verdict and no exit status."""
     given = {resolved_path(p) for p in paths}
     named: set[str] = set()
     notes = []
@@ -271,17 +280,18 @@ def folder_notes(paths: Sequence[str | Path]) -> list[str]:
         if not folder.is_dir():
             continue
         unread = []
-        for below in toml_folders_below(folder):
-            same = resolved_path(below)
-            if same not in given and same not in named and _holds_derivations(below):
+        below, whole = toml_folders_below(folder, MAX_NOTE_WALK)
+        for one in below:
+            same = resolved_path(one)
+            if same not in given and same not in named and _holds_derivations(one):
                 named.add(same)
-                unread.append(below.relative_to(folder).as_posix() + "/")
+                unread.append(one.relative_to(folder).as_posix() + "/")
         if unread:
             shown = ", ".join(unread[:MAX_NOTE_FOLDERS]) + (
                 f" and {len(unread) - MAX_NOTE_FOLDERS} more" if len(unread) > MAX_NOTE_FOLDERS else "")
-            many = "subfolders" if len(unread) > 1 else "subfolder"
+            count = f"{'' if whole else 'at least '}{len(unread)} subfolder{'s' if len(unread) > 1 else ''}"
             where = text if text.endswith("/") else f"{text}/"
-            notes.append(f"note: {where}: {len(unread)} {many} with .toml files not checked "
+            notes.append(f"note: {where}: {count} with .toml files not checked "
                          f"({shown}); pass them as paths or list them in {PROJECT_FILE}")
     return notes
 

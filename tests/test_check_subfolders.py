@@ -89,3 +89,18 @@ def test_the_warm_answer_says_the_note_as_the_full_command(tmp_path, capsys, cac
     assert entry._answer_warm_check(["check", "d"]) == 0
     warm = capsys.readouterr()
     assert (warm.out, warm.err) == (full.out, full.err) and warm.err == NOTE.format("d")
+
+
+def test_a_large_tree_is_walked_only_so_far_and_the_note_says_so(tmp_path, monkeypatch):
+    """`check .` in a folder holding a node_modules/ must not walk all of it: the note looks into
+    MAX_NOTE_WALK folders and then says "at least"."""
+    from elbo_sym import files
+
+    for n in range(4):
+        (tmp_path / f"s{n}" / "deeper").mkdir(parents=True)
+        (tmp_path / f"s{n}" / "deeper" / "g.toml").write_text(GAP, "utf-8")
+    assert folder_notes([str(tmp_path)])[0].startswith(f"note: {tmp_path}/: 4 subfolders with .toml files ")
+    monkeypatch.setattr(files, "MAX_NOTE_WALK", 3)  # the folder, s0/ and s1/ looked into: s2/, s3/ not
+    (note,) = folder_notes([str(tmp_path)])
+    assert note.startswith(f"note: {tmp_path}/: at least 2 subfolders with .toml files not checked (s0/deeper/, "
+                           "s1/deeper/);")

@@ -174,12 +174,9 @@ def folders_below(path: Path) -> list[Path]:
     folders not followed, so a link loop cannot run forever). A file is itself."""
     if not path.is_dir():
         return [path]
-    found = [path]
-    for folder in toml_folders_below(path):
-        found.append(folder)
-        if len(found) > MAX_PROJECT_FOLDERS:
-            raise DerivationError(str(path), WHOLE_FILE,
-                                  f"more than {MAX_PROJECT_FOLDERS} folders of derivations below it")
+    found = [path, *toml_folders_below(path)[0]]
+    if len(found) > MAX_PROJECT_FOLDERS:
+        raise DerivationError(str(path), WHOLE_FILE, f"more than {MAX_PROJECT_FOLDERS} folders of derivations below it")
     return sorted(found, key=lambda p: p.parts) if len(found) > 1 else found
 
 
