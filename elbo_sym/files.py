@@ -232,7 +232,7 @@ def toml_folders_below(folder: Path, most: int | None = None) -> tuple[list[Path
     found: list[Path] = []
     level, seen = [folder], 0
     for _ in range(MAX_FOLDER_DEPTH):
-        below = []
+        below: list[Path] = []
         for parent in level:
             if most is not None and seen >= most:
                 return found + [p for p in below if any(p.glob("*.toml"))], False
