@@ -90,6 +90,51 @@ def test_anything_else_is_not_a_relation_in_words(text):
     assert words(text) == []
 
 
+@pytest.mark.parametrize("text", [
+    # a sentence that asserts the relation: checked, whatever words lead to it
+    "Note that $a$ is $b$.",
+    "Recall that $a$ is $b$.",
+    "We show that $a$ is $b$.",  # a directive after a subject reports a result
+    "This step checks that $a$ is $b$.",
+    "Suppose $q(z)$ is $p(z | x)$. Then $a$ is $b$.",  # a hypothesis ends with its sentence ...
+    "Suppose $q(z)$ is $p(z | x)$\n\nThen $a$ is $b$.",  # ... or its paragraph
+    "Hence $a$ is $b$; if not, something else is.",  # the condition is the next sentence's
+    "That is, $a$ is $b$.",
+])
+def test_an_assertion_is_found_whatever_words_lead_to_it(text):
+    """Session 16's word list switched the check off at any "that": "Note that $a$ is $b$" was never checked."""
+    assert words(text) == [("a", "is", "b", "=")]
+
+
+@pytest.mark.parametrize("text", [
+    "Choose $q(z)$ so that $a$ is $b$.",  # a condition, wherever it stands in the sentence
+    "Pick $c$ such that $a$ is $b$.",
+    "$a$ is $b$, provided $c$ is positive.",
+    "$a$ is $b$, as long as $c$ is positive.",
+    "If, e.g., $a$ is $b$, the gap closes.",  # "e.g." ends no sentence
+    "It is wrong to think that $a$ is $b$.",  # denied or doubted
+    "It is not true that $a$ is $b$.",
+    "One might guess $a$ is $b$.",
+    "$a$ is $b$, right?",  # a question, whatever its last words
+    "Now check that $a$ is $b$.",  # a directive opening the sentence or a clause: an exercise
+    "Exercise 3: show that $a$ is $b$.",
+    "It remains to show that $a$ is $b$.",
+    "Explain why $a$ is $b$.",
+])
+def test_a_condition_a_denial_a_question_or_an_exercise_is_not_found(text):
+    assert words(text) == []
+
+
+def test_the_docs_list_every_word_of_the_rule():
+    """docs/02 says which words keep a sentence from asserting a relation: the rule's own lists, whole."""
+    from elbo_sym import prose
+
+    docs = (REPO / "docs" / "02-what-checked-means.md").read_text("utf-8")
+    listed = [*prose._CONDITIONS, *prose._DOUBTS, *prose._DIRECTIVES, *prose._DIRECTIVE_LEADS,
+              *(" ".join(phrase) for phrase in prose._CONDITION_PHRASES)]
+    assert [word for word in listed if f"`{word}`" not in docs] == []
+
+
 # ---------------------------------------------------------------------------- the loader and the checker
 
 
