@@ -15,28 +15,33 @@ import sys
 
 def _answer_warm_check(argv: list[str]) -> int | None:
     """The exit status of `check` answered from the cache, after printing what the full
-    command would print; None when the cache cannot answer (nothing printed)."""
+    command would print (its warnings on stderr first, as it prints them); None when the cache
+    cannot answer (nothing printed)."""
     from elbo_sym.authoring.cache import answer_from_cache
 
     answer = answer_from_cache(argv)
     if answer is None:
         return None
-    text, status, notes = answer  # free of characters the full command's terminal filter escapes
-    out = sys.stdout
-    try:
-        text.encode(out.encoding or "utf-8", out.errors or "strict")
-    except (UnicodeError, LookupError, AttributeError):
-        return None  # a stream that cannot take the text: the full command reports it as always
-    try:
-        if notes:  # before the reports, as the full command says them (printable ASCII)
-            sys.stderr.write(notes)
-        out.write(text)  # flushed at exit, like the full command's prints
-    except BrokenPipeError:  # `elbo-sym check | head`: stop quietly, as the full command does
+    text, warned, status = answer  # free of characters the full command's terminal filter escapes
+    streams = ((sys.stderr, warned), (sys.stdout, text))
+    for stream, written in streams:
         try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
-        except (OSError, ValueError, AttributeError):
-            pass
-        return 1
+            written.encode(stream.encoding or "utf-8", stream.errors or "strict")
+        except (UnicodeError, LookupError, AttributeError):
+            return None  # a stream that cannot take the text: the full command reports it as always
+    for stream, written in streams:
+        if not written:
+            continue
+        try:
+            stream.write(written)  # flushed at exit, like the full command's prints
+            if stream is sys.stderr:
+                stream.flush()  # before stdout, as the full command's (line-buffered) stderr
+        except BrokenPipeError:  # `elbo-sym check | head`: stop quietly, as the full command does
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+            except (OSError, ValueError, AttributeError):
+                pass
+            return 1
     return status
 
 

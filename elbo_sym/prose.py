@@ -443,8 +443,8 @@ def worded_relations(spans: list[ProseSpan]) -> list[WordedRelation]:
         words = text.text.strip()
         preceding = spans[i - 1].text if i > 0 and spans[i - 1].kind == "text" else ""
         following = spans[i + 3].text if i + 3 < len(spans) and spans[i + 3].kind == "text" else ""
-        clause = "".join(s.text for s in spans[:i] if s.kind == "text")
-        if _RELATION_WORDS.fullmatch(words) and _subject(preceding) and _asserted(clause) and _complete(following):
+        if _RELATION_WORDS.fullmatch(words) and _subject(preceding) and _complete(following) \
+                and _asserted(*_sentence(spans, i, i + 2)):
             found.append(WordedRelation(before.text, " ".join(words.split()), after.text,
                                         text.position + len(text.text) - len(text.text.lstrip())))
     return found
@@ -460,17 +460,72 @@ def _subject(preceding: str) -> bool:
     return not words or words[-1].lower() not in _PREPOSITIONS
 
 
-_HYPOTHESES = frozenset({"if", "iff", "when", "whenever", "where", "wherever", "whether", "unless", "until", "once",
-                         "suppose", "supposing", "assume", "assuming", "provided", "given", "let", "that",
-                         "show", "prove", "verify", "check", "exercise", "question"})
-"""Words that make what follows in their sentence a condition, a hypothesis or a question, not a statement:
-"tight when $q(z)$ is $p(z | x)$", "Suppose ...", "Show that ..." (conservative: no false alarms)."""
+_CONDITIONS = frozenset({"if", "iff", "when", "whenever", "where", "wherever", "whether", "unless", "until", "once",
+                         "suppose", "supposing", "assume", "assuming", "provided", "given", "let"})
+"""Words that make their sentence a condition or a hypothesis, wherever they stand in it: "the bound is tight
+when $q(z)$ is $p(z | x)$", "Suppose $q(z)$ is $p(z | x)$", "If ..., then $a$ is $b$" (a consequent)."""
+_CONDITION_PHRASES = (("such", "that"), ("so", "that"), ("in", "case"), ("as", "long", "as"))
+"""Phrases that make a condition of their sentence, wherever they stand ("that" alone does not: "Note that
+$a$ is $b$" asserts it)."""
+_DOUBTS = frozenset({"not", "never", "nor", "false", "wrong", "incorrect", "untrue", "mistake", "mistaken",
+                     "might", "may", "could", "would", "perhaps", "maybe", "think", "believe"})
+"""Words that deny or doubt their sentence, wherever they stand: "it is wrong to think $a$ is $b$"."""
+_DIRECTIVES = frozenset({"show", "prove", "verify", "check", "confirm", "derive", "explain", "exercise",
+                         "question"})
+"""Words that ask the reader to establish what follows (an exercise) when they open the sentence or a clause
+of it before ``$A$`` -- first, after a colon, a comma or a parenthesis, or after a word of
+:data:`_DIRECTIVE_LEADS` ("Show that ...", "Exercise: ...", "it remains to show ...").  After a subject they
+report a result, which the sentence asserts: "We show that $a$ is $b$" is checked."""
+_DIRECTIVE_LEADS = frozenset({"to", "now", "then", "also", "first", "next", "finally", "please", "and"})
+_CLAUSE_MARKS = frozenset({":", ",", "("})
+_TOKEN = re.compile(r"[A-Za-z]+|[:,(]")
+_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\bcf)(?<!\bvs)[.;!?](?=\s|$)", re.IGNORECASE)
+"""Where a sentence ends: ``.``, ``;``, ``!`` or ``?`` before a space or the end of its text span (not in
+"e.g.", "i.e.", "cf." or "vs.")."""
 
 
-def _asserted(clause: str) -> bool:
-    """The sentence before ``$A$`` (its text from the last . ; ! or ?) has no word of :data:`_HYPOTHESES`."""
-    sentence = re.split(r"[.;!?]", clause)[-1]
-    return not any(word.lower() in _HYPOTHESES for word in re.findall(r"[A-Za-z]+", sentence))
+def _sentence(spans: list[ProseSpan], first: int, last: int) -> tuple[str, str, str]:
+    """The text of the sentence that holds ``spans[first:last + 1]`` (``$A$ is $B$``): its text before them,
+    its text after them (formulas left out) and the mark that ends it ("" where the field or its
+    paragraph ends first).  A paragraph break ends a sentence."""
+    before: list[str] = []
+    for span in reversed(spans[:first]):
+        if span.kind == "paragraph":
+            break
+        if span.kind == "text":
+            ends = list(_SENTENCE_END.finditer(span.text))
+            before.append(span.text[ends[-1].end():] if ends else span.text)
+            if ends:
+                break
+    after: list[str] = []
+    for span in spans[last + 1:]:
+        if span.kind == "paragraph":
+            break
+        if span.kind == "text":
+            end = _SENTENCE_END.search(span.text)
+            after.append(span.text[:end.start()] if end else span.text)
+            if end:
+                return " ".join(reversed(before)), " ".join(after), end.group()
+    return " ".join(reversed(before)), " ".join(after), ""
+
+
+def _asserted(before: str, after: str, end: str) -> bool:
+    """Whether a sentence asserts the relation it holds, given its text `before` and `after` the relation and
+    the mark that `end`s it: not a question ("?"), no word of :data:`_CONDITIONS` or :data:`_DOUBTS` and no
+    phrase of :data:`_CONDITION_PHRASES` anywhere in it, and no word of :data:`_DIRECTIVES` opening it or a
+    clause of it before the relation.  The rule reads the sentence only: a hypothesis ends with its sentence."""
+    if end == "?":
+        return False
+    opening, closing = _TOKEN.findall(before.lower()), _TOKEN.findall(after.lower())
+    for tokens in (opening, closing):
+        if any(word in _CONDITIONS or word in _DOUBTS for word in tokens):
+            return False
+        if any(tuple(tokens[i:i + len(phrase)]) == phrase for phrase in _CONDITION_PHRASES
+               for i in range(len(tokens))):
+            return False
+    return not any(word in _DIRECTIVES and (i == 0 or opening[i - 1] in _CLAUSE_MARKS
+                                            or opening[i - 1] in _DIRECTIVE_LEADS)
+                   for i, word in enumerate(opening))
 
 
 def _complete(following: str) -> bool:

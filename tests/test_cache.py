@@ -23,7 +23,7 @@ from elbo_sym.cli import main
 from elbo_sym.limits import STEP_BUDGET_SECONDS
 from elbo_sym.report.build import check_file
 from elbo_sym.report.model import DerivationReport
-from elbo_sym.report.text import derivation_text
+from elbo_sym.report.text import derivation_text, warnings_text
 
 REPO = Path(__file__).resolve().parents[1]
 GAP = (REPO / "derivations" / "gap.toml").read_text("utf-8")
@@ -76,7 +76,8 @@ def forged_payload(key: str, name: str, title: str = "FAKE REPORT: all proved") 
     report.pop("ok", None)
     read_back = DerivationReport.from_dict(report)  # the text and totals a warm check prints
     return {"format": result_cache.FORMAT, "key": key, "path": name, "report": report,
-            "text": derivation_text(read_back), "tally": result_cache._tally(read_back), "plain": True}
+            "text": derivation_text(read_back), "warnings": warnings_text(read_back),
+            "tally": result_cache._tally(read_back), "plain": True}
 
 
 def write_entry(path: Path, payload: dict | str, secret: bytes | None, key: str) -> None:

@@ -26,6 +26,9 @@ TREE = sorted({str(p.parent.relative_to(REPO)) for p in (REPO / "derivations").r
 GAP = (REPO / "derivations" / "gap.toml").read_text("utf-8")
 REFUTED = GAP.replace('expr = "KL(q(z), p(z | x))"', 'expr = "KL(p(z | x), q(z))"')
 assert REFUTED != GAP
+WARNS = GAP.replace(GAP.splitlines()[1], "summary = \"Bayes' rule: $p(x, z) / p(x)$ is $p(z)$.\"")
+"""A file that passes and warns: its summary states a false relation in words (elbo_sym.engine.prose_check)."""
+assert WARNS != GAP
 
 
 @pytest.fixture
@@ -166,6 +169,29 @@ def test_the_environment_and_the_folder_can_send_it_to_the_full_command(work, ca
     assert fast(capsys, "check") == (None, "", "")
 
 
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_a_file_that_warns_is_answered_warm_with_the_warning_a_cold_check_prints(work, capsys, json_flag):
+    """The cache only saves time: a warm check of a file that warns prints on stderr what a cold one printed
+    (session 16 left such files to the full command, which re-read the cache: slower, never the fast path)."""
+    (work / "warns.toml").write_text(WARNS, "utf-8")
+    cold = full(capsys, "check", "--no-cache", *json_flag, "warns.toml", "good.toml")
+    assert cold[0] == 0 and cold[2].startswith("warning: warns.toml:2:") and cold[2].count("warning: ") == 1
+    assert full(capsys, "check", *json_flag, "warns.toml", "good.toml") == cold  # fills the cache, as cold
+    assert fast(capsys, "check", *json_flag, "warns.toml", "good.toml") == cold  # answered, the same bytes
+    assert entry.main(["check", *json_flag, "warns.toml", "good.toml"]) == 0
+    assert tuple(capsys.readouterr()) == cold[1:]
+
+
+def test_the_warnings_are_printed_before_the_reports_as_the_full_command_prints_them(work, capsys, monkeypatch):
+    (work / "warns.toml").write_text(WARNS, "utf-8")
+    assert full(capsys, "check", "warns.toml")[0] == 0
+    shared = io.StringIO()  # 2>&1: one stream for both
+    monkeypatch.setattr(sys, "stdout", shared)
+    monkeypatch.setattr(sys, "stderr", shared)
+    assert entry._answer_warm_check(["check", "warns.toml"]) == 0
+    assert shared.getvalue().startswith("warning: warns.toml:2:") and "warns.toml — The gap" in shared.getvalue()
+
+
 def test_a_cache_folder_in_a_work_tree_is_left_to_the_full_command(work, capsys, monkeypatch):
     """The full command prints a warning then; the fast path says nothing, so it must not answer."""
     assert full(capsys, "check", "good.toml")[0] == 0
@@ -215,7 +241,8 @@ def _resign(path: Path, key: str, change) -> None:
 
 @pytest.mark.parametrize("damage", ["truncated", "not json", "wrong mac", "old format", "no text", "text not a string",
                                     "no tally", "tally negative", "tally bool count", "tally missing verdict",
-                                    "established not bool", "plain missing", "another path", "another key",
+                                    "established not bool", "plain missing", "no warnings", "warnings not a string",
+                                    "another path", "another key",
                                     "report of another file", "report that failed"])
 def test_an_entry_that_is_not_whole_is_a_miss(work, capsys, damage):
     assert full(capsys, "check", "good.toml")[0] == 0
@@ -232,7 +259,7 @@ def test_an_entry_that_is_not_whole_is_a_miss(work, capsys, damage):
         path.write_text(json.dumps(data), "utf-8")
     else:
         changes = {
-            "old format": lambda p: p.update(format=3),
+            "old format": lambda p: p.update(format=result_cache.FORMAT - 1),
             "no text": lambda p: p.pop("text"),
             "text not a string": lambda p: p.update(text=["a"]),
             "no tally": lambda p: p.pop("tally"),
@@ -241,6 +268,8 @@ def test_an_entry_that_is_not_whole_is_a_miss(work, capsys, damage):
             "tally missing verdict": lambda p: p["tally"].pop("error"),
             "established not bool": lambda p: p["tally"].update(established=1),
             "plain missing": lambda p: p.pop("plain"),
+            "no warnings": lambda p: p.pop("warnings"),
+            "warnings not a string": lambda p: p.update(warnings=None),
             "another path": lambda p: p.update(path="bad.toml"),
             "another key": lambda p: p.update(key="0" * 64),
             "report of another file": lambda p: p["report"].update(file="bad.toml"),

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 from one_step_gap import gap_file
+from sympy import Symbol, log
 
 from elbo_sym.budget import clock as budget_clock
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import load, loads
-from elbo_sym.engine.prose_check import MAX_PROSE_RELATIONS, prose_warnings
+from elbo_sym.engine.prose_check import MAX_PROSE_RELATIONS, _signs_prove, prose_warnings
 from elbo_sym.prose import split_math, worded_relations
 from elbo_sym.report.build import check_file
 from elbo_sym.report.model import DerivationReport
@@ -77,6 +78,51 @@ def test_a_hypothesis_reaches_only_to_the_end_of_its_sentence():
 ])
 def test_anything_else_is_not_a_relation_in_words(text):
     assert words(text) == []
+
+
+@pytest.mark.parametrize("text", [
+    # a sentence that asserts the relation: checked, whatever words lead to it
+    "Note that $a$ is $b$.",
+    "Recall that $a$ is $b$.",
+    "We show that $a$ is $b$.",  # a directive after a subject reports a result
+    "This step checks that $a$ is $b$.",
+    "Suppose $q(z)$ is $p(z | x)$. Then $a$ is $b$.",  # a hypothesis ends with its sentence ...
+    "Suppose $q(z)$ is $p(z | x)$\n\nThen $a$ is $b$.",  # ... or its paragraph
+    "Hence $a$ is $b$; if not, something else is.",  # the condition is the next sentence's
+    "That is, $a$ is $b$.",
+])
+def test_an_assertion_is_found_whatever_words_lead_to_it(text):
+    """Session 16's word list switched the check off at any "that": "Note that $a$ is $b$" was never checked."""
+    assert words(text) == [("a", "is", "b", "=")]
+
+
+@pytest.mark.parametrize("text", [
+    "Choose $q(z)$ so that $a$ is $b$.",  # a condition, wherever it stands in the sentence
+    "Pick $c$ such that $a$ is $b$.",
+    "$a$ is $b$, provided $c$ is positive.",
+    "$a$ is $b$, as long as $c$ is positive.",
+    "If, e.g., $a$ is $b$, the gap closes.",  # "e.g." ends no sentence
+    "It is wrong to think that $a$ is $b$.",  # denied or doubted
+    "It is not true that $a$ is $b$.",
+    "One might guess $a$ is $b$.",
+    "$a$ is $b$, right?",  # a question, whatever its last words
+    "Now check that $a$ is $b$.",  # a directive opening the sentence or a clause: an exercise
+    "Exercise 3: show that $a$ is $b$.",
+    "It remains to show that $a$ is $b$.",
+    "Explain why $a$ is $b$.",
+])
+def test_a_condition_a_denial_a_question_or_an_exercise_is_not_found(text):
+    assert words(text) == []
+
+
+def test_the_docs_list_every_word_of_the_rule():
+    """docs/02 says which words keep a sentence from asserting a relation: the rule's own lists, whole."""
+    from elbo_sym import prose
+
+    docs = (REPO / "docs" / "02-what-checked-means.md").read_text("utf-8")
+    listed = [*prose._CONDITIONS, *prose._DOUBTS, *prose._DIRECTIVES, *prose._DIRECTIVE_LEADS,
+              *(" ".join(phrase) for phrase in prose._CONDITION_PHRASES)]
+    assert [word for word in listed if f"`{word}`" not in docs] == []
 
 
 # ---------------------------------------------------------------------------- the loader and the checker
@@ -147,6 +193,93 @@ def test_the_lessons_inequalities_are_proved_by_their_rules_and_do_not_warn():
     text = gap(summary="$ELBO(q)$ is at most $log(p(x))$, and $KL(q(z), p(z | x))$ is at least $0$.")
     assert len(loads(text, "t.toml").prose_relations) == 2
     assert prose_warnings(loads(text, "t.toml")) == ()
+
+
+GAUSSIAN = (REPO / "derivations" / "variants" / "gaussian-elbo.toml").read_text("utf-8")
+ANY_K = (REPO / "derivations" / "gap.toml").read_text("utf-8")
+
+
+def stated(base: str, summary: str):
+    """`base` (a derivation file's text) with `summary` as its summary, loaded: one relation in words."""
+    derivation = loads(base.replace(base.splitlines()[1], f'summary = "{summary}"', 1), "s.toml")
+    assert derivation.summary == summary and len(derivation.prose_relations) == 1
+    return derivation
+
+
+@pytest.mark.parametrize("base, summary", [
+    (GAUSSIAN, "$s**2$ is at least $0$."),  # a square
+    (GAUSSIAN, "$w**2$ is at least $0$."),  # ... of a parameter of either sign
+    (GAUSSIAN, "$w**2 + s**2$ is greater than $0$."),  # a positive term plus a square
+    (GAUSSIAN, "$exp(mu)$ is greater than $0$."),
+    (GAUSSIAN, "$sigma**2$ is greater than $0$."),
+    (GAUSSIAN, "$p(x)$ is greater than $0$."),
+    (GAUSSIAN, "$log(p(x))$ is at least $ELBO(q)$."),  # Jensen: the rule, not algebra's search, has the time
+    (gap(), "$log(q(z))$ is at most $0$."),  # the log of a probability (K = 2: q(z) < 1 at each z)
+    (gap(), "$log(q(z))$ is less than $0$."),
+    (gap(), "$log(p(z | x))$ is at most $0$."),
+    (gap(), "$q(z)$ is at most $1$."),
+    (ANY_K, "$KL(q(z), p(z | x))$ is at least $0$."),  # every latent space, by kl-nonneg
+])
+def test_a_true_sign_fact_is_proved_and_does_not_warn(base, summary):
+    """Session 16's check tried algebra first, whose counterexample search took the relation's second:
+    "$s**2$ is at least $0$" warned "not proved".  The engine's sign certificates decide it."""
+    derivation = stated(base, summary)
+    assert prose_warnings(derivation) == ()
+    (found,) = derivation.prose_relations
+    if found.lhs.free_symbols and "KL" not in summary and "ELBO" not in summary:
+        assert _signs_prove(found.lhs, found.rel, found.rhs, derivation.model())  # by signs, no search
+
+
+@pytest.mark.parametrize("base, summary", [
+    (GAUSSIAN, "$mu**2$ is greater than $0$."),  # 0 at mu = 0
+    (GAUSSIAN, "$w**2$ is greater than $0$."),
+    (GAUSSIAN, "$mu$ is at least $0$."),
+    (GAUSSIAN, "$exp(mu)$ is greater than $1$."),
+    (GAUSSIAN, "$log(q(z))$ is at most $0$."),  # a density is no probability: above 1 where sigma is small
+    (ANY_K, "$log(q(z))$ is at most $0$."),  # every latent space: densities too
+    (gap(), "$log(q(z))$ is at least $0$."),
+])
+def test_a_false_sign_fact_is_never_silent(base, summary):
+    """Soundness first: no certificate for a false relation, and the relation warns (refuted, or at least
+    not proved when the search does not finish in its second on a loaded machine)."""
+    derivation = stated(base, summary)
+    (found,) = derivation.prose_relations
+    assert not _signs_prove(found.lhs, found.rel, found.rhs, derivation.model())
+    (warning,) = prose_warnings(derivation)
+    assert "refuted" in warning.message or "does not prove it either" in warning.message
+
+
+@pytest.mark.parametrize("summary", [
+    "$s**2 + 1/mu**2$ is greater than $0$.",  # every value it has is > 0, but at mu = 0 it has none
+    "$log(mu)**2$ is at least $0$.",  # a square, of something undefined where mu <= 0
+    "$log(sigma**2)$ is at most $sigma**2$.",  # true (log t < t), but no certificate of signs says it
+])
+def test_an_undefined_or_undecided_relation_warns(summary):
+    derivation = stated(GAUSSIAN, summary)
+    (found,) = derivation.prose_relations
+    assert not _signs_prove(found.lhs, found.rel, found.rhs, derivation.model())
+    assert len(prose_warnings(derivation)) == 1
+
+
+def test_the_sign_certificates_the_prose_check_uses():
+    """definedness.nonnegative and strict_sign, which the engine also uses for a step's definedness: even
+    powers of a real value and sums of them with positive terms are >= 0; c * log(u) has c's sign times
+    u - 1's (u > 0); nothing is certified without a reason."""
+    from elbo_sym.engine.definedness import nonnegative, strict_sign
+
+    model = stated(GAUSSIAN, "$s**2$ is at least $0$.").model()
+    mu, w, s = (next(p for p in model.parameter_bounds if p.name == name) for name in ("mu", "w", "s"))
+    assert [nonnegative(e, model) for e in (mu**2, 2 * (mu - w)**4 + 3, mu**2 + w**2, s**2 - 1 / s**2)] == [
+        True, True, True, False]
+    assert [nonnegative(e, model) for e in (mu**-2, mu**3, -mu**2, mu**2 - w**2)] == [False] * 4
+    k2 = gap()
+    discrete = loads(k2, "k.toml").model()
+    (q0, q1) = sorted((p for p in discrete.positive_symbols if p.name.startswith("q_")), key=str)
+    assert strict_sign(log(q0), discrete) == -1 and strict_sign(-2 * log(q0), discrete) == 1
+    assert nonnegative(-log(q1), discrete) and not nonnegative(log(q1), discrete)
+    assert strict_sign(log(mu**2 + 1), model) is None and strict_sign(log(s), model) is None  # s - 1: either sign
+    alpha = Symbol("alpha", real=True)
+    assert nonnegative((w + 1)**2, model) and not nonnegative((mu**alpha + 1)**2, model)  # no real value at mu < 0
 
 
 def test_relations_past_the_cap_say_they_were_not_checked():

@@ -91,9 +91,9 @@ if TYPE_CHECKING:  # imported where used: a warm check (answer_from_cache) never
 
     from elbo_sym.report.model import DerivationReport, InputErrorReport
 
-FORMAT = 4
+FORMAT = 5
 """Bumped when the entry layout changes (2: authenticated entries; 4: the rendered text and the
-totals stored beside the report, for answer_from_cache)."""
+totals stored beside the report, for answer_from_cache; 5: the warnings' stderr lines too)."""
 MAX_ENTRIES = 512
 """Oldest entries beyond this many are removed when a new one is written."""
 MAX_ENTRY_BYTES = 4_000_000
@@ -337,6 +337,8 @@ def _consistent_payload(payload: object, key: str, path: str) -> dict | None:
         return None
     if payload["report"].get("file") != path or not isinstance(payload.get("text"), str):
         return None
+    if not isinstance(payload.get("warnings"), str):
+        return None
     if type(payload.get("plain")) is not bool:
         return None
     tally = payload.get("tally")
@@ -436,13 +438,14 @@ class Cache:
             if secret is None or directory is None:  # a secret implies a folder
                 return
             from elbo_sym.prose import terminal_safe
-            from elbo_sym.report.text import derivation_text
+            from elbo_sym.report.text import derivation_text, warnings_text
 
-            data, text = report.to_dict(), derivation_text(report)
+            data, text, warned = report.to_dict(), derivation_text(report), warnings_text(report)
             shown = json.dumps(data, ensure_ascii=False)
-            plain = terminal_safe(text) == text and terminal_safe(shown) == shown  # printed as it is
+            plain = all(terminal_safe(t) == t for t in (text, shown, warned))  # printed as it is
             payload = json.dumps({"format": FORMAT, "key": key, "path": report.file, "report": data,
-                                  "text": text, "tally": _tally(report), "plain": plain}, ensure_ascii=False)
+                                  "text": text, "warnings": warned, "tally": _tally(report), "plain": plain},
+                                 ensure_ascii=False)
             if _report_from_payload(json.loads(payload), key, report.file) != report:
                 return  # would not be read back as the same report: do not store it
             entry = json.dumps({"format": FORMAT, "mac": _mac(secret, key, payload.encode("utf-8", "surrogatepass")),
@@ -722,18 +725,19 @@ def plain_check_line(argv: list[str]) -> tuple[list[str], bool, float, float | N
     return paths, as_json, budget, total, no_cache, jobs
 
 
-def answer_from_cache(argv: list[str]) -> tuple[str, int, str] | None:
-    """What `elbo-sym check ARGS` prints on stdout, its exit status and what it prints on stderr (the
-    notes on subfolders not read, files.folder_notes; nothing else), when the cache can answer it
-    whole: a plain command line (plain_check_line) without --no-cache, every file named hits, no hit's
-    report carries a warning, no folder skips a deck.
-    None in every other case -- the full command line then runs (and re-reads the cache).
+def answer_from_cache(argv: list[str]) -> tuple[str, str, int] | None:
+    """What `elbo-sym check ARGS` prints on stdout and on stderr (the notes on subfolders not read,
+    files.folder_notes, then the files' warnings), and its exit status, when the cache can answer it
+    whole: a plain command line (plain_check_line) without --no-cache, every file named hits, no
+    folder skips a deck.  None in every other case -- the full command line then runs (and re-reads
+    the cache).
 
-    The answer is the text and totals stored with each entry (Cache.put wrote them from the
-    report), so neither click, the report model nor SymPy is imported: the same bytes as the
-    full `check` prints for the same hits (tests/test_cache_fast_path.py).  Only entries whose
-    text and JSON hold no character the terminal filter (elbo_sym.prose.terminal_safe) would
-    escape are used ("plain"), so the answer is printed as it is."""
+    The answer is the text, the warnings' lines and the totals stored with each entry (Cache.put
+    wrote them from the report), so neither click, the report model nor SymPy is imported: the
+    same bytes as the full `check` prints for the same hits, on both streams
+    (tests/test_cache_fast_path.py).  Only entries whose text, warnings and JSON hold no
+    character the terminal filter (elbo_sym.prose.terminal_safe) would escape are used
+    ("plain"), so the answer is printed as it is."""
     parsed = plain_check_line(argv)
     if parsed is None or parsed[4] or disabled_by_environment():
         return None
@@ -759,18 +763,17 @@ def answer_from_cache(argv: list[str]) -> tuple[str, int, str] | None:
         payload = cache.payload(entry_key(str(path), content, budget, total), str(path))
         if payload is None or not payload["plain"] or payload["report"].get("ok") is not True:
             return None  # (only passing reports are stored: an entry that says otherwise is not ours)
-        if payload["report"].get("warnings"):
-            return None  # the full path prints them on stderr: a cached answer says what a fresh one says
         payloads.append(payload)
     notes = "".join(f"elbo-sym: {note}\n" for note in folder_notes(paths))
     if not (notes.isascii() and notes.replace("\n", "").isprintable()):
         return None  # a folder's name the terminal filter would escape: the full path says it
+    warned = notes + "".join(p["warnings"] for p in payloads)  # stderr, JSON or not, as the full command
     if as_json:
-        return json.dumps([p["report"] for p in payloads], indent=2, ensure_ascii=False) + "\n", 0, notes
+        return json.dumps([p["report"] for p in payloads], indent=2, ensure_ascii=False) + "\n", warned, 0
     counts = {v: sum(p["tally"][v] for p in payloads) for v in VERDICTS}
     established = sum(p["tally"]["established"] for p in payloads)
     summary = summary_line(len(payloads), counts, established, len(payloads))
-    return "".join(p["text"] + "\n" for p in payloads) + summary + "\n", 0, notes
+    return "".join(p["text"] + "\n" for p in payloads) + summary + "\n", warned, 0
 
 
 __all__ = ["Cache", "DEPENDENCIES", "answer_from_cache", "check_paths", "plain_check_line", "cache_dir",

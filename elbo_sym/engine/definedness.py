@@ -13,6 +13,9 @@ anything) and discharged by a certificate:
   homogeneous polynomial whose coefficients all have one sign has that sign at every
   point with positive coordinates.  When signs are mixed, a few rounds of Polya's
   multiplication by ``sum pi`` and ``sum q`` are tried, within a size budget.
+* **logarithms**: ``c * log(u)`` with u > 0 certified has the sign of ``c * (u - 1)`` (so
+  ``log(q_0) < 0`` on the simplex); and ``e >= 0`` (:func:`nonnegative`, not strictly) for a sum
+  of terms each certified > 0 or an even power of a real value (``w**2 + s**2``, ``mu**2``).
 
 An obligation without a certificate is not assumed: the checker then searches for an
 exact instance where it fails (refuted) and otherwise reports that it could not show it
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sympy import Add, Dummy, Expr, Poly, exp, log
+from sympy import Add, Dummy, Expr, Poly, Pow, exp, log
 from sympy.polys.polyerrors import GeneratorsNeeded, PolynomialError
 
 from elbo_sym.budget import checkpoint
@@ -238,17 +241,35 @@ def strict_sign(e: Expr, model) -> int | None:
     if s is None and not e.has(log, exp):
         found = _rational_function_sign(e, model)
         s = 1 if found == POSITIVE else -1 if found == NEGATIVE else None
+    elif s is None and (scaled := _scaled_log(e)) is not None:
+        c, u = scaled  # c log(u) has c's sign times that of u - 1 (log is increasing, log 1 = 0)
+        t = strict_sign(u - 1, model) if strict_sign(u, model) == 1 else None
+        s = None if t is None else t * (1 if c > 0 else -1)
     memo[e] = s
     return s
 
 
 def nonnegative(e: Expr, model) -> bool:
-    """`e` >= 0 on the whole domain, with a certificate (e.g. beta - 1 where beta >= 1)."""
+    """`e` >= 0 on the whole domain, with a certificate (e.g. beta - 1 where beta >= 1; s**2 + w**2 and
+    w**2 for a real w, a sum of terms each > 0 or an even power; -log(q) where 0 < q <= 1)."""
     if strict_sign(e, model) == 1 or e == 0:
         return True
+    if all(strict_sign(t, model) == 1 or _even_power(t, model) for t in Add.make_args(e)):
+        return True  # each term > 0 or an even power of a real value: the sum >= 0
+    if (scaled := _scaled_log(e)) is not None:
+        c, u = scaled  # as in strict_sign, not strictly: u >= 1 (c > 0) or u <= 1 (c < 0)
+        return strict_sign(u, model) == 1 and nonnegative(u - 1 if c > 0 else 1 - u, model)
     if e.has(log, exp):
         return False
     return _rational_function_sign(e, model) in (POSITIVE, NONNEGATIVE)
+
+
+def _scaled_log(e: Expr) -> tuple[Expr, Expr] | None:
+    """``(c, u)`` when `e` is ``c * log(u)`` for a nonzero rational c (-log(q_0) is (-1, q_0)); else None."""
+    c, rest = e.as_coeff_Mul()
+    if isinstance(rest, log) and c.is_Rational and c != 0:
+        return c, rest.args[0]
+    return None
 
 
 POSITIVE, NEGATIVE, NONNEGATIVE, NONPOSITIVE = "> 0", "< 0", ">= 0", "<= 0"
@@ -314,6 +335,16 @@ def _nonnegative_square(e: Expr, model) -> bool:
     return (rest.is_Pow and rest.exp.is_Integer and int(rest.exp) % 2 == 0
             and all(s in model.parameter_bounds or s.is_extended_real for s in rest.base.free_symbols)
             and not rest.base.has(log, exp))
+
+
+def _even_power(e: Expr, model) -> bool:
+    """A positive number times a positive even power of a real value (w**2, 2 * (x - b)**4): >= 0 and
+    defined everywhere -- no negative power (1 / w**2 is not, at w = 0) and only integer powers inside
+    (mu**(1 - alpha) is no real value where mu < 0)."""
+    if not _nonnegative_square(e, model):
+        return False
+    power = e.as_coeff_Mul()[1]
+    return power.exp > 0 and all(p.exp.is_Integer for p in power.base.atoms(Pow))
 
 
 def _rational_function_sign(e: Expr, model) -> str | None:

@@ -5,8 +5,9 @@ or ``$A$ is at least $B$`` (the loader finds them: elbo_sym.prose.worded_relatio
 *sign* in prose is refused at loading (it would look checked); words are the author's, so they
 only warn -- unless the relation is one the file checks anyway (the chain composes to it between
 those two expressions, or the claim or a premise is it or implies it, orientation included), or the
-checker proves ``A rel B`` on its own (rule ``algebra``, and for an inequality ``jensen`` and
-``kl-nonneg``, within :data:`PROSE_RELATION_SECONDS`).  The warning says which: refuted, not
+checker proves ``A rel B`` on its own within :data:`PROSE_RELATION_SECONDS`: an inequality by the
+engine's sign certificates (elbo_sym.engine.definedness) or rules ``jensen`` and ``kl-nonneg``, and
+any relation as an ``algebra`` step.  The warning says which: refuted, not
 proved, or not checked (past :data:`MAX_PROSE_RELATIONS`, the budget spent, not decided).
 A warning never changes a verdict or the exit status:
 `check` prints it on stderr at file:line:column, the JSON report carries it, the handouts and the
@@ -23,7 +24,9 @@ from sympy.core.cache import clear_cache
 from elbo_sym import budget as budgets
 from elbo_sym.budget import BudgetExceeded
 from elbo_sym.engine.check import compose, implies
+from elbo_sym.engine.definedness import certified, nonnegative, obligations, strict_sign
 from elbo_sym.engine.derivation import RELATIONS, Derivation, Formula, ProseRelation
+from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.rules import FLIPPED
 from elbo_sym.failures import reraise_callers
 
@@ -101,9 +104,11 @@ _INEQUALITY_RULES = ("jensen", "kl-nonneg")
 
 
 def _verdict(derivation: Derivation, found: ProseRelation, seconds: float) -> str:
-    """The checker's verdict on ``lhs rel rhs`` as a step of the file within `seconds` of CPU: ``algebra``
-    (which also searches a counterexample), then for an inequality the rules that prove the lesson's
-    inequalities; "not checked (...)" when it could not be decided in time or at all."""
+    """The checker's verdict on ``lhs rel rhs`` within `seconds` of CPU.  An inequality is first decided by
+    signs (:func:`_signs_prove`, cheap), then by the rules that prove the lesson's inequalities; then
+    (and an equality at once) as an ``algebra`` step of the file, which also searches a counterexample:
+    "proved", "refuted", another verdict of the step, or "not checked (...)" when it could not be
+    decided in time or at all.  Each way is sound alone, so the order only saves time."""
     from elbo_sym.engine.check import ENGINE_ERRORS, check_step
 
     if not derivation.steps:
@@ -111,18 +116,18 @@ def _verdict(derivation: Derivation, found: ProseRelation, seconds: float) -> st
     step = replace(derivation.steps[0], rel=found.rel, rule="algebra", repair=None,
                    formula=Formula(found.rhs, found.text, found.line))
     deadline = budgets.clock() + seconds
+    model = derivation.model()
     try:
         with budgets.limit(seconds):
-            verdict = check_step(found.lhs, step, derivation.model(), derivation.examples, seconds).verdict.value
-            for rule in _INEQUALITY_RULES if found.rel != "=" and verdict not in ("proved", "refuted") else ():
-                left = deadline - budgets.clock()
-                if left <= 0:
-                    break
-                other = check_step(found.lhs, replace(step, rule=rule), derivation.model(), derivation.examples,
-                                   left, search=False)
+            if found.rel != "=" and _signs_prove(found.lhs, found.rel, found.rhs, model):
+                return "proved"
+            for rule in _INEQUALITY_RULES if found.rel != "=" else ():
+                other = check_step(found.lhs, replace(step, rule=rule), model, derivation.examples,
+                                   max(deadline - budgets.clock(), 0.01), search=False)
                 if other.verdict.value == "proved":
                     return "proved"
-            return verdict
+            return check_step(found.lhs, step, model, derivation.examples,
+                              max(deadline - budgets.clock(), 0.01)).verdict.value
     except BudgetExceeded:
         clear_cache()
         return f"{NOT_CHECKED}: not decided in the time it had"
@@ -130,6 +135,21 @@ def _verdict(derivation: Derivation, found: ProseRelation, seconds: float) -> st
         reraise_callers(raised)
         clear_cache()
         return f"{NOT_CHECKED}: the checker failed on it"
+
+
+def _signs_prove(lhs: Expr, rel: str, rhs: Expr, model: Model) -> bool:
+    """Whether the engine's sign certificates (elbo_sym.engine.definedness: the signs it decides for a
+    step's definedness) show the inequality ``lhs rel rhs`` on the whole domain: both sides defined
+    there, and the larger side minus the smaller, at every value of a free z, > 0 for < or > and
+    >= 0 for <= or >= ("$s**2$ is at least $0$", "$exp(mu)$ is greater than $0$", "$log(q(z))$ is at
+    most $0$").  False is no verdict: only that no certificate was found."""
+    upper, lower = (lhs, rhs) if rel in (">=", ">") else (rhs, lhs)
+    if not all(certified(o, model) for side in (lhs, rhs) for o in obligations(side, model)):
+        return False
+    gaps = model.unfold_pointwise(upper - lower)
+    if rel in (">", "<"):
+        return all(strict_sign(gap, model) == 1 for gap in gaps)
+    return all(nonnegative(gap, model) for gap in gaps)
 
 
 def _message(found: ProseRelation, verdict: str) -> str:

@@ -1,6 +1,7 @@
 """Terminal text renderers over report data (like pytest's TerminalReporter).
 
 `derivation_text` is what `elbo-sym check` prints per file, `summary_text` its last line,
+`warnings_text` what it prints on stderr for the file's warnings,
 `failure_text` what `assert_derivation` and the pytest plugin show for a derivation that
 does not pass, `error_text` one input error with its caret.
 """
@@ -19,6 +20,12 @@ from elbo_sym.report.model import (
     StepReport,
 )
 from elbo_sym.report.summary import summary_line
+
+
+def warnings_text(r: DerivationReport) -> str:
+    """What `check` prints on stderr for the report's warnings, a line each ("" when there is none): one
+    place for it, so the result cache stores the very lines a fresh check prints."""
+    return "".join(f"warning: {w.text(r.file)}\n" for w in r.warnings)
 
 
 def step_notes(s: StepReport) -> list[str]:
