@@ -256,6 +256,9 @@ PINNED = [
     # a number written in a division stays on its side of the bar, in the order written (session 17)
     "a * 2 / a / a", "a / a / 2", "a / 2 / a", "a * 2 / b", "a / (b * 2)", "-a / b / 2", "(1 / a) * (2 / a)",
     "(a)**-1 * (0 / a)", "(a + b) / 2 * log(p(x))", "-a / 2 * log(p(x))", "b**-1 * (2 * c / a)",
+    # 1 / b written first leads as a normaliser (session 17)
+    "1 / (1 - a) * log(p(x))", "1 / a * (b + c)", "1 / a * (-b)", "1 / a * b * c", "1 / a * b / c", "1 / a * 2 * b",
+    "log(1 / a * b)", "(1 / a * b) ** 2", "c - 1 / a * (b - c)", "1 / a * (-2)", "1 / (-a) * b",
 ]
 
 

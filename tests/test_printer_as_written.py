@@ -75,6 +75,17 @@ WRITTEN = [
     ("(1 / a) * (2 / a)", r"\frac{2}{a a}"),  # was 2 \frac{1}{a a}
     ("(a + b) / 2 * log(p(x))", r"\frac{a + b}{2} \log p(x)"),  # was \frac{\left(a + b\right) \log p(x)}{2}
     ("-a / 2 * log(p(x))", r"- \frac{a}{2} \log p(x)"),  # was - \frac{a \log p(x)}{2}
+    # 1 / b written first leads as a normaliser, as a number's 1/2 does (session 17: Li and Turner's
+    # 1/(1 - alpha) * log(E(...)) was \frac{\log\, \mathbb{E}[...]}{1 - \alpha}); x * (1 / b) is \frac{x}{b}
+    ("1 / (1 - alpha) * log(E(q, p(x, z)))", r"\frac{1}{1 - \alpha} \log \mathbb{E}_{q(z)}\left[p(x, z)\right]"),
+    ("1 / p(x) * q(z)", r"\frac{1}{p(x)} q(z)"),
+    ("1 / a * b * b", r"\frac{1}{a} b b"),
+    ("1 / a * (b + a)", r"\frac{1}{a} \left(b + a\right)"),
+    ("1 / a * (-b)", r"\frac{1}{a} \left(- b\right)"),
+    ("1 / a * Sum(q(z), z)", r"\frac{1}{a} \sum_{z} q(z)"),
+    ("1 / a * b / b", r"\frac{b}{a b}"),  # a chain of divisions stays one fraction
+    ("2 * log(E(q, p(x, z)))", r"2 \log \mathbb{E}_{q(z)}\left[p(x, z)\right]"),  # no thin space after \log
+    ("a * KL(q, p(z))", r"a\, \mathrm{KL}\big(q(z) \,\|\, p(z)\big)"),  # a thin space after a factor
     # unchanged: one number (and a sign) leads as a coefficient, 1/b is a fraction
     ("a * 2", r"2 a"),
     ("a * b * 2", r"2 a b"),

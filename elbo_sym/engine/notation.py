@@ -765,6 +765,12 @@ class ElboLatexPrinter(LatexPrinter):
         if isinstance(arg, Notation) or arg.is_Symbol or arg.is_Integer or arg.is_NumberSymbol:  # \log \pi
             body = rf"\log {printed}"
         elif _is_fraction(arg) and _one_fraction(printed):
+            # Tested on what is set, unlike a sum's brackets (`_shown_as_sum`): whether a quotient is set
+            # as one \frac or as a factor beside one (2 \frac{a}{b}, \frac{1}{b} x, q(z) \frac{p}{q}) is
+            # _print_Mul's choice among its layouts (numbers written apart, a leading coefficient or
+            # normaliser, a chain of divisions, the multiply-and-divide move, SymPy's own), and a
+            # predicate on the tree would be a second copy of that choice, free to drift from it.
+            # The printed group is exact (balanced braces, the whole text): one \frac or not.
             body = rf"\log {printed}"
         else:
             # a product set as a factor and a fraction, \log\left(q(z) \frac{p(x, z)}{q(z)}\right):
@@ -822,6 +828,9 @@ class ElboLatexPrinter(LatexPrinter):
     def _print_Mul(self, e: Expr) -> str:
         if not e.is_Mul:  # pragma: no cover - SymPy only passes products here now
             return super()._print_Mul(e)
+        led = _reciprocal_first(e)
+        if led is not None:  # (1/(1 - alpha)) * log(...): \frac{1}{1 - \alpha} \log ..., as written
+            return self._led_by(self._print(led[0]), led[1])
         shown = _shown(e)
         if shown is not e:  # q(z) * (1/p(x)) is \frac{q(z)}{p(x)}
             return self._print(shown)
@@ -844,14 +853,7 @@ class ElboLatexPrinter(LatexPrinter):
         coeff, rest = e.as_coeff_Mul()
         if coeff.is_Rational and not coeff.is_Integer and rest is not S.One and not _is_fraction(rest):
             sign = "- " if coeff < 0 else ""
-            body = self._print(rest)
-            # 1/2 * (-3): never \frac{1}{2} -3, which reads 1/2 - 3
-            if _shown_as_sum(rest) or body.startswith("-"):
-                body = rf"\left({body}\right)"
-            # \frac{1}{2} \cdot 0 \cdot 0, never \frac{1}{2} 0 \cdot 0
-            number_next = rest.is_Number or body[:1].isdigit()
-            gap = r" \cdot " if number_next or body.startswith(r"\left(-") and _is_numeric(rest) else " "
-            return rf"{sign}\frac{{{abs(coeff.p)}}}{{{coeff.q}}}{gap}{body}"  # \frac{1}{2} \cdot 3, not \frac{1}{2} 3
+            return sign + self._led_by(rf"\frac{{{abs(coeff.p)}}}{{{coeff.q}}}", rest)
         # A ratio of two numbers stays a ratio: \frac{3}{20} \big/ \frac{3}{10}.
         args = _factors(e)
         if (len(args) == 2 and args[0].is_Number and args[1].is_Pow and args[1].exp == -1
@@ -902,6 +904,17 @@ class ElboLatexPrinter(LatexPrinter):
         else:
             printed = super()._print_Mul(e)
         return _OPERATOR_GAP.sub(r"\\, ", _DENSITY_GAP.sub(r")\\, ", printed))
+
+    def _led_by(self, lead: str, rest: Expr) -> str:
+        """`rest` after a printed fraction that leads it as a coefficient (\\frac{1}{2} \\log p(x),
+        \\frac{1}{k} \\sum_{z} ...): a sum or a leading minus bracketed (\\frac{1}{2} -3 reads 1/2 - 3),
+        a number after a \\cdot (\\frac{1}{2} 3 reads as a mixed number)."""
+        body = self._print(rest)
+        if _shown_as_sum(rest) or body.startswith("-"):
+            body = rf"\left({body}\right)"
+        number_next = rest.is_Number or body[:1].isdigit()
+        gap = r" \cdot " if number_next or body.startswith(r"\left(-") and _is_numeric(rest) else " "
+        return f"{lead}{gap}{body}"
 
     def _divided(self, dividend: Expr, divisors: list[Expr]) -> str:
         """``N / D1 / D2 ...`` as one fraction, the divisors side by side below the bar in the order
@@ -1007,7 +1020,10 @@ class ElboLatexPrinter(LatexPrinter):
 
 _ENDS_IN_WORD = re.compile(r"\\mathit\{[^{}]*\}$")
 _DENSITY_GAP = re.compile(r"\) (?=(?:[pqr]|q\^\{\*\})\()")
-_OPERATOR_GAP = re.compile(r"(?<=[^\s+\-=(\[{,]) (?=\\(?:mathrm\{KL\}|mathrm\{H\}|mathbb\{E\}|mathcal\{L\}))")
+_OPERATOR_GAP = re.compile(
+    r"(?<=[^\s+\-=(\[{,])(?<!\\log)(?<!\\exp) (?=\\(?:mathrm\{KL\}|mathrm\{H\}|mathbb\{E\}|mathcal\{L\}))")
+"""The space before KL, H, E or L after a factor, widened to a thin space (\\beta\\, \\mathrm{KL}), but
+not after \\log or \\exp, whose argument it is: \\log \\mathbb{E}_{q(z)}[...] (was \\log\\, \\mathbb{E})."""
 
 
 def _side_by_side(pieces: list[str]) -> str:
@@ -1168,6 +1184,25 @@ def _shown(e: Expr) -> Expr:
     if len(kept) < len(_factors(e)) and kept and S.One not in kept:
         return _without_numerator_ones(e)
     return e
+
+
+def _reciprocal_first(e: Expr) -> tuple[Expr, Expr] | None:
+    """(1/b, x) for ``1 / b * x`` as the parser builds it (x the rest of the product, as written, no
+    quotient and no number): set as a textbook writes a normaliser, \\frac{1}{b} x
+    (\\frac{1}{1 - \\alpha} \\log \\mathbb{E}[...], \\frac{1}{Z} \\exp(...)), like a number's \\frac{1}{2} x,
+    never \\frac{x}{b}.  None for anything else (``x * (1 / b)`` is \\frac{x}{b}: `_shown`)."""
+    if not (e.is_Mul and len(e.args) == 2):
+        return None
+    first, second = e.args
+    if first.is_Mul and len(first.args) == 2 and first.args[0] is S.One and _is_divisor(first.args[1]) \
+            and first.args[1].exp == -1:
+        led: tuple[Expr, Expr] | None = (first.args[1], second)
+    else:
+        inner = _reciprocal_first(first)
+        led = None if inner is None else (inner[0], Mul(inner[1], second, evaluate=False))
+    if led is None or _is_quotient(led[1]) or _is_numeric(led[1]) or _is_divisor(second):
+        return None
+    return led
 
 
 def _without_numerator_ones(e: Expr) -> Expr:
