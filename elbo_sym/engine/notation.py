@@ -733,10 +733,13 @@ class ElboLatexPrinter(LatexPrinter):
 
     def _print_KL(self, e: KL) -> str:
         a, b = (self._print(arg) for arg in e.args)
-        return rf"\mathrm{{KL}}\big({a} \,\|\, {b}\big)"
+        opening, closing = _brackets_around(a + b, "(", ")")
+        return rf"\mathrm{{KL}}{opening}{a} \,\|\, {b}{closing}"
 
     def _print_Entropy(self, e: Entropy) -> str:
-        return rf"\mathrm{{H}}\big[{self._print(e.args[0])}\big]"
+        inner = self._print(e.args[0])
+        opening, closing = _brackets_around(inner, "[", "]")
+        return rf"\mathrm{{H}}{opening}{inner}{closing}"
 
     def _print_ELBO(self, e: ELBO) -> str:
         if e.parameter is not None:  # PRML's L(q, theta)
@@ -751,7 +754,9 @@ class ElboLatexPrinter(LatexPrinter):
         return rf"\mathcal{{L}}\big({self._print(e.distribution)};\, {self._print(e.observation)}\big)"
 
     def _print_Normal(self, e: Normal) -> str:
-        return rf"\mathcal{{N}}\left({self._print(e.mean)},\, {self._print(e.variance)}\right)"
+        inner = rf"{self._print(e.mean)},\, {self._print(e.variance)}"
+        opening, closing = _brackets_around(inner, "(", ")", size="")
+        return rf"\mathcal{{N}}{opening}{inner}{closing}"
 
     def _print_IWAE(self, e: IWAE) -> str:
         name = "q" if e.distribution == Density("q", (z,)) else self._print(e.distribution)
@@ -1024,6 +1029,18 @@ _OPERATOR_GAP = re.compile(
     r"(?<=[^\s+\-=(\[{,])(?<!\\log)(?<!\\exp) (?=\\(?:mathrm\{KL\}|mathrm\{H\}|mathbb\{E\}|mathcal\{L\}))")
 """The space before KL, H, E or L after a factor, widened to a thin space (\\beta\\, \\mathrm{KL}), but
 not after \\log or \\exp, whose argument it is: \\log \\mathbb{E}_{q(z)}[...] (was \\log\\, \\mathbb{E})."""
+
+
+def _brackets_around(inner: str, opening: str, closing: str, size: str = r"\big") -> tuple[str, str]:
+    """The brackets of KL(..), H[..] and N(..): of a fixed size around densities and names (\\big
+    for KL and H, a steady size from formula to formula; N's own size, so that the \\big brackets
+    of KL(N(..) || N(0, 1)) stay the taller, which \\left( around a square did not), or as tall as a
+    fraction inside them (the mixture (q1 + q2)/2 of \\mathrm{H}\\left[\\frac{q_1 + q_2}{2}\\right],
+    which \\big[ left sticking out).  A size, so the printed text is what is measured: nothing is
+    read differently either way."""
+    if r"\frac" in inner:
+        return rf"\left{opening}", rf"\right{closing}"
+    return f"{size}{opening}", f"{size}{closing}"
 
 
 def _side_by_side(pieces: list[str]) -> str:
