@@ -143,7 +143,9 @@ def test_gaussian_examples_give_every_parameter():
 
 def test_the_printer_typesets_the_gaussian_notation():
     latex = to_latex(parse_expression("Normal(mu, sigma**2)", VOCABULARY))
-    assert latex == r"\mathcal{N}\left(\mu,\, \sigma^{2}\right)"
+    assert latex == r"\mathcal{N}(\mu,\, \sigma^{2})"
+    # brackets as tall as a fraction inside (\mathcal{N}\left( grew for a square, taller than KL's \big()
+    assert to_latex(parse_expression("Normal(mu / 2, 1)", VOCABULARY)) == r"\mathcal{N}\left(\frac{\mu}{2},\, 1\right)"
 
 
 # ---------------------------------------------------------------------------- numeric cross-checks

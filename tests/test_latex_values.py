@@ -253,6 +253,12 @@ PINNED = [
     "log(p(x) / p(x) / 3)", "log(q(z) / q(z) / 2)", "log(q(z) * 3 / (p(x, z) - a))", "log(-a / b)",
     "log(p(x, z) / q(z) * q(z) / p(x))", "2 * log(p(x) / q(z) * p(x, z) / p(x))", "log(2 * p(x) / q(z))",
     "q(z) * log(p(x, z) * q(z) / q(z))", "log(a / 2)", "log(a / b / c)", "log(a) ** 2 * b",
+    # a number written in a division stays on its side of the bar, in the order written (session 17)
+    "a * 2 / a / a", "a / a / 2", "a / 2 / a", "a * 2 / b", "a / (b * 2)", "-a / b / 2", "(1 / a) * (2 / a)",
+    "(a)**-1 * (0 / a)", "(a + b) / 2 * log(p(x))", "-a / 2 * log(p(x))", "b**-1 * (2 * c / a)",
+    # 1 / b written first leads as a normaliser (session 17)
+    "1 / (1 - a) * log(p(x))", "1 / a * (b + c)", "1 / a * (-b)", "1 / a * b * c", "1 / a * b / c", "1 / a * 2 * b",
+    "log(1 / a * b)", "(1 / a * b) ** 2", "c - 1 / a * (b - c)", "1 / a * (-2)", "1 / (-a) * b",
 ]
 
 

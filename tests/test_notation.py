@@ -552,3 +552,15 @@ def test_a_product_read_from_the_left_prints_without_brackets(written, text) -> 
     expr = parse_expression(written, vocabulary)
     assert to_text(expr) == text
     assert parse_expression(text, vocabulary) == expr
+
+
+@pytest.mark.parametrize(("text", "printed"), [
+    ("KL(q(z | x1), p(z))", r"\mathrm{KL}\big(q(z \mid x_{1}) \,\|\, p(z)\big)"),
+    ("H(q(z | x2))", r"\mathrm{H}\big[q(z \mid x_{2})\big]"),
+    # a fraction inside: brackets as tall as it (session 17: \big[ left the mixture's fraction sticking out)
+    ("H((q(z | x1) + q(z | x2)) / 2)", r"\mathrm{H}\left[\frac{q(z \mid x_{1}) + q(z \mid x_{2})}{2}\right]"),
+    ("KL(q(z | x1), (q(z | x1) + q(z | x2)) / 2)",
+     r"\mathrm{KL}\left(q(z \mid x_{1}) \,\|\, \frac{q(z \mid x_{1}) + q(z \mid x_{2})}{2}\right)"),
+])
+def test_kl_and_entropy_brackets_are_as_tall_as_what_they_hold(text, printed):
+    assert to_latex(parse_expression(text, Vocabulary(("x1", "x2"), ()))) == printed

@@ -62,8 +62,35 @@ WRITTEN = [
     ("0 / (a * 1)", r"\frac{0}{a \cdot 1}"),
     ("a / (b * 1)", r"\frac{a}{b \cdot 1}"),
     ("a / b / (2 * a)", r"\frac{a}{b \cdot 2 a}"),
+    # a number written in a division stays on its side of the bar, in the order written (session 17:
+    # a * 2 / a / a was 2 \frac{a}{a a}, a / a / 2 and a / 2 / a both \frac{a}{2 a}, a / (b * 2) \frac{a}{b 2})
+    ("a * 2 / a / a", r"\frac{2 a}{a a}"),
+    ("a * 2 / b", r"\frac{2 a}{b}"),
+    ("a / a / 2", r"\frac{a}{a \cdot 2}"),
+    ("a / 2 / a", r"\frac{a}{2 a}"),
+    ("p(x) / q(z) / 2", r"\frac{p(x)}{q(z) \cdot 2}"),
+    ("p(x) / 2 / q(z)", r"\frac{p(x)}{2 q(z)}"),
+    ("a / (b * 2)", r"\frac{a}{2 b}"),
+    ("-a / b / 2", r"- \frac{a}{b \cdot 2}"),
+    ("(1 / a) * (2 / a)", r"\frac{2}{a a}"),  # was 2 \frac{1}{a a}
+    ("(a + b) / 2 * log(p(x))", r"\frac{a + b}{2} \log p(x)"),  # was \frac{\left(a + b\right) \log p(x)}{2}
+    ("-a / 2 * log(p(x))", r"- \frac{a}{2} \log p(x)"),  # was - \frac{a \log p(x)}{2}
+    # 1 / b written first leads as a normaliser, as a number's 1/2 does (session 17: Li and Turner's
+    # 1/(1 - alpha) * log(E(...)) was \frac{\log\, \mathbb{E}[...]}{1 - \alpha}); x * (1 / b) is \frac{x}{b}
+    ("1 / (1 - alpha) * log(E(q, p(x, z)))", r"\frac{1}{1 - \alpha} \log \mathbb{E}_{q(z)}\left[p(x, z)\right]"),
+    ("1 / p(x) * q(z)", r"\frac{1}{p(x)} q(z)"),
+    ("1 / a * b * b", r"\frac{1}{a} b b"),
+    ("1 / a * (b + a)", r"\frac{1}{a} \left(b + a\right)"),
+    ("1 / a * (-b)", r"\frac{1}{a} \left(- b\right)"),
+    ("1 / a * Sum(q(z), z)", r"\frac{1}{a} \sum_{z} q(z)"),
+    ("1 / a * b / b", r"\frac{b}{a b}"),  # a chain of divisions stays one fraction
+    ("2 * log(E(q, p(x, z)))", r"2 \log \mathbb{E}_{q(z)}\left[p(x, z)\right]"),  # no thin space after \log
+    ("a * KL(q, p(z))", r"a\, \mathrm{KL}\big(q(z) \,\|\, p(z)\big)"),  # a thin space after a factor
     # unchanged: one number (and a sign) leads as a coefficient, 1/b is a fraction
     ("a * 2", r"2 a"),
+    ("a * b * 2", r"2 a b"),
+    ("a / b * 2", r"2 \frac{a}{b}"),
+    ("log(a) / 2", r"\frac{\log a}{2}"),
     ("3 * a / 4", r"\frac{3 a}{4}"),
     ("(1/2) * (-p(x))", r"- \frac{1}{2} p(x)"),
     ("1 / p(x)", r"\frac{1}{p(x)}"),
@@ -96,15 +123,20 @@ def test_every_whole_number_written_in_a_product_is_printed(first, rest):
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(NOTATION), st.lists(st.sampled_from(NOTATION), min_size=2, max_size=4))
-def test_a_chain_of_divisions_is_one_fraction_of_what_was_divided(first, divisors):
-    """N / D1 / D2 ...: N alone on top (never in front, p(x) \\frac{1}{...}), every divisor below."""
+@given(st.sampled_from(NOTATION), st.lists(st.sampled_from(NOTATION), min_size=2, max_size=4),
+       st.sampled_from(WHOLE[1:]), st.integers(min_value=-1, max_value=4))
+def test_a_chain_of_divisions_is_one_fraction_of_what_was_divided(first, divisors, number, at):
+    """N / D1 / D2 ...: N alone on top (never in front, p(x) \\frac{1}{...}), every divisor below in
+    the order written -- a number divisor too, wherever it was written (a / a / 2 is not a / 2 / a)."""
+    if at >= 0:
+        divisors = [*divisors[:at], number, *divisors[at:]]
     text = first + "".join(f" / {d}" for d in divisors)
     printed = latex(text)
     assert printed.startswith(rf"\frac{{{latex(first)}}}{{"), (text, printed)
     below = printed[len(rf"\frac{{{latex(first)}}}{{"):-1]
     for d in divisors:
         assert latex(d) in below, (text, printed)
+        below = below[below.index(latex(d)) + len(latex(d)):]  # the next divisor is set after this one
 
 
 def test_a_power_of_a_parameter_power_prints_as_written():

@@ -733,10 +733,13 @@ class ElboLatexPrinter(LatexPrinter):
 
     def _print_KL(self, e: KL) -> str:
         a, b = (self._print(arg) for arg in e.args)
-        return rf"\mathrm{{KL}}\big({a} \,\|\, {b}\big)"
+        opening, closing = _brackets_around(a + b, "(", ")")
+        return rf"\mathrm{{KL}}{opening}{a} \,\|\, {b}{closing}"
 
     def _print_Entropy(self, e: Entropy) -> str:
-        return rf"\mathrm{{H}}\big[{self._print(e.args[0])}\big]"
+        inner = self._print(e.args[0])
+        opening, closing = _brackets_around(inner, "[", "]")
+        return rf"\mathrm{{H}}{opening}{inner}{closing}"
 
     def _print_ELBO(self, e: ELBO) -> str:
         if e.parameter is not None:  # PRML's L(q, theta)
@@ -751,7 +754,9 @@ class ElboLatexPrinter(LatexPrinter):
         return rf"\mathcal{{L}}\big({self._print(e.distribution)};\, {self._print(e.observation)}\big)"
 
     def _print_Normal(self, e: Normal) -> str:
-        return rf"\mathcal{{N}}\left({self._print(e.mean)},\, {self._print(e.variance)}\right)"
+        inner = rf"{self._print(e.mean)},\, {self._print(e.variance)}"
+        opening, closing = _brackets_around(inner, "(", ")", size="")
+        return rf"\mathcal{{N}}{opening}{inner}{closing}"
 
     def _print_IWAE(self, e: IWAE) -> str:
         name = "q" if e.distribution == Density("q", (z,)) else self._print(e.distribution)
@@ -765,6 +770,12 @@ class ElboLatexPrinter(LatexPrinter):
         if isinstance(arg, Notation) or arg.is_Symbol or arg.is_Integer or arg.is_NumberSymbol:  # \log \pi
             body = rf"\log {printed}"
         elif _is_fraction(arg) and _one_fraction(printed):
+            # Tested on what is set, unlike a sum's brackets (`_shown_as_sum`): whether a quotient is set
+            # as one \frac or as a factor beside one (2 \frac{a}{b}, \frac{1}{b} x, q(z) \frac{p}{q}) is
+            # _print_Mul's choice among its layouts (numbers written apart, a leading coefficient or
+            # normaliser, a chain of divisions, the multiply-and-divide move, SymPy's own), and a
+            # predicate on the tree would be a second copy of that choice, free to drift from it.
+            # The printed group is exact (balanced braces, the whole text): one \frac or not.
             body = rf"\log {printed}"
         else:
             # a product set as a factor and a fraction, \log\left(q(z) \frac{p(x, z)}{q(z)}\right):
@@ -822,39 +833,32 @@ class ElboLatexPrinter(LatexPrinter):
     def _print_Mul(self, e: Expr) -> str:
         if not e.is_Mul:  # pragma: no cover - SymPy only passes products here now
             return super()._print_Mul(e)
+        led = _reciprocal_first(e)
+        if led is not None:  # (1/(1 - alpha)) * log(...): \frac{1}{1 - \alpha} \log ..., as written
+            return self._led_by(self._print(led[0]), led[1])
         shown = _shown(e)
         if shown is not e:  # q(z) * (1/p(x)) is \frac{q(z)}{p(x)}
             return self._print(shown)
         factors = _factors(e)
         if factors[0] is S.NegativeOne and len(factors) > 1:  # -(x - b)**2 / (2 s**2): a minus, not (-1)
-            # -x as the parser builds it keeps x's own tree (-(2*a)/2 is - \frac{2 a}{2}, never - a)
-            rest = e.args[1] if _negated(e) else factors[1] if len(factors) == 2 else Mul(*factors[1:], evaluate=False)
+            # -x as the parser builds it keeps x's own tree (-(2*a)/2 is - \frac{2 a}{2}, never - a),
+            # and so does (-a / b) / 2: - \frac{a}{b \cdot 2}, its divisions as written
+            rest = _unsigned(e) or (factors[1] if len(factors) == 2 else Mul(*factors[1:], evaluate=False))
             body = self._print(rest)
             bracket = _shown_as_sum(rest) or body.startswith("-")  # - (- a), - (0 + 1)
             return rf"- \left({body}\right)" if bracket else f"- {body}"
-        numbers = [f for f in factors if _is_numeric(f)]
-        others = [f for f in factors if not _is_numeric(f)]
         if _numbers_written_apart(e):
             # 2 * ELBO(q) / 2, a * 3 / 3, 1 * a: numbers the author wrote apart print apart (red team rt31);
             # a / (2/3) is \frac{a}{2/3}, not a fraction set small under a bar
             return self._written_product(e)
-        if others and (len(numbers) > 1 or (numbers and numbers[0] is not factors[0])):
-            # one number and at most one sign lead as one coefficient: log(a) / 2 is \frac{1}{2} \log a,
-            # (1/2) * (-p(x)) is - \frac{1}{2} p(x) (nothing the author wrote cancels)
-            rest = others[0] if len(others) == 1 else Mul(*others, evaluate=False)
-            return self._print(Mul(Mul(*numbers), rest, evaluate=False))  # Mul(...) evaluates the sign in
+        lead = _coefficient_first(e)
+        if lead is not None:
+            return self._print(lead)
         # A rational coefficient leads as a fraction: \frac{1}{3} \log 5, not \frac{\log 5}{3}.
         coeff, rest = e.as_coeff_Mul()
         if coeff.is_Rational and not coeff.is_Integer and rest is not S.One and not _is_fraction(rest):
             sign = "- " if coeff < 0 else ""
-            body = self._print(rest)
-            # 1/2 * (-3): never \frac{1}{2} -3, which reads 1/2 - 3
-            if _shown_as_sum(rest) or body.startswith("-"):
-                body = rf"\left({body}\right)"
-            # \frac{1}{2} \cdot 0 \cdot 0, never \frac{1}{2} 0 \cdot 0
-            number_next = rest.is_Number or body[:1].isdigit()
-            gap = r" \cdot " if number_next or body.startswith(r"\left(-") and _is_numeric(rest) else " "
-            return rf"{sign}\frac{{{abs(coeff.p)}}}{{{coeff.q}}}{gap}{body}"  # \frac{1}{2} \cdot 3, not \frac{1}{2} 3
+            return sign + self._led_by(rf"\frac{{{abs(coeff.p)}}}{{{coeff.q}}}", rest)
         # A ratio of two numbers stays a ratio: \frac{3}{20} \big/ \frac{3}{10}.
         args = _factors(e)
         if (len(args) == 2 and args[0].is_Number and args[1].is_Pow and args[1].exp == -1
@@ -883,7 +887,15 @@ class ElboLatexPrinter(LatexPrinter):
         # word-long name (\mathit{tscr} \, \mathit{xhat}: a product of two names never reads as one).
         if any(a.is_Pow and a.exp.is_negative for a in e.args) and any(a.is_Mul and _is_fraction(a) for a in e.args):
             # (p(x) / q(z)) / p(z): one fraction \frac{p(x)}{q(z)\, p(z)}, never \frac{1}{q(z)} inside a numerator
+            if any(_is_numeric(a) for a in args):  # (1/a) * (2/a): \frac{2}{a a}, its number above the bar
+                above = [a for a in args if not _is_divisor(a)]
+                return self._divided(_product(above) if above else S.One, [_divisor(a) for a in args if _is_divisor(a)])
             e = Mul(*args, evaluate=False)
+        below = [_divisor(a) for a in _factors(e) if _is_divisor(a)]
+        if any(self._print(d)[:1].isdigit() for d in below[1:]):
+            # (1/a) * (1/(b*2)): \frac{1}{a \cdot 2 b}, never SymPy's a 2 b (a number beside a name reads as one)
+            above = [a for a in _factors(e) if not _is_divisor(a)]
+            return self._divided(_product(above) if above else S.One, below)
         if any(_plain_product(a) for a in e.args[:-1]):
             # (log p(x) log p(z)) q(z) as one product: each factor bracketed on its own if need be
             e = Mul(*(f for a in e.args for f in _plain_factors(a)), evaluate=False)
@@ -898,20 +910,30 @@ class ElboLatexPrinter(LatexPrinter):
             printed = super()._print_Mul(e)
         return _OPERATOR_GAP.sub(r"\\, ", _DENSITY_GAP.sub(r")\\, ", printed))
 
+    def _led_by(self, lead: str, rest: Expr) -> str:
+        """`rest` after a printed fraction that leads it as a coefficient (\\frac{1}{2} \\log p(x),
+        \\frac{1}{k} \\sum_{z} ...): a sum or a leading minus bracketed (\\frac{1}{2} -3 reads 1/2 - 3),
+        a number after a \\cdot (\\frac{1}{2} 3 reads as a mixed number)."""
+        body = self._print(rest)
+        if _shown_as_sum(rest) or body.startswith("-"):
+            body = rf"\left({body}\right)"
+        number_next = rest.is_Number or body[:1].isdigit()
+        gap = r" \cdot " if number_next or body.startswith(r"\left(-") and _is_numeric(rest) else " "
+        return f"{lead}{gap}{body}"
+
     def _divided(self, dividend: Expr, divisors: list[Expr]) -> str:
         """``N / D1 / D2 ...`` as one fraction, the divisors side by side below the bar in the order
         written (``a / a / a`` is ``\\frac{a}{a a}``, ``p(x) / p(x) / p(x)`` is
         ``\\frac{p(x)}{p(x)\\, p(x)}``) and each part printed as written (``0 / (a * 1)`` is
         ``\\frac{0}{a \\cdot 1}``): SymPy's own fraction reorders the factors, prints a number
         beside a name (``a 1``) and sets the first dividend in front, ``p(x) \\frac{1}{p(x)\\, p(x)}``."""
-        below = ""
+        pieces = []
         for i, d in enumerate(divisors):
             tex = self._print(d)
             if len(divisors) > 1 and self._needs_mul_brackets(d, first=i == 0, last=i == len(divisors) - 1):
                 tex = rf"\left({tex}\right)"  # a / b / (c + d), a / b / (-c): b \left(c + d\right)
-            # b \cdot 2 c, never b 2 c: two numbers side by side would read as one
-            below += (r" \cdot " if below[-1:].isdigit() or tex[:1].isdigit() else " ") + tex if below else tex
-        below = _OPERATOR_GAP.sub(r"\\, ", _DENSITY_GAP.sub(r")\\, ", below))
+            pieces.append(tex)
+        below = _OPERATOR_GAP.sub(r"\\, ", _side_by_side(pieces))
         return _DENSITY_GAP.sub(r")\\, ", rf"\frac{{{self._print(dividend)}}}{{{below}}}")
 
     def _written_product(self, e: Expr) -> str:
@@ -961,7 +983,7 @@ class ElboLatexPrinter(LatexPrinter):
             if len(below) > 1 and (d.is_Add or _is_quotient(d) or self._needs_mul_brackets(d)):
                 tex = rf"\left({tex}\right)"
             pieces.append(tex)
-        return _DENSITY_GAP.sub(r")\\, ", rf"\frac{{{numerator}}}{{{' '.join(pieces)}}}")
+        return _DENSITY_GAP.sub(r")\\, ", rf"\frac{{{numerator}}}{{{_side_by_side(pieces)}}}")
 
     def _slash(self, quotient: Expr) -> str:
         """A quotient written ``a / b`` (inside a fraction's denominator): the numerator bracketed
@@ -1003,7 +1025,33 @@ class ElboLatexPrinter(LatexPrinter):
 
 _ENDS_IN_WORD = re.compile(r"\\mathit\{[^{}]*\}$")
 _DENSITY_GAP = re.compile(r"\) (?=(?:[pqr]|q\^\{\*\})\()")
-_OPERATOR_GAP = re.compile(r"(?<=[^\s+\-=(\[{,]) (?=\\(?:mathrm\{KL\}|mathrm\{H\}|mathbb\{E\}|mathcal\{L\}))")
+_OPERATOR_GAP = re.compile(
+    r"(?<=[^\s+\-=(\[{,])(?<!\\log)(?<!\\exp) (?=\\(?:mathrm\{KL\}|mathrm\{H\}|mathbb\{E\}|mathcal\{L\}))")
+"""The space before KL, H, E or L after a factor, widened to a thin space (\\beta\\, \\mathrm{KL}), but
+not after \\log or \\exp, whose argument it is: \\log \\mathbb{E}_{q(z)}[...] (was \\log\\, \\mathbb{E})."""
+
+
+def _brackets_around(inner: str, opening: str, closing: str, size: str = r"\big") -> tuple[str, str]:
+    """The brackets of KL(..), H[..] and N(..): of a fixed size around densities and names (\\big
+    for KL and H, a steady size from formula to formula; N's own size, so that the \\big brackets
+    of KL(N(..) || N(0, 1)) stay the taller, which \\left( around a square did not), or as tall as a
+    fraction inside them (the mixture (q1 + q2)/2 of \\mathrm{H}\\left[\\frac{q_1 + q_2}{2}\\right],
+    which \\big[ left sticking out).  A size, so the printed text is what is measured: nothing is
+    read differently either way."""
+    if r"\frac" in inner:
+        return rf"\left{opening}", rf"\right{closing}"
+    return f"{size}{opening}", f"{size}{closing}"
+
+
+def _side_by_side(pieces: list[str]) -> str:
+    """Printed factors joined as a product below a fraction's bar: ``b \\cdot 2`` and ``2 \\cdot 3``,
+    never ``b 2`` or ``2 3`` (one number), ``2 \\cdot \\frac{1}{2}`` (never a mixed number), but
+    ``2 c`` as a textbook sets it, and a thin space after a density, ``q(z)\\, p(z)``."""
+    out = ""
+    for tex in pieces:
+        apart = tex[:1].isdigit() or (out[-1:].isdigit() and tex.startswith(r"\frac"))
+        out = tex if not out else out + (r" \cdot " if apart else " ") + tex
+    return _DENSITY_GAP.sub(r")\\, ", out)
 
 
 def _runs_right(tex: str) -> bool:
@@ -1069,36 +1117,118 @@ def _numbers_written_apart(e: Expr) -> bool:
                                                  or any(map(_by_fraction, factors))))
 
 
+def _multiplied_numbers(e: Expr) -> list[Expr]:
+    """The numbers that multiply the product `e` itself: its number factors, and those of its
+    factors that are products, but none inside a division ``N / D`` (the parser's N * D**-1),
+    whose numbers belong to its numerator or its denominator."""
+    if not e.is_Mul or _is_division(e):
+        return []
+    return [n for a in e.args for n in ([a] if _is_numeric(a) else _multiplied_numbers(a))]
+
+
+def _is_division(e: Expr) -> bool:
+    """``N / D`` as the parser builds it: N times D**-1, two factors."""
+    return bool(e.is_Mul and len(e.args) == 2 and _is_divisor(e.args[1]))
+
+
+def _coefficient_first(e: Expr) -> Expr | None:
+    """The product `e` with its numbers led as one coefficient, as a textbook writes a product
+    (``a * 2`` is ``2 a``, ``a / b * 2`` is ``2 \\frac{a}{b}``, ``(1/2) * (-p(x))`` is
+    ``- \\frac{1}{2} p(x)``), or None when `e` is printed with its numbers where they stand: no
+    number, a number already first, or a number written inside a division, which stays on its side
+    of the bar in the order written (``a * 2 / b`` is ``\\frac{2 a}{b}``, ``a / a / 2`` is
+    ``\\frac{a}{a \\cdot 2}``, ``a / 2 / a`` is ``\\frac{a}{2 a}``: leading the 2 would set all
+    three alike).  The one rule for where a lone number of a product goes (several numbers, or a
+    written 1, print as written: `_numbers_written_apart`)."""
+    factors = _factors(e)
+    numbers = [f for f in factors if _is_numeric(f)]
+    others = [f for f in factors if not _is_numeric(f)]
+    if not others or not numbers or (len(numbers) == 1 and numbers[0] is factors[0]):
+        return None
+    if len(_multiplied_numbers(e)) != len(numbers):
+        return None
+    rest = others[0] if len(others) == 1 else Mul(*others, evaluate=False)
+    return Mul(Mul(*numbers), rest, evaluate=False)  # Mul(...) evaluates the sign in
+
+
+def _unsigned(e: Expr) -> Expr | None:
+    """`e` without the -1 that leads it, every other node as written (``-a / b / 2`` is
+    ``(a / b) / 2``), or None when that -1 is not the first factor of a two-factor product
+    down the left (the engine's wider products)."""
+    if _negated(e) and e.is_Mul:
+        return e.args[1]
+    if e.is_Mul and len(e.args) == 2 and e.args[0].is_Mul:
+        inner = _unsigned(e.args[0])
+        return None if inner is None else Mul(inner, e.args[1], evaluate=False)
+    return None
+
+
 def _division_chain(e: Expr) -> tuple[Expr, list[Expr]] | None:
     """(N, [D1, D2, ...]) for ``N / D1 / D2 ...`` as the parser builds it, each ``/`` a product of
     what is left of it and 1 over what is right of it, when it is set as one fraction by
-    ElboLatexPrinter._divided: two divisions or more, or a divisor whose numbers print where they were
-    written (``0 / (a * 1)``).
-    None for anything else: a single ``a / b`` (SymPy sets it), a number divisor (the numbers keep
-    their own places: ``(q(z) / 2) / 3``), a quotient divided or dividing (``_over_quotient``)."""
+    ElboLatexPrinter._divided: two divisions or more, or one with a number in it (``a * 2 / b``,
+    ``a / (b * 2)``, ``0 / (a * 1)``), whose numbers print where they were written.
+    None for anything else: a single ``a / b`` of names (SymPy sets it), a quotient divided or
+    dividing (``_over_quotient``).  Several numbers (``(q(z) / 2) / 3``) never reach it:
+    ElboLatexPrinter._written_product sets them one operation at a time."""
     divisors: list[Expr] = []
     while e.is_Mul and len(e.args) == 2 and e.args[1].is_Pow and e.args[1].exp == -1 and not _is_divisor(e.args[0]):
         divisors.append(e.args[1].base)
         e = e.args[0]
     divisors.reverse()
-    if not divisors or (len(divisors) == 1 and not (divisors[0].is_Mul and _numbers_written_apart(divisors[0]))):
+    if not divisors or (len(divisors) == 1 and not _holds_number(e) and not _holds_number(divisors[0])):
         return None
-    if _is_quotient(e) or _is_fraction(e) or any(_is_numeric(d) or _is_quotient(d) for d in divisors):
+    if _is_quotient(e) or _is_fraction(e) or any(_is_quotient(d) for d in divisors):
         return None
     return e, divisors
+
+
+def _holds_number(e: Expr) -> bool:
+    """`e` is a number or a product with a number factor (SymPy's own fraction would print the
+    numbers of ``a * 2 / b`` or ``a / (b * 2)`` where they stand, ``\\frac{a 2}{b}``)."""
+    return any(_is_numeric(f) for f in (_factors(e) if e.is_Mul else [e]))
 
 
 def _shown(e: Expr) -> Expr:
     """The tree the printer sets for `e`: `e` itself, or for a product with the parser's 1 of a
     ``1/b`` (1 * b**-1) in it, that product without the 1, which is a numerator and no factor
-    (``q(z) * (1/p(x))`` is set as ``q(z) / p(x)``, ``\\frac{q(z)}{p(x)}``; ``a * 1 / b`` keeps its 1).
+    (``q(z) * (1/p(x))`` is set as ``q(z) / p(x)``, ``\\frac{q(z)}{p(x)}``; ``a * 1 / b`` keeps its 1),
+    its other products as written (``(1/a) * (2/a)``: the 2 stays in its division).
     The one place that choice is made, so that the brackets follow what is set (`_shown_as_sum`)."""
     if not e.is_Mul:
         return e
     kept = _factors_but_numerator_ones(e)
     if len(kept) < len(_factors(e)) and kept and S.One not in kept:
-        return _product(kept)
+        return _without_numerator_ones(e)
     return e
+
+
+def _reciprocal_first(e: Expr) -> tuple[Expr, Expr] | None:
+    """(1/b, x) for ``1 / b * x`` as the parser builds it (x the rest of the product, as written, no
+    quotient and no number): set as a textbook writes a normaliser, \\frac{1}{b} x
+    (\\frac{1}{1 - \\alpha} \\log \\mathbb{E}[...], \\frac{1}{Z} \\exp(...)), like a number's \\frac{1}{2} x,
+    never \\frac{x}{b}.  None for anything else (``x * (1 / b)`` is \\frac{x}{b}: `_shown`)."""
+    if not (e.is_Mul and len(e.args) == 2):
+        return None
+    first, second = e.args
+    if first.is_Mul and len(first.args) == 2 and first.args[0] is S.One and _is_divisor(first.args[1]) \
+            and first.args[1].exp == -1:
+        led: tuple[Expr, Expr] | None = (first.args[1], second)
+    else:
+        inner = _reciprocal_first(first)
+        led = None if inner is None else (inner[0], Mul(inner[1], second, evaluate=False))
+    if led is None or _is_quotient(led[1]) or _is_numeric(led[1]) or _is_divisor(second):
+        return None
+    return led
+
+
+def _without_numerator_ones(e: Expr) -> Expr:
+    """`e` with each ``1 / b`` of the parser (1 * b**-1) set as b**-1, every other product as written."""
+    if not e.is_Mul:
+        return e
+    if len(e.args) == 2 and e.args[0] is S.One and _is_divisor(e.args[1]):
+        return e.args[1]
+    return Mul(*(_without_numerator_ones(a) for a in e.args), evaluate=False)
 
 
 def _shown_as_sum(e: Expr) -> bool:
