@@ -211,3 +211,13 @@ def test_a_discrete_q_at_a_crootof_refutes_under_differ():
     y = sympy.Symbol("y")
     total = sum(v.xreplace({root: y}) ** 4 for v in q) - sympy.Rational(1, 5)
     assert vanishes_at(root, sympy.expand(total).xreplace({y: sympy.Symbol("t")}))  # the left side is 0
+
+
+def test_sides_equal_but_not_zero_print_in_the_roots_field():
+    step = step_of(gaussian("(t**3 - t - 1)**2 + t", "t >= 0").replace('expr = "0"', 'expr = "t"'))
+    assert step.verdict is Verdict.refuted, step.reason
+    c = step.counterexample
+    assert c.lhs == c.rhs == "CRootOf(t**3 - t - 1, 0)"  # (r**3 - r - 1)**2 + r reduced in Q(r): r
+    assert f"{c.lhs_value:.6g}" == "1.32472" and c.lhs_value == c.rhs_value
+    assert c.lhs_latex == c.rhs_latex == dict(c.values_latex)["t"][0]  # typeset as the point's value
+    assert "t^{3} - t - 1" in c.lhs_latex
