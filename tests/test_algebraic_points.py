@@ -100,6 +100,17 @@ def test_the_roots_interval_is_exact_and_refined():
         assert digits == 0 or b - a <= Fraction(1, 10**digits)
 
 
+def test_each_real_root_gets_its_own_interval():
+    cubic = X**3 - 3 * X - 1  # three real roots
+    ends = []
+    for index in range(3):
+        low, high = root_interval(sympy.CRootOf(cubic, index), 30)
+        value = sympy.CRootOf(cubic, index).evalf(60)
+        assert low < value < high
+        ends.append((low, high))
+    assert ends[0][1] < ends[1][0] and ends[1][1] < ends[2][0]
+
+
 def test_other_shapes_are_left_to_the_other_evaluators():
     assert in_root(sympy.sqrt(2) * R) is None
     assert in_root(sympy.log(2) * R) is None
