@@ -318,7 +318,8 @@ def closed_sign(e: Expr) -> int | None:
         return None
     try:
         in_field = in_root(e)
-    except ZeroDivisionError:
+    except ZeroDivisionError as raised:
+        reraise_callers(raised)
         raise Undefined("division by zero") from None
     if in_field is not None:  # rational in one CRootOf r: its one form in Q(r), 0 only as the zero polynomial
         return root_sign(in_field, INTERVAL_DIGITS)
