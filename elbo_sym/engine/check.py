@@ -85,6 +85,7 @@ from elbo_sym.limits import (
     own_budget,
     validate_budget,
 )
+from elbo_sym.numbers.algebraic import in_root, root_latex, root_text
 from elbo_sym.numbers.evaluate import (
     Undefined,
     approx_text,
@@ -498,36 +499,32 @@ class _Instances:
 
     def algebraic_counterexample(self, point_: AlgebraicPoint, k: int) -> Counterexample:
         """Both sides are exactly equal at the algebraic point, so the strict relation fails."""
-        from sympy import expand, radsimp
-
         a, b = self.parts[k]
-        left, right = (radsimp(expand(e.xreplace(point_.values))) for e in (a, b))
+        left, right = (_closed_form(e.xreplace(point_.values)) for e in (a, b))
         shown = point_.shown + self._assumed_at(point_)
-        return Counterexample(shown, str(left), str(right), float(left.evalf(30)), float(right.evalf(30)),
+        return Counterexample(shown, root_text(left), root_text(right), as_float(left, {}), as_float(right, {}),
                               k if len(self.parts) > 1 else None,
-                              f"algebraic point: {point_.coordinate} is the root t of {point_.polynomial} = 0 "
-                              f"near a numeric minimum, both sides are exactly equal there",
+                              f"algebraic point: {_root_said(point_)} near a numeric minimum, both sides are "
+                              f"exactly equal there",
                               values_latex=point_.latex, at=self._at(k if len(self.parts) > 1 else None),
-                              lhs_latex=to_latex(left), rhs_latex=to_latex(right))
+                              lhs_latex=_closed_latex(left), rhs_latex=_closed_latex(right))
 
     def undefined_at(self, point_: AlgebraicPoint, obligation: Obligation) -> Counterexample:
         """The obligation's expression is exactly 0 at the algebraic point: undefined there."""
         shown = point_.shown + self._assumed_at(point_)
         return Counterexample(shown, "undefined", "undefined", float("nan"), float("nan"), obligation.z,
-                              f"algebraic point: {point_.coordinate} is the root t of {point_.polynomial} = 0 "
-                              f"near a numeric minimum", f"{obligation.failure()} (exactly 0 there)",
+                              f"algebraic point: {_root_said(point_)} near a numeric minimum",
+                              f"{obligation.failure()} (exactly 0 there)",
                               values_latex=point_.latex, at=self._at(obligation.z))
 
     def _at(self, k) -> str:
         return self.model.point_text(k) if isinstance(k, int) else ""
 
     def _assumed_at(self, point_: AlgebraicPoint) -> tuple:
-        from sympy import expand, radsimp
-
         out: tuple = ()
         for o, q in self.model.assumed.items():  # q fixed by an assumption: show its value too
             label = "q(z)" if len(self.model.observations) == 1 else f"q(z | {o})"
-            out += ((label, tuple(str(radsimp(expand(v.xreplace(point_.values)))) for v in q)),)
+            out += ((label, tuple(root_text(_closed_form(v.xreplace(point_.values))) for v in q)),)
         return out
 
     # -- float screening --------------------------------------------------------------
@@ -632,6 +629,34 @@ def _value_text(e: Expr, values) -> str:
     if len(text) > MAX_VALUE_TEXT:
         return f" (≈ {v.to_float():.6g})"
     return f" (= {text})" if v.is_rational else f" (= {text} ≈ {v.to_float():.6g})"
+
+
+def _closed_form(e: Expr) -> Expr:
+    """A side's value at an algebraic point, as shown: rational in one CRootOf r, its one form in Q(r)
+    (a polynomial in r of degree below r's: 0 when it is 0, numbers.algebraic); else expanded, with
+    square roots out of the denominators."""
+    from sympy import expand, radsimp
+
+    try:
+        in_field = in_root(e)
+    except ZeroDivisionError as raised:
+        reraise_callers(raised)
+        in_field = None
+    return in_field.as_expr() if in_field is not None else radsimp(expand(e))
+
+
+def _closed_latex(e: Expr) -> str:
+    """A side's value at an algebraic point as LaTeX: with a CRootOf, as the point's values are typeset
+    (its polynomial in t, numbers.algebraic); else through the printer."""
+    from sympy import CRootOf
+
+    return root_latex(e) if e.has(CRootOf) else to_latex(e)
+
+
+def _root_said(point_: AlgebraicPoint) -> str:
+    """"t is the root t ≈ 1.32472 of t**3 - t - 1 = 0": which coordinate was solved, and its value."""
+    approx = f" {point_.approx}" if point_.approx.startswith("≈") else ""
+    return f"{point_.coordinate} is the root t{approx} of {point_.polynomial} = 0"
 
 
 def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open_obligations,
@@ -739,6 +764,8 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         family there, and every premise shown to hold there (exactly; undecided is remembered)."""
         if _outside_model(model, point_, outside):
             return False
+        if premises is not None:
+            work.spend(exact_cost)  # deciding the premises there: an exact decision, as an instance's
         status = HOLDS if premises is None else premises.status_at_point(point_.values)
         if status == UNDECIDED:
             tally.undecided += 1

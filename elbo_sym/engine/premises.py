@@ -110,8 +110,9 @@ class PremiseJudge:
 
     def status_at_point(self, values: dict) -> str:
         """`status` at an algebraic point (`values`: every parameter -> an exact SymPy number, some
-        irrational -- search.AlgebraicPoint), each sign decided by `closed_sign`: certified intervals,
-        0 only by exact algebra.  HOLDS only when every premise is shown to hold there."""
+        irrational: a square root or a CRootOf -- search.AlgebraicPoint), each sign decided by
+        `closed_sign`: in the root's field or by certified intervals, 0 only by exact algebra.  HOLDS
+        only when every premise is shown to hold there."""
         def sign(e: Expr) -> int | None:
             return closed_sign(e.xreplace(values))
 

@@ -40,6 +40,8 @@ from sympy import Expr
 from elbo_sym.budget import checkpoint
 from elbo_sym.engine.models.base import PARAMETER, SIMPLEX, UNIT, Block, Instance
 from elbo_sym.failures import reraise_callers
+from elbo_sym.numbers.algebraic import root_latex, root_text
+from elbo_sym.numbers.evaluate import approx_text
 from elbo_sym.numbers.neldermead import minimise as nelder_mead
 
 RANDOM_INSTANCES = 16
@@ -378,6 +380,8 @@ class AlgebraicPoint:
     coordinate: str
     latex: tuple[tuple[str, tuple[str, ...]], ...] = ()
     """The shown values as LaTeX (``\\frac{1}{2} + \\frac{\\sqrt{5}}{10}``): the file syntax has no sqrt."""
+    approx: str = ""
+    """The root t to six certified digits (``≈ 1.32472``): a CRootOf's value is not read off its text."""
 
 
 def algebraic_points(model, difference: Expr, minima: list,
@@ -417,7 +421,6 @@ def algebraic_points(model, difference: Expr, minima: list,
 def _solve_one(model, difference: Expr, point_values, bi: int, j: int, t) -> AlgebraicPoint | None:
     """The coordinate `j` of block `bi` solved exactly, the others rounded (see algebraic_points)."""
     from sympy import Poly, Rational, Symbol, cancel, expand, factor_list, fraction, gcd, radsimp, together
-    from sympy import latex as sympy_latex
     from sympy.polys.polyerrors import PolynomialError
 
     blocks = model.blocks
@@ -487,10 +490,11 @@ def _solve_one(model, difference: Expr, point_values, bi: int, j: int, t) -> Alg
             if root is None:
                 continue
             values = {s: radsimp(expand(v.xreplace({t: root}))) for s, v in subs.items()}
-            shown = tuple((c.label, tuple(str(values[s]) for s in c.symbols)) for c in blocks)
-            latex = tuple((c.label, tuple(sympy_latex(values[s]) for s in c.symbols)) for c in blocks)
+            shown = tuple((c.label, tuple(root_text(values[s]) for s in c.symbols)) for c in blocks)
+            latex = tuple((c.label, tuple(root_latex(values[s]) for s in c.symbols)) for c in blocks)
             name = f"{block.label} at z = {j}" if len(block.symbols) > 1 else block.label
-            return AlgebraicPoint(values, shown, f"{g.as_expr().xreplace({t: Symbol('t')})}", name, latex)
+            return AlgebraicPoint(values, shown, f"{g.as_expr().xreplace({t: Symbol('t')})}", name, latex,
+                                  approx_text(root, {}))
     return None
 
 

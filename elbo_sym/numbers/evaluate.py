@@ -32,9 +32,12 @@ from operator import itemgetter
 
 import mpmath
 from sympy import Add, Expr, Integer, Mul, Pow, Rational, S, Symbol, exp, log, pi
+from sympy.polys.rootoftools import ComplexRootOf
 
 from elbo_sym.budget import checkpoint
 from elbo_sym.failures import reraise_callers
+from elbo_sym.numbers.algebraic import in_root, root_interval
+from elbo_sym.numbers.algebraic import sign as root_sign
 from elbo_sym.numbers.exact import PI_KEY, LogNumber, log_of
 
 
@@ -240,6 +243,9 @@ def _enclose(e: Expr, values: Values, memo: dict, ctx):
         result = ctx.e
     elif e is S.Pi:
         result = ctx.pi
+    elif isinstance(e, ComplexRootOf) and e.is_real:  # exact rational ends, refined to the precision
+        low, high = root_interval(e, ctx.dps)
+        result = ctx.mpf([(ctx.mpf(int(low.p)) / int(low.q)).a, (ctx.mpf(int(high.p)) / int(high.q)).b])
     else:
         raise Inexact(f"cannot evaluate {type(e).__name__}")
     memo[e] = result
@@ -298,15 +304,25 @@ def _interval_sign(e: Expr, values: Values) -> int | None:
 
 def closed_sign(e: Expr) -> int | None:
     """-1, 0 or 1 for a closed expression (no symbols: an algebraic point's values put in, square
-    roots and CRootOf beside rationals and logs), certified; None when undecided.  A sign other
-    than 0 comes from certified intervals; 0 only from exact algebra (the expression expands to 0,
-    or it is an algebraic number whose minimal polynomial is x) -- an interval that merely
-    contains 0 decides nothing.  Raises Undefined where the intervals show it (a log of a value <= 0)."""
+    roots and CRootOf beside rationals and logs), certified; None when undecided.  A value rational
+    in one CRootOf is decided in that root's field (numbers.algebraic: 0 only when its one form is
+    the zero polynomial, the sign by exact refinement).  Otherwise a sign other than 0 comes from
+    certified intervals (a CRootOf among them by its exact rational interval); 0 only from exact
+    algebra (the expression expands to 0, or it is an algebraic number whose minimal polynomial is
+    x) -- an interval that merely contains 0 decides nothing.  Raises Undefined where the intervals
+    or the algebra show it (a log of a value <= 0, a denominator exactly 0)."""
     from sympy import Dummy, expand, minimal_polynomial, radsimp
     from sympy.polys.polyerrors import NotAlgebraic, PolynomialError
 
     if e.free_symbols:
         return None
+    try:
+        in_field = in_root(e)
+    except ZeroDivisionError as raised:
+        reraise_callers(raised)
+        raise Undefined("division by zero") from None
+    if in_field is not None:  # rational in one CRootOf r: its one form in Q(r), 0 only as the zero polynomial
+        return root_sign(in_field, INTERVAL_DIGITS)
     e = radsimp(expand(e))
     if e.is_Rational:
         return int(e.p > 0) - int(e.p < 0)
