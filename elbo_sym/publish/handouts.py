@@ -285,7 +285,7 @@ def require_checked(reports: Iterable[DerivationReport]) -> None:
         if not r.established and r.expect != "refuted":
             problems.append(f"{r.file}: claim not established: {r.claim_reason}")
     if problems:
-        raise HandoutError("handouts are built only from fully checked derivations:\n  "
+        raise HandoutError("only fully checked derivations are published (handouts, pages):\n  "
                            + "\n  ".join(problems))
 
 

@@ -2,7 +2,8 @@
 
 `derivation_text` is what `elbo-sym check` prints per file, `summary_text` its last line,
 `failure_text` what `assert_derivation` and the pytest plugin show for a derivation that
-does not pass, `error_text` one input error with its caret.
+does not pass, `error_text` one input error with its caret, `warning_lines` the files'
+warnings as every command that checks files prints them on stderr.
 """
 
 from __future__ import annotations
@@ -19,6 +20,13 @@ from elbo_sym.report.model import (
     StepReport,
 )
 from elbo_sym.report.summary import summary_line
+
+
+def warning_lines(reports: Iterable[DerivationReport]) -> list[str]:
+    """``warning: FILE:LINE:COLUMN: message`` for each warning of each file (prose the checker refutes
+    or cannot prove): `check`, `build`, `web` and the plugin print these, so an author whose loop is
+    `build` learns of them too (red team rt38 F1).  A warning changes no verdict and no exit status."""
+    return [f"warning: {w.text(r.file)}" for r in reports for w in r.warnings]
 
 
 def step_notes(s: StepReport) -> list[str]:
@@ -208,4 +216,5 @@ def deck_text(r: DeckReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["derivation_text", "deck_text", "summary_text", "error_text", "failure_text", "step_notes", "closing_lines"]
+__all__ = ["warning_lines",
+           "derivation_text", "deck_text", "summary_text", "error_text", "failure_text", "step_notes", "closing_lines"]

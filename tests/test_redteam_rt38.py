@@ -1,0 +1,106 @@
+"""Red team rt38's findings (a new course author, end to end): what `check` warns of reaches every
+command and API that checks files; decks' words; Jensen's explanation; decks' labels; cards only checked."""
+
+from __future__ import annotations
+
+import warnings
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+from elbo_sym.cli import main
+
+pytest_plugins = ["pytester"]
+
+# A derivation that passes, whose note states a refuted relation in words: `check` warns of it.
+WARNED = """title = "Warned"
+start = "log(p(x))"
+
+[[step]]
+rel = "="
+expr = "log(p(x))"
+rule = "algebra"
+why = "$ELBO(q)$ is $log(p(x))$"
+"""
+WARNING = 'warning: warned.toml:8:18: step 1: why: "$ELBO(q)$ is $log(p(x))$" states a relation in words'
+
+
+def project(folder: Path, derivation: str = WARNED) -> None:
+    (folder / "warned.toml").write_text(derivation, "utf-8")
+    (folder / "elbo-sym.toml").write_text('title = "t"\nderivations = ["warned.toml"]\n', "utf-8")
+
+
+# ---------------------------------------------------------------------------- F1: warnings everywhere
+
+
+def test_check_warns_of_the_fixture(tmp_path, capsys, monkeypatch):
+    """The baseline the others are held to."""
+    monkeypatch.chdir(tmp_path)
+    project(tmp_path)
+    assert main(["check", "--no-cache", "warned.toml"]) == 0
+    assert WARNING in capsys.readouterr().err
+
+
+def test_web_prints_checks_warnings_on_stderr_never_on_the_page(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    project(tmp_path)
+    assert main(["web", "--out", "pages"]) == 0  # the exit status is unchanged
+    out, err = capsys.readouterr()
+    assert WARNING in err and "states a relation" not in out
+    assert not any("states a relation" in p.read_text("utf-8") for p in (tmp_path / "pages").glob("*.md"))
+
+
+def test_a_failed_web_still_prints_the_warnings_and_says_pages(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    project(tmp_path, WARNED.replace('expr = "log(p(x))"', 'expr = "log(p(x)) + 1"'))  # refuted
+    assert main(["web", "--out", "pages"]) == 1
+    err = capsys.readouterr().err
+    assert "warning: warned.toml:8:" in err and "no pages written" in err
+    assert "handouts are built" not in err  # rt38 minor: `web` writes pages
+
+
+def test_build_prints_checks_warnings_on_stderr(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    project(tmp_path)
+    assert main(["build", "--out", "h", "--only", "derivations"]) == 0
+    out, err = capsys.readouterr()
+    assert WARNING in err and "states a relation" not in out
+
+
+def test_the_api_returns_the_warnings_and_show_displays_them(tmp_path):
+    from elbo_sym import check_file, show
+
+    path = tmp_path / "warned.toml"
+    path.write_text(WARNED, "utf-8")
+    report = check_file(path)
+    assert report.ok and [w.line for w in report.warnings] == [8]
+    html = show(report)._repr_html_()
+    assert "warning: " in html and "states a relation in words" in html
+
+
+def test_the_assertions_issue_each_warning_at_the_files_line(tmp_path):
+    from elbo_sym.authoring.testing import DerivationWarning, assert_derivation
+
+    path = tmp_path / "warned.toml"
+    path.write_text(WARNED, "utf-8")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert_derivation(path)
+    (one,) = [w for w in caught if issubclass(w.category, DerivationWarning)]
+    assert (one.filename, one.lineno) == (str(path), 8) and "states a relation" in str(one.message)
+
+
+def _plugin_args() -> list[str]:
+    if any(ep.name == "elbo_sym" for ep in entry_points(group="pytest11")):
+        return []
+    return ["-p", "elbo_sym.authoring.pytest_plugin"]
+
+
+def test_the_plugin_lists_the_warning_and_the_item_passes(pytester: pytest.Pytester) -> None:
+    (pytester.path / "derivations").mkdir()
+    (pytester.path / "derivations" / "warned.toml").write_text(WARNED, "utf-8")
+    result = pytester.runpytest(*_plugin_args(), "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
+                                "derivations")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*DerivationWarning: derivations/warned.toml:8:18: step 1: why:*"])
