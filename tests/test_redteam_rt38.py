@@ -104,3 +104,42 @@ def test_the_plugin_lists_the_warning_and_the_item_passes(pytester: pytest.Pytes
                                 "derivations")
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(["*DerivationWarning: derivations/warned.toml:8:18: step 1: why:*"])
+
+
+# ---------------------------------------------------------------------------- F3: Jensen the wrong way round
+
+JENSEN_REVERSED = """title = "Jensen gives the bound"
+K = "any"
+claim = "log(p(x)) >= ELBO(q)"
+start = "log(p(x))"
+
+[[step]]
+rel = "="
+expr = "log(Sum(q(z) * p(x, z) / q(z), z))"
+rule = "algebra"
+why = "multiply and divide by $q(z)$"
+
+[[step]]
+rel = "<="
+expr = "Sum(q(z) * log(p(x, z) / q(z)), z)"
+rule = "jensen"
+why = "log is concave"
+"""
+
+
+def test_explain_says_a_reversed_jensen_step_points_the_wrong_way(tmp_path, capsys):
+    path = tmp_path / "j.toml"
+    path.write_text(JENSEN_REVERSED, "utf-8")
+    main(["explain", str(path), "--step", "2"])
+    out = capsys.readouterr().out
+    assert "✗ the log of the average is on the larger side" in out and "wrong way round" in out
+    assert "smaller side is the weighted average" not in out  # it was shown held, on the wrong side
+    assert "both sides agree: FAILED" not in out
+    assert "verdict: refuted" in out and 'rel = ">="' in out  # verdict and repair unchanged
+
+
+def test_a_jensen_step_the_right_way_round_is_still_proved(tmp_path, capsys):
+    path = tmp_path / "j.toml"
+    path.write_text(JENSEN_REVERSED.replace('rel = "<="', 'rel = ">="'), "utf-8")
+    assert main(["check", "--no-cache", str(path)]) == 0
+    assert "wrong way" not in capsys.readouterr().out
