@@ -143,3 +143,28 @@ def test_a_jensen_step_the_right_way_round_is_still_proved(tmp_path, capsys):
     path.write_text(JENSEN_REVERSED.replace('rel = "<="', 'rel = ">="'), "utf-8")
     assert main(["check", "--no-cache", str(path)]) == 0
     assert "wrong way" not in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------- F6: a card only checked
+
+ONLY_CHECKED = """title = "Coins"
+K = 2
+
+[[card]]
+front = "How large can a coin's entropy be?"
+back = "One bit."
+formula = "H(q) <= log(2)"
+"""
+
+
+def test_a_card_only_checked_is_refused_saying_proved_is_required_and_what_to_do(tmp_path, capsys):
+    path = tmp_path / "dk.toml"
+    path.write_text(ONLY_CHECKED, "utf-8")
+    assert main(["flashcards", str(path), "--anki", str(tmp_path / "k.apkg")]) == 1
+    err = capsys.readouterr().err
+    assert "printed only with checked formulas" not in err and "card 1 is checked" in err
+    assert "only with a formula proved for every instance" in err and "drop the card's formula" in err
+    assert not (tmp_path / "k.apkg").exists()
+    assert main(["cards", str(path), "--check"]) == 1
+    out = capsys.readouterr().out
+    assert "1 checked; NOT all proved" in out and "NOT all hold" not in out

@@ -1109,9 +1109,16 @@ def require_printable(result) -> None:
     (or a well-formed expression): its cards are printed only with checked formulas."""
     bad = [v for v in result.verdicts if v.verdict not in _PRINTABLE_CARD_VERDICTS]
     if bad:
-        raise HandoutError("cards are printed only with checked formulas:\n  " + "\n  ".join(
+        raise HandoutError("a card is printed only with a formula proved for every instance (a student takes "
+                           "a card as fact; decks have no accept = \"checked\"):\n  " + "\n  ".join(
             f"{result.deck.path}:{v.card.formula.line if v.card.formula else v.card.line}: card {v.card.index} "
-            f"is {v.verdict}: {v.reason}" for v in bad))
+            f"is {v.verdict}: {v.reason}" + (_ONLY_CHECKED if v.verdict == "checked" else "") for v in bad))
+
+
+_ONLY_CHECKED = ("\n    (only checked: it held on every instance tried, but no rule proves it; write a formula a rule "
+                 "proves, state it in a derivation instead (accept = \"checked\" prints a step labelled as not "
+                 "proved), or drop the card's formula and keep its words)")
+"""What to do about a card whose formula held on every instance but is not proved (red team rt38 F6)."""
 
 
 def _deck_texts(deck) -> dict[str, Any]:

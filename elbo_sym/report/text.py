@@ -191,6 +191,17 @@ def _failure_step(r: DerivationReport, s: StepReport) -> list[str]:
     return lines
 
 
+def deck_outcome(counts: dict[str, int]) -> str:
+    """The deck's outcome in words, from its verdicts' counts: a card only `checked` held on every
+    instance tried, so it is "not proved" (and not printed), not "NOT all hold" (red team rt38 F6)."""
+    if counts.get("refuted"):
+        return "NOT all hold"
+    if counts.get("checked") or counts.get("error"):
+        return ("NOT all proved: a card is printed only with a formula proved for every instance; "
+                "checked on instances is not enough")
+    return "all hold"
+
+
 def deck_text(r: DeckReport) -> str:
     """`elbo-sym cards --check`: each card's formula (with its conditions) and verdict, then the deck's totals."""
     from elbo_sym.lesson.practice import conditions_suffix  # as `cards` prints them; only a deck's check needs it
@@ -212,7 +223,7 @@ def deck_text(r: DeckReport) -> str:
         counts[c.verdict] = counts.get(c.verdict, 0) + 1
     summary = ", ".join(f"{counts[k]} {k}" for k in ("proved", "checked", "well-formed", "refuted", "error", "none")
                         if k in counts)
-    lines.append(f"  {len(r.cards)} card(s): {summary}; {'all hold' if r.ok else 'NOT all hold'}")
+    lines.append(f"  {len(r.cards)} card(s): {summary}; {deck_outcome(counts)}")
     return "\n".join(lines) + "\n"
 
 
