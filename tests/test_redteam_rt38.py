@@ -168,3 +168,35 @@ def test_a_card_only_checked_is_refused_saying_proved_is_required_and_what_to_do
     assert main(["cards", str(path), "--check"]) == 1
     out = capsys.readouterr().out
     assert "1 checked; NOT all proved" in out and "NOT all hold" not in out
+
+
+# ---------------------------------------------------------------------------- F4: a label's relation, at its sign
+
+DECK = """title = "{title}"
+
+[[card]]
+front = "x"
+back = "y"
+topic = "{topic}"
+formula = "ELBO(q) <= log(p(x))"
+"""
+
+
+@pytest.mark.parametrize("title, topic, place, sign", [
+    ("HTML <b>deck</b>", "gap", "deck.toml:1:15: title:", "(<)"),
+    ("Bounds", "the bound &lt; the evidence", "deck.toml:6:20: card 1: 'topic':", "(&lt;)"),
+])
+def test_a_relation_in_a_decks_label_is_reported_at_its_sign(tmp_path, capsys, monkeypatch, title, topic, place,
+                                                              sign):
+    monkeypatch.chdir(tmp_path)
+    Path("deck.toml").write_text(DECK.format(title=title, topic=topic), "utf-8")
+    assert main(["cards", "deck.toml", "--check"]) == 2
+    err = capsys.readouterr().err
+    assert place in err and sign in err
+
+
+def test_a_spelled_relation_in_a_label_says_why_it_counts(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("deck.toml").write_text(DECK.format(title="a &lt; b", topic="gap"), "utf-8")
+    assert main(["cards", "deck.toml", "--check"]) == 2
+    assert "a page that decodes HTML entities" in capsys.readouterr().err

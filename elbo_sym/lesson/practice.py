@@ -562,9 +562,14 @@ class _DeckReader(_Reader):
         (elbo_sym.prose.first_relation); its ``$...$`` formulas are expressions."""
         found = first_relation(value) if isinstance(value, str) else None
         if found is not None:
-            raise self.error(line, f"{what}: a relation ({found[1]}) in {where} would be printed unchecked: "
-                                   f"name the subject in words (\"jensen\", \"the gap\") and state the relation "
-                                   f"as a card's formula")
+            position, sign = found
+            at, column, source = self._value_at(line, value, position)  # at the sign, not the key (rt38 F4)
+            spelled = (f" (`{sign}` is a spelling of one: a page that decodes HTML entities or a renderer "
+                       f"that reads TeX prints it as the sign)") if len(sign) > 1 else ""
+            raise DerivationError(self.path, at, f"{what}: a relation ({sign}) in {where} would be printed "
+                                                 f"unchecked{spelled}: name the subject in words (\"jensen\", "
+                                                 f"\"the gap\") and state the relation as a card's formula",
+                                  None, column, source)
         return self.prose(value, limit, what, line)
 
     def text_claim(self, text: str, line: int, conditions: tuple[Relation, ...]) -> CardFormula:
