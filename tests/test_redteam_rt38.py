@@ -237,3 +237,45 @@ def test_a_relation_in_words_on_a_front_with_conditions_is_refused_as_a_sign_is(
                     'formula = "ELBO(q) = log(p(x))"\nassume = ["q(z) = p(z | x)"]\n', "utf-8")
     assert main(["cards", str(path), "--check"]) == 2
     assert "'front' states $ELBO(q) = log(p(x))$, checked under the card's conditions" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- minors
+
+ONLY_CHECKED_CLAIM = """title = "Entropy of a coin"
+K = 2
+claim = "H(q) <= log(2)"
+start = "H(q)"
+
+[[step]]
+rel = "<="
+expr = "log(2)"
+rule = "algebra"
+accept = "checked"
+why = "a coin's entropy is at most one bit"
+"""
+
+
+def test_a_claim_established_only_on_checked_instances_is_counted_as_such(tmp_path, capsys, monkeypatch):
+    """The summary said "1/1 claims established" where the file's own line says "claim checked, not
+    proved", and the page "0 of 1 step are proved"; fresh and from the cache alike."""
+    from elbo_sym import __main__ as entry
+    from elbo_sym.publish.web import derivations_page
+    from elbo_sym.report.build import check_file
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ELBO_SYM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("ELBO_SYM_NO_CACHE", raising=False)
+    Path("ent.toml").write_text(ONLY_CHECKED_CLAIM, "utf-8")
+    for _ in range(2):  # the second run answers from the cache
+        assert entry.main(["check", "ent.toml"]) == 0
+        assert "1/1 claims established (1 only checked, not proved); 1/1 file(s) pass" in capsys.readouterr().out
+    page = derivations_page([check_file("ent.toml")]).body
+    assert "0 of 1 step are proved" not in page and "The step is not proved, only checked" in page
+
+
+def test_explain_step_0_says_steps_start_at_1(tmp_path, capsys):
+    path = tmp_path / "ent.toml"
+    path.write_text(ONLY_CHECKED_CLAIM, "utf-8")
+    assert main(["explain", str(path), "--step", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "range at least" not in err and "'--step': 0 is below the smallest allowed, 1" in err

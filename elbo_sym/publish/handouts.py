@@ -337,7 +337,9 @@ def _result_phrases(steps: int, proved: int, checked: int) -> dict[str, str]:
     ("The step is proved", "Both steps are proved", "All 3 steps are proved"), else ``partly_proved``."""
     everyone = {1: "The step is proved", 2: "Both steps are proved"}.get(steps, f"All {steps} steps are proved")
     partly = (f"{proved} of {counted(steps, 'step')} {'is' if proved == 1 else 'are'} proved and {checked} only "
-              "checked on exact instances")
+              "checked on exact instances") if proved else (  # never "0 of 1 step are proved" (rt38)
+        "The step is not proved, only checked on exact instances" if steps == 1 else
+        f"None of the {steps} steps is proved, {checked} only checked on exact instances")
     return {"all_proved": everyone, "partly_proved": partly}
 
 

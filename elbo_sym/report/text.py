@@ -19,7 +19,7 @@ from elbo_sym.report.model import (
     InputErrorReport,
     StepReport,
 )
-from elbo_sym.report.summary import summary_line
+from elbo_sym.report.summary import only_checked, summary_line
 
 
 def warning_lines(reports: Iterable[DerivationReport]) -> list[str]:
@@ -125,8 +125,9 @@ def summary_text(reports: Iterable[DerivationReport], errors: Iterable[InputErro
             counts[s.verdict] += 1
         unaccepted += [f"{r.file}:{s.line} step {s.index} (held on {s.instances} exact instances)"
                        for s in r.unaccepted_checked]
+    checked_claims = sum(only_checked(r.established, sum(s.verdict == "checked" for s in r.steps)) for r in reports)
     return summary_line(len(reports), counts, sum(r.established for r in reports), sum(r.ok for r in reports),
-                        len(errors), tuple(unaccepted))
+                        len(errors), tuple(unaccepted), checked_claims)
 
 
 def error_text(error: InputErrorReport) -> str:
