@@ -279,3 +279,13 @@ def test_explain_step_0_says_steps_start_at_1(tmp_path, capsys):
     assert main(["explain", str(path), "--step", "0"]) == 2
     err = capsys.readouterr().err
     assert "range at least" not in err and "'--step': 0 is below the smallest allowed, 1" in err
+
+
+def test_the_shipped_selfcheck_without_solutions_speaks_of_no_answer():
+    """`--solutions none` printed "Try each one before reading the answer" over a sheet with none."""
+    import re
+
+    from elbo_sym.publish.web import selfcheck_page
+
+    page = selfcheck_page(solutions="none")
+    assert not re.search("answer", page.body + page.description, re.IGNORECASE)
