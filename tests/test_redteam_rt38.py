@@ -289,3 +289,14 @@ def test_the_shipped_selfcheck_without_solutions_speaks_of_no_answer():
 
     page = selfcheck_page(solutions="none")
     assert not re.search("answer", page.body + page.description, re.IGNORECASE)
+
+
+def test_the_gaussian_domain_sets_every_parameter_and_sign_as_math():
+    from elbo_sym.engine.models.gaussian import GaussianModel
+    from elbo_sym.publish.render import typeset_domain
+
+    shown = typeset_domain(GaussianModel().describe())
+    for name in ("z", r"\mu", "w", "b", "x", r"\sigma", "s", ">"):
+        assert rf"\({name}\)" in shown, name
+    assert r"\textgreater" not in shown
+    assert typeset_domain("DDPM's forward process, any weights") == "DDPM’s forward process, any weights"
