@@ -381,11 +381,18 @@ def parse_integer(text: str, low: int, high: int | None) -> int:
     if not (number.isascii() and digits.isdigit()):
         raise ValueError(f"{text[:40]!r} is not an integer")
     if len(digits) > 20:
-        raise ValueError(f"{number[:12]}... ({len(digits)} digits) is not in the range {integer_range(low, high)}")
+        raise ValueError(f"{number[:12]}... ({len(digits)} digits) {_outside(low, high)}")
     value = int(number)
     if value < low or (high is not None and value > high):
-        raise ValueError(f"{value} is not in the range {integer_range(low, high)}.")
+        raise ValueError(f"{value} {_outside(low, high)}.")
     return value
+
+
+def _outside(low: int, high: int | None) -> str:
+    """The end of "N ...": "is not in the range 1 to 100", or with no upper bound "is below the smallest
+    allowed, 1" (red team rt38: "0 is not in the range at least 1")."""
+    return f"is not in the range {integer_range(low, high)}" if high is not None else \
+        f"is below the smallest allowed, {low}"
 
 
 def parse_parts(text: str) -> tuple[str, ...]:

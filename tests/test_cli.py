@@ -229,7 +229,7 @@ def test_every_number_option_is_typed():
     (["exercises", "--seed", "1_000"], "'1_000' is not an integer"),    # ... and underscores
     (["drill", "--seed", "-1"], "-1 is not in the range 0 to 2**63-1"),
     (["build", "--count", "9" * 4000], "(4000 digits) is not in the range 1 to 100"),
-    (["explain", str(GAP), "--step", "0"], "0 is not in the range at least 1"),
+    (["explain", str(GAP), "--step", "0"], "0 is below the smallest allowed, 1"),
     (["check", "--budget", "nan"], "elbo-sym: error: --budget must be a finite number of seconds > 0"),
     (["build", "--timeout", "0"], "elbo-sym: error: --timeout must be a finite number of seconds > 0"),
     (["cards", "--file-budget", "1e9"], "elbo-sym: error: --file-budget must be at most"),

@@ -83,7 +83,7 @@ from elbo_sym.limits import (
     parse_integer,
     validate_budget,
 )
-from elbo_sym.report.summary import VERDICTS, summary_line
+from elbo_sym.report.summary import VERDICTS, only_checked, summary_line
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name alike)
 if TYPE_CHECKING:  # imported where used: a warm check (answer_from_cache) never loads the report model
@@ -772,7 +772,8 @@ def answer_from_cache(argv: list[str]) -> tuple[str, str, int] | None:
         return json.dumps([p["report"] for p in payloads], indent=2, ensure_ascii=False) + "\n", warned, 0
     counts = {v: sum(p["tally"][v] for p in payloads) for v in VERDICTS}
     established = sum(p["tally"]["established"] for p in payloads)
-    summary = summary_line(len(payloads), counts, established, len(payloads))
+    checked_claims = sum(only_checked(p["tally"]["established"], p["tally"]["checked"]) for p in payloads)
+    summary = summary_line(len(payloads), counts, established, len(payloads), checked_claims=checked_claims)
     return "".join(p["text"] + "\n" for p in payloads) + summary + "\n", warned, 0
 
 

@@ -66,11 +66,11 @@ def check_command(paths: Sequence[str], as_json: bool, budget: float, file_budge
     import json
 
     from elbo_sym.authoring.cache import check_paths
-    from elbo_sym.report.text import derivation_text, error_text, summary_text, warnings_text
+    from elbo_sym.report.text import derivation_text, error_text, summary_text, warning_lines
 
     reports, errors = check_paths(list(paths), budget=budget, use_cache=not no_cache, total=file_budget, jobs=jobs)
-    for report in reports:  # on stderr, JSON or not: a warning changes no verdict and no exit status
-        print(warnings_text(report), end="", file=sys.stderr)  # (safe_streams escapes it)
+    for line in warning_lines(reports):  # on stderr, JSON or not: a warning changes no verdict and no exit status
+        print(line, file=sys.stderr)  # (safe_streams escapes it)
     if as_json:
         print(json.dumps([r.to_dict() for r in reports] + [e.to_dict() for e in errors], indent=2,
                          ensure_ascii=False))

@@ -64,6 +64,22 @@ class DerivationFailed(ElboSymFailure):
         self.report = report
 
 
+class DerivationWarning(UserWarning):
+    """A warning about a derivation file that `elbo-sym check` prints on stderr (prose stating a relation
+    no step checks, elbo_sym.engine.prose_check): the assertions issue each one, placed at the file's
+    line, so pytest lists it in its warnings summary (red team rt38 F1).  It changes no verdict;
+    ``-W error::elbo_sym.authoring.testing.DerivationWarning`` makes it fail the test."""
+
+
+def _warn(report) -> None:
+    """Issue each of the report's warnings as a DerivationWarning at its file and line."""
+    import warnings
+
+    for warning in report.warnings:
+        text = warning.text(report.file)
+        warnings.warn_explicit(DerivationWarning(text), DerivationWarning, report.file, warning.line)
+
+
 class DerivationNotRefuted(ElboSymFailure):
     """`assert_refuted` found no refutation where one was asserted; `report` is the DerivationReport."""
 
@@ -261,9 +277,11 @@ def _report(path, budget: float, folder: Path | None, also: tuple[Path, ...] = (
     from elbo_sym.engine.derivation import DerivationError
 
     try:
-        return check_file(source, budget, file_budget=file_budget)
+        report = check_file(source, budget, file_budget=file_budget)
     except DerivationError as error:
         raise _input_failed_class().from_error(error) from None
+    _warn(report)  # every assertion (and the plugin's items) shows what `check` prints on stderr
+    return report
 
 
 def _called_from(error: ElboSymFailure, function: str) -> ElboSymFailure:
@@ -426,5 +444,6 @@ def format_failure(report) -> str:
 
 
 __all__ = ["assert_derivation", "assert_refuted", "assert_not_established", "check_file", "format_failure",
-           "project_files", "resolve_path", "DerivationFailed", "DerivationNotRefuted", "ElboSymFailure", "BudgetError"]
+           "project_files", "resolve_path", "DerivationFailed", "DerivationNotRefuted", "DerivationWarning",
+           "ElboSymFailure", "BudgetError"]
 # DerivationInputFailed is importable too (built on first use by the module's __getattr__).

@@ -196,7 +196,7 @@ def _jensen_pair(outer: Expr, weights: Expr, body: Expr, model: Model) -> tuple[
          canonical(model.unfold(inside) - model.latent_sum(a), model).is_zero),
         ("the weights are a distribution over z (positive, sum to 1)", is_distribution(w, model)),
         ("the averaged quantity is positive", all(is_positive(v, model) for v in g)),
-        ("the smaller side is the weighted average of log of the same quantity",
+        ("the weighted sum is the weighted average of log of the same quantity",  # wherever it stands (rt38 F3)
          all(canonical(model.unfold(Mul(weights, body), k) - w[i] * log(g[i]), model).is_zero
              for i, k in enumerate(model.points))),
     )
@@ -410,8 +410,18 @@ def jensen(prev: Expr, rel: str, new: Expr, model: Model) -> RuleOutcome:
                                  f"{', '.join(to_text(c) for c, _ in combination)} >= 0", tuple(shown))
     if not pairs:
         return RuleOutcome(False, condition_failed("Jensen's pattern", tried[0]), tried[0])
+    reversed_pair = next((p for p in pairs if proves_zero(Add(gap, p[0]), model)), None)
+    if reversed_pair is not None:  # upper - lower = -(log E - E log): the step says log E <= E log (rt38 F3)
+        failed = reversed_pair[2] + ((WRONG_WAY, False),)
+        return RuleOutcome(False, condition_failed("Jensen's pattern", failed), failed)
     failed = pairs[0][2] + (("apart from Jensen pairs scaled by constants >= 0, both sides agree", False),)
     return RuleOutcome(False, condition_failed("Jensen's pattern", failed), failed)
+
+
+WRONG_WAY = ("the log of the average is on the larger side (Jensen gives log E[g] >= E[log g]; "
+             "this step has it the wrong way round)")
+"""The condition a Jensen step written the wrong way round fails: its explanation says so, not that the
+sides disagree (red team rt38 F3)."""
 
 
 def _iwae_jensen(upper: Expr, lower: Expr, model: Model) -> RuleOutcome | None:

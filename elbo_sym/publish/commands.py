@@ -36,11 +36,14 @@ class Outcome:
 def _checked(paths: Sequence[str], budget: float, total: float | None,
              lines: list[tuple[bool, str]]) -> list | None:
     """Reports of every derivation named, each read and checked within its file budget (`total`,
-    else as `check`); None, after `error: FILE:LINE:COLUMN: ...` and its caret line per bad file
-    (as `check` prints them), when any does not load or is not read in time."""
+    else as `check`), after their warnings (on stderr, as `check` prints them; rt38 F1); None, after
+    `error: FILE:LINE:COLUMN: ...` and its caret line per bad file (as `check` prints them), when any
+    does not load or is not read in time."""
     from elbo_sym.report.build import check_all
+    from elbo_sym.report.text import warning_lines
 
     reports, errors = check_all(list(paths), budget, total=total)
+    lines += [(True, line) for line in warning_lines(reports)]
     for error in errors:
         lines.append((True, f"error: {error}"))
         if error.pointer():
@@ -79,7 +82,7 @@ def build_course(course: Project, paths: Sequence[str], folder: Path, *, out: st
         handouts = course_handouts(results, course, budget=budget, file_budget=file_budget, gallery=gallery_results,
                                    literature=literature_results)
     except HandoutError as error:
-        return Outcome(((True, f"elbo-sym build: no handouts built: {error}"),), ok=False)
+        return Outcome((*lines, (True, f"elbo-sym build: no handouts built: {error}")), ok=False)
     owned = [h.name for h in handouts]  # the course's set: a file of another handout an earlier build wrote goes
     if only:
         handouts = [h for h in handouts if h.name in set(only)]
@@ -94,7 +97,7 @@ def build_course(course: Project, paths: Sequence[str], folder: Path, *, out: st
         result = write_handout_set(handouts, folder, latex=latex, timeout=timeout, owned=owned,
                                    strict_layout=os.environ.get("ELBO_SYM_STRICT_LAYOUT") == "1")
     except HandoutError as error:
-        return Outcome(((True, f"elbo-sym build: {error}"),), ok=False)
+        return Outcome((*lines, (True, f"elbo-sym build: {error}")), ok=False)
     lines.append((False, checked_line([*results, *gallery_results, *literature_results])))
     written, ok = build_outcome(result.reports, latex=latex, out=out, seconds=time.monotonic() - started,
                                 require_latex=os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1")
@@ -128,7 +131,7 @@ def web_course(course: Project, paths: Sequence[str], folder: Path, *, site_titl
         items = course_web(results, course, budget=budget, literature=cited, site_title=site_title,
                            file_budget=file_budget)
     except (HandoutError, WebError) as error:
-        return Outcome(((True, f"elbo-sym web: no pages written: {error}"),), ok=False)
+        return Outcome((*lines, (True, f"elbo-sym web: no pages written: {error}")), ok=False)
     written, removed = write_site(items, folder) if site_title is not None else write_page_set(items, folder)
     lines.append((False, checked_line([*results, *cited])))
     lines += [(False, f"  wrote {path}" + (f"  ({counted(len(item.formulas), 'formula')})"

@@ -285,7 +285,7 @@ def require_checked(reports: Iterable[DerivationReport]) -> None:
         if not r.established and r.expect != "refuted":
             problems.append(f"{r.file}: claim not established: {r.claim_reason}")
     if problems:
-        raise HandoutError("handouts are built only from fully checked derivations:\n  "
+        raise HandoutError("only fully checked derivations are published (handouts, pages):\n  "
                            + "\n  ".join(problems))
 
 
@@ -337,7 +337,9 @@ def _result_phrases(steps: int, proved: int, checked: int) -> dict[str, str]:
     ("The step is proved", "Both steps are proved", "All 3 steps are proved"), else ``partly_proved``."""
     everyone = {1: "The step is proved", 2: "Both steps are proved"}.get(steps, f"All {steps} steps are proved")
     partly = (f"{proved} of {counted(steps, 'step')} {'is' if proved == 1 else 'are'} proved and {checked} only "
-              "checked on exact instances")
+              "checked on exact instances") if proved else (  # never "0 of 1 step are proved" (rt38)
+        "The step is not proved, only checked on exact instances" if steps == 1 else
+        f"None of the {steps} steps is proved, {checked} only checked on exact instances")
     return {"all_proved": everyone, "partly_proved": partly}
 
 
@@ -1109,9 +1111,16 @@ def require_printable(result) -> None:
     (or a well-formed expression): its cards are printed only with checked formulas."""
     bad = [v for v in result.verdicts if v.verdict not in _PRINTABLE_CARD_VERDICTS]
     if bad:
-        raise HandoutError("cards are printed only with checked formulas:\n  " + "\n  ".join(
+        raise HandoutError("a card is printed only with a formula proved for every instance (a student takes "
+                           "a card as fact; decks have no accept = \"checked\"):\n  " + "\n  ".join(
             f"{result.deck.path}:{v.card.formula.line if v.card.formula else v.card.line}: card {v.card.index} "
-            f"is {v.verdict}: {v.reason}" for v in bad))
+            f"is {v.verdict}: {v.reason}" + (_ONLY_CHECKED if v.verdict == "checked" else "") for v in bad))
+
+
+_ONLY_CHECKED = ("\n    (only checked: it held on every instance tried, but no rule proves it; write a formula a rule "
+                 "proves, state it in a derivation instead (accept = \"checked\" prints a step labelled as not "
+                 "proved), or drop the card's formula and keep its words)")
+"""What to do about a card whose formula held on every instance but is not proved (red team rt38 F6)."""
 
 
 def _deck_texts(deck) -> dict[str, Any]:

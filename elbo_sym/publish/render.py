@@ -234,7 +234,8 @@ def _hyphen(text: str, i: int, prev: str, nxt: str) -> str:
 
 # p(...), q(...) and KL(...) written as text, with single-letter arguments: typeset as math
 _CALL_START = re.compile(r"(?<![A-Za-z0-9_\\])(?:(log) )?(p|q|KL|N)\(")
-_LONE_VAR = re.compile(r"(?<![A-Za-z0-9_\-\u2019'.\\])([xzq])(\d?)(?![A-Za-z0-9_(\u2019'])(?!\.[A-Za-z0-9])")
+# x, z, q and the linear-Gaussian model's w, b, s ("any mu, w, b, x and sigma, s > 0": rt38 set w, b, s roman)
+_LONE_VAR = re.compile(r"(?<![A-Za-z0-9_\-\u2019'.\\])([xzqwbs])(\d?)(?![A-Za-z0-9_(\u2019'])(?!\.[A-Za-z0-9])")
 # Greek letters written out (beta, mu, sigma) and ASCII relations (>=) as their symbols
 _GREEK_WORD = re.compile(r"(?<![A-Za-z0-9_\\])(alpha|beta|gamma|epsilon|theta|lambda|mu|sigma|pi|tau|phi)"
                          r"(?![A-Za-z0-9_])")
@@ -321,6 +322,10 @@ def _math_pieces(text: str) -> list[tuple[bool, str]]:
         if relation is not None:
             emit(relation)
             i += 2
+            continue
+        if text[i] in "<>" and text[i - 1:i] == " " and text[i + 1:i + 2] == " ":  # "s > 0": a sign, as >= is
+            emit(text[i])
+            i += 1
             continue
         m = _GREEK_WORD.match(text, i) if i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_\\") else None
         if m:

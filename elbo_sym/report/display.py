@@ -23,6 +23,7 @@ from elbo_sym.report.model import (
     ProsePart,
     SuggestionReport,
 )
+from elbo_sym.report.text import warning_lines
 
 _VERDICT_COLOR = {"proved": "#1a7f37", "checked": "#9a6700", "refuted": "#cf222e", "error": "#cf222e"}
 
@@ -58,6 +59,8 @@ class _View:
     problems: tuple[str, ...] = ()
     conditions: tuple[str, ...] = ()
     """What the claim and every step are checked under (LaTeX): the parameters' domains, the assumptions."""
+    warnings: tuple[str, ...] = ()
+    """``warning: FILE:LINE:COLUMN: ...`` as `check` prints them on stderr (report.text.warning_lines)."""
 
 
 def _view(shown) -> _View:
@@ -80,7 +83,7 @@ def _view(shown) -> _View:
         problems += tuple(f"problem: {p}" for p in shown.problems)
         return _View(_prose(shown.title_parts, shown.title), _prose(shown.summary_parts, shown.summary), shown.file,
                      shown.claim.latex if shown.claim else None, shown.start, tuple(rows), status, problems,
-                     shown.conditions_latex)
+                     shown.conditions_latex, tuple(warning_lines([shown])))
     from elbo_sym.report.build import conditions_of, math, prose_parts, relation  # a loaded Derivation
 
     d, parsed = shown, dict(shown.prose_math)  # the prose formulas the loader parsed
@@ -186,6 +189,7 @@ def to_html(shown) -> str:
         parts.append(f"<p>{html_text(view.status)}</p>")
     parts.append(_table(view))
     parts += [f"<p>{html_text(p)}</p>" for p in view.problems]
+    parts += [f"<p><small>{html_text(w)}</small></p>" for w in view.warnings]  # as `check` warns (rt38 F1)
     return "\n".join(parts) + "\n</div>"
 
 

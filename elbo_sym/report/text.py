@@ -3,7 +3,8 @@
 `derivation_text` is what `elbo-sym check` prints per file, `summary_text` its last line,
 `warnings_text` what it prints on stderr for the file's warnings,
 `failure_text` what `assert_derivation` and the pytest plugin show for a derivation that
-does not pass, `error_text` one input error with its caret.
+does not pass, `error_text` one input error with its caret, `warning_lines` the files'
+warnings as every command that checks files prints them on stderr.
 """
 
 from __future__ import annotations
@@ -19,13 +20,20 @@ from elbo_sym.report.model import (
     InputErrorReport,
     StepReport,
 )
-from elbo_sym.report.summary import summary_line
+from elbo_sym.report.summary import only_checked, summary_line
+
+
+def warning_lines(reports: Iterable[DerivationReport]) -> list[str]:
+    """``warning: FILE:LINE:COLUMN: message`` for each warning of each file (prose the checker refutes
+    or cannot prove): `check`, `build`, `web` and the plugin print these, so an author whose loop is
+    `build` learns of them too (red team rt38 F1).  A warning changes no verdict and no exit status."""
+    return [f"warning: {w.text(r.file)}" for r in reports for w in r.warnings]
 
 
 def warnings_text(r: DerivationReport) -> str:
     """What `check` prints on stderr for the report's warnings, a line each ("" when there is none): one
     place for it, so the result cache stores the very lines a fresh check prints."""
-    return "".join(f"warning: {w.text(r.file)}\n" for w in r.warnings)
+    return "".join(line + "\n" for line in warning_lines([r]))
 
 
 def step_notes(s: StepReport) -> list[str]:
@@ -124,8 +132,9 @@ def summary_text(reports: Iterable[DerivationReport], errors: Iterable[InputErro
             counts[s.verdict] += 1
         unaccepted += [f"{r.file}:{s.line} step {s.index} (held on {s.instances} exact instances)"
                        for s in r.unaccepted_checked]
+    checked_claims = sum(only_checked(r.established, sum(s.verdict == "checked" for s in r.steps)) for r in reports)
     return summary_line(len(reports), counts, sum(r.established for r in reports), sum(r.ok for r in reports),
-                        len(errors), tuple(unaccepted))
+                        len(errors), tuple(unaccepted), checked_claims)
 
 
 def error_text(error: InputErrorReport) -> str:
@@ -190,6 +199,17 @@ def _failure_step(r: DerivationReport, s: StepReport) -> list[str]:
     return lines
 
 
+def deck_outcome(counts: dict[str, int]) -> str:
+    """The deck's outcome in words, from its verdicts' counts: a card only `checked` held on every
+    instance tried, so it is "not proved" (and not printed), not "NOT all hold" (red team rt38 F6)."""
+    if counts.get("refuted"):
+        return "NOT all hold"
+    if counts.get("checked") or counts.get("error"):
+        return ("NOT all proved: a card is printed only with a formula proved for every instance; "
+                "checked on instances is not enough")
+    return "all hold"
+
+
 def deck_text(r: DeckReport) -> str:
     """`elbo-sym cards --check`: each card's formula (with its conditions) and verdict, then the deck's totals."""
     from elbo_sym.lesson.practice import conditions_suffix  # as `cards` prints them; only a deck's check needs it
@@ -211,8 +231,9 @@ def deck_text(r: DeckReport) -> str:
         counts[c.verdict] = counts.get(c.verdict, 0) + 1
     summary = ", ".join(f"{counts[k]} {k}" for k in ("proved", "checked", "well-formed", "refuted", "error", "none")
                         if k in counts)
-    lines.append(f"  {len(r.cards)} card(s): {summary}; {'all hold' if r.ok else 'NOT all hold'}")
+    lines.append(f"  {len(r.cards)} card(s): {summary}; {deck_outcome(counts)}")
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["derivation_text", "deck_text", "summary_text", "error_text", "failure_text", "step_notes", "closing_lines"]
+__all__ = ["warning_lines",
+           "derivation_text", "deck_text", "summary_text", "error_text", "failure_text", "step_notes", "closing_lines"]
