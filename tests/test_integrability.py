@@ -173,6 +173,7 @@ def test_the_refused_inverse_likelihood_is_infinite_for_a_gaussian_model():
     assert abs(tempered[1] - tempered[0]) < 1e-12  # t = 1/2, admitted: finite
 
 
+@pytest.mark.full
 def test_the_hoelder_bound_behind_the_geometric_mean_shape():
     """Sum(q**(1 - t) p**t) <= 1 for every pair of densities (Hoelder) -- even heavy-tailed ones,
     where Sum(q**2 / p) is infinite: a Cauchy q against a normal p."""

@@ -92,6 +92,7 @@ def _column_of(text: str, ch: str, line: int) -> int:
     return text.splitlines()[line - 1].index(ch) + 1
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("field", ["title", "summary", "why"])
 @pytest.mark.parametrize("placement", ["$log(p(x))$ {} $ELBO(q) + 1$", "$log(p(x))$ {} 1",
                                        "the evidence $log(p(x))$ is {} the ELBO", "$log(p(x)) {} ELBO(q)$"])

@@ -180,6 +180,7 @@ LIGATURES = ["a--b", "a---b", "Why?`x", "Wow!`y", "<<in>>", "``quoted''", ",,low
 """What the T1 fonts would join into one glyph: an en or em dash, ¿, ¡, guillemets, curly and low quotes."""
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_text_prints_as_typed_without_ligatures(tmp_path: Path) -> None:
     """rt4: an author's `--` printed as an en dash and `?`` as ¿. Escaped text (a title) and
@@ -208,6 +209,7 @@ def test_raw_tex_cannot_read_etc_passwd_or_run_shell(tmp_path: Path) -> None:
     assert not (tmp_path / "pwned").exists()
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_latex_error_keeps_previous_pdf(tmp_path: Path) -> None:
     out = tmp_path / "handout.pdf"

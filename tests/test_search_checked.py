@@ -265,6 +265,7 @@ def test_at_K2_the_point_is_one_half_plus_or_minus_sqrt5_over_10():
     assert r"\sqrt{5}" in where and "sqrt(" not in where
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("expr, K, zero_there", [
     pytest.param("1 / (Sum(q(z)**2, z) - 3/5)", 2, _squares_sum_to_three_fifths, id="sum_of_squares-2"),
     pytest.param("1 / (5*q(z)**2 - 5*q(z) + 1)", 2, _q_at_z_is_a_root, id="at_z-2"),
@@ -440,6 +441,7 @@ def _entropy_at_most_log(n: int) -> str:
     return toml("Sum(q(z) * log(q(z)), z)", ">=", f"-log({n})", K="any")
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("n, K", [(12, 34), pytest.param(33, 89, marks=pytest.mark.full),
                                   pytest.param(88, 233, marks=pytest.mark.full)])
 def test_a_general_step_false_only_at_a_larger_K_is_refuted_there(n, K):
@@ -458,6 +460,7 @@ def test_a_general_step_false_only_at_a_larger_K_is_refuted_there(n, K):
     assert entropy > mpmath.log(n)  # the test's own arithmetic: H(q) > log(n) there
 
 
+@pytest.mark.full
 def test_a_general_search_that_runs_out_of_its_budget_ends_in_error_saying_so(monkeypatch):
     """The step budget is a backstop only: running out in the middle of the plan is `error`
     naming where the search stopped, never `checked` on less evidence (it used to be `checked`,

@@ -76,6 +76,7 @@ def opinions(checked_report) -> dict[str, list[tuple[str, str]]]:
     return found
 
 
+@pytest.mark.full
 def test_the_corpus_covers_every_family(opinions):
     assert sorted(opinions) == sorted(FAMILIES)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from sympy import Add, Integer, Mul, Symbol, exp, log
 
 from elbo_sym.engine.walks import replaced
@@ -74,6 +75,7 @@ def test_a_node_rebuilt_into_its_changed_argument_is_not_matched_again():
     assert replaced(tree, query, value) == tree.replace(query, value)
 
 
+@pytest.mark.full
 def test_each_shared_subtree_is_visited_once():
     tree = shared(8)  # 2**8 paths to the leaves, a few dozen distinct subtrees
     asked: list = []
