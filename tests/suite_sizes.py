@@ -63,6 +63,8 @@ FAST_REPRESENTATIVES: dict[str, str] = {
         "the printer's round trip over the grammar's trees",
     "tests/test_variants.py::test_every_variant_and_lesson_file_is_proved_for_every_latent_space":
         "every lesson and variant file checked",
+    "tests/test_literature.py::test_every_literature_file_is_proved_for_every_latent_space_and_cites_its_source":
+        "one literature file per model family checked (`one_per_family`)",
     "tests/test_suite_sizes.py::test_every_collected_test_is_in_make_test_or_make_test_full":
         "the tiers' own check, over the whole collection",
 }

@@ -275,6 +275,7 @@ def test_every_argument_is_covered():
             "explain"} <= set(COMMANDS)
 
 
+@pytest.mark.full
 def test_a_fifo_in_a_folder_is_one_error_and_the_other_files_are_checked(tmp_path):
     """The real command, in a subprocess with a timeout: a FIFO (and a device) named *.toml never hangs it."""
     folder = tmp_path / "derivations"

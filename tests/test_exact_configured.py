@@ -95,6 +95,7 @@ def _named_failures(text: str) -> tuple[bool, object]:
 
 # ---------------------------------------------------------------------------------------- the shapes
 
+@pytest.mark.full
 @pytest.mark.parametrize("start, D, values", [
     # (a) false only where the dimensions' values differ: with every mu_d equal, D*S2 - S1**2 = 0
     ("(D*Sum(mu_d**2, (d, 1, D)) - Sum(mu_d, (d, 1, D))**2 - (D - 1))**2 + (D - 20)**2", 20, None),

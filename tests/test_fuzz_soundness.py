@@ -1344,6 +1344,7 @@ DATASET_FALSE = [
 ]
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("lhs, rel, rhs", DATASET_TRUE)
 def test_judge_accepts_dataset_statements(lhs, rel, rhs):
     cases_ = J.instances_any(observations=("x1", "x2"))

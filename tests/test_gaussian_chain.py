@@ -310,6 +310,7 @@ def _denoising(c: Chain, g, step, a, b, v):
     return Chain._expect(g * step * c.x, 1 - (g * step) ** 2, inner)
 
 
+@pytest.mark.full
 def test_three_layers_with_the_top_denoising_term_dropped_is_refuted():
     text = T3.read_text("utf-8")
     head = text.split("[[step]]")[0]

@@ -279,6 +279,7 @@ def test_a_check_imports_sympy_with_the_larger_cache(users_size):
     assert left == users_size
 
 
+@pytest.mark.full
 def test_a_gaussian_file_imports_its_family_when_checked():
     code, imported, stderr = _cold_check_modules(["derivations/variants/gaussian-kl.toml"])
     assert code == 0, stderr

@@ -470,6 +470,7 @@ def test_the_web_pages_print_the_same_names(tmp_path):
     assert not {r"\mathscr", r"\hat", r"\dot", r"\mathfrak", r"\aleph", r"\hbar"} & _commands(tex)
 
 
+@pytest.mark.full
 def test_katex_compiles_the_names_as_written(tmp_path):
     """The web pages' formulas through web/katex_check.mjs (as tests/test_web.py does)."""
     import json

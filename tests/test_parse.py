@@ -288,6 +288,7 @@ def _expressions():
     ), max_leaves=8)
 
 
+@pytest.mark.full
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_expressions())
 def test_generated_expressions_round_trip(text):

@@ -444,6 +444,7 @@ def test_a_rule_that_is_a_list_fails_its_item_and_the_other_files_still_run(pyte
     assert "Traceback" not in out and "error" not in out.splitlines()[-1]
 
 
+@pytest.mark.full
 def test_a_reader_bug_fails_that_file_only(pytester: pytest.Pytester) -> None:
     """An exception that is not an input error (a bug) fails its file's item with the traceback;
     the other files are still checked."""
@@ -493,6 +494,7 @@ def test_a_course_folder_collects_what_its_settings_list(pytester: pytest.Pytest
     run(pytester, "bound.toml").assert_outcomes(passed=1)
 
 
+@pytest.mark.full
 def test_a_plain_run_fails_where_check_fails(pytester: pytest.Pytester, capsys) -> None:
     """A course whose settings list no derivations: `check` reads derivations/ with its subfolders,
     and so must a plain run (the default elbo_sym_files, derivations/*.toml, misses teaching/)."""

@@ -186,6 +186,7 @@ def test_build_and_web_read_the_course_decks_within_file_budget(make, slow_cards
 # ------------------------------------------------------------------ the Python API and the browser's checker
 
 
+@pytest.mark.full
 def test_the_api_raises_a_documented_input_error(slow):
     started = time.process_time()
     with pytest.raises(DerivationError, match=EXHAUSTED):

@@ -93,6 +93,7 @@ def test_web_site_refuses_any_file_it_did_not_write(tmp_path, monkeypatch, capsy
     assert contents(folder / "site") == {"src/content/docs/index.md": b"my landing page"}
 
 
+@pytest.mark.full
 def test_build_refuses_a_hand_written_tex_before_any_latex(tmp_path, monkeypatch, capsys):
     """The repro: `build --out . --only exercises` beside a hand-written exercises.tex (refused before
     LaTeX runs: the check is on the names, whatever the engine)."""

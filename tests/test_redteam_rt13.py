@@ -89,6 +89,7 @@ def test_under_the_premises_the_first_failure_is_named_inside_them(premises, rig
     assert "n = 40, mu = 1 (where left - right first fails, exactly)" in step.counterexample.source
 
 
+@pytest.mark.full
 def test_a_premise_mentioning_the_variable_otherwise_leaves_the_step_to_the_search():
     text = (REDTEAM / X2).read_text().replace('"mu >= 1"', '"mu**2 >= 1", "mu >= 0"')
     step = check_file(loads(text, "x2_square.toml")).steps[0]

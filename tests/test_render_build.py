@@ -68,6 +68,7 @@ def test_every_special_char_is_escaped(ch: str) -> None:
     assert _unescape(escaped) == f"a{ch}b"
 
 
+@pytest.mark.full
 @given(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E)))
 def test_escape_round_trips_printable_ascii(text: str) -> None:
     assert _unescape(latex_escape(text)) == text
@@ -162,6 +163,7 @@ def test_build_without_latexmk_explains(monkeypatch: pytest.MonkeyPatch, tmp_pat
 # ----------------------------------------------------------------- building (TeX)
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_escaped_text_prints_literally_and_reads_no_files(tmp_path: Path) -> None:
     text = " ".join(INJECTIONS) + " specials: " + " ".join(SPECIALS)

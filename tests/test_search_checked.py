@@ -256,6 +256,7 @@ def test_a_strict_inequality_failing_at_an_irrational_point_is_refuted_there(tmp
     assert c.lhs == "0" and c.rhs == "0"
 
 
+@pytest.mark.full
 def test_at_K2_the_point_is_one_half_plus_or_minus_sqrt5_over_10():
     result, step = step_of(toml(*IRRATIONAL, K=2))
     q = _algebraic_q(step.counterexample)
@@ -288,6 +289,7 @@ def test_the_non_strict_version_is_not_refuted():
 
 # --------------------------------------------------------------------------- the Gaussian tight case and pi
 
+@pytest.mark.full
 def test_the_gaussian_tight_case_is_decided_and_refutes_a_strict_bound(tmp_path, capsys):
     text = toml("log(p(x))", ">", "ELBO(q)", model="gaussian")
     code, out = run_cli(tmp_path, capsys, text)
@@ -505,6 +507,7 @@ def test_proved_steps_never_search():
     assert step.verdict is Verdict.proved and step.searched is None
 
 
+@pytest.mark.full
 def test_the_lesson_and_its_variants_are_still_proved_without_a_search():
     from pathlib import Path
 

@@ -218,6 +218,7 @@ def _tree_float(e: sympy.Expr, x: dict) -> float:
     return values[0] ** int(e.exp)
 
 
+@pytest.mark.full
 def test_the_compiled_evaluators_give_the_tree_walks_values():
     """compile_float: bit for bit the floats of a tree walk (the search nominates the same points);
     compile_rational: the exact value of a tree walk in Fractions, and ZeroDivisionError exactly where

@@ -81,6 +81,7 @@ def test_the_corpus_covers_every_family(opinions):
     assert sorted(opinions) == sorted(FAMILIES)
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_proved_step_of_the_corpus_gets_agree(opinions, family):
     steps = opinions[family]

@@ -124,6 +124,7 @@ def test_wrong_bounds_are_refuted_not_checked(K, start, rel, expr):
     assert step.counterexample is not None
 
 
+@pytest.mark.full
 def test_a_true_step_no_rule_proves_is_checked_and_fails_the_run(tmp_path, capsys):
     text = toml("H(q)", "<=", "log(2)", K=2)
     _, step = verdict_of(text)

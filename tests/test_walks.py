@@ -61,6 +61,7 @@ QUERIES = [
 ]
 
 
+@pytest.mark.full
 def test_the_same_tree_as_sympy_replace():
     rng = random.Random(20261206)
     trees = [shared(4), shared(6), a * (b + c) + (a + c) * log(b + c)] + [random_tree(rng, 5) for _ in range(60)]
