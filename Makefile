@@ -89,11 +89,14 @@ PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n auto --dist loa
 
 # Two tiers, both run by CI (`make check`, .ci/run); tests/test_suite_sizes.py proves that every
 # collected test is in one of them and that every sized test runs at full size in the second.
-# `make test`: the author's fast loop (about 2 minutes): every test not marked `full`, the sized
-# campaigns (fuzzers, mutants, searches) at their small size (tests/suite_sizes.py).
+# `make test`: the author's fast loop (goal: 150 s of pytest on two idle cores): every test not
+# marked `full`, the sized campaigns (fuzzers, mutants) at their small size. The rule
+# (tests/suite_sizes.py): a test of half a second of CPU or more is marked `full`, unless it is one
+# of the representatives of a slow kind named there (the lesson's LaTeX handouts, the command as a
+# process, each campaign small, the docs test).
 # `make test-full`: the tests marked `full` (the Astro site and Chromium, the checker in Pyodide,
-# the literature-wide and heavy LaTeX builds, tests that wait out a step budget) and every sized
-# test at full size. `make soundness` is its old name.
+# the heavy LaTeX builds, the engine's slow red-team cases, tests that start processes or wait out a
+# budget) and every sized test at full size. `make soundness` is its old name.
 FAST_TESTS := not full
 FULL_TESTS := full or sized
 .PHONY: test-full soundness check

@@ -133,6 +133,7 @@ def test_the_distortion_dropped_is_refuted():
     assert math.isclose(c.rhs_value, v["H"], rel_tol=1e-9) and v["I"] < v["H"]
 
 
+@pytest.mark.full
 def test_without_the_data_space_the_sum_rule_step_is_refuted():
     """The wrong premise: a decoder that is not a distribution over the data."""
     text = FILE.read_text("utf-8").replace('data_space = ["x1", "x2"]\n', "")

@@ -71,6 +71,7 @@ def graph() -> dict[str, set[str]]:
     return imports()
 
 
+@pytest.mark.full
 def test_every_import_goes_down_the_layers(graph):
     wrong = []
     for module, targets in graph.items():
@@ -84,6 +85,7 @@ def test_every_import_goes_down_the_layers(graph):
     assert not wrong, "\n".join(wrong)
 
 
+@pytest.mark.full
 def test_no_module_imports_itself_through_others(graph):
     state: dict[str, int] = {}
     cycles = []

@@ -121,6 +121,7 @@ def test_new_refuses_two_kinds_or_a_bad_K(tmp_path, monkeypatch, capsys, args, m
     assert not (tmp_path / "starter.toml").exists()
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("kind, name", [  # each name and each kind in `make test` (two processes per case)
     ([], b"caf\xe9"), (["--teaching"], b"\xff"),
     pytest.param([], b"\xff", marks=pytest.mark.full), pytest.param(["--teaching"], b"caf\xe9", marks=pytest.mark.full),
@@ -228,6 +229,7 @@ def test_explain_bad_input(tmp_path, capsys):
     assert code == 2 and "bad.toml:" in err and "^" in err
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("failure", ["slow", "memory", "recursion", "bug"])
 def test_explain_display_work_is_budgeted_and_never_a_traceback(monkeypatch, capsys, failure):
     """Unfolding, reducing and printing the sides for display run under the budget; whatever

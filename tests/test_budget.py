@@ -253,6 +253,7 @@ def test_where_no_cpu_clock_works_budgets_fall_back_to_the_monotonic_clock(monke
     assert budgets._cpu_clock() is time.monotonic
 
 
+@pytest.mark.full
 def test_a_callers_busy_thread_does_not_spend_the_budget():
     """The budget counts the checking thread's CPU time (rt15): under a budget of 1 CPU second, at most
     0.9 s of its own work finishes while a thread of the caller's (a notebook's BLAS, here hashlib

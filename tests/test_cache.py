@@ -175,6 +175,7 @@ def test_planted_entry_never_changes_the_outcome(work, capsys, kind, key_exists)
     assert cli(capsys, "check", "--json", "bad.toml")[0] == 1
 
 
+@pytest.mark.full
 def test_planted_folder_in_the_working_tree_is_ignored(work, capsys, monkeypatch):
     """The old default location, force-added in a pull request (key and all), is not read any more."""
     monkeypatch.delenv("ELBO_SYM_CACHE_DIR")
@@ -285,6 +286,7 @@ def _signed_variants(key: str, name: str, good: dict) -> dict[str, object]:
     }
 
 
+@pytest.mark.full
 def test_signed_but_inconsistent_entries_are_misses(work, capsys):
     expected = fresh(capsys, "good.toml")
     assert cli(capsys, "check", "good.toml") == expected
@@ -474,6 +476,7 @@ def test_an_unknown_interval_backend_is_one_input_error_even_after_a_cached_pass
         assert "mpmath" in err and "internal error" not in err
 
 
+@pytest.mark.full
 def test_a_pass_near_its_budget_is_not_stored(work, capsys, monkeypatch):
     """rt17 F2: a pass that finished just inside its budget (or only because a neighbour warmed the
     memos) is not one a fresh run must give: it is re-checked every time, never stored."""

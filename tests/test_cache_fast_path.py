@@ -107,6 +107,7 @@ def test_the_console_entry_prints_what_the_full_command_prints(work, capsys):
     assert "refuted" in capsys.readouterr().out
 
 
+@pytest.mark.full
 def test_a_warm_process_imports_neither_click_nor_the_report_model(work):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     command = [sys.executable, "-X", "importtime", "-m", "elbo_sym", "check", "good.toml"]

@@ -379,6 +379,7 @@ def _called(node) -> str:
     return node.func.id if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) else ""
 
 
+@pytest.mark.full
 def test_every_narrow_handler_asks_first_in_one_line() -> None:
     """Only failures.py decides whose an exception is: the engine's handlers call reraise_callers (never
     callers_exception and a `raise` of their own), as the first statement of the handler, on the
@@ -409,6 +410,7 @@ _STANDARD = {"ValueError", "TypeError", "ArithmeticError", "ZeroDivisionError", 
 """Built-in classes a caller's exception may be (or subclass): a handler of one of them can take it."""
 
 
+@pytest.mark.full
 def test_every_engine_handler_of_a_built_in_class_asks_first() -> None:
     """Every handler in the engine and the exact numbers that catches a built-in class a caller's code may
     raise calls reraise_callers first -- with or without ``as`` (red team rt33 F3: ``except (ValueError,

@@ -108,6 +108,7 @@ def equal_forms(rng: random.Random):
             return e, other
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("seed", CASES)
 def test_difference_of_equal_forms_is_zero_and_the_field_agrees(seed):
     rng = random.Random(seed)

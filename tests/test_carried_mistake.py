@@ -74,6 +74,7 @@ def test_a_report_round_trips_the_carried_step(listed):
     assert DerivationReport.from_dict(listed.to_dict()) == listed
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_the_pdf_sheet_counts_one_mistake_and_says_no_edit(listed, tmp_path):
     import subprocess

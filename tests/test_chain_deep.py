@@ -195,6 +195,7 @@ def test_appendix_a_with_the_denoising_term_s_sign_flipped_is_refuted():
     assert not math.isclose(-c.elbo(), wrong_value, rel_tol=1e-9)  # the denoising KL is > 0 there
 
 
+@pytest.mark.full
 def test_appendix_a_with_the_reconstruction_term_dropped_is_refuted():
     wrong = APPENDIX_CLAIM.replace(" - E(q(z1 | x), log(p(x | z1)))", "")
     step = check_text(last_step_variant(wrong)).steps[-1]
@@ -336,6 +337,7 @@ def test_appendix_a_for_four_steps_is_proved():
     assert result.fully_proved and result.ok, [(s.step.index, s.verdict, s.reason) for s in result.steps]
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("T", [3, 4, 5])
 def test_appendix_a_for_every_latent_space_per_step(T):
     derivation = loads(appendix_a(T, '"any"'), f"a{T}.toml")
@@ -345,6 +347,7 @@ def test_appendix_a_for_every_latent_space_per_step(T):
     assert all("agrees" in s.second_opinion for s in result.steps), [s.second_opinion for s in result.steps]
 
 
+@pytest.mark.full
 def test_appendix_a_three_steps_holds_for_an_explicit_k_too():
     text = APPENDIX_A_3.read_text("utf-8").replace('\nK = "any"\n', "\nK = 2\n")
     result = check_text(text)
@@ -352,6 +355,7 @@ def test_appendix_a_three_steps_holds_for_an_explicit_k_too():
     assert all("agrees on 10 instance" in s.second_opinion for s in result.steps)  # 8 tables, 2 at the extremes
 
 
+@pytest.mark.full
 def test_five_layers_bound_and_gap():
     zs = "z1, z2, z3, z4, z5"
     text = (f'title = "t"\nlatents = ["z1", "z2", "z3", "z4", "z5"]\nK = 2\nclaim = "log(p(x)) >= ELBO(q)"\n'
@@ -545,6 +549,7 @@ def forward_posterior_variant(old: str, new: str, where: str = "last") -> str:
     return head + "[[step]]" + last.replace(old, new)
 
 
+@pytest.mark.full
 def test_the_forward_posterior_with_beta_tilde_missing_its_first_factor_is_refuted():
     wrong_variance = "(1 - c2**2) / (1 - c1**2 * c2**2)"
     step = check_text(forward_posterior_variant(f"{POSTERIOR_VARIANCE}))", f"{wrong_variance}))")).steps[-1]
@@ -698,6 +703,7 @@ def test_the_prior_matching_term_with_the_log_s_sign_flipped_is_refuted():
                         math.log(1 - v["c1"] ** 2 * v["c2"] ** 2), rel_tol=1e-6)
 
 
+@pytest.mark.full
 def test_a_nested_sum_never_captures_a_free_layer():
     """E(q(z1 | x), E(q(z2 | z1), KL(q(z1 | z2, x), p(z1 | z2)))): the KL binds its own z1; merging
     it into the sum over z2 (whose weight q(z2 | z1) has the outer z1 free) would square q(z2 | z1)."""

@@ -84,6 +84,7 @@ def test_an_argument_that_is_no_distribution_is_not_proved(derived, params):
     assert "is not" in " ".join(result.problems + (result.steps[0].reason,))
 
 
+@pytest.mark.full
 def test_the_entropy_of_a_product_is_the_sum_of_the_entropies():
     text = one_step("H(q(z1 | x) * q(z2 | x))", "=", "H(q(z1 | x)) + H(q(z2 | x))", "algebra")
     assert check_text(text).fully_proved

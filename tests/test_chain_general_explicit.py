@@ -70,6 +70,7 @@ DEGREE_FOUR = [  # (true, the wrong twin with a coefficient changed)
 CHAINS = [('"any"', '["z1", "z2"]'), ('"any"', '["z1", "z2", "z3"]'), ("2", '["z1", "z2"]')]
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("K, latents", CHAINS)
 @pytest.mark.parametrize("true, wrong", DEGREE_FOUR)
 def test_a_degree_four_product_of_log_densities_is_proved_for_every_latent_space(true, wrong, K, latents):

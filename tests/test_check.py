@@ -277,6 +277,7 @@ coefficients = st.one_of(
 )
 
 
+@pytest.mark.full
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(coefficients)
 def test_linear_identities_are_proved_exactly_when_true(c):

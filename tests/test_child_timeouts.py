@@ -7,6 +7,7 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
 
 TESTS = Path(__file__).resolve().parent
@@ -40,6 +41,7 @@ def unbounded_waits(source: str) -> list[int]:
     return found
 
 
+@pytest.mark.full
 def test_every_child_a_test_starts_has_a_timeout():
     missing = [f"{path.name}:{line}" for path in sorted(TESTS.glob("*.py"))
                for line in unbounded_waits(path.read_text("utf-8"))]

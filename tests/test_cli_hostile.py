@@ -275,6 +275,7 @@ def test_every_argument_is_covered():
             "explain"} <= set(COMMANDS)
 
 
+@pytest.mark.full
 def test_a_fifo_in_a_folder_is_one_error_and_the_other_files_are_checked(tmp_path):
     """The real command, in a subprocess with a timeout: a FIFO (and a device) named *.toml never hangs it."""
     folder = tmp_path / "derivations"
@@ -296,6 +297,7 @@ def test_a_fifo_in_a_folder_is_one_error_and_the_other_files_are_checked(tmp_pat
 _REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("warm", [False, True])
 def test_an_ascii_terminal_gets_escapes_not_a_traceback(tmp_path, warm):
     """A title with é on a stream that cannot encode it (PYTHONIOENCODING=ascii): the report is
@@ -313,6 +315,7 @@ def test_an_ascii_terminal_gets_escapes_not_a_traceback(tmp_path, warm):
     assert b"Caf\\xe9: " in done.stdout and b"Traceback" not in done.stderr
 
 
+@pytest.mark.full
 def test_a_closed_stdout_is_no_traceback(tmp_path):
     """`elbo-sym check FILE >&-`: nothing can be printed, the exit status still says the outcome."""
     (tmp_path / "gap.toml").write_text((_REPO / "derivations" / "gap.toml").read_text("utf-8"), "utf-8")

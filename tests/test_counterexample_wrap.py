@@ -42,6 +42,7 @@ def _counterexample(report) -> CounterexampleReport:
     return step.counterexample
 
 
+@pytest.mark.full
 @pytest.mark.parametrize(("path", "D"), [(AT_14, 14), (AT_64, 64)])
 def test_the_report_keeps_every_value(checked_report, path, D):
     """Every coordinate's exact value is in the report (JSON, `check`), each carried through the
@@ -126,6 +127,7 @@ def test_pieces_that_do_not_match_the_values_are_refused():
         CounterexampleReport((("a", ("1",)), ("b", ("2",))), "0", "1", "0", "1", where_pieces=(WhereItem("a", ("1",)),))
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 @pytest.mark.parametrize("path", [AT_14, AT_64])
 def test_the_solution_page_has_no_overfull_line(checked_report, tmp_path, path):

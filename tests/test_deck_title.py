@@ -68,6 +68,7 @@ def test_the_description_matches_the_anki_deck_name(deck_file):
     assert web.flashcards_page(deck_file).description.startswith("Flashcards: the beta-ELBO: 1 card")
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_the_pdf_footer_typesets_the_title(deck_file, tmp_path):
     (built,) = write_handouts(flashcards_handouts(flashcards=deck_file), tmp_path)

@@ -46,6 +46,7 @@ def slip_report(tmp_path_factory) -> DerivationReport:
     return check_file(path)
 
 
+@pytest.mark.full
 def test_the_density_point_is_a_value_not_a_state(slip_report) -> None:
     (step,) = slip_report.steps
     assert step.verdict == "refuted"
@@ -55,12 +56,14 @@ def test_the_density_point_is_a_value_not_a_state(slip_report) -> None:
     assert "z = z" not in counterexample.describe() and "z = z" not in "\n".join(counterexample.lines())
 
 
+@pytest.mark.full
 def test_the_report_round_trips_through_json(slip_report) -> None:
     data = json.loads(json.dumps(slip_report.to_dict()))
     assert data["steps"][0]["counterexample"]["z"] is None
     assert DerivationReport.from_dict(data) == slip_report
 
 
+@pytest.mark.full
 def test_the_text_report_names_the_point_by_its_values(slip_report) -> None:
     text = derivation_text(slip_report)
     line = next(line for line in text.splitlines() if "counterexample:" in line)
@@ -68,6 +71,7 @@ def test_the_text_report_names_the_point_by_its_values(slip_report) -> None:
     assert "z = z" not in text
 
 
+@pytest.mark.full
 def test_explain_names_the_point_by_its_values(tmp_path, capsys) -> None:
     path = tmp_path / "slip.toml"
     path.write_text(GAUSSIAN_SLIP, "utf-8")
@@ -80,6 +84,7 @@ def test_explain_names_the_point_by_its_values(tmp_path, capsys) -> None:
     assert "z = z" not in out and re.search(rf", z = {VALUE}$", line), line
 
 
+@pytest.mark.full
 @pytest.mark.parametrize(("text", "code"), [(GAUSSIAN_SLIP, 1), (ANY_K_TEACHING, 1)])
 def test_check_and_check_json_exit_alike_at_a_density_point(tmp_path, capsys, text, code) -> None:
     """Text mode and JSON exit alike. The teaching file's slip is refuted as marked, but the file
@@ -95,6 +100,7 @@ def test_check_and_check_json_exit_alike_at_a_density_point(tmp_path, capsys, te
     assert report["steps"][0]["counterexample"]["z"] is None
 
 
+@pytest.mark.full
 def test_cards_check_json_at_a_density_point(tmp_path, capsys) -> None:
     path = tmp_path / "deck.toml"
     path.write_text(GAUSSIAN_DECK, "utf-8")
@@ -146,6 +152,7 @@ def test_check_and_check_json_exit_alike_on_every_file(path, checked_report, mon
 
 # -- at the source: the engine's data holds a state or None, never the model's point symbol -------
 
+@pytest.mark.full
 def test_the_engine_counterexample_at_a_density_point_holds_no_symbol() -> None:
     """The engine's own Counterexample (not only the report built from it) has z = None and the
     value of z among its values: the report layer copies z as it is."""

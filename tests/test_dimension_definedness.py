@@ -5,6 +5,8 @@ K of a latent space."""
 
 from __future__ import annotations
 
+import pytest
+
 from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.engine.derivation import loads
 
@@ -22,11 +24,13 @@ def test_a_log_argument_zero_at_d_9_with_every_w_0_is_refuted_there():
     assert all(shown[f"w{j}"] == ("0",) for j in range(1, 10))
 
 
+@pytest.mark.full
 def test_a_log_argument_zero_only_beyond_the_search_is_an_error_naming_that_d():
     (step,) = check_derivation(loads(identity("(D - 70)**2"), "t.toml")).steps
     assert step.verdict is Verdict.error and "D = 70" in step.reason, step.reason
 
 
+@pytest.mark.full
 def test_a_refusal_names_d_not_k():
     (step,) = check_derivation(loads(identity("D**2 - 5*D + 7"), "t.toml")).steps
     assert step.verdict is Verdict.error, step.reason

@@ -164,6 +164,7 @@ def test_hostile_sizes_are_refused_quickly() -> None:
 
 # ------------------------------------------------------------------ certified sign
 
+@pytest.mark.full
 @settings(max_examples=100, deadline=None)
 @given(log_numbers())
 def test_sign_agrees_with_mpmath(x: LogNumber) -> None:
@@ -175,6 +176,7 @@ def test_sign_agrees_with_mpmath(x: LogNumber) -> None:
     assert (-x).sign() == -x.sign()
 
 
+@pytest.mark.full
 @settings(max_examples=40, deadline=None)
 @given(log_numbers(), log_numbers())
 def test_comparisons_follow_sign(a: LogNumber, b: LogNumber) -> None:
@@ -224,6 +226,7 @@ def test_bits() -> None:
     assert LogNumber.of(1).bits(4) == "1.4427"
 
 
+@pytest.mark.full
 @settings(max_examples=100, deadline=None)
 @given(log_numbers(), st.integers(0, 30))
 def test_decimal_is_correctly_rounded(x: LogNumber, digits: int) -> None:
@@ -234,6 +237,7 @@ def test_decimal_is_correctly_rounded(x: LogNumber, digits: int) -> None:
         assert error <= mpmath.mpf(1) / 2
 
 
+@pytest.mark.full
 @settings(max_examples=60, deadline=None)
 @given(log_numbers())
 def test_to_float_is_the_nearest_float(x: LogNumber) -> None:
@@ -244,6 +248,7 @@ def test_to_float_is_the_nearest_float(x: LogNumber) -> None:
 
 # ------------------------------------------------------------------ SymPy round trips
 
+@pytest.mark.full
 @settings(max_examples=40, deadline=None)
 @given(log_numbers())
 def test_sympy_round_trip_and_str(x: LogNumber) -> None:
@@ -338,6 +343,7 @@ def check_identities(prior: tuple[F, F], lik: tuple[F, F], q: tuple[F, F]) -> Lo
     return gap
 
 
+@pytest.mark.full
 @settings(max_examples=120, deadline=None)
 @given(small_fractions(), small_fractions(), small_fractions(), small_fractions())
 def test_binary_identities_hold_exactly(pi0: F, l0: F, l1: F, q0: F) -> None:

@@ -95,6 +95,7 @@ def _named_failures(text: str) -> tuple[bool, object]:
 
 # ---------------------------------------------------------------------------------------- the shapes
 
+@pytest.mark.full
 @pytest.mark.parametrize("start, D, values", [
     # (a) false only where the dimensions' values differ: with every mu_d equal, D*S2 - S1**2 = 0
     ("(D*Sum(mu_d**2, (d, 1, D)) - Sum(mu_d, (d, 1, D))**2 - (D - 1))**2 + (D - 20)**2", 20, None),
@@ -118,6 +119,7 @@ def test_a_shape_that_ended_checked_is_refuted_at_an_exact_instance(start, D, va
     assert at is not None and at <= 0  # re-checked by hand: the relation > 0 fails there
 
 
+@pytest.mark.full
 def test_a_failure_only_at_an_irrational_point_is_an_error_naming_it():
     start = "(D*Sum(w_d**2, (d, 1, D)) - Sum(w_d, (d, 1, D))**2 - 2*(D - 1))**2 + (D - 7)**2"
     step = check_file(loads(_any_d(start), "irr.toml")).steps[0]
@@ -125,6 +127,7 @@ def test_a_failure_only_at_an_irrational_point_is_an_error_naming_it():
     assert "fail at D = 7" in step.reason and "w_1 = sqrt(2)" in step.reason
 
 
+@pytest.mark.full
 def test_true_twins_are_not_refuted_and_not_proved_by_the_configured_plan():
     start = "(D*Sum(mu_d**2, (d, 1, D)) - Sum(mu_d, (d, 1, D))**2 - (D - 1))**2 + (D - 20)**2 + 1/1000"
     step = check_file(loads(_any_d(start), "twin.toml")).steps[0]
@@ -136,6 +139,7 @@ def test_an_equation_is_read_and_its_failure_is_exact():
     assert named and plan.proof is None
 
 
+@pytest.mark.full
 def test_two_variables_needed_together_stay_checked_as_documented():
     """docs/02: a failure only where two variables leave their anchors together is not reached."""
     start = "(b*x - 6)**2 + (Sum(mu_d, (d, 1, D)) - 1)**2 + Sum(w_d**2, (d, 1, D)) + (D - 10)**2 + (b - x - 1)**2"
@@ -204,6 +208,7 @@ def _campaign(seed: int) -> tuple[tuple[str, str, bool, bool], ...]:
     return tuple(out)
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("seed", range(CASES))
 def test_generated_residuals_never_prove_a_false_step_nor_name_a_failure_of_a_true_one(seed):
     outcomes = _campaign(seed)
@@ -213,6 +218,7 @@ def test_generated_residuals_never_prove_a_false_step_nor_name_a_failure_of_a_tr
         assert not named, (seed, rel, right)  # true: no failure named anywhere
 
 
+@pytest.mark.full
 def test_the_configured_plan_names_failures_the_other_plans_missed(monkeypatch):
     """Not only sound: on the generated false `> 0` steps it names more failures (each re-checked exactly)
     than the plans before it did."""

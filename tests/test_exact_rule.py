@@ -189,8 +189,9 @@ def _bounded_cases(rng: random.Random, count: int):
 
 @pytest.mark.parametrize("cases, seed, count, least", [
     (_dimension_cases, 20261206, 100, 20),  # D and a sum over the dimensions (and a real parameter)
-    (_whole_cases, 61202026, 80, 20),       # a whole number n and a parameter, with premises
-    (_bounded_cases, 20261207, 100, 20),    # D and a parameter with an interval
+    # the next two (2 and 3 s of CPU) in `make test-full`: `make test` keeps one campaign (FAST_REPRESENTATIVES)
+    pytest.param(_whole_cases, 61202026, 80, 20, marks=pytest.mark.full),  # a whole number n, a parameter, premises
+    pytest.param(_bounded_cases, 20261207, 100, 20, marks=pytest.mark.full),  # D and a parameter with an interval
     # the same campaigns at full size in `make test-full`: the ones above are their first cases (one random stream)
     pytest.param(_dimension_cases, 20261206, 220, 40, marks=pytest.mark.full),
     pytest.param(_whole_cases, 61202026, 160, 30, marks=pytest.mark.full),
@@ -260,6 +261,7 @@ def test_an_open_end_is_not_a_value_and_a_closed_end_is():
     assert dict(step.counterexample.values)["beta"] == ("1",)
 
 
+@pytest.mark.full
 def test_a_true_step_in_d_and_a_sum_is_proved_and_its_mutants_are_not():
     left = "(Sum(mu_d**2, (d, 1, D)) - 2)**2 + (D - 5)**2"
     step = _checked(left, ">=")
@@ -271,6 +273,7 @@ def test_a_true_step_in_d_and_a_sum_is_proved_and_its_mutants_are_not():
     assert shifted.verdict == "refuted", shifted.reason
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("left, rel, params", [
     ("(D - n)**2", ">=", '\n[params]\nn = "integer >= 1"\n'),  # D and a whole number both: not decided
     ("2**D - D", ">=", ""),                                    # not a polynomial in D
@@ -283,17 +286,20 @@ def test_a_true_step_the_decision_does_not_cover_is_not_proved(left, rel, params
     assert "the exact rule" not in step.reason
 
 
+@pytest.mark.full
 def test_premises_that_leave_no_whole_number_prove_nothing():
     head = 'assume = ["n <= 0"]\n'
     step = _checked("(n - 40)**2 + 1", ">=", head=head, params='\n[params]\nn = "integer >= 1"\n')
     assert step.verdict != "proved", step.reason
 
 
+@pytest.mark.full
 def test_only_an_algebra_step_is_proved_by_the_exact_rule():
     step = _checked("Sum(mu_d**2, (d, 1, D)) + (D - 20)**2", ">=", rule="definition")
     assert step.verdict == "checked" and "decided exactly" in step.reason, step.reason
 
 
+@pytest.mark.full
 def test_a_power_of_d_is_an_error_not_checked():
     """rt9's ``2**D <= 5000``, false from D = 13 on: the canonical form writes 2**D as one atom,
     exp(D*log(2)), so the residual's only symbol was not D and the step ended `checked` (exit 0 with

@@ -32,6 +32,7 @@ q = { x1 = ["1/3", "2/3"], x2 = ["1/4", "3/4"] }
 _WORD = re.compile(r'<word xMin="([0-9.]+)" yMin="([0-9.]+)" xMax="([0-9.]+)" yMax="([0-9.]+)">([^<]*)</word>')
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_no_line_of_the_givens_ends_with_an_equals_sign(tmp_path):
     (built,) = write_handouts([derivations_handout([check_file(loads(FILE, "two.toml"))])], tmp_path)

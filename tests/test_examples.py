@@ -178,6 +178,7 @@ def test_as_dict_shape():
 # ------------------------------------------------------------------ independent computation
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("K", [2, 3, 5])
 def test_against_mpmath_50_digits(K):
     rng = random.Random(1000 + K)
@@ -242,6 +243,7 @@ def test_gap_identity_holds_fast_path():
 # ------------------------------------------------------------------ properties
 
 
+@pytest.mark.full
 @settings(max_examples=40, deadline=None)
 @given(cases())
 def test_identities_hold_exactly(case):
@@ -252,6 +254,7 @@ def test_identities_hold_exactly(case):
     assert ex.elbo.value == ex.reconstruction.value - ex.kl_prior.value
 
 
+@pytest.mark.full
 @settings(max_examples=40, deadline=None)
 @given(cases())
 def test_gap_nonnegative_and_zero_exactly_at_the_posterior(case):
@@ -267,6 +270,7 @@ def test_gap_nonnegative_and_zero_exactly_at_the_posterior(case):
         assert ex.gap.value > 0
 
 
+@pytest.mark.full
 @settings(max_examples=15, deadline=None)
 @given(cases(max_k=3))
 def test_engine_agrees_property(case):

@@ -34,6 +34,7 @@ def _posterior(prior, likelihood):
 # ------------------------------------------------------------------ exercises
 
 
+@pytest.mark.full
 def test_sheet_constraints():
     sheet = generate_exercises(7, 30)
     assert sheet.count == len(sheet) == 30 and sheet.K == 2 and sheet.seed == 7
@@ -56,6 +57,7 @@ def test_sheet_constraints():
     assert [e.index for e in sheet] == list(range(1, 31))
 
 
+@pytest.mark.full
 def test_same_seed_same_sheet_other_seed_other_sheet():
     a, b = generate_exercises(11, 6), generate_exercises(11, 6)
     assert [(e.prior, e.likelihood, e.q) for e in a] == [(e.prior, e.likelihood, e.q) for e in b]
@@ -207,6 +209,7 @@ def test_drill_same_output_under_different_hash_seeds():
     assert first.returncode == 0 and first.stdout == second.stdout
 
 
+@pytest.mark.full
 def test_drill_does_not_give_away_the_sheet_of_the_same_seed():
     for seed in range(4):
         models = {(e.prior, e.likelihood) for e in generate_exercises(seed, 5)}

@@ -52,6 +52,7 @@ def explained() -> dict[str, tuple]:
     return out
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("family", list(ONE_FILE_PER_FAMILY))
 def test_explain_prints_the_familys_own_unfolding(explained, family):
     model, text, sides = explained[family]
@@ -69,6 +70,7 @@ def test_explain_prints_the_familys_own_unfolding(explained, family):
     assert defined <= every_stem, f"{family}: defines {sorted(defined - every_stem)}, no parameter of its model"
 
 
+@pytest.mark.full
 def test_no_family_borrows_another_familys_words(explained):
     lines = [model.describe_unfolding().unfolded for model, _, _ in explained.values()]
     assert len(set(lines)) == len(lines)

@@ -41,12 +41,14 @@ def _write(tmp_path: Path, text: str) -> Path:
     return path
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("text, step, reason", CASES)
 def test_explain_names_why_the_file_does_not_pass(tmp_path, text, step, reason):
     out = format_explanation(explain(load(_write(tmp_path, text)), step))
     assert out.rstrip().splitlines()[-1] == f"the whole file does not pass (exit 1): {reason}"
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("text, step, reason", CASES)
 def test_check_and_the_notebook_say_the_same(tmp_path, text, step, reason):
     report = check_file(_write(tmp_path, text))

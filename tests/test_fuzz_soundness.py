@@ -1344,6 +1344,7 @@ DATASET_FALSE = [
 ]
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("lhs, rel, rhs", DATASET_TRUE)
 def test_judge_accepts_dataset_statements(lhs, rel, rhs):
     cases_ = J.instances_any(observations=("x1", "x2"))
@@ -1388,6 +1389,7 @@ def test_judge_samples_parameters_inside_their_interval_with_the_bounds(conditio
 BETA_PARSE = Vocabulary(("x",), ("beta",))
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("lhs, rel, rhs, condition, holds", [
     ("E(q, log(p(x | z))) - beta * KL(q(z), p(z))", "<=", "log(p(x))", ">= 1", True),
     ("E(q, log(p(x | z))) - beta * KL(q(z), p(z))", "<=", "log(p(x))", "> 1/2", False),
@@ -1445,6 +1447,7 @@ def test_judge_any_K_covers_K_2_3_5_and_refutes_a_K2_identity():
     assert not judgement.holds and judgement.failures[0].instance.K == 3
 
 
+@pytest.mark.full
 def test_generator_covers_every_kind_with_loadable_files():
     """The derandomised generator makes derivations of every kind, most of them loadable,
     with K = "any", [params] and data = ["x1", "x2"] written the way the loader reads them."""

@@ -55,6 +55,7 @@ def test_build_writes_the_gallery_pdf(tmp_path, capsys):
     assert "refuted" not in text
 
 
+@pytest.mark.full
 def test_a_refuted_variant_stops_the_gallery(tmp_path, capsys):
     bad = tmp_path / "variants"
     bad.mkdir()

@@ -304,6 +304,7 @@ def test_an_assumption_in_terms_of_q_itself_is_refused_at_load_with_its_column(a
     assert line.startswith("assume") and line[info.value.column:].startswith(first)  # 0-based column
 
 
+@pytest.mark.full
 def test_the_diagonal_version_refuses_a_bare_z_and_refutes_wrong_kl_multiples():
     result, step = diagonal("z**2 >= 0", rel=">=", rule="algebra")
     assert step.verdict is Verdict.error and "vector" in step.reason and not result.ok
@@ -311,6 +312,7 @@ def test_the_diagonal_version_refuses_a_bare_z_and_refutes_wrong_kl_multiples():
     assert step.verdict is Verdict.refuted
 
 
+@pytest.mark.full
 def test_a_counterexample_lists_z_only_where_it_is_free():
     """rt17 gn2: E(Normal(0, v), z**2) = v binds z, and the counterexample listed "z = 10/9"."""
     text = one_step("E(Normal(0, v), z**2) = v") + '\n[params]\nv = ">= 0"\n'

@@ -386,6 +386,7 @@ def test_an_example_of_an_any_d_file_is_refused_at_its_line():
     assert ":9" in str(error.value)
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("D", ['"any"', "2"])
 @pytest.mark.parametrize("claim", [
     "log(q(z)) = 0", "E(q, z) = 0", "E(q, 1 / log(q(z))) = 1", "KL(p(z | x), q(z)) = 0",
@@ -411,6 +412,7 @@ def parse_claim_side(claim: str, D: str):
     return left.args[1] if left.args and len(left.args) == 2 and not left.is_Add else left
 
 
+@pytest.mark.full
 def test_the_cli_shows_no_internal_form(tmp_path, capsys):
     path = tmp_path / "v.toml"
     path.write_text('title = "v"\nmodel = "gaussian"\nD = "any"\nstart = "E(q, log(p(z)))"\n[[step]]\nrel = "="\n'
@@ -482,6 +484,7 @@ def test_eq1_with_the_wrong_direction_is_refuted_and_the_gap_is_the_kl_divergenc
     assert evidence > elbo
 
 
+@pytest.mark.full
 def test_eq1_with_a_term_added_to_the_bound_is_refuted():
     text = text_of("kingma-welling-eq1-any-d.toml").replace('expr = "ELBO(q)"', 'expr = "ELBO(q) + KL(q(z), p(z))"')
     text = "\n".join(line for line in text.splitlines() if not line.startswith("claim ="))

@@ -216,6 +216,7 @@ def test_the_bound_in_the_wrong_direction_is_refuted():
     assert c.evidence() > c.elbo()  # the gap is a KL > 0 there
 
 
+@pytest.mark.full
 def test_the_denoising_term_with_the_wrong_sign_is_refuted():
     ce, c = _refuted(_variant("=", SPLIT.replace("- E(q(z2 | x), KL", "+ E(q(z2 | x), KL")))
     assert close(ce.lhs_value, c.evidence())
@@ -223,6 +224,7 @@ def test_the_denoising_term_with_the_wrong_sign_is_refuted():
     assert c.denoising() > 0
 
 
+@pytest.mark.full
 def test_the_prior_matching_term_dropped_is_refuted():
     ce, c = _refuted(_variant("=", SPLIT.replace(" - KL(q(z2 | x), p(z2))", "")))
     assert close(ce.rhs_value, c.reconstruction() - c.denoising())
@@ -308,6 +310,7 @@ def _denoising(c: Chain, g, step, a, b, v):
     return Chain._expect(g * step * c.x, 1 - (g * step) ** 2, inner)
 
 
+@pytest.mark.full
 def test_three_layers_with_the_top_denoising_term_dropped_is_refuted():
     text = T3.read_text("utf-8")
     head = text.split("[[step]]")[0]

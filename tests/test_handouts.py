@@ -129,6 +129,7 @@ def test_contexts_mark_only_printer_output_as_latex(results) -> None:
     assert ctx["title"] == render.typeset_prose(results[0].title)
 
 
+@pytest.mark.full
 def test_unchecked_derivation_is_refused_naming_file_step_and_verdict() -> None:
     text = (DERIVATIONS / "jensen.toml").read_text().replace(
         'expr = "Sum(q(z) * log(p(x, z) / q(z)), z)"', 'expr = "Sum(q(z) * log(p(x, z)), z)"')
@@ -163,6 +164,7 @@ def test_figure_samples_are_exact_and_touch_at_the_posterior() -> None:
                                               abs=1e-4)
 
 
+@pytest.mark.full
 def test_build_without_latex_writes_tex_and_explains(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setattr(render, "latex_available", lambda: False)
     monkeypatch.delenv("ELBO_SYM_REQUIRE_LATEX", raising=False)
@@ -346,6 +348,7 @@ def test_flashcards_fronts_then_mirrored_backs(built) -> None:
         assert squash(card.front) in squash(front) and squash(card.back) in squash(back)
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_hostile_title_and_why_print_literally(tmp_path: Path, short_tmp: Path) -> None:
     pwned = short_tmp / "pwned"  # a short path: the words of `why` may hold 80 characters
@@ -372,6 +375,7 @@ def test_hostile_title_and_why_print_literally(tmp_path: Path, short_tmp: Path) 
     assert not pwned.exists() and not Path(f"{pwned}2").exists()
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_latex_error_keeps_previous_pdf_byte_identical(tmp_path: Path, built, monkeypatch, capsys) -> None:
     good = built["derivations"]  # the previous, good build
@@ -402,6 +406,7 @@ def test_latex_error_keeps_previous_pdf_byte_identical(tmp_path: Path, built, mo
                                                           "derivations.tex"]
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_cli_build_reports_where_the_pdfs_are(tmp_path: Path, capsys) -> None:
     assert main(["build", str(DERIVATIONS), "--out", str(tmp_path), "--only", "selfcheck"]) == 0
@@ -439,6 +444,7 @@ def test_printer_flattens_nested_sums_and_keeps_needed_brackets() -> None:
     assert to_latex(parse_expression("Sum(q(z) * p(x, z) / q(z), z)")) == r"\sum_{z} q(z) \frac{p(x, z)}{q(z)}"
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_wide_chain_puts_the_reasons_under_the_lines(tmp_path: Path) -> None:
     result = check_file(loads(WIDE, "wide.toml"))
@@ -518,6 +524,7 @@ def test_a_build_inside_another_commands_folder_is_refused_before_any_tex(tmp_pa
     assert (site / "public" / "exercises.pdf").read_bytes() == b"the site's copy"
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_a_set_is_replaced_whole_and_stale_handouts_are_removed(tmp_path: Path, monkeypatch, built) -> None:
     """A sheet and its answers are replaced together or not at all (here the new answers fail, so the

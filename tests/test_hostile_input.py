@@ -203,6 +203,7 @@ def test_ten_thousand_deep_nesting_in_process(tmp_path, capsys):
     assert "deep.toml:6" in str(info.value) and "step 1" in str(info.value)
 
 
+@pytest.mark.full
 def test_ten_thousand_deep_toml_arrays(tmp_path, capsys):
     path = write(tmp_path, "title = " + "[" * 10_000 + "]" * 10_000 + "\n")
     code, out, err = run(capsys, path)
@@ -424,6 +425,7 @@ def run_command(path: Path, timeout: float = HANG_GUARD_SECONDS) -> subprocess.C
                           timeout=timeout, env=env, cwd=str(path.parent))
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("kind", ["payload", "power-tower", "deep-nesting", "one-megabyte"])
 def test_command_refuses_without_hanging_or_executing(tmp_path, kind):
     marker = tmp_path / "PWNED"

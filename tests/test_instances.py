@@ -70,6 +70,7 @@ def test_example_of_validates_like_worked_example():
         example_of(lesson_instance((F(1, 2), F(1, 2)), (F(1, 2), F(1, 4))))
 
 
+@pytest.mark.full
 @settings(max_examples=60, deadline=None)
 @given(instances())
 def test_the_worked_example_posterior_is_the_instances(instance: Instance):

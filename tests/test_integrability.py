@@ -162,6 +162,7 @@ def test_the_tempered_posterior_of_the_literature_stays_proved():
     assert result.ok and all(s.verdict is Verdict.proved for s in result.steps)
 
 
+@pytest.mark.full
 def test_the_refused_inverse_likelihood_is_infinite_for_a_gaussian_model():
     """Why Sum(p(z) / p(x | z), z) is refused: with p(z) = N(z; 0, 1) and p(x | z) = N(x; 2 z, 1)
     at x = 0 the integrand is exp(3 z**2 / 2) up to a constant (rt3: 151, 4.5e9, 3.2e22,
@@ -173,6 +174,7 @@ def test_the_refused_inverse_likelihood_is_infinite_for_a_gaussian_model():
     assert abs(tempered[1] - tempered[0]) < 1e-12  # t = 1/2, admitted: finite
 
 
+@pytest.mark.full
 def test_the_hoelder_bound_behind_the_geometric_mean_shape():
     """Sum(q**(1 - t) p**t) <= 1 for every pair of densities (Hoelder) -- even heavy-tailed ones,
     where Sum(q**2 / p) is infinite: a Cauchy q against a normal p."""

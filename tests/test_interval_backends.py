@@ -96,6 +96,7 @@ def _comparable(opinion_and_work: tuple) -> tuple:
     return replace(opinion, detail=_to_15_digits(opinion.detail)), work
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("steps", [_corpus_steps, _false_steps, _file_steps],
                          ids=["the corpus's true steps", "false twins and steps off by exp(-100)", "a file per family"])
 def test_both_backends_give_the_same_opinions_texts_and_work(steps):
@@ -121,6 +122,7 @@ def test_a_false_step_is_disagreed_with_by_both_backends_with_the_difference_sho
         assert opinion.disagrees and "lhs - rhs = -3.72007597602083596" in opinion.detail, opinion.detail  # 18 digits
 
 
+@pytest.mark.full
 def test_the_backend_is_arb_here_and_mpmath_without_python_flint():
     """python-flint is a dependency: the venv has it and a check uses arb; a process where it does
     not import (the browser's Pyodide, simulated by blocking the module) judges with mpmath, and

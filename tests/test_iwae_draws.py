@@ -179,6 +179,7 @@ def test_the_rule_does_not_match_the_wrong_number_of_draws():
     assert "iwae-draws" not in step.reason or "do not match" in step.outcome.reason
 
 
+@pytest.mark.full
 def test_the_rule_gives_no_inequality():
     step = step_of(one_step(TWO, ">=", "IWAE(q, 2)", K="2"))
     assert step.verdict is not Verdict.proved and "identity" in step.outcome.reason

@@ -200,6 +200,7 @@ def test_a_strict_bound_is_refuted_where_q_is_the_posterior():
                         math.log(evidence), abs_tol=1e-12)
 
 
+@pytest.mark.full
 def test_iwae_is_not_the_elbo_for_k_of_two_or_more():
     """IWAE(q, k) = ELBO(q) holds at k = 1 only: the counterexample has k >= 2 (the rule cannot
     unfold a symbolic k, the search instantiates it)."""

@@ -34,6 +34,7 @@ def _kept(folder: Path) -> set[str]:
     return {p.name for p in folder.iterdir()}
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_a_text_built_again_is_replayed_and_a_failure_is_never_kept(tmp_path, monkeypatch) -> None:
     command = render._latexmk_command("latexmk")
@@ -59,6 +60,7 @@ def test_a_text_built_again_is_replayed_and_a_failure_is_never_kept(tmp_path, mo
         assert _kept(folder) == kept and not (tmp_path / "c.pdf").exists()
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_other_dates_are_another_build(tmp_path, monkeypatch) -> None:
     text = SMALL % f"dated {words(tmp_path)}"

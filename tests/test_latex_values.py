@@ -292,6 +292,7 @@ def _grow(inner):
     )
 
 
+@pytest.mark.full
 @settings(max_examples=sized_int(300, 3000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.recursive(st.sampled_from(NUMBERS + NAMES), _grow, max_leaves=8))
 def test_every_arithmetic_tree_is_typeset_with_its_value(text):
@@ -315,6 +316,7 @@ def _subtrees(e: Expr):
                 yield from _subtrees(arg)
 
 
+@pytest.mark.full
 @settings(max_examples=sized_int(200, 2000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.recursive(st.sampled_from(NUMBERS + NAMES + NOTATION_LEAVES), _grow, max_leaves=7))
 def test_the_printer_brackets_what_it_sets_as_a_sum(text):
@@ -348,6 +350,7 @@ def _grow_with_log(inner):
     return st.one_of(_grow(inner), inner.map(lambda e: f"log({e})"))
 
 
+@pytest.mark.full
 @settings(max_examples=sized_int(200, 2000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.recursive(st.sampled_from(NUMBERS + NAMES + LOG_LEAVES), _grow_with_log, max_leaves=7))
 def test_a_log_is_typeset_as_the_log_of_its_whole_argument(text):

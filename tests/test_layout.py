@@ -114,6 +114,7 @@ def test_overfull_boxes_are_mapped_to_their_section_and_part() -> None:
     assert boxes[2].describe().endswith("(before the first section)")
 
 
+@pytest.mark.full
 def test_content_cut_at_the_edge_fails_the_build_and_strict_layout_fails_any_box(tmp_path: Path, monkeypatch,
                                                                                   capsys) -> None:
     """A box more than LAYOUT_TOLERANCE_POINTS past the margin or the page's foot is content cut at the

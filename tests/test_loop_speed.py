@@ -136,6 +136,7 @@ def test_a_report_reads_back_the_same_with_the_memo_filled():
 # ---------------------------------------------------------------------------- a warm check's imports
 
 
+@pytest.mark.full
 def test_a_warm_check_imports_neither_sympy_nor_importlib_metadata(tmp_path):
     folder = tmp_path / "derivations"
     folder.mkdir()
@@ -181,6 +182,7 @@ def _cold_check_modules(paths: list[str], collector: list | None = None) -> tupl
     return done.returncode, json.loads(done.stdout.splitlines()[-1]), done.stderr
 
 
+@pytest.mark.full
 def test_a_cold_lesson_check_imports_no_other_family_and_no_hashing():
     collector: list = []
     code, imported, stderr = _cold_check_modules(["derivations"], collector)
@@ -253,6 +255,7 @@ def test_import_quietly_pauses_the_collector_and_freezes_once(tmp_path, monkeypa
         (gc.enable if was else gc.disable)()
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("users_size", [None, "500"])
 def test_a_check_imports_sympy_with_the_larger_cache(users_size):
     """The check's import gives each of SymPy's cached functions SYMPY_CACHE_ENTRIES entries and
@@ -276,6 +279,7 @@ def test_a_check_imports_sympy_with_the_larger_cache(users_size):
     assert left == users_size
 
 
+@pytest.mark.full
 def test_a_gaussian_file_imports_its_family_when_checked():
     code, imported, stderr = _cold_check_modules(["derivations/variants/gaussian-kl.toml"])
     assert code == 0, stderr
@@ -407,6 +411,7 @@ def test_remembered_logs_are_the_logs_and_every_one_is_counted():
     assert len(discrete._LOGS) == 3 * len(set(values))
 
 
+@pytest.mark.full
 def test_derived_arguments_are_the_preorder_walks_in_its_order():
     """The derived distribution arguments, found by a walk that visits each distinct subtree once and
     remembered per expression, are the full preorder walk's, in its order: of every side of every
@@ -593,6 +598,7 @@ _SETTINGS = ("import gc, json, os, sys; print(json.dumps([__import__('sympy.core
              "if 'sympy' in sys.modules else None, gc.get_threshold()[0], os.environ.get('SYMPY_CACHE_SIZE')]))")
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("entry", [
     "from elbo_sym.cli import main; main(['explain', 'derivations/jensen.toml', '--step', '1'])",
     "from elbo_sym.cli import main; main(['example'])",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
 from conftest import ENGINE_MEMO_TABLES, NOT_ENGINE_MEMOS, clear_engine_memos
 
 import elbo_sym.engine.check  # noqa: F401  (its memo is emptied only once it is imported)
@@ -44,6 +45,7 @@ def _tables_filled_at_run_time() -> set[tuple[str, str]]:
     return found
 
 
+@pytest.mark.full
 def test_every_table_the_engine_fills_is_emptied_or_named_as_no_memo():
     listed = {(module, name) for table in (ENGINE_MEMO_TABLES, NOT_ENGINE_MEMOS)
               for module, names in table.items() for name in names}

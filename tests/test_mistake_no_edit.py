@@ -34,6 +34,7 @@ def test_the_site_solution_says_the_step_needs_no_edit(report):
     assert "**Repair.** " + NOTE.replace(":", "\\:") in " ".join(after.split())  # Markdown-escaped colon
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_the_pdf_solution_says_the_step_needs_no_edit(report, tmp_path):
     (built,) = write_handouts([mistakes_handout([report])], tmp_path)

@@ -125,6 +125,7 @@ def test_parameter_weights_shown_in_range_make_a_distribution():
     assert result.ok and result.steps[0].verdict is Verdict.proved and not result.problems
 
 
+@pytest.mark.full
 def test_parameter_weights_that_can_leave_the_simplex_are_refused_with_an_instance(capsys, tmp_path):
     text = mixture_file("KL(w * q(z | x1) + (1 - w) * q(z | x2), p(z))", ">=", "0", "kl-nonneg",
                         '[params]\nw = "in (0, 2)"\n')
@@ -445,6 +446,7 @@ def test_a_sum_of_degree_at_least_1_in_the_densities_of_z_is_meaningful(summand)
 UPDATE = "exp(E(q(z2 | x), log(p(x, z1, z2)))) / Sum(exp(E(q(z2 | x), log(p(x, z1, z2)))), z1)"
 
 
+@pytest.mark.full
 def test_the_mean_field_update_is_proved_and_the_reference_agrees():
     derivation = load(LITERATURE / "mean-field-update.toml")
     result = check_derivation(derivation)
@@ -452,6 +454,7 @@ def test_the_mean_field_update_is_proved_and_the_reference_agrees():
     assert all("agrees" in r.second_opinion for r in result.steps)
 
 
+@pytest.mark.full
 def test_the_mean_field_update_the_wrong_way_is_refuted():
     text = (LITERATURE / "mean-field-update.toml").read_text("utf-8").replace('rel = "<="', 'rel = ">="')
     c = refuted(text, 2)

@@ -44,6 +44,7 @@ def check(text: str, name: str):
     return check_derivation(loads(text, name))
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("K", [3, 10, 60])
 @pytest.mark.parametrize("name", ["gap.toml", "jensen.toml", "decomposition.toml"])
 def test_lesson_derivations_are_proved_for_explicit_K(name, K):

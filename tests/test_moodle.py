@@ -135,6 +135,7 @@ def quiz() -> str:
     return moodle_quiz(2026, 6)
 
 
+@pytest.mark.full
 def test_quiz_has_a_category_then_one_cloze_question_per_case(quiz):
     items = questions(quiz)
     assert items[0].get("type") == "category"
@@ -151,6 +152,7 @@ def test_quiz_has_a_category_then_one_cloze_question_per_case(quiz):
         assert question_text(q).count("{1:NUMERICAL:") == 8  # 7 tasks, the posterior once per state
 
 
+@pytest.mark.full
 def test_every_subquestion_is_valid_cloze_and_nothing_else_looks_like_one(quiz):
     for q in cloze_questions(quiz):
         text = question_text(q)
@@ -162,6 +164,7 @@ def test_every_subquestion_is_valid_cloze_and_nothing_else_looks_like_one(quiz):
         assert not ANSWER_START.search(feedback)
 
 
+@pytest.mark.full
 def test_question_text_carries_the_printers_math_for_the_case(quiz):
     context = exercises_context(seed=2026, count=6)
     for q, case in zip(cloze_questions(quiz), context["cases"]):
@@ -176,6 +179,7 @@ def test_question_text_carries_the_printers_math_for_the_case(quiz):
         assert text.count("\\(") == text.count("\\)")
 
 
+@pytest.mark.full
 @pytest.mark.parametrize(("seed", "count"), [(2026, 6), (7, 12), (0, 1)])
 def test_every_answer_is_the_exact_key_recomputed_independently(seed, count):
     quiz = moodle_quiz(seed, count)
@@ -197,6 +201,7 @@ def test_every_answer_is_the_exact_key_recomputed_independently(seed, count):
     assert checked == 8 * count
 
 
+@pytest.mark.full
 def test_output_is_deterministic_and_written_atomically(tmp_path, quiz):
     assert moodle_quiz(2026, 6) == quiz
     assert moodle_quiz(2027, 6) != quiz

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 # One file per family whose second opinion goes through the interval evaluators.
@@ -52,6 +54,7 @@ def test_both_mpmath_backends_are_exercised() -> None:
     assert _run(_BACKEND, pure_python=True).strip() == "python"
 
 
+@pytest.mark.full
 def test_the_second_opinion_agrees_on_both_backends() -> None:
     with_gmpy = json.loads(_run(_OPINIONS, *FILES, pure_python=False))
     pure = json.loads(_run(_OPINIONS, *FILES, pure_python=True))

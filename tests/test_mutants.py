@@ -1030,6 +1030,7 @@ def _operator_family(operator: str) -> str:
 # =========================================================================== the tests
 
 
+@pytest.mark.full
 def test_originals_are_proved():
     """The baseline: every derivation mutated here is fully proved (else mutants prove nothing)."""
     for source, text in SOURCES.items():
@@ -1242,6 +1243,7 @@ def test_mutant_is_not_accepted(mutant: Mutant, outcomes):
     assert_not_accepted(mutant, outcomes[mutant.name])
 
 
+@pytest.mark.full
 def test_an_engine_that_accepts_everything_fails_every_mutant():
     """Sanity: had the engine proved every step, established every claim and confirmed every
     example, each kept mutant's assertion would fail (measured on the real engine too: with

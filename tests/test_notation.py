@@ -285,6 +285,7 @@ def _corpus() -> list:
     return out
 
 
+@pytest.mark.full
 def test_every_derivation_prints_within_the_allow_list():
     corpus = _corpus()
     assert len(corpus) > 20
@@ -360,6 +361,7 @@ if st is not None:
         e = _parsed(text)
         assert parse(to_text(e), BETA) == e, (text, to_text(e))
 
+    @pytest.mark.full
     @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(any_expressions)
     def test_generated_expressions_print_within_the_allow_list_and_reparse(text):
@@ -383,6 +385,7 @@ else:  # pragma: no cover - hypothesis is a test extra
     def test_generated_expressions_round_trip_exactly():
         pass
 
+    @pytest.mark.full
     @pytest.mark.skip(reason="hypothesis (a test extra) is not installed")
     def test_generated_expressions_print_within_the_allow_list_and_reparse():
         pass
@@ -467,6 +470,7 @@ def test_the_web_pages_print_the_same_names(tmp_path):
     assert not {r"\mathscr", r"\hat", r"\dot", r"\mathfrak", r"\aleph", r"\hbar"} & _commands(tex)
 
 
+@pytest.mark.full
 def test_katex_compiles_the_names_as_written(tmp_path):
     """The web pages' formulas through web/katex_check.mjs (as tests/test_web.py does)."""
     import json

@@ -123,6 +123,7 @@ def test_an_old_spelling_of_the_file_written_now_survives(tmp_path):
     assert listed(folder, ".manifest.json") == ["Alice.pdf"]
 
 
+@pytest.mark.full
 def test_a_roster_of_thousands_costs_a_few_looks_per_file(tmp_path, monkeypatch):
     """The written files are looked up once per run, not once per stale entry: before, each stale
     entry was compared with every written file by samefile (2,000 x 2,000 pairs, two stats each)."""
@@ -248,6 +249,7 @@ for i in range(150):
 """
 
 
+@pytest.mark.full
 def test_two_commands_writing_into_one_folder_at_once_keep_every_entry(tmp_path):
     """Red team rt15: `record_file` read and rewrote the folder's manifest unlocked, so of two commands
     writing there at once one lost its entry (its next run was refused).  Two processes, 150 writes each."""

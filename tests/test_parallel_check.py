@@ -285,6 +285,7 @@ def test_a_pool_stops_each_item_at_its_own_patience():
     assert results[0] == 0 and results[2] == 2
 
 
+@pytest.mark.full
 def test_the_watchdog_rereads_a_patience_a_worker_shortens_while_it_waits():
     """rt20 F3: the worker writes its file's shorter patience once the file is read, and nothing
     wakes the watchdog then (the other item's result came before): it must read the patience
@@ -373,6 +374,7 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("json", [False, True])
 def test_check_in_parallel_prints_what_a_serial_run_prints(folder, capsys, json):
     options = ["--json"] if json else []
@@ -383,6 +385,7 @@ def test_check_in_parallel_prints_what_a_serial_run_prints(folder, capsys, json)
     assert "d-broken.toml" in serial[1 if json else 2] and "refuted" in serial[1]
 
 
+@pytest.mark.full
 def test_a_file_whose_worker_dies_is_an_error_not_a_pass(folder, capsys, monkeypatch):
     real = elbo_sym.report.build.check_file
 
@@ -481,6 +484,7 @@ def test_a_files_patience_in_check_is_its_readings_then_its_own_budgets():
     assert patience(0) == 6.0
 
 
+@pytest.mark.full
 def test_build_and_web_check_in_parallel_alike(folder):
     files = [str(folder / "a-gap.toml"), str(folder / "b-refuted.toml"), str(folder / "c-jensen.toml")]
     serial = elbo_sym.report.build.check_all(files, 5.0, jobs=1)
@@ -527,6 +531,7 @@ def busy_check(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
     return process, [int(line) for line in busy.read_text().splitlines()]
 
 
+@pytest.mark.full
 def test_a_real_check_forks_its_workers(tmp_path):
     """The command's process has one thread when it forks (nothing imported before the fork starts
     one, as importing NumPy starts OpenBLAS's): `check --jobs 2` really checks in workers."""
@@ -586,6 +591,7 @@ def test_workers_end_when_only_the_parent_is_killed(tmp_path, signal_number):
     assert not any(alive(pid) for pid in workers)
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("files", [1, 4, 6, 12])
 def test_without_jobs_a_few_files_are_checked_in_this_process(tmp_path, monkeypatch, files):
     """Each worker pays SymPy's first-use costs once: the four lesson files are quicker in one

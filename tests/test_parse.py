@@ -259,6 +259,7 @@ def test_fuzz_token_soup_never_crashes(text):
             assert isinstance(result, Expr)
 
 
+@pytest.mark.full
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=200))
 def test_fuzz_arbitrary_text_never_crashes(text):
@@ -287,6 +288,7 @@ def _expressions():
     ), max_leaves=8)
 
 
+@pytest.mark.full
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_expressions())
 def test_generated_expressions_round_trip(text):
@@ -334,6 +336,7 @@ def test_no_syntax_warning_escapes_the_parser(text):
     assert not [w for w in caught if issubclass(w.category, SyntaxWarning)], [str(w.message) for w in caught]
 
 
+@pytest.mark.full
 def test_no_syntax_warning_on_stderr_of_the_command(tmp_path):
     import subprocess
     import sys

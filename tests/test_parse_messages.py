@@ -226,6 +226,7 @@ SOUP = ["p(x)", "q(z)", "p(x | z)", "q", "z", "x", "log", "exp", "Sum", "E", "KL
         "\\frac", "\\log", "\u2212", "\u00d7"]
 
 
+@pytest.mark.full
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(SOUP), max_size=25).map("".join))
 def test_fuzz_no_python_jargon_in_any_refusal(text):

@@ -351,6 +351,7 @@ def _slow_check_card(seconds: float):
     return check
 
 
+@pytest.mark.full
 def test_deck_budget_bounds_the_whole_deck(tmp_path, monkeypatch):
     import time
 
@@ -369,6 +370,7 @@ def test_deck_budget_bounds_the_whole_deck(tmp_path, monkeypatch):
             assert v.reason == "deck budget of 1 CPU seconds exhausted"
 
 
+@pytest.mark.full
 def test_default_deck_budget_is_cards_times_budget(tmp_path, monkeypatch):
     import time
 
@@ -394,6 +396,7 @@ def test_deck_budget_must_be_positive_and_finite(tmp_path, bad):
         check_deck(deck, total=bad)
 
 
+@pytest.mark.full
 def test_cli_cards_and_flashcards_take_the_deck_budget(tmp_path, monkeypatch, capsys):
     from elbo_sym.lesson import practice
 

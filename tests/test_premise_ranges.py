@@ -48,6 +48,7 @@ def test_a_lower_bound_on_a_real_parameter_far_from_its_samples_is_satisfiable()
     assert result.steps[0].verdict is Verdict.proved and result.ok
 
 
+@pytest.mark.full
 def test_a_two_sided_range_of_a_real_parameter_is_searched_inside():
     result = check_text(gaussian(["beta >= 1", "beta <= 3/2"], 'beta = "real"', "(beta - 2)*(beta - 1)", "<=", "0"))
     assert not result.problems, result.problems
@@ -55,6 +56,7 @@ def test_a_two_sided_range_of_a_real_parameter_is_searched_inside():
     assert step.verdict is Verdict.checked and step.instances >= MIN_DECIDED, step.reason
 
 
+@pytest.mark.full
 def test_a_parameter_narrowed_inside_its_interval_gets_enough_decided_instances():
     """docs/02: a narrowed parameter is searched at four points inside its range (it ended `error` with 5)."""
     result = check_text(gaussian(["beta > 1"], 'beta = "in (0, 2)"', "(beta - 2)*(beta - 1)", "<", "0"))
@@ -108,6 +110,7 @@ EMPTY_RANGES = (
 """Premises whose bounds on one parameter leave it no admissible value, and what the file's problem says."""
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("assume, param, said", EMPTY_RANGES)
 def test_premises_no_value_satisfies_stay_an_error_naming_the_bounds(assume, param, said):
     """rt33 F1: bounds that leave no (whole) number are said to leave none, each premise named at its
@@ -124,6 +127,7 @@ def test_premises_no_value_satisfies_stay_an_error_naming_the_bounds(assume, par
         assert "otherwise than by a bound" not in step.reason, step.reason
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("assume, param", [(["n >= 35", "n <= 34"], 'n = "integer >= 1"'),
                                            (["n > 3", "n < 4"], 'n = "integer >= 1"')])
 def test_a_step_in_an_empty_whole_number_range_says_the_bounds_leave_none(assume, param):
@@ -142,6 +146,7 @@ def test_a_premise_that_narrows_the_range_without_emptying_it_is_no_empty_range(
         assert empty_ranges(model) == (), assume
 
 
+@pytest.mark.full
 def test_the_premise_pins_are_made_once_per_model(monkeypatch):
     """Every step's exact plan and the file's premise check ask for them: the premises are read once."""
     made = []

@@ -115,6 +115,7 @@ def test_a_premise_on_mu_restricts_the_search():
     assert 1 < v["mu"] <= 2 and "every premise holds there" in c.source
 
 
+@pytest.mark.full
 def test_a_step_true_inside_the_premise_is_never_refuted():
     result = check_text(one_step("mu > 1", "mu**2", ">", "1"))
     assert result.steps[0].verdict is not Verdict.refuted
@@ -126,6 +127,7 @@ def test_an_elbo_premise_is_used_by_the_assumption_rule():
     assert result.fully_proved and result.ok
 
 
+@pytest.mark.full
 def test_premises_no_model_satisfies_fail_the_file():
     text = HEAD + 'assume = ["mu > 1", "mu < 0"]\nstart = "mu"\n[[step]]\nrel = ">"\nexpr = "5"\nrule = "algebra"\n'
     result = check_text(text)

@@ -158,6 +158,7 @@ def web_tools() -> None:
     _missing_or_fail(_node_missing())
 
 
+@pytest.mark.full
 def test_the_domains_compile_with_katex(shrink, deck_path, web_tools):
     from test_web import node_check
 
@@ -207,6 +208,7 @@ def test_a_find_the_mistake_claim_keeps_its_assumption():
     assert page is not None and f"**Assume.** ${assumed.latex}$" in page.body
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_the_pdf_shows_the_domain_next_to_the_statement(shrink, tmp_path):
     from test_handouts import pdf_text, squash
@@ -255,6 +257,7 @@ def test_the_card_outputs_print_the_domain(deck_path):
     assert handout.render().count(BETA_LATEX) == 2
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_the_flashcards_pdf_shows_the_domain_beside_the_formula(deck_path, tmp_path):
     from test_handouts import pdf_text, squash

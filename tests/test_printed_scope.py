@@ -42,6 +42,7 @@ def _held(report) -> str:
     return f"held on {report.steps[0].instances} exact instances, not proved"
 
 
+@pytest.mark.full
 def test_the_scope_says_proved_only_when_every_step_is(accepted, proved):
     assert proved.scope.text == f"Proved for {proved.model}."
     assert accepted.scope.lead == "Not proved for" and accepted.scope.model == accepted.model
@@ -58,6 +59,7 @@ def test_a_refuted_step_never_says_the_result_holds_anywhere(checked_report):
     assert "holds on" not in slip.scope.text and "does not establish the result" in slip.scope.text
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("solutions", SOLUTIONS)
 def test_the_sheet_source_never_says_proved_for_an_accepted_step(accepted, solutions):
     source = derivations_handout([accepted], solutions).render()
@@ -66,6 +68,7 @@ def test_the_sheet_source_never_says_proved_for_an_accepted_step(accepted, solut
     assert _held(accepted) in source  # the step's own note (the rule argument of \stepnote)
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("solutions", web._SOLUTIONS)
 def test_the_pages_never_say_proved_for_an_accepted_step(accepted, proved, solutions):
     body = web.derivations_page([accepted], solutions).body
@@ -75,6 +78,7 @@ def test_the_pages_never_say_proved_for_an_accepted_step(accepted, proved, solut
     assert f"Proved for {proved.model}" in web.derivations_page([proved], solutions).body.replace("\\", "")
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_the_students_pdf_labels_the_accepted_step(accepted, tmp_path):
     from test_handouts import pdf_text, squash

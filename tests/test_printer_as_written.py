@@ -107,6 +107,7 @@ NOTATION = ("ELBO(q)", "p(x)", "log(p(x))", "a", "KL(q, p(z))", "(p(x) + q(z))")
 WHOLE = ("1", "2", "3", "5", "7", "12")
 
 
+@pytest.mark.full
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(NOTATION),
        st.lists(st.tuples(st.sampled_from("*/"), st.sampled_from(NOTATION + WHOLE)), min_size=1, max_size=5))
@@ -193,6 +194,7 @@ def test_a_log_of_a_positive_number_written_as_arithmetic_is_read():
         parse_expression(f"log({argument})", VOCABULARY)
 
 
+@pytest.mark.full
 def test_the_published_page_shows_the_numbers_of_the_step(tmp_path, monkeypatch):
     """rt31 F5 end to end: the web page of "multiply and divide by 2" shows the 2s."""
     (tmp_path / "print2.toml").write_text(

@@ -192,6 +192,7 @@ def small_trees() -> tuple[Expr, ...]:
     return _parsed(tuple(t for size in range(1, 6) for t in _texts(size)))
 
 
+@pytest.mark.full
 def test_every_small_expression_prints_apart_from_every_other(small_trees):
     parsed, clashes = _collisions(small_trees)
     assert parsed > 8000
@@ -207,6 +208,7 @@ def _random_text(rng: random.Random, depth: int) -> str:
     return form.format(*(_random_text(rng, depth - 1) for _ in range(form.count("{}"))))
 
 
+@pytest.mark.full
 def test_random_deeper_expressions_print_apart():
     rng = random.Random(20261206)
     texts = [_random_text(rng, 4) for _ in range(600)]
@@ -218,6 +220,7 @@ def test_random_deeper_expressions_print_apart():
     assert clashes == []
 
 
+@pytest.mark.full
 def test_the_file_syntax_parses_back_to_the_tree(small_trees):
     """to_text is what `check` prints and an author may paste back: every expression of the
     grammar (integers only) parses back to the very tree printed."""
@@ -231,6 +234,7 @@ def test_the_file_syntax_parses_back_to_the_tree(small_trees):
     assert wrong == []
 
 
+@pytest.mark.full
 def test_the_file_syntax_parses_back_to_the_tree_with_fractions():
     """The same with rational numbers and negative coefficients (deeper random trees): a rational
     coefficient prints as (1/2)*a, never a/2 (a * 2**-1, another tree); a + (-2)*b stays so,
@@ -298,6 +302,7 @@ def load_deck_if(path):
     return load_deck(path) if is_deck(path) else None
 
 
+@pytest.mark.full
 def test_every_formula_of_the_repository_prints_back_to_its_tree():
     """to_text of every formula an author wrote in the repository (derivations/, docs/examples/, the
     lesson's decks) parses back, in its file's vocabulary, to the very tree it was printed from."""

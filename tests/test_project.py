@@ -270,6 +270,7 @@ def test_the_project_decks_in_a_listed_folder_are_not_derivations(tmp_path, caps
 # --------------------------------------------------------------------------- cases differ; K; parts
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("seed", [2026, 0, 7, 11, 12345])
 @pytest.mark.parametrize("K", [2, 3])
 def test_no_two_cases_share_a_prior(seed, K):
@@ -287,6 +288,7 @@ def test_the_default_sheet_no_longer_repeats_a_prior():
     assert priors.count((F(7, 10), F(3, 10))) <= 1 and len(set(priors)) == 6
 
 
+@pytest.mark.full
 def test_a_long_binary_sheet_still_has_distinct_priors():
     sheet = generate_exercises(3, 40)
     priors = [e.prior for e in sheet]
@@ -490,6 +492,7 @@ def rendered(folder: Path, *, titled: bool) -> dict[str, str]:
             if h.name in ("derivations", "selfcheck", "find-the-mistake")}
 
 
+@pytest.mark.full
 def test_the_course_title_heads_every_handout_escaped_like_prose(tmp_path):
     make_project(tmp_path, TITLED)
     slip = ROOT / "derivations" / "teaching" / "gap-slip.toml"  # a teaching file: find-the-mistake.pdf

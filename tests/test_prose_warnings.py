@@ -188,6 +188,7 @@ def test_only_a_relation_the_chain_composes_to_is_exempt(summary, warns):
         assert "(checked on its own it is refuted)" in warning.message
 
 
+@pytest.mark.full
 def test_the_lessons_inequalities_are_proved_by_their_rules_and_do_not_warn():
     """red team rt36 F1: Jensen's bound and KL >= 0 are proved by rules jensen and kl-nonneg, not algebra."""
     text = gap(summary="$ELBO(q)$ is at most $log(p(x))$, and $KL(q(z), p(z | x))$ is at least $0$.")
@@ -353,6 +354,7 @@ def test_handouts_and_pages_print_nothing_of_a_warning():
 # ---------------------------------------------------------------------------- no false alarms
 
 
+@pytest.mark.full
 def test_no_shipped_derivation_or_docs_example_warns():
     paths = sorted(REPO.glob("derivations/**/*.toml")) + sorted(REPO.glob("docs/examples/*.toml"))
     assert len(paths) > 80

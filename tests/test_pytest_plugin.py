@@ -136,6 +136,7 @@ def test_k_selects_by_title_words_or_file_name(pytester: pytest.Pytester) -> Non
     assert "two_lines.toml::two_lines: The ELBO in two lines PASSED" in by_file.stdout.str()
 
 
+@pytest.mark.full
 def test_project_test_run_does_not_collect_derivations(pytester: pytest.Pytester) -> None:
     write(pytester, "derivations/gap.toml", KL_FLIPPED)     # would fail if collected
     write(pytester, "tests/data/sample.toml", GAP)           # not under the patterns
@@ -152,6 +153,7 @@ def test_project_test_run_does_not_collect_derivations(pytester: pytest.Pytester
     run(pytester).assert_outcomes(passed=1)
 
 
+@pytest.mark.full
 def test_ini_patterns_and_explicit_files(pytester: pytest.Pytester) -> None:
     write(pytester, "pyproject.toml",
           '[tool.pytest.ini_options]\nelbo_sym_files = ["variants/**/*.toml"]\n')
@@ -169,6 +171,7 @@ def test_ini_patterns_and_explicit_files(pytester: pytest.Pytester) -> None:
         assert "no match" in result.stderr.str()
 
 
+@pytest.mark.full
 def test_assert_derivation_and_fixture_from_python_tests(pytester: pytest.Pytester) -> None:
     write(pytester, "data/good.toml", GAP)
     write(pytester, "data/wrong.toml", KL_FLIPPED)
@@ -302,6 +305,7 @@ def test_missing():
         assert "Traceback" not in out
 
 
+@pytest.mark.full
 def test_a_folder_on_the_command_line_collects_its_derivations(pytester: pytest.Pytester) -> None:
     """`pytest variants/` used to collect 0 items (exit 5) without an ini option.  Ten files,
     one with a typo: one clean failure line for the typo, results for the other nine."""
@@ -334,6 +338,7 @@ def test_a_typo_that_breaks_the_toml_is_still_collected_from_a_folder(pytester: 
     assert "variants/unclosed.toml:" in result.stdout.str() and "malformed TOML" in result.stdout.str()
 
 
+@pytest.mark.full
 def test_folder_collection_can_be_narrowed_or_switched_off(pytester: pytest.Pytester) -> None:
     write(pytester, "variants/keep/gap.toml", GAP)
     write(pytester, "variants/drafts/wrong.toml", KL_FLIPPED)
@@ -439,6 +444,7 @@ def test_a_rule_that_is_a_list_fails_its_item_and_the_other_files_still_run(pyte
     assert "Traceback" not in out and "error" not in out.splitlines()[-1]
 
 
+@pytest.mark.full
 def test_a_reader_bug_fails_that_file_only(pytester: pytest.Pytester) -> None:
     """An exception that is not an input error (a bug) fails its file's item with the traceback;
     the other files are still checked."""
@@ -467,6 +473,7 @@ GAUSSIAN_SLIP = ('title = "A wrong Gaussian step"\nmodel = "gaussian"\nstart = "
                  '[[step]]\nrel = "="\nexpr = "log(1 - q(z))"\nrule = "algebra"\n')
 
 
+@pytest.mark.full
 def test_a_counterexample_at_a_density_point_names_the_values_not_z_equals_z(pytester: pytest.Pytester) -> None:
     """rt3 F1: the failure printed "at z = z" (the model's symbol); the values are the point."""
     write(pytester, "derivations/slip.toml", GAUSSIAN_SLIP)
@@ -487,6 +494,7 @@ def test_a_course_folder_collects_what_its_settings_list(pytester: pytest.Pytest
     run(pytester, "bound.toml").assert_outcomes(passed=1)
 
 
+@pytest.mark.full
 def test_a_plain_run_fails_where_check_fails(pytester: pytest.Pytester, capsys) -> None:
     """A course whose settings list no derivations: `check` reads derivations/ with its subfolders,
     and so must a plain run (the default elbo_sym_files, derivations/*.toml, misses teaching/)."""

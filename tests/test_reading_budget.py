@@ -89,6 +89,7 @@ class _Unprinted:
     warnings: tuple = ()
 
 
+@pytest.mark.full
 def test_reading_and_checking_a_file_stay_within_its_file_budget_together(tmp_path, monkeypatch):
     """`check_file` of a file that takes a while to read and longer to check ends within its file
     budget plus a small margin -- before, reading and checking each had the whole budget (about
@@ -142,6 +143,7 @@ def test_a_derivation_not_read_in_time_is_one_line_and_exit_2(command, slow, tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["handouts"]
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("command", [["cards"], ["cards", "--check"], ["cards", "--json"],
                                      ["flashcards", "--anki", "deck.apkg"]])
 def test_a_deck_not_read_in_time_is_one_line_and_exit_2(command, slow_cards, tmp_path, capsys, monkeypatch):
@@ -153,6 +155,7 @@ def test_a_deck_not_read_in_time_is_one_line_and_exit_2(command, slow_cards, tmp
     assert list(tmp_path.iterdir()) == []  # no Anki package written
 
 
+@pytest.mark.full
 def test_build_reads_the_decks_within_the_deck_budget(slow_cards):
     """`build` and `web` read the course's decks through the same bounded reader (the deck budget)."""
     with pytest.raises(DerivationError, match=f"{slow_cards}: {EXHAUSTED}"):
@@ -183,6 +186,7 @@ def test_build_and_web_read_the_course_decks_within_file_budget(make, slow_cards
 # ------------------------------------------------------------------ the Python API and the browser's checker
 
 
+@pytest.mark.full
 def test_the_api_raises_a_documented_input_error(slow):
     started = time.process_time()
     with pytest.raises(DerivationError, match=EXHAUSTED):

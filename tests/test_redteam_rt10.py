@@ -21,6 +21,7 @@ REDTEAM = Path(__file__).resolve().parent / "data" / "redteam"
 D = Symbol("D", positive=True, integer=True)
 
 
+@pytest.mark.full
 @pytest.mark.parametrize(("name", "false_at"), [
     ("rt10_pi10.toml", 10),     # D**2 + 111 >= 21 D + 3 pi / 4: false at D = 10 and 11 only
     ("rt10_log2pi.toml", 14),   # D/2 log(2 pi) <= 12: false from D = 14 on
@@ -44,6 +45,7 @@ def test_log_of_d_is_not_a_number_independent_of_d():
     assert first_failure((D - 2) * log(3), D, "=").D == 1  # a log of a number still is a coefficient
 
 
+@pytest.mark.full
 def test_a_log_of_d_times_factors_in_d_is_searched_where_they_change_sign_and_refuted():
     """(D-2)...(D-13) log(D) = 0, false from D = 14 on: an error until session 12, now searched at D = 13
     and 14 (where its factors in D alone change sign) and refuted at 14."""

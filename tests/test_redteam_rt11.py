@@ -155,6 +155,7 @@ def test_a_limit_prints_with_str_and_repr():
     assert to_text(expr) == "limit(1/(1 - alpha)*log(E(q, (p(x, z)/q(z))**(1 - alpha))), alpha, 1)"
 
 
+@pytest.mark.full
 def test_a_gaussian_log_argument_that_fails_shows_its_value():
     step = check_file(REDTEAM / "rt11_gaussian_log_argument_value.toml").steps[0]
     assert step.verdict == "refuted"

@@ -45,6 +45,7 @@ def test_web_out_refuses_a_hand_written_page_and_writes_nothing(tmp_path, monkey
     assert contents(folder / "pages") == {"derivations.md": b"my page"}  # nothing else written either
 
 
+@pytest.mark.full
 def test_web_out_twice_and_after_a_manifest_without_hashes_runs(tmp_path, monkeypatch):
     """Legitimate re-runs: the same command twice; a folder whose manifest is from before hashes."""
     folder = course(tmp_path / "c")
@@ -58,6 +59,7 @@ def test_web_out_twice_and_after_a_manifest_without_hashes_runs(tmp_path, monkey
     assert set(json.loads(manifest.read_text(encoding="utf-8"))["sha256"]) == set(data["files"])
 
 
+@pytest.mark.full
 def test_a_page_edited_by_hand_since_is_not_replaced(tmp_path, monkeypatch, capsys):
     folder = course(tmp_path / "c")
     monkeypatch.chdir(folder)
@@ -70,6 +72,7 @@ def test_a_page_edited_by_hand_since_is_not_replaced(tmp_path, monkeypatch, caps
     assert contents(folder / "pages") == before
 
 
+@pytest.mark.full
 def test_web_site_refuses_any_file_it_did_not_write(tmp_path, monkeypatch, capsys):
     """Not only a package.json: the landing page of the site's content folder too."""
     folder = course(tmp_path / "c")
@@ -82,6 +85,7 @@ def test_web_site_refuses_any_file_it_did_not_write(tmp_path, monkeypatch, capsy
     assert contents(folder / "site") == {"src/content/docs/index.md": b"my landing page"}
 
 
+@pytest.mark.full
 def test_build_refuses_a_hand_written_tex_before_any_latex(tmp_path, monkeypatch, capsys):
     """The repro: `build --out . --only exercises` beside a hand-written exercises.tex (refused before
     LaTeX runs: the check is on the names, whatever the engine)."""
@@ -265,6 +269,7 @@ def test_the_roster_limits_live_in_limits():
     assert not re.search(r"^MAX_(STUDENTS|ROSTER_BYTES)\s*=", source, re.M)
 
 
+@pytest.mark.full
 def test_build_then_build_only_then_build_again_runs(tmp_path, monkeypatch):
     """The legitimate re-runs of `build` (the .tex files alone, without LaTeX, to stay quick): the same
     build twice, one handout of the set, then the set again; and a hand edit since is then refused."""

@@ -98,6 +98,7 @@ UNDEFINED_START = ('title = "No correction can hold"\nK = "any"\nexpect_refuted 
                    '[[step]]\nrel = "="\nexpr = "log(2 - p(x | z))"\nrule = "algebra"\n')
 
 
+@pytest.mark.full
 def test_a_teaching_file_with_a_false_claim_fails_and_is_not_published(tmp_path, capsys):
     report = check_file(loads(BETA_SLIP, "beta-slip.toml"))
     assert [s.verdict for s in report.steps] == ["proved", "refuted", "proved"] and report.steps[1].expected_refuted
@@ -159,6 +160,7 @@ def test_a_suggestion_that_mixes_the_chains_directions_says_so():
     assert g is None or "rel" not in g.changes or "the chain mixes >= and <= steps" in g.description
 
 
+@pytest.mark.full
 def test_a_teaching_file_without_a_checked_correction_fails():
     report = check_file(loads(UNDEFINED_START, "undefined.toml"))
     assert report.steps[0].verdict == "refuted" and report.steps[0].expected_refuted
@@ -198,6 +200,7 @@ def test_a_counterexample_is_typeset_from_its_values_not_from_reparsed_text():
     assert r"\frac{9}{14}" in c.where_latex and "log(" not in c.where_latex
 
 
+@pytest.mark.full
 def test_value_expr_is_the_tree_the_parser_makes_of_value_text():
     """The printer's form of a value (value_expr) and its text (value_text) say the same thing:
     wherever the parser can read the text, it builds exactly value_expr's tree."""

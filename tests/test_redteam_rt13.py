@@ -53,6 +53,7 @@ def test_a_false_step_at_a_named_d_beyond_12_is_refuted_there_at_the_zero_point(
     left = sum(Rational(values[k][0]) ** 2 for k in [f"mu{j}" for j in range(1, 21)] + other)
     assert left == 0 and left <= right
 
+@pytest.mark.full
 def test_a_true_step_with_a_named_d_beyond_12_is_an_error_not_checked():
     """Its D's beyond 12 (20, 21, ...) got less search than D = 1..12: never `checked` on that evidence."""
     text = (REDTEAM / "rt13_x1_pinned_D_quick_pass_checked_strict.toml").read_text().replace(
@@ -88,6 +89,7 @@ def test_under_the_premises_the_first_failure_is_named_inside_them(premises, rig
     assert "n = 40, mu = 1 (where left - right first fails, exactly)" in step.counterexample.source
 
 
+@pytest.mark.full
 def test_a_premise_mentioning_the_variable_otherwise_leaves_the_step_to_the_search():
     text = (REDTEAM / X2).read_text().replace('"mu >= 1"', '"mu**2 >= 1", "mu >= 0"')
     step = check_file(loads(text, "x2_square.toml")).steps[0]
@@ -139,6 +141,7 @@ def test_inside_the_premises_the_whole_number_is_still_refuted_where_it_fails():
     assert values["n"] == ("40",) and values["mu"] == ("1",)
 
 
+@pytest.mark.full
 def test_a_premise_mentioning_the_whole_number_otherwise_is_an_error_unless_refuted():
     step = _whole('"n*mu >= 0", "mu >= 1"', "(n - 40)**2 + mu")  # true: an error, never a value outside
     assert step.verdict == "error", step.reason
@@ -158,6 +161,7 @@ def test_two_parameters_and_d_are_refuted_where_the_least_value_over_them_fails(
     assert not report.ok
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("start, rel, verdict", [
     ("(b - D)**2 + (b - 20)**2 + x**2 + 1", ">", "proved"),    # least value (D - 20)**2/2 + 1 > 0
     ("-(b - D)**2 - (b - 30)**2 - x**2", "<", "refuted"),      # the greatest value, at D = 30

@@ -169,6 +169,7 @@ why = "the slip"
 """
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_a_large_approximation_reads_as_a_power_of_ten_in_the_pdf(tmp_path):
     """rt14: find-the-mistake.pdf read "6227020800 ≈ 6.22702e + 09" (the text ``6.22702e+09`` set in math)."""
@@ -187,6 +188,7 @@ def test_a_large_approximation_reads_as_a_power_of_ten_in_the_pdf(tmp_path):
     assert "6227000000 ≈ 6.227 × 10" in text and "e + 09" not in text and "e+09" not in text
 
 
+@pytest.mark.full
 def test_a_large_approximation_reads_as_a_power_of_ten_on_the_site(tmp_path):
     """The site's find-the-mistake page sets both sides as the PDF does: ``6.227 \\times 10^{9}``
     inside the formula, rendered by KaTeX (rehype-katex, web/render_page.mjs), never the text

@@ -49,6 +49,7 @@ def test_the_true_twin_is_proved_by_the_exact_rule(name):
     assert report.ok
 
 
+@pytest.mark.full
 def test_two_sums_over_one_block_are_left_to_the_search():
     """Sum(mu_d) and Sum(mu_d**2) share dimension 1's mean: not two independent variables, never decided
     exactly as if they were (least at Sum(mu_d) = -1/2 and Sum(mu_d**2) = 0 at once)."""
@@ -90,6 +91,7 @@ def test_least_alone_takes_the_least_turning_point_and_refuses_irrational_ones()
 P1 = "rt15_p1_strict_premise_too_few_instances.toml"
 
 
+@pytest.mark.full
 def test_a_strict_premise_gets_instances_inside_it():
     """Under mu > 1 the search's own samples of mu mostly fall outside (3 instances: an error before);
     the exact decision knows mu's range and adds points inside it, each checked by the search's judge.

@@ -57,6 +57,7 @@ def test_a_sum_entering_through_a_product_is_refuted_at_d_10():
     assert (b * sum(_values(step, "mu", 10)) - 3)**2 <= 0
 
 
+@pytest.mark.full
 def test_a_failure_only_at_an_irrational_point_is_an_error_naming_it():
     report = check_file(loads(_any_d(G1), "g1.toml"))
     step = report.steps[0]
@@ -65,6 +66,7 @@ def test_a_failure_only_at_an_irrational_point_is_an_error_naming_it():
     assert not report.ok
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("claim", [
     G2,  # the cheapest twin stays in `make test`; the other two (seconds each) run in `make test-full`
     pytest.param(G4, marks=pytest.mark.full),

@@ -47,6 +47,7 @@ def test_two_whole_numbers_failing_at_one_least_value_are_refuted():
     assert (_value(step, "n"), _value(step, "m")) == (1, 7)
 
 
+@pytest.mark.full
 @pytest.mark.parametrize(("start", "D", "wholes"), [
     ("(n - 9)**2 + (D - 10)**2", '"any"', ("n",)),  # false at n = 9, D = 10: neither is held there
     # true: still not decided for every pair (seconds each: `make test-full`; the false one above is in make test)
@@ -61,6 +62,7 @@ def test_undecided_together_is_an_error_never_checked(start, D, wholes):
     assert not report.ok
 
 
+@pytest.mark.full
 def test_the_error_says_what_holding_a_whole_number_settled():
     """Red team rt22: the reason said "the rest decided: no failure" when, with n held, the step fails
     at a D beyond the search (D = 100); it says what each held value settled."""

@@ -35,6 +35,7 @@ def test_two_sums_of_one_parameter_are_refuted_with_every_dimension_equal(start,
     assert not report.ok
 
 
+@pytest.mark.full
 def test_an_irrational_equal_value_is_an_error_naming_the_failure():
     report = check_file(loads(_any_d("Sum((mu_d**2 - 2)**2, (d, 1, D)) + (D - 9)**2"), "irr.toml"))
     step = report.steps[0]
@@ -42,6 +43,7 @@ def test_an_irrational_equal_value_is_an_error_naming_the_failure():
     assert "fail at D = 9" in step.reason and "irrational" in step.reason
 
 
+@pytest.mark.full
 def test_a_true_twin_is_not_refuted():
     report = check_file(loads(_any_d("Sum((mu_d - 1)**2, (d, 1, D)) + (D - 20)**2 + 1"), "twin.toml"))
     assert report.steps[0].verdict in ("checked", "proved"), report.steps[0].reason
@@ -57,6 +59,7 @@ def test_a_single_sum_of_a_higher_power_is_refuted_with_every_dimension_equal(st
     assert "sigma20" in dict(step.counterexample.values)
 
 
+@pytest.mark.full
 def test_too_large_to_decide_with_equal_values_is_an_error_never_checked():
     """rt23: past the exact decision's degree cap the plan gave up silently and the step was checked."""
     step = check_file(loads(_any_d("Sum((mu_d - 1)**10, (d, 1, D)) + (D - 20)**2"), "b01.toml")).steps[0]
@@ -69,6 +72,7 @@ def test_a_failure_beyond_the_search_with_equal_values_lets_the_search_refute_fi
     assert check_file(loads(_any_d(start), "f01.toml")).steps[0].verdict == "refuted"
 
 
+@pytest.mark.full
 def test_equal_values_that_cancel_the_sums_leave_the_usual_plan():
     """Cauchy-Schwarz: D*Sum(mu_d**2) - Sum(mu_d)**2 is 0 with equal values; a true step stays checked."""
     start = "D*Sum(mu_d**2, (d, 1, D)) - Sum(mu_d, (d, 1, D))**2 + (D - 5)**2 + 1"

@@ -130,6 +130,7 @@ back = "Yes: $H(q) >= 0$ always."
 """
 
 
+@pytest.mark.full
 def test_cards_prints_a_deck_by_the_rule_of_flashcards(tmp_path, capsys) -> None:
     """H(q) >= 0 is false for densities (K = "any"): neither print command prints the card."""
     path = tmp_path / "deck.toml"

@@ -19,6 +19,7 @@ import math
 import warnings
 from fractions import Fraction
 
+import pytest
 import sympy
 from sympy.utilities.exceptions import SymPyDeprecationWarning
 
@@ -67,6 +68,7 @@ def fractions(values: list[sympy.Expr]) -> list[Fraction]:
 
 # --------------------------------------------------------------------------- F2: decided at the point
 
+@pytest.mark.full
 def test_a_differ_premise_that_holds_at_the_irrational_point_refutes_there(tmp_path, capsys):
     text = discrete(SQUARES, ">", "0", "q(z) != p(z | x)")
     step = step_of(text)
@@ -86,6 +88,7 @@ def test_a_differ_premise_that_holds_at_the_irrational_point_refutes_there(tmp_p
     capsys.readouterr()
 
 
+@pytest.mark.full
 def test_a_parameter_premise_that_holds_at_sqrt2_refutes_there(tmp_path, capsys):
     text = gaussian("(t**2 - 2)**2", ">", "0", "t >= 0")
     step = step_of(text)
@@ -98,6 +101,7 @@ def test_a_parameter_premise_that_holds_at_sqrt2_refutes_there(tmp_path, capsys)
     capsys.readouterr()
 
 
+@pytest.mark.full
 def test_a_premise_violated_at_the_point_leaves_the_other_root():
     step = step_of(gaussian("(t**2 - 2)**2", ">", "0", "t <= 0"))
     assert step.verdict is Verdict.refuted, step.reason
@@ -115,6 +119,7 @@ def test_a_divisor_zero_only_at_the_irrational_point_is_refuted_under_a_premise(
     assert sympy.simplify(sum(v ** 2 for v in q) - sympy.Rational(3, 5)) == 0
 
 
+@pytest.mark.full
 def test_premises_undecided_at_the_point_make_the_step_an_error(tmp_path, capsys):
     # at the root of t**3 - t - 1 (a CRootOf) the premise is log(1) >= 0: exactly 0 by no algebra the
     # checker has, so not decided there (a premise rational in the root is decided: tests/test_algebraic_points.py)
@@ -126,6 +131,7 @@ def test_premises_undecided_at_the_point_make_the_step_an_error(tmp_path, capsys
     capsys.readouterr()
 
 
+@pytest.mark.full
 def test_true_strict_steps_under_premises_stay_checked():
     step = step_of(gaussian("(t**2 + 1)**2", ">", "0", "t >= 0"))
     assert step.verdict in (Verdict.checked, Verdict.proved), step.reason
@@ -165,6 +171,7 @@ rule = "algebra"
 """
 
 
+@pytest.mark.full
 def test_a_failure_at_a_value_the_search_tries_is_not_called_beyond_them():
     result = check_derivation(loads(W2, "w2.toml"), budget=BUDGET)
     step = result.steps[1]

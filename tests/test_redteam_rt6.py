@@ -110,6 +110,7 @@ def test_the_reference_normalises_each_parameters_decoder():
     assert indexed and all(reference.normalised(inst) for inst in found)
 
 
+@pytest.mark.full
 def test_normalised_looks_at_each_parameters_decoder():
     """The check can fail: an instance whose own likelihood is normalised and theta's is not."""
     spec = load(REDTEAM / "rt6_f1_theta_evidences_sum.toml").spec

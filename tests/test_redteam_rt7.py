@@ -44,6 +44,7 @@ def _opinion(path: Path, index: int = 0):
 # ------------------------------------------------------------------------- F1: D = "any"
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("name", ["rt7_d_any_false_identity", "rt7_d_any_false_accepted", "rt7_d_any_false_ge",
                                   "rt7_d_any_false_le", "rt7_d_any_false_kl_nonneg", "rt7_d_any_false_definition"])
 def test_a_false_d_any_step_off_only_at_d_4_or_6_is_refuted(name):
@@ -98,6 +99,7 @@ def test_a_false_step_failing_beyond_the_searched_dimensions_is_never_checked():
     assert "D = 13 (where left - right first fails, exactly)" in step.counterexample.source
 
 
+@pytest.mark.full
 def test_a_wrong_factor_of_a_sum_vanishing_at_1_2_3_5_is_found_by_the_search():
     body = "Sum(1 + log(sigma_d**2) - mu_d**2 - sigma_d**2, (d, 1, D))"
     text = (REDTEAM / "rt7_d_any_false_identity.toml").read_text().replace(

@@ -53,6 +53,7 @@ def test_the_candidates_hold_the_least_whole_number_of_every_sign_region():
     assert sign_change_candidates(poly, 1) == (1, 10, 11, 20, 21)
 
 
+@pytest.mark.full
 def test_a_step_failing_at_d_10001_only_is_an_error_never_checked():
     report = check_file(REDTEAM / "rt9_d_any_fails_at_10001.toml")
     step = report.steps[0]
@@ -68,6 +69,7 @@ def test_the_factors_in_d_alone_name_where_they_vanish_or_change_sign():
     assert factor_sign_changes(mu * D, D) == (1,)
 
 
+@pytest.mark.full
 def test_a_factor_hiding_d_9_is_searched_there_and_refuted():
     report = check_file(REDTEAM / "rt9_d_any_factor_fails_at_9.toml")
     step = report.steps[0]
@@ -88,6 +90,7 @@ def test_the_coefficients_in_d_alone_name_where_they_change_sign():
     assert factor_sign_changes(2**D + mu - 5000, D) == ()  # not a polynomial: the usual D's only
 
 
+@pytest.mark.full
 def test_a_factor_changing_sign_beyond_the_searched_dimensions_is_an_error():
     """Beyond limits.MAX_SEARCH_D = 64 (session 12: a D up to 64 is searched; Sum(mu_d**2) * (D - 20)**2
     alone is decided exactly, tests/test_exact_decisions.py, so two sums keep it to the parts rule)."""
@@ -129,6 +132,7 @@ def test_a_whole_number_parameter_failing_beyond_the_searched_values_is_never_ch
 # ------------------------------------------------------------------------- F4: what the messages say
 
 
+@pytest.mark.full
 def test_the_search_summary_of_a_d_any_step_names_the_prior_n_0_i_and_the_dimensions():
     text = (REDTEAM / "rt10_quad.toml").read_text().replace("+ 169", "+ 169 * D**2")  # true: (S - D)**2 + 168 D**2
     text = text.replace('rule = "algebra"', 'rule = "definition"')  # searched: the exact rule proves only algebra

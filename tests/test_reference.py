@@ -217,6 +217,7 @@ def _close(value, expected: float, digits: int = 12) -> bool:
     return abs(float(mpmath.mpf(discrete_ref.show(value))) - expected) < 10**-digits * (1 + abs(expected))
 
 
+@pytest.mark.full
 def test_gaussian_evaluator_agrees_with_mpmath_quadrature_of_the_definitions():
     v = {"mu": "1/2", "sigma": "3/2", "w": "2", "b": "-1/2", "s": "3/4", "x": "1", "z": "0"}
     inst = _gaussian(v)
@@ -309,6 +310,7 @@ def _issue_15_cases() -> list:
     return cases
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("assume, start, expr, data, K", _issue_15_cases())
 def test_issue_15_false_proofs_under_a_bad_assumption_never_pass(tmp_path, K, data, assume, start, expr):
     text = _file(f'K = {K}\ndata = {data}\nassume = "{assume}"', start, expr)

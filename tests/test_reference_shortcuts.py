@@ -49,6 +49,7 @@ def _interval(rng: random.Random):
 TOLERANCES = (discrete.EXACT, discrete.QUADRATURE_TOLERANCE, discrete.TOLERANCE, Fraction(1, 10**60))
 
 
+@pytest.mark.full
 def test_a_clear_cut_comparison_is_what_the_long_way_decides(backend):
     rng = random.Random(12)
     fired = 0

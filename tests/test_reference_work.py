@@ -328,6 +328,7 @@ def test_an_expression_key_is_one_number_for_equal_expressions_and_another_for_o
     assert discrete_ref._NUMBERS_BY_IDENTITY[id(first)][0] is first
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("path", ONE_PER_FAMILY)
 def test_a_step_judged_alone_gets_the_opinion_and_work_it_gets_inside_its_file(path):
     """(a) and (b): inside its file a step's left side is the step before's right side (one object, its
@@ -367,6 +368,7 @@ def test_a_side_and_its_equal_copy_cost_the_same_found_or_made(path):
     reference.forget()
 
 
+@pytest.mark.full
 def test_b1_a_repeated_start_costs_its_work_and_stops_where_two_objects_stop(monkeypatch):
     """(c) The red team's K = 10 file: its start and step 1 are one text, so the loader makes them one
     object.  The second opinion used to find step 1's right side free (agrees on 9) where two objects

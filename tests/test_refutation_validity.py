@@ -74,6 +74,7 @@ NOT_EVERYWHERE = [  # KL >= 0 holds wherever the assumed q is a distribution, so
 ]
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("text", NOT_EVERYWHERE, ids=["gaussian-variance-0", "negative-q", "sum-not-1"])
 def test_a_true_step_is_never_refuted_where_the_assumption_makes_no_model(text):
     result = check_derivation(loads(text, "t.toml"), budget=30)

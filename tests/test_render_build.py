@@ -68,6 +68,7 @@ def test_every_special_char_is_escaped(ch: str) -> None:
     assert _unescape(escaped) == f"a{ch}b"
 
 
+@pytest.mark.full
 @given(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E)))
 def test_escape_round_trips_printable_ascii(text: str) -> None:
     assert _unescape(latex_escape(text)) == text
@@ -162,6 +163,7 @@ def test_build_without_latexmk_explains(monkeypatch: pytest.MonkeyPatch, tmp_pat
 # ----------------------------------------------------------------- building (TeX)
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_escaped_text_prints_literally_and_reads_no_files(tmp_path: Path) -> None:
     text = " ".join(INJECTIONS) + " specials: " + " ".join(SPECIALS)
@@ -180,6 +182,7 @@ LIGATURES = ["a--b", "a---b", "Why?`x", "Wow!`y", "<<in>>", "``quoted''", ",,low
 """What the T1 fonts would join into one glyph: an en or em dash, ¿, ¡, guillemets, curly and low quotes."""
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_text_prints_as_typed_without_ligatures(tmp_path: Path) -> None:
     """rt4: an author's `--` printed as an en dash and `?`` as ¿. Escaped text (a title) and
@@ -208,6 +211,7 @@ def test_raw_tex_cannot_read_etc_passwd_or_run_shell(tmp_path: Path) -> None:
     assert not (tmp_path / "pwned").exists()
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_latex_error_keeps_previous_pdf(tmp_path: Path) -> None:
     out = tmp_path / "handout.pdf"

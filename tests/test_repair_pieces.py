@@ -163,6 +163,7 @@ def test_the_notebook_and_the_command_line_show_the_same_repair(reports) -> None
     assert f"      suggestion: {x2.describe()}" in derivation_text(reports[0]).splitlines()
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_the_pdf_prints_the_repairs_formula_as_math(reports, tmp_path: Path) -> None:
     handout = mistakes_handout(list(reports))

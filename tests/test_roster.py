@@ -379,6 +379,7 @@ def test_a_name_with_a_decomposed_accent_reads_as_the_composed_one(tmp_path):
     assert student.name == composed
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_a_student_dropped_from_the_roster_loses_the_old_sheet(tmp_path, capsys):
     """The folder holds the sheets of the roster it was last built from: a dropped student's sheet is
@@ -398,6 +399,7 @@ def test_a_student_dropped_from_the_roster_loses_the_old_sheet(tmp_path, capsys)
     assert "ada" in key and "bob" not in key
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_the_course_title_heads_every_sheet_and_the_key_and_one_of_each_is_singular(tmp_path, monkeypatch):
     """A project's title is in the running header of each student's sheet (before the name) and

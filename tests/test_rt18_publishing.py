@@ -114,6 +114,7 @@ def test_web_caption_joins_rounded_values_with_approx_and_tells_them_apart() -> 
     assert " = -0.0" not in caption
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_worked_example_pdf_labels_the_rounded_gap_with_approx(tmp_path: Path) -> None:
     (report,) = write_handouts([worked_example_handout(TINY_INSTANCE)], tmp_path)
@@ -136,6 +137,7 @@ def _pdf_text(pdf: Path, *args: str) -> str:
                           timeout=CHILD_TIMEOUT_SECONDS).stdout
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_the_longest_word_the_loader_allows_wraps_in_why_and_title(tmp_path: Path) -> None:
     word = "x" * MAX_WORD_CHARS  # no hyphenation point: TeX cannot break it by itself
@@ -209,6 +211,7 @@ why = "the difference is (beta - 1) KL(q(z), p(z)), and beta - 1 >= 0"
 """
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_the_claims_condition_is_never_split_at_its_relation(tmp_path: Path) -> None:
     result = check_file(loads(BETA_SLIP, "slip.toml"))
@@ -228,6 +231,7 @@ def test_the_claims_condition_is_never_split_at_its_relation(tmp_path: Path) -> 
 _WORD_BOX = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>')
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_wrapped_exact_values_keep_their_lines_apart(tmp_path: Path) -> None:
     """The six-digit example's exact values wrap (sums of logs of primes with fractions): a line's

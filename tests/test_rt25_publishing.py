@@ -71,6 +71,7 @@ accept = "checked"
 '''
 
 
+@pytest.mark.full
 def test_the_gallery_prints_only_proved_derivations(tmp_path, capsys) -> None:
     """F6: docs/03 says of beyond-the-lesson.pdf "every step proved, or nothing is built"; a step only
     checked, even accepted, built it under the subtitle "every step machine-checked"."""
@@ -91,6 +92,7 @@ def test_the_gallery_prints_only_proved_derivations(tmp_path, capsys) -> None:
     assert not out.exists()
 
 
+@pytest.mark.full
 @pytest.mark.parametrize(("name", "why"), [
     ("find-the-mistake", "no teaching file (expect = \"refuted\") among the derivations checked"),
     ("beyond-the-lesson", "it is built from the files given with --gallery PATHS"),

@@ -66,6 +66,7 @@ def test_a_long_title_is_shortened_between_words_and_never_inside_a_formula():
     assert shortened(only, 20) == only  # nothing fits before the formula: the whole title (scaled to the line)
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_a_long_course_title_is_shortened_in_the_running_head_not_shrunk(tmp_path):
     """Page 2's running head prints the long title's first words at the size a short title's
@@ -148,6 +149,7 @@ def _course(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_a_title_too_wide_for_the_page_names_its_file_and_line(tmp_path, monkeypatch, capsys):
     """The build fails (the title cannot be set) and the warning names derivations/wide.toml:3, the
@@ -159,6 +161,7 @@ def test_a_title_too_wide_for_the_page_names_its_file_and_line(tmp_path, monkeyp
     assert any(f"the title of {Path('derivations', 'wide.toml')}:3" in line for line in warnings), warnings
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_a_card_too_tall_names_its_deck_file_and_line(tmp_path, monkeypatch, capsys):
     """The flashcards fail (the back is taller than its card) and the warning names fc.toml:3, the

@@ -177,6 +177,7 @@ rule = "definition"
 '''
 
 
+@pytest.mark.full
 def test_a_sign_slip_inside_a_closed_form_gets_a_checked_repair() -> None:
     # red team rt32 F2: refuted with no suggestion; a sign inside a bracketed sum is now tried last
     report = _checked(VAE_SIGN_SLIP)

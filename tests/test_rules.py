@@ -304,6 +304,7 @@ def test_combination_numerator_gives_linsolve_the_same_answer_as_together():
     assert solved > 30
 
 
+@pytest.mark.full
 def test_jensen_without_a_data_weighted_pattern_says_no_pattern_matched():
     """Red team rt29: with two observations and no p_data weights in the step, the data pattern was
     tried with an empty choice and the reason listed "the weights  are the data distribution: FAILED"

@@ -256,6 +256,7 @@ def test_a_strict_inequality_failing_at_an_irrational_point_is_refuted_there(tmp
     assert c.lhs == "0" and c.rhs == "0"
 
 
+@pytest.mark.full
 def test_at_K2_the_point_is_one_half_plus_or_minus_sqrt5_over_10():
     result, step = step_of(toml(*IRRATIONAL, K=2))
     q = _algebraic_q(step.counterexample)
@@ -265,6 +266,7 @@ def test_at_K2_the_point_is_one_half_plus_or_minus_sqrt5_over_10():
     assert r"\sqrt{5}" in where and "sqrt(" not in where
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("expr, K, zero_there", [
     pytest.param("1 / (Sum(q(z)**2, z) - 3/5)", 2, _squares_sum_to_three_fifths, id="sum_of_squares-2"),
     pytest.param("1 / (5*q(z)**2 - 5*q(z) + 1)", 2, _q_at_z_is_a_root, id="at_z-2"),
@@ -287,6 +289,7 @@ def test_the_non_strict_version_is_not_refuted():
 
 # --------------------------------------------------------------------------- the Gaussian tight case and pi
 
+@pytest.mark.full
 def test_the_gaussian_tight_case_is_decided_and_refutes_a_strict_bound(tmp_path, capsys):
     text = toml("log(p(x))", ">", "ELBO(q)", model="gaussian")
     code, out = run_cli(tmp_path, capsys, text)
@@ -440,6 +443,7 @@ def _entropy_at_most_log(n: int) -> str:
     return toml("Sum(q(z) * log(q(z)), z)", ">=", f"-log({n})", K="any")
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("n, K", [(12, 34), pytest.param(33, 89, marks=pytest.mark.full),
                                   pytest.param(88, 233, marks=pytest.mark.full)])
 def test_a_general_step_false_only_at_a_larger_K_is_refuted_there(n, K):
@@ -458,6 +462,7 @@ def test_a_general_step_false_only_at_a_larger_K_is_refuted_there(n, K):
     assert entropy > mpmath.log(n)  # the test's own arithmetic: H(q) > log(n) there
 
 
+@pytest.mark.full
 def test_a_general_search_that_runs_out_of_its_budget_ends_in_error_saying_so(monkeypatch):
     """The step budget is a backstop only: running out in the middle of the plan is `error`
     naming where the search stopped, never `checked` on less evidence (it used to be `checked`,
@@ -502,6 +507,7 @@ def test_proved_steps_never_search():
     assert step.verdict is Verdict.proved and step.searched is None
 
 
+@pytest.mark.full
 def test_the_lesson_and_its_variants_are_still_proved_without_a_search():
     from pathlib import Path
 

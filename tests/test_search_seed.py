@@ -13,6 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import mpmath as mp
+import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
 
 import elbo_sym.engine.check as check
@@ -63,6 +64,7 @@ def test_a_printer_change_moves_no_counterexample(monkeypatch):
     assert again.values == found.values and _fails_there(found.values)
 
 
+@pytest.mark.full
 def test_the_seed_is_the_same_under_every_hash_seed():
     """Two processes with different PYTHONHASHSEED find the same counterexample (the seed is a digest of
     the structure, never hash(); SymPy orders the arguments it prints canonically)."""

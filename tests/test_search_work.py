@@ -128,6 +128,7 @@ def test_rt9_steps_count_the_same_work_within_the_limit(monkeypatch, points):
     assert work.spent == RT9_WORK[points] <= GENERAL_SEARCH_WORK_OPERATIONS
 
 
+@pytest.mark.full
 def test_a_search_past_its_work_limit_ends_in_error_saying_where(monkeypatch):
     """A tiny counted limit: `error`, naming the limit and where the fixed plan stopped -- the same
     on every run (counted, not timed), never `checked` on less evidence."""
@@ -217,6 +218,7 @@ def _tree_float(e: sympy.Expr, x: dict) -> float:
     return values[0] ** int(e.exp)
 
 
+@pytest.mark.full
 def test_the_compiled_evaluators_give_the_tree_walks_values():
     """compile_float: bit for bit the floats of a tree walk (the search nominates the same points);
     compile_rational: the exact value of a tree walk in Fractions, and ZeroDivisionError exactly where
@@ -253,6 +255,7 @@ def test_the_compiled_evaluators_give_the_tree_walks_values():
     assert compile_rational(sympy.log(_SYMBOLS[0]), _SYMBOLS, rational) is None  # not a rational function
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("rel, expr, K", [("<=", "1", 3), (">=", "1/2", 3), ("<=", "1", 5),
                                           ("=", "p(x) * (q(z) - 1/3) / (q(z) - 1/3)", 2)])
 def test_compiled_exact_decisions_give_the_tree_walks_verdicts(monkeypatch, rel, expr, K):
@@ -272,6 +275,7 @@ EXPLICIT_K = 'title = "t"\nK = 3\nstart = "p(x)"\n\n[[step]]\nrel = "<="\nexpr =
 """p(x) <= 1 at K = 3: true, and no rule proves it: the search in the explicit model decides it."""
 
 
+@pytest.mark.full
 def test_a_search_in_an_explicit_model_is_counted_and_ends_alike_past_its_limit(monkeypatch):
     """The explicit model's plan is counted too (session 16): the same count on every run, and with a limit
     below it, an `error` naming the limit and where the fixed plan stopped -- never `checked` on less

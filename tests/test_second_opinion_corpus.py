@@ -76,10 +76,12 @@ def opinions(checked_report) -> dict[str, list[tuple[str, str]]]:
     return found
 
 
+@pytest.mark.full
 def test_the_corpus_covers_every_family(opinions):
     assert sorted(opinions) == sorted(FAMILIES)
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_proved_step_of_the_corpus_gets_agree(opinions, family):
     steps = opinions[family]

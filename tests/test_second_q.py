@@ -401,6 +401,7 @@ def test_the_m_step_is_proved_with_its_premise():
     assert "premise" in result.steps[1].reason and "KL(q(z), p(z | x; theta_new))" in result.steps[0].reason
 
 
+@pytest.mark.full
 def test_the_m_step_without_its_premise_is_refuted():
     result = variant(M_STEP, ('  "ELBO(q, theta_new) >= ELBO(q, theta_old)",\n', ""))
     step = result.steps[1]

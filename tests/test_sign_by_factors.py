@@ -46,6 +46,7 @@ def _value(e, rng: random.Random) -> Fraction:
     return Fraction(int(value.p), int(value.q))
 
 
+@pytest.mark.full
 def test_a_product_of_strictly_signed_factors_has_the_product_of_their_signs():
     rng = random.Random(3)
     compared = 0

@@ -176,6 +176,7 @@ def test_inline_is_the_teachers_copy(built):
 # --------------------------------------------------------------------------- text and web
 
 
+@pytest.mark.full
 def test_text_sheets_follow_solutions(capsys):
     sheet = generate_exercises(7, 2)
     none, separate, inline = (format_sheet(sheet, m) for m in ("none", "separate", "inline"))

@@ -60,6 +60,7 @@ def test_undefined_expressions_are_refuted_with_the_point_where_they_fail(K, sta
     assert step.counterexample is not None and problem in step.counterexample.problem
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("K", [2, 3])
 def test_issue_statements_exit_1(tmp_path, capsys, K):
     for start, rel, expr, _ in UNDEFINED[:3]:
@@ -115,6 +116,7 @@ WRONG_BOUNDS = [
 ]
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("K, start, rel, expr", WRONG_BOUNDS)
 def test_wrong_bounds_are_refuted_not_checked(K, start, rel, expr):
     _, step = verdict_of(toml(start, rel, expr, K=K))
@@ -122,6 +124,7 @@ def test_wrong_bounds_are_refuted_not_checked(K, start, rel, expr):
     assert step.counterexample is not None
 
 
+@pytest.mark.full
 def test_a_true_step_no_rule_proves_is_checked_and_fails_the_run(tmp_path, capsys):
     text = toml("H(q)", "<=", "log(2)", K=2)
     _, step = verdict_of(text)
@@ -327,6 +330,7 @@ def test_fractional_powers_from_sympy_are_evaluated_and_refuted():
     assert step.verdict is Verdict.refuted
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("start, expr", [
     ("exp(1000000 * 1000000 * 1000000 * log(p(x))) + log(p(x))", "log(p(x))"),
     ("p(x) ** 12 * exp(1000 * 1000 * log(7/11))", "0"),

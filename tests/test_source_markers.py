@@ -64,6 +64,7 @@ def test_the_markers_name_the_file_as_it_is_and_read_back(tmp_path, monkeypatch)
     assert box.part == f"the chain of {shown}"
 
 
+@pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_a_handout_of_a_file_named_with_percent_and_accents_builds(tmp_path, monkeypatch) -> None:
     handout = _handout(tmp_path, monkeypatch)

@@ -34,6 +34,7 @@ def checker_files(items) -> dict[str, str]:
     return json.loads(html.unescape(data))
 
 
+@pytest.mark.full
 def test_the_students_checker_offers_no_teaching_file(sites) -> None:
     students, teachers = checker_files(sites["none"]), checker_files(sites["separate"])
     assert [Path(name).name for name in students] == ["jensen.toml"]
@@ -42,6 +43,7 @@ def test_the_students_checker_offers_no_teaching_file(sites) -> None:
     assert not any("expect_refuted" in text for text in students.values())
 
 
+@pytest.mark.full
 def test_find_the_mistake_promises_solutions_only_when_it_has_them(sites) -> None:
     students = sites["none"]["src/content/docs/find-the-mistake.md"].data.decode("utf-8")
     teachers = sites["separate"]["src/content/docs/find-the-mistake.md"].data.decode("utf-8")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from elbo_sym.engine.derivation import loads
 from elbo_sym.report.build import check_file
 
@@ -34,6 +36,7 @@ rule = "kl-nonneg"
 '''
 
 
+@pytest.mark.full
 def test_the_suggestion_names_the_repair_it_was_judged_with():
     report = check_file(loads(FILE, "range.toml"))
     first, second = report.steps[0].suggestion, report.steps[1].suggestion

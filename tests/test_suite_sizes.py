@@ -133,6 +133,43 @@ def test_the_makefile_and_ci_run_both_tiers_as_the_docs_say():
     assert all(f"make {target}" in guide for target in ("test", "test-full", "check"))
 
 
+def _slow_in_the_fast_tier(collected: dict[str, tuple], seconds: dict[str, float], fast: str) -> list[str]:
+    """The tests the fast tier selects whose figure is FAST_TEST_CHECKED_SECONDS or more and that are not
+    named representatives (by their test function: every parameter of a named test is kept)."""
+    bound = suite_sizes.FAST_TEST_CHECKED_SECONDS
+    return sorted(nodeid for nodeid, marks in collected.items()
+                  if seconds.get(nodeid, 0.0) >= bound and _selected(fast, marks)
+                  and nodeid.split("[", 1)[0] not in suite_sizes.FAST_REPRESENTATIVES)
+
+
+def test_the_fast_tier_keeps_only_quick_tests_and_the_named_representatives(request, tmp_path):
+    """The fast tier's rule (tests/suite_sizes.py): a test that tests/durations.json (CPU seconds) says is
+    slow is marked `full` or named in FAST_REPRESENTATIVES; each name there is a test of `make test`."""
+    import conftest
+
+    fast, _ = _tiers()
+    collected = _collection(request.config, tmp_path)
+    slow = _slow_in_the_fast_tier(collected, conftest._load_durations(), fast)
+    assert slow == [], ("mark these `full` (or name them in suite_sizes.FAST_REPRESENTATIVES, with why): "
+                        + ", ".join(slow))
+    functions = {nodeid.split("[", 1)[0] for nodeid, marks in collected.items() if _selected(fast, marks)}
+    assert set(suite_sizes.FAST_REPRESENTATIVES) <= functions, set(suite_sizes.FAST_REPRESENTATIVES) - functions
+    assert 0 < suite_sizes.FAST_TEST_CPU_SECONDS <= suite_sizes.FAST_TEST_CHECKED_SECONDS
+
+
+def test_a_slow_test_left_in_the_fast_tier_is_seen():
+    """The check above can fail: a slow test without `full` that is not named is reported, a named one
+    (any parameter of it) or one marked `full` is not."""
+    full_mark = pytest.Mark("full", (), {}, _ispytest=True)
+    kept = next(iter(suite_sizes.FAST_REPRESENTATIVES))
+    collected = {"tests/test_a.py::test_slow": (), "tests/test_a.py::test_moved": (full_mark,),
+                 "tests/test_a.py::test_quick": (), f"{kept}[x]": ()}
+    slow = suite_sizes.FAST_TEST_CHECKED_SECONDS
+    seconds = {"tests/test_a.py::test_slow": slow, "tests/test_a.py::test_moved": 9.0,
+               "tests/test_a.py::test_quick": slow / 4, f"{kept}[x]": 9.0}
+    assert _slow_in_the_fast_tier(collected, seconds, "not full") == ["tests/test_a.py::test_slow"]
+
+
 def test_the_sizes_follow_the_environment(monkeypatch):
     """sized() picks the full size only when ELBO_SYM_FULL_CAMPAIGNS=1 was set at import."""
     assert suite_sizes.sized(1, 2) == (2 if suite_sizes.FULL_CAMPAIGNS else 1)
@@ -239,6 +276,7 @@ def test_the_durations_table_can_be_refreshed_from_a_cpu_record(tmp_path):
         "tests/test_a.py::test_x[1]": 5.0, "tests/test_c.py::test_z": 0.7, "tests/test_d.py::test_site": 9.0}
 
 
+@pytest.mark.full
 def test_the_cpu_record_is_written_per_worker_when_asked(tmp_path):
     """ELBO_SYM_CPU_TIMES=DIR: the run writes DIR/cpu-<worker>.json with each test's CPU and wall seconds
     (the CPU of the children it waited for included: here a child computes for 0.5 s while the test waits)."""

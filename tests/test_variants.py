@@ -48,6 +48,7 @@ def test_the_variants_folder_exits_0(capsys):
 BETA = (VARIANTS / "beta-elbo.toml").read_text("utf-8")
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("condition", ["in (0, 1)", "> 1/2", "real", "<= 1"])
 def test_the_beta_bound_below_1_is_refuted_naming_beta(condition):
     result = check_derivation(loads(BETA.replace('">= 1"', f'"{condition}"'), "beta.toml"))

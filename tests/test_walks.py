@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from sympy import Add, Integer, Mul, Symbol, exp, log
 
 from elbo_sym.engine.walks import replaced
@@ -60,6 +61,7 @@ QUERIES = [
 ]
 
 
+@pytest.mark.full
 def test_the_same_tree_as_sympy_replace():
     rng = random.Random(20261206)
     trees = [shared(4), shared(6), a * (b + c) + (a + c) * log(b + c)] + [random_tree(rng, 5) for _ in range(60)]
@@ -74,6 +76,7 @@ def test_a_node_rebuilt_into_its_changed_argument_is_not_matched_again():
     assert replaced(tree, query, value) == tree.replace(query, value)
 
 
+@pytest.mark.full
 def test_each_shared_subtree_is_visited_once():
     tree = shared(8)  # 2**8 paths to the leaves, a few dozen distinct subtrees
     asked: list = []

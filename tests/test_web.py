@@ -224,6 +224,7 @@ HOSTILE_SUMMARY = "1. not a list\n\n- not a list either <b>{props}</b>\n\n> no q
 # --------------------------------------------------------------------------- pages and the CLI
 
 
+@pytest.mark.full
 def test_web_writes_every_page_and_the_figure_deterministically(tmp_path, monkeypatch):
     """`elbo-sym web --out DIR` writes each page kind and the SVG; a second run is byte-identical."""
     first, second = tmp_path / "a", tmp_path / "b"
@@ -312,6 +313,7 @@ def test_web_literature_page_has_a_checker_link_per_file(literature_reports):
     assert web.literature_page([]) is None
 
 
+@pytest.mark.full
 def test_web_refuses_a_literature_file_not_proved(tmp_path, capsys):
     """An accepted `checked` step passes `web` for the lesson, never for the literature page."""
     lit = tmp_path / "literature"
@@ -418,6 +420,7 @@ def test_hostile_prose_in_front_matter_and_page(tmp_path):
     assert "\n\u2013 not a list" in body  # a lone " - " is an en dash, as the handouts print it: no list either
 
 
+@pytest.mark.full
 def test_hostile_prose_parses_as_text(tmp_path, requires_node):
     """What a Starlight site's Markdown parser makes of the hostile page: no HTML, emphasis,
     strikethrough, quote, table or Markdown link from the prose (a bare URL is linked by GFM as
@@ -440,6 +443,7 @@ def test_hostile_prose_parses_as_text(tmp_path, requires_node):
         json.dumps({"tex": f.tex, "display": f.display}, sort_keys=True) for f in page.formulas)
 
 
+@pytest.mark.full
 def test_hostile_front_matter_parses_with_js_yaml(requires_node):
     nasty = 'a: "b" \\ c\n---\n# {x} \u2028 \x85 \ufeff \x1b 😀 \'q\' - [1] ~ null'
     page = web.Page("x.md", nasty, nasty[::-1], "text\n", 3)
@@ -461,6 +465,7 @@ def test_katex_macros_come_from_the_handout_preamble():
     assert tex == r"\operatorname{KL}\big(q \,\|\, p(z \mid x)\big) + \mathbb{E}_{q}[f] \Each"
 
 
+@pytest.mark.full
 def test_every_formula_on_every_page_compiles_with_katex(pages, requires_node):
     """Each formula through katex.renderToString(throwOnError: true) with no macros, and the
     math a Starlight site parses from each page is exactly the list of formulas written."""
@@ -482,6 +487,7 @@ def test_every_formula_on_every_page_compiles_with_katex(pages, requires_node):
                                                          "flashcards.md", "find-the-mistake.md"}, name
 
 
+@pytest.mark.full
 def test_katex_check_rejects_what_katex_cannot_compile(requires_node):
     """The check can fail: broken LaTeX, and the preamble's macros when they are not expanded."""
     raw = r"\KL(q \given p)"
@@ -974,6 +980,7 @@ def test_web_site_writes_a_complete_site(tmp_path, monkeypatch):
     assert [p.name for p in own.iterdir()] == ["astro.config.mjs"]
 
 
+@pytest.mark.full
 def test_web_out_still_writes_pages_only(tmp_path, monkeypatch):
     """`--out DIR` keeps writing just the pages (into an existing site's content folder)."""
     monkeypatch.chdir(ROOT)
@@ -985,6 +992,7 @@ def test_web_out_still_writes_pages_only(tmp_path, monkeypatch):
     assert not (tmp_path / "package.json").exists() and not (content / "index.md").exists()
 
 
+@pytest.mark.full
 def test_web_out_inside_an_elbo_sym_site_is_refused_either_way(tmp_path, monkeypatch, capsys):
     """Red team rt10: `web --out S/src/content/docs` inside a `web --site S` folder (or the site made
     around an --out folder) wrote the other's pages and the next run of either removed them.  Now the

@@ -34,6 +34,7 @@ def pages_of(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.suffix in (".md", ".svg")}
 
 
+@pytest.mark.full
 def test_the_course_title_is_the_first_line_of_every_page_and_only_that_changes(tmp_path, monkeypatch):
     titled = project(tmp_path / "titled", TITLE)
     plain = project(tmp_path / "plain", None)
@@ -54,6 +55,7 @@ def test_the_course_title_is_the_first_line_of_every_page_and_only_that_changes(
         assert front + "\n---\n\n" + rest == without[name].decode("utf-8"), name  # nothing else differs
 
 
+@pytest.mark.full
 def test_the_title_line_renders_as_typed_with_its_formula_as_math(tmp_path, monkeypatch):
     if shutil.which("node") is None or not (WEB / "node_modules" / "rehype-katex" / "package.json").is_file():
         pytest.fail("needs node and web/node_modules (make web-deps)")
@@ -69,6 +71,7 @@ def test_the_title_line_renders_as_typed_with_its_formula_as_math(tmp_path, monk
     assert "<annotation encoding=\"application/x-tex\">\\mathcal{L}(q)</annotation>" in first.group(1)
 
 
+@pytest.mark.full
 def test_a_rerun_removes_the_pages_it_no_longer_writes_and_nothing_else(tmp_path, monkeypatch):
     """A second worked example's page, then a course without it: its page and figure go, said so;
     the user's own file stays, and so does whatever a tampered manifest names outside the folder,
@@ -105,6 +108,7 @@ def test_a_rerun_removes_the_pages_it_no_longer_writes_and_nothing_else(tmp_path
     assert {p.name: p.read_bytes() for p in pages.iterdir() if p.is_file()} == before
 
 
+@pytest.mark.full
 def test_the_command_says_what_it_removed(tmp_path, monkeypatch, capsys):
     folder = project(tmp_path, None)
     monkeypatch.chdir(folder)

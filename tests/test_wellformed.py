@@ -171,6 +171,7 @@ def test_the_check_finds_a_block_that_is_not_a_distribution(family, monkeypatch)
     assert problem is not None and "sums to 2, not 1, at " in problem and first.label in problem
 
 
+@pytest.mark.full
 def test_a_gaussian_q_with_a_variance_that_can_be_zero_is_refused_with_an_instance():
     text = ('title = "g"\nmodel = "gaussian"\nassume = "q(z) = Normal(0, w)"\nstart = "KL(q(z), p(z))"\n'
             '[[step]]\nrel = ">="\nexpr = "0"\nrule = "kl-nonneg"\n')
@@ -242,6 +243,7 @@ def test_a_library_exception_is_reported_by_kind_not_by_its_message():
         assert error_text(error) == str(error) and "K must be an integer >= 2" in str(error)
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("expr", ["H(q(z))", "E(q(z), log(q(z)))", "log(q(z))", "KL(q(z), p(z))"])
 def test_the_diagonal_gaussian_shows_no_placeholder(expr, tmp_path, capsys):
     path = tmp_path / "d.toml"
@@ -304,6 +306,7 @@ def test_the_red_team_valid_assumption_on_x2_passes(capsys):
     assert "2 proved" in capsys.readouterr().out
 
 
+@pytest.mark.full
 def test_a_tight_assumption_with_many_states_is_validated_within_the_budget():
     """sum_k p(z = k | x) = 1 at K = 300: the shared 1/p(x) is pulled out before the canonical
     form (the check ran out of a 60 s budget at K = 200 when it expanded K fractions)."""
@@ -318,6 +321,7 @@ def test_a_tight_assumption_with_many_states_is_validated_within_the_budget():
     assert problem is not None and "sums to 1/2, not 1" in problem
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("K", [pytest.param(3, marks=pytest.mark.full), "any"])
 def test_assumptions_on_several_observations_are_each_validated_and_used(K):
     """Each observation's assumption is validated and used (about 3 s of CPU each: K = "any", the general
