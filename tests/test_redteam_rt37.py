@@ -84,3 +84,33 @@ def test_f5_dropped_terms_are_refuted(start, rel, expr, head):
     (the first two were `checked` before: D = 2 needs the sd 200/10001, the second KL(q, p(z | x)) >= -H(q))."""
     step = step_of(derivation(start, rel, expr, head))
     assert step.verdict == Verdict.refuted, step.reason
+
+
+THREE_LAYERS = 'model = "gaussian"\nlatents = ["z1", "z2", "z3"]'
+JOINT_Q = "q(z1, z2, z3 | x)"
+
+
+@pytest.mark.parametrize("start, rel, expr", [
+    ("log(p(x))", ">=", "E(q(z1, z2, z3 | x), log(p(x, z1, z2, z3)))"),
+    (f"log(p(x)) - ELBO({JOINT_Q})", ">=", f"E({JOINT_Q}, log({JOINT_Q}))"),
+    ("E(q(z1, z2, z3 | x), log(p(z1, z2, z3 | x)))", "<=", "0"),
+])
+def test_f5_gaussian_chain_dropped_entropy_is_refuted_at_its_exact_tight_case(start, rel, expr):
+    """The Gaussian chain's plan had no tight case (only near it, with tiny forward coefficients): with
+    three layers these were `checked` on 36 to 48 instances.  The reverse chain a_t = c_t, b_t = 0,
+    v_t = 1 - c_t**2 is the forward chain read backwards, so q = p(z | x) there; with c_t = 40/41
+    every layer's sd is 9/41 and each of these fails."""
+    step = step_of(derivation(start, rel, expr, THREE_LAYERS))
+    assert step.verdict == Verdict.refuted, step.reason
+    assert "tight case" in step.counterexample.source
+    v = {label: Fraction(value) for label, (value,) in step.counterexample.values}
+    assert all(v[f"a{t}"] == v[f"c{t}"] and v[f"b{t}"] == 0 and v[f"v{t}"] == 1 - v[f"c{t}"] ** 2 for t in (1, 2, 3))
+
+
+def test_the_exact_tight_case_of_the_gaussian_chain_is_tight():
+    """The instance the plan calls the tight case is one: the gap log p(x) - ELBO is exactly 0 there
+    (a proved identity of the family, decided by the engine on the test's own instance)."""
+    step = step_of(derivation("log(p(x)) - ELBO(q(z1, z2 | x))", ">", "0",
+                              'model = "gaussian"\nlatents = ["z1", "z2"]', rule="algebra"))
+    assert step.verdict == Verdict.refuted, step.reason  # the gap is 0 at the tight case, not > 0
+    assert step.counterexample.lhs_value == pytest.approx(0, abs=1e-12)
