@@ -114,3 +114,24 @@ def test_the_exact_tight_case_of_the_gaussian_chain_is_tight():
                               'model = "gaussian"\nlatents = ["z1", "z2"]', rule="algebra"))
     assert step.verdict == Verdict.refuted, step.reason  # the gap is 0 at the tight case, not > 0
     assert step.counterexample.lhs_value == pytest.approx(0, abs=1e-12)
+
+
+@pytest.mark.parametrize("start, expr", [
+    ("H(q(z1 | x))", "0"),  # rt37's n/hz-accept.toml
+    ("H(q(z1, z2 | x))", "H(q(z1 | x))"),  # n/hz2.toml
+])
+def test_f4_two_layer_chains_with_any_k_are_searched_with_densities(start, expr):
+    """`K = "any"` with latents: every layer any finite K *or densities*.  These hold for every finite K
+    (a finite entropy is >= 0; the joint's >= a marginal's) and fail for a narrow Gaussian layer: they
+    ended `checked ... (K = 2, 3, 5; no densities (this model has no Gaussian counterpart))` and with
+    accept the file passed.  Now the Gaussian chain is the search's density stage."""
+    head = 'latents = ["z1", "z2"]\nK = "any"'
+    step = step_of(derivation(start, ">=", expr, head, rule="algebra"))
+    assert step.verdict == Verdict.refuted, step.reason
+    assert step.counterexample.source.endswith("a Gaussian density")
+    assert step.counterexample.lhs_value < step.counterexample.rhs_value
+    v = values(step.counterexample)
+    # the test's own arithmetic: H(q(z1 | x)) of N(c1 x, 1 - c1**2) is log(2 pi e (1 - c1**2)) / 2
+    h1 = 0.5 * math.log(2 * math.pi * math.e * (1 - v["c1"] ** 2))
+    if start == "H(q(z1 | x))":
+        assert h1 < 0 and step.counterexample.lhs_value == pytest.approx(h1, rel=1e-6)
