@@ -17,7 +17,7 @@ from fractions import Fraction
 import pytest
 
 from elbo_sym.engine.check import Verdict, check_derivation
-from elbo_sym.engine.derivation import loads
+from elbo_sym.engine.derivation import DerivationError, loads
 from elbo_sym.limits import GAUSSIAN_TIGHT_TRIPLES
 
 BUDGET = 300.0
@@ -135,3 +135,61 @@ def test_f4_two_layer_chains_with_any_k_are_searched_with_densities(start, expr)
     h1 = 0.5 * math.log(2 * math.pi * math.e * (1 - v["c1"] ** 2))
     if start == "H(q(z1 | x))":
         assert h1 < 0 and step.counterexample.lhs_value == pytest.approx(h1, rel=1e-6)
+
+
+# --------------------------------------------------------------------------- F1: example parameters
+
+IWAE = '''title = "t"
+claim = "log(p(x)) >= IWAE(q, k)"
+start = "log(p(x))"
+
+[params]
+k = "integer >= 1"
+
+[[step]]
+rel = ">="
+expr = "IWAE(q, k)"
+rule = "iwae-bound"
+
+[[example]]
+prior = ["3/4", "1/4"]
+likelihood = ["1/5", "3/5"]
+q = ["1/3", "2/3"]
+'''
+
+
+def input_error(text: str):
+    with pytest.raises(DerivationError) as raised:
+        loads(text, "t.toml")
+    error = raised.value
+    return error, error.source[error.column:] if error.column is not None else None  # a 0-based column
+
+
+def test_f1_an_inline_parameter_outside_its_range_is_reported_at_its_value():
+    """rt37's mut/iw-ex0.toml: at the [[example]] header (16:1) before."""
+    error, under = input_error(IWAE + 'params = { k = "0" }\n')
+    assert error.line == IWAE.count("\n") + 1 and under == '0" }', (error.line, under)
+    assert "k = 0 is outside" in error.message
+
+
+def test_f1_a_bad_number_in_a_params_table_is_reported_at_its_value():
+    """rt37's mut/bv-ex2.toml: at the [[example]] header with no column before."""
+    error, under = input_error(IWAE + '\n[example.params]\nk = "x"\n')
+    assert error.line == IWAE.count("\n") + 3 and under == 'x"', (error.line, under)
+    assert "'x' is not a number" in error.message
+
+
+def test_f1_an_undeclared_parameter_is_named():
+    """rt37's mut/iw-exq.toml: "the example needs params = { k = ... }" though k was given."""
+    error, under = input_error(IWAE + 'params = { k = "2", j = "1" }\n')
+    assert under is not None and under.startswith("j = "), under
+    assert "j is not a parameter" in error.message and "exactly k" in error.message
+    error, _ = input_error(IWAE + "params = { }\n")  # a missing one still says what is needed
+    assert 'params = { k = "..." }' in error.message
+
+
+def test_f1_a_gaussian_parameter_outside_its_range_is_reported_at_its_value():
+    text = ('title = "t"\nmodel = "gaussian"\nstart = "H(q)"\n\n[[step]]\nrel = ">="\nexpr = "H(q)"\n'
+            'rule = "algebra"\n\n[[example]]\nparams = { mu = "0", sigma = "-1", w = "1", b = "0", s = "1", x = "0" }\n')
+    error, under = input_error(text)
+    assert error.line == 11 and under is not None and under.startswith('-1"'), (error.line, under)
