@@ -193,3 +193,19 @@ def test_f1_a_gaussian_parameter_outside_its_range_is_reported_at_its_value():
             'rule = "algebra"\n\n[[example]]\nparams = { mu = "0", sigma = "-1", w = "1", b = "0", s = "1", x = "0" }\n')
     error, under = input_error(text)
     assert error.line == 11 and under is not None and under.startswith('-1"'), (error.line, under)
+
+
+# --------------------------------------------------------------------------- F2: the file's own spellings
+
+
+def test_f2_a_density_of_two_observations_suggests_the_files_own_spellings():
+    """rt37's n/ds6.toml: with data = ["x1", "x2", "x3"] the refusal of p(x1, x2) suggested p(x), p(x, z),
+    ... which this file refuses; each suggestion must now parse in the file."""
+    head = 'title = "t"\nK = "any"\ndata = ["x1", "x2", "x3"]\n'
+    step = '\n[[step]]\nrel = "="\nexpr = "0"\nrule = "algebra"\n'
+    error, _ = input_error(head + 'start = "log(p(x1, x2))"\n' + step)
+    suggested = error.message.split("use one of ", 1)[1].split(" (or the same")[0].split(" at '")[0]
+    forms = [f.strip() for f in suggested.replace("), ", ")\n").splitlines()]
+    assert "p(x1)" in forms and "p(x)" not in forms and "x2, x3" in error.message, error.message
+    for form in forms:  # every suggestion is a density this file accepts
+        loads(head + f'start = "log({form})"\n' + step, "t.toml")
