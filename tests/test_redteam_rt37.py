@@ -209,3 +209,20 @@ def test_f2_a_density_of_two_observations_suggests_the_files_own_spellings():
     assert "p(x1)" in forms and "p(x)" not in forms and "x2, x3" in error.message, error.message
     for form in forms:  # every suggestion is a density this file accepts
         loads(head + f'start = "log({form})"\n' + step, "t.toml")
+
+
+# --------------------------------------------------------------------------- F3: what was not shown
+
+
+def test_f3_a_divisor_kept_nonzero_only_by_a_premise_says_what_was_not_shown():
+    """rt37's n/pb1.toml: the refusal said "true for every finite K may still fail for densities", and
+    "give an explicit K" -- but K = 3 ends in the same `error` (the certificates do not use `!=`)."""
+    text = ('title = "t"\nstart = "KL(q(z), p(z | x)) / KL(q(z), p(z | x))"\nK = "any"\n'
+            'assume = "q(z) != p(z | x)"\n\n[[step]]\nrel = "="\nexpr = "1"\nrule = "algebra"\n')
+    step = step_of(text)
+    assert step.verdict == Verdict.error, step.reason
+    assert "divisor KL(q(z), p(z | x)) != 0" in step.reason
+    assert "do not use the premise q(z) != p(z | x)" in step.reason
+    assert "true for every finite K" not in step.reason and "give an explicit K" not in step.reason
+    at_three = step_of(text.replace('K = "any"', "K = 3"))
+    assert at_three.verdict == Verdict.error  # what the old wording suggested does not help
