@@ -190,7 +190,8 @@ def test_f1_an_undeclared_parameter_is_named():
 
 def test_f1_a_gaussian_parameter_outside_its_range_is_reported_at_its_value():
     text = ('title = "t"\nmodel = "gaussian"\nstart = "H(q)"\n\n[[step]]\nrel = ">="\nexpr = "H(q)"\n'
-            'rule = "algebra"\n\n[[example]]\nparams = { mu = "0", sigma = "-1", w = "1", b = "0", s = "1", x = "0" }\n')
+            'rule = "algebra"\n\n[[example]]\n'
+            'params = { mu = "0", sigma = "-1", w = "1", b = "0", s = "1", x = "0" }\n')
     error, under = input_error(text)
     assert error.line == 11 and under is not None and under.startswith('-1"'), (error.line, under)
 

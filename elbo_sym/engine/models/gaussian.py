@@ -436,9 +436,9 @@ class GaussianModel(BlockInstances):
 
     def planned_instances(self, base: Instance) -> list[Instance]:
         """The posterior made narrow or wide with a rational scale (limits.GAUSSIAN_TIGHT_TRIPLES:
-        w = a/c, s = b/c give the posterior sd b/c; x = b_offset its mean 0), q at it and near it.  With D > 1 only w1 is
-        nonzero, so the posterior is diagonal (dimension 1 as above, the others the prior); with an
-        assumed q only w and s move (q is what the assumption makes it)."""
+        w = a/c, s = b/c give the posterior sd b/c; x = b_offset its mean 0), q at it and near it.
+        With D > 1 only w1 is nonzero, so the posterior is diagonal (dimension 1 as above, the others
+        the prior); with an assumed q only w and s move (q is what the assumption makes it)."""
         out = []
         base = base.with_block("x", base["b"])  # x = b: the posterior mean is 0 (short counterexamples)
         for a, b, c in GAUSSIAN_TIGHT_TRIPLES:

@@ -234,7 +234,7 @@ class GaussianChainModel(ChainLayers, BlockInstances):
         a/c of limits.GAUSSIAN_TIGHT_TRIPLES each layer's sd is b/c (narrow: negative entropies, rt37).
         Only values inside the intervals the file gives the parameters."""
         out = []
-        for a, b, c in GAUSSIAN_TIGHT_TRIPLES:
+        for a, _, c in GAUSSIAN_TIGHT_TRIPLES:
             coefficient = Fraction(a, c)
             per_layer = {"c": coefficient, "a": coefficient, "b": Fraction(0), "v": 1 - coefficient ** 2}
             values = {f"{name}{t}": v for t in range(1, self.T + 1) for name, v in per_layer.items()}
