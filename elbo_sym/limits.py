@@ -7,6 +7,7 @@ option) can ask for.  Change a limit here and nowhere else.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 STEP_BUDGET_SECONDS = 10.0
 """Default time budget of one step: unfolding, definedness, the rule, the counterexample search."""
@@ -116,6 +117,15 @@ GAUSSIAN_ANY_D = (1, 2, 3, 4, 5, 6, 7, 8, 12)
 every D up to 8, so that a wrong term vanishing at a few D (red team rt7: (D-1)(D-2)(D-3)(D-5),
 off at D = 4 only) must vanish at eight consecutive ones, and one larger D.  A residual that is a
 polynomial in D alone is decided exactly instead (engine.dimensions)."""
+GAUSSIAN_TIGHT_TRIPLES = ((40, 9, 41), (9999, 200, 10001), (9, 40, 41))
+"""Pythagorean triples (a, b, c) that put q at the Gaussian family's posterior with a rational scale:
+w = a/c, s = b/c give p(z | x) = N(a (x - b_offset) / c, (b/c)**2).  The first two are narrow (sd 9/41
+and 200/10001, below 1/sqrt(2 pi e): the posterior's entropy is negative), the last is wide (sd 40/41).
+Red team rt37: `log(p(x)) >= E(q, log(p(x, z)))` (the ELBO without its entropy) held on every instance
+of the plan, whose only tight case had sd 4/5; it fails at the tight case with sd 9/41.  Each triple is
+tried at the posterior and near it (GAUSSIAN_NEAR_TIGHT), once per step in the quick pass."""
+GAUSSIAN_NEAR_TIGHT = Fraction(1, 10)
+"""Near the tight case: q's mean moved by this many posterior sds, its sd scaled by 1 + this."""
 MAX_SEARCH_D = 64
 """Most dimensions of an explicit model the search builds for ``D = "any"`` (a file's D is at most 8): the
 usual ones stop at 12 (GAUSSIAN_ANY_D); a D the exact decision names (engine.dimensions: where the

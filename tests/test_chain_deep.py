@@ -19,6 +19,7 @@ from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.engine.derivation import load, loads
 from elbo_sym.engine.models import GeneralChainModel, ModelSpec, build
 from elbo_sym.engine.models.chain import ChainModel
+from elbo_sym.engine.models.gaussian_chain import GaussianChainModel
 from elbo_sym.engine.notation import distribution_variables, z1, z2
 from elbo_sym.engine.parse import Vocabulary, parse_expression
 from elbo_sym.engine.reference import second_opinion
@@ -85,8 +86,9 @@ def test_k_any_builds_the_general_chain_and_says_what_it_proves():
     model = build(ModelSpec("chain", "any"))
     assert isinstance(model, GeneralChainModel)
     assert model.describe().startswith("every two-layer chain (any latent space per layer")
-    assert all(isinstance(m, ChainModel) for m in model.search_models())
-    assert [m.K for m in model.search_models()] == [2, 3, 5]
+    *explicit, densities = model.search_models()  # the explicit chains, then the Gaussian layers (rt37 F4)
+    assert all(isinstance(m, ChainModel) for m in explicit) and [m.K for m in explicit] == [2, 3, 5]
+    assert isinstance(densities, GaussianChainModel) and densities.T == 2
 
 
 @pytest.mark.parametrize("text, expected", [

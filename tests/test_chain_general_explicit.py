@@ -27,7 +27,9 @@ def test_the_explicit_chain_is_one_model_per_k_and_spec():
     assert model.explicit(3) is not two and model.explicit(3).K == 3
     three_layers = GeneralChainModel(ModelSpec("chain", "any", layers=3))
     assert three_layers.explicit(2) is not two and three_layers.explicit(2).T == 3
-    assert model.search_models() == (two, model.explicit(3), model.explicit(5))
+    assert model.search_models() == (two, model.explicit(3), model.explicit(5), model.density_model())
+    assert model.density_model() is not None  # the Gaussian layers: the search's density stage (rt37 F4)
+    assert GeneralChainModel(ModelSpec("chain", "any", layers=4)).density_model() is None  # at most 3 layers
 
 
 def test_what_the_explicit_chain_unfolded_is_still_known_at_the_next_call(monkeypatch):

@@ -918,7 +918,8 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, definednes
                   + tuple(model.explicit(n) for n in exact.after if n not in {m.spec.D for m in usual}))
     found = None
     if general and not any(_is_density_model(m) for m in models):
-        notes.append("no densities (this model has no Gaussian counterpart)")
+        notes.append("no densities (the domain includes densities, but no model of the Gaussian family has "
+                     "this file's form)")
 
     def is_larger(m) -> bool:
         return general and not _is_density_model(m) and m.K not in SEARCH_K
@@ -1079,10 +1080,16 @@ def _definedness_search(lhs: Expr, step: Step, model, examples, open_):
         refusal = (f"could not show that every expression is defined for every number of dimensions D: {missing}; "
                    f"no instance where it fails was found")
         give = "give an explicit D"
+    elif unequal := [p for p in premises_of(model) if p.rel == "!="]:  # rt37 F3: an explicit K would not help
+        shown = ", ".join(f"{p.lhs.text} != {p.rhs.text}" for p in unequal)
+        refusal = (f"could not show that every expression is defined for every latent space: {missing} (no "
+                   f"certificate shows it; certificates do not use the premise {shown}, here or at an explicit K); "
+                   f"no instance where it fails was found")
+        give = "an explicit K helps only where the premise is not needed"
     else:
-        refusal = (f"could not show that every expression is defined for every latent space: {missing} (true for "
-                   f"every finite K may still fail for densities, whose values exceed 1); no instance where it fails "
-                   f"was found")
+        refusal = (f"could not show that every expression is defined for every latent space: {missing} (no "
+                   f"certificate shows it for densities, where an expression defined for every finite K may still "
+                   f"fail: their values exceed 1); no instance where it fails was found")
         give = "give an explicit K"
     counted = work_limit_text(DEFINEDNESS_SEARCH_WORK_OPERATIONS)
     try:

@@ -1259,6 +1259,13 @@ class _Reader:
             return self.error(line, message, step)
         return DerivationError(self.path, line, message, step, key_column(source, key, value), source)
 
+    def _param_line(self, index: int, name: str) -> int:
+        """The line that gives example `index`'s parameter `name`: its own line in an [example.params]
+        table, else the ``params = { ... }`` line (an inline table), else the [[example]] header (rt37 F1:
+        both forms' errors were at the header)."""
+        own = self.line_of(name, "example", index)
+        return own if own != self._table_span("example", index)[0] else self.line_of("params", "example", index)
+
     def _block_at(self, index: int, line: int, message: str, names) -> DerivationError:
         """An example's error about one of its tables (``prior[theta_new] sums to 5/6``): at the
         table's key (its parameter or observation inside), the [[example]] header otherwise."""
@@ -1266,7 +1273,7 @@ class _Reader:
             if not message.startswith(f"{name} ") and not message.startswith(f"{name}:"):
                 continue
             key, _, inner = name.partition("[")
-            at = self.line_of(key, "example", index)
+            at = self._param_line(index, key)
             sub = inner.rstrip("]").split(";")[-1].strip()
             if at != line and sub and re.match(r"[A-Za-z_]\w*$", sub):
                 return self._key_at(at, sub, f"example {index + 1}: {message}", value=True)
@@ -1494,12 +1501,12 @@ class _Reader:
             blocks.update({"mu": (Fraction(0),), "sigma": (Fraction(1),)})
             filled.update(fixed)
         if any(b.name == "z" for b in explicit.blocks):
-            blocks["z"] = self.fractions([z_value], self.line_of("params", "example", i), "params.z")
+            blocks["z"] = self.fractions([z_value], self._param_line(i, "z"), "params.z")
         instance = Instance(tuple(blocks.items()), f"example {i + 1}")
         try:
             explicit.validate(instance)
         except (ValueError, UnfoldError) as error:
-            raise self.error(line, f"example {i + 1}: {error}") from None
+            raise self._block_at(i, line, str(error), [b.name for b in explicit.blocks]) from None
         return Example(i + 1, line, instance, self.expectations(table.get("expect", {}), i), frozenset(filled))
 
     def indexed_tables(self, table: dict, index: int, line: int, indices: tuple[str, ...],
@@ -1541,6 +1548,11 @@ class _Reader:
         """`params = { beta = "2" }`: a value for each parameter of the model (declared or the family's)."""
         line = self.line_of("params", "example", index)
         names = set(wanted)
+        if isinstance(value, dict) and set(value) - names:  # rt37 F1: named, not "needs params = { k }"
+            extra = sorted(set(value) - names, key=str)[0]
+            given = f"exactly {', '.join(sorted(names))}" if names else "none: this model has no parameters"
+            raise self._key_at(self._param_line(index, extra), extra, f"example {index + 1}: {extra} is not a "
+                               f"parameter here (an example gives {given})")
         if not isinstance(value, dict) or set(value) != names:
             if names or not isinstance(value, dict) or value:  # `params = 0` too (rt3 F3)
                 shown = ", ".join(f'{n} = "..."' for n in sorted(names))
@@ -1549,7 +1561,7 @@ class _Reader:
                                    value=True)
         out = {}
         for name, v in value.items():
-            (fraction,) = self.fractions([v], line, f"params.{name}")
+            (fraction,) = self.fractions([v], self._param_line(index, name), f"params.{name}")
             out[name] = (fraction,)
         return out
 

@@ -1045,7 +1045,9 @@ class _Builder:
                 target = given if seen_bar else variables
                 target.append(self.variable(arg))
         observed = [v for v in variables + given if v != z]
-        o = observed[0].name if len(observed) == 1 else "x"
+        # the forms suggested are written in the file's own observation (rt37 F2: p(x1, x2) suggested
+        # p(x), which a file with data = ["x1", "x2", "x3"] refuses)
+        o = observed[0].name if len(observed) == 1 else self.vocabulary.data[0]
         signature = (tuple("x" if v != z else "z" for v in variables), tuple("x" if g != z else "z" for g in given))
         allowed = _ALLOWED_DENSITIES[name]
         if index is not None and signature not in _INDEXED_DENSITIES:
@@ -1060,7 +1062,11 @@ class _Builder:
             if name != "p" and not self.vocabulary.single:
                 shown = [f"{name}(z | {d})" for d in self.vocabulary.data]
             written = _signature_text((tuple(v.name for v in variables), tuple(g.name for g in given)))
-            raise self.fail(node, f"{name}({written}) is not a density of the lesson; use one of {', '.join(shown)}")
+            one = " (one observation per density)" if len(observed) > 1 else ""
+            others = [d for d in self.vocabulary.data if d != o] if name == "p" else []
+            likewise = f" (or the same with {', '.join(others)})" if others else ""
+            raise self.fail(node, f"{name}({written}) is not a density of the lesson{one}; use one of "
+                                  f"{', '.join(shown)}{likewise}")
         if signature == (("z", "x"), ()):
             variables = [variables[1], z]
         return Density(name, tuple(variables), tuple(given) + ((index,) if index is not None else ()))

@@ -5,7 +5,8 @@ A step that no rule proves is searched for a counterexample before it may be cal
 where authors do not look, so the search goes there:
 
 1. the file's own examples, and the family's special cases of each instance (for the
-   discrete family: the tight case q = p(z | x) and q = p(z));
+   discrete family: the tight case q = p(z | x) and q = p(z)), and after the random
+   instances the family's planned cases (the Gaussian tight case at narrow and wide posteriors);
 2. seeded random fractions (small and large denominators).  The seed comes from the
    step's text, so a counterexample is reproducible, yet the points are not one fixed,
    public set that a crafted polynomial could vanish on;
@@ -144,12 +145,14 @@ def exact_candidates(model, examples=(), seed: int = 0) -> list[Instance]:
     """Instances every unproved step is decided on exactly: examples, special cases, random fractions."""
     rng = random.Random(seed)
     out = [e.instance for e in examples]
+    first = None
     for n in range(RANDOM_INSTANCES):
         base = _random_instance(rng, model, 9 if n % 2 == 0 else 10**4, RANDOM_SOURCE)
         if n == 0:
+            first = base
             out += model.special_instances(base)
         out.append(base)
-    return out
+    return out + (model.planned_instances(first) if first is not None else [])
 
 
 # --------------------------------------------------------------------------- boundary families

@@ -575,6 +575,8 @@ class ExplicitModel(Model, Protocol):
 
     def special_instances(self, base: Instance) -> list[Instance]: ...
 
+    def planned_instances(self, base: Instance) -> list[Instance]: ...
+
     def validate(self, instance: Instance) -> None: ...
 
 
@@ -655,6 +657,11 @@ class ModelDefaults:
 
     def density_witness(self, expr: Expr, kind: str) -> str | None:
         return None
+
+    def planned_instances(self, base: Instance) -> list[Instance]:
+        """Further special cases tried once per step, after the seeded random instances (not beside
+        every boundary combination, as ``special_instances`` are): none unless the family has some."""
+        return []
 
     def dimension_bodies(self, e) -> tuple[Expr, ...]:
         return (e.body,)

@@ -68,6 +68,7 @@ from elbo_sym.engine.notation import (
     to_text,
     z,
 )
+from elbo_sym.failures import reraise_callers
 
 GENERIC = "z1, z2, ..."
 """The one point of the general chain: every layer at its generic value."""
@@ -234,7 +235,28 @@ class GeneralChainModel(ChainLayers, ModelDefaults):
                      for label, value, layer in rows)
 
     def search_models(self) -> tuple:
-        return tuple(self.explicit(K) for K in SEARCH_K if K ** self.T <= SEARCH_MAX_POINTS)
+        """The explicit chains K = 2, 3, 5 (K**T points at most SEARCH_MAX_POINTS), then the Gaussian
+        layers when the chain has such a counterpart: a layer may be a density (domain_text), and a
+        statement false only for densities (H(q(z1 | x)) >= 0: red team rt37) must meet one."""
+        densities = self.density_model()
+        return tuple(self.explicit(K) for K in SEARCH_K if K ** self.T <= SEARCH_MAX_POINTS) + \
+            ((densities,) if densities is not None else ())
+
+    def density_model(self):
+        """The Gaussian chain with the same observation, layers and parameters (DDPM's linear-Gaussian
+        chain: every layer a density, q(z_t | z_{t-1}) and p(z_{t-1} | z_t) as this family's blocks);
+        None when there is none (more layers than it has, an assumption or premise, a parameter
+        named like its own)."""
+        from elbo_sym.engine.models.gaussian_chain import MAX_GAUSSIAN_LAYERS, GaussianChainModel
+
+        if self.T > MAX_GAUSSIAN_LAYERS or self.spec.assumptions or self.spec.premises:
+            return None
+        try:
+            return GaussianChainModel(ModelSpec("gaussian", 2, self.spec.data, self.spec.params, layers=self.T,
+                                                layered=True))
+        except ValueError as raised:
+            reraise_callers(raised)
+            return None
 
     def explicit(self, K: int) -> ChainModel:
         """The explicit chain with K states per layer, one per K and spec (`_explicit`), so what it

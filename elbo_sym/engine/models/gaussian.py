@@ -60,7 +60,13 @@ from elbo_sym.engine.notation import (
     x,
     z,
 )
-from elbo_sym.limits import GAUSSIAN_ANY_D, MAX_DIMENSION_SUM_TERMS, MAX_SEARCH_D
+from elbo_sym.limits import (
+    GAUSSIAN_ANY_D,
+    GAUSSIAN_NEAR_TIGHT,
+    GAUSSIAN_TIGHT_TRIPLES,
+    MAX_DIMENSION_SUM_TERMS,
+    MAX_SEARCH_D,
+)
 
 BUILTIN: tuple[tuple[str, Interval], ...] = (
     ("mu", Interval()),
@@ -427,6 +433,34 @@ class GaussianModel(BlockInstances):
         tight = tight.with_block("sigma", (Fraction(4, 5),)).with_block("mu", (Fraction(12, 25) * (xv - bv),))
         prior = base.with_block("mu", (Fraction(0),)).with_block("sigma", (Fraction(1),))
         return [Instance(tight.blocks, "tight case q = p(z | x)"), Instance(prior.blocks, "q = p(z)")]
+
+    def planned_instances(self, base: Instance) -> list[Instance]:
+        """The posterior made narrow or wide with a rational scale (limits.GAUSSIAN_TIGHT_TRIPLES:
+        w = a/c, s = b/c give the posterior sd b/c; x = b_offset its mean 0), q at it and near it.
+        With D > 1 only w1 is nonzero, so the posterior is diagonal (dimension 1 as above, the others
+        the prior); with an assumed q only w and s move (q is what the assumption makes it)."""
+        out = []
+        base = base.with_block("x", base["b"])  # x = b: the posterior mean is 0 (short counterexamples)
+        for a, b, c in GAUSSIAN_TIGHT_TRIPLES:
+            mean, sd = Fraction(0), Fraction(b, c)
+            near = (mean + GAUSSIAN_NEAR_TIGHT * sd, sd * (1 + GAUSSIAN_NEAR_TIGHT))
+            label = f"posterior sd {sd}"
+            if self.diagonal:
+                decoder = base.with_block("w1", (Fraction(a, c),)).with_block("s", (sd,))
+                for j in range(2, self.D + 1):
+                    decoder = decoder.with_block(f"w{j}", (Fraction(0),)).with_block(f"mu{j}", (Fraction(0),))
+                    decoder = decoder.with_block(f"sigma{j}", (Fraction(1),))
+                names = ("mu1", "sigma1")
+            else:
+                decoder = base.with_block("w", (Fraction(a, c),)).with_block("s", (sd,))
+                names = ("mu", "sigma")
+            if self.assumed_q is not None:
+                out.append(Instance(decoder.blocks, f"{label} (w = {a}/{c}, s = {sd})"))
+                continue
+            for (m, v), where in (((mean, sd), "tight case q = p(z | x)"), (near, "near the tight case")):
+                at = decoder.with_block(names[0], (m,)).with_block(names[1], (v,))
+                out.append(Instance(at.blocks, f"{where}, {label}"))
+        return out
 
     def assumption_problem(self) -> str | None:
         """An assumed q may not be defined through q's own parameters (mu, sigma); whether it is

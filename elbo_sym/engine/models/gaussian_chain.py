@@ -61,6 +61,7 @@ from elbo_sym.engine.notation import (
 )
 from elbo_sym.engine.sparse import TooLarge, terms_in
 from elbo_sym.failures import reraise_callers
+from elbo_sym.limits import GAUSSIAN_TIGHT_TRIPLES
 
 MAX_GAUSSIAN_LAYERS = 3
 """Most Gaussian layers (z1, z2, z3): DDPM's Appendix A for T = 2 and 3."""
@@ -224,6 +225,23 @@ class GaussianChainModel(ChainLayers, BlockInstances):
                 for name, v in values.items():
                     near = near.with_block(name, (v,))
                 out.append(Instance(near.blocks, f"near the tight case (c = {c})"))
+        return out
+
+    def planned_instances(self, base: Instance) -> list[Instance]:
+        """The tight case exactly, at narrow and wide posteriors: the reverse chain a_t = c_t, b_t = 0,
+        v_t = 1 - c_t**2 is the forward chain read backwards (both are the stationary chain with N(0, 1)
+        marginals), so p(z1, ..., zT | x) = q(z1, ..., zT | x), rational for rational c_t.  With c_t =
+        a/c of limits.GAUSSIAN_TIGHT_TRIPLES each layer's sd is b/c (narrow: negative entropies, rt37).
+        Only values inside the intervals the file gives the parameters."""
+        out = []
+        for a, _, c in GAUSSIAN_TIGHT_TRIPLES:
+            coefficient = Fraction(a, c)
+            per_layer = {"c": coefficient, "a": coefficient, "b": Fraction(0), "v": 1 - coefficient ** 2}
+            values = {f"{name}{t}": v for t in range(1, self.T + 1) for name, v in per_layer.items()}
+            values["x"] = Fraction(0)
+            if all(self.intervals[name].contains(v) for name, v in values.items() if name in self.intervals):
+                tight = base.with_blocks({name: (v,) for name, v in values.items()})
+                out.append(Instance(tight.blocks, f"tight case q = p(z | x), every c = {coefficient}"))
         return out
 
     def describe(self) -> str:
