@@ -1,0 +1,128 @@
+"""The second opinion's exact numbers: the one place where their type is chosen.
+
+A value of the reference evaluators stays an exact rational as long as it is rational (so "log of a
+value <= 0" and "division by 0" are decided exactly).  Which type holds it is chosen here, once:
+
+* FLINT's ``fmpq`` (python-flint, a dependency of the package; in C: a product of three rationals
+  about 1 µs, 12 µs with ``fractions.Fraction``) where python-flint imports;
+* ``fractions.Fraction`` where it does not (the browser's checker runs in Pyodide from pure-Python
+  wheels), the same values and decisions, only slower.
+
+Both are exact, reduced and hash as the same number does, and both print ``p/q`` (``3`` for a whole
+number); the judges never mix the two.  An ``fmpq`` does **not** equal the ``Fraction`` of the same
+value (``fmpq(1, 2) == Fraction(1, 2)`` is False) and refuses arithmetic with one: every number that
+enters a judge from outside (an instance a test builds, a value a caller compares) goes through
+`rational` first (the instances' constructors do so).  Neither type shares code with the engine's
+SymPy arithmetic.  ``ELBO_SYM_RATIONALS=fraction`` picks ``Fraction`` where both are present (to
+compare them: bench/outcome_diff.py gives identical records with either).
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from typing import Any
+
+RATIONALS_VARIABLE = "ELBO_SYM_RATIONALS"
+"""The environment variable that picks the type by name ("fmpq", "fraction"); unset: fmpq if it imports."""
+
+Rational: Any
+if os.environ.get(RATIONALS_VARIABLE, "") == "fraction":
+    Rational = Fraction
+else:
+    try:
+        from flint import fmpq as Rational
+    except ImportError:  # no python-flint (Pyodide): the standard library's fractions
+        Rational = Fraction
+
+NAME = "fraction" if Rational is Fraction else "fmpq"
+"""The chosen type's name (reports and tests)."""
+
+EXACT_IN_INTEGERS = 32
+"""With ``Fraction``, sums and products of at most this many are formed in integers and reduced once
+(the same reduced fraction as adding or multiplying in turn, each step of which takes gcds and a
+pure-Python constructor); longer ones in turn, so that no intermediate integer grows past what
+reducing as it goes would keep.  ``fmpq`` adds and multiplies in C: in turn."""
+
+
+def rational(v: Any) -> Any:
+    """`v` (an int, a Fraction, a SymPy Rational, a decimal or ``p/q`` text, or already the chosen type)
+    as the chosen type, exactly."""
+    if type(v) is Rational:
+        return v
+    if Rational is Fraction:
+        return Fraction(int(v.p), int(v.q)) if hasattr(v, "p") and hasattr(v, "q") else Fraction(v)
+    if isinstance(v, int):
+        return Rational(v)
+    if hasattr(v, "p") and hasattr(v, "q"):  # a SymPy Rational, an fmpq
+        return Rational(int(v.p), int(v.q))
+    f = v if isinstance(v, Fraction) else Fraction(v)  # texts ("0.75", "1e-3", "3/4"): Fraction reads them
+    return Rational(f.numerator, f.denominator)
+
+
+def rationals(values) -> tuple:
+    """A tuple of values (or None) with each value as the chosen type (`rational`); values that are not
+    rational numbers (the judges' intervals) are kept as they are."""
+    if values is None:
+        return None
+    if type(values) is tuple and all(type(v) is Rational for v in values):
+        return values
+    return tuple(v if type(v) is Rational or not _is_number(v) else rational(v) for v in values)
+
+
+def named_rationals(pairs) -> tuple:
+    """(name, value) pairs with each value as `rationals` leaves it."""
+    if all(type(v) is Rational for _, v in pairs):
+        return pairs if type(pairs) is tuple else tuple(pairs)
+    return tuple((name, v) if type(v) is Rational or not _is_number(v) else (name, rational(v)) for name, v in pairs)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, Fraction)) or (hasattr(v, "p") and hasattr(v, "q"))
+
+
+def parts(v: Any) -> tuple[int, int]:
+    """(numerator, denominator) of an exact value as Python ints (the denominator > 0): what mpmath's and
+    arb's constructors take (an fmpq's parts are fmpz)."""
+    return int(v.numerator), int(v.denominator)
+
+
+def exact_sum(values) -> Any:
+    """The exact sum of a list of the chosen type (0 for none)."""
+    if not values:
+        return Rational(0)
+    if Rational is not Fraction or len(values) > EXACT_IN_INTEGERS:
+        total = values[0]
+        for v in values[1:]:
+            total = total + v
+        return total
+    numerator, denominator = 0, 1
+    for v in values:
+        if v.denominator == denominator:
+            numerator += v.numerator
+        else:
+            numerator, denominator = numerator * v.denominator + v.numerator * denominator, \
+                denominator * v.denominator
+    return Fraction(numerator, denominator)
+
+
+def exact_product(values) -> Any:
+    """The exact product of a list of the chosen type (1 for none)."""
+    if not values:
+        return Rational(1)
+    if len(values) == 1:
+        return values[0]
+    if Rational is not Fraction or len(values) > EXACT_IN_INTEGERS:
+        total = values[0]
+        for v in values[1:]:
+            total = total * v
+        return total
+    numerator = denominator = 1
+    for v in values:
+        numerator *= v.numerator
+        denominator *= v.denominator
+    return Fraction(numerator, denominator)
+
+
+__all__ = ["NAME", "RATIONALS_VARIABLE", "Rational", "exact_product", "exact_sum", "named_rationals", "parts",
+           "rational", "rationals"]
