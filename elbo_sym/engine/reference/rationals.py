@@ -14,7 +14,8 @@ value (``fmpq(1, 2) == Fraction(1, 2)`` is False) and refuses arithmetic with on
 enters a judge from outside (an instance a test builds, a value a caller compares) goes through
 `rational` first (the instances' constructors do so).  Neither type shares code with the engine's
 SymPy arithmetic.  ``ELBO_SYM_RATIONALS=fraction`` picks ``Fraction`` where both are present (to
-compare them: bench/outcome_diff.py gives identical records with either).
+compare them: bench/outcome_diff.py gives identical records with either; an unknown name is an input
+error, as a bad ``ELBO_SYM_INTERVALS`` is).
 """
 
 from __future__ import annotations
@@ -23,17 +24,37 @@ import os
 from fractions import Fraction
 from typing import Any
 
+from elbo_sym.engine.reference.intervals import BackendUnavailable
+
 RATIONALS_VARIABLE = "ELBO_SYM_RATIONALS"
 """The environment variable that picks the type by name ("fmpq", "fraction"); unset: fmpq if it imports."""
 
-Rational: Any
-if os.environ.get(RATIONALS_VARIABLE, "") == "fraction":
-    Rational = Fraction
-else:
+
+def available() -> dict[str, Any]:
+    """The exact types that import here, by name (fraction always)."""
+    out: dict[str, Any] = {"fraction": Fraction}
     try:
-        from flint import fmpq as Rational
+        from flint import fmpq
     except ImportError:  # no python-flint (Pyodide): the standard library's fractions
-        Rational = Fraction
+        return out
+    out["fmpq"] = fmpq
+    return out
+
+
+def chosen(environ=os.environ) -> Any:
+    """The type the judges use: $ELBO_SYM_RATIONALS when set (an unknown or missing one is an input error,
+    as a bad $ELBO_SYM_INTERVALS is, never a silent substitute), else fmpq where it imports, else Fraction."""
+    types = available()
+    wanted = environ.get(RATIONALS_VARIABLE, "")
+    if wanted:
+        if wanted not in types:
+            raise BackendUnavailable(f"{RATIONALS_VARIABLE}={wanted!r}: not available here (available: "
+                                     f"{', '.join(types)})")
+        return types[wanted]
+    return types.get("fmpq", Fraction)
+
+
+Rational: Any = chosen()
 
 NAME = "fraction" if Rational is Fraction else "fmpq"
 """The chosen type's name (reports and tests)."""
@@ -124,5 +145,5 @@ def exact_product(values) -> Any:
     return Fraction(numerator, denominator)
 
 
-__all__ = ["NAME", "RATIONALS_VARIABLE", "Rational", "exact_product", "exact_sum", "named_rationals", "parts",
-           "rational", "rationals"]
+__all__ = ["NAME", "RATIONALS_VARIABLE", "Rational", "available", "chosen", "exact_product", "exact_sum",
+           "named_rationals", "parts", "rational", "rationals"]
