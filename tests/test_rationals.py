@@ -1,6 +1,6 @@
 """The second opinion's exact numbers (elbo_sym/engine/reference/rationals.py): one type chosen in one
-place (FLINT's fmpq where python-flint imports, else Fraction), every number from outside converted
-exactly, and the same outcomes with either type."""
+place (GMP's mpq where gmpy2 imports, else Fraction; FLINT's fmpq by name), every number from outside
+converted exactly, and the same outcomes with each type."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import flint
+import gmpy2
 import pytest
 import sympy
 
@@ -22,10 +23,11 @@ from elbo_sym.engine.reference.rationals import Rational
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_fmpq_is_chosen_where_python_flint_imports_and_a_bad_name_is_an_input_error():
-    """python-flint is a dependency of the package: fmpq is the type here (Fraction only in Pyodide)."""
-    assert rationals.chosen({}) is flint.fmpq
+def test_mpq_is_chosen_where_gmpy2_imports_and_a_bad_name_is_an_input_error():
+    """gmpy2 is a dependency of the package: mpq is the type here (Fraction only in Pyodide)."""
+    assert rationals.chosen({}) is gmpy2.mpq is Rational
     assert rationals.chosen({rationals.RATIONALS_VARIABLE: "fraction"}) is Fraction
+    assert rationals.chosen({rationals.RATIONALS_VARIABLE: "fmpq"}) is flint.fmpq
     with pytest.raises(BackendUnavailable, match="ELBO_SYM_RATIONALS='decimal'"):
         rationals.chosen({rationals.RATIONALS_VARIABLE: "decimal"})
 
@@ -82,10 +84,10 @@ def _without_timings(value):
     return value
 
 
-def test_the_same_outcomes_with_either_type():
+def test_the_same_outcomes_with_each_type():
     """Two files (the lesson's decomposition; IWAE's exact draws, the heaviest user of exact sums and
-    products) give the same report, second opinions included, with fmpq and with Fraction."""
-    with_fmpq = _record({rationals.RATIONALS_VARIABLE: "fmpq"})
-    with_fraction = _record({rationals.RATIONALS_VARIABLE: "fraction"})
-    assert with_fmpq["status"] == 0
-    assert with_fmpq == with_fraction
+    products) give the same report, second opinions included, with mpq, Fraction and fmpq."""
+    with_mpq = _record({rationals.RATIONALS_VARIABLE: "mpq"})
+    assert with_mpq["status"] == 0
+    assert _record({rationals.RATIONALS_VARIABLE: "fraction"}) == with_mpq
+    assert _record({rationals.RATIONALS_VARIABLE: "fmpq"}) == with_mpq

@@ -7,7 +7,7 @@ concrete instances of the discrete model and decides a relation there.  It share
 code with the engine: it never imports ``elbo_sym.engine.models.discrete``, ``canonical``, ``rules`` or
 ``check``.  Its only inputs from the package are the notation classes themselves.
 
-Arithmetic: a value stays an exact rational (:mod:`.rationals` chooses the type: FLINT's ``fmpq``, else
+Arithmetic: a value stays an exact rational (:mod:`.rationals` chooses the type: GMP's ``mpq``, else
 ``fractions.Fraction``) as long as it is rational (so "log of a value <= 0" and "division by 0" are
 decided exactly for rational arguments);
 past a ``log``/``exp`` it becomes an interval at 60 digits (PREC bits), outward rounded, made by the
@@ -95,6 +95,7 @@ from elbo_sym.engine.reference.rationals import (
     parts,
     rational,
     rationals,
+    value_key,
 )
 from elbo_sym.failures import reraise_callers
 from elbo_sym.limits import REFERENCE_EXTREME_EPSILON_DIGITS, REFERENCE_INTEGER_OFFSETS
@@ -973,11 +974,12 @@ _CONVERTED: dict = {}
 
 def _iv(v):
     if type(v) is Rational:
-        known = _CONVERTED.get((v, PREC))  # by the value itself: equal values, equal hashes, one type
+        key = (value_key(v), PREC)
+        known = _CONVERTED.get(key)
         if known is None:
             if len(_CONVERTED) > 100_000:
                 _CONVERTED.clear()
-            known = _CONVERTED[(v, PREC)] = _ops.from_fraction(*parts(v), PREC)  # ints: mpmath takes no fmpz
+            known = _CONVERTED[key] = _ops.from_fraction(*parts(v), PREC)  # ints: arb takes no mpz
         return known
     return v
 
@@ -1199,7 +1201,7 @@ instances (3,820 values shown, 825 distinct, on the tree's discrete and chain st
 
 def show(v) -> str:
     """A value for humans: the exact fraction (short ones) or 25 significant digits."""
-    key = (type(v), v if type(v) is Rational else _ops.key(v), PREC)  # the type too: ONE == 1 == 1.0
+    key = (type(v), value_key(v) if type(v) is Rational else _ops.key(v), PREC)  # the type too: ONE == 1 == 1.0
     try:
         known = _SHOWN.get(key)
     except TypeError as raised:  # unhashable: shown afresh
@@ -1235,7 +1237,7 @@ def _power(base: Value, n: int) -> Value:
 
 
 _LOGS: dict = {}
-"""The interval log of an exact fraction at a precision, by (value, bits): the steps
+"""The interval log of an exact fraction at a precision, by (`value_key`, bits): the steps
 of a file take the logs of the same probabilities again and again (621 logs of 123 values on the
 lesson).  A pure function of the key; the work budget still counts every log taken."""
 
@@ -1247,7 +1249,7 @@ def _log(v: Value) -> Value:
             raise Undefined(f"log of {v}")
         if v == 1:
             return ZERO
-        key = (v, PREC)
+        key = (value_key(v), PREC)
         known = _LOGS.get(key)
         if known is None:
             if len(_LOGS) > 100_000:

@@ -58,7 +58,7 @@ from elbo_sym.engine.reference.discrete import (
     outcome_of,
     show,
 )
-from elbo_sym.engine.reference.rationals import Rational, named_rationals, rationals
+from elbo_sym.engine.reference.rationals import Rational, named_rationals, rationals, value_key
 from elbo_sym.limits import REFERENCE_ANY_D, REFERENCE_PRODUCT_POINTS
 
 NODES = 10
@@ -307,12 +307,12 @@ beside them (so that their ids stay theirs while the entry lives)."""
 
 
 def _key(v) -> tuple:
-    """A value as a memo key: an exact value by itself (`rationals`: lowest terms, so equal values, equal
-    keys; it is never a tuple, so never an interval's key), an interval by the backend's key,
+    """A value as a memo key: an exact value by `rationals.value_key` (never a tuple of tuples, so never an
+    interval's key), an interval by the backend's key,
     remembered by the interval's identity (a quadrature point is keyed at every expectation that visits it, and
     reading an arb ball's midpoint and radius was a fifth of the D = "any" files' second opinion)."""
     if type(v) is Rational:
-        return v
+        return value_key(v)
     known = _INTERVAL_KEYS.get(id(v))  # remembered_by_identity's look-up, written out: a hot path
     if known is not None and known[0] is v:
         return known[1]

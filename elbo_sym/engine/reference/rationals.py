@@ -3,26 +3,31 @@
 A value of the reference evaluators stays an exact rational as long as it is rational (so "log of a
 value <= 0" and "division by 0" are decided exactly).  Which type holds it is chosen here, once:
 
-* FLINT's ``fmpq`` (python-flint, a dependency of the package; in C: a product of three rationals
-  about 1 µs, 12 µs with ``fractions.Fraction``) where python-flint imports;
+* GMP's ``mpq`` (gmpy2, a dependency of the package; in C) where gmpy2 imports;
 * ``fractions.Fraction`` where it does not (the browser's checker runs in Pyodide from pure-Python
-  wheels), the same values and decisions, only slower.
+  wheels): the same values and decisions, only slower;
+* FLINT's ``fmpq`` (python-flint) only when asked for by name, to compare: its arithmetic is in C too,
+  but its hash makes a ``Fraction`` (about 200 times the cost of ``mpq``'s) and the judges key their
+  memos by values, and it neither equals a ``Fraction`` of the same value nor computes with one.
 
-Both are exact, reduced and hash as the same number does, and both print ``p/q`` (``3`` for a whole
-number); the judges never mix the two.  An ``fmpq`` does **not** equal the ``Fraction`` of the same
-value (``fmpq(1, 2) == Fraction(1, 2)`` is False) and refuses arithmetic with one: every number that
-enters a judge from outside (an instance a test builds, a value a caller compares) goes through
-`rational` first (the instances' constructors do so).  Neither type shares code with the engine's
-SymPy arithmetic.  ``ELBO_SYM_RATIONALS=fraction`` picks ``Fraction`` where both are present (to
-compare them: bench/outcome_diff.py gives identical records with either; an unknown name is an input
-error, as a bad ``ELBO_SYM_INTERVALS`` is).
+Measured on this machine (loaded, so ratios only): a product of three rationals 1.5 µs with ``mpq``,
+4.3 µs with ``fmpq``, 14 µs with ``Fraction``; a sum of three 0.8, 2.8 and 14 µs; a hash 0.13, 29 and
+21 µs.  All three are exact and reduced, print ``p/q`` (``3`` for a whole number) and hash as the
+same number does.  An ``mpq`` equals the ``Fraction`` of the same value and computes with one (the
+result is an ``mpq``); still, every number that enters a judge from outside (an instance a test
+builds, a value a caller compares) goes through `rational` first (the instances' constructors do so),
+because the judges tell an exact value from an interval by ``type(v) is Rational``.  None shares code
+with the engine's SymPy arithmetic.  ``ELBO_SYM_RATIONALS`` names the type ("mpq", "fraction",
+"fmpq") where several are present (to compare them: bench/outcome_diff.py gives identical records
+with each; an unknown or missing one is an input error, as a bad ``ELBO_SYM_INTERVALS`` is).
 """
 
 from __future__ import annotations
 
+import numbers
 import os
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elbo_sym.engine.reference.intervals import BackendUnavailable
 
@@ -34,16 +39,24 @@ def available() -> dict[str, Any]:
     """The exact types that import here, by name (fraction always)."""
     out: dict[str, Any] = {"fraction": Fraction}
     try:
+        from gmpy2 import mpq
+    except ImportError:  # no gmpy2 (Pyodide): the standard library's fractions
+        pass
+    else:
+        out["mpq"] = mpq
+    try:
         from flint import fmpq
-    except ImportError:  # no python-flint (Pyodide): the standard library's fractions
-        return out
-    out["fmpq"] = fmpq
+    except ImportError:
+        pass
+    else:
+        out["fmpq"] = fmpq
     return out
 
 
 def chosen(environ=os.environ) -> Any:
     """The type the judges use: $ELBO_SYM_RATIONALS when set (an unknown or missing one is an input error,
-    as a bad $ELBO_SYM_INTERVALS is, never a silent substitute), else fmpq where it imports, else Fraction."""
+    as a bad $ELBO_SYM_INTERVALS is, never a silent substitute), else mpq where gmpy2 imports, else
+    Fraction."""
     types = available()
     wanted = environ.get(RATIONALS_VARIABLE, "")
     if wanted:
@@ -51,19 +64,22 @@ def chosen(environ=os.environ) -> Any:
             raise BackendUnavailable(f"{RATIONALS_VARIABLE}={wanted!r}: not available here (available: "
                                      f"{', '.join(types)})")
         return types[wanted]
-    return types.get("fmpq", Fraction)
+    return types.get("mpq", Fraction)
 
 
-Rational: Any = chosen()
+if TYPE_CHECKING:  # the type checker reads every choice as Fraction: they share its operations
+    from fractions import Fraction as Rational
+else:
+    Rational = chosen()
 
-NAME = "fraction" if Rational is Fraction else "fmpq"
+NAME = next(name for name, kind in available().items() if kind is Rational)
 """The chosen type's name (reports and tests)."""
 
 EXACT_IN_INTEGERS = 32
 """With ``Fraction``, sums and products of at most this many are formed in integers and reduced once
 (the same reduced fraction as adding or multiplying in turn, each step of which takes gcds and a
 pure-Python constructor); longer ones in turn, so that no intermediate integer grows past what
-reducing as it goes would keep.  ``fmpq`` adds and multiplies in C: in turn."""
+reducing as it goes would keep.  ``mpq`` and ``fmpq`` add and multiply in C: in turn."""
 
 
 def rational(v: Any) -> Any:
@@ -71,17 +87,16 @@ def rational(v: Any) -> Any:
     as the chosen type, exactly."""
     if type(v) is Rational:
         return v
-    if Rational is Fraction:
-        return Fraction(int(v.p), int(v.q)) if hasattr(v, "p") and hasattr(v, "q") else Fraction(v)
-    if isinstance(v, int):
-        return Rational(v)
     if hasattr(v, "p") and hasattr(v, "q"):  # a SymPy Rational, an fmpq
         return Rational(int(v.p), int(v.q))
-    f = v if isinstance(v, Fraction) else Fraction(v)  # texts ("0.75", "1e-3", "3/4"): Fraction reads them
-    return Rational(f.numerator, f.denominator)
+    if isinstance(v, str):  # "0.75", "1e-3", "3/4", "+2": read as Fraction reads them
+        v = Fraction(v)
+    if isinstance(v, int):
+        return Rational(v)
+    return Rational(int(v.numerator), int(v.denominator))  # a Fraction, an mpq
 
 
-def rationals(values) -> tuple:
+def rationals(values) -> tuple | None:
     """A tuple of values (or None) with each value as the chosen type (`rational`); values that are not
     rational numbers (the judges' intervals) are kept as they are."""
     if values is None:
@@ -99,13 +114,27 @@ def named_rationals(pairs) -> tuple:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, Fraction)) or (hasattr(v, "p") and hasattr(v, "q"))
+    return isinstance(v, numbers.Rational) or (hasattr(v, "p") and hasattr(v, "q"))
 
 
 def parts(v: Any) -> tuple[int, int]:
-    """(numerator, denominator) of an exact value as Python ints (the denominator > 0): what mpmath's and
-    arb's constructors take (an fmpq's parts are fmpz)."""
+    """(numerator, denominator) of an exact value as Python ints (the denominator > 0): what arb's
+    constructor takes (an mpq's parts are mpz, an fmpq's fmpz)."""
     return int(v.numerator), int(v.denominator)
+
+
+def _by_parts(v: Any) -> tuple[int, int]:
+    return v.numerator, v.denominator
+
+
+def _itself(v: Any) -> Any:
+    return v
+
+
+value_key = _itself if NAME == "mpq" else _by_parts
+"""An exact value as a memo key: the value itself where its hash is cheap (mpq: in C), its numerator and
+denominator where it is not (a Fraction's hash takes a modular inverse in Python; lowest terms: equal
+values, equal keys).  Never a tuple of tuples, so never an interval's key."""
 
 
 def exact_sum(values) -> Any:
@@ -146,4 +175,4 @@ def exact_product(values) -> Any:
 
 
 __all__ = ["NAME", "RATIONALS_VARIABLE", "Rational", "available", "chosen", "exact_product", "exact_sum",
-           "named_rationals", "parts", "rational", "rationals"]
+           "named_rationals", "parts", "rational", "rationals", "value_key"]
