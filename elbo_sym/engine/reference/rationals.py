@@ -29,7 +29,7 @@ import os
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from elbo_sym.engine.reference.intervals import BackendUnavailable
+from elbo_sym.engine.reference.intervals import pick
 
 RATIONALS_VARIABLE = "ELBO_SYM_RATIONALS"
 """The environment variable that picks the type by name ("fmpq", "fraction"); unset: fmpq if it imports."""
@@ -57,14 +57,7 @@ def chosen(environ=os.environ) -> Any:
     """The type the judges use: $ELBO_SYM_RATIONALS when set (an unknown or missing one is an input error,
     as a bad $ELBO_SYM_INTERVALS is, never a silent substitute), else mpq where gmpy2 imports, else
     Fraction."""
-    types = available()
-    wanted = environ.get(RATIONALS_VARIABLE, "")
-    if wanted:
-        if wanted not in types:
-            raise BackendUnavailable(f"{RATIONALS_VARIABLE}={wanted!r}: not available here (available: "
-                                     f"{', '.join(types)})")
-        return types[wanted]
-    return types.get("mpq", Fraction)
+    return pick(RATIONALS_VARIABLE, available(), ("mpq", "fraction"), environ)
 
 
 if TYPE_CHECKING:  # the type checker reads every choice as Fraction: they share its operations
