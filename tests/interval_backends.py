@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import pytest
 
 from elbo_sym.engine import reference
 from elbo_sym.engine.reference import discrete
+from elbo_sym.engine.reference.rationals import Rational
 
 
 def ends(v) -> tuple:
@@ -19,7 +18,7 @@ def ends(v) -> tuple:
 def same(a, b) -> bool:
     """Two values are the same value: equal fractions, or intervals with the same midpoint and radius
     (ends and bits) -- not arb's ``==``, which holds only between equal exact points."""
-    if type(a) is Fraction or type(b) is Fraction:
+    if type(a) is Rational or type(b) is Rational:
         return type(a) is type(b) and a == b
     backend = discrete.backend()
     return backend.is_interval(a) and backend.is_interval(b) and backend.key(a) == backend.key(b)

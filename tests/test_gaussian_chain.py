@@ -50,7 +50,8 @@ class Chain:
     """A two-layer Gaussian chain's terms from its parameter values (mpmath, 50 digits)."""
 
     def __init__(self, values: dict) -> None:
-        self.v = {k: mpmath.mpf(Fraction(val).numerator) / Fraction(val).denominator for k, val in values.items()}
+        self.v = {k: mpmath.mpf(Fraction(str(val)).numerator) / Fraction(str(val)).denominator  # text or number
+                  for k, val in values.items()}
 
     def __getattr__(self, name: str):
         try:

@@ -23,6 +23,7 @@ import pytest
 from elbo_sym.cli import main
 from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.engine.derivation import loads
+from elbo_sym.engine.reference.rationals import Rational
 from elbo_sym.report.build import report_of
 
 LEAKS = re.compile(r"Density\(|Dummy|q_x\d|pi_\d|l_x|_z\b|q_z|pi_z")
@@ -320,14 +321,13 @@ def _interval_judge(lhs_value, rhs_value):
 def test_a_false_strict_inequality_between_equal_sides_is_still_caught():
     """log(6) > log(2) + log(3) is false: the two interval enclosures overlap at every precision,
     so the refinement never confirms it (no agreement with a false strict claim)."""
-    from fractions import Fraction
 
     from elbo_sym.engine.reference import discrete as ref
 
     ops = ref.backend()  # the judges' intervals (arb, or mpmath's libmpi pairs)
-    six = lambda: ops.log(ref._iv(Fraction(6)), ref.PREC)  # noqa: E731 - read PREC at call time
-    two_three = lambda: ops.add(ops.log(ref._iv(Fraction(2)), ref.PREC),  # noqa: E731
-                                ops.log(ref._iv(Fraction(3)), ref.PREC), ref.PREC)
+    six = lambda: ops.log(ref._iv(Rational(6)), ref.PREC)  # noqa: E731 - read PREC at call time
+    two_three = lambda: ops.add(ops.log(ref._iv(Rational(2)), ref.PREC),  # noqa: E731
+                                ops.log(ref._iv(Rational(3)), ref.PREC), ref.PREC)
     judge = _interval_judge(six, two_three)
     assert not judge(">").holds and not judge("<").holds
     assert judge(">=").holds and judge("=").holds and judge("<=").holds
@@ -335,12 +335,11 @@ def test_a_false_strict_inequality_between_equal_sides_is_still_caught():
 
 def test_a_true_strict_inequality_below_the_tolerance_is_confirmed_at_higher_precision():
     """log(1 + 1e-70) > 0: at 60 digits the enclosure contains 0; at 210 digits it does not."""
-    from fractions import Fraction
 
     from elbo_sym.engine.reference import discrete as ref
 
-    tiny = lambda: ref.backend().log(ref._iv(1 + Fraction(1, 10**70)), ref.PREC)  # noqa: E731
-    zero = lambda: Fraction(0)  # noqa: E731
+    tiny = lambda: ref.backend().log(ref._iv(1 + Rational(1, 10**70)), ref.PREC)  # noqa: E731
+    zero = lambda: Rational(0)  # noqa: E731
     assert ref.relation_holds(">", tiny(), zero())[0] is False  # the tolerance alone cannot confirm it
     judge = _interval_judge(tiny, zero)
     assert judge(">").holds and not judge("<").holds

@@ -15,7 +15,6 @@ import re
 import subprocess
 import sys
 from dataclasses import replace
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from test_second_opinion_corpus import CONSTANT_DENSITIES, GAUSSIAN_CHAIN, _text
 from elbo_sym.engine import reference
 from elbo_sym.engine.derivation import load, loads
 from elbo_sym.engine.reference import discrete, intervals
+from elbo_sym.engine.reference.rationals import Rational
 
 REPO = Path(__file__).resolve().parent.parent
 ONE_FILE_PER_FAMILY = ("derivations/decomposition.toml", "derivations/literature/iwae-three-over-two.toml",
@@ -157,10 +157,10 @@ def test_the_ends_of_an_interval_enclose_the_value_and_a_ball_stays_rigorous(bac
     import mpmath
 
     with reference.use_backend(backend):
-        third = discrete._iv(Fraction(1, 3))
-        log2 = discrete._log(Fraction(2))
-        tiny = discrete._exp(Fraction(-100))
-        zero = discrete._sum((log2, discrete._product((Fraction(-1), discrete._log(Fraction(2))))))
+        third = discrete._iv(Rational(1, 3))
+        log2 = discrete._log(Rational(2))
+        tiny = discrete._exp(Rational(-100))
+        zero = discrete._sum((log2, discrete._product((Rational(-1), discrete._log(Rational(2))))))
         ends = [discrete.backend().ends(v) for v in (third, log2, tiny, zero)]
     with mpmath.workprec(400):
         exact = [mpmath.mpf(1) / 3, mpmath.log(2), mpmath.exp(-100), mpmath.mpf(0)]
@@ -183,7 +183,7 @@ def test_instances_whose_q_an_assumption_made_intervals_group_by_their_tables(ba
     with reference.use_backend(backend):
         cases = discrete.assumed(discrete.instances(2, params=params), parse_expression("exp(log(p(z | x)))"))
         assert discrete.backend().is_interval(cases[0].q[0])
-        landmarks = discrete.with_landmarks(cases, params, (Fraction(5, 4),))
+        landmarks = discrete.with_landmarks(cases, params, (Rational(5, 4),))
         change = discrete.sign_change(1 / (sympy.Symbol("beta") - 3), sympy.Integer(0), cases, params)
-    assert len(landmarks) == 4 and {inst.values["beta"] for inst in landmarks} == {Fraction(5, 4)}
+    assert len(landmarks) == 4 and {inst.values["beta"] for inst in landmarks} == {Rational(5, 4)}
     assert change is not None and "changes sign between beta = 2 and beta = 4" in change.reason

@@ -6,8 +6,6 @@ sees the patched value used (each failed while the default or alias was bound at
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import pytest
 from sympy import Integer, Symbol
 
@@ -22,6 +20,7 @@ import elbo_sym.publish.roster as roster_module
 import elbo_sym.report.parallel as parallel_module
 from elbo_sym.engine.canonical import TooLarge
 from elbo_sym.engine.models import ModelSpec, build
+from elbo_sym.engine.reference.rationals import Rational
 from elbo_sym.files import FileReadError, read_regular_file
 
 
@@ -51,7 +50,7 @@ def test_the_second_opinions_dimensions_and_whole_numbers_follow_their_limits(mo
     monkeypatch.setattr(reference_gaussian, "REFERENCE_ANY_D", (2,))
     assert {inst.D for inst in reference_gaussian.instances("any", 2)} == {2}
     monkeypatch.setattr(reference_discrete, "REFERENCE_INTEGER_OFFSETS", (0, 3))
-    assert reference_discrete.parameter_samples("integer >= 2") == (Fraction(2), Fraction(5))
+    assert reference_discrete.parameter_samples("integer >= 2") == (Rational(2), Rational(5))
 
 
 def test_reading_a_file_follows_the_size_limit(tmp_path, monkeypatch):

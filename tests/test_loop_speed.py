@@ -354,41 +354,52 @@ def test_the_families_classes_stay_importable_from_the_registry():
 # ---------------------------------------------------------------------------- shortcuts in the engine
 
 
-def _fractions(rng, count: int) -> list:
-    from fractions import Fraction
+def _fractions(rng, count: int, kind=None) -> list:
+    """`count` random exact values of the type `kind` (default: the second opinion's, `rationals.Rational`)."""
+    from elbo_sym.engine.reference.rationals import Rational
+
+    kind = kind or Rational
 
     def one():
         big = rng.choice([9, 10**6, 10**40])
-        return Fraction(rng.randint(-big, big), rng.choice([1, 2, 3, 12, rng.randint(1, big)]))
+        return kind(rng.randint(-big, big), rng.choice([1, 2, 3, 12, rng.randint(1, big)]))
 
     return [one() for _ in range(count)]
 
 
-def test_sums_and_products_in_integers_are_the_fractions_in_turn():
-    """The second opinion's exact sums and products, formed in integers and reduced once, are the
-    fractions that adding and multiplying in turn give (reduced, positive denominator), on both sides
-    of the length where they switch back to the slow way."""
+@pytest.mark.parametrize("kind", ["chosen", "fraction"])
+def test_exact_sums_and_products_are_the_values_in_turn(kind, monkeypatch):
+    """The second opinion's exact sums and products are the values that adding and multiplying in turn
+    give (reduced, positive denominator): with the chosen type (fmpq where python-flint imports), and with
+    ``Fraction`` (the browser's), whose sums and products are formed in integers and reduced once, on both
+    sides of the length where they switch back to adding in turn."""
     import random
     from fractions import Fraction
 
-    from elbo_sym.engine.reference import discrete
+    from elbo_sym.engine.reference import discrete, rationals
 
+    if kind == "fraction":
+        monkeypatch.setattr(rationals, "Rational", Fraction)
+    Rational = rationals.Rational
     rng = random.Random(19)
-    lengths = [0, 1, 2, 3, 5, discrete.EXACT_IN_INTEGERS, discrete.EXACT_IN_INTEGERS + 1, 40]
+    lengths = [0, 1, 2, 3, 5, rationals.EXACT_IN_INTEGERS, rationals.EXACT_IN_INTEGERS + 1, 40]
     for _ in range(300):
-        values = _fractions(rng, rng.choice(lengths))
-        if rng.random() < 0.2 and values:  # repeated denominators: the shortcut's other branch
-            values = [Fraction(v.numerator, values[0].denominator) for v in values]
-        in_turn_sum = Fraction(0)
-        in_turn_product = Fraction(1)
+        values = _fractions(rng, rng.choice(lengths), Rational)
+        if rng.random() < 0.2 and values:  # repeated denominators: the integer shortcut's other branch
+            values = [Rational(v.numerator, values[0].denominator) for v in values]
+        in_turn_sum = Rational(0)
+        in_turn_product = Rational(1)
         for v in values:
             in_turn_sum += v
             in_turn_product *= v
-        with discrete.work_limit(10**9, "test"):
-            total, product = discrete._sum(values), discrete._product(values)
-        assert type(total) is Fraction and type(product) is Fraction
-        assert (total.numerator, total.denominator) == (in_turn_sum.numerator, in_turn_sum.denominator)
-        assert (product.numerator, product.denominator) == (in_turn_product.numerator, in_turn_product.denominator)
+        if kind == "chosen":
+            with discrete.work_limit(10**9, "test"):
+                total, product = discrete._sum(values), discrete._product(values)
+        else:
+            total, product = rationals.exact_sum(values), rationals.exact_product(values)
+        assert type(total) is Rational and type(product) is Rational
+        assert rationals.parts(total) == rationals.parts(in_turn_sum)
+        assert rationals.parts(product) == rationals.parts(in_turn_product)
 
 
 def test_remembered_logs_are_the_logs_and_every_one_is_counted():

@@ -12,7 +12,6 @@ it) and a larger K for K = "any"; true steps that are tight or extreme there sti
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import mpmath
 import pytest
@@ -21,6 +20,7 @@ from elbo_sym.engine.derivation import loads
 from elbo_sym.engine.reference import cases, second_opinion
 from elbo_sym.engine.reference import chain as chain_ref
 from elbo_sym.engine.reference import discrete as discrete_ref
+from elbo_sym.engine.reference.rationals import Rational
 from elbo_sym.limits import REFERENCE_ANY_K, REFERENCE_EXTREME_ANY_K, REFERENCE_EXTREME_EPSILON_DIGITS
 
 TWO_OBSERVATIONS = 'K = "any"\ndata = ["x1", "x2"]'
@@ -98,7 +98,7 @@ def test_a_true_step_still_agrees_on_every_instance_the_extremes_included(label,
 def test_the_extreme_instances_are_valid_models_near_opposite_vertices_never_on_them():
     """Every block a distribution with every entry > 0 (a log of q needs q > 0), summing exactly to 1;
     the prior and q(z | x1) near different vertices in both directions, x1's and x2's q's disjoint."""
-    eps = Fraction(1, 10**REFERENCE_EXTREME_EPSILON_DIGITS)
+    eps = Rational(1, 10**REFERENCE_EXTREME_EPSILON_DIGITS)
     for K in (2, 3, REFERENCE_EXTREME_ANY_K):
         found = discrete_ref.extreme_instances(K, ("x1", "x2")) + discrete_ref.extreme_instances(K, ("x1", "x2"),
                                                                                                  uniform_q=True)
@@ -109,7 +109,7 @@ def test_the_extreme_instances_are_valid_models_near_opposite_vertices_never_on_
                  inst.q_of("x2").index(max(inst.q_of("x2")))) for inst in found[:2]]
         assert tops == [(0, 1, 2 % K), (K - 1, 0, 1)]
         assert all(max(inst.q_of("x1")) == 1 - eps for inst in found[:2])
-        assert found[2].q_of("x1") == tuple(Fraction(1, K) for _ in range(K))
+        assert found[2].q_of("x1") == tuple(Rational(1, K) for _ in range(K))
     for layers in (2, 3):
         chains = chain_ref.extreme_instances(3, "x", (), layers)
         assert [inst.T for inst in chains] == [layers, layers]

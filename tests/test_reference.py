@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from fractions import Fraction
 
 import mpmath
 import pytest
@@ -27,6 +26,7 @@ from elbo_sym.engine.reference import cases, condition_text, second_opinion
 from elbo_sym.engine.reference import chain as chain_ref
 from elbo_sym.engine.reference import discrete as discrete_ref
 from elbo_sym.engine.reference import gaussian as gaussian_ref
+from elbo_sym.engine.reference.rationals import Rational
 from elbo_sym.engine.rules import RuleOutcome
 
 # (family label, the file's header, start, a false step, a true step)
@@ -139,7 +139,7 @@ def test_instances_are_valid_models_with_the_boundary():
             assert all(0 < v <= 1 for v in inst.likelihood_of(o))
         assert sum(inst.prior) == 1 and all(v > 0 for v in inst.prior)
     values = {v for inst in found for v in inst.prior + inst.q}
-    assert Fraction(1, 10**6) in values
+    assert Rational(1, 10**6) in values
     assert any(inst.q == inst.posterior() for inst in found)
 
 
@@ -171,7 +171,7 @@ def test_an_assumption_valid_on_part_of_the_domain_keeps_the_valid_instances():
     spec = loads(_file('K = 2\nassume = "q(z) = 2 * p(z) - 1/2"', "log(p(x))", "log(p(x))")).model().spec
     _, found, skipped = cases(spec, 2)
     assert found and skipped
-    assert all(min(inst.prior) > Fraction(1, 4) for inst in found)
+    assert all(min(inst.prior) > Rational(1, 4) for inst in found)
 
 
 def test_assumptions_fix_q_by_the_reference_evaluator():
@@ -186,18 +186,18 @@ def test_parameters_are_sampled_inside_their_interval_bounds_included():
     assert condition_text(spec.params[0].interval) == "in (0, 1]"
     _, found, _ = cases(spec, 2)
     betas = {dict(inst.params)["beta"] for inst in found}
-    assert Fraction(1) in betas and all(0 < b <= 1 for b in betas)
-    assert min(betas) <= Fraction(1, 10**9)
+    assert Rational(1) in betas and all(0 < b <= 1 for b in betas)
+    assert min(betas) <= Rational(1, 10**9)
 
 
 # ----------------------------------------------------------------------------- the evaluators' values
 
 
 def test_iwae_is_the_enumeration_of_the_k_draws_by_hand():
-    inst = discrete_ref.Instance("lesson", (Fraction(3, 4), Fraction(1, 4)), (Fraction(1, 5), Fraction(3, 5)),
-                                 (Fraction(1, 3), Fraction(2, 3)))
+    inst = discrete_ref.Instance("lesson", (Rational(3, 4), Rational(1, 4)), (Rational(1, 5), Rational(3, 5)),
+                                 (Rational(1, 3), Rational(2, 3)))
     value = discrete_ref.evaluate(parse_expression("IWAE(q, 2)"), inst)
-    w = [Fraction(3, 4) * Fraction(1, 5) / Fraction(1, 3), Fraction(1, 4) * Fraction(3, 5) / Fraction(2, 3)]
+    w = [Rational(3, 4) * Rational(1, 5) / Rational(1, 3), Rational(1, 4) * Rational(3, 5) / Rational(2, 3)]
     q = [1 / 3, 2 / 3]
     by_hand = sum(q[i] * q[j] * math.log((float(w[i]) + float(w[j])) / 2) for i in range(2) for j in range(2))
     assert abs(float(mpmath.mpf(discrete_ref.show(value))) - by_hand) < 1e-12
@@ -210,7 +210,7 @@ GAUSSIAN = Vocabulary(("x",), (), real=True)
 
 
 def _gaussian(values: dict) -> gaussian_ref.GaussianInstance:
-    return gaussian_ref.GaussianInstance("t", tuple((k, Fraction(v)) for k, v in values.items()))
+    return gaussian_ref.GaussianInstance("t", tuple((k, Rational(v)) for k, v in values.items()))
 
 
 def _close(value, expected: float, digits: int = 12) -> bool:
@@ -221,7 +221,7 @@ def _close(value, expected: float, digits: int = 12) -> bool:
 def test_gaussian_evaluator_agrees_with_mpmath_quadrature_of_the_definitions():
     v = {"mu": "1/2", "sigma": "3/2", "w": "2", "b": "-1/2", "s": "3/4", "x": "1", "z": "0"}
     inst = _gaussian(v)
-    mu, sigma, w, b, s, x = (float(Fraction(v[n])) for n in ("mu", "sigma", "w", "b", "s", "x"))
+    mu, sigma, w, b, s, x = (float(Rational(v[n])) for n in ("mu", "sigma", "w", "b", "s", "x"))
 
     def npdf(t, m, var):
         return mpmath.exp(-(t - m) ** 2 / (2 * var)) / mpmath.sqrt(2 * mpmath.pi * var)
@@ -249,7 +249,7 @@ def test_hermite_rule_integrates_the_normal_moments():
     rule = gaussian_ref.hermite_intervals(gaussian_ref.NODES)
     for n, moment in ((0, 1), (2, 1), (4, 3), (12, 10395), (13, 0)):
         total = discrete_ref._sum([discrete_ref._product((w, discrete_ref._power(t, n))) for t, w in rule])
-        assert discrete_ref.relation_holds("=", total, Fraction(moment))[0], (n, discrete_ref.show(total))
+        assert discrete_ref.relation_holds("=", total, Rational(moment))[0], (n, discrete_ref.show(total))
 
 
 def test_chain_tables_give_bayes_over_both_layers():
@@ -263,15 +263,15 @@ def test_chain_tables_give_bayes_over_both_layers():
 
 
 def test_validity_checks_reject_instances_that_are_no_model():
-    half = (Fraction(1, 2), Fraction(1, 2))
+    half = (Rational(1, 2), Rational(1, 2))
     good = discrete_ref.Instance("good", half, half, half)
     assert discrete_ref.is_valid(good)
-    assert not discrete_ref.is_valid(discrete_ref.Instance("q sums to 2", half, half, (Fraction(1), Fraction(1))))
-    assert not discrete_ref.is_valid(discrete_ref.Instance("l > 1", half, (Fraction(2), Fraction(1, 2)), half))
-    assert not discrete_ref.is_valid(good.with_params([("beta", Fraction(0))]), (("beta", ">= 1"),))
+    assert not discrete_ref.is_valid(discrete_ref.Instance("q sums to 2", half, half, (Rational(1), Rational(1))))
+    assert not discrete_ref.is_valid(discrete_ref.Instance("l > 1", half, (Rational(2), Rational(1, 2)), half))
+    assert not discrete_ref.is_valid(good.with_params([("beta", Rational(0))]), (("beta", ">= 1"),))
     (chain_inst,) = chain_ref.instances(2, 1)
     assert chain_ref.is_valid(chain_inst)
-    broken = chain_ref.ChainInstance("row sums to 3/2", chain_inst.prior, ((Fraction(1), Fraction(1, 2)),
+    broken = chain_ref.ChainInstance("row sums to 3/2", chain_inst.prior, ((Rational(1), Rational(1, 2)),
                                                                            chain_inst.transition[1]),
                                      chain_inst.likelihood, chain_inst.q, chain_inst.q2)
     assert not chain_ref.is_valid(broken)
@@ -373,9 +373,9 @@ def test_the_tolerances_per_judge():
     """Enclosures decide exactly; the quadrature judges keep a tolerance far above their measured
     error (8.3e-57 relative on the tree and the corpus) and far below exp(-100)."""
     assert discrete_ref.EXACT == 0
-    assert Fraction(1, 10**56) < discrete_ref.QUADRATURE_TOLERANCE < Fraction(1, 10**44)
-    tiny = discrete_ref._iv(Fraction(1, 10**45))
-    assert discrete_ref.relation_holds("=", tiny, Fraction(0), discrete_ref.TOLERANCE)[0]
-    assert not discrete_ref.relation_holds("=", tiny, Fraction(0), discrete_ref.QUADRATURE_TOLERANCE)[0]
-    assert not discrete_ref.relation_holds("=", tiny, Fraction(0), discrete_ref.EXACT)[0]
+    assert Rational(1, 10**56) < discrete_ref.QUADRATURE_TOLERANCE < Rational(1, 10**44)
+    tiny = discrete_ref._iv(Rational(1, 10**45))
+    assert discrete_ref.relation_holds("=", tiny, Rational(0), discrete_ref.TOLERANCE)[0]
+    assert not discrete_ref.relation_holds("=", tiny, Rational(0), discrete_ref.QUADRATURE_TOLERANCE)[0]
+    assert not discrete_ref.relation_holds("=", tiny, Rational(0), discrete_ref.EXACT)[0]
     assert discrete_ref.relation_holds("=", tiny, tiny, discrete_ref.EXACT)[0]

@@ -5,7 +5,6 @@ of work, step after step of every Gaussian file (the memos of one step carried i
 from __future__ import annotations
 
 import random
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from mpmath.libmp.libmpi import mpi_sqrt
 from elbo_sym.engine import reference
 from elbo_sym.engine.derivation import load
 from elbo_sym.engine.reference import discrete, gaussian, gaussian_chain
+from elbo_sym.engine.reference.rationals import Rational
 
 # the fast way against the long way, test by test: in make test-full (and CI), not the author's
 # fast loop (every test is in one of the two tiers)
@@ -114,7 +114,7 @@ def test_every_part_of_the_gaussian_files_at_a_point_is_its_plain_value(monkeypa
              sympy.log(-z**2 - 1), sympy.pi * z, sympy.Symbol("nonesuch") * z]
     parts = _parts(expressions) + extra
     cases = [c for D in (1, 2, "any") for c in gaussian.instances(D, 3, 0)]
-    points = [Fraction(0), Fraction(-3, 2), Fraction(1000), discrete._iv(Fraction(1, 3)),
+    points = [Rational(0), Rational(-3, 2), Rational(1000), discrete._iv(Rational(1, 3)),
               gaussian.hermite_rule(gaussian.NODES, discrete.PREC)[3][0]]
     compared = 0
     for inst in cases:
@@ -140,17 +140,17 @@ def test_remembered_points_are_made_by_the_plain_operations_and_counted_the_same
         gaussian._POINTS.clear()
         with discrete._precision(bits):
             for _ in range(40):
-                mean = Fraction(rng.randint(-3000, 3000), rng.randint(1, 40))
+                mean = Rational(rng.randint(-3000, 3000), rng.randint(1, 40))
                 if rng.random() < 0.3:
                     mean = discrete._iv(mean)
-                variance = Fraction(rng.randint(1, 5000), rng.randint(1, 1000))
+                variance = Rational(rng.randint(1, 5000), rng.randint(1, 1000))
                 scale = mpi_sqrt(discrete._iv(variance), bits)
                 plain = [discrete._sum((mean, discrete._product((scale, node))))
                          for node, _ in gaussian.hermite_rule(gaussian.NODES, bits)]
                 assert [point for point, _ in gaussian._points(mean, variance)] == plain
                 for (_, rounded), (_, weight) in zip(gaussian._points(mean, variance),
                                                      gaussian.hermite_rule(gaussian.NODES, bits)):
-                    for value in (mean, discrete._iv(variance), Fraction(-7, 3), Fraction(0), plain[0]):
+                    for value in (mean, discrete._iv(variance), Rational(-7, 3), Rational(0), plain[0]):
                         assert discrete._product((rounded, value)) == discrete._product((weight, value))
                 counts = []
                 for expect in (_plain_expect, gaussian._expect, gaussian._expect):  # made, then found

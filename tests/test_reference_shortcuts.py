@@ -6,7 +6,6 @@ them: tests/test_reference_work.py and tests/test_interval_backends.py.)"""
 from __future__ import annotations
 
 import random
-from fractions import Fraction
 
 import pytest
 import sympy
@@ -16,6 +15,7 @@ from elbo_sym.engine import reference
 from elbo_sym.engine.notation import Density, x, z
 from elbo_sym.engine.parse import parse_expression as parse_expr
 from elbo_sym.engine.reference import discrete, gaussian, intervals
+from elbo_sym.engine.reference.rationals import Rational
 
 BACKENDS = sorted(intervals.available())
 
@@ -30,23 +30,23 @@ def _interval(rng: random.Random):
     """A value as the judges meet them: a log (an enclosure 2**-210 wide), a sum of logs that is 0 or
     nearly 0, a widened one (a retry's), a huge one, or an exact fraction."""
     kind = rng.randrange(6)
-    q = Fraction(rng.randint(1, 10**9), rng.randint(1, 10**9))
+    q = Rational(rng.randint(1, 10**9), rng.randint(1, 10**9))
     if kind == 0:
         return q
     if kind == 1:
         return discrete._log(q)
     if kind == 2:  # log(q) - log(q) and log(q * r) - log(q) - log(r): enclosures of 0 or of log(r)
-        r = Fraction(rng.randint(1, 50), rng.randint(1, 50))
+        r = Rational(rng.randint(1, 50), rng.randint(1, 50))
         return discrete._sum((discrete._log(q * r), discrete._product((discrete.MINUS_ONE, discrete._log(q)))))
     if kind == 3:
-        width = Fraction(1, 10 ** rng.choice((20, 40, 49, 50, 51, 52, 60, 70)))
+        width = Rational(1, 10 ** rng.choice((20, 40, 49, 50, 51, 52, 60, 70)))
         return intervals.widened(discrete.backend(), discrete._iv(discrete._log(q)), discrete._iv(width), discrete.PREC)
     if kind == 4:
-        return discrete._product((Fraction(10) ** rng.randint(20, 60), discrete._log(q)))
+        return discrete._product((Rational(10) ** rng.randint(20, 60), discrete._log(q)))
     return discrete._exp(discrete._log(q))
 
 
-TOLERANCES = (discrete.EXACT, discrete.QUADRATURE_TOLERANCE, discrete.TOLERANCE, Fraction(1, 10**60))
+TOLERANCES = (discrete.EXACT, discrete.QUADRATURE_TOLERANCE, discrete.TOLERANCE, Rational(1, 10**60))
 
 
 @pytest.mark.full
@@ -56,9 +56,9 @@ def test_a_clear_cut_comparison_is_what_the_long_way_decides(backend):
     for _ in range(3000):
         a = _interval(rng)
         b = a if rng.random() < 0.3 else _interval(rng)
-        if rng.random() < 0.3 and type(a) is not Fraction:  # the same value made again: equal, not one object
+        if rng.random() < 0.3 and type(a) is not Rational:  # the same value made again: equal, not one object
             b = discrete._sum((a, discrete.ZERO))
-        if type(a) is Fraction and type(b) is Fraction:
+        if type(a) is Rational and type(b) is Rational:
             continue
         rel = rng.choice(("=", ">=", "<=", ">", "<"))
         tolerance = rng.choice(TOLERANCES)
@@ -73,9 +73,9 @@ def test_a_clear_cut_comparison_is_what_the_long_way_decides(backend):
 
 
 def test_a_comparison_that_is_not_clear_cut_is_decided_the_long_way(backend):
-    log2 = discrete._log(Fraction(2))
+    log2 = discrete._log(Rational(2))
     for width, decided in ((10**45, True), (10**30, False)):  # within EXACT's resolution (1e-40), beyond it
-        wide = intervals.widened(backend, log2, discrete._iv(Fraction(1, width)), discrete.PREC)
+        wide = intervals.widened(backend, log2, discrete._iv(Rational(1, width)), discrete.PREC)
         assert not discrete._clearly_holds("=", backend.sub(wide, log2, discrete.PREC), discrete.EXACT)
         if decided:
             assert discrete.relation_holds("=", wide, log2, discrete.EXACT) == (True, "")
@@ -83,7 +83,7 @@ def test_a_comparison_that_is_not_clear_cut_is_decided_the_long_way(backend):
             with pytest.raises(discrete.JudgeError, match="too wide"):
                 discrete.relation_holds("=", wide, log2, discrete.EXACT)
     assert discrete.relation_holds("=", log2, discrete._sum((log2, discrete.ZERO)), discrete.EXACT) == (True, "")
-    shown = discrete.relation_holds(">", log2, discrete._log(Fraction(3)), discrete.EXACT)
+    shown = discrete.relation_holds(">", log2, discrete._log(Rational(3)), discrete.EXACT)
     assert shown[0] is False and "enclosure" in shown[1]
 
 
@@ -92,8 +92,8 @@ def test_sums_and_products_by_the_intervals_operators_are_the_backends_operation
     cases = []
     for _ in range(400):
         values = [_interval(rng) for _ in range(rng.randint(1, 5))]
-        if all(type(v) is Fraction for v in values):
-            values.append(discrete._log(Fraction(5, 7)))
+        if all(type(v) is Rational for v in values):
+            values.append(discrete._log(Rational(5, 7)))
         cases.append(values)
     fast = [(discrete._sum(v), discrete._product(v)) for v in cases]
     monkeypatch.setattr(discrete, "_OPERATORS", False)  # the backend's add, mul and rounded, one call each
@@ -125,12 +125,12 @@ def test_equal_subtrees_that_are_distinct_objects_share_one_value_and_its_work()
 
 
 def test_log_normal_by_identity_is_the_value_and_work_by_value():
-    t = discrete._log(Fraction(7, 3))
-    mean, variance = Fraction(1, 3), Fraction(5, 4)
+    t = discrete._log(Rational(7, 3))
+    mean, variance = Rational(1, 3), Rational(5, 4)
     with discrete.work_limit(10**9, "test"):
         made = gaussian.log_normal(t, mean, variance)
         work = discrete.work_spent()
-    for args in ((t, mean, variance), (discrete._sum((t, discrete.ZERO)), Fraction(1, 3), Fraction(5, 4))):
+    for args in ((t, mean, variance), (discrete._sum((t, discrete.ZERO)), Rational(1, 3), Rational(5, 4))):
         with discrete.work_limit(10**9, "test"):
             assert same(gaussian.log_normal(*args), made) and discrete.work_spent() == work
     gaussian.forget_intervals()
@@ -139,9 +139,9 @@ def test_log_normal_by_identity_is_the_value_and_work_by_value():
 
 
 def test_equal_points_get_one_number_and_a_number_is_never_given_twice():
-    point = (discrete._log(Fraction(2)), Fraction(1, 2))
-    copy = (discrete._sum((point[0], discrete.ZERO)), Fraction(1, 2))
-    other = (discrete._log(Fraction(3)), Fraction(1, 2))
+    point = (discrete._log(Rational(2)), Rational(1, 2))
+    copy = (discrete._sum((point[0], discrete.ZERO)), Rational(1, 2))
+    other = (discrete._log(Rational(3)), Rational(1, 2))
     number, another = gaussian._point_key(point), gaussian._point_key(other)
     assert gaussian._point_key(copy) == number != another
     gaussian._POINT_KEYS.clear()
@@ -177,7 +177,7 @@ def test_an_exact_part_is_shared_across_precisions_and_charged_the_same():
     mixed = exact + sympy.log(1 + c**2)
     assert gaussian._rational_function(exact) and not gaussian._rational_function(mixed)
     assert not gaussian._rational_function(exact * gaussian.z)
-    inst = gaussian.GaussianInstance("test", (("c", Fraction(1, 3)), ("a", Fraction(-7, 2))))
+    inst = gaussian.GaussianInstance("test", (("c", Rational(1, 3)), ("a", Rational(-7, 2))))
 
     def valued(bits: int, where: gaussian.GaussianInstance):
         with discrete._precision(bits), discrete.work_limit(10**9, "test"):
@@ -187,7 +187,7 @@ def test_an_exact_part_is_shared_across_precisions_and_charged_the_same():
     assert (discrete.expression_number(exact), None) in inst.binders
     again = valued(discrete.RETRY_PRECISIONS[0], inst)
     afresh = valued(discrete.RETRY_PRECISIONS[0], gaussian.GaussianInstance("test", inst.values))
-    assert same(again[0], afresh[0]) and again[1] == afresh[1] == Fraction(64, 81) / Fraction(11, 6)
+    assert same(again[0], afresh[0]) and again[1] == afresh[1] == Rational(64, 81) / Rational(11, 6)
     assert again[2] == afresh[2]
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import random
 import re
-from fractions import Fraction
 
 import pytest
 import sympy
@@ -15,6 +14,7 @@ from mpmath.libmp import finf, fninf, from_rational, fzero, round_ceiling, round
 from mpmath.libmp.libmpi import mpi_add, mpi_log, mpi_mul
 
 from elbo_sym.engine.reference import discrete, gaussian, intervals
+from elbo_sym.engine.reference.rationals import Rational
 
 # the fast way against the long way, test by test: in make test-full (and CI), not the author's
 # fast loop (every test is in one of the two tiers)
@@ -25,8 +25,8 @@ bit; tests/test_interval_backends.py holds the arb backend to the same judgement
 
 def _plain_sum(values):
     """The sum as it was defined before the shortcut: fractions in turn, intervals from (0, 0)."""
-    if all(type(v) is Fraction for v in values):
-        return sum(values, Fraction(0))
+    if all(type(v) is Rational for v in values):
+        return sum(values, Rational(0))
     total = (fzero, fzero)
     for v in values:
         total = mpi_add(total, discrete._iv(v), discrete.PREC)
@@ -36,10 +36,10 @@ def _plain_sum(values):
 def _plain_product(values):
     """The product as it was defined before the shortcut: 0 if a factor is an exact 0, fractions in
     turn, intervals from (1, 1)."""
-    if any(type(v) is Fraction and not v for v in values):
-        return Fraction(0)
-    if all(type(v) is Fraction for v in values):
-        out = Fraction(1)
+    if any(type(v) is Rational and not v for v in values):
+        return Rational(0)
+    if all(type(v) is Rational for v in values):
+        out = Rational(1)
         for v in values:
             out *= v
         return out
@@ -54,23 +54,23 @@ def _value(rng: random.Random, bits: int):
     the working precision, a point with more bits than that (a Hermite node), one of mixed sign,
     one with an end at 0 or at infinity, an exact 0."""
     kind = rng.randrange(9)
-    q = Fraction(rng.randint(-10**12, 10**12), rng.randint(1, 10**9))
+    q = Rational(rng.randint(-10**12, 10**12), rng.randint(1, 10**9))
     if kind <= 1:
         return q
     if kind == 2:
-        return Fraction(0)
+        return Rational(0)
     if kind == 3:
         return discrete._iv(q)
     if kind == 4:
         return mpi_log(discrete._iv(abs(q) + 1), bits)
     if kind == 5:  # more bits than the working precision: a sum or product may not start from it as it is
-        lo = from_rational(q.numerator, q.denominator, bits + 40, round_floor)
+        lo = from_rational(int(q.numerator), int(q.denominator), bits + 40, round_floor)
         return (lo, lo)
     if kind == 6:
-        a = from_rational(-abs(q.numerator) - 1, q.denominator, bits, round_floor)
-        return (a, from_rational(abs(q.numerator) + 1, q.denominator, bits, round_ceiling))
+        a = from_rational(-abs(int(q.numerator)) - 1, int(q.denominator), bits, round_floor)
+        return (a, from_rational(abs(int(q.numerator)) + 1, int(q.denominator), bits, round_ceiling))
     if kind == 7:
-        return (fzero, from_rational(abs(q.numerator) + 1, q.denominator, bits, round_ceiling))
+        return (fzero, from_rational(abs(int(q.numerator)) + 1, int(q.denominator), bits, round_ceiling))
     return rng.choice([(fzero, finf), (fninf, fzero), (fzero, fzero)])
 
 
@@ -97,11 +97,11 @@ def test_a_sum_or_product_starts_from_its_first_interval_only_when_that_changes_
     rng = random.Random(5)
     rounded = intervals.MPMATH.rounded
     for _ in range(500):
-        q = Fraction(rng.randint(-10**30, 10**30), rng.randint(1, 10**30)) or Fraction(1)
+        q = Rational(rng.randint(-10**30, 10**30), rng.randint(1, 10**30)) or Rational(1)
         fits = discrete._iv(q)
         assert rounded(fits, discrete.PREC) is fits
         assert mpi_add((fzero, fzero), fits, discrete.PREC) == fits == mpi_mul(discrete._ONE, fits, discrete.PREC)
-        wide = from_rational(q.numerator, q.denominator, discrete.PREC + 40, round_floor)
+        wide = from_rational(int(q.numerator), int(q.denominator), discrete.PREC + 40, round_floor)
         if wide[3] > discrete.PREC:
             assert rounded((wide, wide), discrete.PREC) != (wide, wide)
             assert rounded((wide, wide), discrete.PREC) == mpi_mul(discrete._ONE, (wide, wide), discrete.PREC)
@@ -123,7 +123,7 @@ def test_a_gaussian_instances_values_by_name_are_the_first_of_each_name():
     """`value` reads a dict made once: the value a search of the pairs in order finds, and the same
     error for a name it does not have."""
     cases = [inst for D in (1, 2, "any") for inst in gaussian.instances(D, 6, 0, (("beta", ">= 1"),))]
-    cases.append(gaussian.GaussianInstance("repeated", (("mu", Fraction(1)), ("mu", Fraction(2)))))
+    cases.append(gaussian.GaussianInstance("repeated", (("mu", Rational(1)), ("mu", Rational(2)))))
     for inst in cases:
         for name, _ in inst.values:
             assert inst.value(name) == next(v for n, v in inst.values if n == name)
@@ -132,20 +132,20 @@ def test_a_gaussian_instances_values_by_name_are_the_first_of_each_name():
 
 
 def test_log_normals_remembered_under_their_keys_are_the_values_computed_afresh():
-    """log_normal keys a fraction by its numerator and denominator: equal fractions share an entry,
+    """log_normal keys an exact value by itself (lowest terms): equal values share an entry,
     and every remembered value is the one computed afresh (fractions and intervals mixed)."""
     rng = random.Random(11)
     gaussian._LOG_NORMALS.clear()
     for _ in range(300):
-        v = _value(rng, discrete.PREC) if rng.random() < 0.5 else Fraction(rng.randint(-50, 50), rng.randint(1, 9))
-        if type(v) is not Fraction and intervals.MPMATH.rounded(v, discrete.PREC) is not v:
+        v = _value(rng, discrete.PREC) if rng.random() < 0.5 else Rational(rng.randint(-50, 50), rng.randint(1, 9))
+        if type(v) is not Rational and intervals.MPMATH.rounded(v, discrete.PREC) is not v:
             continue
-        mean = Fraction(rng.randint(-20, 20), rng.randint(1, 7))
-        variance = Fraction(rng.randint(1, 30), rng.randint(1, 7))
+        mean = Rational(rng.randint(-20, 20), rng.randint(1, 7))
+        variance = Rational(rng.randint(1, 30), rng.randint(1, 7))
         with discrete.work_limit(10**9, "test"):
             fresh = gaussian._log_normal(v, mean, variance)
             assert gaussian.log_normal(v, mean, variance) == fresh
-            assert gaussian.log_normal(v, Fraction(mean.numerator * 3, mean.denominator * 3), variance) == fresh
+            assert gaussian.log_normal(v, Rational(mean.numerator * 3, mean.denominator * 3), variance) == fresh
 
 
 @pytest.mark.parametrize("n", sorted(gaussian.HERMITE_STARTS))
@@ -252,7 +252,7 @@ def test_chain_marginals_are_the_table_summed_by_hand():
                             point = dict(zip(over, values))
                             at = [point.get(v) for v in names]
                             by_hand = sum((value for a, value in table.items()
-                                           if all(w is None or w == g for w, g in zip(at, a))), Fraction(0))
+                                           if all(w is None or w == g for w, g in zip(at, a))), Rational(0))
                             assert inst.marginal(name, frozenset(over), with_x, point) == by_hand
 
 
@@ -316,8 +316,8 @@ def test_iwae_draws_in_integers_are_the_fractions_added_in_turn():
     rng = random.Random(19)
     for _ in range(300):
         K = rng.randint(1, 5)
-        q = [Fraction(rng.randint(1, 10**rng.randint(1, 30)), rng.randint(1, 10**rng.randint(1, 30))) for _ in range(K)]
-        ratios = [Fraction(rng.randint(1, 10**rng.randint(1, 30)), rng.randint(1, 10**rng.randint(1, 30)))
+        q = [Rational(rng.randint(1, 10**rng.randint(1, 30)), rng.randint(1, 10**rng.randint(1, 30))) for _ in range(K)]
+        ratios = [Rational(rng.randint(1, 10**rng.randint(1, 30)), rng.randint(1, 10**rng.randint(1, 30)))
                   for _ in range(K)]
         scaled = discrete._common_denominator(ratios)
         draws = rng.randint(1, 4)
@@ -328,7 +328,7 @@ def test_iwae_draws_in_integers_are_the_fractions_added_in_turn():
                 weight, mean = discrete._exact_draw(ways, counts, tuple(q), scaled, draws)
                 spent = discrete.work_spent()
             assert weight == ways * math.prod(q[j] ** c for j, c in enumerate(counts))
-            assert mean == sum((c * ratios[j] for j, c in enumerate(counts) if c), Fraction(0)) / draws
+            assert mean == sum((c * ratios[j] for j, c in enumerate(counts) if c), Rational(0)) / draws
             assert spent == 5 * sum(1 for c in counts if c) + 3
 
 
@@ -443,16 +443,16 @@ def test_remembered_shown_values_are_the_ones_shown_afresh():
             for _ in range(400):
                 v = _value(rng, bits)
                 if rng.random() < 0.2:
-                    v = Fraction(rng.randint(1, 10**60), rng.randint(1, 10**60))
+                    v = Rational(rng.randint(1, 10**60), rng.randint(1, 10**60))
                 for _ in range(2):
                     assert discrete.show(v) == discrete._show(v)
-    assert discrete.show(Fraction(1)) == "1"
-    for foreign in (1, 1.0):  # equal to Fraction(1), which is remembered: still not shown as "1"
+    assert discrete.show(Rational(1)) == "1"
+    for foreign in (1, 1.0):  # equal to Rational(1), which is remembered: still not shown as "1"
         with pytest.raises((TypeError, AttributeError, IndexError)):
             discrete._show(foreign)
         with pytest.raises((TypeError, AttributeError, IndexError)):
             discrete.show(foreign)
-    interval = discrete._iv(Fraction(1, 3))
+    interval = discrete._iv(Rational(1, 3))
     assert discrete.show(list(interval)) == discrete._show(list(interval))  # unhashable: afresh
 
 
@@ -461,7 +461,7 @@ def _plain_relation_holds(rel, a, b):
     from mpmath.libmp import mpf_ge, mpf_le, mpf_neg
     from mpmath.libmp.libmpi import mpi_abs, mpi_sub
 
-    if isinstance(a, Fraction) and isinstance(b, Fraction):
+    if isinstance(a, Rational) and isinstance(b, Rational):
         d = a - b
         ok = {"=": d == 0, ">=": d >= 0, "<=": d <= 0, ">": d > 0, "<": d < 0}[rel]
         return ok, "" if ok else f"lhs - rhs = {discrete.show(d)} (exact)"
@@ -485,7 +485,7 @@ def test_relations_tested_one_at_a_time_decide_as_all_at_once():
         with discrete._precision(bits):
             for _ in range(600):
                 a = _value(rng, bits)
-                b = rng.choice([a, _value(rng, bits), discrete._sum([a, Fraction(1, 10**rng.choice([30, 45, 80]))])])
+                b = rng.choice([a, _value(rng, bits), discrete._sum([a, Rational(1, 10**rng.choice([30, 45, 80]))])])
                 for rel in ("=", "<=", ">=", "<", ">"):
                     try:
                         decided = discrete.relation_holds(rel, a, b)
@@ -494,6 +494,6 @@ def test_relations_tested_one_at_a_time_decide_as_all_at_once():
                         continue
                     assert decided == _plain_relation_holds(rel, a, b), (rel, a, b)
     with pytest.raises(KeyError):
-        discrete.relation_holds("!=", Fraction(1), Fraction(2))
+        discrete.relation_holds("!=", Rational(1), Rational(2))
     with pytest.raises(KeyError):
-        discrete.relation_holds("!=", discrete._iv(Fraction(1, 3)), Fraction(2))
+        discrete.relation_holds("!=", discrete._iv(Rational(1, 3)), Rational(2))

@@ -16,7 +16,6 @@ import math
 import os
 import subprocess
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import mpmath
@@ -32,6 +31,7 @@ from elbo_sym.engine.parse import Vocabulary, parse_expression
 from elbo_sym.engine.reference import chain as chain_ref
 from elbo_sym.engine.reference import discrete as discrete_ref
 from elbo_sym.engine.reference import gaussian as gaussian_ref
+from elbo_sym.engine.reference.rationals import Rational, parts
 
 REPO = Path(__file__).resolve().parent.parent
 FILE = ('title = "t"\nK = "any"\nstart = "ELBO(q)"\n[[step]]\nrel = "="\n'
@@ -40,18 +40,18 @@ FILE = ('title = "t"\nK = "any"\nstart = "ELBO(q)"\n[[step]]\nrel = "="\n'
 
 def test_work_limit_raises_at_the_first_operation_past_it_and_nests():
     with discrete_ref.work_limit(5, "five operations"):
-        discrete_ref._sum([Fraction(1), Fraction(2)])  # two operands
-        discrete_ref._product([Fraction(1), Fraction(3)])  # two more
-        discrete_ref._log(Fraction(2))  # the fifth
+        discrete_ref._sum([Rational(1), Rational(2)])  # two operands
+        discrete_ref._product([Rational(1), Rational(3)])  # two more
+        discrete_ref._log(Rational(2))  # the fifth
         assert discrete_ref.work_spent() == 5
         with discrete_ref.work_limit(1, "inner"):  # an inner budget counts from zero
-            discrete_ref._exp(Fraction(1))
+            discrete_ref._exp(Rational(1))
             with pytest.raises(BudgetExceeded, match="inner"):
-                discrete_ref._power(Fraction(2), 3)
+                discrete_ref._power(Rational(2), 3)
         assert discrete_ref.work_spent() == 5  # the outer count is restored
         with pytest.raises(BudgetExceeded, match="five operations"):
-            discrete_ref._power(Fraction(2), 3)
-    discrete_ref._sum([Fraction(1)] * 1000)  # no budget: nothing is counted against anything
+            discrete_ref._power(Rational(2), 3)
+    discrete_ref._sum([Rational(1)] * 1000)  # no budget: nothing is counted against anything
 
 
 def _instance_costs(lhs, rel, rhs, spec, K) -> list[int]:
@@ -144,8 +144,9 @@ def test_a_file_gets_the_same_report_after_other_files_of_its_model():
     assert [v for v, _, _ in full] == [v for v, _, _ in alone]  # verdicts stand on the proof, not the count
 
 
-def _mp(v: Fraction):
-    return mpmath.mpf(v.numerator) / v.denominator
+def _mp(v: Rational):
+    n, d = parts(v)
+    return mpmath.mpf(n) / d
 
 
 def test_remembered_log_normals_and_product_rules_are_the_values_computed_afresh():
@@ -153,8 +154,8 @@ def test_remembered_log_normals_and_product_rules_are_the_values_computed_afresh
     outward-rounded interval), and it encloses the textbook value recomputed here with mpmath; a
     remembered product rule is the same grid, its weights summing to 1."""
     gaussian_ref._LOG_NORMALS.clear()
-    for v, mean, variance in [(Fraction(1, 3), Fraction(0), Fraction(1)),
-                              (Fraction(-2), Fraction(1, 2), Fraction(9, 4))]:
+    for v, mean, variance in [(Rational(1, 3), Rational(0), Rational(1)),
+                              (Rational(-2), Rational(1, 2), Rational(9, 4))]:
         first = gaussian_ref.log_normal(v, mean, variance)
         assert gaussian_ref.log_normal(v, mean, variance) is first  # remembered
         assert same(first, gaussian_ref._log_normal(v, mean, variance))  # the same value afresh
@@ -162,7 +163,7 @@ def test_remembered_log_normals_and_product_rules_are_the_values_computed_afresh
             expected = -mpmath.log(2 * mpmath.pi * _mp(variance)) / 2 - _mp(v - mean) ** 2 / (2 * _mp(variance))
             lo, hi = (mpmath.mp.make_mpf(end) for end in ends(first))
             assert lo <= expected <= hi and hi - lo < mpmath.mpf(10) ** -55
-    rule = ((Fraction(0), Fraction(1)), (Fraction(1), Fraction(4)))
+    rule = ((Rational(0), Rational(1)), (Rational(1), Rational(4)))
     grid = gaussian_ref._product_rule(rule, 3)
     assert gaussian_ref._product_rule(rule, 3) is grid and len(grid) == 9
     assert discrete_ref._is_one(discrete_ref._sum([w for _, w in grid]))
@@ -191,8 +192,8 @@ def test_remembered_chain_values_match_a_fresh_instance():
 def test_iwae_by_exact_draws_is_the_textbook_expectation(k):
     """IWAE(q, k) with exact q (the multiset path in integers) encloses the expectation over all
     K**k ordered draws, recomputed here with mpmath from the definition."""
-    inst = discrete_ref.Instance("t", (Fraction(3, 4), Fraction(1, 4)), (Fraction(1, 5), Fraction(3, 5)),
-                                 (Fraction(1, 3), Fraction(2, 3)))
+    inst = discrete_ref.Instance("t", (Rational(3, 4), Rational(1, 4)), (Rational(1, 5), Rational(3, 5)),
+                                 (Rational(1, 3), Rational(2, 3)))
     value = discrete_ref.evaluate(parse_expression(f"IWAE(q, {k})"), inst)
     with mpmath.workdps(80):
         q, joint = [_mp(v) for v in inst.q], [_mp(p * lk) for p, lk in zip(inst.prior, inst.likelihood)]
@@ -267,12 +268,12 @@ def test_a_remembered_value_or_undefined_charges_the_work_of_its_first_evaluatio
     memo: dict = {}
 
     def value():
-        discrete_ref._sum([Fraction(1), Fraction(2), Fraction(3)])
-        return discrete_ref._log(Fraction(2))  # 3 + 1 operations
+        discrete_ref._sum([Rational(1), Rational(2), Rational(3)])
+        return discrete_ref._log(Rational(2))  # 3 + 1 operations
 
     def undefined():
-        discrete_ref._product([Fraction(1), Fraction(0)])
-        return discrete_ref._log(Fraction(0))  # 2 + 1 operations, then Undefined
+        discrete_ref._product([Rational(1), Rational(0)])
+        return discrete_ref._log(Rational(0))  # 2 + 1 operations, then Undefined
 
     with discrete_ref.work_limit(100, "test"):
         first = discrete_ref.remembered_with_work(memo, "v", value)
@@ -469,7 +470,7 @@ def test_forget_when_full_drops_the_values_only_past_the_bound(monkeypatch):
     assert reference.values_held() == 0
 
 
-PLANTED = Fraction(1, 10**6)
+PLANTED = Rational(1, 10**6)
 """The planted fault: every log the reference evaluators take is log(v) + PLANTED * log(v)**2 -- far past
 every tolerance, and not linear in log(v) (a constant offset or factor is a logarithm to another base, under
 which every identity of the lesson still holds)."""

@@ -8,10 +8,10 @@ hashes everything the report depends on:
   invalidates every entry);
 * the installed versions of every package whose result can change a report (SymPy, mpmath,
   SciPy -- the counterexample search minimises with it --, NumPy, python-flint -- its presence
-  picks the second opinion's interval arithmetic, and so its text: :data:`DEPENDENCIES`),
+  picks the second opinion's interval arithmetic, and so its text --, gmpy2: :data:`DEPENDENCIES`),
   and the Python version;
 * the settings that change a report (:data:`OUTCOME_VARIABLES`: ELBO_SYM_INTERVALS,
-  SYMPY_GROUND_TYPES) and the machine's architecture (:func:`settings`);
+  ELBO_SYM_RATIONALS, SYMPY_GROUND_TYPES) and the machine's architecture (:func:`settings`);
 * the options that change a report (the per-step and per-file time budgets).
 
 That key is computed from public inputs, so anyone who can write the cache folder could
@@ -105,15 +105,18 @@ ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.json", re.ASCII)
 """The names of the entries the cache writes (a SHA-256 in hex); nothing else is ever removed."""
 
 
-DEPENDENCIES = ("sympy", "mpmath", "scipy", "numpy", "python-flint")
+DEPENDENCIES = ("sympy", "mpmath", "scipy", "numpy", "python-flint", "gmpy2")
 """The packages whose results can change a report: their versions ("missing" when not installed)
 are part of every key.  python-flint's presence picks the second opinion's interval backend (arb,
-else mpmath: its text differs).  Each is a dependency of elbo-sym: its metadata is read without
+else mpmath: its text differs); gmpy2's its exact numbers (mpq, else Fraction: the same values).
+Each is a dependency of elbo-sym: its metadata is read without
 importlib.metadata (a warm check must not import it)."""
 
-OUTCOME_VARIABLES = ("ELBO_SYM_INTERVALS", "SYMPY_GROUND_TYPES")
+OUTCOME_VARIABLES = ("ELBO_SYM_INTERVALS", "ELBO_SYM_RATIONALS", "SYMPY_GROUND_TYPES")
 """The environment variables that can change a report: the second opinion's interval backend
-(elbo_sym.engine.reference.intervals.BACKEND_VARIABLE) and SymPy's integers.  Their values (unset
+(elbo_sym.engine.reference.intervals.BACKEND_VARIABLE), its exact numbers' type
+(elbo_sym.engine.reference.rationals.RATIONALS_VARIABLE: the same values by design, and a bad name must
+reach the engine to be refused) and SymPy's integers.  Their values (unset
 included) are part of every key: a report checked under one is never served under another."""
 
 

@@ -2,8 +2,8 @@
 
 One reference evaluator per family, chosen by the model's family name, each written from the
 definitions with outward-rounded intervals past a log or exp (60 digits; FLINT's arb, or mpmath's
-libmpi where python-flint is missing: :mod:`.intervals`) and exact fractions -- never with the
-engine's unfolding, canonical forms, rules or definedness:
+libmpi where python-flint is missing: :mod:`.intervals`) and exact rationals (GMP's mpq, else Fraction:
+:mod:`.rationals`) -- never with the engine's unfolding, canonical forms, rules or definedness:
 
 * ``discrete`` (:mod:`.discrete`, also the fuzzer's judge): sums over an explicit K, p(x) =
   sum prior * likelihood, the posterior by Bayes, KL = sum q log(q / p), IWAE by enumerating

@@ -16,7 +16,6 @@ from __future__ import annotations
 import itertools
 import random
 from dataclasses import dataclass, field
-from fractions import Fraction
 from functools import cache
 
 import sympy
@@ -37,6 +36,7 @@ from elbo_sym.engine.notation import (
 )
 from elbo_sym.engine.reference import discrete as arith
 from elbo_sym.engine.reference.discrete import MINUS_ONE, ONE, ZERO, JudgeError, Judgement, Undefined, outcome_of, show
+from elbo_sym.engine.reference.rationals import Rational, named_rationals, rationals
 from elbo_sym.limits import REFERENCE_EXTREME_EPSILON_DIGITS
 
 LAYERS = LAYER_SYMBOLS
@@ -49,16 +49,26 @@ class ChainInstance:
     q[j] = q(z1 = j | x), q2[j][k] = q(z2 = k | z1 = j); the file's parameters."""
 
     name: str
-    prior: tuple[Fraction, ...]
-    transition: tuple[tuple[Fraction, ...], ...]
-    likelihood: tuple[Fraction, ...]
-    q: tuple[Fraction, ...]
-    q2: tuple[tuple[Fraction, ...], ...]
+    prior: tuple[Rational, ...]
+    transition: tuple[tuple[Rational, ...], ...]
+    likelihood: tuple[Rational, ...]
+    q: tuple[Rational, ...]
+    q2: tuple[tuple[Rational, ...], ...]
     observation: str = "x"
-    params: tuple[tuple[str, Fraction], ...] = ()
+    params: tuple[tuple[str, Rational], ...] = ()
     deeper: tuple = ()
     """Per further step t = 3..T: (rows[k][j] = p(z_{t-1} = j | z_t = k), rows[j][k] = q(z_t = k | z_{t-1} = j))."""
     binders: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        """Numbers from outside (a caller's or a test's Fractions) as the judges' exact type (`rationals`)."""
+        for name in ("prior", "likelihood", "q"):
+            object.__setattr__(self, name, rationals(getattr(self, name)))
+        for name in ("transition", "q2"):
+            object.__setattr__(self, name, tuple(rationals(row) for row in getattr(self, name)))
+        object.__setattr__(self, "params", named_rationals(self.params))
+        object.__setattr__(self, "deeper", tuple((tuple(rationals(r) for r in p), tuple(rationals(r) for r in q))
+                                                 for p, q in self.deeper))
 
     @property
     def K(self) -> int:
@@ -86,7 +96,7 @@ class ChainInstance:
         parts += [f"{n} = {show(a)}" for n, a in self.params]
         return f"[{self.name}] " + "; ".join(parts)
 
-    def table(self, name: str, with_x: bool) -> dict[tuple, Fraction]:
+    def table(self, name: str, with_x: bool) -> dict[tuple, Rational]:
         """The full table over (z1, ..., zT) of the model (name "p") or of q."""
         out = {}
         for a in itertools.product(range(self.K), repeat=self.T):
@@ -101,11 +111,11 @@ class ChainInstance:
             out[a] = value
         return out
 
-    def marginal(self, name: str, over: frozenset, with_x: bool, point: dict) -> Fraction:
+    def marginal(self, name: str, over: frozenset, with_x: bool, point: dict) -> Rational:
         """The table summed over the layers not in `over`, the layers in it at `point`."""
         return self.marginal_at(name, with_x, tuple(point.get(v) if v in over else None for v in self.layers))
 
-    def marginal_at(self, name: str, with_x: bool, at: tuple) -> Fraction:
+    def marginal_at(self, name: str, with_x: bool, at: tuple) -> Rational:
         """The table summed over the layers whose entry in `at` is None, the others at that value."""
         key = ("marginal", name, with_x, at)
         known = self.binders.get(key)
@@ -412,7 +422,7 @@ def _evaluate(e, inst: ChainInstance, point: dict):
     if isinstance(e, IWAE):
         raise JudgeError("IWAE is not defined for the two-layer chain")
     if isinstance(e, sympy.Rational):
-        return Fraction(int(e.p), int(e.q))
+        return Rational(int(e.p), int(e.q))
     if isinstance(e, sympy.Symbol):
         value = dict(inst.params).get(e.name)
         if value is None:
@@ -444,18 +454,18 @@ def instances(K: int, count: int, seed: int = 0, observation: str = "x",
     chain, one probability 1e-6 in each block, a likelihood of 1 and of 1e-6.  With `layers` > 2
     each gets random further steps (the tight ones the posterior chain of the whole table)."""
     rng = random.Random(f"reference-chain-{K}-{seed}")
-    tiny = Fraction(1, 10**6)
+    tiny = Rational(1, 10**6)
 
-    def dist() -> tuple[Fraction, ...]:
+    def dist() -> tuple[Rational, ...]:
         return arith._normalise([rng.randint(1, 97) for _ in range(K)])
 
-    def rows() -> tuple[tuple[Fraction, ...], ...]:
+    def rows() -> tuple[tuple[Rational, ...], ...]:
         return tuple(dist() for _ in range(K))
 
-    def lik() -> tuple[Fraction, ...]:
-        return tuple(Fraction(rng.randint(1, 100), 100) for _ in range(K))
+    def lik() -> tuple[Rational, ...]:
+        return tuple(Rational(rng.randint(1, 100), 100) for _ in range(K))
 
-    def edge(v: tuple[Fraction, ...]) -> tuple[Fraction, ...]:
+    def edge(v: tuple[Rational, ...]) -> tuple[Rational, ...]:
         rest = sum(v[1:], ZERO)
         return (tiny,) + tuple(a * (1 - tiny) / rest for a in v[1:])
 
@@ -503,9 +513,9 @@ def extreme_instances(K: int, observation: str = "x", params: tuple[tuple[str, s
     prior and every row p(z_{t-1} | z_t = k) near that state), q's chain near another, in both directions; the
     likelihood 1 at q's state and eps elsewhere.  eps = 10**-REFERENCE_EXTREME_EPSILON_DIGITS, never 0
     (every log a step takes stays defined); deterministic."""
-    eps = Fraction(1, 10**REFERENCE_EXTREME_EPSILON_DIGITS)
+    eps = Rational(1, 10**REFERENCE_EXTREME_EPSILON_DIGITS)
 
-    def toward(at: int) -> tuple[tuple[Fraction, ...], ...]:  # every row near state `at`
+    def toward(at: int) -> tuple[tuple[Rational, ...], ...]:  # every row near state `at`
         return tuple(arith.near_vertex(K, at, eps) for _ in range(K))
 
     out = []
@@ -526,7 +536,7 @@ def _deepen(inst: ChainInstance, layers: int, seed: int) -> ChainInstance:
     K = inst.K
     rng = random.Random(f"reference-chain-deeper-{K}-{seed}-{layers}-{inst.name}")
 
-    def rows() -> tuple[tuple[Fraction, ...], ...]:
+    def rows() -> tuple[tuple[Rational, ...], ...]:
         return tuple(arith._normalise([rng.randint(1, 97) for _ in range(K)]) for _ in range(K))
 
     deeper = tuple((rows(), rows()) for _ in range(3, layers + 1))
@@ -537,7 +547,7 @@ def _deepen(inst: ChainInstance, layers: int, seed: int) -> ChainInstance:
     table = out.table("p", True)
     evidence = sum(table.values(), ZERO)
 
-    def marginal(positions: tuple[int, ...], values: tuple[int, ...]) -> Fraction:
+    def marginal(positions: tuple[int, ...], values: tuple[int, ...]) -> Rational:
         return sum((v for a, v in table.items() if all(a[i] == w for i, w in zip(positions, values))),
                    ZERO) / evidence
 

@@ -7,8 +7,9 @@ concrete instances of the discrete model and decides a relation there.  It share
 code with the engine: it never imports ``elbo_sym.engine.models.discrete``, ``canonical``, ``rules`` or
 ``check``.  Its only inputs from the package are the notation classes themselves.
 
-Arithmetic: a value stays an exact :class:`~fractions.Fraction` as long as it is rational
-(so "log of a value <= 0" and "division by 0" are decided exactly for rational arguments);
+Arithmetic: a value stays an exact rational (:mod:`.rationals` chooses the type: GMP's ``mpq``, else
+``fractions.Fraction``) as long as it is rational (so "log of a value <= 0" and "division by 0" are
+decided exactly for rational arguments);
 past a ``log``/``exp`` it becomes an interval at 60 digits (PREC bits), outward rounded, made by the
 backend of :mod:`.intervals`: FLINT's arb balls where python-flint imports, else mpmath's own
 interval primitives (``mpmath.libmp.libmpi``, the arithmetic behind ``mpmath.iv``, called directly).
@@ -86,24 +87,34 @@ from elbo_sym.engine.notation import (
     z,
 )
 from elbo_sym.engine.reference import intervals
+from elbo_sym.engine.reference.rationals import (
+    Rational,
+    exact_product,
+    exact_sum,
+    named_rationals,
+    parts,
+    rational,
+    rationals,
+    value_key,
+)
 from elbo_sym.failures import reraise_callers
 from elbo_sym.limits import REFERENCE_EXTREME_EPSILON_DIGITS, REFERENCE_INTEGER_OFFSETS
 
-ZERO, ONE, TWO, MINUS_ONE, MINUS_HALF = Fraction(0), Fraction(1), Fraction(2), Fraction(-1), Fraction(-1, 2)
-"""Exact constants of the evaluators, made once (a Fraction is immutable; making one costs a gcd and a
-call of its __new__, and the judges' sums and log-densities used them at every point)."""
+ZERO, ONE, TWO, MINUS_ONE, MINUS_HALF = Rational(0), Rational(1), Rational(2), Rational(-1), Rational(-1, 2)
+"""Exact constants of the evaluators, made once (an exact rational is immutable; making a Fraction cost a
+gcd and a call of its __new__, and the judges' sums and log-densities used them at every point)."""
 DIGITS = 60
-TOLERANCE = Fraction(1, 10**40)
+TOLERANCE = Rational(1, 10**40)
 """The default of `relation_holds` for callers that compare values of no judge (and the sum-to-1
 test of a derived distribution)."""
 EXACT = ZERO
 """The discrete and chain judges' tolerance: their intervals are enclosures, so 0 is decisive."""
-QUADRATURE_TOLERANCE = Fraction(1, 10**50)
+QUADRATURE_TOLERANCE = Rational(1, 10**50)
 """The Gaussian judges' tolerance (relative, as 1 + max|side|): their Hermite nodes and weights are
 Newton's points at 250 bits, not enclosures; the largest |lhs - rhs| / (1 + max|side|) of a true
 step measured on the tree and the second opinion's corpus is far below it (docs/02)."""
 
-Value = Fraction | Any  # a Fraction, or an interval of the backend (`intervals`: an arb ball, or (lo, hi) mpfs)
+Value = Rational | Any  # a Rational, or an interval of the backend (`intervals`: an arb ball, or (lo, hi) mpfs)
 
 
 class Undefined(ArithmeticError):
@@ -131,13 +142,13 @@ class Instance:
     (name, value) of each [params] parameter."""
 
     name: str
-    prior: tuple[Fraction, ...]
-    likelihood: tuple[Fraction, ...]
+    prior: tuple[Rational, ...]
+    likelihood: tuple[Rational, ...]
     q: tuple | None
     observations: tuple[str, ...] = ("x",)
     more: tuple = ()
-    params: tuple[tuple[str, Fraction], ...] = ()
-    data_weights: tuple[Fraction, ...] = ()
+    params: tuple[tuple[str, Rational], ...] = ()
+    data_weights: tuple[Rational, ...] = ()
     """p_data(o) of each observation, in order (empty: the file does not use the data distribution)."""
     extra: tuple = ()
     """(label, kind, signature, values) of each further table: a second distribution r(z | o)
@@ -147,11 +158,21 @@ class Instance:
     """(observation, expression) of each q an assumption fixed (`with_assumptions`): a limit over a
     parameter that an expression names moves that q with it (`_eval_limit`)."""
 
+    def __post_init__(self) -> None:
+        """Numbers from outside (a caller's or a test's Fractions) as the judges' exact type (`rationals`)."""
+        for name in ("prior", "likelihood", "q", "data_weights"):
+            values = getattr(self, name)
+            if values is not None and not all(type(v) is Rational for v in values):
+                object.__setattr__(self, name, rationals(values))
+        if not all(type(v) is Rational for pair in self.more for values in pair if values is not None for v in values):
+            object.__setattr__(self, "more", tuple((rationals(lik), rationals(q)) for lik, q in self.more))
+        object.__setattr__(self, "params", named_rationals(self.params))
+
     @property
     def K(self) -> int:
         return len(self.prior)
 
-    def likelihood_of(self, o: str) -> tuple[Fraction, ...]:
+    def likelihood_of(self, o: str) -> tuple[Rational, ...]:
         i = self.observations.index(o)
         return self.likelihood if i == 0 else self.more[i - 1][0]
 
@@ -174,13 +195,13 @@ class Instance:
         return replace(self, name=name or self.name, data_weights=tuple(weights))
 
     @cached_property
-    def evidence(self) -> Fraction:
+    def evidence(self) -> Rational:
         return self.evidence_of(self.observations[0])
 
-    def evidence_of(self, o: str) -> Fraction:
+    def evidence_of(self, o: str) -> Rational:
         return sum((a * b for a, b in zip(self.prior, self.likelihood_of(o))), ZERO)
 
-    def posterior(self, o: str | None = None) -> tuple[Fraction, ...]:
+    def posterior(self, o: str | None = None) -> tuple[Rational, ...]:
         o = o or self.observations[0]
         e = self.evidence_of(o)
         return tuple(a * b / e for a, b in zip(self.prior, self.likelihood_of(o)))
@@ -199,7 +220,7 @@ class Instance:
     def scalars(self) -> dict:
         """p(o) of each observation (and p(o | theta) of a parameterised model), and its weight
         p_data(o) when given, by signature."""
-        out: dict[tuple, Fraction] = {("p", (_symbol(o),), ()): self.evidence_of(o) for o in self.observations}
+        out: dict[tuple, Rational] = {("p", (_symbol(o),), ()): self.evidence_of(o) for o in self.observations}
         out.update({("p_data", (_symbol(o),), ()): w for o, w in zip(self.observations, self.data_weights)})
         for (_, variables, given), values in self._indexed_joints.items():
             out[("p", variables[:1], given)] = sum(values, ZERO)
@@ -272,7 +293,7 @@ class Instance:
 
         lines = ["[[example]]", f"prior = {vector(self.prior)}", f"likelihood = {per(self.likelihood_of)}"]
         qs = [self.q_of(o) for o in self.observations]
-        if with_q and all(q is not None and all(isinstance(v, Fraction) for v in q) for q in qs):
+        if with_q and all(q is not None and all(isinstance(v, Rational) for v in q) for q in qs):
             lines.append(f"q = {per(self.q_of)}")
         if self.params:
             lines.append("params = { " + ", ".join(f'{n} = "{v}"' for n, v in self.params) + " }")
@@ -285,22 +306,22 @@ def _symbol(o: str):
     return x if o == "x" else sympy.Symbol(o)
 
 
-def _normalise(weights) -> tuple[Fraction, ...]:
+def _normalise(weights) -> tuple[Rational, ...]:
     weights = tuple(weights)
-    if all(type(w) is int for w in weights):  # the random instances' weights: one gcd each, no Fraction arithmetic
+    if all(type(w) is int for w in weights):  # the random instances' weights: one gcd each, no rational arithmetic
         whole = sum(weights)
-        return tuple(Fraction(w, whole) for w in weights)
+        return tuple(Rational(w, whole) for w in weights)
     total = sum(weights, ZERO)
-    return tuple(Fraction(w) / total for w in weights)
+    return tuple(rational(w) / total for w in weights)
 
 
-def _with_coordinate(base: tuple[Fraction, ...], j: int, value: Fraction) -> tuple[Fraction, ...]:
+def _with_coordinate(base: tuple[Rational, ...], j: int, value: Rational) -> tuple[Rational, ...]:
     """`base` with coordinate j set to `value` and the rest rescaled to sum to 1 - value."""
     rest = sum(v for i, v in enumerate(base) if i != j)
     return tuple(value if i == j else v * (1 - value) / rest for i, v in enumerate(base))
 
 
-BOUNDARY = (Fraction(1, 10**3), Fraction(1, 10**9), Fraction(1, 10**30))
+BOUNDARY = (Rational(1, 10**3), Rational(1, 10**9), Rational(1, 10**30))
 
 
 def instances(K: int, seed: int = 0, observations: tuple[str, ...] = ("x",),
@@ -329,14 +350,14 @@ def instances_any(seed: int = 0, observations: tuple[str, ...] = ("x",),
 def _one_observation(K: int, seed: int) -> list[Instance]:
     rng = random.Random(f"soundness-judge-{K}-{seed}")
 
-    def dist() -> tuple[Fraction, ...]:
+    def dist() -> tuple[Rational, ...]:
         return _normalise([rng.randint(1, 97) for _ in range(K)])
 
-    def lik() -> tuple[Fraction, ...]:
-        return tuple(Fraction(rng.randint(1, 100), 100) for _ in range(K))
+    def lik() -> tuple[Rational, ...]:
+        return tuple(Rational(rng.randint(1, 100), 100) for _ in range(K))
 
     lesson = _one_observation_lesson(K)
-    uniform = tuple(Fraction(1, K) for _ in range(K))
+    uniform = tuple(Rational(1, K) for _ in range(K))
     out: list[Instance] = []
 
     def add(name, prior, likelihood, q):
@@ -354,7 +375,7 @@ def _one_observation(K: int, seed: int) -> list[Instance]:
     p0, l0 = dist(), lik()
     add("random, q = posterior (tight)", p0, l0, post(p0, l0))
     add("random, q = prior", p0, l0, p0)
-    add("uniform", uniform, tuple(Fraction(1, 2) for _ in range(K)), uniform)
+    add("uniform", uniform, tuple(Rational(1, 2) for _ in range(K)), uniform)
     add("all l = 1", p0, tuple(ONE for _ in range(K)), dist())
     add("all l = 1, q = posterior = prior", p0, tuple(ONE for _ in range(K)), p0)
     for eps in BOUNDARY:
@@ -367,7 +388,7 @@ def _one_observation(K: int, seed: int) -> list[Instance]:
         add(f"prior[0] = {eps}, q = posterior", pb, lb, post(pb, lb))
         qb = _with_coordinate(dist(), K - 1, eps)
         add(f"q[{K - 1}] = {eps}, prior[0] = {eps}", _with_coordinate(dist(), 0, eps), lik(), qb)
-    tiny = Fraction(1, 10**9)
+    tiny = Rational(1, 10**9)
     for j in (0, K - 1):
         edge = list(lik())
         edge[j] = tiny
@@ -375,7 +396,7 @@ def _one_observation(K: int, seed: int) -> list[Instance]:
         edge = list(lik())
         edge[j] = ONE
         add(f"l[{j}] = 1", dist(), edge, dist())
-    ratio = [ONE, tiny] + [Fraction(1, 2)] * (K - 2)
+    ratio = [ONE, tiny] + [Rational(1, 2)] * (K - 2)
     p1 = dist()
     add("likelihood ratio 1e9", p1, ratio, dist())
     add("likelihood ratio 1e9, q = posterior", p1, ratio, post(p1, ratio))
@@ -392,13 +413,13 @@ def product_instances(K: int, count: int, seed: int = 0, observations: tuple[str
     where the first is), each parameter cycling through its samples (bounds included).  `offset`
     starts further down that list (so that several K together visit all of it)."""
     rng = random.Random(f"reference-{K}-{seed}-{len(observations)}")
-    tiny = Fraction(1, 10**6)
+    tiny = Rational(1, 10**6)
 
-    def dist() -> tuple[Fraction, ...]:
+    def dist() -> tuple[Rational, ...]:
         return _normalise([rng.randint(1, 97) for _ in range(K)])
 
-    def lik() -> tuple[Fraction, ...]:
-        return tuple(Fraction(rng.randint(1, 100), 100) for _ in range(K))
+    def lik() -> tuple[Rational, ...]:
+        return tuple(Rational(rng.randint(1, 100), 100) for _ in range(K))
 
     def post(prior, likelihood):
         return Instance("", tuple(prior), tuple(likelihood), None).posterior()
@@ -439,7 +460,7 @@ def product_instances(K: int, count: int, seed: int = 0, observations: tuple[str
     return out
 
 
-def cycled_params(count: int, samples: list) -> list[list[tuple[str, Fraction]]]:
+def cycled_params(count: int, samples: list) -> list[list[tuple[str, Rational]]]:
     """The parameters of each of `count` instances: every parameter at one of its samples, cycling at its
     own pace so that the instances meet many combinations (bounds included); the one rule for both
     families' second opinions (this module's and reference.chain's).  `samples`: (name,
@@ -453,7 +474,7 @@ def _with_cycled_params(base: list[Instance], samples: list) -> list[Instance]:
     return [inst.with_params(params) for inst, params in zip(base, cycled_params(len(base), samples))]
 
 
-def near_vertex(K: int, j: int, eps: Fraction) -> tuple[Fraction, ...]:
+def near_vertex(K: int, j: int, eps: Rational) -> tuple[Rational, ...]:
     """A distribution over K states with 1 - eps at state j and eps split evenly over the others."""
     return tuple(1 - eps if k == j else eps / (K - 1) for k in range(K))
 
@@ -467,11 +488,11 @@ def extreme_instances(K: int, observations: tuple[str, ...] = ("x",), params: tu
     every q uniform (the largest entropy) against a prior near a vertex.  eps =
     10**-REFERENCE_EXTREME_EPSILON_DIGITS, never 0, so every log a step takes stays defined;
     deterministic (no random draw)."""
-    eps = Fraction(1, 10**REFERENCE_EXTREME_EPSILON_DIGITS)
+    eps = Rational(1, 10**REFERENCE_EXTREME_EPSILON_DIGITS)
     out = []
     if uniform_q:
-        uniform = tuple(Fraction(1, K) for _ in range(K))
-        likelihood = tuple(Fraction(1 + k, K) for k in range(K))
+        uniform = tuple(Rational(1, K) for _ in range(K))
+        likelihood = tuple(Rational(1 + k, K) for k in range(K))
         out.append(Instance(f"q uniform, prior near z = 0 (extremes, eps = 1e-{REFERENCE_EXTREME_EPSILON_DIGITS})",
                             near_vertex(K, 0, eps), likelihood, uniform, tuple(observations),
                             tuple((likelihood, uniform) for _ in observations[1:])))
@@ -488,12 +509,12 @@ def extreme_instances(K: int, observations: tuple[str, ...] = ("x",), params: tu
     return out
 
 
-def _one_observation_lesson(K: int) -> tuple[tuple[Fraction, ...], ...]:
+def _one_observation_lesson(K: int) -> tuple[tuple[Rational, ...], ...]:
     """The lesson's prior, likelihood and q (K = 2), or a lesson-like K-state one."""
     if K == 2:
-        return (Fraction(3, 4), Fraction(1, 4)), (Fraction(1, 5), Fraction(3, 5)), (Fraction(1, 3), Fraction(2, 3))
-    return (_normalise([Fraction(3, 4), Fraction(1, 8)] + [Fraction(1, 8 * (K - 2))] * (K - 2)),
-            tuple(Fraction(1 + (2 * k) % 9, 10) for k in range(K)), _normalise(range(1, K + 1)))
+        return (Rational(3, 4), Rational(1, 4)), (Rational(1, 5), Rational(3, 5)), (Rational(1, 3), Rational(2, 3))
+    return (_normalise([Rational(3, 4), Rational(1, 8)] + [Rational(1, 8 * (K - 2))] * (K - 2)),
+            tuple(Rational(1 + (2 * k) % 9, 10) for k in range(K)), _normalise(range(1, K + 1)))
 
 
 def _several_observations(base: list[Instance], observations: tuple[str, ...], seed: int) -> list[Instance]:
@@ -504,11 +525,11 @@ def _several_observations(base: list[Instance], observations: tuple[str, ...], s
     K = base[0].K
     rng = random.Random(f"soundness-judge-data-{K}-{seed}-{len(observations)}")
 
-    def dist() -> tuple[Fraction, ...]:
+    def dist() -> tuple[Rational, ...]:
         return _normalise([rng.randint(1, 97) for _ in range(K)])
 
-    def lik() -> tuple[Fraction, ...]:
-        return tuple(Fraction(rng.randint(1, 100), 100) for _ in range(K))
+    def lik() -> tuple[Rational, ...]:
+        return tuple(Rational(rng.randint(1, 100), 100) for _ in range(K))
 
     def make(name, prior, likelihoods, qs):
         return Instance(name, tuple(prior), tuple(likelihoods[0]), tuple(qs[0]), observations,
@@ -554,11 +575,11 @@ _INTEGER = re.compile(r"\s*integer\s*>=\s*([+-]?\d+)(?:\s*and\s*<=\s*([+-]?\d+))
 """A whole number's condition: ``integer >= 1``, or ``integer >= 35 and <= 40`` (premises bound it above)."""
 """A whole-number parameter (IWAE's samples k): "integer >= 1"."""
 _TWO_SIDED = re.compile(r"\s*in\s*([\[(])\s*([+-]?\d+(?:/\d+)?)\s*,\s*([+-]?\d+(?:/\d+)?)\s*([\])])\s*")
-PARAM_OFFSETS = (Fraction(1, 10**30), Fraction(1, 10**9), Fraction(1, 2), ONE, Fraction(3), Fraction(10**6))
+PARAM_OFFSETS = (Rational(1, 10**30), Rational(1, 10**9), Rational(1, 2), ONE, Rational(3), Rational(10**6))
 """How far inside an unbounded interval's bound the samples lie (the bound itself when closed)."""
 
 
-def parameter_samples(condition: str) -> tuple[Fraction, ...]:
+def parameter_samples(condition: str) -> tuple[Rational, ...]:
     """Values of a parameter inside its interval, read from the condition text (">= 1",
     "> 0", "< 0", "in (0, 1)", "in [1/2, 2]", "real"): closed bounds, 1e-30 and 1e-9
     inside each bound, interior points, huge values when unbounded."""
@@ -566,44 +587,44 @@ def parameter_samples(condition: str) -> tuple[Fraction, ...]:
     whole = _INTEGER.fullmatch(text)
     if whole:
         low, most = int(whole.group(1)), whole.group(2)
-        return tuple(low + Fraction(d) for d in REFERENCE_INTEGER_OFFSETS  # K**k draws stay few
+        return tuple(low + Rational(d) for d in REFERENCE_INTEGER_OFFSETS  # K**k draws stay few
                      if most is None or low + d <= int(most))
     if text == "real":
         return tuple(sorted({sign * v for v in (ZERO,) + PARAM_OFFSETS[1:] for sign in (1, -1)}))
     one = _ONE_SIDED.fullmatch(text)
     if one:
-        op, b = one.group(1), Fraction(one.group(2))
+        op, b = one.group(1), rational(one.group(2))
         sign = 1 if op in (">=", ">") else -1
         return tuple(([b] if op in (">=", "<=") else []) + [b + sign * d for d in PARAM_OFFSETS])
     two = _TWO_SIDED.fullmatch(text)
     if two:
-        lo, hi = Fraction(two.group(2)), Fraction(two.group(3))
+        lo, hi = rational(two.group(2)), rational(two.group(3))
         if not lo < hi:
             raise JudgeError(f"empty interval {condition!r}")
         w = hi - lo
-        inner = [lo + w * t for t in (Fraction(1, 10**30), Fraction(1, 10**9), Fraction(1, 4), Fraction(1, 2),
-                                      Fraction(3, 4))]
-        inner += [hi - w * Fraction(1, 10**9), hi - w * Fraction(1, 10**30)]
+        inner = [lo + w * t for t in (Rational(1, 10**30), Rational(1, 10**9), Rational(1, 4), Rational(1, 2),
+                                      Rational(3, 4))]
+        inner += [hi - w * Rational(1, 10**9), hi - w * Rational(1, 10**30)]
         return tuple(([lo] if two.group(1) == "[" else []) + inner + ([hi] if two.group(4) == "]" else []))
     raise JudgeError(f"the judge cannot read the condition {condition!r}")
 
 
-def parameter_contains(condition: str, v: Fraction) -> bool:
+def parameter_contains(condition: str, v: Rational) -> bool:
     """v lies in the interval the condition text describes."""
-    text = condition.strip()
+    text, v = condition.strip(), rational(v)
     whole = _INTEGER.fullmatch(text)
     if whole:
-        return Fraction(v).denominator == 1 and v >= int(whole.group(1)) and (
+        return v.denominator == 1 and v >= int(whole.group(1)) and (
             whole.group(2) is None or v <= int(whole.group(2)))
     if text == "real":
         return True
     one = _ONE_SIDED.fullmatch(text)
     if one:
-        b = Fraction(one.group(2))
+        b = rational(one.group(2))
         return {">=": v >= b, ">": v > b, "<=": v <= b, "<": v < b}[one.group(1)]
     two = _TWO_SIDED.fullmatch(text)
     if two:
-        lo, hi = Fraction(two.group(2)), Fraction(two.group(3))
+        lo, hi = rational(two.group(2)), rational(two.group(3))
         return (lo <= v if two.group(1) == "[" else lo < v) and (v <= hi if two.group(4) == "]" else v < hi)
     raise JudgeError(f"the judge cannot read the condition {condition!r}")
 
@@ -613,7 +634,7 @@ CORE = 6
 judged with every combination of parameter values; the rest take the combinations in turn."""
 
 
-def landmarks(*exprs) -> tuple[Fraction, ...]:
+def landmarks(*exprs) -> tuple[Rational, ...]:
     """Parameter values where the expressions' own numbers put a zero: +-c and +-c1/c2 for
     the rational constants c of the expressions (and 0, 1).  beta - 1/3 vanishes at 1/3,
     2 beta - 3 at 3/2: values a fixed grid of samples misses."""
@@ -621,7 +642,7 @@ def landmarks(*exprs) -> tuple[Fraction, ...]:
     for e in exprs:
         for node in sympy.preorder_traversal(e):
             if isinstance(node, sympy.Rational) and abs(int(node.p)) <= 10**6 and int(node.q) <= 10**6:
-                constants.add(abs(Fraction(int(node.p), int(node.q))))
+                constants.add(abs(Rational(int(node.p), int(node.q))))
     values = {a / b for a in constants for b in constants if b}
     return tuple(sorted(values | {-v for v in values}))
 
@@ -656,7 +677,7 @@ def _model_key(inst: Instance) -> tuple:
     """The instance's tables without its parameters, as a hashable key (a q an assumption fixed may hold
     intervals: arb balls are unhashable, so each goes by the backend's key)."""
     def table(values) -> tuple | None:
-        return None if values is None else tuple(v if type(v) is Fraction else _ops.key(v) for v in values)
+        return None if values is None else tuple(v if type(v) is Rational else _ops.key(v) for v in values)
     return inst.prior, inst.likelihood, table(inst.q), tuple((l, table(q)) for l, q in inst.more)
 
 
@@ -711,7 +732,7 @@ def with_model_names(cases: list[Instance], variationals: tuple[str, ...] = (), 
     for i, inst in enumerate(cases):
         K = inst.K
 
-        def dist(K: int = K) -> tuple[Fraction, ...]:
+        def dist(K: int = K) -> tuple[Rational, ...]:
             return _normalise([rng.randint(1, 97) for _ in range(K)])
 
         extra: list = []
@@ -725,12 +746,12 @@ def with_model_names(cases: list[Instance], variationals: tuple[str, ...] = (), 
                 prior = inst.posterior(inst.observations[0])
                 likelihoods = {o: tuple(ONE for _ in range(K)) for o in inst.observations}
             elif pick == 2:
-                prior = _with_coordinate(dist(), 0, Fraction(1, 10**6))
-                likelihoods = {o: tuple(Fraction(1, 10**6) if j == K - 1 else Fraction(rng.randint(1, 100), 100)
+                prior = _with_coordinate(dist(), 0, Rational(1, 10**6))
+                likelihoods = {o: tuple(Rational(1, 10**6) if j == K - 1 else Rational(rng.randint(1, 100), 100)
                                         for j in range(K)) for o in inst.observations}
             else:
                 prior = dist()
-                likelihoods = {o: tuple(Fraction(rng.randint(1, 100), 100) for _ in range(K))
+                likelihoods = {o: tuple(Rational(rng.randint(1, 100), 100) for _ in range(K))
                                for o in inst.observations}
             models.append((prior, likelihoods))
             theta = Index(t)
@@ -747,7 +768,7 @@ def with_model_names(cases: list[Instance], variationals: tuple[str, ...] = (), 
                     joint = [a * b for a, b in zip(prior, likelihoods[o])]
                     table = tuple(j / sum(joint) for j in joint)
                 elif pick == 2:
-                    table = _with_coordinate(dist(), K - 1, Fraction(1, 10**6))
+                    table = _with_coordinate(dist(), K - 1, Rational(1, 10**6))
                 else:
                     table = dist()
                 label = f"{name}(z)" if len(inst.observations) == 1 else f"{name}(z | {o})"
@@ -800,13 +821,13 @@ def normalised(inst: Instance) -> bool:
     return all(_is_one(_sum([row[k] for row in rows])) for rows in tables for k in range(inst.K))
 
 
-def _columns_normalised(rows: list[tuple[Fraction, ...]]) -> list[tuple[Fraction, ...]]:
+def _columns_normalised(rows: list[tuple[Rational, ...]]) -> list[tuple[Rational, ...]]:
     """Likelihood rows (one per observation) with each column (one z) divided by its sum."""
     totals = [sum((row[k] for row in rows), ZERO) for k in range(len(rows[0]))]
     return [tuple(v / t for v, t in zip(row, totals)) for row in rows]
 
 
-def _bayes(prior: tuple[Fraction, ...], likelihood: tuple[Fraction, ...]) -> tuple[Fraction, ...]:
+def _bayes(prior: tuple[Rational, ...], likelihood: tuple[Rational, ...]) -> tuple[Rational, ...]:
     joint = [p * l for p, l in zip(prior, likelihood)]
     evidence = sum(joint, ZERO)
     return tuple(j / evidence for j in joint)
@@ -847,8 +868,8 @@ def with_data_weights(cases: list[Instance], seed: int = 0) -> list[Instance]:
         return []
     n = len(cases[0].observations)
     rng = random.Random(f"soundness-judge-weights-{n}-{seed}")
-    plans: list[tuple[str, tuple[Fraction, ...]]] = [
-        ("uniform", tuple(Fraction(1, n) for _ in range(n))),
+    plans: list[tuple[str, tuple[Rational, ...]]] = [
+        ("uniform", tuple(Rational(1, n) for _ in range(n))),
         ("random", _normalise([rng.randint(1, 97) for _ in range(n)])),
         ("lesson-like", _normalise(range(1, n + 1))),
     ]
@@ -952,13 +973,13 @@ _CONVERTED: dict = {}
 
 
 def _iv(v):
-    if type(v) is Fraction:
-        n, d = v.numerator, v.denominator
-        known = _CONVERTED.get((n, d, PREC))
+    if type(v) is Rational:
+        key = (value_key(v), PREC)
+        known = _CONVERTED.get(key)
         if known is None:
             if len(_CONVERTED) > 100_000:
                 _CONVERTED.clear()
-            known = _CONVERTED[(n, d, PREC)] = _ops.from_fraction(n, d, PREC)
+            known = _CONVERTED[key] = _ops.from_fraction(*parts(v), PREC)  # ints: arb takes no mpz
         return known
     return v
 
@@ -1013,12 +1034,6 @@ def _spend(operations: int) -> None:
         raise BudgetExceeded(work.what)
 
 
-EXACT_IN_INTEGERS = 32
-"""Sums and products of at most this many fractions are formed in integers and reduced once (the same
-reduced fraction as adding or multiplying in turn, each step of which takes gcds); longer ones in turn,
-so that no intermediate integer grows past what reducing as it goes would keep."""
-
-
 def _sum(values) -> Value:
     if type(values) is not list and type(values) is not tuple:
         values = list(values)
@@ -1027,14 +1042,14 @@ def _sum(values) -> Value:
     if work.spent > work.limit:
         raise BudgetExceeded(work.what)
     for v in values:
-        if type(v) is not Fraction:  # `type is`: Fraction's isinstance goes through ABCMeta
+        if type(v) is not Rational:  # `type is`: Rational's isinstance goes through ABCMeta
             break
     else:
-        return _exact_sum(values)
+        return exact_sum(values)
     if _OPERATORS:  # ops.rounded and ops.add, written out: the same operations in the same order
         total = None
         for v in values:
-            if type(v) is Fraction:
+            if type(v) is Rational:
                 v = _iv(v)
             total = +v if total is None else total + v
         return total
@@ -1047,19 +1062,6 @@ def _sum(values) -> Value:
     return total
 
 
-def _exact_sum(values) -> Fraction:
-    if len(values) > EXACT_IN_INTEGERS:
-        return sum(values, ZERO)
-    numerator, denominator = 0, 1
-    for v in values:
-        if v.denominator == denominator:
-            numerator += v.numerator
-        else:
-            numerator, denominator = numerator * v.denominator + v.numerator * denominator, \
-                denominator * v.denominator
-    return Fraction(numerator, denominator)
-
-
 def _product(values) -> Value:
     if type(values) is not list and type(values) is not tuple:
         values = list(values)
@@ -1069,17 +1071,17 @@ def _product(values) -> Value:
         raise BudgetExceeded(work.what)
     exact = True
     for v in values:
-        if type(v) is Fraction:
+        if type(v) is Rational:
             if not v:
                 return _EXACT_ZERO  # 0 times a (defined, finite) value is exactly 0
         else:
             exact = False
     if exact:
-        return _exact_product(values)
+        return exact_product(values)
     if _OPERATORS:  # ops.rounded and ops.mul, written out: the same operations in the same order
         total = None
         for v in values:
-            if type(v) is Fraction:
+            if type(v) is Rational:
                 v = _iv(v)
             total = +v if total is None else total * v
         return total
@@ -1092,21 +1094,6 @@ def _product(values) -> Value:
     return total
 
 
-def _exact_product(values) -> Fraction:
-    if len(values) == 1:
-        return values[0]
-    if len(values) > EXACT_IN_INTEGERS:
-        out = ONE
-        for v in values:
-            out *= v
-        return out
-    numerator = denominator = 1
-    for v in values:
-        numerator *= v.numerator
-        denominator *= v.denominator
-    return Fraction(numerator, denominator)
-
-
 _EXACT_ZERO = ZERO
 
 
@@ -1115,7 +1102,7 @@ def _contains_zero(v) -> bool:
 
 
 def _positive(v) -> bool:
-    return v.numerator > 0 if type(v) is Fraction else _ops.lower_positive(v)  # a Fraction's denominator is > 0
+    return v.numerator > 0 if type(v) is Rational else _ops.lower_positive(v)  # a Rational's denominator is > 0
 
 
 def _within(v, tol) -> bool:
@@ -1124,7 +1111,7 @@ def _within(v, tol) -> bool:
 
 
 def _is_one(v) -> bool:
-    if type(v) is Fraction:
+    if type(v) is Rational:
         return v == 1
     return _within(_ops.ends(_ops.sub(v, _one(), PREC)), _TOL[1])
 
@@ -1214,7 +1201,7 @@ instances (3,820 values shown, 825 distinct, on the tree's discrete and chain st
 
 def show(v) -> str:
     """A value for humans: the exact fraction (short ones) or 25 significant digits."""
-    key = (type(v), v if type(v) is Fraction else _ops.key(v), PREC)  # the type too: ONE == 1 == 1.0
+    key = (type(v), value_key(v) if type(v) is Rational else _ops.key(v), PREC)  # the type too: ONE == 1 == 1.0
     try:
         known = _SHOWN.get(key)
     except TypeError as raised:  # unhashable: shown afresh
@@ -1226,17 +1213,17 @@ def show(v) -> str:
 def _show(v, ops: intervals.Backend | None = None, bits: int | None = None) -> str:
     """:func:`show` unremembered, in the backend `ops` at `bits` (default: the current ones)."""
     ops, bits = ops or _ops, bits or PREC
-    if type(v) is Fraction:
+    if type(v) is Rational:
         text = str(v)
         if len(text) <= 40:
             return text
-        v = _iv(v) if ops is _ops and bits == PREC else ops.from_fraction(v.numerator, v.denominator, bits)
+        v = _iv(v) if ops is _ops and bits == PREC else ops.from_fraction(*parts(v), bits)
     return to_str(ops.mid(v, bits), 25)
 
 
 def _power(base: Value, n: int) -> Value:
     _spend(1)
-    if type(base) is Fraction:
+    if type(base) is Rational:
         if base == 0 and n < 0:
             raise Undefined("division by zero")
         return base**n
@@ -1250,19 +1237,19 @@ def _power(base: Value, n: int) -> Value:
 
 
 _LOGS: dict = {}
-"""The interval log of an exact fraction at a precision, by (numerator, denominator, bits): the steps
+"""The interval log of an exact fraction at a precision, by (`value_key`, bits): the steps
 of a file take the logs of the same probabilities again and again (621 logs of 123 values on the
 lesson).  A pure function of the key; the work budget still counts every log taken."""
 
 
 def _log(v: Value) -> Value:
     _spend(1)
-    if isinstance(v, Fraction):
+    if isinstance(v, Rational):
         if v <= 0:
             raise Undefined(f"log of {v}")
         if v == 1:
             return ZERO
-        key = (v.numerator, v.denominator, PREC)
+        key = (value_key(v), PREC)
         known = _LOGS.get(key)
         if known is None:
             if len(_LOGS) > 100_000:
@@ -1278,7 +1265,7 @@ def _log(v: Value) -> Value:
 
 def _exp(v: Value) -> Value:
     _spend(1)
-    if type(v) is Fraction and v == 0:
+    if type(v) is Rational and v == 0:
         return ONE
     return _ops.exp(_iv(v), PREC)
 
@@ -1362,7 +1349,7 @@ def _derived(d, inst: Instance) -> tuple[Value, ...]:
     for j, v in enumerate(values):
         if not _positive(v):
             raise Undefined(f"{to_text(d)} is not a distribution: its value at z = {j} is {show(v)}",
-                            not isinstance(v, Fraction))
+                            not isinstance(v, Rational))
     total = _sum(values)
     if not _is_one(total):
         raise Undefined(f"{to_text(d)} is not a distribution: it sums to {show(total)}, not 1")
@@ -1555,7 +1542,7 @@ def _eval_iwae(e, inst, k, memo):
     depend on the counts c_j; such a draw has probability k! / prod c_j! * prod q_j**c_j)."""
     samples, observation = e.args[1], e.args[2]
     count = evaluate(samples, inst, k, memo)  # k + 1 with the instance's whole number k
-    if not isinstance(count, Fraction) or count.denominator != 1 or count < 1:
+    if not isinstance(count, Rational) or count.denominator != 1 or count < 1:
         raise JudgeError(f"IWAE needs a whole number of samples >= 1, not {samples} = {count}")
     draws = int(count)
     if math.comb(draws + inst.K - 1, inst.K - 1) > MAX_IWAE_DRAWS:
@@ -1568,8 +1555,8 @@ def _eval_iwae(e, inst, k, memo):
         if joint is None:
             raise JudgeError(f"IWAE about an unknown observation {observation}")
         ratios = [_product((joint[j], _power(a[j], -1))) for j in range(inst.K)]
-        exact = all(type(v) is Fraction for v in (*a, *ratios))
-        scaled = _common_denominator([v for v in ratios if type(v) is Fraction]) if exact else ([], 1)
+        exact = all(type(v) is Rational for v in (*a, *ratios))
+        scaled = _common_denominator([v for v in ratios if type(v) is Rational]) if exact else ([], 1)
         terms = []
         for draw in itertools.combinations_with_replacement(range(inst.K), draws):
             counts = [draw.count(j) for j in range(inst.K)]
@@ -1581,15 +1568,15 @@ def _eval_iwae(e, inst, k, memo):
             if exact:  # the same exact fractions, reduced once instead of after every product
                 weight, mean = _exact_draw(ways, counts, a, scaled, draws)
             else:
-                weight = _product([Fraction(ways)] + [_power(a[j], c) for j, c in enumerate(counts) if c])
-                mean = _product((_sum([_product((Fraction(c), ratios[j])) for j, c in enumerate(counts) if c]),
-                                 Fraction(1, draws)))
+                weight = _product([Rational(ways)] + [_power(a[j], c) for j, c in enumerate(counts) if c])
+                mean = _product((_sum([_product((Rational(c), ratios[j])) for j, c in enumerate(counts) if c]),
+                                 Rational(1, draws)))
             terms.append(_product((weight, _log(mean))))
         return _sum(terms)
     return _cached(inst, ("IWAE", _signature(e.args[0]), draws, observation), compute)
 
 
-def _common_denominator(ratios: list[Fraction]) -> tuple[list[int], int]:
+def _common_denominator(ratios: list[Rational]) -> tuple[list[int], int]:
     """The fractions as integers over one denominator: ([r_j * d for each j], d), d the least
     common multiple of their denominators (so that a sum of multiples of them is one division)."""
     d = math.lcm(*(r.denominator for r in ratios))
@@ -1597,7 +1584,7 @@ def _common_denominator(ratios: list[Fraction]) -> tuple[list[int], int]:
 
 
 def _exact_draw(ways: int, counts: list[int], q: tuple, scaled: tuple[list[int], int],
-                draws: int) -> tuple[Fraction, Fraction]:
+                draws: int) -> tuple[Rational, Rational]:
     """(probability, mean weight) of one multiset of IWAE draws when q and the ratios are exact:
     ways * prod q_j**c_j and sum_j c_j ratio_j / draws, in integers (`scaled`: the ratios over
     their common denominator, `_common_denominator`), each reduced once, with the operations the
@@ -1609,7 +1596,7 @@ def _exact_draw(ways: int, counts: list[int], q: tuple, scaled: tuple[list[int],
         numerator *= q[j].numerator ** c
         denominator *= q[j].denominator ** c
     over, common = scaled
-    return Fraction(numerator, denominator), Fraction(sum(c * over[j] for j, c in used), common * draws)
+    return Rational(numerator, denominator), Rational(sum(c * over[j] for j, c in used), common * draws)
 
 
 def _names(e) -> set[str]:
@@ -1617,12 +1604,12 @@ def _names(e) -> set[str]:
     return {s.name for s in e.free_symbols}
 
 
-LIMIT_STEP = Fraction(1, 10**60)
+LIMIT_STEP = Rational(1, 10**60)
 """A limit at a real point is the expression's value there when defined (every expression of
 the notation is continuous where it is defined), else its value LIMIT_STEP away, at 700 bits
 (a removable singularity such as Renyi's at alpha = 1: the error is about LIMIT_STEP times a
 derivative, (log w)**2 / 2 for Renyi's), widened by LIMIT_WIDTH (still far below TOLERANCE)."""
-LIMIT_WIDTH = Fraction(1, 10**50)
+LIMIT_WIDTH = Rational(1, 10**50)
 IWAE_LIMIT_MULTISETS = 60
 """The largest IWAE(q, n) the judge enumerates to confirm a limit at k -> oo."""
 
@@ -1638,14 +1625,14 @@ def _eval_limit(e, inst, k, memo):
         return _iwae_limit(body, variable, inst, k, memo)
     if not point.is_Rational:
         raise JudgeError(f"a limit at {point}")
-    at = Fraction(int(point.p), int(point.q))
+    at = Rational(int(point.p), int(point.q))
     values = dict(inst.params)
     if variable.name not in values:
         raise JudgeError(f"limit over {variable.name}, which is not a parameter of this instance")
 
     moves_q = any(variable.name in _names(expr) for _, expr in inst.fixes)
 
-    def value_at(v: Fraction):
+    def value_at(v: Rational):
         moved = inst.with_params(tuple((n, v if n == variable.name else w) for n, w in inst.params))
         moved = _fixed(moved) if moves_q else moved  # q(z) = alpha*p(z) + ...: q moves with alpha too
         return evaluate(body, moved, k, {_DRAWS: memo[_DRAWS]} if _DRAWS in memo else {})
@@ -1673,7 +1660,7 @@ def _iwae_limit(body, variable, inst, k, memo):
     joint = inst.tables.get(("p", (observation, z), ()))
     if joint is None:
         raise JudgeError(f"IWAE about an unknown observation {observation}")
-    exact = [v for v in (*a, *joint) if isinstance(v, Fraction)]
+    exact = [v for v in (*a, *joint) if isinstance(v, Rational)]
     if len(exact) != 2 * inst.K:
         raise JudgeError("the IWAE limit needs exact q and p(x, z)")
     weights, joints = exact[:inst.K], exact[inst.K:]
@@ -1693,11 +1680,11 @@ def _iwae_limit(body, variable, inst, k, memo):
     gap, bound = math.log(p) - at_n, variance / (2 * n * min(ws) ** 2)
     if -1e-9 <= gap <= bound * (1 + 1e-9) + 1e-9:
         return _log(evidence)
-    return Fraction(at_n)
+    return Rational(at_n)
 
 
 def _eval_rational(e, inst, k, memo):
-    return Fraction(int(e.p), int(e.q))
+    return Rational(int(e.p), int(e.q))
 
 
 def _eval_symbol(e, inst, k, memo):
@@ -1785,7 +1772,7 @@ class Outcome:
 
 def outcome_of(inst: Any, at: Any, lhs: sympy.Expr, rel: str, rhs: sympy.Expr,
                evaluate: Callable[..., Value], *args: Any, refine: bool = False,
-               memo_at: int | None = None, tolerance: Fraction = QUADRATURE_TOLERANCE) -> Outcome:
+               memo_at: int | None = None, tolerance: Rational = QUADRATURE_TOLERANCE) -> Outcome:
     """Both sides evaluated by the family's ``evaluate(side, *args)`` at one instance and point,
     and compared: one Outcome for every family's judge (undefined on either side fails it).
     `refine` (families whose values are outward-rounded intervals): a strict relation the
@@ -1827,7 +1814,7 @@ def _text(shown, made_in: tuple[intervals.Backend, int] | None = None) -> str:
 
 
 def decided_at_higher_precision(rel: str, lhs: sympy.Expr, rhs: sympy.Expr, evaluate: Callable[..., Value],
-                                args: tuple, memo_at: int | None, tolerance: Fraction) -> tuple[bool, str]:
+                                args: tuple, memo_at: int | None, tolerance: Rational) -> tuple[bool, str]:
     """`lhs rel rhs` whose difference enclosure was too wide to decide (`_decisive`), decided again
     at each of RETRY_PRECISIONS; still too wide at the last one: JudgeError (undecided)."""
     wide = JudgeError("no precision to retry at")
@@ -1840,7 +1827,7 @@ def decided_at_higher_precision(rel: str, lhs: sympy.Expr, rhs: sympy.Expr, eval
 
 
 def _decided_at(bits: int, rel: str, sides: tuple, evaluate: Callable[..., Value], args: tuple,
-                memo_at: int | None, tolerance: Fraction) -> tuple[bool, str]:
+                memo_at: int | None, tolerance: Rational) -> tuple[bool, str]:
     """`relation_holds` with both sides evaluated afresh at `bits` (a memo in `args` replaced)."""
     with _precision(bits):
         if memo_at is not None:
@@ -1866,7 +1853,7 @@ def strict_refined(rel: str, lhs: sympy.Expr, rhs: sympy.Expr, evaluate: Callabl
                 a, b = evaluate(lhs, *fresh), evaluate(rhs, *fresh)
             except Undefined as error:
                 return False, f"undefined at {bits} bits: {error}"
-            if isinstance(a, Fraction) and isinstance(b, Fraction):
+            if isinstance(a, Rational) and isinstance(b, Rational):
                 d = a - b
                 ok = d > 0 if rel == ">" else d < 0
                 return ok, "" if ok else f"lhs - rhs = {show(d)} (exact)"
@@ -1877,7 +1864,7 @@ def strict_refined(rel: str, lhs: sympy.Expr, rhs: sympy.Expr, evaluate: Callabl
     return False, f"{why}; the sign of lhs - rhs is not resolved at {int(RETRY_PRECISIONS[-1] * 0.30103)} digits"
 
 
-_EXACT_TESTS: dict[str, Callable[[Fraction], bool]] = {
+_EXACT_TESTS: dict[str, Callable[[Rational], bool]] = {
     "=": lambda d: d == 0, ">=": lambda d: d >= 0, "<=": lambda d: d <= 0, ">": lambda d: d > 0, "<": lambda d: d < 0}
 """Whether an exact difference lhs - rhs satisfies the relation (only the relation asked is tested)."""
 _INTERVAL_TESTS: dict[str, Callable[[tuple, tuple], bool]] = {
@@ -1887,12 +1874,18 @@ _INTERVAL_TESTS: dict[str, Callable[[tuple, tuple], bool]] = {
 """Whether a difference interval satisfies the relation within the tolerance `tol`."""
 
 
-def relation_holds(rel: str, a: Value, b: Value, tolerance: Fraction = TOLERANCE) -> tuple[bool, str]:
+def _own(v: Value) -> Value:
+    """A caller's number (an int, a Fraction) as the judges' exact type; a judge's value as it is."""
+    return v if type(v) is Rational or not isinstance(v, (int, Fraction)) else rational(v)
+
+
+def relation_holds(rel: str, a: Value, b: Value, tolerance: Rational = TOLERANCE) -> tuple[bool, str]:
     """Decide `a rel b`: exactly for two fractions; for intervals, a difference within `tolerance` of 0
     counts as 0 (EXACT: the interval itself decides).  The tolerance is absolute: it is scaled by the
     interval 1 + [0, max|side|] and that product's lower end taken, so large sides never loosen it (sides
     near 1e42 are then decided at the retry precisions; docs/05)."""
-    if isinstance(a, Fraction) and isinstance(b, Fraction):
+    a, b = _own(a), _own(b)
+    if isinstance(a, Rational) and isinstance(b, Rational):
         d = a - b
         ok = _EXACT_TESTS[rel](d)
         return ok, "" if ok else f"lhs - rhs = {show(d)} (exact)"
@@ -1903,7 +1896,7 @@ def relation_holds(rel: str, a: Value, b: Value, tolerance: Fraction = TOLERANCE
     return _decided_from_ends(rel, A, B, difference, tolerance)
 
 
-def _decided_from_ends(rel: str, A, B, difference, tolerance: Fraction) -> tuple[bool, str]:
+def _decided_from_ends(rel: str, A, B, difference, tolerance: Rational) -> tuple[bool, str]:
     """`relation_holds` for two intervals and their difference, from their ends as raw mpfs (the long
     way: every relation, its tolerance scaled by the sides, `_decisive`)."""
     span = _ops.ends(difference)  # (lo, hi) raw mpfs, rounded outward: the tests below read them
@@ -1923,11 +1916,11 @@ CLEARLY_SMALL = -170
 """A difference all of whose points lie within 2**CLEARLY_SMALL (6.7e-52) of 0 is within every tolerance
 of `relation_holds` (EXACT's resolution, 1e-40 times its scale, and QUADRATURE_TOLERANCE, 1e-50 times
 its scale, the scale being >= 1) and is decisive there."""
-_CLEARLY_SMALL_TOLERANCE = Fraction(1, 2**169)
+_CLEARLY_SMALL_TOLERANCE = Rational(1, 2**169)
 """Tolerances below it (twice 2**CLEARLY_SMALL) are decided the long way only."""
 
 
-def _clearly_holds(rel: str, difference, tolerance: Fraction) -> bool:
+def _clearly_holds(rel: str, difference, tolerance: Rational) -> bool:
     """True only where `relation_holds` says (True, "") from the difference interval: the relation holds,
     and decisively, by a sign test or a bound on the interval the backend reads at once (no ends
     converted, no scale or tolerance formed: those cost about 50 us a comparison, and most comparisons
@@ -1965,9 +1958,9 @@ def _decisive(rel: str, d: tuple, tol, resolution, ok: bool) -> None:
 
 
 @cache
-def _tolerance_interval(tolerance: Fraction, bits: int) -> tuple:
-    return (from_rational(tolerance.numerator, tolerance.denominator, bits, round_floor),
-            from_rational(tolerance.numerator, tolerance.denominator, bits, round_ceiling))
+def _tolerance_interval(tolerance: Rational, bits: int) -> tuple:
+    return (from_rational(*parts(tolerance), bits, round_floor),
+            from_rational(*parts(tolerance), bits, round_ceiling))
 
 
 def _evaluate_carefully(e, inst: Instance, k: int | None, memo: dict) -> Value:
@@ -1992,7 +1985,8 @@ def _evaluate_carefully(e, inst: Instance, k: int | None, memo: dict) -> Value:
 def sign_of_difference(a: Value, b: Value) -> int | None:
     """1, 0 or -1 for a - b: exact for two fractions, beyond the tolerance otherwise (None: within
     the tolerance of equal, not decided)."""
-    if isinstance(a, Fraction) and isinstance(b, Fraction):
+    a, b = _own(a), _own(b)
+    if isinstance(a, Rational) and isinstance(b, Rational):
         return (a > b) - (a < b)
     if relation_holds(">", a, b)[0]:
         return 1
@@ -2087,7 +2081,7 @@ def _parameter_conditions(e, names: set[str], out: list) -> list:
 
 
 def _sign(v) -> int | None:
-    if isinstance(v, Fraction):
+    if isinstance(v, Rational):
         return (v > 0) - (v < 0)
     if _ops.lower_positive(v):
         return 1

@@ -26,7 +26,6 @@ import itertools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from fractions import Fraction
 from functools import cache, cached_property
 from typing import Any
 
@@ -59,6 +58,7 @@ from elbo_sym.engine.reference.discrete import (
     outcome_of,
     show,
 )
+from elbo_sym.engine.reference.rationals import Rational, named_rationals, rationals, value_key
 from elbo_sym.limits import REFERENCE_ANY_D, REFERENCE_PRODUCT_POINTS
 
 NODES = 10
@@ -74,27 +74,32 @@ class GaussianInstance:
     `q`: (mean, variance) when an assumption fixes q."""
 
     name: str
-    values: tuple[tuple[str, Fraction], ...]
+    values: tuple[tuple[str, Rational], ...]
     D: int = 1
     q: tuple | None = None
     binders: dict = field(default_factory=dict, compare=False, hash=False)
     diagonal: bool = False
     """The diagonal names (mu1, sigma1, w1) also for D = 1: an instance of D = "any"."""
 
+    def __post_init__(self) -> None:
+        """Numbers from outside (a caller's or a test's Fractions) as the judges' exact type (`rationals`)."""
+        object.__setattr__(self, "values", named_rationals(self.values))
+        object.__setattr__(self, "q", rationals(self.q))
+
     @property
     def vector(self) -> bool:
         return self.D > 1 or self.diagonal
 
-    def value(self, name: str) -> Fraction:
+    def value(self, name: str) -> Rational:
         by_name = self._by_name
         if name not in by_name:
             raise JudgeError(f"no value for the name {name}")
         return by_name[name]
 
     @cached_property
-    def _by_name(self) -> dict[str, Fraction]:
+    def _by_name(self) -> dict[str, Rational]:
         """The values by name (the first of a repeated name, as a search of `values` finds)."""
-        out: dict[str, Fraction] = {}
+        out: dict[str, Rational] = {}
         for key, v in self.values:
             out.setdefault(key, v)
         return out
@@ -247,7 +252,7 @@ def arithmetic(e, evaluate_part: Callable[[Any], Value]) -> Value | None:
     if e is sympy.pi:
         return _pi()
     if isinstance(e, sympy.Rational):
-        return Fraction(int(e.p), int(e.q))
+        return Rational(int(e.p), int(e.q))
     if isinstance(e, sympy.Add):
         return arith._sum([evaluate_part(a) for a in e.args])
     if isinstance(e, sympy.Mul):
@@ -302,12 +307,12 @@ beside them (so that their ids stay theirs while the entry lives)."""
 
 
 def _key(v) -> tuple:
-    """A value as a memo key: a fraction by its numerator and denominator (lowest terms: equal
-    fractions, equal keys; hashing the pair is cheaper than Fraction's hash), an interval by the backend's key,
+    """A value as a memo key: an exact value by `rationals.value_key` (never a tuple of tuples, so never an
+    interval's key), an interval by the backend's key,
     remembered by the interval's identity (a quadrature point is keyed at every expectation that visits it, and
     reading an arb ball's midpoint and radius was a fifth of the D = "any" files' second opinion)."""
-    if type(v) is Fraction:
-        return (v.numerator, v.denominator)
+    if type(v) is Rational:
+        return value_key(v)
     known = _INTERVAL_KEYS.get(id(v))  # remembered_by_identity's look-up, written out: a hot path
     if known is not None and known[0] is v:
         return known[1]
@@ -708,7 +713,7 @@ def _unbound(e) -> Unbound:
 
 def _unbound_function(e) -> Unbound:
     if isinstance(e, sympy.Rational):
-        number = Fraction(int(e.p), int(e.q))
+        number = Rational(int(e.p), int(e.q))
         return lambda inst: number
     if isinstance(e, sympy.Symbol):
         if e == z:
@@ -766,7 +771,7 @@ def _rational_function(e) -> bool:
 def _pointwise(e) -> Pointwise:
     if not has_free_z(e):  # the same value at every z, as `evaluate` takes it with z unbound
         if isinstance(e, sympy.Rational):
-            number = Fraction(int(e.p), int(e.q))
+            number = Rational(int(e.p), int(e.q))
             return lambda inst, at: number
         if isinstance(e, sympy.Symbol):
             name = e.name
@@ -878,8 +883,8 @@ def _evaluate_vector(e, inst: GaussianInstance, at):
 # ----------------------------------------------------------------------------- instances
 
 
-def _rational(rng: random.Random, low: int, high: int, denominator: int = 8) -> Fraction:
-    return Fraction(rng.randint(low * denominator, high * denominator), denominator)
+def _rational(rng: random.Random, low: int, high: int, denominator: int = 8) -> Rational:
+    return Rational(rng.randint(low * denominator, high * denominator), denominator)
 
 
 def instances(D: int | str, count: int, seed: int = 0,
@@ -900,40 +905,40 @@ def _instances(D: int, count: int, seed: int, params: tuple[tuple[str, str], ...
     out: list[tuple[str, dict]] = []
     if D == 1 and not diagonal:
         def draw() -> dict:
-            return {"mu": _rational(rng, -3, 3), "sigma": Fraction(rng.randint(1, 24), 8), "w": _rational(rng, -2, 2),
-                    "b": _rational(rng, -2, 2), "s": Fraction(rng.randint(1, 16), 8), "x": _rational(rng, -3, 3),
+            return {"mu": _rational(rng, -3, 3), "sigma": Rational(rng.randint(1, 24), 8), "w": _rational(rng, -2, 2),
+                    "b": _rational(rng, -2, 2), "s": Rational(rng.randint(1, 16), 8), "x": _rational(rng, -3, 3),
                     "z": _rational(rng, -3, 3)}
         tight = draw()
-        tight.update(w=Fraction(3, 4), s=ONE, sigma=Fraction(4, 5))
-        tight["mu"] = Fraction(12, 25) * (tight["x"] - tight["b"])
+        tight.update(w=Rational(3, 4), s=ONE, sigma=Rational(4, 5))
+        tight["mu"] = Rational(12, 25) * (tight["x"] - tight["b"])
         out.append(("tight case q = p(z | x)", tight))
         out.append(("q = p(z)", {**draw(), "mu": ZERO, "sigma": ONE}))
         out += [(f"random {i}", draw()) for i in range(3)]
-        out.append(("narrow q: sigma = 1/1000", {**draw(), "sigma": Fraction(1, 1000)}))
-        out.append(("far x = 1000, z = -50", {**draw(), "x": Fraction(1000), "z": Fraction(-50)}))
+        out.append(("narrow q: sigma = 1/1000", {**draw(), "sigma": Rational(1, 1000)}))
+        out.append(("far x = 1000, z = -50", {**draw(), "x": Rational(1000), "z": Rational(-50)}))
         out.append(("w = 0 (x says nothing)", {**draw(), "w": ZERO}))
-        out.append(("small s = 1/100", {**draw(), "s": Fraction(1, 100)}))
+        out.append(("small s = 1/100", {**draw(), "s": Rational(1, 100)}))
         out.append(("random 3", draw()))
     else:
         def draw_d() -> dict:
             values: dict = {}
             for j in range(1, D + 1):
                 values[f"mu{j}"] = _rational(rng, -3, 3)
-                values[f"sigma{j}"] = Fraction(rng.randint(1, 24), 8)
+                values[f"sigma{j}"] = Rational(rng.randint(1, 24), 8)
             for j in range(1, D + 1):
                 values[f"w{j}"] = _rational(rng, -2, 2)
-            values.update(b=_rational(rng, -2, 2), s=Fraction(rng.randint(1, 16), 8), x=_rational(rng, -3, 3))
+            values.update(b=_rational(rng, -2, 2), s=Rational(rng.randint(1, 16), 8), x=_rational(rng, -3, 3))
             if diagonal:
-                values["D"] = Fraction(D)
+                values["D"] = Rational(D)
             return values
         prior = {k: (ZERO if k.startswith("mu") else ONE if k.startswith("sigma") else v)
                  for k, v in draw_d().items()}
         out.append(("q = p(z)", prior))
         out += [(f"random {i}", draw_d()) for i in range(3)]
-        out.append(("sigma1 = 1/1000", {**draw_d(), "sigma1": Fraction(1, 1000)}))
-        out.append((f"mu{D} = 1000", {**draw_d(), f"mu{D}": Fraction(1000)}))
+        out.append(("sigma1 = 1/1000", {**draw_d(), "sigma1": Rational(1, 1000)}))
+        out.append((f"mu{D} = 1000", {**draw_d(), f"mu{D}": Rational(1000)}))
         out.append(("w = 0, s = 1/100", {**draw_d(), **{f"w{j}": ZERO for j in range(1, D + 1)},
-                                         "s": Fraction(1, 100)}))
+                                         "s": Rational(1, 100)}))
         out.append(("random 3", draw_d()))
     out = out[:max(1, count)]
     samples = [(name, arith.parameter_samples(condition)) for name, condition in params]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from fractions import Fraction
 from functools import lru_cache
 
 import sympy
@@ -28,6 +27,7 @@ from elbo_sym.engine.notation import ELBO, IWAE, KL, LAYER_SYMBOLS, Density, Ent
 from elbo_sym.engine.reference import discrete as arith
 from elbo_sym.engine.reference.discrete import JudgeError, Judgement, Undefined, Value, outcome_of, show
 from elbo_sym.engine.reference.gaussian import _key, _pi, arithmetic, hermite_intervals
+from elbo_sym.engine.reference.rationals import Rational, named_rationals
 from elbo_sym.failures import reraise_callers
 
 NODES = 7
@@ -41,11 +41,15 @@ class ChainInstance:
     (for claims with a free layer)."""
 
     name: str
-    values: tuple[tuple[str, Fraction], ...]
+    values: tuple[tuple[str, Rational], ...]
     T: int = 2
     binders: dict = field(default_factory=dict, compare=False, hash=False)
 
-    def value(self, name: str) -> Fraction:
+    def __post_init__(self) -> None:
+        """Numbers from outside (a caller's or a test's Fractions) as the judges' exact type (`rationals`)."""
+        object.__setattr__(self, "values", named_rationals(self.values))
+
+    def value(self, name: str) -> Rational:
         for key, v in self.values:
             if key == name:
                 return v
@@ -58,8 +62,8 @@ class ChainInstance:
 # ----------------------------------------------------------------------------- exact Gaussians
 
 
-def _joint(names: list[str], steps: list[tuple[Fraction, Fraction, Fraction]], start_mean: Fraction,
-           start_var: Fraction) -> tuple[dict, dict]:
+def _joint(names: list[str], steps: list[tuple[Rational, Rational, Rational]], start_mean: Rational,
+           start_var: Rational) -> tuple[dict, dict]:
     """Means and covariances of a chain names[0] -> names[1] -> ..., each x_i = A x_{i-1} + B + e (var V)."""
     mean = {names[0]: start_mean}
     cov = {(names[0], names[0]): start_var}
@@ -88,7 +92,7 @@ def _chains(inst: ChainInstance) -> dict:
     return known
 
 
-def _solve(matrix: list[list[Fraction]], columns: list[list[Fraction]]) -> list[list[Fraction]]:
+def _solve(matrix: list[list[Rational]], columns: list[list[Rational]]) -> list[list[Rational]]:
     """matrix^-1 columns by Gauss-Jordan elimination over the fractions."""
     n = len(matrix)
     rows = [list(matrix[i]) + [c[i] for c in columns] for i in range(n)]
@@ -106,7 +110,7 @@ def _solve(matrix: list[list[Fraction]], columns: list[list[Fraction]]) -> list[
     return [[rows[i][n + j] for i in range(n)] for j in range(len(columns))]
 
 
-def _det(matrix: list[list[Fraction]]) -> Fraction:
+def _det(matrix: list[list[Rational]]) -> Rational:
     n, m, det = len(matrix), [list(r) for r in matrix], arith.ONE
     for i in range(n):
         pivot = next((r for r in range(i, n) if m[r][i] != 0), None)
@@ -208,12 +212,12 @@ def _log_density(d: Density, inst: ChainInstance, at: dict) -> Value:
     return arith._product((arith.MINUS_HALF, arith._sum((constant, quadratic))))
 
 
-def _precision_matrix(C: list[list[Fraction]]) -> tuple:
+def _precision_matrix(C: list[list[Rational]]) -> tuple:
     """(C^-1, log((2 pi)**n det C)) of a covariance C, Undefined unless it is positive definite."""
     det = _det(C)
     if det <= 0:
         raise Undefined("a covariance that is not positive definite")
-    inverse = _solve(C, [[Fraction(int(i == j)) for i in range(len(C))] for j in range(len(C))])
+    inverse = _solve(C, [[Rational(int(i == j)) for i in range(len(C))] for j in range(len(C))])
     return inverse, arith._log(arith._product((det, arith._power(arith._product((arith.TWO, _pi())), len(C)))))
 
 
@@ -267,7 +271,7 @@ def _log_of_densities(e, inst: ChainInstance, at: dict) -> Value:
     if isinstance(e, sympy.Mul):
         return arith._sum([_log_of_densities(a, inst, at) for a in e.args])
     if isinstance(e, sympy.Pow):
-        return arith._product((Fraction(int(e.args[1])), _log_of_densities(e.args[0], inst, at)))
+        return arith._product((Rational(int(e.args[1])), _log_of_densities(e.args[0], inst, at)))
     return arith._log(evaluate(e, inst, at))  # a positive number (or pi): Undefined when it is not positive
 
 
@@ -347,7 +351,7 @@ def _evaluation_of(e) -> Evaluation:
         return arithmetic
     kind = type(e)
     if isinstance(e, sympy.Rational):
-        number = Fraction(int(e.p), int(e.q))
+        number = Rational(int(e.p), int(e.q))
         return lambda inst, at: number
     if kind is sympy.Symbol:
         name = e.name
@@ -404,8 +408,8 @@ def _plain_evaluate(e, inst: ChainInstance, at: dict) -> Value:
 # ----------------------------------------------------------------------------- instances
 
 
-def _rational(rng: random.Random, low: int, high: int, denominator: int = 8) -> Fraction:
-    return Fraction(rng.randint(low * denominator, high * denominator), denominator)
+def _rational(rng: random.Random, low: int, high: int, denominator: int = 8) -> Rational:
+    return Rational(rng.randint(low * denominator, high * denominator), denominator)
 
 
 def instances(T: int, count: int, seed: int = 0, params: tuple[tuple[str, str], ...] = ()) -> list[ChainInstance]:
@@ -416,21 +420,21 @@ def instances(T: int, count: int, seed: int = 0, params: tuple[tuple[str, str], 
     def draw() -> dict:
         values: dict = {}
         for t in range(1, T + 1):
-            values[f"c{t}"] = Fraction(rng.randint(1, 15), 16)
+            values[f"c{t}"] = Rational(rng.randint(1, 15), 16)
             values[f"a{t}"] = _rational(rng, -2, 2)
             values[f"b{t}"] = _rational(rng, -2, 2)
-            values[f"v{t}"] = Fraction(rng.randint(1, 24), 8)
+            values[f"v{t}"] = Rational(rng.randint(1, 24), 8)
         values["x"] = _rational(rng, -3, 3)
         for t in range(1, T + 1):
             values[f"z{t}"] = _rational(rng, -3, 3)
         return values
 
     out = [("random 0", draw())]  # the boundary cases early: the product path judges the first few only
-    out.append(("c_t = 1/1000", {**draw(), **{f"c{t}": Fraction(1, 1000) for t in range(1, T + 1)}}))
-    out.append(("c_t = 999/1000", {**draw(), **{f"c{t}": Fraction(999, 1000) for t in range(1, T + 1)}}))
-    out.append(("v_t = 1/100, a_t = 0", {**draw(), **{f"v{t}": Fraction(1, 100) for t in range(1, T + 1)},
+    out.append(("c_t = 1/1000", {**draw(), **{f"c{t}": Rational(1, 1000) for t in range(1, T + 1)}}))
+    out.append(("c_t = 999/1000", {**draw(), **{f"c{t}": Rational(999, 1000) for t in range(1, T + 1)}}))
+    out.append(("v_t = 1/100, a_t = 0", {**draw(), **{f"v{t}": Rational(1, 100) for t in range(1, T + 1)},
                                          **{f"a{t}": arith.ZERO for t in range(1, T + 1)}}))
-    out.append(("far x = 1000", {**draw(), "x": Fraction(1000)}))
+    out.append(("far x = 1000", {**draw(), "x": Rational(1000)}))
     out += [(f"random {i}", draw()) for i in range(1, 4)]
     out = out[:max(1, count)]
     samples = [(name, arith.parameter_samples(condition)) for name, condition in params]

@@ -212,14 +212,19 @@ def available() -> dict[str, Backend]:
 def chosen(environ=os.environ) -> Backend:
     """The backend the judges use: $ELBO_SYM_INTERVALS when set (an unknown or missing one is an
     error, never a silent substitute), else arb when python-flint imports, else mpmath."""
-    backends = available()
-    wanted = environ.get(BACKEND_VARIABLE, "")
+    return pick(BACKEND_VARIABLE, available(), ("arb", "mpmath"), environ)
+
+
+def pick(variable: str, found: dict[str, Any], preferred: tuple[str, ...], environ=os.environ) -> Any:
+    """The implementation $`variable` names among those `found` (by name; an unknown or missing one is a
+    BackendUnavailable, never a silent substitute), else the first of `preferred` found.  The second
+    opinion's intervals and its exact numbers are chosen so (`rationals.chosen`)."""
+    wanted = environ.get(variable, "")
     if wanted:
-        if wanted not in backends:
-            raise BackendUnavailable(f"{BACKEND_VARIABLE}={wanted!r}: not available here (available: "
-                                     f"{', '.join(backends)})")
-        return backends[wanted]
-    return backends.get("arb", MPMATH)
+        if wanted not in found:
+            raise BackendUnavailable(f"{variable}={wanted!r}: not available here (available: {', '.join(found)})")
+        return found[wanted]
+    return next(found[name] for name in preferred if name in found)
 
 
 def widened(backend: Backend, v, width, prec: int):
@@ -228,4 +233,4 @@ def widened(backend: Backend, v, width, prec: int):
     return backend.from_ends(mpf_sub(lo, w, prec, round_floor), mpf_add(hi, w, prec, round_ceiling))
 
 
-__all__ = ["Backend", "BackendUnavailable", "MPMATH", "available", "chosen", "widened", "BACKEND_VARIABLE"]
+__all__ = ["Backend", "BackendUnavailable", "MPMATH", "available", "chosen", "pick", "widened", "BACKEND_VARIABLE"]
