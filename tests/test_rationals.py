@@ -15,6 +15,7 @@ import flint
 import gmpy2
 import pytest
 import sympy
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.engine.reference import chain, discrete, gaussian, rationals
 from elbo_sym.engine.reference.intervals import BackendUnavailable
@@ -71,7 +72,8 @@ def test_a_callers_fraction_is_compared_exactly_never_as_an_interval():
 def _record(environ: dict) -> dict:
     out = subprocess.run([sys.executable, "-m", "elbo_sym", "check", "--no-cache", "--json",
                           "derivations/decomposition.toml", "derivations/literature/iwae-draws-as-sums.toml"],
-                         cwd=REPO, env={**os.environ, **environ}, capture_output=True, text=True, check=False)
+                         cwd=REPO, env={**os.environ, **environ}, capture_output=True, text=True, check=False,
+                         timeout=CHILD_TIMEOUT_SECONDS)
     return {"status": out.returncode, "report": _without_timings(json.loads(out.stdout))}
 
 
