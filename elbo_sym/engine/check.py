@@ -1416,8 +1416,20 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
         return StepResult(step, lhs, Verdict.error, f"not proved ({outcome.reason}) and the search could not "
                           f"decide {searched.skipped[0]}: undecided is not 'held'", None, held, outcome, seconds,
                           conditions=conditions, searched=searched)
+    if step.accept == "checked" and model.K == "any" and not searched.densities:
+        return StepResult(step, lhs, Verdict.error, f"not proved ({outcome.reason}); held on {held} exact "
+                          f"instances{where}, none of them a density: {UNSEARCHED_DENSITIES}", None, held, outcome,
+                          seconds, conditions=conditions, searched=searched)
     return StepResult(step, lhs, Verdict.checked, f"not proved ({outcome.reason}); held on {held} exact "
                       f"instances{where}", None, held, outcome, seconds, conditions=conditions, searched=searched)
+
+
+UNSEARCHED_DENSITIES = ('K = "any" includes densities and the search tried none, so accept = "checked" cannot '
+                        'vouch for this step (red team rt37: false for densities, it passed); write an explicit K '
+                        'to claim only finite latent spaces, or make the step one a rule proves')
+"""Why a step `accept = "checked"` names is an `error`, not an accepted `checked`, when its model's domain
+includes densities (``K = "any"``) and none was searched: evidence that never looked at a part of the
+domain cannot stand in for a proof there."""
 
 
 STEP_SIDES = ("previous expression", "step", "step")
@@ -1735,7 +1747,11 @@ def _claim(derivation: Derivation, relation: str | None, model: Model,
         if first.verdict is Verdict.checked:
             where = f" ({first.searched.describe()})" if first.searched and first.searched.describe() else ""
             return False, (f"step {first.step.index} is only checked (held on {first.instances} exact instances"
-                           f"{where}, not proved); mark it accept = \"checked\" to print it as such")
+                           f"{where}, not proved); " + (
+                               "K = \"any\" includes densities and none was searched, so accept = \"checked\" "
+                               "cannot pass it: write an explicit K or make it a step a rule proves"
+                               if model.K == "any" and not (first.searched and first.searched.densities) else
+                               "mark it accept = \"checked\" to print it as such"))
         return False, "not every step holds"
     claim, start, end = derivation.claim, derivation.start.expr, derivation.steps[-1].expr
     chain_text = f"{to_text(start)} {relation} {to_text(end)}"

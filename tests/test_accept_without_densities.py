@@ -1,0 +1,42 @@
+"""`accept = "checked"` cannot pass a step whose model's domain includes densities (K = "any") when the
+search tried none (red team rt37 F4: `H(q(z1 | x) * q(z2 | x)) >= H(q(z1 | x))`, false for densities, was
+`checked` on K = 2, 3, 5 only and, accepted, let the file exit 0 with its claim "established")."""
+
+from __future__ import annotations
+
+from elbo_sym.engine.check import UNSEARCHED_DENSITIES, Verdict, check_derivation
+from elbo_sym.engine.derivation import loads
+
+MEAN_FIELD = """
+title = "mean field"
+start = "H(q(z1 | x) * q(z2 | x))"
+latents = ["z1", "z2"]
+K = {K}
+[[step]]
+rel = ">="
+expr = "H(q(z1 | x))"
+rule = "algebra"
+{accept}
+"""
+
+
+def _step(K: str, accept: str):
+    result = check_derivation(loads(MEAN_FIELD.format(K=K, accept=accept), "mf.toml"))
+    return result, result.steps[0]
+
+
+def test_an_accepted_step_never_searched_with_densities_is_an_error_and_fails_the_file():
+    result, step = _step("\"any\"", 'accept = "checked"')
+    assert step.verdict is Verdict.error and UNSEARCHED_DENSITIES in step.reason
+    assert not result.ok
+
+
+def test_without_accept_it_stays_checked_evidence_and_the_hint_does_not_suggest_accept():
+    result, step = _step("\"any\"", "")
+    assert step.verdict is Verdict.checked and "no densities" in step.reason
+    assert not result.ok and "cannot pass it: write an explicit K" in result.claim_reason
+
+
+def test_an_explicit_k_claims_only_finite_latent_spaces_and_accept_still_passes_it():
+    result, step = _step("3", 'accept = "checked"')
+    assert step.verdict is Verdict.checked and step.accepted
