@@ -39,11 +39,11 @@ def data_space_overlap(points: int) -> str:
     total = " + ".join(f"p({x} | a) * p({x} | b)" for x in xs)
     return (f'title = "overlap"\nK = "any"\ndata = [{names}]\ndata_space = [{names}]\n'
             f'start = "{total}"\n[params]\na = "real"\nb = "real"\n\n'
-            f'[[step]]\nrel = "<="\nexpr = "1"\nrule = "algebra"\naccept = "checked"\n')
+            f'[[step]]\nrel = "<="\nexpr = "1"\nrule = "algebra"\n')
 
 
 ENTROPY_AT_MOST_LOG_12 = ('title = "t"\nK = "any"\nstart = "Sum(q(z) * log(q(z)), z)"\n\n'
-                          '[[step]]\nrel = ">="\nexpr = "-log(12)"\nrule = "algebra"\naccept = "checked"\n')
+                          '[[step]]\nrel = ">="\nexpr = "-log(12)"\nrule = "algebra"\n')
 """H(q) <= log(12), with no Gaussian form: true for every K <= 12, false from K = 13 on."""
 
 
