@@ -202,43 +202,6 @@ def test_a_spelled_relation_in_a_label_says_why_it_counts(tmp_path, capsys, monk
     assert "a page that decodes HTML entities" in capsys.readouterr().err
 
 
-# ---------------------------------------------------------------------------- F5: a card's words are claims
-
-WORDED_CARD = """title = "Facts"
-
-[[card]]
-front = "When is the bound tight?"
-back = "Always: {said}."
-formula = "ELBO(q) <= log(p(x))"
-"""
-
-
-def test_a_false_relation_in_a_cards_words_refutes_the_card_and_nothing_is_published(tmp_path, capsys):
-    path = tmp_path / "deck.toml"
-    path.write_text(WORDED_CARD.format(said="$ELBO(q)$ is $log(p(x))$"), "utf-8")
-    assert main(["cards", str(path), "--check"]) == 1
-    out = capsys.readouterr().out
-    assert "refuted" in out and "the card's text claims $ELBO(q) = log(p(x))$ (line 5)" in out
-    assert "counterexample" in out
-    assert main(["flashcards", str(path), "--anki", str(tmp_path / "d.apkg")]) == 1
-    assert "card 1 is refuted" in capsys.readouterr().err and not (tmp_path / "d.apkg").exists()
-
-
-def test_a_true_relation_in_a_cards_words_is_proved(tmp_path, capsys):
-    path = tmp_path / "deck.toml"
-    path.write_text(WORDED_CARD.format(said="$log(p(x)) - ELBO(q)$ is $KL(q(z), p(z | x))$"), "utf-8")
-    assert main(["cards", str(path), "--check"]) == 0
-    assert "1 proved; all hold" in capsys.readouterr().out
-
-
-def test_a_relation_in_words_on_a_front_with_conditions_is_refused_as_a_sign_is(tmp_path, capsys):
-    path = tmp_path / "deck.toml"
-    path.write_text('title = "F"\n\n[[card]]\nfront = "Here $ELBO(q)$ is $log(p(x))$."\nback = "yes"\n'
-                    'formula = "ELBO(q) = log(p(x))"\nassume = ["q(z) = p(z | x)"]\n', "utf-8")
-    assert main(["cards", str(path), "--check"]) == 2
-    assert "'front' states $ELBO(q) = log(p(x))$, checked under the card's conditions" in capsys.readouterr().err
-
-
 # ---------------------------------------------------------------------------- minors
 
 ONLY_CHECKED_CLAIM = """title = "Entropy of a coin"

@@ -71,7 +71,7 @@ from elbo_sym.limits import (
     loading_budget,
     validate_budget,
 )
-from elbo_sym.prose import first_relation, split_math, worded_relations
+from elbo_sym.prose import first_relation, split_math
 
 if TYPE_CHECKING:
     from elbo_sym.engine.check import StepResult
@@ -520,12 +520,14 @@ class _DeckReader(_Reader):
                                                 self.line_of("assume", table, i))
         conditions = _merged(model["assumptions"] + model["premises"], definitions + premises)
         formula = self.card_formula(item, table, i, conditions) if "formula" in item else None
-        claimed = {key: self.claims_of(item[key], self.line_of(key, table, i), conditions)
-                   for key in (front_key, back_key)}
-        if conditions and claimed[front_key]:
-            raise self.front_states(table, kind, i, claimed[front_key][0].text,
+        stated_in = {key: [span.text for span in split_math(item[key], claims=True)
+                           if span.kind == "math" and split_relation(span.text) is not None]
+                     for key in (front_key, back_key)}
+        if conditions and stated_in[front_key]:
+            raise self.front_states(table, kind, i, stated_in[front_key][0],
                                     tuple(relation_text(c) for c in conditions))
-        claims = claimed[front_key] + claimed[back_key]  # the front's first (with_parameters)
+        claims = tuple(self.text_claim(text, self.line_of(key, table, i), conditions)
+                       for key, texts_stated in stated_in.items() for text in texts_stated)
         stated = formula is not None or bool(claims)
         return Card(number, header, texts[front_key], texts[back_key], formula, topic, claims,
                     conditions if stated else ())
@@ -533,7 +535,9 @@ class _DeckReader(_Reader):
     def with_parameters(self, card: Card, params: tuple[Any, ...], table: str, kind: str) -> Card:
         """`card` with the parameters whose domains it is checked under; a front (question) that
         states a relation about one is refused, as for the card's other conditions."""
-        front_claims = card.claims[:len(self.claims_of(card.front, card.line, ()))]  # the front's come first
+        stated_in_front = [span.text for span in split_math(card.front, claims=True)
+                           if span.kind == "math" and split_relation(span.text) is not None]
+        front_claims = card.claims[:len(stated_in_front)]  # the front's claims come first
         about = parameters_used(params, front_claims)
         if about:
             raise self.front_states(table, kind, card.index - 1, front_claims[0].text, (about[0].describe(),))
@@ -567,22 +571,6 @@ class _DeckReader(_Reader):
                                                  f"\"the gap\") and state the relation as a card's formula",
                                   None, column, source)
         return self.prose(value, limit, what, line)
-
-    def claims_of(self, text: str, line: int, conditions: tuple[Relation, ...]) -> tuple[CardFormula, ...]:
-        """What a card's text (a front, a back) claims, each checked as the card's formula is: every
-        ``$a <= b$``, then every relation it states in words between two formulas, ``$A$ is $B$``
-        (elbo_sym.prose.worded_relations; red team rt38 F5: a derivation's prose only warns of those,
-        a card's text is stricter -- a student takes a card as fact)."""
-        spans = split_math(text, claims=True)
-        signs = tuple(self.text_claim(span.text, line, conditions) for span in spans
-                      if span.kind == "math" and split_relation(span.text) is not None)
-        worded = []
-        for found in worded_relations(spans):
-            lhs, rhs = self.prose_math.get(found.left), self.prose_math.get(found.right)
-            if isinstance(lhs, Expr) and isinstance(rhs, Expr):  # two expressions, neither a relation
-                worded.append(CardFormula(f"{found.left} {found.rel} {found.right}", line, lhs, found.rel, rhs,
-                                          None, conditions))
-        return signs + tuple(worded)
 
     def text_claim(self, text: str, line: int, conditions: tuple[Relation, ...]) -> CardFormula:
         """A ``$a <= b$`` of a card's text (already parsed once by :meth:`prose`) as a formula to check."""
