@@ -285,7 +285,8 @@ def folder_notes(paths: Sequence[str | Path]) -> list[str]:
             same = resolved_path(one)
             if same not in given and same not in named and _holds_derivations(one):
                 named.add(same)
-                unread.append(one.relative_to(folder).as_posix() + "/")
+                name = one.relative_to(folder).as_posix()  # a name's control characters shown escaped (rt39 F4)
+                unread.append("".join(c if c.isprintable() else repr(c)[1:-1] for c in name) + "/")
         if unread:
             shown = ", ".join(unread[:MAX_NOTE_FOLDERS]) + (
                 f" and {len(unread) - MAX_NOTE_FOLDERS} more" if len(unread) > MAX_NOTE_FOLDERS else "")

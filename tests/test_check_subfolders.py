@@ -104,3 +104,14 @@ def test_a_large_tree_is_walked_only_so_far_and_the_note_says_so(tmp_path, monke
     (note,) = folder_notes([str(tmp_path)])
     assert note.startswith(f"note: {tmp_path}/: at least 2 subfolders with .toml files not checked (s0/deeper/, "
                            "s1/deeper/);")
+
+
+def test_a_subfolders_control_characters_are_shown_escaped(tmp_path):
+    """rt39 F4: a folder named with a newline split the note over two lines."""
+    from elbo_sym.files import folder_notes
+
+    odd = tmp_path / "bad\nname"
+    odd.mkdir()
+    (odd / "x.toml").write_text('title = "x"\nstart = "log(p(x))"\n', "utf-8")
+    (note,) = folder_notes([tmp_path])
+    assert "bad\\nname/" in note and "\n" not in note

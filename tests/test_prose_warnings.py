@@ -364,3 +364,14 @@ def test_no_shipped_derivation_or_docs_example_warns():
         noted += len(derivation.prose_relations)
         assert prose_warnings(derivation) == (), path
     assert noted >= 3  # the files do state relations in words (Bayes' rule): true ones, proved
+
+
+def test_a_relation_the_model_cannot_read_says_why_not_that_the_checker_failed(tmp_path):
+    """rt39 F3: "$log(p(x1 | theta))$ is less than $0$" with theta not indexing the model warned
+    "the checker failed on it", which reads as an internal fault; the refusal's own words are shown."""
+    path = tmp_path / "e.toml"
+    path.write_text('title = "t"\nsummary = "Note that $log(p(x1 | theta))$ is less than $0$."\nK = 2\n'
+                    'data = ["x1", "x2"]\nstart = "log(p(x1))"\n[params]\ntheta = "real"\n\n'
+                    '[[step]]\nrel = "="\nexpr = "log(p(x1))"\nrule = "algebra"\n', "utf-8")
+    (warned,) = prose_warnings(load(path), 5.0)
+    assert "the checker failed" not in warned.message and "'theta' does not index this model" in warned.message

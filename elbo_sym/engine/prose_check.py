@@ -109,7 +109,7 @@ def _verdict(derivation: Derivation, found: ProseRelation, seconds: float) -> st
     (and an equality at once) as an ``algebra`` step of the file, which also searches a counterexample:
     "proved", "refuted", another verdict of the step, or "not checked (...)" when it could not be
     decided in time or at all.  Each way is sound alone, so the order only saves time."""
-    from elbo_sym.engine.check import ENGINE_ERRORS, check_step
+    from elbo_sym.engine.check import ENGINE_ERRORS, check_step, error_text
 
     if not derivation.steps:
         return f"{NOT_CHECKED}: the file has no step to check it as"
@@ -134,7 +134,7 @@ def _verdict(derivation: Derivation, found: ProseRelation, seconds: float) -> st
     except ENGINE_ERRORS as raised:  # as check_step's callers: a warning never stops `check`
         reraise_callers(raised)
         clear_cache()
-        return f"{NOT_CHECKED}: the checker failed on it"
+        return f"{NOT_CHECKED}: {error_text(raised)}"  # the refusal's own words (rt39 F3: "failed" read as a fault)
 
 
 def _signs_prove(lhs: Expr, rel: str, rhs: Expr, model: Model) -> bool:
