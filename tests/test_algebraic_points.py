@@ -157,6 +157,7 @@ CUBIC = "(t**3 - 3*t - 1)**2"
 
 
 @pytest.mark.parametrize("assume, low, high", [("t >= 0", 0, None), ("t <= -1", None, -1)])
+@pytest.mark.full
 def test_a_premise_that_holds_at_a_crootof_refutes_there(tmp_path, capsys, assume, low, high):
     text = gaussian(CUBIC, assume)
     step = step_of(text)
@@ -180,6 +181,7 @@ def test_a_premise_that_holds_at_a_crootof_refutes_there(tmp_path, capsys, assum
     "t >= 2",  # above every root
     "t**3 - 3*t - 1 > 0",  # exactly 0 at every root: a strict premise fails there
 ])
+@pytest.mark.full
 def test_a_premise_failing_at_every_root_never_refutes(assume):
     step = step_of(gaussian(CUBIC, assume))
     assert step.verdict is Verdict.checked, step.reason  # true under the premise: never refuted
@@ -195,6 +197,7 @@ def test_a_premise_exactly_zero_at_the_root_holds_when_not_strict():
     ("t**3 - t - 1 >= (1/1000000)**5", Verdict.checked),  # -1e-30 at the root: fails there
     ("t**3 - t - 1 + (1/1000000)**5 > 0", Verdict.refuted),  # 1e-30 at the root: holds there
 ])
+@pytest.mark.full
 def test_a_premise_1e_30_from_zero_at_the_root_is_judged_by_its_sign(assume, verdict):
     step = step_of(gaussian("(t**3 - t - 1)**2", assume))
     assert step.verdict is verdict, step.reason
@@ -224,6 +227,7 @@ def test_a_discrete_q_at_a_crootof_refutes_under_differ():
     assert vanishes_at(root, sympy.expand(total).xreplace({y: sympy.Symbol("t")}))  # the left side is 0
 
 
+@pytest.mark.full
 def test_sides_equal_but_not_zero_print_in_the_roots_field():
     step = step_of(gaussian("(t**3 - t - 1)**2 + t", "t >= 0").replace('expr = "0"', 'expr = "t"'))
     assert step.verdict is Verdict.refuted, step.reason

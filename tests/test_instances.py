@@ -220,6 +220,7 @@ def test_only_the_models_compute_a_posterior():
     assert found[MODELS / "base.py"], "the detector must see Instance.posterior's own division"
 
 
+@pytest.mark.full
 def test_no_prior_likelihood_q_classes_outside_the_engine():
     """The lesson and the handouts hold Instances, not (prior, likelihood, q) vectors of their own."""
     triples = []

@@ -240,6 +240,7 @@ def test_a_true_sign_fact_is_proved_and_does_not_warn(base, summary):
     (ANY_K, "$log(q(z))$ is at most $0$."),  # every latent space: densities too
     (gap(), "$log(q(z))$ is at least $0$."),
 ])
+@pytest.mark.full
 def test_a_false_sign_fact_is_never_silent(base, summary):
     """Soundness first: no certificate for a false relation, and the relation warns (refuted, or at least
     not proved when the search does not finish in its second on a loaded machine)."""
@@ -255,6 +256,7 @@ def test_a_false_sign_fact_is_never_silent(base, summary):
     "$log(mu)**2$ is at least $0$.",  # a square, of something undefined where mu <= 0
     "$log(sigma**2)$ is at most $sigma**2$.",  # true (log t < t), but no certificate of signs says it
 ])
+@pytest.mark.full
 def test_an_undefined_or_undecided_relation_warns(summary):
     derivation = stated(GAUSSIAN, summary)
     (found,) = derivation.prose_relations

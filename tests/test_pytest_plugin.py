@@ -485,6 +485,7 @@ def test_a_counterexample_at_a_density_point_names_the_values_not_z_equals_z(pyt
     assert re.search(r", z = -?\d+(/\d+)?$", line), line
 
 
+@pytest.mark.full
 def test_a_course_folder_collects_what_its_settings_list(pytester: pytest.Pytester) -> None:
     """The README's course (red team rt26: a plain `pytest` there collected nothing): a plain run
     reads elbo-sym.toml as `elbo-sym check` does, so bound.toml beside it is a test; named, too."""
@@ -533,6 +534,7 @@ def test_a_deck_among_the_derivations_is_skipped_with_checks_note(pytester: pyte
     run(pytester, "derivations/").assert_outcomes(passed=1)  # a named folder, as before: no deck collected
 
 
+@pytest.mark.full
 def test_the_deck_note_is_said_under_xdist(pytester: pytest.Pytester) -> None:
     """Under `-n 2` the workers collect and the controller prints the summary: the workers send the
     decks they skipped (workeroutput) and the controller says each once (it said nothing before)."""

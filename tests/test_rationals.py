@@ -86,6 +86,7 @@ def _without_timings(value):
     return value
 
 
+@pytest.mark.full
 def test_the_same_outcomes_with_each_type():
     """Two files (the lesson's decomposition; IWAE's exact draws, the heaviest user of exact sums and
     products) give the same report, second opinions included, with mpq, Fraction and fmpq."""

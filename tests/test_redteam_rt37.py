@@ -60,6 +60,7 @@ def test_the_narrow_triples_are_narrow_and_pythagorean():
 
 
 @pytest.mark.parametrize("head", ['model = "gaussian"', 'K = "any"'])
+@pytest.mark.full
 def test_f5_dropping_the_entropy_is_refuted(head):
     """rt37's n/ng-accept.toml and n/ne-accept.toml: `checked` (exit 0 with accept) before."""
     step = step_of(derivation("log(p(x))", ">=", "E(q, log(p(x, z)))", head))
@@ -95,6 +96,7 @@ JOINT_Q = "q(z1, z2, z3 | x)"
     (f"log(p(x)) - ELBO({JOINT_Q})", ">=", f"E({JOINT_Q}, log({JOINT_Q}))"),
     ("E(q(z1, z2, z3 | x), log(p(z1, z2, z3 | x)))", "<=", "0"),
 ])
+@pytest.mark.full
 def test_f5_gaussian_chain_dropped_entropy_is_refuted_at_its_exact_tight_case(start, rel, expr):
     """The Gaussian chain's plan had no tight case (only near it, with tiny forward coefficients): with
     three layers these were `checked` on 36 to 48 instances.  The reverse chain a_t = c_t, b_t = 0,
@@ -120,6 +122,7 @@ def test_the_exact_tight_case_of_the_gaussian_chain_is_tight():
     ("H(q(z1 | x))", "0"),  # rt37's n/hz-accept.toml
     ("H(q(z1, z2 | x))", "H(q(z1 | x))"),  # n/hz2.toml
 ])
+@pytest.mark.full
 def test_f4_two_layer_chains_with_any_k_are_searched_with_densities(start, expr):
     """`K = "any"` with latents: every layer any finite K *or densities*.  These hold for every finite K
     (a finite entropy is >= 0; the joint's >= a marginal's) and fail for a narrow Gaussian layer: they
@@ -215,6 +218,7 @@ def test_f2_a_density_of_two_observations_suggests_the_files_own_spellings():
 # --------------------------------------------------------------------------- F3: what was not shown
 
 
+@pytest.mark.full
 def test_f3_a_divisor_kept_nonzero_only_by_a_premise_says_what_was_not_shown():
     """rt37's n/pb1.toml: the refusal said "true for every finite K may still fail for densities", and
     "give an explicit K" -- but K = 3 ends in the same `error` (the certificates do not use `!=`)."""

@@ -60,6 +60,7 @@ def test_a_failed_web_still_prints_the_warnings_and_says_pages(tmp_path, capsys,
     assert "handouts are built" not in err  # rt38 minor: `web` writes pages
 
 
+@pytest.mark.full
 def test_build_prints_checks_warnings_on_stderr(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     project(tmp_path)

@@ -118,6 +118,7 @@ def _checked(text: str):
     return check_file(loads(text, "w.toml"))
 
 
+@pytest.mark.full
 def test_a_latent_free_on_one_side_only_is_said_when_refuted() -> None:
     report = _checked('title = "t"\nK = 2\nstart = "ELBO(q)"\n\n[[step]]\nrel = "="\n'
                       'expr = "log(p(x | z)) - KL(q(z), p(z))"\nrule = "definition"\n')
