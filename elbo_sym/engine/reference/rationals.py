@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 from elbo_sym.engine.reference.intervals import pick
 
 RATIONALS_VARIABLE = "ELBO_SYM_RATIONALS"
-"""The environment variable that picks the type by name ("fmpq", "fraction"); unset: fmpq if it imports."""
+"""The environment variable that picks the type by name ("mpq", "fmpq", "fraction"); unset: mpq if gmpy2
+imports, else fraction."""
 
 
 def available() -> dict[str, Any]:
