@@ -205,3 +205,12 @@ def test_the_published_page_shows_the_numbers_of_the_step(tmp_path, monkeypatch)
     page = "\n".join(f.read_text("utf-8") for f in (tmp_path / "pages").rglob("*.md"))
     assert r"&{}= \frac{2\, \mathcal{L}(q)}{2}" in page
     assert r"\mathcal{L}(q) &{}= \mathcal{L}(q) &" not in page
+
+
+def test_a_negative_factor_after_a_multiply_and_divide_is_bracketed_not_a_subtraction():
+    """Hypothesis in the full tier (session 17's merge): p(x) * ((-1) / p(x)) printed
+    `p(x) - \\frac{1}{p(x)}`, a subtraction, once the factors kept their written order."""
+    from elbo_sym.engine.notation import to_latex
+    from elbo_sym.engine.parse import parse_expression
+
+    assert to_latex(parse_expression("(p(x)) * ((-1) / (p(x)))")) == r"p(x) \left(- \frac{1}{p(x)}\right)"

@@ -878,10 +878,12 @@ class ElboLatexPrinter(LatexPrinter):
             if isinstance(a, Notation) and Pow(a, -1) in args and len(args) > 2:
                 others = list(args)
                 others.remove(a)
-                first = self._print(a)
+                first, second = self._print(a), self._print(Mul(*others, evaluate=False))
                 if _runs_right(first):
                     first = rf"\left({first}\right)"
-                return rf"{first} {self._print(Mul(*others, evaluate=False))}"
+                if second.startswith("-"):  # p(x) * ((-1) / p(x)): p(x) \left(- \frac{1}{p(x)}\right), never a minus
+                    second = rf"\left({second}\right)"
+                return rf"{first} {second}"
         # A thin space between adjacent densities, q(z)\, p(x, z), and before an operator such as
         # KL or E after a factor: \beta\, \mathrm{KL}(...), never "βKL"; between all factors beside a
         # word-long name (\mathit{tscr} \, \mathit{xhat}: a product of two names never reads as one).
