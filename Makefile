@@ -108,7 +108,7 @@ test-full: venv latex web-deps
 
 soundness: test-full
 
-# What CI runs (.ci/run): the fast loop, then the full tier (about 12 minutes in all), in that
+# What CI runs (.ci/run): the fast loop, then the full tier (about 14 minutes in all, session 17), in that
 # order even under `make -j`.
 check:
 	$(MAKE) test
