@@ -1416,7 +1416,7 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
         return StepResult(step, lhs, Verdict.error, f"not proved ({outcome.reason}) and the search could not "
                           f"decide {searched.skipped[0]}: undecided is not 'held'", None, held, outcome, seconds,
                           conditions=conditions, searched=searched)
-    if step.accept == "checked" and model.K == "any" and not searched.densities:
+    if step.accept == "checked" and _densities_unsearched(model, searched):
         return StepResult(step, lhs, Verdict.error, f"not proved ({outcome.reason}); held on {held} exact "
                           f"instances{where}, none of them a density: {UNSEARCHED_DENSITIES}", None, held, outcome,
                           seconds, conditions=conditions, searched=searched)
@@ -1430,6 +1430,12 @@ UNSEARCHED_DENSITIES = ('K = "any" includes densities and the search tried none,
 """Why a step `accept = "checked"` names is an `error`, not an accepted `checked`, when its model's domain
 includes densities (``K = "any"``) and none was searched: evidence that never looked at a part of the
 domain cannot stand in for a proof there."""
+
+
+def _densities_unsearched(model: Model, searched: Searched | None) -> bool:
+    """Whether the model's domain includes densities (``K = "any"``) and the search tried none: then
+    `accept = "checked"` cannot pass the step (check_step makes it an error; _claim does not suggest it)."""
+    return model.K == "any" and not (searched is not None and searched.densities)
 
 
 STEP_SIDES = ("previous expression", "step", "step")
@@ -1750,7 +1756,7 @@ def _claim(derivation: Derivation, relation: str | None, model: Model,
                            f"{where}, not proved); " + (
                                "K = \"any\" includes densities and none was searched, so accept = \"checked\" "
                                "cannot pass it: write an explicit K or make it a step a rule proves"
-                               if model.K == "any" and not (first.searched and first.searched.densities) else
+                               if _densities_unsearched(model, first.searched) else
                                "mark it accept = \"checked\" to print it as such"))
         return False, "not every step holds"
     claim, start, end = derivation.claim, derivation.start.expr, derivation.steps[-1].expr
