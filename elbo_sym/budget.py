@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -155,6 +156,17 @@ class _CallersTimer:
         signal.setitimer(signal.ITIMER_PROF, max(rest, 1e-4), self.interval)
 
 
+def _quiet_alarms(callers_hook: Callable) -> Callable:
+    """An unraisable-exception hook that drops a budget's alarm that landed in a finaliser or a GC
+    callback (Python ignores an exception raised there and prints "Exception ignored in ..." with a
+    traceback; `expire`'s retry timer raises it again where it counts) and hands everything else to
+    the caller's hook."""
+    def hook(unraisable) -> None:
+        if not isinstance(unraisable.exc_value, BudgetExceeded):
+            callers_hook(unraisable)
+    return hook
+
+
 @contextmanager
 def limit(seconds: float, what: str | None = None) -> Iterator[None]:
     """Run the block under a budget of `seconds` of CPU time (never beyond an enclosing budget)."""
@@ -167,6 +179,7 @@ def limit(seconds: float, what: str | None = None) -> Iterator[None]:
     in_main = ALARM and threading.current_thread() is threading.main_thread()
     previous = None
     callers_timer = None
+    callers_hook = None
     leaving = False
     if in_main:
         def expire(signum, frame):  # noqa: ARG001 - signal handler signature
@@ -186,6 +199,8 @@ def limit(seconds: float, what: str | None = None) -> Iterator[None]:
 
         if not _stack.deadlines:  # the outermost budget: keep the caller's own timer, if any
             callers_timer = _CallersTimer.save()
+            callers_hook = sys.unraisablehook
+            sys.unraisablehook = _quiet_alarms(callers_hook)
         previous = signal.signal(signal.SIGPROF, expire)
     entry = (deadline, message)
     _stack.deadlines.append(entry)
@@ -211,6 +226,8 @@ def limit(seconds: float, what: str | None = None) -> Iterator[None]:
                 _arm()
                 if callers_timer is not None:
                     callers_timer.restore()
+                if callers_hook is not None:
+                    sys.unraisablehook = callers_hook
 
 
 @contextmanager
