@@ -15,17 +15,25 @@ and it counts the steps whose second opinion was asked before in the run: the sa
 the relation) under the same model, which a memo of whole opinions per process would answer, and the
 CPU time such a memo would save.
 
+``--record OUT.json`` writes every opinion (the file, both sides, the relation, the Opinion's fields) with
+the work it counted (``reference.second_opinion_and_work``), and ``--compare A B`` says whether two records
+are identical: a change to the judges must leave both the same.  ``--repo PATH`` imports elbo_sym from
+another checkout (a base: ``git worktree add --detach /tmp/base main``), the files checked still this one's.
+
 Figures are CPU seconds of one process: the machine's other jobs hardly move them, but runs still
 differ by a few per cent (more on a loaded machine); compare medians.  ``--cprofile OUT`` also
 writes cProfile's statistics of the opinions alone (its overhead inflates small calls).
 
-    python bench/profile_opinion.py [--top 12] [--cprofile OUT.prof] [PATHS...]
+    python bench/profile_opinion.py [--top 12] [--cprofile OUT.prof] [--record OUT.json] [--repo PATH] [PATHS...]
+    python bench/profile_opinion.py --compare A.json B.json
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
+import json
 import sys
 import time
 from collections import Counter
@@ -98,9 +106,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", help="files or folders (default: every folder of derivations/)")
     parser.add_argument("--top", type=int, default=12, help="files listed (default 12)")
     parser.add_argument("--cprofile", type=Path, help="also write cProfile's statistics of the opinions here")
+    parser.add_argument("--record", type=Path, help="also write every opinion and the work it counted here (JSON)")
+    parser.add_argument("--repo", type=Path, default=REPO,
+                        help="import elbo_sym from this checkout (default: this one)")
+    parser.add_argument("--compare", type=Path, nargs=2, metavar=("A", "B"),
+                        help="compare two records; exit 1 if they differ")
     args = parser.parse_args(argv)
+    if args.compare:
+        return compare(*args.compare)
 
-    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(args.repo.resolve()))
     from elbo_sym.authoring.cache import BEFORE_THE_FORK, ENGINE_MODULES, discover, import_quietly
 
     import_quietly(ENGINE_MODULES)
@@ -162,6 +177,17 @@ def main(argv: list[str] | None = None) -> int:
         return found
 
     check._second_opinion = timed_opinion
+    record: list = []
+    with_work = reference.second_opinion_and_work
+
+    def recorded(lhs, rel, rhs, spec, K, seed=0):
+        opinion, work = with_work(lhs, rel, rhs, spec, K, seed)
+        record.append({"file": current[0], "lhs": sympy.srepr(lhs), "rel": rel, "rhs": sympy.srepr(rhs),
+                       "opinion": dataclasses.asdict(opinion), "work": work})
+        return opinion, work
+
+    if args.record:
+        reference.second_opinion_and_work = recorded
     files = discover(args.paths or sorted({str(p.parent) for p in (REPO / "derivations").rglob("*.toml")}))
     started = time.process_time()
     for path in files:
@@ -188,7 +214,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {share(seconds):>18s}  {name}")
     if profile is not None:
         profile.dump_stats(str(args.cprofile))
+    if args.record:
+        args.record.write_text(json.dumps(record, indent=0))
+        print(f"{len(record)} opinions and their counted work written to {args.record}")
     return 0
+
+
+def compare(before: Path, after: Path) -> int:
+    """0 when the two records (`--record`) hold the same opinions and counted work, in the same order."""
+    a, b = json.loads(before.read_text()), json.loads(after.read_text())
+    differing = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    if len(a) == len(b) and not differing:
+        print(f"identical: {len(a)} opinions, {sum(r['work'] for r in a)} operations counted")
+        return 0
+    print(f"DIFFERENT: {len(a)} and {len(b)} opinions, {len(differing)} differing")
+    for i in differing[:5]:
+        print(f"  {a[i]['file']}: {a[i]['opinion']} work {a[i]['work']}\n  {' ' * len(a[i]['file'])}  "
+              f"{b[i]['opinion']} work {b[i]['work']}")
+    return 1
 
 
 if __name__ == "__main__":

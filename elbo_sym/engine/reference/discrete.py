@@ -1360,9 +1360,6 @@ _FREE: dict = {}
 """has_free_z by identity: id(e) -> (e, answer)."""
 _REPRESENTATIVES: dict = {}
 """Each expression seen, by equality: the first object equal to it (see `representative`)."""
-_BY_REPRESENTATIVE: dict = {}
-"""id(e) -> (e, (id of e's representative, has_free_z(e), the representative)): what `evaluate` keys its
-memo by (the representative pinned, so that its id stays its own while the entry lives)."""
 
 
 def representative(e):
@@ -1414,45 +1411,160 @@ def expression_key(e) -> int:
     return remembered_by_identity(_NUMBERS_BY_IDENTITY, e, expression_number)
 
 
-def _memo_identity(e) -> tuple:
-    same = representative(e)
-    return (id(same), has_free_z(e), same)
-
-
 def evaluate(e, inst: Instance, k: int | None = None, memo: dict | None = None) -> Value:
     """The value of `e` at the instance, with z bound to k (None: z unbound).
 
     Raises Undefined where the expression (or any part of it) has no real value.  `memo` remembers
-    each value (or Undefined) by the identity of the expression's `representative` and z, with the
-    work its evaluation counted: a repeat charges that work again, so what a step counts does not
-    depend on which equal subtrees are one object, nor on what an earlier step sharing the memo
-    evaluated."""
+    each compound part's value (or Undefined) by the identity of the part's `representative` and z,
+    with the work its evaluation counted: a repeat charges that work again, so what a step counts does
+    not depend on which equal subtrees are one object, nor on what an earlier step sharing the memo
+    evaluated.  The expression is walked once, into a function (`_compiled`), which does the walk's
+    operations in the walk's order at every instance."""
     memo = {} if memo is None else memo
-    known = _BY_REPRESENTATIVE.get(id(e))  # remembered_by_identity's look-up, written out: the hottest path
-    if known is None or known[0] is not e:
-        known = (e, remembered_by_identity(_BY_REPRESENTATIVE, e, _memo_identity))
-    ident, free, same = known[1]
-    key = (ident, k if free else None)
-    hit = memo.get(key)
-    if hit is not None:  # the representative is pinned in the entry: its id is its own while the entry lives
-        value, cost, _ = hit
-        if cost:
-            _spend(cost)
-        if isinstance(value, Undefined):
-            raise value
-        return value
-    work = _work.counter
-    before = work.spent
-    try:
-        handler = _HANDLERS.get(type(e))
-        if handler is None:
+    known = _COMPILED.get(id(e))  # remembered_by_identity's look-up, written out: the hottest path
+    if known is not None and known[0] is e:
+        return known[1](inst, k, memo)
+    return remembered_by_identity(_COMPILED, e, _compiled_part)(inst, k, memo)
+
+
+Compiled = Callable[[Instance, int | None, dict], Value]
+"""An expression made a function of (instance, z, memo): `evaluate` without the walk."""
+_COMPILED: dict = {}
+"""id(e) -> (e, the function of e's representative): `evaluate`'s look-up, e pinned."""
+_BY_REPRESENTATIVE: dict = {}
+"""id(r) -> (r, the function made of r), r a `representative`: one function for equal expressions, so that
+its memo key (the representative's identity) is the one every equal part finds."""
+
+
+def _compiled_part(e) -> Compiled:
+    """The function of `e`'s representative (made once per representative)."""
+    same = representative(e)
+    known = _BY_REPRESENTATIVE.get(id(same))
+    if known is not None and known[0] is same:
+        return known[1]
+    return remembered_by_identity(_BY_REPRESENTATIVE, same, _compile)
+
+
+def _compile(e) -> Compiled:
+    """`e` (a representative) as a function of (instance, z, memo) that does what walking it did: a number,
+    a parameter's name or a density read at once (no work counted, nothing to remember); a sum, product,
+    integer power, log or exp computed from its parts' functions (made now) in the same order; any other
+    kind by its handler (which evaluates its own parts).  Every part but those leaves is remembered in the
+    memo with its work (`_remembered`).  An expression the judge cannot evaluate (an unknown kind, a
+    non-integer exponent, a log with a base) raises its JudgeError when evaluated, as the walk did, never
+    here: a part evaluated before it may be undefined first."""
+    handler = _HANDLERS.get(type(e))
+    if handler is None:
+        try:
             handler = _handler(e)
-        value = handler(e, inst, k, memo)
-    except Undefined as error:
-        memo[key] = (error, work.spent - before, same)
-        raise
-    memo[key] = (value, work.spent - before, same)
-    return value
+        except JudgeError:
+            def unknown(inst, k, memo):
+                return _handler(e)  # raises the same JudgeError
+            return unknown
+    if handler is _eval_rational:
+        number = Rational(int(e.p), int(e.q))
+        return lambda inst, k, memo: number
+    if handler is _eval_symbol:
+        name = e.name
+
+        def parameter(inst, k, memo):
+            value = inst.values.get(name)
+            if value is None:
+                raise JudgeError(f"no value for the name {name}")
+            return value
+        return parameter
+    if handler is _eval_density:
+        return _density_reader(e)
+    compute: Compiled
+    if handler is _eval_add or handler is _eval_mul:
+        compute = _combined(_sum if handler is _eval_add else _product, tuple(_compiled_part(a) for a in e.args))
+    elif handler is _eval_pow and isinstance(e.args[1], sympy.Integer):
+        base, n = _compiled_part(e.args[0]), int(e.args[1])
+
+        def compute(inst, k, memo):
+            return _power(base(inst, k, memo), n)
+    elif handler is _eval_log and len(e.args) == 1:
+        argument = _compiled_part(e.args[0])
+
+        def compute(inst, k, memo):
+            return _log(argument(inst, k, memo))
+    elif handler is _eval_exp:
+        argument = _compiled_part(e.args[0])
+
+        def compute(inst, k, memo):
+            return _exp(argument(inst, k, memo))
+    else:  # a binder, a limit, or a power or log the handler refuses
+        def compute(inst, k, memo):
+            return handler(e, inst, k, memo)
+    return _remembered(e, has_free_z(e), compute)
+
+
+def _density_reader(d: Density) -> Compiled:
+    """`_eval_density(d, ...)` with what it reads off `d` (its draws, its signature) read now: a density
+    without a draw is its instance's scalar, or its table's entry at z (`_density`, the same errors)."""
+    draws, _ = _density_form(d)
+    if draws:  # q(w) inside Sum(f, w): the state of the draw is in the memo
+        return lambda inst, k, memo: _eval_density(d, inst, k, memo)
+    sig = _signature(d)
+    with_z = z in sig[1] + sig[2]
+
+    def density(inst, k, memo):
+        scalar = inst.scalars.get(sig)
+        if scalar is not None:
+            return scalar
+        if not with_z:
+            raise JudgeError(f"unknown density {d}")
+        if k is None:
+            raise JudgeError(f"{d} with z unbound")
+        table = inst.tables.get(sig)
+        if table is None:
+            raise JudgeError(f"{d} is not given at this instance (unknown observation, or q not given)")
+        return table[k]
+    return density
+
+
+def _combined(combine: Callable[[list], Value], parts: tuple) -> Compiled:
+    """combine (`_sum` or `_product`) of the parts' values, computed in order (two and three parts written
+    out: most sums and products have them)."""
+    if len(parts) == 2:
+        first, second = parts
+        return lambda inst, k, memo: combine([first(inst, k, memo), second(inst, k, memo)])
+    if len(parts) == 3:
+        first, second, third = parts
+        return lambda inst, k, memo: combine([first(inst, k, memo), second(inst, k, memo), third(inst, k, memo)])
+    return lambda inst, k, memo: combine([part(inst, k, memo) for part in parts])
+
+
+def _remembered(same, free: bool, compute: Compiled) -> Compiled:
+    """compute, remembered in the memo under (id(same), z if z is free in it, else None) with the work it
+    counted (a hit charges that work again; an Undefined is remembered and raised again; a JudgeError is
+    not remembered), `same` pinned in the entry so that its id stays its own while the entry lives."""
+    ident = id(same)
+    unbound = (ident, None)
+
+    def remembered_part(inst, k, memo):
+        key = (ident, k) if free else unbound
+        hit = memo.get(key)
+        if hit is not None:
+            value, cost, _ = hit
+            if cost:  # _spend(cost), written out: a hit is the commonest path
+                work = _work.counter
+                work.spent += cost
+                if work.spent > work.limit:
+                    raise BudgetExceeded(work.what)
+            if isinstance(value, Undefined):
+                raise value
+            return value
+        work = _work.counter
+        before = work.spent
+        try:
+            value = compute(inst, k, memo)
+        except Undefined as error:
+            memo[key] = (error, work.spent - before, same)
+            raise
+        memo[key] = (value, work.spent - before, same)
+        return value
+    return remembered_part
 
 
 def _eval_density(e, inst, k, memo):
