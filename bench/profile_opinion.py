@@ -15,6 +15,10 @@ and it counts the steps whose second opinion was asked before in the run: the sa
 the relation) under the same model, which a memo of whole opinions per process would answer, and the
 CPU time such a memo would save.
 
+``--replay N`` then judges every opinion of the run again, N rounds, each after ``reference.forget()`` (the
+instances stay, their values go; the expressions' compiled functions stay), and prints each round's CPU
+seconds: the opinions alone, without the rest of the check between them, so that the best of several
+rounds compares two versions on a loaded machine better than one check's figure does.
 ``--record OUT.json`` writes every opinion (the file, both sides, the relation, the Opinion's fields) with
 the work it counted (``reference.second_opinion_and_work``), and ``--compare A B`` says whether two records
 are identical: a change to the judges must leave both the same.  ``--repo PATH`` imports elbo_sym from
@@ -107,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=12, help="files listed (default 12)")
     parser.add_argument("--cprofile", type=Path, help="also write cProfile's statistics of the opinions here")
     parser.add_argument("--record", type=Path, help="also write every opinion and the work it counted here (JSON)")
+    parser.add_argument("--replay", type=int, default=0, metavar="N",
+                        help="judge every opinion again N times after the check, printing each round's CPU")
     parser.add_argument("--repo", type=Path, default=REPO,
                         help="import elbo_sym from this checkout (default: this one)")
     parser.add_argument("--compare", type=Path, nargs=2, metavar=("A", "B"),
@@ -178,15 +184,23 @@ def main(argv: list[str] | None = None) -> int:
 
     check._second_opinion = timed_opinion
     record: list = []
+    asked: list = []
     with_work = reference.second_opinion_and_work
 
     def recorded(lhs, rel, rhs, spec, K, seed=0):
         opinion, work = with_work(lhs, rel, rhs, spec, K, seed)
+        asked.append((lhs, rel, rhs, spec, K, seed))
+        if not args.record:
+            return opinion, work
+        if profile is not None:  # the record's own work (srepr) is not the opinion's
+            profile.disable()
         record.append({"file": current[0], "lhs": sympy.srepr(lhs), "rel": rel, "rhs": sympy.srepr(rhs),
                        "opinion": dataclasses.asdict(opinion), "work": work})
+        if profile is not None:
+            profile.enable()
         return opinion, work
 
-    if args.record:
+    if args.record or args.replay:
         reference.second_opinion_and_work = recorded
     files = discover(args.paths or sorted({str(p.parent) for p in (REPO / "derivations").rglob("*.toml")}))
     started = time.process_time()
@@ -214,6 +228,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {share(seconds):>18s}  {name}")
     if profile is not None:
         profile.dump_stats(str(args.cprofile))
+    for round_ in range(args.replay):
+        reference.forget()
+        started = time.process_time()
+        for asking in asked:
+            with_work(*asking)
+        print(f"replay {round_ + 1}: {len(asked)} opinions in {time.process_time() - started:.3f} s CPU")
     if args.record:
         args.record.write_text(json.dumps(record, indent=0))
         print(f"{len(record)} opinions and their counted work written to {args.record}")

@@ -191,9 +191,10 @@ def _plan_of(d: Density, inst: ChainInstance) -> _Plan | None:
     check that does not depend on the point (then `_density_at` runs and raises its error each time)."""
     plans = arith.remembered_by_identity(_PLANS, d, _no_plans)
     shape = (inst.layers, inst.observation)
-    if shape not in plans:
-        plans[shape] = _plan(d, *shape)
-    return plans[shape]
+    plan = plans.get(shape, _ABSENT)  # one look-up (hashing the layers' symbols is a Python call each)
+    if plan is _ABSENT:
+        plan = plans[shape] = _plan(d, *shape)
+    return plan
 
 
 def _no_plans(d: Density) -> dict:
@@ -393,6 +394,11 @@ def _remember(inst: ChainInstance, key: tuple, entry: tuple) -> None:
 
 
 def _evaluate(e, inst: ChainInstance, point: dict):
+    kind = type(e)  # the commonest nodes first (no branch below takes a sum or product before its own)
+    if kind is sympy.Add:
+        return arith._sum([evaluate(a, inst, point) for a in e.args])
+    if kind is sympy.Mul:
+        return arith._product([evaluate(a, inst, point) for a in e.args])
     if isinstance(e, Density):
         return _density(e, inst, point)
     if isinstance(e, LatentSum):
@@ -402,7 +408,7 @@ def _evaluate(e, inst: ChainInstance, point: dict):
         return arith._sum([evaluate(e.args[0], inst, p) for p in _assignments(layers, point, inst.K)])
     if isinstance(e, Expectation):
         d, body = e.args
-        return arith._sum([arith._product((w, evaluate(body, inst, p))) for p, w in _weights(d, inst, point)])
+        return arith._sum([arith._product2(w, evaluate(body, inst, p)) for p, w in _weights(d, inst, point)])
     if isinstance(e, KL):
         a, b = e.args
         if _is_derived(b):
@@ -414,7 +420,7 @@ def _evaluate(e, inst: ChainInstance, point: dict):
     if isinstance(e, Entropy):
         (a,) = e.args
         terms = [_plogq(w, w, ONE) for _, w in _weights(a, inst, point)]
-        return arith._product((MINUS_ONE, arith._sum(terms)))
+        return arith._product2(MINUS_ONE, arith._sum(terms))
     if isinstance(e, ELBO):
         a = e.args[0]
         joint = Density("p", (e.args[1], *_bound(a)))
@@ -445,7 +451,7 @@ def _evaluate(e, inst: ChainInstance, point: dict):
 
 def _plogq(weight, top, bottom):
     """weight * log(top / bottom)."""
-    return arith._product((weight, arith._log(arith._product((top, arith._power(bottom, -1))))))
+    return arith._product2(weight, arith._log(arith._product2(top, arith._power(bottom, -1))))
 
 
 def instances(K: int, count: int, seed: int = 0, observation: str = "x",

@@ -88,6 +88,7 @@ from elbo_sym.engine.notation import (
 )
 from elbo_sym.engine.reference import intervals
 from elbo_sym.engine.reference.rationals import (
+    KEYED_BY_ITSELF,
     Rational,
     exact_product,
     exact_sum,
@@ -926,13 +927,15 @@ separates from 0 there, a genuine 0 does not."""
 
 @contextmanager
 def _precision(bits: int):
-    global PREC
+    global PREC, _CONVERTED_NOW
     saved, PREC = PREC, bits
+    _CONVERTED_NOW = _converted_at(bits)
     _ops.set_precision(bits)
     try:
         yield
     finally:
         PREC = saved
+        _CONVERTED_NOW = _converted_at(saved)
         _ops.set_precision(saved)
 
 
@@ -944,10 +947,11 @@ def backend() -> intervals.Backend:
 def set_backend(chosen: intervals.Backend) -> None:
     """Judge with `chosen` from now on, forgetting every interval this module remembers (the other
     memos of values: `reference.use_backend`, which calls this)."""
-    global _ops, _OPERATORS
+    global _ops, _OPERATORS, _CONVERTED_NOW
     _ops, _OPERATORS = chosen, chosen.operators
     for memo in (_CONVERTED, _LOGS, _SHOWN, _ONE_BY_PRECISION):
         memo.clear()
+    _CONVERTED_NOW = _converted_at(PREC)
     _ops.set_precision(PREC)
 
 
@@ -970,16 +974,27 @@ def _one():
 
 
 _CONVERTED: dict = {}
+"""The backend's interval of an exact value: precision -> {`value_key` -> interval}."""
+
+
+def _converted_at(bits: int) -> dict:
+    """`_CONVERTED`'s table of the precision `bits` (made empty the first time)."""
+    return _CONVERTED.setdefault(bits, {})
+
+
+_CONVERTED_NOW = _converted_at(PREC)
+"""The table of the current precision, switched with PREC (`_precision`, `set_backend`): a look-up is then
+one hash of the value, no (value, precision) tuple made and hashed for each of the ~100,000 conversions."""
 
 
 def _iv(v):
     if type(v) is Rational:
-        key = (value_key(v), PREC)
-        known = _CONVERTED.get(key)
+        key = v if KEYED_BY_ITSELF else value_key(v)  # value_key(v), without a call
+        known = _CONVERTED_NOW.get(key)
         if known is None:
-            if len(_CONVERTED) > 100_000:
-                _CONVERTED.clear()
-            known = _CONVERTED[key] = _ops.from_fraction(*parts(v), PREC)  # ints: arb takes no mpz
+            if len(_CONVERTED_NOW) > 100_000:
+                _CONVERTED_NOW.clear()
+            known = _CONVERTED_NOW[key] = _ops.from_fraction(*parts(v), PREC)  # ints: arb takes no mpz
         return known
     return v
 
@@ -1049,8 +1064,9 @@ def _sum(values) -> Value:
     if _OPERATORS:  # ops.rounded and ops.add, written out: the same operations in the same order
         total = None
         for v in values:
-            if type(v) is Rational:
-                v = _iv(v)
+            if type(v) is Rational:  # _iv(v), its look-up written out
+                known = _CONVERTED_NOW.get(v if KEYED_BY_ITSELF else value_key(v))
+                v = known if known is not None else _iv(v)
             total = +v if total is None else total + v
         return total
     ops, prec = _ops, PREC
@@ -1081,8 +1097,9 @@ def _product(values) -> Value:
     if _OPERATORS:  # ops.rounded and ops.mul, written out: the same operations in the same order
         total = None
         for v in values:
-            if type(v) is Rational:
-                v = _iv(v)
+            if type(v) is Rational:  # _iv(v), its look-up written out
+                known = _CONVERTED_NOW.get(v if KEYED_BY_ITSELF else value_key(v))
+                v = known if known is not None else _iv(v)
             total = +v if total is None else total * v
         return total
     ops, prec = _ops, PREC
@@ -1092,6 +1109,50 @@ def _product(values) -> Value:
     for v in rest:
         total = mul(total, _iv(v), prec)
     return total
+
+
+def _sum2(a: Value, b: Value) -> Value:
+    """`_sum((a, b))` (the same value, the same work counted), written out for two operands: most sums of
+    the judges' hot paths have two, and the general loop's bookkeeping cost more than the arithmetic."""
+    if not _OPERATORS:
+        return _sum((a, b))
+    work = _work.counter
+    work.spent += 2
+    if work.spent > work.limit:
+        raise BudgetExceeded(work.what)
+    exact_a, exact_b = type(a) is Rational, type(b) is Rational
+    if exact_a and exact_b:
+        return exact_sum((a, b))
+    if exact_a:
+        known = _CONVERTED_NOW.get(a if KEYED_BY_ITSELF else value_key(a))
+        a = known if known is not None else _iv(a)
+    elif exact_b:
+        known = _CONVERTED_NOW.get(b if KEYED_BY_ITSELF else value_key(b))
+        b = known if known is not None else _iv(b)
+    return +a + b  # the first operand rounded, then added: `_sum`'s operations
+
+
+def _product2(a: Value, b: Value) -> Value:
+    """`_product((a, b))` (the same value, the same work counted, 0 times a value exactly 0), written out
+    for two operands, as `_sum2` is."""
+    if not _OPERATORS:
+        return _product((a, b))
+    work = _work.counter
+    work.spent += 2
+    if work.spent > work.limit:
+        raise BudgetExceeded(work.what)
+    exact_a, exact_b = type(a) is Rational, type(b) is Rational
+    if (exact_a and not a) or (exact_b and not b):
+        return _EXACT_ZERO
+    if exact_a and exact_b:
+        return exact_product((a, b))
+    if exact_a:
+        known = _CONVERTED_NOW.get(a if KEYED_BY_ITSELF else value_key(a))
+        a = known if known is not None else _iv(a)
+    elif exact_b:
+        known = _CONVERTED_NOW.get(b if KEYED_BY_ITSELF else value_key(b))
+        b = known if known is not None else _iv(b)
+    return +a * b
 
 
 _EXACT_ZERO = ZERO
@@ -1180,9 +1241,7 @@ def arithmetic_function(e, of_part):
     expression.  Shared by the Gaussian judges, which turn an expression into a function once."""
     kind = type(e)
     if kind is sympy.Add or kind is sympy.Mul:
-        parts = tuple(of_part(a) for a in e.args)
-        combine = _sum if kind is sympy.Add else _product
-        return lambda inst, at: combine([part(inst, at) for part in parts])
+        return combined_at(_sum if kind is sympy.Add else _product, tuple(of_part(a) for a in e.args))
     if kind is sympy.Pow:
         base, exponent = e.args
         if not isinstance(exponent, sympy.Integer):
@@ -1192,6 +1251,20 @@ def arithmetic_function(e, of_part):
         of_base, n = of_part(base), int(exponent)
         return lambda inst, at: _power(of_base(inst, at), n)
     return None
+
+
+def combined_at(combine: Callable[[list], Value], parts: tuple) -> Callable[..., Value]:
+    """A function of (instance, point): combine (`_sum` or `_product`) of the parts' values at them, computed
+    in order (two and three parts written out, without a list comprehension's call: most have them).  The
+    point defaults to None, so that it serves the Gaussian judge's functions of the instance alone too."""
+    if len(parts) == 2:
+        first, second = parts
+        two = _sum2 if combine is _sum else _product2
+        return lambda inst, at=None: two(first(inst, at), second(inst, at))
+    if len(parts) == 3:
+        first, second, third = parts
+        return lambda inst, at=None: combine([first(inst, at), second(inst, at), third(inst, at)])
+    return lambda inst, at=None: combine([part(inst, at) for part in parts])
 
 
 _SHOWN: dict = {}
@@ -1249,7 +1322,7 @@ def _log(v: Value) -> Value:
             raise Undefined(f"log of {v}")
         if v == 1:
             return ZERO
-        key = (value_key(v), PREC)
+        key = (v if KEYED_BY_ITSELF else value_key(v), PREC)  # (value_key(v), PREC), without a call
         known = _LOGS.get(key)
         if known is None:
             if len(_LOGS) > 100_000:
@@ -1528,7 +1601,8 @@ def _combined(combine: Callable[[list], Value], parts: tuple) -> Compiled:
     out: most sums and products have them)."""
     if len(parts) == 2:
         first, second = parts
-        return lambda inst, k, memo: combine([first(inst, k, memo), second(inst, k, memo)])
+        two = _sum2 if combine is _sum else _product2
+        return lambda inst, k, memo: two(first(inst, k, memo), second(inst, k, memo))
     if len(parts) == 3:
         first, second, third = parts
         return lambda inst, k, memo: combine([first(inst, k, memo), second(inst, k, memo), third(inst, k, memo)])
@@ -1609,7 +1683,7 @@ def _eval_sum(e, inst, k, memo):
 def _eval_expectation(e, inst, k, memo):
     weights = _distribution(e.args[0], inst)
     body = e.args[1]
-    return _sum([_product((w, evaluate(body, inst, j, memo))) for j, w in enumerate(weights)])
+    return _sum([_product2(w, evaluate(body, inst, j, memo)) for j, w in enumerate(weights)])
 
 
 def _cached(inst: Instance, key, compute):
@@ -1620,14 +1694,14 @@ def _cached(inst: Instance, key, compute):
 def _eval_kl(e, inst, k, memo):
     def compute():
         a, b = (_distribution(d, inst) for d in e.args)
-        return _sum([_product((a[j], _log(_product((a[j], _power(b[j], -1)))))) for j in range(inst.K)])
+        return _sum([_product2(a[j], _log(_product2(a[j], _power(b[j], -1)))) for j in range(inst.K)])
     return _cached(inst, ("KL",) + tuple(_signature(d) for d in e.args), compute)
 
 
 def _eval_entropy(e, inst, k, memo):
     def compute():
         a = _distribution(e.args[0], inst)
-        return _product((MINUS_ONE, _sum([_product((a[j], _log(a[j]))) for j in range(inst.K)])))
+        return _product2(MINUS_ONE, _sum([_product2(a[j], _log(a[j])) for j in range(inst.K)]))
     return _cached(inst, ("H", _signature(e.args[0])), compute)
 
 
@@ -1640,7 +1714,7 @@ def _eval_elbo(e, inst, k, memo):
         joint = inst.tables.get(("p", (observation, z), given))
         if joint is None:
             raise JudgeError(f"ELBO about an unknown observation {observation} (or parameter)")
-        return _sum([_product((a[j], _log(_product((joint[j], _power(a[j], -1)))))) for j in range(inst.K)])
+        return _sum([_product2(a[j], _log(_product2(joint[j], _power(a[j], -1)))) for j in range(inst.K)])
     return _cached(inst, ("ELBO", _signature(e.args[0]), observation) + given, compute)
 
 
@@ -1666,7 +1740,7 @@ def _eval_iwae(e, inst, k, memo):
         joint = inst.tables.get(("p", (observation, z), ()))
         if joint is None:
             raise JudgeError(f"IWAE about an unknown observation {observation}")
-        ratios = [_product((joint[j], _power(a[j], -1))) for j in range(inst.K)]
+        ratios = [_product2(joint[j], _power(a[j], -1)) for j in range(inst.K)]
         exact = all(type(v) is Rational for v in (*a, *ratios))
         scaled = _common_denominator([v for v in ratios if type(v) is Rational]) if exact else ([], 1)
         terms = []
@@ -1681,9 +1755,9 @@ def _eval_iwae(e, inst, k, memo):
                 weight, mean = _exact_draw(ways, counts, a, scaled, draws)
             else:
                 weight = _product([Rational(ways)] + [_power(a[j], c) for j, c in enumerate(counts) if c])
-                mean = _product((_sum([_product((Rational(c), ratios[j])) for j, c in enumerate(counts) if c]),
-                                 Rational(1, draws)))
-            terms.append(_product((weight, _log(mean))))
+                mean = _product2(_sum([_product2(Rational(c), ratios[j]) for j, c in enumerate(counts) if c]),
+                                 Rational(1, draws))
+            terms.append(_product2(weight, _log(mean)))
         return _sum(terms)
     return _cached(inst, ("IWAE", _signature(e.args[0]), draws, observation), compute)
 

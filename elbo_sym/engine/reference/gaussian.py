@@ -58,7 +58,7 @@ from elbo_sym.engine.reference.discrete import (
     outcome_of,
     show,
 )
-from elbo_sym.engine.reference.rationals import Rational, named_rationals, rationals, value_key
+from elbo_sym.engine.reference.rationals import KEYED_BY_ITSELF, Rational, named_rationals, rationals, value_key
 from elbo_sym.limits import REFERENCE_ANY_D, REFERENCE_PRODUCT_POINTS
 
 NODES = 10
@@ -205,7 +205,7 @@ def _expect(inst: GaussianInstance, mean, variance, body) -> object:
     terms = []
     for point, weight in _points(mean, variance):
         arith._spend(POINT_WORK)  # what making the point counts (found remembered or made uncounted)
-        terms.append(arith._product((weight, body(point))))
+        terms.append(arith._product2(weight, body(point)))
     return arith._sum(terms)
 
 
@@ -231,7 +231,7 @@ def _points(mean, variance) -> tuple:
     if known is None:
         with arith.work_limit(UNCOUNTED, "the quadrature points"):  # counted by the caller
             scale = arith.backend().sqrt(arith._iv(variance), arith.PREC)
-            known = tuple((arith._sum((mean, arith._product((scale, node)))), arith._product((weight,)))
+            known = tuple((arith._sum2(mean, arith._product2(scale, node)), arith._product((weight,)))
                           for node, weight in hermite_intervals(NODES))
         if len(_POINTS) > 10_000:
             _POINTS.clear()
@@ -312,7 +312,7 @@ def _key(v) -> tuple:
     remembered by the interval's identity (a quadrature point is keyed at every expectation that visits it, and
     reading an arb ball's midpoint and radius was a fifth of the D = "any" files' second opinion)."""
     if type(v) is Rational:
-        return value_key(v)
+        return v if KEYED_BY_ITSELF else value_key(v)
     known = _INTERVAL_KEYS.get(id(v))  # remembered_by_identity's look-up, written out: a hot path
     if known is not None and known[0] is v:
         return known[1]
@@ -326,8 +326,8 @@ _INTERVAL_KEYS: dict = {}
 def _log_normal(v, mean, variance):
     constant = arith.remembered_with_work(_LOG_2PI_V, (_key(variance), arith.PREC), lambda: arith._product(
         (MINUS_HALF, arith._log(arith._product((TWO, _pi(), variance))))), GAUSSIANS_REMEMBERED)
-    d = arith._sum((v, arith._product((MINUS_ONE, mean))))
-    return arith._sum((constant, arith._product((MINUS_HALF, arith._power(d, 2), arith._power(variance, -1)))))
+    d = arith._sum2(v, arith._product2(MINUS_ONE, mean))
+    return arith._sum2(constant, arith._product((MINUS_HALF, arith._power(d, 2), arith._power(variance, -1))))
 
 
 def _distribution(d, inst: GaussianInstance) -> tuple:
@@ -371,12 +371,12 @@ def _log_density(d, inst: GaussianInstance, at):
     if variables == {x} and given == (z,):
         if at is None:
             raise JudgeError(f"{d} with z unbound")
-        return log_normal(xv, arith._sum((arith._product((w, at)), b)), s * s)
+        return log_normal(xv, arith._sum2(arith._product2(w, at), b), s * s)
     if variables == {x, z} and not given:
         if at is None:
             raise JudgeError(f"{d} with z unbound")
-        return arith._sum((log_normal(at, ZERO, ONE),
-                           log_normal(xv, arith._sum((arith._product((w, at)), b)), s * s)))
+        return arith._sum2(log_normal(at, ZERO, ONE),
+                           log_normal(xv, arith._sum2(arith._product2(w, at), b), s * s))
     if variables == {x} and not given:
         return log_normal(xv, b, w * w + s * s)
     raise JudgeError(f"no density {d} in the Gaussian family")
@@ -501,7 +501,7 @@ def _vector_log_density_at(d, inst: GaussianInstance, at):
         return arith._sum([log_normal(t, ZERO, ONE) for t in at])
 
     def likelihood():
-        mean = arith._sum([arith._product((w, t)) for w, t in zip(_decoder(inst), at)] + [b])
+        mean = arith._sum([arith._product2(w, t) for w, t in zip(_decoder(inst), at)] + [b])
         return log_normal(xv, mean, s * s)
 
     if kind == "q":
@@ -511,10 +511,10 @@ def _vector_log_density_at(d, inst: GaussianInstance, at):
     if kind == "likelihood":
         return likelihood()
     if kind == "joint":
-        return arith._sum((prior(), likelihood()))
+        return arith._sum2(prior(), likelihood())
     if kind == "posterior":  # Bayes: p(x, z) / p(x)
         evidence = _vector_log_density(_EVIDENCE, inst, None)
-        return arith._sum((prior(), likelihood(), arith._product((MINUS_ONE, evidence))))
+        return arith._sum((prior(), likelihood(), arith._product2(MINUS_ONE, evidence)))
     raise JudgeError(f"no density {d} in the Gaussian family")
 
 
@@ -528,7 +528,7 @@ def _vector_expect(inst: GaussianInstance, d, degree: int, body) -> object:
     for _, variance in coordinates:
         if not arith._positive(variance):
             raise Undefined(f"a Gaussian with variance {show(variance)} <= 0")
-    terms = [arith._product((weight, body(point))) for point, weight in _product_rule(tuple(coordinates), n)]
+    terms = [arith._product2(weight, body(point)) for point, weight in _product_rule(tuple(coordinates), n)]
     return arith._sum(terms)
 
 
@@ -554,7 +554,7 @@ def _made_product_rule(coordinates: tuple, n: int) -> tuple:
     scales = [arith.backend().sqrt(arith._iv(variance), arith.PREC) for _, variance in coordinates]
     grid = []
     for choice in itertools.product(rule, repeat=len(coordinates)):
-        point = tuple(arith._sum((mean, arith._product((scale, node))))
+        point = tuple(arith._sum2(mean, arith._product2(scale, node))
                       for (mean, _), scale, (node, _) in zip(coordinates, scales, choice))
         grid.append((point, arith._product([w for _, w in choice])))
     return tuple(grid)
@@ -576,13 +576,13 @@ def _made_at_dimension(body, j: int):
 
 def _kl_1(a, b, inst):
     (m1, v1), (m2, v2) = a, b
-    return _expect(inst, m1, v1, lambda t: arith._sum((log_normal(t, m1, v1),
-                                                        arith._product((MINUS_ONE, log_normal(t, m2, v2))))))
+    return _expect(inst, m1, v1, lambda t: arith._sum2(log_normal(t, m1, v1),
+                                                        arith._product2(MINUS_ONE, log_normal(t, m2, v2))))
 
 
 def _entropy_1(a, inst):
     m, v = a
-    return arith._product((MINUS_ONE, _expect(inst, m, v, lambda t: log_normal(t, m, v))))
+    return arith._product2(MINUS_ONE, _expect(inst, m, v, lambda t: log_normal(t, m, v)))
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -699,7 +699,9 @@ def _at_point(e) -> Pointwise:
     return arith.remembered(_AT_POINT, e, lambda: _pointwise(e))
 
 
-Unbound = Callable[[GaussianInstance], Value]
+Unbound = Callable[..., Value]
+"""A function of (instance) -- or of (instance, point), the point ignored: `_pointwise` uses it as it is for a
+part without z."""
 _UNBOUND: dict = {}
 
 
@@ -714,19 +716,19 @@ def _unbound(e) -> Unbound:
 def _unbound_function(e) -> Unbound:
     if isinstance(e, sympy.Rational):
         number = Rational(int(e.p), int(e.q))
-        return lambda inst: number
+        return lambda inst, at=None: number
     if isinstance(e, sympy.Symbol):
         if e == z:
-            def unbound(inst):
+            def unbound(inst, at=None):
                 raise JudgeError("z unbound")
             return unbound
         name = e.name
-        return lambda inst: inst.value(name)
+        return lambda inst, at=None: inst.value(name)
     kind = type(e)
     if kind is sympy.Add or kind is sympy.Mul:
-        parts = tuple(_unbound(a) for a in e.args)
+        parts = tuple(_unbound(a) for a in e.args)  # functions of (inst, at=None)
         combine = arith._sum if kind is sympy.Add else arith._product
-        return _remembered_per_instance(e, lambda inst: combine([part(inst) for part in parts]))
+        return _remembered_per_instance(e, arith.combined_at(combine, parts))
     if kind is sympy.Pow and isinstance(e.args[1], sympy.Integer):
         of_base, n = _unbound(e.args[0]), int(e.args[1])
         return _remembered_per_instance(e, lambda inst: arith._power(of_base(inst), n))
@@ -740,7 +742,7 @@ def _remembered_per_instance(e, make: Unbound) -> Unbound:
     remember = arith.remembered_with_work
     exact = _rational_function(e)
 
-    def of_instance(inst):
+    def of_instance(inst, at=None):  # `at` ignored: the same value at every point
         key = (number, None if exact else arith.PREC)  # an exact value is the same at every precision
         known = inst.binders.get(key)
         if known is None:
@@ -776,8 +778,7 @@ def _pointwise(e) -> Pointwise:
         if isinstance(e, sympy.Symbol):
             name = e.name
             return lambda inst, at: inst.value(name)
-        of_instance = _unbound(e)
-        return lambda inst, at: of_instance(inst)
+        return _unbound(e)  # a function of (inst, at) too, `at` ignored
     arithmetic = arith.arithmetic_function(e, _at_point)
     if arithmetic is not None:
         return arithmetic
@@ -829,7 +830,7 @@ def _evaluate(e, inst: GaussianInstance, at=None):
         a = e.distribution
         mean, variance = _distribution(a, inst)
         return _cached(inst, ("ELBO", _number(a)), lambda: _expect(inst, mean, variance, lambda t: arith._sum(
-            (_log_density(_JOINT, inst, t), arith._product((MINUS_ONE, _log_density(a, inst, t)))))))
+            (_log_density(_JOINT, inst, t), arith._product2(MINUS_ONE, _log_density(a, inst, t))))))
     if isinstance(e, sympy.Symbol):
         if e == z:
             if at is None or inst.vector:
@@ -867,7 +868,7 @@ def _evaluate_vector(e, inst: GaussianInstance, at):
     if isinstance(e, KL):
         a, b = e.args
         return _cached(inst, ("KL", _number(a), _number(b)), lambda: _vector_expect(inst, a, 2, lambda t: arith._sum(
-            (_vector_log_density(a, inst, t), arith._product((MINUS_ONE, _vector_log_density(b, inst, t)))))))
+            (_vector_log_density(a, inst, t), arith._product2(MINUS_ONE, _vector_log_density(b, inst, t))))))
     if isinstance(e, Entropy):
         (a,) = e.args
         return _cached(inst, ("H", _number(a)), lambda: arith._product(
@@ -877,7 +878,7 @@ def _evaluate_vector(e, inst: GaussianInstance, at):
         raise JudgeError("the Gaussian family has one observation, x")
     a = e.distribution
     return _cached(inst, ("ELBO", _number(a)), lambda: _vector_expect(inst, a, 2, lambda t: arith._sum(
-        (_vector_log_density(_JOINT, inst, t), arith._product((MINUS_ONE, _vector_log_density(a, inst, t)))))))
+        (_vector_log_density(_JOINT, inst, t), arith._product2(MINUS_ONE, _vector_log_density(a, inst, t))))))
 
 
 # ----------------------------------------------------------------------------- instances

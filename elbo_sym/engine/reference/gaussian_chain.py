@@ -180,7 +180,7 @@ def _variable_names(d: Density) -> frozenset[str]:
 
 
 def _mean_at(mu, gain_row, mu_given, values) -> Value:
-    return arith._sum([mu] + [arith._product((k, arith._sum((v, -m)))) for k, v, m in zip(gain_row, values, mu_given)])
+    return arith._sum([mu] + [arith._product2(k, arith._sum2(v, -m)) for k, v, m in zip(gain_row, values, mu_given)])
 
 
 def log_density(d: Density, inst: ChainInstance, at: dict) -> Value:
@@ -205,11 +205,11 @@ def _log_density(d: Density, inst: ChainInstance, at: dict) -> Value:
     except KeyError as error:
         reraise_callers(error)
         raise JudgeError(f"{error.args[0]} is free where {d} is evaluated") from None
-    diff = [arith._sum((p, arith._product((arith.MINUS_ONE, _mean_at(mu[i], gain[i], mu_given, values)))))
+    diff = [arith._sum2(p, arith._product2(arith.MINUS_ONE, _mean_at(mu[i], gain[i], mu_given, values)))
             for i, p in enumerate(point)]
     quadratic = arith._sum([arith._product((inverse[i][j], diff[i], diff[j]))
                             for i in range(len(diff)) for j in range(len(diff))])
-    return arith._product((arith.MINUS_HALF, arith._sum((constant, quadratic))))
+    return arith._product2(arith.MINUS_HALF, arith._sum2(constant, quadratic))
 
 
 def _precision_matrix(C: list[list[Rational]]) -> tuple:
@@ -218,7 +218,7 @@ def _precision_matrix(C: list[list[Rational]]) -> tuple:
     if det <= 0:
         raise Undefined("a covariance that is not positive definite")
     inverse = _solve(C, [[Rational(int(i == j)) for i in range(len(C))] for j in range(len(C))])
-    return inverse, arith._log(arith._product((det, arith._power(arith._product((arith.TWO, _pi())), len(C)))))
+    return inverse, arith._log(arith._product2(det, arith._power(arith._product2(arith.TWO, _pi()), len(C))))
 
 
 def expect(d: Density, inst: ChainInstance, at: dict, body, degree: int = 2) -> Value:
@@ -242,8 +242,8 @@ def expect(d: Density, inst: ChainInstance, at: dict, body, degree: int = 2) -> 
         scale = arith.backend().sqrt(arith._iv(variance), arith.PREC)
         terms = []
         for node, weight in nodes:
-            value = arith._sum((mean, arith._product((scale, node))))
-            terms.append(arith._product((weight, level(i + 1, {**point, name: value}))))
+            value = arith._sum2(mean, arith._product2(scale, node))
+            terms.append(arith._product2(weight, level(i + 1, {**point, name: value})))
         return arith._sum(terms)
 
     return level(0, dict(at))
@@ -253,7 +253,7 @@ def expect(d: Density, inst: ChainInstance, at: dict, body, degree: int = 2) -> 
 
 
 def _difference(a, b) -> Value:
-    return arith._sum((a, arith._product((arith.MINUS_ONE, b))))
+    return arith._sum2(a, arith._product2(arith.MINUS_ONE, b))
 
 
 def _of_densities(e) -> bool:
@@ -271,7 +271,7 @@ def _log_of_densities(e, inst: ChainInstance, at: dict) -> Value:
     if isinstance(e, sympy.Mul):
         return arith._sum([_log_of_densities(a, inst, at) for a in e.args])
     if isinstance(e, sympy.Pow):
-        return arith._product((Rational(int(e.args[1])), _log_of_densities(e.args[0], inst, at)))
+        return arith._product2(Rational(int(e.args[1])), _log_of_densities(e.args[0], inst, at))
     return arith._log(evaluate(e, inst, at))  # a positive number (or pi): Undefined when it is not positive
 
 
@@ -382,7 +382,7 @@ def _plain_evaluate(e, inst: ChainInstance, at: dict) -> Value:
         return expect(a, inst, at, lambda point: _difference(log_density(a, inst, point), log_density(b, inst, point)))
     if isinstance(e, Entropy):
         (a,) = e.args
-        return arith._product((arith.MINUS_ONE, expect(a, inst, at, lambda point: log_density(a, inst, point))))
+        return arith._product2(arith.MINUS_ONE, expect(a, inst, at, lambda point: log_density(a, inst, point)))
     if isinstance(e, ELBO):
         if e.observation != x:
             raise JudgeError("one observation, x")
