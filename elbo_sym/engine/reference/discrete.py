@@ -88,6 +88,7 @@ from elbo_sym.engine.notation import (
 )
 from elbo_sym.engine.reference import intervals
 from elbo_sym.engine.reference.rationals import (
+    IN_TURN,
     KEYED_BY_ITSELF,
     Rational,
     exact_product,
@@ -1122,7 +1123,7 @@ def _sum2(a: Value, b: Value) -> Value:
         raise BudgetExceeded(work.what)
     exact_a, exact_b = type(a) is Rational, type(b) is Rational
     if exact_a and exact_b:
-        return exact_sum((a, b))
+        return a + b if IN_TURN else exact_sum((a, b))
     if exact_a:
         known = _CONVERTED_NOW.get(a if KEYED_BY_ITSELF else value_key(a))
         a = known if known is not None else _iv(a)
@@ -1145,7 +1146,7 @@ def _product2(a: Value, b: Value) -> Value:
     if (exact_a and not a) or (exact_b and not b):
         return _EXACT_ZERO
     if exact_a and exact_b:
-        return exact_product((a, b))
+        return a * b if IN_TURN else exact_product((a, b))
     if exact_a:
         known = _CONVERTED_NOW.get(a if KEYED_BY_ITSELF else value_key(a))
         a = known if known is not None else _iv(a)
@@ -1566,6 +1567,17 @@ def _compile(e) -> Compiled:
 
         def compute(inst, k, memo):
             return _exp(argument(inst, k, memo))
+    elif handler is _eval_sum and not isinstance(e.args[1], Draw) and e.args[1] == z:
+        body = _compiled_part(e.args[0])
+
+        def compute(inst, k, memo):  # _eval_sum over z
+            return _sum([body(inst, j, memo) for j in range(inst.K)])
+    elif handler is _eval_expectation:
+        distribution, body = e.args[0], _compiled_part(e.args[1])
+
+        def compute(inst, k, memo):  # _eval_expectation
+            weights = _distribution(distribution, inst)
+            return _sum([_product2(w, body(inst, j, memo)) for j, w in enumerate(weights)])
     else:  # a binder, a limit, or a power or log the handler refuses
         def compute(inst, k, memo):
             return handler(e, inst, k, memo)

@@ -129,6 +129,9 @@ value_key = _itself if NAME == "mpq" else _by_parts
 """An exact value as a memo key: the value itself where its hash is cheap (mpq: in C), its numerator and
 denominator where it is not (a Fraction's hash takes a modular inverse in Python; lowest terms: equal
 values, equal keys).  Never a tuple of tuples, so never an interval's key."""
+IN_TURN = Rational is not Fraction
+"""`exact_sum` and `exact_product` add and multiply in turn (mpq, fmpq: in C), so a sum or product of two is
+`a + b` or `a * b` itself (the judges' two-operand paths use that without the call)."""
 KEYED_BY_ITSELF = value_key is _itself
 """`value_key(v)` is `v` itself: the hot paths test this flag instead of calling `value_key` (a call per value)."""
 
@@ -171,4 +174,4 @@ def exact_product(values) -> Any:
 
 
 __all__ = ["NAME", "RATIONALS_VARIABLE", "Rational", "available", "chosen", "exact_product", "exact_sum",
-           "named_rationals", "parts", "rational", "rationals", "value_key", "KEYED_BY_ITSELF"]
+           "named_rationals", "parts", "rational", "rationals", "value_key", "KEYED_BY_ITSELF", "IN_TURN"]
