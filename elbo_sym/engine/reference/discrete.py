@@ -1592,20 +1592,34 @@ def _density_reader(d: Density) -> Compiled:
         return lambda inst, k, memo: _eval_density(d, inst, k, memo)
     sig = _signature(d)
     with_z = z in sig[1] + sig[2]
+    last = [(None, None, _UNREAD)]
+    """(the instance read last, its scalar, its table or _UNREAD): the judges read one instance at every z in
+    turn, and hashing the signature (its SymPy symbols) at every read cost more than the read."""
 
     def density(inst, k, memo):
-        scalar = inst.scalars.get(sig)
+        seen = last[0]
+        if seen[0] is inst:
+            scalar, table = seen[1], seen[2]
+        else:
+            scalar, table = inst.scalars.get(sig), _UNREAD
+            last[0] = (inst, scalar, table)
         if scalar is not None:
             return scalar
         if not with_z:
             raise JudgeError(f"unknown density {d}")
         if k is None:
             raise JudgeError(f"{d} with z unbound")
-        table = inst.tables.get(sig)
+        if table is _UNREAD:
+            table = inst.tables.get(sig)
+            last[0] = (inst, scalar, table)
         if table is None:
             raise JudgeError(f"{d} is not given at this instance (unknown observation, or q not given)")
         return table[k]
     return density
+
+
+_UNREAD = object()
+"""A table not read yet (`_density_reader`)."""
 
 
 def _combined(combine: Callable[[list], Value], parts: tuple) -> Compiled:
