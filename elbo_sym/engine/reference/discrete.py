@@ -1592,9 +1592,9 @@ def _density_reader(d: Density) -> Compiled:
         return lambda inst, k, memo: _eval_density(d, inst, k, memo)
     sig = _signature(d)
     with_z = z in sig[1] + sig[2]
+    # (the instance read last, its scalar, its table or _UNREAD): the judges read one instance at every z in
+    # turn, and hashing the signature (its SymPy symbols) at every read cost more than the read
     last = [(None, None, _UNREAD)]
-    """(the instance read last, its scalar, its table or _UNREAD): the judges read one instance at every z in
-    turn, and hashing the signature (its SymPy symbols) at every read cost more than the read."""
 
     def density(inst, k, memo):
         seen = last[0]
