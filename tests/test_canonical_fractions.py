@@ -217,11 +217,48 @@ def test_anything_but_a_polynomial_with_rational_function_coefficients_is_left_t
 
 
 def test_one_ring_per_tuple_of_symbols():
-    """Fractions over the same symbols, in the same order, share one ring (SymPy builds a ring's
-    generators and monomial functions anew each time); other symbols, another order or a symbol
-    with other assumptions get their own."""
+    """SymPy's rings (the browser's polynomials, and terms_in's gcds): Fractions over the same symbols,
+    in the same order, share one ring (SymPy builds a ring's generators and monomial functions anew
+    each time); other symbols, another order or a symbol with other assumptions get their own."""
     a, b = SYMBOLS[:2]
-    assert Fractions([a, b]).ring is Fractions([a, b]).ring
-    assert Fractions([b, a]).ring is not Fractions([a, b]).ring
-    assert Fractions([Symbol("a", positive=True), b]).ring is not Fractions([a, b]).ring
-    assert Fractions([a, b]).numerator(a * b - b * a + a) == Fractions([a, b]).ring.gens[0]
+
+    def ring(symbols):
+        return Fractions(symbols, flint=False).polynomials.ring
+
+    assert ring([a, b]) is ring([a, b])
+    assert ring([b, a]) is not ring([a, b])
+    assert ring([Symbol("a", positive=True), b]) is not ring([a, b])
+    assert Fractions([a, b], flint=False).numerator(a * b - b * a + a) == ring([a, b]).gens[0]
+
+
+def test_flint_polynomials_where_python_flint_has_them():
+    """python-flint is a dependency: its polynomials are the ones used (the products in C)."""
+    a, b = SYMBOLS[:2]
+    fractions = Fractions([a, b])
+    assert type(fractions.polynomials).__name__ == "_FlintPolynomials"
+    assert fractions.numerator(a * b - b * a + a) == fractions.polynomials.gens[0]
+
+
+def as_terms(fractions: Fractions, c) -> tuple:
+    """c's (N, q, {F: k}) with each polynomial as its terms (monomial -> int), comparable across backends."""
+    numerator, scale, denominator = fractions.convert(c)
+    polynomials = fractions.polynomials
+    factors = {tuple(sorted(polynomials.as_dict(fractions.factors[f]).items())): k for f, k in denominator.items()}
+    return polynomials.as_dict(numerator), int(scale), factors
+
+
+@pytest.mark.parametrize("seed", CASES[:sized_int(7, 20)])
+def test_flint_and_sympy_polynomials_give_the_same_fraction(seed):
+    """The same N, q and F (each F primitive with a positive leading coefficient) with FLINT's polynomials
+    as with SymPy's ring: so the zero test and terms_in's coefficients cannot depend on which is used."""
+    rng = random.Random(4000 + seed)
+    parts = [random_fraction(rng, 3) for _ in range(3)]
+    c = Add(*parts, -parts[0], evaluate=False) if rng.random() < 0.5 else Add(*parts, evaluate=False)
+    symbols = sorted(c.free_symbols, key=str)
+    try:
+        expected = as_terms(Fractions(symbols, flint=False), c)
+    except ZeroDivisionError:
+        with pytest.raises(ZeroDivisionError):
+            Fractions(symbols).convert(c)
+        return
+    assert as_terms(Fractions(symbols), c) == expected

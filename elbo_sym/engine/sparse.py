@@ -6,6 +6,11 @@ sum takes a common multiple of the denominators and nothing is cancelled, so a v
 identically 0 exactly when its numerator N is the zero polynomial (canonical's zero test), and
 its coefficients in one variable are read off N (the Gaussian chain's moments); each product
 is refused before it could pass MAX_EXPANSION_TERMS terms.
+
+The polynomials are FLINT's (python-flint's `fmpz_mpoly`, multiplied in C: the products of long
+sums were most of this module's time) where python-flint has them, else SymPy's sparse ring (the
+browser): the same polynomials, the same choices (every F primitive with a positive leading
+coefficient in lex order), so N is the same polynomial either way (`tests/test_canonical_fractions.py`).
 """
 
 from __future__ import annotations
@@ -26,17 +31,116 @@ class TooLarge(ArithmeticError):
     """The expression would need more work than the budget allows."""
 
 
+class _SympyPolynomials:
+    """Integer polynomials in n variables (lex order) as SymPy's sparse ring has them."""
+
+    def __init__(self, symbols: tuple):
+        self.ring = _ring(symbols)
+        self.gens = tuple(self.ring.gens)
+        self.one, self.zero = self.ring.one, self.ring.zero
+
+    def constant(self, n: int):
+        return self.ring(n)
+
+    @staticmethod
+    def key(p):
+        """A hashable value equal for equal polynomials (a SymPy polynomial is one)."""
+        return p
+
+    @staticmethod
+    def primitive(p) -> tuple[int, object]:
+        content, f = p.primitive()
+        return int(content), f
+
+    @staticmethod
+    def leading(p) -> int:
+        return int(p.LC)
+
+    def as_dict(self, p) -> dict:
+        return {monomial: int(c) for monomial, c in p.terms()}
+
+    def from_dict(self, terms: dict):
+        return self.ring.from_dict(terms)
+
+    @staticmethod
+    def lowest_terms(p, q) -> tuple:
+        """p / q in lowest terms, q's leading coefficient positive (SymPy's `cancel` over ZZ)."""
+        return p.cancel(q)
+
+
+class _FlintPolynomials:
+    """Integer polynomials in n variables (lex order) as FLINT's `fmpz_mpoly` (python-flint >= 0.7)."""
+
+    def __init__(self, context):
+        self.context = context
+        self.gens = tuple(context.gens())
+        self.one, self.zero = context.constant(1), context.constant(0)
+
+    def constant(self, n: int):
+        return self.context.constant(n)
+
+    @staticmethod
+    def key(p):
+        """A hashable value equal for equal polynomials (an fmpz_mpoly is not hashable; its
+        terms in the context's order are)."""
+        return tuple(p.monoms()), tuple(p.coeffs())
+
+    @staticmethod
+    def primitive(p) -> tuple[int, object]:
+        content, f = p.primitive()
+        return int(content), f
+
+    @staticmethod
+    def leading(p) -> int:
+        return int(p.leading_coefficient())
+
+    @staticmethod
+    def as_dict(p) -> dict:
+        return {monomial: int(c) for monomial, c in zip(p.monoms(), p.coeffs())}
+
+    def from_dict(self, terms: dict):
+        return self.context.from_dict(terms)
+
+    @staticmethod
+    def lowest_terms(p, q) -> tuple:
+        """p / q in lowest terms, q's leading coefficient positive: what SymPy's `cancel` over ZZ gives
+        (the pair is unique: a gcd over the integers is one up to its sign, and q's sign is fixed)."""
+        if not p:
+            return p, q.context().constant(1)
+        g = p.gcd(q)
+        p, q = p / g, q / g  # exact divisions
+        return (-p, -q) if q.leading_coefficient() < 0 else (p, q)
+
+
+@lru_cache(maxsize=64)
+def _flint_context(n: int):
+    """FLINT's context of n integer variables in lex order (None without python-flint's mpoly)."""
+    try:
+        from flint import fmpz_mpoly_ctx
+        return fmpz_mpoly_ctx.get(("x", n), "lex")
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return None
+
+
+def _polynomials(symbols: tuple, flint: bool):
+    context = _flint_context(len(symbols)) if flint and symbols else None
+    return _FlintPolynomials(context) if context is not None else _SympyPolynomials(symbols)
+
+
 class Fractions:
     """Rational functions with rational coefficients as (N, q, {F: k}) = N / (q * prod F**k): N a sparse
     polynomial over the integers, q a positive integer, each F a primitive polynomial (positive leading
     coefficient) that is not the zero polynomial.  Sums take a common multiple of the denominators
     (the larger power of each F, not the least common multiple: no gcd is ever computed), so the
     value is exactly N / (q * prod F**k) with a non-zero denominator, and it is identically 0 exactly
-    when N is the zero polynomial."""
+    when N is the zero polynomial.  The F are keyed by `key(F)` (FLINT's polynomials are not
+    hashable), each key's polynomial in `factors`.  `flint=False`: SymPy's ring even where FLINT's
+    polynomials import (tests compare the two)."""
 
-    def __init__(self, symbols: list):
-        self.ring = _ring(tuple(symbols))
-        self.generators = dict(zip(symbols, self.ring.gens))
+    def __init__(self, symbols: list, flint: bool = True):
+        self.polynomials = _polynomials(tuple(symbols), flint)
+        self.generators = dict(zip(symbols, self.polynomials.gens))
+        self.factors: dict[object, object] = {}
         self.memo: dict[Expr, tuple] = {}
 
     def numerator(self, e: Expr):
@@ -50,7 +154,7 @@ class Fractions:
 
     def _convert(self, e: Expr) -> tuple:
         if e.is_Rational:
-            return self.ring(int(e.p)), int(e.q), {}
+            return self.polynomials.constant(int(e.p)), int(e.q), {}
         if e.is_Symbol:
             if e not in self.generators:
                 raise ValueError(f"{e} is not a generator")
@@ -66,7 +170,7 @@ class Fractions:
                 scale *= q
                 for f, k in d.items():
                     denominator[f] = denominator.get(f, 0) + k
-            return numerator if numerator is not None else self.ring.one, scale, denominator
+            return numerator if numerator is not None else self.polynomials.one, scale, denominator
         if e.is_Pow and e.exp.is_Integer:
             k = int(e.exp)
             n, q, d = self.convert(e.base)
@@ -74,13 +178,16 @@ class Fractions:
                 return _power(n, k), q ** k, {f: m * k for f, m in d.items()}
             if not n:
                 raise ZeroDivisionError("a power of 0 with a negative exponent")
-            content, f = n.primitive()
-            if f.LC < 0:
+            content, f = self.polynomials.primitive(n)
+            if self.polynomials.leading(f) < 0:
                 content, f = -content, -f
-            inverse = self.ring(q if content > 0 else -q)  # 1 / (n / (q prod d)) = q prod d / (content f)
+            # 1 / (n / (q prod d)) = q prod d / (content f)
+            inverse = self.polynomials.constant(q if content > 0 else -q)
             for g, m in d.items():
-                inverse = _times(inverse, _power(g, m))
-            return _power(inverse, -k), abs(content) ** -k, {f: -k}
+                inverse = _times(inverse, _power(self.factors[g], m))
+            key = self.polynomials.key(f)
+            self.factors.setdefault(key, f)
+            return _power(inverse, -k), abs(content) ** -k, {key: -k}
         raise ValueError(f"not a rational function: {type(e).__name__}")
 
     def _sum(self, parts: list[tuple]) -> tuple:
@@ -98,14 +205,14 @@ class Fractions:
             scale = scale * q // math.gcd(scale, q)
             for f, k in d.items():
                 denominator[f] = max(denominator.get(f, 0), k)
-        numerator = self.ring.zero
+        numerator = self.polynomials.zero
         for n, q, d in grouped.values():
             if not n:
                 continue
             n = _scaled(n, scale // q)
             for f, k in denominator.items():
                 if k > d.get(f, 0):
-                    n = _times(n, _power(f, k - d.get(f, 0)))
+                    n = _times(n, _power(self.factors[f], k - d.get(f, 0)))
             numerator = _bounded(numerator + n)
         return numerator, scale, denominator
 
@@ -119,19 +226,21 @@ def terms_in(e: Expr, v: Symbol) -> tuple[tuple[int, Expr], ...]:
     others = list(_sort_gens([s for s in e.free_symbols if s != v]))
     fractions = Fractions([*others, v])
     numerator, scale, denominator = fractions.convert(e)
-    ring = fractions.ring
+    polynomials = fractions.polynomials
     place = len(others)
-    if any(f.degree(ring.gens[place]) > 0 for f in denominator):
+    if any(monomial[place] > 0 for f in denominator for monomial in polynomials.as_dict(fractions.factors[f])):
         raise ValueError(f"{v} in a denominator")
-    common = ring(scale)
+    common = polynomials.constant(scale)
     for f, k in denominator.items():
-        common = _times(common, _power(f, k))
+        common = _times(common, _power(fractions.factors[f], k))
     by_power: dict[int, dict] = {}
-    for monomial, coefficient in numerator.terms():
+    for monomial, coefficient in polynomials.as_dict(numerator).items():
         by_power.setdefault(monomial[place], {})[monomial[:place] + (0,)] = coefficient
+    ring = _ring(tuple([*others, v]))  # SymPy's: the coefficients are written as Poly writes them
     out = []
     for n in sorted(by_power, reverse=True):
-        p, q = ring.from_dict(by_power[n]).cancel(common)
+        p, q = (ring.from_dict(polynomials.as_dict(part))
+                for part in polynomials.lowest_terms(polynomials.from_dict(by_power[n]), common))
         out.append((n, p.as_expr() / q.as_expr()))
     return tuple(out) if out else ((0, S.Zero),)
 
