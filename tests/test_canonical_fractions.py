@@ -17,11 +17,11 @@ from fractions import Fraction
 
 import pytest
 from suite_sizes import sized_int
-from sympy import QQ, Add, Float, Integer, Mul, Poly, Pow, Rational, Symbol, log, pi, sqrt, together
+from sympy import QQ, Add, Float, Integer, Mul, Poly, Pow, Rational, Symbol, expand, log, pi, sqrt, together
 from sympy.polys.polyerrors import CoercionFailed
 
 from elbo_sym.engine.canonical import TooLarge, _vanishes_as_fraction, expansion_terms
-from elbo_sym.engine.sparse import Fractions, terms_in
+from elbo_sym.engine.sparse import Fractions, expanded_polynomial, is_polynomial, terms_in
 
 # the random cases are sized (tests/suite_sizes.py): the first 14 of the 40 seeds in make test (the
 # first 7 of 20, 12 of 30 for the slower properties), every seed in make test-full
@@ -262,3 +262,33 @@ def test_flint_and_sympy_polynomials_give_the_same_fraction(seed):
             Fractions(symbols).convert(c)
         return
     assert as_terms(Fractions(symbols), c) == expected
+
+
+# ------------------------------------------------------------------ polynomials multiplied out
+
+def random_polynomial(rng: random.Random, depth: int):
+    """A random polynomial of SYMBOLS with rational coefficients: sums, products and small powers."""
+    if depth == 0 or rng.random() < 0.2:
+        return rng.choice(SYMBOLS) if rng.random() < 0.6 else Rational(rng.randint(-9, 9), rng.randint(1, 5))
+    kind = rng.choice(["add", "mul", "power"])
+    if kind == "add":
+        return Add(*(random_polynomial(rng, depth - 1) for _ in range(rng.randint(2, 3))))
+    if kind == "mul":
+        return Mul(*(random_polynomial(rng, depth - 1) for _ in range(2)))
+    return Pow(random_polynomial(rng, depth - 1), rng.randint(0, 3))
+
+
+@pytest.mark.parametrize("seed", CASES)
+def test_a_polynomial_multiplied_out_sparsely_is_expands_own_expression(seed):
+    """canonical's expansions of polynomials (`sparse.expanded_polynomial`) are the expressions `expand`
+    gives, term for term (what the residuals print): the same terms make the same sum."""
+    rng = random.Random(5000 + seed)
+    e = random_polynomial(rng, 4)
+    assert is_polynomial(e)
+    assert expanded_polynomial(e) == expand(e, deep=True, log=False, power_exp=False, power_base=False)
+
+
+@pytest.mark.parametrize("e", [SYMBOLS[0] / SYMBOLS[1], log(SYMBOLS[0]) * SYMBOLS[1], Float(0.5) * SYMBOLS[0],
+                               sqrt(SYMBOLS[0]) + 1, pi * SYMBOLS[0], Symbol("n", commutative=False) * SYMBOLS[0]])
+def test_anything_but_a_polynomial_in_symbols_is_expanded_by_expand(e):
+    assert not is_polynomial(e)

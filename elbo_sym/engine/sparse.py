@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from sympy import ZZ, Expr, S, Symbol
+from sympy import ZZ, Add, Expr, Mul, Pow, Rational, S, Symbol
 from sympy.polys.orderings import lex
 from sympy.polys.polyutils import _sort_gens  # the order Poly gives its generators
 from sympy.polys.rings import PolyRing
@@ -245,6 +245,32 @@ def terms_in(e: Expr, v: Symbol) -> tuple[tuple[int, Expr], ...]:
     return tuple(out) if out else ((0, S.Zero),)
 
 
+def is_polynomial(e: Expr) -> bool:
+    """e is built of commutative symbols and rational numbers by +, * and powers to whole numbers >= 0
+    (what `expanded_polynomial` takes)."""
+    if e.is_Rational:
+        return True
+    if e.is_Symbol:
+        return bool(e.is_commutative)
+    if e.is_Add or e.is_Mul:
+        return all(is_polynomial(a) for a in e.args)
+    return bool(e.is_Pow and e.exp.is_Integer and e.exp >= 0 and is_polynomial(e.base))
+
+
+def expanded_polynomial(e: Expr) -> Expr:
+    """`expand(e)` of a polynomial (`is_polynomial`), multiplied out in sparse integer arithmetic: its
+    terms, each a rational coefficient times powers of the symbols, added as SymPy adds them (a sum
+    of the same terms is the same expression, whatever the order: `expand` collects like terms
+    too), without the intermediate expressions `expand` builds.  TooLarge as `Fractions` refuses."""
+    symbols = list(e.free_symbols)
+    fractions = Fractions(symbols)
+    numerator, scale, denominator = fractions.convert(e)
+    if denominator:  # not a polynomial: is_polynomial says so first
+        raise ValueError("a denominator in a polynomial")
+    return Add(*(Mul(Rational(c, scale), *(Pow(g, k) for g, k in zip(symbols, monomial) if k))
+                 for monomial, c in fractions.polynomials.as_dict(numerator).items()))
+
+
 @lru_cache(maxsize=256)
 def _ring(symbols: tuple) -> PolyRing:
     """The ring of integer polynomials in `symbols` (lex order), made once per tuple of symbols:
@@ -278,4 +304,4 @@ def _power(a, k: int):
     return a ** k
 
 
-__all__ = ["Fractions", "TooLarge", "terms_in"]
+__all__ = ["Fractions", "TooLarge", "expanded_polynomial", "is_polynomial", "terms_in"]
