@@ -16,6 +16,7 @@ coefficient in lex order), so N is the same polynomial either way (`tests/test_c
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from functools import lru_cache
 
 from sympy import ZZ, Add, Expr, Mul, Pow, Rational, S, Symbol
@@ -31,7 +32,46 @@ class TooLarge(ArithmeticError):
     """The expression would need more work than the budget allows."""
 
 
-class _SympyPolynomials:
+class _Polynomials(ABC):
+    """Integer polynomials in n variables (lex order): what `Fractions` needs of them, each backend's own."""
+
+    gens: tuple
+    one: object
+    zero: object
+
+    @abstractmethod
+    def constant(self, n: int): ...
+
+    @staticmethod
+    @abstractmethod
+    def key(p):
+        """A hashable value, equal for equal polynomials."""
+
+    @staticmethod
+    @abstractmethod
+    def leading(p) -> int:
+        """The leading coefficient (lex order)."""
+
+    @abstractmethod
+    def as_dict(self, p) -> dict:
+        """{monomial (a tuple of exponents): int coefficient}."""
+
+    @abstractmethod
+    def from_dict(self, terms: dict): ...
+
+    @staticmethod
+    @abstractmethod
+    def lowest_terms(p, q) -> tuple:
+        """p / q in lowest terms, q's leading coefficient positive (SymPy's `cancel` over ZZ)."""
+
+    def normalised(self, p) -> tuple[int, object]:
+        """(c, f) with p = c * f, f primitive with a positive leading coefficient: one f for every
+        multiple of it, so equal denominators are one factor."""
+        content, f = p.primitive()
+        return (-int(content), -f) if self.leading(f) < 0 else (int(content), f)
+
+
+class _SympyPolynomials(_Polynomials):
     """Integer polynomials in n variables (lex order) as SymPy's sparse ring has them."""
 
     def __init__(self, symbols: tuple):
@@ -48,11 +88,6 @@ class _SympyPolynomials:
         return p
 
     @staticmethod
-    def primitive(p) -> tuple[int, object]:
-        content, f = p.primitive()
-        return int(content), f
-
-    @staticmethod
     def leading(p) -> int:
         return int(p.LC)
 
@@ -64,11 +99,10 @@ class _SympyPolynomials:
 
     @staticmethod
     def lowest_terms(p, q) -> tuple:
-        """p / q in lowest terms, q's leading coefficient positive (SymPy's `cancel` over ZZ)."""
         return p.cancel(q)
 
 
-class _FlintPolynomials:
+class _FlintPolynomials(_Polynomials):
     """Integer polynomials in n variables (lex order) as FLINT's `fmpz_mpoly` (python-flint >= 0.7)."""
 
     def __init__(self, context):
@@ -84,11 +118,6 @@ class _FlintPolynomials:
         """A hashable value equal for equal polynomials (an fmpz_mpoly is not hashable; its
         terms in the context's order are)."""
         return tuple(p.monoms()), tuple(p.coeffs())
-
-    @staticmethod
-    def primitive(p) -> tuple[int, object]:
-        content, f = p.primitive()
-        return int(content), f
 
     @staticmethod
     def leading(p) -> int:
@@ -122,7 +151,7 @@ def _flint_context(n: int):
         return None
 
 
-def _polynomials(symbols: tuple, flint: bool):
+def _polynomials(symbols: tuple, flint: bool) -> _Polynomials:
     context = _flint_context(len(symbols)) if flint and symbols else None
     return _FlintPolynomials(context) if context is not None else _SympyPolynomials(symbols)
 
@@ -178,9 +207,7 @@ class Fractions:
                 return _power(n, k), q ** k, {f: m * k for f, m in d.items()}
             if not n:
                 raise ZeroDivisionError("a power of 0 with a negative exponent")
-            content, f = self.polynomials.primitive(n)
-            if self.polynomials.leading(f) < 0:
-                content, f = -content, -f
+            content, f = self.polynomials.normalised(n)
             # 1 / (n / (q prod d)) = q prod d / (content f)
             inverse = self.polynomials.constant(q if content > 0 else -q)
             for g, m in d.items():
