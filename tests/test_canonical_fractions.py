@@ -17,11 +17,11 @@ from fractions import Fraction
 
 import pytest
 from suite_sizes import sized_int
-from sympy import QQ, Add, Float, Integer, Mul, Poly, Pow, Rational, Symbol, log, pi, sqrt, together
+from sympy import QQ, Add, Float, Integer, Mul, Poly, Pow, Rational, Symbol, expand, log, pi, sqrt, together
 from sympy.polys.polyerrors import CoercionFailed
 
 from elbo_sym.engine.canonical import TooLarge, _vanishes_as_fraction, expansion_terms
-from elbo_sym.engine.sparse import Fractions, terms_in
+from elbo_sym.engine.sparse import Fractions, expanded_polynomial, is_polynomial, terms_in
 
 # the random cases are sized (tests/suite_sizes.py): the first 14 of the 40 seeds in make test (the
 # first 7 of 20, 12 of 30 for the slower properties), every seed in make test-full
@@ -217,11 +217,78 @@ def test_anything_but_a_polynomial_with_rational_function_coefficients_is_left_t
 
 
 def test_one_ring_per_tuple_of_symbols():
-    """Fractions over the same symbols, in the same order, share one ring (SymPy builds a ring's
-    generators and monomial functions anew each time); other symbols, another order or a symbol
-    with other assumptions get their own."""
+    """SymPy's rings (the browser's polynomials, and terms_in's gcds): Fractions over the same symbols,
+    in the same order, share one ring (SymPy builds a ring's generators and monomial functions anew
+    each time); other symbols, another order or a symbol with other assumptions get their own."""
     a, b = SYMBOLS[:2]
-    assert Fractions([a, b]).ring is Fractions([a, b]).ring
-    assert Fractions([b, a]).ring is not Fractions([a, b]).ring
-    assert Fractions([Symbol("a", positive=True), b]).ring is not Fractions([a, b]).ring
-    assert Fractions([a, b]).numerator(a * b - b * a + a) == Fractions([a, b]).ring.gens[0]
+
+    def ring(symbols):
+        return Fractions(symbols, flint=False).polynomials.ring
+
+    assert ring([a, b]) is ring([a, b])
+    assert ring([b, a]) is not ring([a, b])
+    assert ring([Symbol("a", positive=True), b]) is not ring([a, b])
+    assert Fractions([a, b], flint=False).numerator(a * b - b * a + a) == ring([a, b]).gens[0]
+
+
+def test_flint_polynomials_where_python_flint_has_them():
+    """python-flint is a dependency: its polynomials are the ones used (the products in C)."""
+    a, b = SYMBOLS[:2]
+    fractions = Fractions([a, b])
+    assert type(fractions.polynomials).__name__ == "_FlintPolynomials"
+    assert fractions.numerator(a * b - b * a + a) == fractions.polynomials.gens[0]
+
+
+def as_terms(fractions: Fractions, c) -> tuple:
+    """c's (N, q, {F: k}) with each polynomial as its terms (monomial -> int), comparable across backends."""
+    numerator, scale, denominator = fractions.convert(c)
+    polynomials = fractions.polynomials
+    factors = {tuple(sorted(polynomials.as_dict(fractions.factors[f]).items())): k for f, k in denominator.items()}
+    return polynomials.as_dict(numerator), int(scale), factors
+
+
+@pytest.mark.parametrize("seed", CASES[:sized_int(7, 20)])
+def test_flint_and_sympy_polynomials_give_the_same_fraction(seed):
+    """The same N, q and F (each F primitive with a positive leading coefficient) with FLINT's polynomials
+    as with SymPy's ring: so the zero test and terms_in's coefficients cannot depend on which is used."""
+    rng = random.Random(4000 + seed)
+    parts = [random_fraction(rng, 3) for _ in range(3)]
+    c = Add(*parts, -parts[0], evaluate=False) if rng.random() < 0.5 else Add(*parts, evaluate=False)
+    symbols = sorted(c.free_symbols, key=str)
+    try:
+        expected = as_terms(Fractions(symbols, flint=False), c)
+    except ZeroDivisionError:
+        with pytest.raises(ZeroDivisionError):
+            Fractions(symbols).convert(c)
+        return
+    assert as_terms(Fractions(symbols), c) == expected
+
+
+# ------------------------------------------------------------------ polynomials multiplied out
+
+def random_polynomial(rng: random.Random, depth: int):
+    """A random polynomial of SYMBOLS with rational coefficients: sums, products and small powers."""
+    if depth == 0 or rng.random() < 0.2:
+        return rng.choice(SYMBOLS) if rng.random() < 0.6 else Rational(rng.randint(-9, 9), rng.randint(1, 5))
+    kind = rng.choice(["add", "mul", "power"])
+    if kind == "add":
+        return Add(*(random_polynomial(rng, depth - 1) for _ in range(rng.randint(2, 3))))
+    if kind == "mul":
+        return Mul(*(random_polynomial(rng, depth - 1) for _ in range(2)))
+    return Pow(random_polynomial(rng, depth - 1), rng.randint(0, 3))
+
+
+@pytest.mark.parametrize("seed", CASES)
+def test_a_polynomial_multiplied_out_sparsely_is_expands_own_expression(seed):
+    """canonical's expansions of polynomials (`sparse.expanded_polynomial`) are the expressions `expand`
+    gives, term for term (what the residuals print): the same terms make the same sum."""
+    rng = random.Random(5000 + seed)
+    e = random_polynomial(rng, 4)
+    assert is_polynomial(e)
+    assert expanded_polynomial(e) == expand(e, deep=True, log=False, power_exp=False, power_base=False)
+
+
+@pytest.mark.parametrize("e", [SYMBOLS[0] / SYMBOLS[1], log(SYMBOLS[0]) * SYMBOLS[1], Float(0.5) * SYMBOLS[0],
+                               sqrt(SYMBOLS[0]) + 1, pi * SYMBOLS[0], Symbol("n", commutative=False) * SYMBOLS[0]])
+def test_anything_but_a_polynomial_in_symbols_is_expanded_by_expand(e):
+    assert not is_polynomial(e)

@@ -57,7 +57,7 @@ from sympy.core.function import AppliedUndef
 from elbo_sym.budget import checkpoint
 from elbo_sym.engine.models.base import Model
 from elbo_sym.engine.notation import Exp
-from elbo_sym.engine.sparse import Fractions, TooLarge
+from elbo_sym.engine.sparse import Fractions, TooLarge, expanded_polynomial, is_polynomial
 from elbo_sym.engine.walks import replaced
 from elbo_sym.failures import reraise_callers
 from elbo_sym.limits import MAX_EXPANSION_TERMS, MAX_EXPONENT, MAX_MERGED_EXP_TERMS
@@ -628,7 +628,14 @@ def _expanded(e: Expr) -> Expr:
     `clear_cache`, where a spent budget may have left it half-filled): the same coefficients and
     log arguments are expanded again from step to step and from file to file (on the tree 434 of
     783 expansions repeat one made before), and `expand` is not cached by SymPy.  A pure function
-    of `e`: the hints are fixed here."""
+    of `e`: the hints are fixed here.  A polynomial in symbols (two thirds of the tree's expansions) is
+    multiplied out in sparse integer arithmetic (`sparse.expanded_polynomial`: the same expression,
+    without expand's intermediate ones)."""
+    if is_polynomial(e):
+        try:
+            return expanded_polynomial(e)
+        except TooLarge:  # within expansion_terms' bound it is not refused; expand decides if it were
+            pass
     return expand(e, deep=True, log=False, power_exp=False, power_base=False)
 
 
