@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from fractions import Fraction
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from sympy import Add, Expr, Integer, Rational, exp
@@ -382,6 +382,13 @@ class _Decision:
     right: Expr | None = None
 
 
+@lru_cache(maxsize=4096)
+def _limit_variables(e: Expr) -> frozenset[str]:
+    """The names of the variables bound by the limits in `e` (a walk of the whole tree, and a step's
+    right side is the next step's left: remembered)."""
+    return frozenset(str(limit.variable) for limit in e.atoms(Limit))
+
+
 class _Instances:
     """Decides a relation (and the open definedness obligations) at exact instances."""
 
@@ -395,7 +402,7 @@ class _Instances:
             right = right * (len(left) if len(right) == 1 else 1)
         self.parts = tuple(zip(left, right))
         self.open = tuple(open_obligations)
-        bound = frozenset(str(e.variable) for side in (lhs, rhs) for e in side.atoms(Limit))
+        bound = _limit_variables(lhs) | _limit_variables(rhs)
         self.limit_bound = bound - {str(s) for s in lhs.free_symbols | rhs.free_symbols} if bound else bound
         """Parameters the step has only bound inside limit(...): a counterexample gives them no value."""
 

@@ -16,6 +16,8 @@ from sympy.printing.latex import LatexPrinter, greek_letters_set, tex_greek_dict
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
+from elbo_sym.limits import PRINTED_PARTS
+
 x = Symbol("x")
 """The observed variable."""
 z = Symbol("z")
@@ -488,8 +490,6 @@ def density_name_latex(name: str) -> str:
     return "q^{*}" if name == "q_star" else name
 
 
-PRINTED_PARTS = 20_000
-"""How many sub-expressions each printer with the default settings remembers (then it starts afresh)."""
 _TEXT_PRINTED: dict[Basic, str] = {}
 _LATEX_PRINTED: dict[tuple[Basic, str], str] = {}
 """The text and the LaTeX of each sub-expression printed so far by a printer with the default
