@@ -31,7 +31,7 @@ from elbo_sym.budget import BudgetExceeded, WorkCount
 from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
 from elbo_sym.engine.derivation import Derivation, Example, Formula, Relation, Step
-from elbo_sym.engine.exact import ExactPlan, empty_ranges, exact_plan, premise_pins
+from elbo_sym.engine.exact import ExactPlan, empty_ranges, exact_plan, memo_at, premise_pins
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError, free_latents
 from elbo_sym.engine.models.general import SEARCH_K
@@ -419,9 +419,11 @@ class _Instances:
         return len(self.model.parameters) + _operations([e for pair in self.parts for e in pair]
                                                         + [o.expr for o in self.open])
 
-    def decide(self, instance: Instance) -> _Decision:
+    def decide(self, instance: Instance, shared: bool = False) -> _Decision:
+        """What `instance` says; with `shared`, exact values are kept at the instance's point for later
+        callers there (evaluate.memo_at: a file's examples, step after step)."""
         values = self.model.values(instance) if self.open or self.exact_parts is None else {}
-        memo: dict = {}
+        memo: dict = memo_at(values) if shared and values else {}
         undecided = False
         for obligation in self.open:
             try:
@@ -888,7 +890,7 @@ def _examples_agree(lhs: Expr, rel: str, rhs: Expr, model, examples) -> Countere
                 values = values_at((lhs, rhs), instance)
                 judge = _Instances(instantiate(lhs, values), rel, instantiate(rhs, values), explicit, ())
             assert judge is not None
-            decision = judge.decide(instance)
+            decision = judge.decide(instance, shared=True)
             if decision.status in ("fails", "undefined"):
                 return judge.counterexample(instance, decision)
     return None
