@@ -362,6 +362,13 @@ SYMPY_CACHE_ENTRIES = 20_000
 evicted and rebuilt within one file: a bigger cache made the tree's check about 0.24 s of CPU cheaper (6 %),
 for about 3 MB).  Bounded, as every memo must be; set when `check` imports SymPy
 (elbo_sym.authoring.cache.import_quietly), unless SYMPY_CACHE_SIZE is set already."""
+PRINTED_PARTS = 20_000
+"""Sub-expressions each printer with the default settings remembers from formula to formula
+(elbo_sym.engine.notation's text and LaTeX; emptied when full): a report's formulas share most of
+their parts, and a long check stays bounded."""
+EXACT_MEMOS_KEPT = 64
+"""Points whose exact values of expressions are kept for the next caller at the same point
+(elbo_sym.numbers.evaluate.memo_at: a file's examples, step after step; all emptied when full)."""
 GC_YOUNG_OBJECTS = 50_000
 """New containers between two collections of the garbage collector's youngest generation in a check's
 process (Python's default is 700; set with SymPy's import, elbo_sym.authoring.cache.import_quietly):

@@ -216,6 +216,8 @@ def heaviest_first(items: list[pytest.Item], seconds: dict[str, float]) -> list[
 ENGINE_MEMO_TABLES = {
     "elbo_sym.engine.check": ("_DERIVED_MEMO",),
     "elbo_sym.engine.models.discrete": ("_POSTERIORS",),
+    "elbo_sym.engine.notation": ("_TEXT_PRINTED", "_LATEX_PRINTED"),
+    "elbo_sym.engine.exact": ("_MEMOS_AT",),
 }
 """The engine's module-level dicts that are memos of results (each bounded: its own code empties it when
 full, so emptying it is always allowed); the functools caches are found by themselves, and the second

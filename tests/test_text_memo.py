@@ -43,3 +43,41 @@ def test_expressions_that_only_look_alike_keep_their_own_text():
             assert to_text(e) == _fresh(e), e
     assert to_text(pairs[0][0]) != to_text(pairs[0][1])  # the test above could tell them apart
     assert to_text([x, y]) == _fresh([x, y])  # not an expression: printed, never remembered
+
+
+def test_parts_remembered_from_formula_to_formula_print_as_a_fresh_printer_prints_them():
+    """The printers with the default settings share what they printed between formulas (notation's
+    _TEXT_PRINTED, _LATEX_PRINTED): a part first met inside a formula prints alone, and inside
+    another formula, as a fresh printer prints it -- a float (written in full only at the top), a
+    product of long names (LaTeX's thin space between them), a sum on the right of a product."""
+    from elbo_sym.engine import notation
+    from elbo_sym.engine.notation import ElboLatexPrinter, to_latex
+    from elbo_sym.engine.parse import Vocabulary, parse_expression
+
+    def fresh_latex(e) -> str:
+        return ElboLatexPrinter({}).doprint(e)  # settings given: a printer with its own memo
+
+    vocabulary = Vocabulary(params=("alpha", "beta", "gamma", "rate", "scale"))
+    texts = ["alpha*beta + log(p(x))", "gamma*(alpha*beta + log(p(x)))", "alpha*beta", "1 - alpha*beta",
+             "(alpha - beta)/(gamma*beta)", "E(q, log(p(x, z)/q(z)))*gamma", "log(p(x, z)/q(z))",
+             "rate*(alpha*beta)", "alpha*beta*rate", "scale*(rate*(alpha*beta))"]
+    half = Float("0.5", 30)
+    formulas = [parse_expression(t, vocabulary) for t in texts] + [half, Mul(half, Symbol("a"), evaluate=False)]
+    for e in formulas + formulas[::-1]:
+        for node in preorder_traversal(e):
+            assert to_text(node) == _fresh(node), node
+            assert to_latex(node) == fresh_latex(node), node
+    assert notation._TEXT_PRINTED and notation._LATEX_PRINTED  # shared: the test above compared the memo
+    assert not any(isinstance(key, Float) for key in notation._TEXT_PRINTED)
+
+
+def test_the_shared_memo_of_parts_is_bounded(monkeypatch):
+    from elbo_sym.engine import notation
+
+    monkeypatch.setattr(notation, "PRINTED_PARTS", 5)
+    for n in range(40):
+        e = Symbol(f"s{n}") + n
+        notation.ElboStrPrinter().doprint(e)
+        notation.ElboLatexPrinter().doprint(e)
+        assert len(notation._TEXT_PRINTED) <= 5 + 3 and len(notation._LATEX_PRINTED) <= 5 + 3
+        assert notation.ElboStrPrinter().doprint(e) == _fresh(e)

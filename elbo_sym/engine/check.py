@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from fractions import Fraction
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from sympy import Add, Expr, Integer, Rational, exp
@@ -31,7 +31,7 @@ from elbo_sym.budget import BudgetExceeded, WorkCount
 from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
 from elbo_sym.engine.derivation import Derivation, Example, Formula, Relation, Step
-from elbo_sym.engine.exact import ExactPlan, empty_ranges, exact_plan, premise_pins
+from elbo_sym.engine.exact import ExactPlan, empty_ranges, exact_plan, memo_at, premise_pins
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError, free_latents
 from elbo_sym.engine.models.general import SEARCH_K
@@ -382,6 +382,13 @@ class _Decision:
     right: Expr | None = None
 
 
+@lru_cache(maxsize=4096)
+def _limit_variables(e: Expr) -> frozenset[str]:
+    """The names of the variables bound by the limits in `e` (a walk of the whole tree, and a step's
+    right side is the next step's left: remembered)."""
+    return frozenset(str(limit.variable) for limit in e.atoms(Limit))
+
+
 class _Instances:
     """Decides a relation (and the open definedness obligations) at exact instances."""
 
@@ -395,7 +402,7 @@ class _Instances:
             right = right * (len(left) if len(right) == 1 else 1)
         self.parts = tuple(zip(left, right))
         self.open = tuple(open_obligations)
-        bound = frozenset(str(e.variable) for side in (lhs, rhs) for e in side.atoms(Limit))
+        bound = _limit_variables(lhs) | _limit_variables(rhs)
         self.limit_bound = bound - {str(s) for s in lhs.free_symbols | rhs.free_symbols} if bound else bound
         """Parameters the step has only bound inside limit(...): a counterexample gives them no value."""
 
@@ -412,9 +419,11 @@ class _Instances:
         return len(self.model.parameters) + _operations([e for pair in self.parts for e in pair]
                                                         + [o.expr for o in self.open])
 
-    def decide(self, instance: Instance) -> _Decision:
+    def decide(self, instance: Instance, shared: bool = False) -> _Decision:
+        """What `instance` says; with `shared`, exact values are kept at the instance's point for later
+        callers there (evaluate.memo_at: a file's examples, step after step)."""
         values = self.model.values(instance) if self.open or self.exact_parts is None else {}
-        memo: dict = {}
+        memo: dict = memo_at(values) if shared and values else {}
         undecided = False
         for obligation in self.open:
             try:
@@ -881,7 +890,7 @@ def _examples_agree(lhs: Expr, rel: str, rhs: Expr, model, examples) -> Countere
                 values = values_at((lhs, rhs), instance)
                 judge = _Instances(instantiate(lhs, values), rel, instantiate(rhs, values), explicit, ())
             assert judge is not None
-            decision = judge.decide(instance)
+            decision = judge.decide(instance, shared=True)
             if decision.status in ("fails", "undefined"):
                 return judge.counterexample(instance, decision)
     return None

@@ -468,6 +468,7 @@ def toml_lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in lines]
 
 
+@lru_cache(maxsize=1024)
 def _sets_key(key: str) -> re.Pattern[str]:
     """A line that sets `key`: ``key = ...``, or a TOML dotted key under it (``key.expr = ...``, which
     makes `key` a table), so that an error about the key names its own line, not its table's header."""
@@ -517,6 +518,8 @@ class _Reader:
         self.path = path
         self.lines = toml_lines(text)
         self.tables = self._table_headers()
+        self.starts = sorted(n for numbers in self.tables.values() for n in numbers)
+        """The first line of every [[table]], in order (where the top level and each table end)."""
         self.vocabulary = Vocabulary()
         self.prose_math: dict[str, Expr | tuple[Expr, str, Expr]] = {}
         """Every prose formula read so far, parsed (:attr:`Derivation.prose_math`)."""
@@ -541,7 +544,7 @@ class _Reader:
 
     def _table_span(self, table: str | None, index: int) -> tuple[int, int]:
         """Lines [first, last] of the index-th [[table]] (or the top level when table is None)."""
-        starts = sorted(n for numbers in self.tables.values() for n in numbers)
+        starts = self.starts
         if table is None:
             return 1, (starts[0] - 1 if starts else len(self.lines))
         numbers = self.tables.get(table, [])

@@ -11,6 +11,7 @@ try, or makes the step an `error` (`ExactPlan.unreached`): never `checked` on le
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from itertools import product
@@ -28,6 +29,7 @@ from elbo_sym.engine.premises import premise_text, premises_of
 from elbo_sym.engine.rules import FLIPPED, RuleOutcome, difference, residuals
 from elbo_sym.failures import reraise_callers
 from elbo_sym.limits import (
+    EXACT_MEMOS_KEPT,
     GAUSSIAN_ANY_D,
     INTEGER_OFFSETS,
     MAX_ANCHORED_VARIABLES,
@@ -36,6 +38,25 @@ from elbo_sym.limits import (
     MAX_PINNED_VALUES,
     MAX_SEARCH_D,
 )
+
+_MEMOS_AT: dict[frozenset, dict] = {}
+"""memo_at's memos of exact values, by point."""
+
+
+def memo_at(values: Mapping[Symbol, Fraction]) -> dict:
+    """A memo of exact values (elbo_sym.numbers.evaluate's `exact`, `value`, `sign_of`, `decide`) at the
+    point `values`, shared by the callers that evaluate there: a file's examples re-decided step after
+    step (a step's right side is the next step's left) and its report's start and end values.  An
+    exact value, or the error that says there is none (Undefined, Inexact), is a pure function of the
+    expression and the point (the key).  Bounded: limits.EXACT_MEMOS_KEPT points, all emptied when full."""
+    key = frozenset(values.items())
+    memo = _MEMOS_AT.get(key)
+    if memo is None:
+        if len(_MEMOS_AT) >= EXACT_MEMOS_KEPT:
+            _MEMOS_AT.clear()
+        memo = _MEMOS_AT[key] = {}
+    return memo
+
 
 Premises = tuple[tuple[str, Expr], ...] | None
 """(rel, left - right in the model's parameters) of each premise, read once per step

@@ -16,6 +16,8 @@ from sympy.printing.latex import LatexPrinter, greek_letters_set, tex_greek_dict
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
+from elbo_sym.limits import PRINTED_PARTS
+
 x = Symbol("x")
 """The observed variable."""
 z = Symbol("z")
@@ -488,8 +490,37 @@ def density_name_latex(name: str) -> str:
     return "q^{*}" if name == "q_star" else name
 
 
+_TEXT_PRINTED: dict[Basic, str] = {}
+_LATEX_PRINTED: dict[tuple[Basic, str], str] = {}
+"""The text and the LaTeX of each sub-expression printed so far by a printer with the default
+settings, kept from formula to formula: a step repeats most of the step before it (and the report
+prints what the check printed), and a sub-expression's print is a pure function of it (and, in
+LaTeX, of the product sign in force: the key), whatever formula holds it.  A Float's text is not
+kept: SymPy's str printer writes it in full at the top and shortened inside a formula."""
+
+
+def _start_afresh_when_full(memo: dict) -> dict:
+    if len(memo) > PRINTED_PARTS:
+        memo.clear()
+    return memo
+
+
 class ElboStrPrinter(StrPrinter):
     """Prints notation back in the derivation-file vocabulary (round-trips through `parse`)."""
+
+    def __init__(self, settings=None):
+        shared = settings is None  # the default settings: the sub-expressions' texts are shared
+        super().__init__({"order": "none"} if settings is None else settings)
+        self._memo: dict[Basic, str] = _start_afresh_when_full(_TEXT_PRINTED) if shared else {}
+
+    def _print(self, expr, **kwargs) -> str:
+        # A sub-expression printed once (_print_Add and _negand print an operand, then bracket it).
+        if kwargs or not isinstance(expr, Basic) or expr.is_Float:
+            return super()._print(expr, **kwargs)
+        known = self._memo.get(expr)
+        if known is None:
+            known = self._memo[expr] = super()._print(expr)
+        return known
 
     def _distribution(self, d: Density) -> str:
         if isinstance(d, Density) and d.name in VARIATIONAL_NAMES and d.variables == (z,) and not d.given:
@@ -677,15 +708,16 @@ class ElboLatexPrinter(LatexPrinter):
     """The one LaTeX printer: the lesson's notation as a textbook writes it."""
 
     def __init__(self, settings=None):
+        shared = settings is None  # the default settings: the sub-expressions' LaTeX is shared
         settings = dict(settings or {})
         settings.setdefault("order", "none")
         settings.setdefault("mul_symbol", None)
         super().__init__(settings)
-        self._memo: dict[tuple[Basic, str], str] = {}
+        self._memo: dict[tuple[Basic, str], str] = _start_afresh_when_full(_LATEX_PRINTED) if shared else {}
 
     def _print(self, expr, **kwargs) -> str:
-        # Each sub-expression printed once per formula: deciding a factor's brackets prints it
-        # (_runs_right), so without this a product nested n deep would be printed 2**n times.
+        # Each sub-expression printed once (from formula to formula: _LATEX_PRINTED): deciding a factor's
+        # brackets prints it (_runs_right), so without this a product nested n deep would be printed 2**n times.
         if kwargs or not isinstance(expr, Basic):
             return super()._print(expr, **kwargs)
         key = (expr, self._settings["mul_symbol_latex"])
@@ -1366,7 +1398,7 @@ def to_text(expr: Basic) -> str:
     """The expression in derivation-file syntax (what an author would type)."""
     if isinstance(expr, Basic):
         return _printed(expr, latex=False)
-    return ElboStrPrinter({"order": "none"}).doprint(expr)
+    return ElboStrPrinter().doprint(expr)
 
 
 @lru_cache(maxsize=8192, typed=True)
@@ -1375,7 +1407,7 @@ def _printed(expr: Basic, latex: bool) -> str:
     is structural and keeps the order of unevaluated sums), and the same expressions are printed
     again and again (a step's sides, its definedness conditions, the report, the claim).
     A printer error is raised each time, never remembered."""
-    return ElboLatexPrinter().doprint(expr) if latex else ElboStrPrinter({"order": "none"}).doprint(expr)
+    return ElboLatexPrinter().doprint(expr) if latex else ElboStrPrinter().doprint(expr)
 
 
 RELATION_LATEX = {"=": "=", "<=": r"\leq", ">=": r"\geq", "<": "<", ">": ">", "!=": r"\neq"}

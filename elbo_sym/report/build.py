@@ -36,6 +36,7 @@ from elbo_sym.engine.derivation import (
     read_user_file,
     split_relation,
 )
+from elbo_sym.engine.exact import memo_at
 from elbo_sym.engine.models.base import Parameter, likelihood_column_block
 from elbo_sym.engine.notation import (
     ELBO,
@@ -506,7 +507,8 @@ def _example_values(d: Derivation, example: Example, model, values) -> tuple[lis
             if len(parts) != 1:
                 continue
             used |= parts[0].free_symbols
-            value = exact_value(parts[0], values, pi=True)  # a Gaussian's log(pi) is exact too (docs/02)
+            # a Gaussian's log(pi) is exact too (docs/02); memo_at: the examples re-decided may have met it
+            value = exact_value(parts[0], values, memo_at(values), pi=True)
         except (Undefined, ArithmeticError, ValueError, TypeError, KeyError) as raised:
             reraise_callers(raised)
             unevaluated.append(UnevaluatedRow(math(expr), _why_unevaluated(raised)))
