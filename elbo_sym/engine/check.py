@@ -300,11 +300,23 @@ class StepResult:
     carried: bool = False
     """A teaching file's step refuted only because the deliberate mistake just before it carries
     into its left side: proved with that step corrected (engine.repair, red team rt32's F3)."""
+    densities_unsearched: bool = False
+    """For a `checked` step: its model's domain includes densities (``K = "any"``) and the search tried
+    none, so ``accept = "checked"`` cannot pass it (check_step makes an accepted one an `error`)."""
 
     @property
     def accepted(self) -> bool:
         """A `checked` step that the file explicitly accepts (``accept = "checked"``)."""
         return self.verdict is Verdict.checked and self.step.accept == "checked"
+
+    @property
+    def hint(self) -> str:
+        """For a `checked` step that does not pass: what lets it pass ("" for any other step). The one
+        source of this advice -- the claim's reason, the step notes and failures of `check`, the
+        handouts' refusal -- so that none suggests the ``accept = "checked"`` that check refuses."""
+        if self.verdict is not Verdict.checked or self.accepted:
+            return ""
+        return EXPLICIT_K_HINT if self.densities_unsearched else ACCEPT_HINT
 
     @property
     def passes(self) -> bool:
@@ -1416,12 +1428,14 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
         return StepResult(step, lhs, Verdict.error, f"not proved ({outcome.reason}) and the search could not "
                           f"decide {searched.skipped[0]}: undecided is not 'held'", None, held, outcome, seconds,
                           conditions=conditions, searched=searched)
-    if step.accept == "checked" and _densities_unsearched(model, searched):
+    unsearched = _densities_unsearched(model, searched)
+    if step.accept == "checked" and unsearched:
         return StepResult(step, lhs, Verdict.error, f"not proved ({outcome.reason}); held on {held} exact "
                           f"instances{where}, none of them a density: {UNSEARCHED_DENSITIES}", None, held, outcome,
                           seconds, conditions=conditions, searched=searched)
     return StepResult(step, lhs, Verdict.checked, f"not proved ({outcome.reason}); held on {held} exact "
-                      f"instances{where}", None, held, outcome, seconds, conditions=conditions, searched=searched)
+                      f"instances{where}", None, held, outcome, seconds, conditions=conditions, searched=searched,
+                      densities_unsearched=unsearched)
 
 
 UNSEARCHED_DENSITIES = ('K = "any" includes densities and the search tried none, so accept = "checked" cannot '
@@ -1431,10 +1445,16 @@ UNSEARCHED_DENSITIES = ('K = "any" includes densities and the search tried none,
 includes densities (``K = "any"``) and none was searched: evidence that never looked at a part of the
 domain cannot stand in for a proof there."""
 
+ACCEPT_HINT = 'add accept = "checked" to print it labelled as unproved'
+"""What lets a `checked` step pass (StepResult.hint) when accept = "checked" can."""
+EXPLICIT_K_HINT = ('K = "any" includes densities and none was searched, so accept = "checked" cannot pass it: '
+                   'write an explicit K or make it a step a rule proves')
+"""What lets a `checked` step pass (StepResult.hint) when accept = "checked" cannot (UNSEARCHED_DENSITIES)."""
+
 
 def _densities_unsearched(model: Model, searched: Searched | None) -> bool:
     """Whether the model's domain includes densities (``K = "any"``) and the search tried none: then
-    `accept = "checked"` cannot pass the step (check_step makes it an error; _claim does not suggest it)."""
+    `accept = "checked"` cannot pass the step (check_step makes it an error; StepResult.hint does not suggest it)."""
     return model.K == "any" and not (searched is not None and searched.densities)
 
 
@@ -1753,11 +1773,7 @@ def _claim(derivation: Derivation, relation: str | None, model: Model,
         if first.verdict is Verdict.checked:
             where = f" ({first.searched.describe()})" if first.searched and first.searched.describe() else ""
             return False, (f"step {first.step.index} is only checked (held on {first.instances} exact instances"
-                           f"{where}, not proved); " + (
-                               "K = \"any\" includes densities and none was searched, so accept = \"checked\" "
-                               "cannot pass it: write an explicit K or make it a step a rule proves"
-                               if _densities_unsearched(model, first.searched) else
-                               "mark it accept = \"checked\" to print it as such"))
+                           f"{where}, not proved); {first.hint}")
         return False, "not every step holds"
     claim, start, end = derivation.claim, derivation.start.expr, derivation.steps[-1].expr
     chain_text = f"{to_text(start)} {relation} {to_text(end)}"

@@ -272,8 +272,8 @@ def require_checked(reports: Iterable[DerivationReport]) -> None:
         for s in r.steps:
             if not s.passes:
                 problem = f"{r.file}:{s.line}: step {s.index} is {s.verdict}: {s.reason}"
-                if s.verdict == "checked":
-                    problem += " (not proved; add accept = \"checked\" to the step to print it labelled as such)"
+                if s.verdict == "checked" and not s.expected_refuted:  # a deliberate mistake wants refuted
+                    problem += f" (not proved; {s.hint})"
                 if s.counterexample is not None:
                     problem += f"\n    counterexample: {s.counterexample.describe()}"
                 problems.append(problem)

@@ -276,7 +276,8 @@ def _step_report(r: StepResult, lhs: Expr, d: Derivation, refuted: int) -> StepR
                       why_parts=prose_parts(s.why, d.vocabulary, parsed=dict(d.prose_math)),
                       second_opinion=r.second_opinion,
                       searched=r.searched.describe() if r.searched is not None else "",
-                      proved_by=r.outcome.proved_by if r.outcome is not None and r.verdict.value == "proved" else "")
+                      proved_by=r.outcome.proved_by if r.outcome is not None and r.verdict.value == "proved" else "",
+                      hint=r.hint)
 
 
 def deck_report_of(result: DeckResult) -> DeckReport:

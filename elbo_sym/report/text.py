@@ -52,8 +52,7 @@ def step_notes(s: StepReport) -> list[str]:
                 "not a mistake of its own"]
     if s.verdict == "checked":
         return [f"accepted (accept = \"checked\"): printed as \"{s.held_text}, not proved\"" if s.accepted else
-                "not proved: this fails the run; to print the step labelled as unproved, add "
-                "accept = \"checked\" to it"]
+                f"not proved: this fails the run; {s.hint}"]
     return []
 
 
@@ -130,7 +129,7 @@ def summary_text(reports: Iterable[DerivationReport], errors: Iterable[InputErro
     for r in reports:
         for s in r.steps:
             counts[s.verdict] += 1
-        unaccepted += [f"{r.file}:{s.line} step {s.index} (held on {s.instances} exact instances)"
+        unaccepted += [f"{r.file}:{s.line} step {s.index} (held on {s.instances} exact instances): {s.hint}"
                        for s in r.unaccepted_checked]
     checked_claims = sum(only_checked(r.established, sum(s.verdict == "checked" for s in r.steps)) for r in reports)
     return summary_line(len(reports), counts, sum(r.established for r in reports), sum(r.ok for r in reports),
@@ -185,8 +184,7 @@ def _failure_step(r: DerivationReport, s: StepReport) -> list[str]:
     elif s.carried:
         lines.append(f"    {step_notes(s)[0]}")
     elif s.verdict == "checked":
-        lines.append(f"    {s.held_text}, not proved: add accept = \"checked\" to print it "
-                     "labelled as unproved")
+        lines.append(f"    {s.held_text}, not proved: {s.hint}")
     for c in s.conditions:
         if not c.shown:
             lines.append(f"    failed condition: {c.text}")
