@@ -197,15 +197,25 @@ def _failure_step(r: DerivationReport, s: StepReport) -> list[str]:
     return lines
 
 
+DECK_OUTCOME_WHY = {
+    "refuted": "a refuted card's formula is false at an instance",
+    "error": "a card in error was not decided, and undecided is not proved",
+    "checked": "a card only checked held on the instances tried, and checked on instances is not enough",
+}
+"""Why a deck with cards of these verdicts fails, in the order `deck_outcome` names them (the cards'
+verdicts decide the wording: rt38 F6 had "NOT all hold" for checked cards, session 17 "checked on
+instances is not enough" for cards in error)."""
+
+
 def deck_outcome(counts: dict[str, int]) -> str:
-    """The deck's outcome in words, from its verdicts' counts: a card only `checked` held on every
-    instance tried, so it is "not proved" (and not printed), not "NOT all hold" (red team rt38 F6)."""
-    if counts.get("refuted"):
-        return "NOT all hold"
-    if counts.get("checked") or counts.get("error"):
-        return ("NOT all proved: a card is printed only with a formula proved for every instance; "
-                "checked on instances is not enough")
-    return "all hold"
+    """The deck's outcome in words, from its verdicts' counts: "NOT all hold" only when a card is
+    refuted, else "NOT all proved" (a card only `checked` or in `error` is not shown false); then why,
+    for each failing verdict the deck has (a card is printed only with a formula proved for every instance)."""
+    why = [text for verdict, text in DECK_OUTCOME_WHY.items() if counts.get(verdict)]
+    if not why:
+        return "all hold"
+    return (f"{'NOT all hold' if counts.get('refuted') else 'NOT all proved'}: a card is printed only with a "
+            f"formula proved for every instance; {'; '.join(why)}")
 
 
 def deck_text(r: DeckReport) -> str:
