@@ -46,3 +46,90 @@ def test_the_outcome_names_exactly_the_failing_verdicts_the_deck_has(verdicts):
     assert outcome.startswith("NOT all hold" if "refuted" in verdicts else "NOT all proved")
     assert [v for v, why in DECK_OUTCOME_WHY.items() if why in outcome] == \
         [v for v in DECK_OUTCOME_WHY if v in verdicts]
+
+
+# -- relations a card's text states in words: warned of, on stderr, by every command that checks a deck ----------
+
+WORDED = '''title = "words"
+
+[[card]]
+front = "What is the gap when q is the posterior?"
+back = "Note that $KL(q(z), p(z | x))$ is $0$."
+
+[[card]]
+front = "The bound"
+back = "Note that $ELBO(q)$ is at most $log(p(x))$."
+formula = "ELBO(q) <= log(p(x))"
+
+[[card]]
+front = "Not negative"
+back = "Note that $KL(q(z), p(z))$ is at least $0$."
+'''
+WARNING = ("warning: {path}:5:40: card 1: 'back': \"$KL(q(z), p(z | x))$ is $0$\" states a relation in words that "
+           "the card does not check (checked on its own it is refuted)")
+
+
+@pytest.fixture
+def worded(tmp_path: Path) -> Path:
+    path = tmp_path / "words.toml"
+    path.write_text(WORDED, "utf-8")
+    return path
+
+
+def test_a_relation_in_words_warns_unless_the_card_or_the_checker_checks_it(worded):
+    """Card 1's words are false (warned: refuted); card 2's are its formula (no warning); card 3's the
+    checker proves on its own (kl-nonneg: no warning).  The verdicts stay: the deck still holds."""
+    result = practice.check_deck(practice.load_deck(worded))
+    assert [v.verdict for v in result.verdicts] == ["none", "proved", "none"] and result.ok
+    assert [(w.line, w.column) for w in result.warnings] == [(5, 40)]
+    assert "write it as a formula in the card's text" in result.warnings[0].message
+
+
+def test_cards_check_prints_the_warnings_on_stderr_and_keeps_its_exit_status(worded, capsys, monkeypatch, tmp_path):
+    from elbo_sym.cli import main
+
+    monkeypatch.setenv("ELBO_SYM_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["cards", str(worded), "--check"]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith(WARNING.format(path=worded)) and err.count("warning: ") == 1 and "warning" not in out
+    assert main(["cards", str(worded), "--check", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith(WARNING.format(path=worded)) and '"warnings"' in out
+
+
+def test_flashcards_anki_and_moodle_pass_the_warnings_on(worded, capsys, monkeypatch, tmp_path):
+    from elbo_sym.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for argv in (["flashcards", str(worded)], ["flashcards", str(worded), "--anki", "d.apkg"],
+                 ["cards", str(worded)], ["cards", str(worded), "--moodle", "q.xml"]):
+        assert main(argv) == 0, argv
+        out, err = capsys.readouterr()
+        assert err.startswith(WARNING.format(path=worded)) and err.count("warning: ") == 1, argv
+        assert "warning" not in out, argv
+    assert "warning" not in (tmp_path / "q.xml").read_text("utf-8")
+
+
+def test_the_handout_and_the_page_of_a_deck_carry_its_warnings_for_build_and_web(worded):
+    from elbo_sym.publish.handouts import flashcards_handouts
+    from elbo_sym.publish.web import flashcards_page
+
+    (handout,) = flashcards_handouts(flashcards=worded)
+    page = flashcards_page(worded)
+    for warnings in (handout.warnings, page.warnings):
+        assert len(warnings) == 1 and warnings[0].startswith(WARNING.format(path=worded))
+    assert "warning" not in page.body and "states a relation" not in handout.render()
+
+
+def test_build_and_web_print_the_decks_warnings_on_stderr(worded, capsys, tmp_path):
+    """The commands that publish a project's decks pass the warnings on as they pass on check's."""
+    from elbo_sym.cli import main
+
+    (tmp_path / "one.toml").write_text('title = "one"\nstart = "KL(q(z), q(z))"\n[[step]]\nrel = "="\nexpr = "0"\n'
+                                       'rule = "algebra"\n', "utf-8")
+    (tmp_path / "elbo-sym.toml").write_text(f'derivations = ["one.toml"]\nflashcards = "{worded.name}"\n', "utf-8")
+    for argv in (["web", "--out", str(tmp_path / "pages")],
+                 ["build", "--only", "flashcards", "--out", str(tmp_path / "out")]):
+        assert main([*argv, "--project", str(tmp_path)]) == 0, argv
+        out, err = capsys.readouterr()
+        assert err.count("warning: ") == 1 and WARNING.format(path=worded) in err and "warning" not in out, argv

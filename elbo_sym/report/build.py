@@ -287,7 +287,8 @@ def deck_report_of(result: DeckResult) -> DeckReport:
                              v.card.formula.text if v.card.formula else None, v.verdict, v.reason, tuple(map(str, v.K)),
                              counterexample_report(v.counterexample), v.card.conditions_text)
                   for v in result.verdicts)
-    return DeckReport(deck.path, deck.kind, deck.title, cards)
+    return DeckReport(deck.path, deck.kind, deck.title, cards,
+                      tuple(WarningReport(w.line, w.column, w.message) for w in result.warnings))
 
 
 def counterexample_report(c: Counterexample | None,

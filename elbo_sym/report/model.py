@@ -563,6 +563,9 @@ class DeckReport:
     kind: str
     title: str
     cards: tuple[CardReport, ...]
+    warnings: tuple[WarningReport, ...] = ()
+    """Relations its cards' texts state in words that nothing checks (elbo_sym.lesson.practice.deck_warnings):
+    printed on stderr, as a derivation's; they change no verdict (`ok`) and no exit status."""
 
     @property
     def ok(self) -> bool:

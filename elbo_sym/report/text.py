@@ -23,10 +23,11 @@ from elbo_sym.report.model import (
 from elbo_sym.report.summary import only_checked, summary_line
 
 
-def warning_lines(reports: Iterable[DerivationReport]) -> list[str]:
+def warning_lines(reports: Iterable[DerivationReport | DeckReport]) -> list[str]:
     """``warning: FILE:LINE:COLUMN: message`` for each warning of each file (prose the checker refutes
     or cannot prove): `check`, `build`, `web` and the plugin print these, so an author whose loop is
-    `build` learns of them too (red team rt38 F1).  A warning changes no verdict and no exit status."""
+    `build` learns of them too (red team rt38 F1); a deck's too, wherever a command checks a deck
+    (`cards`, `flashcards`, `build`, `web`).  A warning changes no verdict and no exit status."""
     return [f"warning: {w.text(r.file)}" for r in reports for w in r.warnings]
 
 
