@@ -930,8 +930,7 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, definednes
                   + tuple(model.explicit(n) for n in exact.after if n not in {m.spec.D for m in usual}))
     found = None
     if general and not any(_is_density_model(m) for m in models):
-        notes.append("no densities (the domain includes densities, but no model of the Gaussian family has "
-                     "this file's form)")
+        notes.append(f"no densities (the domain includes densities, but {model.no_densities()})")
 
     def is_larger(m) -> bool:
         return general and not _is_density_model(m) and m.K not in SEARCH_K
