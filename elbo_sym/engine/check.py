@@ -85,7 +85,7 @@ from elbo_sym.limits import (
     own_budget,
     validate_budget,
 )
-from elbo_sym.numbers.algebraic import in_root, root_latex, root_text
+from elbo_sym.numbers.algebraic import in_root, root_text
 from elbo_sym.numbers.evaluate import (
     Undefined,
     approx_text,
@@ -519,7 +519,7 @@ class _Instances:
                               f"algebraic point: {_root_said(point_)} near a numeric minimum, both sides are "
                               f"exactly equal there",
                               values_latex=point_.latex, at=self._at(k if len(self.parts) > 1 else None),
-                              lhs_latex=_closed_latex(left), rhs_latex=_closed_latex(right))
+                              lhs_latex=to_latex(left), rhs_latex=to_latex(right))
 
     def undefined_at(self, point_: AlgebraicPoint, obligation: Obligation) -> Counterexample:
         """The obligation's expression is exactly 0 at the algebraic point: undefined there."""
@@ -655,14 +655,6 @@ def _closed_form(e: Expr) -> Expr:
         reraise_callers(raised)
         in_field = None
     return in_field.as_expr() if in_field is not None else radsimp(expand(e))
-
-
-def _closed_latex(e: Expr) -> str:
-    """A side's value at an algebraic point as LaTeX: with a CRootOf, as the point's values are typeset
-    (its polynomial in t, numbers.algebraic); else through the printer."""
-    from sympy import CRootOf
-
-    return root_latex(e) if e.has(CRootOf) else to_latex(e)
 
 
 def _root_said(point_: AlgebraicPoint) -> str:
