@@ -457,7 +457,7 @@ def _cards(paths, check, moodle, json, budget, file_budget, project, solutions) 
     from elbo_sym.lesson.practice import check_deck
     from elbo_sym.publish.commands import cards_printed, course_decks
     from elbo_sym.report.build import deck_report_of
-    from elbo_sym.report.text import deck_text
+    from elbo_sym.report.text import deck_text, warning_lines
 
     if paths and project is not None:
         raise InputError("--project goes without DECKS (it names the decks)")
@@ -473,6 +473,8 @@ def _cards(paths, check, moodle, json, budget, file_budget, project, solutions) 
         return _print_outcome(cards_printed(course, paths, budget=budget, file_budget=file_budget, json=json))
     decks = course_decks(course, paths, budget, file_budget)
     results = [deck_report_of(check_deck(d, budget, file_budget)) for d in decks]
+    for line in warning_lines(results):  # on stderr, JSON or not, as `check` prints a derivation's
+        print(line, file=sys.stderr)
     if json:
         _print_json([r.to_dict() for r in results])
     else:

@@ -4,8 +4,14 @@ search tried none (red team rt37 F4: `H(q(z1 | x) * q(z2 | x)) >= H(q(z1 | x))`,
 
 from __future__ import annotations
 
-from elbo_sym.engine.check import UNSEARCHED_DENSITIES, Verdict, check_derivation
+import pytest
+
+from elbo_sym.engine.check import ACCEPT_HINT, EXPLICIT_K_HINT, UNSEARCHED_DENSITIES, Verdict, check_derivation
 from elbo_sym.engine.derivation import loads
+from elbo_sym.engine.models.base import NO_GAUSSIAN_FORM
+from elbo_sym.publish.handouts import HandoutError, require_checked
+from elbo_sym.report.build import report_of
+from elbo_sym.report.text import failure_text, step_notes, summary_text
 
 MEAN_FIELD = """
 title = "mean field"
@@ -40,3 +46,50 @@ def test_without_accept_it_stays_checked_evidence_and_the_hint_does_not_suggest_
 def test_an_explicit_k_claims_only_finite_latent_spaces_and_accept_still_passes_it():
     result, step = _step("3", 'accept = "checked"')
     assert step.verdict is Verdict.checked and step.accepted
+
+
+
+def _outputs(K: str) -> dict[str, str]:
+    """Every step-level hint a checked, unaccepted step gets: check's notes and summary, the failure of
+    assert_derivation, the handouts' refusal (session 17 left these suggesting the refused accept)."""
+    result, _ = _step(K, "")
+    report = report_of(result)
+    with pytest.raises(HandoutError) as refused:
+        require_checked([report])
+    return {"notes": "\n".join(step_notes(report.steps[0])), "summary": summary_text([report]),
+            "failure": failure_text(report).split("claim NOT established")[0], "handouts": str(refused.value),
+            "claim": result.claim_reason}
+
+
+def test_no_step_level_hint_suggests_the_accept_that_check_refuses():
+    for where, text in _outputs("\"any\"").items():
+        assert 'accept = "checked" to' not in text and EXPLICIT_K_HINT in text, where
+
+
+def test_with_an_explicit_k_every_hint_suggests_accept():
+    for where, text in _outputs("3").items():
+        assert EXPLICIT_K_HINT not in text and ACCEPT_HINT in text, where
+
+
+# -- why no density was searched: the note names the file's premise, not "no Gaussian model has the form" ----------
+
+def test_a_chain_whose_premise_rules_the_gaussian_chain_out_says_the_premise_is_why():
+    text = MEAN_FIELD.format(K='"any"', accept="").replace('K = "any"\n', 'K = "any"\n'
+                                                           'assume = "q(z1, z2 | x) != p(z1, z2 | x)"\n', 1)
+    step = check_derivation(loads(text, "mf.toml")).steps[0]
+    assert step.verdict is Verdict.checked and NO_GAUSSIAN_FORM not in step.reason
+    assert "no densities (the domain includes densities, but the file's premise q(z1, z2 | x) != p(z1, z2 | x) " \
+           "rules the Gaussian chain out" in step.reason
+
+
+@pytest.mark.parametrize("latents, assume, why", [
+    ('["z1", "z2"]', "", None),
+    ('["z1", "z2", "z3", "z4"]', "", "the Gaussian chain has at most 3 layers, and this file has 4"),
+    ('["z1", "z2"]', 'assume = "q(z1, z2 | x) != p(z1, z2 | x)"', "premise q(z1, z2 | x) != p(z1, z2 | x)"),
+])
+def test_the_chain_names_why_it_has_no_gaussian_counterpart(latents, assume, why):
+    model = loads(f'title = "t"\nstart = "H(q(z1 | x))"\nlatents = {latents}\nK = "any"\n{assume}\n[[step]]\n'
+                  f'rel = "="\nexpr = "H(q(z1 | x))"\nrule = "algebra"\n', "c.toml").model()
+    assert (model.density_model() is None) == (why is not None)
+    if why is not None:
+        assert why in model.no_densities()

@@ -21,6 +21,7 @@ judges proved steps at rational instances only, so it has no say on a refutation
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 import sympy
@@ -28,6 +29,8 @@ import sympy
 from elbo_sym.cli import main
 from elbo_sym.engine.check import PREMISES_UNDECIDED, Verdict, check_derivation
 from elbo_sym.engine.derivation import loads
+from elbo_sym.engine.notation import to_latex
+from elbo_sym.numbers import algebraic
 from elbo_sym.numbers.algebraic import in_root, root_interval, root_text
 from elbo_sym.numbers.evaluate import INTERVAL_DIGITS, Undefined, approx_text, closed_sign
 
@@ -123,6 +126,16 @@ def test_a_root_prints_as_its_polynomial_in_t():
     root = sympy.CRootOf(t**5 - t - 1, 0)
     assert root_text(1 - root) == "1 - CRootOf(t**5 - t - 1, 0)"
     assert approx_text(root, {}) == "≈ 1.1673"  # 1.16730397826...
+
+
+def test_the_one_printer_typesets_a_root_from_the_numbers_layers_data():
+    """engine.notation's printer writes a CRootOf (numbers.algebraic hands it the polynomial in t and the
+    index): the report has one LaTeX printer, not a second one in the numbers layer (session 17's note)."""
+    x = sympy.Symbol("x")
+    root = sympy.CRootOf(x**5 - x - 1, 0)  # SymPy keeps the generator x: printed in t, as the text says
+    assert to_latex(1 - root) == r"1 - \operatorname{CRootOf} {\left(t^{5} - t - 1, 0\right)}"
+    assert root_text(1 - root) == "1 - CRootOf(t**5 - t - 1, 0)"
+    assert "LatexPrinter" not in Path(algebraic.__file__).read_text("utf-8")
 
 
 # --------------------------------------------------------------------------- whole steps

@@ -85,7 +85,7 @@ from elbo_sym.limits import (
     own_budget,
     validate_budget,
 )
-from elbo_sym.numbers.algebraic import in_root, root_latex, root_text
+from elbo_sym.numbers.algebraic import in_root, root_text
 from elbo_sym.numbers.evaluate import (
     Undefined,
     approx_text,
@@ -300,11 +300,23 @@ class StepResult:
     carried: bool = False
     """A teaching file's step refuted only because the deliberate mistake just before it carries
     into its left side: proved with that step corrected (engine.repair, red team rt32's F3)."""
+    densities_unsearched: bool = False
+    """For a `checked` step: its model's domain includes densities (``K = "any"``) and the search tried
+    none, so ``accept = "checked"`` cannot pass it (check_step makes an accepted one an `error`)."""
 
     @property
     def accepted(self) -> bool:
         """A `checked` step that the file explicitly accepts (``accept = "checked"``)."""
         return self.verdict is Verdict.checked and self.step.accept == "checked"
+
+    @property
+    def hint(self) -> str:
+        """For a `checked` step that does not pass: what lets it pass ("" for any other step). The one
+        source of this advice -- the claim's reason, the step notes and failures of `check`, the
+        handouts' refusal -- so that none suggests the ``accept = "checked"`` that check refuses."""
+        if self.verdict is not Verdict.checked or self.accepted:
+            return ""
+        return EXPLICIT_K_HINT if self.densities_unsearched else ACCEPT_HINT
 
     @property
     def passes(self) -> bool:
@@ -516,7 +528,7 @@ class _Instances:
                               f"algebraic point: {_root_said(point_)} near a numeric minimum, both sides are "
                               f"exactly equal there",
                               values_latex=point_.latex, at=self._at(k if len(self.parts) > 1 else None),
-                              lhs_latex=_closed_latex(left), rhs_latex=_closed_latex(right))
+                              lhs_latex=to_latex(left), rhs_latex=to_latex(right))
 
     def undefined_at(self, point_: AlgebraicPoint, obligation: Obligation) -> Counterexample:
         """The obligation's expression is exactly 0 at the algebraic point: undefined there."""
@@ -652,14 +664,6 @@ def _closed_form(e: Expr) -> Expr:
         reraise_callers(raised)
         in_field = None
     return in_field.as_expr() if in_field is not None else radsimp(expand(e))
-
-
-def _closed_latex(e: Expr) -> str:
-    """A side's value at an algebraic point as LaTeX: with a CRootOf, as the point's values are typeset
-    (its polynomial in t, numbers.algebraic); else through the printer."""
-    from sympy import CRootOf
-
-    return root_latex(e) if e.has(CRootOf) else to_latex(e)
 
 
 def _root_said(point_: AlgebraicPoint) -> str:
@@ -927,8 +931,7 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, definednes
                   + tuple(model.explicit(n) for n in exact.after if n not in {m.spec.D for m in usual}))
     found = None
     if general and not any(_is_density_model(m) for m in models):
-        notes.append("no densities (the domain includes densities, but no model of the Gaussian family has "
-                     "this file's form)")
+        notes.append(f"no densities (the domain includes densities, but {model.no_densities()})")
 
     def is_larger(m) -> bool:
         return general and not _is_density_model(m) and m.K not in SEARCH_K
@@ -1425,12 +1428,14 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
         return StepResult(step, lhs, Verdict.error, f"not proved ({outcome.reason}) and the search could not "
                           f"decide {searched.skipped[0]}: undecided is not 'held'", None, held, outcome, seconds,
                           conditions=conditions, searched=searched)
-    if step.accept == "checked" and _densities_unsearched(model, searched):
+    unsearched = _densities_unsearched(model, searched)
+    if step.accept == "checked" and unsearched:
         return StepResult(step, lhs, Verdict.error, f"not proved ({outcome.reason}); held on {held} exact "
                           f"instances{where}, none of them a density: {UNSEARCHED_DENSITIES}", None, held, outcome,
                           seconds, conditions=conditions, searched=searched)
     return StepResult(step, lhs, Verdict.checked, f"not proved ({outcome.reason}); held on {held} exact "
-                      f"instances{where}", None, held, outcome, seconds, conditions=conditions, searched=searched)
+                      f"instances{where}", None, held, outcome, seconds, conditions=conditions, searched=searched,
+                      densities_unsearched=unsearched)
 
 
 UNSEARCHED_DENSITIES = ('K = "any" includes densities and the search tried none, so accept = "checked" cannot '
@@ -1440,10 +1445,16 @@ UNSEARCHED_DENSITIES = ('K = "any" includes densities and the search tried none,
 includes densities (``K = "any"``) and none was searched: evidence that never looked at a part of the
 domain cannot stand in for a proof there."""
 
+ACCEPT_HINT = 'add accept = "checked" to print it labelled as unproved'
+"""What lets a `checked` step pass (StepResult.hint) when accept = "checked" can."""
+EXPLICIT_K_HINT = ('K = "any" includes densities and none was searched, so accept = "checked" cannot pass it: '
+                   'write an explicit K or make it a step a rule proves')
+"""What lets a `checked` step pass (StepResult.hint) when accept = "checked" cannot (UNSEARCHED_DENSITIES)."""
+
 
 def _densities_unsearched(model: Model, searched: Searched | None) -> bool:
     """Whether the model's domain includes densities (``K = "any"``) and the search tried none: then
-    `accept = "checked"` cannot pass the step (check_step makes it an error; _claim does not suggest it)."""
+    `accept = "checked"` cannot pass the step (check_step makes it an error; StepResult.hint does not suggest it)."""
     return model.K == "any" and not (searched is not None and searched.densities)
 
 
@@ -1762,11 +1773,7 @@ def _claim(derivation: Derivation, relation: str | None, model: Model,
         if first.verdict is Verdict.checked:
             where = f" ({first.searched.describe()})" if first.searched and first.searched.describe() else ""
             return False, (f"step {first.step.index} is only checked (held on {first.instances} exact instances"
-                           f"{where}, not proved); " + (
-                               "K = \"any\" includes densities and none was searched, so accept = \"checked\" "
-                               "cannot pass it: write an explicit K or make it a step a rule proves"
-                               if _densities_unsearched(model, first.searched) else
-                               "mark it accept = \"checked\" to print it as such"))
+                           f"{where}, not proved); {first.hint}")
         return False, "not every step holds"
     claim, start, end = derivation.claim, derivation.start.expr, derivation.steps[-1].expr
     chain_text = f"{to_text(start)} {relation} {to_text(end)}"

@@ -741,6 +741,14 @@ class ElboLatexPrinter(LatexPrinter):
             return rf"p_{{\mathrm{{data}}}}({head})"
         return f"{density_name_latex(d.name)}({head})"
 
+    def _print_ComplexRootOf(self, r) -> str:
+        """A root with no radical form (an algebraic counterexample point: engine.search), as the root
+        of its polynomial in t: ``\\operatorname{CRootOf}{\\left(t^{3} - t - 1, 0\\right)}``."""
+        from elbo_sym.numbers.algebraic import root_shown
+
+        shown = root_shown(r)
+        return rf"\operatorname{{CRootOf}} {{\left({self._print(shown.polynomial)}, {shown.index}\right)}}"
+
     def _print_Infinity(self, e) -> str:  # limit(IWAE(q, k), k, oo)
         return r"\infty"
 

@@ -16,6 +16,7 @@ site print nothing of it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from sympy import Expr
@@ -51,12 +52,35 @@ def prose_warnings(derivation: Derivation, seconds: float = float("inf")) -> tup
     deciding them within `seconds` of CPU in all (what the file's budget left after its check: the
     warnings never take a file past its budget); a relation not reached in time warns as not checked."""
     checked = checked_relations(derivation)
+    return relation_warnings([(found, derivation, checked) for found in derivation.prose_relations], seconds)
+
+
+@dataclass(frozen=True)
+class Wording:
+    """What checks a file's relations, and what the author can do, in a warning's words."""
+
+    checker: str
+    remedy: str
+
+
+STEP_WORDING = Wording("no step checks", "make it a step or the claim")
+CARD_WORDING = Wording("the card does not check",
+                       "write it as a formula in the card's text ($A <= B$, checked as a claim of the card)")
+"""A deck's warnings (elbo_sym.lesson.practice.deck_warnings): a card's text relates two formulas in words."""
+
+
+def relation_warnings(relations: Sequence[tuple[ProseRelation, Derivation, frozenset[tuple[Expr, str, Expr]]]],
+                      seconds: float = float("inf"), wording: Wording = STEP_WORDING) -> tuple[FileWarning, ...]:
+    """The warnings of `relations`, each with the derivation it is decided in (its model, its first step the
+    template of the check: a file's own, or a card's one-step derivation) and the relations already checked
+    there (:func:`checked_relations`): one file's, deciding at most :data:`MAX_PROSE_RELATIONS` of them
+    within `seconds` of CPU in all."""
     deadline = budgets.clock() + seconds
     out = []
     tried = 0
-    for found in derivation.prose_relations:
+    for found, derivation, checked in relations:
         if _implied(checked, found.lhs, found.rel, found.rhs):
-            continue  # the chain (or the claim, a premise) establishes what the words say
+            continue  # the chain (or the claim, a premise; a card's formula) establishes what the words say
         left = min(PROSE_RELATION_SECONDS, deadline - budgets.clock())
         if tried >= MAX_PROSE_RELATIONS:
             verdict = f"{NOT_CHECKED}: past the file's first {MAX_PROSE_RELATIONS} relations in words"
@@ -67,7 +91,7 @@ def prose_warnings(derivation: Derivation, seconds: float = float("inf")) -> tup
             verdict = _verdict(derivation, found, left)
         if verdict == "proved":
             continue
-        out.append(FileWarning(found.line, found.column, _message(found, verdict), found.step))
+        out.append(FileWarning(found.line, found.column, _message(found, verdict, wording), found.step))
     return tuple(out)
 
 
@@ -152,18 +176,18 @@ def _signs_prove(lhs: Expr, rel: str, rhs: Expr, model: Model) -> bool:
     return all(nonnegative(gap, model) for gap in gaps)
 
 
-def _message(found: ProseRelation, verdict: str) -> str:
+def _message(found: ProseRelation, verdict: str, wording: Wording = STEP_WORDING) -> str:
     """Three wordings: refuted, tried but not proved, and not checked (with why)."""
-    where = f"step {found.step}: {found.what}" if found.step is not None else found.what
+    where = f"step {found.step}: {found.what}" if found.step is not None and wording is STEP_WORDING else found.what
     if verdict == "refuted":
         status = "checked on its own it is refuted"
     elif verdict.startswith(NOT_CHECKED):
         status = verdict
     else:
         status = "the checker does not prove it either"
-    return (f"{where}: \"{found.text}\" states a relation in words that no step checks ({status}); "
-            "make it a step or the claim, or say it without the relation")
+    return (f"{where}: \"{found.text}\" states a relation in words that {wording.checker} ({status}); "
+            f"{wording.remedy}, or say it without the relation")
 
 
-__all__ = ["MAX_PROSE_RELATIONS", "NOT_CHECKED", "PROSE_RELATION_SECONDS", "FileWarning", "checked_relations",
-           "prose_warnings"]
+__all__ = ["CARD_WORDING", "MAX_PROSE_RELATIONS", "NOT_CHECKED", "PROSE_RELATION_SECONDS", "STEP_WORDING",
+           "FileWarning", "Wording", "checked_relations", "prose_warnings", "relation_warnings"]

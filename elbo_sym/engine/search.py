@@ -40,8 +40,9 @@ from sympy import Expr
 
 from elbo_sym.budget import checkpoint
 from elbo_sym.engine.models.base import PARAMETER, SIMPLEX, UNIT, Block, Instance
+from elbo_sym.engine.notation import to_latex
 from elbo_sym.failures import reraise_callers
-from elbo_sym.numbers.algebraic import root_latex, root_text
+from elbo_sym.numbers.algebraic import root_text
 from elbo_sym.numbers.evaluate import approx_text
 from elbo_sym.numbers.neldermead import minimise as nelder_mead
 
@@ -494,7 +495,7 @@ def _solve_one(model, difference: Expr, point_values, bi: int, j: int, t) -> Alg
                 continue
             values = {s: radsimp(expand(v.xreplace({t: root}))) for s, v in subs.items()}
             shown = tuple((c.label, tuple(root_text(values[s]) for s in c.symbols)) for c in blocks)
-            latex = tuple((c.label, tuple(root_latex(values[s]) for s in c.symbols)) for c in blocks)
+            latex = tuple((c.label, tuple(to_latex(values[s]) for s in c.symbols)) for c in blocks)
             name = f"{block.label} at z = {j}" if len(block.symbols) > 1 else block.label
             return AlgebraicPoint(values, shown, f"{g.as_expr().xreplace({t: Symbol('t')})}", name, latex,
                                   approx_text(root, {}))

@@ -30,7 +30,10 @@ card's assumption) -- a back that contradicts the proved formula is refuted and 
 ``cards --check`` -- or it is refused when the deck is loaded.  A relation spelled ``&gt;``
 or ``\\leq`` counts as one (elbo_sym.prose.spelled_relation).  A card's topic and the deck's
 title and summary are checked by nothing, so they hold no relation in any form, ``$...$``
-included (``_DeckReader.label``): the topic is printed on every card's front.
+included (``_DeckReader.label``): the topic is printed on every card's front.  A relation a card's
+text states only in words between two formulas (``$A$ is $B$``) is not checked: :func:`check_deck`
+warns of it, as `check` warns of a derivation's (:func:`deck_warnings`; never a refusal: a reading of
+word order is good enough for a warning, not for refusing a deck).
 
 Errors name the file and the line (:class:`elbo_sym.engine.derivation.DerivationError`).
 """
@@ -50,6 +53,7 @@ from elbo_sym.engine.derivation import (
     Derivation,
     DerivationError,
     Formula,
+    ProseRelation,
     Relation,
     Step,
     _Reader,
@@ -89,6 +93,7 @@ __all__ = [
     "load_flashcards",
     "check_card",
     "check_deck",
+    "deck_warnings",
     "check_lesson_cards",
     "format_deck",
     "deck_as_dict",
@@ -297,6 +302,9 @@ class Deck:
     """[params] that index the model (p(x | z; theta)), as in a derivation."""
     prose_math: tuple[tuple[str, Any], ...] = ()
     """The ``$...$`` formulas and claims of its texts, parsed once at load (as Derivation.prose_math)."""
+    prose_relations: tuple[ProseRelation, ...] = ()
+    """Relations its cards' texts state in words (``$A$ is $B$``), each with its card's number as ``step``:
+    for the deck's warnings (:func:`deck_warnings`), as Derivation.prose_relations for `check`'s."""
     read_seconds: float = field(default=0.0, compare=False)
     """Seconds reading it took when read within its deck budget (`load_deck_within`): they count
     against that budget, so `check_deck` gets only what reading left (as a file's Loaded.seconds)."""
@@ -353,6 +361,9 @@ class DeckResult:
 
     deck: Deck
     verdicts: tuple[CardVerdict, ...]
+    warnings: tuple[Any, ...] = ()  # elbo_sym.engine.prose_check.FileWarning
+    """Relations its cards' texts state in words that nothing checks (:func:`deck_warnings`): printed on
+    stderr by every command that checks the deck; they change no verdict and no exit status."""
 
     @property
     def ok(self) -> bool:
@@ -459,7 +470,7 @@ class _DeckReader(_Reader):
         domains = tuple(p for p in model["params"] if p.name not in indices)  # an index names a model, no domain
         cards = tuple(self.with_parameters(card, domains, table, kind) for card in cards)
         return Deck(self.path, kind, title, summary, cards, **model, variationals=variationals, indices=indices,
-                    prose_math=tuple(self.prose_math.items()))
+                    prose_math=tuple(self.prose_math.items()), prose_relations=tuple(self.prose_relations))
 
     def model_keys(self, data: dict) -> dict[str, Any]:
         """The deck's model (DECK_MODEL_KEYS), read by the derivation reader's own methods,
@@ -508,6 +519,9 @@ class _DeckReader(_Reader):
             limit = MAX_CARD_TEXT_CHARS if kind == "flashcards" else MAX_SELFCHECK_TEXT_CHARS  # a card's side
             texts[key] = self.prose(item[key], limit, f"{table} {number}: '{key}'",
                                     self.line_of(key, table, i), claims=True)
+            # its relations in words, for the deck's warnings (the reader records them only in a file's prose)
+            self.worded(item[key], split_math(item[key], claims=True), f"{table} {number}: '{key}'",
+                        self.line_of(key, table, i), number)
         for key in ("rule", "topic"):
             if key in item and not isinstance(item[key], str):
                 raise self.at_key(key, table, i, f"{table} {number}: '{key}' must be a string")
@@ -793,6 +807,7 @@ def check_deck(deck: Deck, budget: float = STEP_BUDGET_SECONDS, total: float | N
     checks = sum(1 + len(card.claims) for card in deck.cards)  # a card's formula and its texts' claims
     total = validate_budget(total, "deck budget") if total is not None else deck_budget(checks, budget)
     message = budgets.exhausted_text("deck", total)
+    started = budgets.clock()
     verdicts: list[CardVerdict] = []
     try:
         with budgets.limit(total - deck.read_seconds, message):
@@ -801,7 +816,35 @@ def check_deck(deck: Deck, budget: float = STEP_BUDGET_SECONDS, total: float | N
     except BudgetExceeded:  # the alarm fired between two cards (or reading took the whole budget)
         _clear_sympy_cache()
     verdicts += [CardVerdict(card, "error", message) for card in deck.cards[len(verdicts):]]
-    return DeckResult(deck, tuple(verdicts))
+    left = total - deck.read_seconds - (budgets.clock() - started)
+    return DeckResult(deck, tuple(verdicts), deck_warnings(deck, max(left, 0.0)))
+
+
+def deck_warnings(deck: Deck, seconds: float = float("inf")) -> tuple[Any, ...]:
+    """A warning (elbo_sym.engine.prose_check.FileWarning) for each relation a card's text states in words
+    that neither the card's formula, its claims and conditions, nor the checker on its own checks -- decided
+    in the card's model and under its conditions, within `seconds` of CPU in all (what the deck budget left:
+    the warnings never take a deck past it), as `check` decides a derivation's (docs/01)."""
+    from elbo_sym.engine.prose_check import CARD_WORDING, relation_warnings
+
+    relations = []
+    for found in deck.prose_relations:
+        assert found.step is not None  # the deck reader numbers the card of each relation in words
+        card = deck.cards[found.step - 1]
+        # a card keeps its conditions only when it states a relation; without one, they are its deck's
+        conditions = card.conditions or deck.assumptions + deck.premises
+        stated = CardFormula(found.text, found.line, found.lhs, found.rel, found.rhs, None, conditions)
+        relations.append((found, _one_step(deck.path, card, stated, deck.check_K, "algebra", deck),
+                          card_relations(card)))
+    return relation_warnings(relations, seconds, CARD_WORDING)
+
+
+def card_relations(card: Card) -> frozenset[tuple[Expr, str, Expr]]:
+    """The relations ``(A, rel, B)`` a card checks: its formula's, its texts' claims, its conditions
+    (a relation in words between the same two expressions is checked by them: no warning)."""
+    stated = [(f.lhs, f.rel, f.rhs) for f in ((card.formula,) if card.formula is not None else ()) + card.claims
+              if f.rel is not None and f.lhs is not None and f.rhs is not None]
+    return frozenset(stated + [(c.lhs.expr, c.rel, c.rhs.expr) for c in card.conditions])
 
 
 def _check_in_deck(card: Card, deck: Deck, budget: float, message: str) -> CardVerdict:

@@ -19,10 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sympy import Dummy, Expr, Poly, Rational, Symbol
+from sympy import Add, Dummy, Expr, Poly, Rational, Symbol
 from sympy.polys.polyerrors import BasePolynomialError
 from sympy.polys.rootoftools import ComplexRootOf
-from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
 from elbo_sym.failures import reraise_callers
@@ -136,9 +135,21 @@ class _Text(StrPrinter):
         return f"CRootOf({self._print_Add(_in_t(expr), order='lex')}, {expr.index})"
 
 
-class _Latex(LatexPrinter):
-    def _print_ComplexRootOf(self, expr) -> str:
-        return rf"\operatorname{{CRootOf}} {{\left({self._print(_in_t(expr))}, {expr.index}\right)}}"
+@dataclass(frozen=True)
+class RootShown:
+    """What a printer needs of a CRootOf r to write it: its polynomial in t (whatever generator SymPy
+    kept) and which real root it is.  Handed to the one LaTeX printer (engine.notation), which this
+    layer cannot import: so a point's values and a side's value at it are typeset by that printer."""
+
+    polynomial: Expr
+    index: int
+
+
+def root_shown(root: ComplexRootOf) -> RootShown:
+    """r's polynomial in t as a sum of its terms from the highest degree down (unevaluated: a printer
+    that keeps a sum's order, as the one printer does, writes t**3 - t - 1), and r's index."""
+    terms = Poly(_in_t(root), _T).terms()
+    return RootShown(Add(*(c * _T ** m for (m,), c in terms), evaluate=False), int(root.index))
 
 
 def root_text(e: Expr) -> str:
@@ -146,9 +157,4 @@ def root_text(e: Expr) -> str:
     return _Text().doprint(e)
 
 
-def root_latex(e: Expr) -> str:
-    """`e` as LaTeX, a CRootOf's polynomial in t; every other number as sympy.latex gives it."""
-    return _Latex().doprint(e)
-
-
-__all__ = ["InRoot", "in_root", "sign", "root_interval", "root_text", "root_latex"]
+__all__ = ["InRoot", "RootShown", "in_root", "sign", "root_interval", "root_shown", "root_text"]

@@ -83,6 +83,7 @@ def build_course(course: Project, paths: Sequence[str], folder: Path, *, out: st
                                    literature=literature_results)
     except HandoutError as error:
         return Outcome((*lines, (True, f"elbo-sym build: no handouts built: {error}")), ok=False)
+    lines += [(True, line) for h in handouts for line in h.warnings]  # the decks', as `cards --check` prints them
     owned = [h.name for h in handouts]  # the course's set: a file of another handout an earlier build wrote goes
     if only:
         handouts = [h for h in handouts if h.name in set(only)]
@@ -132,6 +133,7 @@ def web_course(course: Project, paths: Sequence[str], folder: Path, *, site_titl
                            file_budget=file_budget)
     except (HandoutError, WebError) as error:
         return Outcome((*lines, (True, f"elbo-sym web: no pages written: {error}")), ok=False)
+    lines += [(True, line) for item in items if isinstance(item, Page) for line in item.warnings]  # the decks'
     written, removed = write_site(items, folder) if site_title is not None else write_page_set(items, folder)
     lines.append((False, checked_line([*results, *cited])))
     lines += [(False, f"  wrote {path}" + (f"  ({counted(len(item.formulas), 'formula')})"
@@ -184,25 +186,26 @@ def flashcards_course(course: Project, file: str | None, target: Path | None, *,
     """`flashcards`: check every card's formula (``file``, else the course's deck), then print the deck or
     write it to ``target`` as an Anki package named after the course (its ids come from that name)."""
     from elbo_sym.lesson.practice import format_deck
-    from elbo_sym.publish.handouts import HandoutError, checked_deck
+    from elbo_sym.publish.handouts import HandoutError, checked_deck, deck_warning_lines
 
     path = file if file is not None else course.flashcards
     if target is not None:
         source_date_epoch()  # the package's times: a bad value is one line, before the cards are checked
         claim_file(target)  # and the user's own file there (rt14)
     try:
-        deck, _ = checked_deck("flashcards", path, budget=budget, total=file_budget)
+        deck, result = checked_deck("flashcards", path, budget=budget, total=file_budget)
     except HandoutError as error:
         return Outcome(((True, f"elbo-sym flashcards: {error}"),), ok=False)
+    warned = tuple((True, line) for line in deck_warning_lines(result))
     if target is None:
-        return Outcome(((False, format_deck(deck).removesuffix("\n")),))
+        return Outcome((*warned, (False, format_deck(deck).removesuffix("\n"))))
     from elbo_sym.publish.anki import anki_identity, course_deck_name, write_apkg
 
     identity = anki_identity(course_deck_name(course.title, deck, lesson_deck=path is None))
     # claimed again there: the file may have appeared or changed while the cards were checked
     written = write_apkg(deck.cards, target, identity.name, vocabulary=deck.vocabulary)
-    return Outcome(((False, f"wrote {written} ({counted(len(deck.cards), 'note')}, Anki deck \"{identity.name}\", "
-                            f"id {identity.deck_id})"),))
+    return Outcome((*warned, (False, f"wrote {written} ({counted(len(deck.cards), 'note')}, Anki deck "
+                                        f"\"{identity.name}\", id {identity.deck_id})")))
 
 
 def course_examples(course: Project) -> list:
@@ -217,7 +220,7 @@ def cards_moodle(course: Project, paths: Sequence[str], target: Path, *, budget:
                  file_budget: float | None) -> Outcome:
     """`cards --moodle`: check every card of the decks (DECKS, else the course's), then write them as
     a Moodle quiz (elbo_sym.publish.moodle.cards_quiz); nothing is written when a card is not proved."""
-    from elbo_sym.publish.handouts import HandoutError
+    from elbo_sym.publish.handouts import HandoutError, deck_warning_lines
     from elbo_sym.publish.moodle import require_distinct_categories, write_cards_quiz
 
     claim_file(target)  # before any work: the user's own file there is one line, nothing written (rt14)
@@ -229,7 +232,8 @@ def cards_moodle(course: Project, paths: Sequence[str], target: Path, *, budget:
         return Outcome(((True, f"elbo-sym cards: no quiz written: {error}"),), ok=False)
     written = write_cards_quiz(target, results)  # claimed again there: the checks took time
     questions = sum(len(result.deck.cards) for result in results)
-    return Outcome(((False, f"wrote {written} ({questions} essay questions, {len(results)} deck(s))"),))
+    warned = tuple((True, line) for result in results for line in deck_warning_lines(result))
+    return Outcome((*warned, (False, f"wrote {written} ({questions} essay questions, {len(results)} deck(s))")))
 
 
 def printable_decks(decks: Sequence, budget: float, file_budget: float | None) -> list:
@@ -253,16 +257,19 @@ def cards_printed(course: Project, paths: Sequence[str], *, budget: float, file_
     import json as json_module
 
     from elbo_sym.lesson.practice import deck_as_dict, format_deck
-    from elbo_sym.publish.handouts import HandoutError
+    from elbo_sym.publish.handouts import HandoutError, deck_warning_lines
 
     decks = course_decks(course, paths, budget, file_budget)
     try:
-        printable_decks(decks, budget, file_budget)
+        results = printable_decks(decks, budget, file_budget)
     except HandoutError as error:
         return Outcome(((True, f"elbo-sym cards: {error}"),), ok=False)
+    warned = tuple((True, line) for result in results for line in deck_warning_lines(result))  # on stderr
     if json:
-        return Outcome(((False, json_module.dumps([deck_as_dict(d) for d in decks], indent=2, ensure_ascii=False)),))
-    return Outcome(((False, "\n".join(format_deck(d, course.settings.solutions) for d in decks).removesuffix("\n")),))
+        return Outcome((*warned, (False, json_module.dumps([deck_as_dict(d) for d in decks], indent=2,
+                                                           ensure_ascii=False))))
+    return Outcome((*warned, (False, "\n".join(format_deck(d, course.settings.solutions)
+                                               for d in decks).removesuffix("\n"))))
 
 
 def course_decks(course: Project, paths: Sequence[str], budget: float = STEP_BUDGET_SECONDS,

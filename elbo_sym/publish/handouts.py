@@ -77,6 +77,7 @@ from elbo_sym.publish.render import (
 )
 from elbo_sym.report.build import (  # exact_form re-exported: the handouts' exact forms
     approx_latex,
+    deck_report_of,
     exact_form,
     load_deck_in_time,
     prose_parts,
@@ -105,6 +106,7 @@ __all__ = [
     "HandoutError",
     "LESSON_ORDER",
     "checked_deck",
+    "deck_warning_lines",
     "derivation_context",
     "derivations_handout",
     "gallery_handout",
@@ -272,8 +274,8 @@ def require_checked(reports: Iterable[DerivationReport]) -> None:
         for s in r.steps:
             if not s.passes:
                 problem = f"{r.file}:{s.line}: step {s.index} is {s.verdict}: {s.reason}"
-                if s.verdict == "checked":
-                    problem += " (not proved; add accept = \"checked\" to the step to print it labelled as such)"
+                if s.verdict == "checked" and not s.expected_refuted:  # a deliberate mistake wants refuted
+                    problem += f" (not proved; {s.hint})"
                 if s.counterexample is not None:
                     problem += f"\n    counterexample: {s.counterexample.describe()}"
                 problems.append(problem)
@@ -407,6 +409,8 @@ class Handout:
     sources: Mapping[str, str] = field(default_factory=dict)
     """Where each box a template measures itself comes from: its name in the log ("the back of
     card 1") -> the file:line that holds it, named in the layout warning (red team rt31)."""
+    warnings: tuple[str, ...] = ()
+    """The warning lines of the deck it prints (:func:`deck_warning_lines`): `build` prints them on stderr."""
 
     def render(self) -> str:
         """The LaTeX source (raises :class:`RenderError` naming template and line)."""
@@ -1106,6 +1110,15 @@ def checked_deck(kind: str, path: str | Path | None = None, *,
     return deck, result
 
 
+def deck_warning_lines(result) -> tuple[str, ...]:
+    """``warning: FILE:LINE:COLUMN: ...`` for each relation a checked deck's cards (a DeckResult) state in
+    words that nothing checks, as `check` prints a derivation's (report.text.warning_lines): every command
+    that checks a deck passes them on, on stderr; no handout, page or package prints them."""
+    from elbo_sym.report.text import warning_lines
+
+    return tuple(warning_lines([deck_report_of(result)]))
+
+
 def require_printable(result) -> None:
     """Refuse a checked deck (elbo_sym.lesson.practice.DeckResult) with a card that is not proved
     (or a well-formed expression): its cards are printed only with checked formulas."""
@@ -1167,15 +1180,16 @@ def selfcheck_context(path=None, budget: float = STEP_BUDGET_SECONDS,
     deck, result = checked_deck("selfcheck", path, budget=budget, total=deck_budget)
     from elbo_sym.lesson.practice import proved_for_text
 
-    return {**_deck_texts(deck), "proved_for": proved_for_text(deck),
+    return {**_deck_texts(deck), "proved_for": proved_for_text(deck), "warnings": deck_warning_lines(result),
             "questions": [_card_context(c, result.verdict_for(c), deck.vocabulary, dict(deck.prose_math))
                           for c in deck.cards]}
 
 
 def selfcheck_handouts(budget: float = STEP_BUDGET_SECONDS, selfcheck: str | Path | None = None,
                        solutions: str = "separate", deck_budget: float | None = None, **_: Any) -> list[Handout]:
-    return [Handout("selfcheck", "selfcheck.tex.j2",
-                    {"deck": selfcheck_context(selfcheck, budget, deck_budget), **_solutions(solutions)})]
+    deck = selfcheck_context(selfcheck, budget, deck_budget)
+    return [Handout("selfcheck", "selfcheck.tex.j2", {"deck": deck, **_solutions(solutions)},
+                    warnings=deck["warnings"])]
 
 
 CARDS_PER_SHEET = 8  # a 2 x 4 grid
@@ -1200,7 +1214,7 @@ def flashcards_context(path=None, budget: float = STEP_BUDGET_SECONDS,
         sheets.append({"number": len(sheets) + 1, "fronts": fronts, "backs": backs})
     from elbo_sym.lesson.practice import proved_for_text
 
-    return {**_deck_texts(deck), "proved_for": proved_for_text(deck),
+    return {**_deck_texts(deck), "proved_for": proved_for_text(deck), "warnings": deck_warning_lines(result),
             "count": len(cards), "sheets": sheets,
             "rows": rows, "columns": CARD_COLUMNS}
 
@@ -1212,7 +1226,8 @@ def flashcards_handouts(budget: float = STEP_BUDGET_SECONDS, flashcards: str | P
     deck = flashcards_context(flashcards, budget, deck_budget)
     cards = [cell["card"] for sheet in deck["sheets"] for cell in sheet["fronts"]]
     sources = {f"the {side} of card {card['index']}": card["where"] for card in cards for side in ("front", "back")}
-    return [Handout("flashcards", "flashcards.tex.j2", {"deck": deck, **_solutions(solutions)}, sources)]
+    return [Handout("flashcards", "flashcards.tex.j2", {"deck": deck, **_solutions(solutions)}, sources,
+                    deck["warnings"])]
 
 
 # --------------------------------------------------------------------------- building

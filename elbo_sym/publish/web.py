@@ -271,6 +271,8 @@ class Page:
     formulas: tuple[Formula, ...] = ()
     headings: tuple[str, ...] = ()
     """The plain text of each ``##`` heading: what Starlight's "On this page" lists."""
+    warnings: tuple[str, ...] = ()
+    """The warning lines of the deck it prints (handouts.deck_warning_lines): `web` prints them on stderr."""
 
     @property
     def front_matter(self) -> str:
@@ -931,7 +933,7 @@ def selfcheck_page(path: str | Path | None = None, budget: float = STEP_BUDGET_S
     for card in deck["questions"]:
         _card(doc, card, texts[card["index"]], "Question", deck["proved_for"], solutions)
     description = _SPACE.sub(" ", f"{deck['title_text']}. {deck['summary_text']}").strip()  # no summary: no space
-    return doc.page("selfcheck.md", "Self-check", description, 5)
+    return replace(doc.page("selfcheck.md", "Self-check", description, 5), warnings=deck["warnings"])
 
 
 def flashcards_page(path: str | Path | None = None, budget: float = STEP_BUDGET_SECONDS,
@@ -949,8 +951,9 @@ def flashcards_page(path: str | Path | None = None, budget: float = STEP_BUDGET_
             card = cell["card"]
             _card(doc, card, texts[card["index"]], "Card", deck["proved_for"], solutions)
     cards = counted(deck["count"], "card")
-    return doc.page("flashcards.md", "Flashcards",
-                    _SPACE.sub(" ", f"{deck['title_text']}: {cards}, the back of each one collapsible."), 6)
+    return replace(doc.page("flashcards.md", "Flashcards",
+                            _SPACE.sub(" ", f"{deck['title_text']}: {cards}, the back of each one collapsible."), 6),
+                   warnings=deck["warnings"])
 
 
 # --------------------------------------------------------------------------- all pages, writing

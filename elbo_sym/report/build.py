@@ -277,7 +277,8 @@ def _step_report(r: StepResult, lhs: Expr, d: Derivation, refuted: int) -> StepR
                       why_parts=prose_parts(s.why, d.vocabulary, parsed=dict(d.prose_math)),
                       second_opinion=r.second_opinion,
                       searched=r.searched.describe() if r.searched is not None else "",
-                      proved_by=r.outcome.proved_by if r.outcome is not None and r.verdict.value == "proved" else "")
+                      proved_by=r.outcome.proved_by if r.outcome is not None and r.verdict.value == "proved" else "",
+                      hint=r.hint)
 
 
 def deck_report_of(result: DeckResult) -> DeckReport:
@@ -287,7 +288,8 @@ def deck_report_of(result: DeckResult) -> DeckReport:
                              v.card.formula.text if v.card.formula else None, v.verdict, v.reason, tuple(map(str, v.K)),
                              counterexample_report(v.counterexample), v.card.conditions_text)
                   for v in result.verdicts)
-    return DeckReport(deck.path, deck.kind, deck.title, cards)
+    return DeckReport(deck.path, deck.kind, deck.title, cards,
+                      tuple(WarningReport(w.line, w.column, w.message) for w in result.warnings))
 
 
 def counterexample_report(c: Counterexample | None,

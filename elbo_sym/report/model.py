@@ -265,10 +265,15 @@ class StepReport:
     """Where a step no rule proves was searched: "K = 2, 3, 5, 8, 13; 40 Gaussian densities"."""
     proved_by: str = ""
     """For a proved step: what proved it when not its rule's own reasoning ("exact": the exact rule)."""
+    hint: str = ""
+    """For a `checked` step that does not pass: what lets it pass, as check worded it (StepResult.hint:
+    add ``accept = "checked"``, or, when that cannot pass it, write an explicit K)."""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICT_MARK:
             raise ValueError(f"unknown verdict {self.verdict!r}")
+        if self.hint and (self.verdict != "checked" or self.accepted):
+            raise ValueError("only a checked step that is not accepted has a hint")
         if self.carried and (self.expected_refuted or self.verdict != "refuted"):
             raise ValueError("only a refuted step that is not a deliberate mistake carries one")
         if self.rel not in RELATION_SYMBOL:
@@ -558,6 +563,9 @@ class DeckReport:
     kind: str
     title: str
     cards: tuple[CardReport, ...]
+    warnings: tuple[WarningReport, ...] = ()
+    """Relations its cards' texts state in words that nothing checks (elbo_sym.lesson.practice.deck_warnings):
+    printed on stderr, as a derivation's; they change no verdict (`ok`) and no exit status."""
 
     @property
     def ok(self) -> bool:

@@ -21,7 +21,8 @@ def summary_line(files: int, counts: dict[str, int], established: int, passed: i
                  unaccepted: tuple[str, ...] = (), checked_claims: int = 0) -> str:
     """Totals over `files` derivation files: steps per verdict (`counts`), claims established (of them
     `checked_claims` only on checked instances: evidence, not a proof -- red team rt38 counted those as
-    plain established), files that pass, files with input errors; the steps only checked and not accepted."""
+    plain established), files that pass, files with input errors; the steps only checked and not accepted,
+    a line each with what lets it pass (StepReport.hint)."""
     steps = sum(counts.values())
     not_proved = f" ({checked_claims} only checked, not proved)" if checked_claims else ""
     text = (f"{files} derivation(s), {steps} step(s): {counts.get('proved', 0)} proved, "
@@ -30,6 +31,5 @@ def summary_line(files: int, counts: dict[str, int], established: int, passed: i
     if errors:
         text += f"; {errors} file(s) with input errors"
     if unaccepted:
-        text += ("\nonly checked, not proved (exit 1 unless the step says accept = \"checked\"): "
-                 + "; ".join(unaccepted))
+        text += "\nonly checked, not proved (exit 1):" + "".join(f"\n  {step}" for step in unaccepted)
     return text

@@ -23,10 +23,11 @@ from elbo_sym.report.model import (
 from elbo_sym.report.summary import only_checked, summary_line
 
 
-def warning_lines(reports: Iterable[DerivationReport]) -> list[str]:
+def warning_lines(reports: Iterable[DerivationReport | DeckReport]) -> list[str]:
     """``warning: FILE:LINE:COLUMN: message`` for each warning of each file (prose the checker refutes
     or cannot prove): `check`, `build`, `web` and the plugin print these, so an author whose loop is
-    `build` learns of them too (red team rt38 F1).  A warning changes no verdict and no exit status."""
+    `build` learns of them too (red team rt38 F1); a deck's too, wherever a command checks a deck
+    (`cards`, `flashcards`, `build`, `web`).  A warning changes no verdict and no exit status."""
     return [f"warning: {w.text(r.file)}" for r in reports for w in r.warnings]
 
 
@@ -52,8 +53,7 @@ def step_notes(s: StepReport) -> list[str]:
                 "not a mistake of its own"]
     if s.verdict == "checked":
         return [f"accepted (accept = \"checked\"): printed as \"{s.held_text}, not proved\"" if s.accepted else
-                "not proved: this fails the run; to print the step labelled as unproved, add "
-                "accept = \"checked\" to it"]
+                f"not proved: this fails the run; {s.hint}"]
     return []
 
 
@@ -130,7 +130,7 @@ def summary_text(reports: Iterable[DerivationReport], errors: Iterable[InputErro
     for r in reports:
         for s in r.steps:
             counts[s.verdict] += 1
-        unaccepted += [f"{r.file}:{s.line} step {s.index} (held on {s.instances} exact instances)"
+        unaccepted += [f"{r.file}:{s.line} step {s.index} (held on {s.instances} exact instances): {s.hint}"
                        for s in r.unaccepted_checked]
     checked_claims = sum(only_checked(r.established, sum(s.verdict == "checked" for s in r.steps)) for r in reports)
     return summary_line(len(reports), counts, sum(r.established for r in reports), sum(r.ok for r in reports),
@@ -185,8 +185,7 @@ def _failure_step(r: DerivationReport, s: StepReport) -> list[str]:
     elif s.carried:
         lines.append(f"    {step_notes(s)[0]}")
     elif s.verdict == "checked":
-        lines.append(f"    {s.held_text}, not proved: add accept = \"checked\" to print it "
-                     "labelled as unproved")
+        lines.append(f"    {s.held_text}, not proved: {s.hint}")
     for c in s.conditions:
         if not c.shown:
             lines.append(f"    failed condition: {c.text}")
@@ -199,15 +198,25 @@ def _failure_step(r: DerivationReport, s: StepReport) -> list[str]:
     return lines
 
 
+DECK_OUTCOME_WHY = {
+    "refuted": "a refuted card's formula is false at an instance",
+    "error": "a card in error was not decided, and undecided is not proved",
+    "checked": "a card only checked held on the instances tried, and checked on instances is not enough",
+}
+"""Why a deck with cards of these verdicts fails, in the order `deck_outcome` names them (the cards'
+verdicts decide the wording: rt38 F6 had "NOT all hold" for checked cards, session 17 "checked on
+instances is not enough" for cards in error)."""
+
+
 def deck_outcome(counts: dict[str, int]) -> str:
-    """The deck's outcome in words, from its verdicts' counts: a card only `checked` held on every
-    instance tried, so it is "not proved" (and not printed), not "NOT all hold" (red team rt38 F6)."""
-    if counts.get("refuted"):
-        return "NOT all hold"
-    if counts.get("checked") or counts.get("error"):
-        return ("NOT all proved: a card is printed only with a formula proved for every instance; "
-                "checked on instances is not enough")
-    return "all hold"
+    """The deck's outcome in words, from its verdicts' counts: "NOT all hold" only when a card is
+    refuted, else "NOT all proved" (a card only `checked` or in `error` is not shown false); then why,
+    for each failing verdict the deck has (a card is printed only with a formula proved for every instance)."""
+    why = [text for verdict, text in DECK_OUTCOME_WHY.items() if counts.get(verdict)]
+    if not why:
+        return "all hold"
+    return (f"{'NOT all hold' if counts.get('refuted') else 'NOT all proved'}: a card is printed only with a "
+            f"formula proved for every instance; {'; '.join(why)}")
 
 
 def deck_text(r: DeckReport) -> str:

@@ -546,6 +546,11 @@ class Model(Protocol):
 
     def search_models(self) -> tuple[ExplicitModel, ...]: ...
 
+    def no_densities(self) -> str:
+        """Why ``search_models()`` holds no density model, for a family whose domain includes densities: the
+        words after "no densities (the domain includes densities, but" in a searched step's note."""
+        ...
+
     @property
     def dimension(self) -> Symbol | None:
         """The number of dimensions a model for every number of dimensions is about (the Gaussian
@@ -588,11 +593,19 @@ class _HasBlocks(Protocol):
     def spec(self) -> ModelSpec: ...
 
 
+NO_GAUSSIAN_FORM = "no model of the Gaussian family has this file's form"
+"""Why a K = "any" search met no density, when the family names no more precise reason (Model.no_densities)."""
+
+
 class ModelDefaults:
     """The defaults of the `Model` interface's optional parts (a base class of every family):
     a family overrides what it has, so the interface says everything a family may provide."""
 
     spec: ModelSpec
+
+    def no_densities(self) -> str:
+        """A family that knows no more says only that no Gaussian model has the file's form."""
+        return NO_GAUSSIAN_FORM
 
     @property
     def simplices(self) -> tuple[tuple[Symbol, ...], ...]:

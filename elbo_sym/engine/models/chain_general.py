@@ -247,9 +247,9 @@ class GeneralChainModel(ChainLayers, ModelDefaults):
         chain: every layer a density, q(z_t | z_{t-1}) and p(z_{t-1} | z_t) as this family's blocks);
         None when there is none (more layers than it has, an assumption or premise, a parameter
         named like its own)."""
-        from elbo_sym.engine.models.gaussian_chain import MAX_GAUSSIAN_LAYERS, GaussianChainModel
+        from elbo_sym.engine.models.gaussian_chain import GaussianChainModel
 
-        if self.T > MAX_GAUSSIAN_LAYERS or self.spec.assumptions or self.spec.premises:
+        if self._gaussian_refused() is not None:
             return None
         try:
             return GaussianChainModel(ModelSpec("gaussian", 2, self.spec.data, self.spec.params, layers=self.T,
@@ -257,6 +257,26 @@ class GeneralChainModel(ChainLayers, ModelDefaults):
         except ValueError as raised:
             reraise_callers(raised)
             return None
+
+    def no_densities(self) -> str:
+        """Why no Gaussian chain is searched: its layers, or the file's premise or assumption (a chain of
+        Gaussian layers fixed by its family takes neither), else the family's words (Model.no_densities)."""
+        refused = self._gaussian_refused()
+        return refused if refused is not None else super().no_densities()
+
+    def _gaussian_refused(self) -> str | None:
+        """Why this chain has no Gaussian counterpart before one is built (None: try to build it):
+        the one place of the conditions that :meth:`density_model` and :meth:`no_densities` share."""
+        from elbo_sym.engine.models.gaussian_chain import MAX_GAUSSIAN_LAYERS
+
+        if self.T > MAX_GAUSSIAN_LAYERS:
+            return f"the Gaussian chain has at most {MAX_GAUSSIAN_LAYERS} layers, and this file has {self.T}"
+        for kind, given in (("premise", self.spec.premises), ("assumption", self.spec.assumptions)):
+            if given:
+                first = given[0]  # an engine.derivation.Relation, as the file wrote it
+                return (f"the file's {kind} {first.lhs.text} {first.rel} {first.rhs.text} rules the Gaussian chain "
+                        f"out: its layers are fixed by its family, so it takes no {kind}")
+        return None
 
     def explicit(self, K: int) -> ChainModel:
         """The explicit chain with K states per layer, one per K and spec (`_explicit`), so what it
