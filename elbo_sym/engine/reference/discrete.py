@@ -1594,7 +1594,7 @@ def _density_reader(d: Density) -> Compiled:
     with_z = z in sig[1] + sig[2]
     # (the instance read last, its scalar, its table or _UNREAD): the judges read one instance at every z in
     # turn, and hashing the signature (its SymPy symbols) at every read cost more than the read
-    last = [(None, None, _UNREAD)]
+    last: list[tuple[Any, Any, Any]] = [(None, None, _UNREAD)]
 
     def density(inst, k, memo):
         seen = last[0]

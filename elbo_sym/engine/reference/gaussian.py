@@ -306,7 +306,7 @@ _LOG_NORMALS_BY_IDENTITY: dict = {}
 beside them (so that their ids stay theirs while the entry lives)."""
 
 
-def _key(v) -> tuple:
+def _key(v) -> Any:
     """A value as a memo key: an exact value by `rationals.value_key` (never a tuple of tuples, so never an
     interval's key), an interval by the backend's key,
     remembered by the interval's identity (a quadrature point is keyed at every expectation that visits it, and
