@@ -292,3 +292,19 @@ def test_a_polynomial_multiplied_out_sparsely_is_expands_own_expression(seed):
                                sqrt(SYMBOLS[0]) + 1, pi * SYMBOLS[0], Symbol("n", commutative=False) * SYMBOLS[0]])
 def test_anything_but_a_polynomial_in_symbols_is_expanded_by_expand(e):
     assert not is_polynomial(e)
+
+
+@pytest.mark.parametrize("seed", [0, 2, 3])  # seed 1 takes over a minute
+def test_without_flint_sympys_ring_gives_the_same_coefficients_and_expansions(seed, monkeypatch):
+    """Where python-flint's polynomials do not import (the browser), SymPy's ring does the same work:
+    terms_in is still Poly's, an expansion still expand's."""
+    from elbo_sym.engine import sparse
+
+    monkeypatch.setattr(sparse, "_flint_context", lambda n: None)
+    assert type(Fractions(SYMBOLS).polynomials).__name__ == "_SympyPolynomials"
+    rng = random.Random(6000 + seed)
+    mean = Add(*(random_coefficient(rng, 2) * LAYER ** n for n in range(2)))
+    g = Add(Pow(LAYER - mean, rng.randint(1, 3)) * random_coefficient(rng, 1), random_coefficient(rng, 2) * LAYER)
+    assert terms_in(g, LAYER) == tuple((n, c) for (n,), c in Poly(g, LAYER).terms())
+    e = random_polynomial(rng, 4)
+    assert expanded_polynomial(e) == expand(e, deep=True, log=False, power_exp=False, power_base=False)
