@@ -454,10 +454,7 @@ def _cards(paths, check, moodle, json, budget, file_budget, project, solutions) 
     DECKS: default the project's decks, else the lesson's (elbo_sym/lesson/data/selfcheck.toml and
     flashcards.toml).
     """
-    from elbo_sym.lesson.practice import check_deck
-    from elbo_sym.publish.commands import cards_printed, course_decks
-    from elbo_sym.report.build import deck_report_of
-    from elbo_sym.report.text import deck_text, warning_lines
+    from elbo_sym.publish.commands import cards_checked, cards_printed
 
     if paths and project is not None:
         raise InputError("--project goes without DECKS (it names the decks)")
@@ -471,15 +468,7 @@ def _cards(paths, check, moodle, json, budget, file_budget, project, solutions) 
     course = _project(project, solutions=solutions)
     if not check:  # printed only when every card holds, as `flashcards` prints them (docs/03)
         return _print_outcome(cards_printed(course, paths, budget=budget, file_budget=file_budget, json=json))
-    decks = course_decks(course, paths, budget, file_budget)
-    results = [deck_report_of(check_deck(d, budget, file_budget)) for d in decks]
-    for line in warning_lines(results):  # on stderr, JSON or not, as `check` prints a derivation's
-        print(line, file=sys.stderr)
-    if json:
-        _print_json([r.to_dict() for r in results])
-    else:
-        print("\n".join(deck_text(r) for r in results), end="")
-    return _status(all(r.ok for r in results))
+    return _print_outcome(cards_checked(course, paths, budget=budget, file_budget=file_budget, json=json))
 
 
 @cli.command("handouts", short_help="list the printable handouts that `build` makes", epilog="""\b

@@ -743,11 +743,11 @@ class ElboLatexPrinter(LatexPrinter):
 
     def _print_ComplexRootOf(self, r) -> str:
         """A root with no radical form (an algebraic counterexample point: engine.search), as the root
-        of its polynomial in t: ``\\operatorname{CRootOf}{\\left(t^{3} - t - 1, 0\\right)}``."""
+        of its polynomial in t: ``\\mathrm{CRootOf}\\left(t^{3} - t - 1, 0\\right)``."""
         from elbo_sym.numbers.algebraic import root_shown
 
         shown = root_shown(r)
-        return rf"\operatorname{{CRootOf}} {{\left({self._print(shown.polynomial)}, {shown.index}\right)}}"
+        return rf"\mathrm{{CRootOf}}\left({self._print(shown.polynomial)}, {shown.index}\right)"
 
     def _print_Infinity(self, e) -> str:  # limit(IWAE(q, k), k, oo)
         return r"\infty"

@@ -19,8 +19,8 @@ from elbo_sym.prose import counted
 from elbo_sym.publish.outputs import claim_file
 from elbo_sym.publish.project import Project, Settings, command_paths, course_handouts, course_web
 
-__all__ = ["Outcome", "build_course", "course_decks", "course_examples", "exercise_files", "flashcards_course",
-           "web_course"]
+__all__ = ["Outcome", "build_course", "cards_checked", "course_decks", "course_examples", "exercise_files",
+           "flashcards_course", "web_course"]
 
 
 @dataclass(frozen=True)
@@ -270,6 +270,25 @@ def cards_printed(course: Project, paths: Sequence[str], *, budget: float, file_
                                                            ensure_ascii=False))))
     return Outcome((*warned, (False, "\n".join(format_deck(d, course.settings.solutions)
                                                for d in decks).removesuffix("\n"))))
+
+
+def cards_checked(course: Project, paths: Sequence[str], *, budget: float, file_budget: float | None,
+                  json: bool) -> Outcome:
+    """`cards --check`: each card's verdict (report.text.deck_text, or the DeckReports as JSON) of the decks
+    (DECKS, else the course's), after the decks' warnings on stderr, as `check` prints a derivation's;
+    not ok when a card is not proved (or well-formed)."""
+    import json as json_module
+
+    from elbo_sym.lesson.practice import check_deck
+    from elbo_sym.report.build import deck_report_of
+    from elbo_sym.report.text import deck_text, warning_lines
+
+    results = [deck_report_of(check_deck(d, budget, file_budget)) for d in course_decks(course, paths, budget,
+                                                                                         file_budget)]
+    shown = (json_module.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False) if json
+             else "\n".join(deck_text(r) for r in results).removesuffix("\n"))
+    return Outcome((*((True, line) for line in warning_lines(results)), (False, shown)),
+                   ok=all(r.ok for r in results))
 
 
 def course_decks(course: Project, paths: Sequence[str], budget: float = STEP_BUDGET_SECONDS,
