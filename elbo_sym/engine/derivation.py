@@ -1797,6 +1797,18 @@ def _source_column(source: str, value: str, column: int) -> int | None:
     return None
 
 
+def string_position(lines: list[str], line: int, value: str, position: int = 0) -> tuple[int, int] | None:
+    """Where character `position` of the string `value` is in the file `lines`: (line, column) of a
+    one-line string written on `line` or on one of the few lines after it (a list spanning lines);
+    None when no such string is there.  The readers of elbo-sym.toml and of decks point their
+    carets with it, as the derivation reader does (:meth:`_Reader._value_at`)."""
+    for number in range(line, min(len(lines), line + 8) + 1):
+        column = _source_column(lines[number - 1], value, position)
+        if column is not None:
+            return number, column
+    return None
+
+
 def prose_formula(text: str, vocabulary: Vocabulary) -> Expr:
     """A ``$...$`` formula of prose: an expression of the vocabulary (ParseError, with the
     column in `text`, otherwise). A relation is refused: printed in prose it would be a
