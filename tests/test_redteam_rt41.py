@@ -3,13 +3,17 @@ reported (file:line:col and caret at the culprit) and what the advice says."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import DerivationError
+from elbo_sym.publish.outputs import NotOursError, claim_file
 from elbo_sym.publish.project import PROJECT_FILE, load_project
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _error(path: Path) -> DerivationError:
@@ -68,3 +72,44 @@ def test_a_project_error_shows_its_line_and_caret_on_the_command_line(tmp_path, 
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("elbo-sym: error: elbo-sym.toml:1:12: title: unclosed $"), err
     assert err[1].strip() == 'title = "A $ sign"' and err[2].index("^") == err[1].index("$"), err
+
+
+# --------------------------------------------------------------------------- F4: "delete it once"
+
+
+def _anki_like(path: Path, member: str) -> None:
+    with zipfile.ZipFile(path, "w") as package:
+        package.writestr(member, b"SQLite format 3\0")
+        package.writestr("media", b"{}")
+
+
+@pytest.mark.parametrize(("name", "content", "ours"), [
+    ("students.csv", "id,name\nann,Ann\n", False),         # the roster given to --anki by a slip
+    ("bound.toml", 'title = "A bound"\n', False),           # a derivation
+    ("cards.xml", '<?xml version="1.0"?>\n<quiz/>\n', False),  # Moodle XML elbo-sym did not write
+    ("quiz.xml", '<?xml version="1.0"?>\n<!-- elbo-sym cards: Moodle XML, 1 deck(s) -->\n<quiz/>\n', True),
+    ("deck.apkg", None, True),                              # an Anki package
+    ("other.zip", "zip", False),                            # a zip without an Anki collection
+])
+def test_only_a_file_that_looks_like_ours_is_told_to_be_deleted_once(tmp_path, name, content, ours):
+    """F4: `flashcards --anki students.csv` was refused (good) with advice to delete the roster once,
+    the hint meant for a quiz or deck an older elbo-sym wrote before it listed its files."""
+    target = tmp_path / name
+    if content is None:
+        _anki_like(target, "collection.anki2")
+    elif content == "zip":
+        _anki_like(target, "word/document.xml")
+    else:
+        target.write_text(content, "utf-8")
+    with pytest.raises(NotOursError, match="elbo-sym did not write it") as refused:
+        claim_file(target)
+    assert ("delete it once" in str(refused.value)) is ours, str(refused.value)
+
+
+def test_flashcards_onto_the_roster_gives_no_advice_to_delete_it(tmp_path, monkeypatch, capsys):
+    (tmp_path / "students.csv").write_text("id,name\nann,Ann\n", "utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["flashcards", "--anki", "students.csv"]) == 2
+    err = capsys.readouterr().err
+    assert "students.csv: elbo-sym did not write it" in err and "delete it once" not in err, err
+    assert (tmp_path / "students.csv").read_text("utf-8") == "id,name\nann,Ann\n"
