@@ -10,6 +10,7 @@ import pytest
 
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import DerivationError
+from elbo_sym.lesson.practice import load_deck
 from elbo_sym.publish.outputs import NotOursError, claim_file
 from elbo_sym.publish.project import PROJECT_FILE, load_project
 
@@ -113,3 +114,47 @@ def test_flashcards_onto_the_roster_gives_no_advice_to_delete_it(tmp_path, monke
     err = capsys.readouterr().err
     assert "students.csv: elbo-sym did not write it" in err and "delete it once" not in err, err
     assert (tmp_path / "students.csv").read_text("utf-8") == "id,name\nann,Ann\n"
+
+
+# --------------------------------------------------------------------------- F5, F6: decks given to `cards`
+
+DECK = '''title = "Conditions"
+[[card]]
+front = "When q is not the posterior?"
+back = "The gap is positive."
+formula = "log(p(x)) > ELBO(q)"
+assume = "q(z) != p(z | x)"
+'''
+
+
+def test_a_deck_named_twice_to_cards_is_read_once(tmp_path, monkeypatch, capsys):
+    """F5: `cards deck.toml ./deck.toml --moodle` was told to give the decks different titles, and
+    `--check` printed the deck twice; `check` reads a file named twice once."""
+    (tmp_path / "deck.toml").write_text(DECK, "utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["cards", "deck.toml", "./deck.toml", "--check"]) == 0
+    assert capsys.readouterr().out.count("deck.toml — Conditions") == 1
+    assert main(["cards", "deck.toml", "./deck.toml", "--moodle", "c.xml"]) == 0, capsys.readouterr().err
+    assert (tmp_path / "c.xml").read_text("utf-8").count("<category>") == 1
+
+
+def test_a_deck_with_both_kinds_of_table_is_told_so_at_the_second_kind(tmp_path):
+    """F6: one [[card]] and one [[question]] was told "expected [[question]] ... or [[card]] tables"
+    at 1:1, as if it had neither."""
+    path = tmp_path / "both.toml"
+    path.write_text('title = "Both"\n\n[[card]]\nfront = "f"\nback = "b"\n\n[[question]]\nquestion = "q"\n'
+                    'answer = "a"\n', "utf-8")
+    with pytest.raises(DerivationError) as caught:
+        load_deck(path)
+    assert caught.value.line == 7 and "not both" in caught.value.message, str(caught.value)
+
+
+def test_a_derivation_given_to_cards_is_called_a_derivation(tmp_path):
+    text = (REPO / "derivations" / "gap.toml").read_text("utf-8")
+    path = tmp_path / "gap.toml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(DerivationError) as caught:
+        load_deck(path)
+    start = 1 + next(n for n, line in enumerate(text.splitlines()) if line.startswith("start"))
+    assert caught.value.line == start, str(caught.value)
+    assert "gap.toml is a derivation" in caught.value.message and "elbo-sym check" in caught.value.message

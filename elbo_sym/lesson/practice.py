@@ -424,9 +424,22 @@ class _DeckReader(_Reader):
         """An error at `key` of the i-th [[table]] (None: the top level): at its value (`value`) or the key."""
         return self._key_at(self.line_of(key, table, i), key, message, value=value)
 
+    def _first_line(self, key: str) -> int:
+        """The line of the first ``[[key]]`` header, else of the line that sets `key`."""
+        headers = self.tables.get(key)
+        return headers[0] if headers else self._top_line(key)
+
     def deck(self, data: dict, expect: str | None) -> Deck:
         tables = [key for key in _KINDS if key in data]
-        if len(tables) != 1:
+        if len(tables) > 1:  # rt41 F6: both kinds were told "expected ... or ...", at 1:1
+            second = max(tables, key=self._first_line)
+            raise self.error(self._first_line(second), "a deck holds [[card]] tables (flashcards) or [[question]] "
+                                                       "tables (self-check), not both: put them in two decks")
+        if not tables and ("start" in data or "step" in data):  # a derivation given to `cards` (rt41 F6)
+            at = self._first_line("start" if "start" in data else "step")
+            raise self.error(at, f"{Path(self.path).name} is a derivation (start and [[step]] tables), not a deck: "
+                                 f"check it with elbo-sym check {self.path}")
+        if not tables:
             raise self.error(1, "expected [[question]] tables (self-check) or [[card]] tables (flashcards)")
         table = tables[0]
         kind = _KINDS[table]
