@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from elbo_sym.cli import main
-from elbo_sym.engine.derivation import DerivationError
+from elbo_sym.engine.derivation import DerivationError, load
 from elbo_sym.lesson.practice import load_deck
 from elbo_sym.publish.outputs import NotOursError, claim_file
 from elbo_sym.publish.project import PROJECT_FILE, load_project
@@ -158,3 +158,57 @@ def test_a_derivation_given_to_cards_is_called_a_derivation(tmp_path):
     start = 1 + next(n for n, line in enumerate(text.splitlines()) if line.startswith("start"))
     assert caught.value.line == start, str(caught.value)
     assert "gap.toml is a derivation" in caught.value.message and "elbo-sym check" in caught.value.message
+
+
+# --------------------------------------------------------------------------- F9: dotted table headers
+
+STARTER = (REPO / "derivations" / "gap.toml").read_text("utf-8")
+
+
+def _with_example_table(header: str) -> str:
+    """gap.toml with one [[example]] and, under it, the table `header` holding an expected value."""
+    return (STARTER + '\n[[example]]\nprior = ["3/4", "1/4"]\nlikelihood = ["1/5", "3/5"]\nq = ["1/3", "2/3"]\n\n'
+            + header + '\n"log(p(x))" = "log(3/10)"\n')
+
+
+@pytest.mark.parametrize(("header", "pointed", "part"), [
+    ("[examples.expect]", "[examples.expect]", "unknown key 'examples'"),
+    ("[example.expected]", "expected]", "unknown key 'expected' in example"),
+    ("[example.expect.deep]", "deep]", "[example.expect.deep] is a table"),
+    ("[foo.bar]", "[foo.bar]", "unknown key 'foo'"),
+])
+def test_a_dotted_header_typo_in_a_derivation_is_reported_at_its_header(tmp_path, header, pointed, part):
+    """F9: `[examples.expect]` was reported at 1:1, `[example.expected]` at the [[example]] line,
+    `[example.expect.deep]` as an unknown name 'deep' there."""
+    path = tmp_path / "typo.toml"
+    text = _with_example_table(header.replace("deep]", "deep]\nx = 1") if "deep" in header else header)
+    path.write_text(text, "utf-8")
+    with pytest.raises(DerivationError) as caught:
+        load(path)
+    line = 1 + text.splitlines().index(header)
+    assert caught.value.line == line and part in caught.value.message, str(caught.value)
+    assert _pointed(caught.value).startswith(pointed), str(caught.value)
+
+
+@pytest.mark.parametrize(("config", "line", "pointed", "part"), [
+    ('title = "x"\n\n[foo.bar]\nx = 1\n', 3, "[foo.bar]", "unknown key 'foo'"),
+    ('[exercises]\nseed = 1\n[exercises.sub]\nx = 1\n', 3, "sub]", "[exercises] unknown key 'sub'"),
+    ('title = "x"\n[drill.deep]\nx = 1\n', 2, "deep]", "[drill] unknown key 'deep'"),
+])
+def test_a_dotted_header_typo_in_elbo_sym_toml_is_reported_at_its_header(tmp_path, config, line, pointed, part):
+    (tmp_path / PROJECT_FILE).write_text(config, "utf-8")
+    error = _error(tmp_path / PROJECT_FILE)
+    assert error.line == line and part in error.message and _pointed(error).startswith(pointed), str(error)
+
+
+@pytest.mark.parametrize(("deck", "line", "pointed", "part"), [
+    ('title = "t"\n[foo.bar]\nx = 1\n[[card]]\nfront = "f"\nback = "b"\n', 2, "[foo.bar]", "unknown key 'foo'"),
+    ('title = "t"\n[[card]]\nfront = "f"\nback = "b"\n[card.extra]\nx = 1\n', 5, "extra]", "unknown key 'extra'"),
+])
+def test_a_dotted_header_typo_in_a_deck_is_reported_at_its_header(tmp_path, deck, line, pointed, part):
+    path = tmp_path / "deck.toml"
+    path.write_text(deck, "utf-8")
+    with pytest.raises(DerivationError) as caught:
+        load_deck(path)
+    error = caught.value
+    assert error.line == line and part in error.message and _pointed(error).startswith(pointed), str(error)

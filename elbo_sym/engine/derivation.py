@@ -474,12 +474,25 @@ def _sets_key(key: str) -> re.Pattern[str]:
     return re.compile(rf"\s*[\"']?{re.escape(key)}[\"']?\s*[=.]")
 
 
+def dotted_header(key: str, table: str | None = None) -> re.Pattern[str]:
+    """A table header line that names `key` as a part of a dotted name: ``[key.sub]`` or ``[[key.sub]]``
+    for a top-level key, ``[table.key]`` or ``[table.key.sub]`` for a key of `table` (rt41 F9: such a
+    header's typo was reported at the file's first line, or at the table's)."""
+    before = rf"\s*[\"']?{re.escape(table)}[\"']?\s*\." if table is not None else ""
+    return re.compile(rf"\s*\[\[?{before}\s*[\"']?{re.escape(key)}[\"']?\s*[\].]")
+
+
 def key_column(source: str, key: str, value: bool = False) -> int:
     """The column of `key` on the line `source` (of the value after its `=` when `value`: a string's
-    first character), a top-level key, one of an inline table (``prior = { theta_new = [...] }``) or
-    a dotted key's part; the line's first character when `key` is "" or not written there.  Every
-    TOML file the user writes (derivation, deck, elbo-sym.toml) names file:line:col with it."""
+    first character), a top-level key, one of an inline table (``prior = { theta_new = [...] }``),
+    a dotted key's part or a later part of a table header's dotted name (``[example.expected]``); the
+    line's first character when `key` is "" or not written there (``[site]``, ``[foo.bar]``: the header).  Every TOML file the user writes
+    (derivation, deck, elbo-sym.toml) names file:line:col with it."""
     match = re.search(rf"(?<![\w.\"'])[\"']?{re.escape(key)}[\"']?\s*=\s*", source) if key else None
+    if match is None and key and source.lstrip().startswith("["):
+        part = re.search(rf"(?<=\.)\s*[\"']?({re.escape(key)})[\"']?\s*[\].]", source)  # [a.key]; [key.b] at "["
+        if part is not None:
+            return part.start(1) - (1 if source[part.start(1) - 1] in "\"'" else 0)
     if match is None:
         return len(source) - len(source.lstrip())
     column = match.end() if value else match.start()
@@ -552,17 +565,23 @@ class _Reader:
         return first, (later[0] - 1 if later else len(self.lines))
 
     def line_of(self, key: str, table: str | None = None, index: int = 0) -> int:
+        """The line that sets `key` in the index-th [[table]] (the top level when None): ``key =``, a
+        dotted ``key.sub =``, or a header naming it, ``[table.key]`` (a sub-table of that [[table]],
+        whose span it lies in) or ``[key.sub]`` at the top level; the table's first line otherwise."""
         first, last = self._table_span(table, index)
         sets_key = _sets_key(key)
         for number in range(first, last + 1):
             if sets_key.match(self.lines[number - 1]):
                 return number
-        return first
+        header = dotted_header(key, table)
+        span = range(first, last + 1) if table is not None else range(1, len(self.lines) + 1)
+        return next((number for number in span if header.match(self.lines[number - 1])), first)
 
     def _top_line(self, key: str) -> int:
         """The line of a top-level `key`: its ``[key]`` / ``[[key]]`` header when it is a table
-        (rt32: an unknown [extra] was reported at 1:1), else the line that sets it."""
-        header = re.compile(rf"\s*\[\[?\s*\"?{re.escape(key)}\"?\s*\]")
+        (rt32: an unknown [extra] was reported at 1:1; rt41: nor ``[extra.x]``), else the line
+        that sets it."""
+        header = re.compile(rf"\s*\[\[?\s*[\"']?{re.escape(key)}[\"']?\s*[\].]")
         for number, text in enumerate(self.lines, 1):
             if header.match(text):
                 return number
@@ -717,8 +736,8 @@ class _Reader:
                 raise self.error(self._top_line(key), f"{Path(self.path).name} is a course's settings file "
                                                       f"(elbo-sym.toml: it has '{key}'), not a derivation: run "
                                                       "elbo-sym check in its folder, without naming the file")
-            raise self.error(self._top_line(key),
-                             f"unknown key '{key}' (allowed: {', '.join(sorted(_TOP_KEYS))}){hint}")
+            raise self._key_at(self._top_line(key), key,
+                               f"unknown key '{key}' (allowed: {', '.join(sorted(_TOP_KEYS))}){hint}")
         for key in ("title", "start"):
             if key not in data:
                 raise self.error(1, f"missing required key '{key}'")
@@ -1332,8 +1351,8 @@ class _Reader:
             unknown = set(table) - _STEP_KEYS
             if unknown:
                 key = sorted(unknown)[0]
-                raise self.error(self.line_of(key, "step", i),
-                                 f"unknown key '{key}' (allowed: {', '.join(sorted(_STEP_KEYS))})", number)
+                raise self._key_at(self.line_of(key, "step", i), key,
+                                   f"unknown key '{key}' (allowed: {', '.join(sorted(_STEP_KEYS))})", number)
             for key in ("rel", "expr", "rule"):
                 if key not in table:
                     raise self.error(header, f"missing '{key}'", number)
@@ -1379,8 +1398,8 @@ class _Reader:
             unknown = set(table) - _EXAMPLE_KEYS
             if unknown:
                 key = sorted(unknown)[0]
-                raise self.error(self.line_of(key, "example", i),
-                                 f"unknown key '{key}' in example (allowed: {', '.join(sorted(_EXAMPLE_KEYS))})")
+                raise self._key_at(self.line_of(key, "example", i), key,
+                                   f"unknown key '{key}' in example (allowed: {', '.join(sorted(_EXAMPLE_KEYS))})")
             if derivation.family == "gaussian":
                 out.append(self.gaussian_example(table, i, line, derivation))
                 continue
@@ -1596,6 +1615,12 @@ class _Reader:
             raise self.error(line, f"too many expected values ({len(value)}; the limit is {MAX_EXPECT})")
         out = []
         for key, expected in value.items():
+            if isinstance(expected, dict):  # [example.expect.x]: a sub-table, not a "formula" = "value" entry (rt41)
+                first, last = self._table_span("example", index)
+                header = dotted_header(key, "example.expect")
+                at = next((n for n in range(first, last + 1) if header.match(self.lines[n - 1])), line)
+                raise self._key_at(at, key, f"expect: [{'example.expect.' + key[:40]}] is a table; expect holds "
+                                            f"entries \"formula\" = \"value\" under one [example.expect] header")
             key_line = self.line_of(key, "example", index) if key else line
             if key_line == self._table_span("example", index)[0]:
                 key_line = self._expect_line(key, line)

@@ -47,6 +47,7 @@ from urllib.parse import urlsplit
 
 from elbo_sym.engine.derivation import (
     DerivationError,
+    dotted_header,
     key_column,
     prose_formula,
     read_toml,
@@ -261,11 +262,11 @@ class _ProjectReader:
             for number in range(first, last + 1):
                 if re.match(rf"\s*\"?{re.escape(key)}\"?\s*[=.]", self.lines[number - 1]):  # key = or key.sub =
                     return number
-            if table is None:  # a top-level key written as a table: [site] or [[site]]
-                header = re.compile(rf"\s*\[\[?\s*{re.escape(key)}\s*\]")
-                for number, text in enumerate(self.lines, 1):
-                    if header.match(text):
-                        return number
+            # a key written as a table: [site], [[site]] or [site.x] at the top level, [exercises.x] in a table
+            header = dotted_header(key, table)
+            for number, text in enumerate(self.lines, 1):
+                if header.match(text):
+                    return number
         if table is not None:  # a key of an inline table or a dotted key: the table's line
             for number, text in enumerate(self.lines, 1):
                 if re.match(rf"\s*\"?{re.escape(table)}\"?\s*[=.]", text):
