@@ -486,8 +486,9 @@ def key_column(source: str, key: str, value: bool = False) -> int:
     """The column of `key` on the line `source` (of the value after its `=` when `value`: a string's
     first character), a top-level key, one of an inline table (``prior = { theta_new = [...] }``),
     a dotted key's part or a later part of a table header's dotted name (``[example.expected]``); the
-    line's first character when `key` is "" or not written there (``[site]``, ``[foo.bar]``: the header).  Every TOML file the user writes
-    (derivation, deck, elbo-sym.toml) names file:line:col with it."""
+    line's first character when `key` is "" or not written there (``[site]``, ``[foo.bar]``: the
+    header).  Every TOML file the user writes (derivation, deck, elbo-sym.toml) names file:line:col
+    with it."""
     match = re.search(rf"(?<![\w.\"'])[\"']?{re.escape(key)}[\"']?\s*=\s*", source) if key else None
     if match is None and key and source.lstrip().startswith("["):
         part = re.search(rf"(?<=\.)\s*[\"']?({re.escape(key)})[\"']?\s*[\].]", source)  # [a.key]; [key.b] at "["
