@@ -3,6 +3,7 @@ reported (file:line:col and caret at the culprit) and what the advice says."""
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -212,3 +213,44 @@ def test_a_dotted_header_typo_in_a_deck_is_reported_at_its_header(tmp_path, deck
         load_deck(path)
     error = caught.value
     assert error.line == line and part in error.message and _pointed(error).startswith(pointed), str(error)
+
+
+# --------------------------------------------------------------------------- F10: =< and =>
+
+
+@pytest.mark.parametrize(("claim", "wrong", "right"), [
+    ("log(p(x)) - ELBO(q) =< KL(q(z), p(z | x))", "=<", "<="),
+    ("log(p(x)) - ELBO(q) => 0", "=>", ">="),
+])
+def test_a_claim_with_a_relation_written_backwards_says_how_to_write_it(tmp_path, claim, wrong, right):
+    """F10: the claim was told it "needs exactly one relation", with the caret at its start; a
+    step's `rel = "=<"` is told the right spelling at its column."""
+    text = re.sub(r'(?m)^claim = ".*"$', f'claim = "{claim}"', STARTER)
+    assert text != STARTER
+    path = tmp_path / "claim.toml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(DerivationError) as caught:
+        load(path)
+    error = caught.value
+    assert f"`{wrong}` is not a relation: write {right}" in error.message, str(error)
+    assert _pointed(error).startswith(wrong), str(error)
+
+
+def test_a_card_formula_with_a_relation_written_backwards_says_how_to_write_it(tmp_path):
+    path = tmp_path / "deck.toml"
+    path.write_text('title = "t"\n[[card]]\nfront = "f"\nback = "b"\nformula = "ELBO(q) =< log(p(x))"\n', "utf-8")
+    with pytest.raises(DerivationError) as caught:
+        load_deck(path)
+    error = caught.value
+    assert error.line == 5 and "card 1: formula: `=<` is not a relation: write <=" in error.message, str(error)
+    assert _pointed(error).startswith("=< log"), str(error)
+
+
+def test_an_assumption_with_a_relation_written_backwards_says_how_to_write_it(tmp_path):
+    text = re.sub(r'(?m)^title = ', 'assume = "ELBO(q) => 0"\ntitle = ', STARTER, count=1)
+    path = tmp_path / "assume.toml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(DerivationError) as caught:
+        load(path)
+    assert "assume: `=>` is not a relation: write >=" in caught.value.message, str(caught.value)
+    assert _pointed(caught.value).startswith("=> 0"), str(caught.value)

@@ -660,6 +660,9 @@ class _Reader:
         if not isinstance(value, str):
             raise self._key_at(line, what, f"{what} must be a string like \"a >= b\"", value=True)
         parts = split_relation(value)
+        misspelt = misspelt_relation(value) if parts is None else None
+        if misspelt is not None:
+            raise self._at(line, value, misspelt[0], f"{what}: {misspelt[1]}")
         if parts is None:
             raise self._key_at(line, what, f"{what} needs exactly one relation (=, <=, >=, <, >): {value!r}",
                                value=True)
@@ -1193,6 +1196,9 @@ class _Reader:
                 raise self.error(line, f"each assumption must be a string like \"q(z) = p(z | x)\" or "
                                        f"\"ELBO(q(z | x1), x2) >= ELBO(q(z | x1), x1)\", not {item!r}")
             parts = split_premise(item)
+            misspelt = misspelt_relation(item) if parts is None else None
+            if misspelt is not None:
+                raise self._at(self._item_line(line, item), item, misspelt[0], f"assume: {misspelt[1]}")
             if parts is None:
                 raise self.error(self._item_line(line, item), f"assume needs exactly one relation "
                                  f"(=, <=, >=, <, >, !=) in each entry: {item!r}")
@@ -1869,6 +1875,23 @@ def constant_name_message(name: str, what: str) -> str:
     return (f"{name!r} cannot name {what}: SymPy reads it as a constant ({', '.join(CONSTANT_NAMES)}: Euler's "
             f"number, pi, the imaginary unit, infinity, complex infinity, not a number), so it would print or mean "
             f"something else; choose another name")
+
+
+MISSPELT_RELATIONS = {"=<": "<=", "=>": ">="}
+"""Relations written the other way round, and how they are written (a step's `rel` says so too)."""
+
+
+def misspelt_relation(text: str) -> tuple[int, str] | None:
+    """The position of the first top-level ``=<`` or ``=>`` in `text` and the message that names its
+    spelling (rt41 F10: a claim with one misspelt relation was told it "needs exactly one relation",
+    with the caret at the formula's start); None when there is none."""
+    depth = 0
+    for i, c in enumerate(text):
+        depth += (c in "([") - (c in ")]")
+        wrong = text[i:i + 2]
+        if depth == 0 and wrong in MISSPELT_RELATIONS:
+            return i, f"`{wrong}` is not a relation: write {MISSPELT_RELATIONS[wrong]}"
+    return None
 
 
 def split_premise(text: str) -> tuple[str, str, str] | None:

@@ -53,6 +53,7 @@ from elbo_sym.engine.derivation import (
     Relation,
     Step,
     _Reader,
+    misspelt_relation,
     prose_claim,
     read_toml,
     read_user_file,
@@ -603,6 +604,9 @@ class _DeckReader(_Reader):
                               f"{table} {number}: unknown rule {rule!r} (known: {', '.join(sorted(RULES))})")
         parts = split_relation(value)
         if parts is None:
+            misspelt = misspelt_relation(value)
+            if misspelt is not None:
+                raise self._at(line, value, misspelt[0], f"{table} {number}: formula: {misspelt[1]}")
             if any(c in value for c in "<>="):
                 raise self.at_key("formula", table, i, f"{table} {number}: formula needs exactly one relation "
                                                        f"(=, <=, >=, <, >) or none: {value!r}")
