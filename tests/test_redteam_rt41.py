@@ -254,3 +254,28 @@ def test_an_assumption_with_a_relation_written_backwards_says_how_to_write_it(tm
         load(path)
     assert "assume: `=>` is not a relation: write >=" in caught.value.message, str(caught.value)
     assert _pointed(caught.value).startswith("=> 0"), str(caught.value)
+
+
+# --------------------------------------------------------------------------- F8: small wording
+
+
+def test_the_derivations_page_does_not_call_a_courses_own_derivations_the_lessons(tmp_path):
+    """F8: a course's derivations page was described as "The lesson's derivations" (the search snippet
+    and social card of a course site)."""
+    from elbo_sym import check_file
+    from elbo_sym.publish.web import derivations_page
+
+    own = tmp_path / "week5.toml"
+    own.write_text(STARTER.replace('title = "The gap is a KL divergence"', 'title = "Week five: the gap"'), "utf-8")
+    page = derivations_page([check_file(own)])  # the DerivationReport
+    assert page.description.startswith("Derivations, every step machine-checked: Week five"), page.description
+    assert "lesson" not in page.description
+
+
+def test_an_out_folder_that_cannot_be_made_is_named_as_the_out_folder(tmp_path):
+    """F8: `--out /proc/x` said "/proc/x: no such file or directory", not that it is --out's folder."""
+    from elbo_sym.files import InputError, output_folder
+
+    with pytest.raises(InputError, match=r"^--out /proc/x: cannot write a file in folder /proc"):
+        output_folder("/proc/x", "--out")
+    assert output_folder(str(tmp_path / "new" / "out"), "--out") == tmp_path / "new" / "out"
