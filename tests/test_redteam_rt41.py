@@ -279,3 +279,34 @@ def test_an_out_folder_that_cannot_be_made_is_named_as_the_out_folder(tmp_path):
     with pytest.raises(InputError, match=r"^--out /proc/x: cannot write a file in folder /proc"):
         output_folder("/proc/x", "--out")
     assert output_folder(str(tmp_path / "new" / "out"), "--out") == tmp_path / "new" / "out"
+
+
+# --------------------------------------------------------------------------- F7: a build without TeX
+
+
+def test_a_build_without_latex_names_the_pdfs_an_earlier_build_left(tmp_path, monkeypatch, capsys):
+    """F7: without TeX the new .tex sources were written beside the previous build's PDFs, exit 0, and
+    nothing said the PDFs were not rebuilt.  They are kept (nothing lost) and named as stale; a PDF no
+    build of elbo-sym listed is not called ours."""
+    from elbo_sym.publish import render
+    from elbo_sym.publish.handouts import HANDOUTS_MANIFEST
+    from elbo_sym.publish.outputs import write_manifest
+
+    monkeypatch.setattr(render, "latex_available", lambda: False)
+    monkeypatch.delenv("ELBO_SYM_REQUIRE_LATEX", raising=False)
+    out = tmp_path / "handouts"
+    out.mkdir()
+    (out / "derivations.pdf").write_bytes(b"%PDF-1.5 an earlier build\n")
+    write_manifest(out, HANDOUTS_MANIFEST, ["derivations.pdf"])  # as the earlier build with TeX listed it
+    gap = str(REPO / "derivations" / "gap.toml")
+    assert main(["build", gap, "--out", str(out), "--only", "derivations"]) == 0
+    err = capsys.readouterr().err
+    assert "no LaTeX engine" in err, err
+    assert "warning: 1 PDF(s) in" in err and "from an earlier build, not this one" in err, err
+    assert "derivations.pdf" in err.split("earlier build")[1], err
+    assert (out / "derivations.pdf").read_bytes() == b"%PDF-1.5 an earlier build\n"  # kept
+    assert (out / "derivations.tex").is_file()
+    (out / HANDOUTS_MANIFEST).unlink()  # the same PDF, listed by no build: not named as ours
+    write_manifest(out, HANDOUTS_MANIFEST, ["derivations.tex"])
+    assert main(["build", gap, "--out", str(out), "--only", "derivations"]) == 0
+    assert "earlier build" not in capsys.readouterr().err

@@ -100,7 +100,7 @@ def build_course(course: Project, paths: Sequence[str], folder: Path, *, out: st
         return Outcome((*lines, (True, f"elbo-sym build: {error}")), ok=False)
     lines.append((False, checked_line([*results, *gallery_results, *literature_results])))
     written, ok = build_outcome(result.reports, latex=latex, out=out, seconds=time.monotonic() - started,
-                                require_latex=os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1")
+                                require_latex=os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1", stale=result.stale)
     removed = [(False, f"  removed {path} (this build has no such handout)") for path in result.removed]
     return Outcome(tuple(lines + written[:-1] + removed + written[-1:]), ok=ok)
 
