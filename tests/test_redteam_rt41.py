@@ -310,3 +310,32 @@ def test_a_build_without_latex_names_the_pdfs_an_earlier_build_left(tmp_path, mo
     write_manifest(out, HANDOUTS_MANIFEST, ["derivations.tex"])
     assert main(["build", gap, "--out", str(out), "--only", "derivations"]) == 0
     assert "earlier build" not in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- F11: a long file name in a heading
+
+LONG_NAME = "week5_gap_identity_with_kl_divergence_v2.toml"
+
+
+def test_a_file_name_in_a_heading_may_break_after_underscores_and_dots(tmp_path):
+    """F11: the file-name tag of the teacher's derivation sheet had no break point: `\\texttt` with
+    `\\_` only, so a 46-character name overflowed the heading and the PDF failed."""
+    from elbo_sym import check_file
+    from elbo_sym.publish.handouts import derivation_context
+
+    path = tmp_path / LONG_NAME
+    path.write_text(STARTER, "utf-8")
+    tex = str(derivation_context(check_file(path))["file_tex"])
+    assert tex == r"week5\_\allowbreak{}gap\_\allowbreak{}identity\_\allowbreak{}with\_\allowbreak{}kl\_\allowbreak{}" \
+                  r"divergence\_\allowbreak{}v2.\allowbreak{}toml", tex
+
+
+@pytest.mark.full
+def test_the_teachers_derivation_sheet_builds_for_a_long_file_name(tmp_path, monkeypatch, capsys):
+    """F11 end to end (LaTeX): 46 characters failed by 3.5pt; 155 characters by 547pt."""
+    for name in (LONG_NAME, "very_long_derivation_file_name_" * 5 + ".toml"):
+        (tmp_path / name).write_text(STARTER, "utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["build", ".", "--out", "ho", "--only", "derivations", "--solutions", "inline"]) == 0, \
+        capsys.readouterr().err
+    assert (tmp_path / "ho" / "derivations.pdf").is_file()

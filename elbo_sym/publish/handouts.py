@@ -366,7 +366,9 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
         "name": report.name,
         "file": Path(report.file).name,
         # as typed: T1 sets ' as a closing quote (red team rt25: e"q'.toml printed as e"q’.toml)
-        "file_tex": LatexMarkup(latex_escape(Path(report.file).name).replace("'", r"\textquotesingle{}")),
+        # a long name breaks after _ - . (rt41 F11: a 46-character name in the heading was cut at the edge)
+        "file_tex": LatexMarkup(re.sub(r"(\\_|-|\.)", r"\1\\allowbreak{}",
+                                       latex_escape(Path(report.file).name)).replace("'", r"\textquotesingle{}")),
         "title": prose(report.title_parts, report.title),
         "title_at": title_source(report),
         "file_at": source_marker(report.file),  # the chain's %@ line
