@@ -368,6 +368,7 @@ def output_folder(text: str, option: str) -> Path:
         raise InputError(f"{option} {text}: {existing} is not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise InputError(f"{option} {text}: folder {existing} is not writable")
+    _probe_writable(existing, f"{option} {text}")  # rt41: /proc says writable, then "no such file or directory"
     if ".." in out.parts[len(existing.parts) if existing != Path(".") else 0:]:
         # mkdir -p would make the new folder before the ".." and leave it empty (red team rt25)
         raise InputError(f"{option} {text}: '..' after a folder that does not exist yet; give the path without it")

@@ -332,7 +332,7 @@ def test_cli_cards_bad_file_exit_2(tmp_path, capsys):
     path = write(tmp_path, 'title = "t"\n\n[[card]]\nfront = "f"\nbak = "b"\n')
     assert main(["cards", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and f"{path}:5" in err[0]
+    assert f"{path}:5:1: " in err[0] and err[1:] == ['    bak = "b"', "    ^"], err  # line and caret (rt41)
 
 
 # ------------------------------------------------------------------ the deck's total budget

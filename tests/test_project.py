@@ -198,7 +198,8 @@ def test_cli_refuses_a_bad_project_in_one_line(tmp_path, capsys):
         assert main(args + ["--project", str(tmp_path)]) == 2, args
         captured = capsys.readouterr()
         err = captured.err.strip().splitlines()
-        assert len(err) == 1 and err[0].startswith("elbo-sym: error: ") and ":1: unknown key 'colour'" in err[0]
+        assert err[0].startswith("elbo-sym: error: ") and ":1:1: unknown key 'colour'" in err[0]
+        assert err[1:] == ['    colour = "red"', "    ^"], err  # the line and the caret, as a derivation's (rt41)
     assert main(["exercises", "--project", str(tmp_path / "nowhere")]) == 2
     assert "no such file" in capsys.readouterr().err
 
@@ -215,7 +216,8 @@ def test_an_example_too_large_for_exact_arithmetic_is_the_projects_error_for_eve
                  ["web", "--out", str(tmp_path / "w")]):
         assert main(args) == 2, args
         err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and f"elbo-sym.toml:{line}:1: example 1: numbers too large for exact arithmetic" in err[0]
+        assert f"elbo-sym.toml:{line}:1: example 1: numbers too large for exact arithmetic" in err[0]
+        assert err[1:] == ["    [[example]]", "    ^"], err
     assert not (tmp_path / "o").exists() and not (tmp_path / "w").exists()
 
 

@@ -23,7 +23,7 @@ CASES = [
     ('solutions = "all"\n', 1, "all", "solutions must be one of none, separate, inline"),
     ('selfcheck = "missing.toml"\n', 1, "missing.toml", "missing.toml does not exist"),
     ('site_url = "ftp://example.edu"\n', 1, "ftp://", "site_url must be the site's address"),
-    ('title = "Week $beta$"\n', 1, "Week", "a course title has no [params]"),
+    ('title = "Week $beta$"\n', 1, "beta", "a course title has no [params]"),
     ('title = 7\n', 1, "7", "title must be the course's name"),
     ('[exercises\n', 1, "", "malformed TOML"),  # tomllib's own column
 ]

@@ -39,7 +39,11 @@ def guarded(run: Callable[[], int]) -> int:
     try:
         return run()
     except (InputError, FileReadError, BudgetError) as error:
-        return input_error(str(error))
+        status = input_error(str(error))
+        pointer = getattr(error, "pointer", None)  # a DerivationError (elbo-sym.toml, a deck): its line and caret
+        if callable(pointer) and pointer():
+            print(pointer(), file=sys.stderr)
+        return status
     except BrokenPipeError:  # `elbo-sym ... | head`: stop quietly (no flush error at exit either)
         try:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

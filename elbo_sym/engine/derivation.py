@@ -475,12 +475,26 @@ def _sets_key(key: str) -> re.Pattern[str]:
     return re.compile(rf"\s*[\"']?{re.escape(key)}[\"']?\s*[=.]")
 
 
+def dotted_header(key: str, table: str | None = None) -> re.Pattern[str]:
+    """A table header line that names `key` as a part of a dotted name: ``[key.sub]`` or ``[[key.sub]]``
+    for a top-level key, ``[table.key]`` or ``[table.key.sub]`` for a key of `table` (rt41 F9: such a
+    header's typo was reported at the file's first line, or at the table's)."""
+    before = rf"\s*[\"']?{re.escape(table)}[\"']?\s*\." if table is not None else ""
+    return re.compile(rf"\s*\[\[?{before}\s*[\"']?{re.escape(key)}[\"']?\s*[\].]")
+
+
 def key_column(source: str, key: str, value: bool = False) -> int:
     """The column of `key` on the line `source` (of the value after its `=` when `value`: a string's
-    first character), a top-level key, one of an inline table (``prior = { theta_new = [...] }``) or
-    a dotted key's part; the line's first character when `key` is "" or not written there.  Every
-    TOML file the user writes (derivation, deck, elbo-sym.toml) names file:line:col with it."""
+    first character), a top-level key, one of an inline table (``prior = { theta_new = [...] }``),
+    a dotted key's part or a later part of a table header's dotted name (``[example.expected]``); the
+    line's first character when `key` is "" or not written there (``[site]``, ``[foo.bar]``: the
+    header).  Every TOML file the user writes (derivation, deck, elbo-sym.toml) names file:line:col
+    with it."""
     match = re.search(rf"(?<![\w.\"'])[\"']?{re.escape(key)}[\"']?\s*=\s*", source) if key else None
+    if match is None and key and source.lstrip().startswith("["):
+        part = re.search(rf"(?<=\.)\s*[\"']?({re.escape(key)})[\"']?\s*[\].]", source)  # [a.key]; [key.b] at "["
+        if part is not None:
+            return part.start(1) - (1 if source[part.start(1) - 1] in "\"'" else 0)
     if match is None:
         return len(source) - len(source.lstrip())
     column = match.end() if value else match.start()
@@ -555,17 +569,23 @@ class _Reader:
         return first, (later[0] - 1 if later else len(self.lines))
 
     def line_of(self, key: str, table: str | None = None, index: int = 0) -> int:
+        """The line that sets `key` in the index-th [[table]] (the top level when None): ``key =``, a
+        dotted ``key.sub =``, or a header naming it, ``[table.key]`` (a sub-table of that [[table]],
+        whose span it lies in) or ``[key.sub]`` at the top level; the table's first line otherwise."""
         first, last = self._table_span(table, index)
         sets_key = _sets_key(key)
         for number in range(first, last + 1):
             if sets_key.match(self.lines[number - 1]):
                 return number
-        return first
+        header = dotted_header(key, table)
+        span = range(first, last + 1) if table is not None else range(1, len(self.lines) + 1)
+        return next((number for number in span if header.match(self.lines[number - 1])), first)
 
     def _top_line(self, key: str) -> int:
         """The line of a top-level `key`: its ``[key]`` / ``[[key]]`` header when it is a table
-        (rt32: an unknown [extra] was reported at 1:1), else the line that sets it."""
-        header = re.compile(rf"\s*\[\[?\s*\"?{re.escape(key)}\"?\s*\]")
+        (rt32: an unknown [extra] was reported at 1:1; rt41: nor ``[extra.x]``), else the line
+        that sets it."""
+        header = re.compile(rf"\s*\[\[?\s*[\"']?{re.escape(key)}[\"']?\s*[\].]")
         for number, text in enumerate(self.lines, 1):
             if header.match(text):
                 return number
@@ -643,6 +663,9 @@ class _Reader:
         if not isinstance(value, str):
             raise self._key_at(line, what, f"{what} must be a string like \"a >= b\"", value=True)
         parts = split_relation(value)
+        misspelt = misspelt_relation(value) if parts is None else None
+        if misspelt is not None:
+            raise self._at(line, value, misspelt[0], f"{what}: {misspelt[1]}")
         if parts is None:
             raise self._key_at(line, what, f"{what} needs exactly one relation (=, <=, >=, <, >): {value!r}",
                                value=True)
@@ -720,8 +743,8 @@ class _Reader:
                 raise self.error(self._top_line(key), f"{Path(self.path).name} is a course's settings file "
                                                       f"(elbo-sym.toml: it has '{key}'), not a derivation: run "
                                                       "elbo-sym check in its folder, without naming the file")
-            raise self.error(self._top_line(key),
-                             f"unknown key '{key}' (allowed: {', '.join(sorted(_TOP_KEYS))}){hint}")
+            raise self._key_at(self._top_line(key), key,
+                               f"unknown key '{key}' (allowed: {', '.join(sorted(_TOP_KEYS))}){hint}")
         for key in ("title", "start"):
             if key not in data:
                 raise self.error(1, f"missing required key '{key}'")
@@ -1176,6 +1199,9 @@ class _Reader:
                 raise self.error(line, f"each assumption must be a string like \"q(z) = p(z | x)\" or "
                                        f"\"ELBO(q(z | x1), x2) >= ELBO(q(z | x1), x1)\", not {item!r}")
             parts = split_premise(item)
+            misspelt = misspelt_relation(item) if parts is None else None
+            if misspelt is not None:
+                raise self._at(self._item_line(line, item), item, misspelt[0], f"assume: {misspelt[1]}")
             if parts is None:
                 raise self.error(self._item_line(line, item), f"assume needs exactly one relation "
                                  f"(=, <=, >=, <, >, !=) in each entry: {item!r}")
@@ -1335,8 +1361,8 @@ class _Reader:
             unknown = set(table) - _STEP_KEYS
             if unknown:
                 key = sorted(unknown)[0]
-                raise self.error(self.line_of(key, "step", i),
-                                 f"unknown key '{key}' (allowed: {', '.join(sorted(_STEP_KEYS))})", number)
+                raise self._key_at(self.line_of(key, "step", i), key,
+                                   f"unknown key '{key}' (allowed: {', '.join(sorted(_STEP_KEYS))})", number)
             for key in ("rel", "expr", "rule"):
                 if key not in table:
                     raise self.error(header, f"missing '{key}'", number)
@@ -1382,8 +1408,8 @@ class _Reader:
             unknown = set(table) - _EXAMPLE_KEYS
             if unknown:
                 key = sorted(unknown)[0]
-                raise self.error(self.line_of(key, "example", i),
-                                 f"unknown key '{key}' in example (allowed: {', '.join(sorted(_EXAMPLE_KEYS))})")
+                raise self._key_at(self.line_of(key, "example", i), key,
+                                   f"unknown key '{key}' in example (allowed: {', '.join(sorted(_EXAMPLE_KEYS))})")
             if derivation.family == "gaussian":
                 out.append(self.gaussian_example(table, i, line, derivation))
                 continue
@@ -1599,6 +1625,12 @@ class _Reader:
             raise self.error(line, f"too many expected values ({len(value)}; the limit is {MAX_EXPECT})")
         out = []
         for key, expected in value.items():
+            if isinstance(expected, dict):  # [example.expect.x]: a sub-table, not a "formula" = "value" entry (rt41)
+                first, last = self._table_span("example", index)
+                header = dotted_header(key, "example.expect")
+                at = next((n for n in range(first, last + 1) if header.match(self.lines[n - 1])), line)
+                raise self._key_at(at, key, f"expect: [{'example.expect.' + key[:40]}] is a table; expect holds "
+                                            f"entries \"formula\" = \"value\" under one [example.expect] header")
             key_line = self.line_of(key, "example", index) if key else line
             if key_line == self._table_span("example", index)[0]:
                 key_line = self._expect_line(key, line)
@@ -1800,6 +1832,18 @@ def _source_column(source: str, value: str, column: int) -> int | None:
     return None
 
 
+def string_position(lines: list[str], line: int, value: str, position: int = 0) -> tuple[int, int] | None:
+    """Where character `position` of the string `value` is in the file `lines`: (line, column) of a
+    one-line string written on `line` or on one of the few lines after it (a list spanning lines);
+    None when no such string is there.  The readers of elbo-sym.toml and of decks point their
+    carets with it, as the derivation reader does (:meth:`_Reader._value_at`)."""
+    for number in range(line, min(len(lines), line + 8) + 1):
+        column = _source_column(lines[number - 1], value, position)
+        if column is not None:
+            return number, column
+    return None
+
+
 def prose_formula(text: str, vocabulary: Vocabulary) -> Expr:
     """A ``$...$`` formula of prose: an expression of the vocabulary (ParseError, with the
     column in `text`, otherwise). A relation is refused: printed in prose it would be a
@@ -1834,6 +1878,23 @@ def constant_name_message(name: str, what: str) -> str:
     return (f"{name!r} cannot name {what}: SymPy reads it as a constant ({', '.join(CONSTANT_NAMES)}: Euler's "
             f"number, pi, the imaginary unit, infinity, complex infinity, not a number), so it would print or mean "
             f"something else; choose another name")
+
+
+MISSPELT_RELATIONS = {"=<": "<=", "=>": ">="}
+"""Relations written the other way round, and how they are written (a step's `rel` says so too)."""
+
+
+def misspelt_relation(text: str) -> tuple[int, str] | None:
+    """The position of the first top-level ``=<`` or ``=>`` in `text` and the message that names its
+    spelling (rt41 F10: a claim with one misspelt relation was told it "needs exactly one relation",
+    with the caret at the formula's start); None when there is none."""
+    depth = 0
+    for i, c in enumerate(text):
+        depth += (c in "([") - (c in ")]")
+        wrong = text[i:i + 2]
+        if depth == 0 and wrong in MISSPELT_RELATIONS:
+            return i, f"`{wrong}` is not a relation: write {MISSPELT_RELATIONS[wrong]}"
+    return None
 
 
 def split_premise(text: str) -> tuple[str, str, str] | None:

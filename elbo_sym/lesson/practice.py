@@ -57,6 +57,7 @@ from elbo_sym.engine.derivation import (
     Relation,
     Step,
     _Reader,
+    misspelt_relation,
     prose_claim,
     read_toml,
     read_user_file,
@@ -435,9 +436,22 @@ class _DeckReader(_Reader):
         """An error at `key` of the i-th [[table]] (None: the top level): at its value (`value`) or the key."""
         return self._key_at(self.line_of(key, table, i), key, message, value=value)
 
+    def _first_line(self, key: str) -> int:
+        """The line of the first ``[[key]]`` header, else of the line that sets `key`."""
+        headers = self.tables.get(key)
+        return headers[0] if headers else self._top_line(key)
+
     def deck(self, data: dict, expect: str | None) -> Deck:
         tables = [key for key in _KINDS if key in data]
-        if len(tables) != 1:
+        if len(tables) > 1:  # rt41 F6: both kinds were told "expected ... or ...", at 1:1
+            second = max(tables, key=self._first_line)
+            raise self.error(self._first_line(second), "a deck holds [[card]] tables (flashcards) or [[question]] "
+                                                       "tables (self-check), not both: put them in two decks")
+        if not tables and ("start" in data or "step" in data):  # a derivation given to `cards` (rt41 F6)
+            at = self._first_line("start" if "start" in data else "step")
+            raise self.error(at, f"{Path(self.path).name} is a derivation (start and [[step]] tables), not a deck: "
+                                 f"check it with elbo-sym check {self.path}")
+        if not tables:
             raise self.error(1, "expected [[question]] tables (self-check) or [[card]] tables (flashcards)")
         table = tables[0]
         kind = _KINDS[table]
@@ -604,6 +618,9 @@ class _DeckReader(_Reader):
                               f"{table} {number}: unknown rule {rule!r} (known: {', '.join(sorted(RULES))})")
         parts = split_relation(value)
         if parts is None:
+            misspelt = misspelt_relation(value)
+            if misspelt is not None:
+                raise self._at(line, value, misspelt[0], f"{table} {number}: formula: {misspelt[1]}")
             if any(c in value for c in "<>="):
                 raise self.at_key("formula", table, i, f"{table} {number}: formula needs exactly one relation "
                                                        f"(=, <=, >=, <, >) or none: {value!r}")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from elbo_sym.files import InputError, source_date_epoch
+from elbo_sym.files import InputError, resolved_path, source_date_epoch
 from elbo_sym.limits import STEP_BUDGET_SECONDS
 from elbo_sym.prose import counted
 from elbo_sym.publish.outputs import claim_file
@@ -101,7 +101,7 @@ def build_course(course: Project, paths: Sequence[str], folder: Path, *, out: st
         return Outcome((*lines, (True, f"elbo-sym build: {error}")), ok=False)
     lines.append((False, checked_line([*results, *gallery_results, *literature_results])))
     written, ok = build_outcome(result.reports, latex=latex, out=out, seconds=time.monotonic() - started,
-                                require_latex=os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1")
+                                require_latex=os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1", stale=result.stale)
     removed = [(False, f"  removed {path} (this build has no such handout)") for path in result.removed]
     return Outcome(tuple(lines + written[:-1] + removed + written[-1:]), ok=ok)
 
@@ -293,11 +293,15 @@ def cards_checked(course: Project, paths: Sequence[str], *, budget: float, file_
 
 def course_decks(course: Project, paths: Sequence[str], budget: float = STEP_BUDGET_SECONDS,
                  file_budget: float | None = None) -> list:
-    """The decks of `cards`: DECKS as given, else the course's self-check and flashcards; each read
-    within its deck budget (`file_budget`, else the default: elbo_sym.limits.loading_budget)."""
+    """The decks of `cards`: DECKS as given (a file named twice, ``deck.toml ./deck.toml``, once, as
+    `check` reads a file named twice once: rt41), else the course's self-check and flashcards; each
+    read within its deck budget (`file_budget`, else the default: elbo_sym.limits.loading_budget)."""
     from elbo_sym.report.build import load_deck_in_time
 
     if paths:
-        return [load_deck_in_time(None, p, budget, file_budget) for p in paths]
+        once: dict[str, str] = {}
+        for path in paths:
+            once.setdefault(resolved_path(path), path)  # the first spelling of each file, in order
+        return [load_deck_in_time(None, p, budget, file_budget) for p in once.values()]
     return [load_deck_in_time("selfcheck", course.selfcheck, budget, file_budget),
             load_deck_in_time("flashcards", course.flashcards, budget, file_budget)]

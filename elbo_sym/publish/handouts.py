@@ -368,7 +368,9 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
         "name": report.name,
         "file": Path(report.file).name,
         # as typed: T1 sets ' as a closing quote (red team rt25: e"q'.toml printed as e"q’.toml)
-        "file_tex": LatexMarkup(latex_escape(Path(report.file).name).replace("'", r"\textquotesingle{}")),
+        # a long name breaks after _ - . (rt41 F11: a 46-character name in the heading was cut at the edge)
+        "file_tex": LatexMarkup(re.sub(r"(\\_|-|\.)", r"\1\\allowbreak{}",
+                                       latex_escape(Path(report.file).name)).replace("'", r"\textquotesingle{}")),
         "title": prose(report.title_parts, report.title),
         "title_at": title_source(report),
         "file_at": source_marker(report.file),  # the chain's %@ line
@@ -1259,6 +1261,10 @@ class WrittenHandouts:
 
     reports: tuple[BuildReport, ...]
     removed: tuple[Path, ...] = ()
+    stale: tuple[Path, ...] = ()
+    """Without LaTeX: the PDFs an earlier build wrote (its manifest lists them) left beside the .tex
+    sources just written, which they may no longer match (kept: nothing is lost; named, so nobody
+    hands them out as rebuilt: rt41)."""
 
 
 def write_handouts(handouts: Sequence[Handout], out_dir: str | os.PathLike[str], *,
@@ -1283,7 +1289,7 @@ def write_handout_set(handouts: Sequence[Handout], out_dir: str | os.PathLike[st
     A PDF with content cut at the paper's edge (render.layout_defects; with `strict_layout` any overfull
     box) counts as failed: the set is not moved in, and the previous PDFs stay.
     """
-    from elbo_sym.publish.outputs import move_in, refuse_foreign, refuse_unowned, staging_folder
+    from elbo_sym.publish.outputs import listed, move_in, refuse_foreign, refuse_unowned, staging_folder
 
     out = Path(out_dir)
     if (out.exists() or out.is_symlink()) and not out.is_dir():  # fail before minutes of LaTeX, not after
@@ -1306,15 +1312,18 @@ def write_handout_set(handouts: Sequence[Handout], out_dir: str | os.PathLike[st
     def keep(file: str) -> bool:
         return kept is None or Path(file).stem in kept
 
+    earlier = set(listed(out, HANDOUTS_MANIFEST)) if out.is_dir() else set()  # what the last build wrote
     with staging_folder(out, ".elbo-sym-build-") as staging:
         if not latex:
             for h, src in sources:
                 write_tex_only(src, staging / f"{h.name}.tex")
             removed = move_in(staging, out, [f"{h.name}.tex" for h, _ in sources], HANDOUTS_MANIFEST, keep)
+            stale = tuple(out / f"{h.name}.pdf" for h, _ in sources
+                          if f"{h.name}.pdf" in earlier and (out / f"{h.name}.pdf").is_file())
             return WrittenHandouts(tuple(
                 BuildReport(h.name, out / f"{h.name}.tex", None, False,
                             f"wrote {out / f'{h.name}.tex'} (no LaTeX engine; install one with: {INSTALL_HINT})")
-                for h, _ in sources), tuple(removed))
+                for h, _ in sources), tuple(removed), stale)
 
         def build(item: tuple[Handout, str]) -> BuildReport:
             h, src = item
@@ -1373,10 +1382,11 @@ _LESSON_HANDOUTS: list[Callable[..., list[Handout]]] = [
 
 
 def build_outcome(reports: Sequence[BuildReport], *, latex: bool, out: str, seconds: float,
-                  require_latex: bool = False) -> tuple[list[tuple[bool, str]], bool]:
+                  require_latex: bool = False, stale: Sequence[Path] = ()) -> tuple[list[tuple[bool, str]], bool]:
     """What `build` prints after writing the handouts -- (line, to stderr) pairs in order -- and
     whether the build succeeded: a failed PDF (a layout defect too: write_handout_set), or a missing
-    LaTeX engine with `require_latex`, fail it."""
+    LaTeX engine with `require_latex`, fail it.  `stale`: without LaTeX, the earlier build's PDFs left
+    in the folder (:attr:`WrittenHandouts.stale`), named in the message."""
     lines: list[tuple[bool, str]] = []
     failed = [r for r in reports if not r.ok]
     for r in reports:
@@ -1398,6 +1408,10 @@ def build_outcome(reports: Sequence[BuildReport], *, latex: bool, out: str, seco
 
         lines.append((True, f"no LaTeX engine (latexmk + pdflatex) found: wrote the .tex sources only. "
                             f"Install TeX Live with:\n  {INSTALL_HINT}"))
+        if stale:
+            names = ", ".join(path.name for path in stale)
+            lines.append((True, f"warning: {len(stale)} PDF(s) in {os.path.normpath(out)}{os.sep} are from an "
+                                f"earlier build, not this one, and may not match the new .tex sources: {names}"))
         return lines, not require_latex
     if failed:
         lines.append((True, f"{len(failed)} of {len(reports)} handout(s) failed; none was replaced "

@@ -233,10 +233,38 @@ def claim_file(path: Path) -> Path:
         except NotOursError as error:
             if _recorded_for(folder, _by_key(_recorded(folder, FILES_MANIFEST)), name):
                 raise
+            if not _looks_written_by_us(path):  # rt41 F4: the roster or a derivation given by a slip
+                raise
             # rt15 F7: a quiz or deck written before these manifests is not listed
             raise NotOursError(f"{error} (written by an older elbo-sym, before it listed what it writes? "
                                f"delete it once)") from None
     return path
+
+
+OUR_QUIZ_MARK = b"<!-- elbo-sym "
+"""The comment every Moodle quiz elbo-sym has written opens with (publish/moodle.py), since the first."""
+ANKI_COLLECTION = "collection.anki2"
+"""The database an Anki package (a zip) holds: every .apkg elbo-sym writes has it."""
+_SNIFF_BYTES = 4096
+
+
+def _looks_written_by_us(path: Path) -> bool:
+    """Whether an unlisted file looks like a quiz or deck an older elbo-sym wrote: Moodle XML carrying
+    our comment near its start, or a zip holding an Anki collection.  Only such a file is told to be
+    deleted once; the author's roster, derivation or deck named by a slip of the argument is not."""
+    import zipfile
+
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+        if OUR_QUIZ_MARK in head:
+            return True
+        if not head.startswith(b"PK"):
+            return False
+        with zipfile.ZipFile(path) as package:
+            return ANKI_COLLECTION in package.namelist()
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
 
 
 def record_file(path: Path) -> Path:

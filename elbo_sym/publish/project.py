@@ -45,7 +45,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from elbo_sym.engine.derivation import DerivationError, key_column, read_toml, toml_lines
+from elbo_sym.engine.derivation import (
+    DerivationError,
+    dotted_header,
+    key_column,
+    prose_formula,
+    read_toml,
+    string_position,
+    toml_lines,
+)
 from elbo_sym.engine.parse import ParseError, Vocabulary
 from elbo_sym.files import (
     PROJECT_FILE,
@@ -62,10 +70,9 @@ from elbo_sym.files import (
 from elbo_sym.lesson.examples import ExampleInputError, WorkedExample, example_instance, example_of
 from elbo_sym.lesson.exercises import MAX_COUNT, MAX_EXERCISE_K, MAX_SEED, PARTS, SOLUTIONS, select_tasks
 from elbo_sym.limits import MAX_SITE_URL_CHARS, MAX_TITLE_CHARS
-from elbo_sym.prose import MATH_CHARACTERS, ProseError, check_prose
+from elbo_sym.prose import MATH_CHARACTERS, ProseError, check_prose, split_math
 from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, DRILL_COUNT, course_titled
 from elbo_sym.publish.site import site_base
-from elbo_sym.report.build import prose_parts
 
 __all__ = ["PROJECT_FILE", "MAX_PROJECT_BYTES", "MAX_PROJECT_EXAMPLES", "Settings", "Project",
            "load_project", "find_project", "project_handouts", "project_pages", "command_paths",
@@ -255,11 +262,11 @@ class _ProjectReader:
             for number in range(first, last + 1):
                 if re.match(rf"\s*\"?{re.escape(key)}\"?\s*[=.]", self.lines[number - 1]):  # key = or key.sub =
                     return number
-            if table is None:  # a top-level key written as a table: [site] or [[site]]
-                header = re.compile(rf"\s*\[\[?\s*{re.escape(key)}\s*\]")
-                for number, text in enumerate(self.lines, 1):
-                    if header.match(text):
-                        return number
+            # a key written as a table: [site], [[site]] or [site.x] at the top level, [exercises.x] in a table
+            header = dotted_header(key, table)
+            for number, text in enumerate(self.lines, 1):
+                if header.match(text):
+                    return number
         if table is not None:  # a key of an inline table or a dotted key: the table's line
             for number, text in enumerate(self.lines, 1):
                 if re.match(rf"\s*\"?{re.escape(table)}\"?\s*[=.]", text):
@@ -317,7 +324,7 @@ class _ProjectReader:
             if not isinstance(items, list) or not items or len(items) > MAX_PROJECT_PATHS:
                 raise self.error(line, f"derivations must be a file or folder name, or a list of 1 to "
                                        f"{MAX_PROJECT_PATHS} of them")
-            derivations = tuple(str(self.file(item, "derivations", line, folder_ok=True)) for item in items)
+            derivations = tuple(str(self.derivation(item, line, file)) for item in items)
         decks = {}
         for key in ("selfcheck", "flashcards"):
             decks[key] = self.file(data[key], key, self.line(key), folder_ok=False) if key in data else None
@@ -332,6 +339,16 @@ class _ProjectReader:
         examples = self.examples(data.get("example"))
         return Project(file, self.root, derivations, examples, decks["selfcheck"], decks["flashcards"],
                        Settings(**settings), title, self.site_url(data.get("site_url")))
+
+    def derivation(self, item: Any, line: int, file: Path) -> Path:
+        """One entry of `derivations`: a file or folder, never this settings file itself (rt41: it was
+        read as a derivation and refused with advice for the command line)."""
+        path = self.file(item, "derivations", line, folder_ok=True)
+        if resolved_path(path) == resolved_path(file):
+            raise self.at(line, item, 0, f"derivations: {item[:120]} is this course's settings file, not a "
+                                         f"derivation (it is never read as one): remove it from the list",
+                          "derivations")
+        return path
 
     def site_url(self, value: Any) -> str:
         """An http(s) address with a host, printable ASCII without spaces or quotes, at most
@@ -370,12 +387,26 @@ class _ProjectReader:
             raise self.error(line, "title must be the course's name (a non-empty string)", "title", value=True)
         try:
             text = check_prose(value, MAX_TITLE_CHARS, "title")
-            prose_parts(text, Vocabulary())  # its $...$ formulas parse here, not first in a build
+            for span in split_math(value):  # its $...$ formulas parse here, not first in a build
+                if span.kind == "math":
+                    try:
+                        prose_formula(span.text, Vocabulary())
+                    except ParseError as error:
+                        raise ProseError(f"title: {_title_error(error)}", span.position + (error.column or 0)) \
+                            from None
             return text
         except ProseError as error:
-            raise self.error(line, error.message, "title", value=True) from None
-        except ParseError as error:
-            raise self.error(line, f"title: {_title_error(error)}", "title", value=True) from None
+            raise self.at(line, value, error.position, error.message, "title") from None
+
+    def at(self, line: int, value: str, position: int | None, message: str, key: str) -> DerivationError:
+        """An error at character `position` of the string `value` of `key` on `line` (rt41: a title's
+        errors pointed at the string's first character, a deck's and a derivation's at the culprit);
+        at the value's start when the position is unknown or the string is not found on the line."""
+        found = string_position(self.lines, line, value, position) if position is not None else None
+        if found is None:
+            return self.error(line, message, key, value=True)
+        at, column = found
+        return DerivationError(self.path, at, message, None, column, self.lines[at - 1])
 
     def table(self, value: Any, name: str) -> dict:
         if not isinstance(value, dict):

@@ -481,7 +481,7 @@ def derivations_page(reports: Sequence[DerivationReport], solutions: str = "sepa
     _derivation_sections(doc, proved, teacher, check_links)
     names = "; ".join(_plain(r.title_parts, r.title) for r in proved)
     return doc.page("derivations.md", "Derivations",
-                    f"The lesson’s derivations, every step machine-checked: {names}", 1)
+                    f"Derivations, every step machine-checked: {names}", 1)  # a course's own too (rt41)
 
 
 LITERATURE_ORDER = 8
