@@ -61,9 +61,12 @@ class Wording:
 
     checker: str
     remedy: str
+    numbered: str = ""
+    """What a relation's ``step`` numbers, named before its field ("step 2: why"); "" when the field
+    names it already (a deck's "card 2: 'back'")."""
 
 
-STEP_WORDING = Wording("no step checks", "make it a step or the claim")
+STEP_WORDING = Wording("no step checks", "make it a step or the claim", "step")
 CARD_WORDING = Wording("the card does not check",
                        "write it as a formula in the card's text ($A <= B$, checked as a claim of the card)")
 """A deck's warnings (elbo_sym.lesson.practice.deck_warnings): a card's text relates two formulas in words."""
@@ -178,7 +181,8 @@ def _signs_prove(lhs: Expr, rel: str, rhs: Expr, model: Model) -> bool:
 
 def _message(found: ProseRelation, verdict: str, wording: Wording = STEP_WORDING) -> str:
     """Three wordings: refuted, tried but not proved, and not checked (with why)."""
-    where = f"step {found.step}: {found.what}" if found.step is not None and wording is STEP_WORDING else found.what
+    where = f"{wording.numbered} {found.step}: {found.what}" if found.step is not None and wording.numbered \
+        else found.what
     if verdict == "refuted":
         status = "checked on its own it is refuted"
     elif verdict.startswith(NOT_CHECKED):

@@ -186,7 +186,7 @@ def flashcards_course(course: Project, file: str | None, target: Path | None, *,
     """`flashcards`: check every card's formula (``file``, else the course's deck), then print the deck or
     write it to ``target`` as an Anki package named after the course (its ids come from that name)."""
     from elbo_sym.lesson.practice import format_deck
-    from elbo_sym.publish.handouts import HandoutError, checked_deck, deck_warning_lines
+    from elbo_sym.publish.handouts import HandoutError, checked_deck
 
     path = file if file is not None else course.flashcards
     if target is not None:
@@ -196,7 +196,7 @@ def flashcards_course(course: Project, file: str | None, target: Path | None, *,
         deck, result = checked_deck("flashcards", path, budget=budget, total=file_budget)
     except HandoutError as error:
         return Outcome(((True, f"elbo-sym flashcards: {error}"),), ok=False)
-    warned = tuple((True, line) for line in deck_warning_lines(result))
+    warned = _warned([result])
     if target is None:
         return Outcome((*warned, (False, format_deck(deck).removesuffix("\n"))))
     from elbo_sym.publish.anki import anki_identity, course_deck_name, write_apkg
@@ -220,7 +220,7 @@ def cards_moodle(course: Project, paths: Sequence[str], target: Path, *, budget:
                  file_budget: float | None) -> Outcome:
     """`cards --moodle`: check every card of the decks (DECKS, else the course's), then write them as
     a Moodle quiz (elbo_sym.publish.moodle.cards_quiz); nothing is written when a card is not proved."""
-    from elbo_sym.publish.handouts import HandoutError, deck_warning_lines
+    from elbo_sym.publish.handouts import HandoutError
     from elbo_sym.publish.moodle import require_distinct_categories, write_cards_quiz
 
     claim_file(target)  # before any work: the user's own file there is one line, nothing written (rt14)
@@ -232,8 +232,16 @@ def cards_moodle(course: Project, paths: Sequence[str], target: Path, *, budget:
         return Outcome(((True, f"elbo-sym cards: no quiz written: {error}"),), ok=False)
     written = write_cards_quiz(target, results)  # claimed again there: the checks took time
     questions = sum(len(result.deck.cards) for result in results)
-    warned = tuple((True, line) for result in results for line in deck_warning_lines(result))
+    warned = _warned(results)
     return Outcome((*warned, (False, f"wrote {written} ({questions} essay questions, {len(results)} deck(s))")))
+
+
+def _warned(results: Sequence) -> tuple[tuple[bool, str], ...]:
+    """The warnings of checked decks (elbo_sym.lesson.practice.DeckResult each), to print on stderr before
+    what the command prints or writes, as `check` prints a derivation's."""
+    from elbo_sym.publish.handouts import deck_warning_lines
+
+    return tuple((True, line) for result in results for line in deck_warning_lines(result))
 
 
 def printable_decks(decks: Sequence, budget: float, file_budget: float | None) -> list:
@@ -257,14 +265,14 @@ def cards_printed(course: Project, paths: Sequence[str], *, budget: float, file_
     import json as json_module
 
     from elbo_sym.lesson.practice import deck_as_dict, format_deck
-    from elbo_sym.publish.handouts import HandoutError, deck_warning_lines
+    from elbo_sym.publish.handouts import HandoutError
 
     decks = course_decks(course, paths, budget, file_budget)
     try:
         results = printable_decks(decks, budget, file_budget)
     except HandoutError as error:
         return Outcome(((True, f"elbo-sym cards: {error}"),), ok=False)
-    warned = tuple((True, line) for result in results for line in deck_warning_lines(result))  # on stderr
+    warned = _warned(results)
     if json:
         return Outcome((*warned, (False, json_module.dumps([deck_as_dict(d) for d in decks], indent=2,
                                                            ensure_ascii=False))))
