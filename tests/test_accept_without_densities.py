@@ -1,12 +1,21 @@
-"""`accept = "checked"` cannot pass a step whose model's domain includes densities (K = "any") when the
-search tried none (red team rt37 F4: `H(q(z1 | x) * q(z2 | x)) >= H(q(z1 | x))`, false for densities, was
-`checked` on K = 2, 3, 5 only and, accepted, let the file exit 0 with its claim "established")."""
+"""`accept = "checked"` cannot pass a step of a file that writes K = "any" (red team rt37 F4:
+`H(q(z1 | x) * q(z2 | x)) >= H(q(z1 | x))`, false for densities, was `checked` on K = 2, 3, 5 only and,
+accepted, let the file exit 0 with its claim "established"; session 17 then refused accept only where the
+search tried no density, and red team rt40 F1/F4 passed false steps whose failures no finite search reaches:
+a prior density above 1 (the density stage's prior is N(0, 1)), a chain at K = 6 (its K stops at 5))."""
 
 from __future__ import annotations
 
 import pytest
 
-from elbo_sym.engine.check import ACCEPT_HINT, EXPLICIT_K_HINT, UNSEARCHED_DENSITIES, Verdict, check_derivation
+from elbo_sym.engine.check import (
+    ACCEPT_HINT,
+    EXPLICIT_K_HINT,
+    UNSEARCHED_DENSITIES,
+    Verdict,
+    _densities_unsearched,
+    check_derivation,
+)
 from elbo_sym.engine.derivation import loads
 from elbo_sym.engine.models.base import NO_GAUSSIAN_FORM
 from elbo_sym.publish.handouts import HandoutError, require_checked
@@ -31,7 +40,7 @@ def _step(K: str, accept: str):
     return result, result.steps[0]
 
 
-def test_an_accepted_step_never_searched_with_densities_is_an_error_and_fails_the_file():
+def test_an_accepted_step_of_a_k_any_file_is_an_error_and_fails_the_file():
     result, step = _step("\"any\"", 'accept = "checked"')
     assert step.verdict is Verdict.error and UNSEARCHED_DENSITIES in step.reason
     assert not result.ok
@@ -40,7 +49,7 @@ def test_an_accepted_step_never_searched_with_densities_is_an_error_and_fails_th
 def test_without_accept_it_stays_checked_evidence_and_the_hint_does_not_suggest_accept():
     result, step = _step("\"any\"", "")
     assert step.verdict is Verdict.checked and "no densities" in step.reason
-    assert not result.ok and "cannot pass it: write an explicit K" in result.claim_reason
+    assert not result.ok and EXPLICIT_K_HINT in result.claim_reason
 
 
 def test_an_explicit_k_claims_only_finite_latent_spaces_and_accept_still_passes_it():
@@ -93,3 +102,49 @@ def test_the_chain_names_why_it_has_no_gaussian_counterpart(latents, assume, why
     assert (model.density_model() is None) == (why is not None)
     if why is not None:
         assert why in model.no_densities()
+
+
+ONE_STEP = """
+title = "t"
+K = {K}
+{latents}
+start = "{start}"
+[[step]]
+rel = "{rel}"
+expr = "{expr}"
+rule = "{rule}"
+accept = "checked"
+"""
+
+RT40 = {  # each false for K = "any", held on every instance searched, density instances among them
+    "prior density above 1 (H)": ("", "H(p(z))", ">=", "0", "algebra"),
+    "prior density above 1 (log)": ("", "E(q, log(p(z)))", "<=", "0", "algebra"),
+    "evidence density above 1": ("", "log(p(x))", ">=", "ELBO(q) - (1 - p(x)) * KL(q(z), p(z))", "kl-nonneg"),
+    "chain at K = 6": ('latents = ["z1", "z2"]', "H(q(z2 | x))", "<=", "17/10", "algebra"),
+}
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("name", sorted(RT40))
+def test_rt40_a_searched_density_does_not_let_accept_pass_a_k_any_step(name):
+    latents, start, rel, expr, rule = RT40[name]
+    text = ONE_STEP.format(K='"any"', latents=latents, start=start, rel=rel, expr=expr, rule=rule)
+    result = check_derivation(loads(text, "rt40.toml"))
+    step = result.steps[0]
+    assert step.searched is not None and step.searched.densities > 0  # session 17 let these pass
+    assert step.verdict is Verdict.error and UNSEARCHED_DENSITIES in step.reason and not result.ok
+
+
+@pytest.mark.full
+def test_rt40_the_chain_step_false_at_k_6_is_refuted_once_the_file_says_k_6():
+    latents, start, rel, expr, rule = RT40["chain at K = 6"]
+    text = ONE_STEP.format(K="6", latents=latents, start=start, rel=rel, expr=expr, rule=rule)
+    assert check_derivation(loads(text, "rt40.toml")).steps[0].verdict is Verdict.refuted
+
+
+def test_only_a_file_that_writes_k_any_is_concerned_not_the_gaussian_family_for_every_d():
+    any_d = loads('title = "t"\nmodel = "gaussian"\nD = "any"\nstart = "KL(q(z), p(z))"\n[[step]]\n'
+                  'rel = ">="\nexpr = "0"\nrule = "algebra"\n', "d.toml").model()
+    assert any_d.K == "any" and not _densities_unsearched(any_d, None)
+    k_any = loads(MEAN_FIELD.format(K='"any"', accept=""), "mf.toml").model()
+    assert _densities_unsearched(k_any, None)

@@ -21,7 +21,14 @@ from sympy import Symbol, log
 from elbo_sym.budget import clock as budget_clock
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import load, loads
-from elbo_sym.engine.prose_check import MAX_PROSE_RELATIONS, _signs_prove, prose_warnings
+from elbo_sym.engine.prose_check import (
+    HELD_NOT_PROVED,
+    MAX_PROSE_RELATIONS,
+    NOT_CHECKED,
+    NOT_DECIDED_IN_TIME,
+    _signs_prove,
+    prose_warnings,
+)
 from elbo_sym.prose import split_math, worded_relations
 from elbo_sym.report.build import check_file
 from elbo_sym.report.model import DerivationReport
@@ -160,12 +167,12 @@ def test_the_warnings_stay_within_what_the_files_budget_left():
 
 def test_a_relation_the_chain_checks_does_not_warn_but_one_the_checker_cannot_prove_does():
     """The chain relates the claim's two sides (in either order, and "at most" follows from "is"); a true
-    relation no rule proves warns as not proved."""
+    relation no rule proves warns as held where the checker looked, not proved (never as true)."""
     text = gap(summary="$KL(q(z), p(z | x))$ is $log(p(x)) - ELBO(q)$, so $log(p(x)) - ELBO(q)$ is at most "
                        "$KL(q(z), p(z | x))$, and $log(p(x)) + 1$ is at least $ELBO(q)$.")
     (warning,) = prose_warnings(loads(text, "j.toml"))
     assert '"$log(p(x)) + 1$ is at least $ELBO(q)$"' in warning.message
-    assert "(the checker does not prove it either)" in warning.message
+    assert f"({HELD_NOT_PROVED})" in warning.message and "does not prove it either" not in warning.message
 
 
 @pytest.mark.parametrize("summary, warns", [
@@ -248,7 +255,8 @@ def test_a_false_sign_fact_is_never_silent(base, summary):
     (found,) = derivation.prose_relations
     assert not _signs_prove(found.lhs, found.rel, found.rhs, derivation.model())
     (warning,) = prose_warnings(derivation)
-    assert "refuted" in warning.message or "does not prove it either" in warning.message
+    assert any(f"({words})" in warning.message for words in ("checked on its own it is refuted", NOT_DECIDED_IN_TIME,
+                                                            HELD_NOT_PROVED)), warning.message
 
 
 @pytest.mark.parametrize("summary", [
@@ -262,6 +270,26 @@ def test_an_undefined_or_undecided_relation_warns(summary):
     (found,) = derivation.prose_relations
     assert not _signs_prove(found.lhs, found.rel, found.rhs, derivation.model())
     assert len(prose_warnings(derivation)) == 1
+
+
+def test_a_check_that_ran_out_of_its_time_says_not_decided_never_unproved():
+    """red team rt40 F3: check_step ends in `error` itself when its budget runs out, and that `error` warned
+    "the checker does not prove it either" (docs/02: a true relation no rule proves alone) for `$H(q)$ is at
+    least $0$`, false for K = "any" (a narrow Gaussian q), on the runs whose second was too short."""
+    derivation = stated(ANY_K, "$H(q)$ is at least $0$.")
+    (warning,) = prose_warnings(derivation, 0.05)  # far too short for its search, on any machine
+    assert f"({NOT_DECIDED_IN_TIME})" in warning.message and "prove" not in warning.message
+
+
+@pytest.mark.full
+def test_a_check_that_ended_in_another_error_says_why_in_its_own_words():
+    """Definedness not shown (mu**2 - 2*mu + 2 = (mu - 1)**2 + 1 > 0, but no certificate of signs says so):
+    the check ends in `error`, and the warning says not checked, with the step's reason."""
+    derivation = stated(GAUSSIAN, "$log(mu**2 - 2*mu + 2)$ is at least $0$.")
+    (warning,) = prose_warnings(derivation, 30.0)
+    assert f"({NOT_CHECKED}: could not show that every expression is defined: log argument mu**2 - 2*mu + 2 > 0)" \
+        in warning.message, warning.message
+    assert NOT_DECIDED_IN_TIME not in warning.message and HELD_NOT_PROVED not in warning.message
 
 
 def test_the_sign_certificates_the_prose_check_uses():

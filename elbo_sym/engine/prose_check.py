@@ -7,8 +7,8 @@ only warn -- unless the relation is one the file checks anyway (the chain compos
 those two expressions, or the claim or a premise is it or implies it, orientation included), or the
 checker proves ``A rel B`` on its own within :data:`PROSE_RELATION_SECONDS`: an inequality by the
 engine's sign certificates (elbo_sym.engine.definedness) or rules ``jensen`` and ``kl-nonneg``, and
-any relation as an ``algebra`` step.  The warning says which: refuted, not
-proved, or not checked (past :data:`MAX_PROSE_RELATIONS`, the budget spent, not decided).
+any relation as an ``algebra`` step.  The warning says which: refuted, held where the checker looked
+(not proved), or not checked (past :data:`MAX_PROSE_RELATIONS`, the budget spent, not decided).
 A warning never changes a verdict or the exit status:
 `check` prints it on stderr at file:line:column, the JSON report carries it, the handouts and the
 site print nothing of it.
@@ -100,6 +100,12 @@ def relation_warnings(relations: Sequence[tuple[ProseRelation, Derivation, froze
 
 NOT_CHECKED = "not checked"
 """The start of the verdict of a relation that was not tried, or not decided: "not checked: why"."""
+NOT_DECIDED_IN_TIME = f"{NOT_CHECKED}: not decided in the time it had"
+"""A relation whose check ran out of its PROSE_RELATION_SECONDS: neither refuted nor held (a false one may
+be refuted by a run with a little more time, red team rt40 F3)."""
+HELD_NOT_PROVED = "held where the checker looked, not proved"
+"""A relation the check left `checked`: the search found no counterexample, which is no proof that it is
+true (``$p(z)$ is at most $1$`` holds for every finite K and fails for a narrow density)."""
 
 def checked_relations(derivation: Derivation) -> frozenset[tuple[Expr, str, Expr]]:
     """The relations ``(A, rel, B)`` the file checks: the claim's, the premises' and every one the chain
@@ -153,15 +159,21 @@ def _verdict(derivation: Derivation, found: ProseRelation, seconds: float) -> st
                                    max(deadline - budgets.clock(), 0.01), search=False)
                 if other.verdict.value == "proved":
                     return "proved"
-            return check_step(found.lhs, step, model, derivation.examples,
-                              max(deadline - budgets.clock(), 0.01)).verdict.value
+            result = check_step(found.lhs, step, model, derivation.examples, max(deadline - budgets.clock(), 0.01))
     except BudgetExceeded:
         clear_cache()
-        return f"{NOT_CHECKED}: not decided in the time it had"
+        return NOT_DECIDED_IN_TIME
     except ENGINE_ERRORS as raised:  # as check_step's callers: a warning never stops `check`
         reraise_callers(raised)
         clear_cache()
         return f"{NOT_CHECKED}: {error_text(raised)}"  # the refusal's own words (rt39 F3: "failed" read as a fault)
+    if result.verdict.value != "error":
+        return result.verdict.value
+    # check_step ends in `error` itself when its budget runs out (it catches BudgetExceeded): undecided, never
+    # "does not prove it either", which would read as true (red team rt40 F3)
+    if budgets.clock() >= deadline:
+        return NOT_DECIDED_IN_TIME
+    return f"{NOT_CHECKED}: {result.reason.split('; ')[0]}"
 
 
 def _signs_prove(lhs: Expr, rel: str, rhs: Expr, model: Model) -> bool:
@@ -188,10 +200,11 @@ def _message(found: ProseRelation, verdict: str, wording: Wording = STEP_WORDING
     elif verdict.startswith(NOT_CHECKED):
         status = verdict
     else:
-        status = "the checker does not prove it either"
+        status = HELD_NOT_PROVED
     return (f"{where}: \"{found.text}\" states a relation in words that {wording.checker} ({status}); "
             f"{wording.remedy}, or say it without the relation")
 
 
-__all__ = ["CARD_WORDING", "MAX_PROSE_RELATIONS", "NOT_CHECKED", "PROSE_RELATION_SECONDS", "STEP_WORDING",
-           "FileWarning", "Wording", "checked_relations", "prose_warnings", "relation_warnings"]
+__all__ = ["CARD_WORDING", "HELD_NOT_PROVED", "MAX_PROSE_RELATIONS", "NOT_CHECKED", "NOT_DECIDED_IN_TIME",
+           "PROSE_RELATION_SECONDS", "STEP_WORDING", "FileWarning", "Wording", "checked_relations", "prose_warnings",
+           "relation_warnings"]

@@ -366,7 +366,14 @@ _ = PARAMETER  # the third kind of block: handled by its interval
 ALGEBRAIC_TOLERANCE = 1e-6
 """A numeric minimum of the margin below this is a candidate for an exact algebraic zero."""
 MAX_ALGEBRAIC_DEGREE = 8
-"""Highest degree of the polynomial whose root is certified (bounds the exact work)."""
+"""Highest degree of the irreducible factor whose root is certified -- the root's own degree, not the
+numerator's: ``(mu**3 - mu - 1)**4`` (degree 12) has a root of degree 3 (red team rt40 F2)."""
+MAX_ALGEBRAIC_NUMERATOR_DEGREE = 64
+"""Highest degree of a numerator whose square-free part is taken (a gcd with its derivative): what
+bounds the exact work before factoring; a sixth power of a degree-8 factor fits."""
+MAX_ALGEBRAIC_SQUARE_FREE_DEGREE = 3 * MAX_ALGEBRAIC_DEGREE
+"""Highest degree of the square-free part that is factored (each factor of degree at most
+MAX_ALGEBRAIC_DEGREE then tried): bounds the factoring's work, three roots' worth of degree 8."""
 MAX_ALGEBRAIC_TRIES = 8
 """Coordinates tried per minimum (each one: the others rounded, this one solved exactly)."""
 
@@ -473,13 +480,16 @@ def _solve_one(model, difference: Expr, point_values, bi: int, j: int, t) -> Alg
     except (PolynomialError, ValueError, TypeError) as raised:
         reraise_callers(raised)
         return None
-    if not poly.domain.is_QQ and not poly.domain.is_ZZ or not 1 <= poly.degree() <= MAX_ALGEBRAIC_DEGREE:
+    if not poly.domain.is_QQ and not poly.domain.is_ZZ or not 1 <= poly.degree() <= MAX_ALGEBRAIC_NUMERATOR_DEGREE:
+        return None
+    square_free = poly.sqf_part()  # the same roots, each once: a power of a factor costs no more than it
+    if square_free.degree() > MAX_ALGEBRAIC_SQUARE_FREE_DEGREE:
         return None
     near = point_values[bi][j]
-    for factor_, _ in factor_list(poly)[1]:
+    for factor_, _ in factor_list(square_free)[1]:
         g = Poly(factor_, t)
-        if g.degree() < 1:
-            continue
+        if not 1 <= g.degree() <= MAX_ALGEBRAIC_DEGREE:
+            continue  # a root of higher degree is not certified (MAX_ALGEBRAIC_DEGREE); another factor may be
         for (low, high), _ in g.intervals():
             if low != high:
                 low, high = g.refine_root(low, high, eps=Rational(1, 10**12))
