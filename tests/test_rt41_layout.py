@@ -148,6 +148,20 @@ def test_a_long_card_formula_breaks_over_lines_at_a_readable_size(tmp_path: Path
 # ----------------------------------------------------------------- a chain's long sum, and the last resort
 
 
+def test_a_sum_after_a_factor_is_given_term_by_term() -> None:
+    """Sum(q(z) * (a + b), z) and E_q[a - b]: the factor, then the bracket's terms, for the template to break
+    between when the whole is wider than a line; a bracket around one term, or a product, is not such a sum."""
+    from elbo_sym.publish.handouts import breakable
+
+    assert breakable(r"c - \sum_{z} q(z) \left(\log a - \log b\right)") == (
+        r"\chainterm{}{c}\chainbracketed{-}{\sum_{z} q(z) \left(\log a - \log b\right)}"
+        r"{\sum_{z} q(z) }{\left(}{\right)}{\chainterm{}{\log a}\chainterm{-}{\log b}}")
+    assert breakable(r"\mathbb{E}_{q(z)}\left[a + \log\left(b\right)\right]").startswith(
+        r"\chainbracketed{}{\mathbb{E}_{q(z)}\left[a + \log\left(b\right)\right]}{\mathbb{E}_{q(z)}}{\left[}{\right]}")
+    assert breakable(r"\mathbb{E}_{q(z)}\left[\log p(x \mid z)\right]") == (
+        r"\chainterm{}{\mathbb{E}_{q(z)}\left[\log p(x \mid z)\right]}")
+
+
 STEP = """title = "Chain wide term"
 model = "discrete"
 K = "any"

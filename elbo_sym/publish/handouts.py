@@ -226,6 +226,9 @@ def breakable(latex: str) -> LatexMarkup:
         elif ending is not None:  # so does one after a factor: a sum's or an expectation's long body (rt41)
             prefix, opener, closer, terms = ending
             calls.append(rf"\chainbracketed{{{op}}}{{{body}}}{{{prefix}}}{{{opener}}}{{{closer}}}{{{_term_calls(terms)}}}")
+        elif (factors := _bracket_factors(body)) is not None:  # and a product of brackets between its factors
+            calls.append(rf"\chainproduct{{{op}}}{{{body}}}{{\chainterm{{{op}}}{{{factors[0]}}}"
+                         + "".join(rf"\chainfactor{{{f}}}" for f in factors[1:]) + "}")
         else:
             calls.append(rf"\chainterm{{{op}}}{{{body}}}")
     return LatexMarkup("".join(calls))
@@ -239,11 +242,29 @@ _DELIMITER = re.compile(r"\\(left|right)(?![A-Za-z])")
 _BRACKETS = ((r"\left(", r"\right)"), (r"\left[", r"\right]"))
 
 
+def _bracket_factors(term: str) -> list[str] | None:
+    """The factors of a term that is a product of two or more bracketed factors and nothing else,
+    ``\\left(D - 1\\right) \\left(D - 2\\right)`` (each ``\\left( ... \\right)`` whole); None otherwise."""
+    factors, depth, start = [], 0, 0
+    for m in _DELIMITER.finditer(term):
+        if depth == 0 and (term[start:m.start()].strip() or not term.startswith(r"\left(", m.start())):
+            return None  # something between the factors, or not a round bracket
+        depth += 1 if m.group(1) == "left" else -1
+        if depth == 0:
+            end = m.end() + 1  # \right and its delimiter
+            if term[m.end():end] != ")":
+                return None
+            factors.append(term[start:end].strip())
+            start = end
+    return factors if len(factors) > 1 and depth == 0 and not term[start:].strip() else None
+
+
 def _ending_bracket(term: str) -> tuple[str, str, str, list[str]] | None:
     """(prefix, opener, closer, terms) of a term that ends in one ``\\left( ... \\right)`` or
     ``\\left[ ... \\right]`` holding a sum after something else -- ``\\sum_{z} q(z) \\left(a + b\\right)``,
     ``\\mathbb{E}_{q(z)}\\left[a - b\\right]`` -- so that the template may break between the sum's
-    terms; None for any other term (the bracket's pair found by counting ``\\left``/``\\right``)."""
+    terms; None for any other term, a product of brackets among them (the bracket's pair found by counting
+    ``\\left``/``\\right``)."""
     for opener, closer in _BRACKETS:
         if not term.endswith(closer):
             continue
@@ -251,10 +272,11 @@ def _ending_bracket(term: str) -> tuple[str, str, str, list[str]] | None:
         for m in reversed(list(_DELIMITER.finditer(term))):
             depth += 1 if m.group(1) == "right" else -1
             if depth == 0:
-                if not term.startswith(opener, m.start()) or not term[:m.start()].strip():
-                    return None
+                prefix = term[:m.start()]
+                if not term.startswith(opener, m.start()) or not prefix.strip() or r"\left" in prefix:
+                    return None  # a product of brackets, (a + b)(c + d), stays one term
                 terms = latex_terms(term[m.start() + len(opener):-len(closer)])
-                return (term[:m.start()], opener, closer, terms) if len(terms) > 1 else None
+                return (prefix, opener, closer, terms) if len(terms) > 1 else None
     return None
 
 
