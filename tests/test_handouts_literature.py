@@ -19,7 +19,14 @@ from child_processes import CHILD_TIMEOUT_SECONDS
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import discover, load, loads
 from elbo_sym.engine.notation import to_latex
-from elbo_sym.publish.handouts import LITERATURE, HandoutError, literature_handout, require_proved, write_handouts
+from elbo_sym.publish.handouts import (
+    LITERATURE,
+    HandoutError,
+    file_name_latex,
+    literature_handout,
+    require_proved,
+    write_handouts,
+)
 from elbo_sym.publish.render import latex_escape, typeset_prose
 from elbo_sym.report.build import check_file
 
@@ -64,8 +71,11 @@ def test_every_literature_file_is_in_the_handout_with_every_formula(reports):
         assert to_latex(d.start.expr) in src, report.file
         for step in d.steps:
             assert to_latex(step.expr) in src, (report.file, step.index)
-        # the file name verbatim (no en dash in eq3-2d: it names a file), in typewriter type
-        assert rf"\texttt{{{latex_escape(Path(report.file).name)}}}" in src, report.file
+        # the file name verbatim (no en dash in eq3-2d: it names a file), in typewriter type, where a long
+        # one may break (after - or .: nothing added but the break points)
+        shown = file_name_latex(Path(report.file).name)
+        assert rf"\filename{{{shown}}}" in src, report.file
+        assert shown.replace(r"\allowbreak{}", "") == latex_escape(Path(report.file).name)
         for part in report.summary_parts:  # the summary and its citation, as prose
             if part.kind == "text" and part.text.strip():
                 assert typeset_prose(" ".join(part.text.split())).strip() in " ".join(src.split()), report.file

@@ -70,15 +70,19 @@ def test_the_reproduce_command_breaks_only_between_arguments_and_pastes_as_one_c
 
 def test_a_bracketed_sum_breaks_between_its_own_terms() -> None:
     """A top-level term that is one bracketed sum is given whole and term by term, so that the
-    template may break inside it when it is wider than a line; any other term stays whole."""
+    template may break inside it when it is wider than a line (and so is a product of brackets, between
+    its factors: tests/test_rt41_layout.py has a sum after a factor); any other term stays whole."""
     from elbo_sym.engine.notation import bracketed_terms
     from elbo_sym.publish.handouts import breakable
 
     assert breakable(r"\log a - \left(b + \frac{1}{2} c - d\right)") == (
         r"\chainterm{}{\log a}\chainbracket{-}{\left(b + \frac{1}{2} c - d\right)}"
         r"{\chainterm{}{b}\chainterm{+}{\frac{1}{2} c}\chainterm{-}{d}}")
+    # a product of brackets is whole when it fits a line, else broken between its factors (D = 14's 13)
     assert breakable(r"a - \left(b + c\right) \left(d + e\right)") == (
-        r"\chainterm{}{a}\chainterm{-}{\left(b + c\right) \left(d + e\right)}")
+        r"\chainterm{}{a}\chainproduct{-}{\left(b + c\right) \left(d + e\right)}"
+        r"{\chainterm{-}{\left(b + c\right)}\chainfactor{\left(d + e\right)}}")
+    assert breakable(r"a - 2 \left(b + c\right) \left(d + e\right)").count(r"\chainterm") == 2  # not brackets only
     assert bracketed_terms(r"\left(\left(a + b\right)\right)") is None  # one term inside
     assert bracketed_terms(r"\left(a\right) + \left(b\right)") is None
 

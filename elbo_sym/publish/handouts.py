@@ -49,6 +49,7 @@ from elbo_sym.engine.models.base import Instance
 from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, bracketed_terms, latex_terms, p, q, to_latex, x, z
 from elbo_sym.engine.parse import Vocabulary
 from elbo_sym.limits import (
+    BREAKABLE_WORD_CHARS,
     DEFAULT_COUNT,
     DEFAULT_SEED,
     DRILL_COUNT,
@@ -65,6 +66,7 @@ from elbo_sym.publish.render import (
     LatexMarkup,
     OverfullBox,
     RenderError,
+    breakable_words,
     build_pdf,
     latex_available,
     latex_escape,
@@ -172,6 +174,23 @@ def prose(parts: Prose, fallback: str = "", *, paragraphs: bool = False) -> Late
     return LatexMarkup("".join(out).strip())
 
 
+_FILE_NAME_BREAKS = re.compile(r"(?<=[_./-])")
+"""Where a long file name may break: after each ``_``, ``-``, ``.`` and ``/`` (never before)."""
+
+
+def file_name_latex(name: str) -> LatexMarkup:
+    """A file's name for ``\\texttt``, as typed (T1 sets ``'`` as a closing quote: red team rt25,
+    ``e"q'.toml`` printed as ``e"q’.toml``). A name longer than BREAKABLE_WORD_CHARS may break,
+    without a hyphen, after each ``_ - . /``, and a run of more than BREAKABLE_WORD_CHARS characters
+    without one after any character: a teacher's 46-character name ran past the paper's edge in a
+    heading (red team rt41 F11)."""
+    if len(name) <= BREAKABLE_WORD_CHARS:
+        pieces = [latex_escape(name)]
+    else:
+        pieces = [breakable_words(run) for run in _FILE_NAME_BREAKS.split(name) if run]
+    return LatexMarkup(r"\allowbreak{}".join(pieces).replace("'", r"\textquotesingle{}"))
+
+
 def relation(rel: str) -> LatexMarkup:
     """The LaTeX relation symbol for ``=``, ``<=``, ``>=``, ``<``, ``>``."""
     return LatexMarkup(RELATION_LATEX[rel])
@@ -203,13 +222,64 @@ def breakable(latex: str) -> LatexMarkup:
     calls = []
     for i, piece in enumerate(latex_terms(latex)):
         op, body = _signed(piece, i)
-        inside = bracketed_terms(body)
-        if inside is None:
+        inside, ending = bracketed_terms(body), _ending_bracket(body)
+        if inside is not None:  # a bracketed sum wider than a line (K = 20's gap: log p(x) - 20 terms) breaks inside
+            calls.append(rf"\chainbracket{{{op}}}{{{body}}}{{{_term_calls(inside)}}}")
+        elif ending is not None:  # so does one after a factor: a sum's or an expectation's long body (rt41)
+            prefix, opener, closer, terms = ending
+            calls.append(rf"\chainbracketed{{{op}}}{{{body}}}{{{prefix}}}{{{opener}}}{{{closer}}}{{{_term_calls(terms)}}}")
+        elif (factors := _bracket_factors(body)) is not None:  # and a product of brackets between its factors
+            calls.append(rf"\chainproduct{{{op}}}{{{body}}}{{\chainterm{{{op}}}{{{factors[0]}}}"
+                         + "".join(rf"\chainfactor{{{f}}}" for f in factors[1:]) + "}")
+        else:
             calls.append(rf"\chainterm{{{op}}}{{{body}}}")
-        else:  # a bracketed sum wider than a line (K = 20's gap: log p(x) minus 20 terms) breaks inside too
-            terms = "".join(r"\chainterm{{{}}}{{{}}}".format(*_signed(inner, j)) for j, inner in enumerate(inside))
-            calls.append(rf"\chainbracket{{{op}}}{{{body}}}{{{terms}}}")
     return LatexMarkup("".join(calls))
+
+
+def _term_calls(terms: Sequence[str]) -> str:
+    return "".join(r"\chainterm{{{}}}{{{}}}".format(*_signed(inner, j)) for j, inner in enumerate(terms))
+
+
+_DELIMITER = re.compile(r"\\(left|right)(?![A-Za-z])")
+_BRACKETS = ((r"\left(", r"\right)"), (r"\left[", r"\right]"))
+
+
+def _bracket_factors(term: str) -> list[str] | None:
+    """The factors of a term that is a product of two or more bracketed factors and nothing else,
+    ``\\left(D - 1\\right) \\left(D - 2\\right)`` (each ``\\left( ... \\right)`` whole); None otherwise."""
+    factors, depth, start = [], 0, 0
+    for m in _DELIMITER.finditer(term):
+        if depth == 0 and (term[start:m.start()].strip() or not term.startswith(r"\left(", m.start())):
+            return None  # something between the factors, or not a round bracket
+        depth += 1 if m.group(1) == "left" else -1
+        if depth == 0:
+            end = m.end() + 1  # \right and its delimiter
+            if term[m.end():end] != ")":
+                return None
+            factors.append(term[start:end].strip())
+            start = end
+    return factors if len(factors) > 1 and depth == 0 and not term[start:].strip() else None
+
+
+def _ending_bracket(term: str) -> tuple[str, str, str, list[str]] | None:
+    """(prefix, opener, closer, terms) of a term that ends in one ``\\left( ... \\right)`` or
+    ``\\left[ ... \\right]`` holding a sum after something else -- ``\\sum_{z} q(z) \\left(a + b\\right)``,
+    ``\\mathbb{E}_{q(z)}\\left[a - b\\right]`` -- so that the template may break between the sum's
+    terms; None for any other term, a product of brackets among them (the bracket's pair found by counting
+    ``\\left``/``\\right``)."""
+    for opener, closer in _BRACKETS:
+        if not term.endswith(closer):
+            continue
+        depth = 0
+        for m in reversed(list(_DELIMITER.finditer(term))):
+            depth += 1 if m.group(1) == "right" else -1
+            if depth == 0:
+                prefix = term[:m.start()]
+                if not term.startswith(opener, m.start()) or not prefix.strip() or r"\left" in prefix:
+                    return None  # a product of brackets, (a + b)(c + d), stays one term
+                terms = latex_terms(term[m.start() + len(opener):-len(closer)])
+                return (prefix, opener, closer, terms) if len(terms) > 1 else None
+    return None
 
 
 def _signed(piece: str, index: int) -> tuple[str, str]:
@@ -367,10 +437,7 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
     return {
         "name": report.name,
         "file": Path(report.file).name,
-        # as typed: T1 sets ' as a closing quote (red team rt25: e"q'.toml printed as e"q’.toml)
-        # a long name breaks after _ - . (rt41 F11: a 46-character name in the heading was cut at the edge)
-        "file_tex": LatexMarkup(re.sub(r"(\\_|-|\.)", r"\1\\allowbreak{}",
-                                       latex_escape(Path(report.file).name)).replace("'", r"\textquotesingle{}")),
+        "file_tex": file_name_latex(Path(report.file).name),
         "title": prose(report.title_parts, report.title),
         "title_at": title_source(report),
         "file_at": source_marker(report.file),  # the chain's %@ line
@@ -576,7 +643,7 @@ def literature_handout(results: Sequence[DerivationReport]) -> Handout | None:
         return None
     return Handout(LITERATURE, "from-the-literature.tex.j2",
                    {"derivations": [derivation_context(r) for r in results], "teacher": True,
-                    "file_below": True, "solutions": "inline"})
+                    "solutions": "inline"})
 
 
 def mistake_context(report: DerivationReport) -> dict[str, Any]:
@@ -1167,14 +1234,28 @@ def _card_context(card, verdict, vocabulary: Vocabulary | None = None,
     return {
         "index": card.index,
         "where": f"{path}:{card.line}",
+        "card_at": source_marker(path, card.line),  # the %@ line before its front (render.overfull_boxes)
         "topic": prose(prose_parts(card.topic_label, names, parsed=parsed), card.topic_label),
         "topic_text": card.topic_label,
         "front": prose(prose_parts(card.front, names, claims=True, parsed=parsed), card.front, paragraphs=True),
         "back": prose(prose_parts(card.back, names, claims=True, parsed=parsed), card.back, paragraphs=True),
         "formula": LatexMarkup(f.latex) if f is not None else None,
+        "formula_pieces": formula_pieces(f) if f is not None else None,
+        "formula_at": source_marker(path, f.line if f is not None else card.line),  # a %@ line (render.overfull_boxes)
         "conditions": LatexMarkup(card.conditions_latex) if card.conditions_latex is not None else None,
         "verdict": verdict.verdict if verdict.verdict == "proved" else None,
     }
+
+
+def formula_pieces(formula) -> dict[str, LatexMarkup]:
+    """A card's formula (a lesson.practice.CardFormula) as base.tex.j2's ``\\fitrelation`` takes it:
+    each side as ``\\chainterm`` calls (:func:`breakable`) and the relation between them, so that a
+    formula wider than its card or page breaks as a claim does (red team rt41 F14, F15); a lone
+    expression is a right side alone."""
+    if formula.rel is None:
+        return {"lhs": LatexMarkup(""), "rel": LatexMarkup(""), "rhs": breakable(to_latex(formula.lhs))}
+    return {"lhs": breakable(to_latex(formula.lhs)), "rel": relation(formula.rel),
+            "rhs": breakable(to_latex(formula.rhs))}
 
 
 def selfcheck_context(path=None, budget: float = STEP_BUDGET_SECONDS,
@@ -1183,7 +1264,7 @@ def selfcheck_context(path=None, budget: float = STEP_BUDGET_SECONDS,
     from elbo_sym.lesson.practice import proved_for_text
 
     return {**_deck_texts(deck), "proved_for": proved_for_text(deck), "warnings": deck_warning_lines(result),
-            "questions": [_card_context(c, result.verdict_for(c), deck.vocabulary, dict(deck.prose_math))
+            "questions": [_card_context(c, result.verdict_for(c), deck.vocabulary, dict(deck.prose_math), deck.path)
                           for c in deck.cards]}
 
 

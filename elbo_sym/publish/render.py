@@ -604,7 +604,9 @@ _OVERFULL = re.compile(r"^Overfull \\([hv])box \((\d+(?:\.\d+)?)pt too (?:wide|h
                        r"|has occurred while \\output is active)", re.M)
 # what a template measured itself (base.tex.j2's \layoutoverflow): a box TeX sets without a warning
 # (a TikZ node, a fixed-size card) reported in the log as "elbo-sym layout: WHAT is 12.0pt too high"
-_TEMPLATE_OVERFLOW = re.compile(r"^elbo-sym layout: (.+?) is (\d+(?:\.\d+)?)pt too (wide|high)$", re.M)
+# (base.tex.j2's \layoutoverflowat adds the source line TeX was reading: "... too wide at line 212")
+_TEMPLATE_OVERFLOW = re.compile(r"^elbo-sym layout: (.+?) is (\d+(?:\.\d+)?)pt too (wide|high)(?: at line (\d+))?$",
+                                re.M)
 _SECTION = re.compile(r"\\(?:sub)*section\*?\{(.*)")
 _MARKER = re.compile(r"^%@ (.*)")
 _TEX_COMMAND = re.compile(r"\\[A-Za-z]+\*?|[{}$]|\\.")
@@ -616,6 +618,22 @@ def _plain(tex: str) -> str:
     tex = tex.split(r"\hfill", 1)[0].replace(r"\allowbreak{}", "")  # a long word's break points
     kept = _TEX_COMMAND.sub(lambda m: m.group(0)[1:] + " " if m.group(0) in (r"\log", r"\exp", r"\KL") else " ", tex)
     return re.sub(r"\s+", " ", kept).strip(" .").replace("( ", "(").replace(" )", ")")
+
+
+def _whereabouts(lines: Sequence[str], line: int) -> tuple[str, str]:
+    """(section, part) of a source line: the nearest heading and ``%@`` marker above it."""
+    section = part = ""
+    for number in range(line, 0, -1):
+        text = lines[number - 1] if number <= len(lines) else ""
+        if not part and (marker := _MARKER.match(text)):
+            part = marker.group(1).strip()
+        if heading := _SECTION.search(text):
+            section = _plain(heading.group(1))
+            # the heading itself is too wide: the "%@" line above it names its source (rt31)
+            if number == line and number > 1 and (marker := _MARKER.match(lines[number - 2])):
+                part = marker.group(1).strip()
+            break
+    return section, part
 
 
 def overfull_boxes(log: str, source: str) -> tuple[OverfullBox, ...]:
@@ -631,22 +649,15 @@ def overfull_boxes(log: str, source: str) -> tuple[OverfullBox, ...]:
     boxes = []
     for m in _OVERFULL.finditer(log):
         line = int(next((g for g in m.groups()[2:] if g), "0"))
-        section = part = ""
-        for number in range(line, 0, -1):
-            text = lines[number - 1] if number <= len(lines) else ""
-            if not part and (marker := _MARKER.match(text)):
-                part = marker.group(1).strip()
-            if heading := _SECTION.search(text):
-                section = _plain(heading.group(1))
-                # the heading itself is too wide: the "%@" line above it names its source (rt31)
-                if number == line and number > 1 and (marker := _MARKER.match(lines[number - 2])):
-                    part = marker.group(1).strip()
-                break
+        section, part = _whereabouts(lines, line)
         horizontal = m.group(1) == "h"
         what = "a line" if horizontal else ("a box" if line else "a page's content")
         boxes.append(OverfullBox(float(m.group(2)), line, section, part, what, "wide" if horizontal else "high"))
     for m in _TEMPLATE_OVERFLOW.finditer(log):
-        boxes.append(OverfullBox(float(m.group(2)), 0, "", "measured by the template", m.group(1), m.group(3)))
+        line = int(m.group(4) or 0)
+        section, part = _whereabouts(lines, line) if line else ("", "")
+        part = ", ".join(p for p in (part, "measured by the template") if p)
+        boxes.append(OverfullBox(float(m.group(2)), line, section, part, m.group(1), m.group(3)))
     # amsmath sets a display twice (measuring, then printing): one box reported twice is one box
     return tuple(dict.fromkeys(boxes))
 
