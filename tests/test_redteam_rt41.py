@@ -3,6 +3,7 @@ reported (file:line:col and caret at the culprit) and what the advice says."""
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -339,3 +340,21 @@ def test_the_teachers_derivation_sheet_builds_for_a_long_file_name(tmp_path, mon
     assert main(["build", ".", "--out", "ho", "--only", "derivations", "--solutions", "inline"]) == 0, \
         capsys.readouterr().err
     assert (tmp_path / "ho" / "derivations.pdf").is_file()
+
+
+# --------------------------------------------------------------------------- F13: example --json's shape
+
+
+def test_example_json_is_a_list_for_several_examples_as_the_docs_and_help_say(tmp_path, monkeypatch, capsys):
+    """F13: docs/03 said `--json` prints one object; a project with two [[example]] tables prints a list."""
+    (tmp_path / PROJECT_FILE).write_text(
+        '[[example]]\nprior = ["3/4", "1/4"]\nlikelihood = ["1/5", "3/5"]\nq = ["1/3", "2/3"]\n\n'
+        '[[example]]\nprior = ["1/2", "1/2"]\nlikelihood = ["1/5", "3/5"]\nq = ["1/2", "1/2"]\n', "utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["example", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert isinstance(printed, list) and [e["prior"][0] for e in printed] == ["3/4", "1/2"]
+    page = " ".join((REPO / "docs" / "03-publishing.md").read_text("utf-8").split())
+    assert "`--json` prints one object (a list of such objects, in the file's order, when the project's" in page
+    assert main(["example", "--help"]) == 0
+    assert "a list of them when the project has several [[example]] tables" in " ".join(capsys.readouterr().out.split())
