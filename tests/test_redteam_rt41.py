@@ -358,3 +358,22 @@ def test_example_json_is_a_list_for_several_examples_as_the_docs_and_help_say(tm
     assert "`--json` prints one object (a list of such objects, in the file's order, when the project's" in page
     assert main(["example", "--help"]) == 0
     assert "a list of them when the project has several [[example]] tables" in " ".join(capsys.readouterr().out.split())
+
+
+# --------------------------------------------------------------------------- F12: a reproducible Anki package
+
+
+def test_the_anki_package_is_dated_from_source_date_epoch(tmp_path, monkeypatch):
+    """F12: the collection inside was identical, but the zip's entries carried the wall-clock date, so
+    two runs with one SOURCE_DATE_EPOCH gave two different packages."""
+    from elbo_sym.lesson.practice import load_flashcards
+    from elbo_sym.publish.anki import write_apkg
+
+    cards = load_flashcards().cards
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1000000000")  # 2001-09-09 01:46:40 UTC
+    one = write_apkg(cards, tmp_path / "one.apkg")
+    two = write_apkg(cards, tmp_path / "two.apkg")
+    assert one.read_bytes() == two.read_bytes()
+    with zipfile.ZipFile(one) as package:
+        assert {info.date_time for info in package.infolist()} == {(2001, 9, 9, 1, 46, 40)}
+        assert sorted(package.namelist()) == ["collection.anki2", "media"]
