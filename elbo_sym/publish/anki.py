@@ -247,7 +247,7 @@ def write_apkg(cards: Sequence[Any], path: str | os.PathLike[str], name: str = D
     return write_owned(path, write)
 
 
-ZIP_EARLIEST = (1980, 1, 1, 0, 0, 0)
+ZIP_EARLIEST: tuple[int, int, int, int, int, int] = (1980, 1, 1, 0, 0, 0)
 """The earliest date a zip entry can carry (MS-DOS time)."""
 
 
@@ -258,7 +258,8 @@ def _date_members(path: str, timestamp: float) -> None:
     import time
     import zipfile
 
-    date = max(ZIP_EARLIEST, tuple(time.gmtime(timestamp))[:6])
+    t = time.gmtime(timestamp)
+    date = max(ZIP_EARLIEST, (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec))
     with zipfile.ZipFile(path) as package:
         members = [(info, package.read(info)) for info in package.infolist()]
     with zipfile.ZipFile(path, "w") as package:
