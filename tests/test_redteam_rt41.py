@@ -357,7 +357,7 @@ def test_example_json_is_a_list_for_several_examples_as_the_docs_and_help_say(tm
     page = " ".join((REPO / "docs" / "03-publishing.md").read_text("utf-8").split())
     assert "`--json` prints one object (a list of such objects, in the file's order, when the project's" in page
     assert main(["example", "--help"]) == 0
-    assert "a list of them when the project has several [[example]] tables" in " ".join(capsys.readouterr().out.split())
+    assert "JSON (a list when the project has several [[example]] tables)" in " ".join(capsys.readouterr().out.split())
 
 
 # --------------------------------------------------------------------------- F12: a reproducible Anki package
@@ -377,3 +377,44 @@ def test_the_anki_package_is_dated_from_source_date_epoch(tmp_path, monkeypatch)
     with zipfile.ZipFile(one) as package:
         assert {info.date_time for info in package.infolist()} == {(2001, 9, 9, 1, 46, 40)}
         assert sorted(package.namelist()) == ["collection.anki2", "media"]
+
+
+# --------------------------------------------------------------------------- F14, F15: a long card formula
+
+SIX_TERMS = "E(q, log(p(x | z))) - KL(q(z), p(z)) + KL(q(z), p(z | x)) - log(p(x)) + ELBO(q) + H(q)"
+LONG_QUESTION = f'title = "Q"\n[[question]]\nquestion = "Six terms, twice?"\nanswer = "Both sides."\n' \
+                f'formula = "{SIX_TERMS} = {SIX_TERMS}"\n'
+LONG_CARD = f'title = "C"\n[[card]]\nfront = "Six terms, twice."\nback = "Both sides."\n' \
+            f'formula = "{SIX_TERMS} = {SIX_TERMS}"\n'
+
+
+def test_a_long_card_formula_is_given_to_the_template_as_breakable_sides(tmp_path):
+    """F14, F15: the self-check set a card's formula in one `\\[...\\]` (cut at the paper's edge) and the
+    flashcards scaled it as one box (3pt type); both now have the sides as terms to break between."""
+    from elbo_sym.publish.handouts import flashcards_handouts, selfcheck_handouts
+
+    (tmp_path / "quiz.toml").write_text(LONG_QUESTION, "utf-8")
+    (tmp_path / "deck.toml").write_text(LONG_CARD, "utf-8")
+    quiz = selfcheck_handouts(selfcheck=tmp_path / "quiz.toml", solutions="inline")[0].render()
+    cards = flashcards_handouts(flashcards=tmp_path / "deck.toml", solutions="inline")[0].render()
+    for tex in (quiz, cards):
+        call = tex[tex.index(r"\deckformula", tex.index(r"\begin{document}")):]
+        assert call.count(r"\chainterm{+}{\mathrm{KL}") == 2, call[:400]  # one per side, a break before each
+
+
+@pytest.mark.full
+def test_the_self_check_builds_with_a_long_answer_formula_and_a_card_too_long_fails_loudly(tmp_path, monkeypatch,
+                                                                                           capsys):
+    """F15 (LaTeX): the self-check failed ("content cut at the paper's edge"); it is broken over lines.
+    F14: the flashcard scaled it to 3pt type with exit 0; broken over lines it is too tall for the card,
+    which the build names (the card's line) and fails on, as for any card text too tall."""
+    (tmp_path / "quiz.toml").write_text(LONG_QUESTION, "utf-8")
+    (tmp_path / "deck.toml").write_text(LONG_CARD, "utf-8")
+    (tmp_path / PROJECT_FILE).write_text('derivations = "gap.toml"\nselfcheck = "quiz.toml"\n'
+                                         'flashcards = "deck.toml"\n', "utf-8")
+    (tmp_path / "gap.toml").write_text(STARTER, "utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["build", "--out", "ho", "--only", "selfcheck", "--solutions", "inline"]) == 0, capsys.readouterr().err
+    assert (tmp_path / "ho" / "selfcheck.pdf").is_file()
+    assert main(["build", "--out", "ho", "--only", "flashcards", "--solutions", "inline"]) == 1
+    assert "the back of card 1 is" in capsys.readouterr().err
