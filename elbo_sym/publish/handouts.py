@@ -1159,6 +1159,10 @@ def _card_context(card, verdict, vocabulary: Vocabulary | None = None,
         "front": prose(prose_parts(card.front, names, claims=True, parsed=parsed), card.front, paragraphs=True),
         "back": prose(prose_parts(card.back, names, claims=True, parsed=parsed), card.back, paragraphs=True),
         "formula": LatexMarkup(f.latex) if f is not None else None,
+        # the same, broken like a claim when it is wider than the line (\deckformula; rt41 F14, F15)
+        "formula_sides": None if f is None else (
+            breakable(to_latex(f.lhs)), relation(f.rel) if f.rel is not None else LatexMarkup(""),
+            breakable(to_latex(f.rhs)) if f.rhs is not None else LatexMarkup("")),
         "conditions": LatexMarkup(card.conditions_latex) if card.conditions_latex is not None else None,
         "verdict": verdict.verdict if verdict.verdict == "proved" else None,
     }
