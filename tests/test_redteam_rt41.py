@@ -418,3 +418,11 @@ def test_the_self_check_builds_with_a_long_answer_formula_and_a_card_too_long_fa
     assert (tmp_path / "ho" / "selfcheck.pdf").is_file()
     assert main(["build", "--out", "ho", "--only", "flashcards", "--solutions", "inline"]) == 1
     assert "the back of card 1 is" in capsys.readouterr().err
+
+
+def test_a_roster_id_with_an_accented_letter_is_told_to_use_ascii_letters():
+    """Smaller note: `josé` was told to "use letters", and é is a letter."""
+    from elbo_sym.publish.roster import RosterError, parse_roster
+
+    with pytest.raises(RosterError, match=r"\('é'\): use ASCII letters \(a-z, A-Z\), digits"):
+        parse_roster("id,name\njosé,José\n")
