@@ -12,6 +12,7 @@ import pytest
 
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import DerivationError, load
+from elbo_sym.files import InputError
 from elbo_sym.lesson.practice import load_deck
 from elbo_sym.publish.outputs import NotOursError, claim_file
 from elbo_sym.publish.project import PROJECT_FILE, load_project
@@ -426,3 +427,15 @@ def test_a_roster_id_with_an_accented_letter_is_told_to_use_ascii_letters():
 
     with pytest.raises(RosterError, match=r"\('é'\): use ASCII letters \(a-z, A-Z\), digits"):
         parse_roster("id,name\njosé,José\n")
+
+
+def test_a_quiz_is_not_written_through_a_symbolic_link(tmp_path):
+    """F4's note: `--moodle /dev/stdout` with stdout redirected to a file (a link to a regular file) was
+    told "elbo-sym did not write it ... delete or move that file"; --anki says it is a link."""
+    out = tmp_path / "out.xml"
+    out.write_text("<quiz/>", "utf-8")
+    link = tmp_path / "stdout"
+    link.symlink_to(out)
+    with pytest.raises(InputError, match="a symbolic link; nothing was written; give the path of a regular file"):
+        claim_file(link)
+    assert out.read_text("utf-8") == "<quiz/>"
