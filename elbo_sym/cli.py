@@ -347,7 +347,7 @@ Guide: docs/03-publishing.md#a-worked-example""")
 @click.option("--likelihood", default=None, metavar="L0,L1,...", help="p(x | z = k), each in (0, 1]")
 @click.option("--q", default=None, metavar="Q0,Q1,...", help="q(z = k), summing to 1")
 @_PROJECT
-@_JSON
+@click.option("--json", is_flag=True, help="print it as JSON (a list when the project has several [[example]] tables)")
 def _example(prior, likelihood, q, project, json) -> int:
     """p(x), p(z|x), the ELBO, both KLs and the gap of one instance, exactly, cross-checked.
 

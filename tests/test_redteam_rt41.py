@@ -3,6 +3,7 @@ reported (file:line:col and caret at the culprit) and what the advice says."""
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import DerivationError, load
+from elbo_sym.files import InputError
 from elbo_sym.lesson.practice import load_deck
 from elbo_sym.publish.outputs import NotOursError, claim_file
 from elbo_sym.publish.project import PROJECT_FILE, load_project
@@ -339,3 +341,103 @@ def test_the_teachers_derivation_sheet_builds_for_a_long_file_name(tmp_path, mon
     assert main(["build", ".", "--out", "ho", "--only", "derivations", "--solutions", "inline"]) == 0, \
         capsys.readouterr().err
     assert (tmp_path / "ho" / "derivations.pdf").is_file()
+
+
+# --------------------------------------------------------------------------- F13: example --json's shape
+
+
+def test_example_json_is_a_list_for_several_examples_as_the_docs_and_help_say(tmp_path, monkeypatch, capsys):
+    """F13: docs/03 said `--json` prints one object; a project with two [[example]] tables prints a list."""
+    (tmp_path / PROJECT_FILE).write_text(
+        '[[example]]\nprior = ["3/4", "1/4"]\nlikelihood = ["1/5", "3/5"]\nq = ["1/3", "2/3"]\n\n'
+        '[[example]]\nprior = ["1/2", "1/2"]\nlikelihood = ["1/5", "3/5"]\nq = ["1/2", "1/2"]\n', "utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["example", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert isinstance(printed, list) and [e["prior"][0] for e in printed] == ["3/4", "1/2"]
+    page = " ".join((REPO / "docs" / "03-publishing.md").read_text("utf-8").split())
+    assert "`--json` prints one object (a list of such objects, in the file's order, when the project's" in page
+    assert main(["example", "--help"]) == 0
+    assert "JSON (a list when the project has several [[example]] tables)" in " ".join(capsys.readouterr().out.split())
+
+
+# --------------------------------------------------------------------------- F12: a reproducible Anki package
+
+
+def test_the_anki_package_is_dated_from_source_date_epoch(tmp_path, monkeypatch):
+    """F12: the collection inside was identical, but the zip's entries carried the wall-clock date, so
+    two runs with one SOURCE_DATE_EPOCH gave two different packages."""
+    from elbo_sym.lesson.practice import load_flashcards
+    from elbo_sym.publish.anki import write_apkg
+
+    cards = load_flashcards().cards
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1000000000")  # 2001-09-09 01:46:40 UTC
+    one = write_apkg(cards, tmp_path / "one.apkg")
+    two = write_apkg(cards, tmp_path / "two.apkg")
+    assert one.read_bytes() == two.read_bytes()
+    with zipfile.ZipFile(one) as package:
+        assert {info.date_time for info in package.infolist()} == {(2001, 9, 9, 1, 46, 40)}
+        assert sorted(package.namelist()) == ["collection.anki2", "media"]
+
+
+# --------------------------------------------------------------------------- F14, F15: a long card formula
+
+SIX_TERMS = "E(q, log(p(x | z))) - KL(q(z), p(z)) + KL(q(z), p(z | x)) - log(p(x)) + ELBO(q) + H(q)"
+LONG_QUESTION = f'title = "Q"\n[[question]]\nquestion = "Six terms, twice?"\nanswer = "Both sides."\n' \
+                f'formula = "{SIX_TERMS} = {SIX_TERMS}"\n'
+LONG_CARD = f'title = "C"\n[[card]]\nfront = "Six terms, twice."\nback = "Both sides."\n' \
+            f'formula = "{SIX_TERMS} = {SIX_TERMS}"\n'
+
+
+def test_a_long_card_formula_is_given_to_the_template_as_breakable_sides(tmp_path):
+    """F14, F15: the self-check set a card's formula in one `\\[...\\]` (cut at the paper's edge) and the
+    flashcards scaled it as one box (3pt type); both now have the sides as terms to break between."""
+    from elbo_sym.publish.handouts import flashcards_handouts, selfcheck_handouts
+
+    (tmp_path / "quiz.toml").write_text(LONG_QUESTION, "utf-8")
+    (tmp_path / "deck.toml").write_text(LONG_CARD, "utf-8")
+    quiz = selfcheck_handouts(selfcheck=tmp_path / "quiz.toml", solutions="inline")[0].render()
+    cards = flashcards_handouts(flashcards=tmp_path / "deck.toml", solutions="inline")[0].render()
+    for tex in (quiz, cards):
+        call = tex[tex.index(r"\fitrelation", tex.index(r"\begin{document}")):]
+        call = call[:call.index(r"\end{")]
+        assert call.count(r"\chainterm{+}{\mathrm{KL}") == 2, call[:400]  # one per side, a break before each
+
+
+@pytest.mark.full
+def test_the_self_check_builds_with_a_long_answer_formula_and_a_card_too_long_fails_loudly(tmp_path, monkeypatch,
+                                                                                           capsys):
+    """F15 (LaTeX): the self-check failed ("content cut at the paper's edge"); it is broken over lines.
+    F14: the flashcard scaled it to 3pt type with exit 0; broken over lines it fits the card at a readable
+    size (tests/test_rt41_layout.py measures it; a card too tall to fit fails the build naming the card)."""
+    (tmp_path / "quiz.toml").write_text(LONG_QUESTION, "utf-8")
+    (tmp_path / "deck.toml").write_text(LONG_CARD, "utf-8")
+    (tmp_path / PROJECT_FILE).write_text('derivations = "gap.toml"\nselfcheck = "quiz.toml"\n'
+                                         'flashcards = "deck.toml"\n', "utf-8")
+    (tmp_path / "gap.toml").write_text(STARTER, "utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["build", "--out", "ho", "--only", "selfcheck", "--solutions", "inline"]) == 0, capsys.readouterr().err
+    assert (tmp_path / "ho" / "selfcheck.pdf").is_file()
+    assert main(["build", "--out", "ho", "--only", "flashcards", "--solutions", "inline"]) == 0, \
+        capsys.readouterr().err
+    assert (tmp_path / "ho" / "flashcards.pdf").is_file()
+
+
+def test_a_roster_id_with_an_accented_letter_is_told_to_use_ascii_letters():
+    """Smaller note: `josé` was told to "use letters", and é is a letter."""
+    from elbo_sym.publish.roster import RosterError, parse_roster
+
+    with pytest.raises(RosterError, match=r"\('é'\): use ASCII letters \(a-z, A-Z\), digits"):
+        parse_roster("id,name\njosé,José\n")
+
+
+def test_a_quiz_is_not_written_through_a_symbolic_link(tmp_path):
+    """F4's note: `--moodle /dev/stdout` with stdout redirected to a file (a link to a regular file) was
+    told "elbo-sym did not write it ... delete or move that file"; --anki says it is a link."""
+    out = tmp_path / "out.xml"
+    out.write_text("<quiz/>", "utf-8")
+    link = tmp_path / "stdout"
+    link.symlink_to(out)
+    with pytest.raises(InputError, match="a symbolic link; nothing was written; give the path of a regular file"):
+        claim_file(link)
+    assert out.read_text("utf-8") == "<quiz/>"

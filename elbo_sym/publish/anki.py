@@ -236,10 +236,37 @@ def write_apkg(cards: Sequence[Any], path: str | os.PathLike[str], name: str = D
     package = genanki.Package(build_deck(cards, name, vocabulary))
     when = timestamp if timestamp is not None else _timestamp()
 
+    def write_package(tmp: str) -> None:
+        package.write_to_file(tmp, timestamp=when)
+        if when is not None:
+            _date_members(tmp, when)
+
     def write(target: Path) -> Path:
-        return replace_file(target, lambda tmp: package.write_to_file(tmp, timestamp=when))
+        return replace_file(target, write_package)
 
     return write_owned(path, write)
+
+
+ZIP_EARLIEST: tuple[int, int, int, int, int, int] = (1980, 1, 1, 0, 0, 0)
+"""The earliest date a zip entry can carry (MS-DOS time)."""
+
+
+def _date_members(path: str, timestamp: float) -> None:
+    """Rewrite the zip at `path` with every entry dated `timestamp` (UTC; 1980 at the earliest), mode
+    0644: genanki dates them with the wall clock, so two runs with one SOURCE_DATE_EPOCH differed
+    although the collection inside was identical (red team rt41 F12)."""
+    import time
+    import zipfile
+
+    t = time.gmtime(timestamp)
+    date = max(ZIP_EARLIEST, (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec))
+    with zipfile.ZipFile(path) as package:
+        members = [(info, package.read(info)) for info in package.infolist()]
+    with zipfile.ZipFile(path, "w") as package:
+        for old, data in members:
+            info = zipfile.ZipInfo(old.filename, date_time=date)
+            info.compress_type, info.external_attr = old.compress_type, 0o644 << 16
+            package.writestr(info, data)
 
 
 def deck_name(title: str, vocabulary: Any = None) -> str:

@@ -215,6 +215,8 @@ def claim_file(path: Path) -> Path:
     (a file another command lists), before anything is written.  Called before the work and again
     just before writing."""
     folder, name = path.parent, path.name
+    if path.is_symlink():  # rt41: replacing the link would not write where it points (--moodle /dev/stdout)
+        raise InputError(f"{path}: a symbolic link; nothing was written; give the path of a regular file")
     if fnmatch.fnmatchcase(name.casefold(), MANIFEST_GLOB):  # rt15 F8: `--moodle .elbo-sym-files.json`
         raise OwnedElsewhereError(f"{path}: elbo-sym's own manifests are named {MANIFEST_GLOB}; "
                                   f"nothing was written; give the file another name")

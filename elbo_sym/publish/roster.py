@@ -165,8 +165,8 @@ def _check_id(value: str, where: str, seen: dict[str, int], line: int) -> str:
     if not _ID.fullmatch(text):
         bad = next((ch for ch in text if not (ch.isascii() and (ch.isalnum() or ch in "._-"))), text[0])
         shown = repr(bad) if bad.isprintable() else describe(bad)
-        raise RosterError(f"{where}: id {text!r} is not safe as a file name ({shown}): use letters, digits, "
-                          f"'.', '_' and '-', starting with a letter or digit")
+        raise RosterError(f"{where}: id {text!r} is not safe as a file name ({shown}): use ASCII letters "
+                          f"(a-z, A-Z), digits, '.', '_' and '-', starting with a letter or digit")
     folded = text.lower()
     if folded == KEY_NAME or folded.split(".")[0] in _WINDOWS_DEVICES:
         what = "the key" if folded == KEY_NAME else "a device"
