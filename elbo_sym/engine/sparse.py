@@ -25,6 +25,7 @@ from sympy.polys.polyutils import _sort_gens  # the order Poly gives its generat
 from sympy.polys.rings import PolyRing
 
 from elbo_sym.budget import checkpoint
+from elbo_sym.failures import reraise_callers
 from elbo_sym.limits import MAX_EXPANSION_TERMS
 
 
@@ -146,8 +147,12 @@ def _flint_context(n: int):
     """FLINT's context of n integer variables in lex order (None without python-flint's mpoly)."""
     try:
         from flint import fmpz_mpoly_ctx
+    except ImportError:  # no python-flint, or one without mpoly (Pyodide): SymPy's ring
+        return None
+    try:
         return fmpz_mpoly_ctx.get(("x", n), "lex")
-    except (ImportError, AttributeError, TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError) as error:  # an older python-flint's signature
+        reraise_callers(error)
         return None
 
 
