@@ -15,7 +15,7 @@ Everything reachable from a file runs under the step's and the file's time budge
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from fractions import Fraction
@@ -62,6 +62,7 @@ from elbo_sym.engine.search import (
     minimise,
     point_reader,
     seed_for,
+    solvable,
     structure,
     values_reader,
 )
@@ -794,6 +795,16 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
                 if refutes_at(point_):
                     return _within_premises(judge.algebraic_counterexample(point_, k), premises), held, \
                         undecided, ()
+        # ... and near the zeros of the difference formed symbolically: a term on both sides (sigma**2,
+        # a KL) cancels there, while in floats its large values swamp the margin (red team rt42 F5)
+        inside_margin = premises.margin_function() if premises is not None else None
+        for k, (a, b) in enumerate(judge.parts):
+            difference_ = Add(a, -b)
+            near = _near_equal(difference_, model, seed, inside_margin, lambda: work.spend(judge.point_cost))
+            for point_ in algebraic_points(model, difference_, near):
+                if refutes_at(point_):
+                    return _within_premises(judge.algebraic_counterexample(point_, k), premises), held, \
+                        undecided, ()
     # an expression undefined only at irrational points: a divisor (or log argument) that is 0 only there
     premise_margin = premises.margin_function() if premises is not None and judge.open else None
     for obligation in judge.open[:MAX_OBLIGATION_SEARCHES]:
@@ -815,6 +826,25 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     if meetings:
         raise _UndecidedPremises(f"{PREMISES_UNDECIDED} ({meetings[0]})")
     return None, held, undecided, tuple(dict.fromkeys(skipped))
+
+
+def _near_equal(difference: Expr, model, seed: int, inside_margin, spend: Callable[[], None]) -> list:
+    """The numeric minima of |difference| (inside the premises, whose margin is >= 0 there) from random
+    starts: where an algebraic point may make the two sides equal.  The minimiser's rounded instances
+    are not decided (the search decided its own); only its minima are returned, none when no algebraic
+    point can come of them (`solvable`)."""
+    if not solvable(difference):
+        return []
+    size = compile_float(difference, model.parameters)
+
+    def distance(p: tuple[float, ...]) -> float:
+        spend()
+        return abs(size(p)) if inside_margin is None else max(abs(size(p)), -inside_margin(p))
+
+    minima: list = []
+    for _ in minimise(distance, model, [], seed, LIGHT_MINIMISER_STARTS, minima):
+        pass
+    return minima
 
 
 def _within_premises(found: Counterexample, premises: PremiseJudge | None) -> Counterexample:
