@@ -630,6 +630,9 @@ def _exact_value(e: Expr, values) -> tuple[str, str]:
         return "(not in closed form)", ""
     form = short_form(v)  # one form, written as text and typeset: the two say the same
     text = form.text
+    if len(text) > MAX_VALUE_TEXT and v.is_rational:  # a plain fraction too long to print (rt42 F4)
+        return (f"(a fraction of {len(str(abs(v.rational.numerator)))} digits over "
+                f"{len(str(v.rational.denominator))} digits)"), ""
     if len(text) > MAX_VALUE_TEXT:
         return f"({len(v.logs)} log terms)", ""
     return text, to_latex(form.expr)

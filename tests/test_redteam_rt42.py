@@ -1,0 +1,79 @@
+"""Red team rt42's smaller findings (session 18): what an author reads about an example's expect entry,
+a header before any [[example]], and a long exact value.  (F5, a term on both sides of a strict step,
+is tests/test_shared_term.py.)"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+import sympy
+
+from elbo_sym.engine.check import Verdict, check_derivation
+from elbo_sym.engine.derivation import DerivationError, loads
+
+HEAD = 'title = "t"\nK = 2\nstart = "ELBO(q)"\n\n[[step]]\nrel = "<="\nexpr = "log(p(x))"\nrule = "kl-nonneg"\n\n'
+EXAMPLE = '[[example]]\nprior = ["1/2", "1/2"]\nlikelihood = ["1/5", "3/5"]\nq = ["1/3", "2/3"]\n[example.expect]\n'
+
+
+def _error(text: str) -> DerivationError:
+    with pytest.raises(DerivationError) as caught:
+        loads(text, "t.toml")
+    return caught.value
+
+
+def _pointed(error: DerivationError) -> str:
+    assert error.source is not None and error.column is not None, str(error)
+    return error.source[error.column:]
+
+
+@pytest.mark.parametrize("entry, wrong, shown", [
+    ('"ELBO(q) =< 1" = "1"', "=<", "not a relation (<= is)"),  # rt42 e/a3: in the formula
+    ('"ELBO(q)" = "log(3/10) => 1"', "=>", "not a relation (>= is)"),  # e/a11: in the value
+    ('"ELBO(q)" = "log(3/10) <= 1"', "<=", "a relation"),
+    ('"ELBO(q)" = "1 == 1"', "==", "a relation"),
+    ('"ELBO(q) != 1" = "1"', "!=", "a relation"),
+])
+def test_a_relation_in_an_expect_entry_is_named_at_its_place(entry, wrong, shown):
+    """F1: it was told "`=` is a relation: a relation goes in `rel`, not in `expr`" -- keys an expect entry
+    has not, and `=<` was not named as the other readers name it."""
+    error = _error(HEAD + EXAMPLE + entry + "\n")
+    assert error.line == 15 and _pointed(error).startswith(wrong), str(error)
+    assert f"expect: `{wrong}` is {shown}" in error.message and "`rel`" not in error.message, str(error)
+    assert '"formula" = "exact value"' in error.message
+
+
+def test_an_expect_entry_without_a_relation_is_read():
+    derivation = loads(HEAD + EXAMPLE + '"ELBO(q)" = "log(3/10)"\n', "t.toml")
+    (example,) = derivation.examples
+    assert len(example.expect) == 1
+
+
+@pytest.mark.parametrize("header", ["[example.expect]", '["example".expect]', "[ example . expect ]"])
+def test_an_expect_header_before_any_example_is_called_a_header(header):
+    """F2: it was called "a dotted key `example.<key> = ...`"; the file has a table header."""
+    error = _error(HEAD + header + '\n"ELBO(q)" = "1"\n')
+    assert error.line == 10 and _pointed(error).startswith("["), str(error)
+    assert "dotted key" not in error.message and f"`{header}` comes before any [[example]]" in error.message
+
+
+def test_a_dotted_key_and_a_single_bracket_header_keep_their_messages():
+    dotted = _error('title = "t"\nK = 2\nstart = "ELBO(q)"\nexample.q = ["1/2", "1/2"]\n' + HEAD.split("\n", 3)[3])
+    assert dotted.line == 4 and "a dotted key `example.<key> = ...`" in dotted.message, str(dotted)
+    single = _error(HEAD + '[example]\nq = ["1/2", "1/2"]\n')
+    assert "[example] must be written [[example]]" in single.message, str(single)
+
+
+def test_a_long_rational_value_is_said_to_be_a_fraction():
+    """F4: a plain fraction too long to print was shown "(0 log terms)"."""
+    text = ('title = "t"\nmodel = "gaussian"\nstart = "(t**3 - t - 1)**2/(t**2 - 2) + 1/(t**2-2)"\n\n'
+            '[params]\nt = "> 1"\n\n[[step]]\nrel = ">"\nexpr = "1/(t**2-2)"\nrule = "algebra"\n')
+    step = check_derivation(loads(text, "t.toml"), budget=120.0).steps[0]
+    assert step.verdict is Verdict.refuted, step.reason
+    (t_text,) = dict(step.counterexample.values)["t"]
+    t = sympy.Rational(t_text)
+    left = Fraction(str(((t**3 - t - 1) ** 2 + 1) / (t**2 - 2)))  # the left side there, by SymPy
+    assert len(str(left)) > 100  # too long to print: the case in question
+    said = (f"(a fraction of {len(str(abs(left.numerator)))} digits over {len(str(left.denominator))} "
+            f"digits)")
+    assert step.counterexample.lhs == said, step.counterexample.lhs
