@@ -77,3 +77,21 @@ def test_a_long_rational_value_is_said_to_be_a_fraction():
     said = (f"(a fraction of {len(str(abs(left.numerator)))} digits over {len(str(left.denominator))} "
             f"digits)")
     assert step.counterexample.lhs == said, step.counterexample.lhs
+
+
+@pytest.mark.parametrize("epoch, dated", [
+    ("4354819199", (2107, 12, 31, 23, 59, 58)),  # 2107-12-31 23:59:59: the last zip date (two-second steps)
+    ("4354819200", (2107, 12, 31, 23, 59, 58)),  # 2108-01-01: a traceback (struct.error) before
+    ("253402300799", (2107, 12, 31, 23, 59, 58)),  # the year 9999, the largest value accepted
+])
+def test_an_anki_package_dated_after_2107_is_written(tmp_path, monkeypatch, epoch, dated):
+    """F9: a zip entry holds the years 1980 to 2107; a SOURCE_DATE_EPOCH past them crashed `--anki`."""
+    import zipfile
+
+    from elbo_sym.lesson.practice import load_flashcards
+    from elbo_sym.publish.anki import write_apkg
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)
+    written = write_apkg(load_flashcards().cards[:1], tmp_path / "deck.apkg")
+    with zipfile.ZipFile(written) as package:
+        assert {info.date_time for info in package.infolist()} == {dated}
