@@ -119,3 +119,20 @@ def test_a_relation_in_words_in_a_decks_title_summary_or_topic_is_warned(tmp_pat
     # refuted; on a loaded machine its time (PROSE_RELATION_SECONDS) may run out first: then it says so
     assert "nothing checks (checked on its own it is refuted)" in err or \
         "nothing checks (not checked: not decided in the time it had)" in err, err
+
+
+IWAE_STEP = ('title = "t"\nK = 2\nstart = "IWAE(q, k)"\n\n[params]\nk = "integer >= 1"\n\n'
+             '[[step]]\nrel = "<="\nexpr = "IWAE(q, {n})"\nrule = "algebra"\n{accept}')
+
+
+@pytest.mark.parametrize("n", [5, 6])  # rt42 f/i3, f/i1: false from k = n + 1, which the search never tries
+def test_accept_checked_cannot_pass_a_step_with_an_unbounded_whole_number(n):
+    """F10: `IWAE(q, k) <= IWAE(q, 5)` held on the k the search tries (1, 2, 3, 5) and passed with accept =
+    "checked"; IWAE(q, k) increases with k (Burda et al.), so it is false at k = 6."""
+    result = check_derivation(loads(IWAE_STEP.format(n=n, accept='accept = "checked"\n'), "t.toml"), budget=120.0)
+    step = result.steps[0]
+    assert step.verdict is Verdict.error and not step.passes, step.reason
+    assert "k is a whole number the search tries only at a few values" in step.reason
+    unaccepted = check_derivation(loads(IWAE_STEP.format(n=n, accept=""), "t.toml"), budget=120.0).steps[0]
+    assert unaccepted.verdict is Verdict.checked and "accept" in unaccepted.hint
+    assert "cannot pass it" in unaccepted.hint  # the hint never suggests the accept that is refused

@@ -14,6 +14,7 @@ Everything reachable from a file runs under the step's and the file's time budge
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -78,6 +79,7 @@ from elbo_sym.limits import (
     DEFINEDNESS_SEARCH_WORK_OPERATIONS,
     GENERAL_SEARCH_FULL_LARGER_K,
     GENERAL_SEARCH_WORK_OPERATIONS,
+    INTEGER_OFFSETS,
     PREMISE_CHECK_WORK_OPERATIONS,
     REFERENCE_BUDGET_SECONDS,
     SEARCH_EXACT_WEIGHT,
@@ -304,6 +306,9 @@ class StepResult:
     densities_unsearched: bool = False
     """For a `checked` step: its model's domain includes densities (``K = "any"``) and the search tried
     none, so ``accept = "checked"`` cannot pass it (check_step makes an accepted one an `error`)."""
+    whole_unsearched: str = ""
+    """For a `checked` step: the whole-number parameter free in it whose values the search cannot all
+    reach (`_whole_numbers_unsearched`), so ``accept = "checked"`` cannot pass it either; "" when none."""
 
     @property
     def accepted(self) -> bool:
@@ -317,7 +322,9 @@ class StepResult:
         handouts' refusal -- so that none suggests the ``accept = "checked"`` that check refuses."""
         if self.verdict is not Verdict.checked or self.accepted:
             return ""
-        return EXPLICIT_K_HINT if self.densities_unsearched else ACCEPT_HINT
+        if self.densities_unsearched:
+            return EXPLICIT_K_HINT
+        return whole_number_hint(self.whole_unsearched) if self.whole_unsearched else ACCEPT_HINT
 
     @property
     def passes(self) -> bool:
@@ -1462,13 +1469,15 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
                           f"decide {searched.skipped[0]}: undecided is not 'held'", None, held, outcome, seconds,
                           conditions=conditions, searched=searched)
     unsearched = _densities_unsearched(model, searched)
-    if step.accept == "checked" and unsearched:
+    whole = _whole_numbers_unsearched(model, (lhs, step.expr))
+    refused = UNSEARCHED_DENSITIES if unsearched else whole_number_refusal(whole) if whole else ""
+    if step.accept == "checked" and refused:
         return StepResult(step, lhs, Verdict.error, f"not proved ({outcome.reason}); held on {held} exact "
-                          f"instances{where}: {UNSEARCHED_DENSITIES}", None, held, outcome,
+                          f"instances{where}: {refused}", None, held, outcome,
                           seconds, conditions=conditions, searched=searched)
     return StepResult(step, lhs, Verdict.checked, f"not proved ({outcome.reason}); held on {held} exact "
                       f"instances{where}", None, held, outcome, seconds, conditions=conditions, searched=searched,
-                      densities_unsearched=unsearched)
+                      densities_unsearched=unsearched, whole_unsearched=whole)
 
 
 UNSEARCHED_DENSITIES = ('K = "any" holds every K and every density, and no finite search reaches all of them '
@@ -1497,6 +1506,36 @@ def _densities_unsearched(model: Model, searched: Searched | None) -> bool:
     too but whose file writes no K, is not concerned.)"""
     del searched  # what was searched no longer decides it (session 18); kept so that the callers stay as they are
     return model.spec.K == "any"
+
+
+def _whole_numbers_unsearched(model: Model, exprs: tuple[Expr, ...]) -> str:
+    """The first whole-number parameter free in `exprs` (``k = "integer >= 1"``: IWAE's samples) with values
+    the search never tries: it tries the least ones (limits.INTEGER_OFFSETS) and those where a part of the
+    step in it alone changes sign, and `IWAE(q, k) <= IWAE(q, 5)`, false from k = 6, passed (red team rt42
+    F10) -- the K = "any" argument (UNSEARCHED_DENSITIES) for k; "" when there is none."""
+    free = {str(s) for e in exprs for s in e.free_symbols}  # by name: the parsed k and the [params] k differ
+    for parameter in model.spec.params:
+        interval = parameter.interval
+        if not interval.integer or parameter.name not in free or interval.lower is None:
+            continue
+        tried = {interval.lower + d for d in INTEGER_OFFSETS}
+        if interval.upper is None or any(interval.contains(Fraction(v)) and v not in tried
+                                         for v in range(math.ceil(interval.lower), math.floor(interval.upper) + 1)):
+            return parameter.name
+    return ""
+
+
+def whole_number_refusal(name: str) -> str:
+    """Why `accept = "checked"` cannot pass a step with the whole-number parameter `name` free in it."""
+    return (f"{name} is a whole number the search tries only at a few values, and no finite search reaches "
+            f"all of them, so accept = \"checked\" cannot vouch for a step of it (red team rt42: "
+            f"IWAE(q, k) <= IWAE(q, 5), false from k = 6, passed); make it a step a rule proves")
+
+
+def whole_number_hint(name: str) -> str:
+    """What a `checked` step with the whole-number parameter `name` free in it can do (StepResult.hint)."""
+    return (f"{name} is a whole number no finite search covers, so accept = \"checked\" cannot pass it: make "
+            f"it a step a rule proves")
 
 
 STEP_SIDES = ("previous expression", "step", "step")
