@@ -136,3 +136,15 @@ def test_accept_checked_cannot_pass_a_step_with_an_unbounded_whole_number(n):
     unaccepted = check_derivation(loads(IWAE_STEP.format(n=n, accept=""), "t.toml"), budget=120.0).steps[0]
     assert unaccepted.verdict is Verdict.checked and "accept" in unaccepted.hint
     assert "cannot pass it" in unaccepted.hint  # the hint never suggests the accept that is refused
+
+
+def test_a_teaching_files_checked_step_is_not_told_to_add_accept(capsys):
+    """F12: the hint said "add accept = \\"checked\\"", which a teaching file's reader refuses (exit 2)."""
+    text = ('title = "t"\nK = 2\nexpect_refuted = [2]\nstart = "ELBO(q)"\n\n'
+            '[[step]]\nrel = "<="\nexpr = "ELBO(q) + KL(q(z), p(z | x))"\nrule = "algebra"\n\n'
+            '[[step]]\nrel = "="\nexpr = "log(p(x)) + 1"\nrepair = "log(p(x))"\nrule = "bayes"\n')
+    first = check_derivation(loads(text, "t.toml"), budget=120.0).steps[0]
+    assert first.verdict is Verdict.checked, first.reason
+    assert "add accept" not in first.hint and "make it a step a rule proves" in first.hint
+    with pytest.raises(DerivationError, match="accept is not allowed in a teaching file"):
+        loads(text.replace('rule = "algebra"\n', 'rule = "algebra"\naccept = "checked"\n'), "t.toml")

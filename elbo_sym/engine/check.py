@@ -306,6 +306,9 @@ class StepResult:
     densities_unsearched: bool = False
     """For a `checked` step: its model's domain includes densities (``K = "any"``) and the search tried
     none, so ``accept = "checked"`` cannot pass it (check_step makes an accepted one an `error`)."""
+    in_teaching_file: bool = False
+    """The step is a teaching file's (``expect = "refuted"``), where ``accept`` is refused when read: its
+    hint never suggests it (red team rt42 F12)."""
     whole_unsearched: str = ""
     """For a `checked` step: the whole-number parameter free in it whose values the search cannot all
     reach (`_whole_numbers_unsearched`), so ``accept = "checked"`` cannot pass it either; "" when none."""
@@ -322,6 +325,8 @@ class StepResult:
         handouts' refusal -- so that none suggests the ``accept = "checked"`` that check refuses."""
         if self.verdict is not Verdict.checked or self.accepted:
             return ""
+        if self.in_teaching_file:
+            return TEACHING_HINT
         if self.densities_unsearched:
             return EXPLICIT_K_HINT
         return whole_number_hint(self.whole_unsearched) if self.whole_unsearched else ACCEPT_HINT
@@ -1493,6 +1498,10 @@ EXPLICIT_K_HINT = ('K = "any" holds every K and every density, so accept = "chec
 """What lets a `checked` step pass (StepResult.hint) when accept = "checked" cannot (UNSEARCHED_DENSITIES):
 the claim, the step notes, the summary and the handouts say it instead of suggesting the refused accept."""
 
+TEACHING_HINT = ('a teaching file (expect = "refuted") accepts no step, so accept = "checked" cannot pass it: '
+                 'make it a step a rule proves')
+"""What a `checked` step of a teaching file can do (StepResult.hint): its reader refuses `accept` there."""
+
 ACCEPT_HINT = 'add accept = "checked" to print it labelled as unproved'
 """What lets a `checked` step pass (StepResult.hint) when accept = "checked" can."""
 
@@ -1649,6 +1658,8 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
             results.append(StepResult(step, lhs, Verdict.error, message))
         else:
             result = check_step(lhs, step, model, derivation.examples, left, search)
+            if derivation.expect == "refuted" and result.verdict is Verdict.checked:
+                result = replace(result, in_teaching_file=True)  # its hint: no accept there
             own.append(result)
             results.append(_refused(result, refused, refusal))
         relation = compose(relation, step.rel)
