@@ -148,3 +148,18 @@ def test_a_teaching_files_checked_step_is_not_told_to_add_accept(capsys):
     assert "add accept" not in first.hint and "make it a step a rule proves" in first.hint
     with pytest.raises(DerivationError, match="accept is not allowed in a teaching file"):
         loads(text.replace('rule = "algebra"\n', 'rule = "algebra"\naccept = "checked"\n'), "t.toml")
+
+
+@pytest.mark.parametrize("quote", ['"""', "'''"])
+def test_a_project_titles_error_in_a_multi_line_string_is_placed_on_its_line(tmp_path, quote):
+    """F6: `title = \"\"\"multi` / `line $q($\"\"\"` was reported at 1:10, under "multi"; the `(` is at 2:8."""
+    from elbo_sym.publish.project import load_project
+
+    path = tmp_path / "elbo-sym.toml"
+    path.write_text(f'title = {quote}multi\nline $q(${quote}\nderivations = ["derivations"]\n')
+    (tmp_path / "derivations").mkdir()
+    with pytest.raises(DerivationError) as caught:
+        load_project(path)
+    error = caught.value
+    assert (error.line, error.column) == (2, 7) and _pointed(error).startswith(f"(${quote}"), str(error)
+    assert "`q(` is never closed" in error.message

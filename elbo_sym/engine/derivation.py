@@ -1863,7 +1863,13 @@ def string_position(lines: list[str], line: int, value: str, position: int = 0) 
     """Where character `position` of the string `value` is in the file `lines`: (line, column) of a
     one-line string written on `line` or on one of the few lines after it (a list spanning lines);
     None when no such string is there.  The readers of elbo-sym.toml and of decks point their
-    carets with it, as the derivation reader does (:meth:`_Reader._value_at`)."""
+    carets with it, as the derivation reader does (:meth:`_Reader._value_at`); in a multi-line string
+    (three quotes) opened on `line`, on the line of that character (rt42 F6: a title's was put
+    on its first line)."""
+    string = _multiline_string(lines, line)
+    if string is not None and value in string[0]:
+        text, places = string
+        return places[min(text.index(value) + position, len(places) - 1)]
     for number in range(line, min(len(lines), line + 8) + 1):
         column = _source_column(lines[number - 1], value, position)
         if column is not None:
