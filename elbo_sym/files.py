@@ -25,7 +25,7 @@ __all__ = ["FileReadError", "InputError", "WHOLE_FILE", "location", "patience_te
            "MAX_NOTE_FOLDERS", "MAX_NOTE_WALK", "is_deck", "deck_note",
            "resolved_path", "describe_os_error",
            "DEFAULT_FOLDER", "PROJECT_FILE", "PROJECT_KEYS", "paths_or_default", "output_folder", "output_file",
-           "replace_file"]
+           "not_an_input", "replace_file"]
 
 _CHUNK = 65536
 _clock = time.monotonic
@@ -400,6 +400,18 @@ def output_file(text: str, option: str, example: str) -> Path:
         raise InputError(f"{option} {text}: folder {parent} is not writable")
     _probe_writable(parent, f"{option} {text}")
     return path
+
+
+def not_an_input(target: Path, inputs, option: str, example: str) -> Path:
+    """`target` (an :func:`output_file`) unless it is one of the files the command reads (rt42 F7:
+    `cards w2.toml --moodle w2.toml` was told to delete or move the deck): an InputError naming it,
+    before anything is checked or written."""
+    for given in inputs:
+        source = Path(given)
+        if source.is_file() and target.exists() and target.samefile(source):
+            raise InputError(f"{option} {target}: is {given}, which this command reads; nothing was written: "
+                             f"give another file name, e.g. {target.parent / example}")
+    return target
 
 
 def _probe_writable(folder: Path, what: str) -> None:

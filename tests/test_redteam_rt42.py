@@ -163,3 +163,21 @@ def test_a_project_titles_error_in_a_multi_line_string_is_placed_on_its_line(tmp
     error = caught.value
     assert (error.line, error.column) == (2, 7) and _pointed(error).startswith(f"(${quote}"), str(error)
     assert "`q(` is never closed" in error.message
+
+
+@pytest.mark.parametrize("command", [["cards", "w2.toml", "--moodle", "w2.toml"],
+                                     ["flashcards", "./w2.toml", "--anki", "w2.toml"]])
+def test_an_export_onto_the_deck_it_reads_is_refused_without_advice_to_delete_it(tmp_path, monkeypatch, capsys,
+                                                                                   command):
+    """F7: the deck being exported was told "delete or move that file"."""
+    from elbo_sym.cli import main
+
+    deck = tmp_path / "w2.toml"
+    deck.write_text('title = "T"\n\n[[card]]\nfront = "a"\nback = "b"\nformula = "ELBO(q) <= log(p(x))"\n'
+                    'rule = "kl-nonneg"\n')
+    before = deck.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert "which this command reads; nothing was written" in err and "delete" not in err, err
+    assert deck.read_bytes() == before
