@@ -181,3 +181,20 @@ def test_an_export_onto_the_deck_it_reads_is_refused_without_advice_to_delete_it
     err = capsys.readouterr().err
     assert "which this command reads; nothing was written" in err and "delete" not in err, err
     assert deck.read_bytes() == before
+
+
+@pytest.mark.parametrize("text, line, said", [
+    ('title = "T"\nsummary = "s"\n\nquestion = "x"\n', 4, "question must be an array of tables: [[question]]"),
+    ('title = "T"\ncard = 3\n', 2, "card must be an array of tables: [[card]]"),
+    ('title = "T"\n\n\ncard = ["a"]\n', 4, "card 1 must be a table"),
+])
+def test_a_decks_card_key_that_is_no_table_is_reported_at_the_key(tmp_path, text, line, said):
+    """F13: `question = "x"` was reported at 1:1, under `title`."""
+    from elbo_sym.lesson.practice import load_deck
+
+    path = tmp_path / "deck.toml"
+    path.write_text(text)
+    with pytest.raises(DerivationError) as caught:
+        load_deck(path)
+    error = caught.value
+    assert error.line == line and said in error.message and _pointed(error).startswith(said.split()[0]), str(error)

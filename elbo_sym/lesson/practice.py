@@ -471,7 +471,7 @@ class _DeckReader(_Reader):
         if isinstance(items, dict):
             raise self.single_table(table)
         if not isinstance(items, list) or not items:
-            raise self.error(1, f"{table} must be an array of tables: [[{table}]]")
+            raise self.error(self._top_line(table), f"{table} must be an array of tables: [[{table}]]")  # rt42 F13
         if len(items) > MAX_CARDS:
             raise self.error(1, f"too many cards ({len(items)}; the limit is {MAX_CARDS})")
         if kind == "selfcheck" and len(items) > MAX_SELFCHECK_QUESTIONS:
@@ -516,8 +516,9 @@ class _DeckReader(_Reader):
         """One card table; `model`: its deck's (:meth:`model_keys`), whose conditions it inherits."""
         number = i + 1
         header = self._table_span(table, i)[0]
-        if not isinstance(item, dict):
-            raise self.error(header, f"{table} {number} must be a table")
+        if not isinstance(item, dict):  # `card = ["a"]` has no [[card]] header: at the key (rt42 F13)
+            raise self.error(header if table in self.tables else self._top_line(table),
+                             f"{table} {number} must be a table")
         front_key, back_key = _TEXT_KEYS[kind]
         allowed = (front_key, back_key) + _OPTIONAL
         for key in item:
