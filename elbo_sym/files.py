@@ -361,6 +361,7 @@ def output_folder(text: str, option: str) -> Path:
             raise InputError(f"{option} {text}: not a folder")
         if not os.access(out, os.W_OK | os.X_OK):
             raise InputError(f"{option} {text}: the folder is not writable")
+        _probe_writable(out, f"{option} {text}")  # rt42 F14: `--out /proc` was told of a temporary file's name
         return out
     parent = out.parent
     existing = next(p for p in (parent, *parent.parents) if p.exists() or p.is_symlink() or p == Path(p.anchor))

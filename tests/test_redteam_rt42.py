@@ -198,3 +198,21 @@ def test_a_decks_card_key_that_is_no_table_is_reported_at_the_key(tmp_path, text
         load_deck(path)
     error = caught.value
     assert error.line == line and said in error.message and _pointed(error).startswith(said.split()[0]), str(error)
+
+
+def test_an_out_folder_that_takes_no_file_is_named_as_the_option(tmp_path, monkeypatch):
+    """F14: `--out /proc` (os.access says writable; no file can be made) was reported by an internal
+    temporary file's name; now as `--out`, before any work, as `--out /proc/x` already was."""
+    import os
+    import tempfile
+
+    from elbo_sym.files import InputError, output_folder
+
+    def refused(*args, **kwargs):
+        raise OSError(2, "No such file or directory")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)  # what /proc does, on any machine
+    with pytest.raises(InputError) as caught:
+        output_folder(str(tmp_path), "--out")
+    assert str(caught.value) == f"--out {tmp_path}: cannot write a file in folder {tmp_path}: no such file or directory"
+    assert os.listdir(tmp_path) == []
