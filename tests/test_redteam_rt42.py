@@ -4,6 +4,7 @@ is tests/test_shared_term.py.)"""
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 import pytest
@@ -216,3 +217,19 @@ def test_an_out_folder_that_takes_no_file_is_named_as_the_option(tmp_path, monke
         output_folder(str(tmp_path), "--out")
     assert str(caught.value) == f"--out {tmp_path}: cannot write a file in folder {tmp_path}: no such file or directory"
     assert os.listdir(tmp_path) == []
+
+
+def test_a_long_side_at_an_algebraic_point_is_cut_as_an_instances_is():
+    """F15: the sides at a quartic root (logs beside the root's powers, not reduced) were printed whole,
+    ~1,900 characters of LaTeX: find-the-mistake.pdf failed.  Now said by their length, the value beside."""
+    text = ('title = "t"\nK = 2\nassume = ["q(z) != p(z)"]\nstart = "KL(q(z), p(z)) + (Sum(q(z)**4, z) - 1/3)**2"\n\n'
+            '[[step]]\nrel = ">"\nexpr = "KL(q(z), p(z))"\nrule = "algebra"\n')
+    step = check_derivation(loads(text, "t.toml"), budget=120.0).steps[0]
+    assert step.verdict is Verdict.refuted, step.reason
+    found = step.counterexample
+    assert "algebraic point" in found.source
+    for side, latex in ((found.lhs, found.lhs_latex), (found.rhs, found.rhs_latex)):
+        assert re.fullmatch(r"\(an exact value of \d{3,} characters\)", side) and latex == "", side
+    assert found.lhs_value == pytest.approx(found.rhs_value, rel=1e-9)  # equal there, as the search says
+    (q0, q1) = (sympy.parse_expr(v) for v in dict(found.values)["q(z)"])
+    assert abs(sympy.N(q0**4 + q1**4 - sympy.Rational(1, 3), 50)) < 1e-40  # the root: sum of q(z)**4 is 1/3

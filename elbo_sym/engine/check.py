@@ -536,12 +536,13 @@ class _Instances:
         a, b = self.parts[k]
         left, right = (_closed_form(e.xreplace(point_.values)) for e in (a, b))
         shown = point_.shown + self._assumed_at(point_)
-        return Counterexample(shown, root_text(left), root_text(right), as_float(left, {}), as_float(right, {}),
+        (left_text, left_latex), (right_text, right_latex) = _root_side(left), _root_side(right)
+        return Counterexample(shown, left_text, right_text, as_float(left, {}), as_float(right, {}),
                               k if len(self.parts) > 1 else None,
                               f"algebraic point: {_root_said(point_)} near a numeric minimum, both sides are "
                               f"exactly equal there",
                               values_latex=point_.latex, at=self._at(k if len(self.parts) > 1 else None),
-                              lhs_latex=to_latex(left), rhs_latex=to_latex(right))
+                              lhs_latex=left_latex, rhs_latex=right_latex)
 
     def undefined_at(self, point_: AlgebraicPoint, obligation: Obligation) -> Counterexample:
         """The obligation's expression is exactly 0 at the algebraic point: undefined there."""
@@ -680,6 +681,16 @@ def _closed_form(e: Expr) -> Expr:
         reraise_callers(raised)
         in_field = None
     return in_field.as_expr() if in_field is not None else radsimp(expand(e))
+
+
+def _root_side(e: Expr) -> tuple[str, str]:
+    """A side's value at an algebraic point as text and LaTeX; one longer than MAX_VALUE_TEXT (logs beside
+    the root's powers, which in_root does not reduce) said so, its value to six digits beside it, as
+    `_exact_value` cuts an instance's (rt42 F15: a 1,900-character side ran off find-the-mistake.pdf)."""
+    text = root_text(e)
+    if len(text) > MAX_VALUE_TEXT:
+        return f"(an exact value of {len(text)} characters)", ""
+    return text, to_latex(e)
 
 
 def _root_said(point_: AlgebraicPoint) -> str:
