@@ -233,3 +233,19 @@ def test_a_long_side_at_an_algebraic_point_is_cut_as_an_instances_is():
     assert found.lhs_value == pytest.approx(found.rhs_value, rel=1e-9)  # equal there, as the search says
     (q0, q1) = (sympy.parse_expr(v) for v in dict(found.values)["q(z)"])
     assert abs(sympy.N(q0**4 + q1**4 - sympy.Rational(1, 3), 50)) < 1e-40  # the root: sum of q(z)**4 is 1/3
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("$log(p(x)) - ELBO(q)$ is $KL(q(z), p(z))$ and $ELBO(q)$ is at most $log(p(x))$.",  # rt42 d/w6
+     [("log(p(x)) - ELBO(q)", "KL(q(z), p(z))"), ("ELBO(q)", "log(p(x))")]),
+    ("$H(q)$ is at least $0$ and $H(q)$ is $H(q) + 1$", [("H(q)", "0"), ("H(q)", "H(q) + 1")]),
+    ("$A$ is $B$ and $C$.", []),  # may be a list: unread, as before
+    ("$A$ is $B$ and $C$ times $D$.", []),
+    ("$A$ is $B$ and so $C$ is $D$.", [("C", "D")]),  # more than "and" between them: the first unread
+])
+def test_two_relations_in_words_joined_by_and_are_both_read(text, expected):
+    """F3: "$A$ is $B$ and $C$ is $D$" read only the second relation (the text after $B$ must start with
+    punctuation), so a false first one went unwarned, in a deck's card and a derivation's why alike."""
+    from elbo_sym.prose import split_math, worded_relations
+
+    assert [(w.left, w.right) for w in worded_relations(split_math(text))] == expected
