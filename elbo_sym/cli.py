@@ -26,6 +26,7 @@ from elbo_sym.authoring.command import input_error as _input_error
 from elbo_sym.files import (
     PROJECT_FILE,
     InputError,
+    not_an_input,
     output_file,
     output_folder,
     paths_or_default,
@@ -461,7 +462,7 @@ def _cards(paths, check, moodle, json, budget, file_budget, project, solutions) 
     if moodle is not None:
         from elbo_sym.publish.commands import cards_moodle
 
-        target = output_file(moodle, "--moodle", "quiz.xml")  # before checking anything
+        target = not_an_input(output_file(moodle, "--moodle", "quiz.xml"), paths, "--moodle", "quiz.xml")
         if json:
             raise InputError("--json prints the decks; it does not go with --moodle")
         return _print_outcome(cards_moodle(_project(project), paths, target, budget=budget, file_budget=file_budget))
@@ -536,7 +537,8 @@ def _flashcards(file, anki, project, budget, file_budget) -> int:
     """
     from elbo_sym.publish.commands import flashcards_course
 
-    target = output_file(anki, "--anki", "deck.apkg") if anki is not None else None  # before checking anything
+    target = not_an_input(output_file(anki, "--anki", "deck.apkg"), (file,) if file else (), "--anki", "deck.apkg") \
+        if anki is not None else None  # before checking anything
     if file is not None and project is not None:
         raise InputError("--project goes without FILE (it names the flashcards)")
     return _print_outcome(flashcards_course(_project(project), file, target, budget=budget, file_budget=file_budget))

@@ -25,7 +25,7 @@ __all__ = ["FileReadError", "InputError", "WHOLE_FILE", "location", "patience_te
            "MAX_NOTE_FOLDERS", "MAX_NOTE_WALK", "is_deck", "deck_note",
            "resolved_path", "describe_os_error",
            "DEFAULT_FOLDER", "PROJECT_FILE", "PROJECT_KEYS", "paths_or_default", "output_folder", "output_file",
-           "replace_file"]
+           "not_an_input", "replace_file"]
 
 _CHUNK = 65536
 _clock = time.monotonic
@@ -361,6 +361,7 @@ def output_folder(text: str, option: str) -> Path:
             raise InputError(f"{option} {text}: not a folder")
         if not os.access(out, os.W_OK | os.X_OK):
             raise InputError(f"{option} {text}: the folder is not writable")
+        _probe_writable(out, f"{option} {text}")  # rt42 F14: `--out /proc` was told of a temporary file's name
         return out
     parent = out.parent
     existing = next(p for p in (parent, *parent.parents) if p.exists() or p.is_symlink() or p == Path(p.anchor))
@@ -400,6 +401,18 @@ def output_file(text: str, option: str, example: str) -> Path:
         raise InputError(f"{option} {text}: folder {parent} is not writable")
     _probe_writable(parent, f"{option} {text}")
     return path
+
+
+def not_an_input(target: Path, inputs, option: str, example: str) -> Path:
+    """`target` (an :func:`output_file`) unless it is one of the files the command reads (rt42 F7:
+    `cards w2.toml --moodle w2.toml` was told to delete or move the deck): an InputError naming it,
+    before anything is checked or written."""
+    for given in inputs:
+        source = Path(given)
+        if source.is_file() and target.exists() and target.samefile(source):
+            raise InputError(f"{option} {target}: is {given}, which this command reads; nothing was written: "
+                             f"give another file name, e.g. {target.parent / example}")
+    return target
 
 
 def _probe_writable(folder: Path, what: str) -> None:

@@ -443,7 +443,8 @@ def worded_relations(spans: list[ProseSpan]) -> list[WordedRelation]:
         words = text.text.strip()
         preceding = spans[i - 1].text if i > 0 and spans[i - 1].kind == "text" else ""
         following = spans[i + 3].text if i + 3 < len(spans) and spans[i + 3].kind == "text" else ""
-        if _RELATION_WORDS.fullmatch(words) and _subject(preceding) and _complete(following) \
+        if _RELATION_WORDS.fullmatch(words) and _subject(preceding) \
+                and (_complete(following) or _another_relation(spans, i + 3)) \
                 and _asserted(*_sentence(spans, i, i + 2)):
             found.append(WordedRelation(before.text, " ".join(words.split()), after.text,
                                         text.position + len(text.text) - len(text.text.lstrip())))
@@ -533,6 +534,15 @@ def _complete(following: str) -> bool:
     or "$A$ is $B$ times ..." states something else."""
     rest = following.lstrip()
     return not rest or rest[0] in ".,;:)!"  # not "?": a question states nothing
+
+
+def _another_relation(spans: list[ProseSpan], j: int) -> bool:
+    """Span `j` (the text after ``$B$``) is "and", and a second relation in words follows it: "$A$ is $B$ and
+    $C$ is $D$" states two (red team rt42 F3: the first was never warned); "$A$ is $B$ and $C$" alone may be
+    a list, and stays unread."""
+    kinds = tuple(s.kind for s in spans[j:j + 4])
+    return kinds == ("text", "math", "text", "math") and spans[j].text.strip().lower() == "and" \
+        and _RELATION_WORDS.fullmatch(spans[j + 2].text.strip()) is not None
 
 
 _WRITTEN_RELATIONS = ("<=", ">=", "!=", "==", "=>", "=<", "<>", "->", "<-")

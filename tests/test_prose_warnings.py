@@ -56,8 +56,10 @@ def words(text: str) -> list[tuple[str, str, str, str]]:
     ("$a$ is equal to $b$; $c$ is at least $d$, and $e$ is no greater than $f$",
      [("a", "is equal to", "b", "="), ("c", "is at least", "d", ">="), ("e", "is no greater than", "f", "<=")]),
     ("$a$ IS  ALWAYS less than or equal to $b$", [("a", "IS ALWAYS less than or equal to", "b", "<=")]),
-    # the first goes on ("and $c$ ..."): not matched; the second is complete
-    ("$a$ is greater than $b$ and $c$ is smaller than $d$", [("c", "is smaller than", "d", "<")]),
+    # "and" then a second relation in words: both are statements (red team rt42 F3: the first went unread)
+    ("$a$ is greater than $b$ and $c$ is smaller than $d$",
+     [("a", "is greater than", "b", ">"), ("c", "is smaller than", "d", "<")]),
+    ("$a$ is greater than $b$ and $c$", []),  # "and $c$" alone may be a list: not matched
 ])
 def test_a_relation_in_words_between_two_formulas_is_found(text, expected):
     assert words(text) == expected

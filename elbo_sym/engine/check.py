@@ -14,8 +14,9 @@ Everything reachable from a file runs under the step's and the file's time budge
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from fractions import Fraction
@@ -62,6 +63,7 @@ from elbo_sym.engine.search import (
     minimise,
     point_reader,
     seed_for,
+    solvable,
     structure,
     values_reader,
 )
@@ -77,6 +79,7 @@ from elbo_sym.limits import (
     DEFINEDNESS_SEARCH_WORK_OPERATIONS,
     GENERAL_SEARCH_FULL_LARGER_K,
     GENERAL_SEARCH_WORK_OPERATIONS,
+    INTEGER_OFFSETS,
     PREMISE_CHECK_WORK_OPERATIONS,
     REFERENCE_BUDGET_SECONDS,
     SEARCH_EXACT_WEIGHT,
@@ -303,6 +306,12 @@ class StepResult:
     densities_unsearched: bool = False
     """For a `checked` step: its model's domain includes densities (``K = "any"``) and the search tried
     none, so ``accept = "checked"`` cannot pass it (check_step makes an accepted one an `error`)."""
+    in_teaching_file: bool = False
+    """The step is a teaching file's (``expect = "refuted"``), where ``accept`` is refused when read: its
+    hint never suggests it (red team rt42 F12)."""
+    whole_unsearched: str = ""
+    """For a `checked` step: the whole-number parameter free in it whose values the search cannot all
+    reach (`_whole_numbers_unsearched`), so ``accept = "checked"`` cannot pass it either; "" when none."""
 
     @property
     def accepted(self) -> bool:
@@ -316,7 +325,11 @@ class StepResult:
         handouts' refusal -- so that none suggests the ``accept = "checked"`` that check refuses."""
         if self.verdict is not Verdict.checked or self.accepted:
             return ""
-        return EXPLICIT_K_HINT if self.densities_unsearched else ACCEPT_HINT
+        if self.in_teaching_file:
+            return TEACHING_HINT
+        if self.densities_unsearched:
+            return EXPLICIT_K_HINT
+        return whole_number_hint(self.whole_unsearched) if self.whole_unsearched else ACCEPT_HINT
 
     @property
     def passes(self) -> bool:
@@ -523,12 +536,13 @@ class _Instances:
         a, b = self.parts[k]
         left, right = (_closed_form(e.xreplace(point_.values)) for e in (a, b))
         shown = point_.shown + self._assumed_at(point_)
-        return Counterexample(shown, root_text(left), root_text(right), as_float(left, {}), as_float(right, {}),
+        (left_text, left_latex), (right_text, right_latex) = _root_side(left), _root_side(right)
+        return Counterexample(shown, left_text, right_text, as_float(left, {}), as_float(right, {}),
                               k if len(self.parts) > 1 else None,
                               f"algebraic point: {_root_said(point_)} near a numeric minimum, both sides are "
                               f"exactly equal there",
                               values_latex=point_.latex, at=self._at(k if len(self.parts) > 1 else None),
-                              lhs_latex=to_latex(left), rhs_latex=to_latex(right))
+                              lhs_latex=left_latex, rhs_latex=right_latex)
 
     def undefined_at(self, point_: AlgebraicPoint, obligation: Obligation) -> Counterexample:
         """The obligation's expression is exactly 0 at the algebraic point: undefined there."""
@@ -629,6 +643,9 @@ def _exact_value(e: Expr, values) -> tuple[str, str]:
         return "(not in closed form)", ""
     form = short_form(v)  # one form, written as text and typeset: the two say the same
     text = form.text
+    if len(text) > MAX_VALUE_TEXT and v.is_rational:  # a plain fraction too long to print (rt42 F4)
+        return (f"(a fraction of {len(str(abs(v.rational.numerator)))} digits over "
+                f"{len(str(v.rational.denominator))} digits)"), ""
     if len(text) > MAX_VALUE_TEXT:
         return f"({len(v.logs)} log terms)", ""
     return text, to_latex(form.expr)
@@ -664,6 +681,16 @@ def _closed_form(e: Expr) -> Expr:
         reraise_callers(raised)
         in_field = None
     return in_field.as_expr() if in_field is not None else radsimp(expand(e))
+
+
+def _root_side(e: Expr) -> tuple[str, str]:
+    """A side's value at an algebraic point as text and LaTeX; one longer than MAX_VALUE_TEXT (logs beside
+    the root's powers, which in_root does not reduce) said so, its value to six digits beside it, as
+    `_exact_value` cuts an instance's (rt42 F15: a 1,900-character side ran off find-the-mistake.pdf)."""
+    text = root_text(e)
+    if len(text) > MAX_VALUE_TEXT:
+        return f"(an exact value of {len(text)} characters)", ""
+    return text, to_latex(e)
 
 
 def _root_said(point_: AlgebraicPoint) -> str:
@@ -794,6 +821,16 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
                 if refutes_at(point_):
                     return _within_premises(judge.algebraic_counterexample(point_, k), premises), held, \
                         undecided, ()
+        # ... and near the zeros of the difference formed symbolically: a term on both sides (sigma**2,
+        # a KL) cancels there, while in floats its large values swamp the margin (red team rt42 F5)
+        inside_margin = premises.margin_function() if premises is not None else None
+        for k, (a, b) in enumerate(judge.parts):
+            difference_ = Add(a, -b)
+            near = _near_equal(difference_, model, seed, inside_margin, lambda: work.spend(judge.point_cost))
+            for point_ in algebraic_points(model, difference_, near):
+                if refutes_at(point_):
+                    return _within_premises(judge.algebraic_counterexample(point_, k), premises), held, \
+                        undecided, ()
     # an expression undefined only at irrational points: a divisor (or log argument) that is 0 only there
     premise_margin = premises.margin_function() if premises is not None and judge.open else None
     for obligation in judge.open[:MAX_OBLIGATION_SEARCHES]:
@@ -815,6 +852,25 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     if meetings:
         raise _UndecidedPremises(f"{PREMISES_UNDECIDED} ({meetings[0]})")
     return None, held, undecided, tuple(dict.fromkeys(skipped))
+
+
+def _near_equal(difference: Expr, model, seed: int, inside_margin, spend: Callable[[], None]) -> list:
+    """The numeric minima of |difference| (inside the premises, whose margin is >= 0 there) from random
+    starts: where an algebraic point may make the two sides equal.  The minimiser's rounded instances
+    are not decided (the search decided its own); only its minima are returned, none when no algebraic
+    point can come of them (`solvable`)."""
+    if not solvable(difference):
+        return []
+    size = compile_float(difference, model.parameters)
+
+    def distance(p: tuple[float, ...]) -> float:
+        spend()
+        return abs(size(p)) if inside_margin is None else max(abs(size(p)), -inside_margin(p))
+
+    minima: list = []
+    for _ in minimise(distance, model, [], seed, LIGHT_MINIMISER_STARTS, minima):
+        pass
+    return minima
 
 
 def _within_premises(found: Counterexample, premises: PremiseJudge | None) -> Counterexample:
@@ -1429,13 +1485,15 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
                           f"decide {searched.skipped[0]}: undecided is not 'held'", None, held, outcome, seconds,
                           conditions=conditions, searched=searched)
     unsearched = _densities_unsearched(model, searched)
-    if step.accept == "checked" and unsearched:
+    whole = _whole_numbers_unsearched(model, (lhs, step.expr))
+    refused = UNSEARCHED_DENSITIES if unsearched else whole_number_refusal(whole) if whole else ""
+    if step.accept == "checked" and refused:
         return StepResult(step, lhs, Verdict.error, f"not proved ({outcome.reason}); held on {held} exact "
-                          f"instances{where}: {UNSEARCHED_DENSITIES}", None, held, outcome,
+                          f"instances{where}: {refused}", None, held, outcome,
                           seconds, conditions=conditions, searched=searched)
     return StepResult(step, lhs, Verdict.checked, f"not proved ({outcome.reason}); held on {held} exact "
                       f"instances{where}", None, held, outcome, seconds, conditions=conditions, searched=searched,
-                      densities_unsearched=unsearched)
+                      densities_unsearched=unsearched, whole_unsearched=whole)
 
 
 UNSEARCHED_DENSITIES = ('K = "any" holds every K and every density, and no finite search reaches all of them '
@@ -1451,6 +1509,10 @@ EXPLICIT_K_HINT = ('K = "any" holds every K and every density, so accept = "chec
 """What lets a `checked` step pass (StepResult.hint) when accept = "checked" cannot (UNSEARCHED_DENSITIES):
 the claim, the step notes, the summary and the handouts say it instead of suggesting the refused accept."""
 
+TEACHING_HINT = ('a teaching file (expect = "refuted") accepts no step, so accept = "checked" cannot pass it: '
+                 'make it a step a rule proves')
+"""What a `checked` step of a teaching file can do (StepResult.hint): its reader refuses `accept` there."""
+
 ACCEPT_HINT = 'add accept = "checked" to print it labelled as unproved'
 """What lets a `checked` step pass (StepResult.hint) when accept = "checked" can."""
 
@@ -1464,6 +1526,36 @@ def _densities_unsearched(model: Model, searched: Searched | None) -> bool:
     too but whose file writes no K, is not concerned.)"""
     del searched  # what was searched no longer decides it (session 18); kept so that the callers stay as they are
     return model.spec.K == "any"
+
+
+def _whole_numbers_unsearched(model: Model, exprs: tuple[Expr, ...]) -> str:
+    """The first whole-number parameter free in `exprs` (``k = "integer >= 1"``: IWAE's samples) with values
+    the search never tries: it tries the least ones (limits.INTEGER_OFFSETS) and those where a part of the
+    step in it alone changes sign, and `IWAE(q, k) <= IWAE(q, 5)`, false from k = 6, passed (red team rt42
+    F10) -- the K = "any" argument (UNSEARCHED_DENSITIES) for k; "" when there is none."""
+    free = {str(s) for e in exprs for s in e.free_symbols}  # by name: the parsed k and the [params] k differ
+    for parameter in model.spec.params:
+        interval = parameter.interval
+        if not interval.integer or parameter.name not in free or interval.lower is None:
+            continue
+        tried = {interval.lower + d for d in INTEGER_OFFSETS}
+        if interval.upper is None or any(interval.contains(Fraction(v)) and v not in tried
+                                         for v in range(math.ceil(interval.lower), math.floor(interval.upper) + 1)):
+            return parameter.name
+    return ""
+
+
+def whole_number_refusal(name: str) -> str:
+    """Why `accept = "checked"` cannot pass a step with the whole-number parameter `name` free in it."""
+    return (f"{name} is a whole number the search tries only at a few values, and no finite search reaches "
+            f"all of them, so accept = \"checked\" cannot vouch for a step of it (red team rt42: "
+            f"IWAE(q, k) <= IWAE(q, 5), false from k = 6, passed); make it a step a rule proves")
+
+
+def whole_number_hint(name: str) -> str:
+    """What a `checked` step with the whole-number parameter `name` free in it can do (StepResult.hint)."""
+    return (f"{name} is a whole number no finite search covers, so accept = \"checked\" cannot pass it: make "
+            f"it a step a rule proves")
 
 
 STEP_SIDES = ("previous expression", "step", "step")
@@ -1577,6 +1669,8 @@ def _check_derivation(derivation: Derivation, budget: float, search: bool, messa
             results.append(StepResult(step, lhs, Verdict.error, message))
         else:
             result = check_step(lhs, step, model, derivation.examples, left, search)
+            if derivation.expect == "refuted" and result.verdict is Verdict.checked:
+                result = replace(result, in_teaching_file=True)  # its hint: no accept there
             own.append(result)
             results.append(_refused(result, refused, refusal))
         relation = compose(relation, step.rel)

@@ -1341,6 +1341,10 @@ class _Reader:
             keys = " (expr = ..., rel = ..., why = ...)" if name == "step" else ""
             message = (f"a dotted key `{name}.<key> = ...` makes one [{name}] table: start each {name} with a "
                        f"[[{name}]] header line and write its keys under it{keys}")
+            written = self.lines[line - 1].split("#")[0].strip()[:60] if 0 < line <= len(self.lines) else ""
+            if written.startswith("["):  # a header, [example.expect], made it (rt42 F2): not a dotted key
+                message = (f"`{written}` comes before any [[{name}]], so it makes one [{name}] table: start each "
+                           f"{name} with a [[{name}]] header line and write `{written}` under it")
         source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
         column = len(source) - len(source.lstrip()) if source is not None else None
         return DerivationError(self.path, line, message, None, column, source)
@@ -1634,9 +1638,32 @@ class _Reader:
             key_line = self.line_of(key, "example", index) if key else line
             if key_line == self._table_span("example", index)[0]:
                 key_line = self._expect_line(key, line)
+            for text in (key, expected):
+                self._no_relation_in_expect(text, key_line)
             out.append(Relation(self.formula(key, key_line, "expect"), "=",
                                 self.formula(expected, key_line, "expect")))
         return tuple(out)
+
+    def _no_relation_in_expect(self, text, line: int) -> None:
+        """An expect entry's formula or value holds no relation: said so at the relation, `=<` named as
+        the other readers name it (rt42 F1: it was told a relation goes in `rel`, a key expect has not)."""
+        if not isinstance(text, str):
+            return  # formula() says what the value must be
+        misspelt = misspelt_relation(text)
+        if misspelt is not None:
+            wrong = text[misspelt[0]:misspelt[0] + 2]
+            raise self._at(line, text, misspelt[0], f"expect: `{wrong}` is not a relation ({MISSPELT_RELATIONS[wrong]} "
+                                                    f"is), and {EXPECT_HOLDS}")
+        parts = split_relation(text)
+        if parts is not None:  # the relation as written (`==`, `!=` too): the run of its characters
+            start = text.find(parts[0]) + len(parts[0])
+            start += len(text[start:]) - len(text[start:].lstrip())  # the relation, after the left side
+            if start > 0 and text[start - 1] == "!":
+                start -= 1
+            end = start
+            while end < len(text) and text[end] in "<>=!":
+                end += 1
+            raise self._at(line, text, start, f"expect: `{text[start:end]}` is a relation, and {EXPECT_HOLDS}")
 
     def _expect_line(self, key: str, fallback: int) -> int:
         for number, line in enumerate(self.lines, 1):
@@ -1836,7 +1863,13 @@ def string_position(lines: list[str], line: int, value: str, position: int = 0) 
     """Where character `position` of the string `value` is in the file `lines`: (line, column) of a
     one-line string written on `line` or on one of the few lines after it (a list spanning lines);
     None when no such string is there.  The readers of elbo-sym.toml and of decks point their
-    carets with it, as the derivation reader does (:meth:`_Reader._value_at`)."""
+    carets with it, as the derivation reader does (:meth:`_Reader._value_at`); in a multi-line string
+    (three quotes) opened on `line`, on the line of that character (rt42 F6: a title's was put
+    on its first line)."""
+    string = _multiline_string(lines, line)
+    if string is not None and value in string[0]:
+        text, places = string
+        return places[min(text.index(value) + position, len(places) - 1)]
     for number in range(line, min(len(lines), line + 8) + 1):
         column = _source_column(lines[number - 1], value, position)
         if column is not None:
@@ -1880,6 +1913,8 @@ def constant_name_message(name: str, what: str) -> str:
             f"something else; choose another name")
 
 
+EXPECT_HOLDS = 'an expect entry holds none: "formula" = "exact value", one exact value per formula'
+"""How an example's expect entry is written, for the message about a relation inside one."""
 MISSPELT_RELATIONS = {"=<": "<=", "=>": ">="}
 """Relations written the other way round, and how they are written (a step's `rel` says so too)."""
 

@@ -70,6 +70,8 @@ STEP_WORDING = Wording("no step checks", "make it a step or the claim", "step")
 CARD_WORDING = Wording("the card does not check",
                        "write it as a formula in the card's text ($A <= B$, checked as a claim of the card)")
 """A deck's warnings (elbo_sym.lesson.practice.deck_warnings): a card's text relates two formulas in words."""
+LABEL_WORDING = Wording("nothing checks", "state it as a card's formula ($A <= B$, checked)")
+"""A deck's title, summary or a card's topic relates two formulas in words: printed, and checked by nothing."""
 
 
 def relation_warnings(relations: Sequence[tuple[ProseRelation, Derivation, frozenset[tuple[Expr, str, Expr]]]],
@@ -205,6 +207,6 @@ def _message(found: ProseRelation, verdict: str, wording: Wording = STEP_WORDING
             f"{wording.remedy}, or say it without the relation")
 
 
-__all__ = ["CARD_WORDING", "HELD_NOT_PROVED", "MAX_PROSE_RELATIONS", "NOT_CHECKED", "NOT_DECIDED_IN_TIME",
-           "PROSE_RELATION_SECONDS", "STEP_WORDING", "FileWarning", "Wording", "checked_relations", "prose_warnings",
-           "relation_warnings"]
+__all__ = ["CARD_WORDING", "HELD_NOT_PROVED", "LABEL_WORDING", "MAX_PROSE_RELATIONS", "NOT_CHECKED",
+           "NOT_DECIDED_IN_TIME", "PROSE_RELATION_SECONDS", "STEP_WORDING", "FileWarning", "Wording",
+           "checked_relations", "prose_warnings", "relation_warnings"]

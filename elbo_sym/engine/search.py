@@ -68,7 +68,7 @@ ROUNDING_DENOMINATORS = (10, 1000, 10**6, 10**12)
 
 __all__ = ["Instance", "exact_candidates", "values_reader", "point_reader", "boundary_instances", "minimise",
            "seed_for", "structure", "MIN_DECIDED", "RANDOM_INSTANCES", "RANDOM_SOURCE", "LIGHT_BOUNDARY_INSTANCES",
-           "LIGHT_MINIMISER_STARTS", "AlgebraicPoint", "algebraic_points"]
+           "LIGHT_MINIMISER_STARTS", "AlgebraicPoint", "algebraic_points", "solvable"]
 
 
 def seed_for(*parts: object) -> int:
@@ -408,9 +408,9 @@ def algebraic_points(model, difference: Expr, minima: list,
     and the point is kept only when every block stays in the domain on the whole interval
     and no divisor of `difference` vanishes there (the root's minimal polynomial does not
     divide it).  Nothing here is a float decision."""
-    from sympy import Dummy, exp, log, pi
+    from sympy import Dummy
 
-    if difference.has(log, exp, pi):
+    if not solvable(difference):
         return
     blocks = model.blocks
     t = Dummy("t", real=True)
@@ -427,6 +427,14 @@ def algebraic_points(model, difference: Expr, minima: list,
                 found = _solve_one(model, difference, point_values, bi, j, t)
                 if found is not None:
                     yield found
+
+
+def solvable(difference: Expr) -> bool:
+    """Whether `algebraic_points` may find a zero of `difference`: no log, exp or pi left in it
+    (their zeros are not roots of a polynomial with rational coefficients)."""
+    from sympy import exp, log, pi
+
+    return not difference.has(log, exp, pi)
 
 
 def _solve_one(model, difference: Expr, point_values, bi: int, j: int, t) -> AlgebraicPoint | None:

@@ -31,9 +31,9 @@ card's assumption) -- a back that contradicts the proved formula is refuted and 
 or ``\\leq`` counts as one (elbo_sym.prose.spelled_relation).  A card's topic and the deck's
 title and summary are checked by nothing, so they hold no relation in any form, ``$...$``
 included (``_DeckReader.label``): the topic is printed on every card's front.  A relation a card's
-text states only in words between two formulas (``$A$ is $B$``) is not checked: :func:`check_deck`
-warns of it, as `check` warns of a derivation's (:func:`deck_warnings`; never a refusal: a reading of
-word order is good enough for a warning, not for refusing a deck).
+text (or the title, summary or a topic) states only in words between two formulas (``$A$ is $B$``) is
+not checked: :func:`check_deck` warns of it, as `check` warns of a derivation's (:func:`deck_warnings`;
+never a refusal: a reading of word order is good enough for a warning, not for refusing a deck).
 
 Errors name the file and the line (:class:`elbo_sym.engine.derivation.DerivationError`).
 """
@@ -471,7 +471,7 @@ class _DeckReader(_Reader):
         if isinstance(items, dict):
             raise self.single_table(table)
         if not isinstance(items, list) or not items:
-            raise self.error(1, f"{table} must be an array of tables: [[{table}]]")
+            raise self.error(self._top_line(table), f"{table} must be an array of tables: [[{table}]]")  # rt42 F13
         if len(items) > MAX_CARDS:
             raise self.error(1, f"too many cards ({len(items)}; the limit is {MAX_CARDS})")
         if kind == "selfcheck" and len(items) > MAX_SELFCHECK_QUESTIONS:
@@ -516,8 +516,9 @@ class _DeckReader(_Reader):
         """One card table; `model`: its deck's (:meth:`model_keys`), whose conditions it inherits."""
         number = i + 1
         header = self._table_span(table, i)[0]
-        if not isinstance(item, dict):
-            raise self.error(header, f"{table} {number} must be a table")
+        if not isinstance(item, dict):  # `card = ["a"]` has no [[card]] header: at the key (rt42 F13)
+            raise self.error(header if table in self.tables else self._top_line(table),
+                             f"{table} {number} must be a table")
         front_key, back_key = _TEXT_KEYS[kind]
         allowed = (front_key, back_key) + _OPTIONAL
         for key in item:
@@ -660,19 +661,21 @@ def _rules_for(formula: CardFormula) -> tuple[str, ...]:
     return ("algebra",)
 
 
-def _one_step(deck_path: str, card: Card, formula: CardFormula, K: int | str, rule: str,
+def _one_step(deck_path: str, card: Card | None, formula: CardFormula, K: int | str, rule: str,
               deck: Deck | None = None) -> Derivation:
     """The card's formula as a one-step derivation in the deck's model, under the formula's
-    conditions (its q definitions are the derivation's assumptions, the rest its premises)."""
+    conditions (its q definitions are the derivation's assumptions, the rest its premises); with no
+    card, a relation of the deck's own title, summary or a topic, titled as the deck."""
     if formula.rel is None:
         raise ValueError("a one-step derivation needs a relation")
+    title, summary = (card.front, card.back) if card is not None else (deck.title if deck else "", "")
     start = Formula(formula.lhs, _text(formula.lhs), formula.line)
     step = Step(1, formula.line, formula.rel, Formula(formula.rhs, _text(formula.rhs), formula.line), rule,
-                card.front)
+                title)
     if deck is None:
-        return Derivation(deck_path, card.front, card.back, K, start, (step,), None, formula.assumptions, (),
+        return Derivation(deck_path, title, summary, K, start, (step,), None, formula.assumptions, (),
                           premises=formula.premises)
-    return Derivation(deck_path, card.front, card.back, K, start, (step,), None, formula.assumptions, (),
+    return Derivation(deck_path, title, summary, K, start, (step,), None, formula.assumptions, (),
                       deck.family, deck.data, deck.params, latents=deck.latents, D=deck.D, premises=formula.premises,
                       variationals=deck.variationals, indices=deck.indices)
 
@@ -842,18 +845,23 @@ def deck_warnings(deck: Deck, seconds: float = float("inf")) -> tuple[Any, ...]:
     that neither the card's formula, its claims and conditions, nor the checker on its own checks -- decided
     in the card's model and under its conditions, within `seconds` of CPU in all (what the deck budget left:
     the warnings never take a deck past it), as `check` decides a derivation's (docs/01)."""
-    from elbo_sym.engine.prose_check import CARD_WORDING, relation_warnings
+    from elbo_sym.engine.prose_check import CARD_WORDING, LABEL_WORDING, relation_warnings
 
-    relations = []
+    cards: list[tuple[ProseRelation, Derivation, frozenset]] = []
+    labels: list[tuple[ProseRelation, Derivation, frozenset]] = []
     for found in deck.prose_relations:
-        assert found.step is not None  # the deck reader numbers the card of each relation in words
-        card = deck.cards[found.step - 1]
+        # a card's text names its card (`step`); the deck's title, summary or a card's topic none (rt42 F11:
+        # an assert crashed every deck command): those are decided in the deck's model, under its conditions
+        card = deck.cards[found.step - 1] if found.step is not None else None
         # a card keeps its conditions only when it states a relation; without one, they are its deck's
-        conditions = card.conditions or deck.assumptions + deck.premises
+        conditions = card.conditions if card is not None and card.conditions else deck.assumptions + deck.premises
         stated = CardFormula(found.text, found.line, found.lhs, found.rel, found.rhs, None, conditions)
-        relations.append((found, _one_step(deck.path, card, stated, deck.check_K, "algebra", deck),
-                          card_relations(card)))
-    return relation_warnings(relations, seconds, CARD_WORDING)
+        checked = card_relations(card) if card is not None else frozenset()
+        (cards if card is not None else labels).append(
+            (found, _one_step(deck.path, card, stated, deck.check_K, "algebra", deck), checked))
+    started = budgets.clock()
+    warned = relation_warnings(cards, seconds, CARD_WORDING)
+    return warned + relation_warnings(labels, max(seconds - (budgets.clock() - started), 0.0), LABEL_WORDING)
 
 
 def card_relations(card: Card) -> frozenset[tuple[Expr, str, Expr]]:

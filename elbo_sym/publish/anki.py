@@ -249,17 +249,20 @@ def write_apkg(cards: Sequence[Any], path: str | os.PathLike[str], name: str = D
 
 ZIP_EARLIEST: tuple[int, int, int, int, int, int] = (1980, 1, 1, 0, 0, 0)
 """The earliest date a zip entry can carry (MS-DOS time)."""
+ZIP_LATEST: tuple[int, int, int, int, int, int] = (2107, 12, 31, 23, 59, 58)
+"""The latest date a zip entry can carry (MS-DOS time: years 1980 + 0..127, seconds in steps of two)."""
 
 
 def _date_members(path: str, timestamp: float) -> None:
-    """Rewrite the zip at `path` with every entry dated `timestamp` (UTC; 1980 at the earliest), mode
-    0644: genanki dates them with the wall clock, so two runs with one SOURCE_DATE_EPOCH differed
-    although the collection inside was identical (red team rt41 F12)."""
+    """Rewrite the zip at `path` with every entry dated `timestamp` (UTC; clamped to the years 1980 to
+    2107 that a zip entry can carry: a later SOURCE_DATE_EPOCH crashed, rt42 F9), mode 0644: genanki
+    dates them with the wall clock, so two runs with one SOURCE_DATE_EPOCH differed although the
+    collection inside was identical (red team rt41 F12)."""
     import time
     import zipfile
 
     t = time.gmtime(timestamp)
-    date = max(ZIP_EARLIEST, (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec))
+    date = min(ZIP_LATEST, max(ZIP_EARLIEST, (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)))
     with zipfile.ZipFile(path) as package:
         members = [(info, package.read(info)) for info in package.infolist()]
     with zipfile.ZipFile(path, "w") as package:
