@@ -93,3 +93,26 @@ def test_a_true_strict_step_with_a_term_on_both_sides_stays_checked(start, rhs):
     head = GAUSSIAN if "mu" in start else DISCRETE
     step = step_of(derivation(start, rhs, *head))
     assert step.verdict is Verdict.checked, step.reason
+
+
+def test_a_parameter_the_difference_lacks_does_not_stop_the_root():
+    """rt42 F5's second mechanism (f/h7.toml, beta in (1, 2)): the minimum sat on the root, but beta's value
+    there, 1.99999999917, rounds to 2, outside (1, 2), and the root was never solved for.  beta is not in the
+    difference: any value inside its interval does."""
+    from sympy import Add, Dummy, Rational, sqrt
+
+    from elbo_sym.engine.check import _Instances
+    from elbo_sym.engine.search import _solve_one
+
+    text = derivation("(E(q, q(z)) - 3/5)**2 + beta**2", "beta**2", "K = 2", 'beta = "in (1, 2)"')
+    parsed = loads(text, "t.toml")
+    model = parsed.model()
+    ((a, b),) = _Instances(parsed.start.expr, ">", parsed.steps[0].expr, model, ()).parts
+    values = [(1.9999999991660835,) if block.name == "beta" else (0.27639318987, 0.72360681013)
+              if block.name == "q" else (0.5,) * len(block.symbols) for block in model.blocks]
+    (qi,) = [i for i, block in enumerate(model.blocks) if block.name == "q"]
+    point = _solve_one(model, Add(a, -b), values, qi, 0, Dummy("t", real=True))
+    assert point is not None and point.polynomial == "5*t**2 - 5*t + 1"
+    by_name = {str(s): v for s, v in point.values.items()}
+    assert sympy.simplify(by_name["q_0"] - (Rational(1, 2) - sqrt(5) / 10)) == 0
+    assert 1 < by_name["beta"] < 2  # inside beta's interval

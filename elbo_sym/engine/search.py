@@ -445,13 +445,17 @@ def _solve_one(model, difference: Expr, point_values, bi: int, j: int, t) -> Alg
     blocks = model.blocks
     block = blocks[bi]
     subs: dict = {}
+    free = {str(s) for s in difference.free_symbols}
     for ci, c in enumerate(blocks):
         values = point_values[ci]
         if ci != bi:
+            rounded: tuple[Fraction, ...] | None
             try:
                 rounded = _rational(c, values, 1000)
             except (ValueError, OverflowError, ZeroDivisionError) as raised:
                 reraise_callers(raised)
+                rounded = _unused_value(c, free)
+            if rounded is None:
                 return None
             for s, v in zip(c.symbols, rounded):
                 subs[s] = Rational(v.numerator, v.denominator)
@@ -518,6 +522,16 @@ def _solve_one(model, difference: Expr, point_values, bi: int, j: int, t) -> Alg
             return AlgebraicPoint(values, shown, f"{g.as_expr().xreplace({t: Symbol('t')})}", name, latex,
                                   approx_text(root, {}))
     return None
+
+
+def _unused_value(block: Block, free: set[str]) -> tuple[Fraction, ...] | None:
+    """A value inside the interval of a parameter the difference does not contain (by name, in `free`), for
+    when its minimum's value does not round inside (beta -> 2 in (1, 2): red team rt42 F5, the root was
+    never solved for though the minimum sat on it); None for any other block: its value matters."""
+    if block.kind != PARAMETER or any(str(s) in free for s in block.symbols):
+        return None
+    inside = [v for v in block.bounds.samples() if block.bounds.contains(v)]
+    return (inside[len(inside) // 2],) if inside else None
 
 
 def _divisors(d: Expr, t) -> list:
