@@ -245,20 +245,12 @@ _BRACKETS = ((r"\left(", r"\right)"), (r"\left[", r"\right]"))
 
 
 def _bracket_factors(term: str) -> list[str] | None:
-    """The factors of a term that is a product of two or more bracketed factors,
-    ``\\left(D - 1\\right) \\left(D - 2\\right)`` (each ``\\left( ... \\right)`` whole), where
-    anything else stays glued to a bracket, so that no box is a lone operator or exponent: what comes
-    before the first to it (``2 \\left(a\\right)``), what follows one to it (``\\left(a\\right)\\, p(x)``,
-    ``\\left(a\\right)^{2}``: red team rt42 F8, a trailing factor made the whole product one box);
-    None otherwise."""
-    factors: list[str] = []
-    depth, start = 0, 0
+    """The factors of a term that is a product of two or more bracketed factors and nothing else,
+    ``\\left(D - 1\\right) \\left(D - 2\\right)`` (each ``\\left( ... \\right)`` whole); None otherwise."""
+    factors, depth, start = [], 0, 0
     for m in _DELIMITER.finditer(term):
-        if depth == 0 and not term.startswith(r"\left(", m.start()):
-            return None  # not a round bracket
-        if depth == 0 and factors:  # what lies between two brackets belongs to the one before
-            factors[-1] += term[start:m.start()].rstrip()
-            start = m.start()
+        if depth == 0 and (term[start:m.start()].strip() or not term.startswith(r"\left(", m.start())):
+            return None  # something between the factors, or not a round bracket
         depth += 1 if m.group(1) == "left" else -1
         if depth == 0:
             end = m.end() + 1  # \right and its delimiter
@@ -266,10 +258,7 @@ def _bracket_factors(term: str) -> list[str] | None:
                 return None
             factors.append(term[start:end].strip())
             start = end
-    if len(factors) < 2 or depth != 0:
-        return None
-    factors[-1] += term[start:].rstrip()
-    return factors
+    return factors if len(factors) > 1 and depth == 0 and not term[start:].strip() else None
 
 
 def _ending_bracket(term: str) -> tuple[str, str, str, list[str]] | None:
