@@ -13,7 +13,7 @@ from elbo_sym.engine.check import (
     EXPLICIT_K_HINT,
     UNSEARCHED_DENSITIES,
     Verdict,
-    _densities_unsearched,
+    _any_k,
     check_derivation,
 )
 from elbo_sym.engine.derivation import loads
@@ -145,6 +145,6 @@ def test_rt40_the_chain_step_false_at_k_6_is_refuted_once_the_file_says_k_6():
 def test_only_a_file_that_writes_k_any_is_concerned_not_the_gaussian_family_for_every_d():
     any_d = loads('title = "t"\nmodel = "gaussian"\nD = "any"\nstart = "KL(q(z), p(z))"\n[[step]]\n'
                   'rel = ">="\nexpr = "0"\nrule = "algebra"\n', "d.toml").model()
-    assert any_d.K == "any" and not _densities_unsearched(any_d, None)
+    assert any_d.K == "any" and not _any_k(any_d)
     k_any = loads(MEAN_FIELD.format(K='"any"', accept=""), "mf.toml").model()
-    assert _densities_unsearched(k_any, None)
+    assert _any_k(k_any)

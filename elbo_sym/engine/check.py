@@ -303,9 +303,9 @@ class StepResult:
     carried: bool = False
     """A teaching file's step refuted only because the deliberate mistake just before it carries
     into its left side: proved with that step corrected (engine.repair, red team rt32's F3)."""
-    densities_unsearched: bool = False
-    """For a `checked` step: its model's domain includes densities (``K = "any"``) and the search tried
-    none, so ``accept = "checked"`` cannot pass it (check_step makes an accepted one an `error`)."""
+    any_k: bool = False
+    """For a `checked` step: its file writes ``K = "any"`` (`_any_k`), so ``accept = "checked"`` cannot pass
+    it (check_step makes an accepted one an `error`) and its hint says to write an explicit K."""
     in_teaching_file: bool = False
     """The step is a teaching file's (``expect = "refuted"``), where ``accept`` is refused when read: its
     hint never suggests it (red team rt42 F12)."""
@@ -327,7 +327,7 @@ class StepResult:
             return ""
         if self.in_teaching_file:
             return TEACHING_HINT
-        if self.densities_unsearched:
+        if self.any_k:
             return EXPLICIT_K_HINT
         return whole_number_hint(self.whole_unsearched) if self.whole_unsearched else ACCEPT_HINT
 
@@ -1484,7 +1484,7 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
         return StepResult(step, lhs, Verdict.error, f"not proved ({outcome.reason}) and the search could not "
                           f"decide {searched.skipped[0]}: undecided is not 'held'", None, held, outcome, seconds,
                           conditions=conditions, searched=searched)
-    unsearched = _densities_unsearched(model, searched)
+    unsearched = _any_k(model)
     whole = _whole_numbers_unsearched(model, (lhs, step.expr))
     refused = UNSEARCHED_DENSITIES if unsearched else whole_number_refusal(whole) if whole else ""
     if step.accept == "checked" and refused:
@@ -1493,7 +1493,7 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
                           seconds, conditions=conditions, searched=searched)
     return StepResult(step, lhs, Verdict.checked, f"not proved ({outcome.reason}); held on {held} exact "
                       f"instances{where}", None, held, outcome, seconds, conditions=conditions, searched=searched,
-                      densities_unsearched=unsearched, whole_unsearched=whole)
+                      any_k=unsearched, whole_unsearched=whole)
 
 
 UNSEARCHED_DENSITIES = ('K = "any" holds every K and every density, and no finite search reaches all of them '
@@ -1517,14 +1517,11 @@ ACCEPT_HINT = 'add accept = "checked" to print it labelled as unproved'
 """What lets a `checked` step pass (StepResult.hint) when accept = "checked" can."""
 
 
-def _densities_unsearched(model: Model, searched: Searched | None) -> bool:
-    """Whether `accept = "checked"` cannot pass a step of `model` (check_step makes it an error; _claim does
-    not suggest it): every step of a file that writes ``K = "any"`` (every family: discrete, chain, data,
-    IWAE), whatever `searched` tried -- red team rt40 F1, F4: a search that tried densities still never
-    reached a prior density above 1, nor a chain at K = 6.  (The name and `searched` are session 17's, when
-    a search that tried a density could pass; the Gaussian family's ``D = "any"``, whose model.K is "any"
-    too but whose file writes no K, is not concerned.)"""
-    del searched  # what was searched no longer decides it (session 18); kept so that the callers stay as they are
+def _any_k(model: Model) -> bool:
+    """Whether `accept = "checked"` cannot pass a step of `model` because its file writes ``K = "any"``
+    (every family: discrete, chain, data, IWAE), whatever the search tried -- red teams rt37, rt40: a search
+    that tried densities still never reached a prior density above 1, nor a chain at K = 6.  The Gaussian
+    family's ``D = "any"``, whose model.K is "any" too but whose file writes no K, is not concerned."""
     return model.spec.K == "any"
 
 
