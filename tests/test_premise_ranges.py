@@ -205,3 +205,27 @@ def test_the_reference_reads_the_bounds_on_a_parameter_alone_itself():
     assert judge.parameter_samples("integer >= 35 and <= 37") == (35, 36, 37)
     assert judge.parameter_contains("integer >= 35 and <= 37", Fraction(37))
     assert not judge.parameter_contains("integer >= 35 and <= 37", Fraction(38))
+
+
+def test_a_premise_that_only_says_two_things_differ_is_not_read_for_ranges(monkeypatch):
+    """``q(z) != p(z | x)`` bounds no parameter: empty_ranges and premise_pins answer () without putting it
+    in canonical form (the Gaussian posterior's form was most of gaussian-tight-only-if's check)."""
+    text = gaussian(["q(z) != p(z | x)"], 'n = "integer >= 1"', "mu", "=", "mu")
+    model = loads(text, "d.toml").model()
+    read = []
+    real = exact.residuals
+    monkeypatch.setattr(exact, "residuals", lambda e, m: read.append(e) or real(e, m))
+    assert empty_ranges(model) == () and premise_pins(model) == ()
+    assert read == []
+
+
+def test_a_differ_premise_beside_a_bound_still_keeps_its_parameters_from_narrowing():
+    """Beside a bound, the != premise is read as before: a parameter it mentions is left to the search
+    (`_within_premises`), so only the bound's own parameter is pinned."""
+    both = gaussian(["q(z) != p(z | x)", "t >= 5000"], 't = "real"', "t", ">=", "5000", "assumption")
+    alone = gaussian(["t >= 5000"], 't = "real"', "t", ">=", "5000", "assumption")
+    pins = premise_pins(loads(both, "b.toml").model())
+    assert pins == premise_pins(loads(alone, "a.toml").model()) and pins
+    mentions = gaussian(["mu != 1", "mu >= 3"], "", "mu", ">=", "3", "assumption")
+    assert premise_pins(loads(mentions, "m.toml").model()) == ()
+    assert premise_pins(loads(gaussian(["mu >= 3"], "", "mu", ">=", "3", "assumption"), "n.toml").model())

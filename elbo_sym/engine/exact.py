@@ -776,10 +776,15 @@ def _readable_premises(model, names: frozenset[str] | None = None) -> tuple[tupl
     return tuple((rel, d) for _, rel, d in _premises_read(model, names))
 
 
-def _premises_read(model, names: frozenset[str] | None = None) -> tuple[tuple[Relation, str, Expr], ...]:
-    """`_readable_premises` with each premise (the file's Relation, which knows its line) beside it."""
+def _premises_read(model, names: frozenset[str] | None = None, *,
+                   bounds_only: bool = False) -> tuple[tuple[Relation, str, Expr], ...]:
+    """`_readable_premises` with each premise (the file's Relation, which knows its line) beside it; with
+    `bounds_only`, only the premises that can bound a parameter (<=, >=, <, >: `_bounds_alone`), so a
+    ``q(z) != p(z | x)`` is not put in canonical form where nothing would read it."""
     found = []
     for premise in premises_of(model):
+        if bounds_only and premise.rel not in FLIPPED:
+            continue
         if names is not None and not names & {s.name for s in (premise.lhs.expr - premise.rhs.expr).free_symbols}:
             continue
         try:
@@ -904,6 +909,8 @@ def _premise_pins(model) -> tuple[Pin, ...]:
     up to its bound), every such parameter at once.  The search's own samples of such a parameter mostly
     fall outside (red team rt30: under ``t >= 5000`` none satisfied the premise, so a true step was an
     error and the premises were called unsatisfiable); none when no premise narrows a parameter."""
+    if not any(premise.rel in FLIPPED for premise in premises_of(model)):
+        return ()  # only a bound (<=, >=, <, >) narrows a range; a != only keeps one from narrowing
     premises = _readable_premises(model, frozenset(t.name for t in model.parameter_bounds))
     if not premises:
         return ()
@@ -965,7 +972,7 @@ def empty_ranges(model) -> tuple[EmptyRange, ...]:
     declared range where that is needed, leave it no admissible value (`EmptyRange`); exact arithmetic
     on the bounds, so an empty range is certain.  A premise that mentions the parameter any other way
     can only narrow it further, so it is not needed to show the range empty."""
-    read = _premises_read(model, frozenset(t.name for t in model.parameter_bounds))
+    read = _premises_read(model, frozenset(t.name for t in model.parameter_bounds), bounds_only=True)
     found = []
     for t, declared in model.parameter_bounds.items():
         bounding = tuple((premise, rel, d) for premise, rel, d in read if _bounds_alone(t, rel, d))
