@@ -125,6 +125,11 @@ _CANONICAL_FORMS = ("canonical forms",)
 """The key, in a model's sign memo, of its memo of each unfolded expression's canonical form."""
 MAX_REMEMBERED_FORMS = 10_000
 """Canonical forms a model remembers (beyond it they are computed again, never refused)."""
+_BUILDER_PARTS = ("canonical form parts",)
+"""The key, in a model's sign memo, of the parts its forms share (`_Builder`'s log atoms per argument,
+log|f| per factor, transcendence per subtree)."""
+MAX_REMEMBERED_PARTS = 20_000
+"""Parts a model remembers in each of those memos; past it they are emptied and made again."""
 
 
 def canonical(e: Expr, model: Model) -> Canonical:
@@ -169,11 +174,21 @@ class _Builder:
     def __init__(self, model: Model):
         self.model = model
         self.elimination = model.elimination
-        self._atoms: dict[Expr, _LogPoly] = {}
         # memo tables: the unfolded tree shares subtrees (p(x) = sum_k pi_k l_k sits inside K
-        # logs); visiting each shared subtree once keeps the work linear in K
-        self._factor_memo: dict[Expr, _LogPoly] = {}
-        self._transcendental_memo: dict[Expr, bool] = {}
+        # logs); visiting each shared subtree once keeps the work linear in K.  They are the model's,
+        # shared by all its forms: each entry is a pure function of the expression and the model (its
+        # elimination; an exp's symbol stands for one argument for good), and a rule asks for several
+        # forms of one step's sides (Jensen: the step's gap less each pair, less their combination, and
+        # that combination again), whose log arguments and factors are the same.  Nothing is stored
+        # before it is complete (a TooLarge or a spent budget leaves no entry), and no caller changes
+        # what it is given (`factor_atoms` hands out copies; `poly` and `log_atoms` results are only read).
+        memos = model.sign_memo.setdefault(_BUILDER_PARTS, ({}, {}, {}))
+        for memo in memos:
+            if len(memo) > MAX_REMEMBERED_PARTS:
+                memo.clear()
+        self._atoms: dict[Expr, _LogPoly] = memos[0]
+        self._factor_memo: dict[Expr, _LogPoly] = memos[1]
+        self._transcendental_memo: dict[Expr, bool] = memos[2]
 
     def transcendental(self, e: Expr) -> bool:
         """_is_transcendental(e), memoized per subtree."""
