@@ -75,3 +75,21 @@ def test_remembered_factorisations_equal_sympys():
         coefficient, pieces = canonical_module._factor_list(p)
         expected = factor_list(p)
         assert (coefficient, list(pieces)) == (expected[0], expected[1])
+
+
+def test_the_forms_of_one_model_share_their_log_atoms(monkeypatch):
+    """A log argument's factors are reduced once per model, not once per form (Jensen asks for several
+    forms of one step's sides); the forms are those of a model that starts afresh (the test above)."""
+    a, b = Symbol("a", positive=True), Symbol("b", positive=True)
+    argument = a**2 + 3 * a * b + b
+    made: list = []
+    real = canonical_module._Builder._factor_atoms
+    monkeypatch.setattr(canonical_module._Builder, "_factor_atoms", lambda self, f: made.append(f) or real(self, f))
+    model = build(load(ROOT / "gap.toml").spec)
+    first = canonical(a * log(argument) + log(a), model)
+    assert argument in made
+    made.clear()
+    second = canonical(b * log(argument) - log(a), model)
+    assert argument not in made and a not in made
+    fresh = build(load(ROOT / "gap.toml").spec)
+    assert second == canonical(b * log(argument) - log(a), fresh) and first != second
