@@ -1570,6 +1570,7 @@ __all__ = [
     "IWAE", "Normal", "Density", "LatentSum", "Expectation", "KL",
     "DimensionSum", "Entropy", "ELBO", "Notation",
     "is_derived", "distribution_variables",
-    "p", "q", "to_latex", "to_text", "latex_terms", "bracketed_terms", "product_breaks", "product_factors", "ElboLatexPrinter", "ElboStrPrinter",
+    "p", "q", "to_latex", "to_text", "latex_terms", "bracketed_terms", "ElboLatexPrinter", "ElboStrPrinter",
+    "product_breaks", "product_factors",
     "RELATION_LATEX", "relation_latex",
 ]

@@ -61,6 +61,7 @@ from elbo_sym.engine.notation import (
     z,
 )
 from elbo_sym.engine.parse import Vocabulary
+from elbo_sym.files import InputError
 from elbo_sym.limits import (
     BREAKABLE_WORD_CHARS,
     DEFAULT_COUNT,
@@ -90,7 +91,6 @@ from elbo_sym.publish.render import (
     typeset_prose,
     write_tex_only,
 )
-from elbo_sym.files import InputError
 from elbo_sym.report.build import (  # exact_form re-exported: the handouts' exact forms
     approx_latex,
     deck_report_of,
