@@ -156,7 +156,13 @@ DECIMALS = 4
 
 
 class HandoutError(Exception):
-    """A handout cannot be made (a derivation is not fully checked, a template failed)."""
+    """A handout cannot be made (a derivation is not fully checked, a template failed).  `warnings`: the
+    warning lines of the decks checked before the refusal, the refused one's among them, which a command
+    prints on stderr before it (a deck's relations in words were lost with its refusal)."""
+
+    def __init__(self, message: str, warnings: Sequence[str] = ()):
+        super().__init__(message)
+        self.warnings = tuple(warnings)
 
 
 # --------------------------------------------------------------------------- printing helpers
@@ -1254,7 +1260,8 @@ def require_printable(result) -> None:
         raise HandoutError("a card is printed only with a formula proved for every instance (a student takes "
                            "a card as fact; decks have no accept = \"checked\"):\n  " + "\n  ".join(
             f"{result.deck.path}:{v.card.formula.line if v.card.formula else v.card.line}: card {v.card.index} "
-            f"is {v.verdict}: {v.reason}" + (_ONLY_CHECKED if v.verdict == "checked" else "") for v in bad))
+            f"is {v.verdict}: {v.reason}" + (_ONLY_CHECKED if v.verdict == "checked" else "") for v in bad),
+            deck_warning_lines(result))  # its relations in words, printed before the refusal
 
 
 _ONLY_CHECKED = ("\n    (only checked: it held on every instance tried, but no rule proves it; write a formula a rule "
@@ -1291,8 +1298,11 @@ def _card_context(card, verdict, vocabulary: Vocabulary | None = None,
     names = vocabulary if vocabulary is not None else Vocabulary()  # the deck's ([params] beta, data x1 x2)
     return {
         "index": card.index,
-        "where": f"{path}:{card.line}",
-        "card_at": source_marker(path, card.line),  # the %@ line before its front (render.overfull_boxes)
+        # each side's key, `back =` (not the [[card]] header) for a back too tall for its card: where to shorten it
+        "side_where": {"front": f"{path}:{card.text_lines[0] or card.line}",
+                       "back": f"{path}:{card.text_lines[1] or card.line}"},
+        "card_at": source_marker(path, card.text_lines[0] or card.line),  # the %@ lines before each side
+        "back_at": source_marker(path, card.text_lines[1] or card.line),
         "topic": prose(prose_parts(card.topic_label, names, parsed=parsed), card.topic_label),
         "topic_text": card.topic_label,
         "front": prose(prose_parts(card.front, names, claims=True, parsed=parsed), card.front, paragraphs=True),
@@ -1366,7 +1376,8 @@ def flashcards_handouts(budget: float = STEP_BUDGET_SECONDS, flashcards: str | P
     too big for its card names its deck's file:line (:attr:`Handout.sources`)."""
     deck = flashcards_context(flashcards, budget, deck_budget)
     cards = [cell["card"] for sheet in deck["sheets"] for cell in sheet["fronts"]]
-    sources = {f"the {side} of card {card['index']}": card["where"] for card in cards for side in ("front", "back")}
+    sources = {f"the {side} of card {card['index']}": card["side_where"][side] for card in cards
+               for side in ("front", "back")}
     return [Handout("flashcards", "flashcards.tex.j2", {"deck": deck, **_solutions(solutions)}, sources,
                     deck["warnings"])]
 
@@ -1507,7 +1518,11 @@ def lesson_handouts(results: Sequence[DerivationReport], *, seed: int = DEFAULT_
                 "examples": tuple(examples) or (LESSON_EXAMPLE,), "selfcheck": selfcheck, "flashcards": flashcards,
                 "deck_budget": deck_budget}
     for make in _LESSON_HANDOUTS:
-        handouts.extend(make(**settings))
+        try:
+            handouts.extend(make(**settings))
+        except HandoutError as error:  # a refused deck: the warnings of the decks before it, and its own
+            raise HandoutError(str(error), [*(line for h in handouts for line in h.warnings), *error.warnings]) \
+                from None
     return handouts
 
 
