@@ -237,9 +237,12 @@ def _print_derivation_error(error) -> None:
 
 def _project(where: str | None, **options):
     """The project (elbo_sym.publish.project) with the command line's options over its settings."""
-    from elbo_sym.publish.project import find_project
+    from elbo_sym.publish.project import find_project, title_warning_lines
 
-    return find_project(where).with_options(**options)
+    project = find_project(where)
+    for line in title_warning_lines(project):  # its relations in words, as a deck's title's (not a refusal)
+        print(line, file=sys.stderr)
+    return project.with_options(**options)
 
 
 @click.group("elbo-sym", cls=_Cli, context_settings=CONTEXT, no_args_is_help=False, epilog="""\b

@@ -81,7 +81,7 @@ def test_a_bracketed_sum_breaks_between_its_own_terms() -> None:
     # a product of brackets is whole when it fits a line, else broken between its factors (D = 14's 13)
     assert breakable(r"a - \left(b + c\right) \left(d + e\right)") == (
         r"\chainterm{}{a}\chainproduct{-}{\left(b + c\right) \left(d + e\right)}"
-        r"{\chainterm{-}{\left(b + c\right)}\chainfactor{\left(d + e\right)}}")
+        r"{\chainterm{-}{\left(b + c\right)}\chainfactor{ }{\left(d + e\right)}}")
     assert breakable(r"a - 2 \left(b + c\right) \left(d + e\right)").count(r"\chainterm") == 2  # not brackets only
     assert bracketed_terms(r"\left(\left(a + b\right)\right)") is None  # one term inside
     assert bracketed_terms(r"\left(a\right) + \left(b\right)") is None

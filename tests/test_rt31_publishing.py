@@ -164,12 +164,12 @@ def test_a_title_too_wide_for_the_page_names_its_file_and_line(tmp_path, monkeyp
 @pytest.mark.full
 @pytest.mark.usefixtures("requires_latex")
 def test_a_card_too_tall_names_its_deck_file_and_line(tmp_path, monkeypatch, capsys):
-    """The flashcards fail (the back is taller than its card) and the warning names fc.toml:3, the
-    card's line; it said "card 1" only before."""
+    """The flashcards fail (the back is taller than its card) and the warning names fc.toml:5, the
+    back's line (it said "card 1" only, then the [[card]] line, fc.toml:3)."""
     _course(tmp_path, monkeypatch)
     assert main(["build", "--out", "h", "--only", "flashcards"]) == 1
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: flashcards.pdf")]
-    assert any("the back of card 1 is" in line and "(fc.toml:3, measured by the template)" in line
+    assert any("the back of card 1 is" in line and "(fc.toml:5, measured by the template)" in line
                for line in warnings), warnings
 
 

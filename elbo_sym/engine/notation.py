@@ -1469,6 +1469,85 @@ def bracketed_terms(latex: str) -> list[str] | None:
     return terms if len(terms) > 1 else None
 
 
+_FACTOR_GAP = re.compile(r" ?(?:\\,|\\cdot)? ?")
+"""What the printer sets between two factors of a product: a space, a thin space or a dot."""
+
+
+def product_breaks(expr: Expr) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Where a product too wide for a line may break: for each top-level term of `expr` (a sum's terms
+    after their signs, as ``_print_Add`` sets them, else `expr` itself) that :func:`product_factors`
+    splits, the term's LaTeX (a piece of :func:`latex_terms` after its sign) -> its factors."""
+    out: dict[str, tuple[tuple[str, str], ...]] = {}
+    for i, term in enumerate(_terms(expr) if expr.is_Add else [expr]):
+        if i and term.could_extract_minus_sign():
+            term = -term
+        factors = product_factors(term)
+        if factors is not None:
+            out.setdefault(to_latex(term), factors)
+    return out
+
+
+def product_factors(term: Expr) -> tuple[tuple[str, str], ...] | None:
+    """The factors of a product as the printer sets each inside it, for a line break between two of
+    them: (gap before it, the factor's LaTeX, bracketed if the product brackets it), its numbers led as
+    one coefficient glued to the first (``\\frac{1}{2} \\left(a + b\\right)``, as the printer leads a
+    rational coefficient), the gaps the printer's (``\\,`` after a density).  Joined, they are the
+    printer's LaTeX of that product, which is `term` (the same factors, its numbers multiplied) --
+    though not always its layout: ``(1/2) * (a + b) * (c + d)`` is set as one fraction,
+    ``\\frac{\\left(a + b\\right) \\left(c + d\\right)}{2}``, which no line may break inside (red team rt42
+    F8: a cut of that LaTeX text split the fraction).  Each factor is printed whole, never cut from
+    printed text.  None when `term` is not a product of two or more factors other than numbers, when
+    one divides (a quotient stays one fraction), or when the product's LaTeX is not its factors side
+    by side (a sum operator's scope: ``\\left(\\sum_{z} q(z)\\right) a`` is bracketed only before another factor)."""
+    if not term.is_Mul:
+        return None
+    factors = _factors(term)
+    others = [f for f in factors if not _is_numeric(f)]
+    if len(others) < 2 or any(_is_divisor(f) for f in others):
+        return None
+    coefficient = _one_coefficient([f for f in factors if _is_numeric(f)])
+    if coefficient is None:
+        return None
+    lead = [] if coefficient == 1 else [coefficient]
+    printer = ElboLatexPrinter()
+    out: list[tuple[str, str]] = []
+    before = ""  # the product of the factors so far, as printed
+    for k, factor in enumerate(others, 1):
+        so_far = to_latex(Mul(*lead, *others[:k], evaluate=False)) if lead or k > 1 else ""
+        tex = printer._print(factor)
+        if printer._needs_mul_brackets(factor, first=not lead and k == 1, last=k == len(others)):
+            tex = rf"\left({tex}\right)"
+        if k == 1 and not lead:
+            so_far = tex
+        gap = so_far[len(before):len(so_far) - len(tex)]  # the first's: the coefficient before it
+        if not (so_far.startswith(before) and so_far.endswith(tex) and (k == 1 or _FACTOR_GAP.fullmatch(gap))):
+            return None
+        out.append((gap, tex) if k > 1 else ("", so_far))
+        before = so_far
+    return tuple(out)
+
+
+def _one_coefficient(numbers: list[Expr]) -> Expr | None:
+    """The numbers of a product as the one coefficient that may lead it without hiding what was
+    written: a sign and one number (``2``, ``1/2``, the ``1/2`` of ``... / 2``), or None for several
+    numbers, a written 1 or a division by a fraction, which the printer sets where they stand
+    (``2 * ELBO(q) / 2`` led by 1 would show no step at all: red team rt31)."""
+    signs = [n for n in numbers if n is S.NegativeOne]
+    rest = [n for n in numbers if n is not S.NegativeOne]
+    if len(signs) > 1 or len(rest) > 1:
+        return None
+    value = S.One
+    if rest:
+        (number,) = rest
+        if number.is_Rational and number is not S.One:
+            value = number
+        elif _is_divisor(number) and number.exp == -1 and number.base.is_Integer:
+            value = S.One / number.base
+        else:
+            return None
+    return -value if signs else value
+
+
 def _first_bracket_closes(latex: str) -> int:
     """Where the bracket that opens `latex` closes (as :func:`latex_terms` counts brackets), or -1."""
     depth, i = 0, 0
@@ -1492,5 +1571,6 @@ __all__ = [
     "DimensionSum", "Entropy", "ELBO", "Notation",
     "is_derived", "distribution_variables",
     "p", "q", "to_latex", "to_text", "latex_terms", "bracketed_terms", "ElboLatexPrinter", "ElboStrPrinter",
+    "product_breaks", "product_factors",
     "RELATION_LATEX", "relation_latex",
 ]

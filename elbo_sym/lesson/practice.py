@@ -233,6 +233,9 @@ class Card:
     parameters: tuple[Any, ...] = ()  # elbo_sym.engine.models.Parameter
     """The deck's [params] its formula, claims or conditions use: each one's domain ("beta in
     [0, 1]") is a condition too, printed first (:func:`parameters_used`)."""
+    text_lines: tuple[int, int] = (0, 0)
+    """The lines of its front's and its back's keys (``front =``, ``back =``; 0: not known, its header's
+    `line` instead): what a layout warning about either side names (a text too tall for its card)."""
 
     @property
     def conditions_latex(self) -> str | None:
@@ -559,7 +562,8 @@ class _DeckReader(_Reader):
                        for key, texts_stated in stated_in.items() for text in texts_stated)
         stated = formula is not None or bool(claims)
         return Card(number, header, texts[front_key], texts[back_key], formula, topic, claims,
-                    conditions if stated else ())
+                    conditions if stated else (),
+                    text_lines=(self.line_of(front_key, table, i), self.line_of(back_key, table, i)))
 
     def with_parameters(self, card: Card, params: tuple[Any, ...], table: str, kind: str) -> Card:
         """`card` with the parameters whose domains it is checked under; a front (question) that

@@ -82,7 +82,8 @@ def build_course(course: Project, paths: Sequence[str], folder: Path, *, out: st
         handouts = course_handouts(results, course, budget=budget, file_budget=file_budget, gallery=gallery_results,
                                    literature=literature_results)
     except HandoutError as error:
-        return Outcome((*lines, (True, f"elbo-sym build: no handouts built: {error}")), ok=False)
+        return Outcome((*lines, *_warned_before(error), (True, f"elbo-sym build: no handouts built: {error}")),
+                       ok=False)
     lines += [(True, line) for h in handouts for line in h.warnings]  # the decks', as `cards --check` prints them
     owned = [h.name for h in handouts]  # the course's set: a file of another handout an earlier build wrote goes
     if only:
@@ -132,7 +133,8 @@ def web_course(course: Project, paths: Sequence[str], folder: Path, *, site_titl
         items = course_web(results, course, budget=budget, literature=cited, site_title=site_title,
                            file_budget=file_budget)
     except (HandoutError, WebError) as error:
-        return Outcome((*lines, (True, f"elbo-sym web: no pages written: {error}")), ok=False)
+        return Outcome((*lines, *_warned_before(error), (True, f"elbo-sym web: no pages written: {error}")),
+                       ok=False)
     lines += [(True, line) for item in items if isinstance(item, Page) for line in item.warnings]  # the decks'
     written, removed = write_site(items, folder) if site_title is not None else write_page_set(items, folder)
     lines.append((False, checked_line([*results, *cited])))
@@ -195,7 +197,7 @@ def flashcards_course(course: Project, file: str | None, target: Path | None, *,
     try:
         deck, result = checked_deck("flashcards", path, budget=budget, total=file_budget)
     except HandoutError as error:
-        return Outcome(((True, f"elbo-sym flashcards: {error}"),), ok=False)
+        return Outcome((*_warned_before(error), (True, f"elbo-sym flashcards: {error}")), ok=False)
     warned = _warned([result])
     if target is None:
         return Outcome((*warned, (False, format_deck(deck).removesuffix("\n"))))
@@ -229,7 +231,7 @@ def cards_moodle(course: Project, paths: Sequence[str], target: Path, *, budget:
     try:
         results = printable_decks(decks, budget, file_budget)
     except HandoutError as error:
-        return Outcome(((True, f"elbo-sym cards: no quiz written: {error}"),), ok=False)
+        return Outcome((*_warned_before(error), (True, f"elbo-sym cards: no quiz written: {error}")), ok=False)
     written = write_cards_quiz(target, results)  # claimed again there: the checks took time
     questions = sum(len(result.deck.cards) for result in results)
     warned = _warned(results)
@@ -244,17 +246,28 @@ def _warned(results: Sequence) -> tuple[tuple[bool, str], ...]:
     return tuple((True, line) for result in results for line in deck_warning_lines(result))
 
 
+def _warned_before(error: Exception) -> tuple[tuple[bool, str], ...]:
+    """The warnings a refusal carries (HandoutError.warnings: the decks checked before it), for stderr
+    before the refusal: a refused deck's relations in words are printed all the same."""
+    from elbo_sym.publish.handouts import HandoutError
+
+    return tuple((True, line) for line in error.warnings) if isinstance(error, HandoutError) else ()
+
+
 def printable_decks(decks: Sequence, budget: float, file_budget: float | None) -> list:
     """Every deck checked (elbo_sym.lesson.practice.DeckResult each); HandoutError when a card is not
     proved: every command that prints a deck's cards prints only checked ones, so an answer never
     contradicts its card (docs/03; red team rt30: `cards` printed a false "$H(q) >= 0$" that
     `flashcards` refused)."""
     from elbo_sym.lesson.practice import check_deck
-    from elbo_sym.publish.handouts import require_printable
+    from elbo_sym.publish.handouts import HandoutError, deck_warning_lines, require_printable
 
     results = [check_deck(deck, budget, file_budget) for deck in decks]
     for result in results:
-        require_printable(result)
+        try:
+            require_printable(result)
+        except HandoutError as error:  # every deck's warnings, then the refusal
+            raise HandoutError(str(error), [line for r in results for line in deck_warning_lines(r)]) from None
     return results
 
 
@@ -271,7 +284,7 @@ def cards_printed(course: Project, paths: Sequence[str], *, budget: float, file_
     try:
         results = printable_decks(decks, budget, file_budget)
     except HandoutError as error:
-        return Outcome(((True, f"elbo-sym cards: {error}"),), ok=False)
+        return Outcome((*_warned_before(error), (True, f"elbo-sym cards: {error}")), ok=False)
     warned = _warned(results)
     if json:
         return Outcome((*warned, (False, json_module.dumps([deck_as_dict(d) for d in decks], indent=2,

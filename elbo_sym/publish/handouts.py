@@ -40,14 +40,28 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sympy import Expr, Integer, Rational, Symbol, log
 
 from elbo_sym.engine.models.base import Instance
-from elbo_sym.engine.notation import ELBO, KL, RELATION_LATEX, bracketed_terms, latex_terms, p, q, to_latex, x, z
+from elbo_sym.engine.notation import (
+    ELBO,
+    KL,
+    RELATION_LATEX,
+    bracketed_terms,
+    latex_terms,
+    p,
+    product_breaks,
+    q,
+    to_latex,
+    x,
+    z,
+)
 from elbo_sym.engine.parse import Vocabulary
+from elbo_sym.files import InputError
 from elbo_sym.limits import (
     BREAKABLE_WORD_CHARS,
     DEFAULT_COUNT,
@@ -82,6 +96,7 @@ from elbo_sym.report.build import (  # exact_form re-exported: the handouts' exa
     deck_report_of,
     exact_form,
     load_deck_in_time,
+    load_in_time,
     prose_parts,
 )
 from elbo_sym.report.model import (
@@ -141,7 +156,13 @@ DECIMALS = 4
 
 
 class HandoutError(Exception):
-    """A handout cannot be made (a derivation is not fully checked, a template failed)."""
+    """A handout cannot be made (a derivation is not fully checked, a template failed).  `warnings`: the
+    warning lines of the decks checked before the refusal, the refused one's among them, which a command
+    prints on stderr before it (a deck's relations in words were lost with its refusal)."""
+
+    def __init__(self, message: str, warnings: Sequence[str] = ()):
+        super().__init__(message)
+        self.warnings = tuple(warnings)
 
 
 # --------------------------------------------------------------------------- printing helpers
@@ -215,10 +236,13 @@ def vector(values: Sequence[Fraction]) -> LatexMarkup:
     return LatexMarkup(r"\left(" + ",\\ ".join(number(v) for v in values) + r"\right)")
 
 
-def breakable(latex: str) -> LatexMarkup:
+def breakable(latex: str, expr: Expr | None = None) -> LatexMarkup:
     """The printer's LaTeX of a sum as ``\\chainterm{op}{term}`` calls, so that the template's
     ``\\chainbreak`` can break a long line before a top-level ``+`` or ``-`` (where TeX measures
-    that the next term would pass the line)."""
+    that the next term would pass the line).  `expr`, the expression `latex` prints, lets a product
+    break between its factors, each printed whole (:func:`~elbo_sym.engine.notation.product_factors`);
+    without it only a product of brackets and nothing else does."""
+    products = product_breaks(expr) if expr is not None and to_latex(expr) == latex else {}
     calls = []
     for i, piece in enumerate(latex_terms(latex)):
         op, body = _signed(piece, i)
@@ -228,9 +252,10 @@ def breakable(latex: str) -> LatexMarkup:
         elif ending is not None:  # so does one after a factor: a sum's or an expectation's long body (rt41)
             prefix, opener, closer, terms = ending
             calls.append(rf"\chainbracketed{{{op}}}{{{body}}}{{{prefix}}}{{{opener}}}{{{closer}}}{{{_term_calls(terms)}}}")
-        elif (factors := _bracket_factors(body)) is not None:  # and a product of brackets between its factors
-            calls.append(rf"\chainproduct{{{op}}}{{{body}}}{{\chainterm{{{op}}}{{{factors[0]}}}"
-                         + "".join(rf"\chainfactor{{{f}}}" for f in factors[1:]) + "}")
+        elif (factors := products.get(body) or _bracket_factors(body)) is not None:  # a product between its factors
+            (_, first), *rest = factors
+            calls.append(rf"\chainproduct{{{op}}}{{{body}}}{{\chainterm{{{op}}}{{{first}}}"
+                         + "".join(rf"\chainfactor{{{gap}}}{{{f}}}" for gap, f in rest) + "}")
         else:
             calls.append(rf"\chainterm{{{op}}}{{{body}}}")
     return LatexMarkup("".join(calls))
@@ -244,9 +269,11 @@ _DELIMITER = re.compile(r"\\(left|right)(?![A-Za-z])")
 _BRACKETS = ((r"\left(", r"\right)"), (r"\left[", r"\right]"))
 
 
-def _bracket_factors(term: str) -> list[str] | None:
+def _bracket_factors(term: str) -> tuple[tuple[str, str], ...] | None:
     """The factors of a term that is a product of two or more bracketed factors and nothing else,
-    ``\\left(D - 1\\right) \\left(D - 2\\right)`` (each ``\\left( ... \\right)`` whole); None otherwise."""
+    ``\\left(D - 1\\right) \\left(D - 2\\right)`` (each ``\\left( ... \\right)`` whole, after the
+    printer's gap, a space); None otherwise.  For a formula whose expression is not at hand (a
+    suggestion's repair): any other product is split from its expression, never from its text."""
     factors, depth, start = [], 0, 0
     for m in _DELIMITER.finditer(term):
         if depth == 0 and (term[start:m.start()].strip() or not term.startswith(r"\left(", m.start())):
@@ -258,7 +285,9 @@ def _bracket_factors(term: str) -> list[str] | None:
                 return None
             factors.append(term[start:end].strip())
             start = end
-    return factors if len(factors) > 1 and depth == 0 and not term[start:].strip() else None
+    if len(factors) < 2 or depth != 0 or term[start:].strip():
+        return None
+    return tuple((" " if i else "", f) for i, f in enumerate(factors))
 
 
 def _ending_bracket(term: str) -> tuple[str, str, str, list[str]] | None:
@@ -303,21 +332,52 @@ def fitted_terms(latex: str) -> LatexMarkup:
     return LatexMarkup(r"\allowbreak".join(boxes))
 
 
-def breakable_relation(r: RelationReport | None) -> LatexMarkup | None:
+def breakable_relation(r: RelationReport | None, sources: Mapping[str, Expr] | None = None) -> LatexMarkup | None:
     """A claim or a chain's result for the template's ``\\fitclaim``: in the running text when
     it fits the line, else displayed with both sides broken like a chain's lines (``\\showclaim``:
-    always displayed, for fractions, which would shrink to text size in the line)."""
+    always displayed, for fractions, which would shrink to text size in the line).  `sources`: the
+    expressions by their LaTeX (:func:`source_expressions`), for products to break between factors."""
     if r is None:
         return None
+    sources = sources or {}
     macro = "showclaim" if r"\frac" in r.latex else "fitclaim"
-    return LatexMarkup(rf"\{macro}{{{r.latex}}}{{{breakable(r.lhs.latex)}}}{{{relation(r.rel)}}}"
-                       rf"{{{breakable(r.rhs.latex)}}}")
+    return LatexMarkup(rf"\{macro}{{{r.latex}}}{{{breakable(r.lhs.latex, sources.get(r.lhs.latex))}}}"
+                       rf"{{{relation(r.rel)}}}{{{breakable(r.rhs.latex, sources.get(r.rhs.latex))}}}")
 
 
-def shown_relation(lhs: str, rel: str, rhs: str) -> LatexMarkup:
+def shown_relation(lhs: str, rel: str, rhs: str, sources: Mapping[str, Expr] | None = None) -> LatexMarkup:
     """``lhs rel rhs`` displayed (``\\showclaim``), both sides broken like a chain's lines: a
     solution's wrong step or repair that is wider than the page (13 factors of D = 14's slip)."""
-    return LatexMarkup(rf"\showclaim{{}}{{{breakable(lhs)}}}{{{relation(rel)}}}{{{breakable(rhs)}}}{{}}{{}}")
+    sources = sources or {}
+    return LatexMarkup(rf"\showclaim{{}}{{{breakable(lhs, sources.get(lhs))}}}{{{relation(rel)}}}"
+                       rf"{{{breakable(rhs, sources.get(rhs))}}}{{}}{{}}")
+
+
+def source_expressions(report: DerivationReport) -> Mapping[str, Expr]:
+    """The expressions of a report's file by their LaTeX -- its start, steps, repairs, claim and
+    assumptions -- read again from the file: a report keeps only what the printer wrote, and a long
+    product breaks between its factors only from its expression (:func:`breakable`; red team rt42 F8).
+    Empty when the file no longer reads; a formula changed since the check prints differently and is
+    not found, so it stays whole as before.  Remembered per file version (a sheet and its teacher's
+    version, the site)."""
+    try:
+        stat = os.stat(report.file)
+    except (OSError, ValueError):  # gone since the check, or no path (a report built in memory)
+        return {}
+    return _expressions_of(report.file, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=256)
+def _expressions_of(path: str, mtime_ns: int, size: int) -> Mapping[str, Expr]:
+    del mtime_ns, size  # the cache's key: the file as it is now
+    try:
+        d = load_in_time(path).derivation
+    except InputError:  # no longer a derivation (edited since the check): every formula stays whole
+        return {}
+    formulas = [d.start, *(s.formula for s in d.steps), *(s.repair for s in d.steps if s.repair is not None)]
+    for r in (*((d.claim,) if d.claim is not None else ()), *d.assumptions):
+        formulas += [r.lhs, r.rhs]
+    return {to_latex(f.expr): f.expr for f in formulas}
 
 
 def decimal(value: LogNumber, digits: int = DECIMALS, *, bits: bool = False) -> LatexMarkup:
@@ -420,12 +480,13 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
     require_checked([report])
     if report.chain is None:  # a teaching file may mix >= and <= (derivations_handout leaves those out)
         raise HandoutError(f"{report.file}: the chain mixes >= and <= steps, so it shows no relation to print")
+    sources = source_expressions(report)
     steps = [
         {
             "index": s.index,
             "rel": relation(s.rel),
             "expr": LatexMarkup(s.expr.latex),
-            "terms": breakable(s.expr.latex),
+            "terms": breakable(s.expr.latex, sources.get(s.expr.latex)),
             "rule": (s.rule_shown if s.verdict == "proved"
                      else f"{s.rule}: held on {s.instances} exact instances, not proved"),
             "why": prose(s.why_parts, s.why),  # never a paragraph break inside the chain
@@ -451,9 +512,9 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
         "assumptions": claim_conditions(report),
         "under": UNDER_CONDITIONS,
         "start": LatexMarkup(report.start.latex),
-        "start_terms": breakable(report.start.latex),
-        "claim_display": breakable_relation(report.claim),
-        "shown_display": breakable_relation(report.chain),
+        "start_terms": breakable(report.start.latex, sources.get(report.start.latex)),
+        "claim_display": breakable_relation(report.claim, sources),
+        "shown_display": breakable_relation(report.chain, sources),
         "steps": steps,
         "proved": sum(s.verdict == "proved" for s in report.steps),
         "checked": sum(s.verdict == "checked" for s in report.steps),
@@ -652,8 +713,9 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
     require_checked([report])
     if report.expect != "refuted":
         raise HandoutError(f"{report.file}: not a teaching file (no expect = \"refuted\")")
+    sources = source_expressions(report)
     steps = [{"index": s.index, "rel": relation(s.rel), "expr": LatexMarkup(s.expr.latex),
-              "terms": breakable(s.expr.latex), "why": prose(s.why_parts, s.why)}
+              "terms": breakable(s.expr.latex, sources.get(s.expr.latex)), "why": prose(s.why_parts, s.why)}
              for s in report.steps]
     mistakes = []
     for s in report.steps:
@@ -668,7 +730,7 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "source": c.source if c is not None else "",
             "where": LatexMarkup(c.where_latex) if c is not None and c.where_latex else None,
             "value_list": value_pieces(c) if c is not None else (),
-            "display": shown_relation(s.lhs.latex, s.rel, s.expr.latex),
+            "display": shown_relation(s.lhs.latex, s.rel, s.expr.latex, sources),
             "problem": c.problem if c is not None else None,
             "left": _side(c.lhs, c.lhs_latex) if c is not None else "",
             "right": _side(c.rhs, c.rhs_latex) if c is not None else "",
@@ -676,7 +738,7 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "left_value_latex": LatexMarkup(approx_latex(c.lhs_value)) if c is not None else "",
             "right_value_latex": LatexMarkup(approx_latex(c.rhs_value)) if c is not None else "",
             "apart": c.apart() if c is not None else "",
-            **_repair_context(g, s.lhs.latex),
+            **_repair_context(g, s.lhs.latex, sources),
             "carried": carried_note(s.index, following.index)
             if following is not None and following.carried else "",
         })
@@ -688,7 +750,8 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "claim": LatexMarkup(report.claim.latex) if report.claim is not None else None,
             "assumptions": claim_conditions(report),
             "start": LatexMarkup(report.start.latex), "steps": steps, "mistakes": mistakes, "task": task,
-            "start_terms": breakable(report.start.latex), "claim_display": breakable_relation(report.claim)}
+            "start_terms": breakable(report.start.latex, sources.get(report.start.latex)),
+            "claim_display": breakable_relation(report.claim, sources)}
 
 
 def carried_note(mistake: int, following: int) -> str:
@@ -763,7 +826,8 @@ _NO_REPAIR: dict[str, Any] = {"repair": None, "repair_rel": "", "repair_lhs": ""
                               "repair_parts": (), "repair_sentence": LatexMarkup("")}
 
 
-def _repair_context(g: SuggestionReport | None, step_lhs: str) -> dict[str, Any]:
+def _repair_context(g: SuggestionReport | None, step_lhs: str,
+                    sources: Mapping[str, Expr] | None = None) -> dict[str, Any]:
     """A mistake's repair as the sheet and the site show it (`step_lhs`: the step's left side, LaTeX).
     The repaired step's left side is taken once: the previous step as repaired when the repair was
     proved from it (``g.lhs_latex``), else the step's own.  The repaired step is displayed only when
@@ -775,7 +839,7 @@ def _repair_context(g: SuggestionReport | None, step_lhs: str) -> dict[str, Any]
     parts = repair_parts(g)
     return {"repair": LatexMarkup(g.expr_latex) if edited else None, "repair_rel": relation(g.rel),
             "repair_lhs": LatexMarkup(lhs),
-            "repair_display": shown_relation(lhs, g.rel, g.expr_latex) if edited else None,
+            "repair_display": shown_relation(lhs, g.rel, g.expr_latex, sources) if edited else None,
             "repair_parts": parts, "repair_sentence": prose(parts)}
 
 
@@ -900,7 +964,7 @@ def _quantity_row(quantity) -> dict[str, Any]:
         "name": _QUANTITY_NAMES.get(quantity.key, quantity.key.replace("_", " ")),
         "symbol": math(quantity.symbol),
         "working": math(quantity.working),
-        "working_terms": breakable(to_latex(quantity.working)),
+        "working_terms": breakable(to_latex(quantity.working), quantity.working),
         "exact": math(exact_form(quantity.value)),
         "nats": shown_number(quantity.nats),
         "bits": shown_number(quantity.bits) if quantity.bits is not None else None,
@@ -1196,7 +1260,8 @@ def require_printable(result) -> None:
         raise HandoutError("a card is printed only with a formula proved for every instance (a student takes "
                            "a card as fact; decks have no accept = \"checked\"):\n  " + "\n  ".join(
             f"{result.deck.path}:{v.card.formula.line if v.card.formula else v.card.line}: card {v.card.index} "
-            f"is {v.verdict}: {v.reason}" + (_ONLY_CHECKED if v.verdict == "checked" else "") for v in bad))
+            f"is {v.verdict}: {v.reason}" + (_ONLY_CHECKED if v.verdict == "checked" else "") for v in bad),
+            deck_warning_lines(result))  # its relations in words, printed before the refusal
 
 
 _ONLY_CHECKED = ("\n    (only checked: it held on every instance tried, but no rule proves it; write a formula a rule "
@@ -1233,8 +1298,11 @@ def _card_context(card, verdict, vocabulary: Vocabulary | None = None,
     names = vocabulary if vocabulary is not None else Vocabulary()  # the deck's ([params] beta, data x1 x2)
     return {
         "index": card.index,
-        "where": f"{path}:{card.line}",
-        "card_at": source_marker(path, card.line),  # the %@ line before its front (render.overfull_boxes)
+        # each side's key, `back =` (not the [[card]] header) for a back too tall for its card: where to shorten it
+        "side_where": {"front": f"{path}:{card.text_lines[0] or card.line}",
+                       "back": f"{path}:{card.text_lines[1] or card.line}"},
+        "card_at": source_marker(path, card.text_lines[0] or card.line),  # the %@ lines before each side
+        "back_at": source_marker(path, card.text_lines[1] or card.line),
         "topic": prose(prose_parts(card.topic_label, names, parsed=parsed), card.topic_label),
         "topic_text": card.topic_label,
         "front": prose(prose_parts(card.front, names, claims=True, parsed=parsed), card.front, paragraphs=True),
@@ -1253,9 +1321,9 @@ def formula_pieces(formula) -> dict[str, LatexMarkup]:
     formula wider than its card or page breaks as a claim does (red team rt41 F14, F15); a lone
     expression is a right side alone."""
     if formula.rel is None:
-        return {"lhs": LatexMarkup(""), "rel": LatexMarkup(""), "rhs": breakable(to_latex(formula.lhs))}
-    return {"lhs": breakable(to_latex(formula.lhs)), "rel": relation(formula.rel),
-            "rhs": breakable(to_latex(formula.rhs))}
+        return {"lhs": LatexMarkup(""), "rel": LatexMarkup(""), "rhs": breakable(to_latex(formula.lhs), formula.lhs)}
+    return {"lhs": breakable(to_latex(formula.lhs), formula.lhs), "rel": relation(formula.rel),
+            "rhs": breakable(to_latex(formula.rhs), formula.rhs)}
 
 
 def selfcheck_context(path=None, budget: float = STEP_BUDGET_SECONDS,
@@ -1308,7 +1376,8 @@ def flashcards_handouts(budget: float = STEP_BUDGET_SECONDS, flashcards: str | P
     too big for its card names its deck's file:line (:attr:`Handout.sources`)."""
     deck = flashcards_context(flashcards, budget, deck_budget)
     cards = [cell["card"] for sheet in deck["sheets"] for cell in sheet["fronts"]]
-    sources = {f"the {side} of card {card['index']}": card["where"] for card in cards for side in ("front", "back")}
+    sources = {f"the {side} of card {card['index']}": card["side_where"][side] for card in cards
+               for side in ("front", "back")}
     return [Handout("flashcards", "flashcards.tex.j2", {"deck": deck, **_solutions(solutions)}, sources,
                     deck["warnings"])]
 
@@ -1449,7 +1518,11 @@ def lesson_handouts(results: Sequence[DerivationReport], *, seed: int = DEFAULT_
                 "examples": tuple(examples) or (LESSON_EXAMPLE,), "selfcheck": selfcheck, "flashcards": flashcards,
                 "deck_budget": deck_budget}
     for make in _LESSON_HANDOUTS:
-        handouts.extend(make(**settings))
+        try:
+            handouts.extend(make(**settings))
+        except HandoutError as error:  # a refused deck: the warnings of the decks before it, and its own
+            raise HandoutError(str(error), [*(line for h in handouts for line in h.warnings), *error.warnings]) \
+                from None
     return handouts
 
 

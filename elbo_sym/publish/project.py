@@ -47,6 +47,7 @@ from urllib.parse import urlsplit
 
 from elbo_sym.engine.derivation import (
     DerivationError,
+    ProseRelation,
     dotted_header,
     key_column,
     prose_formula,
@@ -70,13 +71,13 @@ from elbo_sym.files import (
 from elbo_sym.lesson.examples import ExampleInputError, WorkedExample, example_instance, example_of
 from elbo_sym.lesson.exercises import MAX_COUNT, MAX_EXERCISE_K, MAX_SEED, PARTS, SOLUTIONS, select_tasks
 from elbo_sym.limits import MAX_SITE_URL_CHARS, MAX_TITLE_CHARS
-from elbo_sym.prose import MATH_CHARACTERS, ProseError, check_prose, split_math
+from elbo_sym.prose import MATH_CHARACTERS, ProseError, check_prose, split_math, worded_relations
 from elbo_sym.publish.handouts import DEFAULT_COUNT, DEFAULT_SEED, DRILL_COUNT, course_titled
 from elbo_sym.publish.site import site_base
 
 __all__ = ["PROJECT_FILE", "MAX_PROJECT_BYTES", "MAX_PROJECT_EXAMPLES", "Settings", "Project",
            "load_project", "find_project", "project_handouts", "project_pages", "command_paths",
-           "checker_files", "course_handouts", "course_web"]
+           "checker_files", "course_handouts", "course_web", "title_warning_lines"]
 
 MAX_PROJECT_BYTES = 64_000
 MAX_PROJECT_EXAMPLES = 10
@@ -143,6 +144,10 @@ class Project:
     site_url: str = ""
     """The address the course site is served at (``site_url``; empty: none given), written into
     the site's ``astro.config.mjs`` as Astro's ``site`` (its sitemap, canonical links)."""
+    title_relations: tuple[ProseRelation, ...] = ()
+    """The relations the title states in words between two formulas (``$A$ is $B$``): printed on every
+    handout's header and checked by nothing, so every command that reads the file warns
+    (:func:`title_warning_lines`), as a derivation's or a deck's title does; never a refusal."""
 
     def with_options(self, **options: Any) -> Project:
         """The project with the command line's options (those not None) over its settings.
@@ -204,6 +209,35 @@ def find_project(where: str | None = None) -> Project:
         if not (path.exists() or path.is_symlink()):
             raise DerivationError(str(path), WHOLE_FILE, f"no {PROJECT_FILE} in the folder {where}")
     return load_project(path)
+
+
+TITLE_REMEDY = "name the subject in words, or state the relation in a derivation (its claim or a step, checked)"
+"""What a course title's warning advises: the title is printed on every handout and page, checked by nothing."""
+
+
+def title_warning_lines(project: Project, seconds: float | None = None) -> tuple[str, ...]:
+    """``warning: FILE:LINE:COLUMN: ...`` for each relation the project's title states in words that the
+    checker does not prove on its own, decided in the lesson's model (any K) within `seconds` of CPU in
+    all (default: as many as a derivation's prose may take), as a deck's title's are
+    (lesson.practice.deck_warnings): every command that reads the project prints them on stderr
+    (elbo_sym.cli); they refuse nothing and change no exit status."""
+    if not project.title_relations:
+        return ()
+    from elbo_sym.engine.derivation import Derivation, Formula, Step
+    from elbo_sym.engine.notation import to_text
+    from elbo_sym.engine.prose_check import MAX_PROSE_RELATIONS, PROSE_RELATION_SECONDS, Wording, relation_warnings
+
+    if seconds is None:
+        seconds = PROSE_RELATION_SECONDS * MAX_PROSE_RELATIONS
+
+    path = str(project.file)
+    decided: list[tuple[ProseRelation, Derivation, frozenset]] = []
+    for found in project.title_relations:  # each as a one-step derivation: lhs rel rhs, by algebra
+        start = Formula(found.lhs, to_text(found.lhs), found.line)
+        step = Step(1, found.line, found.rel, Formula(found.rhs, to_text(found.rhs), found.line), "algebra", "")
+        decided.append((found, Derivation(path, project.title, "", "any", start, (step,)), frozenset()))
+    return tuple(f"warning: {path}:{w.line}" + (f":{w.column}" if w.column is not None else "") + f": {w.message}"
+                 for w in relation_warnings(decided, seconds, Wording("nothing checks", TITLE_REMEDY)))
 
 
 def load_project(path: str | os.PathLike[str]) -> Project:
@@ -316,7 +350,7 @@ class _ProjectReader:
     # -- the file
     def project(self, data: dict, file: Path) -> Project:
         self.keys(data, PROJECT_KEYS, None)
-        title = self.title(data.get("title"))
+        title, title_relations = self.title(data.get("title"))
         derivations: tuple[str, ...] = ()
         if "derivations" in data:
             value, line = data["derivations"], self.line("derivations")
@@ -338,7 +372,7 @@ class _ProjectReader:
         settings.update(self.drill(data.get("drill")))
         examples = self.examples(data.get("example"))
         return Project(file, self.root, derivations, examples, decks["selfcheck"], decks["flashcards"],
-                       Settings(**settings), title, self.site_url(data.get("site_url")))
+                       Settings(**settings), title, self.site_url(data.get("site_url")), title_relations)
 
     def derivation(self, item: Any, line: int, file: Path) -> Path:
         """One entry of `derivations`: a file or folder, never this settings file itself (rt41: it was
@@ -379,24 +413,33 @@ class _ProjectReader:
                              "site_url", value=True)
         return value
 
-    def title(self, value: Any) -> str:
+    def title(self, value: Any) -> tuple[str, tuple[ProseRelation, ...]]:
+        """The course's title, and the relations it states in words (:attr:`Project.title_relations`)."""
         if value is None:
-            return ""
+            return "", ()
         line = self.line("title")
         if not isinstance(value, str) or not value.strip():
             raise self.error(line, "title must be the course's name (a non-empty string)", "title", value=True)
+        parsed: dict[str, Any] = {}
         try:
             text = check_prose(value, MAX_TITLE_CHARS, "title")
-            for span in split_math(value):  # its $...$ formulas parse here, not first in a build
+            spans = split_math(value)
+            for span in spans:  # its $...$ formulas parse here, not first in a build
                 if span.kind == "math":
                     try:
-                        prose_formula(span.text, Vocabulary())
+                        parsed[span.text] = prose_formula(span.text, Vocabulary())
                     except ParseError as error:
                         raise ProseError(f"title: {_title_error(error)}", span.position + (error.column or 0)) \
                             from None
-            return text
         except ProseError as error:
             raise self.at(line, value, error.position, error.message, "title") from None
+        relations = []
+        for found in worded_relations(spans):  # as the derivation reader records a title's (_Reader.worded)
+            at, column = string_position(self.lines, line, value, found.position) or (line, None)
+            relations.append(ProseRelation(parsed[found.left], found.rel, parsed[found.right],
+                                           f"${found.left}$ {found.words} ${found.right}$", "title", at,
+                                           column + 1 if column is not None else None))
+        return text, tuple(relations)
 
     def at(self, line: int, value: str, position: int | None, message: str, key: str) -> DerivationError:
         """An error at character `position` of the string `value` of `key` on `line` (rt41: a title's
