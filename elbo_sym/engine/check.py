@@ -49,6 +49,7 @@ from elbo_sym.engine.samples import (
     values_at,
 )
 from elbo_sym.engine.search import (
+    FAR_END_BASES,
     LIGHT_BOUNDARY_INSTANCES,
     LIGHT_MINIMISER_STARTS,
     MAX_BOUNDARY_INSTANCES,
@@ -60,6 +61,7 @@ from elbo_sym.engine.search import (
     algebraic_points,
     boundary_instances,
     exact_candidates,
+    far_end_instances,
     minimise,
     point_reader,
     seed_for,
@@ -794,6 +796,14 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     minima: list = []
     for instance in minimise(margin, model, starts, seed, LIGHT_MINIMISER_STARTS if light else MINIMISER_STARTS,
                              minima):
+        found = try_one(instance)
+        if found:
+            return found, held, undecided, ()
+    # each real parameter's open ends, exactly: past every root of the difference where its sign fails
+    bases = [i for i in exact_candidates(model, examples, seed) if i.source == RANDOM_SOURCE]
+    differences = tuple(Add(a, -b) for a, b in judge.parts)
+    for instance in far_end_instances(model, differences, lambda s: not holds(rel, s),
+                                      bases[:1 if light else FAR_END_BASES], lambda: work.spend(exact_cost)):
         found = try_one(instance)
         if found:
             return found, held, undecided, ()
