@@ -90,7 +90,7 @@ from elbo_sym.limits import (
     own_budget,
     validate_budget,
 )
-from elbo_sym.numbers.algebraic import in_root, root_text
+from elbo_sym.numbers.algebraic import in_root, in_root_with_logs, root_text
 from elbo_sym.numbers.evaluate import (
     Undefined,
     approx_text,
@@ -673,22 +673,27 @@ def _value_text(e: Expr, values) -> str:
 
 def _closed_form(e: Expr) -> Expr:
     """A side's value at an algebraic point, as shown: rational in one CRootOf r, its one form in Q(r)
-    (a polynomial in r of degree below r's: 0 when it is 0, numbers.algebraic); else expanded, with
-    square roots out of the denominators."""
+    (a polynomial in r of degree below r's: 0 when it is 0, numbers.algebraic); such a form beside logs,
+    each coefficient in its one form (``1 + log(2)``, not r's powers up to r**8 beside log(2)); else
+    expanded, with square roots out of the denominators."""
     from sympy import expand, radsimp
 
     try:
         in_field = in_root(e)
+        with_logs = in_root_with_logs(e) if in_field is None else None
     except ZeroDivisionError as raised:
         reraise_callers(raised)
-        in_field = None
-    return in_field.as_expr() if in_field is not None else radsimp(expand(e))
+        in_field = with_logs = None
+    if in_field is not None:
+        return in_field.as_expr()
+    return with_logs if with_logs is not None else radsimp(expand(e))
 
 
 def _root_side(e: Expr) -> tuple[str, str]:
-    """A side's value at an algebraic point as text and LaTeX; one longer than MAX_VALUE_TEXT (logs beside
-    the root's powers, which in_root does not reduce) said so, its value to six digits beside it, as
-    `_exact_value` cuts an instance's (rt42 F15: a 1,900-character side ran off find-the-mistake.pdf)."""
+    """A side's value at an algebraic point as text and LaTeX; one longer than MAX_VALUE_TEXT (several logs
+    of the root beside their coefficients, reduced in Q(r) though they are) said so, its value to six
+    digits beside it, as `_exact_value` cuts an instance's (rt42 F15: a 1,900-character side ran off
+    find-the-mistake.pdf)."""
     text = root_text(e)
     if len(text) > MAX_VALUE_TEXT:
         return f"(an exact value of {len(text)} characters)", ""
