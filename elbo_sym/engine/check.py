@@ -265,6 +265,10 @@ class Searched:
     skipped: tuple[str, ...] = ()
     """Instances the search builds on purpose (the file's examples, the family's special cases
     such as the tight case) that could not be decided: the step is then `error`, never `checked`."""
+    covered: frozenset[str] = frozenset()
+    """The names of the symbols the exact decision decided at every value (`ExactProof.covers`, when it
+    found the step true for all of them; a rule other than algebra still leaves the step to the search):
+    a whole number among them is not one the search left unreached (`_whole_numbers_unsearched`)."""
 
     def describe(self) -> str:
         """e.g. "K = 2, 3, 5, 8, 13; 40 Gaussian densities (prior N(0, 1))": the densities are
@@ -1081,8 +1085,9 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, definednes
     only_quick = [k for k in quick_reached if k not in reached]
     if only_quick:
         notes.append(f"K = {', '.join(map(str, only_quick))}: examples, special cases and random instances only")
+    covered = frozenset(map(str, exact.proof.covers)) if exact.proof is not None else frozenset()
     searched = Searched(tuple(reached), densities, held, undecided, tuple(notes) + tally.notes(),
-                        tuple(sorted(set(dimensions))), tuple(skipped))
+                        tuple(sorted(set(dimensions))), tuple(skipped), covered)
     return found, held, undecided, searched
 
 
@@ -1500,7 +1505,7 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
                           f"decide {searched.skipped[0]}: undecided is not 'held'", None, held, outcome, seconds,
                           conditions=conditions, searched=searched)
     unsearched = _any_k(model)
-    whole = _whole_numbers_unsearched(model, (lhs, step.expr))
+    whole = _whole_numbers_unsearched(model, (lhs, step.expr), searched.covered)
     refused = UNSEARCHED_DENSITIES if unsearched else whole_number_refusal(whole) if whole else ""
     if step.accept == "checked" and refused:
         return StepResult(step, lhs, Verdict.error, f"not proved ({outcome.reason}); held on {held} exact "
@@ -1540,15 +1545,16 @@ def _any_k(model: Model) -> bool:
     return model.spec.K == "any"
 
 
-def _whole_numbers_unsearched(model: Model, exprs: tuple[Expr, ...]) -> str:
+def _whole_numbers_unsearched(model: Model, exprs: tuple[Expr, ...], covered: frozenset[str] = frozenset()) -> str:
     """The first whole-number parameter free in `exprs` (``k = "integer >= 1"``: IWAE's samples) with values
     the search never tries: it tries the least ones (limits.INTEGER_OFFSETS) and those where a part of the
     step in it alone changes sign, and `IWAE(q, k) <= IWAE(q, 5)`, false from k = 6, passed (red team rt42
-    F10) -- the K = "any" argument (UNSEARCHED_DENSITIES) for k; "" when there is none."""
+    F10) -- the K = "any" argument (UNSEARCHED_DENSITIES) for k; "" when there is none.  One in `covered`
+    (`Searched.covered`: the exact decision found the step true at every value of it) is not unreached."""
     free = {str(s) for e in exprs for s in e.free_symbols}  # by name: the parsed k and the [params] k differ
     for parameter in model.spec.params:
         interval = parameter.interval
-        if not interval.integer or parameter.name not in free or interval.lower is None:
+        if not interval.integer or parameter.name not in free or interval.lower is None or parameter.name in covered:
             continue
         tried = {interval.lower + d for d in INTEGER_OFFSETS}
         if interval.upper is None or any(interval.contains(Fraction(v)) and v not in tried
