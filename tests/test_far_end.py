@@ -178,3 +178,17 @@ def test_the_ends_of_each_kind_of_interval():
     assert sides(Interval(Fraction(0), Fraction(2), upper_open=True)) == [("below", 2)]
     assert sides(Interval(Fraction(0), Fraction(2))) == []
     assert sides(Interval(Fraction(1), integer=True)) == []  # a whole number: never a fraction past a bound
+
+
+@pytest.mark.parametrize("interval, side, bound", [
+    (Interval(Fraction(10**15)), "+", 0),
+    (Interval(None, Fraction(-10**15)), "-", 0),
+    (Interval(Fraction(0), Fraction(1, 10**15), lower_open=True), "above", 0),
+    (Interval(Fraction(-1, 10**15), Fraction(0), upper_open=True), "below", 0),
+    (Interval(Fraction(3), Fraction(7, 2), lower_open=True, upper_open=True), "above", 3),
+])
+def test_the_first_far_point_lies_inside_the_interval(interval, side, bound):
+    """Past every root is not enough: the point tried must be in the parameter's interval (beta >= 10**15)."""
+    end = FarEnd(Block("beta", "beta", PARAMETER, (Symbol("beta"),), interval), side, Fraction(bound))
+    n = end.least_bits()
+    assert interval.contains(Fraction(end.at(2**n))) and interval.contains(Fraction(end.at(2**(n + 5))))

@@ -628,6 +628,15 @@ class FarEnd:
     def name(self) -> str:
         return _END_NAMES[self.side].format(name=self.block.label, bound=self.bound)
 
+    def least_bits(self) -> int:
+        """The least n >= 1 with `at`(2**n) inside the interval, strictly past its other bound if it has one."""
+        lower, upper = self.block.bounds.lower, self.block.bounds.upper
+        past = {"+": lower,  # u exceeds this
+                "-": None if upper is None else -upper,
+                "above": None if upper is None or upper == self.bound else 1 / (upper - self.bound),
+                "below": None if lower is None or lower == self.bound else 1 / (self.bound - lower)}[self.side]
+        return math.ceil(past).bit_length() + 1 if past is not None and past > 0 else 1
+
 
 def far_ends(block: Block) -> tuple[FarEnd, ...]:
     """The open ends of a real (not whole-number) parameter's interval: an unbounded side, or an open bound."""
@@ -671,7 +680,8 @@ def far_end_instances(model, differences: tuple[Expr, ...], fails: Callable[[int
                     if bits is None:
                         continue
                     source = f"far end: {end.name}, past every root of the difference"
-                    for n in range(bits, min(bits + FAR_END_DOUBLINGS, FAR_END_MAX_BITS + 1)):
+                    first = max(bits, end.least_bits())
+                    for n in range(first, min(first + FAR_END_DOUBLINGS, FAR_END_MAX_BITS + 1)):
                         yield base.with_block(block.name, (end.at(2**n),), source)
                     break
 
