@@ -192,3 +192,14 @@ def test_the_first_far_point_lies_inside_the_interval(interval, side, bound):
     end = FarEnd(Block("beta", "beta", PARAMETER, (Symbol("beta"),), interval), side, Fraction(bound))
     n = end.least_bits()
     assert interval.contains(Fraction(end.at(2**n))) and interval.contains(Fraction(end.at(2**(n + 5))))
+
+
+@pytest.mark.parametrize("side, bound, written, value", [
+    ("+", 0, "beta = 2**5", Fraction(32)), ("-", 0, "beta = -2**5", Fraction(-32)),
+    ("above", 0, "beta = 1/2**5", Fraction(1, 32)), ("below", 0, "beta = -1/2**5", Fraction(-1, 32)),
+    ("above", Fraction(1, 2), "beta = 1/2 + 1/2**5", Fraction(17, 32)),
+    ("below", 3, "beta = 3 - 1/2**5", Fraction(95, 32)),
+])
+def test_a_far_point_is_written_as_the_power_of_2_it_is(side, bound, written, value):
+    end = FarEnd(Block("beta", "beta", PARAMETER, (Symbol("beta"),), Interval()), side, Fraction(bound))
+    assert end.written(5) == written and Fraction(end.at(2**5)) == value

@@ -628,6 +628,17 @@ class FarEnd:
     def name(self) -> str:
         return _END_NAMES[self.side].format(name=self.block.label, bound=self.bound)
 
+    def written(self, n: int) -> str:
+        """The value at u = 2**n as a power of 2 (its digits are in the instance): ``beta = 1/2**134``."""
+        sign = "-" if self.side in ("-", "below") else "+"
+        if self.side in ("+", "-"):
+            value = f"{sign.strip('+')}2**{n}"
+        elif self.bound == 0:
+            value = f"{sign.strip('+')}1/2**{n}"
+        else:
+            value = f"{self.bound} {sign} 1/2**{n}"
+        return f"{self.block.label} = {value}"
+
     def least_bits(self) -> int:
         """The least n >= 1 with `at`(2**n) inside the interval, strictly past its other bound if it has one."""
         lower, upper = self.block.bounds.lower, self.block.bounds.upper
@@ -679,9 +690,9 @@ def far_end_instances(model, differences: tuple[Expr, ...], fails: Callable[[int
                     bits = _failing_end(d, symbol, end, values, fails)
                     if bits is None:
                         continue
-                    source = f"far end: {end.name}, past every root of the difference"
                     first = max(bits, end.least_bits())
                     for n in range(first, min(first + FAR_END_DOUBLINGS, FAR_END_MAX_BITS + 1)):
+                        source = f"far end: {end.name}, past every root of the difference ({end.written(n)})"
                         yield base.with_block(block.name, (end.at(2**n),), source)
                     break
 
