@@ -203,3 +203,12 @@ def test_the_first_far_point_lies_inside_the_interval(interval, side, bound):
 def test_a_far_point_is_written_as_the_power_of_2_it_is(side, bound, written, value):
     end = FarEnd(Block("beta", "beta", PARAMETER, (Symbol("beta"),), Interval()), side, Fraction(bound))
     assert end.written(5) == written and Fraction(end.at(2**5)) == value
+
+
+def test_a_params_parameter_of_the_gaussian_family_is_followed_to_infinity(monkeypatch):
+    only_far_end(monkeypatch)
+    step = step_of(toml("beta * (mu**2 + 1)", "<=", "10**12 * (mu**2 + 1)", 'beta = ">= 1"', head='model = "gaussian"'))
+    assert step.verdict == Verdict.refuted, step.reason
+    assert step.counterexample.source.startswith("far end: beta -> infinity")
+    (beta,) = fraction_of(step.counterexample, "beta")
+    assert beta > 10**12  # the sides' common factor mu**2 + 1 is positive

@@ -46,7 +46,7 @@ from elbo_sym.engine.models.base import PARAMETER, SIMPLEX, UNIT, Block, Instanc
 from elbo_sym.engine.notation import to_latex
 from elbo_sym.failures import reraise_callers
 from elbo_sym.numbers.algebraic import root_text
-from elbo_sym.numbers.evaluate import approx_text
+from elbo_sym.numbers.evaluate import Undefined, approx_text, sign_of
 from elbo_sym.numbers.neldermead import minimise as nelder_mead
 
 RANDOM_INSTANCES = 16
@@ -731,8 +731,6 @@ def _leading(poly) -> tuple[int, int | None]:
     """(index of the first coefficient, highest degree first, whose exact sign is not 0; that sign), the
     sign None when one is undecided, 0 for the zero polynomial (a coefficient such as log(6) - log(2) -
     log(3) is 0 though SymPy keeps it)."""
-    from elbo_sym.numbers.evaluate import Undefined, sign_of
-
     for i, c in enumerate(poly.all_coeffs()):
         try:
             s = sign_of(c, {})
