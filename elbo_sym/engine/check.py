@@ -49,6 +49,7 @@ from elbo_sym.engine.samples import (
     values_at,
 )
 from elbo_sym.engine.search import (
+    FAR_END_BASES,
     LIGHT_BOUNDARY_INSTANCES,
     LIGHT_MINIMISER_STARTS,
     MAX_BOUNDARY_INSTANCES,
@@ -60,6 +61,7 @@ from elbo_sym.engine.search import (
     algebraic_points,
     boundary_instances,
     exact_candidates,
+    far_end_instances,
     minimise,
     point_reader,
     seed_for,
@@ -88,7 +90,7 @@ from elbo_sym.limits import (
     own_budget,
     validate_budget,
 )
-from elbo_sym.numbers.algebraic import in_root, root_text
+from elbo_sym.numbers.algebraic import in_root, in_root_with_logs, root_text
 from elbo_sym.numbers.evaluate import (
     Undefined,
     approx_text,
@@ -263,6 +265,10 @@ class Searched:
     skipped: tuple[str, ...] = ()
     """Instances the search builds on purpose (the file's examples, the family's special cases
     such as the tight case) that could not be decided: the step is then `error`, never `checked`."""
+    covered: frozenset[str] = frozenset()
+    """The names of the symbols the exact decision decided at every value (`ExactProof.covers`, when it
+    found the step true for all of them; a rule other than algebra still leaves the step to the search):
+    a whole number among them is not one the search left unreached (`_whole_numbers_unsearched`)."""
 
     def describe(self) -> str:
         """e.g. "K = 2, 3, 5, 8, 13; 40 Gaussian densities (prior N(0, 1))": the densities are
@@ -671,22 +677,27 @@ def _value_text(e: Expr, values) -> str:
 
 def _closed_form(e: Expr) -> Expr:
     """A side's value at an algebraic point, as shown: rational in one CRootOf r, its one form in Q(r)
-    (a polynomial in r of degree below r's: 0 when it is 0, numbers.algebraic); else expanded, with
-    square roots out of the denominators."""
+    (a polynomial in r of degree below r's: 0 when it is 0, numbers.algebraic); such a form beside logs,
+    each coefficient in its one form (``1 + log(2)``, not r's powers up to r**8 beside log(2)); else
+    expanded, with square roots out of the denominators."""
     from sympy import expand, radsimp
 
     try:
         in_field = in_root(e)
+        with_logs = in_root_with_logs(e) if in_field is None else None
     except ZeroDivisionError as raised:
         reraise_callers(raised)
-        in_field = None
-    return in_field.as_expr() if in_field is not None else radsimp(expand(e))
+        in_field = with_logs = None
+    if in_field is not None:
+        return in_field.as_expr()
+    return with_logs if with_logs is not None else radsimp(expand(e))
 
 
 def _root_side(e: Expr) -> tuple[str, str]:
-    """A side's value at an algebraic point as text and LaTeX; one longer than MAX_VALUE_TEXT (logs beside
-    the root's powers, which in_root does not reduce) said so, its value to six digits beside it, as
-    `_exact_value` cuts an instance's (rt42 F15: a 1,900-character side ran off find-the-mistake.pdf)."""
+    """A side's value at an algebraic point as text and LaTeX; one longer than MAX_VALUE_TEXT (several logs
+    of the root beside their coefficients, reduced in Q(r) though they are) said so, its value to six
+    digits beside it, as `_exact_value` cuts an instance's (rt42 F15: a 1,900-character side ran off
+    find-the-mistake.pdf)."""
     text = root_text(e)
     if len(text) > MAX_VALUE_TEXT:
         return f"(an exact value of {len(text)} characters)", ""
@@ -794,6 +805,14 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     minima: list = []
     for instance in minimise(margin, model, starts, seed, LIGHT_MINIMISER_STARTS if light else MINIMISER_STARTS,
                              minima):
+        found = try_one(instance)
+        if found:
+            return found, held, undecided, ()
+    # each real parameter's open ends, exactly: past every root of the difference where its sign fails
+    bases = [i for i in exact_candidates(model, examples, seed) if i.source == RANDOM_SOURCE]
+    differences = tuple(Add(a, -b) for a, b in judge.parts)
+    for instance in far_end_instances(model, differences, lambda s: not holds(rel, s),
+                                      bases[:1 if light else FAR_END_BASES], lambda: work.spend(exact_cost)):
         found = try_one(instance)
         if found:
             return found, held, undecided, ()
@@ -1066,8 +1085,9 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, definednes
     only_quick = [k for k in quick_reached if k not in reached]
     if only_quick:
         notes.append(f"K = {', '.join(map(str, only_quick))}: examples, special cases and random instances only")
+    covered = frozenset(map(str, exact.proof.covers)) if exact.proof is not None else frozenset()
     searched = Searched(tuple(reached), densities, held, undecided, tuple(notes) + tally.notes(),
-                        tuple(sorted(set(dimensions))), tuple(skipped))
+                        tuple(sorted(set(dimensions))), tuple(skipped), covered)
     return found, held, undecided, searched
 
 
@@ -1485,7 +1505,7 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
                           f"decide {searched.skipped[0]}: undecided is not 'held'", None, held, outcome, seconds,
                           conditions=conditions, searched=searched)
     unsearched = _any_k(model)
-    whole = _whole_numbers_unsearched(model, (lhs, step.expr))
+    whole = _whole_numbers_unsearched(model, (lhs, step.expr), searched.covered)
     refused = UNSEARCHED_DENSITIES if unsearched else whole_number_refusal(whole) if whole else ""
     if step.accept == "checked" and refused:
         return StepResult(step, lhs, Verdict.error, f"not proved ({outcome.reason}); held on {held} exact "
@@ -1525,15 +1545,16 @@ def _any_k(model: Model) -> bool:
     return model.spec.K == "any"
 
 
-def _whole_numbers_unsearched(model: Model, exprs: tuple[Expr, ...]) -> str:
+def _whole_numbers_unsearched(model: Model, exprs: tuple[Expr, ...], covered: frozenset[str] = frozenset()) -> str:
     """The first whole-number parameter free in `exprs` (``k = "integer >= 1"``: IWAE's samples) with values
     the search never tries: it tries the least ones (limits.INTEGER_OFFSETS) and those where a part of the
     step in it alone changes sign, and `IWAE(q, k) <= IWAE(q, 5)`, false from k = 6, passed (red team rt42
-    F10) -- the K = "any" argument (UNSEARCHED_DENSITIES) for k; "" when there is none."""
+    F10) -- the K = "any" argument (UNSEARCHED_DENSITIES) for k; "" when there is none.  One in `covered`
+    (`Searched.covered`: the exact decision found the step true at every value of it) is not unreached."""
     free = {str(s) for e in exprs for s in e.free_symbols}  # by name: the parsed k and the [params] k differ
     for parameter in model.spec.params:
         interval = parameter.interval
-        if not interval.integer or parameter.name not in free or interval.lower is None:
+        if not interval.integer or parameter.name not in free or interval.lower is None or parameter.name in covered:
             continue
         tried = {interval.lower + d for d in INTEGER_OFFSETS}
         if interval.upper is None or any(interval.contains(Fraction(v)) and v not in tried

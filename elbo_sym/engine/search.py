@@ -17,7 +17,10 @@ where authors do not look, so the search goes there:
 4. numeric minimisation (Nelder-Mead from several starts: SciPy's algorithm in plain Python,
    :mod:`elbo_sym.numbers.neldermead`, so the browser nominates the same points) of the quantity that
    must stay positive, whose best points are rounded to nearby rationals;
-5. for a strict relation whose two sides meet only at irrational points, exact algebraic
+5. each real parameter's open ends (`far_end_instances`): where the difference, a rational function of
+   the parameter at a random instance, has at infinity (or at an open bound) a sign that breaks the
+   relation, points past every root of it;
+6. for a strict relation whose two sides meet only at irrational points, exact algebraic
    points near the minima (`algebraic_points`): all coordinates but one rounded, the last
    one the exact root of a polynomial.
 
@@ -43,7 +46,7 @@ from elbo_sym.engine.models.base import PARAMETER, SIMPLEX, UNIT, Block, Instanc
 from elbo_sym.engine.notation import to_latex
 from elbo_sym.failures import reraise_callers
 from elbo_sym.numbers.algebraic import root_text
-from elbo_sym.numbers.evaluate import approx_text
+from elbo_sym.numbers.evaluate import Undefined, approx_text, sign_of
 from elbo_sym.numbers.neldermead import minimise as nelder_mead
 
 RANDOM_INSTANCES = 16
@@ -68,7 +71,8 @@ ROUNDING_DENOMINATORS = (10, 1000, 10**6, 10**12)
 
 __all__ = ["Instance", "exact_candidates", "values_reader", "point_reader", "boundary_instances", "minimise",
            "seed_for", "structure", "MIN_DECIDED", "RANDOM_INSTANCES", "RANDOM_SOURCE", "LIGHT_BOUNDARY_INSTANCES",
-           "LIGHT_MINIMISER_STARTS", "AlgebraicPoint", "algebraic_points", "solvable"]
+           "LIGHT_MINIMISER_STARTS", "AlgebraicPoint", "algebraic_points", "solvable", "FAR_END_BASES", "FarEnd",
+           "far_end_instances", "far_ends"]
 
 
 def seed_for(*parts: object) -> int:
@@ -583,3 +587,170 @@ def _root_expression(g, low: Fraction, high: Fraction):
         ordered = [(-b - root) / (2 * a), (-b + root) / (2 * a)]
         return (ordered if a > 0 else ordered[::-1])[index]
     return CRootOf(g.as_expr(), index)
+
+
+# --------------------------------------------------------------------------- the far ends of a parameter
+
+FAR_END_BASES = 2
+"""Seeded random instances at which each real parameter's open ends are looked at exactly (the other
+values fixed there); one in a light search."""
+FAR_END_DOUBLINGS = 8
+"""Points tried past a far end's root bound: 2**bits, then doubled (the exact decision certifies each)."""
+FAR_END_MAX_BITS = 512
+"""The farthest a far end is looked at: a root bound above 2**512 is not searched past."""
+_END_NAMES = {"+": "{name} -> infinity", "-": "{name} -> -infinity",
+              "above": "{name} -> {bound} from above", "below": "{name} -> {bound} from below"}
+
+
+@dataclass(frozen=True)
+class FarEnd:
+    """One open end of a real parameter's interval, reached as ``u -> infinity`` through a map of u: the
+    parameter itself (``+``), its negative (``-``), or ``bound +- 1/u`` (``above``, ``below``) for an open
+    bound that the boundary samples stop 1e-9 short of."""
+
+    block: Block
+    side: str
+    bound: Fraction = Fraction(0)
+
+    def at(self, u):
+        """The parameter's value at `u` (a SymPy symbol or a whole number): a rational function of u."""
+        from sympy import Rational
+
+        if self.side == "+":
+            return u
+        if self.side == "-":
+            return -u
+        bound = Rational(self.bound.numerator, self.bound.denominator) if not isinstance(u, int) else self.bound
+        step = 1 / u if not isinstance(u, int) else Fraction(1, u)
+        return bound + step if self.side == "above" else bound - step
+
+    @property
+    def name(self) -> str:
+        return _END_NAMES[self.side].format(name=self.block.label, bound=self.bound)
+
+    def written(self, n: int) -> str:
+        """The value at u = 2**n as a power of 2 (its digits are in the instance): ``beta = 1/2**134``."""
+        sign = "-" if self.side in ("-", "below") else "+"
+        if self.side in ("+", "-"):
+            value = f"{sign.strip('+')}2**{n}"
+        elif self.bound == 0:
+            value = f"{sign.strip('+')}1/2**{n}"
+        else:
+            value = f"{self.bound} {sign} 1/2**{n}"
+        return f"{self.block.label} = {value}"
+
+    def least_bits(self) -> int:
+        """The least n >= 1 with `at`(2**n) inside the interval, strictly past its other bound if it has one."""
+        lower, upper = self.block.bounds.lower, self.block.bounds.upper
+        past = {"+": lower,  # u exceeds this
+                "-": None if upper is None else -upper,
+                "above": None if upper is None or upper == self.bound else 1 / (upper - self.bound),
+                "below": None if lower is None or lower == self.bound else 1 / (self.bound - lower)}[self.side]
+        return math.ceil(past).bit_length() + 1 if past is not None and past > 0 else 1
+
+
+def far_ends(block: Block) -> tuple[FarEnd, ...]:
+    """The open ends of a real (not whole-number) parameter's interval: an unbounded side, or an open bound."""
+    if block.kind != PARAMETER or block.bounds.integer:
+        return ()
+    bounds = block.bounds
+    out = []
+    for bound, is_open, outward, inward in ((bounds.upper, bounds.upper_open, "+", "below"),
+                                           (bounds.lower, bounds.lower_open, "-", "above")):
+        if bound is None:
+            out.append(FarEnd(block, outward))
+        elif is_open:
+            out.append(FarEnd(block, inward, bound))
+    return tuple(out)
+
+
+def far_end_instances(model, differences: tuple[Expr, ...], fails: Callable[[int], bool], bases: list[Instance],
+                      spend: Callable[[], None]) -> Iterator[Instance]:
+    """Instances beyond every real root of a difference (left - right) at a far end of a real parameter,
+    where its sign says the relation fails (`fails(sign)`).
+
+    At each base instance, for each parameter with an open end (`far_ends`) and each difference: with
+    every other value fixed at the base, the difference is a rational function of the parameter (or it
+    is not looked at: a log of it, say).  Written in u (``beta = u``, ``sigma = 1/u``), its sign as u ->
+    infinity is the sign of its numerator's leading coefficient over its denominator's -- decided exactly,
+    a coefficient that is exactly 0 skipped.  Where that sign fails the relation, the points u = 2**bits,
+    2**(bits+1), ... are nominated, 2**bits past a Cauchy bound of the numerator's and denominator's roots
+    (in floats: only a nomination -- the caller decides every instance exactly).  `spend` is called once
+    per difference looked at (each is some SymPy work)."""
+    for base in bases:
+        values = model.values(base)
+        for block in model.blocks:
+            for end in far_ends(block):
+                (symbol,) = block.symbols
+                for d in differences:
+                    if symbol not in d.free_symbols:
+                        continue
+                    checkpoint()
+                    spend()
+                    bits = _failing_end(d, symbol, end, values, fails)
+                    if bits is None:
+                        continue
+                    first = max(bits, end.least_bits())
+                    for n in range(first, min(first + FAR_END_DOUBLINGS, FAR_END_MAX_BITS + 1)):
+                        source = f"far end: {end.name}, past every root of the difference ({end.written(n)})"
+                        yield base.with_block(block.name, (end.at(2**n),), source)
+                    break
+
+
+def _failing_end(d: Expr, symbol, end: FarEnd, values: dict, fails: Callable[[int], bool]) -> int | None:
+    """The bits of a point beyond every root of `d` at `end` (see far_end_instances), when `d`'s sign
+    there fails the relation; None when it holds there, or the sign is not decided, or `d` is no rational
+    function of the parameter there."""
+    from sympy import Dummy, Poly, Rational, fraction, together
+    from sympy.polys.polyerrors import PolynomialError
+
+    u = Dummy("u", positive=True)
+    fixed = {s: Rational(v.numerator, v.denominator) for s, v in values.items() if s != symbol}
+    sliced = d.xreplace(fixed).xreplace({symbol: end.at(u)})
+    if sliced.free_symbols != {u}:
+        return None
+    try:
+        numerator, denominator = (Poly(side, u) for side in fraction(together(sliced)))
+    except (PolynomialError, ValueError, TypeError) as raised:  # u inside a log, an exp, a root
+        reraise_callers(raised)
+        return None
+    top, top_sign = _leading(numerator)
+    bottom, bottom_sign = _leading(denominator)
+    if top_sign is None or bottom_sign is None or bottom_sign == 0:
+        return None
+    if not fails(top_sign * bottom_sign):
+        return None
+    bound = max(_cauchy_bound(numerator.all_coeffs()[top:]), _cauchy_bound(denominator.all_coeffs()[bottom:]))
+    if not math.isfinite(bound):
+        return None
+    bits = max(1, math.ceil(math.log2(bound)) + 1)
+    return bits if bits <= FAR_END_MAX_BITS else None
+
+
+def _leading(poly) -> tuple[int, int | None]:
+    """(index of the first coefficient, highest degree first, whose exact sign is not 0; that sign), the
+    sign None when one is undecided, 0 for the zero polynomial (a coefficient such as log(6) - log(2) -
+    log(3) is 0 though SymPy keeps it)."""
+    for i, c in enumerate(poly.all_coeffs()):
+        try:
+            s = sign_of(c, {})
+        except Undefined as raised:
+            reraise_callers(raised)
+            return i, None
+        if s != 0:
+            return i, s
+    return 0, 0
+
+
+def _cauchy_bound(coefficients: list) -> float:
+    """1 + max |c_i / c_0| over the coefficients after the leading c_0 (highest degree first): every root
+    lies inside it; in floats, infinite when a coefficient does not convert."""
+    try:
+        lead = abs(float(coefficients[0].evalf(30)))
+        rest = [abs(float(c.evalf(30))) for c in coefficients[1:]]
+    except (TypeError, ValueError, OverflowError) as raised:
+        reraise_callers(raised)
+        return math.inf
+    if not lead > 0:
+        return math.inf
+    return 1 + max((r / lead for r in rest), default=0.0)

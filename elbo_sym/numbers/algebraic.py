@@ -75,6 +75,44 @@ def in_root(e: Expr) -> InRoot | None:
     return InRoot(root, minimal, (numerator.rem(minimal) * below.invert(minimal)).rem(minimal))
 
 
+def in_root_with_logs(e: Expr) -> Expr | None:
+    """`e` in one form when it is c0(r) + c1(r) log(A1) + ... + cn(r) log(An), one real CRootOf r: each
+    coefficient c_j reduced in Q(r) (:func:`in_root`, degree below r's; a part that is 0 there drops out),
+    and each log's argument where it is rational in r.  A side at an algebraic point is such a sum when
+    logs beside the root's powers cancelled from the difference (r**8 - ... + log(2): ``1 + log(2)``);
+    in_root takes no log.  None for any other shape (no CRootOf or two, no log, a product of logs, a
+    coefficient that is no rational function of r).  Raises ZeroDivisionError as in_root does."""
+    from sympy import S, collect, expand, log
+
+    if len(e.atoms(ComplexRootOf)) != 1:
+        return None
+    expanded = expand(e)
+    logs = sorted(expanded.atoms(log), key=str)
+    if not logs:
+        return None
+    parts = collect(expanded, logs, evaluate=False)
+    out = []
+    for key, coefficient in parts.items():
+        if (key is not S.One and key not in logs) or coefficient.has(log):
+            return None  # a product of logs, or a log inside a coefficient
+        reduced = _reduced(coefficient)
+        if reduced is None:
+            return None
+        if key is not S.One:
+            argument = _reduced(key.args[0])
+            key = log(argument) if argument is not None else key
+        out.append(reduced * key)
+    return Add(*out)
+
+
+def _reduced(e: Expr) -> Expr | None:
+    """`e`'s one form in Q(r) (a rational stays as it is); None when it is neither."""
+    if e.is_Rational:
+        return e
+    in_field = in_root(e)
+    return in_field.as_expr() if in_field is not None else None
+
+
 @lru_cache(maxsize=64)
 def _minimal(root: ComplexRootOf) -> Poly | None:
     """r's polynomial in the placeholder y when r is real and it is irreducible (SymPy's CRootOf
@@ -157,4 +195,4 @@ def root_text(e: Expr) -> str:
     return _Text().doprint(e)
 
 
-__all__ = ["InRoot", "RootShown", "in_root", "sign", "root_interval", "root_shown", "root_text"]
+__all__ = ["InRoot", "RootShown", "in_root", "in_root_with_logs", "sign", "root_interval", "root_shown", "root_text"]
