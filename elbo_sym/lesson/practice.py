@@ -532,11 +532,10 @@ class _DeckReader(_Reader):
             if not isinstance(item[key], str) or not item[key].strip():
                 raise self.at_key(key, table, i, f"{table} {number}: '{key}' must be non-empty text")
             limit = MAX_CARD_TEXT_CHARS if kind == "flashcards" else MAX_SELFCHECK_TEXT_CHARS  # a card's side
-            texts[key] = self.prose(item[key], limit, f"{table} {number}: '{key}'",
-                                    self.line_of(key, table, i), claims=True)
+            what = _text_what(kind, number, key)
+            texts[key] = self.prose(item[key], limit, what, self.line_of(key, table, i), claims=True)
             # its relations in words, for the deck's warnings (the reader records them only in a file's prose)
-            self.worded(item[key], split_math(item[key], claims=True), f"{table} {number}: '{key}'",
-                        self.line_of(key, table, i), number)
+            self.worded(item[key], split_math(item[key], claims=True), what, self.line_of(key, table, i), number)
         for key in ("rule", "topic"):
             if key in item and not isinstance(item[key], str):
                 raise self.at_key(key, table, i, f"{table} {number}: '{key}' must be a string")
@@ -843,25 +842,46 @@ def check_deck(deck: Deck, budget: float = STEP_BUDGET_SECONDS, total: float | N
 def deck_warnings(deck: Deck, seconds: float = float("inf")) -> tuple[Any, ...]:
     """A warning (elbo_sym.engine.prose_check.FileWarning) for each relation a card's text states in words
     that neither the card's formula, its claims and conditions, nor the checker on its own checks -- decided
-    in the card's model and under its conditions, within `seconds` of CPU in all (what the deck budget left:
-    the warnings never take a deck past it), as `check` decides a derivation's (docs/01)."""
+    in the card's model and under only the conditions printed with the words (:func:`_printed_with`), within
+    `seconds` of CPU in all (what the deck budget left: the warnings never take a deck past it), as `check`
+    decides a derivation's (docs/01)."""
     from elbo_sym.engine.prose_check import CARD_WORDING, LABEL_WORDING, relation_warnings
 
     cards: list[tuple[ProseRelation, Derivation, frozenset]] = []
     labels: list[tuple[ProseRelation, Derivation, frozenset]] = []
     for found in deck.prose_relations:
         # a card's text names its card (`step`); the deck's title, summary or a card's topic none (rt42 F11:
-        # an assert crashed every deck command): those are decided in the deck's model, under its conditions
+        # an assert crashed every deck command)
         card = deck.cards[found.step - 1] if found.step is not None else None
-        # a card keeps its conditions only when it states a relation; without one, they are its deck's
-        conditions = card.conditions if card is not None and card.conditions else deck.assumptions + deck.premises
+        conditions, checked = _printed_with(found, card, deck.kind)
         stated = CardFormula(found.text, found.line, found.lhs, found.rel, found.rhs, None, conditions)
-        checked = card_relations(card) if card is not None else frozenset()
         (cards if card is not None else labels).append(
             (found, _one_step(deck.path, card, stated, deck.check_K, "algebra", deck), checked))
     started = budgets.clock()
     warned = relation_warnings(cards, seconds, CARD_WORDING)
     return warned + relation_warnings(labels, max(seconds - (budgets.clock() - started), 0.0), LABEL_WORDING)
+
+
+def _printed_with(found: ProseRelation, card: Card | None, kind: str) -> tuple[tuple[Relation, ...],
+                                                                             frozenset[tuple[Expr, str, Expr]]]:
+    """The conditions a relation in words is decided under, and the relations that check it: only what is
+    printed with the words (rt44 F6, F11).  A back (answer) is printed with its card's conditions, so it is
+    decided under them and its card's formula and claims check it; a front (question) is printed alone, and
+    the deck's title, summary and a card's topic with no condition near them, so those are decided under
+    none, and a card's formula checks a front only when it holds without conditions too.  A card with no
+    formula and no claim prints no condition (:attr:`Card.conditions` is empty): its back is decided under
+    none either, not under its deck's ``assume``."""
+    if card is None:
+        return (), frozenset()
+    if found.what == _text_what(kind, card.index, _TEXT_KEYS[kind][0]):
+        return (), card_relations(card) if not card.conditions else frozenset()
+    return card.conditions, card_relations(card)
+
+
+def _text_what(kind: str, number: int, key: str) -> str:
+    """How a card's text is named in its messages (and its relations in words, ProseRelation.what)."""
+    table = next(t for t, k in _KINDS.items() if k == kind)
+    return f"{table} {number}: '{key}'"
 
 
 def card_relations(card: Card) -> frozenset[tuple[Expr, str, Expr]]:
