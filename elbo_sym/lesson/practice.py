@@ -259,20 +259,15 @@ class Card:
         return self.back
 
 
-_TOPIC_FORMULA = re.compile(r"\\\$|\$[^$]*\$")
-"""An escaped dollar sign, or a ``$...$`` formula (a formula holds no ``$``: elbo_sym.prose.split_math)."""
+_TAG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)+")
+"""A tag-like topic: lower-case words and digits joined by hyphens, no space ("vae-vs-autoregressive")."""
 
 
 def topic_label(topic: str) -> str:
-    """A card's topic as every output prints it: a tag-like topic reads as words
-    ("vae-vs-autoregressive" as "vae vs autoregressive"), but only its text: a ``$...$``
-    formula keeps each minus sign (``$-ELBO(q)$``, ``$log(p(x)) - ELBO(q)$``)."""
-    out, position = [], 0
-    for match in _TOPIC_FORMULA.finditer(topic):
-        out += [topic[position:match.start()].replace("-", " "), match.group()]
-        position = match.end()
-    out.append(topic[position:].replace("-", " "))
-    return "".join(out)
+    """A card's topic as every output prints it: a tag-like topic (:data:`_TAG`) reads as words
+    ("vae-vs-autoregressive" as "vae vs autoregressive"); any other prints as typed, so prose keeps its
+    hyphens ("Kullback-Leibler", "pages 12-15", "β-VAE", a formula's minus sign: rt44 F3)."""
+    return topic.replace("-", " ") if _TAG.fullmatch(topic) else topic
 
 
 @dataclass(frozen=True)
