@@ -1,0 +1,90 @@
+"""Red team rt44's publishing findings, each built with LaTeX where it is about a page.
+
+* F2: a card's topic was an unmeasured TikZ node: past about 45 characters it ran over its "front N" label,
+  the neighbouring card and the paper's edge, exit 0. It now wraps beside the label, shrinks to \\tiny, and
+  a topic too long for the label strip is reported (a failed build with ELBO_SYM_STRICT_LAYOUT=1).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
+
+from elbo_sym.publish.handouts import flashcards_handouts, write_handout_set, write_handouts
+
+
+def _require_tex() -> None:
+    missing = [tool for tool in ("pdflatex", "latexmk", "pdftotext") if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(f"LaTeX tools missing: {', '.join(missing)} (run `make latex`)")
+
+
+def _words(pdf: Path, page: int) -> list[tuple[float, float, float, float, str]]:
+    """Each word of one page with its box (xMin, yMin, xMax, yMax) in points (pdftotext -bbox)."""
+    out = subprocess.run(["pdftotext", "-bbox", "-f", str(page), "-l", str(page), str(pdf), "-"],
+                         capture_output=True, text=True, check=True, timeout=CHILD_TIMEOUT_SECONDS).stdout
+    return [(float(m[1]), float(m[2]), float(m[3]), float(m[4]), m[5]) for m in re.finditer(
+        r'xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>', out)]
+
+
+TOPICS = ("the evidence lower bound versus the Kullback-Leibler divergence",  # rt44's 63 and 71 characters
+          "variational inference: the evidence lower bound and its gap, in detail",
+          " ".join(["a very long topic"] * 8) + " ends here")  # 150 characters: three lines of \tiny
+
+
+def _deck(folder: Path, topics: tuple[str, ...]) -> Path:
+    path = folder / "cards.toml"
+    path.write_text('title = "Topics"\n' + "".join(
+        f'\n[[card]]\nfront = "Question {i}"\nback = "Answer {i}."\ntopic = "{topic}"\n'
+        for i, topic in enumerate(topics, 1)), "utf-8")
+    return path
+
+
+STRIP = 6.5 * 72 / 25.4 + 2  # the label strip's room for a topic (flashcards.tex.j2's \topicroom), in points
+
+
+@pytest.mark.full
+def test_a_long_topic_wraps_on_its_own_card_beside_its_label(tmp_path: Path) -> None:
+    """In each row of cards, every word in the label strip lies on its own card, left of its "front N" /
+    "back N" label (and right of its neighbour's), within the strip, on the fronts and on the mirrored
+    backs; the hyphen of Kullback-Leibler is kept (F3)."""
+    _require_tex()
+    (report,) = write_handouts(flashcards_handouts(flashcards=_deck(tmp_path, TOPICS), solutions="separate"),
+                               tmp_path / "out")
+    assert report.ok and report.overfull_boxes == (), [b.describe() for b in report.overfull_boxes]
+    for page, side in ((1, "front"), (2, "back")):
+        words = _words(report.pdf, page)
+        rows: dict[float, list] = {}
+        for word in words:
+            if word[4] == side and word[1] < 700:  # not the footer's "backs, mirrored so that each back ..."
+                rows.setdefault(word[1], []).append(word)
+        assert len(rows) == 2, rows  # three cards: two rows
+        for top, labels in rows.items():
+            labels.sort()
+            numbers = [next(w for w in words if w[1] == top and w[0] > label[2] and w[0] - label[2] < 6)
+                       for label in labels]
+            strip = [w for w in words if top - 1 <= w[1] and w[1] < top + STRIP and w not in labels + numbers]
+            for word in strip:
+                if len(labels) == 2:
+                    assert word[2] < labels[0][0] or numbers[0][2] < word[0] and word[2] < labels[1][0], (side, word)
+                else:
+                    assert word[2] < labels[0][0], (side, word)
+            assert strip and all(w[3] < top + STRIP for w in strip), (side, strip)
+        assert "Kullback-Leibler" in {w[4] for w in words}, words
+
+
+@pytest.mark.full
+def test_a_topic_too_long_for_the_label_strip_is_reported(tmp_path: Path) -> None:
+    """A 200-character topic (the reader's limit) needs four lines of \tiny: reported by name, and with
+    ELBO_SYM_STRICT_LAYOUT=1 the build fails and writes nothing."""
+    _require_tex()
+    handouts = flashcards_handouts(flashcards=_deck(tmp_path, ("word " * 40,)), solutions="separate")
+    written = write_handout_set(handouts, tmp_path / "out", strict_layout=True)
+    (report,) = written.reports
+    assert {b.what for b in report.overfull_boxes} == {"the topic of card 1"} and not report.ok
+    assert not (tmp_path / "out" / "flashcards.pdf").exists()
