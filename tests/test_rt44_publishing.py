@@ -88,3 +88,37 @@ def test_a_topic_too_long_for_the_label_strip_is_reported(tmp_path: Path) -> Non
     (report,) = written.reports
     assert {b.what for b in report.overfull_boxes} == {"the topic of card 1"} and not report.ok
     assert not (tmp_path / "out" / "flashcards.pdf").exists()
+
+
+# ----------------------------------------------------------------- F7: Romanian names on a roster
+
+
+@pytest.mark.full
+def test_a_romanian_name_is_printed_on_its_sheet_with_commas_below(tmp_path: Path) -> None:
+    """Ș and Ț (U+0218, U+021A) were refused as unprintable; T1 sets them as S and T with a comma accent
+    below (pdftotext reads the accent as its own ","): the comma lies under its letter, below the line."""
+    _require_tex()
+    from elbo_sym.cli import main
+
+    roster = tmp_path / "ro.csv"
+    roster.write_text("id,name\ns1,Ștefan Țară\n", "utf-8")
+    assert main(["exercises", "--roster", str(roster), "--out", str(tmp_path / "sheets"), "--count", "1"]) == 0
+    words = _words(tmp_path / "sheets" / "s1.pdf", 1)
+    at = next(i for i, w in enumerate(words) if w[4] == "Name:")
+    letter, comma, rest = words[at + 1:at + 4]
+    assert (letter[4], comma[4], rest[4]) == ("S", ",", "tefan"), words[at:at + 8]
+    assert letter[0] < comma[0] < comma[2] < letter[2] and comma[3] > letter[3]  # under the S, below its foot
+
+
+def test_a_rosters_refusal_names_the_letters_the_sheets_print(tmp_path: Path) -> None:
+    from elbo_sym.prose import allowed
+    from elbo_sym.publish.roster import RosterError, read_roster
+
+    assert all(allowed(ch) for ch in "ȘșȚț") and not allowed("ǎ")
+    roster = tmp_path / "ro.csv"
+    roster.write_text("id,name\ns1,Ǎda\n", "utf-8")
+    with pytest.raises(RosterError) as error:
+        read_roster(roster)
+    assert str(error.value) == (f"{roster}:2: the name has U+01CD (LATIN CAPITAL LETTER A WITH CARON), which the "
+                                "sheets cannot print (they print the letters of Latin-1 and Latin Extended-A but "
+                                "Ħ ħ ĸ Ŀ ŀ ŉ Ŧ ŧ ſ, and Ș ș Ț ț; write other letters and scripts in those)")
