@@ -17,6 +17,8 @@ from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.publish.handouts import flashcards_handouts, write_handout_set, write_handouts
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def _require_tex() -> None:
     missing = [tool for tool in ("pdflatex", "latexmk", "pdftotext") if shutil.which(tool) is None]
@@ -122,3 +124,20 @@ def test_a_rosters_refusal_names_the_letters_the_sheets_print(tmp_path: Path) ->
     assert str(error.value) == (f"{roster}:2: the name has U+01CD (LATIN CAPITAL LETTER A WITH CARON), which the "
                                 "sheets cannot print (they print the letters of Latin-1 and Latin Extended-A but "
                                 "Ħ ħ ĸ Ŀ ŀ ŉ Ŧ ŧ ſ, and Ș ș Ț ț; write other letters and scripts in those)")
+
+
+# ----------------------------------------------------------------- F8: one way to typeset p_data
+
+
+def test_p_data_is_typeset_one_way_in_the_chain_and_in_the_examples_givens() -> None:
+    """from-the-literature.pdf printed ``p_{\\mathit{data}}`` in Example 1's givens (notation.name_latex read
+    "data" as an index word) and ``p_{\\mathrm{data}}(x_1)`` in the chain above it."""
+    from elbo_sym.engine.notation import DATA_DENSITY_LATEX, name_latex
+    from elbo_sym.publish.handouts import derivations_handout
+    from elbo_sym.report.build import check_file
+
+    report = check_file(ROOT / "derivations" / "literature" / "alemi-distortion-rate.toml")
+    assert [g.symbol.latex for g in report.examples[0].given][-1] == DATA_DENSITY_LATEX == name_latex("p_data")
+    source = derivations_handout([report]).render()
+    assert r"\mathit{data}" not in source
+    assert source.count(DATA_DENSITY_LATEX + "(") >= 2 and source.count(DATA_DENSITY_LATEX + " = ") >= 1
