@@ -141,3 +141,30 @@ def test_p_data_is_typeset_one_way_in_the_chain_and_in_the_examples_givens() -> 
     source = derivations_handout([report]).render()
     assert r"\mathit{data}" not in source
     assert source.count(DATA_DENSITY_LATEX + "(") >= 2 and source.count(DATA_DENSITY_LATEX + " = ") >= 1
+
+
+# ----------------------------------------------------------------- F5: a list's entry, not its `[`
+
+
+@pytest.mark.parametrize(("settings", "where", "message"), [
+    ('derivations = ["bound.toml",\n  "missing.toml"]\n', (3, 3), "derivations: missing.toml does not exist"),
+    ('derivations = ["bound.toml", "sub/bound.toml"]\n', (2, 30), "derivations: sub/bound.toml does not exist"),
+    ('derivations = ["bound.toml"]\n[[example]]\nprior = ["1/2", "1/2"]\nlikelihood = ["1/10",\n "0"]\n'
+     'q = ["1/2", "1/2"]\n', (6, 2), "example 1: likelihood: a probability of 0 is not allowed"),
+    ('derivations = ["bound.toml"]\n[[example]]\nprior = ["1/2", "1/2"]\nlikelihood = ["1/10", "x"]\n'
+     'q = ["1/2", "1/2"]\n', (5, 23), "example 1: likelihood: 'x' is not a number"),
+    ('derivations = ["bound.toml"]\n[[example]]\nprior = ["1/2", "1/2"]\nlikelihood = ["1/2", "1/2"]\n'
+     'q = ["1/2", "1/3"]\n', (6, 4), "example 1: q sums to 5/6"),  # about the whole list: at its `[`
+])
+def test_an_error_about_one_entry_of_a_list_points_at_the_entry(tmp_path: Path, settings: str,
+                                                                where: tuple[int, int], message: str) -> None:
+    from elbo_sym.engine.derivation import DerivationError
+    from elbo_sym.publish.project import find_project
+
+    (tmp_path / "bound.toml").write_text('title = "b"\nstart = "KL(q(z), q(z))"\n[[step]]\nrel = "="\nexpr = "0"\n'
+                                         'rule = "algebra"\n', "utf-8")
+    (tmp_path / "elbo-sym.toml").write_text('title = "T"\n' + settings, "utf-8")
+    with pytest.raises(DerivationError) as error:
+        find_project(str(tmp_path))
+    # the column counts from 0 (file:line:col prints it + 1)
+    assert (error.value.line, error.value.column) == where and error.value.message.startswith(message), error.value
