@@ -168,3 +168,46 @@ def test_an_error_about_one_entry_of_a_list_points_at_the_entry(tmp_path: Path, 
         find_project(str(tmp_path))
     # the column counts from 0 (file:line:col prints it + 1)
     assert (error.value.line, error.value.column) == where and error.value.message.startswith(message), error.value
+
+
+# ----------------------------------------------------------------- F10: a self-check answer's long conditions
+
+LONG = "KL(q(z), p(z)) + KL(q(z), p(z | x)) + H(q) + E(q, log(p(x | z)))"
+CONDITIONED = f'''title = "Conditions"
+assume = "q(z) != p(z | x)"
+
+[params]
+beta = ">= 1"
+alpha = ">= 2"
+gamma = ">= 3"
+
+[[question]]
+question = "Long conditions?"
+answer = "Yes."
+formula = "E(q, log(p(x | z))) - beta * alpha * gamma * KL(q(z), p(z)) <= log(p(x))"
+assume = "{LONG} >= {LONG} - 1"
+
+[[question]]
+question = "And without a formula?"
+answer = "Still: $KL(q(z), p(z | x)) >= 0$."
+'''
+
+
+@pytest.mark.full
+def test_a_self_check_answers_long_conditions_break_between_conditions_and_terms(tmp_path: Path) -> None:
+    """rt44's q.toml failed selfcheck.pdf (its conditions one term, scaled below 70 %); now it builds with
+    nothing past an edge, every condition printed, the list on more than one line; a question with its
+    deck's condition and no formula (a claim in its answer) builds too."""
+    _require_tex()
+    from elbo_sym.publish.handouts import selfcheck_handouts
+
+    deck = tmp_path / "q.toml"
+    deck.write_text(CONDITIONED, "utf-8")
+    (report,) = write_handouts(selfcheck_handouts(selfcheck=deck), tmp_path / "out")
+    assert report.ok and report.overfull_boxes == (), [b.describe() for b in report.overfull_boxes]
+    text = subprocess.run(["pdftotext", "-f", "3", str(report.pdf), "-"], capture_output=True, text=True,
+                          check=True, timeout=CHILD_TIMEOUT_SECONDS).stdout
+    for shown in ("if β ≥ 1,", "α ≥ 2,", "γ ≥ 3,", "q(z) ̸= p(z | x),", "− 1"):
+        assert shown in text, (shown, text)
+    lines = [line for line in text.splitlines() if "KL" in line]
+    assert len(lines) >= 3, lines  # the long condition's sides broke over lines

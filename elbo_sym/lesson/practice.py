@@ -235,6 +235,15 @@ class Card:
     [0, 1]") is a condition too, printed first (:func:`parameters_used`)."""
 
     @property
+    def conditions_sides(self) -> tuple[tuple[str, str | None, str | None], ...]:
+        """The parameters' domains (whole, no relation) and the conditions (each side and the relation)
+        through the printer: where a page that is too narrow for them breaks them (rt44 F10)."""
+        from elbo_sym.engine.notation import RELATION_LATEX, to_latex
+
+        return (tuple((p.latex(), None, None) for p in self.parameters)
+                + tuple((to_latex(c.lhs.expr), RELATION_LATEX[c.rel], to_latex(c.rhs.expr)) for c in self.conditions))
+
+    @property
     def conditions_latex(self) -> str | None:
         """The parameters' domains and the conditions through the printer, joined (None: there are none)."""
         shown = [p.latex() for p in self.parameters] + [relation_latex(c) for c in self.conditions]
