@@ -211,3 +211,56 @@ def test_a_self_check_answers_long_conditions_break_between_conditions_and_terms
         assert shown in text, (shown, text)
     lines = [line for line in text.splitlines() if "KL" in line]
     assert len(lines) >= 3, lines  # the long condition's sides broke over lines
+
+
+# ----------------------------------------------------------------- F12: a deck's model printed with its cards
+
+BINARY = '''title = "Binary deck"
+K = 2
+
+[[card]]
+front = "How many states?"
+back = "Two."
+formula = "Sum(1, z) = 2"
+'''
+SCOPE = "Every formula of this deck is proved for K = 2 latent states only (the deck's model), not in general."
+
+
+def _binary(tmp_path: Path, text: str = BINARY) -> Path:
+    path = tmp_path / "k2.toml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+def test_a_decks_model_is_stated_on_its_page_its_anki_notes_and_its_moodle_questions(tmp_path: Path) -> None:
+    """rt44's "Σ_z 1 = 2" read as general everywhere; a deck of every latent space states nothing more."""
+    from elbo_sym.lesson.practice import deck_scope_text, load_deck
+    from elbo_sym.publish import anki, moodle, web
+    from elbo_sym.publish.handouts import checked_deck
+
+    deck = load_deck(_binary(tmp_path))
+    assert deck_scope_text(deck) == SCOPE
+    assert "Every formula of this deck is proved for K \\= 2 latent states only" in web.flashcards_page(deck.path).body
+    formula = anki.note_fields(deck.cards[0], deck.vocabulary, deck_scope_text(deck))[2]
+    assert formula.startswith(r"\(\sum_{z} 1 = 2\)<br><small>") and formula.endswith(SCOPE + "</span></small>")
+    assert "proved for K = 2 latent states only" in moodle.cards_quiz([checked_deck("flashcards", deck.path)[1]])
+    general = load_deck(_binary(tmp_path, BINARY.replace("K = 2\n", "").replace("Sum(1, z) = 2", "KL(q(z), q(z)) = 0")))
+    assert deck_scope_text(general) is None and "only (the deck" not in web.flashcards_page(general.path).body
+
+
+@pytest.mark.full
+def test_a_decks_model_is_printed_on_its_flashcards_and_self_check(tmp_path: Path) -> None:
+    _require_tex()
+    from elbo_sym.publish.handouts import selfcheck_handouts
+
+    deck = _binary(tmp_path)
+    quiz = tmp_path / "quiz.toml"
+    quiz.write_text(BINARY.replace("[[card]]", "[[question]]").replace("front", "question").replace("back", "answer"),
+                    "utf-8")
+    written = write_handouts(flashcards_handouts(flashcards=deck) + selfcheck_handouts(selfcheck=quiz),
+                             tmp_path / "out")
+    for report in written:
+        assert report.ok and report.overfull_boxes == (), [b.describe() for b in report.overfull_boxes]
+        text = subprocess.run(["pdftotext", str(report.pdf), "-"], capture_output=True, text=True, check=True,
+                              timeout=CHILD_TIMEOUT_SECONDS).stdout
+        assert " ".join(text.split()).count(SCOPE.replace("'", "’")) >= 1, (report.name, text)

@@ -105,6 +105,7 @@ __all__ = [
     "DECK_MODEL_KEYS",
     "CHECK_K",
     "proved_for_text",
+    "deck_scope_text",
 ]
 
 MAX_SELFCHECK_QUESTIONS = 20
@@ -122,6 +123,17 @@ def proved_for_text(deck: Deck | None = None) -> str:
     if deck.family == "gaussian":
         return "the Gaussian family (every value of its parameters)"
     return f"K = {deck.check_K} latent states"
+
+
+def deck_scope_text(deck: Deck) -> str | None:
+    """What every output of a deck prints once when its model is narrower than every latent space (a deck's
+    ``K = 2``, its two latents, the Gaussian family): a card proved only there must not read as general
+    (rt44 F12: "Σ_z 1 = 2" was published with its K = 2 printed nowhere).  None for K = "any"."""
+    if deck.check_K == "any":
+        return None
+    return f"Every formula of this deck is proved for {proved_for_text(deck)} only (the deck's model), not in general."
+
+
 MAX_CARDS = 200
 _KINDS = {"question": "selfcheck", "card": "flashcards"}
 _TEXT_KEYS = {"selfcheck": ("question", "answer"), "flashcards": ("front", "back")}

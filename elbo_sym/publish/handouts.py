@@ -1284,9 +1284,10 @@ def formula_pieces(formula) -> dict[str, LatexMarkup]:
 def selfcheck_context(path=None, budget: float = STEP_BUDGET_SECONDS,
                       deck_budget: float | None = None) -> dict[str, Any]:
     deck, result = checked_deck("selfcheck", path, budget=budget, total=deck_budget)
-    from elbo_sym.lesson.practice import proved_for_text
+    from elbo_sym.lesson.practice import deck_scope_text, proved_for_text
 
-    return {**_deck_texts(deck), "proved_for": proved_for_text(deck), "warnings": deck_warning_lines(result),
+    return {**_deck_texts(deck), "proved_for": proved_for_text(deck), "scope": deck_scope_text(deck),
+            "warnings": deck_warning_lines(result),
             "questions": [_card_context(c, result.verdict_for(c), deck.vocabulary, dict(deck.prose_math), deck.path)
                           for c in deck.cards]}
 
@@ -1318,9 +1319,10 @@ def flashcards_context(path=None, budget: float = STEP_BUDGET_SECONDS,
             fronts.append({"card": card, "row": row, "col": col})
             backs.append({"card": card, "row": row, "col": CARD_COLUMNS - 1 - col})
         sheets.append({"number": len(sheets) + 1, "fronts": fronts, "backs": backs})
-    from elbo_sym.lesson.practice import proved_for_text
+    from elbo_sym.lesson.practice import deck_scope_text, proved_for_text
 
-    return {**_deck_texts(deck), "proved_for": proved_for_text(deck), "warnings": deck_warning_lines(result),
+    return {**_deck_texts(deck), "proved_for": proved_for_text(deck), "scope": deck_scope_text(deck),
+            "warnings": deck_warning_lines(result),
             "count": len(cards), "sheets": sheets,
             "rows": rows, "columns": CARD_COLUMNS}
 
