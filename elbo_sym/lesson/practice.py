@@ -29,11 +29,12 @@ A card's texts state no relation nobody checked (elbo_sym.prose.split_math with
 card's assumption) -- a back that contradicts the proved formula is refuted and fails
 ``cards --check`` -- or it is refused when the deck is loaded.  A relation spelled ``&gt;``
 or ``\\leq`` counts as one (elbo_sym.prose.spelled_relation).  A card's topic and the deck's
-title and summary are checked by nothing, so they hold no relation in any form, ``$...$``
+title and summary are checked by nothing, so they hold no relation sign or formula, ``$...$``
 included (``_DeckReader.label``): the topic is printed on every card's front.  A relation a card's
 text (or the title, summary or a topic) states only in words between two formulas (``$A$ is $B$``) is
 not checked: :func:`check_deck` warns of it, as `check` warns of a derivation's (:func:`deck_warnings`;
-never a refusal: a reading of word order is good enough for a warning, not for refusing a deck).
+never a refusal: a reading of word order is good enough for a warning, not for refusing a deck),
+decided under only the conditions printed with the words (:func:`_printed_with`).
 
 Errors name the file and the line (:class:`elbo_sym.engine.derivation.DerivationError`).
 """
@@ -601,9 +602,9 @@ class _DeckReader(_Reader):
 
     def label(self, value: Any, limit: int, what: str, line: int, where: str) -> str:
         """A deck's title or summary, a card's topic: prose that no check reads, printed where a
-        reader takes it for a fact (the topic on every card's front), so it states no relation in
-        any form -- not as text, not in ``$...$``, not spelled ``&gt;`` or ``\\leq``
-        (elbo_sym.prose.first_relation); its ``$...$`` formulas are expressions."""
+        reader takes it for a fact (the topic on every card's front), so it states no relation sign --
+        not as text, not in ``$...$``, not spelled ``&gt;`` or ``\\leq`` (elbo_sym.prose.first_relation);
+        its ``$...$`` formulas are expressions.  One in words (``$A$ is $B$``) warns (:func:`deck_warnings`)."""
         found = first_relation(value) if isinstance(value, str) else None
         if found is not None:
             position, sign = found
