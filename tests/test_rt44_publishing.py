@@ -264,3 +264,23 @@ def test_a_decks_model_is_printed_on_its_flashcards_and_self_check(tmp_path: Pat
         text = subprocess.run(["pdftotext", str(report.pdf), "-"], capture_output=True, text=True, check=True,
                               timeout=CHILD_TIMEOUT_SECONDS).stdout
         assert " ".join(text.split()).count(SCOPE.replace("'", "’")) >= 1, (report.name, text)
+
+
+# ----------------------------------------------------------------- rt44's smaller notes
+
+
+def test_a_deck_with_nothing_to_check_says_so_and_a_card_formulas_error_names_its_card(tmp_path: Path) -> None:
+    """"17 card(s): 17 none; all hold" said of cards nothing checked; a formula's syntax error named no card."""
+    from elbo_sym.engine.derivation import DerivationError
+    from elbo_sym.lesson.practice import check_deck, load_deck
+    from elbo_sym.report.build import deck_report_of
+    from elbo_sym.report.text import deck_text
+
+    path = tmp_path / "words.toml"
+    path.write_text('title = "w"\n[[card]]\nfront = "F"\nback = "B"\n[[card]]\nfront = "G"\nback = "C"\n', "utf-8")
+    last = deck_text(deck_report_of(check_deck(load_deck(path)))).splitlines()[-1]
+    assert last == "  2 card(s): 2 without a formula or claim; nothing to check"
+    path.write_text('title = "w"\n[[card]]\nfront = "F"\nback = "B"\nformula = "ELBO(q) <= log(p(x)"\n', "utf-8")
+    with pytest.raises(DerivationError) as error:
+        load_deck(path)
+    assert error.value.message.startswith("card 1: formula: missing `)`") and error.value.line == 5

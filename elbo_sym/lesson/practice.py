@@ -643,11 +643,11 @@ class _DeckReader(_Reader):
                                                        f"(=, <=, >=, <, >) or none: {value!r}")
             if rule is not None:
                 raise self.at_key("rule", table, i, f"{table} {number}: a rule needs a relation")
-            expr = self.formula(value, line, "formula").expr
+            expr = self.formula(value, line, f"{table} {number}: formula").expr  # which card (rt44's note)
             return CardFormula(value, line, expr, None, None, rule, conditions)
         left, rel, right = parts
-        lhs = self.formula(left, line, "formula").expr
-        rhs = self.formula(right, line, "formula").expr
+        lhs = self.formula(left, line, f"{table} {number}: formula").expr
+        rhs = self.formula(right, line, f"{table} {number}: formula").expr
         return CardFormula(value, line, lhs, rel, rhs, rule, conditions)
 
 
