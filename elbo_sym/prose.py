@@ -6,7 +6,8 @@ when the file is loaded (:func:`check_prose`), where the error can name file and
 
 * printable ASCII, tab and line breaks pass (TeX specials are escaped later, when printed);
 * what pdflatex sets in text mode passes: Latin-1 letters and punctuation (no-break space
-  included), Latin Extended-A, dashes, curly quotes, the ellipsis ... (:data:`TEXT_CHARACTERS`);
+  included), Latin Extended-A (but nine letters T1 lacks), the Romanian Ș ș Ț ț, dashes, curly quotes,
+  the ellipsis ... (:data:`TEXT_CHARACTERS`);
 * Greek letters that LaTeX has (alpha ... Omega), the script l and common symbols
   (<= >= != ~ infinity -> x ...) are typeset as math (:data:`MATH_CHARACTERS`);
 * everything else is refused with its code point: control characters (C0, DEL, C1),
@@ -93,10 +94,14 @@ MATH_CHARACTERS: dict[str, str] = {
 }
 """Characters pdflatex cannot set in text but math can: printed as ``\\ensuremath{...}``."""
 
+ROMANIAN_LETTERS = "ȘșȚț"
+"""S and T with comma below (U+0218-U+021B, Latin Extended-B): T1 sets them (t1enc.dfu), and Romanian names
+need them (rt44 F7: a roster refused "Ștefan")."""
 _LATIN_EXTENDED_A_MISSING = {0x126, 0x127, 0x138, 0x13F, 0x140, 0x149, 0x166, 0x167, 0x17F}  # not in T1
 TEXT_CHARACTERS: frozenset[str] = frozenset(
     [chr(c) for c in range(0xA0, 0x100) if c != 0xAD]  # Latin-1, without the soft hyphen
     + [chr(c) for c in range(0x100, 0x180) if c not in _LATIN_EXTENDED_A_MISSING]
+    + list(ROMANIAN_LETTERS)
     + list("–—‘’‚“”„†‡•…‰‹›€™")
 ) - MATH_CHARACTERS.keys()
 """Non-ASCII characters pdflatex sets in text mode (T1/TS1 through utf8 input)."""

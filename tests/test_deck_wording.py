@@ -133,3 +133,48 @@ def test_build_and_web_print_the_decks_warnings_on_stderr(worded, capsys, tmp_pa
         assert main([*argv, "--project", str(tmp_path)]) == 0, argv
         out, err = capsys.readouterr()
         assert err.count("warning: ") == 1 and WARNING.format(path=worded) in err and "warning" not in out, argv
+
+
+# -- words are decided under only the conditions printed with them (rt44 F6, F11) -------------------------------
+
+CONDITIONED = '''title = "{title}"
+summary = "{summary}"
+{deck_assume}
+
+[[card]]
+front = "Note that $ELBO(q)$ is $log(p(x))$. Why?"
+back = "Here $ELBO(q)$ equals $log(p(x))$."
+formula = "ELBO(q) = log(p(x))"
+assume = "q(z) = p(z | x)"
+'''
+
+
+def _warned(tmp_path: Path, text: str) -> list[tuple[int, str]]:
+    path = tmp_path / "deck.toml"
+    path.write_text(text, "utf-8")
+    result = practice.check_deck(practice.load_deck(path))
+    assert result.ok  # a warning never changes a verdict
+    return [(w.line, w.message.split(":")[0]) for w in result.warnings]
+
+
+def test_a_front_is_decided_without_its_cards_conditions_and_a_back_under_them(tmp_path):
+    """The front is printed alone: ELBO(q) = log p(x) is false for a general q (warned); the back is printed
+    with 'if q(z) = p(z | x)' and the formula checks it (no warning)."""
+    text = CONDITIONED.format(title="t", summary="s", deck_assume="")
+    assert _warned(tmp_path, text) == [(6, "card 1")]
+
+
+def test_a_deck_title_and_summary_are_decided_without_the_decks_conditions(tmp_path):
+    """Title and summary are printed with no condition near them (Anki's deck name, Moodle's category)."""
+    text = CONDITIONED.format(title="$ELBO(q)$ is $log(p(x))$", summary="Here $ELBO(q)$ equals $log(p(x))$.",
+                              deck_assume='assume = "q(z) = p(z | x)"')
+    assert _warned(tmp_path, text) == [(6, "card 1"), (1, "title"), (2, "summary")]
+
+
+def test_a_formulaless_back_is_not_decided_under_its_decks_assume(tmp_path):
+    """A card with no formula prints no condition, so its deck's assume does not make its words hold."""
+    text = ('title = "t"\nassume = "q(z) = p(z | x)"\n\n[[card]]\nfront = "Tight?"\n'
+            'back = "Yes: $ELBO(q)$ equals $log(p(x))$."\n')
+    assert _warned(tmp_path, text) == [(6, "card 1")]
+    with_formula = text + 'formula = "ELBO(q) = log(p(x))"\n'  # now printed beside "if q(z) = p(z | x)"
+    assert _warned(tmp_path, with_formula) == []

@@ -59,6 +59,9 @@ class Notation(Expr):
 
 DATA_DENSITY = "p_data"
 """The data distribution's name: ``p_data(x1)`` is the weight of the data point x1 (issue 17.8)."""
+DATA_DENSITY_LATEX = r"p_{\mathrm{data}}"
+"""How :data:`DATA_DENSITY` is typeset, alone (an example's givens) or applied (``p_data(x1)``): p with an
+upright "data" index, the same on every page (rt44 F8: the givens had an italic one), never p_d ata."""
 
 
 class Density(Notation):
@@ -684,7 +687,10 @@ def name_latex(name: str) -> str:
     trailing digits as an index (``beta1``: beta with index 1); ``_`` separates an index
     (internal names such as ``t_0_1``).  SymPy's own printer reads name suffixes as font and
     accent commands (``tscr`` as a script t, ``xhat`` as x with a hat, ``x__2`` as x squared):
-    a user's name must never turn into a macro or look like another name or formula."""
+    a user's name must never turn into a macro or look like another name or formula.  The data
+    distribution's name prints as its density does (:data:`DATA_DENSITY_LATEX`)."""
+    if name == DATA_DENSITY:
+        return DATA_DENSITY_LATEX
     head, *indices = name.split("_")
     if not indices:
         match = _NAME_WITH_INDEX.fullmatch(name)
@@ -737,8 +743,8 @@ class ElboLatexPrinter(LatexPrinter):
 
     def _print_Density(self, d: Density) -> str:
         head = _density_args(d, self._print, "; ").replace(" | ", r" \mid ")
-        if d.name == DATA_DENSITY:  # p_data(x1) as p with an upright "data" index, never p_d ata
-            return rf"p_{{\mathrm{{data}}}}({head})"
+        if d.name == DATA_DENSITY:
+            return f"{DATA_DENSITY_LATEX}({head})"
         return f"{density_name_latex(d.name)}({head})"
 
     def _print_ComplexRootOf(self, r) -> str:

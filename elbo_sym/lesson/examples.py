@@ -65,7 +65,13 @@ IDENTITY_KEYS = ("gap_is_kl", "decomposition", "gap_nonnegative")
 
 
 class ExampleInputError(InputError, ValueError):
-    """Bad input for a worked example; the message is one line, fit for a terminal."""
+    """Bad input for a worked example; the message is one line, fit for a terminal.  ``entry``: the
+    position in its list of the value at fault (None: the list, or no list), so a file's error can point
+    at that value, not at the list's ``[`` (rt44 F5)."""
+
+    def __init__(self, message: str, entry: int | None = None) -> None:
+        super().__init__(message)
+        self.entry = entry
 
 
 class ConsistencyError(AssertionError):
@@ -443,13 +449,18 @@ def parse_probabilities(value: str | Sequence[Any], name: str) -> tuple[Fraction
         items = value
     if len(items) > MAX_EXAMPLE_K:
         raise ExampleInputError(f"{name}: {len(items)} values; at most {MAX_EXAMPLE_K} latent states")
-    out = tuple(_parse_number(item, name) for item in items)
-    for f in out:
+    out = []
+    for entry, item in enumerate(items):
+        try:
+            f = _parse_number(item, name)
+        except ExampleInputError as error:
+            raise ExampleInputError(str(error), entry) from None
         if f == 0:
-            raise ExampleInputError(f"{name}: a probability of 0 is not allowed (every value must be > 0)")
+            raise ExampleInputError(f"{name}: a probability of 0 is not allowed (every value must be > 0)", entry)
         if f > 1:
-            raise ExampleInputError(f"{name}: {f} is not a probability (above 1)")
-    return out
+            raise ExampleInputError(f"{name}: {f} is not a probability (above 1)", entry)
+        out.append(f)
+    return tuple(out)
 
 
 def lesson_instance(prior: Sequence[Any], likelihood: Sequence[Any], q: Sequence[Any] | None = None) -> Instance:

@@ -29,11 +29,12 @@ A card's texts state no relation nobody checked (elbo_sym.prose.split_math with
 card's assumption) -- a back that contradicts the proved formula is refuted and fails
 ``cards --check`` -- or it is refused when the deck is loaded.  A relation spelled ``&gt;``
 or ``\\leq`` counts as one (elbo_sym.prose.spelled_relation).  A card's topic and the deck's
-title and summary are checked by nothing, so they hold no relation in any form, ``$...$``
+title and summary are checked by nothing, so they hold no relation sign or formula, ``$...$``
 included (``_DeckReader.label``): the topic is printed on every card's front.  A relation a card's
 text (or the title, summary or a topic) states only in words between two formulas (``$A$ is $B$``) is
 not checked: :func:`check_deck` warns of it, as `check` warns of a derivation's (:func:`deck_warnings`;
-never a refusal: a reading of word order is good enough for a warning, not for refusing a deck).
+never a refusal: a reading of word order is good enough for a warning, not for refusing a deck),
+decided under only the conditions printed with the words (:func:`_printed_with`).
 
 Errors name the file and the line (:class:`elbo_sym.engine.derivation.DerivationError`).
 """
@@ -105,6 +106,7 @@ __all__ = [
     "DECK_MODEL_KEYS",
     "CHECK_K",
     "proved_for_text",
+    "deck_scope_text",
 ]
 
 MAX_SELFCHECK_QUESTIONS = 20
@@ -122,6 +124,17 @@ def proved_for_text(deck: Deck | None = None) -> str:
     if deck.family == "gaussian":
         return "the Gaussian family (every value of its parameters)"
     return f"K = {deck.check_K} latent states"
+
+
+def deck_scope_text(deck: Deck) -> str | None:
+    """What every output of a deck prints once when its model is narrower than every latent space (a deck's
+    ``K = 2``, its two latents, the Gaussian family): a card proved only there must not read as general
+    (rt44 F12: "Σ_z 1 = 2" was published with its K = 2 printed nowhere).  None for K = "any"."""
+    if deck.check_K == "any":
+        return None
+    return f"Every formula of this deck is proved for {proved_for_text(deck)} only (the deck's model), not in general."
+
+
 MAX_CARDS = 200
 _KINDS = {"question": "selfcheck", "card": "flashcards"}
 _TEXT_KEYS = {"selfcheck": ("question", "answer"), "flashcards": ("front", "back")}
@@ -238,6 +251,15 @@ class Card:
     `line` instead): what a layout warning about either side names (a text too tall for its card)."""
 
     @property
+    def conditions_sides(self) -> tuple[tuple[str, str | None, str | None], ...]:
+        """The parameters' domains (whole, no relation) and the conditions (each side and the relation)
+        through the printer: where a page that is too narrow for them breaks them (rt44 F10)."""
+        from elbo_sym.engine.notation import RELATION_LATEX, to_latex
+
+        return (tuple((p.latex(), None, None) for p in self.parameters)
+                + tuple((to_latex(c.lhs.expr), RELATION_LATEX[c.rel], to_latex(c.rhs.expr)) for c in self.conditions))
+
+    @property
     def conditions_latex(self) -> str | None:
         """The parameters' domains and the conditions through the printer, joined (None: there are none)."""
         shown = [p.latex() for p in self.parameters] + [relation_latex(c) for c in self.conditions]
@@ -262,20 +284,15 @@ class Card:
         return self.back
 
 
-_TOPIC_FORMULA = re.compile(r"\\\$|\$[^$]*\$")
-"""An escaped dollar sign, or a ``$...$`` formula (a formula holds no ``$``: elbo_sym.prose.split_math)."""
+_TAG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)+")
+"""A tag-like topic: lower-case words and digits joined by hyphens, no space ("vae-vs-autoregressive")."""
 
 
 def topic_label(topic: str) -> str:
-    """A card's topic as every output prints it: a tag-like topic reads as words
-    ("vae-vs-autoregressive" as "vae vs autoregressive"), but only its text: a ``$...$``
-    formula keeps each minus sign (``$-ELBO(q)$``, ``$log(p(x)) - ELBO(q)$``)."""
-    out, position = [], 0
-    for match in _TOPIC_FORMULA.finditer(topic):
-        out += [topic[position:match.start()].replace("-", " "), match.group()]
-        position = match.end()
-    out.append(topic[position:].replace("-", " "))
-    return "".join(out)
+    """A card's topic as every output prints it: a tag-like topic (:data:`_TAG`) reads as words
+    ("vae-vs-autoregressive" as "vae vs autoregressive"); any other prints as typed, so prose keeps its
+    hyphens ("Kullback-Leibler", "pages 12-15", "β-VAE", a formula's minus sign: rt44 F3)."""
+    return topic.replace("-", " ") if _TAG.fullmatch(topic) else topic
 
 
 @dataclass(frozen=True)
@@ -535,11 +552,10 @@ class _DeckReader(_Reader):
             if not isinstance(item[key], str) or not item[key].strip():
                 raise self.at_key(key, table, i, f"{table} {number}: '{key}' must be non-empty text")
             limit = MAX_CARD_TEXT_CHARS if kind == "flashcards" else MAX_SELFCHECK_TEXT_CHARS  # a card's side
-            texts[key] = self.prose(item[key], limit, f"{table} {number}: '{key}'",
-                                    self.line_of(key, table, i), claims=True)
+            what = _text_what(kind, number, key)
+            texts[key] = self.prose(item[key], limit, what, self.line_of(key, table, i), claims=True)
             # its relations in words, for the deck's warnings (the reader records them only in a file's prose)
-            self.worded(item[key], split_math(item[key], claims=True), f"{table} {number}: '{key}'",
-                        self.line_of(key, table, i), number)
+            self.worded(item[key], split_math(item[key], claims=True), what, self.line_of(key, table, i), number)
         for key in ("rule", "topic"):
             if key in item and not isinstance(item[key], str):
                 raise self.at_key(key, table, i, f"{table} {number}: '{key}' must be a string")
@@ -590,9 +606,9 @@ class _DeckReader(_Reader):
 
     def label(self, value: Any, limit: int, what: str, line: int, where: str) -> str:
         """A deck's title or summary, a card's topic: prose that no check reads, printed where a
-        reader takes it for a fact (the topic on every card's front), so it states no relation in
-        any form -- not as text, not in ``$...$``, not spelled ``&gt;`` or ``\\leq``
-        (elbo_sym.prose.first_relation); its ``$...$`` formulas are expressions."""
+        reader takes it for a fact (the topic on every card's front), so it states no relation sign --
+        not as text, not in ``$...$``, not spelled ``&gt;`` or ``\\leq`` (elbo_sym.prose.first_relation);
+        its ``$...$`` formulas are expressions.  One in words (``$A$ is $B$``) warns (:func:`deck_warnings`)."""
         found = first_relation(value) if isinstance(value, str) else None
         if found is not None:
             position, sign = found
@@ -631,11 +647,11 @@ class _DeckReader(_Reader):
                                                        f"(=, <=, >=, <, >) or none: {value!r}")
             if rule is not None:
                 raise self.at_key("rule", table, i, f"{table} {number}: a rule needs a relation")
-            expr = self.formula(value, line, "formula").expr
+            expr = self.formula(value, line, f"{table} {number}: formula").expr  # which card (rt44's note)
             return CardFormula(value, line, expr, None, None, rule, conditions)
         left, rel, right = parts
-        lhs = self.formula(left, line, "formula").expr
-        rhs = self.formula(right, line, "formula").expr
+        lhs = self.formula(left, line, f"{table} {number}: formula").expr
+        rhs = self.formula(right, line, f"{table} {number}: formula").expr
         return CardFormula(value, line, lhs, rel, rhs, rule, conditions)
 
 
@@ -847,25 +863,46 @@ def check_deck(deck: Deck, budget: float = STEP_BUDGET_SECONDS, total: float | N
 def deck_warnings(deck: Deck, seconds: float = float("inf")) -> tuple[Any, ...]:
     """A warning (elbo_sym.engine.prose_check.FileWarning) for each relation a card's text states in words
     that neither the card's formula, its claims and conditions, nor the checker on its own checks -- decided
-    in the card's model and under its conditions, within `seconds` of CPU in all (what the deck budget left:
-    the warnings never take a deck past it), as `check` decides a derivation's (docs/01)."""
+    in the card's model and under only the conditions printed with the words (:func:`_printed_with`), within
+    `seconds` of CPU in all (what the deck budget left: the warnings never take a deck past it), as `check`
+    decides a derivation's (docs/01)."""
     from elbo_sym.engine.prose_check import CARD_WORDING, LABEL_WORDING, relation_warnings
 
     cards: list[tuple[ProseRelation, Derivation, frozenset]] = []
     labels: list[tuple[ProseRelation, Derivation, frozenset]] = []
     for found in deck.prose_relations:
         # a card's text names its card (`step`); the deck's title, summary or a card's topic none (rt42 F11:
-        # an assert crashed every deck command): those are decided in the deck's model, under its conditions
+        # an assert crashed every deck command)
         card = deck.cards[found.step - 1] if found.step is not None else None
-        # a card keeps its conditions only when it states a relation; without one, they are its deck's
-        conditions = card.conditions if card is not None and card.conditions else deck.assumptions + deck.premises
+        conditions, checked = _printed_with(found, card, deck.kind)
         stated = CardFormula(found.text, found.line, found.lhs, found.rel, found.rhs, None, conditions)
-        checked = card_relations(card) if card is not None else frozenset()
         (cards if card is not None else labels).append(
             (found, _one_step(deck.path, card, stated, deck.check_K, "algebra", deck), checked))
     started = budgets.clock()
     warned = relation_warnings(cards, seconds, CARD_WORDING)
     return warned + relation_warnings(labels, max(seconds - (budgets.clock() - started), 0.0), LABEL_WORDING)
+
+
+def _printed_with(found: ProseRelation, card: Card | None, kind: str) -> tuple[tuple[Relation, ...],
+                                                                             frozenset[tuple[Expr, str, Expr]]]:
+    """The conditions a relation in words is decided under, and the relations that check it: only what is
+    printed with the words (rt44 F6, F11).  A back (answer) is printed with its card's conditions, so it is
+    decided under them and its card's formula and claims check it; a front (question) is printed alone, and
+    the deck's title, summary and a card's topic with no condition near them, so those are decided under
+    none, and a card's formula checks a front only when it holds without conditions too.  A card with no
+    formula and no claim prints no condition (:attr:`Card.conditions` is empty): its back is decided under
+    none either, not under its deck's ``assume``."""
+    if card is None:
+        return (), frozenset()
+    if found.what == _text_what(kind, card.index, _TEXT_KEYS[kind][0]):
+        return (), card_relations(card) if not card.conditions else frozenset()
+    return card.conditions, card_relations(card)
+
+
+def _text_what(kind: str, number: int, key: str) -> str:
+    """How a card's text is named in its messages (and its relations in words, ProseRelation.what)."""
+    table = next(t for t, k in _KINDS.items() if k == kind)
+    return f"{table} {number}: '{key}'"
 
 
 def card_relations(card: Card) -> frozenset[tuple[Expr, str, Expr]]:

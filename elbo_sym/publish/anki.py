@@ -138,18 +138,20 @@ def prose_html(text: str, vocabulary: Any = None) -> str:
     return "".join(out).strip()
 
 
-def formula_html(card: Any) -> str:
+def formula_html(card: Any, scope: str | None = None) -> str:
     """A card's formula and, beside it, its conditions ("if ..."), as MathJax through the printer
-    (empty for a card with neither)."""
+    (empty for a card with neither); under a formula, its deck's `scope` when the deck's model is narrower
+    than every latent space (lesson.practice.deck_scope_text: a card is studied alone, rt44 F12)."""
     shown = [mathjax(card.formula.latex)] if card.formula is not None else []
     if card.conditions_latex is not None:
         shown.append("if " + mathjax(card.conditions_latex))
-    return " &nbsp; ".join(shown)
+    under = f"<br><small>{html_text(scope)}</small>" if scope and card.formula is not None else ""
+    return " &nbsp; ".join(shown) + under
 
 
-def note_fields(card: Any, vocabulary: Any = None) -> list[str]:
+def note_fields(card: Any, vocabulary: Any = None, scope: str | None = None) -> list[str]:
     """The four fields (Front, Back, Formula, Topic) of one :class:`elbo_sym.lesson.practice.Card`."""
-    return [prose_html(card.front, vocabulary), prose_html(card.back, vocabulary), formula_html(card),
+    return [prose_html(card.front, vocabulary), prose_html(card.back, vocabulary), formula_html(card, scope),
             prose_html(card.topic_label, vocabulary)]
 
 
@@ -194,9 +196,10 @@ def _model(identity: AnkiIdentity):
     )
 
 
-def build_deck(cards: Sequence[Any], name: str = DECK_NAME, vocabulary: Any = None):
+def build_deck(cards: Sequence[Any], name: str = DECK_NAME, vocabulary: Any = None, scope: str | None = None):
     """A ``genanki.Deck`` of the given cards (their formulas must already be checked), named
-    `name` with that name's ids (:func:`anki_identity`); `vocabulary`: the deck's names."""
+    `name` with that name's ids (:func:`anki_identity`); `vocabulary`: the deck's names; `scope`: its
+    model's, under each formula (:func:`formula_html`)."""
     import genanki
 
     identity = anki_identity(name)
@@ -204,7 +207,7 @@ def build_deck(cards: Sequence[Any], name: str = DECK_NAME, vocabulary: Any = No
     deck = genanki.Deck(identity.deck_id, identity.name)
     for card, guid in zip(cards, note_guids(cards, identity.guid_namespace)):
         tags = [card.topic.replace(" ", "-")] if card.topic else []
-        deck.add_note(genanki.Note(model=model, fields=note_fields(card, vocabulary), guid=guid, tags=tags))
+        deck.add_note(genanki.Note(model=model, fields=note_fields(card, vocabulary, scope), guid=guid, tags=tags))
     return deck
 
 
@@ -215,7 +218,7 @@ def _timestamp() -> float | None:
 
 
 def write_apkg(cards: Sequence[Any], path: str | os.PathLike[str], name: str = DECK_NAME,
-               timestamp: float | None = None, vocabulary: Any = None) -> Path:
+               timestamp: float | None = None, vocabulary: Any = None, scope: str | None = None) -> Path:
     """Write the cards as an Anki package at ``path``, atomically (temp file + rename).
 
     The folder must exist (it is not created); a folder, FIFO or device at ``path`` is
@@ -233,7 +236,7 @@ def write_apkg(cards: Sequence[Any], path: str | os.PathLike[str], name: str = D
         raise AnkiError(f"{path} exists and is not a regular file")
     if not path.parent.is_dir():
         raise AnkiError(f"folder {path.parent} does not exist (it is not created)")
-    package = genanki.Package(build_deck(cards, name, vocabulary))
+    package = genanki.Package(build_deck(cards, name, vocabulary, scope))
     when = timestamp if timestamp is not None else _timestamp()
 
     def write_package(tmp: str) -> None:

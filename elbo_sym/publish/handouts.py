@@ -1311,8 +1311,31 @@ def _card_context(card, verdict, vocabulary: Vocabulary | None = None,
         "formula_pieces": formula_pieces(f) if f is not None else None,
         "formula_at": source_marker(path, f.line if f is not None else card.line),  # a %@ line (render.overfull_boxes)
         "conditions": LatexMarkup(card.conditions_latex) if card.conditions_latex is not None else None,
+        "condition_terms": condition_terms(card, f is not None),
         "verdict": verdict.verdict if verdict.verdict == "proved" else None,
     }
+
+
+def condition_terms(card, after_formula: bool) -> LatexMarkup | None:
+    """A card's conditions (``if a = b,\\quad c \\geq d``, after its formula when `after_formula`) as
+    ``\\chainterm`` calls, for base.tex.j2's ``\\fitrelationwith``: a list too wide for the line breaks between
+    conditions and, one condition too wide on its own, before a top-level + or - of its sides (rt44 F10: the
+    list was one term, scaled below 70 % on selfcheck.pdf, and the build failed).  None: no conditions."""
+    sides = card.conditions_sides
+    if not sides:
+        return None
+    calls = []
+    for i, (lhs, rel, rhs) in enumerate(sides):
+        lead = (r"\qquad\text{if } " if after_formula else r"\text{if } ") if i == 0 else r"\quad "
+        terms = [_signed(piece, j) for j, piece in enumerate(latex_terms(lhs))]
+        terms[0] = (lead + terms[0][0], terms[0][1])
+        if rel is not None:
+            right = [_signed(piece, j) for j, piece in enumerate(latex_terms(rhs))]
+            terms += [(f"{rel} {right[0][0]}", right[0][1])] + right[1:]
+        if i < len(sides) - 1:
+            terms[-1] = (terms[-1][0], terms[-1][1] + ",")
+        calls += [rf"\chainterm{{{op}}}{{{body}}}" for op, body in terms]
+    return LatexMarkup("".join(calls))
 
 
 def formula_pieces(formula) -> dict[str, LatexMarkup]:
@@ -1329,9 +1352,10 @@ def formula_pieces(formula) -> dict[str, LatexMarkup]:
 def selfcheck_context(path=None, budget: float = STEP_BUDGET_SECONDS,
                       deck_budget: float | None = None) -> dict[str, Any]:
     deck, result = checked_deck("selfcheck", path, budget=budget, total=deck_budget)
-    from elbo_sym.lesson.practice import proved_for_text
+    from elbo_sym.lesson.practice import deck_scope_text, proved_for_text
 
-    return {**_deck_texts(deck), "proved_for": proved_for_text(deck), "warnings": deck_warning_lines(result),
+    return {**_deck_texts(deck), "proved_for": proved_for_text(deck), "scope": deck_scope_text(deck),
+            "warnings": deck_warning_lines(result),
             "questions": [_card_context(c, result.verdict_for(c), deck.vocabulary, dict(deck.prose_math), deck.path)
                           for c in deck.cards]}
 
@@ -1363,9 +1387,10 @@ def flashcards_context(path=None, budget: float = STEP_BUDGET_SECONDS,
             fronts.append({"card": card, "row": row, "col": col})
             backs.append({"card": card, "row": row, "col": CARD_COLUMNS - 1 - col})
         sheets.append({"number": len(sheets) + 1, "fronts": fronts, "backs": backs})
-    from elbo_sym.lesson.practice import proved_for_text
+    from elbo_sym.lesson.practice import deck_scope_text, proved_for_text
 
-    return {**_deck_texts(deck), "proved_for": proved_for_text(deck), "warnings": deck_warning_lines(result),
+    return {**_deck_texts(deck), "proved_for": proved_for_text(deck), "scope": deck_scope_text(deck),
+            "warnings": deck_warning_lines(result),
             "count": len(cards), "sheets": sheets,
             "rows": rows, "columns": CARD_COLUMNS}
 

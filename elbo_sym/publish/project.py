@@ -48,6 +48,7 @@ from urllib.parse import urlsplit
 from elbo_sym.engine.derivation import (
     DerivationError,
     ProseRelation,
+    _string_literals,
     dotted_header,
     key_column,
     prose_formula,
@@ -347,6 +348,24 @@ class _ProjectReader:
             raise self.error(line, f"{key}: {value[:120]} is a folder, not a file", key, value=True)
         return path
 
+    def entry_at(self, line: int, items: Sequence[Any], entry: int, message: str, key: str) -> DerivationError:
+        """An error at entry `entry` of the list `items` written from `line` on (a list may span lines):
+        at that string, found by counting the strings after the ``=`` (rt44 F5: a list's errors pointed at
+        its ``[``; a search for the text found "0" inside an earlier "1/10"); at the list when an entry
+        before it is no string or the count does not find it."""
+        if all(isinstance(item, str) for item in items[:entry + 1]):
+            seen = 0
+            for number in range(line, len(self.lines) + 1):
+                source = self.lines[number - 1]
+                start = source.find("=") + 1 if number == line else 0
+                for text, columns in _string_literals(source[start:]):
+                    if seen == entry:
+                        if text != items[entry]:
+                            return self.error(line, message, key, value=True)
+                        return DerivationError(self.path, number, message, None, start + columns[0], source)
+                    seen += 1
+        return self.error(line, message, key, value=True)
+
     # -- the file
     def project(self, data: dict, file: Path) -> Project:
         self.keys(data, PROJECT_KEYS, None)
@@ -358,7 +377,7 @@ class _ProjectReader:
             if not isinstance(items, list) or not items or len(items) > MAX_PROJECT_PATHS:
                 raise self.error(line, f"derivations must be a file or folder name, or a list of 1 to "
                                        f"{MAX_PROJECT_PATHS} of them")
-            derivations = tuple(str(self.derivation(item, line, file)) for item in items)
+            derivations = tuple(str(self.derivation(items, entry, line, file)) for entry in range(len(items)))
         decks = {}
         for key in ("selfcheck", "flashcards"):
             decks[key] = self.file(data[key], key, self.line(key), folder_ok=False) if key in data else None
@@ -374,10 +393,15 @@ class _ProjectReader:
         return Project(file, self.root, derivations, examples, decks["selfcheck"], decks["flashcards"],
                        Settings(**settings), title, self.site_url(data.get("site_url")), title_relations)
 
-    def derivation(self, item: Any, line: int, file: Path) -> Path:
-        """One entry of `derivations`: a file or folder, never this settings file itself (rt41: it was
-        read as a derivation and refused with advice for the command line)."""
-        path = self.file(item, "derivations", line, folder_ok=True)
+    def derivation(self, items: list[Any], entry: int, line: int, file: Path) -> Path:
+        """Entry `entry` of `derivations` (the list `items`, written from `line` on): a file or folder, never
+        this settings file itself (rt41: it was read as a derivation and refused with advice for the command
+        line); its errors point at the entry (rt44 F5)."""
+        item = items[entry]
+        try:
+            path = self.file(item, "derivations", line, folder_ok=True)
+        except DerivationError as error:
+            raise self.entry_at(line, items, entry, error.message, "derivations") from None
         if resolved_path(path) == resolved_path(file):
             raise self.at(line, item, 0, f"derivations: {item[:120]} is this course's settings file, not a "
                                          f"derivation (it is never read as one): remove it from the list",
@@ -515,8 +539,11 @@ class _ProjectReader:
                 out.append(example_of(example_instance(item["prior"], item["likelihood"], item["q"])))
             except ExampleInputError as error:
                 culprit = next((k for k in _EXAMPLE if str(error).startswith(k)), None)
-                raise self.error(self.line(culprit, "example", index), f"{where}: {error}", culprit or "",
-                                 value=True) from None
+                line = self.line(culprit, "example", index)
+                values = item.get(culprit) if culprit else None
+                if error.entry is not None and isinstance(values, list):  # at the value, not the `[` (rt44 F5)
+                    raise self.entry_at(line, values, error.entry, f"{where}: {error}", culprit or "") from None
+                raise self.error(line, f"{where}: {error}", culprit or "", value=True) from None
         return tuple(out)
 
 

@@ -66,7 +66,7 @@ from typing import Any
 from elbo_sym import files
 from elbo_sym.files import FileReadError, read_regular_file
 from elbo_sym.limits import MAX_ROSTER_BYTES, MAX_SEED, MAX_STUDENTS, PRINTED_COMMAND_LINE_CHARS
-from elbo_sym.prose import allowed, counted, describe
+from elbo_sym.prose import ROMANIAN_LETTERS, allowed, counted, describe
 from elbo_sym.publish.handouts import HandoutError, course_context, exercises_arguments, exercises_context
 from elbo_sym.publish.outputs import move_in, refuse_to_replace
 from elbo_sym.publish.pdfpages import GROUP_KEY, PdfPagesError, parse_pdf, split_by_group, write_pages
@@ -181,6 +181,10 @@ def _check_id(value: str, where: str, seen: dict[str, int], line: int) -> str:
 _UNPRINTED_LATIN = " ".join(ch for ch in map(chr, range(0xC0, 0x180)) if ch.isalpha() and not allowed(ch))
 """The letters of Latin-1 and Latin Extended-A that pdflatex's T1 fonts lack (Ħ ħ ĸ Ŀ ŀ ŉ Ŧ ŧ ſ):
 the roster's message names them (red team rt31: it said "Latin letters with accents are fine")."""
+PRINTED_LETTERS = (f"they print the letters of Latin-1 and Latin Extended-A but {_UNPRINTED_LATIN}, "
+                   f"and {' '.join(ROMANIAN_LETTERS)}")
+"""The rule a name's letters follow, as the roster's message states it (rt44 F7: it said "Latin letters with
+accents are fine" and refused the Romanian Ș, one of them)."""
 
 
 def _check_name(value: str, where: str) -> str:
@@ -192,8 +196,7 @@ def _check_name(value: str, where: str) -> str:
     for ch in text:
         if not allowed(ch) or unicodedata.category(ch) in ("Cc", "Cf", "Cs"):
             raise RosterError(f"{where}: the name has {describe(ch)}, which the sheets cannot print "
-                              f"(Latin letters with accents are fine but {_UNPRINTED_LATIN}; write other scripts "
-                              "in Latin letters)")
+                              f"({PRINTED_LETTERS}; write other letters and scripts in those)")
     return text
 
 

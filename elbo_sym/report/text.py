@@ -213,10 +213,16 @@ def deck_outcome(counts: dict[str, int]) -> str:
     refuted, else "NOT all proved" (a card only `checked` or in `error` is not shown false); then why,
     for each failing verdict the deck has (a card is printed only with a formula proved for every instance)."""
     why = [text for verdict, text in DECK_OUTCOME_WHY.items() if counts.get(verdict)]
+    if not why and set(counts) <= {"none"}:  # no card states anything checked: "all hold" would claim a check
+        return "nothing to check"
     if not why:
         return "all hold"
     return (f"{'NOT all hold' if counts.get('refuted') else 'NOT all proved'}: a card is printed only with a "
             f"formula proved for every instance; {'; '.join(why)}")
+
+
+_COUNTED = {"none": "without a formula or claim"}
+"""A verdict as the deck's totals name it: "17 without a formula or claim", not "17 none" (rt44's note)."""
 
 
 def deck_text(r: DeckReport) -> str:
@@ -238,8 +244,8 @@ def deck_text(r: DeckReport) -> str:
     counts: dict[str, int] = {}
     for c in r.cards:
         counts[c.verdict] = counts.get(c.verdict, 0) + 1
-    summary = ", ".join(f"{counts[k]} {k}" for k in ("proved", "checked", "well-formed", "refuted", "error", "none")
-                        if k in counts)
+    summary = ", ".join(f"{counts[k]} {_COUNTED.get(k, k)}" for k in ("proved", "checked", "well-formed", "refuted",
+                                                                      "error", "none") if k in counts)
     lines.append(f"  {len(r.cards)} card(s): {summary}; {deck_outcome(counts)}")
     return "\n".join(lines) + "\n"
 
