@@ -39,7 +39,7 @@ from fractions import Fraction
 from sympy import Expr
 
 from elbo_sym.budget import checkpoint
-from elbo_sym.engine.models.base import PARAMETER, SIMPLEX, UNIT, Block, Instance
+from elbo_sym.engine.models.base import PARAMETER, SIMPLEX, UNIT, Block, Instance, Interval
 from elbo_sym.engine.notation import to_latex
 from elbo_sym.failures import reraise_callers
 from elbo_sym.numbers.algebraic import root_text
@@ -350,8 +350,30 @@ def _rational(block: Block, values: tuple[float, ...], denominator: int) -> tupl
     if not block.bounds.contains(v):  # a minimum at a bound (sigma -> 0): three significant digits
         v = Fraction(f"{values[0]:.3g}")
     if not block.bounds.contains(v):
-        raise ValueError("rounded outside the parameter's interval")
+        v = _inside_open_bound(block.bounds, values[0])
     return (v,)
+
+
+OPEN_BOUND_STEPS = tuple(Fraction(1, 10**k) for k in (12, 9, 6, 3))
+"""How far inside its open bound `_inside_open_bound` puts a minimum the minimiser left on that bound,
+the nearest first."""
+
+
+def _inside_open_bound(bounds: Interval, x: float) -> Fraction:
+    """A rational strictly inside `bounds` near `x`, a minimum that both roundings put on or past an open
+    bound: beta * P(q)**2 is smallest as beta -> 1 in (1, 2), the float 1.0000000x rounds to 1, and the
+    point was given up, so a root in q was never solved for (red team rt43 F3).  The bound nearest `x`
+    moved inside by the first of OPEN_BOUND_STEPS that stays inside; the point is decided exactly anyway.
+    ValueError when none does (or `x` is no number)."""
+    if not math.isfinite(x):
+        raise ValueError("the minimum is not a number")
+    ends = [(abs(x - float(b)), b, sign) for b, sign in ((bounds.lower, 1), (bounds.upper, -1)) if b is not None]
+    for _, bound, sign in sorted(ends, key=lambda e: e[0]):
+        for step in OPEN_BOUND_STEPS:
+            v = bound + sign * step
+            if bounds.contains(v):
+                return v
+    raise ValueError("rounded outside the parameter's interval")
 
 
 def blocks_of_kind(model, kind: str) -> tuple[Block, ...]:
@@ -498,29 +520,33 @@ def _solve_one(model, difference: Expr, point_values, bi: int, j: int, t) -> Alg
     if square_free.degree() > MAX_ALGEBRAIC_SQUARE_FREE_DEGREE:
         return None
     near = point_values[bi][j]
+    roots = []  # (distance from the minimum, isolating interval, irreducible factor)
     for factor_, _ in factor_list(square_free)[1]:
         g = Poly(factor_, t)
         if not 1 <= g.degree() <= MAX_ALGEBRAIC_DEGREE:
             continue  # a root of higher degree is not certified (MAX_ALGEBRAIC_DEGREE); another factor may be
+        if any(gcd(g, div).degree() > 0 for div in divisors):
+            continue  # a divisor vanishes at its roots: undefined there, not a failure of the relation
         for (low, high), _ in g.intervals():
             if low != high:
                 low, high = g.refine_root(low, high, eps=Rational(1, 10**12))
             low, high = Fraction(str(low)), Fraction(str(high))
-            if not abs(float(low + high) / 2 - near) < 1e-4:
-                continue
-            if not _in_domain(block, subs, j, t, low, high):
-                continue
-            if any(gcd(g, div).degree() > 0 for div in divisors):
-                continue  # a divisor vanishes at the root: undefined there, not a failure of the relation
-            root = _root_expression(g, low, high)
-            if root is None:
-                continue
-            values = {s: radsimp(expand(v.xreplace({t: root}))) for s, v in subs.items()}
-            shown = tuple((c.label, tuple(root_text(values[s]) for s in c.symbols)) for c in blocks)
-            latex = tuple((c.label, tuple(to_latex(values[s]) for s in c.symbols)) for c in blocks)
-            name = f"{block.label} at z = {j}" if len(block.symbols) > 1 else block.label
-            return AlgebraicPoint(values, shown, f"{g.as_expr().xreplace({t: Symbol('t')})}", name, latex,
-                                  approx_text(root, {}))
+            roots.append((abs(float(low + high) / 2 - near), low, high, g))
+    # the root nearest the minimum first; any other root in the domain is as exact a zero -- the minimum may
+    # sit where another factor vanishes in the limit (beta -> 3 in (3 - beta) P(q)**2: q is anywhere there,
+    # red team rt43 F3), and the zero of P(q) at the rounded beta is then far from the minimum's q
+    for _, low, high, g in sorted(roots, key=lambda r: r[0]):
+        if not _in_domain(block, subs, j, t, low, high):
+            continue
+        root = _root_expression(g, low, high)
+        if root is None:
+            continue
+        values = {s: radsimp(expand(v.xreplace({t: root}))) for s, v in subs.items()}
+        shown = tuple((c.label, tuple(root_text(values[s]) for s in c.symbols)) for c in blocks)
+        latex = tuple((c.label, tuple(to_latex(values[s]) for s in c.symbols)) for c in blocks)
+        name = f"{block.label} at z = {j}" if len(block.symbols) > 1 else block.label
+        return AlgebraicPoint(values, shown, f"{g.as_expr().xreplace({t: Symbol('t')})}", name, latex,
+                              approx_text(root, {}))
     return None
 
 
