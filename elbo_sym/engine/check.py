@@ -934,10 +934,11 @@ equality as mu -> infinity, a tail, not a meeting."""
 
 def _meeting(model: ExplicitModel, minima: list, used: set) -> str:
     """The first of `minima` (float value, values per block) where |left - right| is below MEETING_TOLERANCE
-    inside the domain, shown by the blocks with a symbol in `used` ("sigma ≈ 2.71828"); "" when there is none.  There the strict step's sides meet
-    as far as floats can tell, at a point that is no algebraic point (a log is left in the difference):
-    (log(sigma) - 1)**2 > 0 is false at sigma = e alone, which no exact instance reaches, and it passed
-    with accept (red team rt43 F2).  Neither a counterexample nor a point where the step held."""
+    inside the domain, shown by the blocks with a symbol in `used` ("sigma ≈ 2.71828"); "" when there is
+    none.  There the strict step's sides meet as far as floats can tell, at a point that is no algebraic
+    point (a log is left in the difference): (log(sigma) - 1)**2 > 0 is false at sigma = e alone, which no
+    exact instance reaches, and it passed with accept (red team rt43 F2).  Neither a counterexample nor a
+    point where the step held."""
     for fun, values in sorted(minima, key=lambda m: m[0]):
         if not fun < MEETING_TOLERANCE:
             break
