@@ -8,6 +8,8 @@
   (engine.search._inside_open_bound), and every root of the slice is tried, the nearest first.
 * F2: a strict step false only at a transcendental point (sigma = e) cannot be refuted exactly; where the
   sides meet in floats well inside the domain the step is `error` (engine.check.SIDES_MEET).
+* F6: a non-strict step false only on a sliver 1e-18 wide beside an algebraic point: a rational between
+  the two roots of left - right there is tried (engine.search.between_roots).
 
 The oracle is the test's own: the printed point read back by SymPy and the step's own vanishing part
 evaluated there, exactly 0; every value inside its domain.
@@ -30,7 +32,7 @@ from elbo_sym.engine.models.base import Interval
 
 BUDGET = 120.0
 """Generous: a backstop on a shared machine (each search runs a fixed plan).  Each search takes seconds of
-CPU, so those tests are `full` (tests/suite_sizes.py); the unit tests of the nudge stay in `make test`."""
+CPU, so those tests are `full` (the fast tier's half-second rule); the unit tests of the nudge stay in `make test`."""
 GAUSSIAN = 'model = "gaussian"'
 DISCRETE = "K = 2"
 LESSON_SLIP = ("E(q, log(p(x | z))) - KL(q(z), p(z)) + (E(q, q(z)) - 3/5)**2", "ELBO(q)")
@@ -212,3 +214,54 @@ def test_without_the_meeting_rule_the_transcendental_step_passes(monkeypatch):
 def test_a_true_transcendental_strict_step_stays_checked(start, rhs, head):
     step = step_of(derivation(head, start, rhs))
     assert step.verdict is Verdict.checked and step.accepted, step.reason
+
+
+# --------------------------------------------------------------------------- F6
+
+SLIVER = "(1/10**12)**3"
+"""10**-36 as rt43 wrote it (an exponent is at most 12): below what a float margin can show."""
+
+
+def _q(step) -> list[Fraction]:
+    return [Fraction(v) for v in dict(step.counterexample.values)["q(z)"]]
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("start, rhs", [
+    ("(E(q, q(z)) - 3/5)**2", SLIVER),  # rt43 t/w4
+    ("(E(q, q(z)) - 3/5)**2 + log(p(x)**2)", f"2*log(p(x)) + {SLIVER}"),  # t/w7: logs that cancel
+])
+def test_a_non_strict_step_false_on_a_sliver_is_refuted_at_a_rational_there(start, rhs):
+    text = derivation(DISCRETE, start, rhs).replace('rel = ">"', 'rel = ">="')
+    step = step_of(text)
+    assert step.verdict is Verdict.refuted, step.reason  # before: checked, accepted, exit 0
+    q = _q(step)
+    assert sum(q) == 1 and all(v > 0 for v in q)
+    assert (sum(v * v for v in q) - Fraction(3, 5)) ** 2 < Fraction(1, 10**36)  # the test's own arithmetic
+
+
+@pytest.mark.full
+def test_a_gaussian_step_false_on_a_sliver_is_refuted():
+    step = step_of(derivation(GAUSSIAN, "(mu**2 - 2)**2", SLIVER).replace('rel = ">"', 'rel = ">="'))  # t/w5
+    assert step.verdict is Verdict.refuted, step.reason
+    (mu,) = (Fraction(v) for v in dict(step.counterexample.values)["mu"])
+    assert (mu * mu - 2) ** 2 < Fraction(1, 10**36)
+
+
+@pytest.mark.full
+def test_without_the_points_between_roots_the_sliver_passes(monkeypatch):
+    """Mutant: no point between the roots -- the tests above would catch it."""
+    monkeypatch.setattr(check_module, "between_roots", lambda *args, **kwargs: iter(()))
+    text = derivation(DISCRETE, "(E(q, q(z)) - 3/5)**2", SLIVER).replace('rel = ">"', 'rel = ">="')
+    assert step_of(text).verdict is Verdict.checked
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("start, rhs", [
+    ("(E(q, q(z)) - 3/5)**2 + (1/10**12)**3", SLIVER),  # touches, never below: one root, no sliver
+    ("(E(q, q(z)) - 3/5)**2 + log(p(x)**2)", "2*log(p(x))"),
+])
+def test_a_true_non_strict_step_touching_its_bound_stays_checked(start, rhs):
+    step = step_of(derivation(DISCRETE, start, rhs).replace('rel = ">"', 'rel = ">="'))
+    assert step.verdict in (Verdict.checked, Verdict.proved), step.reason
+    assert step.passes
