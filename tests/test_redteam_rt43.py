@@ -128,6 +128,22 @@ def test_a_true_strict_step_whose_logs_cancel_stays_checked(start, rhs, head):
     assert step.verdict is Verdict.checked and step.accepted, step.reason
 
 
+LAYERS = 'model = "gaussian"\nlatents = ["z1", "z2"]'
+"""DDPM's Gaussian layers: a1, v1, c1 (in (0, 1)) built in."""
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("start, rhs", [
+    ("(a1**2 - 2)**2 + log(v1**2)", "2*log(v1)"),  # rt43 o/dd2 (F1)
+    ("(a1**2 - 2)**2 * (1 - c1)", "0"),  # o/dd1 (F3): c1 -> 1 at the minimum, an open bound
+])
+def test_a_layered_step_false_at_a_root_is_refuted_there(start, rhs):
+    step = step_of(derivation(LAYERS, start, rhs))
+    assert step.verdict is Verdict.refuted, step.reason
+    (a1,) = read(step, "a1")
+    assert not a1.is_rational and sympy.expand(a1**2 - 2) == 0
+
+
 # --------------------------------------------------------------------------- F3
 
 
