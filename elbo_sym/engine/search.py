@@ -426,8 +426,8 @@ def algebraic_points(model, difference: Expr, minima: list,
     fails only where q = 1/2 +- sqrt(5)/10 -- has no rational counterexample.  At a numeric
     minimum with a margin ~ 0, all coordinates but one are rounded to rationals and the
     last one is solved for exactly: the numerator of `difference` is a polynomial in it;
-    its real root near the minimum is isolated by an interval with rational ends (exact),
-    and the point is kept only when every block stays in the domain on the whole interval
+    its real roots, the nearest to the minimum first, are isolated by intervals with rational ends (exact),
+    and a point is kept only when every block stays in the domain on the whole interval
     and no divisor of `difference` vanishes there (the root's minimal polynomial does not
     divide it).  Nothing here is a float decision."""
     from sympy import Dummy
