@@ -434,21 +434,27 @@ def algebraic_points(model, difference: Expr, minima: list,
 
     if not solvable(difference):
         return
-    blocks = model.blocks
     t = Dummy("t", real=True)
+    for point_values, bi, j in _coordinates(model, minima, limit):
+        found = _solve_one(model, difference, point_values, bi, j, t)
+        if found is not None:
+            yield found
+
+
+def _coordinates(model, minima: list, limit: int) -> Iterator[tuple[list, int, int]]:
+    """(the minimum's values, block, coordinate) to solve for, at most `limit` of them: every coordinate of
+    each numeric minimum below ALGEBRAIC_TOLERANCE, the smallest minimum first."""
     tries = 0
     for fun, point_values in sorted(minima, key=lambda m: m[0]):
         if not fun < ALGEBRAIC_TOLERANCE:
-            break
-        for bi, block in enumerate(blocks):
+            return
+        for bi, block in enumerate(model.blocks):
             for j in range(len(block.symbols)):
                 if tries >= limit:
                     return
                 checkpoint()
                 tries += 1
-                found = _solve_one(model, difference, point_values, bi, j, t)
-                if found is not None:
-                    yield found
+                yield point_values, bi, j
 
 
 def solvable(difference: Expr) -> bool:
@@ -469,30 +475,20 @@ def between_roots(model, difference: Expr, minima: list, limit: int = MAX_ALGEBR
     if not solvable(difference):
         return
     t = Dummy("t", real=True)
-    tries = 0
-    for fun, point_values in sorted(minima, key=lambda m: m[0]):
-        if not fun < ALGEBRAIC_TOLERANCE:
-            break
-        for bi, block in enumerate(model.blocks):
-            for j in range(len(block.symbols)):
-                if tries >= limit:
-                    return
-                checkpoint()
-                tries += 1
-                sliced = _slice(model, difference, point_values, bi, j, t)
-                if sliced is None:
-                    continue
-                subs, square_free, _ = sliced
-                ends = [(Fraction(str(low)), Fraction(str(high))) for (low, high), _ in square_free.intervals()]
-                for (_, high), (low, _) in zip(ends, ends[1:]):
-                    middle = (high + low) / 2  # isolating intervals are disjoint: between the two roots
-                    if not abs(float(middle) - point_values[bi][j]) < 1e-4:
-                        continue
-                    at = {t: Rational(middle.numerator, middle.denominator)}
-                    values = {s: v.xreplace(at) for s, v in subs.items()}
-                    yield Instance(tuple((b.name, tuple(Fraction(int(values[s].p), int(values[s].q))
-                                                        for s in b.symbols)) for b in model.blocks),
-                                   "numeric minimisation (between two roots of left - right)")
+    for point_values, bi, j in _coordinates(model, minima, limit):
+        sliced = _slice(model, difference, point_values, bi, j, t)
+        if sliced is None:
+            continue
+        subs, square_free, _ = sliced
+        ends = [(Fraction(str(low)), Fraction(str(high))) for (low, high), _ in square_free.intervals()]
+        for (_, high), (low, _) in zip(ends, ends[1:]):
+            middle = (high + low) / 2  # isolating intervals are disjoint: between the two roots
+            if not abs(float(middle) - point_values[bi][j]) < 1e-4:
+                continue
+            at = {t: Rational(middle.numerator, middle.denominator)}
+            values = {s: v.xreplace(at) for s, v in subs.items()}
+            yield Instance(tuple((b.name, tuple(Fraction(int(values[s].p), int(values[s].q)) for s in b.symbols))
+                                 for b in model.blocks), "numeric minimisation (between two roots of left - right)")
 
 
 def _solve_one(model, difference: Expr, point_values, bi: int, j: int, t) -> AlgebraicPoint | None:
