@@ -33,7 +33,7 @@ from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
 from elbo_sym.engine.derivation import Derivation, Example, Formula, Relation, Step
 from elbo_sym.engine.exact import ExactPlan, empty_ranges, exact_plan, memo_at, premise_pins
-from elbo_sym.engine.models.base import ExplicitModel, Model
+from elbo_sym.engine.models.base import PARAMETER, ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError, free_latents
 from elbo_sym.engine.models.general import SEARCH_K
 from elbo_sym.engine.notation import Limit, to_latex, to_text
@@ -49,6 +49,7 @@ from elbo_sym.engine.samples import (
     values_at,
 )
 from elbo_sym.engine.search import (
+    ALGEBRAIC_TOLERANCE,
     FAR_END_BASES,
     LIGHT_BOUNDARY_INSTANCES,
     LIGHT_MINIMISER_STARTS,
@@ -59,6 +60,7 @@ from elbo_sym.engine.search import (
     AlgebraicPoint,
     Instance,
     algebraic_points,
+    between_roots,
     boundary_instances,
     exact_candidates,
     far_end_instances,
@@ -95,6 +97,7 @@ from elbo_sym.numbers.evaluate import (
     Undefined,
     approx_text,
     as_float,
+    closed_sign,
     compile_float,
     compile_rational,
     decide,
@@ -537,6 +540,26 @@ class _Instances:
             return source
         return source if q & used else "special instance"
 
+    def meets_at(self, point_: AlgebraicPoint, k: int) -> bool:
+        """Whether part `k`'s two sides may be called exactly equal at the algebraic point, a zero of their
+        difference (`_difference_to_solve`): every open definedness obligation is shown to hold there
+        (exactly, `closed_sign`; the shown ones hold on the whole domain) -- one undecided or failing
+        leaves the point to the obligations' own search, which says "undefined" where it is -- and the
+        sides' own values are not certified to differ there (a guard: the canonical form is equal to
+        left - right on the domain, and 0 is never read off intervals, only a difference)."""
+        for obligation in self.open:
+            try:
+                s = closed_sign(obligation.expr.xreplace(point_.values))
+            except Undefined:
+                return False
+            if s is None or not obligation.holds_at(s):
+                return False
+        a, b = self.parts[k]
+        try:
+            return closed_sign(Add(a, -b).xreplace(point_.values)) in (0, None)
+        except Undefined:
+            return False
+
     def algebraic_counterexample(self, point_: AlgebraicPoint, k: int) -> Counterexample:
         """Both sides are exactly equal at the algebraic point, so the strict relation fails."""
         a, b = self.parts[k]
@@ -816,7 +839,15 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         found = try_one(instance)
         if found:
             return found, held, undecided, ()
+    if rel in (">=", "<=") and any(m[0] < ALGEBRAIC_TOLERANCE for m in minima):
+        # false only on a sliver between two close roots, too thin for floats: a rational there (red team rt43 F6)
+        for a, b in judge.parts:
+            for instance in between_roots(model, _difference_to_solve(a, b, model), minima):
+                found = try_one(instance)
+                if found:
+                    return found, held, undecided, ()
     meetings: list[str] = []  # algebraic points where the step fails and a premise is undecided
+    uncertified = ""  # a point inside the domain where the strict step's sides meet in floats, not certified
 
     def refutes_at(point_: AlgebraicPoint) -> bool:
         """Whether the step's failure at the algebraic point is a counterexample: a model of the
@@ -835,21 +866,23 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         return status == HOLDS
 
     if rel in (">", "<"):  # a strict relation may fail only where both sides are equal (an algebraic point)
-        for k, (a, b) in enumerate(judge.parts):
-            for point_ in algebraic_points(model, Add(a, -b), minima):
-                if refutes_at(point_):
+        differences = [_difference_to_solve(a, b, model) for a, b in judge.parts]
+        for k, difference_ in enumerate(differences):
+            for point_ in algebraic_points(model, difference_, minima):
+                if judge.meets_at(point_, k) and refutes_at(point_):
                     return _within_premises(judge.algebraic_counterexample(point_, k), premises), held, \
                         undecided, ()
         # ... and near the zeros of the difference formed symbolically: a term on both sides (sigma**2,
         # a KL) cancels there, while in floats its large values swamp the margin (red team rt42 F5)
         inside_margin = premises.margin_function() if premises is not None else None
-        for k, (a, b) in enumerate(judge.parts):
-            difference_ = Add(a, -b)
+        for k, difference_ in enumerate(differences):
             near = _near_equal(difference_, model, seed, inside_margin, lambda: work.spend(judge.point_cost))
             for point_ in algebraic_points(model, difference_, near):
-                if refutes_at(point_):
+                if judge.meets_at(point_, k) and refutes_at(point_):
                     return _within_premises(judge.algebraic_counterexample(point_, k), premises), held, \
                         undecided, ()
+            if not solvable(difference_):  # no algebraic point can come of it: where do the sides meet?
+                uncertified = uncertified or _meeting(model, near, difference_.free_symbols)
     # an expression undefined only at irrational points: a divisor (or log argument) that is 0 only there
     premise_margin = premises.margin_function() if premises is not None and judge.open else None
     for obligation in judge.open[:MAX_OBLIGATION_SEARCHES]:
@@ -870,16 +903,39 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     _refuse_outside_model(outside)
     if meetings:
         raise _UndecidedPremises(f"{PREMISES_UNDECIDED} ({meetings[0]})")
+    if uncertified:
+        raise _UncertifiedMeeting(f"{SIDES_MEET} ({uncertified})")
     return None, held, undecided, tuple(dict.fromkeys(skipped))
+
+
+def _difference_to_solve(a: Expr, b: Expr, model: ExplicitModel) -> Expr:
+    """left - right (unfolded sides) as `algebraic_points` solves it: as formed when no log, exp or pi is in
+    it, else its canonical form (engine.canonical: each log split into atoms, those whose coefficients cancel
+    dropped -- `explain`'s residual) when that has none left.  log(sigma**2) against 2 log(sigma), ELBO(q)
+    against E(q, log p(x | z)) - KL cancel only there, so a strict step false where the rest vanishes was
+    never solved and passed with accept (red team rt43 F1).  The canonical form equals left - right on the
+    domain wherever both are defined (what a proof by it rests on); where they are defined at the point is
+    asked there (`_Instances.defined_at`)."""
+    formed = Add(a, -b)
+    if solvable(formed):
+        return formed
+    try:
+        form = canonical(formed, model)
+    except TooLarge:
+        return formed
+    if any(key for key, _ in form.terms):  # a log atom (or an opaque term) is left: no polynomial to solve
+        return formed
+    residual = form.as_expr()
+    known = set(model.parameters)
+    return residual if solvable(residual) and residual.free_symbols <= known else formed
 
 
 def _near_equal(difference: Expr, model, seed: int, inside_margin, spend: Callable[[], None]) -> list:
     """The numeric minima of |difference| (inside the premises, whose margin is >= 0 there) from random
-    starts: where an algebraic point may make the two sides equal.  The minimiser's rounded instances
-    are not decided (the search decided its own); only its minima are returned, none when no algebraic
-    point can come of them (`solvable`)."""
-    if not solvable(difference):
-        return []
+    starts: where an algebraic point may make the two sides equal -- or, when none can come of them (not
+    `solvable`: a log is left), where the sides meet at a point the search cannot give exactly (`_meeting`).
+    The minimiser's rounded instances are not decided (the search decided its own); only its minima are
+    returned."""
     size = compile_float(difference, model.parameters)
 
     def distance(p: tuple[float, ...]) -> float:
@@ -890,6 +946,67 @@ def _near_equal(difference: Expr, model, seed: int, inside_margin, spend: Callab
     for _ in minimise(distance, model, [], seed, LIGHT_MINIMISER_STARTS, minima):
         pass
     return minima
+
+
+MEETING_TOLERANCE = 1e-12
+"""A numeric minimum of |left - right| below this, inside the domain (`_inside`), is where a strict step's
+sides meet as far as floats can tell (`_meeting`)."""
+MEETING_MARGIN = 1e-6
+"""How far inside the domain such a minimum must be: each probability above it, each parameter this far
+(relative to its interval's width, else absolutely) from an open bound -- a true strict step may come
+arbitrarily close to equality as a probability -> 0 or beta -> 1 in (1, 2) without ever meeting it."""
+MEETING_BOX = 1e3
+"""How large a parameter unbounded on that side may be at such a minimum: exp(-mu**2) > 0 tends to
+equality as mu -> infinity, a tail, not a meeting."""
+
+
+def _meeting(model: ExplicitModel, minima: list, used: set) -> str:
+    """The first of `minima` (float value, values per block) where |left - right| is below MEETING_TOLERANCE
+    inside the domain, shown by the blocks with a symbol in `used` ("sigma ≈ 2.71828"); "" when there is
+    none.  There the strict step's sides meet as far as floats can tell, at a point that is no algebraic
+    point (a log is left in the difference): (log(sigma) - 1)**2 > 0 is false at sigma = e alone, which no
+    exact instance reaches, and it passed with accept (red team rt43 F2).  Neither a counterexample nor a
+    point where the step held."""
+    for fun, values in sorted(minima, key=lambda m: m[0]):
+        if not fun < MEETING_TOLERANCE:
+            break
+        if all(_inside(block, v) for block, v in zip(model.blocks, values)):
+            shown = [(block, v) for block, v in zip(model.blocks, values) if used & set(block.symbols)]
+            return ", ".join(f"{block.label} ≈ {_approx(v)}" for block, v in shown or zip(model.blocks, values))
+    return ""
+
+
+def _approx(values: tuple[float, ...]) -> str:
+    """A block's float values as `_meeting` shows them: 6 digits, a tuple for several."""
+    shown = [f"{v:.6g}" for v in values]
+    return shown[0] if len(shown) == 1 else f"({', '.join(shown)})"
+
+
+def _inside(block, values: tuple[float, ...]) -> bool:
+    """Whether a block's float values are well inside the domain (MEETING_MARGIN, MEETING_BOX)."""
+    if block.kind != PARAMETER:  # probabilities: each one away from 0 (a likelihood of 1 is in the domain)
+        return all(v > MEETING_MARGIN for v in values)
+    bounds = block.bounds
+    (v,) = values
+    lo, hi = bounds.lower, bounds.upper
+    width = float(hi - lo) if lo is not None and hi is not None else 1.0
+    if lo is None and v < -MEETING_BOX or hi is None and v > MEETING_BOX:
+        return False
+    if lo is not None and bounds.lower_open and not v - float(lo) > MEETING_MARGIN * width:
+        return False
+    return not (hi is not None and bounds.upper_open and not float(hi) - v > MEETING_MARGIN * width)
+
+
+SIDES_MEET = ("not checked: the two sides of this strict step meet (|left - right| < 1e-12 at a numeric minimum "
+              "inside the domain) at a point that is not an algebraic number the search can give exactly, so "
+              "it may be false there; neither a counterexample nor a point where it held")
+"""The start of a strict step's `error` where the search saw its sides meet at a point it cannot certify
+(`_UncertifiedMeeting`): the step may not pass as `checked`, with or without accept."""
+
+
+class _UncertifiedMeeting(Exception):
+    """A strict step's sides meet in floats inside the domain where no algebraic point can be solved for
+    (`_meeting`): the step is `error`, as at an algebraic point whose premises are undecided."""
 
 
 def _within_premises(found: Counterexample, premises: PremiseJudge | None) -> Counterexample:
@@ -1462,7 +1579,7 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
             else:
                 counterexample, held, undecided, searched = _search_everywhere(lhs, step, model, examples, open_,
                                                                                exact=exact)
-    except (_OutsideModel, _UndecidedPremises) as outside:
+    except (_OutsideModel, _UndecidedPremises, _UncertifiedMeeting) as outside:
         return StepResult(step, lhs, Verdict.error, str(outside), None, 0, outcome,
                           time.perf_counter() - started, conditions=conditions)
     except BudgetExceeded as error:

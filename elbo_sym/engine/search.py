@@ -42,7 +42,7 @@ from fractions import Fraction
 from sympy import Expr
 
 from elbo_sym.budget import checkpoint
-from elbo_sym.engine.models.base import PARAMETER, SIMPLEX, UNIT, Block, Instance
+from elbo_sym.engine.models.base import PARAMETER, SIMPLEX, UNIT, Block, Instance, Interval
 from elbo_sym.engine.notation import to_latex
 from elbo_sym.failures import reraise_callers
 from elbo_sym.numbers.algebraic import root_text
@@ -71,8 +71,8 @@ ROUNDING_DENOMINATORS = (10, 1000, 10**6, 10**12)
 
 __all__ = ["Instance", "exact_candidates", "values_reader", "point_reader", "boundary_instances", "minimise",
            "seed_for", "structure", "MIN_DECIDED", "RANDOM_INSTANCES", "RANDOM_SOURCE", "LIGHT_BOUNDARY_INSTANCES",
-           "LIGHT_MINIMISER_STARTS", "AlgebraicPoint", "algebraic_points", "solvable", "FAR_END_BASES", "FarEnd",
-           "far_end_instances", "far_ends"]
+           "LIGHT_MINIMISER_STARTS", "AlgebraicPoint", "algebraic_points", "between_roots", "solvable", "FAR_END_BASES",
+           "FarEnd", "far_end_instances", "far_ends"]
 
 
 def seed_for(*parts: object) -> int:
@@ -354,8 +354,30 @@ def _rational(block: Block, values: tuple[float, ...], denominator: int) -> tupl
     if not block.bounds.contains(v):  # a minimum at a bound (sigma -> 0): three significant digits
         v = Fraction(f"{values[0]:.3g}")
     if not block.bounds.contains(v):
-        raise ValueError("rounded outside the parameter's interval")
+        v = _inside_open_bound(block.bounds, values[0])
     return (v,)
+
+
+OPEN_BOUND_STEPS = tuple(Fraction(1, 10**k) for k in (12, 9, 6, 3))
+"""How far inside its open bound `_inside_open_bound` puts a minimum the minimiser left on that bound,
+the nearest first."""
+
+
+def _inside_open_bound(bounds: Interval, x: float) -> Fraction:
+    """A rational strictly inside `bounds` near `x`, a minimum that both roundings put on or past an open
+    bound: beta * P(q)**2 is smallest as beta -> 1 in (1, 2), the float 1.0000000x rounds to 1, and the
+    point was given up, so a root in q was never solved for (red team rt43 F3).  The bound nearest `x`
+    moved inside by the first of OPEN_BOUND_STEPS that stays inside; the point is decided exactly anyway.
+    ValueError when none does (or `x` is no number)."""
+    if not math.isfinite(x):
+        raise ValueError("the minimum is not a number")
+    ends = [(abs(x - float(b)), b, sign) for b, sign in ((bounds.lower, 1), (bounds.upper, -1)) if b is not None]
+    for _, bound, sign in sorted(ends, key=lambda e: e[0]):
+        for step in OPEN_BOUND_STEPS:
+            v = bound + sign * step
+            if bounds.contains(v):
+                return v
+    raise ValueError("rounded outside the parameter's interval")
 
 
 def blocks_of_kind(model, kind: str) -> tuple[Block, ...]:
@@ -408,29 +430,35 @@ def algebraic_points(model, difference: Expr, minima: list,
     fails only where q = 1/2 +- sqrt(5)/10 -- has no rational counterexample.  At a numeric
     minimum with a margin ~ 0, all coordinates but one are rounded to rationals and the
     last one is solved for exactly: the numerator of `difference` is a polynomial in it;
-    its real root near the minimum is isolated by an interval with rational ends (exact),
-    and the point is kept only when every block stays in the domain on the whole interval
+    its real roots, the nearest to the minimum first, are isolated by intervals with rational ends (exact),
+    and a point is kept only when every block stays in the domain on the whole interval
     and no divisor of `difference` vanishes there (the root's minimal polynomial does not
     divide it).  Nothing here is a float decision."""
     from sympy import Dummy
 
     if not solvable(difference):
         return
-    blocks = model.blocks
     t = Dummy("t", real=True)
+    for point_values, bi, j in _coordinates(model, minima, limit):
+        found = _solve_one(model, difference, point_values, bi, j, t)
+        if found is not None:
+            yield found
+
+
+def _coordinates(model, minima: list, limit: int) -> Iterator[tuple[list, int, int]]:
+    """(the minimum's values, block, coordinate) to solve for, at most `limit` of them: every coordinate of
+    each numeric minimum below ALGEBRAIC_TOLERANCE, the smallest minimum first."""
     tries = 0
     for fun, point_values in sorted(minima, key=lambda m: m[0]):
         if not fun < ALGEBRAIC_TOLERANCE:
-            break
-        for bi, block in enumerate(blocks):
+            return
+        for bi, block in enumerate(model.blocks):
             for j in range(len(block.symbols)):
                 if tries >= limit:
                     return
                 checkpoint()
                 tries += 1
-                found = _solve_one(model, difference, point_values, bi, j, t)
-                if found is not None:
-                    yield found
+                yield point_values, bi, j
 
 
 def solvable(difference: Expr) -> bool:
@@ -441,9 +469,79 @@ def solvable(difference: Expr) -> bool:
     return not difference.has(log, exp, pi)
 
 
+def between_roots(model, difference: Expr, minima: list, limit: int = MAX_ALGEBRAIC_TRIES) -> Iterator[Instance]:
+    """Rational instances strictly between two adjacent real roots of `difference` near the numeric minima,
+    all coordinates but one rounded as `algebraic_points` rounds them: where a non-strict relation fails only
+    on a sliver, too thin for floats -- (E(q, q(z)) - 3/5)**2 >= 10**-36 fails only within 1e-18 of
+    q0 = 1/2 - sqrt(5)/10, and passed with accept (red team rt43 F6).  The caller decides each exactly."""
+    from sympy import Dummy, Rational
+
+    if not solvable(difference):
+        return
+    t = Dummy("t", real=True)
+    for point_values, bi, j in _coordinates(model, minima, limit):
+        sliced = _slice(model, difference, point_values, bi, j, t)
+        if sliced is None:
+            continue
+        subs, square_free, _ = sliced
+        ends = [(Fraction(str(low)), Fraction(str(high))) for (low, high), _ in square_free.intervals()]
+        for (_, high), (low, _) in zip(ends, ends[1:]):
+            middle = (high + low) / 2  # isolating intervals are disjoint: between the two roots
+            if not abs(float(middle) - point_values[bi][j]) < 1e-4:
+                continue
+            at = {t: Rational(middle.numerator, middle.denominator)}
+            values = {s: v.xreplace(at) for s, v in subs.items()}
+            yield Instance(tuple((b.name, tuple(Fraction(int(values[s].p), int(values[s].q)) for s in b.symbols))
+                                 for b in model.blocks), "numeric minimisation (between two roots of left - right)")
+
+
 def _solve_one(model, difference: Expr, point_values, bi: int, j: int, t) -> AlgebraicPoint | None:
     """The coordinate `j` of block `bi` solved exactly, the others rounded (see algebraic_points)."""
-    from sympy import Poly, Rational, Symbol, cancel, expand, factor_list, fraction, gcd, radsimp, together
+    from sympy import Poly, Rational, Symbol, expand, factor_list, gcd, radsimp
+
+    blocks = model.blocks
+    block = blocks[bi]
+    sliced = _slice(model, difference, point_values, bi, j, t)
+    if sliced is None:
+        return None
+    subs, square_free, divisors = sliced
+    near = point_values[bi][j]
+    roots = []  # (distance from the minimum, isolating interval, irreducible factor)
+    for factor_, _ in factor_list(square_free)[1]:
+        g = Poly(factor_, t)
+        if not 1 <= g.degree() <= MAX_ALGEBRAIC_DEGREE:
+            continue  # a root of higher degree is not certified (MAX_ALGEBRAIC_DEGREE); another factor may be
+        if any(gcd(g, div).degree() > 0 for div in divisors):
+            continue  # a divisor vanishes at its roots: undefined there, not a failure of the relation
+        for (low, high), _ in g.intervals():
+            if low != high:
+                low, high = g.refine_root(low, high, eps=Rational(1, 10**12))
+            low, high = Fraction(str(low)), Fraction(str(high))
+            roots.append((abs(float(low + high) / 2 - near), low, high, g))
+    # the root nearest the minimum first; any other root in the domain is as exact a zero -- the minimum may
+    # sit where another factor vanishes in the limit (beta -> 3 in (3 - beta) P(q)**2: q is anywhere there,
+    # red team rt43 F3), and the zero of P(q) at the rounded beta is then far from the minimum's q
+    for _, low, high, g in sorted(roots, key=lambda r: r[0]):
+        if not _in_domain(block, subs, j, t, low, high):
+            continue
+        root = _root_expression(g, low, high)
+        if root is None:
+            continue
+        values = {s: radsimp(expand(v.xreplace({t: root}))) for s, v in subs.items()}
+        shown = tuple((c.label, tuple(root_text(values[s]) for s in c.symbols)) for c in blocks)
+        latex = tuple((c.label, tuple(to_latex(values[s]) for s in c.symbols)) for c in blocks)
+        name = f"{block.label} at z = {j}" if len(block.symbols) > 1 else block.label
+        return AlgebraicPoint(values, shown, f"{g.as_expr().xreplace({t: Symbol('t')})}", name, latex,
+                              approx_text(root, {}))
+    return None
+
+
+def _slice(model, difference: Expr, point_values, bi: int, j: int, t):
+    """`difference` with coordinate `j` of block `bi` as `t` and the others rounded to rationals near the
+    minimum's (the simplex's largest other coordinate absorbing t): (the substitution, the square-free
+    part of its numerator, a polynomial in t, and the numerators of its divisors), or None when that is
+    no polynomial with rational coefficients of a degree `algebraic_points` works on."""
+    from sympy import Poly, Rational, cancel, fraction, together
     from sympy.polys.polyerrors import PolynomialError
 
     blocks = model.blocks
@@ -501,31 +599,7 @@ def _solve_one(model, difference: Expr, point_values, bi: int, j: int, t) -> Alg
     square_free = poly.sqf_part()  # the same roots, each once: a power of a factor costs no more than it
     if square_free.degree() > MAX_ALGEBRAIC_SQUARE_FREE_DEGREE:
         return None
-    near = point_values[bi][j]
-    for factor_, _ in factor_list(square_free)[1]:
-        g = Poly(factor_, t)
-        if not 1 <= g.degree() <= MAX_ALGEBRAIC_DEGREE:
-            continue  # a root of higher degree is not certified (MAX_ALGEBRAIC_DEGREE); another factor may be
-        for (low, high), _ in g.intervals():
-            if low != high:
-                low, high = g.refine_root(low, high, eps=Rational(1, 10**12))
-            low, high = Fraction(str(low)), Fraction(str(high))
-            if not abs(float(low + high) / 2 - near) < 1e-4:
-                continue
-            if not _in_domain(block, subs, j, t, low, high):
-                continue
-            if any(gcd(g, div).degree() > 0 for div in divisors):
-                continue  # a divisor vanishes at the root: undefined there, not a failure of the relation
-            root = _root_expression(g, low, high)
-            if root is None:
-                continue
-            values = {s: radsimp(expand(v.xreplace({t: root}))) for s, v in subs.items()}
-            shown = tuple((c.label, tuple(root_text(values[s]) for s in c.symbols)) for c in blocks)
-            latex = tuple((c.label, tuple(to_latex(values[s]) for s in c.symbols)) for c in blocks)
-            name = f"{block.label} at z = {j}" if len(block.symbols) > 1 else block.label
-            return AlgebraicPoint(values, shown, f"{g.as_expr().xreplace({t: Symbol('t')})}", name, latex,
-                                  approx_text(root, {}))
-    return None
+    return subs, square_free, divisors
 
 
 def _unused_value(block: Block, free: set[str]) -> tuple[Fraction, ...] | None:
