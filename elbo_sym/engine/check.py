@@ -833,8 +833,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
             return found, held, undecided, ()
     # each real parameter's open ends, exactly: past every root of the difference where its sign fails
     bases = [i for i in exact_candidates(model, examples, seed) if i.source == RANDOM_SOURCE]
-    differences = tuple(Add(a, -b) for a, b in judge.parts)
-    for instance in far_end_instances(model, differences, lambda s: not holds(rel, s),
+    for instance in far_end_instances(model, tuple(Add(a, -b) for a, b in judge.parts), lambda s: not holds(rel, s),
                                       bases[:1 if light else FAR_END_BASES], lambda: work.spend(exact_cost)):
         found = try_one(instance)
         if found:
