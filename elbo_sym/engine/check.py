@@ -36,7 +36,7 @@ from elbo_sym.engine.exact import ExactPlan, empty_ranges, exact_plan, memo_at, 
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError, free_latents
 from elbo_sym.engine.models.general import SEARCH_K
-from elbo_sym.engine.notation import Limit, to_latex, to_text
+from elbo_sym.engine.notation import Limit, integer_power, to_latex, to_text
 from elbo_sym.engine.premises import HOLDS, UNDECIDED, PremiseJudge, PremiseTally, premise_text, premises_of
 from elbo_sym.engine.rules import FLIPPED, RULES, RuleOutcome, difference, proves_zero
 from elbo_sym.engine.samples import (
@@ -105,6 +105,7 @@ from elbo_sym.numbers.evaluate import (
     value_text,
 )
 from elbo_sym.numbers.exact import LogNumber, quick_factoring
+from elbo_sym.prose import counted
 
 FULL_SEARCH_K = 2
 """A general claim gets the full search (every boundary combination, six minimiser starts) up
@@ -650,11 +651,22 @@ def _exact_value(e: Expr, values) -> tuple[str, str]:
     form = short_form(v)  # one form, written as text and typeset: the two say the same
     text = form.text
     if len(text) > MAX_VALUE_TEXT and v.is_rational:  # a plain fraction too long to print (rt42 F4)
-        return (f"(a fraction of {len(str(abs(v.rational.numerator)))} digits over "
-                f"{len(str(v.rational.denominator))} digits)"), ""
+        described = _long_rational(v.rational)
+        return described, "" if described.startswith("(") else to_latex(Integer(v.rational.numerator))
     if len(text) > MAX_VALUE_TEXT:
-        return f"({len(v.logs)} log terms)", ""
+        return f"({counted(len(v.logs), 'log term')})", ""
     return text, to_latex(form.expr)
+
+
+def _long_rational(r: Fraction) -> str:
+    """A rational too long to print, described: ``-10**144`` (a power of 2 or 10, exact), "(an integer of
+    145 digits)", "(a fraction of 145 digits over 3 digits)" (red team rt45 F3: not "over 1 digits")."""
+    top = abs(r.numerator)
+    sign = "-" if r < 0 else ""
+    if r.denominator == 1:
+        power = integer_power(top)
+        return f"{sign}{power[0]}**{power[1]}" if power is not None else f"(an integer of {len(str(top))} digits)"
+    return f"(a fraction of {counted(len(str(top)), 'digit')} over {counted(len(str(r.denominator)), 'digit')})"
 
 
 def _value_text(e: Expr, values) -> str:
