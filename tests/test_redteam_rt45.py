@@ -169,3 +169,18 @@ def test_check_names_a_long_integer_side_exactly_when_it_is_a_power(tmp_path, ca
     (derivation,) = report if isinstance(report, list) else report["derivations"]
     c = derivation["steps"][0]["counterexample"]
     assert c["rhs"] == "10**144", c
+
+
+def test_a_whole_number_that_cancels_is_said_to_cancel_and_still_refused():
+    """rt45's note (m1.toml): m cancels from left - right, decided exactly for every n; the step is still
+    refused for m (it is written in m, tried at a few values only), and the refusal says that m cancels."""
+    from elbo_sym.engine.check import Verdict, check_derivation
+    from elbo_sym.engine.derivation import loads
+
+    text = ('title = "m1"\nmodel = "gaussian"\nstart = "(n - 40)**2 + 1 + (m**2 + m)/(m*(m + 1))"\n\n'
+            '[params]\nn = "integer >= 1"\nm = "integer >= 1"\n\n'
+            '[[step]]\nrel = ">"\nexpr = "1"\nrule = "definition"\naccept = "checked"\n')
+    step = check_derivation(loads(text, "m1.toml"), budget=120.0).steps[0]
+    assert step.verdict is Verdict.error and not step.passes, step.reason
+    assert "m is a whole number that cancels from left - right (decided exactly for every n)" in step.reason
+    assert step.searched is not None and step.searched.covered == frozenset({"n"})
