@@ -316,6 +316,10 @@ MAX_EXAMPLE_NUMBER_CHARS = 40
 """Characters of one number given to a worked example."""
 SHOWN_DIGITS = 6
 """Decimals a worked example and a sheet's key show for nats, bits and probabilities."""
+LONG_NUMBER_DIGITS = 20
+"""An integer with more digits than this is typeset as the power it is (``2^{480}``, ``10^{144}``) or in
+groups of three digits that a line may break between (red team rt45 F1: a far-end counterexample's
+145-digit beta ran 348pt off the page); the text and JSON report keep every digit."""
 BREAKABLE_WORD_CHARS = 20
 """A word of author prose longer than this may break after any of its characters, without a hyphen,
 in a PDF (red team rt18: a 60-character word in a step's `why` ran 110pt off the page); shorter

@@ -16,7 +16,7 @@ from sympy.printing.latex import LatexPrinter, greek_letters_set, tex_greek_dict
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from elbo_sym.limits import PRINTED_PARTS
+from elbo_sym.limits import LONG_NUMBER_DIGITS, PRINTED_PARTS
 
 x = Symbol("x")
 """The observed variable."""
@@ -681,6 +681,38 @@ _NAME_SPECIALS = {"_": r"\_", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#
                   "^": r"\^{}", "~": r"\~{}", "\\": r"\backslash{}"}
 
 
+def integer_power(n: int) -> tuple[int, int] | None:
+    """(2, k) when n = 2**k, else (10, k) when n = 10**k (k >= 2), else None: how a long integer is written
+    short and exact (a far end's point is a power of 2; an author's bound a power of 10)."""
+    if n > 2 and n & (n - 1) == 0:
+        return 2, n.bit_length() - 1
+    digits = str(n)
+    if len(digits) > 2 and digits.rstrip("0") == "1":
+        return 10, len(digits) - 1
+    return None
+
+
+def integer_latex(n: int) -> str:
+    """An integer's LaTeX: its digits, or past LONG_NUMBER_DIGITS the power of 2 or 10 it is
+    (``2^{480}``), else its digits in groups of three with a thin space and a possible line break
+    between groups (a number cannot run off the page or the phone; no digit is left out)."""
+    digits = str(abs(n))
+    sign = "-" if n < 0 else ""
+    if len(digits) <= LONG_NUMBER_DIGITS:
+        return sign + digits
+    power = integer_power(abs(n))
+    if power is not None:
+        return f"{sign}{power[0]}^{{{power[1]}}}"
+    head = len(digits) % 3 or 3
+    groups = [digits[:head]] + [digits[i:i + 3] for i in range(head, len(digits), 3)]
+    return sign + r"\,\allowbreak ".join(groups)
+
+
+def _is_long_integer(n: Basic) -> bool:
+    """An integer `integer_latex` sets as a power or in groups (``2^{480}``): bracketed as a power's base."""
+    return bool(getattr(n, "is_Integer", False)) and len(str(abs(int(n)))) > LONG_NUMBER_DIGITS
+
+
 def name_latex(name: str) -> str:
     """A symbol's name as LaTeX, as the author wrote it: a Greek letter's name as the letter,
     one letter as itself, a longer word upright-italic as one word (``tscr`` as ``mathit{tscr}``),
@@ -754,6 +786,18 @@ class ElboLatexPrinter(LatexPrinter):
 
         shown = root_shown(r)
         return rf"\mathrm{{CRootOf}}\left({self._print(shown.polynomial)}, {shown.index}\right)"
+
+    def _print_Integer(self, e) -> str:
+        return integer_latex(int(e))
+
+    def _print_Rational(self, e) -> str:
+        if e.q == 1:
+            return integer_latex(int(e.p))
+        sign = "- " if e.p < 0 else ""
+        numerator, denominator = integer_latex(abs(int(e.p))), integer_latex(int(e.q))
+        if self._settings["fold_short_frac"]:
+            return f"{sign}{numerator} / {denominator}"
+        return rf"{sign}\frac{{{numerator}}}{{{denominator}}}"
 
     def _print_Infinity(self, e) -> str:  # limit(IWAE(q, k), k, oo)
         return r"\infty"
@@ -872,7 +916,7 @@ class ElboLatexPrinter(LatexPrinter):
             denominator = base if exponent == -1 else Pow(base, -exponent, evaluate=False)
             return rf"\frac{{1}}{{{self._print(denominator)}}}"
         base_tex = self._print(base)  # (\lim_{k \to \infty} f)^{2}; (0 + 1)^{2} for ((0 + 1)*(2*(1/2)))**2
-        if not base.is_Function and (_runs_right(base_tex) or _shown_as_sum(base)):
+        if not base.is_Function and (_runs_right(base_tex) or _shown_as_sum(base) or _is_long_integer(base)):
             return rf"\left({self._print(base)}\right)^{{{self._print(exponent)}}}"
         return super()._print_Pow(e)
 
@@ -904,7 +948,7 @@ class ElboLatexPrinter(LatexPrinter):
         coeff, rest = e.as_coeff_Mul()
         if coeff.is_Rational and not coeff.is_Integer and rest is not S.One and not _is_fraction(rest):
             sign = "- " if coeff < 0 else ""
-            return sign + self._led_by(rf"\frac{{{abs(coeff.p)}}}{{{coeff.q}}}", rest)
+            return sign + self._led_by(rf"\frac{{{integer_latex(abs(coeff.p))}}}{{{integer_latex(coeff.q)}}}", rest)
         # A ratio of two numbers stays a ratio: \frac{3}{20} \big/ \frac{3}{10}.
         args = _factors(e)
         if (len(args) == 2 and args[0].is_Number and args[1].is_Pow and args[1].exp == -1
@@ -996,7 +1040,7 @@ class ElboLatexPrinter(LatexPrinter):
             below = _divisor(last)
             above = self._slash(left) if _is_quotient(left) else self._print(left)
             if below.is_Rational and not below.is_Integer:  # a / (2/3): \frac{a}{2/3}, no fraction under a bar
-                under = f"{'-' if below < 0 else ''}{abs(below.p)}/{below.q}"
+                under = f"{'-' if below < 0 else ''}{integer_latex(abs(below.p))}/{integer_latex(below.q)}"
             else:
                 under = self._slash(below) if _is_quotient(below) else self._print(below)
             return _DENSITY_GAP.sub(r")\\, ", rf"\frac{{{above}}}{{{under}}}")
@@ -1536,8 +1580,9 @@ def product_factors(term: Expr) -> tuple[tuple[str, str], ...] | None:
 def _one_coefficient(numbers: list[Expr]) -> Expr | None:
     """The numbers of a product as the one coefficient that may lead it without hiding what was
     written: a sign and one number (``2``, ``1/2``, the ``1/2`` of ``... / 2``), or None for several
-    numbers, a written 1 or a division by a fraction, which the printer sets where they stand
-    (``2 * ELBO(q) / 2`` led by 1 would show no step at all: red team rt31)."""
+    numbers, a written 1, a division by a fraction or by a negative number, which the printer sets where
+    they stand (``2 * ELBO(q) / 2`` led by 1 would show no step at all: red team rt31; ``a - P/(-2)``
+    led by -1/2 read "a − −½ P", the written division gone: red team rt45 F2)."""
     signs = [n for n in numbers if n is S.NegativeOne]
     rest = [n for n in numbers if n is not S.NegativeOne]
     if len(signs) > 1 or len(rest) > 1:
@@ -1547,7 +1592,7 @@ def _one_coefficient(numbers: list[Expr]) -> Expr | None:
         (number,) = rest
         if number.is_Rational and number is not S.One:
             value = number
-        elif _is_divisor(number) and number.exp == -1 and number.base.is_Integer:
+        elif _is_divisor(number) and number.exp == -1 and number.base.is_Integer and number.base > 0:
             value = S.One / number.base
         else:
             return None

@@ -672,8 +672,10 @@ FAR_END_DOUBLINGS = 8
 """Points tried past a far end's root bound: 2**bits, then doubled (the exact decision certifies each)."""
 FAR_END_MAX_BITS = 512
 """The farthest a far end is looked at: a root bound above 2**512 is not searched past."""
-_END_NAMES = {"+": "{name} -> infinity", "-": "{name} -> -infinity",
-              "above": "{name} -> {bound} from above", "below": "{name} -> {bound} from below"}
+_END_NAMES = {"+": "{name} growing without bound", "-": "{name} falling without bound",
+              "above": "{name} falling to {bound}", "below": "{name} rising to {bound}"}
+"""A far end in plain words, read in the terminal and typeset in a handout alike (red team rt45 F1: Python's
+``->`` and ``2**121`` were printed raw in the PDF)."""
 
 
 @dataclass(frozen=True)
@@ -703,14 +705,16 @@ class FarEnd:
         return _END_NAMES[self.side].format(name=self.block.label, bound=self.bound)
 
     def written(self, n: int) -> str:
-        """The value at u = 2**n as a power of 2 (its digits are in the instance): ``beta = 1/2**134``."""
-        sign = "-" if self.side in ("-", "below") else "+"
+        """The value at u = 2**n in words, as the power of 2 it is (its digits are in the instance):
+        ``beta = 1 over 2 to the power 134``."""
+        power = f"2 to the power {n}"
+        minus = self.side in ("-", "below")
         if self.side in ("+", "-"):
-            value = f"{sign.strip('+')}2**{n}"
+            value = f"minus {power}" if minus else power
         elif self.bound == 0:
-            value = f"{sign.strip('+')}1/2**{n}"
+            value = f"minus 1 over {power}" if minus else f"1 over {power}"
         else:
-            value = f"{self.bound} {sign} 1/2**{n}"
+            value = f"{self.bound} {'minus' if minus else 'plus'} 1 over {power}"
         return f"{self.block.label} = {value}"
 
     def least_bits(self) -> int:
