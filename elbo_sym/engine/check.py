@@ -33,7 +33,7 @@ from elbo_sym.engine.canonical import TooLarge, canonical
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
 from elbo_sym.engine.derivation import Derivation, Example, Formula, Relation, Step
 from elbo_sym.engine.exact import ExactPlan, empty_ranges, exact_plan, memo_at, premise_pins
-from elbo_sym.engine.models.base import PARAMETER, ExplicitModel, Model
+from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError, free_latents
 from elbo_sym.engine.models.general import SEARCH_K
 from elbo_sym.engine.notation import Limit, integer_power, to_latex, to_text
@@ -858,7 +858,6 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
                 if found:
                     return found, held, undecided, ()
     meetings: list[str] = []  # algebraic points where the step fails and a premise is undecided
-    uncertified = ""  # a point inside the domain where the strict step's sides meet in floats, not certified
 
     def refutes_at(point_: AlgebraicPoint) -> bool:
         """Whether the step's failure at the algebraic point is a counterexample: a model of the
@@ -892,8 +891,6 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
                 if judge.meets_at(point_, k) and refutes_at(point_):
                     return _within_premises(judge.algebraic_counterexample(point_, k), premises), held, \
                         undecided, ()
-            if not solvable(difference_):  # no algebraic point can come of it: where do the sides meet?
-                uncertified = uncertified or _meeting(model, near, difference_.free_symbols)
     # an expression undefined only at irrational points: a divisor (or log argument) that is 0 only there
     premise_margin = premises.margin_function() if premises is not None and judge.open else None
     for obligation in judge.open[:MAX_OBLIGATION_SEARCHES]:
@@ -914,8 +911,6 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     _refuse_outside_model(outside)
     if meetings:
         raise _UndecidedPremises(f"{PREMISES_UNDECIDED} ({meetings[0]})")
-    if uncertified:
-        raise _UncertifiedMeeting(f"{SIDES_MEET} ({uncertified})")
     return None, held, undecided, tuple(dict.fromkeys(skipped))
 
 
@@ -943,10 +938,11 @@ def _difference_to_solve(a: Expr, b: Expr, model: ExplicitModel) -> Expr:
 
 def _near_equal(difference: Expr, model, seed: int, inside_margin, spend: Callable[[], None]) -> list:
     """The numeric minima of |difference| (inside the premises, whose margin is >= 0 there) from random
-    starts: where an algebraic point may make the two sides equal -- or, when none can come of them (not
-    `solvable`: a log is left), where the sides meet at a point the search cannot give exactly (`_meeting`).
-    The minimiser's rounded instances are not decided (the search decided its own); only its minima are
-    returned."""
+    starts: where an algebraic point may make the two sides equal.  The minimiser's rounded instances
+    are not decided (the search decided its own); only its minima are returned, none when no algebraic
+    point can come of them (`solvable`)."""
+    if not solvable(difference):
+        return []
     size = compile_float(difference, model.parameters)
 
     def distance(p: tuple[float, ...]) -> float:
@@ -957,67 +953,6 @@ def _near_equal(difference: Expr, model, seed: int, inside_margin, spend: Callab
     for _ in minimise(distance, model, [], seed, LIGHT_MINIMISER_STARTS, minima):
         pass
     return minima
-
-
-MEETING_TOLERANCE = 1e-12
-"""A numeric minimum of |left - right| below this, inside the domain (`_inside`), is where a strict step's
-sides meet as far as floats can tell (`_meeting`)."""
-MEETING_MARGIN = 1e-6
-"""How far inside the domain such a minimum must be: each probability above it, each parameter this far
-(relative to its interval's width, else absolutely) from an open bound -- a true strict step may come
-arbitrarily close to equality as a probability -> 0 or beta -> 1 in (1, 2) without ever meeting it."""
-MEETING_BOX = 1e3
-"""How large a parameter unbounded on that side may be at such a minimum: exp(-mu**2) > 0 tends to
-equality as mu -> infinity, a tail, not a meeting."""
-
-
-def _meeting(model: ExplicitModel, minima: list, used: set) -> str:
-    """The first of `minima` (float value, values per block) where |left - right| is below MEETING_TOLERANCE
-    inside the domain, shown by the blocks with a symbol in `used` ("sigma ≈ 2.71828"); "" when there is
-    none.  There the strict step's sides meet as far as floats can tell, at a point that is no algebraic
-    point (a log is left in the difference): (log(sigma) - 1)**2 > 0 is false at sigma = e alone, which no
-    exact instance reaches, and it passed with accept (red team rt43 F2).  Neither a counterexample nor a
-    point where the step held."""
-    for fun, values in sorted(minima, key=lambda m: m[0]):
-        if not fun < MEETING_TOLERANCE:
-            break
-        if all(_inside(block, v) for block, v in zip(model.blocks, values)):
-            shown = [(block, v) for block, v in zip(model.blocks, values) if used & set(block.symbols)]
-            return ", ".join(f"{block.label} ≈ {_approx(v)}" for block, v in shown or zip(model.blocks, values))
-    return ""
-
-
-def _approx(values: tuple[float, ...]) -> str:
-    """A block's float values as `_meeting` shows them: 6 digits, a tuple for several."""
-    shown = [f"{v:.6g}" for v in values]
-    return shown[0] if len(shown) == 1 else f"({', '.join(shown)})"
-
-
-def _inside(block, values: tuple[float, ...]) -> bool:
-    """Whether a block's float values are well inside the domain (MEETING_MARGIN, MEETING_BOX)."""
-    if block.kind != PARAMETER:  # probabilities: each one away from 0 (a likelihood of 1 is in the domain)
-        return all(v > MEETING_MARGIN for v in values)
-    bounds = block.bounds
-    (v,) = values
-    lo, hi = bounds.lower, bounds.upper
-    width = float(hi - lo) if lo is not None and hi is not None else 1.0
-    if lo is None and v < -MEETING_BOX or hi is None and v > MEETING_BOX:
-        return False
-    if lo is not None and bounds.lower_open and not v - float(lo) > MEETING_MARGIN * width:
-        return False
-    return not (hi is not None and bounds.upper_open and not float(hi) - v > MEETING_MARGIN * width)
-
-
-SIDES_MEET = ("not checked: the two sides of this strict step meet (|left - right| < 1e-12 at a numeric minimum "
-              "inside the domain) at a point that is not an algebraic number the search can give exactly, so "
-              "it may be false there; neither a counterexample nor a point where it held")
-"""The start of a strict step's `error` where the search saw its sides meet at a point it cannot certify
-(`_UncertifiedMeeting`): the step may not pass as `checked`, with or without accept."""
-
-
-class _UncertifiedMeeting(Exception):
-    """A strict step's sides meet in floats inside the domain where no algebraic point can be solved for
-    (`_meeting`): the step is `error`, as at an algebraic point whose premises are undecided."""
 
 
 def _within_premises(found: Counterexample, premises: PremiseJudge | None) -> Counterexample:
@@ -1590,7 +1525,7 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
             else:
                 counterexample, held, undecided, searched = _search_everywhere(lhs, step, model, examples, open_,
                                                                                exact=exact)
-    except (_OutsideModel, _UndecidedPremises, _UncertifiedMeeting) as outside:
+    except (_OutsideModel, _UndecidedPremises) as outside:
         return StepResult(step, lhs, Verdict.error, str(outside), None, 0, outcome,
                           time.perf_counter() - started, conditions=conditions)
     except BudgetExceeded as error:
