@@ -284,8 +284,11 @@ class Card:
         return self.back
 
 
-_TAG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)+")
-"""A tag-like topic: lower-case words and digits joined by hyphens, no space ("vae-vs-autoregressive")."""
+_TAG = re.compile(r"(?=[a-z0-9-]*[a-z]{4})[a-z][a-z0-9]*(?:-[a-z][a-z0-9]*){2,}")
+"""A tag-like topic: three or more lower-case words joined by hyphens, no space, each beginning with a letter
+and one of four letters or more ("vae-vs-autoregressive").  A hyphenated term or a range is not one and keeps
+its hyphens: "k-means", "e-step", "t-sne" (two parts), "log-sum-exp" (no long word), "12-15", "x-1", "elbo-2"
+(a part of digits) (rt46 F9: every one of these was printed with spaces)."""
 
 
 def topic_label(topic: str) -> str:
