@@ -10,7 +10,6 @@ K = 3 latent states only ..."), built and read back as a reader gets them.
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 import subprocess
@@ -25,8 +24,9 @@ from elbo_sym.cli import main
 from elbo_sym.publish.handouts import flashcards_handouts, selfcheck_handouts, write_handouts
 
 SCOPE = "Every formula of this deck is proved for K = 3 latent states only (the deck's model), not in general."
-CLAIM = 'title = "k3 claim"\nK = 3\n\n[[card]]\nfront = "How many terms has the sum?"\nback = "Three: $Sum(1, z) = 3$."\n'
-WORDS = 'title = "k3 words"\nK = 3\n\n[[card]]\nfront = "How many terms has the sum?"\nback = "The sum $Sum(1, z)$ is $3$."\n'
+CARD = '\n[[card]]\nfront = "How many terms has the sum?"\nback = '
+CLAIM = 'title = "k3 claim"\nK = 3\n' + CARD + '"Three: $Sum(1, z) = 3$."\n'
+WORDS = 'title = "k3 words"\nK = 3\n' + CARD + '"The sum $Sum(1, z)$ is $3$."\n'
 
 
 def _require_tex() -> None:
@@ -77,7 +77,8 @@ def _pages(pdf: Path) -> int:
 
 LONG_TITLES = {
     "k2-59": ('K = 2', "Flashcards on the evidence lower bound for week five of the"),
-    "k2-99": ('K = 2', "Flashcards on the evidence lower bound for week five of the course Flashcards on the evidence lower"),
+    "k2-99": ('K = 2', "Flashcards on the evidence lower bound for week five of the course "
+              "Flashcards on the evidence lower"),
     "gauss-136": ('model = "gaussian"', "Flashcards for week 5 of Probabilistic Machine Learning: latent variables, "
                   "the evidence lower bound, the gap identity and the tight case"),
     "gauss-199": ('model = "gaussian"', " ".join(["W" + "w" * 51] * 3 + ["W" + "w" * 39])),
