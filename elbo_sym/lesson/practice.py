@@ -127,9 +127,10 @@ def proved_for_text(deck: Deck | None = None) -> str:
 
 
 def deck_scope_text(deck: Deck) -> str | None:
-    """What every output of a deck prints once when its model is narrower than every latent space (a deck's
-    ``K = 2``, its two latents, the Gaussian family): a card proved only there must not read as general
-    (rt44 F12: "Σ_z 1 = 2" was published with its K = 2 printed nowhere).  None for K = "any"."""
+    """What every output of a deck states when its model is narrower than every latent space (a deck's
+    ``K = 2``, its two latents, the Gaussian family): once on a page, on every card of Anki and Moodle (a card
+    is studied alone, rt46 F5).  A card proved only there must not read as general (rt44 F12: "Σ_z 1 = 2" was
+    published with its K = 2 printed nowhere).  None for K = "any"."""
     if deck.check_K == "any":
         return None
     return f"Every formula of this deck is proved for {proved_for_text(deck)} only (the deck's model), not in general."
