@@ -24,7 +24,14 @@ TOPICS = {"free-energy $-ELBO(q)$": "-ELBO(q)", "the gap $log(p(x)) - ELBO(q)$":
 
 @pytest.mark.parametrize("topic, label", [
     ("vae-vs-autoregressive", "vae vs autoregressive"),
-    ("elbo-2", "elbo 2"),
+    ("the-gap-identity", "the gap identity"),
+    ("elbo-2", "elbo-2"),  # rt46 F9: a hyphenated term or a range keeps its hyphens
+    ("12-15", "12-15"),
+    ("x-1", "x-1"),
+    ("k-means", "k-means"),
+    ("e-step", "e-step"),
+    ("t-sne", "t-sne"),
+    ("log-sum-exp", "log-sum-exp"),
     ("free-energy $-ELBO(q)$", "free-energy $-ELBO(q)$"),
     ("the gap $log(p(x)) - ELBO(q)$ - again", "the gap $log(p(x)) - ELBO(q)$ - again"),
     (r"a \$-sign, $-H(q)$-word", r"a \$-sign, $-H(q)$-word"),

@@ -127,9 +127,10 @@ def proved_for_text(deck: Deck | None = None) -> str:
 
 
 def deck_scope_text(deck: Deck) -> str | None:
-    """What every output of a deck prints once when its model is narrower than every latent space (a deck's
-    ``K = 2``, its two latents, the Gaussian family): a card proved only there must not read as general
-    (rt44 F12: "Σ_z 1 = 2" was published with its K = 2 printed nowhere).  None for K = "any"."""
+    """What every output of a deck states when its model is narrower than every latent space (a deck's
+    ``K = 2``, its two latents, the Gaussian family): once on a page, on every card of Anki and Moodle (a card
+    is studied alone, rt46 F5).  A card proved only there must not read as general (rt44 F12: "Σ_z 1 = 2" was
+    published with its K = 2 printed nowhere).  None for K = "any"."""
     if deck.check_K == "any":
         return None
     return f"Every formula of this deck is proved for {proved_for_text(deck)} only (the deck's model), not in general."
@@ -284,8 +285,11 @@ class Card:
         return self.back
 
 
-_TAG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)+")
-"""A tag-like topic: lower-case words and digits joined by hyphens, no space ("vae-vs-autoregressive")."""
+_TAG = re.compile(r"(?=[a-z0-9-]*[a-z]{4})[a-z][a-z0-9]*(?:-[a-z][a-z0-9]*){2,}")
+"""A tag-like topic: three or more lower-case words joined by hyphens, no space, each beginning with a letter
+and one of four letters or more ("vae-vs-autoregressive").  A hyphenated term or a range is not one and keeps
+its hyphens: "k-means", "e-step", "t-sne" (two parts), "log-sum-exp" (no long word), "12-15", "x-1", "elbo-2"
+(a part of digits) (rt46 F9: every one of these was printed with spaces)."""
 
 
 def topic_label(topic: str) -> str:

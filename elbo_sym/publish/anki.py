@@ -139,14 +139,18 @@ def prose_html(text: str, vocabulary: Any = None) -> str:
 
 
 def formula_html(card: Any, scope: str | None = None) -> str:
-    """A card's formula and, beside it, its conditions ("if ..."), as MathJax through the printer
-    (empty for a card with neither); under a formula, its deck's `scope` when the deck's model is narrower
-    than every latent space (lesson.practice.deck_scope_text: a card is studied alone, rt44 F12)."""
+    """A card's formula and, beside it, its conditions ("if ..."), as MathJax through the printer; under them,
+    its deck's `scope` when the deck's model is narrower than every latent space (lesson.practice.deck_scope_text:
+    a card is studied alone, rt44 F12).  The scope goes on every card of such a deck, not only under a formula:
+    a back's claim or decided words ("$Sum(1, z)$ is $3$") were checked in that model too (rt46 F5).  Empty for a
+    card with no formula and no conditions in a deck of any K."""
     shown = [mathjax(card.formula.latex)] if card.formula is not None else []
     if card.conditions_latex is not None:
         shown.append("if " + mathjax(card.conditions_latex))
-    under = f"<br><small>{html_text(scope)}</small>" if scope and card.formula is not None else ""
-    return " &nbsp; ".join(shown) + under
+    line = " &nbsp; ".join(shown)
+    if not scope:
+        return line
+    return (line + "<br>" if line else "") + f"<small>{html_text(scope)}</small>"
 
 
 def note_fields(card: Any, vocabulary: Any = None, scope: str | None = None) -> list[str]:

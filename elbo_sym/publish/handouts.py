@@ -541,6 +541,10 @@ class Handout:
     card 1") -> the file:line that holds it, named in the layout warning (red team rt31)."""
     warnings: tuple[str, ...] = ()
     """The warning lines of the deck it prints (:func:`deck_warning_lines`): `build` prints them on stderr."""
+    pages: int | None = None
+    """How many pages its PDF must have (flashcards: a page of fronts and one of backs per sheet, for duplex
+    printing), or None for any number: a PDF with another count fails its build (rt46 F8: a footer pushed onto
+    a page of its own put every back on the wrong sheet, and the build said "wrote")."""
 
     def render(self) -> str:
         """The LaTeX source (raises :class:`RenderError` naming template and line)."""
@@ -1403,8 +1407,9 @@ def flashcards_handouts(budget: float = STEP_BUDGET_SECONDS, flashcards: str | P
     cards = [cell["card"] for sheet in deck["sheets"] for cell in sheet["fronts"]]
     sources = {f"the {side} of card {card['index']}": card["side_where"][side] for card in cards
                for side in ("front", "back")}
+    sides = 1 if solutions == "none" else 2  # fronts only, or fronts and backs
     return [Handout("flashcards", "flashcards.tex.j2", {"deck": deck, **_solutions(solutions)}, sources,
-                    deck["warnings"])]
+                    deck["warnings"], pages=sides * len(deck["sheets"]))]
 
 
 # --------------------------------------------------------------------------- building
@@ -1508,8 +1513,10 @@ def write_handout_set(handouts: Sequence[Handout], out_dir: str | os.PathLike[st
             boxes = tuple(replace(box, part=f"{h.sources[box.what]}, {box.part}") if box.what in h.sources else box
                           for box in result.overfull_boxes)
             defects = layout_defects(boxes, strict=strict_layout)
-            ok = result.ok and not defects
-            message = result.message if not result.ok else layout_failure(defects) if defects else f"wrote {pdf}"
+            paging = _paging_failure(h, staging / f"{h.name}.pdf") if result.ok else None
+            ok = result.ok and not defects and paging is None
+            message = (result.message if not result.ok else layout_failure(defects) if defects
+                       else paging if paging is not None else f"wrote {pdf}")
             return BuildReport(h.name, out / f"{h.name}.tex", pdf if ok else None, ok, message, result.log_excerpt,
                                result.overfull, time.monotonic() - started, boxes)
 
@@ -1521,6 +1528,22 @@ def write_handout_set(handouts: Sequence[Handout], out_dir: str | os.PathLike[st
         files = [f"{h.name}{suffix}" for h, _ in sources for suffix in (".pdf", ".tex")
                  if suffix == ".pdf" or (staging / f"{h.name}{suffix}").is_file()]  # the PDF, and its source beside it
         return WrittenHandouts(reports, tuple(move_in(staging, out, files, HANDOUTS_MANIFEST, keep)))
+
+
+def _paging_failure(handout: Handout, pdf: Path) -> str | None:
+    """Why `handout`'s built `pdf` fails its page count (:attr:`Handout.pages`), or None when it has it."""
+    if handout.pages is None:
+        return None
+    from elbo_sym.publish.pdfpages import PdfPagesError, parse_pdf
+
+    try:
+        count = len(parse_pdf(pdf.read_bytes()).pages)
+    except (OSError, PdfPagesError) as error:
+        return f"its page count could not be read: {error}"
+    if count == handout.pages:
+        return None
+    return (f"{count} page(s), not {handout.pages}: something spilled onto a page of its own and double-sided "
+            "printing would put the backs behind the wrong fronts")
 
 
 def lesson_handouts(results: Sequence[DerivationReport], *, seed: int = DEFAULT_SEED,
