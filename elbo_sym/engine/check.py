@@ -801,7 +801,8 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
                 skipped.append(instance.source)
         return None
 
-    for instance in exact_candidates(model, examples, seed) if phase != "rest" else ():
+    candidates = exact_candidates(model, examples, seed)  # also the far end's bases (below)
+    for instance in candidates if phase != "rest" else ():
         on_purpose = instance.source != RANDOM_SOURCE
         found = try_one(instance)
         if found:
@@ -844,7 +845,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         if found:
             return found, held, undecided, ()
     # each real parameter's open ends, exactly: past every root of the difference where its sign fails
-    bases = [i for i in exact_candidates(model, examples, seed) if i.source == RANDOM_SOURCE]
+    bases = [i for i in candidates if i.source == RANDOM_SOURCE]
     for instance in far_end_instances(model, tuple(Add(a, -b) for a, b in judge.parts), lambda s: not holds(rel, s),
                                       bases[:1 if light else FAR_END_BASES], lambda: work.spend(exact_cost)):
         found = try_one(instance)
