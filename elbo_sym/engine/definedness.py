@@ -49,6 +49,7 @@ from elbo_sym.engine.notation import (
     Index,
     LatentSum,
     Normal,
+    is_real_power,
     to_text,
     z,
 )
@@ -86,12 +87,20 @@ class Obligation:
     """The notation it comes from (what the author wrote), for messages."""
     z: int | None = None
     """The latent state it is about (`latent_state`): None for one about no state or a density point."""
+    power: bool = False
+    """A "positive" one that is the base of a power with a parameter exponent (``b**a``, notation.RealPower),
+    not a log the author wrote: its messages name the power (rt43 F5: ``((mu - 1)**2)**a`` at mu = 1 was "log of
+    a non-positive value" in a file with no log)."""
 
     def __post_init__(self) -> None:
         require_state(self.z)
+        if self.power and self.kind != "positive":
+            raise ValueError("only a positive obligation is a power's base")
 
     def describe(self) -> str:
         at = f" at z = {self.z}" if self.z is not None else ""
+        if self.power:
+            return f"power base {to_text(self.source)} > 0{at} (the exponent is in parameters)"
         if self.kind == "positive":
             return f"log argument {to_text(self.source)} > 0{at}"
         return f"divisor {to_text(self.source)} != 0{at}"
@@ -99,6 +108,9 @@ class Obligation:
     def failure(self) -> str:
         """What it means when the obligation fails at an instance."""
         at = f" at z = {self.z}" if self.z is not None else ""
+        if self.power:
+            return (f"the base of a power with a parameter exponent must be > 0 (b**a means exp(a*log(b))), "
+                    f"and {to_text(self.source)}{at} is not")
         if self.kind == "positive":
             return f"log of a non-positive value: {to_text(self.source)}{at}"
         return f"division by zero: {to_text(self.source)}{at} is 0"
@@ -128,11 +140,12 @@ class _Walker:
         self.found = found
         self.seen: set = set()
 
-    def need(self, kind: str, value: Expr, source: Expr, k: object) -> None:
-        """Obligation `kind` on `value`, at the model's point `k` (None: at no point)."""
+    def need(self, kind: str, value: Expr, source: Expr, k: object, power: bool = False) -> None:
+        """Obligation `kind` on `value`, at the model's point `k` (None: at no point); `power`: the base
+        of a power with a parameter exponent (:attr:`Obligation.power`)."""
         key = (kind, value)
         if key not in self.found:
-            self.found[key] = Obligation(kind, value, source, latent_state(k))
+            self.found[key] = Obligation(kind, value, source, latent_state(k), power)
 
     def densities(self, d: Density) -> None:
         """A distribution over z used as weights or inside a log: each value must be > 0."""
@@ -204,6 +217,12 @@ class _Walker:
             self.everywhere(e.distribution)
             self.densities(e.distribution)
             self.densities(e.joint)
+            return
+        if is_real_power(e) and (parts := e.parts) is not None:  # b**a = exp(a*log(b)): b > 0, worded as a power
+            base, exponent = parts
+            self.walk(base, k)
+            self.walk(exponent, k)
+            self.need("positive", model.unfold(base, k), base, k if has_free_latent(e) else None, power=True)
             return
         if isinstance(e, log):
             self.walk(e.args[0], k)

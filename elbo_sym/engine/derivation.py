@@ -352,7 +352,10 @@ _PROJECT_ONLY_KEYS = frozenset(PROJECT_KEYS) - _TOP_KEYS
 explain by mistake."""
 _EXAMPLE_KEYS = {"prior", "likelihood", "q", "r", "q_star", "params", "expect", "p_data"}
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,19}")
-_INDEXED_NAME = re.compile(r"(?!pi_|qstar_)[A-Za-z]{2,12}[0-9]{0,3}_[A-Za-z][A-Za-z0-9]{0,9}")
+TABLE_PREFIXES = ("pi_", "qstar_")
+"""Beginnings of the models' own table symbols (pi_z, pi_0: the prior; qstar_z, qstar_0: q_star's table): no
+parameter's name starts with one."""
+_INDEXED_NAME = re.compile(rf"(?!{'|'.join(TABLE_PREFIXES)})[A-Za-z]{{2,12}}[0-9]{{0,3}}_[A-Za-z][A-Za-z0-9]{{0,9}}")
 """A parameter's name with one `_` (theta_old, theta_new): a word of two or more letters before it
 and a letter after it, so it never looks like an internal table symbol (pi_0, l_x1_0, pi_z)."""
 MAX_OBSERVATIONS = 8
@@ -1117,6 +1120,8 @@ class _Reader:
                 why = "it names an observation" if name in observations else \
                     f"the notation uses it (reserved: {', '.join(sorted(RESERVED))})"
                 raise self.error(here, f"{_toml_value(name)} cannot name a parameter: {why}")
+            if name.startswith(TABLE_PREFIXES):  # the shape fits, the prefix does not (rt43 F4): say which rule
+                raise self.error(here, f"{_toml_value(name)} cannot name a parameter: {reserved_prefix_rule()}")
             if not (_NAME.fullmatch(name) or _INDEXED_NAME.fullmatch(name)):
                 raise self.error(here, f"{_toml_value(name)} cannot name a parameter: {PARAMETER_NAME_RULE}")
             if keyword.iskeyword(name):  # rt32: accepted here, then "not part of the notation" in every expression
@@ -1911,6 +1916,15 @@ def constant_name_message(name: str, what: str) -> str:
     return (f"{name!r} cannot name {what}: SymPy reads it as a constant ({', '.join(CONSTANT_NAMES)}: Euler's "
             f"number, pi, the imaginary unit, infinity, complex infinity, not a number), so it would print or mean "
             f"something else; choose another name")
+
+
+def reserved_prefix_rule() -> str:
+    """Why a name starting with a :data:`TABLE_PREFIXES` entry (pi_z, qstar_old) cannot name a parameter:
+    the models' tables use such names for their own symbols, so the name would mean one of them."""
+    starts = " or ".join(TABLE_PREFIXES)
+    return (f"names starting with {starts} are reserved: they are the model tables' own symbols (pi_z, pi_0 for "
+            f"the prior p(z); qstar_z, qstar_0 for q_star(z)), so the name would mean one of them; choose another "
+            f"(prior_z, weight_old)")
 
 
 EXPECT_HOLDS = 'an expect entry holds none: "formula" = "exact value", one exact value per formula'

@@ -25,7 +25,7 @@ from elbo_sym.engine.derivation import Relation, Step
 from elbo_sym.engine.dimensions import Span, decide_with_free, factor_sign_changes, first_failure, least_over
 from elbo_sym.engine.models.base import PARAMETER, Interval, remembered
 from elbo_sym.engine.models.discrete import UnfoldError
-from elbo_sym.engine.premises import premise_text, premises_of
+from elbo_sym.engine.premises import is_bound, premise_text, premises_of
 from elbo_sym.engine.rules import FLIPPED, RuleOutcome, difference, residuals
 from elbo_sym.failures import reraise_callers
 from elbo_sym.limits import (
@@ -779,11 +779,11 @@ def _readable_premises(model, names: frozenset[str] | None = None) -> tuple[tupl
 def _premises_read(model, names: frozenset[str] | None = None, *,
                    bounds_only: bool = False) -> tuple[tuple[Relation, str, Expr], ...]:
     """`_readable_premises` with each premise (the file's Relation, which knows its line) beside it; with
-    `bounds_only`, only the premises that can bound a parameter (<=, >=, <, >: `_bounds_alone`), so a
+    `bounds_only`, only the premises that can bound a parameter (`premises.is_bound`: <=, >=, <, >), so a
     ``q(z) != p(z | x)`` is not put in canonical form where nothing would read it."""
     found = []
     for premise in premises_of(model):
-        if bounds_only and premise.rel not in FLIPPED:
+        if bounds_only and not is_bound(premise):
             continue
         if names is not None and not names & {s.name for s in (premise.lhs.expr - premise.rhs.expr).free_symbols}:
             continue
@@ -909,8 +909,8 @@ def _premise_pins(model) -> tuple[Pin, ...]:
     up to its bound), every such parameter at once.  The search's own samples of such a parameter mostly
     fall outside (red team rt30: under ``t >= 5000`` none satisfied the premise, so a true step was an
     error and the premises were called unsatisfiable); none when no premise narrows a parameter."""
-    if not any(premise.rel in FLIPPED for premise in premises_of(model)):
-        return ()  # only a bound (<=, >=, <, >) narrows a range; a != only keeps one from narrowing
+    if not any(is_bound(premise) for premise in premises_of(model)):
+        return ()  # only a bound narrows a range; a != (read below with the bounds) only keeps one from narrowing
     premises = _readable_premises(model, frozenset(t.name for t in model.parameter_bounds))
     if not premises:
         return ()

@@ -30,10 +30,12 @@ from elbo_sym.engine.definedness import Obligation, obligations
 from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.numbers.evaluate import Undefined, closed_sign, compile_float, decide, sign_of
 
-PREMISE_RELATIONS = ("<=", ">=", "<", ">", "!=")
+BOUND_RELATIONS = ("<=", ">=", "<", ">")
+"""The relations of a premise that bounds its sides (:func:`is_bound`)."""
+PREMISE_RELATIONS = (*BOUND_RELATIONS, "!=")
+"""The relations a premise may state (``=`` in `assume` fixes q instead)."""
 PREMISE_FAMILIES = ("discrete", "gaussian", "chain")
 """The families whose checker, rules and reference evaluator decide premises."""
-"""The relations a premise may state (``=`` in `assume` fixes q instead)."""
 
 HOLDS, VIOLATED, UNDECIDED = "holds", "violated", "undecided"
 
@@ -41,6 +43,13 @@ HOLDS, VIOLATED, UNDECIDED = "holds", "violated", "undecided"
 def premises_of(model: Model) -> tuple:
     """The premises (elbo_sym.engine.derivation.Relation) the model's domain is restricted by."""
     return tuple(model.spec.premises)
+
+
+def is_bound(premise) -> bool:
+    """The premise is a bound (<=, >=, <, >), the only kind that narrows a parameter's range (``beta > 1``);
+    a ``!=`` narrows none: it leaves out one value, or keeps two distributions apart (engine.exact reads this
+    one predicate wherever it asks which premises narrow a range)."""
+    return premise.rel in BOUND_RELATIONS
 
 
 def premise_text(premise) -> str:
@@ -201,5 +210,6 @@ class PremiseTally:
         return tuple(out)
 
 
-__all__ = ["PREMISE_RELATIONS", "PREMISE_FAMILIES", "PremiseJudge", "PremiseTally", "premises_of", "premise_text",
+__all__ = ["BOUND_RELATIONS", "PREMISE_RELATIONS", "PREMISE_FAMILIES", "is_bound",
+           "PremiseJudge", "PremiseTally", "premises_of", "premise_text",
            "HOLDS", "VIOLATED", "UNDECIDED"]

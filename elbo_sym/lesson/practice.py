@@ -106,6 +106,7 @@ __all__ = [
     "DECK_MODEL_KEYS",
     "CHECK_K",
     "proved_for_text",
+    "checked_in_text",
     "deck_scope_text",
 ]
 
@@ -123,7 +124,23 @@ def proved_for_text(deck: Deck | None = None) -> str:
         return "every latent space (any finite K, or densities)"
     if deck.family == "gaussian":
         return "the Gaussian family (every value of its parameters)"
+    if deck.family == "chain":
+        return f"K = {deck.check_K} states per layer of the chain {', '.join(deck.latents)}"
     return f"K = {deck.check_K} latent states"
+
+
+def checked_in_text(deck: Deck | None = None) -> str:
+    """The model a card's verdict line names before its reason ("K = 3, rule algebra: ..."): K for the discrete
+    families, which have one; the family for the Gaussian ones, which have none (rt46 F6: a Gaussian deck's line
+    said "K = 2", the K its one-step derivation carries and nothing reads)."""
+    K = _check_ks(deck)[0]
+    if deck is None or deck.family == "discrete":
+        return f"K = {K}"
+    if deck.family == "chain":
+        return f"the chain {', '.join(deck.latents)}, K = {K}"
+    if deck.latents != ("z",):
+        return f"the Gaussian chain {', '.join(deck.latents)}"
+    return "the Gaussian family" + (f", D = {deck.D}" if deck.D != 1 else "")
 
 
 def deck_scope_text(deck: Deck) -> str | None:
@@ -797,15 +814,16 @@ def _check_relation(card: Card, formula: CardFormula, deck_path: str, budget: fl
                     break
         assert best is not None  # _rules_for always gives at least one rule
         per_k.append((K,) + best)
+    where = checked_in_text(deck)  # a deck is checked in one model: K = 3, the Gaussian family (one K in `ks`)
     for wanted in ("refuted", "error", "checked"):
-        for K, verdict, step, rule, problems in per_k:
+        for _K, verdict, step, rule, problems in per_k:
             if verdict != wanted:
                 continue
             if verdict == "refuted" and step.counterexample is not None:
                 named = rule if rule in (formula.rule, first_rule) else None  # the card's own, not inferred
-                return CardVerdict(card, verdict, f"K = {K}: {_refutation(formula, step, named)}",
+                return CardVerdict(card, verdict, f"{where}: {_refutation(formula, step, named)}",
                                    step.counterexample, ks)
-            return CardVerdict(card, verdict, f"K = {K}, rule {rule}: {problems or step.reason}",
+            return CardVerdict(card, verdict, f"{where}, rule {rule}: {problems or step.reason}",
                                step.counterexample, ks)
     rules = sorted({rule for _, _, _, rule, _ in per_k})
     return CardVerdict(card, "proved", f"proved for {proved_for_text(deck)} by {', '.join(rules)}: "
@@ -828,10 +846,10 @@ def _check_expression(card: Card, formula: CardFormula, deck_path: str = "<cards
         result = check_derivation(_one_step(deck_path, card, identity, K, "algebra", deck), budget=budget)
         step = result.steps[0]
         if result.problems:
-            return CardVerdict(card, "error", f"K = {K}: {'; '.join(result.problems)}", None, ks)
+            return CardVerdict(card, "error", f"{checked_in_text(deck)}: {'; '.join(result.problems)}", None, ks)
         if step.verdict is not Verdict.proved:
             verdict = "refuted" if step.verdict is Verdict.refuted else "error"
-            return CardVerdict(card, verdict, f"K = {K}: the expression is not shown to be defined: "
+            return CardVerdict(card, verdict, f"{checked_in_text(deck)}: the expression is not shown to be defined: "
                                f"{step.reason}", step.counterexample, ks)
     return CardVerdict(card, "well-formed", f"an expression (not a claim), defined for {proved_for_text(deck)}",
                        None, ks)
