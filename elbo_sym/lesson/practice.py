@@ -21,7 +21,10 @@ card with conditions states no relation there.
 A deck file may also carry the file-level keys of a derivation (:data:`DECK_MODEL_KEYS`):
 ``model``, ``K``, ``data``, ``latents``, ``D``, ``[params]`` and ``assume``. They set the
 model every card of the deck is checked in and the names its formulas and prose may use
-(``[params] beta = ">= 1"``: a card about the beta-ELBO), exactly as in a derivation file.
+(``[params] beta = ">= 1"``: a card about the beta-ELBO), exactly as in a derivation file.  A model
+narrower than every latent space, and the parameters' domains, hold for the whole deck -- its title, topics
+and fronts are decided under them too -- so every output prints them once a page and on every Anki and
+Moodle card (:func:`deck_scope_text`).
 
 A card's texts state no relation nobody checked (elbo_sym.prose.split_math with
 ``claims``): a relation in a question, an answer, a front or a back is a formula
@@ -42,6 +45,7 @@ Errors name the file and the line (:class:`elbo_sym.engine.derivation.Derivation
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,6 +69,7 @@ from elbo_sym.engine.derivation import (
     read_within,
     split_relation,
 )
+from elbo_sym.engine.models.base import Interval
 from elbo_sym.engine.rules import RULES
 from elbo_sym.limits import (
     DECK_BUDGET_CAP_SECONDS,
@@ -108,6 +113,7 @@ __all__ = [
     "proved_for_text",
     "checked_in_text",
     "deck_scope_text",
+    "deck_domains",
 ]
 
 MAX_SELFCHECK_QUESTIONS = 20
@@ -143,14 +149,35 @@ def checked_in_text(deck: Deck | None = None) -> str:
     return "the Gaussian family" + (f", D = {deck.D}" if deck.D != 1 else "")
 
 
-def deck_scope_text(deck: Deck) -> str | None:
+def deck_domains(deck: Deck) -> tuple[Any, ...]:
+    """The deck's [params] (elbo_sym.engine.models.Parameter) whose domain is narrower than every real
+    (``beta >= 1``, ``k`` a whole number): everything of the deck is checked under them, its title, topics and
+    fronts included, so its scope prints them (:func:`deck_scope_text`).  An index names a model, no value."""
+    return tuple(p for p in deck.params if p.name not in deck.indices and p.interval != Interval())
+
+
+def deck_scope_text(deck: Deck, domain: Callable[[Any], str] | None = None,
+                    words: Callable[[str], str] = str) -> str | None:
     """What every output of a deck states when its model is narrower than every latent space (a deck's
-    ``K = 2``, its two latents, the Gaussian family): once on a page, on every card of Anki and Moodle (a card
-    is studied alone, rt46 F5).  A card proved only there must not read as general (rt44 F12: "Σ_z 1 = 2" was
-    published with its K = 2 printed nowhere).  None for K = "any"."""
-    if deck.check_K == "any":
+    ``K = 2``, its two latents, the Gaussian family) or its parameters have domains (``beta >= 1``): once on a
+    page, on every card of Anki and Moodle (a card is studied alone, rt46 F5).  A card proved only there must
+    not read as general (rt44 F12: "Σ_z 1 = 2" was published with its K = 2 printed nowhere), and the title,
+    topics and fronts, whose words are decided under the parameters' domains, are printed with no card's
+    conditions near them (rt46 F10).  None for K = "any" without such parameters.
+
+    As text in the file syntax ("beta >= 1"), or for a format: `domain` prints a parameter's domain (math
+    through the printer), `words` the scope's own words (escaped)."""
+    domains = deck_domains(deck)
+    if deck.check_K == "any" and not domains:
         return None
-    return f"Every formula of this deck is proved for {proved_for_text(deck)} only (the deck's model), not in general."
+    model = f"for {proved_for_text(deck)} only (the deck's model)" if deck.check_K != "any" else ""
+    if not domains:
+        return words(f"Every formula of this deck is proved {model}, not in general.")
+    shown = domain if domain is not None else lambda p: words(p.describe())
+    these = "this" if len(domains) == 1 else "these"
+    under = f"{model} and under {these}" if model else f"under {these} only"
+    return (words("Throughout this deck ") + words(", ").join(shown(p) for p in domains)
+            + words(f" (its parameters): every formula of it is proved {under}, not in general."))
 
 
 MAX_CARDS = 200
@@ -913,7 +940,9 @@ def _printed_with(found: ProseRelation, card: Card | None, kind: str) -> tuple[t
     the deck's title, summary and a card's topic with no condition near them, so those are decided under
     none, and a card's formula checks a front only when it holds without conditions too.  A card with no
     formula and no claim prints no condition (:attr:`Card.conditions` is empty): its back is decided under
-    none either, not under its deck's ``assume``."""
+    none either, not under its deck's ``assume``.  Every text is decided in the deck's model and under its
+    parameters' domains (``beta >= 1``), which are no condition of a card: the deck's scope states them on
+    every page and card, beside the title (:func:`deck_scope_text`, rt46 F10)."""
     if card is None:
         return (), frozenset()
     if found.what == _text_what(kind, card.index, _TEXT_KEYS[kind][0]):
@@ -981,7 +1010,8 @@ def format_deck(deck: Deck, solutions: str = "inline") -> str:
     if solutions not in ("none", "separate", "inline"):
         raise ValueError(f"solutions must be none, separate or inline, not {solutions!r}")
     front, back = ("Q", "A") if deck.kind == "selfcheck" else ("Front", "Back")
-    lines = [f"{deck.path} — {deck.title}"]
+    scope = deck_scope_text(deck)  # as every published output states it (under the title)
+    lines = [f"{deck.path} — {deck.title}"] + ([f"  {scope}"] if scope else [])
 
     def answer(card: Card) -> list[str]:
         out = [f"     {back}: {card.back}"]
@@ -1009,9 +1039,10 @@ def conditions_suffix(conditions: tuple[str, ...]) -> str:
 
 
 def deck_as_dict(deck: Deck) -> dict[str, Any]:
-    """The deck as `cards --json` prints it: its file, kind, title and every card's texts, formula
-    and conditions (in the file syntax)."""
-    return {"file": deck.path, "kind": deck.kind, "title": deck.title, "cards": [
+    """The deck as `cards --json` prints it: its file, kind, title, scope (:func:`deck_scope_text`, None for a
+    deck of every latent space without parameters' domains) and every card's texts, formula and conditions (in
+    the file syntax)."""
+    return {"file": deck.path, "kind": deck.kind, "title": deck.title, "scope": deck_scope_text(deck), "cards": [
         {"index": c.index, "line": c.line, "front": c.front, "back": c.back, "topic": c.topic,
          "formula": c.formula.text if c.formula else None, "conditions": list(c.conditions_text)}
         for c in deck.cards]}

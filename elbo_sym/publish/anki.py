@@ -138,19 +138,27 @@ def prose_html(text: str, vocabulary: Any = None) -> str:
     return "".join(out).strip()
 
 
+def scope_html(deck: Any) -> str | None:
+    """A deck's scope (lesson.practice.deck_scope_text) as HTML: its parameters' domains as MathJax through the
+    printer, as a card's conditions are ("if β ≥ 1"), its words escaped; None when the deck has none."""
+    from elbo_sym.lesson.practice import deck_scope_text
+
+    return deck_scope_text(deck, lambda p: mathjax(p.latex()), html_text)
+
+
 def formula_html(card: Any, scope: str | None = None) -> str:
     """A card's formula and, beside it, its conditions ("if ..."), as MathJax through the printer; under them,
-    its deck's `scope` when the deck's model is narrower than every latent space (lesson.practice.deck_scope_text:
-    a card is studied alone, rt44 F12).  The scope goes on every card of such a deck, not only under a formula:
-    a back's claim or decided words ("$Sum(1, z)$ is $3$") were checked in that model too (rt46 F5).  Empty for a
-    card with no formula and no conditions in a deck of any K."""
+    its deck's `scope` (HTML, :func:`scope_html`) when the deck's model is narrower than every latent space or
+    its parameters have domains (a card is studied alone, rt44 F12).  The scope goes on every card of such a
+    deck, not only under a formula: a back's claim or decided words ("$Sum(1, z)$ is $3$") were checked in that
+    model too (rt46 F5).  Empty for a card with no formula and no conditions in a deck without a scope."""
     shown = [mathjax(card.formula.latex)] if card.formula is not None else []
     if card.conditions_latex is not None:
         shown.append("if " + mathjax(card.conditions_latex))
     line = " &nbsp; ".join(shown)
     if not scope:
         return line
-    return (line + "<br>" if line else "") + f"<small>{html_text(scope)}</small>"
+    return (line + "<br>" if line else "") + f"<small>{scope}</small>"
 
 
 def note_fields(card: Any, vocabulary: Any = None, scope: str | None = None) -> list[str]:
@@ -202,8 +210,8 @@ def _model(identity: AnkiIdentity):
 
 def build_deck(cards: Sequence[Any], name: str = DECK_NAME, vocabulary: Any = None, scope: str | None = None):
     """A ``genanki.Deck`` of the given cards (their formulas must already be checked), named
-    `name` with that name's ids (:func:`anki_identity`); `vocabulary`: the deck's names; `scope`: its
-    model's, under each formula (:func:`formula_html`)."""
+    `name` with that name's ids (:func:`anki_identity`); `vocabulary`: the deck's names; `scope`: its scope as
+    HTML (:func:`scope_html`), on every card (:func:`formula_html`)."""
     import genanki
 
     identity = anki_identity(name)

@@ -201,12 +201,11 @@ def flashcards_course(course: Project, file: str | None, target: Path | None, *,
     warned = _warned([result])
     if target is None:
         return Outcome((*warned, (False, format_deck(deck).removesuffix("\n"))))
-    from elbo_sym.lesson.practice import deck_scope_text
-    from elbo_sym.publish.anki import anki_identity, course_deck_name, write_apkg
+    from elbo_sym.publish.anki import anki_identity, course_deck_name, scope_html, write_apkg
 
     identity = anki_identity(course_deck_name(course.title, deck, lesson_deck=path is None))
     # claimed again there: the file may have appeared or changed while the cards were checked
-    written = write_apkg(deck.cards, target, identity.name, vocabulary=deck.vocabulary, scope=deck_scope_text(deck))
+    written = write_apkg(deck.cards, target, identity.name, vocabulary=deck.vocabulary, scope=scope_html(deck))
     return Outcome((*warned, (False, f"wrote {written} ({counted(len(deck.cards), 'note')}, Anki deck "
                                         f"\"{identity.name}\", id {identity.deck_id})")))
 

@@ -1353,12 +1353,22 @@ def formula_pieces(formula) -> dict[str, LatexMarkup]:
             "rhs": breakable(to_latex(formula.rhs), formula.rhs)}
 
 
+def _scope(deck: Any) -> dict[str, Any]:
+    """A deck's scope (lesson.practice.deck_scope_text) as text, ``scope`` (the LaTeX templates typeset its
+    domains with the `domain` filter), and ``scope_printed(domain, words)`` for a format that prints each
+    parameter's domain through the printer (the web pages: ``β ≥ 1`` as the cards' conditions print it)."""
+    from elbo_sym.lesson.practice import deck_scope_text
+
+    return {"scope": deck_scope_text(deck),
+            "scope_printed": lambda domain, words: deck_scope_text(deck, domain, words)}
+
+
 def selfcheck_context(path=None, budget: float = STEP_BUDGET_SECONDS,
                       deck_budget: float | None = None) -> dict[str, Any]:
     deck, result = checked_deck("selfcheck", path, budget=budget, total=deck_budget)
-    from elbo_sym.lesson.practice import deck_scope_text, proved_for_text
+    from elbo_sym.lesson.practice import proved_for_text
 
-    return {**_deck_texts(deck), "proved_for": proved_for_text(deck), "scope": deck_scope_text(deck),
+    return {**_deck_texts(deck), "proved_for": proved_for_text(deck), **_scope(deck),
             "warnings": deck_warning_lines(result),
             "questions": [_card_context(c, result.verdict_for(c), deck.vocabulary, dict(deck.prose_math), deck.path)
                           for c in deck.cards]}
@@ -1391,9 +1401,9 @@ def flashcards_context(path=None, budget: float = STEP_BUDGET_SECONDS,
             fronts.append({"card": card, "row": row, "col": col})
             backs.append({"card": card, "row": row, "col": CARD_COLUMNS - 1 - col})
         sheets.append({"number": len(sheets) + 1, "fronts": fronts, "backs": backs})
-    from elbo_sym.lesson.practice import deck_scope_text, proved_for_text
+    from elbo_sym.lesson.practice import proved_for_text
 
-    return {**_deck_texts(deck), "proved_for": proved_for_text(deck), "scope": deck_scope_text(deck),
+    return {**_deck_texts(deck), "proved_for": proved_for_text(deck), **_scope(deck),
             "warnings": deck_warning_lines(result),
             "count": len(cards), "sheets": sheets,
             "rows": rows, "columns": CARD_COLUMNS}

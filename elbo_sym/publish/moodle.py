@@ -297,11 +297,10 @@ def write_moodle_quiz(path: str | os.PathLike[str], seed: int = DEFAULT_SEED, co
 def _card_question(card: Any, deck: Any, title: str, shown: str) -> list[str]:
     """One card as an essay question named "``title``, ``shown`` N": its front asked, its back,
     formula and conditions as the feedback."""
-    from elbo_sym.lesson.practice import deck_scope_text
-    from elbo_sym.publish.anki import formula_html, prose_html
+    from elbo_sym.publish.anki import formula_html, prose_html, scope_html
 
     answer = f"<p>{prose_html(card.back, deck.vocabulary)}</p>"
-    formula = formula_html(card, deck_scope_text(deck))
+    formula = formula_html(card, scope_html(deck))
     if formula:
         answer += f"<p>{formula}</p>"
     question = f"<p>{prose_html(card.front, deck.vocabulary)}</p>"

@@ -930,8 +930,8 @@ def selfcheck_page(path: str | Path | None = None, budget: float = STEP_BUDGET_S
     texts = _cards_prose("selfcheck", path, budget, deck_budget)
     doc = _Markdown()
     doc.add(doc.prose(deck["summary_parts"], deck["summary_text"]))  # an author's, as the handouts set it
-    if deck["scope"]:  # a deck's model narrower than every latent space (rt44 F12)
-        doc.add(our_words(deck["scope"]))
+    if deck["scope"]:  # a deck's model narrower than every latent space (rt44 F12), its parameters' domains (rt46 F10)
+        doc.add(deck["scope_printed"](lambda p: doc.m(p.latex()), our_words))
     for card in deck["questions"]:
         _card(doc, card, texts[card["index"]], "Question", deck["proved_for"], solutions)
     description = _SPACE.sub(" ", f"{deck['title_text']}. {deck['summary_text']}").strip()  # no summary: no space
@@ -948,8 +948,8 @@ def flashcards_page(path: str | Path | None = None, budget: float = STEP_BUDGET_
     doc = _Markdown()
     if deck["summary_text"]:
         doc.add(doc.prose(deck["summary_parts"], deck["summary_text"]))  # an author's, as the handouts set it
-    if deck["scope"]:  # a deck's model narrower than every latent space (rt44 F12)
-        doc.add(our_words(deck["scope"]))
+    if deck["scope"]:  # a deck's model narrower than every latent space (rt44 F12), its parameters' domains (rt46 F10)
+        doc.add(deck["scope_printed"](lambda p: doc.m(p.latex()), our_words))
     for sheet in deck["sheets"]:
         for cell in sheet["fronts"]:
             card = cell["card"]
