@@ -254,7 +254,8 @@ def test_the_card_outputs_print_the_domain(deck_path):
     page = web.flashcards_page(deck_path).body
     assert page.count(rf"\text{{if }} {BETA_LATEX}") == 2
     (handout,) = flashcards_handouts(flashcards=deck_path)
-    assert handout.render().count(BETA_LATEX) == 2
+    # beside the two formulas that use it, and in the deck's scope in the footer of both pages (rt46 F10)
+    assert handout.render().count(BETA_LATEX) == 4
 
 
 @pytest.mark.full

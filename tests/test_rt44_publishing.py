@@ -241,7 +241,7 @@ def test_a_decks_model_is_stated_on_its_page_its_anki_notes_and_its_moodle_quest
     deck = load_deck(_binary(tmp_path))
     assert deck_scope_text(deck) == SCOPE
     assert "Every formula of this deck is proved for K \\= 2 latent states only" in web.flashcards_page(deck.path).body
-    formula = anki.note_fields(deck.cards[0], deck.vocabulary, deck_scope_text(deck))[2]
+    formula = anki.note_fields(deck.cards[0], deck.vocabulary, anki.scope_html(deck))[2]
     assert formula.startswith(r"\(\sum_{z} 1 = 2\)<br><small>") and formula.endswith(SCOPE + "</span></small>")
     assert "proved for K = 2 latent states only" in moodle.cards_quiz([checked_deck("flashcards", deck.path)[1]])
     general = load_deck(_binary(tmp_path, BINARY.replace("K = 2\n", "").replace("Sum(1, z) = 2", "KL(q(z), q(z)) = 0")))

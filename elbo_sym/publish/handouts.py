@@ -1354,12 +1354,14 @@ def formula_pieces(formula) -> dict[str, LatexMarkup]:
 
 
 def _scope(deck: Any) -> dict[str, Any]:
-    """A deck's scope (lesson.practice.deck_scope_text) as text, ``scope`` (the LaTeX templates typeset its
-    domains with the `domain` filter), and ``scope_printed(domain, words)`` for a format that prints each
-    parameter's domain through the printer (the web pages: ``β ≥ 1`` as the cards' conditions print it)."""
+    """A deck's scope (lesson.practice.deck_scope_text): as text, ``scope`` (None: it has none); for the LaTeX
+    templates, ``scope_latex``; and ``scope_printed(domain, words)`` for another format.  Each parameter's
+    domain is math through the printer, as the cards' conditions print it (``β ∈ [0, 1]``, not "beta in")."""
     from elbo_sym.lesson.practice import deck_scope_text
 
-    return {"scope": deck_scope_text(deck),
+    scope = deck_scope_text(deck)
+    latex = deck_scope_text(deck, lambda p: rf"\({p.latex()}\)", typeset_domain)
+    return {"scope": scope, "scope_latex": LatexMarkup(latex) if latex is not None else None,
             "scope_printed": lambda domain, words: deck_scope_text(deck, domain, words)}
 
 

@@ -82,6 +82,7 @@ from elbo_sym.engine.notation import (
     Index,
     LatentSum,
     Limit,
+    is_real_power,
     to_text,
     x,
     z,
@@ -2277,17 +2278,21 @@ def judge(lhs, rel: str, rhs, cases: list[Instance], stop_at_first: bool = True,
 
 
 def _parameter_conditions(e, names: set[str], out: list) -> list:
-    """(what, subterm) for every divisor and log argument of e that mentions a parameter."""
+    """(what, subterm) for every divisor, log argument and base of a power with a parameter exponent
+    (``b**a``, exp(a*log(b)): named as the power the author wrote, rt43 F5) of e that mentions a parameter."""
     if isinstance(e, Density) or not isinstance(e, sympy.Basic):
         return out
     term = None
+    inside = e.args
     if isinstance(e, sympy.Pow) and isinstance(e.exp, sympy.Integer) and e.exp < 0:
         term = ("divisor", e.base)
+    elif is_real_power(e) and (parts := e.parts) is not None:
+        term, inside = ("base of the power", parts[0]), parts
     elif isinstance(e, sympy.log):
         term = ("log argument", e.args[0])
     if term and any(isinstance(a, sympy.Symbol) and a.name in names for a in sympy.preorder_traversal(term[1])):
         out.append(term)
-    for a in e.args:
+    for a in inside:
         _parameter_conditions(a, names, out)
     return out
 
