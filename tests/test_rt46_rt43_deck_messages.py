@@ -79,7 +79,7 @@ front = "How does it compare?"
 back = "Yes."
 formula = "beta * KL(q(z), p(z)) >= KL(q(z), p(z))"
 '''
-ANY_SCOPE = ("Throughout this deck beta >= 1 (its parameters): every formula of it is proved under this only, not in "
+ANY_SCOPE = ("Throughout this deck beta >= 1: every formula of it is proved under this only, not in "
              "general.")
 
 
@@ -109,7 +109,7 @@ def _write(path: Path, text: str) -> Path:
 
 def test_a_narrow_model_and_a_domain_are_stated_together(tmp_path: Path) -> None:
     deck = load_deck(_write(tmp_path / "k3.toml", PDOM.format(K="K = 3", domain="in (1, 2)")))
-    assert deck_scope_text(deck) == ("Throughout this deck beta in (1, 2) (its parameters): every formula of it is "
+    assert deck_scope_text(deck) == ("Throughout this deck beta in (1, 2): every formula of it is "
                                      "proved for K = 3 latent states only (the deck's model) and under this, not in "
                                      "general.")
 
@@ -141,7 +141,7 @@ def test_anki_moodle_and_the_web_print_the_domain_as_math_in_the_scope(pdom: Pat
     feedback = (tmp_path / "pdom.xml").read_text("utf-8").split("<generalfeedback")[1].split("</generalfeedback>")[0]
     assert f"Throughout this deck </span>{math}" in feedback, feedback
     page = web.flashcards_page(pdom).body
-    assert page.startswith(r"Throughout this deck $\beta \geq 1$ (its parameters)"), page[:200]
+    assert page.startswith(r"Throughout this deck $\beta \geq 1$"), page[:200]
 
 
 def test_a_card_without_a_formula_carries_the_domain_in_anki_too(tmp_path: Path) -> None:
@@ -168,7 +168,7 @@ def test_the_flashcards_pdf_prints_the_domain_in_its_footer(pdom: Path, tmp_path
     text = subprocess.run(["pdftotext", str(built.pdf), "-"], capture_output=True, text=True, check=True,
                           timeout=CHILD_TIMEOUT_SECONDS).stdout
     flat = " ".join(text.split())
-    assert flat.count("Throughout this deck β ≥ 1 (its parameters)") == 2, flat  # the fronts' and the backs' page
+    assert flat.count("Throughout this deck β ≥ 1") == 2, flat  # the fronts' and the backs' page
 
 
 # --------------------------------------------------------------------------- rt43 F4

@@ -177,7 +177,7 @@ def deck_scope_text(deck: Deck, domain: Callable[[Any], str] | None = None,
     these = "this" if len(domains) == 1 else "these"
     under = f"{model} and under {these}" if model else f"under {these} only"
     return (words("Throughout this deck ") + words(", ").join(shown(p) for p in domains)
-            + words(f" (its parameters): every formula of it is proved {under}, not in general."))
+            + words(f": every formula of it is proved {under}, not in general."))
 
 
 MAX_CARDS = 200
