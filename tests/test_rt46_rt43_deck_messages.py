@@ -259,3 +259,14 @@ def test_premise_pins_follow_the_predicate(assume: str, pinned: bool) -> None:
     model = loads(text, "p.toml").model()
     assert bool(_premise_pins(model)) is pinned
     assert empty_ranges(model) == ()
+
+
+def test_the_second_opinion_names_a_powers_base_as_such() -> None:
+    """The reference evaluator's sign-change search words a parameter power's base as the power's, not a log's."""
+    from elbo_sym.engine.reference import discrete as reference
+
+    text = ('title = "t"\nK = 2\nstart = "(beta - 1)**a * E(q, q(z))"\n\n[params]\nbeta = "in (0, 2)"\n'
+            'a = "in (0, 1)"\n\n[[step]]\nrel = "="\nexpr = "E(q, q(z))"\nrule = "algebra"\n')
+    start = loads(text, "r.toml").start.expr
+    found = reference._parameter_conditions(start, {"beta", "a"}, [])
+    assert [(what, str(term)) for what, term in found] == [("base of the power", "beta - 1")], found
