@@ -201,6 +201,9 @@ most in derivations/ and tests/data: 6,660).  Past it the premises are not shown
 fails, on every machine."""
 SEARCH_EXACT_WEIGHT = 10
 """An instance decided exactly (fractions, logs of primes) counts as this many float screenings of it."""
+POLISH_WEIGHT = 20
+"""An evaluation at 60 to 600 digits while a float minimum is polished (engine.polishing) counts as this
+many float screenings of the point."""
 REFERENCE_PRODUCT_POINTS = 4096
 """Most points of the second opinion's product Hermite rule over z's coordinates (beyond: undecided)."""
 
