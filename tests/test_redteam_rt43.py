@@ -249,8 +249,10 @@ def test_a_gaussian_step_false_on_a_sliver_is_refuted():
 
 @pytest.mark.full
 def test_without_the_points_between_roots_the_sliver_passes(monkeypatch):
-    """Mutant: no point between the roots -- the tests above would catch it."""
+    """Mutant: no point between the roots, nor a polished minimum (engine.polishing, which refutes this
+    sliver too: tests/test_polishing.py) -- the tests above would catch it."""
     monkeypatch.setattr(check_module, "between_roots", lambda *args, **kwargs: iter(()))
+    monkeypatch.setattr(check_module, "polished_instances", lambda *args, **kwargs: iter(()))
     text = derivation(DISCRETE, "(E(q, q(z)) - 3/5)**2", SLIVER).replace('rel = ">"', 'rel = ">="')
     assert step_of(text).verdict is Verdict.checked
 

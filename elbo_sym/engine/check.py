@@ -86,6 +86,7 @@ from elbo_sym.limits import (
     GENERAL_SEARCH_WORK_OPERATIONS,
     INTEGER_OFFSETS,
     POLISH_WEIGHT,
+    POLISH_WORK_OPERATIONS,
     PREMISE_CHECK_WORK_OPERATIONS,
     REFERENCE_BUDGET_SECONDS,
     SEARCH_EXACT_WEIGHT,
@@ -900,8 +901,9 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     # a minimum near 0 polished at 60 and 120 digits: a rational 10**-digits from it decided exactly (a sliver
     # 10**-48 thin, logs left: red team rt46 F2); a strict step's genuine meeting there is remembered (rt46 F7)
     premise_float = premises.margin_function() if premises is not None else None
+    polish_cost = POLISH_WEIGHT * judge.point_cost
     for instance in polished_instances(model, judge.parts, rel, minima + near_minima, premise_float, judge.open,
-                                       lambda: work.spend(POLISH_WEIGHT * judge.point_cost), met):
+                                       lambda: work.spend(polish_cost), POLISH_WORK_OPERATIONS // polish_cost, met):
         found = try_one(instance)
         if found:
             return found, held, undecided, ()

@@ -74,15 +74,38 @@ class _Site:
     objective: Expr
 
 
+class _Spent(Exception):
+    """The step's polishing allowance is spent: no more polishing (not a verdict)."""
+
+
 def polished_instances(model, parts: tuple, rel: str, minima: list, premise_margin, obligations: tuple,
-                       spend: Callable[[], None], met: list[Meeting]) -> Iterator[Instance]:
+                       spend: Callable[[], None], allowance: int, met: list[Meeting]) -> Iterator[Instance]:
     """Rational instances near the polished minima (see the module), for the caller to decide exactly;
     each genuine meeting of a strict step's sides is appended to `met`.  `premise_margin`: the premises'
     float margin function (None without premises); `obligations`: the open definedness obligations;
-    `spend` is called once per evaluation in mpmath."""
+    `spend` is called once per evaluation in mpmath, and after `allowance` evaluations the polishing
+    stops where it is (counted, so at the same place on every machine)."""
     if rel not in (">", ">=", "<", "<="):
         return
+    left = [allowance]
+
+    def count() -> None:
+        if left[0] <= 0:
+            raise _Spent
+        left[0] -= 1
+        spend()
+
+    try:
+        yield from _polished(model, parts, rel, minima, premise_margin, obligations, count, met)
+    except _Spent:
+        return
+
+
+def _polished(model, parts: tuple, rel: str, minima: list, premise_margin, obligations: tuple,
+              spend: Callable[[], None], met: list[Meeting]) -> Iterator[Instance]:
+    """`polished_instances` within its allowance."""
     sign = 1 if rel in (">", ">=") else -1
+    strict = rel in (">", "<")
     symbols = tuple(s for b in model.blocks for s in b.symbols)
     for values in _picked(minima):
         site = _site(model, parts, sign, values)
@@ -95,6 +118,8 @@ def polished_instances(model, parts: tuple, rel: str, minima: list, premise_marg
         found = site.chart.instance(first.point, first.digits)
         if found is not None:
             yield found
+        if not (first.converged and _worth_more(first, strict)):
+            continue
         second = polish(objective_at, first.point, POLISH_DIGITS[1], spend)
         if second is None:
             continue
@@ -111,6 +136,17 @@ def polished_instances(model, parts: tuple, rel: str, minima: list, premise_marg
             meeting = _meeting(site, first, second, premise_margin, obligations, model)
             if meeting is not None:
                 met.append(meeting)
+
+
+def _worth_more(first: Polished, strict: bool) -> bool:
+    """Whether the converged 60-digit minimum is worth polishing at 120 digits: for a strict step, where
+    the sides may meet (|value| below MEETING_GAP; the sides' size is at least 1 in its scale); for a
+    non-strict one, where it fails by more than its precision (a minimum of 0, KL >= 0 at q = p, holds
+    there whatever the digits)."""
+    with mpmath.mp.workdps(30):
+        if strict:
+            return bool(abs(first.value) <= MEETING_GAP * (1 + abs(first.value)))
+        return bool(first.value < -mpmath.mpf(10) ** -(2 * first.digits - 10))
 
 
 def _objective(site: _Site, symbols: tuple) -> Callable[[int], Callable[[list], object]]:
