@@ -201,6 +201,15 @@ most in derivations/ and tests/data: 6,660).  Past it the premises are not shown
 fails, on every machine."""
 SEARCH_EXACT_WEIGHT = 10
 """An instance decided exactly (fractions, logs of primes) counts as this many float screenings of it."""
+POLISH_WEIGHT = 20
+"""An evaluation at 60 to 600 digits while a float minimum is polished (engine.polishing) counts as this
+many float screenings of the point."""
+POLISH_WORK_OPERATIONS = 1_000_000
+"""Most work the polishing of a step's float minima (engine.polishing) may do in one explicit model,
+counted as the search's work is (POLISH_WEIGHT per evaluation): past it the polishing stops where it is
+-- no verdict, the step is searched no further there -- so that a step with many coordinates and a
+large difference (log(p(x)) >= ELBO(q) for a Gaussian: six coordinates, 73 evaluations a Newton step)
+keeps within the search's SEARCH_WORK_OPERATIONS."""
 REFERENCE_PRODUCT_POINTS = 4096
 """Most points of the second opinion's product Hermite rule over z's coordinates (beyond: undecided)."""
 

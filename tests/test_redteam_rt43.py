@@ -6,8 +6,9 @@
 * F3: a parameter the difference contains sits at an open bound at the minimum (beta -> 1 in (1, 2)); both
   roundings left the interval and the point was given up.  Now it is nudged inside
   (engine.search._inside_open_bound), and every root of the slice is tried, the nearest first.
-* F2: a strict step false only at a transcendental point (sigma = e) cannot be refuted exactly: a documented
-  limit (the float rule tried for it made true steps errors: red team rt46; see the F2 section).
+* F2: a strict step false only at a transcendental point (sigma = e) cannot be refuted exactly; a float rule
+  tried for it made true steps errors (red team rt46; see the F2 section) and was taken out.  Session 20's
+  polished minimum (engine.polishing) makes it an error where the sides genuinely meet: tests/test_polishing.py.
 * F6: a non-strict step false only on a sliver 1e-18 wide beside an algebraic point: a rational between
   the two roots of left - right there is tried (engine.search.between_roots).
 
@@ -192,12 +193,13 @@ def test_a_true_step_near_an_open_bound_stays_checked(start, interval):
     assert step.verdict is Verdict.checked and step.accepted, step.reason
 
 
-# --------------------------------------------------------------------------- F2 (not taken)
-# A strict step false only at a transcendental point (sigma = e) stays `checked` (docs/02 says so): the
-# float rule that made it `error` (|left - right| < 1e-12 inside the domain) also turned true steps into
-# errors -- the lesson's `log(p(x)) > ELBO(q)` under `q(z) != p(z | x)`, whose minimiser walks onto the one
-# point the premise excludes, and `q(z) > 0` for a Gaussian, whose density underflows far out (red team
-# rt46 F1, F4) -- and was taken out before it landed.
+# --------------------------------------------------------------------------- F2
+# The float rule that made a strict step false only at sigma = e an `error` (|left - right| < 1e-12 inside
+# the domain) also turned true steps into errors -- the lesson's `log(p(x)) > ELBO(q)` under
+# `q(z) != p(z | x)`, whose minimiser walks onto the one point the premise excludes, and `q(z) > 0` for a
+# Gaussian, whose density underflows far out (red team rt46 F1, F4) -- and was taken out before it landed.
+# These true steps must stay `checked` under session 20's polished minimum (tests/test_polishing.py), whose
+# meeting asks for convergence, a gap falling with the precision, and a margin inside every premise.
 
 
 @pytest.mark.full
@@ -249,8 +251,10 @@ def test_a_gaussian_step_false_on_a_sliver_is_refuted():
 
 @pytest.mark.full
 def test_without_the_points_between_roots_the_sliver_passes(monkeypatch):
-    """Mutant: no point between the roots -- the tests above would catch it."""
+    """Mutant: no point between the roots, nor a polished minimum (engine.polishing, which refutes this
+    sliver too: tests/test_polishing.py) -- the tests above would catch it."""
     monkeypatch.setattr(check_module, "between_roots", lambda *args, **kwargs: iter(()))
+    monkeypatch.setattr(check_module, "polished_instances", lambda *args, **kwargs: iter(()))
     text = derivation(DISCRETE, "(E(q, q(z)) - 3/5)**2", SLIVER).replace('rel = ">"', 'rel = ">="')
     assert step_of(text).verdict is Verdict.checked
 

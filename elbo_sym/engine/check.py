@@ -37,6 +37,7 @@ from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError, free_latents
 from elbo_sym.engine.models.general import SEARCH_K
 from elbo_sym.engine.notation import Limit, integer_power, to_latex, to_text
+from elbo_sym.engine.polishing import Meeting, polished_instances
 from elbo_sym.engine.premises import HOLDS, UNDECIDED, PremiseJudge, PremiseTally, premise_text, premises_of
 from elbo_sym.engine.rules import FLIPPED, RULES, RuleOutcome, difference, proves_zero
 from elbo_sym.engine.samples import (
@@ -84,6 +85,8 @@ from elbo_sym.limits import (
     GENERAL_SEARCH_FULL_LARGER_K,
     GENERAL_SEARCH_WORK_OPERATIONS,
     INTEGER_OFFSETS,
+    POLISH_WEIGHT,
+    POLISH_WORK_OPERATIONS,
     PREMISE_CHECK_WORK_OPERATIONS,
     REFERENCE_BUDGET_SECONDS,
     SEARCH_EXACT_WEIGHT,
@@ -876,6 +879,8 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
             tally.outside += 1
         return status == HOLDS
 
+    near_minima: list = []  # minima of |left - right| formed symbolically (a strict step's), polished too
+    met: list[Meeting] = []  # where a strict step's sides genuinely meet at no point the search can give
     if rel in (">", "<"):  # a strict relation may fail only where both sides are equal (an algebraic point)
         differences = [_difference_to_solve(a, b, model) for a, b in judge.parts]
         for k, difference_ in enumerate(differences):
@@ -888,10 +893,20 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         inside_margin = premises.margin_function() if premises is not None else None
         for k, difference_ in enumerate(differences):
             near = _near_equal(difference_, model, seed, inside_margin, lambda: work.spend(judge.point_cost))
+            near_minima += near
             for point_ in algebraic_points(model, difference_, near):
                 if judge.meets_at(point_, k) and refutes_at(point_):
                     return _within_premises(judge.algebraic_counterexample(point_, k), premises), held, \
                         undecided, ()
+    # a minimum near 0 polished at 60 and 120 digits: a rational 10**-digits from it decided exactly (a sliver
+    # 10**-48 thin, logs left: red team rt46 F2); a strict step's genuine meeting there is remembered (rt46 F7)
+    premise_float = premises.margin_function() if premises is not None else None
+    polish_cost = POLISH_WEIGHT * judge.point_cost
+    for instance in polished_instances(model, judge.parts, rel, minima + near_minima, premise_float, judge.open,
+                                       lambda: work.spend(polish_cost), POLISH_WORK_OPERATIONS // polish_cost, met):
+        found = try_one(instance)
+        if found:
+            return found, held, undecided, ()
     # an expression undefined only at irrational points: a divisor (or log argument) that is 0 only there
     premise_margin = premises.margin_function() if premises is not None and judge.open else None
     for obligation in judge.open[:MAX_OBLIGATION_SEARCHES]:
@@ -912,6 +927,8 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     _refuse_outside_model(outside)
     if meetings:
         raise _UndecidedPremises(f"{PREMISES_UNDECIDED} ({meetings[0]})")
+    if met:
+        raise _SidesMeet(f"{SIDES_MEET} ({met[0].text()})")
     return None, held, undecided, tuple(dict.fromkeys(skipped))
 
 
@@ -971,6 +988,18 @@ step may not pass as `checked`."""
 class _UndecidedPremises(Exception):
     """The step fails at an algebraic point where a premise is undecided: neither a counterexample
     nor a point where the step held, so the step is `error` (undecided is never "holds")."""
+
+
+SIDES_MEET = ("not checked: the two sides of this strict step meet at a point the search cannot give exactly "
+              "(no rational point, and no algebraic one it could solve for), so it may be false there; neither a "
+              "counterexample nor a point where it held")
+"""The start of a strict step's `error` where a polished float minimum shows its sides meeting well inside
+the domain and every premise (engine.polishing: the meeting is genuine), at no point an exact instance
+reaches (red team rt46 F7: false at an irrational point, it passed with accept)."""
+
+
+class _SidesMeet(Exception):
+    """A strict step's sides genuinely meet at a point the search cannot give exactly: `error`."""
 
 
 OUTSIDE_MODEL = "not refuted: it fails only at an instance that is no model of the family"
@@ -1526,7 +1555,7 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
             else:
                 counterexample, held, undecided, searched = _search_everywhere(lhs, step, model, examples, open_,
                                                                                exact=exact)
-    except (_OutsideModel, _UndecidedPremises) as outside:
+    except (_OutsideModel, _UndecidedPremises, _SidesMeet) as outside:
         return StepResult(step, lhs, Verdict.error, str(outside), None, 0, outcome,
                           time.perf_counter() - started, conditions=conditions)
     except BudgetExceeded as error:

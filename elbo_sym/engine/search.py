@@ -22,7 +22,9 @@ where authors do not look, so the search goes there:
    relation, points past every root of it;
 6. for a strict relation whose two sides meet only at irrational points, exact algebraic
    points near the minima (`algebraic_points`): all coordinates but one rounded, the last
-   one the exact root of a polynomial.
+   one the exact root of a polynomial;
+7. a minimum near 0 polished at 60 and 120 digits (`Chart`, engine.polishing): the rational
+   10**-digits from it, and where a strict relation's sides genuinely meet at no exact point.
 
 Families 3 and 4 are *screened* with plain floats; a float only nominates an instance.
 Every verdict is decided exactly afterwards (:mod:`elbo_sym.numbers.evaluate`).  The
@@ -35,9 +37,10 @@ import functools
 import itertools
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 from sympy import Expr
 
@@ -72,7 +75,7 @@ ROUNDING_DENOMINATORS = (10, 1000, 10**6, 10**12)
 __all__ = ["Instance", "exact_candidates", "values_reader", "point_reader", "boundary_instances", "minimise",
            "seed_for", "structure", "MIN_DECIDED", "RANDOM_INSTANCES", "RANDOM_SOURCE", "LIGHT_BOUNDARY_INSTANCES",
            "LIGHT_MINIMISER_STARTS", "AlgebraicPoint", "algebraic_points", "between_roots", "solvable", "FAR_END_BASES",
-           "FarEnd", "far_end_instances", "far_ends"]
+           "FarEnd", "far_end_instances", "far_ends", "Chart", "chart", "MEETING_MARGIN"]
 
 
 def seed_for(*parts: object) -> int:
@@ -661,6 +664,140 @@ def _root_expression(g, low: Fraction, high: Fraction):
         ordered = [(-b - root) / (2 * a), (-b + root) / (2 * a)]
         return (ordered if a > 0 else ordered[::-1])[index]
     return CRootOf(g.as_expr(), index)
+
+
+# --------------------------------------------------------------------------- polished minima
+
+MEETING_MARGIN = 1e-6
+"""How far inside the domain a polished minimum must lie to count as a meeting of a strict step's sides
+(`Chart.inside`): each probability above it, each parameter this share of its interval's width (else this
+much) from an open bound -- a true strict step may come as close to equality as it likes while a
+probability -> 0 or beta -> 1 in (1, 2), and a minimiser follows it there without meeting anything."""
+MAX_POLISHED_COORDINATES = 8
+"""The most free coordinates a minimum is polished in: each Newton step evaluates the objective
+1 + 2 n**2 times (129 at 8); a minimum in more is not polished (docs/02 says so)."""
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Coordinates to polish a float minimum in (numbers.polish): every coordinate of each block a
+    difference uses, but each simplex's largest one, which absorbs 1 - the rest; every other block --
+    and a whole-number parameter -- fixed at the rational its minimum rounds to."""
+
+    model: Any = field(compare=False, hash=False)
+    """The explicit model (engine.models: an ExplicitModel, which this layer does not import)."""
+    free: tuple[tuple[int, int], ...]
+    """(block index, position) of each free coordinate, in order."""
+    absorbers: tuple[tuple[int, int], ...]
+    """(block index, position) of each simplex coordinate that is 1 - the block's others."""
+    fixed: tuple[tuple[int, tuple[Fraction, ...]], ...]
+    start: tuple[float, ...]
+    """The free coordinates at the float minimum."""
+
+    def values(self, x: Sequence) -> list:
+        """The model's parameters (in order) at the free coordinates `x` (floats, mpf or Fractions)."""
+        blocks: dict[int, list] = {bi: list(v) for bi, v in self.fixed}
+        for (bi, j), v in zip(self.free, x):
+            blocks.setdefault(bi, [None] * len(self.model.blocks[bi].symbols))[j] = v
+        for bi, j in self.absorbers:
+            others = [v for k, v in enumerate(blocks[bi]) if k != j]
+            blocks[bi][j] = 1 - sum(others)
+        return [v for bi in range(len(self.model.blocks)) for v in blocks[bi]]
+
+    def instance(self, x: Sequence, digits: int) -> Instance | None:
+        """The rational instance at `x` rounded to `digits` decimals (a simplex's absorber 1 - the rest),
+        None when that leaves the domain."""
+        import mpmath  # here: only a polished minimum is rounded so (its values are mpf)
+
+        scale = 10**digits
+        with mpmath.mp.workdps(digits + 20):  # mpf arithmetic rounds to the context's precision
+            rounded = [Fraction(int(mpmath.nint(mpmath.mpf(v) * scale)), scale) for v in x]
+        flat = self.values(rounded)
+        out, at = [], 0
+        for block in self.model.blocks:
+            values = tuple(flat[at:at + len(block.symbols)])
+            at += len(block.symbols)
+            if block.kind == SIMPLEX and not all(v > 0 for v in values):
+                return None
+            if block.kind == UNIT and not all(0 < v <= 1 for v in values):
+                return None
+            if block.kind == PARAMETER and not block.bounds.contains(values[0]):
+                return None
+            out.append((block.name, values))
+        return Instance(tuple(out), f"numeric minimisation, polished to {digits} digits (rounded to 1/10**{digits})")
+
+    def inside(self, x: Sequence[float]) -> bool:
+        """Whether the point is well inside the domain (MEETING_MARGIN) in every block it moves: not
+        where a strict step may only tend to equality (a fixed block is not in the difference)."""
+        flat = self.values(x)
+        moved = {bi for bi, _ in self.free + self.absorbers}
+        at = 0
+        for bi, block in enumerate(self.model.blocks):
+            values = flat[at:at + len(block.symbols)]
+            at += len(block.symbols)
+            if bi not in moved:
+                continue
+            if not all(math.isfinite(v) for v in values):
+                return False
+            if block.kind != PARAMETER:
+                if not all(v > MEETING_MARGIN for v in values) or block.kind == UNIT and any(v > 1 for v in values):
+                    return False
+                continue
+            if not _inside_interval(block.bounds, values[0]):
+                return False
+        return True
+
+    def shown(self, x: Sequence[float], used: set) -> str:
+        """The blocks with a symbol in `used` at `x`, six digits each: "q(z) ≈ (0.276393, 0.723607)"."""
+        flat = self.values(x)
+        parts, at = [], 0
+        for block in self.model.blocks:
+            values = flat[at:at + len(block.symbols)]
+            at += len(block.symbols)
+            if used & set(block.symbols):
+                text = [f"{float(v):.6g}" for v in values]
+                parts.append(f"{block.label} ≈ {text[0] if len(text) == 1 else '(' + ', '.join(text) + ')'}")
+        return ", ".join(parts)
+
+
+def _inside_interval(bounds: Interval, v: float) -> bool:
+    """`v` lies in the interval, at least MEETING_MARGIN (relative to a bounded interval's width) from
+    an open bound."""
+    lo, hi = bounds.lower, bounds.upper
+    if lo is not None and v < float(lo) or hi is not None and v > float(hi):
+        return False
+    width = float(hi - lo) if lo is not None and hi is not None else 1.0
+    if lo is not None and bounds.lower_open and not v - float(lo) > MEETING_MARGIN * width:
+        return False
+    return not (hi is not None and bounds.upper_open and not float(hi) - v > MEETING_MARGIN * width)
+
+
+def chart(model, point_values: list[tuple[float, ...]], used: set) -> Chart | None:
+    """The `Chart` of a float minimum (values per block) for a difference in the symbols `used`; None when
+    a fixed block does not round into the domain, no coordinate is free, or more than
+    MAX_POLISHED_COORDINATES are."""
+    free: list[tuple[int, int]] = []
+    absorbers: list[tuple[int, int]] = []
+    fixed: list[tuple[int, tuple[Fraction, ...]]] = []
+    start: list[float] = []
+    for bi, (block, values) in enumerate(zip(model.blocks, point_values)):
+        if not used & set(block.symbols) or block.kind == PARAMETER and block.bounds.integer:
+            try:
+                fixed.append((bi, _rational(block, values, 1000)))
+            except (ValueError, OverflowError, ZeroDivisionError) as raised:
+                reraise_callers(raised)
+                return None
+            continue
+        absorber = max(range(len(values)), key=lambda k: values[k]) if block.kind == SIMPLEX else None
+        for j, v in enumerate(values):
+            if j == absorber:
+                absorbers.append((bi, j))
+            else:
+                free.append((bi, j))
+                start.append(float(v))
+    if not free or len(free) > MAX_POLISHED_COORDINATES:
+        return None
+    return Chart(model, tuple(free), tuple(absorbers), tuple(fixed), tuple(start))
 
 
 # --------------------------------------------------------------------------- the far ends of a parameter

@@ -577,6 +577,33 @@ def compile_float(e: Expr, parameters: tuple[Symbol, ...]) -> Callable[[tuple[fl
     return evaluate
 
 
+def compile_mp(e: Expr, parameters: tuple[Symbol, ...], digits: int) -> Callable[[list], object]:
+    """An mpmath function of the parameters (in order) at `digits` significant digits; nan where
+    undefined.  The same flattened DAG as `compile_float` (its numbers, e and pi made at `digits` once),
+    for polishing a float minimum past what a float can resolve (numbers.polish).  Never a verdict: the
+    point it finds is decided exactly afterwards.  Call it inside ``mpmath.mp.workdps(digits)``."""
+    ctx = mpmath.mp
+
+    def number(node: Expr):
+        with ctx.workdps(digits):
+            if node is S.Exp1:
+                return +ctx.e
+            if node is S.Pi:
+                return +ctx.pi
+            return ctx.mpf(int(node.p)) / int(node.q)
+
+    run = _flatten(e, parameters, number, _mp_op, (S.Exp1, S.Pi))
+
+    def evaluate(x):
+        try:
+            return run(x)
+        except (ValueError, ZeroDivisionError, OverflowError) as raised:
+            reraise_callers(raised)
+            return ctx.nan
+
+    return evaluate
+
+
 def rational_type() -> Callable:
     """The fastest exact rational type here, made as ``T(numerator, denominator)``: FLINT's fmpq
     where python-flint imports, else Fraction (the browser).  Both compute the same values."""
@@ -680,6 +707,26 @@ def _float_op(node: Expr) -> Callable[[list[float]], float]:
     raise TypeError(f"cannot evaluate {type(node).__name__} as a float")
 
 
+def _mp_op(node: Expr) -> Callable[[list], object]:
+    """`_float_op` in mpmath: nan where a log's argument is not > 0 or a root's base is negative."""
+    ctx = mpmath.mp
+    if node.is_Add:
+        return ctx.fsum
+    if node.is_Mul:
+        return ctx.fprod
+    if node.is_Pow and node.exp.is_Integer:
+        n = int(node.exp)
+        return lambda a: a[0] ** n
+    if node.is_Pow and node.exp.is_Rational:
+        p, q = int(node.exp.p), int(node.exp.q)
+        return lambda a: a[0] ** (ctx.mpf(p) / q) if a[0] >= 0 else ctx.nan
+    if isinstance(node, log):
+        return lambda a: ctx.log(a[0]) if a[0] > 0 else ctx.nan
+    if isinstance(node, exp):
+        return lambda a: ctx.exp(a[0])
+    raise TypeError(f"cannot evaluate {type(node).__name__} in mpmath")
+
+
 __all__ = ["Undefined", "Inexact", "exact", "exact_sign", "enclosure", "value", "sign_of", "decide", "as_float",
-           "compile_float", "compile_rational", "rational_type", "value_text", "value_expr", "short_form", "ShortForm",
-           "approx_text", "INTERVAL_DIGITS", "closed_sign"]
+           "compile_float", "compile_mp", "compile_rational", "rational_type", "value_text", "value_expr", "short_form",
+           "ShortForm", "approx_text", "INTERVAL_DIGITS", "closed_sign"]
