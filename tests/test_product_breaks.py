@@ -99,7 +99,9 @@ def test_breakable_keeps_the_printers_whole_and_breaks_it_only_from_the_expressi
     with_expr = breakable(latex, formula_breaks(expr))
     assert with_expr == (
         r"\chainterm{}{c}\chainproduct{-}{\frac{\left(a + b\right) \left(c + d\right)}{2}}"
-        r"{\chainterm{-}{\frac{1}{2} \left(a + b\right)}\chainfactor{ }{\left(c + d\right)}}")
+        r"{\chainbracketed{-}{\frac{1}{2} \left(a + b\right)}{\frac{1}{2} }{\left(}{\right)}"
+        r"{\chainterm{}{a}\chainterm{+}{b}}"
+        r"\chainfactorbracketed{ }{\left(c + d\right)}{}{\right)}{\chainterm{}{c}\chainterm{+}{d}}}")
     assert r"\chainproduct" not in breakable(latex)  # no expression: the \frac stays one term
     assert breakable(latex, formula_breaks(_expr("c - (a + b)"))) == breakable(latex)  # another formula's breaks
 
@@ -119,7 +121,7 @@ def test_the_report_carries_the_breaks_so_no_renderer_reads_the_file_again(tmp_p
     path.unlink()
     assert DerivationReport.from_dict(report.to_dict()) == report  # the JSON round trip keeps them
     source = derivations_handout([report]).render().split(r"\begin{document}")[1]
-    assert r"\chainfactor{ }{\left(c + d\right)}" in source
+    assert r"\chainfactorbracketed{ }{\left(c + d\right)}" in source
     older = DerivationReport.from_dict({k: v for k, v in report.to_dict().items() if k != "breaks"})
     assert older.breaks == ()
     source = derivations_handout([older]).render().split(r"\begin{document}")[1]

@@ -235,30 +235,59 @@ def vector(values: Sequence[Fraction]) -> LatexMarkup:
     return LatexMarkup(r"\left(" + ",\\ ".join(number(v) for v in values) + r"\right)")
 
 
-def breakable(latex: str, breaks: FormulaBreaks | None = None) -> LatexMarkup:
+def breakable(latex: str, breaks: FormulaBreaks | None = None, *, lead: str = "", tail: str = "") -> LatexMarkup:
     """The printer's LaTeX of a sum as ``\\chainterm{op}{term}`` calls, so that the template's
     ``\\chainbreak`` can break a long line before a top-level ``+`` or ``-`` (where TeX measures
-    that the next term would pass the line).  `breaks`, where the formula `latex` may break between
-    factors (a report's :meth:`~DerivationReport.breaks_of`, or :func:`formula_breaks` of its expression),
-    lets a product break between its factors, each printed whole; without them only a product of
-    brackets and nothing else does."""
+    that the next term would pass the line) -- the one splitter of every broken formula.  A term that is
+    one bracketed sum, or ends in one, breaks between its own terms too; a product between its factors,
+    each printed whole, and a factor wider than a line inside the bracketed sum it ends with.  `breaks`,
+    where the formula `latex` may break between factors (a report's :meth:`~DerivationReport.breaks_of`,
+    or :func:`formula_breaks` of its expression), come from its expression; without them only a product
+    of brackets and nothing else breaks between factors.  `lead` stands before the first term and `tail`
+    after the last, inside their boxes, so that no line breaks at them (a condition's "if", a comma)."""
     formula = breaks if breaks is not None and breaks.latex == latex else FormulaBreaks(latex)
+    pieces = latex_terms(latex)
     calls = []
-    for i, piece in enumerate(latex_terms(latex)):
+    for i, piece in enumerate(pieces):
         op, body = _signed(piece, i)
-        inside, ending = bracketed_terms(body), _ending_bracket(body)
-        if inside is not None:  # a bracketed sum wider than a line (K = 20's gap: log p(x) - 20 terms) breaks inside
-            calls.append(rf"\chainbracket{{{op}}}{{{body}}}{{{_term_calls(inside)}}}")
-        elif ending is not None:  # so does one after a factor: a sum's or an expectation's long body (rt41)
-            prefix, opener, closer, terms = ending
-            calls.append(rf"\chainbracketed{{{op}}}{{{body}}}{{{prefix}}}{{{opener}}}{{{closer}}}{{{_term_calls(terms)}}}")
-        elif (factors := formula.factors_of(body) or _bracket_factors(body)) is not None:  # between its factors
-            first, *rest = factors
-            calls.append(rf"\chainproduct{{{op}}}{{{body}}}{{\chainterm{{{op}}}{{{first.latex}}}"
-                         + "".join(rf"\chainfactor{{{f.gap}}}{{{f.latex}}}" for f in rest) + "}")
-        else:
-            calls.append(rf"\chainterm{{{op}}}{{{body}}}")
+        calls.append(_term_call(lead + op if i == 0 else op, body, formula.factors_of(body),
+                                tail if i == len(pieces) - 1 else ""))
     return LatexMarkup("".join(calls))
+
+
+def _term_call(op: str, body: str, factors: Sequence[FactorBreak] | None, tail: str) -> str:
+    """One top-level term as the template's call: a bracketed sum (K = 20's gap: log p(x) - 20 terms) or
+    one after a factor (a sum's or an expectation's long body: rt41) breaks between its terms, a product
+    between its factors (`factors`, else a product of brackets only), anything else is one term."""
+    inside, ending = bracketed_terms(body), _ending_bracket(body)
+    if inside is not None:
+        return _bracket_call(op, body + tail, "", r"\left(", r"\right)" + tail, inside)
+    if ending is not None:
+        prefix, opener, closer, terms = ending
+        return _bracket_call(op, body + tail, prefix, opener, closer + tail, terms)
+    factors = factors or _bracket_factors(body)
+    if factors is None:
+        return rf"\chainterm{{{op}}}{{{body}{tail}}}"
+    calls = []
+    for k, f in enumerate(factors):
+        end = tail if k == len(factors) - 1 else ""
+        if k == 0:  # the first factor is a term of the line: its op, a bracketed sum breaking as one
+            calls.append(_bracket_call(op, f.latex + end, f.prefix, r"\left(", r"\right)" + end, f.terms)
+                         if f.terms else rf"\chainterm{{{op}}}{{{f.latex}{end}}}")
+        elif f.terms:  # too wide for a line, a later factor opens its bracket and breaks inside (rt44 F4)
+            calls.append(rf"\chainfactorbracketed{{{f.gap}}}{{{f.latex}{end}}}{{{f.prefix}}}{{\right){end}}}"
+                         rf"{{{_term_calls(f.terms)}}}")
+        else:
+            calls.append(rf"\chainfactor{{{f.gap}}}{{{f.latex}{end}}}")
+    return rf"\chainproduct{{{op}}}{{{body}{tail}}}{{{''.join(calls)}}}"
+
+
+def _bracket_call(op: str, body: str, prefix: str, opener: str, closer: str, terms: Sequence[str]) -> str:
+    """A term that is a bracketed sum (``\\chainbracket``) or ends in one after `prefix`
+    (``\\chainbracketed``): one term when it fits the line, else broken between its `terms`."""
+    if not prefix and (opener, closer) == (r"\left(", r"\right)"):
+        return rf"\chainbracket{{{op}}}{{{body}}}{{{_term_calls(terms)}}}"
+    return rf"\chainbracketed{{{op}}}{{{body}}}{{{prefix}}}{{{opener}}}{{{closer}}}{{{_term_calls(terms)}}}"
 
 
 def expression_breakable(expr: Expr) -> LatexMarkup:
@@ -293,7 +322,7 @@ def _bracket_factors(term: str) -> tuple[FactorBreak, ...] | None:
             start = end
     if len(factors) < 2 or depth != 0 or term[start:].strip():
         return None
-    return tuple(FactorBreak(" " if i else "", f) for i, f in enumerate(factors))
+    return tuple(FactorBreak(" " if i else "", f, tuple(bracketed_terms(f) or ())) for i, f in enumerate(factors))
 
 
 def _ending_bracket(term: str) -> tuple[str, str, str, list[str]] | None:
@@ -1303,22 +1332,20 @@ def _card_context(card, verdict, vocabulary: Vocabulary | None = None,
 def condition_terms(card, after_formula: bool) -> LatexMarkup | None:
     """A card's conditions (``if a = b,\\quad c \\geq d``, after its formula when `after_formula`) as
     ``\\chainterm`` calls, for base.tex.j2's ``\\fitrelationwith``: a list too wide for the line breaks between
-    conditions and, one condition too wide on its own, before a top-level + or - of its sides (rt44 F10: the
-    list was one term, scaled below 70 % on selfcheck.pdf, and the build failed).  None: no conditions."""
+    conditions and, one condition too wide on its own, where its sides break (:func:`breakable`: before a
+    top-level + or -, inside a long bracket) (rt44 F10: the list was one term, scaled below 70 % on
+    selfcheck.pdf, and the build failed).  None: no conditions."""
     sides = card.conditions_sides
     if not sides:
         return None
     calls = []
     for i, (lhs, rel, rhs) in enumerate(sides):
         lead = (r"\qquad\text{if } " if after_formula else r"\text{if } ") if i == 0 else r"\quad "
-        terms = [_signed(piece, j) for j, piece in enumerate(latex_terms(lhs))]
-        terms[0] = (lead + terms[0][0], terms[0][1])
-        if rel is not None:
-            right = [_signed(piece, j) for j, piece in enumerate(latex_terms(rhs))]
-            terms += [(f"{rel} {right[0][0]}", right[0][1])] + right[1:]
-        if i < len(sides) - 1:
-            terms[-1] = (terms[-1][0], terms[-1][1] + ",")
-        calls += [rf"\chainterm{{{op}}}{{{body}}}" for op, body in terms]
+        comma = "," if i < len(sides) - 1 else ""
+        if rel is None:  # a parameter's domain
+            calls.append(breakable(lhs, lead=lead, tail=comma))
+        else:
+            calls += [breakable(lhs, lead=lead), breakable(rhs, lead=f"{rel} ", tail=comma)]
     return LatexMarkup("".join(calls))
 
 
