@@ -78,10 +78,12 @@ def test_a_bracketed_sum_breaks_between_its_own_terms() -> None:
     assert breakable(r"\log a - \left(b + \frac{1}{2} c - d\right)") == (
         r"\chainterm{}{\log a}\chainbracket{-}{\left(b + \frac{1}{2} c - d\right)}"
         r"{\chainterm{}{b}\chainterm{+}{\frac{1}{2} c}\chainterm{-}{d}}")
-    # a product of brackets is whole when it fits a line, else broken between its factors (D = 14's 13)
+    # a product of brackets is whole when it fits a line, else broken between its factors (D = 14's 13),
+    # and a factor wider than a line inside its bracket (rt44 F4: tests/test_rt44_factor_breaks.py)
     assert breakable(r"a - \left(b + c\right) \left(d + e\right)") == (
         r"\chainterm{}{a}\chainproduct{-}{\left(b + c\right) \left(d + e\right)}"
-        r"{\chainterm{-}{\left(b + c\right)}\chainfactor{ }{\left(d + e\right)}}")
+        r"{\chainbracket{-}{\left(b + c\right)}{\chainterm{}{b}\chainterm{+}{c}}"
+        r"\chainfactorbracketed{ }{\left(d + e\right)}{}{\right)}{\chainterm{}{d}\chainterm{+}{e}}}")
     assert breakable(r"a - 2 \left(b + c\right) \left(d + e\right)").count(r"\chainterm") == 2  # not brackets only
     assert bracketed_terms(r"\left(\left(a + b\right)\right)") is None  # one term inside
     assert bracketed_terms(r"\left(a\right) + \left(b\right)") is None

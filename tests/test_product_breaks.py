@@ -20,8 +20,9 @@ from sympy import Mul, Rational
 
 from elbo_sym.engine.notation import latex_terms, product_breaks, product_factors, to_latex
 from elbo_sym.engine.parse import Vocabulary, parse_expression
-from elbo_sym.publish.handouts import breakable, derivations_handout, source_expressions, write_handouts
-from elbo_sym.report.build import check_file
+from elbo_sym.publish.handouts import breakable, derivations_handout, write_handouts
+from elbo_sym.report.build import check_file, formula_breaks
+from elbo_sym.report.model import DerivationReport
 
 WORDS = Vocabulary(params=("a", "b", "c", "d"))
 LONG = "log(p(x, z)) - log(q(z)) + log(p(x)) - log(p(z)) + log(p(x | z)) - log(p(z | x))"
@@ -60,16 +61,16 @@ def test_a_product_is_its_factors_each_printed_whole(text: str, coefficient, fac
                                                      pieces: list[str]) -> None:
     found = product_factors(_expr(text))
     assert found is not None
-    assert [f for _, f in found] == pieces
-    assert all(_balanced(f) for _, f in found)
+    assert [f for _, f, _ in found] == pieces
+    assert all(_balanced(f) for _, f, _ in found)
     # joined with their gaps they are the printer's LaTeX of the same factors, the number leading
     led = Mul(*([coefficient] if coefficient is not None else []), *map(_expr, factors), evaluate=False)
-    assert "".join(gap + f for gap, f in found) == to_latex(led)
+    assert "".join(gap + f for gap, f, _ in found) == to_latex(led)
 
 
 def test_the_gaps_are_the_printers() -> None:
     factors = product_factors(_expr("(a + b) * (c + d) * p(x)"))
-    assert factors is not None and [gap for gap, _ in factors] == ["", " ", r"\, "]  # a thin space before p(x)
+    assert factors is not None and [gap for gap, _, _ in factors] == ["", " ", r"\, "]  # a thin space before p(x)
 
 
 @pytest.mark.parametrize("text", [
@@ -95,23 +96,35 @@ def test_a_sums_terms_are_found_by_their_latex() -> None:
 def test_breakable_keeps_the_printers_whole_and_breaks_it_only_from_the_expression() -> None:
     expr = _expr("c - (1/2) * (a + b) * (c + d)")
     latex = to_latex(expr)
-    with_expr = breakable(latex, expr)
+    with_expr = breakable(latex, formula_breaks(expr))
     assert with_expr == (
         r"\chainterm{}{c}\chainproduct{-}{\frac{\left(a + b\right) \left(c + d\right)}{2}}"
-        r"{\chainterm{-}{\frac{1}{2} \left(a + b\right)}\chainfactor{ }{\left(c + d\right)}}")
+        r"{\chainbracketed{-}{\frac{1}{2} \left(a + b\right)}{\frac{1}{2} }{\left(}{\right)}"
+        r"{\chainterm{}{a}\chainterm{+}{b}}"
+        r"\chainfactorbracketed{ }{\left(c + d\right)}{}{\right)}{\chainterm{}{c}\chainterm{+}{d}}}")
     assert r"\chainproduct" not in breakable(latex)  # no expression: the \frac stays one term
-    assert breakable(latex, _expr("c - (a + b)")) == breakable(latex)  # not this formula's expression
+    assert breakable(latex, formula_breaks(_expr("c - (a + b)"))) == breakable(latex)  # another formula's breaks
 
 
-def test_a_file_gone_since_the_check_leaves_every_formula_whole(tmp_path: Path) -> None:
+def test_the_report_carries_the_breaks_so_no_renderer_reads_the_file_again(tmp_path: Path) -> None:
+    """The breaks are made from the checked expression when the report is built and travel with it
+    (JSON, the cache): a file deleted since its check still breaks, and an older run's report without
+    them leaves the product whole (the printer's \\frac, never a cut of it)."""
     path = tmp_path / "gone.toml"
     path.write_text(_file("(1/2) * (a + b) * (c + d)"), "utf-8")
     report = check_file(str(path))
     assert report.fully_proved, [s.reason for s in report.steps]
-    assert report.start.latex in source_expressions(report)
+    breaks = report.breaks_of(report.start.latex)
+    assert breaks is not None and breaks == formula_breaks(_expr("(1/2) * (a + b) * (c + d)"))
+    assert [f.latex for f in breaks.factors_of(report.start.latex) or ()] == [
+        r"\frac{1}{2} \left(a + b\right)", r"\left(c + d\right)"]
     path.unlink()
-    assert source_expressions(report) == {}
+    assert DerivationReport.from_dict(report.to_dict()) == report  # the JSON round trip keeps them
     source = derivations_handout([report]).render().split(r"\begin{document}")[1]
+    assert r"\chainfactorbracketed{ }{\left(c + d\right)}" in source
+    older = DerivationReport.from_dict({k: v for k, v in report.to_dict().items() if k != "breaks"})
+    assert older.breaks == ()
+    source = derivations_handout([older]).render().split(r"\begin{document}")[1]
     assert r"\chainproduct" not in source and r"\frac{\left(a + b\right) \left(c + d\right)}{2}" in source
 
 

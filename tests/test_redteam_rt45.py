@@ -27,7 +27,7 @@ from elbo_sym.engine.derivation import load
 from elbo_sym.engine.notation import integer_latex, integer_power, product_breaks, to_latex
 from elbo_sym.engine.parse import parse_expression
 from elbo_sym.limits import LONG_NUMBER_DIGITS
-from elbo_sym.publish.handouts import breakable, mistakes_handout, write_handouts
+from elbo_sym.publish.handouts import expression_breakable, mistakes_handout, write_handouts
 from elbo_sym.report.model import WhereItem
 
 DATA = Path(__file__).resolve().parent / "data" / "redteam"
@@ -150,7 +150,7 @@ def test_a_product_over_a_negative_number_is_not_led_by_a_signed_coefficient():
     for written in (f"sigma - {product}/(-2)", f"sigma + {product}/(-2)"):
         e = parse_expression(written, vocabulary)
         assert product_breaks(e) == {}, written
-        shown = breakable(to_latex(e), e)
+        shown = expression_breakable(e)
         assert "chainproduct" not in shown and not re.search(r"-\s*\}?\s*\{?\s*-", shown), shown
     halved = parse_expression(f"sigma + {product}/2", vocabulary)
     assert product_breaks(halved), "a division by 2 still leads as 1/2"

@@ -91,9 +91,10 @@ if TYPE_CHECKING:  # imported where used: a warm check (answer_from_cache) never
 
     from elbo_sym.report.model import DerivationReport, InputErrorReport
 
-FORMAT = 5
+FORMAT = 6
 """Bumped when the entry layout changes (2: authenticated entries; 4: the rendered text and the
-totals stored beside the report, for answer_from_cache; 5: the warnings' stderr lines too)."""
+totals stored beside the report, for answer_from_cache; 5: the warnings' stderr lines too; 6: the
+report's formula breaks, DerivationReport.breaks)."""
 MAX_ENTRIES = 512
 """Oldest entries beyond this many are removed when a new one is written."""
 MAX_ENTRY_BYTES = 4_000_000

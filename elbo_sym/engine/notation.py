@@ -876,21 +876,27 @@ class ElboLatexPrinter(LatexPrinter):
         return body
 
     def _print_Add(self, e: Expr, order: str | None = None) -> str:
+        return " ".join(self.add_terms(e))
+
+    def add_terms(self, e: Expr) -> list[str]:
+        """A sum's terms as it is printed, each after its sign, ``["a", "+ b", "- c"]``: joined with
+        spaces they are the sum's LaTeX (the one place a sum is set; :func:`sum_terms` splits a long
+        bracket at them)."""
         # (a - b) - c prints as a - b - c: an unevaluated sum inside a sum needs no brackets.
         # A term that still starts with a minus after its sign is bracketed: a - (- b), never a - - b.
-        tex = ""
+        pieces = []
         for i, term in enumerate(_terms(e)):
+            sign = ""
             if i and term.could_extract_minus_sign():
-                tex += " - "
-                term = -term
+                sign, term = "- ", -term
             elif i:
-                tex += " + "
+                sign = "+ "
             term_tex = self._print(term)
             # a product set as its one remaining sum (see _shown) is bracketed after a sign (rt33 F2b)
             if self._needs_add_brackets(term) or (i and (term_tex.startswith("-") or _shown_as_sum(term))):
                 term_tex = rf"\left({term_tex}\right)"
-            tex += term_tex
-        return tex
+            pieces.append(sign + term_tex)
+        return pieces
 
     def _needs_mul_brackets(self, expr: Expr, first: bool = False, last: bool = False) -> bool:
         # A factor whose printed scope runs to the right is bracketed unless it is the last:
@@ -1523,11 +1529,17 @@ _FACTOR_GAP = re.compile(r" ?(?:\\,|\\cdot)? ?")
 """What the printer sets between two factors of a product: a space, a thin space or a dot."""
 
 
-def product_breaks(expr: Expr) -> dict[str, tuple[tuple[str, str], ...]]:
+FactorPrint = tuple[str, str, tuple[str, ...]]
+"""One factor of a product as :func:`product_factors` gives it: (the printer's gap before it, the factor's
+LaTeX whole, the terms of the bracketed sum it ends with -- ``\\left(a + b\\right)``, ``\\exp\\left(a + b\\right)``
+-- each after its sign, or () when it ends in none)."""
+
+
+def product_breaks(expr: Expr) -> dict[str, tuple[FactorPrint, ...]]:
     """Where a product too wide for a line may break: for each top-level term of `expr` (a sum's terms
     after their signs, as ``_print_Add`` sets them, else `expr` itself) that :func:`product_factors`
     splits, the term's LaTeX (a piece of :func:`latex_terms` after its sign) -> its factors."""
-    out: dict[str, tuple[tuple[str, str], ...]] = {}
+    out: dict[str, tuple[FactorPrint, ...]] = {}
     for i, term in enumerate(_terms(expr) if expr.is_Add else [expr]):
         if i and term.could_extract_minus_sign():
             term = -term
@@ -1537,18 +1549,19 @@ def product_breaks(expr: Expr) -> dict[str, tuple[tuple[str, str], ...]]:
     return out
 
 
-def product_factors(term: Expr) -> tuple[tuple[str, str], ...] | None:
+def product_factors(term: Expr) -> tuple[FactorPrint, ...] | None:
     """The factors of a product as the printer sets each inside it, for a line break between two of
-    them: (gap before it, the factor's LaTeX, bracketed if the product brackets it), its numbers led as
-    one coefficient glued to the first (``\\frac{1}{2} \\left(a + b\\right)``, as the printer leads a
-    rational coefficient), the gaps the printer's (``\\,`` after a density).  Joined, they are the
-    printer's LaTeX of that product, which is `term` (the same factors, its numbers multiplied) --
-    though not always its layout: ``(1/2) * (a + b) * (c + d)`` is set as one fraction,
-    ``\\frac{\\left(a + b\\right) \\left(c + d\\right)}{2}``, which no line may break inside (red team rt42
-    F8: a cut of that LaTeX text split the fraction).  Each factor is printed whole, never cut from
-    printed text.  None when `term` is not a product of two or more factors other than numbers, when
-    one divides (a quotient stays one fraction), or when the product's LaTeX is not its factors side
-    by side (a sum operator's scope: ``\\left(\\sum_{z} q(z)\\right) a`` is bracketed only before another factor)."""
+    them: (gap before it, the factor's LaTeX, bracketed if the product brackets it, the terms of the
+    bracketed sum it ends with: :func:`sum_terms`), its numbers led as one coefficient glued to the first
+    (``\\frac{1}{2} \\left(a + b\\right)``, as the printer leads a rational coefficient), the gaps the
+    printer's (``\\,`` after a density).  Joined, they are the printer's LaTeX of that product, which is
+    `term` (the same factors, its numbers multiplied) -- though not always its layout: ``(1/2) * (a + b) *
+    (c + d)`` is set as one fraction, ``\\frac{\\left(a + b\\right) \\left(c + d\\right)}{2}``, which no line
+    may break inside (red team rt42 F8: a cut of that LaTeX text split the fraction).  Each factor is
+    printed whole, never cut from printed text.  None when `term` is not a product of two or more factors
+    other than numbers, when one divides (a quotient stays one fraction), or when the product's LaTeX is
+    not its factors side by side (a sum operator's scope: ``\\left(\\sum_{z} q(z)\\right) a`` is bracketed
+    only before another factor)."""
     if not term.is_Mul:
         return None
     factors = _factors(term)
@@ -1560,7 +1573,7 @@ def product_factors(term: Expr) -> tuple[tuple[str, str], ...] | None:
         return None
     lead = [] if coefficient == 1 else [coefficient]
     printer = ElboLatexPrinter()
-    out: list[tuple[str, str]] = []
+    out: list[FactorPrint] = []
     before = ""  # the product of the factors so far, as printed
     for k, factor in enumerate(others, 1):
         so_far = to_latex(Mul(*lead, *others[:k], evaluate=False)) if lead or k > 1 else ""
@@ -1572,9 +1585,32 @@ def product_factors(term: Expr) -> tuple[tuple[str, str], ...] | None:
         gap = so_far[len(before):len(so_far) - len(tex)]  # the first's: the coefficient before it
         if not (so_far.startswith(before) and so_far.endswith(tex) and (k == 1 or _FACTOR_GAP.fullmatch(gap))):
             return None
-        out.append((gap, tex) if k > 1 else ("", so_far))
+        whole = tex if k > 1 else so_far
+        out.append((gap if k > 1 else "", whole, _ending_sum_terms(factor, whole, printer)))
         before = so_far
     return tuple(out)
+
+
+def sum_terms(e: Expr) -> tuple[str, ...]:
+    """The terms of a sum as the one printer sets them, each after its sign (``("a", "+ b", "- c")``,
+    :meth:`ElboLatexPrinter.add_terms`), where a bracket too long for a line may break; () for
+    anything but a sum."""
+    return tuple(ElboLatexPrinter().add_terms(e)) if e.is_Add else ()
+
+
+def _ending_sum_terms(factor: Expr, tex: str, printer: ElboLatexPrinter) -> tuple[str, ...]:
+    """The terms of the bracketed sum a factor's LaTeX `tex` ends with -- the factor itself, a sum the
+    product brackets, or the one argument of ``exp``/``log`` -- split where the printer set them
+    (:func:`sum_terms`), never cut from printed text: () unless `tex` ends with exactly
+    ``\\left(`` + the terms joined + ``\\right)`` (a sum printed some other way stays whole)."""
+    one_argument = isinstance(factor, (exp, log)) and len(factor.args) == 1
+    inner = factor if factor.is_Add else factor.args[0] if one_argument else None
+    if inner is None or not inner.is_Add:
+        return ()
+    terms = tuple(printer.add_terms(inner))
+    if len(terms) < 2 or not tex.endswith(r"\left(" + " ".join(terms) + r"\right)"):
+        return ()
+    return terms
 
 
 def _one_coefficient(numbers: list[Expr]) -> Expr | None:
@@ -1622,6 +1658,6 @@ __all__ = [
     "DimensionSum", "Entropy", "ELBO", "Notation",
     "is_derived", "distribution_variables",
     "p", "q", "to_latex", "to_text", "latex_terms", "bracketed_terms", "ElboLatexPrinter", "ElboStrPrinter",
-    "product_breaks", "product_factors",
+    "product_breaks", "product_factors", "sum_terms", "FactorPrint",
     "RELATION_LATEX", "relation_latex",
 ]

@@ -40,7 +40,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,14 +53,12 @@ from elbo_sym.engine.notation import (
     bracketed_terms,
     latex_terms,
     p,
-    product_breaks,
     q,
     to_latex,
     x,
     z,
 )
 from elbo_sym.engine.parse import Vocabulary
-from elbo_sym.files import InputError
 from elbo_sym.limits import (
     BREAKABLE_WORD_CHARS,
     DEFAULT_COUNT,
@@ -95,14 +92,16 @@ from elbo_sym.report.build import (  # exact_form re-exported: the handouts' exa
     approx_latex,
     deck_report_of,
     exact_form,
+    formula_breaks,
     load_deck_in_time,
-    load_in_time,
     prose_parts,
 )
 from elbo_sym.report.model import (
     NUMBERED_LABEL,
     CounterexampleReport,
     DerivationReport,
+    FactorBreak,
+    FormulaBreaks,
     Prose,
     ProsePart,
     RelationReport,
@@ -236,29 +235,65 @@ def vector(values: Sequence[Fraction]) -> LatexMarkup:
     return LatexMarkup(r"\left(" + ",\\ ".join(number(v) for v in values) + r"\right)")
 
 
-def breakable(latex: str, expr: Expr | None = None) -> LatexMarkup:
+def breakable(latex: str, breaks: FormulaBreaks | None = None, *, lead: str = "", tail: str = "") -> LatexMarkup:
     """The printer's LaTeX of a sum as ``\\chainterm{op}{term}`` calls, so that the template's
     ``\\chainbreak`` can break a long line before a top-level ``+`` or ``-`` (where TeX measures
-    that the next term would pass the line).  `expr`, the expression `latex` prints, lets a product
-    break between its factors, each printed whole (:func:`~elbo_sym.engine.notation.product_factors`);
-    without it only a product of brackets and nothing else does."""
-    products = product_breaks(expr) if expr is not None and to_latex(expr) == latex else {}
+    that the next term would pass the line) -- the one splitter of every broken formula.  A term that is
+    one bracketed sum, or ends in one, breaks between its own terms too; a product between its factors,
+    each printed whole, and a factor wider than a line inside the bracketed sum it ends with.  `breaks`,
+    where the formula `latex` may break between factors (a report's :meth:`~DerivationReport.breaks_of`,
+    or :func:`formula_breaks` of its expression), come from its expression; without them only a product
+    of brackets and nothing else breaks between factors.  `lead` stands before the first term and `tail`
+    after the last, inside their boxes, so that no line breaks at them (a condition's "if", a comma)."""
+    formula = breaks if breaks is not None and breaks.latex == latex else FormulaBreaks(latex)
+    pieces = latex_terms(latex)
     calls = []
-    for i, piece in enumerate(latex_terms(latex)):
+    for i, piece in enumerate(pieces):
         op, body = _signed(piece, i)
-        inside, ending = bracketed_terms(body), _ending_bracket(body)
-        if inside is not None:  # a bracketed sum wider than a line (K = 20's gap: log p(x) - 20 terms) breaks inside
-            calls.append(rf"\chainbracket{{{op}}}{{{body}}}{{{_term_calls(inside)}}}")
-        elif ending is not None:  # so does one after a factor: a sum's or an expectation's long body (rt41)
-            prefix, opener, closer, terms = ending
-            calls.append(rf"\chainbracketed{{{op}}}{{{body}}}{{{prefix}}}{{{opener}}}{{{closer}}}{{{_term_calls(terms)}}}")
-        elif (factors := products.get(body) or _bracket_factors(body)) is not None:  # a product between its factors
-            (_, first), *rest = factors
-            calls.append(rf"\chainproduct{{{op}}}{{{body}}}{{\chainterm{{{op}}}{{{first}}}"
-                         + "".join(rf"\chainfactor{{{gap}}}{{{f}}}" for gap, f in rest) + "}")
-        else:
-            calls.append(rf"\chainterm{{{op}}}{{{body}}}")
+        calls.append(_term_call(lead + op if i == 0 else op, body, formula.factors_of(body),
+                                tail if i == len(pieces) - 1 else ""))
     return LatexMarkup("".join(calls))
+
+
+def _term_call(op: str, body: str, factors: Sequence[FactorBreak] | None, tail: str) -> str:
+    """One top-level term as the template's call: a bracketed sum (K = 20's gap: log p(x) - 20 terms) or
+    one after a factor (a sum's or an expectation's long body: rt41) breaks between its terms, a product
+    between its factors (`factors`, else a product of brackets only), anything else is one term."""
+    inside, ending = bracketed_terms(body), _ending_bracket(body)
+    if inside is not None:
+        return _bracket_call(op, body + tail, "", r"\left(", r"\right)" + tail, inside)
+    if ending is not None:
+        prefix, opener, closer, terms = ending
+        return _bracket_call(op, body + tail, prefix, opener, closer + tail, terms)
+    factors = factors or _bracket_factors(body)
+    if factors is None:
+        return rf"\chainterm{{{op}}}{{{body}{tail}}}"
+    calls = []
+    for k, f in enumerate(factors):
+        end = tail if k == len(factors) - 1 else ""
+        if k == 0:  # the first factor is a term of the line: its op, a bracketed sum breaking as one
+            calls.append(_bracket_call(op, f.latex + end, f.prefix, r"\left(", r"\right)" + end, f.terms)
+                         if f.terms else rf"\chainterm{{{op}}}{{{f.latex}{end}}}")
+        elif f.terms:  # too wide for a line, a later factor opens its bracket and breaks inside (rt44 F4)
+            calls.append(rf"\chainfactorbracketed{{{f.gap}}}{{{f.latex}{end}}}{{{f.prefix}}}{{\right){end}}}"
+                         rf"{{{_term_calls(f.terms)}}}")
+        else:
+            calls.append(rf"\chainfactor{{{f.gap}}}{{{f.latex}{end}}}")
+    return rf"\chainproduct{{{op}}}{{{body}{tail}}}{{{''.join(calls)}}}"
+
+
+def _bracket_call(op: str, body: str, prefix: str, opener: str, closer: str, terms: Sequence[str]) -> str:
+    """A term that is a bracketed sum (``\\chainbracket``) or ends in one after `prefix`
+    (``\\chainbracketed``): one term when it fits the line, else broken between its `terms`."""
+    if not prefix and (opener, closer) == (r"\left(", r"\right)"):
+        return rf"\chainbracket{{{op}}}{{{body}}}{{{_term_calls(terms)}}}"
+    return rf"\chainbracketed{{{op}}}{{{body}}}{{{prefix}}}{{{opener}}}{{{closer}}}{{{_term_calls(terms)}}}"
+
+
+def expression_breakable(expr: Expr) -> LatexMarkup:
+    """:func:`breakable` for an expression at hand (a deck's formula, a worked example's working): its
+    printer's LaTeX, its products broken between factors (:func:`formula_breaks`)."""
+    return breakable(to_latex(expr), formula_breaks(expr))
 
 
 def _term_calls(terms: Sequence[str]) -> str:
@@ -269,7 +304,7 @@ _DELIMITER = re.compile(r"\\(left|right)(?![A-Za-z])")
 _BRACKETS = ((r"\left(", r"\right)"), (r"\left[", r"\right]"))
 
 
-def _bracket_factors(term: str) -> tuple[tuple[str, str], ...] | None:
+def _bracket_factors(term: str) -> tuple[FactorBreak, ...] | None:
     """The factors of a term that is a product of two or more bracketed factors and nothing else,
     ``\\left(D - 1\\right) \\left(D - 2\\right)`` (each ``\\left( ... \\right)`` whole, after the
     printer's gap, a space); None otherwise.  For a formula whose expression is not at hand (a
@@ -287,7 +322,7 @@ def _bracket_factors(term: str) -> tuple[tuple[str, str], ...] | None:
             start = end
     if len(factors) < 2 or depth != 0 or term[start:].strip():
         return None
-    return tuple((" " if i else "", f) for i, f in enumerate(factors))
+    return tuple(FactorBreak(" " if i else "", f, tuple(bracketed_terms(f) or ())) for i, f in enumerate(factors))
 
 
 def _ending_bracket(term: str) -> tuple[str, str, str, list[str]] | None:
@@ -332,52 +367,28 @@ def fitted_terms(latex: str) -> LatexMarkup:
     return LatexMarkup(r"\allowbreak".join(boxes))
 
 
-def breakable_relation(r: RelationReport | None, sources: Mapping[str, Expr] | None = None) -> LatexMarkup | None:
+def breakable_relation(r: RelationReport | None, report: DerivationReport | None = None) -> LatexMarkup | None:
     """A claim or a chain's result for the template's ``\\fitclaim``: in the running text when
     it fits the line, else displayed with both sides broken like a chain's lines (``\\showclaim``:
-    always displayed, for fractions, which would shrink to text size in the line).  `sources`: the
-    expressions by their LaTeX (:func:`source_expressions`), for products to break between factors."""
+    always displayed, for fractions, which would shrink to text size in the line).  `report`: the
+    derivation's, whose formulas' breaks (:meth:`~DerivationReport.breaks_of`) break products between factors."""
     if r is None:
         return None
-    sources = sources or {}
     macro = "showclaim" if r"\frac" in r.latex else "fitclaim"
-    return LatexMarkup(rf"\{macro}{{{r.latex}}}{{{breakable(r.lhs.latex, sources.get(r.lhs.latex))}}}"
-                       rf"{{{relation(r.rel)}}}{{{breakable(r.rhs.latex, sources.get(r.rhs.latex))}}}")
+    return LatexMarkup(rf"\{macro}{{{r.latex}}}{{{_report_breakable(r.lhs.latex, report)}}}"
+                       rf"{{{relation(r.rel)}}}{{{_report_breakable(r.rhs.latex, report)}}}")
 
 
-def shown_relation(lhs: str, rel: str, rhs: str, sources: Mapping[str, Expr] | None = None) -> LatexMarkup:
+def shown_relation(lhs: str, rel: str, rhs: str, report: DerivationReport | None = None) -> LatexMarkup:
     """``lhs rel rhs`` displayed (``\\showclaim``), both sides broken like a chain's lines: a
     solution's wrong step or repair that is wider than the page (13 factors of D = 14's slip)."""
-    sources = sources or {}
-    return LatexMarkup(rf"\showclaim{{}}{{{breakable(lhs, sources.get(lhs))}}}{{{relation(rel)}}}"
-                       rf"{{{breakable(rhs, sources.get(rhs))}}}{{}}{{}}")
+    return LatexMarkup(rf"\showclaim{{}}{{{_report_breakable(lhs, report)}}}{{{relation(rel)}}}"
+                       rf"{{{_report_breakable(rhs, report)}}}{{}}{{}}")
 
 
-def source_expressions(report: DerivationReport) -> Mapping[str, Expr]:
-    """The expressions of a report's file by their LaTeX -- its start, steps, repairs, claim and
-    assumptions -- read again from the file: a report keeps only what the printer wrote, and a long
-    product breaks between its factors only from its expression (:func:`breakable`; red team rt42 F8).
-    Empty when the file no longer reads; a formula changed since the check prints differently and is
-    not found, so it stays whole as before.  Remembered per file version (a sheet and its teacher's
-    version, the site)."""
-    try:
-        stat = os.stat(report.file)
-    except (OSError, ValueError):  # gone since the check, or no path (a report built in memory)
-        return {}
-    return _expressions_of(report.file, stat.st_mtime_ns, stat.st_size)
-
-
-@lru_cache(maxsize=256)
-def _expressions_of(path: str, mtime_ns: int, size: int) -> Mapping[str, Expr]:
-    del mtime_ns, size  # the cache's key: the file as it is now
-    try:
-        d = load_in_time(path).derivation
-    except InputError:  # no longer a derivation (edited since the check): every formula stays whole
-        return {}
-    formulas = [d.start, *(s.formula for s in d.steps), *(s.repair for s in d.steps if s.repair is not None)]
-    for r in (*((d.claim,) if d.claim is not None else ()), *d.assumptions):
-        formulas += [r.lhs, r.rhs]
-    return {to_latex(f.expr): f.expr for f in formulas}
+def _report_breakable(latex: str, report: DerivationReport | None) -> LatexMarkup:
+    """:func:`breakable` for a formula of a report, with the breaks the report carries for it."""
+    return breakable(latex, report.breaks_of(latex) if report is not None else None)
 
 
 def decimal(value: LogNumber, digits: int = DECIMALS, *, bits: bool = False) -> LatexMarkup:
@@ -480,13 +491,12 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
     require_checked([report])
     if report.chain is None:  # a teaching file may mix >= and <= (derivations_handout leaves those out)
         raise HandoutError(f"{report.file}: the chain mixes >= and <= steps, so it shows no relation to print")
-    sources = source_expressions(report)
     steps = [
         {
             "index": s.index,
             "rel": relation(s.rel),
             "expr": LatexMarkup(s.expr.latex),
-            "terms": breakable(s.expr.latex, sources.get(s.expr.latex)),
+            "terms": _report_breakable(s.expr.latex, report),
             "rule": (s.rule_shown if s.verdict == "proved"
                      else f"{s.rule}: held on {s.instances} exact instances, not proved"),
             "why": prose(s.why_parts, s.why),  # never a paragraph break inside the chain
@@ -512,9 +522,9 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
         "assumptions": claim_conditions(report),
         "under": UNDER_CONDITIONS,
         "start": LatexMarkup(report.start.latex),
-        "start_terms": breakable(report.start.latex, sources.get(report.start.latex)),
-        "claim_display": breakable_relation(report.claim, sources),
-        "shown_display": breakable_relation(report.chain, sources),
+        "start_terms": _report_breakable(report.start.latex, report),
+        "claim_display": breakable_relation(report.claim, report),
+        "shown_display": breakable_relation(report.chain, report),
         "steps": steps,
         "proved": sum(s.verdict == "proved" for s in report.steps),
         "checked": sum(s.verdict == "checked" for s in report.steps),
@@ -717,9 +727,8 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
     require_checked([report])
     if report.expect != "refuted":
         raise HandoutError(f"{report.file}: not a teaching file (no expect = \"refuted\")")
-    sources = source_expressions(report)
     steps = [{"index": s.index, "rel": relation(s.rel), "expr": LatexMarkup(s.expr.latex),
-              "terms": breakable(s.expr.latex, sources.get(s.expr.latex)), "why": prose(s.why_parts, s.why)}
+              "terms": _report_breakable(s.expr.latex, report), "why": prose(s.why_parts, s.why)}
              for s in report.steps]
     mistakes = []
     for s in report.steps:
@@ -734,7 +743,7 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "source": c.source if c is not None else "",
             "where": LatexMarkup(c.where_latex) if c is not None and c.where_latex else None,
             "value_list": value_pieces(c) if c is not None else (),
-            "display": shown_relation(s.lhs.latex, s.rel, s.expr.latex, sources),
+            "display": shown_relation(s.lhs.latex, s.rel, s.expr.latex, report),
             "problem": c.problem if c is not None else None,
             "left": _side(c.lhs, c.lhs_latex) if c is not None else "",
             "right": _side(c.rhs, c.rhs_latex) if c is not None else "",
@@ -742,7 +751,7 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "left_value_latex": LatexMarkup(approx_latex(c.lhs_value)) if c is not None else "",
             "right_value_latex": LatexMarkup(approx_latex(c.rhs_value)) if c is not None else "",
             "apart": c.apart() if c is not None else "",
-            **_repair_context(g, s.lhs.latex, sources),
+            **_repair_context(g, s.lhs.latex, report),
             "carried": carried_note(s.index, following.index)
             if following is not None and following.carried else "",
         })
@@ -754,8 +763,8 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "claim": LatexMarkup(report.claim.latex) if report.claim is not None else None,
             "assumptions": claim_conditions(report),
             "start": LatexMarkup(report.start.latex), "steps": steps, "mistakes": mistakes, "task": task,
-            "start_terms": breakable(report.start.latex, sources.get(report.start.latex)),
-            "claim_display": breakable_relation(report.claim, sources)}
+            "start_terms": _report_breakable(report.start.latex, report),
+            "claim_display": breakable_relation(report.claim, report)}
 
 
 def carried_note(mistake: int, following: int) -> str:
@@ -831,7 +840,7 @@ _NO_REPAIR: dict[str, Any] = {"repair": None, "repair_rel": "", "repair_lhs": ""
 
 
 def _repair_context(g: SuggestionReport | None, step_lhs: str,
-                    sources: Mapping[str, Expr] | None = None) -> dict[str, Any]:
+                    report: DerivationReport | None = None) -> dict[str, Any]:
     """A mistake's repair as the sheet and the site show it (`step_lhs`: the step's left side, LaTeX).
     The repaired step's left side is taken once: the previous step as repaired when the repair was
     proved from it (``g.lhs_latex``), else the step's own.  The repaired step is displayed only when
@@ -843,7 +852,7 @@ def _repair_context(g: SuggestionReport | None, step_lhs: str,
     parts = repair_parts(g)
     return {"repair": LatexMarkup(g.expr_latex) if edited else None, "repair_rel": relation(g.rel),
             "repair_lhs": LatexMarkup(lhs),
-            "repair_display": shown_relation(lhs, g.rel, g.expr_latex, sources) if edited else None,
+            "repair_display": shown_relation(lhs, g.rel, g.expr_latex, report) if edited else None,
             "repair_parts": parts, "repair_sentence": prose(parts)}
 
 
@@ -968,7 +977,7 @@ def _quantity_row(quantity) -> dict[str, Any]:
         "name": _QUANTITY_NAMES.get(quantity.key, quantity.key.replace("_", " ")),
         "symbol": math(quantity.symbol),
         "working": math(quantity.working),
-        "working_terms": breakable(to_latex(quantity.working), quantity.working),
+        "working_terms": expression_breakable(quantity.working),
         "exact": math(exact_form(quantity.value)),
         "nats": shown_number(quantity.nats),
         "bits": shown_number(quantity.bits) if quantity.bits is not None else None,
@@ -1323,22 +1332,20 @@ def _card_context(card, verdict, vocabulary: Vocabulary | None = None,
 def condition_terms(card, after_formula: bool) -> LatexMarkup | None:
     """A card's conditions (``if a = b,\\quad c \\geq d``, after its formula when `after_formula`) as
     ``\\chainterm`` calls, for base.tex.j2's ``\\fitrelationwith``: a list too wide for the line breaks between
-    conditions and, one condition too wide on its own, before a top-level + or - of its sides (rt44 F10: the
-    list was one term, scaled below 70 % on selfcheck.pdf, and the build failed).  None: no conditions."""
+    conditions and, one condition too wide on its own, where its sides break (:func:`breakable`: before a
+    top-level + or -, inside a long bracket) (rt44 F10: the list was one term, scaled below 70 % on
+    selfcheck.pdf, and the build failed).  None: no conditions."""
     sides = card.conditions_sides
     if not sides:
         return None
     calls = []
     for i, (lhs, rel, rhs) in enumerate(sides):
         lead = (r"\qquad\text{if } " if after_formula else r"\text{if } ") if i == 0 else r"\quad "
-        terms = [_signed(piece, j) for j, piece in enumerate(latex_terms(lhs))]
-        terms[0] = (lead + terms[0][0], terms[0][1])
-        if rel is not None:
-            right = [_signed(piece, j) for j, piece in enumerate(latex_terms(rhs))]
-            terms += [(f"{rel} {right[0][0]}", right[0][1])] + right[1:]
-        if i < len(sides) - 1:
-            terms[-1] = (terms[-1][0], terms[-1][1] + ",")
-        calls += [rf"\chainterm{{{op}}}{{{body}}}" for op, body in terms]
+        comma = "," if i < len(sides) - 1 else ""
+        if rel is None:  # a parameter's domain
+            calls.append(breakable(lhs, lead=lead, tail=comma))
+        else:
+            calls += [breakable(lhs, lead=lead), breakable(rhs, lead=f"{rel} ", tail=comma)]
     return LatexMarkup("".join(calls))
 
 
@@ -1348,9 +1355,9 @@ def formula_pieces(formula) -> dict[str, LatexMarkup]:
     formula wider than its card or page breaks as a claim does (red team rt41 F14, F15); a lone
     expression is a right side alone."""
     if formula.rel is None:
-        return {"lhs": LatexMarkup(""), "rel": LatexMarkup(""), "rhs": breakable(to_latex(formula.lhs), formula.lhs)}
-    return {"lhs": breakable(to_latex(formula.lhs), formula.lhs), "rel": relation(formula.rel),
-            "rhs": breakable(to_latex(formula.rhs), formula.rhs)}
+        return {"lhs": LatexMarkup(""), "rel": LatexMarkup(""), "rhs": expression_breakable(formula.lhs)}
+    return {"lhs": expression_breakable(formula.lhs), "rel": relation(formula.rel),
+            "rhs": expression_breakable(formula.rhs)}
 
 
 def _scope(deck: Any) -> dict[str, Any]:

@@ -47,6 +47,7 @@ from elbo_sym.engine.notation import (
     Index,
     Normal,
     p,
+    product_breaks,
     q,
     relation_latex,
     to_latex,
@@ -78,8 +79,11 @@ from elbo_sym.report.model import (
     DeckReport,
     DerivationReport,
     ExampleReport,
+    FactorBreak,
+    FormulaBreaks,
     GivenRow,
     Math,
+    ProductBreak,
     Prose,
     ProsePart,
     RelationReport,
@@ -175,6 +179,26 @@ def math(expr: Expr) -> Math:
     return Math(to_text(expr), to_latex(expr))
 
 
+@lru_cache(maxsize=4096)
+def formula_breaks(expr: Expr) -> FormulaBreaks:
+    """Where the printer's LaTeX of `expr` may break beyond what its text shows: each top-level term that
+    is a product, by its factors printed whole (engine.notation.product_breaks) -- the one place a
+    renderer learns them, from the checked expression (a report carries them: :func:`file_breaks`)."""
+    products = tuple(ProductBreak(term, tuple(FactorBreak(gap, latex, terms) for gap, latex, terms in factors))
+                     for term, factors in product_breaks(expr).items())
+    return FormulaBreaks(to_latex(expr), products)
+
+
+def file_breaks(d: Derivation) -> tuple[FormulaBreaks, ...]:
+    """The breaks of a file's formulas that hold a product (:func:`formula_breaks`), one per LaTeX: its
+    start, steps and their repairs, its claim's and assumptions' sides -- what its handouts break."""
+    formulas = [d.start, *(s.formula for s in d.steps), *(s.repair for s in d.steps if s.repair is not None)]
+    for r in (*((d.claim,) if d.claim is not None else ()), *d.assumptions):
+        formulas += [r.lhs, r.rhs]
+    exprs = {to_latex(f.expr): f.expr for f in formulas}  # a later formula printed alike stands for it
+    return tuple(b for b in map(formula_breaks, exprs.values()) if b.products)
+
+
 def relation(r: Relation) -> RelationReport:
     return RelationReport(math(r.lhs.expr), r.rel, math(r.rhs.expr))
 
@@ -205,7 +229,7 @@ def report_of(result: DerivationResult) -> DerivationReport:
         problems=tuple(result.problems), expect=d.expect,
         title_parts=prose_parts(d.title, d.vocabulary, parsed=parsed),
         summary_parts=prose_parts(d.summary, d.vocabulary, parsed=parsed),
-        convention=model.convention_text(), params=conditions_of(d))
+        convention=model.convention_text(), params=conditions_of(d), breaks=file_breaks(d))
 
 
 def conditions_of(d: Derivation) -> tuple[Math, ...]:
@@ -629,6 +653,7 @@ def input_error(error: DerivationError):
 
 __all__ = ["FilePatience", "Loaded", "check_file", "check_patience", "load_in_time", "load_deck_in_time", "load_all",
            "check_all", "report_of", "parameter_domains", "conditions_of", "math", "relation", "exact_form",
-           "block_symbol", "vector_latex", "is_log_quantity", "input_error", "DECIMALS", "approx_latex"]
+           "block_symbol", "vector_latex", "is_log_quantity", "input_error", "DECIMALS", "approx_latex",
+           "formula_breaks", "file_breaks"]
 
 _ = Verdict  # re-exported for renderers that compare verdicts by name

@@ -76,6 +76,57 @@ class RelationReport:
 
 
 @dataclass(frozen=True)
+class FactorBreak:
+    """One factor of a long product, where its line may break (engine.notation.product_factors): the
+    printer's gap before it ("" for the first), the factor's LaTeX whole, and -- when it ends in a
+    bracketed sum, ``\\left(a + b\\right)``, ``\\exp\\left(a + b\\right)`` -- that sum's terms, each after
+    its sign, as the printer set them, so that a factor wider than a line breaks inside its bracket
+    (red team rt44 F4: two long brackets side by side ran off the page)."""
+
+    gap: str
+    latex: str
+    terms: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.terms and not self.latex.endswith(self.bracket):
+            raise ValueError("a factor's terms do not spell the bracket its LaTeX ends with")
+
+    @property
+    def bracket(self) -> str:
+        """The bracketed sum the factor ends with (its terms joined), or "" when it ends in none."""
+        return r"\left(" + " ".join(self.terms) + r"\right)" if self.terms else ""
+
+    @property
+    def prefix(self) -> str:
+        """What stands before that bracket: a first factor's coefficient and gap, ``\\exp``; "" for a bracket alone."""
+        return self.latex[:len(self.latex) - len(self.bracket)]
+
+
+@dataclass(frozen=True)
+class ProductBreak:
+    """A top-level term of a formula that is a product (its LaTeX, as ``latex_terms`` gives it after its
+    sign) and its factors, each printed whole."""
+
+    term: str
+    factors: tuple[FactorBreak, ...]
+
+
+@dataclass(frozen=True)
+class FormulaBreaks:
+    """Where a formula may break that its printed text does not show: the factors of its products, made
+    from the checked expression through the one printer where the report is built
+    (report.build.formula_breaks), so that a renderer breaks a long product without the expression and
+    never reads the derivation file again."""
+
+    latex: str
+    products: tuple[ProductBreak, ...] = ()
+
+    def factors_of(self, term: str) -> tuple[FactorBreak, ...] | None:
+        """The factors of the formula's term `term` (its LaTeX), None when it is not a product that breaks."""
+        return next((p.factors for p in self.products if p.term == term), None)
+
+
+@dataclass(frozen=True)
 class WhereItem:
     """One block of a counterexample through the printer: its label's LaTeX and each of its
     values' LaTeX, kept apart so that a renderer can let a long list break between values
@@ -435,12 +486,20 @@ class DerivationReport:
     warnings: tuple[WarningReport, ...] = ()
     """What the file says that nothing checked (elbo_sym.engine.prose_check): `check` prints them on
     stderr; they change no verdict and no exit status, and no handout or page prints them."""
+    breaks: tuple[FormulaBreaks, ...] = ()
+    """Where the file's formulas (its start, steps, repairs, claim and assumptions) that hold a product
+    may break between factors, one entry per formula by its LaTeX (:meth:`breaks_of`); () in an older run's
+    report, whose products then stay whole."""
 
     def __post_init__(self) -> None:
         if [s.index for s in self.steps] != list(range(1, len(self.steps) + 1)):
             raise ValueError("steps are not numbered 1, 2, ...")
         if self.expect not in ("proved", "refuted"):
             raise ValueError(f"unknown expectation {self.expect!r}")
+
+    def breaks_of(self, latex: str) -> FormulaBreaks | None:
+        """Where the file's formula printed as `latex` may break between factors (None: nowhere beyond its text)."""
+        return next((b for b in self.breaks if b.latex == latex), None)
 
     @property
     def ok(self) -> bool:
@@ -712,6 +771,7 @@ def _convert(hint: Any, value: Any) -> Any:
 
 
 __all__ = ["CARD_MARK", "CardReport", "DeckReport", "Math", "ProsePart", "Prose", "prose_text", "RelationReport",
-           "Scope", "CounterexampleReport", "WhereItem", "SuggestionReport", "ConditionReport", "StepReport",
+           "Scope", "CounterexampleReport", "WhereItem", "FactorBreak", "ProductBreak", "FormulaBreaks",
+           "SuggestionReport", "ConditionReport", "StepReport",
            "ValueRow", "UnevaluatedRow", "GivenRow", "ExampleReport", "DerivationReport", "InputErrorReport",
            "VERDICT_MARK", "RELATION_SYMBOL"]
