@@ -1614,8 +1614,11 @@ def _whole_numbers_unsearched(model: Model, exprs: tuple[Expr, ...], covered: fr
     the search never tries: it tries the least ones (limits.INTEGER_OFFSETS) and those where a part of the
     step in it alone changes sign, and `IWAE(q, k) <= IWAE(q, 5)`, false from k = 6, passed (red team rt42
     F10) -- the K = "any" argument (UNSEARCHED_DENSITIES) for k; "" when there is none.  One in `covered`
-    (`Searched.covered`: the exact decision found the step true at every value of it) is not unreached."""
+    (`Searched.covered`: the exact decision found the step true at every value of it) is not unreached.
+    The Gaussian ``D = "any"``'s D is one too (`_free_dimension`)."""
     free = {str(s) for e in exprs for s in e.free_symbols}  # by name: the parsed k and the [params] k differ
+    if _free_dimension(model, free, covered):
+        return str(model.dimension)
     for parameter in model.spec.params:
         interval = parameter.interval
         if not interval.integer or parameter.name not in free or interval.lower is None or parameter.name in covered:
@@ -1625,6 +1628,24 @@ def _whole_numbers_unsearched(model: Model, exprs: tuple[Expr, ...], covered: fr
                                          for v in range(math.ceil(interval.lower), math.floor(interval.upper) + 1)):
             return parameter.name
     return ""
+
+
+DIMENSION_NAME = "D"
+"""The number of dimensions' name in a Gaussian ``D = "any"`` file (models.gaussian's params["D"], Model.dimension)."""
+
+
+def _free_dimension(model: Model, written: set[str], covered: frozenset[str]) -> bool:
+    """Whether a step of `model` may depend on the number of dimensions D (the Gaussian ``D = "any"``), a
+    whole number the search builds in full only at GAUSSIAN_ANY_D (up to 12): `log(D) * (1 + b**2) <= 5 *
+    (1 + b**2)`, false from D = 149, and `2**D * (1 + b**2) <= 5000 * (1 + b**2)`, false from D = 13,
+    passed with accept (red team rt47 F5).  D need not be written: KL(q(z), p(z)) and log(p(z)) sum over
+    the D dimensions and carry D/2*log(2*pi), so D counts unless the exact decision covered it.  When a
+    proof covers every symbol of left - right but not D (it cancelled), D counts only where it is written
+    -- as a whole-number parameter does (`whole_number_refusal`)."""
+    D = model.dimension
+    if D is None or str(D) in covered:
+        return False
+    return not covered or str(D) in written
 
 
 def whole_number_refusal(name: str, covered: frozenset[str] = frozenset()) -> str:
@@ -1639,14 +1660,20 @@ def whole_number_refusal(name: str, covered: frozenset[str] = frozenset()) -> st
                 f"tries only at a few values (where the step is defined, say), so accept = \"checked\" cannot "
                 f"vouch for it; make it a step a rule proves")
     return (f"{name} is a whole number the search tries only at a few values, and no finite search reaches "
-            f"all of them, so accept = \"checked\" cannot vouch for a step of it (red team rt42: "
-            f"IWAE(q, k) <= IWAE(q, 5), false from k = 6, passed); make it a step a rule proves")
+            f"all of them, so accept = \"checked\" cannot vouch for a step of it (red teams rt42, rt47: "
+            f"IWAE(q, k) <= IWAE(q, 5), false from k = 6, and 2**D*(1 + b**2) <= 5000*(1 + b**2), false from "
+            f"D = 13, passed); make it a step a rule proves{_explicit_d(name)}")
 
 
 def whole_number_hint(name: str) -> str:
     """What a `checked` step with the whole-number parameter `name` free in it can do (StepResult.hint)."""
     return (f"{name} is a whole number no finite search covers, so accept = \"checked\" cannot pass it: make "
-            f"it a step a rule proves")
+            f"it a step a rule proves{_explicit_d(name)}")
+
+
+def _explicit_d(name: str) -> str:
+    """The Gaussian ``D = "any"``'s other way out (`_free_dimension`): an explicit D is searched in full."""
+    return ", or write an explicit D to accept it on its instances" if name == DIMENSION_NAME else ""
 
 
 STEP_SIDES = ("previous expression", "step", "step")

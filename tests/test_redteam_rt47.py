@@ -1,0 +1,39 @@
+"""Red team rt47's engine findings (session 20), each a file that failed on main 39a2582.
+
+F5: with ``D = "any"`` (the Gaussian family for every number of dimensions) the search builds D = 1 to 8
+and 12 in full, so ``accept = "checked"`` passed steps false from D = 13 or D = 149 once a second
+variable kept the exact decision in D alone from deciding them.  D is now refused like a whole-number
+parameter (check._free_dimension), written or not; an explicit D still accepts.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from elbo_sym.engine.check import Verdict, check_derivation
+from elbo_sym.engine.derivation import loads
+
+
+def gaussian_step(start: str, rel: str, expr: str, D: str = '"any"') -> object:
+    """The one step of a Gaussian file with accept = "checked" (algebra), checked."""
+    text = (f'title = "t"\nmodel = "gaussian"\nD = {D}\nstart = "{start}"\n\n'
+            f'[[step]]\nrel = "{rel}"\nexpr = "{expr}"\nrule = "algebra"\naccept = "checked"\n')
+    return check_derivation(loads(text, "t.toml"), budget=120.0).steps[0]
+
+
+@pytest.mark.parametrize(("start", "rel", "expr"), [
+    ("log(D) * (1 + b**2)", "<=", "5 * (1 + b**2)"),            # false from D = 149 (log 149 = 5.004)
+    ("2**D * (1 + b**2)", "<=", "5000 * (1 + b**2)"),           # false from D = 13 (8192 > 5000)
+    ("E(q, log(p(z)))", ">=", "-35/2 - 100*KL(q(z), p(z))"),    # D unwritten: -D/2*(log(2*pi) + 1) at q = p(z)
+])
+def test_a_step_false_beyond_the_searched_dimensions_never_passes(start: str, rel: str, expr: str) -> None:
+    step = gaussian_step(start, rel, expr)
+    assert not step.passes and step.verdict is not Verdict.proved, step.reason
+    assert step.verdict is Verdict.error and "D is a whole number" in step.reason
+    assert "write an explicit D" in step.reason
+
+
+def test_an_explicit_dimension_still_accepts() -> None:
+    """The refusal is for D = "any" only: at D = 3 the search covers the file's one D."""
+    step = gaussian_step("2**3 * (1 + b**2)", "<=", "5000 * (1 + b**2) + log(1 + mu1**2)", D="3")
+    assert step.verdict is Verdict.checked and step.passes, step.reason
