@@ -37,3 +37,16 @@ def test_an_explicit_dimension_still_accepts() -> None:
     """The refusal is for D = "any" only: at D = 3 the search covers the file's one D."""
     step = gaussian_step("2**3 * (1 + b**2)", "<=", "5000 * (1 + b**2) + log(1 + mu1**2)", D="3")
     assert step.verdict is Verdict.checked and step.passes, step.reason
+
+
+FAR_END_STEP = ('title = "t"\nK = 3\nstart = "beta * KL(q(z), p(z)) * {factor}"\n\n[params]\nbeta = ">= 1"\n\n'
+                '[[step]]\nrel = "<="\nexpr = "10**12 * KL(q(z), p(z))"\nrule = "algebra"\naccept = "checked"\n')
+
+
+@pytest.mark.parametrize("factor", ["exp(beta) * exp(-beta)", "exp(beta - 1) * exp(1 - beta)"])
+def test_the_far_end_sees_through_an_exp_that_cancels(factor: str) -> None:
+    """F2: the factor is 1, so the step is beta * KL <= 10**12 * KL, false for every beta > 10**12 where
+    KL > 0; the far end slices the canonical form (check._far_end_differences) and refutes it there."""
+    step = check_derivation(loads(FAR_END_STEP.format(factor=factor), "t.toml"), budget=120.0).steps[0]
+    assert step.verdict is Verdict.refuted, step.reason
+    assert step.counterexample is not None and "far end: beta growing without bound" in str(step.counterexample)
