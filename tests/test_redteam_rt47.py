@@ -50,3 +50,19 @@ def test_the_far_end_sees_through_an_exp_that_cancels(factor: str) -> None:
     step = check_derivation(loads(FAR_END_STEP.format(factor=factor), "t.toml"), budget=120.0).steps[0]
     assert step.verdict is Verdict.refuted, step.reason
     assert step.counterexample is not None and "far end: beta growing without bound" in str(step.counterexample)
+
+
+GAUSSIAN_PREMISE = ('title = "t"\nmodel = "gaussian"\nassume = ["q(z) != Normal(mu, v**2)"]\n'
+                    'start = "KL(q(z), Normal(mu, v))"\n\n[params]\nv = "> 0"\n\n'
+                    '[[step]]\nrel = ">"\nexpr = "0"\nrule = "kl-nonneg"\naccept = "checked"\n')
+
+
+def test_a_premise_that_removes_the_random_equality_points_hides_no_failure() -> None:
+    """F1: KL(N(mu, sigma**2), N(mu, v)) = 0 on the whole curve v = sigma**2 (sigma != 1 keeps the premise
+    sigma != v); the minimiser's point near it, each coordinate rounded on its own, was off the curve and the
+    step passed with accept.  Where the residual's logs (log(v)/2 - log(sigma)) vanish is solved for exactly
+    (check._logs_vanish_where): refuted where both sides are 0 and the premise holds."""
+    step = check_derivation(loads(GAUSSIAN_PREMISE, "t.toml"), budget=120.0).steps[0]
+    assert not step.passes and step.verdict is Verdict.refuted, step.reason
+    found = step.counterexample
+    assert found is not None and "every premise holds there" in str(found)
