@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from elbo_sym.engine.check import Verdict, check_derivation
-from elbo_sym.engine.derivation import loads
+from elbo_sym.engine.derivation import DerivationError, loads
 
 
 def gaussian_step(start: str, rel: str, expr: str, D: str = '"any"') -> object:
@@ -66,3 +66,37 @@ def test_a_premise_that_removes_the_random_equality_points_hides_no_failure() ->
     assert not step.passes and step.verdict is Verdict.refuted, step.reason
     found = step.counterexample
     assert found is not None and "every premise holds there" in str(found)
+
+
+TWO_OBSERVATIONS = 'title = "t"\nK = 2\ndata = ["x1", "x2"]\n'
+ONE_STEP = 'start = "log(p(x1))"\n\n[[step]]\nrel = "<="\nexpr = "0"\nrule = "algebra"\n'
+
+
+@pytest.mark.parametrize(("head", "line", "column", "fragment"), [
+    # the second entry, on its own line: r cannot be fixed, and the hint names x2's q, not q(z)
+    ('assume = [\n  "q(z | x1) = p(z | x1)",\n  "r(z | x2) = p(z | x2)",\n]\n', 6, 4,
+     'r(z | x2) cannot be fixed: the only supported assumption with = fixes q: "q(z | x2) = <distribution'),
+    ('assume = ["q(z | x1) = p(z | x1)", "q(z | x1) = p(z)"]\n', 4, 37, "q of x1 is fixed twice"),
+])
+def test_an_assume_entry_error_is_at_the_entry(head: str, line: int, column: int, fragment: str) -> None:
+    """F3: these were at 4:1, the caret under `assume`, as no premise error is."""
+    with pytest.raises(DerivationError) as info:
+        loads(TWO_OBSERVATIONS + head + ONE_STEP, "a.toml")
+    error = info.value
+    assert fragment in error.message and (error.line, (error.column or 0) + 1) == (line, column), str(error)
+
+
+def test_an_observation_named_twice_is_shown_at_the_second_name() -> None:
+    with pytest.raises(DerivationError) as info:
+        loads('title = "t"\nK = 2\ndata = ["x1", "x1"]\n' + ONE_STEP, "e.toml")
+    assert "x1 is named twice" in info.value.message and (info.value.line, info.value.column) == (3, 15)
+
+
+def test_an_example_q_for_an_assumed_observation_is_shown_at_its_key() -> None:
+    text = (TWO_OBSERVATIONS + 'assume = ["q(z | x2) = p(z | x2)"]\n' + ONE_STEP + '\n[[example]]\n'
+            'prior = ["1/2", "1/2"]\nlikelihood = { x1 = ["1/2", "1/2"], x2 = ["1/2", "1/2"] }\n'
+            'q = { x1 = ["1/2", "1/2"], x2 = ["1/2", "1/2"] }\n')
+    with pytest.raises(DerivationError) as info:
+        loads(text, "e.toml")
+    assert "q of x2 is fixed by the assumption" in info.value.message
+    assert info.value.line == 15 and info.value.column == text.splitlines()[14].index("x2 =")
