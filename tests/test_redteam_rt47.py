@@ -12,6 +12,8 @@ import pytest
 
 from elbo_sym.engine.check import Verdict, check_derivation
 from elbo_sym.engine.derivation import DerivationError, loads
+from elbo_sym.report.build import report_of
+from elbo_sym.report.text import closing_lines
 
 
 def gaussian_step(start: str, rel: str, expr: str, D: str = '"any"') -> object:
@@ -100,3 +102,18 @@ def test_an_example_q_for_an_assumed_observation_is_shown_at_its_key() -> None:
         loads(text, "e.toml")
     assert "q of x2 is fixed by the assumption" in info.value.message
     assert info.value.line == 15 and info.value.column == text.splitlines()[14].index("x2 =")
+
+
+def test_an_example_outside_a_premise_names_it_and_claims_no_expected_value() -> None:
+    """F4: the example gives q(z | x2) = x2's posterior (15/16, 1/16), which the premise excludes; it states
+    no [example.expect], so "expected value FAILS ... it violates one" misread it."""
+    text = ('title = "t"\nK = 2\ndata = ["x1", "x2"]\nassume = "q(z | x2) != p(z | x2)"\n'
+            'start = "KL(q(z | x2), p(z | x2))"\n\n[[step]]\nrel = ">="\nexpr = "0"\nrule = "kl-nonneg"\n\n'
+            '[[example]]\nprior = ["1/2", "1/2"]\nlikelihood = { x1 = ["1/4", "3/4"], x2 = ["3/4", "1/20"] }\n'
+            'q = { x1 = ["1/2", "1/2"], x2 = ["15/16", "1/16"] }\n')
+    result = check_derivation(loads(text, "e.toml"), budget=120.0)
+    (failure,) = result.examples[0].failures
+    assert failure.endswith("it violates the premise q(z | x2) != p(z | x2)"), failure
+    lines = closing_lines(report_of(result))
+    assert any("example 1 FAILS: the example is not shown" in line for line in lines), lines
+    assert not any("expected value" in line for line in lines), lines

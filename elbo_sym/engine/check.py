@@ -2168,9 +2168,7 @@ def _check_example(derivation: Derivation, example: Example, model: Model, messa
                 raise  # the caller's own exception: never a verdict (elbo_sym.failures)
             status = f"could not be decided ({error_text(error)})"
         if status != HOLDS:
-            failures.append(f"the example is not shown to satisfy every premise "
-                            f"({'; '.join(premise_text(p) for p in derivation.premises)}): "
-                            f"{'it violates one' if status == 'violated' else status}")
+            failures.append(_outside_premises(derivation.premises, explicit, instance, status))
             lines.append(example.line)
     for expectation in example.expect:
         name = expectation.lhs.text
@@ -2193,6 +2191,30 @@ def _check_example(derivation: Derivation, example: Example, model: Model, messa
             failures.append(f"{name}: {failure}")
             lines.append(expectation.lhs.line)
     return ExampleResult(example, tuple(failures), tuple(lines))
+
+
+OUTSIDE_PREMISES = "the example is not shown to satisfy every premise"
+"""The start of an example's failure that is about its instance, not an expected value (report.text words it
+"example N FAILS", not "expected value FAILS": red team rt47 F4)."""
+
+
+def _outside_premises(premises: tuple[Relation, ...], explicit: ExplicitModel, instance: Instance,
+                      status: str) -> str:
+    """Why an example is outside the premises: the premise it violates, named (rt47 F4: "it violates one"),
+    or every premise and why they were not decided (`status`)."""
+    if status == "violated":
+        for premise in premises:
+            try:
+                violated = PremiseJudge((premise,), explicit).status(instance) == "violated"
+            except Exception as error:  # noqa: BLE001 - the wording only: the example fails either way
+                clear_cache()
+                if not (isinstance(error, BudgetExceeded) or computing_failure(error)):
+                    raise  # the caller's own exception (elbo_sym.failures)
+                violated = False
+            if violated:
+                return f"{OUTSIDE_PREMISES}: it violates the premise {premise_text(premise)}"
+        status = "it violates one"
+    return f"{OUTSIDE_PREMISES} ({'; '.join(premise_text(p) for p in premises)}): {status}"
 
 
 def _expect_failure(expectation, instance: Instance, model: ExplicitModel) -> str | None:
