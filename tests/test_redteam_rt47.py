@@ -117,3 +117,23 @@ def test_an_example_outside_a_premise_names_it_and_claims_no_expected_value() ->
     lines = closing_lines(report_of(result))
     assert any("example 1 FAILS: the example is not shown" in line for line in lines), lines
     assert not any("expected value" in line for line in lines), lines
+
+
+PDATA_PREMISE = ('title = "t"\nK = 2\ndata = ["x1", "x2"]\nassume = "p_data(x1) >= 2/3"\n'
+                 'start = "log(p(x1))"\n\n[[step]]\nrel = ">="\nexpr = "ELBO(q(z | x1), x1)"\nrule = "kl-nonneg"\n\n'
+                 '[[example]]\nprior = ["3/4", "1/4"]\nlikelihood = { x1 = ["1/5", "3/5"], x2 = ["1/2", "1/10"] }\n'
+                 'q = { x1 = ["1/3", "2/3"], x2 = ["1/2", "1/2"] }\n')
+
+
+def test_a_premise_on_p_data_puts_the_data_distribution_in_the_model() -> None:
+    """F6: a premise was the only place naming p_data; the model had no data distribution (an engine error
+    with no location), and the example's p_data that it asked for was refused ("leave it out")."""
+    with pytest.raises(DerivationError) as info:
+        loads(PDATA_PREMISE, "pd1.toml")  # the example must now give the weights, said at the example
+    assert "example 1 is missing 'p_data'" in info.value.message and info.value.line == 12
+    derivation = loads(PDATA_PREMISE + 'p_data = ["1/3", "2/3"]\n', "pd2.toml")
+    assert derivation.data_weights
+    result = check_derivation(derivation, budget=120.0)
+    assert result.steps[0].verdict is Verdict.proved and not result.problems, result.problems
+    (failure,) = result.examples[0].failures  # 1/3 < 2/3: outside the premise, decided
+    assert failure.endswith("it violates the premise p_data(x1) >= 2/3"), failure

@@ -771,9 +771,9 @@ class _Reader:
         steps = self.steps(data.get("step", []))
         if family == "chain":  # Gaussian layers are real numbers: a free one is a claim for every value
             self.check_free_layers(start, steps, claim)
-        weights = uses_data_weights([start.expr, *(s.expr for s in steps), *(a.lhs.expr for a in assumptions),
-                                     *(a.rhs.expr for a in assumptions),
-                                     *((claim.lhs.expr, claim.rhs.expr) if claim is not None else ())],
+        weights = uses_data_weights([start.expr, *(s.expr for s in steps),  # a premise's too (red team rt47 F6)
+                                     *(side for r in (claim, *assumptions, *premises) if r is not None
+                                       for side in (r.lhs.expr, r.rhs.expr))],
                                     self.names_in)
         formulas = [start, *(f for r in (claim, *assumptions, *premises) if r is not None for f in (r.lhs, r.rhs)),
                     *(f for step in steps for f in (step.formula, step.repair) if f is not None)]
