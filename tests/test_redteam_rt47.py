@@ -137,3 +137,14 @@ def test_a_premise_on_p_data_puts_the_data_distribution_in_the_model() -> None:
     assert result.steps[0].verdict is Verdict.proved and not result.problems, result.problems
     (failure,) = result.examples[0].failures  # 1/3 < 2/3: outside the premise, decided
     assert failure.endswith("it violates the premise p_data(x1) >= 2/3"), failure
+
+
+def test_one_numbering_of_the_latent_states_in_a_data_space_report() -> None:
+    """F7: the same line said "its value at z = 0" and "p(x | z = 1) over x = x1, x2" of the first state."""
+    text = ('title = "t"\nK = 2\ndata = ["x1", "x2"]\ndata_space = ["x1", "x2"]\n'
+            'assume = "q(z | x2) = 2 * p(z | x1) - p(z)"\nstart = "KL(q(z | x2), p(z))"\n\n'
+            '[[step]]\nrel = ">="\nexpr = "0"\nrule = "kl-nonneg"\n')
+    result = check_derivation(loads(text, "idx.toml"), budget=120.0)
+    (problem,) = result.problems
+    assert "p(x | z = 0) over x = x1, x2" in problem and "p(x | z = 1) over x = x1, x2" in problem, problem
+    assert "p(x | z = 2)" not in problem
