@@ -148,3 +148,16 @@ def test_one_numbering_of_the_latent_states_in_a_data_space_report() -> None:
     (problem,) = result.problems
     assert "p(x | z = 0) over x = x1, x2" in problem and "p(x | z = 1) over x = x1, x2" in problem, problem
     assert "p(x | z = 2)" not in problem
+
+
+def test_the_any_k_domain_does_not_bound_the_likelihood_by_1() -> None:
+    """F8: K = "any" holds densities, where a likelihood value may exceed 1 (log(p(x)) <= 0 is refuted by one);
+    the domain said "p(x | z) in (0, 1]", on which that step would be true.  An explicit K keeps (0, 1]."""
+    def domain(K: str) -> str:
+        text = (f'title = "t"\nK = {K}\nstart = "log(p(x))"\n\n[[step]]\nrel = "<="\nexpr = "0"\n'
+                'rule = "algebra"\n')
+        return loads(text, "d.toml").model().domain_text()
+
+    assert "p(x | z) > 0 (a probability in (0, 1] for a finite K, a density value otherwise)" in domain('"any"')
+    assert "p(x | z) in (0, 1]" not in domain('"any"')
+    assert "p(x | z) in (0, 1]" in domain("3")
