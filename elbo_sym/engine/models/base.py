@@ -719,7 +719,8 @@ class ModelDefaults:
         fixed = {assumption_observation(a): f"{a.lhs.text} = {a.rhs.text} (assumed)" for a in spec.assumptions}
         if spec.indices:
             parts = [states] + [f"p(z | {t}) > 0 with sum 1 and "
-                                + decoder_text(spec.data, f"; {t}", spec.data_space, spec.K == "any") for t in spec.indices]
+                                + decoder_text(spec.data, f"; {t}", spec.data_space, spec.K == "any")
+                                for t in spec.indices]
             parts.append("the tables of each parameter value arbitrary and independent")
         else:
             parts = [states, "p(z) > 0 with sum 1"] + ([decoder_text(spec.data, "", True)] if spec.data_space else
