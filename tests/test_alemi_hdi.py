@@ -41,7 +41,7 @@ def model_of(c):
     prior = floats(c, "p(z)")
     names = [label for label, _ in c.values]
     if any(label.startswith("p(x | z = ") for label in names):  # a data space: p(. | z) per z
-        columns = [floats(c, f"p(x | z = {k + 1}) over x = x1, x2") for k in range(len(prior))]
+        columns = [floats(c, f"p(x | z = {k}) over x = x1, x2") for k in range(len(prior))]
         decoder = [[col[0] for col in columns], [col[1] for col in columns]]
     else:
         decoder = [floats(c, "p(x1 | z)"), floats(c, "p(x2 | z)")]

@@ -243,7 +243,7 @@ def space_step(start: str, rel: str, expr: str, K="\"any\"") -> str:
 def rows(c) -> tuple[list[float], list[float], list[float]]:
     """prior and p(x1 | z), p(x2 | z) of a data-space counterexample (its blocks are p(. | z) per z)."""
     prior = floats(c, "p(z)")
-    columns = [floats(c, f"p(x | z = {k + 1}) over x = x1, x2") for k in range(len(prior))]
+    columns = [floats(c, f"p(x | z = {k}) over x = x1, x2") for k in range(len(prior))]
     return prior, [col[0] for col in columns], [col[1] for col in columns]
 
 

@@ -15,6 +15,8 @@ from elbo_sym.engine.derivation import loads
 from elbo_sym.engine.dimensions import least_over
 from elbo_sym.report.build import check_file
 
+D_REFUSAL = "D is a whole number the search tries only at a few values"  # check.whole_number_refusal
+
 REDTEAM = Path(__file__).resolve().parent / "data" / "redteam"
 
 
@@ -57,7 +59,8 @@ def test_two_sums_over_one_block_are_left_to_the_search():
             'start = "Sum(mu_d**2, (d, 1, D)) + (Sum(mu_d, (d, 1, D)) + 1/2)**2 + (b - D)**2"\n\n'
             '[[step]]\nrel = ">"\nexpr = "0"\nrule = "algebra"\naccept = "checked"\n')
     step = check_file(loads(text, "shared.toml")).steps[0]
-    assert step.verdict == "checked", step.reason  # true: Sum(mu_d**2) = 0 makes every mu_d 0
+    # true: Sum(mu_d**2) = 0 makes every mu_d 0 -- held, and accept refused for the free D (rt47 F5)
+    assert step.verdict == "error" and "held on" in step.reason and D_REFUSAL in step.reason, step.reason
     assert "decided exactly" not in step.reason
 
 

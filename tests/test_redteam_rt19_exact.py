@@ -21,6 +21,8 @@ from elbo_sym.engine.dimensions import first_failure
 from elbo_sym.engine.exact import exact_plan
 from elbo_sym.report.build import check_file
 
+D_REFUSAL = "D is a whole number the search tries only at a few values"  # check.whole_number_refusal
+
 
 def _any_d(claim: str) -> str:
     return (f'title = "rt19"\nmodel = "gaussian"\nD = "any"\nclaim = "{claim} > 0"\nstart = "{claim}"\n\n'
@@ -72,10 +74,10 @@ def test_a_failure_only_at_an_irrational_point_is_an_error_naming_it():
     pytest.param(G4, marks=pytest.mark.full),
     pytest.param(G1, marks=pytest.mark.full),
 ])
-def test_the_true_twins_stay_checked(claim):
+def test_the_true_twins_hold_and_are_never_refuted(claim):
     report = check_file(loads(_any_d(f"{claim} + 1"), "twin.toml"))
-    assert report.steps[0].verdict == "checked", report.steps[0].reason
-    assert report.ok
+    step = report.steps[0]  # held, never refuted; accept is refused for the free D (red team rt47 F5)
+    assert step.verdict == "error" and "held on" in step.reason and D_REFUSAL in step.reason, step.reason
 
 
 def test_a_zero_residual_holds_and_the_division_by_zero_refutes_the_step():

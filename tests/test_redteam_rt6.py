@@ -81,7 +81,7 @@ def test_the_teaching_file_whose_mistake_is_true_fails():
 def test_a_false_step_is_refuted_by_a_model_over_the_data_space(K):
     c = refuted(theta_step("p(x1 | theta)", "=", "1/2", K))
     prior = [float(Fraction(v)) for v in c.value_of("p(z | theta)")]
-    columns = [[float(Fraction(v)) for v in c.value_of(f"p(x | z = {k + 1}; theta) over x = x1, x2")]
+    columns = [[float(Fraction(v)) for v in c.value_of(f"p(x | z = {k}; theta) over x = x1, x2")]
                for k in range(len(prior))]
     assert all(math.isclose(sum(column), 1.0) and all(v > 0 for v in column) for column in columns)
     evidence1 = sum(p * column[0] for p, column in zip(prior, columns))

@@ -23,7 +23,7 @@ from fractions import Fraction
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from sympy import Add, Expr, Integer, Rational, exp
+from sympy import Add, Expr, Integer, Rational, exp, log
 from sympy.core.cache import clear_cache
 
 from elbo_sym import budget as budgets
@@ -65,6 +65,7 @@ from elbo_sym.engine.search import (
     boundary_instances,
     exact_candidates,
     far_end_instances,
+    far_ends,
     minimise,
     point_reader,
     seed_for,
@@ -849,7 +850,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
             return found, held, undecided, ()
     # each real parameter's open ends, exactly: past every root of the difference where its sign fails
     bases = [i for i in candidates if i.source == RANDOM_SOURCE]
-    for instance in far_end_instances(model, tuple(Add(a, -b) for a, b in judge.parts), lambda s: not holds(rel, s),
+    for instance in far_end_instances(model, _far_end_differences(judge.parts, model), lambda s: not holds(rel, s),
                                       bases[:1 if light else FAR_END_BASES], lambda: work.spend(exact_cost)):
         found = try_one(instance)
         if found:
@@ -884,7 +885,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     if rel in (">", "<"):  # a strict relation may fail only where both sides are equal (an algebraic point)
         differences = [_difference_to_solve(a, b, model) for a, b in judge.parts]
         for k, difference_ in enumerate(differences):
-            for point_ in algebraic_points(model, difference_, minima):
+            for point_ in _solved_points(model, difference_, judge.parts[k], minima):
                 if judge.meets_at(point_, k) and refutes_at(point_):
                     return _within_premises(judge.algebraic_counterexample(point_, k), premises), held, \
                         undecided, ()
@@ -952,6 +953,70 @@ def _difference_to_solve(a: Expr, b: Expr, model: ExplicitModel) -> Expr:
     residual = form.as_expr()
     known = set(model.parameters)
     return residual if solvable(residual) and residual.free_symbols <= known else formed
+
+
+def _solved_points(model: ExplicitModel, difference: Expr, part: tuple[Expr, Expr], minima: list):
+    """The algebraic points near `minima` where `difference` (`_difference_to_solve`) is 0; when logs are
+    left in it, those where they vanish together (`_logs_vanish_where`) after them: a strict step may fail
+    there, which `judge.meets_at` decides exactly."""
+    yield from algebraic_points(model, difference, minima)
+    if not solvable(difference):
+        unit = _logs_vanish_where(Add(part[0], -part[1]), model)
+        if unit is not None:
+            yield from algebraic_points(model, unit, minima)
+
+
+def _logs_vanish_where(formed: Expr, model: ExplicitModel) -> Expr | None:
+    """Where the log terms of left - right vanish together, as an expression `algebraic_points` solves (its
+    zeros), when its canonical form's log terms are c_1 log(a_1) + ... with rational c_i and a_i rational
+    functions of the parameters: log(a_1**n_1 * ...) = 0 where a_1**n_1 * ... = 1 (n_i = c_i L, L the least
+    common denominator), i.e. where the a_i with n_i > 0, raised, equal the others; None otherwise.  The
+    Gaussian KL(q(z), Normal(mu, v)) is log(v)/2 - log(sigma) + sigma**2/(2 v) - 1/2, 0 on the rational curve
+    v = sigma**2, which no coordinate rounded on its own reaches: under the premise sigma != v, the step
+    KL > 0 passed with accept (red team rt47 F1).  Only where to look: the step is decided there exactly."""
+    from sympy import Mul, ilcm
+
+    try:
+        form = canonical(formed, model)
+    except TooLarge:
+        return None
+    powers: list[tuple[Expr, Rational]] = []
+    for key, coefficient in form.terms:
+        if not key:
+            continue
+        if len(key) != 1 or key[0][0] != "log" or not coefficient.is_Rational:
+            return None
+        powers.append((key[0][1], coefficient))
+    if not powers:
+        return None
+    scale = ilcm(*(c.q for _, c in powers))
+    unit = (Mul(*(a ** (c * scale) for a, c in powers if c > 0))
+            - Mul(*(a ** (-c * scale) for a, c in powers if c < 0)))
+    known = set(model.parameters)
+    return unit if solvable(unit) and unit.free_symbols and unit.free_symbols <= known else None
+
+
+def _far_end_differences(parts: tuple, model: ExplicitModel) -> tuple[Expr, ...]:
+    """left - right of each part as the far end slices it (search.far_end_instances): as formed, then, for
+    a part with a parameter inside an exp or a log, its canonical form (engine.canonical: exp(a) exp(b) =
+    exp(a + b), cancelling logs dropped) when that differs and keeps no symbol outside the model's.
+    `beta * KL * exp(beta) * exp(-beta) <= 10**12 * KL` was never sliced (beta inside an exp) and passed
+    with accept, false from beta = 10**12 (red team rt47 F2).  Only a nomination: every instance is decided
+    on the step itself."""
+    formed = tuple(Add(a, -b) for a, b in parts)
+    known = set(model.parameters)
+    ends = {symbol for block in model.blocks if far_ends(block) for symbol in block.symbols}
+    extra: list[Expr] = []
+    for difference_ in formed:
+        if not any(node.free_symbols & ends for node in difference_.atoms(exp, log)):
+            continue
+        try:
+            residual = canonical(difference_, model).as_expr()
+        except TooLarge:
+            continue
+        if residual != difference_ and residual.free_symbols <= known:
+            extra.append(residual)
+    return formed + tuple(extra)
 
 
 def _near_equal(difference: Expr, model, seed: int, inside_margin, spend: Callable[[], None]) -> list:
@@ -1643,8 +1708,11 @@ def _whole_numbers_unsearched(model: Model, exprs: tuple[Expr, ...], covered: fr
     the search never tries: it tries the least ones (limits.INTEGER_OFFSETS) and those where a part of the
     step in it alone changes sign, and `IWAE(q, k) <= IWAE(q, 5)`, false from k = 6, passed (red team rt42
     F10) -- the K = "any" argument (UNSEARCHED_DENSITIES) for k; "" when there is none.  One in `covered`
-    (`Searched.covered`: the exact decision found the step true at every value of it) is not unreached."""
+    (`Searched.covered`: the exact decision found the step true at every value of it) is not unreached.
+    The Gaussian ``D = "any"``'s D is one too (`_free_dimension`)."""
     free = {str(s) for e in exprs for s in e.free_symbols}  # by name: the parsed k and the [params] k differ
+    if _free_dimension(model, free, covered):
+        return str(model.dimension)
     for parameter in model.spec.params:
         interval = parameter.interval
         if not interval.integer or parameter.name not in free or interval.lower is None or parameter.name in covered:
@@ -1654,6 +1722,24 @@ def _whole_numbers_unsearched(model: Model, exprs: tuple[Expr, ...], covered: fr
                                          for v in range(math.ceil(interval.lower), math.floor(interval.upper) + 1)):
             return parameter.name
     return ""
+
+
+DIMENSION_NAME = "D"
+"""The number of dimensions' name in a Gaussian ``D = "any"`` file (models.gaussian's params["D"], Model.dimension)."""
+
+
+def _free_dimension(model: Model, written: set[str], covered: frozenset[str]) -> bool:
+    """Whether a step of `model` may depend on the number of dimensions D (the Gaussian ``D = "any"``), a
+    whole number the search builds in full only at GAUSSIAN_ANY_D (up to 12): `log(D) * (1 + b**2) <= 5 *
+    (1 + b**2)`, false from D = 149, and `2**D * (1 + b**2) <= 5000 * (1 + b**2)`, false from D = 13,
+    passed with accept (red team rt47 F5).  D need not be written: KL(q(z), p(z)) and log(p(z)) sum over
+    the D dimensions and carry D/2*log(2*pi), so D counts unless the exact decision covered it.  When a
+    proof covers every symbol of left - right but not D (it cancelled), D counts only where it is written
+    -- as a whole-number parameter does (`whole_number_refusal`)."""
+    D = model.dimension
+    if D is None or str(D) in covered:
+        return False
+    return not covered or str(D) in written
 
 
 def whole_number_refusal(name: str, covered: frozenset[str] = frozenset()) -> str:
@@ -1668,14 +1754,20 @@ def whole_number_refusal(name: str, covered: frozenset[str] = frozenset()) -> st
                 f"tries only at a few values (where the step is defined, say), so accept = \"checked\" cannot "
                 f"vouch for it; make it a step a rule proves")
     return (f"{name} is a whole number the search tries only at a few values, and no finite search reaches "
-            f"all of them, so accept = \"checked\" cannot vouch for a step of it (red team rt42: "
-            f"IWAE(q, k) <= IWAE(q, 5), false from k = 6, passed); make it a step a rule proves")
+            f"all of them, so accept = \"checked\" cannot vouch for a step of it (red teams rt42, rt47: "
+            f"IWAE(q, k) <= IWAE(q, 5), false from k = 6, and 2**D*(1 + b**2) <= 5000*(1 + b**2), false from "
+            f"D = 13, passed); make it a step a rule proves{_explicit_d(name)}")
 
 
 def whole_number_hint(name: str) -> str:
     """What a `checked` step with the whole-number parameter `name` free in it can do (StepResult.hint)."""
     return (f"{name} is a whole number no finite search covers, so accept = \"checked\" cannot pass it: make "
-            f"it a step a rule proves")
+            f"it a step a rule proves{_explicit_d(name)}")
+
+
+def _explicit_d(name: str) -> str:
+    """The Gaussian ``D = "any"``'s other way out (`_free_dimension`): an explicit D is searched in full."""
+    return ", or write an explicit D to accept it on its instances" if name == DIMENSION_NAME else ""
 
 
 STEP_SIDES = ("previous expression", "step", "step")
@@ -2105,9 +2197,7 @@ def _check_example(derivation: Derivation, example: Example, model: Model, messa
                 raise  # the caller's own exception: never a verdict (elbo_sym.failures)
             status = f"could not be decided ({error_text(error)})"
         if status != HOLDS:
-            failures.append(f"the example is not shown to satisfy every premise "
-                            f"({'; '.join(premise_text(p) for p in derivation.premises)}): "
-                            f"{'it violates one' if status == 'violated' else status}")
+            failures.append(_outside_premises(derivation.premises, explicit, instance, status))
             lines.append(example.line)
     for expectation in example.expect:
         name = expectation.lhs.text
@@ -2130,6 +2220,30 @@ def _check_example(derivation: Derivation, example: Example, model: Model, messa
             failures.append(f"{name}: {failure}")
             lines.append(expectation.lhs.line)
     return ExampleResult(example, tuple(failures), tuple(lines))
+
+
+OUTSIDE_PREMISES = "the example is not shown to satisfy every premise"
+"""The start of an example's failure that is about its instance, not an expected value (report.text words it
+"example N FAILS", not "expected value FAILS": red team rt47 F4)."""
+
+
+def _outside_premises(premises: tuple[Relation, ...], explicit: ExplicitModel, instance: Instance,
+                      status: str) -> str:
+    """Why an example is outside the premises: the premise it violates, named (rt47 F4: "it violates one"),
+    or every premise and why they were not decided (`status`)."""
+    if status == "violated":
+        for premise in premises:
+            try:
+                violated = PremiseJudge((premise,), explicit).status(instance) == "violated"
+            except Exception as error:  # noqa: BLE001 - the wording only: the example fails either way
+                clear_cache()
+                if not (isinstance(error, BudgetExceeded) or computing_failure(error)):
+                    raise  # the caller's own exception (elbo_sym.failures)
+                violated = False
+            if violated:
+                return f"{OUTSIDE_PREMISES}: it violates the premise {premise_text(premise)}"
+        status = "it violates one"
+    return f"{OUTSIDE_PREMISES} ({'; '.join(premise_text(p) for p in premises)}): {status}"
 
 
 def _expect_failure(expectation, instance: Instance, model: ExplicitModel) -> str | None:

@@ -774,9 +774,9 @@ class _Reader:
         steps = self.steps(data.get("step", []))
         if family == "chain":  # Gaussian layers are real numbers: a free one is a claim for every value
             self.check_free_layers(start, steps, claim)
-        weights = uses_data_weights([start.expr, *(s.expr for s in steps), *(a.lhs.expr for a in assumptions),
-                                     *(a.rhs.expr for a in assumptions),
-                                     *((claim.lhs.expr, claim.rhs.expr) if claim is not None else ())],
+        weights = uses_data_weights([start.expr, *(s.expr for s in steps),  # a premise's too (red team rt47 F6)
+                                     *(side for r in (claim, *assumptions, *premises) if r is not None
+                                       for side in (r.lhs.expr, r.rhs.expr))],
                                     self.names_in)
         formulas = [start, *(f for r in (claim, *assumptions, *premises) if r is not None for f in (r.lhs, r.rhs)),
                     *(f for step in steps for f in (step.formula, step.repair) if f is not None)]
@@ -1104,8 +1104,21 @@ class _Reader:
                 raise self.error(line, f"{name!r} cannot name an observation (use letters and digits, "
                                        f"not one of {', '.join(sorted(RESERVED))})")
         if len(set(value)) != len(value):
-            raise self.error(line, "each observation is named once")
+            twice = next(name for i, name in enumerate(value) if name in value[:i])
+            raise self._second_entry(line, twice, f"each observation is named once: {twice} is named twice")
         return tuple(value)
+
+    def _second_entry(self, line: int, item: str, message: str) -> DerivationError:
+        """An error at the second string `item` of the list on `line` (or on the lines after it: an array
+        may span lines) -- a name given twice (red team rt47 F3: the caret was under the key)."""
+        seen = 0
+        for number in range(line, min(len(self.lines), line + MAX_OBSERVATIONS + 4) + 1):
+            source = self.lines[number - 1]
+            for text, places in _string_literals(source):
+                seen += text == item
+                if seen == 2:
+                    return DerivationError(self.path, number, message, None, places[0], source)
+        return self.error(line, message)
 
     def params(self, value, observations: tuple[str, ...]) -> tuple[Parameter, ...]:
         line = self.line_of("params")
@@ -1259,14 +1272,17 @@ class _Reader:
                                                "observation)", value=True)
         out, fixed = [], set()
         for item in items:
-            relation = self.relation(item, self._item_line(line, item) if isinstance(item, str) else line, "assume")
+            at = self._item_line(line, item) if isinstance(item, str) else line
+            relation = self.relation(item, at, "assume")
             lhs = relation.lhs.expr
-            if relation.rel != "=" or not (isinstance(lhs, Density) and lhs.name == "q"):
-                raise self.error(line, "the only supported assumption with = fixes q: \"q(z) = <distribution "
-                                       "over z>\" (other assumptions are premises: <=, >=, <, > or !=)")
+            if relation.rel != "=" or not (isinstance(lhs, Density) and lhs.name == "q"):  # at the entry (rt47 F3)
+                fixes = _fixable_q(lhs, self.vocabulary.data)
+                raise self._at(at, item, 0, f"{relation.lhs.text} cannot be fixed: the only supported assumption "
+                               f"with = fixes q: \"{fixes} = <distribution over z>\" (other assumptions are "
+                               "premises: <=, >=, <, > or !=)")
             observation = observation_of(lhs)
             if observation in fixed:
-                raise self.error(line, f"q of {observation} is fixed twice")
+                raise self._at(at, item, 0, f"q of {observation} is fixed twice")
             fixed.add(observation)
             out.append(relation)
         for item, relation in zip(items, out):  # each q is defined by the model's p, never by a q being fixed
@@ -1465,8 +1481,8 @@ class _Reader:
                 if key == "q" and isinstance(value, dict):
                     for observation in value:
                         if observation in fixed:
-                            raise self.error(self.line_of(key, "example", i),
-                                             f"q of {observation} is fixed by the assumption; leave it out")
+                            raise self._key_at(self.line_of(key, "example", i), observation,  # rt47 F3
+                                               f"q of {observation} is fixed by the assumption; leave it out")
                 wanted = derivation.data if key == "likelihood" else \
                     tuple(o for o in derivation.data if o not in fixed)  # q of the observations no assumption fixes
                 per = self.per_observation(value, key, i, wanted)
@@ -1805,6 +1821,15 @@ def _multiline_string(lines: list[str], line: int) -> tuple[str, list[tuple[int,
 
 def _q_text(density: Density, data: tuple[str, ...]) -> str:
     observation = observation_of(density)
+    return "q(z)" if len(data) == 1 else f"q(z | {observation})"
+
+
+def _fixable_q(lhs: Expr, data: tuple[str, ...]) -> str:
+    """The q an assumption with = may fix, in the file's spelling: q(z), or q(z | x2) for `lhs` about x2
+    (r(z | x2), say) when the file has several observations -- its first one otherwise (red team rt47 F3:
+    the hint said q(z), which such a file refuses)."""
+    given = [s.name for s in lhs.given] if isinstance(lhs, Density) else []
+    observation = given[0] if given and given[0] in data else data[0]
     return "q(z)" if len(data) == 1 else f"q(z | {observation})"
 
 

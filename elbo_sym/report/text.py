@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from elbo_sym.engine.check import OUTSIDE_PREMISES
 from elbo_sym.report.model import (
     CARD_MARK,
     VERDICT_MARK,
@@ -98,7 +99,8 @@ def closing_lines(r: DerivationReport) -> list[str]:
     for e in r.examples:
         if e.holds:
             lines.append(f"{r.file}:{e.line}  example {e.index}: {_example_status(e)}")
-        lines += [f"{r.file}:{line}  example {e.index}: expected value FAILS: {failure}"
+        lines += [f"{r.file}:{line}  example {e.index}"
+                  f"{' FAILS' if failure.startswith(OUTSIDE_PREMISES) else ': expected value FAILS'}: {failure}"
                   for line, failure in e.failures_at()]
         lines += [f"{r.file}:{e.line}  example {e.index}: {u.symbol.text} has no exact value here: {u.why}"
                   for u in e.unevaluated]

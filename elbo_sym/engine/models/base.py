@@ -718,12 +718,14 @@ class ModelDefaults:
             f"K = {spec.K} latent states"
         fixed = {assumption_observation(a): f"{a.lhs.text} = {a.rhs.text} (assumed)" for a in spec.assumptions}
         if spec.indices:
-            parts = [states] + [f"p(z | {t}) > 0 with sum 1 and " + decoder_text(spec.data, f"; {t}", spec.data_space)
+            parts = [states] + [f"p(z | {t}) > 0 with sum 1 and "
+                                + decoder_text(spec.data, f"; {t}", spec.data_space, spec.K == "any")
                                 for t in spec.indices]
             parts.append("the tables of each parameter value arbitrary and independent")
         else:
             parts = [states, "p(z) > 0 with sum 1"] + ([decoder_text(spec.data, "", True)] if spec.data_space else
-                                                        [f"p({o} | z) in (0, 1]" for o in spec.data])
+                                                        [decoder_text((o,), "", False, spec.K == "any")
+                                                         for o in spec.data])
         for o in spec.data:
             parts.append(fixed.get(o) or f"{q_label(o, spec.data)} > 0 with sum 1")
         if spec.data_weights:
@@ -735,12 +737,16 @@ class ModelDefaults:
         return "; ".join(parts)
 
 
-def decoder_text(data: Sequence[str], index: str, data_space: bool) -> str:
+def decoder_text(data: Sequence[str], index: str, data_space: bool, any_k: bool = False) -> str:
     """The likelihoods' domain in words: each in (0, 1], or over a data space a distribution over
-    the observations at every z.  `index`: "" or "; theta" (a parameterised model's)."""
+    the observations at every z.  `index`: "" or "; theta" (a parameterised model's).  With `any_k`
+    (``K = "any"``, whose models include densities) a likelihood may be a density value above 1: "in
+    (0, 1]" made `log(p(x)) <= 0` look true, which a density refutes (red team rt47 F8)."""
     likelihoods = [f"p({o} | z{index})" for o in data]
     if data_space:
         return f"{', '.join(likelihoods)} > 0 with {' + '.join(likelihoods)} = 1 at every z (the data space)"
+    if any_k:
+        return ", ".join(likelihoods) + " > 0 (a probability in (0, 1] for a finite K, a density value otherwise)"
     return ", ".join(likelihoods) + " in (0, 1]"
 
 

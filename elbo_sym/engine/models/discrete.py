@@ -226,7 +226,7 @@ class DiscreteModel(BlockInstances):
                 out.append(Block(prior_block(t), f"p(z | {t})", SIMPLEX, self.indexed_prior[t]))
                 if self.spec.data_space:  # each parameter's p(. | z; theta) a distribution over x at every z
                     space = ", ".join(self.observations)
-                    out += [Block(likelihood_column_block(k, t), f"p(x | z = {k + 1}; {t}) over x = {space}",
+                    out += [Block(likelihood_column_block(k, t), f"p(x | z = {k}; {t}) over x = {space}",
                                   SIMPLEX, tuple(self.indexed_likelihoods[(o, t)][k] for o in self.observations))
                             for k in range(self.K)]
                     continue
@@ -237,7 +237,7 @@ class DiscreteModel(BlockInstances):
             out = [Block("prior", "p(z)", SIMPLEX, self.prior)]
             if self.spec.data_space:  # normalised over the data space: for each z, a distribution over x
                 space = ", ".join(self.observations)
-                out += [Block(likelihood_column_block(k), f"p(x | z = {k + 1}) over x = {space}", SIMPLEX,
+                out += [Block(likelihood_column_block(k), f"p(x | z = {k}) over x = {space}", SIMPLEX,
                               tuple(self.likelihoods[o][k] for o in self.observations)) for k in range(self.K)]
             for o in self.observations if not self.spec.data_space else ():
                 given = f"{o} | z"
