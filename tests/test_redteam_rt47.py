@@ -161,3 +161,12 @@ def test_the_any_k_domain_does_not_bound_the_likelihood_by_1() -> None:
     assert "p(x | z) > 0 (a probability in (0, 1] for a finite K, a density value otherwise)" in domain('"any"')
     assert "p(x | z) in (0, 1]" not in domain('"any"')
     assert "p(x | z) in (0, 1]" in domain("3")
+
+
+def test_one_log_left_is_solved_where_it_vanishes_and_a_true_step_stays_checked() -> None:
+    """`_logs_vanish_where` with a single log atom (log(sigma**2) = 2 log(sigma): sigma**2 = 1): the one point
+    is sigma = 1, which the premise excludes, and the step is true -- checked and accepted, never refuted."""
+    text = ('title = "t"\nmodel = "gaussian"\nassume = "sigma != 1"\nstart = "sigma**2 - 1 - log(sigma**2)"\n\n'
+            '[[step]]\nrel = ">"\nexpr = "0"\nrule = "algebra"\naccept = "checked"\n')
+    step = check_derivation(loads(text, "t.toml"), budget=120.0).steps[0]
+    assert step.verdict is Verdict.checked and step.accepted, step.reason

@@ -723,9 +723,9 @@ class ModelDefaults:
                                 for t in spec.indices]
             parts.append("the tables of each parameter value arbitrary and independent")
         else:
-            parts = [states, "p(z) > 0 with sum 1"] + ([decoder_text(spec.data, "", True)] if spec.data_space else
-                                                        [decoder_text((o,), "", False, spec.K == "any")
-                                                         for o in spec.data])
+            parts = [states, "p(z) > 0 with sum 1"] + ([decoder_text(spec.data, "", spec.data_space, True)]
+                                                        if spec.data_space or spec.K == "any" else
+                                                        [f"p({o} | z) in (0, 1]" for o in spec.data])
         for o in spec.data:
             parts.append(fixed.get(o) or f"{q_label(o, spec.data)} > 0 with sum 1")
         if spec.data_weights:
