@@ -1462,9 +1462,10 @@ def write_handout_set(handouts: Sequence[Handout], out_dir: str | os.PathLike[st
     into `out_dir` only when every one was built: handouts that belong together (a sheet and its
     answers) are replaced together or not at all.  Without LaTeX only the ``.tex`` files are written.
 
-    `owned`: the names of every handout of this set, also those not built now (``build --only``);
-    a file an earlier build listed (:data:`HANDOUTS_MANIFEST`) whose handout is not among them is
-    removed, e.g. ``answers.pdf`` once the solutions are ``none``.  None removes nothing.
+    `owned`: the names of every handout of this set, also those not built now; a file an earlier
+    build listed (:data:`HANDOUTS_MANIFEST`) whose handout is not among them is removed, e.g.
+    ``answers.pdf`` once the solutions are ``none``.  None removes nothing (``build --only``: the
+    other handouts in the folder stay, whichever build wrote them).
 
     A PDF with content cut at the paper's edge (render.layout_defects; with `strict_layout` any overfull
     box) counts as failed: the set is not moved in, and the previous PDFs stay.

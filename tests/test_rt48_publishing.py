@@ -1,0 +1,82 @@
+"""Red team rt48's findings (a newcomer and a teacher publishing), each reproduced as the teacher met it.
+
+* F1: `build --only X` removed every handout an earlier build wrote outside this invocation's set (after
+  `make handouts`, `build --only selfcheck` deleted the gallery, the literature and find-the-mistake PDFs).
+* F2: docs/03 says a roster name in Greek is refused; unaccented Greek and the signs prose sets as math were
+  accepted and printed in math italic ("Σωκρτης", "αβγ ∑ ≤ ∞ −").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from one_step_gap import gap_file
+
+from elbo_sym.cli import main
+from elbo_sym.publish import render
+from elbo_sym.publish.roster import RosterError, parse_roster
+
+ROOT = Path(__file__).resolve().parents[1]
+VARIANT = ROOT / "derivations" / "variants" / "beta-elbo.toml"
+CITED = ROOT / "derivations" / "literature" / "alemi-h-minus-d.toml"
+
+
+def _course(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "bound.toml").write_text(gap_file(), encoding="utf-8")
+    (folder / "elbo-sym.toml").write_text('title = "Week 5"\nderivations = ["bound.toml"]\n', encoding="utf-8")
+    return folder
+
+
+def _names(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
+@pytest.mark.full
+def test_build_only_one_handout_removes_no_other(tmp_path: Path, monkeypatch, capsys) -> None:
+    """F1, docs/03's own list of commands in order: the gallery, the literature, then one lesson sheet.  Each
+    `--only` run keeps what the others wrote (the .tex files alone, without LaTeX: the same list and sweep as
+    the PDFs); a full `build` still removes what its set no longer has."""
+    monkeypatch.setattr(render, "latex_available", lambda: False)
+    monkeypatch.delenv("ELBO_SYM_REQUIRE_LATEX", raising=False)
+    monkeypatch.chdir(_course(tmp_path / "c"))
+    for command in (["--gallery", str(VARIANT), "--only", "beyond-the-lesson"],
+                    ["--literature", str(CITED), "--only", "from-the-literature"],
+                    ["--only", "selfcheck"]):
+        assert main(["build", *command, "--out", "h"]) == 0, capsys.readouterr().err
+        assert "removed" not in capsys.readouterr().out, command
+    sheets = {"beyond-the-lesson.tex", "from-the-literature.tex", "selfcheck.tex"}
+    assert sheets <= _names(Path("h"))
+    assert main(["build", "--only", "selfcheck", "--only", "beyond-the-lesson", "--out", "h"]) == 0  # one can't be built
+    assert sheets <= _names(Path("h"))
+
+    assert main(["build", "--out", "h"]) == 0  # the whole set without --gallery/--literature: those two go
+    out = capsys.readouterr().out
+    assert "removed h/beyond-the-lesson.tex (this build has no such handout)" in out, out
+    assert "removed h/from-the-literature.tex" in out
+    assert not {"beyond-the-lesson.tex", "from-the-literature.tex"} & _names(Path("h"))
+    assert {"selfcheck.tex", "derivations.tex", "exercises.tex"} <= _names(Path("h"))
+
+
+@pytest.mark.parametrize(("name", "sign"), [("Σωκρτης", "U+03A3 (GREEK CAPITAL LETTER SIGMA)"),
+                                            ("Ada ∑ ≤ ∞", "U+2211 (N-ARY SUMMATION)"),
+                                            ("Ada −1", "U+2212 (MINUS SIGN)"), ("ℓ Ada", "U+2113 (SCRIPT SMALL L)")])
+def test_a_roster_name_in_greek_or_math_signs_is_refused(tmp_path: Path, capsys, name: str, sign: str) -> None:
+    """F2: the command refuses the name at its line, as docs/03 says, and writes nothing."""
+    roster = tmp_path / "greek.csv"
+    roster.write_text(f"id,name\nada,Ada Lovelace\nb,{name}\n", encoding="utf-8")
+    assert main(["exercises", "--roster", str(roster), "--out", str(tmp_path / "sheets")]) == 2
+    err = capsys.readouterr().err
+    assert f"{roster}:3: the name has {sign}, which the sheets cannot print in a name" in err, err
+    assert not (tmp_path / "sheets").exists()
+
+
+def test_a_roster_name_keeps_the_text_letters_and_signs() -> None:
+    """F2's other side: what pdflatex sets as text stays allowed -- Latin-1 with its middle dot (Catalan l·l),
+    Latin Extended-A, the Romanian comma-below letters, dashes, quotes, € and ™."""
+    names = ["Ștefan Müller-Łukasiewicz", "Pere Gil·la", "Zoë “Z” O’Brien – € ™", "Ñandú Ørsted ×"]
+    text = "id,name\n" + "".join(f"s{i},{name}\n" for i, name in enumerate(names))
+    assert [s.name for s in parse_roster(text, "r.csv")] == names
+    with pytest.raises(RosterError, match=r"U\+01CE"):
+        parse_roster("id,name\ns1,Hǎn\n", "r.csv")
