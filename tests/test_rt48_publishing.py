@@ -4,10 +4,12 @@
   `make handouts`, `build --only selfcheck` deleted the gallery, the literature and find-the-mistake PDFs).
 * F2: docs/03 says a roster name in Greek is refused; unaccented Greek and the signs prose sets as math were
   accepted and printed in math italic ("Σωκρτης", "αβγ ∑ ≤ ∞ −").
+* F3: a refuted claim inside a card's multi-line back was reported at the key's line ("(line 4)"), not its own.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,33 @@ def test_a_roster_name_keeps_the_text_letters_and_signs() -> None:
     assert [s.name for s in parse_roster(text, "r.csv")] == names
     with pytest.raises(RosterError, match=r"U\+01CE"):
         parse_roster("id,name\ns1,Hǎn\n", "r.csv")
+
+
+MULTI_LINE_BACK = r'''title = "x"
+[[card]]
+front = "a"
+back = """c
+
+and then
+the gap $log(p(x)) - ELBO(q) >= 1$ here, \\$5 and $KL(q(z), p(z | x)) <= 0$"""
+formula = "ELBO(q) <= log(p(x))"
+'''
+
+
+def test_a_refuted_claim_in_a_multi_line_back_is_named_at_its_own_line_and_column(tmp_path: Path, capsys) -> None:
+    """F3 (/tmp/rt48/walk/d/s9.toml): the claim on the back's fourth line (line 7 of the file) is refuted, and
+    `cards --check` and its --json name that line and the claim's first column; the second claim, after an
+    escaped dollar, has its own column too (the key is on line 4)."""
+    deck = tmp_path / "s9.toml"
+    deck.write_text(MULTI_LINE_BACK, encoding="utf-8")
+    assert main(["cards", str(deck), "--check"]) == 1
+    out = capsys.readouterr().out
+    assert "the card's text claims $log(p(x)) - ELBO(q) >= 1$ (line 7, column 10): K = any: false" in out, out
+    assert main(["cards", str(deck), "--check", "--json"]) == 1
+    (card,) = json.loads(capsys.readouterr().out)[0]["cards"]
+    assert card["reason"].startswith("the card's text claims $log(p(x)) - ELBO(q) >= 1$ (line 7, column 10): ")
+
+    deck.write_text(MULTI_LINE_BACK.replace(">= 1$", ">= 0$"), encoding="utf-8")  # the first holds: the second
+    assert main(["cards", str(deck), "--check"]) == 1
+    column = MULTI_LINE_BACK.splitlines()[6].index("KL") + 1
+    assert f"the card's text claims $KL(q(z), p(z | x)) <= 0$ (line 7, column {column}): " in capsys.readouterr().out
