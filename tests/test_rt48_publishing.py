@@ -5,11 +5,20 @@
 * F2: docs/03 says a roster name in Greek is refused; unaccented Greek and the signs prose sets as math were
   accepted and printed in math italic ("Σωκρτης", "αβγ ∑ ≤ ∞ −").
 * F3: a refuted claim inside a card's multi-line back was reported at the key's line ("(line 4)"), not its own.
+* F4: the site's title (a course title without `--title`) kept its formulas' `$...$`, shown as typed in the
+  header, the tab and the index page, where an escaped `\\$5` read the same: it is plain text now, as Anki's.
 """
 
 from __future__ import annotations
 
+import html
 import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -113,3 +122,63 @@ def test_a_refuted_claim_in_a_multi_line_back_is_named_at_its_own_line_and_colum
     assert main(["cards", str(deck), "--check"]) == 1
     column = MULTI_LINE_BACK.splitlines()[6].index("KL") + 1
     assert f"the card's text claims $KL(q(z), p(z | x)) <= 0$ (line 7, column {column}): " in capsys.readouterr().out
+
+
+SITE_DEPS = ROOT / "web" / "site"
+COURSE_TITLE = r"Week 5: \$5 fee, the β-ELBO and $KL(q(z), p(z | x))$"
+SITE_TITLE = "Week 5: $5 fee, the β-ELBO and KL(q(z), p(z | x))"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _run_group(args: list[str], timeout: float, **options) -> subprocess.CompletedProcess:
+    """A command in its own process group, killed whole on timeout (Vite's and Chromium's children)."""
+    with subprocess.Popen(args, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          **options) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+@pytest.mark.full
+def test_the_sites_title_is_plain_text_in_the_built_site(tmp_path: Path, monkeypatch) -> None:
+    """F4 as a reader meets it: `web --site` in a course titled with a formula and an escaped dollar, the site
+    built by Astro (the packages `make web-deps` installed) and its index page opened in headless Chromium --
+    the tab's title, the header and the page's heading read as the Anki deck's name, no `$` around the formula."""
+    missing = [tool for tool in ("node", "chromium") if shutil.which(tool) is None]
+    if not (SITE_DEPS / "node_modules" / "astro" / "package.json").is_file():
+        missing.append("web/site/node_modules (make web-deps)")
+    assert not missing, f"web tools missing: {', '.join(missing)} (run `make web-deps`)"
+    course = _course(tmp_path / "c")
+    (course / "elbo-sym.toml").write_text(f"title = '{COURSE_TITLE}'\nderivations = [\"bound.toml\"]\n",
+                                          encoding="utf-8")
+    monkeypatch.chdir(course)
+    root = Path(tempfile.mkdtemp(prefix="test-site-", dir=SITE_DEPS))  # where node finds the site's packages
+    try:
+        root.rmdir()
+        assert main(["web", "--site", str(root)]) == 0
+        assert f"title: {json.dumps(SITE_TITLE)}," in (root / "astro.config.mjs").read_text("utf-8")  # ASCII-escaped
+        build = _run_group(["node", str(SITE_DEPS / "node_modules" / "astro" / "astro.js"), "build"], timeout=900,
+                           cwd=root, env={**os.environ, "ASTRO_TELEMETRY_DISABLED": "1"})
+        assert build.returncode == 0, (build.stdout + build.stderr)[-4000:]
+        profile = tmp_path / "profile"
+        profile.mkdir()
+        dom = _run_group([str(shutil.which("chromium")), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                          "--virtual-time-budget=10000", "--dump-dom", (root / "dist" / "index.html").as_uri()],
+                         timeout=120).stdout
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    def text(pattern: str) -> str:
+        found = re.search(pattern, dom, re.DOTALL)
+        assert found, pattern
+        return " ".join(html.unescape(re.sub(r"<[^>]+>", "", found.group(1))).split())
+
+    assert text(r"<title>(.*?)</title>").startswith(SITE_TITLE)  # the tab: "TITLE | TITLE" on the index page
+    assert text(r'<a [^>]*class="site-title[^"]*"[^>]*>(.*?)</a>') == SITE_TITLE  # the header
+    assert text(r"<h1[^>]*>(.*?)</h1>") == SITE_TITLE  # the index page's heading
+    assert "$KL" not in dom and "KL(q(z), p(z | x))$" not in dom

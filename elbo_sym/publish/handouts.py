@@ -108,6 +108,7 @@ from elbo_sym.report.model import (
     RelationReport,
     SuggestionReport,
     WhereItem,
+    plain_text,
 )
 
 if TYPE_CHECKING:  # for annotations only: the lesson's examples are imported where they are worked out
@@ -1285,15 +1286,7 @@ def _deck_texts(deck) -> dict[str, Any]:
     summary = prose_parts(deck.summary, deck.vocabulary, parsed=parsed)
     return {"title": prose(title, deck.title), "summary": prose(summary, deck.summary),
             "title_parts": title, "summary_parts": summary,
-            "title_text": _plain_text(title, deck.title), "summary_text": _plain_text(summary, deck.summary)}
-
-
-def _plain_text(parts: Sequence[Any], fallback: str) -> str:
-    """Prose as one line of plain text: formulas in the file syntax without ``$`` (``ELBO(q)``),
-    ``\\$`` as ``$`` -- for a page's description and a deck's name, where nothing typesets math."""
-    if not parts:
-        return " ".join(fallback.replace("\\$", "$").split())
-    return " ".join("".join(p.text if p.kind in ("text", "math") else " " for p in parts).split())
+            "title_text": plain_text(title, deck.title), "summary_text": plain_text(summary, deck.summary)}
 
 
 def _card_context(card, verdict, vocabulary: Vocabulary | None = None,
