@@ -5,6 +5,9 @@
 * F2: docs/03 says a roster name in Greek is refused; unaccented Greek and the signs prose sets as math were
   accepted and printed in math italic ("Σωκρτης", "αβγ ∑ ≤ ∞ −").
 * F3: a refuted claim inside a card's multi-line back was reported at the key's line ("(line 4)"), not its own.
+* The lead's note: `build --only find-the-mistake --only selfcheck` without teaching files built selfcheck.pdf
+  and exited 0; a named handout the build cannot make is now an error (exit 2) and nothing is written.
+* The lead's note: `cards` and `cards --check` listed a formula written over two lines with its line break.
 * F4: the site's title (a course title without `--title`) kept its formulas' `$...$`, shown as typed in the
   header, the tab and the index page, where an escaped `\\$5` read the same: it is plain text now, as Anki's.
 """
@@ -59,9 +62,6 @@ def test_build_only_one_handout_removes_no_other(tmp_path: Path, monkeypatch, ca
         assert "removed" not in capsys.readouterr().out, command
     sheets = {"beyond-the-lesson.tex", "from-the-literature.tex", "selfcheck.tex"}
     assert sheets <= _names(Path("h"))
-    # a named handout this build cannot make (no --gallery) keeps the file an earlier build wrote
-    assert main(["build", "--only", "selfcheck", "--only", "beyond-the-lesson", "--out", "h"]) == 0
-    assert sheets <= _names(Path("h"))
 
     assert main(["build", "--out", "h"]) == 0  # the whole set without --gallery/--literature: those two go
     out = capsys.readouterr().out
@@ -70,6 +70,25 @@ def test_build_only_one_handout_removes_no_other(tmp_path: Path, monkeypatch, ca
     assert not {"beyond-the-lesson.tex", "from-the-literature.tex"} & _names(Path("h"))
     assert {"selfcheck.tex", "derivations.tex", "exercises.tex"} <= _names(Path("h"))
 
+
+@pytest.mark.full
+def test_a_named_handout_the_build_cannot_make_fails_the_build_and_writes_nothing(tmp_path: Path, monkeypatch,
+                                                                                   capsys) -> None:
+    """The lead's note on rt48's minor list: one of two handouts named with --only cannot be made (no teaching
+    file) -- exit 2, one line naming why, and the folder as it was (the other named handout not replaced)."""
+    monkeypatch.setattr(render, "latex_available", lambda: False)
+    monkeypatch.delenv("ELBO_SYM_REQUIRE_LATEX", raising=False)
+    monkeypatch.chdir(_course(tmp_path / "c"))
+    assert main(["build", "--only", "selfcheck", "--out", "h"]) == 0
+    before = {p.name: p.read_bytes() for p in Path("h").iterdir()}
+    capsys.readouterr()
+    assert main(["build", "--only", "find-the-mistake", "--only", "selfcheck", "--out", "h"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines()[-1] == (
+        'elbo-sym build: no find-the-mistake.pdf: no teaching file (expect = "refuted") among the derivations '
+        "checked; nothing was built (drop that --only to build selfcheck.pdf)"), captured.err
+    assert "wrote" not in captured.out
+    assert {p.name: p.read_bytes() for p in Path("h").iterdir()} == before
 
 @pytest.mark.parametrize(("name", "sign"), [("Σωκρτης", "U+03A3 (GREEK CAPITAL LETTER SIGMA)"),
                                             ("Ada ∑ ≤ ∞", "U+2211 (N-ARY SUMMATION)"),
@@ -123,6 +142,19 @@ def test_a_refuted_claim_in_a_multi_line_back_is_named_at_its_own_line_and_colum
     column = MULTI_LINE_BACK.splitlines()[6].index("KL") + 1
     assert f"the card's text claims $KL(q(z), p(z | x)) <= 0$ (line 7, column {column}): " in capsys.readouterr().out
 
+
+
+def test_a_multi_line_formula_is_listed_on_one_line(tmp_path: Path, capsys) -> None:
+    """The lead's note on rt48's minor list: the listing's line for the card reads the formula on one line."""
+    deck = tmp_path / "mlf.toml"
+    deck.write_text('title = "x"\n[[card]]\nfront = "a"\nback = "b"\nformula = """ELBO(q)\n  <= log(p(x))"""\n',
+                    encoding="utf-8")
+    assert main(["cards", str(deck), "--check"]) == 0
+    assert f"  {deck}:5   1. ELBO(q) <= log(p(x))" in capsys.readouterr().out.splitlines()
+    assert main(["cards", str(deck), "--check", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["cards"][0]["formula"] == "ELBO(q) <= log(p(x))"
+    assert main(["cards", str(deck)]) == 0
+    assert "     formula: ELBO(q) <= log(p(x))" in capsys.readouterr().out.splitlines()
 
 SITE_DEPS = ROOT / "web" / "site"
 COURSE_TITLE = r"Week 5: \$5 fee, the β-ELBO and $KL(q(z), p(z | x))$"

@@ -203,6 +203,12 @@ class CardFormula:
     """1-based, of a claim in a card's text: where it stands, also inside a multi-line string (rt48 F3)."""
 
     @property
+    def one_line(self) -> str:
+        """The formula as written, its line breaks (a ``\"\"\"`` string's) as spaces: for the listings of
+        `cards` and `cards --check` (rt48: "1. ELBO(q)" then "<= log(p(x))" on a line of its own)."""
+        return " ".join(self.text.split())
+
+    @property
     def assumptions(self) -> tuple[Relation, ...]:
         """The conditions that fix q (``q(z) = ...``): a derivation's assumptions."""
         return tuple(c for c in self.conditions if c.rel == "=")
@@ -975,7 +981,7 @@ def format_deck(deck: Deck, solutions: str = "inline") -> str:
     def answer(card: Card) -> list[str]:
         out = [f"     {back}: {card.back}"]
         if card.formula is not None:
-            out.append(f"     formula: {card.formula.text}{conditions_suffix(card.conditions_text)}")
+            out.append(f"     formula: {card.formula.one_line}{conditions_suffix(card.conditions_text)}")
         elif card.conditions_text:
             out.append(f"     {conditions_suffix(card.conditions_text).strip()}")
         return out

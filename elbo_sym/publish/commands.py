@@ -89,12 +89,13 @@ def build_course(course: Project, paths: Sequence[str], folder: Path, *, out: st
     prune: list[str] | None = owned
     if only:
         handouts = [h for h in handouts if h.name in set(only)]
-        # a requested handout this build has nothing for is named, with why (red team rt25: "0 handout(s)")
-        missing = [(True, f"elbo-sym build: no {name}.pdf: {_why_not_built(name, course)}")
+        # a requested handout this build has nothing for is named, with why (red team rt25: "0 handout(s)"),
+        # and nothing is built: a script's `$?` sees it (rt48's lead note: exit 0 without find-the-mistake.pdf)
+        others = f" (drop that --only to build {', '.join(f'{h.name}.pdf' for h in handouts)})" if handouts else ""
+        missing = [(True, f"elbo-sym build: no {name}.pdf: {_why_not_built(name, course)}; nothing was built{others}")
                    for name in dict.fromkeys(only) if name not in owned]
-        if not handouts:
-            return Outcome(tuple(lines + missing), ok=False, bad_input=True)
-        lines += missing
+        if missing:
+            return Outcome((*lines, *missing), ok=False, bad_input=True)
         # `--only X` replaces X and removes nothing: a teacher rebuilding one sheet keeps the gallery, the
         # literature and every other PDF an earlier build wrote (red team rt48 F1)
         prune = None
