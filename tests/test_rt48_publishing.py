@@ -124,6 +124,7 @@ formula = "ELBO(q) <= log(p(x))"
 '''
 
 
+@pytest.mark.full  # two counterexample searches: the full tier's
 def test_a_refuted_claim_in_a_multi_line_back_is_named_at_its_own_line_and_column(tmp_path: Path, capsys) -> None:
     """F3 (/tmp/rt48/walk/d/s9.toml): the claim on the back's fourth line (line 7 of the file) is refuted, and
     `cards --check` and its --json name that line and the claim's first column; the second claim, after an
