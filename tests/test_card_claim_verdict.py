@@ -34,7 +34,7 @@ def test_a_claim_of_a_cards_text_has_its_mark_and_text(tmp_path, capsys):
     assert lines[first + 1].startswith("      ✓ proved ")
     second = lines.index(f"  {path}:7   2. (no formula; the claims of its text)")
     assert lines[second + 1].startswith("      ✗ refuted ")
-    assert "the card's text claims $ELBO(q) >= log(p(x))$ (line 9)" in lines[second + 1]
+    assert "the card's text claims $ELBO(q) >= log(p(x))$ (line 9, column 15)" in lines[second + 1]
     assert lines[second + 2].startswith("      counterexample: ")
 
 
@@ -60,7 +60,7 @@ def test_a_false_card_is_refuted_as_false_not_for_a_rule_it_never_used(tmp_path,
     assert "K = any: false, it fails at the counterexample; rule jensen: " in lines[refusals[2]]
     for i in refusals:
         assert lines[i + 1].startswith("      counterexample: ") and " left = " in lines[i + 1]
-    assert "the card's text claims $ELBO(q) >= log(p(x))$ (line 5)" in lines[refusals[0]]
+    assert "the card's text claims $ELBO(q) >= log(p(x))$ (line 5, column 23)" in lines[refusals[0]]
 
 
 FREE_LATENT_CARDS = deck("Latent",

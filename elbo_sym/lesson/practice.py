@@ -82,7 +82,7 @@ from elbo_sym.limits import (
     loading_budget,
     validate_budget,
 )
-from elbo_sym.prose import first_relation, split_math
+from elbo_sym.prose import ProseSpan, first_relation, split_math
 
 if TYPE_CHECKING:
     from elbo_sym.engine.check import StepResult
@@ -243,6 +243,14 @@ class CardFormula:
     rhs: Expr | None = None
     rule: str | None = None
     conditions: tuple[Relation, ...] = ()
+    column: int | None = None
+    """1-based, of a claim in a card's text: where it stands, also inside a multi-line string (rt48 F3)."""
+
+    @property
+    def one_line(self) -> str:
+        """The formula as written, its line breaks (a ``\"\"\"`` string's) as spaces: for the listings of
+        `cards` and `cards --check` (rt48: "1. ELBO(q)" then "<= log(p(x))" on a line of its own)."""
+        return " ".join(self.text.split())
 
     @property
     def assumptions(self) -> tuple[Relation, ...]:
@@ -616,14 +624,14 @@ class _DeckReader(_Reader):
                                                 self.line_of("assume", table, i))
         conditions = _merged(model["assumptions"] + model["premises"], definitions + premises)
         formula = self.card_formula(item, table, i, conditions) if "formula" in item else None
-        stated_in = {key: [span.text for span in split_math(item[key], claims=True)
+        stated_in = {key: [span for span in split_math(item[key], claims=True)
                            if span.kind == "math" and split_relation(span.text) is not None]
                      for key in (front_key, back_key)}
         if conditions and stated_in[front_key]:
-            raise self.front_states(table, kind, i, stated_in[front_key][0],
+            raise self.front_states(table, kind, i, stated_in[front_key][0].text,
                                     tuple(relation_text(c) for c in conditions))
-        claims = tuple(self.text_claim(text, self.line_of(key, table, i), conditions)
-                       for key, texts_stated in stated_in.items() for text in texts_stated)
+        claims = tuple(self.text_claim(item[key], span, self.line_of(key, table, i), conditions)
+                       for key, spans in stated_in.items() for span in spans)
         stated = formula is not None or bool(claims)
         return Card(number, header, texts[front_key], texts[back_key], formula, topic, claims,
                     conditions if stated else (),
@@ -669,11 +677,15 @@ class _DeckReader(_Reader):
                                   None, column, source)
         return self.prose(value, limit, what, line)
 
-    def text_claim(self, text: str, line: int, conditions: tuple[Relation, ...]) -> CardFormula:
-        """A ``$a <= b$`` of a card's text (already parsed once by :meth:`prose`) as a formula to check."""
-        parsed = self.prose_math.get(text)
-        lhs, rel, rhs = parsed if isinstance(parsed, tuple) else prose_claim(text, self.vocabulary)
-        return CardFormula(text, line, lhs, rel, rhs, None, conditions)
+    def text_claim(self, value: str, span: ProseSpan, line: int, conditions: tuple[Relation, ...]) -> CardFormula:
+        """The ``$a <= b$`` `span` of a card's text `value`, whose key is on `line` (already parsed once by
+        :meth:`prose`), as a formula to check, at the claim's own line and column (rt48 F3: a claim on a
+        multi-line back's fourth line was reported at the key's)."""
+        parsed = self.prose_math.get(span.text)
+        lhs, rel, rhs = parsed if isinstance(parsed, tuple) else prose_claim(span.text, self.vocabulary)
+        at, column, _ = self._value_at(line, value, span.position)
+        return CardFormula(span.text, at, lhs, rel, rhs, None, conditions,
+                           column=column + 1 if column is not None else None)
 
     def card_formula(self, item: dict, table: str, i: int, conditions: tuple[Relation, ...]) -> CardFormula:
         number = i + 1
@@ -781,8 +793,9 @@ def check_card(card: Card, deck_path: str = "<cards>", budget: float = STEP_BUDG
             continue  # the card's own formula, proved above
         said = _check_relation(card, claim, deck_path, budget, deck, formula.rule if formula is not None else None)
         if said.verdict != "proved":
-            return CardVerdict(card, said.verdict, f"the card's text claims ${claim.text}$ "
-                               f"(line {claim.line}): {said.reason}", said.counterexample, said.K)
+            where = f"line {claim.line}" + (f", column {claim.column}" if claim.column is not None else "")
+            return CardVerdict(card, said.verdict, f"the card's text claims ${claim.text}$ ({where}): {said.reason}",
+                               said.counterexample, said.K)
     if card.claims and verdict.verdict == "none":
         return CardVerdict(card, "proved", f"the claims of its text are proved for {proved_for_text(deck)}", None,
                            _check_ks(deck))
@@ -1016,7 +1029,7 @@ def format_deck(deck: Deck, solutions: str = "inline") -> str:
     def answer(card: Card) -> list[str]:
         out = [f"     {back}: {card.back}"]
         if card.formula is not None:
-            out.append(f"     formula: {card.formula.text}{conditions_suffix(card.conditions_text)}")
+            out.append(f"     formula: {card.formula.one_line}{conditions_suffix(card.conditions_text)}")
         elif card.conditions_text:
             out.append(f"     {conditions_suffix(card.conditions_text).strip()}")
         return out

@@ -294,10 +294,10 @@ def deck_name(title: str, vocabulary: Any = None) -> str:
     from elbo_sym.engine.parse import ParseError, Vocabulary
     from elbo_sym.prose import ProseError
     from elbo_sym.report.build import prose_parts
+    from elbo_sym.report.model import plain_text
 
     try:
-        parts = prose_parts(title, vocabulary if vocabulary is not None else Vocabulary())
-        text = "".join(p.text if p.kind in ("text", "math") else " " for p in parts)
+        text = plain_text(prose_parts(title, vocabulary if vocabulary is not None else Vocabulary()), title)
     except (ProseError, ParseError):  # a title no check read: shown as written
         text = title.replace("\\$", "$")
     return re.sub(r"\s*:(?:\s*:)+\s*", ": ", " ".join(text.split())).strip()

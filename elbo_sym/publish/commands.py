@@ -86,17 +86,22 @@ def build_course(course: Project, paths: Sequence[str], folder: Path, *, out: st
                        ok=False)
     lines += [(True, line) for h in handouts for line in h.warnings]  # the decks', as `cards --check` prints them
     owned = [h.name for h in handouts]  # the course's set: a file of another handout an earlier build wrote goes
+    prune: list[str] | None = owned
     if only:
         handouts = [h for h in handouts if h.name in set(only)]
-        # a requested handout this build has nothing for is named, with why (red team rt25: "0 handout(s)")
-        missing = [(True, f"elbo-sym build: no {name}.pdf: {_why_not_built(name, course)}")
+        # a requested handout this build has nothing for is named, with why (red team rt25: "0 handout(s)"),
+        # and nothing is built: a script's `$?` sees it (rt48's lead note: exit 0 without find-the-mistake.pdf)
+        others = f" (drop that --only to build {', '.join(f'{h.name}.pdf' for h in handouts)})" if handouts else ""
+        missing = [(True, f"elbo-sym build: no {name}.pdf: {_why_not_built(name, course)}; nothing was built{others}")
                    for name in dict.fromkeys(only) if name not in owned]
-        if not handouts:
-            return Outcome(tuple(lines + missing), ok=False, bad_input=True)
-        lines += missing
+        if missing:
+            return Outcome((*lines, *missing), ok=False, bad_input=True)
+        # `--only X` replaces X and removes nothing: a teacher rebuilding one sheet keeps the gallery, the
+        # literature and every other PDF an earlier build wrote (red team rt48 F1)
+        prune = None
     latex = render.latex_available()
     try:
-        result = write_handout_set(handouts, folder, latex=latex, timeout=timeout, owned=owned,
+        result = write_handout_set(handouts, folder, latex=latex, timeout=timeout, owned=prune,
                                    strict_layout=os.environ.get("ELBO_SYM_STRICT_LAYOUT") == "1")
     except HandoutError as error:
         return Outcome((*lines, (True, f"elbo-sym build: {error}")), ok=False)

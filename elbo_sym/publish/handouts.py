@@ -107,6 +107,7 @@ from elbo_sym.report.model import (
     RelationReport,
     SuggestionReport,
     WhereItem,
+    plain_text,
 )
 
 if TYPE_CHECKING:  # for annotations only: the lesson's examples are imported where they are worked out
@@ -1294,15 +1295,7 @@ def _deck_texts(deck) -> dict[str, Any]:
     summary = prose_parts(deck.summary, deck.vocabulary, parsed=parsed)
     return {"title": prose(title, deck.title), "summary": prose(summary, deck.summary),
             "title_parts": title, "summary_parts": summary,
-            "title_text": _plain_text(title, deck.title), "summary_text": _plain_text(summary, deck.summary)}
-
-
-def _plain_text(parts: Sequence[Any], fallback: str) -> str:
-    """Prose as one line of plain text: formulas in the file syntax without ``$`` (``ELBO(q)``),
-    ``\\$`` as ``$`` -- for a page's description and a deck's name, where nothing typesets math."""
-    if not parts:
-        return " ".join(fallback.replace("\\$", "$").split())
-    return " ".join("".join(p.text if p.kind in ("text", "math") else " " for p in parts).split())
+            "title_text": plain_text(title, deck.title), "summary_text": plain_text(summary, deck.summary)}
 
 
 def _card_context(card, verdict, vocabulary: Vocabulary | None = None,
@@ -1481,9 +1474,10 @@ def write_handout_set(handouts: Sequence[Handout], out_dir: str | os.PathLike[st
     into `out_dir` only when every one was built: handouts that belong together (a sheet and its
     answers) are replaced together or not at all.  Without LaTeX only the ``.tex`` files are written.
 
-    `owned`: the names of every handout of this set, also those not built now (``build --only``);
-    a file an earlier build listed (:data:`HANDOUTS_MANIFEST`) whose handout is not among them is
-    removed, e.g. ``answers.pdf`` once the solutions are ``none``.  None removes nothing.
+    `owned`: the names of every handout of this set, also those not built now; a file an earlier
+    build listed (:data:`HANDOUTS_MANIFEST`) whose handout is not among them is removed, e.g.
+    ``answers.pdf`` once the solutions are ``none``.  None removes nothing (``build --only``: the
+    other handouts in the folder stay, whichever build wrote them).
 
     A PDF with content cut at the paper's edge (render.layout_defects; with `strict_layout` any overfull
     box) counts as failed: the set is not moved in, and the previous PDFs stay.

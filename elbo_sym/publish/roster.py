@@ -66,7 +66,7 @@ from typing import Any
 from elbo_sym import files
 from elbo_sym.files import FileReadError, read_regular_file
 from elbo_sym.limits import MAX_ROSTER_BYTES, MAX_SEED, MAX_STUDENTS, PRINTED_COMMAND_LINE_CHARS
-from elbo_sym.prose import ROMANIAN_LETTERS, allowed, counted, describe
+from elbo_sym.prose import ROMANIAN_LETTERS, TEXT_CHARACTERS, allowed, counted, describe
 from elbo_sym.publish.handouts import HandoutError, course_context, exercises_arguments, exercises_context
 from elbo_sym.publish.outputs import move_in, refuse_to_replace
 from elbo_sym.publish.pdfpages import GROUP_KEY, PdfPagesError, parse_pdf, split_by_group, write_pages
@@ -178,13 +178,20 @@ def _check_id(value: str, where: str, seen: dict[str, int], line: int) -> str:
     return text
 
 
-_UNPRINTED_LATIN = " ".join(ch for ch in map(chr, range(0xC0, 0x180)) if ch.isalpha() and not allowed(ch))
+_UNPRINTED_LATIN = " ".join(ch for ch in map(chr, range(0xC0, 0x180)) if ch.isalpha() and ch not in TEXT_CHARACTERS)
 """The letters of Latin-1 and Latin Extended-A that pdflatex's T1 fonts lack (Ħ ħ ĸ Ŀ ŀ ŉ Ŧ ŧ ſ):
 the roster's message names them (red team rt31: it said "Latin letters with accents are fine")."""
 PRINTED_LETTERS = (f"they print the letters of Latin-1 and Latin Extended-A but {_UNPRINTED_LATIN}, "
                    f"and {' '.join(ROMANIAN_LETTERS)}")
 """The rule a name's letters follow, as the roster's message states it (rt44 F7: it said "Latin letters with
 accents are fine" and refused the Romanian Ș, one of them)."""
+
+
+def _printed_as_text(ch: str) -> bool:
+    """Whether `ch` belongs in a name on the sheets: ASCII, Latin-1 (its × · ± are set through math and look
+    as in text; the Catalan l·l) and the letters pdflatex sets as text -- never Greek or the signs prose sets as
+    math, ≤ ∑ ∞ (red team rt48 F2: "Σωκρτης" came out in math italic with math spacing)."""
+    return "\x20" <= ch <= "\xff" and allowed(ch) or ch in TEXT_CHARACTERS
 
 
 def _check_name(value: str, where: str) -> str:
@@ -194,8 +201,8 @@ def _check_name(value: str, where: str) -> str:
     if len(text) > MAX_NAME_CHARS:
         raise RosterError(f"{where}: the name is {len(text)} characters long; the limit is {MAX_NAME_CHARS}")
     for ch in text:
-        if not allowed(ch) or unicodedata.category(ch) in ("Cc", "Cf", "Cs"):
-            raise RosterError(f"{where}: the name has {describe(ch)}, which the sheets cannot print "
+        if not _printed_as_text(ch):
+            raise RosterError(f"{where}: the name has {describe(ch)}, which the sheets cannot print in a name "
                               f"({PRINTED_LETTERS}; write other letters and scripts in those)")
     return text
 

@@ -57,7 +57,7 @@ from elbo_sym.limits import MAX_TITLE_CHARS
 from elbo_sym.publish.outputs import refuse_to_replace, remove_stale
 from elbo_sym.publish.web import Asset, Page, md_text, write_pages
 from elbo_sym.report.build import prose_parts
-from elbo_sym.report.model import prose_text
+from elbo_sym.report.model import plain_text
 
 __all__ = ["CONTENT_DIR", "DEFAULT_SITE_TITLE", "MANIFEST", "PUBLIC_DIR", "SITE_FILES", "foreign_site",
            "index_page", "site_base", "site_files", "site_items", "site_title", "write_site"]
@@ -194,9 +194,10 @@ def write_site(items: Sequence[Page | Asset], out_dir: str | os.PathLike[str]) -
 
 def site_title(title: str | None, course_title: str = "") -> str:
     """The site's title (`web --site --title`): the default, or a one-line printable title; InputError otherwise.
-    Without ``--title``: the course's (a project's checked ``title``, its formulas in file syntax) or the default."""
+    Without ``--title``: the course's (a project's checked ``title``) as plain text, its formulas in file syntax
+    without their ``$`` and ``\\$`` as ``$``, as the Anki deck's name; or the default."""
     if title is None:
-        return prose_text(prose_parts(course_title, Vocabulary()), course_title) if course_title else DEFAULT_SITE_TITLE
+        return plain_text(prose_parts(course_title, Vocabulary()), course_title) if course_title else DEFAULT_SITE_TITLE
     if not title.strip() or len(title) > MAX_TITLE_CHARS or any(unicodedata.category(c).startswith("C") for c in title):
         raise InputError(f"--title: give a one-line title of 1 to {MAX_TITLE_CHARS} printable characters")
     return title

@@ -309,8 +309,8 @@ def deck_report_of(result: DeckResult) -> DeckReport:
     """A checked deck as report data."""
     deck = result.deck
     cards = tuple(CardReport(v.card.index, v.card.formula.line if v.card.formula else v.card.line, v.card.front,
-                             v.card.formula.text if v.card.formula else None, v.verdict, v.reason, tuple(map(str, v.K)),
-                             counterexample_report(v.counterexample), v.card.conditions_text)
+                             v.card.formula.one_line if v.card.formula else None, v.verdict, v.reason,
+                             tuple(map(str, v.K)), counterexample_report(v.counterexample), v.card.conditions_text)
                   for v in result.verdicts)
     return DeckReport(deck.path, deck.kind, deck.title, cards,
                       tuple(WarningReport(w.line, w.column, w.message) for w in result.warnings))

@@ -56,6 +56,15 @@ def prose_text(parts: Prose, fallback: str) -> str:
     return "".join(p.text if p.kind == "text" else f"${p.text}$" if p.kind == "math" else "\n\n" for p in parts)
 
 
+def plain_text(parts: Prose, fallback: str) -> str:
+    """Prose as one line of plain text: formulas in the file syntax without ``$`` (``ELBO(q)``),
+    ``\\$`` as ``$`` -- where nothing typesets math: a page's description, a deck's name, the site's
+    title (red team rt48 F4: Starlight showed a title's ``$...$`` as typed, a ``\\$5`` alike)."""
+    if not parts:
+        return " ".join(fallback.replace("\\$", "$").split())
+    return " ".join("".join(p.text if p.kind in ("text", "math") else " " for p in parts).split())
+
+
 @dataclass(frozen=True)
 class RelationReport:
     """``lhs rel rhs``: a claim, an assumption, what a chain shows -- a printer node, not a string."""
@@ -770,8 +779,7 @@ def _convert(hint: Any, value: Any) -> Any:
     raise TypeError(f"unsupported field type {hint!r}")
 
 
-__all__ = ["CARD_MARK", "CardReport", "DeckReport", "Math", "ProsePart", "Prose", "prose_text", "RelationReport",
-           "Scope", "CounterexampleReport", "WhereItem", "FactorBreak", "ProductBreak", "FormulaBreaks",
-           "SuggestionReport", "ConditionReport", "StepReport",
-           "ValueRow", "UnevaluatedRow", "GivenRow", "ExampleReport", "DerivationReport", "InputErrorReport",
-           "VERDICT_MARK", "RELATION_SYMBOL"]
+__all__ = ["CARD_MARK", "CardReport", "DeckReport", "Math", "ProsePart", "Prose", "plain_text", "prose_text",
+           "RelationReport", "Scope", "CounterexampleReport", "WhereItem", "FactorBreak", "ProductBreak",
+           "FormulaBreaks", "SuggestionReport", "ConditionReport", "StepReport", "ValueRow", "UnevaluatedRow",
+           "GivenRow", "ExampleReport", "DerivationReport", "InputErrorReport", "VERDICT_MARK", "RELATION_SYMBOL"]
