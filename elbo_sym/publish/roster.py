@@ -191,7 +191,7 @@ def _printed_as_text(ch: str) -> bool:
     """Whether `ch` belongs in a name on the sheets: ASCII, Latin-1 (its × · ± are set through math and look
     as in text; the Catalan l·l) and the letters pdflatex sets as text -- never Greek or the signs prose sets as
     math, ≤ ∑ ∞ (red team rt48 F2: "Σωκρτης" came out in math italic with math spacing)."""
-    return "\x20" <= ch <= "\xff" and allowed(ch) or ch in TEXT_CHARACTERS
+    return ("\x20" <= ch <= "\xff" and allowed(ch)) or ch in TEXT_CHARACTERS
 
 
 def _check_name(value: str, where: str) -> str:
@@ -202,7 +202,7 @@ def _check_name(value: str, where: str) -> str:
         raise RosterError(f"{where}: the name is {len(text)} characters long; the limit is {MAX_NAME_CHARS}")
     for ch in text:
         if not _printed_as_text(ch):
-            raise RosterError(f"{where}: the name has {describe(ch)}, which the sheets cannot print in a name "
+            raise RosterError(f"{where}: the name has {describe(ch)}, which the sheets cannot print "
                               f"({PRINTED_LETTERS}; write other letters and scripts in those)")
     return text
 
