@@ -215,3 +215,23 @@ def test_the_sites_title_is_plain_text_in_the_built_site(tmp_path: Path, monkeyp
     assert text(r'<a [^>]*class="site-title[^"]*"[^>]*>(.*?)</a>') == SITE_TITLE  # the header
     assert text(r"<h1[^>]*>(.*?)</h1>") == SITE_TITLE  # the index page's heading
     assert "$KL" not in dom and "KL(q(z), p(z | x))$" not in dom
+
+
+@pytest.mark.full
+def test_only_exercises_rebuilds_its_answer_key_too(tmp_path: Path, monkeypatch, capsys) -> None:
+    """h-rt48's noticed-and-left: with a new seed, `build --only exercises` left the old answers.pdf beside the
+    new sheet (a key that does not match it).  A sheet and its key are built together (publish.TOGETHER)."""
+    monkeypatch.setattr(render, "latex_available", lambda: False)
+    monkeypatch.delenv("ELBO_SYM_REQUIRE_LATEX", raising=False)
+    folder = _course(tmp_path / "c")
+    monkeypatch.chdir(folder)
+    project = folder / "elbo-sym.toml"
+    project.write_text(project.read_text(encoding="utf-8") + '[exercises]\nseed = 7\n',
+                       encoding="utf-8")
+    assert main(["build", "--out", "h"]) == 0, capsys.readouterr().err
+    assert "Exercises with seed 7" in Path("h/answers.tex").read_text(encoding="utf-8")
+    project.write_text(project.read_text(encoding="utf-8").replace("seed = 7", "seed = 8"), encoding="utf-8")
+    assert main(["build", "--only", "exercises", "--out", "h"]) == 0, capsys.readouterr().err
+    for name in ("exercises", "answers"):
+        text = Path(f"h/{name}.tex").read_text(encoding="utf-8")
+        assert "seed 8" in text.lower() and "seed 7" not in text.lower(), name

@@ -21,5 +21,9 @@ HANDOUTS = (
 """Every handout `elbo-sym build` can write (name of its PDF, what it holds), in the order
 `elbo-sym handouts` lists them; kept here, free of imports, so that `build --help` is instant."""
 
+TOGETHER = (frozenset({"exercises", "answers"}),)
+"""Handouts that `build --only` builds together: an answer key never outlives its sheet (after a new
+seed, `--only exercises` alone would leave the old answers.pdf beside the new exercises.pdf)."""
+
 ONLY_NAMES = tuple(f"{name}{pdf}" for name, _ in HANDOUTS for pdf in ("", ".pdf"))
 """What `build --only` takes: a handout's name, or its PDF as `elbo-sym handouts` lists it (rt36 M1)."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from elbo_sym.files import InputError, resolved_path, source_date_epoch
 from elbo_sym.limits import STEP_BUDGET_SECONDS
 from elbo_sym.prose import counted
+from elbo_sym.publish import TOGETHER
 from elbo_sym.publish.outputs import claim_file
 from elbo_sym.publish.project import Project, Settings, command_paths, course_handouts, course_web
 
@@ -88,7 +89,8 @@ def build_course(course: Project, paths: Sequence[str], folder: Path, *, out: st
     owned = [h.name for h in handouts]  # the course's set: a file of another handout an earlier build wrote goes
     prune: list[str] | None = owned
     if only:
-        handouts = [h for h in handouts if h.name in set(only)]
+        wanted = set(only).union(*(group for group in TOGETHER if group & set(only)))
+        handouts = [h for h in handouts if h.name in wanted]
         # a requested handout this build has nothing for is named, with why (red team rt25: "0 handout(s)"),
         # and nothing is built: a script's `$?` sees it (rt48's lead note: exit 0 without find-the-mistake.pdf)
         others = f" (drop that --only to build {', '.join(f'{h.name}.pdf' for h in handouts)})" if handouts else ""
