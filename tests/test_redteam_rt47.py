@@ -190,3 +190,14 @@ def test_the_far_end_slices_a_canonical_form_only_where_it_frees_a_parameter() -
     gaussian = ('title = "t"\nmodel = "gaussian"\nD = 6\nstart = "(KL(q(z), p(z)) + 1)**2 + (ELBO(q) + 3)**2"\n\n'
                 '[[step]]\nrel = ">"\nexpr = "0"\nrule = "algebra"\naccept = "checked"\n')
     assert far_end_differences(gaussian, ">") == (1, 1)
+
+
+def test_logs_vanishing_together_when_the_form_files_a_log_under_its_negated_argument() -> None:
+    """Red team rt49 F10: log(2 - t) + log(2 + t) + 2 log(t) - log(4) < 0 is false at t = sqrt(2); the canonical
+    form files log(2 - t) as log(t - 2), so the curve is t**2 (t - 2)(t + 2) = -4, the negative of the one
+    written: both signs are solved for, and the step is refuted at the exact algebraic point."""
+    text = ('title = "t"\nK = 2\nstart = "log(2 - t) + log(2 + t) + 2*log(t) - log(4)"\n\n[params]\n'
+            't = "in (0, 2)"\n\n[[step]]\nrel = "<"\nexpr = "0"\nrule = "algebra"\naccept = "checked"\n')
+    step = check_derivation(loads(text, "t.toml"), budget=120.0).steps[0]
+    assert step.verdict is Verdict.refuted, step.reason
+    assert step.counterexample is not None and dict(step.counterexample.values)["t"] == ("sqrt(2)",)
