@@ -170,3 +170,34 @@ def test_one_log_left_is_solved_where_it_vanishes_and_a_true_step_stays_checked(
             '[[step]]\nrel = ">"\nexpr = "0"\nrule = "algebra"\naccept = "checked"\n')
     step = check_derivation(loads(text, "t.toml"), budget=120.0).steps[0]
     assert step.verdict is Verdict.checked and step.accepted, step.reason
+
+
+def far_end_differences(text: str, rel: str) -> tuple[int, int]:
+    """(parts, differences the far end slices) of a one-step file, on its explicit model."""
+    from elbo_sym.engine.check import _explicit, _far_end_differences, _Instances
+
+    derivation = loads(text, "t.toml")
+    model = derivation.model()
+    explicit = _explicit(model, model.spec.K)
+    judge = _Instances(derivation.start.expr, rel, derivation.steps[0].expr, explicit, [])
+    return len(judge.parts), len(_far_end_differences(judge.parts, explicit))
+
+
+def test_the_far_end_slices_a_canonical_form_only_where_it_frees_a_parameter() -> None:
+    """F2's canonical slice frees beta from exp(beta) * exp(-beta); a Gaussian's logs of sigma_d stay logs in
+    the canonical form, and slicing it cost a true D = 6 step its whole budget (red team rt49 F8)."""
+    assert far_end_differences(FAR_END_STEP.format(factor="exp(beta) * exp(-beta)"), "<=") == (1, 2)
+    gaussian = ('title = "t"\nmodel = "gaussian"\nD = 6\nstart = "(KL(q(z), p(z)) + 1)**2 + (ELBO(q) + 3)**2"\n\n'
+                '[[step]]\nrel = ">"\nexpr = "0"\nrule = "algebra"\naccept = "checked"\n')
+    assert far_end_differences(gaussian, ">") == (1, 1)
+
+
+def test_logs_vanishing_together_when_the_form_files_a_log_under_its_negated_argument() -> None:
+    """Red team rt49 F10: log(2 - t) + log(2 + t) + 2 log(t) - log(4) < 0 is false at t = sqrt(2); the canonical
+    form files log(2 - t) as log(t - 2), so the curve is t**2 (t - 2)(t + 2) = -4, the negative of the one
+    written: both signs are solved for, and the step is refuted at the exact algebraic point."""
+    text = ('title = "t"\nK = 2\nstart = "log(2 - t) + log(2 + t) + 2*log(t) - log(4)"\n\n[params]\n'
+            't = "in (0, 2)"\n\n[[step]]\nrel = "<"\nexpr = "0"\nrule = "algebra"\naccept = "checked"\n')
+    step = check_derivation(loads(text, "t.toml"), budget=120.0).steps[0]
+    assert step.verdict is Verdict.refuted, step.reason
+    assert step.counterexample is not None and dict(step.counterexample.values)["t"] == ("sqrt(2)",)
