@@ -43,7 +43,7 @@ NEAR_AN_EDGE = [  # (head, start, assume, params, the point named)
      "mu ≈ 1.61803, sigma ≈ 0.618034"),  # p3: the golden ratio > 1.618033
     (GAUSSIAN, "(log(sigma) + 15)**2", "", "", "sigma ≈ 3.05902e-07"),  # d1: e**-15, 3e-7 above sigma's 0
     ("K = 2", "(log(beta) + 15)**2", "", 'beta = "> 0"', "beta ≈ 3.05902e-07"),  # d3
-    ("K = 2", "(log(beta - 1) + 15)**2", "", 'beta = "in (1, 2)"', "beta ≈ 1"),  # d2: 1 + e**-15
+    ("K = 2", "(log(beta - 1) + 15)**2", "", 'beta = "in (1, 2)"', "beta ≈ 1.0000003059"),  # d2: 1 + e**-15
 ]
 
 

@@ -745,14 +745,19 @@ class Chart:
         return out
 
     def shown(self, x: Sequence[float], used: set) -> str:
-        """The blocks with a symbol in `used` at `x`, six digits each: "q(z) ≈ (0.276393, 0.723607)"."""
+        """The blocks with a symbol in `used` at `x`, six digits each: "q(z) ≈ (0.276393, 0.723607)" -- a
+        parameter whose six digits land on an end of its interval, twelve (beta ≈ 1.0000003059 in (1, 2),
+        not "beta ≈ 1")."""
         flat = self.values(x)
         parts, at = [], 0
         for block in self.model.blocks:
             values = flat[at:at + len(block.symbols)]
             at += len(block.symbols)
             if used & set(block.symbols):
-                text = [f"{float(v):.6g}" for v in values]
+                ends = {float(e) for e in (block.bounds.lower, block.bounds.upper) if e is not None} \
+                    if block.kind == PARAMETER else set()
+                text = [f"{float(v):.6g}" if float(f"{float(v):.6g}") not in ends else f"{float(v):.12g}"
+                        for v in values]
                 parts.append(f"{block.label} ≈ {text[0] if len(text) == 1 else '(' + ', '.join(text) + ')'}")
         return ", ".join(parts)
 
