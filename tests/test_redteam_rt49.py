@@ -5,7 +5,10 @@
   one that falls with the precision puts the point on the edge, one that stays is the point's own.
 * F4: one decoy minimum found twice (blocks the difference does not use differed) took both polished
   places, and the meeting at t = e went unpolished.
+* F4b: large negative float minima at extreme points (float noise: the exact decision held) took both
+  places before the meeting; now the minima nearest 0 are polished first.
 * F5: a minimum on an edge was polished at 120 digits first; now the ones inside by far go first.
+* F9: a side's printed value is the midpoint of an enclosure that pins six digits, not of a 30-digit one.
 
 The mutant without the margins' fall (the lesson's log(p(x)) > ELBO(q) under q(z) != p(z | x) would err) is in
 tests/test_polishing.py.  The oracles are the reproducers' own irrational points (e, the golden ratio,
@@ -14,12 +17,16 @@ e**-15), named in the error.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import mpmath
 import pytest
+from sympy import Rational, log, symbols
 
 from elbo_sym.engine import polishing
 from elbo_sym.engine.check import SIDES_MEET, Verdict, check_derivation
 from elbo_sym.engine.derivation import loads
+from elbo_sym.numbers.evaluate import as_float
 
 BUDGET = 120.0
 """A backstop on a shared machine (each search runs a fixed, counted plan)."""
@@ -63,6 +70,23 @@ def test_a_decoy_minimum_found_twice_leaves_room_for_the_meeting(decoy):
     step = step_of("K = 2", f"({decoy} + (1/10**12)**3) * (log(t) - 1)**2", params='t = "> 0"')
     assert step.verdict is Verdict.error and step.reason.startswith(SIDES_MEET), step.reason
     assert "t ≈ 2.71828" in step.reason
+
+
+@pytest.mark.full
+def test_float_noise_far_below_0_leaves_room_for_the_meeting():
+    """F4b (t/tm2): float margins of -0.96 and -0.87 at extreme Gaussian points (the exact decision held there)
+    took both places; the meeting at sigma = 1/e, whatever the rest, is polished now (nearest 0 first)."""
+    step = step_of(GAUSSIAN, "(log(p(x)) - ELBO(q)) * (log(sigma) + 1)**2", assume="q(z) != p(z | x)")
+    assert step.verdict is Verdict.error and step.reason.startswith(SIDES_MEET), step.reason
+    assert "sigma ≈ 0.367879" in step.reason
+
+
+def test_a_value_below_a_30_digit_interval_is_shown_as_itself():
+    """F9: the printed (and JSON) value of a side decided by intervals came from a 30-digit midpoint:
+    3.9e-61 for a left side of 1.7e-121 (rt46 g6's polished counterexample).  Oracle: 10**-60 * 5/3, squared."""
+    t = symbols("t")
+    shown = as_float((log(t) - log(Rational(3, 5))) ** 2, {t: Fraction(3, 5) + Fraction(1, 10**60)})
+    assert shown == pytest.approx(float((Fraction(5, 3) * Fraction(1, 10**60)) ** 2), rel=1e-9)
 
 
 def test_a_margin_is_judged_as_the_gap_is():
