@@ -177,8 +177,10 @@ def test_true_strict_steps_that_come_near_equality_stay_checked(head, start, rhs
 @pytest.mark.full
 def test_without_the_fall_with_precision_a_positive_minimum_is_taken_for_a_meeting(monkeypatch):
     """Mutant: a minimum that does not fall from 60 to 120 digits counted as a meeting -- a true step errs."""
-    monkeypatch.setattr(polishing, "MEETING_FALL", 10.0)
-    step = step_of(derivation("K = 2", "(E(q, q(z)) - 3/5)**2 + (1/10**12)**5", ">", "0"))
+    text = derivation("K = 2", "(E(q, q(z)) - 3/5)**2 + (1/10**12)**5", ">", "0")
+    assert step_of(text).verdict is Verdict.checked
+    monkeypatch.setattr(polishing, "_gap_falls", lambda first, second: True)
+    step = step_of(text)
     assert step.verdict is Verdict.error and step.reason.startswith(SIDES_MEET), step.reason
 
 
@@ -188,7 +190,8 @@ def test_without_the_premise_margin_the_lessons_strict_step_errs(monkeypatch):
     meets exactly where the premise excludes (rt46 F1), and would be an error."""
     text = derivation("K = 2", "log(p(x))", ">", "ELBO(q)", assume="q(z) != p(z | x)")
     assert step_of(text).verdict is Verdict.checked
-    monkeypatch.setattr(polishing, "MEETING_MARGIN", float("-inf"))
+    monkeypatch.setattr(polishing, "_holds_at_limit",  # a margin falling to 10**-120 counted as inside
+                        lambda first, second, closed: bool(second >= 0 if closed else second > 0))
     step = step_of(text)
     assert step.verdict is Verdict.error and step.reason.startswith(SIDES_MEET), step.reason
 

@@ -901,9 +901,9 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
                         undecided, ()
     # a minimum near 0 polished at 60 and 120 digits: a rational 10**-digits from it decided exactly (a sliver
     # 10**-48 thin, logs left: red team rt46 F2); a strict step's genuine meeting there is remembered (rt46 F7)
-    premise_float = premises.margin_function() if premises is not None else None
+    compared = premises.compared if premises is not None else ()
     polish_cost = POLISH_WEIGHT * judge.point_cost
-    for instance in polished_instances(model, judge.parts, rel, minima + near_minima, premise_float, judge.open,
+    for instance in polished_instances(model, judge.parts, rel, minima + near_minima, compared, judge.open,
                                        lambda: work.spend(polish_cost), POLISH_WORK_OPERATIONS // polish_cost, met):
         found = try_one(instance)
         if found:

@@ -97,6 +97,12 @@ class PremiseJudge:
         return tuple(e for p in self._built for e in (*(side for pair in p.parts for side in pair),
                                                       *(o.expr for o in p.open)))
 
+    @property
+    def compared(self) -> tuple[tuple[str, tuple[tuple[Expr, Expr], ...]], ...]:
+        """Each premise as (rel, its (left, right) pairs): what engine.polishing judges at a polished
+        minimum in mpmath (whether a premise's margin falls with the precision there)."""
+        return tuple((p.rel, p.parts) for p in self._built)
+
     @staticmethod
     def _sides(premise, model: ExplicitModel) -> tuple[tuple[Expr, ...], tuple[Expr, ...]]:
         """What the premise compares: for ``a != b`` between two distributions the family

@@ -75,7 +75,7 @@ ROUNDING_DENOMINATORS = (10, 1000, 10**6, 10**12)
 __all__ = ["Instance", "exact_candidates", "values_reader", "point_reader", "boundary_instances", "minimise",
            "seed_for", "structure", "MIN_DECIDED", "RANDOM_INSTANCES", "RANDOM_SOURCE", "LIGHT_BOUNDARY_INSTANCES",
            "LIGHT_MINIMISER_STARTS", "AlgebraicPoint", "algebraic_points", "between_roots", "solvable", "FAR_END_BASES",
-           "FarEnd", "far_end_instances", "far_ends", "Chart", "chart", "MEETING_MARGIN"]
+           "FarEnd", "far_end_instances", "far_ends", "Chart", "chart"]
 
 
 def seed_for(*parts: object) -> int:
@@ -668,11 +668,6 @@ def _root_expression(g, low: Fraction, high: Fraction):
 
 # --------------------------------------------------------------------------- polished minima
 
-MEETING_MARGIN = 1e-6
-"""How far inside the domain a polished minimum must lie to count as a meeting of a strict step's sides
-(`Chart.inside`): each probability above it, each parameter this share of its interval's width (else this
-much) from an open bound -- a true strict step may come as close to equality as it likes while a
-probability -> 0 or beta -> 1 in (1, 2), and a minimiser follows it there without meeting anything."""
 MAX_POLISHED_COORDINATES = 8
 """The most free coordinates a minimum is polished in: each Newton step evaluates the objective
 1 + 2 n**2 times (129 at 8); a minimum in more is not polished (docs/02 says so)."""
@@ -726,50 +721,62 @@ class Chart:
             out.append((block.name, values))
         return Instance(tuple(out), f"numeric minimisation, polished to {digits} digits (rounded to 1/10**{digits})")
 
-    def inside(self, x: Sequence[float]) -> bool:
-        """Whether the point is well inside the domain (MEETING_MARGIN) in every block it moves: not
-        where a strict step may only tend to equality (a fixed block is not in the difference)."""
+    def edges(self, x: Sequence) -> list[tuple[Any, bool]]:
+        """How far inside each bound of the domain the point lies, in every block it moves (a fixed block
+        is not in the difference), as (margin, closed): > 0 inside, 0 on the bound, < 0 outside -- each
+        probability (open at 0; closed at 1 for a likelihood), each end of a parameter's interval (as a
+        share of a bounded interval's width).  In the arithmetic of `x` (mpf): engine.polishing asks
+        whether a margin falls with the precision as the gap does (red team rt49 F2: a fixed 10**-6
+        threw away a meeting 3e-7 inside the domain)."""
         flat = self.values(x)
         moved = {bi for bi, _ in self.free + self.absorbers}
+        out: list[tuple[Any, bool]] = []
         at = 0
         for bi, block in enumerate(self.model.blocks):
             values = flat[at:at + len(block.symbols)]
             at += len(block.symbols)
             if bi not in moved:
                 continue
-            if not all(math.isfinite(v) for v in values):
-                return False
             if block.kind != PARAMETER:
-                if not all(v > MEETING_MARGIN for v in values) or block.kind == UNIT and any(v > 1 for v in values):
-                    return False
+                out += [(v, False) for v in values]
+                out += [(1 - v, True) for v in values] if block.kind == UNIT else []
                 continue
-            if not _inside_interval(block.bounds, values[0]):
-                return False
-        return True
+            out += _interval_edges(block.bounds, values[0])
+        return out
 
     def shown(self, x: Sequence[float], used: set) -> str:
-        """The blocks with a symbol in `used` at `x`, six digits each: "q(z) ≈ (0.276393, 0.723607)"."""
+        """The blocks with a symbol in `used` at `x`, six digits each: "q(z) ≈ (0.276393, 0.723607)" -- a
+        parameter whose six digits land on an end of its interval, twelve (beta ≈ 1.0000003059 in (1, 2),
+        not "beta ≈ 1")."""
         flat = self.values(x)
         parts, at = [], 0
         for block in self.model.blocks:
             values = flat[at:at + len(block.symbols)]
             at += len(block.symbols)
             if used & set(block.symbols):
-                text = [f"{float(v):.6g}" for v in values]
+                ends = {float(e) for e in (block.bounds.lower, block.bounds.upper) if e is not None} \
+                    if block.kind == PARAMETER else set()
+                text = [f"{float(v):.6g}" if float(f"{float(v):.6g}") not in ends else f"{float(v):.12g}"
+                        for v in values]
                 parts.append(f"{block.label} ≈ {text[0] if len(text) == 1 else '(' + ', '.join(text) + ')'}")
         return ", ".join(parts)
 
 
-def _inside_interval(bounds: Interval, v: float) -> bool:
-    """`v` lies in the interval, at least MEETING_MARGIN (relative to a bounded interval's width) from
-    an open bound."""
+def _interval_edges(bounds: Interval, v) -> list[tuple[Any, bool]]:
+    """(margin, closed) of `v` (a float or an mpf) from each end the interval has, as a share of a bounded
+    interval's width; Fractions enter as integers (an mpf does not take a Fraction)."""
     lo, hi = bounds.lower, bounds.upper
-    if lo is not None and v < float(lo) or hi is not None and v > float(hi):
-        return False
-    width = float(hi - lo) if lo is not None and hi is not None else 1.0
-    if lo is not None and bounds.lower_open and not v - float(lo) > MEETING_MARGIN * width:
-        return False
-    return not (hi is not None and bounds.upper_open and not float(hi) - v > MEETING_MARGIN * width)
+    width = hi - lo if lo is not None and hi is not None else Fraction(1)
+
+    def share(d):  # d / width
+        return d * width.denominator / width.numerator
+
+    out = []
+    if lo is not None:
+        out.append((share((v * lo.denominator - lo.numerator) / lo.denominator), not bounds.lower_open))
+    if hi is not None:
+        out.append((share((hi.numerator - v * hi.denominator) / hi.denominator), not bounds.upper_open))
+    return out
 
 
 def chart(model, point_values: list[tuple[float, ...]], used: set) -> Chart | None:

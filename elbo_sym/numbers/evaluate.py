@@ -427,14 +427,23 @@ def approx_text(e: Expr, values: Values) -> str:
 
 
 def as_float(e: Expr, values: Values) -> float:
-    """A float for display (certified when the value is exact; nan when undefined)."""
+    """A float for display (certified when the value is exact; nan when undefined): else the midpoint of
+    the first enclosure (INTERVAL_DIGITS) that pins six digits, as `approx_text` -- a 30-digit midpoint of
+    a value of 1.7e-121 printed 3.9e-61 (red team rt49 F9) -- or of the narrowest one when none does."""
     try:
         v = value(e, values)
         if v is not None:
             return v.to_float()
-        box = enclosure(e, values, 30)
-        return float(box.mid)
-    except (Undefined, Inexact, ArithmeticError, OverflowError) as raised:
+        narrowest = None
+        for digits in INTERVAL_DIGITS:
+            try:
+                narrowest = enclosure(e, values, digits)
+            except Inexact:
+                continue
+            if _six_digits_certain(narrowest):
+                break
+        return float("nan") if narrowest is None else float(narrowest.mid)
+    except (Undefined, ArithmeticError, OverflowError) as raised:
         reraise_callers(raised)
         return float("nan")
 
