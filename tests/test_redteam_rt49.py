@@ -6,7 +6,7 @@
 * F4: one decoy minimum found twice (blocks the difference does not use differed) took both polished
   places, and the meeting at t = e went unpolished.
 * F4b: large negative float minima at extreme points (float noise: the exact decision held) took both
-  places before the meeting; now the minima nearest 0 are polished first.
+  places before the meeting; now the minima within 10**-6 of 0 are polished first.
 * F5: a minimum on an edge was polished at 120 digits first; now the ones inside by far go first.
 * F9: a side's printed value is the midpoint of an enclosure that pins six digits, not of a 30-digit one.
 
@@ -75,7 +75,7 @@ def test_a_decoy_minimum_found_twice_leaves_room_for_the_meeting(decoy):
 @pytest.mark.full
 def test_float_noise_far_below_0_leaves_room_for_the_meeting():
     """F4b (t/tm2): float margins of -0.96 and -0.87 at extreme Gaussian points (the exact decision held there)
-    took both places; the meeting at sigma = 1/e, whatever the rest, is polished now (nearest 0 first)."""
+    took both places; the meeting at sigma = 1/e, whatever the rest, is polished now (those near 0 first)."""
     step = step_of(GAUSSIAN, "(log(p(x)) - ELBO(q)) * (log(sigma) + 1)**2", assume="q(z) != p(z | x)")
     assert step.verdict is Verdict.error and step.reason.startswith(SIDES_MEET), step.reason
     assert "sigma ≈ 0.367879" in step.reason
