@@ -81,6 +81,16 @@ def test_float_noise_far_below_0_leaves_room_for_the_meeting():
     assert "sigma ≈ 0.367879" in step.reason
 
 
+@pytest.mark.full
+@pytest.mark.parametrize("normal", ["Normal(mu, v)", "Normal(mu, v**2)"])
+def test_a_premise_on_a_fixed_parameter_is_judged_at_the_polished_point(normal):
+    """rt49's g1, g2 (true: KL > 0 where q differs from the normal): the premise's side mu, a block the
+    difference's chart fixes, is a Fraction there; comparing it with an mpf crashed the step (an `error`)
+    while these fixes were made -- the true step stays checked."""
+    step = step_of(GAUSSIAN, f"KL(q(z), {normal})", assume=f"q(z) != {normal}", params='v = "> 0"')
+    assert step.verdict is Verdict.checked and step.accepted, step.reason
+
+
 def test_a_value_below_a_30_digit_interval_is_shown_as_itself():
     """F9: the printed (and JSON) value of a side decided by intervals came from a 30-digit midpoint:
     3.9e-61 for a left side of 1.7e-121 (rt46 g6's polished counterexample).  Oracle: 10**-60 * 5/3, squared."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import mpmath
@@ -271,7 +272,7 @@ def _margin_function(premises: tuple, obligations: tuple, symbols: tuple,
     def margins(site: _Site, point: Sequence) -> list[tuple[Any, bool]]:
         with mpmath.mp.workdps(MARGIN_DIGITS):
             at = [mpmath.mpf(v) for v in point]
-            values = site.chart.values(at)
+            values = [_mpf(v) for v in site.chart.values(at)]  # a fixed block's values are Fractions
             out = site.chart.edges(at)
             for rel, pairs in compiled_premises:
                 gaps = []
@@ -288,6 +289,12 @@ def _margin_function(premises: tuple, obligations: tuple, symbols: tuple,
             return out
 
     return margins
+
+
+def _mpf(v):
+    """`v` (an mpf, or a fixed block's Fraction) as an mpf: a premise side that is a fixed parameter's bare
+    symbol compiles to its Fraction, which an mpf does not compare with (red team rt49's g1)."""
+    return mpmath.mpf(v.numerator) / v.denominator if isinstance(v, Fraction) else mpmath.mpf(v)
 
 
 def _premise_margin(rel: str, gaps: list):
