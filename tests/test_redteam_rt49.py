@@ -6,7 +6,7 @@
 * F4: one decoy minimum found twice (blocks the difference does not use differed) took both polished
   places, and the meeting at t = e went unpolished.
 * F4b: large negative float minima at extreme points (float noise: the exact decision held) took both
-  places before the meeting; now the minima nearest 0 are polished first.
+  places before the meeting; now the minima within 10**-6 of 0 are polished first.
 * F5: a minimum on an edge was polished at 120 digits first; now the ones inside by far go first.
 * F9: a side's printed value is the midpoint of an enclosure that pins six digits, not of a 30-digit one.
 
@@ -75,10 +75,20 @@ def test_a_decoy_minimum_found_twice_leaves_room_for_the_meeting(decoy):
 @pytest.mark.full
 def test_float_noise_far_below_0_leaves_room_for_the_meeting():
     """F4b (t/tm2): float margins of -0.96 and -0.87 at extreme Gaussian points (the exact decision held there)
-    took both places; the meeting at sigma = 1/e, whatever the rest, is polished now (nearest 0 first)."""
+    took both places; the meeting at sigma = 1/e, whatever the rest, is polished now (those near 0 first)."""
     step = step_of(GAUSSIAN, "(log(p(x)) - ELBO(q)) * (log(sigma) + 1)**2", assume="q(z) != p(z | x)")
     assert step.verdict is Verdict.error and step.reason.startswith(SIDES_MEET), step.reason
     assert "sigma ≈ 0.367879" in step.reason
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("normal", ["Normal(mu, v)", "Normal(mu, v**2)"])
+def test_a_premise_on_a_fixed_parameter_is_judged_at_the_polished_point(normal):
+    """rt49's g1, g2 (true: KL > 0 where q differs from the normal): the premise's side mu, a block the
+    difference's chart fixes, is a Fraction there; comparing it with an mpf crashed the step (an `error`)
+    while these fixes were made -- the true step stays checked."""
+    step = step_of(GAUSSIAN, f"KL(q(z), {normal})", assume=f"q(z) != {normal}", params='v = "> 0"')
+    assert step.verdict is Verdict.checked and step.accepted, step.reason
 
 
 def test_a_value_below_a_30_digit_interval_is_shown_as_itself():
