@@ -28,7 +28,7 @@ def gaussian_step(start: str, rel: str, expr: str, D: str = '"any"') -> object:
     ("2**D * (1 + b**2)", "<=", "5000 * (1 + b**2)"),           # false from D = 13 (8192 > 5000)
     ("E(q, log(p(z)))", ">=", "-35/2 - 100*KL(q(z), p(z))"),    # D unwritten: -D/2*(log(2*pi) + 1) at q = p(z)
 ])
-@pytest.mark.full  # over the fast tier's 0.5 s of CPU (tests/suite_sizes.py)
+@pytest.mark.full  # over the fast tier's 0.5 s of CPU
 def test_a_step_false_beyond_the_searched_dimensions_never_passes(start: str, rel: str, expr: str) -> None:
     step = gaussian_step(start, rel, expr)
     assert not step.passes and step.verdict is not Verdict.proved, step.reason
@@ -46,7 +46,7 @@ FAR_END_STEP = ('title = "t"\nK = 3\nstart = "beta * KL(q(z), p(z)) * {factor}"\
                 '[[step]]\nrel = "<="\nexpr = "10**12 * KL(q(z), p(z))"\nrule = "algebra"\naccept = "checked"\n')
 
 
-@pytest.mark.full  # over the fast tier's 0.5 s of CPU (tests/suite_sizes.py)
+@pytest.mark.full  # over the fast tier's 0.5 s of CPU
 @pytest.mark.parametrize("factor", ["exp(beta) * exp(-beta)", "exp(beta - 1) * exp(1 - beta)"])
 def test_the_far_end_sees_through_an_exp_that_cancels(factor: str) -> None:
     """F2: the factor is 1, so the step is beta * KL <= 10**12 * KL, false for every beta > 10**12 where
@@ -61,7 +61,7 @@ GAUSSIAN_PREMISE = ('title = "t"\nmodel = "gaussian"\nassume = ["q(z) != Normal(
                     '[[step]]\nrel = ">"\nexpr = "0"\nrule = "kl-nonneg"\naccept = "checked"\n')
 
 
-@pytest.mark.full  # over the fast tier's 0.5 s of CPU (tests/suite_sizes.py)
+@pytest.mark.full  # over the fast tier's 0.5 s of CPU
 def test_a_premise_that_removes_the_random_equality_points_hides_no_failure() -> None:
     """F1: KL(N(mu, sigma**2), N(mu, v)) = 0 on the whole curve v = sigma**2 (sigma != 1 keeps the premise
     sigma != v); the minimiser's point near it, each coordinate rounded on its own, was off the curve and the
@@ -142,7 +142,7 @@ def test_a_premise_on_p_data_puts_the_data_distribution_in_the_model() -> None:
     assert failure.endswith("it violates the premise p_data(x1) >= 2/3"), failure
 
 
-@pytest.mark.full  # over the fast tier's 0.5 s of CPU (tests/suite_sizes.py)
+@pytest.mark.full  # over the fast tier's 0.5 s of CPU
 def test_one_numbering_of_the_latent_states_in_a_data_space_report() -> None:
     """F7: the same line said "its value at z = 0" and "p(x | z = 1) over x = x1, x2" of the first state."""
     text = ('title = "t"\nK = 2\ndata = ["x1", "x2"]\ndata_space = ["x1", "x2"]\n'
@@ -187,7 +187,7 @@ def far_end_differences(text: str, rel: str) -> tuple[int, int]:
     return len(judge.parts), len(_far_end_differences(judge.parts, explicit))
 
 
-@pytest.mark.full  # over the fast tier's 0.5 s of CPU (tests/suite_sizes.py)
+@pytest.mark.full  # over the fast tier's 0.5 s of CPU
 def test_the_far_end_slices_a_canonical_form_only_where_it_frees_a_parameter() -> None:
     """F2's canonical slice frees beta from exp(beta) * exp(-beta); a Gaussian's logs of sigma_d stay logs in
     the canonical form, and slicing it cost a true D = 6 step its whole budget (red team rt49 F8)."""

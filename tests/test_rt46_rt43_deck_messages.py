@@ -216,7 +216,7 @@ rule = "algebra"
 SAID = "the base of a power with a parameter exponent must be > 0 (b**a means exp(a*log(b))), and (mu - 1)**2 is not"
 
 
-@pytest.mark.full  # over the fast tier's 0.5 s of CPU (tests/suite_sizes.py)
+@pytest.mark.full  # over the fast tier's 0.5 s of CPU
 def test_a_power_undefined_at_base_0_is_named_as_a_power(tmp_path: Path, capsys) -> None:
     """F5: text, JSON and the report the handouts and pages print from name the power, not a log."""
     report = check_file(loads(POWER, "b6.toml"))

@@ -16,6 +16,9 @@ such rational point; there the polished minimum is a `Meeting` -- the step is an
   converge to) and their points agree to MEETING_AGREE;
 * |left - right| is below MEETING_GAP of the sides' size at 60 digits and falls by MEETING_FALL more at
   120 (a true step's positive minimum, however small, stays where it is);
+* no exp of the difference has an argument beyond the floats' range there (|u| > FLOAT_EXP_RANGE: the
+  float minimiser walked out to where exp(-t) vanishes, an infimum at infinity; red team rt50 F2), and the
+  gap at 60 digits is not exactly 0 (``log(1 + exp(-1000))`` rounds to 0 at 60 and 120 digits; rt50 F1);
 * the point lies inside the domain (a probability -> 0, an open bound), every premise -- a ``!=``
   premise's excluded point is where the lesson's ``log(p(x)) > ELBO(q)`` meets (rt46 F1) -- and every
   open definedness obligation, each judged as the gap is: a margin that falls with the precision puts the
@@ -33,7 +36,7 @@ from fractions import Fraction
 from typing import Any
 
 import mpmath
-from sympy import Add, Expr, Integer
+from sympy import Add, Expr, Integer, exp
 
 from elbo_sym.engine.search import ALGEBRAIC_TOLERANCE, Chart, Instance, chart
 from elbo_sym.numbers.evaluate import compile_float, compile_mp
@@ -50,6 +53,8 @@ MEETING_AGREE = 1e-40
 """How near (relative to the point's size) the 60- and 120-digit minima must be: the same point."""
 MARGIN_DIGITS = 2 * POLISH_DIGITS[1] + 10
 """The digits the constraints' margins are computed at (the 120-digit polishing's working precision)."""
+FLOAT_EXP_RANGE = 700.0
+"""|u| beyond which exp(u) underflows to 0 or overflows in floats (e**709 is the largest float)."""
 DEEPER_DIGITS = 10
 """Digits beyond half a negative minimum's exponent when it is polished deeper: a rational within
 10**-digits of the minimum misses it by about 10**(-2 * digits)."""
@@ -251,6 +256,8 @@ def _meeting(site: _Site, first: Polished, second: Polished, first_margins: list
     scale = 1.0 + abs(left) + abs(right)
     if not (math.isfinite(scale) and gap_first <= MEETING_GAP * scale and _gap_falls(gap_first, gap_second)):
         return None
+    if _beyond_float_range(site, flat, symbols):
+        return None
     second_margins = margins(site, second.point)
     if not all(_holds_at_limit(a, b, closed) for (a, closed), (b, _) in zip(first_margins, second_margins)):
         return None
@@ -309,9 +316,24 @@ def _premise_margin(rel: str, gaps: list):
 
 def _gap_falls(first, second) -> bool:
     """Whether |left - right| at the 60-digit point falls with the precision at the 120-digit one (by
-    MEETING_FALL): the sides meet at the point the polishings converge to."""
+    MEETING_FALL): the sides meet at the point the polishings converge to.  A gap of exactly 0 at 60 digits
+    has nothing to fall from: ``log(1 + exp(-t))`` at t = 1000 rounds to 0 at 60 and at 120 digits, and is
+    5e-435 (red team rt50 F1: true steps were errors); a meeting at a rational point is decided exactly at
+    the rational beside it."""
     with mpmath.mp.workdps(30):
-        return bool(abs(second) <= MEETING_FALL * abs(first))
+        return bool(first != 0 and abs(second) <= MEETING_FALL * abs(first))
+
+
+def _beyond_float_range(site: _Site, flat: tuple, symbols: tuple) -> bool:
+    """Whether an exp of the difference has its argument beyond the floats' range at the float point
+    (|u| > FLOAT_EXP_RANGE: exp(u) is 0 or overflows there): the float minimiser walks out to where exp(-t)
+    vanishes and polishing cannot bring it back, so a gap that falls there is another part's, and the infimum
+    lies at infinity (red team rt50 F2: ``(1 - beta) * KL(q(z), p(z)) + exp(-t) > 0`` met at t = 1020)."""
+    for power in site.objective.atoms(exp):
+        u = compile_float(power.args[0], symbols)(flat)
+        if not (math.isfinite(u) and abs(u) <= FLOAT_EXP_RANGE):
+            return True
+    return False
 
 
 def _holds_at_limit(first, second, closed: bool) -> bool:
