@@ -19,13 +19,12 @@ import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 from one_step_gap import gap_file
+from test_web import CHROMIUM_FLAGS, SITE_DEPS, _run_group
 
 from elbo_sym.cli import main
 from elbo_sym.publish import render
@@ -157,24 +156,8 @@ def test_a_multi_line_formula_is_listed_on_one_line(tmp_path: Path, capsys) -> N
     assert main(["cards", str(deck)]) == 0
     assert "     formula: ELBO(q) <= log(p(x))" in capsys.readouterr().out.splitlines()
 
-SITE_DEPS = ROOT / "web" / "site"
 COURSE_TITLE = r"Week 5: \$5 fee, the β-ELBO and $KL(q(z), p(z | x))$"
 SITE_TITLE = "Week 5: $5 fee, the β-ELBO and KL(q(z), p(z | x))"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _run_group(args: list[str], timeout: float, **options) -> subprocess.CompletedProcess:
-    """A command in its own process group, killed whole on timeout (Vite's and Chromium's children)."""
-    with subprocess.Popen(args, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          **options) as proc:
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            raise
-    return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
 @pytest.mark.full

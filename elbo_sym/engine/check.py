@@ -37,6 +37,7 @@ from elbo_sym.engine.models.base import ExplicitModel, Model
 from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError, free_latents
 from elbo_sym.engine.models.general import SEARCH_K
 from elbo_sym.engine.notation import Limit, integer_power, to_latex, to_text
+from elbo_sym.engine.phrases import OUTSIDE_PREMISES
 from elbo_sym.engine.polishing import Meeting, polished_instances
 from elbo_sym.engine.premises import HOLDS, UNDECIDED, PremiseJudge, PremiseTally, premise_text, premises_of
 from elbo_sym.engine.rules import FLIPPED, RULES, RuleOutcome, difference, proves_zero
@@ -2229,11 +2230,6 @@ def _check_example(derivation: Derivation, example: Example, model: Model, messa
             failures.append(f"{name}: {failure}")
             lines.append(expectation.lhs.line)
     return ExampleResult(example, tuple(failures), tuple(lines))
-
-
-OUTSIDE_PREMISES = "the example is not shown to satisfy every premise"
-"""The start of an example's failure that is about its instance, not an expected value (report.text words it
-"example N FAILS", not "expected value FAILS": red team rt47 F4)."""
 
 
 def _outside_premises(premises: tuple[Relation, ...], explicit: ExplicitModel, instance: Instance,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from elbo_sym.engine.check import OUTSIDE_PREMISES
+from elbo_sym.engine.phrases import OUTSIDE_PREMISES
 from elbo_sym.report.model import (
     CARD_MARK,
     VERDICT_MARK,
