@@ -23,7 +23,7 @@ from fractions import Fraction
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from sympy import Add, Expr, Integer, Rational, exp, log
+from sympy import Add, Expr, Integer, Mul, Rational, exp, log
 from sympy.core.cache import clear_cache
 
 from elbo_sym import budget as budgets
@@ -975,8 +975,6 @@ def _logs_vanish_where(formed: Expr, model: ExplicitModel) -> tuple[Expr, ...]:
     Gaussian KL(q(z), Normal(mu, v)) is log(v)/2 - log(sigma) + sigma**2/(2 v) - 1/2, 0 on the rational curve
     v = sigma**2, which no coordinate rounded on its own reaches: under the premise sigma != v, the step
     KL > 0 passed with accept (red team rt47 F1).  Only where to look: the step is decided there exactly."""
-    from sympy import Mul
-
     try:
         form = canonical(formed, model)
     except TooLarge:

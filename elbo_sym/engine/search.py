@@ -636,14 +636,19 @@ def _in_domain(block: Block, subs: dict, j: int, t, low: Fraction, high: Fractio
         expr = subs[s]
         for end in ends:
             v = expr.xreplace({t: end})
-            v = Fraction(int(v.p), int(v.q))
-            if block.kind == SIMPLEX and not v > 0:
-                return False
-            if block.kind == UNIT and not 0 < v <= 1:
-                return False
-            if block.kind == PARAMETER and not block.bounds.contains(v):
+            if not _value_in_domain(block, Fraction(int(v.p), int(v.q))):
                 return False
     return True
+
+
+def _value_in_domain(block: Block, v: Fraction) -> bool:
+    """Whether one coordinate's exact value is in its block's domain: a probability of a simplex > 0 (the
+    sum is the caller's), a likelihood in (0, 1], a parameter in its interval."""
+    if block.kind == SIMPLEX:
+        return v > 0
+    if block.kind == UNIT:
+        return 0 < v <= 1
+    return block.bounds.contains(v)
 
 
 def _root_expression(g, low: Fraction, high: Fraction):
@@ -712,11 +717,7 @@ class Chart:
         for block in self.model.blocks:
             values = tuple(flat[at:at + len(block.symbols)])
             at += len(block.symbols)
-            if block.kind == SIMPLEX and not all(v > 0 for v in values):
-                return None
-            if block.kind == UNIT and not all(0 < v <= 1 for v in values):
-                return None
-            if block.kind == PARAMETER and not block.bounds.contains(values[0]):
+            if not all(_value_in_domain(block, v) for v in values):
                 return None
             out.append((block.name, values))
         return Instance(tuple(out), f"numeric minimisation, polished to {digits} digits (rounded to 1/10**{digits})")

@@ -404,6 +404,21 @@ def _six_digits_certain(box) -> bool:
     return high - low <= mpmath.mpf(10) ** -8 * min(abs(low), abs(high))
 
 
+def _enclosure_of_six_digits(e: Expr, values: Values):
+    """The first enclosure of e's value (at INTERVAL_DIGITS) that pins six digits, and True; else the
+    narrowest one made (None when none was) and False -- a difference of 1e-87 inside an interval 1e-30
+    wide needs more digits."""
+    narrowest = None
+    for digits in INTERVAL_DIGITS:
+        try:
+            narrowest = enclosure(e, values, digits)
+        except Inexact:
+            continue
+        if _six_digits_certain(narrowest):
+            return narrowest, True
+    return narrowest, False
+
+
 def approx_text(e: Expr, values: Values) -> str:
     """"≈ 1.20397" -- also for values far beyond float range (≈ 3.1e-1234567)."""
     try:
@@ -412,13 +427,8 @@ def approx_text(e: Expr, values: Values) -> str:
             return f"≈ {mpmath.nstr(mpmath.mpf(v.rational.numerator) / v.rational.denominator, 6)}"
         if v is not None:
             return f"≈ {v.to_float():.6g}"
-        for digits in INTERVAL_DIGITS:
-            try:
-                box = enclosure(e, values, digits)
-            except Inexact:
-                continue
-            if not _six_digits_certain(box):
-                continue  # e.g. a difference of 1e-87 inside an interval 1e-30 wide: more digits
+        box, pinned = _enclosure_of_six_digits(e, values)
+        if pinned:
             return f"≈ {mpmath.nstr(mpmath.mpf(box.mid.a), 6)}"  # a number, not the interval [m, m]
     except (Undefined, ArithmeticError, OverflowError) as raised:
         reraise_callers(raised)
@@ -434,15 +444,8 @@ def as_float(e: Expr, values: Values) -> float:
         v = value(e, values)
         if v is not None:
             return v.to_float()
-        narrowest = None
-        for digits in INTERVAL_DIGITS:
-            try:
-                narrowest = enclosure(e, values, digits)
-            except Inexact:
-                continue
-            if _six_digits_certain(narrowest):
-                break
-        return float("nan") if narrowest is None else float(narrowest.mid)
+        box, _ = _enclosure_of_six_digits(e, values)
+        return float("nan") if box is None else float(box.mid)
     except (Undefined, ArithmeticError, OverflowError) as raised:
         reraise_callers(raised)
         return float("nan")
