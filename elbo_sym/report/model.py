@@ -49,13 +49,6 @@ class ProsePart:
 Prose = tuple[ProsePart, ...]
 
 
-def prose_text(parts: Prose, fallback: str) -> str:
-    """Prose as plain text (formulas as the printer writes them in file syntax)."""
-    if not parts:
-        return fallback
-    return "".join(p.text if p.kind == "text" else f"${p.text}$" if p.kind == "math" else "\n\n" for p in parts)
-
-
 def plain_text(parts: Prose, fallback: str) -> str:
     """Prose as one line of plain text: formulas in the file syntax without ``$`` (``ELBO(q)``),
     ``\\$`` as ``$`` -- where nothing typesets math: a page's description, a deck's name, the site's
@@ -819,7 +812,7 @@ def _convert(hint: Any, value: Any) -> Any:
     raise TypeError(f"unsupported field type {hint!r}")
 
 
-__all__ = ["CARD_MARK", "CardReport", "DeckReport", "Math", "ProsePart", "Prose", "plain_text", "prose_text",
+__all__ = ["CARD_MARK", "CardReport", "DeckReport", "Math", "ProsePart", "Prose", "plain_text",
            "RelationReport", "Scope", "DeckScope", "CounterexampleReport", "WhereItem", "FactorBreak", "ProductBreak",
            "FormulaBreaks", "SuggestionReport", "ConditionReport", "StepReport", "ValueRow", "UnevaluatedRow",
            "GivenRow", "ExampleReport", "DerivationReport", "InputErrorReport", "VERDICT_MARK", "RELATION_SYMBOL"]
