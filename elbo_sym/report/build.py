@@ -666,6 +666,6 @@ def input_error(error: DerivationError):
 __all__ = ["FilePatience", "Loaded", "check_file", "check_patience", "load_in_time", "load_deck_in_time", "load_all",
            "check_all", "report_of", "parameter_domains", "conditions_of", "math", "relation", "exact_form",
            "block_symbol", "vector_latex", "is_log_quantity", "input_error", "DECIMALS", "approx_latex",
-           "formula_breaks", "file_breaks"]
+           "formula_breaks", "file_breaks", "deck_scope"]
 
 _ = Verdict  # re-exported for renderers that compare verdicts by name
