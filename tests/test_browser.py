@@ -270,11 +270,12 @@ def _outside_formulas(fragment: str) -> str:
 
 _OPEN_AND_WAIT = """
 // Opens the page at `url` (a #toml= link: the page checks the file on load) in headless `chromium`
-// (both read from stdin as JSON), waits for the report, prints each suggestion's inner HTML as JSON.
+// (all read from stdin as JSON), waits for the report, prints the inner HTML of each element `selector`
+// picks as JSON.
 import puppeteer from "puppeteer-core";
 let input = "";
 for await (const chunk of process.stdin) input += chunk;
-const { url, chromium } = JSON.parse(input);
+const { url, chromium, selector } = JSON.parse(input);
 const browser = await puppeteer.launch({ executablePath: chromium, headless: true,
   args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"] });
 try {
@@ -282,27 +283,20 @@ try {
   await page.goto(url, { waitUntil: "load" });
   await page.waitForFunction(() => document.querySelector("#elbo-report")?.dataset.state === "done",
                              { timeout: 60000, polling: 100 });
-  console.log(JSON.stringify(await page.$$eval("#elbo-report .elbo-suggestion", (all) => all.map((e) => e.innerHTML))));
+  console.log(JSON.stringify(await page.$$eval(selector, (all) => all.map((e) => e.innerHTML))));
 } finally {
   await browser.close();
 }
 """
 
 
-@pytest.mark.parametrize("name", ["04-decomposition-plus.toml", "05-decomposition-prior.toml"])
-def test_the_checker_typesets_a_suggestions_formulas_with_katex(tmp_path: Path, name: str) -> None:
-    """The page showed a suggestion as its plain sentence ("write p(z) instead of p(z | x)"); it
-    now sets the report's description_pieces as the site sets a repair: the words as text, each
-    formula by KaTeX from the printer's LaTeX, then the edit in file syntax.  The real checker.mjs
-    and KaTeX in headless Chromium; the worker answers with check_source's own result."""
+def _shown_in_chromium(tmp_path: Path, name: str, text: str, result: str, selector: str) -> list[str]:
+    """The inner HTML of each element `selector` picks on the real checker page (checker.mjs and KaTeX in
+    headless Chromium) once it shows `result`, what check_source answered for the file `text`: a stub worker
+    answers with it, so no Pyodide runs."""
     browser = shutil.which("chromium")
     katex = ROOT / "web" / "node_modules" / "katex" / "dist" / "katex.mjs"
     assert browser is not None and katex.is_file(), "chromium and web/node_modules (npm ci --prefix web)"
-    path = ROOT / "tests" / "data" / "wrong" / name
-    result = check_source(path.read_text(), name)
-    (step,) = [s for s in json.loads(result)["views"][0]["steps"] if s["repair"] is not None]
-    pieces = step["repair"]["pieces"]
-    assert any(p["kind"] == "math" for p in pieces)
     engine = tmp_path / "check-engine"
     engine.mkdir()
     for script in ("checker.mjs", "checker.css"):
@@ -311,15 +305,15 @@ def test_the_checker_typesets_a_suggestions_formulas_with_katex(tmp_path: Path, 
     (engine / "worker.mjs").write_text(_STUB_WORKER % json.dumps(result), "utf-8")
     (tmp_path / "check").mkdir()
     (tmp_path / "check" / "index.html").write_text(
-        f"<!doctype html><meta charset=utf-8><body>{check_body({name: path.read_text()})}</body>", "utf-8")
+        f"<!doctype html><meta charset=utf-8><body>{check_body({name: text})}</body>", "utf-8")
     handler = functools.partial(_QuietHandler, directory=str(tmp_path))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         host, port = server.server_address[:2]
-        url = f"http://{host}:{port}{check_link(path.read_text())}"
-        request = json.dumps({"url": url, "chromium": browser})
+        url = f"http://{host}:{port}{check_link(text)}"
+        request = json.dumps({"url": url, "chromium": browser, "selector": selector})
         run = subprocess.run(["node", "--input-type=module", "-e", _OPEN_AND_WAIT], input=request,
                              capture_output=True, text=True, cwd=ROOT / "web", timeout=CHILD_TIMEOUT_SECONDS)
     finally:
@@ -327,7 +321,21 @@ def test_the_checker_typesets_a_suggestions_formulas_with_katex(tmp_path: Path, 
         server.server_close()
         thread.join()
     assert run.returncode == 0, run.stderr[-2000:]
-    (shown,) = json.loads(run.stdout)
+    return json.loads(run.stdout)
+
+
+@pytest.mark.parametrize("name", ["04-decomposition-plus.toml", "05-decomposition-prior.toml"])
+def test_the_checker_typesets_a_suggestions_formulas_with_katex(tmp_path: Path, name: str) -> None:
+    """The page showed a suggestion as its plain sentence ("write p(z) instead of p(z | x)"); it
+    now sets the report's description_pieces as the site sets a repair: the words as text, each
+    formula by KaTeX from the printer's LaTeX, then the edit in file syntax.  The real checker.mjs
+    and KaTeX in headless Chromium; the worker answers with check_source's own result."""
+    path = ROOT / "tests" / "data" / "wrong" / name
+    result = check_source(path.read_text(), name)
+    (step,) = [s for s in json.loads(result)["views"][0]["steps"] if s["repair"] is not None]
+    pieces = step["repair"]["pieces"]
+    assert any(p["kind"] == "math" for p in pieces)
+    (shown,) = _shown_in_chromium(tmp_path, name, path.read_text(), result, "#elbo-report .elbo-suggestion")
     assert "katex-error" not in shown
     formulas = [p for p in pieces if p["kind"] == "math"]
     typeset = re.findall(r'<span class="elbo-math" data-tex="([^"]*)"><span class="katex">', shown)
@@ -342,3 +350,23 @@ def test_the_checker_typesets_a_suggestions_formulas_with_katex(tmp_path: Path, 
     assert edit and html.unescape(edit.group(1)) == step["repair"]["edit"]
     assert step["repair"]["edit"].startswith('expr = "')
     assert step["suggestion"] == "".join(p["text"] for p in pieces) + ": " + step["repair"]["edit"]  # the CLI's line
+
+
+def test_the_checker_typesets_a_titles_formulas_and_shows_no_dollar(tmp_path: Path) -> None:
+    """The page showed a title's ``$beta$`` as typed (browser.view_of gave prose_text, the author's
+    ``$...$`` kept): it now sets the title's pieces as a repair's -- the words as text, each formula by
+    KaTeX from the printer's LaTeX -- and its plain ``title`` has no ``$`` either.  The real page in
+    headless Chromium, on the variants' beta-ELBO, whose title holds formulas."""
+    path = ROOT / "derivations" / "variants" / "beta-elbo.toml"
+    result = check_source(path.read_text(), path.name)
+    (view,) = json.loads(result)["views"]
+    formulas = [p for p in view["title_pieces"] if p["kind"] == "math"]
+    assert formulas and "$" not in view["title"]
+    assert view["title"] == " ".join("".join(p["text"] for p in view["title_pieces"]).split())
+    (shown,) = _shown_in_chromium(tmp_path, path.name, path.read_text(), result, "#elbo-report .elbo-title")
+    assert "katex-error" not in shown and "$" not in _outside_formulas(shown)
+    typeset = re.findall(r'<span class="elbo-math" data-tex="([^"]*)"><span class="katex">', shown)
+    assert [html.unescape(t) for t in typeset] == [p["latex"] for p in formulas]
+    for piece in view["title_pieces"]:  # the words as they are; a formula typeset only, not as its file syntax
+        if piece["kind"] == "text":
+            assert html.unescape(piece["text"]).strip() in html.unescape(_outside_formulas(shown))

@@ -82,7 +82,7 @@ CASES = {
     "theta likelihood above 1": (EM.format(example='prior = { theta_old = ["1/2", "1/2"], theta_new = ["1/4", '
                                                    '"3/4"] }\nlikelihood = { theta_old = ["1/5", "3/5"], '
                                                    'theta_new = ["6/5", "4/5"] }'),
-                                 32, '["6/5", "4/5"]', "must lie in (0, 1]"),
+                                 32, '6/5", "4/5"]', "must lie in (0, 1]"),  # the value, not its list (rt47)
     "q fixed by the assumption": (EM.format(example='prior = { theta_old = ["1/2", "1/2"], theta_new = ["1/4", '
                                                     '"3/4"] }\nlikelihood = { theta_old = ["1/5", "3/5"], '
                                                     'theta_new = ["1/5", "4/5"] }\nq = ["1/3", "2/3"]'),

@@ -17,11 +17,11 @@ from elbo_sym.lesson.practice import (
     check_card,
     check_deck,
     check_lesson_cards,
-    format_deck,
     load_deck,
     load_flashcards,
     load_selfcheck,
 )
+from elbo_sym.report.text import format_deck
 
 ROOT = Path(__file__).resolve().parent.parent
 

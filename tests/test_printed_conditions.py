@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 
 from elbo_sym.engine.derivation import DerivationError, loads
-from elbo_sym.lesson.practice import check_deck, format_deck, load_deck
+from elbo_sym.lesson.practice import check_deck, load_deck
 from elbo_sym.publish import anki, moodle, web
 from elbo_sym.publish.browser import view_of
 from elbo_sym.publish.handouts import derivations_handout, flashcards_handouts, mistakes_handout, write_handouts
 from elbo_sym.report.build import check_file, deck_report_of
 from elbo_sym.report.model import DerivationReport
-from elbo_sym.report.text import deck_text, derivation_text
+from elbo_sym.report.text import deck_text, derivation_text, format_deck
 
 SHRINK = '''title = "Shrinking the KL term"
 K = 2

@@ -234,18 +234,19 @@ def _binary(tmp_path: Path, text: str = BINARY) -> Path:
 
 def test_a_decks_model_is_stated_on_its_page_its_anki_notes_and_its_moodle_questions(tmp_path: Path) -> None:
     """rt44's "Σ_z 1 = 2" read as general everywhere; a deck of every latent space states nothing more."""
-    from elbo_sym.lesson.practice import deck_scope_text, load_deck
+    from elbo_sym.lesson.practice import load_deck
     from elbo_sym.publish import anki, moodle, web
     from elbo_sym.publish.handouts import checked_deck
+    from elbo_sym.report.build import deck_scope
 
     deck = load_deck(_binary(tmp_path))
-    assert deck_scope_text(deck) == SCOPE
+    assert deck_scope(deck).text == SCOPE
     assert "Every formula of this deck is proved for K \\= 2 latent states only" in web.flashcards_page(deck.path).body
-    formula = anki.note_fields(deck.cards[0], deck.vocabulary, anki.scope_html(deck))[2]
+    formula = anki.note_fields(deck.cards[0], deck.vocabulary, anki.scope_html(deck_scope(deck)))[2]
     assert formula.startswith(r"\(\sum_{z} 1 = 2\)<br><small>") and formula.endswith(SCOPE + "</span></small>")
     assert "proved for K = 2 latent states only" in moodle.cards_quiz([checked_deck("flashcards", deck.path)[1]])
     general = load_deck(_binary(tmp_path, BINARY.replace("K = 2\n", "").replace("Sum(1, z) = 2", "KL(q(z), q(z)) = 0")))
-    assert deck_scope_text(general) is None and "only (the deck" not in web.flashcards_page(general.path).body
+    assert deck_scope(general) is None and "only (the deck" not in web.flashcards_page(general.path).body
 
 
 @pytest.mark.full

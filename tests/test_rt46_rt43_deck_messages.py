@@ -22,17 +22,11 @@ from child_processes import CHILD_TIMEOUT_SECONDS
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import DerivationError, loads
 from elbo_sym.engine.premises import BOUND_RELATIONS, PREMISE_RELATIONS, is_bound
-from elbo_sym.lesson.practice import (
-    check_deck,
-    checked_in_text,
-    deck_as_dict,
-    deck_scope_text,
-    format_deck,
-    load_deck,
-)
+from elbo_sym.lesson.practice import check_deck, checked_in_text, load_deck
 from elbo_sym.publish import anki, moodle, web
 from elbo_sym.publish.handouts import flashcards_handouts, write_handouts
-from elbo_sym.report.build import check_file
+from elbo_sym.report.build import check_file, deck_scope
+from elbo_sym.report.text import deck_as_dict, format_deck
 
 CARD = '\n[[card]]\nfront = "F"\nback = "B."\nformula = "{formula}"\n'
 
@@ -96,9 +90,9 @@ def test_the_title_is_decided_under_a_domain_that_the_scope_prints(pdom: Path) -
     deck = load_deck(pdom)
     result = check_deck(deck)
     assert result.ok and result.warnings == ()
-    assert deck_scope_text(deck) == ANY_SCOPE
+    assert deck_scope(deck).text == ANY_SCOPE
     real = load_deck(_write(pdom.parent / "real.toml", PDOM.format(K="", domain="real")))
-    assert deck_scope_text(real) is None  # a real parameter restricts nothing: no scope line
+    assert deck_scope(real) is None  # a real parameter restricts nothing: no scope line
     assert [w.message for w in check_deck(real).warnings if "title" in w.message], check_deck(real).warnings
 
 
@@ -109,7 +103,7 @@ def _write(path: Path, text: str) -> Path:
 
 def test_a_narrow_model_and_a_domain_are_stated_together(tmp_path: Path) -> None:
     deck = load_deck(_write(tmp_path / "k3.toml", PDOM.format(K="K = 3", domain="in (1, 2)")))
-    assert deck_scope_text(deck) == ("Throughout this deck beta in (1, 2): every formula of it is "
+    assert deck_scope(deck).text == ("Throughout this deck beta in (1, 2): every formula of it is "
                                      "proved for K = 3 latent states only (the deck's model) and under this, not in "
                                      "general.")
 

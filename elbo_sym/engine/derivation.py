@@ -29,6 +29,7 @@ from elbo_sym.engine.models import Instance, Interval, Model, ModelSpec, Paramet
 from elbo_sym.engine.models.base import (
     DATA_BLOCK,
     PARAMETER,
+    BlockValueError,
     indexed_likelihood_block,
     likelihood_block,
     likelihood_column_block,
@@ -504,6 +505,51 @@ def key_column(source: str, key: str, value: bool = False) -> int:
     if value and source[column:column + 1] in "\"'" and column + 1 < len(source):
         column += 1  # a string value: the caret under its first character
     return min(column, len(source))
+
+
+def list_element(lines: list[str], line: int, column: int, position: int) -> tuple[int, int] | None:
+    """Where element `position` (0-based) of the TOML array that opens at `line`:`column` (1-based line,
+    0-based column, as key_column gives a value's) starts: its line and column -- a string's first character
+    inside its quotes, as key_column places a string value's caret.  The array may run over several lines
+    and hold comments; None when no array opens there or it has fewer elements."""
+    if not 0 < line <= len(lines):
+        return None
+    if column > 0 and lines[line - 1][column - 1] in "\"'":
+        column -= 1  # key_column steps inside a string value; an array is never one
+    if lines[line - 1][column:column + 1] != "[":
+        return None
+    depth, element, seeking, quote = 0, 0, False, ""
+    for number in range(line, len(lines) + 1):
+        text = lines[number - 1]
+        escaped = False
+        for col in range(column if number == line else 0, len(text)):
+            char = text[col]
+            if quote:  # inside a string: only its end (an escaped quote is not one) matters
+                if escaped:
+                    escaped = False
+                elif char == "\\" and quote == '"':
+                    escaped = True
+                elif char == quote:
+                    quote = ""
+                continue
+            if char == "#":
+                break  # a comment, to the end of the line
+            if seeking and not char.isspace() and char not in "],":
+                if element == position:
+                    return number, col + (1 if char in "\"'" else 0)
+                seeking = False
+            if char in "\"'":
+                quote = char
+            elif char in "[{":
+                depth += 1
+                seeking = seeking or depth == 1
+            elif char in "]}":
+                depth -= 1
+                if depth == 0:
+                    return None
+            elif char == "," and depth == 1:
+                element, seeking = element + 1, True
+    return None
 
 
 _HEADER = re.compile(r"\s*(\[\[?)\s*([A-Za-z_]\w*)\s*\]")
@@ -1316,19 +1362,43 @@ class _Reader:
         own = self.line_of(name, "example", index)
         return own if own != self._table_span("example", index)[0] else self.line_of("params", "example", index)
 
-    def _block_at(self, index: int, line: int, message: str, names) -> DerivationError:
+    def _block_at(self, index: int, line: int, error: Exception, names) -> DerivationError:
         """An example's error about one of its tables (``prior[theta_new] sums to 5/6``): at the
-        table's key (its parameter or observation inside), the [[example]] header otherwise."""
+        table's key (its parameter or observation inside), the [[example]] header otherwise; at the value
+        itself when the error names one of its list (a BlockValueError's ``position``: ``"3/2"`` in
+        ``x2 = ["1/2", "3/2"]``, red team rt47 err/e4) and the file writes that list there."""
+        message = str(error)
         for name in sorted(names, key=len, reverse=True):
             if not message.startswith(f"{name} ") and not message.startswith(f"{name}:"):
                 continue
             key, _, inner = name.partition("[")
             at = self._param_line(index, key)
             sub = inner.rstrip("]").split(";")[-1].strip()
-            if at != line and sub and re.match(r"[A-Za-z_]\w*$", sub):
-                return self._key_at(at, sub, f"example {index + 1}: {message}", value=True)
-            return self._key_at(at, key, f"example {index + 1}: {message}", value=True)
+            named = sub if at != line and sub and re.match(r"[A-Za-z_]\w*$", sub) else key
+            if named != key:
+                at = self._under_header(at, named, index)
+            found = self._key_at(at, named, f"example {index + 1}: {message}", value=True)
+            position = error.position if isinstance(error, BlockValueError) else None
+            element = (list_element(self.lines, at, found.column, position)
+                       if position is not None and found.column is not None and (named != key or not inner) else None)
+            if element is None:
+                return found
+            return DerivationError(self.path, element[0], found.message, None, element[1], self.lines[element[0] - 1])
         return self._key_at(line, "", f"example {index + 1}: {message}")
+
+    def _under_header(self, line: int, key: str, index: int) -> int:
+        """The line that sets `key` in the sub-table whose header is on `line` (``x2 = [...]`` under
+        ``[example.likelihood]``), up to the next header and within example `index`; `line` itself when
+        it is no header or the table does not set `key` there."""
+        if not self.lines[line - 1].lstrip().startswith("["):
+            return line
+        sets_key = _sets_key(key)
+        for number in range(line + 1, self._table_span("example", index)[1] + 1):
+            if self.lines[number - 1].lstrip().startswith("["):
+                break
+            if sets_key.match(self.lines[number - 1]):
+                return number
+        return line
 
     def _at(self, line: int, value: str, position: int, message: str, step: int | None = None) -> DerivationError:
         """An error at the column of `position` in the string `value` on `line` (file:line:col)."""
@@ -1517,7 +1587,7 @@ class _Reader:
             try:
                 explicit.validate(instance)
             except (ValueError, UnfoldError) as error:
-                raise self._block_at(i, line, str(error), [b.name for b in explicit.blocks]) from None
+                raise self._block_at(i, line, error, [b.name for b in explicit.blocks]) from None
             expect = self.expectations(table.get("expect", {}), i)
             out.append(Example(i + 1, line, instance, expect))
         return tuple(out)
@@ -1560,7 +1630,7 @@ class _Reader:
         try:
             explicit.validate(instance)
         except (ValueError, UnfoldError) as error:
-            raise self._block_at(i, line, str(error), [b.name for b in explicit.blocks]) from None
+            raise self._block_at(i, line, error, [b.name for b in explicit.blocks]) from None
         return Example(i + 1, line, instance, self.expectations(table.get("expect", {}), i), frozenset(filled))
 
     def indexed_tables(self, table: dict, index: int, line: int, indices: tuple[str, ...],

@@ -24,7 +24,7 @@ model every card of the deck is checked in and the names its formulas and prose 
 (``[params] beta = ">= 1"``: a card about the beta-ELBO), exactly as in a derivation file.  A model
 narrower than every latent space, and the parameters' domains, hold for the whole deck -- its title, topics
 and fronts are decided under them too -- so every output prints them once a page and on every Anki and
-Moodle card (:func:`deck_scope_text`).
+Moodle card (elbo_sym.report.build.deck_scope).
 
 A card's texts state no relation nobody checked (elbo_sym.prose.split_math with
 ``claims``): a relation in a question, an answer, a front or a back is a formula
@@ -45,7 +45,6 @@ Errors name the file and the line (:class:`elbo_sym.engine.derivation.Derivation
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,9 +101,6 @@ __all__ = [
     "check_deck",
     "deck_warnings",
     "check_lesson_cards",
-    "format_deck",
-    "deck_as_dict",
-    "conditions_suffix",
     "relation_latex",
     "relation_text",
     "MAX_SELFCHECK_QUESTIONS",
@@ -112,7 +108,6 @@ __all__ = [
     "CHECK_K",
     "proved_for_text",
     "checked_in_text",
-    "deck_scope_text",
     "deck_domains",
 ]
 
@@ -152,32 +147,8 @@ def checked_in_text(deck: Deck | None = None) -> str:
 def deck_domains(deck: Deck) -> tuple[Any, ...]:
     """The deck's [params] (elbo_sym.engine.models.Parameter) whose domain is narrower than every real
     (``beta >= 1``, ``k`` a whole number): everything of the deck is checked under them, its title, topics and
-    fronts included, so its scope prints them (:func:`deck_scope_text`).  An index names a model, no value."""
+    fronts included, so its scope prints them (elbo_sym.report.build.deck_scope).  An index names a model, no value."""
     return tuple(p for p in deck.params if p.name not in deck.indices and p.interval != Interval())
-
-
-def deck_scope_text(deck: Deck, domain: Callable[[Any], str] | None = None,
-                    words: Callable[[str], str] = str) -> str | None:
-    """What every output of a deck states when its model is narrower than every latent space (a deck's
-    ``K = 2``, its two latents, the Gaussian family) or its parameters have domains (``beta >= 1``): once on a
-    page, on every card of Anki and Moodle (a card is studied alone, rt46 F5).  A card proved only there must
-    not read as general (rt44 F12: "Σ_z 1 = 2" was published with its K = 2 printed nowhere), and the title,
-    topics and fronts, whose words are decided under the parameters' domains, are printed with no card's
-    conditions near them (rt46 F10).  None for K = "any" without such parameters.
-
-    As text in the file syntax ("beta >= 1"), or for a format: `domain` prints a parameter's domain (math
-    through the printer), `words` the scope's own words (escaped)."""
-    domains = deck_domains(deck)
-    if deck.check_K == "any" and not domains:
-        return None
-    model = f"for {proved_for_text(deck)} only (the deck's model)" if deck.check_K != "any" else ""
-    if not domains:
-        return words(f"Every formula of this deck is proved {model}, not in general.")
-    shown = domain if domain is not None else lambda p: words(p.describe())
-    these = "this" if len(domains) == 1 else "these"
-    under = f"{model} and under {these}" if model else f"under {these} only"
-    return (words("Throughout this deck ") + words(", ").join(shown(p) for p in domains)
-            + words(f": every formula of it is proved {under}, not in general."))
 
 
 MAX_CARDS = 200
@@ -955,7 +926,7 @@ def _printed_with(found: ProseRelation, card: Card | None, kind: str) -> tuple[t
     formula and no claim prints no condition (:attr:`Card.conditions` is empty): its back is decided under
     none either, not under its deck's ``assume``.  Every text is decided in the deck's model and under its
     parameters' domains (``beta >= 1``), which are no condition of a card: the deck's scope states them on
-    every page and card, beside the title (:func:`deck_scope_text`, rt46 F10)."""
+    every page and card, beside the title (elbo_sym.report.model.DeckScope, rt46 F10)."""
     if card is None:
         return (), frozenset()
     if found.what == _text_what(kind, card.index, _TEXT_KEYS[kind][0]):
@@ -1010,52 +981,3 @@ def check_lesson_cards(selfcheck: str | Path | None = None, flashcards: str | Pa
     total = validate_budget(total, "deck budget") if total is not None else None
     return (check_deck(load_deck_within("selfcheck", selfcheck, budget, total), budget, total),
             check_deck(load_deck_within("flashcards", flashcards, budget, total), budget, total))
-
-
-# --------------------------------------------------------------------------- text
-
-_MARK = {"proved": "✓", "checked": "~", "refuted": "✗", "error": "!", "well-formed": "·", "none": " "}
-
-
-def format_deck(deck: Deck, solutions: str = "inline") -> str:
-    """The deck as text: each answer (back) after its question (``inline``), all of them after
-    the questions (``separate``), or none (``none``)."""
-    if solutions not in ("none", "separate", "inline"):
-        raise ValueError(f"solutions must be none, separate or inline, not {solutions!r}")
-    front, back = ("Q", "A") if deck.kind == "selfcheck" else ("Front", "Back")
-    scope = deck_scope_text(deck)  # as every published output states it (under the title)
-    lines = [f"{deck.path} — {deck.title}"] + ([f"  {scope}"] if scope else [])
-
-    def answer(card: Card) -> list[str]:
-        out = [f"     {back}: {card.back}"]
-        if card.formula is not None:
-            out.append(f"     formula: {card.formula.one_line}{conditions_suffix(card.conditions_text)}")
-        elif card.conditions_text:
-            out.append(f"     {conditions_suffix(card.conditions_text).strip()}")
-        return out
-
-    for card in deck.cards:
-        lines.append(f"  {card.index}. {front}: {card.front}")
-        if solutions == "inline":
-            lines += answer(card)
-    if solutions == "separate":
-        lines.append("  Answers")
-        for card in deck.cards:
-            lines.append(f"  {card.index}.")
-            lines += answer(card)
-    return "\n".join(lines) + "\n"
-
-
-def conditions_suffix(conditions: tuple[str, ...]) -> str:
-    """What the terminal prints after a card's formula: ``   (assuming a, b)``, or nothing."""
-    return f"   (assuming {', '.join(conditions)})" if conditions else ""
-
-
-def deck_as_dict(deck: Deck) -> dict[str, Any]:
-    """The deck as `cards --json` prints it: its file, kind, title, scope (:func:`deck_scope_text`, None for a
-    deck of every latent space without parameters' domains) and every card's texts, formula and conditions (in
-    the file syntax)."""
-    return {"file": deck.path, "kind": deck.kind, "title": deck.title, "scope": deck_scope_text(deck), "cards": [
-        {"index": c.index, "line": c.line, "front": c.front, "back": c.back, "topic": c.topic,
-         "formula": c.formula.text if c.formula else None, "conditions": list(c.conditions_text)}
-        for c in deck.cards]}

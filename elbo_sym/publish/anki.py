@@ -27,11 +27,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elbo_sym.files import PROJECT_FILE, InputError, replace_file, source_date_epoch
 from elbo_sym.prose import html_text
 from elbo_sym.publish.outputs import write_owned
+
+if TYPE_CHECKING:
+    from elbo_sym.report.model import DeckScope
 
 __all__ = [
     "DECK_ID",
@@ -138,12 +141,10 @@ def prose_html(text: str, vocabulary: Any = None) -> str:
     return "".join(out).strip()
 
 
-def scope_html(deck: Any) -> str | None:
-    """A deck's scope (lesson.practice.deck_scope_text) as HTML: its parameters' domains as MathJax through the
+def scope_html(scope: DeckScope | None) -> str | None:
+    """A deck's scope (report.build.deck_scope) as HTML: its parameters' domains as MathJax through the
     printer, as a card's conditions are ("if β ≥ 1"), its words escaped; None when the deck has none."""
-    from elbo_sym.lesson.practice import deck_scope_text
-
-    return deck_scope_text(deck, lambda p: mathjax(p.latex()), html_text)
+    return scope.joined(lambda d: mathjax(d.latex), html_text) if scope is not None else None
 
 
 def formula_html(card: Any, scope: str | None = None) -> str:

@@ -30,7 +30,7 @@ from elbo_sym.engine.derivation import DerivationError
 from elbo_sym.engine.notation import RELATION_LATEX
 from elbo_sym.limits import STEP_BUDGET_SECONDS
 from elbo_sym.report.build import check_file, load_in_time
-from elbo_sym.report.model import DerivationReport, InputErrorReport, SuggestionReport, prose_text
+from elbo_sym.report.model import DerivationReport, InputErrorReport, Prose, SuggestionReport, plain_text
 from elbo_sym.report.text import closing_lines, derivation_text, error_text, step_notes, summary_text
 
 if TYPE_CHECKING:  # the worker imports this module in the browser: no site or page writers there
@@ -73,7 +73,9 @@ def check_source(text: str, name: str = "derivation.toml", budget: float = STEP_
 def view_of(r: DerivationReport) -> dict:
     """A report as the page shows it: formulas as LaTeX, every sentence as the CLI writes it; the
     scope, the claim and every condition it was checked under (the parameters' domains, the
-    assumptions and premises), as the handout prints them."""
+    assumptions and premises), as the handout prints them.  The title as pieces, its formulas by
+    KaTeX from the printer's LaTeX, and as one line of plain text (``title``: no ``$...$``, which the page
+    showed as typed, rt52's brief)."""
     steps = [{"index": s.index, "line": s.line, "verdict": s.verdict, "rule": s.rule_shown, "reason": s.reason,
               "rel_latex": RELATION_LATEX[s.rel], "expr": {"text": s.expr.text, "latex": s.expr.latex},
               "notes": step_notes(s),
@@ -81,7 +83,8 @@ def view_of(r: DerivationReport) -> dict:
               "suggestion": s.suggestion.describe() if s.suggestion is not None else "",
               "repair": suggestion_view(s.suggestion)}
              for s in r.steps]
-    return {"title": prose_text(r.title_parts, r.title), "model": r.model, "scope": r.scope.text,
+    return {"title": plain_text(r.title_parts, r.title), "title_pieces": pieces_view(r.title_parts),
+            "model": r.model, "scope": r.scope.text,
             "claim_latex": r.claim.latex if r.claim is not None else "",
             "assume_latex": list(r.conditions_latex), "start_latex": r.start.latex,
             "steps": steps, "lines": closing_lines(r)}
@@ -94,8 +97,14 @@ def suggestion_view(g: SuggestionReport | None) -> dict | None:
     edit in file syntax (``expr = "..."``), to copy into the file; None for a step without one."""
     if g is None:
         return None
-    return {"label": g.label, "pieces": [{"kind": p.kind, "text": p.text, "latex": p.latex} for p in g.pieces],
-            "edit": g.edits.removeprefix(": ")}
+    return {"label": g.label, "pieces": pieces_view(g.pieces), "edit": g.edits.removeprefix(": ")}
+
+
+def pieces_view(parts: Prose) -> list[dict[str, str]]:
+    """Prose as the page sets it (checker.mjs's piecesHtml): each piece's kind, its text (words, or a
+    formula's file syntax) and a formula's LaTeX from the printer; a paragraph break is a space there."""
+    return [{"kind": p.kind, "text": p.text, "latex": p.latex} if p.kind != "paragraph"
+            else {"kind": "text", "text": " ", "latex": ""} for p in parts]
 
 
 # --------------------------------------------------------------------------- into the site

@@ -194,8 +194,8 @@ def flashcards_course(course: Project, file: str | None, target: Path | None, *,
                       file_budget: float | None) -> Outcome:
     """`flashcards`: check every card's formula (``file``, else the course's deck), then print the deck or
     write it to ``target`` as an Anki package named after the course (its ids come from that name)."""
-    from elbo_sym.lesson.practice import format_deck
     from elbo_sym.publish.handouts import HandoutError, checked_deck
+    from elbo_sym.report.text import format_deck
 
     path = file if file is not None else course.flashcards
     if target is not None:
@@ -209,10 +209,12 @@ def flashcards_course(course: Project, file: str | None, target: Path | None, *,
     if target is None:
         return Outcome((*warned, (False, format_deck(deck).removesuffix("\n"))))
     from elbo_sym.publish.anki import anki_identity, course_deck_name, scope_html, write_apkg
+    from elbo_sym.report.build import deck_scope
 
     identity = anki_identity(course_deck_name(course.title, deck, lesson_deck=path is None))
     # claimed again there: the file may have appeared or changed while the cards were checked
-    written = write_apkg(deck.cards, target, identity.name, vocabulary=deck.vocabulary, scope=scope_html(deck))
+    written = write_apkg(deck.cards, target, identity.name, vocabulary=deck.vocabulary,
+                         scope=scope_html(deck_scope(deck)))
     return Outcome((*warned, (False, f"wrote {written} ({counted(len(deck.cards), 'note')}, Anki deck "
                                         f"\"{identity.name}\", id {identity.deck_id})")))
 
@@ -284,8 +286,8 @@ def cards_printed(course: Project, paths: Sequence[str], *, budget: float, file_
     `flashcards` (`printable_decks`), printed as text or JSON; nothing printed when a card is not proved."""
     import json as json_module
 
-    from elbo_sym.lesson.practice import deck_as_dict, format_deck
     from elbo_sym.publish.handouts import HandoutError
+    from elbo_sym.report.text import deck_as_dict, format_deck
 
     decks = course_decks(course, paths, budget, file_budget)
     try:

@@ -1354,15 +1354,14 @@ def formula_pieces(formula) -> dict[str, LatexMarkup]:
 
 
 def _scope(deck: Any) -> dict[str, Any]:
-    """A deck's scope (lesson.practice.deck_scope_text): as text, ``scope`` (None: it has none); for the LaTeX
-    templates, ``scope_latex``; and ``scope_printed(domain, words)`` for another format.  Each parameter's
-    domain is math through the printer, as the cards' conditions print it (``β ∈ [0, 1]``, not "beta in")."""
-    from elbo_sym.lesson.practice import deck_scope_text
+    """A deck's scope as data, ``scope`` (report.model.DeckScope; None: it has none), which another format
+    prints through DeckScope.joined, and for the LaTeX templates ``scope_latex``: each parameter's domain as
+    math through the printer, as the cards' conditions print it (``β ∈ [0, 1]``, not "beta in")."""
+    from elbo_sym.report.build import deck_scope
 
-    scope = deck_scope_text(deck)
-    latex = deck_scope_text(deck, lambda p: rf"\({p.latex()}\)", typeset_domain)
-    return {"scope": scope, "scope_latex": LatexMarkup(latex) if latex is not None else None,
-            "scope_printed": lambda domain, words: deck_scope_text(deck, domain, words)}
+    scope = deck_scope(deck)
+    latex = scope.joined(lambda d: rf"\({d.latex}\)", typeset_domain) if scope is not None else None
+    return {"scope": scope, "scope_latex": LatexMarkup(latex) if latex is not None else None}
 
 
 def selfcheck_context(path=None, budget: float = STEP_BUDGET_SECONDS,

@@ -298,9 +298,10 @@ def _card_question(card: Any, deck: Any, title: str, shown: str) -> list[str]:
     """One card as an essay question named "``title``, ``shown`` N": its front asked, its back,
     formula and conditions as the feedback."""
     from elbo_sym.publish.anki import formula_html, prose_html, scope_html
+    from elbo_sym.report.build import deck_scope
 
     answer = f"<p>{prose_html(card.back, deck.vocabulary)}</p>"
-    formula = formula_html(card, scope_html(deck))
+    formula = formula_html(card, scope_html(deck_scope(deck)))
     if formula:
         answer += f"<p>{formula}</p>"
     question = f"<p>{prose_html(card.front, deck.vocabulary)}</p>"

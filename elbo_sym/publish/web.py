@@ -931,7 +931,7 @@ def selfcheck_page(path: str | Path | None = None, budget: float = STEP_BUDGET_S
     doc = _Markdown()
     doc.add(doc.prose(deck["summary_parts"], deck["summary_text"]))  # an author's, as the handouts set it
     if deck["scope"]:  # a deck's model narrower than every latent space (rt44 F12), its parameters' domains (rt46 F10)
-        doc.add(deck["scope_printed"](lambda p: doc.m(p.latex()), our_words))
+        doc.add(deck["scope"].joined(lambda d: doc.m(d.latex), our_words))
     for card in deck["questions"]:
         _card(doc, card, texts[card["index"]], "Question", deck["proved_for"], solutions)
     description = _SPACE.sub(" ", f"{deck['title_text']}. {deck['summary_text']}").strip()  # no summary: no space
@@ -949,7 +949,7 @@ def flashcards_page(path: str | Path | None = None, budget: float = STEP_BUDGET_
     if deck["summary_text"]:
         doc.add(doc.prose(deck["summary_parts"], deck["summary_text"]))  # an author's, as the handouts set it
     if deck["scope"]:  # a deck's model narrower than every latent space (rt44 F12), its parameters' domains (rt46 F10)
-        doc.add(deck["scope_printed"](lambda p: doc.m(p.latex()), our_words))
+        doc.add(deck["scope"].joined(lambda d: doc.m(d.latex), our_words))
     for sheet in deck["sheets"]:
         for cell in sheet["fronts"]:
             card = cell["card"]

@@ -77,6 +77,7 @@ from elbo_sym.report.model import (
     ConditionReport,
     CounterexampleReport,
     DeckReport,
+    DeckScope,
     DerivationReport,
     ExampleReport,
     FactorBreak,
@@ -305,6 +306,17 @@ def _step_report(r: StepResult, lhs: Expr, d: Derivation, refuted: int) -> StepR
                       hint=r.hint)
 
 
+def deck_scope(deck: Deck) -> DeckScope | None:
+    """What every output of `deck` states beyond its cards (:class:`DeckScope`): its model when narrower than
+    every latent space, described as a card's verdict names it (lesson.practice.proved_for_text), and its
+    parameters' domains through the printer (lesson.practice.deck_domains); None when it has neither."""
+    from elbo_sym.lesson.practice import deck_domains, proved_for_text
+
+    model = proved_for_text(deck) if deck.check_K != "any" else ""
+    domains = parameter_domains(deck_domains(deck))
+    return DeckScope(model, domains) if model or domains else None
+
+
 def deck_report_of(result: DeckResult) -> DeckReport:
     """A checked deck as report data."""
     deck = result.deck
@@ -313,7 +325,7 @@ def deck_report_of(result: DeckResult) -> DeckReport:
                              tuple(map(str, v.K)), counterexample_report(v.counterexample), v.card.conditions_text)
                   for v in result.verdicts)
     return DeckReport(deck.path, deck.kind, deck.title, cards,
-                      tuple(WarningReport(w.line, w.column, w.message) for w in result.warnings))
+                      tuple(WarningReport(w.line, w.column, w.message) for w in result.warnings), deck_scope(deck))
 
 
 def counterexample_report(c: Counterexample | None,
@@ -654,6 +666,6 @@ def input_error(error: DerivationError):
 __all__ = ["FilePatience", "Loaded", "check_file", "check_patience", "load_in_time", "load_deck_in_time", "load_all",
            "check_all", "report_of", "parameter_domains", "conditions_of", "math", "relation", "exact_form",
            "block_symbol", "vector_latex", "is_log_quantity", "input_error", "DECIMALS", "approx_latex",
-           "formula_breaks", "file_breaks"]
+           "formula_breaks", "file_breaks", "deck_scope"]
 
 _ = Verdict  # re-exported for renderers that compare verdicts by name

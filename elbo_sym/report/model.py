@@ -49,13 +49,6 @@ class ProsePart:
 Prose = tuple[ProsePart, ...]
 
 
-def prose_text(parts: Prose, fallback: str) -> str:
-    """Prose as plain text (formulas as the printer writes them in file syntax)."""
-    if not parts:
-        return fallback
-    return "".join(p.text if p.kind == "text" else f"${p.text}$" if p.kind == "math" else "\n\n" for p in parts)
-
-
 def plain_text(parts: Prose, fallback: str) -> str:
     """Prose as one line of plain text: formulas in the file syntax without ``$`` (``ELBO(q)``),
     ``\\$`` as ``$`` -- where nothing typesets math: a page's description, a deck's name, the site's
@@ -445,6 +438,44 @@ class Scope:
 
 
 @dataclass(frozen=True)
+class DeckScope:
+    """What every output of a deck states when its model is narrower than every latent space (a deck's
+    ``K = 2``, its two latents, the Gaussian family) or its parameters have domains (``beta >= 1``): once on
+    a page, on every card of Anki and Moodle (a card is studied alone, rt46 F5).  A card proved only there
+    must not read as general (rt44 F12: "Σ_z 1 = 2" was published with its K = 2 printed nowhere), and the
+    title, topics and fronts, whose words are decided under the parameters' domains, are printed with no
+    card's conditions near them (rt46 F10).  A deck's premises are no part of it: they are its cards'
+    conditions, printed beside each card's formula (:attr:`CardReport.conditions`).
+
+    ``model`` describes the deck's model ("K = 2 latent states"; "" for every latent space), ``domains``
+    are its parameters' domains through the printer; report.build.deck_scope makes it, None for a deck
+    with neither."""
+
+    model: str = ""
+    domains: tuple[Math, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.model and not self.domains:
+            raise ValueError("a deck's scope states its model or its parameters' domains")
+
+    def joined(self, domain: Callable[[Math], str], words: Callable[[str], str] = str) -> str:
+        """The scope as a format prints it: `domain` typesets each parameter's domain, `words` the scope's
+        own words (escaped for the format)."""
+        model = f"for {self.model} only (the deck's model)" if self.model else ""
+        if not self.domains:
+            return words(f"Every formula of this deck is proved {model}, not in general.")
+        these = "this" if len(self.domains) == 1 else "these"
+        under = f"{model} and under {these}" if model else f"under {these} only"
+        return (words("Throughout this deck ") + words(", ").join(domain(d) for d in self.domains)
+                + words(f": every formula of it is proved {under}, not in general."))
+
+    @property
+    def text(self) -> str:
+        """As text in the file syntax ("beta >= 1"): `cards`, `cards --json`, the terminal."""
+        return self.joined(lambda d: d.text)
+
+
+@dataclass(frozen=True)
 class WarningReport:
     """A warning about a file that loads and checks (elbo_sym.engine.prose_check.FileWarning)."""
 
@@ -634,6 +665,8 @@ class DeckReport:
     warnings: tuple[WarningReport, ...] = ()
     """Relations its cards' texts state in words that nothing checks (elbo_sym.lesson.practice.deck_warnings):
     printed on stderr, as a derivation's; they change no verdict (`ok`) and no exit status."""
+    scope: DeckScope | None = None
+    """What every card was checked in beyond every latent space (:class:`DeckScope`), None for nothing more."""
 
     @property
     def ok(self) -> bool:
@@ -779,7 +812,7 @@ def _convert(hint: Any, value: Any) -> Any:
     raise TypeError(f"unsupported field type {hint!r}")
 
 
-__all__ = ["CARD_MARK", "CardReport", "DeckReport", "Math", "ProsePart", "Prose", "plain_text", "prose_text",
-           "RelationReport", "Scope", "CounterexampleReport", "WhereItem", "FactorBreak", "ProductBreak",
+__all__ = ["CARD_MARK", "CardReport", "DeckReport", "Math", "ProsePart", "Prose", "plain_text",
+           "RelationReport", "Scope", "DeckScope", "CounterexampleReport", "WhereItem", "FactorBreak", "ProductBreak",
            "FormulaBreaks", "SuggestionReport", "ConditionReport", "StepReport", "ValueRow", "UnevaluatedRow",
            "GivenRow", "ExampleReport", "DerivationReport", "InputErrorReport", "VERDICT_MARK", "RELATION_SYMBOL"]

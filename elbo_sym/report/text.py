@@ -4,12 +4,14 @@
 `warnings_text` what it prints on stderr for the file's warnings,
 `failure_text` what `assert_derivation` and the pytest plugin show for a derivation that
 does not pass, `error_text` one input error with its caret, `warning_lines` the files'
-warnings as every command that checks files prints them on stderr.
+warnings as every command that checks files prints them on stderr; `format_deck` and `deck_as_dict`
+what `elbo-sym cards` and `cards --json` print of a loaded deck.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from elbo_sym.engine.phrases import OUTSIDE_PREMISES
 from elbo_sym.report.model import (
@@ -22,6 +24,9 @@ from elbo_sym.report.model import (
     StepReport,
 )
 from elbo_sym.report.summary import only_checked, summary_line
+
+if TYPE_CHECKING:  # a deck's listing reads the loaded deck; `check` never imports lesson.practice
+    from elbo_sym.lesson.practice import Card, Deck
 
 
 def warning_lines(reports: Iterable[DerivationReport | DeckReport]) -> list[str]:
@@ -229,8 +234,6 @@ _COUNTED = {"none": "without a formula or claim"}
 
 def deck_text(r: DeckReport) -> str:
     """`elbo-sym cards --check`: each card's formula (with its conditions) and verdict, then the deck's totals."""
-    from elbo_sym.lesson.practice import conditions_suffix  # as `cards` prints them; only a deck's check needs it
-
     lines = [f"{r.file} — {r.title}"]
     for c in r.cards:
         # a card without a formula still has a verdict when its text claims a relation ($a <= b$):
@@ -252,5 +255,56 @@ def deck_text(r: DeckReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["warning_lines",
-           "derivation_text", "deck_text", "summary_text", "error_text", "failure_text", "step_notes", "closing_lines"]
+def conditions_suffix(conditions: tuple[str, ...]) -> str:
+    """What the terminal prints after a card's formula: ``   (assuming a, b)``, or nothing."""
+    return f"   (assuming {', '.join(conditions)})" if conditions else ""
+
+
+def format_deck(deck: Deck, solutions: str = "inline") -> str:
+    """`elbo-sym cards`: the deck as text, its scope under the title (report.model.DeckScope, as every
+    published output states it), each answer (back) after its question (``inline``), all of them after the
+    questions (``separate``), or none (``none``)."""
+    from elbo_sym.report.build import deck_scope
+
+    if solutions not in ("none", "separate", "inline"):
+        raise ValueError(f"solutions must be none, separate or inline, not {solutions!r}")
+    front, back = ("Q", "A") if deck.kind == "selfcheck" else ("Front", "Back")
+    scope = deck_scope(deck)
+    lines = [f"{deck.path} — {deck.title}"] + ([f"  {scope.text}"] if scope is not None else [])
+
+    def answer(card: Card) -> list[str]:
+        out = [f"     {back}: {card.back}"]
+        if card.formula is not None:
+            out.append(f"     formula: {card.formula.one_line}{conditions_suffix(card.conditions_text)}")
+        elif card.conditions_text:
+            out.append(f"     {conditions_suffix(card.conditions_text).strip()}")
+        return out
+
+    for card in deck.cards:
+        lines.append(f"  {card.index}. {front}: {card.front}")
+        if solutions == "inline":
+            lines += answer(card)
+    if solutions == "separate":
+        lines.append("  Answers")
+        for card in deck.cards:
+            lines.append(f"  {card.index}.")
+            lines += answer(card)
+    return "\n".join(lines) + "\n"
+
+
+def deck_as_dict(deck: Deck) -> dict[str, Any]:
+    """`elbo-sym cards --json`: the deck's file, kind, title, scope (report.model.DeckScope's text, None for a
+    deck of every latent space without parameters' domains) and every card's texts, formula and conditions (in
+    the file syntax)."""
+    from elbo_sym.report.build import deck_scope
+
+    scope = deck_scope(deck)
+    return {"file": deck.path, "kind": deck.kind, "title": deck.title,
+            "scope": scope.text if scope is not None else None, "cards": [
+                {"index": c.index, "line": c.line, "front": c.front, "back": c.back, "topic": c.topic,
+                 "formula": c.formula.text if c.formula else None, "conditions": list(c.conditions_text)}
+                for c in deck.cards]}
+
+
+__all__ = ["warning_lines", "derivation_text", "deck_text", "summary_text", "error_text", "failure_text",
+           "step_notes", "closing_lines", "conditions_suffix", "format_deck", "deck_as_dict"]

@@ -121,16 +121,20 @@ function showFailure(text) {
   setState("done");
 }
 
-// A suggestion (or the file's checked repair) as the site prints a repair: its words as text, the
-// formulas it names by KaTeX from the printer's LaTeX (two formulas in a row kept apart by a
-// space), then the edit in file syntax, to copy into the file.
-function repairHtml(g) {
-  const said = g.pieces.map((p, i) => (p.kind === "math"
-    ? `${i && g.pieces[i - 1].kind === "math" ? " " : ""}<span class="elbo-math" data-tex="${escapeHtml(p.latex)}">` +
+// Words and formulas (browser.pieces_view): the words as text, each formula by KaTeX from the
+// printer's LaTeX (two formulas in a row kept apart by a space), never its `$...$` as typed.
+function piecesHtml(pieces) {
+  return pieces.map((p, i) => (p.kind === "math"
+    ? `${i && pieces[i - 1].kind === "math" ? " " : ""}<span class="elbo-math" data-tex="${escapeHtml(p.latex)}">` +
       `${tex(p.latex)}</span>`
     : escapeHtml(p.text))).join("");
+}
+
+// A suggestion (or the file's checked repair) as the site prints a repair: its words and the
+// formulas it names (piecesHtml), then the edit in file syntax, to copy into the file.
+function repairHtml(g) {
   const edit = g.edit ? `: <code class="elbo-edit">${escapeHtml(g.edit)}</code>` : "";
-  return `<div class="elbo-suggestion">${escapeHtml(g.label)}: ${said}${edit}</div>`;
+  return `<div class="elbo-suggestion">${escapeHtml(g.label)}: ${piecesHtml(g.pieces)}${edit}</div>`;
 }
 
 function stepHtml(s) {
@@ -154,7 +158,7 @@ function showResult(result, seconds) {
     html.push(`<pre class="elbo-input-error" role="alert">${escapeHtml(result.text)}</pre>`);
   }
   for (const view of result.views) {
-    html.push(`<h3 class="elbo-title">${escapeHtml(view.title)}</h3>`);
+    html.push(`<h3 class="elbo-title">${view.title_pieces.length ? piecesHtml(view.title_pieces) : escapeHtml(view.title)}</h3>`);
     html.push(`<p class="elbo-domain">${escapeHtml(view.scope)}</p>`);
     if (view.claim_latex) html.push(`<div class="elbo-claim-formula"><strong>Claim.</strong> ${tex(view.claim_latex)}</div>`);
     for (const a of view.assume_latex) {
