@@ -126,6 +126,8 @@ IWAE_STEP = ('title = "t"\nK = 2\nstart = "IWAE(q, k)"\n\n[params]\nk = "integer
              '[[step]]\nrel = "<="\nexpr = "IWAE(q, {n})"\nrule = "algebra"\n{accept}')
 
 
+@pytest.mark.full  # 7-9 s of CPU each (two searches of IWAE(q, k)); the refusal stays in `make test` with
+# tests/test_whole_number_accept.py::test_a_whole_number_no_decision_covered_is_still_refused (the same guard, 0.4 s)
 @pytest.mark.parametrize("n", [5, 6])  # rt42 f/i3, f/i1: false from k = n + 1, which the search never tries
 def test_accept_checked_cannot_pass_a_step_with_an_unbounded_whole_number(n):
     """F10: `IWAE(q, k) <= IWAE(q, 5)` held on the k the search tries (1, 2, 3, 5) and passed with accept =
