@@ -36,7 +36,7 @@ rule = "algebra"
 
 
 # Each check of this file's two-latent mean field searches every K and the densities: 4-9 s of CPU each (`full`,
-# tests/suite_sizes.py's rule); the guard itself stays in `make test` with rt40's cheapest reproducer below.
+# the fast tier's rule); the guard itself stays in `make test` with rt40's cheapest reproducer below.
 def _step(K: str, accept: str):
     result = check_derivation(loads(MEAN_FIELD.format(K=K, accept=accept), "mf.toml"))
     return result, result.steps[0]
