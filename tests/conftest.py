@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from latex_tools import require_latex
 
 if TYPE_CHECKING:  # imported where used: the conftest stays light for tests of what is imported
     from elbo_sym.report.model import DerivationReport
-
-LATEX_TOOLS = ("latexmk", "pdflatex", "pdftotext")
 
 # The suite checks the engine, not the result cache: a cached verdict would hide a change.
 os.environ.setdefault("ELBO_SYM_NO_CACHE", "1")
@@ -32,14 +31,8 @@ except ImportError:  # pragma: no cover - hypothesis is a test extra
 
 @pytest.fixture
 def requires_latex() -> None:
-    """Skip if TeX/poppler is missing; fail instead when ELBO_SYM_REQUIRE_LATEX=1 (CI)."""
-    missing = [tool for tool in LATEX_TOOLS if shutil.which(tool) is None]
-    if not missing:
-        return
-    msg = f"LaTeX tools missing: {', '.join(missing)} (run `make latex`)"
-    if os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1":
-        pytest.fail(msg + "; ELBO_SYM_REQUIRE_LATEX=1 forbids skipping")
-    pytest.skip(msg)
+    """Skip if TeX/poppler is missing; fail instead when ELBO_SYM_REQUIRE_LATEX=1 (CI): tests/latex_tools.py."""
+    require_latex()
 
 
 # --------------------------------------------------------------------------- speed (issue 19 item 6)

@@ -65,6 +65,8 @@ FAST_REPRESENTATIVES: dict[str, str] = {
         "every lesson and variant file checked",
     "tests/test_literature.py::test_every_literature_file_is_proved_for_every_latent_space_and_cites_its_source":
         "one literature file per model family checked (`one_per_family`)",
+    "tests/test_accept_without_densities.py::test_rt40_a_searched_density_does_not_let_accept_pass_a_k_any_step":
+        "accept = \"checked\" refused on K = \"any\" (rt37, rt40): its cheapest reproducer, 2 s (the rest are `full`)",
     "tests/test_suite_sizes.py::test_every_collected_test_is_in_make_test_or_make_test_full":
         "the tiers' own check, over the whole collection",
 }

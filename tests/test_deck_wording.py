@@ -121,6 +121,7 @@ def test_the_handout_and_the_page_of_a_deck_carry_its_warnings_for_build_and_web
     assert "warning" not in page.body and "states a relation" not in handout.render()
 
 
+@pytest.mark.full  # two commands over a project, 2.1 s of CPU; cards --check's stderr stays in `make test`
 def test_build_and_web_print_the_decks_warnings_on_stderr(worded, capsys, tmp_path):
     """The commands that publish a project's decks pass the warnings on as they pass on check's."""
     from elbo_sym.cli import main

@@ -21,7 +21,6 @@ in CI). Every image the pages show must exist and be one that `make docs-images`
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from latex_tools import latex_required, latex_tools_missing
 
 from elbo_sym.cli import main
 
@@ -106,9 +106,9 @@ def matches(expected: tuple[str, ...] | list[str], actual: list[str]) -> bool:
 
 
 def _latex_ready() -> bool:
-    if all(shutil.which(tool) for tool in ("latexmk", "pdflatex", "pdftotext")):
+    if not latex_tools_missing():
         return True
-    if os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1":
+    if latex_required():
         pytest.fail("LaTeX missing; ELBO_SYM_REQUIRE_LATEX=1 forbids skipping the docs' PDF commands")
     return False
 

@@ -334,6 +334,7 @@ def test_the_pytest_failure_shown_on_page_4_is_what_the_plugin_prints(tmp_path, 
     assert matches(tuple(lines[header + 1:]), printed), "\n".join(printed)
 
 
+@pytest.mark.full  # two pytest processes, 2.7 s of CPU; the page's failure output stays in `make test` (the test above)
 def test_the_python_tests_shown_on_page_4_pass_wherever_pytest_is_started(tmp_path):
     """docs/04's example test module, saved as tests/test_x.py of a project with derivations/, passes
     when pytest starts in the project's root and when it starts in tests/ (the page says "wherever

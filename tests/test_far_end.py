@@ -67,6 +67,9 @@ def only_far_end(monkeypatch) -> None:
     monkeypatch.setattr(check, "minimise", lambda *args, **kwargs: iter(()))
 
 
+# The far end's reproducers through the command (1-2 s of CPU each) are `full`; the stage stays in `make test`
+# with the cheap cases below that switch the other stages off (only_far_end) and with its mutant.
+@pytest.mark.full
 @pytest.mark.parametrize("accept", [True, False])
 def test_the_beta_kl_step_is_refuted_past_10_to_the_12(tmp_path, capsys, accept):
     code, out = run_cli(tmp_path, capsys, toml("beta * KL(q(z), p(z))", "<=", "10**12 * KL(q(z), p(z))",
@@ -88,6 +91,7 @@ def test_without_the_far_end_the_beta_kl_step_passes_with_accept(monkeypatch):
     assert step_of(BETA_KL).verdict == Verdict.checked
 
 
+@pytest.mark.full
 def test_the_brief_reproducer_with_a_posterior_is_refuted(tmp_path, capsys):
     text = toml("beta * KL(q(z | x), p(z | x))", "<=", "10**12 * KL(q(z | x), p(z | x))", 'beta = "> 0"')
     code, out = run_cli(tmp_path, capsys, text)
@@ -139,12 +143,15 @@ def test_a_gaussian_mean_is_followed_to_infinity(monkeypatch):
         assert m**2 * divergence > 10**14 * (1 + divergence)
 
 
-@pytest.mark.parametrize("start, rel, expr, params, head", [
-    ("KL(q(z), p(z))", "<=", "10**12 * beta * KL(q(z), p(z))", 'beta = ">= 1"', "K = 2"),
-    ("beta * KL(q(z), p(z))", "<=", "(beta**2 + 10**12) * KL(q(z), p(z))", 'beta = "real"', "K = 3"),
+@pytest.mark.parametrize("start, rel, expr, params, head", [  # the discrete ones, about 1 s each, are `full`
+    pytest.param("KL(q(z), p(z))", "<=", "10**12 * beta * KL(q(z), p(z))", 'beta = ">= 1"', "K = 2",
+                 marks=pytest.mark.full),
+    pytest.param("beta * KL(q(z), p(z))", "<=", "(beta**2 + 10**12) * KL(q(z), p(z))", 'beta = "real"', "K = 3",
+                 marks=pytest.mark.full),
     ("(beta**2 + 10**12) * (mu**2 + 1)", ">=", "(mu**2 + 1) * 2 * 10**6 * beta", 'beta = "> 0"',
      'model = "gaussian"'),
-    ("10**12 * beta * KL(q(z), p(z))", ">=", "beta * KL(q(z), p(z))", 'beta = "in (0, 1)"', "K = 2"),
+    pytest.param("10**12 * beta * KL(q(z), p(z))", ">=", "beta * KL(q(z), p(z))", 'beta = "in (0, 1)"', "K = 2",
+                 marks=pytest.mark.full),
 ])
 def test_true_steps_with_large_constants_stay_checked(start, rel, expr, params, head):
     step = step_of(toml(start, rel, expr, params, head=head))

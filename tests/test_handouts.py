@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
+from latex_tools import require_latex
 
 from elbo_sym.cli import main
 from elbo_sym.engine.check import check_derivation  # noqa: F401
@@ -72,10 +72,6 @@ def lesson_results():
     return [check_file(load(f)) for f in discover([DERIVATIONS])]
 
 
-def latex_tools_missing() -> list[str]:
-    return [tool for tool in ("latexmk", "pdflatex", "pdftotext") if shutil.which(tool) is None]
-
-
 @pytest.fixture(scope="session")
 def results(checked_report):
     return [checked_report(f) for f in discover([DERIVATIONS])]
@@ -84,12 +80,7 @@ def results(checked_report):
 @pytest.fixture(scope="session")
 def built(tmp_path_factory, results):
     """Every lesson handout, built once: {name: BuildReport}."""
-    missing = latex_tools_missing()
-    if missing:
-        msg = f"LaTeX tools missing: {', '.join(missing)}"
-        if os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1":
-            pytest.fail(msg + "; ELBO_SYM_REQUIRE_LATEX=1 forbids skipping")
-        pytest.skip(msg)
+    require_latex()
     out = tmp_path_factory.mktemp("handouts")
     reports = write_handouts(lesson_handouts(results), out)
     return {r.name: r for r in reports}

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
+from latex_tools import require_latex
 
 from elbo_sym.cli import main
 from elbo_sym.engine.derivation import load
@@ -41,7 +41,6 @@ ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = ROOT / "derivations" / "variants"
 LONG = ROOT / "tests" / "data" / "long-two-layer.toml"
 WIDE = ROOT / "tests" / "data" / "wide-term.toml"
-LATEX_TOOLS = ("pdflatex", "latexmk", "pdftotext", "pdfinfo")
 
 
 # ----------------------------------------------------------------- splitting the printer's lines
@@ -213,15 +212,6 @@ def test_out_creates_missing_parent_folders(tmp_path: Path, monkeypatch, capsys)
 # ----------------------------------------------------------------- the real PDFs
 
 
-def _require_tex() -> None:
-    missing = [tool for tool in LATEX_TOOLS if shutil.which(tool) is None]
-    if missing:
-        msg = f"LaTeX tools missing: {', '.join(missing)} (run `make latex`)"
-        if os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1":
-            pytest.fail(msg + "; ELBO_SYM_REQUIRE_LATEX=1 forbids skipping")
-        pytest.skip(msg)
-
-
 def _pdflatex(tex: str, folder: Path) -> tuple[Path, str]:
     """Compile ``tex`` once with pdflatex (as render.build_pdf runs it) and return the PDF and the log."""
     (folder / "doc.tex").write_text(tex, "utf-8")
@@ -250,7 +240,7 @@ def built(tmp_path_factory, checked_report) -> dict[str, object]:
     """The gallery with the long author file (teacher's layout: verdict marks, notes under the
     lines), compiled here so the test reads TeX's own log; and a K = 3 exercise sheet, students'
     (a page per case, answers.pdf) and teacher's (answers inline)."""
-    _require_tex()
+    require_latex()
     reports = [checked_report(p) for p in sorted(VARIANTS.glob("*.toml"))] + [check_file(LONG), check_file(WIDE)]
     tex = derivations_handout(reports, "inline").render()
     folder = tmp_path_factory.mktemp("gallery")

@@ -10,13 +10,13 @@ a long roster name, a reproduce command that copies and pastes.
 from __future__ import annotations
 
 import shlex
-import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
+from latex_tools import require_latex
 
 from elbo_sym.engine.models.base import Instance
 from elbo_sym.limits import MAX_CARD_TEXT_CHARS, MAX_EXAMPLE_K, MAX_EXERCISE_K, PRINTED_COMMAND_LINE_CHARS
@@ -114,12 +114,6 @@ def test_exercises_roster_warns_about_overfull_boxes_and_passes_strict_layout_on
 # ----------------------------------------------------------------- the extremes, built with TeX
 
 
-def _require_tex() -> None:
-    missing = [tool for tool in ("pdflatex", "latexmk", "pdftotext") if shutil.which(tool) is None]
-    if missing:
-        pytest.fail(f"LaTeX tools missing: {', '.join(missing)} (run `make latex`)")
-
-
 def _text(pdf: Path, *args: str) -> str:
     return subprocess.run(["pdftotext", *args, str(pdf), "-"], capture_output=True, text=True, check=True,
                           timeout=CHILD_TIMEOUT_SECONDS).stdout
@@ -133,7 +127,7 @@ def _built(handouts, out: Path):
 
 @pytest.mark.full
 def test_the_teacher_key_at_the_largest_K_shows_every_column_and_long_names(tmp_path: Path) -> None:
-    _require_tex()
+    require_latex()
     students = [roster.Student("ada", "W" * 99, 2), roster.Student("c" * 60, "Short", 3)]
     result = roster.build_roster(students, tmp_path, seed=11, count=2, K=MAX_EXERCISE_K, jobs=1)
     assert result.overfull == (), [box.describe() for _, box in result.overfull]
@@ -151,7 +145,7 @@ def test_the_teacher_key_at_the_largest_K_shows_every_column_and_long_names(tmp_
 def test_a_roster_whose_layout_fails_replaces_no_sheet(tmp_path: Path, monkeypatch) -> None:
     """Content cut at the paper's edge (or, with strict layout, any overfull box) fails the roster before
     anything is moved in: the previous sheets and key stay, byte for byte (strict layout wrote them)."""
-    _require_tex()
+    require_latex()
     students = [roster.Student("ada", "Ada", 2)]
     first = roster.build_roster(students, tmp_path, seed=11, count=1, K=2, jobs=1)
     before = [path.read_bytes() for path in (*first.sheets, first.key)]
@@ -174,7 +168,7 @@ def test_a_roster_whose_layout_fails_replaces_no_sheet(tmp_path: Path, monkeypat
 @pytest.fixture(scope="module")
 def largest_worked_example(tmp_path_factory):
     """The worked example at the largest K, built once (its report)."""
-    _require_tex()
+    require_latex()
     K = MAX_EXAMPLE_K
     q = tuple(Fraction((1, 2, 3)[i % 3], 39) for i in range(K - 2)) + (Fraction(1, 39), Fraction(2, 39))
     big = Instance.of("k20", prior=(Fraction(1, K),) * K,
@@ -208,7 +202,7 @@ def _millionths(values: tuple[int, ...]) -> tuple[Fraction, ...]:
 
 @pytest.mark.full
 def test_a_worked_example_with_long_numbers_at_the_largest_K_keeps_every_row(tmp_path: Path) -> None:
-    _require_tex()
+    require_latex()
     assert sum(RT25_PRIOR) == sum(RT25_Q) == 10**6 and len(RT25_PRIOR) == MAX_EXAMPLE_K
     big = Instance.of("rt25", prior=_millionths(RT25_PRIOR), likelihood=_millionths(RT25_LIKELIHOOD),
                       q=_millionths(RT25_Q))
@@ -224,7 +218,7 @@ def test_a_derivations_example_with_long_numbers_fits_the_page(tmp_path: Path) -
     from elbo_sym.publish.handouts import derivations_handout
     from elbo_sym.report.build import check_file
 
-    _require_tex()
+    require_latex()
     vectors = {"prior": RT25_PRIOR, "likelihood": RT25_LIKELIHOOD, "q": RT25_Q}
     example = "\n".join(name + " = [" + ", ".join(f'"{v}/1000000"' for v in values) + "]"
                         for name, values in vectors.items())
@@ -301,7 +295,7 @@ def test_a_card_side_at_the_loaders_limit_fits_its_printed_card(tmp_path: Path) 
     """MAX_CARD_TEXT_CHARS is what a printed card holds: prose or formulas at the limit on either
     side, and prose on the back beside the card's formula, fit (the layout check reports nothing);
     a back crowded with fractions beside a formula still does not, and the layout check says so."""
-    _require_tex()
+    require_latex()
     prose, math = _at_most(PROSE, MAX_CARD_TEXT_CHARS), _at_most(MATH, MAX_CARD_TEXT_CHARS)
     assert MAX_CARD_TEXT_CHARS - 100 < min(len(prose), len(math)) <= MAX_CARD_TEXT_CHARS
     deck = _deck(tmp_path, (prose, math), (math, prose, GAP))
@@ -342,7 +336,7 @@ def test_a_card_side_over_the_limit_is_refused_where_it_is(tmp_path: Path, capsy
 @pytest.mark.full
 @pytest.mark.parametrize("q1", [Fraction(1, 100), Fraction(1, 10), Fraction(9, 10), Fraction(99, 100)])
 def test_the_figures_labels_stay_on_the_paper_for_q1_near_0_and_1(tmp_path: Path, q1: Fraction) -> None:
-    _require_tex()
+    require_latex()
     example = Instance.of("edge", prior=(Fraction(3, 4), Fraction(1, 4)),
                           likelihood=(Fraction(1, 5), Fraction(3, 5)), q=(1 - q1, q1))
     report = _built([worked_example_handout(example)], tmp_path)

@@ -10,12 +10,12 @@ SymPy product: each factor printed by the one printer, never cut from printed te
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
+from latex_tools import require_latex
 from sympy import Mul, Rational
 
 from elbo_sym.engine.notation import latex_terms, product_breaks, product_factors, to_latex
@@ -134,17 +134,11 @@ def _file(side: str, title: str = "A long product", params: bool = True) -> str:
             f'[[step]]\nrel = "="\nexpr = "{side}"\nrule = "algebra"\nwhy = "nothing changes"\n')
 
 
-def _require_tex() -> None:
-    missing = [tool for tool in ("pdflatex", "latexmk", "pdftotext") if shutil.which(tool) is None]
-    if missing:
-        pytest.fail(f"LaTeX tools missing: {', '.join(missing)} (run `make latex`)")
-
-
 @pytest.mark.full
 def test_long_products_with_a_plain_factor_build_and_read_back(tmp_path: Path) -> None:
     """rt42 F8's three shapes, each a proved file whose sides failed the build on main: they build with
     nothing past an edge, broken before a × between whole factors, the half a fraction over its 2."""
-    _require_tex()
+    require_latex()
     sides = {"half": f"(1/2) * ({LONG}) * ({LONG})", "density": f"log(p(x)) + ({LONG}) * ({LONG}) * p(x)",
              "exps": f"exp({LONG}) * exp({LONG}) * exp({LONG})"}
     reports = []

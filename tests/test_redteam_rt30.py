@@ -12,12 +12,12 @@ F5: `cards` printed a card whose answer claims a false relation, exit 0, while `
 from __future__ import annotations
 
 import math
-import shutil
 import subprocess
 from fractions import Fraction
 
 import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
+from latex_tools import require_latex
 
 from elbo_sym.cli import main
 from elbo_sym.publish.handouts import derivations_handout, write_handouts
@@ -96,8 +96,7 @@ def test_a_filled_in_value_a_quantity_uses_is_listed(tmp_path) -> None:
 
 @pytest.mark.full
 def test_the_derivation_sheet_prints_the_value_and_no_z(reports, tmp_path) -> None:
-    if shutil.which("pdftotext") is None:
-        pytest.fail("pdftotext missing (run `make latex`)")
+    require_latex()
     (report,) = write_handouts([derivations_handout(list(reports))], tmp_path)
     assert report.ok, report.message
     text = " ".join(subprocess.run(["pdftotext", str(report.pdf), "-"], capture_output=True, text=True, check=True,

@@ -70,6 +70,7 @@ def _far_slip_report(checked_report):
     return report, step
 
 
+@pytest.mark.full  # 1.2 s of CPU (the far slip's check); long values' printing stays in `make test` (tests above)
 def test_a_far_end_counterexample_keeps_every_digit_in_the_report(checked_report):
     """The report (text, JSON) has beta's digits; the printer's piece is the power; the source is words."""
     _, step = _far_slip_report(checked_report)
@@ -120,6 +121,7 @@ def test_a_long_value_that_is_no_power_breaks_between_digit_groups(checked_repor
     assert str(n) in re.sub(r"\s", "", text.rsplit("Solutions", 1)[1])
 
 
+@pytest.mark.full  # a web build, 1.1 s of CPU; the far value's printing stays in `make test` (the report test above)
 def test_the_site_page_sets_the_far_value_as_a_power(checked_report, tmp_path):
     """The site's page (inline KaTeX, no break in a 145-digit number): beta as the power, the source in words."""
     from elbo_sym.cli import main
@@ -156,6 +158,7 @@ def test_a_product_over_a_negative_number_is_not_led_by_a_signed_coefficient():
     assert product_breaks(halved), "a division by 2 still leads as 1/2"
 
 
+@pytest.mark.full  # 1.2 s of CPU (a search); the description stays in `make test` (the long rational sides above)
 def test_check_names_a_long_integer_side_exactly_when_it_is_a_power(tmp_path, capsys):
     """F3 through `check --json`: the right side 10**144 is said as the power it is."""
     from elbo_sym.cli import main

@@ -36,6 +36,7 @@ def test_a_step_false_beyond_the_searched_dimensions_never_passes(start: str, re
     assert "write an explicit D" in step.reason
 
 
+@pytest.mark.full  # 1.1 s of CPU; the refusal it complements (D = "any") stays in `make test`
 def test_an_explicit_dimension_still_accepts() -> None:
     """The refusal is for D = "any" only: at D = 3 the search covers the file's one D."""
     step = gaussian_step("2**3 * (1 + b**2)", "<=", "5000 * (1 + b**2) + log(1 + mu1**2)", D="3")

@@ -16,6 +16,7 @@ import pikepdf
 import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
 from conftest import real_latex
+from latex_tools import latex_tools_missing
 
 from elbo_sym.cli import main
 from elbo_sym.files import InputError
@@ -230,10 +231,7 @@ def test_cli_refuses_incomplete_or_conflicting_roster_options(tmp_path, capsys, 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """The roster built through the CLI, then again with 2 batches on 2 workers, and with another date."""
-    import shutil
-
-    missing = [t for t in ("latexmk", "pdflatex", "pdftotext", "pdfinfo") if shutil.which(t) is None]
-    if missing:
+    if latex_tools_missing():
         return None
     root = tmp_path_factory.mktemp("roster")
     csv = root / "students.csv"

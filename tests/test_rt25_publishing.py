@@ -7,12 +7,12 @@ the example's tables, with why, instead of vanishing from them.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
+from latex_tools import require_latex
 
 from elbo_sym.publish.handouts import derivations_handout, write_handouts
 from elbo_sym.publish.web import derivations_page
@@ -48,8 +48,7 @@ def test_the_site_names_the_quantity_without_an_exact_value(too_large) -> None:
 
 @pytest.mark.full
 def test_the_derivation_sheet_names_the_quantity_without_an_exact_value(too_large, tmp_path) -> None:
-    if shutil.which("pdftotext") is None:
-        pytest.fail("pdftotext missing (run `make latex`)")
+    require_latex()
     (report,) = write_handouts([derivations_handout([too_large])], tmp_path)
     assert report.ok and report.overfull_boxes == (), report.message
     text = " ".join(subprocess.run(["pdftotext", str(report.pdf), "-"], capture_output=True, text=True, check=True,

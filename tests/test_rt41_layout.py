@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
+from latex_tools import require_latex
 
 from elbo_sym.publish.handouts import (
     derivations_handout,
@@ -36,12 +36,6 @@ NAME_46 = "week5_gap_identity_with_kl_divergence_v2.toml"  # rt41's reproducer
 NAME_155 = "very_long_derivation_file_name_" * 5 + ".toml"
 TWELVE = ("E(q, log(p(x | z))) - KL(q(z), p(z)) + KL(q(z), p(z | x)) - log(p(x)) + ELBO(q) + H(q)")
 """rt41's 12-term side: ``TWELVE = TWELVE`` is proved, about 180 characters."""
-
-
-def _require_tex() -> None:
-    missing = [tool for tool in ("pdflatex", "latexmk", "pdftotext") if shutil.which(tool) is None]
-    if missing:
-        pytest.fail(f"LaTeX tools missing: {', '.join(missing)} (run `make latex`)")
 
 
 def _text(pdf: Path, *args: str) -> str:
@@ -94,7 +88,7 @@ def test_a_line_too_wide_under_a_title_names_the_file_line_not_the_title(tmp_pat
 def test_the_teachers_derivation_sheet_builds_with_long_file_names(tmp_path: Path) -> None:
     """rt41 F11: 46 and 155 characters (the first failed 3.5pt past the edge, the second 546.9pt): the
     teacher's sheet builds with nothing past the margin, each name whole on the page."""
-    _require_tex()
+    require_latex()
     results = [check_file(str(_copy_of_gap(tmp_path, name))) for name in (NAME_46, NAME_155)]
     (report,) = write_handouts([derivations_handout(results, solutions="inline")], tmp_path / "out")
     assert report.ok, (report.message, [b.describe() for b in report.overfull_boxes])
@@ -129,7 +123,7 @@ def test_a_long_card_formula_breaks_over_lines_at_a_readable_size(tmp_path: Path
     """rt41 F14 and F15: the 12-term relation on a flashcard's back (was ~3pt type, exit 0) and as a
     self-check answer (was 299pt past the edge, exit 1): both build, nothing past an edge, every term
     on the page at no less than 70 % of the size of the answer's words; on the card it takes several lines."""
-    _require_tex()
+    require_latex()
     formula = f"{TWELVE} = {TWELVE}"
     (cards,) = write_handouts(flashcards_handouts(flashcards=_deck(tmp_path, "card", formula), solutions="separate"),
                               tmp_path / "cards")
@@ -181,7 +175,7 @@ def test_a_long_sum_after_a_factor_breaks_inside_its_bracket_and_a_hopeless_term
     """rt41's note: ``Sum(q(z) * (14 logs), z)`` was one line at 45 % (4.5pt type), no warning. It breaks
     between the bracket's terms at full size; a term with nothing to break at that would need less than
     70 % (a 24-term numerator) fails the build, the chain named, nothing written."""
-    _require_tex()
+    require_latex()
     path = tmp_path / "sum.toml"
     path.write_text(STEP.format(start="ELBO(q)", expr=f"Sum(q(z) * (log(p(x, z)) - log(q(z)) + {ZEROS}), z)"), "utf-8")
     (report,) = write_handouts([derivations_handout([check_file(str(path))])], tmp_path / "sum")

@@ -11,13 +11,13 @@ report (tests/test_product_breaks.py); a self-check's conditions go through the 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
+from latex_tools import require_latex
 
 from elbo_sym.engine.notation import latex_terms, product_factors, sum_terms, to_latex
 from elbo_sym.engine.parse import Vocabulary, parse_expression
@@ -114,12 +114,6 @@ def test_a_cards_conditions_break_with_the_one_splitter() -> None:
     assert condition_terms(SimpleNamespace(conditions_sides=()), after_formula=False) is None
 
 
-def _require_tex() -> None:
-    missing = [tool for tool in ("pdflatex", "latexmk", "pdftotext") if shutil.which(tool) is None]
-    if missing:
-        pytest.fail(f"LaTeX tools missing: {', '.join(missing)} (run `make latex`)")
-
-
 def _text(pdf: Path, first: int = 1) -> str:
     return subprocess.run(["pdftotext", "-f", str(first), "-layout", str(pdf), "-"], capture_output=True, text=True,
                           check=True, timeout=CHILD_TIMEOUT_SECONDS).stdout
@@ -130,7 +124,7 @@ def test_rt44s_product_of_two_long_brackets_builds_with_every_term(tmp_path: Pat
     """prod2.toml failed derivations.pdf on main (two lines 74.7pt and 63.8pt too wide); it builds with
     nothing past an edge, each of its eight brackets (the chain's two sides and the result's) broken
     inside and every term printed."""
-    _require_tex()
+    require_latex()
     report = check_file(str(PROD2))
     assert report.fully_proved, [s.reason for s in report.steps]
     (built,) = write_handouts([derivations_handout([report])], tmp_path / "out")
@@ -159,7 +153,7 @@ B2 = "log(p(x)) - ELBO(q) - KL(q(z), p(z | x)) + KL(q(z), p(z)) + H(q) + E(q, lo
 def test_a_self_check_answer_with_long_brackets_and_a_bracketed_condition_builds(tmp_path: Path) -> None:
     """The self-check's answers share the path: its formula's factors (from the deck's checked expression)
     and its condition's (a product of brackets: from the text) break inside their brackets."""
-    _require_tex()
+    require_latex()
     from elbo_sym.publish.handouts import selfcheck_handouts
 
     deck = tmp_path / "q.toml"

@@ -8,22 +8,16 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
+from latex_tools import require_latex
 
 from elbo_sym.publish.handouts import flashcards_handouts, write_handout_set, write_handouts
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _require_tex() -> None:
-    missing = [tool for tool in ("pdflatex", "latexmk", "pdftotext") if shutil.which(tool) is None]
-    if missing:
-        pytest.fail(f"LaTeX tools missing: {', '.join(missing)} (run `make latex`)")
 
 
 def _words(pdf: Path, page: int) -> list[tuple[float, float, float, float, str]]:
@@ -55,7 +49,7 @@ def test_a_long_topic_wraps_on_its_own_card_beside_its_label(tmp_path: Path) -> 
     """In each row of cards, every word in the label strip lies on its own card, left of its "front N" /
     "back N" label (and right of its neighbour's), within the strip, on the fronts and on the mirrored
     backs; the hyphen of Kullback-Leibler is kept (F3)."""
-    _require_tex()
+    require_latex()
     (report,) = write_handouts(flashcards_handouts(flashcards=_deck(tmp_path, TOPICS), solutions="separate"),
                                tmp_path / "out")
     assert report.ok and report.overfull_boxes == (), [b.describe() for b in report.overfull_boxes]
@@ -84,7 +78,7 @@ def test_a_long_topic_wraps_on_its_own_card_beside_its_label(tmp_path: Path) -> 
 def test_a_topic_too_long_for_the_label_strip_is_reported(tmp_path: Path) -> None:
     """A 200-character topic (the reader's limit) needs four lines of \tiny: reported by name, and with
     ELBO_SYM_STRICT_LAYOUT=1 the build fails and writes nothing."""
-    _require_tex()
+    require_latex()
     handouts = flashcards_handouts(flashcards=_deck(tmp_path, ("word " * 40,)), solutions="separate")
     written = write_handout_set(handouts, tmp_path / "out", strict_layout=True)
     (report,) = written.reports
@@ -99,7 +93,7 @@ def test_a_topic_too_long_for_the_label_strip_is_reported(tmp_path: Path) -> Non
 def test_a_romanian_name_is_printed_on_its_sheet_with_commas_below(tmp_path: Path) -> None:
     """Ș and Ț (U+0218, U+021A) were refused as unprintable; T1 sets them as S and T with a comma accent
     below (pdftotext reads the accent as its own ","): the comma lies under its letter, below the line."""
-    _require_tex()
+    require_latex()
     from elbo_sym.cli import main
 
     roster = tmp_path / "ro.csv"
@@ -198,7 +192,7 @@ def test_a_self_check_answers_long_conditions_break_between_conditions_and_terms
     """rt44's q.toml failed selfcheck.pdf (its conditions one term, scaled below 70 %); now it builds with
     nothing past an edge, every condition printed, the list on more than one line; a question with its
     deck's condition and no formula (a claim in its answer) builds too."""
-    _require_tex()
+    require_latex()
     from elbo_sym.publish.handouts import selfcheck_handouts
 
     deck = tmp_path / "q.toml"
@@ -251,7 +245,7 @@ def test_a_decks_model_is_stated_on_its_page_its_anki_notes_and_its_moodle_quest
 
 @pytest.mark.full
 def test_a_decks_model_is_printed_on_its_flashcards_and_self_check(tmp_path: Path) -> None:
-    _require_tex()
+    require_latex()
     from elbo_sym.publish.handouts import selfcheck_handouts
 
     deck = _binary(tmp_path)

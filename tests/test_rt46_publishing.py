@@ -10,7 +10,6 @@ K = 3 latent states only ..."), built and read back as a reader gets them.
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import subprocess
 import zipfile
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
+from latex_tools import require_latex
 
 from elbo_sym.cli import main
 from elbo_sym.publish.handouts import flashcards_handouts, selfcheck_handouts, write_handouts
@@ -27,12 +27,6 @@ SCOPE = "Every formula of this deck is proved for K = 3 latent states only (the 
 CARD = '\n[[card]]\nfront = "How many terms has the sum?"\nback = '
 CLAIM = 'title = "k3 claim"\nK = 3\n' + CARD + '"Three: $Sum(1, z) = 3$."\n'
 WORDS = 'title = "k3 words"\nK = 3\n' + CARD + '"The sum $Sum(1, z)$ is $3$."\n'
-
-
-def _require_tex() -> None:
-    missing = [tool for tool in ("pdflatex", "latexmk", "pdftotext", "pdfinfo") if shutil.which(tool) is None]
-    if missing:
-        pytest.fail(f"LaTeX tools missing: {', '.join(missing)} (run `make latex`)")
 
 
 def _apkg_fields(path: Path, tmp: Path) -> list[list[str]]:
@@ -90,7 +84,7 @@ LONG_TITLES = {
 def test_a_long_titled_narrow_decks_flashcards_are_two_pages_a_sheet(tmp_path: Path, name: str) -> None:
     """F8: rt46's titles (59 to 199 characters, the limit 200) gave 3 or 4 pages for one sheet; now two,
     with the title and the scope both on the page (the footer is shrunk to fit its box, never spilled)."""
-    _require_tex()
+    require_latex()
     model, title = LONG_TITLES[name]
     assert len(title) == int(name.split("-")[1])
     deck = tmp_path / "cards.toml"
@@ -110,7 +104,7 @@ def test_a_long_titled_narrow_decks_flashcards_are_two_pages_a_sheet(tmp_path: P
 @pytest.mark.full
 def test_a_flashcards_pdf_of_another_page_count_fails_its_build(tmp_path: Path) -> None:
     """The page count is checked, not trusted: a handout that must have 3 pages and has 2 is not written."""
-    _require_tex()
+    require_latex()
     deck = tmp_path / "cards.toml"
     deck.write_text('title = "t"\nK = 2\n\n[[card]]\nfront = "F"\nback = "B"\n', "utf-8")
     (handout,) = flashcards_handouts(flashcards=deck)
@@ -123,7 +117,7 @@ def test_a_flashcards_pdf_of_another_page_count_fails_its_build(tmp_path: Path) 
 @pytest.mark.full
 def test_the_self_checks_answers_page_states_the_scope(tmp_path: Path) -> None:
     """F8 (minor): the separate answers sheet, which may be handed out alone, carries the scope too."""
-    _require_tex()
+    require_latex()
     quiz = tmp_path / "quiz.toml"
     quiz.write_text(CLAIM.replace("[[card]]", "[[question]]").replace("front", "question").replace("back", "answer"),
                     "utf-8")

@@ -7,15 +7,14 @@ page where the page matters.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 from child_processes import CHILD_TIMEOUT_SECONDS
+from latex_tools import require_latex
 
 from elbo_sym.engine.derivation import discover
 from elbo_sym.engine.models.base import Instance
@@ -136,14 +135,9 @@ def pages(pdf: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def typeset(tmp_path_factory, checked_report):
     """The handouts these tests read, built once: {name: pdf path}, plus the K = 3 worked example.
-    Skips without TeX like tests/conftest.py's requires_latex (which is function-scoped): a
+    Skips without TeX (tests/latex_tools.py; the requires_latex fixture is function-scoped): a
     failure instead when ELBO_SYM_REQUIRE_LATEX=1."""
-    missing = [tool for tool in ("latexmk", "pdflatex", "pdftotext", "pdfinfo") if shutil.which(tool) is None]
-    if missing:
-        msg = f"LaTeX tools missing: {', '.join(missing)} (run `make latex`)"
-        if os.environ.get("ELBO_SYM_REQUIRE_LATEX") == "1":
-            pytest.fail(msg + "; ELBO_SYM_REQUIRE_LATEX=1 forbids skipping")
-        pytest.skip(msg)
+    require_latex()
     results = [checked_report(f) for f in discover([ROOT / "derivations"])]
     out = tmp_path_factory.mktemp("typography")
     handouts = [derivations_handout(results), worked_example_handout(), *exercise_handouts(),
