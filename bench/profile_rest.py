@@ -25,10 +25,13 @@ innermost function of elbo_sym (what the engine itself does, SymPy's work below 
 to the innermost function of all (SymPy's).
 
 `--whole` samples the whole check, the second opinion included, and charges each sample to exactly one
-part (`PHASE_PARTS`, then `WORK_PARTS`: the first that matches): the phase that asked for the work (the second opinion, the
-search with its far end and polishing, reading and parsing, the report), else the kind of engine work
-innermost on the stack (printing, canonical forms, unfoldings, definedness, rules, ...).  The shares
-add up to 100 % of the check's CPU: the table docs/05 gives for a cold check of the tree.
+part (`PHASE_PARTS`, then `WORK_PARTS`: the first that matches): the phase that asked for the work (the
+second opinion, the search with its far end and polishing, reading and parsing, the report), else the kind
+of engine work innermost on the stack (printing, canonical forms, unfoldings, definedness, rules, ...).
+The shares add up to 100 % of the check's CPU: the table docs/05 gives for a cold check of the tree.
+Profile with bytecode written (where PYTHONDONTWRITEBYTECODE is set, `env -u PYTHONDONTWRITEBYTECODE`, or
+`python -m compileall elbo_sym` first): else every module imported lazily during the check is compiled
+there and charged to whichever part imported it.
 
     python bench/profile_rest.py [--top 12] [--cprofile OUT.prof] [--sample | --whole] [PATHS...]
 """
@@ -89,7 +92,8 @@ WORK_PARTS = (
     ("canonical forms (`engine.canonical`)", r"engine/canonical\.py:"),
     ("sparse polynomials (`engine.sparse`)", r"engine/sparse\.py:"),
     ("unfoldings (`engine.models`)", r"engine/models/"),
-    ("definedness obligations and certificates", r"engine/(definedness\.py:|check\.py:(_obligations_of|_definedness)$)"),
+    ("definedness obligations and certificates",
+     r"engine/(definedness\.py:|check\.py:(_obligations_of|_definedness)$)"),
     ("the rules (`engine.rules`, less the forms they ask for)", r"engine/rules\.py:"),
     ("exact values (`numbers`, `engine.exact`)", r"numbers/|engine/exact\.py:"),
     ("well-formedness and premises", r"engine/(wellformed|premises)\.py:"),
@@ -186,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", action="store_true",
                         help="also sample the rest's CPU time by group and function (ITIMER_VIRTUAL)")
     parser.add_argument("--whole", action="store_true",
-                        help="sample the whole check instead, each sample charged to one part (PHASE_PARTS, WORK_PARTS)")
+                        help="sample the whole check instead, each sample charged to one part "
+                             "(PHASE_PARTS, then WORK_PARTS)")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(REPO))
