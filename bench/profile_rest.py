@@ -24,7 +24,16 @@ stack (`GROUPS`: the canonical forms and the unfoldings wherever they are asked 
 innermost function of elbo_sym (what the engine itself does, SymPy's work below it included), and
 to the innermost function of all (SymPy's).
 
-    python bench/profile_rest.py [--top 12] [--cprofile OUT.prof] [--sample] [PATHS...]
+`--whole` samples the whole check, the second opinion included, and charges each sample to exactly one
+part (`PHASE_PARTS`, then `WORK_PARTS`: the first that matches): the phase that asked for the work (the
+second opinion, the search with its far end and polishing, reading and parsing, the report), else the kind
+of engine work innermost on the stack (printing, canonical forms, unfoldings, definedness, rules, ...).
+The shares add up to 100 % of the check's CPU: the table docs/05 gives for a cold check of the tree.
+Profile with bytecode written (where PYTHONDONTWRITEBYTECODE is set, `env -u PYTHONDONTWRITEBYTECODE`, or
+`python -m compileall elbo_sym` first): else every module imported lazily during the check is compiled
+there and charged to whichever part imported it.
+
+    python bench/profile_rest.py [--top 12] [--cprofile OUT.prof] [--sample | --whole] [PATHS...]
 """
 
 from __future__ import annotations
@@ -69,6 +78,28 @@ GROUPS = (
 )
 """(group, pattern): `--sample` charges a sample to each group whose pattern matches a function of elbo_sym
 on its stack ("path under elbo_sym/:function"); groups overlap (an expansion inside a canonical form)."""
+PHASE_PARTS = (
+    ("the second opinion (reference evaluator)", r"engine/check\.py:_second_opinion$"),
+    ("the search (far end and polishing included)",
+     r"engine/check\.py:(_search_everywhere|_definedness_search)$|engine/(search|polishing)\.py:|numbers/polish\.py:"),
+    ("reading and parsing (`derivation.loads`)", r"engine/derivation\.py:loads$"),
+    ("report building (`report_of`, its printing included)", r"report/build\.py:report_of$"),
+    ("repair suggestions", r"engine/repair\.py:attach_suggestions$"),
+)
+"""`--whole`: a sample whose stack holds one of these (the first that matches) is that phase's."""
+WORK_PARTS = (
+    ("printing (`to_text`, `to_latex`) inside the check", r"engine/notation\.py:to_(text|latex)$"),
+    ("canonical forms (`engine.canonical`)", r"engine/canonical\.py:"),
+    ("sparse polynomials (`engine.sparse`)", r"engine/sparse\.py:"),
+    ("unfoldings (`engine.models`)", r"engine/models/"),
+    ("definedness obligations and certificates",
+     r"engine/(definedness\.py:|check\.py:(_obligations_of|_definedness)$)"),
+    ("the rules (`engine.rules`, less the forms they ask for)", r"engine/rules\.py:"),
+    ("exact values (`numbers`, `engine.exact`)", r"numbers/|engine/exact\.py:"),
+    ("well-formedness and premises", r"engine/(wellformed|premises)\.py:"),
+)
+"""`--whole`: any other sample is the first of these that matches its innermost function of elbo_sym,
+then the next one out (so SymPy's work is charged to the engine's part that asked for it), else "other"."""
 SAMPLE_SECONDS = 0.001
 """The sampler's interval in CPU seconds (the kernel may deliver its signal less often: counts are shares)."""
 
@@ -91,14 +122,29 @@ class _Sampler:
     """Counts CPU-time samples of the checking thread by group, innermost elbo_sym function and innermost
     function; samples whose stack holds the second opinion are not the rest's and are dropped."""
 
-    def __init__(self) -> None:
+    def __init__(self, whole: bool = False) -> None:
         import re
 
         self.groups = [(name, re.compile(pattern)) for name, pattern in GROUPS]
+        self.whole = whole
+        self.phases = [(name, re.compile(pattern)) for name, pattern in PHASE_PARTS]
+        self.works = [(name, re.compile(pattern)) for name, pattern in WORK_PARTS]
+        self.by_part: Counter = Counter()
         self.by_group: Counter = Counter()
         self.engine: Counter = Counter()
         self.leaf: Counter = Counter()
         self.samples = 0
+
+    def part(self, stack: list[str]) -> str:
+        """The one part of `--whole` a sample is charged to (`stack`: elbo_sym's frames, innermost first)."""
+        for name, pattern in self.phases:
+            if any(pattern.search(frame) for frame in stack):
+                return name
+        for frame in stack:
+            for name, pattern in self.works:
+                if pattern.search(frame):
+                    return name
+        return "other (the steps' and files' own code, budgets, models' blocks)"
 
     def __call__(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
         leaf = f"{Path(frame.f_code.co_filename).name}:{frame.f_code.co_name}"
@@ -108,7 +154,9 @@ class _Sampler:
             if "/elbo_sym/" in path:
                 stack.append(f"{path.rsplit('/elbo_sym/', 1)[1]}:{frame.f_code.co_name}")
             frame = frame.f_back
-        if any(name == "engine/check.py:_second_opinion" for name in stack):
+        if self.whole:
+            self.by_part[self.part(stack)] += 1
+        elif any(name == "engine/check.py:_second_opinion" for name in stack):
             return
         self.samples += 1
         self.leaf[leaf] += 1
@@ -119,6 +167,11 @@ class _Sampler:
 
     def print(self, top: int) -> None:
         n = max(1, self.samples)
+        if self.whole:
+            print(f"\n{self.samples} samples of the whole check, each charged to one part:")
+            for part, count in self.by_part.most_common():
+                print(f"{100 * count / n:6.1f}%  {part}")
+            return
         print(f"\n{self.samples} samples of the rest (the second opinion's left out); a sample counts in every "
               f"group on its stack:")
         for group, count in self.by_group.most_common():
@@ -136,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cprofile", type=Path, help="also write a cProfile of the loop here (slower)")
     parser.add_argument("--sample", action="store_true",
                         help="also sample the rest's CPU time by group and function (ITIMER_VIRTUAL)")
+    parser.add_argument("--whole", action="store_true",
+                        help="sample the whole check instead, each sample charged to one part "
+                             "(PHASE_PARTS, then WORK_PARTS)")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(REPO))
@@ -169,10 +225,10 @@ def main(argv: list[str] | None = None) -> int:
         profile = cProfile.Profile()
         profile.enable()
     sampler = None
-    if args.sample:
+    if args.sample or args.whole:
         import signal
 
-        sampler = _Sampler()
+        sampler = _Sampler(whole=args.whole)
         signal.signal(signal.SIGVTALRM, sampler)
         signal.setitimer(signal.ITIMER_VIRTUAL, SAMPLE_SECONDS, SAMPLE_SECONDS)
     gc.callbacks.append(collector)

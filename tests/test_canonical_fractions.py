@@ -216,6 +216,20 @@ def test_anything_but_a_polynomial_with_rational_function_coefficients_is_left_t
         terms_in(g, LAYER)
 
 
+def test_terms_in_remembers_what_it_computed_and_no_refusal():
+    """terms_in is remembered per process (the Gaussian chains ask for the same moments again): an equal
+    (not identical) question gets the answer computed afresh, and a refusal raises every time."""
+    a = NAMES[0]
+    g = (LAYER - a) ** 2 * Rational(1, 3) + a * LAYER
+    first = terms_in(g, LAYER)
+    again = terms_in((LAYER - a) ** 2 * Rational(1, 3) + a * LAYER, LAYER)
+    assert again is first
+    assert terms_in.__wrapped__(g, LAYER) == first == tuple((n, c) for (n,), c in Poly(g, LAYER).terms())
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            terms_in(LAYER / (LAYER + a), LAYER)
+
+
 def test_one_ring_per_tuple_of_symbols():
     """SymPy's rings (the browser's polynomials, and terms_in's gcds): Fractions over the same symbols,
     in the same order, share one ring (SymPy builds a ring's generators and monomial functions anew

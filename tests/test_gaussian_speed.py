@@ -87,6 +87,17 @@ def assert_reads_as_poly(f, generators) -> str:
     return str(poly.domain)
 
 
+def test_a_log_density_is_remembered_as_written_out():
+    """log_normal is remembered per process (the files ask for the same log-densities again): equal
+    arguments, a Python 0 or SymPy's among them, get the expression written out afresh."""
+    first = gaussian.log_normal(z, 0, 1)
+    assert gaussian.log_normal(z, Integer(0), Integer(1)) is first
+    assert gaussian.log_normal.__wrapped__(z, Integer(0), Integer(1)) == first
+    assert first == -log(2 * pi, evaluate=False) / 2 - z ** 2 / 2
+    other = gaussian.log_normal(X, W * z + B, S ** 2)
+    assert other == -log(2 * pi * S ** 2, evaluate=False) / 2 - (X - W * z - B) ** 2 / (2 * S ** 2)
+
+
 @pytest.mark.parametrize("body", BODIES)
 def test_the_family_s_bodies_read_as_poly_reads_them(body):
     f = GaussianModel().unfold(parse_expression(body, VOCABULARY))

@@ -577,32 +577,58 @@ def _bench(name: str):
     return module
 
 
+def _frame_in(*functions: str):
+    """The frame of a call chain through functions named "path under elbo_sym/:name", outermost first."""
+    source = "import sys\ndef call(inner):\n    return inner()\n"
+    chain = lambda: sys._getframe()  # noqa: E731 - the innermost frame, outside elbo_sym
+    for function in reversed(functions):
+        path, name = function.split(":")
+        scope: dict = {"sys": sys}
+        exec(compile(source.replace("call", name), f"/x/elbo_sym/{path}", "exec"), scope)
+        chain = (lambda f, inner: lambda: f(inner))(scope[name], chain)
+    return chain()
+
+
 def test_the_rest_sampler_charges_groups_and_drops_the_second_opinion():
     """bench/profile_rest.py --sample: a sample counts in every group on its stack and at its innermost
     function of elbo_sym; one taken inside the second opinion is not the rest's."""
     sampler = _bench("profile_rest")._Sampler()
 
-    def frame_in(*functions: str):
-        """The frame of a call chain through functions named "path under elbo_sym/:name", outermost first."""
-        source = "import sys\ndef call(inner):\n    return inner()\n"
-        chain = lambda: sys._getframe()  # noqa: E731 - the innermost frame, outside elbo_sym
-        for function in reversed(functions):
-            path, name = function.split(":")
-            scope: dict = {"sys": sys}
-            exec(compile(source.replace("call", name), f"/x/elbo_sym/{path}", "exec"), scope)
-            chain = (lambda f, inner: lambda: f(inner))(scope[name], chain)
-        return chain()
-
-    sampler(0, frame_in("engine/check.py:check_step", "engine/canonical.py:_canonical",
+    sampler(0, _frame_in("engine/check.py:check_step", "engine/canonical.py:_canonical",
                         "engine/canonical.py:bounded_expand"))
-    sampler(0, frame_in("engine/check.py:check_step", "engine/models/gaussian.py:unfold"))
-    sampler(0, frame_in("engine/check.py:_second_opinion", "engine/canonical.py:_canonical"))
+    sampler(0, _frame_in("engine/check.py:check_step", "engine/models/gaussian.py:unfold"))
+    sampler(0, _frame_in("engine/check.py:_second_opinion", "engine/canonical.py:_canonical"))
     assert sampler.samples == 2
     assert sampler.by_group["canonical forms"] == 1
     assert sampler.by_group["unfoldings (the models' unfold, latent sums, expectations)"] == 1
     assert sampler.by_group["expanding (`bounded_expand`, the Gaussian moments' `expanded_terms`)"] == 1
     assert sampler.engine == {"engine/canonical.py:bounded_expand": 1, "engine/models/gaussian.py:unfold": 1}
     assert sum(sampler.leaf.values()) == 2
+
+
+def test_the_whole_sampler_charges_each_sample_to_one_part():
+    """bench/profile_rest.py --whole: the second opinion's samples stay, and each sample is charged to one
+    part -- the phase that asked (the second opinion, the search), else the innermost engine work on its stack
+    (SymPy's frames below it charged to it) -- so the parts add up to every sample."""
+    bench = _bench("profile_rest")
+    sampler = bench._Sampler(whole=True)
+    assert sampler.part(["engine/canonical.py:_canonical", "engine/check.py:_second_opinion"]) == \
+        bench.PHASE_PARTS[0][0]
+    assert sampler.part(["numbers/polish.py:polish", "engine/polishing.py:polished_instances",
+                         "engine/check.py:_search", "engine/check.py:check_step"]) == bench.PHASE_PARTS[1][0]
+    assert sampler.part(["engine/canonical.py:bounded_expand", "engine/models/gaussian.py:unfold",
+                         "engine/check.py:_obligations_of"]) == "canonical forms (`engine.canonical`)"
+    assert sampler.part(["engine/models/gaussian.py:unfold", "engine/check.py:_obligations_of"]) == \
+        "unfoldings (`engine.models`)"
+    assert sampler.part(["engine/check.py:check_step"]).startswith("other")
+    charged = [("engine/check.py:_second_opinion", "engine/canonical.py:_canonical"),
+               ("engine/check.py:check_step", "engine/rules.py:jensen")]
+    for functions in charged:
+        sampler(0, _frame_in(*functions))
+    assert sampler.samples == 2
+    assert sum(sampler.by_part.values()) == 2
+    assert sampler.by_part[bench.PHASE_PARTS[0][0]] == 1
+    assert sampler.by_part["the rules (`engine.rules`, less the forms they ask for)"] == 1
 
 
 _SETTINGS = ("import gc, json, os, sys; print(json.dumps([__import__('sympy.core.cache').core.cache.SYMPY_CACHE_SIZE "

@@ -249,12 +249,16 @@ class Fractions:
         return numerator, scale, denominator
 
 
+@lru_cache(maxsize=1024)
 def terms_in(e: Expr, v: Symbol) -> tuple[tuple[int, Expr], ...]:
     """`Poly(e, v).terms()` as (power, coefficient) pairs, the same expressions (tests compare them), without
     expanding `e` as an expression: the coefficient of v**n is read off the sparse numerator and reduced
     to lowest terms once, over the integers in SymPy's own order of the other symbols (which fixes the
     sign the denominator is written with).  ValueError when `e` is not a polynomial in v with
-    rational-function coefficients (v in a denominator, a log, a float): the caller asks Poly then."""
+    rational-function coefficients (v in a denominator, a log, a float): the caller asks Poly then.
+    Remembered per process: a pure function of the two (SymPy's equality is structural), and the Gaussian
+    chains' files ask for the same moments again (68 calls, 28 distinct on the tree); a refusal or an
+    interrupted call raises and leaves nothing behind."""
     others = list(_sort_gens([s for s in e.free_symbols if s != v]))
     fractions = Fractions([*others, v])
     numerator, scale, denominator = fractions.convert(e)
