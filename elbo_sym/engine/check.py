@@ -674,7 +674,7 @@ def _exact_value(e: Expr, values) -> tuple[str, str]:
     except Undefined:
         return "undefined", ""
     if v is None:
-        return "(not in closed form)", ""
+        return _side_at_point(e, values)
     form = short_form(v)  # one form, written as text and typeset: the two say the same
     text = form.text
     if len(text) > MAX_VALUE_TEXT and v.is_rational:  # a plain fraction too long to print (rt42 F4)
@@ -683,6 +683,17 @@ def _exact_value(e: Expr, values) -> tuple[str, str]:
     if len(text) > MAX_VALUE_TEXT:
         return f"({counted(len(v.logs), 'log term')})", ""
     return text, to_latex(form.expr)
+
+
+def _side_at_point(e: Expr, values) -> tuple[str, str]:
+    """A value outside the exact class (rationals and logs) as `_exact_value` gives it: the expression at the
+    point when no symbol is left and it is short ("exp(1000)", "exp(2199023255552)" at a far end), else "(not
+    in closed form)" -- which was all a far end's exp(2**41) said (h-rt47's note)."""
+    at = e.xreplace({s: Rational(v.numerator, v.denominator) for s, v in values.items()})
+    text = to_text(at)
+    if at.free_symbols or len(text) > MAX_VALUE_TEXT:
+        return "(not in closed form)", ""
+    return text, to_latex(at)
 
 
 def _long_rational(r: Fraction) -> str:
@@ -1191,7 +1202,7 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, definednes
         explicit = models[0] if pin.D is None else model.explicit(pin.D)
         try:
             found, h, u, skips = _search_one(lhs, step, model, explicit, examples, open_, True, "quick", tally,
-                                             work, pins=pin.blocks, polishing=polishing)
+                                             work, pin.blocks, polishing)
         except BudgetExceeded as error:
             if not work.exhausted or definedness:
                 raise
@@ -1213,7 +1224,7 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, definednes
         try:
             light = general and (_is_density_model(explicit) or explicit.K > FULL_SEARCH_K)
             found, h, u, skips = _search_one(lhs, step, model, explicit, examples, open_, light, phase, tally, work,
-                                             polishing=polishing)
+                                             (), polishing)  # positional: tests wrap _search_one(*args)
         except BudgetExceeded as error:
             if definedness or not (general or work.exhausted):  # the definedness search says its own refusal
                 raise
