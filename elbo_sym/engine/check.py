@@ -546,13 +546,15 @@ class _Instances:
             return source
         return source if q & used else "special instance"
 
-    def meets_at(self, point_: AlgebraicPoint, k: int) -> bool:
-        """Whether part `k`'s two sides may be called exactly equal at the algebraic point, a zero of their
-        difference (`_difference_to_solve`): every open definedness obligation is shown to hold there
-        (exactly, `closed_sign`; the shown ones hold on the whole domain) -- one undecided or failing
-        leaves the point to the obligations' own search, which says "undefined" where it is -- and the
-        sides' own values are not certified to differ there (a guard: the canonical form is equal to
-        left - right on the domain, and 0 is never read off intervals, only a difference)."""
+    def meets_at(self, point_: AlgebraicPoint, k: int) -> bool | None:
+        """Whether part `k`'s two sides are exactly equal at the algebraic point, a zero of their difference
+        (`_difference_to_solve`) or of its logs alone (`_logs_vanish_where`): True when every open
+        definedness obligation is shown to hold there (exactly, `closed_sign`; the shown ones hold on the
+        whole domain) and the sides' difference there is exactly 0; None when the obligations hold and
+        that difference is undecided -- undecided is never equal: log(p(x)) - ELBO(q) + p(x) > 0 was
+        refuted where its logs vanish and p(x) = exp(-1.2e24) (red team rt51 F3); False otherwise (an
+        obligation undecided or failing leaves the point to the obligations' own search, which says
+        "undefined" where it is)."""
         for obligation in self.open:
             try:
                 s = closed_sign(obligation.expr.xreplace(point_.values))
@@ -562,9 +564,10 @@ class _Instances:
                 return False
         a, b = self.parts[k]
         try:
-            return closed_sign(Add(a, -b).xreplace(point_.values)) in (0, None)
+            s = closed_sign(Add(a, -b).xreplace(point_.values))
         except Undefined:
             return False
+        return None if s is None else s == 0
 
     def algebraic_counterexample(self, point_: AlgebraicPoint, k: int) -> Counterexample:
         """Both sides are exactly equal at the algebraic point, so the strict relation fails."""
@@ -875,11 +878,20 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         status = HOLDS if premises is None else premises.status_at_point(point_.values)
         if status == UNDECIDED:
             tally.undecided += 1
-            meetings.append(", ".join(f"{label} = {v[0] if len(v) == 1 else '(' + ', '.join(v) + ')'}"
-                                      for label, v in point_.shown))
+            meetings.append(_point_text(point_))
         elif status != HOLDS:
             tally.outside += 1
         return status == HOLDS
+
+    unequal_undecided: list[str] = []  # algebraic points where the sides were neither shown equal nor different
+
+    def fails_at(point_: AlgebraicPoint, k: int) -> bool:
+        """Whether the strict step fails at the algebraic point (its sides exactly equal there, and
+        `refutes_at`); a point inside where their difference is undecided is remembered, never a failure."""
+        meets = judge.meets_at(point_, k)
+        if meets is None and refutes_at(point_):
+            unequal_undecided.append(_point_text(point_))
+        return bool(meets) and refutes_at(point_)
 
     near_minima: list = []  # minima of |left - right| formed symbolically (a strict step's), polished too
     met: list[Meeting] = []  # where a strict step's sides genuinely meet at no point the search can give
@@ -887,7 +899,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         differences = [_difference_to_solve(a, b, model) for a, b in judge.parts]
         for k, difference_ in enumerate(differences):
             for point_ in _solved_points(model, difference_, judge.parts[k], minima):
-                if judge.meets_at(point_, k) and refutes_at(point_):
+                if fails_at(point_, k):
                     return _within_premises(judge.algebraic_counterexample(point_, k), premises), held, \
                         undecided, ()
         # ... and near the zeros of the difference formed symbolically: a term on both sides (sigma**2,
@@ -897,7 +909,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
             near = _near_equal(difference_, model, seed, inside_margin, lambda: work.spend(judge.point_cost))
             near_minima += near
             for point_ in algebraic_points(model, difference_, near):
-                if judge.meets_at(point_, k) and refutes_at(point_):
+                if fails_at(point_, k):
                     return _within_premises(judge.algebraic_counterexample(point_, k), premises), held, \
                         undecided, ()
     # a minimum near 0 polished at 60 and 120 digits: a rational 10**-digits from it decided exactly (a sliver
@@ -931,7 +943,14 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         raise _UndecidedPremises(f"{PREMISES_UNDECIDED} ({meetings[0]})")
     if met:
         raise _SidesMeet(f"{SIDES_MEET} ({met[0].text()})")
+    if unequal_undecided:
+        raise _SidesMeet(f"{SIDES_UNDECIDED} ({unequal_undecided[0]})")
     return None, held, undecided, tuple(dict.fromkeys(skipped))
+
+
+def _point_text(point_: AlgebraicPoint) -> str:
+    """An algebraic point's coordinates as an error names them: "sigma = 1, q(z) = (1/3, 2/3)"."""
+    return ", ".join(f"{label} = {v[0] if len(v) == 1 else '(' + ', '.join(v) + ')'}" for label, v in point_.shown)
 
 
 def _difference_to_solve(a: Expr, b: Expr, model: ExplicitModel) -> Expr:
@@ -1069,6 +1088,14 @@ SIDES_MEET = ("not checked: the two sides of this strict step meet at a point th
 """The start of a strict step's `error` where a polished float minimum shows its sides meeting well inside
 the domain and every premise (engine.polishing: the meeting is genuine), at no point an exact instance
 reaches (red team rt46 F7: false at an irrational point, it passed with accept)."""
+
+
+SIDES_UNDECIDED = ("not checked: this strict step may fail at an algebraic point (where its difference, or the "
+                   "logs in it, vanish), and its two sides could not be shown equal or different there; neither a "
+                   "counterexample nor a point where it held")
+"""The start of a strict step's `error` where `_Instances.meets_at` was undecided at an algebraic point inside
+the domain and every premise: undecided is never equal (no counterexample, red team rt51 F3) and never
+different (no pass)."""
 
 
 class _SidesMeet(Exception):
