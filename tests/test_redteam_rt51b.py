@@ -5,8 +5,9 @@ where the difference's logs vanish (w = 0, sigma = 1: engine.check._logs_vanish_
 s = 4.6e-10 there, so p(x) = exp(-1.2e24). Certified intervals of the whole difference (logs of size
 1e24 that cancel) could not separate that from 0, and `_Instances.meets_at` took the undecided sign as
 "equal": a false counterexample, "both sides are exactly equal there". Now the exact-class terms are
-summed exactly and the rest enclosed alone (numbers.evaluate.closed_sign), and a sign still undecided
-is never "equal": the step is an `error` there, not refuted (and not `checked`).
+summed exactly and the rest enclosed alone (numbers.evaluate.closed_sign); where only the logs vanish,
+left - right is the rest of the canonical form (p(x) here), which must be shown 0; and a sign still
+undecided is never "equal": the step is an `error` there, not refuted (and not `checked`).
 
 Every step in TRUE_STEPS is true; main (afd570c) refuted the first two.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import pytest
 from sympy import CRootOf, Rational, Symbol, exp, log, pi, sqrt, sympify
 
+from elbo_sym.engine import check
 from elbo_sym.engine.check import SIDES_UNDECIDED, Verdict, check_derivation
 from elbo_sym.engine.derivation import loads
 from elbo_sym.numbers import evaluate
@@ -71,10 +73,23 @@ def test_a_true_step_with_a_term_beyond_the_floats_is_never_refuted(head, start,
 
 @pytest.mark.full
 def test_an_undecided_difference_is_an_error_not_a_refutation(monkeypatch):
-    """The split removed (closed_sign undecided at the F3 point again): the step is an `error` naming the
-    point -- main's meets_at took the same None as "equal" and refuted the step."""
-    monkeypatch.setattr(evaluate, "_sign_beside_exact_terms", lambda *forms: None)
-    assert closed_sign(THE_F3_POINT) is None
+    """Every value with an exp in it undecided at an algebraic point (the whole difference, and the rest
+    left where the logs vanish): the step is an `error` naming the point -- main's meets_at took the same
+    None as "equal" and refuted the step."""
+    def undecided_with_exp(e):
+        return None if e.has(exp) else closed_sign(e)
+
+    monkeypatch.setattr(check, "closed_sign", undecided_with_exp)
     step = step_of(*TRUE_STEPS[0])
     assert step.verdict is Verdict.error and step.reason.startswith(SIDES_UNDECIDED), step.reason
     assert "sigma = 1" in step.reason and "w = 0" in step.reason
+
+
+@pytest.mark.full
+def test_where_the_logs_vanish_the_rest_decides(monkeypatch):
+    """The whole difference undecided (main's closed_sign, no exact-class split): the rest of the canonical
+    form, p(x) there, is positive -- the step stays checked; rt49 F10's logs-only step is still refuted."""
+    monkeypatch.setattr(evaluate, "_sign_beside_exact_terms", lambda *forms: None)
+    assert closed_sign(THE_F3_POINT) is None
+    step = step_of(*TRUE_STEPS[0])
+    assert step.verdict is Verdict.checked and step.passes, step.reason
