@@ -484,6 +484,13 @@ def _exp_symbol(argument: Expr) -> Symbol:
     return known
 
 
+def with_exps(e: Expr) -> Expr:
+    """`e` (a canonical form's coefficient) with each positive symbol that stands for exp(t) put back as
+    exp(t): a value at a point is then the coefficient's own (engine.check._logs_vanish_where's rest)."""
+    held = {symbol: exp(with_exps(_EXP_ARGUMENTS[symbol])) for symbol in e.free_symbols if symbol in _EXP_ARGUMENTS}
+    return e.xreplace(held) if held else e
+
+
 # ---------------------------------------------------------------------------- helpers
 
 
@@ -724,4 +731,4 @@ def _atom_expr(atom) -> Expr:
     return log(value) if kind == "log" else value
 
 
-__all__ = ["Canonical", "canonical", "TooLarge", "bounded_expand", "expansion_terms"]
+__all__ = ["Canonical", "canonical", "TooLarge", "bounded_expand", "expansion_terms", "with_exps"]

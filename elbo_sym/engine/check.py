@@ -23,13 +23,13 @@ from fractions import Fraction
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from sympy import Add, Expr, Integer, Mul, Rational, exp, log
+from sympy import Add, Expr, Integer, Mul, Rational, S, exp, log
 from sympy.core.cache import clear_cache
 
 from elbo_sym import budget as budgets
 from elbo_sym import limits
 from elbo_sym.budget import BudgetExceeded, WorkCount
-from elbo_sym.engine.canonical import TooLarge, canonical
+from elbo_sym.engine.canonical import TooLarge, canonical, with_exps
 from elbo_sym.engine.definedness import Obligation, certified, obligations, require_state
 from elbo_sym.engine.derivation import Derivation, Example, Formula, Relation, Step
 from elbo_sym.engine.exact import ExactPlan, empty_ranges, exact_plan, memo_at, premise_pins
@@ -545,13 +545,17 @@ class _Instances:
             return source
         return source if q & used else "special instance"
 
-    def meets_at(self, point_: AlgebraicPoint, k: int) -> bool:
-        """Whether part `k`'s two sides may be called exactly equal at the algebraic point, a zero of their
-        difference (`_difference_to_solve`): every open definedness obligation is shown to hold there
-        (exactly, `closed_sign`; the shown ones hold on the whole domain) -- one undecided or failing
-        leaves the point to the obligations' own search, which says "undefined" where it is -- and the
-        sides' own values are not certified to differ there (a guard: the canonical form is equal to
-        left - right on the domain, and 0 is never read off intervals, only a difference)."""
+    def meets_at(self, point_: AlgebraicPoint, k: int, rest: Expr | None = None) -> bool | None:
+        """Whether part `k`'s two sides are exactly equal at the algebraic point: False unless every open
+        definedness obligation is shown to hold there (exactly, `closed_sign`; the shown ones hold on the
+        whole domain) -- one undecided or failing leaves the point to the obligations' own search, which
+        says "undefined" where it is -- and False where the sides' values are certified to differ.  Else
+        True at a root of their difference (`_difference_to_solve`, `rest` None: an exact root of an
+        expression equal to left - right on the domain, so 0 by algebra, never read off intervals).  At a
+        point where only the difference's logs vanish (`_logs_vanish_where`), left - right is `rest`, the
+        rest of its canonical form: True where that is exactly 0, False where it is not, None where that
+        is undecided -- undecided is never equal: log(p(x)) - ELBO(q) + p(x) > 0 was refuted where its
+        logs vanish, and p(x) = exp(-1.2e24) there (red team rt51 F3)."""
         for obligation in self.open:
             try:
                 s = closed_sign(obligation.expr.xreplace(point_.values))
@@ -561,9 +565,14 @@ class _Instances:
                 return False
         a, b = self.parts[k]
         try:
-            return closed_sign(Add(a, -b).xreplace(point_.values)) in (0, None)
+            s = closed_sign(Add(a, -b).xreplace(point_.values))
+            if s is None and rest is not None:
+                s = closed_sign(rest.xreplace(point_.values))
         except Undefined:
             return False
+        if s is None:
+            return None if rest is not None else True
+        return s == 0
 
     def algebraic_counterexample(self, point_: AlgebraicPoint, k: int) -> Counterexample:
         """Both sides are exactly equal at the algebraic point, so the strict relation fails."""
@@ -888,19 +897,28 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         status = HOLDS if premises is None else premises.status_at_point(point_.values)
         if status == UNDECIDED:
             tally.undecided += 1
-            meetings.append(", ".join(f"{label} = {v[0] if len(v) == 1 else '(' + ', '.join(v) + ')'}"
-                                      for label, v in point_.shown))
+            meetings.append(_point_text(point_))
         elif status != HOLDS:
             tally.outside += 1
         return status == HOLDS
+
+    unequal_undecided: list[str] = []  # algebraic points where the sides were neither shown equal nor different
+
+    def fails_at(point_: AlgebraicPoint, k: int, rest: Expr | None = None) -> bool:
+        """Whether the strict step fails at the algebraic point (its sides exactly equal there, and
+        `refutes_at`); a point inside where their difference is undecided is remembered, never a failure."""
+        meets = judge.meets_at(point_, k, rest)
+        if meets is None and refutes_at(point_):
+            unequal_undecided.append(_point_text(point_))
+        return bool(meets) and refutes_at(point_)
 
     near_minima: list = []  # minima of |left - right| formed symbolically (a strict step's), polished too
     met: list[Meeting] = []  # where a strict step's sides genuinely meet at no point the search can give
     if rel in (">", "<"):  # a strict relation may fail only where both sides are equal (an algebraic point)
         differences = [_difference_to_solve(a, b, model) for a, b in judge.parts]
         for k, difference_ in enumerate(differences):
-            for point_ in _solved_points(model, difference_, judge.parts[k], minima):
-                if judge.meets_at(point_, k) and refutes_at(point_):
+            for point_, rest in _solved_points(model, difference_, judge.parts[k], minima):
+                if fails_at(point_, k, rest):
                     return _within_premises(judge.algebraic_counterexample(point_, k), premises), held, \
                         undecided, ()
         # ... and near the zeros of the difference formed symbolically: a term on both sides (sigma**2,
@@ -910,7 +928,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
             near = _near_equal(difference_, model, seed, inside_margin, lambda: work.spend(judge.point_cost))
             near_minima += near
             for point_ in algebraic_points(model, difference_, near):
-                if judge.meets_at(point_, k) and refutes_at(point_):
+                if fails_at(point_, k):
                     return _within_premises(judge.algebraic_counterexample(point_, k), premises), held, \
                         undecided, ()
     # a minimum near 0 polished at 60 and 120 digits: a rational 10**-digits from it decided exactly (a sliver
@@ -944,7 +962,14 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         raise _UndecidedPremises(f"{PREMISES_UNDECIDED} ({meetings[0]})")
     if met:
         raise _SidesMeet(f"{SIDES_MEET} ({met[0].text()})")
+    if unequal_undecided:
+        raise _SidesMeet(f"{SIDES_UNDECIDED} ({unequal_undecided[0]})")
     return None, held, undecided, tuple(dict.fromkeys(skipped))
+
+
+def _point_text(point_: AlgebraicPoint) -> str:
+    """An algebraic point's coordinates as an error names them: "sigma = 1, q(z) = (1/3, 2/3)"."""
+    return ", ".join(f"{label} = {v[0] if len(v) == 1 else '(' + ', '.join(v) + ')'}" for label, v in point_.shown)
 
 
 def _difference_to_solve(a: Expr, b: Expr, model: ExplicitModel) -> Expr:
@@ -970,43 +995,52 @@ def _difference_to_solve(a: Expr, b: Expr, model: ExplicitModel) -> Expr:
 
 
 def _solved_points(model: ExplicitModel, difference: Expr, part: tuple[Expr, Expr], minima: list):
-    """The algebraic points near `minima` where `difference` (`_difference_to_solve`) is 0; when logs are
-    left in it, those where they vanish together (`_logs_vanish_where`) after them: a strict step may fail
-    there, which `judge.meets_at` decides exactly."""
-    yield from algebraic_points(model, difference, minima)
+    """(point, rest): the algebraic points near `minima` where `difference` (`_difference_to_solve`) is 0, rest
+    None (an exact root of an expression equal to left - right on the domain); when logs are left in it,
+    those where they vanish together (`_logs_vanish_where`) after them, rest the canonical form's log-free
+    part, which left - right equals there.  A strict step may fail there, which `judge.meets_at` decides."""
+    for point_ in algebraic_points(model, difference, minima):
+        yield point_, None
     if not solvable(difference):
-        for unit in _logs_vanish_where(Add(part[0], -part[1]), model):
-            yield from algebraic_points(model, unit, minima)
+        units, rest = _logs_vanish_where(Add(part[0], -part[1]), model)
+        for unit in units:
+            for point_ in algebraic_points(model, unit, minima):
+                yield point_, rest
 
 
-def _logs_vanish_where(formed: Expr, model: ExplicitModel) -> tuple[Expr, ...]:
+def _logs_vanish_where(formed: Expr, model: ExplicitModel) -> tuple[tuple[Expr, ...], Expr]:
     """Where the log terms of left - right vanish together, as expressions `algebraic_points` solves (their
-    zeros), when its canonical form's log terms are c_1 log(a_1) + ... with rational c_i and a_i rational
-    functions of the parameters: log(a_1**n_1 * ...) = 0 where a_1**n_1 * ... = 1 (n_i = c_i L, L the least
-    common denominator), i.e. where the a_i with n_i > 0, raised, equal the others -- or their negative, as
-    the form may file log(2 - t) as log(t - 2) (red team rt49 F10); () otherwise.  The
+    zeros), and the log-free part of its canonical form (left - right there), when the form's log terms are
+    c_1 log(a_1) + ... with rational c_i and a_i rational functions of the parameters: log(a_1**n_1 * ...) = 0
+    where a_1**n_1 * ... = 1 (n_i = c_i L, L the least common denominator), i.e. where the a_i with n_i > 0,
+    raised, equal the others -- or their negative, as the form may file log(2 - t) as log(t - 2) (red team
+    rt49 F10); no units otherwise.  The
     Gaussian KL(q(z), Normal(mu, v)) is log(v)/2 - log(sigma) + sigma**2/(2 v) - 1/2, 0 on the rational curve
     v = sigma**2, which no coordinate rounded on its own reaches: under the premise sigma != v, the step
-    KL > 0 passed with accept (red team rt47 F1).  Only where to look: the step is decided there exactly."""
+    KL > 0 passed with accept (red team rt47 F1).  Only where to look: the step is decided there exactly --
+    the rest need not vanish with the logs (log(p(x)) - ELBO(q) + p(x) at w = 0 is p(x): red team rt51 F3)."""
+    none: tuple[tuple[Expr, ...], Expr] = ((), S.Zero)
     try:
         form = canonical(formed, model)
     except TooLarge:
-        return ()
+        return none
     powers: list[tuple[Expr, Rational]] = []
+    rest: Expr = S.Zero
     for key, coefficient in form.terms:
         if not key:
+            rest = with_exps(coefficient)
             continue
         if len(key) != 1 or key[0][0] != "log" or not coefficient.is_Rational:
-            return ()
+            return none
         powers.append((key[0][1], coefficient))
     if not powers:
-        return ()
+        return none
     scale = math.lcm(*(int(c.q) for _, c in powers))
     up = Mul(*(a ** (c * scale) for a, c in powers if c > 0))
     down = Mul(*(a ** (-c * scale) for a, c in powers if c < 0))
     known = set(model.parameters)
     return tuple(unit for unit in (up - down, up + down)
-                 if solvable(unit) and unit.free_symbols and unit.free_symbols <= known)
+                 if solvable(unit) and unit.free_symbols and unit.free_symbols <= known), rest
 
 
 def _far_end_differences(parts: tuple, model: ExplicitModel) -> tuple[Expr, ...]:
@@ -1082,6 +1116,14 @@ SIDES_MEET = ("not checked: the two sides of this strict step meet at a point th
 """The start of a strict step's `error` where a polished float minimum shows its sides meeting well inside
 the domain and every premise (engine.polishing: the meeting is genuine), at no point an exact instance
 reaches (red team rt46 F7: false at an irrational point, it passed with accept)."""
+
+
+SIDES_UNDECIDED = ("not checked: this strict step may fail at an algebraic point (where its difference, or the "
+                   "logs in it, vanish), and its two sides could not be shown equal or different there; neither a "
+                   "counterexample nor a point where it held")
+"""The start of a strict step's `error` where `_Instances.meets_at` was undecided at an algebraic point inside
+the domain and every premise: undecided is never equal (no counterexample, red team rt51 F3) and never
+different (no pass)."""
 
 
 class _SidesMeet(Exception):
