@@ -79,10 +79,9 @@ from elbo_sym.limits import (
     MAX_TITLE_CHARS,
     MAX_WHY_CHARS,
     PARAMETER_NAME_RULE,
-    POINTER_CONTEXT_CHARS,
 )
 from elbo_sym.numbers.exact import EXACT_NUMBER
-from elbo_sym.prose import ProseError, check_prose, inline, split_math, terminal_safe, worded_relations
+from elbo_sym.prose import ProseError, check_prose, inline, source_pointer, split_math, worded_relations
 
 RELATIONS = ("=", "<=", ">=", "<", ">")
 ANY_K = "any"
@@ -127,15 +126,7 @@ class DerivationError(InputError):
         """
         if self.source is None or self.column is None:
             return ""
-        column = max(0, min(self.column, len(self.source)))
-        start = max(0, min(column - POINTER_CONTEXT_CHARS // 2, len(self.source) - POINTER_CONTEXT_CHARS))
-        end = min(len(self.source), start + POINTER_CONTEXT_CHARS)
-        head = "..." if start > 0 else ""
-        tail = "..." if end < len(self.source) else ""
-        before = terminal_safe(self.source[start:column])
-        shown = head + before + terminal_safe(self.source[column:end]) + tail
-        pad = " " * len(head) + "".join(c if c == "\t" else " " for c in before)
-        return f"    {shown}\n    {pad}^"
+        return source_pointer(self.source, self.column)
 
 
 @dataclass(frozen=True)

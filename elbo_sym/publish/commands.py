@@ -167,6 +167,8 @@ def exercise_files(settings: Settings, *, quiz: Path | None, roster: str | None,
     try:
         students = read_roster(roster) if roster is not None else None
     except RosterError as error:
+        if isinstance(error, InputError):
+            raise  # a RosterInputError: its line and caret are printed under it
         raise InputError(str(error)) from None
     lines: list[tuple[bool, str]] = []
     if quiz is not None:
