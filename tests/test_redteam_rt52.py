@@ -38,7 +38,8 @@ def derivation(title: str, whys: dict[int, str] | None = None) -> str:
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
     folder = tmp_path_factory.mktemp("rt52")
-    texts = {"bare.toml": derivation("No notes"), "sparse.toml": derivation("Two notes", {1: "expand it", 3: "regroup"})}
+    texts = {"bare.toml": derivation("No notes"),
+             "sparse.toml": derivation("Two notes", {1: "expand it", 3: "regroup"})}
     for name, text in texts.items():
         (folder / name).write_text(text, encoding="utf-8")
     return [check_file(folder / name) for name in texts]
@@ -65,11 +66,12 @@ def test_f1_the_teachers_page_keeps_every_steps_mark_and_rule(reports):
 
 
 @pytest.mark.full
-def test_f1_the_rendered_page_numbers_each_note_as_its_row(reports, tmp_path, requires_chromium):
+def test_f1_the_rendered_page_numbers_each_note_as_its_row(reports, tmp_path, request):
     """In headless Chromium: no list under the chain without notes, and the notes of steps 1 and 3 as
     items 1 and 3 (CommonMark numbers a list from its first item: one list would show 1 and 2)."""
+    browser = request.getfixturevalue("requires_chromium")  # test_web's: node, KaTeX and chromium
     html = _render(tmp_path, web.derivations_page(reports))
-    dom = _chromium(requires_chromium, tmp_path, "--dump-dom", html.as_uri())
+    dom = _chromium(browser, tmp_path, "--dump-dom", html.as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]
     bare, sparse = re.split(r"<h2[^>]*>", dom.stdout)[1:3]
     assert "<ol" not in bare and "<li" not in bare, bare
@@ -95,7 +97,8 @@ def course(folder: Path, project: str) -> Path:
 
 @pytest.mark.full
 def test_f2_check_names_a_derivation_file_the_project_does_not_list(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(course(tmp_path / "week5", 'title = "w"\nderivations = ["bound.toml"]\nflashcards = "cards.toml"\n'))
+    project = 'title = "w"\nderivations = ["bound.toml"]\nflashcards = "cards.toml"\n'
+    monkeypatch.chdir(course(tmp_path / "week5", project))
     assert main(["check"]) == 0  # the exit status is bound.toml's: the note changes nothing
     out, err = capsys.readouterr()
     assert "1/1 file(s) pass" in out and "Not listed" not in out
