@@ -120,3 +120,120 @@ def test_f2_no_note_when_the_project_lists_every_derivation_beside_it(tmp_path, 
     assert unlisted_notes(project, project.derivation_paths()) == [
         "note: gap2.toml not checked: elbo-sym.toml is the course's list and its derivations = [...] does not "
         "list it; list it there or pass it as a path"]
+
+
+# --------------------------------------------------------------------------- F4
+
+WIDE_TITLE = "Two faces of the ELBO & the 100% rule #3"
+WIDE = (f'title = "{WIDE_TITLE}"\nmodel = "discrete"\nK = "any"\nstart = "ELBO(q)"\n\n'
+        '[[step]]\nrel = "="\nexpr = "ELBO(q) + (' + " + ".join(["KL(q(z), p(z | x))"] * 10)
+        + ') / 10 - KL(q(z), p(z | x))"\nrule = "algebra"\n\n'
+        '[[step]]\nrel = "="\nexpr = "ELBO(q)"\nrule = "algebra"\n')
+"""rt52's /tmp/rt52/errs/e8/elbo-terms.toml, shortened: step 1's one term (a sum of ten KLs over 10) is too
+wide at 70 % of its size, so the build fails and names it; its expr is on line 8."""
+
+
+def test_f4_a_heading_is_named_as_typed():
+    from elbo_sym.publish.render import latex_escape, overfull_boxes
+
+    source = f"\\section*{{1.\\enspace {latex_escape(WIDE_TITLE + ' a--b ~x ^y [z] {w} $5 a_b')}}}\nx\n"
+    log = "Overfull \\hbox (12.0pt too wide) in paragraph at lines 2--2\n"
+    [box] = overfull_boxes(log, source)
+    assert box.section == f"1. {WIDE_TITLE} a--b ~x ^y [z] {{w}} $5 a_b"  # main: "... ELBO the 100 rule 3 ..."
+
+
+def test_f4_a_template_overflow_names_the_step_it_was_setting():
+    from elbo_sym.publish.render import overfull_boxes
+
+    source = "\n".join(["\\section*{1.\\enspace Gap}", "%@ the chain of gap.toml", "\\begin{align*}",
+                        "%@step 1 gap.toml:9", "a &= \\chainstepat{1}\\chainbreak{b}\\\\",
+                        "%@step 2 gap.toml:14", "&= \\chainstepat{2}\\chainbreak{c}", "\\end{align*}"])
+    log = ("elbo-sym layout: a term scaled below 70 percent of its size is 30.0pt too wide at line 8 in step 1\n"
+           "elbo-sym layout: a term scaled below 70 percent of its size is 20.0pt too wide at line 8\n")
+    first, second = overfull_boxes(log, source)
+    assert first.describe() == ("a term scaled below 70 percent of its size is 30.0pt too wide at line 8 (section "
+                                "'1. Gap', step 1 of the chain, gap.toml:9, measured by the template)")
+    assert second.part == "the chain of gap.toml, measured by the template"  # no step: the marker above
+
+
+@pytest.mark.full
+def test_f4_the_build_names_the_title_as_typed_and_the_steps_line(tmp_path, monkeypatch, capsys, requires_latex):
+    monkeypatch.chdir(tmp_path)
+    Path("wide.toml").write_text(WIDE, encoding="utf-8")
+    assert main(["build", "wide.toml", "--out", "h", "--only", "derivations"]) == 1
+    err = capsys.readouterr().err
+    assert re.search(r"warning: derivations\.pdf: a term scaled below 70 percent of its size is [\d.]+pt too wide at "
+                     rf"line \d+ \(section '1\. {re.escape(WIDE_TITLE)}', step 1 of the chain, wide\.toml:8, "
+                     r"measured by the template\)", err), err
+    assert not Path("h/derivations.pdf").exists()
+
+
+# --------------------------------------------------------------------------- F5
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def handouts_build_line() -> str:
+    """The `elbo-sym build` line of the Makefile's handouts recipe."""
+    recipe = ROOT.joinpath("Makefile").read_text(encoding="utf-8").split("\nhandouts:", 1)[1].split("\n\n", 1)[0]
+    [line] = [line.strip() for line in recipe.splitlines() if "elbo-sym build" in line]
+    return line
+
+
+@pytest.mark.full
+def test_f5_make_handouts_fails_without_tex(tmp_path):
+    """The recipe's settings, without TeX on PATH: exit 1, no PDF, the install hint -- as the README says
+    (main: exit 0 with derivations.tex only, the README saying it fails)."""
+    import os
+    import subprocess
+    import sys
+
+    line = handouts_build_line()
+    settings = dict(word.split("=", 1) for word in line.split("$(BIN)/elbo-sym build", 1)[0].split())
+    assert settings.get("ELBO_SYM_REQUIRE_LATEX") == "1", line
+    (tmp_path / "gap.toml").write_text(derivation("Gap"), encoding="utf-8")
+    bare = tmp_path / "bin"  # a PATH without latexmk and pdflatex
+    bare.mkdir()
+    env = {**os.environ, **settings, "PATH": str(bare)}
+    run = subprocess.run([sys.executable, "-m", "elbo_sym", "build", "gap.toml", "--out", "h", "--only",
+                          "derivations"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "Install TeX Live with:" in run.stderr
+    assert not list((tmp_path / "h").glob("*.pdf"))
+    readme = " ".join(ROOT.joinpath("README.md").read_text(encoding="utf-8").split())
+    assert "and when TeX is missing and cannot be installed" in readme
+
+
+# --------------------------------------------------------------------------- F6
+
+
+SHORT = ('title = "Gap"\nmodel = "discrete"\nK = "any"\nstart = "log(p(x)) - ELBO(q)"\n\n'
+         '[[step]]\nrel = "="\nexpr = "-(ELBO(q) - log(p(x)))"\nrule = "algebra"\n')
+"""One step whose result fits the page (derivation()'s three-step result is 24pt too wide: see the report)."""
+
+
+def pdf_text(path: Path) -> str:
+    import subprocess
+
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True,
+                          timeout=60).stdout
+
+
+@pytest.mark.full
+def test_f6_only_exercises_without_solutions_removes_the_old_key(tmp_path, monkeypatch, capsys, requires_latex):
+    """A sheet of seed 8 never stands beside the key of seed 7: `--only exercises --solutions none` removes
+    the answers.pdf (and .tex) an earlier build wrote, with a note, as a whole build does; the other
+    handouts stay (`--only` removes nothing else)."""
+    monkeypatch.chdir(tmp_path)
+    Path("gap.toml").write_text(SHORT, encoding="utf-8")
+    assert main(["build", "gap.toml", "--out", "h", "--only", "derivations"]) == 0
+    assert main(["build", "gap.toml", "--out", "h", "--seed", "7", "--only", "exercises"]) == 0
+    assert "seed 7" in pdf_text(Path("h/answers.pdf"))
+    capsys.readouterr()
+    assert main(["build", "gap.toml", "--out", "h", "--seed", "8", "--solutions", "none", "--only", "exercises"]) == 0
+    out = capsys.readouterr().out
+    assert "  removed h/answers.pdf (this build has no such handout)" in out.splitlines(), out
+    assert "  removed h/answers.tex (this build has no such handout)" in out.splitlines(), out
+    assert sorted(p.name for p in Path("h").iterdir() if not p.name.startswith(".")) == [
+        "derivations.pdf", "derivations.tex", "exercises.pdf", "exercises.tex"]
+    assert "seed 8" in pdf_text(Path("h/exercises.pdf"))
