@@ -237,3 +237,32 @@ def test_f6_only_exercises_without_solutions_removes_the_old_key(tmp_path, monke
     assert sorted(p.name for p in Path("h").iterdir() if not p.name.startswith(".")) == [
         "derivations.pdf", "derivations.tex", "exercises.pdf", "exercises.tex"]
     assert "seed 8" in pdf_text(Path("h/exercises.pdf"))
+
+
+# --------------------------------------------------------------------------- F7
+
+
+def test_f7_an_assume_entry_without_one_relation_is_named_at_the_entry(tmp_path):
+    from elbo_sym.engine.derivation import DerivationError, load
+
+    text = ('title = "t"\nmodel = "discrete"\nK = "any"\nassume = ["q(z) = p(z | x)", "KL(q(z), p(z)) >> 0"]\n'
+            'start = "ELBO(q)"\n\n[[step]]\nrel = "="\nexpr = "log(p(x))"\nrule = "assumption"\n')
+    (tmp_path / "asm.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(DerivationError) as error:
+        load(tmp_path / "asm.toml")
+    line = text.splitlines()[3]
+    assert (error.value.line, error.value.column) == (4, line.index("KL(q(z), p(z)) >>"))  # main: column 0, `assume`
+    assert error.value.message.startswith("assume needs exactly one relation")
+
+
+def test_f7_a_cards_assume_error_names_the_card(tmp_path):
+    from elbo_sym.engine.derivation import DerivationError
+    from elbo_sym.lesson.practice import load_deck
+
+    text = ('title = "d"\nK = 2\n\n[[card]]\nfront = "a"\nback = "b"\nformula = "H(q) >= 0"\n\n'
+            '[[card]]\nfront = "c"\nback = "d"\nformula = "H(q) >= 0"\nassume = ["KL(q(z), p(z)) >> 0"]\n')
+    (tmp_path / "cards.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(DerivationError) as error:
+        load_deck(tmp_path / "cards.toml")
+    assert error.value.message.startswith("card 2: assume needs exactly one relation"), error.value.message
+    assert (error.value.line, error.value.column) == (13, text.splitlines()[12].index("KL"))

@@ -1211,9 +1211,9 @@ class _Reader:
             misspelt = misspelt_relation(item) if parts is None else None
             if misspelt is not None:
                 raise self._at(self._item_line(line, item), item, misspelt[0], f"assume: {misspelt[1]}")
-            if parts is None:
-                raise self.error(self._item_line(line, item), f"assume needs exactly one relation "
-                                 f"(=, <=, >=, <, >, !=) in each entry: {item!r}")
+            if parts is None:  # at the entry, not the key (red team rt52 F7)
+                raise self._at(self._item_line(line, item), item, 0, f"assume needs exactly one relation "
+                               f"(=, <=, >=, <, >, !=) in each entry: {item!r}")
             left, rel, right = parts
             if rel == "=":
                 definitions.append(item)
