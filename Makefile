@@ -33,12 +33,12 @@ latex:
 	  echo "Installing TeX Live (apt-get): $(TEX_PACKAGES)"; \
 	  $$SUDO apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES) \
-	  || echo "warning: apt-get failed; LaTeX tests will be skipped and handouts written as .tex only"; \
+	  || echo "warning: apt-get failed; LaTeX tests will be skipped, and make handouts fails (no PDF without TeX)"; \
 	else \
 	  echo "LaTeX (latexmk, pdflatex, lmodern, pdftotext) is not fully installed and cannot be installed automatically."; \
 	  echo "Install it with:"; \
 	  echo "  sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(TEX_PACKAGES)"; \
-	  echo "(or any TeX Live with latexmk). Continuing: LaTeX tests skip, handouts are written as .tex only."; \
+	  echo "(or any TeX Live with latexmk). Continuing: LaTeX tests skip; make handouts fails (no PDF without TeX)."; \
 	fi
 
 # The website checks (tests/test_web.py): node + npm and Debian's chromium from apt when missing
@@ -74,10 +74,12 @@ web-deps:
 	else mkdir -p $(SITE_DEPS) && cp $(SITE_TEMPLATE)/package.json $(SITE_TEMPLATE)/package-lock.json $(SITE_DEPS)/ && \
 	  npm ci --prefix $(SITE_DEPS) --no-audit --no-fund || echo "warning: npm ci of the site failed; site tests will be skipped"; fi
 
+# Without TeX the build writes the .tex files, says how to install TeX Live and exits 1
+# (ELBO_SYM_REQUIRE_LATEX=1 here only: `make test` skips its LaTeX tests): no PDF, no success.
 handouts: venv latex
 	$(BIN)/elbo-sym check derivations/ derivations/variants/ derivations/teaching/ derivations/literature/
 	$(BIN)/elbo-sym cards --check
-	ELBO_SYM_STRICT_LAYOUT=1 $(BIN)/elbo-sym build derivations/ derivations/teaching/ --gallery derivations/variants/ --literature derivations/literature/ --out handouts/
+	ELBO_SYM_REQUIRE_LATEX=1 ELBO_SYM_STRICT_LAYOUT=1 $(BIN)/elbo-sym build derivations/ derivations/teaching/ --gallery derivations/variants/ --literature derivations/literature/ --out handouts/
 
 # The suite on every core (pytest-xdist; tests/conftest.py keeps the users of a file's shared
 # fixtures on one worker: --dist loadgroup). Bytecode is cached even where PYTHONDONTWRITEBYTECODE

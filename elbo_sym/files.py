@@ -22,6 +22,7 @@ from elbo_sym.limits import FILE_BUDGET_CAP_SECONDS, MAX_FILE_BYTES, MAX_FOLDER_
 
 __all__ = ["FileReadError", "InputError", "WHOLE_FILE", "location", "patience_text",
            "read_regular_file", "source_date_epoch", "discover", "toml_folders_below", "folder_notes",
+           "looks_like_derivation",
            "MAX_NOTE_FOLDERS", "MAX_NOTE_WALK", "is_deck", "deck_note",
            "resolved_path", "describe_os_error",
            "DEFAULT_FOLDER", "PROJECT_FILE", "PROJECT_KEYS", "paths_or_default", "output_folder", "output_file",
@@ -311,6 +312,16 @@ def is_deck(path: str | Path) -> bool:
     except (FileReadError, OSError, ValueError):
         return False
     return bool(_DECK_HEADER.search(text)) and not _DERIVATION_LINE.search(text)
+
+
+def looks_like_derivation(path: str | Path) -> bool:
+    """Whether `path` is a regular file with a ``start =`` or ``[[step]]`` line (a course folder's
+    pyproject.toml or a deck is not one); a file that cannot be read is not."""
+    try:
+        text = read_regular_file(path).decode("utf-8-sig", errors="replace")
+    except (FileReadError, OSError, ValueError):
+        return False
+    return bool(_DERIVATION_LINE.search(text))
 
 
 def deck_note(path: str | Path) -> str:

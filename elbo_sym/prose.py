@@ -54,12 +54,12 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from elbo_sym.limits import MAX_WORD_CHARS
+from elbo_sym.limits import MAX_WORD_CHARS, POINTER_CONTEXT_CHARS
 
 __all__ = ["MATH_CHARACTERS", "TEXT_CHARACTERS", "TEX_RELATIONS", "PARAGRAPH", "ProseError", "ProseSpan", "allowed",
            "AUTHOR_CLASSES", "TEX_SIGNS", "character_references", "check_prose", "first_relation", "html_text",
            "WordedRelation", "worded_relations",
-           "inline", "is_relation", "make_safe", "relation_characters",
+           "inline", "is_relation", "make_safe", "relation_characters", "source_pointer",
            "spelled_relation", "split_math", "terminal_safe", "TerminalSafeStream", "counted",
            "sentence"]
 
@@ -620,6 +620,21 @@ def terminal_safe(text: str) -> str:
     if _TERMINAL_PLAIN.fullmatch(text):
         return text
     return _TERMINAL_OTHER.sub(_escape_if_unsafe, text)
+
+
+def source_pointer(source: str, column: int) -> str:
+    """An input error's line, indented, with a caret under `column` (0-based) on the line below, as
+    every input error prints it: at most POINTER_CONTEXT_CHARS characters around the column are shown
+    ("..." marks the cut), control and formatting characters escaped (terminal_safe)."""
+    column = max(0, min(column, len(source)))
+    start = max(0, min(column - POINTER_CONTEXT_CHARS // 2, len(source) - POINTER_CONTEXT_CHARS))
+    end = min(len(source), start + POINTER_CONTEXT_CHARS)
+    head = "..." if start > 0 else ""
+    tail = "..." if end < len(source) else ""
+    before = terminal_safe(source[start:column])
+    shown = head + before + terminal_safe(source[column:end]) + tail
+    pad = " " * len(head) + "".join(c if c == "\t" else " " for c in before)
+    return f"    {shown}\n    {pad}^"
 
 
 _TERMINAL_OTHER = re.compile(r"[^\t\n\x20-\x7e]")

@@ -164,7 +164,7 @@ def test_a_gaussian_premise_with_a_free_z_is_refused_at_its_column(name, column,
 def test_a_deck_card_with_a_gaussian_free_z_premise_is_refused(capsys):
     path = REDTEAM / "rt6_f2_gauss_free_z_deck.toml"
     assert main(["cards", "--check", str(path)]) == 2
-    assert f"{path}:9:11: a premise with a free z" in capsys.readouterr().err
+    assert f"{path}:9:11: card 1: a premise with a free z" in capsys.readouterr().err  # card named (rt52 F7)
 
 
 @pytest.mark.parametrize("premise, column", [

@@ -21,8 +21,9 @@ from latex_tools import latex_tools_missing
 from elbo_sym.cli import main
 from elbo_sym.files import InputError
 from elbo_sym.lesson.exercises import generate_exercises
-from elbo_sym.limits import MAX_SOURCE_DATE_EPOCH
+from elbo_sym.limits import MAX_SOURCE_DATE_EPOCH, POINTER_CONTEXT_CHARS
 from elbo_sym.numbers.exact import LogNumber, log_of
+from elbo_sym.prose import source_pointer, terminal_safe
 from elbo_sym.publish import roster
 from elbo_sym.publish.pdfpages import PdfPagesError, parse_pdf
 from elbo_sym.publish.render import BuildResult, build_pdf
@@ -98,43 +99,51 @@ def test_header_columns_in_any_order_and_case_extra_columns_ignored(tmp_path):
     assert [(s.id, s.name) for s in students] == [("a1", "Ada Lovelace"), ("b2", "Hopper, Grace")]
 
 
-@pytest.mark.parametrize(("text", "line", "message"), [
-    ("s1,Ada\ns2,Bob\n", 1, "header"),
-    ("id,fullname\ns1,Ada\n", 1, "missing: name"),
-    ("id,name,id\ns1,Ada,s1\n", 1, "twice"),
-    ("id,name\ns1,Ada\nS1,Bob\n", 3, "duplicate id 'S1' (first on line 2"),
-    ("id,name\n../etc,Ada\n", 2, "not safe as a file name"),
-    ("id,name\na/b,Ada\n", 2, "not safe as a file name"),
-    ("id,name\n.hidden,Ada\n", 2, "not safe as a file name"),
-    ("id,name\na b,Ada\n", 2, "not safe as a file name"),
-    ("id,name\nsé,Ada\n", 2, "not safe as a file name"),
-    ("id,name\n" + "x" * 65 + ",Ada\n", 2, "limit is 64"),
-    ("id,name\nteacher-key,Ada\n", 2, "reserved"),
-    ("id,name\nCON,Ada\n", 2, "reserved"),
-    ("id,name\ns1,Ada\ns2,\n", 3, "name is empty"),
-    ("id,name\n,Ada\n", 2, "id is empty"),
-    ("id,name\ns1,Ada,extra\n", 2, "3 field(s), but the header has 2"),
-    ("id,name\ns1,Ada \u202eevil\n", 2, "U+202E"),
-    ("id,name\ns1,Ada \u4e2d\n", 2, "cannot print"),
-    ("id,name\ns1,\"" + "a" * 101 + "\"\n", 2, "limit is 100"),
-    ("id,name\ns1,\"Ada\ns2,Bob\n", 2, "not valid CSV: unexpected end of data (a quote opened here is never"),
-    ("id,name\ns1,\"Ada\nLovelace\"\ns1,Bob\n", 4, "duplicate id 's1' (first on line 2"),
-    ("id,name\n", 0, "no students"),
-    ("", 0, "empty"),
+@pytest.mark.parametrize(("text", "line", "column", "message"), [  # column: of the offending character (rt52 F3)
+    ("s1,Ada\ns2,Bob\n", 1, 1, "header"),
+    ("id,fullname\ns1,Ada\n", 1, 1, "missing: name"),
+    ("id,name,id\ns1,Ada,s1\n", 1, 9, "twice"),
+    ("id,name\ns1,Ada\nS1,Bob\n", 3, 1, "duplicate id 'S1' (first on line 2"),
+    ("id,name\n../etc,Ada\n", 2, 3, "not safe as a file name"),
+    ("id,name\na/b,Ada\n", 2, 2, "not safe as a file name"),
+    ("id,name\n.hidden,Ada\n", 2, 1, "not safe as a file name"),
+    ("id,name\na b,Ada\n", 2, 2, "not safe as a file name"),
+    ("id,name\nsé,Ada\n", 2, 2, "not safe as a file name"),
+    ("id,name\n" + "x" * 65 + ",Ada\n", 2, 1, "limit is 64"),
+    ("id,name\nteacher-key,Ada\n", 2, 1, "reserved"),
+    ("id,name\nCON,Ada\n", 2, 1, "reserved"),
+    ("id,name\ns1,Ada\ns2,\n", 3, 4, "name is empty"),
+    ("id,name\n,Ada\n", 2, 1, "id is empty"),
+    ("id,name\ns1,Ada,extra\n", 2, 8, "3 field(s), but the header has 2"),
+    ("id,name\ns1,Ada \u202eevil\n", 2, 8, "U+202E"),
+    ("id,name\ns1,Ada \u4e2d\n", 2, 8, "cannot print"),
+    ("id,name\ns1,\"" + "a" * 101 + "\"\n", 2, 5, "limit is 100"),
+    ("id,name\ns1,\"Ada\ns2,Bob\n", 2, 1, "not valid CSV: unexpected end of data (a quote opened here is never"),
+    ("id,name\ns1,\"Ada\nLovelace\"\ns1,Bob\n", 4, 1, "duplicate id 's1' (first on line 2"),
+    ("id,name\n", 0, None, "no students"),
+    ("", 0, None, "empty"),
 ])
-def test_bad_rosters_name_file_and_line(tmp_path, text, line, message):
+def test_bad_rosters_name_file_and_line(tmp_path, text, line, column, message):
+    """file:line:col of the offending character, and the line echoed with a caret under it (rt52 F3)."""
     path = write(tmp_path, text)
     with pytest.raises(RosterError) as error:
         read_roster(path)
-    where = f"{path}:{line}: " if line else f"{path}: "
+    where = f"{path}:{line}:{column}: " if line else f"{path}: "
     assert str(error.value).startswith(where), str(error.value)
     assert message in str(error.value)
+    if line:
+        typed = text.split("\n")[line - 1]
+        shown = f"    {terminal_safe(typed)}\n    {' ' * (column - 1)}^"
+        assert error.value.pointer() == (shown if len(typed) <= POINTER_CONTEXT_CHARS  # a long line: cut around it
+                                         else source_pointer(typed, column - 1))
+    else:
+        assert error.value.pointer() == ""
 
 
 def test_bytes_that_are_not_utf8_or_text_are_refused(tmp_path):
-    with pytest.raises(RosterError, match=r"students.csv:3: not UTF-8 \(byte 0xe9\)"):
+    with pytest.raises(RosterError, match=r"students.csv:3:7: not UTF-8 \(byte 0xe9\)"):
         read_roster(write(tmp_path, b"id,name\ns1,Ada\ns2,Ren\xe9\n"))
-    with pytest.raises(RosterError, match=r"students.csv:2: a NUL byte"):
+    with pytest.raises(RosterError, match=r"students.csv:2:5: a NUL byte"):
         read_roster(write(tmp_path, b"id,name\ns1,A\x00da\n"))
     with pytest.raises(RosterError, match="not a regular file"):
         read_roster(tmp_path)
@@ -144,7 +153,7 @@ def test_bytes_that_are_not_utf8_or_text_are_refused(tmp_path):
 
 def test_size_limits(tmp_path, monkeypatch):
     monkeypatch.setattr(roster, "MAX_STUDENTS", 2)
-    with pytest.raises(RosterError, match=r"students.csv:4: more than 2 students"):
+    with pytest.raises(RosterError, match=r"students.csv:4:1: more than 2 students"):
         read_roster(write(tmp_path, "id,name\na,A\nb,B\nc,C\n"))
     monkeypatch.setattr(roster, "MAX_ROSTER_BYTES", 20)
     with pytest.raises(RosterError, match="larger than the limit of 20 bytes"):
@@ -208,10 +217,14 @@ def test_a_roster_refuses_a_sheet_that_builds_handout_is_before_any_tex(tmp_path
 
 
 def test_cli_reports_a_bad_roster_as_one_line(tmp_path, capsys):
-    path = write(tmp_path, "id,name\ns1,Ada\ns1,Bob\n")
+    """One line, file:line:col, then the line and a caret, as a derivation's error (rt52 F3)."""
+    path = write(tmp_path, "id,name\ns1,Ada\nx1,\"Bob \u738b\"\n")
     assert main(["exercises", "--roster", str(path), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert err == f"elbo-sym: error: {path}:3: duplicate id 's1' (first on line 2; ids are compared ignoring case)\n"
+    assert err == (f"elbo-sym: error: {path}:3:9: the name has U+738B (CJK UNIFIED IDEOGRAPH-738B), which the "
+                   f"sheets cannot print ({roster.PRINTED_LETTERS}; write other letters and scripts in those)\n"
+                   "    x1,\"Bob \u738b\"\n"
+                   "            ^\n")
     assert not (tmp_path / "out").exists()
 
 

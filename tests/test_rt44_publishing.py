@@ -115,7 +115,7 @@ def test_a_rosters_refusal_names_the_letters_the_sheets_print(tmp_path: Path) ->
     roster.write_text("id,name\ns1,Ǎda\n", "utf-8")
     with pytest.raises(RosterError) as error:
         read_roster(roster)
-    assert str(error.value) == (f"{roster}:2: the name has U+01CD (LATIN CAPITAL LETTER A WITH CARON), which the "
+    assert str(error.value) == (f"{roster}:2:4: the name has U+01CD (LATIN CAPITAL LETTER A WITH CARON), which the "
                                 "sheets cannot print (they print the letters of Latin-1 and Latin Extended-A but "
                                 "Ħ ħ ĸ Ŀ ŀ ŉ Ŧ ŧ ſ, and Ș ș Ț ț; write other letters and scripts in those)")
 

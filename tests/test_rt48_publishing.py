@@ -98,7 +98,8 @@ def test_a_roster_name_in_greek_or_math_signs_is_refused(tmp_path: Path, capsys,
     roster.write_text(f"id,name\nada,Ada Lovelace\nb,{name}\n", encoding="utf-8")
     assert main(["exercises", "--roster", str(roster), "--out", str(tmp_path / "sheets")]) == 2
     err = capsys.readouterr().err
-    assert f"{roster}:3: the name has {sign}, which the sheets cannot print" in err, err
+    column = len("b,") + 1 + name.index(chr(int(sign[2:6], 16)))  # the sign's own column (rt52 F3)
+    assert f"{roster}:3:{column}: the name has {sign}, which the sheets cannot print" in err, err
     assert not (tmp_path / "sheets").exists()
 
 

@@ -80,10 +80,9 @@ from elbo_sym.limits import (
     MAX_TITLE_CHARS,
     MAX_WHY_CHARS,
     PARAMETER_NAME_RULE,
-    POINTER_CONTEXT_CHARS,
 )
 from elbo_sym.numbers.exact import EXACT_NUMBER
-from elbo_sym.prose import ProseError, check_prose, inline, split_math, terminal_safe, worded_relations
+from elbo_sym.prose import ProseError, check_prose, inline, source_pointer, split_math, worded_relations
 
 RELATIONS = ("=", "<=", ">=", "<", ">")
 ANY_K = "any"
@@ -128,15 +127,7 @@ class DerivationError(InputError):
         """
         if self.source is None or self.column is None:
             return ""
-        column = max(0, min(self.column, len(self.source)))
-        start = max(0, min(column - POINTER_CONTEXT_CHARS // 2, len(self.source) - POINTER_CONTEXT_CHARS))
-        end = min(len(self.source), start + POINTER_CONTEXT_CHARS)
-        head = "..." if start > 0 else ""
-        tail = "..." if end < len(self.source) else ""
-        before = terminal_safe(self.source[start:column])
-        shown = head + before + terminal_safe(self.source[column:end]) + tail
-        pad = " " * len(head) + "".join(c if c == "\t" else " " for c in before)
-        return f"    {shown}\n    {pad}^"
+        return source_pointer(self.source, self.column)
 
 
 @dataclass(frozen=True)
@@ -1266,9 +1257,9 @@ class _Reader:
             misspelt = misspelt_relation(item) if parts is None else None
             if misspelt is not None:
                 raise self._at(self._item_line(line, item), item, misspelt[0], f"assume: {misspelt[1]}")
-            if parts is None:
-                raise self.error(self._item_line(line, item), f"assume needs exactly one relation "
-                                 f"(=, <=, >=, <, >, !=) in each entry: {item!r}")
+            if parts is None:  # at the entry, not the key (red team rt52 F7)
+                raise self._at(self._item_line(line, item), item, 0, f"assume needs exactly one relation "
+                               f"(=, <=, >=, <, >, !=) in each entry: {item!r}")
             left, rel, right = parts
             if rel == "=":
                 definitions.append(item)

@@ -591,8 +591,14 @@ class _DeckReader(_Reader):
             raise self.at_key(key, table, i, f"{table} {number}: '{key}' needs a formula", value=False)
         topic = self.label(item.get("topic", ""), MAX_TITLE_CHARS, f"{table} {number}: 'topic'",
                            self.line_of("topic", table, i), "a card's topic")
-        definitions, premises = self.conditions(item.get("assume", []), model["family"], model["D"],
-                                                self.line_of("assume", table, i))
+        try:
+            definitions, premises = self.conditions(item.get("assume", []), model["family"], model["D"],
+                                                    self.line_of("assume", table, i))
+        except DerivationError as error:  # the derivation reader's own words, with the card, as every card error
+            if error.message.startswith(f"{table} {number}:"):
+                raise
+            raise DerivationError(error.path, error.line, f"{table} {number}: {error.message}", error.step,
+                                  error.column, error.source) from None
         conditions = _merged(model["assumptions"] + model["premises"], definitions + premises)
         formula = self.card_formula(item, table, i, conditions) if "formula" in item else None
         stated_in = {key: [span for span in split_math(item[key], claims=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from elbo_sym.files import InputError, resolved_path, source_date_epoch
 from elbo_sym.limits import STEP_BUDGET_SECONDS
 from elbo_sym.prose import counted
-from elbo_sym.publish import TOGETHER
+from elbo_sym.publish import HANDOUTS, TOGETHER
 from elbo_sym.publish.outputs import claim_file
 from elbo_sym.publish.project import Project, Settings, command_paths, course_handouts, course_web
 
@@ -98,9 +98,12 @@ def build_course(course: Project, paths: Sequence[str], folder: Path, *, out: st
                    for name in dict.fromkeys(only) if name not in owned]
         if missing:
             return Outcome((*lines, *missing), ok=False, bad_input=True)
-        # `--only X` replaces X and removes nothing: a teacher rebuilding one sheet keeps the gallery, the
-        # literature and every other PDF an earlier build wrote (red team rt48 F1)
-        prune = None
+        # `--only X` replaces X and removes nothing else: a teacher rebuilding one sheet keeps the gallery, the
+        # literature and every other PDF an earlier build wrote (red team rt48 F1) -- but not the other half of
+        # X's pair that this build has none of: `--only exercises --solutions none` removes the old answers.pdf,
+        # as a whole build does, rather than leave a key of another seed beside the sheet (red team rt52 F6)
+        gone = wanted - {h.name for h in handouts}
+        prune = [name for name, _ in HANDOUTS if name not in gone]
     latex = render.latex_available()
     try:
         result = write_handout_set(handouts, folder, latex=latex, timeout=timeout, owned=prune,
@@ -167,6 +170,8 @@ def exercise_files(settings: Settings, *, quiz: Path | None, roster: str | None,
     try:
         students = read_roster(roster) if roster is not None else None
     except RosterError as error:
+        if isinstance(error, InputError):
+            raise  # a RosterInputError: its line and caret are printed under it
         raise InputError(str(error)) from None
     lines: list[tuple[bool, str]] = []
     if quiz is not None:

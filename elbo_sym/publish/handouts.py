@@ -503,6 +503,7 @@ def derivation_context(report: DerivationReport) -> dict[str, Any]:
             "why": prose(s.why_parts, s.why),  # never a paragraph break inside the chain
             "verdict": s.verdict,
             "instances": s.instances,
+            "at": source_marker(report.file, s.line),  # its "%@step" line: a layout warning names it (rt52 F4)
         }
         for s in report.steps
     ]

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -58,12 +59,14 @@ from elbo_sym.engine.derivation import (
 )
 from elbo_sym.engine.parse import ParseError, Vocabulary
 from elbo_sym.files import (
+    MAX_NOTE_FOLDERS,
     PROJECT_FILE,
     PROJECT_KEYS,
     WHOLE_FILE,
     FileReadError,
     InputError,
     discover,
+    looks_like_derivation,
     paths_or_default,
     read_regular_file,
     resolved_path,
@@ -583,7 +586,35 @@ def command_paths(project: Project, paths: Sequence[str], command: str) -> list[
         raise InputError(f"{project.file}: no derivations = [...] and no derivations/ folder beside it: `{command}` "
                          f"needs the course's own (the lesson's are not installed); list them, e.g. "
                          f"derivations = [\"bound.toml\"], or give PATHS")
+    for note in unlisted_notes(project, found):  # a file beside elbo-sym.toml it does not list: said (rt52 F2)
+        print(f"elbo-sym: {note}", file=sys.stderr)
     return found
+
+
+def unlisted_notes(project: Project, found: Sequence[str]) -> list[str]:
+    """What a command says of the derivation files directly in the course folder that `found` (the
+    project's derivations) leaves out: one note naming them, as `check FOLDER` names the subfolders
+    it skips (files.folder_notes). A note changes no verdict and no exit status."""
+    if project.file is None:
+        return []
+    listed: set[str] = set()
+    for item in map(Path, found):
+        listed.update(resolved_path(p) for p in (item.glob("*.toml") if item.is_dir() else [item]))
+    try:
+        beside = sorted(project.root.glob("*.toml"))
+    except OSError:
+        return []
+    unread = [p for p in beside if p.name != PROJECT_FILE and resolved_path(p) not in listed
+              and looks_like_derivation(p)]
+    if not unread:
+        return []
+    shown = ", ".join(str(p) for p in unread[:MAX_NOTE_FOLDERS]) + (
+        f" and {len(unread) - MAX_NOTE_FOLDERS} more" if len(unread) > MAX_NOTE_FOLDERS else "")
+    one = "it" if len(unread) == 1 else "them"
+    why = ("its derivations = [...] does not list " + one if project.derivations
+           else "it has no derivations = [...], so derivations/ is read")
+    return [f"note: {shown} not checked: {project.file} is the course's list and {why}; "
+            f"list {one} there or pass {one} as {'a path' if len(unread) == 1 else 'paths'}"]
 
 
 def course_handouts(results, project: Project, *, budget: float, gallery=(), literature=(),

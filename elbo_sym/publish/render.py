@@ -605,8 +605,12 @@ _OVERFULL = re.compile(r"^Overfull \\([hv])box \((\d+(?:\.\d+)?)pt too (?:wide|h
 # what a template measured itself (base.tex.j2's \layoutoverflow): a box TeX sets without a warning
 # (a TikZ node, a fixed-size card) reported in the log as "elbo-sym layout: WHAT is 12.0pt too high"
 # (base.tex.j2's \layoutoverflowat adds the source line TeX was reading: "... too wide at line 212")
-_TEMPLATE_OVERFLOW = re.compile(r"^elbo-sym layout: (.+?) is (\d+(?:\.\d+)?)pt too (wide|high)(?: at line (\d+))?$",
-                                re.M)
+_TEMPLATE_OVERFLOW = re.compile(r"^elbo-sym layout: (.+?) is (\d+(?:\.\d+)?)pt too (wide|high)(?: at line (\d+))?"
+                                r"(?: in step (\d+))?$", re.M)
+_STEP_MARKER = re.compile(r"^%@step (\d+) (.*)")
+"""A chain's row: "%@step N FILE:LINE" above it (_macros.tex.j2), named by a template's overflow "in step N"."""
+_UNESCAPED = {latex: ch for ch, latex in _SPECIALS.items() if latex.startswith("\\")}
+"""latex_escape's commands back to the characters typed (a heading's ``\\&`` is the title's ``&``: rt52 F4)."""
 _SECTION = re.compile(r"\\(?:sub)*section\*?\{(.*)")
 _MARKER = re.compile(r"^%@ (.*)")
 _TEX_COMMAND = re.compile(r"\\[A-Za-z]+\*?|[{}$]|\\.")
@@ -616,7 +620,11 @@ def _plain(tex: str) -> str:
     """A heading's LaTeX as rough plain text for a message (commands and braces dropped, but
     the names of log, exp and KL kept)."""
     tex = tex.split(r"\hfill", 1)[0].replace(r"\allowbreak{}", "")  # a long word's break points
-    kept = _TEX_COMMAND.sub(lambda m: m.group(0)[1:] + " " if m.group(0) in (r"\log", r"\exp", r"\KL") else " ", tex)
+    for latex, ch in _UNESCAPED.items():  # as typed, kept by the commands' pass below (a NUL never is in TeX)
+        tex = tex.replace(latex, f"\0{ord(ch)}\0")
+    kept = _TEX_COMMAND.sub(lambda m: m.group(0)[1:] + " " if m.group(0) in (r"\log", r"\exp", r"\KL") else " ",
+                            re.sub(r"(?<![A-Za-z])\{\}", "", tex).replace("{[}", "[").replace("{]}", "]"))
+    kept = re.sub(r"\0(\d+)\0", lambda m: chr(int(m.group(1))), kept)
     return re.sub(r"\s+", " ", kept).strip(" .").replace("( ", "(").replace(" )", ")")
 
 
@@ -634,6 +642,16 @@ def _whereabouts(lines: Sequence[str], line: int) -> tuple[str, str]:
                 part = marker.group(1).strip()
             break
     return section, part
+
+
+def _step_source(lines: Sequence[str], line: int, step: str) -> str:
+    """"step N of the chain, FILE:LINE" from the nearest "%@step N" line above `line` ("" if none)."""
+    for number in range(min(line, len(lines)), 0, -1):
+        if (marker := _STEP_MARKER.match(lines[number - 1])) and marker.group(1) == step:
+            return f"step {step} of the chain, {marker.group(2).strip()}"
+        if _SECTION.search(lines[number - 1]):
+            return ""
+    return ""
 
 
 def overfull_boxes(log: str, source: str) -> tuple[OverfullBox, ...]:
@@ -656,6 +674,8 @@ def overfull_boxes(log: str, source: str) -> tuple[OverfullBox, ...]:
     for m in _TEMPLATE_OVERFLOW.finditer(log):
         line = int(m.group(4) or 0)
         section, part = _whereabouts(lines, line) if line else ("", "")
+        if line and m.group(5):  # the row being set: its "%@step" line, above the display's end
+            part = _step_source(lines, line, m.group(5)) or part
         part = ", ".join(p for p in (part, "measured by the template") if p)
         boxes.append(OverfullBox(float(m.group(2)), line, section, part, m.group(1), m.group(3)))
     # amsmath sets a display twice (measuring, then printing): one box reported twice is one box

@@ -15,7 +15,7 @@ The roster (:func:`read_roster`)
     literally (``\\``, ``$``, ``&``, ``%``, ... are escaped by :func:`render.latex_escape`).
     At most :data:`~elbo_sym.limits.MAX_STUDENTS` students and
     :data:`~elbo_sym.limits.MAX_ROSTER_BYTES` bytes. Every problem is a :class:`RosterError`
-    naming ``file:line``.
+    naming ``file:line:col``, with the line and a caret under the character.
 
 The seed of a student (:func:`student_seed`)
     The first 8 bytes of ``SHA-256("elbo-sym roster seed v1" NUL course-seed NUL id)`` (the
@@ -49,6 +49,7 @@ Speed
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import os
@@ -64,9 +65,9 @@ from pathlib import Path
 from typing import Any
 
 from elbo_sym import files
-from elbo_sym.files import FileReadError, read_regular_file
+from elbo_sym.files import FileReadError, InputError, read_regular_file
 from elbo_sym.limits import MAX_ROSTER_BYTES, MAX_SEED, MAX_STUDENTS, PRINTED_COMMAND_LINE_CHARS
-from elbo_sym.prose import ROMANIAN_LETTERS, TEXT_CHARACTERS, allowed, counted, describe
+from elbo_sym.prose import ROMANIAN_LETTERS, TEXT_CHARACTERS, allowed, counted, describe, source_pointer
 from elbo_sym.publish.handouts import HandoutError, course_context, exercises_arguments, exercises_context
 from elbo_sym.publish.outputs import move_in, refuse_to_replace
 from elbo_sym.publish.pdfpages import GROUP_KEY, PdfPagesError, parse_pdf, split_by_group, write_pages
@@ -91,6 +92,7 @@ __all__ = [
     "MAX_NAME_CHARS",
     "ROSTER_MANIFEST",
     "RosterError",
+    "RosterInputError",
     "RosterResult",
     "Student",
     "build_roster",
@@ -120,7 +122,20 @@ _TEX_PREFIX = "\\pdfobjcompresslevel=0\n\\nofiles\n"
 
 
 class RosterError(Exception):
-    """A bad roster (the message names file:line) or a failed build of the sheets."""
+    """A bad roster (:class:`RosterInputError`) or a failed build of the sheets."""
+
+    def __init__(self, message: str, pointer: str = "") -> None:
+        super().__init__(message)
+        self._pointer = pointer
+
+    def pointer(self) -> str:
+        """The roster's line and a caret under the character (:func:`located`), or ""; the command line
+        prints it under the one-line message, as a derivation's error (authoring.command.guarded)."""
+        return self._pointer
+
+
+class RosterInputError(RosterError, InputError):
+    """A roster that does not read: an input error (exit 2) naming file:line:col where it can."""
 
 
 @dataclass(frozen=True)
@@ -150,30 +165,84 @@ class RosterResult:
 # --------------------------------------------------------------------------- the roster
 
 
+def located(source: str, lines: Sequence[str], line: int, offset: int, message: str) -> RosterInputError:
+    """A roster error at character `offset` of the record that starts on line `line` (1-based) of
+    `lines` (the roster's lines, ends kept, as the CSV reader counts them): ``source:LINE:COL: message``
+    and that line with a caret under the character, as every other input error says it (rt52 F3)."""
+    index = max(0, min(line - 1, len(lines) - 1))
+    while offset >= len(lines[index]) and index + 1 < len(lines):  # a quoted name may span lines
+        offset -= len(lines[index])
+        index += 1
+    shown = lines[index].rstrip("\r\n") if lines else ""
+    return RosterInputError(f"{files.location(source, index + 1, offset)}: {message}", source_pointer(shown, offset))
+
+
+def _field_offsets(record: str) -> list[list[int]]:
+    """Each field of one CSV record (its raw text, maybe several lines) as the offsets in `record` of
+    its value's characters and one past them: a quoted field's quotes are not in its value, and ``""``
+    is one quote, so an error names the character the user typed."""
+    fields: list[list[int]] = [[]]
+    quoted, i = False, 0
+    while i < len(record):
+        ch = record[i]
+        if ch == '"' and quoted and record[i + 1:i + 2] == '"':
+            fields[-1].append(i)
+            i += 2
+            continue
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "," and not quoted:
+            fields[-1].append(i)
+            fields.append([])
+        elif quoted or ch not in "\r\n":
+            fields[-1].append(i)
+        i += 1
+    fields[-1].append(len(record.rstrip("\r\n")))
+    return fields
+
+
+@dataclass(frozen=True)
+class _Record:
+    """One CSV record of a roster as typed: where its errors point (:meth:`at`)."""
+
+    source: str
+    lines: Sequence[str]
+    line: int
+    fields: list[list[int]]
+
+    def at(self, field: int, i: int, message: str) -> RosterInputError:
+        """The error at the `i`-th character of field `field`'s value (past its end: just after it;
+        a field the record lacks: its end)."""
+        where = self.fields[min(field, len(self.fields) - 1)]
+        return located(self.source, self.lines, self.line,
+                       where[min(i, len(where) - 1)] if field < len(self.fields) else where[-1], message)
+
+
 def student_seed(course_seed: int, student_id: str) -> int:
     """The exercise seed of one student: see the module's docstring (SHA-256, 63 bits)."""
     message = SEED_DOMAIN + b"\0" + str(int(course_seed)).encode("ascii") + b"\0" + student_id.encode("utf-8")
     return int.from_bytes(hashlib.sha256(message).digest()[:8], "big") & MAX_SEED
 
 
-def _check_id(value: str, where: str, seen: dict[str, int], line: int) -> str:
+def _check_id(value: str, where: Callable[[int, str], RosterInputError], seen: dict[str, int], line: int) -> str:
+    """The id of a row (`where(i, message)`: the error at the field's i-th character)."""
     text = value.strip()
+    first = len(value) - len(value.lstrip())
     if not text:
-        raise RosterError(f"{where}: the id is empty")
+        raise where(0, "the id is empty")
     if len(text) > MAX_ID_CHARS:
-        raise RosterError(f"{where}: the id is {len(text)} characters long; the limit is {MAX_ID_CHARS}")
+        raise where(first, f"the id is {len(text)} characters long; the limit is {MAX_ID_CHARS}")
     if not _ID.fullmatch(text):
-        bad = next((ch for ch in text if not (ch.isascii() and (ch.isalnum() or ch in "._-"))), text[0])
-        shown = repr(bad) if bad.isprintable() else describe(bad)
-        raise RosterError(f"{where}: id {text!r} is not safe as a file name ({shown}): use ASCII letters "
-                          f"(a-z, A-Z), digits, '.', '_' and '-', starting with a letter or digit")
+        bad = next((i for i, ch in enumerate(text) if not (ch.isascii() and (ch.isalnum() or ch in "._-"))), 0)
+        shown = repr(text[bad]) if text[bad].isprintable() else describe(text[bad])
+        raise where(first + bad, f"id {text!r} is not safe as a file name ({shown}): use ASCII letters "
+                                 f"(a-z, A-Z), digits, '.', '_' and '-', starting with a letter or digit")
     folded = text.lower()
     if folded == KEY_NAME or folded.split(".")[0] in _WINDOWS_DEVICES:
         what = "the key" if folded == KEY_NAME else "a device"
-        raise RosterError(f"{where}: id {text!r} is reserved (it would name {what})")
+        raise where(first, f"id {text!r} is reserved (it would name {what})")
     if folded in seen:
-        raise RosterError(f"{where}: duplicate id {text!r} (first on line {seen[folded]}; "
-                          f"ids are compared ignoring case)")
+        raise where(first, f"duplicate id {text!r} (first on line {seen[folded]}; ids are compared ignoring case)")
     seen[folded] = line
     return text
 
@@ -194,22 +263,25 @@ def _printed_as_text(ch: str) -> bool:
     return ("\x20" <= ch <= "\xff" and allowed(ch)) or ch in TEXT_CHARACTERS
 
 
-def _check_name(value: str, where: str) -> str:
+def _check_name(value: str, where: Callable[[int, str], RosterInputError]) -> str:
+    """The name of a row, its whitespace runs as one space (`where` as :func:`_check_id`'s)."""
     text = " ".join(value.split())
+    first = len(value) - len(value.lstrip())
     if not text:
-        raise RosterError(f"{where}: the name is empty")
+        raise where(0, "the name is empty")
     if len(text) > MAX_NAME_CHARS:
-        raise RosterError(f"{where}: the name is {len(text)} characters long; the limit is {MAX_NAME_CHARS}")
-    for ch in text:
-        if not _printed_as_text(ch):
-            raise RosterError(f"{where}: the name has {describe(ch)}, which the sheets cannot print "
-                              f"({PRINTED_LETTERS}; write other letters and scripts in those)")
+        raise where(first, f"the name is {len(text)} characters long; the limit is {MAX_NAME_CHARS}")
+    for i, ch in enumerate(value):
+        if not ch.isspace() and not _printed_as_text(ch):
+            raise where(i, f"the name has {describe(ch)}, which the sheets cannot print "
+                           f"({PRINTED_LETTERS}; write other letters and scripts in those)")
     return text
 
 
 def parse_roster(text: str, source: str = "roster") -> list[Student]:
-    """The students of a roster's text (see the module docstring); errors name ``source:line``."""
+    """The students of a roster's text (see the module docstring); errors name ``source:line:col``."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    lines = io.StringIO(text, newline="").readlines()  # as the reader counts them (its line_num)
     header: list[str] | None = None
     students: list[Student] = []
     seen: dict[str, int] = {}
@@ -221,34 +293,37 @@ def parse_roster(text: str, source: str = "roster") -> list[Student]:
             row = next(reader, None)
             if row is None:
                 break
-            where = f"{source}:{line}"
+            at = _Record(source, lines, line, _field_offsets("".join(lines[line - 1:reader.line_num]))).at
             if not row or all(not cell.strip() for cell in row):
                 continue  # blank lines are fine
             if header is None:
                 header = [cell.strip().lower() for cell in row]
                 missing = [c for c in ("id", "name") if c not in header]
                 if missing:
-                    raise RosterError(f"{where}: the first row must be a header naming the columns id and name "
-                                      f"(found {', '.join(repr(c) for c in row[:4])}); missing: {', '.join(missing)}")
+                    raise at(0, 0, f"the first row must be a header naming the columns id and name (found "
+                                   f"{', '.join(repr(c) for c in row[:4])}); missing: {', '.join(missing)}")
                 for c in ("id", "name"):
                     if header.count(c) > 1:
-                        raise RosterError(f"{where}: the header names the column {c!r} twice")
+                        raise at(len(header) - 1 - header[::-1].index(c), 0,
+                                 f"the header names the column {c!r} twice")
                 columns = (header.index("id"), header.index("name"))
                 continue
             if len(row) != len(header):
-                raise RosterError(f"{where}: {len(row)} field(s), but the header has {len(header)} "
-                                  f"(quote a name that holds a comma: \"Lovelace, Ada\")")
+                raise at(min(len(row), len(header)), 0,
+                         f"{len(row)} field(s), but the header has {len(header)} "
+                         f"(quote a name that holds a comma: \"Lovelace, Ada\")")
             if len(students) >= MAX_STUDENTS:
-                raise RosterError(f"{where}: more than {MAX_STUDENTS} students (split the roster)")
-            student_id = _check_id(row[columns[0]], where, seen, line)
-            students.append(Student(student_id, _check_name(row[columns[1]], where), line))
+                raise at(0, 0, f"more than {MAX_STUDENTS} students (split the roster)")
+            student_id = _check_id(row[columns[0]], functools.partial(at, columns[0]), seen, line)
+            students.append(Student(student_id, _check_name(row[columns[1]], functools.partial(at, columns[1])),
+                                    line))
     except csv.Error as error:
         hint = " (a quote opened here is never closed)" if "end of data" in str(error) else ""
-        raise RosterError(f"{source}:{line}: not valid CSV: {error}{hint}") from None
+        raise located(source, lines, line, 0, f"not valid CSV: {error}{hint}") from None
     if header is None:
-        raise RosterError(f"{source}: the roster is empty (expected a header row id,name and one row per student)")
+        raise RosterInputError(f"{source}: the roster is empty (expected a header row id,name and one row per student)")
     if not students:
-        raise RosterError(f"{source}: no students (only the header row)")
+        raise RosterInputError(f"{source}: no students (only the header row)")
     return students
 
 
@@ -257,17 +332,19 @@ def read_roster(path: str | os.PathLike[str]) -> list[Student]:
     try:
         data = read_regular_file(path, MAX_ROSTER_BYTES)
     except FileReadError as error:
-        raise RosterError(str(error)) from None
+        raise RosterInputError(str(error)) from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
-        raise RosterError(f"{os.fspath(path)}:{line}: not UTF-8 (byte 0x{data[error.start]:02x}); "
-                          f"save the roster as UTF-8 CSV") from None
+        start = data.rfind(b"\n", 0, error.start) + 1
+        lines = [""] * data.count(b"\n", 0, start) + [data[start:].split(b"\n")[0].decode("utf-8", "replace")]
+        raise located(os.fspath(path), lines, len(lines), len(data[start:error.start].decode("utf-8", "replace")),
+                      f"not UTF-8 (byte 0x{data[error.start]:02x}); save the roster as UTF-8 CSV") from None
     text = unicodedata.normalize("NFC", text)  # a spreadsheet's export may write e + U+0301 for the "é" printed
     if "\0" in text:
-        line = text[:text.index("\0")].count("\n") + 1
-        raise RosterError(f"{os.fspath(path)}:{line}: a NUL byte (is this a spreadsheet, not a CSV file?)")
+        lines = io.StringIO(text, newline="").readlines()
+        nul = text.index("\0")
+        raise located(os.fspath(path), lines, 1, nul, "a NUL byte (is this a spreadsheet, not a CSV file?)")
     return parse_roster(text, os.fspath(path))
 
 

@@ -458,6 +458,24 @@ def _chain(doc: _Markdown, start: str, steps: Sequence[Mapping[str, Any]]) -> No
     doc.aligned(rows)
 
 
+def _step_notes(doc: _Markdown, notes: Sequence[tuple[int, str]]) -> None:
+    """The notes under a chain, each numbered as its row ``(n)``; a step without one has no item
+    (ten empty items under a chain with no `why`: red team rt52 F1), and no notes, no list.
+    CommonMark numbers a list from its first item on, so each run of consecutive steps is a list
+    of its own: a blank line and the other delimiter (``.`` / ``)``) start the next one at its number."""
+    runs: list[list[str]] = []
+    last = None
+    for index, note in notes:
+        if not note.strip():
+            continue
+        if last is None or index != last + 1:
+            runs.append([])
+        runs[-1].append(f"{index}{')' if len(runs) % 2 == 0 else '.'} {note.strip()}")
+        last = index
+    for run in runs:
+        doc.add("\n".join(run))
+
+
 def _rule(rule: str) -> str:
     return f"`{rule}`" if re.fullmatch(r"[A-Za-z0-9 :,.()-]+", rule) else md_text(rule)
 
@@ -542,11 +560,11 @@ def _derivation_sections(doc: _Markdown, reports: Sequence[DerivationReport], te
             doc.display(d["claim"])
         _assumptions(doc, d["assumptions"])
         _chain(doc, d["start"], d["steps"])
-        doc.add("\n".join(
-            f"{s['index']}. {_mark(s['verdict'])} {doc.prose(step.why_parts, step.why) or ''} \\[{_rule(s['rule'])}\\]"
+        _step_notes(doc, [
+            (s["index"], f"{_mark(s['verdict'])} {doc.prose(step.why_parts, step.why) or ''} \\[{_rule(s['rule'])}\\]")
             if teacher or s["verdict"] == "checked"  # an accepted step says so on the students' page too
-            else f"{s['index']}. {doc.prose(step.why_parts, step.why) or ''}"
-            for s, step in zip(d["steps"], report.steps)))
+            else (s["index"], doc.prose(step.why_parts, step.why))
+            for s, step in zip(d["steps"], report.steps)])
         under = d["under"] if d["assumptions"] else ""  # as the sheet says it: the conditions hold throughout
         if d["fully_proved"]:
             result = f"{d['all_proved']}, so{f', {under},' if under else ''} the chain establishes"
@@ -600,10 +618,8 @@ def mistakes_page(reports: Sequence[DerivationReport], solutions: str = "separat
             doc.add(f"**Claim.** {doc.m(d['claim'])}")
         _assumptions(doc, d["assumptions"])
         _chain(doc, d["start"], d["steps"])
-        notes = [f"{s['index']}. {doc.prose(step.why_parts, step.why)}"
-                 for s, step in zip(d["steps"], report.steps) if step.why]
-        if notes:
-            doc.add("\n".join(notes))
+        _step_notes(doc, [(s["index"], doc.prose(step.why_parts, step.why))
+                          for s, step in zip(d["steps"], report.steps) if step.why])
         doc.add(f"**Task.** {our_words(d['task'])}")
         with doc.details("Solution", solutions):
             for mistake in d["mistakes"]:
