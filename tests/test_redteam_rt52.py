@@ -209,7 +209,7 @@ def test_f5_make_handouts_fails_without_tex(tmp_path):
 
 SHORT = ('title = "Gap"\nmodel = "discrete"\nK = "any"\nstart = "log(p(x)) - ELBO(q)"\n\n'
          '[[step]]\nrel = "="\nexpr = "-(ELBO(q) - log(p(x)))"\nrule = "algebra"\n')
-"""One step whose result fits the page (derivation()'s three-step result is 24pt too wide: see the report)."""
+"""One step: a derivation the F6 test builds twice, quickly."""
 
 
 def pdf_text(path: Path) -> str:
@@ -237,6 +237,20 @@ def test_f6_only_exercises_without_solutions_removes_the_old_key(tmp_path, monke
     assert sorted(p.name for p in Path("h").iterdir() if not p.name.startswith(".")) == [
         "derivations.pdf", "derivations.tex", "exercises.pdf", "exercises.tex"]
     assert "seed 8" in pdf_text(Path("h/exercises.pdf"))
+
+
+@pytest.mark.full
+def test_a_result_nearly_a_line_wide_starts_a_line_of_its_own(tmp_path, monkeypatch, requires_latex):
+    """derivation()'s three-step result, `log p(x) - L(q) = -(sum_z q(z) log p(x, z) + H[q(z)]) + log p(x)`,
+    fits a line but not the rest of "the chain establishes"'s line: \\fitclaim lets it start the next line
+    (before: no feasible break, a line 24pt too wide, the build failed)."""
+    monkeypatch.chdir(tmp_path)
+    Path("gap.toml").write_text(derivation("Gap"), encoding="utf-8")
+    assert main(["build", "gap.toml", "--out", "h", "--only", "derivations"]) == 0
+    lines = [" ".join(line.split()) for line in pdf_text(Path("h/derivations.pdf")).splitlines()]
+    [result] = [line for line in lines if line.startswith("Result.")]
+    assert "log" not in result, lines  # the text's line ends before the formula
+    assert any(line.startswith("log p(x) − L(q) = −") for line in lines), lines  # which starts a line
 
 
 # --------------------------------------------------------------------------- F7
