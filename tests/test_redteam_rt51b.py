@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import pytest
 from sympy import CRootOf, Rational, Symbol, exp, log, pi, sqrt, sympify
+from test_redteam_rt50 import step_of  # `start > 0` with accept, checked at a 120 s backstop
 
 from elbo_sym.engine import check
-from elbo_sym.engine.check import SIDES_UNDECIDED, Verdict, check_derivation
-from elbo_sym.engine.derivation import loads
+from elbo_sym.engine.check import SIDES_UNDECIDED, Verdict
 from elbo_sym.numbers import evaluate
 from elbo_sym.numbers.evaluate import closed_sign
-
-BUDGET = 120.0
-"""A backstop on a shared machine (each search runs a fixed, counted plan)."""
 
 GAUSSIAN = 'model = "gaussian"\nD = 1'
 
@@ -40,13 +37,6 @@ TRUE_STEPS = [  # (head, start, params): each step is `start > 0`
 THE_F3_POINT = sympify(  # left - right at the point main printed: logs that cancel exactly, beside p(x)
     "log(23/50000000000) + exp(-55413601751250000000000000000000/47927929 - log(529*pi/1250000000000000000000)/2)"
     " + log(2)/2 + log(pi)/2 - log(529*pi/1250000000000000000000)/2")
-
-
-def step_of(head: str, start: str, params: str):
-    block = f"\n[params]\n{params}\n" if params else ""
-    text = (f'title = "t"\n{head}\nstart = "{start}"\n{block}\n'
-            f'[[step]]\nrel = ">"\nexpr = "0"\nrule = "algebra"\naccept = "checked"\n')
-    return check_derivation(loads(text, "t.toml"), budget=BUDGET).steps[0]
 
 
 def test_the_f3_points_difference_is_positive():
