@@ -203,3 +203,15 @@ def test_without_the_new_picks_the_curve_passes(monkeypatch):
     monkeypatch.setattr(polishing, "_mirror", lambda mine, theirs: None)
     step = step_of("K = 2", KL_CURVE)
     assert step.verdict is Verdict.checked and step.passes, step.reason
+
+
+@pytest.mark.full
+def test_without_the_inside_first_order_an_elbo_gap_curve_passes(monkeypatch):
+    """The mutant: every minimum counted as inside (mirror images still merged) -- m9's edge decoys, which are
+    not each other's mirror image, take both places and the false step passes: the order alone catches it."""
+    start = "(log(p(x)) - ELBO(q) - log(2))**2"
+    assert step_of("K = 2", start).verdict is Verdict.error
+    monkeypatch.setattr(polishing, "_inside", lambda site: True)
+    step = step_of("K = 2", start)
+    assert step.verdict is Verdict.checked and step.passes, step.reason
+

@@ -330,12 +330,9 @@ def _deeper_digits(first: Polished, second: Polished) -> int | None:
 def _meeting(site: _Site, first: Polished, second: Polished, first_margins: list, margins, model) -> Meeting | None:
     """The `Meeting` at the polished minimum when it passes the module's tests up to 120 digits, else None
     (the caller then asks `_confirmed` at CONFIRM_DIGITS: only such a minimum costs that polishing)."""
-    if not (first.converged and second.converged):
+    if not (first.converged and second.converged and _agree(first, second)):
         return None
     with mpmath.mp.workdps(30):
-        size = 1 + max(abs(v) for v in second.point)
-        if not max(abs(a - b) for a, b in zip(first.point, second.point)) <= MEETING_AGREE * size:
-            return None
         gap_first, gap_second = abs(first.value), abs(second.value)
         point = [float(v) for v in second.point]
     symbols = tuple(s for b in model.blocks for s in b.symbols)
@@ -427,13 +424,17 @@ def _confirmed(second: Polished, third: Polished | None, scale: float) -> bool:
     t = 431.8, its gap falling from 1.4e-131 to exp(-431.8) = 3e-188, and ``KL(q(z), p(z)) + t**24 > 0`` at
     t = 8.7e-10 (red team rt51 F1: true steps were errors).  Such a plateau stays where it is at any
     precision; a genuine meeting's gap falls to about 10**-(2 * CONFIRM_DIGITS + 19)."""
-    if third is None or not third.converged:
+    if third is None or not (third.converged and _agree(second, third)):
         return False
     with mpmath.mp.workdps(30):
-        size = 1 + max(abs(v) for v in third.point)
-        if not max(abs(a - b) for a, b in zip(second.point, third.point)) <= MEETING_AGREE * size:
-            return False
         return bool(abs(third.value) <= mpmath.mpf(10) ** -CONFIRM_LEVEL_DIGITS * mpmath.mpf(scale))
+
+
+def _agree(one: Polished, other: Polished) -> bool:
+    """Whether two polishings found the same point: within MEETING_AGREE of the later point's size."""
+    with mpmath.mp.workdps(30):
+        size = 1 + max(abs(v) for v in other.point)
+        return bool(max(abs(a - b) for a, b in zip(one.point, other.point)) <= MEETING_AGREE * size)
 
 
 def _beyond_float_range(site: _Site, flat: tuple, symbols: tuple) -> bool:
