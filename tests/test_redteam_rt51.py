@@ -92,6 +92,12 @@ TRUE_PLATEAUS = [  # (head, start, params): each `start > 0` is true; each was a
     ("K = 2", "KL(q(z), p(z)) + t**12 * t**12", 't = "in (0, 1)"'),               # y1: no exp at all
     ("K = 2", "KL(q(z), p(z)) + t**12 * t**8", 't = "in (0, 1)"'),                # y2
     ("K = 2", "(log(s) - 1)**2 + t**12 * t**12", 's = "> 0"\nt = "> 0"'),         # y3
+    # up to the floats' range (each an error at afd570c too): exp(-t) down to 1e-304
+    ("K = 2", "KL(q(z), p(z)) + exp(-t)", 't = "in (0, 640]"'),
+    ("K = 2", "KL(q(z), p(z)) + exp(-t)", 't = "in (0, 700)"'),
+    ("K = 3", "KL(q(z), p(z)) + exp(-t)", 't = "in (0, 600)"'),
+    ('model = "gaussian"', "KL(q(z), p(z)) + exp(-t)", 't = "in (0, 690)"'),
+    ("K = 2", "(log(s) - 1)**2 + exp(-t)", 's = "> 0"\nt = "in (0, 699]"'),
 ]
 
 
