@@ -5,7 +5,7 @@ edge decoys that kept the meetings inside from being polished.
   (exp(-t) = 3e-188) is below the polishing's EIGENVALUE_FLOOR, so t never moved, and the gap "fell" from the
   KL's 1.4e-131 at 60 digits to exp(-t) = 3e-188 at 120 -- a positive plateau below the 60-digit residual.
   Every such step is true; it was an `error`.  A meeting is now confirmed at CONFIRM_DIGITS (180), where a
-  genuine gap is at the level that polishing reaches (about 1e-379) and a plateau stays where it is.
+  genuine gap falls by another 10**-120 and a plateau stays where it is (or falls too little).
 * F2: ``(KL(q(z), p(z)) - 1)**2 > 0`` is false on a curve inside the simplex, but both polished minima were
   decoys on its edge (KL -> 1 as q leaves the simplex; in c7 one minimum and its mirror image, the states
   swapped), so the step passed with accept.  Minima inside the domain are now picked before edge ones, and a
@@ -27,7 +27,7 @@ from elbo_sym.engine import polishing
 from elbo_sym.engine.check import SIDES_MEET, Verdict, _explicit, _Instances, check_derivation
 from elbo_sym.engine.derivation import loads
 from elbo_sym.numbers.evaluate import compile_mp
-from elbo_sym.numbers.polish import POLISH_DIGITS, polish
+from elbo_sym.numbers.polish import POLISH_DIGITS, Polished, polish
 
 BUDGET = 120.0
 """A backstop on a shared machine (each search runs a fixed, counted plan)."""
@@ -75,13 +75,34 @@ def test_a_plateau_below_the_60_digit_residual_is_not_confirmed(where):
 
 
 def test_a_genuine_meeting_is_confirmed_at_the_third_precision():
-    """The same square without the plateau: the gap falls on to the third polishing's level."""
-    e = (x - Rational(1, 3)) ** 2 * (1 + t**2) + (t - Rational(1, 7)) ** 2
+    """A KL meeting 0 where t meets 1/7 (no plateau): the gap falls by about 10**-120 from 120 to 180 digits."""
+    e = x * log(3 * x) + (1 - x) * log(3 * (1 - x) / 2) + (t - Rational(1, 7)) ** 2
     first, second, third = three_polishings(e, [0.3333333, 0.142857])
     assert polishing._gap_falls(abs(first.value), abs(second.value))
     assert polishing._confirmed(second, third, 1.0)
     with mpmath.mp.workdps(30):
-        assert abs(third.value) < mpmath.mpf(10) ** -(polishing.CONFIRM_LEVEL_DIGITS + 20)  # room to spare
+        assert abs(third.value) < abs(second.value) * mpmath.mpf(10) ** -110
+
+
+def test_the_confirmation_rule():
+    """The rule alone, on made-up gaps at 120 and 180 digits at one point: a fall by CONFIRM_FALL or a gap
+    below the level confirms; a plateau -- at or below the 120-digit residual, up to exp(-700) -- does not."""
+    def at(gap, digits):
+        return Polished(digits, (mpmath.mpf("0.25"),), mpmath.mpf(gap), True)
+
+    def confirmed(second, third):
+        return polishing._confirmed(at(second, 120), at(third, 180), 1.0)
+
+    assert confirmed("3e-251", "3e-371")  # m10's meeting
+    assert confirmed("1e-215", "1e-335")  # a genuine gap with a large constant: above the level, yet it falls
+    assert confirmed("0", "0") and confirmed("0", "1e-380")  # exactly 0 at 120 digits: the level
+    assert not confirmed("3e-188", "3e-188")  # F1's e1: the plateau is the 120-digit gap
+    assert not confirmed("1e-251", "2.6e-304")  # exp(-699) below the 120-digit residual: falls too little
+    assert not confirmed("0", "1e-300")
+    assert not polishing._confirmed(at("3e-251", 120), None, 1.0)
+    assert not polishing._confirmed(at("3e-251", 120), Polished(180, (mpmath.mpf("0.25"),), mpmath.mpf(0), False), 1.0)
+    moved = Polished(180, (mpmath.mpf("0.26"),), mpmath.mpf(0), True)
+    assert not polishing._confirmed(at("3e-251", 120), moved, 1.0)  # another point
 
 
 TRUE_PLATEAUS = [  # (head, start, params): each `start > 0` is true; each was a SIDES_MEET error at afd570c

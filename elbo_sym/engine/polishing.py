@@ -58,12 +58,16 @@ MARGIN_DIGITS = 2 * POLISH_DIGITS[1] + 10
 """The digits the constraints' margins are computed at (the 120-digit polishing's working precision)."""
 CONFIRM_DIGITS = 180
 """A third precision, polished from the 120-digit point of a meeting that passed every other test: a
-genuine meeting's gap falls on to the level a polishing reaches there (about 10**-(2 * digits + 19)); a
-positive plateau stays -- a term too small for the 60-digit polishing to see, along a coordinate whose
-curvature it dropped (exp(-t) at t = 431, 3e-188, 'fell' from 1e-131: red team rt51 F1)."""
+genuine meeting's gap keeps falling (as 10**-(2 * digits): the polishing's residual); a positive plateau
+stays -- a term too small for the 60-digit polishing to see, along a coordinate whose curvature it dropped
+(exp(-t) at t = 431, 3e-188, 'fell' from 1e-131: red team rt51 F1)."""
+CONFIRM_FALL = 1e-90
+"""How far |left - right| must fall from 120 to CONFIRM_DIGITS: a genuine gap falls by 10**-120, whatever its
+constant; a plateau at or above the 120-digit residual does not fall, one below it (about 1e-259) falls to
+itself, less than this unless it is below about 1e-349 -- under every exp(u) with |u| <= FLOAT_EXP_RANGE."""
 CONFIRM_LEVEL_DIGITS = 2 * CONFIRM_DIGITS - 10
-"""|left - right| at the CONFIRM_DIGITS minimum at most 10**-this share of the sides' size: below every
-exp(u) with |u| <= FLOAT_EXP_RANGE (about 1e-304), and about 29 orders above a genuine meeting's residual."""
+"""... or that gap at most 10**-this of the sides' size (a gap of exactly 0 at 120 digits has nothing to
+fall from): 46 orders below every exp(u) with |u| <= FLOAT_EXP_RANGE (about 1e-304)."""
 EDGE_NEAR = 1e-9
 """A float minimum with a used coordinate within this of a bound (a probability's 0, a likelihood's 1, a
 parameter's end as a share of its width) is an edge minimum: picked after the ones inside (red team rt51
@@ -417,17 +421,20 @@ def _gap_falls(first, second) -> bool:
 
 def _confirmed(second: Polished, third: Polished | None, scale: float) -> bool:
     """Whether the polishing at CONFIRM_DIGITS, from the 120-digit point, converges to the same point
-    (to MEETING_AGREE) with |left - right| at the level it reaches there (10**-CONFIRM_LEVEL_DIGITS of the
-    sides' size).  Falling by MEETING_FALL from 60 to 120 digits is not enough: a positive term below the
+    (to MEETING_AGREE) with |left - right| fallen by CONFIRM_FALL more, or below 10**-CONFIRM_LEVEL_DIGITS of
+    the sides' size.  Falling by MEETING_FALL from 60 to 120 digits is not enough: a positive term below the
     60-digit polishing's residual, along a coordinate whose curvature it dropped (numbers.polish's
     EIGENVALUE_FLOOR), does not move -- ``KL(q(z), p(z)) + exp(-t) > 0`` with t in (0, 500) 'met' at
     t = 431.8, its gap falling from 1.4e-131 to exp(-431.8) = 3e-188, and ``KL(q(z), p(z)) + t**24 > 0`` at
     t = 8.7e-10 (red team rt51 F1: true steps were errors).  Such a plateau stays where it is at any
-    precision; a genuine meeting's gap falls to about 10**-(2 * CONFIRM_DIGITS + 19)."""
+    precision; a genuine meeting's gap goes as 10**-(2 * digits), 3e-251 at 120 digits and 3e-371 at 180
+    in ``(KL(q(z), p(z)) - 1)**2 > 0``.  (The level alone would miss a meeting whose constant is large.)"""
     if third is None or not (third.converged and _agree(second, third)):
         return False
     with mpmath.mp.workdps(30):
-        return bool(abs(third.value) <= mpmath.mpf(10) ** -CONFIRM_LEVEL_DIGITS * mpmath.mpf(scale))
+        gap = abs(third.value)
+        return bool(gap <= CONFIRM_FALL * abs(second.value)
+                    or gap <= mpmath.mpf(10) ** -CONFIRM_LEVEL_DIGITS * mpmath.mpf(scale))
 
 
 def _agree(one: Polished, other: Polished) -> bool:
