@@ -38,7 +38,7 @@ from elbo_sym.engine.models.discrete import TooManyTerms, UnfoldError, free_late
 from elbo_sym.engine.models.general import SEARCH_K
 from elbo_sym.engine.notation import Limit, integer_power, to_latex, to_text
 from elbo_sym.engine.phrases import OUTSIDE_PREMISES
-from elbo_sym.engine.polishing import Meeting, polished_instances
+from elbo_sym.engine.polishing import Allowance, Meeting, polished_instances
 from elbo_sym.engine.premises import HOLDS, UNDECIDED, PremiseJudge, PremiseTally, premise_text, premises_of
 from elbo_sym.engine.rules import FLIPPED, RULES, RuleOutcome, difference, proves_zero
 from elbo_sym.engine.samples import (
@@ -88,7 +88,6 @@ from elbo_sym.limits import (
     GENERAL_SEARCH_WORK_OPERATIONS,
     INTEGER_OFFSETS,
     POLISH_WEIGHT,
-    POLISH_WORK_OPERATIONS,
     PREMISE_CHECK_WORK_OPERATIONS,
     REFERENCE_BUDGET_SECONDS,
     SEARCH_EXACT_WEIGHT,
@@ -675,7 +674,7 @@ def _exact_value(e: Expr, values) -> tuple[str, str]:
     except Undefined:
         return "undefined", ""
     if v is None:
-        return "(not in closed form)", ""
+        return _side_at_point(e, values)
     form = short_form(v)  # one form, written as text and typeset: the two say the same
     text = form.text
     if len(text) > MAX_VALUE_TEXT and v.is_rational:  # a plain fraction too long to print (rt42 F4)
@@ -684,6 +683,17 @@ def _exact_value(e: Expr, values) -> tuple[str, str]:
     if len(text) > MAX_VALUE_TEXT:
         return f"({counted(len(v.logs), 'log term')})", ""
     return text, to_latex(form.expr)
+
+
+def _side_at_point(e: Expr, values) -> tuple[str, str]:
+    """A value outside the exact class (rationals and logs) as `_exact_value` gives it: the expression at the
+    point when no symbol is left and it is short ("exp(1000)", "exp(2199023255552)" at a far end), else "(not
+    in closed form)" -- which was all a far end's exp(2**41) said (h-rt47's note)."""
+    at = e.xreplace({s: Rational(v.numerator, v.denominator) for s, v in values.items()})
+    text = to_text(at)
+    if at.free_symbols or len(text) > MAX_VALUE_TEXT:
+        return "(not in closed form)", ""
+    return text, to_latex(at)
 
 
 def _long_rational(r: Fraction) -> str:
@@ -753,7 +763,8 @@ def _root_said(point_: AlgebraicPoint) -> str:
 def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open_obligations,
             seed: int, light: bool = False, phase: str = "all", premises: PremiseJudge | None = None,
             tally: PremiseTally | None = None, work: WorkCount | None = None,
-            pins: tuple = ()) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
+            pins: tuple = (), polishing: Allowance | None = None
+            ) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
     """(counterexample or None, instances held, instances undecided, undecided instances that
     the search builds on purpose: examples and the family's special cases).  `phase`: "all";
     "quick", only the exact candidates (examples, special cases, random instances); "rest",
@@ -761,8 +772,10 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     shown to satisfy every premise is decided (the others are counted in `tally`).  Each point
     screened in floats and each instance tried exactly is counted in `work` (the judge's
     `point_cost`; SEARCH_EXACT_WEIGHT times that for an exact one), which may end the search.
-    `pins`: (block, values) every instance is given (the exact decision's whole number, `exact.Pin`)."""
+    `pins`: (block, values) every instance is given (the exact decision's whole number, `exact.Pin`).
+    `polishing`: the step's polishing allowance, shared by its models (a fresh one when not given)."""
     judge = _Instances(lhs, rel, rhs, model, open_obligations)
+    polishing = polishing if polishing is not None else Allowance()
     tally = tally if tally is not None else PremiseTally()
     work = work if work is not None else WorkCount.uncounted()
     exact_cost = SEARCH_EXACT_WEIGHT * judge.point_cost
@@ -905,7 +918,7 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     compared = premises.compared if premises is not None else ()
     polish_cost = POLISH_WEIGHT * judge.point_cost
     for instance in polished_instances(model, judge.parts, rel, minima + near_minima, compared, judge.open,
-                                       lambda: work.spend(polish_cost), POLISH_WORK_OPERATIONS // polish_cost, met):
+                                       lambda: work.spend(polish_cost), polish_cost, polishing, met):
         found = try_one(instance)
         if found:
             return found, held, undecided, ()
@@ -1184,11 +1197,12 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, definednes
     tally = PremiseTally()
     # the whole plan is counted, so that where it stops does not depend on the machine's speed or load
     work = _search_work(general, definedness)
+    polishing = Allowance()  # ... and the polishing's allowance is the step's, not each model's
     for pin in exact.pins:  # the exact decision's own values first (each with the quick pass)
         explicit = models[0] if pin.D is None else model.explicit(pin.D)
         try:
             found, h, u, skips = _search_one(lhs, step, model, explicit, examples, open_, True, "quick", tally,
-                                             work, pins=pin.blocks)
+                                             work, pin.blocks, polishing)
         except BudgetExceeded as error:
             if not work.exhausted or definedness:
                 raise
@@ -1209,7 +1223,8 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, definednes
             continue
         try:
             light = general and (_is_density_model(explicit) or explicit.K > FULL_SEARCH_K)
-            found, h, u, skips = _search_one(lhs, step, model, explicit, examples, open_, light, phase, tally, work)
+            found, h, u, skips = _search_one(lhs, step, model, explicit, examples, open_, light, phase, tally, work,
+                                             (), polishing)  # positional: tests wrap _search_one(*args)
         except BudgetExceeded as error:
             if definedness or not (general or work.exhausted):  # the definedness search says its own refusal
                 raise
@@ -1391,7 +1406,8 @@ def _obligations_plan(lhs: Expr, step: Step, model, open_) -> ExactPlan | None:
 
 def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_, light: bool = False,
                 phase: str = "all", tally: PremiseTally | None = None, work: WorkCount | None = None,
-                pins: tuple = ()) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
+                pins: tuple = (), polishing: Allowance | None = None
+                ) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
     if explicit is model:
         open_here = open_
     else:
@@ -1403,10 +1419,10 @@ def _search_one(lhs: Expr, step: Step, model, explicit, examples, open_, light: 
             tally.densities_left_out = True
         return None, 0, 0, ()
     if sample_parameters(lhs, step.expr):
-        return _search_counts(lhs, step, explicit, examples, seed, light, phase, premises, tally, work)
+        return _search_counts(lhs, step, explicit, examples, seed, light, phase, premises, tally, work, polishing)
     with quick_factoring():
         return _search(lhs, step.rel, step.expr, explicit, _examples_for(explicit, examples), open_here, seed,
-                       light, phase, premises, tally, work, pins)
+                       light, phase, premises, tally, work, pins, polishing)
 
 
 def _pointwise_premise(model: Model) -> bool:
@@ -1418,10 +1434,12 @@ def _pointwise_premise(model: Model) -> bool:
 
 
 def _search_counts(lhs: Expr, step: Step, explicit, examples, seed: int, light: bool, phase: str,
-                   premises: PremiseJudge | None, tally: PremiseTally | None, work: WorkCount | None
-                   ) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
+                   premises: PremiseJudge | None, tally: PremiseTally | None, work: WorkCount | None,
+                   polishing: Allowance | None = None) -> tuple[Counterexample | None, int, int, tuple[str, ...]]:
     """The search with a symbolic number of samples k: at each whole number n the step unfolds
-    at (engine.samples), the step with k = n searched like any other; a counterexample names n."""
+    at (engine.samples), the step with k = n searched like any other; a counterexample names n.  Every n
+    polishes from one `polishing` allowance (the step's)."""
+    polishing = polishing if polishing is not None else Allowance()
     held = undecided = 0
     skips: tuple[str, ...] = ()
     given = [values_at((lhs, step.expr), e.instance) for e in _examples_for(explicit, examples)]
@@ -1432,7 +1450,7 @@ def _search_counts(lhs: Expr, step: Step, explicit, examples, seed: int, light: 
         mine = tuple(e for e in _examples_for(explicit, examples) if values_at((lhs, step.expr), e.instance) == values)
         with quick_factoring():
             found, h, u, s = _search(left, step.rel, right, explicit, mine, open_here, seed, light, phase,
-                                     premises, tally, work)
+                                     premises, tally, work, polishing=polishing)
         held, undecided, skips = held + h, undecided + u, skips + s
         if found is not None:
             named = tuple((label, (str(values[label]),) if label in values else shown)

@@ -673,9 +673,9 @@ def _root_expression(g, low: Fraction, high: Fraction):
 
 # --------------------------------------------------------------------------- polished minima
 
-MAX_POLISHED_COORDINATES = 8
+MAX_POLISHED_COORDINATES = 9
 """The most free coordinates a minimum is polished in: each Newton step evaluates the objective
-1 + 2 n**2 times (129 at 8); a minimum in more is not polished (docs/02 says so)."""
+1 + 2 n + n (n - 1) / 2 times (55 at 9: K = 10's q); a minimum in more is not polished (docs/02 says so)."""
 
 
 @dataclass(frozen=True)
