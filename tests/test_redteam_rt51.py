@@ -242,3 +242,31 @@ def test_without_the_inside_first_order_an_elbo_gap_curve_passes(monkeypatch):
     step = step_of("K = 2", start)
     assert step.verdict is Verdict.checked and step.passes, step.reason
 
+
+
+# --------------------------------------------------------------------------- F5: an exp factor that underflows
+
+EXP_FACTOR_MEETINGS = [  # (head, start, params): each `start > 0` is false on a line inside (exp(...) > 0 there)
+    ('model = "gaussian"', "(log(sigma) - 1)**2 * exp(-mu**2)", ""),           # g4: sigma = e, any mu
+    ('model = "gaussian"', "(sigma**2 - 2)**2 * exp(-mu**2)", ""),             # g7: sigma = sqrt(2)
+    ("K = 2", "(KL(q(z), p(z)) - 1/2)**2 * exp(-t**2)", 't = "real"'),          # g8
+    ("K = 3", "(KL(q(z), p(z)) - 1)**2 * exp(-t**2)", 't = "real"'),            # g5
+]
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("head, start, params", EXP_FACTOR_MEETINGS)
+def test_a_meeting_times_an_underflowing_exp_is_an_error(head, start, params):
+    """F5: the float margin is exactly 0 wherever the exp underflows (mu = +-700), and those minima took both
+    places; minima whose exps are within the floats' range are now picked first."""
+    step = step_of(head, start, params)
+    assert step.verdict is Verdict.error and step.reason.startswith(SIDES_MEET), step.reason
+
+
+@pytest.mark.full
+def test_without_the_float_range_in_the_order_the_exp_factor_passes(monkeypatch):
+    """The mutant: `_inside` without its float-range part -- g4 passes with accept, as rt51 saw."""
+    monkeypatch.setattr(polishing, "_inside", lambda site: all(
+        abs(margin) > polishing.EDGE_NEAR for margin, _ in site.chart.edges(site.chart.start)))
+    step = step_of(*EXP_FACTOR_MEETINGS[0])
+    assert step.verdict is Verdict.checked and step.passes, step.reason

@@ -258,8 +258,14 @@ def _rank(fun: float) -> int:
 
 
 def _inside(site: _Site) -> bool:
-    """Whether the site's float minimum is farther than EDGE_NEAR from every bound of the blocks it moves."""
-    return all(abs(margin) > EDGE_NEAR for margin, _ in site.chart.edges(site.chart.start))
+    """Whether the site's float minimum is farther than EDGE_NEAR from every bound of the blocks it moves, and
+    every exp of its difference is within the floats' range there (red team rt51 F5: in ``(log(sigma) - 1)**2 *
+    exp(-mu**2) > 0`` the float margin is exactly 0 wherever exp(-mu**2) underflows, so minima at mu = +-700
+    took both places before the line sigma = e -- and `_beyond_float_range` rejects a meeting there anyway)."""
+    symbols = tuple(s for b in site.chart.model.blocks for s in b.symbols)
+    flat = tuple(site.chart.values(site.chart.start))
+    return (all(abs(margin) > EDGE_NEAR for margin, _ in site.chart.edges(site.chart.start))
+            and not _beyond_float_range(site, flat, symbols))
 
 
 def _same(site: _Site, other: _Site) -> bool:
