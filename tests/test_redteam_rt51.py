@@ -207,6 +207,8 @@ def test_a_mirror_image_is_the_same_minimum():
     ("K = 2", "(log(p(x)) - ELBO(q) - log(2))**2"),                        # m9
     ("K = 2", "(E(q, log(p(x, z))) + 2)**2"),                              # c7
     ("K = 3", "(KL(q(z), p(z | x)) - 1)**2"),                              # c6
+    ('latents = ["z1", "z2"]\nK = 2', "(log(p(x)) - ELBO(q) - 1)**2"),      # m11: 8 coordinates (with h-eng11's reach)
+    ("K = 3", "(log(p(x)) - IWAE(q, 5) - 1/2)**2"),                        # T2
 ])
 def test_a_meeting_on_a_curve_inside_is_an_error(head, start):
     step = step_of(head, start)
