@@ -164,12 +164,13 @@ def picked(start: str, minima: list):
 
 
 def test_the_minimum_inside_is_picked_before_the_edge_decoys():
-    """F2 (m10): the two edge minima (q at 2.6e-29 of the simplex's edge) are the smallest, yet the curve's
-    minimum inside takes the first place."""
+    """F2 (m10): the two edge minima (q at 2.6e-29 of the simplex's edge) are the smallest; the smallest keeps
+    the first place (rt53 F1: it may be a meeting on a closed bound), the curve's minimum inside takes the second
+    before the other decoy."""
     sites = picked(KL_CURVE, M10_MINIMA)
     assert len(sites) == 2
-    assert polishing._inside(sites[0]) and not polishing._inside(sites[1])
-    assert sites[0].chart.start == pytest.approx((0.297530278033314, 0.04247952735896354))
+    assert not polishing._inside(sites[0]) and polishing._inside(sites[1])
+    assert sites[1].chart.start == pytest.approx((0.297530278033314, 0.04247952735896354))
 
 
 def test_the_curve_is_false_where_the_inside_minimum_points():
@@ -271,4 +272,41 @@ def test_without_the_float_range_in_the_order_the_exp_factor_passes(monkeypatch)
     monkeypatch.setattr(polishing, "_inside", lambda site: all(
         abs(margin) > polishing.EDGE_NEAR for margin, _ in site.chart.edges(site.chart.start)))
     step = step_of(*EXP_FACTOR_MEETINGS[0])
+    assert step.verdict is Verdict.checked and step.passes, step.reason
+
+
+# --------------------------------------------------------------------------- rt53 F1: closed bounds
+
+CLOSED_BOUND_MEETINGS = [  # each `start > 0` is false where the frozen coordinate is 0, which `>= 0` allows
+    ("K = 2", "(log(s) - 1)**2 + beta", 's = "> 0"\nbeta = ">= 0"'),                  # e10: beta left at 4e-127
+    ('model = "gaussian"', "(log(sigma) - 1)**2 + beta", 'beta = ">= 0"'),            # e9
+    ("K = 2", "(log(s) - 1)**2 + t**12 * t**12", 's = "> 0"\nt = ">= 0"'),            # z9: t left at 1.2e-9
+    ('model = "gaussian"', "(log(sigma) - 1)**2 + t**12 * t**12", 't = ">= 0"'),      # z12: t = 1e-301, an edge
+    ("K = 3", "(KL(q(z), p(z)) - 1)**2 + t**12 * t**12", 't = ">= 0"'),               # z14
+]
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("head, start, params", CLOSED_BOUND_MEETINGS)
+def test_a_meeting_on_a_closed_bound_is_an_error(head, start, params):
+    """Red team rt53 F1 (a regression of rt51's first fix): the plateau rule dropped these meetings, and the
+    inside-first order demoted a minimum on a closed bound; both false steps passed with accept."""
+    step = step_of(head, start, params)
+    assert step.verdict is Verdict.error and step.reason.startswith(SIDES_MEET), step.reason
+
+
+@pytest.mark.full
+def test_a_premise_that_excludes_the_closed_bound_keeps_the_true_step_checked():
+    """beta > 0 as a premise: the bound beta = 0 is outside it, so the plateau is no meeting."""
+    text = text_of("K = 2", "(log(s) - 1)**2 + beta", 's = "> 0"\nbeta = ">= 0"').replace(
+        'start =', 'assume = "beta > 0"\nstart =')
+    step = check_derivation(loads(text, "t.toml"), budget=BUDGET).steps[0]
+    assert step.verdict is Verdict.checked and step.passes, step.reason
+
+
+@pytest.mark.full
+def test_without_the_closed_bound_the_linear_plateau_passes(monkeypatch):
+    """The mutant: no coordinate set to its closed bound -- e10 passes with accept, as rt53 saw."""
+    monkeypatch.setattr(polishing, "_on_a_closed_bound", lambda *a: None)
+    step = step_of(*CLOSED_BOUND_MEETINGS[0])
     assert step.verdict is Verdict.checked and step.passes, step.reason

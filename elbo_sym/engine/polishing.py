@@ -16,9 +16,10 @@ such rational point; there the polished minimum is a `Meeting` -- the step is an
   converge to) and their points agree to MEETING_AGREE;
 * |left - right| is below MEETING_GAP of the sides' size at 60 digits and falls by MEETING_FALL more at
   120 (a true step's positive minimum, however small, stays where it is), and, polished once more at
-  CONFIRM_DIGITS, is at the level that polishing reaches (a positive term below the 60-digit residual, along
+  CONFIRM_DIGITS, falls by CONFIRM_FALL again (a positive term below the 60-digit residual, along
   a coordinate whose curvature the polishing drops, 'falls' from 60 to 120 digits and then stays: red team
-  rt51 F1);
+  rt51 F1) -- or, with a coordinate the polishing froze set to a closed bound of its, it falls there
+  (`_on_a_closed_bound`: ``(log(s) - 1)**2 + beta > 0`` with beta >= 0 meets at beta = 0; red team rt53 F1);
 * no exp of the difference has an argument beyond the floats' range there (|u| > FLOAT_EXP_RANGE: the
   float minimiser walked out to where exp(-t) vanishes, an infimum at infinity; red team rt50 F2), and the
   gap at 60 digits is not exactly 0 (``log(1 + exp(-1000))`` rounds to 0 at 60 and 120 digits; rt50 F1);
@@ -41,6 +42,7 @@ from typing import Any
 import mpmath
 from sympy import Add, Expr, Integer, exp
 
+from elbo_sym.engine.models.base import PARAMETER, UNIT
 from elbo_sym.engine.search import ALGEBRAIC_TOLERANCE, Chart, Instance, chart
 from elbo_sym.limits import POLISH_WORK_OPERATIONS
 from elbo_sym.numbers.evaluate import compile_float, compile_mp
@@ -91,9 +93,15 @@ class Meeting:
     where: str
     """The blocks the difference uses at the point, six digits each: "q(z) ≈ (0.276393, 0.723607)"."""
     gaps: tuple[float, float]
-    """|left - right| at the 60- and the 120-digit minimum."""
+    """|left - right| at the 60- and the 120-digit minimum (on a closed bound: at the last polished point, and
+    with the coordinate set to the bound)."""
+    bound: str = ""
+    """For a meeting on a closed bound (`_on_a_closed_bound`), how it is met: "with beta at its closed bound 0,
+    where |left - right| falls from 3.4e-251 to 3.4e-371 as the precision goes from 120 to 180 digits"."""
 
     def text(self) -> str:
+        if self.bound:
+            return f"{self.where}, {self.bound}"
         first, second = self.gaps
         return (f"{self.where}, where |left - right| falls from {first:.1e} to {second:.1e} as the precision goes "
                 f"from {POLISH_DIGITS[0]} to {POLISH_DIGITS[1]} digits")
@@ -182,16 +190,29 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
             found = site.chart.instance(third.point, deeper) if third is not None else None
             if found is not None:
                 yield found
-        meeting = _meeting(site, first, second, first_margins, margins, model) if strict else None
-        if meeting is None:
+        if not strict:
             continue
+        meeting = _meeting(site, first, second, first_margins, margins, model)
+        scale = _scale(site, second.point, model)
         try:
-            third = polish(objective_at, second.point, CONFIRM_DIGITS, spend)
+            third = None
+            if meeting is not None:
+                third = polish(objective_at, second.point, CONFIRM_DIGITS, spend)
+                if _confirmed(second, third, scale):
+                    met.append(meeting)
+                    continue
+            if _closed_bounds(site.chart) and _near_meeting(first, second, scale):
+                if third is None:
+                    third = polish(objective_at, second.point, CONFIRM_DIGITS, spend)
+                on_bound = None
+                if third is not None and third.converged:
+                    on_bound = _on_a_closed_bound(site, objective_at, second, third, margins, scale, spend, model)
+                if on_bound is not None:
+                    met.append(on_bound)
         except _Spent:  # not told from a plateau within the allowance: a meeting, as it was before rt51
-            met.append(meeting)
+            if meeting is not None:
+                met.append(meeting)
             raise
-        if _confirmed(second, third, _scale(site, second.point, model)):
-            met.append(meeting)
 
 
 def _worth_more(first: Polished, strict: bool) -> bool:
@@ -222,7 +243,9 @@ def _picked(model, parts: tuple, sign: int, minima: list) -> list[_Site]:
     """The sites of the distinct minima below POLISH_TOLERANCE, at most MAX_POLISHED_MINIMA: those within
     ALGEBRAIC_TOLERANCE of 0 first, then the ones below, then the ones above (`_rank`: a minimiser that stopped
     short of a meeting in 7 to 9 coordinates, red team rt49 F3), and within each the ones inside the domain
-    (`_inside`) before the edge ones, the smallest first.  Large negative float minima at extreme points
+    (`_inside`) before the edge ones, the smallest first -- but the smallest of all first, whatever its kind (red
+    team rt53 F1: in ``(log(sigma) - 1)**2 + t**24 > 0`` with t >= 0 the meeting is on the closed edge t = 0,
+    and two plateaus inside took both places).  Large negative float minima at extreme points
     (sigma = 1e-9, x = 700), where floats misjudge and the exact decision held, took both places before a
     meeting at 8e-22 (red team rt49 F4b); a genuine failure that large is decided at its own rounded point.
     (Nearest 0 first instead polished other float-noise minima of -1e-16 in IWAE(q, k) <= IWAE(q, 6), twice
@@ -245,7 +268,10 @@ def _picked(model, parts: tuple, sign: int, minima: list) -> list[_Site]:
             if site is None or any(_same(site, other) for other in seen):
                 continue
             seen.append(site)
-            (inside if _inside(site) else edge).append(site)
+            if not (out or inside or edge):  # the smallest of all keeps its place, whatever its kind
+                out.append(site)
+            else:
+                (inside if _inside(site) else edge).append(site)
         out += (inside + edge)[:MAX_POLISHED_MINIMA - len(out)]
     return out
 
@@ -258,7 +284,8 @@ def _rank(fun: float) -> int:
 
 
 def _inside(site: _Site) -> bool:
-    """Whether the site's float minimum is farther than EDGE_NEAR from every bound of the blocks it moves, and
+    """Whether the site's float minimum is farther than EDGE_NEAR from every bound of the blocks it moves (a
+    likelihood's closed 1 too: c7's and two layers' decoys lie there), and
     every exp of its difference is within the floats' range there (red team rt51 F5: in ``(log(sigma) - 1)**2 *
     exp(-mu**2) > 0`` the float margin is exactly 0 wherever exp(-mu**2) underflows, so minima at mu = +-700
     took both places before the line sigma = e -- and `_beyond_float_range` rejects a meeting there anyway)."""
@@ -465,6 +492,72 @@ def _confirmed(second: Polished, third: Polished | None, scale: float) -> bool:
         gap = abs(third.value)
         return bool(gap <= CONFIRM_FALL * abs(second.value)
                     or gap <= mpmath.mpf(10) ** -CONFIRM_LEVEL_DIGITS * mpmath.mpf(scale))
+
+
+def _near_meeting(first: Polished, second: Polished, scale: float) -> bool:
+    """Whether both polishings converged to one point with |left - right| below MEETING_GAP of the sides'
+    size at 60 digits: where a coordinate the polishing froze may close the gap on a closed bound."""
+    with mpmath.mp.workdps(30):
+        return bool(first.converged and second.converged and _agree(first, second)
+                    and math.isfinite(scale) and abs(first.value) <= MEETING_GAP * scale)
+
+
+def _on_a_closed_bound(site: _Site, objective_at, second: Polished, third: Polished, margins, scale: float,
+                       spend: Callable[[], None], model) -> Meeting | None:
+    """The `Meeting` where one coordinate is set to a closed bound of its (a parameter's ``>=`` end, a
+    likelihood's 1) at the 120-digit and the CONFIRM_DIGITS point, when |left - right| there falls by
+    CONFIRM_FALL from the one to the other (or is below 10**-CONFIRM_LEVEL_DIGITS of the sides' size at the
+    second), no exp of the difference is beyond the floats' range, and the point lies inside every constraint
+    by far (`_inside_by_far`: a premise ``beta > 0`` does not hold at beta = 0); else None.  The polishing
+    freezes a coordinate whose curvature is too small (beta entering linearly, t**24), so the gap stays where
+    the float minimiser left it: ``(log(s) - 1)**2 + beta > 0`` with beta >= 0, false at s = e, beta = 0, was
+    `checked` (red team rt53 F1).  A positive minimum on the bound does not fall: ``KL(q(z), p(z)) + exp(-t)
+    > 0`` with t in (0, 640] comes within exp(-640) = 3e-278 at t = 640, and is true."""
+    symbols = tuple(s for b in model.blocks for s in b.symbols)
+    used = set(site.objective.free_symbols)
+    working = 2 * CONFIRM_DIGITS + 10
+    with mpmath.mp.workdps(working):
+        f = objective_at(working)
+        for i, bound in _closed_bounds(site.chart):
+            value = mpmath.mpf(bound.numerator) / bound.denominator
+            before, point = list(second.point), list(third.point)
+            before[i] = point[i] = value
+            spend()
+            spend()
+            gap_before, gap = abs(f(before)), abs(f(point))
+            if not (mpmath.isfinite(gap) and mpmath.isfinite(gap_before)
+                    and (gap <= CONFIRM_FALL * gap_before
+                         or gap <= mpmath.mpf(10) ** -CONFIRM_LEVEL_DIGITS * mpmath.mpf(scale))):
+                continue
+            floats = [float(v) for v in point]
+            if _beyond_float_range(site, tuple(site.chart.values(floats)), symbols):
+                continue
+            if not _inside_by_far(margins(site, point)):
+                continue
+            bi, j = site.chart.free[i]
+            block = model.blocks[bi]
+            name = block.label if len(block.symbols) == 1 else f"{block.label} (state {j})"
+            text = (f"with {name} at its closed bound {bound}, where |left - right| falls from "
+                    f"{mpmath.nstr(gap_before, 2)} to {mpmath.nstr(gap, 2)} as the precision goes from "
+                    f"{POLISH_DIGITS[1]} to {CONFIRM_DIGITS} digits")
+            return Meeting(site.chart.shown(floats, used), (float(gap_before), float(gap)), text)
+    return None
+
+
+def _closed_bounds(chart_: Chart) -> list[tuple[int, Fraction]]:
+    """(free coordinate's index, value) of each closed bound of the chart's free coordinates: a parameter's
+    closed ends, a likelihood's 1 (a probability's 0 is open)."""
+    out: list[tuple[int, Fraction]] = []
+    for i, (bi, _) in enumerate(chart_.free):
+        block = chart_.model.blocks[bi]
+        if block.kind == UNIT:
+            out.append((i, Fraction(1)))
+        elif block.kind == PARAMETER:
+            bounds = block.bounds
+            out += [(i, Fraction(end)) for end, is_open in ((bounds.lower, bounds.lower_open),
+                                                           (bounds.upper, bounds.upper_open))
+                    if end is not None and not is_open]
+    return out
 
 
 def _agree(one: Polished, other: Polished) -> bool:
