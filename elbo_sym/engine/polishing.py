@@ -15,7 +15,11 @@ such rational point; there the polished minimum is a `Meeting` -- the step is an
 * both polishings converged (a density that underflows far out, exp(-u**2) -> 0, has no minimum to
   converge to) and their points agree to MEETING_AGREE;
 * |left - right| is below MEETING_GAP of the sides' size at 60 digits and falls by MEETING_FALL more at
-  120 (a true step's positive minimum, however small, stays where it is);
+  120 (a true step's positive minimum, however small, stays where it is), and, polished once more at
+  CONFIRM_DIGITS, falls by CONFIRM_FALL again (a positive term below the 60-digit residual, along
+  a coordinate whose curvature the polishing drops, 'falls' from 60 to 120 digits and then stays: red team
+  rt51 F1) -- or, with a coordinate the polishing froze set to a closed bound of its, it falls there
+  (`_on_a_closed_bound`: ``(log(s) - 1)**2 + beta > 0`` with beta >= 0 meets at beta = 0; red team rt53 F1);
 * no exp of the difference has an argument beyond the floats' range there (|u| > FLOAT_EXP_RANGE: the
   float minimiser walked out to where exp(-t) vanishes, an infimum at infinity; red team rt50 F2), and the
   gap at 60 digits is not exactly 0 (``log(1 + exp(-1000))`` rounds to 0 at 60 and 120 digits; rt50 F1);
@@ -38,6 +42,7 @@ from typing import Any
 import mpmath
 from sympy import Add, Expr, Integer, exp
 
+from elbo_sym.engine.models.base import PARAMETER, UNIT
 from elbo_sym.engine.search import ALGEBRAIC_TOLERANCE, Chart, Instance, chart
 from elbo_sym.limits import POLISH_WORK_OPERATIONS
 from elbo_sym.numbers.evaluate import compile_float, compile_mp
@@ -58,6 +63,22 @@ MEETING_AGREE = 1e-40
 """How near (relative to the point's size) the 60- and 120-digit minima must be: the same point."""
 MARGIN_DIGITS = 2 * POLISH_DIGITS[1] + 10
 """The digits the constraints' margins are computed at (the 120-digit polishing's working precision)."""
+CONFIRM_DIGITS = 180
+"""A third precision, polished from the 120-digit point of a meeting that passed every other test: a
+genuine meeting's gap keeps falling (as 10**-(2 * digits): the polishing's residual); a positive plateau
+stays -- a term too small for the 60-digit polishing to see, along a coordinate whose curvature it dropped
+(exp(-t) at t = 431, 3e-188, 'fell' from 1e-131: red team rt51 F1)."""
+CONFIRM_FALL = 1e-90
+"""How far |left - right| must fall from 120 to CONFIRM_DIGITS: a genuine gap falls by 10**-120, whatever its
+constant; a plateau at or above the 120-digit residual does not fall, one below it (about 1e-259) falls to
+itself, less than this unless it is below about 1e-349 -- under every exp(u) with |u| <= FLOAT_EXP_RANGE."""
+CONFIRM_LEVEL_DIGITS = 2 * CONFIRM_DIGITS - 10
+"""... or that gap at most 10**-this of the sides' size (a gap of exactly 0 at 120 digits has nothing to
+fall from): 46 orders below every exp(u) with |u| <= FLOAT_EXP_RANGE (about 1e-304)."""
+EDGE_NEAR = 1e-9
+"""A float minimum with a used coordinate within this of a bound (a probability's 0, a likelihood's 1, a
+parameter's end as a share of its width) is an edge minimum: picked after the ones inside (red team rt51
+F2: KL(q(z), p(z)) -> 1 as q leaves the simplex, so edge decoys took both places before the curve inside)."""
 FLOAT_EXP_RANGE = 700.0
 """|u| beyond which exp(u) underflows to 0 or overflows in floats (e**709 is the largest float)."""
 DEEPER_DIGITS = 10
@@ -72,9 +93,15 @@ class Meeting:
     where: str
     """The blocks the difference uses at the point, six digits each: "q(z) ≈ (0.276393, 0.723607)"."""
     gaps: tuple[float, float]
-    """|left - right| at the 60- and the 120-digit minimum."""
+    """|left - right| at the 60- and the 120-digit minimum (on a closed bound: at the last polished point, and
+    with the coordinate set to the bound)."""
+    bound: str = ""
+    """For a meeting on a closed bound (`_on_a_closed_bound`), how it is met: "with beta at its closed bound 0,
+    where |left - right| falls from 3.4e-251 to 3.4e-371 as the precision goes from 120 to 180 digits"."""
 
     def text(self) -> str:
+        if self.bound:
+            return f"{self.where}, {self.bound}"
         first, second = self.gaps
         return (f"{self.where}, where |left - right| falls from {first:.1e} to {second:.1e} as the precision goes "
                 f"from {POLISH_DIGITS[0]} to {POLISH_DIGITS[1]} digits")
@@ -163,10 +190,29 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
             found = site.chart.instance(third.point, deeper) if third is not None else None
             if found is not None:
                 yield found
-        if strict:
-            meeting = _meeting(site, first, second, first_margins, margins, model)
+        if not strict:
+            continue
+        meeting = _meeting(site, first, second, first_margins, margins, model)
+        scale = _scale(site, second.point, model)
+        try:
+            third = None
+            if meeting is not None:
+                third = polish(objective_at, second.point, CONFIRM_DIGITS, spend)
+                if _confirmed(second, third, scale):
+                    met.append(meeting)
+                    continue
+            if _closed_bounds(site.chart) and _near_meeting(first, second, scale):
+                if third is None:
+                    third = polish(objective_at, second.point, CONFIRM_DIGITS, spend)
+                on_bound = None
+                if third is not None and third.converged:
+                    on_bound = _on_a_closed_bound(site, objective_at, second, third, margins, scale, spend, model)
+                if on_bound is not None:
+                    met.append(on_bound)
+        except _Spent:  # not told from a plateau within the allowance: a meeting, as it was before rt51
             if meeting is not None:
                 met.append(meeting)
+            raise
 
 
 def _worth_more(first: Polished, strict: bool) -> bool:
@@ -195,32 +241,38 @@ def _objective(site: _Site, symbols: tuple) -> Callable[[int], Callable[[list], 
 
 def _picked(model, parts: tuple, sign: int, minima: list) -> list[_Site]:
     """The sites of the distinct minima below POLISH_TOLERANCE, at most MAX_POLISHED_MINIMA: those within
-    ALGEBRAIC_TOLERANCE of 0 first, the smallest first, then the ones below, then the ones above (`_rank`:
-    a minimiser that stopped short of a meeting in 7 to 9 coordinates, red team rt49 F3).  Large negative float
-    minima at extreme points (sigma = 1e-9, x = 700), where floats misjudge and the exact decision held, took both
-    places before a meeting at 8e-22 (red team rt49 F4b); a genuine failure that large is decided at its own
-    rounded point.  (Nearest 0 first instead polished other float-noise minima of -1e-16 in IWAE(q, k) <=
-    IWAE(q, 6), twice the work: its whole-number verdict ran out of work, tests/test_redteam_rt42.py.)
-    Distinct: two are one when their differences are the same and agree within 1e-6 in the coordinates the
-    difference uses -- blocks it does not use differ from start to start, and one decoy found twice took
-    both places (rt49 F4)."""
+    ALGEBRAIC_TOLERANCE of 0 first, then the ones below, then the ones above (`_rank`: a minimiser that stopped
+    short of a meeting in 7 to 9 coordinates, red team rt49 F3), and within each the ones inside the domain
+    (`_inside`) before the edge ones, the smallest first -- but the smallest of all first, whatever its kind (red
+    team rt53 F1: in ``(log(sigma) - 1)**2 + t**24 > 0`` with t >= 0 the meeting is on the closed edge t = 0,
+    and two plateaus inside took both places).  Large negative float minima at extreme points
+    (sigma = 1e-9, x = 700), where floats misjudge and the exact decision held, took both places before a
+    meeting at 8e-22 (red team rt49 F4b); a genuine failure that large is decided at its own rounded point.
+    (Nearest 0 first instead polished other float-noise minima of -1e-16 in IWAE(q, k) <= IWAE(q, 6), twice
+    the work: its whole-number verdict ran out of work, tests/test_redteam_rt42.py.)  Edge minima of 3e-31,
+    where KL(q(z), p(z)) -> 1 as q leaves the simplex, took both places before the curve of meetings inside at
+    1e-26 (red team rt51 F2: ``(KL(q(z), p(z)) - 1)**2 > 0`` passed with accept).  Distinct: `_same`."""
+    groups: tuple[list, list, list] = ([], [], [])  # by `_rank`
+    for fun, values in sorted((m for m in minima if math.isfinite(m[0]) and m[0] < POLISH_TOLERANCE),
+                              key=lambda m: m[0]):
+        groups[_rank(fun)].append(values)
     out: list[_Site] = []
-    seen: list[tuple[Expr, list[float]]] = []
-    for _, values in sorted((m for m in minima if math.isfinite(m[0]) and m[0] < POLISH_TOLERANCE),
-                            key=lambda m: (_rank(m[0]), m[0])):
-        if len(out) >= MAX_POLISHED_MINIMA:
-            break
-        site = _site(model, parts, sign, values)
-        if site is None:
-            continue
-        used = site.objective.free_symbols
-        flat = site.chart.values(site.chart.start)
-        key = [float(v) for s, v in zip((s for b in model.blocks for s in b.symbols), flat) if s in used]
-        if any(objective == site.objective and max((abs(a - b) for a, b in zip(key, other)), default=0.0) < 1e-6
-               for objective, other in seen):
-            continue
-        seen.append((site.objective, key))
-        out.append(site)
+    seen: list[_Site] = []
+    for group in groups:
+        inside: list[_Site] = []
+        edge: list[_Site] = []
+        for values in group:
+            if len(out) + len(inside) >= MAX_POLISHED_MINIMA:
+                break
+            site = _site(model, parts, sign, values)
+            if site is None or any(_same(site, other) for other in seen):
+                continue
+            seen.append(site)
+            if not (out or inside or edge):  # the smallest of all keeps its place, whatever its kind
+                out.append(site)
+            else:
+                (inside if _inside(site) else edge).append(site)
+        out += (inside + edge)[:MAX_POLISHED_MINIMA - len(out)]
     return out
 
 
@@ -229,6 +281,80 @@ def _rank(fun: float) -> int:
     if -ALGEBRAIC_TOLERANCE <= fun < ALGEBRAIC_TOLERANCE:
         return 0
     return 1 if fun < 0 else 2
+
+
+def _inside(site: _Site) -> bool:
+    """Whether the site's float minimum is farther than EDGE_NEAR from every bound of the blocks it moves (a
+    likelihood's closed 1 too: c7's and two layers' decoys lie there), and
+    every exp of its difference is within the floats' range there (red team rt51 F5: in ``(log(sigma) - 1)**2 *
+    exp(-mu**2) > 0`` the float margin is exactly 0 wherever exp(-mu**2) underflows, so minima at mu = +-700
+    took both places before the line sigma = e -- and `_beyond_float_range` rejects a meeting there anyway)."""
+    symbols = tuple(s for b in site.chart.model.blocks for s in b.symbols)
+    flat = tuple(site.chart.values(site.chart.start))
+    return (all(abs(margin) > EDGE_NEAR for margin, _ in site.chart.edges(site.chart.start))
+            and not _beyond_float_range(site, flat, symbols))
+
+
+def _same(site: _Site, other: _Site) -> bool:
+    """Whether two sites are one minimum: the same difference, at points within 1e-6 of each other in the
+    blocks it uses -- or of each other's mirror image: one permutation of the positions, applied to every used
+    block of that length at once, carries one point to the other and leaves the difference unchanged (K = 2's
+    states swapped in p(z), p(x | z) and q(z)).  Blocks the difference does not use differ from start to
+    start, and one decoy found twice took both places (red team rt49 F4); a minimum and its mirror image took
+    both in ``(E(q, log(p(x, z))) + 2)**2 > 0`` (rt51 F2's c7)."""
+    if site.objective != other.objective:
+        return False
+    mine, theirs = _used_blocks(site), _used_blocks(other)
+    if [bi for bi, _ in mine] != [bi for bi, _ in theirs]:
+        return False
+    if all(_near(a, b) for (_, a), (_, b) in zip(mine, theirs)):
+        return True
+    order = _mirror(mine, theirs)
+    if order is None:
+        return False
+    blocks = site.chart.model.blocks
+    renamed = {blocks[bi].symbols[j]: blocks[bi].symbols[k] for bi, values in mine if len(values) == len(order)
+               for k, j in enumerate(order) if j != k}
+    return site.objective.xreplace(renamed) == site.objective
+
+
+def _used_blocks(site: _Site) -> list[tuple[int, tuple[float, ...]]]:
+    """(block index, values) of each block the site's difference uses, at its float minimum."""
+    used = site.objective.free_symbols
+    flat = site.chart.values(site.chart.start)
+    out, at = [], 0
+    for bi, block in enumerate(site.chart.model.blocks):
+        if used & set(block.symbols):
+            out.append((bi, tuple(float(v) for v in flat[at:at + len(block.symbols)])))
+        at += len(block.symbols)
+    return out
+
+
+def _near(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Whether two blocks' values agree within 1e-6 each (one minimum found from two starts)."""
+    return len(a) == len(b) and all(abs(x - y) < 1e-6 for x, y in zip(a, b))
+
+
+def _nearest(values: Sequence[float], v: float) -> int:
+    """The position of the value nearest `v`."""
+    return min(range(len(values)), key=lambda j: abs(values[j] - v))
+
+
+def _mirror(mine: list, theirs: list) -> tuple[int, ...] | None:
+    """The permutation of positions (theirs[k] = mine[order[k]]), read off the first used block whose values
+    are distinct, when it carries every used block of its length in `mine` to the same block in `theirs`
+    (and each block of another length is the same); else None."""
+    order: tuple[int, ...] | None = None
+    for (_, a), (_, b) in zip(mine, theirs):
+        if len(a) > 1 and len({round(v, 6) for v in a}) == len(a):
+            order = tuple(_nearest(a, v) for v in b)
+            break
+    if order is None or sorted(order) != list(range(len(order))):
+        return None
+    for (_, a), (_, b) in zip(mine, theirs):
+        if not _near([a[j] for j in order] if len(a) == len(order) else a, b):
+            return None
+    return order
 
 
 def _site(model, parts: tuple, sign: int, values: list[tuple[float, ...]]) -> _Site | None:
@@ -263,19 +389,16 @@ def _deeper_digits(first: Polished, second: Polished) -> int | None:
 
 
 def _meeting(site: _Site, first: Polished, second: Polished, first_margins: list, margins, model) -> Meeting | None:
-    """The `Meeting` at the polished minimum when it is genuine (the module's list), else None."""
-    if not (first.converged and second.converged):
+    """The `Meeting` at the polished minimum when it passes the module's tests up to 120 digits, else None
+    (the caller then asks `_confirmed` at CONFIRM_DIGITS: only such a minimum costs that polishing)."""
+    if not (first.converged and second.converged and _agree(first, second)):
         return None
     with mpmath.mp.workdps(30):
-        size = 1 + max(abs(v) for v in second.point)
-        if not max(abs(a - b) for a, b in zip(first.point, second.point)) <= MEETING_AGREE * size:
-            return None
         gap_first, gap_second = abs(first.value), abs(second.value)
         point = [float(v) for v in second.point]
     symbols = tuple(s for b in model.blocks for s in b.symbols)
     flat = tuple(site.chart.values(point))
-    left, right = compile_float(site.left, symbols)(flat), compile_float(site.right, symbols)(flat)
-    scale = 1.0 + abs(left) + abs(right)
+    scale = _scale(site, point, model)
     if not (math.isfinite(scale) and gap_first <= MEETING_GAP * scale and _gap_falls(gap_first, gap_second)):
         return None
     if _beyond_float_range(site, flat, symbols):
@@ -285,6 +408,13 @@ def _meeting(site: _Site, first: Polished, second: Polished, first_margins: list
         return None
     used = set(site.objective.free_symbols)
     return Meeting(site.chart.shown(point, used), (float(gap_first), float(gap_second)))
+
+
+def _scale(site: _Site, point: Sequence, model) -> float:
+    """The sides' size at the point, 1 + |left| + |right| in floats: what a gap is measured against."""
+    symbols = tuple(s for b in model.blocks for s in b.symbols)
+    flat = tuple(site.chart.values([float(v) for v in point]))
+    return 1.0 + abs(compile_float(site.left, symbols)(flat)) + abs(compile_float(site.right, symbols)(flat))
 
 
 def _margin_function(premises: tuple, obligations: tuple, symbols: tuple,
@@ -344,6 +474,97 @@ def _gap_falls(first, second) -> bool:
     the rational beside it."""
     with mpmath.mp.workdps(30):
         return bool(first != 0 and abs(second) <= MEETING_FALL * abs(first))
+
+
+def _confirmed(second: Polished, third: Polished | None, scale: float) -> bool:
+    """Whether the polishing at CONFIRM_DIGITS, from the 120-digit point, converges to the same point
+    (to MEETING_AGREE) with |left - right| fallen by CONFIRM_FALL more, or below 10**-CONFIRM_LEVEL_DIGITS of
+    the sides' size.  Falling by MEETING_FALL from 60 to 120 digits is not enough: a positive term below the
+    60-digit polishing's residual, along a coordinate whose curvature it dropped (numbers.polish's
+    EIGENVALUE_FLOOR), does not move -- ``KL(q(z), p(z)) + exp(-t) > 0`` with t in (0, 500) 'met' at
+    t = 431.8, its gap falling from 1.4e-131 to exp(-431.8) = 3e-188, and ``KL(q(z), p(z)) + t**24 > 0`` at
+    t = 8.7e-10 (red team rt51 F1: true steps were errors).  Such a plateau stays where it is at any
+    precision; a genuine meeting's gap goes as 10**-(2 * digits), 3e-251 at 120 digits and 3e-371 at 180
+    in ``(KL(q(z), p(z)) - 1)**2 > 0``.  (The level alone would miss a meeting whose constant is large.)"""
+    if third is None or not (third.converged and _agree(second, third)):
+        return False
+    with mpmath.mp.workdps(30):
+        gap = abs(third.value)
+        return bool(gap <= CONFIRM_FALL * abs(second.value)
+                    or gap <= mpmath.mpf(10) ** -CONFIRM_LEVEL_DIGITS * mpmath.mpf(scale))
+
+
+def _near_meeting(first: Polished, second: Polished, scale: float) -> bool:
+    """Whether both polishings converged to one point with |left - right| below MEETING_GAP of the sides'
+    size at 60 digits: where a coordinate the polishing froze may close the gap on a closed bound."""
+    with mpmath.mp.workdps(30):
+        return bool(first.converged and second.converged and _agree(first, second)
+                    and math.isfinite(scale) and abs(first.value) <= MEETING_GAP * scale)
+
+
+def _on_a_closed_bound(site: _Site, objective_at, second: Polished, third: Polished, margins, scale: float,
+                       spend: Callable[[], None], model) -> Meeting | None:
+    """The `Meeting` where one coordinate is set to a closed bound of its (a parameter's ``>=`` end, a
+    likelihood's 1) at the 120-digit and the CONFIRM_DIGITS point, when |left - right| there falls by
+    CONFIRM_FALL from the one to the other (or is below 10**-CONFIRM_LEVEL_DIGITS of the sides' size at the
+    second), no exp of the difference is beyond the floats' range, and the point lies inside every constraint
+    by far (`_inside_by_far`: a premise ``beta > 0`` does not hold at beta = 0); else None.  The polishing
+    freezes a coordinate whose curvature is too small (beta entering linearly, t**24), so the gap stays where
+    the float minimiser left it: ``(log(s) - 1)**2 + beta > 0`` with beta >= 0, false at s = e, beta = 0, was
+    `checked` (red team rt53 F1).  A positive minimum on the bound does not fall: ``KL(q(z), p(z)) + exp(-t)
+    > 0`` with t in (0, 640] comes within exp(-640) = 3e-278 at t = 640, and is true."""
+    symbols = tuple(s for b in model.blocks for s in b.symbols)
+    used = set(site.objective.free_symbols)
+    working = 2 * CONFIRM_DIGITS + 10
+    with mpmath.mp.workdps(working):
+        f = objective_at(working)
+        for i, bound in _closed_bounds(site.chart):
+            value = mpmath.mpf(bound.numerator) / bound.denominator
+            before, point = list(second.point), list(third.point)
+            before[i] = point[i] = value
+            spend()
+            spend()
+            gap_before, gap = abs(f(before)), abs(f(point))
+            if not (mpmath.isfinite(gap) and mpmath.isfinite(gap_before)
+                    and (gap <= CONFIRM_FALL * gap_before
+                         or gap <= mpmath.mpf(10) ** -CONFIRM_LEVEL_DIGITS * mpmath.mpf(scale))):
+                continue
+            floats = [float(v) for v in point]
+            if _beyond_float_range(site, tuple(site.chart.values(floats)), symbols):
+                continue
+            if not _inside_by_far(margins(site, point)):
+                continue
+            bi, j = site.chart.free[i]
+            block = model.blocks[bi]
+            name = block.label if len(block.symbols) == 1 else f"{block.label} (state {j})"
+            text = (f"with {name} at its closed bound {bound}, where |left - right| falls from "
+                    f"{mpmath.nstr(gap_before, 2)} to {mpmath.nstr(gap, 2)} as the precision goes from "
+                    f"{POLISH_DIGITS[1]} to {CONFIRM_DIGITS} digits")
+            return Meeting(site.chart.shown(floats, used), (float(gap_before), float(gap)), text)
+    return None
+
+
+def _closed_bounds(chart_: Chart) -> list[tuple[int, Fraction]]:
+    """(free coordinate's index, value) of each closed bound of the chart's free coordinates: a parameter's
+    closed ends, a likelihood's 1 (a probability's 0 is open)."""
+    out: list[tuple[int, Fraction]] = []
+    for i, (bi, _) in enumerate(chart_.free):
+        block = chart_.model.blocks[bi]
+        if block.kind == UNIT:
+            out.append((i, Fraction(1)))
+        elif block.kind == PARAMETER:
+            bounds = block.bounds
+            out += [(i, Fraction(end)) for end, is_open in ((bounds.lower, bounds.lower_open),
+                                                           (bounds.upper, bounds.upper_open))
+                    if end is not None and not is_open]
+    return out
+
+
+def _agree(one: Polished, other: Polished) -> bool:
+    """Whether two polishings found the same point: within MEETING_AGREE of the later point's size."""
+    with mpmath.mp.workdps(30):
+        size = 1 + max(abs(v) for v in other.point)
+        return bool(max(abs(a - b) for a, b in zip(one.point, other.point)) <= MEETING_AGREE * size)
 
 
 def _beyond_float_range(site: _Site, flat: tuple, symbols: tuple) -> bool:
