@@ -295,6 +295,41 @@ def test_a_meeting_on_a_closed_bound_is_an_error(head, start, params):
     assert step.verdict is Verdict.error and step.reason.startswith(SIDES_MEET), step.reason
 
 
+TWO_BOUND_MEETINGS = [  # rt54 F1: each `start > 0` is false only with BOTH frozen coordinates on their bounds
+    ("K = 2", "(log(s) - 1)**2 + beta + gamma", 's = "> 0"\nbeta = ">= 0"\ngamma = ">= 0"'),             # f1
+    ("K = 2", "(log(s) - 1)**2 + beta + (1 - gamma)", 's = "> 0"\nbeta = ">= 0"\ngamma = "<= 1"'),       # f4
+]
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("head, start, params", TWO_BOUND_MEETINGS)
+def test_a_meeting_with_two_coordinates_on_closed_bounds_is_an_error(head, start, params):
+    """Red team rt54 F1: setting one coordinate at a time to its bound leaves the other's plateau, so these
+    passed with accept; the coordinates near a closed bound are now set there together first."""
+    step = step_of(head, start, params)
+    assert step.verdict is Verdict.error and step.reason.startswith(SIDES_MEET), step.reason
+    assert "beta at its closed bound 0 and gamma at its closed bound" in step.reason, step.reason
+
+
+@pytest.mark.full
+def test_one_bound_at_a_time_misses_the_two_bound_meeting(monkeypatch):
+    """The mutant: only the settings of one bound each -- f1 passes with accept, as rt54 saw."""
+    settings = polishing._bound_settings
+    monkeypatch.setattr(polishing, "_bound_settings",
+                        lambda chart, point: [s for s in settings(chart, point) if len(s) == 1])
+    step = step_of(*TWO_BOUND_MEETINGS[0])
+    assert step.verdict is Verdict.checked and step.passes, step.reason
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("start", ["(log(s) - 1)**2 + beta + gamma + 1/10**12",
+                                   "(log(s) - 1)**2 + beta + gamma*(1 + exp(-gamma))"])
+def test_true_steps_at_two_closed_bounds_stay_checked(start):
+    """Positive at every point, the bounds included: no setting of the bounds makes the gap fall."""
+    step = step_of("K = 2", start, 's = "> 0"\nbeta = ">= 0"\ngamma = ">= 0"')
+    assert step.verdict is Verdict.checked and step.passes, step.reason
+
+
 @pytest.mark.full
 def test_a_premise_that_excludes_the_closed_bound_keeps_the_true_step_checked():
     """beta > 0 as a premise: the bound beta = 0 is outside it, so the plateau is no meeting."""

@@ -75,6 +75,11 @@ itself, less than this unless it is below about 1e-349 -- under every exp(u) wit
 CONFIRM_LEVEL_DIGITS = 2 * CONFIRM_DIGITS - 10
 """... or that gap at most 10**-this of the sides' size (a gap of exactly 0 at 120 digits has nothing to
 fall from): 46 orders below every exp(u) with |u| <= FLOAT_EXP_RANGE (about 1e-304)."""
+BOUND_NEAR = 1e-6
+"""How near (relative to 1 + |bound|) the polished point must have left a coordinate to a closed bound of its for
+`_on_a_closed_bound` to set it there together with the other such coordinates (red team rt54 F1: in
+``(log(s) - 1)**2 + beta + gamma > 0``, both >= 0, the float minimiser left beta at 6e-299 and gamma at 6e-297;
+the sides meet only with both at 0).  A setting is still a meeting only where the gap falls by CONFIRM_FALL."""
 EDGE_NEAR = 1e-9
 """A float minimum with a used coordinate within this of a bound (a probability's 0, a likelihood's 1, a
 parameter's end as a share of its width) is an edge minimum: picked after the ones inside (red team rt51
@@ -504,8 +509,9 @@ def _near_meeting(first: Polished, second: Polished, scale: float) -> bool:
 
 def _on_a_closed_bound(site: _Site, objective_at, second: Polished, third: Polished, margins, scale: float,
                        spend: Callable[[], None], model) -> Meeting | None:
-    """The `Meeting` where one coordinate is set to a closed bound of its (a parameter's ``>=`` end, a
-    likelihood's 1) at the 120-digit and the CONFIRM_DIGITS point, when |left - right| there falls by
+    """The `Meeting` where coordinates are set to closed bounds of theirs (a parameter's ``>=`` end, a
+    likelihood's 1; `_bound_settings`: all those near one at once, then each bound alone) at the 120-digit and
+    the CONFIRM_DIGITS point, when |left - right| there falls by
     CONFIRM_FALL from the one to the other (or is below 10**-CONFIRM_LEVEL_DIGITS of the sides' size at the
     second), no exp of the difference is beyond the floats' range, and the point lies inside every constraint
     by far (`_inside_by_far`: a premise ``beta > 0`` does not hold at beta = 0); else None.  The polishing
@@ -518,10 +524,10 @@ def _on_a_closed_bound(site: _Site, objective_at, second: Polished, third: Polis
     working = 2 * CONFIRM_DIGITS + 10
     with mpmath.mp.workdps(working):
         f = objective_at(working)
-        for i, bound in _closed_bounds(site.chart):
-            value = mpmath.mpf(bound.numerator) / bound.denominator
+        for setting in _bound_settings(site.chart, third.point):
             before, point = list(second.point), list(third.point)
-            before[i] = point[i] = value
+            for i, bound in setting:
+                before[i] = point[i] = mpmath.mpf(bound.numerator) / bound.denominator
             spend()
             spend()
             gap_before, gap = abs(f(before)), abs(f(point))
@@ -534,14 +540,34 @@ def _on_a_closed_bound(site: _Site, objective_at, second: Polished, third: Polis
                 continue
             if not _inside_by_far(margins(site, point)):
                 continue
-            bi, j = site.chart.free[i]
-            block = model.blocks[bi]
-            name = block.label if len(block.symbols) == 1 else f"{block.label} (state {j})"
-            text = (f"with {name} at its closed bound {bound}, where |left - right| falls from "
+            text = (f"with {' and '.join(_at_bound(site.chart, i, bound) for i, bound in setting)}, where "
+                    f"|left - right| falls from "
                     f"{mpmath.nstr(gap_before, 2)} to {mpmath.nstr(gap, 2)} as the precision goes from "
                     f"{POLISH_DIGITS[1]} to {CONFIRM_DIGITS} digits")
             return Meeting(site.chart.shown(floats, used), (float(gap_before), float(gap)), text)
     return None
+
+
+def _at_bound(chart_: Chart, i: int, bound: Fraction) -> str:
+    """"beta at its closed bound 0": free coordinate i set to a bound, for a meeting's text."""
+    bi, j = chart_.free[i]
+    block = chart_.model.blocks[bi]
+    name = block.label if len(block.symbols) == 1 else f"{block.label} (state {j})"
+    return f"{name} at its closed bound {bound}"
+
+
+def _bound_settings(chart_: Chart, point) -> list[tuple[tuple[int, Fraction], ...]]:
+    """The closed bounds `_on_a_closed_bound` sets coordinates to, each setting a tuple of (free coordinate's
+    index, bound): first every coordinate within BOUND_NEAR of a closed bound of its at `point`, set there at
+    once (when there are two or more: rt54 F1), then each closed bound alone (rt53 F1)."""
+    bounds = _closed_bounds(chart_)
+    near: dict[int, tuple[Any, Fraction]] = {}  # index: (distance, bound), the nearer of two closed ends
+    for i, bound in bounds:
+        distance = abs(point[i] - mpmath.mpf(bound.numerator) / bound.denominator)
+        if distance <= BOUND_NEAR * (1 + abs(bound)) and (i not in near or distance < near[i][0]):
+            near[i] = (distance, bound)
+    together = [tuple((i, bound) for i, (_, bound) in sorted(near.items()))] if len(near) > 1 else []
+    return together + [((i, bound),) for i, bound in bounds]
 
 
 def _closed_bounds(chart_: Chart) -> list[tuple[int, Fraction]]:
