@@ -313,7 +313,10 @@ def test_a_meeting_with_two_coordinates_on_closed_bounds_is_an_error(head, start
 
 @pytest.mark.full
 def test_one_bound_at_a_time_misses_the_two_bound_meeting(monkeypatch):
-    """The mutant: only the settings of one bound each -- f1 passes with accept, as rt54 saw."""
+    """The mutant: only the settings of one bound each, and no clamping (the polishing leaves beta and gamma a
+    hair outside their bounds here, which clamping alone also sets on them; inside, only the joint setting
+    does) -- f1 passes with accept, as rt54 saw."""
+    monkeypatch.setattr(polishing, "_clamped", lambda chart, point: list(point))
     settings = polishing._bound_settings
     monkeypatch.setattr(polishing, "_bound_settings",
                         lambda chart, point: [s for s in settings(chart, point) if len(s) == 1])
@@ -328,6 +331,31 @@ def test_true_steps_at_two_closed_bounds_stay_checked(start):
     """Positive at every point, the bounds included: no setting of the bounds makes the gap fall."""
     step = step_of("K = 2", start, 's = "> 0"\nbeta = ">= 0"\ngamma = ">= 0"')
     assert step.verdict is Verdict.checked and step.passes, step.reason
+
+
+NEAR_BOUND_TRUE_STEPS = [  # rt54 F2: positive everywhere in the domain (>= 1e-100), zero just outside it
+    ("K = 2", "(log(s) - 1)**2 + beta + (gamma + (1/10**10)**5)**2", 's = "> 0"\nbeta = ">= 0"\ngamma = ">= 0"'),
+    ("K = 2", "(log(s) - 1)**2 + beta + (E(q, log(p(x | z))) - (1/10**10)**5)**2", 's = "> 0"\nbeta = ">= 0"'),
+]
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("head, start, params", NEAR_BOUND_TRUE_STEPS)
+def test_a_meeting_just_outside_a_closed_bound_is_none(head, start, params):
+    """Red team rt54 F2: the polishing left gamma at -1e-50 (a likelihood just above 1), outside; with beta set to
+    its bound the gap fell there, and the closed margin's -1e-40 slack let the point count: a true step was a
+    SIDES_MEET error. Every other coordinate past a closed bound is now set on it, and closed margins must be >= 0."""
+    step = step_of(head, start, params)
+    assert step.verdict is Verdict.checked and step.passes, step.reason
+
+
+@pytest.mark.full
+def test_without_clamping_the_true_step_near_a_bound_is_an_error(monkeypatch):
+    """The mutant: no coordinate clamped, the old slack -- the first true step errs, as rt54 saw."""
+    monkeypatch.setattr(polishing, "_clamped", lambda chart, point: list(point))
+    monkeypatch.setattr(polishing, "_inside_on_bound", polishing._inside_by_far)
+    step = step_of(*NEAR_BOUND_TRUE_STEPS[0])
+    assert step.verdict is Verdict.error and step.reason.startswith(SIDES_MEET), step.reason
 
 
 @pytest.mark.full

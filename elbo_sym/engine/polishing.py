@@ -513,8 +513,9 @@ def _on_a_closed_bound(site: _Site, objective_at, second: Polished, third: Polis
     likelihood's 1; `_bound_settings`: all those near one at once, then each bound alone) at the 120-digit and
     the CONFIRM_DIGITS point, when |left - right| there falls by
     CONFIRM_FALL from the one to the other (or is below 10**-CONFIRM_LEVEL_DIGITS of the sides' size at the
-    second), no exp of the difference is beyond the floats' range, and the point lies inside every constraint
-    by far (`_inside_by_far`: a premise ``beta > 0`` does not hold at beta = 0); else None.  The polishing
+    second), no exp of the difference is beyond the floats' range, and the point -- every other coordinate past
+    a closed bound of its set on it (`_clamped`) -- is inside every closed constraint and every open one by far
+    (`_inside_on_bound`: a premise ``beta > 0`` does not hold at beta = 0); else None.  The polishing
     freezes a coordinate whose curvature is too small (beta entering linearly, t**24), so the gap stays where
     the float minimiser left it: ``(log(s) - 1)**2 + beta > 0`` with beta >= 0, false at s = e, beta = 0, was
     `checked` (red team rt53 F1).  A positive minimum on the bound does not fall: ``KL(q(z), p(z)) + exp(-t)
@@ -528,6 +529,7 @@ def _on_a_closed_bound(site: _Site, objective_at, second: Polished, third: Polis
             before, point = list(second.point), list(third.point)
             for i, bound in setting:
                 before[i] = point[i] = mpmath.mpf(bound.numerator) / bound.denominator
+            before, point = _clamped(site.chart, before), _clamped(site.chart, point)
             spend()
             spend()
             gap_before, gap = abs(f(before)), abs(f(point))
@@ -538,7 +540,7 @@ def _on_a_closed_bound(site: _Site, objective_at, second: Polished, third: Polis
             floats = [float(v) for v in point]
             if _beyond_float_range(site, tuple(site.chart.values(floats)), symbols):
                 continue
-            if not _inside_by_far(margins(site, point)):
+            if not _inside_on_bound(margins(site, point)):
                 continue
             text = (f"with {' and '.join(_at_bound(site.chart, i, bound) for i, bound in setting)}, where "
                     f"|left - right| falls from "
@@ -546,6 +548,36 @@ def _on_a_closed_bound(site: _Site, objective_at, second: Polished, third: Polis
                     f"{POLISH_DIGITS[1]} to {CONFIRM_DIGITS} digits")
             return Meeting(site.chart.shown(floats, used), (float(gap_before), float(gap)), text)
     return None
+
+
+def _clamped(chart_: Chart, point: list) -> list:
+    """`point` with every free coordinate past a closed bound of its set on that bound (red team rt54 F2: in
+    ``(log(s) - 1)**2 + beta + (gamma + 10**-50)**2 > 0`` with beta, gamma >= 0 the polishing left gamma at
+    -1e-50, outside, where the gap falls with beta set to 0 -- a true step was a SIDES_MEET error)."""
+    out = list(point)
+    ends = {}
+    for i, (bi, _) in enumerate(chart_.free):
+        block = chart_.model.blocks[bi]
+        if block.kind == UNIT:
+            ends[i] = (None, Fraction(1))
+        elif block.kind == PARAMETER:
+            b = block.bounds
+            ends[i] = (None if b.lower is None or b.lower_open else Fraction(b.lower),
+                       None if b.upper is None or b.upper_open else Fraction(b.upper))
+    for i, (lower, upper) in ends.items():
+        if lower is not None and out[i] < mpmath.mpf(lower.numerator) / lower.denominator:
+            out[i] = mpmath.mpf(lower.numerator) / lower.denominator
+        if upper is not None and out[i] > mpmath.mpf(upper.numerator) / upper.denominator:
+            out[i] = mpmath.mpf(upper.numerator) / upper.denominator
+    return out
+
+
+def _inside_on_bound(margins: list) -> bool:
+    """Whether a point set on closed bounds is inside every closed constraint (a margin of at least 0: a premise
+    ``gamma >= 0`` is not met at gamma = -1e-50, where `_inside_by_far` would allow it) and every open one by
+    more than the polishings' agreement."""
+    with mpmath.mp.workdps(30):
+        return all(m > MEETING_AGREE if not closed else m >= 0 for m, closed in margins)
 
 
 def _at_bound(chart_: Chart, i: int, bound: Fraction) -> str:
