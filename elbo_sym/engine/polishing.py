@@ -555,7 +555,7 @@ def _clamped(chart_: Chart, point: list) -> list:
     ``(log(s) - 1)**2 + beta + (gamma + 10**-50)**2 > 0`` with beta, gamma >= 0 the polishing left gamma at
     -1e-50, outside, where the gap falls with beta set to 0 -- a true step was a SIDES_MEET error)."""
     out = list(point)
-    ends = {}
+    ends: dict[int, tuple[Fraction | None, Fraction | None]] = {}
     for i, (bi, _) in enumerate(chart_.free):
         block = chart_.model.blocks[bi]
         if block.kind == UNIT:
