@@ -191,5 +191,6 @@ def test_a_long_sum_after_a_factor_breaks_inside_its_bracket_and_a_hopeless_term
     assert not report.ok and "content cut at the paper's edge" in report.message
     boxes = report.overfull_boxes  # the step in the chain, and again in the result's relation
     assert {(b.what, b.direction) for b in boxes} == {("a term scaled below 70 percent of its size", "wide")}
-    assert [b.part.split(",")[0] for b in boxes][:1] == [f"the chain of {path}"], [b.describe() for b in boxes]
+    assert [b.part.split(",")[0] for b in boxes][:1] == ["step 1 of the chain"], [b.describe() for b in boxes]
+    assert f"{path.name}:" in boxes[0].part, boxes[0].part  # the step's file:line (red team rt52 F4)
     assert not (tmp_path / "frac" / "derivations.pdf").exists()
