@@ -555,15 +555,7 @@ def _clamped(chart_: Chart, point: list) -> list:
     ``(log(s) - 1)**2 + beta + (gamma + 10**-50)**2 > 0`` with beta, gamma >= 0 the polishing left gamma at
     -1e-50, outside, where the gap falls with beta set to 0 -- a true step was a SIDES_MEET error)."""
     out = list(point)
-    ends: dict[int, tuple[Fraction | None, Fraction | None]] = {}
-    for i, (bi, _) in enumerate(chart_.free):
-        block = chart_.model.blocks[bi]
-        if block.kind == UNIT:
-            ends[i] = (None, Fraction(1))
-        elif block.kind == PARAMETER:
-            b = block.bounds
-            ends[i] = (None if b.lower is None or b.lower_open else Fraction(b.lower),
-                       None if b.upper is None or b.upper_open else Fraction(b.upper))
+    ends = _closed_ends(chart_)
     for i, (lower, upper) in ends.items():
         if lower is not None and out[i] < mpmath.mpf(lower.numerator) / lower.denominator:
             out[i] = mpmath.mpf(lower.numerator) / lower.denominator
@@ -602,20 +594,24 @@ def _bound_settings(chart_: Chart, point) -> list[tuple[tuple[int, Fraction], ..
     return together + [((i, bound),) for i, bound in bounds]
 
 
-def _closed_bounds(chart_: Chart) -> list[tuple[int, Fraction]]:
-    """(free coordinate's index, value) of each closed bound of the chart's free coordinates: a parameter's
-    closed ends, a likelihood's 1 (a probability's 0 is open)."""
-    out: list[tuple[int, Fraction]] = []
+def _closed_ends(chart_: Chart) -> dict[int, tuple[Fraction | None, Fraction | None]]:
+    """Free coordinate's index: its closed (lower, upper) ends, None where open or absent -- a parameter's
+    closed ends, a likelihood's 1 (a probability's 0 is open); read by `_closed_bounds` and `_clamped`."""
+    ends: dict[int, tuple[Fraction | None, Fraction | None]] = {}
     for i, (bi, _) in enumerate(chart_.free):
         block = chart_.model.blocks[bi]
         if block.kind == UNIT:
-            out.append((i, Fraction(1)))
+            ends[i] = (None, Fraction(1))
         elif block.kind == PARAMETER:
-            bounds = block.bounds
-            out += [(i, Fraction(end)) for end, is_open in ((bounds.lower, bounds.lower_open),
-                                                           (bounds.upper, bounds.upper_open))
-                    if end is not None and not is_open]
-    return out
+            b = block.bounds
+            ends[i] = (None if b.lower is None or b.lower_open else Fraction(b.lower),
+                       None if b.upper is None or b.upper_open else Fraction(b.upper))
+    return ends
+
+
+def _closed_bounds(chart_: Chart) -> list[tuple[int, Fraction]]:
+    """(free coordinate's index, value) of each closed bound of the chart's free coordinates (`_closed_ends`)."""
+    return [(i, end) for i, pair in _closed_ends(chart_).items() for end in pair if end is not None]
 
 
 def _agree(one: Polished, other: Polished) -> bool:
