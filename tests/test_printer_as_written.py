@@ -150,13 +150,54 @@ def test_a_power_of_a_parameter_power_prints_as_written():
 
 def test_a_real_power_reads_in_file_syntax_in_every_str_printer():
     """str() (explain's unfolded sides) once showed RealPower(alpha*log(p_x))**2; a real power
-    under ** is bracketed, or Python would read (b)**(a)**2 as b**(a**2)."""
+    under ** is bracketed, or Python would read b**a**2 as b**(a**2)."""
     alpha, p_x = Symbol("alpha", real=True), Symbol("p_x", positive=True)
     tree = Pow(RealPower(p_x, alpha), 2, evaluate=False)
-    assert sstr(tree, order="none") == "((p_x)**(alpha))**2"
+    assert sstr(tree, order="none") == "(p_x**alpha)**2"
     read = sympify(sstr(tree), locals={"alpha": alpha, "p_x": p_x})  # Python's reading of the text
     assert read == (p_x ** alpha) ** 2 != p_x ** (alpha ** 2)
-    assert to_text(Pow(RealPower(p(x), alpha), 2, evaluate=False)) == "((p(x))**(alpha))**2"
+    assert to_text(Pow(RealPower(p(x), alpha), 2, evaluate=False)) == "(p(x)**alpha)**2"
+
+
+GAUSSIAN_ANY_D = "tests/data/redteam/rt9_d_any_not_polynomial.toml"  # claim = "2**D <= 5000", D = "any"
+
+
+@pytest.mark.parametrize("written, text, tex", [
+    ("2**D", "2**D", "2^{D}"),  # was (2)**(D)
+    ("(a + b)**D", "(a + b)**D", r"\left(a + b\right)^{D}"),
+    ("2**(D + 1)", "2**(D + 1)", "2^{D + 1}"),
+    ("3 * 2**D", "3*2**D", r"3 \cdot 2^{D}"),
+    ("a / 2**D", "a/2**D", r"\frac{a}{2^{D}}"),  # a/2**D is a/(2**D) in Python too
+    ("(1/2)**D", "(1/2)**D", r"\left(\frac{1}{2}\right)^{D}"),
+    ("2**(-D)", "2**(-D)", "2^{- D}"),
+    ("2**(a * D)", "2**(a*D)", "2^{a D}"),
+    ("2**D**2", "2**(D**2)", "2^{D^{2}}"),
+    ("(2**D)**2", "(2**D)**2", r"\left(2^{D}\right)^{2}"),
+    ("(p(x) / q(z))**(1 - alpha)", "(p(x)/q(z))**(1 - alpha)", r"\left(\frac{p(x)}{q(z)}\right)^{1 - \alpha}"),
+    ("q(z)**alpha", "q(z)**alpha", r"q(z)^{\alpha}"),
+])
+def test_a_real_power_is_bracketed_only_where_precedence_needs_it(written, text, tex):
+    """A real power's text brackets its base and exponent as SymPy does (``2**D``, ``(a + b)**D``,
+    ``2**(D + 1)``), and still reads back as the tree it was printed from; LaTeX agrees."""
+    vocabulary = Vocabulary(("x",), ("a", "b", "alpha", "D"))
+    tree = parse_expression(written, vocabulary)
+    assert to_text(tree) == text
+    assert parse_expression(to_text(tree), vocabulary) == tree
+    assert to_latex(tree) == tex
+
+
+def test_a_gaussian_any_d_file_prints_two_to_the_d_alike_in_report_handout_and_site():
+    """rt9's ``2**D <= 5000`` (a Gaussian D = "any" file): the report's text, the handout's LaTeX and the
+    site's KaTeX of one node come from one printer; the report read ``(2)**(D) <= 5000``."""
+    from elbo_sym.publish.web import katex_tex
+    from elbo_sym.report.build import math
+
+    with open(GAUSSIAN_ANY_D, encoding="utf-8") as f:
+        d = loads(f.read(), GAUSSIAN_ANY_D)
+    assert d.claim is not None
+    shown = math(d.start.expr)
+    assert (shown.text, shown.latex, katex_tex(shown.latex)) == ("2**D", "2^{D}", "2^{D}")
+    assert math(d.claim.lhs.expr) == shown
 
 
 def test_explain_shows_a_real_power_in_file_syntax():
@@ -164,7 +205,7 @@ def test_explain_shows_a_real_power_in_file_syntax():
               'alpha = "in (0, 1)"\n[[step]]\nrel = "="\nexpr = "p(x)**(2*alpha)"\nrule = "algebra"\n')
     text = format_explanation(explain(loads(source, "pw1.toml"), 1))
     assert "RealPower" not in text
-    assert "  left  = ((p_x)**(alpha))**2" in text.splitlines(), text
+    assert "  left  = (p_x**alpha)**2" in text.splitlines(), text
 
 
 def test_a_log_of_pi_is_set_like_a_log_of_a_name():

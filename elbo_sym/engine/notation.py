@@ -464,16 +464,18 @@ class RealPower(Exp):
         return Exp.__new__(cls, *args, **kwargs)  # func(*args) of xreplace and subs: the one argument
 
     precedence = PRECEDENCE["Pow"] - 1
-    """Below a power's, so that every str printer brackets it as the base of ``**`` (``((b)**(a))**2``:
-    ``(b)**(a)**2`` is b**(a**2)), and above a product's (``2*(b)**(a)`` needs no brackets)."""
+    """Below a power's, so that every str printer brackets it as the base of ``**`` (``(b**a)**2``:
+    ``b**a**2`` is b**(a**2)), and above a product's (``2*b**a`` needs no brackets)."""
 
     def _sympystr(self, printer) -> str:
-        """The file syntax ``(b)**(a)`` for every str printer (to_text, and str() in `explain`'s unfolded
-        sides, which showed ``RealPower(alpha*log(p_x))``); exp(...) once the argument is no longer a*log(b)."""
+        """The file syntax ``b**a`` for every str printer (to_text, and str() in `explain`'s unfolded
+        sides, which showed ``RealPower(alpha*log(p_x))``), bracketed as SymPy brackets a power's parts:
+        ``2**D``, ``(a + b)**D``, ``2**(D + 1)`` (``(2)**(D)`` until session 22); exp(...) once the
+        argument is no longer a*log(b)."""
         if self.parts is None:
             return f"exp({printer._print(self.args[0])})"
         base, exponent = self.parts
-        return f"({printer._print(base)})**({printer._print(exponent)})"
+        return f"{_power_part(base, printer)}**{_power_part(exponent, printer)}"
 
     @property
     def parts(self) -> tuple[Expr, Expr] | None:
@@ -483,6 +485,14 @@ class RealPower(Exp):
         if len(logs) != 1:
             return None
         return logs[0].args[0], Mul(*(f for f in factors if f is not logs[0]))
+
+
+def _power_part(e: Expr, printer) -> str:
+    """The base or the exponent of a real power's text: bare when it is one name, call or whole
+    number (`_is_plain`), else bracketed -- ``**`` binds tighter than every other operator and
+    groups from the right, so a sum, product, quotient, minus, fraction or power there needs them."""
+    text = printer._print(e)
+    return text if _is_plain(e) else f"({text})"
 
 
 def is_real_power(e: Basic) -> bool:
@@ -536,7 +546,7 @@ class ElboStrPrinter(StrPrinter):
     def _print_Pow(self, e, rational=False) -> str:
         # A whole-number power as written, its base bracketed unless it is one name, call or
         # whole number: SymPy's 1/x for x**(-1) parses back to 1 * x**-1 (red team rt8), its 1/2
-        # for 2**(-1) to the number 1/2, and a real power's base unbracketed, (b)**(a)**2, to
+        # for 2**(-1) to the number 1/2, and a real power's base unbracketed, b**a**2, to
         # b**(a**2) (red team rt30).  Inside a product _print_Mul writes a/x, which the parser
         # reads as a * x**-1.
         if not e.exp.is_Integer:
@@ -620,8 +630,9 @@ class ElboStrPrinter(StrPrinter):
         return self._bracketed(factor, not (factor.is_Mul or factor.is_Add or engines))
 
     def _divisor(self, base: Expr) -> str:
-        """b in a/b: a name, call, whole number or power as it is (a/b**2 is a/(b**2)), else bracketed."""
-        return self._bracketed(base, _is_plain(base) or (base.is_Pow and base.exp.is_Integer))
+        """b in a/b: a name, call, whole number or power as it is (a/b**2 is a/(b**2), a/2**D is
+        a/(2**D)), else bracketed."""
+        return self._bracketed(base, _is_plain(base) or (base.is_Pow and base.exp.is_Integer) or is_real_power(base))
 
     def _bracketed(self, item: Expr, plain: bool) -> str:
         text = self._print(item)
@@ -1353,8 +1364,8 @@ def _negated(e: Expr) -> bool:
 
 
 def _is_plain(e: Expr) -> bool:
-    """One name, call or whole number: written before ** or after / without brackets (a real
-    power prints as (b)**(a), which needs them: (b)**(a)**2 is b**(a**2))."""
+    """One name, call or whole number: written before ** or after / without brackets (never a real
+    power, b**a: as a base, b**a**2 would be b**(a**2))."""
     return bool(e.is_Symbol or (e.is_Integer and not e.is_negative)
                 or (isinstance(e, (Notation, log, exp)) and not is_real_power(e)))
 
