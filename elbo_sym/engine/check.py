@@ -234,6 +234,11 @@ class Counterexample:
     rhs_exact: LogNumber | None = None
     """Both sides' exact values where they are in the exact class (None elsewhere): the ≈ column's
     digits come from them, since two different values can round to one float (rt33 F5)."""
+    lhs_beyond: str = ""
+    rhs_beyond: str = ""
+    """A side's value to six figures where no float holds it -- exp(1000) overflows to inf, exp(-1000)
+    underflows to 0 -- as numbers.evaluate.approx_text certifies it ("1.97007e+434"); "" where the float
+    does (the ≈ column then shows the float, never "inf")."""
 
     def __post_init__(self) -> None:
         require_state(self.z)  # a density point is None here: its value of z is among `values`
@@ -527,10 +532,12 @@ class _Instances:
                                   self._at(decision.z))
         a, b = decision.left, decision.right
         (lhs, lhs_latex), (rhs, rhs_latex) = _exact_value(a, values), _exact_value(b, values)
-        return Counterexample(shown, lhs, rhs, as_float(a, values), as_float(b, values), decision.z,
+        left, right = as_float(a, values), as_float(b, values)
+        return Counterexample(shown, lhs, rhs, left, right, decision.z,
                               self._source(instance.source, used), values_latex=printed, at=self._at(decision.z),
                               lhs_latex=lhs_latex, rhs_latex=rhs_latex,
-                              lhs_exact=_exact_number(a, values), rhs_exact=_exact_number(b, values))
+                              lhs_exact=_exact_number(a, values), rhs_exact=_exact_number(b, values),
+                              lhs_beyond=_beyond_float(a, values, left), rhs_beyond=_beyond_float(b, values, right))
 
     def _source(self, source: str, used: frozenset) -> str:
         """A special instance named after q ("tight case q = p(z | x)", "q = p(z)") where the step
@@ -703,6 +710,18 @@ def _side_at_point(e: Expr, values) -> tuple[str, str]:
     if at.free_symbols or len(text) > MAX_VALUE_TEXT:
         return "(not in closed form)", ""
     return text, to_latex(at)
+
+
+def _beyond_float(e: Expr, values, shown: float) -> str:
+    """`e`'s value to six certified figures when its float `shown` cannot hold it (inf, or 0 for a value that
+    is not 0: a far end's exp(2**41), exp(-1000)); "" when the float holds it or no digits are certain."""
+    if math.isnan(shown) or (math.isfinite(shown) and shown != 0):
+        return ""
+    approx = approx_text(e, values)
+    if not approx.startswith("≈ "):
+        return ""
+    digits = approx.removeprefix("≈ ")
+    return digits if digits.lstrip("-0.") else ""  # "0.0": the float's 0 was the value
 
 
 def _long_rational(r: Fraction) -> str:

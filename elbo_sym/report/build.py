@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
-from math import ceil, lcm
+from math import ceil, isinf, lcm, log10
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +60,7 @@ from elbo_sym.engine.repair import check_with_suggestions
 from elbo_sym.failures import reraise_callers
 from elbo_sym.files import InputError, discover
 from elbo_sym.limits import (
+    LONG_NUMBER_DIGITS,
     SIDE_FIGURES,
     SIDE_FIGURES_MOST,
     STEP_BUDGET_SECONDS,
@@ -359,7 +360,29 @@ def _sides_shown(c: Counterexample) -> tuple[str, str, int]:
         alike = digits if a != b and significant(a, digits) == significant(b, digits) else 0
         return significant(a, digits), significant(b, digits), alike
     digits = distinguishing_digits(c.lhs_value, c.rhs_value, _approx, SIDE_FIGURES, FLOAT_FIGURES)
-    return _approx(c.lhs_value, digits), _approx(c.rhs_value, digits), 0
+    return _float_side(c.lhs_value, c.lhs_beyond, digits), _float_side(c.rhs_value, c.rhs_beyond, digits), 0
+
+
+def _float_side(value: float, beyond: str, digits: int) -> str:
+    """A side with no exact value for the ≈ column: its float, or -- where no float holds it (a far end's
+    exp(2**41) overflowed to inf) -- the engine's certified digits, as an order of magnitude when the power
+    of 10 is too long to print (:func:`magnitude`); "" (nothing shown) for an overflow with no digits known.
+    Never "inf", and never 0 for a value that is not 0."""
+    if beyond:
+        return magnitude(beyond)
+    if isinf(value):
+        return ""
+    return _approx(value, digits)
+
+
+def magnitude(approx: str) -> str:
+    """``1.97007e+434`` as it is; a value whose power of 10 has more than LONG_NUMBER_DIGITS digits
+    (exp(2**480) is 2.46714e+1355...497, 145 digits) by that power alone, ``10**(1.35576e+144)``."""
+    mantissa, e, exponent = approx.partition("e")
+    if not e or len(exponent.lstrip("+-")) <= LONG_NUMBER_DIGITS:
+        return approx
+    sign = "-" if mantissa.startswith("-") else ""
+    return f"{sign}10**({int(exponent) + log10(abs(float(mantissa))):.{SIDE_FIGURES}g})"
 
 
 def _label_latex(label: str, vocabulary: Vocabulary) -> str:
@@ -401,11 +424,17 @@ def _approx(value: float, digits: int = SIDE_FIGURES) -> str:
 _APPROX_WORDS = {"inf": r"\infty", "-inf": r"-\infty", "nan": r"\text{nan}"}
 
 
+_MAGNITUDE = re.compile(r"(-?)10\*\*\((.*)\)")
+
+
 def approx_latex(text: str) -> str:
     """An approximation :func:`_approx` wrote, for math mode: ``6.22702e+09`` as ``6.22702 \\times 10^{9}``
     (red team rt14: set as written it read "6.22702e + 09"), ``-1.5e-07`` as ``-1.5 \\times 10^{-7}``."""
     if text in _APPROX_WORDS:
         return _APPROX_WORDS[text]
+    power = _MAGNITUDE.fullmatch(text)
+    if power is not None:  # magnitude's 10**(1.35576e+144)
+        return rf"{power[1]}10^{{{approx_latex(power[2])}}}"
     mantissa, e, exponent = text.partition("e")
     if not e:
         return text

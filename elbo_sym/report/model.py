@@ -196,8 +196,8 @@ class CounterexampleReport:
         if self.problem:
             return f" [{self.source}]: {self.problem}"
         at = f" at {self.at or f'z = {self.z}'}" if self.z is not None else ""
-        return (f"{at} [{self.source}]: left = {self.lhs} ≈ {self.lhs_value}, right = {self.rhs} ≈ {self.rhs_value}"
-                + self.apart())
+        return (f"{at} [{self.source}]: left = {self.lhs}{_about(self.lhs_value)}, "
+                f"right = {self.rhs}{_about(self.rhs_value)}" + self.apart())
 
     def apart(self) -> str:
         """What the ≈ column cannot show: " (the two sides differ beyond 30 significant figures)"."""
@@ -213,8 +213,14 @@ class CounterexampleReport:
                     *self.lines()[1:]]
         if self.problem:
             return [head, f"    {self.problem}"]
-        return [head, f"    left  = {self.lhs} ≈ {self.lhs_value}",
-                f"    right = {self.rhs} ≈ {self.rhs_value}{self.apart()}"]
+        return [head, f"    left  = {self.lhs}{_about(self.lhs_value)}",
+                f"    right = {self.rhs}{_about(self.rhs_value)}{self.apart()}"]
+
+
+def _about(value: str) -> str:
+    """" ≈ 1.97007e+434" after a side; nothing when its value is not known (an overflow with no certified
+    digits: never "≈ inf")."""
+    return f" ≈ {value}" if value else ""
 
 
 def packed(items: list[str], width: int, indent: str) -> list[str]:
