@@ -470,6 +470,12 @@ def _sets_key(key: str) -> re.Pattern[str]:
     return re.compile(rf"\s*[\"']?{re.escape(key)}[\"']?\s*[=.]")
 
 
+def _dotted_key(key: str, part: str) -> re.Pattern[str]:
+    """A line that sets `part` of the table `key` by a TOML dotted key: ``likelihood.x2 = [...]``,
+    ``params."beta" = "2"`` (red team rt53 class 3: its errors named the table's first line)."""
+    return re.compile(rf"\s*[\"']?{re.escape(key)}[\"']?\s*\.\s*[\"']?{re.escape(part)}[\"']?\s*=")
+
+
 def dotted_header(key: str, table: str | None = None) -> re.Pattern[str]:
     """A table header line that names `key` as a part of a dotted name: ``[key.sub]`` or ``[[key.sub]]``
     for a top-level key, ``[table.key]`` or ``[table.key.sub]`` for a key of `table` (rt41 F9: such a
@@ -490,6 +496,10 @@ def key_column(source: str, key: str, value: bool = False) -> int:
         part = re.search(rf"(?<=\.)\s*[\"']?({re.escape(key)})[\"']?\s*[\].]", source)  # [a.key]; [key.b] at "["
         if part is not None:
             return part.start(1) - (1 if source[part.start(1) - 1] in "\"'" else 0)
+    if match is None and key and not source.lstrip().startswith("["):  # a dotted key's last part: a.key = ...
+        match = re.search(rf"(?<=\.)\s*[\"']?{re.escape(key)}[\"']?\s*=\s*", source)
+        if match is not None and not value:
+            return match.start() + len(match.group()) - len(match.group().lstrip())
     if match is None:
         return len(source) - len(source.lstrip())
     column = match.end() if value else match.start()
@@ -1351,7 +1361,15 @@ class _Reader:
         table, else the ``params = { ... }`` line (an inline table), else the [[example]] header (rt37 F1:
         both forms' errors were at the header)."""
         own = self.line_of(name, "example", index)
-        return own if own != self._table_span("example", index)[0] else self.line_of("params", "example", index)
+        return own if own != self._table_span("example", index)[0] else self._part_line(index, "params", name)
+
+    def _part_line(self, index: int, key: str, part: str) -> int:
+        """The line that sets `part` of example `index`'s table `key`: a dotted ``key.part = ...``, or
+        ``part = ...`` under an ``[example.key]`` header; else the line of `key` (``key = { part = ... }``)."""
+        first, last = self._table_span("example", index)
+        dotted = _dotted_key(key, part)
+        found = next((n for n in range(first, last + 1) if dotted.match(self.lines[n - 1])), None)
+        return found if found is not None else self._under_header(self.line_of(key, "example", index), part, index)
 
     def _block_at(self, index: int, line: int, error: Exception, names) -> DerivationError:
         """An example's error about one of its tables (``prior[theta_new] sums to 5/6``): at the
@@ -1367,7 +1385,7 @@ class _Reader:
             sub = inner.rstrip("]").split(";")[-1].strip()
             named = sub if at != line and sub and re.match(r"[A-Za-z_]\w*$", sub) else key
             if named != key:
-                at = self._under_header(at, named, index)
+                at = self._part_line(index, key, named)
             found = self._key_at(at, named, f"example {index + 1}: {message}", value=True)
             position = error.position if isinstance(error, BlockValueError) else None
             element = (list_element(self.lines, at, found.column, position)
@@ -1641,7 +1659,7 @@ class _Reader:
                                    f"list per parameter: {key} = {{ {shown} }}", value=True)
             for t in indices:
                 if key == "prior":
-                    out[prior_block(t)] = self.fractions(value[t], at, f"{key}.{t}")
+                    out[prior_block(t)] = self.fractions(value[t], self._part_line(index, key, t), f"{key}.{t}")
                     continue
                 for observation, values in self.per_observation(value[t], key, index, data).items():
                     out[indexed_likelihood_block(observation, t)] = values
@@ -1652,8 +1670,11 @@ class _Reader:
         line = self.line_of(key, "example", index)
         if isinstance(value, dict):
             if set(value) != set(data):
-                raise self._key_at(line, key, f"{key} needs one list per observation: {', '.join(data)}", value=True)
-            return {o: self.fractions(value[o], line, f"{key}.{o}") for o in data}
+                extra = sorted(set(value) - set(data), key=str)
+                at, named = (self._part_line(index, key, extra[0]), extra[0]) if extra else (line, key)
+                raise self._key_at(at, named, f"{key} needs one list per observation: {', '.join(data)}",
+                                   value=not extra)
+            return {o: self.fractions(value[o], self._part_line(index, key, o), f"{key}.{o}") for o in data}
         if len(data) > 1:
             raise self.error(line, f"{key} needs one list per observation, like {key} = "
                                    f"{{ {data[0]} = [\"1/2\", \"1/2\"], ... }}")
@@ -1718,8 +1739,9 @@ class _Reader:
                 raise self._key_at(at, key, f"expect: [{'example.expect.' + key[:40]}] is a table; expect holds "
                                             f"entries \"formula\" = \"value\" under one [example.expect] header")
             key_line = self.line_of(key, "example", index) if key else line
-            if key_line == self._table_span("example", index)[0]:
-                key_line = self._expect_line(key, line)
+            if key_line == self._table_span("example", index)[0]:  # expect."formula" = ..., or under [example.expect]
+                key_line = self._part_line(index, "expect", key)
+                key_line = self._expect_line(key, line) if key_line == line else key_line
             for text in (key, expected):
                 self._no_relation_in_expect(text, key_line)
             out.append(Relation(self.formula(key, key_line, "expect"), "=",
