@@ -32,7 +32,8 @@ def test_a_result_that_fits_only_squeezed_starts_a_line_of_its_own(tmp_path, mon
     monkeypatch.chdir(tmp_path)
     Path("literature").mkdir()
     shutil.copy(NORMALISED_DECODER, Path("literature") / NORMALISED_DECODER.name)
-    assert main(["build", "literature", "--literature", "literature", "--only", "from-the-literature", "--out", "h"]) == 0
+    build = ["build", "literature", "--literature", "literature", "--only", "from-the-literature", "--out", "h"]
+    assert main(build) == 0
     lines = pdf_lines(Path("h/from-the-literature.pdf"))
     [result] = [line for line in lines if line.startswith("Result.")]
     assert result.endswith("the chain establishes"), lines  # the formula is not squeezed onto this line
