@@ -156,7 +156,7 @@ FAST_RT40 = "prior density above 1 (H)"
 def test_rt40_a_searched_density_does_not_let_accept_pass_a_k_any_step(name):
     latents, start, rel, expr, rule = RT40[name]
     text = ONE_STEP.format(K='"any"', latents=latents, start=start, rel=rel, expr=expr, rule=rule)
-    result = check_derivation(loads(text, "rt40.toml"))
+    result = check_derivation(loads(text, "rt40.toml"), budget=ROOM)  # a finished search's verdict (up to 9.5 s)
     step = result.steps[0]
     assert step.searched is not None and step.searched.densities > 0  # session 17 let these pass
     assert step.verdict is Verdict.error and UNSEARCHED_DENSITIES in step.reason and not result.ok
@@ -166,7 +166,7 @@ def test_rt40_a_searched_density_does_not_let_accept_pass_a_k_any_step(name):
 def test_rt40_the_chain_step_false_at_k_6_is_refuted_once_the_file_says_k_6():
     latents, start, rel, expr, rule = RT40["chain at K = 6"]
     text = ONE_STEP.format(K="6", latents=latents, start=start, rel=rel, expr=expr, rule=rule)
-    assert check_derivation(loads(text, "rt40.toml")).steps[0].verdict is Verdict.refuted
+    assert check_derivation(loads(text, "rt40.toml"), budget=ROOM).steps[0].verdict is Verdict.refuted
 
 
 def test_only_a_file_that_writes_k_any_is_concerned_not_the_gaussian_family_for_every_d():
