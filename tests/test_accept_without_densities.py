@@ -7,6 +7,7 @@ a prior density above 1 (the density stage's prior is N(0, 1)), a chain at K = 6
 from __future__ import annotations
 
 import pytest
+from budget_margins import ROOM_SECONDS
 
 from elbo_sym.engine.check import (
     ACCEPT_HINT,
@@ -39,7 +40,7 @@ rule = "algebra"
 # the fast tier's rule); the guard itself stays in `make test` with rt40's cheapest reproducer below.
 # Its 4-9 s ran past the 10 s file budget once in a fresh-clone CI under load (session 21's stop): these tests judge
 # the verdict of a finished search, so they give it room; a search cut short is judged below.
-ROOM = 60.0
+ROOM = ROOM_SECONDS  # tests/budget_margins.py: the rule, and the one figure
 
 
 def _step(K: str, accept: str, budget: float = ROOM):
@@ -108,7 +109,7 @@ def test_with_an_explicit_k_every_hint_suggests_accept():
 def test_a_chain_whose_premise_rules_the_gaussian_chain_out_says_the_premise_is_why():
     text = MEAN_FIELD.format(K='"any"', accept="").replace('K = "any"\n', 'K = "any"\n'
                                                            'assume = "q(z1, z2 | x) != p(z1, z2 | x)"\n', 1)
-    step = check_derivation(loads(text, "mf.toml"), budget=60).steps[0]  # the premise's search: about 8 s of CPU
+    step = check_derivation(loads(text, "mf.toml"), budget=ROOM).steps[0]  # the premise's search: about 8 s of CPU
     assert step.verdict is Verdict.checked and NO_GAUSSIAN_FORM not in step.reason, step.reason
     assert "no densities (the domain includes densities, but the file's premise q(z1, z2 | x) != p(z1, z2 | x) " \
            "rules the Gaussian chain out" in step.reason

@@ -82,7 +82,7 @@ def test_a_long_test_gives_its_checks_room_or_its_checks_were_measured_within_th
         name = f"{file}::{test.split('[', 1)[0]}"
         functions = _functions(file)
         if test.split("[", 1)[0] not in functions:
-            continue  # (a test renamed since the figures were taken: test_suite_sizes' concern)
+            continue  # (a test renamed since the figures were taken: the durations table's own test's concern)
         if gives_a_budget(functions[test.split("[", 1)[0]], functions):
             continue
         if name in LONG_AT_THE_DEFAULT_BUDGET:
