@@ -393,6 +393,13 @@ xdist each worker pays it, so a cost here is paid once per worker."""
 _CPU_RECORD: dict[str, list[float]] = {}
 _LOADED = time.monotonic()
 
+# --------------------------------------------------------------------------- budget margins
+# With ELBO_SYM_BUDGET_MARGINS=DIR every CPU budget a test's checks enter in this process is recorded
+# (tests/budget_margins.py; bench/budget_margins.py lists the tests nearest a budget's end).
+
+BUDGET_MARGINS_DIR = os.environ.get("ELBO_SYM_BUDGET_MARGINS")
+"""Where to write the budget record (unset: budgets are not wrapped)."""
+
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Records START_UP (ELBO_SYM_CPU_TIMES): the CPU seconds of this process so far, and the wall
@@ -406,14 +413,22 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     """Records the CPU and wall seconds of the item's setup, call and teardown (ELBO_SYM_CPU_TIMES)."""
+    if BUDGET_MARGINS_DIR:
+        import budget_margins
+
+        budget_margins.install()
+        budget_margins.take()
     if not CPU_TIMES_DIR:
         yield
-        return
-    from cpu_work import cpu_seconds
+    else:
+        from cpu_work import cpu_seconds
 
-    cpu, wall = cpu_seconds(), time.monotonic()
-    yield
-    _CPU_RECORD[duration_key(item.nodeid)] = [round(cpu_seconds() - cpu, 3), round(time.monotonic() - wall, 3)]
+        cpu, wall = cpu_seconds(), time.monotonic()
+        yield
+        _CPU_RECORD[duration_key(item.nodeid)] = [round(cpu_seconds() - cpu, 3), round(time.monotonic() - wall, 3)]
+    if BUDGET_MARGINS_DIR:
+        budget_margins.append(BUDGET_MARGINS_DIR, os.environ.get("PYTEST_XDIST_WORKER", "main"),
+                              duration_key(item.nodeid), budget_margins.take())
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -7,6 +7,7 @@ a prior density above 1 (the density stage's prior is N(0, 1)), a chain at K = 6
 from __future__ import annotations
 
 import pytest
+from budget_margins import ROOM_SECONDS
 
 from elbo_sym.engine.check import (
     ACCEPT_HINT,
@@ -39,7 +40,7 @@ rule = "algebra"
 # the fast tier's rule); the guard itself stays in `make test` with rt40's cheapest reproducer below.
 # Its 4-9 s ran past the 10 s file budget once in a fresh-clone CI under load (session 21's stop): these tests judge
 # the verdict of a finished search, so they give it room; a search cut short is judged below.
-ROOM = 60.0
+ROOM = ROOM_SECONDS  # tests/budget_margins.py: the rule, and the one figure
 
 
 def _step(K: str, accept: str, budget: float = ROOM):
@@ -108,7 +109,7 @@ def test_with_an_explicit_k_every_hint_suggests_accept():
 def test_a_chain_whose_premise_rules_the_gaussian_chain_out_says_the_premise_is_why():
     text = MEAN_FIELD.format(K='"any"', accept="").replace('K = "any"\n', 'K = "any"\n'
                                                            'assume = "q(z1, z2 | x) != p(z1, z2 | x)"\n', 1)
-    step = check_derivation(loads(text, "mf.toml"), budget=60).steps[0]  # the premise's search: about 8 s of CPU
+    step = check_derivation(loads(text, "mf.toml"), budget=ROOM).steps[0]  # the premise's search: about 8 s of CPU
     assert step.verdict is Verdict.checked and NO_GAUSSIAN_FORM not in step.reason, step.reason
     assert "no densities (the domain includes densities, but the file's premise q(z1, z2 | x) != p(z1, z2 | x) " \
            "rules the Gaussian chain out" in step.reason
@@ -156,7 +157,7 @@ FAST_RT40 = "prior density above 1 (H)"
 def test_rt40_a_searched_density_does_not_let_accept_pass_a_k_any_step(name):
     latents, start, rel, expr, rule = RT40[name]
     text = ONE_STEP.format(K='"any"', latents=latents, start=start, rel=rel, expr=expr, rule=rule)
-    result = check_derivation(loads(text, "rt40.toml"))
+    result = check_derivation(loads(text, "rt40.toml"), budget=ROOM)  # a finished search's verdict (up to 9.5 s)
     step = result.steps[0]
     assert step.searched is not None and step.searched.densities > 0  # session 17 let these pass
     assert step.verdict is Verdict.error and UNSEARCHED_DENSITIES in step.reason and not result.ok
@@ -166,7 +167,7 @@ def test_rt40_a_searched_density_does_not_let_accept_pass_a_k_any_step(name):
 def test_rt40_the_chain_step_false_at_k_6_is_refuted_once_the_file_says_k_6():
     latents, start, rel, expr, rule = RT40["chain at K = 6"]
     text = ONE_STEP.format(K="6", latents=latents, start=start, rel=rel, expr=expr, rule=rule)
-    assert check_derivation(loads(text, "rt40.toml")).steps[0].verdict is Verdict.refuted
+    assert check_derivation(loads(text, "rt40.toml"), budget=ROOM).steps[0].verdict is Verdict.refuted
 
 
 def test_only_a_file_that_writes_k_any_is_concerned_not_the_gaussian_family_for_every_d():

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.authoring import cache as result_cache
 from elbo_sym.cli import main
@@ -135,14 +136,14 @@ def test_new_refuses_a_name_that_is_not_utf8_in_one_line(tmp_path, name, kind):
 
     env = dict(os.environ, PYTHONPATH=str(REPO), ELBO_SYM_CACHE_DIR=str(tmp_path / "cache"))
     done = subprocess.run([sys.executable, "-m", "elbo_sym", "new", name, *kind], cwd=tmp_path, env=env,
-                          capture_output=True, timeout=60)
+                          capture_output=True, timeout=CHILD_TIMEOUT_SECONDS)
     assert done.returncode == 2, done.stderr
     assert b"Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
     assert b"not valid UTF-8" in done.stderr
     assert [p.name for p in tmp_path.iterdir()] in ([], ["cache"])
     os.mkdir(bytes(tmp_path) + b"/d\xe9")  # a folder's name is not quoted in the starter: it may be any bytes
     done = subprocess.run([sys.executable, "-m", "elbo_sym", "new", b"d\xe9/ok", *kind], cwd=tmp_path, env=env,
-                          capture_output=True, timeout=60)
+                          capture_output=True, timeout=CHILD_TIMEOUT_SECONDS)
     assert done.returncode == 0 and os.path.isfile(bytes(tmp_path) + b"/d\xe9/ok.toml"), done.stderr
 
 

@@ -42,7 +42,7 @@ TEACHING = sorted((ROOT / "derivations" / "teaching").glob("*.toml"))
 
 def _cli_json(path: Path) -> list[dict]:
     done = subprocess.run([sys.executable, "-m", "elbo_sym", "check", "--no-cache", "--json", str(path)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+                          capture_output=True, text=True, cwd=ROOT, timeout=CHILD_TIMEOUT_SECONDS)
     assert done.returncode in (0, 1, 2), done.stderr
     return json.loads(done.stdout)
 
@@ -64,7 +64,7 @@ def test_bad_input_is_the_clis_one_line_error_with_its_caret(tmp_path: Path) -> 
     text = 'title = "Bad"\nstart = "log(p(x)"\n'
     (tmp_path / "bad.toml").write_text(text)
     done = subprocess.run([sys.executable, "-m", "elbo_sym", "check", "--no-cache", "bad.toml"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+                          capture_output=True, text=True, cwd=tmp_path, timeout=CHILD_TIMEOUT_SECONDS)
     result = json.loads(check_source(text, "bad.toml"))
     assert done.returncode == result["status"] == 2
     assert result["text"].splitlines()[0].startswith("error: bad.toml:2:13: ")
@@ -209,7 +209,7 @@ def test_without_an_alarm_a_step_that_runs_out_of_budget_ends_as_error() -> None
     """The browser has no SIGALRM: the engine's checkpoints alone end a step at its budget, as
     `error`, and the file's check returns (never hangs the page's worker)."""
     done = subprocess.run([sys.executable, "-c", _NO_ALARM_BUDGET, str(ROOT / "derivations" / "gap.toml")],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+                          capture_output=True, text=True, cwd=ROOT, timeout=CHILD_TIMEOUT_SECONDS)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     verdicts = [v for v, _ in result["steps"]]

@@ -7,6 +7,7 @@ import signal
 import time
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 from cpu_work import burn
 
 from elbo_sym import budget as budgets
@@ -115,7 +116,8 @@ def test_nested_budgets_that_run_out_together_leave_no_alarm_behind():
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", _RACE, "2000"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", _RACE, "2000"], capture_output=True, text=True,
+                          timeout=CHILD_TIMEOUT_SECONDS)  # 16 s of CPU: minutes of wall time on a loaded machine
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["0"]
 
@@ -356,7 +358,7 @@ def test_a_process_given_a_quarter_of_a_core_still_finishes_within_its_budget():
     finally:
         if child.poll() is None:
             child.send_signal(signal.SIGCONT)
-        out, err = child.communicate(timeout=120)
+        out, err = child.communicate(timeout=CHILD_TIMEOUT_SECONDS)
     assert child.returncode == 0, err
     wall, cpu = map(float, out.split())
     assert wall > 1.0 > cpu >= 0.6, (wall, cpu)  # the wall clock would have ended it; the CPU clock did not

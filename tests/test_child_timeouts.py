@@ -72,3 +72,29 @@ def test_a_hang_fails_its_test_before_the_watchdog_ends_the_run():
     pyproject = (TESTS.parent / "pyproject.toml").read_text("utf-8")
     watchdog = float(re.search(r"^faulthandler_timeout = (\d+)", pyproject, re.M)[1])  # type: ignore[index]
     assert 60 <= CHILD_TIMEOUT_SECONDS < watchdog
+
+
+SHORT_ON_PURPOSE = {
+    "test_parallel_check.py": "waits of 30 s for a process already signalled or killed to end, and for a thread's "
+                              "lock: each ends in well under a second of CPU",
+    "test_render_build.py": "build_pdf's own timeout, tested: a LaTeX loop must end at its 2 s",
+}
+"""Test files with a wait shorter than CHILD_TIMEOUT_SECONDS, and why it is no bound on a healthy child's speed."""
+
+
+def short_timeouts(source: str) -> list[int]:
+    """Lines of calls given a `timeout=` of fewer seconds than CHILD_TIMEOUT_SECONDS, written as a number: a child
+    that takes 5 s of CPU idle can take minutes of wall time on a loaded CI machine (session 22: load 13 on 2 cores)."""
+    return [node.lineno for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
+            for keyword in node.keywords if keyword.arg == "timeout" and isinstance(keyword.value, ast.Constant)
+            and isinstance(keyword.value.value, int | float) and keyword.value.value < CHILD_TIMEOUT_SECONDS]
+
+
+@pytest.mark.full  # reads every test file, as the test above
+def test_a_child_is_waited_for_as_long_as_a_loaded_machine_needs():
+    """A timeout guards against a hang only: a child's time, its margin over a loaded machine, is never the bound."""
+    short = {path.name for path in sorted(TESTS.glob("*.py")) if short_timeouts(path.read_text("utf-8"))}
+    extra = sorted(short - set(SHORT_ON_PURPOSE))
+    assert short == set(SHORT_ON_PURPOSE), f"give these waits timeout=CHILD_TIMEOUT_SECONDS: {extra}"
+    assert short_timeouts("subprocess.run(['a'], timeout=60)\nsubprocess.run(['a'], timeout=CHILD_TIMEOUT_SECONDS)\n"
+                          "p.wait(timeout=900)\n") == [1]

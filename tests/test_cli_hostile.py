@@ -285,7 +285,7 @@ def test_a_fifo_in_a_folder_is_one_error_and_the_other_files_are_checked(tmp_pat
     (folder / "b-zero.toml").symlink_to("/dev/zero")
     env = dict(os.environ, PYTHONPATH=str(ROOT), ELBO_SYM_NO_CACHE="1")
     done = subprocess.run([sys.executable, "-m", "elbo_sym", "check", str(folder)], capture_output=True,
-                          text=True, timeout=60, env=env, cwd=tmp_path)
+                          text=True, timeout=CHILD_TIMEOUT_SECONDS, env=env, cwd=tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 2, done.stderr

@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.publish.browser import check_body, script_json
 
@@ -56,7 +57,7 @@ def test_chromium_reads_the_embedded_files_back_and_runs_the_next_script(tmp_pat
     profile = tmp_path / "profile"
     run = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                           "--disable-background-networking", f"--user-data-dir={profile}", "--dump-dom",
-                          page.as_uri()], capture_output=True, text=True, timeout=120)
+                          page.as_uri()], capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS)
     assert run.returncode == 0, run.stderr[-2000:]
     found = re.search(r'<body[^>]*\bdata-files="([^"]*)"', run.stdout)
     assert found, run.stdout[:2000]

@@ -10,6 +10,7 @@ from fractions import Fraction as F
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.cli import main
 from elbo_sym.lesson.examples import ExampleInputError
@@ -189,7 +190,7 @@ def test_cli_drill(capsys):
 def _run(args, hashseed: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONHASHSEED=hashseed)
     return subprocess.run([sys.executable, "-m", "elbo_sym"] + args, capture_output=True, cwd=ROOT, env=env,
-                          timeout=60)
+                          timeout=CHILD_TIMEOUT_SECONDS)
 
 
 @pytest.mark.full

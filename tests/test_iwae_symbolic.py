@@ -13,6 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from budget_margins import ROOM_SECONDS
 from sympy import Symbol
 
 from elbo_sym.cli import main
@@ -364,7 +365,9 @@ def test_the_iwae_literature_files_are_proved(name, capsys):
 def test_wrong_variants_of_the_iwae_files(name, old, new):
     text = (LITERATURE / name).read_text("utf-8")
     assert old in text
-    result = check_derivation(loads(text.replace(old, new, 1), name))
+    # the verdict of a finished search: the + 1/100 variant's step took 19 s of CPU on a loaded machine (session 22),
+    # past the default 10 s step budget
+    result = check_derivation(loads(text.replace(old, new, 1), name), budget=ROOM_SECONDS)
     if "integer >= 2" in new:
         assert result.ok  # a narrower premise keeps every step true
         return

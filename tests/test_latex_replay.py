@@ -7,6 +7,7 @@ import resource
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.publish import render  # imported at collection: the run's replay stands in for its latexmk step
 
@@ -21,7 +22,7 @@ def _children_cpu() -> float:
 def _build(text: str, pdf: Path) -> tuple[render.BuildResult, float]:
     """build_pdf's result and the CPU seconds its child processes spent."""
     before = _children_cpu()
-    result = render.build_pdf(text, pdf, timeout=120)
+    result = render.build_pdf(text, pdf, timeout=CHILD_TIMEOUT_SECONDS)
     return result, _children_cpu() - before
 
 

@@ -216,7 +216,7 @@ def _pdflatex(tex: str, folder: Path) -> tuple[Path, str]:
     """Compile ``tex`` once with pdflatex (as render.build_pdf runs it) and return the PDF and the log."""
     (folder / "doc.tex").write_text(tex, "utf-8")
     subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "doc.tex"],
-                   cwd=folder, capture_output=True, timeout=120,
+                   cwd=folder, capture_output=True, timeout=CHILD_TIMEOUT_SECONDS,
                    env={**os.environ, "max_print_line": "10000", "openin_any": "p"})
     log = (folder / "doc.log").read_text("utf-8", errors="replace")
     assert (folder / "doc.pdf").is_file(), log[-3000:]

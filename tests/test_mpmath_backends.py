@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -34,7 +35,7 @@ def _run(python_code: str, *args: str, pure_python: bool) -> str:
     if pure_python:
         env["MPMATH_NOGMPY"] = "1"
     done = subprocess.run([sys.executable, "-c", python_code, *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS)
     assert done.returncode in (0, 1), done.stderr
     return done.stdout
 

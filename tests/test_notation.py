@@ -489,7 +489,7 @@ def test_katex_compiles_the_names_as_written(tmp_path):
     formulas = web.derivations_page([check_file(load(names_file(tmp_path)))]).formulas
     payload = {"macros": {}, "formulas": [{"tex": f.tex, "display": f.display} for f in formulas]}
     run = subprocess.run(["node", str(script)], input=json.dumps(payload), capture_output=True, text=True,
-                         timeout=300, cwd=script.parent)
+                         timeout=CHILD_TIMEOUT_SECONDS, cwd=script.parent)
     assert run.returncode == 0, run.stderr
     results = json.loads(run.stdout)["formulas"]
     assert len(results) == len(formulas) > 0 and all(r["ok"] for r in results), results

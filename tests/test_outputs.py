@@ -7,6 +7,7 @@ import json
 import os
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.publish.outputs import OwnedElsewhereError, listed, move_in, refuse_foreign, remove_stale, stale_file
 
@@ -259,7 +260,7 @@ def test_two_commands_writing_into_one_folder_at_once_keep_every_entry(tmp_path)
     from elbo_sym.publish.outputs import FILES_MANIFEST, claim_file
 
     writers = [subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), name]) for name in ("a", "b")]
-    assert [writer.wait(timeout=300) for writer in writers] == [0, 0]
+    assert [writer.wait(timeout=CHILD_TIMEOUT_SECONDS) for writer in writers] == [0, 0]
     assert sorted(listed(tmp_path, FILES_MANIFEST)) == ["a0.xml", "a1.xml", "a2.xml", "b0.xml", "b1.xml", "b2.xml"]
     for name in ("a0.xml", "b2.xml"):
         assert claim_file(tmp_path / name) == tmp_path / name  # a re-run may replace each

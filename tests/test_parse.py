@@ -6,6 +6,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 from cpu_work import cpu_bounded
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -346,7 +347,7 @@ def test_no_syntax_warning_on_stderr_of_the_command(tmp_path):
     path.write_text('title = "t"\nstart = "1if 1else 2"\n[[step]]\nrel = "="\nexpr = "log(p(x))"\n'
                     'rule = "algebra"\n', "utf-8")
     done = subprocess.run([sys.executable, "-m", "elbo_sym", "check", "--no-cache", str(path)],
-                          capture_output=True, text=True, timeout=120,
+                          capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS,
                           cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode == 2
     assert "SyntaxWarning" not in done.stderr and "<unknown>" not in done.stderr

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 from test_web import _chromium, _render, requires_chromium  # noqa: F401  (a fixture)
 
 from elbo_sym.cli import main
@@ -196,7 +197,8 @@ def test_f5_make_handouts_fails_without_tex(tmp_path):
     bare.mkdir()
     env = {**os.environ, **settings, "PATH": str(bare)}
     run = subprocess.run([sys.executable, "-m", "elbo_sym", "build", "gap.toml", "--out", "h", "--only",
-                          "derivations"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+                          "derivations"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=CHILD_TIMEOUT_SECONDS)
     assert run.returncode == 1, run.stdout + run.stderr
     assert "Install TeX Live with:" in run.stderr
     assert not list((tmp_path / "h").glob("*.pdf"))
@@ -216,7 +218,7 @@ def pdf_text(path: Path) -> str:
     import subprocess
 
     return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True,
-                          timeout=60).stdout
+                          timeout=CHILD_TIMEOUT_SECONDS).stdout
 
 
 @pytest.mark.full

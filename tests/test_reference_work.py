@@ -21,6 +21,7 @@ from pathlib import Path
 import mpmath
 import pytest
 import sympy
+from child_processes import CHILD_TIMEOUT_SECONDS
 from interval_backends import ends, same
 from sympy.core.cache import clear_cache
 
@@ -121,7 +122,7 @@ print(json.dumps(out))
 def _reports(limit: int, *files: str) -> dict:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     done = subprocess.run([sys.executable, "-c", _DRIVER, str(limit), *files], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 from one_step_gap import gap_file
 from test_web import CHROMIUM_FLAGS, SITE_DEPS, _run_group
 
@@ -186,7 +187,7 @@ def test_the_sites_title_is_plain_text_in_the_built_site(tmp_path: Path, monkeyp
         profile.mkdir()
         dom = _run_group([str(shutil.which("chromium")), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
                           "--virtual-time-budget=10000", "--dump-dom", (root / "dist" / "index.html").as_uri()],
-                         timeout=120).stdout
+                         timeout=CHILD_TIMEOUT_SECONDS).stdout
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

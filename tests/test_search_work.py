@@ -57,7 +57,7 @@ def check_in_a_process(tmp_path, text: str, name: str, options: tuple[str, ...] 
     path.write_text(text, "utf-8")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run([sys.executable, "-m", "elbo_sym", "check", "--no-cache", "--json", *options, str(path)],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     (report,) = json.loads(done.stdout)
     return report["steps"][0], (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)

@@ -30,6 +30,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 from test_web import SITE_DEPS, WEB, _missing_or_fail, _QuietHandler, _run_group, _site_missing
 
 from elbo_sym.cli import main
@@ -104,7 +105,8 @@ def served(tmp_path_factory):
             profile = Path(tempfile.mkdtemp(prefix="profile-", dir=tmp))
             request = {"chromium": shutil.which("chromium"), "profile": str(profile), "base": f"http://{host}:{port}",
                        "paths": PATHS, "widths": WIDTHS}
-            run = _run_group(["node", str(WEB / "site_check.mjs")], input=json.dumps(request), timeout=600, cwd=WEB)
+            run = _run_group(["node", str(WEB / "site_check.mjs")], input=json.dumps(request),
+                             timeout=CHILD_TIMEOUT_SECONDS, cwd=WEB)
             assert run.returncode == 0, run.stderr[-3000:]
             measured = {(m["path"], m["width"]): m for m in json.loads(run.stdout)["pages"]}
         finally:

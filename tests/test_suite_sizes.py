@@ -17,6 +17,7 @@ import pytest
 import suite_sizes
 from _pytest.mark import MarkMatcher
 from _pytest.mark.expression import Expression
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
@@ -67,7 +68,7 @@ def _collection(config: pytest.Config, tmp_path: Path) -> dict[str, tuple]:
     out = tmp_path / "collected.json"
     env = {**os.environ, "ELBO_SYM_WRITE_COLLECTION": str(out)}
     run = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:xdist"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     marks = {nodeid: tuple(pytest.Mark(m["name"], (), m["kwargs"], _ispytest=True) for m in plain)
              for nodeid, plain in json.loads(out.read_text("utf-8"))}
@@ -291,7 +292,7 @@ def test_the_cpu_record_is_written_per_worker_when_asked(tmp_path):
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "-p", "no:cacheprovider",
                           "--rootdir", str(tmp_path), "--confcutdir", str(TESTS), "-c", os.devnull,
                           "-p", "conftest", str(test)],
-                         cwd=TESTS, env=env, capture_output=True, text=True, timeout=300)
+                         cwd=TESTS, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     record = json.loads((tmp_path / "cpu" / "cpu-main.json").read_text("utf-8"))
     start_up = record.pop(START_UP)  # the process's own CPU before its first test: Python and pytest starting

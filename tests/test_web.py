@@ -141,7 +141,7 @@ def pages(items) -> dict[str, web.Page]:
 def node_check(payload: dict) -> dict:
     """Run web/katex_check.mjs on a JSON payload; its JSON answer."""
     run = subprocess.run(["node", str(WEB / "katex_check.mjs")], input=json.dumps(payload), capture_output=True,
-                         text=True, timeout=300, cwd=WEB)
+                         text=True, timeout=CHILD_TIMEOUT_SECONDS, cwd=WEB)
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
 
@@ -551,7 +551,7 @@ def _chromium(browser: str, tmp_path: Path, *args: str) -> subprocess.CompletedP
     profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
     profile.mkdir()
     return subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=10000",
-                           *args], capture_output=True, text=True, timeout=120)
+                           *args], capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS)
 
 
 def _render(tmp_path: Path, page: web.Page, assets=()) -> Path:
@@ -560,7 +560,7 @@ def _render(tmp_path: Path, page: web.Page, assets=()) -> Path:
     web.write_pages([page, *assets], folder)
     html = folder / page.path.replace(".md", ".html")
     run = subprocess.run(["node", str(WEB / "render_page.mjs"), str(folder / page.path), str(html)],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS)
     assert run.returncode == 0, run.stderr
     return html
 
@@ -719,7 +719,8 @@ class BuiltSite:
         profile = Path(tempfile.mkdtemp(prefix="profile-", dir=self.profiles))  # a fresh --user-data-dir
         request = {"chromium": shutil.which("chromium"), "profile": str(profile), "base": self.base,
                    "paths": paths, "widths": widths, **options}
-        run = _run_group(["node", str(WEB / "site_check.mjs")], input=json.dumps(request), timeout=600, cwd=WEB)
+        run = _run_group(["node", str(WEB / "site_check.mjs")], input=json.dumps(request),
+                         timeout=CHILD_TIMEOUT_SECONDS, cwd=WEB)
         assert run.returncode == 0, run.stderr[-3000:]
         return {(m["path"], m["width"]): m for m in json.loads(run.stdout)["pages"]}
 
