@@ -35,12 +35,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
 import mpmath
-from sympy import Add, Expr, Integer, exp
+from sympy import Add, Expr, Integer, Rational, Symbol, exp
 
 from elbo_sym.engine.models.base import PARAMETER, UNIT
 from elbo_sym.engine.search import ALGEBRAIC_TOLERANCE, Chart, Instance, chart
@@ -170,8 +170,9 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
     strict = rel in (">", "<")
     symbols = tuple(s for b in model.blocks for s in b.symbols)
     margins = _margin_function(premises, obligations, symbols, spend)
+    bounded = _premise_ends(premises)
     firsts = []
-    for site in _picked(model, parts, sign, minima):
+    for site in (_with_premise_ends(site, bounded) for site in _picked(model, parts, sign, minima)):
         objective_at = _objective(site, symbols)
         first = polish(objective_at, site.chart.start, POLISH_DIGITS[0], spend)
         if first is None:
@@ -596,7 +597,9 @@ def _bound_settings(chart_: Chart, point) -> list[tuple[tuple[int, Fraction], ..
 
 def _closed_ends(chart_: Chart) -> dict[int, tuple[Fraction | None, Fraction | None]]:
     """Free coordinate's index: its closed (lower, upper) ends, None where open or absent -- a parameter's
-    closed ends, a likelihood's 1 (a probability's 0 is open); read by `_closed_bounds` and `_clamped`."""
+    closed ends, a likelihood's 1 (a probability's 0 is open), and a parameter's closed ends premises give it
+    (`Chart.premise_ends`; the tightest end of each side, open where an open one is as tight); read by
+    `_closed_bounds` and `_clamped`."""
     ends: dict[int, tuple[Fraction | None, Fraction | None]] = {}
     for i, (bi, _) in enumerate(chart_.free):
         block = chart_.model.blocks[bi]
@@ -604,9 +607,64 @@ def _closed_ends(chart_: Chart) -> dict[int, tuple[Fraction | None, Fraction | N
             ends[i] = (None, Fraction(1))
         elif block.kind == PARAMETER:
             b = block.bounds
-            ends[i] = (None if b.lower is None or b.lower_open else Fraction(b.lower),
-                       None if b.upper is None or b.upper_open else Fraction(b.upper))
+            lower, upper = chart_.premise_ends[i] if chart_.premise_ends else (None, None)
+            lowers = [(Fraction(b.lower), not b.lower_open)] if b.lower is not None else []
+            uppers = [(Fraction(b.upper), not b.upper_open)] if b.upper is not None else []
+            ends[i] = (_tightest(lowers + ([(lower, True)] if lower is not None else []), max),
+                       _tightest(uppers + ([(upper, True)] if upper is not None else []), min))
     return ends
+
+
+def _tightest(ends: list[tuple[Fraction, bool]], pick: Callable) -> Fraction | None:
+    """The tightest of one side's (value, closed) ends (`pick`: max for lower ends, min for upper ones) when
+    it is closed, else None: an open end as tight as a closed one leaves the bound outside (``beta > 0`` in
+    [params] with a premise ``beta >= 0``)."""
+    if not ends:
+        return None
+    value = pick(v for v, _ in ends)
+    return value if all(closed for v, closed in ends if v == value) else None
+
+
+def _premise_ends(premises: tuple) -> dict[Symbol, tuple[Fraction | None, Fraction | None]]:
+    """Symbol: the closed (lower, upper) ends the premises of the simple form ``symbol >= c`` or ``symbol <= c``
+    (either way round, c rational) give it, the tightest of each: with ``beta`` a real parameter and the premise
+    ``beta >= 0``, ``(log(s) - 1)**2 + beta > 0`` meets at beta = 0, which only the premise bounds (red team rt54
+    f18, f19: it passed with accept).  `premises`: (rel, its (left, right) pairs), as `polished_instances`.
+    Any other premise adds no end (its margin is still judged at every meeting)."""
+    ends: dict[Symbol, tuple[Fraction | None, Fraction | None]] = {}
+    for rel, pairs in premises:
+        if rel not in (">=", "<=") or len(pairs) != 1:
+            continue
+        a, b = pairs[0]
+        if isinstance(b, Symbol) and isinstance(a, Rational):  # c >= beta: beta <= c
+            a, b, rel = b, a, "<=" if rel == ">=" else ">="
+        if not (isinstance(a, Symbol) and isinstance(b, Rational)):
+            continue
+        c = Fraction(int(b.p), int(b.q))
+        lower, upper = ends.get(a, (None, None))
+        if rel == ">=":
+            lower = c if lower is None else max(lower, c)
+        else:
+            upper = c if upper is None else min(upper, c)
+        ends[a] = (lower, upper)
+    return ends
+
+
+def _with_premise_ends(site: _Site, bounded: dict[Symbol, tuple[Fraction | None, Fraction | None]]) -> _Site:
+    """`site` with its chart's `premise_ends` (each free coordinate's from `bounded`, `_premise_ends`), and its
+    start on such an end where the float minimiser left a coordinate within BOUND_NEAR of it, either side: the
+    minimiser only weighs a premise, so it stops a hair inside (beta = 1e-17) or outside (2 + 1e-13 for
+    ``beta <= 2``), and a coordinate entering linearly is frozen there by the polishing, its gap never falling."""
+    if not bounded:
+        return site
+    blocks = site.chart.model.blocks
+    ends = tuple(bounded.get(blocks[bi].symbols[j], (None, None)) for bi, j in site.chart.free)
+    start = list(site.chart.start)
+    for i, pair in enumerate(ends):
+        for end in pair:
+            if end is not None and abs(start[i] - float(end)) <= BOUND_NEAR * (1 + abs(float(end))):
+                start[i] = float(end)
+    return replace(site, chart=replace(site.chart, premise_ends=ends, start=tuple(start)))
 
 
 def _closed_bounds(chart_: Chart) -> list[tuple[int, Fraction]]:
