@@ -4,9 +4,11 @@ sides meet at a point no rational reaches.
 A float minimum of the search's margin below POLISH_TOLERANCE is followed in mpmath
 (numbers.polish) at 60, then 120 digits, of sign * (left - right) -- sign making a failure negative.
 Each polished point is rounded to a rational 10**-digits away (`Chart.instance`) for the caller to
-decide exactly: a non-strict step false on a sliver 10**-48 thin fails there (red team rt46 F2).  A
-negative minimum deeper than 120 digits can reach is polished once more, at the digits it needs (at
-most MAX_POLISH_DIGITS).
+decide exactly: a non-strict step false on a sliver 10**-48 thin fails there (red team rt46 F2); so is a
+strict step's minimum polished once more at CONFIRM_DIGITS (below: a failure of -1e-288 shows only there).
+(A pass at up to 600 digits for a minimum negative at 60 and 120 digits is gone, session 22: nothing reached
+it -- a non-strict step's minimum is polished on only below -1e-110, which 120 digits decide, and a strict
+step's 60-digit value is no smaller than its arithmetic's noise, about 1e-120, unless it cancels exactly.)
 
 A strict step false only at an irrational point that no coordinate of is rational (rt46 F7) has no
 such rational point; there the polished minimum is a `Meeting` -- the step is an `error`, not `checked`
@@ -46,7 +48,7 @@ from elbo_sym.engine.models.base import PARAMETER, UNIT
 from elbo_sym.engine.search import ALGEBRAIC_TOLERANCE, Chart, Instance, chart
 from elbo_sym.limits import POLISH_WORK_OPERATIONS
 from elbo_sym.numbers.evaluate import compile_float, compile_mp
-from elbo_sym.numbers.polish import MAX_POLISH_DIGITS, POLISH_DIGITS, Polished, polish
+from elbo_sym.numbers.polish import POLISH_DIGITS, Polished, polish
 
 MAX_POLISHED_MINIMA = 2
 """Distinct float minima polished per explicit model (the smallest first)."""
@@ -86,9 +88,6 @@ parameter's end as a share of its width) is an edge minimum: picked after the on
 F2: KL(q(z), p(z)) -> 1 as q leaves the simplex, so edge decoys took both places before the curve inside)."""
 FLOAT_EXP_RANGE = 700.0
 """|u| beyond which exp(u) underflows to 0 or overflows in floats (e**709 is the largest float)."""
-DEEPER_DIGITS = 10
-"""Digits beyond half a negative minimum's exponent when it is polished deeper: a rational within
-10**-digits of the minimum misses it by about 10**(-2 * digits)."""
 
 
 @dataclass(frozen=True)
@@ -177,9 +176,7 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
         first = polish(objective_at, site.chart.start, POLISH_DIGITS[0], spend)
         if first is None:
             continue
-        found = site.chart.instance(first.point, first.digits)
-        if found is not None:
-            yield found
+        yield from _rounded(site, first)
         if first.converged and _worth_more(first, strict):
             firsts.append((site, objective_at, first, margins(site, first.point)))
     firsts.sort(key=lambda picked: not _inside_by_far(picked[3]))  # stable: the smallest first within each
@@ -187,15 +184,7 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
         second = polish(objective_at, first.point, POLISH_DIGITS[1], spend)
         if second is None:
             continue
-        found = site.chart.instance(second.point, second.digits)
-        if found is not None:
-            yield found
-        deeper = _deeper_digits(first, second)
-        if deeper is not None:
-            third = polish(objective_at, second.point, deeper, spend)
-            found = site.chart.instance(third.point, deeper) if third is not None else None
-            if found is not None:
-                yield found
+        yield from _rounded(site, second)
         if not strict:
             continue
         meeting = _meeting(site, first, second, first_margins, margins, model)
@@ -204,12 +193,14 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
             third = None
             if meeting is not None:
                 third = polish(objective_at, second.point, CONFIRM_DIGITS, spend)
+                yield from _rounded(site, third)
                 if _confirmed(second, third, scale):
                     met.append(meeting)
                     continue
             if _closed_bounds(site.chart) and _near_meeting(first, second, scale):
                 if third is None:
                     third = polish(objective_at, second.point, CONFIRM_DIGITS, spend)
+                    yield from _rounded(site, third)
                 on_bound = None
                 if third is not None and third.converged:
                     on_bound = _on_a_closed_bound(site, objective_at, second, third, margins, scale, spend, model)
@@ -219,6 +210,19 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
             if meeting is not None:
                 met.append(meeting)
             raise
+
+
+def _rounded(site: _Site, polished: Polished | None) -> Iterator[Instance]:
+    """The rational instance 10**-digits from a polished point, for the caller to decide exactly (none when
+    there is no point, or rounding leaves the domain).  At CONFIRM_DIGITS too: ``(log(t) - log(2)/2)**2 >
+    ((1/10**12)**12)**2``, false within 1e-144 of t = sqrt(2), falls from 6e-142 to 6e-262 as a meeting would,
+    then stays at -1e-288 at 180 digits -- no confirmed meeting, and no rational at 60 or 120 digits fails
+    (each misses by about 10**(-2 * digits)): it passed with accept; the 180-digit rational refutes it."""
+    if polished is None:
+        return
+    found = site.chart.instance(polished.point, polished.digits)
+    if found is not None:
+        yield found
 
 
 def _worth_more(first: Polished, strict: bool) -> bool:
@@ -380,18 +384,6 @@ def _site(model, parts: tuple, sign: int, values: list[tuple[float, ...]]) -> _S
     difference = Add(a, -b)
     where = chart(model, values, set(difference.free_symbols))
     return None if where is None else _Site(where, a, b, Integer(sign) * difference)
-
-
-def _deeper_digits(first: Polished, second: Polished) -> int | None:
-    """The digits a stable negative minimum (a failure in both precisions, of about the same size) needs
-    for a rational beside it to fail too, when beyond the second precision and within MAX_POLISH_DIGITS."""
-    if not (first.converged and second.converged and second.value < 0 and first.value < 0):
-        return None
-    with mpmath.mp.workdps(30):
-        if not abs(second.value - first.value) <= abs(second.value) / 2:
-            return None
-        needed = int(-mpmath.log10(-second.value) / 2) + DEEPER_DIGITS
-    return needed if second.digits < needed <= MAX_POLISH_DIGITS else None
 
 
 def _meeting(site: _Site, first: Polished, second: Polished, first_margins: list, margins, model) -> Meeting | None:
