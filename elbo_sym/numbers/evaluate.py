@@ -36,7 +36,7 @@ from sympy.polys.rootoftools import ComplexRootOf
 
 from elbo_sym.budget import checkpoint
 from elbo_sym.failures import reraise_callers
-from elbo_sym.numbers.algebraic import in_root, root_interval
+from elbo_sym.numbers.algebraic import InRoot, in_root, root_interval
 from elbo_sym.numbers.algebraic import sign as root_sign
 from elbo_sym.numbers.exact import PI_KEY, LogNumber, log_of
 
@@ -346,11 +346,7 @@ def _rational_value(a: Expr) -> Rational | None:
         return None  # already as exact as it gets (nothing to replace)
     if a.free_symbols or a.has(log, exp, pi, S.Exp1):
         return None
-    try:
-        in_field = in_root(a)
-    except ZeroDivisionError as raised:
-        reraise_callers(raised)
-        raise Undefined("division by zero") from None
+    in_field = _in_field(a)
     if in_field is not None:
         form = in_field.as_expr()
         return form if form.is_Rational else None
@@ -360,6 +356,16 @@ def _rational_value(a: Expr) -> Rational | None:
     return simple if simple.is_Rational else None
 
 
+def _in_field(e: Expr) -> InRoot | None:
+    """`e` in the field of its one CRootOf (numbers.algebraic.in_root), or None; Undefined where a
+    denominator is exactly 0 there."""
+    try:
+        return in_root(e)
+    except ZeroDivisionError as raised:
+        reraise_callers(raised)
+        raise Undefined("division by zero") from None
+
+
 def _closed_sign(e: Expr) -> int | None:
     """`closed_sign` before logs of rational algebraic numbers are rewritten (see there)."""
     from sympy import Dummy, expand, minimal_polynomial, radsimp
@@ -367,11 +373,7 @@ def _closed_sign(e: Expr) -> int | None:
 
     if e.free_symbols:
         return None
-    try:
-        in_field = in_root(e)
-    except ZeroDivisionError as raised:
-        reraise_callers(raised)
-        raise Undefined("division by zero") from None
+    in_field = _in_field(e)
     if in_field is not None:  # rational in one CRootOf r: its one form in Q(r), 0 only as the zero polynomial
         return root_sign(in_field, INTERVAL_DIGITS)
     formed, e = e, radsimp(expand(e))
